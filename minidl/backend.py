@@ -1,0 +1,170 @@
+"""Where arrays live and which kernels run on them.
+
+Two independent choices are made here:
+
+* the **array module** -- NumPy for arrays in main memory, CuPy for arrays on a GPU.
+  It is never a global switch: it follows the data. ``get_array_module(x)`` looks at
+  an array and returns ``numpy`` or ``cupy``, and the rest of the library writes
+  ``xp.exp(...)`` instead of ``np.exp(...)`` (the idea of DeZero's ``cuda.py``).
+* the **CPU kernel tier** -- ``"numpy"`` (the readable reference in
+  ``minidl/kernels/reference.py``) or ``"numba"`` (the compiled versions of the same
+  functions in ``minidl/kernels/cpu.py``). ``use("numpy")`` switches every layer to the
+  reference at once, which is how the tests compare the two.
+
+Randomness is here too: every random number minidl draws (weight initialisation,
+dropout masks, shuffling) comes from one ``numpy.random.Generator`` that ``seed(n)``
+resets, so the same seed gives the same run.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+
+import numpy as np
+
+__all__ = [
+    "use", "current", "kernels", "kernels_for", "get_array_module", "seed", "rng",
+    "numba_available", "gpu_available", "gpu_status", "to_device", "device_of", "to_numpy",
+]
+
+KERNEL_BACKENDS = ("numpy", "numba")
+_KERNEL_MODULES = {"numpy": "minidl.kernels.reference", "numba": "minidl.kernels.cpu"}
+
+
+def numba_available() -> bool:
+    """True when Numba can be imported (it is a runtime dependency, but may be absent)."""
+    return importlib.util.find_spec("numba") is not None
+
+
+def _default_backend() -> str:
+    requested = os.environ.get("MINIDL_BACKEND")
+    if requested:
+        if requested not in KERNEL_BACKENDS:
+            raise ValueError(f"MINIDL_BACKEND must be one of {KERNEL_BACKENDS}, got {requested!r}")
+        return requested
+    return "numba" if numba_available() else "numpy"
+
+
+_state = {"backend": _default_backend(), "rng": np.random.default_rng(0)}
+
+
+# --------------------------------------------------------------------------- kernels
+def use(name: str) -> None:
+    """Choose the CPU kernel tier: ``"numpy"`` (reference) or ``"numba"`` (compiled).
+
+    >>> import minidl as mdl
+    >>> mdl.backend.use("numpy")   # every layer now runs the readable reference kernels
+    """
+    if name not in KERNEL_BACKENDS:
+        raise ValueError(f"backend must be one of {KERNEL_BACKENDS}, got {name!r}")
+    if name == "numba" and not numba_available():
+        raise ImportError("backend 'numba' needs the numba package: pip install numba")
+    _state["backend"] = name
+
+
+def current() -> str:
+    """The CPU kernel tier in use: ``"numpy"`` or ``"numba"``."""
+    return _state["backend"]
+
+
+def kernels():
+    """The kernel module of the current CPU tier (``reference`` or ``cpu``).
+
+    Both modules define the same functions with the same signatures.
+    """
+    return importlib.import_module(_KERNEL_MODULES[_state["backend"]])
+
+
+def kernels_for(x):
+    """The kernel module for array ``x``: the GPU kernels for a CuPy array, else ``kernels()``."""
+    if get_array_module(x) is not np:
+        return importlib.import_module("minidl.kernels.gpu")
+    return kernels()
+
+
+# --------------------------------------------------------------------------- arrays
+def _cupy_if_imported():
+    """CuPy if it has already been imported (an array cannot be a CuPy array otherwise)."""
+    import sys
+    return sys.modules.get("cupy")
+
+
+def get_array_module(x):
+    """``numpy`` for a NumPy array (or anything else), ``cupy`` for a CuPy array."""
+    cp = _cupy_if_imported()
+    if cp is not None and isinstance(x, cp.ndarray):
+        return cp
+    return np
+
+
+def device_of(x) -> str:
+    """``"gpu"`` for a CuPy array, ``"cpu"`` otherwise."""
+    return "cpu" if get_array_module(x) is np else "gpu"
+
+
+def gpu_status() -> tuple[bool, str]:
+    """``(available, description)``: whether a CUDA device can be used, and what it is or why not."""
+    if importlib.util.find_spec("cupy") is None:
+        return False, 'CuPy is not installed (pip install "minidl[gpu]")'
+    try:
+        import cupy as cp
+        count = cp.cuda.runtime.getDeviceCount()
+    except Exception as err:  # no driver, no device, broken CUDA install: all mean "no GPU"
+        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        return False, f"CuPy is installed but no CUDA device is usable: {message}"
+    if count == 0:
+        return False, "CuPy is installed but no CUDA device was found"
+    props = cp.cuda.runtime.getDeviceProperties(0)
+    name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+    version = cp.cuda.runtime.runtimeGetVersion()
+    return True, f"{name} (CUDA runtime {version // 1000}.{version % 1000 // 10}, CuPy {cp.__version__})"
+
+
+def gpu_available() -> bool:
+    """True when CuPy is installed and a CUDA device answers."""
+    return gpu_status()[0]
+
+
+def _require_gpu():
+    available, why = gpu_status()
+    if not available:
+        raise RuntimeError(f"cannot use the GPU: {why}")
+    import cupy as cp
+    return cp
+
+
+def to_device(x, device: str):
+    """Return ``x`` as an array on ``device`` (``"cpu"`` or ``"gpu"``), copying only if needed."""
+    if device == "cpu":
+        return to_numpy(x)
+    if device == "gpu":
+        cp = _require_gpu()
+        return cp.asarray(x)
+    raise ValueError(f"device must be 'cpu' or 'gpu', got {device!r}")
+
+
+def to_numpy(x):
+    """``x`` as a NumPy array (copies a CuPy array back from the GPU)."""
+    xp = get_array_module(x)
+    if xp is np:
+        return np.asarray(x)
+    return xp.asnumpy(x)
+
+
+# --------------------------------------------------------------------------- randomness
+def seed(n: int) -> None:
+    """Make every random choice in minidl repeatable.
+
+    Resets minidl's generator (initialisers, dropout, shuffling) and, for the reader's
+    own code in notebooks, NumPy's legacy global generator (``np.random.rand`` etc.).
+    """
+    if not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"seed expects a non-negative integer, got {n!r}")
+    _state["rng"] = np.random.default_rng(int(n))
+    np.random.seed(int(n) % 2**32)
+
+
+def rng() -> np.random.Generator:
+    """The generator every random draw in minidl uses (reset by ``seed``)."""
+    return _state["rng"]

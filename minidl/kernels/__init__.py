@@ -1,0 +1,9 @@
+"""Kernels: the hot loops of minidl, in tiers that share one signature per function.
+
+* ``reference`` -- NumPy, written to be read; the ground truth every other tier is tested against.
+* ``cpu``       -- Numba versions of the same functions (``njit``, ``parallel`` where it pays).
+* ``gpu``       -- CuPy launchers of hand-written CUDA C in ``cuda/*.cu``.
+* ``emulate``   -- runs those CUDA sources on the CPU so GPU code is tested without a GPU.
+
+Layers never import a tier directly: they ask ``minidl.backend.kernels_for(x)``.
+"""
