@@ -1,5 +1,16 @@
-"""minidl: deep learning written by hand, readable first and fast second."""
+"""minidl: deep learning written by hand, readable first and fast second.
+
+    import minidl as mdl
+    from minidl import layers as L, losses, optim, callbacks, datasets
+"""
 __version__ = "0.1.0"
 
 from . import backend
 from .backend import seed
+from . import (callbacks, data, gradcheck, initializers, layers, losses, metrics, optim,
+               regularizers)
+from .model import NonFiniteLossError, Sequential, load_model
+
+__all__ = ["__version__", "backend", "seed", "callbacks", "data", "gradcheck", "initializers",
+           "layers", "losses", "metrics", "optim", "regularizers", "Sequential", "load_model",
+           "NonFiniteLossError"]

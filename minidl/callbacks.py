@@ -1,0 +1,228 @@
+"""Callbacks: code that ``fit`` calls at the start and end of training, epochs and batches.
+
+    History                  records every epoch's logs; ``fit`` returns it
+    EarlyStopping            stops when a monitored value stops improving
+    ModelCheckpoint          saves the model every epoch, or only when it improves
+    LearningRateScheduler    sets the optimizer's learning rate at the start of each epoch
+    CSVLogger                appends each epoch's logs to a CSV file
+    ProgressBar, EpochLogger what ``verbose=1`` and ``verbose=2`` show
+
+A callback sees the model as ``self.model`` and can stop training by setting
+``self.model.stop_training = True``.
+"""
+from __future__ import annotations
+
+import csv
+import inspect
+import math
+import os
+import sys
+
+import numpy as np
+
+
+class Callback:
+    """Base class: override any of the ``on_*`` hooks."""
+
+    model = None
+
+    def set_model(self, model) -> None:
+        self.model = model
+
+    def on_train_begin(self, logs=None): ...
+    def on_train_end(self, logs=None): ...
+    def on_epoch_begin(self, epoch: int, logs=None): ...
+    def on_epoch_end(self, epoch: int, logs=None): ...
+    def on_batch_end(self, batch: int, logs=None): ...
+
+
+class History(Callback):
+    """``history.history`` maps each logged name to a list with one value per epoch:
+    ``{"loss": [...], "accuracy": [...], "val_loss": [...], "val_accuracy": [...]}``."""
+
+    def __init__(self):
+        self.history: dict[str, list] = {}
+        self.epoch: list[int] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(value)
+
+    def __repr__(self):
+        return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"
+
+
+def _improvement_sign(monitor: str, mode: str) -> int:
+    """+1 if larger is better for ``monitor``, -1 if smaller is better."""
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+    if mode == "auto":
+        mode = "max" if ("acc" in monitor or monitor.endswith("auc")) else "min"
+    return 1 if mode == "max" else -1
+
+
+def _monitored(monitor: str, logs: dict, who: str) -> float:
+    if monitor not in logs:
+        raise ValueError(f"{who} monitors {monitor!r}, which is not in the logs {sorted(logs)}; "
+                         "pass validation_data (or validation_split) to fit, or choose another monitor")
+    return float(logs[monitor])
+
+
+class EarlyStopping(Callback):
+    """Stop training when ``monitor`` has not improved by more than ``min_delta`` for
+    ``patience`` epochs.
+
+    With ``restore_best_weights=True`` the weights of the best epoch are put back when
+    training ends **for any reason** -- an early stop, the last epoch, or an error -- so the
+    model you get is always the best one seen (older Keras restored only on an early stop).
+    """
+
+    def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0,
+                 mode: str = "auto", restore_best_weights: bool = False, verbose: int = 0):
+        self.monitor, self.min_delta, self.patience = monitor, abs(float(min_delta)), int(patience)
+        self.sign = _improvement_sign(monitor, mode)
+        self.restore_best_weights, self.verbose = restore_best_weights, verbose
+
+    def on_train_begin(self, logs=None):
+        self.wait, self.best, self.best_epoch, self.best_weights = 0, None, None, None
+        self.stopped_epoch = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = _monitored(self.monitor, logs or {}, "EarlyStopping")
+        if self.best is None or self.sign * (value - self.best) > self.min_delta:
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best_weights:
+                self.best_weights = [np.array(w, copy=True) for w in self.model.get_weights()]
+            return
+        self.wait += 1
+        if self.wait > self.patience:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+            if self.verbose:
+                print(f"EarlyStopping: no improvement in {self.monitor} for {self.wait} epochs; "
+                      f"stopped after epoch {epoch + 1} (best {self.best:.4f} at epoch {self.best_epoch + 1})")
+
+    def on_train_end(self, logs=None):
+        if self.restore_best_weights and self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+            if self.verbose:
+                print(f"EarlyStopping: restored the weights of epoch {self.best_epoch + 1}")
+
+
+class ModelCheckpoint(Callback):
+    """Save the model after each epoch to ``filepath`` (may contain ``{epoch}`` and log
+    names, e.g. ``"ckpt-{epoch:02d}-{val_loss:.3f}.npz"``); with ``save_best_only`` only
+    when ``monitor`` improves."""
+
+    def __init__(self, filepath, monitor: str = "val_loss", save_best_only: bool = False,
+                 mode: str = "auto", verbose: int = 0):
+        self.filepath, self.monitor, self.save_best_only = os.fspath(filepath), monitor, save_best_only
+        self.sign, self.verbose, self.best = _improvement_sign(monitor, mode), verbose, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.save_best_only:
+            value = _monitored(self.monitor, logs, "ModelCheckpoint")
+            if self.best is not None and self.sign * (value - self.best) <= 0:
+                return
+            self.best = value
+        path = self.filepath.format(epoch=epoch + 1, **logs)
+        self.model.save(path)
+        if self.verbose:
+            print(f"ModelCheckpoint: saved {path}")
+
+
+class LearningRateScheduler(Callback):
+    """Set the learning rate at the start of every epoch from ``schedule``.
+
+    ``schedule(epoch)`` or ``schedule(epoch, lr)`` (Keras's form) returns the new rate;
+    the schedules in ``minidl.optim`` (``StepDecay``, ``ExponentialDecay``,
+    ``CosineDecay``) fit. The rate used is logged as ``"lr"``.
+    """
+
+    def __init__(self, schedule, verbose: int = 0):
+        self.schedule, self.verbose = schedule, verbose
+        parameters = inspect.signature(schedule).parameters
+        self._takes_lr = len(parameters) >= 2
+
+    def on_epoch_begin(self, epoch, logs=None):
+        optimizer = self.model.optimizer
+        lr = self.schedule(epoch, optimizer.lr) if self._takes_lr else self.schedule(epoch)
+        if not (isinstance(lr, (int, float, np.floating)) and math.isfinite(lr) and lr > 0):
+            raise ValueError(f"LearningRateScheduler: schedule returned {lr!r} for epoch {epoch}; "
+                             "expected a positive float")
+        optimizer.lr = float(lr)
+        if self.verbose:
+            print(f"epoch {epoch + 1}: learning rate {lr:.3g}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["lr"] = self.model.optimizer.lr
+
+
+class CSVLogger(Callback):
+    """Write one CSV row per epoch (``epoch`` then the logs), flushed as it goes."""
+
+    def __init__(self, filename, separator: str = ",", append: bool = False):
+        self.filename, self.separator, self.append = os.fspath(filename), separator, append
+        self._file = self._writer = None
+
+    def on_train_begin(self, logs=None):
+        exists = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
+        self._file = open(self.filename, "a" if self.append else "w", newline="")
+        self._writer, self._keys, self._has_header = None, None, exists
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self._writer is None:
+            self._keys = ["epoch"] + sorted(logs)
+            self._writer = csv.DictWriter(self._file, fieldnames=self._keys, delimiter=self.separator,
+                                          extrasaction="ignore", restval="")
+            if not self._has_header:
+                self._writer.writeheader()
+        self._writer.writerow({"epoch": epoch, **logs})
+        self._file.flush()
+
+    def on_train_end(self, logs=None):
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def _format_logs(logs: dict) -> str:
+    return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
+
+
+class ProgressBar(Callback):
+    """``verbose=1``: a tqdm bar per epoch showing the running loss and metrics."""
+
+    def __init__(self, epochs: int, steps: int):
+        self.epochs, self.steps, self.bar = epochs, steps, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        from tqdm.auto import tqdm
+        self.bar = tqdm(total=self.steps, desc=f"Epoch {epoch + 1}/{self.epochs}", unit="batch",
+                        leave=True, file=sys.stdout)
+
+    def on_batch_end(self, batch, logs=None):
+        self.bar.update(1)
+        self.bar.set_postfix({k: f"{v:.4f}" for k, v in (logs or {}).items()}, refresh=False)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.bar.set_postfix({k: f"{v:.4f}" for k, v in (logs or {}).items()}, refresh=False)
+        self.bar.close()
+
+    def on_train_end(self, logs=None):
+        if self.bar is not None:
+            self.bar.close()
+
+
+class EpochLogger(Callback):
+    """``verbose=2``: one line per epoch."""
+
+    def __init__(self, epochs: int):
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        print(f"Epoch {epoch + 1}/{self.epochs} - {_format_logs(logs or {})}")

@@ -1,0 +1,94 @@
+"""Feeding data to a model: mini-batches, splits, one-hot labels, standardisation."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import backend
+
+
+class DataLoader:
+    """Iterate over ``(x_batch, y_batch)`` pairs of ``batch_size`` samples.
+
+    ``shuffle=True`` draws a new order every epoch (every ``iter``) from ``seed``'s own
+    generator, or from minidl's generator when ``seed`` is None, so ``minidl.seed`` makes
+    the order repeatable. ``drop_last`` skips a final batch smaller than ``batch_size``.
+    ``y`` may be None (unlabelled data: batches are then just ``x_batch``).
+    """
+
+    def __init__(self, x, y=None, batch_size: int = 32, shuffle: bool = False,
+                 drop_last: bool = False, seed: int | None = None):
+        if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        n = len(x)
+        if n == 0:
+            raise ValueError("DataLoader got an empty dataset (0 samples)")
+        if y is not None and len(y) != n:
+            raise ValueError(f"x and y must have the same number of samples, got {n} and {len(y)}")
+        self.x, self.y, self.batch_size = x, y, int(batch_size)
+        self.shuffle, self.drop_last = shuffle, drop_last
+        self._rng = np.random.default_rng(seed) if seed is not None else None
+
+    def __len__(self) -> int:
+        n = len(self.x)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def __iter__(self):
+        n = len(self.x)
+        if self.shuffle:
+            order = (self._rng or backend.rng()).permutation(n)
+        else:
+            order = None
+        for i in range(len(self)):
+            start = i * self.batch_size
+            index = slice(start, start + self.batch_size) if order is None else order[start:start + self.batch_size]
+            if self.y is None:
+                yield self.x[index]
+            else:
+                yield self.x[index], self.y[index]
+
+
+def train_test_split(x, y, test_size: float = 0.2, shuffle: bool = True, seed: int | None = None):
+    """Split into ``(x_train, x_test, y_train, y_test)`` (scikit-learn's order).
+
+    ``test_size`` is a fraction in (0, 1) or a number of samples.
+    """
+    n = len(x)
+    if len(y) != n:
+        raise ValueError(f"x and y must have the same number of samples, got {n} and {len(y)}")
+    n_test = int(round(test_size * n)) if isinstance(test_size, float) else int(test_size)
+    if not 0 < n_test < n:
+        raise ValueError(f"test_size={test_size!r} leaves {n_test} test and {n - n_test} training "
+                         f"samples out of {n}; both must be at least 1")
+    order = ((np.random.default_rng(seed) if seed is not None else backend.rng()).permutation(n)
+             if shuffle else np.arange(n))
+    test, train = order[:n_test], order[n_test:]
+    return x[train], x[test], y[train], y[test]
+
+
+def one_hot(labels, num_classes: int | None = None, dtype=np.float32):
+    """Integer labels (N,) -> one-hot rows (N, num_classes)."""
+    labels = np.asarray(labels)
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise TypeError(f"one_hot expected integer labels, got dtype {labels.dtype}")
+    if num_classes is None:
+        num_classes = int(labels.max()) + 1 if labels.size else 0
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"one_hot expected labels in [0, {num_classes}), got values from "
+                         f"{labels.min()} to {labels.max()}")
+    return (labels[..., None] == np.arange(num_classes)).astype(dtype)
+
+
+def standardize(x, mean=None, std=None, axis=0, eps: float = 1e-8):
+    """``(x - mean) / std``, returning ``(x_standardized, mean, std)``.
+
+    Compute ``mean`` and ``std`` on the training set and pass them for the test set,
+    so both are transformed the same way.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    if mean is None:
+        mean = x.mean(axis=axis, keepdims=True)
+    if std is None:
+        std = x.std(axis=axis, keepdims=True)
+    return (x - mean) / (std + eps), mean, std

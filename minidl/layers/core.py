@@ -1,0 +1,175 @@
+"""Core layers: Dense, Flatten, Reshape, Dropout.
+
+Dense is the workhorse. For a batch ``x`` of shape (N, D_in) (or (N, ..., D_in): it acts
+on the last axis, so it also maps every time step of a sequence):
+
+    forward     y = x W + b                       W (D_in, D_out), b (D_out,)
+    backward    dW = x^T dy     db = sum_n dy     dx = dy W^T
+
+Each product in backward is the only one with the right shape, which is a good way to
+remember them: dW must be (D_in, D_out), and x^T dy is the product that gives it.
+"""
+import math
+
+import numpy as np
+
+from .. import backend, initializers, regularizers
+from . import activations
+from .base import Layer
+
+
+class Dense(Layer):
+    """Fully connected layer ``y = activation(x W + b)``.
+
+    Parameters
+    ----------
+    units : int
+        Output features D_out.
+    activation : str or None
+        Name of an activation applied after the affine map (``"relu"``, ``"softmax"``, ...).
+    use_bias : bool
+        Whether to add ``b``.
+    kernel_initializer, bias_initializer : str
+        Names from ``minidl.initializers`` (Glorot uniform and zeros by default, as Keras).
+    kernel_regularizer : Regularizer, str or None
+        Penalty on ``W`` added to the loss (``"l2"`` or ``regularizers.L2(1e-4)``).
+
+    Shapes: x (N, ..., D_in) -> y (N, ..., D_out); params ``W`` (D_in, D_out), ``b`` (D_out,).
+    """
+
+    input_ndims = None
+    input_layout = "(N, ..., features)"
+
+    def __init__(self, units: int, activation=None, use_bias: bool = True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, name=None):
+        super().__init__(name)
+        if not isinstance(units, (int, np.integer)) or units <= 0:
+            raise ValueError(f"Dense units must be a positive integer, got {units!r}")
+        self.units = int(units)
+        self.activation = activation
+        self.activation_layer = activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = kernel_initializer
+        self.bias_initializer = bias_initializer
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+
+    def build(self, input_shape, dtype=np.float32):
+        if len(input_shape) < 1:
+            raise ValueError(f"Dense expected input (N, ..., features), got per-sample shape {input_shape}")
+        super().build(input_shape, dtype)
+        fan_in = input_shape[-1]
+        self.add_param("W", initializers.get(self.kernel_initializer)(
+            (fan_in, self.units), fan_in, self.units, dtype))
+        if self.use_bias:
+            self.add_param("b", initializers.get(self.bias_initializer)(
+                (self.units,), fan_in, self.units, dtype))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def forward(self, x, training=False):
+        x = self.check_input(x)
+        y = x @ self.params["W"]
+        if self.use_bias:
+            y = y + self.params["b"]
+        self.cache = x
+        if self.activation_layer is not None:
+            y = self.activation_layer.forward(y, training)
+        return y
+
+    def backward(self, dy):
+        x = self.require_cache()
+        if self.activation_layer is not None:
+            dy = self.activation_layer.backward(dy)
+        W = self.params["W"]
+        x2d, dy2d = x.reshape(-1, x.shape[-1]), dy.reshape(-1, dy.shape[-1])
+        self.grads["W"][...] = x2d.T @ dy2d
+        if self.kernel_regularizer is not None:
+            self.grads["W"] += self.kernel_regularizer.gradient(W)
+        if self.use_bias:
+            self.grads["b"][...] = dy2d.sum(axis=0)
+        return dy @ W.T
+
+    def regularization_loss(self):
+        if self.kernel_regularizer is None or not self.built:
+            return 0.0
+        return self.kernel_regularizer.loss(self.params["W"])
+
+
+class Flatten(Layer):
+    """(N, d1, d2, ...) -> (N, d1 * d2 * ...); backward reshapes the gradient back."""
+
+    input_ndims = tuple(range(2, 8))
+    input_layout = "(N, d1, ...) with at least one axis after the batch"
+
+    def compute_output_shape(self, input_shape):
+        return (math.prod(input_shape),)
+
+    def forward(self, x, training=False):
+        x = self.check_input(x)
+        self.cache = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dy):
+        return dy.reshape(self.require_cache())
+
+
+class Reshape(Layer):
+    """(N, *input_shape) -> (N, *target_shape); one entry of ``target_shape`` may be -1."""
+
+    def __init__(self, target_shape, name=None):
+        super().__init__(name)
+        self.target_shape = tuple(int(d) for d in target_shape)
+        if sum(d == -1 for d in self.target_shape) > 1 or any(d == 0 or d < -1 for d in self.target_shape):
+            raise ValueError(f"Reshape target_shape must have positive sizes and at most one -1, "
+                             f"got {self.target_shape}")
+
+    def compute_output_shape(self, input_shape):
+        size = math.prod(input_shape)
+        known = math.prod(d for d in self.target_shape if d != -1)
+        shape = tuple(size // known if d == -1 else d for d in self.target_shape)
+        if math.prod(shape) != size or (-1 in self.target_shape and size % known):
+            raise ValueError(f"Reshape cannot turn per-sample shape {tuple(input_shape)} "
+                             f"({size} values) into {self.target_shape}")
+        return shape
+
+    def forward(self, x, training=False):
+        x = self.check_input(x)
+        self.cache = x.shape
+        return x.reshape((x.shape[0],) + self.compute_output_shape(x.shape[1:]))
+
+    def backward(self, dy):
+        return dy.reshape(self.require_cache())
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training, zero each value with probability ``rate`` and scale
+    the survivors by ``1 / (1 - rate)``; at inference the identity.
+
+    Scaling during training keeps the expected activation unchanged, so the network
+    needs no correction at test time. The mask comes from ``minidl.backend.rng()``.
+    """
+
+    def __init__(self, rate: float, name=None):
+        super().__init__(name)
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"Dropout rate must be in [0, 1), got {rate!r}")
+        self.rate = float(rate)
+
+    def forward(self, x, training=False):
+        x = self.check_input(x)
+        if not training or self.rate == 0.0:
+            self.cache = "identity"
+            return x
+        uniform = backend.rng().random(x.shape, dtype=np.float32)
+        uniform = backend.to_device(uniform, backend.device_of(x))
+        y, mask = backend.kernels_for(x).dropout_forward(x, uniform, self.rate)
+        self.cache = mask
+        return y
+
+    def backward(self, dy):
+        mask = self.require_cache()
+        if isinstance(mask, str):
+            return dy
+        return backend.kernels_for(dy).dropout_backward(dy, mask)

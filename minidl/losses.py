@@ -1,0 +1,242 @@
+"""Losses: a scalar to minimise, and its gradient with respect to the prediction.
+
+A loss is called PyTorch-style, prediction first, and then asked for its gradient:
+
+    loss = loss_fn(y_pred, y_true)      # a float, the mean over the batch
+    dy = loss_fn.backward()             # dL/dy_pred, same shape as y_pred
+
+    MeanSquaredError             L = mean((y - t)^2)                      dL/dy = 2 (y - t) / size
+    BinaryCrossentropy           L = -mean(t log p + (1 - t) log(1 - p))  logits: dL/dz = (sigmoid(z) - t) / size
+    CategoricalCrossentropy      L = -mean_n sum_k t_nk log p_nk          logits: dL/dz = (softmax(z) sum_k t - t) / N
+    SparseCategoricalCrossentropy  the same with integer labels            logits: dL/dz = (softmax(z) - onehot(t)) / N
+
+With ``from_logits=True`` the prediction is the raw score ``z`` and the softmax (or
+sigmoid) is fused into the loss, which is cheaper and numerically stable. With the Keras
+default ``from_logits=False`` the prediction must be probabilities; values that clearly
+are not (negative, or rows not summing to one) trigger a one-time warning, and the
+computation goes on with the values clipped to [1e-7, 1 - 1e-7], as Keras does.
+"""
+import warnings
+
+import numpy as np
+
+from . import backend
+from .layers.activations import sigmoid
+
+EPSILON = 1e-7
+
+
+class Loss:
+    """Base class: ``__call__(y_pred, y_true) -> float`` caches, ``backward() -> dL/dy_pred``."""
+
+    #: which accuracy ``metrics=["accuracy"]`` means with this loss (Keras's resolution)
+    accuracy = "categorical_accuracy"
+
+    def __init__(self):
+        self._grad = None
+        self._warned = False
+
+    def __call__(self, y_pred, y_true) -> float:
+        y_pred = _as_float_array(y_pred, type(self).__name__)
+        loss, self._grad = self.compute(y_pred, y_true)
+        return float(loss)
+
+    def compute(self, y_pred, y_true):
+        """Return ``(loss, dL/dy_pred)``; subclasses implement it."""
+        raise NotImplementedError
+
+    def backward(self):
+        """``dL/dy_pred`` of the last call."""
+        if self._grad is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before the loss was computed")
+        return self._grad
+
+    def get_config(self) -> dict:
+        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+    def _warn_not_probabilities(self, why: str):
+        if not self._warned:
+            self._warned = True
+            warnings.warn(f"{type(self).__name__} received values that are not probabilities ({why}); "
+                          f"if the model outputs raw scores, use {type(self).__name__}(from_logits=True). "
+                          "Continuing with the values clipped to [1e-7, 1 - 1e-7].", UserWarning,
+                          stacklevel=4)
+
+
+class MeanSquaredError(Loss):
+    """``mean((y_pred - y_true)^2)`` over every element: regression, autoencoders."""
+
+    accuracy = None
+
+    def compute(self, y_pred, y_true):
+        y_true = _targets_like(y_pred, y_true, type(self).__name__)
+        diff = y_pred - y_true
+        return (diff * diff).mean(), (2.0 / diff.size) * diff
+
+
+class BinaryCrossentropy(Loss):
+    """Cross-entropy of independent yes/no outputs; targets in [0, 1], same shape as ``y_pred``.
+
+    From logits ``z``: ``L = mean(max(z, 0) - z t + log(1 + e^-|z|))`` (never overflows).
+    """
+
+    accuracy = "binary_accuracy"
+
+    def __init__(self, from_logits: bool = False):
+        super().__init__()
+        self.from_logits = from_logits
+
+    def compute(self, y_pred, y_true):
+        t = _targets_like(y_pred, y_true, type(self).__name__)
+        xp = backend.get_array_module(y_pred)
+        if self.from_logits:
+            z = y_pred
+            losses = xp.maximum(z, 0) - z * t + xp.log1p(xp.exp(-xp.abs(z)))
+            return losses.mean(), (sigmoid(z) - t) / z.size
+        if bool(xp.any(y_pred < 0)) or bool(xp.any(y_pred > 1)):
+            self._warn_not_probabilities("some are outside [0, 1]")
+        p = xp.clip(y_pred, EPSILON, 1 - EPSILON)
+        losses = -(t * xp.log(p) + (1 - t) * xp.log(1 - p))
+        inside = (y_pred > EPSILON) & (y_pred < 1 - EPSILON)
+        grad = (p - t) / (p * (1 - p)) * inside / y_pred.size
+        return losses.mean(), grad.astype(y_pred.dtype)
+
+
+class CategoricalCrossentropy(Loss):
+    """Cross-entropy against one-hot (or soft) targets ``y_true`` shaped like ``y_pred`` (..., K).
+
+    From probabilities, as Keras: rows are normalised to sum to one, then clipped.
+    """
+
+    accuracy = "categorical_accuracy"
+
+    def __init__(self, from_logits: bool = False):
+        super().__init__()
+        self.from_logits = from_logits
+
+    def compute(self, y_pred, y_true):
+        t = _targets_like(y_pred, y_true, type(self).__name__)
+        return _categorical(self, y_pred, t)
+
+
+class SparseCategoricalCrossentropy(Loss):
+    """Cross-entropy against integer class labels: ``y_pred`` (..., K), ``y_true`` (...) in [0, K)."""
+
+    accuracy = "sparse_categorical_accuracy"
+
+    def __init__(self, from_logits: bool = False):
+        super().__init__()
+        self.from_logits = from_logits
+
+    def compute(self, y_pred, y_true):
+        labels = _check_labels(y_pred, y_true, type(self).__name__)
+        if not self.from_logits:
+            return _categorical(self, y_pred, _one_hot_like(labels, y_pred))
+        xp = backend.get_array_module(y_pred)
+        k = y_pred.shape[-1]
+        logits, flat_labels = y_pred.reshape(-1, k), labels.reshape(-1)
+        kernels = backend.kernels_for(y_pred)
+        losses, probs = kernels.softmax_cross_entropy(logits, flat_labels)
+        grad = kernels.softmax_cross_entropy_backward(probs, flat_labels, 1.0 / logits.shape[0])
+        return xp.mean(losses), grad.reshape(y_pred.shape)
+
+
+def _categorical(loss: Loss, y_pred, t):
+    """Categorical cross-entropy and its gradient; ``t`` (..., K) one-hot or soft targets."""
+    xp = backend.get_array_module(y_pred)
+    n = y_pred.size // y_pred.shape[-1]
+    if loss.from_logits:
+        z = y_pred - y_pred.max(axis=-1, keepdims=True)
+        log_sum_exp = xp.log(xp.exp(z).sum(axis=-1, keepdims=True))
+        log_p = z - log_sum_exp
+        losses = -(t * log_p).sum(axis=-1)
+        grad = xp.exp(log_p) * t.sum(axis=-1, keepdims=True) - t
+        return losses.mean(), (grad / n).astype(y_pred.dtype)
+    row_sums = y_pred.sum(axis=-1, keepdims=True)
+    if bool(xp.any(y_pred < 0)):
+        loss._warn_not_probabilities("some are negative")
+    elif bool(xp.any(xp.abs(row_sums - 1) > 1e-3)):
+        loss._warn_not_probabilities("rows do not sum to one")
+    p = y_pred / row_sums
+    clipped = xp.clip(p, EPSILON, 1 - EPSILON)
+    losses = -(t * xp.log(clipped)).sum(axis=-1)
+    # chain rule through the clip (zero outside) and through p = y / sum(y)
+    dp = -t / clipped * ((p > EPSILON) & (p < 1 - EPSILON))
+    grad = (dp - (dp * p).sum(axis=-1, keepdims=True)) / row_sums
+    return losses.mean(), (grad / n).astype(y_pred.dtype)
+
+
+# ------------------------------------------------------------------ input checks
+def _as_float_array(y_pred, who):
+    if not hasattr(y_pred, "dtype"):
+        y_pred = np.asarray(y_pred, dtype=np.float32)
+    if not np.issubdtype(y_pred.dtype, np.floating):
+        raise TypeError(f"{who} expected floating-point predictions, got dtype {y_pred.dtype}")
+    return y_pred
+
+
+def _targets_like(y_pred, y_true, who):
+    """Targets as a float array of ``y_pred``'s shape; (N,) and (N, 1) are accepted for each other."""
+    xp = backend.get_array_module(y_pred)
+    t = xp.asarray(y_true, dtype=y_pred.dtype)
+    if t.shape != y_pred.shape:
+        if t.size == y_pred.size and t.shape[:1] == y_pred.shape[:1] and max(t.ndim, y_pred.ndim) <= 2:
+            t = t.reshape(y_pred.shape)
+        else:
+            hint = (" (integer class labels go with SparseCategoricalCrossentropy)"
+                    if who == "CategoricalCrossentropy" and t.ndim == y_pred.ndim - 1 else "")
+            raise ValueError(f"{who} expected y_true of shape {tuple(y_pred.shape)} like y_pred, "
+                             f"got {tuple(t.shape)}{hint}")
+    return t
+
+
+def _check_labels(y_pred, y_true, who):
+    """Integer labels of shape ``y_pred.shape[:-1]``, each in [0, K)."""
+    xp = backend.get_array_module(y_pred)
+    labels = xp.asarray(y_true)
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise TypeError(f"{who} expected integer class labels, got dtype {labels.dtype}; "
+                        "convert with y.astype('int64') (or use CategoricalCrossentropy for one-hot targets)")
+    expected = tuple(y_pred.shape[:-1])
+    if labels.shape != expected:
+        if labels.shape == expected + (1,):
+            labels = labels.reshape(expected)
+        else:
+            raise ValueError(f"{who} expected labels of shape {expected} for predictions of shape "
+                             f"{tuple(y_pred.shape)}, got {tuple(labels.shape)}")
+    k = y_pred.shape[-1]
+    if labels.size and (int(labels.min()) < 0 or int(labels.max()) >= k):
+        bad = int(labels.min()) if int(labels.min()) < 0 else int(labels.max())
+        raise ValueError(f"{who} expected labels in [0, {k}) for {k} classes, got label {bad}")
+    return labels
+
+
+def _one_hot_like(labels, y_pred):
+    xp = backend.get_array_module(y_pred)
+    return (labels[..., None] == xp.arange(y_pred.shape[-1])).astype(y_pred.dtype)
+
+
+# ------------------------------------------------------------------ lookup by name
+LOSSES = {
+    "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
+    "binary_crossentropy": BinaryCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+}
+
+
+def get(spec) -> Loss:
+    """A ``Loss`` from an instance, a Keras name (``"mse"``, ...), or a saved config."""
+    if isinstance(spec, Loss):
+        return spec
+    if isinstance(spec, str) and spec in LOSSES:
+        return LOSSES[spec]()
+    if isinstance(spec, dict) and spec.get("class") in {c.__name__ for c in LOSSES.values()}:
+        cls = next(c for c in LOSSES.values() if c.__name__ == spec["class"])
+        return cls(**spec.get("config", {}))
+    raise ValueError(f"unknown loss {spec!r}; expected a minidl.losses.Loss or one of "
+                     f"{sorted(set(LOSSES) - {'mean_squared_error'})}")

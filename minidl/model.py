@@ -1,0 +1,461 @@
+"""``Sequential``: a stack of layers, trained Keras-style or by hand.
+
+Keras-style::
+
+    model = Sequential([Dense(128, activation="relu"), Dense(10)])
+    model.compile(optimizer="adam", loss=SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    history = model.fit(x, y, epochs=5, validation_data=(xv, yv))
+
+PyTorch-style, the same training step written out::
+
+    y = model.forward(xb, training=True)
+    loss = loss_fn(y, yb)
+    model.backward(loss_fn.backward())
+    opt.step(model)
+    model.zero_grad()
+
+Forward runs the layers in order; backward runs them in reverse, each turning
+``dL/d(output)`` into ``dL/d(input)`` -- the chain rule, one layer at a time.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+from . import __version__, backend, losses as losses_module, metrics as metrics_module, optim
+from .callbacks import Callback, EpochLogger, History, ProgressBar
+from .data import DataLoader
+from .layers.base import LAYER_CLASSES, Layer
+
+FORMAT = "minidl.Sequential"
+FORMAT_VERSION = 1
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Raised by ``fit`` when the loss becomes NaN or infinite; ``.history`` keeps the epochs so far."""
+
+    def __init__(self, message, history):
+        super().__init__(message)
+        self.history = history
+
+
+class Sequential:
+    """Layers applied one after another.
+
+    ``layers`` is exactly the list given (activations passed as ``activation=`` live inside
+    their layer). With ``input_shape`` (without the batch axis) every layer is built at
+    once; otherwise on the first forward.
+    """
+
+    def __init__(self, layers=None, input_shape=None, name: str | None = None):
+        self.layers: list[Layer] = []
+        self.name = name
+        self.input_shape = None
+        self.optimizer = self.loss = None
+        self.metrics: list = []
+        self.stop_training = False
+        self.history = None
+        self.device = "cpu"
+        for layer in layers or []:
+            self.add(layer)
+        if input_shape is not None:
+            self.build(input_shape)
+
+    # ------------------------------------------------------------------ structure
+    def add(self, layer: Layer) -> None:
+        """Append a layer (built at once if the model already is)."""
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential takes minidl layers, got {type(layer).__name__}")
+        if any(layer is existing for existing in self.layers):
+            raise ValueError(f"{layer.label} is already in this model; create a new layer instead")
+        if self.input_shape is not None and not layer.built:
+            layer.build(self._output_shape(), dtype=self._dtype())
+        self.layers.append(layer)
+
+    def build(self, input_shape) -> None:
+        """Build every layer for inputs of shape ``(N, *input_shape)``."""
+        shape = tuple(int(d) for d in input_shape)
+        self.input_shape = shape
+        for layer in self.layers:
+            if not layer.built:
+                layer.build(shape)
+            shape = layer.compute_output_shape(shape)
+
+    @property
+    def built(self) -> bool:
+        return bool(self.layers) and all(layer.built for layer in self.layers)
+
+    def _output_shape(self):
+        shape = self.input_shape
+        for layer in self.layers:
+            shape = layer.compute_output_shape(shape)
+        return shape
+
+    def _dtype(self):
+        for layer in self.layers:
+            for p in layer.params.values():
+                return p.dtype
+        return np.float32
+
+    # ------------------------------------------------------------------ computing
+    def forward(self, x, training: bool = False):
+        """Run every layer in order; ``training`` switches Dropout and BatchNorm to training mode."""
+        if not self.layers:
+            raise ValueError("this Sequential model has no layers")
+        if self.input_shape is None:
+            self.input_shape = tuple(x.shape[1:])
+        for layer in self.layers:
+            x = layer.forward(x, training=training)
+        return x
+
+    __call__ = forward
+
+    def backward(self, dy):
+        """Run every layer's backward in reverse order; returns ``dL/d(input)``."""
+        for layer in reversed(self.layers):
+            dy = layer.backward(dy)
+        return dy
+
+    def zero_grad(self) -> None:
+        for layer in self.layers:
+            layer.zero_grad()
+
+    def regularization_loss(self) -> float:
+        """Sum of the weight penalties of all layers (added to the training loss)."""
+        return sum(layer.regularization_loss() for layer in self.layers)
+
+    # ------------------------------------------------------------------ Keras-style training
+    def compile(self, optimizer="adam", loss=None, metrics=None) -> None:
+        """Choose the optimizer, the loss and the metrics to report (names or objects)."""
+        if loss is None:
+            raise ValueError("compile needs a loss, e.g. loss='sparse_categorical_crossentropy'")
+        self.optimizer = optim.get(optimizer)
+        self.loss = losses_module.get(loss)
+        self.metrics = [metrics_module.get(m, self.loss) for m in (metrics or [])]
+        if self.device != "cpu":
+            self.optimizer.to(self.device)
+
+    def _require_compiled(self, what: str):
+        if self.optimizer is None or self.loss is None:
+            raise RuntimeError(f"call model.compile(optimizer=..., loss=...) before {what}")
+
+    def train_on_batch(self, x, y) -> float:
+        """One gradient step on one batch; returns the loss (including weight penalties)."""
+        self._require_compiled("train_on_batch")
+        loss, _ = self._train_step(self._to_device(x), self._to_device(y))
+        return loss
+
+    def _train_step(self, x, y):
+        y_pred = self.forward(x, training=True)
+        loss = self.loss(y_pred, y) + self.regularization_loss()
+        self.backward(self.loss.backward())
+        self.optimizer.step(self)
+        return loss, y_pred
+
+    def fit(self, x, y, epochs: int = 1, batch_size: int = 32, verbose: int = 1,
+            validation_data=None, validation_split: float = 0.0, shuffle: bool = True,
+            callbacks=None) -> History:
+        """Train for ``epochs`` passes over ``(x, y)``; returns the ``History``.
+
+        ``validation_split`` holds out the *last* fraction of ``x, y`` (before shuffling,
+        as Keras does). ``verbose``: 0 silent, 1 a progress bar, 2 one line per epoch.
+        A NaN or infinite loss stops training with ``NonFiniteLossError`` naming the epoch
+        and batch; ``model.history`` keeps the epochs completed so far.
+        """
+        self._require_compiled("fit")
+        x, y = _check_xy(x, y, "fit")
+        if validation_data is not None and validation_split:
+            raise ValueError("pass validation_data or validation_split, not both")
+        if not 0.0 <= validation_split < 1.0:
+            raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
+        if validation_split:
+            split = int(len(x) * (1.0 - validation_split))
+            if split == 0 or split == len(x):
+                raise ValueError(f"validation_split={validation_split} leaves no training or no "
+                                 f"validation samples out of {len(x)}")
+            x, validation_data, y = x[:split], (x[split:], y[split:]), y[:split]
+        if validation_data is not None:
+            if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
+                raise ValueError("validation_data must be a tuple (x_val, y_val)")
+            validation_data = _check_xy(*validation_data, "validation_data")
+
+        loader = DataLoader(x, y, batch_size=batch_size, shuffle=shuffle)
+        history = History()
+        callbacks = [history] + list(callbacks or [])
+        if verbose == 1:
+            callbacks.append(ProgressBar(epochs, len(loader)))
+        elif verbose == 2:
+            callbacks.append(EpochLogger(epochs))
+        for cb in callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(f"callbacks must be minidl.callbacks.Callback objects, got {type(cb).__name__}")
+            cb.set_model(self)
+        self.history, self.stop_training = history, False
+
+        for cb in callbacks:
+            cb.on_train_begin()
+        try:
+            for epoch in range(epochs):
+                for cb in callbacks:
+                    cb.on_epoch_begin(epoch)
+                logs = self._train_epoch(loader, epoch, callbacks)
+                if validation_data is not None:
+                    val = self.evaluate(*validation_data, batch_size=batch_size)
+                    logs.update({f"val_{k}": v for k, v in val.items()})
+                for cb in callbacks:
+                    cb.on_epoch_end(epoch, logs)
+                if self.stop_training:
+                    break
+        finally:
+            for cb in callbacks:
+                cb.on_train_end()
+        return history
+
+    def _train_epoch(self, loader, epoch, callbacks) -> dict:
+        totals = {"loss": 0.0, **{name: 0.0 for name, _ in self.metrics}}
+        seen = 0
+        for batch, (xb, yb) in enumerate(loader):
+            xb, yb = self._to_device(xb), self._to_device(yb)
+            loss, y_pred = self._train_step(xb, yb)
+            if not math.isfinite(loss):
+                raise NonFiniteLossError(
+                    f"the loss became {loss} at epoch {epoch + 1}, batch {batch + 1} of {len(loader)}; "
+                    "training stopped. The History so far is in model.history. Usual causes: a "
+                    "learning rate that is too high, unscaled inputs, or NaN values in the data.",
+                    self.history)
+            n = len(xb)
+            seen += n
+            totals["loss"] += loss * n
+            for name, fn in self.metrics:
+                totals[name] += fn(y_pred, yb) * n
+            running = {k: v / seen for k, v in totals.items()}
+            for cb in callbacks:
+                cb.on_batch_end(batch, running)
+        return {k: v / seen for k, v in totals.items()}
+
+    def evaluate(self, x, y, batch_size: int = 32, verbose: int = 0) -> dict:
+        """Loss (with weight penalties) and metrics over ``(x, y)`` in inference mode."""
+        self._require_compiled("evaluate")
+        x, y = _check_xy(x, y, "evaluate")
+        totals = {"loss": 0.0, **{name: 0.0 for name, _ in self.metrics}}
+        for xb, yb in DataLoader(x, y, batch_size=batch_size):
+            y_pred = self.forward(self._to_device(xb), training=False)
+            yb = self._to_device(yb)
+            totals["loss"] += self.loss(y_pred, yb) * len(xb)
+            for name, fn in self.metrics:
+                totals[name] += fn(y_pred, yb) * len(xb)
+        results = {k: v / len(x) for k, v in totals.items()}
+        results["loss"] += self.regularization_loss()
+        if verbose:
+            print(" - ".join(f"{k}: {v:.4f}" for k, v in results.items()))
+        return results
+
+    def predict(self, x, batch_size: int = 32):
+        """Outputs for ``x`` in inference mode, as a NumPy array."""
+        x = _as_batch(x, "predict")
+        outputs = [backend.to_numpy(self.forward(self._to_device(xb), training=False))
+                   for xb in DataLoader(x, batch_size=batch_size)]
+        return np.concatenate(outputs, axis=0)
+
+    # ------------------------------------------------------------------ inspection
+    def count_params(self) -> tuple[int, int]:
+        """``(trainable, non_trainable)`` numbers of scalars."""
+        counts = [layer.count_params() for layer in self.layers]
+        return sum(c[0] for c in counts), sum(c[1] for c in counts)
+
+    def summary(self, print_fn=print) -> str:
+        """Print (and return) a table of layers, output shapes and parameter counts."""
+        if not self.built:
+            raise ValueError("summary needs a built model: pass input_shape=... to Sequential, "
+                             "call model.build(input_shape), or run one batch through it first")
+        rows = [("Layer (type)", "Output Shape", "Param #")]
+        shape = self.input_shape
+        for i, layer in enumerate(self.layers):
+            shape = layer.compute_output_shape(shape)
+            label = f"{layer.name or type(layer).__name__.lower() + f'_{i}'} ({type(layer).__name__})"
+            if not layer.trainable:
+                label += " [frozen]"
+            rows.append((label, str((None,) + tuple(shape)), f"{sum(layer.count_params()):,}"))
+        widths = [max(len(r[c]) for r in rows) + 2 for c in range(3)]
+        line = "=" * sum(widths)
+
+        def fmt(r):
+            return f"{r[0]:<{widths[0]}}{r[1]:<{widths[1]}}{r[2]:>{widths[2]}}"
+
+        trainable, frozen = self.count_params()
+        text = "\n".join([f'Model: "{self.name or "sequential"}"', line, fmt(rows[0]), line,
+                          *[fmt(r) for r in rows[1:]], line,
+                          f"Total params: {trainable + frozen:,}", f"Trainable params: {trainable:,}",
+                          f"Non-trainable params: {frozen:,}"])
+        print_fn(text)
+        return text
+
+    # ------------------------------------------------------------------ weights
+    def get_weights(self) -> list:
+        """Copies of every array that defines the model: each layer's params, then its buffers."""
+        return [backend.to_numpy(a).copy() for layer in self.layers
+                for store in (layer.params, layer.buffers) for a in store.values()]
+
+    def set_weights(self, weights) -> None:
+        """Assign arrays in the order ``get_weights`` returns them (copied in place)."""
+        slots = [(layer, store, key) for layer in self.layers
+                 for store in (layer.params, layer.buffers) for key in store]
+        if len(weights) != len(slots):
+            raise ValueError(f"set_weights expected {len(slots)} arrays, got {len(weights)}")
+        for (layer, store, key), w in zip(slots, weights):
+            if tuple(np.shape(w)) != tuple(store[key].shape):
+                raise ValueError(f"set_weights: {layer.label}.{key} has shape {tuple(store[key].shape)}, "
+                                 f"got {tuple(np.shape(w))}")
+            store[key][...] = backend.to_device(np.asarray(w), self.device)
+
+    def to(self, device: str) -> "Sequential":
+        """Move every layer's arrays and the optimizer state to ``"cpu"`` or ``"gpu"``."""
+        if device not in ("cpu", "gpu"):
+            raise ValueError(f"device must be 'cpu' or 'gpu', got {device!r}")
+        for layer in self.layers:
+            layer.to(device)
+        if self.optimizer is not None:
+            self.optimizer.to(device)
+        self.device = device
+        return self
+
+    def _to_device(self, a):
+        return a if self.device == "cpu" and backend.device_of(a) == "cpu" else backend.to_device(a, self.device)
+
+    def astype(self, dtype) -> "Sequential":
+        for layer in self.layers:
+            layer.astype(dtype)
+        return self
+
+    # ------------------------------------------------------------------ saving
+    def get_config(self) -> dict:
+        config = {"format": FORMAT, "format_version": FORMAT_VERSION, "minidl_version": __version__,
+                  "name": self.name, "input_shape": self.input_shape,
+                  "layers": [{"class": type(layer).__name__, "config": _jsonable(layer.get_config()),
+                              "trainable": layer.trainable} for layer in self.layers]}
+        if self.loss is not None:
+            config["compile"] = {
+                "loss": {"class": type(self.loss).__name__, "config": _jsonable(self.loss.get_config())},
+                "optimizer": {"class": type(self.optimizer).__name__,
+                              "config": _jsonable(self.optimizer.get_config())},
+                "metrics": [name for name, _ in self.metrics]}
+        return config
+
+    def save(self, path) -> None:
+        """Write architecture (JSON) and weights to one ``.npz`` file.
+
+        The file is written under a temporary name and renamed over ``path`` only when
+        complete, so a failed save never destroys an earlier file.
+        """
+        path = os.fspath(path)
+        if not self.built:
+            raise ValueError("save needs a built model (give input_shape or run one batch first)")
+        arrays = {"__minidl__": np.array(json.dumps(self.get_config()))}
+        for i, layer in enumerate(self.layers):
+            for key, value in layer.params.items():
+                arrays[f"layers/{i}/params/{key}"] = backend.to_numpy(value)
+            for key, value in layer.buffers.items():
+                arrays[f"layers/{i}/buffers/{key}"] = backend.to_numpy(value)
+        directory = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **arrays)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
+
+
+def load_model(path, compile: bool = True) -> Sequential:
+    """Rebuild a model written by ``Sequential.save``: layers, weights and (if it was
+    compiled and ``compile=True``) loss, optimizer settings and metrics."""
+    from . import layers as _register_all_layers  # noqa: F401  (fills LAYER_CLASSES)
+
+    path = os.fspath(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except FileNotFoundError:
+        raise
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as err:
+        raise ValueError(f"{path} is not a readable .npz file ({err}); expected a model written "
+                         "by model.save") from None
+    if "__minidl__" not in arrays:
+        raise ValueError(f"{path} is an .npz file but not a minidl model (no '__minidl__' entry; "
+                         f"found {sorted(arrays)[:5]})")
+    try:
+        config = json.loads(str(arrays.pop("__minidl__")))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: the model description is corrupt ({err})") from None
+    if config.get("format") != FORMAT or config.get("format_version", 0) > FORMAT_VERSION:
+        raise ValueError(f"{path}: expected format {FORMAT} version <= {FORMAT_VERSION}, got "
+                         f"{config.get('format')} version {config.get('format_version')}")
+
+    layers = []
+    for spec in config["layers"]:
+        cls = LAYER_CLASSES.get(spec["class"])
+        if cls is None:
+            raise ValueError(f"{path}: unknown layer type {spec['class']!r} (known: {sorted(LAYER_CLASSES)})")
+        layer = cls(**spec["config"])
+        layer.trainable = spec.get("trainable", True)
+        layers.append(layer)
+    model = Sequential(layers, input_shape=config["input_shape"], name=config.get("name"))
+    for i, layer in enumerate(model.layers):
+        for kind, store in (("params", layer.params), ("buffers", layer.buffers)):
+            for key in store:
+                name = f"layers/{i}/{kind}/{key}"
+                if name not in arrays:
+                    raise ValueError(f"{path}: missing array {name} for {layer.label}")
+                if arrays[name].shape != store[key].shape:
+                    raise ValueError(f"{path}: {name} has shape {arrays[name].shape}, "
+                                     f"{layer.label} expects {store[key].shape}")
+                store[key] = arrays[name].copy()
+    if compile and "compile" in config:
+        c = config["compile"]
+        model.compile(optimizer=c["optimizer"], loss=c["loss"], metrics=c["metrics"])
+    return model
+
+
+# ------------------------------------------------------------------ helpers
+def _jsonable(value):
+    """Turn a layer/loss config into JSON: tuples to lists, objects to {"class", "config"}."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if hasattr(value, "get_config"):
+        return {"class": type(value).__name__, "config": _jsonable(value.get_config())}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"cannot save a configuration value of type {type(value).__name__}: {value!r}")
+
+
+def _as_batch(x, who):
+    if not hasattr(x, "shape"):
+        x = np.asarray(x)
+    if x.ndim == 0:
+        raise ValueError(f"{who} expected a batch of samples (N, ...), got a scalar")
+    if len(x) == 0:
+        raise ValueError(f"{who} got an empty dataset (0 samples)")
+    return x
+
+
+def _check_xy(x, y, who):
+    x = _as_batch(x, who)
+    if y is None:
+        raise ValueError(f"{who} needs targets y (for an autoencoder, pass y=x)")
+    if not hasattr(y, "shape"):
+        y = np.asarray(y)
+    if len(y) != len(x):
+        raise ValueError(f"{who}: x and y must have the same number of samples, got {len(x)} and {len(y)}")
+    return x, y

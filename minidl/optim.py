@@ -1,0 +1,256 @@
+"""Optimizers: how a gradient becomes a step, and learning-rate schedules.
+
+Every optimizer follows the update rule PyTorch documents, so results can be compared
+number for number. With ``g`` the gradient, ``p`` a parameter and ``lr`` the learning rate:
+
+    SGD        v = mu v + g;  p -= lr (g + mu v if nesterov else v)        (v starts at 0)
+    RMSprop    s = alpha s + (1 - alpha) g^2;  p -= lr g / (sqrt(s) + eps)
+    Adagrad    s = s + g^2;  p -= lr g / (sqrt(s) + eps)
+    Adam       m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
+               p -= lr m_hat / (sqrt(v_hat) + eps),  m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t)
+    AdamW      Adam, but weight decay shrinks p directly: p *= 1 - lr wd  (not added to g)
+
+``weight_decay`` (all but AdamW) adds ``wd * p`` to ``g``: L2 regularisation.
+``clipnorm`` rescales each parameter's gradient to norm at most ``clipnorm`` (Keras);
+``global_clipnorm`` rescales all gradients together (PyTorch's ``clip_grad_norm_``).
+
+Use with ``model.compile(optimizer=Adam(1e-3))``, or by hand:
+``opt.step(model); model.zero_grad()``.
+"""
+import math
+
+from . import backend
+
+
+class Optimizer:
+    """Base class. ``step(model)`` updates every trainable parameter of ``model`` in place.
+
+    ``model`` may be a ``Sequential``, a layer, or a list of layers.
+    """
+
+    def __init__(self, lr: float, clipnorm: float | None = None, global_clipnorm: float | None = None):
+        if not lr > 0:
+            raise ValueError(f"learning rate must be positive, got {lr!r}")
+        for name, value in (("clipnorm", clipnorm), ("global_clipnorm", global_clipnorm)):
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} must be positive or None, got {value!r}")
+        self.lr = float(lr)
+        self.clipnorm = clipnorm
+        self.global_clipnorm = global_clipnorm
+        self.iterations = 0
+        self.state: dict = {}
+
+    @property
+    def learning_rate(self) -> float:
+        """Keras's name for ``lr``."""
+        return self.lr
+
+    @learning_rate.setter
+    def learning_rate(self, value: float) -> None:
+        self.lr = float(value)
+
+    def step(self, model) -> None:
+        """Apply one update to every trainable parameter, using the gradients in ``layer.grads``."""
+        slots = [(layer, name) for layer in _layers_of(model) if layer.trainable
+                 for name in layer.params]
+        grads = [layer.grads[name] for layer, name in slots]
+        grads = self._clip(grads)
+        for (layer, name), grad in zip(slots, grads):
+            key = (id(layer), name)
+            if key not in self.state:
+                self.state[key] = self.init_state(layer.params[name])
+            self.update(layer.params[name], grad, self.state[key])
+        self.iterations += 1
+
+    def _clip(self, grads):
+        if self.clipnorm is not None:
+            grads = [g * min(1.0, self.clipnorm / (_norm(g) + 1e-12)) for g in grads]
+        if self.global_clipnorm is not None:
+            total = math.sqrt(sum(_norm(g) ** 2 for g in grads))
+            scale = min(1.0, self.global_clipnorm / (total + 1e-12))
+            grads = [g * scale for g in grads]
+        return grads
+
+    def init_state(self, param) -> dict:
+        """Per-parameter state (moment estimates), created at the parameter's first update."""
+        return {}
+
+    def update(self, param, grad, state) -> None:
+        """Update ``param`` in place from ``grad`` and ``state``."""
+        raise NotImplementedError
+
+    def to(self, device: str) -> "Optimizer":
+        """Move the state arrays to ``device`` (``Sequential.to`` calls this)."""
+        for slot in self.state.values():
+            for key, value in slot.items():
+                if hasattr(value, "shape"):
+                    slot[key] = backend.to_device(value, device)
+        return self
+
+    def get_config(self) -> dict:
+        return {k: v for k, v in vars(self).items() if k not in ("state", "iterations")}
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def _norm(g) -> float:
+    xp = backend.get_array_module(g)
+    return float(xp.sqrt((g * g).sum()))
+
+
+def _layers_of(model):
+    if hasattr(model, "layers"):
+        return model.layers
+    if isinstance(model, (list, tuple)):
+        return model
+    return [model]
+
+
+def _zeros_like(param):
+    return backend.get_array_module(param).zeros_like(param)
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional (Nesterov) momentum and weight decay."""
+
+    def __init__(self, lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False,
+                 weight_decay: float = 0.0, **clipping):
+        super().__init__(lr, **clipping)
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+        if nesterov and momentum == 0:
+            raise ValueError("nesterov=True needs a momentum > 0")
+        self.momentum, self.nesterov, self.weight_decay = float(momentum), nesterov, float(weight_decay)
+
+    def init_state(self, param):
+        return {"velocity": _zeros_like(param)}
+
+    def update(self, param, grad, state):
+        backend.kernels_for(param).sgd_update(param, grad, state["velocity"], self.lr, self.momentum,
+                                              self.nesterov, self.weight_decay)
+
+
+class RMSprop(Optimizer):
+    """Divides each step by a running RMS of recent gradients (PyTorch's ``alpha`` is Keras's ``rho``)."""
+
+    def __init__(self, lr: float = 1e-3, alpha: float = 0.99, eps: float = 1e-8,
+                 momentum: float = 0.0, weight_decay: float = 0.0, **clipping):
+        super().__init__(lr, **clipping)
+        self.alpha, self.eps, self.momentum, self.weight_decay = float(alpha), float(eps), float(momentum), float(weight_decay)
+
+    def init_state(self, param):
+        return {"square_avg": _zeros_like(param), "buffer": _zeros_like(param)}
+
+    def update(self, param, grad, state):
+        xp = backend.get_array_module(param)
+        g = grad + self.weight_decay * param if self.weight_decay else grad
+        s = state["square_avg"]
+        s *= self.alpha
+        s += (1.0 - self.alpha) * g * g
+        step = g / (xp.sqrt(s) + self.eps)
+        if self.momentum:
+            state["buffer"] *= self.momentum
+            state["buffer"] += step
+            step = state["buffer"]
+        param -= self.lr * step
+
+
+class Adagrad(Optimizer):
+    """Divides each step by the root of the sum of all past squared gradients."""
+
+    def __init__(self, lr: float = 1e-2, eps: float = 1e-10, weight_decay: float = 0.0, **clipping):
+        super().__init__(lr, **clipping)
+        self.eps, self.weight_decay = float(eps), float(weight_decay)
+
+    def init_state(self, param):
+        return {"sum": _zeros_like(param)}
+
+    def update(self, param, grad, state):
+        xp = backend.get_array_module(param)
+        g = grad + self.weight_decay * param if self.weight_decay else grad
+        state["sum"] += g * g
+        param -= self.lr * g / (xp.sqrt(state["sum"]) + self.eps)
+
+
+class Adam(Optimizer):
+    """Momentum (first moment) + RMSprop (second moment), both bias-corrected."""
+
+    decoupled = False
+
+    def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
+                 eps: float = 1e-8, weight_decay: float = 0.0, **clipping):
+        super().__init__(lr, **clipping)
+        for name, beta in (("beta1", beta1), ("beta2", beta2)):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {beta!r}")
+        self.beta1, self.beta2, self.eps, self.weight_decay = float(beta1), float(beta2), float(eps), float(weight_decay)
+
+    def init_state(self, param):
+        return {"m": _zeros_like(param), "v": _zeros_like(param), "step": 0}
+
+    def update(self, param, grad, state):
+        state["step"] += 1
+        backend.kernels_for(param).adam_update(param, grad, state["m"], state["v"], self.lr,
+                                               self.beta1, self.beta2, self.eps, state["step"],
+                                               self.weight_decay, self.decoupled)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter): ``p *= 1 - lr * weight_decay``."""
+
+    decoupled = True
+
+    def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
+                 eps: float = 1e-8, weight_decay: float = 0.01, **clipping):
+        super().__init__(lr, beta1, beta2, eps, weight_decay, **clipping)
+
+
+OPTIMIZERS = {"sgd": SGD, "rmsprop": RMSprop, "adagrad": Adagrad, "adam": Adam, "adamw": AdamW}
+
+
+def get(spec) -> Optimizer:
+    """An optimizer from an instance, a name with default settings (``"adam"``), or a saved config."""
+    if isinstance(spec, Optimizer):
+        return spec
+    if isinstance(spec, str) and spec.lower() in OPTIMIZERS:
+        return OPTIMIZERS[spec.lower()]()
+    if isinstance(spec, dict) and spec.get("class") in {c.__name__ for c in OPTIMIZERS.values()}:
+        cls = next(c for c in OPTIMIZERS.values() if c.__name__ == spec["class"])
+        return cls(**spec.get("config", {}))
+    raise ValueError(f"unknown optimizer {spec!r}; expected a minidl.optim.Optimizer or one of {sorted(OPTIMIZERS)}")
+
+
+# ------------------------------------------------------------------ learning-rate schedules
+class StepDecay:
+    """``lr(epoch) = initial_lr * gamma ** (epoch // step_size)``: drop by ``gamma`` every ``step_size`` epochs."""
+
+    def __init__(self, initial_lr: float, step_size: int, gamma: float = 0.1):
+        self.initial_lr, self.step_size, self.gamma = initial_lr, step_size, gamma
+
+    def __call__(self, epoch: int) -> float:
+        return self.initial_lr * self.gamma ** (epoch // self.step_size)
+
+
+class ExponentialDecay:
+    """``lr(epoch) = initial_lr * gamma ** epoch``."""
+
+    def __init__(self, initial_lr: float, gamma: float = 0.95):
+        self.initial_lr, self.gamma = initial_lr, gamma
+
+    def __call__(self, epoch: int) -> float:
+        return self.initial_lr * self.gamma ** epoch
+
+
+class CosineDecay:
+    """``lr(epoch) = min_lr + (initial_lr - min_lr) (1 + cos(pi epoch / total_epochs)) / 2``, then ``min_lr``."""
+
+    def __init__(self, initial_lr: float, total_epochs: int, min_lr: float = 0.0):
+        if total_epochs <= 0:
+            raise ValueError(f"total_epochs must be positive, got {total_epochs!r}")
+        self.initial_lr, self.total_epochs, self.min_lr = initial_lr, total_epochs, min_lr
+
+    def __call__(self, epoch: int) -> float:
+        progress = min(epoch, self.total_epochs) / self.total_epochs
+        return self.min_lr + (self.initial_lr - self.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
