@@ -1,0 +1,36 @@
+# Each target creates .venv (python3 -m venv) and installs minidl with its dev tools into it
+# when the venv is missing or pyproject.toml is newer than the last install.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PORT ?= 8888
+# Fixed thread counts make runs repeat to the last digit (nbval compares printed numbers).
+export OMP_NUM_THREADS ?= 2
+export OPENBLAS_NUM_THREADS ?= 2
+export MKL_NUM_THREADS ?= 2
+export NUMBA_NUM_THREADS ?= 2
+export MPLBACKEND ?= Agg
+
+.PHONY: lab test demo bench release clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+lab: $(STAMP)  ## open the course in JupyterLab (prints the URL; works headless)
+	$(PY) -m jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) --notebook-dir=notebooks
+
+test: $(STAMP)  ## the whole suite: unit tests, kernels, grader, notebooks (nbval)
+	$(PY) -m pytest -q
+
+demo: $(STAMP)  ## train an MLP on the bundled MNIST subset
+	$(PY) -m minidl demo
+
+bench: $(STAMP)  ## speed of the NumPy reference vs Numba (vs PyTorch when installed)
+	$(PY) -m minidl bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,122 @@
+"""Losses: values against direct formulas, gradients against finite differences, bad input."""
+import warnings
+
+import numpy as np
+import pytest
+
+from minidl import losses
+from minidl.gradcheck import check_loss
+
+
+def softmax(z):
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+@pytest.fixture
+def logits(rng):
+    return rng.standard_normal((6, 4)) * 2
+
+
+def test_sparse_crossentropy_from_logits_value_and_gradient(tier, logits):
+    labels = np.array([0, 3, 1, 1, 2, 0])
+    loss = losses.SparseCategoricalCrossentropy(from_logits=True)
+    expected = -np.log(softmax(logits)[np.arange(6), labels]).mean()
+    assert loss(logits, labels) == pytest.approx(expected, rel=1e-10)
+    assert check_loss(loss, logits, labels).passed
+
+
+def test_sparse_crossentropy_is_stable_for_huge_logits(tier):
+    z = np.array([[1000.0, 0.0, -1000.0], [-1000.0, 1000.0, 0.0]])
+    loss = losses.SparseCategoricalCrossentropy(from_logits=True)
+    value = loss(z, np.array([2, 1]))
+    assert np.isfinite(value) and value == pytest.approx(1000.0, rel=1e-6)
+    assert np.all(np.isfinite(loss.backward()))
+
+
+def test_sparse_crossentropy_over_sequences(tier, rng):
+    z = rng.standard_normal((2, 5, 3))
+    labels = rng.integers(0, 3, size=(2, 5))
+    loss = losses.SparseCategoricalCrossentropy(from_logits=True)
+    flat = losses.SparseCategoricalCrossentropy(from_logits=True)
+    assert loss(z, labels) == pytest.approx(flat(z.reshape(10, 3), labels.reshape(10)))
+    assert check_loss(loss, z, labels).passed
+
+
+@pytest.mark.parametrize("from_logits", [True, False])
+def test_categorical_crossentropy(logits, from_logits):
+    targets = softmax(np.random.default_rng(5).standard_normal((6, 4)))  # soft targets
+    y_pred = logits if from_logits else softmax(logits)
+    loss = losses.CategoricalCrossentropy(from_logits=from_logits)
+    expected = -(targets * np.log(softmax(logits))).sum(axis=1).mean()
+    assert loss(y_pred, targets) == pytest.approx(expected, rel=1e-8)
+    # -log p curves sharply near p = 0, so finite differences need a smaller step there
+    assert check_loss(loss, y_pred, targets, eps=1e-6 if from_logits else 1e-8).passed
+
+
+def test_sparse_from_probabilities_matches_categorical(logits):
+    labels = np.array([0, 3, 1, 1, 2, 0])
+    probs = softmax(logits)
+    sparse = losses.SparseCategoricalCrossentropy()
+    dense = losses.CategoricalCrossentropy()
+    assert sparse(probs, labels) == pytest.approx(dense(probs, np.eye(4)[labels]))
+    assert check_loss(sparse, probs, labels).passed
+
+
+@pytest.mark.parametrize("from_logits", [True, False])
+def test_binary_crossentropy(rng, from_logits):
+    z = rng.standard_normal((5, 3))
+    t = (rng.random((5, 3)) > 0.5).astype(float)
+    p = 1 / (1 + np.exp(-z))
+    loss = losses.BinaryCrossentropy(from_logits=from_logits)
+    expected = -(t * np.log(p) + (1 - t) * np.log(1 - p)).mean()
+    assert loss(z if from_logits else p, t) == pytest.approx(expected, rel=1e-8)
+    assert check_loss(loss, z if from_logits else p, t).passed
+
+
+def test_binary_crossentropy_from_logits_does_not_overflow():
+    loss = losses.BinaryCrossentropy(from_logits=True)
+    assert loss(np.array([[800.0], [-800.0]]), np.array([[0.0], [1.0]])) == pytest.approx(800.0)
+
+
+def test_mse(rng):
+    y, t = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    loss = losses.MeanSquaredError()
+    assert loss(y, t) == pytest.approx(((y - t) ** 2).mean())
+    assert check_loss(loss, y, t).passed
+    assert loss(y[:, :1], t[:, 0]) == pytest.approx(((y[:, 0] - t[:, 0]) ** 2).mean())  # (N, 1) vs (N,)
+
+
+def test_probability_losses_warn_once_on_logits(logits):
+    loss = losses.CategoricalCrossentropy()
+    with pytest.warns(UserWarning, match="from_logits=True"):
+        value = loss(logits, np.eye(4)[[0, 1, 2, 3, 0, 1]])
+    assert np.isfinite(value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss(logits, np.eye(4)[[0, 1, 2, 3, 0, 1]])  # second time: silent
+    with pytest.warns(UserWarning, match="outside \\[0, 1\\]"):
+        losses.BinaryCrossentropy()(np.array([[2.0], [-1.0]]), np.array([[1.0], [0.0]]))
+
+
+def test_bad_labels_are_named(logits):
+    loss = losses.SparseCategoricalCrossentropy(from_logits=True)
+    with pytest.raises(ValueError, match=r"labels in \[0, 4\) for 4 classes, got label 7"):
+        loss(logits, np.array([0, 1, 7, 1, 2, 0]))
+    with pytest.raises(ValueError, match=r"got label -1"):
+        loss(logits, np.array([0, 1, -1, 1, 2, 0]))
+    with pytest.raises(TypeError, match="integer class labels, got dtype float64"):
+        loss(logits, np.zeros(6))
+    with pytest.raises(ValueError, match=r"labels of shape \(6,\) .* got \(5,\)"):
+        loss(logits, np.zeros(5, dtype=int))
+    with pytest.raises(ValueError, match=r"y_true of shape \(6, 4\) like y_pred, got \(6,\).*Sparse"):
+        losses.CategoricalCrossentropy(from_logits=True)(logits, np.zeros(6, dtype=int))
+
+
+def test_lookup_by_name():
+    assert isinstance(losses.get("mse"), losses.MeanSquaredError)
+    assert isinstance(losses.get("sparse_categorical_crossentropy"), losses.SparseCategoricalCrossentropy)
+    with pytest.raises(ValueError, match="unknown loss 'crossentropy'"):
+        losses.get("crossentropy")
+    with pytest.raises(RuntimeError, match="before the loss was computed"):
+        losses.MeanSquaredError().backward()
