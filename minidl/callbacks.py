@@ -153,12 +153,10 @@ class LearningRateScheduler(Callback):
             raise ValueError(f"LearningRateScheduler: schedule returned {lr!r} for epoch {epoch}; "
                              "expected a positive float")
         optimizer.lr = float(lr)
+        if logs is not None:
+            logs["lr"] = optimizer.lr
         if self.verbose:
             print(f"epoch {epoch + 1}: learning rate {lr:.3g}")
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is not None:
-            logs["lr"] = self.model.optimizer.lr
 
 
 class CSVLogger(Callback):

@@ -202,9 +202,10 @@ class Sequential:
             cb.on_train_begin()
         try:
             for epoch in range(epochs):
+                logs = {}
                 for cb in callbacks:
-                    cb.on_epoch_begin(epoch)
-                logs = self._train_epoch(loader, epoch, callbacks)
+                    cb.on_epoch_begin(epoch, logs)
+                logs.update(self._train_epoch(loader, epoch, callbacks))
                 if validation_data is not None:
                     val = self.evaluate(*validation_data, batch_size=batch_size)
                     logs.update({f"val_{k}": v for k, v in val.items()})

@@ -1,0 +1,248 @@
+"""Sequential: training, determinism, saving, callbacks, and the errors users meet."""
+import csv
+import os
+
+import numpy as np
+import pytest
+
+import minidl as mdl
+from minidl import callbacks, layers as L, losses, optim
+
+
+def blobs(n=240, seed=0):
+    """Three well-separated Gaussian blobs in 4-D: any working MLP learns them."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    centres = np.array([[2, 0, 0, 1], [-2, 1, 0, -1], [0, -2, 2, 0]], dtype=np.float32)
+    x = centres[y] + 0.7 * rng.standard_normal((n, 4)).astype(np.float32)
+    return x.astype(np.float32), y.astype(np.int64)
+
+
+def make_model(dropout=0.1, **compile_kw):
+    model = mdl.Sequential([L.Dense(16, activation="relu"), L.Dropout(dropout), L.Dense(3)],
+                           input_shape=(4,))
+    model.compile(optimizer=compile_kw.get("optimizer", optim.Adam(1e-2)),
+                  loss=losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    return model
+
+
+def test_fit_learns_and_reports_history():
+    x, y = blobs()
+    history = make_model().fit(x, y, epochs=8, batch_size=32, verbose=0, validation_split=0.25)
+    assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert len(history.history["loss"]) == 8 and history.epoch == list(range(8))
+    assert history.history["loss"][-1] < history.history["loss"][0] / 2
+    assert history.history["val_accuracy"][-1] > 0.9
+
+
+def test_same_seed_same_history_to_the_last_digit(tier):
+    x, y = blobs()
+    runs = []
+    for _ in range(2):
+        mdl.seed(42)
+        runs.append(make_model().fit(x, y, epochs=3, verbose=0, validation_split=0.2).history)
+    assert runs[0] == runs[1]
+    mdl.seed(43)
+    assert make_model().fit(x, y, epochs=3, verbose=0, validation_split=0.2).history != runs[0]
+
+
+def test_pytorch_style_loop_equals_train_on_batch():
+    x, y = blobs(64)
+    mdl.seed(1)
+    a = make_model(dropout=0.0)
+    mdl.seed(1)
+    b = make_model(dropout=0.0)
+    loss_fn, opt = losses.SparseCategoricalCrossentropy(from_logits=True), optim.Adam(1e-2)
+    for _ in range(3):
+        loss_a = a.train_on_batch(x, y)
+        out = b.forward(x, training=True)
+        loss_b = loss_fn(out, y)
+        b.backward(loss_fn.backward())
+        opt.step(b)
+        b.zero_grad()
+        assert loss_a == loss_b
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+
+
+def test_evaluate_and_predict_shapes():
+    x, y = blobs(50)
+    model = make_model()
+    result = model.evaluate(x, y, batch_size=16)
+    assert set(result) == {"loss", "accuracy"} and 0 <= result["accuracy"] <= 1
+    assert model.predict(x, batch_size=7).shape == (50, 3)
+    assert isinstance(model.predict(x), np.ndarray)
+
+
+def test_save_load_round_trip_is_bit_identical(tmp_path):
+    x, y = blobs(60)
+    model = mdl.Sequential([L.Dense(8, activation="tanh", kernel_regularizer="l2"), L.Dropout(0.2),
+                            L.Dense(3, activation="softmax")], input_shape=(4,))
+    model.compile(optimizer=optim.SGD(0.1, momentum=0.9), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    model.fit(x, y, epochs=2, verbose=0)
+    model.layers[0].trainable = False
+    path = tmp_path / "model.npz"
+    model.save(path)
+    loaded = mdl.load_model(path)
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    assert [type(layer) for layer in loaded.layers] == [L.Dense, L.Dropout, L.Dense]
+    assert loaded.layers[0].trainable is False
+    assert isinstance(loaded.optimizer, optim.SGD) and loaded.optimizer.momentum == 0.9
+    assert loaded.layers[0].kernel_regularizer.l2 == 0.01
+    assert loaded.evaluate(x, y) == model.evaluate(x, y)
+
+
+def test_failed_save_keeps_the_previous_file(tmp_path, monkeypatch):
+    x, y = blobs(20)
+    model = make_model()
+    path = tmp_path / "model.npz"
+    model.save(path)
+    before = path.read_bytes()
+
+    def broken_savez(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", broken_savez)
+    with pytest.raises(OSError, match="disk full"):
+        model.save(path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]  # no temporary file left
+
+
+def test_load_model_rejects_corrupt_and_foreign_files(tmp_path):
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"this is not a zip file")
+    with pytest.raises(ValueError, match="not a readable .npz file"):
+        mdl.load_model(garbage)
+    foreign = tmp_path / "foreign.npz"
+    np.savez(foreign, weights=np.zeros(3))
+    with pytest.raises(ValueError, match="not a minidl model .*weights"):
+        mdl.load_model(foreign)
+    truncated = tmp_path / "truncated.npz"
+    make_model().save(truncated)
+    truncated.write_bytes(truncated.read_bytes()[:200])
+    with pytest.raises(ValueError, match="not a readable .npz file"):
+        mdl.load_model(truncated)
+
+
+def test_early_stopping_restores_best_weights_even_without_an_early_stop():
+    x, y = blobs(120)
+    model = make_model(optimizer=optim.SGD(0.05))
+    stopper = callbacks.EarlyStopping(monitor="val_loss", patience=100, restore_best_weights=True)
+    history = model.fit(x, y, epochs=6, verbose=0, validation_split=0.3, callbacks=[stopper])
+    assert stopper.stopped_epoch is None
+    best = int(np.argmin(history.history["val_loss"]))
+    assert stopper.best_epoch == best
+    assert model.evaluate(x[84:], y[84:])["loss"] == pytest.approx(history.history["val_loss"][best], rel=1e-5)
+
+
+def test_early_stopping_stops_after_patience():
+    x, y = blobs(120)
+    model = make_model(optimizer=optim.SGD(1e-9))  # cannot improve
+    stopper = callbacks.EarlyStopping(monitor="loss", patience=2, min_delta=1.0)
+    history = model.fit(x, y, epochs=20, verbose=0, callbacks=[stopper])
+    assert len(history.epoch) == 4 and stopper.stopped_epoch == 3
+
+
+def test_early_stopping_names_missing_monitor():
+    x, y = blobs(40)
+    with pytest.raises(ValueError, match="monitors 'val_loss', which is not in the logs"):
+        make_model().fit(x, y, epochs=2, verbose=0, callbacks=[callbacks.EarlyStopping()])
+
+
+def test_checkpoint_csv_logger_and_scheduler(tmp_path):
+    x, y = blobs(80)
+    model = make_model(optimizer=optim.SGD(0.1))
+    best = tmp_path / "best.npz"
+    log = tmp_path / "log.csv"
+    model.fit(x, y, epochs=3, verbose=0, validation_split=0.25,
+              callbacks=[callbacks.ModelCheckpoint(best, save_best_only=True),
+                         callbacks.CSVLogger(log),
+                         callbacks.LearningRateScheduler(optim.StepDecay(0.1, step_size=1, gamma=0.5))])
+    assert best.exists() and mdl.load_model(best).predict(x).shape == (80, 3)
+    rows = list(csv.DictReader(open(log)))
+    assert [r["epoch"] for r in rows] == ["0", "1", "2"]
+    assert [float(r["lr"]) for r in rows] == [0.1, 0.05, 0.025]
+    assert model.optimizer.lr == 0.025
+
+
+def test_non_finite_loss_stops_with_epoch_and_batch():
+    x, y = blobs(64)
+    x[40] = np.nan
+    model = make_model()
+    with pytest.raises(mdl.NonFiniteLossError, match=r"epoch 1, batch 3 of 4") as info:
+        model.fit(x, y, epochs=3, batch_size=16, shuffle=False, verbose=0)
+    assert info.value.history is model.history
+
+
+def test_non_finite_loss_keeps_completed_epochs():
+    x, y = blobs(64)
+    model = make_model(optimizer=optim.SGD(1e6))  # diverges after some epochs
+    with pytest.raises(mdl.NonFiniteLossError):
+        model.fit(x, y, epochs=50, batch_size=64, verbose=0)
+    assert 1 <= len(model.history.history["loss"]) < 50
+
+
+def test_usage_errors():
+    x, y = blobs(20)
+    model = mdl.Sequential([L.Dense(3)])
+    with pytest.raises(RuntimeError, match="compile"):
+        model.fit(x, y)
+    model.compile(loss="mse")
+    with pytest.raises(ValueError, match="empty dataset"):
+        model.fit(x[:0], y[:0])
+    with pytest.raises(ValueError, match="same number of samples, got 20 and 19"):
+        model.fit(x, y[:-1])
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        model.compile(optimizer="adamax", loss="mse")
+    with pytest.raises(ValueError, match="compile needs a loss"):
+        model.compile(optimizer="adam")
+    with pytest.raises(ValueError, match="summary needs a built model"):
+        mdl.Sequential([L.Dense(2)]).summary()
+    built = make_model()
+    with pytest.raises(ValueError, match=r"Dense was built for inputs \(N, 4\), got shape \(20, 5\)"):
+        built.predict(np.zeros((20, 5), np.float32))
+
+
+def test_summary_counts_trainable_and_frozen():
+    model = make_model()
+    model.layers[0].trainable = False
+    text = model.summary(print_fn=lambda s: None)
+    assert "Total params: 131" in text and "Trainable params: 51" in text
+    assert "Non-trainable params: 80" in text and "[frozen]" in text
+
+
+def test_set_weights_checks_shapes():
+    model = make_model()
+    weights = model.get_weights()
+    with pytest.raises(ValueError, match="expected 4 arrays, got 3"):
+        model.set_weights(weights[:3])
+    weights[0] = np.zeros((5, 16))
+    with pytest.raises(ValueError, match=r"has shape \(4, 16\), got \(5, 16\)"):
+        model.set_weights(weights)
+
+
+def test_freezing_keeps_weights_bit_identical():
+    x, y = blobs(64)
+    model = make_model()
+    model.layers[0].trainable = False
+    frozen = [w.copy() for w in model.layers[0].params.values()]
+    model.fit(x, y, epochs=2, verbose=0)
+    for before, after in zip(frozen, model.layers[0].params.values()):
+        np.testing.assert_array_equal(before, after)
+
+
+def test_progress_bar_and_epoch_lines(capsys):
+    x, y = blobs(40)
+    make_model().fit(x, y, epochs=2, verbose=2)
+    out = capsys.readouterr().out
+    assert "Epoch 1/2 - loss:" in out and "Epoch 2/2" in out
+    make_model().fit(x, y, epochs=1, verbose=1)
+    assert "Epoch 1/1" in capsys.readouterr().out
+
+
+def test_moving_to_gpu_without_cupy_says_how_to_install(monkeypatch):
+    monkeypatch.setattr(mdl.backend, "gpu_status", lambda: (False, 'CuPy is not installed (pip install "minidl[gpu]")'))
+    with pytest.raises(RuntimeError, match=r'cannot use the GPU: .*pip install "minidl\[gpu\]"'):
+        make_model().to("gpu")
