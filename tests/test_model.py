@@ -176,6 +176,7 @@ def test_non_finite_loss_stops_with_epoch_and_batch():
     assert info.value.history is model.history
 
 
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid value:RuntimeWarning")
 def test_non_finite_loss_keeps_completed_epochs():
     x, y = blobs(64)
     model = make_model(optimizer=optim.SGD(1e6))  # diverges after some epochs

@@ -104,6 +104,13 @@ class Layer:
         elif self.params and self._input_mismatch(tuple(x.shape[1:])):
             raise ValueError(f"{self.label} was built for inputs (N, {_dims(self.input_shape)}), "
                              f"got shape {tuple(x.shape)}")
+        if self.params:
+            weights_on = backend.device_of(next(iter(self.params.values())))
+            input_on = backend.device_of(x)
+            if weights_on != input_on:
+                raise ValueError(f"{self.label} has its weights on the {weights_on.upper()} but got an "
+                                 f"input on the {input_on.upper()}; move one of them "
+                                 f"(model.to('{input_on}') or minidl.backend.to_device(x, '{weights_on}'))")
         return x
 
     def _input_mismatch(self, shape: tuple) -> bool:
