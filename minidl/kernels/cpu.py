@@ -10,21 +10,382 @@ from . import reference
 
 
 # ============================================================ softmax cross-entropy
+@njit(parallel=True, cache=True)
+def _softmax_cross_entropy(logits, labels, losses, probs):
+    # one row per thread: each row is a max, an exp-sum and a normalisation, all in cache
+    for n in prange(logits.shape[0]):
+        row_max = logits[n, 0]
+        for k in range(1, logits.shape[1]):
+            row_max = max(row_max, logits[n, k])
+        sum_exp = 0.0
+        for k in range(logits.shape[1]):
+            e = np.exp(logits[n, k] - row_max)
+            probs[n, k] = e
+            sum_exp += e
+        for k in range(logits.shape[1]):
+            probs[n, k] = probs[n, k] / sum_exp
+        losses[n] = np.log(sum_exp) - (logits[n, labels[n]] - row_max)
+
+
+def softmax_cross_entropy(logits, labels):
+    """Numba twin of ``reference.softmax_cross_entropy``: rows in parallel, one pass each."""
+    logits = np.ascontiguousarray(logits)
+    losses = np.empty(logits.shape[0], dtype=logits.dtype)
+    probs = np.empty_like(logits)
+    _softmax_cross_entropy(logits, np.ascontiguousarray(labels, dtype=np.int64), losses, probs)
+    return losses, probs
+
+
+@njit(parallel=True, cache=True)
+def _softmax_cross_entropy_backward(probs, labels, scale, dlogits):
+    # fused "scale, then subtract at the label": one write per element instead of two passes
+    for n in prange(probs.shape[0]):
+        for k in range(probs.shape[1]):
+            dlogits[n, k] = probs[n, k] * scale
+        dlogits[n, labels[n]] -= scale
+
+
+def softmax_cross_entropy_backward(probs, labels, scale):
+    """Numba twin of ``reference.softmax_cross_entropy_backward``."""
+    probs = np.ascontiguousarray(probs)
+    dlogits = np.empty_like(probs)
+    _softmax_cross_entropy_backward(probs, np.ascontiguousarray(labels, dtype=np.int64),
+                                    probs.dtype.type(scale), dlogits)
+    return dlogits
 
 
 # ============================================================ dropout
+@njit(parallel=True, cache=True)
+def _dropout_forward(x, uniform, rate, keep_scale, y, mask):
+    # flat parallel loop: mask and output written in the same pass over memory
+    for i in prange(x.size):
+        m = keep_scale if uniform[i] >= rate else keep_scale * 0
+        mask[i] = m
+        y[i] = x[i] * m
+
+
+def dropout_forward(x, uniform, rate):
+    """Numba twin of ``reference.dropout_forward`` (mask = 0 or 1/(1-rate), y = x * mask)."""
+    x = np.ascontiguousarray(x)
+    keep_scale = x.dtype.type(1.0) / x.dtype.type(1.0 - rate)
+    y, mask = np.empty_like(x), np.empty_like(x)
+    _dropout_forward(x.reshape(-1), np.ascontiguousarray(uniform).reshape(-1), rate, keep_scale,
+                     y.reshape(-1), mask.reshape(-1))
+    return y, mask
+
+
+@njit(parallel=True, cache=True)
+def _multiply(a, b, out):
+    for i in prange(a.size):
+        out[i] = a[i] * b[i]
+
+
+def dropout_backward(dy, mask):
+    """Numba twin of ``reference.dropout_backward`` (dx = dy * mask)."""
+    dy, mask = np.ascontiguousarray(dy), np.ascontiguousarray(mask)
+    dx = np.empty_like(dy)
+    _multiply(dy.reshape(-1), mask.reshape(-1), dx.reshape(-1))
+    return dx
 
 
 # ============================================================ optimizer updates
+def _all_contiguous(*arrays):
+    return all(a.flags.c_contiguous for a in arrays)
+
+
+@njit(parallel=True, cache=True)
+def _sgd_update(param, grad, velocity, lr, momentum, nesterov, weight_decay):
+    # fused: weight decay, momentum and the step in one pass instead of four array expressions
+    for i in prange(param.size):
+        g = grad[i] + weight_decay * param[i]
+        if momentum != 0.0:
+            v = momentum * velocity[i] + g
+            velocity[i] = v
+            g = g + momentum * v if nesterov else v
+        param[i] -= lr * g
+
+
+def sgd_update(param, grad, velocity, lr, momentum, nesterov, weight_decay):
+    """Numba twin of ``reference.sgd_update``: in place on ``param`` (and ``velocity`` with momentum)."""
+    if not momentum:
+        velocity = param  # never read or written without momentum; any array of the right type
+    if not _all_contiguous(param, grad, velocity):
+        return reference.sgd_update(param, grad, velocity, lr, momentum, nesterov, weight_decay)
+    _sgd_update(param.reshape(-1), grad.reshape(-1), velocity.reshape(-1), float(lr),
+                float(momentum), bool(nesterov), float(weight_decay or 0.0))
+
+
+@njit(parallel=True, cache=True)
+def _adam_update(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay, decoupled):
+    # fused: eight array expressions of the reference become one pass over five arrays
+    bias1 = 1.0 - beta1 ** step
+    bias2 = 1.0 - beta2 ** step
+    for i in prange(param.size):
+        p = param[i]
+        g = grad[i]
+        if decoupled:
+            p = p * (1.0 - lr * weight_decay)
+        else:
+            g = g + weight_decay * p
+        m_i = beta1 * m[i] + (1.0 - beta1) * g
+        v_i = beta2 * v[i] + (1.0 - beta2) * g * g
+        m[i] = m_i
+        v[i] = v_i
+        param[i] = p - lr * (m_i / bias1) / (np.sqrt(v_i / bias2) + eps)
+
+
+def adam_update(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay, decoupled):
+    """Numba twin of ``reference.adam_update``: in place on ``param``, ``m`` and ``v``."""
+    if not _all_contiguous(param, grad, m, v):
+        return reference.adam_update(param, grad, m, v, lr, beta1, beta2, eps, step,
+                                     weight_decay, decoupled)
+    _adam_update(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1), float(lr),
+                 float(beta1), float(beta2), float(eps), int(step), float(weight_decay or 0.0),
+                 bool(decoupled))
 
 
 # ============================================================ convolution (im2col / col2im)
+def _output_size(size, kernel, stride, pad):
+    return (size + 2 * pad - kernel) // stride + 1
+
+
+@njit(cache=True, inline="always")
+def _valid_range(count, offset, stride, size):
+    """The positions o in [0, count) with 0 <= o * stride + offset < size, as (first, stop)."""
+    first = 0 if offset >= 0 else (-offset + stride - 1) // stride
+    stop = (size - 1 - offset) // stride + 1 if size - 1 - offset >= 0 else 0
+    return first, max(first, min(count, stop))
+
+
+@njit(parallel=True, cache=True)
+def _im2col(x, kh, kw, sh, sw, ph, pw, OH, OW, cols):
+    # one thread per row (c, i, j): each row is written contiguously, padding zeroed by
+    # ranges (no test per pixel), and the inner loop reads x with a fixed stride
+    N, C, H, W = x.shape
+    for row in prange(C * kh * kw):
+        c, i, j = row // (kh * kw), (row // kw) % kh, row % kw
+        w_first, w_stop = _valid_range(OW, j - pw, sw, W)
+        for n in range(N):
+            for oh in range(OH):
+                start = (n * OH + oh) * OW
+                ih = oh * sh + i - ph
+                if ih < 0 or ih >= H:
+                    cols[row, start:start + OW] = 0
+                    continue
+                cols[row, start:start + w_first] = 0
+                for ow in range(w_first, w_stop):
+                    cols[row, start + ow] = x[n, c, ih, ow * sw + j - pw]
+                cols[row, start + w_stop:start + OW] = 0
+
+
+def im2col(x, kh, kw, sh, sw, ph, pw):
+    """Numba twin of ``reference.im2col``: cols (C*kh*kw, N*OH*OW)."""
+    x = np.ascontiguousarray(x)
+    N, C, H, W = x.shape
+    OH, OW = _output_size(H, kh, sh, ph), _output_size(W, kw, sw, pw)
+    cols = np.empty((C * kh * kw, N * OH * OW), dtype=x.dtype)
+    _im2col(x, kh, kw, sh, sw, ph, pw, OH, OW, cols)
+    return cols
+
+
+@njit(parallel=True, cache=True)
+def _col2im(cols, kh, kw, sh, sw, ph, pw, OH, OW, dx):
+    # one thread per image plane (n, c): planes are disjoint, so the scatter-add needs no
+    # atomics; offsets (i, j) run in the reference's order
+    N, C, H, W = dx.shape
+    for plane in prange(N * C):
+        n, c = plane // C, plane % C
+        for i in range(kh):
+            oh_first, oh_stop = _valid_range(OH, i - ph, sh, H)
+            for j in range(kw):
+                row = (c * kh + i) * kw + j
+                ow_first, ow_stop = _valid_range(OW, j - pw, sw, W)
+                for oh in range(oh_first, oh_stop):
+                    ih = oh * sh + i - ph
+                    start = (n * OH + oh) * OW
+                    for ow in range(ow_first, ow_stop):
+                        dx[n, c, ih, ow * sw + j - pw] += cols[row, start + ow]
+
+
+def col2im(cols, x_shape, kh, kw, sh, sw, ph, pw):
+    """Numba twin of ``reference.col2im``: dx (N, C, H, W)."""
+    N, C, H, W = (int(d) for d in x_shape)
+    OH, OW = _output_size(H, kh, sh, ph), _output_size(W, kw, sw, pw)
+    dx = np.zeros((N, C, H, W), dtype=cols.dtype)
+    _col2im(np.ascontiguousarray(cols), kh, kw, sh, sw, ph, pw, OH, OW, dx)
+    return dx
 
 
 # ============================================================ pooling
+@njit(parallel=True, cache=True)
+def _max_pool_forward(x, kh, kw, sh, sw, y, argmax):
+    # one thread per plane (n, c); a strict ">" in row-major order keeps the first maximum
+    N, C, OH, OW = y.shape
+    for plane in prange(N * C):
+        n, c = plane // C, plane % C
+        for oh in range(OH):
+            for ow in range(OW):
+                best = x[n, c, oh * sh, ow * sw]
+                best_at = 0
+                for i in range(kh):
+                    for j in range(kw):
+                        value = x[n, c, oh * sh + i, ow * sw + j]
+                        if value > best:
+                            best = value
+                            best_at = i * kw + j
+                y[n, c, oh, ow] = best
+                argmax[n, c, oh, ow] = best_at
+
+
+def max_pool_forward(x, kh, kw, sh, sw):
+    """Numba twin of ``reference.max_pool_forward``: y and argmax (N, C, OH, OW)."""
+    x = np.ascontiguousarray(x)
+    N, C, H, W = x.shape
+    OH, OW = (H - kh) // sh + 1, (W - kw) // sw + 1
+    y = np.empty((N, C, OH, OW), dtype=x.dtype)
+    argmax = np.empty((N, C, OH, OW), dtype=np.int64)
+    _max_pool_forward(x, kh, kw, sh, sw, y, argmax)
+    return y, argmax
+
+
+@njit(parallel=True, cache=True)
+def _max_pool_backward(dy, argmax, kw, sh, sw, dx):
+    # one thread per plane; windows visited last-to-first so that a pixel shared by
+    # several windows adds their gradients in the reference's order (bitwise equal)
+    N, C, OH, OW = dy.shape
+    for plane in prange(N * C):
+        n, c = plane // C, plane % C
+        for oh in range(OH - 1, -1, -1):
+            for ow in range(OW - 1, -1, -1):
+                at = argmax[n, c, oh, ow]
+                dx[n, c, oh * sh + at // kw, ow * sw + at % kw] += dy[n, c, oh, ow]
+
+
+def max_pool_backward(dy, argmax, x_shape, kh, kw, sh, sw):
+    """Numba twin of ``reference.max_pool_backward``: dx (N, C, H, W)."""
+    dx = np.zeros(tuple(int(d) for d in x_shape), dtype=dy.dtype)
+    _max_pool_backward(np.ascontiguousarray(dy), np.ascontiguousarray(argmax), kw, sh, sw, dx)
+    return dx
+
+
+@njit(parallel=True, cache=True)
+def _avg_pool_forward(x, kh, kw, sh, sw, divisor, y):
+    # one thread per plane; sums in row-major order in the input's precision, as the reference
+    N, C, OH, OW = y.shape
+    for plane in prange(N * C):
+        n, c = plane // C, plane % C
+        for oh in range(OH):
+            for ow in range(OW):
+                total = x[n, c, oh * sh, ow * sw]
+                for i in range(kh):
+                    for j in range(kw):
+                        if i or j:
+                            total += x[n, c, oh * sh + i, ow * sw + j]
+                y[n, c, oh, ow] = total / divisor
+
+
+def avg_pool_forward(x, kh, kw, sh, sw):
+    """Numba twin of ``reference.avg_pool_forward``: y (N, C, OH, OW)."""
+    x = np.ascontiguousarray(x)
+    N, C, H, W = x.shape
+    OH, OW = (H - kh) // sh + 1, (W - kw) // sw + 1
+    y = np.empty((N, C, OH, OW), dtype=x.dtype)
+    _avg_pool_forward(x, kh, kw, sh, sw, x.dtype.type(kh * kw), y)
+    return y
+
+
+@njit(parallel=True, cache=True)
+def _avg_pool_backward(dy, kh, kw, sh, sw, divisor, dx):
+    # one thread per plane; windows last-to-first to add in the reference's order
+    N, C, OH, OW = dy.shape
+    for plane in prange(N * C):
+        n, c = plane // C, plane % C
+        for oh in range(OH - 1, -1, -1):
+            for ow in range(OW - 1, -1, -1):
+                share = dy[n, c, oh, ow] / divisor
+                for i in range(kh):
+                    for j in range(kw):
+                        dx[n, c, oh * sh + i, ow * sw + j] += share
+
+
+def avg_pool_backward(dy, x_shape, kh, kw, sh, sw):
+    """Numba twin of ``reference.avg_pool_backward``: dx (N, C, H, W)."""
+    dx = np.zeros(tuple(int(d) for d in x_shape), dtype=dy.dtype)
+    _avg_pool_backward(np.ascontiguousarray(dy), kh, kw, sh, sw, dy.dtype.type(kh * kw), dx)
+    return dx
 
 
 # ============================================================ batch normalization
+@njit(parallel=True, cache=True)
+def _batchnorm_forward(x, gamma, beta, eps, y, mean, var):
+    # one thread per channel; statistics accumulate in float64 (two passes: mean, then
+    # squared deviations), the third pass writes y
+    N, C, L = x.shape
+    count = N * L
+    for c in prange(C):
+        total = 0.0
+        for n in range(N):
+            for l in range(L):
+                total += x[n, c, l]
+        mu = total / count
+        squares = 0.0
+        for n in range(N):
+            for l in range(L):
+                d = x[n, c, l] - mu
+                squares += d * d
+        sigma2 = squares / count
+        scale = gamma[c] / np.sqrt(sigma2 + eps)
+        shift = beta[c] - mu * scale
+        for n in range(N):
+            for l in range(L):
+                y[n, c, l] = x[n, c, l] * scale + shift
+        mean[c] = mu
+        var[c] = sigma2
+
+
+def batchnorm_forward(x, gamma, beta, eps):
+    """Numba twin of ``reference.batchnorm_forward``: y (N, C, L), mean (C,), var (C,)."""
+    x = np.ascontiguousarray(x)
+    C = x.shape[1]
+    y = np.empty_like(x)
+    mean, var = np.empty(C, dtype=x.dtype), np.empty(C, dtype=x.dtype)
+    _batchnorm_forward(x, np.ascontiguousarray(gamma), np.ascontiguousarray(beta), float(eps),
+                       y, mean, var)
+    return y, mean, var
+
+
+@njit(parallel=True, cache=True)
+def _batchnorm_backward(dy, x, gamma, mean, var, eps, dx, dgamma, dbeta):
+    # one thread per channel: one pass for the two sums, one pass writing dx
+    N, C, L = x.shape
+    count = N * L
+    for c in prange(C):
+        inv_std = 1.0 / np.sqrt(var[c] + eps)
+        mu = mean[c]
+        sum_dy = 0.0
+        sum_dy_xhat = 0.0
+        for n in range(N):
+            for l in range(L):
+                g = dy[n, c, l]
+                sum_dy += g
+                sum_dy_xhat += g * (x[n, c, l] - mu) * inv_std
+        k = gamma[c] * inv_std / count
+        for n in range(N):
+            for l in range(L):
+                x_hat = (x[n, c, l] - mu) * inv_std
+                dx[n, c, l] = k * (count * dy[n, c, l] - sum_dy - x_hat * sum_dy_xhat)
+        dgamma[c] = sum_dy_xhat
+        dbeta[c] = sum_dy
+
+
+def batchnorm_backward(dy, x, gamma, mean, var, eps):
+    """Numba twin of ``reference.batchnorm_backward``: dx (N, C, L), dgamma (C,), dbeta (C,)."""
+    x, dy = np.ascontiguousarray(x), np.ascontiguousarray(dy)
+    C = x.shape[1]
+    dx = np.empty_like(x)
+    dgamma, dbeta = np.empty(C, dtype=x.dtype), np.empty(C, dtype=x.dtype)
+    _batchnorm_backward(dy, x, np.ascontiguousarray(gamma), mean, var, float(eps), dx, dgamma, dbeta)
+    return dx, dgamma, dbeta
 
 
 # ============================================================ recurrent cells

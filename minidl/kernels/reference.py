@@ -102,12 +102,160 @@ def adam_update(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay, de
 
 
 # ============================================================ convolution (im2col / col2im)
+def _output_size(size, kernel, stride, pad):
+    """Number of window positions along one axis: floor((size + 2 pad - kernel) / stride) + 1."""
+    return (size + 2 * pad - kernel) // stride + 1
+
+
+def im2col(x, kh, kw, sh, sw, ph, pw):
+    """Unfold every (kh, kw) window of the zero-padded images into one column.
+
+    A convolution then becomes one matrix product, ``W.reshape(F, -1) @ cols``.
+
+    Parameters: x (N, C, H, W); kernel kh x kw; strides sh, sw; zero padding ph, pw
+    on each side. With OH = (H + 2 ph - kh) // sh + 1 (likewise OW):
+    Returns cols (C*kh*kw, N*OH*OW), row (c, i, j) and column (n, oh, ow) holding
+    x_padded[n, c, sh*oh + i, sw*ow + j].
+
+    The row-per-weight layout keeps all three products of a convolution single GEMMs:
+    y = W2 @ cols, dW2 = dY @ cols.T, dcols = W2.T @ dY (dY of shape (F, N*OH*OW)).
+    """
+    N, C, H, W = x.shape
+    OH, OW = _output_size(H, kh, sh, ph), _output_size(W, kw, sw, pw)
+    x_padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    cols = np.empty((C, kh, kw, N, OH, OW), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            # the pixel at offset (i, j) of every window, for all images and channels at once
+            window_pixels = x_padded[:, :, i:i + sh * OH:sh, j:j + sw * OW:sw]   # (N, C, OH, OW)
+            cols[:, i, j] = window_pixels.transpose(1, 0, 2, 3)
+    return cols.reshape(C * kh * kw, N * OH * OW)
+
+
+def col2im(cols, x_shape, kh, kw, sh, sw, ph, pw):
+    """The adjoint of ``im2col``: add every column back onto the pixels it was copied from.
+
+    A pixel that sits in several windows receives the sum of their gradients, which is
+    exactly the chain rule for a value that was used several times.
+
+    Parameters: cols (C*kh*kw, N*OH*OW) as produced by ``im2col``; x_shape (N, C, H, W);
+    kh, kw, sh, sw, ph, pw as in ``im2col``.
+    Returns dx (N, C, H, W); the parts that fell on the padding are dropped.
+    """
+    N, C, H, W = x_shape
+    OH, OW = _output_size(H, kh, sh, ph), _output_size(W, kw, sw, pw)
+    cols = cols.reshape(C, kh, kw, N, OH, OW)
+    dx_padded = np.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            dx_padded[:, :, i:i + sh * OH:sh, j:j + sw * OW:sw] += cols[:, i, j].transpose(1, 0, 2, 3)
+    return np.ascontiguousarray(dx_padded[:, :, ph:ph + H, pw:pw + W])
 
 
 # ============================================================ pooling
+def max_pool_forward(x, kh, kw, sh, sw):
+    """Max pooling over (kh, kw) windows with strides (sh, sw); windows that do not fit are dropped.
+
+    Parameters: x (N, C, H, W). With OH = (H - kh) // sh + 1, OW = (W - kw) // sw + 1:
+    Returns y (N, C, OH, OW), the window maxima, and argmax (N, C, OH, OW) int64, the
+    position i * kw + j inside its window of the FIRST maximum in row-major order (as
+    PyTorch), which is where backward sends the gradient.
+    """
+    N, C, H, W = x.shape
+    OH, OW = (H - kh) // sh + 1, (W - kw) // sw + 1
+    y = x[:, :, 0:sh * OH:sh, 0:sw * OW:sw].copy()
+    argmax = np.zeros((N, C, OH, OW), dtype=np.int64)
+    for i in range(kh):
+        for j in range(kw):
+            candidate = x[:, :, i:i + sh * OH:sh, j:j + sw * OW:sw]
+            better = candidate > y          # strictly greater: a tie keeps the earlier maximum
+            y[better] = candidate[better]
+            argmax[better] = i * kw + j
+    return y, argmax
+
+
+def max_pool_backward(dy, argmax, x_shape, kh, kw, sh, sw):
+    """Send each window's gradient to the position of its (first) maximum.
+
+    Parameters: dy (N, C, OH, OW), argmax (N, C, OH, OW) from the forward, x_shape (N, C, H, W).
+    Returns dx (N, C, H, W); a pixel that is the maximum of several overlapping windows
+    receives the sum of their gradients, added in window-offset order (i, j) ascending.
+    """
+    OH, OW = dy.shape[2:]
+    dx = np.zeros(x_shape, dtype=dy.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            dx[:, :, i:i + sh * OH:sh, j:j + sw * OW:sw] += np.where(argmax == i * kw + j, dy, 0)
+    return dx
+
+
+def avg_pool_forward(x, kh, kw, sh, sw):
+    """Average pooling over (kh, kw) windows with strides (sh, sw); windows that do not fit are dropped.
+
+    Parameters: x (N, C, H, W). Returns y (N, C, OH, OW) with OH, OW as in ``max_pool_forward``:
+    the window sums, added in row-major order, divided by kh * kw.
+    """
+    N, C, H, W = x.shape
+    OH, OW = (H - kh) // sh + 1, (W - kw) // sw + 1
+    total = x[:, :, 0:sh * OH:sh, 0:sw * OW:sw].copy()
+    for i in range(kh):
+        for j in range(kw):
+            if i or j:
+                total += x[:, :, i:i + sh * OH:sh, j:j + sw * OW:sw]
+    return total / x.dtype.type(kh * kw)
+
+
+def avg_pool_backward(dy, x_shape, kh, kw, sh, sw):
+    """Each pixel of a window receives dy / (kh * kw) of that window's gradient.
+
+    Parameters: dy (N, C, OH, OW), x_shape (N, C, H, W). Returns dx (N, C, H, W)
+    (sums over overlapping windows, added in window-offset order (i, j) ascending).
+    """
+    OH, OW = dy.shape[2:]
+    share = dy / dy.dtype.type(kh * kw)
+    dx = np.zeros(x_shape, dtype=dy.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            dx[:, :, i:i + sh * OH:sh, j:j + sw * OW:sw] += share
+    return dx
 
 
 # ============================================================ batch normalization
+def batchnorm_forward(x, gamma, beta, eps):
+    """Normalize each channel over the batch (and the pixels), then scale and shift.
+
+    mean_c = mean over n, l of x[n, c, l]      var_c = mean of (x - mean_c)^2   (biased)
+    x_hat = (x - mean_c) / sqrt(var_c + eps)   y = gamma_c x_hat + beta_c
+
+    Parameters: x (N, C, L) -- a (N, D) batch as (N, D, 1), an image batch (N, C, H, W)
+    as (N, C, H*W); gamma, beta (C,); eps float.
+    Returns y (N, C, L), mean (C,) and var (C,) (the biased batch variance).
+    """
+    mean = x.mean(axis=(0, 2))
+    var = ((x - mean[:, None]) ** 2).mean(axis=(0, 2))
+    x_hat = (x - mean[:, None]) / np.sqrt(var[:, None] + eps)
+    y = gamma[:, None] * x_hat + beta[:, None]
+    return y, mean, var
+
+
+def batchnorm_backward(dy, x, gamma, mean, var, eps):
+    """Gradients of batch normalization in training mode (batch statistics depend on x).
+
+    With M = N * L values per channel, sigma = sqrt(var + eps):
+    dbeta_c = sum dy            dgamma_c = sum dy * x_hat
+    dx = gamma_c / (M sigma_c) * (M dy - dbeta_c - x_hat dgamma_c)
+    (the last two terms are the gradient flowing through the mean and the variance).
+
+    Parameters: dy, x (N, C, L); gamma, mean, var (C,) from the forward; eps float.
+    Returns dx (N, C, L), dgamma (C,), dbeta (C,).
+    """
+    M = x.shape[0] * x.shape[2]
+    inv_std = 1.0 / np.sqrt(var + eps)
+    x_hat = (x - mean[:, None]) * inv_std[:, None]
+    dbeta = dy.sum(axis=(0, 2))
+    dgamma = (dy * x_hat).sum(axis=(0, 2))
+    dx = (gamma * inv_std / M)[:, None] * (M * dy - dbeta[:, None] - x_hat * dgamma[:, None])
+    return dx.astype(x.dtype, copy=False), dgamma, dbeta
 
 
 # ============================================================ recurrent cells
