@@ -1,0 +1,316 @@
+"""Run the CUDA kernels of ``kernels/cuda/*.cu`` on the CPU, so GPU code is tested without a GPU.
+
+A CUDA kernel is a C++ function that every thread of a grid runs once, telling itself
+apart by the built-in variables ``blockIdx``, ``blockDim``, ``threadIdx`` and ``gridDim``.
+Nothing else about it needs a GPU. So the emulator
+
+1. puts a short *prelude* in front of the unchanged ``.cu`` source that defines those
+   built-ins as ordinary C++ variables (``threadIdx`` and ``blockIdx`` are
+   ``thread_local``), erases ``__global__`` / ``__device__``, turns ``__shared__`` into
+   ``static`` (one copy, shared by the threads of the block being run) and provides
+   ``atomicAdd`` and ``__syncthreads``;
+2. appends, for every ``extern "C" __global__`` kernel, a launcher ``emu_launch_<name>``
+   that loops over the grid and, inside each block, over its threads;
+3. compiles the result with the system C++ compiler (``g++``, C++20) into a shared
+   library, cached on disk by a hash of its text, and loads it with ``ctypes``.
+
+Blocks always run one after another. The threads of a block run one after another too,
+unless the kernel calls ``__syncthreads()``: then each thread of the block becomes a real
+OS thread and ``__syncthreads()`` is a ``std::barrier``, so every phase between two
+barriers finishes in all threads before the next starts, exactly as on the device. A thread
+that returns early leaves the barrier (``arrive_and_drop``) instead of blocking the others.
+
+The Python side imitates CuPy's ``RawModule`` / ``RawKernel``::
+
+    module = emulate.load_module("softmax_cross_entropy.cu", np.float32)
+    kernel = module.get_function("softmax_cross_entropy_forward")
+    kernel((blocks,), (threads,), (logits, labels, losses, probs, np.int32(n), np.int32(k)))
+
+with NumPy arrays in place of CuPy arrays. It is *stricter* than CuPy, on purpose: every
+array must be C-contiguous with the element type the kernel signature names, and every
+scalar must be a NumPy scalar of exactly the C type of its parameter (CuPy would pass a
+Python ``float`` as a ``double`` to a ``float`` parameter without complaint, and the
+kernel would read garbage). Launch mistakes in ``gpu.py`` therefore fail here, on a
+machine without a GPU, with a message naming the kernel and the argument.
+
+``minidl.kernels.gpu``'s launchers call this module themselves when they are given NumPy
+arrays, so the tests run the very launcher code a GPU would run.
+"""
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["CUDA_DIR", "compiler", "load_module", "kernel_signatures", "EmulatedModule",
+           "EmulatedKernel"]
+
+CUDA_DIR = Path(__file__).resolve().parent / "cuda"
+
+PRELUDE = r"""
+// ---- minidl CUDA emulator prelude: CUDA built-ins as plain C++ -----------------
+#include <algorithm>
+#include <atomic>
+#include <barrier>
+#include <cmath>
+#include <cstdint>
+#include <math.h>
+#include <thread>
+#include <vector>
+
+using std::exp; using std::log; using std::tanh; using std::sqrt; using std::fabs;
+using std::fmax; using std::fmin; using std::pow; using std::max; using std::min;
+
+struct dim3 { unsigned int x = 1, y = 1, z = 1; };
+static thread_local dim3 threadIdx, blockIdx;
+static dim3 blockDim, gridDim;
+static std::barrier<>* emu_block_barrier = nullptr;
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __launch_bounds__(...)
+#define __shared__ static
+
+inline void __syncthreads() { emu_block_barrier->arrive_and_wait(); }
+template <class T> inline T atomicAdd(T* address, T value) {
+    return std::atomic_ref<T>(*address).fetch_add(value);
+}
+inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
+inline double rsqrt(double x) { return 1.0 / std::sqrt(x); }
+// ---- end of prelude -------------------------------------------------------------
+"""
+
+LAUNCHER = r"""
+extern "C" void emu_launch_{name}(unsigned int emu_gx, unsigned int emu_gy, unsigned int emu_gz,
+                                  unsigned int emu_bx, unsigned int emu_by, unsigned int emu_bz{params}) {{
+    gridDim = dim3{{emu_gx, emu_gy, emu_gz}};
+    blockDim = dim3{{emu_bx, emu_by, emu_bz}};
+    const unsigned int emu_threads_per_block = emu_bx * emu_by * emu_bz;
+    for (unsigned int emu_z = 0; emu_z < emu_gz; ++emu_z)
+    for (unsigned int emu_y = 0; emu_y < emu_gy; ++emu_y)
+    for (unsigned int emu_x = 0; emu_x < emu_gx; ++emu_x) {{
+        const dim3 emu_block{{emu_x, emu_y, emu_z}};
+        if (!{threaded}) {{
+            blockIdx = emu_block;
+            for (unsigned int emu_tz = 0; emu_tz < emu_bz; ++emu_tz)
+            for (unsigned int emu_ty = 0; emu_ty < emu_by; ++emu_ty)
+            for (unsigned int emu_tx = 0; emu_tx < emu_bx; ++emu_tx) {{
+                threadIdx = dim3{{emu_tx, emu_ty, emu_tz}};
+                {name}({args});
+            }}
+            continue;
+        }}
+        std::barrier<> emu_barrier(emu_threads_per_block);
+        emu_block_barrier = &emu_barrier;
+        std::vector<std::thread> emu_threads;
+        emu_threads.reserve(emu_threads_per_block);
+        for (unsigned int emu_tz = 0; emu_tz < emu_bz; ++emu_tz)
+        for (unsigned int emu_ty = 0; emu_ty < emu_by; ++emu_ty)
+        for (unsigned int emu_tx = 0; emu_tx < emu_bx; ++emu_tx)
+            emu_threads.emplace_back([&, emu_block, emu_tx, emu_ty, emu_tz] {{
+                blockIdx = emu_block;
+                threadIdx = dim3{{emu_tx, emu_ty, emu_tz}};
+                {name}({args});
+                emu_barrier.arrive_and_drop();
+            }});
+        for (auto& emu_t : emu_threads) emu_t.join();
+        emu_block_barrier = nullptr;
+    }}
+}}
+"""
+
+# C type of a kernel parameter -> (ctypes type, NumPy dtype); "real_t" follows the module's dtype.
+_C_TYPES = {
+    "float": (ctypes.c_float, np.float32),
+    "double": (ctypes.c_double, np.float64),
+    "int": (ctypes.c_int, np.int32),
+    "unsigned int": (ctypes.c_uint, np.uint32),
+    "long long": (ctypes.c_longlong, np.int64),
+    "int64_t": (ctypes.c_int64, np.int64),
+    "unsigned char": (ctypes.c_ubyte, np.uint8),
+}
+_REAL_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
+
+_KERNEL_RE = re.compile(r'extern\s+"C"\s+__global__\s+void\s+(\w+)\s*\(([^)]*)\)\s*\{')
+
+
+@dataclass(frozen=True)
+class Param:
+    """One kernel parameter: ``name``, its C base type (``"real_t"``, ``"int"``...), pointer or not."""
+    name: str
+    c_type: str
+    pointer: bool
+    const: bool
+
+
+def _parse_param(text: str, kernel: str) -> Param:
+    words = text.replace("*", " * ").split()
+    pointer = "*" in words
+    const = "const" in words
+    words = [w for w in words if w not in ("*", "const", "__restrict__")]
+    name, c_type = words[-1], " ".join(words[:-1])
+    if c_type != "real_t" and c_type not in _C_TYPES:
+        raise ValueError(f"kernel {kernel}: the emulator does not know the parameter type "
+                         f"{c_type!r} of {name!r}; expected real_t or one of {sorted(_C_TYPES)}")
+    return Param(name, c_type, pointer, const)
+
+
+def kernel_signatures(source: str) -> dict[str, tuple[list[Param], bool]]:
+    """``{kernel name: (parameters, uses __syncthreads)}`` for every ``extern "C" __global__`` kernel."""
+    matches = list(_KERNEL_RE.finditer(source))
+    kernels = {}
+    for i, match in enumerate(matches):
+        name, param_text = match.group(1), match.group(2)
+        body_end = matches[i + 1].start() if i + 1 < len(matches) else len(source)
+        params = [_parse_param(p, name) for p in param_text.split(",") if p.strip()]
+        kernels[name] = (params, "__syncthreads" in source[match.end():body_end])
+    return kernels
+
+
+def _launcher(name: str, params: list[Param], threaded: bool) -> str:
+    declared = "".join(
+        f", {'const ' if p.const else ''}{p.c_type}{'*' if p.pointer else ''} {p.name}"
+        for p in params)
+    return LAUNCHER.format(name=name, params=declared, threaded=int(threaded),
+                           args=", ".join(p.name for p in params))
+
+
+# --------------------------------------------------------------------------- compiling
+def compiler() -> str | None:
+    """The C++ compiler the emulator uses (``$CXX``, else ``g++``, else ``c++``), or None."""
+    for candidate in (os.environ.get("CXX"), "g++", "c++"):
+        if candidate and shutil.which(candidate):
+            return shutil.which(candidate)
+    return None
+
+
+def _cache_dir() -> Path:
+    root = os.environ.get("MINIDL_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "minidl")
+    path = Path(root) / "cuda-emulator"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:  # read-only home (some CI sandboxes): fall back to the temp dir
+        path = Path(tempfile.gettempdir()) / f"minidl-cuda-emulator-{os.getuid()}"
+        path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _build(text: str, flags: list[str]) -> Path:
+    """Compile ``text`` into a shared library (or reuse the cached one) and return its path."""
+    cxx = compiler()
+    if cxx is None:
+        raise RuntimeError("the CUDA emulator needs a C++ compiler (g++); none was found on PATH")
+    command = [cxx, "-std=c++20", "-O1", "-shared", "-fPIC", "-pthread", *flags]
+    key = hashlib.sha256("\0".join([*command, text]).encode()).hexdigest()[:24]
+    library = _cache_dir() / f"kernels-{key}.so"
+    if library.exists():
+        return library
+    with tempfile.TemporaryDirectory() as work:
+        source = Path(work) / "emulated.cpp"
+        source.write_text(text)
+        built = Path(work) / "emulated.so"
+        result = subprocess.run([*command, str(source), "-o", str(built)],
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"the emulator could not compile the CUDA source "
+                               f"({' '.join(command)}):\n{result.stderr}")
+        partial = library.with_suffix(f".{os.getpid()}.tmp")
+        shutil.copyfile(built, partial)
+        os.replace(partial, library)  # atomic: parallel test workers never load half a file
+    return library
+
+
+# --------------------------------------------------------------------------- calling
+class EmulatedKernel:
+    """One kernel of an :class:`EmulatedModule`, called like ``cupy.RawKernel``:
+    ``kernel(grid, block, args)``, with NumPy arrays and NumPy scalars in ``args``."""
+
+    def __init__(self, module: "EmulatedModule", name: str, params: list[Param], threaded: bool):
+        self.module, self.name, self.params, self.threaded = module, name, params, threaded
+        self._function = getattr(module.library, f"emu_launch_{name}")
+        self._function.restype = None
+        self._function.argtypes = [ctypes.c_uint] * 6 + [
+            ctypes.c_void_p if p.pointer else self._c_type(p)[0] for p in params]
+
+    def _c_type(self, param: Param):
+        if param.c_type == "real_t":
+            return _C_TYPES[_REAL_TYPES[self.module.dtype]]
+        return _C_TYPES[param.c_type]
+
+    def _convert(self, param: Param, value):
+        where = f"kernel {self.name}, argument {param.name!r}"
+        _, dtype = self._c_type(param)
+        if param.pointer:
+            if not isinstance(value, np.ndarray):
+                raise TypeError(f"{where}: expected a NumPy array of {np.dtype(dtype)}, "
+                                f"got {type(value).__name__}")
+            if value.dtype != dtype:
+                raise TypeError(f"{where}: expected an array of {np.dtype(dtype)}, got {value.dtype}")
+            if not value.flags.c_contiguous:
+                raise ValueError(f"{where}: the array must be C-contiguous")
+            if not param.const and not value.flags.writeable:
+                raise ValueError(f"{where}: the kernel writes this array, but it is read-only")
+            return value.ctypes.data
+        if not isinstance(value, np.generic) or value.dtype != dtype:
+            raise TypeError(f"{where}: expected a NumPy {np.dtype(dtype)} scalar (a CUDA "
+                            f"{param.c_type} with dtype {self.module.dtype}), got "
+                            f"{type(value).__name__} {value!r}; CuPy would pass it as "
+                            f"the wrong C type")
+        return value.item()
+
+    def __call__(self, grid, block, args):
+        grid, block = _dim3(grid, "grid"), _dim3(block, "block")
+        if len(args) != len(self.params):
+            raise TypeError(f"kernel {self.name} takes {len(self.params)} arguments "
+                            f"({', '.join(p.name for p in self.params)}), got {len(args)}")
+        if self.threaded and block[0] * block[1] * block[2] > 1024:
+            raise ValueError(f"kernel {self.name}: a block has at most 1024 threads, got {block}")
+        converted = [self._convert(p, a) for p, a in zip(self.params, args)]
+        self._function(*grid, *block, *converted)
+
+
+def _dim3(value, what: str) -> tuple[int, int, int]:
+    dims = tuple(int(v) for v in (value if isinstance(value, tuple) else (value,)))
+    if not 1 <= len(dims) <= 3 or min(dims) < 1:
+        raise ValueError(f"{what} must be 1 to 3 positive sizes, got {value!r}")
+    return dims + (1,) * (3 - len(dims))
+
+
+class EmulatedModule:
+    """The kernels of one ``.cu`` source compiled for the CPU, like ``cupy.RawModule``."""
+
+    def __init__(self, source: str, dtype, name: str = "<source>"):
+        self.name, self.dtype = name, np.dtype(dtype)
+        if self.dtype not in _REAL_TYPES:
+            raise TypeError(f"CUDA kernels run in float32 or float64, got {self.dtype}")
+        self.signatures = kernel_signatures(source)
+        launchers = "".join(_launcher(n, p, t) for n, (p, t) in self.signatures.items())
+        text = f"{PRELUDE}\n#line 1 \"{name}\"\n{source}\n#line 1 \"<emulator launchers>\"\n{launchers}"
+        self.library = ctypes.CDLL(str(_build(text, [f"-DREAL_T={_REAL_TYPES[self.dtype]}"])))
+        self._kernels: dict[str, EmulatedKernel] = {}
+
+    def get_function(self, name: str) -> EmulatedKernel:
+        if name not in self.signatures:
+            raise KeyError(f"{self.name} has no kernel {name!r}; it has {sorted(self.signatures)}")
+        if name not in self._kernels:
+            params, threaded = self.signatures[name]
+            self._kernels[name] = EmulatedKernel(self, name, params, threaded)
+        return self._kernels[name]
+
+
+@functools.lru_cache(maxsize=None)
+def load_module(filename: str, dtype) -> EmulatedModule:
+    """The emulated module of ``kernels/cuda/<filename>`` for ``dtype``, built once per process."""
+    return EmulatedModule((CUDA_DIR / filename).read_text(), np.dtype(dtype), filename)
