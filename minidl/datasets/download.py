@@ -1,0 +1,194 @@
+"""Fetch dataset files once, check them, and keep them in a cache directory.
+
+Every file a downloader may fetch is listed below with the SHA-256 sum it must have.
+A file is used only after its sum matches, whether it was downloaded or placed by hand.
+
+| dataset | file | SHA-256 | fetched from |
+|---|---|---|---|
+| mnist | train-images-idx3-ubyte.gz | 440fcabf...203523609 | ossci-datasets.s3.amazonaws.com/mnist, storage.googleapis.com/cvdf-datasets/mnist, yann.lecun.com/exdb/mnist |
+| mnist | train-labels-idx1-ubyte.gz | 3552534a...e8010255c | (same) |
+| mnist | t10k-images-idx3-ubyte.gz  | 8d422c7b...a2dbc4e6  | (same) |
+| mnist | t10k-labels-idx1-ubyte.gz  | f7ae60f9...204aec6   | (same) |
+| fashion_mnist | train-images-idx3-ubyte.gz | 3aede38d...69268a84 | fashion-mnist.s3-website.eu-central-1.amazonaws.com, raw.githubusercontent.com/zalandoresearch/fashion-mnist |
+| fashion_mnist | train-labels-idx1-ubyte.gz | a04f1713...cc90845  | (same) |
+| fashion_mnist | t10k-images-idx3-ubyte.gz  | 346e55b9...3db6a073 | (same) |
+| fashion_mnist | t10k-labels-idx1-ubyte.gz  | 67da17c7...86bf8dd5 | (same) |
+| cifar10 | cifar-10-python.tar.gz | 6d958be0...5c001ce | www.cs.toronto.edu/~kriz |
+
+The full sums are in ``SHA256``, the addresses in ``MIRRORS`` (tried in order).
+
+Files live in ``data_home() / <dataset> / <file>``, where ``data_home()`` is
+``$MINIDL_DATA`` if set, else ``~/.cache/minidl``. A download is written to a temporary
+file in the same folder and renamed into place only once its sum is right, so an
+interrupted download never leaves a half file under the real name.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import tempfile
+from pathlib import Path
+from urllib.request import Request, urlopen
+
+__all__ = ["data_home", "fetch", "sha256_of", "DownloadError", "ChecksumError",
+           "MIRRORS", "SHA256"]
+
+MIRRORS = {
+    "mnist": (
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "https://storage.googleapis.com/cvdf-datasets/mnist/",
+        "http://yann.lecun.com/exdb/mnist/",
+    ),
+    "fashion_mnist": (
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+        "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+    ),
+    "cifar10": (
+        "https://www.cs.toronto.edu/~kriz/",
+    ),
+}
+
+SHA256 = {
+    "mnist": {
+        "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+        "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+        "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+        "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+    },
+    "fashion_mnist": {
+        "train-images-idx3-ubyte.gz": "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+        "train-labels-idx1-ubyte.gz": "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+        "t10k-images-idx3-ubyte.gz": "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+        "t10k-labels-idx1-ubyte.gz": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+    },
+    "cifar10": {
+        "cifar-10-python.tar.gz": "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
+    },
+}
+
+TIMEOUT_SECONDS = 60
+_CHUNK = 1 << 20
+
+
+class DownloadError(OSError):
+    """A dataset file could not be downloaded (offline, server down, wrong sum)."""
+
+
+class ChecksumError(ValueError):
+    """A file's SHA-256 sum is not the one in the table."""
+
+
+def data_home() -> Path:
+    """The cache root: ``$MINIDL_DATA`` if set, else ``~/.cache/minidl``."""
+    configured = os.environ.get("MINIDL_DATA")
+    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "minidl"
+
+
+def sha256_of(path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fetch(dataset: str, filenames=None) -> dict:
+    """Make sure every file of ``dataset`` is in the cache with the right sum.
+
+    Parameters
+    ----------
+    dataset : a key of ``SHA256`` (``"mnist"``, ``"fashion_mnist"``, ``"cifar10"``).
+    filenames : the files wanted (default: all of the dataset's files).
+
+    Returns
+    -------
+    ``{filename: Path}`` of verified files. Missing files are downloaded; a file already
+    present is checked and, if its sum is wrong, reported (never silently replaced:
+    it may be one the user placed by hand).
+
+    Raises
+    ------
+    DownloadError : a file could not be downloaded; the message lists every file to
+        place by hand, with its sum, and the folder to put it in.
+    ChecksumError : a cached file has the wrong sum.
+    """
+    if dataset not in SHA256:
+        raise ValueError(f"unknown dataset {dataset!r}; expected one of {sorted(SHA256)}")
+    table = SHA256[dataset]
+    filenames = list(table) if filenames is None else list(filenames)
+    folder = data_home() / dataset
+    paths = {}
+    for name in filenames:
+        path = folder / name
+        if path.exists():
+            _check_sum(path, table[name], source=f"the cached file {path}",
+                       remedy="Delete it and run again to download it afresh.")
+        else:
+            _download_with_mirrors(dataset, name, path)
+        paths[name] = path
+    return paths
+
+
+def _check_sum(path: Path, expected: str, source: str, remedy: str) -> None:
+    actual = sha256_of(path)
+    if actual != expected:
+        raise ChecksumError(
+            f"SHA-256 mismatch for {source}: expected {expected}, got {actual}. "
+            f"The file is corrupt, truncated or not the file minidl expects. {remedy}")
+
+
+def _download_with_mirrors(dataset: str, name: str, path: Path) -> None:
+    """Try each mirror in turn; raise DownloadError with hand-placing advice if all fail."""
+    failures = []
+    for base in MIRRORS[dataset]:
+        url = base + name
+        try:
+            download(url, path, SHA256[dataset][name])
+            return
+        except (OSError, ChecksumError) as err:   # URLError and timeouts are OSErrors
+            failures.append(f"  {url}: {err}")
+    raise DownloadError(_hand_placing_message(dataset, name, failures))
+
+
+def _hand_placing_message(dataset: str, name: str, failures) -> str:
+    folder = data_home() / dataset
+    wanted = "\n".join(
+        f"  {f}  (SHA-256 {sha}, from {MIRRORS[dataset][0] + f})"
+        for f, sha in SHA256[dataset].items() if not (folder / f).exists())
+    return (
+        f"could not download {name} for {dataset}:\n" + "\n".join(failures) + "\n"
+        f"If this machine is offline, download these files elsewhere and place them, "
+        f"unchanged and with these names, in {folder}/ (set $MINIDL_DATA to use another "
+        f"folder than {data_home()}):\n{wanted}")
+
+
+def download(url: str, path, expected_sha256: str) -> Path:
+    """Download ``url`` to ``path`` atomically, checking its SHA-256 on the way.
+
+    The bytes go to a temporary file next to ``path``; only when the sum matches is it
+    renamed to ``path`` (``os.replace`` is atomic on one file system). On any failure
+    the temporary file is removed and the error propagates.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    print(f"minidl: downloading {url} -> {path}", file=sys.stderr)
+    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        digest = hashlib.sha256()
+        request = Request(url, headers={"User-Agent": "minidl (dataset downloader)"})
+        with os.fdopen(handle, "wb") as out, urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+            for chunk in iter(lambda: response.read(_CHUNK), b""):
+                digest.update(chunk)
+                out.write(chunk)
+        actual = digest.hexdigest()
+        if actual != expected_sha256:
+            raise ChecksumError(f"SHA-256 mismatch for the download of {url}: "
+                                f"expected {expected_sha256}, got {actual}")
+        os.replace(tmp_name, path)
+    except BaseException:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+        raise
+    return path
