@@ -1,0 +1,272 @@
+"""Convolution and pooling layers for image batches (N, C, H, W).
+
+Conv2D computes a cross-correlation, as PyTorch and Keras do (the kernel is not flipped):
+
+    y[n, f, oh, ow] = b[f] + sum_{c, i, j} W[f, c, i, j] * x_pad[n, c, sh*oh + i, sw*ow + j]
+
+It is computed as one matrix product. ``im2col`` copies every window of the padded input
+into a column, giving ``cols`` of shape (C*KH*KW, N*OH*OW); with ``W2 = W.reshape(F, -1)``:
+
+    forward     Y2  = W2 @ cols                 (F, N*OH*OW), then reshaped to (N, F, OH, OW)
+    backward    dW2 = dY2 @ cols.T              the same product as Dense's x^T dy
+                db  = dY2 summed over columns
+                dcols = W2.T @ dY2, and ``col2im`` adds each column back onto its pixels
+
+so the backward of a convolution is the backward of a Dense layer applied to windows,
+plus ``col2im``, the adjoint of the copy. The matrix products run in BLAS; im2col and
+col2im run in the kernel tier chosen by ``minidl.backend.use``.
+
+Pooling layers have no weights: MaxPool2D keeps each window's maximum and sends its
+gradient back to that one pixel (the first maximum in row-major order, as PyTorch);
+AvgPool2D averages and shares the gradient equally; GlobalAvgPool2D averages each
+channel over the whole image, (N, C, H, W) -> (N, C).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend, initializers, regularizers
+from . import activations
+from .base import Layer
+
+
+def _pair(value, what: str, who: str, minimum: int = 1) -> tuple[int, int]:
+    """``3 -> (3, 3)``, ``(3, 5) -> (3, 5)``; anything else is a clear error."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        pair = (int(value), int(value))
+    elif (isinstance(value, (tuple, list)) and len(value) == 2
+          and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value)):
+        pair = (int(value[0]), int(value[1]))
+    else:
+        raise ValueError(f"{who} {what} must be an integer or a pair of integers, got {value!r}")
+    if min(pair) < minimum:
+        raise ValueError(f"{who} {what} must be >= {minimum}, got {value!r}")
+    return pair
+
+
+def conv_output_length(size: int, kernel: int, stride: int, pad: int) -> int:
+    """Window positions along one axis: ``floor((size + 2 pad - kernel) / stride) + 1``."""
+    return (size + 2 * pad - kernel) // stride + 1
+
+
+class Conv2D(Layer):
+    """2-D convolution (cross-correlation) ``y = activation(conv(x, W) + b)``.
+
+    Parameters
+    ----------
+    filters : int
+        Output channels F.
+    kernel_size : int or (int, int)
+        KH, KW.
+    stride : int or (int, int)
+        Step between windows, SH, SW.
+    padding : int, (int, int), "valid" or "same"
+        Zeros added on each side (PH, PW). ``"valid"`` is 0; ``"same"`` keeps H and W
+        (stride 1 and odd kernels only: otherwise no symmetric padding does).
+    activation : str or None
+        Name of an activation applied after the convolution (``"relu"``, ...).
+    use_bias : bool
+        Whether to add ``b``.
+    kernel_initializer, bias_initializer : str
+        Names from ``minidl.initializers`` (Glorot uniform and zeros by default, as Keras;
+        ``"he_uniform"`` suits ReLU networks). Fans: C*KH*KW in, F*KH*KW out.
+    kernel_regularizer : Regularizer, str or None
+        Penalty on ``W`` added to the loss.
+
+    Shapes: x (N, C, H, W) -> y (N, F, OH, OW) with OH = (H + 2 PH - KH) // SH + 1
+    (likewise OW); params ``W`` (F, C, KH, KW), ``b`` (F,).
+    """
+
+    input_ndims = (4,)
+    input_layout = "(N, C, H, W)"
+
+    def __init__(self, filters: int, kernel_size, stride=1, padding=0, activation=None,
+                 use_bias: bool = True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, name=None):
+        super().__init__(name)
+        if not isinstance(filters, (int, np.integer)) or isinstance(filters, bool) or filters <= 0:
+            raise ValueError(f"Conv2D filters must be a positive integer, got {filters!r}")
+        self.filters = int(filters)
+        self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2D")
+        self.stride = _pair(stride, "stride", "Conv2D")
+        self.padding = padding if isinstance(padding, str) else _pair(padding, "padding", "Conv2D", 0)
+        self.pads = self._resolve_padding(self.padding)
+        self.activation = activation
+        self.activation_layer = activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = kernel_initializer
+        self.bias_initializer = bias_initializer
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+
+    def _resolve_padding(self, padding) -> tuple[int, int]:
+        """The zeros (PH, PW) added on each side for ``padding``."""
+        if not isinstance(padding, str):
+            return padding
+        if padding == "valid":
+            return (0, 0)
+        if padding == "same":
+            kh, kw = self.kernel_size
+            if self.stride != (1, 1) or kh % 2 == 0 or kw % 2 == 0:
+                raise ValueError(f"Conv2D padding='same' needs stride 1 and odd kernel sizes, got "
+                                 f"kernel_size={self.kernel_size}, stride={self.stride}; "
+                                 "give an integer padding instead")
+            return (kh // 2, kw // 2)
+        raise ValueError(f"Conv2D padding must be an integer, a pair, 'valid' or 'same', got {padding!r}")
+
+    # ------------------------------------------------------------------ shapes
+    def build(self, input_shape, dtype=np.float32):
+        self.compute_output_shape(input_shape)          # the kernel must fit the padded input
+        super().build(input_shape, dtype)
+        channels = input_shape[0]
+        kh, kw = self.kernel_size
+        fan_in, fan_out = channels * kh * kw, self.filters * kh * kw
+        self.add_param("W", initializers.get(self.kernel_initializer)(
+            (self.filters, channels, kh, kw), fan_in, fan_out, dtype))
+        if self.use_bias:
+            self.add_param("b", initializers.get(self.bias_initializer)(
+                (self.filters,), fan_in, fan_out, dtype))
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(f"Conv2D expected input (N, C, H, W), got per-sample shape {tuple(input_shape)}")
+        _, H, W = input_shape
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.pads
+        if kh > H + 2 * ph or kw > W + 2 * pw:
+            raise ValueError(f"{self.label} kernel {kh}x{kw} is larger than the padded input "
+                             f"{H + 2 * ph}x{W + 2 * pw} (input (N, {', '.join(map(str, input_shape))}) "
+                             f"with padding ({ph}, {pw}))")
+        return (self.filters, conv_output_length(H, kh, sh, ph), conv_output_length(W, kw, sw, pw))
+
+    def _input_mismatch(self, shape):
+        return shape[0] != self.input_shape[0]          # W fixes the channels; H and W may vary
+
+    # ------------------------------------------------------------------ computing
+    def forward(self, x, training=False):
+        x = self.check_input(x)
+        N = x.shape[0]
+        F, OH, OW = self.compute_output_shape(x.shape[1:])
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.pads
+        xp = backend.get_array_module(x)
+
+        cols = backend.kernels_for(x).im2col(x, kh, kw, sh, sw, ph, pw)   # (C*KH*KW, N*OH*OW)
+        y2d = self.params["W"].reshape(F, -1) @ cols                         # (F, N*OH*OW)
+        if self.use_bias:
+            y2d += self.params["b"][:, None]
+        y = xp.ascontiguousarray(y2d.reshape(F, N, OH, OW).transpose(1, 0, 2, 3))
+        self.cache = (x.shape, cols)
+        if self.activation_layer is not None:
+            y = self.activation_layer.forward(y, training)
+        return y
+
+    def backward(self, dy):
+        x_shape, cols = self.require_cache()
+        if self.activation_layer is not None:
+            dy = self.activation_layer.backward(dy)
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.pads
+        W = self.params["W"]
+        F = self.filters
+
+        dy2d = dy.transpose(1, 0, 2, 3).reshape(F, -1)                     # (F, N*OH*OW)
+        self.grads["W"][...] = (dy2d @ cols.T).reshape(W.shape)
+        if self.kernel_regularizer is not None:
+            self.grads["W"] += self.kernel_regularizer.gradient(W)
+        if self.use_bias:
+            self.grads["b"][...] = dy2d.sum(axis=1)
+        dcols = W.reshape(F, -1).T @ dy2d                                    # (C*KH*KW, N*OH*OW)
+        return backend.kernels_for(dcols).col2im(dcols, x_shape, kh, kw, sh, sw, ph, pw)
+
+    def regularization_loss(self):
+        if self.kernel_regularizer is None or not self.built:
+            return 0.0
+        return self.kernel_regularizer.loss(self.params["W"])
+
+
+class _Pool2D(Layer):
+    """Shared parts of MaxPool2D and AvgPool2D: pool size, stride, output shape, fit check."""
+
+    input_ndims = (4,)
+    input_layout = "(N, C, H, W)"
+
+    def __init__(self, pool_size=2, stride=None, name=None):
+        super().__init__(name)
+        who = type(self).__name__
+        self.pool_size = _pair(pool_size, "pool_size", who)
+        self.stride = self.pool_size if stride is None else _pair(stride, "stride", who)
+
+    def compute_output_shape(self, input_shape):
+        C, H, W = input_shape
+        (kh, kw), (sh, sw) = self.pool_size, self.stride
+        if kh > H or kw > W:
+            raise ValueError(f"{self.label} pool {kh}x{kw} does not fit the input {H}x{W} "
+                             f"(got per-sample shape {tuple(input_shape)})")
+        return (C, (H - kh) // sh + 1, (W - kw) // sw + 1)
+
+    def _check(self, x):
+        x = self.check_input(x)
+        self.compute_output_shape(x.shape[1:])
+        return x
+
+
+class MaxPool2D(_Pool2D):
+    """Maximum over (KH, KW) windows, moved by ``stride`` (default: the pool size).
+
+    Windows that do not fit at the right or bottom edge are dropped (floor), as in
+    PyTorch and Keras's "valid". Backward sends each window's gradient to the first
+    maximum of the window in row-major order.
+
+    Shapes: x (N, C, H, W) -> y (N, C, (H - KH) // SH + 1, (W - KW) // SW + 1).
+    """
+
+    def forward(self, x, training=False):
+        x = self._check(x)
+        (kh, kw), (sh, sw) = self.pool_size, self.stride
+        y, argmax = backend.kernels_for(x).max_pool_forward(x, kh, kw, sh, sw)
+        self.cache = (x.shape, argmax)
+        return y
+
+    def backward(self, dy):
+        x_shape, argmax = self.require_cache()
+        (kh, kw), (sh, sw) = self.pool_size, self.stride
+        return backend.kernels_for(dy).max_pool_backward(dy, argmax, x_shape, kh, kw, sh, sw)
+
+
+class AvgPool2D(_Pool2D):
+    """Mean over (KH, KW) windows; backward gives every pixel of a window 1/(KH*KW) of its gradient.
+
+    Shapes as MaxPool2D.
+    """
+
+    def forward(self, x, training=False):
+        x = self._check(x)
+        (kh, kw), (sh, sw) = self.pool_size, self.stride
+        self.cache = x.shape
+        return backend.kernels_for(x).avg_pool_forward(x, kh, kw, sh, sw)
+
+    def backward(self, dy):
+        x_shape = self.require_cache()
+        (kh, kw), (sh, sw) = self.pool_size, self.stride
+        return backend.kernels_for(dy).avg_pool_backward(dy, x_shape, kh, kw, sh, sw)
+
+
+class GlobalAvgPool2D(Layer):
+    """Average each channel over the whole image: (N, C, H, W) -> (N, C).
+
+    y[n, c] = mean_{h, w} x[n, c, h, w]        dx[n, c, h, w] = dy[n, c] / (H W)
+    """
+
+    input_ndims = (4,)
+    input_layout = "(N, C, H, W)"
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],)
+
+    def forward(self, x, training=False):
+        x = self.check_input(x)
+        self.cache = x.shape
+        return x.mean(axis=(2, 3))
+
+    def backward(self, dy):
+        N, C, H, W = self.require_cache()
+        xp = backend.get_array_module(dy)
+        share = dy / dy.dtype.type(H * W)
+        return xp.ascontiguousarray(xp.broadcast_to(share[:, :, None, None], (N, C, H, W)))
