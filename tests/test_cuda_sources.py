@@ -235,3 +235,155 @@ def test_in_place_updates_refuse_arrays_they_cannot_write_through():
         gpu.sgd_update(param, param, np.zeros((4, 4), np.float64), 0.1, 0.9, False, 0.0)
     with pytest.raises(ValueError, match="C-contiguous"):
         gpu.sgd_update(param.T, param, np.zeros((4, 4), np.float32).T, 0.1, 0.9, False, 0.0)
+
+
+# --------------------------------------------------------------------------- convolution
+CONV_CASES = [  # (N, C, H, W), kh, kw, sh, sw, ph, pw
+    ((2, 3, 7, 6), 3, 3, 1, 1, 1, 1),
+    ((2, 2, 9, 8), 5, 3, 2, 1, 2, 0),
+    ((1, 1, 5, 5), 2, 2, 3, 2, 0, 1),
+]
+
+
+@needs_compiler
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, kh, kw, sh, sw, ph, pw", CONV_CASES)
+def test_im2col_and_col2im(rng, dtype, shape, kh, kw, sh, sw, ph, pw):
+    x = rng.standard_normal(shape).astype(dtype)
+    cols = gpu.im2col(x, kh, kw, sh, sw, ph, pw)
+    np.testing.assert_array_equal(cols, reference.im2col(x, kh, kw, sh, sw, ph, pw))
+    dcols = rng.standard_normal(cols.shape).astype(dtype)
+    assert_close(gpu.col2im(dcols, shape, kh, kw, sh, sw, ph, pw),
+                 reference.col2im(dcols, shape, kh, kw, sh, sw, ph, pw), dtype)
+
+
+# --------------------------------------------------------------------------- pooling
+POOL_CASES = [  # (N, C, H, W), kh, kw, sh, sw: non-overlapping, overlapping, edge dropped
+    ((2, 3, 8, 6), 2, 2, 2, 2),
+    ((2, 2, 7, 7), 3, 3, 2, 2),
+    ((1, 2, 5, 7), 2, 3, 3, 1),
+]
+
+
+@needs_compiler
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, kh, kw, sh, sw", POOL_CASES)
+def test_max_pool(rng, dtype, shape, kh, kw, sh, sw):
+    x = rng.standard_normal(shape).astype(dtype)
+    x[0, 0, :3, :3] = 1.0  # ties: the first maximum in row-major order must win
+    y, argmax = gpu.max_pool_forward(x, kh, kw, sh, sw)
+    ref_y, ref_argmax = reference.max_pool_forward(x, kh, kw, sh, sw)
+    np.testing.assert_array_equal(y, ref_y)
+    np.testing.assert_array_equal(argmax, ref_argmax)
+    assert argmax.dtype == np.int64
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    assert_close(gpu.max_pool_backward(dy, argmax, shape, kh, kw, sh, sw),
+                 reference.max_pool_backward(dy, ref_argmax, shape, kh, kw, sh, sw), dtype)
+
+
+@needs_compiler
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, kh, kw, sh, sw", POOL_CASES)
+def test_avg_pool(rng, dtype, shape, kh, kw, sh, sw):
+    x = rng.standard_normal(shape).astype(dtype)
+    y = gpu.avg_pool_forward(x, kh, kw, sh, sw)
+    assert_close(y, reference.avg_pool_forward(x, kh, kw, sh, sw), dtype)
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    assert_close(gpu.avg_pool_backward(dy, shape, kh, kw, sh, sw),
+                 reference.avg_pool_backward(dy, shape, kh, kw, sh, sw), dtype)
+
+
+# --------------------------------------------------------------------------- batch normalization
+@needs_compiler
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(8, 3, 50), (600, 2, 1)], ids=["images", "dense-more-than-a-block"])
+def test_batchnorm(rng, dtype, shape):
+    x = (rng.standard_normal(shape) * 3 + 2).astype(dtype)
+    gamma = rng.standard_normal(shape[1]).astype(dtype)
+    beta = rng.standard_normal(shape[1]).astype(dtype)
+    y, mean, var = gpu.batchnorm_forward(x, gamma, beta, 1e-5)
+    ref_y, ref_mean, ref_var = reference.batchnorm_forward(x, gamma, beta, 1e-5)
+    for ours, theirs in [(y, ref_y), (mean, ref_mean), (var, ref_var)]:
+        assert_close(ours, theirs, dtype)
+
+    dy = rng.standard_normal(shape).astype(dtype)
+    ours = gpu.batchnorm_backward(dy, x, gamma, mean, var, 1e-5)
+    theirs = reference.batchnorm_backward(dy, x, gamma, ref_mean, ref_var, 1e-5)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=TOLERANCE[dtype]["rtol"] * 10,
+                                   atol=TOLERANCE[dtype]["atol"] * 100)  # sums of M products
+        assert a.dtype == b.dtype
+
+
+# --------------------------------------------------------------------------- recurrent cells
+def _cell_inputs(rng, dtype, n, hidden, blocks):
+    wide = lambda: (rng.standard_normal((n, blocks * hidden)) * 2).astype(dtype)  # noqa: E731
+    narrow = lambda: rng.standard_normal((n, hidden)).astype(dtype)  # noqa: E731
+    bias = lambda: rng.standard_normal(blocks * hidden).astype(dtype)  # noqa: E731
+    return wide, narrow, bias
+
+
+@needs_compiler
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_lstm_cell(rng, dtype):
+    n, hidden = 5, 7
+    wide, narrow, bias = _cell_inputs(rng, dtype, n, hidden, 4)
+    xw, hw, b, c_prev = wide(), wide(), bias(), narrow()
+    xw[0, 0] = -200  # sigmoid of a very negative number: exp overflows, the gate must be 0
+    ours = gpu.lstm_cell_forward(xw, hw, b, c_prev, *[np.empty(s, dtype) for s in
+                                                     [(n, 4 * hidden), (n, hidden), (n, hidden)]])
+    theirs = reference.lstm_cell_forward(xw, hw, b, c_prev, *[np.empty(s, dtype) for s in
+                                                              [(n, 4 * hidden), (n, hidden), (n, hidden)]])
+    for a, r in zip(ours, theirs):
+        assert_close(a, r, dtype)
+    gates, c, _ = theirs
+
+    dh, dc_next = narrow(), narrow()
+    ours = gpu.lstm_cell_backward(dh, dc_next, gates, c_prev, c, np.empty((n, 4 * hidden), dtype),
+                                  np.empty((n, hidden), dtype))
+    theirs = reference.lstm_cell_backward(dh, dc_next, gates, c_prev, c,
+                                          np.empty((n, 4 * hidden), dtype), np.empty((n, hidden), dtype))
+    for a, r in zip(ours, theirs):
+        assert_close(a, r, dtype)
+
+    # dc_prev may be the very array dc_next, as the reference allows
+    shared = dc_next.copy()
+    _, dc_prev = gpu.lstm_cell_backward(dh, shared, gates, c_prev, c, np.empty((n, 4 * hidden), dtype), shared)
+    assert dc_prev is shared
+    assert_close(shared, theirs[1], dtype)
+
+
+@needs_compiler
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gru_cell(rng, dtype):
+    n, hidden = 4, 6
+    wide, narrow, bias = _cell_inputs(rng, dtype, n, hidden, 3)
+    xw, hw, bx, bh, h_prev = wide(), wide(), bias(), bias(), narrow()
+    shapes = [(n, 3 * hidden), (n, hidden), (n, hidden)]
+    ours = gpu.gru_cell_forward(xw, hw, bx, bh, h_prev, *[np.empty(s, dtype) for s in shapes])
+    theirs = reference.gru_cell_forward(xw, hw, bx, bh, h_prev, *[np.empty(s, dtype) for s in shapes])
+    for a, r in zip(ours, theirs):
+        assert_close(a, r, dtype)
+    gates, hn, _ = theirs
+
+    dh = narrow()
+    shapes = [(n, 3 * hidden), (n, 3 * hidden), (n, hidden)]
+    ours = gpu.gru_cell_backward(dh, gates, hn, h_prev, *[np.empty(s, dtype) for s in shapes])
+    theirs = reference.gru_cell_backward(dh, gates, hn, h_prev, *[np.empty(s, dtype) for s in shapes])
+    for a, r in zip(ours, theirs):
+        assert_close(a, r, dtype)
+
+
+@needs_compiler
+def test_cell_outputs_may_be_time_slices_of_a_larger_buffer(rng):
+    """A layer may hand the kernel ``h_all[:, t]`` (not contiguous): it must still be written."""
+    n, steps, hidden = 3, 4, 5
+    wide, narrow, bias = _cell_inputs(rng, np.float64, n, hidden, 4)
+    xw, hw, b, c_prev = wide(), wide(), bias(), narrow()
+    gates_all, c_all, h_all = (np.zeros((n, steps, w)) for w in (4 * hidden, hidden, hidden))
+    gpu.lstm_cell_forward(xw, hw, b, c_prev, gates_all[:, 2], c_all[:, 2], h_all[:, 2])
+    expected = reference.lstm_cell_forward(xw, hw, b, c_prev, np.empty((n, 4 * hidden)),
+                                           np.empty((n, hidden)), np.empty((n, hidden)))
+    for buffer, r in zip((gates_all, c_all, h_all), expected):
+        assert_close(buffer[:, 2], r, np.float64)
+        assert not buffer[:, [0, 1, 3]].any()

@@ -143,6 +143,7 @@ _C_TYPES = {
 _REAL_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 
 _KERNEL_RE = re.compile(r'extern\s+"C"\s+__global__\s+void\s+(\w+)\s*\(([^)]*)\)\s*\{')
+_FUNCTION_RE = re.compile(r'(?:__device__|__global__)[^;{}()]*?\b(\w+)\s*\([^)]*\)\s*\{')
 
 
 @dataclass(frozen=True)
@@ -166,15 +167,35 @@ def _parse_param(text: str, kernel: str) -> Param:
     return Param(name, c_type, pointer, const)
 
 
+def _function_bodies(source: str) -> dict[str, str]:
+    """``{name: body}`` of every ``__device__`` and ``__global__`` function (braces matched)."""
+    bodies = {}
+    for match in _FUNCTION_RE.finditer(source):
+        depth, end = 1, match.end()
+        while depth and end < len(source):
+            depth += {"{": 1, "}": -1}.get(source[end], 0)
+            end += 1
+        bodies[match.group(1)] = source[match.end():end]
+    return bodies
+
+
+def _uses_barrier(name: str, bodies: dict[str, str], seen=frozenset()) -> bool:
+    """Whether function ``name`` calls ``__syncthreads``, itself or through a device function."""
+    body = bodies[name]
+    if "__syncthreads" in body:
+        return True
+    return any(re.search(rf"\b{callee}\s*\(", body) and _uses_barrier(callee, bodies, seen | {name})
+               for callee in bodies if callee not in seen and callee != name)
+
+
 def kernel_signatures(source: str) -> dict[str, tuple[list[Param], bool]]:
     """``{kernel name: (parameters, uses __syncthreads)}`` for every ``extern "C" __global__`` kernel."""
-    matches = list(_KERNEL_RE.finditer(source))
+    bodies = _function_bodies(source)
     kernels = {}
-    for i, match in enumerate(matches):
+    for match in _KERNEL_RE.finditer(source):
         name, param_text = match.group(1), match.group(2)
-        body_end = matches[i + 1].start() if i + 1 < len(matches) else len(source)
         params = [_parse_param(p, name) for p in param_text.split(",") if p.strip()]
-        kernels[name] = (params, "__syncthreads" in source[match.end():body_end])
+        kernels[name] = (params, _uses_barrier(name, bodies))
     return kernels
 
 

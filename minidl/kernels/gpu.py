@@ -10,6 +10,18 @@ Kernels (file: launcher -> CUDA kernels):
   (one thread per row); ``softmax_cross_entropy_backward`` (one thread per element).
 * ``dropout.cu``: ``dropout_forward``, ``dropout_backward`` (elementwise).
 * ``optim.cu``: ``sgd_update``, ``adam_update`` (fused, in place, elementwise).
+* ``im2col.cu``: ``im2col`` (one thread per element of cols, a gather), ``col2im`` (one thread
+  per pixel gathering the columns it went to: no atomics, deterministic sums).
+* ``pooling.cu``: ``max_pool_forward``, ``max_pool_backward``, ``avg_pool_forward``,
+  ``avg_pool_backward`` (one thread per output forward, per input pixel backward).
+* ``batchnorm.cu``: ``batchnorm_forward``, ``batchnorm_backward`` (one block per channel,
+  shared-memory tree reductions with ``__syncthreads``).
+* ``recurrent.cu``: ``lstm_cell_forward``, ``lstm_cell_backward``, ``gru_cell_forward``,
+  ``gru_cell_backward`` (one thread per hidden unit computes all its gates).
+
+Every launcher has the name and signature of its ``reference.py`` twin. Outputs that the
+reference writes in place (optimizer state, recurrent-cell buffers) are written in place
+here too.
 
 How the sources are compiled: each ``.cu`` file is compiled by NVRTC (through
 ``cupy.RawModule``) once per process and dtype, with ``-DREAL_T=float`` or
@@ -35,6 +47,9 @@ from . import emulate
 __all__ = [
     "softmax_cross_entropy", "softmax_cross_entropy_backward",
     "dropout_forward", "dropout_backward", "sgd_update", "adam_update",
+    "im2col", "col2im", "max_pool_forward", "max_pool_backward", "avg_pool_forward",
+    "avg_pool_backward", "batchnorm_forward", "batchnorm_backward",
+    "lstm_cell_forward", "lstm_cell_backward", "gru_cell_forward", "gru_cell_backward",
     "CUDA_DIR", "THREADS", "cuda_sources", "compile_options",
 ]
 
@@ -191,3 +206,191 @@ def adam_update(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay, de
             (param, grad, m, v, real(lr), real(beta1), real(beta2), real(eps),
              real(1.0 - beta1 ** step), real(1.0 - beta2 ** step), real(weight_decay),
              np.int32(bool(decoupled)), np.int64(param.size)))
+
+
+# ============================================================ convolution (im2col / col2im)
+def _output_size(size, kernel, stride, pad):
+    return (size + 2 * pad - kernel) // stride + 1
+
+
+def im2col(x, kh, kw, sh, sw, ph, pw):
+    """Unfold the (kh, kw) windows of x (N, C, H, W) into cols (C*kh*kw, N*OH*OW); see ``reference.im2col``."""
+    xp = _array_module(x)
+    x = _real_array(xp, x, x.dtype)
+    n, c, height, width = x.shape
+    out_h, out_w = _output_size(height, kh, sh, ph), _output_size(width, kw, sw, pw)
+    cols = xp.empty((c * kh * kw, n * out_h * out_w), dtype=x.dtype)
+    if cols.size:
+        _kernel("im2col.cu", "im2col", x)(
+            _blocks(cols.size), (THREADS,),
+            (x, cols, *_int32(n, c, height, width, kh, kw, sh, sw, ph, pw, out_h, out_w)))
+    return cols
+
+
+def col2im(cols, x_shape, kh, kw, sh, sw, ph, pw):
+    """Add the columns back onto the pixels they came from: cols -> dx of shape x_shape (N, C, H, W)."""
+    xp = _array_module(cols)
+    cols = _real_array(xp, cols, cols.dtype)
+    n, c, height, width = x_shape
+    out_h, out_w = _output_size(height, kh, sh, ph), _output_size(width, kw, sw, pw)
+    expected = (c * kh * kw, n * out_h * out_w)
+    if cols.shape != expected:
+        raise ValueError(f"col2im expected cols of shape {expected} for x_shape {tuple(x_shape)}, "
+                         f"got {cols.shape}")
+    dx = xp.empty(tuple(x_shape), dtype=cols.dtype)
+    if dx.size:
+        _kernel("im2col.cu", "col2im", cols)(
+            _blocks(dx.size), (THREADS,),
+            (cols, dx, *_int32(n, c, height, width, kh, kw, sh, sw, ph, pw, out_h, out_w)))
+    return dx
+
+
+def _int32(*values):
+    return tuple(np.int32(v) for v in values)
+
+
+# ============================================================ pooling
+def _pool_geometry(x_shape, kh, kw, sh, sw):
+    """(planes = N*C, H, W, OH, OW) for pooling windows that must fit (floor)."""
+    n, c, height, width = x_shape
+    return n * c, height, width, (height - kh) // sh + 1, (width - kw) // sw + 1
+
+
+def max_pool_forward(x, kh, kw, sh, sw):
+    """x (N, C, H, W) -> y (N, C, OH, OW), argmax (N, C, OH, OW) int64; see ``reference.max_pool_forward``."""
+    xp = _array_module(x)
+    x = _real_array(xp, x, x.dtype)
+    planes, height, width, out_h, out_w = _pool_geometry(x.shape, kh, kw, sh, sw)
+    y = xp.empty(x.shape[:2] + (out_h, out_w), dtype=x.dtype)
+    argmax = xp.empty(y.shape, dtype=np.int64)
+    if y.size:
+        _kernel("pooling.cu", "max_pool_forward", x)(
+            _blocks(y.size), (THREADS,),
+            (x, y, argmax, *_int32(planes, height, width, kh, kw, sh, sw, out_h, out_w)))
+    return y, argmax
+
+
+def max_pool_backward(dy, argmax, x_shape, kh, kw, sh, sw):
+    """dy, argmax (N, C, OH, OW) -> dx of shape x_shape: each window's gradient to its first maximum."""
+    xp = _array_module(dy)
+    dy = _real_array(xp, dy, dy.dtype)
+    argmax = xp.ascontiguousarray(argmax, dtype=np.int64)
+    planes, height, width, out_h, out_w = _pool_geometry(x_shape, kh, kw, sh, sw)
+    dx = xp.empty(tuple(x_shape), dtype=dy.dtype)
+    if dx.size:
+        _kernel("pooling.cu", "max_pool_backward", dy)(
+            _blocks(dx.size), (THREADS,),
+            (dy, argmax, dx, *_int32(planes, height, width, kh, kw, sh, sw, out_h, out_w)))
+    return dx
+
+
+def avg_pool_forward(x, kh, kw, sh, sw):
+    """x (N, C, H, W) -> y (N, C, OH, OW), the window means; see ``reference.avg_pool_forward``."""
+    xp = _array_module(x)
+    x = _real_array(xp, x, x.dtype)
+    planes, height, width, out_h, out_w = _pool_geometry(x.shape, kh, kw, sh, sw)
+    y = xp.empty(x.shape[:2] + (out_h, out_w), dtype=x.dtype)
+    if y.size:
+        _kernel("pooling.cu", "avg_pool_forward", x)(
+            _blocks(y.size), (THREADS,),
+            (x, y, *_int32(planes, height, width, kh, kw, sh, sw, out_h, out_w)))
+    return y
+
+
+def avg_pool_backward(dy, x_shape, kh, kw, sh, sw):
+    """dy (N, C, OH, OW) -> dx of shape x_shape: each pixel gets dy / (kh*kw) from every window holding it."""
+    xp = _array_module(dy)
+    dy = _real_array(xp, dy, dy.dtype)
+    planes, height, width, out_h, out_w = _pool_geometry(x_shape, kh, kw, sh, sw)
+    dx = xp.empty(tuple(x_shape), dtype=dy.dtype)
+    if dx.size:
+        _kernel("pooling.cu", "avg_pool_backward", dy)(
+            _blocks(dx.size), (THREADS,),
+            (dy, dx, *_int32(planes, height, width, kh, kw, sh, sw, out_h, out_w)))
+    return dx
+
+
+# ============================================================ batch normalization
+BATCHNORM_THREADS = 256  # must equal BLOCK in batchnorm.cu: one block of this size per channel
+
+
+def batchnorm_forward(x, gamma, beta, eps):
+    """x (N, C, L), gamma, beta (C,) -> y (N, C, L), mean (C,), var (C,); see ``reference.batchnorm_forward``."""
+    xp = _array_module(x)
+    x = _real_array(xp, x, x.dtype)
+    gamma, beta = _real_array(xp, gamma, x.dtype), _real_array(xp, beta, x.dtype)
+    n, c, length = x.shape
+    y = xp.empty_like(x)
+    mean, var = xp.empty(c, dtype=x.dtype), xp.empty(c, dtype=x.dtype)
+    if c:
+        _kernel("batchnorm.cu", "batchnorm_forward", x)(
+            (c,), (BATCHNORM_THREADS,),
+            (x, gamma, beta, y, mean, var, *_int32(n, c, length), x.dtype.type(eps)))
+    return y, mean, var
+
+
+def batchnorm_backward(dy, x, gamma, mean, var, eps):
+    """dy, x (N, C, L); gamma, mean, var (C,) -> dx (N, C, L), dgamma (C,), dbeta (C,)."""
+    xp = _array_module(x)
+    x = _real_array(xp, x, x.dtype)
+    dy = _real_array(xp, dy, x.dtype)
+    gamma, mean, var = (_real_array(xp, a, x.dtype) for a in (gamma, mean, var))
+    n, c, length = x.shape
+    dx = xp.empty_like(x)
+    dgamma, dbeta = xp.empty(c, dtype=x.dtype), xp.empty(c, dtype=x.dtype)
+    if c:
+        _kernel("batchnorm.cu", "batchnorm_backward", x)(
+            (c,), (BATCHNORM_THREADS,),
+            (dy, x, gamma, mean, var, dx, dgamma, dbeta, *_int32(n, c, length), x.dtype.type(eps)))
+    return dx, dgamma, dbeta
+
+
+# ============================================================ recurrent cells
+def _output_buffer(xp, out, dtype):
+    """A buffer the kernel can write for output ``out``: ``out`` itself when it is C-contiguous
+    with the right dtype, else a temporary that ``_copy_back`` copies into ``out`` afterwards
+    (a layer may pass a time slice ``buffer[:, t]`` of a larger array)."""
+    return out if out.flags.c_contiguous and out.dtype == dtype else xp.empty(out.shape, dtype)
+
+
+def _copy_back(pairs):
+    for out, buffer in pairs:
+        if buffer is not out:
+            out[...] = buffer
+
+
+def _launch_cell(kernel, like, inputs, outputs, n, hidden):
+    """Run a recurrent-cell kernel, one thread per (sample, unit), writing into ``outputs`` in place."""
+    xp = _array_module(like)
+    inputs = [_real_array(xp, a, like.dtype) for a in inputs]
+    buffers = [_output_buffer(xp, out, like.dtype) for out in outputs]
+    if n * hidden:
+        _kernel("recurrent.cu", kernel, like)(
+            _blocks(n * hidden), (THREADS,), (*inputs, *buffers, *_int32(n, hidden)))
+    _copy_back(zip(outputs, buffers))
+    return tuple(outputs)
+
+
+def lstm_cell_forward(xw, hw, b, c_prev, gates, c, h):
+    """One LSTM step's pointwise part: xw, hw (N, 4H), b (4H,), c_prev (N, H) -> gates, c, h (in place)."""
+    n, hidden = c_prev.shape
+    return _launch_cell("lstm_cell_forward", xw, [xw, hw, b, c_prev], [gates, c, h], n, hidden)
+
+
+def lstm_cell_backward(dh, dc_next, gates, c_prev, c, da, dc_prev):
+    """Backward of ``lstm_cell_forward`` -> da (N, 4H), dc_prev (N, H), in place (dc_prev may be dc_next)."""
+    n, hidden = c_prev.shape
+    return _launch_cell("lstm_cell_backward", dh, [dh, dc_next, gates, c_prev, c], [da, dc_prev],
+                        n, hidden)
+
+
+def gru_cell_forward(xw, hw, bx, bh, h_prev, gates, hn, h):
+    """One GRU step's pointwise part: xw, hw (N, 3H), bx, bh (3H,), h_prev (N, H) -> gates, hn, h (in place)."""
+    n, hidden = h_prev.shape
+    return _launch_cell("gru_cell_forward", xw, [xw, hw, bx, bh, h_prev], [gates, hn, h], n, hidden)
+
+
+def gru_cell_backward(dh, gates, hn, h_prev, dxw, dhw, dh_prev):
+    """Backward of ``gru_cell_forward`` -> dxw, dhw (N, 3H), dh_prev (N, H), in place (dh_prev may be dh)."""
+    n, hidden = h_prev.shape
+    return _launch_cell("gru_cell_backward", dh, [dh, gates, hn, h_prev], [dxw, dhw, dh_prev], n, hidden)
