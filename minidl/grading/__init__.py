@@ -1,0 +1,11 @@
+"""Graded exercises: instant feedback for readers, a score sheet for instructors.
+
+Readers call ``check("dense_backward", dense_backward)`` in an exercise notebook.
+Instructors run ``python -m minidl grade submissions/*.ipynb --csv grades.csv``.
+Authors edit ``solutions/*.ipynb`` and run ``python -m minidl.grading release``.
+
+Nothing in minidl imports this package: it sits on top of the library.
+"""
+from .checking import Result, check, evaluate
+
+__all__ = ["check", "evaluate", "Result"]

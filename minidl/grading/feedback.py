@@ -1,0 +1,181 @@
+"""Comparing a submission's outputs with the reference, and explaining the difference.
+
+A check does not stop at "wrong": it says which output is wrong, by how much, what shape
+was expected, and -- where it can tell -- which usual mistake produces exactly these
+numbers. Two kinds of hints:
+
+* **named mistakes**: an exercise lists functions that compute the answer *with* a known
+  mistake applied (a missing transpose, a sum over the wrong axis, a forgotten batch
+  mean). If the submission matches one of them, its message is shown.
+* **generic hints**, worked out from the numbers alone: a transposed shape, an extra or
+  missing axis, a flipped sign, a constant factor, NaN from an overflow.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .codec import Unsupported
+
+__all__ = ["rel_error", "compare_outputs", "describe_value", "TOLERANCE"]
+
+TOLERANCE = 1e-6
+
+
+def rel_error(got, expected) -> float:
+    """``||got - expected|| / (||got|| + ||expected||)``: 0 when equal, 1 when unrelated.
+
+    A norm-wise error (not elementwise), so a gradient whose entries are tiny by chance
+    does not fail a correct answer.
+    """
+    got = np.asarray(got, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    scale = np.linalg.norm(got) + np.linalg.norm(expected)
+    if scale < 1e-300:
+        return 0.0
+    return float(np.linalg.norm(got - expected) / scale)
+
+
+def describe_value(value) -> str:
+    """A short description of a value for messages: type and shape."""
+    if value is None:
+        return "None"
+    if isinstance(value, np.ndarray):
+        return f"array of shape {value.shape}"
+    if isinstance(value, Unsupported):
+        return f"an object of type {value.type_name}"
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)} values"
+    return f"{type(value).__name__} {value!r}"[:80]
+
+
+def _as_array(value):
+    """``value`` as a float64 array, or ``None`` if it is not numeric."""
+    if isinstance(value, (bool, np.bool_)):
+        return np.asarray(value, dtype=np.float64)
+    if isinstance(value, (int, float, np.ndarray)):
+        try:
+            return np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            return None
+    if isinstance(value, (list, tuple)):
+        try:
+            return np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def _shape_hint(got_shape: tuple, expected_shape: tuple) -> str:
+    if len(got_shape) == len(expected_shape) >= 2 and got_shape == expected_shape[::-1]:
+        return ("it looks transposed: check the order of the factors in a matrix product, "
+                "or a missing .T")
+    if len(got_shape) == len(expected_shape) - 1 and got_shape in _drop_one_axis(expected_shape):
+        return "an axis is missing: did you sum or average over an axis that should stay?"
+    if len(got_shape) == len(expected_shape) + 1 and expected_shape in _drop_one_axis(got_shape):
+        if expected_shape == got_shape[1:]:
+            return ("there is an extra leading axis: a gradient of a parameter shared by the "
+                    "batch must be summed over the batch axis (axis=0)")
+        return "there is an extra axis: a sum over one axis is missing"
+    if len(got_shape) == len(expected_shape) == 1:
+        return ("a sum or mean over the wrong axis? (e.g. a bias gradient sums over the batch "
+                "axis, axis=0)")
+    if int(np.prod(got_shape)) == int(np.prod(expected_shape)):
+        return "the right number of values in the wrong layout: check a reshape or transpose"
+    return ""
+
+
+def _drop_one_axis(shape: tuple) -> list:
+    return [shape[:i] + shape[i + 1:] for i in range(len(shape))]
+
+
+def _first_mismatch(got: np.ndarray, expected: np.ndarray) -> str:
+    if got.ndim == 0:
+        return f"expected {expected.item():.6g}, got {got.item():.6g}"
+    bad = ~np.isclose(got, expected, rtol=1e-5, atol=1e-8 * (np.abs(expected).max() + 1e-300))
+    if not bad.any():
+        return ""
+    index = tuple(int(i) for i in np.argwhere(bad)[0])
+    where = index[0] if len(index) == 1 else index
+    return (f"first mismatch at index {where}: expected {expected[index]:.6g}, "
+            f"got {got[index]:.6g} ({int(bad.sum())} of {bad.size} values differ)")
+
+
+def _factor_hint(got: np.ndarray, expected: np.ndarray, factors: dict) -> str:
+    """A hint when ``got`` is a constant multiple of ``expected``."""
+    denominator = float(np.sum(expected * expected))
+    if denominator < 1e-300:
+        return ""
+    c = float(np.sum(got * expected)) / denominator
+    if abs(c) < 1e-12 or rel_error(got, c * expected) > 1e-6:
+        return ""
+    if abs(c + 1) < 1e-6:
+        return "the sign is flipped: check a minus sign (gradient descent subtracts the gradient)"
+    for label, value in factors.items():
+        if abs(c - value) < 1e-6 * abs(value):
+            return f"off by a factor {c:.4g}, which is {label}"
+        if abs(c - 1 / value) < 1e-6 / abs(value):
+            return f"off by a factor {c:.4g}, which is 1 / ({label})"
+    return f"off by a constant factor {c:.4g}"
+
+
+def compare_outputs(got, expected, names: tuple[str, ...], mistakes=(), factors=None,
+                    tolerance: float = TOLERANCE) -> str | None:
+    """``None`` if ``got`` matches ``expected``, else a message saying what differs.
+
+    got, expected : one value when ``len(names) == 1``, else sequences of ``len(names)``
+    mistakes : pairs ``(message, outputs_with_that_mistake)``, same layout as ``expected``
+    factors : ``{"the batch size N = 5": 5}``, constants whose presence or absence
+        explains a scaled answer
+    """
+    factors = factors or {}
+    if len(names) == 1:
+        got, expected = (got,), (expected,)
+        mistakes = [(message, (wrong,)) for message, wrong in mistakes]
+    elif not isinstance(got, (tuple, list)):
+        return (f"expected {len(names)} return values ({', '.join(names)}), got "
+                f"{describe_value(got)}" + (" -- did you forget `return`?" if got is None else ""))
+    elif len(got) != len(names):
+        return f"expected {len(names)} return values ({', '.join(names)}), got {len(got)}"
+    for i, name in enumerate(names):
+        message = _compare_one(name, got[i], expected[i], tolerance)
+        if message is None:
+            continue
+        hints = [text for text, wrong in mistakes if _matches(got[i], wrong[i], tolerance)]
+        g, e = _as_array(got[i]), _as_array(expected[i])
+        if (not hints and g is not None and e is not None and g.shape == e.shape
+                and np.all(np.isfinite(g)) and np.all(np.isfinite(e))):
+            hint = _factor_hint(g, e, factors)
+            if hint:
+                hints.append(hint)
+        return message + "".join(f"\n    hint: {h}" for h in hints)
+    return None
+
+
+def _matches(got, wrong, tolerance) -> bool:
+    g, w = _as_array(got), _as_array(wrong)
+    if g is None or w is None or g.shape != w.shape or not np.all(np.isfinite(g)):
+        return False
+    return rel_error(g, w) < tolerance
+
+
+def _compare_one(name: str, got, expected, tolerance: float) -> str | None:
+    if got is None:
+        return f"`{name}` is None -- did you forget to `return` it?"
+    e = _as_array(expected)
+    g = _as_array(got)
+    if g is None:
+        return f"`{name}` should be {describe_value(expected)}, got {describe_value(got)}"
+    if g.shape != e.shape:
+        hint = _shape_hint(g.shape, e.shape)
+        return (f"`{name}` has shape {g.shape}, expected {e.shape}"
+                + (f"\n    hint: {hint}" if hint else ""))
+    finite = np.isfinite(e)
+    if not np.all(np.isfinite(g)[finite]):
+        return (f"`{name}` contains NaN or inf where the answer is finite -- an overflow in "
+                "exp, a log of 0, or a division by zero? (subtract the maximum before exp)")
+    error = rel_error(g[finite], e[finite]) if finite.any() else 0.0
+    if error > tolerance or not np.array_equal(np.isfinite(g), finite):
+        detail = _first_mismatch(g, e)
+        return (f"`{name}` is wrong: relative error {error:.2e} (tolerance {tolerance:.0e})"
+                + (f"; {detail}" if detail else ""))
+    return None

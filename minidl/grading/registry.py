@@ -1,0 +1,159 @@
+"""What an exercise is, and the list of all of them.
+
+An ``Exercise`` names the function(s) a reader writes (``entries``), how many points it
+is worth, how to make test inputs (``make_cases``, run in the grader's process), how to
+call the submission on them (``probe``, run where the submission runs) and how to judge
+the outputs (``judge``, run in the grader's process against references it computes
+itself). The submission's process only ever turns inputs into outputs; the verdict is
+never made there.
+
+Most exercises are "call the function on these arguments and compare with a reference":
+``function_exercise`` builds those from a reference function, the names of its outputs
+and a list of known mistakes.
+"""
+from __future__ import annotations
+
+import copy
+import importlib
+import pkgutil
+import zlib
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .feedback import TOLERANCE, compare_outputs
+
+__all__ = ["Exercise", "Case", "function_exercise", "register", "get", "all_exercises",
+           "for_chapter", "CHAPTERS", "PROBES", "probe"]
+
+CHAPTERS = ("01_linear_models", "02_neural_networks", "03_backpropagation", "04_optimization",
+            "05_regularization", "06_batch_normalization", "07_convolutional_networks",
+            "08_fast_cpu_kernels", "09_gpu_kernels", "10_recurrent_networks",
+            "11_autoencoders", "12_gans", "13_transfer_learning")
+
+
+@dataclass
+class Case:
+    """One set of inputs: positional ``args`` for the probe and a label for messages."""
+
+    args: tuple
+    label: str = ""
+    entry: str | None = None          # which entry to call (default: the first)
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Exercise:
+    name: str
+    chapter: str
+    points: int
+    entries: tuple[str, ...]
+    title: str
+    make_cases: Callable[[np.random.Generator], list]
+    judge: Callable[[Case, object], str | None]
+    probe: str = "call"
+    needs: tuple[str, ...] = ()       # importable modules the exercise needs (e.g. "numba")
+
+
+# ---------------------------------------------------------------------- probes
+# A probe runs in the submission's process: it calls the submitted objects and returns
+# plain data (see codec). Probes are named so that the grader can ask for one by name.
+PROBES: dict[str, Callable] = {}
+
+
+def probe(name: str):
+    """Register a probe function ``fn(namespace, exercise_entries, case) -> outputs``."""
+    def decorate(fn):
+        PROBES[name] = fn
+        return fn
+    return decorate
+
+
+@probe("call")
+def _call_probe(namespace: dict, entries: tuple, case: Case):
+    """Call the entry on a deep copy of the arguments (so in-place edits harm nothing)."""
+    fn = namespace[case.entry or entries[0]]
+    return fn(*copy.deepcopy(case.args))
+
+
+@probe("call_and_inputs")
+def _call_and_inputs_probe(namespace: dict, entries: tuple, case: Case):
+    """Like ``call`` but also return the array arguments as they are after the call."""
+    args = copy.deepcopy(case.args)
+    out = namespace[case.entry or entries[0]](*args)
+    return {"out": out, "args_after": tuple(a for a in args if isinstance(a, np.ndarray))}
+
+
+# ---------------------------------------------------------------------- registry
+_REGISTRY: dict[str, Exercise] = {}
+_loaded = False
+
+
+def register(exercise: Exercise) -> Exercise:
+    if exercise.name in _REGISTRY and _REGISTRY[exercise.name] is not exercise:
+        raise ValueError(f"exercise {exercise.name!r} is defined twice")
+    _REGISTRY[exercise.name] = exercise
+    return exercise
+
+
+def _load_specs() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        from . import specs
+        for module in sorted(m.name for m in pkgutil.iter_modules(specs.__path__)):
+            if not module.startswith("_"):
+                importlib.import_module(f"minidl.grading.specs.{module}")
+
+
+def get(name: str) -> Exercise:
+    """The exercise called ``name``; ``KeyError`` listing the known names otherwise."""
+    _load_specs()
+    if name not in _REGISTRY:
+        known = ", ".join(sorted(_REGISTRY))
+        raise KeyError(f"no exercise called {name!r}; known exercises: {known}")
+    return _REGISTRY[name]
+
+
+def all_exercises() -> list[Exercise]:
+    _load_specs()
+    return sorted(_REGISTRY.values(), key=lambda e: (e.chapter, _order(e)))
+
+
+def _order(exercise: Exercise) -> int:
+    return list(_REGISTRY).index(exercise.name)
+
+
+def for_chapter(chapter: str) -> list[Exercise]:
+    return [e for e in all_exercises() if e.chapter == chapter]
+
+
+def rng_for(name: str, seed: int) -> np.random.Generator:
+    """The generator that draws the inputs of exercise ``name`` for a grading ``seed``."""
+    return np.random.default_rng([seed, zlib.crc32(name.encode())])
+
+
+# ---------------------------------------------------------------------- function exercises
+def function_exercise(name: str, chapter: str, points: int, entry: str, title: str,
+                      make_cases: Callable, reference: Callable, outputs: tuple[str, ...],
+                      mistakes: tuple = (), factors: Callable | None = None,
+                      tolerance: float = TOLERANCE, probe_name: str = "call",
+                      needs: tuple = (), do_register: bool = True) -> Exercise:
+    """An exercise that calls ``entry(*case.args)`` and compares with ``reference(*case.args)``.
+
+    outputs : names of the returned values, e.g. ``("dx", "dW", "db")``
+    mistakes : pairs ``(hint, fn)``; ``fn`` has the reference's signature and computes the
+        answer with that mistake applied
+    factors : ``fn(*args) -> {"label": value}``, constants that explain a scaled answer
+    """
+    def judge(case: Case, got) -> str | None:
+        expected = reference(*copy.deepcopy(case.args))
+        wrong = [(hint, fn(*copy.deepcopy(case.args))) for hint, fn in mistakes]
+        scale = factors(*case.args) if factors else {}
+        return compare_outputs(got, expected, outputs, wrong, scale, tolerance)
+
+    exercise = Exercise(name=name, chapter=chapter, points=points, entries=(entry,),
+                        title=title, make_cases=make_cases, judge=judge, probe=probe_name,
+                        needs=needs)
+    return register(exercise) if do_register else exercise

@@ -1,0 +1,86 @@
+"""Writing grades: a table for the terminal, Gradescope JSON, a CSV score sheet.
+
+Files are written atomically (a temporary file in the same folder, then renamed), after
+every submission's process has ended -- so nothing a submission does can leave a
+half-written or overwritten results file behind.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from .runner import SubmissionResult
+
+__all__ = ["format_table", "gradescope_json", "write_json", "write_csv", "atomic_write"]
+
+
+def atomic_write(path, text: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _points(x: float) -> str:
+    return f"{x:g}"
+
+
+def format_table(sub: SubmissionResult) -> str:
+    """A plain-text table of one submission's results."""
+    lines = [f"{sub.path}  (chapter {sub.chapter or '?'}, seed {sub.seed}, {sub.seconds:.1f} s)"]
+    if sub.error:
+        lines.append(f"  error: {sub.error}")
+    width = max([len(r.name) for r in sub.results] + [8])
+    for r in sub.results:
+        mark = "ok  " if r.passed else "FAIL"
+        first, *rest = r.message.splitlines() or [""]
+        lines.append(f"  {mark} {r.name:<{width}} {_points(r.score):>3}/{_points(r.points):<3} {first}")
+        lines += [f"  {'':<{width + 14}} {line.strip()}" for line in rest]
+    lines.append(f"  {'total':<{width + 5}} {_points(sub.score):>3}/{_points(sub.max_score)}")
+    return "\n".join(lines)
+
+
+def gradescope_json(sub: SubmissionResult) -> dict:
+    """Gradescope's ``results.json`` for one submission."""
+    data = {
+        "score": sub.score,
+        "tests": [{"name": r.name, "score": r.score, "max_score": r.points,
+                   "status": r.status, "output": r.message} for r in sub.results],
+        "output": (f"chapter {sub.chapter}; inputs drawn with seed {sub.seed}"
+                   + (f"; error: {sub.error}" if sub.error else "")),
+    }
+    return data
+
+
+def write_json(path, subs: list[SubmissionResult]) -> None:
+    """One submission: Gradescope's format. Several: a list of those, each with its file."""
+    if len(subs) == 1:
+        data = gradescope_json(subs[0])
+    else:
+        data = [dict(gradescope_json(s), submission=s.path) for s in subs]
+    atomic_write(path, json.dumps(data, indent=2) + "\n")
+
+
+def write_csv(path, subs: list[SubmissionResult]) -> None:
+    """One row per submission: file, chapter, total, maximum, then one column per exercise."""
+    names = []
+    for sub in subs:
+        names += [r.name for r in sub.results if r.name not in names]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["submission", "chapter", "score", "max_score", *names, "error"])
+    for sub in subs:
+        scores = {r.name: _points(r.score) for r in sub.results}
+        writer.writerow([sub.path, sub.chapter or "", _points(sub.score), _points(sub.max_score),
+                         *(scores.get(n, "") for n in names), sub.error or ""])
+    atomic_write(path, buffer.getvalue())

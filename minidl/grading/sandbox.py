@@ -1,0 +1,188 @@
+"""The process that runs a submission's code (started by ``runner.py``; not for direct use).
+
+    python -m minidl.grading.sandbox READ_FD WRITE_FD WORKDIR MEMORY_BYTES
+
+It limits itself before touching the submission: address space (``RLIMIT_AS``), size of
+written files, no core dumps; its stdout and stderr go to ``WORKDIR/output.log``; an
+audit hook refuses sockets, new processes (other than a C/C++ compiler, which the CUDA
+emulator needs), signals to other processes, and writing or deleting files outside
+``WORKDIR``. Then it obeys the grader's requests one at a time:
+
+* ``("exec", label, source)`` -- run one notebook cell in the submission's namespace;
+* ``("call", probe, entries, case)`` -- call the submitted function(s) through a probe
+  and send back its outputs.
+
+Requests arrive pickled (they come from the grader). Replies go back as JSON through
+``codec`` -- never pickle -- because the submission controls this process and could
+forge them; forged outputs are still judged against the grader's own references.
+
+This is a guard against accidents and casual cheating, not a security boundary against
+a determined attacker (who shares this process with the probe); run untrusted
+submissions of strangers in a container as well.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import resource
+import struct
+import sys
+
+_HEADER = struct.Struct("!Q")
+_ALLOWED_PROGRAMS = {"c++", "g++", "gcc", "cc", "clang", "clang++", "nvcc"}
+_BLOCKED_EVENTS = {"os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork",
+                   "os.forkpty", "os.killpg", "socket.__new__", "socket.connect",
+                   "socket.bind", "socket.getaddrinfo", "socket.sendto", "urllib.Request",
+                   "webbrowser.open", "pty.spawn"}
+_PATH_EVENTS = {"os.remove", "os.rename", "os.rmdir", "shutil.rmtree", "os.truncate",
+                "os.chmod", "os.chown", "os.symlink", "os.link", "os.mkdir", "os.utime",
+                "shutil.move", "shutil.copyfile"}
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+
+def read_exact(fd: int, n: int) -> bytes:
+    chunks, remaining = [], n
+    while remaining:
+        chunk = os.read(fd, min(remaining, 1 << 20))
+        if not chunk:
+            raise EOFError("pipe closed")
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def write_frame(fd: int, payload: bytes) -> None:
+    data = _HEADER.pack(len(payload)) + payload
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _limit_resources(memory: int) -> None:
+    if memory > 0:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 2**20, 256 * 2**20))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    import signal
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # an oversize write raises instead of killing
+
+
+def _redirect_output(workdir: str) -> None:
+    log = os.open(os.path.join(workdir, "output.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+
+
+def _install_audit_hook(workdir: str, protected_fds: set) -> None:
+    root = os.path.realpath(workdir)
+    own_pid = os.getpid()
+
+    def inside(path) -> bool:
+        try:
+            full = os.path.realpath(os.path.join(root, os.fsdecode(path)))
+        except (TypeError, ValueError):
+            return False
+        return full == root or full.startswith(root + os.sep) or full == os.devnull
+
+    def hook(event: str, args: tuple) -> None:
+        if event == "open":
+            path, mode, flags = (tuple(args) + (None, None, None))[:3]
+            if isinstance(path, int):
+                if path in protected_fds:
+                    raise PermissionError("the grader does not allow opening its own pipes")
+                return
+            writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or \
+                (isinstance(flags, int) and flags & _WRITE_FLAGS)
+            if writing and not inside(path):
+                raise PermissionError(f"the grader does not allow writing to {os.fsdecode(path)!r}")
+        elif event in _BLOCKED_EVENTS:
+            raise PermissionError(f"the grader does not allow {event}")
+        elif event == "os.kill":
+            if args and args[0] not in (own_pid, 0):
+                raise PermissionError("the grader does not allow signalling other processes")
+        elif event == "subprocess.Popen":
+            program = os.path.basename(os.fsdecode(args[0])) if args and args[0] else ""
+            if program not in _ALLOWED_PROGRAMS:
+                raise PermissionError(f"the grader does not allow starting programs ({program!r})")
+        elif event in _PATH_EVENTS:
+            for path in args[:2]:
+                if isinstance(path, (str, bytes, os.PathLike)) and not inside(path):
+                    raise PermissionError(f"the grader does not allow {event} outside its folder")
+        elif event in ("os.dup2", "os.close") and args and args[0] in protected_fds:
+            raise PermissionError("the grader does not allow touching its pipes")
+
+    sys.addaudithook(hook)
+
+
+def _reply(fd: int, status: str, value=None, message: str = "") -> None:
+    from . import codec
+    try:
+        payload = codec.dumps({"status": status, "value": value, "message": message})
+    except Exception as err:  # an output that cannot be encoded is reported, not fatal
+        payload = codec.dumps({"status": "error", "value": None,
+                               "message": f"the result could not be sent back ({err})"})
+    write_frame(fd, payload)
+
+
+def serve(read_fd: int, write_fd: int) -> None:
+    from .checking import describe_exception
+    from .registry import PROBES
+
+    namespace = {"__name__": "__main__", "__builtins__": __builtins__}
+    while True:
+        (size,) = _HEADER.unpack(read_exact(read_fd, _HEADER.size))
+        request = pickle.loads(read_exact(read_fd, size))
+        kind = request[0]
+        if kind == "quit":
+            os._exit(0)
+        if kind == "exec":
+            _, label, source = request
+            try:
+                code = compile(source, label, "exec")
+            except SyntaxError as err:
+                _reply(write_fd, "error", message=f"SyntaxError: {err.msg} (line {err.lineno})")
+                continue
+            try:
+                exec(code, namespace)
+            except BaseException as err:  # SystemExit and KeyboardInterrupt too
+                _reply(write_fd, "error", message=describe_exception(err))
+                continue
+            _reply(write_fd, "ok")
+        elif kind == "call":
+            _, probe_name, entries, case = request
+            missing = [name for name in entries if name not in namespace]
+            if missing:
+                _reply(write_fd, "missing", message=", ".join(missing))
+                continue
+            try:
+                value = PROBES[probe_name](namespace, entries, case)
+            except BaseException as err:
+                _reply(write_fd, "error", message=describe_exception(err))
+                continue
+            _reply(write_fd, "ok", value=value)
+
+
+def main() -> None:
+    read_fd, write_fd, workdir, memory = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+    preload = [m for m in sys.argv[5].split(",") if m] if len(sys.argv) > 5 else []
+    os.chdir(workdir)
+    _limit_resources(memory)
+    _redirect_output(workdir)
+    import numpy  # noqa: F401  -- imported before the hook, like everything trusted
+    from . import checking, codec, registry  # noqa: F401
+    registry.all_exercises()                  # probes of every chapter are registered
+    for module in preload:
+        try:
+            __import__(module)
+        except Exception:
+            pass
+    _install_audit_hook(workdir, {read_fd, write_fd})
+    sys.argv = ["submission"]
+    serve(read_fd, write_fd)
+
+
+if __name__ == "__main__":
+    main()

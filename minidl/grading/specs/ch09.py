@@ -1,0 +1,124 @@
+"""Chapter 9, GPU kernels: a launch configuration, ReLU forward and backward in CUDA C.
+
+The CUDA sources are run by ``minidl.kernels.emulate`` in the submission's process (the
+same code would run on a GPU through CuPy). Arrays are surrounded by guard values so a
+kernel that writes past the end of its output is caught instead of corrupting memory
+silently.
+"""
+import numpy as np
+
+from ..feedback import compare_outputs
+from ..registry import Case, Exercise, function_exercise, probe, register
+
+CHAPTER = "09_gpu_kernels"
+_GUARD = 64
+_SENTINEL = -12345.0
+
+
+def blocks_for(n, threads):
+    """Blocks needed so that blocks * threads >= n (ceiling division)."""
+    return (n + threads - 1) // threads
+
+
+def _blocks_cases(rng):
+    return [Case((n, t), label=f"n={n}, threads={t}") for n, t in
+            ((1000, 256), (1024, 256), (1, 128), (int(rng.integers(2000, 9000)), 128))]
+
+
+function_exercise(
+    "blocks_for", CHAPTER, 1, "blocks_for", "How many blocks a launch needs",
+    _blocks_cases, blocks_for, ("blocks",),
+    mistakes=(("n // threads rounds down, leaving the last elements without a thread: "
+               "round up with (n + threads - 1) // threads", lambda n, t: n // t),
+              ("one block too many when n is a multiple of threads", lambda n, t: n // t + 1)))
+
+
+def _guarded(values: np.ndarray) -> np.ndarray:
+    """``values`` with guard values after them; the kernel gets ``buffer[:len(values)]``."""
+    buffer = np.full(values.size + _GUARD, _SENTINEL, dtype=np.float32)
+    buffer[:values.size] = values
+    return buffer
+
+
+@probe("cuda")
+def _cuda_probe(namespace, entries, case):
+    """Compile the submitted source with the emulator and launch ``case.extra["kernel"]``."""
+    from minidl.kernels import emulate
+    source = namespace[entries[0]]
+    if not isinstance(source, str):
+        raise TypeError(f"{entries[0]} should be a string of CUDA C source, got {type(source).__name__}")
+    try:
+        module = emulate.EmulatedModule(source, np.float32, entries[0])
+    except RuntimeError as err:
+        errors = [line for line in str(err).splitlines() if "error" in line]
+        raise RuntimeError("the CUDA source does not compile: "
+                           + ("; ".join(errors[:3]) if errors else str(err)[:500])) from None
+    kernel = module.get_function(case.extra["kernel"])
+    n = case.extra["n"]
+    inputs = [_guarded(np.asarray(a, dtype=np.float32)) for a in case.args]
+    output = _guarded(np.zeros(n, dtype=np.float32))
+    out_view = output[:n]
+    kernel((case.extra["blocks"],), (case.extra["threads"],),
+           tuple(a[:n] for a in inputs) + (out_view, np.int32(n)))
+    return {"out": out_view.copy(), "guard_ok": bool(np.all(output[n:] == _SENTINEL))}
+
+
+def _judge_cuda(reference, name, mistakes=()):
+    def judge(case, got):
+        if not isinstance(got, dict) or "out" not in got:
+            return "the grader could not read the result"
+        if not got.get("guard_ok", False):
+            return (f"the kernel wrote past the end of `{name}`: threads with an index >= n must "
+                    "do nothing (check `if (i < n)`)")
+        expected = reference(*case.args)
+        wrong = [(hint, fn(*case.args)) for hint, fn in mistakes]
+        return compare_outputs(got["out"], expected, (name,), wrong, tolerance=1e-6)
+    return judge
+
+
+def _relu_forward_cases(rng):
+    cases = []
+    for n, threads in ((1000, 256), (37, 32)):
+        cases.append(Case((rng.standard_normal(n).astype(np.float32),),
+                          label=f"n={n} with {threads} threads per block",
+                          extra={"kernel": "relu_forward", "n": n, "threads": threads,
+                                 "blocks": blocks_for(n, threads)}))
+    return cases
+
+
+register(Exercise(
+    name="relu_forward_cuda", chapter=CHAPTER, points=2, entries=("RELU_FORWARD_SOURCE",),
+    title="ReLU forward as a CUDA kernel", make_cases=_relu_forward_cases,
+    judge=_judge_cuda(lambda x: np.maximum(x, 0).astype(np.float32), "y"), probe="cuda"))
+
+
+def _first_pass_only(dy, x, covered):
+    dx = np.zeros_like(dy)
+    dx[:covered] = (dy * (x > 0))[:covered]
+    return dx
+
+
+def _relu_backward_cases(rng):
+    cases = []
+    for n, threads, blocks in ((3000, 128, 4), (100, 32, 1)):
+        cases.append(Case((rng.standard_normal(n).astype(np.float32),
+                           rng.standard_normal(n).astype(np.float32)),
+                          label=f"n={n} launched as {blocks} block(s) of {threads} threads",
+                          extra={"kernel": "relu_backward", "n": n, "threads": threads,
+                                 "blocks": blocks}))
+    return cases
+
+
+def _judge_relu_backward(case, got):
+    dy, x = case.args
+    covered = case.extra["threads"] * case.extra["blocks"]
+    hints = (("only the first blocks * threads elements were written: use a grid-stride loop "
+              "(for (i = ...; i < n; i += blockDim.x * gridDim.x))",
+              lambda dy, x: _first_pass_only(dy, x, covered)),)
+    return _judge_cuda(lambda dy, x: (dy * (x > 0)).astype(np.float32), "dx", hints)(case, got)
+
+
+register(Exercise(
+    name="relu_backward_cuda", chapter=CHAPTER, points=2, entries=("RELU_BACKWARD_SOURCE",),
+    title="ReLU backward as a CUDA kernel with a grid-stride loop",
+    make_cases=_relu_backward_cases, judge=_judge_relu_backward, probe="cuda"))

@@ -1,0 +1,156 @@
+"""Chapter 13, transfer learning: freezing layers and one fine-tuning step.
+
+These checks use minidl itself: the submission receives a real ``Sequential`` model.
+The model is rebuilt from weights drawn by the grader, so the grader's process can
+compute the expected result on an identical copy.
+"""
+import copy
+
+import numpy as np
+
+from ..feedback import compare_outputs
+from ..registry import Case, Exercise, probe, register
+
+CHAPTER = "13_transfer_learning"
+
+
+def build_model(weights: list):
+    """Dense(h) - ReLU - Dense(h2) - ReLU - Dense(k) in float64 with the given (W, b) pairs."""
+    import minidl as mdl
+    from minidl import layers as L
+    dense = [L.Dense(W.shape[1]) for W, _ in weights]
+    model = mdl.Sequential([dense[0], L.ReLU(), dense[1], L.ReLU(), dense[2]],
+                           input_shape=(weights[0][0].shape[0],))
+    model.astype(np.float64) if hasattr(model, "astype") else None
+    for layer, (W, b) in zip(dense, weights):
+        layer.params["W"] = np.array(W, dtype=np.float64)
+        layer.params["b"] = np.array(b, dtype=np.float64)
+        layer.grads["W"] = np.zeros_like(layer.params["W"])
+        layer.grads["b"] = np.zeros_like(layer.params["b"])
+    return model
+
+
+def _summary(model) -> dict:
+    return {"trainable": [bool(layer.trainable) for layer in model.layers],
+            "has_params": [bool(layer.params) for layer in model.layers],
+            "params": [tuple(np.array(p) for p in layer.params.values()) for layer in model.layers]}
+
+
+def _draw_weights(rng, sizes):
+    return [(rng.standard_normal((a, b)) * 0.5, rng.standard_normal(b) * 0.1)
+            for a, b in zip(sizes[:-1], sizes[1:])]
+
+
+# ---------------------------------------------------------------- freezing
+@probe("freeze")
+def _freeze_probe(namespace, entries, case):
+    weights, n_trainable = case.args
+    model = build_model(weights)
+    returned = namespace[entries[0]](model, n_trainable)
+    summary = _summary(model)
+    summary["returned_model"] = returned is model or returned is None
+    return summary
+
+
+def _freeze_cases(rng):
+    return [Case((_draw_weights(rng, (6, 5, 4, 3)), n), label=f"keep the last {n} weighted "
+                 f"layer(s) trainable in Dense-ReLU-Dense-ReLU-Dense") for n in (1, 2)]
+
+
+def _judge_freeze(case, got):
+    _, n_trainable = case.args
+    if not isinstance(got, dict) or "trainable" not in got:
+        return "the grader could not read the result"
+    weighted = [i for i, has in enumerate(got["has_params"]) if has]
+    keep = set(weighted[-n_trainable:])
+    for i in weighted:
+        wanted = i in keep
+        if got["trainable"][i] != wanted:
+            state = "trainable" if got["trainable"][i] else "frozen"
+            hint = (" (count only layers with weights: the ReLUs have none)"
+                    if len(weighted) != len(got["trainable"]) else "")
+            return (f"layer {i} (a Dense layer) is {state}, expected "
+                    f"{'trainable' if wanted else 'frozen'}{hint}")
+    return None
+
+
+register(Exercise(
+    name="freeze_all_but_last", chapter=CHAPTER, points=2, entries=("freeze_all_but_last",),
+    title="Freeze every layer but the last ones", make_cases=_freeze_cases,
+    judge=_judge_freeze, probe="freeze"))
+
+
+# ---------------------------------------------------------------- fine-tuning step
+@probe("fine_tune")
+def _fine_tune_probe(namespace, entries, case):
+    from minidl import losses
+    weights, frozen, x, y, lr = case.args
+    model = build_model(weights)
+    for index in frozen:
+        model.layers[index].trainable = False
+    loss = namespace[entries[0]](model, x, y, losses.SparseCategoricalCrossentropy(from_logits=True), lr)
+    summary = _summary(model)
+    summary["loss"] = loss
+    return summary
+
+
+def fine_tune_step(model, x, y, loss_fn, lr):
+    """Reference: forward, loss, backward, then SGD on the trainable layers only."""
+    y_pred = model.forward(x, training=True)
+    loss = loss_fn(y_pred, y)
+    model.backward(loss_fn.backward())
+    for layer in model.layers:
+        if layer.trainable:
+            for key in layer.params:
+                layer.params[key] -= lr * layer.grads[key]
+    return float(loss)
+
+
+def _fine_tune_cases(rng):
+    cases = []
+    for sizes, frozen in (((4, 6, 5, 3), [0, 1, 2, 3]), ((3, 5, 4, 2), [0, 1])):
+        n = 7
+        x = rng.standard_normal((n, sizes[0]))
+        y = rng.integers(0, sizes[-1], n)
+        cases.append(Case((_draw_weights(rng, sizes), frozen, x, y, 0.1),
+                          label=f"{len(frozen)} frozen layers, batch of {n}, lr=0.1"))
+    return cases
+
+
+def _expected_fine_tune(case, update_frozen=False):
+    from minidl import losses
+    weights, frozen, x, y, lr = copy.deepcopy(case.args)
+    model = build_model(weights)
+    for index in frozen:
+        model.layers[index].trainable = update_frozen
+    loss = fine_tune_step(model, x, y, losses.SparseCategoricalCrossentropy(from_logits=True), lr)
+    return loss, _summary(model)
+
+
+def _judge_fine_tune(case, got):
+    if not isinstance(got, dict) or "params" not in got:
+        return "the grader could not read the result"
+    loss, expected = _expected_fine_tune(case)
+    _, everything = _expected_fine_tune(case, update_frozen=True)
+    problem = compare_outputs(got["loss"], loss, ("the returned loss",))
+    if problem:
+        return problem + "\n    hint: return the loss of the forward pass, before the update"
+    if len(got["params"]) != len(expected["params"]):
+        return "the model's layers were changed"
+    for index, (mine, theirs, all_) in enumerate(zip(got["params"], expected["params"],
+                                                     everything["params"])):
+        names = tuple(f"layer {index} param {k}" for k in range(len(theirs)))
+        if not theirs:
+            continue
+        wrong = [("the frozen layers were updated too: skip layers with trainable == False",
+                  all_)]
+        problem = compare_outputs(mine, theirs, names, wrong)
+        if problem:
+            return problem
+    return None
+
+
+register(Exercise(
+    name="fine_tune_step", chapter=CHAPTER, points=2, entries=("fine_tune_step",),
+    title="One fine-tuning step that respects frozen layers", make_cases=_fine_tune_cases,
+    judge=_judge_fine_tune, probe="fine_tune"))
