@@ -1,0 +1,293 @@
+"""GPU tier on a device, and the device-placement errors everywhere.
+
+The kernel-vs-reference table and the short training run below are parametrized over two
+"devices":
+
+* ``gpu`` -- real CuPy arrays on a CUDA device; marked ``gpu`` and skipped, with the reason
+  in one line, where ``minidl.backend.gpu_available()`` is False;
+* ``emulator`` -- the same test code with NumPy arrays, which ``minidl.kernels.gpu`` runs
+  through the CUDA emulator. This keeps the device tests themselves tested on machines
+  without a GPU, so they do not first run (and first fail) on somebody's Colab.
+
+On a GPU machine: ``python -m pytest tests/test_gpu_device.py -m gpu -v``.
+"""
+import importlib.machinery
+import sys
+import types
+
+import numpy as np
+import pytest
+
+import minidl as mdl
+from minidl import backend, losses, optim
+from minidl.kernels import emulate, gpu, reference
+
+GPU_AVAILABLE, GPU_STATUS = backend.gpu_status()
+
+DEVICES = [
+    pytest.param("emulator", marks=pytest.mark.skipif(
+        emulate.compiler() is None, reason="the CUDA emulator needs a C++ compiler (g++)")),
+    pytest.param("gpu", marks=[pytest.mark.gpu, pytest.mark.skipif(
+        not GPU_AVAILABLE, reason=f"no usable GPU: {GPU_STATUS}")]),
+]
+
+
+def place(device, value):
+    """``value`` (a NumPy array, or anything else) as the kernels of ``device`` take it."""
+    if not isinstance(value, np.ndarray):
+        return value
+    return backend.to_device(value, "gpu") if device == "gpu" else value.copy()
+
+
+# =========================================================================== kernels vs reference
+def _softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _normal(rng, dtype, *shape):
+    return rng.standard_normal(shape).astype(dtype)
+
+
+# One small case per launcher: name -> (rng, dtype) -> the positional arguments.
+CASES = {
+    "softmax_cross_entropy": lambda g, d: (_normal(g, d, 6, 5) * 4, g.integers(0, 5, 6)),
+    "softmax_cross_entropy_backward": lambda g, d: (_softmax(_normal(g, d, 6, 5)), g.integers(0, 5, 6),
+                                                    1 / 6),
+    "dropout_forward": lambda g, d: (_normal(g, d, 4, 7), g.random((4, 7)).astype(d), 0.25),
+    "dropout_backward": lambda g, d: (_normal(g, d, 4, 7), (g.random((4, 7)) > 0.3).astype(d) / d(0.7)),
+    "sgd_update": lambda g, d: (_normal(g, d, 5, 3), _normal(g, d, 5, 3), _normal(g, d, 5, 3),
+                                0.1, 0.9, True, 1e-2),
+    "adam_update": lambda g, d: (_normal(g, d, 40), _normal(g, d, 40), _normal(g, d, 40),
+                                 np.abs(_normal(g, d, 40)), 1e-3, 0.9, 0.999, 1e-8, 3, 1e-2, True),
+    "im2col": lambda g, d: (_normal(g, d, 2, 3, 6, 5), 3, 3, 1, 2, 1, 0),
+    "col2im": lambda g, d: (_normal(g, d, 27, 24), (2, 3, 6, 5), 3, 3, 1, 2, 1, 0),
+    "max_pool_forward": lambda g, d: (_normal(g, d, 2, 3, 7, 6), 3, 2, 2, 2),
+    "max_pool_backward": lambda g, d: (
+        _normal(g, d, 2, 3, 3, 3),
+        reference.max_pool_forward(_normal(g, d, 2, 3, 7, 6), 3, 2, 2, 2)[1], (2, 3, 7, 6), 3, 2, 2, 2),
+    "avg_pool_forward": lambda g, d: (_normal(g, d, 2, 3, 7, 6), 3, 2, 2, 2),
+    "avg_pool_backward": lambda g, d: (_normal(g, d, 2, 3, 3, 3), (2, 3, 7, 6), 3, 2, 2, 2),
+    "batchnorm_forward": lambda g, d: (_normal(g, d, 5, 3, 20), _normal(g, d, 3), _normal(g, d, 3), 1e-5),
+    "batchnorm_backward": lambda g, d: (
+        _normal(g, d, 5, 3, 20), _normal(g, d, 5, 3, 20), _normal(g, d, 3),
+        _normal(g, d, 3) * d(0.1), np.abs(_normal(g, d, 3)) + d(0.5), 1e-5),
+    "lstm_cell_forward": lambda g, d: (
+        _normal(g, d, 3, 8), _normal(g, d, 3, 8), _normal(g, d, 8), _normal(g, d, 3, 2),
+        np.zeros((3, 8), d), np.zeros((3, 2), d), np.zeros((3, 2), d)),
+    "lstm_cell_backward": lambda g, d: (
+        _normal(g, d, 3, 2), _normal(g, d, 3, 2), g.random((3, 8)).astype(d), _normal(g, d, 3, 2),
+        _normal(g, d, 3, 2), np.zeros((3, 8), d), np.zeros((3, 2), d)),
+    "gru_cell_forward": lambda g, d: (
+        _normal(g, d, 3, 6), _normal(g, d, 3, 6), _normal(g, d, 6), _normal(g, d, 6), _normal(g, d, 3, 2),
+        np.zeros((3, 6), d), np.zeros((3, 2), d), np.zeros((3, 2), d)),
+    "gru_cell_backward": lambda g, d: (
+        _normal(g, d, 3, 2), g.random((3, 6)).astype(d), _normal(g, d, 3, 2), _normal(g, d, 3, 2),
+        np.zeros((3, 6), d), np.zeros((3, 6), d), np.zeros((3, 2), d)),
+}
+
+
+def _arrays(result):
+    """The arrays in a kernel's result: one array, a tuple of them, or None (in place only)."""
+    if result is None:
+        return []
+    return list(result) if isinstance(result, tuple) else [result]
+
+
+def test_the_table_covers_every_gpu_launcher():
+    launchers = {name for name in gpu.__all__ if callable(getattr(reference, name, None))}
+    assert set(CASES) == launchers
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_kernel_matches_reference(device, name):
+    args = CASES[name](np.random.default_rng(7), np.float32)
+    reference_args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    device_args = [place(device, a) for a in args]
+
+    expected = _arrays(getattr(reference, name)(*reference_args))
+    result = _arrays(getattr(gpu, name)(*device_args))
+
+    assert len(result) == len(expected), f"{name} returned {len(result)} arrays, reference {len(expected)}"
+    for i, (ours, theirs) in enumerate(zip(result, expected)):
+        assert backend.device_of(ours) == ("gpu" if device == "gpu" else "cpu")
+        ours = backend.to_numpy(ours)
+        assert ours.dtype == theirs.dtype and ours.shape == theirs.shape, f"{name} output {i}"
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6, err_msg=f"{name} output {i}")
+    for i, (ours, theirs) in enumerate(zip(device_args, reference_args)):  # arguments updated in place
+        if isinstance(theirs, np.ndarray):
+            np.testing.assert_allclose(backend.to_numpy(ours), theirs, rtol=1e-5, atol=1e-6,
+                                       err_msg=f"{name} argument {i} after the call")
+
+
+# =========================================================================== a short training run
+def _images(n=48):
+    """Three classes of 12x12 images: a bright row, a bright column, or a bright diagonal."""
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 3, n)
+    x = rng.normal(0, 0.3, (n, 1, 12, 12)).astype(np.float32)
+    for i, label in enumerate(y):
+        k = rng.integers(2, 10)
+        if label == 0:
+            x[i, 0, k, :] += 1.5
+        elif label == 1:
+            x[i, 0, :, k] += 1.5
+        else:
+            x[i, 0].flat[::13] += 1.5
+    return x, y
+
+
+def _sequences(n=48):
+    """Sign of the sum of a sequence's first feature: a task an LSTM learns in a few steps."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(0, 1, (n, 6, 3)).astype(np.float32)
+    return x, (x[:, :, 0].sum(axis=1) > 0).astype(np.int64)
+
+
+def _lenet():
+    from minidl.layers import Dense, Dropout, Flatten, ReLU
+    from minidl.layers.conv import Conv2D, MaxPool2D
+    from minidl.layers.normalization import BatchNorm
+    # BatchNorm after the ReLU, not before: a bias followed by BatchNorm has a gradient that
+    # is zero up to rounding, and Adam would turn that rounding noise into full-size steps.
+    model = mdl.Sequential([Conv2D(4, 3, padding=1), ReLU(), MaxPool2D(2), BatchNorm(), Dropout(0.1),
+                            Flatten(), Dense(3)], input_shape=(1, 12, 12))
+    model.compile(optimizer=optim.Adam(1e-2),
+                  loss=losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    return model
+
+
+def _recurrent():
+    from minidl.layers import Dense
+    from minidl.layers.recurrent import GRU, LSTM
+    model = mdl.Sequential([LSTM(8, return_sequences=True), GRU(6), Dense(2)], input_shape=(6, 3))
+    model.compile(optimizer=optim.SGD(0.1, momentum=0.9),
+                  loss=losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    return model
+
+
+def _fit(make_model, data, device, monkeypatch):
+    """Build (seed 0) and train for 2 epochs on ``device``: "cpu" (the NumPy reference tier),
+    "gpu" (``model.to("gpu")``), or "emulator" (every kernel from ``minidl.kernels.gpu``,
+    run by the emulator on NumPy arrays)."""
+    mdl.backend.use("numpy")
+    mdl.seed(0)
+    model = make_model()
+    if device == "gpu":
+        model.to("gpu")
+    with monkeypatch.context() as patch:
+        if device == "emulator":
+            patch.setattr(backend, "kernels_for", lambda x: gpu)
+        x, y = data
+        history = model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+        predictions = model.predict(x[:5])
+        scores = model.evaluate(x, y)
+    return model, history.history, predictions, scores
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("make_model, data", [(_lenet, _images), (_recurrent, _sequences)],
+                         ids=["lenet", "lstm-gru"])
+def test_short_training_run_matches_the_cpu(device, make_model, data, monkeypatch):
+    pytest.importorskip("minidl.layers.recurrent" if make_model is _recurrent else "minidl.layers.conv")
+    _, cpu_history, cpu_predictions, cpu_scores = _fit(make_model, data(), "cpu", monkeypatch)
+    model, history, predictions, scores = _fit(make_model, data(), device, monkeypatch)
+
+    np.testing.assert_allclose(history["loss"], cpu_history["loss"], rtol=1e-3)
+    assert history["loss"][-1] < history["loss"][0], history["loss"]
+    assert type(predictions) is np.ndarray  # predict returns NumPy, whatever the device
+    np.testing.assert_allclose(predictions, cpu_predictions, rtol=1e-3, atol=1e-4)
+    assert scores["loss"] == pytest.approx(cpu_scores["loss"], rel=1e-3)
+    if device == "gpu":
+        assert all(backend.device_of(w) == "gpu" for w in model.layers[0].params.values())
+        model.to("cpu")
+        assert all(type(w) is np.ndarray for w in model.layers[0].params.values())
+        np.testing.assert_allclose(model.predict(data()[0][:5]), cpu_predictions, rtol=1e-3, atol=1e-4)
+
+
+# =========================================================================== placement errors
+def _fake_cupy(monkeypatch, get_device_count):
+    """Install a stand-in ``cupy`` module whose runtime answers ``get_device_count()``."""
+    fake = types.ModuleType("cupy")
+    fake.__spec__ = importlib.machinery.ModuleSpec("cupy", None)
+    fake.__version__ = "0.0-fake"
+    fake.ndarray = type("ndarray", (), {})
+    fake.cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=get_device_count))
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    return fake
+
+
+def test_gpu_without_cupy_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "cupy", None)  # what Python does for a missing package
+    available, why = backend.gpu_status()
+    assert not available and 'pip install "minidl[gpu]"' in why
+    assert not backend.gpu_available()
+    with pytest.raises(RuntimeError, match=r'pip install "minidl\[gpu\]"'):
+        backend.to_device(np.ones(3), "gpu")
+
+
+def test_model_to_gpu_without_cupy_fails_clearly_and_stays_on_the_cpu(monkeypatch):
+    from minidl.layers import Dense
+    monkeypatch.setitem(sys.modules, "cupy", None)
+    model = mdl.Sequential([Dense(4), Dense(2)], input_shape=(3,))
+    with pytest.raises(RuntimeError, match=r'pip install "minidl\[gpu\]"'):
+        model.to("gpu")
+    assert model.device == "cpu"
+    assert all(type(w) is np.ndarray for layer in model.layers for w in layer.params.values())
+    assert model.predict(np.ones((2, 3), np.float32)).shape == (2, 2)
+
+
+def _raise(error):
+    def get_device_count():
+        raise error
+    return get_device_count
+
+
+@pytest.mark.parametrize("error, expected", [
+    (RuntimeError("cudaErrorInsufficientDriver: CUDA driver version is insufficient for CUDA "
+                  "runtime version\n  File \"cupy_backends/cuda/api/runtime.pyx\", line 144"),
+     "cudaErrorInsufficientDriver: CUDA driver version is insufficient"),
+    (OSError("libcuda.so.1: cannot open shared object file: No such file or directory"),
+     "libcuda.so.1: cannot open shared object file"),
+    (RuntimeError(""), "RuntimeError"),
+])
+def test_cupy_without_a_driver_is_a_one_line_error(monkeypatch, error, expected):
+    _fake_cupy(monkeypatch, _raise(error))
+    available, why = backend.gpu_status()
+    assert not available and "\n" not in why and expected in why and "no CUDA device" in why
+    with pytest.raises(RuntimeError) as caught:
+        backend.to_device(np.ones(3), "gpu")
+    message = str(caught.value)
+    assert "\n" not in message and expected in message
+    assert caught.value.__cause__ is None and caught.value.__context__ is None  # no CUDA traceback
+
+
+def test_cupy_with_no_device_says_so(monkeypatch):
+    _fake_cupy(monkeypatch, lambda: 0)
+    available, why = backend.gpu_status()
+    assert not available and why == "CuPy is installed but no CUDA device was found"
+    with pytest.raises(RuntimeError, match="no CUDA device was found"):
+        backend.to_device(np.ones(3), "gpu")
+
+
+@pytest.mark.skipif(GPU_AVAILABLE, reason="this machine has a GPU")
+def test_this_machine_explains_in_one_line_why_there_is_no_gpu():
+    """Whatever is installed here (no CuPy, CuPy without a driver...), the answer is one line."""
+    with pytest.raises(RuntimeError) as caught:
+        backend.to_device(np.ones(3), "gpu")
+    assert "\n" not in str(caught.value) and str(caught.value).startswith("cannot use the GPU: ")
+
+
+def test_info_reports_the_gpu_status_in_one_line(capsys):
+    from minidl.__main__ import main
+    assert main(["info"]) == 0
+    gpu_lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("GPU:")]
+    assert len(gpu_lines) == 1 and GPU_STATUS in gpu_lines[0]
+
+
+def test_importing_minidl_does_not_import_cupy():
+    import subprocess
+    code = "import sys, minidl, minidl.kernels.gpu; print('cupy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
