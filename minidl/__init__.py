@@ -7,10 +7,10 @@ __version__ = "0.1.0"
 
 from . import backend
 from .backend import seed
-from . import (callbacks, data, gradcheck, initializers, layers, losses, metrics, optim,
-               regularizers)
+from . import (callbacks, data, datasets, gradcheck, initializers, layers, losses, metrics,
+               optim, plot, regularizers)
 from .model import NonFiniteLossError, Sequential, load_model
 
-__all__ = ["__version__", "backend", "seed", "callbacks", "data", "gradcheck", "initializers",
+__all__ = ["__version__", "backend", "seed", "callbacks", "data", "datasets", "gradcheck", "plot", "initializers",
            "layers", "losses", "metrics", "optim", "regularizers", "Sequential", "load_model",
            "NonFiniteLossError"]

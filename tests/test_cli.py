@@ -1,0 +1,20 @@
+"""python -m minidl: info and demo."""
+import subprocess
+import sys
+
+from minidl.__main__ import main
+
+
+def test_info_reports_versions_backend_and_gpu(capsys):
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "minidl 0.1.0" in out and "kernel backend:" in out and "GPU:" in out
+
+
+def test_demo_trains_and_saves_curves(tmp_path):
+    png = tmp_path / "curves.png"
+    result = subprocess.run([sys.executable, "-m", "minidl", "demo", "--epochs", "1", "--quiet",
+                             "--output", str(png)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "test accuracy 0.9" in result.stdout or "test accuracy 0.8" in result.stdout
+    assert png.exists() and png.stat().st_size > 1000
