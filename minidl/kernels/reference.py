@@ -259,3 +259,107 @@ def batchnorm_backward(dy, x, gamma, mean, var, eps):
 
 
 # ============================================================ recurrent cells
+# One time step of an LSTM or GRU is a matrix product (left to BLAS, in the layer) and
+# then a handful of pointwise operations on the gates, done here. The layer computes the
+# input projection x_t Wx for ALL time steps with one matrix product before the loop, so
+# each step only adds h_{t-1} Wh. Outputs are arguments (written in place and returned),
+# so the layer preallocates every per-step buffer once and the GPU tier can take the same
+# signature. Gate blocks are H columns wide: LSTM [i | f | g | o], GRU [r | z | n].
+def _sigmoid(x):
+    """The logistic function 1 / (1 + e^-x); e^-x may overflow to inf for x << 0, giving 0."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-x))
+
+
+def lstm_cell_forward(xw, hw, b, c_prev, gates, c, h):
+    """Pointwise part of one LSTM step.
+
+        a = xw + hw + b                      pre-activations, blocks [a_i | a_f | a_g | a_o]
+        i = σ(a_i)  f = σ(a_f)  g = tanh(a_g)  o = σ(a_o)
+        c = f * c_prev + i * g               h = o * tanh(c)
+
+    Parameters: xw (N, 4H) = x_t Wx, hw (N, 4H) = h_{t-1} Wh, b (4H,), c_prev (N, H).
+    Outputs, written in place and returned: gates (N, 4H) = [i | f | g | o] (kept for the
+    backward), c (N, H), h (N, H).
+    """
+    H = c_prev.shape[1]
+    a = xw + hw + b
+    i, f, o = _sigmoid(a[:, :H]), _sigmoid(a[:, H:2 * H]), _sigmoid(a[:, 3 * H:])
+    g = np.tanh(a[:, 2 * H:3 * H])
+    gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:] = i, f, g, o
+    c[...] = f * c_prev + i * g
+    h[...] = o * np.tanh(c)
+    return gates, c, h
+
+
+def lstm_cell_backward(dh, dc_next, gates, c_prev, c, da, dc_prev):
+    """Backward of ``lstm_cell_forward``: from dL/dh_t and dL/dc_t to the pre-activations.
+
+        dc   = dc_next + dh * o * (1 - tanh(c)^2)         (c feeds h_t and c_{t+1})
+        da_i = dc * g * i (1 - i)      da_f = dc * c_prev * f (1 - f)
+        da_g = dc * i * (1 - g^2)      da_o = dh * tanh(c) * o (1 - o)
+        dc_prev = dc * f
+
+    Parameters: dh (N, H) = dL/dh_t (from the output and from step t+1), dc_next (N, H) =
+    dL/dc_t from step t+1, gates (N, 4H), c_prev (N, H), c (N, H) from the forward.
+    Outputs, written in place and returned: da (N, 4H) = dL/da (which is also dL/dxw,
+    dL/dhw and the per-sample dL/db), dc_prev (N, H) = dL/dc_{t-1}. ``dc_prev`` may be
+    the same array as ``dc_next``.
+    """
+    H = c_prev.shape[1]
+    i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
+    tanh_c = np.tanh(c)
+    dc = dc_next + dh * o * (1 - tanh_c ** 2)
+    da[:, :H] = dc * g * i * (1 - i)
+    da[:, H:2 * H] = dc * c_prev * f * (1 - f)
+    da[:, 2 * H:3 * H] = dc * i * (1 - g ** 2)
+    da[:, 3 * H:] = dh * tanh_c * o * (1 - o)
+    dc_prev[...] = dc * f
+    return da, dc_prev
+
+
+def gru_cell_forward(xw, hw, bx, bh, h_prev, gates, hn, h):
+    """Pointwise part of one GRU step (PyTorch's formulation: r gates h Wh_n + bh_n).
+
+        r  = σ(xw_r + bx_r + hw_r + bh_r)      z = σ(xw_z + bx_z + hw_z + bh_z)
+        hn = hw_n + bh_n                       n = tanh(xw_n + bx_n + r * hn)
+        h  = (1 - z) * n + z * h_prev
+
+    Parameters: xw (N, 3H) = x_t Wx, hw (N, 3H) = h_{t-1} Wh, bx (3H,), bh (3H,), h_prev (N, H).
+    Outputs, written in place and returned: gates (N, 3H) = [r | z | n], hn (N, H)
+    (both kept for the backward), h (N, H).
+    """
+    H = h_prev.shape[1]
+    a = xw + bx
+    u = hw + bh
+    r = _sigmoid(a[:, :H] + u[:, :H])
+    z = _sigmoid(a[:, H:2 * H] + u[:, H:2 * H])
+    hn[...] = u[:, 2 * H:]
+    n = np.tanh(a[:, 2 * H:] + r * hn)
+    gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:] = r, z, n
+    h[...] = (1 - z) * n + z * h_prev
+    return gates, hn, h
+
+
+def gru_cell_backward(dh, gates, hn, h_prev, dxw, dhw, dh_prev):
+    """Backward of ``gru_cell_forward``.
+
+        da_n = dh * (1 - z) * (1 - n^2)                  (pre-activation of n)
+        da_z = dh * (h_prev - n) * z (1 - z)
+        da_r = da_n * hn * r (1 - r)
+        dxw  = [da_r | da_z | da_n]          dhw = [da_r | da_z | da_n * r]
+        dh_prev = dh * z                     (the direct path only; the layer adds dhw Wh^T)
+
+    Parameters: dh (N, H) = dL/dh_t, gates (N, 3H), hn (N, H), h_prev (N, H) from the forward.
+    Outputs, written in place and returned: dxw (N, 3H) = dL/d(x_t Wx + bx), dhw (N, 3H) =
+    dL/d(h_{t-1} Wh + bh), dh_prev (N, H). ``dh_prev`` may be the same array as ``dh``.
+    """
+    H = h_prev.shape[1]
+    r, z, n = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:]
+    da_n = dh * (1 - z) * (1 - n ** 2)
+    da_z = dh * (h_prev - n) * z * (1 - z)
+    da_r = da_n * hn * r * (1 - r)
+    dxw[:, :H], dxw[:, H:2 * H], dxw[:, 2 * H:] = da_r, da_z, da_n
+    dhw[:, :H], dhw[:, H:2 * H], dhw[:, 2 * H:] = da_r, da_z, da_n * r
+    dh_prev[...] = dh * z
+    return dxw, dhw, dh_prev
