@@ -291,3 +291,33 @@ def test_importing_minidl_does_not_import_cupy():
     code = "import sys, minidl, minidl.kernels.gpu; print('cupy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# =========================================================================== benchmarks
+def test_bench_adds_gpu_rows_only_with_a_device():
+    from minidl.bench import gpu as bench_gpu
+    rows = bench_gpu.workloads()
+    assert (len(rows) > 0) == GPU_AVAILABLE
+    assert all(row.gpu_setup is not None for row in rows)
+
+
+def test_bench_gpu_table_without_a_device_says_why(capsys):
+    if GPU_AVAILABLE:
+        pytest.skip("this machine has a GPU")
+    from minidl.bench import gpu as bench_gpu
+    assert bench_gpu.main(["--quick"]) == 1
+    assert capsys.readouterr().out.strip() == f"no GPU: {GPU_STATUS}"
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("gpu", marks=DEVICES[1].marks)])
+def test_every_bench_gpu_workload_runs(device):
+    """Small versions of every GPU benchmark row: the CPU step everywhere, the GPU step on a device."""
+    from minidl.bench import gpu as bench_gpu
+    mdl.backend.use("numpy")  # the runner sets the tier; numpy here spares the Numba compile
+    rows = bench_gpu.all_workloads(batch_sizes=(2,), scale=64)
+    names = " ".join(row.name for row in rows)
+    assert "LeNet-5" in names and "LSTM" in names
+    for row in rows:
+        step = row.setup("numpy") if device == "cpu" else row.gpu_setup()
+        step()
+        step()

@@ -1,0 +1,214 @@
+"""GPU workloads: the LeNet-5 and LSTM training steps at batch 256 and 1024, and the
+hand-written CUDA kernels, timed on the device beside the CPU tiers.
+
+Each workload is a :class:`GpuWorkload`: a ``runner.Workload`` (whose ``setup(tier)`` builds
+the CPU step for the ``"numpy"`` or ``"numba"`` tier, as every other row) with one more
+field, ``gpu_setup()``, that builds the same step on the GPU: model or layer moved with
+``.to("gpu")``, inputs already on the device (so a step times the GPU, not the PCIe copy),
+and a device synchronisation at the end of every step (kernel launches are asynchronous:
+without it the timer would stop before the GPU finished).
+
+``workloads()`` returns these rows only when ``minidl.backend.gpu_available()``: on a
+machine without a GPU, ``make bench`` is unchanged. Until the runner prints a GPU column,
+``python -m minidl.bench.gpu`` prints this table by itself (CPU tier vs GPU).
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .. import backend
+from .runner import Workload, measure
+
+__all__ = ["GpuWorkload", "workloads", "all_workloads", "main"]
+
+F32 = np.float32
+BATCH_SIZES = (256, 1024)
+
+
+@dataclass
+class GpuWorkload(Workload):
+    gpu_setup: Callable[[], Callable[[], None]] | None = None  # the step on the CUDA device
+
+
+def _rng():
+    return np.random.default_rng(0)
+
+
+def _synchronize():
+    import cupy as cp
+    cp.cuda.get_current_stream().synchronize()
+
+
+def _place(device, *arrays):
+    return tuple(backend.to_device(a, device) for a in arrays)
+
+
+# ------------------------------------------------------------------ training steps
+def lstm_classifier(input_shape=(28, 28), units=128):
+    """An LSTM reading a 28x28 image row by row (T = 28 steps of 28 features), 128 units,
+    then a dense layer to 10 logits: the recurrent twin of LeNet-5 on the same data."""
+    from ..layers import Dense
+    from ..layers.recurrent import LSTM
+    from ..model import Sequential
+    return Sequential([LSTM(units), Dense(10)], input_shape=input_shape)
+
+
+def _lenet5(input_shape):
+    from .conv import lenet5
+    return lenet5(input_shape)
+
+
+def training_step(build, x_shape, device: str) -> Callable[[], None]:
+    """One SGD step (forward, softmax cross-entropy, backward, update) on a random batch x_shape."""
+    from .. import losses, optim
+    model = build(x_shape[1:])
+    model.compile(optimizer=optim.SGD(0.01), loss=losses.SparseCategoricalCrossentropy(from_logits=True))
+    x = _rng().standard_normal(x_shape).astype(F32)
+    y = _rng().integers(0, 10, x_shape[0])
+    if device == "gpu":
+        model.to("gpu")
+        x, y = _place("gpu", x, y)
+    return lambda: model.train_on_batch(x, y)  # returns a float: waits for the device
+
+
+def training_workload(name, build, x_shape) -> GpuWorkload:
+    return GpuWorkload(f"{name} SGD step, N={x_shape[0]}",
+                       setup=lambda tier: training_step(build, x_shape, "cpu"),
+                       gpu_setup=lambda: training_step(build, x_shape, "gpu"))
+
+
+# ------------------------------------------------------------------ single layers / kernels
+def layer_step(make_layer, x_shape, device: str) -> Callable[[], None]:
+    """Forward (training) and backward of one layer on random data."""
+    layer = make_layer()
+    layer.build(tuple(x_shape[1:]))
+    x = _rng().standard_normal(x_shape).astype(F32)
+    dy = _rng().standard_normal((x_shape[0],) + tuple(layer.compute_output_shape(tuple(x_shape[1:]))))
+    dy = dy.astype(F32)
+    if device == "gpu":
+        layer.to("gpu")
+        x, dy = _place("gpu", x, dy)
+
+    def step():
+        layer.forward(x, training=True)
+        layer.backward(dy)
+        if device == "gpu":
+            _synchronize()
+    return step
+
+
+def layer_workload(name, make_layer, x_shape) -> GpuWorkload:
+    return GpuWorkload(name, setup=lambda tier: layer_step(make_layer, x_shape, "cpu"),
+                       gpu_setup=lambda: layer_step(make_layer, x_shape, "gpu"))
+
+
+def _conv(filters, size, padding):
+    def make():
+        from ..layers.conv import Conv2D
+        return Conv2D(filters, size, padding=padding)
+    return make
+
+
+def _maxpool():
+    from ..layers.conv import MaxPool2D
+    return MaxPool2D(2)
+
+
+def _batchnorm():
+    from ..layers.normalization import BatchNorm
+    return BatchNorm()
+
+
+def adam_step(size: int, device: str) -> Callable[[], None]:
+    """One fused Adam update of ``size`` parameters (the optimizer kernel alone)."""
+    param, grad, m = (_rng().standard_normal(size).astype(F32) for _ in range(3))
+    v = np.abs(grad)
+    kernels = backend.kernels()
+    if device == "gpu":
+        from ..kernels import gpu as kernels
+        param, grad, m, v = _place("gpu", param, grad, m, v)
+
+    def step():
+        kernels.adam_update(param, grad, m, v, 1e-3, 0.9, 0.999, 1e-8, 10, 0.0, False)
+        if device == "gpu":
+            _synchronize()
+    return step
+
+
+def softmax_step(n: int, k: int, device: str) -> Callable[[], None]:
+    """Fused softmax cross-entropy forward and backward on (n, k) logits."""
+    logits = _rng().standard_normal((n, k)).astype(F32)
+    labels = _rng().integers(0, k, n)
+    kernels = backend.kernels()
+    if device == "gpu":
+        from ..kernels import gpu as kernels
+        logits, labels = _place("gpu", logits, labels)
+
+    def step():
+        _, probs = kernels.softmax_cross_entropy(logits, labels)
+        kernels.softmax_cross_entropy_backward(probs, labels, 1.0 / n)
+        if device == "gpu":
+            _synchronize()
+    return step
+
+
+def all_workloads(batch_sizes=BATCH_SIZES, scale: int = 1) -> list[GpuWorkload]:
+    """Every GPU row, whether or not a device is present (``scale`` divides the kernel sizes,
+    for tests)."""
+    rows = []
+    units = max(8, 128 // scale)
+    for n in batch_sizes:
+        rows.append(training_workload("GPU LeNet-5", _lenet5, (n, 1, 28, 28)))
+        rows.append(training_workload(f"GPU LSTM({units}) 28x28", functools.partial(
+            lstm_classifier, units=units), (n, 28, 28)))
+    n = max(1, 256 // scale)
+    rows += [
+        layer_workload(f"GPU conv 16->32 3x3 on 14x14 N={n}, fwd+bwd", _conv(32, 3, 1), (n, 16, 14, 14)),
+        layer_workload(f"GPU max-pool 2x2 N={n} C=32 28x28, fwd+bwd", _maxpool, (n, 32, 28, 28)),
+        layer_workload(f"GPU batch norm train ({n}, 32, 14, 14), fwd+bwd", _batchnorm, (n, 32, 14, 14)),
+        GpuWorkload(f"GPU softmax cross-entropy ({4 * n}, 1000), fwd+bwd",
+                    setup=lambda tier: softmax_step(4 * n, 1000, "cpu"),
+                    gpu_setup=lambda: softmax_step(4 * n, 1000, "gpu")),
+        GpuWorkload(f"GPU Adam update, {4096 * n} params",
+                    setup=lambda tier: adam_step(4096 * n, "cpu"),
+                    gpu_setup=lambda: adam_step(4096 * n, "gpu")),
+    ]
+    return rows
+
+
+def workloads() -> list[GpuWorkload]:
+    """The GPU rows for ``python -m minidl bench``: none unless a CUDA device is usable."""
+    return all_workloads() if backend.gpu_available() else []
+
+
+# ------------------------------------------------------------------ standalone table
+def main(argv=None) -> int:
+    """``python -m minidl.bench.gpu [--quick] [--tier numba]``: CPU tier vs GPU, per workload."""
+    parser = argparse.ArgumentParser(prog="python -m minidl.bench.gpu", description=main.__doc__)
+    parser.add_argument("--quick", action="store_true", help="few repeats, batch 256 only")
+    parser.add_argument("--tier", default=backend.current(), choices=("numpy", "numba"),
+                        help="the CPU tier to compare with (default: the current one)")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    available, status = backend.gpu_status()
+    if not available:
+        print(f"no GPU: {status}")
+        return 1
+    print(f"GPU: {status}; CPU tier: {args.tier}")
+    repeats, budget = (5, 1.0) if args.quick else (25, 3.0)
+    backend.use(args.tier)
+    print(f"{'workload':52}  {'cpu ms':>9}  {'gpu ms':>9}  {'cpu/gpu':>7}")
+    for workload in all_workloads((256,) if args.quick else BATCH_SIZES):
+        cpu = measure(workload.setup(args.tier), repeats, 1, budget)["median_ms"]
+        gpu = measure(workload.gpu_setup(), repeats, 2, budget)["median_ms"]
+        print(f"{workload.name:52}  {cpu:9.3f}  {gpu:9.3f}  {cpu / gpu:7.1f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
