@@ -294,25 +294,29 @@ def test_importing_minidl_does_not_import_cupy():
 
 
 # =========================================================================== benchmarks
-def test_bench_adds_gpu_rows_only_with_a_device():
+@pytest.fixture
+def bench_gpu():
+    pytest.importorskip("minidl.bench.runner", reason="the benchmark runner is not in this tree")
     from minidl.bench import gpu as bench_gpu
+    return bench_gpu
+
+
+def test_bench_adds_gpu_rows_only_with_a_device(bench_gpu):
     rows = bench_gpu.workloads()
     assert (len(rows) > 0) == GPU_AVAILABLE
     assert all(row.gpu_setup is not None for row in rows)
 
 
-def test_bench_gpu_table_without_a_device_says_why(capsys):
+def test_bench_gpu_table_without_a_device_says_why(bench_gpu, capsys):
     if GPU_AVAILABLE:
         pytest.skip("this machine has a GPU")
-    from minidl.bench import gpu as bench_gpu
     assert bench_gpu.main(["--quick"]) == 1
     assert capsys.readouterr().out.strip() == f"no GPU: {GPU_STATUS}"
 
 
 @pytest.mark.parametrize("device", ["cpu", pytest.param("gpu", marks=DEVICES[1].marks)])
-def test_every_bench_gpu_workload_runs(device):
+def test_every_bench_gpu_workload_runs(bench_gpu, device):
     """Small versions of every GPU benchmark row: the CPU step everywhere, the GPU step on a device."""
-    from minidl.bench import gpu as bench_gpu
     mdl.backend.use("numpy")  # the runner sets the tier; numpy here spares the Numba compile
     rows = bench_gpu.all_workloads(batch_sizes=(2,), scale=64)
     names = " ".join(row.name for row in rows)

@@ -20,6 +20,8 @@ OS thread and ``__syncthreads()`` is a ``std::barrier``, so every phase between 
 barriers finishes in all threads before the next starts, exactly as on the device. A thread
 that returns early leaves the barrier (``arrive_and_drop``) instead of blocking the others.
 
+Names beginning with ``emu_`` are the emulator's own: kernels must not use them.
+
 The Python side imitates CuPy's ``RawModule`` / ``RawKernel``::
 
     module = emulate.load_module("softmax_cross_entropy.cu", np.float32)
@@ -135,9 +137,13 @@ _C_TYPES = {
     "float": (ctypes.c_float, np.float32),
     "double": (ctypes.c_double, np.float64),
     "int": (ctypes.c_int, np.int32),
+    "int32_t": (ctypes.c_int32, np.int32),
     "unsigned int": (ctypes.c_uint, np.uint32),
+    "unsigned": (ctypes.c_uint, np.uint32),
+    "uint32_t": (ctypes.c_uint32, np.uint32),
     "long long": (ctypes.c_longlong, np.int64),
     "int64_t": (ctypes.c_int64, np.int64),
+    "size_t": (ctypes.c_size_t, np.uint64),
     "unsigned char": (ctypes.c_ubyte, np.uint8),
 }
 _REAL_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
