@@ -48,6 +48,7 @@ def test_every_cuda_kernel_is_listed_in_the_gpu_docstring():
 
 # =========================================================================== NVRTC
 ARCHITECTURES = ["compute_75", "compute_90"]  # Turing (Colab's T4) and Hopper
+CUPY_ADDS = ["-ftz=true"]  # what cupy.RawModule adds to our options (with -arch for the device)
 
 
 def nvrtc_module():
@@ -85,7 +86,7 @@ def test_cuda_sources_exist():
 @pytest.mark.parametrize("filename", gpu.cuda_sources())
 def test_nvrtc_compiles_source(filename, dtype, arch):
     source = (gpu.CUDA_DIR / filename).read_text()
-    options = [*gpu.compile_options(dtype), f"--gpu-architecture={arch}"]
+    options = [*gpu.compile_options(dtype), *CUPY_ADDS, f"--gpu-architecture={arch}"]
     ok, log, ptx = nvrtc_compile(source, filename, options)
     assert ok, f"NVRTC could not compile {filename} with {options}:\n{log}"
     assert "warning" not in log.lower(), f"NVRTC warned on {filename} with {options}:\n{log}"
