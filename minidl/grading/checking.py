@@ -9,6 +9,8 @@ The same loop serves both uses:
 """
 from __future__ import annotations
 
+import os
+import sys
 import traceback
 from dataclasses import dataclass
 from typing import Callable
@@ -67,18 +69,33 @@ def _prefix(case: Case, message: str) -> str:
     return f"{case.label}: {message}" if case.label else message
 
 
-def describe_exception(err: BaseException, skip_frames: int = 0) -> str:
-    """``Type: message`` plus the innermost line of the reader's code that raised it."""
+def describe_exception(err: BaseException) -> str:
+    """``Type: message`` plus the innermost line of the reader's own code that was running."""
     if isinstance(err, NotImplementedError):
         return "not implemented yet (the cell still raises NotImplementedError)"
-    frames = traceback.extract_tb(err.__traceback__)[skip_frames:]
-    user = [f for f in frames if "minidl/grading" not in f.filename.replace("\\", "/")]
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if _is_readers(f.filename)]
     where = ""
-    if user:
-        frame = user[-1]
-        where = f" (line {frame.lineno}: {frame.line.strip()})" if frame.line else f" (line {frame.lineno})"
+    if frames:
+        frame = frames[-1]
+        cell = f"{frame.filename.strip('<>')}, " if frame.filename.startswith("<cell") else ""
+        code = f": {frame.line.strip()}" if frame.line else ""
+        where = f" ({cell}line {frame.lineno}{code})"
     text = str(err).strip().splitlines()[0] if str(err).strip() else ""
     return f"raised {type(err).__name__}" + (f": {text}" if text else "") + where
+
+
+_LIBRARY_DIRS = tuple({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)})
+_GRADING_DIR = os.path.dirname(os.path.realpath(__file__))
+
+
+def _is_readers(filename: str) -> bool:
+    """Whether a traceback frame is the reader's code (not Python's, NumPy's or the grader's)."""
+    if filename.startswith("<cell"):
+        return True
+    if filename.startswith("<frozen") or "site-packages" in filename:
+        return False
+    path = os.path.realpath(filename)
+    return not path.startswith(_LIBRARY_DIRS + (_GRADING_DIR,))
 
 
 def _in_process_outputs(exercise: Exercise, namespace: dict):

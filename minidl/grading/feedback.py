@@ -40,7 +40,7 @@ def describe_value(value) -> str:
     if value is None:
         return "None"
     if isinstance(value, np.ndarray):
-        return f"array of shape {value.shape}"
+        return f"an array of shape {value.shape}"
     if isinstance(value, Unsupported):
         return f"an object of type {value.type_name}"
     if isinstance(value, (tuple, list)):

@@ -8,7 +8,8 @@ A solution cell marks its answer with two comment lines::
         return x @ W + b
         # END SOLUTION
 
-and carries ``metadata["minidl"] = {"exercise": "dense_forward", "points": 1}``.
+(``// BEGIN SOLUTION`` / ``// END SOLUTION`` inside CUDA source strings, where the
+placeholder is ``#error "not implemented yet: your code here"``) and carries ``metadata["minidl"] = {"exercise": "dense_forward", "points": 1}``.
 ``strip_solutions`` replaces each marked block by ``raise NotImplementedError  # your code
 here`` at the indentation of its ``# BEGIN SOLUTION`` line. Notebooks are written the
 way Jupyter writes them (one-space indent, sorted keys), with outputs and execution
@@ -27,8 +28,9 @@ __all__ = ["read_notebook", "write_notebook", "dumps_notebook", "strip_solutions
 
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
 PLACEHOLDER = "raise NotImplementedError  # your code here"
-_BEGIN_RE = re.compile(r"^(\s*)# BEGIN SOLUTION\s*$")
-_END_RE = re.compile(r"^\s*# END SOLUTION\s*$")
+C_PLACEHOLDER = '#error "not implemented yet: your code here"'
+_BEGIN_RE = re.compile(r"^(\s*)(#|//) BEGIN SOLUTION\s*$")
+_END_RE = re.compile(r"^\s*(#|//) END SOLUTION\s*$")
 
 
 def read_notebook(path) -> dict:
@@ -105,7 +107,8 @@ def strip_solutions(source: str) -> str:
     for line in source.splitlines():
         begin = _BEGIN_RE.match(line)
         if begin:
-            out.append(begin.group(1) + PLACEHOLDER)
+            placeholder = PLACEHOLDER if begin.group(2) == "#" else C_PLACEHOLDER
+            out.append(begin.group(1) + placeholder)
             inside = True
         elif _END_RE.match(line):
             inside = False

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import importlib
 import pkgutil
+import threading
 import zlib
 from dataclasses import dataclass, field
 from typing import Callable
@@ -88,6 +89,7 @@ def _call_and_inputs_probe(namespace: dict, entries: tuple, case: Case):
 # ---------------------------------------------------------------------- registry
 _REGISTRY: dict[str, Exercise] = {}
 _loaded = False
+_load_lock = threading.RLock()
 
 
 def register(exercise: Exercise) -> Exercise:
@@ -98,13 +100,17 @@ def register(exercise: Exercise) -> Exercise:
 
 
 def _load_specs() -> None:
+    """Import every chapter's module once (thread-safe: the grader judges in threads)."""
     global _loaded
-    if not _loaded:
-        _loaded = True
-        from . import specs
-        for module in sorted(m.name for m in pkgutil.iter_modules(specs.__path__)):
-            if not module.startswith("_"):
-                importlib.import_module(f"minidl.grading.specs.{module}")
+    if _loaded:
+        return
+    with _load_lock:
+        if not _loaded:
+            from . import specs
+            for module in sorted(m.name for m in pkgutil.iter_modules(specs.__path__)):
+                if not module.startswith("_"):
+                    importlib.import_module(f"minidl.grading.specs.{module}")
+            _loaded = True
 
 
 def get(name: str) -> Exercise:

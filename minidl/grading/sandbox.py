@@ -22,6 +22,7 @@ submissions of strangers in a container as well.
 """
 from __future__ import annotations
 
+import linecache
 import os
 import pickle
 import resource
@@ -140,10 +141,12 @@ def serve(read_fd: int, write_fd: int) -> None:
             os._exit(0)
         if kind == "exec":
             _, label, source = request
+            linecache.cache[label] = (len(source), None, source.splitlines(True), label)
             try:
                 code = compile(source, label, "exec")
             except SyntaxError as err:
-                _reply(write_fd, "error", message=f"SyntaxError: {err.msg} (line {err.lineno})")
+                _reply(write_fd, "error", message=f"SyntaxError: {err.msg} ({label.strip('<>')}, line {err.lineno}"
+                       + (f": {err.text.strip()})" if err.text else ")"))
                 continue
             try:
                 exec(code, namespace)

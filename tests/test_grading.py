@@ -1,0 +1,259 @@
+"""The exercise system: registry, release (solutions -> exercises), feedback messages.
+
+The grading of whole notebooks in a separate process is in ``test_grading_runner.py``.
+"""
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from minidl.grading import check, codec, evaluate, notebook, registry, release
+from minidl.grading.specs import ch01, ch03
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"
+
+
+# ------------------------------------------------------------------ registry
+def test_every_chapter_has_two_to_four_exercises_and_at_least_thirty_in_all():
+    exercises = registry.all_exercises()
+    assert len(exercises) >= 30
+    for chapter in registry.CHAPTERS:
+        count = len(registry.for_chapter(chapter))
+        assert 2 <= count <= 4, f"{chapter} has {count} exercises"
+    assert all(e.points >= 1 for e in exercises)
+
+
+def test_unknown_exercise_names_the_known_ones():
+    with pytest.raises(KeyError, match="dense_backward"):
+        registry.get("dense_backwards")
+
+
+# ------------------------------------------------------------------ release
+def test_committed_exercises_are_exactly_what_release_generates():
+    changed, problems = release.release(SOLUTIONS, EXERCISES, check=True)
+    assert problems == []
+    assert changed == [], "run `python -m minidl.grading release` and commit exercises/"
+    assert sorted(p.name for p in SOLUTIONS.glob("*.ipynb")) == \
+        [f"{c}.ipynb" for c in registry.CHAPTERS]
+
+
+def test_release_writes_byte_identical_files_twice(tmp_path):
+    release.release(SOLUTIONS, tmp_path / "a")
+    release.release(SOLUTIONS, tmp_path / "b")
+    for path in (tmp_path / "a").glob("*.ipynb"):
+        assert path.read_bytes() == (tmp_path / "b" / path.name).read_bytes()
+        assert path.read_bytes() == (EXERCISES / path.name).read_bytes()
+
+
+def _is_trivial(line: str) -> bool:
+    """The documented rule: a solution line may reappear only if, stripped, it is a comment
+    or shorter than 10 characters (``return x``, ``else:``, ``}``)."""
+    stripped = line.strip()
+    return len(stripped) < 10 or stripped.startswith(("#", "//"))
+
+
+def test_no_line_of_a_solution_appears_in_the_exercises():
+    for path in SOLUTIONS.glob("*.ipynb"):
+        exercise_lines = {line.strip() for cell in notebook.read_notebook(EXERCISES / path.name)["cells"]
+                          for line in notebook.cell_source(cell).splitlines()}
+        for cell in notebook.read_notebook(path)["cells"]:
+            for block in notebook.solution_blocks(notebook.cell_source(cell)):
+                leaked = [l for l in block if not _is_trivial(l) and l.strip() in exercise_lines]
+                assert not leaked, f"{path.name} leaks {leaked}"
+
+
+def test_exercise_notebooks_are_clean_and_keep_the_metadata():
+    for path in EXERCISES.glob("*.ipynb"):
+        nb = notebook.read_notebook(path)
+        assert nb["metadata"]["minidl"]["chapter"] == path.stem
+        code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+        assert all(c["outputs"] == [] and c["execution_count"] is None for c in code)
+        graded = {notebook.exercise_meta(c).get("exercise"): notebook.exercise_meta(c).get("points")
+                  for c in code if "exercise" in notebook.exercise_meta(c)}
+        assert graded == {e.name: e.points for e in registry.for_chapter(path.stem)}
+        assert any(notebook.exercise_meta(c).get("setup") for c in code)
+
+
+def test_strip_solutions_keeps_indentation_and_handles_cuda_markers():
+    source = ("def f(x):\n    \"\"\"doc\"\"\"\n    # BEGIN SOLUTION\n    y = x + 1\n    return y\n"
+              "    # END SOLUTION\n\nSRC = '''\n{\n  // BEGIN SOLUTION\n  y[i] = 0;\n  // END SOLUTION\n}\n'''\n")
+    stripped = notebook.strip_solutions(source)
+    assert "    raise NotImplementedError  # your code here\n" in stripped
+    assert '  #error "not implemented yet: your code here"' in stripped
+    assert "x + 1" not in stripped and "y[i]" not in stripped and '"""doc"""' in stripped
+
+
+@pytest.mark.parametrize("source, message", [
+    ("# BEGIN SOLUTION\nx = 1\n", "without"),
+    ("x = 1\n# END SOLUTION\n", "without"),
+    ("# BEGIN SOLUTION\n# BEGIN SOLUTION\n# END SOLUTION\n", "inside"),
+])
+def test_unbalanced_markers_are_an_error(source, message):
+    with pytest.raises(ValueError, match=message):
+        notebook.strip_solutions(source)
+
+
+def test_validation_catches_points_that_disagree_with_the_registry(tmp_path):
+    nb = notebook.read_notebook(SOLUTIONS / "01_linear_models.ipynb")
+    for cell in nb["cells"]:
+        if notebook.exercise_meta(cell).get("exercise") == "softmax":
+            cell["metadata"]["minidl"]["points"] = 100
+    problems = release.validate_solution(nb, SOLUTIONS / "01_linear_models.ipynb")
+    assert any("softmax has 100 points" in p for p in problems)
+
+
+def test_release_check_mode_reports_a_stale_exercise(tmp_path, capsys):
+    release.release(SOLUTIONS, tmp_path)
+    (tmp_path / "02_neural_networks.ipynb").write_text("{}")
+    code = release.main(["--solutions", str(SOLUTIONS), "--exercises", str(tmp_path), "--check"])
+    assert code == 1
+    assert "02_neural_networks.ipynb" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ feedback messages
+def _message(name, fn):
+    result = evaluate(name, fn)
+    assert not result.passed
+    return result.message
+
+
+def test_a_correct_answer_passes_and_check_prints_it(capsys):
+    assert evaluate("dense_backward", ch03.dense_backward).passed
+    check("dense_backward", ch03.dense_backward)
+    assert capsys.readouterr().out.startswith("✔ dense_backward: passed")
+
+
+def test_check_prints_a_failure_with_its_reason(capsys):
+    check("dense_backward", lambda dy, x, W: (dy @ W.T, dy.T @ x, dy.sum(axis=0)))
+    out = capsys.readouterr().out
+    assert out.startswith("✘ dense_backward") and "transposed" in out
+
+
+def test_missing_transpose_is_named():
+    message = _message("dense_backward", lambda dy, x, W: (dy @ W.T, dy.T @ x, dy.sum(axis=0)))
+    assert "`dW` has shape (3, 4), expected (4, 3)" in message and "transposed" in message
+
+
+def test_sum_over_the_wrong_axis_is_named():
+    message = _message("dense_backward", lambda dy, x, W: (dy @ W.T, x.T @ dy, dy.sum(axis=1)))
+    assert "`db` has shape (5,), expected (3,)" in message and "wrong axis" in message
+
+
+def test_an_extra_batch_mean_is_named():
+    message = _message("dense_backward", lambda dy, x, W: (dy @ W.T, x.T @ dy / x.shape[0],
+                                                           dy.sum(axis=0)))
+    assert "`dW` is wrong: relative error" in message and "divided by the batch size" in message
+
+
+def test_a_forgotten_batch_mean_is_named():
+    message = _message("softmax_cross_entropy_backward", ch03._sce_no_mean)
+    assert "1/N of the batch mean is missing" in message
+
+
+def test_an_unexplained_constant_factor_is_reported_with_its_value():
+    def off_by_three(X, y, w, b):
+        r = X @ w + b - y
+        return 6.0 / X.shape[0] * X.T @ r, 6.0 / X.shape[0] * r.sum()
+    message = _message("linear_regression_gradient", off_by_three)
+    assert "off by a constant factor 3" in message
+
+
+def test_a_flipped_sign_is_named():
+    message = _message("logistic_regression_gradient",
+                       lambda *a: tuple(-g for g in ch01.logistic_regression_gradient(*a)))
+    assert "sign is flipped" in message
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_overflow_to_nan_is_explained():
+    message = _message("softmax", lambda Z: np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True))
+    assert "NaN or inf" in message and "subtract the maximum" in message
+
+
+def test_a_forgotten_return_and_a_wrong_number_of_outputs():
+    assert "did you forget `return`" in _message("dense_backward", lambda dy, x, W: None)
+    assert "expected 3 return values (dx, dW, db), got 2" in _message(
+        "dense_backward", lambda dy, x, W: (dy @ W.T, x.T @ dy))
+
+
+def test_exceptions_report_type_message_and_line():
+    def broken(dy, x, W):
+        return dy @ W  # wrong inner dimensions
+    message = _message("dense_backward", broken)
+    assert "raised ValueError" in message and "return dy @ W" in message
+
+
+def test_numerical_gradient_mistakes():
+    assert "one-sided difference" in _message("numerical_gradient", ch03._forward_difference)
+
+    def forgets_to_restore(f, x, h=1e-5):
+        grad = np.zeros_like(x)
+        for i in np.ndindex(x.shape):
+            old = x[i]
+            x[i] = old + h
+            up = f(x)
+            x[i] = old - h
+            grad[i] = (up - f(x)) / (2 * h)
+        return grad
+    assert "x was left changed" in _message("numerical_gradient", forgets_to_restore)
+
+
+def test_non_array_outputs_are_described():
+    class Fake:
+        pass
+    assert "got an object of type Fake" in _message("dense_forward", lambda x, W, b: Fake())
+
+
+def test_not_implemented_yet_is_recognised():
+    def template(x, W, b):
+        raise NotImplementedError
+    assert "not implemented yet" in _message("dense_forward", template)
+
+
+def test_check_rejects_a_wrong_number_of_objects():
+    with pytest.raises(TypeError, match="sigmoid_derivative, tanh_derivative, relu_derivative"):
+        evaluate("activation_derivatives", ch01.softmax)
+
+
+def test_numba_and_cuda_exercises_explain_their_own_mistakes():
+    pytest.importorskip("numba")
+    from minidl.grading.specs import ch08, ch09
+    assert "compile it with Numba" in _message("maxpool2d_numba", ch08.maxpool2d_numba)
+    from minidl.kernels import emulate
+    if emulate.compiler() is None:
+        pytest.skip("no C++ compiler for the CUDA emulator")
+    unguarded = ('extern "C" __global__ void relu_forward(const float* x, float* y, int n) {\n'
+                 '  int i = blockIdx.x * blockDim.x + threadIdx.x;\n  y[i] = x[i] > 0 ? x[i] : 0;\n}\n')
+    assert "wrote past the end of `y`" in _message("relu_forward_cuda", unguarded)
+    assert "does not compile" in _message("relu_forward_cuda", unguarded.replace(";", "", 1))
+
+
+# ------------------------------------------------------------------ codec
+def test_codec_round_trips_plain_data_and_arrays():
+    value = {"a": (np.arange(6.0).reshape(2, 3), 1, 2.5, None, True), "b": [np.int64(3), "s"]}
+    back = codec.loads(codec.dumps(value))
+    assert np.array_equal(back["a"][0], value["a"][0]) and back["a"][1:] == (1, 2.5, None, True)
+    assert back["b"] == [3, "s"]
+
+
+def test_codec_never_unpickles_and_rejects_malformed_data():
+    assert isinstance(codec.loads(codec.dumps(np.array([object()]))), codec.Unsupported)
+    with pytest.raises(ValueError):
+        codec.loads(json.dumps({"__pickle__": "gASV"}).encode())
+    with pytest.raises(ValueError):
+        codec.loads(b"\x80\x04not json")
+
+
+def test_exercise_notebooks_run_cell_by_cell_without_crashing(capsys):
+    """A reader who runs a fresh exercise notebook top to bottom sees failures, not crashes."""
+    for name in ("01_linear_models", "03_backpropagation", "13_transfer_learning"):
+        namespace = {}
+        for cell in notebook.read_notebook(EXERCISES / f"{name}.ipynb")["cells"]:
+            if cell["cell_type"] == "code":
+                exec(notebook.cell_source(cell), namespace)
+        out = capsys.readouterr().out
+        assert out.count("✘") == len(registry.for_chapter(name))
+        assert len(re.findall("not implemented yet", out)) == len(registry.for_chapter(name))

@@ -1,0 +1,229 @@
+"""Grading whole notebooks in a sandboxed process: full marks, zeros, and bad submissions.
+
+Every bad submission below breaks one exercise of chapter 3 in one way; the other two
+exercises must still get full marks, and the grader must never crash.
+"""
+import copy
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from minidl.grading import cli, notebook, registry
+from minidl.grading.runner import grade_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"
+CHAPTER3 = SOLUTIONS / "03_backpropagation.ipynb"
+GOOD_DENSE = "def dense_backward(dy, x, W):\n    return dy @ W.T, x.T @ dy, dy.sum(axis=0)\n"
+
+
+@pytest.fixture(scope="module")
+def graded_folders(tmp_path_factory):
+    """Every solution and every fresh exercise notebook, graded once through the CLI."""
+    out = tmp_path_factory.mktemp("graded")
+    code = cli.main([str(SOLUTIONS), str(EXERCISES), "--jobs", "2", "--seed", "7", "--quiet",
+                     "--json", str(out / "results.json"), "--csv", str(out / "grades.csv")])
+    assert code == 0
+    return json.loads((out / "results.json").read_text()), (out / "grades.csv").read_text()
+
+
+def test_solutions_score_full_marks(graded_folders):
+    results, _ = graded_folders
+    solutions = [r for r in results if r["submission"].startswith(str(SOLUTIONS))]
+    assert len(solutions) == len(registry.CHAPTERS)
+    for sub in solutions:
+        failed = [t for t in sub["tests"] if t["status"] != "passed"]
+        assert not failed, (sub["submission"], failed)
+        assert sub["score"] == sum(e.points for e in registry.for_chapter(Path(sub["submission"]).stem))
+
+
+def test_fresh_exercises_score_zero_with_a_not_implemented_message(graded_folders):
+    results, _ = graded_folders
+    exercises = [r for r in results if r["submission"].startswith(str(EXERCISES))]
+    assert len(exercises) == len(registry.CHAPTERS)
+    for sub in exercises:
+        assert sub["score"] == 0
+        assert all("not implemented yet" in t["output"] for t in sub["tests"]), sub["tests"]
+
+
+def test_gradescope_json_and_csv_have_every_item(graded_folders):
+    results, csv_text = graded_folders
+    test = results[0]["tests"][0]
+    assert set(test) == {"name", "score", "max_score", "status", "output"}
+    assert {"score", "tests", "output"} <= set(results[0])
+    lines = csv_text.splitlines()
+    assert len(lines) == 1 + 2 * len(registry.CHAPTERS)
+    header = lines[0].split(",")
+    assert header[:4] == ["submission", "chapter", "score", "max_score"]
+    assert len(header) == 4 + len(registry.all_exercises()) + 1
+
+
+# ------------------------------------------------------------------ bad submissions
+def _with_cell(exercise: str, source: str | None, path: Path, extra_cell: str | None = None) -> Path:
+    """Chapter 3's solutions with the cell of ``exercise`` replaced (or removed if None)."""
+    nb = notebook.read_notebook(CHAPTER3)
+    cells = []
+    for cell in nb["cells"]:
+        if notebook.exercise_meta(cell).get("exercise") == exercise:
+            if source is None:
+                continue
+            cell = copy.deepcopy(cell)
+            cell["source"] = source
+        cells.append(cell)
+    if extra_cell is not None:
+        cells.insert(2, {"cell_type": "code", "metadata": {"minidl": {"setup": True}},
+                         "source": extra_cell, "outputs": [], "execution_count": None})
+    nb["cells"] = cells
+    path.write_text(json.dumps(nb))
+    return path
+
+
+def _grade(path, **kwargs):
+    sub = grade_notebook(path, timeout=kwargs.pop("timeout", 3.0), seed=3, **kwargs)
+    return {r.name: r for r in sub.results}, sub
+
+
+def _only_dense_backward_fails(results, fragment):
+    assert results["dense_backward"].score == 0
+    assert fragment in results["dense_backward"].message, results["dense_backward"].message
+    for name in ("softmax_cross_entropy_backward", "numerical_gradient"):
+        assert results[name].passed, results[name].message
+
+
+BAD = {
+    "syntax error": ("def dense_backward(dy, x, W):\n    return dy @ W.T,, x\n", "SyntaxError"),
+    "exception": ("def dense_backward(dy, x, W):\n    raise ValueError('oops')\n",
+                  "raised ValueError: oops"),
+    "infinite loop in the function": ("def dense_backward(dy, x, W):\n    while True:\n        pass\n",
+                                      "timed out after 3 s"),
+    "infinite loop at the top of the cell": ("while True:\n    pass\n" + GOOD_DENSE,
+                                             "did not finish within 3 s"),
+    "huge allocation": ("import numpy as np\ndef dense_backward(dy, x, W):\n"
+                        "    big = np.ones((40000, 40000))\n    return big\n", "MemoryError"),
+    "missing function": (None, "`dense_backward` is not defined"),
+    "wrong shapes": ("def dense_backward(dy, x, W):\n    return dy @ W.T, dy.T @ x, dy.sum(axis=0)\n",
+                     "transposed"),
+    "sys.exit in the function": ("import sys\ndef dense_backward(dy, x, W):\n    sys.exit(0)\n",
+                                 "SystemExit"),
+    "sys.exit at the top of the cell": ("import sys\nsys.exit(1)\n" + GOOD_DENSE,
+                                        "its cell failed: raised SystemExit"),
+    "os._exit in the function": ("import os\ndef dense_backward(dy, x, W):\n    os._exit(3)\n",
+                                 "exited with code 3"),
+    "os._exit at the top of the cell": ("import os\nos._exit(4)\n" + GOOD_DENSE,
+                                        "ended its process"),
+    "opening a socket": ("import socket\ndef dense_backward(dy, x, W):\n"
+                         "    socket.socket().connect(('127.0.0.1', 9))\n", "PermissionError"),
+    "starting a program": ("import subprocess\ndef dense_backward(dy, x, W):\n"
+                           "    subprocess.run(['true'])\n", "does not allow starting programs"),
+    "returning an object that is not an array": (
+        "def dense_backward(dy, x, W):\n    return object(), object(), object()\n",
+        "got an object of type object"),
+}
+
+
+@pytest.fixture(scope="module")
+def graded_bad(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bad")
+    paths = {name: _with_cell("dense_backward", source, folder / f"bad{i}.ipynb")
+             for i, (name, (source, _)) in enumerate(BAD.items())}
+    with ThreadPoolExecutor(2) as pool:
+        graded = dict(zip(paths, pool.map(lambda p: _grade(p)[0], paths.values())))
+    return graded
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_a_bad_exercise_costs_only_its_own_points(graded_bad, case):
+    _only_dense_backward_fails(graded_bad[case], BAD[case][1])
+
+
+def test_writing_over_the_results_file_changes_nothing(tmp_path):
+    results = tmp_path / "results.json"
+    cheat = (f"def dense_backward(dy, x, W):\n    try:\n"
+             f"        open({str(results)!r}, 'w').write('{{\"score\": 1000}}')\n"
+             f"    except OSError:\n        pass\n    return dy @ W.T, x.T @ dy, dy.sum(axis=0)\n")
+    vandal = f"def dense_backward(dy, x, W):\n    open({str(results)!r}, 'w').write('hacked')\n"
+    good = _with_cell("dense_backward", cheat, tmp_path / "cheat.ipynb")
+    bad = _with_cell("dense_backward", vandal, tmp_path / "vandal.ipynb")
+    assert cli.main([str(good), "--json", str(results), "--seed", "1", "--quiet"]) == 0
+    data = json.loads(results.read_text())
+    assert data["score"] == 6                     # the write was refused; the answer is right
+    assert cli.main([str(bad), "--json", str(results), "--seed", "1", "--quiet"]) == 0
+    data = json.loads(results.read_text())
+    assert data["score"] == 4
+    dense = next(t for t in data["tests"] if t["name"] == "dense_backward")
+    assert "does not allow writing" in dense["output"]
+
+
+def test_the_submission_cannot_change_the_verdict(tmp_path):
+    """Patching the grader's modules inside the submission's process has no effect:
+    the verdict is made from outputs, in the grader's own process."""
+    patch = ("import minidl.grading.checking as c, minidl.grading.feedback as f\n"
+             "c.judge_exercise = lambda *a, **k: None\nf.compare_outputs = lambda *a, **k: None\n")
+    path = _with_cell("dense_backward", patch + "def dense_backward(dy, x, W):\n    return 0\n",
+                      tmp_path / "patch.ipynb")
+    results, _ = _grade(path)
+    assert results["dense_backward"].score == 0
+
+
+def test_an_unreadable_notebook_scores_zero_without_crashing(tmp_path):
+    path = tmp_path / "03_backpropagation.ipynb"
+    path.write_text("{ this is not json")
+    results, sub = _grade(path)
+    assert sub.error and "not a readable notebook" in sub.error
+    assert set(results) == {e.name for e in registry.for_chapter("03_backpropagation")}
+    assert all(r.score == 0 for r in results.values())
+
+
+def test_a_notebook_of_no_known_chapter_is_reported(tmp_path):
+    path = tmp_path / "mystery.ipynb"
+    path.write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    _, sub = _grade(path)
+    assert sub.results == [] and "which chapter" in sub.error
+
+
+def test_the_chapter_comes_from_metadata_whatever_the_file_name(tmp_path):
+    path = tmp_path / "alice_smith.ipynb"
+    path.write_bytes(CHAPTER3.read_bytes())
+    results, sub = _grade(path)
+    assert sub.chapter == "03_backpropagation" and sub.score == sub.max_score == 6
+
+
+def test_private_checks_add_items(tmp_path):
+    checks = tmp_path / "checks"
+    checks.mkdir()
+    (checks / "hidden.py").write_text(
+        "from minidl.grading.checks import Case, private_check\n"
+        "def reference(dy, x, W):\n    return dy @ W.T, x.T @ dy, dy.sum(axis=0)\n"
+        "def cases(rng):\n    return [Case((rng.standard_normal((1, 9)), rng.standard_normal((1, 2)),"
+        " rng.standard_normal((2, 9))), label='a batch of one')]\n"
+        "CHECKS = [private_check('dense_backward_one_sample', '03_backpropagation', 5,"
+        " 'dense_backward', cases, reference, ('dx', 'dW', 'db'))]\n")
+    out = tmp_path / "r.json"
+    assert cli.main([str(CHAPTER3), "--checks", str(checks), "--json", str(out), "--quiet"]) == 0
+    data = json.loads(out.read_text())
+    hidden = next(t for t in data["tests"] if t["name"] == "dense_backward_one_sample")
+    assert hidden["score"] == hidden["max_score"] == 5 and data["score"] == 11
+
+
+def test_bad_private_checks_are_a_usage_error(tmp_path, capsys):
+    (tmp_path / "broken.py").write_text("CHECKS = [1]\n")
+    assert cli.main([str(CHAPTER3), "--checks", str(tmp_path)]) == 2
+    assert "CHECKS" in capsys.readouterr().err
+
+
+def test_python_dash_m_entry_points(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    run = subprocess.run([sys.executable, "-m", "minidl.grading", "release", "--check"],
+                         capture_output=True, text=True, cwd=ROOT, env=env)
+    assert run.returncode == 0, run.stderr
+    out = tmp_path / "grades.csv"
+    run = subprocess.run([sys.executable, "-m", "minidl", "grade", str(CHAPTER3), "--csv", str(out),
+                          "--seed", "5"], capture_output=True, text=True, cwd=ROOT, env=env)
+    assert run.returncode == 0, run.stderr
+    assert "dense_backward" in run.stdout and "total" in run.stdout and "6/6" in run.stdout
+    assert out.read_text().splitlines()[1].startswith(f"{CHAPTER3},03_backpropagation,6,6")
