@@ -93,7 +93,12 @@ def _kernel(filename: str, name: str, like):
     dtype = np.dtype(like.dtype)
     if _array_module(like) is np:
         return emulate.load_module(filename, dtype).get_function(name)
-    return _cuda_module(filename, dtype).get_function(name)
+    return _cuda_kernel(filename, name, dtype)
+
+
+@functools.lru_cache(maxsize=None)
+def _cuda_kernel(filename: str, name: str, dtype: np.dtype):
+    return _cuda_module(filename, dtype).get_function(name)  # compiles the module on first use
 
 
 def _blocks(size: int, threads: int = THREADS) -> tuple[int]:
