@@ -61,7 +61,6 @@ CUDA_DIR = Path(__file__).resolve().parent / "cuda"
 PRELUDE = r"""
 // ---- minidl CUDA emulator prelude: CUDA built-ins as plain C++ -----------------
 #include <algorithm>
-#include <atomic>
 #include <barrier>
 #include <cmath>
 #include <cstdint>
@@ -85,8 +84,12 @@ static std::barrier<>* emu_block_barrier = nullptr;
 #define __shared__ static
 
 inline void __syncthreads() { emu_block_barrier->arrive_and_wait(); }
-template <class T> inline T atomicAdd(T* address, T value) {
-    return std::atomic_ref<T>(*address).fetch_add(value);
+template <class T> inline T atomicAdd(T* address, T value) {  // a compare-and-swap loop, as on old GPUs
+    T old, updated;
+    __atomic_load(address, &old, __ATOMIC_RELAXED);
+    do { updated = old + value; }
+    while (!__atomic_compare_exchange(address, &old, &updated, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
+    return old;
 }
 inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
 inline double rsqrt(double x) { return 1.0 / std::sqrt(x); }
