@@ -120,6 +120,10 @@ BAD = {
                          "    socket.socket().connect(('127.0.0.1', 9))\n", "PermissionError"),
     "starting a program": ("import subprocess\ndef dense_backward(dy, x, W):\n"
                            "    subprocess.run(['true'])\n", "does not allow starting programs"),
+    "writing junk into the grader's pipe": (
+        "import os\ndef dense_backward(dy, x, W):\n    for fd in range(3, 30):\n        try:\n"
+        "            os.write(fd, b'\\xff' * 64)\n        except OSError:\n            pass\n"
+        "    return dy @ W.T, x.T @ dy, dy.sum(axis=0)\n", "the grading process failed"),
     "returning an object that is not an array": (
         "def dense_backward(dy, x, W):\n    return object(), object(), object()\n",
         "got an object of type object"),

@@ -53,7 +53,11 @@ class SubmissionResult:
 
 
 class _ChildDied(Exception):
-    pass
+    """The process ended, or broke the protocol (then it is killed and restarted too)."""
+
+    def __init__(self, reason: str = ""):
+        super().__init__(reason)
+        self.reason = reason
 
 
 class _TimedOut(Exception):
@@ -92,10 +96,14 @@ class Sandbox:
         header = self._read(_HEADER.size, deadline)
         (size,) = _HEADER.unpack(header)
         if size > codec.MAX_BYTES:
-            raise SubmissionError(f"the result is too large ({size} bytes)")
-        reply = codec.loads(self._read(size, deadline))
-        if not isinstance(reply, dict) or reply.get("status") not in ("ok", "error", "missing"):
-            raise SubmissionError("the grading process sent a malformed reply")
+            raise _ChildDied(f"the result is too large ({size} bytes)")
+        try:
+            reply = codec.loads(self._read(size, deadline))
+        except ValueError as err:
+            raise _ChildDied(f"the process sent a malformed reply ({err})") from None
+        if not isinstance(reply, dict) or reply.get("status") not in ("ok", "error", "missing") \
+                or not isinstance(reply.get("message", ""), str):
+            raise _ChildDied("the process sent a malformed reply")
         return reply
 
     def _read(self, n: int, deadline: float) -> bytes:
@@ -114,7 +122,9 @@ class Sandbox:
             remaining -= len(chunk)
         return b"".join(chunks)
 
-    def exit_description(self) -> str:
+    def exit_description(self, reason: str = "") -> str:
+        if reason:
+            return reason
         try:
             code = self.process.wait(timeout=2)
         except subprocess.TimeoutExpired:
@@ -204,8 +214,8 @@ class _Session:
                 self._fail_cell(label, exercise, f"the cell did not finish within {self.timeout:g} s "
                                 "(an infinite loop, or heavy work at the top level of the cell?)")
                 continue
-            except (_ChildDied, SubmissionError) as err:
-                why = self.sandbox.exit_description() if isinstance(err, _ChildDied) else str(err)
+            except _ChildDied as err:
+                why = self.sandbox.exit_description(err.reason)
                 self._fail_cell(label, exercise, f"running the cell ended its process ({why}; "
                                 "os._exit, a crash, or too much memory?)")
                 continue
@@ -227,7 +237,7 @@ class _Session:
         for label, source in self.good_cells:
             try:
                 self.sandbox.request(("exec", label, source), self.timeout)
-            except (_TimedOut, _ChildDied, SubmissionError):
+            except (_TimedOut, _ChildDied):
                 self.sandbox.close()
                 self._spawn()
 
@@ -240,9 +250,11 @@ class _Session:
             except _TimedOut:
                 self._restart()
                 raise SubmissionError(f"timed out after {self.timeout:g} s (an infinite loop?)") from None
-            except _ChildDied:
-                why = self.sandbox.exit_description()
+            except _ChildDied as err:
+                why = self.sandbox.exit_description(err.reason)
                 self._restart()
+                if err.reason:
+                    raise SubmissionError(f"the grading process failed: {why}") from None
                 raise SubmissionError(f"the code ended the grading process ({why}): "
                                       "os._exit, a crash, or too much memory?") from None
             if reply["status"] == "missing":
@@ -289,6 +301,11 @@ def grade_notebook(path, timeout: float = 60.0, memory: int = DEFAULT_MEMORY, se
         session.start()
         for exercise in exercises:
             result.results.append(judge_exercise(exercise, session.outputs_for(exercise), seed))
+    except Exception as err:  # a fault of the grader itself: report it, grade the others
+        result.error = f"internal grader error: {type(err).__name__}: {err}"
+        done = {r.name for r in result.results}
+        result.results += [Result(e.name, e.points, 0, "not graded: internal grader error")
+                           for e in exercises if e.name not in done]
     finally:
         session.close()
     result.seconds = time.monotonic() - start
