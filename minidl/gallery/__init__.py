@@ -1,0 +1,14 @@
+"""A gallery of models built from minidl's layers: autoencoders, GANs, transfer learning.
+
+* ``autoencoders`` -- dense and convolutional autoencoders, denoising, anomaly detection
+  by reconstruction error (``detect_anomalies`` returns the threshold and detection rate);
+* ``gan`` -- a generator and a discriminator trained by hand (``GANTrainer``), the
+  ring-of-Gaussians toy problem and its mode-coverage measure;
+* ``transfer`` -- ``freeze`` / ``unfreeze``, ``replace_head``, ``extract_features``, to
+  reuse a pretrained model from ``minidl.zoo``.
+
+The experiments that go with them are ``examples/gallery_*.py``.
+"""
+from . import autoencoders, gan, transfer
+
+__all__ = ["autoencoders", "gan", "transfer"]

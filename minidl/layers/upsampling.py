@@ -1,0 +1,201 @@
+"""Layers that make images larger: UpSampling2D and Conv2DTranspose.
+
+A decoder (of an autoencoder, of a GAN's generator) has to grow a small feature map back
+into an image. Two ways, both on (N, C, H, W) batches:
+
+``UpSampling2D(size)`` repeats every pixel ``sh x sw`` times (nearest neighbour) and has
+no weights; a Conv2D after it then learns to smooth the blocks:
+
+    forward     y[n, c, h, w] = x[n, c, h // sh, w // sw]
+    backward    dx[n, c, i, j] = sum of dy over the sh x sw block that copied x[n, c, i, j]
+
+``Conv2DTranspose(filters, kernel_size, stride, padding)`` is the *adjoint* of a
+convolution: its forward is exactly the input-gradient of a Conv2D (so it grows H, W by
+the stride), and its backward is that Conv2D's forward. With ``x2d`` the input as a
+(C_in, N*H*W) matrix and ``W2 = W.reshape(C_in, F*KH*KW)``:
+
+    forward     cols  = W2.T @ x2d                          (F*KH*KW, N*H*W)
+                y     = col2im(cols) + b                    (N, F, OH, OW)
+    backward    dcols = im2col(dy)                          (F*KH*KW, N*H*W)
+                dx2d  = W2 @ dcols      dW2 = x2d @ dcols.T      db = sum of dy over N, OH, OW
+
+with OH = (H - 1) * SH - 2 PH + KH + OPH (likewise OW), PyTorch's ``ConvTranspose2d``
+formula. Each input pixel "stamps" the kernel, scaled by its value, onto the output at
+stride spacing, and overlapping stamps add up. The same ``im2col``/``col2im`` kernels as
+Conv2D do the work, with their roles swapped, through ``backend.kernels_for``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend, initializers, regularizers
+from . import activations
+from .base import Layer
+from .conv import _pair
+
+
+class UpSampling2D(Layer):
+    """Nearest-neighbour upsampling: each pixel becomes an ``sh x sw`` block.
+
+    Parameters
+    ----------
+    size : int or (int, int)
+        Repetition factors (SH, SW).
+
+    Shapes: x (N, C, H, W) -> y (N, C, H*SH, W*SW); no params.
+    """
+
+    input_ndims = (4,)
+    input_layout = "(N, C, H, W)"
+
+    def __init__(self, size=2, name=None):
+        super().__init__(name)
+        self.size = _pair(size, "size", "UpSampling2D")
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(f"{self.label} expected input (N, C, H, W), got per-sample shape "
+                             f"{tuple(input_shape)}")
+        C, H, W = input_shape
+        sh, sw = self.size
+        return (C, H * sh, W * sw)
+
+    def forward(self, x, training=False):
+        x = self.check_input(x)
+        sh, sw = self.size
+        self.cache = x.shape
+        return x.repeat(sh, axis=2).repeat(sw, axis=3)
+
+    def backward(self, dy):
+        N, C, H, W = self.require_cache()
+        sh, sw = self.size
+        # axis 3 indexes the copy inside a block of rows, axis 5 inside a block of columns
+        return dy.reshape(N, C, H, sh, W, sw).sum(axis=(3, 5))
+
+
+class Conv2DTranspose(Layer):
+    """Transposed convolution ("deconvolution"): the adjoint of Conv2D, used to upsample.
+
+    Parameters
+    ----------
+    filters : int
+        Output channels F.
+    kernel_size : int or (int, int)
+        KH, KW.
+    stride : int or (int, int)
+        SH, SW: the factor by which H and W (roughly) grow.
+    padding : int or (int, int)
+        PH, PW: rows/columns cropped from each side of the full output (the padding of the
+        Conv2D this layer is the adjoint of). ``kernel_size=4, stride=2, padding=1`` doubles
+        H and W exactly.
+    output_padding : int or (int, int)
+        Extra rows/columns added at the bottom/right (must be smaller than the stride);
+        ``kernel_size=3, stride=2, padding=1, output_padding=1`` also doubles H and W.
+    activation : str or None
+        Name of an activation applied after the layer.
+    use_bias : bool
+        Whether to add ``b``.
+    kernel_initializer, bias_initializer : str
+        Names from ``minidl.initializers``. Fans: C_in*KH*KW in, F*KH*KW out.
+    kernel_regularizer : Regularizer, str or None
+        Penalty on ``W`` added to the loss.
+
+    Shapes: x (N, C_in, H, W) -> y (N, F, OH, OW) with
+    OH = (H - 1) * SH - 2 PH + KH + OPH (likewise OW); params ``W`` (C_in, F, KH, KW)
+    (PyTorch's ``ConvTranspose2d`` layout), ``b`` (F,).
+    """
+
+    input_ndims = (4,)
+    input_layout = "(N, C, H, W)"
+
+    def __init__(self, filters: int, kernel_size, stride=1, padding=0, output_padding=0,
+                 activation=None, use_bias: bool = True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, name=None):
+        super().__init__(name)
+        if not isinstance(filters, (int, np.integer)) or isinstance(filters, bool) or filters <= 0:
+            raise ValueError(f"Conv2DTranspose filters must be a positive integer, got {filters!r}")
+        self.filters = int(filters)
+        self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2DTranspose")
+        self.stride = _pair(stride, "stride", "Conv2DTranspose")
+        self.padding = _pair(padding, "padding", "Conv2DTranspose", 0)
+        self.output_padding = _pair(output_padding, "output_padding", "Conv2DTranspose", 0)
+        if any(op >= s for op, s in zip(self.output_padding, self.stride)):
+            raise ValueError(f"Conv2DTranspose output_padding must be smaller than the stride, got "
+                             f"output_padding={self.output_padding}, stride={self.stride}")
+        self.activation = activation
+        self.activation_layer = activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = kernel_initializer
+        self.bias_initializer = bias_initializer
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+
+    # ------------------------------------------------------------------ shapes
+    def build(self, input_shape, dtype=np.float32):
+        self.compute_output_shape(input_shape)
+        super().build(input_shape, dtype)
+        channels = input_shape[0]
+        kh, kw = self.kernel_size
+        fan_in, fan_out = channels * kh * kw, self.filters * kh * kw
+        self.add_param("W", initializers.get(self.kernel_initializer)(
+            (channels, self.filters, kh, kw), fan_in, fan_out, dtype))
+        if self.use_bias:
+            self.add_param("b", initializers.get(self.bias_initializer)(
+                (self.filters,), fan_in, fan_out, dtype))
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(f"{self.label} expected input (N, C, H, W), got per-sample shape "
+                             f"{tuple(input_shape)}")
+        _, H, W = input_shape
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        (ph, pw), (oph, opw) = self.padding, self.output_padding
+        OH, OW = (H - 1) * sh - 2 * ph + kh + oph, (W - 1) * sw - 2 * pw + kw + opw
+        if OH < 1 or OW < 1:
+            raise ValueError(f"{self.label} padding ({ph}, {pw}) crops away the whole output for input "
+                             f"(N, {', '.join(map(str, input_shape))}): it would be {OH}x{OW}")
+        return (self.filters, OH, OW)
+
+    def _input_mismatch(self, shape):
+        return shape[0] != self.input_shape[0]          # W fixes the input channels only
+
+    # ------------------------------------------------------------------ computing
+    def forward(self, x, training=False):
+        x = self.check_input(x)
+        N, C, H, W = x.shape
+        F, OH, OW = self.compute_output_shape(x.shape[1:])
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        xp = backend.get_array_module(x)
+
+        x2d = x.transpose(1, 0, 2, 3).reshape(C, N * H * W)                  # (C, N*H*W)
+        cols = self.params["W"].reshape(C, -1).T @ x2d                       # (F*KH*KW, N*H*W)
+        # col2im treats (N, F, OH, OW) as the input of a Conv2D whose output is (N, C, H, W)
+        y = backend.kernels_for(cols).col2im(cols, (N, F, OH, OW), kh, kw, sh, sw, ph, pw)
+        if self.use_bias:
+            y += self.params["b"].reshape(1, F, 1, 1)
+        self.cache = (x2d, x.shape)
+        y = xp.ascontiguousarray(y)
+        if self.activation_layer is not None:
+            y = self.activation_layer.forward(y, training)
+        return y
+
+    def backward(self, dy):
+        x2d, (N, C, H, W) = self.require_cache()
+        if self.activation_layer is not None:
+            dy = self.activation_layer.backward(dy)
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        xp = backend.get_array_module(dy)
+        Wt = self.params["W"]
+
+        dcols = backend.kernels_for(dy).im2col(xp.ascontiguousarray(dy), kh, kw, sh, sw, ph, pw)
+        self.grads["W"][...] = (x2d @ dcols.T).reshape(Wt.shape)             # (C, F*KH*KW)
+        if self.kernel_regularizer is not None:
+            self.grads["W"] += self.kernel_regularizer.gradient(Wt)
+        if self.use_bias:
+            self.grads["b"][...] = dy.sum(axis=(0, 2, 3))
+        dx2d = Wt.reshape(C, -1) @ dcols                                     # (C, N*H*W)
+        return xp.ascontiguousarray(dx2d.reshape(C, N, H, W).transpose(1, 0, 2, 3))
+
+    def regularization_loss(self):
+        if self.kernel_regularizer is None or not self.built:
+            return 0.0
+        return self.kernel_regularizer.loss(self.params["W"])

@@ -1,0 +1,102 @@
+"""Small pretrained models, produced by this repository's own training script.
+
+    >>> import minidl as mdl
+    >>> mdl.zoo.available()
+    ['lenet-mnist-0to4']
+    >>> model = mdl.zoo.load("lenet-mnist-0to4")    # compiled, with its weights
+    >>> print(mdl.zoo.describe("lenet-mnist-0to4"))
+
+Every weights file next to this module was written by ``python -m minidl.zoo.train NAME``
+(see ``train.py``), which retrains it from a fixed seed: the file is a reproducible
+artefact, not a download. Each entry states the test accuracy the shipped weights reach,
+and ``tests/test_zoo.py`` checks that claim against the bundled MNIST test digits.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..model import Sequential, load_model
+
+__all__ = ["available", "load", "describe", "entry", "weights_path", "ZooEntry", "MODELS",
+           "UnknownModelError"]
+
+HERE = Path(__file__).resolve().parent
+
+
+class UnknownModelError(KeyError, ValueError):
+    """An unknown zoo name; the message lists the available ones."""
+
+    def __str__(self):                 # KeyError would print the message in quotes
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    """What a zoo model is, how it was made, and what it scores."""
+
+    name: str
+    filename: str
+    description: str
+    classes: tuple            # the digit labels the model was trained on; output k means classes[k]
+    input_shape: tuple        # per-sample input shape, e.g. (1, 28, 28)
+    min_test_accuracy: float  # accuracy on the bundled test images of ``classes`` (checked by the tests)
+    recipe: str               # the function in ``minidl.zoo.train`` that produces it
+
+
+MODELS: dict[str, ZooEntry] = {
+    "lenet-mnist-0to4": ZooEntry(
+        name="lenet-mnist-0to4",
+        filename="lenet-mnist-0to4.npz",
+        description=("LeNet-5 (Conv 6@5x5 pad 2, max-pool, Conv 16@5x5, max-pool, Dense 120, 84, 5; "
+                     "ReLU) trained on the digits 0-4 of the bundled MNIST train split (2,000 images); "
+                     "outputs 5 logits, one per digit 0-4. Made for transfer learning to digits 5-9."),
+        classes=(0, 1, 2, 3, 4),
+        input_shape=(1, 28, 28),
+        min_test_accuracy=0.97,
+        recipe="train_lenet_mnist_0to4",
+    ),
+}
+
+
+def available() -> list[str]:
+    """Names of the models in the zoo, sorted."""
+    return sorted(MODELS)
+
+
+def entry(name: str) -> ZooEntry:
+    """The ``ZooEntry`` of ``name``; an unknown name raises ``UnknownModelError`` (a ``KeyError``
+    and a ``ValueError``) listing the available ones."""
+    if name not in MODELS:
+        raise UnknownModelError(f"unknown zoo model {name!r}; available: {', '.join(available())}")
+    return MODELS[name]
+
+
+def weights_path(name: str) -> Path:
+    """Where the weights file of ``name`` lives (inside the installed package)."""
+    return HERE / entry(name).filename
+
+
+def describe(name: str) -> str:
+    """A few lines on ``name``: architecture, training data, stated accuracy, how to rebuild it."""
+    e = entry(name)
+    return (f"{e.name}: {e.description}\n"
+            f"  input (N, {', '.join(map(str, e.input_shape))}); classes {list(e.classes)}; "
+            f"test accuracy >= {e.min_test_accuracy:.0%} on the bundled test images of those classes\n"
+            f"  rebuild the weights with: python -m minidl.zoo.train {e.name}")
+
+
+def load(name: str) -> Sequential:
+    """The pretrained model ``name``, compiled (its saved optimizer and loss) with its weights.
+
+    Every call returns a fresh, independent copy, so fine-tuning one does not change the next.
+    """
+    path = weights_path(name)
+    if not path.exists():
+        raise FileNotFoundError(f"the weights of {name!r} are missing ({path}); "
+                                f"rebuild them with: python -m minidl.zoo.train {name}")
+    from ..layers import conv, upsampling  # noqa: F401  (register their layer classes for load_model)
+
+    model = load_model(path)
+    model.name = name
+    return model
