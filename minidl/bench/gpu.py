@@ -1,5 +1,6 @@
-"""GPU workloads: the LeNet-5 and LSTM training steps at batch 256 and 1024, and the
-hand-written CUDA kernels, timed on the device beside the CPU tiers.
+"""GPU workloads: the LeNet-5 training step and the LSTM forward + backward of
+``bench.conv`` and ``bench.recurrent`` at batch 256 and 1024, and the hand-written CUDA
+kernels, timed on the device beside the CPU tiers.
 
 Each workload is a :class:`GpuWorkload`: a ``runner.Workload`` (whose ``setup(tier)`` builds
 the CPU step for the ``"numpy"`` or ``"numba"`` tier, as every other row) with one more
@@ -50,15 +51,6 @@ def _place(device, *arrays):
 
 
 # ------------------------------------------------------------------ training steps
-def lstm_classifier(input_shape=(28, 28), units=128):
-    """An LSTM reading a 28x28 image row by row (T = 28 steps of 28 features), 128 units,
-    then a dense layer to 10 logits: the recurrent twin of LeNet-5 on the same data."""
-    from ..layers import Dense
-    from ..layers.recurrent import LSTM
-    from ..model import Sequential
-    return Sequential([LSTM(units), Dense(10)], input_shape=input_shape)
-
-
 def _lenet5(input_shape):
     from .conv import lenet5
     return lenet5(input_shape)
@@ -115,6 +107,11 @@ def _conv(filters, size, padding):
     return make
 
 
+def _lstm(hidden):
+    from ..layers.recurrent import LSTM
+    return LSTM(hidden, return_sequences=True)
+
+
 def _maxpool():
     from ..layers.conv import MaxPool2D
     return MaxPool2D(2)
@@ -162,11 +159,11 @@ def all_workloads(batch_sizes=BATCH_SIZES, scale: int = 1) -> list[GpuWorkload]:
     """Every GPU row, whether or not a device is present (``scale`` divides the kernel sizes,
     for tests)."""
     rows = []
-    units = max(8, 128 // scale)
-    for n in batch_sizes:
+    hidden = max(8, 128 // scale)
+    for n in batch_sizes:  # the rows of bench.conv (LeNet-5) and bench.recurrent (LSTM), larger N
         rows.append(training_workload("GPU LeNet-5", _lenet5, (n, 1, 28, 28)))
-        rows.append(training_workload(f"GPU LSTM({units}) 28x28", functools.partial(
-            lstm_classifier, units=units), (n, 28, 28)))
+        rows.append(layer_workload(f"GPU LSTM N={n} T=50 D=32 H={hidden}, fwd+bwd through time",
+                                   functools.partial(_lstm, hidden), (n, 50, 32)))
     n = max(1, 256 // scale)
     rows += [
         layer_workload(f"GPU conv 16->32 3x3 on 14x14 N={n}, fwd+bwd", _conv(32, 3, 1), (n, 16, 14, 14)),
