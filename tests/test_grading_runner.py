@@ -231,3 +231,14 @@ def test_python_dash_m_entry_points(tmp_path):
     assert run.returncode == 0, run.stderr
     assert "dense_backward" in run.stdout and "total" in run.stdout and "6/6" in run.stdout
     assert out.read_text().splitlines()[1].startswith(f"{CHAPTER3},03_backpropagation,6,6")
+
+
+def test_an_exercise_cell_that_lost_its_metadata_is_found_by_its_definition(tmp_path):
+    nb = notebook.read_notebook(CHAPTER3)
+    for cell in nb["cells"]:
+        if notebook.exercise_meta(cell).get("exercise") == "numerical_gradient":
+            cell["metadata"] = {}
+    path = tmp_path / "copied_cell.ipynb"
+    path.write_text(json.dumps(nb))
+    _, sub = _grade(path)
+    assert sub.score == sub.max_score == 6

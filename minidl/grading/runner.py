@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import select
 import shutil
 import signal
@@ -170,18 +171,37 @@ def find_chapter(nb: dict, path: Path) -> str | None:
     return max(votes, key=votes.get) if votes else None
 
 
-def _graded_cells(nb: dict) -> list[tuple[str, str, str | None]]:
-    """``(label, source, exercise)`` of the setup and exercise cells, in notebook order."""
-    cells = []
-    for index, cell in enumerate(nb.get("cells", [])):
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
-            continue
+def _graded_cells(nb: dict, exercises: list) -> list[tuple[str, str, str | None]]:
+    """``(label, source, exercise)`` of the setup and exercise cells, in notebook order.
+
+    An exercise whose tagged cell is gone (a reader who copied the code into a new cell
+    loses the metadata) is looked up by what it defines: the last code cell with a
+    ``def name(`` or ``NAME =`` at the start of a line.
+    """
+    chosen: dict[int, str | None] = {}
+    tagged = set()
+    code_cells = [(i, c) for i, c in enumerate(nb.get("cells", []))
+                  if isinstance(c, dict) and c.get("cell_type") == "code"]
+    for index, cell in code_cells:
         meta = notebook.exercise_meta(cell)
-        if not (meta.get("setup") or "exercise" in meta):
-            continue
         exercise = meta.get("exercise") if isinstance(meta.get("exercise"), str) else None
+        if meta.get("setup") or exercise:
+            chosen[index] = exercise
+            tagged.add(exercise)
+    for exercise in exercises:
+        if exercise.name in tagged:
+            continue
+        patterns = [re.compile(rf"^(def\s+{re.escape(e)}\s*\(|{re.escape(e)}\s*=)", re.M)
+                    for e in exercise.entries]
+        defining = [i for i, c in code_cells
+                    if any(p.search(notebook.cell_source(c)) for p in patterns)]
+        if defining and defining[-1] not in chosen:
+            chosen[defining[-1]] = exercise.name
+    cells = []
+    for index in sorted(chosen):
+        exercise = chosen[index]
         label = f"<cell {index + 1}{': ' + exercise if exercise else ''}>"
-        cells.append((label, _without_magics(notebook.cell_source(cell)), exercise))
+        cells.append((label, _without_magics(notebook.cell_source(nb["cells"][index])), exercise))
     return cells
 
 
@@ -296,7 +316,7 @@ def grade_notebook(path, timeout: float = 60.0, memory: int = DEFAULT_MEMORY, se
         return result
     exercises = registry.for_chapter(chapter) + [e for e in extra if e.chapter == chapter]
     preload = sorted({module for e in exercises for module in e.needs})
-    session = _Session(_graded_cells(nb), timeout, memory, preload)
+    session = _Session(_graded_cells(nb, exercises), timeout, memory, preload)
     try:
         session.start()
         for exercise in exercises:
