@@ -1,7 +1,7 @@
 """The CUDA kernels, checked on a machine without a GPU.
 
 * NVRTC (CUDA's runtime compiler, which needs no device) compiles every ``kernels/cuda/*.cu``
-  for float32 and float64 and for two current architectures, without a warning.
+  for float32 and float64, to machine code for two current architectures, without a warning.
 * The emulator (``minidl.kernels.emulate``) runs each launcher of ``minidl.kernels.gpu`` with
   NumPy arrays -- the same launch code and the same CUDA source a GPU would run -- and the
   results must equal ``minidl.kernels.reference``.
@@ -47,7 +47,9 @@ def test_every_cuda_kernel_is_listed_in_the_gpu_docstring():
 
 
 # =========================================================================== NVRTC
-ARCHITECTURES = ["compute_75", "compute_90"]  # Turing (Colab's T4) and Hopper
+# Machine code (cubin, through NVRTC's built-in ptxas, as CuPy compiles for the device it
+# finds) for Turing (Colab's T4) and Hopper.
+ARCHITECTURES = ["sm_75", "sm_90"]
 CUPY_ADDS = ["-ftz=true"]  # what cupy.RawModule adds to our options (with -arch for the device)
 
 
@@ -63,7 +65,7 @@ def nvrtc_module():
 
 
 def nvrtc_compile(source, name, options):
-    """Compile with NVRTC; returns (ok, log, ptx)."""
+    """Compile with NVRTC; returns (ok, log, cubin)."""
     nvrtc = nvrtc_module()
     program = nvrtc.createProgram(source, name, [], [])
     try:
@@ -72,9 +74,9 @@ def nvrtc_compile(source, name, options):
     except nvrtc.NVRTCError:
         ok = False
     log = nvrtc.getProgramLog(program)
-    ptx = nvrtc.getPTX(program) if ok else b""
+    cubin = nvrtc.getCUBIN(program) if ok else b""
     nvrtc.destroyProgram(program)
-    return ok, log, ptx
+    return ok, log, cubin
 
 
 def test_cuda_sources_exist():
@@ -87,16 +89,16 @@ def test_cuda_sources_exist():
 def test_nvrtc_compiles_source(filename, dtype, arch):
     source = (gpu.CUDA_DIR / filename).read_text()
     options = [*gpu.compile_options(dtype), *CUPY_ADDS, f"--gpu-architecture={arch}"]
-    ok, log, ptx = nvrtc_compile(source, filename, options)
+    ok, log, cubin = nvrtc_compile(source, filename, options)
     assert ok, f"NVRTC could not compile {filename} with {options}:\n{log}"
     assert "warning" not in log.lower(), f"NVRTC warned on {filename} with {options}:\n{log}"
     for kernel in emulate.kernel_signatures(source):
-        assert f".entry {kernel}(".encode() in ptx, f"{kernel} missing from the PTX of {filename}"
+        assert kernel.encode() + b"\0" in cubin, f"{kernel} missing from the machine code of {filename}"
 
 
 def test_nvrtc_reports_a_broken_source():
     ok, log, _ = nvrtc_compile('extern "C" __global__ void k(float* x) { x[0] = y; }',
-                               "broken.cu", ["--gpu-architecture=compute_75"])
+                               "broken.cu", ["--gpu-architecture=sm_75"])
     assert not ok and "identifier \"y\" is undefined" in log
 
 
