@@ -12,7 +12,7 @@ export MKL_NUM_THREADS ?= 2
 export NUMBA_NUM_THREADS ?= 2
 export MPLBACKEND ?= Agg
 
-.PHONY: lab test demo bench release clean
+.PHONY: lab test test-gpu demo bench release clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,11 +26,18 @@ lab: $(STAMP)  ## open the course in JupyterLab (prints the URL; works headless)
 test: $(STAMP)  ## the whole suite: unit tests, kernels, grader, notebooks (nbval)
 	$(PY) -m pytest -q
 
+test-gpu: $(STAMP)  ## kernels and training on a CUDA device (a machine with an NVIDIA GPU)
+	$(PY) -m pip install --quiet -e ".[gpu]"
+	$(PY) -m pytest tests/test_gpu_device.py tests/test_cuda_sources.py -v -rs
+
 demo: $(STAMP)  ## train an MLP on the bundled MNIST subset
 	$(PY) -m minidl demo
 
 bench: $(STAMP)  ## speed of the NumPy reference vs Numba (vs PyTorch when installed)
 	$(PY) -m minidl bench
+
+release: $(STAMP)  ## regenerate exercises/ from solutions/ (never edit exercises/ by hand)
+	$(PY) -m minidl.grading release
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

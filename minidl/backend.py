@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import sys
 
 import numpy as np
 
@@ -86,7 +87,6 @@ def kernels_for(x):
 # --------------------------------------------------------------------------- arrays
 def _cupy_if_imported():
     """CuPy if it has already been imported (an array cannot be a CuPy array otherwise)."""
-    import sys
     return sys.modules.get("cupy")
 
 
@@ -103,8 +103,14 @@ def device_of(x) -> str:
     return "cpu" if get_array_module(x) is np else "gpu"
 
 
+_gpu_found: dict = {}   # the CuPy module -> its successful status, so fit's per-batch moves stay cheap
+
+
 def gpu_status() -> tuple[bool, str]:
     """``(available, description)``: whether a CUDA device can be used, and what it is or why not."""
+    cp = sys.modules.get("cupy")
+    if cp is not None and id(cp) in _gpu_found:
+        return _gpu_found[id(cp)]
     if importlib.util.find_spec("cupy") is None:
         return False, 'CuPy is not installed (pip install "minidl[gpu]")'
     try:
@@ -118,7 +124,9 @@ def gpu_status() -> tuple[bool, str]:
     props = cp.cuda.runtime.getDeviceProperties(0)
     name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
     version = cp.cuda.runtime.runtimeGetVersion()
-    return True, f"{name} (CUDA runtime {version // 1000}.{version % 1000 // 10}, CuPy {cp.__version__})"
+    status = True, f"{name} (CUDA runtime {version // 1000}.{version % 1000 // 10}, CuPy {cp.__version__})"
+    _gpu_found[id(cp)] = status
+    return status
 
 
 def gpu_available() -> bool:
@@ -139,6 +147,8 @@ def to_device(x, device: str):
     if device == "cpu":
         return to_numpy(x)
     if device == "gpu":
+        if get_array_module(x) is not np:
+            return x
         cp = _require_gpu()
         return cp.asarray(x)
     raise ValueError(f"device must be 'cpu' or 'gpu', got {device!r}")
