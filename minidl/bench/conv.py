@@ -1,0 +1,259 @@
+"""Workloads of issue 3: convolutions, pooling, batch norm, LeNet-5 and MLP steps, a GEMM.
+
+All float32, random data (the speed of a step does not depend on the values). Each
+``setup`` builds layers and arrays outside the timed step; each ``torch_setup`` builds
+the same computation in PyTorch (inputs that need gradients marked so, so that both
+sides compute the same gradients).
+
+``cold_start()`` measures a fresh Python process that imports minidl and runs its first
+LeNet-5 step, once with an empty Numba cache (everything compiled) and once with the
+on-disk cache that the first run filled.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+from .. import backend
+from .runner import Workload
+
+F32 = np.float32
+
+
+def _rng():
+    return np.random.default_rng(0)
+
+
+def _torch():
+    import torch
+    return torch
+
+
+# ------------------------------------------------------------------ single layers
+def _conv_flops(N, C, F, k, OH, OW):
+    """Forward, dW and dx: three products of 2 * N * F * C * k * k * OH * OW flops each."""
+    return 3 * 2 * N * F * C * k * k * OH * OW
+
+
+def conv_workload(N, C, F, k, H, pad) -> Workload:
+    """Conv2D forward + backward (dx, dW, db) on (N, C, H, H)."""
+    def setup(tier):
+        from ..layers.conv import Conv2D
+        layer = Conv2D(F, k, padding=pad)
+        x = _rng().standard_normal((N, C, H, H)).astype(F32)
+        dy = _rng().standard_normal((N,) + layer.compute_output_shape((C, H, H))).astype(F32)
+        layer.build((C, H, H))
+
+        def step():
+            layer.forward(x, training=True)
+            layer.backward(dy)
+        return step
+
+    def torch_setup():
+        torch = _torch()
+        x = torch.randn(N, C, H, H, requires_grad=True)
+        W = torch.randn(F, C, k, k, requires_grad=True)
+        b = torch.randn(F, requires_grad=True)
+        dy = torch.randn(N, F, H + 2 * pad - k + 1, H + 2 * pad - k + 1)
+
+        def step():
+            for t in (x, W, b):
+                t.grad = None
+            torch.nn.functional.conv2d(x, W, b, padding=pad).backward(dy)
+        return step
+
+    OH = H + 2 * pad - k + 1
+    return Workload(f"conv {C}->{F} {k}x{k} on {H}x{H} N={N} pad {pad}, fwd+bwd", setup, torch_setup,
+                    flops=_conv_flops(N, C, F, k, OH, OH))
+
+
+def maxpool_workload(N=64, C=32, H=28) -> Workload:
+    def setup(tier):
+        from ..layers.conv import MaxPool2D
+        layer = MaxPool2D(2)
+        x = _rng().standard_normal((N, C, H, H)).astype(F32)
+        dy = _rng().standard_normal((N, C, H // 2, H // 2)).astype(F32)
+
+        def step():
+            layer.forward(x, training=True)
+            layer.backward(dy)
+        return step
+
+    def torch_setup():
+        torch = _torch()
+        x = torch.randn(N, C, H, H, requires_grad=True)
+        dy = torch.randn(N, C, H // 2, H // 2)
+
+        def step():
+            x.grad = None
+            torch.nn.functional.max_pool2d(x, 2).backward(dy)
+        return step
+
+    return Workload(f"max-pool 2x2 on N={N} C={C} {H}x{H}, fwd+bwd", setup, torch_setup)
+
+
+def batchnorm_workload(shape) -> Workload:
+    def setup(tier):
+        from ..layers.normalization import BatchNorm
+        layer = BatchNorm()
+        x = _rng().standard_normal(shape).astype(F32)
+        dy = _rng().standard_normal(shape).astype(F32)
+
+        def step():
+            layer.forward(x, training=True)
+            layer.backward(dy)
+        return step
+
+    def torch_setup():
+        torch = _torch()
+        bn = (torch.nn.BatchNorm1d if len(shape) == 2 else torch.nn.BatchNorm2d)(shape[1]).train()
+        x = torch.randn(*shape, requires_grad=True)
+        dy = torch.randn(*shape)
+
+        def step():
+            x.grad = bn.weight.grad = bn.bias.grad = None
+            bn(x).backward(dy)
+        return step
+
+    return Workload(f"batch norm train {shape}, fwd+bwd", setup, torch_setup)
+
+
+# ------------------------------------------------------------------ training steps
+def lenet5(input_shape=(1, 28, 28)):
+    """LeNet-5 as in the issue: conv5x5 1->6 pad 2, ReLU, pool, conv5x5 6->16, ReLU, pool,
+    dense 400->120->84->10 (logits)."""
+    from .. import layers as L
+    from ..layers.conv import Conv2D, MaxPool2D
+    from ..model import Sequential
+    return Sequential([Conv2D(6, 5, padding=2, activation="relu"), MaxPool2D(2),
+                       Conv2D(16, 5, activation="relu"), MaxPool2D(2), L.Flatten(),
+                       L.Dense(120, activation="relu"), L.Dense(84, activation="relu"), L.Dense(10)],
+                      input_shape=input_shape)
+
+
+def torch_lenet5():
+    nn = _torch().nn
+    return nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+
+
+def mlp(input_shape=(784,)):
+    from .. import layers as L
+    from ..model import Sequential
+    return Sequential([L.Dense(256, activation="relu"), L.Dense(256, activation="relu"), L.Dense(10)],
+                      input_shape=input_shape)
+
+
+def torch_mlp():
+    nn = _torch().nn
+    return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+
+
+def training_step_workload(name, build, build_torch, x_shape) -> Workload:
+    """One SGD step (forward, softmax cross-entropy, backward, update) on a batch x_shape."""
+    def setup(tier):
+        from .. import losses, optim
+        model = build(x_shape[1:])
+        model.compile(optimizer=optim.SGD(0.01), loss=losses.SparseCategoricalCrossentropy(from_logits=True))
+        x = _rng().standard_normal(x_shape).astype(F32)
+        y = _rng().integers(0, 10, x_shape[0])
+        return lambda: model.train_on_batch(x, y)
+
+    def torch_setup():
+        torch = _torch()
+        model = build_torch()
+        opt = torch.optim.SGD(model.parameters(), lr=0.01)
+        loss_fn = torch.nn.CrossEntropyLoss()
+        x = torch.randn(*x_shape)
+        y = torch.randint(0, 10, (x_shape[0],))
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            loss_fn(model(x), y).backward()
+            opt.step()
+        return step
+
+    return Workload(name, setup, torch_setup)
+
+
+def gemm_workload(n=1024) -> Workload:
+    """C = A @ B in float32: NumPy's BLAS on both tiers, the machine's practical peak."""
+    def setup(tier):
+        a = _rng().standard_normal((n, n)).astype(F32)
+        b = _rng().standard_normal((n, n)).astype(F32)
+        out = np.empty((n, n), F32)
+        return lambda: np.matmul(a, b, out=out)
+
+    def torch_setup():
+        torch = _torch()
+        a, b = torch.randn(n, n), torch.randn(n, n)
+        out = torch.empty(n, n)
+        return lambda: torch.mm(a, b, out=out)
+
+    return Workload(f"GEMM {n}^3 float32 (BLAS peak)", setup, torch_setup, flops=2.0 * n ** 3)
+
+
+def workloads() -> list[Workload]:
+    return [
+        conv_workload(64, 1, 8, 5, 28, 2),
+        conv_workload(64, 16, 32, 3, 14, 1),
+        maxpool_workload(),
+        batchnorm_workload((256, 512)),
+        batchnorm_workload((64, 32, 14, 14)),
+        training_step_workload("LeNet-5 SGD step, N=64", lenet5, torch_lenet5, (64, 1, 28, 28)),
+        training_step_workload("MLP 784-256-256-10 SGD step, N=128", mlp, torch_mlp, (128, 784)),
+        gemm_workload(),
+    ]
+
+
+# ------------------------------------------------------------------ cold start
+_FIRST_STEP = """
+import json, time
+t0 = time.perf_counter()
+import minidl
+t_import = time.perf_counter()
+from minidl.bench.conv import training_step_workload, lenet5, torch_lenet5
+minidl.backend.use("numba")
+step = training_step_workload("", lenet5, torch_lenet5, (64, 1, 28, 28)).setup("numba")
+step()
+t_step = time.perf_counter()
+step()
+t_second = time.perf_counter()
+print(json.dumps({"import_s": t_import - t0, "first_step_s": t_step - t_import,
+                  "total_s": t_step - t0, "second_step_s": t_second - t_step}))
+"""
+
+
+def _fresh_process(cache_dir: str) -> dict:
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+    out = subprocess.run([sys.executable, "-c", _FIRST_STEP], env=env, capture_output=True,
+                         text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def cold_start(quick: bool = False) -> list[dict]:
+    """A fresh process: import minidl + the first LeNet-5 step, without and with Numba's cache.
+
+    The cold run uses an empty temporary NUMBA_CACHE_DIR (every kernel compiled); the warm
+    runs reuse the cache the cold run wrote. Returns one dict per case.
+    """
+    if not backend.numba_available():
+        return []
+    results = []
+    with tempfile.TemporaryDirectory(prefix="minidl-numba-cache-") as cache_dir:
+        for case in ("empty cache", "warm cache"):
+            runs = [_fresh_process(cache_dir) for _ in range(1 if case == "empty cache" or quick else 3)]
+            best = min(runs, key=lambda r: r["total_s"])
+            best["case"] = case
+            best["description"] = (f"cold start, {case}: import minidl {best['import_s']:.2f} s + first "
+                                   f"LeNet-5 step {best['first_step_s']:.2f} s = {best['total_s']:.2f} s "
+                                   f"(second step {1e3 * best['second_step_s']:.1f} ms)"
+                                   + ("" if len(runs) == 1 else f"; best of {len(runs)}"))
+            results.append(best)
+    return results
