@@ -368,3 +368,16 @@ def test_embedding_rejects_non_integer_ids_but_accepts_integral_floats():
         layer.forward(np.array([["a", "b"]]))
     y = layer.forward(np.array([[1.0, 2.0]], np.float32))  # what a float DataLoader batch looks like
     np.testing.assert_array_equal(y[0, 1], layer.params["W"][2])
+
+
+def test_save_and_load_round_trip(tmp_path):
+    from minidl import layers as L
+    mdl.seed(0)
+    model = mdl.Sequential([Embedding(7, 3), GRU(5, return_sequences=True), SimpleRNN(4, return_sequences=True),
+                            LSTM(4), L.Dense(2)], input_shape=(6,))
+    ids = np.random.default_rng(0).integers(0, 7, (3, 6))
+    model.save(tmp_path / "model.npz")
+    loaded = mdl.load_model(tmp_path / "model.npz")
+    assert [type(layer).__name__ for layer in loaded.layers] == ["Embedding", "GRU", "SimpleRNN", "LSTM", "Dense"]
+    assert loaded.layers[1].return_sequences and not loaded.layers[3].return_sequences
+    np.testing.assert_array_equal(loaded.predict(ids), model.predict(ids))

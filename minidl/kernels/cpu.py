@@ -392,12 +392,17 @@ def batchnorm_backward(dy, x, gamma, mean, var, eps):
 # Serial, one row of the batch at a time: per step there are only N*H units (~10 µs of
 # work) and OpenBLAS's threads, still spinning after the step's matrix product, hold the
 # other cores; a parallel loop here fights them and loses by orders of magnitude. Each row
-# goes through a small helper on 1-D rows, which LLVM vectorises (its runtime overlap
-# checks are simple for 1-D rows; outputs must therefore not overlap inputs, except where
-# a docstring says an output may be an input). Numba has no vector math library here,
+# goes through a small helper on 1-D rows, which LLVM vectorises behind a runtime check
+# that outputs and inputs do not overlap (an output passed as its own input, where the
+# docstring allows it, is still right but takes the scalar path, ~4x slower; the layers
+# never do it). Numba has no vector math library here,
 # so float32 tanh/sigmoid use a rational approximation (accurate to a few float32 ulp)
 # made of multiply-adds and one division, which vectorises; float64 uses math.tanh/exp.
+# ``gate_tanh``/``gate_sigmoid`` pick one of the two by type at compile time (overload).
 import math
+
+from numba import types
+from numba.extending import overload
 
 _TANH_CLAMP = np.float32(7.90531110763549805)  # beyond this tanh(x) rounds to ±1 in float32
 _TANH_P = tuple(np.float32(v) for v in (4.89352455891786e-03, 6.37261928875436e-04,
@@ -435,55 +440,66 @@ def _sigmoid_f32(x):
     return _HALF32 + _HALF32 * _tanh_f32(_HALF32 * x)  # σ(x) = (1 + tanh(x/2)) / 2
 
 
-@njit(inline="always", cache=True)
-def _tanh_exact(x):
+def gate_tanh(x):
+    """tanh for the cell kernels (plain Python under NUMBA_DISABLE_JIT=1)."""
     return math.tanh(x)
 
 
-@njit(inline="always", cache=True)
-def _sigmoid_exact(x):
+def gate_sigmoid(x):
+    """σ for the cell kernels (plain Python under NUMBA_DISABLE_JIT=1)."""
     return 1.0 / (1.0 + math.exp(-x))
 
 
-def _gate_functions(dtype):
-    """(sigmoid, tanh) for the kernels: the vectorising approximations for float32."""
-    if dtype == np.float32:
-        return _sigmoid_f32, _tanh_f32
-    return _sigmoid_exact, _tanh_exact
+def _is_float32(x):
+    return isinstance(x, types.Float) and x.bitwidth == 32
+
+
+@overload(gate_tanh)
+def _gate_tanh_typed(x):
+    if _is_float32(x):
+        return lambda x: _tanh_f32(x)
+    return lambda x: math.tanh(x)
+
+
+@overload(gate_sigmoid)
+def _gate_sigmoid_typed(x):
+    if _is_float32(x):
+        return lambda x: _sigmoid_f32(x)
+    return lambda x: 1.0 / (1.0 + math.exp(-x))
 
 
 @njit(fastmath=_GATE_MATH, error_model="numpy", cache=True)
-def _lstm_forward_row(xw, hw, b, c_prev, gates, c, h, sigmoid, tanh):
+def _lstm_forward_row(xw, hw, b, c_prev, gates, c, h):
     H = c_prev.shape[0]
     for j in range(H):
-        i = sigmoid(xw[j] + hw[j] + b[j])
-        f = sigmoid(xw[H + j] + hw[H + j] + b[H + j])
-        g = tanh(xw[2 * H + j] + hw[2 * H + j] + b[2 * H + j])
-        o = sigmoid(xw[3 * H + j] + hw[3 * H + j] + b[3 * H + j])
+        i = gate_sigmoid(xw[j] + hw[j] + b[j])
+        f = gate_sigmoid(xw[H + j] + hw[H + j] + b[H + j])
+        g = gate_tanh(xw[2 * H + j] + hw[2 * H + j] + b[2 * H + j])
+        o = gate_sigmoid(xw[3 * H + j] + hw[3 * H + j] + b[3 * H + j])
         c_new = f * c_prev[j] + i * g
         c[j] = c_new
-        h[j] = o * tanh(c_new)
+        h[j] = o * gate_tanh(c_new)
         gates[j], gates[H + j], gates[2 * H + j], gates[3 * H + j] = i, f, g, o
 
 
 @njit(cache=True)
-def _lstm_forward(xw, hw, b, c_prev, gates, c, h, sigmoid, tanh):
+def _lstm_forward(xw, hw, b, c_prev, gates, c, h):
     for n in range(c_prev.shape[0]):
-        _lstm_forward_row(xw[n], hw[n], b, c_prev[n], gates[n], c[n], h[n], sigmoid, tanh)
+        _lstm_forward_row(xw[n], hw[n], b, c_prev[n], gates[n], c[n], h[n])
 
 
 def lstm_cell_forward(xw, hw, b, c_prev, gates, c, h):
     """Numba twin of ``reference.lstm_cell_forward``: one fused pass over each row's gates."""
-    _lstm_forward(xw, hw, b, c_prev, gates, c, h, *_gate_functions(gates.dtype))
+    _lstm_forward(xw, hw, b, c_prev, gates, c, h)
     return gates, c, h
 
 
 @njit(fastmath=_GATE_MATH, error_model="numpy", cache=True)
-def _lstm_backward_row(dh, dc_next, gates, c_prev, c, da, dc_prev, tanh):
+def _lstm_backward_row(dh, dc_next, gates, c_prev, c, da, dc_prev):
     H = c_prev.shape[0]
     for j in range(H):
         i, f, g, o = gates[j], gates[H + j], gates[2 * H + j], gates[3 * H + j]
-        tanh_c = tanh(c[j])
+        tanh_c = gate_tanh(c[j])
         dc = dc_next[j] + dh[j] * o * (1 - tanh_c * tanh_c)
         da[j] = dc * g * i * (1 - i)
         da[H + j] = dc * c_prev[j] * f * (1 - f)
@@ -493,39 +509,39 @@ def _lstm_backward_row(dh, dc_next, gates, c_prev, c, da, dc_prev, tanh):
 
 
 @njit(cache=True)
-def _lstm_backward(dh, dc_next, gates, c_prev, c, da, dc_prev, tanh):
+def _lstm_backward(dh, dc_next, gates, c_prev, c, da, dc_prev):
     for n in range(c_prev.shape[0]):
-        _lstm_backward_row(dh[n], dc_next[n], gates[n], c_prev[n], c[n], da[n], dc_prev[n], tanh)
+        _lstm_backward_row(dh[n], dc_next[n], gates[n], c_prev[n], c[n], da[n], dc_prev[n])
 
 
 def lstm_cell_backward(dh, dc_next, gates, c_prev, c, da, dc_prev):
     """Numba twin of ``reference.lstm_cell_backward`` (tanh(c) recomputed, not stored)."""
-    _lstm_backward(dh, dc_next, gates, c_prev, c, da, dc_prev, _gate_functions(gates.dtype)[1])
+    _lstm_backward(dh, dc_next, gates, c_prev, c, da, dc_prev)
     return da, dc_prev
 
 
 @njit(fastmath=_GATE_MATH, error_model="numpy", cache=True)
-def _gru_forward_row(xw, hw, bx, bh, h_prev, gates, hn, h, sigmoid, tanh):
+def _gru_forward_row(xw, hw, bx, bh, h_prev, gates, hn, h):
     H = h_prev.shape[0]
     for j in range(H):
-        r = sigmoid(xw[j] + bx[j] + hw[j] + bh[j])
-        z = sigmoid(xw[H + j] + bx[H + j] + hw[H + j] + bh[H + j])
+        r = gate_sigmoid(xw[j] + bx[j] + hw[j] + bh[j])
+        z = gate_sigmoid(xw[H + j] + bx[H + j] + hw[H + j] + bh[H + j])
         hn_j = hw[2 * H + j] + bh[2 * H + j]
-        n = tanh(xw[2 * H + j] + bx[2 * H + j] + r * hn_j)
+        n = gate_tanh(xw[2 * H + j] + bx[2 * H + j] + r * hn_j)
         hn[j] = hn_j
         h[j] = (1 - z) * n + z * h_prev[j]
         gates[j], gates[H + j], gates[2 * H + j] = r, z, n
 
 
 @njit(cache=True)
-def _gru_forward(xw, hw, bx, bh, h_prev, gates, hn, h, sigmoid, tanh):
+def _gru_forward(xw, hw, bx, bh, h_prev, gates, hn, h):
     for n in range(h_prev.shape[0]):
-        _gru_forward_row(xw[n], hw[n], bx, bh, h_prev[n], gates[n], hn[n], h[n], sigmoid, tanh)
+        _gru_forward_row(xw[n], hw[n], bx, bh, h_prev[n], gates[n], hn[n], h[n])
 
 
 def gru_cell_forward(xw, hw, bx, bh, h_prev, gates, hn, h):
     """Numba twin of ``reference.gru_cell_forward``: one fused pass over each row's gates."""
-    _gru_forward(xw, hw, bx, bh, h_prev, gates, hn, h, *_gate_functions(gates.dtype))
+    _gru_forward(xw, hw, bx, bh, h_prev, gates, hn, h)
     return gates, hn, h
 
 

@@ -272,9 +272,11 @@ class LSTM(_Recurrent):
         Wh_T = xp.ascontiguousarray(self.params["Wh"].T)
         da = xp.empty_like(gates)  # dL/d(pre-activations) of every step
         dh = dy_tm[-1].copy()  # dL/dh_t, from the output and from step t+1
-        dc = xp.zeros_like(dh)  # dL/dc_t from step t+1 (updated in place to dL/dc_{t-1})
+        dc = xp.zeros_like(dh)  # dL/dc_t from step t+1
+        dc_prev = xp.empty_like(dh)  # dL/dc_{t-1}; the two buffers swap roles every step
         for t in reversed(range(T)):
-            k.lstm_cell_backward(dh, dc, gates[t], cs[t], cs[t + 1], da[t], dc)
+            k.lstm_cell_backward(dh, dc, gates[t], cs[t], cs[t + 1], da[t], dc_prev)
+            dc, dc_prev = dc_prev, dc
             if t > 0 or has_state:
                 xp.matmul(da[t], Wh_T, out=dh)
             if t > 0 and self.return_sequences:
