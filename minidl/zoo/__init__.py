@@ -49,8 +49,9 @@ MODELS: dict[str, ZooEntry] = {
         name="lenet-mnist-0to4",
         filename="lenet-mnist-0to4.npz",
         description=("LeNet-5 (Conv 6@5x5 pad 2, max-pool, Conv 16@5x5, max-pool, Dense 120, 84, 5; "
-                     "ReLU) trained on the digits 0-4 of the bundled MNIST train split (2,000 images); "
-                     "outputs 5 logits, one per digit 0-4. Made for transfer learning to digits 5-9."),
+                     "ReLU) trained on the digits 0-4 of the bundled MNIST train split (2,000 images, "
+                     "randomly shifted by up to 2 pixels each epoch, 15 epochs); outputs 5 logits, "
+                     "one per digit 0-4. Made for transfer learning to digits 5-9."),
         classes=(0, 1, 2, 3, 4),
         input_shape=(1, 28, 28),
         min_test_accuracy=0.97,
