@@ -12,7 +12,7 @@ real + fake samples, then one generator step that backpropagates D's gradient in
    (784 -> 512 -> 256 -> 1) on the 4,000 bundled training images scaled to [-1, 1].
    Prints the losses per epoch and writes a grid of 32 samples (``--plots DIR``).
 
-    python examples/gallery_gan.py [--ring-epochs 30] [--mnist-epochs 10] [--plots DIR]
+    python examples/gallery_gan.py [--ring-epochs 40] [--mnist-epochs 30] [--plots DIR]
 """
 import argparse
 import os
@@ -73,10 +73,10 @@ def _sigmoid(z):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ring-epochs", type=int, default=30)
+    parser.add_argument("--ring-epochs", type=int, default=40)
     parser.add_argument("--ring-latent-dim", type=int, default=2)
     parser.add_argument("--ring-lr", type=float, default=1e-3)
-    parser.add_argument("--mnist-epochs", type=int, default=10)
+    parser.add_argument("--mnist-epochs", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plots", help="directory for the figures (ring samples, digit grid)")
     args = parser.parse_args()

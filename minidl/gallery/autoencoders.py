@@ -33,7 +33,7 @@ from ..layers.core import Dense, Flatten, Reshape
 from ..model import Sequential
 
 __all__ = ["Autoencoder", "dense_autoencoder", "conv_autoencoder", "corrupt",
-           "reconstruction_errors", "anomaly_threshold", "detect_anomalies", "AnomalyReport"]
+           "reconstruction_errors", "anomaly_threshold", "detect_anomalies", "AnomalyReport", "roc_auc"]
 
 
 class Autoencoder(NamedTuple):

@@ -87,8 +87,9 @@ def train_lenet_mnist_0to4(seed: int = 0, epochs: int = 15, verbose: int = 2) ->
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m minidl.zoo.train",
-                                     description="Retrain a minidl.zoo model from a seed and save its weights.")
+    parser = argparse.ArgumentParser(
+        prog="python -m minidl.zoo.train",
+        description="Retrain a minidl.zoo model from a seed and save its weights.")
     parser.add_argument("name", help=f"zoo model name, one of: {', '.join(available())}")
     parser.add_argument("--out", help="where to write the .npz (default: the file inside the package)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0, the shipped file)")
