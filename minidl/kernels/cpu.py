@@ -159,23 +159,30 @@ def _valid_range(count, offset, stride, size):
 
 @njit(parallel=True, cache=True)
 def _im2col(x, kh, kw, sh, sw, ph, pw, OH, OW, cols):
-    # one thread per row (c, i, j): each row is written contiguously, padding zeroed by
-    # ranges (no test per pixel), and the inner loop reads x with a fixed stride
+    # one thread per row (c, i, j); flat 1-D views and offsets computed once per image row,
+    # padding zeroed by ranges (no test per pixel), stride 1 copied as contiguous runs
     N, C, H, W = x.shape
+    x_flat, cols_flat = x.reshape(-1), cols.reshape(-1)
+    block = OH * OW
     for row in prange(C * kh * kw):
         c, i, j = row // (kh * kw), (row // kw) % kh, row % kw
+        h_first, h_stop = _valid_range(OH, i - ph, sh, H)
         w_first, w_stop = _valid_range(OW, j - pw, sw, W)
         for n in range(N):
-            for oh in range(OH):
-                start = (n * OH + oh) * OW
-                ih = oh * sh + i - ph
-                if ih < 0 or ih >= H:
-                    cols[row, start:start + OW] = 0
-                    continue
-                cols[row, start:start + w_first] = 0
-                for ow in range(w_first, w_stop):
-                    cols[row, start + ow] = x[n, c, ih, ow * sw + j - pw]
-                cols[row, start + w_stop:start + OW] = 0
+            out = (row * N + n) * block
+            source = (n * C + c) * H * W
+            cols_flat[out:out + h_first * OW] = 0
+            cols_flat[out + h_stop * OW:out + block] = 0
+            for oh in range(h_first, h_stop):
+                o = out + oh * OW
+                s = source + (oh * sh + i - ph) * W + j - pw
+                cols_flat[o:o + w_first] = 0
+                cols_flat[o + w_stop:o + OW] = 0
+                if sw == 1:
+                    cols_flat[o + w_first:o + w_stop] = x_flat[s + w_first:s + w_stop]
+                else:
+                    for ow in range(w_first, w_stop):
+                        cols_flat[o + ow] = x_flat[s + ow * sw]
 
 
 def im2col(x, kh, kw, sh, sw, ph, pw):
@@ -318,8 +325,8 @@ def avg_pool_backward(dy, x_shape, kh, kw, sh, sw):
 # ============================================================ batch normalization
 @njit(parallel=True, cache=True)
 def _batchnorm_forward(x, gamma, beta, eps, y, mean, var):
-    # one thread per channel; statistics accumulate in float64 (two passes: mean, then
-    # squared deviations), the third pass writes y
+    # one thread per channel, statistics in scalar float64 registers: two passes (mean, then
+    # squared deviations) and a third writing y; suits images, where a channel is N runs of H*W
     N, C, L = x.shape
     count = N * L
     for c in prange(C):
@@ -343,14 +350,48 @@ def _batchnorm_forward(x, gamma, beta, eps, y, mean, var):
         var[c] = sigma2
 
 
+_FEATURE_BLOCK = 64
+
+
+@njit(parallel=True, cache=True)
+def _batchnorm_forward_features(x, gamma, beta, eps, y, mean, var):
+    # (N, D) features: a channel is a strided column, so each task takes a block of columns
+    # and walks the rows, accumulating the block in float64 vectors (contiguous, vectorised)
+    N, D = x.shape
+    for block in prange((D + _FEATURE_BLOCK - 1) // _FEATURE_BLOCK):
+        c0 = block * _FEATURE_BLOCK
+        width = min(D, c0 + _FEATURE_BLOCK) - c0
+        total = np.zeros(width)
+        for n in range(N):
+            for k in range(width):
+                total[k] += x[n, c0 + k]
+        mu = total / N
+        squares = np.zeros(width)
+        for n in range(N):
+            for k in range(width):
+                d = x[n, c0 + k] - mu[k]
+                squares[k] += d * d
+        sigma2 = squares / N
+        scale = gamma[c0:c0 + width] / np.sqrt(sigma2 + eps)
+        shift = beta[c0:c0 + width] - mu * scale
+        for n in range(N):
+            for k in range(width):
+                y[n, c0 + k] = x[n, c0 + k] * scale[k] + shift[k]
+        mean[c0:c0 + width] = mu
+        var[c0:c0 + width] = sigma2
+
+
 def batchnorm_forward(x, gamma, beta, eps):
     """Numba twin of ``reference.batchnorm_forward``: y (N, C, L), mean (C,), var (C,)."""
     x = np.ascontiguousarray(x)
     C = x.shape[1]
     y = np.empty_like(x)
     mean, var = np.empty(C, dtype=x.dtype), np.empty(C, dtype=x.dtype)
-    _batchnorm_forward(x, np.ascontiguousarray(gamma), np.ascontiguousarray(beta), float(eps),
-                       y, mean, var)
+    gamma, beta = np.ascontiguousarray(gamma), np.ascontiguousarray(beta)
+    if x.shape[2] == 1:
+        _batchnorm_forward_features(x[:, :, 0], gamma, beta, float(eps), y[:, :, 0], mean, var)
+    else:
+        _batchnorm_forward(x, gamma, beta, float(eps), y, mean, var)
     return y, mean, var
 
 
@@ -378,13 +419,43 @@ def _batchnorm_backward(dy, x, gamma, mean, var, eps, dx, dgamma, dbeta):
         dbeta[c] = sum_dy
 
 
+@njit(parallel=True, cache=True)
+def _batchnorm_backward_features(dy, x, gamma, mean, var, eps, dx, dgamma, dbeta):
+    # (N, D) features: blocks of columns walked row by row, as in the forward
+    N, D = x.shape
+    for block in prange((D + _FEATURE_BLOCK - 1) // _FEATURE_BLOCK):
+        c0 = block * _FEATURE_BLOCK
+        width = min(D, c0 + _FEATURE_BLOCK) - c0
+        inv_std = 1.0 / np.sqrt(var[c0:c0 + width].astype(np.float64) + eps)
+        mu = mean[c0:c0 + width].astype(np.float64)
+        sum_dy = np.zeros(width)
+        sum_dy_xhat = np.zeros(width)
+        for n in range(N):
+            for k in range(width):
+                g = dy[n, c0 + k]
+                sum_dy[k] += g
+                sum_dy_xhat[k] += g * (x[n, c0 + k] - mu[k]) * inv_std[k]
+        scale = gamma[c0:c0 + width] * inv_std / N
+        for n in range(N):
+            for k in range(width):
+                x_hat = (x[n, c0 + k] - mu[k]) * inv_std[k]
+                dx[n, c0 + k] = scale[k] * (N * dy[n, c0 + k] - sum_dy[k] - x_hat * sum_dy_xhat[k])
+        dgamma[c0:c0 + width] = sum_dy_xhat
+        dbeta[c0:c0 + width] = sum_dy
+
+
 def batchnorm_backward(dy, x, gamma, mean, var, eps):
     """Numba twin of ``reference.batchnorm_backward``: dx (N, C, L), dgamma (C,), dbeta (C,)."""
     x, dy = np.ascontiguousarray(x), np.ascontiguousarray(dy)
     C = x.shape[1]
     dx = np.empty_like(x)
     dgamma, dbeta = np.empty(C, dtype=x.dtype), np.empty(C, dtype=x.dtype)
-    _batchnorm_backward(dy, x, np.ascontiguousarray(gamma), mean, var, float(eps), dx, dgamma, dbeta)
+    gamma = np.ascontiguousarray(gamma)
+    if x.shape[2] == 1:
+        _batchnorm_backward_features(dy[:, :, 0], x[:, :, 0], gamma, mean, var, float(eps),
+                                     dx[:, :, 0], dgamma, dbeta)
+    else:
+        _batchnorm_backward(dy, x, gamma, mean, var, float(eps), dx, dgamma, dbeta)
     return dx, dgamma, dbeta
 
 

@@ -169,8 +169,8 @@ def max_pool_forward(x, kh, kw, sh, sw):
         for j in range(kw):
             candidate = x[:, :, i:i + sh * OH:sh, j:j + sw * OW:sw]
             better = candidate > y          # strictly greater: a tie keeps the earlier maximum
-            y[better] = candidate[better]
-            argmax[better] = i * kw + j
+            y = np.where(better, candidate, y)
+            argmax = np.where(better, i * kw + j, argmax)
     return y, argmax
 
 
