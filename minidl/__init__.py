@@ -7,10 +7,10 @@ __version__ = "0.1.0"
 
 from . import backend
 from .backend import seed
-from . import (callbacks, data, datasets, gradcheck, initializers, layers, losses, metrics,
-               optim, plot, regularizers)
+from . import (callbacks, data, datasets, gallery, gradcheck, initializers, layers, losses,
+               metrics, optim, plot, regularizers, zoo)
 from .model import NonFiniteLossError, Sequential, load_model
 
-__all__ = ["__version__", "backend", "seed", "callbacks", "data", "datasets", "gradcheck", "plot", "initializers",
+__all__ = ["__version__", "backend", "seed", "callbacks", "data", "datasets", "gallery", "gradcheck", "plot", "zoo", "initializers",
            "layers", "losses", "metrics", "optim", "regularizers", "Sequential", "load_model",
            "NonFiniteLossError"]
