@@ -13,13 +13,9 @@ epoch, then a final sample at a lower temperature.
 import argparse
 import time
 
-import numpy as np
-
 import minidl as mdl
 from minidl import datasets, losses, optim
 from minidl import layers as L
-from minidl.layers.embedding import Embedding
-from minidl.layers.recurrent import LSTM
 
 
 def main():
@@ -39,7 +35,9 @@ def main():
     V = encoder.vocab_size
     print(f"{len(text):,} characters, vocabulary {V}, {len(inputs):,} windows of {args.window}")
 
-    model = mdl.Sequential([Embedding(V, 32), LSTM(args.units, return_sequences=True), L.Dense(V)],
+    model = mdl.Sequential([L.Embedding(V, 32),                        # (N, T) ids -> (N, T, 32)
+                            L.LSTM(args.units, return_sequences=True),  # -> (N, T, H)
+                            L.Dense(V)],                                # -> (N, T, V) logits
                            input_shape=(args.window,))
     model.compile(optimizer=optim.Adam(3e-3, clipnorm=1.0),
                   loss=losses.SparseCategoricalCrossentropy(from_logits=True))

@@ -15,7 +15,6 @@ import time
 import minidl as mdl
 from minidl import callbacks, datasets, losses, optim
 from minidl import layers as L
-from minidl.layers.recurrent import LSTM
 
 
 def main():
@@ -30,7 +29,7 @@ def main():
     (x_train, y_train), (x_test, y_test) = datasets.load_sequential_mnist()
     print(f"train {x_train.shape}, test {x_test.shape}, kernels: {mdl.backend.current()}")
 
-    model = mdl.Sequential([LSTM(args.units), L.Dense(10)], input_shape=x_train.shape[1:])
+    model = mdl.Sequential([L.LSTM(args.units), L.Dense(10)], input_shape=x_train.shape[1:])
     model.compile(optimizer=optim.Adam(2e-3, clipnorm=1.0),
                   loss=losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     model.summary()

@@ -17,7 +17,6 @@ import numpy as np
 import minidl as mdl
 from minidl import datasets, losses, optim
 from minidl import layers as L
-from minidl.layers.recurrent import LSTM
 
 
 def main():
@@ -32,7 +31,7 @@ def main():
     x_train, y_train = datasets.make_sine_sequences(n_series=2000, length=50, noise=noise, seed=1)
     x_test, y_test = datasets.make_sine_sequences(n_series=500, length=50, noise=noise, seed=2)
 
-    model = mdl.Sequential([LSTM(args.units), L.Dense(1)], input_shape=x_train.shape[1:])
+    model = mdl.Sequential([L.LSTM(args.units), L.Dense(1)], input_shape=x_train.shape[1:])
     model.compile(optimizer=optim.Adam(5e-3, clipnorm=1.0), loss=losses.MeanSquaredError())
     started = time.perf_counter()
     model.fit(x_train, y_train, epochs=args.epochs, batch_size=32, verbose=0)
