@@ -278,7 +278,7 @@ def test_lstm_trains_with_clipnorm_in_sequential():
     model = mdl.Sequential([LSTM(8), L.Dense(1)])
     model.compile(optimizer=optim.Adam(0.02, clipnorm=0.5), loss=losses.MeanSquaredError())
     first = model.train_on_batch(x, y)
-    for _ in range(60):
+    for _ in range(25):
         last = model.train_on_batch(x, y)
     assert np.isfinite(last) and last < 0.3 * first
 
@@ -292,7 +292,7 @@ def test_embedding_lstm_dense_over_time_steps():
     model = mdl.Sequential([Embedding(7, 3), LSTM(6, return_sequences=True), L.Dense(7)])
     model.compile(optimizer=optim.SGD(0.1), loss=losses.SparseCategoricalCrossentropy(from_logits=True))
     assert model.forward(ids).shape == (4, 5, 7)
-    losses_seen = [model.train_on_batch(ids, ids) for _ in range(30)]  # learn the identity
+    losses_seen = [model.train_on_batch(ids, ids) for _ in range(12)]  # learn the identity
     assert losses_seen[-1] < losses_seen[0]
 
 
