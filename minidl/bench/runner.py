@@ -173,6 +173,15 @@ def environment() -> dict:
     return info
 
 
+def _threading_layer():
+    """The threading layer Numba chose (known only after a parallel kernel has run)."""
+    try:
+        import numba
+        return numba.threading_layer()
+    except (ImportError, ValueError):
+        return None
+
+
 def _cold_start_functions():
     for name in BENCH_MODULES:
         module = sys.modules.get(name)
@@ -215,8 +224,10 @@ def main(argv=None) -> int:
         rows.append(row)
         print(format_row(row), flush=True)
     print("np/nb: NumPy reference time / Numba time (higher is better); nb/torch: Numba time / "
-          "PyTorch time (below 1: faster than PyTorch); GFLOP/s from the faster minidl tier.")
+          "PyTorch time (below 1: faster than PyTorch); GFLOP/s from the faster minidl tier. "
+          f"Numba threading layer: {_threading_layer()}.")
 
+    env["numba_threading_layer"] = _threading_layer()
     cold = []
     if not args.no_cold_start and not args.only:
         for cold_start in _cold_start_functions():
