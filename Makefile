@@ -26,13 +26,13 @@ lab: $(STAMP)  ## open the course in JupyterLab (prints the URL; works headless)
 		$$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 test: $(STAMP)  ## the whole suite: unit tests, kernels, grader, notebooks (nbval)
-	MPLBACKEND=Agg $(PY) -m pytest -q -m "not slow"
+	MPLBACKEND=Agg $(PY) -m pytest -q -m "not e2e"
 
 test-e2e: $(STAMP)  ## JupyterLab in headless Chromium runs the welcome chapter (installs what it needs)
 	command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || true
 	$(PY) -m pip install --quiet -e ".[e2e]"
-	$(PY) -m pytest -q -m slow tests/test_lab_e2e.py
+	$(PY) -m pytest -q -m e2e tests/test_lab_e2e.py
 
 test-gpu: $(STAMP)  ## kernels and training on a CUDA device (a machine with an NVIDIA GPU)
 	$(PY) -m pip install --quiet -e ".[gpu]"
