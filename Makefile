@@ -13,7 +13,7 @@ export NUMBA_NUM_THREADS ?= 2
 # BLAS and Numba threads wait passively, so they do not starve each other on few cores
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: lab test test-e2e test-gpu demo bench release clean
+.PHONY: lab test test-e2e test-gpu demo bench book release clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,9 @@ demo: $(STAMP)  ## train an MLP on the bundled MNIST subset
 
 bench: $(STAMP)  ## speed of the NumPy reference vs Numba (vs PyTorch when installed)
 	$(PY) -m minidl bench
+
+book: $(STAMP)  ## re-execute every chapter in notebooks/ in place (outputs that nbval compares)
+	$(PY) tools/execute_notebooks.py notebooks/*.ipynb
 
 release: $(STAMP)  ## regenerate exercises/ from solutions/ (never edit exercises/ by hand)
 	$(PY) -m minidl.grading release
