@@ -270,8 +270,13 @@ class Sequential:
         counts = [layer.count_params() for layer in self.layers]
         return sum(c[0] for c in counts), sum(c[1] for c in counts)
 
-    def summary(self, print_fn=print) -> str:
-        """Print (and return) a table of layers, output shapes and parameter counts."""
+    def summary(self, print_fn=print) -> None:
+        """Print a table of layers, output shapes and parameter counts.
+
+        ``print_fn`` receives the whole table as one string (pass ``lines.append`` to keep
+        it). Like Keras's, it returns None, so a notebook cell ending in ``model.summary()``
+        shows the table once.
+        """
         if not self.built:
             raise ValueError("summary needs a built model: pass input_shape=... to Sequential, "
                              "call model.build(input_shape), or run one batch through it first")
@@ -295,7 +300,6 @@ class Sequential:
                           f"Total params: {trainable + frozen:,}", f"Trainable params: {trainable:,}",
                           f"Non-trainable params: {frozen:,}"])
         print_fn(text)
-        return text
 
     # ------------------------------------------------------------------ weights
     def get_weights(self) -> list:
@@ -408,7 +412,12 @@ def load_model(path, compile: bool = True) -> Sequential:
         layer = cls(**spec["config"])
         layer.trainable = spec.get("trainable", True)
         layers.append(layer)
+    # Building draws initial weights that the saved ones replace at once; loading must not
+    # move the seeded stream, or the layers a reader builds next would change with it.
+    stream = backend.rng().bit_generator
+    state = stream.state
     model = Sequential(layers, input_shape=config["input_shape"], name=config.get("name"))
+    stream.state = state
     for i, layer in enumerate(model.layers):
         for kind, store in (("params", layer.params), ("buffers", layer.buffers)):
             for key in store:
