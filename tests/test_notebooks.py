@@ -1,0 +1,98 @@
+"""The chapters as a course: stored the way nbval can check them, linked into one sequence.
+
+nbval (run over notebooks/ by ``make test``) re-executes every chapter and compares outputs.
+These tests check what nbval cannot see: a cell stored without outputs compares nothing,
+a misspelt ``# NBVAL_IGNORE_OUTPUT`` line silently compares a timing, and a chapter that
+lost its links or its exercises breaks the course without failing any cell.
+"""
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+BY_NUMBER = {int(path.name[:2]): path for path in CHAPTERS}
+GRADED = [path for number, path in BY_NUMBER.items() if 1 <= number <= 13]   # 00 and 14 have no exercises
+NBVAL_MARKERS = {"NBVAL_IGNORE_OUTPUT", "NBVAL_CHECK_OUTPUT", "NBVAL_RAISES_EXCEPTION",
+                 "NBVAL_SKIP", "PYTEST_VALIDATE_IGNORE_OUTPUT"}
+
+
+def load(path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def code_cells(notebook):
+    return [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
+
+
+def markdown(notebook):
+    return "\n".join("".join(cell["source"]) for cell in notebook["cells"]
+                     if cell["cell_type"] == "markdown")
+
+
+def test_the_course_has_chapters_00_to_14_numbered_without_gaps():
+    assert sorted(BY_NUMBER) == list(range(15)), f"chapter numbers found: {sorted(BY_NUMBER)}"
+    assert len(BY_NUMBER) == len(CHAPTERS), "two chapters share a number"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_every_code_cell_is_stored_executed(path):
+    """nbval compares stored outputs: a cell stored unexecuted would be checked against nothing."""
+    unexecuted = [i for i, cell in enumerate(code_cells(load(path)))
+                  if cell["source"] and cell.get("execution_count") is None]
+    assert not unexecuted, f"{path.name}: code cells {unexecuted} have no stored run (make book)"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_nbval_markers_are_spelt_so_that_nbval_sees_them(path):
+    """nbval honours a marker only when the comment line is the marker alone.
+
+    ``# NBVAL_IGNORE_OUTPUT  (timings vary)`` is ignored by nbval, and the cell's output is
+    compared after all; the reason belongs on the next comment line.
+    """
+    for index, cell in enumerate(code_cells(load(path))):
+        for line in "".join(cell["source"]).splitlines():
+            comment = line.strip()
+            if comment.startswith("#") and "NBVAL_" in comment:
+                marker = comment.lstrip("#").strip()
+                assert marker in NBVAL_MARKERS, (
+                    f"{path.name}, code cell {index}: {comment!r} is not a marker nbval "
+                    f"recognises; write the marker alone on its line")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_no_execution_timestamps_or_errors_are_stored(path):
+    for index, cell in enumerate(code_cells(load(path))):
+        assert "execution" not in cell.get("metadata", {}), (
+            f"{path.name}, code cell {index} stores execution timestamps "
+            f"(re-run it with tools/execute_notebooks.py)")
+        errors = [o for o in cell.get("outputs", []) if o["output_type"] == "error"]
+        assert not errors, f"{path.name}, code cell {index} stores an error: {errors[0]['ename']}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_each_chapter_links_to_its_neighbours(path):
+    text = markdown(load(path))
+    number = int(path.name[:2])
+    for neighbour in (number - 1, number + 1):
+        if neighbour in BY_NUMBER:
+            target = BY_NUMBER[neighbour].name
+            assert f"]({target})" in text, f"{path.name} does not link to {target}"
+
+
+@pytest.mark.parametrize("path", GRADED, ids=lambda p: p.stem)
+def test_chapters_01_to_13_end_with_a_summary_and_their_exercises(path):
+    text = markdown(load(path))
+    assert re.search(r"^## Summary", text, re.M), f"{path.name} has no '## Summary' section"
+    assert re.search(r"^## Exercises", text, re.M), f"{path.name} has no '## Exercises' section"
+    exercises = f"../exercises/{path.name}"
+    assert (ROOT / "exercises" / path.name).exists(), f"exercises/{path.name} is missing"
+    assert f"]({exercises})" in text, f"{path.name} does not link to {exercises}"
+
+
+def test_readme_lists_every_chapter():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    missing = [p.name for p in CHAPTERS if f"(notebooks/{p.name})" not in readme]
+    assert not missing, f"README.md does not list {missing}"
