@@ -113,11 +113,16 @@ class EarlyStopping(Callback):
 class ModelCheckpoint(Callback):
     """Save the model after each epoch to ``filepath`` (may contain ``{epoch}`` and log
     names, e.g. ``"ckpt-{epoch:02d}-{val_loss:.3f}.npz"``); with ``save_best_only`` only
-    when ``monitor`` improves."""
+    when ``monitor`` improves.
+
+    Each file holds the optimizer's state and the random stream too (``include_optimizer``,
+    as ``model.save``), so ``load_model(checkpoint)`` followed by ``fit`` resumes training
+    exactly; every write is atomic (an interrupted save leaves the previous checkpoint)."""
 
     def __init__(self, filepath, monitor: str = "val_loss", save_best_only: bool = False,
-                 mode: str = "auto", verbose: int = 0):
+                 mode: str = "auto", verbose: int = 0, include_optimizer: bool = True):
         self.filepath, self.monitor, self.save_best_only = os.fspath(filepath), monitor, save_best_only
+        self.include_optimizer = include_optimizer
         self.sign, self.verbose, self.best = _improvement_sign(monitor, mode), verbose, None
 
     def on_epoch_end(self, epoch, logs=None):
@@ -128,7 +133,7 @@ class ModelCheckpoint(Callback):
                 return
             self.best = value
         path = self.filepath.format(epoch=epoch + 1, **logs)
-        self.model.save(path)
+        self.model.save(path, include_optimizer=self.include_optimizer)
         if self.verbose:
             print(f"ModelCheckpoint: saved {path}")
 

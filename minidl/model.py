@@ -62,6 +62,8 @@ class Sequential:
         self.stop_training = False
         self.history = None
         self.device = "cpu"
+        self.epochs_completed = 0          # saved with the model; fit(initial_epoch=...) reads it
+        self._resume_rng = None            # (saved random state, generator at load) until fit uses it
         for layer in layers or []:
             self.add(layer)
         if input_shape is not None:
@@ -160,8 +162,12 @@ class Sequential:
 
     def fit(self, x, y, epochs: int = 1, batch_size: int = 32, verbose: int = 1,
             validation_data=None, validation_split: float = 0.0, shuffle: bool = True,
-            callbacks=None) -> History:
+            callbacks=None, initial_epoch: int = 0) -> History:
         """Train for ``epochs`` passes over ``(x, y)``; returns the ``History``.
+
+        ``initial_epoch`` (Keras's meaning) numbers the epochs from there: ``fit(epochs=10,
+        initial_epoch=model.epochs_completed)`` resumes a loaded model's schedule and
+        progress display and runs the remaining epochs.
 
         ``validation_split`` holds out the *last* fraction of ``x, y`` (before shuffling,
         as Keras does). ``verbose``: 0 silent, 1 a progress bar, 2 one line per epoch.
@@ -197,11 +203,12 @@ class Sequential:
                 raise TypeError(f"callbacks must be minidl.callbacks.Callback objects, got {type(cb).__name__}")
             cb.set_model(self)
         self.history, self.stop_training = history, False
+        self._continue_saved_random_stream()
 
         for cb in callbacks:
             cb.on_train_begin()
         try:
-            for epoch in range(epochs):
+            for epoch in range(initial_epoch, epochs):
                 logs = {}
                 for cb in callbacks:
                     cb.on_epoch_begin(epoch, logs)
@@ -209,6 +216,7 @@ class Sequential:
                 if validation_data is not None:
                     val = self.evaluate(*validation_data, batch_size=batch_size)
                     logs.update({f"val_{k}": v for k, v in val.items()})
+                self.epochs_completed += 1
                 for cb in callbacks:
                     cb.on_epoch_end(epoch, logs)
                 if self.stop_training:
@@ -217,6 +225,17 @@ class Sequential:
             for cb in callbacks:
                 cb.on_train_end()
         return history
+
+    def _continue_saved_random_stream(self) -> None:
+        """On the first ``fit`` after ``load_model``, put minidl's generator back where it was
+        when the model was saved, so shuffling and dropout go on as without the interruption.
+        Skipped when the reader called ``minidl.seed`` after loading (their choice wins)."""
+        if self._resume_rng is None:
+            return
+        saved_state, generator_at_load = self._resume_rng
+        self._resume_rng = None
+        if backend.rng() is generator_at_load:
+            generator_at_load.bit_generator.state = saved_state
 
     def _train_epoch(self, loader, epoch, callbacks) -> dict:
         totals = {"loss": 0.0, **{name: 0.0 for name, _ in self.metrics}}
@@ -352,47 +371,79 @@ class Sequential:
                 "metrics": [name for name, _ in self.metrics]}
         return config
 
-    def save(self, path) -> None:
-        """Write architecture (JSON) and weights to one ``.npz`` file.
+    def save(self, path, include_optimizer: bool = True) -> None:
+        """Write architecture (JSON), weights and training progress to one ``.npz`` file.
 
-        The file is written under a temporary name and renamed over ``path`` only when
-        complete, so a failed save never destroys an earlier file.
+        With ``include_optimizer=True`` (the default, as Keras) the file also holds what
+        training needs to go on exactly where it stopped: the optimizer's state (step
+        counts, moment and velocity buffers, its current learning rate), the number of
+        epochs completed and minidl's random stream (the next shuffles and dropout masks).
+        ``load_model`` restores all of it, so save -> load -> fit continues bit for bit as
+        if training had never stopped. ``include_optimizer=False`` keeps only the
+        architecture, weights and compile settings.
+
+        The file is written under a temporary name in the same folder and renamed over
+        ``path`` only when complete, so a failed save never destroys an earlier file.
         """
         path = os.fspath(path)
         if not self.built:
             raise ValueError("save needs a built model (give input_shape or run one batch first)")
-        arrays = {"__minidl__": np.array(json.dumps(self.get_config()))}
+        config = self.get_config()
+        arrays = {}
         for i, layer in enumerate(self.layers):
             for key, value in layer.params.items():
                 arrays[f"layers/{i}/params/{key}"] = backend.to_numpy(value)
             for key, value in layer.buffers.items():
                 arrays[f"layers/{i}/buffers/{key}"] = backend.to_numpy(value)
-        directory = os.path.dirname(os.path.abspath(path))
+        if include_optimizer and self.optimizer is not None:
+            info, state = self.optimizer.get_state(self.layers)
+            config["training_state"] = {"optimizer": info, "epochs_completed": self.epochs_completed,
+                                        "rng": backend.rng().bit_generator.state}
+            arrays.update({f"optimizer/{name}": value for name, value in state.items()})
+        arrays["__minidl__"] = np.array(json.dumps(config))
+        _write_atomically(path, arrays)
+
+
+def _write_atomically(path: str, arrays: dict) -> None:
+    """``np.savez`` to a temporary file next to ``path``, then rename it over ``path``.
+
+    Errors name ``path`` (never the temporary file) and leave an existing ``path`` intact.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"cannot save the model to {path}: the folder {directory} does not "
+                                f"exist; create it first (os.makedirs({directory!r}, exist_ok=True))")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"cannot save the model to {path}: it is a folder; give a file "
+                                "name such as model.npz")
+    tmp = None
+    try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except OSError as err:
+        reason = err.strerror or str(err)
+        raise type(err)(err.errno, f"cannot save the model to {path}: {reason}; an earlier file "
+                                   "there, if any, is unchanged") from None
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def load_model(path, compile: bool = True) -> Sequential:
     """Rebuild a model written by ``Sequential.save``: layers, weights and (if it was
-    compiled and ``compile=True``) loss, optimizer settings and metrics."""
+    compiled and ``compile=True``) loss, optimizer and metrics.
+
+    When the file holds the training state (``save(include_optimizer=True)``, the
+    default), the optimizer continues from its saved step counts and moments, and the
+    next ``fit`` continues minidl's random stream from where it was saved (unless
+    ``minidl.seed`` is called in between), so resumed training is bit-identical.
+    """
     from . import layers as _register_all_layers  # noqa: F401  (fills LAYER_CLASSES)
 
     path = os.fspath(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-    except FileNotFoundError:
-        raise
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as err:
-        raise ValueError(f"{path} is not a readable .npz file ({err}); expected a model written "
-                         "by model.save") from None
+    arrays = _read_npz(path)
     if "__minidl__" not in arrays:
         raise ValueError(f"{path} is an .npz file but not a minidl model (no '__minidl__' entry; "
                          f"found {sorted(arrays)[:5]})")
@@ -431,7 +482,43 @@ def load_model(path, compile: bool = True) -> Sequential:
     if compile and "compile" in config:
         c = config["compile"]
         model.compile(optimizer=c["optimizer"], loss=c["loss"], metrics=c["metrics"])
+        training = config.get("training_state")
+        if training is not None:
+            prefix = "optimizer/"
+            state = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+            try:
+                model.optimizer.set_state(model.layers, training["optimizer"], state)
+            except ValueError as err:
+                raise ValueError(f"{path}: {err}") from None
+            model.epochs_completed = int(training.get("epochs_completed", 0))
+            model._resume_rng = (training["rng"], backend.rng())
     return model
+
+
+def _read_npz(path: str) -> dict:
+    """Every array of the ``.npz`` file at ``path``, or an error that says what the file is."""
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{path} is a folder; a minidl model is one .npz file written by "
+                                "model.save (a Keras SavedModel folder cannot be read)")
+    if not os.path.exists(path):
+        folder = os.path.dirname(os.path.abspath(path))
+        where = ("" if os.path.isdir(folder) else f" (the folder {folder} does not exist)")
+        raise FileNotFoundError(f"no model file at {path}{where}; expected a file written by "
+                                "model.save(path)")
+    with open(path, "rb") as f:
+        head = f.read(6)
+    if head == b"\x93NUMPY":
+        raise ValueError(f"{path} is a single NumPy array (.npy), not a model; load it with "
+                         "np.load, or save models with model.save('model.npz')")
+    if not head.startswith(b"PK"):
+        raise ValueError(f"{path} is not a readable .npz file: a minidl model is a zip archive "
+                         f"written by model.save, but this file starts with {head!r}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as err:
+        raise ValueError(f"{path} is not a readable .npz file ({type(err).__name__}: the archive "
+                         "is damaged, truncated, or holds Python objects); expected a model written by model.save") from None
 
 
 # ------------------------------------------------------------------ helpers

@@ -90,6 +90,56 @@ class Optimizer:
     def get_config(self) -> dict:
         return {k: v for k, v in vars(self).items() if k not in ("state", "iterations")}
 
+    # ------------------------------------------------------------------ saving the progress
+    def get_state(self, layers) -> tuple[dict, dict]:
+        """What the optimizer has learned so far, for ``model.save``: ``(info, arrays)``.
+
+        ``info`` (JSON-able) holds ``iterations`` and, per parameter slot, its position
+        (``layer`` index in ``layers``, ``param`` key) and its scalar state (Adam's
+        ``step``); ``arrays`` maps ``"{layer}/{param}/{key}"`` to each state array
+        (moments, velocity) as a NumPy copy. Slots of layers not in ``layers`` are skipped.
+        """
+        position = {id(layer): i for i, layer in enumerate(layers)}
+        slots, arrays = [], {}
+        for (layer_id, param), slot in self.state.items():
+            if layer_id not in position:
+                continue
+            i = position[layer_id]
+            scalars = {}
+            for key, value in slot.items():
+                if hasattr(value, "shape"):
+                    arrays[f"{i}/{param}/{key}"] = backend.to_numpy(value).copy()
+                else:
+                    scalars[key] = value
+            slots.append({"layer": i, "param": param, "scalars": scalars})
+        return {"iterations": self.iterations, "slots": slots}, arrays
+
+    def set_state(self, layers, info: dict, arrays: dict) -> None:
+        """Restore what ``get_state`` returned, for the same architecture ``layers``.
+
+        Raises ``ValueError`` when a slot names a layer or parameter that ``layers`` lacks
+        or an array's shape differs from its parameter's.
+        """
+        state = {}
+        for slot in info["slots"]:
+            i, param = slot["layer"], slot["param"]
+            if not (0 <= i < len(layers) and param in layers[i].params):
+                raise ValueError(f"optimizer state names parameter {param!r} of layer {i}, "
+                                 f"which this model does not have")
+            target = layers[i].params[param]
+            values = dict(slot["scalars"])
+            prefix = f"{i}/{param}/"
+            for name, array in arrays.items():
+                if name.startswith(prefix):
+                    if array.shape != tuple(target.shape):
+                        raise ValueError(f"optimizer state {name} has shape {array.shape}, the "
+                                         f"parameter it belongs to has {tuple(target.shape)}")
+                    values[name[len(prefix):]] = backend.to_device(
+                        array.astype(target.dtype, copy=True), backend.device_of(target))
+            state[(id(layers[i]), param)] = values
+        self.state = state
+        self.iterations = int(info["iterations"])
+
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"

@@ -1,0 +1,117 @@
+"""Stopping and resuming training: save -> load_model -> fit continues bit for bit.
+
+An uninterrupted run of N + M epochs and a run of N epochs, saved, loaded and trained M
+more must end with identical weights (same seed, same data, shuffling on, dropout on):
+the optimizer's state (step counts, moments, velocity) and the random stream that orders
+the data and draws the dropout masks are part of what ``save`` keeps.
+"""
+import numpy as np
+import pytest
+
+import minidl as mdl
+from minidl import callbacks, layers as L, losses, optim
+
+
+def blobs(n=96, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    centres = np.array([[2, 0, 0, 1], [-2, 1, 0, -1], [0, -2, 2, 0]], dtype=np.float32)
+    x = centres[y] + 0.7 * rng.standard_normal((n, 4)).astype(np.float32)
+    return x.astype(np.float32), y.astype(np.int64)
+
+
+OPTIMIZERS = {
+    "adam": lambda: optim.Adam(1e-2),
+    "sgd-momentum": lambda: optim.SGD(0.05, momentum=0.9, nesterov=True),
+    "rmsprop": lambda: optim.RMSprop(1e-2, momentum=0.5),
+    "adagrad": lambda: optim.Adagrad(0.05),
+    "adamw": lambda: optim.AdamW(1e-2),
+}
+
+
+def fresh_model(make_optimizer):
+    mdl.seed(0)
+    model = mdl.Sequential([L.Dense(16, activation="relu"), L.Dropout(0.2), L.BatchNorm(),
+                            L.Dense(3)], input_shape=(4,))
+    model.compile(optimizer=make_optimizer(),
+                  loss=losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    return model
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_save_load_fit_continues_bit_identically(tmp_path, name):
+    x, y = blobs()
+    uninterrupted = fresh_model(OPTIMIZERS[name])
+    uninterrupted.fit(x, y, epochs=5, batch_size=16, verbose=0)
+
+    first = fresh_model(OPTIMIZERS[name])
+    first.fit(x, y, epochs=3, batch_size=16, verbose=0)
+    first.save(tmp_path / "run.npz")
+    del first
+    mdl.backend.rng().random(10)   # other work in between moves the stream; resuming must not care
+    resumed = mdl.load_model(tmp_path / "run.npz")
+    assert resumed.epochs_completed == 3
+    history = resumed.fit(x, y, epochs=5, batch_size=16, verbose=0, initial_epoch=3)
+
+    assert history.epoch == [3, 4]
+    for a, b in zip(resumed.get_weights(), uninterrupted.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert resumed.optimizer.iterations == uninterrupted.optimizer.iterations == 30
+
+
+def test_without_the_optimizer_state_resuming_differs(tmp_path):
+    """The control: what the test above would see if save forgot the optimizer."""
+    x, y = blobs()
+    uninterrupted = fresh_model(OPTIMIZERS["adam"])
+    uninterrupted.fit(x, y, epochs=4, batch_size=16, verbose=0)
+    first = fresh_model(OPTIMIZERS["adam"])
+    first.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    first.save(tmp_path / "weights-only.npz", include_optimizer=False)
+    resumed = mdl.load_model(tmp_path / "weights-only.npz")
+    assert resumed.optimizer.iterations == 0 and resumed.optimizer.state == {}
+    resumed.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    assert not all(np.array_equal(a, b) for a, b in zip(resumed.get_weights(), uninterrupted.get_weights()))
+
+
+def test_checkpoint_files_resume_exactly(tmp_path):
+    x, y = blobs()
+    uninterrupted = fresh_model(OPTIMIZERS["adam"])
+    uninterrupted.fit(x, y, epochs=4, batch_size=16, verbose=0)
+
+    model = fresh_model(OPTIMIZERS["adam"])
+    model.fit(x, y, epochs=4, batch_size=16, verbose=0,
+              callbacks=[callbacks.ModelCheckpoint(str(tmp_path / "ckpt-{epoch}.npz"), monitor="loss")])
+    resumed = mdl.load_model(tmp_path / "ckpt-2.npz")
+    resumed.fit(x, y, epochs=4, batch_size=16, verbose=0, initial_epoch=resumed.epochs_completed)
+    for a, b in zip(resumed.get_weights(), uninterrupted.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_reseeding_after_loading_wins_over_the_saved_stream(tmp_path):
+    x, y = blobs()
+    model = fresh_model(OPTIMIZERS["sgd-momentum"])
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    model.save(tmp_path / "m.npz")
+    a, b = mdl.load_model(tmp_path / "m.npz"), mdl.load_model(tmp_path / "m.npz")
+    mdl.seed(1)
+    a.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    mdl.seed(1)
+    b._resume_rng = None
+    b.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+
+
+def test_saved_state_lands_on_the_right_parameters(tmp_path):
+    x, y = blobs()
+    model = fresh_model(OPTIMIZERS["adam"])
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    model.save(tmp_path / "m.npz")
+    loaded = mdl.load_model(tmp_path / "m.npz")
+    for i, (old, new) in enumerate(zip(model.layers, loaded.layers)):
+        for key in old.params:
+            saved = model.optimizer.state[(id(old), key)]
+            restored = loaded.optimizer.state[(id(new), key)]
+            assert restored["step"] == saved["step"] == 3
+            np.testing.assert_array_equal(restored["m"], saved["m"])
+            np.testing.assert_array_equal(restored["v"], saved["v"])
