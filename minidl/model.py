@@ -20,6 +20,7 @@ Forward runs the layers in order; backward runs them in reverse, each turning
 """
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import os
@@ -31,7 +32,8 @@ import numpy as np
 from . import __version__, backend, losses as losses_module, metrics as metrics_module, optim
 from .callbacks import Callback, EpochLogger, History, ProgressBar
 from .data import DataLoader
-from .layers.base import LAYER_CLASSES, Layer
+from .layers.base import LAYER_CLASSES, Layer, _checked_shape, check_data_format
+from .layers.keras import Input
 
 FORMAT = "minidl.Sequential"
 FORMAT_VERSION = 1
@@ -53,10 +55,12 @@ class Sequential:
     once; otherwise on the first forward.
     """
 
-    def __init__(self, layers=None, input_shape=None, name: str | None = None):
+    def __init__(self, layers=None, input_shape=None, name: str | None = None,
+                 data_format: str | None = None):
         self.layers: list[Layer] = []
         self.name = name
         self.input_shape = None
+        self.data_format = check_data_format(data_format, "Sequential")
         self.optimizer = self.loss = None
         self.metrics: list = []
         self.stop_training = False
@@ -71,32 +75,106 @@ class Sequential:
 
     # ------------------------------------------------------------------ structure
     def add(self, layer: Layer) -> None:
-        """Append a layer (built at once if the model already is)."""
+        """Append a layer (built at once if the model already knows its input shape).
+
+        Keras's ways of giving the input shape work here: ``Input(shape)`` as the first
+        entry (it is not kept in ``layers``), or ``input_shape=`` on the first layer. A
+        ``Sequential`` added to a ``Sequential`` contributes its layers (shared, not
+        copied: a frozen base stays frozen). With ``Sequential(data_format=...)`` every
+        image layer created without its own ``data_format`` gets the model's.
+        """
+        if isinstance(layer, Sequential):
+            if self.input_shape is None and not self.layers and layer.input_shape is not None:
+                self.build(layer.input_shape)
+            for inner in layer.layers:
+                self.add(inner)
+            return
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential takes minidl layers, got {type(layer).__name__}")
         if any(layer is existing for existing in self.layers):
             raise ValueError(f"{layer.label} is already in this model; create a new layer instead")
+        if isinstance(layer, Input):
+            if self.layers:
+                raise ValueError(f"Input({layer.shape}) must come first: this model already has "
+                                 f"{len(self.layers)} layer(s); pass the shape to the first layer")
+            self._declare_input_shape(layer.shape, f"Input(shape={layer.shape})")
+            return
+        if (self.data_format is not None and hasattr(layer, "data_format")
+                and not getattr(layer, "data_format_given", True) and not layer.built):
+            layer.data_format = self.data_format
+        if layer.declared_input_shape is not None:
+            if not self.layers:
+                self._declare_input_shape(layer.declared_input_shape,
+                                          f"{layer.label}(input_shape={layer.declared_input_shape})")
+            elif self.input_shape is not None:
+                _check_declared_shape(layer, self._output_shape(), len(self.layers))
         if self.input_shape is not None and not layer.built:
             layer.build(self._output_shape(), dtype=self._dtype())
         self.layers.append(layer)
 
+    def _declare_input_shape(self, shape, source: str) -> None:
+        """Set the input shape from ``Input`` / a first layer's ``input_shape``; a clash is an error."""
+        if self.input_shape is not None and tuple(self.input_shape) != tuple(shape):
+            raise ValueError(f"{source} disagrees with the model's input shape {self.input_shape}; "
+                             "give the input shape once")
+        if self.input_shape is None:
+            self.build(shape)
+
     def build(self, input_shape) -> None:
-        """Build every layer for inputs of shape ``(N, *input_shape)``."""
-        shape = tuple(int(d) for d in input_shape)
+        """Build every layer for inputs of shape ``(N, *input_shape)``; ``None`` marks a
+        free axis (``(None, 10)``: sequences of any length with 10 features)."""
+        shape = _checked_shape(input_shape, "Sequential")
+        first = self.layers[0] if self.layers else None
+        if first is not None and first.declared_input_shape not in (None, shape):
+            raise ValueError(f"Sequential(input_shape={shape}) disagrees with "
+                             f"{first.label}(input_shape={first.declared_input_shape}); give it once")
+        self._check_image_layout(shape, "input_shape")
         self.input_shape = shape
-        for layer in self.layers:
+        for i, layer in enumerate(self.layers):
+            if i and layer.declared_input_shape is not None:
+                _check_declared_shape(layer, shape, i)
             if not layer.built:
                 layer.build(shape)
-            shape = layer.compute_output_shape(shape)
+            shape = layer.output_shape_for(shape)
+
+    def _check_image_layout(self, shape, what: str) -> None:
+        """Refuse (H, W, C) images going into a channels-first image layer, with the fix.
+
+        Only at the model's input, where such a mistake comes from: a per-sample shape whose
+        last axis is at most 4 while both others are larger cannot be (C, H, W) images.
+        """
+        image_layer = next((layer for layer in self.layers if hasattr(layer, "data_format")), None)
+        if (image_layer is None or image_layer is not self.layers[0] or image_layer.channels_last
+                or len(shape) != 3 or None in shape):
+            return
+        if shape[2] <= 4 and shape[0] > 4 and shape[1] > 4:
+            raise ValueError(
+                f"the {what} (N, {', '.join(map(str, shape))}) looks channels-last (N, H, W, C) "
+                f"with C = {shape[2]}, but {image_layer.label} expects (N, C, H, W) (minidl's "
+                "default, as PyTorch). Either use data_format='channels_last' (on the layers, as "
+                "Sequential(..., data_format='channels_last'), or once with "
+                "minidl.layers.set_image_data_format('channels_last')), or transpose the images "
+                "with x.transpose(0, 3, 1, 2)")
 
     @property
     def built(self) -> bool:
         return bool(self.layers) and all(layer.built for layer in self.layers)
 
+    @property
+    def trainable(self) -> bool:
+        """Whether any layer trains. Setting it sets every layer's ``trainable`` (Keras's
+        ``model.trainable = False`` freezes the whole model, e.g. a pretrained base)."""
+        return any(layer.trainable for layer in self.layers)
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        for layer in self.layers:
+            layer.trainable = bool(value)
+
     def _output_shape(self):
         shape = self.input_shape
         for layer in self.layers:
-            shape = layer.compute_output_shape(shape)
+            shape = layer.output_shape_for(shape)
         return shape
 
     def _dtype(self):
@@ -107,13 +185,21 @@ class Sequential:
 
     # ------------------------------------------------------------------ computing
     def forward(self, x, training: bool = False):
-        """Run every layer in order; ``training`` switches Dropout and BatchNorm to training mode."""
+        """Run every layer in order; ``training`` switches Dropout and BatchNorm to training mode.
+
+        A frozen BatchNorm stays in inference mode (Keras's rule), so freezing a base with
+        ``trainable = False`` keeps its running statistics too.
+        """
         if not self.layers:
             raise ValueError("this Sequential model has no layers")
         if self.input_shape is None:
+            if not hasattr(x, "shape"):
+                x = np.asarray(x, dtype=np.float32)
+            self._check_image_layout(tuple(x.shape[1:]), f"input x of shape {tuple(x.shape)}, per sample")
             self.input_shape = tuple(x.shape[1:])
         for layer in self.layers:
-            x = layer.forward(x, training=training)
+            frozen_inference = not layer.trainable and layer.inference_when_frozen
+            x = layer.forward(x, training=training and not frozen_inference)
         return x
 
     __call__ = forward
@@ -302,7 +388,7 @@ class Sequential:
         rows = [("Layer (type)", "Output Shape", "Param #")]
         shape = self.input_shape
         for i, layer in enumerate(self.layers):
-            shape = layer.compute_output_shape(shape)
+            shape = layer.output_shape_for(shape)
             label = f"{layer.name or type(layer).__name__.lower() + f'_{i}'} ({type(layer).__name__})"
             if not layer.trainable:
                 label += " [frozen]"
@@ -360,7 +446,7 @@ class Sequential:
     # ------------------------------------------------------------------ saving
     def get_config(self) -> dict:
         config = {"format": FORMAT, "format_version": FORMAT_VERSION, "minidl_version": __version__,
-                  "name": self.name, "input_shape": self.input_shape,
+                  "name": self.name, "input_shape": self.input_shape, "data_format": self.data_format,
                   "layers": [{"class": type(layer).__name__, "config": _jsonable(layer.get_config()),
                               "trainable": layer.trainable} for layer in self.layers]}
         if self.loss is not None:
@@ -460,14 +546,19 @@ def load_model(path, compile: bool = True) -> Sequential:
         cls = LAYER_CLASSES.get(spec["class"])
         if cls is None:
             raise ValueError(f"{path}: unknown layer type {spec['class']!r} (known: {sorted(LAYER_CLASSES)})")
-        layer = cls(**spec["config"])
+        layer_config = dict(spec["config"])
+        if "data_format" in inspect.signature(cls.__init__).parameters:
+            # files written before data_format existed hold channels-first image layers
+            layer_config.setdefault("data_format", "channels_first")
+        layer = cls(**layer_config)
         layer.trainable = spec.get("trainable", True)
         layers.append(layer)
     # Building draws initial weights that the saved ones replace at once; loading must not
     # move the seeded stream, or the layers a reader builds next would change with it.
     stream = backend.rng().bit_generator
     state = stream.state
-    model = Sequential(layers, input_shape=config["input_shape"], name=config.get("name"))
+    model = Sequential(layers, input_shape=config["input_shape"], name=config.get("name"),
+                       data_format=config.get("data_format"))
     stream.state = state
     for i, layer in enumerate(model.layers):
         for kind, store in (("params", layer.params), ("buffers", layer.buffers)):
@@ -522,6 +613,15 @@ def _read_npz(path: str) -> dict:
 
 
 # ------------------------------------------------------------------ helpers
+def _check_declared_shape(layer, incoming, position: int) -> None:
+    """A later layer's ``input_shape=`` must match what reaches it (Keras would not build otherwise)."""
+    if tuple(layer.declared_input_shape) != tuple(incoming):
+        raise ValueError(f"{layer.label} (layer {position} of the model) was given "
+                         f"input_shape={layer.declared_input_shape}, but the layers before it output "
+                         f"(None, {', '.join(map(str, incoming))}); input_shape belongs on the first "
+                         "layer only: remove it here")
+
+
 def _jsonable(value):
     """Turn a layer/loss config into JSON: tuples to lists, objects to {"class", "config"}."""
     if isinstance(value, dict):

@@ -7,8 +7,13 @@
     recurrent.py      SimpleRNN, LSTM, GRU
     embedding.py      Embedding
     upsampling.py     UpSampling2D, Conv2DTranspose
+    keras.py          Input, Activation, and Keras's names MaxPooling2D, AveragePooling2D,
+                      GlobalAveragePooling2D, BatchNormalization (aliases)
+
+Image layers take ``data_format="channels_first"`` (N, C, H, W), minidl's default, or
+``"channels_last"`` (N, H, W, C), Keras's; ``set_image_data_format`` changes the default.
 """
-from .base import LAYER_CLASSES, Layer
+from .base import LAYER_CLASSES, Layer, image_data_format, set_image_data_format
 from .core import Dense, Dropout, Flatten, Reshape
 from .activations import GELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .conv import AvgPool2D, Conv2D, GlobalAvgPool2D, MaxPool2D
@@ -16,8 +21,12 @@ from .normalization import BatchNorm, LayerNorm
 from .recurrent import GRU, LSTM, SimpleRNN
 from .embedding import Embedding
 from .upsampling import Conv2DTranspose, UpSampling2D
+from .keras import (Activation, AveragePooling2D, BatchNormalization, GlobalAveragePooling2D, Input,
+                    MaxPooling2D)
 
 __all__ = ["Layer", "LAYER_CLASSES", "Dense", "Dropout", "Flatten", "Reshape",
            "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "GELU",
            "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "BatchNorm", "LayerNorm",
-           "SimpleRNN", "LSTM", "GRU", "Embedding", "UpSampling2D", "Conv2DTranspose"]
+           "SimpleRNN", "LSTM", "GRU", "Embedding", "UpSampling2D", "Conv2DTranspose",
+           "Input", "Activation", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
+           "BatchNormalization", "image_data_format", "set_image_data_format"]

@@ -40,8 +40,8 @@ class ReLU(Layer):
 class LeakyReLU(Layer):
     """``x`` for x > 0, ``alpha * x`` otherwise (PyTorch's default slope 0.01), so no unit dies."""
 
-    def __init__(self, alpha: float = 0.01, name=None):
-        super().__init__(name)
+    def __init__(self, alpha: float = 0.01, name=None, **kwargs):
+        super().__init__(name, **kwargs)
         self.alpha = float(alpha)
 
     def forward(self, x, training=False):
@@ -116,8 +116,8 @@ class Softmax(Layer):
     ``SparseCategoricalCrossentropy(from_logits=True)``: fused, cheaper and more stable.
     """
 
-    def __init__(self, axis: int = -1, name=None):
-        super().__init__(name)
+    def __init__(self, axis: int = -1, name=None, **kwargs):
+        super().__init__(name, **kwargs)
         self.axis = int(axis)
 
     def forward(self, x, training=False):

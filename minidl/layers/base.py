@@ -14,9 +14,16 @@ Writing a new layer means overriding ``build`` (if it has weights),
 ``compute_output_shape`` (if it changes the shape), ``forward`` and ``backward``;
 ``forward`` starts with ``x = self.check_input(x)``, which checks the rank and builds
 the layer on first use.
+
+Image layers are written for (N, C, H, W), the layout of the kernels (and PyTorch's).
+Keras's (N, H, W, C) is handled at the edges: ``@accepts_channels_last`` wraps a layer's
+``forward``, ``backward`` and ``build`` so that with ``data_format="channels_last"`` the
+input is transposed to (N, C, H, W) on the way in and the output back on the way out;
+the layer's own code and its kernels never see the other layout.
 """
 from __future__ import annotations
 
+import functools
 import inspect
 
 import numpy as np
@@ -25,6 +32,53 @@ from .. import backend
 
 # Every Layer subclass, by class name: how ``load_model`` turns saved JSON back into layers.
 LAYER_CLASSES: dict[str, type] = {}
+
+DATA_FORMATS = ("channels_first", "channels_last")
+# Constructor arguments that are not part of a saved layer's config: the model saves its
+# input shape, and each layer's ``trainable`` flag, itself.
+_NOT_CONFIG = ("self", "input_shape", "input_dim", "trainable")
+_defaults = {"image_data_format": "channels_first"}
+
+
+def image_data_format() -> str:
+    """The ``data_format`` image layers get when none is given: ``"channels_first"`` unless
+    ``set_image_data_format`` changed it."""
+    return _defaults["image_data_format"]
+
+
+def set_image_data_format(data_format: str) -> str:
+    """Make every image layer created from now on use ``data_format`` (Keras's
+    ``keras.config.set_image_data_format``); returns the previous setting.
+
+    ``"channels_last"`` lets Keras programs that feed (N, H, W, C) images run unchanged.
+    """
+    previous = image_data_format()
+    _defaults["image_data_format"] = check_data_format(data_format, "set_image_data_format")
+    return previous
+
+
+def check_data_format(data_format, who: str):
+    """``data_format`` if it is None, ``"channels_first"`` or ``"channels_last"``, else a clear error."""
+    if data_format is not None and data_format not in DATA_FORMATS:
+        raise ValueError(f"{who} data_format must be 'channels_first' (N, C, H, W) or "
+                         f"'channels_last' (N, H, W, C), got {data_format!r}")
+    return data_format
+
+
+def _checked_shape(shape, who: str):
+    """A per-sample shape as a tuple of ints (``None`` allowed: a free axis, e.g. time)."""
+    if isinstance(shape, (int, np.integer)):
+        shape = (shape,)
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        raise ValueError(f"{who} input_shape must be a tuple of sizes without the batch axis, "
+                         f"e.g. (28, 28, 1) or (None, 10), got {shape!r}") from None
+    if not all(d is None or (isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0)
+               for d in dims):
+        raise ValueError(f"{who} input_shape must hold positive integers (or None for a free axis), "
+                         f"without the batch axis, got {shape!r}")
+    return tuple(None if d is None else int(d) for d in dims)
 
 
 class Layer:
@@ -41,7 +95,10 @@ class Layer:
         (BatchNorm's running statistics).
     trainable : bool
         ``False`` freezes the layer: optimizers skip its params (gradients still flow
-        through it to earlier layers).
+        through it to earlier layers), and ``summary`` counts them as non-trainable.
+    declared_input_shape : tuple or None
+        Keras's ``input_shape=`` (or ``input_dim=``) given to the constructor: on a model's
+        first layer it means what ``Sequential(..., input_shape=)`` means.
     input_ndims : tuple[int, ...] or None
         The input ranks (batch axis included) the layer accepts; ``None`` accepts any.
     input_layout : str
@@ -55,14 +112,30 @@ class Layer:
         super().__init_subclass__(**kwargs)
         LAYER_CLASSES[cls.__name__] = cls
 
-    def __init__(self, name: str | None = None):
+    #: set by ``@accepts_channels_last``: the layer's code sees (N, C, H, W) whatever ``data_format``
+    transposes_at_edges = False
+    #: whether a frozen layer runs in inference mode inside a model (Keras's rule for BatchNorm)
+    inference_when_frozen = False
+
+    def __init__(self, name: str | None = None, input_shape=None, input_dim=None,
+                 trainable: bool = True, **unknown):
+        if unknown:
+            raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s) "
+                            f"{', '.join(sorted(unknown))}; it takes "
+                            f"{', '.join(_constructor_arguments(type(self)))}")
+        if input_dim is not None:
+            if input_shape is not None:
+                raise ValueError(f"{type(self).__name__}: give input_shape or input_dim, not both")
+            input_shape = (input_dim,)
         self.name = name
         self.params: dict = {}
         self.grads: dict = {}
         self.buffers: dict = {}
-        self.trainable = True
+        self.trainable = bool(trainable)
         self.built = False
         self.input_shape: tuple | None = None
+        self.declared_input_shape = (None if input_shape is None
+                                     else _checked_shape(input_shape, type(self).__name__))
         self.cache = None
 
     # ------------------------------------------------------------------ building
@@ -72,7 +145,7 @@ class Layer:
         Subclasses with weights override this, call ``super().build(input_shape, dtype)``
         first and create their arrays with ``add_param``.
         """
-        self.input_shape = tuple(int(d) for d in input_shape)
+        self.input_shape = tuple(None if d is None else int(d) for d in input_shape)
         self.built = True
 
     def add_param(self, name: str, value) -> None:
@@ -86,7 +159,38 @@ class Layer:
 
     @property
     def output_shape(self) -> tuple | None:
-        return None if self.input_shape is None else self.compute_output_shape(self.input_shape)
+        """Per-sample output shape once built, in the layer's ``data_format``."""
+        if self.input_shape is None:
+            return None
+        return self.user_layout(self.compute_output_shape(self.input_shape))
+
+    def output_shape_for(self, input_shape: tuple) -> tuple:
+        """``compute_output_shape`` for a shape in the layer's ``data_format`` (what
+        ``Sequential`` and ``summary`` pass along)."""
+        return self.user_layout(self.compute_output_shape(self.kernel_layout(tuple(input_shape))))
+
+    # ------------------------------------------------------------------ layouts
+    @property
+    def channels_last(self) -> bool:
+        """True for an image layer with ``data_format="channels_last"``."""
+        return getattr(self, "data_format", None) == "channels_last"
+
+    def kernel_layout(self, shape: tuple) -> tuple:
+        """A per-sample shape as the layer's code sees it: (H, W, C) -> (C, H, W) when channels-last."""
+        if self.transposes_at_edges and self.channels_last and len(shape) == 3:
+            return (shape[2], shape[0], shape[1])
+        return tuple(shape)
+
+    def user_layout(self, shape: tuple) -> tuple:
+        """The inverse of ``kernel_layout``: (C, H, W) -> (H, W, C) when channels-last."""
+        if self.transposes_at_edges and self.channels_last and len(shape) == 3:
+            return (shape[1], shape[2], shape[0])
+        return tuple(shape)
+
+    def _layout_text(self) -> str:
+        if self.channels_last:
+            return self.input_layout.replace("(N, C, H, W)", "(N, H, W, C)")
+        return self.input_layout
 
     def check_input(self, x):
         """Check that ``x`` is a batch this layer accepts; build the layer on first use.
@@ -96,14 +200,15 @@ class Layer:
         if not hasattr(x, "shape") or not hasattr(x, "dtype"):
             x = np.asarray(x, dtype=np.float32)
         if self.input_ndims is not None and x.ndim not in self.input_ndims:
-            raise ValueError(f"{self.label} expected input {self.input_layout}, "
-                             f"got shape {tuple(x.shape)}")
+            raise ValueError(f"{self.label} expected input {self._layout_text()}, "
+                             f"got shape {tuple(x.shape)}{_batch_axis_hint(self, x)}")
         if not self.built:
             dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.float32
-            self.build(tuple(x.shape[1:]), dtype=dtype)
+            self.build(self.user_layout(tuple(x.shape[1:])), dtype=dtype)
         elif self.params and self._input_mismatch(tuple(x.shape[1:])):
-            raise ValueError(f"{self.label} was built for inputs (N, {_dims(self.input_shape)}), "
-                             f"got shape {tuple(x.shape)}")
+            raise ValueError(f"{self.label} was built for inputs "
+                             f"(N, {_dims(self.user_layout(self.input_shape))}), "
+                             f"got shape {(x.shape[0],) + self.user_layout(tuple(x.shape[1:]))}")
         if self.params:
             weights_on = backend.device_of(next(iter(self.params.values())))
             input_on = backend.device_of(x)
@@ -168,7 +273,7 @@ class Layer:
         """
         config = {}
         for name, parameter in inspect.signature(type(self).__init__).parameters.items():
-            if name == "self" or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            if name in _NOT_CONFIG or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
                 continue
             config[name] = getattr(self, name)
         return config
@@ -197,3 +302,75 @@ class Layer:
 
 def _dims(shape) -> str:
     return ", ".join(str(d) for d in shape)
+
+
+def _batch_axis_hint(layer, x) -> str:
+    """A hint when ``x`` is one sample without its batch axis (one axis short)."""
+    if layer.input_ndims is not None and x.ndim + 1 in layer.input_ndims:
+        return ("; if this is a single sample, add a batch axis: x[None] (or x.reshape(1, *x.shape))")
+    return ""
+
+
+def layout_hint(layer, kernel_shape) -> str:
+    """For a shape error in an image layer: a hint when the image is so thin (one side at most
+    4 pixels, the other more) that the channels are probably on the wrong axis."""
+    if len(kernel_shape) != 3 or None in kernel_shape:
+        return ""
+    _, H, W = kernel_shape
+    if not min(H, W) <= 4 < max(H, W):
+        return ""
+    if layer.channels_last:
+        return ("; an image this thin usually means channels-first images (N, C, H, W) fed to a "
+                "channels-last layer: use data_format='channels_first' or x.transpose(0, 2, 3, 1)")
+    return ("; an image this thin usually means channels-last images (N, H, W, C) fed to a "
+            "channels-first layer: use data_format='channels_last' or x.transpose(0, 3, 1, 2)")
+
+
+def _constructor_arguments(cls) -> list[str]:
+    names = [name for name, p in inspect.signature(cls.__init__).parameters.items()
+             if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    return names + [n for n in ("input_shape", "input_dim", "trainable") if n not in names]
+
+
+def accepts_channels_last(cls):
+    """Class decorator for an image layer written for (N, C, H, W).
+
+    With ``data_format="channels_last"`` the decorated ``forward`` transposes a 4-D input
+    (N, H, W, C) -> (N, C, H, W), runs the layer's own forward, and transposes a 4-D output
+    back; ``backward`` does the same to the gradient; ``build`` takes the per-sample shape
+    in the layer's format, (H, W, C). Outputs with other ranks (GlobalAvgPool2D's (N, C))
+    pass unchanged. With ``"channels_first"`` the wrappers call straight through.
+    """
+    forward, backward, build = cls.forward, cls.backward, cls.build
+
+    def to_first(x):
+        if x.ndim != 4:
+            return x
+        return backend.get_array_module(x).ascontiguousarray(x.transpose(0, 3, 1, 2))
+
+    def to_last(y):
+        if y.ndim != 4:
+            return y
+        return backend.get_array_module(y).ascontiguousarray(y.transpose(0, 2, 3, 1))
+
+    @functools.wraps(forward)
+    def forward_in_data_format(self, x, training=False):
+        if not self.channels_last:
+            return forward(self, x, training)
+        if not hasattr(x, "ndim"):
+            x = np.asarray(x, dtype=np.float32)
+        return to_last(forward(self, to_first(x), training))
+
+    @functools.wraps(backward)
+    def backward_in_data_format(self, dy):
+        if not self.channels_last:
+            return backward(self, dy)
+        return to_last(backward(self, to_first(dy)))
+
+    @functools.wraps(build)
+    def build_in_data_format(self, input_shape, dtype=np.float32):
+        return build(self, self.kernel_layout(tuple(input_shape)), dtype)
+
+    cls.transposes_at_edges = True
+    cls.forward, cls.backward, cls.build = forward_in_data_format, backward_in_data_format, build_in_data_format
+    return cls

@@ -27,7 +27,7 @@ import numpy as np
 
 from .. import backend, initializers, regularizers
 from . import activations
-from .base import Layer
+from .base import Layer, accepts_channels_last, layout_hint, check_data_format, image_data_format
 
 
 def _pair(value, what: str, who: str, minimum: int = 1) -> tuple[int, int]:
@@ -44,11 +44,22 @@ def _pair(value, what: str, who: str, minimum: int = 1) -> tuple[int, int]:
     return pair
 
 
+def _keras_strides(stride, kwargs: dict, who: str):
+    """Take Keras's ``strides=`` out of ``kwargs`` as minidl's ``stride``."""
+    strides = kwargs.pop("strides", None)
+    if strides is None:
+        return stride
+    if stride not in (None, 1):
+        raise ValueError(f"{who}: give stride or strides (Keras's name), not both")
+    return strides
+
+
 def conv_output_length(size: int, kernel: int, stride: int, pad: int) -> int:
     """Window positions along one axis: ``floor((size + 2 pad - kernel) / stride) + 1``."""
     return (size + 2 * pad - kernel) // stride + 1
 
 
+@accepts_channels_last
 class Conv2D(Layer):
     """2-D convolution (cross-correlation) ``y = activation(conv(x, W) + b)``.
 
@@ -82,8 +93,12 @@ class Conv2D(Layer):
 
     def __init__(self, filters: int, kernel_size, stride=1, padding=0, activation=None,
                  use_bias: bool = True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", kernel_regularizer=None, name=None):
-        super().__init__(name)
+                 bias_initializer="zeros", kernel_regularizer=None, data_format=None, name=None,
+                 **kwargs):
+        stride = _keras_strides(stride, kwargs, "Conv2D")
+        super().__init__(name, **kwargs)
+        self.data_format = check_data_format(data_format, "Conv2D") or image_data_format()
+        self.data_format_given = data_format is not None
         if not isinstance(filters, (int, np.integer)) or isinstance(filters, bool) or filters <= 0:
             raise ValueError(f"Conv2D filters must be a positive integer, got {filters!r}")
         self.filters = int(filters)
@@ -128,13 +143,18 @@ class Conv2D(Layer):
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 3:
-            raise ValueError(f"Conv2D expected input (N, C, H, W), got per-sample shape {tuple(input_shape)}")
+            raise ValueError(f"Conv2D expected input {self._layout_text()}, got per-sample shape "
+                             f"{tuple(input_shape)}")
         _, H, W = input_shape
+        if H is None or W is None:
+            raise ValueError(f"{self.label} needs the image height and width; got per-sample shape "
+                             f"{self.user_layout(tuple(input_shape))} with a free (None) axis")
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.pads
         if kh > H + 2 * ph or kw > W + 2 * pw:
             raise ValueError(f"{self.label} kernel {kh}x{kw} is larger than the padded input "
-                             f"{H + 2 * ph}x{W + 2 * pw} (input (N, {', '.join(map(str, input_shape))}) "
-                             f"with padding ({ph}, {pw}))")
+                             f"{H + 2 * ph}x{W + 2 * pw} (input (N, "
+                             f"{', '.join(map(str, self.user_layout(tuple(input_shape))))}) "
+                             f"with padding ({ph}, {pw})){layout_hint(self, input_shape)}")
         return (self.filters, conv_output_length(H, kh, sh, ph), conv_output_length(W, kw, sw, pw))
 
     def _input_mismatch(self, shape):
@@ -187,18 +207,25 @@ class _Pool2D(Layer):
     input_ndims = (4,)
     input_layout = "(N, C, H, W)"
 
-    def __init__(self, pool_size=2, stride=None, name=None):
-        super().__init__(name)
+    def __init__(self, pool_size=2, stride=None, data_format=None, name=None, **kwargs):
+        stride = _keras_strides(stride, kwargs, type(self).__name__)
+        super().__init__(name, **kwargs)
         who = type(self).__name__
+        self.data_format = check_data_format(data_format, who) or image_data_format()
+        self.data_format_given = data_format is not None
         self.pool_size = _pair(pool_size, "pool_size", who)
         self.stride = self.pool_size if stride is None else _pair(stride, "stride", who)
 
     def compute_output_shape(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(f"{self.label} expected input {self._layout_text()}, got per-sample "
+                             f"shape {tuple(input_shape)}")
         C, H, W = input_shape
         (kh, kw), (sh, sw) = self.pool_size, self.stride
         if kh > H or kw > W:
             raise ValueError(f"{self.label} pool {kh}x{kw} does not fit the input {H}x{W} "
-                             f"(got per-sample shape {tuple(input_shape)})")
+                             f"(got per-sample shape {self.user_layout(tuple(input_shape))}, "
+                             f"read as {self._layout_text()}){layout_hint(self, input_shape)}")
         return (C, (H - kh) // sh + 1, (W - kw) // sw + 1)
 
     def _check(self, x):
@@ -207,6 +234,7 @@ class _Pool2D(Layer):
         return x
 
 
+@accepts_channels_last
 class MaxPool2D(_Pool2D):
     """Maximum over (KH, KW) windows, moved by ``stride`` (default: the pool size).
 
@@ -230,6 +258,7 @@ class MaxPool2D(_Pool2D):
         return backend.kernels_for(dy).max_pool_backward(dy, argmax, x_shape, kh, kw, sh, sw)
 
 
+@accepts_channels_last
 class AvgPool2D(_Pool2D):
     """Mean over (KH, KW) windows; backward gives every pixel of a window 1/(KH*KW) of its gradient.
 
@@ -248,6 +277,7 @@ class AvgPool2D(_Pool2D):
         return backend.kernels_for(dy).avg_pool_backward(dy, x_shape, kh, kw, sh, sw)
 
 
+@accepts_channels_last
 class GlobalAvgPool2D(Layer):
     """Average each channel over the whole image: (N, C, H, W) -> (N, C).
 
@@ -257,7 +287,15 @@ class GlobalAvgPool2D(Layer):
     input_ndims = (4,)
     input_layout = "(N, C, H, W)"
 
+    def __init__(self, data_format=None, name=None, **kwargs):
+        super().__init__(name, **kwargs)
+        self.data_format = check_data_format(data_format, "GlobalAvgPool2D") or image_data_format()
+        self.data_format_given = data_format is not None
+
     def compute_output_shape(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(f"{self.label} expected input {self._layout_text()}, got per-sample "
+                             f"shape {tuple(input_shape)}")
         return (input_shape[0],)
 
     def forward(self, x, training=False):

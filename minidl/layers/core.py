@@ -42,8 +42,8 @@ class Dense(Layer):
 
     def __init__(self, units: int, activation=None, use_bias: bool = True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, name=None):
-        super().__init__(name)
+                 kernel_regularizer=None, name=None, **kwargs):
+        super().__init__(name, **kwargs)
         if not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"Dense units must be a positive integer, got {units!r}")
         self.units = int(units)
@@ -118,8 +118,8 @@ class Flatten(Layer):
 class Reshape(Layer):
     """(N, *input_shape) -> (N, *target_shape); one entry of ``target_shape`` may be -1."""
 
-    def __init__(self, target_shape, name=None):
-        super().__init__(name)
+    def __init__(self, target_shape, name=None, **kwargs):
+        super().__init__(name, **kwargs)
         self.target_shape = tuple(int(d) for d in target_shape)
         if sum(d == -1 for d in self.target_shape) > 1 or any(d == 0 or d < -1 for d in self.target_shape):
             raise ValueError(f"Reshape target_shape must have positive sizes and at most one -1, "
@@ -151,8 +151,8 @@ class Dropout(Layer):
     needs no correction at test time. The mask comes from ``minidl.backend.rng()``.
     """
 
-    def __init__(self, rate: float, name=None):
-        super().__init__(name)
+    def __init__(self, rate: float, name=None, **kwargs):
+        super().__init__(name, **kwargs)
         if not 0.0 <= rate < 1.0:
             raise ValueError(f"Dropout rate must be in [0, 1), got {rate!r}")
         self.rate = float(rate)

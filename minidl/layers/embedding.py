@@ -35,8 +35,8 @@ class Embedding(Layer):
 
     input_layout = "(N, ...) integer token ids"
 
-    def __init__(self, input_dim: int, output_dim: int, name=None):
-        super().__init__(name)
+    def __init__(self, input_dim: int, output_dim: int, name=None, **kwargs):
+        super().__init__(name, **kwargs)
         for arg, value in (("input_dim", input_dim), ("output_dim", output_dim)):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"Embedding {arg} must be a positive integer, got {value!r}")

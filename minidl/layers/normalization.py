@@ -25,9 +25,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from .base import Layer
+from .base import Layer, accepts_channels_last, check_data_format, image_data_format
 
 
+@accepts_channels_last
 class BatchNorm(Layer):
     """Batch normalization for (N, D) features or (N, C, H, W) images.
 
@@ -37,6 +38,12 @@ class BatchNorm(Layer):
         Weight of the old value in the running averages (0.9: slow, smooth).
     eps : float
         Added to the variance before the square root.
+    data_format : "channels_first", "channels_last" or None
+        Which axis of a 4-D input holds the channels: (N, C, H, W) (minidl's default) or
+        (N, H, W, C) (Keras's). ``None`` takes ``minidl.layers.image_data_format()``.
+
+    Frozen (``trainable = False``) inside a model, it runs in inference mode -- running
+    statistics used, not updated -- as Keras does, so a frozen base stays unchanged.
 
     Shapes: x (N, D) -> y (N, D), statistics over N; x (N, C, H, W) -> y (N, C, H, W),
     statistics over N, H, W. params ``gamma``, ``beta`` (C,); buffers ``running_mean``
@@ -46,8 +53,13 @@ class BatchNorm(Layer):
     input_ndims = (2, 4)
     input_layout = "(N, D) or (N, C, H, W)"
 
-    def __init__(self, momentum: float = 0.9, eps: float = 1e-5, name=None):
-        super().__init__(name)
+    inference_when_frozen = True
+
+    def __init__(self, momentum: float = 0.9, eps: float = 1e-5, data_format=None, name=None,
+                 **kwargs):
+        super().__init__(name, **kwargs)
+        self.data_format = check_data_format(data_format, "BatchNorm") or image_data_format()
+        self.data_format_given = data_format is not None
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"BatchNorm momentum must be in [0, 1), got {momentum!r}")
         if not eps > 0:
@@ -130,8 +142,8 @@ class LayerNorm(Layer):
 
     input_layout = "(N, ..., features)"
 
-    def __init__(self, eps: float = 1e-5, name=None):
-        super().__init__(name)
+    def __init__(self, eps: float = 1e-5, name=None, **kwargs):
+        super().__init__(name, **kwargs)
         if not eps > 0:
             raise ValueError(f"LayerNorm eps must be > 0, got {eps!r}")
         self.eps = float(eps)

@@ -66,8 +66,8 @@ class _Recurrent(Layer):
     gate_blocks = 1
     state_names = ("h0",)
 
-    def __init__(self, units: int, return_sequences: bool = False, name=None):
-        super().__init__(name)
+    def __init__(self, units: int, return_sequences: bool = False, name=None, **kwargs):
+        super().__init__(name, **kwargs)
         if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
             raise ValueError(f"{type(self).__name__} units must be a positive integer, got {units!r}")
         self.units = int(units)

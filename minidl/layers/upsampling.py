@@ -30,10 +30,11 @@ import numpy as np
 
 from .. import backend, initializers, regularizers
 from . import activations
-from .base import Layer
+from .base import Layer, accepts_channels_last, check_data_format, image_data_format
 from .conv import _pair
 
 
+@accepts_channels_last
 class UpSampling2D(Layer):
     """Nearest-neighbour upsampling: each pixel becomes an ``sh x sw`` block.
 
@@ -48,8 +49,10 @@ class UpSampling2D(Layer):
     input_ndims = (4,)
     input_layout = "(N, C, H, W)"
 
-    def __init__(self, size=2, name=None):
-        super().__init__(name)
+    def __init__(self, size=2, data_format=None, name=None, **kwargs):
+        super().__init__(name, **kwargs)
+        self.data_format = check_data_format(data_format, "UpSampling2D") or image_data_format()
+        self.data_format_given = data_format is not None
         self.size = _pair(size, "size", "UpSampling2D")
 
     def compute_output_shape(self, input_shape):
@@ -73,6 +76,7 @@ class UpSampling2D(Layer):
         return dy.reshape(N, C, H, sh, W, sw).sum(axis=(3, 5))
 
 
+@accepts_channels_last
 class Conv2DTranspose(Layer):
     """Transposed convolution ("deconvolution"): the adjoint of Conv2D, used to upsample.
 
@@ -110,8 +114,11 @@ class Conv2DTranspose(Layer):
 
     def __init__(self, filters: int, kernel_size, stride=1, padding=0, output_padding=0,
                  activation=None, use_bias: bool = True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", kernel_regularizer=None, name=None):
-        super().__init__(name)
+                 bias_initializer="zeros", kernel_regularizer=None, data_format=None, name=None,
+                 **kwargs):
+        super().__init__(name, **kwargs)
+        self.data_format = check_data_format(data_format, "Conv2DTranspose") or image_data_format()
+        self.data_format_given = data_format is not None
         if not isinstance(filters, (int, np.integer)) or isinstance(filters, bool) or filters <= 0:
             raise ValueError(f"Conv2DTranspose filters must be a positive integer, got {filters!r}")
         self.filters = int(filters)
