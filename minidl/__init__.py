@@ -9,8 +9,9 @@ from . import backend
 from .backend import seed
 from . import (callbacks, data, datasets, gallery, gradcheck, initializers, layers, losses,
                metrics, optim, plot, regularizers, zoo)
+from . import models, utils
 from .model import NonFiniteLossError, Sequential, load_model
 
 __all__ = ["__version__", "backend", "seed", "callbacks", "data", "datasets", "gallery", "gradcheck", "plot", "zoo", "initializers",
-           "layers", "losses", "metrics", "optim", "regularizers", "Sequential", "load_model",
+           "layers", "losses", "metrics", "models", "optim", "regularizers", "utils", "Sequential", "load_model",
            "NonFiniteLossError"]

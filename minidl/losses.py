@@ -32,11 +32,19 @@ class Loss:
     #: which accuracy ``metrics=["accuracy"]`` means with this loss (Keras's resolution)
     accuracy = "categorical_accuracy"
 
+    #: whether swapping y_pred and y_true changes nothing (then argument order cannot be wrong)
+    symmetric = False
+
     def __init__(self):
         self._grad = None
         self._warned = False
+        self._order_checked = False
 
     def __call__(self, y_pred, y_true) -> float:
+        if not self._order_checked:           # the first call tells: Keras users write (y_true, y_pred)
+            self._order_checked = True
+            if not self.symmetric:
+                _warn_if_arguments_look_swapped(type(self).__name__, y_pred, y_true)
         y_pred = _as_float_array(y_pred, type(self).__name__)
         loss, self._grad = self.compute(y_pred, y_true)
         return float(loss)
@@ -71,6 +79,7 @@ class MeanSquaredError(Loss):
     """``mean((y_pred - y_true)^2)`` over every element: regression, autoencoders."""
 
     accuracy = None
+    symmetric = True
 
     def compute(self, y_pred, y_true):
         y_true = _targets_like(y_pred, y_true, type(self).__name__)
@@ -171,12 +180,38 @@ def _categorical(loss: Loss, y_pred, t):
 
 
 # ------------------------------------------------------------------ input checks
+ORDER_HINT = ("minidl's losses take loss(y_pred, y_true), prediction first (PyTorch's order); "
+              "Keras's loss(y_true, y_pred) is the other way round")
+
+
 def _as_float_array(y_pred, who):
     if not hasattr(y_pred, "dtype"):
         y_pred = np.asarray(y_pred, dtype=np.float32)
     if not np.issubdtype(y_pred.dtype, np.floating):
-        raise TypeError(f"{who} expected floating-point predictions, got dtype {y_pred.dtype}")
+        raise TypeError(f"{who} expected floating-point predictions as its first argument, got "
+                        f"dtype {y_pred.dtype} (class labels?). {ORDER_HINT}: if you passed "
+                        "(y_true, y_pred), swap them")
     return y_pred
+
+
+def _warn_if_arguments_look_swapped(who, y_pred, y_true) -> None:
+    """Warn when the first argument looks like targets (integers, or only 0s and 1s) and the
+    second like predictions (fractions strictly between 0 and 1, or any non-whole number)."""
+    if not (hasattr(y_pred, "dtype") and hasattr(y_true, "dtype")):
+        return
+    xp = backend.get_array_module(y_pred)
+    if xp is not backend.get_array_module(y_true) or y_pred.size == 0 or y_true.size == 0:
+        return
+    if not np.issubdtype(y_pred.dtype, np.floating):
+        return                                   # _as_float_array refuses it with the same hint
+    first_is_targets = bool(xp.all((y_pred == 0) | (y_pred == 1)))
+    second_is_predictions = (np.issubdtype(y_true.dtype, np.floating)
+                             and bool(xp.any(y_true != xp.round(y_true))))
+    if first_is_targets and second_is_predictions:
+        warnings.warn(f"{who}: the first argument (shape {tuple(y_pred.shape)}) looks like targets "
+                      f"(only whole numbers such as 0 and 1) and the second (shape "
+                      f"{tuple(y_true.shape)}) like predictions. {ORDER_HINT}: call "
+                      "loss(y_pred, y_true).", UserWarning, stacklevel=3)
 
 
 def _targets_like(y_pred, y_true, who):

@@ -25,6 +25,7 @@ import json
 import math
 import os
 import tempfile
+import warnings
 import zipfile
 
 import numpy as np
@@ -45,6 +46,23 @@ class NonFiniteLossError(FloatingPointError):
     def __init__(self, message, history):
         super().__init__(message)
         self.history = history
+
+
+class EvaluationResult(dict):
+    """What ``evaluate`` returns: a dict ``{"loss": .., "accuracy": ..}`` that also reads by
+    position, as Keras's list ``[loss, *metrics]``.
+
+    ``result["accuracy"]``, ``result[0]`` (the loss), ``loss, accuracy = result`` and
+    ``list(result)`` (the values) all work; ``keys()``, ``items()`` and printing are a dict's.
+    """
+
+    def __getitem__(self, key):
+        if isinstance(key, (int, slice)) and not isinstance(key, bool):
+            return list(self.values())[key]
+        return super().__getitem__(key)
+
+    def __iter__(self):
+        return iter(list(self.values()))
 
 
 class Sequential:
@@ -225,6 +243,8 @@ class Sequential:
             raise ValueError("compile needs a loss, e.g. loss='sparse_categorical_crossentropy'")
         self.optimizer = optim.get(optimizer)
         self.loss = losses_module.get(loss)
+        if isinstance(metrics, str) or callable(metrics):
+            metrics = [metrics]                     # metrics="accuracy" means ["accuracy"]
         self.metrics = [metrics_module.get(m, self.loss) for m in (metrics or [])]
         if self.device != "cpu":
             self.optimizer.to(self.device)
@@ -261,7 +281,8 @@ class Sequential:
         and batch; ``model.history`` keeps the epochs completed so far.
         """
         self._require_compiled("fit")
-        x, y = _check_xy(x, y, "fit")
+        _check_epochs(epochs, initial_epoch)
+        x, y = _check_xy(x, y, "fit", self.input_shape)
         if validation_data is not None and validation_split:
             raise ValueError("pass validation_data or validation_split, not both")
         if not 0.0 <= validation_split < 1.0:
@@ -345,10 +366,15 @@ class Sequential:
                 cb.on_batch_end(batch, running)
         return {k: v / seen for k, v in totals.items()}
 
-    def evaluate(self, x, y, batch_size: int = 32, verbose: int = 0) -> dict:
-        """Loss (with weight penalties) and metrics over ``(x, y)`` in inference mode."""
+    def evaluate(self, x, y, batch_size: int = 32, verbose: int = 0) -> "EvaluationResult":
+        """Loss (with weight penalties) and metrics over ``(x, y)`` in inference mode.
+
+        The result reads both ways: by name, ``result["accuracy"]``, and by position as
+        Keras's list ``[loss, *metrics]``: ``result[0]``, ``loss, acc = result``.
+        """
         self._require_compiled("evaluate")
-        x, y = _check_xy(x, y, "evaluate")
+        x, y = _check_xy(x, y, "evaluate", self.input_shape)
+        _warn_if_not_finite(x, "evaluate")
         totals = {"loss": 0.0, **{name: 0.0 for name, _ in self.metrics}}
         for xb, yb in DataLoader(x, y, batch_size=batch_size):
             y_pred = self.forward(self._to_device(xb), training=False)
@@ -356,7 +382,7 @@ class Sequential:
             totals["loss"] += self.loss(y_pred, yb) * len(xb)
             for name, fn in self.metrics:
                 totals[name] += fn(y_pred, yb) * len(xb)
-        results = {k: v / len(x) for k, v in totals.items()}
+        results = EvaluationResult({k: v / len(x) for k, v in totals.items()})
         results["loss"] += self.regularization_loss()
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in results.items()))
@@ -364,7 +390,8 @@ class Sequential:
 
     def predict(self, x, batch_size: int = 32):
         """Outputs for ``x`` in inference mode, as a NumPy array."""
-        x = _as_batch(x, "predict")
+        x = _as_batch(x, "predict", self.input_shape)
+        _warn_if_not_finite(x, "predict")
         outputs = [backend.to_numpy(self.forward(self._to_device(xb), training=False))
                    for xb in DataLoader(x, batch_size=batch_size)]
         return np.concatenate(outputs, axis=0)
@@ -637,18 +664,55 @@ def _jsonable(value):
     raise TypeError(f"cannot save a configuration value of type {type(value).__name__}: {value!r}")
 
 
-def _as_batch(x, who):
+def _as_batch(x, who, input_shape=None):
+    """``x`` as an array with a batch axis; one sample without it is a clear error."""
     if not hasattr(x, "shape"):
         x = np.asarray(x)
     if x.ndim == 0:
         raise ValueError(f"{who} expected a batch of samples (N, ...), got a scalar")
+    if input_shape is not None and x.ndim == len(input_shape) and _fits(x.shape, input_shape):
+        raise ValueError(f"{who} expected a batch (N, {', '.join(map(str, input_shape))}), got "
+                         f"shape {tuple(x.shape)}: one sample without its batch axis. Add a batch "
+                         "axis: x[None] (or x.reshape(1, *x.shape))")
     if len(x) == 0:
         raise ValueError(f"{who} got an empty dataset (0 samples)")
     return x
 
 
-def _check_xy(x, y, who):
-    x = _as_batch(x, who)
+def _fits(shape, input_shape) -> bool:
+    return all(want is None or want == got for got, want in zip(shape, input_shape))
+
+
+def _warn_if_not_finite(x, who) -> None:
+    """Warn (once per call) when floating-point inputs hold NaN or infinite values."""
+    if not np.issubdtype(x.dtype, np.floating):
+        return
+    xp = backend.get_array_module(x)
+    bad = ~xp.isfinite(x)
+    if bool(bad.any()):
+        samples = int(bad.reshape(len(x), -1).any(axis=1).sum())
+        warnings.warn(f"{who}: x holds {int(bad.sum())} NaN or infinite value(s) in {samples} of "
+                      f"{len(x)} samples; their outputs will be NaN. Clean the data first, e.g. "
+                      "x = np.nan_to_num(x) or drop those rows with np.isfinite(x).all(axis=...)",
+                      UserWarning, stacklevel=3)
+
+
+def _check_epochs(epochs, initial_epoch) -> None:
+    """``epochs`` a whole number above ``initial_epoch`` (Keras's meaning: the last epoch's number)."""
+    for name, value in (("epochs", epochs), ("initial_epoch", initial_epoch)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"fit: {name} must be a whole number of passes over the data, e.g. "
+                            f"{name}=5, got {value!r} ({type(value).__name__})")
+    if initial_epoch < 0:
+        raise ValueError(f"fit: initial_epoch must be >= 0, got {initial_epoch}")
+    if epochs <= initial_epoch:
+        start = f" above initial_epoch={initial_epoch}" if initial_epoch else " of at least 1"
+        raise ValueError(f"fit: epochs={epochs} trains nothing; give a number of epochs{start} "
+                         f"(epochs is the number of the last epoch, as in Keras)")
+
+
+def _check_xy(x, y, who, input_shape=None):
+    x = _as_batch(x, who, input_shape)
     if y is None:
         raise ValueError(f"{who} needs targets y (for an autoencoder, pass y=x)")
     if not hasattr(y, "shape"):

@@ -19,16 +19,25 @@ Use with ``model.compile(optimizer=Adam(1e-3))``, or by hand:
 """
 import math
 
+import numpy as np
+
 from . import backend
 
 
 class Optimizer:
     """Base class. ``step(model)`` updates every trainable parameter of ``model`` in place.
 
-    ``model`` may be a ``Sequential``, a layer, or a list of layers.
+    ``model`` may be a ``Sequential``, a layer, or a list of layers. The learning rate
+    may be given as ``lr`` (PyTorch's name, minidl's) or ``learning_rate`` (Keras's).
     """
 
-    def __init__(self, lr: float, clipnorm: float | None = None, global_clipnorm: float | None = None):
+    def __init__(self, lr: float, clipnorm: float | None = None, global_clipnorm: float | None = None,
+                 learning_rate: float | None = None):
+        if learning_rate is not None:
+            lr = learning_rate
+        if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating, np.integer)):
+            raise TypeError(f"{type(self).__name__} learning rate must be a number, e.g. lr=1e-3, "
+                            f"got {lr!r}")
         if not lr > 0:
             raise ValueError(f"learning rate must be positive, got {lr!r}")
         for name, value in (("clipnorm", clipnorm), ("global_clipnorm", global_clipnorm)):

@@ -34,9 +34,9 @@ from .. import backend
 LAYER_CLASSES: dict[str, type] = {}
 
 DATA_FORMATS = ("channels_first", "channels_last")
-# Constructor arguments that are not part of a saved layer's config: the model saves its
-# input shape, and each layer's ``trainable`` flag, itself.
-_NOT_CONFIG = ("self", "input_shape", "input_dim", "trainable")
+# Layer.__init__'s arguments that are not part of a saved layer's config: the model saves
+# its input shape, and each layer's ``trainable`` flag, itself.
+_NOT_CONFIG = ("input_shape", "input_dim", "trainable")
 _defaults = {"image_data_format": "channels_first"}
 
 
@@ -273,7 +273,9 @@ class Layer:
         """
         config = {}
         for name, parameter in inspect.signature(type(self).__init__).parameters.items():
-            if name in _NOT_CONFIG or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD) or name == "self":
+                continue
+            if type(self).__init__ is Layer.__init__ and name in _NOT_CONFIG:
                 continue
             config[name] = getattr(self, name)
         return config
