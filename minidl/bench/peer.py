@@ -10,6 +10,7 @@ so PyTorch's OpenMP runtime reads its settings from that clean environment.
 The two processes talk in JSON lines over the peer's stdin/stdout:
 
     {"cmd": "info"}                      -> {"torch": "2.13.0", "threads": 2, "env": {...}}
+                                            (env: the thread variables torch started with)
     {"cmd": "setup", "name": ROW}        -> {"ok": true}     (builds the row's PyTorch step)
     {"cmd": "time", "calls": K}          -> {"times_ms": [K times, each around one step()]}
     {"cmd": "quit"}
@@ -60,7 +61,8 @@ def clean_environment(environ=None) -> dict:
 
 def peer_command() -> list[str]:
     """The command line of the peer: torch is imported first, then this module runs."""
-    return [sys.executable, "-c", "import torch, runpy; runpy.run_module('minidl.bench.peer', run_name='__main__')"]
+    return [sys.executable, "-c", "import os, runpy, torch; start = dict(os.environ); "
+            "runpy.run_module('minidl.bench.peer', {'START_ENVIRON': start}, run_name='__main__')"]
 
 
 def _workloads_by_name():
@@ -88,8 +90,11 @@ def serve(stdin=sys.stdin, stdout=sys.stdout) -> None:
             break
         try:
             if cmd == "info":
+                # the environment torch started with (importing minidl afterwards changes nothing
+                # for torch: its OpenMP runtime read its settings when torch was imported)
+                start = globals().get("START_ENVIRON", os.environ)
                 answer = {"torch": torch.__version__, "threads": torch.get_num_threads(),
-                          "env": {k: v for k, v in os.environ.items() if k.startswith(THREAD_VARIABLE_PREFIXES)}}
+                          "env": {k: v for k, v in start.items() if k.startswith(THREAD_VARIABLE_PREFIXES)}}
             elif cmd == "setup":
                 torch.manual_seed(0)
                 step = workloads[request["name"]].torch_setup()

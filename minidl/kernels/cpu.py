@@ -292,22 +292,27 @@ def col2im(cols, x_shape, kh, kw, sh, sw, ph, pw):
 # ============================================================ pooling
 @njit(parallel=True, cache=True)
 def _max_pool_forward(x, kh, kw, sh, sw, y, argmax):
-    # one thread per plane (n, c); a strict ">" in row-major order keeps the first maximum
-    N, C, OH, OW = y.shape
+    # one task per plane (n, c); a strict ">" in row-major order keeps the first maximum;
+    # unsigned flat offsets (see the note above _im2col)
+    N, C, H, W = x.shape
+    OH, OW = y.shape[2], y.shape[3]
+    x_flat, y_flat, argmax_flat = x.reshape(-1), y.reshape(-1), argmax.reshape(-1)
     for plane in prange(N * C):
-        n, c = plane // C, plane % C
         for oh in range(OH):
+            out = _u((plane * OH + oh) * OW)
+            top = _u((plane * H + oh * sh) * W)
             for ow in range(OW):
-                best = x[n, c, oh * sh, ow * sw]
+                corner = top + _u(ow * sw)
+                best = x_flat[corner]
                 best_at = 0
                 for i in range(kh):
                     for j in range(kw):
-                        value = x[n, c, oh * sh + i, ow * sw + j]
+                        value = x_flat[corner + _u(i * W + j)]
                         if value > best:
                             best = value
                             best_at = i * kw + j
-                y[n, c, oh, ow] = best
-                argmax[n, c, oh, ow] = best_at
+                y_flat[out + _u(ow)] = best
+                argmax_flat[out + _u(ow)] = best_at
 
 
 _max_pool_forward_serial = serial_twin(_max_pool_forward)
@@ -326,15 +331,19 @@ def max_pool_forward(x, kh, kw, sh, sw):
 
 @njit(parallel=True, cache=True)
 def _max_pool_backward(dy, argmax, kw, sh, sw, dx):
-    # one thread per plane; windows visited last-to-first so that a pixel shared by
-    # several windows adds their gradients in the reference's order (bitwise equal)
+    # one task per plane; windows visited last-to-first so that a pixel shared by
+    # several windows adds their gradients in the reference's order (bitwise equal);
+    # unsigned flat offsets (see the note above _im2col)
     N, C, OH, OW = dy.shape
+    H, W = dx.shape[2], dx.shape[3]
+    dy_flat, argmax_flat, dx_flat = dy.reshape(-1), argmax.reshape(-1), dx.reshape(-1)
     for plane in prange(N * C):
-        n, c = plane // C, plane % C
         for oh in range(OH - 1, -1, -1):
+            out = _u((plane * OH + oh) * OW)
+            top = _u((plane * H + oh * sh) * W)
             for ow in range(OW - 1, -1, -1):
-                at = argmax[n, c, oh, ow]
-                dx[n, c, oh * sh + at // kw, ow * sw + at % kw] += dy[n, c, oh, ow]
+                at = argmax_flat[out + _u(ow)]
+                dx_flat[top + _u(ow * sw + (at // kw) * W + at % kw)] += dy_flat[out + _u(ow)]
 
 
 _max_pool_backward_serial = serial_twin(_max_pool_backward)
