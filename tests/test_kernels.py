@@ -303,6 +303,30 @@ def test_numba_kernel_equals_reference(name, dtype):
                 _assert_same(name, f"argument {i} after the call", r, c, dtype)
 
 
+@pytest.mark.parametrize("name", REFERENCE_KERNELS)
+def test_parallel_versions_equal_the_serial_ones(name, monkeypatch):
+    """The test cases above are small, so they run the serial versions; force the threaded
+    ones (``PARALLEL_MIN_ELEMENTS = 0``) and require the same results, bit for bit."""
+    cases = CASES[name](np.random.default_rng(zlib.crc32(name.encode())), F32)
+    for args in cases:
+        results = []
+        for threshold in (0, 2**62):
+            monkeypatch.setattr(cpu, "PARALLEL_MIN_ELEMENTS", threshold)
+            call_args = copy.deepcopy(args)
+            results.append(_arrays_in(getattr(cpu, name)(*call_args))
+                           + [a for a in call_args if isinstance(a, np.ndarray)])
+        for threaded, serial in zip(*results):
+            np.testing.assert_array_equal(threaded, serial, err_msg=f"{name}: threaded != serial")
+
+
+def test_small_work_runs_serially_and_large_work_in_parallel(monkeypatch):
+    monkeypatch.setattr(cpu.numba, "get_num_threads", lambda: 2)
+    assert not cpu.threads_pay(cpu.PARALLEL_MIN_ELEMENTS - 1)
+    assert cpu.threads_pay(cpu.PARALLEL_MIN_ELEMENTS)
+    monkeypatch.setattr(cpu.numba, "get_num_threads", lambda: 1)
+    assert not cpu.threads_pay(10 * cpu.PARALLEL_MIN_ELEMENTS)
+
+
 def test_max_pool_ties_go_to_the_first_maximum():
     """A constant window: both tiers pick position 0 and route the whole gradient there."""
     x = np.ones((1, 1, 4, 4), F32)

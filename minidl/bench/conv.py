@@ -212,7 +212,7 @@ def workloads() -> list[Workload]:
     ]
 
 
-# ------------------------------------------------------------------ cold start
+# ------------------------------------------------------------------ fresh processes
 _FIRST_STEP = """
 import json, time
 t0 = time.perf_counter()
@@ -229,31 +229,93 @@ print(json.dumps({"import_s": t_import - t0, "first_step_s": t_step - t_import,
                   "total_s": t_step - t0, "second_step_s": t_second - t_step}))
 """
 
+_STEP_BESIDE_TORCH = """
+import json, sys, time
+if sys.argv[1] == "with torch":          # as a notebook that used PyTorch before minidl
+    import torch
+    x = torch.randn(64, 1, 28, 28)
+    float(torch.nn.functional.conv2d(x, torch.randn(6, 1, 5, 5), padding=2).relu().sum())
+import numpy as np
+import minidl
+from minidl.bench.conv import training_step_workload, lenet5, torch_lenet5
+minidl.backend.use("numba")
+step = training_step_workload("", lenet5, torch_lenet5, (64, 1, 28, 28)).setup("numba")
+for _ in range(5):
+    step()
+times = []
+for _ in range(int(sys.argv[2])):
+    t0 = time.perf_counter()
+    step()
+    times.append(time.perf_counter() - t0)
+print(json.dumps({"median_ms": 1e3 * float(np.median(times))}))
+"""
 
-def _fresh_process(cache_dir: str) -> dict:
-    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
-    out = subprocess.run([sys.executable, "-c", _FIRST_STEP], env=env, capture_output=True,
-                         text=True, check=True)
+
+def _fresh_process(script: str, env: dict, *args) -> dict:
+    out = subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True,
+                         text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"benchmark subprocess failed (exit {out.returncode}):\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def cold_start(quick: bool = False) -> list[dict]:
-    """A fresh process: import minidl + the first LeNet-5 step, without and with Numba's cache.
+def _median_run(runs: list[dict]) -> dict:
+    return sorted(runs, key=lambda r: r["total_s"])[len(runs) // 2]
 
-    The cold run uses an empty temporary NUMBA_CACHE_DIR (every kernel compiled); the warm
-    runs reuse the cache the cold run wrote. Returns one dict per case.
+
+def cold_start(quick: bool = False, torch: bool = True) -> list[dict]:
+    """A fresh process: import + the first LeNet-5 step, minidl (without and with Numba's
+    cache) and, in turn with minidl's warm-cache runs, PyTorch (clean environment).
+
+    The empty-cache run uses an empty temporary NUMBA_CACHE_DIR (every kernel compiled); the
+    warm runs reuse the cache it wrote. Returns one dict per case (the median of the runs).
     """
     if not backend.numba_available():
         return []
+    from .peer import COLD_START_SCRIPT, clean_environment
     results = []
+    rounds = 1 if quick else 3
     with tempfile.TemporaryDirectory(prefix="minidl-numba-cache-") as cache_dir:
-        for case in ("empty cache", "warm cache"):
-            runs = [_fresh_process(cache_dir) for _ in range(1 if case == "empty cache" or quick else 3)]
-            best = min(runs, key=lambda r: r["total_s"])
-            best["case"] = case
-            best["description"] = (f"cold start, {case}: import minidl {best['import_s']:.2f} s + first "
-                                   f"LeNet-5 step {best['first_step_s']:.2f} s = {best['total_s']:.2f} s "
-                                   f"(second step {1e3 * best['second_step_s']:.1f} ms)"
-                                   + ("" if len(runs) == 1 else f"; best of {len(runs)}"))
-            results.append(best)
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+        cases = {"minidl, empty Numba cache": [_fresh_process(_FIRST_STEP, env)],
+                 "minidl, warm Numba cache": []}
+        if torch:
+            cases["PyTorch"] = []
+        for _ in range(rounds):                  # alternate, so both see the same load
+            cases["minidl, warm Numba cache"].append(_fresh_process(_FIRST_STEP, env))
+            if torch:
+                cases["PyTorch"].append(_fresh_process(COLD_START_SCRIPT, clean_environment()))
+    for case, runs in cases.items():
+        result = _median_run(runs)
+        result["case"] = f"cold start, {case}"
+        result["description"] = (f"cold start, {case + ':':<27} import {result['import_s']:.2f} s + first "
+                                 f"LeNet-5 step {result['first_step_s']:.2f} s = {result['total_s']:.2f} s "
+                                 f"(second step {1e3 * result['second_step_s']:.1f} ms)"
+                                 + ("" if len(runs) == 1 else f"; median of {len(runs)}"))
+        results.append(result)
+    if torch:
+        ratio = results[1]["total_s"] / results[2]["total_s"]
+        results.append({"case": "cold start ratio", "minidl_over_torch": ratio,
+                        "description": f"cold start, minidl (warm cache) / PyTorch: {ratio:.2f}"})
     return results
+
+
+def coexistence(quick: bool = False, torch: bool = True) -> list[dict]:
+    """LeNet-5 steps in a fresh process that imported torch and ran a torch op first, against
+    the same steps in a fresh process without torch, in turn (both with a clean environment:
+    nobody's thread settings, as in a notebook that uses both libraries).
+
+    Returns one dict: each case's median step (median over the processes) and the ratio.
+    """
+    if not torch or not backend.numba_available():
+        return []
+    from .peer import clean_environment
+    env, calls = clean_environment(), "10" if quick else "30"
+    runs = {"alone": [], "with torch": []}
+    for _ in range(1 if quick else 3):
+        for case in runs:
+            runs[case].append(_fresh_process(_STEP_BESIDE_TORCH, env, case, calls)["median_ms"])
+    alone, beside = (float(np.median(runs[case])) for case in runs)
+    return [{"case": "coexistence", "alone_ms": alone, "with_torch_ms": beside, "ratio": beside / alone,
+             "description": f"coexistence: LeNet-5 step (Numba tier) {alone:.2f} ms alone, {beside:.2f} ms "
+                            f"in a process that imported and ran torch first: {beside / alone:.2f}x"}]

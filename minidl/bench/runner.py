@@ -2,21 +2,30 @@
 
     python -m minidl bench [--quick] [--only SUBSTRING] [--json PATH] [--no-cold-start]
 
-Each workload's ``setup(tier)`` allocates everything and returns a zero-argument ``step``;
-only ``step()`` is timed: a few warm-up calls (JIT compilation, caches, allocator), then
-the median of repeated calls. The table shows, per workload, the NumPy and Numba times
-and their ratio, PyTorch's time in the same run (when ``torch`` is installed) and
-Numba / PyTorch (below 1: Numba is faster). "spread" is the interquartile range of the
-Numba (or NumPy) repeats over their median: on a machine shared with other jobs, a large
-spread says the row is noisy.
+Method. Each workload's ``setup(tier)`` allocates everything and returns a zero-argument
+``step``; only ``step()`` is timed. PyTorch (when installed) runs in a process of its own
+(``minidl.bench.peer``), started with every OMP_/MKL_/OPENBLAS_/NUMBA_ variable removed
+from its environment and ``torch`` imported before any minidl code, so nothing minidl or
+the Makefile sets (thread counts, OMP_WAIT_POLICY) reaches it: it runs with its own
+defaults. After a few warm-up calls of each contender (JIT compilation, caches,
+allocator), the runner alternates rounds -- a few NumPy-tier calls, a few Numba-tier calls,
+a few PyTorch calls, again -- so all three see the same machine noise, and reports each
+one's median. "spread" is the interquartile range of the Numba (or NumPy) calls over their
+median: on a machine shared with other jobs, a large spread says the row is noisy.
+
+After the table: cold start (fresh processes, minidl and PyTorch in turn: import + first
+LeNet-5 step) and coexistence (a LeNet-5 step in a fresh process that imported torch and
+ran a torch op first, against the same step in a process without torch, in turn).
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -42,36 +51,93 @@ class Workload:
 
 
 # ------------------------------------------------------------------ timing
-def measure(step: Callable[[], None], repeats: int = 25, warmup: int = 3,
-            budget_seconds: float = 3.0) -> dict:
-    """Time ``step()``: ``warmup`` untimed calls, then up to ``repeats`` timed ones.
-
-    Stops early (after at least 5 timed calls) once ``budget_seconds`` have been spent, so
-    slow workloads do not dominate the run. Returns the median, the quartiles and the
-    number of calls, in milliseconds.
-    """
-    for _ in range(warmup):
-        step()
+def timed_calls(step: Callable[[], None], calls: int) -> list[float]:
+    """Milliseconds of each of ``calls`` calls of ``step()``."""
     times = []
-    started = time.perf_counter()
-    while len(times) < repeats:
+    for _ in range(calls):
         t0 = time.perf_counter()
         step()
         times.append((time.perf_counter() - t0) * 1e3)
-        if len(times) >= 5 and time.perf_counter() - started > budget_seconds:
-            break
+    return times
+
+
+def statistics(times: list[float]) -> dict:
+    """Median, quartiles, minimum and count of a list of milliseconds."""
     q1, median, q3 = np.percentile(times, [25, 50, 75])
     return {"median_ms": float(median), "q1_ms": float(q1), "q3_ms": float(q3),
             "min_ms": float(min(times)), "calls": len(times)}
 
 
-def _torch():
-    """The torch module when installed (an optional peer, never a dependency), else None."""
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch
+def measure(step: Callable[[], None], repeats: int = 25, warmup: int = 3,
+            budget_seconds: float = 3.0) -> dict:
+    """Time ``step()`` alone: ``warmup`` untimed calls, then up to ``repeats`` timed ones.
+
+    Stops early (after at least 5 timed calls) once ``budget_seconds`` have been spent, so
+    slow workloads do not dominate the run. Returns ``statistics`` of the calls.
+    """
+    return interleaved({"step": lambda calls: timed_calls(step, calls)}, repeats, warmup,
+                       budget_seconds)["step"]
+
+
+def interleaved(contenders: dict, repeats: int = 25, warmup: int = 3, budget_seconds: float = 3.0,
+                rounds: int = 5) -> dict:
+    """Time several contenders in alternating rounds, so that they share the machine's noise.
+
+    ``contenders`` maps a name to ``run(calls) -> list of milliseconds``. Each gets ``warmup``
+    untimed calls, then rounds of ``repeats // rounds`` calls each, in turn, until each has
+    ``repeats`` calls or (after at least 5 each) ``budget_seconds`` per contender are spent.
+    Returns ``{name: statistics}``.
+    """
+    for run in contenders.values():
+        if warmup:
+            run(warmup)
+    times = {name: [] for name in contenders}
+    chunk = max(1, repeats // rounds)
+    started = time.perf_counter()
+    while min(len(t) for t in times.values()) < repeats:
+        for name, run in contenders.items():
+            times[name].extend(run(chunk))
+        spent = time.perf_counter() - started
+        if min(len(t) for t in times.values()) >= 5 and spent > budget_seconds * len(contenders):
+            break
+    return {name: statistics(t) for name, t in times.items()}
+
+
+def _torch_installed() -> bool:
+    """Whether PyTorch can be imported (checked without importing it into this process)."""
+    return importlib.util.find_spec("torch") is not None
+
+
+class Peer:
+    """PyTorch in its own process (``minidl.bench.peer``), with its own thread defaults."""
+
+    def __init__(self):
+        from .peer import clean_environment, peer_command
+        self.process = subprocess.Popen(peer_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        text=True, env=clean_environment())
+        self.info = self.ask(cmd="info")
+
+    def ask(self, **request) -> dict:
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the PyTorch peer process ended (exit code {self.process.wait()})")
+        answer = json.loads(line)
+        if "error" in answer:
+            raise RuntimeError(f"PyTorch peer: {answer['error']}")
+        return answer
+
+    def setup(self, name: str) -> Callable[[int], list[float]]:
+        """Build the row's PyTorch step in the peer; returns ``run(calls) -> milliseconds``."""
+        self.ask(cmd="setup", name=name)
+        return lambda calls: self.ask(cmd="time", calls=calls)["times_ms"]
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
+            self.process.stdin.close()
+            self.process.wait(timeout=30)
 
 
 # ------------------------------------------------------------------ workloads
@@ -92,10 +158,23 @@ def collect_workloads(only: str | None = None, log=print) -> list[Workload]:
     return workloads
 
 
-def run_workload(workload: Workload, repeats: int, warmup: int, budget_seconds: float) -> dict:
-    """Time one workload on each available tier and in PyTorch; restores the kernel tier."""
-    row = {"name": workload.name, "flops": workload.flops}
+def _tier_runner(tier: str, step: Callable[[], None]) -> Callable[[int], list[float]]:
+    """``run(calls)`` for one minidl tier: layers pick their kernels at call time, so set the tier."""
+    def run(calls):
+        backend.use(tier)
+        return timed_calls(step, calls)
+    return run
+
+
+def run_workload(workload: Workload, repeats: int, warmup: int, budget_seconds: float,
+                 peer: Peer | None = None) -> dict:
+    """Time one workload on each tier and, with a ``peer``, in PyTorch, interleaved.
+
+    Restores the kernel tier that was in use.
+    """
+    row = {"name": workload.name, "flops": workload.flops, "torch": None}
     before = backend.current()
+    contenders = {}
     try:
         for tier in TIERS:
             if tier == "numba" and not backend.numba_available():
@@ -103,12 +182,12 @@ def run_workload(workload: Workload, repeats: int, warmup: int, budget_seconds: 
                 continue
             backend.use(tier)
             backend.seed(0)
-            row[tier] = measure(workload.setup(tier), repeats, warmup, budget_seconds)
+            contenders[tier] = _tier_runner(tier, workload.setup(tier))
+        if peer is not None and workload.torch_setup is not None:
+            contenders["torch"] = peer.setup(workload.name)
+        row.update(interleaved(contenders, repeats, warmup, budget_seconds))
     finally:
         backend.use(before)
-    torch = _torch()
-    row["torch"] = (measure(workload.torch_setup(), repeats, warmup, budget_seconds)
-                    if torch is not None and workload.torch_setup is not None else None)
     return row
 
 
@@ -166,10 +245,6 @@ def environment() -> dict:
         import numba
         info["numba"] = numba.__version__
         info["numba_threads"] = numba.get_num_threads()
-    torch = _torch()
-    if torch is not None:
-        info["torch"] = torch.__version__
-        info["torch_threads"] = torch.get_num_threads()
     return info
 
 
@@ -182,22 +257,27 @@ def _threading_layer():
         return None
 
 
-def _cold_start_functions():
+def _fresh_process_functions():
+    """Each bench module's ``cold_start`` and ``coexistence`` (measured in fresh processes)."""
     for name in BENCH_MODULES:
         module = sys.modules.get(name)
-        if module is not None and hasattr(module, "cold_start"):
-            yield module.cold_start
+        for function in ("cold_start", "coexistence"):
+            if module is not None and hasattr(module, function):
+                yield getattr(module, function)
 
 
 # ------------------------------------------------------------------ command line
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="python -m minidl bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m minidl bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="few repeats (a rough table in seconds)")
     parser.add_argument("--only", metavar="SUBSTRING", help="run only the workloads whose name contains it")
     parser.add_argument("--json", metavar="PATH", default=DEFAULT_JSON,
                         help=f"where to write the results (default {DEFAULT_JSON})")
     parser.add_argument("--repeats", type=int, default=None, help="timed calls per tier (default 25, quick 5)")
-    parser.add_argument("--no-cold-start", action="store_true", help="skip the fresh-process measurements")
+    parser.add_argument("--no-cold-start", action="store_true",
+                        help="skip the fresh-process measurements (cold start, coexistence)")
+    parser.add_argument("--no-torch", action="store_true", help="leave out the PyTorch column")
     return parser.parse_args(argv)
 
 
@@ -208,11 +288,23 @@ def main(argv=None) -> int:
     budget = 1.0 if args.quick else 3.0
 
     env = environment()
-    torch = _torch()
+    peer = Peer() if _torch_installed() and not args.no_torch else None
+    if peer is not None:
+        env["torch"], env["torch_threads"] = peer.info["torch"], peer.info["threads"]
+        env["torch_env"] = peer.info["env"]
     print(f"minidl bench: NumPy {env['numpy']}, Numba {env.get('numba', 'absent')} "
           f"({env.get('numba_threads', '-')} threads), PyTorch {env.get('torch', 'absent')}"
-          f"{'' if torch is None else ' (' + str(env['torch_threads']) + ' threads)'}, "
-          f"{env['cpu_count']} CPUs; median of up to {repeats} calls after {warmup} warm-up")
+          f"{'' if peer is None else ' (own process, ' + str(env['torch_threads']) + ' threads)'}, "
+          f"{env['cpu_count']} CPUs; median of up to {repeats} calls per contender after {warmup} "
+          "warm-up, in alternating rounds")
+    try:
+        return _run(args, env, peer, repeats, warmup, budget)
+    finally:
+        if peer is not None:
+            peer.close()
+
+
+def _run(args, env, peer, repeats, warmup, budget) -> int:
     workloads = collect_workloads(args.only)
     if not workloads:
         print(f"no workload matches {args.only!r}")
@@ -220,18 +312,19 @@ def main(argv=None) -> int:
     print(header())
     rows = []
     for workload in workloads:
-        row = summarise(run_workload(workload, repeats, warmup, budget))
+        row = summarise(run_workload(workload, repeats, warmup, budget, peer))
         rows.append(row)
         print(format_row(row), flush=True)
     print("np/nb: NumPy reference time / Numba time (higher is better); nb/torch: Numba time / "
-          "PyTorch time (below 1: faster than PyTorch); GFLOP/s from the faster minidl tier. "
+          "PyTorch time (below 1: faster than PyTorch; PyTorch in its own process with its own "
+          "thread defaults); GFLOP/s from the faster minidl tier. "
           f"Numba threading layer: {_threading_layer()}.")
 
     env["numba_threading_layer"] = _threading_layer()
     cold = []
     if not args.no_cold_start and not args.only:
-        for cold_start in _cold_start_functions():
-            for result in cold_start(quick=args.quick):
+        for fresh_process in _fresh_process_functions():
+            for result in fresh_process(quick=args.quick, torch=peer is not None):
                 cold.append(result)
                 print(result["description"])
 

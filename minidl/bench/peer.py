@@ -1,0 +1,113 @@
+"""The PyTorch side of ``python -m minidl bench``: a process of its own, with PyTorch's defaults.
+
+PyTorch must not be timed inside minidl's process: minidl sets ``OMP_WAIT_POLICY=PASSIVE``
+for its own thread pools (which slows PyTorch's OpenMP threads 2-3x), and the Makefile fixes
+thread counts for repeatable notebooks. So the runner starts this module with
+``peer_command()`` in an environment from ``clean_environment()`` (every OpenMP, MKL,
+OpenBLAS and Numba variable removed), and ``torch`` is imported before any minidl code runs,
+so PyTorch's OpenMP runtime reads its settings from that clean environment.
+
+The two processes talk in JSON lines over the peer's stdin/stdout:
+
+    {"cmd": "info"}                      -> {"torch": "2.13.0", "threads": 2, "env": {...}}
+                                            (env: the thread variables torch started with)
+    {"cmd": "setup", "name": ROW}        -> {"ok": true}     (builds the row's PyTorch step)
+    {"cmd": "time", "calls": K}          -> {"times_ms": [K times, each around one step()]}
+    {"cmd": "quit"}
+
+The runner alternates: a few minidl calls, then a few PyTorch calls, and so on, so that
+both see the same load on a shared machine. ``COLD_START_SCRIPT`` is PyTorch's cold-start
+twin of minidl's: a fresh process that imports torch and runs its first LeNet-5 step.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+# Variables through which minidl, the Makefile or a notebook may have set threads or
+# their wait policy; PyTorch gets none of them and so runs with its own defaults.
+THREAD_VARIABLE_PREFIXES = ("OMP_", "GOMP_", "KMP_", "MKL_", "OPENBLAS_", "GOTO", "NUMBA_", "MINIDL_")
+COLD_START_SCRIPT = """
+import json, time
+t0 = time.perf_counter()
+import torch
+t_import = time.perf_counter()
+nn = torch.nn
+model = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                      nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                      nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+opt = torch.optim.SGD(model.parameters(), lr=0.01)
+x, y = torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,))
+def step():
+    opt.zero_grad(set_to_none=True)
+    torch.nn.functional.cross_entropy(model(x), y).backward()
+    opt.step()
+step()
+t_step = time.perf_counter()
+step()
+t_second = time.perf_counter()
+print(json.dumps({"import_s": t_import - t0, "first_step_s": t_step - t_import,
+                  "total_s": t_step - t0, "second_step_s": t_second - t_step}))
+"""
+
+
+def clean_environment(environ=None) -> dict:
+    """A copy of ``environ`` (default ``os.environ``) without any thread or wait-policy setting."""
+    environ = os.environ if environ is None else environ
+    return {k: v for k, v in environ.items() if not k.startswith(THREAD_VARIABLE_PREFIXES)}
+
+
+def peer_command() -> list[str]:
+    """The command line of the peer: torch is imported first, then this module runs."""
+    return [sys.executable, "-c", "import os, runpy, torch; start = dict(os.environ); "
+            "runpy.run_module('minidl.bench.peer', {'START_ENVIRON': start}, run_name='__main__')"]
+
+
+def _workloads_by_name():
+    from .runner import collect_workloads
+    return {w.name: w for w in collect_workloads(log=lambda *_: None) if w.torch_setup is not None}
+
+
+def _timed_calls(step, calls):
+    times = []
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        step()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return times
+
+
+def serve(stdin=sys.stdin, stdout=sys.stdout) -> None:
+    """Answer the runner's requests until "quit" or end of input."""
+    import torch
+    workloads, step = _workloads_by_name(), None
+    for line in stdin:
+        request = json.loads(line)
+        cmd = request["cmd"]
+        if cmd == "quit":
+            break
+        try:
+            if cmd == "info":
+                # the environment torch started with (importing minidl afterwards changes nothing
+                # for torch: its OpenMP runtime read its settings when torch was imported)
+                start = globals().get("START_ENVIRON", os.environ)
+                answer = {"torch": torch.__version__, "threads": torch.get_num_threads(),
+                          "env": {k: v for k, v in start.items() if k.startswith(THREAD_VARIABLE_PREFIXES)}}
+            elif cmd == "setup":
+                torch.manual_seed(0)
+                step = workloads[request["name"]].torch_setup()
+                answer = {"ok": True}
+            elif cmd == "time":
+                answer = {"times_ms": _timed_calls(step, int(request["calls"]))}
+            else:
+                answer = {"error": f"unknown command {cmd!r}"}
+        except Exception as err:  # reported to the runner, which shows the row without PyTorch
+            answer = {"error": f"{type(err).__name__}: {err}"}
+        stdout.write(json.dumps(answer) + "\n")
+        stdout.flush()
+
+
+if __name__ == "__main__":
+    serve()

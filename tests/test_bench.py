@@ -1,0 +1,75 @@
+"""The benchmark's method: interleaved rounds, PyTorch in its own process with a clean environment.
+
+No timing is asserted (timings depend on the machine); these tests check how the numbers
+are taken and that the table and the JSON come out.
+"""
+import json
+import os
+
+import pytest
+
+from minidl.bench import peer, runner
+
+
+def test_clean_environment_drops_every_thread_and_wait_setting():
+    env = {"PATH": "/bin", "HOME": "/root", "OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": "2",
+           "OPENBLAS_NUM_THREADS": "2", "MKL_NUM_THREADS": "2", "NUMBA_NUM_THREADS": "2",
+           "NUMBA_CACHE_DIR": "/tmp/x", "GOMP_SPINCOUNT": "0", "KMP_BLOCKTIME": "0", "MINIDL_BACKEND": "numpy"}
+    assert peer.clean_environment(env) == {"PATH": "/bin", "HOME": "/root"}
+
+
+def test_interleaved_alternates_the_contenders_round_by_round():
+    order = []
+
+    def contender(name):
+        def run(calls):
+            order.extend([name] * calls)
+            return [1.0] * calls
+        return run
+
+    stats = runner.interleaved({"a": contender("a"), "b": contender("b")}, repeats=6, warmup=1,
+                               budget_seconds=100, rounds=3)
+    # warm-up a, b; then rounds of 2 calls each: a a b b, three times
+    assert order == ["a", "b"] + ["a", "a", "b", "b"] * 3
+    assert stats["a"]["calls"] == stats["b"]["calls"] == 6
+    assert stats["a"]["median_ms"] == 1.0
+
+
+def test_measure_keeps_its_interface():
+    calls = []
+    result = runner.measure(lambda: calls.append(1), repeats=5, warmup=2, budget_seconds=10)
+    assert len(calls) == 7 and result["calls"] == 5
+    assert set(result) == {"median_ms", "q1_ms", "q3_ms", "min_ms", "calls"}
+
+
+@pytest.fixture
+def torch_peer():
+    pytest.importorskip("torch")
+    p = runner.Peer()
+    yield p
+    p.close()
+
+
+def test_peer_runs_with_none_of_minidls_thread_settings(torch_peer, monkeypatch):
+    # this process has minidl's settings (minidl sets OMP_WAIT_POLICY=PASSIVE on import)
+    assert os.environ.get("OMP_WAIT_POLICY") == "PASSIVE"
+    assert torch_peer.info["env"] == {}
+    assert torch_peer.info["threads"] >= 1
+
+
+def test_peer_times_a_row_of_the_table(torch_peer):
+    run = torch_peer.setup("batch norm train (256, 512), fwd+bwd")
+    times = run(3)
+    assert len(times) == 3 and all(t > 0 for t in times)
+
+
+def test_bench_prints_the_table_and_writes_json(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert runner.main(["--quick", "--repeats", "2", "--only", "batch norm train (256", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "batch norm train (256, 512)" in printed and "nb/torch" in printed
+    result = json.loads(out.read_text())
+    (row,) = result["workloads"]
+    assert row["numpy"]["calls"] == row["numba"]["calls"] == 2
+    if result["environment"].get("torch"):
+        assert row["torch"]["calls"] == 2 and row["numba_over_torch"] > 0
