@@ -119,6 +119,18 @@ class Limits:
     isolate: bool = True                # use bubblewrap if it works here
 
 
+def _hide_grader_process() -> None:
+    """Make the grader non-dumpable (Linux): a process of the same user can then neither
+    read its ``/proc/PID/environ``, ``mem`` or ``fd`` nor ptrace it. Matters only when a
+    submission runs as the grader's own user, outside bubblewrap."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)   # PR_SET_DUMPABLE, 0
+        except (OSError, AttributeError):
+            pass
+
+
 def _processes_of(uid: int) -> int:
     count = 0
     for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
@@ -141,6 +153,7 @@ class Sandbox:
         if self.isolated:
             self.workdir, host_workdir = "/tmp", None
         else:
+            _hide_grader_process()
             self.workdir = host_workdir = tempfile.mkdtemp(prefix="minidl-grade-")
             if user is not None:
                 os.chown(host_workdir, user, user)
