@@ -120,6 +120,21 @@ def _system_mounts() -> list[str]:
     return args
 
 
+def _masks(runtime: str) -> list[str]:
+    """Hide the grader's own minidl (references included) and ``solutions/`` where they lie
+    inside a mounted folder -- minidl installed into site-packages or under ``/usr``: the
+    package is replaced by the stripped copy, ``solutions/`` by an empty folder."""
+    mounted = ["/usr", *_python_roots()]
+    args = []
+    for path, replacement in ((_PACKAGE_DIR, os.path.join(runtime, "minidl")),
+                              (_PACKAGE_DIR.parent / "solutions", None)):
+        path = os.path.realpath(path)
+        if os.path.exists(path) and any(path.startswith(root + os.sep) for root in mounted):
+            args += ["--ro-bind", replacement, path] if replacement else \
+                ["--tmpfs", path, "--remount-ro", path]
+    return args
+
+
 def bwrap_command(runtime: str, tmpfs_bytes: int, env: dict) -> list[str]:
     """The bubblewrap command line that runs what follows it in the sandbox.
 
@@ -139,6 +154,7 @@ def bwrap_command(runtime: str, tmpfs_bytes: int, env: dict) -> list[str]:
     args += _system_mounts()
     for root in _python_roots():
         args += ["--ro-bind", root, root]
+    args += _masks(runtime)
     args += ["--ro-bind", runtime, RUNTIME_MOUNT,
              "--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev",
              "--size", str(tmpfs_bytes), "--perms", "1777", "--tmpfs", "/tmp",
