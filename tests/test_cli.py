@@ -18,3 +18,11 @@ def test_demo_trains_and_saves_curves(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "test accuracy 0.9" in result.stdout or "test accuracy 0.8" in result.stdout
     assert png.exists() and png.stat().st_size > 1000
+
+
+def test_grade_and_grade_package_are_reached_through_python_dash_m_minidl(tmp_path, capsys):
+    out = tmp_path / "autograder.zip"
+    assert main(["grade", "package", "--chapter", "3", "-o", str(out)]) == 0
+    assert out.stat().st_size > 10_000 and "03_backpropagation" in capsys.readouterr().out
+    assert main(["grade", "--chapter", "99", str(tmp_path)]) == 2
+    assert "unknown chapter '99'" in capsys.readouterr().err

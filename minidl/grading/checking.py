@@ -9,14 +9,12 @@ The same loop serves both uses:
 """
 from __future__ import annotations
 
-import os
-import sys
-import traceback
 from dataclasses import dataclass
 from typing import Callable
 
 from . import codec
-from .registry import PROBES, Case, Exercise, get, rng_for
+from .probes import PROBES, Case, describe_exception
+from .registry import Exercise, get, rng_for
 
 __all__ = ["Result", "SubmissionError", "judge_exercise", "check", "evaluate"]
 
@@ -67,35 +65,6 @@ def judge_exercise(exercise: Exercise, get_outputs: Callable[[Case], object], se
 
 def _prefix(case: Case, message: str) -> str:
     return f"{case.label}: {message}" if case.label else message
-
-
-def describe_exception(err: BaseException) -> str:
-    """``Type: message`` plus the innermost line of the reader's own code that was running."""
-    if isinstance(err, NotImplementedError):
-        return "not implemented yet (the cell still raises NotImplementedError)"
-    frames = [f for f in traceback.extract_tb(err.__traceback__) if _is_readers(f.filename)]
-    where = ""
-    if frames:
-        frame = frames[-1]
-        cell = f"{frame.filename.strip('<>')}, " if frame.filename.startswith("<cell") else ""
-        code = f": {frame.line.strip()}" if frame.line else ""
-        where = f" ({cell}line {frame.lineno}{code})"
-    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
-    return f"raised {type(err).__name__}" + (f": {text}" if text else "") + where
-
-
-_LIBRARY_DIRS = tuple({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)})
-_GRADING_DIR = os.path.dirname(os.path.realpath(__file__))
-
-
-def _is_readers(filename: str) -> bool:
-    """Whether a traceback frame is the reader's code (not Python's, NumPy's or the grader's)."""
-    if filename.startswith("<cell"):
-        return True
-    if filename.startswith("<frozen") or "site-packages" in filename:
-        return False
-    path = os.path.realpath(filename)
-    return not path.startswith(_LIBRARY_DIRS + (_GRADING_DIR,))
 
 
 def _in_process_outputs(exercise: Exercise, namespace: dict):

@@ -1,22 +1,28 @@
 """``python -m minidl grade``: grade submitted notebooks.
 
     python -m minidl grade SUBMISSION.ipynb [more ...] [--json results.json]
-        [--csv grades.csv] [--timeout 60] [--jobs N] [--checks DIR] [--seed N]
+        [--csv grades.csv] [--chapter NN] [--timeout 60] [--budget S] [--jobs N]
+        [--checks DIR] [--seed N] [--require-isolation]
+    python -m minidl grade package --chapter NN -o autograder.zip [--checks DIR]
 
-A folder given as a submission means every ``*.ipynb`` in it. See ``checks.py`` for the
-format of ``--checks`` files.
+A folder given as a submission means every ``*.ipynb`` in it. Every file is read before
+any submission runs, and the results files are rewritten (atomically) after each
+submission, so a grader killed half-way leaves every row it had finished. See
+``checks.py`` for the format of ``--checks`` files, ``gradescope.py`` for ``package``.
 """
 from __future__ import annotations
 
 import argparse
 import secrets
 import sys
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from . import report
+from . import isolation, report
 from .checks import load_checks
-from .runner import DEFAULT_MEMORY, grade_notebook
+from .runner import (DEFAULT_MEMORY, MAX_NOTEBOOK_BYTES, SubmissionResult, display_path,
+                     grade_notebook, parse_chapter)
 
 __all__ = ["main"]
 
@@ -25,19 +31,29 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m minidl grade",
         description="Grade exercise notebooks: each runs in its own sandboxed process and is "
-                    "judged against references computed by the grader.")
-    parser.add_argument("submissions", nargs="+", type=Path,
+                    "judged against references computed by the grader. "
+                    "`python -m minidl grade package --help`: a Gradescope autograder.")
+    parser.add_argument("submissions", nargs="*", type=Path,
                         help="notebooks, or folders of notebooks")
     parser.add_argument("--json", type=Path, help="write Gradescope results.json here")
     parser.add_argument("--csv", type=Path, help="write one row per submission here")
+    parser.add_argument("--chapter", help="the assignment, e.g. 03: a notebook of another "
+                                          "chapter gets an error and 0 points")
     parser.add_argument("--timeout", type=float, default=60.0,
                         help="seconds allowed for each cell and each test call (default 60)")
+    parser.add_argument("--budget", type=float,
+                        help="seconds allowed for a whole submission (default 10 timeouts)")
     parser.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel")
     parser.add_argument("--checks", type=Path, help="folder of private checks (*.py)")
     parser.add_argument("--memory", type=float, default=DEFAULT_MEMORY / 2**30,
                         help="address-space limit of a submission's process, GiB (default 4)")
     parser.add_argument("--seed", type=int,
                         help="seed of the test inputs (default: a fresh random seed, printed)")
+    parser.add_argument("--require-isolation", action="store_true",
+                        help="refuse to grade unless bubblewrap can isolate each submission")
+    parser.add_argument("--no-isolation", action="store_true",
+                        help="do not use bubblewrap even where it works (debugging; the "
+                             "report says 'not isolated')")
     parser.add_argument("--quiet", action="store_true", help="print only the totals")
     return parser
 
@@ -49,39 +65,93 @@ def _expand(paths: list[Path]) -> list[Path]:
     return found
 
 
+def _read_all(paths: list[Path]) -> list[bytes | None]:
+    """Every submission's bytes, read before any submission runs (None: unreadable;
+    the grader then reports why)."""
+    contents = []
+    for path in paths:
+        try:
+            with open(path, "rb") as handle:
+                contents.append(handle.read(MAX_NOTEBOOK_BYTES + 1))
+        except OSError:
+            contents.append(None)
+    return contents
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "package":
+        from .gradescope import main as package_main
+        return package_main(argv[1:])
     args = _parser().parse_args(argv)
-    if args.jobs < 1 or args.timeout <= 0:
-        print("error: --jobs must be at least 1 and --timeout positive", file=sys.stderr)
+    if args.jobs < 1 or args.timeout <= 0 or (args.budget is not None and args.budget <= 0):
+        print("error: --jobs must be at least 1, --timeout and --budget positive", file=sys.stderr)
+        return 2
+    try:
+        chapter = parse_chapter(args.chapter) if args.chapter else None
+    except ValueError as err:
+        print(f"error: --chapter: {err}", file=sys.stderr)
         return 2
     submissions = _expand(args.submissions)
     if not submissions:
         print("error: no notebooks to grade", file=sys.stderr)
+        if args.json:     # Gradescope still needs its results file
+            report.write_json(args.json, [SubmissionResult(
+                "(none)", chapter, error="no .ipynb notebook was submitted")])
         return 2
     try:
         extra = load_checks(args.checks) if args.checks else []
     except (OSError, ValueError) as err:
         print(f"error: cannot load --checks: {err}", file=sys.stderr)
         return 2
+    isolated, why = (False, "--no-isolation was given") if args.no_isolation else \
+        isolation.isolation_status()
+    if not isolated:
+        if args.require_isolation:
+            print(f"error: --require-isolation: submissions cannot be isolated here: {why}",
+                  file=sys.stderr)
+            return 3
+        print(f"warning: NOT ISOLATED: {why}; each submission runs as an ordinary process "
+              "(see 'Limits of the sandbox' in minidl/grading/README.md)", file=sys.stderr)
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
-    memory = int(args.memory * 2**30)
+    contents = _read_all(submissions)
+    results: list[SubmissionResult | None] = [None] * len(submissions)
+    lock = threading.Lock()
 
-    def grade(path):
-        return grade_notebook(path, timeout=args.timeout, memory=memory, seed=seed, extra=extra)
+    def grade(index: int) -> SubmissionResult:
+        return grade_notebook(submissions[index], timeout=args.timeout,
+                              memory=int(args.memory * 2**30), seed=seed, extra=extra,
+                              chapter=chapter, budget=args.budget, content=contents[index],
+                              isolate=not args.no_isolation)
+
+    def record(index: int, sub: SubmissionResult) -> None:
+        with lock:
+            results[index] = sub
+            done = [r for r in results if r is not None]
+            single = len(submissions) == 1
+            if args.json:
+                report.write_json(args.json, done, single=single)
+            if args.csv:
+                report.write_csv(args.csv, done)
 
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        results = list(pool.map(grade, submissions))
+        futures = {pool.submit(grade, i): i for i in range(len(submissions))}
+        for future in as_completed(futures):
+            index = futures[future]
+            try:
+                sub = future.result()
+            except Exception as err:       # grade_notebook never raises; belt and braces
+                sub = SubmissionResult(display_path(submissions[index]), chapter,
+                                       error=f"internal grader error: {type(err).__name__}")
+            record(index, sub)
     for sub in results:
         if args.quiet:
             print(f"{sub.path}: {sub.score:g}/{sub.max_score:g}")
         else:
             print(report.format_table(sub))
             print()
-    if args.json:
-        report.write_json(args.json, results)
-    if args.csv:
-        report.write_csv(args.csv, results)
-    print(f"graded {len(results)} submission(s) with seed {seed}")
+    mode = "isolated by bubblewrap" if isolated else f"NOT ISOLATED ({why})"
+    print(f"graded {len(results)} submission(s) with seed {seed}, {mode}")
     return 0
 
 

@@ -33,20 +33,31 @@ _BEGIN_RE = re.compile(r"^(\s*)(#|//) BEGIN SOLUTION\s*$")
 _END_RE = re.compile(r"^\s*(#|//) END SOLUTION\s*$")
 
 
-def read_notebook(path) -> dict:
-    """The notebook at ``path`` as a dict; ``ValueError`` if it is not a notebook."""
+def read_notebook(path, content: bytes | None = None, max_bytes: int | None = None) -> dict:
+    """The notebook at ``path`` (or in ``content``, its bytes) as a dict; ``ValueError`` if
+    it is not a notebook, is larger than ``max_bytes``, or nests too deeply to read."""
+    name = os.fsencode(str(path)).decode("utf-8", "backslashreplace")
     try:
-        nb = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path} is not a readable notebook: {err}") from None
+        if content is None:
+            with open(path, "rb") as handle:
+                content = handle.read(max_bytes + 1 if max_bytes else -1)
+        if max_bytes and len(content) > max_bytes:
+            raise ValueError(f"{name} is larger than {max_bytes // 2**20} MiB")
+        nb = json.loads(content.decode("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        raise ValueError(f"{name} is not a readable notebook: {type(err).__name__}: "
+                         f"{str(err)[:200]}") from None
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
-        raise ValueError(f"{path} is not a notebook (no list of cells)")
+        raise ValueError(f"{name} is not a notebook (no list of cells)")
     return nb
 
 
 def cell_source(cell: dict) -> str:
-    source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else str(source)
+    """The cell's source as one string (pieces that are not strings are left out)."""
+    source = cell.get("source", "") if isinstance(cell, dict) else ""
+    if isinstance(source, list):
+        return "".join(piece for piece in source if isinstance(piece, str))
+    return source if isinstance(source, str) else ""
 
 
 def exercise_meta(cell: dict) -> dict:

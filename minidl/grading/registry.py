@@ -18,12 +18,13 @@ import importlib
 import pkgutil
 import threading
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from .feedback import TOLERANCE, compare_outputs
+from .probes import PROBES, Case, probe
 
 __all__ = ["Exercise", "Case", "function_exercise", "register", "get", "all_exercises",
            "for_chapter", "CHAPTERS", "PROBES", "probe"]
@@ -32,16 +33,6 @@ CHAPTERS = ("01_linear_models", "02_neural_networks", "03_backpropagation", "04_
             "05_regularization", "06_batch_normalization", "07_convolutional_networks",
             "08_fast_cpu_kernels", "09_gpu_kernels", "10_recurrent_networks",
             "11_autoencoders", "12_gans", "13_transfer_learning")
-
-
-@dataclass
-class Case:
-    """One set of inputs: positional ``args`` for the probe and a label for messages."""
-
-    args: tuple
-    label: str = ""
-    entry: str | None = None          # which entry to call (default: the first)
-    extra: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -57,34 +48,8 @@ class Exercise:
     needs: tuple[str, ...] = ()       # importable modules the exercise needs (e.g. "numba")
 
 
-# ---------------------------------------------------------------------- probes
-# A probe runs in the submission's process: it calls the submitted objects and returns
-# plain data (see codec). Probes are named so that the grader can ask for one by name.
-PROBES: dict[str, Callable] = {}
-
-
-def probe(name: str):
-    """Register a probe function ``fn(namespace, exercise_entries, case) -> outputs``."""
-    def decorate(fn):
-        PROBES[name] = fn
-        return fn
-    return decorate
-
-
-@probe("call")
-def _call_probe(namespace: dict, entries: tuple, case: Case):
-    """Call the entry on a deep copy of the arguments (so in-place edits harm nothing)."""
-    fn = namespace[case.entry or entries[0]]
-    return fn(*copy.deepcopy(case.args))
-
-
-@probe("call_and_inputs")
-def _call_and_inputs_probe(namespace: dict, entries: tuple, case: Case):
-    """Like ``call`` but also return the array arguments as they are after the call."""
-    args = copy.deepcopy(case.args)
-    out = namespace[case.entry or entries[0]](*args)
-    return {"out": out, "args_after": tuple(a for a in args if isinstance(a, np.ndarray))}
-
+# Probes (how to call a submission) live in ``probes.py``: the one part of the grading
+# code that the submission's process is given. Exercises and references stay here.
 
 # ---------------------------------------------------------------------- registry
 _REGISTRY: dict[str, Exercise] = {}

@@ -1,8 +1,9 @@
 """Writing grades: a table for the terminal, Gradescope JSON, a CSV score sheet.
 
-Files are written atomically (a temporary file in the same folder, then renamed), after
-every submission's process has ended -- so nothing a submission does can leave a
-half-written or overwritten results file behind.
+Files are written atomically (a temporary file in the same folder, then renamed) and
+again after each submission is graded, so a grader that is killed leaves every row it
+had finished. Every text comes from ``runner.clean_text`` / ``display_path``: no control
+character, no lone surrogate, whatever the bytes of a file name.
 """
 from __future__ import annotations
 
@@ -37,9 +38,11 @@ def _points(x: float) -> str:
 
 def format_table(sub: SubmissionResult) -> str:
     """A plain-text table of one submission's results."""
-    lines = [f"{sub.path}  (chapter {sub.chapter or '?'}, seed {sub.seed}, {sub.seconds:.1f} s)"]
+    mode = "isolated" if sub.isolated else "not isolated"
+    lines = [f"{sub.path}  (chapter {sub.chapter or '?'}, seed {sub.seed}, {sub.seconds:.1f} s, {mode})"]
     if sub.error:
         lines.append(f"  error: {sub.error}")
+    lines += [f"  flag: {flag}" for flag in sub.flags]
     width = max([len(r.name) for r in sub.results] + [8])
     for r in sub.results:
         mark = "ok  " if r.passed else "FAIL"
@@ -51,20 +54,28 @@ def format_table(sub: SubmissionResult) -> str:
 
 
 def gradescope_json(sub: SubmissionResult) -> dict:
-    """Gradescope's ``results.json`` for one submission."""
+    """Gradescope's ``results.json`` for one submission.
+
+    The flags (for the instructor) go in ``extra_data``, which Gradescope does not show
+    to students; whether the run was isolated is said in the top-level ``output``.
+    """
     data = {
         "score": sub.score,
         "tests": [{"name": r.name, "score": r.score, "max_score": r.points,
                    "status": r.status, "output": r.message} for r in sub.results],
         "output": (f"chapter {sub.chapter}; inputs drawn with seed {sub.seed}"
+                   + ("" if sub.isolated else "; not isolated")
                    + (f"; error: {sub.error}" if sub.error else "")),
+        "extra_data": {"flags": sub.flags, "isolated": sub.isolated},
     }
     return data
 
 
-def write_json(path, subs: list[SubmissionResult]) -> None:
-    """One submission: Gradescope's format. Several: a list of those, each with its file."""
-    if len(subs) == 1:
+def write_json(path, subs: list[SubmissionResult], single: bool | None = None) -> None:
+    """One submission (``single``): Gradescope's format. Several: a list of those, each
+    with its file. ``single`` defaults to ``len(subs) == 1``."""
+    single = len(subs) == 1 if single is None else single
+    if single:
         data = gradescope_json(subs[0])
     else:
         data = [dict(gradescope_json(s), submission=s.path) for s in subs]
@@ -72,15 +83,18 @@ def write_json(path, subs: list[SubmissionResult]) -> None:
 
 
 def write_csv(path, subs: list[SubmissionResult]) -> None:
-    """One row per submission: file, chapter, total, maximum, then one column per exercise."""
+    """One row per submission: file, chapter, total, maximum, one column per exercise, then
+    the error, whether it ran isolated, and the flags (mentions of the grader's answers)."""
     names = []
     for sub in subs:
         names += [r.name for r in sub.results if r.name not in names]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["submission", "chapter", "score", "max_score", *names, "error"])
+    writer.writerow(["submission", "chapter", "score", "max_score", *names, "error",
+                     "isolated", "flags"])
     for sub in subs:
         scores = {r.name: _points(r.score) for r in sub.results}
         writer.writerow([sub.path, sub.chapter or "", _points(sub.score), _points(sub.max_score),
-                         *(scores.get(n, "") for n in names), sub.error or ""])
+                         *(scores.get(n, "") for n in names), sub.error or "",
+                         "yes" if sub.isolated else "no", "; ".join(sub.flags)])
     atomic_write(path, buffer.getvalue())

@@ -1,18 +1,22 @@
 """Grading one submission: run its cells in a sandboxed process, judge the outputs here.
 
 ``grade_notebook(path)`` finds the notebook's chapter, starts ``sandbox.py`` in a fresh
-process, sends it the setup and exercise cells one at a time, then asks it to call each
-exercise's function(s) on inputs drawn here, and judges the outputs against references
-computed here. A cell or call that raises costs only the exercises that need it; one
-that hangs past the timeout or kills its process (``os._exit``, a segfault, running out
-of memory) costs the exercise in progress, and grading goes on in a new process that
-replays the cells that had worked.
+process -- under bubblewrap where it can (``isolation.py``), from the stripped runtime
+that holds no reference -- sends it the setup and exercise cells one at a time, then asks
+it to call each exercise's function(s) on inputs drawn here, and judges the outputs
+against references computed here. A cell or call that raises costs only the exercises
+that need it; one that hangs past the timeout or kills its process (``os._exit``, a
+segfault, running out of memory) costs the exercise in progress, and grading goes on in
+a new process that replays the cells that had worked. A submission has a total time
+budget; whatever it does, ``grade_notebook`` returns its row and never raises.
 """
 from __future__ import annotations
 
+import errno
 import os
 import pickle
 import re
+import secrets
 import select
 import shutil
 import signal
@@ -20,17 +24,26 @@ import subprocess
 import sys
 import tempfile
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import codec, notebook, registry
+from . import codec, isolation, notebook, registry
 from .checking import Result, SubmissionError, judge_exercise
-from .sandbox import _HEADER, write_frame
+from .sandbox import _HEADER
 
-__all__ = ["grade_notebook", "SubmissionResult", "find_chapter", "DEFAULT_MEMORY"]
+__all__ = ["grade_notebook", "SubmissionResult", "find_chapter", "DEFAULT_MEMORY",
+           "DEFAULT_TMPFS", "MAX_SETUP_CELLS", "clean_text", "display_path", "parse_chapter"]
 
 DEFAULT_MEMORY = 4 * 2**30          # address space of the submission's process, bytes
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+DEFAULT_TMPFS = 256 * 2**20         # size of its private /tmp under bubblewrap, bytes
+MAX_SETUP_CELLS = 3                 # setup cells run; more are ignored (and reported)
+MAX_MESSAGE = 2000                  # characters of a message shown to a student
+MAX_NOTEBOOK_BYTES = 64 * 2**20
+_MENTIONS = re.compile(r"minidl[./\\]grading|\bsolutions\b|\bspecs\b")
+# every notebook's setup cell imports check(); that line alone is not a mention
+_HONEST_IMPORT = re.compile(r"^[ \t]*from[ \t]+minidl\.grading[ \t]+import[ \t]+"
+                            r"(check|evaluate)([ \t]*,[ \t]*(check|evaluate))*[ \t]*$", re.M)
 
 
 @dataclass
@@ -43,6 +56,8 @@ class SubmissionResult:
     error: str | None = None            # why nothing could be graded, if so
     seed: int = 0
     seconds: float = 0.0
+    isolated: bool = False              # ran under bubblewrap
+    flags: list[str] = field(default_factory=list)   # for the instructor, not scored
 
     @property
     def score(self) -> float:
@@ -53,6 +68,34 @@ class SubmissionResult:
         return sum(r.points for r in self.results)
 
 
+# ---------------------------------------------------------------------- text shown to people
+def clean_text(text, limit: int = MAX_MESSAGE) -> str:
+    """``text`` safe to show and to write anywhere: no control characters (but newline and
+    tab), no lone surrogates, at most ``limit`` characters."""
+    text = text if isinstance(text, str) else repr(text)
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    text = "".join(c if c in "\n\t" or unicodedata.category(c)[0] != "C" else f"\\x{ord(c):02x}"
+                   for c in text[:limit * 2])
+    if len(text) > limit:
+        text = text[:limit] + f" ... ({len(text) - limit} more characters)"
+    return text
+
+
+def display_path(path) -> str:
+    """A file name as text whatever its bytes (undecodable bytes become ``\\xNN``)."""
+    return os.fsencode(str(path)).decode("utf-8", "backslashreplace")
+
+
+def parse_chapter(text: str) -> str:
+    """``"03"``, ``"3"`` or ``"03_backpropagation"`` -> ``"03_backpropagation"``."""
+    for chapter in registry.CHAPTERS:
+        if text == chapter or (text.isdigit() and int(text) == int(chapter[:2])):
+            return chapter
+    raise ValueError(f"unknown chapter {text!r}; expected a number 1-{len(registry.CHAPTERS)} "
+                     f"or one of {', '.join(registry.CHAPTERS)}")
+
+
+# ---------------------------------------------------------------------- the sandboxed process
 class _ChildDied(Exception):
     """The process ended, or broke the protocol (then it is killed and restarted too)."""
 
@@ -65,47 +108,122 @@ class _TimedOut(Exception):
     pass
 
 
+@dataclass
+class Limits:
+    """What one submission may use."""
+
+    timeout: float = 60.0               # seconds per cell and per test call
+    memory: int = DEFAULT_MEMORY        # address space, bytes
+    budget: float = 600.0               # seconds for the whole submission
+    tmpfs: int = DEFAULT_TMPFS
+    isolate: bool = True                # use bubblewrap if it works here
+
+
+def _hide_grader_process() -> None:
+    """Make the grader non-dumpable (Linux): a process of the same user can then neither
+    read its ``/proc/PID/environ``, ``mem`` or ``fd`` nor ptrace it. Matters only when a
+    submission runs as the grader's own user, outside bubblewrap."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)   # PR_SET_DUMPABLE, 0
+        except (OSError, AttributeError):
+            pass
+
+
+def _processes_of(uid: int) -> int:
+    count = 0
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    count += 1
+            except OSError:
+                pass
+    return count
+
+
 class Sandbox:
     """One process running a submission's code; talks through two pipes."""
 
-    def __init__(self, memory: int, preload: list[str]):
-        self.workdir = tempfile.mkdtemp(prefix="minidl-grade-")
+    def __init__(self, limits: Limits, preload: list[str]):
+        runtime = isolation.build_runtime()
+        self.isolated = limits.isolate and isolation.isolation_status()[0]
+        user = None if self.isolated else isolation.unprivileged_user()
+        if self.isolated:
+            self.workdir, host_workdir = "/tmp", None
+        else:
+            _hide_grader_process()
+            self.workdir = host_workdir = tempfile.mkdtemp(prefix="minidl-grade-")
+            if user is not None:
+                os.chown(host_workdir, user, user)
+        self._host_workdir = host_workdir
         to_child_r, self._to_child = os.pipe()
         self._from_child, from_child_w = os.pipe()
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.workdir,
-               "TMPDIR": self.workdir, "PYTHONPATH": _PACKAGE_ROOT, "LANG": "C.UTF-8",
-               "NUMBA_CACHE_DIR": self.workdir, "MPLCONFIGDIR": self.workdir,
-               "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-               "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1",
-               "PYTHONHASHSEED": "0", "MINIDL_BACKEND": os.environ.get("MINIDL_BACKEND", "numpy")}
+        os.set_blocking(self._to_child, False)
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": self.workdir,
+               "TMPDIR": self.workdir, "PYTHONPATH": runtime, "LANG": "C.UTF-8",
+               "NUMBA_CACHE_DIR": self.workdir, "MINIDL_CACHE_DIR": self.workdir,
+               "MPLCONFIGDIR": self.workdir, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1",
+               "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1",
+               "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
+               "MINIDL_BACKEND": os.environ.get("MINIDL_BACKEND", "numpy")}
+        outer_uid = user if user is not None else os.getuid()
+        nproc = _processes_of(outer_uid) + 64
+        command = [sys.executable, "-s", "-m", "minidl.grading.sandbox", str(to_child_r),
+                   str(from_child_w), self.workdir, str(limits.memory),
+                   str(int(limits.budget) + 1), str(nproc), ",".join(preload)]
+        if self.isolated:
+            env["PYTHONPATH"] = isolation.RUNTIME_MOUNT
+            command = isolation.bwrap_command(runtime, limits.tmpfs, env) + command
+        extra = {"user": user, "group": user, "extra_groups": []} if user is not None else {}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "minidl.grading.sandbox", str(to_child_r), str(from_child_w),
-             self.workdir, str(memory), ",".join(preload)],
-            pass_fds=(to_child_r, from_child_w), env=env, cwd=self.workdir,
+            command, pass_fds=(to_child_r, from_child_w), env=env,
+            cwd=self.workdir if not self.isolated else "/",
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True)
+            start_new_session=True, **extra)
         os.close(to_child_r)
         os.close(from_child_w)
 
     def request(self, message: tuple, timeout: float) -> dict:
-        """Send one request and wait at most ``timeout`` seconds for the reply."""
-        try:
-            write_frame(self._to_child, pickle.dumps(message))
-        except (BrokenPipeError, OSError):
-            raise _ChildDied() from None
+        """Send one request and wait at most ``timeout`` seconds (in all) for its reply."""
         deadline = time.monotonic() + timeout
+        request_id = secrets.token_hex(8)
+        payload = pickle.dumps((request_id, *message))
+        self._write(_HEADER.pack(len(payload)) + payload, deadline)
         header = self._read(_HEADER.size, deadline)
         (size,) = _HEADER.unpack(header)
         if size > codec.MAX_BYTES:
             raise _ChildDied(f"the result is too large ({size} bytes)")
         try:
             reply = codec.loads(self._read(size, deadline))
-        except ValueError as err:
-            raise _ChildDied(f"the process sent a malformed reply ({err})") from None
+        except (ValueError, RecursionError) as err:
+            raise _ChildDied(f"the process sent a malformed reply ({str(err)[:200]})") from None
         if not isinstance(reply, dict) or reply.get("status") not in ("ok", "error", "missing") \
                 or not isinstance(reply.get("message", ""), str):
             raise _ChildDied("the process sent a malformed reply")
+        if reply.get("id") != request_id:
+            raise _ChildDied("the process sent a reply out of turn (a forged reply?)")
         return reply
+
+    def _write(self, data: bytes, deadline: float) -> None:
+        view = memoryview(data)
+        while view:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _TimedOut()
+            try:
+                _, ready, _ = select.select([], [self._to_child], [], left)
+            except (OSError, ValueError):
+                raise _ChildDied() from None
+            if not ready:
+                raise _TimedOut()
+            try:
+                view = view[os.write(self._to_child, view[:1 << 16]):]
+            except BlockingIOError:
+                continue
+            except OSError:
+                raise _ChildDied() from None
 
     def _read(self, n: int, deadline: float) -> bytes:
         chunks, remaining = [], n
@@ -133,6 +251,8 @@ class Sandbox:
         if code < 0:
             name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else -code
             return f"the process was killed by signal {name}"
+        if self.isolated and code > 128 and code - 128 in signal.Signals._value2member_map_:
+            return f"the process was killed by signal {signal.Signals(code - 128).name}"
         return f"the process exited with code {code}"
 
     def close(self) -> None:
@@ -141,13 +261,28 @@ class Sandbox:
                 os.killpg(self.process.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 self.process.kill()
-        self.process.wait()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
         for fd in (self._to_child, self._from_child):
             try:
                 os.close(fd)
             except OSError:
                 pass
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        if self._host_workdir:
+            _remove_tree(self._host_workdir)
+
+
+def _remove_tree(path: str) -> None:
+    """``rm -rf path``, even for a tree deeper than Python's recursion limit."""
+    try:
+        shutil.rmtree(path, ignore_errors=True)
+    except RecursionError:
+        pass
+    if os.path.exists(path):
+        subprocess.run(["rm", "-rf", "--one-file-system", path], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=False)
 
 
 def find_chapter(nb: dict, path: Path) -> str | None:
@@ -155,7 +290,7 @@ def find_chapter(nb: dict, path: Path) -> str | None:
     meta = nb.get("metadata", {})
     chapter = meta.get("minidl", {}).get("chapter") if isinstance(meta, dict) and \
         isinstance(meta.get("minidl"), dict) else None
-    if chapter in registry.CHAPTERS:
+    if isinstance(chapter, str) and chapter in registry.CHAPTERS:
         return chapter
     if path.stem in registry.CHAPTERS:
         return path.stem
@@ -171,23 +306,31 @@ def find_chapter(nb: dict, path: Path) -> str | None:
     return max(votes, key=votes.get) if votes else None
 
 
-def _graded_cells(nb: dict, exercises: list) -> list[tuple[str, str, str | None]]:
-    """``(label, source, exercise)`` of the setup and exercise cells, in notebook order.
+def _graded_cells(nb: dict, exercises: list) -> tuple[list[tuple[str, str, str | None]], list[str]]:
+    """``(label, source, exercise)`` of the setup and exercise cells, in notebook order,
+    and notes for the instructor (setup cells beyond ``MAX_SETUP_CELLS``, ignored).
 
     An exercise whose tagged cell is gone (a reader who copied the code into a new cell
     loses the metadata) is looked up by what it defines: the last code cell with a
     ``def name(`` or ``NAME =`` at the start of a line.
     """
     chosen: dict[int, str | None] = {}
-    tagged = set()
+    tagged, notes, setups = set(), [], 0
     code_cells = [(i, c) for i, c in enumerate(nb.get("cells", []))
                   if isinstance(c, dict) and c.get("cell_type") == "code"]
     for index, cell in code_cells:
         meta = notebook.exercise_meta(cell)
         exercise = meta.get("exercise") if isinstance(meta.get("exercise"), str) else None
-        if meta.get("setup") or exercise:
+        if exercise:
             chosen[index] = exercise
             tagged.add(exercise)
+        elif meta.get("setup"):
+            setups += 1
+            if setups > MAX_SETUP_CELLS:
+                notes.append(f"cell {index + 1}: more than {MAX_SETUP_CELLS} setup cells; "
+                             "this one was not run")
+                continue
+            chosen[index] = None
     for exercise in exercises:
         if exercise.name in tagged:
             continue
@@ -201,12 +344,29 @@ def _graded_cells(nb: dict, exercises: list) -> list[tuple[str, str, str | None]
     for index in sorted(chosen):
         exercise = chosen[index]
         label = f"<cell {index + 1}{': ' + exercise if exercise else ''}>"
-        cells.append((label, _without_magics(notebook.cell_source(nb["cells"][index])), exercise))
-    return cells
+        cells.append((label, python_source(notebook.cell_source(nb["cells"][index])), exercise))
+    return cells, notes
 
 
-def _without_magics(source: str) -> str:
-    """IPython's ``%magic`` and ``!shell`` lines become ``pass`` (they are not Python)."""
+def python_source(source: str) -> str:
+    """A cell's source as plain Python, by IPython's own input transformation.
+
+    ``%magic`` and ``!shell`` lines become ``get_ipython()`` calls, which the sandbox
+    answers harmlessly (``probes.NotebookShell``); a ``%`` inside a string or a
+    continuation line is left alone. Without IPython, lines starting with ``%`` or ``!``
+    become ``pass`` (a cruder rule that can misread such strings).
+    """
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+    except ImportError:
+        return _without_magic_lines(source)
+    try:
+        return TransformerManager().transform_cell(source)
+    except Exception:              # IPython could not read it: Python will say why
+        return source if source.endswith("\n") else source + "\n"
+
+
+def _without_magic_lines(source: str) -> str:
     lines = []
     for line in source.splitlines():
         stripped = line.lstrip()
@@ -216,23 +376,60 @@ def _without_magics(source: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-class _Session:
-    """Runs the cells, restarting the process (and replaying good cells) after a failure."""
+def _mentions(nb: dict) -> list[str]:
+    """Where a submission's code names the grader's answers (reported, never scored)."""
+    flags = []
+    for index, cell in enumerate(nb.get("cells", [])):
+        if isinstance(cell, dict) and cell.get("cell_type") == "code":
+            code = _HONEST_IMPORT.sub("", notebook.cell_source(cell))
+            found = sorted(set(_MENTIONS.findall(code)))
+            if found:
+                flags.append(f"cell {index + 1} mentions {', '.join(found)}")
+    return flags
 
-    def __init__(self, cells, timeout: float, memory: int, preload: list[str]):
-        self.cells, self.timeout, self.memory, self.preload = cells, timeout, memory, preload
+
+class _OutOfTime(Exception):
+    """The submission has used its whole time budget."""
+
+
+class _Session:
+    """Runs the cells, restarting the process (and replaying good cells) after a failure.
+
+    Every request is bounded by the per-call timeout and by what is left of the
+    submission's budget; once the budget is spent, nothing more runs.
+    """
+
+    def __init__(self, cells, limits: Limits, preload: list[str]):
+        self.cells, self.limits, self.preload = cells, limits, preload
+        self.deadline = time.monotonic() + limits.budget
         self.cell_errors: dict[str, str] = {}
         self.good_cells: list[tuple[str, str]] = []
         self.sandbox: Sandbox | None = None
+
+    @property
+    def isolated(self) -> bool:
+        return bool(self.sandbox and self.sandbox.isolated)
+
+    def _request(self, message: tuple) -> dict:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise _OutOfTime()
+        try:
+            return self.sandbox.request(message, min(self.limits.timeout, left))
+        except _TimedOut:
+            if time.monotonic() >= self.deadline - 0.01:
+                raise _OutOfTime() from None
+            raise
 
     def start(self) -> None:
         self._spawn()
         for label, source, exercise in self.cells:
             try:
-                reply = self.sandbox.request(("exec", label, source), self.timeout)
+                reply = self._request(("exec", label, source))
             except _TimedOut:
-                self._fail_cell(label, exercise, f"the cell did not finish within {self.timeout:g} s "
-                                "(an infinite loop, or heavy work at the top level of the cell?)")
+                self._fail_cell(label, exercise, f"the cell did not finish within "
+                                f"{self.limits.timeout:g} s (an infinite loop, or heavy work at "
+                                "the top level of the cell?)")
                 continue
             except _ChildDied as err:
                 why = self.sandbox.exit_description(err.reason)
@@ -249,14 +446,14 @@ class _Session:
         self._restart()
 
     def _spawn(self) -> None:
-        self.sandbox = Sandbox(self.memory, self.preload)
+        self.sandbox = Sandbox(self.limits, self.preload)
 
     def _restart(self) -> None:
         self.sandbox.close()
         self._spawn()
         for label, source in self.good_cells:
             try:
-                self.sandbox.request(("exec", label, source), self.timeout)
+                self._request(("exec", label, source))
             except (_TimedOut, _ChildDied):
                 self.sandbox.close()
                 self._spawn()
@@ -265,11 +462,11 @@ class _Session:
         """``get_outputs`` for ``judge_exercise``: one sandboxed call per case."""
         def get_outputs(case):
             try:
-                reply = self.sandbox.request(("call", exercise.probe, exercise.entries, case),
-                                             self.timeout)
+                reply = self._request(("call", exercise.probe, exercise.entries, case))
             except _TimedOut:
                 self._restart()
-                raise SubmissionError(f"timed out after {self.timeout:g} s (an infinite loop?)") from None
+                raise SubmissionError(f"timed out after {self.limits.timeout:g} s "
+                                      "(an infinite loop?)") from None
             except _ChildDied as err:
                 why = self.sandbox.exit_description(err.reason)
                 self._restart()
@@ -293,40 +490,86 @@ class _Session:
             self.sandbox.close()
 
 
+def _exercises_of(chapter: str | None, extra: list) -> list:
+    if chapter is None:
+        return []
+    return registry.for_chapter(chapter) + [e for e in extra if e.chapter == chapter]
+
+
+def _zero(exercises: list, why: str) -> list[Result]:
+    return [Result(e.name, e.points, 0, f"not graded: {why}") for e in exercises]
+
+
 def grade_notebook(path, timeout: float = 60.0, memory: int = DEFAULT_MEMORY, seed: int = 0,
-                   extra: list | None = None) -> SubmissionResult:
-    """Grade the notebook at ``path``; never raises for anything the submission does."""
+                   extra: list | None = None, chapter: str | None = None,
+                   budget: float | None = None, isolate: bool = True,
+                   content: bytes | None = None) -> SubmissionResult:
+    """Grade the notebook at ``path``; never raises for anything the submission does.
+
+    chapter : the assignment (``"03_backpropagation"``); a notebook of another chapter
+        gets an error and 0 points. Default: the notebook's own chapter.
+    budget : seconds for the whole submission (default: 10 timeouts)
+    isolate : run under bubblewrap when it works here
+    content : the notebook's bytes, if already read (the batch reads every file first)
+    """
     start = time.monotonic()
-    path = Path(path)
-    extra = extra or []
+    limits = Limits(timeout=timeout, memory=memory, isolate=isolate,
+                    budget=budget if budget is not None else 10 * timeout)
+    result = SubmissionResult(display_path(path), chapter, seed=seed)
     try:
-        nb = notebook.read_notebook(path)
+        _grade_into(result, Path(path), limits, seed, extra or [], chapter, content)
+    except BaseException as err:   # a fault of the grader itself: this row only
+        if isinstance(err, KeyboardInterrupt):
+            raise
+        result.error = f"internal grader error: {type(err).__name__}: {err}"
+        done = {r.name for r in result.results}
+        result.results += _zero([e for e in _exercises_of(result.chapter, extra or [])
+                                 if e.name not in done], "internal grader error")
+    result.error = clean_text(result.error) if result.error else None
+    for r in result.results:
+        r.message = clean_text(r.message)
+    result.flags = [clean_text(f, 300) for f in result.flags]
+    result.seconds = time.monotonic() - start
+    return result
+
+
+def _grade_into(result: SubmissionResult, path: Path, limits: Limits, seed: int, extra: list,
+                pinned: str | None, content: bytes | None) -> None:
+    try:
+        nb = notebook.read_notebook(path, content=content, max_bytes=MAX_NOTEBOOK_BYTES)
     except ValueError as err:
-        chapter = path.stem if path.stem in registry.CHAPTERS else None
-        result = SubmissionResult(str(path), chapter, seed=seed, error=str(err))
-        exercises = (registry.for_chapter(chapter) if chapter else []) + \
-            [e for e in extra if e.chapter == chapter]
-        result.results = [Result(e.name, e.points, 0, f"not graded: {err}") for e in exercises]
-        return result
-    chapter = find_chapter(nb, path)
-    result = SubmissionResult(str(path), chapter, seed=seed)
+        if result.chapter is None and path.stem in registry.CHAPTERS:
+            result.chapter = path.stem
+        result.error = str(err)
+        result.results = _zero(_exercises_of(result.chapter, extra), str(err))
+        return
+    own = find_chapter(nb, path)
+    result.flags = _mentions(nb)
+    if pinned and own and own != pinned:
+        result.error = (f"this notebook is chapter {own}, but the assignment is {pinned}: "
+                        "submit the notebook of the assignment's chapter")
+        result.results = _zero(_exercises_of(pinned, extra), "wrong chapter")
+        return
+    chapter = result.chapter = pinned or own
     if chapter is None:
         result.error = ("could not tell which chapter this notebook belongs to (no "
                         "metadata.minidl.chapter, no chapter file name, no exercise cells)")
-        return result
-    exercises = registry.for_chapter(chapter) + [e for e in extra if e.chapter == chapter]
+        return
+    exercises = _exercises_of(chapter, extra)
     preload = sorted({module for e in exercises for module in e.needs})
-    session = _Session(_graded_cells(nb, exercises), timeout, memory, preload)
+    cells, notes = _graded_cells(nb, exercises)
+    result.flags += notes
+    session = _Session(cells, limits, preload)
     try:
-        session.start()
-        for exercise in exercises:
-            result.results.append(judge_exercise(exercise, session.outputs_for(exercise), seed))
-    except Exception as err:  # a fault of the grader itself: report it, grade the others
-        result.error = f"internal grader error: {type(err).__name__}: {err}"
-        done = {r.name for r in result.results}
-        result.results += [Result(e.name, e.points, 0, "not graded: internal grader error")
-                           for e in exercises if e.name not in done]
+        try:
+            session.start()
+            for exercise in exercises:
+                result.results.append(judge_exercise(exercise, session.outputs_for(exercise), seed))
+        except _OutOfTime:
+            done = {r.name for r in result.results}
+            result.results += _zero([e for e in exercises if e.name not in done],
+                                    f"the submission used its whole time budget of "
+                                    f"{limits.budget:g} s")
     finally:
+        result.isolated = session.isolated
         session.close()
-    result.seconds = time.monotonic() - start
-    return result

@@ -1,24 +1,25 @@
 """The process that runs a submission's code (started by ``runner.py``; not for direct use).
 
-    python -m minidl.grading.sandbox READ_FD WRITE_FD WORKDIR MEMORY_BYTES
+    python -m minidl.grading.sandbox READ_FD WRITE_FD WORKDIR MEMORY_BYTES CPU_SECONDS NPROC [PRELOAD]
 
-It limits itself before touching the submission: address space (``RLIMIT_AS``), size of
-written files, no core dumps; its stdout and stderr go to ``WORKDIR/output.log``; an
-audit hook refuses sockets, new processes (other than a C/C++ compiler, which the CUDA
-emulator needs), signals to other processes, and writing or deleting files outside
-``WORKDIR``. Then it obeys the grader's requests one at a time:
+It runs from the stripped runtime (``isolation.build_runtime``): it can import the probes,
+never the references. It limits itself before touching the submission: address space
+(``RLIMIT_AS``), CPU seconds, processes, open files, size of written files, no core
+dumps; its stdout and stderr go to ``WORKDIR/output.log``; an audit hook refuses
+sockets, new processes (other than a C/C++ compiler, which the CUDA emulator needs),
+signals to other processes, and writing or deleting files outside ``WORKDIR``. The hook
+stops Python-level accidents; the boundary against code that goes around it (ctypes) is
+bubblewrap, around this process (see ``isolation.py``). Then it obeys the grader's
+requests one at a time:
 
-* ``("exec", label, source)`` -- run one notebook cell in the submission's namespace;
-* ``("call", probe, entries, case)`` -- call the submitted function(s) through a probe
+* ``(id, "exec", label, source)`` -- run one notebook cell in the submission's namespace;
+* ``(id, "call", probe, entries, case)`` -- call the submitted function(s) through a probe
   and send back its outputs.
 
 Requests arrive pickled (they come from the grader). Replies go back as JSON through
-``codec`` -- never pickle -- because the submission controls this process and could
-forge them; forged outputs are still judged against the grader's own references.
-
-This is a guard against accidents and casual cheating, not a security boundary against
-a determined attacker (who shares this process with the probe); run untrusted
-submissions of strangers in a container as well.
+``codec`` -- never pickle -- and echo the request's id, because the submission controls
+this process and could forge them; forged outputs are still judged against the
+grader's own references, and a reply out of turn ends the process.
 """
 from __future__ import annotations
 
@@ -60,9 +61,14 @@ def write_frame(fd: int, payload: bytes) -> None:
         view = view[written:]
 
 
-def _limit_resources(memory: int) -> None:
+def _limit_resources(memory: int, cpu_seconds: int, nproc: int) -> None:
     if memory > 0:
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    if cpu_seconds > 0:
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
+    if nproc > 0:
+        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
     resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 2**20, 256 * 2**20))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     import signal
@@ -118,29 +124,32 @@ def _install_audit_hook(workdir: str, protected_fds: set) -> None:
     sys.addaudithook(hook)
 
 
-def _reply(fd: int, status: str, value=None, message: str = "") -> None:
-    from . import codec
-    try:
-        payload = codec.dumps({"status": status, "value": value, "message": message})
-    except Exception as err:  # an output that cannot be encoded is reported, not fatal
-        payload = codec.dumps({"status": "error", "value": None,
-                               "message": f"the result could not be sent back ({err})"})
-    write_frame(fd, payload)
-
-
 def serve(read_fd: int, write_fd: int) -> None:
-    from .checking import describe_exception
-    from .registry import PROBES
+    from . import codec
+    from .probes import PROBES, NotebookShell, describe_exception
 
+    probes = dict(PROBES)        # as loaded: a submission editing PROBES changes nothing here
     namespace = {"__name__": "__main__", "__builtins__": __builtins__}
+    shell = NotebookShell(namespace)
+    namespace["get_ipython"] = lambda: shell
+    request_id = None
+
+    def _reply(fd: int, status: str, value=None, message: str = "") -> None:
+        try:
+            payload = codec.dumps({"id": request_id, "status": status, "value": value,
+                                   "message": str(message)})
+        except Exception as err:  # an output that cannot be encoded is reported, not fatal
+            payload = codec.dumps({"id": request_id, "status": "error", "value": None,
+                                   "message": f"the result could not be sent back ({err!r})"[:500]})
+        write_frame(fd, payload)
+
     while True:
         (size,) = _HEADER.unpack(read_exact(read_fd, _HEADER.size))
-        request = pickle.loads(read_exact(read_fd, size))
-        kind = request[0]
+        request_id, kind, *request = pickle.loads(read_exact(read_fd, size))
         if kind == "quit":
             os._exit(0)
         if kind == "exec":
-            _, label, source = request
+            label, source = request
             linecache.cache[label] = (len(source), None, source.splitlines(True), label)
             try:
                 code = compile(source, label, "exec")
@@ -155,13 +164,13 @@ def serve(read_fd: int, write_fd: int) -> None:
                 continue
             _reply(write_fd, "ok")
         elif kind == "call":
-            _, probe_name, entries, case = request
+            probe_name, entries, case = request
             missing = [name for name in entries if name not in namespace]
             if missing:
                 _reply(write_fd, "missing", message=", ".join(missing))
                 continue
             try:
-                value = PROBES[probe_name](namespace, entries, case)
+                value = probes[probe_name](namespace, entries, case)
             except BaseException as err:
                 _reply(write_fd, "error", message=describe_exception(err))
                 continue
@@ -169,14 +178,14 @@ def serve(read_fd: int, write_fd: int) -> None:
 
 
 def main() -> None:
-    read_fd, write_fd, workdir, memory = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-    preload = [m for m in sys.argv[5].split(",") if m] if len(sys.argv) > 5 else []
+    read_fd, write_fd, workdir = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    memory, cpu_seconds, nproc = (int(a) for a in sys.argv[4:7])
+    preload = [m for m in sys.argv[7].split(",") if m] if len(sys.argv) > 7 else []
     os.chdir(workdir)
-    _limit_resources(memory)
+    _limit_resources(memory, cpu_seconds, nproc)
     _redirect_output(workdir)
     import numpy  # noqa: F401  -- imported before the hook, like everything trusted
-    from . import checking, codec, registry  # noqa: F401
-    registry.all_exercises()                  # probes of every chapter are registered
+    from . import codec, probes  # noqa: F401
     for module in preload:
         try:
             __import__(module)

@@ -2,6 +2,7 @@
 import numpy as np
 
 from ..feedback import compare_outputs, rel_error
+from ..probes import cubic, log_sum_exp
 from ..registry import Case, Exercise, function_exercise, register
 
 CHAPTER = "03_backpropagation"
@@ -71,15 +72,7 @@ function_exercise(
 
 
 # ---------------------------------------------------------------- numerical gradient
-# Test functions live at module level so that they can be sent to the grading process.
-def cubic(x):
-    return float(np.sum(x ** 3 - 2.0 * x))
-
-
-def log_sum_exp(x):
-    return float(np.log(np.sum(np.exp(x))))
-
-
+# The test functions (inputs) are in probes.py, which the grading process is given.
 def _cubic_grad(x):
     return 3.0 * x ** 2 - 2.0
 

@@ -8,11 +8,9 @@ silently.
 import numpy as np
 
 from ..feedback import compare_outputs
-from ..registry import Case, Exercise, function_exercise, probe, register
+from ..registry import Case, Exercise, function_exercise, register
 
 CHAPTER = "09_gpu_kernels"
-_GUARD = 64
-_SENTINEL = -12345.0
 
 
 def blocks_for(n, threads):
@@ -33,36 +31,8 @@ function_exercise(
               ("one block too many when n is a multiple of threads", lambda n, t: n // t + 1)))
 
 
-def _guarded(values: np.ndarray) -> np.ndarray:
-    """``values`` with guard values after them; the kernel gets ``buffer[:len(values)]``."""
-    buffer = np.full(values.size + _GUARD, _SENTINEL, dtype=np.float32)
-    buffer[:values.size] = values
-    return buffer
-
-
-@probe("cuda")
-def _cuda_probe(namespace, entries, case):
-    """Compile the submitted source with the emulator and launch ``case.extra["kernel"]``."""
-    from minidl.kernels import emulate
-    source = namespace[entries[0]]
-    if not isinstance(source, str):
-        raise TypeError(f"{entries[0]} should be a string of CUDA C source, got {type(source).__name__}")
-    try:
-        module = emulate.EmulatedModule(source, np.float32, entries[0])
-    except RuntimeError as err:
-        errors = [line for line in str(err).splitlines() if "error" in line]
-        if any("not implemented yet" in line for line in errors):
-            raise NotImplementedError("the kernel still has its #error placeholder") from None
-        raise RuntimeError("the CUDA source does not compile: "
-                           + ("; ".join(errors[:3]) if errors else str(err)[:500])) from None
-    kernel = module.get_function(case.extra["kernel"])
-    n = case.extra["n"]
-    inputs = [_guarded(np.asarray(a, dtype=np.float32)) for a in case.args]
-    output = _guarded(np.zeros(n, dtype=np.float32))
-    out_view = output[:n]
-    kernel((case.extra["blocks"],), (case.extra["threads"],),
-           tuple(a[:n] for a in inputs) + (out_view, np.int32(n)))
-    return {"out": out_view.copy(), "guard_ok": bool(np.all(output[n:] == _SENTINEL))}
+# The "cuda" probe (compile with the emulator, launch, check the guard values) is in
+# probes.py.
 
 
 def _judge_cuda(reference, name, mistakes=()):

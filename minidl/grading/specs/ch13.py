@@ -9,31 +9,10 @@ import copy
 import numpy as np
 
 from ..feedback import compare_outputs
-from ..registry import Case, Exercise, probe, register
+from ..probes import build_model, model_summary as _summary
+from ..registry import Case, Exercise, register
 
 CHAPTER = "13_transfer_learning"
-
-
-def build_model(weights: list):
-    """Dense(h) - ReLU - Dense(h2) - ReLU - Dense(k) in float64 with the given (W, b) pairs."""
-    import minidl as mdl
-    from minidl import layers as L
-    dense = [L.Dense(W.shape[1]) for W, _ in weights]
-    model = mdl.Sequential([dense[0], L.ReLU(), dense[1], L.ReLU(), dense[2]],
-                           input_shape=(weights[0][0].shape[0],))
-    model.astype(np.float64) if hasattr(model, "astype") else None
-    for layer, (W, b) in zip(dense, weights):
-        layer.params["W"] = np.array(W, dtype=np.float64)
-        layer.params["b"] = np.array(b, dtype=np.float64)
-        layer.grads["W"] = np.zeros_like(layer.params["W"])
-        layer.grads["b"] = np.zeros_like(layer.params["b"])
-    return model
-
-
-def _summary(model) -> dict:
-    return {"trainable": [bool(layer.trainable) for layer in model.layers],
-            "has_params": [bool(layer.params) for layer in model.layers],
-            "params": [tuple(np.array(p) for p in layer.params.values()) for layer in model.layers]}
 
 
 def _draw_weights(rng, sizes):
@@ -42,16 +21,7 @@ def _draw_weights(rng, sizes):
 
 
 # ---------------------------------------------------------------- freezing
-@probe("freeze")
-def _freeze_probe(namespace, entries, case):
-    weights, n_trainable = case.args
-    model = build_model(weights)
-    returned = namespace[entries[0]](model, n_trainable)
-    summary = _summary(model)
-    summary["returned_model"] = returned is model or returned is None
-    return summary
-
-
+# The "freeze" and "fine_tune" probes (build the model, call, summarise) are in probes.py.
 def _freeze_cases(rng):
     return [Case((_draw_weights(rng, (6, 5, 4, 3)), n), label=f"keep the last {n} weighted "
                  f"layer(s) trainable in Dense-ReLU-Dense-ReLU-Dense") for n in (1, 2)]
@@ -81,19 +51,6 @@ register(Exercise(
 
 
 # ---------------------------------------------------------------- fine-tuning step
-@probe("fine_tune")
-def _fine_tune_probe(namespace, entries, case):
-    from minidl import losses
-    weights, frozen, x, y, lr = case.args
-    model = build_model(weights)
-    for index in frozen:
-        model.layers[index].trainable = False
-    loss = namespace[entries[0]](model, x, y, losses.SparseCategoricalCrossentropy(from_logits=True), lr)
-    summary = _summary(model)
-    summary["loss"] = loss
-    return summary
-
-
 def fine_tune_step(model, x, y, loss_fn, lr):
     """Reference: forward, loss, backward, then SGD on the trainable layers only."""
     y_pred = model.forward(x, training=True)

@@ -1,0 +1,219 @@
+"""Where a submission runs: a stripped copy of minidl, inside bubblewrap when it can.
+
+Two things keep the answers out of the submission's reach:
+
+* **the stripped runtime** -- ``build_runtime()`` copies the minidl library with only the
+  probe side of ``minidl.grading`` (``probes.py``, ``codec.py``, ``sandbox.py``) into a
+  fresh folder; the submission's process imports minidl from there and nowhere else.
+  References (``specs/``), private checks, ``solutions/`` and the grader's own code are
+  not in it.
+* **bubblewrap** (Linux) -- ``bwrap_command()`` starts that process in new user, PID,
+  network, IPC and UTS namespaces and a new mount namespace in which only the system
+  (``/usr``, read-only), Python and its packages (read-only), the stripped runtime
+  (read-only) and a private size-limited tmpfs (the only writable place) exist.
+
+Where bubblewrap cannot run, ``isolation_status()`` says why in one line and the grader
+marks its report "not isolated" (see the README's "Limits of the sandbox").
+"""
+from __future__ import annotations
+
+import compileall
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+__all__ = ["build_runtime", "isolation_status", "bwrap_command", "RUNTIME_GRADING_FILES",
+           "SANDBOX_UID", "RUNTIME_MOUNT", "unprivileged_user"]
+
+# the only files of minidl/grading the submission's process receives
+RUNTIME_GRADING_FILES = ("probes.py", "codec.py", "sandbox.py")
+RUNTIME_MOUNT = "/opt/minidl-runtime"   # where the sandbox sees the stripped runtime
+SANDBOX_UID = 65534                  # "nobody": the user id inside (and, when root, outside)
+_PACKAGE_DIR = Path(__file__).resolve().parents[1]          # .../minidl
+_RUNTIME_INIT = '''"""The probe side of minidl.grading, as given to a submission's process.
+
+The references are not here. ``check`` and ``evaluate`` exist so that a notebook's
+``from minidl.grading import check`` and its ``check(...)`` cells still run; while
+grading they do nothing -- the grader judges the outputs in its own process.
+"""
+
+
+def check(name, *objects, seed=0):
+    """Does nothing while grading (the grader judges; see minidl.grading.check)."""
+    return None
+
+
+evaluate = check
+'''
+
+_lock = threading.Lock()
+_runtime: str | None = None
+_status: tuple[bool, str] | None = None
+
+
+def build_runtime() -> str:
+    """The folder (made once per grading run) that holds the stripped ``minidl`` package.
+
+    Everything in it is world-readable, so a submission's process running as an
+    unprivileged user can import it; nothing in it is an answer.
+    """
+    global _runtime
+    with _lock:
+        if _runtime and os.path.isdir(_runtime):
+            return _runtime
+        root = tempfile.mkdtemp(prefix="minidl-runtime-")
+        target = Path(root) / "minidl"
+        shutil.copytree(_PACKAGE_DIR, target, ignore=_skip_grading_and_caches)
+        grading = target / "grading"
+        grading.mkdir()
+        (grading / "__init__.py").write_text(_RUNTIME_INIT)
+        for name in RUNTIME_GRADING_FILES:
+            shutil.copy2(_PACKAGE_DIR / "grading" / name, grading / name)
+        compileall.compile_dir(str(target), quiet=2, workers=1)
+        _make_world_readable(Path(root))
+        _runtime = root
+        return root
+
+
+def _skip_grading_and_caches(folder: str, names: list[str]) -> set[str]:
+    skipped = {n for n in names if n == "__pycache__" or n.endswith((".pyc", ".so.tmp"))}
+    if Path(folder).resolve() == _PACKAGE_DIR:
+        skipped.add("grading")
+    return skipped
+
+
+def _make_world_readable(root: Path) -> None:
+    for folder, dirs, files in os.walk(root):
+        os.chmod(folder, 0o755)
+        for name in files:
+            os.chmod(os.path.join(folder, name), 0o644)
+
+
+# ---------------------------------------------------------------------- bubblewrap
+def _python_roots() -> list[str]:
+    """Folders that hold the interpreter and its packages (mounted read-only)."""
+    roots = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    roots.add(os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))))
+    for path in sys.path:                     # packages installed outside the prefixes
+        if path and os.path.isdir(path) and ("site-packages" in path or "dist-packages" in path):
+            roots.add(os.path.realpath(path))
+    kept = sorted(r for r in roots if r not in ("/", "/usr") and not r.startswith("/usr/"))
+    return [r for r in kept if not any(r != o and r.startswith(o + os.sep) for o in kept)]
+
+
+def _system_mounts() -> list[str]:
+    args = ["--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        path = f"/{name}"
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    for path in ("/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
+                 "/etc/localtime"):
+        args += ["--ro-bind-try", path, path]
+    return args
+
+
+def _masks(runtime: str) -> list[str]:
+    """Hide the grader's own minidl (references included) and ``solutions/`` where they lie
+    inside a mounted folder -- minidl installed into site-packages or under ``/usr``: the
+    package is replaced by the stripped copy, ``solutions/`` by an empty folder."""
+    mounted = ["/usr", *_python_roots()]
+    args = []
+    for path, replacement in ((_PACKAGE_DIR, os.path.join(runtime, "minidl")),
+                              (_PACKAGE_DIR.parent / "solutions", None)):
+        path = os.path.realpath(path)
+        if os.path.exists(path) and any(path.startswith(root + os.sep) for root in mounted):
+            args += ["--ro-bind", replacement, path] if replacement else \
+                ["--tmpfs", path, "--remount-ro", path]
+    return args
+
+
+def bwrap_command(runtime: str, tmpfs_bytes: int, env: dict) -> list[str]:
+    """The bubblewrap command line that runs what follows it in the sandbox.
+
+    Namespaces: user (uid/gid 65534 inside), PID, network (no interface but loopback,
+    nothing reachable), IPC, UTS, cgroup. File system: a read-only system, Python and the
+    stripped runtime read-only at ``RUNTIME_MOUNT`` (set ``PYTHONPATH`` to it), ``/proc`` of the new PID namespace, a minimal read-only
+    ``/dev``, and ``/tmp`` a private tmpfs of ``tmpfs_bytes`` -- the only writable place.
+    ``--die-with-parent`` and the PID namespace end every process of the submission when
+    the grader ends the sandbox; ``--new-session`` detaches it from the grader's terminal.
+    """
+    args = ["bwrap", "--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc",
+            "--unshare-uts", "--unshare-cgroup-try", "--uid", str(SANDBOX_UID),
+            "--gid", str(SANDBOX_UID), "--hostname", "sandbox", "--die-with-parent",
+            "--new-session", "--cap-drop", "ALL", "--clearenv"]
+    for key, value in sorted(env.items()):
+        args += ["--setenv", key, value]
+    args += _system_mounts()
+    for root in _python_roots():
+        args += ["--ro-bind", root, root]
+    args += _masks(runtime)
+    args += ["--ro-bind", runtime, RUNTIME_MOUNT,
+             "--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev",
+             "--size", str(tmpfs_bytes), "--perms", "1777", "--tmpfs", "/tmp",
+             "--remount-ro", "/", "--chdir", "/tmp"]
+    return args
+
+
+def isolation_status() -> tuple[bool, str]:
+    """``(True, "")`` if bubblewrap can isolate a submission here, else ``(False, why)``.
+
+    Tried once per run by starting the sandbox's Python under the real command line.
+    ``MINIDL_GRADE_NO_BWRAP=1`` forces the non-isolated mode (for tests and debugging).
+    """
+    global _status
+    with _lock:
+        if _status is not None:
+            return _status
+    if os.environ.get("MINIDL_GRADE_NO_BWRAP"):
+        status = (False, "MINIDL_GRADE_NO_BWRAP is set")
+    elif not sys.platform.startswith("linux"):
+        status = (False, f"bubblewrap needs Linux (this is {sys.platform})")
+    elif shutil.which("bwrap") is None:
+        status = (False, "bubblewrap (bwrap) is not installed: apt-get install bubblewrap")
+    else:
+        status = _try_bwrap()
+    with _lock:
+        _status = status
+    return status
+
+
+def _try_bwrap() -> tuple[bool, str]:
+    runtime = build_runtime()
+    command = bwrap_command(runtime, 16 * 2**20, {"PYTHONPATH": RUNTIME_MOUNT}) + \
+        [sys.executable, "-s", "-c", "import numpy, minidl.grading.probes"]
+    try:
+        run = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return False, f"bubblewrap could not start ({err})"
+    if run.returncode != 0:
+        last = (run.stderr.strip().splitlines() or ["no message"])[-1]
+        return False, f"bubblewrap cannot run here ({last[:200]})"
+    return True, ""
+
+
+def unprivileged_user() -> int | None:
+    """The uid to run a non-isolated submission as: 65534 when the grader is root and
+    that user can run this Python; else ``None`` (it runs as the grader's own user)."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return None
+    for path in [sys.executable, *_python_roots()]:
+        if not _reachable_by_others(os.path.realpath(path)):
+            return None
+    return SANDBOX_UID
+
+
+def _reachable_by_others(path: str) -> bool:
+    """Whether every folder above ``path`` lets other users through (o+x)."""
+    parts = Path(path).parents
+    try:
+        return all(os.stat(p).st_mode & stat.S_IXOTH for p in parts)
+    except OSError:
+        return False

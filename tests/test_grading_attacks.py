@@ -1,0 +1,319 @@
+"""Hostile and malformed submissions, graded in one batch with honest ones (issue 15).
+
+Each hostile notebook is chapter 3's solution with the `dense_backward` cell (2 points)
+replaced by an attack; the other two exercises (4 points) keep their right answers. The
+attack scores 0 on `dense_backward` and leaves no trace outside; the honest notebooks
+graded in the same batch keep 6/6. Attacks that only bubblewrap can stop run in the
+isolated batch, which is skipped (saying why) where bubblewrap cannot run; the rest run
+in both modes.
+"""
+import copy
+import csv
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from minidl.grading import cli, isolation, notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTER3 = ROOT / "solutions" / "03_backpropagation.ipynb"
+CHAPTER1 = ROOT / "solutions" / "01_linear_models.ipynb"
+SECRET = "grader-secret-4242"
+GOOD_DENSE = "def dense_backward(dy, x, W):\n    return dy @ W.T, x.T @ dy, dy.sum(axis=0)\n"
+LIBC = "import ctypes\nlibc = ctypes.CDLL(None)\n"
+
+ISOLATED, WHY_NOT = isolation.isolation_status()
+needs_bwrap = pytest.mark.skipif(not ISOLATED, reason=f"bubblewrap cannot isolate here: {WHY_NOT}")
+
+
+def _notebook(dense: str | None, setup_extra: list[str] = ()) -> dict:
+    nb = notebook.read_notebook(CHAPTER3)
+    cells = []
+    for cell in nb["cells"]:
+        if notebook.exercise_meta(cell).get("exercise") == "dense_backward" and dense is not None:
+            cell = copy.deepcopy(cell)
+            cell["source"] = dense
+        cells.append(cell)
+        if notebook.exercise_meta(cell).get("setup"):
+            cells += [{"cell_type": "code", "metadata": {"minidl": {"setup": True}},
+                       "source": s, "outputs": [], "execution_count": None} for s in setup_extra]
+    nb["cells"] = cells
+    return nb
+
+
+def _attacks(outside: Path, port: int) -> dict:
+    """name -> (dense_backward cell, expected dense_backward score)."""
+    solution_path = ROOT / "solutions" / "03_backpropagation.ipynb"
+    read_solution = (
+        "import json\n"
+        f"nb = json.load(open({str(solution_path)!r}))\n"
+        "for c in nb['cells']:\n"
+        "    if c.get('metadata', {}).get('minidl', {}).get('exercise') == 'dense_backward':\n"
+        "        exec(''.join(c['source']))\n")
+    return {
+        "imports the references": ("from minidl.grading.specs.ch03 import dense_backward\n", 0),
+        "reads the solutions through the path": (read_solution, 0),
+        "ctypes system() writes outside": (
+            LIBC + f"libc.system(b'echo pwned > {outside}/system.txt')\n"
+            "def dense_backward(dy, x, W):\n    return None\n", 0),
+        "socket to a listener on 127.0.0.1": (
+            "import ctypes, struct\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+            "def dense_backward(dy, x, W):\n"
+            "    fd = libc.socket(2, 1, 0)\n"
+            f"    addr = struct.pack('!HHI8x', 2, {port}, 0x7f000001)\n"
+            "    addr = struct.pack('<H', 2) + addr[2:]\n"
+            "    libc.connect(fd, addr, len(addr))\n"
+            "    return None\n", 0),
+        "writes outside by chdir, dir_fd and sqlite3": (
+            "import os, sqlite3\n"
+            "def dense_backward(dy, x, W):\n"
+            "    for attempt in range(3):\n"
+            "        try:\n"
+            f"            if attempt == 0:\n                os.chdir({str(outside)!r}); open('chdir.txt', 'w').write('x')\n"
+            f"            if attempt == 1:\n                d = os.open({str(outside)!r}, os.O_RDONLY)\n"
+            "                os.close(os.open('dirfd.txt', os.O_WRONLY | os.O_CREAT, dir_fd=d))\n"
+            f"            if attempt == 2:\n                sqlite3.connect({str(outside / 'db.sqlite')!r}).execute('create table t (x)')\n"
+            "        except Exception:\n            pass\n"
+            "    return None\n", 0),
+        "reads the grader's environment": (
+            "import os\n"
+            "def dense_backward(dy, x, W):\n"
+            "    found = []\n"
+            "    for pid in ['self', str(os.getppid()), '1']:\n"
+            "        try:\n"
+            "            found.append(open(f'/proc/{pid}/environ', 'rb').read().decode('latin-1'))\n"
+            "        except OSError:\n            pass\n"
+            "    raise ValueError(' '.join(found) + open(os.path.expanduser('~/.bashrc')).read()"
+            " if os.path.exists(os.path.expanduser('~/.bashrc')) else ' '.join(found))\n", 0),
+        "kills every process it can, and its parent": (
+            LIBC + "def dense_backward(dy, x, W):\n"
+            "    import os\n    libc.kill(os.getppid(), 9)\n    libc.kill(-1, 9)\n    return None\n", 0),
+        "leaves a setsid process behind": (
+            LIBC + "libc.system(b'setsid sleep 987.654 >/dev/null 2>&1 &')\n"
+            "def dense_backward(dy, x, W):\n    return None\n", 0),
+        "rewrites another submission's file": (
+            "import sqlite3\n"
+            f"try:\n    open({str(outside.parent / 'subs' / 'honest_b.ipynb')!r}, 'w').write('{{}}')\n"
+            "except Exception:\n    pass\n"
+            "def dense_backward(dy, x, W):\n    return None\n", 0),
+    }
+
+
+COMMON = {   # attacks and malformed input that both modes must handle
+    "patches PROBES in setup, answer left blank": (
+        "def dense_backward(dy, x, W):\n    raise NotImplementedError  # your code here\n", ["import minidl.grading.probes as p\n"
+               "p.PROBES['call'] = lambda ns, entries, case: __import__("
+               "'minidl.grading.registry', fromlist=['get']).get(entries[0])\n"
+               "p.PROBES.clear()\n"], 0),
+    "a surrogate and control characters in its message": (
+        "def dense_backward(dy, x, W):\n    raise ValueError('bad \\ud800 \\x1b[31m red')\n", None, 0),
+    "a forged reply, then a huge cell": (
+        GOOD_DENSE + "# " + "x" * 100_000 + "\n",
+        ["import os, json\nfor fd in range(3, 40):\n    try:\n"
+         "        payload = json.dumps({'status': 'ok', 'value': None, 'message': ''}).encode()\n"
+         "        os.write(fd, len(payload).to_bytes(8, 'big') + payload)\n    except OSError:\n"
+         "        pass\n"], 2),
+    "%-lines in a string and a continuation (honest)": (
+        "%time pass\n!echo shell\n"
+        "def dense_backward(dy, x, W):\n"
+        "    '''The backward pass.\n%  this line is part of the docstring\n'''\n"
+        "    factor = (3\n% 2)\n"
+        "    return factor * (dy @ W.T), x.T @ dy, dy.sum(axis=0)\n", None, 2),
+    "many setup cells": (None, ["pass\n"] * 8, 2),
+}
+
+
+def _write_batch(folder: Path, attacks: dict) -> dict:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for i, (name, spec) in enumerate(attacks.items()):
+        dense, setup_extra = (spec[0], spec[1]) if len(spec) == 3 else (spec[0], ())
+        path = folder / f"attack_{i:02d}.ipynb"
+        path.write_text(json.dumps(_notebook(dense, setup_extra or ())))
+        paths[name] = path
+    for name in ("honest_a", "honest_b"):
+        path = folder / f"{name}.ipynb"
+        path.write_bytes(CHAPTER3.read_bytes())
+        paths[name] = path
+    odd = folder / os.fsdecode(b"\xff\xfe_odd_name.ipynb")
+    odd.write_bytes(CHAPTER3.read_bytes())
+    paths["a non-UTF-8 file name"] = odd
+    ints = _notebook(None)
+    for cell in ints["cells"]:
+        if notebook.exercise_meta(cell).get("exercise") == "dense_backward":
+            cell["source"] = [1, 2, 3]
+    (folder / "ints.ipynb").write_text(json.dumps(ints))
+    paths["a cell source that is a list of ints"] = folder / "ints.ipynb"
+    (folder / "03_backpropagation_nested.ipynb").write_text("[" * 100_000 + "]" * 100_000)
+    paths["deeply nested JSON"] = folder / "03_backpropagation_nested.ipynb"
+    return paths
+
+
+def _run_batch(tmp_path: Path, attacks: dict, *options: str) -> tuple[dict, list, Path]:
+    paths = _write_batch(tmp_path / "subs", attacks)
+    out = tmp_path / "results.json"
+    grades = tmp_path / "grades.csv"
+    os.environ["MINIDL_TEST_SECRET"] = SECRET
+    try:
+        code = cli.main([str(tmp_path / "subs"), "--json", str(out), "--csv", str(grades),
+                         "--jobs", "2", "--seed", "11", "--timeout", "4", "--quiet", *options])
+    finally:
+        del os.environ["MINIDL_TEST_SECRET"]
+    assert code == 0
+    results = json.loads(out.read_text())
+    by_path = {r["submission"]: r for r in results}
+    from minidl.grading.runner import display_path
+    graded = {name: by_path[display_path(path)] for name, path in paths.items()}
+    rows = list(csv.reader(io.StringIO(grades.read_text(encoding="utf-8"))))
+    return graded, rows, out
+
+
+def _dense(result: dict) -> dict:
+    return next(t for t in result["tests"] if t["name"] == "dense_backward")
+
+
+def _check_common(graded: dict, rows: list, attacks: dict) -> None:
+    assert len(rows) == 1 + len(graded)                   # every row written
+    for name in ("honest_a", "honest_b", "a non-UTF-8 file name"):
+        assert graded[name]["score"] == 6, (name, graded[name])
+    for name, spec in attacks.items():
+        result = graded[name]
+        assert _dense(result)["score"] == spec[-1], (name, _dense(result))
+        others = [t for t in result["tests"] if t["name"] != "dense_backward"]
+        assert all(t["status"] == "passed" for t in others), (name, others)
+        assert SECRET not in json.dumps(result), name
+    message = _dense(graded["a surrogate and control characters in its message"])["output"]
+    assert "\\ud800" in message and "\x1b" not in message
+    assert graded["a cell source that is a list of ints"]["score"] == 4
+    nested = graded["deeply nested JSON"]
+    assert nested["score"] == 0 and "not a readable notebook" in nested["output"]
+    assert "setup cells" in " ".join(graded["many setup cells"]["extra_data"]["flags"])
+
+
+@pytest.fixture(scope="module")
+def listener():
+    """A TCP listener on 127.0.0.1 that records whether anything connected."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.settimeout(0.2)
+    connections, stop = [], threading.Event()
+
+    def accept():
+        while not stop.is_set():
+            try:
+                connections.append(server.accept()[0])
+            except OSError:
+                pass
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1], connections
+    stop.set()
+    thread.join()
+    server.close()
+
+
+def _sleepers() -> list[str]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if b"987.654" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(pid)
+        except OSError:
+            pass
+    return found
+
+
+@needs_bwrap
+def test_isolated_batch_every_attack_fails_and_honest_rows_survive(tmp_path, listener):
+    port, connections = listener
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    attacks = {name: (source, score) for name, (source, score) in _attacks(outside, port).items()}
+    attacks.update(COMMON)
+    graded, rows, _ = _run_batch(tmp_path, attacks)
+    _check_common(graded, rows, attacks)
+    assert all(r["extra_data"]["isolated"] for r in graded.values() if r["tests"])
+    assert list(outside.iterdir()) == []                  # no write reached the host
+    assert connections == []                              # no connection left the sandbox
+    assert _sleepers() == []                              # nothing outlived its sandbox
+    flags = graded["imports the references"]["extra_data"]["flags"]
+    assert any("minidl.grading" in f for f in flags)
+    assert any("solutions" in f for f in graded["reads the solutions through the path"]["extra_data"]["flags"])
+    assert "No module named 'minidl.grading.specs'" in _dense(graded["imports the references"])["output"]
+
+
+def test_not_isolated_batch_handles_what_it_promises(tmp_path):
+    graded, rows, _ = _run_batch(tmp_path, dict(COMMON), "--no-isolation")
+    _check_common(graded, rows, COMMON)
+    assert not any(r["extra_data"]["isolated"] for r in graded.values())
+    assert "; not isolated" in graded["honest_a"]["output"]
+
+
+def test_references_are_not_importable_in_the_not_isolated_mode_either(tmp_path):
+    path = tmp_path / "imports.ipynb"
+    path.write_text(json.dumps(_notebook("from minidl.grading.specs.ch03 import dense_backward\n")))
+    out = tmp_path / "r.json"
+    assert cli.main([str(path), "--json", str(out), "--no-isolation", "--quiet", "--timeout", "4"]) == 0
+    data = json.loads(out.read_text())
+    assert data["score"] == 4 and "No module named" in _dense(data)["output"]
+
+
+def test_the_runtime_holds_no_reference():
+    runtime = Path(isolation.build_runtime())
+    grading = sorted(p.name for p in (runtime / "minidl" / "grading").iterdir() if p.suffix == ".py")
+    assert grading == sorted(("__init__.py",) + isolation.RUNTIME_GRADING_FILES)
+    assert not list(runtime.rglob("specs")) and not list(runtime.rglob("solutions"))
+    assert (runtime / "minidl" / "layers").is_dir()       # the library itself is there
+
+
+def test_a_killed_grader_leaves_every_finished_row(tmp_path):
+    """In the not isolated mode a submission can kill the grader (same user): the rows of
+    the submissions graded before it are on disk, complete."""
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for name in ("a_honest", "b_honest"):
+        (subs / f"{name}.ipynb").write_bytes(CHAPTER3.read_bytes())
+    killer = LIBC + "import os\nlibc.kill(os.getppid(), 9)\n" + GOOD_DENSE
+    (subs / "c_killer.ipynb").write_text(json.dumps(_notebook(killer)))
+    grades = tmp_path / "grades.csv"
+    run = subprocess.run([sys.executable, "-m", "minidl", "grade", str(subs), "--csv", str(grades),
+                          "--no-isolation", "--seed", "2", "--timeout", "4"],
+                         capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                         timeout=120)
+    rows = list(csv.reader(io.StringIO(grades.read_text())))
+    assert [r[0].rsplit("/", 1)[-1] for r in rows[1:3]] == ["a_honest.ipynb", "b_honest.ipynb"]
+    assert [r[2] for r in rows[1:3]] == ["6", "6"]
+    if os.geteuid() != 0 or isolation.unprivileged_user() is None:
+        assert run.returncode == -9                       # the same user could kill it
+
+
+def test_wrong_chapter_is_a_clear_error_and_one_json_object(tmp_path):
+    out = tmp_path / "results.json"
+    assert cli.main([str(CHAPTER1), "--chapter", "03", "--json", str(out), "--quiet"]) == 0
+    data = json.loads(out.read_text())
+    assert isinstance(data, dict) and data["score"] == 0
+    assert "chapter 01_linear_models, but the assignment is 03_backpropagation" in data["output"]
+    assert {t["name"] for t in data["tests"]} == {"dense_backward", "softmax_cross_entropy_backward",
+                                                  "numerical_gradient"}
+
+
+def test_require_isolation_refuses_where_bubblewrap_cannot_run(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(isolation, "_status", (False, "pretend: no user namespaces"))
+    assert cli.main([str(CHAPTER3), "--require-isolation"]) == 3
+    assert "cannot be isolated here: pretend: no user namespaces" in capsys.readouterr().err
+
+
+def test_no_notebook_still_writes_one_gradescope_object(tmp_path):
+    out = tmp_path / "results.json"
+    (tmp_path / "empty").mkdir()
+    assert cli.main([str(tmp_path / "empty"), "--json", str(out)]) == 2
+    data = json.loads(out.read_text())
+    assert data["score"] == 0 and "no .ipynb notebook" in data["output"]
