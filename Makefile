@@ -13,7 +13,7 @@ export NUMBA_NUM_THREADS ?= 2
 # BLAS and Numba threads wait passively, so they do not starve each other on few cores
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: lab test test-e2e test-gpu demo bench book release clean
+.PHONY: lab test test-portable test-e2e test-gpu demo bench book release clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,15 +21,31 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+# JupyterLab settings kept in the repository (jupyter/settings/overrides.json): no "Jupyter news?"
+# pop-up, no update check. Nothing in the user's home folder is touched.
+LAB_SETTINGS := --LabApp.app_settings_dir=$(CURDIR)/jupyter/settings
+
 lab: $(STAMP)  ## open the course in JupyterLab (prints the URL; works headless)
 	$(PY) -m jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) --notebook-dir=notebooks \
-		$$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+		$(LAB_SETTINGS) $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 test: $(STAMP)  ## the whole suite: unit tests, kernels, grader, notebooks (nbval); installs bubblewrap for the grader's isolation tests
 	command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; } || \
 		echo "bubblewrap is not installed: the grader's isolation tests are skipped (non-isolated mode only)"
 	MPLBACKEND=Agg $(PY) -m pytest -q -m "not e2e"
+
+# Other floating-point paths than the machine's default: OpenBLAS's AVX2 and SSE3 kernels,
+# Numba compiling for a generic x86-64, and the NumPy reference tier instead of Numba.
+PORTABLE_PATHS := "OPENBLAS_CORETYPE=Haswell" \
+                  "OPENBLAS_CORETYPE=Prescott NUMBA_CPU_NAME=generic" \
+                  "MINIDL_BACKEND=numpy"
+
+test-portable: $(STAMP)  ## the notebooks again (nbval) under other BLAS kernels, Numba target and kernel tier
+	@for setting in $(PORTABLE_PATHS); do \
+		echo "== notebooks with $$setting"; \
+		env $$setting MPLBACKEND=Agg $(PY) -m pytest -q notebooks/ || exit 1; \
+	done
 
 test-e2e: $(STAMP)  ## JupyterLab in headless Chromium runs the welcome chapter (installs what it needs)
 	command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
@@ -48,6 +64,8 @@ bench: $(STAMP)  ## speed of the NumPy reference vs Numba (vs PyTorch when insta
 	$(PY) -m minidl bench
 
 book: $(STAMP)  ## re-execute every chapter in notebooks/ in place (outputs that nbval compares)
+	$(PY) -m pip install --quiet -e ".[compare]" || \
+		echo "Keras 3 not installed: chapter 14's Keras cells will say they were skipped"
 	$(PY) tools/execute_notebooks.py notebooks/*.ipynb
 
 release: $(STAMP)  ## regenerate exercises/ from solutions/ (never edit exercises/ by hand)

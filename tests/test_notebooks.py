@@ -95,3 +95,29 @@ def test_readme_lists_every_chapter():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     missing = [p.name for p in CHAPTERS if f"(notebooks/{p.name})" not in readme]
     assert not missing, f"README.md does not list {missing}"
+
+
+# Text a writer meant to replace: "<the course repository's URL>", "<this repository>".
+# (Autolinks such as <https://...> have no space; inner products in code cells are not prose.)
+PLACEHOLDER = re.compile(r"<(?!https?://)[A-Za-z][^<>\n]*\s[^<>\n]*>")
+
+
+def outputs_text(cell):
+    return "".join("".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))
+                   for o in cell.get("outputs", []))
+
+
+@pytest.mark.parametrize("path", CHAPTERS + [ROOT / "README.md"], ids=lambda p: p.stem)
+def test_no_placeholder_is_left_in_the_text(path):
+    text = path.read_text(encoding="utf-8") if path.suffix == ".md" else markdown(load(path))
+    found = PLACEHOLDER.findall(text)
+    assert not found, f"{path.name} still holds placeholders {found}: say what a reader can do today"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_no_table_of_unknown_values_is_printed(path):
+    """A table whose cells print '?' stands for numbers nobody measured: print none, or measure."""
+    for index, cell in enumerate(code_cells(load(path))):
+        for line in outputs_text(cell).splitlines():
+            assert line.split().count("?") < 2, (
+                f"{path.name}, code cell {index} prints a table of unknowns: {line.strip()!r}")
