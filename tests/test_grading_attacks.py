@@ -127,6 +127,9 @@ COMMON = {   # attacks and malformed input that both modes must handle
         "    factor = (3\n% 2)\n"
         "    return factor * (dy @ W.T), x.T @ dy, dy.sum(axis=0)\n", None, 2),
     "many setup cells": (None, ["pass\n"] * 8, 2),
+    "a 1,500-level directory": (
+        "import os\nfor _ in range(1500):\n    os.mkdir('d')\n    os.chdir('d')\n" + GOOD_DENSE,
+        None, 2),
 }
 
 
