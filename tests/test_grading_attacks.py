@@ -320,3 +320,30 @@ def test_no_notebook_still_writes_one_gradescope_object(tmp_path):
     assert cli.main([str(tmp_path / "empty"), "--json", str(out)]) == 2
     data = json.loads(out.read_text())
     assert data["score"] == 0 and "no .ipynb notebook" in data["output"]
+
+
+def test_magics_become_harmless_calls_and_strings_keep_their_percent_lines():
+    from minidl.grading.probes import NotebookShell
+    from minidl.grading.runner import python_source
+    cell = ("%%time\n"
+            "def f(x):\n    '''doc\n%  not a magic\n'''\n    return (x\n% 2)\n")
+    namespace = {}
+    namespace["get_ipython"] = lambda: NotebookShell(namespace)
+    exec(python_source(cell), namespace)                 # %%time runs its body
+    assert namespace["f"](5) == 1 and "%  not a magic" in namespace["f"].__doc__
+    exec(python_source("!rm -rf /nothing\n%pip install x\ny = 3\n"), namespace)
+    assert namespace["y"] == 3
+
+
+def test_the_bwrap_command_line_mounts_nothing_of_the_repository():
+    runtime = isolation.build_runtime()
+    command = isolation.bwrap_command(runtime, 2**20, {"PYTHONPATH": isolation.RUNTIME_MOUNT})
+    for flag in ("--unshare-user", "--unshare-pid", "--unshare-net", "--die-with-parent",
+                 "--new-session", "--clearenv"):
+        assert flag in command
+    sources = [command[i + 1] for i, a in enumerate(command) if a in ("--ro-bind", "--bind")]
+    assert not [s for s in sources if s == str(ROOT) or s.startswith(str(ROOT) + os.sep)
+                and not s.startswith(str(ROOT / ".venv"))]
+    assert "--bind" not in command                        # nothing of the host is writable
+    assert command[command.index("--tmpfs") - 2:command.index("--tmpfs") + 2] == \
+        ["--perms", "1777", "--tmpfs", "/tmp"]
