@@ -347,3 +347,17 @@ def test_the_bwrap_command_line_mounts_nothing_of_the_repository():
     assert "--bind" not in command                        # nothing of the host is writable
     assert command[command.index("--tmpfs") - 2:command.index("--tmpfs") + 2] == \
         ["--perms", "1777", "--tmpfs", "/tmp"]
+
+
+def test_a_submission_that_hangs_everywhere_stops_at_its_budget(tmp_path):
+    from minidl.grading.runner import grade_notebook
+    nb = notebook.read_notebook(CHAPTER3)
+    for cell in nb["cells"]:
+        name = notebook.exercise_meta(cell).get("exercise")
+        if name:
+            cell["source"] = f"def {name}(*args):\n    while True:\n        pass\n"
+    path = tmp_path / "hangs.ipynb"
+    path.write_text(json.dumps(nb))
+    sub = grade_notebook(path, timeout=1, budget=2.5, seed=1)
+    assert sub.score == 0 and len(sub.results) == 3
+    assert any("whole time budget of 2.5 s" in r.message for r in sub.results), sub.results
