@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     demo_parser.add_argument("--output", help="where to save the training-curve PNG")
     demo_parser.add_argument("--quiet", action="store_true", help="no progress bar")
     commands.add_parser("bench", help="kernel and training-step benchmarks", add_help=False)
-    commands.add_parser("grade", help="grade exercise notebooks", add_help=False)
+    commands.add_parser("grade", help="grade exercise notebooks (grade package: a Gradescope "
+                        "autograder)", add_help=False)
 
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "bench":

@@ -127,6 +127,9 @@ COMMON = {   # attacks and malformed input that both modes must handle
         "    factor = (3\n% 2)\n"
         "    return factor * (dy @ W.T), x.T @ dy, dy.sum(axis=0)\n", None, 2),
     "many setup cells": (None, ["pass\n"] * 8, 2),
+    "a 1,500-level directory": (
+        "import os\nfor _ in range(1500):\n    os.mkdir('d')\n    os.chdir('d')\n" + GOOD_DENSE,
+        None, 2),
 }
 
 
@@ -317,3 +320,44 @@ def test_no_notebook_still_writes_one_gradescope_object(tmp_path):
     assert cli.main([str(tmp_path / "empty"), "--json", str(out)]) == 2
     data = json.loads(out.read_text())
     assert data["score"] == 0 and "no .ipynb notebook" in data["output"]
+
+
+def test_magics_become_harmless_calls_and_strings_keep_their_percent_lines():
+    from minidl.grading.probes import NotebookShell
+    from minidl.grading.runner import python_source
+    cell = ("%%time\n"
+            "def f(x):\n    '''doc\n%  not a magic\n'''\n    return (x\n% 2)\n")
+    namespace = {}
+    namespace["get_ipython"] = lambda: NotebookShell(namespace)
+    exec(python_source(cell), namespace)                 # %%time runs its body
+    assert namespace["f"](5) == 1 and "%  not a magic" in namespace["f"].__doc__
+    exec(python_source("!rm -rf /nothing\n%pip install x\ny = 3\n"), namespace)
+    assert namespace["y"] == 3
+
+
+def test_the_bwrap_command_line_mounts_nothing_of_the_repository():
+    runtime = isolation.build_runtime()
+    command = isolation.bwrap_command(runtime, 2**20, {"PYTHONPATH": isolation.RUNTIME_MOUNT})
+    for flag in ("--unshare-user", "--unshare-pid", "--unshare-net", "--die-with-parent",
+                 "--new-session", "--clearenv"):
+        assert flag in command
+    sources = [command[i + 1] for i, a in enumerate(command) if a in ("--ro-bind", "--bind")]
+    assert not [s for s in sources if s == str(ROOT) or s.startswith(str(ROOT) + os.sep)
+                and not s.startswith(str(ROOT / ".venv"))]
+    assert "--bind" not in command                        # nothing of the host is writable
+    assert command[command.index("--tmpfs") - 2:command.index("--tmpfs") + 2] == \
+        ["--perms", "1777", "--tmpfs", "/tmp"]
+
+
+def test_a_submission_that_hangs_everywhere_stops_at_its_budget(tmp_path):
+    from minidl.grading.runner import grade_notebook
+    nb = notebook.read_notebook(CHAPTER3)
+    for cell in nb["cells"]:
+        name = notebook.exercise_meta(cell).get("exercise")
+        if name:
+            cell["source"] = f"def {name}(*args):\n    while True:\n        pass\n"
+    path = tmp_path / "hangs.ipynb"
+    path.write_text(json.dumps(nb))
+    sub = grade_notebook(path, timeout=1, budget=2.5, seed=1)
+    assert sub.score == 0 and len(sub.results) == 3
+    assert any("whole time budget of 2.5 s" in r.message for r in sub.results), sub.results

@@ -1,6 +1,5 @@
 """The Gradescope autograder zip, unpacked where ``AUTOGRADER_ROOT`` says, grades a
 correct, a wrong and a hostile submission (one run each, as Gradescope does)."""
-import copy
 import json
 import os
 import shutil

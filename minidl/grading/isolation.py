@@ -17,6 +17,7 @@ marks its report "not isolated" (see the README's "Limits of the sandbox").
 """
 from __future__ import annotations
 
+import atexit
 import compileall
 import os
 import shutil
@@ -76,6 +77,7 @@ def build_runtime() -> str:
             shutil.copy2(_PACKAGE_DIR / "grading" / name, grading / name)
         compileall.compile_dir(str(target), quiet=2, workers=1)
         _make_world_readable(Path(root))
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
         _runtime = root
         return root
 

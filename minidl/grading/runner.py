@@ -12,7 +12,6 @@ budget; whatever it does, ``grade_notebook`` returns its row and never raises.
 """
 from __future__ import annotations
 
-import errno
 import os
 import pickle
 import re
@@ -506,13 +505,14 @@ def grade_notebook(path, timeout: float = 60.0, memory: int = DEFAULT_MEMORY, se
                    content: bytes | None = None) -> SubmissionResult:
     """Grade the notebook at ``path``; never raises for anything the submission does.
 
-    chapter : the assignment (``"03_backpropagation"``); a notebook of another chapter
-        gets an error and 0 points. Default: the notebook's own chapter.
+    chapter : the assignment (``"03"`` or ``"03_backpropagation"``); a notebook of another
+        chapter gets an error and 0 points. Default: the notebook's own chapter.
     budget : seconds for the whole submission (default: 10 timeouts)
     isolate : run under bubblewrap when it works here
     content : the notebook's bytes, if already read (the batch reads every file first)
     """
     start = time.monotonic()
+    chapter = parse_chapter(chapter) if chapter else None      # "03" works too
     limits = Limits(timeout=timeout, memory=memory, isolate=isolate,
                     budget=budget if budget is not None else 10 * timeout)
     result = SubmissionResult(display_path(path), chapter, seed=seed)

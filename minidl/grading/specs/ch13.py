@@ -6,8 +6,6 @@ compute the expected result on an identical copy.
 """
 import copy
 
-import numpy as np
-
 from ..feedback import compare_outputs
 from ..probes import build_model, model_summary as _summary
 from ..registry import Case, Exercise, register
