@@ -213,7 +213,7 @@ class Sequential:
         if self.input_shape is None:
             if not hasattr(x, "shape"):
                 x = np.asarray(x, dtype=np.float32)
-            self._check_image_layout(tuple(x.shape[1:]), f"input x of shape {tuple(x.shape)}, per sample")
+            self._check_image_layout(tuple(x.shape[1:]), "input")
             self.input_shape = tuple(x.shape[1:])
         for layer in self.layers:
             frozen_inference = not layer.trainable and layer.inference_when_frozen
