@@ -152,9 +152,10 @@ def test_evaluate_reads_by_name_and_by_position():
     x, y = data()
     score = mlp().evaluate(x, y)
     assert score[0] == score["loss"] and score[1] == score["mae"] and score[-1] == score["mae"]
-    loss, mae = score
+    loss, mae = score.values()
     assert (loss, mae) == (score["loss"], score["mae"])
-    assert dict(score) == {"loss": loss, "mae": mae} and list(score.keys()) == ["loss", "mae"]
+    assert score[:] == [loss, mae]
+    assert dict(score) == {"loss": loss, "mae": mae} and list(score) == ["loss", "mae"]  # still a dict
 
 
 # ------------------------------------------------------------------ files
