@@ -71,6 +71,13 @@ def test_channels_last_images_into_a_channels_first_net():
         mdl.Sequential([L.Conv2D(4, 3)], input_shape=(32, 32, 3))
 
 
+def test_channels_last_images_into_a_built_channels_first_net():
+    model = mdl.Sequential([L.Conv2D(4, 3), L.Flatten(), L.Dense(2)], input_shape=(3, 16, 16))
+    with pytest.raises(ValueError, match=r"built for inputs \(N, 3, 16, 16\), got shape \(2, 16, 16, 3\)"
+                                         r".*channels-last.*x\.transpose\(0, 3, 1, 2\)"):
+        model.predict(np.zeros((2, 16, 16, 3), np.float32))
+
+
 def test_pooling_that_does_not_fit_mentions_the_layout():
     with pytest.raises(ValueError, match=r"pool 2x2 does not fit the input 30x1.*channels-last.*"
                                          r"data_format='channels_last'.*x\.transpose\(0, 3, 1, 2\)"):
