@@ -96,6 +96,10 @@ class Layer:
     trainable : bool
         ``False`` freezes the layer: optimizers skip its params (gradients still flow
         through it to earlier layers), and ``summary`` counts them as non-trainable.
+    input_shape : tuple or None
+        The per-sample shape the layer was built for, as its own code sees it: (C, H, W)
+        for an image layer whatever its ``data_format`` (``output_shape`` is given in the
+        layer's format).
     declared_input_shape : tuple or None
         Keras's ``input_shape=`` (or ``input_dim=``) given to the constructor: on a model's
         first layer it means what ``Sequential(..., input_shape=)`` means.
@@ -143,7 +147,9 @@ class Layer:
         """Create the weights for inputs of shape ``(N, *input_shape)``.
 
         Subclasses with weights override this, call ``super().build(input_shape, dtype)``
-        first and create their arrays with ``add_param``.
+        first and create their arrays with ``add_param``. ``input_shape`` may hold ``None``
+        for a free axis (a sequence's length). A channels-last image layer takes it as
+        (H, W, C): ``@accepts_channels_last`` hands the layer's ``build`` (C, H, W).
         """
         self.input_shape = tuple(None if d is None else int(d) for d in input_shape)
         self.built = True
