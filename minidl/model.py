@@ -50,19 +50,17 @@ class NonFiniteLossError(FloatingPointError):
 
 class EvaluationResult(dict):
     """What ``evaluate`` returns: a dict ``{"loss": .., "accuracy": ..}`` that also reads by
-    position, as Keras's list ``[loss, *metrics]``.
+    position, as Keras's list ``[loss, *metrics]``: ``result["accuracy"]`` and ``result[1]``
+    are the same number, ``result[0]`` is the loss.
 
-    ``result["accuracy"]``, ``result[0]`` (the loss), ``loss, accuracy = result`` and
-    ``list(result)`` (the values) all work; ``keys()``, ``items()`` and printing are a dict's.
+    Everything else is a dict's, iteration included (it gives the names), so unpack the
+    numbers with ``loss, accuracy = result.values()``.
     """
 
     def __getitem__(self, key):
         if isinstance(key, (int, slice)) and not isinstance(key, bool):
             return list(self.values())[key]
         return super().__getitem__(key)
-
-    def __iter__(self):
-        return iter(list(self.values()))
 
 
 class Sequential:
@@ -213,7 +211,7 @@ class Sequential:
         if self.input_shape is None:
             if not hasattr(x, "shape"):
                 x = np.asarray(x, dtype=np.float32)
-            self._check_image_layout(tuple(x.shape[1:]), f"input x of shape {tuple(x.shape)}, per sample")
+            self._check_image_layout(tuple(x.shape[1:]), "input")
             self.input_shape = tuple(x.shape[1:])
         for layer in self.layers:
             frozen_inference = not layer.trainable and layer.inference_when_frozen
@@ -370,7 +368,7 @@ class Sequential:
         """Loss (with weight penalties) and metrics over ``(x, y)`` in inference mode.
 
         The result reads both ways: by name, ``result["accuracy"]``, and by position as
-        Keras's list ``[loss, *metrics]``: ``result[0]``, ``loss, acc = result``.
+        Keras's list ``[loss, *metrics]``: ``result[0]``; ``loss, acc = result.values()``.
         """
         self._require_compiled("evaluate")
         x, y = _check_xy(x, y, "evaluate", self.input_shape)

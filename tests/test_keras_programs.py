@@ -248,3 +248,26 @@ def test_setting_model_trainable_sets_every_layer():
     assert model.count_params()[0] == 0
     model.trainable = True
     assert all(layer.trainable for layer in model.layers)
+
+
+def test_frozen_zoo_base_trains_a_new_head_and_saves_frozen(tmp_path):
+    from minidl.models import Sequential, load_model
+    from minidl.layers import Dense
+
+    (x, y), _ = mdl.datasets.load_mnist()
+    keep = y >= 5
+    x, y = x[keep][:300], y[keep][:300] - 5
+    base = mdl.zoo.load("lenet-mnist-0to4")
+    base.trainable = False
+    before = base.get_weights()[:-2]                      # all but the old head's W, b
+    model = Sequential(base.layers[:-1] + [Dense(5)])
+    model.compile(optimizer="adam", loss=mdl.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    history = model.fit(x, y, epochs=3, batch_size=32, verbose=0)
+    assert falls(history, by=0.8)
+    for a, b in zip(before, model.get_weights()[:-2]):
+        np.testing.assert_array_equal(a, b)
+    model.save(tmp_path / "transfer.npz")
+    loaded = load_model(tmp_path / "transfer.npz")
+    assert [layer.trainable for layer in loaded.layers] == [False] * (len(model.layers) - 1) + [True]
+    assert loaded.count_params() == model.count_params()

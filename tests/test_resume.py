@@ -115,3 +115,21 @@ def test_saved_state_lands_on_the_right_parameters(tmp_path):
             assert restored["step"] == saved["step"] == 3
             np.testing.assert_array_equal(restored["m"], saved["m"])
             np.testing.assert_array_equal(restored["v"], saved["v"])
+
+
+def test_a_learning_rate_schedule_resumes_with_initial_epoch(tmp_path):
+    x, y = blobs()
+    schedule = optim.StepDecay(0.05, step_size=2, gamma=0.5)
+    uninterrupted = fresh_model(OPTIMIZERS["sgd-momentum"])
+    uninterrupted.fit(x, y, epochs=5, batch_size=16, verbose=0,
+                      callbacks=[callbacks.LearningRateScheduler(schedule)])
+    first = fresh_model(OPTIMIZERS["sgd-momentum"])
+    first.fit(x, y, epochs=3, batch_size=16, verbose=0, callbacks=[callbacks.LearningRateScheduler(schedule)])
+    first.save(tmp_path / "run.npz")
+    resumed = mdl.load_model(tmp_path / "run.npz")
+    assert resumed.optimizer.lr == schedule(2)
+    history = resumed.fit(x, y, epochs=5, batch_size=16, verbose=0, initial_epoch=resumed.epochs_completed,
+                          callbacks=[callbacks.LearningRateScheduler(schedule)])
+    assert history.history["lr"] == [schedule(3), schedule(4)]
+    for a, b in zip(resumed.get_weights(), uninterrupted.get_weights()):
+        np.testing.assert_array_equal(a, b)

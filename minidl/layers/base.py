@@ -96,6 +96,10 @@ class Layer:
     trainable : bool
         ``False`` freezes the layer: optimizers skip its params (gradients still flow
         through it to earlier layers), and ``summary`` counts them as non-trainable.
+    input_shape : tuple or None
+        The per-sample shape the layer was built for, as its own code sees it: (C, H, W)
+        for an image layer whatever its ``data_format`` (``output_shape`` is given in the
+        layer's format).
     declared_input_shape : tuple or None
         Keras's ``input_shape=`` (or ``input_dim=``) given to the constructor: on a model's
         first layer it means what ``Sequential(..., input_shape=)`` means.
@@ -143,7 +147,9 @@ class Layer:
         """Create the weights for inputs of shape ``(N, *input_shape)``.
 
         Subclasses with weights override this, call ``super().build(input_shape, dtype)``
-        first and create their arrays with ``add_param``.
+        first and create their arrays with ``add_param``. ``input_shape`` may hold ``None``
+        for a free axis (a sequence's length). A channels-last image layer takes it as
+        (H, W, C): ``@accepts_channels_last`` hands the layer's ``build`` (C, H, W).
         """
         self.input_shape = tuple(None if d is None else int(d) for d in input_shape)
         self.built = True
@@ -206,9 +212,10 @@ class Layer:
             dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.float32
             self.build(self.user_layout(tuple(x.shape[1:])), dtype=dtype)
         elif self.params and self._input_mismatch(tuple(x.shape[1:])):
+            got = (x.shape[0],) + self.user_layout(tuple(x.shape[1:]))
             raise ValueError(f"{self.label} was built for inputs "
                              f"(N, {_dims(self.user_layout(self.input_shape))}), "
-                             f"got shape {(x.shape[0],) + self.user_layout(tuple(x.shape[1:]))}")
+                             f"got shape {got}{_swapped_layout_hint(self, got)}")
         if self.params:
             weights_on = backend.device_of(next(iter(self.params.values())))
             input_on = backend.device_of(x)
@@ -304,6 +311,20 @@ class Layer:
 
 def _dims(shape) -> str:
     return ", ".join(str(d) for d in shape)
+
+
+def _swapped_layout_hint(layer, got: tuple) -> str:
+    """A hint when a 4-D batch is the layer's built image shape with the channels moved."""
+    built = layer.user_layout(layer.input_shape)
+    if len(got) != 4 or len(built) != 3:
+        return ""
+    if tuple(got[1:]) == (built[1], built[2], built[0]) and not layer.channels_last:
+        return ("; the images look channels-last (N, H, W, C): use data_format='channels_last' "
+                "or x.transpose(0, 3, 1, 2)")
+    if tuple(got[1:]) == (built[2], built[0], built[1]) and layer.channels_last:
+        return ("; the images look channels-first (N, C, H, W): use data_format='channels_first' "
+                "or x.transpose(0, 2, 3, 1)")
+    return ""
 
 
 def _batch_axis_hint(layer, x) -> str:

@@ -83,9 +83,16 @@ class Conv2D(Layer):
         ``"he_uniform"`` suits ReLU networks). Fans: C*KH*KW in, F*KH*KW out.
     kernel_regularizer : Regularizer, str or None
         Penalty on ``W`` added to the loss.
+    data_format : "channels_first", "channels_last" or None
+        (N, C, H, W) images (minidl's default, PyTorch's) or (N, H, W, C) (Keras's);
+        ``None`` takes ``minidl.layers.image_data_format()``. Channels-last inputs are
+        transposed at the layer's edges; ``W`` keeps its (F, C, KH, KW) layout.
+    **kwargs
+        Keras's ``strides=`` (for ``stride``), ``input_shape=``, ``input_dim=``, ``trainable=``.
 
     Shapes: x (N, C, H, W) -> y (N, F, OH, OW) with OH = (H + 2 PH - KH) // SH + 1
-    (likewise OW); params ``W`` (F, C, KH, KW), ``b`` (F,).
+    (likewise OW); params ``W`` (F, C, KH, KW), ``b`` (F,). Channels-last: x (N, H, W, C)
+    -> y (N, OH, OW, F).
     """
 
     input_ndims = (4,)
@@ -202,7 +209,11 @@ class Conv2D(Layer):
 
 
 class _Pool2D(Layer):
-    """Shared parts of MaxPool2D and AvgPool2D: pool size, stride, output shape, fit check."""
+    """Shared parts of MaxPool2D and AvgPool2D: pool size, stride, output shape, fit check.
+
+    ``data_format`` as Conv2D's: (N, H, W, C) inputs with ``"channels_last"``; ``strides=``
+    is accepted for ``stride`` (Keras's spelling).
+    """
 
     input_ndims = (4,)
     input_layout = "(N, C, H, W)"
@@ -279,7 +290,8 @@ class AvgPool2D(_Pool2D):
 
 @accepts_channels_last
 class GlobalAvgPool2D(Layer):
-    """Average each channel over the whole image: (N, C, H, W) -> (N, C).
+    """Average each channel over the whole image: (N, C, H, W) -> (N, C); with
+    ``data_format="channels_last"`` (N, H, W, C) -> (N, C). Keras's GlobalAveragePooling2D.
 
     y[n, c] = mean_{h, w} x[n, c, h, w]        dx[n, c, h, w] = dy[n, c] / (H W)
     """
