@@ -10,7 +10,9 @@ the Makefile sets (thread counts, OMP_WAIT_POLICY) reaches it: it runs with its 
 defaults. After a few warm-up calls of each contender (JIT compilation, caches,
 allocator), the runner alternates rounds -- a few NumPy-tier calls, a few Numba-tier calls,
 a few PyTorch calls, again -- so all three see the same machine noise, and reports each
-one's median. "spread" is the interquartile range of the Numba (or NumPy) calls over their
+one's median. Between turns it pauses 0.15 s: OpenBLAS's threads spin for about 0.1 s after
+their last product (PyTorch's OpenMP threads too) and would otherwise take the cores from
+the next contender. "spread" is the interquartile range of the Numba (or NumPy) calls over their
 median: on a machine shared with other jobs, a large spread says the row is noisy.
 
 After the table: cold start (fresh processes, minidl and PyTorch in turn: import + first
@@ -79,25 +81,37 @@ def measure(step: Callable[[], None], repeats: int = 25, warmup: int = 3,
                        budget_seconds)["step"]
 
 
+# After its last matrix product OpenBLAS keeps its threads spinning for about 0.1 s (2^28
+# cycles), and PyTorch's OpenMP threads spin too: without a pause, one contender's idle
+# threads would take the cores from the next contender's first calls.
+SETTLE_SECONDS = 0.15
+
+
 def interleaved(contenders: dict, repeats: int = 25, warmup: int = 3, budget_seconds: float = 3.0,
-                rounds: int = 5) -> dict:
+                rounds: int = 5, settle_seconds: float | None = None) -> dict:
     """Time several contenders in alternating rounds, so that they share the machine's noise.
 
     ``contenders`` maps a name to ``run(calls) -> list of milliseconds``. Each gets ``warmup``
     untimed calls, then rounds of ``repeats // rounds`` calls each, in turn, until each has
     ``repeats`` calls or (after at least 5 each) ``budget_seconds`` per contender are spent.
-    Returns ``{name: statistics}``.
+    Before each contender's turn the runner sleeps ``settle_seconds`` (default
+    ``SETTLE_SECONDS`` when there are several contenders), so the previous one's threads are
+    asleep. Returns ``{name: statistics}``.
     """
+    if settle_seconds is None:
+        settle_seconds = SETTLE_SECONDS if len(contenders) > 1 else 0.0
     for run in contenders.values():
         if warmup:
             run(warmup)
     times = {name: [] for name in contenders}
     chunk = max(1, repeats // rounds)
-    started = time.perf_counter()
+    started, slept = time.perf_counter(), 0.0
     while min(len(t) for t in times.values()) < repeats:
         for name, run in contenders.items():
+            time.sleep(settle_seconds)
+            slept += settle_seconds
             times[name].extend(run(chunk))
-        spent = time.perf_counter() - started
+        spent = time.perf_counter() - started - slept
         if min(len(t) for t in times.values()) >= 5 and spent > budget_seconds * len(contenders):
             break
     return {name: statistics(t) for name, t in times.items()}

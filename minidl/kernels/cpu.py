@@ -358,18 +358,23 @@ def max_pool_backward(dy, argmax, x_shape, kh, kw, sh, sw):
 
 @njit(parallel=True, cache=True)
 def _avg_pool_forward(x, kh, kw, sh, sw, divisor, y):
-    # one thread per plane; sums in row-major order in the input's precision, as the reference
-    N, C, OH, OW = y.shape
+    # one task per plane; sums in row-major order in the input's precision, as the reference;
+    # unsigned flat offsets (see the note above _im2col)
+    N, C, H, W = x.shape
+    OH, OW = y.shape[2], y.shape[3]
+    x_flat, y_flat = x.reshape(-1), y.reshape(-1)
     for plane in prange(N * C):
-        n, c = plane // C, plane % C
         for oh in range(OH):
+            out = _u((plane * OH + oh) * OW)
+            top = _u((plane * H + oh * sh) * W)
             for ow in range(OW):
-                total = x[n, c, oh * sh, ow * sw]
+                corner = top + _u(ow * sw)
+                total = x_flat[corner]
                 for i in range(kh):
                     for j in range(kw):
                         if i or j:
-                            total += x[n, c, oh * sh + i, ow * sw + j]
-                y[n, c, oh, ow] = total / divisor
+                            total += x_flat[corner + _u(i * W + j)]
+                y_flat[out + _u(ow)] = total / divisor
 
 
 _avg_pool_forward_serial = serial_twin(_avg_pool_forward)
@@ -387,16 +392,21 @@ def avg_pool_forward(x, kh, kw, sh, sw):
 
 @njit(parallel=True, cache=True)
 def _avg_pool_backward(dy, kh, kw, sh, sw, divisor, dx):
-    # one thread per plane; windows last-to-first to add in the reference's order
+    # one task per plane; windows last-to-first to add in the reference's order;
+    # unsigned flat offsets (see the note above _im2col)
     N, C, OH, OW = dy.shape
+    H, W = dx.shape[2], dx.shape[3]
+    dy_flat, dx_flat = dy.reshape(-1), dx.reshape(-1)
     for plane in prange(N * C):
-        n, c = plane // C, plane % C
         for oh in range(OH - 1, -1, -1):
+            out = _u((plane * OH + oh) * OW)
+            top = _u((plane * H + oh * sh) * W)
             for ow in range(OW - 1, -1, -1):
-                share = dy[n, c, oh, ow] / divisor
+                share = dy_flat[out + _u(ow)] / divisor
+                corner = top + _u(ow * sw)
                 for i in range(kh):
                     for j in range(kw):
-                        dx[n, c, oh * sh + i, ow * sw + j] += share
+                        dx_flat[corner + _u(i * W + j)] += share
 
 
 _avg_pool_backward_serial = serial_twin(_avg_pool_backward)
