@@ -17,10 +17,14 @@ says which one is missing:
 The notebook is copied to a temporary folder first: JupyterLab autosaves, and the committed
 notebook must keep the outputs nbval compares against. Jupyter's configuration, runtime and
 workspace folders are temporary too, so a reader's own settings cannot change the result.
+JupyterLab gets the settings folder that `make lab` passes it (read from the Makefile), and the
+test asserts that the "Would you like to get notified about official Jupyter news?" pop-up,
+which those settings answer, never appears.
 """
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -35,7 +39,9 @@ import pytest
 
 pytestmark = pytest.mark.e2e
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "00_welcome.ipynb"
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "notebooks" / "00_welcome.ipynb"
+NEWS_QUESTION = "Would you like to get notified about official Jupyter news?"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
 SERVER_START_SECONDS = 90
@@ -87,6 +93,14 @@ def browser_tools():
     return chromium, playwright_api
 
 
+def make_lab_settings_option() -> str:
+    """The ``--LabApp.app_settings_dir=...`` option that ``make lab`` passes, as it expands."""
+    found = re.search(r"^LAB_SETTINGS := (--LabApp\.app_settings_dir=)\$\(CURDIR\)/(\S+)$",
+                      (ROOT / "Makefile").read_text(), re.M)
+    assert found, "the Makefile no longer defines LAB_SETTINGS := --LabApp.app_settings_dir=$(CURDIR)/..."
+    return found.group(1) + str(ROOT / found.group(2))
+
+
 @pytest.fixture
 def lab(tmp_path):
     """A JupyterLab server on a free local port serving a copy of the welcome chapter.
@@ -113,7 +127,7 @@ def lab(tmp_path):
     command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
                f"--port={port}", "--port-retries=0", f"--IdentityProvider.token={token}",
                f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True",
-               f"--config={config}"]
+               f"--config={config}", make_lab_settings_option()]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")          # CI containers often run as root
     with open(log, "w") as log_file:
@@ -178,6 +192,8 @@ RUN_FINISHED = """(expected) => {
 
 CLEAR_EXECUTION = """() => window.jupyterapp.commands.execute("notebook:clear-all-cell-outputs")"""
 
+SHOW_NOTIFICATIONS = """() => window.jupyterapp.commands.execute("apputils:display-notifications")"""
+
 
 def describe(output: dict) -> str:
     if output.get("output_type") == "error":
@@ -211,6 +227,10 @@ def test_welcome_chapter_runs_in_jupyterlab_without_errors(browser_tools, lab):
             page.wait_for_function(RUN_FINISHED, arg=len(cells), timeout=RUN_ALL_SECONDS * 1000,
                                    polling=500)
             cells = page.evaluate(CODE_CELLS)
+            # The news question is a toast emitted once the app is restored, long before the
+            # run ends; the notification centre's list would hold it even once hidden.
+            page.evaluate(SHOW_NOTIFICATIONS)
+            news_questions = page.get_by_text(NEWS_QUESTION).count()
         finally:
             browser.close()
 
@@ -225,3 +245,5 @@ def test_welcome_chapter_runs_in_jupyterlab_without_errors(browser_tools, lab):
     text = "".join("".join(o.get("text", "")) for o in outputs)
     assert "test accuracy:" in text, "the final model's test accuracy was not printed"
     assert not page_errors, f"JavaScript errors in JupyterLab: {page_errors}"
+    assert news_questions == 0, (f"JupyterLab asked {NEWS_QUESTION!r}: the settings of `make lab` "
+                                 f"(jupyter/settings/overrides.json) did not reach it")
