@@ -66,7 +66,8 @@ def softmax_cross_entropy(logits, labels):
     logits = np.ascontiguousarray(logits)
     losses = np.empty(logits.shape[0], dtype=logits.dtype)
     probs = np.empty_like(logits)
-    _pick(_softmax_cross_entropy, _softmax_cross_entropy_serial, logits.size)(logits, np.ascontiguousarray(labels, dtype=np.int64), losses, probs)
+    kernel = _pick(_softmax_cross_entropy, _softmax_cross_entropy_serial, logits.size)
+    kernel(logits, np.ascontiguousarray(labels, dtype=np.int64), losses, probs)
     return losses, probs
 
 
@@ -86,7 +87,8 @@ def softmax_cross_entropy_backward(probs, labels, scale):
     """Numba twin of ``reference.softmax_cross_entropy_backward``."""
     probs = np.ascontiguousarray(probs)
     dlogits = np.empty_like(probs)
-    _pick(_softmax_cross_entropy_backward, _softmax_cross_entropy_backward_serial, probs.size)(probs, np.ascontiguousarray(labels, dtype=np.int64),
+    kernel = _pick(_softmax_cross_entropy_backward, _softmax_cross_entropy_backward_serial, probs.size)
+    kernel(probs, np.ascontiguousarray(labels, dtype=np.int64),
                                     probs.dtype.type(scale), dlogits)
     return dlogits
 
@@ -109,7 +111,8 @@ def dropout_forward(x, uniform, rate):
     x = np.ascontiguousarray(x)
     keep_scale = x.dtype.type(1.0) / x.dtype.type(1.0 - rate)
     y, mask = np.empty_like(x), np.empty_like(x)
-    _pick(_dropout_forward, _dropout_forward_serial, x.size)(x.reshape(-1), np.ascontiguousarray(uniform).reshape(-1), rate, keep_scale,
+    kernel = _pick(_dropout_forward, _dropout_forward_serial, x.size)
+    kernel(x.reshape(-1), np.ascontiguousarray(uniform).reshape(-1), rate, keep_scale,
                      y.reshape(-1), mask.reshape(-1))
     return y, mask
 
@@ -127,7 +130,8 @@ def dropout_backward(dy, mask):
     """Numba twin of ``reference.dropout_backward`` (dx = dy * mask)."""
     dy, mask = np.ascontiguousarray(dy), np.ascontiguousarray(mask)
     dx = np.empty_like(dy)
-    _pick(_multiply, _multiply_serial, dy.size)(dy.reshape(-1), mask.reshape(-1), dx.reshape(-1))
+    kernel = _pick(_multiply, _multiply_serial, dy.size)
+    kernel(dy.reshape(-1), mask.reshape(-1), dx.reshape(-1))
     return dx
 
 
@@ -157,7 +161,8 @@ def sgd_update(param, grad, velocity, lr, momentum, nesterov, weight_decay):
         velocity = param  # never read or written without momentum; any array of the right type
     if not _all_contiguous(param, grad, velocity):
         return reference.sgd_update(param, grad, velocity, lr, momentum, nesterov, weight_decay)
-    _pick(_sgd_update, _sgd_update_serial, param.size)(param.reshape(-1), grad.reshape(-1), velocity.reshape(-1), float(lr),
+    kernel = _pick(_sgd_update, _sgd_update_serial, param.size)
+    kernel(param.reshape(-1), grad.reshape(-1), velocity.reshape(-1), float(lr),
                 float(momentum), bool(nesterov), float(weight_decay or 0.0))
 
 
@@ -188,7 +193,8 @@ def adam_update(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay, de
     if not _all_contiguous(param, grad, m, v):
         return reference.adam_update(param, grad, m, v, lr, beta1, beta2, eps, step,
                                      weight_decay, decoupled)
-    _pick(_adam_update, _adam_update_serial, param.size)(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1), float(lr),
+    kernel = _pick(_adam_update, _adam_update_serial, param.size)
+    kernel(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1), float(lr),
                  float(beta1), float(beta2), float(eps), int(step), float(weight_decay or 0.0),
                  bool(decoupled))
 
@@ -251,7 +257,8 @@ def im2col(x, kh, kw, sh, sw, ph, pw):
     N, C, H, W = x.shape
     OH, OW = _output_size(H, kh, sh, ph), _output_size(W, kw, sw, pw)
     cols = np.empty((C * kh * kw, N * OH * OW), dtype=x.dtype)
-    _pick(_im2col, _im2col_serial, cols.size)(x, kh, kw, sh, sw, ph, pw, OH, OW, cols)
+    kernel = _pick(_im2col, _im2col_serial, cols.size)
+    kernel(x, kh, kw, sh, sw, ph, pw, OH, OW, cols)
     return cols
 
 
@@ -285,7 +292,8 @@ def col2im(cols, x_shape, kh, kw, sh, sw, ph, pw):
     N, C, H, W = (int(d) for d in x_shape)
     OH, OW = _output_size(H, kh, sh, ph), _output_size(W, kw, sw, pw)
     dx = np.zeros((N, C, H, W), dtype=cols.dtype)
-    _pick(_col2im, _col2im_serial, cols.size)(np.ascontiguousarray(cols), kh, kw, sh, sw, ph, pw, OH, OW, dx)
+    kernel = _pick(_col2im, _col2im_serial, cols.size)
+    kernel(np.ascontiguousarray(cols), kh, kw, sh, sw, ph, pw, OH, OW, dx)
     return dx
 
 
@@ -325,7 +333,8 @@ def max_pool_forward(x, kh, kw, sh, sw):
     OH, OW = (H - kh) // sh + 1, (W - kw) // sw + 1
     y = np.empty((N, C, OH, OW), dtype=x.dtype)
     argmax = np.empty((N, C, OH, OW), dtype=np.int64)
-    _pick(_max_pool_forward, _max_pool_forward_serial, x.size)(x, kh, kw, sh, sw, y, argmax)
+    kernel = _pick(_max_pool_forward, _max_pool_forward_serial, x.size)
+    kernel(x, kh, kw, sh, sw, y, argmax)
     return y, argmax
 
 
@@ -352,7 +361,8 @@ _max_pool_backward_serial = serial_twin(_max_pool_backward)
 def max_pool_backward(dy, argmax, x_shape, kh, kw, sh, sw):
     """Numba twin of ``reference.max_pool_backward``: dx (N, C, H, W)."""
     dx = np.zeros(tuple(int(d) for d in x_shape), dtype=dy.dtype)
-    _pick(_max_pool_backward, _max_pool_backward_serial, dx.size)(np.ascontiguousarray(dy), np.ascontiguousarray(argmax), kw, sh, sw, dx)
+    kernel = _pick(_max_pool_backward, _max_pool_backward_serial, dx.size)
+    kernel(np.ascontiguousarray(dy), np.ascontiguousarray(argmax), kw, sh, sw, dx)
     return dx
 
 
@@ -386,7 +396,8 @@ def avg_pool_forward(x, kh, kw, sh, sw):
     N, C, H, W = x.shape
     OH, OW = (H - kh) // sh + 1, (W - kw) // sw + 1
     y = np.empty((N, C, OH, OW), dtype=x.dtype)
-    _pick(_avg_pool_forward, _avg_pool_forward_serial, x.size)(x, kh, kw, sh, sw, x.dtype.type(kh * kw), y)
+    kernel = _pick(_avg_pool_forward, _avg_pool_forward_serial, x.size)
+    kernel(x, kh, kw, sh, sw, x.dtype.type(kh * kw), y)
     return y
 
 
@@ -415,7 +426,8 @@ _avg_pool_backward_serial = serial_twin(_avg_pool_backward)
 def avg_pool_backward(dy, x_shape, kh, kw, sh, sw):
     """Numba twin of ``reference.avg_pool_backward``: dx (N, C, H, W)."""
     dx = np.zeros(tuple(int(d) for d in x_shape), dtype=dy.dtype)
-    _pick(_avg_pool_backward, _avg_pool_backward_serial, dx.size)(np.ascontiguousarray(dy), kh, kw, sh, sw, dy.dtype.type(kh * kw), dx)
+    kernel = _pick(_avg_pool_backward, _avg_pool_backward_serial, dx.size)
+    kernel(np.ascontiguousarray(dy), kh, kw, sh, sw, dy.dtype.type(kh * kw), dx)
     return dx
 
 
@@ -492,9 +504,11 @@ def batchnorm_forward(x, gamma, beta, eps):
     mean, var = np.empty(C, dtype=x.dtype), np.empty(C, dtype=x.dtype)
     gamma, beta = np.ascontiguousarray(gamma), np.ascontiguousarray(beta)
     if x.shape[2] == 1:
-        _pick(_batchnorm_forward_features, _batchnorm_forward_features_serial, x.size)(x[:, :, 0], gamma, beta, float(eps), y[:, :, 0], mean, var)
+        kernel = _pick(_batchnorm_forward_features, _batchnorm_forward_features_serial, x.size)
+        kernel(x[:, :, 0], gamma, beta, float(eps), y[:, :, 0], mean, var)
     else:
-        _pick(_batchnorm_forward, _batchnorm_forward_serial, x.size)(x, gamma, beta, float(eps), y, mean, var)
+        kernel = _pick(_batchnorm_forward, _batchnorm_forward_serial, x.size)
+        kernel(x, gamma, beta, float(eps), y, mean, var)
     return y, mean, var
 
 
@@ -561,10 +575,12 @@ def batchnorm_backward(dy, x, gamma, mean, var, eps):
     dgamma, dbeta = np.empty(C, dtype=x.dtype), np.empty(C, dtype=x.dtype)
     gamma = np.ascontiguousarray(gamma)
     if x.shape[2] == 1:
-        _pick(_batchnorm_backward_features, _batchnorm_backward_features_serial, x.size)(dy[:, :, 0], x[:, :, 0], gamma, mean, var, float(eps),
+        kernel = _pick(_batchnorm_backward_features, _batchnorm_backward_features_serial, x.size)
+        kernel(dy[:, :, 0], x[:, :, 0], gamma, mean, var, float(eps),
                                      dx[:, :, 0], dgamma, dbeta)
     else:
-        _pick(_batchnorm_backward, _batchnorm_backward_serial, x.size)(dy, x, gamma, mean, var, float(eps), dx, dgamma, dbeta)
+        kernel = _pick(_batchnorm_backward, _batchnorm_backward_serial, x.size)
+        kernel(dy, x, gamma, mean, var, float(eps), dx, dgamma, dbeta)
     return dx, dgamma, dbeta
 
 
