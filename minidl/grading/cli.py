@@ -19,7 +19,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from . import isolation, report
+from . import isolation, limits, report
 from .checks import load_checks
 from .runner import (DEFAULT_MEMORY, MAX_NOTEBOOK_BYTES, SubmissionResult, display_path,
                      grade_notebook, parse_chapter)
@@ -151,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
             print(report.format_table(sub))
             print()
     mode = "isolated by bubblewrap" if isolated else f"NOT ISOLATED ({why})"
-    print(f"graded {len(results)} submission(s) with seed {seed}, {mode}")
+    print(f"graded {len(results)} submission(s) with seed {seed}, {mode}; "
+          f"{limits.process_limit_status(None if isolated else isolation.unprivileged_user())}")
     return 0
 
 

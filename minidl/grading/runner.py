@@ -29,6 +29,7 @@ from pathlib import Path
 
 from . import codec, isolation, notebook, registry
 from .checking import Result, SubmissionError, judge_exercise
+from .limits import ProcessGroup
 from .sandbox import _HEADER
 
 __all__ = ["grade_notebook", "SubmissionResult", "find_chapter", "DEFAULT_MEMORY",
@@ -175,12 +176,22 @@ class Sandbox:
         if self.isolated:
             env["PYTHONPATH"] = isolation.RUNTIME_MOUNT
             command = isolation.bwrap_command(runtime, limits.tmpfs, env) + command
+        # a pids cgroup where one can be made; a process run as `nobody` is bounded by
+        # RLIMIT_NPROC instead (its real uid is not root), and could not join a root-owned one
+        self._group = ProcessGroup.create() if user is None else None
+        if self._group is not None:
+            command = self._group.wrap(command)
         extra = {"user": user, "group": user, "extra_groups": []} if user is not None else {}
-        self.process = subprocess.Popen(
-            command, pass_fds=(to_child_r, from_child_w), env=env,
-            cwd=self.workdir if not self.isolated else "/",
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True, **extra)
+        try:
+            self.process = subprocess.Popen(
+                command, pass_fds=(to_child_r, from_child_w), env=env,
+                cwd=self.workdir if not self.isolated else "/",
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True, **extra)
+        except BaseException:
+            if self._group is not None:
+                self._group.remove()
+            raise
         os.close(to_child_r)
         os.close(from_child_w)
 
@@ -264,6 +275,8 @@ class Sandbox:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             pass
+        if self._group is not None:
+            self._group.remove()
         for fd in (self._to_child, self._from_child):
             try:
                 os.close(fd)
