@@ -70,18 +70,10 @@ def _workloads_by_name():
     return {w.name: w for w in collect_workloads(log=lambda *_: None) if w.torch_setup is not None}
 
 
-def _timed_calls(step, calls):
-    times = []
-    for _ in range(calls):
-        t0 = time.perf_counter()
-        step()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return times
-
-
 def serve(stdin=sys.stdin, stdout=sys.stdout) -> None:
     """Answer the runner's requests until "quit" or end of input."""
     import torch
+    from .runner import timed_calls
     workloads, step = _workloads_by_name(), None
     for line in stdin:
         request = json.loads(line)
@@ -100,7 +92,7 @@ def serve(stdin=sys.stdin, stdout=sys.stdout) -> None:
                 step = workloads[request["name"]].torch_setup()
                 answer = {"ok": True}
             elif cmd == "time":
-                answer = {"times_ms": _timed_calls(step, int(request["calls"]))}
+                answer = {"times_ms": timed_calls(step, int(request["calls"]))}
             else:
                 answer = {"error": f"unknown command {cmd!r}"}
         except Exception as err:  # reported to the runner, which shows the row without PyTorch
