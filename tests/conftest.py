@@ -4,7 +4,7 @@ import pytest
 
 import minidl as mdl
 
-TIERS = ["numpy", "numba"] if mdl.backend.numba_available() else ["numpy"]
+TIERS = ["numpy", "numba"]  # numba is a dependency: a broken install fails, it is not skipped
 
 
 @pytest.fixture(autouse=True)

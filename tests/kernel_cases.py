@@ -299,12 +299,12 @@ def copy_args(args, place=None):
     return tuple(moved.setdefault(id(a), place(a)) if isinstance(a, np.ndarray) else a for a in copied)
 
 
-def _arrays_in(value):
+def arrays_in(value):
     """The arrays in a kernel's result: one array, a tuple of them, or None."""
     if value is None:
         return []
     if isinstance(value, tuple):
-        return [a for item in value for a in _arrays_in(item)]
+        return [a for item in value for a in arrays_in(item)]
     return [value]
 
 
@@ -338,7 +338,7 @@ def compare(tier, name, dtype, args, place=None, to_numpy=np.asarray, is_array=N
     ref_result = getattr(reference, name)(*ref_args)
     tier_result = getattr(tier, name)(*tier_args)
 
-    ref_out, tier_out = _arrays_in(ref_result), _arrays_in(tier_result)
+    ref_out, tier_out = arrays_in(ref_result), arrays_in(tier_result)
     assert len(tier_out) == len(ref_out), f"{where}: {len(tier_out)} results, reference {len(ref_out)}"
     for i, (r, ours) in enumerate(zip(ref_out, tier_out)):
         assert is_array(ours), f"{where}: result {i} is a {type(ours).__name__}, not an array of the tier"

@@ -14,8 +14,9 @@ definitions (ties in max pooling, im2col by loops, col2im as im2col's adjoint). 
 ``NUMBA_DISABLE_JIT=1`` debugging path (the Numba kernels as plain Python) runs the whole
 table in a subprocess.
 
-On a GPU machine, with nothing installed: ``PYTHONPATH=. python -m pytest -o addopts="" \
-tests/test_conformance.py -m gpu -v``.
+On a GPU machine, with nothing installed (see the Makefile's ``test-gpu``)::
+
+    PYTHONPATH=. python -m pytest -o addopts="" -v -rs tests/test_conformance.py tests/test_gpu_device.py tests/test_cuda_sources.py
 """
 import inspect
 import os

@@ -1,7 +1,8 @@
 """GPU tier on a device, and the device-placement errors everywhere.
 
-The kernel-vs-reference table and the short training run below are parametrized over two
-"devices":
+Kernel by kernel, the GPU tier is held to the NumPy reference by the conformance table
+(``tests/kernel_cases.py``, run by ``tests/test_conformance.py`` through the emulator and on a
+device). Here: whole models. The short training run below is parametrized over two "devices":
 
 * ``gpu`` -- real CuPy arrays on a CUDA device; marked ``gpu`` and skipped, with the reason
   in one line, where ``minidl.backend.gpu_available()`` is False;
@@ -9,7 +10,9 @@ The kernel-vs-reference table and the short training run below are parametrized 
   through the CUDA emulator. This keeps the device tests themselves tested on machines
   without a GPU, so they do not first run (and first fail) on somebody's Colab.
 
-On a GPU machine: ``python -m pytest tests/test_gpu_device.py -m gpu -v``.
+On a GPU machine, with nothing installed (see the Makefile's ``test-gpu``)::
+
+    PYTHONPATH=. python -m pytest -o addopts="" -v -rs tests/test_conformance.py tests/test_gpu_device.py tests/test_cuda_sources.py
 """
 import importlib.machinery
 import sys
@@ -20,7 +23,7 @@ import pytest
 
 import minidl as mdl
 from minidl import backend, losses, optim
-from minidl.kernels import emulate, gpu, reference
+from minidl.kernels import emulate, gpu
 
 GPU_AVAILABLE, GPU_STATUS = backend.gpu_status()
 
@@ -30,95 +33,6 @@ DEVICES = [
     pytest.param("gpu", marks=[pytest.mark.gpu, pytest.mark.skipif(
         not GPU_AVAILABLE, reason=f"no usable GPU: {GPU_STATUS}")]),
 ]
-
-
-def place(device, value):
-    """``value`` (a NumPy array, or anything else) as the kernels of ``device`` take it."""
-    if not isinstance(value, np.ndarray):
-        return value
-    return backend.to_device(value, "gpu") if device == "gpu" else value.copy()
-
-
-# =========================================================================== kernels vs reference
-def _softmax(z):
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def _normal(rng, dtype, *shape):
-    return rng.standard_normal(shape).astype(dtype)
-
-
-# One small case per launcher: name -> (rng, dtype) -> the positional arguments.
-CASES = {
-    "softmax_cross_entropy": lambda g, d: (_normal(g, d, 6, 5) * 4, g.integers(0, 5, 6)),
-    "softmax_cross_entropy_backward": lambda g, d: (_softmax(_normal(g, d, 6, 5)), g.integers(0, 5, 6),
-                                                    1 / 6),
-    "dropout_forward": lambda g, d: (_normal(g, d, 4, 7), g.random((4, 7)).astype(d), 0.25),
-    "dropout_backward": lambda g, d: (_normal(g, d, 4, 7), (g.random((4, 7)) > 0.3).astype(d) / d(0.7)),
-    "sgd_update": lambda g, d: (_normal(g, d, 5, 3), _normal(g, d, 5, 3), _normal(g, d, 5, 3),
-                                0.1, 0.9, True, 1e-2),
-    "adam_update": lambda g, d: (_normal(g, d, 40), _normal(g, d, 40), _normal(g, d, 40),
-                                 np.abs(_normal(g, d, 40)), 1e-3, 0.9, 0.999, 1e-8, 3, 1e-2, True),
-    "im2col": lambda g, d: (_normal(g, d, 2, 3, 6, 5), 3, 3, 1, 2, 1, 0),
-    "col2im": lambda g, d: (_normal(g, d, 27, 24), (2, 3, 6, 5), 3, 3, 1, 2, 1, 0),
-    "max_pool_forward": lambda g, d: (_normal(g, d, 2, 3, 7, 6), 3, 2, 2, 2),
-    "max_pool_backward": lambda g, d: (
-        _normal(g, d, 2, 3, 3, 3),
-        reference.max_pool_forward(_normal(g, d, 2, 3, 7, 6), 3, 2, 2, 2)[1], (2, 3, 7, 6), 3, 2, 2, 2),
-    "avg_pool_forward": lambda g, d: (_normal(g, d, 2, 3, 7, 6), 3, 2, 2, 2),
-    "avg_pool_backward": lambda g, d: (_normal(g, d, 2, 3, 3, 3), (2, 3, 7, 6), 3, 2, 2, 2),
-    "batchnorm_forward": lambda g, d: (_normal(g, d, 5, 3, 20), _normal(g, d, 3), _normal(g, d, 3), 1e-5),
-    "batchnorm_backward": lambda g, d: (
-        _normal(g, d, 5, 3, 20), _normal(g, d, 5, 3, 20), _normal(g, d, 3),
-        _normal(g, d, 3) * d(0.1), np.abs(_normal(g, d, 3)) + d(0.5), 1e-5),
-    "lstm_cell_forward": lambda g, d: (
-        _normal(g, d, 3, 8), _normal(g, d, 3, 8), _normal(g, d, 8), _normal(g, d, 3, 2),
-        np.zeros((3, 8), d), np.zeros((3, 2), d), np.zeros((3, 2), d)),
-    "lstm_cell_backward": lambda g, d: (
-        _normal(g, d, 3, 2), _normal(g, d, 3, 2), g.random((3, 8)).astype(d), _normal(g, d, 3, 2),
-        _normal(g, d, 3, 2), np.zeros((3, 8), d), np.zeros((3, 2), d)),
-    "gru_cell_forward": lambda g, d: (
-        _normal(g, d, 3, 6), _normal(g, d, 3, 6), _normal(g, d, 6), _normal(g, d, 6), _normal(g, d, 3, 2),
-        np.zeros((3, 6), d), np.zeros((3, 2), d), np.zeros((3, 2), d)),
-    "gru_cell_backward": lambda g, d: (
-        _normal(g, d, 3, 2), g.random((3, 6)).astype(d), _normal(g, d, 3, 2), _normal(g, d, 3, 2),
-        np.zeros((3, 6), d), np.zeros((3, 6), d), np.zeros((3, 2), d)),
-}
-
-
-def _arrays(result):
-    """The arrays in a kernel's result: one array, a tuple of them, or None (in place only)."""
-    if result is None:
-        return []
-    return list(result) if isinstance(result, tuple) else [result]
-
-
-def test_the_table_covers_every_gpu_launcher():
-    launchers = {name for name in gpu.__all__ if callable(getattr(reference, name, None))}
-    assert set(CASES) == launchers
-
-
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_kernel_matches_reference(device, name):
-    args = CASES[name](np.random.default_rng(7), np.float32)
-    reference_args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-    device_args = [place(device, a) for a in args]
-
-    expected = _arrays(getattr(reference, name)(*reference_args))
-    result = _arrays(getattr(gpu, name)(*device_args))
-
-    assert len(result) == len(expected), f"{name} returned {len(result)} arrays, reference {len(expected)}"
-    for i, (ours, theirs) in enumerate(zip(result, expected)):
-        assert backend.device_of(ours) == ("gpu" if device == "gpu" else "cpu")
-        ours = backend.to_numpy(ours)
-        assert ours.dtype == theirs.dtype and ours.shape == theirs.shape, f"{name} output {i}"
-        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6, err_msg=f"{name} output {i}")
-    for i, (ours, theirs) in enumerate(zip(device_args, reference_args)):  # arguments updated in place
-        if isinstance(theirs, np.ndarray):
-            np.testing.assert_allclose(backend.to_numpy(ours), theirs, rtol=1e-5, atol=1e-6,
-                                       err_msg=f"{name} argument {i} after the call")
 
 
 # =========================================================================== a short training run
@@ -190,7 +104,6 @@ def _fit(make_model, data, device, monkeypatch):
 @pytest.mark.parametrize("make_model, data", [(_lenet, _images), (_recurrent, _sequences)],
                          ids=["lenet", "lstm-gru"])
 def test_short_training_run_matches_the_cpu(device, make_model, data, monkeypatch):
-    pytest.importorskip("minidl.layers.recurrent" if make_model is _recurrent else "minidl.layers.conv")
     _, cpu_history, cpu_predictions, cpu_scores = _fit(make_model, data(), "cpu", monkeypatch)
     model, history, predictions, scores = _fit(make_model, data(), device, monkeypatch)
 
@@ -296,7 +209,6 @@ def test_importing_minidl_does_not_import_cupy():
 # =========================================================================== benchmarks
 @pytest.fixture
 def bench_gpu():
-    pytest.importorskip("minidl.bench.runner", reason="the benchmark runner is not in this tree")
     from minidl.bench import gpu as bench_gpu
     return bench_gpu
 
