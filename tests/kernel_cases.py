@@ -296,7 +296,10 @@ def copy_args(args, place=None):
     if place is None:
         return copied
     moved = {}
-    return tuple(moved.setdefault(id(a), place(a)) if isinstance(a, np.ndarray) else a for a in copied)
+    for a in copied:
+        if isinstance(a, np.ndarray) and id(a) not in moved:
+            moved[id(a)] = place(a)
+    return tuple(moved.get(id(a), a) for a in copied)
 
 
 def arrays_in(value):
@@ -323,16 +326,17 @@ def _assert_same(where, ref, ours, tolerance, to_numpy):
         np.testing.assert_allclose(ours, ref, err_msg=f"{where}: differs from the reference", **tolerance)
 
 
-def compare(tier, name, dtype, args, place=None, to_numpy=np.asarray, is_array=None):
+def compare(tier, name, dtype, args, label=None, place=None, to_numpy=np.asarray, is_array=None):
     """Run ``reference.<name>`` and ``tier.<name>`` on copies of ``args`` and require equal results.
 
-    ``place`` moves a NumPy array to the tier's device and ``to_numpy`` brings one back;
-    ``is_array`` says whether a value is an array of the tier (default: a NumPy array).
+    ``label`` names the tier in messages (default: the module's name); ``place`` moves a NumPy
+    array to the tier's device and ``to_numpy`` brings one back; ``is_array`` says whether a
+    value is an array of the tier (default: a NumPy array).
     """
     kernel = TABLE[name]
     tolerance = kernel.tolerance(dtype)
     is_array = is_array or (lambda a: isinstance(a, np.ndarray))
-    where = f"{getattr(tier, '__name__', tier)}.{name}({describe(args)})"
+    where = f"{label or tier.__name__}: {name}({describe(args)})"
 
     ref_args, tier_args = copy_args(args), copy_args(args, place)
     ref_result = getattr(reference, name)(*ref_args)

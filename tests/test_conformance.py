@@ -22,6 +22,7 @@ import inspect
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -44,12 +45,12 @@ MODULES = {"numba": cpu, "emulator": gpu, "cuda": gpu}
 
 
 def _how(tier):
-    """How ``compare`` moves arrays to ``tier`` and back, and recognises the tier's arrays."""
+    """How ``compare`` names ``tier``, moves arrays to it and back, and recognises its arrays."""
     if tier != "cuda":
-        return {}
+        return dict(label=f"{tier} ({MODULES[tier].__name__})")
     import cupy
-    return dict(place=lambda a: backend.to_device(a, "gpu"), to_numpy=backend.to_numpy,
-                is_array=lambda a: isinstance(a, cupy.ndarray))
+    return dict(label=f"cuda ({GPU_STATUS})", place=lambda a: backend.to_device(a, "gpu"),
+                to_numpy=backend.to_numpy, is_array=lambda a: isinstance(a, cupy.ndarray))
 
 
 def _public_functions(module):
@@ -191,11 +192,9 @@ def test_a_wrong_kernel_fails_the_table(name, wrong, monkeypatch):
         wrong(out)
         return out
 
-    class Tier:
-        __name__ = "broken"
-    setattr(Tier, name, staticmethod(broken))
+    tier = types.SimpleNamespace(**{name: broken})
     with pytest.raises(AssertionError, match="differs from the reference"):
-        kc.check_kernel(Tier, name, np.float32)
+        kc.check_kernel(tier, name, np.float32, label="broken")
 
 
 # =========================================================================== NUMBA_DISABLE_JIT=1
