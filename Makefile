@@ -62,18 +62,18 @@ test-e2e: $(STAMP)  ## JupyterLab in headless Chromium runs the welcome chapter 
 # missing (CuPy: pip install ".[gpu]").
 GPU_TESTS := tests/test_conformance.py tests/test_gpu_device.py tests/test_cuda_sources.py
 
+# $(PYTHON) itself when there is no .venv and it has all the GPU tests need; empty otherwise.
+# (Expanded only when test-gpu runs.)
+GPU_READY_NOTE = $(PYTHON) has NumPy, Numba, CuPy and pytest: running from the repository, installing nothing
+GPU_READY_PYTHON = $(shell [ -x $(PY) ] || ! $(PYTHON) -c "import numpy, numba, cupy, pytest" 2>/dev/null || echo $(PYTHON))
+
 test-gpu:  ## kernel conformance (emulator and device), NVRTC, training on a CUDA device
-	@if [ ! -x $(PY) ] && $(PYTHON) -c "import numpy, numba, cupy, pytest" 2>/dev/null; then \
-		echo "$(PYTHON) has NumPy, Numba, CuPy and pytest: running from the repository, installing nothing"; \
-		py="$(PYTHON)"; \
-	else \
-		$(MAKE) --no-print-directory $(STAMP) || exit 1; \
-		$(PY) -c "import cupy" 2>/dev/null || $(PY) -m pip install --quiet -e ".[gpu]" || exit 1; \
-		py="$(PY)"; \
-	fi; \
-	PYTHONPATH=. $$py -c "from minidl.backend import gpu_status; ok, why = gpu_status(); \
-		print('GPU: ' + why if ok else 'NO GPU (' + why + '): the device tests are skipped; the emulator and NVRTC tests run')"; \
-	PYTHONPATH=. $$py -m pytest -o addopts="" -v -rs $(GPU_TESTS)
+	$(eval GPU_PY := $(or $(GPU_READY_PYTHON),$(PY)))
+	@$(if $(GPU_READY_PYTHON),echo "$(GPU_READY_NOTE)",$(MAKE) --no-print-directory $(STAMP))
+	@$(GPU_PY) -c "import cupy" 2>/dev/null || $(GPU_PY) -m pip install --quiet -e ".[gpu]"
+	@PYTHONPATH=. $(GPU_PY) -c "from minidl.backend import gpu_status; ok, why = gpu_status(); \
+		print('GPU: ' + why if ok else 'NO GPU (' + why + '): the device tests are skipped; the emulator and NVRTC tests run')"
+	PYTHONPATH=. $(GPU_PY) -m pytest -o addopts="" -v -rs $(GPU_TESTS)
 
 demo: $(STAMP)  ## train an MLP on the bundled MNIST subset
 	$(PY) -m minidl demo
