@@ -6,6 +6,6 @@ Authors edit ``solutions/*.ipynb`` and run ``python -m minidl.grading release``.
 
 Nothing in minidl imports this package: it sits on top of the library.
 """
-from .checking import Result, check, evaluate
+from .judging import Result, check, evaluate
 
 __all__ = ["check", "evaluate", "Result"]
