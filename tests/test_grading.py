@@ -263,3 +263,23 @@ def test_exercise_notebooks_run_cell_by_cell_without_crashing(capsys):
         assert out.count("✘") == len(items)
         assert len(re.findall("not implemented yet", out)) == sum(not e.is_question for e in items)
         assert len(re.findall("not answered yet", out)) == sum(e.is_question for e in items)
+
+
+def test_old_module_names_keep_working():
+    """``checking.py`` became ``judging.py`` and ``checks.py`` ``private_checks.py``; code
+    (and instructors' --checks files) that import the old names get the same objects."""
+    from minidl.grading import checking, checks, judging, private_checks
+    assert checking.check is judging.check is check and checking.evaluate is judging.evaluate
+    assert checks.private_check is private_checks.private_check
+    assert checks.Case is private_checks.Case and checks.load_checks is private_checks.load_checks
+
+
+def test_the_readme_states_the_item_counts_of_the_registry():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    items = registry.all_exercises()
+    questions = sum(e.is_question for e in items)
+    assert (f"{len(items)} items in all, {len(items) - questions}\nfunctions to write and "
+            f"{questions} questions") in readme
+    for chapter, row in registry.counts().items():
+        assert f"| {chapter[:2]} | {row['code']} | {row['questions']} | {row['points']} |" in readme
+    assert f"| all | {len(items) - questions} | {questions} | {sum(e.points for e in items)} |" in readme
