@@ -1,4 +1,4 @@
-"""``python -m minidl {demo, bench, grade, info}``."""
+"""``python -m minidl {demo, bench, grade, release, info}``."""
 from __future__ import annotations
 
 import argparse
@@ -69,14 +69,16 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("bench", help="kernel and training-step benchmarks", add_help=False)
     commands.add_parser("grade", help="grade exercise notebooks (grade package: a Gradescope "
                         "autograder)", add_help=False)
+    commands.add_parser("release", help="regenerate exercises/ from solutions/", add_help=False)
 
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "bench":
         from minidl.bench.runner import main as bench_main
         return bench_main(argv[1:])
-    if argv and argv[0] == "grade":
-        from minidl.grading.cli import main as grade_main
-        return grade_main(argv[1:])
+    if argv and argv[0] in ("grade", "release"):
+        # one front door for grading: minidl.grading's own (python -m minidl.grading)
+        from minidl.grading.__main__ import main as grading_main
+        return grading_main(argv)
     args = parser.parse_args(argv)
     if args.command == "info":
         return info()

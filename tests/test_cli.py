@@ -26,3 +26,12 @@ def test_grade_and_grade_package_are_reached_through_python_dash_m_minidl(tmp_pa
     assert out.stat().st_size > 10_000 and "03_backpropagation" in capsys.readouterr().out
     assert main(["grade", "--chapter", "99", str(tmp_path)]) == 2
     assert "unknown chapter '99'" in capsys.readouterr().err
+
+
+def test_grading_has_one_front_door(capsys):
+    """``python -m minidl grade|release`` hands over to ``python -m minidl.grading``'s main."""
+    from minidl.grading.__main__ import main as grading_main
+    assert main(["release", "--check"]) == 0 and "up to date" in capsys.readouterr().out
+    assert grading_main(["release", "--check"]) == 0 and "up to date" in capsys.readouterr().out
+    assert grading_main(["nonsense"]) == 2 and "python -m minidl.grading grade" in capsys.readouterr().err
+    assert main(["grade", "--chapter", "99", "x"]) == grading_main(["grade", "--chapter", "99", "x"]) == 2

@@ -17,13 +17,17 @@ SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"
 
 
 # ------------------------------------------------------------------ registry
-def test_every_chapter_has_two_to_four_exercises_and_at_least_thirty_in_all():
+def test_every_chapter_has_code_exercises_and_questions_and_fifty_items_in_all():
     exercises = registry.all_exercises()
-    assert len(exercises) >= 30
+    assert len(exercises) >= 50
     for chapter in registry.CHAPTERS:
-        count = len(registry.for_chapter(chapter))
-        assert 2 <= count <= 4, f"{chapter} has {count} exercises"
+        code = [e for e in registry.for_chapter(chapter) if not e.is_question]
+        questions = [e for e in registry.for_chapter(chapter) if e.is_question]
+        assert 2 <= len(code) <= 4, f"{chapter} has {len(code)} code exercises"
+        assert len(questions) >= 1, f"{chapter} has no question"
     assert all(e.points >= 1 for e in exercises)
+    kinds = {e.kind for e in exercises if e.is_question}
+    assert kinds == {"choice", "number", "shape"}
 
 
 def test_unknown_exercise_names_the_known_ones():
@@ -255,5 +259,27 @@ def test_exercise_notebooks_run_cell_by_cell_without_crashing(capsys):
             if cell["cell_type"] == "code":
                 exec(notebook.cell_source(cell), namespace)
         out = capsys.readouterr().out
-        assert out.count("✘") == len(registry.for_chapter(name))
-        assert len(re.findall("not implemented yet", out)) == len(registry.for_chapter(name))
+        items = registry.for_chapter(name)
+        assert out.count("✘") == len(items)
+        assert len(re.findall("not implemented yet", out)) == sum(not e.is_question for e in items)
+        assert len(re.findall("not answered yet", out)) == sum(e.is_question for e in items)
+
+
+def test_old_module_names_keep_working():
+    """``checking.py`` became ``judging.py`` and ``checks.py`` ``private_checks.py``; code
+    (and instructors' --checks files) that import the old names get the same objects."""
+    from minidl.grading import checking, checks, judging, private_checks
+    assert checking.check is judging.check is check and checking.evaluate is judging.evaluate
+    assert checks.private_check is private_checks.private_check
+    assert checks.Case is private_checks.Case and checks.load_checks is private_checks.load_checks
+
+
+def test_the_readme_states_the_item_counts_of_the_registry():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    items = registry.all_exercises()
+    questions = sum(e.is_question for e in items)
+    assert (f"{len(items)} items in all, {len(items) - questions}\nfunctions to write and "
+            f"{questions} questions") in readme
+    for chapter, row in registry.counts().items():
+        assert f"| {chapter[:2]} | {row['code']} | {row['questions']} | {row['points']} |" in readme
+    assert f"| all | {len(items) - questions} | {questions} | {sum(e.points for e in items)} |" in readme

@@ -1,9 +1,9 @@
 """Hostile and malformed submissions, graded in one batch with honest ones (issue 15).
 
 Each hostile notebook is chapter 3's solution with the `dense_backward` cell (2 points)
-replaced by an attack; the other two exercises (4 points) keep their right answers. The
+replaced by an attack; the other items (code and questions) keep their right answers. The
 attack scores 0 on `dense_backward` and leaves no trace outside; the honest notebooks
-graded in the same batch keep 6/6. Attacks that only bubblewrap can stop run in the
+graded in the same batch keep full marks. Attacks that only bubblewrap can stop run in the
 isolated batch, which is skipped (saying why) where bubblewrap cannot run; the rest run
 in both modes.
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from minidl.grading import cli, isolation, notebook
+from minidl.grading import cli, isolation, notebook, registry
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER3 = ROOT / "solutions" / "03_backpropagation.ipynb"
@@ -28,6 +28,10 @@ CHAPTER1 = ROOT / "solutions" / "01_linear_models.ipynb"
 SECRET = "grader-secret-4242"
 GOOD_DENSE = "def dense_backward(dy, x, W):\n    return dy @ W.T, x.T @ dy, dy.sum(axis=0)\n"
 LIBC = "import ctypes\nlibc = ctypes.CDLL(None)\n"
+
+# chapter 3 in points: all of it, and all but dense_backward (the cell the attacks replace)
+CH3_POINTS = sum(e.points for e in registry.for_chapter("03_backpropagation"))
+OTHERS = CH3_POINTS - registry.get("dense_backward").points
 
 ISOLATED, WHY_NOT = isolation.isolation_status()
 needs_bwrap = pytest.mark.skipif(not ISOLATED, reason=f"bubblewrap cannot isolate here: {WHY_NOT}")
@@ -185,7 +189,7 @@ def _dense(result: dict) -> dict:
 def _check_common(graded: dict, rows: list, attacks: dict) -> None:
     assert len(rows) == 1 + len(graded)                   # every row written
     for name in ("honest_a", "honest_b", "a non-UTF-8 file name"):
-        assert graded[name]["score"] == 6, (name, graded[name])
+        assert graded[name]["score"] == CH3_POINTS, (name, graded[name])
     for name, spec in attacks.items():
         result = graded[name]
         assert _dense(result)["score"] == spec[-1], (name, _dense(result))
@@ -194,7 +198,7 @@ def _check_common(graded: dict, rows: list, attacks: dict) -> None:
         assert SECRET not in json.dumps(result), name
     message = _dense(graded["a surrogate and control characters in its message"])["output"]
     assert "\\ud800" in message and "\x1b" not in message
-    assert graded["a cell source that is a list of ints"]["score"] == 4
+    assert graded["a cell source that is a list of ints"]["score"] == OTHERS
     nested = graded["deeply nested JSON"]
     assert nested["score"] == 0 and "not a readable notebook" in nested["output"]
     assert "setup cells" in " ".join(graded["many setup cells"]["extra_data"]["flags"])
@@ -266,7 +270,7 @@ def test_references_are_not_importable_in_the_not_isolated_mode_either(tmp_path)
     out = tmp_path / "r.json"
     assert cli.main([str(path), "--json", str(out), "--no-isolation", "--quiet", "--timeout", "4"]) == 0
     data = json.loads(out.read_text())
-    assert data["score"] == 4 and "No module named" in _dense(data)["output"]
+    assert data["score"] == OTHERS and "No module named" in _dense(data)["output"]
 
 
 def test_the_runtime_holds_no_reference():
@@ -293,7 +297,7 @@ def test_a_killed_grader_leaves_every_finished_row(tmp_path):
                          timeout=120)
     rows = list(csv.reader(io.StringIO(grades.read_text())))
     assert [r[0].rsplit("/", 1)[-1] for r in rows[1:3]] == ["a_honest.ipynb", "b_honest.ipynb"]
-    assert [r[2] for r in rows[1:3]] == ["6", "6"]
+    assert [r[2] for r in rows[1:3]] == [str(CH3_POINTS)] * 2
     if os.geteuid() != 0 or isolation.unprivileged_user() is None:
         assert run.returncode == -9                       # the same user could kill it
 
@@ -304,8 +308,7 @@ def test_wrong_chapter_is_a_clear_error_and_one_json_object(tmp_path):
     data = json.loads(out.read_text())
     assert isinstance(data, dict) and data["score"] == 0
     assert "chapter 01_linear_models, but the assignment is 03_backpropagation" in data["output"]
-    assert {t["name"] for t in data["tests"]} == {"dense_backward", "softmax_cross_entropy_backward",
-                                                  "numerical_gradient"}
+    assert {t["name"] for t in data["tests"]} == {e.name for e in registry.for_chapter("03_backpropagation")}
 
 
 def test_require_isolation_refuses_where_bubblewrap_cannot_run(tmp_path, capsys, monkeypatch):
@@ -359,5 +362,5 @@ def test_a_submission_that_hangs_everywhere_stops_at_its_budget(tmp_path):
     path = tmp_path / "hangs.ipynb"
     path.write_text(json.dumps(nb))
     sub = grade_notebook(path, timeout=1, budget=2.5, seed=1)
-    assert sub.score == 0 and len(sub.results) == 3
+    assert sub.score == 0 and len(sub.results) == len(registry.for_chapter("03_backpropagation"))
     assert any("whole time budget of 2.5 s" in r.message for r in sub.results), sub.results

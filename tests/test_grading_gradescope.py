@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from minidl.grading import cli, isolation, notebook
+from minidl.grading import cli, isolation, notebook, registry
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER3 = ROOT / "solutions" / "03_backpropagation.ipynb"
+CH3_POINTS = sum(e.points for e in registry.for_chapter("03_backpropagation"))
+OTHERS = CH3_POINTS - registry.get("dense_backward").points     # all but the replaced cell
 
 
 def _chapter3_with_dense(source: str) -> str:
@@ -64,14 +66,14 @@ def test_the_package_has_its_scripts_and_pins_the_chapter(autograder):
 
 def test_a_correct_submission_gets_full_marks(autograder):
     data = _run(autograder, CHAPTER3.read_text())
-    assert data["score"] == 6 and all(t["status"] == "passed" for t in data["tests"])
+    assert data["score"] == CH3_POINTS and all(t["status"] == "passed" for t in data["tests"])
 
 
 def test_a_wrong_submission_gets_its_message(autograder):
     data = _run(autograder, _chapter3_with_dense(
         "def dense_backward(dy, x, W):\n    return dy @ W.T, dy.T @ x, dy.sum(axis=0)\n"))
     dense = next(t for t in data["tests"] if t["name"] == "dense_backward")
-    assert data["score"] == 4 and dense["score"] == 0 and "transposed" in dense["output"]
+    assert data["score"] == OTHERS and dense["score"] == 0 and "transposed" in dense["output"]
 
 
 def test_a_hostile_submission_cannot_reach_the_references(autograder):
@@ -85,5 +87,5 @@ def test_a_hostile_submission_cannot_reach_the_references(autograder):
         pytest.skip("without bubblewrap and running as the files' owner, the path is readable: "
                     "only the import is refused (tested in test_grading_attacks)")
     data = _run(autograder, _chapter3_with_dense(hostile))
-    assert data["score"] == 4
+    assert data["score"] == OTHERS
     assert any("minidl.grading" in f or "specs" in f for f in data["extra_data"]["flags"])

@@ -19,6 +19,9 @@ from minidl.grading.runner import grade_notebook
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"
 CHAPTER3 = SOLUTIONS / "03_backpropagation.ipynb"
+# chapter 3 in points: all of it, and all but dense_backward (the cell the attacks replace)
+CH3_POINTS = sum(e.points for e in registry.for_chapter("03_backpropagation"))
+OTHERS = CH3_POINTS - registry.get("dense_backward").points
 GOOD_DENSE = "def dense_backward(dy, x, W):\n    return dy @ W.T, x.T @ dy, dy.sum(axis=0)\n"
 
 
@@ -48,7 +51,9 @@ def test_fresh_exercises_score_zero_with_a_not_implemented_message(graded_folder
     assert len(exercises) == len(registry.CHAPTERS)
     for sub in exercises:
         assert sub["score"] == 0
-        assert all("not implemented yet" in t["output"] for t in sub["tests"]), sub["tests"]
+        for test in sub["tests"]:       # code: not implemented; questions: not answered
+            question = registry.get(test["name"]).is_question
+            assert ("not answered yet" if question else "not implemented yet") in test["output"], test
 
 
 def test_gradescope_json_and_csv_have_every_item(graded_folders):
@@ -156,10 +161,10 @@ def test_writing_over_the_results_file_changes_nothing(tmp_path):
     bad = _with_cell("dense_backward", vandal, tmp_path / "vandal.ipynb")
     assert cli.main([str(good), "--json", str(results), "--seed", "1", "--quiet"]) == 0
     data = json.loads(results.read_text())
-    assert data["score"] == 6                     # the write was refused; the answer is right
+    assert data["score"] == CH3_POINTS            # the write was refused; the answer is right
     assert cli.main([str(bad), "--json", str(results), "--seed", "1", "--quiet"]) == 0
     data = json.loads(results.read_text())
-    assert data["score"] == 4
+    assert data["score"] == OTHERS
     dense = next(t for t in data["tests"] if t["name"] == "dense_backward")
     # refused by the audit hook, or (under bubblewrap) the folder does not exist in the sandbox
     assert "does not allow writing" in dense["output"] or "FileNotFoundError" in dense["output"]
@@ -168,7 +173,7 @@ def test_writing_over_the_results_file_changes_nothing(tmp_path):
 def test_the_submission_cannot_change_the_verdict(tmp_path):
     """Patching the grader's modules inside the submission's process has no effect:
     the verdict is made from outputs, in the grader's own process."""
-    patch = ("import minidl.grading.checking as c, minidl.grading.feedback as f\n"
+    patch = ("import minidl.grading.judging as c, minidl.grading.feedback as f\n"
              "c.judge_exercise = lambda *a, **k: None\nf.compare_outputs = lambda *a, **k: None\n")
     path = _with_cell("dense_backward", patch + "def dense_backward(dy, x, W):\n    return 0\n",
                       tmp_path / "patch.ipynb")
@@ -196,7 +201,7 @@ def test_the_chapter_comes_from_metadata_whatever_the_file_name(tmp_path):
     path = tmp_path / "alice_smith.ipynb"
     path.write_bytes(CHAPTER3.read_bytes())
     results, sub = _grade(path)
-    assert sub.chapter == "03_backpropagation" and sub.score == sub.max_score == 6
+    assert sub.chapter == "03_backpropagation" and sub.score == sub.max_score == CH3_POINTS
 
 
 def test_private_checks_add_items(tmp_path):
@@ -213,7 +218,7 @@ def test_private_checks_add_items(tmp_path):
     assert cli.main([str(CHAPTER3), "--checks", str(checks), "--json", str(out), "--quiet"]) == 0
     data = json.loads(out.read_text())
     hidden = next(t for t in data["tests"] if t["name"] == "dense_backward_one_sample")
-    assert hidden["score"] == hidden["max_score"] == 5 and data["score"] == 11
+    assert hidden["score"] == hidden["max_score"] == 5 and data["score"] == CH3_POINTS + 5
 
 
 def test_bad_private_checks_are_a_usage_error(tmp_path, capsys):
@@ -231,8 +236,8 @@ def test_python_dash_m_entry_points(tmp_path):
     run = subprocess.run([sys.executable, "-m", "minidl", "grade", str(CHAPTER3), "--csv", str(out),
                           "--seed", "5"], capture_output=True, text=True, cwd=ROOT, env=env)
     assert run.returncode == 0, run.stderr
-    assert "dense_backward" in run.stdout and "total" in run.stdout and "6/6" in run.stdout
-    assert out.read_text().splitlines()[1].startswith(f"{CHAPTER3},03_backpropagation,6,6")
+    assert "dense_backward" in run.stdout and "total" in run.stdout and f"{CH3_POINTS}/{CH3_POINTS}" in run.stdout
+    assert out.read_text().splitlines()[1].startswith(f"{CHAPTER3},03_backpropagation,{CH3_POINTS},{CH3_POINTS}")
 
 
 def test_an_exercise_cell_that_lost_its_metadata_is_found_by_its_definition(tmp_path):
@@ -243,4 +248,4 @@ def test_an_exercise_cell_that_lost_its_metadata_is_found_by_its_definition(tmp_
     path = tmp_path / "copied_cell.ipynb"
     path.write_text(json.dumps(nb))
     _, sub = _grade(path)
-    assert sub.score == sub.max_score == 6
+    assert sub.score == sub.max_score == CH3_POINTS

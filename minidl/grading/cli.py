@@ -8,7 +8,7 @@
 A folder given as a submission means every ``*.ipynb`` in it. Every file is read before
 any submission runs, and the results files are rewritten (atomically) after each
 submission, so a grader killed half-way leaves every row it had finished. See
-``checks.py`` for the format of ``--checks`` files, ``gradescope.py`` for ``package``.
+``private_checks.py`` for the format of ``--checks`` files, ``gradescope.py`` for ``package``.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from . import isolation, limits, report
-from .checks import load_checks
+from .private_checks import load_checks
 from .runner import (DEFAULT_MEMORY, MAX_NOTEBOOK_BYTES, SubmissionResult, display_path,
                      grade_notebook, parse_chapter)
 

@@ -24,13 +24,16 @@ import tempfile
 from pathlib import Path
 
 __all__ = ["read_notebook", "write_notebook", "dumps_notebook", "strip_solutions",
-           "solution_blocks", "cell_source", "exercise_meta", "PLACEHOLDER", "release_notebook"]
+           "solution_blocks", "cell_source", "exercise_meta", "PLACEHOLDER", "ANSWER_PLACEHOLDER",
+           "answer_name", "release_notebook"]
 
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
 PLACEHOLDER = "raise NotImplementedError  # your code here"
+ANSWER_PLACEHOLDER = "{name} = ...  # your answer here"      # a question's answer line
 C_PLACEHOLDER = '#error "not implemented yet: your code here"'
 _BEGIN_RE = re.compile(r"^(\s*)(#|//) BEGIN SOLUTION\s*$")
 _END_RE = re.compile(r"^\s*(#|//) END SOLUTION\s*$")
+_ASSIGN_RE = re.compile(r"^\s*([A-Za-z_]\w*)\s*=[^=]")
 
 
 def read_notebook(path, content: bytes | None = None, max_bytes: int | None = None) -> dict:
@@ -111,14 +114,31 @@ def solution_blocks(source: str) -> list[list[str]]:
     return blocks
 
 
-def strip_solutions(source: str) -> str:
-    """``source`` with every solution block replaced by the placeholder line."""
-    solution_blocks(source)  # validates the markers
+def answer_name(block: list[str]) -> str:
+    """The name a question's solution block assigns (its one line that is code)."""
+    code = [line for line in block if line.strip() and not line.strip().startswith("#")]
+    match = _ASSIGN_RE.match(code[0]) if len(code) == 1 else None
+    if not match:
+        raise ValueError("a question's solution block must be one line `name = answer` "
+                         f"(comments aside), got {len(code)} lines of code: {code[:3]}")
+    return match.group(1)
+
+
+def strip_solutions(source: str, question: bool = False) -> str:
+    """``source`` with every solution block replaced by the placeholder line.
+
+    question : the cell is a question's: its block ``name = answer`` becomes
+        ``name = ...  # your answer here``, so the cell runs and ``check`` can say
+        "not answered yet".
+    """
+    blocks = iter(solution_blocks(source))  # validates the markers
     out, inside = [], False
     for line in source.splitlines():
         begin = _BEGIN_RE.match(line)
         if begin:
             placeholder = PLACEHOLDER if begin.group(2) == "#" else C_PLACEHOLDER
+            if question:
+                placeholder = ANSWER_PLACEHOLDER.format(name=answer_name(next(blocks)))
             out.append(begin.group(1) + placeholder)
             inside = True
         elif _END_RE.match(line):
@@ -136,7 +156,8 @@ def release_notebook(solution: dict) -> dict:
                "source": _split_lines(cell_source(cell))}
         new["id"] = cell.get("id") or f"cell-{index}"
         if cell["cell_type"] == "code":
-            new["source"] = _split_lines(strip_solutions(cell_source(cell)))
+            question = bool(exercise_meta(cell).get("question"))
+            new["source"] = _split_lines(strip_solutions(cell_source(cell), question=question))
             new["execution_count"] = None
             new["outputs"] = []
         cells.append(new)

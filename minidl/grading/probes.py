@@ -61,6 +61,17 @@ def _call_and_inputs_probe(namespace: dict, entries: tuple, case: Case):
     return {"out": out, "args_after": tuple(a for a in args if isinstance(a, np.ndarray))}
 
 
+@probe("answer")
+def _answer_probe(namespace: dict, entries: tuple, case: Case):
+    """A question's answer: the value the reader assigned (still ``...``: not answered).
+
+    Only the value goes back; which answer is right is known to the grader alone."""
+    value = namespace[entries[0]]
+    if value is Ellipsis:
+        return {"answered": False}
+    return {"answered": True, "value": value}
+
+
 # Functions handed to a submission as inputs (chapter 3's numerical gradient) live here,
 # so that the submission's process can receive them; their gradients stay with the grader.
 def cubic(x):

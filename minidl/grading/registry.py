@@ -27,7 +27,7 @@ from .feedback import TOLERANCE, compare_outputs
 from .probes import PROBES, Case, probe
 
 __all__ = ["Exercise", "Case", "function_exercise", "register", "get", "all_exercises",
-           "for_chapter", "CHAPTERS", "PROBES", "probe"]
+           "for_chapter", "CHAPTERS", "PROBES", "probe", "counts"]
 
 CHAPTERS = ("01_linear_models", "02_neural_networks", "03_backpropagation", "04_optimization",
             "05_regularization", "06_batch_normalization", "07_convolutional_networks",
@@ -46,6 +46,13 @@ class Exercise:
     judge: Callable[[Case, object], str | None]
     probe: str = "call"
     needs: tuple[str, ...] = ()       # importable modules the exercise needs (e.g. "numba")
+    kind: str = "code"                # "code", or a question: "choice", "number", "shape"
+    choices: dict | None = None       # a multiple-choice question's letters and texts
+    explanation: str = ""             # a question's explanation, shown once it is answered right
+
+    @property
+    def is_question(self) -> bool:
+        return self.kind != "code"
 
 
 # Probes (how to call a submission) live in ``probes.py``: the one part of the grading
@@ -98,6 +105,16 @@ def _order(exercise: Exercise) -> int:
 
 def for_chapter(chapter: str) -> list[Exercise]:
     return [e for e in all_exercises() if e.chapter == chapter]
+
+
+def counts() -> dict:
+    """Per chapter: ``{"code": n, "questions": n, "points": n}`` (the README states these)."""
+    table = {}
+    for exercise in all_exercises():
+        row = table.setdefault(exercise.chapter, {"code": 0, "questions": 0, "points": 0})
+        row["questions" if exercise.is_question else "code"] += 1
+        row["points"] += exercise.points
+    return table
 
 
 def rng_for(name: str, seed: int) -> np.random.Generator:

@@ -46,11 +46,35 @@ def validate_solution(nb: dict, path: Path) -> list[str]:
             continue
         if not blocks:
             problems.append(f"{path.name}: {name} has no solution block")
+            continue
+        problems += _validate_question(nb, path, cell, expected[name], blocks)
     for name in expected:
         if seen.count(name) != 1:
             problems.append(f"{path.name}: exercise {name!r} appears in {seen.count(name)} cells, "
                             "expected exactly one")
     return problems
+
+
+def _validate_question(nb: dict, path: Path, cell: dict, exercise, blocks) -> list[str]:
+    """A question's cell agrees with the registry: it is marked as a question, its block
+    assigns the question's name, and every choice is written in the notebook's text."""
+    name, meta = exercise.name, notebook.exercise_meta(cell)
+    if bool(meta.get("question")) != exercise.is_question:
+        return [f"{path.name}: {name}: metadata.minidl.question is {meta.get('question')!r}, "
+                f"but the registry's {name} is {'a question' if exercise.is_question else 'code'}"]
+    if not exercise.is_question:
+        return []
+    try:
+        assigned = [notebook.answer_name(block) for block in blocks]
+    except ValueError as err:
+        return [f"{path.name}: {name}: {err}"]
+    if assigned != [name]:
+        return [f"{path.name}: {name}: the solution block assigns {assigned}, expected [{name!r}]"]
+    from .questions import choice_line
+    text = "\n".join(notebook.cell_source(c) for c in nb["cells"] if c.get("cell_type") == "markdown")
+    return [f"{path.name}: {name}: the choice {choice_line(letter, choice)!r} is not in the notebook's text"
+            for letter, choice in sorted((exercise.choices or {}).items())
+            if choice_line(letter, choice) not in text]
 
 
 def release(solutions: Path, exercises: Path, check: bool = False) -> tuple[list[str], list[str]]:

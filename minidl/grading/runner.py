@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import codec, isolation, notebook, registry
-from .checking import Result, SubmissionError, judge_exercise
+from .judging import Result, SubmissionError, judge_exercise
 from .limits import ProcessGroup
 from .sandbox import _HEADER
 

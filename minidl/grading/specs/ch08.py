@@ -72,3 +72,35 @@ register(Exercise(
         ("this is relu(dy); the gradient passes where the INPUT x is positive",
          lambda dy, x: np.maximum(dy, 0)),)),
     probe="numba", needs=("numba",)))
+
+
+# ---------------------------------------------------------------- questions
+# Graded like the code exercises; the answers and the explanations stay here, in the
+# grader's process (see questions.py).
+from ..questions import multiple_choice, number_question, shape_question  # noqa: E402
+
+multiple_choice(
+    "numba_first_call", CHAPTER, 1, "Why the first call of an @njit function is slow",
+    choices={"a": "Numba compiles the function for the argument types of that first call",
+             "b": "the CPU's caches are cold on the first call",
+             "c": "NumPy allocates its memory pool on the first call",
+             "d": "Numba interprets the first call and records a trace to replay"},
+    answer="a",
+    wrong={"b": "cold caches cost microseconds; the first call of a kernel costs a large fraction "
+                "of a second, which is LLVM compiling machine code",
+           "c": "NumPy has no memory pool to warm; the delay is in Numba, before the kernel runs",
+           "d": "Numba is not a tracing JIT: it compiles the whole function ahead of running it, "
+                "once per new combination of argument types"},
+    explanation="@njit compiles lazily per type signature (cache=True stores the result on disk), "
+                "so time a kernel after a first warm-up call.")
+
+number_question(
+    "im2col_memory_ratio", CHAPTER, 1, "How much memory im2col costs",
+    value=9.0, tolerance=1e-3,
+    mistakes=((1.0, "im2col copies each input value once for every window that covers it, not once"),
+              (3.0, "that counts one kernel axis; a 3x3 window covers each pixel 3 * 3 times"),
+              (27.0, "27 = C * K * K is the number of rows; compare the whole matrix with the whole input"),
+              (1.0 / 9.0, "that is the inverse ratio: the im2col matrix is the larger one")),
+    hint="count the elements of the (C*K*K, H_out*W_out) matrix and of the (C, H, W) input",
+    explanation="(27, 1024) = 27648 elements for a 3072-element input: 9 = K*K times more, which "
+                "is why a direct kernel that needs no im2col buffer can win on memory.")

@@ -109,3 +109,34 @@ register(Exercise(
     name="fine_tune_step", chapter=CHAPTER, points=2, entries=("fine_tune_step",),
     title="One fine-tuning step that respects frozen layers", make_cases=_fine_tune_cases,
     judge=_judge_fine_tune, probe="fine_tune"))
+
+
+# ---------------------------------------------------------------- questions
+# Graded like the code exercises; the answers and the explanations stay here, in the
+# grader's process (see questions.py).
+from ..questions import multiple_choice, number_question, shape_question  # noqa: E402
+
+multiple_choice(
+    "freeze_which_layers", CHAPTER, 1, "Which layers to freeze on a small new dataset",
+    choices={"a": "the early layers, which compute generic features such as edges and textures",
+             "b": "the last layer, which is already trained",
+             "c": "none: fine-tuning every layer is always best",
+             "d": "every other layer, to halve the training time"},
+    answer="a",
+    wrong={"b": "the last layer maps features to the *old* classes: it is the part that must be "
+                "replaced and trained on the new task",
+           "c": "with few examples, updating millions of weights overfits and can destroy the "
+                "pretrained features; freezing them is the point of transfer learning",
+           "d": "which layers are frozen should follow what they compute (generic early, specific "
+                "late), not a pattern chosen for speed"},
+    explanation="Early features transfer across tasks; the head is task-specific. Freeze the body, "
+                "train a new head, then optionally unfreeze the top blocks with a small learning rate.")
+
+number_question(
+    "trainable_after_freeze", CHAPTER, 1, "Trainable parameters after freezing",
+    value=1290, tolerance=0.5,
+    mistakes=((101770, "that counts every parameter; the first layer is frozen"),
+              (100480, "that is the frozen layer's count (784*128 + 128); the trainable one is the head"),
+              (1280, "1280 counts the head's weights; its 10 biases train too")),
+    hint="only Dense(10) on 128 features trains: its W and b",
+    explanation="128*10 + 10 = 1290 trainable, 100480 frozen.")
