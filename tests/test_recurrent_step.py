@@ -134,7 +134,8 @@ def test_gru_step_equals_fused_kernels(tier, N, D, H, with_state):
 
 
 # ---------------------------------------------------------------- whole layers: both paths agree
-@pytest.mark.skipif(not backend.numba_available(), reason="numba is not installed (the Numba tier is optional)")
+@pytest.mark.skipif(not backend.numba_available(),
+                    reason="numba is not installed (the Numba tier is optional)")
 @pytest.mark.parametrize("cell", [SimpleRNN, LSTM, GRU], ids=lambda c: c.__name__)
 @pytest.mark.parametrize("N, T, D, H", [(1, 1, 1, 1), (4, 6, 3, 5), (3, 9, 7, 19)])
 @pytest.mark.parametrize("return_sequences", [False, True], ids=["last", "sequences"])
@@ -255,7 +256,8 @@ def test_lstm_step_follows_the_documented_equations():
     """A hand-computed 1-unit LSTM step: the gate blocks are [i | f | g | o]."""
     a = np.array([[0.5, -1.0, 2.0, 0.25]])  # pre-activations of i, f, g, o, with Wx = I, Wh = 0, b = 0
     sig = lambda v: 1 / (1 + np.exp(-v))
-    h, c, _ = lstm_step_forward(a, np.zeros((1, 1)), np.array([[3.0]]), np.eye(4), np.zeros((1, 4)), np.zeros(4))
+    c_prev = np.array([[3.0]])
+    h, c, _ = lstm_step_forward(a, np.zeros((1, 1)), c_prev, np.eye(4), np.zeros((1, 4)), np.zeros(4))
     expected_c = sig(-1.0) * 3.0 + sig(0.5) * np.tanh(2.0)
     np.testing.assert_allclose(c, [[expected_c]], rtol=1e-14)
     np.testing.assert_allclose(h, [[sig(0.25) * np.tanh(expected_c)]], rtol=1e-14)

@@ -280,7 +280,7 @@ class _Recurrent(Layer):
         if _runs_fused_kernels(x):  # the fast path, time-major: hs (T + 1, N, H), hs[0] = h0
             x_tm = xp.ascontiguousarray(x.transpose(1, 0, 2))  # one step = one contiguous slice
             hs, cache = self._forward_fused(x_tm, state, has_state, backend.kernels_for(x))
-            self.cache = dict(cache, fused=True, has_state=has_state)
+            self.cache = dict(cache, fused=True, has_state=has_state, x_shape=x.shape)
             if self.return_sequences:
                 return xp.ascontiguousarray(hs[1:].transpose(1, 0, 2))
             return hs[-1].copy()
@@ -292,7 +292,7 @@ class _Recurrent(Layer):
         """dy (N, T, H) or (N, H) (as the forward's output) -> dx (N, T, D); fills ``grads``."""
         cache = self.require_cache()
         xp = backend.get_array_module(dy)
-        N, T = cache["x_tm"].shape[1::-1] if cache["fused"] else cache["x_shape"][:2]
+        N, T = cache["x_shape"][:2]
         expected = (N, T, self.units) if self.return_sequences else (N, self.units)
         if tuple(dy.shape) != expected:
             raise ValueError(f"{self.label}.backward expected dy of shape {expected} (as its output), "
@@ -506,6 +506,7 @@ def _recurrent_gradient_fused(dpre_tm, hs, dWh):
 
 
 def _rnn_forward_fused(x_tm, h0, p):
+    """SimpleRNN has no fused kernel: its pointwise part is a single tanh, written in place."""
     xp = backend.get_array_module(x_tm)
     T, N, D = x_tm.shape
     H = h0.shape[1]
@@ -520,6 +521,7 @@ def _rnn_forward_fused(x_tm, h0, p):
 
 
 def _rnn_backward_fused(dy_tm, cache, p, grads, return_sequences):
+    """Per step only dL/da_t and dL/dh_{t-1}; the weight gradients after the loop."""
     hs = cache["hs"]
     T, N, H = dy_tm.shape
     xp = backend.get_array_module(dy_tm)
@@ -537,6 +539,7 @@ def _rnn_backward_fused(dy_tm, cache, p, grads, return_sequences):
 
 
 def _lstm_forward_fused(x_tm, state, has_state, p, kernels):
+    """Per step one product h_{t-1} Wh and one ``lstm_cell_forward`` into preallocated slices."""
     xp = backend.get_array_module(x_tm)
     T, N, D = x_tm.shape
     H = state[0].shape[1]
@@ -555,6 +558,7 @@ def _lstm_forward_fused(x_tm, state, has_state, p, kernels):
 
 
 def _lstm_backward_fused(dy_tm, cache, p, grads, return_sequences, kernels):
+    """Per step one ``lstm_cell_backward`` and one product da_t Wh^T; dL/dc in two swapped buffers."""
     gates, hs, cells, has_state = cache["gates"], cache["hs"], cache["cells"], cache["has_state"]
     T, N, H = dy_tm.shape
     xp = backend.get_array_module(dy_tm)
@@ -576,6 +580,7 @@ def _lstm_backward_fused(dy_tm, cache, p, grads, return_sequences, kernels):
 
 
 def _gru_forward_fused(x_tm, h0, has_state, p, kernels):
+    """Per step one product h_{t-1} Wh and one ``gru_cell_forward``; h Wh_n + bh_n kept for the backward."""
     xp = backend.get_array_module(x_tm)
     T, N, D = x_tm.shape
     H = h0.shape[1]
@@ -594,6 +599,7 @@ def _gru_forward_fused(x_tm, h0, has_state, p, kernels):
 
 
 def _gru_backward_fused(dy_tm, cache, p, grads, return_sequences, kernels):
+    """Per step one ``gru_cell_backward`` and one product dhw_t Wh^T plus the direct z * dh path."""
     gates, hn, hs, has_state = cache["gates"], cache["hn"], cache["hs"], cache["has_state"]
     T, N, H = dy_tm.shape
     xp = backend.get_array_module(dy_tm)
