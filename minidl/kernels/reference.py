@@ -259,10 +259,14 @@ def batchnorm_backward(dy, x, gamma, mean, var, eps):
 
 
 # ============================================================ recurrent cells
-# One time step of an LSTM or GRU is a matrix product (left to BLAS, in the layer) and
-# then a handful of pointwise operations on the gates, done here. The layer computes the
-# input projection x_t Wx for ALL time steps with one matrix product before the loop, so
-# each step only adds h_{t-1} Wh. Outputs are arguments (written in place and returned),
+# The pointwise part of one LSTM or GRU step, as the layers' fast path uses it. To learn
+# the cells, read ``lstm_step_forward`` / ``lstm_step_backward`` and ``gru_step_*`` in
+# minidl/layers/recurrent.py: the whole step (matrix products included) in plain NumPy,
+# the same equations; tests/test_recurrent_step.py checks that the two agree.
+# Here the step is split for speed: the matrix products stay in the layer (BLAS), which
+# computes x_t Wx for ALL time steps with one product before the loop, so each step only
+# adds h_{t-1} Wh; what remains is the handful of pointwise operations below, one fused
+# pass in the Numba and CUDA tiers. Outputs are arguments (written in place and returned),
 # so the layer preallocates every per-step buffer once and the GPU tier can take the same
 # signature. Gate blocks are H columns wide: LSTM [i | f | g | o], GRU [r | z | n].
 def _sigmoid(x):
