@@ -42,7 +42,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from minidl.datasets import audio  # noqa: E402  (numpy-only module, no package side effects needed)
+from minidl.datasets import audio  # noqa: E402  (this checkout's minidl, found through ROOT)
 
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 # espeak-ng's English pronunciations ("accents").
