@@ -31,8 +31,8 @@ def markdown(notebook):
                      if cell["cell_type"] == "markdown")
 
 
-def test_the_course_has_chapters_00_to_14_numbered_without_gaps():
-    assert sorted(BY_NUMBER) == list(range(15)), f"chapter numbers found: {sorted(BY_NUMBER)}"
+def test_the_course_has_chapters_00_to_15_numbered_without_gaps():
+    assert sorted(BY_NUMBER) == list(range(16)), f"chapter numbers found: {sorted(BY_NUMBER)}"
     assert len(BY_NUMBER) == len(CHAPTERS), "two chapters share a number"
 
 
