@@ -201,8 +201,3 @@ class Conv2DTranspose(Layer):
             self.grads["b"][...] = dy.sum(axis=(0, 2, 3))
         dx2d = Wt.reshape(C, -1) @ dcols                                     # (C, N*H*W)
         return xp.ascontiguousarray(dx2d.reshape(C, N, H, W).transpose(1, 0, 2, 3))
-
-    def regularization_loss(self):
-        if self.kernel_regularizer is None or not self.built:
-            return 0.0
-        return self.kernel_regularizer.loss(self.params["W"])
