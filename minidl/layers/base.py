@@ -69,6 +69,14 @@ def check_data_format(data_format, who: str):
     return data_format
 
 
+def positive_int(value, what: str) -> int:
+    """``value`` as an ``int`` if it is a positive integer (a bool is not), else a ``ValueError``
+    that names ``what`` (``"Dense units"``) and the value received."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{what} must be a positive integer, got {value!r}")
+    return int(value)
+
+
 def _checked_shape(shape, who: str):
     """A per-sample shape as a tuple of ints (``None`` allowed: a free axis, e.g. time)."""
     if isinstance(shape, (int, np.integer)):

@@ -28,7 +28,8 @@ import numpy as np
 from .. import backend, initializers, regularizers
 from ..kernels.common import conv_output_length, pool_output_length
 from . import activations
-from .base import Layer, accepts_channels_last, layout_hint, check_data_format, image_data_format
+from .base import (Layer, accepts_channels_last, check_data_format, image_data_format, layout_hint,
+                   positive_int)
 
 
 def _pair(value, what: str, who: str, minimum: int = 1) -> tuple[int, int]:
@@ -102,9 +103,7 @@ class Conv2D(Layer):
         super().__init__(name, **kwargs)
         self.data_format = check_data_format(data_format, "Conv2D") or image_data_format()
         self.data_format_given = data_format is not None
-        if not isinstance(filters, (int, np.integer)) or isinstance(filters, bool) or filters <= 0:
-            raise ValueError(f"Conv2D filters must be a positive integer, got {filters!r}")
-        self.filters = int(filters)
+        self.filters = positive_int(filters, "Conv2D filters")
         self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2D")
         self.stride = _pair(stride, "stride", "Conv2D")
         self.padding = padding if isinstance(padding, str) else _pair(padding, "padding", "Conv2D", 0)

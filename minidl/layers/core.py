@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import backend, initializers, regularizers
 from . import activations
-from .base import Layer
+from .base import Layer, positive_int
 
 
 class Dense(Layer):
@@ -44,9 +44,7 @@ class Dense(Layer):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, name=None, **kwargs):
         super().__init__(name, **kwargs)
-        if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
-            raise ValueError(f"Dense units must be a positive integer, got {units!r}")
-        self.units = int(units)
+        self.units = positive_int(units, "Dense units")
         self.activation = activation
         self.activation_layer = activations.get(activation)
         self.use_bias = use_bias
