@@ -93,7 +93,8 @@ def kernels_for(x):
 
 
 # --------------------------------------------------------------------------- arrays
-# get_array_module(x): numpy, or cupy for a CuPy array (kernels/common.py, shared with the GPU launchers)
+# get_array_module(x) -- numpy, or cupy for a CuPy array -- is imported above from its one home,
+# kernels/common.py, where the GPU launchers find it too.
 
 
 def device_of(x) -> str:
