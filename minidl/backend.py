@@ -24,9 +24,11 @@ import sys
 
 import numpy as np
 
+from .kernels.common import get_array_module
+
 __all__ = [
     "use", "current", "kernels", "kernels_for", "get_array_module", "seed", "rng",
-    "numba_available", "gpu_available", "gpu_status", "to_device", "device_of", "to_numpy",
+    "numba_available", "gpu_available", "gpu_status", "check_device", "to_device", "device_of", "to_numpy",
 ]
 
 # Numba's OpenMP threads and OpenBLAS's threads both spin while they wait for work; on a
@@ -91,17 +93,8 @@ def kernels_for(x):
 
 
 # --------------------------------------------------------------------------- arrays
-def _cupy_if_imported():
-    """CuPy if it has already been imported (an array cannot be a CuPy array otherwise)."""
-    return sys.modules.get("cupy")
-
-
-def get_array_module(x):
-    """``numpy`` for a NumPy array (or anything else), ``cupy`` for a CuPy array."""
-    cp = _cupy_if_imported()
-    if cp is not None and isinstance(x, cp.ndarray):
-        return cp
-    return np
+# get_array_module(x) -- numpy, or cupy for a CuPy array -- is imported above from its one home,
+# kernels/common.py, where the GPU launchers find it too.
 
 
 def device_of(x) -> str:
@@ -146,6 +139,16 @@ def _require_gpu():
         raise RuntimeError(f"cannot use the GPU: {why}")
     import cupy as cp
     return cp
+
+
+def check_device(device: str) -> str:
+    """``device`` if it can be used: ``"cpu"``, or ``"gpu"`` when a CUDA device answers;
+    otherwise an error that says why."""
+    if device == "gpu":
+        _require_gpu()
+    elif device != "cpu":
+        raise ValueError(f"device must be 'cpu' or 'gpu', got {device!r}")
+    return device
 
 
 def to_device(x, device: str):

@@ -21,7 +21,7 @@ import warnings
 import numpy as np
 
 from . import backend
-from .layers.activations import sigmoid
+from .kernels.common import sigmoid
 
 EPSILON = 1e-7
 

@@ -30,7 +30,8 @@ import zipfile
 
 import numpy as np
 
-from . import __version__, backend, losses as losses_module, metrics as metrics_module, optim
+from . import backend, losses as losses_module, metrics as metrics_module, optim
+from ._version import __version__
 from .callbacks import Callback, EpochLogger, History, ProgressBar
 from .data import DataLoader
 from .layers.base import LAYER_CLASSES, Layer, _checked_shape, check_data_format
@@ -82,6 +83,7 @@ class Sequential:
         self.stop_training = False
         self.history = None
         self.device = "cpu"
+        self._device_chosen = False        # set by to(); until then the first batch's device is used
         self.epochs_completed = 0          # saved with the model; fit(initial_epoch=...) reads it
         self._resume_rng = None            # (saved random state, generator at load) until fit uses it
         for layer in layers or []:
@@ -97,7 +99,8 @@ class Sequential:
         entry (it is not kept in ``layers``), or ``input_shape=`` on the first layer. A
         ``Sequential`` added to a ``Sequential`` contributes its layers (shared, not
         copied: a frozen base stays frozen). With ``Sequential(data_format=...)`` every
-        image layer created without its own ``data_format`` gets the model's.
+        image layer created without its own ``data_format`` gets the model's. After
+        ``to(device)`` an added layer moves there (or, not built yet, will be built there).
         """
         if isinstance(layer, Sequential):
             if self.input_shape is None and not self.layers and layer.input_shape is not None:
@@ -124,6 +127,8 @@ class Sequential:
                                           f"{layer.label}(input_shape={layer.declared_input_shape})")
             elif self.input_shape is not None:
                 _check_declared_shape(layer, self._output_shape(), len(self.layers))
+        if self._device_chosen:
+            layer.to(self.device)
         if self.input_shape is not None and not layer.built:
             layer.build(self._output_shape(), dtype=self._dtype())
         self.layers.append(layer)
@@ -213,6 +218,8 @@ class Sequential:
                 x = np.asarray(x, dtype=np.float32)
             self._check_image_layout(tuple(x.shape[1:]), "input")
             self.input_shape = tuple(x.shape[1:])
+            if not self._device_chosen:             # the layers are built where this batch is
+                self.device = backend.device_of(x)
         for layer in self.layers:
             frozen_inference = not layer.trainable and layer.inference_when_frozen
             x = layer.forward(x, training=training and not frozen_inference)
@@ -450,14 +457,17 @@ class Sequential:
             store[key][...] = backend.to_device(np.asarray(w), self.device)
 
     def to(self, device: str) -> "Sequential":
-        """Move every layer's arrays and the optimizer state to ``"cpu"`` or ``"gpu"``."""
-        if device not in ("cpu", "gpu"):
-            raise ValueError(f"device must be 'cpu' or 'gpu', got {device!r}")
+        """Move every layer's arrays and the optimizer state to ``"cpu"`` or ``"gpu"``.
+
+        The model remembers the device: layers not built yet are built there, and layers
+        added later move there, so ``to("gpu")`` may come before the first batch.
+        """
+        backend.check_device(device)
         for layer in self.layers:
             layer.to(device)
         if self.optimizer is not None:
             self.optimizer.to(device)
-        self.device = device
+        self.device, self._device_chosen = device, True
         return self
 
     def _to_device(self, a):

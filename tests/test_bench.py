@@ -8,14 +8,14 @@ import os
 
 import pytest
 
-from minidl.bench import peer, runner
+from minidl.bench import runner
 
 
 def test_clean_environment_drops_every_thread_and_wait_setting():
     env = {"PATH": "/bin", "HOME": "/root", "OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": "2",
            "OPENBLAS_NUM_THREADS": "2", "MKL_NUM_THREADS": "2", "NUMBA_NUM_THREADS": "2",
            "NUMBA_CACHE_DIR": "/tmp/x", "GOMP_SPINCOUNT": "0", "KMP_BLOCKTIME": "0", "MINIDL_BACKEND": "numpy"}
-    assert peer.clean_environment(env) == {"PATH": "/bin", "HOME": "/root"}
+    assert runner.clean_environment(env) == {"PATH": "/bin", "HOME": "/root"}
 
 
 def test_interleaved_alternates_the_contenders_round_by_round():

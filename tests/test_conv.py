@@ -254,7 +254,7 @@ def test_lenet5_learns_the_bundled_mnist():
     few seconds of CPU time on the Numba tier.
     """
     from minidl import datasets, losses, optim
-    from minidl.bench.conv import lenet5
+    from minidl.models import lenet5
     (x_train, y_train), (x_test, y_test) = datasets.load_mnist()
     model = lenet5()
     model.compile(optimizer=optim.Adam(1e-3), loss=losses.SparseCategoricalCrossentropy(from_logits=True),

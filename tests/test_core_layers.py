@@ -100,6 +100,29 @@ def test_errors_name_expected_and_received_shapes(rng):
         L.ReLU().backward(np.zeros((1, 1)))
 
 
+@pytest.mark.parametrize("make_layer, message", [
+    (lambda: L.Dense(True), "Dense units must be a positive integer, got True"),
+    (lambda: L.Dense(0), "Dense units must be a positive integer, got 0"),
+    (lambda: L.Dense(2.5), "Dense units must be a positive integer, got 2.5"),
+    (lambda: L.Conv2D(False, 3), "Conv2D filters must be a positive integer, got False"),
+    (lambda: L.Conv2DTranspose(True, 3), "Conv2DTranspose filters must be a positive integer, got True"),
+    (lambda: L.Embedding(10, True), "Embedding output_dim must be a positive integer, got True"),
+])
+def test_a_bool_or_a_non_positive_size_is_refused_with_the_value(make_layer, message):
+    with pytest.raises(ValueError, match=message):
+        make_layer()
+
+
+def test_dropout_backward_after_an_identity_pass_keeps_working_on_a_copy(rng):
+    import copy
+    import pickle
+    layer = L.Dropout(0.5)
+    x = rng.standard_normal((2, 3)).astype(np.float32)
+    layer.forward(x, training=False)
+    for clone in (copy.deepcopy(layer), pickle.loads(pickle.dumps(layer))):
+        np.testing.assert_array_equal(clone.backward(x), x)
+
+
 def test_numerical_gradient_of_a_known_function():
     x = np.array([[1.0, -2.0], [0.5, 3.0]])
     grad = numerical_gradient(lambda: float((x ** 3).sum()), x)

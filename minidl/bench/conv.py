@@ -1,4 +1,4 @@
-"""Workloads of issue 3: convolutions, pooling, batch norm, LeNet-5 and MLP steps, a GEMM.
+"""Benchmark workloads: convolutions, pooling, batch norm, LeNet-5 and MLP steps, a GEMM.
 
 All float32, random data (the speed of a step does not depend on the values). Each
 ``setup`` builds layers and arrays outside the timed step; each ``torch_setup`` builds
@@ -20,7 +20,8 @@ import tempfile
 import numpy as np
 
 from .. import backend
-from .runner import Workload
+from ..models import lenet5
+from .runner import Workload, clean_environment
 
 F32 = np.float32
 
@@ -124,19 +125,9 @@ def batchnorm_workload(shape) -> Workload:
 
 
 # ------------------------------------------------------------------ training steps
-def lenet5(input_shape=(1, 28, 28)):
-    """LeNet-5 as in the issue: conv5x5 1->6 pad 2, ReLU, pool, conv5x5 6->16, ReLU, pool,
-    dense 400->120->84->10 (logits)."""
-    from .. import layers as L
-    from ..layers.conv import Conv2D, MaxPool2D
-    from ..model import Sequential
-    return Sequential([Conv2D(6, 5, padding=2, activation="relu"), MaxPool2D(2),
-                       Conv2D(16, 5, activation="relu"), MaxPool2D(2), L.Flatten(),
-                       L.Dense(120, activation="relu"), L.Dense(84, activation="relu"), L.Dense(10)],
-                      input_shape=input_shape)
-
-
 def torch_lenet5():
+    """PyTorch's twin of ``minidl.models.lenet5()``: 1->6 conv 5x5 pad 2, pool, 6->16 conv 5x5,
+    pool, dense 400->120->84->10, ReLU after every hidden layer."""
     nn = _torch().nn
     return nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
                          nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
@@ -159,7 +150,7 @@ def training_step_workload(name, build, build_torch, x_shape) -> Workload:
     """One SGD step (forward, softmax cross-entropy, backward, update) on a batch x_shape."""
     def setup(tier):
         from .. import losses, optim
-        model = build(x_shape[1:])
+        model = build(input_shape=x_shape[1:])
         model.compile(optimizer=optim.SGD(0.01), loss=losses.SparseCategoricalCrossentropy(from_logits=True))
         x = _rng().standard_normal(x_shape).astype(F32)
         y = _rng().integers(0, 10, x_shape[0])
@@ -218,7 +209,8 @@ import json, time
 t0 = time.perf_counter()
 import minidl
 t_import = time.perf_counter()
-from minidl.bench.conv import training_step_workload, lenet5, torch_lenet5
+from minidl.bench.conv import training_step_workload, torch_lenet5
+from minidl.models import lenet5
 minidl.backend.use("numba")
 step = training_step_workload("", lenet5, torch_lenet5, (64, 1, 28, 28)).setup("numba")
 step()
@@ -237,7 +229,8 @@ if sys.argv[1] == "with torch":          # as a notebook that used PyTorch befor
     float(torch.nn.functional.conv2d(x, torch.randn(6, 1, 5, 5), padding=2).relu().sum())
 import numpy as np
 import minidl
-from minidl.bench.conv import training_step_workload, lenet5, torch_lenet5
+from minidl.bench.conv import training_step_workload, torch_lenet5
+from minidl.models import lenet5
 minidl.backend.use("numba")
 step = training_step_workload("", lenet5, torch_lenet5, (64, 1, 28, 28)).setup("numba")
 for _ in range(5):
@@ -272,7 +265,7 @@ def cold_start(quick: bool = False, torch: bool = True) -> list[dict]:
     """
     if not backend.numba_available():
         return []
-    from .peer import COLD_START_SCRIPT, clean_environment
+    from .peer import COLD_START_SCRIPT
     results = []
     rounds = 1 if quick else 3
     with tempfile.TemporaryDirectory(prefix="minidl-numba-cache-") as cache_dir:
@@ -309,7 +302,6 @@ def coexistence(quick: bool = False, torch: bool = True) -> list[dict]:
     """
     if not torch or not backend.numba_available():
         return []
-    from .peer import clean_environment
     env, calls = clean_environment(), "10" if quick else "30"
     runs = {"alone": [], "with torch": []}
     for _ in range(1 if quick else 3):

@@ -24,6 +24,7 @@ from typing import Callable
 import numpy as np
 
 from .. import backend
+from ..models import lenet5
 from .runner import Workload, measure
 
 __all__ = ["GpuWorkload", "workloads", "all_workloads", "main"]
@@ -51,15 +52,10 @@ def _place(device, *arrays):
 
 
 # ------------------------------------------------------------------ training steps
-def _lenet5(input_shape):
-    from .conv import lenet5
-    return lenet5(input_shape)
-
-
 def training_step(build, x_shape, device: str) -> Callable[[], None]:
     """One SGD step (forward, softmax cross-entropy, backward, update) on a random batch x_shape."""
     from .. import losses, optim
-    model = build(x_shape[1:])
+    model = build(input_shape=x_shape[1:])
     model.compile(optimizer=optim.SGD(0.01), loss=losses.SparseCategoricalCrossentropy(from_logits=True))
     x = _rng().standard_normal(x_shape).astype(F32)
     y = _rng().integers(0, 10, x_shape[0])
@@ -161,7 +157,7 @@ def all_workloads(batch_sizes=BATCH_SIZES, scale: int = 1) -> list[GpuWorkload]:
     rows = []
     hidden = max(8, 128 // scale)
     for n in batch_sizes:  # the rows of bench.conv (LeNet-5) and bench.recurrent (LSTM), larger N
-        rows.append(training_workload("GPU LeNet-5", _lenet5, (n, 1, 28, 28)))
+        rows.append(training_workload("GPU LeNet-5", lenet5, (n, 1, 28, 28)))
         rows.append(layer_workload(f"GPU LSTM N={n} T=50 D=32 H={hidden}, fwd+bwd through time",
                                    functools.partial(_lstm, hidden), (n, 50, 32)))
     n = max(1, 256 // scale)

@@ -3,9 +3,9 @@
 PyTorch must not be timed inside minidl's process: minidl sets ``OMP_WAIT_POLICY=PASSIVE``
 for its own thread pools (which slows PyTorch's OpenMP threads 2-3x), and the Makefile fixes
 thread counts for repeatable notebooks. So the runner starts this module with
-``peer_command()`` in an environment from ``clean_environment()`` (every OpenMP, MKL,
-OpenBLAS and Numba variable removed), and ``torch`` is imported before any minidl code runs,
-so PyTorch's OpenMP runtime reads its settings from that clean environment.
+``runner.peer_command()`` in an environment from ``runner.clean_environment()`` (every
+OpenMP, MKL, OpenBLAS and Numba variable removed), and ``torch`` is imported before any
+minidl code runs, so PyTorch's OpenMP runtime reads its settings from that clean environment.
 
 The two processes talk in JSON lines over the peer's stdin/stdout:
 
@@ -24,11 +24,9 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 
-# Variables through which minidl, the Makefile or a notebook may have set threads or
-# their wait policy; PyTorch gets none of them and so runs with its own defaults.
-THREAD_VARIABLE_PREFIXES = ("OMP_", "GOMP_", "KMP_", "MKL_", "OPENBLAS_", "GOTO", "NUMBA_", "MINIDL_")
+from .runner import THREAD_VARIABLE_PREFIXES, collect_workloads, timed_calls
+
 COLD_START_SCRIPT = """
 import json, time
 t0 = time.perf_counter()
@@ -53,27 +51,13 @@ print(json.dumps({"import_s": t_import - t0, "first_step_s": t_step - t_import,
 """
 
 
-def clean_environment(environ=None) -> dict:
-    """A copy of ``environ`` (default ``os.environ``) without any thread or wait-policy setting."""
-    environ = os.environ if environ is None else environ
-    return {k: v for k, v in environ.items() if not k.startswith(THREAD_VARIABLE_PREFIXES)}
-
-
-def peer_command() -> list[str]:
-    """The command line of the peer: torch is imported first, then this module runs."""
-    return [sys.executable, "-c", "import os, runpy, torch; start = dict(os.environ); "
-            "runpy.run_module('minidl.bench.peer', {'START_ENVIRON': start}, run_name='__main__')"]
-
-
 def _workloads_by_name():
-    from .runner import collect_workloads
     return {w.name: w for w in collect_workloads(log=lambda *_: None) if w.torch_setup is not None}
 
 
 def serve(stdin=sys.stdin, stdout=sys.stdout) -> None:
     """Answer the runner's requests until "quit" or end of input."""
     import torch
-    from .runner import timed_calls
     workloads, step = _workloads_by_name(), None
     for line in stdin:
         request = json.loads(line)

@@ -1,4 +1,4 @@
-"""Workloads of issue 4: LSTM and GRU forward + backward through time.
+"""Benchmark workloads: LSTM and GRU forward + backward through time.
 
 One step = forward over the whole sequence (N=64, T=50, D=32, H=128, every hidden state
 returned) and the full backward (dx, dWx, dWh, biases) for a fixed random dL/dy, in

@@ -43,6 +43,10 @@ BENCH_MODULES = ("minidl.bench.conv", "minidl.bench.recurrent", "minidl.bench.gp
 DEFAULT_JSON = os.path.join("benchmarks", "results", "bench.json")
 TIERS = ("numpy", "numba")
 
+# Variables through which minidl, the Makefile or a notebook may have set threads or
+# their wait policy; PyTorch gets none of them and so runs with its own defaults.
+THREAD_VARIABLE_PREFIXES = ("OMP_", "GOMP_", "KMP_", "MKL_", "OPENBLAS_", "GOTO", "NUMBA_", "MINIDL_")
+
 
 @dataclass
 class Workload:
@@ -50,6 +54,19 @@ class Workload:
     setup: Callable[[str], Callable[[], None]]  # given tier "numpy" | "numba", returns a zero-argument step (all allocation/setup done outside the timed step)
     torch_setup: Callable[[], Callable[[], None]] | None = None   # same, in PyTorch (None if not applicable)
     flops: float | None = None
+
+
+# ------------------------------------------------------------------ the PyTorch peer's process
+def clean_environment(environ=None) -> dict:
+    """A copy of ``environ`` (default ``os.environ``) without any thread or wait-policy setting."""
+    environ = os.environ if environ is None else environ
+    return {k: v for k, v in environ.items() if not k.startswith(THREAD_VARIABLE_PREFIXES)}
+
+
+def peer_command() -> list[str]:
+    """The command line of the peer: torch is imported first, then this module runs."""
+    return [sys.executable, "-c", "import os, runpy, torch; start = dict(os.environ); "
+            "runpy.run_module('minidl.bench.peer', {'START_ENVIRON': start}, run_name='__main__')"]
 
 
 # ------------------------------------------------------------------ timing
@@ -126,7 +143,6 @@ class Peer:
     """PyTorch in its own process (``minidl.bench.peer``), with its own thread defaults."""
 
     def __init__(self):
-        from .peer import clean_environment, peer_command
         self.process = subprocess.Popen(peer_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         text=True, env=clean_environment())
         self.info = self.ask(cmd="info")

@@ -132,11 +132,11 @@ def _cuda_probe(namespace, entries, case):
 # ---------------------------------------------------------------------- chapter 13: models
 def build_model(weights: list):
     """Dense(h) - ReLU - Dense(h2) - ReLU - Dense(k) in float64 with the given (W, b) pairs."""
-    import minidl as mdl
     from minidl import layers as L
+    from minidl.model import Sequential
     dense = [L.Dense(W.shape[1]) for W, _ in weights]
-    model = mdl.Sequential([dense[0], L.ReLU(), dense[1], L.ReLU(), dense[2]],
-                           input_shape=(weights[0][0].shape[0],))
+    model = Sequential([dense[0], L.ReLU(), dense[1], L.ReLU(), dense[2]],
+                       input_shape=(weights[0][0].shape[0],))
     model.astype(np.float64) if hasattr(model, "astype") else None
     for layer, (W, b) in zip(dense, weights):
         layer.params["W"] = np.array(W, dtype=np.float64)

@@ -3,13 +3,16 @@
 Each kernel says in one line why it is shaped as it is. ``NUMBA_DISABLE_JIT=1`` turns
 every kernel back into plain Python for debugging.
 """
+import math
 import types as _pytypes
 
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import overload
 
 from . import reference
+from .common import conv_output_length, pool_output_length
 
 # ============================================================ one thread or all of them
 # Every loop nest below that is written with ``prange`` is compiled twice: with threads
@@ -200,10 +203,6 @@ def adam_update(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay, de
 
 
 # ============================================================ convolution (im2col / col2im)
-def _output_size(size, kernel, stride, pad):
-    return (size + 2 * pad - kernel) // stride + 1
-
-
 @njit(cache=True, inline="always")
 def _valid_range(count, offset, stride, size):
     """The positions o in [0, count) with 0 <= o * stride + offset < size, as (first, stop)."""
@@ -255,7 +254,7 @@ def im2col(x, kh, kw, sh, sw, ph, pw):
     """Numba twin of ``reference.im2col``: cols (C*kh*kw, N*OH*OW)."""
     x = np.ascontiguousarray(x)
     N, C, H, W = x.shape
-    OH, OW = _output_size(H, kh, sh, ph), _output_size(W, kw, sw, pw)
+    OH, OW = conv_output_length(H, kh, sh, ph), conv_output_length(W, kw, sw, pw)
     cols = np.empty((C * kh * kw, N * OH * OW), dtype=x.dtype)
     kernel = _pick(_im2col, _im2col_serial, cols.size)
     kernel(x, kh, kw, sh, sw, ph, pw, OH, OW, cols)
@@ -290,7 +289,7 @@ _col2im_serial = serial_twin(_col2im)
 def col2im(cols, x_shape, kh, kw, sh, sw, ph, pw):
     """Numba twin of ``reference.col2im``: dx (N, C, H, W)."""
     N, C, H, W = (int(d) for d in x_shape)
-    OH, OW = _output_size(H, kh, sh, ph), _output_size(W, kw, sw, pw)
+    OH, OW = conv_output_length(H, kh, sh, ph), conv_output_length(W, kw, sw, pw)
     dx = np.zeros((N, C, H, W), dtype=cols.dtype)
     kernel = _pick(_col2im, _col2im_serial, cols.size)
     kernel(np.ascontiguousarray(cols), kh, kw, sh, sw, ph, pw, OH, OW, dx)
@@ -330,7 +329,7 @@ def max_pool_forward(x, kh, kw, sh, sw):
     """Numba twin of ``reference.max_pool_forward``: y and argmax (N, C, OH, OW)."""
     x = np.ascontiguousarray(x)
     N, C, H, W = x.shape
-    OH, OW = (H - kh) // sh + 1, (W - kw) // sw + 1
+    OH, OW = pool_output_length(H, kh, sh), pool_output_length(W, kw, sw)
     y = np.empty((N, C, OH, OW), dtype=x.dtype)
     argmax = np.empty((N, C, OH, OW), dtype=np.int64)
     kernel = _pick(_max_pool_forward, _max_pool_forward_serial, x.size)
@@ -394,7 +393,7 @@ def avg_pool_forward(x, kh, kw, sh, sw):
     """Numba twin of ``reference.avg_pool_forward``: y (N, C, OH, OW)."""
     x = np.ascontiguousarray(x)
     N, C, H, W = x.shape
-    OH, OW = (H - kh) // sh + 1, (W - kw) // sw + 1
+    OH, OW = pool_output_length(H, kh, sh), pool_output_length(W, kw, sw)
     y = np.empty((N, C, OH, OW), dtype=x.dtype)
     kernel = _pick(_avg_pool_forward, _avg_pool_forward_serial, x.size)
     kernel(x, kh, kw, sh, sw, x.dtype.type(kh * kw), y)
@@ -595,11 +594,6 @@ def batchnorm_backward(dy, x, gamma, mean, var, eps):
 # so float32 tanh/sigmoid use a rational approximation (accurate to a few float32 ulp)
 # made of multiply-adds and one division, which vectorises; float64 uses math.tanh/exp.
 # ``gate_tanh``/``gate_sigmoid`` pick one of the two by type at compile time (overload).
-import math
-
-from numba import types
-from numba.extending import overload
-
 _TANH_CLAMP = np.float32(7.90531110763549805)  # beyond this tanh(x) rounds to ±1 in float32
 _TANH_P = tuple(np.float32(v) for v in (4.89352455891786e-03, 6.37261928875436e-04,
                                         1.48572235717979e-05, 5.12229709037114e-08,

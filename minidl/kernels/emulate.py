@@ -53,6 +53,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .common import C_REAL_TYPES
+
 __all__ = ["CUDA_DIR", "compiler", "load_module", "kernel_signatures", "EmulatedModule",
            "EmulatedKernel"]
 
@@ -149,7 +151,6 @@ _C_TYPES = {
     "size_t": (ctypes.c_size_t, np.uint64),
     "unsigned char": (ctypes.c_ubyte, np.uint8),
 }
-_REAL_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 
 _KERNEL_RE = re.compile(r'extern\s+"C"\s+__global__\s+void\s+(\w+)\s*\(([^)]*)\)\s*\{')
 _FUNCTION_RE = re.compile(r'(?:__device__|__global__)[^;{}()]*?\b(\w+)\s*\([^)]*\)\s*\{')
@@ -276,7 +277,7 @@ class EmulatedKernel:
 
     def _c_type(self, param: Param):
         if param.c_type == "real_t":
-            return _C_TYPES[_REAL_TYPES[self.module.dtype]]
+            return _C_TYPES[C_REAL_TYPES[self.module.dtype]]
         return _C_TYPES[param.c_type]
 
     def _convert(self, param: Param, value):
@@ -323,12 +324,12 @@ class EmulatedModule:
 
     def __init__(self, source: str, dtype, name: str = "<source>"):
         self.name, self.dtype = name, np.dtype(dtype)
-        if self.dtype not in _REAL_TYPES:
+        if self.dtype not in C_REAL_TYPES:
             raise TypeError(f"CUDA kernels run in float32 or float64, got {self.dtype}")
         self.signatures = kernel_signatures(source)
         launchers = "".join(_launcher(n, p, t) for n, (p, t) in self.signatures.items())
         text = f"{PRELUDE}\n#line 1 \"{name}\"\n{source}\n#line 1 \"<emulator launchers>\"\n{launchers}"
-        self.library = ctypes.CDLL(str(_build(text, [f"-DREAL_T={_REAL_TYPES[self.dtype]}"])))
+        self.library = ctypes.CDLL(str(_build(text, [f"-DREAL_T={C_REAL_TYPES[self.dtype]}"])))
         self._kernels: dict[str, EmulatedKernel] = {}
 
     def get_function(self, name: str) -> EmulatedKernel:

@@ -43,6 +43,8 @@ import functools
 import numpy as np
 
 from . import emulate
+from .common import C_REAL_TYPES, conv_output_length, pool_output_length
+from .common import get_array_module as _array_module
 
 __all__ = [
     "softmax_cross_entropy", "softmax_cross_entropy_backward",
@@ -55,7 +57,6 @@ __all__ = [
 
 CUDA_DIR = emulate.CUDA_DIR
 THREADS = 256  # threads per block for elementwise kernels: a multiple of the 32-thread warp
-_C_REAL = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 
 
 # --------------------------------------------------------------------------- modules
@@ -67,16 +68,9 @@ def cuda_sources() -> list[str]:
 def compile_options(dtype) -> tuple[str, ...]:
     """NVRTC options for compiling a source for ``dtype`` (float32 or float64)."""
     dtype = np.dtype(dtype)
-    if dtype not in _C_REAL:
+    if dtype not in C_REAL_TYPES:
         raise TypeError(f"the CUDA kernels run in float32 or float64, got {dtype}")
-    return ("--std=c++17", f"-DREAL_T={_C_REAL[dtype]}")
-
-
-def _array_module(x):
-    """``numpy`` or ``cupy`` for ``x``; ``cupy`` is looked up without importing it."""
-    import sys
-    cp = sys.modules.get("cupy")
-    return cp if cp is not None and isinstance(x, cp.ndarray) else np
+    return ("--std=c++17", f"-DREAL_T={C_REAL_TYPES[dtype]}")
 
 
 @functools.lru_cache(maxsize=None)
@@ -214,16 +208,12 @@ def adam_update(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay, de
 
 
 # ============================================================ convolution (im2col / col2im)
-def _output_size(size, kernel, stride, pad):
-    return (size + 2 * pad - kernel) // stride + 1
-
-
 def im2col(x, kh, kw, sh, sw, ph, pw):
     """Unfold the (kh, kw) windows of x (N, C, H, W) into cols (C*kh*kw, N*OH*OW); see ``reference.im2col``."""
     xp = _array_module(x)
     x = _real_array(xp, x, x.dtype)
     n, c, height, width = x.shape
-    out_h, out_w = _output_size(height, kh, sh, ph), _output_size(width, kw, sw, pw)
+    out_h, out_w = conv_output_length(height, kh, sh, ph), conv_output_length(width, kw, sw, pw)
     cols = xp.empty((c * kh * kw, n * out_h * out_w), dtype=x.dtype)
     if cols.size:
         _kernel("im2col.cu", "im2col", x)(
@@ -237,7 +227,7 @@ def col2im(cols, x_shape, kh, kw, sh, sw, ph, pw):
     xp = _array_module(cols)
     cols = _real_array(xp, cols, cols.dtype)
     n, c, height, width = x_shape
-    out_h, out_w = _output_size(height, kh, sh, ph), _output_size(width, kw, sw, pw)
+    out_h, out_w = conv_output_length(height, kh, sh, ph), conv_output_length(width, kw, sw, pw)
     expected = (c * kh * kw, n * out_h * out_w)
     if cols.shape != expected:
         raise ValueError(f"col2im expected cols of shape {expected} for x_shape {tuple(x_shape)}, "
@@ -258,7 +248,7 @@ def _int32(*values):
 def _pool_geometry(x_shape, kh, kw, sh, sw):
     """(planes = N*C, H, W, OH, OW) for pooling windows that must fit (floor)."""
     n, c, height, width = x_shape
-    return n * c, height, width, (height - kh) // sh + 1, (width - kw) // sw + 1
+    return n * c, height, width, pool_output_length(height, kh, sh), pool_output_length(width, kw, sw)
 
 
 def max_pool_forward(x, kh, kw, sh, sw):

@@ -8,7 +8,11 @@ A layer is a function ``y = f(x; params)`` that also knows its derivative:
   ``self.grads`` (same keys and shapes as ``self.params``) and returns ``dL/dx``.
 
 Weights are created lazily, as in Keras: the first ``forward`` calls ``build`` with the
-input's shape (without the batch axis), so ``Dense(128)`` needs no input size.
+input's shape (without the batch axis), so ``Dense(128)`` needs no input size. They are
+created where the data lives (DeZero's rule): on the device of the batch that builds the
+layer, or on the device given to ``to()`` before it was built. ``build`` draws the initial
+values on the host (``minidl.backend.rng()``, so a seed gives the same numbers on CPU and
+GPU) and ``add_param`` / ``add_buffer`` put them on the layer's device.
 
 Writing a new layer means overriding ``build`` (if it has weights),
 ``compute_output_shape`` (if it changes the shape), ``forward`` and ``backward``;
@@ -65,6 +69,14 @@ def check_data_format(data_format, who: str):
     return data_format
 
 
+def positive_int(value, what: str) -> int:
+    """``value`` as an ``int`` if it is a positive integer (a bool is not), else a ``ValueError``
+    that names ``what`` (``"Dense units"``) and the value received."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{what} must be a positive integer, got {value!r}")
+    return int(value)
+
+
 def _checked_shape(shape, who: str):
     """A per-sample shape as a tuple of ints (``None`` allowed: a free axis, e.g. time)."""
     if isinstance(shape, (int, np.integer)):
@@ -96,6 +108,9 @@ class Layer:
     trainable : bool
         ``False`` freezes the layer: optimizers skip its params (gradients still flow
         through it to earlier layers), and ``summary`` counts them as non-trainable.
+    device : str or None
+        ``"cpu"`` or ``"gpu"``: where the layer's arrays live, set by ``to()`` or by the
+        batch that built the layer; ``None`` until then (the first batch decides).
     input_shape : tuple or None
         The per-sample shape the layer was built for, as its own code sees it: (C, H, W)
         for an image layer whatever its ``data_format`` (``output_shape`` is given in the
@@ -120,6 +135,8 @@ class Layer:
     transposes_at_edges = False
     #: whether a frozen layer runs in inference mode inside a model (Keras's rule for BatchNorm)
     inference_when_frozen = False
+    #: a penalty on the weight matrix ``W``, added to the loss by ``regularization_loss``
+    kernel_regularizer = None
 
     def __init__(self, name: str | None = None, input_shape=None, input_dim=None,
                  trainable: bool = True, **unknown):
@@ -136,6 +153,7 @@ class Layer:
         self.grads: dict = {}
         self.buffers: dict = {}
         self.trainable = bool(trainable)
+        self.device: str | None = None
         self.built = False
         self.input_shape: tuple | None = None
         self.declared_input_shape = (None if input_shape is None
@@ -155,9 +173,18 @@ class Layer:
         self.built = True
 
     def add_param(self, name: str, value) -> None:
-        """Register a learnable array and a zero gradient of the same shape."""
+        """Register a learnable array (moved to the layer's device) and a zero gradient like it."""
+        value = self._on_device(value)
         self.params[name] = value
         self.grads[name] = backend.get_array_module(value).zeros_like(value)
+
+    def add_buffer(self, name: str, value) -> None:
+        """Register a saved but not learned array (running statistics) on the layer's device."""
+        self.buffers[name] = self._on_device(value)
+
+    def _on_device(self, value):
+        """``value`` on ``self.device``; unchanged while the layer has no device yet."""
+        return value if self.device is None else backend.to_device(value, self.device)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         """Output shape (without the batch axis) for an input of ``input_shape``."""
@@ -209,6 +236,8 @@ class Layer:
             raise ValueError(f"{self.label} expected input {self._layout_text()}, "
                              f"got shape {tuple(x.shape)}{_batch_axis_hint(self, x)}")
         if not self.built:
+            if self.device is None:
+                self.device = backend.device_of(x)      # weights are born where the data is
             dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.float32
             self.build(self.user_layout(tuple(x.shape[1:])), dtype=dtype)
         elif self.params and self._input_mismatch(tuple(x.shape[1:])):
@@ -258,8 +287,14 @@ class Layer:
             g[...] = 0
 
     def regularization_loss(self) -> float:
-        """The penalty this layer adds to the loss (weight regularizers); 0 by default."""
-        return 0.0
+        """The penalty this layer adds to the loss: its ``kernel_regularizer`` on ``W``, 0 without one.
+
+        (Dense, Conv2D and Conv2DTranspose take ``kernel_regularizer=``; a layer with other
+        penalties overrides this.)
+        """
+        if self.kernel_regularizer is None or not self.built:
+            return 0.0
+        return self.kernel_regularizer.loss(self.params["W"])
 
     # ------------------------------------------------------------------ bookkeeping
     @property
@@ -294,8 +329,11 @@ class Layer:
                 store[key] = fn(store[key])
 
     def to(self, device: str) -> "Layer":
-        """Move params, grads and buffers to ``"cpu"`` or ``"gpu"``."""
+        """Move params, grads and buffers to ``"cpu"`` or ``"gpu"``; a layer not built yet
+        will create them there."""
+        backend.check_device(device)
         self.map_arrays(lambda a: backend.to_device(a, device))
+        self.device = device
         self.cache = None
         return self
 

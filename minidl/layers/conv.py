@@ -26,8 +26,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend, initializers, regularizers
+from ..kernels.common import conv_output_length, pool_output_length
 from . import activations
-from .base import Layer, accepts_channels_last, layout_hint, check_data_format, image_data_format
+from .base import (Layer, accepts_channels_last, check_data_format, image_data_format, layout_hint,
+                   positive_int)
 
 
 def _pair(value, what: str, who: str, minimum: int = 1) -> tuple[int, int]:
@@ -52,11 +54,6 @@ def _keras_strides(stride, kwargs: dict, who: str):
     if stride not in (None, 1):
         raise ValueError(f"{who}: give stride or strides (Keras's name), not both")
     return strides
-
-
-def conv_output_length(size: int, kernel: int, stride: int, pad: int) -> int:
-    """Window positions along one axis: ``floor((size + 2 pad - kernel) / stride) + 1``."""
-    return (size + 2 * pad - kernel) // stride + 1
 
 
 @accepts_channels_last
@@ -106,9 +103,7 @@ class Conv2D(Layer):
         super().__init__(name, **kwargs)
         self.data_format = check_data_format(data_format, "Conv2D") or image_data_format()
         self.data_format_given = data_format is not None
-        if not isinstance(filters, (int, np.integer)) or isinstance(filters, bool) or filters <= 0:
-            raise ValueError(f"Conv2D filters must be a positive integer, got {filters!r}")
-        self.filters = int(filters)
+        self.filters = positive_int(filters, "Conv2D filters")
         self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2D")
         self.stride = _pair(stride, "stride", "Conv2D")
         self.padding = padding if isinstance(padding, str) else _pair(padding, "padding", "Conv2D", 0)
@@ -202,11 +197,6 @@ class Conv2D(Layer):
         dcols = W.reshape(F, -1).T @ dy2d                                    # (C*KH*KW, N*OH*OW)
         return backend.kernels_for(dcols).col2im(dcols, x_shape, kh, kw, sh, sw, ph, pw)
 
-    def regularization_loss(self):
-        if self.kernel_regularizer is None or not self.built:
-            return 0.0
-        return self.kernel_regularizer.loss(self.params["W"])
-
 
 class _Pool2D(Layer):
     """Shared parts of MaxPool2D and AvgPool2D: pool size, stride, output shape, fit check.
@@ -237,7 +227,7 @@ class _Pool2D(Layer):
             raise ValueError(f"{self.label} pool {kh}x{kw} does not fit the input {H}x{W} "
                              f"(got per-sample shape {self.user_layout(tuple(input_shape))}, "
                              f"read as {self._layout_text()}){layout_hint(self, input_shape)}")
-        return (C, (H - kh) // sh + 1, (W - kw) // sw + 1)
+        return (C, pool_output_length(H, kh, sh), pool_output_length(W, kw, sw))
 
     def _check(self, x):
         x = self.check_input(x)

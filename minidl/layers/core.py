@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import backend, initializers, regularizers
 from . import activations
-from .base import Layer
+from .base import Layer, positive_int
 
 
 class Dense(Layer):
@@ -44,9 +44,7 @@ class Dense(Layer):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, name=None, **kwargs):
         super().__init__(name, **kwargs)
-        if not isinstance(units, (int, np.integer)) or units <= 0:
-            raise ValueError(f"Dense units must be a positive integer, got {units!r}")
-        self.units = int(units)
+        self.units = positive_int(units, "Dense units")
         self.activation = activation
         self.activation_layer = activations.get(activation)
         self.use_bias = use_bias
@@ -90,11 +88,6 @@ class Dense(Layer):
         if self.use_bias:
             self.grads["b"][...] = dy2d.sum(axis=0)
         return dy @ W.T
-
-    def regularization_loss(self):
-        if self.kernel_regularizer is None or not self.built:
-            return 0.0
-        return self.kernel_regularizer.loss(self.params["W"])
 
 
 class Flatten(Layer):
@@ -143,6 +136,20 @@ class Reshape(Layer):
         return dy.reshape(self.require_cache())
 
 
+class _PassThrough:
+    """Dropout's cache after a forward that dropped nothing (inference, or rate 0): backward
+    passes the gradient through. One instance, kept by copies and pickles."""
+
+    def __repr__(self):
+        return "<Dropout: nothing dropped>"
+
+    def __reduce__(self):
+        return "_PASS_THROUGH"
+
+
+_PASS_THROUGH = _PassThrough()
+
+
 class Dropout(Layer):
     """Inverted dropout: in training, zero each value with probability ``rate`` and scale
     the survivors by ``1 / (1 - rate)``; at inference the identity.
@@ -160,7 +167,7 @@ class Dropout(Layer):
     def forward(self, x, training=False):
         x = self.check_input(x)
         if not training or self.rate == 0.0:
-            self.cache = "identity"
+            self.cache = _PASS_THROUGH
             return x
         uniform = backend.rng().random(x.shape, dtype=np.float32)
         uniform = backend.to_device(uniform, backend.device_of(x))
@@ -170,6 +177,6 @@ class Dropout(Layer):
 
     def backward(self, dy):
         mask = self.require_cache()
-        if isinstance(mask, str):
+        if mask is _PASS_THROUGH:
             return dy
         return backend.kernels_for(dy).dropout_backward(dy, mask)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from .base import Layer
+from .base import Layer, positive_int
 
 __all__ = ["Embedding"]
 
@@ -37,11 +37,8 @@ class Embedding(Layer):
 
     def __init__(self, input_dim: int, output_dim: int, name=None, **kwargs):
         super().__init__(name, **kwargs)
-        for arg, value in (("input_dim", input_dim), ("output_dim", output_dim)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"Embedding {arg} must be a positive integer, got {value!r}")
-        self.input_dim = int(input_dim)
-        self.output_dim = int(output_dim)
+        self.input_dim = positive_int(input_dim, "Embedding input_dim")
+        self.output_dim = positive_int(output_dim, "Embedding output_dim")
 
     def build(self, input_shape, dtype=np.float32):
         super().build(input_shape, dtype)

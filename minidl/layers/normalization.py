@@ -71,8 +71,8 @@ class BatchNorm(Layer):
         channels = input_shape[0]
         self.add_param("gamma", np.ones(channels, dtype=dtype))
         self.add_param("beta", np.zeros(channels, dtype=dtype))
-        self.buffers["running_mean"] = np.zeros(channels, dtype=dtype)
-        self.buffers["running_var"] = np.ones(channels, dtype=dtype)
+        self.add_buffer("running_mean", np.zeros(channels, dtype=dtype))
+        self.add_buffer("running_var", np.ones(channels, dtype=dtype))
 
     def _input_mismatch(self, shape):
         return len(shape) != len(self.input_shape) or shape[0] != self.input_shape[0]

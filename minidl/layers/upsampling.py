@@ -30,7 +30,7 @@ import numpy as np
 
 from .. import backend, initializers, regularizers
 from . import activations
-from .base import Layer, accepts_channels_last, check_data_format, image_data_format
+from .base import Layer, accepts_channels_last, check_data_format, image_data_format, positive_int
 from .conv import _pair
 
 
@@ -119,9 +119,7 @@ class Conv2DTranspose(Layer):
         super().__init__(name, **kwargs)
         self.data_format = check_data_format(data_format, "Conv2DTranspose") or image_data_format()
         self.data_format_given = data_format is not None
-        if not isinstance(filters, (int, np.integer)) or isinstance(filters, bool) or filters <= 0:
-            raise ValueError(f"Conv2DTranspose filters must be a positive integer, got {filters!r}")
-        self.filters = int(filters)
+        self.filters = positive_int(filters, "Conv2DTranspose filters")
         self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2DTranspose")
         self.stride = _pair(stride, "stride", "Conv2DTranspose")
         self.padding = _pair(padding, "padding", "Conv2DTranspose", 0)
@@ -201,8 +199,3 @@ class Conv2DTranspose(Layer):
             self.grads["b"][...] = dy.sum(axis=(0, 2, 3))
         dx2d = Wt.reshape(C, -1) @ dcols                                     # (C, N*H*W)
         return xp.ascontiguousarray(dx2d.reshape(C, N, H, W).transpose(1, 0, 2, 3))
-
-    def regularization_loss(self):
-        if self.kernel_regularizer is None or not self.built:
-            return 0.0
-        return self.kernel_regularizer.loss(self.params["W"])

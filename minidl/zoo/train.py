@@ -16,30 +16,14 @@ import time
 
 import numpy as np
 
-from .. import backend, datasets, losses, optim
-from ..layers.activations import ReLU
-from ..layers.core import Dense, Flatten
+from .. import backend, datasets, losses, models, optim
 from ..model import Sequential
 from . import MODELS, UnknownModelError, available, entry, weights_path
 
 
 def lenet5(num_classes: int) -> Sequential:
-    """LeNet-5 with ReLU and max-pooling for (1, 28, 28) digits: 61,706 parameters for 10 classes.
-
-    (N, 1, 28, 28) -> Conv 6@5x5 pad 2 -> (6, 28, 28) -> pool -> (6, 14, 14)
-    -> Conv 16@5x5 -> (16, 10, 10) -> pool -> (16, 5, 5) -> Flatten 400
-    -> Dense 120 -> Dense 84 -> Dense ``num_classes`` (logits)
-    """
-    from ..layers.conv import Conv2D, MaxPool2D
-
-    return Sequential([
-        Conv2D(6, 5, padding=2, kernel_initializer="he_uniform"), ReLU(), MaxPool2D(2),
-        Conv2D(16, 5, kernel_initializer="he_uniform"), ReLU(), MaxPool2D(2),
-        Flatten(),
-        Dense(120, kernel_initializer="he_uniform"), ReLU(),
-        Dense(84, kernel_initializer="he_uniform"), ReLU(),
-        Dense(num_classes),
-    ], input_shape=(1, 28, 28), name="lenet5")
+    """The zoo's LeNet-5: ``minidl.models.lenet5`` with He-uniform hidden weights (a ReLU network)."""
+    return models.lenet5(num_classes, kernel_initializer="he_uniform")
 
 
 def digits_subset(x, y, classes):
