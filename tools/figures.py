@@ -153,6 +153,53 @@ def computational_graph():
     return fig
 
 
+# ----------------------------------------------------------------------------- chapter 5
+
+def dropout():
+    """The same network at inference (every unit) and in one training step (units dropped)."""
+    fig, ax = canvas(8.0, 3.7, (-0.5, 13.5), (-1.9, 4.6))
+    sizes = [3, 5, 5, 2]
+    dropped = {(1, 1), (1, 3), (1, 4), (2, 0), (2, 2)}
+
+    def layer_y(n, k):
+        return 1.75 + (k - (n - 1) / 2) * 0.85
+
+    def draw(x0, drop):
+        xs = [x0 + 1.65 * i for i in range(len(sizes))]
+        for i in range(len(sizes) - 1):
+            for a in range(sizes[i]):
+                for b in range(sizes[i + 1]):
+                    if (i, a) in drop or (i + 1, b) in drop:
+                        continue
+                    ax.plot([xs[i], xs[i + 1]], [layer_y(sizes[i], a), layer_y(sizes[i + 1], b)],
+                            color="#999999", lw=0.8, zorder=1)
+        for i, n in enumerate(sizes):
+            for k in range(n):
+                off = (i, k) in drop
+                ax.add_patch(Circle((xs[i], layer_y(n, k)), 0.25, lw=1.3, zorder=2,
+                                    ec="#bbbbbb" if off else (FORWARD if i in (0, 3) else INK),
+                                    fc="white" if off else LIGHT[FORWARD if i in (0, 3) else INK]))
+                if off:
+                    ax.plot([xs[i] - 0.17, xs[i] + 0.17], [layer_y(n, k) - 0.17, layer_y(n, k) + 0.17],
+                            color=GRAD, lw=1.6, zorder=3)
+                    ax.plot([xs[i] - 0.17, xs[i] + 0.17], [layer_y(n, k) + 0.17, layer_y(n, k) - 0.17],
+                            color=GRAD, lw=1.6, zorder=3)
+        return xs
+
+    xs = draw(0.3, set())
+    ax.text((xs[0] + xs[-1]) / 2, 4.15, "inference: every unit, $y = x$", ha="center",
+            fontsize=11)
+    xs = draw(7.7, dropped)
+    ax.text((xs[0] + xs[-1]) / 2, 4.15, "one training step: a random thinned network",
+            ha="center", fontsize=11)
+    ax.text((xs[0] + xs[-1]) / 2, -0.5, "each hidden unit dropped with probability $p$,\n"
+            "survivors scaled by $1/(1-p)$;\nthe next step draws a new mask", ha="center",
+            va="top", fontsize=9, color=GRAD)
+    ax.text(2.75, -0.5, "no mask, no rescaling\n(inverted dropout)", ha="center", va="top",
+            fontsize=9, color="#555555")
+    return fig
+
+
 # ----------------------------------------------------------------------------- chapter 7
 
 def conv_sliding_window():
@@ -419,6 +466,40 @@ def gan_loop():
     return fig
 
 
+# ----------------------------------------------------------------------------- chapter 13
+
+def transfer():
+    """A pretrained body reused under a new head: feature extraction and fine-tuning."""
+    fig, ax = canvas(8.6, 3.6, (-0.6, 14.0), (-1.1, 4.3))
+
+    def row(y, body_color, body_text, head_color, head_text, classes, label):
+        ax.text(-0.45, y, label, ha="left", va="center", fontsize=9)
+        box(ax, 2.6, y, 1.0, 0.8, "image\n$x$", FORWARD, size=9)
+        arrow(ax, (3.12, y), (3.75, y))
+        for k, name in enumerate(["conv", "pool", "conv", "pool"]):
+            box(ax, 4.25 + 1.05 * k, y, 0.9, 0.8, name, body_color, size=9)
+        ax.text(5.8, y + 0.6, body_text, ha="center", va="bottom", fontsize=10, color=body_color)
+        arrow(ax, (7.9, y), (8.75, y))
+        box(ax, 9.45, y, 1.2, 0.8, "features", INK, size=9)
+        arrow(ax, (10.07, y), (10.78, y))
+        box(ax, 11.6, y, 1.6, 0.8, head_text, head_color, size=9)
+        arrow(ax, (12.42, y), (12.95, y))
+        ax.text(13.05, y, classes, ha="left", va="center", fontsize=10)
+
+    row(3.2, PARAM, "body $g_{\\theta^*}$", PARAM, "head $h_{\\phi^*}$", "0–4",
+        "pretrained\n(zoo)")
+    row(0.6, ACCENT, "same body: frozen, or fine-tuned", GRAD, "new head $h_\\phi$", "5–9",
+        "new task,\nfew labels")
+    arrow(ax, (5.8, 2.75), (5.8, 1.45), ACCENT, lw=1.6, style="-|>", ls="--")
+    ax.text(5.95, 2.1, "copy $\\theta^*$", ha="left", va="center", fontsize=9, color=ACCENT)
+    ax.text(11.6, 2.1, "replaced,\ntrained from random", ha="center", va="center",
+            fontsize=9, color=GRAD)
+    ax.text(6.8, -0.65, "feature extraction trains the new head only; fine-tuning then trains "
+            "every layer with a small learning rate", ha="center", va="center", fontsize=9,
+            color="#555555")
+    return fig
+
+
 FIGURES = {
     "neuron": neuron,
     "computational_graph": computational_graph,
@@ -428,6 +509,8 @@ FIGURES = {
     "lstm_cell": lstm_cell,
     "autoencoder": autoencoder,
     "gan_loop": gan_loop,
+    "dropout": dropout,
+    "transfer": transfer,
 }
 
 
