@@ -64,16 +64,17 @@ INDEX = """<!DOCTYPE html>
 body {{ font-family: sans-serif; max-width: 44rem; margin: 2rem auto; padding: 0 1rem;
   line-height: 1.5; color: #222; }}
 a {{ color: #2b6cb0; text-decoration: none; }}
-li {{ margin: 0.3rem 0; }}
+ul.book-toc {{ list-style: none; padding-left: 0; }}
+li {{ margin: 0.4rem 0; }}
 </style>
 </head>
 <body>
 <h1>{title}</h1>
 <p>The chapters of the course with their stored outputs. To run them, open the notebooks
 in JupyterLab (<code>make lab</code>).</p>
-<ol class="book-toc" start="0">
+<ul class="book-toc">
 {items}
-</ol>
+</ul>
 </body>
 </html>
 """
