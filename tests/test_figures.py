@@ -3,7 +3,8 @@
 Regenerating every figure into a temporary folder must give the committed files byte for
 byte, so the drawing code and the pictures in notebooks/figures/ never drift apart (after
 changing a drawing, run `python tools/figures.py` and commit both). Every image a chapter's
-markdown shows must exist, and every committed figure must be shown somewhere.
+markdown shows must exist, and every committed figure must be shown somewhere. (The bytes
+depend on matplotlib's SVG writer: after a matplotlib upgrade that changes them, redraw.)
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import importlib.util
 import re
 from pathlib import Path
 
+import matplotlib
 import nbformat
 import pytest
 
@@ -48,7 +50,8 @@ def test_committed_figures_are_what_the_script_draws(tmp_path):
         fresh, stored = path.read_bytes(), (FIGURES / path.name).read_bytes()
         assert fresh == stored, (
             f"{path.name}: drawing gives {len(fresh)} bytes that differ from the committed "
-            f"{len(stored)}; run `python tools/figures.py` and commit the result")
+            f"{len(stored)} (matplotlib {matplotlib.__version__}); run `python tools/figures.py` "
+            "and commit the result")
 
 
 def test_drawing_twice_gives_the_same_bytes(tmp_path):
