@@ -13,7 +13,7 @@ export NUMBA_NUM_THREADS ?= 2
 # BLAS and Numba threads wait passively, so they do not starve each other on few cores
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: lab test test-portable test-e2e test-gpu demo bench book release clean
+.PHONY: lab test test-portable test-e2e test-gpu demo bench book html release clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,11 +47,11 @@ test-portable: $(STAMP)  ## the notebooks again (nbval) under other BLAS kernels
 		env $$setting MPLBACKEND=Agg $(PY) -m pytest -q notebooks/ || exit 1; \
 	done
 
-test-e2e: $(STAMP)  ## JupyterLab in headless Chromium runs the welcome chapter (installs what it needs)
+test-e2e: $(STAMP)  ## headless Chromium: JupyterLab runs the welcome chapter; the book's pages load (installs what it needs)
 	command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || true
-	$(PY) -m pip install --quiet -e ".[e2e]"
-	$(PY) -m pytest -q -m e2e tests/test_lab_e2e.py
+	$(PY) -m pip install --quiet -e ".[e2e,book]"
+	$(PY) -m pytest -q -m e2e tests/test_lab_e2e.py tests/test_book_e2e.py
 
 # test-gpu installs nothing where it needs nothing: a GPU machine that reaches no package
 # registry but has NumPy, Numba, CuPy and pytest runs the repository from its root. That run
@@ -85,6 +85,11 @@ book: $(STAMP)  ## re-execute every chapter in notebooks/ in place (outputs that
 	$(PY) -m pip install --quiet -e ".[compare]" || \
 		echo "Keras 3 not installed: chapter 14's Keras cells will say they were skipped"
 	$(PY) tools/execute_notebooks.py notebooks/*.ipynb
+
+html: $(STAMP)  ## the chapters with their stored outputs as a static site, build/html/index.html (offline, nothing re-executed)
+	$(PY) -m pip install --quiet -e ".[book]" || \
+		echo "jupyter-server-mathjax not installed: formulas will be shown as TeX source"
+	$(PY) tools/build_book.py build/html
 
 release: $(STAMP)  ## regenerate exercises/ from solutions/ (never edit exercises/ by hand)
 	$(PY) -m minidl.grading release
