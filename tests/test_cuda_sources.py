@@ -12,7 +12,7 @@ equals ``minidl.kernels.reference`` is the conformance table's job
 import numpy as np
 import pytest
 
-from minidl.kernels import emulate, gpu
+from minidl.kernels import emulate, gpu, reference
 
 DTYPES = [np.float32, np.float64]
 
@@ -153,3 +153,20 @@ def test_in_place_updates_refuse_arrays_they_cannot_write_through():
         gpu.sgd_update(param, param, np.zeros((4, 4), np.float64), 0.1, 0.9, False, 0.0)
     with pytest.raises(ValueError, match="C-contiguous"):
         gpu.sgd_update(param.T, param, np.zeros((4, 4), np.float32).T, 0.1, 0.9, False, 0.0)
+
+
+@needs_compiler
+@pytest.mark.parametrize("chunk, shape", [(1, (2, 2, 3)), (100, (3, 2, 150)), (7000, (3, 2, 150))])
+def test_batchnorm_chunks_of_any_size_give_the_reference(chunk, shape, monkeypatch):
+    """The GPU batch norm splits each channel into chunks of ``BATCHNORM_CHUNK`` values (a block
+    each) and combines them: chunks of one value, chunks shorter than a block's 256 threads
+    with a short last one, one chunk larger than the channel -- all equal the reference."""
+    import kernel_cases as kc
+    monkeypatch.setattr(gpu, "BATCHNORM_CHUNK", chunk)
+    rng = np.random.default_rng(chunk)
+    x = rng.standard_normal(shape) * 2 + 3
+    gamma, beta, dy = rng.standard_normal(shape[1]), rng.standard_normal(shape[1]), rng.standard_normal(shape)
+    _, mean, var = reference.batchnorm_forward(x, gamma, beta, 1e-5)
+    how = dict(label=f"emulator, chunk {chunk}")
+    kc.compare(gpu, "batchnorm_forward", np.float64, (x, gamma, beta, 1e-5), **how)
+    kc.compare(gpu, "batchnorm_backward", np.float64, (dy, x, gamma, mean, var, 1e-5), **how)

@@ -7,15 +7,18 @@ here: layers call ``xp.matmul`` and CuPy hands them to cuBLAS.
 Kernels (file: launcher -> CUDA kernels):
 
 * ``softmax_cross_entropy.cu``: ``softmax_cross_entropy`` -> ``softmax_cross_entropy_forward``
-  (one thread per row); ``softmax_cross_entropy_backward`` (one thread per element).
+  (a team of threads per row, about K of them, up to 256: the row's max and sum of exp are
+  tree reductions in shared memory); ``softmax_cross_entropy_backward`` (one thread per element).
 * ``dropout.cu``: ``dropout_forward``, ``dropout_backward`` (elementwise).
 * ``optim.cu``: ``sgd_update``, ``adam_update`` (fused, in place, elementwise).
 * ``im2col.cu``: ``im2col`` (one thread per element of cols, a gather), ``col2im`` (one thread
   per pixel gathering the columns it went to: no atomics, deterministic sums).
 * ``pooling.cu``: ``max_pool_forward``, ``max_pool_backward``, ``avg_pool_forward``,
   ``avg_pool_backward`` (one thread per output forward, per input pixel backward).
-* ``batchnorm.cu``: ``batchnorm_forward``, ``batchnorm_backward`` (one block per channel,
-  shared-memory tree reductions with ``__syncthreads``).
+* ``batchnorm.cu``: ``batchnorm_forward`` -> ``batchnorm_partial_stats``, ``batchnorm_normalize``;
+  ``batchnorm_backward`` -> ``batchnorm_partial_grads``, ``batchnorm_backward_dx`` (a block per
+  chunk of BATCHNORM_CHUNK values of a channel, shared-memory tree reductions with
+  ``__syncthreads``; the second kernel of each pair combines the chunks' sums).
 * ``recurrent.cu``: ``lstm_cell_forward``, ``lstm_cell_backward``, ``gru_cell_forward``,
   ``gru_cell_backward`` (one thread per hidden unit computes all its gates).
 
@@ -118,6 +121,17 @@ def _check_in_place(name: str, arrays: dict, like):
 
 
 # ============================================================ softmax cross-entropy
+SOFTMAX_THREADS = 256  # must equal BLOCK in softmax_cross_entropy.cu
+
+
+def softmax_threads_per_row(k: int) -> int:
+    """Threads that share one row of K logits: the power of two >= K, at most SOFTMAX_THREADS."""
+    threads = 1
+    while threads < min(k, SOFTMAX_THREADS):
+        threads *= 2
+    return threads
+
+
 def softmax_cross_entropy(logits, labels):
     """Per-sample cross-entropy of softmax(logits); see ``reference.softmax_cross_entropy``.
 
@@ -129,9 +143,12 @@ def softmax_cross_entropy(logits, labels):
     n, k = logits.shape
     losses = xp.empty(n, dtype=logits.dtype)
     probs = xp.empty_like(logits)
-    if n:
+    if n and k:
+        per_row = softmax_threads_per_row(k)
+        rows_per_block = SOFTMAX_THREADS // per_row
         _kernel("softmax_cross_entropy.cu", "softmax_cross_entropy_forward", logits)(
-            _blocks(n), (THREADS,), (logits, labels, losses, probs, np.int32(n), np.int32(k)))
+            _blocks(n, rows_per_block), (SOFTMAX_THREADS,),
+            (logits, labels, losses, probs, np.int32(n), np.int32(k), np.int32(per_row)))
     return losses, probs
 
 
@@ -306,7 +323,14 @@ def avg_pool_backward(dy, x_shape, kh, kw, sh, sw):
 
 
 # ============================================================ batch normalization
-BATCHNORM_THREADS = 256  # must equal BLOCK in batchnorm.cu: one block of this size per channel
+BATCHNORM_THREADS = 256  # must equal BLOCK in batchnorm.cu
+BATCHNORM_CHUNK = 4096   # values of a channel per block: (256, 32, 14, 14) -> 32 x 13 blocks
+
+
+def _batchnorm_grid(n, c, length):
+    """Grid (channels, chunks per channel) and the chunk size, for ``batchnorm.cu``."""
+    chunk = max(1, int(BATCHNORM_CHUNK))
+    return (c, max(1, -(-(n * length) // chunk))), np.int32(chunk)
 
 
 def batchnorm_forward(x, gamma, beta, eps):
@@ -318,9 +342,14 @@ def batchnorm_forward(x, gamma, beta, eps):
     y = xp.empty_like(x)
     mean, var = xp.empty(c, dtype=x.dtype), xp.empty(c, dtype=x.dtype)
     if c:
-        _kernel("batchnorm.cu", "batchnorm_forward", x)(
-            (c,), (BATCHNORM_THREADS,),
-            (x, gamma, beta, y, mean, var, *_int32(n, c, length), x.dtype.type(eps)))
+        grid, chunk = _batchnorm_grid(n, c, length)
+        part_mean, part_m2 = xp.empty(grid, dtype=x.dtype), xp.empty(grid, dtype=x.dtype)
+        shape = _int32(n, c, length)
+        _kernel("batchnorm.cu", "batchnorm_partial_stats", x)(
+            grid, (BATCHNORM_THREADS,), (x, part_mean, part_m2, *shape, chunk))
+        _kernel("batchnorm.cu", "batchnorm_normalize", x)(
+            grid, (BATCHNORM_THREADS,),
+            (x, gamma, beta, part_mean, part_m2, y, mean, var, *shape, chunk, x.dtype.type(eps)))
     return y, mean, var
 
 
@@ -334,9 +363,14 @@ def batchnorm_backward(dy, x, gamma, mean, var, eps):
     dx = xp.empty_like(x)
     dgamma, dbeta = xp.empty(c, dtype=x.dtype), xp.empty(c, dtype=x.dtype)
     if c:
-        _kernel("batchnorm.cu", "batchnorm_backward", x)(
-            (c,), (BATCHNORM_THREADS,),
-            (dy, x, gamma, mean, var, dx, dgamma, dbeta, *_int32(n, c, length), x.dtype.type(eps)))
+        grid, chunk = _batchnorm_grid(n, c, length)
+        part_dbeta, part_dgamma = xp.empty(grid, dtype=x.dtype), xp.empty(grid, dtype=x.dtype)
+        shape, eps = _int32(n, c, length), x.dtype.type(eps)
+        _kernel("batchnorm.cu", "batchnorm_partial_grads", x)(
+            grid, (BATCHNORM_THREADS,), (dy, x, mean, var, part_dbeta, part_dgamma, *shape, chunk, eps))
+        _kernel("batchnorm.cu", "batchnorm_backward_dx", x)(
+            grid, (BATCHNORM_THREADS,),
+            (dy, x, gamma, mean, var, part_dbeta, part_dgamma, dx, dgamma, dbeta, *shape, chunk, eps))
     return dx, dgamma, dbeta
 
 
