@@ -237,3 +237,184 @@ def test_every_bench_gpu_workload_runs(bench_gpu, device):
         step = row.setup("numpy") if device == "cpu" else row.gpu_setup()
         step()
         step()
+
+
+# =========================================================================== whole sequences in one launch
+# ``gpu.lstm_forward_sequence`` & co. run the loop over time inside one kernel. They are held
+# to the per-step path they replace: a product h_{t-1} Wh and a cell kernel per step, with
+# the reference's cell kernels (so a mistake shared by the CUDA cell and sequence kernels
+# would still show).
+SEQUENCE_TOLERANCE = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=2e-4, atol=2e-5)}
+
+
+def _device_arrays(device):
+    """(place, to_numpy) for a device of DEVICES."""
+    if device == "gpu":
+        return (lambda a: backend.to_device(a, "gpu")), backend.to_numpy
+    return (lambda a: a), np.asarray
+
+
+def _lstm_steps(xw, Wh, b, h0, c0):
+    """The per-step forward: hs, cells (T + 1, N, H), gates (T, N, 4H)."""
+    from minidl.kernels import reference
+    T, N, width = xw.shape
+    H = width // 4
+    gates, hs, cells = np.zeros((T, N, width), xw.dtype), np.zeros((T + 1, N, H), xw.dtype), np.zeros((T + 1, N, H), xw.dtype)
+    hs[0], cells[0] = h0, c0
+    for t in range(T):
+        reference.lstm_cell_forward(xw[t], hs[t] @ Wh, b, cells[t], gates[t], cells[t + 1], hs[t + 1])
+    return gates, cells, hs
+
+
+def _lstm_steps_backward(dy, Wh, gates, cells):
+    """The per-step backward through time: da (T, N, 4H), dh0, dc0 (N, H)."""
+    from minidl.kernels import reference
+    T, N, H = dy.shape
+    da = np.zeros((T, N, 4 * H), dy.dtype)
+    dh, dc = dy[-1].copy(), np.zeros((N, H), dy.dtype)
+    for t in reversed(range(T)):
+        reference.lstm_cell_backward(dh, dc, gates[t], cells[t], cells[t + 1], da[t], dc)
+        dh = da[t] @ Wh.T + (dy[t - 1] if t > 0 else 0)
+    return da, dh, dc
+
+
+def _gru_steps(xw, Wh, bx, bh, h0):
+    from minidl.kernels import reference
+    T, N, width = xw.shape
+    H = width // 3
+    gates, hn, hs = np.zeros((T, N, width), xw.dtype), np.zeros((T, N, H), xw.dtype), np.zeros((T + 1, N, H), xw.dtype)
+    hs[0] = h0
+    for t in range(T):
+        reference.gru_cell_forward(xw[t], hs[t] @ Wh, bx, bh, hs[t], gates[t], hn[t], hs[t + 1])
+    return gates, hn, hs
+
+
+def _gru_steps_backward(dy, Wh, gates, hn, hs):
+    from minidl.kernels import reference
+    T, N, H = dy.shape
+    dxw, dhw = np.zeros((T, N, 3 * H), dy.dtype), np.zeros((T, N, 3 * H), dy.dtype)
+    dh, direct = dy[-1].copy(), np.zeros((N, H), dy.dtype)
+    for t in reversed(range(T)):
+        reference.gru_cell_backward(dh, gates[t], hn[t], hs[t], dxw[t], dhw[t], direct)
+        dh = dhw[t] @ Wh.T + direct + (dy[t - 1] if t > 0 else 0)
+    return dxw, dhw, dh
+
+
+def _assert_close(where, ours, expected, dtype):
+    for i, (a, e) in enumerate(zip(ours, expected)):
+        np.testing.assert_allclose(a, e, err_msg=f"{where}, output {i}", **SEQUENCE_TOLERANCE[dtype])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("T, N, H, rows", [(4, 3, 5, 1), (6, 7, 19, 2), (3, 7, 9, 4), (2, 1, 1, None)])
+def test_lstm_sequence_kernels_equal_the_per_step_path(device, dtype, T, N, H, rows, monkeypatch):
+    """One launch for the whole forward (and backward) = T products and T cell kernels.
+    ``rows`` samples per block (None: the launcher's choice); N = 7 leaves a last block part full."""
+    if rows is not None:
+        monkeypatch.setattr(gpu, "sequence_rows_per_block", lambda n: rows)
+    place, to_numpy = _device_arrays(device)
+    rng = np.random.default_rng(T * 100 + H)
+    xw = (rng.standard_normal((T, N, 4 * H)) * 2).astype(dtype)
+    Wh, b = (rng.standard_normal((H, 4 * H)) / np.sqrt(H)).astype(dtype), rng.standard_normal(4 * H).astype(dtype)
+    h0, c0, dy = (rng.standard_normal(shape).astype(dtype) for shape in [(N, H), (N, H), (T, N, H)])
+    expected = _lstm_steps(xw, Wh, b, h0, c0)
+
+    gates, cells, hs = (place(np.zeros(a.shape, dtype)) for a in expected)
+    cells[0], hs[0] = place(c0), place(h0)
+    out = gpu.lstm_forward_sequence(place(xw), place(Wh), place(b), gates, cells, hs)
+    assert out[0] is gates and out[1] is cells and out[2] is hs
+    _assert_close(f"lstm_forward_sequence {device} {T, N, H}", map(to_numpy, out), expected, dtype)
+
+    expected_back = _lstm_steps_backward(dy, Wh, *expected[:2])
+    da, dh0, dc0 = (place(np.zeros(a.shape, dtype)) for a in expected_back)
+    out = gpu.lstm_backward_sequence(place(dy), place(np.ascontiguousarray(Wh.T)), place(expected[0]),
+                                     place(expected[1]), da, dh0, dc0)
+    _assert_close(f"lstm_backward_sequence {device} {T, N, H}", map(to_numpy, out), expected_back, dtype)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("T, N, H, rows", [(4, 3, 5, 1), (6, 7, 19, 2), (3, 7, 9, 4), (2, 1, 1, None)])
+def test_gru_sequence_kernels_equal_the_per_step_path(device, dtype, T, N, H, rows, monkeypatch):
+    if rows is not None:
+        monkeypatch.setattr(gpu, "sequence_rows_per_block", lambda n: rows)
+    place, to_numpy = _device_arrays(device)
+    rng = np.random.default_rng(T * 100 + H + 1)
+    xw = (rng.standard_normal((T, N, 3 * H)) * 2).astype(dtype)
+    Wh = (rng.standard_normal((H, 3 * H)) / np.sqrt(H)).astype(dtype)
+    bx, bh = rng.standard_normal(3 * H).astype(dtype), rng.standard_normal(3 * H).astype(dtype)
+    h0, dy = rng.standard_normal((N, H)).astype(dtype), rng.standard_normal((T, N, H)).astype(dtype)
+    expected = _gru_steps(xw, Wh, bx, bh, h0)
+
+    gates, hn, hs = (place(np.zeros(a.shape, dtype)) for a in expected)
+    hs[0] = place(h0)
+    out = gpu.gru_forward_sequence(place(xw), place(Wh), place(bx), place(bh), gates, hn, hs)
+    _assert_close(f"gru_forward_sequence {device} {T, N, H}", map(to_numpy, out), expected, dtype)
+
+    expected_back = _gru_steps_backward(dy, Wh, *expected)
+    dxw, dhw, dh0 = (place(np.zeros(a.shape, dtype)) for a in expected_back)
+    out = gpu.gru_backward_sequence(place(dy), place(np.ascontiguousarray(Wh.T)),
+                                    *map(place, expected), dxw, dhw, dh0)
+    _assert_close(f"gru_backward_sequence {device} {T, N, H}", map(to_numpy, out), expected_back, dtype)
+
+
+def test_sequence_kernels_refuse_what_they_cannot_do():
+    xw = np.zeros((2, 3, 4 * 300))
+    with pytest.raises(ValueError, match="at most 256 hidden units, got 300"):
+        gpu.lstm_forward_sequence(xw, np.zeros((300, 1200)), np.zeros(1200), np.zeros((2, 3, 1200)),
+                                  np.zeros((3, 3, 300)), np.zeros((3, 3, 300)))
+    with pytest.raises(ValueError, match=r"hs must have shape \(3, 3, 5\), got \(2, 3, 5\)"):
+        gpu.lstm_forward_sequence(np.zeros((2, 3, 20)), np.zeros((5, 20)), np.zeros(20),
+                                  np.zeros((2, 3, 20)), np.zeros((3, 3, 5)), np.zeros((2, 3, 5)))
+    assert gpu.sequence_kernels_fit(256) and not gpu.sequence_kernels_fit(257)
+    assert [gpu.sequence_rows_per_block(n) for n in (1, 64, 128, 129, 256, 1024)] == [1, 1, 1, 2, 2, 4]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.parametrize("return_sequences, with_state", [(True, True), (False, False)])
+def test_recurrent_layers_give_the_same_numbers_with_and_without_sequence_kernels(
+        device, kind, return_sequences, with_state, monkeypatch):
+    """The layer's CUDA fast path (one launch per direction) against its per-step CUDA path
+    (``USE_SEQUENCE_KERNELS = False``): outputs, every gradient, the initial-state gradient."""
+    from minidl.layers.recurrent import GRU, LSTM
+    place, to_numpy = _device_arrays(device)
+    rng = np.random.default_rng(11)
+    N, T, D, H = 5, 4, 3, 6
+    x = place(rng.standard_normal((N, T, D)))
+    dy = place(rng.standard_normal((N, T, H) if return_sequences else (N, H)))
+    states = [place(rng.standard_normal((N, H))) for _ in range(2 if kind == "LSTM" else 1)]
+    state = (tuple(states) if kind == "LSTM" else states[0]) if with_state else None
+    results = {}
+    for sequence in (True, False):
+        mdl.backend.use("numba" if device == "emulator" else "numpy")  # any fast-path tier
+        mdl.seed(0)
+        layer = (LSTM if kind == "LSTM" else GRU)(H, return_sequences=return_sequences)
+        layer.build((T, D), dtype=np.float64)
+        if device == "gpu":
+            layer.to("gpu")
+        with monkeypatch.context() as patch:
+            patch.setattr(gpu, "USE_SEQUENCE_KERNELS", sequence)
+            patch.setattr(backend, "kernels_for", lambda a: gpu)
+            calls = []
+            for name in ("lstm_forward_sequence", "gru_forward_sequence"):
+                original = getattr(gpu, name)
+                patch.setattr(gpu, name, lambda *a, _f=original: calls.append(1) or _f(*a))
+            y = layer.forward(x, training=True, initial_state=state)
+            dx = layer.backward(dy)
+        assert bool(calls) == sequence, "the layer did not take the path asked for"
+        grads = {k: to_numpy(v).copy() for k, v in layer.grads.items()}
+        state_grad = layer.initial_state_grad  # None, dh0 (GRU) or (dh0, dc0) (LSTM)
+        state_grad = [] if state_grad is None else [state_grad] if kind == "GRU" else list(state_grad)
+        state_grad = [to_numpy(s) for s in state_grad]
+        results[sequence] = (to_numpy(y), to_numpy(dx), grads, state_grad)
+    (y1, dx1, g1, s1), (y0, dx0, g0, s0) = results[True], results[False]
+    tol = SEQUENCE_TOLERANCE[np.float64]
+    np.testing.assert_allclose(y1, y0, **tol)
+    np.testing.assert_allclose(dx1, dx0, **tol)
+    for key in g0:
+        np.testing.assert_allclose(g1[key], g0[key], err_msg=key, **tol)
+    assert len(s1) == len(s0) == (0 if not with_state else len(states))
+    for a, b in zip(s1, s0):
+        np.testing.assert_allclose(a, b, **tol)
