@@ -161,6 +161,8 @@ extern "C" __global__ void gru_cell_backward(
 // Wh[m][j] while its neighbours read Wh[m][j + 1].
 #define SEQ_MAX_HIDDEN 256  // the launcher's SEQUENCE_MAX_HIDDEN
 #define SEQ_MAX_ROWS 4      // the launcher's SEQUENCE_MAX_ROWS
+#define SEQ_MAX_THREADS 1024  // 4 SEQ_MAX_HIDDEN: the compiler must fit a block this large
+                              // (at most 64 registers a thread), or such a launch would fail
 
 // out[r] = sum_m in[r * k_in + m] * w[m * width + col] for r < ROWS: ``in`` (shared memory)
 // holds ROWS rows of k_in values; w is (k_in, width) row-major. One column, ROWS rows: each
@@ -192,7 +194,7 @@ __device__ void rows_times_column(int rows, const real_t* in, int k_in, const re
 // xw (T, N, 4H) = x_t Wx of every step (without the bias); Wh (H, 4H); b (4H,);
 // hs, cells (T + 1, N, H) with hs[0], cells[0] the initial state; writes hs[1:], cells[1:]
 // and gates (T, N, 4H), as T calls of lstm_cell_forward would.
-extern "C" __global__ void lstm_forward_sequence(
+extern "C" __global__ void __launch_bounds__(SEQ_MAX_THREADS) lstm_forward_sequence(
     const real_t* xw, const real_t* wh, const real_t* b, real_t* gates, real_t* cells, real_t* hs,
     int steps, int n, int hidden, int rows_per_block)
 {
@@ -240,7 +242,7 @@ extern "C" __global__ void lstm_forward_sequence(
 // afterwards as products over all steps), dh0 and dc0 (N, H). Per step:
 //   phase 1 (k < H):  lstm_unit_backward with dh = dL/dh_t, dc_next = dL/dc_t
 //   phase 2 (k < H):  dL/dh_{t-1} = da_t Wh^T (+ dy_{t-1})
-extern "C" __global__ void lstm_backward_sequence(
+extern "C" __global__ void __launch_bounds__(SEQ_MAX_THREADS) lstm_backward_sequence(
     const real_t* dy, const real_t* wh_t, const real_t* gates, const real_t* cells, real_t* da,
     real_t* dh0, real_t* dc0, int steps, int n, int hidden, int rows_per_block)
 {
@@ -286,7 +288,7 @@ extern "C" __global__ void lstm_backward_sequence(
 // xw (T, N, 3H) = x_t Wx of every step (without bx); Wh (H, 3H); bx, bh (3H,);
 // hs (T + 1, N, H) with hs[0] = h0; writes hs[1:], gates (T, N, 3H) and hn (T, N, H),
 // as T calls of gru_cell_forward would. Phase 1: ah = h_{t-1} Wh + bh; phase 2: the unit.
-extern "C" __global__ void gru_forward_sequence(
+extern "C" __global__ void __launch_bounds__(SEQ_MAX_THREADS) gru_forward_sequence(
     const real_t* xw, const real_t* wh, const real_t* bx, const real_t* bh, real_t* gates,
     real_t* hn, real_t* hs, int steps, int n, int hidden, int rows_per_block)
 {
@@ -327,7 +329,7 @@ extern "C" __global__ void gru_forward_sequence(
 // dL/d(h_{t-1} Wh + bh)) and dh0 (N, H). Per step:
 //   phase 1 (k < H):  gru_unit_backward; the direct path dh z kept in a register
 //   phase 2 (k < H):  dL/dh_{t-1} = dhw_t Wh^T + dh z (+ dy_{t-1})
-extern "C" __global__ void gru_backward_sequence(
+extern "C" __global__ void __launch_bounds__(SEQ_MAX_THREADS) gru_backward_sequence(
     const real_t* dy, const real_t* wh_t, const real_t* gates, const real_t* hn, const real_t* hs,
     real_t* dxw, real_t* dhw, real_t* dh0, int steps, int n, int hidden, int rows_per_block)
 {
