@@ -1,5 +1,5 @@
 """GPU workloads: the LeNet-5 training step and the LSTM forward + backward of
-``bench.conv`` and ``bench.recurrent`` at batch 256 and 1024, and the hand-written CUDA
+``bench.conv`` and ``bench.recurrent`` at batch 64, 256 and 1024, and the hand-written CUDA
 kernels, timed on the device beside the CPU tiers and beside PyTorch on the same device.
 
 Each workload is a :class:`GpuWorkload`: a ``runner.Workload`` (whose ``setup(tier)`` builds
@@ -40,7 +40,7 @@ __all__ = ["GpuWorkload", "workloads", "all_workloads", "main", "header", "summa
            "format_row", "legend", "environment"]
 
 F32 = np.float32
-BATCH_SIZES = (256, 1024)
+BATCH_SIZES = (64, 256, 1024)  # LeNet-5 and LSTM rows; 64 and 256 are where the LSTM meets cuDNN
 
 
 @dataclass
