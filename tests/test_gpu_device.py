@@ -259,7 +259,8 @@ def _lstm_steps(xw, Wh, b, h0, c0):
     from minidl.kernels import reference
     T, N, width = xw.shape
     H = width // 4
-    gates, hs, cells = np.zeros((T, N, width), xw.dtype), np.zeros((T + 1, N, H), xw.dtype), np.zeros((T + 1, N, H), xw.dtype)
+    gates = np.zeros((T, N, width), xw.dtype)
+    hs, cells = np.zeros((T + 1, N, H), xw.dtype), np.zeros((T + 1, N, H), xw.dtype)
     hs[0], cells[0] = h0, c0
     for t in range(T):
         reference.lstm_cell_forward(xw[t], hs[t] @ Wh, b, cells[t], gates[t], cells[t + 1], hs[t + 1])
@@ -282,7 +283,8 @@ def _gru_steps(xw, Wh, bx, bh, h0):
     from minidl.kernels import reference
     T, N, width = xw.shape
     H = width // 3
-    gates, hn, hs = np.zeros((T, N, width), xw.dtype), np.zeros((T, N, H), xw.dtype), np.zeros((T + 1, N, H), xw.dtype)
+    gates, hn = np.zeros((T, N, width), xw.dtype), np.zeros((T, N, H), xw.dtype)
+    hs = np.zeros((T + 1, N, H), xw.dtype)
     hs[0] = h0
     for t in range(T):
         reference.gru_cell_forward(xw[t], hs[t] @ Wh, bx, bh, hs[t], gates[t], hn[t], hs[t + 1])
@@ -316,7 +318,8 @@ def test_lstm_sequence_kernels_equal_the_per_step_path(device, dtype, T, N, H, r
     place, to_numpy = _device_arrays(device)
     rng = np.random.default_rng(T * 100 + H)
     xw = (rng.standard_normal((T, N, 4 * H)) * 2).astype(dtype)
-    Wh, b = (rng.standard_normal((H, 4 * H)) / np.sqrt(H)).astype(dtype), rng.standard_normal(4 * H).astype(dtype)
+    Wh = (rng.standard_normal((H, 4 * H)) / np.sqrt(H)).astype(dtype)
+    b = rng.standard_normal(4 * H).astype(dtype)
     h0, c0, dy = (rng.standard_normal(shape).astype(dtype) for shape in [(N, H), (N, H), (T, N, H)])
     expected = _lstm_steps(xw, Wh, b, h0, c0)
 

@@ -59,6 +59,12 @@ class GpuWorkload(Workload):
             contenders["torch_cuda"] = peer.setup(self.name, device="cuda")
         return contenders
 
+    @staticmethod
+    def columns():
+        """This module, whose ``header``, ``summarise``, ``format_row``, ``legend`` and
+        ``environment`` the runner uses for the GPU columns (the runner imports no bench module)."""
+        return sys.modules[__name__]
+
 
 def _rng():
     return np.random.default_rng(0)
@@ -286,7 +292,8 @@ def workloads() -> list[GpuWorkload]:
 
 
 # ------------------------------------------------------------------ the runner's GPU columns
-# ``runner._run`` calls these only when some row has ``device_contenders`` (a GPU is usable).
+# ``runner._run`` calls these (through ``GpuWorkload.columns()``) only when some row has
+# ``device_contenders``, i.e. when a GPU is usable.
 COLUMNS = [("gpu ms", 9), ("cpu/gpu", 7), ("torch-cuda ms", 13), ("gpu/tcuda", 9)]
 
 

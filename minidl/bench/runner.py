@@ -338,12 +338,9 @@ def main(argv=None) -> int:
 
 
 def _device_columns(workloads):
-    """``minidl.bench.gpu`` (its columns: GPU, PyTorch CUDA) when a row runs on a GPU, else None:
-    without a GPU the table is the CPU one, unchanged."""
-    if not any(hasattr(w, "device_contenders") for w in workloads):
-        return None
-    from . import gpu
-    return gpu
+    """The GPU columns (``minidl.bench.gpu``: GPU, PyTorch CUDA) when a row runs on a GPU, else
+    None: without a GPU the table is the CPU one, unchanged."""
+    return next((w.columns() for w in workloads if hasattr(w, "device_contenders")), None)
 
 
 def _run(args, env, peer, repeats, warmup, budget) -> int:
