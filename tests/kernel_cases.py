@@ -73,7 +73,10 @@ def output_size(size, kernel, stride, pad=0):
 
 def _softmax_cases(rng, dtype):
     cases = [(_normal(rng, (N, K), dtype, scale), rng.integers(0, K, size=N))
-             for N, K, scale in [(1, 2, 1.0), (7, 10, 3.0), (64, 10, 30.0), (5, 1000, 1.0)]]
+             for N, K, scale in [(1, 2, 1.0), (7, 10, 3.0), (64, 10, 30.0), (5, 1000, 1.0),
+                                 # GPU: several rows per block, a last block part full;
+                                 # rows longer than a block's 256 threads
+                                 (300, 3, 4.0), (3, 3000, 10.0)]]
     logits = _normal(rng, (37, 10), dtype, 5.0)
     logits[3] += 100  # large logits: the max subtraction must keep exp finite
     cases.append((logits, rng.integers(0, 10, size=37)))
@@ -194,8 +197,10 @@ def _avg_pool_backward_cases(rng, dtype):
 
 
 # (N, C, L): dense batches, images, a channel of more values than a CUDA block has threads
-# (600 > 256), a batch of one channel of two values.
-BATCHNORM_SHAPES = [(8, 5, 1), (2, 3, 10), (256, 16, 1), (16, 8, 49), (2, 1, 1), (8, 3, 50), (600, 2, 1)]
+# (600 > 256), a batch of one channel of two values; channels of more values than one GPU
+# block takes (gpu.BATCHNORM_CHUNK = 4096: two and three chunks, the last one short).
+BATCHNORM_SHAPES = [(8, 5, 1), (2, 3, 10), (256, 16, 1), (16, 8, 49), (2, 1, 1), (8, 3, 50), (600, 2, 1),
+                    (64, 2, 100), (5000, 1, 2)]
 
 
 def _batchnorm_forward_cases(rng, dtype):

@@ -9,10 +9,12 @@ That each launcher of ``minidl.kernels.gpu`` -- through the emulator, and on a d
 equals ``minidl.kernels.reference`` is the conformance table's job
 (``tests/kernel_cases.py``, run by ``tests/test_conformance.py``).
 """
+import struct
+
 import numpy as np
 import pytest
 
-from minidl.kernels import emulate, gpu
+from minidl.kernels import emulate, gpu, reference
 
 DTYPES = [np.float32, np.float64]
 
@@ -153,3 +155,82 @@ def test_in_place_updates_refuse_arrays_they_cannot_write_through():
         gpu.sgd_update(param, param, np.zeros((4, 4), np.float64), 0.1, 0.9, False, 0.0)
     with pytest.raises(ValueError, match="C-contiguous"):
         gpu.sgd_update(param.T, param, np.zeros((4, 4), np.float32).T, 0.1, 0.9, False, 0.0)
+
+
+@needs_compiler
+@pytest.mark.parametrize("chunk, shape", [(1, (2, 2, 3)), (100, (3, 2, 150)), (7000, (3, 2, 150))])
+def test_batchnorm_chunks_of_any_size_give_the_reference(chunk, shape, monkeypatch):
+    """The GPU batch norm splits each channel into chunks of ``BATCHNORM_CHUNK`` values (a block
+    each) and combines them: chunks of one value, chunks shorter than a block's 256 threads
+    with a short last one, one chunk larger than the channel -- all equal the reference."""
+    import kernel_cases as kc
+    monkeypatch.setattr(gpu, "BATCHNORM_CHUNK", chunk)
+    rng = np.random.default_rng(chunk)
+    x = rng.standard_normal(shape) * 2 + 3
+    gamma, beta, dy = rng.standard_normal(shape[1]), rng.standard_normal(shape[1]), rng.standard_normal(shape)
+    _, mean, var = reference.batchnorm_forward(x, gamma, beta, 1e-5)
+    how = dict(label=f"emulator, chunk {chunk}")
+    kc.compare(gpu, "batchnorm_forward", np.float64, (x, gamma, beta, 1e-5), **how)
+    kc.compare(gpu, "batchnorm_backward", np.float64, (dy, x, gamma, mean, var, 1e-5), **how)
+
+
+# =========================================================================== resources per block
+def _elf_sections(cubin: bytes) -> dict:
+    """``{name: (offset, size)}`` of the sections of an ELF64 file (a cubin)."""
+    shoff, = struct.unpack_from("<Q", cubin, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", cubin, 0x3A)
+    heads = [struct.unpack_from("<IIQQQQIIQQ", cubin, shoff + i * shentsize) for i in range(shnum)]
+    names_at = heads[shstrndx][4]
+    return {_c_string(cubin, names_at + h[0]): (h[4], h[5]) for h in heads}
+
+
+def _c_string(data: bytes, start: int) -> str:
+    return data[start:data.index(b"\0", start)].decode()
+
+
+def register_counts(cubin: bytes) -> dict:
+    """Registers per thread of each kernel, from the cubin's ``.nv.info`` attributes
+    (EIATTR_REGCOUNT = 0x2f: symbol index, count), as ``cuobjdump --dump-resource-usage`` shows."""
+    sections = _elf_sections(cubin)
+    symtab, strtab = sections[".symtab"], sections[".strtab"]
+    symbols = [_c_string(cubin, strtab[0] + struct.unpack_from("<I", cubin, symtab[0] + 24 * i)[0])
+               for i in range(symtab[1] // 24)]
+    offset, size = sections[".nv.info"]
+    info, at, counts = cubin[offset:offset + size], 0, {}
+    while at < len(info):
+        fmt, attribute = info[at], info[at + 1]
+        if fmt == 0x04:  # EIFMT_SVAL: a 16-bit size, then that many bytes
+            length, = struct.unpack_from("<H", info, at + 2)
+            if attribute == 0x2F:
+                index, count = struct.unpack_from("<II", info, at + 4)
+                counts[symbols[index]] = count
+            at += 4 + length
+        else:            # the other formats take 4 bytes in all
+            at += 4
+    return counts
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+def test_sequence_kernels_fit_a_block_of_1024_threads(dtype, arch):
+    """A block of 4 H = 1024 threads (an LSTM of 256 units) has 65536 registers to share: at
+    most 64 a thread, or the launch fails on the device ("too many resources requested").
+    ``__launch_bounds__`` makes the compiler fit; this checks the machine code it produced."""
+    source = (gpu.CUDA_DIR / "recurrent.cu").read_text()
+    options = [*gpu.compile_options(dtype), *CUPY_ADDS, f"--gpu-architecture={arch}"]
+    ok, log, cubin = nvrtc_compile(source, "recurrent.cu", options)
+    assert ok, log
+    counts = register_counts(cubin)
+    assert set(counts) == set(emulate.kernel_signatures(source)), counts
+    assert gpu.SEQUENCE_MAX_HIDDEN * 4 == 1024
+    for name in ("lstm_forward_sequence", "lstm_backward_sequence", "gru_forward_sequence",
+                 "gru_backward_sequence"):
+        assert 0 < counts[name] <= 64, f"{name}: {counts[name]} registers a thread ({arch}, {dtype.__name__})"
+    assert all(count <= 255 for count in counts.values()), counts
+
+
+def test_emulator_reads_kernels_with_launch_bounds():
+    source = ('extern "C" __global__ void __launch_bounds__(128) k(float* x, int n) {\n'
+              '    __syncthreads();\n}\n')
+    (params, threaded), = emulate.kernel_signatures(source).values()
+    assert [p.name for p in params] == ["x", "n"] and threaded

@@ -12,6 +12,7 @@ The two processes talk in JSON lines over the peer's stdin/stdout:
     {"cmd": "info"}                      -> {"torch": "2.13.0", "threads": 2, "env": {...}}
                                             (env: the thread variables torch started with)
     {"cmd": "setup", "name": ROW}        -> {"ok": true}     (builds the row's PyTorch step)
+    {"cmd": "setup", "name": ROW, "device": "cuda"}            (a GPU row's PyTorch-CUDA step)
     {"cmd": "time", "calls": K}          -> {"times_ms": [K times, each around one step()]}
     {"cmd": "quit"}
 
@@ -52,7 +53,8 @@ print(json.dumps({"import_s": t_import - t0, "first_step_s": t_step - t_import,
 
 
 def _workloads_by_name():
-    return {w.name: w for w in collect_workloads(log=lambda *_: None) if w.torch_setup is not None}
+    return {w.name: w for w in collect_workloads(log=lambda *_: None)
+            if w.torch_setup is not None or getattr(w, "torch_cuda_setup", None) is not None}
 
 
 def serve(stdin=sys.stdin, stdout=sys.stdout) -> None:
@@ -71,9 +73,15 @@ def serve(stdin=sys.stdin, stdout=sys.stdout) -> None:
                 start = globals().get("START_ENVIRON", os.environ)
                 answer = {"torch": torch.__version__, "threads": torch.get_num_threads(),
                           "env": {k: v for k, v in start.items() if k.startswith(THREAD_VARIABLE_PREFIXES)}}
+                if torch.cuda.is_available():  # the GPU rows' peer (bench/gpu.py)
+                    answer["cuda"] = torch.cuda.get_device_name(0)
             elif cmd == "setup":
                 torch.manual_seed(0)
-                step = workloads[request["name"]].torch_setup()
+                workload = workloads[request["name"]]
+                if request.get("device") == "cuda":  # a GPU row (bench/gpu.py): PyTorch on the GPU
+                    step = workload.torch_cuda_setup(device="cuda")
+                else:
+                    step = workload.torch_setup()
                 answer = {"ok": True}
             elif cmd == "time":
                 answer = {"times_ms": timed_calls(step, int(request["calls"]))}

@@ -158,9 +158,10 @@ class Peer:
             raise RuntimeError(f"PyTorch peer: {answer['error']}")
         return answer
 
-    def setup(self, name: str) -> Callable[[int], list[float]]:
-        """Build the row's PyTorch step in the peer; returns ``run(calls) -> milliseconds``."""
-        self.ask(cmd="setup", name=name)
+    def setup(self, name: str, device: str | None = None) -> Callable[[int], list[float]]:
+        """Build the row's PyTorch step in the peer (on ``device="cuda"``: the row's
+        ``torch_cuda_setup``, bench/gpu.py); returns ``run(calls) -> milliseconds``."""
+        self.ask(cmd="setup", name=name, **({"device": device} if device else {}))
         return lambda calls: self.ask(cmd="time", calls=calls)["times_ms"]
 
     def close(self) -> None:
@@ -215,6 +216,8 @@ def run_workload(workload: Workload, repeats: int, warmup: int, budget_seconds: 
             contenders[tier] = _tier_runner(tier, workload.setup(tier))
         if peer is not None and workload.torch_setup is not None:
             contenders["torch"] = peer.setup(workload.name)
+        if hasattr(workload, "device_contenders"):  # GPU rows: minidl and PyTorch on the GPU (bench/gpu.py)
+            contenders.update(workload.device_contenders(peer))
         row.update(interleaved(contenders, repeats, warmup, budget_seconds))
     finally:
         backend.use(before)
@@ -334,22 +337,35 @@ def main(argv=None) -> int:
             peer.close()
 
 
+def _device_columns(workloads):
+    """The GPU columns (``minidl.bench.gpu``: GPU, PyTorch CUDA) when a row runs on a GPU, else
+    None: without a GPU the table is the CPU one, unchanged."""
+    return next((w.columns() for w in workloads if hasattr(w, "device_contenders")), None)
+
+
 def _run(args, env, peer, repeats, warmup, budget) -> int:
     workloads = collect_workloads(args.only)
     if not workloads:
         print(f"no workload matches {args.only!r}")
         return 1
-    print(header())
+    device = _device_columns(workloads)
+    print(header() if device is None else device.header(header()))
     rows = []
     for workload in workloads:
         row = summarise(run_workload(workload, repeats, warmup, budget, peer))
         rows.append(row)
-        print(format_row(row), flush=True)
+        if device is None:
+            print(format_row(row), flush=True)
+        else:
+            print(device.format_row(device.summarise(row), format_row(row)), flush=True)
     print("np/nb: NumPy reference time / Numba time (higher is better); nb/torch: Numba time / "
           "PyTorch time (below 1: faster than PyTorch; PyTorch in its own process with its own "
           "thread defaults); GFLOP/s from the faster minidl tier. "
           f"Numba threading layer: {_threading_layer()}.")
 
+    if device is not None:
+        print(device.legend())
+        env.update(device.environment(peer))
     env["numba_threading_layer"] = _threading_layer()
     cold = []
     if not args.no_cold_start and not args.only:

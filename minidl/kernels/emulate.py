@@ -152,8 +152,10 @@ _C_TYPES = {
     "unsigned char": (ctypes.c_ubyte, np.uint8),
 }
 
-_KERNEL_RE = re.compile(r'extern\s+"C"\s+__global__\s+void\s+(\w+)\s*\(([^)]*)\)\s*\{')
-_FUNCTION_RE = re.compile(r'(?:__device__|__global__)[^;{}()]*?\b(\w+)\s*\([^)]*\)\s*\{')
+# ``__launch_bounds__(...)`` may stand between ``void`` and a kernel's name, as CUDA allows.
+_BOUNDS = r'(?:__launch_bounds__\s*\([^)]*\)\s*)?'
+_KERNEL_RE = re.compile(r'extern\s+"C"\s+__global__\s+void\s+' + _BOUNDS + r'(\w+)\s*\(([^)]*)\)\s*\{')
+_FUNCTION_RE = re.compile(r'(?:__device__|__global__)[^;{}()]*?' + _BOUNDS + r'\b(\w+)\s*\([^)]*\)\s*\{')
 
 
 @dataclass(frozen=True)

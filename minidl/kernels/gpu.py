@@ -7,17 +7,23 @@ here: layers call ``xp.matmul`` and CuPy hands them to cuBLAS.
 Kernels (file: launcher -> CUDA kernels):
 
 * ``softmax_cross_entropy.cu``: ``softmax_cross_entropy`` -> ``softmax_cross_entropy_forward``
-  (one thread per row); ``softmax_cross_entropy_backward`` (one thread per element).
+  (a team of threads per row, about K of them, up to 256: the row's max and sum of exp are
+  tree reductions in shared memory); ``softmax_cross_entropy_backward`` (one thread per element).
 * ``dropout.cu``: ``dropout_forward``, ``dropout_backward`` (elementwise).
 * ``optim.cu``: ``sgd_update``, ``adam_update`` (fused, in place, elementwise).
 * ``im2col.cu``: ``im2col`` (one thread per element of cols, a gather), ``col2im`` (one thread
   per pixel gathering the columns it went to: no atomics, deterministic sums).
 * ``pooling.cu``: ``max_pool_forward``, ``max_pool_backward``, ``avg_pool_forward``,
   ``avg_pool_backward`` (one thread per output forward, per input pixel backward).
-* ``batchnorm.cu``: ``batchnorm_forward``, ``batchnorm_backward`` (one block per channel,
-  shared-memory tree reductions with ``__syncthreads``).
+* ``batchnorm.cu``: ``batchnorm_forward`` -> ``batchnorm_partial_stats``, ``batchnorm_normalize``;
+  ``batchnorm_backward`` -> ``batchnorm_partial_grads``, ``batchnorm_backward_dx`` (a block per
+  chunk of BATCHNORM_CHUNK values of a channel, shared-memory tree reductions with
+  ``__syncthreads``; the second kernel of each pair combines the chunks' sums).
 * ``recurrent.cu``: ``lstm_cell_forward``, ``lstm_cell_backward``, ``gru_cell_forward``,
-  ``gru_cell_backward`` (one thread per hidden unit computes all its gates).
+  ``gru_cell_backward`` (one thread per hidden unit computes all its gates); and a whole
+  sequence per launch: ``lstm_forward_sequence``, ``lstm_backward_sequence``,
+  ``gru_forward_sequence``, ``gru_backward_sequence`` (a block takes a few samples through
+  every time step, h_{t-1} Wh computed by the block itself; for H <= 256).
 
 Every launcher has the name and signature of its ``reference.py`` twin. Outputs that the
 reference writes in place (optimizer state, recurrent-cell buffers) are written in place
@@ -52,7 +58,8 @@ __all__ = [
     "im2col", "col2im", "max_pool_forward", "max_pool_backward", "avg_pool_forward",
     "avg_pool_backward", "batchnorm_forward", "batchnorm_backward",
     "lstm_cell_forward", "lstm_cell_backward", "gru_cell_forward", "gru_cell_backward",
-    "CUDA_DIR", "THREADS", "cuda_sources", "compile_options",
+    "lstm_forward_sequence", "lstm_backward_sequence", "gru_forward_sequence",
+    "gru_backward_sequence", "sequence_kernels_fit", "CUDA_DIR", "THREADS", "cuda_sources", "compile_options",
 ]
 
 CUDA_DIR = emulate.CUDA_DIR
@@ -118,6 +125,17 @@ def _check_in_place(name: str, arrays: dict, like):
 
 
 # ============================================================ softmax cross-entropy
+SOFTMAX_THREADS = 256  # must equal BLOCK in softmax_cross_entropy.cu
+
+
+def softmax_threads_per_row(k: int) -> int:
+    """Threads that share one row of K logits: the power of two >= K, at most SOFTMAX_THREADS."""
+    threads = 1
+    while threads < min(k, SOFTMAX_THREADS):
+        threads *= 2
+    return threads
+
+
 def softmax_cross_entropy(logits, labels):
     """Per-sample cross-entropy of softmax(logits); see ``reference.softmax_cross_entropy``.
 
@@ -129,9 +147,12 @@ def softmax_cross_entropy(logits, labels):
     n, k = logits.shape
     losses = xp.empty(n, dtype=logits.dtype)
     probs = xp.empty_like(logits)
-    if n:
+    if n and k:
+        per_row = softmax_threads_per_row(k)
+        rows_per_block = SOFTMAX_THREADS // per_row
         _kernel("softmax_cross_entropy.cu", "softmax_cross_entropy_forward", logits)(
-            _blocks(n), (THREADS,), (logits, labels, losses, probs, np.int32(n), np.int32(k)))
+            _blocks(n, rows_per_block), (SOFTMAX_THREADS,),
+            (logits, labels, losses, probs, np.int32(n), np.int32(k), np.int32(per_row)))
     return losses, probs
 
 
@@ -306,7 +327,14 @@ def avg_pool_backward(dy, x_shape, kh, kw, sh, sw):
 
 
 # ============================================================ batch normalization
-BATCHNORM_THREADS = 256  # must equal BLOCK in batchnorm.cu: one block of this size per channel
+BATCHNORM_THREADS = 256  # must equal BLOCK in batchnorm.cu
+BATCHNORM_CHUNK = 4096   # values of a channel per block: (256, 32, 14, 14) -> 32 x 13 blocks
+
+
+def _batchnorm_grid(n, c, length):
+    """Grid (channels, chunks per channel) and the chunk size, for ``batchnorm.cu``."""
+    chunk = max(1, int(BATCHNORM_CHUNK))
+    return (c, max(1, -(-(n * length) // chunk))), np.int32(chunk)
 
 
 def batchnorm_forward(x, gamma, beta, eps):
@@ -318,9 +346,14 @@ def batchnorm_forward(x, gamma, beta, eps):
     y = xp.empty_like(x)
     mean, var = xp.empty(c, dtype=x.dtype), xp.empty(c, dtype=x.dtype)
     if c:
-        _kernel("batchnorm.cu", "batchnorm_forward", x)(
-            (c,), (BATCHNORM_THREADS,),
-            (x, gamma, beta, y, mean, var, *_int32(n, c, length), x.dtype.type(eps)))
+        grid, chunk = _batchnorm_grid(n, c, length)
+        part_mean, part_m2 = xp.empty(grid, dtype=x.dtype), xp.empty(grid, dtype=x.dtype)
+        shape = _int32(n, c, length)
+        _kernel("batchnorm.cu", "batchnorm_partial_stats", x)(
+            grid, (BATCHNORM_THREADS,), (x, part_mean, part_m2, *shape, chunk))
+        _kernel("batchnorm.cu", "batchnorm_normalize", x)(
+            grid, (BATCHNORM_THREADS,),
+            (x, gamma, beta, part_mean, part_m2, y, mean, var, *shape, chunk, x.dtype.type(eps)))
     return y, mean, var
 
 
@@ -334,9 +367,14 @@ def batchnorm_backward(dy, x, gamma, mean, var, eps):
     dx = xp.empty_like(x)
     dgamma, dbeta = xp.empty(c, dtype=x.dtype), xp.empty(c, dtype=x.dtype)
     if c:
-        _kernel("batchnorm.cu", "batchnorm_backward", x)(
-            (c,), (BATCHNORM_THREADS,),
-            (dy, x, gamma, mean, var, dx, dgamma, dbeta, *_int32(n, c, length), x.dtype.type(eps)))
+        grid, chunk = _batchnorm_grid(n, c, length)
+        part_dbeta, part_dgamma = xp.empty(grid, dtype=x.dtype), xp.empty(grid, dtype=x.dtype)
+        shape, eps = _int32(n, c, length), x.dtype.type(eps)
+        _kernel("batchnorm.cu", "batchnorm_partial_grads", x)(
+            grid, (BATCHNORM_THREADS,), (dy, x, mean, var, part_dbeta, part_dgamma, *shape, chunk, eps))
+        _kernel("batchnorm.cu", "batchnorm_backward_dx", x)(
+            grid, (BATCHNORM_THREADS,),
+            (dy, x, gamma, mean, var, part_dbeta, part_dgamma, dx, dgamma, dbeta, *shape, chunk, eps))
     return dx, dgamma, dbeta
 
 
@@ -389,3 +427,112 @@ def gru_cell_backward(dh, gates, hn, h_prev, dxw, dhw, dh_prev):
     """Backward of ``gru_cell_forward`` -> dxw, dhw (N, 3H), dh_prev (N, H), in place (dh_prev may be dh)."""
     n, hidden = h_prev.shape
     return _launch_cell("gru_cell_backward", dh, [dh, gates, hn, h_prev], [dxw, dhw, dh_prev], n, hidden)
+
+
+# ============================================================ recurrent sequences (one launch each)
+# Not twins of reference.py: the loop over time, in one kernel, of what the layers' per-step
+# fast path does with a product and a cell kernel per step. minidl/layers/recurrent.py uses
+# them when ``sequence_kernels_fit(hidden)``; tests/test_gpu_device.py holds them to the
+# per-step path.
+SEQUENCE_MAX_HIDDEN = 256  # SEQ_MAX_HIDDEN in recurrent.cu
+SEQUENCE_MAX_ROWS = 4      # SEQ_MAX_ROWS in recurrent.cu
+USE_SEQUENCE_KERNELS = True  # False: the layers take the per-step path (for comparisons)
+
+
+def sequence_kernels_fit(hidden: int) -> bool:
+    """Whether the ``*_sequence`` kernels serve a layer of ``hidden`` units (and are switched on)."""
+    return bool(USE_SEQUENCE_KERNELS) and 1 <= hidden <= SEQUENCE_MAX_HIDDEN
+
+
+def sequence_rows_per_block(n: int) -> int:
+    """Samples a block takes through the sequence: about n / 128 (1 for n <= 128, so that a
+    small batch still spreads over many multiprocessors), at most SEQUENCE_MAX_ROWS.
+    Untuned: a first guess to measure on a device."""
+    return max(1, min(SEQUENCE_MAX_ROWS, -(-n // 128)))
+
+
+def _launch_sequence(name, like, gate_blocks, inputs, outputs, steps, n, hidden):
+    if not 1 <= hidden <= SEQUENCE_MAX_HIDDEN:
+        raise ValueError(f"{name}: at most {SEQUENCE_MAX_HIDDEN} hidden units, got {hidden}")
+    xp = _array_module(like)
+    inputs = [_real_array(xp, a, like.dtype) for a in inputs]
+    for index, out in enumerate(outputs):
+        if _array_module(out) is not xp or out.dtype != like.dtype or not out.flags.c_contiguous:
+            raise ValueError(f"{name}: output {index} must be a C-contiguous {like.dtype} array on "
+                             f"the inputs' device, got {type(out).__name__} {out.dtype}")
+    rows = sequence_rows_per_block(n)
+    threads = -(-gate_blocks * hidden // 32) * 32  # one per column of h Wh, whole warps
+    if steps and n:
+        _kernel("recurrent.cu", name, like)(
+            _blocks(n, rows), (threads,), (*inputs, *outputs, *_int32(steps, n, hidden, rows)))
+    return tuple(outputs)
+
+
+def _check_sequence_shapes(name, expected: dict):
+    for arg, (array, shape) in expected.items():
+        if tuple(array.shape) != tuple(shape):
+            raise ValueError(f"{name}: {arg} must have shape {tuple(shape)}, got {tuple(array.shape)}")
+
+
+def lstm_forward_sequence(xw, Wh, b, gates, cells, hs):
+    """The LSTM forward over all T steps in one launch.
+
+    xw (T, N, 4H) = x_t Wx for every t (no bias); Wh (H, 4H); b (4H,); cells, hs (T + 1, N, H)
+    with [0] the initial state. Writes gates (T, N, 4H), cells[1:], hs[1:] in place -- what T
+    products h_{t-1} Wh and T ``lstm_cell_forward`` calls write. Returns (gates, cells, hs).
+    """
+    steps, n, width = xw.shape
+    hidden = width // 4
+    _check_sequence_shapes("lstm_forward_sequence", {
+        "Wh": (Wh, (hidden, width)), "b": (b, (width,)), "gates": (gates, (steps, n, width)),
+        "cells": (cells, (steps + 1, n, hidden)), "hs": (hs, (steps + 1, n, hidden))})
+    return _launch_sequence("lstm_forward_sequence", xw, 4, [xw, Wh, b], [gates, cells, hs],
+                            steps, n, hidden)
+
+
+def lstm_backward_sequence(dy, Wh_T, gates, cells, da, dh0, dc0):
+    """Backpropagation through time of ``lstm_forward_sequence`` in one launch.
+
+    dy (T, N, H) = dL/dh_t from the layer's output; Wh_T (4H, H) = Wh^T; gates, cells from the
+    forward. Writes da (T, N, 4H) = dL/d pre-activations, dh0, dc0 (N, H). Returns (da, dh0, dc0).
+    """
+    steps, n, hidden = dy.shape
+    _check_sequence_shapes("lstm_backward_sequence", {
+        "Wh_T": (Wh_T, (4 * hidden, hidden)), "gates": (gates, (steps, n, 4 * hidden)),
+        "cells": (cells, (steps + 1, n, hidden)), "da": (da, (steps, n, 4 * hidden)),
+        "dh0": (dh0, (n, hidden)), "dc0": (dc0, (n, hidden))})
+    return _launch_sequence("lstm_backward_sequence", dy, 4, [dy, Wh_T, gates, cells], [da, dh0, dc0],
+                            steps, n, hidden)
+
+
+def gru_forward_sequence(xw, Wh, bx, bh, gates, hn, hs):
+    """The GRU forward over all T steps in one launch.
+
+    xw (T, N, 3H) = x_t Wx for every t (no bias); Wh (H, 3H); bx, bh (3H,); hs (T + 1, N, H)
+    with hs[0] = h0. Writes gates (T, N, 3H), hn (T, N, H) = h_{t-1} Wh_n + bh_n, hs[1:] in
+    place, as T ``gru_cell_forward`` calls would. Returns (gates, hn, hs).
+    """
+    steps, n, width = xw.shape
+    hidden = width // 3
+    _check_sequence_shapes("gru_forward_sequence", {
+        "Wh": (Wh, (hidden, width)), "bx": (bx, (width,)), "bh": (bh, (width,)),
+        "gates": (gates, (steps, n, width)), "hn": (hn, (steps, n, hidden)),
+        "hs": (hs, (steps + 1, n, hidden))})
+    return _launch_sequence("gru_forward_sequence", xw, 3, [xw, Wh, bx, bh], [gates, hn, hs],
+                            steps, n, hidden)
+
+
+def gru_backward_sequence(dy, Wh_T, gates, hn, hs, dxw, dhw, dh0):
+    """Backpropagation through time of ``gru_forward_sequence`` in one launch.
+
+    dy (T, N, H); Wh_T (3H, H) = Wh^T; gates, hn, hs from the forward. Writes dxw, dhw
+    (T, N, 3H) = dL/d(x_t Wx + bx), dL/d(h_{t-1} Wh + bh), and dh0 (N, H). Returns (dxw, dhw, dh0).
+    """
+    steps, n, hidden = dy.shape
+    _check_sequence_shapes("gru_backward_sequence", {
+        "Wh_T": (Wh_T, (3 * hidden, hidden)), "gates": (gates, (steps, n, 3 * hidden)),
+        "hn": (hn, (steps, n, hidden)), "hs": (hs, (steps + 1, n, hidden)),
+        "dxw": (dxw, (steps, n, 3 * hidden)), "dhw": (dhw, (steps, n, 3 * hidden)),
+        "dh0": (dh0, (n, hidden))})
+    return _launch_sequence("gru_backward_sequence", dy, 3, [dy, Wh_T, gates, hn, hs], [dxw, dhw, dh0],
+                            steps, n, hidden)

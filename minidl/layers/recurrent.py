@@ -486,8 +486,20 @@ class GRU(_Recurrent):
 # * the backward loop computes only dL/dh_{t-1} (and dL/dc_{t-1}) per step; dWx, dWh, the
 #   biases and dx are then one matrix product (or sum) each over all N*T rows;
 # * the LSTM's dL/dc lives in two buffers that swap roles every step (no allocation).
+# * on the CUDA tier, for H <= 256, the LSTM's and GRU's loop over time is ONE kernel launch
+#   each way (``kernels.lstm_forward_sequence`` etc.: a block carries a few samples through
+#   every step); the per-step loop stays the readable version it is tested against
+#   (tests/test_gpu_device.py), and runs everywhere else.
 # Each function returns the hidden states hs (T + 1, N, H), hs[0] = h0, and a cache; the
 # backward returns dx (T, N, D) and the initial-state gradient.
+
+
+def _sequence_kernels(kernels, hidden) -> bool:
+    """Whether ``kernels`` runs the whole loop over time in one launch (the CUDA tier, small H)."""
+    fits = getattr(kernels, "sequence_kernels_fit", None)
+    return fits is not None and fits(hidden)
+
+
 def _input_gradients_fused(dpre_tm, x_tm, Wx, dWx):
     """dWx = x^T dpre over all N*T rows (into ``dWx``), and dx = dpre Wx^T, one product each."""
     T, N, D = x_tm.shape
@@ -547,6 +559,9 @@ def _lstm_forward_fused(x_tm, state, has_state, p, kernels):
     hs = xp.empty((T + 1, N, H), dtype=dtype)  # hs[t + 1] = h_t; hs[0] = h0
     cells = xp.empty((T + 1, N, H), dtype=dtype)
     hs[0], cells[0] = state
+    if _sequence_kernels(kernels, H):
+        kernels.lstm_forward_sequence(xw, p["Wh"], p["b"], gates, cells, hs)
+        return hs, {"x_tm": x_tm, "gates": gates, "hs": hs, "cells": cells}
     hw = xp.zeros((N, 4 * H), dtype=dtype)  # h_{t-1} Wh; stays 0 at t = 0 without a state
     for t in range(T):
         if t > 0 or has_state:
@@ -562,6 +577,10 @@ def _lstm_backward_fused(dy_tm, cache, p, grads, return_sequences, kernels):
     xp = backend.get_array_module(dy_tm)
     Wh_T = xp.ascontiguousarray(p["Wh"].T)
     da = xp.empty_like(gates)  # dL/d(pre-activations) of every step
+    if _sequence_kernels(kernels, H):
+        dh, d_cell = xp.empty((N, H), dtype=da.dtype), xp.empty((N, H), dtype=da.dtype)
+        kernels.lstm_backward_sequence(dy_tm, Wh_T, gates, cells, da, dh, d_cell)
+        return _lstm_weight_gradients(da, dy_tm, cache, p, grads), (dh, d_cell)
     dh = dy_tm[-1].copy()  # dL/dh_t, from the output and from step t+1
     d_cell = xp.zeros_like(dh)  # dL/dc_t from step t+1
     d_cell_prev = xp.empty_like(dh)  # dL/dc_{t-1}; the two buffers swap roles every step
@@ -572,9 +591,15 @@ def _lstm_backward_fused(dy_tm, cache, p, grads, return_sequences, kernels):
             xp.matmul(da[t], Wh_T, out=dh)
         if t > 0 and return_sequences:
             dh += dy_tm[t - 1]
-    _recurrent_gradient_fused(da, hs, grads["Wh"])
+    return _lstm_weight_gradients(da, dy_tm, cache, p, grads), (dh, d_cell)
+
+
+def _lstm_weight_gradients(da, dy_tm, cache, p, grads):
+    """dWh, db, dWx from dL/d pre-activations of every step (one product or sum each); returns dx."""
+    T, N, H = dy_tm.shape
+    _recurrent_gradient_fused(da, cache["hs"], grads["Wh"])
     grads["b"][...] = da.reshape(T * N, 4 * H).sum(axis=0)
-    return _input_gradients_fused(da, cache["x_tm"], p["Wx"], grads["Wx"]), (dh, d_cell)
+    return _input_gradients_fused(da, cache["x_tm"], p["Wx"], grads["Wx"])
 
 
 def _gru_forward_fused(x_tm, h0, has_state, p, kernels):
@@ -588,6 +613,9 @@ def _gru_forward_fused(x_tm, h0, has_state, p, kernels):
     hn = xp.empty((T, N, H), dtype=dtype)  # h_{t-1} Wh_n + bh_n, for the backward
     hs = xp.empty((T + 1, N, H), dtype=dtype)
     hs[0] = h0
+    if _sequence_kernels(kernels, H):
+        kernels.gru_forward_sequence(xw, p["Wh"], p["bx"], p["bh"], gates, hn, hs)
+        return hs, {"x_tm": x_tm, "gates": gates, "hn": hn, "hs": hs}
     hw = xp.zeros((N, 3 * H), dtype=dtype)  # h_{t-1} Wh; stays 0 at t = 0 without a state
     for t in range(T):
         if t > 0 or has_state:
@@ -604,6 +632,10 @@ def _gru_backward_fused(dy_tm, cache, p, grads, return_sequences, kernels):
     Wh_T = xp.ascontiguousarray(p["Wh"].T)
     dxw = xp.empty_like(gates)  # dL/d(x_t Wx + bx) of every step
     dhw = xp.empty_like(gates)  # dL/d(h_{t-1} Wh + bh) of every step
+    if _sequence_kernels(kernels, H):
+        dh = xp.empty((N, H), dtype=dxw.dtype)
+        kernels.gru_backward_sequence(dy_tm, Wh_T, gates, hn, hs, dxw, dhw, dh)
+        return _gru_weight_gradients(dxw, dhw, cache, p, grads), dh
     dh = dy_tm[-1].copy()  # dL/dh_t
     dh_direct = xp.empty_like(dh)  # dL/dh_{t-1} through the z * h_{t-1} term
     for t in reversed(range(T)):
@@ -613,7 +645,13 @@ def _gru_backward_fused(dy_tm, cache, p, grads, return_sequences, kernels):
             dh += dh_direct
         if t > 0 and return_sequences:
             dh += dy_tm[t - 1]
-    _recurrent_gradient_fused(dhw, hs, grads["Wh"])
-    grads["bx"][...] = dxw.reshape(T * N, 3 * H).sum(axis=0)
-    grads["bh"][...] = dhw.reshape(T * N, 3 * H).sum(axis=0)
-    return _input_gradients_fused(dxw, cache["x_tm"], p["Wx"], grads["Wx"]), dh
+    return _gru_weight_gradients(dxw, dhw, cache, p, grads), dh
+
+
+def _gru_weight_gradients(dxw, dhw, cache, p, grads):
+    """dWh, dbx, dbh, dWx from the per-step gradients (one product or sum each); returns dx."""
+    T, N, width = dxw.shape
+    _recurrent_gradient_fused(dhw, cache["hs"], grads["Wh"])
+    grads["bx"][...] = dxw.reshape(T * N, width).sum(axis=0)
+    grads["bh"][...] = dhw.reshape(T * N, width).sum(axis=0)
+    return _input_gradients_fused(dxw, cache["x_tm"], p["Wx"], grads["Wx"])
