@@ -15,24 +15,11 @@ from __future__ import annotations
 import numpy as np
 
 from .codec import Unsupported
+from ..gradcheck import rel_error   # one home: ||got - expected|| / (||got|| + ||expected||)
 
 __all__ = ["rel_error", "compare_outputs", "describe_value", "TOLERANCE"]
 
 TOLERANCE = 1e-6
-
-
-def rel_error(got, expected) -> float:
-    """``||got - expected|| / (||got|| + ||expected||)``: 0 when equal, 1 when unrelated.
-
-    A norm-wise error (not elementwise), so a gradient whose entries are tiny by chance
-    does not fail a correct answer.
-    """
-    got = np.asarray(got, dtype=np.float64)
-    expected = np.asarray(expected, dtype=np.float64)
-    scale = np.linalg.norm(got) + np.linalg.norm(expected)
-    if scale < 1e-300:
-        return 0.0
-    return float(np.linalg.norm(got - expected) / scale)
 
 
 def describe_value(value) -> str:

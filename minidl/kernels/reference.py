@@ -9,6 +9,8 @@ also documented as such; no function here allocates more than its outputs need.
 """
 import numpy as np
 
+from .common import conv_output_length, pool_output_length, sigmoid
+
 
 # ============================================================ softmax cross-entropy
 def softmax_cross_entropy(logits, labels):
@@ -102,11 +104,6 @@ def adam_update(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay, de
 
 
 # ============================================================ convolution (im2col / col2im)
-def _output_size(size, kernel, stride, pad):
-    """Number of window positions along one axis: floor((size + 2 pad - kernel) / stride) + 1."""
-    return (size + 2 * pad - kernel) // stride + 1
-
-
 def im2col(x, kh, kw, sh, sw, ph, pw):
     """Unfold every (kh, kw) window of the zero-padded images into one column.
 
@@ -121,7 +118,7 @@ def im2col(x, kh, kw, sh, sw, ph, pw):
     y = W2 @ cols, dW2 = dY @ cols.T, dcols = W2.T @ dY (dY of shape (F, N*OH*OW)).
     """
     N, C, H, W = x.shape
-    OH, OW = _output_size(H, kh, sh, ph), _output_size(W, kw, sw, pw)
+    OH, OW = conv_output_length(H, kh, sh, ph), conv_output_length(W, kw, sw, pw)
     x_padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
     cols = np.empty((C, kh, kw, N, OH, OW), dtype=x.dtype)
     for i in range(kh):
@@ -143,7 +140,7 @@ def col2im(cols, x_shape, kh, kw, sh, sw, ph, pw):
     Returns dx (N, C, H, W); the parts that fell on the padding are dropped.
     """
     N, C, H, W = x_shape
-    OH, OW = _output_size(H, kh, sh, ph), _output_size(W, kw, sw, pw)
+    OH, OW = conv_output_length(H, kh, sh, ph), conv_output_length(W, kw, sw, pw)
     cols = cols.reshape(C, kh, kw, N, OH, OW)
     dx_padded = np.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=cols.dtype)
     for i in range(kh):
@@ -162,7 +159,7 @@ def max_pool_forward(x, kh, kw, sh, sw):
     PyTorch), which is where backward sends the gradient.
     """
     N, C, H, W = x.shape
-    OH, OW = (H - kh) // sh + 1, (W - kw) // sw + 1
+    OH, OW = pool_output_length(H, kh, sh), pool_output_length(W, kw, sw)
     y = x[:, :, 0:sh * OH:sh, 0:sw * OW:sw].copy()
     argmax = np.zeros((N, C, OH, OW), dtype=np.int64)
     for i in range(kh):
@@ -196,7 +193,7 @@ def avg_pool_forward(x, kh, kw, sh, sw):
     the window sums, added in row-major order, divided by kh * kw.
     """
     N, C, H, W = x.shape
-    OH, OW = (H - kh) // sh + 1, (W - kw) // sw + 1
+    OH, OW = pool_output_length(H, kh, sh), pool_output_length(W, kw, sw)
     total = x[:, :, 0:sh * OH:sh, 0:sw * OW:sw].copy()
     for i in range(kh):
         for j in range(kw):
@@ -269,12 +266,6 @@ def batchnorm_backward(dy, x, gamma, mean, var, eps):
 # pass in the Numba and CUDA tiers. Outputs are arguments (written in place and returned),
 # so the layer preallocates every per-step buffer once and the GPU tier can take the same
 # signature. Gate blocks are H columns wide: LSTM [i | f | g | o], GRU [r | z | n].
-def _sigmoid(x):
-    """The logistic function 1 / (1 + e^-x); e^-x may overflow to inf for x << 0, giving 0."""
-    with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(-x))
-
-
 def lstm_cell_forward(xw, hw, b, c_prev, gates, c, h):
     """Pointwise part of one LSTM step.
 
@@ -288,7 +279,7 @@ def lstm_cell_forward(xw, hw, b, c_prev, gates, c, h):
     """
     H = c_prev.shape[1]
     a = xw + hw + b
-    i, f, o = _sigmoid(a[:, :H]), _sigmoid(a[:, H:2 * H]), _sigmoid(a[:, 3 * H:])
+    i, f, o = sigmoid(a[:, :H]), sigmoid(a[:, H:2 * H]), sigmoid(a[:, 3 * H:])
     g = np.tanh(a[:, 2 * H:3 * H])
     gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:] = i, f, g, o
     c[...] = f * c_prev + i * g
@@ -336,8 +327,8 @@ def gru_cell_forward(xw, hw, bx, bh, h_prev, gates, hn, h):
     H = h_prev.shape[1]
     a = xw + bx
     u = hw + bh
-    r = _sigmoid(a[:, :H] + u[:, :H])
-    z = _sigmoid(a[:, H:2 * H] + u[:, H:2 * H])
+    r = sigmoid(a[:, :H] + u[:, :H])
+    z = sigmoid(a[:, H:2 * H] + u[:, H:2 * H])
     hn[...] = u[:, 2 * H:]
     n = np.tanh(a[:, 2 * H:] + r * hn)
     gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:] = r, z, n

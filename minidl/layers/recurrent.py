@@ -39,7 +39,7 @@ import numpy as np
 
 from .. import backend, initializers
 from .activations import sigmoid
-from .base import Layer
+from .base import Layer, positive_int
 
 __all__ = ["SimpleRNN", "LSTM", "GRU", "rnn_step_forward", "rnn_step_backward",
            "lstm_step_forward", "lstm_step_backward", "gru_step_forward", "gru_step_backward"]
@@ -200,9 +200,7 @@ class _Recurrent(Layer):
 
     def __init__(self, units: int, return_sequences: bool = False, name=None, **kwargs):
         super().__init__(name, **kwargs)
-        if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
-            raise ValueError(f"{type(self).__name__} units must be a positive integer, got {units!r}")
-        self.units = int(units)
+        self.units = positive_int(units, f"{type(self).__name__} units")
         self.return_sequences = bool(return_sequences)
         self.initial_state_grad = None
 
