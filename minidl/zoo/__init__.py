@@ -2,7 +2,7 @@
 
     >>> import minidl as mdl
     >>> mdl.zoo.available()
-    ['lenet-mnist-0to4']
+    ['lenet-mnist-0to4', 'vgg-mnist-0to4']
     >>> model = mdl.zoo.load("lenet-mnist-0to4")    # compiled, with its weights
     >>> print(mdl.zoo.describe("lenet-mnist-0to4"))
 
