@@ -9,10 +9,12 @@ from minidl.zoo import train as zoo_train
 
 def test_available_lists_the_shipped_models():
     names = zoo.available()
-    assert "lenet-mnist-0to4" in names
+    assert "lenet-mnist-0to4" in names and "vgg-mnist-0to4" in names
     assert names == sorted(names)
     for name in names:
         assert zoo.weights_path(name).exists(), f"{name}: weights file missing"
+        size = zoo.weights_path(name).stat().st_size
+        assert size <= 1_000_000, f"{name}: the zoo ships small files, got {size:,} bytes"
 
 
 @pytest.mark.parametrize("name", zoo.available())
@@ -64,3 +66,45 @@ def test_digits_subset_keeps_and_relabels_in_the_given_order():
     xs, ys = zoo_train.digits_subset(x, y, [9, 5])
     assert xs[:, 0].tolist() == [0.0, 3.0, 4.0]
     assert ys.tolist() == [1, 0, 1]
+
+
+def test_vgg_style_builder_is_vgg_shaped():
+    """Blocks of 3x3 'same' convolutions closed by a 2x2 max-pool, channels doubling, then Dense."""
+    model = mdl.models.vgg_style(5)
+    convs = [layer for layer in model.layers if isinstance(layer, mdl.layers.Conv2D)]
+    assert [c.params["W"].shape for c in convs] == [(8, 1, 3, 3), (8, 8, 3, 3), (16, 8, 3, 3),
+                                                    (16, 16, 3, 3), (32, 16, 3, 3), (32, 32, 3, 3)]
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds == ["Conv2D", "ReLU", "Conv2D", "ReLU", "MaxPool2D"] * 3 + ["Flatten", "Dense", "ReLU", "Dense"]
+    assert model.predict(np.zeros((2, 1, 28, 28), np.float32)).shape == (2, 5)
+    n_params = sum(p.size for layer in model.layers for p in layer.params.values())
+    assert n_params == 36_861, n_params
+
+
+def test_vgg_style_takes_colour_images_and_rejects_too_small_ones():
+    model = mdl.models.vgg_style(10, input_shape=(3, 32, 32))
+    assert model.layers[0].params["W"].shape == (8, 3, 3, 3)      # each filter spans the 3 colour channels
+    assert model.predict(np.zeros((2, 3, 32, 32), np.float32)).shape == (2, 10)
+    with pytest.raises(ValueError, match=r"H, W >= 8, got input_shape \(3, 6, 6\)"):
+        mdl.models.vgg_style(10, input_shape=(3, 6, 6))
+
+
+def test_zoo_vgg_matches_the_builder():
+    """The shipped VGG is the architecture ``vgg_style`` builds: same layers, same weight shapes."""
+    shipped = zoo.load("vgg-mnist-0to4")
+    built = mdl.models.vgg_style(5)
+    assert [type(layer).__name__ for layer in shipped.layers] == [type(layer).__name__ for layer in built.layers]
+    assert [w.shape for w in shipped.get_weights()] == [w.shape for w in built.get_weights()]
+
+
+def test_the_shared_recipe_trains_on_the_entry_classes_and_scores_their_test_images():
+    """``train_on_shifted_digits`` (the recipe of both zoo models), run with a linear model for speed."""
+    def linear(num_classes):
+        return mdl.Sequential([mdl.layers.Flatten(), mdl.layers.Dense(num_classes)], input_shape=(1, 28, 28))
+
+    model, accuracy = zoo_train.train_on_shifted_digits("vgg-mnist-0to4", linear, epochs=1, verbose=0)
+    assert model.predict(np.zeros((1, 1, 28, 28), np.float32)).shape == (1, 5)
+    (_, _), (xt, yt) = mdl.datasets.load_mnist()
+    xt, yt = zoo_train.digits_subset(xt, yt, zoo.entry("vgg-mnist-0to4").classes)
+    assert accuracy == model.evaluate(xt, yt)["accuracy"]
+    assert 0.8 < accuracy < 1.0, accuracy
