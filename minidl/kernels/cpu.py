@@ -31,7 +31,9 @@ def serial_twin(kernel):
     twin = _pytypes.FunctionType(py_func.__code__, py_func.__globals__, py_func.__name__ + "_serial",
                                  py_func.__defaults__, py_func.__closure__)
     twin.__qualname__ = py_func.__qualname__ + "_serial"
-    return njit(cache=True)(twin)
+    options = {k: v for k, v in getattr(kernel, "targetoptions", {}).items()
+               if k in ("fastmath", "error_model")}       # the twin keeps the kernel's math flags
+    return njit(cache=True, **options)(twin)
 
 
 def threads_pay(elements: int) -> bool:
@@ -431,29 +433,41 @@ def avg_pool_backward(dy, x_shape, kh, kw, sh, sw):
 
 
 # ============================================================ batch normalization
-@njit(parallel=True, cache=True)
+# Sums over a channel are reductions: without permission to reorder them, each addition
+# waits for the previous one (4 cycles), and a pass costs about 1 ns per element. With
+# ``reassoc`` LLVM keeps several vector accumulators in float64 instead; the order of the
+# additions then differs from the reference's, at float64 rounding. NaN and inf still propagate.
+_SUM_MATH = {"nsz", "contract", "reassoc"}
+
+
+@njit(parallel=True, fastmath=_SUM_MATH, cache=True)
 def _batchnorm_forward(x, gamma, beta, eps, y, mean, var):
-    # one thread per channel, statistics in scalar float64 registers: two passes (mean, then
-    # squared deviations) and a third writing y; suits images, where a channel is N runs of H*W
+    # one thread per channel; ONE pass for both statistics (float64 sums of x - x[0, c, 0] and
+    # of its square: shifted by a sample of the channel, so a large mean cancels nothing), one
+    # pass writing y with the per-channel affine map in x's precision (8 float32 lanes)
     N, C, L = x.shape
     count = N * L
     for c in prange(C):
+        shift = np.float64(x[0, c, 0])
         total = 0.0
-        for n in range(N):
-            for l in range(L):
-                total += x[n, c, l]
-        mu = total / count
         squares = 0.0
         for n in range(N):
+            row = x[n, c]
             for l in range(L):
-                d = x[n, c, l] - mu
+                d = row[l] - shift
+                total += d
                 squares += d * d
-        sigma2 = squares / count
+        offset = total / count
+        sigma2 = max(squares / count - offset * offset, 0.0)
+        mu = shift + offset
         scale = gamma[c] / np.sqrt(sigma2 + eps)
-        shift = beta[c] - mu * scale
+        coef = np.empty(2, y.dtype)
+        coef[0], coef[1] = scale, beta[c] - mu * scale
+        scale_t, shift_t = coef[0], coef[1]
         for n in range(N):
+            row, out = x[n, c], y[n, c]
             for l in range(L):
-                y[n, c, l] = x[n, c, l] * scale + shift
+                out[l] = row[l] * scale_t + shift_t
         mean[c] = mu
         var[c] = sigma2
 
@@ -511,26 +525,35 @@ def batchnorm_forward(x, gamma, beta, eps):
     return y, mean, var
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, fastmath=_SUM_MATH, cache=True)
 def _batchnorm_backward(dy, x, gamma, mean, var, eps, dx, dgamma, dbeta):
-    # one thread per channel: one pass for the two sums, one pass writing dx
+    # one thread per channel: one pass for the two float64 sums (sum dy and sum dy (x - mu),
+    # x_hat's scale taken out of the loop), one pass writing dx, which is affine in dy and x
+    # per channel: dx = a dy + b x + d (coefficients in x's precision, 8 float32 lanes)
     N, C, L = x.shape
     count = N * L
     for c in prange(C):
         inv_std = 1.0 / np.sqrt(var[c] + eps)
-        mu = mean[c]
+        mu = np.float64(mean[c])
         sum_dy = 0.0
-        sum_dy_xhat = 0.0
+        sum_dy_x = 0.0
         for n in range(N):
+            g_row, x_row = dy[n, c], x[n, c]
             for l in range(L):
-                g = dy[n, c, l]
+                g = np.float64(g_row[l])
                 sum_dy += g
-                sum_dy_xhat += g * (x[n, c, l] - mu) * inv_std
+                sum_dy_x += g * (x_row[l] - mu)
+        sum_dy_xhat = sum_dy_x * inv_std
         k = gamma[c] * inv_std / count
+        # k (count dy - sum_dy - (x - mu) inv_std sum_dy_xhat)
+        b = -k * inv_std * sum_dy_xhat
+        coef = np.empty(3, dx.dtype)
+        coef[0], coef[1], coef[2] = k * count, b, -k * sum_dy - b * mu
+        a_t, b_t, d_t = coef[0], coef[1], coef[2]
         for n in range(N):
+            g_row, x_row, out = dy[n, c], x[n, c], dx[n, c]
             for l in range(L):
-                x_hat = (x[n, c, l] - mu) * inv_std
-                dx[n, c, l] = k * (count * dy[n, c, l] - sum_dy - x_hat * sum_dy_xhat)
+                out[l] = a_t * g_row[l] + b_t * x_row[l] + d_t
         dgamma[c] = sum_dy_xhat
         dbeta[c] = sum_dy
 
