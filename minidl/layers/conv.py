@@ -181,6 +181,16 @@ class Conv2D(Layer):
         return y
 
     def backward(self, dy):
+        return self._backward(dy, input_grad=True)
+
+    def backward_params(self, dy) -> None:
+        """``backward`` without ``dL/dx`` (Dense's ``backward_params``): a model's first
+        convolution skips ``W2.T @ dY2`` and ``col2im``. ``dy`` in the layer's data format."""
+        if self.channels_last:
+            dy = backend.get_array_module(dy).ascontiguousarray(dy.transpose(0, 3, 1, 2))
+        self._backward(dy, input_grad=False)
+
+    def _backward(self, dy, input_grad):
         x_shape, cols = self.require_cache()
         if self.activation_layer is not None:
             dy = self.activation_layer.backward(dy)
@@ -194,6 +204,8 @@ class Conv2D(Layer):
             self.grads["W"] += self.kernel_regularizer.gradient(W)
         if self.use_bias:
             self.grads["b"][...] = dy2d.sum(axis=1)
+        if not input_grad:
+            return None
         dcols = W.reshape(F, -1).T @ dy2d                                    # (C*KH*KW, N*OH*OW)
         return backend.kernels_for(dcols).col2im(dcols, x_shape, kh, kw, sh, sw, ph, pw)
 
