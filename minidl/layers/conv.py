@@ -199,7 +199,7 @@ class Conv2D(Layer):
         F = self.filters
 
         dy2d = dy.transpose(1, 0, 2, 3).reshape(F, -1)                     # (F, N*OH*OW)
-        self.grads["W"][...] = (dy2d @ cols.T).reshape(W.shape)
+        backend.get_array_module(dy2d).matmul(dy2d, cols.T, out=self.grads["W"].reshape(F, -1))
         if self.kernel_regularizer is not None:
             self.grads["W"] += self.kernel_regularizer.gradient(W)
         if self.use_bias:

@@ -70,7 +70,7 @@ class Dense(Layer):
         x = self.check_input(x)
         y = x @ self.params["W"]
         if self.use_bias:
-            y = y + self.params["b"]
+            y += self.params["b"]                   # y is ours: add in place, no second array
         self.cache = x
         if self.activation_layer is not None:
             y = self.activation_layer.forward(y, training)
@@ -91,7 +91,7 @@ class Dense(Layer):
             dy = self.activation_layer.backward(dy)
         W = self.params["W"]
         x2d, dy2d = x.reshape(-1, x.shape[-1]), dy.reshape(-1, dy.shape[-1])
-        self.grads["W"][...] = x2d.T @ dy2d
+        backend.get_array_module(dy2d).matmul(x2d.T, dy2d, out=self.grads["W"])  # no temporary
         if self.kernel_regularizer is not None:
             self.grads["W"] += self.kernel_regularizer.gradient(W)
         if self.use_bias:
