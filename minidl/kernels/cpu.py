@@ -481,27 +481,29 @@ _FEATURE_BLOCK = 64
 @njit(parallel=True, cache=True)
 def _batchnorm_forward_features(x, gamma, beta, eps, y, mean, var):
     # (N, D) features: a channel is a strided column, so each task takes a block of columns
-    # and walks the rows, accumulating the block in float64 vectors (contiguous, vectorised)
+    # and walks the rows, accumulating the block in float64 vectors (contiguous, vectorised);
+    # one pass for both statistics, shifted by the first row as in the image kernel above
     N, D = x.shape
     for block in prange((D + _FEATURE_BLOCK - 1) // _FEATURE_BLOCK):
         c0 = block * _FEATURE_BLOCK
         width = min(D, c0 + _FEATURE_BLOCK) - c0
+        shift = x[0, c0:c0 + width].astype(np.float64)
         total = np.zeros(width)
-        for n in range(N):
-            for k in range(width):
-                total[k] += x[n, c0 + k]
-        mu = total / N
         squares = np.zeros(width)
         for n in range(N):
             for k in range(width):
-                d = x[n, c0 + k] - mu[k]
+                d = x[n, c0 + k] - shift[k]
+                total[k] += d
                 squares[k] += d * d
-        sigma2 = squares / N
+        offset = total / N
+        sigma2 = np.maximum(squares / N - offset * offset, 0.0)
+        mu = shift + offset
         scale = gamma[c0:c0 + width] / np.sqrt(sigma2 + eps)
-        shift = beta[c0:c0 + width] - mu * scale
+        scale_t = scale.astype(y.dtype)
+        shift_t = (beta[c0:c0 + width] - mu * scale).astype(y.dtype)
         for n in range(N):
             for k in range(width):
-                y[n, c0 + k] = x[n, c0 + k] * scale[k] + shift[k]
+                y[n, c0 + k] = x[n, c0 + k] * scale_t[k] + shift_t[k]
         mean[c0:c0 + width] = mu
         var[c0:c0 + width] = sigma2
 
