@@ -327,6 +327,38 @@ def _max_pool_forward(x, kh, kw, sh, sw, y, argmax):
 _max_pool_forward_serial = serial_twin(_max_pool_forward)
 
 
+@njit(parallel=True, cache=True)
+def _max_pool_forward_2x2(x, y, argmax):
+    # the common 2x2 window with stride 2, unrolled: the four candidates of a window are
+    # compared in row-major order with the same strict ">" as the general kernel (same
+    # results, ties and NaN included), without the inner loops and their index arithmetic,
+    # so the comparisons become selects that LLVM vectorises (3x the general kernel)
+    N, C, H, W = x.shape
+    OH, OW = y.shape[2], y.shape[3]
+    x_flat, y_flat, argmax_flat = x.reshape(-1), y.reshape(-1), argmax.reshape(-1)
+    for plane in prange(N * C):
+        for oh in range(OH):
+            out = _u((plane * OH + oh) * OW)
+            top = _u((plane * H + 2 * oh) * W)
+            bottom = top + _u(W)
+            for ow in range(OW):
+                best, best_at = x_flat[top + _u(2 * ow)], 0
+                value = x_flat[top + _u(2 * ow + 1)]
+                if value > best:
+                    best, best_at = value, 1
+                value = x_flat[bottom + _u(2 * ow)]
+                if value > best:
+                    best, best_at = value, 2
+                value = x_flat[bottom + _u(2 * ow + 1)]
+                if value > best:
+                    best, best_at = value, 3
+                y_flat[out + _u(ow)] = best
+                argmax_flat[out + _u(ow)] = best_at
+
+
+_max_pool_forward_2x2_serial = serial_twin(_max_pool_forward_2x2)
+
+
 def max_pool_forward(x, kh, kw, sh, sw):
     """Numba twin of ``reference.max_pool_forward``: y and argmax (N, C, OH, OW)."""
     x = np.ascontiguousarray(x)
@@ -334,8 +366,12 @@ def max_pool_forward(x, kh, kw, sh, sw):
     OH, OW = pool_output_length(H, kh, sh), pool_output_length(W, kw, sw)
     y = np.empty((N, C, OH, OW), dtype=x.dtype)
     argmax = np.empty((N, C, OH, OW), dtype=np.int64)
-    kernel = _pick(_max_pool_forward, _max_pool_forward_serial, x.size)
-    kernel(x, kh, kw, sh, sw, y, argmax)
+    if (kh, kw, sh, sw) == (2, 2, 2, 2):
+        kernel = _pick(_max_pool_forward_2x2, _max_pool_forward_2x2_serial, x.size)
+        kernel(x, y, argmax)
+    else:
+        kernel = _pick(_max_pool_forward, _max_pool_forward_serial, x.size)
+        kernel(x, kh, kw, sh, sw, y, argmax)
     return y, argmax
 
 
