@@ -147,14 +147,21 @@ def _all_contiguous(*arrays):
 
 @njit(parallel=True, cache=True)
 def _sgd_update(param, grad, velocity, lr, momentum, nesterov, weight_decay):
-    # fused: weight decay, momentum and the step in one pass instead of four array expressions
+    # fused: weight decay, momentum and the step in one pass instead of four array expressions;
+    # the scalars in param's precision (as NumPy's reference computes: 8 float32 lanes, not 4
+    # float64 ones), and a loop of its own without momentum, the common case
+    coef = np.empty(3, param.dtype)
+    coef[0], coef[1], coef[2] = lr, momentum, weight_decay
+    lr_t, momentum_t, decay_t = coef[0], coef[1], coef[2]
+    if momentum == 0.0:
+        for i in prange(param.size):
+            param[i] -= lr_t * (grad[i] + decay_t * param[i])
+        return
     for i in prange(param.size):
-        g = grad[i] + weight_decay * param[i]
-        if momentum != 0.0:
-            v = momentum * velocity[i] + g
-            velocity[i] = v
-            g = g + momentum * v if nesterov else v
-        param[i] -= lr * g
+        g = grad[i] + decay_t * param[i]
+        v = momentum_t * velocity[i] + g
+        velocity[i] = v
+        param[i] -= lr_t * (g + momentum_t * v if nesterov else v)
 
 
 _sgd_update_serial = serial_twin(_sgd_update)
