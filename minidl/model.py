@@ -227,11 +227,23 @@ class Sequential:
 
     __call__ = forward
 
-    def backward(self, dy):
-        """Run every layer's backward in reverse order; returns ``dL/d(input)``."""
-        for layer in reversed(self.layers):
+    def backward(self, dy, input_grad: bool = True):
+        """Run every layer's backward in reverse order; returns ``dL/d(input)``.
+
+        With ``input_grad=False`` (a training step: nobody reads the gradient of the data)
+        a first layer that has ``backward_params`` (Dense, Conv2D) fills its weight
+        gradients only, and the result is None: for a first convolution that skips a
+        matrix product and ``col2im``.
+        """
+        if not self.layers:
+            return dy
+        first, *rest = self.layers
+        for layer in reversed(rest):
             dy = layer.backward(dy)
-        return dy
+        if not input_grad and hasattr(first, "backward_params"):
+            first.backward_params(dy)
+            return None
+        return first.backward(dy)
 
     def zero_grad(self) -> None:
         for layer in self.layers:
@@ -267,7 +279,7 @@ class Sequential:
     def _train_step(self, x, y):
         y_pred = self.forward(x, training=True)
         loss = self.loss(y_pred, y) + self.regularization_loss()
-        self.backward(self.loss.backward())
+        self.backward(self.loss.backward(), input_grad=False)
         self.optimizer.step(self)
         return loss, y_pred
 

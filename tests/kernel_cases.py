@@ -139,9 +139,11 @@ CONV_GEOMETRIES = [
 ]
 
 # (N, C, H, W, kh, kw, sh, sw): non-overlapping, overlapping, floor at the edges, non-square,
-# a stride larger than the window.
+# a stride larger than the window; 2x2 stride 2 (the Numba tier's unrolled forward) on even
+# and on odd sizes.
 POOL_GEOMETRIES = [
     (2, 3, 8, 8, 2, 2, 2, 2),
+    (2, 2, 9, 7, 2, 2, 2, 2),
     (2, 2, 7, 9, 3, 3, 1, 1),
     (1, 3, 7, 5, 2, 2, 2, 2),
     (3, 2, 6, 7, 3, 2, 2, 1),

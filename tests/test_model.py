@@ -65,6 +65,26 @@ def test_pytorch_style_loop_equals_train_on_batch():
         np.testing.assert_array_equal(wa, wb)
 
 
+@pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
+def test_training_step_skips_only_the_unread_input_gradient(data_format):
+    """``backward(dy, input_grad=False)`` (what train_on_batch runs) returns None and fills
+    every gradient exactly as the full backward does, for a Conv2D or a Dense first layer."""
+    rng = np.random.default_rng(0)
+    for first, x in [(L.Conv2D(3, 3, padding=1, activation="relu", data_format=data_format),
+                      rng.standard_normal((4, 6, 6, 2) if data_format == "channels_last" else (4, 2, 6, 6))),
+                     (L.Dense(5, activation="relu"), rng.standard_normal((4, 7)))]:
+        model = mdl.Sequential([first, L.Flatten(), L.Dense(3)], input_shape=x.shape[1:])
+        out = model.forward(x.astype(np.float32), training=True)
+        dy = rng.standard_normal(out.shape).astype(np.float32)
+        dx = model.backward(dy)
+        assert dx.shape == x.shape
+        full = [g.copy() for layer in model.layers for g in layer.grads.values()]
+        model.zero_grad()
+        assert model.backward(dy, input_grad=False) is None
+        for got, expected in zip((g for layer in model.layers for g in layer.grads.values()), full):
+            np.testing.assert_array_equal(got, expected)
+
+
 def test_evaluate_and_predict_shapes():
     x, y = blobs(50)
     model = make_model()

@@ -31,7 +31,9 @@ def serial_twin(kernel):
     twin = _pytypes.FunctionType(py_func.__code__, py_func.__globals__, py_func.__name__ + "_serial",
                                  py_func.__defaults__, py_func.__closure__)
     twin.__qualname__ = py_func.__qualname__ + "_serial"
-    return njit(cache=True)(twin)
+    options = {k: v for k, v in getattr(kernel, "targetoptions", {}).items()
+               if k in ("fastmath", "error_model")}       # the twin keeps the kernel's math flags
+    return njit(cache=True, **options)(twin)
 
 
 def threads_pay(elements: int) -> bool:
@@ -145,14 +147,21 @@ def _all_contiguous(*arrays):
 
 @njit(parallel=True, cache=True)
 def _sgd_update(param, grad, velocity, lr, momentum, nesterov, weight_decay):
-    # fused: weight decay, momentum and the step in one pass instead of four array expressions
+    # fused: weight decay, momentum and the step in one pass instead of four array expressions;
+    # the scalars in param's precision (as NumPy's reference computes: 8 float32 lanes, not 4
+    # float64 ones), and a loop of its own without momentum, the common case
+    coef = np.empty(3, param.dtype)
+    coef[0], coef[1], coef[2] = lr, momentum, weight_decay
+    lr_t, momentum_t, decay_t = coef[0], coef[1], coef[2]
+    if momentum == 0.0:
+        for i in prange(param.size):
+            param[i] -= lr_t * (grad[i] + decay_t * param[i])
+        return
     for i in prange(param.size):
-        g = grad[i] + weight_decay * param[i]
-        if momentum != 0.0:
-            v = momentum * velocity[i] + g
-            velocity[i] = v
-            g = g + momentum * v if nesterov else v
-        param[i] -= lr * g
+        g = grad[i] + decay_t * param[i]
+        v = momentum_t * velocity[i] + g
+        velocity[i] = v
+        param[i] -= lr_t * (g + momentum_t * v if nesterov else v)
 
 
 _sgd_update_serial = serial_twin(_sgd_update)
@@ -325,6 +334,38 @@ def _max_pool_forward(x, kh, kw, sh, sw, y, argmax):
 _max_pool_forward_serial = serial_twin(_max_pool_forward)
 
 
+@njit(parallel=True, cache=True)
+def _max_pool_forward_2x2(x, y, argmax):
+    # the common 2x2 window with stride 2, unrolled: the four candidates of a window are
+    # compared in row-major order with the same strict ">" as the general kernel (same
+    # results, ties and NaN included), without the inner loops and their index arithmetic,
+    # so the comparisons become selects that LLVM vectorises (3x the general kernel)
+    N, C, H, W = x.shape
+    OH, OW = y.shape[2], y.shape[3]
+    x_flat, y_flat, argmax_flat = x.reshape(-1), y.reshape(-1), argmax.reshape(-1)
+    for plane in prange(N * C):
+        for oh in range(OH):
+            out = _u((plane * OH + oh) * OW)
+            top = _u((plane * H + 2 * oh) * W)
+            bottom = top + _u(W)
+            for ow in range(OW):
+                best, best_at = x_flat[top + _u(2 * ow)], 0
+                value = x_flat[top + _u(2 * ow + 1)]
+                if value > best:
+                    best, best_at = value, 1
+                value = x_flat[bottom + _u(2 * ow)]
+                if value > best:
+                    best, best_at = value, 2
+                value = x_flat[bottom + _u(2 * ow + 1)]
+                if value > best:
+                    best, best_at = value, 3
+                y_flat[out + _u(ow)] = best
+                argmax_flat[out + _u(ow)] = best_at
+
+
+_max_pool_forward_2x2_serial = serial_twin(_max_pool_forward_2x2)
+
+
 def max_pool_forward(x, kh, kw, sh, sw):
     """Numba twin of ``reference.max_pool_forward``: y and argmax (N, C, OH, OW)."""
     x = np.ascontiguousarray(x)
@@ -332,8 +373,12 @@ def max_pool_forward(x, kh, kw, sh, sw):
     OH, OW = pool_output_length(H, kh, sh), pool_output_length(W, kw, sw)
     y = np.empty((N, C, OH, OW), dtype=x.dtype)
     argmax = np.empty((N, C, OH, OW), dtype=np.int64)
-    kernel = _pick(_max_pool_forward, _max_pool_forward_serial, x.size)
-    kernel(x, kh, kw, sh, sw, y, argmax)
+    if (kh, kw, sh, sw) == (2, 2, 2, 2):
+        kernel = _pick(_max_pool_forward_2x2, _max_pool_forward_2x2_serial, x.size)
+        kernel(x, y, argmax)
+    else:
+        kernel = _pick(_max_pool_forward, _max_pool_forward_serial, x.size)
+        kernel(x, kh, kw, sh, sw, y, argmax)
     return y, argmax
 
 
@@ -431,29 +476,41 @@ def avg_pool_backward(dy, x_shape, kh, kw, sh, sw):
 
 
 # ============================================================ batch normalization
-@njit(parallel=True, cache=True)
+# Sums over a channel are reductions: without permission to reorder them, each addition
+# waits for the previous one (4 cycles), and a pass costs about 1 ns per element. With
+# ``reassoc`` LLVM keeps several vector accumulators in float64 instead; the order of the
+# additions then differs from the reference's, at float64 rounding. NaN and inf still propagate.
+_SUM_MATH = {"nsz", "contract", "reassoc"}
+
+
+@njit(parallel=True, fastmath=_SUM_MATH, cache=True)
 def _batchnorm_forward(x, gamma, beta, eps, y, mean, var):
-    # one thread per channel, statistics in scalar float64 registers: two passes (mean, then
-    # squared deviations) and a third writing y; suits images, where a channel is N runs of H*W
+    # one thread per channel; ONE pass for both statistics (float64 sums of x - x[0, c, 0] and
+    # of its square: shifted by a sample of the channel, so a large mean cancels nothing), one
+    # pass writing y with the per-channel affine map in x's precision (8 float32 lanes)
     N, C, L = x.shape
     count = N * L
     for c in prange(C):
+        shift = np.float64(x[0, c, 0])
         total = 0.0
-        for n in range(N):
-            for l in range(L):
-                total += x[n, c, l]
-        mu = total / count
         squares = 0.0
         for n in range(N):
+            row = x[n, c]
             for l in range(L):
-                d = x[n, c, l] - mu
+                d = row[l] - shift
+                total += d
                 squares += d * d
-        sigma2 = squares / count
+        offset = total / count
+        sigma2 = max(squares / count - offset * offset, 0.0)
+        mu = shift + offset
         scale = gamma[c] / np.sqrt(sigma2 + eps)
-        shift = beta[c] - mu * scale
+        coef = np.empty(2, y.dtype)
+        coef[0], coef[1] = scale, beta[c] - mu * scale
+        scale_t, shift_t = coef[0], coef[1]
         for n in range(N):
+            row, out = x[n, c], y[n, c]
             for l in range(L):
-                y[n, c, l] = x[n, c, l] * scale + shift
+                out[l] = row[l] * scale_t + shift_t
         mean[c] = mu
         var[c] = sigma2
 
@@ -467,27 +524,29 @@ _FEATURE_BLOCK = 64
 @njit(parallel=True, cache=True)
 def _batchnorm_forward_features(x, gamma, beta, eps, y, mean, var):
     # (N, D) features: a channel is a strided column, so each task takes a block of columns
-    # and walks the rows, accumulating the block in float64 vectors (contiguous, vectorised)
+    # and walks the rows, accumulating the block in float64 vectors (contiguous, vectorised);
+    # one pass for both statistics, shifted by the first row as in the image kernel above
     N, D = x.shape
     for block in prange((D + _FEATURE_BLOCK - 1) // _FEATURE_BLOCK):
         c0 = block * _FEATURE_BLOCK
         width = min(D, c0 + _FEATURE_BLOCK) - c0
+        shift = x[0, c0:c0 + width].astype(np.float64)
         total = np.zeros(width)
-        for n in range(N):
-            for k in range(width):
-                total[k] += x[n, c0 + k]
-        mu = total / N
         squares = np.zeros(width)
         for n in range(N):
             for k in range(width):
-                d = x[n, c0 + k] - mu[k]
+                d = x[n, c0 + k] - shift[k]
+                total[k] += d
                 squares[k] += d * d
-        sigma2 = squares / N
+        offset = total / N
+        sigma2 = np.maximum(squares / N - offset * offset, 0.0)
+        mu = shift + offset
         scale = gamma[c0:c0 + width] / np.sqrt(sigma2 + eps)
-        shift = beta[c0:c0 + width] - mu * scale
+        scale_t = scale.astype(y.dtype)
+        shift_t = (beta[c0:c0 + width] - mu * scale).astype(y.dtype)
         for n in range(N):
             for k in range(width):
-                y[n, c0 + k] = x[n, c0 + k] * scale[k] + shift[k]
+                y[n, c0 + k] = x[n, c0 + k] * scale_t[k] + shift_t[k]
         mean[c0:c0 + width] = mu
         var[c0:c0 + width] = sigma2
 
@@ -511,26 +570,35 @@ def batchnorm_forward(x, gamma, beta, eps):
     return y, mean, var
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, fastmath=_SUM_MATH, cache=True)
 def _batchnorm_backward(dy, x, gamma, mean, var, eps, dx, dgamma, dbeta):
-    # one thread per channel: one pass for the two sums, one pass writing dx
+    # one thread per channel: one pass for the two float64 sums (sum dy and sum dy (x - mu),
+    # x_hat's scale taken out of the loop), one pass writing dx, which is affine in dy and x
+    # per channel: dx = a dy + b x + d (coefficients in x's precision, 8 float32 lanes)
     N, C, L = x.shape
     count = N * L
     for c in prange(C):
         inv_std = 1.0 / np.sqrt(var[c] + eps)
-        mu = mean[c]
+        mu = np.float64(mean[c])
         sum_dy = 0.0
-        sum_dy_xhat = 0.0
+        sum_dy_x = 0.0
         for n in range(N):
+            g_row, x_row = dy[n, c], x[n, c]
             for l in range(L):
-                g = dy[n, c, l]
+                g = np.float64(g_row[l])
                 sum_dy += g
-                sum_dy_xhat += g * (x[n, c, l] - mu) * inv_std
+                sum_dy_x += g * (x_row[l] - mu)
+        sum_dy_xhat = sum_dy_x * inv_std
         k = gamma[c] * inv_std / count
+        # k (count dy - sum_dy - (x - mu) inv_std sum_dy_xhat)
+        b = -k * inv_std * sum_dy_xhat
+        coef = np.empty(3, dx.dtype)
+        coef[0], coef[1], coef[2] = k * count, b, -k * sum_dy - b * mu
+        a_t, b_t, d_t = coef[0], coef[1], coef[2]
         for n in range(N):
+            g_row, x_row, out = dy[n, c], x[n, c], dx[n, c]
             for l in range(L):
-                x_hat = (x[n, c, l] - mu) * inv_std
-                dx[n, c, l] = k * (count * dy[n, c, l] - sum_dy - x_hat * sum_dy_xhat)
+                out[l] = a_t * g_row[l] + b_t * x_row[l] + d_t
         dgamma[c] = sum_dy_xhat
         dbeta[c] = sum_dy
 

@@ -181,6 +181,16 @@ class Conv2D(Layer):
         return y
 
     def backward(self, dy):
+        return self._backward(dy, input_grad=True)
+
+    def backward_params(self, dy) -> None:
+        """``backward`` without ``dL/dx`` (Dense's ``backward_params``): a model's first
+        convolution skips ``W2.T @ dY2`` and ``col2im``. ``dy`` in the layer's data format."""
+        if self.channels_last:
+            dy = backend.get_array_module(dy).ascontiguousarray(dy.transpose(0, 3, 1, 2))
+        self._backward(dy, input_grad=False)
+
+    def _backward(self, dy, input_grad):
         x_shape, cols = self.require_cache()
         if self.activation_layer is not None:
             dy = self.activation_layer.backward(dy)
@@ -189,11 +199,13 @@ class Conv2D(Layer):
         F = self.filters
 
         dy2d = dy.transpose(1, 0, 2, 3).reshape(F, -1)                     # (F, N*OH*OW)
-        self.grads["W"][...] = (dy2d @ cols.T).reshape(W.shape)
+        backend.get_array_module(dy2d).matmul(dy2d, cols.T, out=self.grads["W"].reshape(F, -1))
         if self.kernel_regularizer is not None:
             self.grads["W"] += self.kernel_regularizer.gradient(W)
         if self.use_bias:
             self.grads["b"][...] = dy2d.sum(axis=1)
+        if not input_grad:
+            return None
         dcols = W.reshape(F, -1).T @ dy2d                                    # (C*KH*KW, N*OH*OW)
         return backend.kernels_for(dcols).col2im(dcols, x_shape, kh, kw, sh, sw, ph, pw)
 

@@ -70,24 +70,33 @@ class Dense(Layer):
         x = self.check_input(x)
         y = x @ self.params["W"]
         if self.use_bias:
-            y = y + self.params["b"]
+            y += self.params["b"]                   # y is ours: add in place, no second array
         self.cache = x
         if self.activation_layer is not None:
             y = self.activation_layer.forward(y, training)
         return y
 
     def backward(self, dy):
+        return self._backward(dy, input_grad=True)
+
+    def backward_params(self, dy) -> None:
+        """``backward`` without ``dL/dx``: only ``self.grads`` are filled. A model calls it
+        for its first layer in a training step, where nobody reads the input's gradient
+        (it saves the product ``dy W^T``, a quarter of an MLP's backward)."""
+        self._backward(dy, input_grad=False)
+
+    def _backward(self, dy, input_grad):
         x = self.require_cache()
         if self.activation_layer is not None:
             dy = self.activation_layer.backward(dy)
         W = self.params["W"]
         x2d, dy2d = x.reshape(-1, x.shape[-1]), dy.reshape(-1, dy.shape[-1])
-        self.grads["W"][...] = x2d.T @ dy2d
+        backend.get_array_module(dy2d).matmul(x2d.T, dy2d, out=self.grads["W"])  # no temporary
         if self.kernel_regularizer is not None:
             self.grads["W"] += self.kernel_regularizer.gradient(W)
         if self.use_bias:
             self.grads["b"][...] = dy2d.sum(axis=0)
-        return dy @ W.T
+        return dy @ W.T if input_grad else None
 
 
 class Flatten(Layer):
