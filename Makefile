@@ -29,10 +29,13 @@ lab: $(STAMP)  ## open the course in JupyterLab (prints the URL; works headless)
 	$(PY) -m jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) --notebook-dir=notebooks \
 		$(LAB_SETTINGS) $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
-test: $(STAMP)  ## the whole suite: unit tests, kernels, grader, notebooks (nbval); installs bubblewrap for the grader's isolation tests
+test: $(STAMP)  ## the whole suite: unit tests, kernels, grader, notebooks (nbval); installs bubblewrap (the grader's isolation) and espeak-ng (the spoken-digits generator)
 	command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; } || \
 		echo "bubblewrap is not installed: the grader's isolation tests are skipped (non-isolated mode only)"
+	command -v espeak-ng >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null; } || \
+		echo "espeak-ng is not installed: the test of the spoken-digits generator is skipped"
 	MPLBACKEND=Agg $(PY) -m pytest -q -m "not e2e"
 
 # Other floating-point paths than the machine's default: OpenBLAS's AVX2 and SSE3 kernels,
