@@ -17,6 +17,7 @@ number for number. With ``g`` the gradient, ``p`` a parameter and ``lr`` the lea
 Use with ``model.compile(optimizer=Adam(1e-3))``, or by hand:
 ``opt.step(model); model.zero_grad()``.
 """
+import inspect
 import math
 
 import numpy as np
@@ -28,11 +29,15 @@ class Optimizer:
     """Base class. ``step(model)`` updates every trainable parameter of ``model`` in place.
 
     ``model`` may be a ``Sequential``, a layer, or a list of layers. The learning rate
-    may be given as ``lr`` (PyTorch's name, minidl's) or ``learning_rate`` (Keras's).
+    may be given as ``lr`` (PyTorch's name, minidl's) or ``learning_rate`` (Keras's); the
+    other Keras spellings are accepted too (``beta_1``, ``beta_2``, ``epsilon``, ``rho``).
     """
 
     def __init__(self, lr: float, clipnorm: float | None = None, global_clipnorm: float | None = None,
-                 learning_rate: float | None = None):
+                 learning_rate: float | None = None, **unknown):
+        if unknown:
+            raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s) "
+                            f"{', '.join(sorted(unknown))}; it takes {', '.join(_accepted_names(type(self)))}")
         if learning_rate is not None:
             lr = learning_rate
         if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating, np.integer)):
@@ -171,6 +176,36 @@ def _zeros_like(param):
     return backend.get_array_module(param).zeros_like(param)
 
 
+# Keras's name -> minidl's, per optimizer (``learning_rate`` is taken by every one)
+KERAS_NAMES = {"Adam": {"beta_1": "beta1", "beta_2": "beta2", "epsilon": "eps"},
+               "AdamW": {"beta_1": "beta1", "beta_2": "beta2", "epsilon": "eps"},
+               "RMSprop": {"rho": "alpha", "epsilon": "eps"},
+               "Adagrad": {"epsilon": "eps"}}
+
+
+def _keras_name(options: dict, who: str, keras: str, value, default):
+    """``options[keras]`` (Keras's spelling, taken out of ``options``) if given, else ``value``."""
+    if keras not in options:
+        return value
+    if value != default:
+        raise ValueError(f"{who}: give {KERAS_NAMES[who][keras]} or {keras} (Keras's name), not both")
+    return options.pop(keras)
+
+
+def _beta_pair(betas, who: str) -> tuple:
+    if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
+        raise ValueError(f"{who} betas must be a pair (beta1, beta2), got {betas!r}")
+    return tuple(betas)
+
+
+def _accepted_names(cls) -> list[str]:
+    """The keyword arguments an optimizer class takes, minidl's and Keras's."""
+    names = [n for klass in (cls, Optimizer) for n in inspect.signature(klass.__init__).parameters
+             if n not in ("self", "clipping", "options", "unknown")]
+    pytorch = ["betas"] if issubclass(cls, Adam) else []
+    return list(dict.fromkeys(names + pytorch + list(KERAS_NAMES.get(cls.__name__, {}))))
+
+
 class SGD(Optimizer):
     """Stochastic gradient descent with optional (Nesterov) momentum and weight decay."""
 
@@ -192,11 +227,14 @@ class SGD(Optimizer):
 
 
 class RMSprop(Optimizer):
-    """Divides each step by a running RMS of recent gradients (PyTorch's ``alpha`` is Keras's ``rho``)."""
+    """Divides each step by a running RMS of recent gradients (PyTorch's ``alpha`` is Keras's
+    ``rho``, accepted as ``rho=``; Keras's default is 0.9, PyTorch's and minidl's 0.99)."""
 
     def __init__(self, lr: float = 1e-3, alpha: float = 0.99, eps: float = 1e-8,
-                 momentum: float = 0.0, weight_decay: float = 0.0, **clipping):
-        super().__init__(lr, **clipping)
+                 momentum: float = 0.0, weight_decay: float = 0.0, **options):
+        alpha = _keras_name(options, "RMSprop", "rho", alpha, 0.99)
+        eps = _keras_name(options, "RMSprop", "epsilon", eps, 1e-8)
+        super().__init__(lr, **options)
         self.alpha, self.eps, self.momentum, self.weight_decay = float(alpha), float(eps), float(momentum), float(weight_decay)
 
     def init_state(self, param):
@@ -219,8 +257,9 @@ class RMSprop(Optimizer):
 class Adagrad(Optimizer):
     """Divides each step by the root of the sum of all past squared gradients."""
 
-    def __init__(self, lr: float = 1e-2, eps: float = 1e-10, weight_decay: float = 0.0, **clipping):
-        super().__init__(lr, **clipping)
+    def __init__(self, lr: float = 1e-2, eps: float = 1e-10, weight_decay: float = 0.0, **options):
+        eps = _keras_name(options, "Adagrad", "epsilon", eps, 1e-10)
+        super().__init__(lr, **options)
         self.eps, self.weight_decay = float(eps), float(weight_decay)
 
     def init_state(self, param):
@@ -234,13 +273,27 @@ class Adagrad(Optimizer):
 
 
 class Adam(Optimizer):
-    """Momentum (first moment) + RMSprop (second moment), both bias-corrected."""
+    """Momentum (first moment) + RMSprop (second moment), both bias-corrected.
+
+    PyTorch's ``betas=(beta1, beta2)`` and Keras's spellings ``beta_1``, ``beta_2`` and
+    ``epsilon`` are accepted. For Keras, only the names:
+    Keras adds ``epsilon`` to sqrt(v) before the bias correction, minidl and PyTorch after it
+    (chapter 14), and Keras's default is 1e-7.
+    """
 
     decoupled = False
 
     def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
-                 eps: float = 1e-8, weight_decay: float = 0.0, **clipping):
-        super().__init__(lr, **clipping)
+                 eps: float = 1e-8, weight_decay: float = 0.0, **options):
+        who = type(self).__name__
+        if "betas" in options:  # PyTorch's spelling: one pair
+            if (beta1, beta2) != (0.9, 0.999):
+                raise ValueError(f"{who}: give beta1/beta2 or betas (PyTorch's name), not both")
+            beta1, beta2 = _beta_pair(options.pop("betas"), who)
+        beta1 = _keras_name(options, who, "beta_1", beta1, 0.9)
+        beta2 = _keras_name(options, who, "beta_2", beta2, 0.999)
+        eps = _keras_name(options, who, "epsilon", eps, 1e-8)
+        super().__init__(lr, **options)
         for name, beta in (("beta1", beta1), ("beta2", beta2)):
             if not 0.0 <= beta < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {beta!r}")

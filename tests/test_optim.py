@@ -139,3 +139,59 @@ def test_against_torch(name):
     for got, want in zip(run(ours), expected):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
     assert not math.isnan(expected[-1][0])
+
+
+# ------------------------------------------------------------------ Keras's and PyTorch's spellings
+SPELLINGS = [  # (the other library's keywords, minidl's keywords): the same optimizer
+    (optim.Adam, dict(learning_rate=0.02, beta_1=0.8, beta_2=0.95, epsilon=1e-6),
+     dict(lr=0.02, beta1=0.8, beta2=0.95, eps=1e-6)),
+    (optim.Adam, dict(lr=0.02, betas=(0.8, 0.95), eps=1e-6), dict(lr=0.02, beta1=0.8, beta2=0.95, eps=1e-6)),
+    (optim.AdamW, dict(learning_rate=0.02, beta_1=0.7, epsilon=1e-7, weight_decay=0.1),
+     dict(lr=0.02, beta1=0.7, eps=1e-7, weight_decay=0.1)),
+    (optim.AdamW, dict(betas=[0.7, 0.9]), dict(beta1=0.7, beta2=0.9)),
+    (optim.RMSprop, dict(learning_rate=0.01, rho=0.9, epsilon=1e-7), dict(lr=0.01, alpha=0.9, eps=1e-7)),
+    (optim.Adagrad, dict(learning_rate=0.1, epsilon=1e-7), dict(lr=0.1, eps=1e-7)),
+]
+
+
+@pytest.mark.parametrize("cls, theirs, ours", SPELLINGS, ids=lambda v: getattr(v, "__name__", None))
+def test_keras_and_pytorch_spellings_build_the_same_optimizer(cls, theirs, ours):
+    built, expected = cls(**theirs), cls(**ours)
+    assert built.get_config() == expected.get_config()
+    for got, want in zip(run(built), run(expected)):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_a_setting_given_under_both_names_is_an_error():
+    with pytest.raises(ValueError, match=r"Adam: give beta1 or beta_1 \(Keras's name\), not both"):
+        optim.Adam(beta1=0.8, beta_1=0.7)
+    with pytest.raises(ValueError, match=r"RMSprop: give alpha or rho \(Keras's name\), not both"):
+        optim.RMSprop(alpha=0.5, rho=0.9)
+    with pytest.raises(ValueError, match=r"give beta1/beta2 or betas \(PyTorch's name\), not both"):
+        optim.AdamW(beta2=0.99, betas=(0.9, 0.99))
+    with pytest.raises(ValueError, match=r"Adam betas must be a pair \(beta1, beta2\), got 0.9"):
+        optim.Adam(betas=0.9)
+
+
+def test_an_unknown_keyword_names_itself_and_what_is_accepted():
+    with pytest.raises(TypeError, match="SGD got unexpected keyword argument.*epsilon; it takes lr, momentum, "
+                                        "nesterov, weight_decay, clipnorm, global_clipnorm, learning_rate$"):
+        optim.SGD(0.1, epsilon=1e-7)
+    with pytest.raises(TypeError, match="Adam got unexpected keyword argument.*amsgrad; it takes .*betas, "
+                                        "beta_1, beta_2, epsilon"):
+        optim.Adam(amsgrad=True)
+
+
+def test_the_accepted_spellings_are_the_other_libraries_own():
+    """Every Keras name minidl takes is a keyword of the Keras optimizer of the same name, and
+    ``betas`` one of PyTorch's Adam and AdamW (read from their signatures, when installed)."""
+    import inspect
+    import os
+    torch = pytest.importorskip("torch")
+    for cls in (optim.Adam, optim.AdamW):
+        assert "betas" in inspect.signature(getattr(torch.optim, cls.__name__)).parameters
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    for name, spellings in optim.KERAS_NAMES.items():
+        keras_keywords = inspect.signature(getattr(keras.optimizers, name)).parameters
+        assert set(spellings) | {"learning_rate"} <= set(keras_keywords), name
