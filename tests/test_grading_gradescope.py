@@ -41,12 +41,15 @@ def autograder(tmp_path_factory):
     return root
 
 
-def _run(root: Path, notebook_text: str) -> dict:
+def _run(root: Path, notebook_text: str, others: dict | None = None) -> dict:
+    """Grade ``homework.ipynb`` (and the files ``others``, name -> text, beside it) as Gradescope would."""
     submission = root / "submission"
     shutil.rmtree(submission, ignore_errors=True)
     shutil.rmtree(root / "results", ignore_errors=True)
     submission.mkdir()
     (submission / "homework.ipynb").write_text(notebook_text)
+    for name, text in (others or {}).items():
+        (submission / name).write_text(text)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     run = subprocess.run(["bash", str(root / "run_autograder")], capture_output=True, text=True,
                          env=dict(env, AUTOGRADER_ROOT=str(root), PYTHON=sys.executable),
@@ -89,3 +92,27 @@ def test_a_hostile_submission_cannot_reach_the_references(autograder):
     data = _run(autograder, _chapter3_with_dense(hostile))
     assert data["score"] == OTHERS
     assert any("minidl.grading" in f or "specs" in f for f in data["extra_data"]["flags"])
+
+
+def test_of_several_notebooks_the_chapters_is_graded_and_the_output_says_so(autograder):
+    """Students upload scratch work beside the homework: "a_scratch.ipynb" (chapter 1's
+    exercises) sorts first by name, but the chapter-3 notebook is the one graded."""
+    scratch = (ROOT / "exercises" / "01_linear_models.ipynb").read_text()
+    data = _run(autograder, CHAPTER3.read_text(), {"a_scratch.ipynb": scratch, "b_notes.ipynb": "{not json"})
+    assert data["score"] == CH3_POINTS
+    assert ("3 notebooks were submitted; graded homework.ipynb (the notebook of chapter "
+            "03_backpropagation); not graded: a_scratch.ipynb, b_notes.ipynb") in data["output"]
+
+
+def test_pick_notebook_falls_back_to_the_first_by_name(tmp_path):
+    ch1 = (ROOT / "exercises" / "01_linear_models.ipynb").read_text()
+    for name in ("b.ipynb", "a.ipynb", "c.ipynb"):
+        (tmp_path / name).write_text(ch1)
+    paths = sorted(tmp_path.glob("*.ipynb"), reverse=True)
+    chosen, why = cli.pick_notebook(paths, "03_backpropagation")
+    assert chosen == [tmp_path / "a.ipynb"] and "none is of the assignment's chapter" in why
+    chosen, why = cli.pick_notebook(paths, "01_linear_models")
+    assert chosen == [tmp_path / "a.ipynb"] and "the first by name of the 3 notebooks of chapter" in why
+    (tmp_path / "z.ipynb").write_text(CHAPTER3.read_text())
+    chosen, why = cli.pick_notebook(sorted(tmp_path.glob("*.ipynb")), "03_backpropagation")
+    assert chosen == [tmp_path / "z.ipynb"] and "not graded: a.ipynb, b.ipynb, c.ipynb" in why

@@ -2,7 +2,7 @@
 
     python -m minidl grade SUBMISSION.ipynb [more ...] [--json results.json]
         [--csv grades.csv] [--chapter NN] [--timeout 60] [--budget S] [--jobs N]
-        [--checks DIR] [--seed N] [--require-isolation]
+        [--checks DIR] [--seed N] [--require-isolation] [--one-notebook]
     python -m minidl grade package --chapter NN -o autograder.zip [--checks DIR]
 
 A folder given as a submission means every ``*.ipynb`` in it. Every file is read before
@@ -21,8 +21,9 @@ from pathlib import Path
 
 from . import isolation, limits, report
 from .private_checks import load_checks
+from .notebook import read_notebook
 from .runner import (DEFAULT_MEMORY, MAX_NOTEBOOK_BYTES, SubmissionResult, display_path,
-                     grade_notebook, parse_chapter)
+                     find_chapter, grade_notebook, parse_chapter)
 
 __all__ = ["main"]
 
@@ -54,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-isolation", action="store_true",
                         help="do not use bubblewrap even where it works (debugging; the "
                              "report says 'not isolated')")
+    parser.add_argument("--one-notebook", action="store_true",
+                        help="of several notebooks, grade only the one of --chapter (the first "
+                             "by name if none or several are): Gradescope takes one result")
     parser.add_argument("--quiet", action="store_true", help="print only the totals")
     return parser
 
@@ -78,6 +82,33 @@ def _read_all(paths: list[Path]) -> list[bytes | None]:
     return contents
 
 
+def pick_notebook(paths: list[Path], chapter: str | None) -> tuple[list[Path], str]:
+    """``([the notebook to grade], why)`` among several submitted ones.
+
+    Gradescope takes one result per submission, and students upload scratch files next to
+    their work: the notebook graded is the one of ``chapter`` (its metadata, file name or
+    exercise cells say so: ``runner.find_chapter``), else the first by name. Notebooks are
+    only parsed here (JSON), never run; an unreadable one is no candidate.
+    """
+    paths = sorted(paths, key=lambda p: p.name)
+    of_chapter = []
+    for path in paths:
+        try:
+            nb = read_notebook(path, max_bytes=MAX_NOTEBOOK_BYTES)
+        except (OSError, ValueError):
+            continue
+        if chapter is not None and find_chapter(nb, path) == chapter:
+            of_chapter.append(path)
+    chosen = (of_chapter or paths)[0]
+    others = ", ".join(p.name for p in paths if p != chosen)
+    why = (f"the notebook of chapter {chapter}" if len(of_chapter) == 1 else
+           f"the first by name of the {len(of_chapter)} notebooks of chapter {chapter}" if of_chapter
+           else "the first by name: none is of the assignment's chapter" if chapter
+           else "the first by name")
+    return [chosen], (f"{len(paths)} notebooks were submitted; graded {chosen.name} ({why}); "
+                      f"not graded: {others}")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "package":
@@ -99,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
             report.write_json(args.json, [SubmissionResult(
                 "(none)", chapter, error="no .ipynb notebook was submitted")])
         return 2
+    note = None
+    if args.one_notebook and len(submissions) > 1:
+        submissions, note = pick_notebook(submissions, chapter)
+        print(note)
     try:
         extra = load_checks(args.checks) if args.checks else []
     except (OSError, ValueError) as err:
@@ -119,10 +154,12 @@ def main(argv: list[str] | None = None) -> int:
     lock = threading.Lock()
 
     def grade(index: int) -> SubmissionResult:
-        return grade_notebook(submissions[index], timeout=args.timeout,
-                              memory=int(args.memory * 2**30), seed=seed, extra=extra,
-                              chapter=chapter, budget=args.budget, content=contents[index],
-                              isolate=not args.no_isolation)
+        sub = grade_notebook(submissions[index], timeout=args.timeout,
+                             memory=int(args.memory * 2**30), seed=seed, extra=extra,
+                             chapter=chapter, budget=args.budget, content=contents[index],
+                             isolate=not args.no_isolation)
+        sub.note = note
+        return sub
 
     def record(index: int, sub: SubmissionResult) -> None:
         with lock:

@@ -5,9 +5,9 @@ The zip holds, at its top level (Gradescope unpacks it into ``/autograder/source
 * ``setup.sh`` -- run once when the image is built: installs Python, bubblewrap and
   minidl's dependencies (and IPython, whose input transformation reads magics);
 * ``run_autograder`` -- run for each submission: makes the grader's files readable by
-  root only, then grades the notebook in ``/autograder/submission/`` (the first by name,
-  if there are several) for the pinned chapter into ``/autograder/results/results.json``
-  (one Gradescope object, always written);
+  root only, then grades the notebook in ``/autograder/submission/`` for the pinned chapter
+  into ``/autograder/results/results.json`` (one Gradescope object, always written); of
+  several notebooks it grades the chapter's (``--one-notebook``) and says which in the output;
 * ``minidl/`` -- the library with the grader (references included: they never leave
   the grader's process; the submission's process gets the stripped runtime, under
   bubblewrap where the image allows it, else as the unprivileged user ``nobody``);
@@ -51,15 +51,10 @@ SOURCE="$ROOT/source"
 mkdir -p "$ROOT/results"
 # the references and private checks: readable by root (the grader) only
 chmod -R go-rwx "$SOURCE/minidl" "$SOURCE/private_checks" 2>/dev/null || true
-shopt -s nullglob
-notebooks=("$ROOT"/submission/*.ipynb)
-if [ "${{#notebooks[@]}}" -gt 1 ]; then   # Gradescope takes one results object: grade one notebook
-  echo "several notebooks were submitted; grading ${{notebooks[0]##*/}} (the first by name)"
-  notebooks=("${{notebooks[0]}}")
-fi
 cd "$SOURCE"
+# Gradescope takes one results object: of several notebooks, the chapter's is graded
 PYTHONPATH="$SOURCE" exec "$PYTHON" -m minidl grade --chapter {chapter} {checks}\\
-  --timeout {timeout} --json "$ROOT/results/results.json" "${{notebooks[@]:-$ROOT/submission}}"
+  --timeout {timeout} --one-notebook --json "$ROOT/results/results.json" "$ROOT/submission"
 """
 
 

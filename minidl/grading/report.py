@@ -65,7 +65,8 @@ def gradescope_json(sub: SubmissionResult) -> dict:
                    "status": r.status, "output": r.message} for r in sub.results],
         "output": (f"chapter {sub.chapter}; inputs drawn with seed {sub.seed}"
                    + ("" if sub.isolated else "; not isolated")
-                   + (f"; error: {sub.error}" if sub.error else "")),
+                   + (f"; error: {sub.error}" if sub.error else "")
+                   + (f"; {sub.note}" if sub.note else "")),
         "extra_data": {"flags": sub.flags, "isolated": sub.isolated},
     }
     return data

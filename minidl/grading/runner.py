@@ -58,6 +58,7 @@ class SubmissionResult:
     seconds: float = 0.0
     isolated: bool = False              # ran under bubblewrap
     flags: list[str] = field(default_factory=list)   # for the instructor, not scored
+    note: str | None = None             # told to the student too (which of several notebooks was graded)
 
     @property
     def score(self) -> float:
