@@ -102,6 +102,15 @@ def _attacks(outside: Path, port: int) -> dict:
         "leaves a setsid process behind": (
             LIBC + "libc.system(b'setsid sleep 987.654 >/dev/null 2>&1 &')\n"
             "def dense_backward(dy, x, W):\n    return None\n", 0),
+        # the seccomp filter (seccomp.py) refuses these: the answer is right only if all fail
+        "asks the kernel for keyrings, io_uring and a namespace": (
+            "import ctypes, platform\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+            "def dense_backward(dy, x, W):\n"
+            "    calls = [(250, (0, -3, 0)), (425, (1, ctypes.create_string_buffer(120))), (272, (0x10000000,))]\n"
+            "    if platform.machine() == 'x86_64' and any(libc.syscall(nr, *a) != -1 or ctypes.get_errno() != 1\n"
+            "                                              for nr, a in calls):\n"
+            "        return None\n"
+            "    return dy @ W.T, x.T @ dy, dy.sum(axis=0)\n", 2),
         "rewrites another submission's file": (
             "import sqlite3\n"
             f"try:\n    open({str(outside.parent / 'subs' / 'honest_b.ipynb')!r}, 'w').write('{{}}')\n"

@@ -10,7 +10,8 @@ Two things keep the answers out of the submission's reach:
 * **bubblewrap** (Linux) -- ``bwrap_command()`` starts that process in new user, PID,
   network, IPC and UTS namespaces and a new mount namespace in which only the system
   (``/usr``, read-only), Python and its packages (read-only), the stripped runtime
-  (read-only) and a private size-limited tmpfs (the only writable place) exist.
+  (read-only) and a private size-limited tmpfs (the only writable place) exist, under a
+  seccomp filter that refuses the system calls no notebook needs (``seccomp.py``).
 
 Where bubblewrap cannot run, ``isolation_status()`` says why in one line and the grader
 marks its report "not isolated" (see the README's "Limits of the sandbox").
@@ -27,6 +28,8 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+
+from . import seccomp
 
 __all__ = ["build_runtime", "isolation_status", "bwrap_command", "RUNTIME_GRADING_FILES",
            "SANDBOX_UID", "RUNTIME_MOUNT", "unprivileged_user"]
@@ -137,7 +140,7 @@ def _masks(runtime: str) -> list[str]:
     return args
 
 
-def bwrap_command(runtime: str, tmpfs_bytes: int, env: dict) -> list[str]:
+def bwrap_command(runtime: str, tmpfs_bytes: int, env: dict, seccomp_fd: int | None = None) -> list[str]:
     """The bubblewrap command line that runs what follows it in the sandbox.
 
     Namespaces: user (uid/gid 65534 inside), PID, network (no interface but loopback,
@@ -146,11 +149,15 @@ def bwrap_command(runtime: str, tmpfs_bytes: int, env: dict) -> list[str]:
     ``/dev``, and ``/tmp`` a private tmpfs of ``tmpfs_bytes`` -- the only writable place.
     ``--die-with-parent`` and the PID namespace end every process of the submission when
     the grader ends the sandbox; ``--new-session`` detaches it from the grader's terminal.
+    ``seccomp_fd`` (``seccomp.program_fd()``, passed on to bwrap) installs the system-call
+    filter of ``seccomp.py`` before the command starts.
     """
     args = ["bwrap", "--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc",
             "--unshare-uts", "--unshare-cgroup-try", "--uid", str(SANDBOX_UID),
             "--gid", str(SANDBOX_UID), "--hostname", "sandbox", "--die-with-parent",
             "--new-session", "--cap-drop", "ALL", "--clearenv"]
+    if seccomp_fd is not None:
+        args += ["--seccomp", str(seccomp_fd)]
     for key, value in sorted(env.items()):
         args += ["--setenv", key, value]
     args += _system_mounts()
@@ -189,12 +196,17 @@ def isolation_status() -> tuple[bool, str]:
 
 def _try_bwrap() -> tuple[bool, str]:
     runtime = build_runtime()
-    command = bwrap_command(runtime, 16 * 2**20, {"PYTHONPATH": RUNTIME_MOUNT}) + \
+    fd = seccomp.program_fd()
+    command = bwrap_command(runtime, 16 * 2**20, {"PYTHONPATH": RUNTIME_MOUNT}, fd) + \
         [sys.executable, "-s", "-c", "import numpy, minidl.grading.probes"]
     try:
-        run = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        run = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                             pass_fds=() if fd is None else (fd,))
     except (OSError, subprocess.TimeoutExpired) as err:
         return False, f"bubblewrap could not start ({err})"
+    finally:
+        if fd is not None:
+            os.close(fd)
     if run.returncode != 0:
         last = (run.stderr.strip().splitlines() or ["no message"])[-1]
         return False, f"bubblewrap cannot run here ({last[:200]})"

@@ -27,7 +27,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import codec, isolation, notebook, registry
+from . import codec, isolation, notebook, registry, seccomp
 from .judging import Result, SubmissionError, judge_exercise
 from .limits import ProcessGroup
 from .sandbox import _HEADER
@@ -174,9 +174,11 @@ class Sandbox:
         command = [sys.executable, "-s", "-m", "minidl.grading.sandbox", str(to_child_r),
                    str(from_child_w), self.workdir, str(limits.memory),
                    str(int(limits.budget) + 1), str(nproc), ",".join(preload)]
+        filter_fd = None
         if self.isolated:
             env["PYTHONPATH"] = isolation.RUNTIME_MOUNT
-            command = isolation.bwrap_command(runtime, limits.tmpfs, env) + command
+            filter_fd = seccomp.program_fd()
+            command = isolation.bwrap_command(runtime, limits.tmpfs, env, filter_fd) + command
         # a pids cgroup where one can be made; a process run as `nobody` is bounded by
         # RLIMIT_NPROC instead (its real uid is not root), and could not join a root-owned one
         self._group = ProcessGroup.create() if user is None else None
@@ -185,7 +187,8 @@ class Sandbox:
         extra = {"user": user, "group": user, "extra_groups": []} if user is not None else {}
         try:
             self.process = subprocess.Popen(
-                command, pass_fds=(to_child_r, from_child_w), env=env,
+                command, pass_fds=(to_child_r, from_child_w) + (() if filter_fd is None else (filter_fd,)),
+                env=env,
                 cwd=self.workdir if not self.isolated else "/",
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 start_new_session=True, **extra)
@@ -193,6 +196,9 @@ class Sandbox:
             if self._group is not None:
                 self._group.remove()
             raise
+        finally:
+            if filter_fd is not None:
+                os.close(filter_fd)
         os.close(to_child_r)
         os.close(from_child_w)
 
