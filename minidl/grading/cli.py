@@ -22,8 +22,8 @@ from pathlib import Path
 from . import isolation, limits, report
 from .private_checks import load_checks
 from .notebook import read_notebook
-from .runner import (DEFAULT_MEMORY, MAX_NOTEBOOK_BYTES, SubmissionResult, display_path,
-                     find_chapter, grade_notebook, parse_chapter)
+from .runner import (DEFAULT_MEMORY, MAX_NOTEBOOK_BYTES, SubmissionResult, clean_text,
+                     display_path, find_chapter, grade_notebook, parse_chapter)
 
 __all__ = ["main"]
 
@@ -100,13 +100,13 @@ def pick_notebook(paths: list[Path], chapter: str | None) -> tuple[list[Path], s
         if chapter is not None and find_chapter(nb, path) == chapter:
             of_chapter.append(path)
     chosen = (of_chapter or paths)[0]
-    others = ", ".join(p.name for p in paths if p != chosen)
+    others = ", ".join(display_path(p.name) for p in paths if p != chosen)
     why = (f"the notebook of chapter {chapter}" if len(of_chapter) == 1 else
            f"the first by name of the {len(of_chapter)} notebooks of chapter {chapter}" if of_chapter
            else "the first by name: none is of the assignment's chapter" if chapter
            else "the first by name")
-    return [chosen], (f"{len(paths)} notebooks were submitted; graded {chosen.name} ({why}); "
-                      f"not graded: {others}")
+    return [chosen], clean_text(f"{len(paths)} notebooks were submitted; graded "
+                                f"{display_path(chosen.name)} ({why}); not graded: {others}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -79,8 +79,9 @@ def program(machine: str | None = None) -> bytes | None:
         return None
     arch, column = ARCHITECTURES[machine]
     refused = [row[column] for row in REFUSED if row[column] is not None]
-    # Each test below jumps forward to one of three returns at the end: DENY (EPERM),
-    # NOSYS (clone3) or ALLOW. Offsets count from the next instruction.
+    # The program, one test per line; each jumps forward to the next test or to one of the
+    # four returns at its end (allow, deny = EPERM, nosys = ENOSYS, kill). BPF counts jump
+    # offsets from the next instruction; "skip2" steps over the two-line clone-flags test.
     code = [("ld", OFFSET_ARCH), ("jeq", arch, "next", "kill"),
             ("ld", OFFSET_NR)]
     if machine == "x86_64":
@@ -121,11 +122,7 @@ def program_fd() -> int | None:
     data = program()
     if data is None:
         return None
-    fd = os.memfd_create("minidl-seccomp") if hasattr(os, "memfd_create") else None
-    if fd is None:
-        import tempfile
-        fd, path = tempfile.mkstemp()
-        os.unlink(path)
+    fd = os.memfd_create("minidl-seccomp")      # Linux, as bubblewrap: a file in memory only
     os.write(fd, data)
     os.lseek(fd, 0, os.SEEK_SET)
     return fd
