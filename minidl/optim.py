@@ -178,9 +178,9 @@ def _zeros_like(param):
 
 # Keras's name -> minidl's, per optimizer (``learning_rate`` is taken by every one)
 KERAS_NAMES = {"Adam": {"beta_1": "beta1", "beta_2": "beta2", "epsilon": "eps"},
-               "AdamW": {"beta_1": "beta1", "beta_2": "beta2", "epsilon": "eps"},
                "RMSprop": {"rho": "alpha", "epsilon": "eps"},
                "Adagrad": {"epsilon": "eps"}}
+KERAS_NAMES["AdamW"] = KERAS_NAMES["Adam"]
 
 
 def _keras_name(options: dict, who: str, keras: str, value, default):
