@@ -35,6 +35,41 @@ def test_interleaved_alternates_the_contenders_round_by_round():
     assert stats["a"]["median_ms"] == 1.0
 
 
+def test_interleaved_keeps_each_rounds_median_in_order():
+    def contender(times):
+        rounds = iter(times)
+        return lambda calls: [next(rounds)] * calls
+
+    stats = runner.interleaved({"a": contender([9.0, 1.0, 2.0, 3.0]), "b": contender([9.0, 2.0, 2.0, 6.0])},
+                               repeats=6, warmup=1, budget_seconds=100, rounds=3, settle_seconds=0)
+    assert stats["a"]["round_medians_ms"] == [1.0, 2.0, 3.0]   # the warm-up call is not a round
+    assert stats["b"]["round_medians_ms"] == [2.0, 2.0, 6.0]
+
+
+def test_paired_ratios_are_taken_round_by_round():
+    # a machine that slows down round after round moves both contenders; each round's ratio stays
+    paired = runner.paired_ratios([0.9, 1.8, 2.7, 3.6], [1.0, 2.0, 3.0, 3.0])
+    assert paired["median"] == pytest.approx(0.9) and paired["q1"] == pytest.approx(0.9)
+    assert paired["q3"] == pytest.approx(0.975) and paired["rounds"] == 4
+    even = runner.paired_ratios([1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 3.0, 4.0])
+    assert even == {"median": 1.0, "q1": 1.0, "q3": 1.0, "rounds": 4}
+    assert runner.paired_ratios([], []) is None
+    assert runner.paired_ratios([1.0], [0.0]) is None        # a zero time is no ratio
+
+
+def test_summarise_adds_the_round_by_round_ratio():
+    def tier(rounds):
+        return dict(runner.statistics(rounds), round_medians_ms=rounds)
+    row = runner.summarise({"name": "w", "flops": None, "numpy": tier([4.0, 4.0, 4.0]),
+                            "numba": tier([1.0, 2.0, 3.0]), "torch": tier([2.0, 2.0, 2.0])})
+    assert row["numba_over_torch"] == pytest.approx(1.0)
+    assert row["numba_over_torch_paired"] == {"median": 1.0, "q1": 0.75, "q3": 1.25, "rounds": 3}
+    assert "0.75-1.25" in runner.format_row(row)
+    no_peer = runner.summarise({"name": "w", "flops": None, "numpy": tier([4.0]), "numba": tier([1.0]),
+                                "torch": None})
+    assert no_peer["numba_over_torch_paired"] is None
+
+
 def test_measure_keeps_its_interface():
     calls = []
     result = runner.measure(lambda: calls.append(1), repeats=5, warmup=2, budget_seconds=10)
@@ -67,9 +102,10 @@ def test_bench_prints_the_table_and_writes_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert runner.main(["--quick", "--repeats", "2", "--only", "batch norm train (256", "--json", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "batch norm train (256, 512)" in printed and "nb/torch" in printed
+    assert "batch norm train (256, 512)" in printed and "nb/torch" in printed and "by round" in printed
     result = json.loads(out.read_text())
     (row,) = result["workloads"]
     assert row["numpy"]["calls"] == row["numba"]["calls"] == 2
     if result["environment"].get("torch"):
         assert row["torch"]["calls"] == 2 and row["numba_over_torch"] > 0
+        assert row["numba_over_torch_paired"]["rounds"] == len(row["torch"]["round_medians_ms"])

@@ -13,7 +13,10 @@ a few PyTorch calls, again -- so all three see the same machine noise, and repor
 one's median. Between turns it pauses 0.15 s: OpenBLAS's threads spin for about 0.1 s after
 their last product (PyTorch's OpenMP threads too) and would otherwise take the cores from
 the next contender. "spread" is the interquartile range of the Numba (or NumPy) calls over their
-median: on a machine shared with other jobs, a large spread says the row is noisy.
+median: on a machine shared with other jobs, a large spread says the row is noisy. "by round"
+is the interquartile range of Numba time / PyTorch time computed round by round (each round's
+two medians were taken a second apart, so a machine that drifts over minutes moves both): when
+it contains 1, the two are level on this machine, whichever side the overall ratio fell.
 
 After the table: cold start (fresh processes, minidl and PyTorch in turn: import + first
 LeNet-5 step) and coexistence (a LeNet-5 step in a fresh process that imported torch and
@@ -87,6 +90,21 @@ def statistics(times: list[float]) -> dict:
             "min_ms": float(min(times)), "calls": len(times)}
 
 
+def paired_ratios(a_rounds: list[float], b_rounds: list[float]) -> dict | None:
+    """Quartiles of a / b taken round by round (``round_medians_ms`` of two contenders).
+
+    The two medians of one round were measured within a second of each other, so a machine
+    whose speed drifts over minutes moves both alike and their ratio hardly at all. The spread
+    of these ratios says how far the table's ratio of overall medians can be trusted: a range
+    that contains 1 means the two are level on this machine, whatever side the median is on.
+    """
+    ratios = [a / b for a, b in zip(a_rounds, b_rounds) if b > 0]
+    if not ratios:
+        return None
+    q1, median, q3 = np.percentile(ratios, [25, 50, 75])
+    return {"median": float(median), "q1": float(q1), "q3": float(q3), "rounds": len(ratios)}
+
+
 def measure(step: Callable[[], None], repeats: int = 25, warmup: int = 3,
             budget_seconds: float = 3.0) -> dict:
     """Time ``step()`` alone: ``warmup`` untimed calls, then up to ``repeats`` timed ones.
@@ -94,8 +112,10 @@ def measure(step: Callable[[], None], repeats: int = 25, warmup: int = 3,
     Stops early (after at least 5 timed calls) once ``budget_seconds`` have been spent, so
     slow workloads do not dominate the run. Returns ``statistics`` of the calls.
     """
-    return interleaved({"step": lambda calls: timed_calls(step, calls)}, repeats, warmup,
-                       budget_seconds)["step"]
+    result = interleaved({"step": lambda calls: timed_calls(step, calls)}, repeats, warmup,
+                         budget_seconds)["step"]
+    del result["round_medians_ms"]
+    return result
 
 
 # After its last matrix product OpenBLAS keeps its threads spinning for about 0.1 s (2^28
@@ -113,7 +133,8 @@ def interleaved(contenders: dict, repeats: int = 25, warmup: int = 3, budget_sec
     ``repeats`` calls or (after at least 5 each) ``budget_seconds`` per contender are spent.
     Before each contender's turn the runner sleeps ``settle_seconds`` (default
     ``SETTLE_SECONDS`` when there are several contenders), so the previous one's threads are
-    asleep. Returns ``{name: statistics}``.
+    asleep. Returns ``{name: statistics}``, each with ``round_medians_ms``: the median of
+    each of its rounds, in order (for ``paired_ratios``).
     """
     if settle_seconds is None:
         settle_seconds = SETTLE_SECONDS if len(contenders) > 1 else 0.0
@@ -121,17 +142,20 @@ def interleaved(contenders: dict, repeats: int = 25, warmup: int = 3, budget_sec
         if warmup:
             run(warmup)
     times = {name: [] for name in contenders}
+    round_medians = {name: [] for name in contenders}
     chunk = max(1, repeats // rounds)
     started, slept = time.perf_counter(), 0.0
     while min(len(t) for t in times.values()) < repeats:
         for name, run in contenders.items():
             time.sleep(settle_seconds)
             slept += settle_seconds
-            times[name].extend(run(chunk))
+            this_round = run(chunk)
+            times[name].extend(this_round)
+            round_medians[name].append(float(np.median(this_round)))
         spent = time.perf_counter() - started - slept
         if min(len(t) for t in times.values()) >= 5 and spent > budget_seconds * len(contenders):
             break
-    return {name: statistics(t) for name, t in times.items()}
+    return {name: dict(statistics(t), round_medians_ms=round_medians[name]) for name, t in times.items()}
 
 
 def _torch_installed() -> bool:
@@ -238,6 +262,9 @@ def summarise(row: dict) -> dict:
     row["numpy_over_numba"] = _ratio(numpy_ms, numba_ms)
     row["numba_over_torch"] = _ratio(numba_ms, torch_ms)
     main_tier = row.get("numba") or row.get("numpy")
+    row["numba_over_torch_paired"] = (
+        paired_ratios(row["numba"]["round_medians_ms"], row["torch"]["round_medians_ms"])
+        if row.get("numba") and row.get("torch") else None)
     row["spread"] = (main_tier["q3_ms"] - main_tier["q1_ms"]) / main_tier["median_ms"]
     best = min(t for t in (numpy_ms, numba_ms) if t is not None)
     row["gflops"] = row["flops"] / (best * 1e6) if row.get("flops") else None
@@ -246,17 +273,22 @@ def summarise(row: dict) -> dict:
 
 # ------------------------------------------------------------------ output
 COLUMNS = [("workload", 46), ("numpy ms", 9), ("numba ms", 9), ("np/nb", 6), ("torch ms", 9),
-           ("nb/torch", 8), ("GFLOP/s", 8), ("spread", 7)]
+           ("nb/torch", 8), ("by round", 9), ("GFLOP/s", 8), ("spread", 7)]
 
 
 def _cell(value, fmt):
     return "-" if value is None else format(value, fmt)
 
 
+def _quartile_range(paired) -> str:
+    return "-" if paired is None else f"{paired['q1']:.2f}-{paired['q3']:.2f}"
+
+
 def format_row(row: dict) -> str:
     cells = [row["name"], _cell(_median(row, "numpy"), ".3f"), _cell(_median(row, "numba"), ".3f"),
              _cell(row["numpy_over_numba"], ".2f"), _cell(_median(row, "torch"), ".3f"),
-             _cell(row["numba_over_torch"], ".2f"), _cell(row["gflops"], ".1f"),
+             _cell(row["numba_over_torch"], ".2f"), _quartile_range(row.get("numba_over_torch_paired")),
+             _cell(row["gflops"], ".1f"),
              _cell(100 * row["spread"], ".0f") + "%"]
     return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, (_, w)) in enumerate(zip(cells, COLUMNS)))
 
@@ -360,7 +392,8 @@ def _run(args, env, peer, repeats, warmup, budget) -> int:
             print(device.format_row(device.summarise(row), format_row(row)), flush=True)
     print("np/nb: NumPy reference time / Numba time (higher is better); nb/torch: Numba time / "
           "PyTorch time (below 1: faster than PyTorch; PyTorch in its own process with its own "
-          "thread defaults); GFLOP/s from the faster minidl tier. "
+          "thread defaults); by round: the middle half (quartiles) of the same ratio taken round "
+          "by round (a range containing 1: level on this machine); GFLOP/s from the faster minidl tier. "
           f"Numba threading layer: {_threading_layer()}.")
 
     if device is not None:
