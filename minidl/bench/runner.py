@@ -96,7 +96,8 @@ def paired_ratios(a_rounds: list[float], b_rounds: list[float]) -> dict | None:
     The two medians of one round were measured within a second of each other, so a machine
     whose speed drifts over minutes moves both alike and their ratio hardly at all. The spread
     of these ratios says how far the table's ratio of overall medians can be trusted: a range
-    that contains 1 means the two are level on this machine, whatever side the median is on.
+    that contains 1 says the two are level within this machine's round-to-round noise,
+    whatever side the overall ratio is on.
     """
     ratios = [a / b for a, b in zip(a_rounds, b_rounds) if b > 0]
     if not ratios:
