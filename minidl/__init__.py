@@ -9,12 +9,17 @@ first use, so ``import minidl`` stays light; ``mdl.zoo.load(...)`` and
 """
 import importlib
 
-from ._version import __version__
-from . import backend
-from .backend import seed
-from . import (callbacks, data, datasets, gradcheck, initializers, layers, losses, metrics, models,
-               optim, regularizers, utils)
-from .model import NonFiniteLossError, Sequential, load_model
+from . import _moved
+
+_moved.install()            # old paths (minidl.layers, minidl.model, ...) name the moved modules
+
+from ._version import __version__  # noqa: E402
+from . import backend  # noqa: E402
+from .backend import seed  # noqa: E402
+from .nn import gradcheck, initializers, layers, losses, optim, regularizers  # noqa: E402
+from .training import callbacks, data, metrics  # noqa: E402
+from .training.model import NonFiniteLossError, Sequential, load_model  # noqa: E402
+from . import datasets, models, utils  # noqa: E402
 
 _ON_FIRST_USE = ("gallery", "plot", "zoo")
 

@@ -1,10 +1,10 @@
 """Where Keras keeps its model classes: ``from minidl.models import Sequential, load_model``;
 the one definition of the LeNet-5 that the zoo trains and the benchmarks time, and a small
 VGG-style network (``vgg_style``) built the way VGG16 is, for the zoo and chapter 13."""
-from .layers.activations import ReLU
-from .layers.conv import Conv2D, MaxPool2D
-from .layers.core import Dense, Flatten
-from .model import Sequential, load_model
+from .nn.layers.activations import ReLU
+from .nn.layers.conv import Conv2D, MaxPool2D
+from .nn.layers.core import Dense, Flatten
+from .training.model import Sequential, load_model
 
 __all__ = ["Sequential", "load_model", "lenet5", "vgg_style"]
 

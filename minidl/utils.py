@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import one_hot
-from .layers.base import image_data_format, set_image_data_format
+from .nn.layers.base import image_data_format, set_image_data_format
+from .training.data import one_hot
 
 __all__ = ["to_categorical", "image_data_format", "set_image_data_format"]
 

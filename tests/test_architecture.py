@@ -5,21 +5,25 @@ and ``from ... import`` of a ``minidl`` module, at the top of a file or inside a
 is an edge. ``from pkg import name`` is an edge to the submodule ``pkg.name`` when there is
 one, else to ``pkg`` itself.
 
-The layering, lowest first (DESIGN.md, "One dependency direction")::
+The layering, lowest first (DESIGN.md, "One dependency direction"; docs/ARCHITECTURE.md).
+The folders are the floors: ``kernels/``, ``nn/``, ``training/``, then what sits on top::
 
-    0  kernels, _version
+    0  kernels, _version, _moved (the old import paths)
     1  backend
-    2  foundations: initializers, regularizers, data, datasets, metrics, optim, callbacks,
-       gradcheck, plot
-    3  layers | losses                  (siblings: neither imports the other)
-    4  model, models, utils
-    5  gallery | zoo | bench | grading   (siblings; nothing imports grading)
-    6  minidl (the package root: the public names)
-    7  minidl.__main__ (the command line)
+    2  datasets, plot                    (data and pictures: know nothing of networks)
+    3  nn: initializers, regularizers, gradcheck, optim
+    4  nn.layers | nn.losses             (siblings: neither imports the other)
+    5  nn (the package's names)
+    6  training: model, callbacks, data, metrics
+    7  models, utils
+    8  gallery | zoo | bench | grading   (siblings; nothing imports grading)
+    9  minidl (the package root: the public names)
+    10 minidl.__main__ (the command line)
 
 A module may import modules of its own group and of groups on lower levels, nothing else.
 No module imports the package root (``import minidl``, ``from minidl import __version__``)
-except ``__main__``, which sits above it.
+except ``__main__``, which sits above it. An import of an old path (``minidl.layers``,
+``minidl.model``, ...: ``minidl._moved.MOVED``) counts as an import of the module's new home.
 """
 from __future__ import annotations
 
@@ -31,26 +35,30 @@ from pathlib import Path
 
 import pytest
 
+from minidl._moved import MOVED, new_name
+
 PACKAGE_DIR = Path(__file__).resolve().parents[1] / "minidl"
 ROOT = "minidl"
 
 # (group, level, the modules in it: a name covers the module and everything below it)
 GROUPS = [
     ("kernels", 0, ["minidl.kernels"]),
-    ("version", 0, ["minidl._version"]),
+    ("version", 0, ["minidl._version", "minidl._moved"]),
     ("backend", 1, ["minidl.backend"]),
-    ("foundations", 2, ["minidl.initializers", "minidl.regularizers", "minidl.data", "minidl.datasets",
-                        "minidl.metrics", "minidl.optim", "minidl.callbacks", "minidl.gradcheck",
-                        "minidl.plot"]),
-    ("layers", 3, ["minidl.layers"]),
-    ("losses", 3, ["minidl.losses"]),
-    ("model", 4, ["minidl.model", "minidl.models", "minidl.utils"]),
-    ("gallery", 5, ["minidl.gallery"]),
-    ("zoo", 5, ["minidl.zoo"]),
-    ("bench", 5, ["minidl.bench"]),
-    ("grading", 5, ["minidl.grading"]),
-    ("root", 6, ["minidl"]),
-    ("main", 7, ["minidl.__main__"]),
+    ("foundations", 2, ["minidl.datasets", "minidl.plot"]),
+    ("nn-foundations", 3, ["minidl.nn.initializers", "minidl.nn.regularizers", "minidl.nn.gradcheck",
+                           "minidl.nn.optim"]),
+    ("layers", 4, ["minidl.nn.layers"]),
+    ("losses", 4, ["minidl.nn.losses"]),
+    ("nn", 5, ["minidl.nn"]),
+    ("training", 6, ["minidl.training"]),
+    ("model", 7, ["minidl.models", "minidl.utils"]),
+    ("gallery", 8, ["minidl.gallery"]),
+    ("zoo", 8, ["minidl.zoo"]),
+    ("bench", 8, ["minidl.bench"]),
+    ("grading", 8, ["minidl.grading"]),
+    ("root", 9, ["minidl"]),
+    ("main", 10, ["minidl.__main__"]),
 ]
 ENTRY_POINT = "minidl.__main__"      # the one module allowed to import the package root
 ON_FIRST_USE = ("minidl.gallery", "minidl.zoo", "minidl.plot", "minidl.bench", "minidl.grading")
@@ -78,8 +86,11 @@ def _resolve(module: str, is_package: bool, target: str | None, level: int) -> s
     return ".".join(base + ([target] if target else []))
 
 
-def import_graph(package_dir: Path = PACKAGE_DIR) -> dict[str, list[tuple[str, int]]]:
-    """module -> [(imported module, line), ...] for the imports of modules of this package."""
+def import_graph(package_dir: Path = PACKAGE_DIR, rename=new_name) -> dict[str, list[tuple[str, int]]]:
+    """module -> [(imported module, line), ...] for the imports of modules of this package.
+
+    ``rename(name)`` gives a moved module's new name (None: not moved).
+    """
     modules = package_modules(package_dir)
     root = package_dir.name
     graph = {}
@@ -92,8 +103,9 @@ def import_graph(package_dir: Path = PACKAGE_DIR) -> dict[str, list[tuple[str, i
             elif isinstance(node, ast.ImportFrom):
                 base = _resolve(module, is_package, node.module, node.level)
                 for alias in node.names:
-                    sub = f"{base}.{alias.name}"
+                    sub = rename(f"{base}.{alias.name}") or f"{base}.{alias.name}"
                     edges.append((sub if sub in modules else base, node.lineno))
+        edges = [(rename(target) or target, line) for target, line in edges]
         graph[module] = [(target, line) for target, line in edges
                          if target == root or target.startswith(root + ".")]
     return graph
@@ -161,7 +173,7 @@ GRAPH = import_graph()
 
 
 def test_the_graph_is_read_from_the_source():
-    assert any(t == "minidl.layers.base" for t, _ in GRAPH["minidl.model"])
+    assert any(t == "minidl.nn.layers.base" for t, _ in GRAPH["minidl.training.model"])
     assert any(t == "minidl.kernels.reference" for t, _ in GRAPH["minidl.kernels.cpu"])
     assert len(GRAPH) > 40
 
@@ -228,37 +240,100 @@ def _write_package(tmp_path, files: dict) -> Path:
 
 def test_the_checks_catch_a_cycle_a_wrong_way_import_and_a_root_import(tmp_path):
     package = _write_package(tmp_path, {
-        "__init__.py": "__version__ = '0'\nfrom .model import Sequential\n",
-        "backend.py": "def f():\n    from .layers.core import Dense   # upward, inside a function\n",
-        "losses.py": "from .layers.activations import sigmoid   # sideways\n",
-        "model.py": "from . import __version__, backend\nfrom .layers import core\n",
-        "layers/__init__.py": "from .core import Dense\n",
-        "layers/core.py": "from .. import backend\nfrom .activations import sigmoid\n",
-        "layers/activations.py": "from ..model import Sequential\n",
+        "__init__.py": "__version__ = '0'\nfrom .training.model import Sequential\n",
+        "backend.py": "def f():\n    from .nn.layers.core import Dense   # upward, inside a function\n",
+        "nn/__init__.py": "",
+        "nn/losses.py": "from .layers.activations import sigmoid   # sideways\n",
+        "training/__init__.py": "",
+        "training/model.py": "from .. import __version__, backend\nfrom ..nn.layers import core\n",
+        "nn/layers/__init__.py": "from .core import Dense\n",
+        "nn/layers/core.py": "from ... import backend\nfrom .activations import sigmoid\n",
+        "nn/layers/activations.py": "from ...training.model import Sequential\n",
     })
-    graph = import_graph(package)
-    assert ("minidl.backend", 1) in graph["minidl.layers.core"]       # a submodule, not the root
-    assert find_cycle(graph) == ["minidl", "minidl.model", "minidl"]
+    graph = import_graph(package, rename=lambda name: None)
+    assert ("minidl.backend", 1) in graph["minidl.nn.layers.core"]       # a submodule, not the root
+    assert find_cycle(graph) == ["minidl", "minidl.training.model", "minidl"]
     without_root = {module: [(t, line) for t, line in edges if t != "minidl"]
                     for module, edges in graph.items()}
-    assert find_cycle(without_root) == ["minidl.backend", "minidl.layers.core", "minidl.backend"]
+    assert find_cycle(without_root) == ["minidl.backend", "minidl.nn.layers.core", "minidl.backend"]
     problems = "\n".join(wrong_way_imports(graph))
-    assert "minidl.backend:2 imports minidl.layers.core (upward" in problems
-    assert "minidl.losses:1 imports minidl.layers.activations (sideways" in problems
-    assert "minidl.layers.activations:1 imports minidl.model (upward" in problems
-    assert root_imports(graph) == ["minidl.model:1 imports the package root minidl"]
+    assert "minidl.backend:2 imports minidl.nn.layers.core (upward" in problems
+    assert "minidl.nn.losses:1 imports minidl.nn.layers.activations (sideways" in problems
+    assert "minidl.nn.layers.activations:1 imports minidl.training.model (upward" in problems
+    assert root_imports(graph) == ["minidl.training.model:1 imports the package root minidl"]
+
+
+def test_an_old_path_counts_as_its_new_home(tmp_path):
+    package = _write_package(tmp_path, {
+        "nn/__init__.py": "",
+        "nn/layers/__init__.py": "",
+        "nn/layers/core.py": "from ...model import Sequential   # old path of training.model\n",
+        "training/__init__.py": "",
+        "training/model.py": "",
+    })
+    graph = import_graph(package)
+    assert graph["minidl.nn.layers.core"] == [("minidl.training.model", 1)]
+    assert "upward" in wrong_way_imports(graph)[0]
 
 
 def test_a_clean_package_passes(tmp_path):
     package = _write_package(tmp_path, {
-        "__init__.py": "from ._version import __version__\nfrom .model import Sequential\n",
+        "__init__.py": "from ._version import __version__\nfrom .training.model import Sequential\n",
         "_version.py": "__version__ = '0'\n",
         "backend.py": "from .kernels import common\n",
         "kernels/__init__.py": "",
         "kernels/common.py": "",
-        "model.py": "from . import backend\nfrom ._version import __version__\nfrom .layers import core\n",
-        "layers/__init__.py": "from .core import Dense\n",
-        "layers/core.py": "from .. import backend\n",
+        "training/__init__.py": "",
+        "training/model.py": "from .. import backend\nfrom .._version import __version__\nfrom ..nn.layers import core\n",
+        "nn/__init__.py": "",
+        "nn/layers/__init__.py": "from .core import Dense\n",
+        "nn/layers/core.py": "from ... import backend\n",
     })
-    graph = import_graph(package)
+    graph = import_graph(package, rename=lambda name: None)
     assert find_cycle(graph) is None and wrong_way_imports(graph) == [] and root_imports(graph) == []
+
+
+# ============================================================================ the folders are the floors
+TOP_LEVEL = {"__init__.py", "__main__.py", "_version.py", "_moved.py", "backend.py", "models.py",
+             "utils.py", "plot.py"}
+PACKAGES = {"kernels", "nn", "training", "datasets", "gallery", "zoo", "bench", "grading", "keras"}
+
+
+def test_the_package_root_holds_only_the_floors():
+    files = {p.name for p in PACKAGE_DIR.iterdir() if p.suffix == ".py"}
+    folders = {p.name for p in PACKAGE_DIR.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert files <= TOP_LEVEL, f"new top-level modules {sorted(files - TOP_LEVEL)}: put them on a floor"
+    assert folders <= PACKAGES, f"new sub-packages {sorted(folders - PACKAGES)}: name their floor here"
+
+
+@pytest.mark.parametrize("old", sorted(MOVED))
+def test_every_old_import_path_gives_the_moved_module_itself(old):
+    code = textwrap.dedent(f"""
+        import importlib, pkgutil
+        old = importlib.import_module({old!r})
+        new = importlib.import_module({MOVED[old]!r})
+        assert old is new, (old, new)
+        for info in pkgutil.iter_modules(getattr(new, "__path__", [])):
+            a = importlib.import_module({old!r} + "." + info.name)
+            b = importlib.import_module({MOVED[old]!r} + "." + info.name)
+            assert a is b, (a, b)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+
+
+def test_the_public_names_of_design_md_import():
+    code = textwrap.dedent("""
+        import minidl as mdl
+        from minidl import layers as L, losses, optim, callbacks, datasets, data, metrics, gradcheck
+        from minidl import initializers, regularizers, models, utils
+        from minidl.model import Sequential, load_model, NonFiniteLossError
+        from minidl.layers import Dense, Conv2D, BatchNorm, LSTM
+        from minidl.layers.base import Layer
+        from minidl.data import DataLoader
+        from minidl.gradcheck import rel_error, numerical_gradient
+        assert mdl.Sequential is Sequential and L.Dense is Dense and isinstance(Dense(2), Layer)
+        assert mdl.layers is mdl.nn.layers and mdl.model is mdl.training.model
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr

@@ -287,7 +287,7 @@ def test_the_runtime_holds_no_reference():
     grading = sorted(p.name for p in (runtime / "minidl" / "grading").iterdir() if p.suffix == ".py")
     assert grading == sorted(("__init__.py",) + isolation.RUNTIME_GRADING_FILES)
     assert not list(runtime.rglob("specs")) and not list(runtime.rglob("solutions"))
-    assert (runtime / "minidl" / "layers").is_dir()       # the library itself is there
+    assert (runtime / "minidl" / "nn" / "layers").is_dir()       # the library itself is there
 
 
 def test_a_killed_grader_leaves_every_finished_row(tmp_path):

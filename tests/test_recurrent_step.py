@@ -1,4 +1,4 @@
-"""The plain recurrent steps in minidl/layers/recurrent.py against the fused cell kernels.
+"""The plain recurrent steps in minidl/nn/layers/recurrent.py against the fused cell kernels.
 
 The layers have two paths: ``backend.use("numpy")`` runs the readable steps
 (``lstm_step_forward`` / ``lstm_step_backward``, ``gru_step_*``, ``rnn_step_*``), the fast

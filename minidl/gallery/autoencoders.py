@@ -27,10 +27,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import backend, optim
-from ..layers.activations import ReLU, Sigmoid
-from ..layers.core import Dense, Flatten, Reshape
-from ..model import Sequential
+from .. import backend
+from ..nn import optim
+from ..nn.layers.activations import ReLU, Sigmoid
+from ..nn.layers.core import Dense, Flatten, Reshape
+from ..training.model import Sequential
 
 __all__ = ["Autoencoder", "dense_autoencoder", "conv_autoencoder", "corrupt",
            "reconstruction_errors", "anomaly_threshold", "detect_anomalies", "AnomalyReport", "roc_auc"]
@@ -79,8 +80,8 @@ def conv_autoencoder(latent_dim: int = 16, channels=(16, 32), upsampling: str = 
              ``"transpose"``: Conv2DTranspose(c, 4, stride=2, padding=1) (learned upsampling), or
              ``"nearest"``:   UpSampling2D(2) -> Conv2D(c, 3, padding=1) (copy, then smooth).
     """
-    from ..layers.conv import Conv2D, MaxPool2D
-    from ..layers.upsampling import Conv2DTranspose, UpSampling2D
+    from ..nn.layers.conv import Conv2D, MaxPool2D
+    from ..nn.layers.upsampling import Conv2DTranspose, UpSampling2D
 
     if upsampling not in ("transpose", "nearest"):
         raise ValueError(f"upsampling must be 'transpose' or 'nearest', got {upsampling!r}")

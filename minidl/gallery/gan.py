@@ -31,11 +31,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import backend, optim
-from ..layers.activations import LeakyReLU, Tanh
-from ..layers.core import Dense, Reshape
-from ..losses import BinaryCrossentropy
-from ..model import Sequential
+from .. import backend
+from ..nn import optim
+from ..nn.layers.activations import LeakyReLU, Tanh
+from ..nn.layers.core import Dense, Reshape
+from ..nn.losses import BinaryCrossentropy
+from ..training.model import Sequential
 
 __all__ = ["ring_centers", "sample_ring", "mode_coverage", "ModeCoverage", "sample_noise",
            "ring_generator", "ring_discriminator", "mnist_generator", "mnist_discriminator",

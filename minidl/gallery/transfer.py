@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..layers.base import Layer
-from ..model import Sequential
+from ..nn.layers.base import Layer
+from ..training.model import Sequential
 
 __all__ = ["freeze", "unfreeze", "trainable_layers", "split_head", "replace_head",
            "extract_features"]

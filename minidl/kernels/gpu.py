@@ -431,7 +431,7 @@ def gru_cell_backward(dh, gates, hn, h_prev, dxw, dhw, dh_prev):
 
 # ============================================================ recurrent sequences (one launch each)
 # Not twins of reference.py: the loop over time, in one kernel, of what the layers' per-step
-# fast path does with a product and a cell kernel per step. minidl/layers/recurrent.py uses
+# fast path does with a product and a cell kernel per step. minidl/nn/layers/recurrent.py uses
 # them when ``sequence_kernels_fit(hidden)``; tests/test_gpu_device.py holds them to the
 # per-step path.
 SEQUENCE_MAX_HIDDEN = 256  # SEQ_MAX_HIDDEN in recurrent.cu

@@ -258,7 +258,7 @@ def batchnorm_backward(dy, x, gamma, mean, var, eps):
 # ============================================================ recurrent cells
 # The pointwise part of one LSTM or GRU step, as the layers' fast path uses it. To learn
 # the cells, read ``lstm_step_forward`` / ``lstm_step_backward`` and ``gru_step_*`` in
-# minidl/layers/recurrent.py: the whole step (matrix products included) in plain NumPy,
+# minidl/nn/layers/recurrent.py: the whole step (matrix products included) in plain NumPy,
 # the same equations; tests/test_recurrent_step.py checks that the two agree.
 # Here the step is split for speed: the matrix products stay in the layer (BLAS), which
 # computes x_t Wx for ALL time steps with one product before the loop, so each step only

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..model import Sequential, load_model
+from ..training.model import Sequential, load_model
 
 __all__ = ["available", "load", "describe", "entry", "weights_path", "ZooEntry", "MODELS",
            "UnknownModelError"]
@@ -109,7 +109,7 @@ def load(name: str) -> Sequential:
     if not path.exists():
         raise FileNotFoundError(f"the weights of {name!r} are missing ({path}); "
                                 f"rebuild them with: python -m minidl.zoo.train {name}")
-    from ..layers import conv, upsampling  # noqa: F401  (register their layer classes for load_model)
+    from ..nn.layers import conv, upsampling  # noqa: F401  (register their layer classes for load_model)
 
     model = load_model(path)
     model.name = name

@@ -17,8 +17,9 @@ import time
 
 import numpy as np
 
-from .. import backend, datasets, losses, models, optim
-from ..model import Sequential
+from .. import backend, datasets, models
+from ..nn import losses, optim
+from ..training.model import Sequential
 from . import MODELS, UnknownModelError, available, entry, weights_path
 
 

@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from . import backend
+from .. import backend
 
 
 class Optimizer:

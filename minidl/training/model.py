@@ -30,12 +30,14 @@ import zipfile
 
 import numpy as np
 
-from . import backend, losses as losses_module, metrics as metrics_module, optim
-from ._version import __version__
+from .. import backend
+from .._version import __version__
+from ..nn import losses as losses_module, optim
+from ..nn.layers.base import LAYER_CLASSES, Layer, _checked_shape, check_data_format
+from ..nn.layers.keras import Input
+from . import metrics as metrics_module
 from .callbacks import Callback, EpochLogger, History, ProgressBar
 from .data import DataLoader
-from .layers.base import LAYER_CLASSES, Layer, _checked_shape, check_data_format
-from .layers.keras import Input
 
 FORMAT = "minidl.Sequential"
 FORMAT_VERSION = 1
@@ -573,7 +575,7 @@ def load_model(path, compile: bool = True) -> Sequential:
     next ``fit`` continues minidl's random stream from where it was saved (unless
     ``minidl.seed`` is called in between), so resumed training is bit-identical.
     """
-    from . import layers as _register_all_layers  # noqa: F401  (fills LAYER_CLASSES)
+    from ..nn import layers as _register_all_layers  # noqa: F401  (fills LAYER_CLASSES)
 
     path = os.fspath(path)
     arrays = _read_npz(path)

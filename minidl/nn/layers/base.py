@@ -32,7 +32,7 @@ import inspect
 
 import numpy as np
 
-from .. import backend
+from ... import backend
 
 # Every Layer subclass, by class name: how ``load_model`` turns saved JSON back into layers.
 LAYER_CLASSES: dict[str, type] = {}

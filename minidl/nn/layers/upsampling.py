@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend, initializers, regularizers
+from ... import backend
+from .. import initializers, regularizers
 from . import activations
 from .base import Layer, accepts_channels_last, check_data_format, image_data_format, positive_int
 from .conv import _pair

@@ -13,8 +13,8 @@ backward is just ``dx = dy * f'(x)``:
 """
 import numpy as np
 
-from .. import backend
-from ..kernels.common import sigmoid  # σ has one home; still importable from here
+from ... import backend
+from ...kernels.common import sigmoid  # σ has one home; still importable from here
 from .base import Layer
 
 

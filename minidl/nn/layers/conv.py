@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend, initializers, regularizers
-from ..kernels.common import conv_output_length, pool_output_length
+from ... import backend
+from .. import initializers, regularizers
+from ...kernels.common import conv_output_length, pool_output_length
 from . import activations
 from .base import (Layer, accepts_channels_last, check_data_format, image_data_format, layout_hint,
                    positive_int)

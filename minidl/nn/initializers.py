@@ -15,7 +15,7 @@ Every initialiser is called as ``init(shape, fan_in, fan_out, dtype)`` and draws
 """
 import numpy as np
 
-from . import backend
+from .. import backend
 
 
 def glorot_uniform(shape, fan_in, fan_out, dtype=np.float32):

@@ -37,7 +37,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend, initializers
+from ... import backend
+from .. import initializers
 from .activations import sigmoid
 from .base import Layer, positive_int
 

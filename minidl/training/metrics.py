@@ -7,7 +7,7 @@ threshold for binary outputs (0.5 on probabilities, 0 on logits).
 """
 import numpy as np
 
-from . import backend
+from .. import backend
 
 
 def sparse_categorical_accuracy(y_pred, y_true) -> float:

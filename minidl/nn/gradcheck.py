@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import backend
+from .. import backend
 
 __all__ = ["numerical_gradient", "rel_error", "check_layer", "check_loss", "GradCheckReport"]
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend
+from ... import backend
 from .base import Layer, accepts_channels_last, check_data_format, image_data_format
 
 

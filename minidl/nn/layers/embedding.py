@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend
+from ... import backend
 from .base import Layer, positive_int
 
 __all__ = ["Embedding"]

@@ -20,8 +20,8 @@ import warnings
 
 import numpy as np
 
-from . import backend
-from .kernels.common import sigmoid
+from .. import backend
+from ..kernels.common import sigmoid
 
 EPSILON = 1e-7
 

@@ -6,7 +6,7 @@
 A layer given ``kernel_regularizer=L2(1e-4)`` (or the string ``"l2"``) adds ``loss(W)``
 to the model's loss and ``gradient(W)`` to ``grads["W"]`` in its backward.
 """
-from . import backend
+from .. import backend
 
 
 class Regularizer:

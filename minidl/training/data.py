@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from . import backend
+from .. import backend
 
 
 class DataLoader:

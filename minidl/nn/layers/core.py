@@ -13,7 +13,8 @@ import math
 
 import numpy as np
 
-from .. import backend, initializers, regularizers
+from ... import backend
+from .. import initializers, regularizers
 from . import activations
 from .base import Layer, positive_int
 
