@@ -214,14 +214,16 @@ def convolve(x, params, kernel_size, stride, pads):
     x (N, C, H, W); ``params["W"]`` (F, C, KH, KW) or any array with that memory layout
     (Conv1D's (F, C, KW)), ``params.get("b")`` (F,); ``pads`` (PH, PW) on each side, or
     (top, bottom, left, right) when the two sides differ (Keras's ``"same"`` with a stride,
-    or an even kernel: the extra row and column go at the bottom and right, as TensorFlow).
+    or an even kernel: the extra row and column go at the bottom and right, as TensorFlow;
+    Conv1D's ``"causal"``: zeros before the sequence only). The zeros both sides share are
+    im2col's padding; the rest are added to ``x`` here.
     Returns y (N, F, OH, OW) and the cache ``convolve_backward`` takes.
     """
     (kh, kw), (sh, sw) = kernel_size, stride
     xp = backend.get_array_module(x)
     ph, pw, extra = _symmetric_part(pads)
     if any(extra):                  # the unequal part of the padding, added as zeros here
-        x = xp.pad(x, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1])))
+        x = xp.pad(x, ((0, 0), (0, 0), extra[:2], extra[2:]))
     N, _, H, W = x.shape
     OH, OW = conv_output_length(H, kh, sh, ph), conv_output_length(W, kw, sw, pw)
     W2 = params["W"].reshape(params["W"].shape[0], -1)                   # (F, C*KH*KW)
@@ -253,17 +255,20 @@ def convolve_backward(dy, cache, params, grads, kernel_size, stride, pads, input
     dcols = W.reshape(F, -1).T @ dy2d                                    # (C*KH*KW, N*OH*OW)
     dx = backend.kernels_for(dcols).col2im(dcols, x_shape, kh, kw, sh, sw, ph, pw)
     if any(extra):                  # the gradient of the zeros added in ``convolve`` is dropped
+        top, bottom, left, right = extra
         dx = backend.get_array_module(dx).ascontiguousarray(
-            dx[:, :, :x_shape[2] - extra[0], :x_shape[3] - extra[1]])
+            dx[:, :, top:x_shape[2] - bottom, left:x_shape[3] - right])
     return dx
 
 
 def _symmetric_part(pads):
-    """(PH, PW, (extra bottom, extra right)) for ``pads`` (PH, PW) or (top, bottom, left, right)."""
+    """(PH, PW, extra) for ``pads`` (PH, PW) or (top, bottom, left, right): the zeros both
+    sides share, and the (top, bottom, left, right) rest, to be added to the input."""
     if len(pads) == 2:
-        return pads[0], pads[1], (0, 0)
+        return pads[0], pads[1], (0, 0, 0, 0)
     top, bottom, left, right = pads
-    return top, left, (bottom - top, right - left)
+    ph, pw = min(top, bottom), min(left, right)
+    return ph, pw, (top - ph, bottom - ph, left - pw, right - pw)
 
 
 def same_padding(size, kernel: int, stride: int) -> tuple[int, int]:
