@@ -61,7 +61,7 @@ def main():
     dense = ae.dense_autoencoder(latent_dim=2)
     seconds = fit_timed(dense.model, x, x, args.epochs)
     codes = dense.encoder.predict(xt)
-    print(f"\n1. dense autoencoder, 2-D code: test MSE {dense.model.evaluate(xt, xt)['loss']:.4f} "
+    print(f"\n1. dense autoencoder, 2-D code: test MSE {dense.model.evaluate(xt, xt):.4f} "
           f"({seconds:.1f} s)")
     centroids = np.stack([codes[yt == d].mean(axis=0) for d in range(10)])
     nearest = np.linalg.norm(codes[:, None] - centroids[None], axis=2).argmin(axis=1)
@@ -75,7 +75,7 @@ def main():
         mdl.seed(args.seed)
         conv[upsampling] = ae.conv_autoencoder(latent_dim=16, upsampling=upsampling)
         seconds = fit_timed(conv[upsampling].model, x, x, args.epochs)
-        test_mse = conv[upsampling].model.evaluate(xt, xt)["loss"]
+        test_mse = conv[upsampling].model.evaluate(xt, xt)
         print(f"   {upsampling:>9} upsampling: test MSE {test_mse:.4f} "
               f"({seconds:.1f} s)")
 

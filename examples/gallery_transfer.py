@@ -62,7 +62,7 @@ def run(per_class, seed, epochs, x_pool, y_pool, x_test, y_test):
     scratch = lenet5(len(TARGET_DIGITS))
     compile_for(scratch, 1e-3)
     seconds = timed_fit(scratch, x, y, 2 * epochs, batch_size)     # as many epochs as fine-tune in all
-    results["scratch"] = (scratch.evaluate(x_test, y_test)["accuracy"], seconds)
+    results["scratch"] = (scratch.evaluate(x_test, y_test, return_dict=True)["accuracy"], seconds)
 
     pretrained = zoo.load("lenet-mnist-0to4")
     after_flatten = next(i for i, layer in enumerate(pretrained.layers) if isinstance(layer, Flatten)) + 1
@@ -70,7 +70,7 @@ def run(per_class, seed, epochs, x_pool, y_pool, x_test, y_test):
     freeze(model.layers[:-1])
     compile_for(model, 1e-2)
     seconds = timed_fit(model, x, y, epochs, batch_size)
-    results["features"] = (model.evaluate(x_test, y_test)["accuracy"], seconds)
+    results["features"] = (model.evaluate(x_test, y_test, return_dict=True)["accuracy"], seconds)
 
     # the same feature extraction with the body run once: train the head on stored features
     mdl.seed(seed)
@@ -82,12 +82,12 @@ def run(per_class, seed, epochs, x_pool, y_pool, x_test, y_test):
     cached_seconds = time.perf_counter() - start
     cached = replace_head(zoo.load("lenet-mnist-0to4"), head.layers, head_start=after_flatten)
     compile_for(cached, 1e-2)
-    results["cached"] = (cached.evaluate(x_test, y_test)["accuracy"], cached_seconds)
+    results["cached"] = (cached.evaluate(x_test, y_test, return_dict=True)["accuracy"], cached_seconds)
 
     unfreeze(model)
     compile_for(model, 1e-3)
     seconds += timed_fit(model, x, y, epochs, batch_size)
-    results["fine-tune"] = (model.evaluate(x_test, y_test)["accuracy"], seconds)
+    results["fine-tune"] = (model.evaluate(x_test, y_test, return_dict=True)["accuracy"], seconds)
     return results
 
 

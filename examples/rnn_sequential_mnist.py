@@ -39,7 +39,7 @@ def main():
                         validation_split=0.1, verbose=2,
                         callbacks=[callbacks.EarlyStopping(patience=5, restore_best_weights=True)])
     seconds = time.perf_counter() - started
-    result = model.evaluate(x_test, y_test)
+    result = model.evaluate(x_test, y_test, return_dict=True)
     print(f"epochs run: {len(history.history['loss'])}, training time {seconds:.0f} s")
     print(f"test accuracy {result['accuracy']:.4f}, test loss {result['loss']:.4f} "
           f"(bundled test split, {len(x_test)} images)")

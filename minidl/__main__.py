@@ -48,7 +48,7 @@ def demo(epochs: int = 8, output: str | None = None, verbose: int = 1) -> int:
                         verbose=verbose,
                         callbacks=[callbacks.EarlyStopping(patience=3, restore_best_weights=True)])
     seconds = time.perf_counter() - start
-    result = model.evaluate(x_test, y_test)
+    result = model.evaluate(x_test, y_test, return_dict=True)
     print(f"test accuracy {result['accuracy']:.4f}, test loss {result['loss']:.4f} "
           f"({len(history.epoch)} epochs in {seconds:.1f} s)")
     output = output or os.path.join(os.getcwd(), "minidl-demo-history.png")

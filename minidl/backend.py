@@ -141,26 +141,37 @@ def _require_gpu():
     return cp
 
 
+def device_name(device) -> str:
+    """``"cpu"`` or ``"gpu"`` for a device name: PyTorch's ``"cuda"`` and ``"cuda:0"`` mean
+    ``"gpu"`` (minidl uses the first CUDA device); anything else is a clear error."""
+    name = device.lower() if isinstance(device, str) else device
+    if name in ("cuda", "cuda:0"):
+        return "gpu"
+    if name not in ("cpu", "gpu"):
+        hint = ("minidl uses one GPU, the first: 'gpu', 'cuda' or 'cuda:0'" if str(name).startswith("cuda:")
+                else "PyTorch's 'cuda' and 'cuda:0' mean 'gpu'")
+        raise ValueError(f"device must be 'cpu' or 'gpu', got {device!r} ({hint})")
+    return name
+
+
 def check_device(device: str) -> str:
-    """``device`` if it can be used: ``"cpu"``, or ``"gpu"`` when a CUDA device answers;
-    otherwise an error that says why."""
+    """``device``'s canonical name (``device_name``) if it can be used: ``"cpu"``, or
+    ``"gpu"`` when a CUDA device answers; otherwise an error that says why."""
+    device = device_name(device)
     if device == "gpu":
         _require_gpu()
-    elif device != "cpu":
-        raise ValueError(f"device must be 'cpu' or 'gpu', got {device!r}")
     return device
 
 
 def to_device(x, device: str):
     """Return ``x`` as an array on ``device`` (``"cpu"`` or ``"gpu"``), copying only if needed."""
+    device = device_name(device)
     if device == "cpu":
         return to_numpy(x)
-    if device == "gpu":
-        if get_array_module(x) is not np:
-            return x
-        cp = _require_gpu()
-        return cp.asarray(x)
-    raise ValueError(f"device must be 'cpu' or 'gpu', got {device!r}")
+    if get_array_module(x) is not np:
+        return x
+    cp = _require_gpu()
+    return cp.asarray(x)
 
 
 def to_numpy(x):

@@ -8,12 +8,15 @@ from minidl.layers.conv import AvgPool2D, Conv2D, GlobalAvgPool2D, MaxPool2D
 
 
 def conv_by_definition(x, W, b, stride, pad):
-    """y[n, f, oh, ow] = b[f] + sum_{c,i,j} W[f, c, i, j] x_pad[n, c, sh*oh + i, sw*ow + j], by loops."""
-    (sh, sw), (ph, pw) = stride, pad
+    """y[n, f, oh, ow] = b[f] + sum_{c,i,j} W[f, c, i, j] x_pad[n, c, sh*oh + i, sw*ow + j], by loops.
+
+    ``pad`` (PH, PW) on both sides, or (top, bottom, left, right)."""
+    sh, sw = stride
+    top, bottom, left, right = (pad[0], pad[0], pad[1], pad[1]) if len(pad) == 2 else pad
     N, _, H, Wd = x.shape
     F, _, kh, kw = W.shape
-    padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    OH, OW = (H + 2 * ph - kh) // sh + 1, (Wd + 2 * pw - kw) // sw + 1
+    padded = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
+    OH, OW = (padded.shape[2] - kh) // sh + 1, (padded.shape[3] - kw) // sw + 1
     y = np.zeros((N, F, OH, OW))
     for oh in range(OH):
         for ow in range(OW):
@@ -31,6 +34,10 @@ CONV_CASES = [
     ((2, 1, 6, 7), dict(filters=2, kernel_size=(3, 2), stride=(2, 1), padding=(1, 0))),
     ((1, 2, 5, 5), dict(filters=2, kernel_size=3, padding="same", activation="tanh")),
     ((2, 2, 3, 4), dict(filters=1, kernel_size=(5, 4), padding=(1, 0), kernel_regularizer="l2")),
+    # Keras's "same" with a stride and with even kernels: unequal padding, odd zeros bottom/right
+    ((2, 2, 7, 6), dict(filters=2, kernel_size=3, stride=2, padding="same")),
+    ((1, 2, 5, 6), dict(filters=2, kernel_size=(2, 4), padding="same")),
+    ((2, 1, 8, 5), dict(filters=3, kernel_size=(4, 1), stride=(3, 2), padding="same")),
 ]
 
 
@@ -40,7 +47,8 @@ def test_conv2d_matches_the_definition(shape, kwargs, tier, rng):
     x = rng.standard_normal(shape).astype(np.float32)
     y = layer.forward(x)
     expected = conv_by_definition(x.astype(np.float64), layer.params["W"].astype(np.float64),
-                                  layer.params["b"].astype(np.float64), layer.stride, layer.pads)
+                                  layer.params["b"].astype(np.float64), layer.stride,
+                                  layer.pads_for(*shape[2:]))
     assert y.shape == expected.shape == (shape[0],) + layer.output_shape
     assert y.dtype == np.float32 and y.flags.c_contiguous
     np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
@@ -80,6 +88,15 @@ def test_conv2d_regularizer_adds_its_loss_and_gradient(rng):
     np.testing.assert_allclose(penalised.grads["W"] - plain.grads["W"], 0.2 * W, rtol=1e-4, atol=1e-6)
 
 
+def test_conv2d_same_padding_with_a_stride_gives_ceil_of_size_over_stride():
+    """Keras's rule: "same" gives ceil(H / SH) x ceil(W / SW); the odd zero goes after."""
+    layer = Conv2D(4, 3, strides=2, padding="same")
+    assert layer.forward(np.zeros((1, 1, 7, 8), np.float32)).shape == (1, 4, 4, 4)
+    assert layer.pads_for(7, 8) == (1, 1, 0, 1)      # 7: total 2 -> 1 + 1; 8: total 1 -> 0 + 1
+    assert Conv2D(2, 2, padding="same").pads_for(5, 5) == (0, 1, 0, 1)
+    assert Conv2D(2, 3, padding="same").pads == (1, 1)      # stride 1, odd kernel: symmetric
+
+
 def test_conv2d_same_padding_keeps_the_size_and_parameter_shapes():
     layer = Conv2D(8, 5, padding="same")
     assert layer.compute_output_shape((3, 11, 7)) == (8, 11, 7)
@@ -105,10 +122,6 @@ def test_conv2d_errors_name_the_shapes():
     built.forward(np.zeros((1, 1, 5, 5), np.float32))
     with pytest.raises(ValueError, match=r"kernel 3x3 is larger than the padded input 2x2"):
         built.forward(np.zeros((1, 1, 2, 2), np.float32))
-    with pytest.raises(ValueError, match="padding='same' needs stride 1 and odd kernel sizes"):
-        Conv2D(4, 4, padding="same")
-    with pytest.raises(ValueError, match="padding='same' needs stride 1"):
-        Conv2D(4, 3, stride=2, padding="same")
     with pytest.raises(ValueError, match="padding must be"):
         Conv2D(4, 3, padding="full")
     with pytest.raises(ValueError, match="kernel_size must be an integer or a pair"):
@@ -215,9 +228,17 @@ def test_conv2d_equals_torch(shape, kwargs, tier, rng):
     x = rng.standard_normal(shape).astype(np.float32)
     layer.build(shape[1:])
     layer.params["b"][...] = rng.standard_normal(layer.params["b"].shape)
-    y_t, dy, (dx_t, dW_t, db_t) = _torch_grads(
-        lambda x, W, b: torch.nn.functional.conv2d(x, W, b, stride=layer.stride, padding=layer.pads),
-        x, layer.params["W"], layer.params["b"])
+    pads = layer.pads_for(*shape[2:])
+    if len(pads) == 4:      # (top, bottom, left, right): torch pads (left, right, top, bottom)
+        top, bottom, left, right = pads
+        y_t, dy, (dx_t, dW_t, db_t) = _torch_grads(
+            lambda x, W, b: torch.nn.functional.conv2d(
+                torch.nn.functional.pad(x, (left, right, top, bottom)), W, b, stride=layer.stride),
+            x, layer.params["W"], layer.params["b"])
+    else:
+        y_t, dy, (dx_t, dW_t, db_t) = _torch_grads(
+            lambda x, W, b: torch.nn.functional.conv2d(x, W, b, stride=layer.stride, padding=pads),
+            x, layer.params["W"], layer.params["b"])
     np.testing.assert_allclose(layer.forward(x), y_t, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(layer.backward(dy), dx_t, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(layer.grads["W"], dW_t, rtol=1e-4, atol=1e-5)
@@ -260,4 +281,4 @@ def test_lenet5_learns_the_bundled_mnist():
     model.compile(optimizer=optim.Adam(1e-3), loss=losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"])
     model.fit(x_train, y_train, epochs=8, batch_size=64, verbose=0)
-    assert model.evaluate(x_test, y_test)["accuracy"] >= 0.96
+    assert model.evaluate(x_test, y_test, return_dict=True)["accuracy"] >= 0.96

@@ -179,8 +179,16 @@ def test_a_built_cpu_model_still_refuses_gpu_batches(gpu):
 def test_to_an_unknown_device_is_an_error_naming_it():
     with pytest.raises(ValueError, match="device must be 'cpu' or 'gpu', got 'tpu'"):
         L.Dense(3).to("tpu")
-    with pytest.raises(ValueError, match="got 'cuda'"):
-        mdl.Sequential([L.Dense(3)]).to("cuda")
+    with pytest.raises(ValueError, match="got 'cuda:1'.*one GPU, the first"):
+        mdl.Sequential([L.Dense(3)]).to("cuda:1")
+
+
+@pytest.mark.parametrize("name", ["cuda", "cuda:0", "CUDA", "gpu"])
+def test_pytorch_device_names_mean_the_gpu(name, monkeypatch):
+    assert backend.device_name(name) == "gpu"
+    monkeypatch.setitem(sys.modules, "cupy", None)          # no GPU here: the GPU's own error
+    with pytest.raises(RuntimeError, match="cannot use the GPU"):
+        mdl.Sequential([L.Dense(3)]).to(name)
 
 
 def test_to_gpu_without_a_gpu_fails_before_anything_is_built(monkeypatch):

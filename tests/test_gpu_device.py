@@ -96,7 +96,7 @@ def _fit(make_model, data, device, monkeypatch):
         x, y = data
         history = model.fit(x, y, epochs=2, batch_size=16, verbose=0)
         predictions = model.predict(x[:5])
-        scores = model.evaluate(x, y)
+        scores = model.evaluate(x, y, return_dict=True)
     return model, history.history, predictions, scores
 
 

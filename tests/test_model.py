@@ -88,8 +88,12 @@ def test_training_step_skips_only_the_unread_input_gradient(data_format):
 def test_evaluate_and_predict_shapes():
     x, y = blobs(50)
     model = make_model()
-    result = model.evaluate(x, y, batch_size=16)
-    assert set(result) == {"loss", "accuracy"} and 0 <= result["accuracy"] <= 1
+    loss, accuracy = model.evaluate(x, y, batch_size=16)      # Keras's [loss, *metrics]
+    assert loss > 0 and 0 <= accuracy <= 1
+    result = model.evaluate(x, y, batch_size=16, return_dict=True)
+    assert result == {"loss": loss, "accuracy": accuracy}
+    model.compile(optimizer="sgd", loss=model.loss)
+    assert model.evaluate(x, y) == pytest.approx(loss)       # no metrics: the loss alone, a float
     assert model.predict(x, batch_size=7).shape == (50, 3)
     assert isinstance(model.predict(x), np.ndarray)
 
@@ -164,7 +168,7 @@ def test_early_stopping_restores_best_weights_even_without_an_early_stop():
     assert stopper.stopped_epoch is None
     best = int(np.argmin(history.history["val_loss"]))
     assert stopper.best_epoch == best
-    assert model.evaluate(x[84:], y[84:])["loss"] == pytest.approx(history.history["val_loss"][best], rel=1e-5)
+    assert model.evaluate(x[84:], y[84:])[0] == pytest.approx(history.history["val_loss"][best], rel=1e-5)
 
 
 def test_early_stopping_stops_after_patience():

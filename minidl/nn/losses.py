@@ -5,6 +5,10 @@ A loss is called PyTorch-style, prediction first, and then asked for its gradien
     loss = loss_fn(y_pred, y_true)      # a float, the mean over the batch
     dy = loss_fn.backward()             # dL/dy_pred, same shape as y_pred
 
+``loss_fn(y_pred, y_true, sample_weight=w)`` weighs sample n by ``w[n]`` as Keras does:
+``L = mean_n(w_n l_n)`` (divided by N, not by the sum of the weights), so its gradient is
+the unweighted one with each sample's rows scaled by ``w_n``.
+
     MeanSquaredError             L = mean((y - t)^2)                      dL/dy = 2 (y - t) / size
     BinaryCrossentropy           L = -mean(t log p + (1 - t) log(1 - p))  logits: dL/dz = (sigmoid(z) - t) / size
     CategoricalCrossentropy      L = -mean_n sum_k t_nk log p_nk          logits: dL/dz = (softmax(z) sum_k t - t) / N
@@ -27,7 +31,12 @@ EPSILON = 1e-7
 
 
 class Loss:
-    """Base class: ``__call__(y_pred, y_true) -> float`` caches, ``backward() -> dL/dy_pred``."""
+    """Base class: ``__call__(y_pred, y_true) -> float`` caches, ``backward() -> dL/dy_pred``.
+
+    A subclass implements ``compute(y_pred, y_true) -> (losses, dL/dy_pred)``: ``losses``
+    holds the loss of each sample (or of each element, each row, samples first) and the
+    loss is their mean; the gradient is that of the mean.
+    """
 
     #: which accuracy ``metrics=["accuracy"]`` means with this loss (Keras's resolution)
     accuracy = "categorical_accuracy"
@@ -40,17 +49,23 @@ class Loss:
         self._warned = False
         self._order_checked = False
 
-    def __call__(self, y_pred, y_true) -> float:
+    def __call__(self, y_pred, y_true, sample_weight=None) -> float:
         if not self._order_checked:           # the first call tells: Keras users write (y_true, y_pred)
             self._order_checked = True
             if not self.symmetric:
                 _warn_if_arguments_look_swapped(type(self).__name__, y_pred, y_true)
         y_pred = _as_float_array(y_pred, type(self).__name__)
-        loss, self._grad = self.compute(y_pred, y_true)
-        return float(loss)
+        losses, self._grad = self.compute(y_pred, y_true)
+        if sample_weight is None:
+            return float(losses.mean())
+        w = _sample_weights(sample_weight, y_pred, type(self).__name__)
+        self._grad = self._grad * w.reshape((-1,) + (1,) * (y_pred.ndim - 1))
+        per_sample = losses.reshape(len(w), -1).mean(axis=1)
+        return float((per_sample * w).mean())
 
     def compute(self, y_pred, y_true):
-        """Return ``(loss, dL/dy_pred)``; subclasses implement it."""
+        """Return ``(losses, dL/dy_pred)``: the losses whose mean is the loss, samples
+        first, and the gradient of that mean; subclasses implement it."""
         raise NotImplementedError
 
     def backward(self):
@@ -84,7 +99,7 @@ class MeanSquaredError(Loss):
     def compute(self, y_pred, y_true):
         y_true = _targets_like(y_pred, y_true, type(self).__name__)
         diff = y_pred - y_true
-        return (diff * diff).mean(), (2.0 / diff.size) * diff
+        return diff * diff, (2.0 / diff.size) * diff
 
 
 class BinaryCrossentropy(Loss):
@@ -105,14 +120,14 @@ class BinaryCrossentropy(Loss):
         if self.from_logits:
             z = y_pred
             losses = xp.maximum(z, 0) - z * t + xp.log1p(xp.exp(-xp.abs(z)))
-            return losses.mean(), (sigmoid(z) - t) / z.size
+            return losses, (sigmoid(z) - t) / z.size
         if bool(xp.any(y_pred < 0)) or bool(xp.any(y_pred > 1)):
             self._warn_not_probabilities("some are outside [0, 1]")
         p = xp.clip(y_pred, EPSILON, 1 - EPSILON)
         losses = -(t * xp.log(p) + (1 - t) * xp.log(1 - p))
         inside = (y_pred > EPSILON) & (y_pred < 1 - EPSILON)
         grad = (p - t) / (p * (1 - p)) * inside / y_pred.size
-        return losses.mean(), grad.astype(y_pred.dtype)
+        return losses, grad.astype(y_pred.dtype)
 
 
 class CategoricalCrossentropy(Loss):
@@ -151,7 +166,7 @@ class SparseCategoricalCrossentropy(Loss):
         kernels = backend.kernels_for(y_pred)
         losses, probs = kernels.softmax_cross_entropy(logits, flat_labels)
         grad = kernels.softmax_cross_entropy_backward(probs, flat_labels, 1.0 / logits.shape[0])
-        return xp.mean(losses), grad.reshape(y_pred.shape)
+        return losses, grad.reshape(y_pred.shape)
 
 
 def _categorical(loss: Loss, y_pred, t):
@@ -164,7 +179,7 @@ def _categorical(loss: Loss, y_pred, t):
         log_p = z - log_sum_exp
         losses = -(t * log_p).sum(axis=-1)
         grad = xp.exp(log_p) * t.sum(axis=-1, keepdims=True) - t
-        return losses.mean(), (grad / n).astype(y_pred.dtype)
+        return losses, (grad / n).astype(y_pred.dtype)
     row_sums = y_pred.sum(axis=-1, keepdims=True)
     if bool(xp.any(y_pred < 0)):
         loss._warn_not_probabilities("some are negative")
@@ -176,7 +191,7 @@ def _categorical(loss: Loss, y_pred, t):
     # chain rule through the clip (zero outside) and through p = y / sum(y)
     dp = -t / clipped * ((p > EPSILON) & (p < 1 - EPSILON))
     grad = (dp - (dp * p).sum(axis=-1, keepdims=True)) / row_sums
-    return losses.mean(), (grad / n).astype(y_pred.dtype)
+    return losses, (grad / n).astype(y_pred.dtype)
 
 
 # ------------------------------------------------------------------ input checks
@@ -212,6 +227,18 @@ def _warn_if_arguments_look_swapped(who, y_pred, y_true) -> None:
                       f"(only whole numbers such as 0 and 1) and the second (shape "
                       f"{tuple(y_true.shape)}) like predictions. {ORDER_HINT}: call "
                       "loss(y_pred, y_true).", UserWarning, stacklevel=3)
+
+
+def _sample_weights(sample_weight, y_pred, who):
+    """Per-sample weights as a float array (N,) of ``y_pred``'s dtype, on its device."""
+    xp = backend.get_array_module(y_pred)
+    w = xp.asarray(sample_weight, dtype=y_pred.dtype)
+    if w.ndim == 2 and w.shape[1] == 1:
+        w = w.reshape(-1)
+    if w.shape != (y_pred.shape[0],):
+        raise ValueError(f"{who} expected sample_weight of shape ({y_pred.shape[0]},), one weight per "
+                         f"sample, got shape {tuple(w.shape)}")
+    return w
 
 
 def _targets_like(y_pred, y_true, who):

@@ -14,11 +14,12 @@ class DataLoader:
     ``shuffle=True`` draws a new order every epoch (every ``iter``) from ``seed``'s own
     generator, or from minidl's generator when ``seed`` is None, so ``minidl.seed`` makes
     the order repeatable. ``drop_last`` skips a final batch smaller than ``batch_size``.
-    ``y`` may be None (unlabelled data: batches are then just ``x_batch``).
+    ``y`` may be None (unlabelled data: batches are then just ``x_batch``). With
+    ``sample_weight`` (one weight per sample) the batches are ``(x_batch, y_batch, w_batch)``.
     """
 
     def __init__(self, x, y=None, batch_size: int = 32, shuffle: bool = False,
-                 drop_last: bool = False, seed: int | None = None):
+                 drop_last: bool = False, seed: int | None = None, sample_weight=None):
         if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         n = len(x)
@@ -26,7 +27,11 @@ class DataLoader:
             raise ValueError("DataLoader got an empty dataset (0 samples)")
         if y is not None and len(y) != n:
             raise ValueError(f"x and y must have the same number of samples, got {n} and {len(y)}")
+        if sample_weight is not None and (y is None or len(sample_weight) != n):
+            raise ValueError(f"sample_weight needs targets y and one weight per sample: {n}, got "
+                             f"{len(sample_weight)}")
         self.x, self.y, self.batch_size = x, y, int(batch_size)
+        self.sample_weight = sample_weight
         self.shuffle, self.drop_last = shuffle, drop_last
         self._rng = np.random.default_rng(seed) if seed is not None else None
 
@@ -45,8 +50,84 @@ class DataLoader:
             index = slice(start, start + self.batch_size) if order is None else order[start:start + self.batch_size]
             if self.y is None:
                 yield self.x[index]
-            else:
+            elif self.sample_weight is None:
                 yield self.x[index], self.y[index]
+            else:
+                yield self.x[index], self.y[index], self.sample_weight[index]
+
+
+def yields_batches(x) -> bool:
+    """Whether ``x`` is a source of batches -- a generator, an iterator, a ``DataLoader``, an
+    object with ``__getitem__`` and ``__len__`` giving batches (Keras's ``PyDataset``) -- rather
+    than the samples themselves (an array, or a list of samples)."""
+    if hasattr(x, "shape") or isinstance(x, (list, tuple, dict, str, bytes)):
+        return False
+    return hasattr(x, "__iter__") or hasattr(x, "__next__") or (
+        hasattr(x, "__getitem__") and hasattr(x, "__len__"))
+
+
+class BatchStream:
+    """Batches ``(x, y)`` or ``(x, y, sample_weight)`` read from a source that yields them.
+
+    * an object with ``__getitem__`` and ``__len__`` (Keras's ``PyDataset``, a
+      ``keras.utils.Sequence``): batch ``i`` of an epoch is ``source[i]``, ``len(source)``
+      batches per epoch, then ``source.on_epoch_end()`` if it has one;
+    * a re-iterable object (a ``DataLoader``): a fresh ``iter(source)`` every epoch;
+    * a generator or other iterator: read on from where the last epoch stopped, as Keras
+      does, so one that loops forever (``while True: ... yield``) needs ``steps_per_epoch``.
+
+    ``steps_per_epoch`` caps the batches of an epoch. ``len(stream)`` is the number of
+    batches an epoch has, ``None`` while unknown (an iterator without ``steps_per_epoch``).
+    """
+
+    def __init__(self, source, steps_per_epoch=None, who: str = "fit"):
+        if steps_per_epoch is not None and (isinstance(steps_per_epoch, bool) or not isinstance(
+                steps_per_epoch, (int, np.integer)) or steps_per_epoch <= 0):
+            raise ValueError(f"{who}: steps_per_epoch must be a positive integer, got {steps_per_epoch!r}")
+        self.source, self.steps, self.who = source, steps_per_epoch, who
+        self.indexed = hasattr(source, "__getitem__") and hasattr(source, "__len__")
+        self.iterator = iter(source) if hasattr(source, "__next__") else None
+        if self.indexed and self.steps is None:
+            self.steps = len(source)
+        self.epochs_read = 0
+
+    def __len__(self):
+        return self.steps
+
+    def __iter__(self):
+        if self.indexed:
+            batches = (self.source[i] for i in range(self.steps))
+        else:
+            batches = self.iterator if self.iterator is not None else iter(self.source)
+        count = 0
+        for batch in batches:
+            yield self._checked(batch)
+            count += 1
+            if self.steps is not None and count == self.steps:
+                break
+        if count == 0:
+            raise ValueError(self._ran_out_message())
+        if self.steps is not None and count < self.steps:
+            raise ValueError(f"{self.who}: the data ran out after {count} of steps_per_epoch="
+                             f"{self.steps} batches; {self._ran_out_message()}")
+        if hasattr(self.source, "on_epoch_end"):
+            self.source.on_epoch_end()
+        self.epochs_read += 1
+
+    def _ran_out_message(self) -> str:
+        if self.epochs_read:
+            return (f"{self.who}: the generator gave no more batches after epoch {self.epochs_read}; "
+                    "a generator is read only once: make it loop forever (while True: ... yield "
+                    "x, y) and give steps_per_epoch=, or pass a PyDataset / DataLoader")
+        return f"{self.who}: the data source gave no batches"
+
+    def _checked(self, batch):
+        if isinstance(batch, (tuple, list)) and len(batch) in (2, 3):
+            return tuple(batch)
+        raise ValueError(f"{self.who}: each batch must be a tuple (x, y) or (x, y, sample_weight), "
+                         f"got {type(batch).__name__}"
+                         f"{f' of {len(batch)} items' if isinstance(batch, (tuple, list)) else ''}; "
+                         "for an autoencoder yield (x, x)")
 
 
 def train_test_split(x, y, test_size: float = 0.2, shuffle: bool = True, seed: int | None = None):

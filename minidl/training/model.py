@@ -37,7 +37,7 @@ from ..nn.layers.base import LAYER_CLASSES, Layer, _checked_shape, check_data_fo
 from ..nn.layers.keras import Input
 from . import metrics as metrics_module
 from .callbacks import Callback, EpochLogger, History, ProgressBar
-from .data import DataLoader
+from .data import BatchStream, DataLoader, yields_batches
 
 FORMAT = "minidl.Sequential"
 FORMAT_VERSION = 1
@@ -51,33 +51,28 @@ class NonFiniteLossError(FloatingPointError):
         self.history = history
 
 
-class EvaluationResult(dict):
-    """What ``evaluate`` returns: a dict ``{"loss": .., "accuracy": ..}`` that also reads by
-    position, as Keras's list ``[loss, *metrics]``: ``result["accuracy"]`` and ``result[1]``
-    are the same number, ``result[0]`` is the loss.
-
-    Everything else is a dict's, iteration included (it gives the names), so unpack the
-    numbers with ``loss, accuracy = result.values()``.
-    """
-
-    def __getitem__(self, key):
-        if isinstance(key, (int, slice)) and not isinstance(key, bool):
-            return list(self.values())[key]
-        return super().__getitem__(key)
-
-
 class Sequential:
     """Layers applied one after another.
 
     ``layers`` is exactly the list given (activations passed as ``activation=`` live inside
     their layer). With ``input_shape`` (without the batch axis) every layer is built at
     once; otherwise on the first forward.
+
+    ``dtype`` is the floating-point type the weights are created in (float32 unless given;
+    ``"float64"`` for gradient checks). ``fit``, ``evaluate``, ``predict`` and
+    ``train_on_batch`` cast their inputs to the model's dtype, as Keras does, so float64 data
+    or Python lists never turn a float32 model into a float64 one; ``forward`` (the by-hand
+    path) takes arrays as they come.
     """
 
     def __init__(self, layers=None, input_shape=None, name: str | None = None,
-                 data_format: str | None = None):
+                 data_format: str | None = None, dtype=None):
         self.layers: list[Layer] = []
         self.name = name
+        self.dtype = None if dtype is None else np.dtype(dtype).name
+        if self.dtype is not None and not np.issubdtype(self.dtype, np.floating):
+            raise ValueError(f"Sequential dtype must be a floating-point type such as 'float32' or "
+                             f"'float64', got {dtype!r}")
         self.input_shape = None
         self.data_format = check_data_format(data_format, "Sequential")
         self.optimizer = self.loss = None
@@ -157,7 +152,7 @@ class Sequential:
             if i and layer.declared_input_shape is not None:
                 _check_declared_shape(layer, shape, i)
             if not layer.built:
-                layer.build(shape)
+                layer.build(shape, dtype=self._dtype())
             shape = layer.output_shape_for(shape)
 
     def _check_image_layout(self, shape, what: str) -> None:
@@ -201,10 +196,22 @@ class Sequential:
         return shape
 
     def _dtype(self):
+        """The weights' floating-point type: the first built weight's, else ``dtype`` (float32)."""
         for layer in self.layers:
             for p in layer.params.values():
                 return p.dtype
-        return np.float32
+        return np.dtype(self.dtype or np.float32)
+
+    def _as_input(self, x):
+        """``x`` as the model takes it in ``fit``/``evaluate``/``predict``: an array of the
+        model's dtype (Keras's cast), except integer token ids for a first ``Embedding``."""
+        if not hasattr(x, "shape") or not hasattr(x, "dtype"):
+            x = np.asarray(x)
+        takes_ids = bool(self.layers) and getattr(self.layers[0], "takes_integer_ids", False)
+        if takes_ids and x.dtype.kind in "iub":
+            return x
+        dtype = self._dtype()
+        return x if x.dtype == dtype else x.astype(dtype)
 
     # ------------------------------------------------------------------ computing
     def forward(self, x, training: bool = False):
@@ -272,52 +279,75 @@ class Sequential:
         if self.optimizer is None or self.loss is None:
             raise RuntimeError(f"call model.compile(optimizer=..., loss=...) before {what}")
 
-    def train_on_batch(self, x, y) -> float:
-        """One gradient step on one batch; returns the loss (including weight penalties)."""
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None) -> float:
+        """One gradient step on one batch; returns the loss (including weight penalties).
+        ``sample_weight`` and ``class_weight`` as in ``fit``."""
         self._require_compiled("train_on_batch")
-        loss, _ = self._train_step(self._to_device(x), self._to_device(y))
+        weights = _sample_weights(y, sample_weight, class_weight, "train_on_batch")
+        loss, _ = self._train_step(self._to_device(self._as_input(x)), self._to_device(y),
+                                   None if weights is None else self._to_device(weights))
         return loss
 
-    def _train_step(self, x, y):
+    def _train_step(self, x, y, sample_weight=None):
         y_pred = self.forward(x, training=True)
-        loss = self.loss(y_pred, y) + self.regularization_loss()
+        loss = self.loss(y_pred, y, sample_weight=sample_weight) + self.regularization_loss()
         self.backward(self.loss.backward(), input_grad=False)
         self.optimizer.step(self)
         return loss, y_pred
 
-    def fit(self, x, y, epochs: int = 1, batch_size: int = 32, verbose: int = 1,
+    def fit(self, x, y=None, epochs: int = 1, batch_size: int | None = None, verbose=1,
             validation_data=None, validation_split: float = 0.0, shuffle: bool = True,
-            callbacks=None, initial_epoch: int = 0) -> History:
+            callbacks=None, initial_epoch: int = 0, class_weight=None, sample_weight=None,
+            steps_per_epoch: int | None = None, validation_steps: int | None = None) -> History:
         """Train for ``epochs`` passes over ``(x, y)``; returns the ``History``.
+
+        ``x`` is an array of samples (with targets ``y``), or a source of batches that
+        yields ``(x, y)`` or ``(x, y, sample_weight)`` itself -- a generator, a ``DataLoader``,
+        a Keras ``PyDataset``-like object (``__getitem__`` + ``__len__``) -- with no ``y``;
+        ``steps_per_epoch`` batches make an epoch (required for a generator that loops forever).
 
         ``initial_epoch`` (Keras's meaning) numbers the epochs from there: ``fit(epochs=10,
         initial_epoch=model.epochs_completed)`` resumes a loaded model's schedule and
         progress display and runs the remaining epochs.
 
-        ``validation_split`` holds out the *last* fraction of ``x, y`` (before shuffling,
-        as Keras does). ``verbose``: 0 silent, 1 a progress bar, 2 one line per epoch.
-        A NaN or infinite loss stops training with ``NonFiniteLossError`` naming the epoch
-        and batch; ``model.history`` keeps the epochs completed so far.
+        ``class_weight`` (``{class: weight}``) and ``sample_weight`` (one weight per sample)
+        weigh each sample's loss as Keras does (``mean_n w_n loss_n``; both given: their
+        product). ``validation_split`` holds out the *last* fraction of ``x, y`` (before
+        shuffling, as Keras does). ``verbose``: 0 silent, 1 (or ``"auto"``) a progress bar,
+        2 one line per epoch. ``batch_size`` defaults to 32. A NaN or infinite loss stops
+        training with ``NonFiniteLossError`` naming the epoch and batch; ``model.history``
+        keeps the epochs completed so far.
         """
         self._require_compiled("fit")
         _check_epochs(epochs, initial_epoch)
-        x, y = _check_xy(x, y, "fit", self.input_shape)
+        batch_size = 32 if batch_size is None else batch_size
+        verbose = 1 if verbose == "auto" else verbose
         if validation_data is not None and validation_split:
             raise ValueError("pass validation_data or validation_split, not both")
         if not 0.0 <= validation_split < 1.0:
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
-        if validation_split:
-            split = int(len(x) * (1.0 - validation_split))
-            if split == 0 or split == len(x):
-                raise ValueError(f"validation_split={validation_split} leaves no training or no "
-                                 f"validation samples out of {len(x)}")
-            x, validation_data, y = x[:split], (x[split:], y[split:]), y[:split]
+        if yields_batches(x):
+            if y is not None or sample_weight is not None or validation_split:
+                raise ValueError(f"fit: x is a {type(x).__name__} that yields the batches (x, y) "
+                                 "itself; give no y, sample_weight or validation_split with it")
+            loader = BatchStream(x, steps_per_epoch, "fit")
+        else:
+            x, y = _check_xy(x, y, "fit", self.input_shape)
+            weights = _sample_weights(y, sample_weight, class_weight, "fit")
+            if validation_split:
+                split = int(len(x) * (1.0 - validation_split))
+                if split == 0 or split == len(x):
+                    raise ValueError(f"validation_split={validation_split} leaves no training or no "
+                                     f"validation samples out of {len(x)}")
+                x, validation_data, y = x[:split], (x[split:], y[split:]), y[:split]
+                weights = None if weights is None else weights[:split]
+            loader = DataLoader(x, y, batch_size=batch_size, shuffle=shuffle, sample_weight=weights)
+            if steps_per_epoch is not None:
+                loader = BatchStream(loader, steps_per_epoch, "fit")
+            class_weight = None                 # folded into the weights
         if validation_data is not None:
-            if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
-                raise ValueError("validation_data must be a tuple (x_val, y_val)")
-            validation_data = _check_xy(*validation_data, "validation_data")
+            validation_data = _validation_source(validation_data, validation_steps)
 
-        loader = DataLoader(x, y, batch_size=batch_size, shuffle=shuffle)
         history = History()
         callbacks = [history] + list(callbacks or [])
         if verbose == 1:
@@ -338,9 +368,9 @@ class Sequential:
                 logs = {}
                 for cb in callbacks:
                     cb.on_epoch_begin(epoch, logs)
-                logs.update(self._train_epoch(loader, epoch, callbacks))
+                logs.update(self._train_epoch(loader, epoch, callbacks, class_weight))
                 if validation_data is not None:
-                    val = self.evaluate(*validation_data, batch_size=batch_size)
+                    val = self._evaluate(validation_data, batch_size)
                     logs.update({f"val_{k}": v for k, v in val.items()})
                 self.epochs_completed += 1
                 for cb in callbacks:
@@ -363,15 +393,17 @@ class Sequential:
         if backend.rng() is generator_at_load:
             generator_at_load.bit_generator.state = saved_state
 
-    def _train_epoch(self, loader, epoch, callbacks) -> dict:
+    def _train_epoch(self, loader, epoch, callbacks, class_weight=None) -> dict:
         totals = {"loss": 0.0, **{name: 0.0 for name, _ in self.metrics}}
         seen = 0
-        for batch, (xb, yb) in enumerate(loader):
-            xb, yb = self._to_device(xb), self._to_device(yb)
-            loss, y_pred = self._train_step(xb, yb)
+        for batch, (xb, yb, *wb) in enumerate(loader):
+            wb = _sample_weights(yb, wb[0] if wb else None, class_weight, "fit")
+            xb, yb = self._to_device(self._as_input(xb)), self._to_device(yb)
+            loss, y_pred = self._train_step(xb, yb, None if wb is None else self._to_device(wb))
             if not math.isfinite(loss):
+                of = f" of {len(loader)}" if len(loader) is not None else ""
                 raise NonFiniteLossError(
-                    f"the loss became {loss} at epoch {epoch + 1}, batch {batch + 1} of {len(loader)}; "
+                    f"the loss became {loss} at epoch {epoch + 1}, batch {batch + 1}{of}; "
                     "training stopped. The History so far is in model.history. Usual causes: a "
                     "learning rate that is too high, unscaled inputs, or NaN values in the data.",
                     self.history)
@@ -385,34 +417,65 @@ class Sequential:
                 cb.on_batch_end(batch, running)
         return {k: v / seen for k, v in totals.items()}
 
-    def evaluate(self, x, y, batch_size: int = 32, verbose: int = 0) -> "EvaluationResult":
+    def evaluate(self, x, y=None, batch_size: int | None = None, verbose=0, sample_weight=None,
+                 steps: int | None = None, return_dict: bool = False):
         """Loss (with weight penalties) and metrics over ``(x, y)`` in inference mode.
 
-        The result reads both ways: by name, ``result["accuracy"]``, and by position as
-        Keras's list ``[loss, *metrics]``: ``result[0]``; ``loss, acc = result.values()``.
+        Returns what Keras returns: the loss (a float) when the model has no metrics, the
+        list ``[loss, *metrics]`` in ``compile``'s order when it has (``loss, acc =
+        model.evaluate(x, y)``), and ``{"loss": .., "accuracy": ..}`` with
+        ``return_dict=True``. ``x`` may be a source of batches as in ``fit`` (then no ``y``;
+        ``steps`` caps the batches read). ``sample_weight`` weighs the loss as in ``fit``.
         """
         self._require_compiled("evaluate")
-        x, y = _check_xy(x, y, "evaluate", self.input_shape)
-        _warn_if_not_finite(x, "evaluate")
-        totals = {"loss": 0.0, **{name: 0.0 for name, _ in self.metrics}}
-        for xb, yb in DataLoader(x, y, batch_size=batch_size):
-            y_pred = self.forward(self._to_device(xb), training=False)
-            yb = self._to_device(yb)
-            totals["loss"] += self.loss(y_pred, yb) * len(xb)
-            for name, fn in self.metrics:
-                totals[name] += fn(y_pred, yb) * len(xb)
-        results = EvaluationResult({k: v / len(x) for k, v in totals.items()})
-        results["loss"] += self.regularization_loss()
+        if yields_batches(x):
+            if y is not None or sample_weight is not None:
+                raise ValueError(f"evaluate: x is a {type(x).__name__} that yields the batches (x, y) "
+                                 "itself; give no y or sample_weight with it")
+            data = BatchStream(x, steps, "evaluate")
+        else:
+            data = (x, y) if sample_weight is None else (x, y, sample_weight)
+        results = self._evaluate(data, 32 if batch_size is None else batch_size)
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in results.items()))
+        if return_dict:
+            return results
+        values = list(results.values())
+        return values[0] if len(values) == 1 else values
+
+    def _evaluate(self, data, batch_size: int) -> dict:
+        """``{"loss": .., metric: ..}`` over ``data``: a tuple ``(x, y)`` or ``(x, y, w)`` of
+        arrays, or a ``BatchStream``. Means over samples (weighted loss as ``fit``'s)."""
+        if isinstance(data, BatchStream):
+            batches = data
+        else:
+            x, y, *w = data
+            x, y = _check_xy(x, y, "evaluate", self.input_shape)
+            _warn_if_not_finite(x, "evaluate")
+            w = _sample_weights(y, w[0] if w else None, None, "evaluate")
+            batches = DataLoader(x, y, batch_size=batch_size, sample_weight=w)
+        totals = {"loss": 0.0, **{name: 0.0 for name, _ in self.metrics}}
+        seen = 0
+        for xb, yb, *wb in batches:
+            y_pred = self.forward(self._to_device(self._as_input(xb)), training=False)
+            yb = self._to_device(yb)
+            wb = self._to_device(np.asarray(wb[0])) if wb else None
+            n = len(yb)
+            totals["loss"] += self.loss(y_pred, yb, sample_weight=wb) * n
+            for name, fn in self.metrics:
+                totals[name] += fn(y_pred, yb) * n
+            seen += n
+        results = {k: v / seen for k, v in totals.items()}
+        results["loss"] += self.regularization_loss()
         return results
 
-    def predict(self, x, batch_size: int = 32):
-        """Outputs for ``x`` in inference mode, as a NumPy array."""
+    def predict(self, x, batch_size: int | None = None, verbose=0):
+        """Outputs for ``x`` in inference mode, as a NumPy array (inputs cast as in ``fit``)."""
         x = _as_batch(x, "predict", self.input_shape)
         _warn_if_not_finite(x, "predict")
-        outputs = [backend.to_numpy(self.forward(self._to_device(xb), training=False))
-                   for xb in DataLoader(x, batch_size=batch_size)]
+        loader = DataLoader(x, batch_size=32 if batch_size is None else batch_size)
+        outputs = [backend.to_numpy(self.forward(self._to_device(self._as_input(xb)), training=False))
+                   for xb in loader]
         return np.concatenate(outputs, axis=0)
 
     # ------------------------------------------------------------------ inspection
@@ -476,7 +539,7 @@ class Sequential:
         The model remembers the device: layers not built yet are built there, and layers
         added later move there, so ``to("gpu")`` may come before the first batch.
         """
-        backend.check_device(device)
+        device = backend.check_device(device)
         for layer in self.layers:
             layer.to(device)
         if self.optimizer is not None:
@@ -496,6 +559,7 @@ class Sequential:
     def get_config(self) -> dict:
         config = {"format": FORMAT, "format_version": FORMAT_VERSION, "minidl_version": __version__,
                   "name": self.name, "input_shape": self.input_shape, "data_format": self.data_format,
+                  "dtype": self.dtype,
                   "layers": [{"class": type(layer).__name__, "config": _jsonable(layer.get_config()),
                               "trainable": layer.trainable} for layer in self.layers]}
         if self.loss is not None:
@@ -556,6 +620,7 @@ def _write_atomically(path: str, arrays: dict) -> None:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
+        os.chmod(tmp, _file_mode(path))
         os.replace(tmp, path)
     except OSError as err:
         reason = err.strerror or str(err)
@@ -564,6 +629,16 @@ def _write_atomically(path: str, arrays: dict) -> None:
     finally:
         if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _file_mode(path: str) -> int:
+    """The permissions a plain ``open(path, "w")`` would give: an existing file's own, else
+    0o666 less the umask (``mkstemp`` creates 0o600, private whatever the umask)."""
+    if os.path.exists(path):
+        return os.stat(path).st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def load_model(path, compile: bool = True) -> Sequential:
@@ -607,7 +682,7 @@ def load_model(path, compile: bool = True) -> Sequential:
     stream = backend.rng().bit_generator
     state = stream.state
     model = Sequential(layers, input_shape=config["input_shape"], name=config.get("name"),
-                       data_format=config.get("data_format"))
+                       data_format=config.get("data_format"), dtype=config.get("dtype"))
     stream.state = state
     for i, layer in enumerate(model.layers):
         for kind, store in (("params", layer.params), ("buffers", layer.buffers)):
@@ -731,6 +806,54 @@ def _check_epochs(epochs, initial_epoch) -> None:
         start = f" above initial_epoch={initial_epoch}" if initial_epoch else " of at least 1"
         raise ValueError(f"fit: epochs={epochs} trains nothing; give a number of epochs{start} "
                          f"(epochs is the number of the last epoch, as in Keras)")
+
+
+def _sample_weights(y, sample_weight, class_weight, who):
+    """One weight per sample (an (N,) float array) from ``sample_weight`` and/or
+    ``class_weight`` ``{class: weight}`` (their product when both), or None without either.
+
+    The class of a sample is its label: an integer, the argmax of a one-hot row, or a 0/1
+    binary target (rounded), as Keras reads it.
+    """
+    if sample_weight is None and class_weight is None:
+        return None
+    n = len(y)
+    weights = np.ones(n, dtype=np.float64)
+    if sample_weight is not None:
+        sw = np.asarray(backend.to_numpy(sample_weight), dtype=np.float64)
+        if sw.ndim == 2 and sw.shape[1] == 1:
+            sw = sw[:, 0]
+        if sw.shape != (n,):
+            raise ValueError(f"{who}: sample_weight must hold one weight per sample, shape ({n},); "
+                             f"got shape {sw.shape}")
+        weights *= sw
+    if class_weight is not None:
+        if not isinstance(class_weight, dict):
+            raise TypeError(f"{who}: class_weight must be a dict {{class: weight}}, e.g. {{0: 1.0, 1: 5.0}}; "
+                            f"got {type(class_weight).__name__}")
+        labels = np.asarray(backend.to_numpy(y))
+        if labels.ndim >= 2 and labels.shape[-1] > 1:
+            labels = labels.argmax(axis=-1)
+        labels = np.rint(labels.reshape(n, -1)[:, 0]).astype(np.int64)
+        missing = sorted(set(np.unique(labels).tolist()) - set(int(k) for k in class_weight))
+        if missing:
+            raise ValueError(f"{who}: class_weight has no weight for class(es) {missing}; give one "
+                             f"for every class, got {sorted(class_weight)}")
+        table = {int(k): float(v) for k, v in class_weight.items()}
+        weights *= np.array([table[int(c)] for c in labels])
+    return weights
+
+
+def _validation_source(validation_data, validation_steps):
+    """``validation_data`` as ``_evaluate`` takes it: ``(x, y)``, ``(x, y, w)`` or a batch source."""
+    if yields_batches(validation_data):
+        return BatchStream(validation_data, validation_steps, "validation_data")
+    if not (isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3)):
+        raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
+                         f"sample_weight_val), got {type(validation_data).__name__}")
+    x, y, *w = validation_data
+    x, y = _check_xy(x, y, "validation_data")
+    return (x, y, *w)
 
 
 def _check_xy(x, y, who, input_shape=None):

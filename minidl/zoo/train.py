@@ -76,7 +76,7 @@ def train_on_shifted_digits(name: str, build, seed: int = 0, epochs: int = 15, l
         if verbose:
             print(f"epoch {epoch + 1}/{epochs} - loss: {logs['loss'][0]:.4f} - "
                   f"accuracy: {logs['accuracy'][0]:.4f} (on shifted images)")
-    return model, model.evaluate(xt, yt)["accuracy"]
+    return model, model.evaluate(xt, yt, return_dict=True)["accuracy"]
 
 
 def train_lenet_mnist_0to4(seed: int = 0, epochs: int = 15, verbose: int = 2) -> tuple[Sequential, float]:

@@ -3,6 +3,7 @@
     core.py           Dense, Flatten, Reshape, Dropout
     activations.py    ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, GELU
     conv.py           Conv2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D
+    conv1d.py         Conv1D, MaxPool1D, AvgPool1D, GlobalAvgPool1D (sequences, via conv.py)
     normalization.py  BatchNorm, LayerNorm
     recurrent.py      SimpleRNN, LSTM, GRU
     embedding.py      Embedding
@@ -17,6 +18,7 @@ from .base import LAYER_CLASSES, Layer, image_data_format, set_image_data_format
 from .core import Dense, Dropout, Flatten, Reshape
 from .activations import GELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .conv import AvgPool2D, Conv2D, GlobalAvgPool2D, MaxPool2D
+from .conv1d import AvgPool1D, Conv1D, GlobalAvgPool1D, MaxPool1D
 from .normalization import BatchNorm, LayerNorm
 from .recurrent import GRU, LSTM, SimpleRNN
 from .embedding import Embedding
@@ -26,7 +28,8 @@ from .keras import (Activation, AveragePooling2D, BatchNormalization, GlobalAver
 
 __all__ = ["Layer", "LAYER_CLASSES", "Dense", "Dropout", "Flatten", "Reshape",
            "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "GELU",
-           "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "BatchNorm", "LayerNorm",
+           "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D",
+           "Conv1D", "MaxPool1D", "AvgPool1D", "GlobalAvgPool1D", "BatchNorm", "LayerNorm",
            "SimpleRNN", "LSTM", "GRU", "Embedding", "UpSampling2D", "Conv2DTranspose",
            "Input", "Activation", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
            "BatchNormalization", "image_data_format", "set_image_data_format"]

@@ -331,7 +331,7 @@ class Layer:
     def to(self, device: str) -> "Layer":
         """Move params, grads and buffers to ``"cpu"`` or ``"gpu"``; a layer not built yet
         will create them there."""
-        backend.check_device(device)
+        device = backend.check_device(device)
         self.map_arrays(lambda a: backend.to_device(a, device))
         self.device = device
         self.cache = None

@@ -70,8 +70,10 @@ class Conv2D(Layer):
     stride : int or (int, int)
         Step between windows, SH, SW.
     padding : int, (int, int), "valid" or "same"
-        Zeros added on each side (PH, PW). ``"valid"`` is 0; ``"same"`` keeps H and W
-        (stride 1 and odd kernels only: otherwise no symmetric padding does).
+        Zeros added on each side (PH, PW). ``"valid"`` is 0; ``"same"`` gives
+        ceil(H / SH) x ceil(W / SW) outputs as Keras (with a stride or an even kernel the
+        zeros cannot be shared equally: the odd row and column go at the bottom and
+        right, as in TensorFlow; ``pads_for`` says which).
     activation : str or None
         Name of an activation applied after the convolution (``"relu"``, ...).
     use_bias : bool
@@ -116,20 +118,29 @@ class Conv2D(Layer):
         self.bias_initializer = bias_initializer
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
 
-    def _resolve_padding(self, padding) -> tuple[int, int]:
-        """The zeros (PH, PW) added on each side for ``padding``."""
+    def _resolve_padding(self, padding):
+        """The zeros (PH, PW) added on each side for ``padding``; None for a ``"same"`` that
+        depends on the input's size (a stride, or an even kernel: see ``pads_for``)."""
         if not isinstance(padding, str):
             return padding
         if padding == "valid":
             return (0, 0)
         if padding == "same":
             kh, kw = self.kernel_size
-            if self.stride != (1, 1) or kh % 2 == 0 or kw % 2 == 0:
-                raise ValueError(f"Conv2D padding='same' needs stride 1 and odd kernel sizes, got "
-                                 f"kernel_size={self.kernel_size}, stride={self.stride}; "
-                                 "give an integer padding instead")
-            return (kh // 2, kw // 2)
-        raise ValueError(f"Conv2D padding must be an integer, a pair, 'valid' or 'same', got {padding!r}")
+            if self.stride == (1, 1) and kh % 2 == 1 and kw % 2 == 1:
+                return (kh // 2, kw // 2)
+            return None
+        raise ValueError(f"{type(self).__name__} padding must be an integer, a pair, 'valid' or 'same', "
+                         f"got {padding!r}")
+
+    def pads_for(self, H: int, W: int):
+        """The padding for an H x W input: ``pads`` (PH, PW), or for ``"same"`` with a stride
+        or an even kernel Keras's (top, bottom, left, right), which gives ceil(H / SH) x
+        ceil(W / SW) outputs (the odd zero row and column at the bottom and right)."""
+        if self.pads is not None:
+            return self.pads
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        return same_padding(H, kh, sh) + same_padding(W, kw, sw)
 
     # ------------------------------------------------------------------ shapes
     def build(self, input_shape, dtype=np.float32):
@@ -152,7 +163,10 @@ class Conv2D(Layer):
         if H is None or W is None:
             raise ValueError(f"{self.label} needs the image height and width; got per-sample shape "
                              f"{self.user_layout(tuple(input_shape))} with a free (None) axis")
-        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.pads
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        if self.pads is None:                           # "same": ceil(size / stride), always fits
+            return (self.filters, -(-H // sh), -(-W // sw))
+        ph, pw = self.pads
         if kh > H + 2 * ph or kw > W + 2 * pw:
             raise ValueError(f"{self.label} kernel {kh}x{kw} is larger than the padded input "
                              f"{H + 2 * ph}x{W + 2 * pw} (input (N, "
@@ -166,17 +180,10 @@ class Conv2D(Layer):
     # ------------------------------------------------------------------ computing
     def forward(self, x, training=False):
         x = self.check_input(x)
-        N = x.shape[0]
-        F, OH, OW = self.compute_output_shape(x.shape[1:])
-        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.pads
-        xp = backend.get_array_module(x)
-
-        cols = backend.kernels_for(x).im2col(x, kh, kw, sh, sw, ph, pw)   # (C*KH*KW, N*OH*OW)
-        y2d = self.params["W"].reshape(F, -1) @ cols                         # (F, N*OH*OW)
-        if self.use_bias:
-            y2d += self.params["b"][:, None]
-        y = xp.ascontiguousarray(y2d.reshape(F, N, OH, OW).transpose(1, 0, 2, 3))
-        self.cache = (x.shape, cols)
+        self.compute_output_shape(x.shape[1:])
+        pads = self.pads_for(*x.shape[2:])
+        y, cache = convolve(x, self.params, self.kernel_size, self.stride, pads)
+        self.cache = (cache, pads)
         if self.activation_layer is not None:
             y = self.activation_layer.forward(y, training)
         return y
@@ -192,23 +199,85 @@ class Conv2D(Layer):
         self._backward(dy, input_grad=False)
 
     def _backward(self, dy, input_grad):
-        x_shape, cols = self.require_cache()
+        cache, pads = self.require_cache()
         if self.activation_layer is not None:
             dy = self.activation_layer.backward(dy)
-        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.pads
-        W = self.params["W"]
-        F = self.filters
-
-        dy2d = dy.transpose(1, 0, 2, 3).reshape(F, -1)                     # (F, N*OH*OW)
-        backend.get_array_module(dy2d).matmul(dy2d, cols.T, out=self.grads["W"].reshape(F, -1))
+        dx = convolve_backward(dy, cache, self.params, self.grads, self.kernel_size, self.stride,
+                               pads, input_grad)
         if self.kernel_regularizer is not None:
-            self.grads["W"] += self.kernel_regularizer.gradient(W)
-        if self.use_bias:
-            self.grads["b"][...] = dy2d.sum(axis=1)
-        if not input_grad:
-            return None
-        dcols = W.reshape(F, -1).T @ dy2d                                    # (C*KH*KW, N*OH*OW)
-        return backend.kernels_for(dcols).col2im(dcols, x_shape, kh, kw, sh, sw, ph, pw)
+            self.grads["W"] += self.kernel_regularizer.gradient(self.params["W"])
+        return dx
+
+
+def convolve(x, params, kernel_size, stride, pads):
+    """The convolution of Conv2D (and Conv1D, as images one pixel high), activation aside.
+
+    x (N, C, H, W); ``params["W"]`` (F, C, KH, KW) or any array with that memory layout
+    (Conv1D's (F, C, KW)), ``params.get("b")`` (F,); ``pads`` (PH, PW) on each side, or
+    (top, bottom, left, right) when the two sides differ (Keras's ``"same"`` with a stride,
+    or an even kernel: the extra row and column go at the bottom and right, as TensorFlow;
+    Conv1D's ``"causal"``: zeros before the sequence only). The zeros both sides share are
+    im2col's padding; the rest are added to ``x`` here.
+    Returns y (N, F, OH, OW) and the cache ``convolve_backward`` takes.
+    """
+    (kh, kw), (sh, sw) = kernel_size, stride
+    xp = backend.get_array_module(x)
+    ph, pw, extra = _symmetric_part(pads)
+    if any(extra):                  # the unequal part of the padding, added as zeros here
+        x = xp.pad(x, ((0, 0), (0, 0), extra[:2], extra[2:]))
+    N, _, H, W = x.shape
+    OH, OW = conv_output_length(H, kh, sh, ph), conv_output_length(W, kw, sw, pw)
+    W2 = params["W"].reshape(params["W"].shape[0], -1)                   # (F, C*KH*KW)
+    cols = backend.kernels_for(x).im2col(x, kh, kw, sh, sw, ph, pw)      # (C*KH*KW, N*OH*OW)
+    y2d = W2 @ cols                                                      # (F, N*OH*OW)
+    if "b" in params:
+        y2d += params["b"][:, None]
+    y = xp.ascontiguousarray(y2d.reshape(len(W2), N, OH, OW).transpose(1, 0, 2, 3))
+    return y, (x.shape, cols, extra)
+
+
+def convolve_backward(dy, cache, params, grads, kernel_size, stride, pads, input_grad=True):
+    """The backward of ``convolve``: fills ``grads["W"]`` (and ``grads["b"]``) and returns
+    dx (N, C, H, W), or None when ``input_grad`` is False.
+
+        dW2 = dY2 @ cols.T      db = dY2 summed over columns      dcols = W2.T @ dY2 -> col2im
+    """
+    x_shape, cols, extra = cache
+    (kh, kw), (sh, sw) = kernel_size, stride
+    ph, pw, _ = _symmetric_part(pads)
+    W = params["W"]
+    F = W.shape[0]
+    dy2d = dy.transpose(1, 0, 2, 3).reshape(F, -1)                       # (F, N*OH*OW)
+    backend.get_array_module(dy2d).matmul(dy2d, cols.T, out=grads["W"].reshape(F, -1))
+    if "b" in params:
+        grads["b"][...] = dy2d.sum(axis=1)
+    if not input_grad:
+        return None
+    dcols = W.reshape(F, -1).T @ dy2d                                    # (C*KH*KW, N*OH*OW)
+    dx = backend.kernels_for(dcols).col2im(dcols, x_shape, kh, kw, sh, sw, ph, pw)
+    if any(extra):                  # the gradient of the zeros added in ``convolve`` is dropped
+        top, bottom, left, right = extra
+        dx = backend.get_array_module(dx).ascontiguousarray(
+            dx[:, :, top:x_shape[2] - bottom, left:x_shape[3] - right])
+    return dx
+
+
+def _symmetric_part(pads):
+    """(PH, PW, extra) for ``pads`` (PH, PW) or (top, bottom, left, right): the zeros both
+    sides share, and the (top, bottom, left, right) rest, to be added to the input."""
+    if len(pads) == 2:
+        return pads[0], pads[1], (0, 0, 0, 0)
+    top, bottom, left, right = pads
+    ph, pw = min(top, bottom), min(left, right)
+    return ph, pw, (top - ph, bottom - ph, left - pw, right - pw)
+
+
+def same_padding(size, kernel: int, stride: int) -> tuple[int, int]:
+    """Keras's (TensorFlow's) ``padding="same"`` along one axis: (before, after) zeros so that
+    the output has ``ceil(size / stride)`` positions; the odd one goes after."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
 
 
 class _Pool2D(Layer):

@@ -34,6 +34,8 @@ class Embedding(Layer):
     """
 
     input_layout = "(N, ...) integer token ids"
+    #: ``Sequential.fit``/``predict`` pass integer inputs to this layer uncast
+    takes_integer_ids = True
 
     def __init__(self, input_dim: int, output_dim: int, name=None, **kwargs):
         super().__init__(name, **kwargs)

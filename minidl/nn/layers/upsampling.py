@@ -32,7 +32,7 @@ from ... import backend
 from .. import initializers, regularizers
 from . import activations
 from .base import Layer, accepts_channels_last, check_data_format, image_data_format, positive_int
-from .conv import _pair
+from .conv import _keras_strides, _pair
 
 
 @accepts_channels_last
@@ -89,10 +89,14 @@ class Conv2DTranspose(Layer):
         KH, KW.
     stride : int or (int, int)
         SH, SW: the factor by which H and W (roughly) grow.
-    padding : int or (int, int)
+    padding : int, (int, int), "valid" or "same"
         PH, PW: rows/columns cropped from each side of the full output (the padding of the
         Conv2D this layer is the adjoint of). ``kernel_size=4, stride=2, padding=1`` doubles
-        H and W exactly.
+        H and W exactly. Keras's ``"same"`` gives H * SH x W * SW for any kernel (the
+        adjoint of a ``"same"`` Conv2D: when KH - SH is odd, the extra row is cropped at
+        the bottom, as TensorFlow, where an integer padding with ``output_padding`` crops
+        it at the top, as PyTorch); ``"valid"`` keeps the full output, (H - 1) * SH + KH
+        (at least H * SH). Both come with ``output_padding=0``.
     output_padding : int or (int, int)
         Extra rows/columns added at the bottom/right (must be smaller than the stride);
         ``kernel_size=3, stride=2, padding=1, output_padding=1`` also doubles H and W.
@@ -117,14 +121,23 @@ class Conv2DTranspose(Layer):
                  activation=None, use_bias: bool = True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, data_format=None, name=None,
                  **kwargs):
+        stride = _keras_strides(stride, kwargs, "Conv2DTranspose")
         super().__init__(name, **kwargs)
         self.data_format = check_data_format(data_format, "Conv2DTranspose") or image_data_format()
         self.data_format_given = data_format is not None
         self.filters = positive_int(filters, "Conv2DTranspose filters")
         self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2DTranspose")
         self.stride = _pair(stride, "stride", "Conv2DTranspose")
-        self.padding = _pair(padding, "padding", "Conv2DTranspose", 0)
-        self.output_padding = _pair(output_padding, "output_padding", "Conv2DTranspose", 0)
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"Conv2DTranspose padding must be an integer, a pair, 'valid' or "
+                                 f"'same', got {padding!r}")
+            if output_padding not in (0, (0, 0), None):
+                raise ValueError("Conv2DTranspose: output_padding goes with an integer padding; "
+                                 f"padding={padding!r} fixes the output size itself")
+            output_padding = 0
+        self.padding = padding if isinstance(padding, str) else _pair(padding, "padding", "Conv2DTranspose", 0)
+        self.output_padding = _pair(output_padding or 0, "output_padding", "Conv2DTranspose", 0)
         if any(op >= s for op, s in zip(self.output_padding, self.stride)):
             raise ValueError(f"Conv2DTranspose output_padding must be smaller than the stride, got "
                              f"output_padding={self.output_padding}, stride={self.stride}")
@@ -148,12 +161,25 @@ class Conv2DTranspose(Layer):
             self.add_param("b", initializers.get(self.bias_initializer)(
                 (self.filters,), fan_in, fan_out, dtype))
 
+    def crops(self):
+        """For ``padding="same"``/``"valid"``: (top, bottom, left, right) rows and columns
+        cut from the full output (H - 1) * SH + KH x ...; a negative ``bottom``/``right``
+        adds that many rows/columns instead (a kernel smaller than the stride)."""
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        if self.padding == "valid":
+            return 0, min(kh - sh, 0), 0, min(kw - sw, 0)
+        top, left = max(kh - sh, 0) // 2, max(kw - sw, 0) // 2
+        return top, kh - sh - top, left, kw - sw - left
+
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 3:
             raise ValueError(f"{self.label} expected input (N, C, H, W), got per-sample shape "
                              f"{tuple(input_shape)}")
         _, H, W = input_shape
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        if isinstance(self.padding, str):
+            top, bottom, left, right = self.crops()
+            return (self.filters, (H - 1) * sh + kh - top - bottom, (W - 1) * sw + kw - left - right)
         (ph, pw), (oph, opw) = self.padding, self.output_padding
         OH, OW = (H - 1) * sh - 2 * ph + kh + oph, (W - 1) * sw - 2 * pw + kw + opw
         if OH < 1 or OW < 1:
@@ -164,18 +190,27 @@ class Conv2DTranspose(Layer):
     def _input_mismatch(self, shape):
         return shape[0] != self.input_shape[0]          # W fixes the input channels only
 
+    def _pads(self):
+        """(PH, PW) for col2im/im2col: 0 with a string padding (cropped separately)."""
+        return (0, 0) if isinstance(self.padding, str) else self.padding
+
     # ------------------------------------------------------------------ computing
     def forward(self, x, training=False):
         x = self.check_input(x)
         N, C, H, W = x.shape
         F, OH, OW = self.compute_output_shape(x.shape[1:])
-        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self._pads()
         xp = backend.get_array_module(x)
 
         x2d = x.transpose(1, 0, 2, 3).reshape(C, N * H * W)                  # (C, N*H*W)
         cols = self.params["W"].reshape(C, -1).T @ x2d                       # (F*KH*KW, N*H*W)
         # col2im treats (N, F, OH, OW) as the input of a Conv2D whose output is (N, C, H, W)
-        y = backend.kernels_for(cols).col2im(cols, (N, F, OH, OW), kh, kw, sh, sw, ph, pw)
+        if isinstance(self.padding, str):   # the full output, then Keras's crop
+            full = backend.kernels_for(cols).col2im(cols, (N, F, (H - 1) * sh + kh, (W - 1) * sw + kw),
+                                                    kh, kw, sh, sw, 0, 0)
+            y = _crop(full, self.crops())
+        else:
+            y = backend.kernels_for(cols).col2im(cols, (N, F, OH, OW), kh, kw, sh, sw, ph, pw)
         if self.use_bias:
             y += self.params["b"].reshape(1, F, 1, 1)
         self.cache = (x2d, x.shape)
@@ -188,15 +223,35 @@ class Conv2DTranspose(Layer):
         x2d, (N, C, H, W) = self.require_cache()
         if self.activation_layer is not None:
             dy = self.activation_layer.backward(dy)
-        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self._pads()
         xp = backend.get_array_module(dy)
         Wt = self.params["W"]
+        if self.use_bias:                   # b reaches every output, appended zero rows too
+            self.grads["b"][...] = dy.sum(axis=(0, 2, 3))
+        if isinstance(self.padding, str):   # back to the full output: the crop's adjoint pads
+            dy = _uncrop(dy, self.crops(), ((H - 1) * sh + kh, (W - 1) * sw + kw))
 
         dcols = backend.kernels_for(dy).im2col(xp.ascontiguousarray(dy), kh, kw, sh, sw, ph, pw)
         self.grads["W"][...] = (x2d @ dcols.T).reshape(Wt.shape)             # (C, F*KH*KW)
         if self.kernel_regularizer is not None:
             self.grads["W"] += self.kernel_regularizer.gradient(Wt)
-        if self.use_bias:
-            self.grads["b"][...] = dy.sum(axis=(0, 2, 3))
         dx2d = Wt.reshape(C, -1) @ dcols                                     # (C, N*H*W)
         return xp.ascontiguousarray(dx2d.reshape(C, N, H, W).transpose(1, 0, 2, 3))
+
+
+def _crop(full, crops):
+    """Cut (top, bottom, left, right) from the last two axes of ``full``; a negative
+    bottom/right appends that many zero rows/columns instead."""
+    top, bottom, left, right = crops
+    xp = backend.get_array_module(full)
+    y = full[:, :, top:full.shape[2] - max(bottom, 0), left:full.shape[3] - max(right, 0)]
+    return xp.pad(y, ((0, 0), (0, 0), (0, max(-bottom, 0)), (0, max(-right, 0))))
+
+
+def _uncrop(dy, crops, full_shape):
+    """The adjoint of ``_crop``: ``dy`` back on the full output's (H, W), zeros where cut."""
+    top, bottom, left, right = crops
+    xp = backend.get_array_module(dy)
+    H, W = full_shape
+    dy = dy[:, :, :dy.shape[2] - max(-bottom, 0), :dy.shape[3] - max(-right, 0)]
+    return xp.pad(dy, ((0, 0), (0, 0), (top, H - top - dy.shape[2]), (left, W - left - dy.shape[3])))

@@ -1,0 +1,285 @@
+"""Layers for sequences of feature vectors: Conv1D, MaxPool1D, AvgPool1D, GlobalAvgPool1D.
+
+A 1-D convolution is a 2-D one on images one pixel high: the sequence (N, C, L) is viewed
+as (N, C, 1, L), the kernel (F, C, K) as (F, C, 1, K), and Conv2D's ``convolve`` /
+``convolve_backward`` (im2col, one matrix product, col2im) do the work; pooling likewise
+calls the 2-D pooling kernels with (1, K) windows. So these layers add no arithmetic of
+their own, only the views:
+
+    Conv1D      y[n, f, t] = b[f] + sum_{c, k} W[f, c, k] x_pad[n, c, s t + k]
+    MaxPool1D   y[n, c, t] = max_k x[n, c, s t + k]          AvgPool1D: the mean
+    GlobalAvgPool1D   y[n, c] = mean_t x[n, c, t]
+
+``data_format`` as for images: ``"channels_first"`` (N, C, L), PyTorch's ``Conv1d`` layout
+and minidl's default, or ``"channels_last"`` (N, L, C), Keras's default and the layout of
+minidl's recurrent layers (N, T, D) -- so a Conv1D with ``"channels_last"`` can feed an LSTM.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ... import backend
+from .. import initializers, regularizers
+from ...kernels.common import pool_output_length
+from . import activations
+from .base import Layer, check_data_format, image_data_format, positive_int
+from .conv import convolve, convolve_backward, same_padding
+
+__all__ = ["Conv1D", "MaxPool1D", "AvgPool1D", "GlobalAvgPool1D"]
+
+
+def _single(value, what: str, who: str, minimum: int = 1) -> int:
+    """``3 -> 3``, ``(3,) -> 3``; anything else is a clear error."""
+    if isinstance(value, (tuple, list)) and len(value) == 1:
+        value = value[0]
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{who} {what} must be an integer >= {minimum} (or a 1-tuple), got {value!r}")
+    return int(value)
+
+
+class _Sequence1D(Layer):
+    """What the 1-D layers share: ``data_format``, the (N, C, L) <-> (N, L, C) views at the
+    edges, and shapes given as (C, L) to the layer's code whatever the format."""
+
+    input_ndims = (3,)
+
+    def __init__(self, data_format=None, name=None, **kwargs):
+        super().__init__(name, **kwargs)
+        who = type(self).__name__
+        self.data_format = check_data_format(data_format, who) or image_data_format()
+        self.data_format_given = data_format is not None
+
+    @property
+    def input_layout(self):
+        return "(N, L, C)" if self.channels_last else "(N, C, L)"
+
+    def _layout_text(self) -> str:
+        return self.input_layout
+
+    def kernel_layout(self, shape):
+        return (shape[1], shape[0]) if self.channels_last and len(shape) == 2 else tuple(shape)
+
+    user_layout = kernel_layout             # swapping two axes is its own inverse
+
+    def _first(self, x):
+        """(N, C, L) as the layer's code wants it."""
+        if not self.channels_last:
+            return x
+        return backend.get_array_module(x).ascontiguousarray(x.transpose(0, 2, 1))
+
+    _last = _first                          # and back: (N, C, L) -> (N, L, C) when channels-last
+
+    def _check_shape(self, shape):
+        if len(shape) != 2:
+            raise ValueError(f"{self.label} expected input {self.input_layout}, got per-sample "
+                             f"shape {tuple(self.user_layout(shape))}")
+        if shape[1] is None:
+            raise ValueError(f"{self.label} needs the sequence length; got per-sample shape "
+                             f"{tuple(self.user_layout(shape))} with a free (None) axis")
+
+
+class Conv1D(_Sequence1D):
+    """1-D convolution (cross-correlation) ``y = activation(conv(x, W) + b)`` along a sequence.
+
+    Parameters
+    ----------
+    filters : int
+        Output channels F.
+    kernel_size : int
+        K, the window length.
+    stride : int
+        Step between windows (Keras's ``strides=`` is accepted).
+    padding : int, "valid", "same" or "causal"
+        Zeros added at each end. ``"same"`` gives ceil(L / stride) outputs (Keras's rule;
+        an odd zero goes at the end); ``"causal"`` adds K - 1 zeros at the start only, so
+        output t sees inputs up to t (stride 1).
+    activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer
+        As Conv2D's. Fans: C*K in, F*K out.
+    data_format : "channels_first" (N, C, L), "channels_last" (N, L, C) or None (the default
+        image format).
+
+    Shapes: x (N, C, L) -> y (N, F, OL) with OL = (L + P_start + P_end - K) // stride + 1;
+    params ``W`` (F, C, K) (PyTorch's ``Conv1d`` layout), ``b`` (F,).
+    """
+
+    def __init__(self, filters: int, kernel_size, stride=1, padding=0, activation=None,
+                 use_bias: bool = True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, data_format=None, name=None,
+                 **kwargs):
+        if "strides" in kwargs:
+            strides = kwargs.pop("strides")
+            if stride not in (None, 1):
+                raise ValueError("Conv1D: give stride or strides (Keras's name), not both")
+            stride = strides
+        super().__init__(data_format, name, **kwargs)
+        self.filters = positive_int(filters, "Conv1D filters")
+        self.kernel_size = _single(kernel_size, "kernel_size", "Conv1D")
+        self.stride = _single(stride, "stride", "Conv1D")
+        if isinstance(padding, str):
+            if padding not in ("valid", "same", "causal"):
+                raise ValueError(f"Conv1D padding must be an integer, 'valid', 'same' or 'causal', "
+                                 f"got {padding!r}")
+            if padding == "causal" and self.stride != 1:
+                raise ValueError(f"Conv1D padding='causal' needs stride 1, got stride={self.stride}")
+            self.padding = padding
+        else:
+            self.padding = _single(padding, "padding", "Conv1D", 0)
+        self.activation = activation
+        self.activation_layer = activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = kernel_initializer
+        self.bias_initializer = bias_initializer
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+
+    def pads_for(self, length: int) -> tuple[int, int]:
+        """Zeros (at the start, at the end) for a sequence of ``length``."""
+        k, s = self.kernel_size, self.stride
+        if self.padding == "valid":
+            return (0, 0)
+        if self.padding == "same":
+            return same_padding(length, k, s)
+        if self.padding == "causal":
+            return (k - 1, 0)
+        return (self.padding, self.padding)
+
+    def build(self, input_shape, dtype=np.float32):
+        shape = self.kernel_layout(tuple(input_shape))
+        self.compute_output_shape(shape)
+        super().build(shape, dtype)
+        C, K, F = shape[0], self.kernel_size, self.filters
+        self.add_param("W", initializers.get(self.kernel_initializer)((F, C, K), C * K, F * K, dtype))
+        if self.use_bias:
+            self.add_param("b", initializers.get(self.bias_initializer)((F,), C * K, F * K, dtype))
+
+    def compute_output_shape(self, input_shape):
+        self._check_shape(input_shape)
+        _, L = input_shape
+        start, end = self.pads_for(L)
+        if self.kernel_size > L + start + end:
+            raise ValueError(f"{self.label} kernel of {self.kernel_size} is longer than the padded "
+                             f"sequence {L + start + end} (input {self.input_layout} = (N, "
+                             f"{', '.join(map(str, self.user_layout(tuple(input_shape))))}))")
+        return (self.filters, (L + start + end - self.kernel_size) // self.stride + 1)
+
+    def _input_mismatch(self, shape):
+        return self.kernel_layout(shape)[0] != self.input_shape[0]   # W fixes the channels only
+
+    def forward(self, x, training=False):
+        x = self._first(self.check_input(x))
+        self.compute_output_shape(x.shape[1:])
+        start, end = self.pads_for(x.shape[2])
+        pads = (0, 0, start, end)                       # (top, bottom, left, right) of a 1-pixel image
+        y, cache = convolve(x[:, :, None, :], self.params, (1, self.kernel_size), (1, self.stride), pads)
+        y = y[:, :, 0, :]
+        self.cache = (cache, pads)
+        if self.activation_layer is not None:
+            y = self.activation_layer.forward(y, training)
+        return self._last(y)
+
+    def backward(self, dy):
+        cache, pads = self.require_cache()
+        dy = self._first(dy)
+        if self.activation_layer is not None:
+            dy = self.activation_layer.backward(dy)
+        dx = convolve_backward(dy[:, :, None, :], cache, self.params, self.grads, (1, self.kernel_size),
+                               (1, self.stride), pads)
+        if self.kernel_regularizer is not None:
+            self.grads["W"] += self.kernel_regularizer.gradient(self.params["W"])
+        return self._last(dx[:, :, 0, :])
+
+
+class _Pool1D(_Sequence1D):
+    """MaxPool1D and AvgPool1D: windows of ``pool_size`` moved by ``stride`` (default: the
+    pool size); windows that do not fit at the end are dropped, as in Keras's "valid"."""
+
+    def __init__(self, pool_size=2, stride=None, data_format=None, name=None, **kwargs):
+        if "strides" in kwargs:
+            strides = kwargs.pop("strides")
+            if stride is not None:
+                raise ValueError(f"{type(self).__name__}: give stride or strides (Keras's name), not both")
+            stride = strides
+        if kwargs.get("padding", "valid") != "valid":
+            raise ValueError(f"{type(self).__name__} pools 'valid' windows only (those that fit), "
+                             f"got padding={kwargs['padding']!r}")
+        kwargs.pop("padding", None)
+        super().__init__(data_format, name, **kwargs)
+        who = type(self).__name__
+        self.pool_size = _single(pool_size, "pool_size", who)
+        self.stride = self.pool_size if stride is None else _single(stride, "stride", who)
+
+    def compute_output_shape(self, input_shape):
+        self._check_shape(input_shape)
+        C, L = input_shape
+        if self.pool_size > L:
+            raise ValueError(f"{self.label} pool of {self.pool_size} does not fit the sequence of "
+                             f"{L} (input {self.input_layout} = (N, "
+                             f"{', '.join(map(str, self.user_layout(tuple(input_shape))))}))")
+        return (C, pool_output_length(L, self.pool_size, self.stride))
+
+    def build(self, input_shape, dtype=np.float32):
+        shape = self.kernel_layout(tuple(input_shape))
+        self.compute_output_shape(shape)
+        super().build(shape, dtype)
+
+    def forward(self, x, training=False):
+        x = self._first(self.check_input(x))
+        self.compute_output_shape(x.shape[1:])
+        y = self._pool(x[:, :, None, :])
+        return self._last(y[:, :, 0, :])
+
+    def backward(self, dy):
+        dx = self._unpool(self._first(dy)[:, :, None, :])
+        return self._last(dx[:, :, 0, :])
+
+
+class MaxPool1D(_Pool1D):
+    """Maximum over windows of ``pool_size`` steps: (N, C, L) -> (N, C, (L - K) // S + 1).
+    The gradient goes to the first maximum of each window, as PyTorch."""
+
+    def _pool(self, x4):
+        y, argmax = backend.kernels_for(x4).max_pool_forward(x4, 1, self.pool_size, 1, self.stride)
+        self.cache = (x4.shape, argmax)
+        return y
+
+    def _unpool(self, dy4):
+        x_shape, argmax = self.require_cache()
+        return backend.kernels_for(dy4).max_pool_backward(dy4, argmax, x_shape, 1, self.pool_size,
+                                                          1, self.stride)
+
+
+class AvgPool1D(_Pool1D):
+    """Mean over windows of ``pool_size`` steps; each step of a window gets 1/K of its gradient."""
+
+    def _pool(self, x4):
+        self.cache = x4.shape
+        return backend.kernels_for(x4).avg_pool_forward(x4, 1, self.pool_size, 1, self.stride)
+
+    def _unpool(self, dy4):
+        x_shape = self.require_cache()
+        return backend.kernels_for(dy4).avg_pool_backward(dy4, x_shape, 1, self.pool_size, 1, self.stride)
+
+
+class GlobalAvgPool1D(_Sequence1D):
+    """Average each channel over the whole sequence: (N, C, L) -> (N, C); with
+    ``data_format="channels_last"`` (N, L, C) -> (N, C). Keras's GlobalAveragePooling1D.
+
+    y[n, c] = mean_t x[n, c, t]        dx[n, c, t] = dy[n, c] / L
+    """
+
+    def compute_output_shape(self, input_shape):
+        self._check_shape(input_shape)
+        return (input_shape[0],)
+
+    def build(self, input_shape, dtype=np.float32):
+        super().build(self.kernel_layout(tuple(input_shape)), dtype)
+
+    def forward(self, x, training=False):
+        x = self._first(self.check_input(x))
+        self.cache = x.shape
+        return x.mean(axis=2)
+
+    def backward(self, dy):
+        N, C, L = self.require_cache()
+        xp = backend.get_array_module(dy)
+        dx = xp.broadcast_to((dy / dy.dtype.type(L))[:, :, None], (N, C, L))
+        return self._last(xp.ascontiguousarray(dx))
