@@ -6,6 +6,8 @@
     normalization.py  BatchNorm, LayerNorm
     recurrent.py      SimpleRNN, LSTM, GRU
     embedding.py      Embedding
+    attention.py      MultiHeadAttention, SinusoidalPositionalEncoding, PositionalEmbedding,
+                      TransformerBlock (and the function scaled_dot_product_attention)
     upsampling.py     UpSampling2D, Conv2DTranspose
     keras.py          Input, Activation, and Keras's names MaxPooling2D, AveragePooling2D,
                       GlobalAveragePooling2D, BatchNormalization (aliases)
@@ -20,6 +22,9 @@ from .conv import AvgPool2D, Conv2D, GlobalAvgPool2D, MaxPool2D
 from .normalization import BatchNorm, LayerNorm
 from .recurrent import GRU, LSTM, SimpleRNN
 from .embedding import Embedding
+from .attention import (MultiHeadAttention, PositionalEmbedding, SinusoidalPositionalEncoding,
+                        TransformerBlock, causal_mask, padding_mask, scaled_dot_product_attention,
+                        scaled_dot_product_attention_backward)
 from .upsampling import Conv2DTranspose, UpSampling2D
 from .keras import (Activation, AveragePooling2D, BatchNormalization, GlobalAveragePooling2D, Input,
                     MaxPooling2D)
@@ -27,6 +32,9 @@ from .keras import (Activation, AveragePooling2D, BatchNormalization, GlobalAver
 __all__ = ["Layer", "LAYER_CLASSES", "Dense", "Dropout", "Flatten", "Reshape",
            "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "GELU",
            "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "BatchNorm", "LayerNorm",
-           "SimpleRNN", "LSTM", "GRU", "Embedding", "UpSampling2D", "Conv2DTranspose",
+           "SimpleRNN", "LSTM", "GRU", "Embedding",
+           "MultiHeadAttention", "PositionalEmbedding", "SinusoidalPositionalEncoding", "TransformerBlock",
+           "causal_mask", "padding_mask", "scaled_dot_product_attention",
+           "scaled_dot_product_attention_backward", "UpSampling2D", "Conv2DTranspose",
            "Input", "Activation", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
            "BatchNormalization", "image_data_format", "set_image_data_format"]
