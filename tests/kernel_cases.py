@@ -91,6 +91,31 @@ def _softmax_backward_cases(rng, dtype):
     return cases
 
 
+def _masked_softmax_cases(rng, dtype):
+    """Scores (G, Tq, Tk) with a causal mask shared by all groups, a padding mask per sample
+    (Gm = N, shared by H heads), no mask, a fully masked row, rows longer than 256 keys, and
+    large scores (the max subtraction must keep exp finite)."""
+    cases = []
+    for G, Gm, Tq, Tk, scale, kind in [(1, 1, 1, 1, 1.0, "none"), (6, 1, 5, 5, 0.5, "causal"),
+                                       (8, 4, 7, 9, 0.25, "random"), (3, 3, 4, 300, 0.1, "random"),
+                                       (2, 1, 3, 6, 1.0, "none"), (4, 2, 6, 6, 8.0, "random")]:
+        scores = _normal(rng, (G, Tq, Tk), dtype, 3.0)
+        if kind == "causal":
+            keep = np.tril(np.ones((Tq, Tk), dtype=bool))[None]
+        elif kind == "random":
+            keep = rng.random((Gm, Tq, Tk)) < 0.7
+            keep[0, 0] = False                      # a query that may attend to nothing
+        else:
+            keep = np.ones((Gm, Tq, Tk), dtype=bool)
+        cases.append((scores, keep, scale))
+    return cases
+
+
+def _masked_softmax_backward_cases(rng, dtype):
+    return [(reference.masked_softmax(scores, keep, scale), _normal(rng, scores.shape, dtype), scale)
+            for scores, keep, scale in _masked_softmax_cases(rng, dtype)]
+
+
 def _dropout_forward_cases(rng, dtype):
     return [(_normal(rng, shape, dtype), rng.random(shape, dtype=F32), rate)
             for shape, rate in [((3, 4), 0.5), ((2, 3, 5, 7), 0.1), ((1000,), 0.9), ((4, 4), 0.0),
@@ -275,6 +300,8 @@ def _gru_backward_cases(rng, dtype):
 TABLE = {kernel.name: kernel for kernel in [
     Kernel("softmax_cross_entropy", _softmax_cases),
     Kernel("softmax_cross_entropy_backward", _softmax_backward_cases),
+    Kernel("masked_softmax", _masked_softmax_cases),
+    Kernel("masked_softmax_backward", _masked_softmax_backward_cases, scale=(5, 5)),
     Kernel("dropout_forward", _dropout_forward_cases),
     Kernel("dropout_backward", _dropout_backward_cases),
     Kernel("sgd_update", _sgd_cases),

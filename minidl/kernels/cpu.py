@@ -827,3 +827,69 @@ def gru_cell_backward(dh, gates, hn, h_prev, dxw, dhw, dh_prev):
     """Numba twin of ``reference.gru_cell_backward``: one pass, both gradient blocks at once."""
     _gru_backward(dh, gates, hn, h_prev, dxw, dhw, dh_prev)
     return dxw, dhw, dh_prev
+
+
+# ============================================================ masked softmax (attention)
+@njit(parallel=True, cache=True)
+def _masked_softmax(scores, keep, scale, probs):
+    # one row (a query against every key) per iteration: max, exp-sum, normalise, in cache;
+    # masked keys are skipped, never exponentiated
+    G, Tq, Tk = scores.shape
+    per_mask = G // keep.shape[0]
+    for row in prange(G * Tq):
+        g, i = row // Tq, row % Tq
+        mask = keep[g // per_mask, i]
+        m = -np.inf
+        for j in range(Tk):
+            if mask[j]:
+                m = max(m, scale * scores[g, i, j])
+        total = 0.0
+        for j in range(Tk):
+            if mask[j]:
+                e = np.exp(scale * scores[g, i, j] - m)
+                probs[g, i, j] = e
+                total += e
+            else:
+                probs[g, i, j] = 0.0
+        if total > 0:
+            for j in range(Tk):
+                probs[g, i, j] = probs[g, i, j] / total
+
+
+_masked_softmax_serial = serial_twin(_masked_softmax)
+
+
+def masked_softmax(scores, keep, scale):
+    """Numba twin of ``reference.masked_softmax``: rows in parallel, masked keys skipped."""
+    scores = np.ascontiguousarray(scores)
+    keep = np.ascontiguousarray(keep).view(np.uint8) if keep.dtype == np.bool_ else \
+        np.ascontiguousarray(keep, dtype=np.uint8)
+    probs = np.empty_like(scores)
+    kernel = _pick(_masked_softmax, _masked_softmax_serial, scores.size)
+    kernel(scores, keep, scores.dtype.type(scale), probs)
+    return probs
+
+
+@njit(parallel=True, cache=True)
+def _masked_softmax_backward(probs, dprobs, scale, dscores):
+    # one row per iteration: the Jacobian-vector product needs the row's sum of dp * p first
+    G, Tq, Tk = probs.shape
+    for row in prange(G * Tq):
+        g, i = row // Tq, row % Tq
+        inner = 0.0
+        for j in range(Tk):
+            inner += dprobs[g, i, j] * probs[g, i, j]
+        for j in range(Tk):
+            dscores[g, i, j] = scale * probs[g, i, j] * (dprobs[g, i, j] - inner)
+
+
+_masked_softmax_backward_serial = serial_twin(_masked_softmax_backward)
+
+
+def masked_softmax_backward(probs, dprobs, scale):
+    """Numba twin of ``reference.masked_softmax_backward``."""
+    probs, dprobs = np.ascontiguousarray(probs), np.ascontiguousarray(dprobs, dtype=probs.dtype)
+    dscores = np.empty_like(probs)
+    kernel = _pick(_masked_softmax_backward, _masked_softmax_backward_serial, probs.size)
+    kernel(probs, dprobs, probs.dtype.type(scale), dscores)
+    return dscores

@@ -9,6 +9,8 @@ Kernels (file: launcher -> CUDA kernels):
 * ``softmax_cross_entropy.cu``: ``softmax_cross_entropy`` -> ``softmax_cross_entropy_forward``
   (a team of threads per row, about K of them, up to 256: the row's max and sum of exp are
   tree reductions in shared memory); ``softmax_cross_entropy_backward`` (one thread per element).
+* ``masked_softmax.cu``: ``masked_softmax`` -> ``masked_softmax_forward``,
+  ``masked_softmax_backward`` (attention's softmax over the kept keys; one thread per row).
 * ``dropout.cu``: ``dropout_forward``, ``dropout_backward`` (elementwise).
 * ``optim.cu``: ``sgd_update``, ``adam_update`` (fused, in place, elementwise).
 * ``im2col.cu``: ``im2col`` (one thread per element of cols, a gather), ``col2im`` (one thread
@@ -53,7 +55,7 @@ from .common import C_REAL_TYPES, conv_output_length, pool_output_length
 from .common import get_array_module as _array_module
 
 __all__ = [
-    "softmax_cross_entropy", "softmax_cross_entropy_backward",
+    "softmax_cross_entropy", "softmax_cross_entropy_backward", "masked_softmax", "masked_softmax_backward",
     "dropout_forward", "dropout_backward", "sgd_update", "adam_update",
     "im2col", "col2im", "max_pool_forward", "max_pool_backward", "avg_pool_forward",
     "avg_pool_backward", "batchnorm_forward", "batchnorm_backward",
@@ -168,6 +170,42 @@ def softmax_cross_entropy_backward(probs, labels, scale):
             _blocks(probs.size), (THREADS,),
             (probs, labels, dlogits, probs.dtype.type(scale), np.int32(n), np.int32(k)))
     return dlogits
+
+
+# ============================================================ masked softmax (attention)
+def masked_softmax(scores, keep, scale):
+    """Softmax of ``scale * scores`` over the kept keys; see ``reference.masked_softmax``.
+
+    scores (G, Tq, Tk) float, keep (Gm, Tq, Tk) bool or uint8 with G % Gm == 0 -> probs (G, Tq, Tk).
+    """
+    xp = _array_module(scores)
+    scores = _real_array(xp, scores, scores.dtype)
+    keep = xp.ascontiguousarray(keep).astype(np.uint8, copy=False)
+    G, Tq, Tk = scores.shape
+    if keep.shape[1:] != (Tq, Tk) or keep.shape[0] == 0 or G % keep.shape[0]:
+        raise ValueError(f"masked_softmax: keep must be (Gm, {Tq}, {Tk}) with {G} a multiple of Gm, "
+                         f"got {tuple(keep.shape)}")
+    probs = xp.empty_like(scores)
+    if scores.size:
+        _kernel("masked_softmax.cu", "masked_softmax_forward", scores)(
+            _blocks(G * Tq), (THREADS,),
+            (scores, keep, probs, scores.dtype.type(scale), np.int32(G), np.int32(keep.shape[0]),
+             np.int32(Tq), np.int32(Tk)))
+    return probs
+
+
+def masked_softmax_backward(probs, dprobs, scale):
+    """dscores of ``masked_softmax``: probs, dprobs (G, Tq, Tk) -> (G, Tq, Tk)."""
+    xp = _array_module(probs)
+    probs = _real_array(xp, probs, probs.dtype)
+    dprobs = _real_array(xp, dprobs, probs.dtype)
+    dscores = xp.empty_like(probs)
+    rows = probs.size // probs.shape[-1] if probs.size else 0
+    if rows:
+        _kernel("masked_softmax.cu", "masked_softmax_backward", probs)(
+            _blocks(rows), (THREADS,),
+            (probs, dprobs, dscores, probs.dtype.type(scale), np.int64(rows), np.int32(probs.shape[-1])))
+    return dscores
 
 
 # ============================================================ dropout

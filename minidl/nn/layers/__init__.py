@@ -7,6 +7,8 @@
     normalization.py  BatchNorm, LayerNorm
     recurrent.py      SimpleRNN, LSTM, GRU
     embedding.py      Embedding
+    attention.py      MultiHeadAttention, SinusoidalPositionalEncoding, PositionalEmbedding,
+                      TransformerBlock (and the function scaled_dot_product_attention)
     upsampling.py     UpSampling2D, Conv2DTranspose
     keras.py          Input, Activation, and Keras's names MaxPooling2D, AveragePooling2D,
                       GlobalAveragePooling2D, BatchNormalization (aliases)
@@ -22,6 +24,9 @@ from .conv1d import AvgPool1D, Conv1D, GlobalAvgPool1D, MaxPool1D
 from .normalization import BatchNorm, LayerNorm
 from .recurrent import GRU, LSTM, SimpleRNN
 from .embedding import Embedding
+from .attention import (MultiHeadAttention, PositionalEmbedding, SinusoidalPositionalEncoding,
+                        TransformerBlock, causal_mask, padding_mask, scaled_dot_product_attention,
+                        scaled_dot_product_attention_backward)
 from .upsampling import Conv2DTranspose, UpSampling2D
 from .keras import (Activation, AveragePooling2D, BatchNormalization, GlobalAveragePooling2D, Input,
                     MaxPooling2D)
@@ -30,6 +35,9 @@ __all__ = ["Layer", "LAYER_CLASSES", "Dense", "Dropout", "Flatten", "Reshape",
            "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "GELU",
            "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D",
            "Conv1D", "MaxPool1D", "AvgPool1D", "GlobalAvgPool1D", "BatchNorm", "LayerNorm",
-           "SimpleRNN", "LSTM", "GRU", "Embedding", "UpSampling2D", "Conv2DTranspose",
+           "SimpleRNN", "LSTM", "GRU", "Embedding",
+           "MultiHeadAttention", "PositionalEmbedding", "SinusoidalPositionalEncoding", "TransformerBlock",
+           "causal_mask", "padding_mask", "scaled_dot_product_attention",
+           "scaled_dot_product_attention_backward", "UpSampling2D", "Conv2DTranspose",
            "Input", "Activation", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
            "BatchNormalization", "image_data_format", "set_image_data_format"]
