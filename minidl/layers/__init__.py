@@ -7,6 +7,7 @@
     recurrent.py      SimpleRNN, LSTM, GRU
     embedding.py      Embedding
     upsampling.py     UpSampling2D, Conv2DTranspose
+    residual.py       Residual (a block of layers with a skip connection around it)
     keras.py          Input, Activation, and Keras's names MaxPooling2D, AveragePooling2D,
                       GlobalAveragePooling2D, BatchNormalization (aliases)
 
@@ -21,12 +22,13 @@ from .normalization import BatchNorm, LayerNorm
 from .recurrent import GRU, LSTM, SimpleRNN
 from .embedding import Embedding
 from .upsampling import Conv2DTranspose, UpSampling2D
+from .residual import Residual
 from .keras import (Activation, AveragePooling2D, BatchNormalization, GlobalAveragePooling2D, Input,
                     MaxPooling2D)
 
 __all__ = ["Layer", "LAYER_CLASSES", "Dense", "Dropout", "Flatten", "Reshape",
            "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "GELU",
            "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "BatchNorm", "LayerNorm",
-           "SimpleRNN", "LSTM", "GRU", "Embedding", "UpSampling2D", "Conv2DTranspose",
+           "SimpleRNN", "LSTM", "GRU", "Embedding", "UpSampling2D", "Conv2DTranspose", "Residual",
            "Input", "Activation", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
            "BatchNormalization", "image_data_format", "set_image_data_format"]
