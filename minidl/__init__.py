@@ -12,13 +12,13 @@ import importlib
 from ._version import __version__
 from . import backend
 from .backend import seed
-from . import (callbacks, data, datasets, gradcheck, initializers, layers, losses, metrics, models,
+from . import (augment, callbacks, data, datasets, gradcheck, initializers, layers, losses, metrics, models,
                optim, regularizers, utils)
 from .model import NonFiniteLossError, Sequential, load_model
 
 _ON_FIRST_USE = ("gallery", "plot", "zoo")
 
-__all__ = ["__version__", "backend", "seed", "callbacks", "data", "datasets", "gallery", "gradcheck",
+__all__ = ["__version__", "backend", "seed", "augment", "callbacks", "data", "datasets", "gallery", "gradcheck",
            "plot", "zoo", "initializers", "layers", "losses", "metrics", "models", "optim",
            "regularizers", "utils", "Sequential", "load_model", "NonFiniteLossError"]
 

@@ -15,10 +15,13 @@ class DataLoader:
     generator, or from minidl's generator when ``seed`` is None, so ``minidl.seed`` makes
     the order repeatable. ``drop_last`` skips a final batch smaller than ``batch_size``.
     ``y`` may be None (unlabelled data: batches are then just ``x_batch``).
+    ``transform`` (a callable ``x_batch -> x_batch``, e.g. ``minidl.augment.RandomShift(2)``)
+    is applied to every ``x_batch`` as it is served: data augmentation, drawn afresh each
+    epoch; the stored ``x`` is never changed.
     """
 
     def __init__(self, x, y=None, batch_size: int = 32, shuffle: bool = False,
-                 drop_last: bool = False, seed: int | None = None):
+                 drop_last: bool = False, seed: int | None = None, transform=None):
         if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         n = len(x)
@@ -29,6 +32,10 @@ class DataLoader:
         self.x, self.y, self.batch_size = x, y, int(batch_size)
         self.shuffle, self.drop_last = shuffle, drop_last
         self._rng = np.random.default_rng(seed) if seed is not None else None
+        if transform is not None and not callable(transform):
+            raise TypeError(f"DataLoader transform must be a callable x_batch -> x_batch, "
+                            f"got {type(transform).__name__}")
+        self.transform = transform
 
     def __len__(self) -> int:
         n = len(self.x)
@@ -43,10 +50,11 @@ class DataLoader:
         for i in range(len(self)):
             start = i * self.batch_size
             index = slice(start, start + self.batch_size) if order is None else order[start:start + self.batch_size]
+            xb = self.x[index] if self.transform is None else self.transform(self.x[index])
             if self.y is None:
-                yield self.x[index]
+                yield xb
             else:
-                yield self.x[index], self.y[index]
+                yield xb, self.y[index]
 
 
 def train_test_split(x, y, test_size: float = 0.2, shuffle: bool = True, seed: int | None = None):

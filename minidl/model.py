@@ -285,7 +285,8 @@ class Sequential:
 
     def fit(self, x, y, epochs: int = 1, batch_size: int = 32, verbose: int = 1,
             validation_data=None, validation_split: float = 0.0, shuffle: bool = True,
-            callbacks=None, initial_epoch: int = 0) -> History:
+            callbacks=None, initial_epoch: int = 0,
+            augment=None) -> History:
         """Train for ``epochs`` passes over ``(x, y)``; returns the ``History``.
 
         ``initial_epoch`` (Keras's meaning) numbers the epochs from there: ``fit(epochs=10,
@@ -296,6 +297,8 @@ class Sequential:
         as Keras does). ``verbose``: 0 silent, 1 a progress bar, 2 one line per epoch.
         A NaN or infinite loss stops training with ``NonFiniteLossError`` naming the epoch
         and batch; ``model.history`` keeps the epochs completed so far.
+        ``augment`` (a ``minidl.augment`` transform, or any callable ``x_batch -> x_batch``)
+        changes every training batch as it is drawn; validation data is never augmented.
         """
         self._require_compiled("fit")
         _check_epochs(epochs, initial_epoch)
@@ -315,7 +318,7 @@ class Sequential:
                 raise ValueError("validation_data must be a tuple (x_val, y_val)")
             validation_data = _check_xy(*validation_data, "validation_data")
 
-        loader = DataLoader(x, y, batch_size=batch_size, shuffle=shuffle)
+        loader = DataLoader(x, y, batch_size=batch_size, shuffle=shuffle, transform=augment)
         history = History()
         callbacks = [history] + list(callbacks or [])
         if verbose == 1:

@@ -9,7 +9,7 @@ The layering, lowest first (DESIGN.md, "One dependency direction")::
 
     0  kernels, _version
     1  backend
-    2  foundations: initializers, regularizers, data, datasets, metrics, optim, callbacks,
+    2  foundations: initializers, regularizers, data, augment, datasets, metrics, optim, callbacks,
        gradcheck, plot
     3  layers | losses                  (siblings: neither imports the other)
     4  model, models, utils
@@ -39,7 +39,8 @@ GROUPS = [
     ("kernels", 0, ["minidl.kernels"]),
     ("version", 0, ["minidl._version"]),
     ("backend", 1, ["minidl.backend"]),
-    ("foundations", 2, ["minidl.initializers", "minidl.regularizers", "minidl.data", "minidl.datasets",
+    ("foundations", 2, ["minidl.initializers", "minidl.regularizers", "minidl.data", "minidl.augment",
+                        "minidl.datasets",
                         "minidl.metrics", "minidl.optim", "minidl.callbacks", "minidl.gradcheck",
                         "minidl.plot"]),
     ("layers", 3, ["minidl.layers"]),
