@@ -114,9 +114,11 @@ class RandomShift(Transform):
 
     def __call__(self, x):
         images, back = _images(x, "RandomShift")
-        n = images.shape[0]
-        offsets = self.rng.integers(-self.max_shift, self.max_shift + 1, size=(2, n))
-        return back(shift_images(images, offsets[0], offsets[1], self.fill))
+        n, _, h, w = images.shape
+        m = self.max_shift
+        # the window's corner in the image padded by m: corner k shifts the image by m - k
+        corner = self.rng.integers(0, 2 * m + 1, size=(n, 2))
+        return back(_windows(_pad(images, m, self.fill), corner[:, 0], corner[:, 1], h, w))
 
 
 class RandomCrop(Transform):

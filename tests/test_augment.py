@@ -121,3 +121,17 @@ def test_fit_augments_training_batches_only_and_repeats_under_seed():
     assert calls == [16] * 6                                    # 3 batches x 2 epochs, no validation batch
     assert first == _fit(augment.RandomShift(1))                # same seed, same numbers
     assert first != _fit(None)
+
+
+def test_random_shift_draws_what_the_zoo_was_trained_with(rng):
+    """The zoo's weights were trained with a per-image loop; RandomShift must give the same
+    images from the same seed, so `python -m minidl.zoo.train` still rebuilds the files."""
+    x = rng.standard_normal((7, 2, 6, 5)).astype(np.float32)
+    mdl.seed(5)
+    ours = augment.RandomShift(2)(x)
+    mdl.seed(5)
+    m = 2
+    padded = np.pad(x, ((0, 0), (0, 0), (m, m), (m, m)))
+    offsets = mdl.backend.rng().integers(0, 2 * m + 1, size=(7, 2))
+    loop = np.stack([padded[n, :, dy:dy + 6, dx:dx + 5] for n, (dy, dx) in enumerate(offsets)])
+    np.testing.assert_array_equal(ours, loop)
