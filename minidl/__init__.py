@@ -17,13 +17,13 @@ from ._version import __version__  # noqa: E402
 from . import backend  # noqa: E402
 from .backend import seed  # noqa: E402
 from .nn import gradcheck, initializers, layers, losses, optim, regularizers  # noqa: E402
-from .training import callbacks, data, metrics  # noqa: E402
+from .training import augment, callbacks, data, metrics  # noqa: E402
 from .training.model import NonFiniteLossError, Sequential, load_model  # noqa: E402
 from . import datasets, models, utils  # noqa: E402
 
 _ON_FIRST_USE = ("gallery", "plot", "zoo")
 
-__all__ = ["__version__", "backend", "seed", "callbacks", "data", "datasets", "gallery", "gradcheck",
+__all__ = ["__version__", "backend", "seed", "augment", "callbacks", "data", "datasets", "gallery", "gradcheck",
            "plot", "zoo", "initializers", "layers", "losses", "metrics", "models", "optim",
            "regularizers", "utils", "Sequential", "load_model", "NonFiniteLossError"]
 

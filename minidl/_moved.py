@@ -29,6 +29,7 @@ MOVED = {
     "minidl.callbacks": "minidl.training.callbacks",
     "minidl.data": "minidl.training.data",
     "minidl.metrics": "minidl.training.metrics",
+    "minidl.augment": "minidl.training.augment",     # never moved: the short public name
 }
 
 

@@ -1,12 +1,15 @@
 """Where Keras keeps its model classes: ``from minidl.models import Sequential, load_model``;
-the one definition of the LeNet-5 that the zoo trains and the benchmarks time, and a small
-VGG-style network (``vgg_style``) built the way VGG16 is, for the zoo and chapter 13."""
+the one definition of the LeNet-5 that the zoo trains and the benchmarks time, a small
+VGG-style network (``vgg_style``) built the way VGG16 is, for the zoo and chapter 13, and
+a small ResNet (``resnet``, ``residual_block``) built the way ResNet-18 is, for chapter 16."""
 from .nn.layers.activations import ReLU
-from .nn.layers.conv import Conv2D, MaxPool2D
+from .nn.layers.conv import Conv2D, GlobalAvgPool2D, MaxPool2D
 from .nn.layers.core import Dense, Flatten
+from .nn.layers.normalization import BatchNorm
+from .nn.layers.residual import Residual
 from .training.model import Sequential, load_model
 
-__all__ = ["Sequential", "load_model", "lenet5", "vgg_style"]
+__all__ = ["Sequential", "load_model", "lenet5", "vgg_style", "resnet", "residual_block"]
 
 
 def lenet5(num_classes: int = 10, input_shape=(1, 28, 28),
@@ -70,3 +73,69 @@ def vgg_style(num_classes: int = 10, input_shape=(1, 28, 28), blocks=(8, 16, 32)
         layers += [Dense(dense_units, kernel_initializer=kernel_initializer), ReLU()]
     layers.append(Dense(num_classes))
     return Sequential(layers, input_shape=input_shape, name="vgg_style")
+
+
+def residual_block(filters: int, stride: int = 1, projection: bool | None = None,
+                   kernel_initializer="he_normal") -> Residual:
+    """ResNet's basic block (He et al., 2016): two 3x3 convolutions with BatchNorm, a skip
+    around them, ReLU after the sum.
+
+    (N, C, H, W) -> Conv ``filters``@3x3 stride ``stride`` -> BN -> ReLU -> Conv ``filters``@3x3
+    -> BN -> (+ shortcut) -> ReLU -> (N, filters, H', W'), H' = (H - 1) // stride + 1.
+
+    The convolutions have no bias (the BatchNorm after each one removes it). ``projection``
+    (True when ``stride > 1``, by default) makes the shortcut a 1x1 convolution with the
+    same stride plus BatchNorm, needed whenever the block changes the shape: a stride, or
+    ``filters`` different from C (Residual checks this when built and says so).
+    """
+    if projection is None:
+        projection = stride != 1
+    init = kernel_initializer
+    block = [Conv2D(filters, 3, stride=stride, padding=1, use_bias=False, kernel_initializer=init),
+             BatchNorm(), ReLU(),
+             Conv2D(filters, 3, padding=1, use_bias=False, kernel_initializer=init), BatchNorm()]
+    shortcut = ([Conv2D(filters, 1, stride=stride, use_bias=False, kernel_initializer=init), BatchNorm()]
+                if projection else None)
+    return Residual(block, shortcut=shortcut, activation="relu")
+
+
+def resnet(num_classes: int = 10, input_shape=(1, 28, 28), stages=(8, 16, 32), blocks_per_stage: int = 1,
+           stem_stride: int = 1, kernel_initializer="he_normal") -> Sequential:
+    """A small ResNet: a 3x3 stem, stages of basic residual blocks, global average pooling.
+
+    ResNet-18 (He et al., 2016) is this recipe with ``stages=(64, 128, 256, 512)``, two blocks
+    per stage and a 7x7 stride-2 stem with max-pooling for 224 x 224 images. The defaults --
+    20,146 parameters for 10 classes on (1, 28, 28) digits -- keep its shape small:
+
+    (N, 1, 28, 28) -> Conv 8@3x3 -> BN -> ReLU -> (8, 28, 28)
+    -> [block 8]                       -> (8, 28, 28)     identity shortcut
+    -> [block 16, stride 2, projection] -> (16, 14, 14)
+    -> [block 32, stride 2, projection] -> (32, 7, 7)
+    -> global average pool -> 32 -> Dense ``num_classes`` (logits)
+
+    Parameters
+    ----------
+    stages : output channels of each stage; every stage after the first halves H and W
+        (its first block has stride 2 and a 1x1 projection shortcut).
+    blocks_per_stage : basic blocks per stage; the later ones keep the shape (identity shortcuts).
+    stem_stride : stride of the stem convolution; 2 halves the image first (a quarter of the
+        work in every later layer), as ResNet-18's stem does.
+    kernel_initializer : of every convolution (He suits ReLU); the output layer keeps Glorot uniform.
+    """
+    C, H, W = input_shape
+    halvings = len(stages) - 1 + (stem_stride > 1)
+    if min(H, W) < 2 ** halvings:
+        raise ValueError(f"resnet: {len(stages)} stages and stem_stride={stem_stride} halve the image "
+                         f"{halvings} times and need H, W >= {2 ** halvings}, got input_shape {tuple(input_shape)}")
+    layers = [Conv2D(stages[0], 3, stride=stem_stride, padding=1, use_bias=False,
+                     kernel_initializer=kernel_initializer),
+              BatchNorm(), ReLU()]
+    channels = stages[0]
+    for i, filters in enumerate(stages):
+        for j in range(blocks_per_stage):
+            stride = 2 if i > 0 and j == 0 else 1
+            layers.append(residual_block(filters, stride, projection=stride != 1 or filters != channels,
+                                         kernel_initializer=kernel_initializer))
+            channels = filters
+    layers += [GlobalAvgPool2D(), Dense(num_classes)]
+    return Sequential(layers, input_shape=input_shape, name="resnet")

@@ -19,7 +19,6 @@ import pytest
 from nbformat.v4 import new_markdown_cell, new_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
 def load_builder():
@@ -27,6 +26,17 @@ def load_builder():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+CHAPTERS = load_builder().chapters()          # the reading order: the README's chapter table
+
+
+def test_the_reading_order_is_the_readme_table_and_holds_every_chapter():
+    on_disk = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert sorted(CHAPTERS) == on_disk
+    stems = [c.stem for c in CHAPTERS]
+    assert stems[0] == "00_welcome"
+    assert stems.index("16_going_deep") == stems.index("07_convolutional_networks") + 1
 
 
 class Links(HTMLParser):

@@ -4,7 +4,10 @@
 
 Every notebooks/NN_*.ipynb becomes NN_*.html (nothing is re-executed), with links to the
 previous and next chapter and to the contents page, index.html, which lists the chapters by
-the first heading of each notebook. A new chapter appears by being in notebooks/.
+the first heading of each notebook. A new chapter appears by being in notebooks/. The
+reading order is the README's chapter table (a chapter keeps its number once published, so a
+later chapter such as 16 can be read right after 7); chapters the table does not list follow
+in the order of their numbers.
 
 Offline: nbconvert's "lab" template is used without its CDN scripts (require.js, Mermaid).
 Math is typeset by MathJax 2 copied into the site when one is installed -- the Python
@@ -80,9 +83,20 @@ in JupyterLab (<code>make lab</code>).</p>
 """
 
 
+def reading_order(readme: Path = ROOT / "README.md") -> list[str]:
+    """The notebook stems in the order the README's chapter table links them (empty without one)."""
+    if not readme.is_file():
+        return []
+    stems = re.findall(r"^\| \[[^\]]*\]\(notebooks/([0-9][0-9]_[^)/]*)\.ipynb\)",
+                       readme.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    return list(dict.fromkeys(stems))
+
+
 def chapters(folder: Path = NOTEBOOKS) -> list[Path]:
-    """The chapter notebooks, in order."""
-    return sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    """The chapter notebooks, in reading order: the README's table first, then by number."""
+    found = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    rank = {stem: i for i, stem in enumerate(reading_order())}
+    return sorted(found, key=lambda p: (rank.get(p.stem, len(rank)), p.name))
 
 
 def title_of(notebook) -> str:

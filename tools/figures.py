@@ -500,6 +500,41 @@ def transfer():
     return fig
 
 
+def residual_block():
+    """A residual block: two conv layers F(x) beside a skip; the sum's gradient goes down both."""
+    fig, ax = canvas(8.6, 3.7, (-0.4, 14.2), (-1.6, 4.4))
+    y = 1.4
+    box(ax, 0.6, y, 1.0, 0.8, "$x$", FORWARD)
+    arrow(ax, (1.12, y), (1.85, y), FORWARD)
+    box(ax, 3.0, y, 2.2, 0.8, "conv 3x3, BN", PARAM, size=10)
+    arrow(ax, (4.12, y), (4.6, y), FORWARD)
+    box(ax, 5.2, y, 1.1, 0.8, "ReLU", INK, size=10)
+    arrow(ax, (5.77, y), (6.25, y), FORWARD)
+    box(ax, 7.4, y, 2.2, 0.8, "conv 3x3, BN", PARAM, size=10)
+    ax.text(5.2, y - 0.75, "the block: $F(x)$", ha="center", va="top", fontsize=10, color=PARAM)
+    arrow(ax, (8.52, y), (9.48, y), FORWARD)
+    node(ax, 9.85, y, "+", ACCENT)
+    arrow(ax, (10.2, y), (10.8, y), FORWARD)
+    box(ax, 11.4, y, 1.1, 0.8, "ReLU", INK, size=10)
+    arrow(ax, (11.97, y), (12.6, y), FORWARD)
+    box(ax, 13.2, y, 1.0, 0.8, "$y$", FORWARD)
+    # the skip: up from x, along the top, down into the sum
+    ax.plot([0.6, 0.6, 9.85, 9.85], [1.82, 3.3, 3.3, 1.75], color=ACCENT, lw=2.0)
+    arrow(ax, (9.85, 2.2), (9.85, 1.75), ACCENT, lw=2.0)
+    ax.text(5.2, 3.45, "shortcut $S(x)$: the identity, or a 1x1 conv (+ BN) when the shape changes",
+            ha="center", va="bottom", fontsize=10, color=ACCENT)
+    # the gradient
+    ax.text(9.85, 0.55, "$dz$", ha="center", va="center", fontsize=11, color=GRAD)
+    arrow(ax, (9.5, 0.3), (8.4, 0.3), GRAD, lw=1.4)
+    ax.text(7.4, 0.3, "through $F$", ha="center", va="center", fontsize=10, color=GRAD)
+    ax.plot([10.2, 10.6, 10.6], [0.55, 0.55, 2.9], color=GRAD, lw=1.4, ls="--")
+    arrow(ax, (10.6, 2.9), (10.1, 2.9), GRAD, lw=1.4, ls="--")
+    ax.text(10.75, 2.55, "$dz$ unchanged\nback to $x$", ha="left", va="center", fontsize=9, color=GRAD)
+    ax.text(7.0, -1.2, "$y = \\mathrm{ReLU}(F(x) + S(x))$;   $dx = F^\\top(dz) + S^\\top(dz)$, with "
+            "$S^\\top(dz) = dz$ for the identity", ha="center", va="center", fontsize=10, color=INK)
+    return fig
+
+
 FIGURES = {
     "neuron": neuron,
     "computational_graph": computational_graph,
@@ -511,6 +546,7 @@ FIGURES = {
     "gan_loop": gan_loop,
     "dropout": dropout,
     "transfer": transfer,
+    "residual_block": residual_block,
 }
 
 

@@ -1,21 +1,62 @@
 """Weight initialisers: how the first weights are drawn.
 
-A layer's output variance is ``fan_in * Var(W) * Var(x)``; the schemes below choose
-``Var(W)`` so that signals (and gradients) keep their scale from layer to layer.
+A layer ``y = x W`` with ``fan_in`` inputs of variance ``Var(x)`` and independent zero-mean
+weights has ``Var(y) = fan_in * Var(W) * E[x^2]``. Choosing ``Var(W)`` so that this
+product stays the same from layer to layer (and its mirror image, ``fan_out * Var(W)``,
+for the gradients going back) gives every scheme below; chapter 16 derives them.
 
-    glorot_uniform   U(-a, a), a = sqrt(6 / (fan_in + fan_out))      (tanh / sigmoid / linear)
-    glorot_normal    N(0, 2 / (fan_in + fan_out))
-    he_uniform       U(-a, a), a = sqrt(6 / fan_in)                  (ReLU halves the variance)
-    he_normal        N(0, 2 / fan_in)
-    normal           N(0, 0.05^2)  (Keras's RandomNormal default)
+    variance_scaling   Var(W) = scale / n, n = fan_in, fan_out or their mean (Keras's VarianceScaling)
+    glorot_uniform     U(-a, a), a = sqrt(6 / (fan_in + fan_out))      (tanh / sigmoid / linear)
+    glorot_normal      N(0, 2 / (fan_in + fan_out))
+    he_uniform         U(-a, a), a = sqrt(6 / fan_in)                  (ReLU halves E[x^2])
+    he_normal          N(0, 2 / fan_in)
+    lecun_uniform      U(-a, a), a = sqrt(3 / fan_in)                  (SELU; linear forward pass)
+    lecun_normal       N(0, 1 / fan_in)
+    orthogonal         a random matrix with orthonormal rows or columns, times ``gain``
+    random_normal      N(0, 0.05^2)   (Keras's RandomNormal default; ``normal`` is the same)
+    random_uniform     U(-0.05, 0.05) (Keras's RandomUniform default)
     zeros, ones
+
+The names are Keras's (``Dense(64, kernel_initializer="he_normal")``). One difference:
+Keras's ``*_normal`` schemes draw from a normal truncated at two standard deviations
+(rescaled to keep the variance); minidl's draw from the plain normal, as PyTorch's
+``kaiming_normal_`` and ``xavier_normal_`` do. The variance, which is what the
+derivation fixes, is the same.
 
 Every initialiser is called as ``init(shape, fan_in, fan_out, dtype)`` and draws from
 ``minidl.backend.rng()``, so ``minidl.seed`` makes it repeatable.
 """
+import math
+
 import numpy as np
 
 from .. import backend
+
+
+def variance_scaling(scale=1.0, mode="fan_in", distribution="normal"):
+    """An initialiser with ``Var(W) = scale / n``, ``n`` the fan named by ``mode``.
+
+    ``mode``: ``"fan_in"``, ``"fan_out"`` or ``"fan_avg"`` (``(fan_in + fan_out) / 2``);
+    ``distribution``: ``"normal"`` (std ``sqrt(scale / n)``) or ``"uniform"``
+    (``U(-a, a)`` with ``a = sqrt(3 scale / n)``, which has the same variance).
+    ``variance_scaling(2.0, "fan_in")`` is He, ``variance_scaling(1.0, "fan_avg")`` Glorot.
+    """
+    if mode not in ("fan_in", "fan_out", "fan_avg"):
+        raise ValueError(f"variance_scaling mode must be 'fan_in', 'fan_out' or 'fan_avg', got {mode!r}")
+    if distribution not in ("normal", "uniform"):
+        raise ValueError(f"variance_scaling distribution must be 'normal' or 'uniform', got {distribution!r}")
+    if not scale > 0:
+        raise ValueError(f"variance_scaling scale must be positive, got {scale!r}")
+
+    def init(shape, fan_in, fan_out, dtype=np.float32):
+        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
+        if distribution == "normal":
+            return (backend.rng().standard_normal(shape) * math.sqrt(scale / n)).astype(dtype)
+        limit = math.sqrt(3.0 * scale / n)
+        return backend.rng().uniform(-limit, limit, size=shape).astype(dtype)
+
+    init.__name__ = f"variance_scaling(scale={scale}, mode={mode!r}, distribution={distribution!r})"
+    return init
 
 
 def glorot_uniform(shape, fan_in, fan_out, dtype=np.float32):
@@ -38,8 +79,41 @@ def he_normal(shape, fan_in, fan_out, dtype=np.float32):
     return (backend.rng().standard_normal(shape) * std).astype(dtype)
 
 
+def lecun_uniform(shape, fan_in, fan_out, dtype=np.float32):
+    limit = np.sqrt(3.0 / fan_in)
+    return backend.rng().uniform(-limit, limit, size=shape).astype(dtype)
+
+
+def lecun_normal(shape, fan_in, fan_out, dtype=np.float32):
+    std = np.sqrt(1.0 / fan_in)
+    return (backend.rng().standard_normal(shape) * std).astype(dtype)
+
+
+def orthogonal(shape, fan_in=None, fan_out=None, dtype=np.float32, gain=1.0):
+    """``gain`` times a random matrix with orthonormal rows or columns (Saxe et al., 2014).
+
+    A shape with more than two axes is treated as the matrix (shape[0], prod(shape[1:])),
+    as PyTorch's ``orthogonal_`` does: for a convolution's W (F, C, KH, KW) the F filters
+    are orthonormal when F <= C*KH*KW. ``x @ Q`` keeps the length of ``x`` when Q has
+    orthonormal rows, so a stack of such layers neither shrinks nor grows a linear signal.
+    """
+    shape = tuple(int(d) for d in shape)
+    if len(shape) < 2:
+        raise ValueError(f"orthogonal needs a shape with at least 2 axes, got {shape}")
+    rows, cols = shape[0], math.prod(shape[1:])
+    a = backend.rng().standard_normal((max(rows, cols), min(rows, cols)))
+    q, r = np.linalg.qr(a)
+    q *= np.sign(np.diag(r))  # makes the result uniformly distributed over orthogonal matrices
+    q = q if rows >= cols else q.T
+    return np.ascontiguousarray((gain * q).reshape(shape), dtype=dtype)
+
+
 def normal(shape, fan_in, fan_out, dtype=np.float32, std=0.05):
     return (backend.rng().standard_normal(shape) * std).astype(dtype)
+
+
+def random_uniform(shape, fan_in, fan_out, dtype=np.float32, limit=0.05):
+    return backend.rng().uniform(-limit, limit, size=shape).astype(dtype)
 
 
 def zeros(shape, fan_in=None, fan_out=None, dtype=np.float32):
@@ -50,12 +124,16 @@ def ones(shape, fan_in=None, fan_out=None, dtype=np.float32):
     return np.ones(shape, dtype=dtype)
 
 
+random_normal = normal
+
 INITIALIZERS = {f.__name__: f for f in (glorot_uniform, glorot_normal, he_uniform, he_normal,
-                                         normal, zeros, ones)}
+                                         lecun_uniform, lecun_normal, orthogonal, normal,
+                                         random_uniform, zeros, ones)}
+INITIALIZERS["random_normal"] = random_normal
 
 
 def get(name_or_fn):
-    """Look an initialiser up by name (``"he_normal"``), or pass a callable through."""
+    """Look an initialiser up by name (``"he_normal"``, Keras's names), or pass a callable through."""
     if callable(name_or_fn):
         return name_or_fn
     try:

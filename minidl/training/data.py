@@ -16,10 +16,14 @@ class DataLoader:
     the order repeatable. ``drop_last`` skips a final batch smaller than ``batch_size``.
     ``y`` may be None (unlabelled data: batches are then just ``x_batch``). With
     ``sample_weight`` (one weight per sample) the batches are ``(x_batch, y_batch, w_batch)``.
+    ``transform`` (a callable ``x_batch -> x_batch``, e.g. ``minidl.augment.RandomShift(2)``)
+    is applied to every ``x_batch`` as it is served: data augmentation, drawn afresh each
+    epoch; the stored ``x`` is never changed.
     """
 
     def __init__(self, x, y=None, batch_size: int = 32, shuffle: bool = False,
-                 drop_last: bool = False, seed: int | None = None, sample_weight=None):
+                 drop_last: bool = False, seed: int | None = None, sample_weight=None,
+                 transform=None):
         if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         n = len(x)
@@ -34,6 +38,10 @@ class DataLoader:
         self.sample_weight = sample_weight
         self.shuffle, self.drop_last = shuffle, drop_last
         self._rng = np.random.default_rng(seed) if seed is not None else None
+        if transform is not None and not callable(transform):
+            raise TypeError(f"DataLoader transform must be a callable x_batch -> x_batch, "
+                            f"got {type(transform).__name__}")
+        self.transform = transform
 
     def __len__(self) -> int:
         n = len(self.x)
@@ -48,12 +56,13 @@ class DataLoader:
         for i in range(len(self)):
             start = i * self.batch_size
             index = slice(start, start + self.batch_size) if order is None else order[start:start + self.batch_size]
+            xb = self.x[index] if self.transform is None else self.transform(self.x[index])
             if self.y is None:
-                yield self.x[index]
+                yield xb
             elif self.sample_weight is None:
-                yield self.x[index], self.y[index]
+                yield xb, self.y[index]
             else:
-                yield self.x[index], self.y[index], self.sample_weight[index]
+                yield xb, self.y[index], self.sample_weight[index]
 
 
 def yields_batches(x) -> bool:

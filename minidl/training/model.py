@@ -298,7 +298,8 @@ class Sequential:
     def fit(self, x, y=None, epochs: int = 1, batch_size: int | None = None, verbose=1,
             validation_data=None, validation_split: float = 0.0, shuffle: bool = True,
             callbacks=None, initial_epoch: int = 0, class_weight=None, sample_weight=None,
-            steps_per_epoch: int | None = None, validation_steps: int | None = None) -> History:
+            steps_per_epoch: int | None = None, validation_steps: int | None = None,
+            augment=None) -> History:
         """Train for ``epochs`` passes over ``(x, y)``; returns the ``History``.
 
         ``x`` is an array of samples (with targets ``y``), or a source of batches that
@@ -317,6 +318,8 @@ class Sequential:
         2 one line per epoch. ``batch_size`` defaults to 32. A NaN or infinite loss stops
         training with ``NonFiniteLossError`` naming the epoch and batch; ``model.history``
         keeps the epochs completed so far.
+        ``augment`` (a ``minidl.augment`` transform, or any callable ``x_batch -> x_batch``)
+        changes every training batch as it is drawn; validation data is never augmented.
         """
         self._require_compiled("fit")
         _check_epochs(epochs, initial_epoch)
@@ -341,7 +344,8 @@ class Sequential:
                                      f"validation samples out of {len(x)}")
                 x, validation_data, y = x[:split], (x[split:], y[split:]), y[:split]
                 weights = None if weights is None else weights[:split]
-            loader = DataLoader(x, y, batch_size=batch_size, shuffle=shuffle, sample_weight=weights)
+            loader = DataLoader(x, y, batch_size=batch_size, shuffle=shuffle, sample_weight=weights,
+                                transform=augment)
             if steps_per_epoch is not None:
                 loader = BatchStream(loader, steps_per_epoch, "fit")
             class_weight = None                 # folded into the weights

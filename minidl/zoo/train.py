@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import backend, datasets, models
 from ..nn import losses, optim
+from ..training import augment
 from ..training.model import Sequential
 from . import MODELS, UnknownModelError, available, entry, weights_path
 
@@ -43,11 +44,11 @@ def random_shifts(x, max_shift: int = 2):
 
     A cheap augmentation: the network has to recognise a stroke wherever it sits, which
     makes its convolutional features more general -- what transfer learning reuses.
+    It is ``minidl.augment.RandomShift`` (chapter 16), applied here to the whole training
+    set once per epoch; it draws the same numbers as the per-image loop the zoo's weights
+    were trained with, so the committed files are still what this script produces.
     """
-    N, _, H, W = x.shape
-    padded = np.pad(x, ((0, 0), (0, 0), (max_shift, max_shift), (max_shift, max_shift)))
-    offsets = backend.rng().integers(0, 2 * max_shift + 1, size=(N, 2))
-    return np.stack([padded[n, :, dy:dy + H, dx:dx + W] for n, (dy, dx) in enumerate(offsets)])
+    return augment.RandomShift(max_shift)(x)
 
 
 def vgg_style(num_classes: int) -> Sequential:

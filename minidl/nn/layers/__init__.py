@@ -10,6 +10,7 @@
     attention.py      MultiHeadAttention, SinusoidalPositionalEncoding, PositionalEmbedding,
                       TransformerBlock (and the function scaled_dot_product_attention)
     upsampling.py     UpSampling2D, Conv2DTranspose
+    residual.py       Residual (a block of layers with a skip connection around it)
     keras.py          Input, Activation, and Keras's names MaxPooling2D, AveragePooling2D,
                       GlobalAveragePooling2D, BatchNormalization (aliases)
 
@@ -28,6 +29,7 @@ from .attention import (MultiHeadAttention, PositionalEmbedding, SinusoidalPosit
                         TransformerBlock, causal_mask, padding_mask, scaled_dot_product_attention,
                         scaled_dot_product_attention_backward)
 from .upsampling import Conv2DTranspose, UpSampling2D
+from .residual import Residual
 from .keras import (Activation, AveragePooling2D, BatchNormalization, GlobalAveragePooling2D, Input,
                     MaxPooling2D)
 
@@ -38,6 +40,6 @@ __all__ = ["Layer", "LAYER_CLASSES", "Dense", "Dropout", "Flatten", "Reshape",
            "SimpleRNN", "LSTM", "GRU", "Embedding",
            "MultiHeadAttention", "PositionalEmbedding", "SinusoidalPositionalEncoding", "TransformerBlock",
            "causal_mask", "padding_mask", "scaled_dot_product_attention",
-           "scaled_dot_product_attention_backward", "UpSampling2D", "Conv2DTranspose",
+           "scaled_dot_product_attention_backward", "UpSampling2D", "Conv2DTranspose", "Residual",
            "Input", "Activation", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
            "BatchNormalization", "image_data_format", "set_image_data_format"]

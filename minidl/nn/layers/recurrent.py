@@ -172,13 +172,9 @@ def orthogonal(shape, dtype=np.float32):
 
     Repeated multiplication by an orthogonal ``Wh`` neither blows up nor shrinks the
     state at initialisation, which helps gradients survive many time steps.
+    (``initializers.orthogonal``, under the name the recurrent layers have always used.)
     """
-    rows, cols = shape
-    a = backend.rng().standard_normal((max(rows, cols), min(rows, cols)))
-    q, r = np.linalg.qr(a)
-    q *= np.sign(np.diag(r))  # makes the result uniformly distributed over orthogonal matrices
-    q = q if rows >= cols else q.T
-    return np.ascontiguousarray(q, dtype=dtype)
+    return initializers.orthogonal(shape, dtype=dtype)
 
 
 def _runs_fused_kernels(x) -> bool:
