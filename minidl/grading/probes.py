@@ -147,9 +147,11 @@ def build_model(weights: list):
 
 
 def model_summary(model) -> dict:
-    """What the grader compares of a model: which layers train, and every parameter."""
+    """What the grader compares of a model: which layers train, and every parameter
+    (names, in order, and values)."""
     return {"trainable": [bool(layer.trainable) for layer in model.layers],
             "has_params": [bool(layer.params) for layer in model.layers],
+            "param_names": [[str(k) for k in layer.params] for layer in model.layers],
             "params": [tuple(np.array(p) for p in layer.params.values()) for layer in model.layers]}
 
 
