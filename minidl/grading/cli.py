@@ -13,6 +13,7 @@ submission, so a grader killed half-way leaves every row it had finished. See
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 import sys
 import threading
@@ -21,8 +22,8 @@ from pathlib import Path
 
 from . import isolation, limits, report
 from .private_checks import load_checks
-from .notebook import read_notebook
-from .runner import (DEFAULT_MEMORY, MAX_NOTEBOOK_BYTES, SubmissionResult, clean_text,
+from .notebook import read_notebook, read_submission
+from .runner import (DEFAULT_MEMORY, SubmissionResult, clean_text,
                      display_path, find_chapter, grade_notebook, parse_chapter)
 
 __all__ = ["main"]
@@ -62,23 +63,40 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _expand(paths: list[Path]) -> list[Path]:
+_SKIPPED_FOLDERS = {"__MACOSX", "__pycache__"}
+
+
+def _expand(paths: list[Path]) -> list[tuple[Path, bool]]:
+    """``(notebook, named)`` for each notebook to grade: a file given by name, or every
+    ``*.ipynb`` under a folder, sub-folders included (Gradescope keeps a student's
+    ``hw3/x.ipynb`` as uploaded), hidden folders (``.ipynb_checkpoints``) left out.
+
+    Nothing under a folder is followed through a symbolic link: a link named ``*.ipynb``
+    (or a linked folder) is listed with ``named=False`` and read with ``O_NOFOLLOW``, so it
+    becomes an error row rather than someone else's work graded as the student's."""
     found = []
     for path in paths:
-        found += sorted(path.glob("*.ipynb")) if path.is_dir() else [path]
+        if not path.is_dir():
+            found.append((path, True))
+            continue
+        for folder, dirs, files in os.walk(path):
+            links = [d for d in dirs if os.path.islink(os.path.join(folder, d))]
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIPPED_FOLDERS
+                             and d not in links)
+            names = [f for f in files if f.endswith(".ipynb") and not f.startswith(".")] + links
+            found += [(Path(folder) / name, False) for name in sorted(names)]
     return found
 
 
-def _read_all(paths: list[Path]) -> list[bytes | None]:
-    """Every submission's bytes, read before any submission runs (None: unreadable;
-    the grader then reports why)."""
+def _read_all(paths: list[tuple[Path, bool]]) -> list[bytes | str]:
+    """Every submission's JSON (outputs stripped), read before any submission runs; a
+    ``str`` says why one could not be read (the grader reports it in its row)."""
     contents = []
-    for path in paths:
+    for path, named in paths:
         try:
-            with open(path, "rb") as handle:
-                contents.append(handle.read(MAX_NOTEBOOK_BYTES + 1))
-        except OSError:
-            contents.append(None)
+            contents.append(read_submission(path, follow_symlinks=named))
+        except ValueError as err:
+            contents.append(str(err))
     return contents
 
 
@@ -94,7 +112,7 @@ def pick_notebook(paths: list[Path], chapter: str | None) -> tuple[list[Path], s
     of_chapter = []
     for path in paths:
         try:
-            nb = read_notebook(path, max_bytes=MAX_NOTEBOOK_BYTES)
+            nb = read_notebook(path, content=read_submission(path, follow_symlinks=False))
         except (OSError, ValueError):
             continue
         if chapter is not None and find_chapter(nb, path) == chapter:
@@ -123,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"error: --chapter: {err}", file=sys.stderr)
         return 2
-    submissions = _expand(args.submissions)
+    found = _expand(args.submissions)
+    named = {path for path, by_name in found if by_name}
+    submissions = [path for path, _ in found]
     if not submissions:
         print("error: no notebooks to grade", file=sys.stderr)
         if args.json:     # Gradescope still needs its results file
@@ -149,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warning: NOT ISOLATED: {why}; each submission runs as an ordinary process "
               "(see 'Limits of the sandbox' in minidl/grading/README.md)", file=sys.stderr)
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
-    contents = _read_all(submissions)
+    contents = _read_all([(path, path in named) for path in submissions])
     results: list[SubmissionResult | None] = [None] * len(submissions)
     lock = threading.Lock()
 

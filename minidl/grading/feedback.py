@@ -114,9 +114,9 @@ def _non_finite(name: str, got: np.ndarray, expected: np.ndarray) -> str | None:
         index = tuple(int(i) for i in np.argwhere(wrong)[0]) if got.ndim else ()
         where = f" (first at index {index[0] if len(index) == 1 else index})" if index else ""
         kind = "NaN" if np.isnan(got[wrong]).any() else "inf"
-        return (f"`{name}` contains {kind} where the answer is finite: {int(wrong.sum())} of "
-                f"{got.size} values{where} -- an overflow in exp, a log of 0, or a division by "
-                "zero? (subtract the maximum before exp)")
+        return (f"`{name}` contains NaN or inf where the answer is finite ({int(wrong.sum())} "
+                f"of {got.size} values, {kind}{where}) -- an overflow in exp, a log of 0, or a "
+                "division by zero? (subtract the maximum before exp)")
     missing = finite_g & ~finite_e
     if missing.any() or not np.array_equal(got[~finite_g], expected[~finite_e], equal_nan=True):
         return f"`{name}` should hold NaN or inf where the reference does, and the same ones"

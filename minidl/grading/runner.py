@@ -39,7 +39,7 @@ DEFAULT_MEMORY = 4 * 2**30          # address space of the submission's process,
 DEFAULT_TMPFS = 256 * 2**20         # size of its private /tmp under bubblewrap, bytes
 MAX_SETUP_CELLS = 3                 # setup cells run; more are ignored (and reported)
 MAX_MESSAGE = 2000                  # characters of a message shown to a student
-MAX_NOTEBOOK_BYTES = 64 * 2**20
+MAX_NOTEBOOK_BYTES = notebook.MAX_NOTEBOOK_BYTES    # the JSON without its outputs
 _MENTIONS = re.compile(r"minidl[./\\]grading|\bsolutions\b|\bspecs\b")
 # every notebook's setup cell imports check(); that line alone is not a mention
 _HONEST_IMPORT = re.compile(r"^[ \t]*from[ \t]+minidl\.grading[ \t]+import[ \t]+"
@@ -522,14 +522,15 @@ def _zero(exercises: list, why: str) -> list[Result]:
 def grade_notebook(path, timeout: float = 60.0, memory: int = DEFAULT_MEMORY, seed: int = 0,
                    extra: list | None = None, chapter: str | None = None,
                    budget: float | None = None, isolate: bool = True,
-                   content: bytes | None = None) -> SubmissionResult:
+                   content: bytes | str | None = None) -> SubmissionResult:
     """Grade the notebook at ``path``; never raises for anything the submission does.
 
     chapter : the assignment (``"03"`` or ``"03_backpropagation"``); a notebook of another
         chapter gets an error and 0 points. Default: the notebook's own chapter.
     budget : seconds for the whole submission (default: 10 timeouts)
     isolate : run under bubblewrap when it works here
-    content : the notebook's bytes, if already read (the batch reads every file first)
+    content : the notebook's bytes, if already read (the batch reads every file first,
+        ``notebook.read_submission``), or why it could not be read (a ``str``)
     """
     start = time.monotonic()
     chapter = parse_chapter(chapter) if chapter else None      # "03" works too
@@ -556,6 +557,8 @@ def grade_notebook(path, timeout: float = 60.0, memory: int = DEFAULT_MEMORY, se
 def _grade_into(result: SubmissionResult, path: Path, limits: Limits, seed: int, extra: list,
                 pinned: str | None, content: bytes | None) -> None:
     try:
+        if isinstance(content, str):
+            raise ValueError(content)
         nb = notebook.read_notebook(path, content=content, max_bytes=MAX_NOTEBOOK_BYTES)
     except ValueError as err:
         if result.chapter is None and path.stem in registry.CHAPTERS:
