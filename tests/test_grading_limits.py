@@ -21,7 +21,7 @@ ISOLATED, WHY_NOT = isolation.isolation_status()
 _HIERARCHY = limits.usable_hierarchy()
 if _HIERARCHY is None:
     _SKIP = "no writable pids cgroup here (cgroup v2 with pids delegated, or v1 pids, as root)"
-elif not ISOLATED and os.getuid() == 0:
+elif isolation.bwrap_missing() and os.getuid() == 0:
     _SKIP = f"bubblewrap cannot run ({WHY_NOT}), so a root grader runs submissions as nobody, " \
             "bounded by RLIMIT_NPROC instead of a cgroup"
 else:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import compileall
+import glob
 import os
 import shutil
 import stat
@@ -31,7 +32,7 @@ from pathlib import Path
 
 from . import seccomp
 
-__all__ = ["build_runtime", "isolation_status", "bwrap_command", "RUNTIME_GRADING_FILES",
+__all__ = ["build_runtime", "isolation_status", "bwrap_command", "bwrap_missing", "RUNTIME_GRADING_FILES",
            "SANDBOX_UID", "RUNTIME_MOUNT", "unprivileged_user"]
 
 # the only files of minidl/grading the submission's process receives
@@ -126,18 +127,50 @@ def _system_mounts() -> list[str]:
 
 
 def _masks(runtime: str) -> list[str]:
-    """Hide the grader's own minidl (references included) and ``solutions/`` where they lie
-    inside a mounted folder -- minidl installed into site-packages or under ``/usr``: the
-    package is replaced by the stripped copy, ``solutions/`` by an empty folder."""
+    """Hide every copy of minidl (references included) and ``solutions/`` that lies inside
+    a mounted folder: the grader's own (minidl installed into site-packages or under
+    ``/usr``) and any other -- a second ``minidl`` in a site-packages, or any package
+    there that holds ``grading/specs``. A package is replaced by the stripped copy (or an
+    empty folder), ``solutions/`` by an empty folder."""
     mounted = ["/usr", *_python_roots()]
+    stripped = os.path.join(runtime, "minidl")
+    found = {os.path.realpath(_PACKAGE_DIR): stripped,
+             os.path.realpath(_PACKAGE_DIR.parent / "solutions"): None}
+    found.update((path, stripped if os.path.basename(path) == "minidl" else None)
+                 for path in minidl_copies(mounted))
     args = []
-    for path, replacement in ((_PACKAGE_DIR, os.path.join(runtime, "minidl")),
-                              (_PACKAGE_DIR.parent / "solutions", None)):
-        path = os.path.realpath(path)
+    for path, replacement in sorted(found.items()):
         if os.path.exists(path) and any(path.startswith(root + os.sep) for root in mounted):
             args += ["--ro-bind", replacement, path] if replacement else \
                 ["--tmpfs", path, "--remount-ro", path]
     return args
+
+
+def minidl_copies(roots: list[str]) -> list[str]:
+    """Package folders under the ``site-packages`` / ``dist-packages`` (and ``sys.path``
+    entries) inside ``roots`` that are a minidl: named ``minidl``, or holding
+    ``grading/specs``. One ``listdir`` per package folder: no deep walk of ``/usr``."""
+    folders = {os.path.realpath(p) for p in sys.path if p and os.path.isdir(p)}
+    for root in roots:
+        for pattern in ("lib/python3*/*-packages", "local/lib/python3*/*-packages",
+                        "lib/python3/dist-packages", "lib64/python3*/*-packages"):
+            folders.update(os.path.realpath(p) for p in glob.glob(os.path.join(root, pattern)))
+        if os.path.basename(root) in ("site-packages", "dist-packages"):
+            folders.add(root)
+    copies = []
+    for folder in sorted(folders):
+        if not any(folder == r or folder.startswith(r + os.sep) for r in roots):
+            continue
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(folder, name)
+            if os.path.isdir(path) and (name == "minidl" or
+                                        os.path.isdir(os.path.join(path, "grading", "specs"))):
+                copies.append(os.path.realpath(path))
+    return copies
 
 
 def bwrap_command(runtime: str, tmpfs_bytes: int, env: dict, seccomp_fd: int | None = None) -> list[str]:
@@ -160,15 +193,23 @@ def bwrap_command(runtime: str, tmpfs_bytes: int, env: dict, seccomp_fd: int | N
         args += ["--seccomp", str(seccomp_fd)]
     for key, value in sorted(env.items()):
         args += ["--setenv", key, value]
+    # the private /tmp first: a Python that lives under /tmp (a CI container's virtual
+    # environment) is then mounted over it, read-only, instead of hidden beneath it
+    args += ["--size", str(tmpfs_bytes), "--perms", "1777", "--tmpfs", "/tmp"]
     args += _system_mounts()
     for root in _python_roots():
         args += ["--ro-bind", root, root]
     args += _masks(runtime)
     args += ["--ro-bind", runtime, RUNTIME_MOUNT,
              "--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev",
-             "--size", str(tmpfs_bytes), "--perms", "1777", "--tmpfs", "/tmp",
              "--remount-ro", "/", "--chdir", "/tmp"]
     return args
+
+
+def bwrap_missing() -> bool:
+    """Whether the one accepted reason not to isolate holds: no bubblewrap (or no Linux).
+    Any other failure of ``isolation_status()`` is a fault to fix, not a skip."""
+    return not sys.platform.startswith("linux") or shutil.which("bwrap") is None
 
 
 def isolation_status() -> tuple[bool, str]:
