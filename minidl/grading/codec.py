@@ -24,7 +24,8 @@ class Unsupported:
     """Stands for a returned value of a type the wire format does not carry."""
 
     def __init__(self, type_name: str):
-        self.type_name = type_name
+        # the name comes from the submission: printable characters only, one line
+        self.type_name = "".join(c if c.isprintable() else "?" for c in str(type_name)[:100])
 
     def __repr__(self) -> str:
         return f"<object of type {self.type_name}>"

@@ -24,6 +24,8 @@ import re
 import tempfile
 from pathlib import Path
 
+from .text import display_path
+
 __all__ = ["read_notebook", "read_submission", "strip_outputs", "upgrade_notebook",
            "MAX_FILE_BYTES", "MAX_NOTEBOOK_BYTES", "write_notebook", "dumps_notebook", "strip_solutions",
            "solution_blocks", "cell_source", "exercise_meta", "PLACEHOLDER", "ANSWER_PLACEHOLDER",
@@ -91,7 +93,7 @@ def read_submission(path, follow_symlinks: bool = True, max_file_bytes: int = MA
     (with a message for the report) if it is a symbolic link and ``follow_symlinks`` is
     false, larger than ``max_file_bytes``, or larger than ``max_bytes`` once stripped.
     """
-    name = os.fsencode(str(path)).decode("utf-8", "backslashreplace")
+    name = display_path(path)
     flags = os.O_RDONLY | (0 if follow_symlinks else getattr(os, "O_NOFOLLOW", 0))
     try:
         if not follow_symlinks and os.path.islink(path):
@@ -123,7 +125,7 @@ def read_notebook(path, content: bytes | None = None, max_bytes: int | None = No
     """The notebook at ``path`` (or in ``content``, its bytes) as a dict, outputs stripped
     and nbformat 3 upgraded; ``ValueError`` if it is not a notebook, is larger than
     ``max_bytes`` without its outputs, or nests too deeply to read."""
-    name = os.fsencode(str(path)).decode("utf-8", "backslashreplace")
+    name = display_path(path)
     if content is None:
         content = read_submission(path, max_bytes=max_bytes or MAX_FILE_BYTES)
     else:

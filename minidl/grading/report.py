@@ -2,8 +2,9 @@
 
 Files are written atomically (a temporary file in the same folder, then renamed) and
 again after each submission is graded, so a grader that is killed leaves every row it
-had finished. Every text comes from ``runner.clean_text`` / ``display_path``: no control
-character, no lone surrogate, whatever the bytes of a file name.
+had finished. Every text comes through ``text.py``: file names and the student's text on
+one line (``display_path``, ``one_line``), no control character or lone surrogate
+anywhere, and a CSV cell that starts like a formula (``= + - @``) quoted.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from .runner import SubmissionResult
+from .text import spreadsheet_cell
 
 __all__ = ["format_table", "gradescope_json", "write_json", "write_csv", "atomic_write"]
 
@@ -91,11 +93,13 @@ def write_csv(path, subs: list[SubmissionResult]) -> None:
         names += [r.name for r in sub.results if r.name not in names]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["submission", "chapter", "score", "max_score", *names, "error",
-                     "isolated", "flags"])
+    writer.writerow([spreadsheet_cell(cell) for cell in
+                     ["submission", "chapter", "score", "max_score", *names, "error", "isolated",
+                      "flags"]])
     for sub in subs:
         scores = {r.name: _points(r.score) for r in sub.results}
-        writer.writerow([sub.path, sub.chapter or "", _points(sub.score), _points(sub.max_score),
-                         *(scores.get(n, "") for n in names), sub.error or "",
-                         "yes" if sub.isolated else "no", "; ".join(sub.flags)])
+        row = [sub.path, sub.chapter or "", _points(sub.score), _points(sub.max_score),
+               *(scores.get(n, "") for n in names), sub.error or "",
+               "yes" if sub.isolated else "no", "; ".join(sub.flags)]
+        writer.writerow([spreadsheet_cell(cell) for cell in row])
     atomic_write(path, buffer.getvalue())

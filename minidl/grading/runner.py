@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from . import codec, isolation, notebook, registry, seccomp
 from .judging import Result, SubmissionError, judge_exercise
 from .limits import ProcessGroup
 from .sandbox import _HEADER
+from .text import MAX_MESSAGE, clean_text, display_path, one_line  # noqa: F401 (re-exported)
 
 __all__ = ["grade_notebook", "SubmissionResult", "find_chapter", "DEFAULT_MEMORY",
            "DEFAULT_TMPFS", "MAX_SETUP_CELLS", "clean_text", "display_path", "parse_chapter"]
@@ -38,7 +38,6 @@ __all__ = ["grade_notebook", "SubmissionResult", "find_chapter", "DEFAULT_MEMORY
 DEFAULT_MEMORY = 4 * 2**30          # address space of the submission's process, bytes
 DEFAULT_TMPFS = 256 * 2**20         # size of its private /tmp under bubblewrap, bytes
 MAX_SETUP_CELLS = 3                 # setup cells run; more are ignored (and reported)
-MAX_MESSAGE = 2000                  # characters of a message shown to a student
 MAX_NOTEBOOK_BYTES = notebook.MAX_NOTEBOOK_BYTES    # the JSON without its outputs
 _MENTIONS = re.compile(r"minidl[./\\]grading|\bsolutions\b|\bspecs\b")
 # every notebook's setup cell imports check(); that line alone is not a mention
@@ -67,24 +66,6 @@ class SubmissionResult:
     @property
     def max_score(self) -> float:
         return sum(r.points for r in self.results)
-
-
-# ---------------------------------------------------------------------- text shown to people
-def clean_text(text, limit: int = MAX_MESSAGE) -> str:
-    """``text`` safe to show and to write anywhere: no control characters (but newline and
-    tab), no lone surrogates, at most ``limit`` characters."""
-    text = text if isinstance(text, str) else repr(text)
-    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    text = "".join(c if c in "\n\t" or unicodedata.category(c)[0] != "C" else f"\\x{ord(c):02x}"
-                   for c in text[:limit * 2])
-    if len(text) > limit:
-        text = text[:limit] + f" ... ({len(text) - limit} more characters)"
-    return text
-
-
-def display_path(path) -> str:
-    """A file name as text whatever its bytes (undecodable bytes become ``\\xNN``)."""
-    return os.fsencode(str(path)).decode("utf-8", "backslashreplace")
 
 
 def parse_chapter(text: str) -> str:
@@ -458,7 +439,7 @@ class _Session:
             if reply["status"] == "ok":
                 self.good_cells.append((label, source))
             else:
-                self.cell_errors[exercise or label] = f"its cell failed: {reply['message']}"
+                self.cell_errors[exercise or label] = f"its cell failed: {one_line(reply['message'])}"
 
     def _fail_cell(self, label: str, exercise: str | None, message: str) -> None:
         self.cell_errors[exercise or label] = message
@@ -495,12 +476,12 @@ class _Session:
                                       "os._exit, a crash, or too much memory?") from None
             if reply["status"] == "missing":
                 cell_problem = self.cell_errors.get(exercise.name)
-                message = f"`{reply['message']}` is not defined"
+                message = f"`{one_line(reply['message'], 200)}` is not defined"
                 message += f": {cell_problem}" if cell_problem else \
                     " (is the exercise cell, with its metadata, still in the notebook?)"
                 raise SubmissionError(message)
             if reply["status"] == "error":
-                raise SubmissionError(reply["message"])
+                raise SubmissionError(one_line(reply["message"]))
             return reply["value"]
         return get_outputs
 
@@ -546,10 +527,10 @@ def grade_notebook(path, timeout: float = 60.0, memory: int = DEFAULT_MEMORY, se
         done = {r.name for r in result.results}
         result.results += _zero([e for e in _exercises_of(result.chapter, extra or [])
                                  if e.name not in done], "internal grader error")
-    result.error = clean_text(result.error) if result.error else None
+    result.error = one_line(result.error) if result.error else None
     for r in result.results:
         r.message = clean_text(r.message)
-    result.flags = [clean_text(f, 300) for f in result.flags]
+    result.flags = [one_line(f, 300) for f in result.flags]
     result.seconds = time.monotonic() - start
     return result
 
