@@ -3,6 +3,7 @@
     python -m minidl grade SUBMISSION.ipynb [more ...] [--json results.json]
         [--csv grades.csv] [--chapter NN] [--timeout 60] [--budget S] [--jobs N]
         [--checks DIR] [--seed N] [--require-isolation] [--one-notebook]
+        [--forbid MODULE[.NAME] ...]
     python -m minidl grade package --chapter NN -o autograder.zip [--checks DIR]
 
 A folder given as a submission means every ``*.ipynb`` in it. Every file is read before
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import secrets
 import sys
 import threading
@@ -59,6 +61,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--one-notebook", action="store_true",
                         help="of several notebooks, grade only the one of --chapter (the first "
                              "by name if none or several are): Gradescope takes one result")
+    parser.add_argument("--forbid", action="append", default=[], metavar="MODULE[.NAME]",
+                        help="a module or name an answer may not use (e.g. minidl.layers, "
+                             "numpy.linalg.solve): an exercise cell that uses it scores 0, and "
+                             "in the sandbox it raises; repeat for several")
     parser.add_argument("--quiet", action="store_true", help="print only the totals")
     return parser
 
@@ -136,6 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.jobs < 1 or args.timeout <= 0 or (args.budget is not None and args.budget <= 0):
         print("error: --jobs must be at least 1, --timeout and --budget positive", file=sys.stderr)
         return 2
+    bad = [f for f in args.forbid if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", f)]
+    if bad:
+        print(f"error: --forbid takes MODULE[.NAME] (dotted Python names), got {bad}", file=sys.stderr)
+        return 2
     try:
         chapter = parse_chapter(args.chapter) if args.chapter else None
     except ValueError as err:
@@ -177,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         sub = grade_notebook(submissions[index], timeout=args.timeout,
                              memory=int(args.memory * 2**30), seed=seed, extra=extra,
                              chapter=chapter, budget=args.budget, content=contents[index],
-                             isolate=not args.no_isolation)
+                             isolate=not args.no_isolation, forbid=tuple(args.forbid))
         sub.note = note
         return sub
 

@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import codec, isolation, notebook, registry, seccomp
+from . import codec, isolation, notebook, provenance, registry, seccomp
 from .judging import Result, SubmissionError, judge_exercise
 from .limits import ProcessGroup
 from .sandbox import _HEADER
@@ -99,6 +99,7 @@ class Limits:
     budget: float = 600.0               # seconds for the whole submission
     tmpfs: int = DEFAULT_TMPFS
     isolate: bool = True                # use bubblewrap if it works here
+    forbid: tuple[str, ...] = ()        # modules / names an answer may not use (--forbid)
 
 
 def _hide_grader_process() -> None:
@@ -154,7 +155,8 @@ class Sandbox:
         nproc = _processes_of(outer_uid) + 64
         command = [sys.executable, "-s", "-m", "minidl.grading.sandbox", str(to_child_r),
                    str(from_child_w), self.workdir, str(limits.memory),
-                   str(int(limits.budget) + 1), str(nproc), ",".join(preload)]
+                   str(int(limits.budget) + 1), str(nproc), ",".join(preload),
+                   ",".join(limits.forbid)]
         filter_fd = None
         if self.isolated:
             env["PYTHONPATH"] = isolation.RUNTIME_MOUNT
@@ -503,7 +505,8 @@ def _zero(exercises: list, why: str) -> list[Result]:
 def grade_notebook(path, timeout: float = 60.0, memory: int = DEFAULT_MEMORY, seed: int = 0,
                    extra: list | None = None, chapter: str | None = None,
                    budget: float | None = None, isolate: bool = True,
-                   content: bytes | str | None = None) -> SubmissionResult:
+                   content: bytes | str | None = None,
+                   forbid: tuple[str, ...] = ()) -> SubmissionResult:
     """Grade the notebook at ``path``; never raises for anything the submission does.
 
     chapter : the assignment (``"03"`` or ``"03_backpropagation"``); a notebook of another
@@ -512,10 +515,12 @@ def grade_notebook(path, timeout: float = 60.0, memory: int = DEFAULT_MEMORY, se
     isolate : run under bubblewrap when it works here
     content : the notebook's bytes, if already read (the batch reads every file first,
         ``notebook.read_submission``), or why it could not be read (a ``str``)
+    forbid : modules or names (``"minidl.layers"``, ``"numpy.linalg.solve"``) an answer may
+        not use: an exercise whose cell uses one scores 0, and in the sandbox they raise
     """
     start = time.monotonic()
     chapter = parse_chapter(chapter) if chapter else None      # "03" works too
-    limits = Limits(timeout=timeout, memory=memory, isolate=isolate,
+    limits = Limits(timeout=timeout, memory=memory, isolate=isolate, forbid=tuple(forbid),
                     budget=budget if budget is not None else 10 * timeout)
     result = SubmissionResult(display_path(path), chapter, seed=seed)
     try:
@@ -563,11 +568,23 @@ def _grade_into(result: SubmissionResult, path: Path, limits: Limits, seed: int,
     preload = sorted({module for e in exercises for module in e.needs})
     cells, notes = _graded_cells(nb, exercises)
     result.flags += notes
+    uses = provenance.library_uses(cells)
+    names = {e.name for e in exercises}
+    result.flags += [f"{where} uses {', '.join(found)}" for where, used in uses.items()
+                     if (found := provenance.minidl_uses(used, setup=where not in names))]
+    forbidden = {e: provenance.forbidden_uses(names, list(limits.forbid))
+                 for e, names in uses.items()}
     session = _Session(cells, limits, preload)
     try:
         try:
             session.start()
             for exercise in exercises:
+                if forbidden.get(exercise.name):
+                    used = ", ".join(f"{name} (--forbid {entry})" for name, entry in forbidden[exercise.name])
+                    result.results.append(Result(exercise.name, exercise.points, 0,
+                                                 f"uses what this assignment forbids: {used}; "
+                                                 "write the operation yourself"))
+                    continue
                 result.results.append(judge_exercise(exercise, session.outputs_for(exercise), seed))
         except _OutOfTime:
             done = {r.name for r in result.results}

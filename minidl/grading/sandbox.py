@@ -1,6 +1,6 @@
 """The process that runs a submission's code (started by ``runner.py``; not for direct use).
 
-    python -m minidl.grading.sandbox READ_FD WRITE_FD WORKDIR MEMORY_BYTES CPU_SECONDS NPROC [PRELOAD]
+    python -m minidl.grading.sandbox READ_FD WRITE_FD WORKDIR MEMORY_BYTES CPU_SECONDS NPROC [PRELOAD [FORBID]]
 
 It runs from the stripped runtime (``isolation.build_runtime``): it can import the probes,
 never the references. It limits itself before touching the submission: address space
@@ -124,6 +124,44 @@ def _allow_numba_cache(workdir: str) -> None:
         impl._locator_classes = [CellCacheLocator, *impl._locator_classes]
 
 
+class _Forbidden:
+    """Stands for a module or a name the assignment forbids (``--forbid``): using it raises."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def _refuse(self, *args, **kwargs):
+        raise PermissionError(f"{self._name} is forbidden in this assignment: write the "
+                              "operation yourself")
+
+    __call__ = _refuse
+
+    def __getattr__(self, attribute):
+        if attribute.startswith("__"):
+            raise AttributeError(attribute)
+        self._refuse()
+
+
+def _forbid(name: str) -> None:
+    """Replace the module or attribute ``name`` by a ``_Forbidden`` for the submission
+    (the modules loaded so far keep their own references)."""
+    import importlib
+    stub = _Forbidden(name)
+    try:
+        importlib.import_module(name)
+        is_module = True
+    except Exception:
+        is_module = False
+    parent, _, attribute = name.rpartition(".")
+    if is_module:
+        sys.modules[name] = stub
+    if parent:
+        try:
+            setattr(importlib.import_module(parent), attribute, stub)
+        except Exception:
+            pass
+
+
 def _install_audit_hook(workdir: str, protected_fds: set) -> None:
     root = os.path.realpath(workdir)
     own_pid = os.getpid()
@@ -222,6 +260,7 @@ def main() -> None:
     read_fd, write_fd, workdir = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
     memory, cpu_seconds, nproc = (int(a) for a in sys.argv[4:7])
     preload = [m for m in sys.argv[7].split(",") if m] if len(sys.argv) > 7 else []
+    forbid = [m for m in sys.argv[8].split(",") if m] if len(sys.argv) > 8 else []
     os.chdir(workdir)
     _limit_resources(memory, cpu_seconds, nproc)
     _redirect_output(workdir)
@@ -237,6 +276,8 @@ def main() -> None:
             _allow_numba_cache(workdir)
         except Exception:           # only a convenience: grading goes on without it
             pass
+    for name in forbid:
+        _forbid(name)
     _install_audit_hook(workdir, {read_fd, write_fd})
     sys.argv = ["submission"]
     serve(read_fd, write_fd)
