@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
             print()
     mode = "isolated by bubblewrap" if isolated else f"NOT ISOLATED ({why})"
     print(f"graded {len(results)} submission(s) with seed {seed}, {mode}; "
-          f"{limits.process_limit_status(None if isolated else isolation.unprivileged_user())}")
+          f"{limits.limit_status(None if isolated else isolation.unprivileged_user(), int(args.memory * 2**30))}")
     return 0
 
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import ast
 
+from .sandbox import without_magic_lines
+
 __all__ = ["library_uses", "minidl_uses", "forbidden_uses", "is_forbidden"]
 
 _ALLOWED = {"minidl.grading.check", "minidl.grading.evaluate"}   # every setup cell's import
@@ -82,7 +84,12 @@ def library_uses(cells: list[tuple[str, str, str | None]]) -> dict[str, list[str
     for label, source, exercise in cells:
         try:
             tree = ast.parse(source)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
+        except SyntaxError:              # magics: read the rest of the cell
+            try:
+                tree = ast.parse(without_magic_lines(source))
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                continue
+        except (ValueError, RecursionError, MemoryError):
             continue
         if exercise is None:
             aliases.update(_aliases(tree))

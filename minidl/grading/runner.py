@@ -29,7 +29,7 @@ from pathlib import Path
 from . import codec, isolation, notebook, provenance, registry, seccomp
 from .judging import Result, SubmissionError, judge_exercise
 from .limits import ProcessGroup
-from .sandbox import _HEADER
+from .sandbox import _HEADER, python_source  # noqa: F401 (python_source: re-exported)
 from .text import MAX_MESSAGE, clean_text, display_path, one_line  # noqa: F401 (re-exported)
 
 __all__ = ["grade_notebook", "SubmissionResult", "find_chapter", "DEFAULT_MEMORY",
@@ -162,9 +162,12 @@ class Sandbox:
             env["PYTHONPATH"] = isolation.RUNTIME_MOUNT
             filter_fd = seccomp.program_fd()
             command = isolation.bwrap_command(runtime, limits.tmpfs, env, filter_fd) + command
-        # a pids cgroup where one can be made; a process run as `nobody` is bounded by
-        # RLIMIT_NPROC instead (its real uid is not root), and could not join a root-owned one
-        self._group = ProcessGroup.create() if user is None else None
+        # a pids cgroup (and memory and cpu ones) where one can be made; a process run as
+        # `nobody` is bounded by RLIMIT_NPROC instead (its real uid is not root), and could
+        # not join a root-owned one. Without a cpu cgroup it runs at nice 10.
+        self._group = ProcessGroup.create(memory=limits.memory) if user is None else None
+        shared = self._group is not None and "cpu" in self._group.bounds
+        command.append("0" if shared else "10")
         if self._group is not None:
             command = self._group.wrap(command)
         extra = {"user": user, "group": user, "extra_groups": []} if user is not None else {}
@@ -226,20 +229,22 @@ class Sandbox:
                 raise _ChildDied() from None
 
     def _read(self, n: int, deadline: float) -> bytes:
-        chunks, remaining = [], n
-        while remaining:
+        """``n`` bytes into one buffer (no list of chunks joined: one copy of the reply)."""
+        buffer = bytearray(n)
+        view, done = memoryview(buffer), 0
+        while done < n:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise _TimedOut()
             ready, _, _ = select.select([self._from_child], [], [], left)
             if not ready:
                 raise _TimedOut()
-            chunk = os.read(self._from_child, min(remaining, 1 << 20))
-            if not chunk:
+            got = os.readv(self._from_child, [view[done:done + (1 << 20)]])
+            if not got:
                 raise _ChildDied()
-            chunks.append(chunk)
-            remaining -= len(chunk)
-        return b"".join(chunks)
+            done += got
+        view.release()
+        return buffer
 
     def exit_description(self, reason: str = "") -> str:
         if reason:
@@ -346,36 +351,10 @@ def _graded_cells(nb: dict, exercises: list) -> tuple[list[tuple[str, str, str |
     for index in sorted(chosen):
         exercise = chosen[index]
         label = f"<cell {index + 1}{': ' + exercise if exercise else ''}>"
-        cells.append((label, python_source(notebook.cell_source(nb["cells"][index])), exercise))
+        # sent as written: the sandbox turns magics into Python (``sandbox.python_source``),
+        # under the submission's own time limits
+        cells.append((label, notebook.cell_source(nb["cells"][index]), exercise))
     return cells, notes
-
-
-def python_source(source: str) -> str:
-    """A cell's source as plain Python, by IPython's own input transformation.
-
-    ``%magic`` and ``!shell`` lines become ``get_ipython()`` calls, which the sandbox
-    answers harmlessly (``probes.NotebookShell``); a ``%`` inside a string or a
-    continuation line is left alone. Without IPython, lines starting with ``%`` or ``!``
-    become ``pass`` (a cruder rule that can misread such strings).
-    """
-    try:
-        from IPython.core.inputtransformer2 import TransformerManager
-    except ImportError:
-        return _without_magic_lines(source)
-    try:
-        return TransformerManager().transform_cell(source)
-    except Exception:              # IPython could not read it: Python will say why
-        return source if source.endswith("\n") else source + "\n"
-
-
-def _without_magic_lines(source: str) -> str:
-    lines = []
-    for line in source.splitlines():
-        stripped = line.lstrip()
-        if stripped.startswith(("%", "!")):
-            line = line[:len(line) - len(stripped)] + "pass  # IPython line removed by the grader"
-        lines.append(line)
-    return "\n".join(lines) + "\n"
 
 
 def _mentions(nb: dict) -> list[str]:
