@@ -26,12 +26,19 @@ __all__ = ["Case", "PROBES", "probe", "describe_exception", "cubic", "log_sum_ex
 
 @dataclass
 class Case:
-    """One set of inputs: positional ``args`` for the probe and a label for messages."""
+    """One set of inputs: positional ``args`` for the probe and a label for messages.
+
+    ``points`` (optional) makes the exercise score case by case (partial credit); the
+    cases without points share what is left of the exercise's. ``visibility`` is
+    Gradescope's: ``"visible"``, ``"hidden"`` or ``"after_due_date"``; only visible cases
+    run in a notebook's ``check()``."""
 
     args: tuple
     label: str = ""
     entry: str | None = None          # which entry to call (default: the first)
     extra: dict = field(default_factory=dict)
+    points: float | None = None
+    visibility: str = "visible"
 
 
 PROBES: dict[str, Callable] = {}

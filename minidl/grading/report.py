@@ -51,6 +51,11 @@ def format_table(sub: SubmissionResult) -> str:
         first, *rest = r.message.splitlines() or [""]
         lines.append(f"  {mark} {r.name:<{width}} {_points(r.score):>3}/{_points(r.points):<3} {first}")
         lines += [f"  {'':<{width + 14}} {line.strip()}" for line in rest]
+        for case in r.cases:          # scored case by case: one line each
+            hidden = "" if case.visibility == "visible" else f" [{case.visibility}]"
+            verdict = "ok" if case.passed else case.message.splitlines()[0]
+            lines.append(f"  {'':<6}- {case.label}{hidden}: {_points(case.score)}/"
+                         f"{_points(case.points)} {verdict if not case.passed else ''}".rstrip())
     lines.append(f"  {'total':<{width + 5}} {_points(sub.score):>3}/{_points(sub.max_score)}")
     return "\n".join(lines)
 
@@ -63,8 +68,7 @@ def gradescope_json(sub: SubmissionResult) -> dict:
     """
     data = {
         "score": sub.score,
-        "tests": [{"name": r.name, "score": r.score, "max_score": r.points,
-                   "status": r.status, "output": r.message} for r in sub.results],
+        "tests": [test for r in sub.results for test in _tests(r)],
         "output": (f"chapter {sub.chapter}; inputs drawn with seed {sub.seed}"
                    + ("" if sub.isolated else "; not isolated")
                    + (f"; error: {sub.error}" if sub.error else "")
@@ -72,6 +76,30 @@ def gradescope_json(sub: SubmissionResult) -> dict:
         "extra_data": {"flags": sub.flags, "isolated": sub.isolated},
     }
     return data
+
+
+def _points_value(x: float):
+    return int(x) if float(x).is_integer() else round(x, 6)
+
+
+def _tests(r) -> list[dict]:
+    """Gradescope's ``tests`` entries for one exercise: one, or one per case when it is
+    scored case by case, each with its ``visibility`` where it is not ``visible``."""
+    if not r.cases:
+        test = {"name": r.name, "score": _points_value(r.score), "max_score": _points_value(r.points),
+                "status": r.status, "output": r.message}
+        if r.visibility != "visible":
+            test["visibility"] = r.visibility
+        return [test]
+    tests = []
+    for case in r.cases:
+        test = {"name": f"{r.name}: {case.label}", "score": _points_value(case.score),
+                "max_score": _points_value(case.points),
+                "status": "passed" if case.passed else "failed", "output": case.message}
+        if case.visibility != "visible":
+            test["visibility"] = case.visibility
+        tests.append(test)
+    return tests
 
 
 def write_json(path, subs: list[SubmissionResult], single: bool | None = None) -> None:
@@ -89,8 +117,11 @@ def write_csv(path, subs: list[SubmissionResult]) -> None:
     """One row per submission: file, chapter, total, maximum, one column per exercise, then
     the error, whether it ran isolated, and the flags (mentions of the grader's answers)."""
     names = []
-    for sub in subs:
-        names += [r.name for r in sub.results if r.name not in names]
+    for sub in subs:        # an exercise scored case by case has a column per case too
+        for r in sub.results:
+            for column in [r.name] + [f"{r.name}/{i + 1}" for i in range(len(r.cases))]:
+                if column not in names:
+                    names.append(column)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([spreadsheet_cell(cell) for cell in
@@ -98,6 +129,8 @@ def write_csv(path, subs: list[SubmissionResult]) -> None:
                       "flags"]])
     for sub in subs:
         scores = {r.name: _points(r.score) for r in sub.results}
+        scores.update((f"{r.name}/{i + 1}", _points(c.score)) for r in sub.results
+                      for i, c in enumerate(r.cases))
         row = [sub.path, sub.chapter or "", _points(sub.score), _points(sub.max_score),
                *(scores.get(n, "") for n in names), sub.error or "",
                "yes" if sub.isolated else "no", "; ".join(sub.flags)]

@@ -61,11 +61,11 @@ class SubmissionResult:
 
     @property
     def score(self) -> float:
-        return sum(r.score for r in self.results)
+        return round(sum(r.score for r in self.results), 6)
 
     @property
     def max_score(self) -> float:
-        return sum(r.points for r in self.results)
+        return round(sum(r.points for r in self.results), 6)
 
 
 def parse_chapter(text: str) -> str:
@@ -514,6 +514,8 @@ def grade_notebook(path, timeout: float = 60.0, memory: int = DEFAULT_MEMORY, se
     result.error = one_line(result.error) if result.error else None
     for r in result.results:
         r.message = clean_text(r.message)
+        for case in r.cases:
+            case.message, case.label = clean_text(case.message), one_line(case.label, 200)
     result.flags = [one_line(f, 300) for f in result.flags]
     result.seconds = time.monotonic() - start
     return result
