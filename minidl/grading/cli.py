@@ -22,8 +22,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from . import isolation, limits, report
-from .private_checks import load_checks
+from .confinement import isolation, limits
+from .judge.private_checks import load_checks
+from .reports import report
 from .notebook import read_notebook, read_submission
 from .runner import (DEFAULT_MEMORY, SubmissionResult, clean_text,
                      display_path, find_chapter, grade_notebook, parse_chapter)
@@ -136,7 +137,7 @@ def pick_notebook(paths: list[Path], chapter: str | None) -> tuple[list[Path], s
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "package":
-        from .gradescope import main as package_main
+        from .reports.gradescope import main as package_main
         return package_main(argv[1:])
     args = _parser().parse_args(argv)
     if args.jobs < 1 or args.timeout <= 0 or (args.budget is not None and args.budget <= 0):

@@ -24,7 +24,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from .text import display_path
+from .reports.text import display_path
 
 __all__ = ["read_notebook", "read_submission", "strip_outputs", "upgrade_notebook",
            "MAX_FILE_BYTES", "MAX_NOTEBOOK_BYTES", "write_notebook", "dumps_notebook", "strip_solutions",

@@ -1,6 +1,6 @@
 """The process that runs a submission's code (started by ``runner.py``; not for direct use).
 
-    python -m minidl.grading.sandbox READ_FD WRITE_FD WORKDIR MEMORY_BYTES CPU_SECONDS NPROC [PRELOAD [FORBID [NICE]]]
+    python -m minidl.grading.runtime.sandbox READ_FD WRITE_FD WORKDIR MEMORY_BYTES CPU_SECONDS NPROC [PRELOAD [FORBID [NICE]]]
 
 It runs from the stripped runtime (``isolation.build_runtime``): it can import the probes,
 never the references. It limits itself before touching the submission: address space

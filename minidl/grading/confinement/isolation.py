@@ -35,11 +35,11 @@ from . import seccomp
 __all__ = ["build_runtime", "isolation_status", "bwrap_command", "bwrap_missing", "RUNTIME_GRADING_FILES",
            "SANDBOX_UID", "RUNTIME_MOUNT", "unprivileged_user"]
 
-# the only files of minidl/grading the submission's process receives
+# the only files of minidl/grading the submission's process receives: its runtime/ folder
 RUNTIME_GRADING_FILES = ("probes.py", "codec.py", "sandbox.py")
 RUNTIME_MOUNT = "/opt/minidl-runtime"   # where the sandbox sees the stripped runtime
 SANDBOX_UID = 65534                  # "nobody": the user id inside (and, when root, outside)
-_PACKAGE_DIR = Path(__file__).resolve().parents[1]          # .../minidl
+_PACKAGE_DIR = Path(__file__).resolve().parents[2]          # .../minidl
 _RUNTIME_INIT = '''"""The probe side of minidl.grading, as given to a submission's process.
 
 The references are not here. ``check`` and ``evaluate`` exist so that a notebook's
@@ -77,8 +77,9 @@ def build_runtime() -> str:
         grading = target / "grading"
         grading.mkdir()
         (grading / "__init__.py").write_text(_RUNTIME_INIT)
-        for name in RUNTIME_GRADING_FILES:
-            shutil.copy2(_PACKAGE_DIR / "grading" / name, grading / name)
+        (grading / "runtime").mkdir()
+        for name in ("__init__.py", *RUNTIME_GRADING_FILES):
+            shutil.copy2(_PACKAGE_DIR / "grading" / "runtime" / name, grading / "runtime" / name)
         compileall.compile_dir(str(target), quiet=2, workers=1)
         _make_world_readable(Path(root))
         atexit.register(shutil.rmtree, root, ignore_errors=True)
@@ -239,7 +240,7 @@ def _try_bwrap() -> tuple[bool, str]:
     runtime = build_runtime()
     fd = seccomp.program_fd()
     command = bwrap_command(runtime, 16 * 2**20, {"PYTHONPATH": RUNTIME_MOUNT}, fd) + \
-        [sys.executable, "-s", "-c", "import numpy, minidl.grading.probes"]
+        [sys.executable, "-s", "-c", "import numpy, minidl.grading.runtime.probes"]
     try:
         run = subprocess.run(command, capture_output=True, text=True, timeout=60,
                              pass_fds=() if fd is None else (fd,))

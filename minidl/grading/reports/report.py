@@ -15,7 +15,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .runner import SubmissionResult
+from ..runner import SubmissionResult
 from .text import spreadsheet_cell
 
 __all__ = ["format_table", "gradescope_json", "write_json", "write_csv", "atomic_write"]

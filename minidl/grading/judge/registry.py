@@ -24,7 +24,7 @@ from typing import Callable
 import numpy as np
 
 from .feedback import TOLERANCE, compare_outputs
-from .probes import PROBES, Case, probe
+from ..runtime.probes import PROBES, Case, probe
 
 __all__ = ["Exercise", "Case", "function_exercise", "register", "get", "all_exercises",
            "for_chapter", "CHAPTERS", "PROBES", "probe", "counts"]
@@ -80,7 +80,7 @@ def _load_specs() -> None:
         return
     with _load_lock:
         if not _loaded:
-            from . import specs
+            from .. import specs
             for module in sorted(m.name for m in pkgutil.iter_modules(specs.__path__)):
                 if not module.startswith("_"):
                     importlib.import_module(f"minidl.grading.specs.{module}")

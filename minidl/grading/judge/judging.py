@@ -13,8 +13,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable
 
-from . import codec
-from .probes import PROBES, Case, describe_exception
+from ..runtime import codec
+from ..runtime.probes import PROBES, Case, describe_exception
 from .registry import Exercise, get, rng_for
 
 __all__ = ["Result", "CaseResult", "SubmissionError", "judge_exercise", "check", "evaluate",

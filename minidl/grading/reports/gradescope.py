@@ -27,11 +27,11 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from .runner import parse_chapter
+from ..runner import parse_chapter
 
 __all__ = ["build_package", "main"]
 
-_PACKAGE_DIR = Path(__file__).resolve().parents[1]
+_PACKAGE_DIR = Path(__file__).resolve().parents[2]
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder's image.

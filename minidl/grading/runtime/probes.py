@@ -206,7 +206,7 @@ def describe_exception(err: BaseException) -> str:
 
 
 _LIBRARY_DIRS = tuple({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)})
-_GRADING_DIR = os.path.dirname(os.path.realpath(__file__))
+_GRADING_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))   # minidl/grading
 
 
 def _is_readers(filename: str) -> bool:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .codec import Unsupported
+from ..runtime.codec import Unsupported
 
 __all__ = ["rel_error", "compare_outputs", "compare_models", "describe_value", "TOLERANCE"]
 

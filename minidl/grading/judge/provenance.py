@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ast
 
-from .sandbox import without_magic_lines
+from ..runtime.sandbox import without_magic_lines
 
 __all__ = ["library_uses", "minidl_uses", "forbidden_uses", "is_forbidden"]
 
