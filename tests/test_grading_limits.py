@@ -240,3 +240,16 @@ def test_each_sandboxed_process_gets_its_own_cpu_cgroup():
 def test_the_summary_says_which_bounds_hold():
     line = limits.limit_status(None, 2**30)
     assert "processes" in line and "memory" in line and "CPU" in line
+
+
+@pytest.mark.skipif(isolation.bwrap_missing(), reason="bubblewrap (bwrap) is not installed")
+def test_memfd_is_refused_in_the_sandbox(tmp_path):
+    """Under bubblewrap a memfd (memory no address-space limit counts) cannot be made."""
+    hold = ("import os\n"
+            "def dense_backward(dy, x, W):\n"
+            "    fd = os.memfd_create('hold')\n"
+            "    return dy @ W.T, x.T @ dy, dy.sum(axis=0)\n")
+    result = grade_notebook(_submission(tmp_path, hold), timeout=30, seed=1)
+    dense = next(r for r in result.results if r.name == "dense_backward")
+    assert result.isolated and dense.score == 0
+    assert "PermissionError" in dense.message or "not permitted" in dense.message, dense.message
