@@ -49,6 +49,7 @@ def _run(root: Path, notebook_text: str, others: dict | None = None) -> dict:
     submission.mkdir()
     (submission / "homework.ipynb").write_text(notebook_text)
     for name, text in (others or {}).items():
+        (submission / name).parent.mkdir(parents=True, exist_ok=True)
         (submission / name).write_text(text)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     run = subprocess.run(["bash", str(root / "run_autograder")], capture_output=True, text=True,
@@ -72,6 +73,14 @@ def test_a_correct_submission_gets_full_marks(autograder):
     assert data["score"] == CH3_POINTS and all(t["status"] == "passed" for t in data["tests"])
 
 
+def test_a_notebook_uploaded_inside_a_folder_is_found(autograder):
+    """Only ``hw3/work.ipynb`` holds the work (``homework.ipynb`` beside it is empty)."""
+    empty = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    data = _run(autograder, empty, {"hw3/work.ipynb": CHAPTER3.read_text()})
+    assert data["score"] == CH3_POINTS, data["output"]
+    assert "graded work.ipynb" in data["output"]
+
+
 def test_a_wrong_submission_gets_its_message(autograder):
     data = _run(autograder, _chapter3_with_dense(
         "def dense_backward(dy, x, W):\n    return dy @ W.T, dy.T @ x, dy.sum(axis=0)\n"))
@@ -86,7 +95,7 @@ def test_a_hostile_submission_cannot_reach_the_references(autograder):
                "try:\n    m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
                "    dense_backward = m.dense_backward\nexcept Exception:\n"
                "    from minidl.grading.specs.ch03 import dense_backward\n")
-    if not isolation.isolation_status()[0] and isolation.unprivileged_user() is None:
+    if isolation.bwrap_missing() and isolation.unprivileged_user() is None:
         pytest.skip("without bubblewrap and running as the files' owner, the path is readable: "
                     "only the import is refused (tested in test_grading_attacks)")
     data = _run(autograder, _chapter3_with_dense(hostile))
@@ -116,3 +125,11 @@ def test_pick_notebook_falls_back_to_the_first_by_name(tmp_path):
     (tmp_path / "z.ipynb").write_text(CHAPTER3.read_text())
     chosen, why = cli.pick_notebook(sorted(tmp_path.glob("*.ipynb")), "03_backpropagation")
     assert chosen == [tmp_path / "z.ipynb"] and "not graded: a.ipynb, b.ipynb, c.ipynb" in why
+
+
+def test_the_package_passes_forbid_on(tmp_path):
+    from minidl.grading.reports.gradescope import build_package
+    path = build_package(tmp_path / "a.zip", "03", forbid=("minidl.gradcheck", "numpy.linalg.solve"))
+    with zipfile.ZipFile(path) as archive:
+        script = archive.read("run_autograder").decode()
+    assert "--forbid minidl.gradcheck --forbid numpy.linalg.solve" in script

@@ -21,7 +21,7 @@ ISOLATED, WHY_NOT = isolation.isolation_status()
 _HIERARCHY = limits.usable_hierarchy()
 if _HIERARCHY is None:
     _SKIP = "no writable pids cgroup here (cgroup v2 with pids delegated, or v1 pids, as root)"
-elif not ISOLATED and os.getuid() == 0:
+elif isolation.bwrap_missing() and os.getuid() == 0:
     _SKIP = f"bubblewrap cannot run ({WHY_NOT}), so a root grader runs submissions as nobody, " \
             "bounded by RLIMIT_NPROC instead of a cgroup"
 else:
@@ -138,3 +138,118 @@ def test_the_summary_says_which_bound_on_processes_holds():
         assert "RLIMIT_NPROC" in own
     as_nobody = limits.process_limit_status(isolation.SANDBOX_UID)    # never in a cgroup
     assert "only by RLIMIT_NPROC" in as_nobody
+
+
+# ------------------------------------------------------------------ the grader's own limits (issue 27)
+def test_a_reply_of_nested_lists_is_refused_before_it_is_parsed():
+    import tracemalloc
+    from minidl.grading import codec
+    body = b"[" + b"[]," * (2**20 // 3) + b"[]]"
+    bomb = bytearray(codec.MAGIC + codec._LENGTH.pack(len(body)) + body)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="more than"):
+            codec.loads(bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < len(bomb)                    # not even one copy
+
+
+def test_decoding_an_array_reply_holds_it_about_twice():
+    import numpy as np
+    import tracemalloc
+    from minidl.grading import codec
+    raw = bytearray(codec.dumps({"out": np.ones((512, 256)), "n": (1, [2.0])}))
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        value = codec.loads(raw)
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert value["out"].shape == (512, 256) and value["n"] == (1, [2.0])
+    assert peak < 1.5 * len(raw)               # + the reply itself: < 4x in all
+
+
+def test_magics_are_transformed_in_the_sandbox_not_in_the_grader(tmp_path, monkeypatch):
+    """IPython's input transformation of a cell of magic lines runs in the submission's
+    process, under its time limits: the grader never calls it."""
+    inputtransformer2 = pytest.importorskip("IPython.core.inputtransformer2")
+    calls = []
+    real = inputtransformer2.TransformerManager.transform_cell
+    monkeypatch.setattr(inputtransformer2.TransformerManager, "transform_cell",
+                        lambda self, cell: calls.append(cell) or real(self, cell))
+    magic = "%time 1\n" * 20 + "def dense_backward(dy, x, W):\n    return dy @ W.T, x.T @ dy, dy.sum(axis=0)\n"
+    result = grade_notebook(_submission(tmp_path, magic), timeout=30, seed=1)
+    assert calls == []
+    assert result.score == result.max_score, [(r.name, r.message) for r in result.results]
+
+
+def test_a_magic_bomb_costs_the_submissions_budget(tmp_path):
+    """A cell IPython takes long to transform runs out of the submission's time (here a
+    budget of 4 s), and the row is still written."""
+    bomb = "%a\n" * 60_000 + "def dense_backward(dy, x, W):\n    return None\n"
+    result = grade_notebook(_submission(tmp_path, bomb), timeout=2, budget=4, seed=1)
+    dense = next(r for r in result.results if r.name == "dense_backward")
+    assert dense.score == 0 and result.error is None
+
+
+def test_the_seccomp_filter_refuses_memfd_and_shared_memory():
+    from minidl.grading import seccomp
+    names = {name for name, *_ in seccomp.REFUSED}
+    assert {"memfd_create", "shmget"} <= names
+
+
+@pytest.mark.skipif("memory" not in limits.usable_controllers() or _HIERARCHY is None,
+                    reason="no writable memory cgroup here")
+def test_a_memory_cgroup_bounds_memfd(tmp_path):
+    """64 MiB held in a memfd (which no address-space limit counts) by a process of a
+    group bounded to 32 MiB: it is killed, or its write fails."""
+    group = limits.ProcessGroup.create(max_processes=8, memory=32 * 2**20)
+    assert group is not None and "memory" in group.bounds
+    script = ("import os\nfd = os.memfd_create('x')\nblock = b'x' * 2**20\n"
+              "for _ in range(64):\n    os.write(fd, block)\nprint('held 64 MiB')\n")
+    try:
+        run = subprocess.run(group.wrap([os.sys.executable, "-c", script]), capture_output=True,
+                             timeout=60)
+    finally:
+        assert group.remove()
+    assert b"held 64 MiB" not in run.stdout and run.returncode != 0, run
+
+
+@pytest.mark.skipif("cpu" not in limits.usable_controllers() or _HIERARCHY is None,
+                    reason="no writable cpu cgroup here")
+def test_each_sandboxed_process_gets_its_own_cpu_cgroup():
+    first, second = limits.ProcessGroup.create(), limits.ProcessGroup.create()
+    try:
+        seen = []
+        for group in (first, second):
+            run = subprocess.run(group.wrap(["cat", "/proc/self/cgroup"]), capture_output=True,
+                                 text=True, timeout=30, check=True)
+            line = next(l for l in run.stdout.splitlines()
+                        if re.search(r":(cpu|cpu,cpuacct|cpuacct,cpu)?:", l) and "cpu" in l
+                        or l.startswith("0::"))
+            seen.append(line)
+        assert "cpu" in first.bounds and seen[0] != seen[1] and "minidl-grade" in seen[0]
+    finally:
+        first.remove()
+        second.remove()
+
+
+def test_the_summary_says_which_bounds_hold():
+    line = limits.limit_status(None, 2**30)
+    assert "processes" in line and "memory" in line and "CPU" in line
+
+
+@pytest.mark.skipif(isolation.bwrap_missing(), reason="bubblewrap (bwrap) is not installed")
+def test_memfd_is_refused_in_the_sandbox(tmp_path):
+    """Under bubblewrap a memfd (memory no address-space limit counts) cannot be made."""
+    hold = ("import os\n"
+            "def dense_backward(dy, x, W):\n"
+            "    fd = os.memfd_create('hold')\n"
+            "    return dy @ W.T, x.T @ dy, dy.sum(axis=0)\n")
+    result = grade_notebook(_submission(tmp_path, hold), timeout=30, seed=1)
+    dense = next(r for r in result.results if r.name == "dense_backward")
+    assert result.isolated and dense.score == 0
+    assert "PermissionError" in dense.message or "not permitted" in dense.message, dense.message

@@ -108,7 +108,7 @@ def _in_sandbox(with_filter: bool) -> dict:
 
 
 @pytest.mark.skipif(platform.machine() != "x86_64", reason="the script's system-call numbers are x86-64's")
-@pytest.mark.skipif(not isolation.isolation_status()[0],
+@pytest.mark.skipif(isolation.bwrap_missing(),
                     reason=f"bubblewrap cannot isolate here: {isolation.isolation_status()[1]}")
 def test_in_the_sandbox_refused_calls_fail_and_a_notebooks_work_still_runs():
     filtered = _in_sandbox(with_filter=True)

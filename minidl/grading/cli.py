@@ -3,6 +3,7 @@
     python -m minidl grade SUBMISSION.ipynb [more ...] [--json results.json]
         [--csv grades.csv] [--chapter NN] [--timeout 60] [--budget S] [--jobs N]
         [--checks DIR] [--seed N] [--require-isolation] [--one-notebook]
+        [--forbid MODULE[.NAME] ...]
     python -m minidl grade package --chapter NN -o autograder.zip [--checks DIR]
 
 A folder given as a submission means every ``*.ipynb`` in it. Every file is read before
@@ -13,16 +14,19 @@ submission, so a grader killed half-way leaves every row it had finished. See
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import secrets
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from . import isolation, limits, report
-from .private_checks import load_checks
-from .notebook import read_notebook
-from .runner import (DEFAULT_MEMORY, MAX_NOTEBOOK_BYTES, SubmissionResult, clean_text,
+from .confinement import isolation, limits
+from .judge.private_checks import load_checks
+from .reports import report
+from .notebook import read_notebook, read_submission
+from .runner import (DEFAULT_MEMORY, SubmissionResult, clean_text,
                      display_path, find_chapter, grade_notebook, parse_chapter)
 
 __all__ = ["main"]
@@ -58,27 +62,48 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--one-notebook", action="store_true",
                         help="of several notebooks, grade only the one of --chapter (the first "
                              "by name if none or several are): Gradescope takes one result")
+    parser.add_argument("--forbid", action="append", default=[], metavar="MODULE[.NAME]",
+                        help="a module or name an answer may not use (e.g. minidl.layers, "
+                             "numpy.linalg.solve): an exercise cell that uses it scores 0, and "
+                             "in the sandbox it raises; repeat for several")
     parser.add_argument("--quiet", action="store_true", help="print only the totals")
     return parser
 
 
-def _expand(paths: list[Path]) -> list[Path]:
+_SKIPPED_FOLDERS = {"__MACOSX", "__pycache__"}
+
+
+def _expand(paths: list[Path]) -> list[tuple[Path, bool]]:
+    """``(notebook, named)`` for each notebook to grade: a file given by name, or every
+    ``*.ipynb`` under a folder, sub-folders included (Gradescope keeps a student's
+    ``hw3/x.ipynb`` as uploaded), hidden folders (``.ipynb_checkpoints``) left out.
+
+    Nothing under a folder is followed through a symbolic link: a link named ``*.ipynb``
+    (or a linked folder) is listed with ``named=False`` and read with ``O_NOFOLLOW``, so it
+    becomes an error row rather than someone else's work graded as the student's."""
     found = []
     for path in paths:
-        found += sorted(path.glob("*.ipynb")) if path.is_dir() else [path]
+        if not path.is_dir():
+            found.append((path, True))
+            continue
+        for folder, dirs, files in os.walk(path):
+            links = [d for d in dirs if os.path.islink(os.path.join(folder, d))]
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIPPED_FOLDERS
+                             and d not in links)
+            names = [f for f in files if f.endswith(".ipynb") and not f.startswith(".")] + links
+            found += [(Path(folder) / name, False) for name in sorted(names)]
     return found
 
 
-def _read_all(paths: list[Path]) -> list[bytes | None]:
-    """Every submission's bytes, read before any submission runs (None: unreadable;
-    the grader then reports why)."""
+def _read_all(paths: list[tuple[Path, bool]]) -> list[bytes | str]:
+    """Every submission's JSON (outputs stripped), read before any submission runs; a
+    ``str`` says why one could not be read (the grader reports it in its row)."""
     contents = []
-    for path in paths:
+    for path, named in paths:
         try:
-            with open(path, "rb") as handle:
-                contents.append(handle.read(MAX_NOTEBOOK_BYTES + 1))
-        except OSError:
-            contents.append(None)
+            contents.append(read_submission(path, follow_symlinks=named))
+        except ValueError as err:
+            contents.append(str(err))
     return contents
 
 
@@ -94,7 +119,7 @@ def pick_notebook(paths: list[Path], chapter: str | None) -> tuple[list[Path], s
     of_chapter = []
     for path in paths:
         try:
-            nb = read_notebook(path, max_bytes=MAX_NOTEBOOK_BYTES)
+            nb = read_notebook(path, content=read_submission(path, follow_symlinks=False))
         except (OSError, ValueError):
             continue
         if chapter is not None and find_chapter(nb, path) == chapter:
@@ -112,18 +137,24 @@ def pick_notebook(paths: list[Path], chapter: str | None) -> tuple[list[Path], s
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "package":
-        from .gradescope import main as package_main
+        from .reports.gradescope import main as package_main
         return package_main(argv[1:])
     args = _parser().parse_args(argv)
     if args.jobs < 1 or args.timeout <= 0 or (args.budget is not None and args.budget <= 0):
         print("error: --jobs must be at least 1, --timeout and --budget positive", file=sys.stderr)
+        return 2
+    bad = [f for f in args.forbid if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", f)]
+    if bad:
+        print(f"error: --forbid takes MODULE[.NAME] (dotted Python names), got {bad}", file=sys.stderr)
         return 2
     try:
         chapter = parse_chapter(args.chapter) if args.chapter else None
     except ValueError as err:
         print(f"error: --chapter: {err}", file=sys.stderr)
         return 2
-    submissions = _expand(args.submissions)
+    found = _expand(args.submissions)
+    named = {path for path, by_name in found if by_name}
+    submissions = [path for path, _ in found]
     if not submissions:
         print("error: no notebooks to grade", file=sys.stderr)
         if args.json:     # Gradescope still needs its results file
@@ -149,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warning: NOT ISOLATED: {why}; each submission runs as an ordinary process "
               "(see 'Limits of the sandbox' in minidl/grading/README.md)", file=sys.stderr)
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
-    contents = _read_all(submissions)
+    contents = _read_all([(path, path in named) for path in submissions])
     results: list[SubmissionResult | None] = [None] * len(submissions)
     lock = threading.Lock()
 
@@ -157,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         sub = grade_notebook(submissions[index], timeout=args.timeout,
                              memory=int(args.memory * 2**30), seed=seed, extra=extra,
                              chapter=chapter, budget=args.budget, content=contents[index],
-                             isolate=not args.no_isolation)
+                             isolate=not args.no_isolation, forbid=tuple(args.forbid))
         sub.note = note
         return sub
 
@@ -189,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
             print()
     mode = "isolated by bubblewrap" if isolated else f"NOT ISOLATED ({why})"
     print(f"graded {len(results)} submission(s) with seed {seed}, {mode}; "
-          f"{limits.process_limit_status(None if isolated else isolation.unprivileged_user())}")
+          f"{limits.limit_status(None if isolated else isolation.unprivileged_user(), int(args.memory * 2**30))}")
     return 0
 
 

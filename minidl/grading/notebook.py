@@ -18,12 +18,16 @@ counts cleared, so regenerating them gives the same bytes.
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import re
 import tempfile
 from pathlib import Path
 
-__all__ = ["read_notebook", "write_notebook", "dumps_notebook", "strip_solutions",
+from .reports.text import display_path
+
+__all__ = ["read_notebook", "read_submission", "strip_outputs", "upgrade_notebook",
+           "MAX_FILE_BYTES", "MAX_NOTEBOOK_BYTES", "write_notebook", "dumps_notebook", "strip_solutions",
            "solution_blocks", "cell_source", "exercise_meta", "PLACEHOLDER", "ANSWER_PLACEHOLDER",
            "answer_name", "release_notebook"]
 
@@ -36,23 +40,129 @@ _END_RE = re.compile(r"^\s*(#|//) END SOLUTION\s*$")
 _ASSIGN_RE = re.compile(r"^\s*([A-Za-z_]\w*)\s*=[^=]")
 
 
-def read_notebook(path, content: bytes | None = None, max_bytes: int | None = None) -> dict:
-    """The notebook at ``path`` (or in ``content``, its bytes) as a dict; ``ValueError`` if
-    it is not a notebook, is larger than ``max_bytes``, or nests too deeply to read."""
-    name = os.fsencode(str(path)).decode("utf-8", "backslashreplace")
+MAX_FILE_BYTES = 1 << 30         # a submitted file larger than this is not read at all
+MAX_NOTEBOOK_BYTES = 8 * 2**20   # its JSON, outputs stripped, must be smaller than this
+_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')   # a JSON string or a bracket
+_OUTPUTS_VALUE = re.compile(rb'\s*:\s*\[')
+
+
+def strip_outputs(data) -> bytes:
+    """The JSON text ``data`` (bytes, or a buffer such as an ``mmap``) with the value of
+    every ``"outputs"`` key emptied to ``[]``, without parsing it.
+
+    Outputs are never graded, and a notebook with 70 MiB of plots is an honest one: they
+    are skipped by a scan that only matches strings and brackets (C-speed regular
+    expressions; a long base64 image is one match), so they cost neither the size cap
+    nor the memory of ``json.loads``. Malformed JSON comes out unchanged where it stops
+    making sense, for ``json.loads`` to reject.
+    """
+    pieces, kept_from, position = [], 0, 0
+    while True:
+        token = _TOKEN.search(data, position)
+        if token is None:
+            break
+        position = token.end()
+        if token.group() != b'"outputs"':
+            continue
+        opening = _OUTPUTS_VALUE.match(data, position)
+        if opening is None:
+            continue
+        start, depth, end = opening.end() - 1, 0, None
+        for inner in _TOKEN.finditer(data, start):
+            mark = inner.group()
+            if mark in (b"[", b"{"):
+                depth += 1
+            elif mark in (b"]", b"}"):
+                depth -= 1
+                if depth == 0:
+                    end = inner.end()
+                    break
+        if end is None:
+            break
+        pieces += [bytes(data[kept_from:start]), b"[]"]
+        kept_from = position = end
+    pieces.append(bytes(data[kept_from:]))
+    return b"".join(pieces)
+
+
+def read_submission(path, follow_symlinks: bool = True, max_file_bytes: int = MAX_FILE_BYTES,
+                    max_bytes: int = MAX_NOTEBOOK_BYTES) -> bytes:
+    """The notebook file at ``path`` as JSON bytes with its outputs stripped.
+
+    The file is mapped, not read, and stripped before anything is parsed; ``ValueError``
+    (with a message for the report) if it is a symbolic link and ``follow_symlinks`` is
+    false, larger than ``max_file_bytes``, or larger than ``max_bytes`` once stripped.
+    """
+    name = display_path(path)
+    flags = os.O_RDONLY | (0 if follow_symlinks else getattr(os, "O_NOFOLLOW", 0))
     try:
-        if content is None:
-            with open(path, "rb") as handle:
-                content = handle.read(max_bytes + 1 if max_bytes else -1)
-        if max_bytes and len(content) > max_bytes:
-            raise ValueError(f"{name} is larger than {max_bytes // 2**20} MiB")
+        if not follow_symlinks and os.path.islink(path):
+            raise ValueError(f"{name} is a symbolic link: not followed (submit the file itself)")
+        fd = os.open(path, flags)
+    except OSError as err:
+        reason = "a symbolic link: not followed" if not follow_symlinks and os.path.islink(path) \
+            else f"unreadable ({err.strerror})"
+        raise ValueError(f"{name} is {reason}") from None
+    try:
+        size = os.fstat(fd).st_size
+        if size > max_file_bytes:
+            raise ValueError(f"{name} is larger than {max_file_bytes // 2**20} MiB")
+        if size == 0:
+            stripped = b""
+        else:
+            with mmap.mmap(fd, size, access=mmap.ACCESS_READ) as view:
+                stripped = strip_outputs(view)
+    except OSError as err:
+        raise ValueError(f"{name} is unreadable ({err.strerror or err})") from None
+    finally:
+        os.close(fd)
+    if len(stripped) > max_bytes:
+        raise ValueError(f"{name} is larger than {max_bytes // 2**20} MiB without its outputs")
+    return stripped
+
+
+def read_notebook(path, content: bytes | None = None, max_bytes: int | None = None) -> dict:
+    """The notebook at ``path`` (or in ``content``, its bytes) as a dict, outputs stripped
+    and nbformat 3 upgraded; ``ValueError`` if it is not a notebook, is larger than
+    ``max_bytes`` without its outputs, or nests too deeply to read."""
+    name = display_path(path)
+    if content is None:
+        content = read_submission(path, max_bytes=max_bytes or MAX_FILE_BYTES)
+    else:
+        content = strip_outputs(content)
+    if max_bytes and len(content) > max_bytes:
+        raise ValueError(f"{name} is larger than {max_bytes // 2**20} MiB without its outputs")
+    try:
         nb = json.loads(content.decode("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
         raise ValueError(f"{name} is not a readable notebook: {type(err).__name__}: "
                          f"{str(err)[:200]}") from None
+    if isinstance(nb, dict) and "cells" not in nb and isinstance(nb.get("worksheets"), list):
+        nb = upgrade_notebook(nb)
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         raise ValueError(f"{name} is not a notebook (no list of cells)")
     return nb
+
+
+def upgrade_notebook(nb: dict) -> dict:
+    """An nbformat 3 notebook (cells in ``worksheets``, code in ``input``) as nbformat 4.
+
+    Only what grading reads is carried: cell types, sources and metadata; a heading cell
+    becomes markdown. Outputs are dropped (they are never graded)."""
+    cells = []
+    for sheet in nb.get("worksheets", []):
+        for cell in sheet.get("cells", []) if isinstance(sheet, dict) else []:
+            if not isinstance(cell, dict):
+                continue
+            kind = cell.get("cell_type")
+            source = cell.get("input", "") if kind == "code" else cell.get("source", "")
+            new = {"cell_type": kind if kind in ("code", "markdown", "raw") else "markdown",
+                   "metadata": cell.get("metadata", {}), "source": source}
+            if kind == "code":
+                new.update(outputs=[], execution_count=None)
+            cells.append(new)
+    return {"cells": cells, "metadata": nb.get("metadata", {}), "nbformat": 4,
+            "nbformat_minor": 0}
 
 
 def cell_source(cell: dict) -> str:

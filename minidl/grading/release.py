@@ -12,7 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import notebook, registry
+from . import notebook
+from .judge import registry
 
 __all__ = ["release", "validate_solution", "main"]
 
@@ -70,7 +71,7 @@ def _validate_question(nb: dict, path: Path, cell: dict, exercise, blocks) -> li
         return [f"{path.name}: {name}: {err}"]
     if assigned != [name]:
         return [f"{path.name}: {name}: the solution block assigns {assigned}, expected [{name!r}]"]
-    from .questions import choice_line
+    from .judge.questions import choice_line
     text = "\n".join(notebook.cell_source(c) for c in nb["cells"] if c.get("cell_type") == "markdown")
     return [f"{path.name}: {name}: the choice {choice_line(letter, choice)!r} is not in the notebook's text"
             for letter, choice in sorted((exercise.choices or {}).items())

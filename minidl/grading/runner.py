@@ -1,8 +1,9 @@
 """Grading one submission: run its cells in a sandboxed process, judge the outputs here.
 
-``grade_notebook(path)`` finds the notebook's chapter, starts ``sandbox.py`` in a fresh
-process -- under bubblewrap where it can (``isolation.py``), from the stripped runtime
-that holds no reference -- sends it the setup and exercise cells one at a time, then asks
+``grade_notebook(path)`` finds the notebook's chapter and its graded cells, starts the
+submission's process (``confinement/process.py``: bubblewrap, seccomp and cgroups where
+it can, the stripped runtime that holds no reference), sends it the setup and exercise
+cells one at a time, then asks
 it to call each exercise's function(s) on inputs drawn here, and judges the outputs
 against references computed here. A cell or call that raises costs only the exercises
 that need it; one that hangs past the timeout or kills its process (``os._exit``, a
@@ -12,34 +13,24 @@ budget; whatever it does, ``grade_notebook`` returns its row and never raises.
 """
 from __future__ import annotations
 
-import os
-import pickle
 import re
-import secrets
-import select
-import shutil
-import signal
-import subprocess
-import sys
-import tempfile
 import time
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import codec, isolation, notebook, registry, seccomp
-from .judging import Result, SubmissionError, judge_exercise
-from .limits import ProcessGroup
-from .sandbox import _HEADER
+from . import notebook
+from .confinement.process import (DEFAULT_MEMORY, DEFAULT_TMPFS, Limits, Sandbox,  # noqa: F401
+                                  _ChildDied, _TimedOut)
+from .judge import provenance, registry
+from .judge.judging import Result, SubmissionError, judge_exercise
+from .reports.text import MAX_MESSAGE, clean_text, display_path, one_line  # noqa: F401 (re-exported)
+from .runtime.sandbox import python_source  # noqa: F401 (re-exported)
 
 __all__ = ["grade_notebook", "SubmissionResult", "find_chapter", "DEFAULT_MEMORY",
            "DEFAULT_TMPFS", "MAX_SETUP_CELLS", "clean_text", "display_path", "parse_chapter"]
 
-DEFAULT_MEMORY = 4 * 2**30          # address space of the submission's process, bytes
-DEFAULT_TMPFS = 256 * 2**20         # size of its private /tmp under bubblewrap, bytes
 MAX_SETUP_CELLS = 3                 # setup cells run; more are ignored (and reported)
-MAX_MESSAGE = 2000                  # characters of a message shown to a student
-MAX_NOTEBOOK_BYTES = 64 * 2**20
+MAX_NOTEBOOK_BYTES = notebook.MAX_NOTEBOOK_BYTES    # the JSON without its outputs
 _MENTIONS = re.compile(r"minidl[./\\]grading|\bsolutions\b|\bspecs\b")
 # every notebook's setup cell imports check(); that line alone is not a mention
 _HONEST_IMPORT = re.compile(r"^[ \t]*from[ \t]+minidl\.grading[ \t]+import[ \t]+"
@@ -62,29 +53,11 @@ class SubmissionResult:
 
     @property
     def score(self) -> float:
-        return sum(r.score for r in self.results)
+        return round(sum(r.score for r in self.results), 6)
 
     @property
     def max_score(self) -> float:
-        return sum(r.points for r in self.results)
-
-
-# ---------------------------------------------------------------------- text shown to people
-def clean_text(text, limit: int = MAX_MESSAGE) -> str:
-    """``text`` safe to show and to write anywhere: no control characters (but newline and
-    tab), no lone surrogates, at most ``limit`` characters."""
-    text = text if isinstance(text, str) else repr(text)
-    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    text = "".join(c if c in "\n\t" or unicodedata.category(c)[0] != "C" else f"\\x{ord(c):02x}"
-                   for c in text[:limit * 2])
-    if len(text) > limit:
-        text = text[:limit] + f" ... ({len(text) - limit} more characters)"
-    return text
-
-
-def display_path(path) -> str:
-    """A file name as text whatever its bytes (undecodable bytes become ``\\xNN``)."""
-    return os.fsencode(str(path)).decode("utf-8", "backslashreplace")
+        return round(sum(r.points for r in self.results), 6)
 
 
 def parse_chapter(text: str) -> str:
@@ -94,214 +67,6 @@ def parse_chapter(text: str) -> str:
             return chapter
     raise ValueError(f"unknown chapter {text!r}; expected a number 1-{len(registry.CHAPTERS)} "
                      f"or one of {', '.join(registry.CHAPTERS)}")
-
-
-# ---------------------------------------------------------------------- the sandboxed process
-class _ChildDied(Exception):
-    """The process ended, or broke the protocol (then it is killed and restarted too)."""
-
-    def __init__(self, reason: str = ""):
-        super().__init__(reason)
-        self.reason = reason
-
-
-class _TimedOut(Exception):
-    pass
-
-
-@dataclass
-class Limits:
-    """What one submission may use."""
-
-    timeout: float = 60.0               # seconds per cell and per test call
-    memory: int = DEFAULT_MEMORY        # address space, bytes
-    budget: float = 600.0               # seconds for the whole submission
-    tmpfs: int = DEFAULT_TMPFS
-    isolate: bool = True                # use bubblewrap if it works here
-
-
-def _hide_grader_process() -> None:
-    """Make the grader non-dumpable (Linux): a process of the same user can then neither
-    read its ``/proc/PID/environ``, ``mem`` or ``fd`` nor ptrace it. Matters only when a
-    submission runs as the grader's own user, outside bubblewrap."""
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-            ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)   # PR_SET_DUMPABLE, 0
-        except (OSError, AttributeError):
-            pass
-
-
-def _processes_of(uid: int) -> int:
-    count = 0
-    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
-        if entry.isdigit():
-            try:
-                if os.stat(f"/proc/{entry}").st_uid == uid:
-                    count += 1
-            except OSError:
-                pass
-    return count
-
-
-class Sandbox:
-    """One process running a submission's code; talks through two pipes."""
-
-    def __init__(self, limits: Limits, preload: list[str]):
-        runtime = isolation.build_runtime()
-        self.isolated = limits.isolate and isolation.isolation_status()[0]
-        user = None if self.isolated else isolation.unprivileged_user()
-        if self.isolated:
-            self.workdir, host_workdir = "/tmp", None
-        else:
-            _hide_grader_process()
-            self.workdir = host_workdir = tempfile.mkdtemp(prefix="minidl-grade-")
-            if user is not None:
-                os.chown(host_workdir, user, user)
-        self._host_workdir = host_workdir
-        to_child_r, self._to_child = os.pipe()
-        self._from_child, from_child_w = os.pipe()
-        os.set_blocking(self._to_child, False)
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": self.workdir,
-               "TMPDIR": self.workdir, "PYTHONPATH": runtime, "LANG": "C.UTF-8",
-               "NUMBA_CACHE_DIR": self.workdir, "MINIDL_CACHE_DIR": self.workdir,
-               "MPLCONFIGDIR": self.workdir, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1",
-               "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1",
-               "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
-               "MINIDL_BACKEND": os.environ.get("MINIDL_BACKEND", "numpy")}
-        outer_uid = user if user is not None else os.getuid()
-        nproc = _processes_of(outer_uid) + 64
-        command = [sys.executable, "-s", "-m", "minidl.grading.sandbox", str(to_child_r),
-                   str(from_child_w), self.workdir, str(limits.memory),
-                   str(int(limits.budget) + 1), str(nproc), ",".join(preload)]
-        filter_fd = None
-        if self.isolated:
-            env["PYTHONPATH"] = isolation.RUNTIME_MOUNT
-            filter_fd = seccomp.program_fd()
-            command = isolation.bwrap_command(runtime, limits.tmpfs, env, filter_fd) + command
-        # a pids cgroup where one can be made; a process run as `nobody` is bounded by
-        # RLIMIT_NPROC instead (its real uid is not root), and could not join a root-owned one
-        self._group = ProcessGroup.create() if user is None else None
-        if self._group is not None:
-            command = self._group.wrap(command)
-        extra = {"user": user, "group": user, "extra_groups": []} if user is not None else {}
-        try:
-            self.process = subprocess.Popen(
-                command, pass_fds=(to_child_r, from_child_w) + (() if filter_fd is None else (filter_fd,)),
-                env=env,
-                cwd=self.workdir if not self.isolated else "/",
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                start_new_session=True, **extra)
-        except BaseException:
-            if self._group is not None:
-                self._group.remove()
-            raise
-        finally:
-            if filter_fd is not None:
-                os.close(filter_fd)
-        os.close(to_child_r)
-        os.close(from_child_w)
-
-    def request(self, message: tuple, timeout: float) -> dict:
-        """Send one request and wait at most ``timeout`` seconds (in all) for its reply."""
-        deadline = time.monotonic() + timeout
-        request_id = secrets.token_hex(8)
-        payload = pickle.dumps((request_id, *message))
-        self._write(_HEADER.pack(len(payload)) + payload, deadline)
-        header = self._read(_HEADER.size, deadline)
-        (size,) = _HEADER.unpack(header)
-        if size > codec.MAX_BYTES:
-            raise _ChildDied(f"the result is too large ({size} bytes)")
-        try:
-            reply = codec.loads(self._read(size, deadline))
-        except (ValueError, RecursionError) as err:
-            raise _ChildDied(f"the process sent a malformed reply ({str(err)[:200]})") from None
-        if not isinstance(reply, dict) or reply.get("status") not in ("ok", "error", "missing") \
-                or not isinstance(reply.get("message", ""), str):
-            raise _ChildDied("the process sent a malformed reply")
-        if reply.get("id") != request_id:
-            raise _ChildDied("the process sent a reply out of turn (a forged reply?)")
-        return reply
-
-    def _write(self, data: bytes, deadline: float) -> None:
-        view = memoryview(data)
-        while view:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise _TimedOut()
-            try:
-                _, ready, _ = select.select([], [self._to_child], [], left)
-            except (OSError, ValueError):
-                raise _ChildDied() from None
-            if not ready:
-                raise _TimedOut()
-            try:
-                view = view[os.write(self._to_child, view[:1 << 16]):]
-            except BlockingIOError:
-                continue
-            except OSError:
-                raise _ChildDied() from None
-
-    def _read(self, n: int, deadline: float) -> bytes:
-        chunks, remaining = [], n
-        while remaining:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise _TimedOut()
-            ready, _, _ = select.select([self._from_child], [], [], left)
-            if not ready:
-                raise _TimedOut()
-            chunk = os.read(self._from_child, min(remaining, 1 << 20))
-            if not chunk:
-                raise _ChildDied()
-            chunks.append(chunk)
-            remaining -= len(chunk)
-        return b"".join(chunks)
-
-    def exit_description(self, reason: str = "") -> str:
-        if reason:
-            return reason
-        try:
-            code = self.process.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            return "the process stopped answering"
-        if code < 0:
-            name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else -code
-            return f"the process was killed by signal {name}"
-        if self.isolated and code > 128 and code - 128 in signal.Signals._value2member_map_:
-            return f"the process was killed by signal {signal.Signals(code - 128).name}"
-        return f"the process exited with code {code}"
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                self.process.kill()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            pass
-        if self._group is not None:
-            self._group.remove()
-        for fd in (self._to_child, self._from_child):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        if self._host_workdir:
-            _remove_tree(self._host_workdir)
-
-
-def _remove_tree(path: str) -> None:
-    """``rm -rf path``, even for a tree deeper than Python's recursion limit."""
-    try:
-        shutil.rmtree(path, ignore_errors=True)
-    except RecursionError:
-        pass
-    if os.path.exists(path):
-        subprocess.run(["rm", "-rf", "--one-file-system", path], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, check=False)
 
 
 def find_chapter(nb: dict, path: Path) -> str | None:
@@ -363,36 +128,10 @@ def _graded_cells(nb: dict, exercises: list) -> tuple[list[tuple[str, str, str |
     for index in sorted(chosen):
         exercise = chosen[index]
         label = f"<cell {index + 1}{': ' + exercise if exercise else ''}>"
-        cells.append((label, python_source(notebook.cell_source(nb["cells"][index])), exercise))
+        # sent as written: the sandbox turns magics into Python (``sandbox.python_source``),
+        # under the submission's own time limits
+        cells.append((label, notebook.cell_source(nb["cells"][index]), exercise))
     return cells, notes
-
-
-def python_source(source: str) -> str:
-    """A cell's source as plain Python, by IPython's own input transformation.
-
-    ``%magic`` and ``!shell`` lines become ``get_ipython()`` calls, which the sandbox
-    answers harmlessly (``probes.NotebookShell``); a ``%`` inside a string or a
-    continuation line is left alone. Without IPython, lines starting with ``%`` or ``!``
-    become ``pass`` (a cruder rule that can misread such strings).
-    """
-    try:
-        from IPython.core.inputtransformer2 import TransformerManager
-    except ImportError:
-        return _without_magic_lines(source)
-    try:
-        return TransformerManager().transform_cell(source)
-    except Exception:              # IPython could not read it: Python will say why
-        return source if source.endswith("\n") else source + "\n"
-
-
-def _without_magic_lines(source: str) -> str:
-    lines = []
-    for line in source.splitlines():
-        stripped = line.lstrip()
-        if stripped.startswith(("%", "!")):
-            line = line[:len(line) - len(stripped)] + "pass  # IPython line removed by the grader"
-        lines.append(line)
-    return "\n".join(lines) + "\n"
 
 
 def _mentions(nb: dict) -> list[str]:
@@ -458,7 +197,7 @@ class _Session:
             if reply["status"] == "ok":
                 self.good_cells.append((label, source))
             else:
-                self.cell_errors[exercise or label] = f"its cell failed: {reply['message']}"
+                self.cell_errors[exercise or label] = f"its cell failed: {one_line(reply['message'])}"
 
     def _fail_cell(self, label: str, exercise: str | None, message: str) -> None:
         self.cell_errors[exercise or label] = message
@@ -495,12 +234,12 @@ class _Session:
                                       "os._exit, a crash, or too much memory?") from None
             if reply["status"] == "missing":
                 cell_problem = self.cell_errors.get(exercise.name)
-                message = f"`{reply['message']}` is not defined"
+                message = f"`{one_line(reply['message'], 200)}` is not defined"
                 message += f": {cell_problem}" if cell_problem else \
                     " (is the exercise cell, with its metadata, still in the notebook?)"
                 raise SubmissionError(message)
             if reply["status"] == "error":
-                raise SubmissionError(reply["message"])
+                raise SubmissionError(one_line(reply["message"]))
             return reply["value"]
         return get_outputs
 
@@ -522,18 +261,22 @@ def _zero(exercises: list, why: str) -> list[Result]:
 def grade_notebook(path, timeout: float = 60.0, memory: int = DEFAULT_MEMORY, seed: int = 0,
                    extra: list | None = None, chapter: str | None = None,
                    budget: float | None = None, isolate: bool = True,
-                   content: bytes | None = None) -> SubmissionResult:
+                   content: bytes | str | None = None,
+                   forbid: tuple[str, ...] = ()) -> SubmissionResult:
     """Grade the notebook at ``path``; never raises for anything the submission does.
 
     chapter : the assignment (``"03"`` or ``"03_backpropagation"``); a notebook of another
         chapter gets an error and 0 points. Default: the notebook's own chapter.
     budget : seconds for the whole submission (default: 10 timeouts)
     isolate : run under bubblewrap when it works here
-    content : the notebook's bytes, if already read (the batch reads every file first)
+    content : the notebook's bytes, if already read (the batch reads every file first,
+        ``notebook.read_submission``), or why it could not be read (a ``str``)
+    forbid : modules or names (``"minidl.layers"``, ``"numpy.linalg.solve"``) an answer may
+        not use: an exercise whose cell uses one scores 0, and in the sandbox they raise
     """
     start = time.monotonic()
     chapter = parse_chapter(chapter) if chapter else None      # "03" works too
-    limits = Limits(timeout=timeout, memory=memory, isolate=isolate,
+    limits = Limits(timeout=timeout, memory=memory, isolate=isolate, forbid=tuple(forbid),
                     budget=budget if budget is not None else 10 * timeout)
     result = SubmissionResult(display_path(path), chapter, seed=seed)
     try:
@@ -545,10 +288,12 @@ def grade_notebook(path, timeout: float = 60.0, memory: int = DEFAULT_MEMORY, se
         done = {r.name for r in result.results}
         result.results += _zero([e for e in _exercises_of(result.chapter, extra or [])
                                  if e.name not in done], "internal grader error")
-    result.error = clean_text(result.error) if result.error else None
+    result.error = one_line(result.error) if result.error else None
     for r in result.results:
         r.message = clean_text(r.message)
-    result.flags = [clean_text(f, 300) for f in result.flags]
+        for case in r.cases:
+            case.message, case.label = clean_text(case.message), one_line(case.label, 200)
+    result.flags = [one_line(f, 300) for f in result.flags]
     result.seconds = time.monotonic() - start
     return result
 
@@ -556,6 +301,8 @@ def grade_notebook(path, timeout: float = 60.0, memory: int = DEFAULT_MEMORY, se
 def _grade_into(result: SubmissionResult, path: Path, limits: Limits, seed: int, extra: list,
                 pinned: str | None, content: bytes | None) -> None:
     try:
+        if isinstance(content, str):
+            raise ValueError(content)
         nb = notebook.read_notebook(path, content=content, max_bytes=MAX_NOTEBOOK_BYTES)
     except ValueError as err:
         if result.chapter is None and path.stem in registry.CHAPTERS:
@@ -579,11 +326,23 @@ def _grade_into(result: SubmissionResult, path: Path, limits: Limits, seed: int,
     preload = sorted({module for e in exercises for module in e.needs})
     cells, notes = _graded_cells(nb, exercises)
     result.flags += notes
+    uses = provenance.library_uses(cells)
+    names = {e.name for e in exercises}
+    result.flags += [f"{where} uses {', '.join(found)}" for where, used in uses.items()
+                     if (found := provenance.minidl_uses(used, setup=where not in names))]
+    forbidden = {e: provenance.forbidden_uses(names, list(limits.forbid))
+                 for e, names in uses.items()}
     session = _Session(cells, limits, preload)
     try:
         try:
             session.start()
             for exercise in exercises:
+                if forbidden.get(exercise.name):
+                    used = ", ".join(f"{name} (--forbid {entry})" for name, entry in forbidden[exercise.name])
+                    result.results.append(Result(exercise.name, exercise.points, 0,
+                                                 f"uses what this assignment forbids: {used}; "
+                                                 "write the operation yourself"))
+                    continue
                 result.results.append(judge_exercise(exercise, session.outputs_for(exercise), seed))
         except _OutOfTime:
             done = {r.name for r in result.results}

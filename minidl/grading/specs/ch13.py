@@ -6,7 +6,7 @@ compute the expected result on an identical copy.
 """
 import copy
 
-from ..feedback import compare_outputs
+from ..feedback import compare_models, compare_outputs
 from ..probes import build_model, model_summary as _summary
 from ..registry import Case, Exercise, register
 
@@ -26,9 +26,12 @@ def _freeze_cases(rng):
 
 
 def _judge_freeze(case, got):
-    _, n_trainable = case.args
+    weights, n_trainable = case.args
     if not isinstance(got, dict) or "trainable" not in got:
         return "the grader could not read the result"
+    problem = compare_models(got, _summary(build_model(weights)), "freezing changed the weights")
+    if problem:          # the layers and weights must be there, as they were
+        return problem
     weighted = [i for i, has in enumerate(got["has_params"]) if has]
     keep = set(weighted[-n_trainable:])
     for i in weighted:

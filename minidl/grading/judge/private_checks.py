@@ -38,7 +38,8 @@ __all__ = ["private_check", "load_checks", "Case"]
 
 def private_check(name: str, chapter: str, points: int, entry: str, make_cases, reference,
                   outputs: tuple, mistakes: tuple = (), tolerance: float = 1e-6,
-                  title: str = "", probe: str = "call") -> Exercise:
+                  title: str = "", probe: str = "call", partial: bool = False,
+                  visibility: str = "visible") -> Exercise:
     """An exercise like the built-in ``function_exercise`` ones, not added to the registry."""
     if chapter not in registry.CHAPTERS:
         raise ValueError(f"private check {name!r}: unknown chapter {chapter!r}; "
@@ -47,7 +48,8 @@ def private_check(name: str, chapter: str, points: int, entry: str, make_cases, 
         raise ValueError(f"private check {name!r}: probe must be 'call' or 'call_and_inputs'")
     return function_exercise(name, chapter, points, entry, title or name, make_cases, reference,
                              tuple(outputs), mistakes=mistakes, tolerance=tolerance,
-                             probe_name=probe, do_register=False)
+                             probe_name=probe, do_register=False, partial=partial,
+                             visibility=visibility)
 
 
 def load_checks(folder) -> list[Exercise]:

@@ -1,6 +1,6 @@
 """The process that runs a submission's code (started by ``runner.py``; not for direct use).
 
-    python -m minidl.grading.sandbox READ_FD WRITE_FD WORKDIR MEMORY_BYTES CPU_SECONDS NPROC [PRELOAD]
+    python -m minidl.grading.runtime.sandbox READ_FD WRITE_FD WORKDIR MEMORY_BYTES CPU_SECONDS NPROC [PRELOAD [FORBID [NICE]]]
 
 It runs from the stripped runtime (``isolation.build_runtime``): it can import the probes,
 never the references. It limits itself before touching the submission: address space
@@ -83,6 +83,85 @@ def _redirect_output(workdir: str) -> None:
     os.dup2(null, 0)
 
 
+def _allow_numba_cache(workdir: str) -> None:
+    """Let ``@njit(cache=True)`` work on a function defined in a notebook cell.
+
+    Numba caches a function next to its source file, or (in Jupyter) under IPython's
+    folder; a cell run here has neither (its file name is ``<cell N>``), and Numba would
+    refuse with "no locator available". This locator keys the cache by the function's
+    source (the cells are in ``linecache``) and keeps it in the private ``workdir``."""
+    import hashlib
+    import inspect
+    try:
+        from numba.core import caching
+    except ImportError:
+        return
+
+    class CellCacheLocator(caching._CacheLocator):
+        def __init__(self, py_func, py_file):
+            self._source = inspect.getsource(py_func).encode("utf-8")
+
+        def get_cache_path(self):
+            return os.path.join(workdir, "numba-cache")
+
+        def get_source_stamp(self):
+            return hashlib.sha256(self._source).hexdigest()
+
+        def get_disambiguator(self):
+            return hashlib.sha256(self._source).hexdigest()[:10]
+
+        @classmethod
+        def from_function(cls, py_func, py_file):
+            if not str(py_file).startswith("<cell"):
+                return None
+            try:
+                return cls(py_func, py_file)
+            except (OSError, TypeError):
+                return None
+
+    impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl", None)
+    if impl is not None:          # the name changed across Numba versions
+        impl._locator_classes = [CellCacheLocator, *impl._locator_classes]
+
+
+class _Forbidden:
+    """Stands for a module or a name the assignment forbids (``--forbid``): using it raises."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def _refuse(self, *args, **kwargs):
+        raise PermissionError(f"{self._name} is forbidden in this assignment: write the "
+                              "operation yourself")
+
+    __call__ = _refuse
+
+    def __getattr__(self, attribute):
+        if attribute.startswith("__"):
+            raise AttributeError(attribute)
+        self._refuse()
+
+
+def _forbid(name: str) -> None:
+    """Replace the module or attribute ``name`` by a ``_Forbidden`` for the submission
+    (the modules loaded so far keep their own references)."""
+    import importlib
+    stub = _Forbidden(name)
+    try:
+        importlib.import_module(name)
+        is_module = True
+    except Exception:
+        is_module = False
+    parent, _, attribute = name.rpartition(".")
+    if is_module:
+        sys.modules[name] = stub
+    if parent:
+        try:
+            setattr(importlib.import_module(parent), attribute, stub)
+        except Exception:
+            pass
+
+
 def _install_audit_hook(workdir: str, protected_fds: set) -> None:
     root = os.path.realpath(workdir)
     own_pid = os.getpid()
@@ -124,6 +203,39 @@ def _install_audit_hook(workdir: str, protected_fds: set) -> None:
     sys.addaudithook(hook)
 
 
+def python_source(source: str) -> str:
+    """A cell's source as plain Python, by IPython's own input transformation.
+
+    ``%magic`` and ``!shell`` lines become ``get_ipython()`` calls, which the sandbox
+    answers harmlessly (``probes.NotebookShell``); a ``%`` inside a string or a
+    continuation line is left alone. Without IPython, lines starting with ``%`` or ``!``
+    become ``pass`` (a cruder rule that can misread such strings).
+
+    This runs in the submission's process, under its time limits: a cell of 240 KiB of
+    magic lines costs the submission's budget, not the grader's CPU.
+    """
+    if not any(mark in source for mark in "%!?"):
+        return source if source.endswith("\n") else source + "\n"
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+    except Exception:             # not installed (or refused here): the cruder rule
+        return without_magic_lines(source)
+    try:
+        return TransformerManager().transform_cell(source)
+    except Exception:              # IPython could not read it: Python will say why
+        return source if source.endswith("\n") else source + "\n"
+
+
+def without_magic_lines(source: str) -> str:
+    lines = []
+    for line in source.splitlines():
+        stripped = line.lstrip()
+        if stripped.startswith(("%", "!")):
+            line = line[:len(line) - len(stripped)] + "pass  # IPython line removed by the grader"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
 def serve(read_fd: int, write_fd: int) -> None:
     from . import codec
     from .probes import PROBES, NotebookShell, describe_exception
@@ -150,6 +262,7 @@ def serve(read_fd: int, write_fd: int) -> None:
             os._exit(0)
         if kind == "exec":
             label, source = request
+            source = python_source(source)
             linecache.cache[label] = (len(source), None, source.splitlines(True), label)
             try:
                 code = compile(source, label, "exec")
@@ -181,8 +294,15 @@ def main() -> None:
     read_fd, write_fd, workdir = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
     memory, cpu_seconds, nproc = (int(a) for a in sys.argv[4:7])
     preload = [m for m in sys.argv[7].split(",") if m] if len(sys.argv) > 7 else []
+    forbid = [m for m in sys.argv[8].split(",") if m] if len(sys.argv) > 8 else []
+    niceness = int(sys.argv[9]) if len(sys.argv) > 9 else 0
     os.chdir(workdir)
     _limit_resources(memory, cpu_seconds, nproc)
+    if niceness:          # no cpu cgroup: at least the grader itself keeps its share
+        try:
+            os.nice(niceness)
+        except OSError:
+            pass
     _redirect_output(workdir)
     import numpy  # noqa: F401  -- imported before the hook, like everything trusted
     from . import codec, probes  # noqa: F401
@@ -191,6 +311,13 @@ def main() -> None:
             __import__(module)
         except Exception:
             pass
+    if "numba" in sys.modules:
+        try:
+            _allow_numba_cache(workdir)
+        except Exception:           # only a convenience: grading goes on without it
+            pass
+    for name in forbid:
+        _forbid(name)
     _install_audit_hook(workdir, {read_fd, write_fd})
     sys.argv = ["submission"]
     serve(read_fd, write_fd)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import compileall
+import glob
 import os
 import shutil
 import stat
@@ -31,14 +32,14 @@ from pathlib import Path
 
 from . import seccomp
 
-__all__ = ["build_runtime", "isolation_status", "bwrap_command", "RUNTIME_GRADING_FILES",
+__all__ = ["build_runtime", "isolation_status", "bwrap_command", "bwrap_missing", "RUNTIME_GRADING_FILES",
            "SANDBOX_UID", "RUNTIME_MOUNT", "unprivileged_user"]
 
-# the only files of minidl/grading the submission's process receives
+# the only files of minidl/grading the submission's process receives: its runtime/ folder
 RUNTIME_GRADING_FILES = ("probes.py", "codec.py", "sandbox.py")
 RUNTIME_MOUNT = "/opt/minidl-runtime"   # where the sandbox sees the stripped runtime
 SANDBOX_UID = 65534                  # "nobody": the user id inside (and, when root, outside)
-_PACKAGE_DIR = Path(__file__).resolve().parents[1]          # .../minidl
+_PACKAGE_DIR = Path(__file__).resolve().parents[2]          # .../minidl
 _RUNTIME_INIT = '''"""The probe side of minidl.grading, as given to a submission's process.
 
 The references are not here. ``check`` and ``evaluate`` exist so that a notebook's
@@ -76,8 +77,9 @@ def build_runtime() -> str:
         grading = target / "grading"
         grading.mkdir()
         (grading / "__init__.py").write_text(_RUNTIME_INIT)
-        for name in RUNTIME_GRADING_FILES:
-            shutil.copy2(_PACKAGE_DIR / "grading" / name, grading / name)
+        (grading / "runtime").mkdir()
+        for name in ("__init__.py", *RUNTIME_GRADING_FILES):
+            shutil.copy2(_PACKAGE_DIR / "grading" / "runtime" / name, grading / "runtime" / name)
         compileall.compile_dir(str(target), quiet=2, workers=1)
         _make_world_readable(Path(root))
         atexit.register(shutil.rmtree, root, ignore_errors=True)
@@ -126,18 +128,50 @@ def _system_mounts() -> list[str]:
 
 
 def _masks(runtime: str) -> list[str]:
-    """Hide the grader's own minidl (references included) and ``solutions/`` where they lie
-    inside a mounted folder -- minidl installed into site-packages or under ``/usr``: the
-    package is replaced by the stripped copy, ``solutions/`` by an empty folder."""
+    """Hide every copy of minidl (references included) and ``solutions/`` that lies inside
+    a mounted folder: the grader's own (minidl installed into site-packages or under
+    ``/usr``) and any other -- a second ``minidl`` in a site-packages, or any package
+    there that holds ``grading/specs``. A package is replaced by the stripped copy (or an
+    empty folder), ``solutions/`` by an empty folder."""
     mounted = ["/usr", *_python_roots()]
+    stripped = os.path.join(runtime, "minidl")
+    found = {os.path.realpath(_PACKAGE_DIR): stripped,
+             os.path.realpath(_PACKAGE_DIR.parent / "solutions"): None}
+    found.update((path, stripped if os.path.basename(path) == "minidl" else None)
+                 for path in minidl_copies(mounted))
     args = []
-    for path, replacement in ((_PACKAGE_DIR, os.path.join(runtime, "minidl")),
-                              (_PACKAGE_DIR.parent / "solutions", None)):
-        path = os.path.realpath(path)
+    for path, replacement in sorted(found.items()):
         if os.path.exists(path) and any(path.startswith(root + os.sep) for root in mounted):
             args += ["--ro-bind", replacement, path] if replacement else \
                 ["--tmpfs", path, "--remount-ro", path]
     return args
+
+
+def minidl_copies(roots: list[str]) -> list[str]:
+    """Package folders under the ``site-packages`` / ``dist-packages`` (and ``sys.path``
+    entries) inside ``roots`` that are a minidl: named ``minidl``, or holding
+    ``grading/specs``. One ``listdir`` per package folder: no deep walk of ``/usr``."""
+    folders = {os.path.realpath(p) for p in sys.path if p and os.path.isdir(p)}
+    for root in roots:
+        for pattern in ("lib/python3*/*-packages", "local/lib/python3*/*-packages",
+                        "lib/python3/dist-packages", "lib64/python3*/*-packages"):
+            folders.update(os.path.realpath(p) for p in glob.glob(os.path.join(root, pattern)))
+        if os.path.basename(root) in ("site-packages", "dist-packages"):
+            folders.add(root)
+    copies = []
+    for folder in sorted(folders):
+        if not any(folder == r or folder.startswith(r + os.sep) for r in roots):
+            continue
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(folder, name)
+            if os.path.isdir(path) and (name == "minidl" or
+                                        os.path.isdir(os.path.join(path, "grading", "specs"))):
+                copies.append(os.path.realpath(path))
+    return copies
 
 
 def bwrap_command(runtime: str, tmpfs_bytes: int, env: dict, seccomp_fd: int | None = None) -> list[str]:
@@ -160,15 +194,23 @@ def bwrap_command(runtime: str, tmpfs_bytes: int, env: dict, seccomp_fd: int | N
         args += ["--seccomp", str(seccomp_fd)]
     for key, value in sorted(env.items()):
         args += ["--setenv", key, value]
+    # the private /tmp first: a Python that lives under /tmp (a CI container's virtual
+    # environment) is then mounted over it, read-only, instead of hidden beneath it
+    args += ["--size", str(tmpfs_bytes), "--perms", "1777", "--tmpfs", "/tmp"]
     args += _system_mounts()
     for root in _python_roots():
         args += ["--ro-bind", root, root]
     args += _masks(runtime)
     args += ["--ro-bind", runtime, RUNTIME_MOUNT,
              "--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev",
-             "--size", str(tmpfs_bytes), "--perms", "1777", "--tmpfs", "/tmp",
              "--remount-ro", "/", "--chdir", "/tmp"]
     return args
+
+
+def bwrap_missing() -> bool:
+    """Whether the one accepted reason not to isolate holds: no bubblewrap (or no Linux).
+    Any other failure of ``isolation_status()`` is a fault to fix, not a skip."""
+    return not sys.platform.startswith("linux") or shutil.which("bwrap") is None
 
 
 def isolation_status() -> tuple[bool, str]:
@@ -198,7 +240,7 @@ def _try_bwrap() -> tuple[bool, str]:
     runtime = build_runtime()
     fd = seccomp.program_fd()
     command = bwrap_command(runtime, 16 * 2**20, {"PYTHONPATH": RUNTIME_MOUNT}, fd) + \
-        [sys.executable, "-s", "-c", "import numpy, minidl.grading.probes"]
+        [sys.executable, "-s", "-c", "import numpy, minidl.grading.runtime.probes"]
     try:
         run = subprocess.run(command, capture_output=True, text=True, timeout=60,
                              pass_fds=() if fd is None else (fd,))

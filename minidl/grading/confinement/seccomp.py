@@ -6,7 +6,8 @@ administer a machine or to reach into other processes -- debugging others (``ptr
 ``process_vm_*``), kernel keyrings, BPF programs, performance counters, ``userfaultfd``
 and ``io_uring`` (two favourite doors of kernel exploits), mounting and namespaces
 (``mount``, ``unshare``, ``setns``, ``clone`` with a new-namespace flag), kernel modules,
-rebooting, clocks, swap -- much like Docker's default profile. ``clone3`` answers
+rebooting, clocks, swap -- much like Docker's default profile -- and the two ways to hold
+memory outside the address-space limit and the tmpfs (``memfd_create``, ``shmget``). ``clone3`` answers
 ``ENOSYS``: its flags sit in memory the filter cannot read, and on that answer the C
 library falls back to ``clone``, whose flags the filter does read. A system call of
 another architecture (32-bit calls on x86-64) ends the process.
@@ -59,6 +60,9 @@ REFUSED = [
     ("quotactl", 179, 60), ("vhangup", 153, 58), ("iopl", 172, None), ("ioperm", 173, None),
     ("settimeofday", 164, 170), ("clock_settime", 227, 112), ("clock_adjtime", 305, 266),
     ("adjtimex", 159, 171),
+    # memory that no address-space limit and no tmpfs size counts (a memfd, a System V
+    # segment never attached): refused, so only a memory cgroup's bound is not needed
+    ("memfd_create", 319, 279), ("shmget", 29, 194),
 ]
 CLONE = {"x86_64": 56, "aarch64": 220}
 CLONE3 = 435

@@ -20,17 +20,18 @@ from __future__ import annotations
 
 import argparse
 import io
+import shlex
 import shutil
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
-from .runner import parse_chapter
+from ..runner import parse_chapter
 
 __all__ = ["build_package", "main"]
 
-_PACKAGE_DIR = Path(__file__).resolve().parents[1]
+_PACKAGE_DIR = Path(__file__).resolve().parents[2]
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder's image.
@@ -53,7 +54,7 @@ mkdir -p "$ROOT/results"
 chmod -R go-rwx "$SOURCE/minidl" "$SOURCE/private_checks" 2>/dev/null || true
 cd "$SOURCE"
 # Gradescope takes one results object: of several notebooks, the chapter's is graded
-PYTHONPATH="$SOURCE" exec "$PYTHON" -m minidl grade --chapter {chapter} {checks}\\
+PYTHONPATH="$SOURCE" exec "$PYTHON" -m minidl grade --chapter {chapter} {checks}{forbid}\\
   --timeout {timeout} --one-notebook --json "$ROOT/results/results.json" "$ROOT/submission"
 """
 
@@ -70,7 +71,8 @@ def _requirements() -> str:
     return " ".join(f"'{d}'" for d in [*deps, "ipython>=8"])
 
 
-def build_package(output, chapter: str, checks=None, timeout: float = 60.0) -> Path:
+def build_package(output, chapter: str, checks=None, timeout: float = 60.0,
+                  forbid: tuple[str, ...] = ()) -> Path:
     """Write the autograder zip for ``chapter`` to ``output`` and return its path."""
     chapter = parse_chapter(chapter)
     output = Path(output)
@@ -78,6 +80,7 @@ def build_package(output, chapter: str, checks=None, timeout: float = 60.0) -> P
     files = {
         "setup.sh": SETUP_SH.format(requirements=_requirements()),
         "run_autograder": RUN_AUTOGRADER.format(chapter=chapter, checks=checks_arg,
+                                                forbid="".join(f"--forbid {shlex.quote(f)} " for f in forbid),
                                                 timeout=f"{timeout:g}"),
     }
     buffer = io.BytesIO()
@@ -105,9 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-o", "--output", type=Path, default=Path("autograder.zip"))
     parser.add_argument("--checks", type=Path, help="folder of private checks (*.py) to include")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per cell and call")
+    parser.add_argument("--forbid", action="append", default=[], metavar="MODULE[.NAME]",
+                        help="passed on to the grader (see `python -m minidl grade --help`)")
     args = parser.parse_args(argv)
     try:
-        path = build_package(args.output, args.chapter, args.checks, args.timeout)
+        path = build_package(args.output, args.chapter, args.checks, args.timeout, tuple(args.forbid))
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -26,12 +26,19 @@ __all__ = ["Case", "PROBES", "probe", "describe_exception", "cubic", "log_sum_ex
 
 @dataclass
 class Case:
-    """One set of inputs: positional ``args`` for the probe and a label for messages."""
+    """One set of inputs: positional ``args`` for the probe and a label for messages.
+
+    ``points`` (optional) makes the exercise score case by case (partial credit); the
+    cases without points share what is left of the exercise's. ``visibility`` is
+    Gradescope's: ``"visible"``, ``"hidden"`` or ``"after_due_date"``; only visible cases
+    run in a notebook's ``check()``."""
 
     args: tuple
     label: str = ""
     entry: str | None = None          # which entry to call (default: the first)
     extra: dict = field(default_factory=dict)
+    points: float | None = None
+    visibility: str = "visible"
 
 
 PROBES: dict[str, Callable] = {}
@@ -147,9 +154,11 @@ def build_model(weights: list):
 
 
 def model_summary(model) -> dict:
-    """What the grader compares of a model: which layers train, and every parameter."""
+    """What the grader compares of a model: which layers train, and every parameter
+    (names, in order, and values)."""
     return {"trainable": [bool(layer.trainable) for layer in model.layers],
             "has_params": [bool(layer.params) for layer in model.layers],
+            "param_names": [[str(k) for k in layer.params] for layer in model.layers],
             "params": [tuple(np.array(p) for p in layer.params.values()) for layer in model.layers]}
 
 
@@ -197,7 +206,7 @@ def describe_exception(err: BaseException) -> str:
 
 
 _LIBRARY_DIRS = tuple({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)})
-_GRADING_DIR = os.path.dirname(os.path.realpath(__file__))
+_GRADING_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))   # minidl/grading
 
 
 def _is_readers(filename: str) -> bool:

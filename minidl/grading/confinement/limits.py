@@ -1,4 +1,4 @@
-"""A pids cgroup per sandboxed process: a bound on the processes a submission may start.
+"""Cgroups per sandboxed process: bounds on a submission's processes, memory and CPU share.
 
 ``RLIMIT_NPROC`` (set in ``sandbox.py``) counts the processes of a *real* user id, and the
 kernel exempts root: when the grader runs as root (Gradescope, containers) the
@@ -17,6 +17,14 @@ were killed before they could (``remove_stale``). The command joins from the chi
 before it execs (``wrap``), so nothing it starts is ever outside the cgroup. A shell does
 the joining rather than ``Popen(preexec_fn=...)``, which is unsafe in a program with
 threads (the batch grades submissions in a thread pool).
+
+Where the grader may also make **memory** and **cpu** cgroups (``usable_controllers``),
+the same process joins one of each: ``memory.max`` (v2) / ``memory.limit_in_bytes`` (v1)
+bounds everything its processes hold -- anonymous memory, its tmpfs files, ``memfd``
+and shared memory, which the address-space limit does not count -- and a cpu cgroup per
+submission shares the CPU between submissions, not between processes, so twelve busy
+processes of one submission cannot starve another's timeouts. ``limit_status()`` says
+which bounds hold in this run.
 """
 from __future__ import annotations
 
@@ -29,29 +37,41 @@ import threading
 import time
 from dataclasses import dataclass
 
-__all__ = ["ProcessGroup", "usable_hierarchy", "remove_stale", "process_limit_status",
-           "DEFAULT_MAX_PROCESSES"]
+__all__ = ["ProcessGroup", "usable_hierarchy", "usable_controllers", "remove_stale",
+           "process_limit_status", "limit_status", "DEFAULT_MAX_PROCESSES"]
 
 DEFAULT_MAX_PROCESSES = 64          # processes and threads of one sandboxed process, all told
-# $1 is the cgroup's cgroup.procs; the shell writes its own pid there, then becomes the command
-_JOIN_THEN_EXEC = 'echo $$ > "$1" || exit 125; shift; exec "$@"'
+# $1 is how many cgroup.procs files follow; the shell writes its own pid into each, then
+# becomes the command
+_JOIN_THEN_EXEC = ('n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 125; '
+                   'shift; n=$((n - 1)); done; exec "$@"')
 
 _lock = threading.Lock()
 _hierarchy: tuple[str, int] | None | bool = False     # False: not looked for yet
+_controllers: dict | None = None
 
 
 @dataclass
 class ProcessGroup:
-    """One cgroup, made for one sandboxed process and removed after it."""
+    """One cgroup (a pids one, plus memory and cpu ones where they can be made), made for
+    one sandboxed process and removed after it."""
 
     path: str
     version: int                   # 1 or 2
+    others: tuple[str, ...] = ()   # v1: the memory and cpu cgroups beside the pids one
+    bounds: tuple[str, ...] = ()   # which controllers bound it: "pids", "memory", "cpu"
 
     @classmethod
-    def create(cls, max_processes: int = DEFAULT_MAX_PROCESSES) -> "ProcessGroup | None":
-        """A fresh cgroup whose ``pids.max`` is ``max_processes``; None where none can be made."""
+    def create(cls, max_processes: int = DEFAULT_MAX_PROCESSES,
+               memory: int | None = None) -> "ProcessGroup | None":
+        """A fresh cgroup whose ``pids.max`` is ``max_processes`` (and memory bound to
+        ``memory`` bytes, CPU shared, where those controllers are usable); None where no
+        pids cgroup can be made."""
         found = usable_hierarchy()
-        return None if found is None else cls._make(*found, max_processes)
+        group = None if found is None else cls._make(*found, max_processes)
+        if group is not None:
+            group._add_controllers(memory)
+        return group
 
     @classmethod
     def _make(cls, parent: str, version: int, max_processes: int) -> "ProcessGroup | None":
@@ -62,12 +82,34 @@ class ProcessGroup:
         except OSError:
             _rmdir(path)
             return None
-        return cls(path, version)
+        return cls(path, version, bounds=("pids",))
+
+    def _add_controllers(self, memory: int | None) -> None:
+        others, bounds = list(self.others), list(self.bounds)
+        for name, (parent, version) in usable_controllers().items():
+            if name == "memory" and not memory:
+                continue
+            if version == 2 and version == self.version and parent == os.path.dirname(self.path):
+                folder, made = self.path, False
+            else:
+                folder, made = os.path.join(parent, os.path.basename(self.path)), True
+            try:
+                if made:
+                    os.mkdir(folder)
+                _configure(folder, name, version, memory)
+            except OSError:
+                if made:
+                    _rmdir(folder)
+                continue
+            if made:
+                others.append(folder)
+            bounds.append(name)
+        self.others, self.bounds = tuple(others), tuple(bounds)
 
     def wrap(self, command: list[str]) -> list[str]:
-        """``command``, started by a shell that first puts itself into this cgroup."""
-        return [_shell(), "-c", _JOIN_THEN_EXEC, "sh", os.path.join(self.path, "cgroup.procs"),
-                *command]
+        """``command``, started by a shell that first puts itself into these cgroups."""
+        procs = [os.path.join(folder, "cgroup.procs") for folder in (self.path, *self.others)]
+        return [_shell(), "-c", _JOIN_THEN_EXEC, "sh", str(len(procs)), *procs, *command]
 
     def pids(self) -> list[int]:
         try:
@@ -82,6 +124,8 @@ class ProcessGroup:
         while True:
             self._kill_all()
             if _rmdir(self.path) or not os.path.isdir(self.path):
+                for folder in self.others:      # empty once the pids cgroup is
+                    _rmdir(folder)
                 return True
             if time.monotonic() > deadline:
                 return False
@@ -115,6 +159,57 @@ def usable_hierarchy() -> tuple[str, int] | None:
             if _hierarchy is not None:
                 remove_stale(_hierarchy[0])
         return _hierarchy
+
+
+def usable_controllers() -> dict[str, tuple[str, int]]:
+    """``{"memory": (folder, version), "cpu": (folder, version)}`` for the controllers under
+    which the grader can make cgroups (tried once per run, like ``usable_hierarchy``).
+    ``MINIDL_GRADE_NO_CGROUP=1`` says none."""
+    global _controllers
+    with _lock:
+        if _controllers is None:
+            _controllers = {}
+            if not os.environ.get("MINIDL_GRADE_NO_CGROUP"):
+                for name in ("memory", "cpu"):
+                    for parent, version in _candidates(name):
+                        if _works(parent, version, name):
+                            _controllers[name] = (parent, version)
+                            remove_stale(parent)
+                            break
+        return dict(_controllers)
+
+
+def _configure(folder: str, controller: str, version: int, memory: int | None) -> None:
+    """Write a new cgroup's limit: memory bytes (no swap), or an equal CPU share."""
+    if controller == "memory":
+        if version == 2:
+            _write(os.path.join(folder, "memory.max"), str(memory))
+            if os.path.exists(os.path.join(folder, "memory.swap.max")):
+                _write(os.path.join(folder, "memory.swap.max"), "0")
+        else:
+            _write(os.path.join(folder, "memory.limit_in_bytes"), str(memory))
+            memsw = os.path.join(folder, "memory.memsw.limit_in_bytes")
+            if os.path.exists(memsw):
+                _write(memsw, str(memory))
+    elif controller == "cpu":
+        _write(os.path.join(folder, "cpu.weight" if version == 2 else "cpu.shares"),
+               "100" if version == 2 else "1024")
+
+
+def limit_status(run_as: int | None = None, memory: int | None = None) -> str:
+    """One line: which bounds on processes, memory and CPU hold for a submission."""
+    parts = [process_limit_status(run_as)]
+    in_cgroups = run_as is None and usable_hierarchy() is not None
+    found = usable_controllers() if in_cgroups else {}
+    if "memory" in found:
+        size = f" of {memory / 2**30:g} GiB" if memory else ""
+        parts.append(f"memory bounded by a memory cgroup{size} (memfd and tmpfs included)")
+    else:
+        parts.append("memory bounded by the address-space limit only (no memory cgroup; "
+                     "memfd_create and shmget refused under bubblewrap)")
+    parts.append("CPU shared per submission by a cpu cgroup" if "cpu" in found else
+                 "CPU shared per process (no cpu cgroup; the submission runs at nice 10)")
+    return "; ".join(parts)
 
 
 def remove_stale(parent: str) -> list[str]:
@@ -164,8 +259,8 @@ def _find() -> tuple[str, int] | None:
     return None
 
 
-def _candidates() -> list[tuple[str, int]]:
-    """The grader's own cgroup in each mounted pids hierarchy, v2 first."""
+def _candidates(controller: str = "pids") -> list[tuple[str, int]]:
+    """The grader's own cgroup in each mounted hierarchy of ``controller``, v2 first."""
     try:
         with open("/proc/self/mounts") as mounts:
             entries = [line.split() for line in mounts]
@@ -174,20 +269,30 @@ def _candidates() -> list[tuple[str, int]]:
     except OSError:
         return []
     v2_path = next((path for hid, ctrls, path in memberships if hid == "0" and not ctrls), None)
-    v1_path = next((path for hid, ctrls, path in memberships if "pids" in ctrls.split(",")), None)
+    v1_path = next((path for hid, ctrls, path in memberships if controller in ctrls.split(",")), None)
     found = []
     for _, mountpoint, fstype, options, *_ in entries:
         if fstype == "cgroup2" and v2_path is not None:
             folder = os.path.join(mountpoint, v2_path.lstrip("/"))
-            if "pids" in _read(os.path.join(folder, "cgroup.subtree_control")).split():
+            if controller in _read(os.path.join(folder, "cgroup.subtree_control")).split():
                 found.append((folder, 2))
-        elif fstype == "cgroup" and "pids" in options.split(",") and v1_path is not None:
+        elif fstype == "cgroup" and controller in options.split(",") and v1_path is not None:
             found.append((os.path.join(mountpoint, v1_path.lstrip("/")), 1))
     return sorted(found, key=lambda item: -item[1])
 
 
-def _works(parent: str, version: int) -> bool:
-    group = ProcessGroup._make(parent, version, max_processes=8)
+def _works(parent: str, version: int, controller: str = "pids") -> bool:
+    if controller == "pids":
+        group = ProcessGroup._make(parent, version, max_processes=8)
+    else:
+        path = os.path.join(parent, f"minidl-grade-{os.getpid()}-{secrets.token_hex(4)}")
+        try:
+            os.mkdir(path)
+            _configure(path, controller, version, 2**30)
+        except OSError:
+            _rmdir(path)
+            return False
+        group = ProcessGroup(path, version)
     if group is None:
         return False
     try:

@@ -9,17 +9,46 @@ numbers. Two kinds of hints:
   mean). If the submission matches one of them, its message is shown.
 * **generic hints**, worked out from the numbers alone: a transposed shape, an extra or
   missing axis, a flipped sign, a constant factor, NaN from an overflow.
+
+The verdict itself is written so that nothing but the right numbers passes: a NaN or an
+infinity where the reference is finite is wrong (and said so), the error measure scales
+before it squares (``rel_error`` cannot overflow, whatever the magnitudes), and every
+comparison is phrased ``not (error <= tolerance)``, so a NaN error fails.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .codec import Unsupported
-from ..gradcheck import rel_error   # one home: ||got - expected|| / (||got|| + ||expected||)
+from ..runtime.codec import Unsupported
 
-__all__ = ["rel_error", "compare_outputs", "describe_value", "TOLERANCE"]
+__all__ = ["rel_error", "compare_outputs", "compare_models", "describe_value", "TOLERANCE"]
 
 TOLERANCE = 1e-6
+
+
+def rel_error(a, b) -> float:
+    """``||a - b|| / (||a|| + ||b||)`` (Euclidean norms), safe for any values.
+
+    Both arrays are divided by their largest magnitude before the norms are taken, so
+    values near 1e200 (whose squares overflow) give the true ratio instead of inf/inf.
+    Non-finite entries count as an infinite error unless both arrays hold the very same
+    non-finite value there (then the finite entries decide). Equal shapes are required.
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"rel_error needs equal shapes, got {a.shape} and {b.shape}")
+    finite_a, finite_b = np.isfinite(a), np.isfinite(b)
+    if not (finite_a.all() and finite_b.all()):
+        same = np.array_equal(finite_a, finite_b) and \
+            np.array_equal(a[~finite_a], b[~finite_b], equal_nan=True)
+        if not same:
+            return float("inf")
+        a, b = a[finite_a], b[finite_b]
+    scale = max(float(np.max(np.abs(a), initial=0.0)), float(np.max(np.abs(b), initial=0.0)))
+    if scale == 0.0:
+        return 0.0
+    a, b = a / scale, b / scale
+    return float(np.linalg.norm(a - b) / (np.linalg.norm(a) + np.linalg.norm(b)))
 
 
 def describe_value(value) -> str:
@@ -75,10 +104,31 @@ def _drop_one_axis(shape: tuple) -> list:
     return [shape[:i] + shape[i + 1:] for i in range(len(shape))]
 
 
+def _non_finite(name: str, got: np.ndarray, expected: np.ndarray) -> str | None:
+    """A message if ``got`` holds NaN or inf where ``expected`` does not (or the reverse)."""
+    finite_g, finite_e = np.isfinite(got), np.isfinite(expected)
+    if finite_g.all() and finite_e.all():
+        return None
+    wrong = ~finite_g & finite_e
+    if wrong.any():
+        index = tuple(int(i) for i in np.argwhere(wrong)[0]) if got.ndim else ()
+        where = f" (first at index {index[0] if len(index) == 1 else index})" if index else ""
+        kind = "NaN" if np.isnan(got[wrong]).any() else "inf"
+        return (f"`{name}` contains NaN or inf where the answer is finite ({int(wrong.sum())} "
+                f"of {got.size} values, {kind}{where}) -- an overflow in exp, a log of 0, or a "
+                "division by zero? (subtract the maximum before exp)")
+    missing = finite_g & ~finite_e
+    if missing.any() or not np.array_equal(got[~finite_g], expected[~finite_e], equal_nan=True):
+        return f"`{name}` should hold NaN or inf where the reference does, and the same ones"
+    return None
+
+
 def _first_mismatch(got: np.ndarray, expected: np.ndarray) -> str:
     if got.ndim == 0:
         return f"expected {expected.item():.6g}, got {got.item():.6g}"
-    bad = ~np.isclose(got, expected, rtol=1e-5, atol=1e-8 * (np.abs(expected).max() + 1e-300))
+    with np.errstate(all="ignore"):
+        scale = float(np.max(np.abs(expected), initial=0.0)) + 1e-300
+        bad = ~np.isclose(got, expected, rtol=1e-5, atol=1e-8 * scale)
     if not bad.any():
         return ""
     index = tuple(int(i) for i in np.argwhere(bad)[0])
@@ -89,11 +139,12 @@ def _first_mismatch(got: np.ndarray, expected: np.ndarray) -> str:
 
 def _factor_hint(got: np.ndarray, expected: np.ndarray, factors: dict) -> str:
     """A hint when ``got`` is a constant multiple of ``expected``."""
-    denominator = float(np.sum(expected * expected))
-    if denominator < 1e-300:
+    with np.errstate(all="ignore"):
+        denominator = float(np.sum(expected * expected))
+        c = float(np.sum(got * expected)) / denominator if denominator else 0.0
+    if not (denominator >= 1e-300 and np.isfinite(denominator)):
         return ""
-    c = float(np.sum(got * expected)) / denominator
-    if abs(c) < 1e-12 or rel_error(got, c * expected) > 1e-6:
+    if not (np.isfinite(c) and abs(c) >= 1e-12 and rel_error(got, c * expected) <= 1e-6):
         return ""
     if abs(c + 1) < 1e-6:
         return "the sign is flipped: check a minus sign (gradient descent subtracts the gradient)"
@@ -142,7 +193,7 @@ def _matches(got, wrong, tolerance) -> bool:
     g, w = _as_array(got), _as_array(wrong)
     if g is None or w is None or g.shape != w.shape or not np.all(np.isfinite(g)):
         return False
-    return rel_error(g, w) < tolerance
+    return rel_error(g, w) <= tolerance
 
 
 def _compare_one(name: str, got, expected, tolerance: float) -> str | None:
@@ -156,13 +207,42 @@ def _compare_one(name: str, got, expected, tolerance: float) -> str | None:
         hint = _shape_hint(g.shape, e.shape)
         return (f"`{name}` has shape {g.shape}, expected {e.shape}"
                 + (f"\n    hint: {hint}" if hint else ""))
-    finite = np.isfinite(e)
-    if not np.all(np.isfinite(g)[finite]):
-        return (f"`{name}` contains NaN or inf where the answer is finite -- an overflow in "
-                "exp, a log of 0, or a division by zero? (subtract the maximum before exp)")
-    error = rel_error(g[finite], e[finite]) if finite.any() else 0.0
-    if error > tolerance or not np.array_equal(np.isfinite(g), finite):
+    problem = _non_finite(name, g, e)
+    if problem:
+        return problem
+    error = rel_error(g, e)
+    if not error <= tolerance:
         detail = _first_mismatch(g, e)
         return (f"`{name}` is wrong: relative error {error:.2e} (tolerance {tolerance:.0e})"
                 + (f"; {detail}" if detail else ""))
+    return None
+
+
+def compare_models(got: dict, expected: dict, what: str = "the weights") -> str | None:
+    """``None`` if a model summary (``probes.model_summary``) has the reference's layers,
+    parameter names and shapes, and ``expected``'s values; else what differs.
+
+    A judge calls this before it reads anything else of the summary, so an emptied
+    ``layer.params`` or a layer removed cannot leave it nothing to compare.
+    """
+    for key in ("params", "has_params", "trainable"):
+        if not isinstance(got.get(key), list) or len(got[key]) != len(expected[key]):
+            return (f"the model should still have its {len(expected['params'])} layers "
+                    "(were layers removed or replaced?)")
+    names = got.get("param_names", expected.get("param_names"))
+    for index, (mine, theirs) in enumerate(zip(got["params"], expected["params"])):
+        wanted = expected.get("param_names", [None] * len(expected["params"]))[index]
+        if wanted is not None and (not isinstance(names, list) or names[index] != wanted):
+            return (f"layer {index}'s parameters should be named {wanted}, found "
+                    f"{names[index] if isinstance(names, list) else 'none'} (was `layer.params` "
+                    "replaced or emptied?)")
+        labels = [f"layer {index} {n}" for n in (wanted or range(len(theirs)))]
+        if not isinstance(mine, (tuple, list)) or len(mine) != len(theirs):
+            count = len(mine) if isinstance(mine, (tuple, list)) else describe_value(mine)
+            return (f"layer {index} should have {len(theirs)} parameter(s), found {count} "
+                    "(was `layer.params` replaced or emptied?)")
+        for label, m, t in zip(labels, mine, theirs):
+            problem = compare_outputs(m, t, (label,))
+            if problem:
+                return f"{what}: {problem}"
     return None

@@ -24,7 +24,7 @@ from typing import Callable
 import numpy as np
 
 from .feedback import TOLERANCE, compare_outputs
-from .probes import PROBES, Case, probe
+from ..runtime.probes import PROBES, Case, probe
 
 __all__ = ["Exercise", "Case", "function_exercise", "register", "get", "all_exercises",
            "for_chapter", "CHAPTERS", "PROBES", "probe", "counts"]
@@ -49,6 +49,8 @@ class Exercise:
     kind: str = "code"                # "code", or a question: "choice", "number", "shape"
     choices: dict | None = None       # a multiple-choice question's letters and texts
     explanation: str = ""             # a question's explanation, shown once it is answered right
+    partial: bool = False             # score case by case (also when a case has points)
+    visibility: str = "visible"       # Gradescope's, for every case: see probes.Case
 
     @property
     def is_question(self) -> bool:
@@ -78,7 +80,7 @@ def _load_specs() -> None:
         return
     with _load_lock:
         if not _loaded:
-            from . import specs
+            from .. import specs
             for module in sorted(m.name for m in pkgutil.iter_modules(specs.__path__)):
                 if not module.startswith("_"):
                     importlib.import_module(f"minidl.grading.specs.{module}")
@@ -127,13 +129,16 @@ def function_exercise(name: str, chapter: str, points: int, entry: str, title: s
                       make_cases: Callable, reference: Callable, outputs: tuple[str, ...],
                       mistakes: tuple = (), factors: Callable | None = None,
                       tolerance: float = TOLERANCE, probe_name: str = "call",
-                      needs: tuple = (), do_register: bool = True) -> Exercise:
+                      needs: tuple = (), do_register: bool = True, partial: bool = False,
+                      visibility: str = "visible") -> Exercise:
     """An exercise that calls ``entry(*case.args)`` and compares with ``reference(*case.args)``.
 
     outputs : names of the returned values, e.g. ``("dx", "dW", "db")``
     mistakes : pairs ``(hint, fn)``; ``fn`` has the reference's signature and computes the
         answer with that mistake applied
     factors : ``fn(*args) -> {"label": value}``, constants that explain a scaled answer
+    partial : score each case separately (points split over the cases, or ``Case.points``)
+    visibility : ``"visible"``, ``"hidden"`` or ``"after_due_date"`` (Gradescope's)
     """
     def judge(case: Case, got) -> str | None:
         expected = reference(*copy.deepcopy(case.args))
@@ -143,5 +148,5 @@ def function_exercise(name: str, chapter: str, points: int, entry: str, title: s
 
     exercise = Exercise(name=name, chapter=chapter, points=points, entries=(entry,),
                         title=title, make_cases=make_cases, judge=judge, probe=probe_name,
-                        needs=needs)
+                        needs=needs, partial=partial, visibility=visibility)
     return register(exercise) if do_register else exercise

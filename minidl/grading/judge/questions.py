@@ -42,8 +42,8 @@ import re
 
 import numpy as np
 
-from .codec import Unsupported
-from .probes import Case
+from ..runtime.codec import Unsupported
+from ..runtime.probes import Case
 from .registry import Exercise, register
 
 __all__ = ["multiple_choice", "number_question", "shape_question", "choice_line", "QUESTION_KINDS"]
