@@ -1,4 +1,4 @@
-"""Chapter 4, optimization: SGD with momentum, Adam, gradient clipping."""
+"""Chapter 4, optimization: SGD with momentum, Adam, a bias-corrected average of the weights."""
 import numpy as np
 
 from ..registry import Case, function_exercise
@@ -73,37 +73,35 @@ function_exercise(
                _adam_eps_inside)))
 
 
-# ---------------------------------------------------------------- clipping
-def clip_by_global_norm(grads, max_norm):
-    """Scale every gradient by max_norm / ||all grads|| when that norm exceeds max_norm."""
-    total = np.sqrt(sum(np.sum(g ** 2) for g in grads))
-    scale = min(1.0, max_norm / total) if total > 0 else 1.0
-    return [g * scale for g in grads]
+# ---------------------------------------------------------------- weight averaging
+def ema_weights(average, w, decay, t):
+    """An exponential moving average of the weights with Adam's bias correction.
+
+    average = decay * average + (1 - decay) * w (started at 0); returns (average, average / (1 - decay**t))."""
+    average = decay * average + (1 - decay) * w
+    return average, average / (1 - decay ** t)
 
 
-def _clip_each(grads, max_norm):
-    return [g * min(1.0, max_norm / np.linalg.norm(g)) for g in grads]
-
-
-def _clip_always(grads, max_norm):
-    total = np.sqrt(sum(np.sum(g ** 2) for g in grads))
-    return [g * max_norm / total for g in grads]
-
-
-def _clip_cases(rng):
-    grads = [rng.standard_normal((3, 2)), rng.standard_normal(4), rng.standard_normal((2, 2))]
-    small = [g * 0.01 for g in grads]
-    return [Case((grads, 1.0), label="3 gradients with a global norm above max_norm=1.0"),
-            Case((small, 1.0), label="3 gradients with a global norm below max_norm=1.0")]
+def _ema_cases(rng):
+    cases = []
+    for shape, decay, t in (((3, 2), 0.9, 1), ((4,), 0.99, 5), ((2, 2), 0.5, 3)):
+        average = np.zeros(shape) if t == 1 else rng.standard_normal(shape) * 0.1
+        cases.append(Case((average, rng.standard_normal(shape), decay, t),
+                          label=f"step t={t}, decay={decay}"))
+    return cases
 
 
 function_exercise(
-    "clip_by_global_norm", CHAPTER, 1, "clip_by_global_norm", "Gradient clipping by global norm",
-    _clip_cases, clip_by_global_norm, ("grads[0]", "grads[1]", "grads[2]"),
-    mistakes=(("each gradient is clipped on its own; the norm is over all gradients together",
-               _clip_each),
-              ("gradients below the limit must be left unchanged (scale = min(1, max_norm / norm))",
-               _clip_always)))
+    "ema_weights", CHAPTER, 2, "ema_weights", "A bias-corrected moving average of the weights",
+    _ema_cases, ema_weights, ("average", "debiased"),
+    mistakes=(("the average is not debiased: divide by 1 - decay**t, as Adam does for m",
+               lambda a, w, d, t: (d * a + (1 - d) * w,) * 2),
+              ("the weights of the two terms are swapped: the *old* average keeps the weight "
+               "decay, the new w gets 1 - decay",
+               lambda a, w, d, t: ((1 - d) * a + d * w, ((1 - d) * a + d * w) / (1 - d ** t))),
+              ("the correction uses t - 1; at step t the average holds t terms: 1 - decay**t",
+               lambda a, w, d, t: (d * a + (1 - d) * w,
+                                   (d * a + (1 - d) * w) / (1 - d ** max(t - 1, 1e-9))))))
 
 
 # ---------------------------------------------------------------- questions
