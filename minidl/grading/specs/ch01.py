@@ -49,34 +49,47 @@ function_exercise(
 
 
 # ---------------------------------------------------------------- logistic regression
-def logistic_regression_gradient(X, y, w, b):
-    """Mean binary cross-entropy of sigmoid(X w + b): dL/dw = X^T (p - y) / N, dL/db = mean(p - y)."""
+def logistic_regression_gradient(X, y, w, b, pos_weight):
+    """Mean *weighted* binary cross-entropy of p = sigmoid(X w + b), positives weighted by
+    pos_weight: L = -mean(pos_weight y log p + (1 - y) log(1 - p)). Returns (dL/dw, dL/db).
+
+    dL/dz = p (pos_weight y + 1 - y) - pos_weight y, per sample, divided by N."""
     p = _sigmoid(X @ w + b)
-    return X.T @ (p - y) / X.shape[0], np.mean(p - y)
+    dz = (p * (pos_weight * y + 1 - y) - pos_weight * y) / X.shape[0]
+    return X.T @ dz, np.sum(dz)
 
 
-def _logreg_no_sigmoid(X, y, w, b):
-    r = X @ w + b - y
-    return X.T @ r / X.shape[0], np.mean(r)
+def _logreg_unweighted(X, y, w, b, pos_weight):
+    return logistic_regression_gradient(X, y, w, b, 1.0)
+
+
+def _logreg_scaled_error(X, y, w, b, pos_weight):
+    p = _sigmoid(X @ w + b)
+    dz = np.where(y == 1, pos_weight, 1.0) * (p - y) / X.shape[0]
+    return X.T @ dz, np.sum(dz)
 
 
 def _logreg_cases(rng):
     cases = []
-    for n, d in ((8, 3), (13, 5)):
+    for n, d, pos_weight in ((8, 3, 3.0), (13, 5, 0.5), (6, 2, 1.0)):
         X = rng.standard_normal((n, d))
         y = (rng.random(n) < 0.5).astype(np.float64)
-        cases.append(Case((X, y, rng.standard_normal(d), float(rng.standard_normal())),
-                          label=f"X of shape {(n, d)}"))
+        cases.append(Case((X, y, rng.standard_normal(d), float(rng.standard_normal()), pos_weight),
+                          label=f"X of shape {(n, d)}, pos_weight={pos_weight}"))
     return cases
 
 
 function_exercise(
     "logistic_regression_gradient", CHAPTER, 2, "logistic_regression_gradient",
-    "Gradient of the binary cross-entropy of logistic regression",
+    "Gradient of a class-weighted binary cross-entropy",
     _logreg_cases, logistic_regression_gradient, ("dw", "db"),
-    mistakes=(("the sigmoid is missing: the prediction is p = sigmoid(X @ w + b)",
-               _logreg_no_sigmoid),),
-    factors=lambda X, y, w, b: {"the batch size N": X.shape[0]})
+    mistakes=(("pos_weight is ignored: the positive samples' term of the loss is multiplied by it",
+               _logreg_unweighted),
+              ("the error p - y is scaled by the weight of the sample's class; that is right only "
+               "where the weight multiplies the *whole* loss of a sample; here pos_weight "
+               "multiplies -y log p alone, so dL/dz = p (pos_weight y + 1 - y) - pos_weight y",
+               _logreg_scaled_error)),
+    factors=lambda X, y, w, b, pw: {"the batch size N": X.shape[0]})
 
 
 # ---------------------------------------------------------------- softmax
