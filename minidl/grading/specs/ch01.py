@@ -116,36 +116,3 @@ function_exercise(
     _softmax_cases, softmax, ("probs",),
     mistakes=(("normalised over the wrong axis: each row (axis=1) must sum to 1",
                _softmax_columns),))
-
-
-# ---------------------------------------------------------------- questions
-# Graded like the code exercises; the answers and the explanations stay here, in the
-# grader's process (see questions.py).
-from ..questions import multiple_choice, number_question, shape_question  # noqa: E402
-
-multiple_choice(
-    "softmax_shift", CHAPTER, 1, "What subtracting max(z) does to softmax",
-    choices={"a": "every probability gets smaller",
-             "b": "nothing: the probabilities are exactly the same",
-             "c": "the largest probability becomes 1",
-             "d": "the probabilities no longer sum to 1"},
-    answer="b",
-    wrong={"a": "subtracting a constant from every logit divides numerator and denominator of "
-                "softmax by the same factor exp(c): no probability changes, it only keeps exp "
-                "from overflowing",
-           "c": "exp(0) = 1 is the largest *numerator*, but it is still divided by the sum of all "
-                "the exponentials, so the probability stays what it was",
-           "d": "softmax divides by the sum of its numerators whatever the logits are, so the "
-                "outputs always sum to 1"},
-    explanation="softmax(z - c) = softmax(z) for any constant c; the shift only prevents overflow.")
-
-number_question(
-    "initial_cross_entropy", CHAPTER, 1, "The cross-entropy of an untrained 4-class classifier",
-    value=float(np.log(4.0)), tolerance=2e-3,
-    mistakes=((0.25, "0.25 is the probability of the true class; the loss is -log of it"),
-              (0.75, "0.75 is 1 - p; cross-entropy is -log p(true class)"),
-              (float(np.log10(4.0)), "that is log10(4); the loss uses the natural logarithm"),
-              (2.0, "that is log2(4), in bits; minidl's (and Keras's) loss uses the natural logarithm"),
-              (-float(np.log(4.0)), "a loss is -log p: the sign is flipped")),
-    hint="with equal logits every class gets probability 1/K; the loss is -log of the true class's probability",
-    explanation="ln K = ln 4 ≈ 1.386: a first loss far from ln K means the initialisation or the loss is off.")

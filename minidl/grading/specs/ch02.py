@@ -100,35 +100,3 @@ function_exercise(
                lambda x, W1, b1, W2, b2: (x @ W1 + b1) @ W2 + b2),
               ("a ReLU is applied to the output scores too; the last layer stays linear",
                lambda x, W1, b1, W2, b2: np.maximum(two_layer_forward(x, W1, b1, W2, b2), 0))))
-
-
-# ---------------------------------------------------------------- questions
-# Graded like the code exercises; the answers and the explanations stay here, in the
-# grader's process (see questions.py).
-from ..questions import multiple_choice, number_question, shape_question  # noqa: E402
-
-shape_question(
-    "dense_weight_shape", CHAPTER, 1, "The shape of a Dense layer's weights",
-    shape=(784, 64), axes="(inputs, units)",
-    mistakes={(64, 784): "that is the transpose: minidl computes y = x @ W, so W has one row per "
-                         "input feature (PyTorch's nn.Linear stores the transpose)",
-              (32, 64): "that is the shape of the layer's *output* for this batch; W does not "
-                        "depend on the batch size",
-              (32, 784): "that is the shape of the input batch; W maps 784 features to 64 units"},
-    hint="the weights do not depend on the batch size, and y = x @ W",
-    explanation="W is (784, 64): one row per input feature, one column per unit, whatever the batch size.")
-
-multiple_choice(
-    "linear_stack", CHAPTER, 1, "Why stacked linear layers cannot learn XOR",
-    choices={"a": "they have too few parameters",
-             "b": "a composition of linear maps is one linear map, so the decision boundary is still a line",
-             "c": "the learning rate is too small for XOR",
-             "d": "XOR needs a sigmoid output instead of a softmax"},
-    answer="b",
-    wrong={"a": "adding units or layers adds parameters, yet (x W1) W2 = x (W1 W2) is still one "
-                "linear map: more parameters of a linear model buy no new boundaries",
-           "c": "no learning rate helps: the best linear boundary misclassifies at least one of "
-                "the four XOR points, so training converges to that wrong optimum",
-           "d": "sigmoid and softmax differ only in how they turn scores into probabilities; the "
-                "scores of a linear stack still come from one line"},
-    explanation="x W1 W2 = x (W1 W2): without a nonlinearity in between depth adds nothing.")

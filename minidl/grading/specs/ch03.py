@@ -143,30 +143,3 @@ register(Exercise(
     name="numerical_gradient", chapter=CHAPTER, points=2, entries=("numerical_gradient",),
     title="A numerical gradient by central differences", make_cases=_numgrad_cases,
     judge=_judge_numgrad, probe="call_and_inputs"))
-
-
-# ---------------------------------------------------------------- questions
-# Graded like the code exercises; the answers and the explanations stay here, in the
-# grader's process (see questions.py).
-from ..questions import multiple_choice, number_question, shape_question  # noqa: E402
-
-multiple_choice(
-    "relu_gradient_negative", CHAPTER, 1, "The gradient ReLU passes back for x < 0",
-    choices={"a": "dy, unchanged", "b": "0", "c": "dy * x", "d": "-dy"},
-    answer="b",
-    wrong={"a": "dy passes unchanged only where x > 0: there ReLU is the identity, with slope 1",
-           "c": "the local gradient of ReLU is its slope (0 or 1), not its input; dy * x would be "
-                "the gradient of a product",
-           "d": "ReLU never flips signs: for x < 0 it is flat, not decreasing"},
-    explanation="ReLU is flat (slope 0) for x < 0, so no gradient flows there: a unit that is "
-                "negative for every input stops learning (a 'dead' ReLU).")
-
-number_question(
-    "chain_rule_value", CHAPTER, 1, "The chain rule on a small graph",
-    value=12.0, tolerance=1e-6,
-    mistakes=((-4.0, "-4 is dL/dq = 2q; the chain rule multiplies it by dq/dx = y"),
-              (-3.0, "-3 is dq/dx = y; the chain rule multiplies it by dL/dq = 2q"),
-              (-12.0, "the sign is flipped: dL/dq = 2q and dq/dx = y are both negative here"),
-              (4.0, "that is L itself, the value of the forward pass, not a gradient")),
-    hint="compute q = x*y + z forward, then dL/dq, then multiply by dq/dx",
-    explanation="q = -2, dL/dq = 2q = -4, dq/dx = y = -3, so dL/dx = 12.")

@@ -102,36 +102,3 @@ function_exercise(
               ("the correction uses t - 1; at step t the average holds t terms: 1 - decay**t",
                lambda a, w, d, t: (d * a + (1 - d) * w,
                                    (d * a + (1 - d) * w) / (1 - d ** max(t - 1, 1e-9))))))
-
-
-# ---------------------------------------------------------------- questions
-# Graded like the code exercises; the answers and the explanations stay here, in the
-# grader's process (see questions.py).
-from ..questions import multiple_choice, number_question, shape_question  # noqa: E402
-
-number_question(
-    "adam_bias_correction", CHAPTER, 1, "Adam's bias correction at step 1",
-    value=10.0, tolerance=1e-3,
-    mistakes=((0.1, "0.1 = 1 - beta1 is what the raw m_1 carries of g_1; the correction divides by it"),
-              (0.9, "0.9 is beta1, the weight of the *previous* m, which is 0 at step 1"),
-              (1.0, "without bias correction m_1 = 0.1 g_1 is ten times too small: the correction "
-                    "is not 1 at step 1 (it tends to 1 as t grows)"),
-              (1000.0, "1000 = 1 / (1 - beta2) corrects v, the second moment; the question is about m")),
-    hint="write m_1 from m_0 = 0, then divide by (1 - beta1**t) with t = 1",
-    explanation="m_1 = (1 - beta1) g_1 = 0.1 g_1 and m̂_1 = m_1 / (1 - beta1) = 10 m_1 = g_1.")
-
-multiple_choice(
-    "adam_sqrt_v", CHAPTER, 1, "Why Adam divides by sqrt(v)",
-    choices={"a": "to make the gradient estimate unbiased",
-             "b": "so that each parameter's step is about lr whatever the scale of its gradient",
-             "c": "to decay the learning rate over the course of training",
-             "d": "to add L2 regularization to every update"},
-    answer="b",
-    wrong={"a": "the bias correction (dividing by 1 - beta**t) removes the bias of starting m and "
-                "v at zero; sqrt(v) plays another role",
-           "c": "v tracks the recent squared gradients and can grow or shrink; Adam has no built-in "
-                "schedule (use a LearningRateScheduler for that)",
-           "d": "weight decay is a separate term (AdamW adds it outside the moments); dividing by "
-                "sqrt(v) rescales the step, it does not pull the weights towards zero"},
-    explanation="m / sqrt(v) is about ±1 for a steady gradient of any size, so steps are about lr "
-                "in every coordinate: large gradients are damped, small ones amplified.")

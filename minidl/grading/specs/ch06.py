@@ -107,39 +107,3 @@ function_exercise(
               ("the scale divides by the variance; BatchNorm divides by the standard deviation "
                "sqrt(var + eps)", lambda W, b, g, be, mu, var, eps: (
                    W * g / (var + eps), (b - mu) * g / (var + eps) + be))))
-
-
-# ---------------------------------------------------------------- questions
-# Graded like the code exercises; the answers and the explanations stay here, in the
-# grader's process (see questions.py).
-from ..questions import multiple_choice, number_question, shape_question  # noqa: E402
-
-multiple_choice(
-    "batchnorm_test_time", CHAPTER, 1, "What BatchNorm uses at test time",
-    choices={"a": "the mean and variance of the test batch",
-             "b": "the running averages of mean and variance collected during training",
-             "c": "mean 0 and variance 1, the values the layer normalises to",
-             "d": "the mean and variance of the whole test set"},
-    answer="b",
-    wrong={"a": "then a prediction would depend on the other samples in the batch, and a batch of "
-                "one sample would normalise to zero",
-           "c": "0 and 1 are where the running statistics *start*; the layer's input is not "
-                "standardised, so using them would leave the input unnormalised",
-           "d": "that uses test data to build the model (a leak), and is impossible when samples "
-                "arrive one at a time"},
-    explanation="running_mean / running_var, updated with momentum on every training batch, make "
-                "inference deterministic and independent of the batch.")
-
-shape_question(
-    "batchnorm_gamma_shape", CHAPTER, 1, "The shape of gamma for images",
-    shape=(16,), axes="one axis per parameter dimension",
-    mistakes={(16, 5, 5): "that is one gamma per channel *and position*; BatchNorm for images "
-                          "shares one scale per channel across N, H and W",
-              (8, 16, 5, 5): "that is the shape of the input; the parameters do not depend on the "
-                             "batch and are shared over N, H and W",
-              (8,): "gamma does not depend on the batch: there is one per channel",
-              (1, 16, 1, 1): "minidl keeps gamma as a flat (C,) vector (and reshapes it to "
-                             "broadcast); the question asks for the stored shape",
-              (5, 5): "gamma is per channel, not per position"},
-    hint="the statistics are taken over N, H and W: what is left?",
-    explanation="(16,): the mean and variance are over N, H, W, so one gamma and beta per channel.")

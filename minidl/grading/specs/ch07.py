@@ -171,31 +171,3 @@ function_exercise(
     _im2col_cases, im2col, ("cols",),
     mistakes=(("the columns are ordered (kh, kw, c); this layout orders them (c, kh, kw), "
                "matching W.reshape(F, -1)", _im2col_channels_last),))
-
-
-# ---------------------------------------------------------------- questions
-# Graded like the code exercises; the answers and the explanations stay here, in the
-# grader's process (see questions.py).
-from ..questions import multiple_choice, number_question, shape_question  # noqa: E402
-
-shape_question(
-    "conv_output_shape", CHAPTER, 1, "The output shape of a strided convolution",
-    shape=(8, 16, 16, 16), axes="(N, C, H, W)",
-    mistakes={(8, 16, 15, 15): "the padding was left out: (32 + 2*1 - 3) // 2 + 1",
-              (8, 16, 32, 32): "the stride was left out: a stride of 2 halves the height and width",
-              (8, 16, 30, 30): "both stride and padding were left out",
-              (8, 3, 16, 16): "the output has one channel per filter, not per input channel",
-              (8, 16, 17, 17): "the floor division: (H + 2P - K) // S + 1 with H=32, P=1, K=3, S=2",
-              (16, 8, 16, 16): "minidl is NCHW: the batch axis comes first, then the filters"},
-    hint="apply (H + 2P - K) // S + 1 to the height and the width",
-    explanation="(32 + 2 - 3) // 2 + 1 = 16, and one output channel per filter: (8, 16, 16, 16).")
-
-number_question(
-    "conv_param_count", CHAPTER, 1, "The parameters of a convolution",
-    value=448, tolerance=0.5,
-    mistakes=((432, "432 counts the weights 16*3*3*3; each filter also has a bias"),
-              (160, "160 leaves out the input channels: each filter spans all 3 of them"),
-              (144, "144 = 16*3*3 leaves out the input channels and the biases"),
-              (28, "28 is one filter (3*3*3 weights and a bias); there are 16")),
-    hint="W has shape (F, C, KH, KW), b has shape (F,)",
-    explanation="W (16, 3, 3, 3) = 432 weights plus 16 biases = 448; the image size does not matter.")

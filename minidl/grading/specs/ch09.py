@@ -94,34 +94,3 @@ register(Exercise(
     name="relu_backward_cuda", chapter=CHAPTER, points=2, entries=("RELU_BACKWARD_SOURCE",),
     title="ReLU backward as a CUDA kernel with a grid-stride loop",
     make_cases=_relu_backward_cases, judge=_judge_relu_backward, probe="cuda"))
-
-
-# ---------------------------------------------------------------- questions
-# Graded like the code exercises; the answers and the explanations stay here, in the
-# grader's process (see questions.py).
-from ..questions import multiple_choice, number_question, shape_question  # noqa: E402
-
-multiple_choice(
-    "cuda_bounds_check", CHAPTER, 1, "Why a kernel tests `if (i < n)`",
-    choices={"a": "the grid is rounded up to whole blocks, so the last block has threads past the end",
-             "b": "it makes the kernel faster by skipping work",
-             "c": "it stops two blocks from writing the same element",
-             "d": "the CUDA compiler refuses a kernel without it"},
-    answer="a",
-    wrong={"b": "the test costs a comparison per thread; it is there for correctness, not speed",
-           "c": "each thread computes its own index blockIdx.x * blockDim.x + threadIdx.x, so "
-                "two threads never share one; the test is about indices beyond n",
-           "d": "the compiler accepts it; without it the kernel compiles and then writes past the "
-                "end of the buffer (the exercises' guard values catch that)"},
-    explanation="blocks = ceil(n / threads) launches up to threads - 1 extra threads; they must do nothing.")
-
-number_question(
-    "cuda_global_index", CHAPTER, 1, "A thread's global index",
-    value=517, tolerance=0.5,
-    mistakes=((7, "blockIdx.x + threadIdx.x forgets that every earlier block holds blockDim.x threads"),
-              (1282, "the roles are swapped: the block index is multiplied by the block size, "
-                     "then the thread's index within its block is added"),
-              (512, "512 is where block 2 starts; thread 5 of it is 5 further"),
-              (1280, "the roles are swapped, and the block index is not added")),
-    hint="blocks before this one hold blockDim.x threads each",
-    explanation="i = blockIdx.x * blockDim.x + threadIdx.x = 2 * 256 + 5 = 517.")

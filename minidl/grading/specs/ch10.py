@@ -134,36 +134,3 @@ function_exercise(
     mistakes=(("the gradient reaching c through h = o * tanh(c) is missing: "
                "dc_total = dc + dh * o * (1 - tanh(c)**2)",
                lambda *args: _lstm_backward(*args, through_h=False)),))
-
-
-# ---------------------------------------------------------------- questions
-# Graded like the code exercises; the answers and the explanations stay here, in the
-# grader's process (see questions.py).
-from ..questions import multiple_choice, number_question, shape_question  # noqa: E402
-
-multiple_choice(
-    "lstm_cell_path", CHAPTER, 1, "Why the LSTM's cell path eases vanishing gradients",
-    choices={"a": "the LSTM uses tanh, whose derivative is larger than the sigmoid's",
-             "b": "dc_{t-1} = f_t * dc_t: along the cell the gradient is scaled by the forget gate, "
-                  "not multiplied by Wh and a tanh derivative at every step",
-             "c": "it has four times the parameters of a SimpleRNN",
-             "d": "the LSTM clips its gradients internally"},
-    answer="b",
-    wrong={"a": "the SimpleRNN uses tanh too, and its gradient still vanishes: it is multiplied by "
-                "Wh and tanh' at every step, which shrinks it geometrically",
-           "c": "more parameters do not change how a gradient flows back through time; the "
-                "structure of the path does",
-           "d": "nothing is clipped inside the layer (clipping is an optimizer option, clipnorm, "
-                "and it fights *exploding* gradients, not vanishing ones)"},
-    explanation="c' = f c + i g is additive: with f near 1 the gradient crosses many steps almost "
-                "unchanged, as in a residual connection.")
-
-shape_question(
-    "lstm_output_shape", CHAPTER, 1, "The output of an LSTM that returns sequences",
-    shape=(16, 20, 32), axes="(N, T, H)",
-    mistakes={(16, 32): "that is return_sequences=False, the last step only; with True every step's h is returned",
-              (16, 20, 128): "4H = 128 is the width of the stacked gates inside the layer; the output is h, of width H",
-              (20, 16, 32): "minidl is batch-first, (N, T, D) in and (N, T, H) out",
-              (16, 20, 8): "the output width is the number of units, not the input's feature count"},
-    hint="one hidden state of width units for every time step of every sample",
-    explanation="(16, 20, 32): return_sequences=True keeps h_t for every t.")

@@ -131,33 +131,3 @@ def _reversed_kl(h, rho, beta):
     kl = r * np.log(r / rho) + (1 - r) * np.log((1 - r) / (1 - rho))
     grad = beta * (np.log(r / rho) - np.log((1 - r) / (1 - rho))) / h.shape[0]
     return float(beta * kl.sum()), np.broadcast_to(grad, h.shape).copy()
-
-
-# ---------------------------------------------------------------- questions
-# Graded like the code exercises; the answers and the explanations stay here, in the
-# grader's process (see questions.py).
-from ..questions import multiple_choice, number_question, shape_question  # noqa: E402
-
-multiple_choice(
-    "autoencoder_bottleneck", CHAPTER, 1, "Why an autoencoder's code is narrower than its input",
-    choices={"a": "to make training faster",
-             "b": "a code as wide as the input lets the network learn the identity; the bottleneck forces it to keep what matters",
-             "c": "the decoder cannot produce more values than it receives",
-             "d": "a narrow code makes the reconstruction error zero"},
-    answer="b",
-    wrong={"a": "speed is a side effect; a wide code would train fine, and learn nothing useful",
-           "c": "the decoder maps 2 values to 784 without trouble: a Dense layer can widen as well as narrow",
-           "d": "squeezing through fewer numbers makes a perfect reconstruction *harder*; the error is "
-                "the price paid for a compressed code"},
-    explanation="With no bottleneck (or other constraint) copying is a perfect solution; the "
-                "bottleneck makes the code a compressed summary of the data.")
-
-number_question(
-    "autoencoder_param_count", CHAPTER, 1, "The parameters of a small autoencoder",
-    value=50992, tolerance=0.5,
-    mistakes=((50176, "50176 counts the two weight matrices; both layers also have biases"),
-              (25120, "that is the encoder alone (784*32 + 32); count the decoder too"),
-              (25872, "that is the decoder alone (32*784 + 784); count the encoder too"),
-              (50240, "the decoder's bias has 784 entries, one per output, not 32")),
-    hint="Dense(32) on 784 inputs, then Dense(784) on 32 inputs: W and b of each",
-    explanation="784*32 + 32 + 32*784 + 784 = 50992.")
