@@ -88,11 +88,16 @@ def energy_vad(x, frame_length, hop_length, threshold_db):
     """Which frames hold speech: frame x (S,) like the chapter (frame t starts at t * hop,
     only whole frames), take each frame's energy sum(x**2) in dB relative to the loudest
     frame, and keep the frames within threshold_db of it. Returns a bool array (T,)."""
-    count = 1 + (len(x) - frame_length) // hop_length
-    energy = np.array([np.sum(x[t * hop_length:t * hop_length + frame_length] ** 2)
-                       for t in range(count)])
+    energy = _frame_energies(x, frame_length, hop_length)
     relative = 10 * np.log10(np.maximum(energy, 1e-20) / energy.max())
     return relative >= -threshold_db
+
+
+def _frame_energies(x, frame_length, hop_length):
+    """sum(x**2) of every whole frame."""
+    count = 1 + (len(x) - frame_length) // hop_length
+    return np.array([np.sum(x[t * hop_length:t * hop_length + frame_length] ** 2)
+                     for t in range(count)])
 
 
 def _vad_cases(rng):
@@ -116,7 +121,5 @@ function_exercise(
 
 
 def _vad_amplitude(x, frame_length, hop_length, threshold_db):
-    count = 1 + (len(x) - frame_length) // hop_length
-    rms = np.array([np.sqrt(np.sum(x[t * hop_length:t * hop_length + frame_length] ** 2))
-                    for t in range(count)])
+    rms = np.sqrt(_frame_energies(x, frame_length, hop_length))
     return 10 * np.log10(np.maximum(rms, 1e-20) / rms.max()) >= -threshold_db
