@@ -1,4 +1,4 @@
-"""Chapter 9, GPU kernels: a launch configuration, ReLU forward and backward in CUDA C.
+"""Chapter 9, GPU kernels: a launch configuration, ReLU forward and backward and the SiLU backward in CUDA C.
 
 The CUDA sources are run by ``minidl.kernels.emulate`` in the submission's process (the
 same code would run on a GPU through CuPy). Arrays are surrounded by guard values so a
@@ -94,3 +94,34 @@ register(Exercise(
     name="relu_backward_cuda", chapter=CHAPTER, points=2, entries=("RELU_BACKWARD_SOURCE",),
     title="ReLU backward as a CUDA kernel with a grid-stride loop",
     make_cases=_relu_backward_cases, judge=_judge_relu_backward, probe="cuda"))
+
+
+# ---------------------------------------------------------------- SiLU backward
+def _silu_backward(dy, x):
+    """d/dx of x * sigmoid(x) = s (1 + x (1 - s)), times dy (float64, then float32)."""
+    s = 1.0 / (1.0 + np.exp(-x.astype(np.float64)))
+    return (dy * s * (1.0 + x * (1.0 - s))).astype(np.float32)
+
+
+def _silu_cases(rng):
+    cases = []
+    for n, threads in ((777, 128), (40, 32)):
+        x = (rng.standard_normal(n) * 4).astype(np.float32)
+        x[:3] = (-30.0, 30.0, 0.0)                       # saturated on both sides, and zero
+        cases.append(Case((rng.standard_normal(n).astype(np.float32), x),
+                          label=f"n={n} with {threads} threads per block, |x| up to 30",
+                          extra={"kernel": "silu_backward", "n": n, "threads": threads,
+                                 "blocks": blocks_for(n, threads)}))
+    return cases
+
+
+register(Exercise(
+    name="silu_backward_cuda", chapter=CHAPTER, points=2, entries=("SILU_BACKWARD_SOURCE",),
+    title="The SiLU backward as a CUDA kernel", make_cases=_silu_cases,
+    judge=_judge_cuda(_silu_backward, "dx", (
+        ("this is dy * sigmoid(x), the derivative of sigmoid's *input* path only; the product "
+         "rule adds x * sigmoid'(x)",
+         lambda dy, x: (dy / (1.0 + np.exp(-x.astype(np.float64)))).astype(np.float32)),
+        ("this is dy * silu(x), the forward value; the backward multiplies dy by the derivative",
+         lambda dy, x: (dy * x / (1.0 + np.exp(-x.astype(np.float64)))).astype(np.float32)))),
+    probe="cuda"))
