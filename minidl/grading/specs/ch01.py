@@ -49,34 +49,47 @@ function_exercise(
 
 
 # ---------------------------------------------------------------- logistic regression
-def logistic_regression_gradient(X, y, w, b):
-    """Mean binary cross-entropy of sigmoid(X w + b): dL/dw = X^T (p - y) / N, dL/db = mean(p - y)."""
+def logistic_regression_gradient(X, y, w, b, pos_weight):
+    """Mean *weighted* binary cross-entropy of p = sigmoid(X w + b), positives weighted by
+    pos_weight: L = -mean(pos_weight y log p + (1 - y) log(1 - p)). Returns (dL/dw, dL/db).
+
+    dL/dz = p (pos_weight y + 1 - y) - pos_weight y, per sample, divided by N."""
     p = _sigmoid(X @ w + b)
-    return X.T @ (p - y) / X.shape[0], np.mean(p - y)
+    dz = (p * (pos_weight * y + 1 - y) - pos_weight * y) / X.shape[0]
+    return X.T @ dz, np.sum(dz)
 
 
-def _logreg_no_sigmoid(X, y, w, b):
-    r = X @ w + b - y
-    return X.T @ r / X.shape[0], np.mean(r)
+def _logreg_unweighted(X, y, w, b, pos_weight):
+    return logistic_regression_gradient(X, y, w, b, 1.0)
+
+
+def _logreg_scaled_error(X, y, w, b, pos_weight):
+    p = _sigmoid(X @ w + b)
+    dz = np.where(y == 1, pos_weight, 1.0) * (p - y) / X.shape[0]
+    return X.T @ dz, np.sum(dz)
 
 
 def _logreg_cases(rng):
     cases = []
-    for n, d in ((8, 3), (13, 5)):
+    for n, d, pos_weight in ((8, 3, 3.0), (13, 5, 0.5), (6, 2, 1.0)):
         X = rng.standard_normal((n, d))
         y = (rng.random(n) < 0.5).astype(np.float64)
-        cases.append(Case((X, y, rng.standard_normal(d), float(rng.standard_normal())),
-                          label=f"X of shape {(n, d)}"))
+        cases.append(Case((X, y, rng.standard_normal(d), float(rng.standard_normal()), pos_weight),
+                          label=f"X of shape {(n, d)}, pos_weight={pos_weight}"))
     return cases
 
 
 function_exercise(
     "logistic_regression_gradient", CHAPTER, 2, "logistic_regression_gradient",
-    "Gradient of the binary cross-entropy of logistic regression",
+    "Gradient of a class-weighted binary cross-entropy",
     _logreg_cases, logistic_regression_gradient, ("dw", "db"),
-    mistakes=(("the sigmoid is missing: the prediction is p = sigmoid(X @ w + b)",
-               _logreg_no_sigmoid),),
-    factors=lambda X, y, w, b: {"the batch size N": X.shape[0]})
+    mistakes=(("pos_weight is ignored: the positive samples' term of the loss is multiplied by it",
+               _logreg_unweighted),
+              ("the error p - y is scaled by the weight of the sample's class; that is right only "
+               "where the weight multiplies the *whole* loss of a sample; here pos_weight "
+               "multiplies -y log p alone, so dL/dz = p (pos_weight y + 1 - y) - pos_weight y",
+               _logreg_scaled_error)),
+    factors=lambda X, y, w, b, pw: {"the batch size N": X.shape[0]})
 
 
 # ---------------------------------------------------------------- softmax
@@ -103,36 +116,3 @@ function_exercise(
     _softmax_cases, softmax, ("probs",),
     mistakes=(("normalised over the wrong axis: each row (axis=1) must sum to 1",
                _softmax_columns),))
-
-
-# ---------------------------------------------------------------- questions
-# Graded like the code exercises; the answers and the explanations stay here, in the
-# grader's process (see questions.py).
-from ..questions import multiple_choice, number_question, shape_question  # noqa: E402
-
-multiple_choice(
-    "softmax_shift", CHAPTER, 1, "What subtracting max(z) does to softmax",
-    choices={"a": "every probability gets smaller",
-             "b": "nothing: the probabilities are exactly the same",
-             "c": "the largest probability becomes 1",
-             "d": "the probabilities no longer sum to 1"},
-    answer="b",
-    wrong={"a": "subtracting a constant from every logit divides numerator and denominator of "
-                "softmax by the same factor exp(c): no probability changes, it only keeps exp "
-                "from overflowing",
-           "c": "exp(0) = 1 is the largest *numerator*, but it is still divided by the sum of all "
-                "the exponentials, so the probability stays what it was",
-           "d": "softmax divides by the sum of its numerators whatever the logits are, so the "
-                "outputs always sum to 1"},
-    explanation="softmax(z - c) = softmax(z) for any constant c; the shift only prevents overflow.")
-
-number_question(
-    "initial_cross_entropy", CHAPTER, 1, "The cross-entropy of an untrained 4-class classifier",
-    value=float(np.log(4.0)), tolerance=2e-3,
-    mistakes=((0.25, "0.25 is the probability of the true class; the loss is -log of it"),
-              (0.75, "0.75 is 1 - p; cross-entropy is -log p(true class)"),
-              (float(np.log10(4.0)), "that is log10(4); the loss uses the natural logarithm"),
-              (2.0, "that is log2(4), in bits; minidl's (and Keras's) loss uses the natural logarithm"),
-              (-float(np.log(4.0)), "a loss is -log p: the sign is flipped")),
-    hint="with equal logits every class gets probability 1/K; the loss is -log of the true class's probability",
-    explanation="ln K = ln 4 ≈ 1.386: a first loss far from ln K means the initialisation or the loss is off.")

@@ -1,4 +1,4 @@
-"""Chapter 2, neural networks: activation derivatives, a dense layer, a two-layer network."""
+"""Chapter 2, neural networks: activation derivatives, a dense layer, a two-layer network, XOR by hand."""
 import numpy as np
 
 from ..feedback import compare_outputs
@@ -102,33 +102,47 @@ function_exercise(
                lambda x, W1, b1, W2, b2: np.maximum(two_layer_forward(x, W1, b1, W2, b2), 0))))
 
 
-# ---------------------------------------------------------------- questions
-# Graded like the code exercises; the answers and the explanations stay here, in the
-# grader's process (see questions.py).
-from ..questions import multiple_choice, number_question, shape_question  # noqa: E402
+# ---------------------------------------------------------------- XOR by hand
+_XOR_INPUTS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+_XOR_TARGETS = np.array([0.0, 1.0, 1.0, 0.0])
 
-shape_question(
-    "dense_weight_shape", CHAPTER, 1, "The shape of a Dense layer's weights",
-    shape=(784, 64), axes="(inputs, units)",
-    mistakes={(64, 784): "that is the transpose: minidl computes y = x @ W, so W has one row per "
-                         "input feature (PyTorch's nn.Linear stores the transpose)",
-              (32, 64): "that is the shape of the layer's *output* for this batch; W does not "
-                        "depend on the batch size",
-              (32, 784): "that is the shape of the input batch; W maps 784 features to 64 units"},
-    hint="the weights do not depend on the batch size, and y = x @ W",
-    explanation="W is (784, 64): one row per input feature, one column per unit, whatever the batch size.")
 
-multiple_choice(
-    "linear_stack", CHAPTER, 1, "Why stacked linear layers cannot learn XOR",
-    choices={"a": "they have too few parameters",
-             "b": "a composition of linear maps is one linear map, so the decision boundary is still a line",
-             "c": "the learning rate is too small for XOR",
-             "d": "XOR needs a sigmoid output instead of a softmax"},
-    answer="b",
-    wrong={"a": "adding units or layers adds parameters, yet (x W1) W2 = x (W1 W2) is still one "
-                "linear map: more parameters of a linear model buy no new boundaries",
-           "c": "no learning rate helps: the best linear boundary misclassifies at least one of "
-                "the four XOR points, so training converges to that wrong optimum",
-           "d": "sigmoid and softmax differ only in how they turn scores into probabilities; the "
-                "scores of a linear stack still come from one line"},
-    explanation="x W1 W2 = x (W1 W2): without a nonlinearity in between depth adds nothing.")
+def xor_by_hand():
+    """One solution of many: h1 = relu(x1 + x2), h2 = relu(x1 + x2 - 1), y = h1 - 2 h2."""
+    return (np.array([[1.0, 1.0], [1.0, 1.0]]), np.array([0.0, -1.0]), np.array([1.0, -2.0]), 0.0)
+
+
+def _judge_xor(case, got):
+    if got is None:
+        return "the function returned None: did you forget `return`?"
+    if not isinstance(got, (tuple, list)) or len(got) != 4:
+        return "expected 4 return values (W1, b1, w2, b2)"
+    try:
+        W1, b1, w2, b2 = (np.asarray(v, dtype=np.float64) for v in got)
+    except (TypeError, ValueError):
+        return "every returned value must be a number or an array of numbers"
+    shapes = {"W1": (W1.shape, (2, 2)), "b1": (b1.shape, (2,)), "w2": (w2.shape, (2,)),
+              "b2": (b2.shape, ())}
+    for name, (shape, expected) in shapes.items():
+        if shape != expected:
+            return f"`{name}` has shape {shape}, expected {expected}"
+    out = np.maximum(_XOR_INPUTS @ W1 + b1, 0.0) @ w2 + b2
+    if not np.all(np.isfinite(out)):
+        return "the network's outputs are not finite"
+    if np.allclose(out, _XOR_TARGETS, atol=1e-6):
+        return None
+    hidden = np.maximum(_XOR_INPUTS @ W1 + b1, 0.0)
+    hint = ""
+    if np.linalg.matrix_rank(np.column_stack([hidden, np.ones(4)])) < 3:
+        hint = ("\n    hint: the hidden layer maps two of the four points to the same place (or "
+                "all of them onto a line), so no output layer can separate them; XOR needs the "
+                "relu to bend: make one unit fire only when both inputs are on")
+    return (f"the outputs on (0,0), (0,1), (1,0), (1,1) are {np.round(out, 4).tolist()}, "
+            f"expected [0, 1, 1, 0]" + hint)
+
+
+register(Exercise(
+    name="xor_by_hand", chapter=CHAPTER, points=2, entries=("xor_by_hand",),
+    title="XOR with two ReLU units, weights chosen by hand",
+    make_cases=lambda rng: [Case((), label="the four corners of the unit square")],
+    judge=_judge_xor))

@@ -36,39 +36,56 @@ def _softmax(z):
     return e / e.sum(axis=1, keepdims=True)
 
 
-def softmax_cross_entropy_backward(logits, labels):
-    """Gradient of mean_i -log softmax(z_i)[y_i]: (softmax(z) - onehot(y)) / N."""
-    n = logits.shape[0]
-    d = _softmax(logits)
-    d[np.arange(n), labels] -= 1.0
-    return d / n
+def softmax_cross_entropy_backward(logits, labels, smoothing):
+    """Gradient of the mean cross-entropy against *smoothed* targets
+    t = (1 - smoothing) onehot(y) + smoothing / K:  (softmax(z) - t) / N."""
+    n, k = logits.shape
+    target = np.full((n, k), smoothing / k)
+    target[np.arange(n), labels] += 1.0 - smoothing
+    return (_softmax(logits) - target) / n
 
 
-def _sce_no_mean(logits, labels):
-    return softmax_cross_entropy_backward(logits, labels) * logits.shape[0]
+def _sce_no_mean(logits, labels, smoothing):
+    return softmax_cross_entropy_backward(logits, labels, smoothing) * logits.shape[0]
 
 
-def _sce_no_onehot(logits, labels):
+def _sce_no_onehot(logits, labels, smoothing):
     return _softmax(logits) / logits.shape[0]
+
+
+def _sce_unsmoothed(logits, labels, smoothing):
+    return softmax_cross_entropy_backward(logits, labels, 0.0)
+
+
+def _sce_wrong_spread(logits, labels, smoothing):
+    """smoothing / (K - 1) on the wrong classes only (another convention, not Keras's)."""
+    n, k = logits.shape
+    target = np.full((n, k), smoothing / (k - 1))
+    target[np.arange(n), labels] = 1.0 - smoothing
+    return (_softmax(logits) - target) / n
 
 
 def _sce_cases(rng):
     cases = []
-    for n, k in ((6, 4), (3, 7)):
-        cases.append(Case((rng.standard_normal((n, k)) * 2, rng.integers(0, k, n)),
-                          label=f"logits of shape {(n, k)}"))
+    for n, k, smoothing in ((6, 4, 0.1), (3, 7, 0.3), (4, 5, 0.0)):
+        cases.append(Case((rng.standard_normal((n, k)) * 2, rng.integers(0, k, n), smoothing),
+                          label=f"logits of shape {(n, k)}, smoothing={smoothing}"))
     return cases
 
 
 function_exercise(
     "softmax_cross_entropy_backward", CHAPTER, 2, "softmax_cross_entropy_backward",
-    "Gradient of the softmax cross-entropy with respect to the logits",
+    "Gradient of the label-smoothed softmax cross-entropy with respect to the logits",
     _sce_cases, softmax_cross_entropy_backward, ("dlogits",),
     mistakes=(("the 1/N of the batch mean is missing: the loss is averaged over the N samples",
                _sce_no_mean),
-              ("the one-hot target is not subtracted: the gradient is softmax(z) - onehot(y)",
-               _sce_no_onehot)),
-    factors=lambda logits, labels: {"the batch size N": logits.shape[0]})
+              ("the target is not subtracted: the gradient is softmax(z) minus the smoothed target",
+               _sce_no_onehot),
+              ("the smoothing is ignored: the target puts smoothing / K on every class and "
+               "1 - smoothing more on the true one", _sce_unsmoothed),
+              ("the smoothing mass is spread over the K - 1 wrong classes; here (as in Keras's "
+               "label_smoothing) every one of the K classes gets smoothing / K", _sce_wrong_spread)),
+    factors=lambda logits, labels, smoothing: {"the batch size N": logits.shape[0]})
 
 
 # ---------------------------------------------------------------- numerical gradient
@@ -126,30 +143,3 @@ register(Exercise(
     name="numerical_gradient", chapter=CHAPTER, points=2, entries=("numerical_gradient",),
     title="A numerical gradient by central differences", make_cases=_numgrad_cases,
     judge=_judge_numgrad, probe="call_and_inputs"))
-
-
-# ---------------------------------------------------------------- questions
-# Graded like the code exercises; the answers and the explanations stay here, in the
-# grader's process (see questions.py).
-from ..questions import multiple_choice, number_question, shape_question  # noqa: E402
-
-multiple_choice(
-    "relu_gradient_negative", CHAPTER, 1, "The gradient ReLU passes back for x < 0",
-    choices={"a": "dy, unchanged", "b": "0", "c": "dy * x", "d": "-dy"},
-    answer="b",
-    wrong={"a": "dy passes unchanged only where x > 0: there ReLU is the identity, with slope 1",
-           "c": "the local gradient of ReLU is its slope (0 or 1), not its input; dy * x would be "
-                "the gradient of a product",
-           "d": "ReLU never flips signs: for x < 0 it is flat, not decreasing"},
-    explanation="ReLU is flat (slope 0) for x < 0, so no gradient flows there: a unit that is "
-                "negative for every input stops learning (a 'dead' ReLU).")
-
-number_question(
-    "chain_rule_value", CHAPTER, 1, "The chain rule on a small graph",
-    value=12.0, tolerance=1e-6,
-    mistakes=((-4.0, "-4 is dL/dq = 2q; the chain rule multiplies it by dq/dx = y"),
-              (-3.0, "-3 is dq/dx = y; the chain rule multiplies it by dL/dq = 2q"),
-              (-12.0, "the sign is flipped: dL/dq = 2q and dq/dx = y are both negative here"),
-              (4.0, "that is L itself, the value of the forward pass, not a gradient")),
-    hint="compute q = x*y + z forward, then dL/dq, then multiply by dq/dx",
-    explanation="q = -2, dL/dq = 2q = -4, dq/dx = y = -3, so dL/dx = 12.")

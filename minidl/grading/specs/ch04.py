@@ -1,4 +1,4 @@
-"""Chapter 4, optimization: SGD with momentum, Adam, gradient clipping."""
+"""Chapter 4, optimization: SGD with momentum, Adam, a bias-corrected average of the weights."""
 import numpy as np
 
 from ..registry import Case, function_exercise
@@ -73,67 +73,32 @@ function_exercise(
                _adam_eps_inside)))
 
 
-# ---------------------------------------------------------------- clipping
-def clip_by_global_norm(grads, max_norm):
-    """Scale every gradient by max_norm / ||all grads|| when that norm exceeds max_norm."""
-    total = np.sqrt(sum(np.sum(g ** 2) for g in grads))
-    scale = min(1.0, max_norm / total) if total > 0 else 1.0
-    return [g * scale for g in grads]
+# ---------------------------------------------------------------- weight averaging
+def ema_weights(average, w, decay, t):
+    """An exponential moving average of the weights with Adam's bias correction.
+
+    average = decay * average + (1 - decay) * w (started at 0); returns (average, average / (1 - decay**t))."""
+    average = decay * average + (1 - decay) * w
+    return average, average / (1 - decay ** t)
 
 
-def _clip_each(grads, max_norm):
-    return [g * min(1.0, max_norm / np.linalg.norm(g)) for g in grads]
-
-
-def _clip_always(grads, max_norm):
-    total = np.sqrt(sum(np.sum(g ** 2) for g in grads))
-    return [g * max_norm / total for g in grads]
-
-
-def _clip_cases(rng):
-    grads = [rng.standard_normal((3, 2)), rng.standard_normal(4), rng.standard_normal((2, 2))]
-    small = [g * 0.01 for g in grads]
-    return [Case((grads, 1.0), label="3 gradients with a global norm above max_norm=1.0"),
-            Case((small, 1.0), label="3 gradients with a global norm below max_norm=1.0")]
+def _ema_cases(rng):
+    cases = []
+    for shape, decay, t in (((3, 2), 0.9, 1), ((4,), 0.99, 5), ((2, 2), 0.5, 3)):
+        average = np.zeros(shape) if t == 1 else rng.standard_normal(shape) * 0.1
+        cases.append(Case((average, rng.standard_normal(shape), decay, t),
+                          label=f"step t={t}, decay={decay}"))
+    return cases
 
 
 function_exercise(
-    "clip_by_global_norm", CHAPTER, 1, "clip_by_global_norm", "Gradient clipping by global norm",
-    _clip_cases, clip_by_global_norm, ("grads[0]", "grads[1]", "grads[2]"),
-    mistakes=(("each gradient is clipped on its own; the norm is over all gradients together",
-               _clip_each),
-              ("gradients below the limit must be left unchanged (scale = min(1, max_norm / norm))",
-               _clip_always)))
-
-
-# ---------------------------------------------------------------- questions
-# Graded like the code exercises; the answers and the explanations stay here, in the
-# grader's process (see questions.py).
-from ..questions import multiple_choice, number_question, shape_question  # noqa: E402
-
-number_question(
-    "adam_bias_correction", CHAPTER, 1, "Adam's bias correction at step 1",
-    value=10.0, tolerance=1e-3,
-    mistakes=((0.1, "0.1 = 1 - beta1 is what the raw m_1 carries of g_1; the correction divides by it"),
-              (0.9, "0.9 is beta1, the weight of the *previous* m, which is 0 at step 1"),
-              (1.0, "without bias correction m_1 = 0.1 g_1 is ten times too small: the correction "
-                    "is not 1 at step 1 (it tends to 1 as t grows)"),
-              (1000.0, "1000 = 1 / (1 - beta2) corrects v, the second moment; the question is about m")),
-    hint="write m_1 from m_0 = 0, then divide by (1 - beta1**t) with t = 1",
-    explanation="m_1 = (1 - beta1) g_1 = 0.1 g_1 and m̂_1 = m_1 / (1 - beta1) = 10 m_1 = g_1.")
-
-multiple_choice(
-    "adam_sqrt_v", CHAPTER, 1, "Why Adam divides by sqrt(v)",
-    choices={"a": "to make the gradient estimate unbiased",
-             "b": "so that each parameter's step is about lr whatever the scale of its gradient",
-             "c": "to decay the learning rate over the course of training",
-             "d": "to add L2 regularization to every update"},
-    answer="b",
-    wrong={"a": "the bias correction (dividing by 1 - beta**t) removes the bias of starting m and "
-                "v at zero; sqrt(v) plays another role",
-           "c": "v tracks the recent squared gradients and can grow or shrink; Adam has no built-in "
-                "schedule (use a LearningRateScheduler for that)",
-           "d": "weight decay is a separate term (AdamW adds it outside the moments); dividing by "
-                "sqrt(v) rescales the step, it does not pull the weights towards zero"},
-    explanation="m / sqrt(v) is about ±1 for a steady gradient of any size, so steps are about lr "
-                "in every coordinate: large gradients are damped, small ones amplified.")
+    "ema_weights", CHAPTER, 2, "ema_weights", "A bias-corrected moving average of the weights",
+    _ema_cases, ema_weights, ("average", "debiased"),
+    mistakes=(("the average is not debiased: divide by 1 - decay**t, as Adam does for m",
+               lambda a, w, d, t: (d * a + (1 - d) * w,) * 2),
+              ("the weights of the two terms are swapped: the *old* average keeps the weight "
+               "decay, the new w gets 1 - decay",
+               lambda a, w, d, t: ((1 - d) * a + d * w, ((1 - d) * a + d * w) / (1 - d ** t))),
+              ("the correction uses t - 1; at step t the average holds t terms: 1 - decay**t",
+               lambda a, w, d, t: (d * a + (1 - d) * w,
+                                   (d * a + (1 - d) * w) / (1 - d ** max(t - 1, 1e-9))))))

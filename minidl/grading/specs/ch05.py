@@ -1,4 +1,4 @@
-"""Chapter 5, regularization: inverted dropout and the L2 penalty."""
+"""Chapter 5, regularization: when EarlyStopping stops, a max-norm constraint, the L2 penalty."""
 import numpy as np
 
 from ..registry import Case, function_exercise
@@ -6,31 +6,82 @@ from ..registry import Case, function_exercise
 CHAPTER = "05_regularization"
 
 
-def inverted_dropout(x, u, rate):
-    """Keep x where u >= rate, scaled by 1 / (1 - rate). Returns (y, mask) with y = x * mask."""
-    mask = (u >= rate) / (1.0 - rate)
-    return x * mask, mask
+# ---------------------------------------------------------------- early stopping
+def early_stopping_epochs(val_losses, patience, min_delta):
+    """Keras's EarlyStopping on a list of validation losses (epochs counted from 0).
+
+    An epoch improves when its loss is below best - min_delta; otherwise ``wait`` grows by
+    one, and training stops at the first epoch where wait reaches ``patience``.
+    Returns (best_epoch, stopped_epoch), stopped_epoch = -1 if training runs to the end."""
+    best, best_epoch, wait = np.inf, -1, 0
+    for epoch, loss in enumerate(val_losses):
+        if loss < best - min_delta:
+            best, best_epoch, wait = loss, epoch, 0
+        else:
+            wait += 1
+            if wait >= patience:
+                return best_epoch, epoch
+    return best_epoch, -1
 
 
-def _dropout_cases(rng):
+def _stopping_one_late(val_losses, patience, min_delta):
+    return early_stopping_epochs(val_losses, patience + 1, min_delta)
+
+
+def _stopping_no_delta(val_losses, patience, min_delta):
+    return early_stopping_epochs(val_losses, patience, 0.0)
+
+
+def _stopping_cases(rng):
     cases = []
-    for shape, rate in (((4, 6), 0.5), ((3, 2, 5), 0.2)):
-        cases.append(Case((rng.standard_normal(shape), rng.random(shape), rate),
-                          label=f"x of shape {shape}, rate={rate}"))
+    for n, patience, min_delta in ((12, 2, 0.0), (15, 3, 0.01), (10, 1, 0.0), (6, 8, 0.0),
+                                   (14, 2, 0.05)):
+        base = 1.0 / (1.0 + np.arange(n)) + 0.6 * np.arange(n) / n
+        noise = 0.03 * rng.standard_normal(n)
+        cases.append(Case(([round(float(v), 4) for v in base + noise], patience, min_delta),
+                          label=f"{n} epochs, patience={patience}, min_delta={min_delta}"))
+    cases.append(Case(([1.0, 0.995, 0.99, 0.985, 0.98, 0.975], 2, 0.01),
+                      label="a loss that falls by 0.005 per epoch, min_delta=0.01"))
     return cases
 
 
 function_exercise(
-    "inverted_dropout", CHAPTER, 2, "inverted_dropout", "Inverted dropout",
-    _dropout_cases, inverted_dropout, ("y", "mask"),
-    mistakes=(("the kept values are not scaled by 1 / (1 - rate): that is plain dropout, which "
-               "would need a rescaling at test time",
-               lambda x, u, rate: (x * (u >= rate), (u >= rate) * 1.0)),
-              ("elements are kept with probability rate; rate is the probability to DROP "
-               "(keep where u >= rate)",
-               lambda x, u, rate: (x * (u < rate) / (1 - rate), (u < rate) / (1 - rate))),
-              ("the kept values are multiplied by (1 - rate) instead of divided",
-               lambda x, u, rate: (x * (u >= rate) * (1 - rate), (u >= rate) * (1 - rate)))))
+    "early_stopping_epochs", CHAPTER, 2, "early_stopping_epochs",
+    "When EarlyStopping stops, and which epoch it keeps", _stopping_cases, early_stopping_epochs,
+    ("best_epoch", "stopped_epoch"),
+    mistakes=(("this stops one epoch late: Keras stops at the first epoch where the count of "
+               "epochs without improvement *reaches* patience", _stopping_one_late),
+              ("min_delta is ignored: an improvement smaller than min_delta does not count (and "
+               "does not move the best epoch)", _stopping_no_delta)))
+
+
+# ---------------------------------------------------------------- max-norm constraint
+def max_norm(W, c):
+    """Keras's MaxNorm(c) on a Dense kernel W (D, M): each column (the weights into one unit)
+    whose L2 norm exceeds c is scaled down to norm c; the others are left as they are."""
+    norms = np.sqrt(np.sum(W ** 2, axis=0, keepdims=True))
+    return W * np.minimum(1.0, c / np.maximum(norms, 1e-300))
+
+
+def _max_norm_cases(rng):
+    cases = []
+    for (d, m), c in (((5, 4), 2.0), ((3, 6), 1.5), ((8, 2), 3.0)):
+        W = rng.standard_normal((d, m)) * rng.choice([0.3, 2.0], size=m)
+        cases.append(Case((W, c), label=f"W of shape {(d, m)}, c={c}"))
+    return cases
+
+
+function_exercise(
+    "max_norm", CHAPTER, 2, "max_norm", "A max-norm constraint on a Dense kernel",
+    _max_norm_cases, max_norm, ("W",),
+    mistakes=(("the norms are taken along the rows; each unit's incoming weights are a *column* "
+               "of W (D, M), so the norm runs over axis 0",
+               lambda W, c: W * np.minimum(1.0, c / np.sqrt(np.sum(W ** 2, axis=1, keepdims=True)))),
+              ("every column is scaled to norm c; a constraint only acts on the columns above "
+               "the limit", lambda W, c: W * c / np.sqrt(np.sum(W ** 2, axis=0, keepdims=True))),
+              ("the whole matrix is scaled by one factor (its Frobenius norm); MaxNorm bounds each "
+               "unit's column on its own",
+               lambda W, c: W * min(1.0, c / np.sqrt(np.sum(W ** 2))))))
 
 
 def l2_penalty(W, lam):
@@ -49,36 +100,3 @@ function_exercise(
     mistakes=(("the factor 2 from differentiating W**2 is missing", lambda W, lam: (
         lam * np.sum(W ** 2), lam * W)),),
     factors=lambda W, lam: {"2": 2.0})
-
-
-# ---------------------------------------------------------------- questions
-# Graded like the code exercises; the answers and the explanations stay here, in the
-# grader's process (see questions.py).
-from ..questions import multiple_choice, number_question, shape_question  # noqa: E402
-
-multiple_choice(
-    "dropout_test_time", CHAPTER, 1, "Inverted dropout at test time",
-    choices={"a": "multiply the activations by 1 - rate",
-             "b": "nothing: the layer is the identity",
-             "c": "drop units with the same rate as in training",
-             "d": "divide the activations by 1 - rate"},
-    answer="b",
-    wrong={"a": "that is the test-time rescaling of *plain* dropout; inverted dropout already "
-                "divided by 1 - rate during training, so the expected activation matches",
-           "c": "dropping at test time makes predictions random; dropout is a training-time "
-                "regularizer (Monte-Carlo dropout is a separate technique)",
-           "d": "that scaling was done during training, on the kept units; doing it again at test "
-                "time would make every activation 1 / (1 - rate) times too large"},
-    explanation="Training divides the kept units by 1 - rate, so E[y] = x already; at test time "
-                "Dropout(training=False) returns x.")
-
-number_question(
-    "dropout_kept_value", CHAPTER, 1, "The value inverted dropout keeps",
-    value=8.0 / 3.0, tolerance=1e-3,
-    mistakes=((1.5, "1.5 = 2 * (1 - rate) is plain dropout's test-time scaling; inverted dropout "
-                    "divides the kept value by 1 - rate"),
-              (2.0, "a kept value is not left as it was: it is scaled so that the expected output equals x"),
-              (8.0, "8 = 2 / rate divides by the drop probability; the keep probability is 1 - rate"),
-              (0.5, "0.5 = 2 * rate: rate is the probability to drop, and kept values are divided by 1 - rate")),
-    hint="which factor keeps E[y] = x when a unit is kept with probability 1 - rate?",
-    explanation="2 / (1 - 0.25) = 8/3 ≈ 2.667; kept with probability 0.75, the expected output is 2.")

@@ -1,4 +1,4 @@
-"""Chapter 7, convolutional networks: naive convolution, max-pool backward, im2col."""
+"""Chapter 7, convolutional networks: the filters' gradient, max-pool backward, im2col."""
 import numpy as np
 
 from ..registry import Case, function_exercise
@@ -10,10 +10,10 @@ def _pad(x, pad):
     return np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
 
 
-# ---------------------------------------------------------------- convolution
+# ---------------------------------------------------------------- convolution, dW
 def conv2d_forward(x, W, b, stride, pad):
     """Cross-correlation (as in PyTorch). x (N, C, H, Wd), W (F, C, KH, KW), b (F,)
-    -> y (N, F, OH, OW) with OH = (H + 2 pad - KH) // stride + 1."""
+    -> y (N, F, OH, OW) with OH = (H + 2 pad - KH) // stride + 1. (Used by the mistakes.)"""
     n, _, h, wd = x.shape
     f, _, kh, kw = W.shape
     xp = _pad(x, pad)
@@ -26,24 +26,52 @@ def conv2d_forward(x, W, b, stride, pad):
     return y
 
 
-def _conv_cases(rng):
+def conv2d_weight_gradient(dy, x, kh, kw, stride, pad):
+    """dL/dW (F, C, KH, KW) and dL/db (F,) of the convolution, given dy (N, F, OH, OW)."""
+    xp = _pad(x, pad)
+    dW = np.zeros((dy.shape[1], x.shape[1], kh, kw))
+    for i in range(dy.shape[2]):
+        for j in range(dy.shape[3]):
+            patch = xp[:, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
+            dW += np.tensordot(dy[:, :, i, j], patch, axes=([0], [0]))
+    return dW, dy.sum(axis=(0, 2, 3))
+
+
+def _dw_cases(rng):
     cases = []
     for (n, c, h, w), (f, kh, kw), stride, pad in (((2, 3, 5, 5), (4, 3, 3), 1, 0),
                                                    ((1, 2, 6, 7), (3, 3, 2), 2, 1),
-                                                   ((2, 1, 4, 4), (2, 3, 3), 1, 1)):
-        cases.append(Case((rng.standard_normal((n, c, h, w)), rng.standard_normal((f, c, kh, kw)),
-                           rng.standard_normal(f), stride, pad),
-                          label=f"x {(n, c, h, w)}, W {(f, c, kh, kw)}, stride={stride}, pad={pad}"))
+                                                   ((2, 1, 5, 5), (2, 3, 3), 2, 1)):
+        oh, ow = (h + 2 * pad - kh) // stride + 1, (w + 2 * pad - kw) // stride + 1
+        cases.append(Case((rng.standard_normal((n, f, oh, ow)), rng.standard_normal((n, c, h, w)),
+                           kh, kw, stride, pad),
+                          label=f"x {(n, c, h, w)}, {f} filters of {(kh, kw)}, stride={stride}, pad={pad}"))
     return cases
 
 
 function_exercise(
-    "conv2d_forward", CHAPTER, 3, "conv2d_forward", "A naive convolution, forward",
-    _conv_cases, conv2d_forward, ("y",),
-    mistakes=(("the kernel is flipped (a mathematical convolution); deep-learning layers compute "
-               "the cross-correlation: no flip", lambda x, W, b, s, p: conv2d_forward(
-                   x, W[:, :, ::-1, ::-1], b, s, p)),
-              ("the bias b is missing", lambda x, W, b, s, p: conv2d_forward(x, W, 0 * b, s, p))))
+    "conv2d_weight_gradient", CHAPTER, 3, "conv2d_weight_gradient",
+    "The gradient of a convolution with respect to its filters",
+    _dw_cases, conv2d_weight_gradient, ("dW", "db"),
+    mistakes=(("the filter gradient is flipped (a true convolution of x with dy); the layer is "
+               "a cross-correlation, so dW[f, c, a, b] pairs dy[n, f, i, j] with "
+               "x[n, c, i*stride + a, j*stride + b]",
+               lambda dy, x, kh, kw, s, p: (conv2d_weight_gradient(dy, x, kh, kw, s, p)[0][:, :, ::-1, ::-1],
+                                            dy.sum(axis=(0, 2, 3)))),
+              ("the stride is ignored when the patches are taken: output (i, j) saw the window "
+               "starting at (i*stride, j*stride)",
+               lambda dy, x, kh, kw, s, p: (conv2d_weight_gradient(dy, x, kh, kw, 1, p)[0]
+                                            if s == 1 else _unstrided(dy, x, kh, kw, p),
+                                            dy.sum(axis=(0, 2, 3))))))
+
+
+def _unstrided(dy, x, kh, kw, pad):
+    xp = _pad(x, pad)
+    dW = np.zeros((dy.shape[1], x.shape[1], kh, kw))
+    for i in range(dy.shape[2]):
+        for j in range(dy.shape[3]):
+            dW += np.tensordot(dy[:, :, i, j], xp[:, :, i:i + kh, j:j + kw], axes=([0], [0]))
+    return dW
 
 
 # ---------------------------------------------------------------- max-pool backward
@@ -143,31 +171,3 @@ function_exercise(
     _im2col_cases, im2col, ("cols",),
     mistakes=(("the columns are ordered (kh, kw, c); this layout orders them (c, kh, kw), "
                "matching W.reshape(F, -1)", _im2col_channels_last),))
-
-
-# ---------------------------------------------------------------- questions
-# Graded like the code exercises; the answers and the explanations stay here, in the
-# grader's process (see questions.py).
-from ..questions import multiple_choice, number_question, shape_question  # noqa: E402
-
-shape_question(
-    "conv_output_shape", CHAPTER, 1, "The output shape of a strided convolution",
-    shape=(8, 16, 16, 16), axes="(N, C, H, W)",
-    mistakes={(8, 16, 15, 15): "the padding was left out: (32 + 2*1 - 3) // 2 + 1",
-              (8, 16, 32, 32): "the stride was left out: a stride of 2 halves the height and width",
-              (8, 16, 30, 30): "both stride and padding were left out",
-              (8, 3, 16, 16): "the output has one channel per filter, not per input channel",
-              (8, 16, 17, 17): "the floor division: (H + 2P - K) // S + 1 with H=32, P=1, K=3, S=2",
-              (16, 8, 16, 16): "minidl is NCHW: the batch axis comes first, then the filters"},
-    hint="apply (H + 2P - K) // S + 1 to the height and the width",
-    explanation="(32 + 2 - 3) // 2 + 1 = 16, and one output channel per filter: (8, 16, 16, 16).")
-
-number_question(
-    "conv_param_count", CHAPTER, 1, "The parameters of a convolution",
-    value=448, tolerance=0.5,
-    mistakes=((432, "432 counts the weights 16*3*3*3; each filter also has a bias"),
-              (160, "160 leaves out the input channels: each filter spans all 3 of them"),
-              (144, "144 = 16*3*3 leaves out the input channels and the biases"),
-              (28, "28 is one filter (3*3*3 weights and a bias); there are 16")),
-    hint="W has shape (F, C, KH, KW), b has shape (F,)",
-    explanation="W (16, 3, 3, 3) = 432 weights plus 16 biases = 448; the image size does not matter.")

@@ -1,4 +1,4 @@
-"""Chapter 8, fast CPU kernels: Numba versions of max pooling and the ReLU backward."""
+"""Chapter 8, fast CPU kernels: Numba versions of max pooling, the ReLU backward and the average-pooling backward."""
 import numpy as np
 
 from ..feedback import compare_outputs
@@ -74,33 +74,48 @@ register(Exercise(
     probe="numba", needs=("numba",)))
 
 
-# ---------------------------------------------------------------- questions
-# Graded like the code exercises; the answers and the explanations stay here, in the
-# grader's process (see questions.py).
-from ..questions import multiple_choice, number_question, shape_question  # noqa: E402
+def avgpool2d_backward_numba(dy, height, width, pool, stride):
+    """Reference (NumPy): each output's gradient spread evenly over its pool x pool window;
+    overlapping windows add up. dy (N, C, OH, OW) -> dx (N, C, height, width)."""
+    n, c, oh, ow = dy.shape
+    dx = np.zeros((n, c, height, width), dtype=dy.dtype)
+    share = dy / (pool * pool)
+    for i in range(oh):
+        for j in range(ow):
+            dx[:, :, i * stride:i * stride + pool, j * stride:j * stride + pool] += \
+                share[:, :, i, j][:, :, None, None]
+    return dx
 
-multiple_choice(
-    "numba_first_call", CHAPTER, 1, "Why the first call of an @njit function is slow",
-    choices={"a": "Numba compiles the function for the argument types of that first call",
-             "b": "the CPU's caches are cold on the first call",
-             "c": "NumPy allocates its memory pool on the first call",
-             "d": "Numba interprets the first call and records a trace to replay"},
-    answer="a",
-    wrong={"b": "cold caches cost microseconds; the first call of a kernel costs a large fraction "
-                "of a second, which is LLVM compiling machine code",
-           "c": "NumPy has no memory pool to warm; the delay is in Numba, before the kernel runs",
-           "d": "Numba is not a tracing JIT: it compiles the whole function ahead of running it, "
-                "once per new combination of argument types"},
-    explanation="@njit compiles lazily per type signature (cache=True stores the result on disk), "
-                "so time a kernel after a first warm-up call.")
 
-number_question(
-    "im2col_memory_ratio", CHAPTER, 1, "How much memory im2col costs",
-    value=9.0, tolerance=1e-3,
-    mistakes=((1.0, "im2col copies each input value once for every window that covers it, not once"),
-              (3.0, "that counts one kernel axis; a 3x3 window covers each pixel 3 * 3 times"),
-              (27.0, "27 = C * K * K is the number of rows; compare the whole matrix with the whole input"),
-              (1.0 / 9.0, "that is the inverse ratio: the im2col matrix is the larger one")),
-    hint="count the elements of the (C*K*K, H_out*W_out) matrix and of the (C, H, W) input",
-    explanation="(27, 1024) = 27648 elements for a 3072-element input: 9 = K*K times more, which "
-                "is why a direct kernel that needs no im2col buffer can win on memory.")
+def _avg_cases(rng):
+    cases = []
+    for (n, c, h, w), pool, stride in (((2, 3, 6, 6), 2, 2), ((1, 2, 7, 5), 3, 2),
+                                       ((2, 1, 5, 5), 2, 1)):
+        oh, ow = (h - pool) // stride + 1, (w - pool) // stride + 1
+        cases.append(Case((rng.standard_normal((n, c, oh, ow)), h, w, pool, stride),
+                          label=f"x {(n, c, h, w)}, pool={pool}, stride={stride}"))
+    return cases
+
+
+def _avg_assigned(dy, height, width, pool, stride):
+    """Overlapping windows overwrite each other instead of adding up."""
+    n, c, oh, ow = dy.shape
+    dx = np.zeros((n, c, height, width), dtype=dy.dtype)
+    for i in range(oh):
+        for j in range(ow):
+            dx[:, :, i * stride:i * stride + pool, j * stride:j * stride + pool] = \
+                (dy[:, :, i, j] / (pool * pool))[:, :, None, None]
+    return dx
+
+
+register(Exercise(
+    name="avgpool2d_backward_numba", chapter=CHAPTER, points=2,
+    entries=("avgpool2d_backward_numba",),
+    title="The average-pooling backward as a Numba kernel", make_cases=_avg_cases,
+    judge=_judge(avgpool2d_backward_numba, ("dx",), (
+        ("where windows overlap (stride < pool) their shares must add up; these overwrite "
+         "each other", _avg_assigned),
+        ("each input gets the whole dy of its window; an average passes on 1 / (pool * pool) "
+         "of it", lambda dy, h, w, pool, stride: avgpool2d_backward_numba(dy, h, w, pool, stride)
+         * pool * pool))),
+    probe="numba", needs=("numba",)))

@@ -1,4 +1,4 @@
-"""Chapter 9, GPU kernels: a launch configuration, ReLU forward and backward in CUDA C.
+"""Chapter 9, GPU kernels: a launch configuration, ReLU forward and backward and the SiLU backward in CUDA C.
 
 The CUDA sources are run by ``minidl.kernels.emulate`` in the submission's process (the
 same code would run on a GPU through CuPy). Arrays are surrounded by guard values so a
@@ -96,32 +96,32 @@ register(Exercise(
     make_cases=_relu_backward_cases, judge=_judge_relu_backward, probe="cuda"))
 
 
-# ---------------------------------------------------------------- questions
-# Graded like the code exercises; the answers and the explanations stay here, in the
-# grader's process (see questions.py).
-from ..questions import multiple_choice, number_question, shape_question  # noqa: E402
+# ---------------------------------------------------------------- SiLU backward
+def _silu_backward(dy, x):
+    """d/dx of x * sigmoid(x) = s (1 + x (1 - s)), times dy (float64, then float32)."""
+    s = 1.0 / (1.0 + np.exp(-x.astype(np.float64)))
+    return (dy * s * (1.0 + x * (1.0 - s))).astype(np.float32)
 
-multiple_choice(
-    "cuda_bounds_check", CHAPTER, 1, "Why a kernel tests `if (i < n)`",
-    choices={"a": "the grid is rounded up to whole blocks, so the last block has threads past the end",
-             "b": "it makes the kernel faster by skipping work",
-             "c": "it stops two blocks from writing the same element",
-             "d": "the CUDA compiler refuses a kernel without it"},
-    answer="a",
-    wrong={"b": "the test costs a comparison per thread; it is there for correctness, not speed",
-           "c": "each thread computes its own index blockIdx.x * blockDim.x + threadIdx.x, so "
-                "two threads never share one; the test is about indices beyond n",
-           "d": "the compiler accepts it; without it the kernel compiles and then writes past the "
-                "end of the buffer (the exercises' guard values catch that)"},
-    explanation="blocks = ceil(n / threads) launches up to threads - 1 extra threads; they must do nothing.")
 
-number_question(
-    "cuda_global_index", CHAPTER, 1, "A thread's global index",
-    value=517, tolerance=0.5,
-    mistakes=((7, "blockIdx.x + threadIdx.x forgets that every earlier block holds blockDim.x threads"),
-              (1282, "the roles are swapped: the block index is multiplied by the block size, "
-                     "then the thread's index within its block is added"),
-              (512, "512 is where block 2 starts; thread 5 of it is 5 further"),
-              (1280, "the roles are swapped, and the block index is not added")),
-    hint="blocks before this one hold blockDim.x threads each",
-    explanation="i = blockIdx.x * blockDim.x + threadIdx.x = 2 * 256 + 5 = 517.")
+def _silu_cases(rng):
+    cases = []
+    for n, threads in ((777, 128), (40, 32)):
+        x = (rng.standard_normal(n) * 4).astype(np.float32)
+        x[:3] = (-30.0, 30.0, 0.0)                       # saturated on both sides, and zero
+        cases.append(Case((rng.standard_normal(n).astype(np.float32), x),
+                          label=f"n={n} with {threads} threads per block, |x| up to 30",
+                          extra={"kernel": "silu_backward", "n": n, "threads": threads,
+                                 "blocks": blocks_for(n, threads)}))
+    return cases
+
+
+register(Exercise(
+    name="silu_backward_cuda", chapter=CHAPTER, points=2, entries=("SILU_BACKWARD_SOURCE",),
+    title="The SiLU backward as a CUDA kernel", make_cases=_silu_cases,
+    judge=_judge_cuda(_silu_backward, "dx", (
+        ("this is dy * sigmoid(x), the derivative of sigmoid's *input* path only; the product "
+         "rule adds x * sigmoid'(x)",
+         lambda dy, x: (dy / (1.0 + np.exp(-x.astype(np.float64)))).astype(np.float32)),
+        ("this is dy * silu(x), the forward value; the backward multiplies dy by the derivative",
+         lambda dy, x: (dy * x / (1.0 + np.exp(-x.astype(np.float64)))).astype(np.float32)))),
+    probe="cuda"))

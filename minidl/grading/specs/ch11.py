@@ -1,4 +1,4 @@
-"""Chapter 11, autoencoders: a training step by hand, reconstruction errors."""
+"""Chapter 11, autoencoders: a training step, tied weights, a sparsity penalty."""
 import numpy as np
 
 from ..registry import Case, function_exercise
@@ -49,48 +49,85 @@ function_exercise(
                lambda x, *p: _autoencoder_step(x, *p, x.shape[0])),))
 
 
-def reconstruction_errors(x, x_hat):
-    """Per-sample mean squared error over every axis but the first: (N, ...) -> (N,)."""
-    return ((x - x_hat) ** 2).reshape(x.shape[0], -1).mean(axis=1)
+# ---------------------------------------------------------------- tied weights
+def tied_autoencoder_gradient(x, W, b_enc, b_dec):
+    """h = relu(x W + b_enc), x_hat = h W^T + b_dec, L = mean((x_hat - x)**2) over all N*D.
+
+    W is used twice (encoder and, transposed, decoder). Returns (loss, dW, db_enc, db_dec)."""
+    a = x @ W + b_enc
+    h = np.maximum(a, 0.0)
+    x_hat = h @ W.T + b_dec
+    d_out = 2.0 * (x_hat - x) / x.size                   # (N, D)
+    da = (d_out @ W) * (a > 0)                           # (N, k)
+    dW = x.T @ da + d_out.T @ h                          # encoder use + decoder use
+    return float(np.mean((x_hat - x) ** 2)), dW, da.sum(axis=0), d_out.sum(axis=0)
 
 
-def _recon_cases(rng):
-    return [Case((rng.random((5, 6)), rng.random((5, 6))), label="x of shape (5, 6)"),
-            Case((rng.random((3, 1, 4, 4)), rng.random((3, 1, 4, 4))),
-                 label="images of shape (3, 1, 4, 4)")]
+def _tied_decoder_only(x, W, b_enc, b_dec):
+    loss, _, db_enc, db_dec = tied_autoencoder_gradient(x, W, b_enc, b_dec)
+    h = np.maximum(x @ W + b_enc, 0.0)
+    return loss, (2.0 * (h @ W.T + b_dec - x) / x.size).T @ h, db_enc, db_dec
+
+
+def _tied_encoder_only(x, W, b_enc, b_dec):
+    loss, _, db_enc, db_dec = tied_autoencoder_gradient(x, W, b_enc, b_dec)
+    a = x @ W + b_enc
+    d_out = 2.0 * (np.maximum(a, 0.0) @ W.T + b_dec - x) / x.size
+    return loss, x.T @ ((d_out @ W) * (a > 0)), db_enc, db_dec
+
+
+def _tied_cases(rng):
+    cases = []
+    for n, d, k in ((5, 6, 3), (4, 8, 2)):
+        cases.append(Case((rng.random((n, d)), rng.standard_normal((d, k)) * 0.5,
+                           rng.standard_normal(k) * 0.1, rng.standard_normal(d) * 0.1),
+                          label=f"x of shape {(n, d)}, a code of {k}"))
+    return cases
 
 
 function_exercise(
-    "reconstruction_errors", CHAPTER, 1, "reconstruction_errors",
-    "Per-sample reconstruction errors (for anomaly detection)", _recon_cases,
-    reconstruction_errors, ("errors",))
+    "tied_autoencoder_gradient", CHAPTER, 3, "tied_autoencoder_gradient",
+    "The gradient of an autoencoder whose decoder reuses the encoder's weights",
+    _tied_cases, tied_autoencoder_gradient, ("loss", "dW", "db_enc", "db_dec"),
+    mistakes=(("dW holds only the decoder's use of W (d_out^T h); W is also the encoder's "
+               "weight, so its gradient is the sum of both uses", _tied_decoder_only),
+              ("dW holds only the encoder's use of W (x^T da); the decoder uses W^T too, and "
+               "that use adds (d_out^T h) to the gradient", _tied_encoder_only)))
 
 
-# ---------------------------------------------------------------- questions
-# Graded like the code exercises; the answers and the explanations stay here, in the
-# grader's process (see questions.py).
-from ..questions import multiple_choice, number_question, shape_question  # noqa: E402
+# ---------------------------------------------------------------- a sparsity penalty
+def sparsity_penalty(h, rho, beta):
+    """beta * sum_j KL(rho || rho_hat_j), rho_hat_j = mean over the batch of h[:, j] in (0, 1).
 
-multiple_choice(
-    "autoencoder_bottleneck", CHAPTER, 1, "Why an autoencoder's code is narrower than its input",
-    choices={"a": "to make training faster",
-             "b": "a code as wide as the input lets the network learn the identity; the bottleneck forces it to keep what matters",
-             "c": "the decoder cannot produce more values than it receives",
-             "d": "a narrow code makes the reconstruction error zero"},
-    answer="b",
-    wrong={"a": "speed is a side effect; a wide code would train fine, and learn nothing useful",
-           "c": "the decoder maps 32 values to 784 without trouble: a Dense layer can widen as well as narrow",
-           "d": "squeezing through fewer numbers makes a perfect reconstruction *harder*; the error is "
-                "the price paid for a compressed code"},
-    explanation="With no bottleneck (or other constraint) copying is a perfect solution; the "
-                "bottleneck makes the code a compressed summary of the data.")
+    Returns (penalty, dpenalty/dh of shape (N, k))."""
+    rho_hat = h.mean(axis=0)
+    kl = rho * np.log(rho / rho_hat) + (1 - rho) * np.log((1 - rho) / (1 - rho_hat))
+    grad = beta * (-rho / rho_hat + (1 - rho) / (1 - rho_hat)) / h.shape[0]
+    return float(beta * kl.sum()), np.broadcast_to(grad, h.shape).copy()
 
-number_question(
-    "autoencoder_param_count", CHAPTER, 1, "The parameters of a small autoencoder",
-    value=50992, tolerance=0.5,
-    mistakes=((50176, "50176 counts the two weight matrices; both layers also have biases"),
-              (25120, "that is the encoder alone (784*32 + 32); count the decoder too"),
-              (25872, "that is the decoder alone (32*784 + 784); count the encoder too"),
-              (50240, "the decoder's bias has 784 entries, one per output, not 32")),
-    hint="Dense(32) on 784 inputs, then Dense(784) on 32 inputs: W and b of each",
-    explanation="784*32 + 32 + 32*784 + 784 = 50992.")
+
+def _sparsity_cases(rng):
+    cases = []
+    for n, k, rho, beta in ((6, 4, 0.05, 3.0), (3, 5, 0.2, 0.5)):
+        cases.append(Case((0.02 + 0.96 * rng.random((n, k)), rho, beta),
+                          label=f"h of shape {(n, k)}, rho={rho}, beta={beta}"))
+    return cases
+
+
+function_exercise(
+    "sparsity_penalty", CHAPTER, 2, "sparsity_penalty", "A sparsity penalty on the code, and its gradient",
+    _sparsity_cases, sparsity_penalty, ("penalty", "dh"),
+    mistakes=(("the gradient is missing the 1/N: rho_hat is a mean over the batch, so each "
+               "sample's h moves it by 1/N", lambda h, rho, beta: (
+                   sparsity_penalty(h, rho, beta)[0], sparsity_penalty(h, rho, beta)[1] * h.shape[0])),
+              ("KL(rho_hat || rho) is not the same divergence: the penalty is KL(rho || rho_hat), "
+               "with the target rho weighting the logs",
+               lambda h, rho, beta: _reversed_kl(h, rho, beta))),
+    factors=lambda h, rho, beta: {"the batch size N": h.shape[0]})
+
+
+def _reversed_kl(h, rho, beta):
+    r = h.mean(axis=0)
+    kl = r * np.log(r / rho) + (1 - r) * np.log((1 - r) / (1 - rho))
+    grad = beta * (np.log(r / rho) - np.log((1 - r) / (1 - rho))) / h.shape[0]
+    return float(beta * kl.sum()), np.broadcast_to(grad, h.shape).copy()

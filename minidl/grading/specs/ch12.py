@@ -114,35 +114,3 @@ register(Exercise(
     name="generator_step", chapter=CHAPTER, points=3, entries=("generator_step",),
     title="One training step of a GAN's generator", make_cases=_gen_step_cases,
     judge=_judge_generator_step, probe="call_and_inputs"))
-
-
-# ---------------------------------------------------------------- questions
-# Graded like the code exercises; the answers and the explanations stay here, in the
-# grader's process (see questions.py).
-from ..questions import multiple_choice, number_question, shape_question  # noqa: E402
-
-multiple_choice(
-    "gan_nonsaturating", CHAPTER, 1, "Why the generator maximises log D(G(z))",
-    choices={"a": "early on D rejects the fakes confidently, and log(1 - D(G(z))) is then flat, so the generator gets almost no gradient",
-             "b": "log D(G(z)) is the exact loss of the minimax game",
-             "c": "it makes the discriminator learn faster",
-             "d": "it avoids computing the logarithm of zero"},
-    answer="a",
-    wrong={"b": "the minimax game's loss is log(1 - D(G(z))); the non-saturating loss is a "
-                "substitute with the same fixed point and stronger gradients early on",
-           "c": "the generator's loss does not enter the discriminator's update at all",
-           "d": "both forms take a log of a probability that can approach 0 (minidl works from "
-                "logits to stay finite); the reason is the size of the gradient"},
-    explanation="When D(G(z)) ≈ 0 the slope of log(1 - D) is tiny while that of -log D is large, "
-                "so the generator learns when it most needs to.")
-
-number_question(
-    "gan_optimal_discriminator", CHAPTER, 1, "The discriminator when the generator is perfect",
-    value=0.5, tolerance=1e-3,
-    mistakes=((1.0, "1 means sure the sample is real; when fakes and reals have the same "
-                    "distribution no output can be sure"),
-              (0.0, "0 means sure the sample is fake; with p_g = p_data the two are indistinguishable"),
-              (float(np.log(2.0)), "log 2 appears in the value of the game at the optimum "
-                                    "(-log 4 in all), not in D's output")),
-    hint="D*(x) = p_data(x) / (p_data(x) + p_g(x))",
-    explanation="D*(x) = p_data / (p_data + p_g) = 1/2 everywhere when p_g = p_data.")

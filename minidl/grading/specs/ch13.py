@@ -1,14 +1,16 @@
-"""Chapter 13, transfer learning: freezing layers and one fine-tuning step.
+"""Chapter 13, transfer learning: freezing layers, one fine-tuning step, a closed-form linear head.
 
-These checks use minidl itself: the submission receives a real ``Sequential`` model.
+The first two checks use minidl itself: the submission receives a real ``Sequential`` model.
 The model is rebuilt from weights drawn by the grader, so the grader's process can
 compute the expected result on an identical copy.
 """
 import copy
 
+import numpy as np
+
 from ..feedback import compare_models, compare_outputs
 from ..probes import build_model, model_summary as _summary
-from ..registry import Case, Exercise, register
+from ..registry import Case, Exercise, function_exercise, register
 
 CHAPTER = "13_transfer_learning"
 
@@ -114,32 +116,33 @@ register(Exercise(
     judge=_judge_fine_tune, probe="fine_tune"))
 
 
-# ---------------------------------------------------------------- questions
-# Graded like the code exercises; the answers and the explanations stay here, in the
-# grader's process (see questions.py).
-from ..questions import multiple_choice, number_question, shape_question  # noqa: E402
+# ---------------------------------------------------------------- a closed-form probe
+def ridge_probe(features, labels, n_classes, lam):
+    """A linear head on frozen features, fitted in closed form (no SGD): ridge regression
+    onto one-hot targets, W = (X^T X + lam I)^-1 X^T Y with X the features and a column
+    of ones appended (the bias, penalised like the rest). Returns W (F + 1, K)."""
+    x = np.hstack([features, np.ones((len(features), 1))])
+    y = np.eye(n_classes)[labels]
+    return np.linalg.solve(x.T @ x + lam * np.eye(x.shape[1]), x.T @ y)
 
-multiple_choice(
-    "freeze_which_layers", CHAPTER, 1, "Which layers to freeze on a small new dataset",
-    choices={"a": "the early layers, which compute generic features such as edges and textures",
-             "b": "the last layer, which is already trained",
-             "c": "none: fine-tuning every layer is always best",
-             "d": "every other layer, to halve the training time"},
-    answer="a",
-    wrong={"b": "the last layer maps features to the *old* classes: it is the part that must be "
-                "replaced and trained on the new task",
-           "c": "with few examples, updating millions of weights overfits and can destroy the "
-                "pretrained features; freezing them is the point of transfer learning",
-           "d": "which layers are frozen should follow what they compute (generic early, specific "
-                "late), not a pattern chosen for speed"},
-    explanation="Early features transfer across tasks; the head is task-specific. Freeze the body, "
-                "train a new head, then optionally unfreeze the top blocks with a small learning rate.")
 
-number_question(
-    "trainable_after_freeze", CHAPTER, 1, "Trainable parameters after freezing",
-    value=1290, tolerance=0.5,
-    mistakes=((101770, "that counts every parameter; the first layer is frozen"),
-              (100480, "that is the frozen layer's count (784*128 + 128); the trainable one is the head"),
-              (1280, "1280 counts the head's weights; its 10 biases train too")),
-    hint="only Dense(10) on 128 features trains: its W and b",
-    explanation="128*10 + 10 = 1290 trainable, 100480 frozen.")
+def _ridge_no_bias(features, labels, n_classes, lam):
+    y = np.eye(n_classes)[labels]
+    w = np.linalg.solve(features.T @ features + lam * np.eye(features.shape[1]), features.T @ y)
+    return np.vstack([w, np.zeros((1, n_classes))])
+
+
+def _ridge_cases(rng):
+    cases = []
+    for n, f, k, lam in ((12, 4, 3, 0.1), (20, 6, 5, 1.0), (8, 3, 2, 0.01)):
+        labels = np.concatenate([np.arange(k), rng.integers(0, k, n - k)])
+        cases.append(Case((rng.standard_normal((n, f)) + 1.0, labels, k, lam),
+                          label=f"{n} samples of {f} features, {k} classes, lam={lam}"))
+    return cases
+
+
+function_exercise(
+    "ridge_probe", CHAPTER, 2, "ridge_probe", "A linear head fitted in closed form",
+    _ridge_cases, ridge_probe, ("W",),
+    mistakes=(("the bias column is missing: append a column of ones to the features, so the "
+               "last row of W is the bias", _ridge_no_bias),))
