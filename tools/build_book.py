@@ -3,8 +3,8 @@
     python tools/build_book.py [OUT]          # default: build/html  (`make html`)
 
 Every notebooks/NN_*.ipynb becomes NN_*.html (nothing is re-executed), with links to the
-previous and next chapter and to the contents page, index.html, which lists the chapters by
-the first heading of each notebook. A new chapter appears by being in notebooks/.
+previous and next chapter and to the contents page, index.html, which lists the chapters in
+the README's reading order by the first heading of each notebook. A new chapter appears by being in notebooks/.
 
 Offline: nbconvert's "lab" template is used without its CDN scripts (require.js, Mermaid).
 Math is typeset by MathJax 2 copied into the site when one is installed -- the Python
@@ -80,9 +80,20 @@ in JupyterLab (<code>make lab</code>).</p>
 """
 
 
+def reading_order(readme: Path = ROOT / "README.md") -> list[str]:
+    """Chapter file names in the order of the README's chapter table (the reading order: a
+    chapter keeps its number once published, so a new one may be read before higher numbers)."""
+    if not readme.is_file():
+        return []
+    return re.findall(r"^\| \[[^\]]+\]\(notebooks/(\d\d_[^)]+\.ipynb)\)", readme.read_text(encoding="utf-8"),
+                      flags=re.MULTILINE)
+
+
 def chapters(folder: Path = NOTEBOOKS) -> list[Path]:
-    """The chapter notebooks, in order."""
-    return sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    """The chapter notebooks in reading order: as the README's chapter table lists them, then
+    any chapter it does not list, by number."""
+    rank = {name: i for i, name in enumerate(reading_order())}
+    return sorted(folder.glob("[0-9][0-9]_*.ipynb"), key=lambda p: (rank.get(p.name, len(rank)), p.name))
 
 
 def title_of(notebook) -> str:
