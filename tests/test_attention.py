@@ -353,3 +353,26 @@ def test_embedding_backward_is_a_scatter_add_and_matches_pytorch():
     np.testing.assert_allclose(y, ref.detach().numpy())
     np.testing.assert_allclose(ours.grads["W"], theirs.weight.grad.numpy(), rtol=1e-12)
     np.testing.assert_allclose(ours.grads["W"][3], dy[0, 1] + dy[1, 0] + dy[1, 1], rtol=1e-12)
+
+
+# ============================================================ the bench row
+def test_the_bench_has_an_attention_row_that_runs():
+    from minidl.bench import runner
+    (workload,) = runner.collect_workloads("attention", log=lambda *_: None)
+    assert "attention" in workload.name and workload.flops > 0
+    workload.setup("numpy")()                     # one forward + backward, untimed
+
+
+def test_a_gpt_with_a_block_saves_and_loads(tmp_path):
+    mdl.seed(0)
+    model = mdl.Sequential([L.Embedding(10, 8), L.PositionalEmbedding(6), L.TransformerBlock(2, causal=True),
+                            L.LayerNorm(), L.Dense(10)], input_shape=(6,))
+    model.compile(optimizer="adam", loss=mdl.losses.SparseCategoricalCrossentropy(from_logits=True))
+    ids = _rng(18).integers(0, 10, (4, 6))
+    model.train_on_batch(ids, ids)
+    model.save(tmp_path / "gpt.npz")
+    loaded = mdl.load_model(tmp_path / "gpt.npz")
+    np.testing.assert_array_equal(loaded.predict(ids), model.predict(ids))
+    block = loaded.layers[2]
+    assert block.params["attn.Wq"] is block.attn.params["Wq"], "the block's params are its sub-layers'"
+    assert loaded.train_on_batch(ids, ids) == pytest.approx(model.train_on_batch(ids, ids), rel=1e-5)

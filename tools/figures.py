@@ -535,6 +535,62 @@ def residual_block():
     return fig
 
 
+# ----------------------------------------------------------------------------- chapter 17
+
+def attention_lookup():
+    """Attention as a soft lookup: a query scores every key, the softmax of the scores weights
+    the values, and the output is their weighted sum."""
+    fig, ax = canvas(8.6, 4.2, (-0.6, 13.4), (-0.9, 5.9))
+    keys = ["$k_1$", "$k_2$", "$k_3$", "$k_4$"]
+    values = ["$v_1$", "$v_2$", "$v_3$", "$v_4$"]
+    weights = [0.05, 0.70, 0.20, 0.05]
+    box(ax, 0.9, 2.6, 1.3, 0.8, "query $q$", ACCENT, size=11)
+    ys = [4.6, 3.3, 2.0, 0.7]
+    for y, key, value, w in zip(ys, keys, values, weights):
+        box(ax, 3.6, y, 0.9, 0.7, key, FORWARD, size=12)
+        arrow(ax, (1.6, 2.6), (3.1, y), ACCENT, lw=1.0, shrink=2)
+        ax.text(5.0, y, f"$q \\cdot {key[1:-1]} / \\sqrt{{d}}$", ha="center", va="center", fontsize=10)
+        arrow(ax, (6.1, y), (6.7, y), INK, lw=1.0)
+        ax.add_patch(Rectangle((6.8, y - 0.3), 1.6 * w / 0.7, 0.6, lw=0.8, ec=ACCENT, fc=LIGHT[ACCENT]))
+        ax.text(6.8 + 1.6 * w / 0.7 + 0.1, y, f"{w:.2f}", ha="left", va="center", fontsize=10)
+        box(ax, 9.9, y, 0.9, 0.7, value, PARAM, size=12)
+        arrow(ax, (10.35, y), (11.6, 2.6), PARAM, lw=0.6 + 4 * w, shrink=2)
+    ax.text(7.5, 5.45, "softmax: weights sum to 1", ha="center", va="center", fontsize=10, color=ACCENT)
+    ax.text(3.6, 5.45, "keys", ha="center", va="center", fontsize=10, color=FORWARD)
+    ax.text(9.9, 5.45, "values", ha="center", va="center", fontsize=10, color=PARAM)
+    box(ax, 12.3, 2.6, 1.3, 0.8, "$\\sum_j w_j v_j$", INK, size=11)
+    ax.text(6.4, -0.45, "a dictionary returns the value of the one key equal to the query;\n"
+            "attention returns a mix of all values, weighted by how well each key matches",
+            ha="center", va="center", fontsize=9, color="#555555")
+    return fig
+
+
+def transformer_block():
+    """A pre-LN transformer block: x + MHA(LN(x)), then h + MLP(LN(h)), residuals around both."""
+    fig, ax = canvas(9.4, 3.0, (-0.7, 15.4), (-1.5, 3.3))
+    y = 0.6
+    stages = [(0.4, 1.2, "$x$\n(N, T, D)", INK), (2.5, 1.7, "LayerNorm", FORWARD),
+              (4.9, 2.0, "multi-head\nattention", ACCENT), (6.9, 0.7, "+", INK),
+              (8.8, 1.7, "LayerNorm", FORWARD), (11.2, 2.2, "MLP (GELU)\nD → 4D → D", PARAM),
+              (13.2, 0.7, "+", INK), (14.7, 1.1, "$y$\n(N, T, D)", INK)]
+    for x, w, text, color in stages:
+        box(ax, x, y, w, 1.0 if w > 0.8 else 0.7, text, color, size=10)
+    for (x0, w0, *_), (x1, w1, *_) in zip(stages, stages[1:]):
+        arrow(ax, (x0 + w0 / 2, y), (x1 - w1 / 2, y), INK, lw=1.3)
+    for start, end, top, label in ((0.4, 6.9, 2.5, "residual: $x$"), (7.6, 13.2, 1.8, "residual: $h$")):
+        ax.plot([start, start, end], [y + (0.5 if start < 1 else 0), top, top], color=ACCENT, lw=1.6)
+        if start > 1:
+            ax.plot([start], [y], marker="o", color=ACCENT, ms=4)   # branches off the arrow
+        arrow(ax, (end, top), (end, y + 0.35), ACCENT, lw=1.6)
+        ax.text((start + end) / 2, top + 0.12, label, ha="center", va="bottom", fontsize=10, color=ACCENT)
+    ax.text(4.9, -0.75, "mixes positions: each query attends to the keys it may see",
+            ha="center", va="center", fontsize=9, color="#555555")
+    ax.text(11.2, -0.75, "each position on its own", ha="center", va="center", fontsize=9, color="#555555")
+    ax.text(7.4, -1.3, "$h = x + \\mathrm{MHA}(\\mathrm{LN}_1(x))$,   $y = h + \\mathrm{MLP}(\\mathrm{LN}_2(h))$",
+            ha="center", va="center", fontsize=10)
+    return fig
+
+
 FIGURES = {
     "neuron": neuron,
     "computational_graph": computational_graph,
@@ -547,6 +603,8 @@ FIGURES = {
     "dropout": dropout,
     "transfer": transfer,
     "residual_block": residual_block,
+    "attention_lookup": attention_lookup,
+    "transformer_block": transformer_block,
 }
 
 

@@ -42,7 +42,7 @@ from .. import backend
 
 __all__ = ["Workload", "main", "measure", "collect_workloads", "run_workload"]
 
-BENCH_MODULES = ("minidl.bench.conv", "minidl.bench.recurrent", "minidl.bench.gpu")
+BENCH_MODULES = ("minidl.bench.conv", "minidl.bench.recurrent", "minidl.bench.attention", "minidl.bench.gpu")
 DEFAULT_JSON = os.path.join("benchmarks", "results", "bench.json")
 TIERS = ("numpy", "numba")
 

@@ -361,6 +361,22 @@ class PositionalEmbedding(Layer):
 
 
 # ============================================================ the transformer block
+class _SubLayerArrays(dict):
+    """A composite layer's ``params`` (or ``grads``, ``buffers``): each sub-layer's arrays
+    under ``"<sub-layer>.<key>"``, the same objects. Assigning an entry (as ``load_model``
+    does) assigns the sub-layer's, so the two never drift apart."""
+
+    def __init__(self, owner, store: str):
+        super().__init__({f"{name}.{key}": array for name, layer in owner.sublayers().items()
+                          for key, array in getattr(layer, store).items()})
+        self.owner, self.store = owner, store
+
+    def __setitem__(self, key, value):
+        name, sub_key = key.split(".", 1)
+        getattr(self.owner.sublayers()[name], self.store)[sub_key] = value
+        super().__setitem__(key, value)
+
+
 class TransformerBlock(Layer):
     """A pre-LN transformer block (GPT-2's arrangement):
 
@@ -422,8 +438,7 @@ class TransformerBlock(Layer):
     def _collect(self):
         """params / grads / buffers: the sub-layers' arrays under "<sub-layer>.<key>"."""
         for store in ("params", "grads", "buffers"):
-            setattr(self, store, {f"{name}.{key}": array for name, layer in self.sublayers().items()
-                                  for key, array in getattr(layer, store).items()})
+            setattr(self, store, _SubLayerArrays(self, store))
 
     def map_arrays(self, fn):
         for layer in self.sublayers().values():
