@@ -32,7 +32,7 @@ __all__ = ["Exercise", "Case", "function_exercise", "register", "get", "all_exer
 CHAPTERS = ("01_linear_models", "02_neural_networks", "03_backpropagation", "04_optimization",
             "05_regularization", "06_batch_normalization", "07_convolutional_networks",
             "08_fast_cpu_kernels", "09_gpu_kernels", "10_recurrent_networks",
-            "11_autoencoders", "12_gans", "13_transfer_learning")
+            "11_autoencoders", "12_gans", "13_transfer_learning", "16_going_deep")
 
 
 @dataclass
