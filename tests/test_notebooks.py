@@ -82,14 +82,19 @@ def test_no_execution_timestamps_or_errors_are_stored(path):
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_each_chapter_links_to_its_neighbours(path):
-    """Each side links to the chapter before (after) it by number or in the reading order, so a
+    """Each side links to the chapter before (after) it in the reading order, or to the one
+    numbered before (after) it when that one is on the same side in the reading order: a
     chapter read out of its number's order (16 after 7) links to where the reader goes next."""
     text = markdown(load(path))
     number = int(path.name[:2])
     order = reading_order()
     position = order.index(path)
     for step in (-1, 1):
-        candidates = [BY_NUMBER[number + step]] if number + step in BY_NUMBER else []
+        candidates = []
+        if number + step in BY_NUMBER:
+            numbered = BY_NUMBER[number + step]
+            if (order.index(numbered) - position) * step > 0:
+                candidates.append(numbered)
         if 0 <= position + step < len(order):
             candidates.append(order[position + step])
         if candidates:
