@@ -155,7 +155,8 @@ def test_param_shapes_output_shapes_and_config(cell, blocks):
     assert layer.params["Wx"].shape == (3, blocks * 6) and layer.params["Wh"].shape == (6, blocks * 6)
     assert layer.compute_output_shape((9, 3)) == (9, 6)
     assert cell(6).compute_output_shape((9, 3)) == (6,)
-    assert layer.get_config() == {"units": 6, "return_sequences": True, "name": None}
+    assert layer.get_config() == {"units": 6, "return_sequences": True, "name": None,
+                                  "kernel_initializer": "glorot_uniform", "recurrent_initializer": "orthogonal"}
     # sequences of another length reuse the same weights
     assert layer.forward(np.zeros((2, 4, 3), np.float32)).shape == (2, 4, 6)
 

@@ -205,3 +205,19 @@ def test_orthogonal_and_layers_take_initializers_by_name():
         assert dense.params["W"].shape == (5, 4) and conv.params["W"].shape == (3, 2, 3, 3)
     with pytest.raises(ValueError, match="unknown initializer 'he'"):
         L.Dense(3, kernel_initializer="he").build((2,))
+
+
+def test_recurrent_layers_take_initializers_by_name_and_keep_their_defaults():
+    from minidl.layers.recurrent import orthogonal
+    mdl.seed(0)
+    default = L.LSTM(3)
+    default.build((4, 2))
+    mdl.seed(0)
+    expected_wx = initializers.glorot_uniform((2, 12), 2, 12)
+    np.testing.assert_array_equal(default.params["Wx"], expected_wx)
+    np.testing.assert_array_equal(default.params["Wh"], orthogonal((3, 12)))
+    gru = L.GRU(3, kernel_initializer="he_normal", recurrent_initializer="glorot_uniform")
+    gru.build((4, 5))
+    assert gru.get_config()["recurrent_initializer"] == "glorot_uniform"
+    with pytest.raises(ValueError, match="unknown initializer"):
+        L.SimpleRNN(3, recurrent_initializer="orthogonall")

@@ -188,6 +188,9 @@ class _Recurrent(Layer):
     Subclasses set ``gate_blocks`` (how many blocks of H columns ``Wx`` has) and
     ``state_names``, and implement ``_forward_steps`` / ``_backward_steps`` (the plain
     loops over the step functions) and ``_forward_fused`` / ``_backward_fused``.
+
+    ``kernel_initializer`` draws ``Wx`` (Glorot uniform) and ``recurrent_initializer`` ``Wh``
+    (orthogonal), by name from ``minidl.initializers``, as Keras's recurrent layers do.
     """
 
     input_ndims = (3,)
@@ -195,10 +198,14 @@ class _Recurrent(Layer):
     gate_blocks = 1
     state_names = ("h0",)
 
-    def __init__(self, units: int, return_sequences: bool = False, name=None, **kwargs):
+    def __init__(self, units: int, return_sequences: bool = False, name=None,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", **kwargs):
         super().__init__(name, **kwargs)
         self.units = positive_int(units, f"{type(self).__name__} units")
         self.return_sequences = bool(return_sequences)
+        self.kernel_initializer = kernel_initializer
+        self.recurrent_initializer = recurrent_initializer
+        initializers.get(kernel_initializer), initializers.get(recurrent_initializer)  # unknown names fail here
         self.initial_state_grad = None
 
     # ------------------------------------------------------------------ building
@@ -209,8 +216,8 @@ class _Recurrent(Layer):
         super().build(input_shape, dtype)
         D, H = int(input_shape[-1]), self.units
         width = self.gate_blocks * H
-        self.add_param("Wx", initializers.glorot_uniform((D, width), D, width, dtype))
-        self.add_param("Wh", orthogonal((H, width), dtype))
+        self.add_param("Wx", initializers.get(self.kernel_initializer)((D, width), D, width, dtype))
+        self.add_param("Wh", initializers.get(self.recurrent_initializer)((H, width), H, width, dtype))
         self._add_biases(width, dtype)
 
     def _add_biases(self, width, dtype):
