@@ -171,12 +171,16 @@ def test_early_stopping_restores_best_weights_even_without_an_early_stop():
     assert model.evaluate(x[84:], y[84:])[0] == pytest.approx(history.history["val_loss"][best], rel=1e-5)
 
 
-def test_early_stopping_stops_after_patience():
+@pytest.mark.parametrize("patience", [0, 1, 2, 5])
+def test_early_stopping_stops_after_patience(patience):
+    # As Keras counts: epoch 0 sets the best value; each later epoch fails to improve by
+    # min_delta, and training stops after the epoch where the wait reaches patience.
     x, y = blobs(120)
     model = make_model(optimizer=optim.SGD(1e-9))  # cannot improve
-    stopper = callbacks.EarlyStopping(monitor="loss", patience=2, min_delta=1.0)
+    stopper = callbacks.EarlyStopping(monitor="loss", patience=patience, min_delta=1.0)
     history = model.fit(x, y, epochs=20, verbose=0, callbacks=[stopper])
-    assert len(history.epoch) == 4 and stopper.stopped_epoch == 3
+    last = max(patience, 1)              # epoch 0 is always an improvement, so at least 2 epochs run
+    assert len(history.epoch) == last + 1 and stopper.stopped_epoch == last
 
 
 def test_early_stopping_names_missing_monitor():
@@ -283,3 +287,28 @@ def test_moving_to_gpu_without_cupy_says_how_to_install(monkeypatch):
     monkeypatch.setattr(mdl.backend, "gpu_status", lambda: (False, 'CuPy is not installed (pip install "minidl[gpu]")'))
     with pytest.raises(RuntimeError, match=r'cannot use the GPU: .*pip install "minidl\[gpu\]"'):
         make_model().to("gpu")
+
+
+@pytest.mark.parametrize("patience", [0, 1, 2, 5])
+def test_early_stopping_counts_patience_as_keras(patience):
+    # The same sequence of monitored values through Keras's EarlyStopping and minidl's: the
+    # same epoch ends training. Skipped where Keras (with its torch backend) is not installed.
+    pytest.importorskip("torch")
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    values = [1.0, 0.5, 0.6, 0.55, 0.7, 0.4, 0.45, 0.5, 0.45, 0.6, 0.7, 0.8]
+
+    def stop_epoch(callback, model):
+        callback.set_model(model)
+        model.stop_training = False
+        callback.on_train_begin()
+        for epoch, value in enumerate(values):
+            callback.on_epoch_end(epoch, {"loss": value})
+            if model.stop_training:
+                return epoch
+        return None
+
+    keras_model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    theirs = stop_epoch(keras.callbacks.EarlyStopping(monitor="loss", patience=patience), keras_model)
+    ours = stop_epoch(callbacks.EarlyStopping(monitor="loss", patience=patience), make_model())
+    assert ours == theirs

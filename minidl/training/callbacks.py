@@ -73,6 +73,11 @@ class EarlyStopping(Callback):
     """Stop training when ``monitor`` has not improved by more than ``min_delta`` for
     ``patience`` epochs.
 
+    Counted as Keras counts: ``wait`` is the number of epochs since the last improvement, and
+    training stops at the end of the epoch where ``wait >= patience``. With ``patience=2`` and
+    the best value at epoch 0, epochs 1 and 2 do not improve and training stops after epoch 2;
+    ``patience=0`` stops at the first epoch that does not improve.
+
     With ``restore_best_weights=True`` the weights of the best epoch are put back when
     training ends **for any reason** -- an early stop, the last epoch, or an error -- so the
     model you get is always the best one seen (older Keras restored only on an early stop).
@@ -96,7 +101,7 @@ class EarlyStopping(Callback):
                 self.best_weights = [np.array(w, copy=True) for w in self.model.get_weights()]
             return
         self.wait += 1
-        if self.wait > self.patience:
+        if self.wait >= self.patience:
             self.stopped_epoch = epoch
             self.model.stop_training = True
             if self.verbose:
