@@ -191,6 +191,15 @@ def test_imports_go_down_the_layers_only():
     assert wrong_way_imports(GRAPH) == []
 
 
+def test_the_package_itself_imports_no_old_path():
+    """Old paths (``minidl.layers``, ``minidl.model``, ...) are for readers' code; inside the
+    package every import names the module's home, so a reader who follows one finds the file."""
+    stale = [f"{module}:{line} imports {target}"
+             for module, edges in sorted(import_graph(rename=lambda name: None).items())
+             for target, line in edges if new_name(target) and module != ENTRY_POINT]
+    assert stale == []
+
+
 def test_no_module_imports_the_package_root():
     assert root_imports(GRAPH) == []
 

@@ -30,7 +30,7 @@ def _flops() -> float:
 
 def _workload() -> Workload:
     def setup(tier):
-        from ..layers.attention import MultiHeadAttention
+        from ..nn.layers.attention import MultiHeadAttention
         layer = MultiHeadAttention(num_heads=H, key_dim=D // H)
         rng = np.random.default_rng(0)
         x = rng.standard_normal((N, T, D)).astype(F32)

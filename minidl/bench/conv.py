@@ -44,7 +44,7 @@ def _conv_flops(N, C, F, k, OH, OW):
 def conv_workload(N, C, F, k, H, pad) -> Workload:
     """Conv2D forward + backward (dx, dW, db) on (N, C, H, H)."""
     def setup(tier):
-        from ..layers.conv import Conv2D
+        from ..nn.layers.conv import Conv2D
         layer = Conv2D(F, k, padding=pad)
         x = _rng().standard_normal((N, C, H, H)).astype(F32)
         dy = _rng().standard_normal((N,) + layer.compute_output_shape((C, H, H))).astype(F32)
@@ -75,7 +75,7 @@ def conv_workload(N, C, F, k, H, pad) -> Workload:
 
 def maxpool_workload(N=64, C=32, H=28) -> Workload:
     def setup(tier):
-        from ..layers.conv import MaxPool2D
+        from ..nn.layers.conv import MaxPool2D
         layer = MaxPool2D(2)
         x = _rng().standard_normal((N, C, H, H)).astype(F32)
         dy = _rng().standard_normal((N, C, H // 2, H // 2)).astype(F32)
@@ -100,7 +100,7 @@ def maxpool_workload(N=64, C=32, H=28) -> Workload:
 
 def batchnorm_workload(shape) -> Workload:
     def setup(tier):
-        from ..layers.normalization import BatchNorm
+        from ..nn.layers.normalization import BatchNorm
         layer = BatchNorm()
         x = _rng().standard_normal(shape).astype(F32)
         dy = _rng().standard_normal(shape).astype(F32)
@@ -135,8 +135,8 @@ def torch_lenet5():
 
 
 def mlp(input_shape=(784,)):
-    from .. import layers as L
-    from ..model import Sequential
+    from ..nn import layers as L
+    from ..training.model import Sequential
     return Sequential([L.Dense(256, activation="relu"), L.Dense(256, activation="relu"), L.Dense(10)],
                       input_shape=input_shape)
 
@@ -149,7 +149,7 @@ def torch_mlp():
 def training_step_workload(name, build, build_torch, x_shape) -> Workload:
     """One SGD step (forward, softmax cross-entropy, backward, update) on a batch x_shape."""
     def setup(tier):
-        from .. import losses, optim
+        from ..nn import losses, optim
         model = build(input_shape=x_shape[1:])
         model.compile(optimizer=optim.SGD(0.01), loss=losses.SparseCategoricalCrossentropy(from_logits=True))
         x = _rng().standard_normal(x_shape).astype(F32)

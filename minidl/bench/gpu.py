@@ -82,7 +82,7 @@ def _place(device, *arrays):
 # ------------------------------------------------------------------ training steps
 def training_step(build, x_shape, device: str) -> Callable[[], None]:
     """One SGD step (forward, softmax cross-entropy, backward, update) on a random batch x_shape."""
-    from .. import losses, optim
+    from ..nn import losses, optim
     model = build(input_shape=x_shape[1:])
     model.compile(optimizer=optim.SGD(0.01), loss=losses.SparseCategoricalCrossentropy(from_logits=True))
     x = _rng().standard_normal(x_shape).astype(F32)
@@ -203,23 +203,23 @@ def layer_workload(name, make_layer, x_shape, make_torch=None) -> GpuWorkload:
 
 def _conv(filters, size, padding):
     def make():
-        from ..layers.conv import Conv2D
+        from ..nn.layers.conv import Conv2D
         return Conv2D(filters, size, padding=padding)
     return make
 
 
 def _lstm(hidden):
-    from ..layers.recurrent import LSTM
+    from ..nn.layers.recurrent import LSTM
     return LSTM(hidden, return_sequences=True)
 
 
 def _maxpool():
-    from ..layers.conv import MaxPool2D
+    from ..nn.layers.conv import MaxPool2D
     return MaxPool2D(2)
 
 
 def _batchnorm():
-    from ..layers.normalization import BatchNorm
+    from ..nn.layers.normalization import BatchNorm
     return BatchNorm()
 
 

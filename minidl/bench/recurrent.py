@@ -29,7 +29,7 @@ def _flops(blocks: int) -> float:
 
 def _recurrent_workload(kind: str) -> Workload:
     def setup(tier):
-        from ..layers.recurrent import GRU, LSTM
+        from ..nn.layers.recurrent import GRU, LSTM
         layer = (LSTM if kind == "LSTM" else GRU)(H, return_sequences=True)
         rng = np.random.default_rng(0)
         x = rng.standard_normal((N, T, D)).astype(F32)

@@ -139,8 +139,8 @@ def _cuda_probe(namespace, entries, case):
 # ---------------------------------------------------------------------- chapter 13: models
 def build_model(weights: list):
     """Dense(h) - ReLU - Dense(h2) - ReLU - Dense(k) in float64 with the given (W, b) pairs."""
-    from minidl import layers as L
-    from minidl.model import Sequential
+    from minidl.nn import layers as L
+    from minidl.training.model import Sequential
     dense = [L.Dense(W.shape[1]) for W, _ in weights]
     model = Sequential([dense[0], L.ReLU(), dense[1], L.ReLU(), dense[2]],
                        input_shape=(weights[0][0].shape[0],))
@@ -174,7 +174,7 @@ def _freeze_probe(namespace, entries, case):
 
 @probe("fine_tune")
 def _fine_tune_probe(namespace, entries, case):
-    from minidl import losses
+    from minidl.nn import losses
     weights, frozen, x, y, lr = case.args
     model = build_model(weights)
     for index in frozen:

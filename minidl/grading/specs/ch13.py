@@ -78,7 +78,7 @@ def _fine_tune_cases(rng):
 
 
 def _expected_fine_tune(case, update_frozen=False):
-    from minidl import losses
+    from minidl.nn import losses
     weights, frozen, x, y, lr = copy.deepcopy(case.args)
     model = build_model(weights)
     for index in frozen:
