@@ -365,7 +365,7 @@ def test_gru_sequence_kernels_equal_the_per_step_path(device, dtype, T, N, H, ro
 def test_sequence_kernels_refuse_what_they_cannot_do():
     xw = np.zeros((2, 3, 4 * 300))
     with pytest.raises(ValueError, match="at most 256 hidden units, got 300"):
-        gpu.lstm_forward_sequence(xw, np.zeros((300, 1200)), np.zeros(1200), np.zeros((2, 3, 1200)),
+        gpu._lstm_forward_sequence_launch(xw, np.zeros((300, 1200)), np.zeros(1200), np.zeros((2, 3, 1200)),
                                   np.zeros((3, 3, 300)), np.zeros((3, 3, 300)))
     with pytest.raises(ValueError, match=r"hs must have shape \(3, 3, 5\), got \(2, 3, 5\)"):
         gpu.lstm_forward_sequence(np.zeros((2, 3, 20)), np.zeros((5, 20)), np.zeros(20),
@@ -401,7 +401,7 @@ def test_recurrent_layers_give_the_same_numbers_with_and_without_sequence_kernel
             patch.setattr(gpu, "USE_SEQUENCE_KERNELS", sequence)
             patch.setattr(backend, "kernels_for", lambda a: gpu)
             calls = []
-            for name in ("lstm_forward_sequence", "gru_forward_sequence"):
+            for name in ("_lstm_forward_sequence_launch", "_gru_forward_sequence_launch"):
                 original = getattr(gpu, name)
                 patch.setattr(gpu, name, lambda *a, _f=original: calls.append(1) or _f(*a))
             y = layer.forward(x, training=True, initial_state=state)
