@@ -13,7 +13,7 @@ export NUMBA_NUM_THREADS ?= 2
 # BLAS and Numba threads wait passively, so they do not starve each other on few cores
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: lab test test-portable test-e2e test-gpu demo bench book html release clean
+.PHONY: lab test test-portable test-e2e test-gpu lint demo bench book html release clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ test: $(STAMP)  ## the whole suite: unit tests, kernels, grader, notebooks (nbva
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null; } || \
 		echo "espeak-ng is not installed: the test of the spoken-digits generator is skipped"
 	MPLBACKEND=Agg $(PY) -m pytest -q -m "not e2e"
+
+lint: $(STAMP)  ## ruff (lint and format check) and mypy on kernels, nn and training; settings in pyproject.toml
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 # Other floating-point paths than the machine's default: OpenBLAS's AVX2 and SSE3 kernels,
 # Numba compiling for a generic x86-64, and the NumPy reference tier instead of Numba.

@@ -282,7 +282,8 @@ def _gru_backward_cases(rng, dtype):
     for xw, hw, bx, bh, h_prev, gates, hn, h in _gru_forward_cases(rng, dtype):
         reference.gru_cell_forward(xw, hw, bx, bh, h_prev, gates, hn, h)
         N, H = h.shape
-        outputs = lambda: (np.zeros((N, 3 * H), dtype), np.zeros((N, 3 * H), dtype))  # noqa: E731
+        def outputs(N=N, H=H):
+            return np.zeros((N, 3 * H), dtype), np.zeros((N, 3 * H), dtype)
         dh = _normal(rng, (N, H), dtype)
         cases.append((dh, gates, hn, h_prev, *outputs(), np.zeros((N, H), dtype)))
         dh = dh.copy()

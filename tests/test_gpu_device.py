@@ -403,7 +403,7 @@ def test_recurrent_layers_give_the_same_numbers_with_and_without_sequence_kernel
             calls = []
             for name in ("_lstm_forward_sequence_launch", "_gru_forward_sequence_launch"):
                 original = getattr(gpu, name)
-                patch.setattr(gpu, name, lambda *a, _f=original: calls.append(1) or _f(*a))
+                patch.setattr(gpu, name, lambda *a, _f=original, _calls=calls: _calls.append(1) or _f(*a))
             y = layer.forward(x, training=True, initial_state=state)
             dx = layer.backward(dy)
         assert bool(calls) == sequence, "the layer did not take the path asked for"

@@ -288,10 +288,13 @@ def test_rnn_step_gradients_match_finite_differences(N, D, H):
         assert error < 1e-7, f"rnn_step_backward d{name}: relative error {error:.1e}, expected < 1e-7"
 
 
+def sig(v):
+    return 1 / (1 + np.exp(-v))
+
+
 def test_lstm_step_follows_the_documented_equations():
     """A hand-computed 1-unit LSTM step: the gate blocks are [i | f | g | o]."""
     a = np.array([[0.5, -1.0, 2.0, 0.25]])  # pre-activations of i, f, g, o, with Wx = I, Wh = 0, b = 0
-    sig = lambda v: 1 / (1 + np.exp(-v))
     c_prev = np.array([[3.0]])
     h, c, _ = lstm_step_forward(a, np.zeros((1, 1)), c_prev, np.eye(4), np.zeros((1, 4)), np.zeros(4))
     expected_c = sig(-1.0) * 3.0 + sig(0.5) * np.tanh(2.0)
@@ -305,7 +308,6 @@ def test_gru_step_follows_the_documented_equations():
     Wh = np.array([[0.2, 0.4, -0.6]])
     bx, bh = np.zeros(3), np.array([0.0, 0.0, 0.3])
     h_prev = np.array([[1.5]])
-    sig = lambda v: 1 / (1 + np.exp(-v))
     r, z = sig(0.5 + 1.5 * 0.2), sig(-1.0 + 1.5 * 0.4)
     n = np.tanh(2.0 + r * (1.5 * -0.6 + 0.3))
     h, _ = gru_step_forward(x, h_prev, np.eye(3), Wh, bx, bh)

@@ -29,8 +29,10 @@ EPSILON = 1e-7
 class Loss:
     """Base class: ``__call__(y_pred, y_true) -> float`` caches, ``backward() -> dL/dy_pred``."""
 
-    #: which accuracy ``metrics=["accuracy"]`` means with this loss (Keras's resolution)
-    accuracy = "categorical_accuracy"
+    #: which accuracy ``metrics=["accuracy"]`` means with this loss (Keras's resolution); None: no accuracy
+    accuracy: str | None = "categorical_accuracy"
+    #: whether ``y_pred`` holds raw scores (the cross-entropies take ``from_logits=``)
+    from_logits = False
 
     #: whether swapping y_pred and y_true changes nothing (then argument order cannot be wrong)
     symmetric = False

@@ -25,7 +25,6 @@ Keras's (N, H, W, C) is handled at their edges by ``layout.py`` (``ImageLayout``
 """
 from __future__ import annotations
 
-import functools
 import inspect
 
 import numpy as np
@@ -172,7 +171,10 @@ class Layer:
         return self.user_layout(self.compute_output_shape(self.kernel_layout(tuple(input_shape))))
 
     # ------------------------------------------------------------------ layouts (image layers: layout.py)
-    channels_last = False
+    @property
+    def channels_last(self) -> bool:
+        """False: only an image layer (``ImageLayout``) takes channels-last input."""
+        return False
 
     def kernel_layout(self, shape: tuple) -> tuple:
         """A per-sample shape as the layer's code sees it (``ImageLayout`` moves channels first)."""
@@ -223,7 +225,7 @@ class Layer:
         By default the last axis must match (what a weight matrix fixes);
         layers whose weights fix other axes override this.
         """
-        return shape[-1:] != self.input_shape[-1:]
+        return shape[-1:] != tuple(self.input_shape or ())[-1:]
 
     # ------------------------------------------------------------------ computing
     def forward(self, x, training: bool = False):
@@ -328,5 +330,5 @@ def _constructor_arguments(cls) -> list[str]:
 
 
 # names that moved to layout.py, importable from here as before
-from .layout import (DATA_FORMATS, ImageLayout, accepts_channels_last, check_data_format,  # noqa: E402
-                     image_data_format, layout_hint, set_image_data_format)
+from .layout import (DATA_FORMATS, ImageLayout, accepts_channels_last,  # noqa: E402, F401
+                     check_data_format, image_data_format, layout_hint, set_image_data_format)  # noqa: F401

@@ -57,6 +57,7 @@ class ImageLayout:
 
     data_format = "channels_first"
     data_format_given = False
+    input_layout: str  # the Layer's own, e.g. "(N, C, H, W)"
     #: set by ``@accepts_channels_last``: the layer's code sees (N, C, H, W) whatever ``data_format``
     transposes_at_edges = False
 

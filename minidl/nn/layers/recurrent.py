@@ -191,7 +191,7 @@ class _Recurrent(Layer):
     input_ndims = (3,)
     input_layout = "(N, T, features)"
     gate_blocks = 1
-    state_names = ("h0",)
+    state_names: tuple[str, ...] = ("h0",)
 
     def __init__(self, units: int, return_sequences: bool = False, name=None, **kwargs):
         super().__init__(name, **kwargs)
@@ -391,7 +391,7 @@ class LSTM(_Recurrent):
 
     def _backward_sequence(self, dy_tm, cache, kernels):
         """Backpropagation through time in one kernel call, then the weight gradients."""
-        xp, (T, N, H) = backend.get_array_module(dy_tm), dy_tm.shape
+        xp, (_, N, H) = backend.get_array_module(dy_tm), dy_tm.shape
         da = xp.empty_like(cache["gates"])  # dL/d(pre-activations) of every step
         dh0, dc0 = xp.empty((N, H), dtype=da.dtype), xp.empty((N, H), dtype=da.dtype)
         Wh_T = xp.ascontiguousarray(self.params["Wh"].T)
@@ -435,7 +435,7 @@ class GRU(_Recurrent):
 
     def _backward_sequence(self, dy_tm, cache, kernels):
         """Backpropagation through time in one kernel call, then the weight gradients."""
-        xp, (T, N, H) = backend.get_array_module(dy_tm), dy_tm.shape
+        xp, (_, N, H) = backend.get_array_module(dy_tm), dy_tm.shape
         dxw, dhw = xp.empty_like(cache["gates"]), xp.empty_like(cache["gates"])
         dh0 = xp.empty((N, H), dtype=dxw.dtype)
         Wh_T = xp.ascontiguousarray(self.params["Wh"].T)
