@@ -442,14 +442,33 @@ class _FakePeer:
         pass
 
 
-def _sleep_step(seconds):
-    import time
-    return lambda: time.sleep(seconds)
+class _FakeClock:
+    """The bench runner's ``time`` in these tests: ``perf_counter`` moves only when a fake step
+    says it took its time, so the medians are exact and nothing waits or depends on the load."""
+
+    def __init__(self):
+        import time
+        self.now, self.strftime, self.gmtime = 0.0, time.strftime, time.gmtime
+
+    def perf_counter(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+CLOCK = _FakeClock()
+
+
+def _step_taking(seconds):
+    def step():
+        CLOCK.now += seconds
+    return step
 
 
 def _fake_gpu_rows(bench_gpu):
-    return [bench_gpu.GpuWorkload("fake GPU row", setup=lambda tier: _sleep_step(0.004),
-                                  gpu_setup=lambda: _sleep_step(0.001),
+    return [bench_gpu.GpuWorkload("fake GPU row", setup=lambda tier: _step_taking(0.004),
+                                  gpu_setup=lambda: _step_taking(0.001),
                                   torch_cuda_setup=lambda device="cuda": None)]
 
 
@@ -459,6 +478,7 @@ def _run_bench(monkeypatch, tmp_path, rows, peer):
     monkeypatch.setattr(runner, "_torch_installed", lambda: peer is not None)
     monkeypatch.setattr(runner, "Peer", lambda: peer)
     monkeypatch.setattr(runner, "SETTLE_SECONDS", 0.0)
+    monkeypatch.setattr(runner, "time", CLOCK)
     out = tmp_path / "bench.json"
     assert runner.main(["--quick", "--repeats", "5", "--no-cold-start", "--json", str(out)]) == 0
     import json
@@ -476,7 +496,7 @@ def test_bench_prints_gpu_and_torch_cuda_columns_for_gpu_rows(bench_gpu, monkeyp
     (row,) = result["workloads"]
     assert row["gpu"]["calls"] == row["torch_cuda"]["calls"] == row["numba"]["calls"] == 5
     assert row["torch_cuda"]["median_ms"] == 2.0
-    assert 1.0 <= row["gpu"]["median_ms"] < 4.0 <= row["numba"]["median_ms"]
+    assert row["gpu"]["median_ms"] == pytest.approx(1.0) and row["numba"]["median_ms"] == pytest.approx(4.0)
     assert row["cpu_over_gpu"] == pytest.approx(min(row["numba"]["median_ms"], row["numpy"]["median_ms"])
                                                 / row["gpu"]["median_ms"])
     assert row["gpu_over_torch_cuda"] == pytest.approx(row["gpu"]["median_ms"] / 2.0)
@@ -491,7 +511,7 @@ def test_bench_prints_gpu_and_torch_cuda_columns_for_gpu_rows(bench_gpu, monkeyp
 
 def test_bench_without_gpu_rows_prints_the_cpu_table_unchanged(bench_gpu, monkeypatch, tmp_path, capsys):
     from minidl.bench import runner
-    rows = [runner.Workload("cpu row", setup=lambda tier: _sleep_step(0.001))]
+    rows = [runner.Workload("cpu row", setup=lambda tier: _step_taking(0.001))]
     result = _run_bench(monkeypatch, tmp_path, rows, None)
     printed = capsys.readouterr().out
     assert runner.header() in printed and "gpu ms" not in printed and "torch-cuda" not in printed
