@@ -213,16 +213,21 @@ def adam_update(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay, de
 
 @njit(parallel=True, cache=True)
 def _rmsprop_update(param, grad, square_avg, buffer, lr, alpha, eps, momentum, weight_decay):
-    # fused: one pass over four arrays instead of six array expressions
+    # fused: one pass over four arrays instead of six array expressions; the scalars in param's
+    # precision and the operations in the reference's order, so float32 results are the reference's
+    coef = np.empty(6, param.dtype)
+    coef[0], coef[1], coef[2], coef[3], coef[4], coef[5] = lr, alpha, 1.0 - alpha, eps, momentum, weight_decay
+    lr_t, alpha_t, rest_t, eps_t, momentum_t, decay_t = coef[0], coef[1], coef[2], coef[3], coef[4], coef[5]
     for i in prange(param.size):
-        g = grad[i] + weight_decay * param[i]
-        s = alpha * square_avg[i] + (1.0 - alpha) * g * g
+        g = grad[i] + decay_t * param[i] if weight_decay != 0.0 else grad[i]
+        s = alpha_t * square_avg[i]
+        s += rest_t * g * g
         square_avg[i] = s
-        step = g / (np.sqrt(s) + eps)
+        step = g / (np.sqrt(s) + eps_t)
         if momentum != 0.0:
-            step = momentum * buffer[i] + step
+            step = momentum_t * buffer[i] + step
             buffer[i] = step
-        param[i] -= lr * step
+        param[i] -= lr_t * step
 
 
 _rmsprop_update_serial = serial_twin(_rmsprop_update)
@@ -242,11 +247,14 @@ def rmsprop_update(param, grad, square_avg, buffer, lr, alpha, eps, momentum, we
 
 @njit(parallel=True, cache=True)
 def _adagrad_update(param, grad, total, lr, eps, weight_decay):
+    coef = np.empty(3, param.dtype)  # the scalars in param's precision, as the reference computes
+    coef[0], coef[1], coef[2] = lr, eps, weight_decay
+    lr_t, eps_t, decay_t = coef[0], coef[1], coef[2]
     for i in prange(param.size):
-        g = grad[i] + weight_decay * param[i]
+        g = grad[i] + decay_t * param[i] if weight_decay != 0.0 else grad[i]
         s = total[i] + g * g
         total[i] = s
-        param[i] -= lr * g / (np.sqrt(s) + eps)
+        param[i] -= lr_t * g / (np.sqrt(s) + eps_t)
 
 
 _adagrad_update_serial = serial_twin(_adagrad_update)
