@@ -13,7 +13,7 @@ export NUMBA_NUM_THREADS ?= 2
 # BLAS and Numba threads wait passively, so they do not starve each other on few cores
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: lab test test-portable test-e2e test-gpu demo bench book html release clean
+.PHONY: lab test test-portable test-e2e test-gpu lint demo bench book html release clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ lab: $(STAMP)  ## open the course in JupyterLab (prints the URL; works headless)
 	$(PY) -m jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) --notebook-dir=notebooks \
 		$(LAB_SETTINGS) $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
+# Two pytest-xdist workers. --dist loadfile keeps every file in one worker: a notebook's cells run
+# in order in one kernel (nbval), a test module's fixtures are built once. XDIST= runs serially.
+XDIST ?= -n 2 --dist loadfile
+
 test: $(STAMP)  ## the whole suite: unit tests, kernels, grader, notebooks (nbval); installs bubblewrap (the grader's isolation) and espeak-ng (the spoken-digits generator)
 	command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; } || \
@@ -36,7 +40,12 @@ test: $(STAMP)  ## the whole suite: unit tests, kernels, grader, notebooks (nbva
 	command -v espeak-ng >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null; } || \
 		echo "espeak-ng is not installed: the test of the spoken-digits generator is skipped"
-	MPLBACKEND=Agg $(PY) -m pytest -q -m "not e2e"
+	MPLBACKEND=Agg $(PY) -m pytest -q -m "not e2e" $(XDIST)
+
+lint: $(STAMP)  ## ruff (lint and format check) and mypy on kernels, nn and training; settings in pyproject.toml
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 # Other floating-point paths than the machine's default: OpenBLAS's AVX2 and SSE3 kernels,
 # Numba compiling for a generic x86-64, and the NumPy reference tier instead of Numba.
@@ -47,7 +56,7 @@ PORTABLE_PATHS := "OPENBLAS_CORETYPE=Haswell" \
 test-portable: $(STAMP)  ## the notebooks again (nbval) under other BLAS kernels, Numba target and kernel tier
 	@for setting in $(PORTABLE_PATHS); do \
 		echo "== notebooks with $$setting"; \
-		env $$setting MPLBACKEND=Agg $(PY) -m pytest -q notebooks/ || exit 1; \
+		env $$setting MPLBACKEND=Agg $(PY) -m pytest -q $(XDIST) notebooks/ || exit 1; \
 	done
 
 test-e2e: $(STAMP)  ## headless Chromium: JupyterLab runs the welcome chapter; the book's pages load (installs what it needs)

@@ -72,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("release", help="regenerate exercises/ from solutions/", add_help=False)
 
     argv = sys.argv[1:] if argv is None else argv
+    from minidl import backend
+    backend.wait_passively()  # before any thread pool starts (see its docstring)
     if argv and argv[0] == "bench":
         from minidl.bench.runner import main as bench_main
         return bench_main(argv[1:])

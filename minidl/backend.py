@@ -28,14 +28,8 @@ from .kernels.common import get_array_module
 
 __all__ = [
     "use", "current", "kernels", "kernels_for", "get_array_module", "seed", "rng",
-    "numba_available", "gpu_available", "gpu_status", "check_device", "to_device", "device_of", "to_numpy",
+    "numba_available", "wait_passively", "gpu_available", "gpu_status", "check_device", "to_device", "device_of", "to_numpy",
 ]
-
-# Numba's OpenMP threads and OpenBLAS's threads both spin while they wait for work; on a
-# machine with few cores they starve each other (a 5-epoch MNIST run took 17 s instead of
-# 0.2 s on 2 cores). Passive waiting changes no result, only who holds the cores. It must be
-# set before Numba starts its thread pool, i.e. before the first parallel kernel runs.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 KERNEL_BACKENDS = ("numpy", "numba")
 _KERNEL_MODULES = {"numpy": "minidl.kernels.reference", "numba": "minidl.kernels.cpu"}
@@ -44,6 +38,20 @@ _KERNEL_MODULES = {"numpy": "minidl.kernels.reference", "numba": "minidl.kernels
 def numba_available() -> bool:
     """True when Numba can be imported (it is a runtime dependency, but may be absent)."""
     return importlib.util.find_spec("numba") is not None
+
+
+def wait_passively() -> str:
+    """Ask OpenMP thread pools to sleep, not spin, while they wait: ``OMP_WAIT_POLICY=PASSIVE``
+    unless the variable is set already. Returns the policy in effect.
+
+    Numba's OpenMP threads and OpenBLAS's threads both spin while they wait for work; on a
+    machine with few cores they starve each other (a 5-epoch MNIST run took 17 s instead of
+    0.2 s on 2 cores). Passive waiting changes no result, only who holds the cores. It acts
+    only before the first parallel kernel starts a pool, so it belongs at the top of a program:
+    ``python -m minidl`` calls it, the Makefile exports the variable for tests and notebooks,
+    and anyone else can set it in the shell. ``import minidl`` changes no environment variable.
+    """
+    return os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def _default_backend() -> str:

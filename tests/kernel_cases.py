@@ -149,6 +149,25 @@ def _adam_cases(rng, dtype):
     return cases
 
 
+def _rmsprop_cases(rng, dtype):
+    cases = []
+    for shape, momentum, weight_decay in [((5, 3), 0.0, 0.0), ((7,), 0.9, 0.0), ((2, 3, 4), 0.5, 1e-2),
+                                          ((50, 20), 0.0, 1e-3)]:
+        square_avg = np.abs(_normal(rng, shape, dtype, 0.1))
+        buffer = _normal(rng, shape, dtype, 0.1) if momentum else np.zeros(shape, dtype)
+        cases.append((_normal(rng, shape, dtype), _normal(rng, shape, dtype), square_avg, buffer,
+                      1e-2, 0.99, 1e-8, momentum, weight_decay))
+    return cases
+
+
+def _adagrad_cases(rng, dtype):
+    cases = []
+    for shape, weight_decay in [((5, 3), 0.0), ((7,), 1e-2), ((2, 3, 4), 0.0), ((50, 20), 1e-3)]:
+        cases.append((_normal(rng, shape, dtype), _normal(rng, shape, dtype),
+                      np.abs(_normal(rng, shape, dtype)), 1e-2, 1e-10, weight_decay))
+    return cases
+
+
 # (N, C, H, W, kh, kw, sh, sw, ph, pw): stride 2 with padding, 1x1 kernels, non-square
 # inputs and kernels, a batch of one, a kernel as large as the padded input, unequal
 # strides and paddings, a stride larger than the kernel.
@@ -288,11 +307,64 @@ def _gru_backward_cases(rng, dtype):
     for xw, hw, bx, bh, h_prev, gates, hn, h in _gru_forward_cases(rng, dtype):
         reference.gru_cell_forward(xw, hw, bx, bh, h_prev, gates, hn, h)
         N, H = h.shape
-        outputs = lambda: (np.zeros((N, 3 * H), dtype), np.zeros((N, 3 * H), dtype))  # noqa: E731
+        def outputs(N=N, H=H):
+            return np.zeros((N, 3 * H), dtype), np.zeros((N, 3 * H), dtype)
         dh = _normal(rng, (N, H), dtype)
         cases.append((dh, gates, hn, h_prev, *outputs(), np.zeros((N, H), dtype)))
         dh = dh.copy()
         cases.append((dh, gates, hn, h_prev, *outputs(), dh))   # dh_prev written over dh
+    return cases
+
+
+# (T, N, H) for the loops over time: one step of one unit, a few, N = 7 (a CUDA block of
+# several samples left part full), and H = 260 > 256, where the CUDA tier loops over cells.
+SEQUENCE_SHAPES = [(1, 1, 1), (4, 3, 5), (6, 7, 19), (2, 2, 260)]
+
+
+def _lstm_sequence_inputs(rng, dtype):
+    for T, N, H in SEQUENCE_SHAPES:
+        xw = _normal(rng, (T, N, 4 * H), dtype, 2.0)
+        Wh = _normal(rng, (H, 4 * H), dtype, 1 / np.sqrt(H))
+        cells, hs = np.zeros((T + 1, N, H), dtype), np.zeros((T + 1, N, H), dtype)
+        cells[0], hs[0] = _normal(rng, (N, H), dtype), _normal(rng, (N, H), dtype)
+        yield xw, Wh, _normal(rng, 4 * H, dtype), np.zeros((T, N, 4 * H), dtype), cells, hs
+
+
+def _lstm_forward_sequence_cases(rng, dtype):
+    return list(_lstm_sequence_inputs(rng, dtype))
+
+
+def _lstm_backward_sequence_cases(rng, dtype):
+    cases = []
+    for xw, Wh, b, gates, cells, hs in _lstm_sequence_inputs(rng, dtype):
+        reference.lstm_forward_sequence(xw, Wh, b, gates, cells, hs)
+        T, N, H = hs[1:].shape
+        cases.append((_normal(rng, (T, N, H), dtype), np.ascontiguousarray(Wh.T), gates, cells,
+                      np.zeros((T, N, 4 * H), dtype), np.zeros((N, H), dtype), np.zeros((N, H), dtype)))
+    return cases
+
+
+def _gru_sequence_inputs(rng, dtype):
+    for T, N, H in SEQUENCE_SHAPES:
+        xw = _normal(rng, (T, N, 3 * H), dtype, 2.0)
+        Wh = _normal(rng, (H, 3 * H), dtype, 1 / np.sqrt(H))
+        hs = np.zeros((T + 1, N, H), dtype)
+        hs[0] = _normal(rng, (N, H), dtype)
+        yield (xw, Wh, _normal(rng, 3 * H, dtype), _normal(rng, 3 * H, dtype),
+               np.zeros((T, N, 3 * H), dtype), np.zeros((T, N, H), dtype), hs)
+
+
+def _gru_forward_sequence_cases(rng, dtype):
+    return list(_gru_sequence_inputs(rng, dtype))
+
+
+def _gru_backward_sequence_cases(rng, dtype):
+    cases = []
+    for xw, Wh, bx, bh, gates, hn, hs in _gru_sequence_inputs(rng, dtype):
+        reference.gru_forward_sequence(xw, Wh, bx, bh, gates, hn, hs)
+        T, N, H = hn.shape
+        cases.append((_normal(rng, (T, N, H), dtype), np.ascontiguousarray(Wh.T), gates, hn, hs,
+                      np.zeros((T, N, 3 * H), dtype), np.zeros((T, N, 3 * H), dtype), np.zeros((N, H), dtype)))
     return cases
 
 
@@ -305,6 +377,8 @@ TABLE = {kernel.name: kernel for kernel in [
     Kernel("dropout_forward", _dropout_forward_cases),
     Kernel("dropout_backward", _dropout_backward_cases),
     Kernel("sgd_update", _sgd_cases),
+    Kernel("rmsprop_update", _rmsprop_cases),
+    Kernel("adagrad_update", _adagrad_cases),
     Kernel("adam_update", _adam_cases),
     Kernel("im2col", _im2col_cases, exact=True),
     Kernel("col2im", _col2im_cases),
@@ -319,6 +393,11 @@ TABLE = {kernel.name: kernel for kernel in [
     Kernel("lstm_cell_backward", _lstm_backward_cases),
     Kernel("gru_cell_forward", _gru_forward_cases),
     Kernel("gru_cell_backward", _gru_backward_cases),
+    # T steps of products and cells: rounding compounds along the sequence
+    Kernel("lstm_forward_sequence", _lstm_forward_sequence_cases, scale=(10, 10)),
+    Kernel("lstm_backward_sequence", _lstm_backward_sequence_cases, scale=(10, 10)),
+    Kernel("gru_forward_sequence", _gru_forward_sequence_cases, scale=(10, 10)),
+    Kernel("gru_backward_sequence", _gru_backward_sequence_cases, scale=(10, 10)),
 ]}
 
 

@@ -78,15 +78,16 @@ def test_measure_keeps_its_interface():
 
 
 @pytest.fixture
-def torch_peer():
+def torch_peer(monkeypatch):
     pytest.importorskip("torch")
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")  # as ``python -m minidl`` sets it for itself
     p = runner.Peer()
     yield p
     p.close()
 
 
 def test_peer_runs_with_none_of_minidls_thread_settings(torch_peer, monkeypatch):
-    # this process has minidl's settings (minidl sets OMP_WAIT_POLICY=PASSIVE on import)
+    # the runner's process has minidl's settings (the fixture sets OMP_WAIT_POLICY=PASSIVE)
     assert os.environ.get("OMP_WAIT_POLICY") == "PASSIVE"
     assert torch_peer.info["env"] == {}
     assert torch_peer.info["threads"] >= 1

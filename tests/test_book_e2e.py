@@ -40,7 +40,7 @@ def site(tmp_path_factory):
     return out
 
 
-def test_every_chapter_page_loads_with_its_figures_and_next_links_reach_the_end(browser_tools, site):
+def test_every_chapter_page_loads_with_its_figures_and_next_links_reach_the_end(browser_tools, site):  # noqa: F811
     chromium, playwright_api = browser_tools
     has_mathjax = (site / "_static" / "mathjax" / "MathJax.js").is_file()
     spec = importlib.util.spec_from_file_location("build_book", ROOT / "tools" / "build_book.py")

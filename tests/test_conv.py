@@ -252,7 +252,7 @@ def test_pooling_equals_torch_exactly(shape, kwargs, ties, tier, rng):
     x = (rng.integers(0, 3, shape) if ties else rng.standard_normal(shape)).astype(np.float32)
     for cls, fn in ((MaxPool2D, torch.nn.functional.max_pool2d), (AvgPool2D, torch.nn.functional.avg_pool2d)):
         layer = cls(**kwargs)
-        y_t, dy, (dx_t,) = _torch_grads(lambda x: fn(x, layer.pool_size, layer.stride), x)
+        y_t, dy, (dx_t,) = _torch_grads(lambda x, fn=fn, layer=layer: fn(x, layer.pool_size, layer.stride), x)
         y, dx = layer.forward(x), layer.backward(dy)
         if cls is MaxPool2D:
             # a maximum and where it sits are exact; so is the routed gradient unless windows

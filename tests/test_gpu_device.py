@@ -365,7 +365,7 @@ def test_gru_sequence_kernels_equal_the_per_step_path(device, dtype, T, N, H, ro
 def test_sequence_kernels_refuse_what_they_cannot_do():
     xw = np.zeros((2, 3, 4 * 300))
     with pytest.raises(ValueError, match="at most 256 hidden units, got 300"):
-        gpu.lstm_forward_sequence(xw, np.zeros((300, 1200)), np.zeros(1200), np.zeros((2, 3, 1200)),
+        gpu._lstm_forward_sequence_launch(xw, np.zeros((300, 1200)), np.zeros(1200), np.zeros((2, 3, 1200)),
                                   np.zeros((3, 3, 300)), np.zeros((3, 3, 300)))
     with pytest.raises(ValueError, match=r"hs must have shape \(3, 3, 5\), got \(2, 3, 5\)"):
         gpu.lstm_forward_sequence(np.zeros((2, 3, 20)), np.zeros((5, 20)), np.zeros(20),
@@ -401,9 +401,9 @@ def test_recurrent_layers_give_the_same_numbers_with_and_without_sequence_kernel
             patch.setattr(gpu, "USE_SEQUENCE_KERNELS", sequence)
             patch.setattr(backend, "kernels_for", lambda a: gpu)
             calls = []
-            for name in ("lstm_forward_sequence", "gru_forward_sequence"):
+            for name in ("_lstm_forward_sequence_launch", "_gru_forward_sequence_launch"):
                 original = getattr(gpu, name)
-                patch.setattr(gpu, name, lambda *a, _f=original: calls.append(1) or _f(*a))
+                patch.setattr(gpu, name, lambda *a, _f=original, _calls=calls: _calls.append(1) or _f(*a))
             y = layer.forward(x, training=True, initial_state=state)
             dx = layer.backward(dy)
         assert bool(calls) == sequence, "the layer did not take the path asked for"
@@ -442,14 +442,33 @@ class _FakePeer:
         pass
 
 
-def _sleep_step(seconds):
-    import time
-    return lambda: time.sleep(seconds)
+class _FakeClock:
+    """The bench runner's ``time`` in these tests: ``perf_counter`` moves only when a fake step
+    says it took its time, so the medians are exact and nothing waits or depends on the load."""
+
+    def __init__(self):
+        import time
+        self.now, self.strftime, self.gmtime = 0.0, time.strftime, time.gmtime
+
+    def perf_counter(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+CLOCK = _FakeClock()
+
+
+def _step_taking(seconds):
+    def step():
+        CLOCK.now += seconds
+    return step
 
 
 def _fake_gpu_rows(bench_gpu):
-    return [bench_gpu.GpuWorkload("fake GPU row", setup=lambda tier: _sleep_step(0.004),
-                                  gpu_setup=lambda: _sleep_step(0.001),
+    return [bench_gpu.GpuWorkload("fake GPU row", setup=lambda tier: _step_taking(0.004),
+                                  gpu_setup=lambda: _step_taking(0.001),
                                   torch_cuda_setup=lambda device="cuda": None)]
 
 
@@ -459,6 +478,7 @@ def _run_bench(monkeypatch, tmp_path, rows, peer):
     monkeypatch.setattr(runner, "_torch_installed", lambda: peer is not None)
     monkeypatch.setattr(runner, "Peer", lambda: peer)
     monkeypatch.setattr(runner, "SETTLE_SECONDS", 0.0)
+    monkeypatch.setattr(runner, "time", CLOCK)
     out = tmp_path / "bench.json"
     assert runner.main(["--quick", "--repeats", "5", "--no-cold-start", "--json", str(out)]) == 0
     import json
@@ -476,7 +496,7 @@ def test_bench_prints_gpu_and_torch_cuda_columns_for_gpu_rows(bench_gpu, monkeyp
     (row,) = result["workloads"]
     assert row["gpu"]["calls"] == row["torch_cuda"]["calls"] == row["numba"]["calls"] == 5
     assert row["torch_cuda"]["median_ms"] == 2.0
-    assert 1.0 <= row["gpu"]["median_ms"] < 4.0 <= row["numba"]["median_ms"]
+    assert row["gpu"]["median_ms"] == pytest.approx(1.0) and row["numba"]["median_ms"] == pytest.approx(4.0)
     assert row["cpu_over_gpu"] == pytest.approx(min(row["numba"]["median_ms"], row["numpy"]["median_ms"])
                                                 / row["gpu"]["median_ms"])
     assert row["gpu_over_torch_cuda"] == pytest.approx(row["gpu"]["median_ms"] / 2.0)
@@ -491,7 +511,7 @@ def test_bench_prints_gpu_and_torch_cuda_columns_for_gpu_rows(bench_gpu, monkeyp
 
 def test_bench_without_gpu_rows_prints_the_cpu_table_unchanged(bench_gpu, monkeypatch, tmp_path, capsys):
     from minidl.bench import runner
-    rows = [runner.Workload("cpu row", setup=lambda tier: _sleep_step(0.001))]
+    rows = [runner.Workload("cpu row", setup=lambda tier: _step_taking(0.001))]
     result = _run_bench(monkeypatch, tmp_path, rows, None)
     printed = capsys.readouterr().out
     assert runner.header() in printed and "gpu ms" not in printed and "torch-cuda" not in printed

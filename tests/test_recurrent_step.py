@@ -1,13 +1,14 @@
 """The plain recurrent steps in minidl/nn/layers/recurrent.py against the fused cell kernels.
 
-The layers have two paths: ``backend.use("numpy")`` runs the readable steps
-(``lstm_step_forward`` / ``lstm_step_backward``, ``gru_step_*``, ``rnn_step_*``), the fast
-tiers run the fused kernels of ``minidl/kernels/`` (``lstm_cell_forward`` etc.) inside a
-reorganised loop. Here:
+The readable steps (``lstm_step_forward`` / ``lstm_step_backward``, ``gru_step_*``,
+``rnn_step_*``) are what a student reads; the layers run the same math through the kernel
+contract (``lstm_forward_sequence`` etc., built from the cells ``lstm_cell_forward`` etc.),
+on whichever tier is in use. Here:
 
 * one step built from each tier's fused kernels (plus the matrix products the layer does
   around them) equals the plain step, forward and backward, in float64;
-* a whole layer gives the same outputs and gradients on both paths (float64);
+* a whole layer equals the plain steps run along the sequence, outputs and gradients;
+* a whole layer gives the same numbers on the reference and the Numba tier (float64);
 * the plain steps pass a finite-difference gradient check, every input and parameter.
 """
 import numpy as np
@@ -175,23 +176,58 @@ def test_plain_and_fused_layers_agree_in_float64(cell, N, T, D, H, return_sequen
         np.testing.assert_allclose(results["numba"][key], plain, rtol=1e-10, atol=1e-12, err_msg=key)
 
 
-def test_numpy_backend_runs_the_plain_steps(monkeypatch):
-    """backend.use("numpy") must reach the step functions (not the fused loop)."""
-    import minidl.layers.recurrent as recurrent
-    calls = []
+def _steps_along_the_sequence(cell, layer, x, dy):
+    """The layer's forward and backward written with the plain step functions: y, dx, grads."""
+    p, (N, T, _), H = layer.params, x.shape, layer.units
+    h, c, caches, ys = np.zeros((N, H)), np.zeros((N, H)), [], []
+    for t in range(T):
+        if cell is LSTM:
+            h, c, cache = lstm_step_forward(x[:, t], h, c, p["Wx"], p["Wh"], p["b"])
+        elif cell is GRU:
+            h, cache = gru_step_forward(x[:, t], h, p["Wx"], p["Wh"], p["bx"], p["bh"])
+        else:
+            h, cache = rnn_step_forward(x[:, t], h, p["Wx"], p["Wh"], p["b"])
+        ys.append(h)
+        caches.append(cache)
+    grads = {k: np.zeros_like(v) for k, v in p.items()}
+    names = {LSTM: ("Wx", "Wh", "b"), GRU: ("Wx", "Wh", "bx", "bh"), SimpleRNN: ("Wx", "Wh", "b")}[cell]
+    dx, dh, dc = np.zeros_like(x), np.zeros((N, H)), np.zeros((N, H))
+    for t in reversed(range(T)):
+        dh = dh + dy[:, t]
+        if cell is LSTM:
+            dx[:, t], dh, dc, *step_grads = lstm_step_backward(dh, dc, caches[t])
+        elif cell is GRU:
+            dx[:, t], dh, *step_grads = gru_step_backward(dh, caches[t])
+        else:
+            dx[:, t], dh, *step_grads = rnn_step_backward(dh, caches[t])
+        for name, g in zip(names, step_grads):
+            grads[name] += g
+    return np.stack(ys, axis=1), dx, grads
 
-    def counting(*args):
-        calls.append(1)
-        return lstm_step_forward(*args)
 
-    monkeypatch.setattr(recurrent, "lstm_step_forward", counting)
+@pytest.mark.parametrize("tier", ["numpy", pytest.param("numba", marks=pytest.mark.skipif(
+    not backend.numba_available(), reason="numba is not installed (the Numba tier is optional)"))])
+@pytest.mark.parametrize("cell", [SimpleRNN, LSTM, GRU], ids=lambda c: c.__name__)
+def test_the_layer_equals_the_plain_steps_along_the_sequence(tier, cell):
+    """What the student reads (the steps) is what the layer computes, on every tier."""
+    rng = np.random.default_rng(8)
+    N, T, D, H = 3, 5, 4, 6
+    x, dy = rng.standard_normal((N, T, D)), rng.standard_normal((N, T, H))
     previous = backend.current()
-    backend.use("numpy")
+    backend.use(tier)
     try:
-        LSTM(3).forward(np.zeros((2, 5, 4), np.float32))
+        mdl.seed(1)
+        layer = cell(H, return_sequences=True)
+        layer.build((T, D), dtype=np.float64)
+        y = layer.forward(x, training=True)
+        dx = layer.backward(dy)
     finally:
         backend.use(previous)
-    assert len(calls) == 5, f"expected one plain step per time step (5), got {len(calls)}"
+    y_steps, dx_steps, grads_steps = _steps_along_the_sequence(cell, layer, x, dy)
+    np.testing.assert_allclose(y, y_steps, **TOL)
+    np.testing.assert_allclose(dx, dx_steps, **TOL)
+    for name, grad in grads_steps.items():
+        np.testing.assert_allclose(layer.grads[name], grad, err_msg=name, **TOL)
 
 
 # ---------------------------------------------------------------- plain steps vs finite differences
@@ -252,10 +288,13 @@ def test_rnn_step_gradients_match_finite_differences(N, D, H):
         assert error < 1e-7, f"rnn_step_backward d{name}: relative error {error:.1e}, expected < 1e-7"
 
 
+def sig(v):
+    return 1 / (1 + np.exp(-v))
+
+
 def test_lstm_step_follows_the_documented_equations():
     """A hand-computed 1-unit LSTM step: the gate blocks are [i | f | g | o]."""
     a = np.array([[0.5, -1.0, 2.0, 0.25]])  # pre-activations of i, f, g, o, with Wx = I, Wh = 0, b = 0
-    sig = lambda v: 1 / (1 + np.exp(-v))
     c_prev = np.array([[3.0]])
     h, c, _ = lstm_step_forward(a, np.zeros((1, 1)), c_prev, np.eye(4), np.zeros((1, 4)), np.zeros(4))
     expected_c = sig(-1.0) * 3.0 + sig(0.5) * np.tanh(2.0)
@@ -269,7 +308,6 @@ def test_gru_step_follows_the_documented_equations():
     Wh = np.array([[0.2, 0.4, -0.6]])
     bx, bh = np.zeros(3), np.array([0.0, 0.0, 0.3])
     h_prev = np.array([[1.5]])
-    sig = lambda v: 1 / (1 + np.exp(-v))
     r, z = sig(0.5 + 1.5 * 0.2), sig(-1.0 + 1.5 * 0.4)
     n = np.tanh(2.0 + r * (1.5 * -0.6 + 0.3))
     h, _ = gru_step_forward(x, h_prev, np.eye(3), Wh, bx, bh)

@@ -108,7 +108,7 @@ def test_saved_state_lands_on_the_right_parameters(tmp_path):
     model.fit(x, y, epochs=1, batch_size=32, verbose=0)
     model.save(tmp_path / "m.npz")
     loaded = mdl.load_model(tmp_path / "m.npz")
-    for i, (old, new) in enumerate(zip(model.layers, loaded.layers)):
+    for old, new in zip(model.layers, loaded.layers):
         for key in old.params:
             saved = model.optimizer.state[(id(old), key)]
             restored = loaded.optimizer.state[(id(new), key)]

@@ -255,7 +255,7 @@ def im2col():
     cols = [[(wi + u) * 4 + (wj + v) for wi in range(3) for wj in range(3)]
             for u in range(2) for v in range(2)]
     colors = [[None] * 9 for _ in range(4)]
-    for k, ((i, j), col) in enumerate(shown.items()):
+    for (i, j), col in shown.items():
         column = 3 * i + j
         for r in range(4):
             colors[r][column] = LIGHT[FORWARD] if col == FORWARD else (

@@ -1,8 +1,8 @@
 """The PyTorch side of ``python -m minidl bench``: a process of its own, with PyTorch's defaults.
 
-PyTorch must not be timed inside minidl's process: minidl sets ``OMP_WAIT_POLICY=PASSIVE``
-for its own thread pools (which slows PyTorch's OpenMP threads 2-3x), and the Makefile fixes
-thread counts for repeatable notebooks. So the runner starts this module with
+PyTorch must not be timed inside minidl's process: ``python -m minidl`` sets
+``OMP_WAIT_POLICY=PASSIVE`` (``backend.wait_passively``) for minidl's thread pools (which
+slows PyTorch's OpenMP threads 2-3x), and the Makefile fixes thread counts for repeatable notebooks. So the runner starts this module with
 ``runner.peer_command()`` in an environment from ``runner.clean_environment()`` (every
 OpenMP, MKL, OpenBLAS and Numba variable removed), and ``torch`` is imported before any
 minidl code runs, so PyTorch's OpenMP runtime reads its settings from that clean environment.

@@ -5,7 +5,10 @@
   arrays from device arrays);
 * ``conv_output_length`` / ``pool_output_length`` -- how many windows fit along one axis;
 * ``C_REAL_TYPES`` -- the C type a CUDA kernel's ``real_t`` becomes for each float dtype;
-* ``sigmoid`` -- the logistic function for NumPy or CuPy arrays (layers and losses).
+* ``sigmoid`` -- the logistic function for NumPy or CuPy arrays (layers and losses);
+* ``lstm_steps`` / ``gru_steps`` (and their ``_backward``) -- the loop over time of the
+  ``*_sequence`` kernels for a tier that has fused cells but no one-launch sequence kernel:
+  one product ``h_{t-1} Wh`` into a buffer allocated once, and the tier's cell kernel, per step.
 
 This module imports nothing from minidl, so any module of the package may use it.
 """
@@ -15,7 +18,8 @@ import sys
 
 import numpy as np
 
-__all__ = ["get_array_module", "conv_output_length", "pool_output_length", "C_REAL_TYPES", "sigmoid"]
+__all__ = ["get_array_module", "conv_output_length", "pool_output_length", "C_REAL_TYPES", "sigmoid",
+           "lstm_steps", "lstm_steps_backward", "gru_steps", "gru_steps_backward"]
 
 #: NumPy dtype -> the C type the CUDA sources are compiled with (``-DREAL_T=...``)
 C_REAL_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
@@ -46,3 +50,55 @@ def sigmoid(x):
     """``1 / (1 + e^-x)`` written as ``(1 + tanh(x/2)) / 2``: same value, never overflows."""
     xp = get_array_module(x)
     return 0.5 * (1.0 + xp.tanh(0.5 * x))
+
+
+# The loops below are ``reference.lstm_forward_sequence`` & co. with the per-step temporaries
+# hoisted out (one buffer for h_{t-1} Wh, written by ``matmul(out=)``) and the cell kernel
+# passed in, so that the Numba tier (and the CUDA tier for H > 256) share one loop.
+def lstm_steps(cell, xw, Wh, b, gates, cells, hs):
+    """``reference.lstm_forward_sequence`` with the cell kernel ``cell``."""
+    xp = get_array_module(xw)
+    hw = xp.empty(xw.shape[1:], dtype=xw.dtype)
+    for t in range(xw.shape[0]):
+        xp.matmul(hs[t], Wh, out=hw)
+        cell(xw[t], hw, b, cells[t], gates[t], cells[t + 1], hs[t + 1])
+    return gates, cells, hs
+
+
+def lstm_steps_backward(cell, dy, Wh_T, gates, cells, da, dh0, dc0):
+    """``reference.lstm_backward_sequence`` with the cell kernel ``cell`` (dL/dc in place)."""
+    xp = get_array_module(dy)
+    dh = dy[-1].copy()
+    dc = xp.zeros_like(dh)
+    for t in reversed(range(dy.shape[0])):
+        cell(dh, dc, gates[t], cells[t], cells[t + 1], da[t], dc)
+        xp.matmul(da[t], Wh_T, out=dh)
+        if t > 0:
+            dh += dy[t - 1]
+    dh0[...], dc0[...] = dh, dc
+    return da, dh0, dc0
+
+
+def gru_steps(cell, xw, Wh, bx, bh, gates, hn, hs):
+    """``reference.gru_forward_sequence`` with the cell kernel ``cell``."""
+    xp = get_array_module(xw)
+    hw = xp.empty(xw.shape[1:], dtype=xw.dtype)
+    for t in range(xw.shape[0]):
+        xp.matmul(hs[t], Wh, out=hw)
+        cell(xw[t], hw, bx, bh, hs[t], gates[t], hn[t], hs[t + 1])
+    return gates, hn, hs
+
+
+def gru_steps_backward(cell, dy, Wh_T, gates, hn, hs, dxw, dhw, dh0):
+    """``reference.gru_backward_sequence`` with the cell kernel ``cell``."""
+    xp = get_array_module(dy)
+    dh = dy[-1].copy()
+    direct = xp.empty_like(dh)
+    for t in reversed(range(dy.shape[0])):
+        cell(dh, gates[t], hn[t], hs[t], dxw[t], dhw[t], direct)
+        xp.matmul(dhw[t], Wh_T, out=dh)
+        dh += direct
+        if t > 0:
+            dh += dy[t - 1]
+    dh0[...] = dh
+    return dxw, dhw, dh0

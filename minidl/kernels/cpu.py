@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import overload
 
-from . import reference
+from . import common, reference
 from .common import conv_output_length, pool_output_length
 
 # ============================================================ one thread or all of them
@@ -209,6 +209,64 @@ def adam_update(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay, de
     kernel(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1), float(lr),
                  float(beta1), float(beta2), float(eps), int(step), float(weight_decay or 0.0),
                  bool(decoupled))
+
+
+@njit(parallel=True, cache=True)
+def _rmsprop_update(param, grad, square_avg, buffer, lr, alpha, eps, momentum, weight_decay):
+    # fused: one pass over four arrays instead of six array expressions; the scalars in param's
+    # precision and the operations in the reference's order, so float32 results are the reference's
+    coef = np.empty(6, param.dtype)
+    coef[0], coef[1], coef[2], coef[3], coef[4], coef[5] = lr, alpha, 1.0 - alpha, eps, momentum, weight_decay
+    lr_t, alpha_t, rest_t, eps_t, momentum_t, decay_t = coef[0], coef[1], coef[2], coef[3], coef[4], coef[5]
+    for i in prange(param.size):
+        g = grad[i] + decay_t * param[i] if weight_decay != 0.0 else grad[i]
+        s = alpha_t * square_avg[i]
+        s += rest_t * g * g
+        square_avg[i] = s
+        step = g / (np.sqrt(s) + eps_t)
+        if momentum != 0.0:
+            step = momentum_t * buffer[i] + step
+            buffer[i] = step
+        param[i] -= lr_t * step
+
+
+_rmsprop_update_serial = serial_twin(_rmsprop_update)
+
+
+def rmsprop_update(param, grad, square_avg, buffer, lr, alpha, eps, momentum, weight_decay):
+    """Numba twin of ``reference.rmsprop_update``: in place on ``param``, ``square_avg`` (and ``buffer``)."""
+    if not momentum:
+        buffer = param  # never read or written without momentum
+    if not _all_contiguous(param, grad, square_avg, buffer):
+        return reference.rmsprop_update(param, grad, square_avg, buffer, lr, alpha, eps, momentum,
+                                        weight_decay)
+    kernel = _pick(_rmsprop_update, _rmsprop_update_serial, param.size)
+    kernel(param.reshape(-1), grad.reshape(-1), square_avg.reshape(-1), buffer.reshape(-1), float(lr),
+           float(alpha), float(eps), float(momentum or 0.0), float(weight_decay or 0.0))
+
+
+@njit(parallel=True, cache=True)
+def _adagrad_update(param, grad, total, lr, eps, weight_decay):
+    coef = np.empty(3, param.dtype)  # the scalars in param's precision, as the reference computes
+    coef[0], coef[1], coef[2] = lr, eps, weight_decay
+    lr_t, eps_t, decay_t = coef[0], coef[1], coef[2]
+    for i in prange(param.size):
+        g = grad[i] + decay_t * param[i] if weight_decay != 0.0 else grad[i]
+        s = total[i] + g * g
+        total[i] = s
+        param[i] -= lr_t * g / (np.sqrt(s) + eps_t)
+
+
+_adagrad_update_serial = serial_twin(_adagrad_update)
+
+
+def adagrad_update(param, grad, total, lr, eps, weight_decay):
+    """Numba twin of ``reference.adagrad_update``: in place on ``param`` and ``total``."""
+    if not _all_contiguous(param, grad, total):
+        return reference.adagrad_update(param, grad, total, lr, eps, weight_decay)
+    kernel = _pick(_adagrad_update, _adagrad_update_serial, param.size)
+    kernel(param.reshape(-1), grad.reshape(-1), total.reshape(-1), float(lr), float(eps),
+           float(weight_decay or 0.0))
 
 
 # ============================================================ convolution (im2col / col2im)
@@ -893,3 +951,27 @@ def masked_softmax_backward(probs, dprobs, scale):
     kernel = _pick(_masked_softmax_backward, _masked_softmax_backward_serial, probs.size)
     kernel(probs, dprobs, probs.dtype.type(scale), dscores)
     return dscores
+
+
+
+# ============================================================ recurrent sequences
+# The loop over time stays in Python (each step is a BLAS product and one fused cell kernel
+# above); the loops are shared with the CUDA tier's fallback in ``common.py``.
+def lstm_forward_sequence(xw, Wh, b, gates, cells, hs):
+    """Numba twin of ``reference.lstm_forward_sequence``: a product and a fused cell per step."""
+    return common.lstm_steps(lstm_cell_forward, xw, Wh, b, gates, cells, hs)
+
+
+def lstm_backward_sequence(dy, Wh_T, gates, cells, da, dh0, dc0):
+    """Numba twin of ``reference.lstm_backward_sequence``."""
+    return common.lstm_steps_backward(lstm_cell_backward, dy, Wh_T, gates, cells, da, dh0, dc0)
+
+
+def gru_forward_sequence(xw, Wh, bx, bh, gates, hn, hs):
+    """Numba twin of ``reference.gru_forward_sequence``: a product and a fused cell per step."""
+    return common.gru_steps(gru_cell_forward, xw, Wh, bx, bh, gates, hn, hs)
+
+
+def gru_backward_sequence(dy, Wh_T, gates, hn, hs, dxw, dhw, dh0):
+    """Numba twin of ``reference.gru_backward_sequence``."""
+    return common.gru_steps_backward(gru_cell_backward, dy, Wh_T, gates, hn, hs, dxw, dhw, dh0)

@@ -318,7 +318,8 @@ def _dim3(value, what: str) -> tuple[int, int, int]:
     dims = tuple(int(v) for v in (value if isinstance(value, tuple) else (value,)))
     if not 1 <= len(dims) <= 3 or min(dims) < 1:
         raise ValueError(f"{what} must be 1 to 3 positive sizes, got {value!r}")
-    return dims + (1,) * (3 - len(dims))
+    x, y, z = dims + (1,) * (3 - len(dims))
+    return x, y, z
 
 
 class EmulatedModule:

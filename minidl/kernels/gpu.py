@@ -12,7 +12,8 @@ Kernels (file: launcher -> CUDA kernels):
 * ``masked_softmax.cu``: ``masked_softmax`` -> ``masked_softmax_forward``,
   ``masked_softmax_backward`` (attention's softmax over the kept keys; one thread per row).
 * ``dropout.cu``: ``dropout_forward``, ``dropout_backward`` (elementwise).
-* ``optim.cu``: ``sgd_update``, ``adam_update`` (fused, in place, elementwise).
+* ``optim.cu``: ``sgd_update``, ``rmsprop_update``, ``adagrad_update``, ``adam_update`` (fused,
+  in place, elementwise).
 * ``im2col.cu``: ``im2col`` (one thread per element of cols, a gather), ``col2im`` (one thread
   per pixel gathering the columns it went to: no atomics, deterministic sums).
 * ``pooling.cu``: ``max_pool_forward``, ``max_pool_backward``, ``avg_pool_forward``,
@@ -25,7 +26,9 @@ Kernels (file: launcher -> CUDA kernels):
   ``gru_cell_backward`` (one thread per hidden unit computes all its gates); and a whole
   sequence per launch: ``lstm_forward_sequence``, ``lstm_backward_sequence``,
   ``gru_forward_sequence``, ``gru_backward_sequence`` (a block takes a few samples through
-  every time step, h_{t-1} Wh computed by the block itself; for H <= 256).
+  every time step, h_{t-1} Wh computed by the block itself; for H <= 256 -- beyond, or with
+  ``USE_SEQUENCE_KERNELS = False``, the same launchers loop over time with cuBLAS products
+  and the cell kernels, the loop of ``common.lstm_steps``).
 
 Every launcher has the name and signature of its ``reference.py`` twin. Outputs that the
 reference writes in place (optimizer state, recurrent-cell buffers) are written in place
@@ -50,13 +53,13 @@ import functools
 
 import numpy as np
 
-from . import emulate
+from . import common, emulate
 from .common import C_REAL_TYPES, conv_output_length, pool_output_length
 from .common import get_array_module as _array_module
 
 __all__ = [
     "softmax_cross_entropy", "softmax_cross_entropy_backward", "masked_softmax", "masked_softmax_backward",
-    "dropout_forward", "dropout_backward", "sgd_update", "adam_update",
+    "dropout_forward", "dropout_backward", "sgd_update", "rmsprop_update", "adagrad_update", "adam_update",
     "im2col", "col2im", "max_pool_forward", "max_pool_backward", "avg_pool_forward",
     "avg_pool_backward", "batchnorm_forward", "batchnorm_backward",
     "lstm_cell_forward", "lstm_cell_backward", "gru_cell_forward", "gru_cell_backward",
@@ -250,6 +253,31 @@ def sgd_update(param, grad, velocity, lr, momentum, nesterov, weight_decay):
             _blocks(param.size), (THREADS,),
             (param, grad, velocity, real(lr), real(momentum), np.int32(bool(nesterov)),
              real(weight_decay), np.int64(param.size)))
+
+
+def rmsprop_update(param, grad, square_avg, buffer, lr, alpha, eps, momentum, weight_decay):
+    """One fused RMSprop step, in place on ``param``, ``square_avg``, ``buffer`` (see ``reference.rmsprop_update``)."""
+    xp = _array_module(param)
+    _check_in_place("rmsprop_update", {"param": param, "square_avg": square_avg, "buffer": buffer}, param)
+    grad = _real_array(xp, grad, param.dtype)
+    real = param.dtype.type
+    if param.size:
+        _kernel("optim.cu", "rmsprop_update", param)(
+            _blocks(param.size), (THREADS,),
+            (param, grad, square_avg, buffer, real(lr), real(alpha), real(eps), real(momentum),
+             real(weight_decay), np.int64(param.size)))
+
+
+def adagrad_update(param, grad, total, lr, eps, weight_decay):
+    """One fused Adagrad step, in place on ``param`` and ``total`` (see ``reference.adagrad_update``)."""
+    xp = _array_module(param)
+    _check_in_place("adagrad_update", {"param": param, "total": total}, param)
+    grad = _real_array(xp, grad, param.dtype)
+    real = param.dtype.type
+    if param.size:
+        _kernel("optim.cu", "adagrad_update", param)(
+            _blocks(param.size), (THREADS,),
+            (param, grad, total, real(lr), real(eps), real(weight_decay), np.int64(param.size)))
 
 
 def adam_update(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay, decoupled):
@@ -468,10 +496,10 @@ def gru_cell_backward(dh, gates, hn, h_prev, dxw, dhw, dh_prev):
 
 
 # ============================================================ recurrent sequences (one launch each)
-# Not twins of reference.py: the loop over time, in one kernel, of what the layers' per-step
-# fast path does with a product and a cell kernel per step. minidl/nn/layers/recurrent.py uses
-# them when ``sequence_kernels_fit(hidden)``; tests/test_gpu_device.py holds them to the
-# per-step path.
+# Twins of ``reference.lstm_forward_sequence`` & co.: the loop over time in ONE kernel launch
+# when ``sequence_kernels_fit(hidden)``, else the per-step loop (a cuBLAS product and a cell
+# kernel per step, ``common.lstm_steps``). The conformance table holds both to the reference,
+# tests/test_gpu_device.py holds the one-launch kernels to the per-step loop.
 SEQUENCE_MAX_HIDDEN = 256  # SEQ_MAX_HIDDEN in recurrent.cu
 SEQUENCE_MAX_ROWS = 4      # SEQ_MAX_ROWS in recurrent.cu
 USE_SEQUENCE_KERNELS = True  # False: the layers take the per-step path (for comparisons)
@@ -490,7 +518,7 @@ def sequence_rows_per_block(n: int) -> int:
 
 
 def _launch_sequence(name, like, gate_blocks, inputs, outputs, steps, n, hidden):
-    if not 1 <= hidden <= SEQUENCE_MAX_HIDDEN:
+    if not 1 <= hidden <= SEQUENCE_MAX_HIDDEN:  # the dispatchers below never pass more
         raise ValueError(f"{name}: at most {SEQUENCE_MAX_HIDDEN} hidden units, got {hidden}")
     xp = _array_module(like)
     inputs = [_real_array(xp, a, like.dtype) for a in inputs]
@@ -512,7 +540,7 @@ def _check_sequence_shapes(name, expected: dict):
             raise ValueError(f"{name}: {arg} must have shape {tuple(shape)}, got {tuple(array.shape)}")
 
 
-def lstm_forward_sequence(xw, Wh, b, gates, cells, hs):
+def _lstm_forward_sequence_launch(xw, Wh, b, gates, cells, hs):
     """The LSTM forward over all T steps in one launch.
 
     xw (T, N, 4H) = x_t Wx for every t (no bias); Wh (H, 4H); b (4H,); cells, hs (T + 1, N, H)
@@ -528,7 +556,7 @@ def lstm_forward_sequence(xw, Wh, b, gates, cells, hs):
                             steps, n, hidden)
 
 
-def lstm_backward_sequence(dy, Wh_T, gates, cells, da, dh0, dc0):
+def _lstm_backward_sequence_launch(dy, Wh_T, gates, cells, da, dh0, dc0):
     """Backpropagation through time of ``lstm_forward_sequence`` in one launch.
 
     dy (T, N, H) = dL/dh_t from the layer's output; Wh_T (4H, H) = Wh^T; gates, cells from the
@@ -543,7 +571,7 @@ def lstm_backward_sequence(dy, Wh_T, gates, cells, da, dh0, dc0):
                             steps, n, hidden)
 
 
-def gru_forward_sequence(xw, Wh, bx, bh, gates, hn, hs):
+def _gru_forward_sequence_launch(xw, Wh, bx, bh, gates, hn, hs):
     """The GRU forward over all T steps in one launch.
 
     xw (T, N, 3H) = x_t Wx for every t (no bias); Wh (H, 3H); bx, bh (3H,); hs (T + 1, N, H)
@@ -560,7 +588,7 @@ def gru_forward_sequence(xw, Wh, bx, bh, gates, hn, hs):
                             steps, n, hidden)
 
 
-def gru_backward_sequence(dy, Wh_T, gates, hn, hs, dxw, dhw, dh0):
+def _gru_backward_sequence_launch(dy, Wh_T, gates, hn, hs, dxw, dhw, dh0):
     """Backpropagation through time of ``gru_forward_sequence`` in one launch.
 
     dy (T, N, H); Wh_T (3H, H) = Wh^T; gates, hn, hs from the forward. Writes dxw, dhw
@@ -574,3 +602,31 @@ def gru_backward_sequence(dy, Wh_T, gates, hn, hs, dxw, dhw, dh0):
         "dh0": (dh0, (n, hidden))})
     return _launch_sequence("gru_backward_sequence", dy, 3, [dy, Wh_T, gates, hn, hs], [dxw, dhw, dh0],
                             steps, n, hidden)
+
+
+def lstm_forward_sequence(xw, Wh, b, gates, cells, hs):
+    """Twin of ``reference.lstm_forward_sequence``: one launch for H <= 256, else a loop of cells."""
+    if sequence_kernels_fit(xw.shape[2] // 4):
+        return _lstm_forward_sequence_launch(xw, Wh, b, gates, cells, hs)
+    return common.lstm_steps(lstm_cell_forward, xw, Wh, b, gates, cells, hs)
+
+
+def lstm_backward_sequence(dy, Wh_T, gates, cells, da, dh0, dc0):
+    """Twin of ``reference.lstm_backward_sequence``: one launch for H <= 256, else a loop of cells."""
+    if sequence_kernels_fit(dy.shape[2]):
+        return _lstm_backward_sequence_launch(dy, Wh_T, gates, cells, da, dh0, dc0)
+    return common.lstm_steps_backward(lstm_cell_backward, dy, Wh_T, gates, cells, da, dh0, dc0)
+
+
+def gru_forward_sequence(xw, Wh, bx, bh, gates, hn, hs):
+    """Twin of ``reference.gru_forward_sequence``: one launch for H <= 256, else a loop of cells."""
+    if sequence_kernels_fit(xw.shape[2] // 3):
+        return _gru_forward_sequence_launch(xw, Wh, bx, bh, gates, hn, hs)
+    return common.gru_steps(gru_cell_forward, xw, Wh, bx, bh, gates, hn, hs)
+
+
+def gru_backward_sequence(dy, Wh_T, gates, hn, hs, dxw, dhw, dh0):
+    """Twin of ``reference.gru_backward_sequence``: one launch for H <= 256, else a loop of cells."""
+    if sequence_kernels_fit(dy.shape[2]):
+        return _gru_backward_sequence_launch(dy, Wh_T, gates, hn, hs, dxw, dhw, dh0)
+    return common.gru_steps_backward(gru_cell_backward, dy, Wh_T, gates, hn, hs, dxw, dhw, dh0)

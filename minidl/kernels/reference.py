@@ -103,6 +103,37 @@ def adam_update(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay, de
     param -= lr * m_hat / (np.sqrt(v_hat) + eps)
 
 
+def rmsprop_update(param, grad, square_avg, buffer, lr, alpha, eps, momentum, weight_decay):
+    """One RMSprop step, in place on ``param``, ``square_avg`` and ``buffer`` (PyTorch's rule).
+
+    g = grad + weight_decay * param
+    s = alpha s + (1 - alpha) g^2          step = g / (sqrt(s) + eps)
+    b = momentum b + step, step = b        (with momentum only; ``buffer`` is untouched without)
+    param -= lr * step
+    """
+    g = grad + weight_decay * param if weight_decay else grad
+    square_avg *= alpha
+    square_avg += (1.0 - alpha) * g * g
+    step = g / (np.sqrt(square_avg) + eps)
+    if momentum:
+        buffer *= momentum
+        buffer += step
+        step = buffer
+    param -= lr * step
+
+
+def adagrad_update(param, grad, total, lr, eps, weight_decay):
+    """One Adagrad step, in place on ``param`` and ``total`` (PyTorch's rule, no lr decay).
+
+    g = grad + weight_decay * param
+    total += g^2                           (the sum of every past squared gradient)
+    param -= lr * g / (sqrt(total) + eps)
+    """
+    g = grad + weight_decay * param if weight_decay else grad
+    total += g * g
+    param -= lr * g / (np.sqrt(total) + eps)
+
+
 # ============================================================ convolution (im2col / col2im)
 def im2col(x, kh, kw, sh, sw, ph, pw):
     """Unfold every (kh, kw) window of the zero-padded images into one column.
@@ -403,3 +434,80 @@ def masked_softmax_backward(probs, dprobs, scale):
     """
     inner = (dprobs * probs).sum(axis=-1, keepdims=True)
     return (probs * (dprobs - inner) * probs.dtype.type(scale)).astype(probs.dtype, copy=False)
+
+
+
+# ============================================================ recurrent sequences
+# The loop over time of an LSTM or GRU layer, forward and backward (backpropagation through
+# time), built from the cells above and one matrix product h_{t-1} Wh per step. The layers
+# compute x_t Wx for every step with one product before calling these, and the weight
+# gradients with one product over all N*T rows after: what is left here is the part that
+# is sequential in t. Arrays are time-major, (T, N, ...), so a step is one contiguous slice;
+# every output is an argument, written in place and returned. The CUDA tier runs each of
+# these as ONE kernel launch (for H <= 256), the Numba tier as this loop with its fused cells.
+def lstm_forward_sequence(xw, Wh, b, gates, cells, hs):
+    """The LSTM forward over all T steps.
+
+        for t = 0 .. T-1:   gates[t], cells[t+1], hs[t+1] = lstm_cell(xw[t] + hs[t] Wh + b, cells[t])
+
+    Parameters: xw (T, N, 4H) = x_t Wx for every t (no bias); Wh (H, 4H); b (4H,);
+    cells, hs (T + 1, N, H) with [0] the initial state (c0, h0).
+    Outputs, written in place and returned: gates (T, N, 4H), cells[1:], hs[1:].
+    """
+    for t in range(xw.shape[0]):
+        lstm_cell_forward(xw[t], hs[t] @ Wh, b, cells[t], gates[t], cells[t + 1], hs[t + 1])
+    return gates, cells, hs
+
+
+def lstm_backward_sequence(dy, Wh_T, gates, cells, da, dh0, dc0):
+    """Backpropagation through time of ``lstm_forward_sequence``.
+
+        dh = dL/dh_t = dy[t] + da[t+1] Wh^T       (from the output and from step t+1)
+        da[t], dc = lstm_cell_backward(dh, dc, ...)   going t = T-1 .. 0
+
+    Parameters: dy (T, N, H) = dL/dh_t from the layer's output (zeros where there is none);
+    Wh_T (4H, H) = Wh^T; gates (T, N, 4H), cells (T + 1, N, H) from the forward.
+    Outputs, written in place and returned: da (T, N, 4H) = dL/d pre-activations (also
+    dL/d(x_t Wx) and dL/d(h_{t-1} Wh)), dh0 (N, H) = dL/dh0, dc0 (N, H) = dL/dc0.
+    """
+    dh = dy[-1].copy()
+    dc = np.zeros_like(dh)
+    for t in reversed(range(dy.shape[0])):
+        lstm_cell_backward(dh, dc, gates[t], cells[t], cells[t + 1], da[t], dc)
+        dh = da[t] @ Wh_T + (dy[t - 1] if t > 0 else 0)
+    dh0[...], dc0[...] = dh, dc
+    return da, dh0, dc0
+
+
+def gru_forward_sequence(xw, Wh, bx, bh, gates, hn, hs):
+    """The GRU forward over all T steps.
+
+        for t = 0 .. T-1:   gates[t], hn[t], hs[t+1] = gru_cell(xw[t], hs[t] Wh, bx, bh, hs[t])
+
+    Parameters: xw (T, N, 3H) = x_t Wx for every t (no bias); Wh (H, 3H); bx, bh (3H,);
+    hs (T + 1, N, H) with hs[0] = h0.
+    Outputs, written in place and returned: gates (T, N, 3H), hn (T, N, H) =
+    h_{t-1} Wh_n + bh_n, hs[1:].
+    """
+    for t in range(xw.shape[0]):
+        gru_cell_forward(xw[t], hs[t] @ Wh, bx, bh, hs[t], gates[t], hn[t], hs[t + 1])
+    return gates, hn, hs
+
+
+def gru_backward_sequence(dy, Wh_T, gates, hn, hs, dxw, dhw, dh0):
+    """Backpropagation through time of ``gru_forward_sequence``.
+
+        dh = dL/dh_t = dy[t] + dhw[t+1] Wh^T + z_{t+1} * dh_{t+1}   (output, product, direct path)
+
+    Parameters: dy (T, N, H) = dL/dh_t from the layer's output; Wh_T (3H, H) = Wh^T;
+    gates (T, N, 3H), hn (T, N, H), hs (T + 1, N, H) from the forward.
+    Outputs, written in place and returned: dxw, dhw (T, N, 3H) = dL/d(x_t Wx + bx),
+    dL/d(h_{t-1} Wh + bh); dh0 (N, H) = dL/dh0.
+    """
+    dh = dy[-1].copy()
+    direct = np.zeros_like(dh)
+    for t in reversed(range(dy.shape[0])):
+        gru_cell_backward(dh, gates[t], hn[t], hs[t], dxw[t], dhw[t], direct)
+        dh = dhw[t] @ Wh_T + direct + (dy[t - 1] if t > 0 else 0)
+    dh0[...] = dh
+    return dxw, dhw, dh0

@@ -38,8 +38,10 @@ class Loss:
     loss is their mean; the gradient is that of the mean.
     """
 
-    #: which accuracy ``metrics=["accuracy"]`` means with this loss (Keras's resolution)
-    accuracy = "categorical_accuracy"
+    #: which accuracy ``metrics=["accuracy"]`` means with this loss (Keras's resolution); None: no accuracy
+    accuracy: str | None = "categorical_accuracy"
+    #: whether ``y_pred`` holds raw scores (the cross-entropies take ``from_logits=``)
+    from_logits = False
 
     #: whether swapping y_pred and y_true changes nothing (then argument order cannot be wrong)
     symmetric = False

@@ -10,6 +10,8 @@ number for number. With ``g`` the gradient, ``p`` a parameter and ``lr`` the lea
                p -= lr m_hat / (sqrt(v_hat) + eps),  m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t)
     AdamW      Adam, but weight decay shrinks p directly: p *= 1 - lr wd  (not added to g)
 
+Each rule is one kernel (``sgd_update``, ``rmsprop_update``, ``adagrad_update``,
+``adam_update`` in ``minidl/kernels``), run in place on the parameter and its state.
 ``weight_decay`` (all but AdamW) adds ``wd * p`` to ``g``: L2 regularisation.
 ``clipnorm`` rescales each parameter's gradient to norm at most ``clipnorm`` (Keras);
 ``global_clipnorm`` rescales all gradients together (PyTorch's ``clip_grad_norm_``).
@@ -241,17 +243,8 @@ class RMSprop(Optimizer):
         return {"square_avg": _zeros_like(param), "buffer": _zeros_like(param)}
 
     def update(self, param, grad, state):
-        xp = backend.get_array_module(param)
-        g = grad + self.weight_decay * param if self.weight_decay else grad
-        s = state["square_avg"]
-        s *= self.alpha
-        s += (1.0 - self.alpha) * g * g
-        step = g / (xp.sqrt(s) + self.eps)
-        if self.momentum:
-            state["buffer"] *= self.momentum
-            state["buffer"] += step
-            step = state["buffer"]
-        param -= self.lr * step
+        backend.kernels_for(param).rmsprop_update(param, grad, state["square_avg"], state["buffer"], self.lr,
+                                                  self.alpha, self.eps, self.momentum, self.weight_decay)
 
 
 class Adagrad(Optimizer):
@@ -266,10 +259,8 @@ class Adagrad(Optimizer):
         return {"sum": _zeros_like(param)}
 
     def update(self, param, grad, state):
-        xp = backend.get_array_module(param)
-        g = grad + self.weight_decay * param if self.weight_decay else grad
-        state["sum"] += g * g
-        param -= self.lr * g / (xp.sqrt(state["sum"]) + self.eps)
+        backend.kernels_for(param).adagrad_update(param, grad, state["sum"], self.lr, self.eps,
+                                                  self.weight_decay)
 
 
 class Adam(Optimizer):

@@ -1,4 +1,5 @@
-// Fused optimizer updates (twins of reference.sgd_update / adam_update).
+// Fused optimizer updates (twins of reference.sgd_update, rmsprop_update, adagrad_update,
+// adam_update).
 //
 // Each is one pass over the parameter, in place: where NumPy makes a temporary array per
 // operator (g, v, m_hat, v_hat, ...), a thread here reads param, grad and the state of one
@@ -48,4 +49,40 @@ extern "C" __global__ void adam_update(
     m[i] = m_i;
     v[i] = v_i;
     param[i] = p - lr * (m_i / correction1) / (sqrt(v_i / correction2) + eps);
+}
+
+// RMSprop (PyTorch's rule):
+//   g = grad + weight_decay * param;   s = alpha s + (1 - alpha) g^2;   step = g / (sqrt(s) + eps)
+//   with momentum: b = momentum b + step, step = b;   param -= lr * step
+extern "C" __global__ void rmsprop_update(
+    real_t* param, const real_t* grad, real_t* square_avg, real_t* buffer,
+    real_t lr, real_t alpha, real_t eps, real_t momentum, real_t weight_decay, long long size)
+{
+    const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= size) return;
+    real_t g = grad[i];
+    if (weight_decay != 0) g += weight_decay * param[i];
+    const real_t s = alpha * square_avg[i] + (1 - alpha) * g * g;
+    square_avg[i] = s;
+    real_t step = g / (sqrt(s) + eps);
+    if (momentum != 0) {
+        step = momentum * buffer[i] + step;
+        buffer[i] = step;
+    }
+    param[i] -= lr * step;
+}
+
+// Adagrad (PyTorch's rule, no learning-rate decay):
+//   g = grad + weight_decay * param;   total += g^2;   param -= lr * g / (sqrt(total) + eps)
+extern "C" __global__ void adagrad_update(
+    real_t* param, const real_t* grad, real_t* total,
+    real_t lr, real_t eps, real_t weight_decay, long long size)
+{
+    const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= size) return;
+    real_t g = grad[i];
+    if (weight_decay != 0) g += weight_decay * param[i];
+    const real_t s = total[i] + g * g;
+    total[i] = s;
+    param[i] -= lr * g / (sqrt(s) + eps);
 }

@@ -19,15 +19,12 @@ Writing a new layer means overriding ``build`` (if it has weights),
 ``forward`` starts with ``x = self.check_input(x)``, which checks the rank and builds
 the layer on first use.
 
-Image layers are written for (N, C, H, W), the layout of the kernels (and PyTorch's).
-Keras's (N, H, W, C) is handled at the edges: ``@accepts_channels_last`` wraps a layer's
-``forward``, ``backward`` and ``build`` so that with ``data_format="channels_last"`` the
-input is transposed to (N, C, H, W) on the way in and the output back on the way out;
-the layer's own code and its kernels never see the other layout.
+Image layers are written for (N, C, H, W), the layout of the kernels (and PyTorch's);
+Keras's (N, H, W, C) is handled at their edges by ``layout.py`` (``ImageLayout``,
+``@accepts_channels_last``), so this file knows nothing of image layouts.
 """
 from __future__ import annotations
 
-import functools
 import inspect
 
 import numpy as np
@@ -37,36 +34,9 @@ from ... import backend
 # Every Layer subclass, by class name: how ``load_model`` turns saved JSON back into layers.
 LAYER_CLASSES: dict[str, type] = {}
 
-DATA_FORMATS = ("channels_first", "channels_last")
 # Layer.__init__'s arguments that are not part of a saved layer's config: the model saves
 # its input shape, and each layer's ``trainable`` flag, itself.
 _NOT_CONFIG = ("input_shape", "input_dim", "trainable")
-_defaults = {"image_data_format": "channels_first"}
-
-
-def image_data_format() -> str:
-    """The ``data_format`` image layers get when none is given: ``"channels_first"`` unless
-    ``set_image_data_format`` changed it."""
-    return _defaults["image_data_format"]
-
-
-def set_image_data_format(data_format: str) -> str:
-    """Make every image layer created from now on use ``data_format`` (Keras's
-    ``keras.config.set_image_data_format``); returns the previous setting.
-
-    ``"channels_last"`` lets Keras programs that feed (N, H, W, C) images run unchanged.
-    """
-    previous = image_data_format()
-    _defaults["image_data_format"] = check_data_format(data_format, "set_image_data_format")
-    return previous
-
-
-def check_data_format(data_format, who: str):
-    """``data_format`` if it is None, ``"channels_first"`` or ``"channels_last"``, else a clear error."""
-    if data_format is not None and data_format not in DATA_FORMATS:
-        raise ValueError(f"{who} data_format must be 'channels_first' (N, C, H, W) or "
-                         f"'channels_last' (N, H, W, C), got {data_format!r}")
-    return data_format
 
 
 def positive_int(value, what: str) -> int:
@@ -131,8 +101,6 @@ class Layer:
         super().__init_subclass__(**kwargs)
         LAYER_CLASSES[cls.__name__] = cls
 
-    #: set by ``@accepts_channels_last``: the layer's code sees (N, C, H, W) whatever ``data_format``
-    transposes_at_edges = False
     #: whether a frozen layer runs in inference mode inside a model (Keras's rule for BatchNorm)
     inference_when_frozen = False
     #: a penalty on the weight matrix ``W``, added to the loss by ``regularization_loss``
@@ -202,28 +170,25 @@ class Layer:
         ``Sequential`` and ``summary`` pass along)."""
         return self.user_layout(self.compute_output_shape(self.kernel_layout(tuple(input_shape))))
 
-    # ------------------------------------------------------------------ layouts
+    # ------------------------------------------------------------------ layouts (image layers: layout.py)
     @property
     def channels_last(self) -> bool:
-        """True for an image layer with ``data_format="channels_last"``."""
-        return getattr(self, "data_format", None) == "channels_last"
+        """False: only an image layer (``ImageLayout``) takes channels-last input."""
+        return False
 
     def kernel_layout(self, shape: tuple) -> tuple:
-        """A per-sample shape as the layer's code sees it: (H, W, C) -> (C, H, W) when channels-last."""
-        if self.transposes_at_edges and self.channels_last and len(shape) == 3:
-            return (shape[2], shape[0], shape[1])
+        """A per-sample shape as the layer's code sees it (``ImageLayout`` moves channels first)."""
         return tuple(shape)
 
     def user_layout(self, shape: tuple) -> tuple:
-        """The inverse of ``kernel_layout``: (C, H, W) -> (H, W, C) when channels-last."""
-        if self.transposes_at_edges and self.channels_last and len(shape) == 3:
-            return (shape[1], shape[2], shape[0])
+        """The inverse of ``kernel_layout``."""
         return tuple(shape)
 
     def _layout_text(self) -> str:
-        if self.channels_last:
-            return self.input_layout.replace("(N, C, H, W)", "(N, H, W, C)")
         return self.input_layout
+
+    def _mismatch_hint(self, got: tuple) -> str:
+        return ""
 
     def check_input(self, x):
         """Check that ``x`` is a batch this layer accepts; build the layer on first use.
@@ -244,7 +209,7 @@ class Layer:
             got = (x.shape[0],) + self.user_layout(tuple(x.shape[1:]))
             raise ValueError(f"{self.label} was built for inputs "
                              f"(N, {_dims(self.user_layout(self.input_shape))}), "
-                             f"got shape {got}{_swapped_layout_hint(self, got)}")
+                             f"got shape {got}{self._mismatch_hint(got)}")
         if self.params:
             weights_on = backend.device_of(next(iter(self.params.values())))
             input_on = backend.device_of(x)
@@ -260,7 +225,7 @@ class Layer:
         By default the last axis must match (what a weight matrix fixes);
         layers whose weights fix other axes override this.
         """
-        return shape[-1:] != self.input_shape[-1:]
+        return shape[-1:] != tuple(self.input_shape or ())[-1:]
 
     # ------------------------------------------------------------------ computing
     def forward(self, x, training: bool = False):
@@ -351,40 +316,11 @@ def _dims(shape) -> str:
     return ", ".join(str(d) for d in shape)
 
 
-def _swapped_layout_hint(layer, got: tuple) -> str:
-    """A hint when a 4-D batch is the layer's built image shape with the channels moved."""
-    built = layer.user_layout(layer.input_shape)
-    if len(got) != 4 or len(built) != 3:
-        return ""
-    if tuple(got[1:]) == (built[1], built[2], built[0]) and not layer.channels_last:
-        return ("; the images look channels-last (N, H, W, C): use data_format='channels_last' "
-                "or x.transpose(0, 3, 1, 2)")
-    if tuple(got[1:]) == (built[2], built[0], built[1]) and layer.channels_last:
-        return ("; the images look channels-first (N, C, H, W): use data_format='channels_first' "
-                "or x.transpose(0, 2, 3, 1)")
-    return ""
-
-
 def _batch_axis_hint(layer, x) -> str:
     """A hint when ``x`` is one sample without its batch axis (one axis short)."""
     if layer.input_ndims is not None and x.ndim + 1 in layer.input_ndims:
         return ("; if this is a single sample, add a batch axis: x[None] (or x.reshape(1, *x.shape))")
     return ""
-
-
-def layout_hint(layer, kernel_shape) -> str:
-    """For a shape error in an image layer: a hint when the image is so thin (one side at most
-    4 pixels, the other more) that the channels are probably on the wrong axis."""
-    if len(kernel_shape) != 3 or None in kernel_shape:
-        return ""
-    _, H, W = kernel_shape
-    if not min(H, W) <= 4 < max(H, W):
-        return ""
-    if layer.channels_last:
-        return ("; an image this thin usually means channels-first images (N, C, H, W) fed to a "
-                "channels-last layer: use data_format='channels_first' or x.transpose(0, 2, 3, 1)")
-    return ("; an image this thin usually means channels-last images (N, H, W, C) fed to a "
-            "channels-first layer: use data_format='channels_last' or x.transpose(0, 3, 1, 2)")
 
 
 def _constructor_arguments(cls) -> list[str]:
@@ -393,45 +329,6 @@ def _constructor_arguments(cls) -> list[str]:
     return names + [n for n in ("input_shape", "input_dim", "trainable") if n not in names]
 
 
-def accepts_channels_last(cls):
-    """Class decorator for an image layer written for (N, C, H, W).
-
-    With ``data_format="channels_last"`` the decorated ``forward`` transposes a 4-D input
-    (N, H, W, C) -> (N, C, H, W), runs the layer's own forward, and transposes a 4-D output
-    back; ``backward`` does the same to the gradient; ``build`` takes the per-sample shape
-    in the layer's format, (H, W, C). Outputs with other ranks (GlobalAvgPool2D's (N, C))
-    pass unchanged. With ``"channels_first"`` the wrappers call straight through.
-    """
-    forward, backward, build = cls.forward, cls.backward, cls.build
-
-    def to_first(x):
-        if x.ndim != 4:
-            return x
-        return backend.get_array_module(x).ascontiguousarray(x.transpose(0, 3, 1, 2))
-
-    def to_last(y):
-        if y.ndim != 4:
-            return y
-        return backend.get_array_module(y).ascontiguousarray(y.transpose(0, 2, 3, 1))
-
-    @functools.wraps(forward)
-    def forward_in_data_format(self, x, training=False):
-        if not self.channels_last:
-            return forward(self, x, training)
-        if not hasattr(x, "ndim"):
-            x = np.asarray(x, dtype=np.float32)
-        return to_last(forward(self, to_first(x), training))
-
-    @functools.wraps(backward)
-    def backward_in_data_format(self, dy):
-        if not self.channels_last:
-            return backward(self, dy)
-        return to_last(backward(self, to_first(dy)))
-
-    @functools.wraps(build)
-    def build_in_data_format(self, input_shape, dtype=np.float32):
-        return build(self, self.kernel_layout(tuple(input_shape)), dtype)
-
-    cls.transposes_at_edges = True
-    cls.forward, cls.backward, cls.build = forward_in_data_format, backward_in_data_format, build_in_data_format
-    return cls
+# names that moved to layout.py, importable from here as before
+from .layout import (DATA_FORMATS, ImageLayout, accepts_channels_last,  # noqa: E402, F401
+                     check_data_format, image_data_format, layout_hint, set_image_data_format)  # noqa: F401

@@ -29,8 +29,8 @@ from ... import backend
 from .. import initializers, regularizers
 from ...kernels.common import conv_output_length, pool_output_length
 from . import activations
-from .base import (Layer, accepts_channels_last, check_data_format, image_data_format, layout_hint,
-                   positive_int)
+from .base import Layer, positive_int
+from .layout import ImageLayout, accepts_channels_last, layout_hint
 
 
 def _pair(value, what: str, who: str, minimum: int = 1) -> tuple[int, int]:
@@ -58,7 +58,7 @@ def _keras_strides(stride, kwargs: dict, who: str):
 
 
 @accepts_channels_last
-class Conv2D(Layer):
+class Conv2D(ImageLayout, Layer):
     """2-D convolution (cross-correlation) ``y = activation(conv(x, W) + b)``.
 
     Parameters
@@ -104,8 +104,7 @@ class Conv2D(Layer):
                  **kwargs):
         stride = _keras_strides(stride, kwargs, "Conv2D")
         super().__init__(name, **kwargs)
-        self.data_format = check_data_format(data_format, "Conv2D") or image_data_format()
-        self.data_format_given = data_format is not None
+        self.set_data_format(data_format)
         self.filters = positive_int(filters, "Conv2D filters")
         self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2D")
         self.stride = _pair(stride, "stride", "Conv2D")
@@ -193,9 +192,7 @@ class Conv2D(Layer):
 
     def backward_params(self, dy) -> None:
         """``backward`` without ``dL/dx`` (Dense's ``backward_params``): a model's first
-        convolution skips ``W2.T @ dY2`` and ``col2im``. ``dy`` in the layer's data format."""
-        if self.channels_last:
-            dy = backend.get_array_module(dy).ascontiguousarray(dy.transpose(0, 3, 1, 2))
+        convolution skips ``W2.T @ dY2`` and ``col2im``."""
         self._backward(dy, input_grad=False)
 
     def _backward(self, dy, input_grad):
@@ -280,7 +277,7 @@ def same_padding(size, kernel: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-class _Pool2D(Layer):
+class _Pool2D(ImageLayout, Layer):
     """Shared parts of MaxPool2D and AvgPool2D: pool size, stride, output shape, fit check.
 
     ``data_format`` as Conv2D's: (N, H, W, C) inputs with ``"channels_last"``; ``strides=``
@@ -294,8 +291,7 @@ class _Pool2D(Layer):
         stride = _keras_strides(stride, kwargs, type(self).__name__)
         super().__init__(name, **kwargs)
         who = type(self).__name__
-        self.data_format = check_data_format(data_format, who) or image_data_format()
-        self.data_format_given = data_format is not None
+        self.set_data_format(data_format)
         self.pool_size = _pair(pool_size, "pool_size", who)
         self.stride = self.pool_size if stride is None else _pair(stride, "stride", who)
 
@@ -361,7 +357,7 @@ class AvgPool2D(_Pool2D):
 
 
 @accepts_channels_last
-class GlobalAvgPool2D(Layer):
+class GlobalAvgPool2D(ImageLayout, Layer):
     """Average each channel over the whole image: (N, C, H, W) -> (N, C); with
     ``data_format="channels_last"`` (N, H, W, C) -> (N, C). Keras's GlobalAveragePooling2D.
 
@@ -373,8 +369,7 @@ class GlobalAvgPool2D(Layer):
 
     def __init__(self, data_format=None, name=None, **kwargs):
         super().__init__(name, **kwargs)
-        self.data_format = check_data_format(data_format, "GlobalAvgPool2D") or image_data_format()
-        self.data_format_given = data_format is not None
+        self.set_data_format(data_format)
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 3:

@@ -25,11 +25,12 @@ from __future__ import annotations
 import numpy as np
 
 from ... import backend
-from .base import Layer, accepts_channels_last, check_data_format, image_data_format
+from .base import Layer
+from .layout import ImageLayout, accepts_channels_last
 
 
 @accepts_channels_last
-class BatchNorm(Layer):
+class BatchNorm(ImageLayout, Layer):
     """Batch normalization for (N, D) features or (N, C, H, W) images.
 
     Parameters
@@ -58,8 +59,7 @@ class BatchNorm(Layer):
     def __init__(self, momentum: float = 0.9, eps: float = 1e-5, data_format=None, name=None,
                  **kwargs):
         super().__init__(name, **kwargs)
-        self.data_format = check_data_format(data_format, "BatchNorm") or image_data_format()
-        self.data_format_given = data_format is not None
+        self.set_data_format(data_format)
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"BatchNorm momentum must be in [0, 1), got {momentum!r}")
         if not eps > 0:
@@ -77,57 +77,49 @@ class BatchNorm(Layer):
     def _input_mismatch(self, shape):
         return len(shape) != len(self.input_shape) or shape[0] != self.input_shape[0]
 
-    @staticmethod
-    def _as_3d(x):
-        """(N, D) -> (N, D, 1) and (N, C, H, W) -> (N, C, H*W): the layout the kernels take."""
-        return x.reshape(x.shape[0], x.shape[1], -1)
-
     def forward(self, x, training=False):
         x = self.check_input(x)
-        x3 = self._as_3d(x)
-        if training:
-            y3 = self._forward_training(x3)
-        else:
-            xp = backend.get_array_module(x)
-            inv_std = 1.0 / xp.sqrt(self.buffers["running_var"] + self.eps)
-            scale = (self.params["gamma"] * inv_std).astype(x.dtype)
-            y3 = x3 * scale[:, None] + (self.params["beta"]
-                                        - self.buffers["running_mean"] * scale)[:, None].astype(x.dtype)
+        x3 = x.reshape(x.shape[0], x.shape[1], -1)  # (N, C, L): (N, D, 1) or (N, C, H*W), as the kernels take
+        gamma, beta = self.params["gamma"], self.params["beta"]
+        running_mean, running_var = self.buffers["running_mean"], self.buffers["running_var"]
+        if training:  # batch statistics, and the running averages follow them
+            M = _values_per_channel(self, x3)
+            y3, mean, var = backend.kernels_for(x3).batchnorm_forward(x3, gamma, beta, self.eps)
+            running_mean[...] = self.momentum * running_mean + (1 - self.momentum) * mean
+            running_var[...] = self.momentum * running_var + (1 - self.momentum) * var * (M / (M - 1))
+            self.cache = ("training", x3, mean, var)
+        else:  # running statistics: a fixed affine map per channel, y = x * scale + shift
+            inv_std = 1.0 / backend.get_array_module(x).sqrt(running_var + self.eps)
+            scale = (gamma * inv_std).astype(x.dtype)
+            y3 = x3 * scale[:, None] + (beta - running_mean * scale)[:, None].astype(x.dtype)
             self.cache = ("inference", x3, inv_std.astype(x.dtype))
         return y3.reshape(x.shape)
 
-    def _forward_training(self, x3):
-        count = x3.shape[0] * x3.shape[2]
-        if count < 2:
-            raise ValueError(f"{self.label} in training needs more than one value per channel to "
-                             f"compute batch statistics, got a batch of shape "
-                             f"{(x3.shape[0], *self.input_shape)}; use a batch of at least 2 "
-                             "(or training=False)")
-        y3, mean, var = backend.kernels_for(x3).batchnorm_forward(
-            x3, self.params["gamma"], self.params["beta"], self.eps)
-        m = self.momentum
-        self.buffers["running_mean"][...] = m * self.buffers["running_mean"] + (1 - m) * mean
-        self.buffers["running_var"][...] = (m * self.buffers["running_var"]
-                                            + (1 - m) * var * (count / (count - 1)))
-        self.cache = ("training", x3, mean, var)
-        return y3
-
     def backward(self, dy):
-        cache = self.require_cache()
-        dy3 = self._as_3d(dy)
-        if cache[0] == "training":
-            _, x3, mean, var = cache
+        mode, x3, *statistics = self.require_cache()
+        dy3 = dy.reshape(dy.shape[0], dy.shape[1], -1)
+        if mode == "training":  # the mean and variance depend on x: the full formula, in a kernel
+            mean, var = statistics
             dx3, dgamma, dbeta = backend.kernels_for(dy3).batchnorm_backward(
                 dy3, x3, self.params["gamma"], mean, var, self.eps)
-        else:
-            # running statistics are constants: the layer is an affine map per channel
-            _, x3, inv_std = cache
+        else:  # constants: dx = dy * gamma / sigma, and the affine map's parameter gradients
+            inv_std, = statistics
             x_hat = (x3 - self.buffers["running_mean"][:, None]) * inv_std[:, None]
             dgamma, dbeta = (dy3 * x_hat).sum(axis=(0, 2)), dy3.sum(axis=(0, 2))
             dx3 = dy3 * (self.params["gamma"] * inv_std)[:, None]
-        self.grads["gamma"][...] = dgamma
-        self.grads["beta"][...] = dbeta
+        self.grads["gamma"][...], self.grads["beta"][...] = dgamma, dbeta
         return dx3.reshape(dy.shape)
+
+
+def _values_per_channel(layer, x3) -> int:
+    """M = N * L, the values each batch statistic is taken over; a clear error when M < 2."""
+    count = x3.shape[0] * x3.shape[2]
+    if count < 2:
+        raise ValueError(f"{layer.label} in training needs more than one value per channel to "
+                         f"compute batch statistics, got a batch of shape "
+                         f"{(x3.shape[0], *layer.input_shape)}; use a batch of at least 2 "
+                         "(or training=False)")
+    return count
 
 
 class LayerNorm(Layer):

@@ -16,18 +16,17 @@ How to read this file:
    (``rnn_step_forward`` / ``rnn_step_backward``, ``lstm_step_*``, ``gru_step_*``): every
    equation above and its derivative, written once, in the CS231n style
    ``step_forward(...) -> (..., cache)`` and ``step_backward(d..., cache) -> gradients``.
-2. **The layers.** ``forward`` runs the step along the sequence; ``backward`` is
-   backpropagation through time: walk the steps backwards, and at step t add the
-   gradient arriving from the layer's output (if the whole sequence is returned) to the
-   gradient arriving from step t+1 through h_t (and, in an LSTM, through c_t). The weights
-   are shared, so their gradients are sums over the steps.
-3. **The fast path** (end of the file). With the Numba tier (``backend.use("numba")``,
-   the default) or CuPy arrays, the layers run the same math reorganised for speed:
-   ``x_t Wx`` for every step in ONE matrix product before the loop, one fused pointwise
-   kernel per step (``lstm_cell_forward`` etc. in ``minidl/kernels/``), buffers allocated
-   once, and the weight gradients as one product over all N*T rows after the loop.
-   ``backend.use("numpy")`` runs the plain steps of part 1; tests/test_recurrent_step.py
-   checks that both give the same numbers.
+2. **The layers.** ``forward`` computes ``x_t Wx`` for every step in ONE matrix product,
+   then hands the loop over time to a kernel (``kernels.lstm_forward_sequence`` etc.);
+   ``backward`` hands backpropagation through time to its twin (walk the steps backwards,
+   adding at step t the gradient from the layer's output to the one arriving from step t+1
+   through h_t and, in an LSTM, through c_t), then computes the weight gradients -- sums
+   over the steps, since the weights are shared -- as one product over all N*T rows.
+   The kernel tier changes how the loop runs, never what it computes: the reference tier
+   (``backend.use("numpy")``) is the readable loop in ``minidl/kernels/reference.py`` over
+   the same cell equations as part 1, the Numba tier fuses each step's pointwise part, the
+   CUDA tier runs the whole loop in one launch. tests/test_recurrent_step.py checks that
+   the layers and the steps of part 1 give the same numbers.
 
 Every layer takes ``forward(x, training=False, initial_state=None)``. The initial state
 is h0 (N, H) (for LSTM a pair (h0, c0)); when it is given, ``backward`` also leaves its
@@ -177,17 +176,12 @@ def orthogonal(shape, dtype=np.float32):
     return initializers.orthogonal(shape, dtype=dtype)
 
 
-def _runs_fused_kernels(x) -> bool:
-    """True on the fast tiers (Numba, or CuPy arrays); ``backend.use("numpy")`` runs the plain steps."""
-    return backend.get_array_module(x) is not np or backend.current() != "numpy"
-
-
 class _Recurrent(Layer):
-    """What SimpleRNN, LSTM and GRU share: checks, shapes, state handling, the two paths.
+    """What SimpleRNN, LSTM and GRU share: checks, shapes, state handling, the time-major frame.
 
     Subclasses set ``gate_blocks`` (how many blocks of H columns ``Wx`` has) and
-    ``state_names``, and implement ``_forward_steps`` / ``_backward_steps`` (the plain
-    loops over the step functions) and ``_forward_fused`` / ``_backward_fused``.
+    ``state_names``, and implement ``_forward_sequence`` / ``_backward_sequence`` on
+    time-major arrays.
 
     ``kernel_initializer`` draws ``Wx`` (Glorot uniform) and ``recurrent_initializer`` ``Wh``
     (orthogonal), by name from ``minidl.initializers``, as Keras's recurrent layers do.
@@ -196,7 +190,7 @@ class _Recurrent(Layer):
     input_ndims = (3,)
     input_layout = "(N, T, features)"
     gate_blocks = 1
-    state_names = ("h0",)
+    state_names: tuple[str, ...] = ("h0",)
 
     def __init__(self, units: int, return_sequences: bool = False, name=None,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", **kwargs):
@@ -278,17 +272,12 @@ class _Recurrent(Layer):
         x = self._check_sequence(x)
         xp = backend.get_array_module(x)
         state = self._initial_state(initial_state, x.shape[0], xp, x.dtype)
-        has_state = initial_state is not None
-        if _runs_fused_kernels(x):  # the fast path, time-major: hs (T + 1, N, H), hs[0] = h0
-            x_tm = xp.ascontiguousarray(x.transpose(1, 0, 2))  # one step = one contiguous slice
-            hs, cache = self._forward_fused(x_tm, state, has_state, backend.kernels_for(x))
-            self.cache = dict(cache, fused=True, has_state=has_state, x_shape=x.shape)
-            if self.return_sequences:
-                return xp.ascontiguousarray(hs[1:].transpose(1, 0, 2))
-            return hs[-1].copy()
-        hs, steps = self._forward_steps(x, state)  # the plain steps: hs (N, T, H)
-        self.cache = {"fused": False, "has_state": has_state, "steps": steps, "x_shape": x.shape}
-        return hs if self.return_sequences else hs[:, -1].copy()
+        x_tm = xp.ascontiguousarray(x.transpose(1, 0, 2))  # time-major: one step = one contiguous slice
+        hs, cache = self._forward_sequence(x_tm, state, backend.kernels_for(x))  # hs (T + 1, N, H)
+        self.cache = dict(cache, has_state=initial_state is not None, x_shape=x.shape)
+        if self.return_sequences:
+            return xp.ascontiguousarray(hs[1:].transpose(1, 0, 2))
+        return hs[-1].copy()
 
     def backward(self, dy):
         """dy (N, T, H) or (N, H) (as the forward's output) -> dx (N, T, D); fills ``grads``."""
@@ -300,23 +289,31 @@ class _Recurrent(Layer):
             raise ValueError(f"{self.label}.backward expected dy of shape {expected} (as its output), "
                              f"got shape {tuple(dy.shape)}")
         dtype = self.params["Wx"].dtype
-        if cache["fused"]:
-            if self.return_sequences:
-                dy_tm = xp.ascontiguousarray(dy.transpose(1, 0, 2), dtype=dtype)  # (T, N, H)
-            else:  # only the last step receives a gradient from outside
-                dy_tm = xp.zeros((T, N, self.units), dtype=dtype)
-                dy_tm[-1] = dy
-            dx_tm, state_grad = self._backward_fused(dy_tm, cache, backend.kernels_for(dy))
-            dx = xp.ascontiguousarray(dx_tm.transpose(1, 0, 2))
-        else:
-            if self.return_sequences:
-                dy_seq = xp.asarray(dy, dtype=dtype)
-            else:  # only the last step receives a gradient from outside
-                dy_seq = xp.zeros((N, T, self.units), dtype=dtype)
-                dy_seq[:, -1] = dy
-            dx, state_grad = self._backward_steps(dy_seq, cache["steps"])
+        if self.return_sequences:
+            dy_tm = xp.ascontiguousarray(dy.transpose(1, 0, 2), dtype=dtype)  # (T, N, H)
+        else:  # only the last step receives a gradient from outside
+            dy_tm = xp.zeros((T, N, self.units), dtype=dtype)
+            dy_tm[-1] = dy
+        dx_tm, state_grad = self._backward_sequence(dy_tm, cache, backend.kernels_for(dy))
         self.initial_state_grad = state_grad if cache["has_state"] else None
-        return dx
+        return xp.ascontiguousarray(dx_tm.transpose(1, 0, 2))
+
+    def _weight_gradients(self, dxw, dhw, cache, biases):
+        """The shared weights' gradients are sums over the steps, each one product over all N*T rows:
+
+            dWx = Σ_t x_t^T dxw_t     dWh = Σ_t h_{t-1}^T dhw_t     db = Σ_{t,n} d(pre-activation)
+
+        dxw, dhw (T, N, width) = dL/d(x_t Wx), dL/d(h_{t-1} Wh); ``biases`` maps each bias to its
+        gradient per step. Fills ``grads``; returns dx (T, N, D) = dxw Wx^T.
+        """
+        T, N, D = cache["x_tm"].shape
+        xp = backend.get_array_module(dxw)
+        dxw, dhw = dxw.reshape(T * N, -1), dhw.reshape(T * N, -1)
+        xp.matmul(cache["hs"][:T].reshape(T * N, self.units).T, dhw, out=self.grads["Wh"])
+        xp.matmul(cache["x_tm"].reshape(T * N, D).T, dxw, out=self.grads["Wx"])
+        for name, grad in biases.items():
+            self.grads[name][...] = grad.reshape(T * N, -1).sum(axis=0)
+        return (dxw @ self.params["Wx"].T).reshape(T, N, D)
 
 
 class SimpleRNN(_Recurrent):
@@ -329,37 +326,32 @@ class SimpleRNN(_Recurrent):
 
     gate_blocks = 1
 
-    def _forward_steps(self, x, state):
-        """Run ``rnn_step_forward`` along the sequence: hs (N, T, H) and every step's cache."""
-        (h,), p = state, self.params
-        hs = np.empty((x.shape[0], x.shape[1], self.units), dtype=x.dtype)
-        steps = []
-        for t in range(x.shape[1]):
-            h, cache = rnn_step_forward(x[:, t], h, p["Wx"], p["Wh"], p["b"])
-            hs[:, t] = h
-            steps.append(cache)
-        return hs, steps
+    def _forward_sequence(self, x_tm, state, kernels):
+        """hs[t+1] = tanh(x_t Wx + b + hs[t] Wh). The pointwise part is a single tanh, written in
+        place with the array module, so no kernel is needed: every tier runs this loop."""
+        p, xp = self.params, backend.get_array_module(x_tm)
+        T, N, D = x_tm.shape
+        xw = (x_tm.reshape(T * N, D) @ p["Wx"] + p["b"]).reshape(T, N, self.units)  # all steps at once
+        hs = xp.empty((T + 1, N, self.units), dtype=xw.dtype)
+        hs[0] = state[0]
+        hw = xp.empty((N, self.units), dtype=xw.dtype)
+        for t in range(T):
+            xp.matmul(hs[t], p["Wh"], out=hw)
+            xp.tanh(xw[t] + hw, out=hs[t + 1])
+        return hs, {"x_tm": x_tm, "hs": hs}
 
-    def _backward_steps(self, dy, steps):
-        """Backpropagation through time: dy (N, T, H) from the output -> dx (N, T, D), dh0."""
-        N, T, H = dy.shape
-        dx = np.empty((N, T, self.params["Wx"].shape[0]), dtype=dy.dtype)
-        dWx, dWh, db = (np.zeros_like(self.params[k]) for k in ("Wx", "Wh", "b"))
-        dh = np.zeros((N, H), dtype=dy.dtype)  # dL/dh_t arriving from step t+1
-        for t in reversed(range(T)):
-            dh = dh + dy[:, t]  # ... plus the gradient from the layer's output at step t
-            dx[:, t], dh, dWx_t, dWh_t, db_t = rnn_step_backward(dh, steps[t])
-            dWx += dWx_t
-            dWh += dWh_t
-            db += db_t
-        self.grads["Wx"][...], self.grads["Wh"][...], self.grads["b"][...] = dWx, dWh, db
-        return dx, dh
-
-    def _forward_fused(self, x_tm, state, has_state, kernels):
-        return _rnn_forward_fused(x_tm, state[0], self.params)
-
-    def _backward_fused(self, dy_tm, cache, kernels):
-        return _rnn_backward_fused(dy_tm, cache, self.params, self.grads, self.return_sequences)
+    def _backward_sequence(self, dy_tm, cache, kernels):
+        """Per step da_t = dh * (1 - h_t^2) and dL/dh_{t-1} = da_t Wh^T (+ the output's gradient)."""
+        hs, xp = cache["hs"], backend.get_array_module(dy_tm)
+        Wh_T = xp.ascontiguousarray(self.params["Wh"].T)
+        da = xp.empty_like(dy_tm)  # dL/d(pre-activation) of every step
+        dh = dy_tm[-1].copy()
+        for t in reversed(range(dy_tm.shape[0])):
+            xp.multiply(dh, 1 - hs[t + 1] ** 2, out=da[t])
+            xp.matmul(da[t], Wh_T, out=dh)
+            if t > 0:
+                dh += dy_tm[t - 1]
+        return self._weight_gradients(da, da, cache, {"b": da}), dh
 
 
 class LSTM(_Recurrent):
@@ -389,38 +381,25 @@ class LSTM(_Recurrent):
         b[self.units:2 * self.units] = 1.0  # forget gate open at initialisation
         self.add_param("b", b)
 
-    def _forward_steps(self, x, state):
-        """Run ``lstm_step_forward`` along the sequence: hs (N, T, H) and every step's cache."""
-        (h, cell), p = state, self.params
-        hs = np.empty((x.shape[0], x.shape[1], self.units), dtype=x.dtype)
-        steps = []
-        for t in range(x.shape[1]):
-            h, cell, cache = lstm_step_forward(x[:, t], h, cell, p["Wx"], p["Wh"], p["b"])
-            hs[:, t] = h
-            steps.append(cache)
-        return hs, steps
+    def _forward_sequence(self, x_tm, state, kernels):
+        """x_t Wx for every step in one product, then the loop over time in one kernel call."""
+        p, xp = self.params, backend.get_array_module(x_tm)
+        (T, N, D), H = x_tm.shape, self.units
+        xw = (x_tm.reshape(T * N, D) @ p["Wx"]).reshape(T, N, 4 * H)
+        gates = xp.empty((T, N, 4 * H), dtype=xw.dtype)  # activated [i f g o], for the backward
+        hs, cells = xp.empty((T + 1, N, H), dtype=xw.dtype), xp.empty((T + 1, N, H), dtype=xw.dtype)
+        hs[0], cells[0] = state
+        kernels.lstm_forward_sequence(xw, p["Wh"], p["b"], gates, cells, hs)
+        return hs, {"x_tm": x_tm, "gates": gates, "hs": hs, "cells": cells}
 
-    def _backward_steps(self, dy, steps):
-        """Backpropagation through time: dy (N, T, H) from the output -> dx (N, T, D), (dh0, dc0)."""
-        N, T, H = dy.shape
-        dx = np.empty((N, T, self.params["Wx"].shape[0]), dtype=dy.dtype)
-        dWx, dWh, db = (np.zeros_like(self.params[k]) for k in ("Wx", "Wh", "b"))
-        dh = np.zeros((N, H), dtype=dy.dtype)  # dL/dh_t arriving from step t+1
-        d_cell = np.zeros((N, H), dtype=dy.dtype)  # dL/dc_t arriving from step t+1
-        for t in reversed(range(T)):
-            dh = dh + dy[:, t]  # ... plus the gradient from the layer's output at step t
-            dx[:, t], dh, d_cell, dWx_t, dWh_t, db_t = lstm_step_backward(dh, d_cell, steps[t])
-            dWx += dWx_t
-            dWh += dWh_t
-            db += db_t
-        self.grads["Wx"][...], self.grads["Wh"][...], self.grads["b"][...] = dWx, dWh, db
-        return dx, (dh, d_cell)
-
-    def _forward_fused(self, x_tm, state, has_state, kernels):
-        return _lstm_forward_fused(x_tm, state, has_state, self.params, kernels)
-
-    def _backward_fused(self, dy_tm, cache, kernels):
-        return _lstm_backward_fused(dy_tm, cache, self.params, self.grads, self.return_sequences, kernels)
+    def _backward_sequence(self, dy_tm, cache, kernels):
+        """Backpropagation through time in one kernel call, then the weight gradients."""
+        xp, (_, N, H) = backend.get_array_module(dy_tm), dy_tm.shape
+        da = xp.empty_like(cache["gates"])  # dL/d(pre-activations) of every step
+        dh0, dc0 = xp.empty((N, H), dtype=da.dtype), xp.empty((N, H), dtype=da.dtype)
+        Wh_T = xp.ascontiguousarray(self.params["Wh"].T)
+        kernels.lstm_backward_sequence(dy_tm, Wh_T, cache["gates"], cache["cells"], da, dh0, dc0)
+        return self._weight_gradients(da, da, cache, {"b": da}), (dh0, dc0)
 
 
 class GRU(_Recurrent):
@@ -445,217 +424,23 @@ class GRU(_Recurrent):
         self.add_param("bx", np.zeros(width, dtype=dtype))
         self.add_param("bh", np.zeros(width, dtype=dtype))
 
-    def _forward_steps(self, x, state):
-        """Run ``gru_step_forward`` along the sequence: hs (N, T, H) and every step's cache."""
-        (h,), p = state, self.params
-        hs = np.empty((x.shape[0], x.shape[1], self.units), dtype=x.dtype)
-        steps = []
-        for t in range(x.shape[1]):
-            h, cache = gru_step_forward(x[:, t], h, p["Wx"], p["Wh"], p["bx"], p["bh"])
-            hs[:, t] = h
-            steps.append(cache)
-        return hs, steps
-
-    def _backward_steps(self, dy, steps):
-        """Backpropagation through time: dy (N, T, H) from the output -> dx (N, T, D), dh0."""
-        N, T, H = dy.shape
-        dx = np.empty((N, T, self.params["Wx"].shape[0]), dtype=dy.dtype)
-        dWx, dWh, dbx, dbh = (np.zeros_like(self.params[k]) for k in ("Wx", "Wh", "bx", "bh"))
-        dh = np.zeros((N, H), dtype=dy.dtype)  # dL/dh_t arriving from step t+1
-        for t in reversed(range(T)):
-            dh = dh + dy[:, t]  # ... plus the gradient from the layer's output at step t
-            dx[:, t], dh, dWx_t, dWh_t, dbx_t, dbh_t = gru_step_backward(dh, steps[t])
-            dWx += dWx_t
-            dWh += dWh_t
-            dbx += dbx_t
-            dbh += dbh_t
-        for key, grad in (("Wx", dWx), ("Wh", dWh), ("bx", dbx), ("bh", dbh)):
-            self.grads[key][...] = grad
-        return dx, dh
-
-    def _forward_fused(self, x_tm, state, has_state, kernels):
-        return _gru_forward_fused(x_tm, state[0], has_state, self.params, kernels)
-
-    def _backward_fused(self, dy_tm, cache, kernels):
-        return _gru_backward_fused(dy_tm, cache, self.params, self.grads, self.return_sequences, kernels)
-
-
-# ================================================================== the fast path
-# The same math as the plain steps, reorganised for the Numba and CUDA tiers:
-# * arrays are time-major (T, N, ...), so each step's slice is contiguous;
-# * x_t Wx of every step is ONE matrix product before the loop;
-# * each step does one small product h_{t-1} Wh (skipped at t = 0 when there is no initial
-#   state: h0 = 0) and one fused pointwise kernel (``kernels.lstm_cell_forward`` etc.),
-#   writing into buffers allocated once per call;
-# * the backward loop computes only dL/dh_{t-1} (and dL/dc_{t-1}) per step; dWx, dWh, the
-#   biases and dx are then one matrix product (or sum) each over all N*T rows;
-# * the LSTM's dL/dc lives in two buffers that swap roles every step (no allocation).
-# * on the CUDA tier, for H <= 256, the LSTM's and GRU's loop over time is ONE kernel launch
-#   each way (``kernels.lstm_forward_sequence`` etc.: a block carries a few samples through
-#   every step); the per-step loop stays the readable version it is tested against
-#   (tests/test_gpu_device.py), and runs everywhere else.
-# Each function returns the hidden states hs (T + 1, N, H), hs[0] = h0, and a cache; the
-# backward returns dx (T, N, D) and the initial-state gradient.
-
-
-def _sequence_kernels(kernels, hidden) -> bool:
-    """Whether ``kernels`` runs the whole loop over time in one launch (the CUDA tier, small H)."""
-    fits = getattr(kernels, "sequence_kernels_fit", None)
-    return fits is not None and fits(hidden)
-
-
-def _input_gradients_fused(dpre_tm, x_tm, Wx, dWx):
-    """dWx = x^T dpre over all N*T rows (into ``dWx``), and dx = dpre Wx^T, one product each."""
-    T, N, D = x_tm.shape
-    dpre = dpre_tm.reshape(T * N, -1)
-    xp = backend.get_array_module(dpre)
-    xp.matmul(x_tm.reshape(T * N, D).T, dpre, out=dWx)
-    return (dpre @ Wx.T).reshape(T, N, D)
-
-
-def _recurrent_gradient_fused(dpre_tm, hs, dWh):
-    """dWh = sum_t h_{t-1}^T dL/d(h_{t-1} Wh), one product over all N*T rows (into ``dWh``)."""
-    T, N, H = dpre_tm.shape[0], dpre_tm.shape[1], hs.shape[2]
-    backend.get_array_module(hs).matmul(hs[:T].reshape(T * N, H).T, dpre_tm.reshape(T * N, -1), out=dWh)
-
-
-def _rnn_forward_fused(x_tm, h0, p):
-    """SimpleRNN has no fused kernel: its pointwise part is a single tanh, written in place."""
-    xp = backend.get_array_module(x_tm)
-    T, N, D = x_tm.shape
-    H = h0.shape[1]
-    xw = (x_tm.reshape(T * N, D) @ p["Wx"] + p["b"]).reshape(T, N, H)  # all steps at once
-    hs = xp.empty((T + 1, N, H), dtype=xw.dtype)
-    hs[0] = h0
-    hw = xp.empty((N, H), dtype=xw.dtype)
-    for t in range(T):
-        xp.matmul(hs[t], p["Wh"], out=hw)
-        xp.tanh(xw[t] + hw, out=hs[t + 1])
-    return hs, {"x_tm": x_tm, "hs": hs}
-
-
-def _rnn_backward_fused(dy_tm, cache, p, grads, return_sequences):
-    """Per step only dL/da_t and dL/dh_{t-1}; the weight gradients after the loop."""
-    hs = cache["hs"]
-    T, N, H = dy_tm.shape
-    xp = backend.get_array_module(dy_tm)
-    Wh_T = xp.ascontiguousarray(p["Wh"].T)
-    da = xp.empty_like(dy_tm)  # dL/d(pre-activation) of every step
-    dh = dy_tm[-1].copy()
-    for t in reversed(range(T)):
-        xp.multiply(dh, 1 - hs[t + 1] ** 2, out=da[t])
-        xp.matmul(da[t], Wh_T, out=dh)
-        if t > 0 and return_sequences:
-            dh += dy_tm[t - 1]
-    _recurrent_gradient_fused(da, hs, grads["Wh"])
-    grads["b"][...] = da.reshape(T * N, H).sum(axis=0)
-    return _input_gradients_fused(da, cache["x_tm"], p["Wx"], grads["Wx"]), dh
-
-
-def _lstm_forward_fused(x_tm, state, has_state, p, kernels):
-    """Per step one product h_{t-1} Wh and one ``lstm_cell_forward`` into preallocated slices."""
-    xp = backend.get_array_module(x_tm)
-    T, N, D = x_tm.shape
-    H = state[0].shape[1]
-    dtype = p["Wx"].dtype
-    xw = (x_tm.reshape(T * N, D) @ p["Wx"]).reshape(T, N, 4 * H)  # every step's x_t Wx at once
-    gates = xp.empty((T, N, 4 * H), dtype=dtype)  # activated [i f g o], for the backward
-    hs = xp.empty((T + 1, N, H), dtype=dtype)  # hs[t + 1] = h_t; hs[0] = h0
-    cells = xp.empty((T + 1, N, H), dtype=dtype)
-    hs[0], cells[0] = state
-    if _sequence_kernels(kernels, H):
-        kernels.lstm_forward_sequence(xw, p["Wh"], p["b"], gates, cells, hs)
-        return hs, {"x_tm": x_tm, "gates": gates, "hs": hs, "cells": cells}
-    hw = xp.zeros((N, 4 * H), dtype=dtype)  # h_{t-1} Wh; stays 0 at t = 0 without a state
-    for t in range(T):
-        if t > 0 or has_state:
-            xp.matmul(hs[t], p["Wh"], out=hw)
-        kernels.lstm_cell_forward(xw[t], hw, p["b"], cells[t], gates[t], cells[t + 1], hs[t + 1])
-    return hs, {"x_tm": x_tm, "gates": gates, "hs": hs, "cells": cells}
-
-
-def _lstm_backward_fused(dy_tm, cache, p, grads, return_sequences, kernels):
-    """Per step one ``lstm_cell_backward`` and one product da_t Wh^T; dL/dc in two swapped buffers."""
-    gates, hs, cells, has_state = cache["gates"], cache["hs"], cache["cells"], cache["has_state"]
-    T, N, H = dy_tm.shape
-    xp = backend.get_array_module(dy_tm)
-    Wh_T = xp.ascontiguousarray(p["Wh"].T)
-    da = xp.empty_like(gates)  # dL/d(pre-activations) of every step
-    if _sequence_kernels(kernels, H):
-        dh, d_cell = xp.empty((N, H), dtype=da.dtype), xp.empty((N, H), dtype=da.dtype)
-        kernels.lstm_backward_sequence(dy_tm, Wh_T, gates, cells, da, dh, d_cell)
-        return _lstm_weight_gradients(da, dy_tm, cache, p, grads), (dh, d_cell)
-    dh = dy_tm[-1].copy()  # dL/dh_t, from the output and from step t+1
-    d_cell = xp.zeros_like(dh)  # dL/dc_t from step t+1
-    d_cell_prev = xp.empty_like(dh)  # dL/dc_{t-1}; the two buffers swap roles every step
-    for t in reversed(range(T)):
-        kernels.lstm_cell_backward(dh, d_cell, gates[t], cells[t], cells[t + 1], da[t], d_cell_prev)
-        d_cell, d_cell_prev = d_cell_prev, d_cell
-        if t > 0 or has_state:
-            xp.matmul(da[t], Wh_T, out=dh)
-        if t > 0 and return_sequences:
-            dh += dy_tm[t - 1]
-    return _lstm_weight_gradients(da, dy_tm, cache, p, grads), (dh, d_cell)
-
-
-def _lstm_weight_gradients(da, dy_tm, cache, p, grads):
-    """dWh, db, dWx from dL/d pre-activations of every step (one product or sum each); returns dx."""
-    T, N, H = dy_tm.shape
-    _recurrent_gradient_fused(da, cache["hs"], grads["Wh"])
-    grads["b"][...] = da.reshape(T * N, 4 * H).sum(axis=0)
-    return _input_gradients_fused(da, cache["x_tm"], p["Wx"], grads["Wx"])
-
-
-def _gru_forward_fused(x_tm, h0, has_state, p, kernels):
-    """Per step one product h_{t-1} Wh and one ``gru_cell_forward``; h Wh_n + bh_n kept for the backward."""
-    xp = backend.get_array_module(x_tm)
-    T, N, D = x_tm.shape
-    H = h0.shape[1]
-    dtype = p["Wx"].dtype
-    xw = (x_tm.reshape(T * N, D) @ p["Wx"]).reshape(T, N, 3 * H)  # every step's x_t Wx at once
-    gates = xp.empty((T, N, 3 * H), dtype=dtype)  # activated [r z n], for the backward
-    hn = xp.empty((T, N, H), dtype=dtype)  # h_{t-1} Wh_n + bh_n, for the backward
-    hs = xp.empty((T + 1, N, H), dtype=dtype)
-    hs[0] = h0
-    if _sequence_kernels(kernels, H):
+    def _forward_sequence(self, x_tm, state, kernels):
+        """x_t Wx for every step in one product, then the loop over time in one kernel call."""
+        p, xp = self.params, backend.get_array_module(x_tm)
+        (T, N, D), H = x_tm.shape, self.units
+        xw = (x_tm.reshape(T * N, D) @ p["Wx"]).reshape(T, N, 3 * H)
+        gates = xp.empty((T, N, 3 * H), dtype=xw.dtype)  # activated [r z n], for the backward
+        hn = xp.empty((T, N, H), dtype=xw.dtype)  # h_{t-1} Wh_n + bh_n, for the backward
+        hs = xp.empty((T + 1, N, H), dtype=xw.dtype)
+        hs[0] = state[0]
         kernels.gru_forward_sequence(xw, p["Wh"], p["bx"], p["bh"], gates, hn, hs)
         return hs, {"x_tm": x_tm, "gates": gates, "hn": hn, "hs": hs}
-    hw = xp.zeros((N, 3 * H), dtype=dtype)  # h_{t-1} Wh; stays 0 at t = 0 without a state
-    for t in range(T):
-        if t > 0 or has_state:
-            xp.matmul(hs[t], p["Wh"], out=hw)
-        kernels.gru_cell_forward(xw[t], hw, p["bx"], p["bh"], hs[t], gates[t], hn[t], hs[t + 1])
-    return hs, {"x_tm": x_tm, "gates": gates, "hn": hn, "hs": hs}
 
-
-def _gru_backward_fused(dy_tm, cache, p, grads, return_sequences, kernels):
-    """Per step one ``gru_cell_backward`` and one product dhw_t Wh^T plus the direct z * dh path."""
-    gates, hn, hs, has_state = cache["gates"], cache["hn"], cache["hs"], cache["has_state"]
-    T, N, H = dy_tm.shape
-    xp = backend.get_array_module(dy_tm)
-    Wh_T = xp.ascontiguousarray(p["Wh"].T)
-    dxw = xp.empty_like(gates)  # dL/d(x_t Wx + bx) of every step
-    dhw = xp.empty_like(gates)  # dL/d(h_{t-1} Wh + bh) of every step
-    if _sequence_kernels(kernels, H):
-        dh = xp.empty((N, H), dtype=dxw.dtype)
-        kernels.gru_backward_sequence(dy_tm, Wh_T, gates, hn, hs, dxw, dhw, dh)
-        return _gru_weight_gradients(dxw, dhw, cache, p, grads), dh
-    dh = dy_tm[-1].copy()  # dL/dh_t
-    dh_direct = xp.empty_like(dh)  # dL/dh_{t-1} through the z * h_{t-1} term
-    for t in reversed(range(T)):
-        kernels.gru_cell_backward(dh, gates[t], hn[t], hs[t], dxw[t], dhw[t], dh_direct)
-        if t > 0 or has_state:
-            xp.matmul(dhw[t], Wh_T, out=dh)
-            dh += dh_direct
-        if t > 0 and return_sequences:
-            dh += dy_tm[t - 1]
-    return _gru_weight_gradients(dxw, dhw, cache, p, grads), dh
-
-
-def _gru_weight_gradients(dxw, dhw, cache, p, grads):
-    """dWh, dbx, dbh, dWx from the per-step gradients (one product or sum each); returns dx."""
-    T, N, width = dxw.shape
-    _recurrent_gradient_fused(dhw, cache["hs"], grads["Wh"])
-    grads["bx"][...] = dxw.reshape(T * N, width).sum(axis=0)
-    grads["bh"][...] = dhw.reshape(T * N, width).sum(axis=0)
-    return _input_gradients_fused(dxw, cache["x_tm"], p["Wx"], grads["Wx"])
+    def _backward_sequence(self, dy_tm, cache, kernels):
+        """Backpropagation through time in one kernel call, then the weight gradients."""
+        xp, (_, N, H) = backend.get_array_module(dy_tm), dy_tm.shape
+        dxw, dhw = xp.empty_like(cache["gates"]), xp.empty_like(cache["gates"])
+        dh0 = xp.empty((N, H), dtype=dxw.dtype)
+        Wh_T = xp.ascontiguousarray(self.params["Wh"].T)
+        kernels.gru_backward_sequence(dy_tm, Wh_T, cache["gates"], cache["hn"], cache["hs"], dxw, dhw, dh0)
+        return self._weight_gradients(dxw, dhw, cache, {"bx": dxw, "bh": dhw}), dh0

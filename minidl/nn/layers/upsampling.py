@@ -31,12 +31,13 @@ import numpy as np
 from ... import backend
 from .. import initializers, regularizers
 from . import activations
-from .base import Layer, accepts_channels_last, check_data_format, image_data_format, positive_int
+from .base import Layer, positive_int
+from .layout import ImageLayout, accepts_channels_last
 from .conv import _keras_strides, _pair
 
 
 @accepts_channels_last
-class UpSampling2D(Layer):
+class UpSampling2D(ImageLayout, Layer):
     """Nearest-neighbour upsampling: each pixel becomes an ``sh x sw`` block.
 
     Parameters
@@ -52,8 +53,7 @@ class UpSampling2D(Layer):
 
     def __init__(self, size=2, data_format=None, name=None, **kwargs):
         super().__init__(name, **kwargs)
-        self.data_format = check_data_format(data_format, "UpSampling2D") or image_data_format()
-        self.data_format_given = data_format is not None
+        self.set_data_format(data_format)
         self.size = _pair(size, "size", "UpSampling2D")
 
     def compute_output_shape(self, input_shape):
@@ -78,7 +78,7 @@ class UpSampling2D(Layer):
 
 
 @accepts_channels_last
-class Conv2DTranspose(Layer):
+class Conv2DTranspose(ImageLayout, Layer):
     """Transposed convolution ("deconvolution"): the adjoint of Conv2D, used to upsample.
 
     Parameters
@@ -123,8 +123,7 @@ class Conv2DTranspose(Layer):
                  **kwargs):
         stride = _keras_strides(stride, kwargs, "Conv2DTranspose")
         super().__init__(name, **kwargs)
-        self.data_format = check_data_format(data_format, "Conv2DTranspose") or image_data_format()
-        self.data_format_given = data_format is not None
+        self.set_data_format(data_format)
         self.filters = positive_int(filters, "Conv2DTranspose filters")
         self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2DTranspose")
         self.stride = _pair(stride, "stride", "Conv2DTranspose")
