@@ -1,5 +1,6 @@
 """Sequential: training, determinism, saving, callbacks, and the errors users meet."""
 import csv
+import os
 
 import numpy as np
 import pytest
