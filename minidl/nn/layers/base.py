@@ -47,6 +47,20 @@ def positive_int(value, what: str) -> int:
     return int(value)
 
 
+def fraction(value, what: str) -> float:
+    """``value`` as a float in [0, 1) (a rate, a momentum), else a ``ValueError`` naming ``what``."""
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{what} must be in [0, 1), got {value!r}")
+    return float(value)
+
+
+def positive(value, what: str) -> float:
+    """``value`` as a float > 0 (an epsilon), else a ``ValueError`` naming ``what``."""
+    if not value > 0:
+        raise ValueError(f"{what} must be > 0, got {value!r}")
+    return float(value)
+
+
 def _checked_shape(shape, who: str):
     """A per-sample shape as a tuple of ints (``None`` allowed: a free axis, e.g. time)."""
     if isinstance(shape, (int, np.integer)):

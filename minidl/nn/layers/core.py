@@ -16,7 +16,7 @@ import numpy as np
 from ... import backend
 from .. import initializers, regularizers
 from . import activations
-from .base import Layer, positive_int
+from .base import Layer, fraction, positive_int
 
 
 class Dense(Layer):
@@ -170,9 +170,7 @@ class Dropout(Layer):
 
     def __init__(self, rate: float, name=None, **kwargs):
         super().__init__(name, **kwargs)
-        if not 0.0 <= rate < 1.0:
-            raise ValueError(f"Dropout rate must be in [0, 1), got {rate!r}")
-        self.rate = float(rate)
+        self.rate = fraction(rate, "Dropout rate")
 
     def forward(self, x, training=False):
         x = self.check_input(x)

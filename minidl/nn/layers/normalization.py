@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from ... import backend
-from .base import Layer
+from .base import Layer, fraction, positive
 from .layout import ImageLayout, accepts_channels_last
 
 
@@ -60,11 +60,7 @@ class BatchNorm(ImageLayout, Layer):
                  **kwargs):
         super().__init__(name, **kwargs)
         self.set_data_format(data_format)
-        if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"BatchNorm momentum must be in [0, 1), got {momentum!r}")
-        if not eps > 0:
-            raise ValueError(f"BatchNorm eps must be > 0, got {eps!r}")
-        self.momentum, self.eps = float(momentum), float(eps)
+        self.momentum, self.eps = fraction(momentum, "BatchNorm momentum"), positive(eps, "BatchNorm eps")
 
     def build(self, input_shape, dtype=np.float32):
         super().build(input_shape, dtype)
@@ -136,9 +132,7 @@ class LayerNorm(Layer):
 
     def __init__(self, eps: float = 1e-5, name=None, **kwargs):
         super().__init__(name, **kwargs)
-        if not eps > 0:
-            raise ValueError(f"LayerNorm eps must be > 0, got {eps!r}")
-        self.eps = float(eps)
+        self.eps = positive(eps, "LayerNorm eps")
 
     def build(self, input_shape, dtype=np.float32):
         if len(input_shape) < 1:
