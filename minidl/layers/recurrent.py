@@ -32,6 +32,12 @@ How to read this file:
 Every layer takes ``forward(x, training=False, initial_state=None)``. The initial state
 is h0 (N, H) (for LSTM a pair (h0, c0)); when it is given, ``backward`` also leaves its
 gradient in ``layer.initial_state_grad`` (for LSTM a pair (dh0, dc0)).
+
+Dropout, as Keras (Gal & Ghahramani's variational dropout): ``dropout=p`` zeroes the same
+input features of a sample at every step (a mask (N, 1, D) on x, kept values scaled by
+1 / (1 - p)); ``recurrent_dropout=p`` (SimpleRNN, LSTM) likewise masks h_{t-1} where it
+enters ``h_{t-1} Wh``, with one mask (N, H) for the whole sequence. Both act only with
+``training=True``; a recurrent mask runs the plain steps of part 1 (it sits inside the loop).
 """
 from __future__ import annotations
 
@@ -198,11 +204,25 @@ class _Recurrent(Layer):
     gate_blocks = 1
     state_names = ("h0",)
 
-    def __init__(self, units: int, return_sequences: bool = False, name=None, **kwargs):
+    #: whether ``recurrent_dropout`` can mask h_{t-1} (where h_{t-1} enters only ``h Wh``)
+    masks_recurrent_state = True
+
+    def __init__(self, units: int, return_sequences: bool = False, dropout: float = 0.0,
+                 recurrent_dropout: float = 0.0, name=None, **kwargs):
         super().__init__(name, **kwargs)
-        self.units = positive_int(units, f"{type(self).__name__} units")
+        who = type(self).__name__
+        self.units = positive_int(units, f"{who} units")
         self.return_sequences = bool(return_sequences)
+        for what, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate < 1.0:
+                raise ValueError(f"{who} {what} must be a fraction in [0, 1), got {rate!r}")
+        if recurrent_dropout and not self.masks_recurrent_state:
+            raise ValueError(f"{who} has no recurrent_dropout: in PyTorch's GRU h_(t-1) also enters "
+                             "h_t = (1 - z) n + z h_(t-1), where Keras leaves it unmasked; use "
+                             "dropout= (on the inputs), or an LSTM")
+        self.dropout, self.recurrent_dropout = float(dropout), float(recurrent_dropout)
         self.initial_state_grad = None
+        self._h_mask = None
 
     # ------------------------------------------------------------------ building
     def build(self, input_shape, dtype=np.float32):
@@ -269,13 +289,34 @@ class _Recurrent(Layer):
         return tuple(self._check_state(s, N, name, xp, dtype) for s, name in zip(states, self.state_names))
 
     # ------------------------------------------------------------------ computing
+    def _dropout_mask(self, shape, rate, xp, dtype):
+        """A mask of 0 and 1 / (1 - rate), drawn from minidl's generator (None when rate is 0)."""
+        if not rate:
+            return None
+        keep = backend.rng().random(shape) >= rate
+        return xp.asarray(keep / (1.0 - rate), dtype=dtype)
+
     def forward(self, x, training=False, initial_state=None):
         """x (N, T, D) -> (N, T, H) if ``return_sequences`` else the last state (N, H)."""
         x = self._check_sequence(x)
         xp = backend.get_array_module(x)
         state = self._initial_state(initial_state, x.shape[0], xp, x.dtype)
         has_state = initial_state is not None
-        if _runs_fused_kernels(x):  # the fast path, time-major: hs (T + 1, N, H), hs[0] = h0
+        N, _, D = x.shape
+        input_mask = self._dropout_mask((N, 1, D), self.dropout, xp, x.dtype) if training else None
+        self._h_mask = (self._dropout_mask((N, self.units), self.recurrent_dropout, xp, x.dtype)
+                        if training else None)
+        if self._h_mask is not None and xp is not np:
+            raise ValueError(f"{self.label}: recurrent_dropout runs the plain NumPy steps, on the CPU "
+                             "only; on the GPU use dropout= (on the inputs) instead")
+        if input_mask is not None:
+            x = x * input_mask
+        y = self._forward_sequence(x, state, has_state, xp)
+        self.cache["input_mask"] = input_mask
+        return y
+
+    def _forward_sequence(self, x, state, has_state, xp):
+        if _runs_fused_kernels(x) and self._h_mask is None:  # the fast path, time-major: hs (T + 1, N, H), hs[0] = h0
             x_tm = xp.ascontiguousarray(x.transpose(1, 0, 2))  # one step = one contiguous slice
             hs, cache = self._forward_fused(x_tm, state, has_state, backend.kernels_for(x))
             self.cache = dict(cache, fused=True, has_state=has_state, x_shape=x.shape)
@@ -283,7 +324,8 @@ class _Recurrent(Layer):
                 return xp.ascontiguousarray(hs[1:].transpose(1, 0, 2))
             return hs[-1].copy()
         hs, steps = self._forward_steps(x, state)  # the plain steps: hs (N, T, H)
-        self.cache = {"fused": False, "has_state": has_state, "steps": steps, "x_shape": x.shape}
+        self.cache = {"fused": False, "has_state": has_state, "steps": steps, "x_shape": x.shape,
+                      "h_mask": self._h_mask}
         return hs if self.return_sequences else hs[:, -1].copy()
 
     def backward(self, dy):
@@ -310,9 +352,17 @@ class _Recurrent(Layer):
             else:  # only the last step receives a gradient from outside
                 dy_seq = xp.zeros((N, T, self.units), dtype=dtype)
                 dy_seq[:, -1] = dy
+            self._h_mask = cache["h_mask"]
             dx, state_grad = self._backward_steps(dy_seq, cache["steps"])
         self.initial_state_grad = state_grad if cache["has_state"] else None
+        if cache["input_mask"] is not None:
+            dx = dx * cache["input_mask"]
         return dx
+
+    def _masked(self, h):
+        """h_{t-1} as it enters ``h Wh``: times the recurrent dropout mask when there is one
+        (and, on the way back, dL/d(masked h) times the mask is dL/dh)."""
+        return h if self._h_mask is None else h * self._h_mask
 
 
 class SimpleRNN(_Recurrent):
@@ -328,10 +378,10 @@ class SimpleRNN(_Recurrent):
     def _forward_steps(self, x, state):
         """Run ``rnn_step_forward`` along the sequence: hs (N, T, H) and every step's cache."""
         (h,), p = state, self.params
-        hs = np.empty((x.shape[0], x.shape[1], self.units), dtype=x.dtype)
+        hs = backend.get_array_module(x).empty((x.shape[0], x.shape[1], self.units), dtype=x.dtype)
         steps = []
         for t in range(x.shape[1]):
-            h, cache = rnn_step_forward(x[:, t], h, p["Wx"], p["Wh"], p["b"])
+            h, cache = rnn_step_forward(x[:, t], self._masked(h), p["Wx"], p["Wh"], p["b"])
             hs[:, t] = h
             steps.append(cache)
         return hs, steps
@@ -345,6 +395,7 @@ class SimpleRNN(_Recurrent):
         for t in reversed(range(T)):
             dh = dh + dy[:, t]  # ... plus the gradient from the layer's output at step t
             dx[:, t], dh, dWx_t, dWh_t, db_t = rnn_step_backward(dh, steps[t])
+            dh = self._masked(dh)
             dWx += dWx_t
             dWh += dWh_t
             db += db_t
@@ -388,10 +439,10 @@ class LSTM(_Recurrent):
     def _forward_steps(self, x, state):
         """Run ``lstm_step_forward`` along the sequence: hs (N, T, H) and every step's cache."""
         (h, cell), p = state, self.params
-        hs = np.empty((x.shape[0], x.shape[1], self.units), dtype=x.dtype)
+        hs = backend.get_array_module(x).empty((x.shape[0], x.shape[1], self.units), dtype=x.dtype)
         steps = []
         for t in range(x.shape[1]):
-            h, cell, cache = lstm_step_forward(x[:, t], h, cell, p["Wx"], p["Wh"], p["b"])
+            h, cell, cache = lstm_step_forward(x[:, t], self._masked(h), cell, p["Wx"], p["Wh"], p["b"])
             hs[:, t] = h
             steps.append(cache)
         return hs, steps
@@ -406,6 +457,7 @@ class LSTM(_Recurrent):
         for t in reversed(range(T)):
             dh = dh + dy[:, t]  # ... plus the gradient from the layer's output at step t
             dx[:, t], dh, d_cell, dWx_t, dWh_t, db_t = lstm_step_backward(dh, d_cell, steps[t])
+            dh = self._masked(dh)
             dWx += dWx_t
             dWh += dWh_t
             db += db_t
@@ -436,6 +488,7 @@ class GRU(_Recurrent):
     """
 
     gate_blocks = 3
+    masks_recurrent_state = False
 
     def _add_biases(self, width, dtype):
         self.add_param("bx", np.zeros(width, dtype=dtype))
