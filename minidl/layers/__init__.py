@@ -8,7 +8,7 @@
     recurrent.py      SimpleRNN, LSTM, GRU
     embedding.py      Embedding
     upsampling.py     UpSampling2D, Conv2DTranspose
-    keras.py          Input, Activation, and Keras's names MaxPooling2D, AveragePooling2D,
+    keras.py          Input, Activation, Rescaling, and Keras's names MaxPooling2D, AveragePooling2D,
                       GlobalAveragePooling2D, BatchNormalization (aliases)
 
 Image layers take ``data_format="channels_first"`` (N, C, H, W), minidl's default, or
@@ -24,12 +24,12 @@ from .recurrent import GRU, LSTM, SimpleRNN
 from .embedding import Embedding
 from .upsampling import Conv2DTranspose, UpSampling2D
 from .keras import (Activation, AveragePooling2D, BatchNormalization, GlobalAveragePooling2D, Input,
-                    MaxPooling2D)
+                    MaxPooling2D, Rescaling)
 
 __all__ = ["Layer", "LAYER_CLASSES", "Dense", "Dropout", "Flatten", "Reshape",
            "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "GELU",
            "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D",
            "Conv1D", "MaxPool1D", "AvgPool1D", "GlobalAvgPool1D", "BatchNorm", "LayerNorm",
            "SimpleRNN", "LSTM", "GRU", "Embedding", "UpSampling2D", "Conv2DTranspose",
-           "Input", "Activation", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
+           "Input", "Activation", "Rescaling", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
            "BatchNormalization", "image_data_format", "set_image_data_format"]
