@@ -709,3 +709,131 @@ def test_frozen_zoo_base_trains_a_new_head_and_saves_frozen(tmp_path):
     loaded = load_model(tmp_path / "transfer.npz")
     assert [layer.trainable for layer in loaded.layers] == [False] * (len(model.layers) - 1) + [True]
     assert loaded.count_params() == model.count_params()
+
+
+# ------------------------------------------------------------------ the Keras door's own pieces
+def test_channels_last_is_the_keras_doors_default_only():
+    from minidl.keras import layers
+    assert layers.Conv2D(4, 3).data_format == "channels_last"
+    assert layers.MaxPooling1D().data_format == "channels_last"
+    assert mdl.layers.Conv2D(4, 3).data_format == "channels_first"          # native: unchanged
+    assert mdl.layers.image_data_format() == "channels_first"
+    minidl.keras.config.set_image_data_format("channels_first")
+    try:
+        assert layers.Conv2D(4, 3).data_format == "channels_first"
+        assert mdl.layers.image_data_format() == "channels_first"
+    finally:
+        minidl.keras.config.set_image_data_format("channels_last")
+    assert layers.Conv2D(4, 3, data_format="channels_first").data_format == "channels_first"
+    bn = layers.BatchNormalization()
+    assert (bn.momentum, bn.eps, bn.data_format) == (0.99, 0.001, "channels_last")
+    assert layers.LeakyReLU().alpha == 0.3 and layers.LayerNormalization().eps == 0.001
+
+
+def test_keras_optimizer_names_and_defaults():
+    from minidl.keras import optimizers
+    from minidl import optim
+    sgd = optimizers.SGD()
+    assert isinstance(sgd, optim.SGD) and sgd.lr == 0.01 and sgd.momentum == 0.0
+    adam = optimizers.Adam()
+    assert (adam.lr, adam.beta1, adam.beta2, adam.eps) == (0.001, 0.9, 0.999, 1e-7)
+    assert isinstance(optimizers.Adam(weight_decay=0.01), optim.AdamW)      # Keras decays decoupled
+    rms = optimizers.RMSprop(learning_rate=0.01, rho=0.8)
+    assert (rms.lr, rms.alpha, rms.eps) == (0.01, 0.8, 1e-7)
+    assert optimizers.AdamW().weight_decay == 0.004
+    with pytest.raises(ValueError, match="clipvalue is not in minidl; use clipnorm"):
+        optimizers.Adam(clipvalue=1.0)
+
+
+def test_schedules_follow_keras_formulas_and_save_with_the_model(tmp_path):
+    from minidl.keras.optimizers import schedules
+    decay = schedules.ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5)
+    assert decay(0) == 0.1 and decay(10) == pytest.approx(0.05) and decay(5) == pytest.approx(0.1 * 0.5 ** 0.5)
+    assert schedules.ExponentialDecay(0.1, 10, 0.5, staircase=True)(19) == pytest.approx(0.05)
+    assert schedules.PiecewiseConstantDecay([5, 10], [1.0, 0.5, 0.1])(7) == 0.5
+    assert schedules.InverseTimeDecay(1.0, 1, 1.0)(3) == 0.25
+    assert schedules.CosineDecay(1.0, 10)(10) == pytest.approx(0.0, abs=1e-12)
+    model = minidl.keras.Sequential([minidl.keras.Input((3,)), minidl.keras.layers.Dense(1)])
+    model.compile(optimizer=minidl.keras.optimizers.SGD(learning_rate=decay), loss="mse")
+    x = np.ones((8, 3), np.float32)
+    model.fit(x, x[:, :1], batch_size=4, epochs=2, verbose=0)               # 4 steps
+    assert model.optimizer.lr == pytest.approx(decay(3))
+    model.save(tmp_path / "m.keras")
+    loaded = minidl.keras.models.load_model(tmp_path / "m.keras")
+    assert loaded.optimizer.iterations == 4 and isinstance(loaded.optimizer.schedule, schedules.ExponentialDecay)
+    loaded.fit(x, x[:, :1], batch_size=4, epochs=1, verbose=0)
+    assert loaded.optimizer.lr == pytest.approx(decay(5))
+
+
+def test_mnist_load_data_is_the_bundled_subset_in_keras_format():
+    (x, y), (xt, yt) = minidl.keras.datasets.mnist.load_data()
+    assert x.shape == (4000, 28, 28) and xt.shape == (1000, 28, 28)
+    assert x.dtype == y.dtype == np.uint8 and x.max() == 255
+    (xm, ym), _ = mdl.datasets.load_mnist()
+    np.testing.assert_array_equal(x / np.float32(255), xm[:, 0])             # the same pictures
+    np.testing.assert_array_equal(y, ym)
+    with pytest.raises(NotImplementedError, match="keras.datasets.imdb is not in minidl.*np.savez"):
+        minidl.keras.datasets.imdb.load_data(num_words=10000)
+
+
+def test_what_minidl_lacks_says_so_and_names_the_minidl_way():
+    import minidl.keras as keras
+    with pytest.raises(NotImplementedError, match="Sequential models only.*keras.Sequential"):
+        keras.Model(inputs=None, outputs=None)
+    with pytest.raises(NotImplementedError, match="subclassed models"):
+        class MyModel(keras.Model):
+            pass
+    with pytest.raises(AttributeError, match="TimeDistributed is not in minidl.keras: Dense acts on the last axis"):
+        keras.layers.TimeDistributed
+    with pytest.raises(AttributeError, match="keras.applications is not in minidl.keras.*minidl.zoo"):
+        keras.applications
+    with pytest.raises(AttributeError, match="keras.losses.Huber is not in minidl.keras"):
+        keras.losses.Huber
+
+
+def test_keras_utils():
+    from minidl.keras.utils import pad_sequences, to_categorical
+    seqs = [[1, 2, 3], [4], [5, 6, 7, 8, 9]]
+    np.testing.assert_array_equal(pad_sequences(seqs, maxlen=4), [[0, 1, 2, 3], [0, 0, 0, 4], [6, 7, 8, 9]])
+    np.testing.assert_array_equal(pad_sequences(seqs, maxlen=4, padding="post", truncating="post"),
+                                  [[1, 2, 3, 0], [4, 0, 0, 0], [5, 6, 7, 8]])
+    assert pad_sequences(seqs).shape == (3, 5) and pad_sequences(seqs).dtype == np.int32
+    assert to_categorical([0, 2], 3).tolist() == [[1, 0, 0], [0, 0, 1]]
+    minidl.keras.utils.set_random_seed(5)
+    a = mdl.backend.rng().random()
+    mdl.seed(5)
+    assert mdl.backend.rng().random() == a
+
+
+def test_inputs_are_cast_to_the_models_dtype_as_keras_does():
+    x64 = np.random.default_rng(0).standard_normal((16, 3))                 # float64
+    model = mdl.Sequential([L.Dense(4), L.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x64, x64[:, :1], epochs=1, verbose=0)
+    assert model.layers[0].params["W"].dtype == np.float32
+    assert model.predict(x64.tolist()).dtype == np.float32                   # Python lists too
+    assert isinstance(model.evaluate(x64, x64[:, :1]), float)
+    on_purpose = mdl.Sequential([L.Dense(4), L.Dense(1)], input_shape=(3,), dtype="float64")
+    on_purpose.compile(optimizer="sgd", loss="mse")
+    on_purpose.fit(x64.astype(np.float32), x64[:, :1], epochs=1, verbose=0)
+    assert on_purpose.layers[0].params["W"].dtype == np.float64 and on_purpose.predict(x64).dtype == np.float64
+    ids = mdl.Sequential([L.Embedding(10, 2), L.Flatten(), L.Dense(1)])      # token ids stay integers
+    ids.compile(optimizer="sgd", loss="mse")
+    ids.fit(np.array([[1, 2], [3, 9]]), np.zeros((2, 1)), epochs=1, verbose=0)
+
+
+def test_saved_models_follow_the_umask(tmp_path):
+    import os
+    model = mdl.Sequential([L.Dense(2)], input_shape=(3,))
+    previous = os.umask(0o022)
+    try:
+        model.save(tmp_path / "a.npz")
+        assert (os.stat(tmp_path / "a.npz").st_mode & 0o777) == 0o644
+        os.umask(0o077)
+        model.save(tmp_path / "b.npz")
+        assert (os.stat(tmp_path / "b.npz").st_mode & 0o777) == 0o600
+        os.chmod(tmp_path / "a.npz", 0o664)                  # an existing file keeps its mode
+        model.save(tmp_path / "a.npz")
+        assert (os.stat(tmp_path / "a.npz").st_mode & 0o777) == 0o664
+    finally:
+        os.umask(previous)
