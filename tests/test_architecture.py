@@ -13,7 +13,7 @@ The layering, lowest first (DESIGN.md, "One dependency direction")::
        gradcheck, plot
     3  layers | losses                  (siblings: neither imports the other)
     4  model, models, utils
-    5  gallery | zoo | bench | grading   (siblings; nothing imports grading)
+    5  gallery | zoo | bench | grading | keras   (siblings; nothing imports grading)
     6  minidl (the package root: the public names)
     7  minidl.__main__ (the command line)
 
@@ -49,11 +49,13 @@ GROUPS = [
     ("zoo", 5, ["minidl.zoo"]),
     ("bench", 5, ["minidl.bench"]),
     ("grading", 5, ["minidl.grading"]),
+    ("keras", 5, ["minidl.keras"]),
     ("root", 6, ["minidl"]),
     ("main", 7, ["minidl.__main__"]),
 ]
 ENTRY_POINT = "minidl.__main__"      # the one module allowed to import the package root
-ON_FIRST_USE = ("minidl.gallery", "minidl.zoo", "minidl.plot", "minidl.bench", "minidl.grading")
+ON_FIRST_USE = ("minidl.gallery", "minidl.zoo", "minidl.plot", "minidl.bench", "minidl.grading",
+                "minidl.keras")
 
 
 # ============================================================================ reading the graph
