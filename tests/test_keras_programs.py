@@ -837,3 +837,28 @@ def test_saved_models_follow_the_umask(tmp_path):
         assert (os.stat(tmp_path / "a.npz").st_mode & 0o777) == 0o664
     finally:
         os.umask(previous)
+
+
+def test_weights_only_checkpoints_and_load_weights(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 4)).astype("float32")
+    y = x[:, :1] * 2
+    ns = run_program("""
+        import keras
+        from keras import layers
+
+        def make():
+            return keras.Sequential([keras.Input(shape=(4,)), layers.Dense(8, activation="relu"), layers.Dense(1)])
+
+        model = make()
+        model.compile(optimizer="adam", loss="mse")
+        checkpoint = keras.callbacks.ModelCheckpoint("model.weights.h5", save_weights_only=True)
+        model.fit(x, y, epochs=2, verbose=0, callbacks=[checkpoint])
+        fresh = make()
+        fresh.load_weights("model.weights.h5")
+        """, x=x, y=y)
+    np.testing.assert_array_equal(ns["fresh"].predict(x), ns["model"].predict(x))
+    with pytest.raises(ValueError, match="no weights list; it was not written by model.save_weights"):
+        np.savez(tmp_path / "other.npz", a=np.zeros(2))
+        ns["fresh"].load_weights(tmp_path / "other.npz")
