@@ -791,6 +791,19 @@ def test_what_minidl_lacks_says_so_and_names_the_minidl_way():
         keras.losses.Huber
 
 
+def test_keras_metrics_log_under_keras_names():
+    import minidl.keras as keras
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((40, 3)).astype("float32"), rng.integers(0, 2, 40)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                  metrics=[keras.metrics.SparseCategoricalAccuracy()])
+    history = model.fit(x, y, epochs=1, verbose=0)
+    assert list(history.history) == ["loss", "sparse_categorical_accuracy"]
+    loss, accuracy = model.evaluate(x, y)
+    assert accuracy == pytest.approx(float((model.predict(x).argmax(1) == y).mean()))
+
+
 def test_keras_utils():
     from minidl.keras.utils import pad_sequences, to_categorical
     seqs = [[1, 2, 3], [4], [5, 6, 7, 8, 9]]

@@ -25,13 +25,13 @@ What minidl does not have -- the functional API (``keras.Model(inputs, outputs)`
 subclassing, ``keras.applications``, layers it lacks -- raises an error that names the
 minidl way. The README's "Coming from Keras" lists every difference that remains.
 """
-from . import (backend, callbacks, config, datasets, layers, losses, models, optimizers, regularizers,
-               utils)
+from . import (backend, callbacks, config, datasets, layers, losses, metrics, models, optimizers,
+               regularizers, saving, utils)
 from .layers import Input
 from .models import Model, Sequential, load_model
 
-__all__ = ["backend", "callbacks", "config", "datasets", "layers", "losses", "models", "optimizers",
-           "regularizers", "utils", "Input", "Model", "Sequential", "load_model"]
+__all__ = ["backend", "callbacks", "config", "datasets", "layers", "losses", "metrics", "models",
+           "optimizers", "regularizers", "saving", "utils", "Input", "Model", "Sequential", "load_model"]
 
 _ABSENT = {"applications": "minidl has no pretrained ImageNet models; minidl.zoo holds the small "
                            "models this course trains (minidl.zoo.available())",
