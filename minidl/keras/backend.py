@@ -1,5 +1,4 @@
 """``keras.backend``: the few calls Keras programs make on it."""
-from ..backend import seed
 from .config import floatx, image_data_format, set_image_data_format
 
 __all__ = ["clear_session", "floatx", "image_data_format", "set_image_data_format", "backend"]
@@ -15,5 +14,3 @@ def backend() -> str:
     """The name of the engine under this namespace."""
     return "minidl"
 
-
-del seed
