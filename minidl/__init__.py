@@ -3,9 +3,9 @@
     import minidl as mdl
     from minidl import layers as L, losses, optim, callbacks, datasets
 
-``minidl.gallery``, ``minidl.zoo`` and ``minidl.plot`` (with Matplotlib) are imported on
-first use, so ``import minidl`` stays light; ``mdl.zoo.load(...)`` and
-``from minidl import zoo`` work as usual.
+``minidl.gallery``, ``minidl.zoo``, ``minidl.plot`` (with Matplotlib) and ``minidl.keras``
+(Keras's door: ``import minidl.keras as keras``) are imported on first use, so
+``import minidl`` stays light; ``mdl.zoo.load(...)`` and ``from minidl import zoo`` work as usual.
 """
 import importlib
 
@@ -21,15 +21,15 @@ from .training import augment, callbacks, data, metrics  # noqa: E402
 from .training.model import NonFiniteLossError, Sequential, load_model  # noqa: E402
 from . import datasets, models, utils  # noqa: E402
 
-_ON_FIRST_USE = ("gallery", "plot", "zoo")
+_ON_FIRST_USE = ("gallery", "keras", "plot", "zoo")
 
 __all__ = ["__version__", "backend", "seed", "augment", "callbacks", "data", "datasets", "gallery", "gradcheck",
-           "plot", "zoo", "initializers", "layers", "losses", "metrics", "models", "optim",
+           "keras", "plot", "zoo", "initializers", "layers", "losses", "metrics", "models", "optim",
            "regularizers", "utils", "Sequential", "load_model", "NonFiniteLossError"]
 
 
 def __getattr__(name: str):
-    """Import ``gallery``, ``plot`` and ``zoo`` the first time they are asked for."""
+    """Import ``gallery``, ``keras``, ``plot`` and ``zoo`` the first time they are asked for."""
     if name in _ON_FIRST_USE:
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,7 +16,7 @@ The folders are the floors: ``kernels/``, ``nn/``, ``training/``, then what sits
     5  nn (the package's names)
     6  training: model, callbacks, data, metrics
     7  models, utils
-    8  gallery | zoo | bench | grading   (siblings; nothing imports grading)
+    8  gallery | zoo | bench | grading | keras   (siblings; nothing imports grading)
     9  minidl (the package root: the public names)
     10 minidl.__main__ (the command line)
 
@@ -57,11 +57,13 @@ GROUPS = [
     ("zoo", 8, ["minidl.zoo"]),
     ("bench", 8, ["minidl.bench"]),
     ("grading", 8, ["minidl.grading"]),
+    ("keras", 8, ["minidl.keras"]),
     ("root", 9, ["minidl"]),
     ("main", 10, ["minidl.__main__"]),
 ]
 ENTRY_POINT = "minidl.__main__"      # the one module allowed to import the package root
-ON_FIRST_USE = ("minidl.gallery", "minidl.zoo", "minidl.plot", "minidl.bench", "minidl.grading")
+ON_FIRST_USE = ("minidl.gallery", "minidl.zoo", "minidl.plot", "minidl.bench", "minidl.grading",
+                "minidl.keras")
 
 
 # ============================================================================ reading the graph

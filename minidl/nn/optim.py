@@ -18,6 +18,11 @@ Each rule is one kernel (``sgd_update``, ``rmsprop_update``, ``adagrad_update``,
 
 Use with ``model.compile(optimizer=Adam(1e-3))``, or by hand:
 ``opt.step(model); model.zero_grad()``.
+
+The learning rate may also be a ``LearningRateSchedule``, a function of the step (Keras's
+``keras.optimizers.schedules``): the optimizer then sets ``lr = schedule(iterations)``
+before every update. (The epoch-based schedules at the end of this file go to the
+``LearningRateScheduler`` callback instead.)
 """
 import inspect
 import math
@@ -42,6 +47,9 @@ class Optimizer:
                             f"{', '.join(sorted(unknown))}; it takes {', '.join(_accepted_names(type(self)))}")
         if learning_rate is not None:
             lr = learning_rate
+        self.schedule = lr if isinstance(lr, LearningRateSchedule) else None
+        if self.schedule is not None:
+            lr = self.schedule(0)
         if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating, np.integer)):
             raise TypeError(f"{type(self).__name__} learning rate must be a number, e.g. lr=1e-3, "
                             f"got {lr!r}")
@@ -71,6 +79,8 @@ class Optimizer:
                  for name in layer.params]
         grads = [layer.grads[name] for layer, name in slots]
         grads = self._clip(grads)
+        if self.schedule is not None:
+            self.lr = float(self.schedule(self.iterations))
         for (layer, name), grad in zip(slots, grads):
             key = (id(layer), name)
             if key not in self.state:
@@ -104,7 +114,10 @@ class Optimizer:
         return self
 
     def get_config(self) -> dict:
-        return {k: v for k, v in vars(self).items() if k not in ("state", "iterations")}
+        config = {k: v for k, v in vars(self).items() if k not in ("state", "iterations", "schedule")}
+        if self.schedule is not None:
+            config["lr"] = self.schedule
+        return config
 
     # ------------------------------------------------------------------ saving the progress
     def get_state(self, layers) -> tuple[dict, dict]:
@@ -159,6 +172,38 @@ class Optimizer:
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
+
+
+class LearningRateSchedule:
+    """A learning rate that changes every step: ``schedule(step) -> lr``, with ``step`` the
+    optimizer's ``iterations`` (0 at the first update). Pass one as the learning rate,
+    ``Adam(learning_rate=schedule)``. Subclasses store their constructor arguments under
+    their own names (that is their ``get_config``) and are found again by class name when a
+    saved optimizer is loaded."""
+
+    classes: dict[str, type] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        LearningRateSchedule.classes[cls.__name__] = cls
+
+    def __call__(self, step: int) -> float:
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        return dict(vars(self))
+
+    def __repr__(self):
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_config().items())})"
+
+
+def _schedule_from_config(spec: dict) -> LearningRateSchedule:
+    cls = LearningRateSchedule.classes.get(spec.get("class"))
+    if cls is None:
+        raise ValueError(f"unknown learning-rate schedule {spec.get('class')!r} (known: "
+                         f"{sorted(LearningRateSchedule.classes)}); Keras's schedules are defined "
+                         "by minidl.keras: import minidl.keras before loading")
+    return cls(**spec.get("config", {}))
 
 
 def _norm(g) -> float:
@@ -321,7 +366,10 @@ def get(spec) -> Optimizer:
         return OPTIMIZERS[spec.lower()]()
     if isinstance(spec, dict) and spec.get("class") in {c.__name__ for c in OPTIMIZERS.values()}:
         cls = next(c for c in OPTIMIZERS.values() if c.__name__ == spec["class"])
-        return cls(**spec.get("config", {}))
+        config = dict(spec.get("config", {}))
+        if isinstance(config.get("lr"), dict):
+            config["lr"] = _schedule_from_config(config["lr"])
+        return cls(**config)
     raise ValueError(f"unknown optimizer {spec!r}; expected a minidl.optim.Optimizer or one of {sorted(OPTIMIZERS)}")
 
 

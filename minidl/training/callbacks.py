@@ -122,12 +122,15 @@ class ModelCheckpoint(Callback):
 
     Each file holds the optimizer's state and the random stream too (``include_optimizer``,
     as ``model.save``), so ``load_model(checkpoint)`` followed by ``fit`` resumes training
-    exactly; every write is atomic (an interrupted save leaves the previous checkpoint)."""
+    exactly; every write is atomic (an interrupted save leaves the previous checkpoint).
+    ``save_weights_only=True`` writes ``model.save_weights`` instead (read back with
+    ``model.load_weights``)."""
 
     def __init__(self, filepath, monitor: str = "val_loss", save_best_only: bool = False,
-                 mode: str = "auto", verbose: int = 0, include_optimizer: bool = True):
+                 mode: str = "auto", verbose: int = 0, include_optimizer: bool = True,
+                 save_weights_only: bool = False):
         self.filepath, self.monitor, self.save_best_only = os.fspath(filepath), monitor, save_best_only
-        self.include_optimizer = include_optimizer
+        self.include_optimizer, self.save_weights_only = include_optimizer, save_weights_only
         self.sign, self.verbose, self.best = _improvement_sign(monitor, mode), verbose, None
 
     def on_epoch_end(self, epoch, logs=None):
@@ -138,7 +141,10 @@ class ModelCheckpoint(Callback):
                 return
             self.best = value
         path = self.filepath.format(epoch=epoch + 1, **logs)
-        self.model.save(path, include_optimizer=self.include_optimizer)
+        if self.save_weights_only:
+            self.model.save_weights(path)
+        else:
+            self.model.save(path, include_optimizer=self.include_optimizer)
         if self.verbose:
             print(f"ModelCheckpoint: saved {path}")
 

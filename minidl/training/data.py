@@ -85,7 +85,7 @@ class BatchStream:
     * a generator or other iterator: read on from where the last epoch stopped, as Keras
       does, so one that loops forever (``while True: ... yield``) needs ``steps_per_epoch``.
 
-    ``steps_per_epoch`` caps the batches of an epoch. ``len(stream)`` is the number of
+    ``steps_per_epoch`` caps the batches of an epoch. ``stream.steps`` is the number of
     batches an epoch has, ``None`` while unknown (an iterator without ``steps_per_epoch``).
     """
 
@@ -99,9 +99,6 @@ class BatchStream:
         if self.indexed and self.steps is None:
             self.steps = len(source)
         self.epochs_read = 0
-
-    def __len__(self):
-        return self.steps
 
     def __iter__(self):
         if self.indexed:
@@ -128,7 +125,9 @@ class BatchStream:
             return (f"{self.who}: the generator gave no more batches after epoch {self.epochs_read}; "
                     "a generator is read only once: make it loop forever (while True: ... yield "
                     "x, y) and give steps_per_epoch=, or pass a PyDataset / DataLoader")
-        return f"{self.who}: the data source gave no batches"
+        return (f"{self.who}: the data source gave no batches (a generator already read to its end? "
+                "a generator is read only once: make a new one, or make it loop forever and give "
+                "steps_per_epoch=)")
 
     def _checked(self, batch):
         if isinstance(batch, (tuple, list)) and len(batch) in (2, 3):

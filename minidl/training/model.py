@@ -355,7 +355,7 @@ class Sequential:
         history = History()
         callbacks = [history] + list(callbacks or [])
         if verbose == 1:
-            callbacks.append(ProgressBar(epochs, len(loader)))
+            callbacks.append(ProgressBar(epochs, _steps(loader)))
         elif verbose == 2:
             callbacks.append(EpochLogger(epochs))
         for cb in callbacks:
@@ -405,7 +405,7 @@ class Sequential:
             xb, yb = self._to_device(self._as_input(xb)), self._to_device(yb)
             loss, y_pred = self._train_step(xb, yb, None if wb is None else self._to_device(wb))
             if not math.isfinite(loss):
-                of = f" of {len(loader)}" if len(loader) is not None else ""
+                of = f" of {_steps(loader)}" if _steps(loader) is not None else ""
                 raise NonFiniteLossError(
                     f"the loss became {loss} at epoch {epoch + 1}, batch {batch + 1}{of}; "
                     "training stopped. The History so far is in model.history. Usual causes: a "
@@ -536,6 +536,30 @@ class Sequential:
                 raise ValueError(f"set_weights: {layer.label}.{key} has shape {tuple(store[key].shape)}, "
                                  f"got {tuple(np.shape(w))}")
             store[key][...] = backend.to_device(np.asarray(w), self.device)
+
+    def save_weights(self, path) -> None:
+        """Write the arrays of ``get_weights`` (no architecture, no optimizer) to one ``.npz``
+        file, atomically; ``load_weights`` puts them back into a model of the same layers.
+        Keras's names (``"model.weights.h5"``) work: the file is an .npz archive whatever its name."""
+        if not self.built:
+            raise ValueError("save_weights needs a built model (give input_shape or run one batch first)")
+        arrays = {f"weights/{i:05d}": w for i, w in enumerate(self.get_weights())}
+        arrays["__minidl_weights__"] = np.array(len(arrays))
+        _write_atomically(os.fspath(path), arrays)
+
+    def load_weights(self, path) -> None:
+        """Assign the weights that ``save_weights`` wrote (checked array by array, as
+        ``set_weights``); a whole model file is read with ``load_model`` instead."""
+        path = os.fspath(path)
+        arrays = _read_npz(path)
+        if "__minidl_weights__" not in arrays:
+            hint = (" it is a whole model: use load_model(path)" if "__minidl__" in arrays
+                    else " it was not written by model.save_weights")
+            raise ValueError(f"{path} holds no weights list;{hint}")
+        if not self.built:
+            raise ValueError("load_weights needs a built model: give input_shape (or Input) or run "
+                             "one batch through it first")
+        self.set_weights([arrays[k] for k in sorted(k for k in arrays if k.startswith("weights/"))])
 
     def to(self, device: str) -> "Sequential":
         """Move every layer's arrays and the optimizer state to ``"cpu"`` or ``"gpu"``.
@@ -846,6 +870,11 @@ def _sample_weights(y, sample_weight, class_weight, who):
         table = {int(k): float(v) for k, v in class_weight.items()}
         weights *= np.array([table[int(c)] for c in labels])
     return weights
+
+
+def _steps(loader):
+    """Batches per epoch of a ``DataLoader`` or a ``BatchStream`` (None while unknown)."""
+    return loader.steps if isinstance(loader, BatchStream) else len(loader)
 
 
 def _validation_source(validation_data, validation_steps):

@@ -11,7 +11,7 @@
                       TransformerBlock (and the function scaled_dot_product_attention)
     upsampling.py     UpSampling2D, Conv2DTranspose
     residual.py       Residual (a block of layers with a skip connection around it)
-    keras.py          Input, Activation, and Keras's names MaxPooling2D, AveragePooling2D,
+    keras.py          Input, Activation, Rescaling, and Keras's names MaxPooling2D, AveragePooling2D,
                       GlobalAveragePooling2D, BatchNormalization (aliases)
 
 Image layers take ``data_format="channels_first"`` (N, C, H, W), minidl's default, or
@@ -31,7 +31,7 @@ from .attention import (MultiHeadAttention, PositionalEmbedding, SinusoidalPosit
 from .upsampling import Conv2DTranspose, UpSampling2D
 from .residual import Residual
 from .keras import (Activation, AveragePooling2D, BatchNormalization, GlobalAveragePooling2D, Input,
-                    MaxPooling2D)
+                    MaxPooling2D, Rescaling)
 
 __all__ = ["Layer", "LAYER_CLASSES", "Dense", "Dropout", "Flatten", "Reshape",
            "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "GELU",
@@ -41,5 +41,5 @@ __all__ = ["Layer", "LAYER_CLASSES", "Dense", "Dropout", "Flatten", "Reshape",
            "MultiHeadAttention", "PositionalEmbedding", "SinusoidalPositionalEncoding", "TransformerBlock",
            "causal_mask", "padding_mask", "scaled_dot_product_attention",
            "scaled_dot_product_attention_backward", "UpSampling2D", "Conv2DTranspose", "Residual",
-           "Input", "Activation", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
+           "Input", "Activation", "Rescaling", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
            "BatchNormalization", "image_data_format", "set_image_data_format"]

@@ -2,19 +2,22 @@
 
     Input(shape)               declares a model's per-sample input shape (not a layer of the model)
     Activation("relu")         an activation as its own layer
+    Rescaling(scale, offset)   y = x * scale + offset (pixels 0..255 -> 0..1 inside the model)
     MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, BatchNormalization
                                the same classes as MaxPool2D, AvgPool2D, GlobalAvgPool2D,
                                BatchNorm: they print and save under minidl's names
 """
 from __future__ import annotations
 
+import numpy as np
+
 from . import activations
 from .base import Layer
 from .conv import AvgPool2D, GlobalAvgPool2D, MaxPool2D
 from .normalization import BatchNorm
 
-__all__ = ["Input", "Activation", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
-           "BatchNormalization"]
+__all__ = ["Input", "Activation", "Rescaling", "MaxPooling2D", "AveragePooling2D",
+           "GlobalAveragePooling2D", "BatchNormalization"]
 
 MaxPooling2D = MaxPool2D
 AveragePooling2D = AvgPool2D
@@ -62,3 +65,25 @@ class Activation(Layer):
 
     def backward(self, dy):
         return dy if self.activation_layer is None else self.activation_layer.backward(dy)
+
+
+class Rescaling(Layer):
+    """``y = x * scale + offset`` elementwise: Keras's ``Rescaling(1.0 / 255)`` puts the scaling
+    of 0..255 pixels into the model. ``dx = dy * scale``; no params. Integer inputs become
+    floating point (the model's dtype when ``fit`` casts them, float32 otherwise)."""
+
+    def __init__(self, scale: float, offset: float = 0.0, name=None, **kwargs):
+        super().__init__(name, **kwargs)
+        for what, value in (("scale", scale), ("offset", offset)):
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+                raise TypeError(f"Rescaling {what} must be a number, got {value!r}")
+        self.scale, self.offset = float(scale), float(offset)
+
+    def forward(self, x, training=False):
+        x = self.check_input(x)
+        if x.dtype.kind != "f":
+            x = x.astype(np.float32)
+        return x * x.dtype.type(self.scale) + x.dtype.type(self.offset)
+
+    def backward(self, dy):
+        return dy * dy.dtype.type(self.scale)

@@ -31,6 +31,13 @@ How to read this file:
 Every layer takes ``forward(x, training=False, initial_state=None)``. The initial state
 is h0 (N, H) (for LSTM a pair (h0, c0)); when it is given, ``backward`` also leaves its
 gradient in ``layer.initial_state_grad`` (for LSTM a pair (dh0, dc0)).
+
+Dropout, as Keras (Gal & Ghahramani's variational dropout): ``dropout=p`` zeroes the same
+input features of a sample at every step (a mask (N, 1, D) on x, kept values scaled by
+1 / (1 - p)); ``recurrent_dropout=p`` (SimpleRNN, LSTM) likewise masks h_{t-1} where it
+enters ``h_{t-1} Wh``, with one mask (N, H) for the whole sequence. Both act only with
+``training=True``. A recurrent mask sits inside the recurrence, where no sequence kernel
+reaches, so while it is on the layer runs the steps of part 1 along the sequence.
 """
 from __future__ import annotations
 
@@ -192,11 +199,24 @@ class _Recurrent(Layer):
     gate_blocks = 1
     state_names: tuple[str, ...] = ("h0",)
 
-    def __init__(self, units: int, return_sequences: bool = False, name=None,
+    #: whether ``recurrent_dropout`` can mask h_{t-1} (where h_{t-1} enters only ``h Wh``)
+    masks_recurrent_state = True
+
+    def __init__(self, units: int, return_sequences: bool = False, dropout: float = 0.0,
+                 recurrent_dropout: float = 0.0, name=None,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", **kwargs):
         super().__init__(name, **kwargs)
-        self.units = positive_int(units, f"{type(self).__name__} units")
+        who = type(self).__name__
+        self.units = positive_int(units, f"{who} units")
         self.return_sequences = bool(return_sequences)
+        for what, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate < 1.0:
+                raise ValueError(f"{who} {what} must be a fraction in [0, 1), got {rate!r}")
+        if recurrent_dropout and not self.masks_recurrent_state:
+            raise ValueError(f"{who} has no recurrent_dropout: in PyTorch's GRU h_(t-1) also enters "
+                             "h_t = (1 - z) n + z h_(t-1), where Keras leaves it unmasked; use "
+                             "dropout= (on the inputs), or an LSTM")
+        self.dropout, self.recurrent_dropout = float(dropout), float(recurrent_dropout)
         self.kernel_initializer = kernel_initializer
         self.recurrent_initializer = recurrent_initializer
         initializers.get(kernel_initializer), initializers.get(recurrent_initializer)  # unknown names fail here
@@ -267,14 +287,30 @@ class _Recurrent(Layer):
         return tuple(self._check_state(s, N, name, xp, dtype) for s, name in zip(states, self.state_names))
 
     # ------------------------------------------------------------------ computing
+    def _dropout_mask(self, shape, rate, xp, dtype):
+        """A mask of 0 and 1 / (1 - rate), drawn from minidl's generator (None when rate is 0)."""
+        if not rate:
+            return None
+        keep = backend.rng().random(shape) >= rate
+        return xp.asarray(keep / (1.0 - rate), dtype=dtype)
+
     def forward(self, x, training=False, initial_state=None):
         """x (N, T, D) -> (N, T, H) if ``return_sequences`` else the last state (N, H)."""
         x = self._check_sequence(x)
         xp = backend.get_array_module(x)
-        state = self._initial_state(initial_state, x.shape[0], xp, x.dtype)
+        (N, T, D), H = x.shape, self.units
+        state = self._initial_state(initial_state, N, xp, x.dtype)
+        input_mask = self._dropout_mask((N, 1, D), self.dropout, xp, x.dtype) if training else None
+        h_mask = self._dropout_mask((N, H), self.recurrent_dropout, xp, x.dtype) if training else None
+        if input_mask is not None:
+            x = x * input_mask
         x_tm = xp.ascontiguousarray(x.transpose(1, 0, 2))  # time-major: one step = one contiguous slice
-        hs, cache = self._forward_sequence(x_tm, state, backend.kernels_for(x))  # hs (T + 1, N, H)
-        self.cache = dict(cache, has_state=initial_state is not None, x_shape=x.shape)
+        if h_mask is None:
+            hs, cache = self._forward_sequence(x_tm, state, backend.kernels_for(x))  # hs (T + 1, N, H)
+        else:
+            hs, cache = self._forward_masked_steps(x_tm, state, h_mask)
+        self.cache = dict(cache, has_state=initial_state is not None, x_shape=(N, T, D),
+                          input_mask=input_mask, h_mask=h_mask)
         if self.return_sequences:
             return xp.ascontiguousarray(hs[1:].transpose(1, 0, 2))
         return hs[-1].copy()
@@ -294,9 +330,41 @@ class _Recurrent(Layer):
         else:  # only the last step receives a gradient from outside
             dy_tm = xp.zeros((T, N, self.units), dtype=dtype)
             dy_tm[-1] = dy
-        dx_tm, state_grad = self._backward_sequence(dy_tm, cache, backend.kernels_for(dy))
+        if cache["h_mask"] is None:
+            dx_tm, state_grad = self._backward_sequence(dy_tm, cache, backend.kernels_for(dy))
+        else:
+            dx_tm, state_grad = self._backward_masked_steps(dy_tm, cache)
         self.initial_state_grad = state_grad if cache["has_state"] else None
-        return xp.ascontiguousarray(dx_tm.transpose(1, 0, 2))
+        dx = xp.ascontiguousarray(dx_tm.transpose(1, 0, 2))
+        return dx if cache["input_mask"] is None else dx * cache["input_mask"]
+
+    # ------------------------------------------------------------------ recurrent dropout
+    def _forward_masked_steps(self, x_tm, state, h_mask):
+        """Part 1's steps along the sequence, h_{t-1} masked where it enters ``h Wh``: hs (T + 1, N, H)."""
+        xp = backend.get_array_module(x_tm)
+        hs = xp.empty((x_tm.shape[0] + 1,) + state[0].shape, dtype=x_tm.dtype)
+        hs[0] = state[0]
+        steps = []
+        for t in range(x_tm.shape[0]):
+            state, step = self._step_forward(x_tm[t], (state[0] * h_mask,) + tuple(state[1:]))
+            hs[t + 1] = state[0]
+            steps.append(step)
+        return hs, {"steps": steps}
+
+    def _backward_masked_steps(self, dy_tm, cache):
+        """Backpropagation through part 1's steps; dL/dh_{t-1} is dL/d(masked h_{t-1}) times the mask."""
+        xp, h_mask = backend.get_array_module(dy_tm), cache["h_mask"]
+        for grad in self.grads.values():
+            grad[...] = 0
+        dx = xp.empty(cache["x_shape"][1:2] + (dy_tm.shape[1], self.params["Wx"].shape[0]), dtype=dy_tm.dtype)
+        dstate = tuple(xp.zeros_like(dy_tm[0]) for _ in self.state_names)
+        for t in reversed(range(dy_tm.shape[0])):
+            dstate = (dstate[0] + dy_tm[t],) + dstate[1:]
+            dx[t], dstate, step_grads = self._step_backward(dstate, cache["steps"][t])
+            dstate = (dstate[0] * h_mask,) + tuple(dstate[1:])
+            for name, grad in step_grads.items():
+                self.grads[name] += grad
+        return dx, dstate[0] if len(dstate) == 1 else dstate
 
     def _weight_gradients(self, dxw, dhw, cache, biases):
         """The shared weights' gradients are sums over the steps, each one product over all N*T rows:
@@ -353,6 +421,15 @@ class SimpleRNN(_Recurrent):
                 dh += dy_tm[t - 1]
         return self._weight_gradients(da, da, cache, {"b": da}), dh
 
+    def _step_forward(self, x_t, state):
+        p = self.params
+        h, step = rnn_step_forward(x_t, state[0], p["Wx"], p["Wh"], p["b"])
+        return (h,), step
+
+    def _step_backward(self, dstate, step):
+        dx, dh, dWx, dWh, db = rnn_step_backward(dstate[0], step)
+        return dx, (dh,), {"Wx": dWx, "Wh": dWh, "b": db}
+
 
 class LSTM(_Recurrent):
     """Long short-term memory layer (Hochreiter & Schmidhuber, 1997), gate order [i f g o].
@@ -401,6 +478,15 @@ class LSTM(_Recurrent):
         kernels.lstm_backward_sequence(dy_tm, Wh_T, cache["gates"], cache["cells"], da, dh0, dc0)
         return self._weight_gradients(da, da, cache, {"b": da}), (dh0, dc0)
 
+    def _step_forward(self, x_t, state):
+        p = self.params
+        h, c, step = lstm_step_forward(x_t, state[0], state[1], p["Wx"], p["Wh"], p["b"])
+        return (h, c), step
+
+    def _step_backward(self, dstate, step):
+        dx, dh, dc, dWx, dWh, db = lstm_step_backward(dstate[0], dstate[1], step)
+        return dx, (dh, dc), {"Wx": dWx, "Wh": dWh, "b": db}
+
 
 class GRU(_Recurrent):
     """Gated recurrent unit (Cho et al., 2014) in PyTorch's formulation, gate order [r z n].
@@ -419,6 +505,7 @@ class GRU(_Recurrent):
     """
 
     gate_blocks = 3
+    masks_recurrent_state = False
 
     def _add_biases(self, width, dtype):
         self.add_param("bx", np.zeros(width, dtype=dtype))

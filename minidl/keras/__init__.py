@@ -1,0 +1,48 @@
+"""Keras's door into minidl: ``import minidl.keras as keras`` and a Keras 3 program runs.
+
+    import minidl.keras as keras
+    from minidl.keras import layers, models, optimizers, losses, callbacks, regularizers, utils, datasets
+
+    model = keras.Sequential([keras.Input(shape=(28, 28, 1)),
+                              layers.Conv2D(32, kernel_size=(3, 3), activation="relu"), ...])
+    model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    model.fit(x_train, y_train, batch_size=128, epochs=15, validation_split=0.1)
+    score = model.evaluate(x_test, y_test, verbose=0)      # [loss, accuracy]
+
+Everything here is a thin map onto minidl's own classes -- the model *is* a
+``minidl.Sequential``, the layers *are* minidl's layers -- with Keras 3's names, signatures
+and defaults where they differ from minidl's PyTorch-style ones:
+
+* image and sequence layers are channels-last, (N, H, W, C) and (N, L, C), unless
+  ``keras.config.set_image_data_format("channels_first")``; this setting is this
+  namespace's own: ``minidl.layers`` stays channels-first, as PyTorch;
+* optimizers take Keras's argument names and defaults (``SGD(learning_rate=0.01)``,
+  ``Adam(epsilon=1e-7)``, ``RMSprop(rho=0.9)``) and ``optimizers.schedules``;
+* ``BatchNormalization(momentum=0.99, epsilon=1e-3)``, ``LeakyReLU(negative_slope=0.3)``,
+  ``LayerNormalization(epsilon=1e-3)``, as Keras.
+
+What minidl does not have -- the functional API (``keras.Model(inputs, outputs)``), model
+subclassing, ``keras.applications``, layers it lacks -- raises an error that names the
+minidl way. The README's "Coming from Keras" lists every difference that remains.
+"""
+from . import (backend, callbacks, config, datasets, layers, losses, metrics, models, optimizers,
+               regularizers, saving, utils)
+from .layers import Input
+from .models import Model, Sequential, load_model
+
+__all__ = ["backend", "callbacks", "config", "datasets", "layers", "losses", "metrics", "models",
+           "optimizers", "regularizers", "saving", "utils", "Input", "Model", "Sequential", "load_model"]
+
+_ABSENT = {"applications": "minidl has no pretrained ImageNet models; minidl.zoo holds the small "
+                           "models this course trains (minidl.zoo.available())",
+           "ops": "minidl has no tensor library of its own: write the computation with NumPy, or as "
+                  "a layer with forward and backward (minidl.layers.Layer)",
+           "Variable": "minidl's weights are NumPy arrays in layer.params",
+           "random": "draw random numbers with numpy after minidl.seed(n) (keras.utils.set_random_seed)",
+           "mixed_precision": "minidl computes in float32 (or float64 for gradient checks)"}
+
+
+def __getattr__(name: str):
+    if name in _ABSENT:
+        raise AttributeError(f"keras.{name} is not in minidl.keras: {_ABSENT[name]}")
+    raise AttributeError(f"module 'minidl.keras' has no attribute {name!r}")

@@ -1,0 +1,122 @@
+"""``keras.layers``: minidl's layers under Keras 3's names, signatures and defaults.
+
+Layers whose Keras defaults are minidl's are minidl's classes themselves (``Dense``,
+``LSTM``, ``Embedding``, ...). The others are made by a function of the Keras name that
+fills in Keras's defaults and returns the minidl layer -- no second implementation:
+
+* image and sequence layers (Conv2D, MaxPooling2D, Conv1D, ...) get
+  ``data_format=keras.config.image_data_format()``, channels-last unless changed;
+* ``BatchNormalization(momentum=0.99, epsilon=0.001, axis=-1)``;
+* ``LayerNormalization(epsilon=0.001)``; ``LeakyReLU(negative_slope=0.3)``.
+
+The layers print and save under minidl's names (``MaxPool2D``, ``BatchNorm``).
+"""
+from __future__ import annotations
+
+import functools
+
+from ..nn import layers as _L
+from ..nn.layers.base import Layer
+from . import config
+
+__all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape",
+           "Embedding", "SimpleRNN", "LSTM", "GRU", "ReLU", "Softmax", "LeakyReLU", "Rescaling",
+           "Conv1D", "Conv2D", "Conv2DTranspose", "MaxPooling1D", "MaxPooling2D",
+           "AveragePooling1D", "AveragePooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+           "UpSampling2D", "BatchNormalization", "LayerNormalization",
+           "MaxPool1D", "MaxPool2D", "AvgPool1D", "AvgPool2D", "GlobalAvgPool1D", "GlobalAvgPool2D"]
+
+# the same classes (their defaults are Keras's already)
+Input = _L.Input
+InputLayer = _L.Input
+Dense, Activation, Dropout, Flatten, Reshape = _L.Dense, _L.Activation, _L.Dropout, _L.Flatten, _L.Reshape
+Embedding, SimpleRNN, LSTM, GRU = _L.Embedding, _L.SimpleRNN, _L.LSTM, _L.GRU
+ReLU, Softmax, Rescaling = _L.ReLU, _L.Softmax, _L.Rescaling
+
+
+def _channels_last_by_default(cls, keras_name: str):
+    """``cls`` with ``data_format`` defaulting to this namespace's setting (channels-last)."""
+    @functools.wraps(cls, assigned=("__doc__",), updated=())
+    def make(*args, data_format=None, **kwargs):
+        return cls(*args, data_format=data_format or config.image_data_format(), **kwargs)
+
+    make.__name__ = make.__qualname__ = keras_name
+    make.__doc__ = (f"Keras's ``{keras_name}``: a ``minidl.layers.{cls.__name__}`` whose ``data_format`` "
+                    f"defaults to ``keras.config.image_data_format()`` (channels-last).\n\n"
+                    + (cls.__doc__ or ""))
+    make.layer_class = cls
+    return make
+
+
+Conv1D = _channels_last_by_default(_L.Conv1D, "Conv1D")
+Conv2D = _channels_last_by_default(_L.Conv2D, "Conv2D")
+Conv2DTranspose = _channels_last_by_default(_L.Conv2DTranspose, "Conv2DTranspose")
+MaxPooling1D = MaxPool1D = _channels_last_by_default(_L.MaxPool1D, "MaxPooling1D")
+MaxPooling2D = MaxPool2D = _channels_last_by_default(_L.MaxPool2D, "MaxPooling2D")
+AveragePooling1D = AvgPool1D = _channels_last_by_default(_L.AvgPool1D, "AveragePooling1D")
+AveragePooling2D = AvgPool2D = _channels_last_by_default(_L.AvgPool2D, "AveragePooling2D")
+GlobalAveragePooling1D = GlobalAvgPool1D = _channels_last_by_default(_L.GlobalAvgPool1D,
+                                                                     "GlobalAveragePooling1D")
+GlobalAveragePooling2D = GlobalAvgPool2D = _channels_last_by_default(_L.GlobalAvgPool2D,
+                                                                     "GlobalAveragePooling2D")
+UpSampling2D = _channels_last_by_default(_L.UpSampling2D, "UpSampling2D")
+
+
+def BatchNormalization(axis=-1, momentum: float = 0.99, epsilon: float = 0.001, center: bool = True,
+                       scale: bool = True, **kwargs) -> _L.BatchNorm:
+    """Keras's ``BatchNormalization``: a ``minidl.layers.BatchNorm`` with Keras's defaults
+    (momentum 0.99, epsilon 0.001). ``axis=-1`` (the channels last) or ``axis=1`` (first)
+    sets the ``data_format`` of image inputs; (N, D) features normalise over N either way.
+    Keras's ``momentum`` means minidl's: ``running = momentum * running + (1 - momentum) * batch``.
+    """
+    if axis in (-1, 3):
+        data_format = "channels_last"
+    elif axis == 1:
+        data_format = "channels_first"
+    else:
+        raise ValueError(f"BatchNormalization axis must be -1 (channels last) or 1 (channels first), "
+                         f"got {axis!r}")
+    if not (center and scale):
+        raise ValueError("BatchNormalization: minidl's BatchNorm always learns gamma and beta "
+                         "(center=True, scale=True)")
+    return _L.BatchNorm(momentum=momentum, eps=epsilon, data_format=data_format, **kwargs)
+
+
+def LayerNormalization(axis=-1, epsilon: float = 0.001, **kwargs) -> _L.LayerNorm:
+    """Keras's ``LayerNormalization``: a ``minidl.layers.LayerNorm`` over the last axis with
+    Keras's epsilon 0.001."""
+    if axis != -1:
+        raise ValueError(f"LayerNormalization normalises the last axis only (axis=-1), got axis={axis!r}")
+    return _L.LayerNorm(eps=epsilon, **kwargs)
+
+
+def LeakyReLU(negative_slope: float = 0.3, **kwargs) -> _L.LeakyReLU:
+    """Keras's ``LeakyReLU`` (slope 0.3 below zero by default; minidl's and PyTorch's is 0.01)."""
+    if "alpha" in kwargs:                      # Keras 2's name
+        negative_slope = kwargs.pop("alpha")
+    return _L.LeakyReLU(alpha=negative_slope, **kwargs)
+
+
+_ABSENT = {
+    "Bidirectional": "run two recurrent layers by hand (one on x[:, ::-1]) in a PyTorch-style loop",
+    "TimeDistributed": "Dense acts on the last axis of any input already: Dense(units) on (N, T, D)",
+    "Concatenate": "minidl models are Sequential: a stack, with no merging of branches",
+    "Add": "minidl models are Sequential: a stack, with no merging of branches",
+    "Multiply": "minidl models are Sequential: a stack, with no merging of branches",
+    "Attention": "chapter 'attention' writes attention by hand with forward and backward",
+    "MultiHeadAttention": "chapter 'attention' writes attention by hand with forward and backward",
+    "Lambda": "write a minidl.layers.Layer subclass with forward and backward",
+    "GlobalMaxPooling2D": "use MaxPooling2D with pool_size equal to the image size, then Flatten",
+    "GlobalMaxPooling1D": "use MaxPooling1D with pool_size equal to the sequence length, then Flatten",
+    "Normalization": "standardise the data before fit with minidl.data.standardize",
+    "TextVectorization": "turn text into ids with minidl.datasets.CharEncoder",
+    "RandomFlip": "minidl has no augmentation layers: augment the NumPy arrays before fit",
+    "RandomRotation": "minidl has no augmentation layers: augment the NumPy arrays before fit",
+}
+
+
+def __getattr__(name: str):
+    if name in _ABSENT:
+        raise AttributeError(f"keras.layers.{name} is not in minidl.keras: {_ABSENT[name]}")
+    raise AttributeError(f"keras.layers.{name} is not in minidl.keras; its layers are "
+                         f"{', '.join(sorted(__all__))}")

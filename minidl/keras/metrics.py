@@ -1,0 +1,47 @@
+"""``keras.metrics``: Keras's metric classes as minidl's metric functions.
+
+``compile(metrics=[keras.metrics.SparseCategoricalAccuracy()])`` logs
+``"sparse_categorical_accuracy"`` as Keras does; the strings (``"accuracy"``, ``"mae"``,
+...) work as well. Each call returns ``fn(y_pred, y_true) -> float`` averaged over the
+batch (``minidl.metrics``); there are no stateful metric objects.
+"""
+from ..training import metrics as _metrics
+
+__all__ = ["SparseCategoricalAccuracy", "CategoricalAccuracy", "BinaryAccuracy", "MeanAbsoluteError",
+           "MeanSquaredError"]
+
+
+def _named(fn, name):
+    def metric(y_pred, y_true):
+        return fn(y_pred, y_true)
+    metric.__name__ = metric.__qualname__ = name
+    metric.__doc__ = fn.__doc__
+    return metric
+
+
+def SparseCategoricalAccuracy(name: str = "sparse_categorical_accuracy"):
+    """Argmax of the prediction against integer labels."""
+    return _named(_metrics.sparse_categorical_accuracy, name)
+
+
+def CategoricalAccuracy(name: str = "categorical_accuracy"):
+    """Argmax of the prediction against the argmax of one-hot targets."""
+    return _named(_metrics.categorical_accuracy, name)
+
+
+def BinaryAccuracy(name: str = "binary_accuracy", threshold: float = 0.5):
+    """Outputs on the right side of ``threshold`` (0.5 for probabilities)."""
+    return _named(lambda y_pred, y_true: _metrics.binary_accuracy(y_pred, y_true, threshold), name)
+
+
+def MeanAbsoluteError(name: str = "mean_absolute_error"):
+    return _named(_metrics.mean_absolute_error, name)
+
+
+def MeanSquaredError(name: str = "mean_squared_error"):
+    return _named(_metrics.mean_squared_error, name)
+
+
+def __getattr__(name: str):
+    raise AttributeError(f"keras.metrics.{name} is not in minidl.keras; its metrics are "
+                         f"{', '.join(__all__)} (or a function fn(y_pred, y_true) -> float)")
