@@ -66,11 +66,13 @@ def test_forbidden_library_calls_fail_and_the_grader_import_is_flagged(tmp_path)
         # sandbox refuses the call
         "softmax_cross_entropy_backward":
             "import importlib\n"
-            "def softmax_cross_entropy_backward(z, y):\n"
+            "def softmax_cross_entropy_backward(z, y, smoothing):\n"
             "    g = importlib.import_module('minidl.' + 'gradcheck')\n"
             "    import numpy as np\n"
-            "    f = lambda t: float(-np.log(np.exp(t - t.max(1, keepdims=True))[np.arange(len(y)), y]"
-            " / np.exp(t - t.max(1, keepdims=True)).sum(1)).mean())\n"
+            "    t = np.full(z.shape, smoothing / z.shape[1])\n"
+            "    t[np.arange(len(y)), y] += 1 - smoothing\n"
+            "    f = lambda u: float(-(t * (u - u.max(1, keepdims=True)"
+            " - np.log(np.exp(u - u.max(1, keepdims=True)).sum(1, keepdims=True)))).sum(1).mean())\n"
             "    return g.numerical_gradient(f, z.copy())\n",
         "dense_backward": "from minidl import grading as g\n"
                           "def dense_backward(dy, x, W):\n    return dy @ W.T, x.T @ dy, dy.sum(axis=0)\n",

@@ -38,7 +38,7 @@ def test_the_conformance_table_covers_the_contract():
 
 
 def test_the_contract_lists_the_families_and_their_math():
-    assert {"optim", "conv", "pool", "batchnorm", "recurrent", "loss", "dropout"} == set(contract.FAMILIES)
+    assert {"optim", "conv", "pool", "batchnorm", "recurrent", "loss", "dropout", "attention"} == set(contract.FAMILIES)
     assert set(contract.FAMILIES["optim"]) == {"sgd_update", "rmsprop_update", "adagrad_update", "adam_update"}
     assert all(kernel.math and kernel.params for kernel in contract.KERNELS.values())
 

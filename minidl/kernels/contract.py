@@ -37,6 +37,11 @@ KERNELS: dict[str, Kernel] = {
                                 "loss_i = logsumexp(z_i) - z_iy; returns (losses, softmax(z))"),
     "softmax_cross_entropy_backward": _k("loss", "probs labels scale",
                                          "dz = scale * (softmax(z) - onehot(y))"),
+    # ------------------------------------------------------------ attention
+    "masked_softmax": _k("attention", "scores keep scale",
+                         "p_ij = keep_ij exp(s z_ij - m_i) / sum_k keep_ik exp(s z_ik - m_i)"),
+    "masked_softmax_backward": _k("attention", "probs dprobs scale",
+                                  "dz_ij = s p_ij (dp_ij - sum_k p_ik dp_ik)"),
     # ------------------------------------------------------------ regularisation
     "dropout_forward": _k("dropout", "x uniform rate",
                           "mask = [u >= rate] / (1 - rate); returns (x * mask, mask)"),

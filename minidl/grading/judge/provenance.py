@@ -16,6 +16,7 @@ the sandbox also replaces each forbidden name by one that raises when called
 from __future__ import annotations
 
 import ast
+import re
 
 from ..runtime.sandbox import without_magic_lines
 
@@ -53,6 +54,12 @@ def _dotted(node: ast.AST) -> list[str] | None:
     return None
 
 
+def _names_a_module(text: str) -> bool:
+    """Whether a string could name minidl to an import (``"minidl"``, ``"minidl.layers"``, a
+    path with ``minidl/``); prose that mentions minidl (a docstring) is not flagged."""
+    return text.strip() == "minidl" or re.search(r"\bminidl[./\\][A-Za-z_]", text) is not None
+
+
 def _uses(tree: ast.AST, aliases: dict[str, str]) -> set[str]:
     uses = set()
     inner = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
@@ -65,7 +72,7 @@ def _uses(tree: ast.AST, aliases: dict[str, str]) -> set[str]:
             parts = _dotted(node)
             if parts and parts[0] in aliases:
                 uses.add(".".join([aliases[parts[0]], *parts[1:]]))
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and "minidl" in node.value:
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and _names_a_module(node.value):
             uses.add(f"a string naming minidl ({node.value[:60]!r})")
         if isinstance(node, ast.Call):
             parts = _dotted(node.func)

@@ -78,30 +78,6 @@ function_exercise(
     mistakes=(("the bias b is missing", lambda x, W, b: x @ W),))
 
 
-# ---------------------------------------------------------------- two-layer network
-def two_layer_forward(x, W1, b1, W2, b2):
-    """scores = relu(x W1 + b1) W2 + b2."""
-    return np.maximum(x @ W1 + b1, 0.0) @ W2 + b2
-
-
-def _two_layer_cases(rng):
-    cases = []
-    for n, d, h, k in ((5, 4, 6, 3), (3, 2, 5, 4)):
-        cases.append(Case((rng.standard_normal((n, d)), rng.standard_normal((d, h)),
-                           rng.standard_normal(h), rng.standard_normal((h, k)),
-                           rng.standard_normal(k)), label=f"x {(n, d)}, hidden {h}, classes {k}"))
-    return cases
-
-
-function_exercise(
-    "two_layer_forward", CHAPTER, 2, "two_layer_forward", "Forward pass of a two-layer network",
-    _two_layer_cases, two_layer_forward, ("scores",),
-    mistakes=(("the ReLU between the layers is missing: without it two layers are one linear map",
-               lambda x, W1, b1, W2, b2: (x @ W1 + b1) @ W2 + b2),
-              ("a ReLU is applied to the output scores too; the last layer stays linear",
-               lambda x, W1, b1, W2, b2: np.maximum(two_layer_forward(x, W1, b1, W2, b2), 0))))
-
-
 # ---------------------------------------------------------------- XOR by hand
 _XOR_INPUTS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 _XOR_TARGETS = np.array([0.0, 1.0, 1.0, 0.0])

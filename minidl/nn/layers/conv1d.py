@@ -22,7 +22,8 @@ from ... import backend
 from .. import initializers, regularizers
 from ...kernels.common import pool_output_length
 from . import activations
-from .base import Layer, check_data_format, image_data_format, positive_int
+from .base import Layer, positive_int
+from .layout import ImageLayout
 from .conv import convolve, convolve_backward, same_padding
 
 __all__ = ["Conv1D", "MaxPool1D", "AvgPool1D", "GlobalAvgPool1D"]
@@ -37,7 +38,7 @@ def _single(value, what: str, who: str, minimum: int = 1) -> int:
     return int(value)
 
 
-class _Sequence1D(Layer):
+class _Sequence1D(ImageLayout, Layer):
     """What the 1-D layers share: ``data_format``, the (N, C, L) <-> (N, L, C) views at the
     edges, and shapes given as (C, L) to the layer's code whatever the format."""
 
@@ -45,9 +46,7 @@ class _Sequence1D(Layer):
 
     def __init__(self, data_format=None, name=None, **kwargs):
         super().__init__(name, **kwargs)
-        who = type(self).__name__
-        self.data_format = check_data_format(data_format, who) or image_data_format()
-        self.data_format_given = data_format is not None
+        self.set_data_format(data_format)
 
     @property
     def input_layout(self):
