@@ -10,6 +10,7 @@ characters.
 Trains for about ``--minutes`` (whole epochs), printing the loss and a sample after each
 epoch, then a final sample at a lower temperature.
 """
+
 import argparse
 import time
 
@@ -35,12 +36,17 @@ def main():
     V = encoder.vocab_size
     print(f"{len(text):,} characters, vocabulary {V}, {len(inputs):,} windows of {args.window}")
 
-    model = mdl.Sequential([L.Embedding(V, 32),                        # (N, T) ids -> (N, T, 32)
-                            L.LSTM(args.units, return_sequences=True),  # -> (N, T, H)
-                            L.Dense(V)],                                # -> (N, T, V) logits
-                           input_shape=(args.window,))
-    model.compile(optimizer=optim.Adam(3e-3, clipnorm=1.0),
-                  loss=losses.SparseCategoricalCrossentropy(from_logits=True))
+    model = mdl.Sequential(
+        [
+            L.Embedding(V, 32),  # (N, T) ids -> (N, T, 32)
+            L.LSTM(args.units, return_sequences=True),  # -> (N, T, H)
+            L.Dense(V),
+        ],  # -> (N, T, V) logits
+        input_shape=(args.window,),
+    )
+    model.compile(
+        optimizer=optim.Adam(3e-3, clipnorm=1.0), loss=losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     model.summary()
 
     prompt = "Return the "
@@ -50,14 +56,16 @@ def main():
         epoch += 1
         loss = model.fit(inputs, targets, epochs=1, batch_size=64, verbose=0).history["loss"][-1]
         minutes = (time.perf_counter() - started) / 60
-        text_out = datasets.sample(model, encoder, prompt, 120, temperature=0.8,
-                                   window=args.window, seed=epoch)
+        text_out = datasets.sample(
+            model, encoder, prompt, 120, temperature=0.8, window=args.window, seed=epoch
+        )
         print(f"\nepoch {epoch}  loss {loss:.3f} nats/char  ({minutes:.1f} min)\n{text_out!r}")
 
     print(f"\nfinal samples after {epoch} epochs, {(time.perf_counter() - started) / 60:.1f} min:")
     for temperature in (0.5, 0.8):
-        out = datasets.sample(model, encoder, prompt, 300, temperature=temperature,
-                              window=args.window, seed=123)
+        out = datasets.sample(
+            model, encoder, prompt, 300, temperature=temperature, window=args.window, seed=123
+        )
         print(f"\n--- temperature {temperature}\n{out}")
 
 

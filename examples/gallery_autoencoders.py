@@ -17,6 +17,7 @@ images of (x_hat - x)^2 on the 1,000 bundled test images, pixels in [0, 1]):
     python examples/gallery_autoencoders.py [--epochs 10] [--plots DIR]
     python examples/gallery_autoencoders.py --only-anomaly --anomaly-latent-dim 4
 """
+
 import argparse
 import os
 import time
@@ -42,8 +43,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--anomaly-latent-dim", type=int, default=16,
-                        help="code size of the anomaly detector (smaller: less able to copy unseen digits)")
+    parser.add_argument(
+        "--anomaly-latent-dim",
+        type=int,
+        default=16,
+        help="code size of the anomaly detector (smaller: less able to copy unseen digits)",
+    )
     parser.add_argument("--only-anomaly", action="store_true", help="run experiment 4 only")
     parser.add_argument("--plots", help="directory for the figures (latent plane, reconstructions)")
     args = parser.parse_args()
@@ -61,12 +66,13 @@ def main():
     dense = ae.dense_autoencoder(latent_dim=2)
     seconds = fit_timed(dense.model, x, x, args.epochs)
     codes = dense.encoder.predict(xt)
-    print(f"\n1. dense autoencoder, 2-D code: test MSE {dense.model.evaluate(xt, xt):.4f} "
-          f"({seconds:.1f} s)")
+    print(f"\n1. dense autoencoder, 2-D code: test MSE {dense.model.evaluate(xt, xt):.4f} ({seconds:.1f} s)")
     centroids = np.stack([codes[yt == d].mean(axis=0) for d in range(10)])
     nearest = np.linalg.norm(codes[:, None] - centroids[None], axis=2).argmin(axis=1)
-    print(f"   digits cluster in the code plane: nearest class centroid = label for "
-          f"{np.mean(nearest == yt):.1%} of test digits (chance 10%), no label used in training")
+    print(
+        f"   digits cluster in the code plane: nearest class centroid = label for "
+        f"{np.mean(nearest == yt):.1%} of test digits (chance 10%), no label used in training"
+    )
 
     # 2. convolutional, two kinds of upsampling
     print("\n2. convolutional autoencoders, 16-D code:")
@@ -76,8 +82,7 @@ def main():
         conv[upsampling] = ae.conv_autoencoder(latent_dim=16, upsampling=upsampling)
         seconds = fit_timed(conv[upsampling].model, x, x, args.epochs)
         test_mse = conv[upsampling].model.evaluate(xt, xt)
-        print(f"   {upsampling:>9} upsampling: test MSE {test_mse:.4f} "
-              f"({seconds:.1f} s)")
+        print(f"   {upsampling:>9} upsampling: test MSE {test_mse:.4f} ({seconds:.1f} s)")
 
     # 3. denoising
     mdl.seed(args.seed)
@@ -86,8 +91,10 @@ def main():
     seconds = fit_timed(denoiser.model, x_noisy, x, args.epochs)
     xt_noisy = ae.corrupt(xt, noise_std=0.3)
     cleaned = denoiser.model.predict(xt_noisy)
-    print(f"\n3. denoising (noise std 0.3): noisy test images MSE {mse(xt_noisy, xt):.4f} -> "
-          f"denoised {mse(cleaned, xt):.4f} ({seconds:.1f} s)")
+    print(
+        f"\n3. denoising (noise std 0.3): noisy test images MSE {mse(xt_noisy, xt):.4f} -> "
+        f"denoised {mse(cleaned, xt):.4f} ({seconds:.1f} s)"
+    )
 
     anomaly_experiment(x, y, xt, yt, args)
 
@@ -98,25 +105,33 @@ def main():
 def anomaly_experiment(x, y, xt, yt, args):
     """4. anomaly detection: normal = digits 0-4."""
     normal, normal_t = y < 5, yt < 5
-    x_normal, x_val = x[normal][:1600], x[normal][1600:]          # 1,600 to train, 400 for the threshold
+    x_normal, x_val = x[normal][:1600], x[normal][1600:]  # 1,600 to train, 400 for the threshold
     mdl.seed(args.seed)
     detector = ae.conv_autoencoder(latent_dim=args.anomaly_latent_dim, upsampling="transpose")
     seconds = fit_timed(detector.model, x_normal, x_normal, args.epochs)
-    report = ae.detect_anomalies(detector.model, x_val, xt[~normal_t], x_normal_test=xt[normal_t],
-                                 quantile=0.95)
-    print(f"\n4. anomaly detection, {args.anomaly_latent_dim}-D code, trained on digits 0-4 "
-          f"({len(x_normal)} images, {seconds:.1f} s), threshold = 95th percentile on "
-          f"{len(x_val)} held-out 0-4 images:")
+    report = ae.detect_anomalies(
+        detector.model, x_val, xt[~normal_t], x_normal_test=xt[normal_t], quantile=0.95
+    )
+    print(
+        f"\n4. anomaly detection, {args.anomaly_latent_dim}-D code, trained on digits 0-4 "
+        f"({len(x_normal)} images, {seconds:.1f} s), threshold = 95th percentile on "
+        f"{len(x_val)} held-out 0-4 images:"
+    )
     print(f"   {report}")
-    print(f"   (anomalies: {int((~normal_t).sum())} test digits 5-9; false alarms on "
-          f"{int(normal_t.sum())} test digits 0-4)")
+    print(
+        f"   (anomalies: {int((~normal_t).sum())} test digits 5-9; false alarms on "
+        f"{int(normal_t.sum())} test digits 0-4)"
+    )
     errors = ae.reconstruction_errors(detector.model, xt)
-    print("   detection rate per digit: " + ", ".join(
-        f"{d}: {np.mean(errors[yt == d] > report.threshold):.0%}" for d in range(5, 10)))
+    print(
+        "   detection rate per digit: "
+        + ", ".join(f"{d}: {np.mean(errors[yt == d] > report.threshold):.0%}" for d in range(5, 10))
+    )
 
 
 def save_plots(directory, codes, yt, xt, xt_noisy, cleaned, model):
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from minidl import plot
@@ -129,7 +144,8 @@ def save_plots(directory, codes, yt, xt, xt_noisy, cleaned, model):
     fig.savefig(os.path.join(directory, "autoencoder_latent.png"), dpi=100)
     rows = np.concatenate([xt[:8], model.predict(xt[:8]), xt_noisy[:8], cleaned[:8]])
     plot.image_grid(rows, title="test digits, conv reconstruction, noisy, denoised").savefig(
-        os.path.join(directory, "autoencoder_reconstructions.png"), dpi=100)
+        os.path.join(directory, "autoencoder_reconstructions.png"), dpi=100
+    )
     print(f"\nfigures written to {directory}/")
 
 

@@ -14,6 +14,7 @@ real + fake samples, then one generator step that backpropagates D's gradient in
 
     python examples/gallery_gan.py [--ring-epochs 40] [--mnist-epochs 30] [--plots DIR]
 """
+
 import argparse
 import os
 import time
@@ -30,12 +31,18 @@ MODES, RADIUS, STD = 8, 2.0, 0.05
 def ring_experiment(epochs, seed, latent_dim, lr):
     mdl.seed(seed)
     data = gan.sample_ring(8000, MODES, RADIUS, STD)
-    trainer = gan.GANTrainer(gan.ring_generator(latent_dim=latent_dim), gan.ring_discriminator(),
-                             latent_dim=latent_dim, g_optimizer=mdl.optim.Adam(lr, beta1=0.5),
-                             d_optimizer=mdl.optim.Adam(lr, beta1=0.5))
+    trainer = gan.GANTrainer(
+        gan.ring_generator(latent_dim=latent_dim),
+        gan.ring_discriminator(),
+        latent_dim=latent_dim,
+        g_optimizer=mdl.optim.Adam(lr, beta1=0.5),
+        d_optimizer=mdl.optim.Adam(lr, beta1=0.5),
+    )
     centers = gan.ring_centers(MODES, RADIUS)
-    print(f"1. ring of {MODES} Gaussians (std {STD}, radius {RADIUS}), {len(data)} points, "
-          f"noise dim {latent_dim}, batch 128, Adam {lr:g} (beta1 0.5) for both")
+    print(
+        f"1. ring of {MODES} Gaussians (std {STD}, radius {RADIUS}), {len(data)} points, "
+        f"noise dim {latent_dim}, batch 128, Adam {lr:g} (beta1 0.5) for both"
+    )
     print("   epoch   D loss   G loss   modes covered")
     start = time.perf_counter()
     for epoch in range(1, epochs + 1):
@@ -53,7 +60,7 @@ def ring_experiment(epochs, seed, latent_dim, lr):
 def mnist_experiment(epochs, seed):
     mdl.seed(seed)
     (x, _), _ = datasets.load_mnist()
-    x = 2.0 * x - 1.0                                   # the generator ends in tanh: (-1, 1)
+    x = 2.0 * x - 1.0  # the generator ends in tanh: (-1, 1)
     trainer = gan.GANTrainer(gan.mnist_generator(latent_dim=64), gan.mnist_discriminator(), latent_dim=64)
     print(f"\n2. MNIST, {len(x)} images in [-1, 1], batch 64, Adam 2e-4 (beta1 0.5) for both")
     print("   epoch   D loss   G loss   mean D(real)   mean D(fake)")
@@ -90,6 +97,7 @@ def main():
 
 def save_plots(directory, ring, digits):
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from minidl import plot
@@ -106,7 +114,8 @@ def save_plots(directory, ring, digits):
     if digits is not None:
         samples = (digits.sample(32) + 1.0) / 2.0
         plot.image_grid(samples, title="GAN samples after training on the bundled MNIST subset").savefig(
-            os.path.join(directory, "gan_mnist_samples.png"), dpi=100)
+            os.path.join(directory, "gan_mnist_samples.png"), dpi=100
+        )
     print(f"\nfigures written to {directory}/")
 
 

@@ -21,6 +21,7 @@ the 500 bundled test images of digits 5-9:
 Prints accuracy and training time (seconds, on this machine) for each; with several seeds
 (different label draws and initialisations) the mean and spread.
 """
+
 import argparse
 import time
 
@@ -37,14 +38,18 @@ TARGET_DIGITS = (5, 6, 7, 8, 9)
 
 def few_labels(x, y, per_class, rng):
     """``per_class`` random images of each class of ``y`` (already relabelled 0..4)."""
-    picks = np.concatenate([rng.choice(np.flatnonzero(y == c), per_class, replace=False)
-                            for c in np.unique(y)])
+    picks = np.concatenate(
+        [rng.choice(np.flatnonzero(y == c), per_class, replace=False) for c in np.unique(y)]
+    )
     return x[picks], y[picks]
 
 
 def compile_for(model, lr):
-    model.compile(optimizer=optim.Adam(lr), loss=losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=optim.Adam(lr),
+        loss=losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
 
 
 def timed_fit(model, x, y, epochs, batch_size):
@@ -61,7 +66,7 @@ def run(per_class, seed, epochs, x_pool, y_pool, x_test, y_test):
 
     scratch = lenet5(len(TARGET_DIGITS))
     compile_for(scratch, 1e-3)
-    seconds = timed_fit(scratch, x, y, 2 * epochs, batch_size)     # as many epochs as fine-tune in all
+    seconds = timed_fit(scratch, x, y, 2 * epochs, batch_size)  # as many epochs as fine-tune in all
     results["scratch"] = (scratch.evaluate(x_test, y_test, return_dict=True)["accuracy"], seconds)
 
     pretrained = zoo.load("lenet-mnist-0to4")
@@ -94,37 +99,45 @@ def run(per_class, seed, epochs, x_pool, y_pool, x_test, y_test):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--labels", type=int, nargs="+", default=[5, 10, 50], help="labels per class")
-    parser.add_argument("--epochs", type=int, default=30,
-                        help="epochs of each transfer phase (scratch trains twice as long)")
+    parser.add_argument(
+        "--epochs", type=int, default=30, help="epochs of each transfer phase (scratch trains twice as long)"
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     args = parser.parse_args()
 
     (x_train, y_train), (x_test, y_test) = datasets.load_mnist()
     x_pool, y_pool = digits_subset(x_train, y_train, TARGET_DIGITS)
     x_test, y_test = digits_subset(x_test, y_test, TARGET_DIGITS)
-    print(f"target digits {list(TARGET_DIGITS)}: pool of {len(x_pool)} train images, {len(x_test)} test "
-          f"images; pretrained model: lenet-mnist-0to4; kernels: {mdl.backend.current()}")
-    warm_up = lenet5(len(TARGET_DIGITS))        # compile the Numba kernels before any timing
+    print(
+        f"target digits {list(TARGET_DIGITS)}: pool of {len(x_pool)} train images, {len(x_test)} test "
+        f"images; pretrained model: lenet-mnist-0to4; kernels: {mdl.backend.current()}"
+    )
+    warm_up = lenet5(len(TARGET_DIGITS))  # compile the Numba kernels before any timing
     compile_for(warm_up, 1e-3)
     warm_up.fit(x_test[:4], y_test[:4], epochs=1, batch_size=2, verbose=0)
     print(f"{'labels/class':>12} {'seed':>4} {'method':>10} {'test acc':>9} {'time (s)':>9}")
     summary = {}
     for per_class in args.labels:
         for seed in args.seeds:
-            for method, (accuracy, seconds) in run(per_class, seed, args.epochs, x_pool, y_pool,
-                                                   x_test, y_test).items():
+            for method, (accuracy, seconds) in run(
+                per_class, seed, args.epochs, x_pool, y_pool, x_test, y_test
+            ).items():
                 print(f"{per_class:>12} {seed:>4} {method:>10} {accuracy:>9.3f} {seconds:>9.2f}")
                 summary.setdefault((per_class, method), []).append((accuracy, seconds))
-    print(f"\nmean over seeds {args.seeds} ({args.epochs} epochs per transfer phase, "
-          f"{2 * args.epochs} for scratch):")
+    print(
+        f"\nmean over seeds {args.seeds} ({args.epochs} epochs per transfer phase, "
+        f"{2 * args.epochs} for scratch):"
+    )
     for per_class in args.labels:
         scratch = np.mean([a for a, _ in summary[(per_class, "scratch")]])
         for method in ("scratch", "features", "cached", "fine-tune"):
             acc = np.array([a for a, _ in summary[(per_class, method)]])
             secs = np.mean([s for _, s in summary[(per_class, method)]])
             gain = "" if method == "scratch" else f"  ({100 * (acc.mean() - scratch):+.1f} points vs scratch)"
-            print(f"  {per_class:>3} labels/class  {method:>10}: accuracy {acc.mean():.3f} "
-                  f"(min {acc.min():.3f}, max {acc.max():.3f}), {secs:.2f} s{gain}")
+            print(
+                f"  {per_class:>3} labels/class  {method:>10}: accuracy {acc.mean():.3f} "
+                f"(min {acc.min():.3f}, max {acc.max():.3f}), {secs:.2f} s{gain}"
+            )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ test images.
 
 Prints the test accuracy and the training time.
 """
+
 import argparse
 import time
 
@@ -30,19 +31,30 @@ def main():
     print(f"train {x_train.shape}, test {x_test.shape}, kernels: {mdl.backend.current()}")
 
     model = mdl.Sequential([L.LSTM(args.units), L.Dense(10)], input_shape=x_train.shape[1:])
-    model.compile(optimizer=optim.Adam(2e-3, clipnorm=1.0),
-                  loss=losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    model.compile(
+        optimizer=optim.Adam(2e-3, clipnorm=1.0),
+        loss=losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     model.summary()
 
     started = time.perf_counter()
-    history = model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
-                        validation_split=0.1, verbose=2,
-                        callbacks=[callbacks.EarlyStopping(patience=5, restore_best_weights=True)])
+    history = model.fit(
+        x_train,
+        y_train,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        validation_split=0.1,
+        verbose=2,
+        callbacks=[callbacks.EarlyStopping(patience=5, restore_best_weights=True)],
+    )
     seconds = time.perf_counter() - started
     result = model.evaluate(x_test, y_test, return_dict=True)
     print(f"epochs run: {len(history.history['loss'])}, training time {seconds:.0f} s")
-    print(f"test accuracy {result['accuracy']:.4f}, test loss {result['loss']:.4f} "
-          f"(bundled test split, {len(x_test)} images)")
+    print(
+        f"test accuracy {result['accuracy']:.4f}, test loss {result['loss']:.4f} "
+        f"(bundled test split, {len(x_test)} images)"
+    )
 
 
 if __name__ == "__main__":

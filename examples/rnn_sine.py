@@ -9,6 +9,7 @@ is the noise itself, sigma^2 = 0.0025.
 
 Prints the test MSE of the LSTM and of the naive forecast, and their ratio.
 """
+
 import argparse
 import time
 
@@ -40,8 +41,7 @@ def main():
     lstm_mse = float(np.mean((model.predict(x_test) - y_test) ** 2))
     naive_mse = float(np.mean((datasets.last_value_forecast(x_test) - y_test) ** 2))
     print(f"LSTM({args.units}) trained {args.epochs} epochs on {len(x_train)} series in {seconds:.0f} s")
-    print(f"test MSE: LSTM {lstm_mse:.5f}, naive last value {naive_mse:.5f}, "
-          f"noise floor {noise ** 2:.5f}")
+    print(f"test MSE: LSTM {lstm_mse:.5f}, naive last value {naive_mse:.5f}, noise floor {noise**2:.5f}")
     print(f"the LSTM's error is {naive_mse / lstm_mse:.1f}x smaller than the naive forecast's")
 
 

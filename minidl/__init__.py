@@ -7,11 +7,12 @@
 (Keras's door: ``import minidl.keras as keras``) are imported on first use, so
 ``import minidl`` stays light; ``mdl.zoo.load(...)`` and ``from minidl import zoo`` work as usual.
 """
+
 import importlib
 
 from . import _moved
 
-_moved.install()            # old paths (minidl.layers, minidl.model, ...) name the moved modules
+_moved.install()  # old paths (minidl.layers, minidl.model, ...) name the moved modules
 
 from ._version import __version__  # noqa: E402
 from . import backend  # noqa: E402
@@ -23,9 +24,31 @@ from . import datasets, models, utils  # noqa: E402
 
 _ON_FIRST_USE = ("gallery", "keras", "plot", "zoo")
 
-__all__ = ["__version__", "backend", "seed", "augment", "callbacks", "data", "datasets", "gallery", "gradcheck",
-           "keras", "plot", "zoo", "initializers", "layers", "losses", "metrics", "models", "optim",
-           "regularizers", "utils", "Sequential", "load_model", "NonFiniteLossError"]
+__all__ = [
+    "__version__",
+    "backend",
+    "seed",
+    "augment",
+    "callbacks",
+    "data",
+    "datasets",
+    "gallery",
+    "gradcheck",
+    "keras",
+    "plot",
+    "zoo",
+    "initializers",
+    "layers",
+    "losses",
+    "metrics",
+    "models",
+    "optim",
+    "regularizers",
+    "utils",
+    "Sequential",
+    "load_model",
+    "NonFiniteLossError",
+]
 
 
 def __getattr__(name: str):

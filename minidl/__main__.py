@@ -1,4 +1,5 @@
 """``python -m minidl {demo, bench, grade, release, info}``."""
+
 from __future__ import annotations
 
 import argparse
@@ -17,6 +18,7 @@ def info() -> int:
     print(f"minidl {minidl.__version__} (Python {platform.python_version()}, NumPy {np.__version__})")
     if backend.numba_available():
         import numba
+
         print(f"Numba {numba.__version__}: available ({numba.config.NUMBA_NUM_THREADS} threads)")
     else:
         print("Numba: not installed (the NumPy reference kernels are used)")
@@ -36,21 +38,36 @@ def demo(epochs: int = 8, output: str | None = None, verbose: int = 1) -> int:
 
     mdl.seed(0)
     (x_train, y_train), (x_test, y_test) = datasets.load_mnist(flatten=True)
-    print(f"bundled MNIST: {len(x_train)} training and {len(x_test)} test images; "
-          f"kernel backend {mdl.backend.current()}")
-    model = mdl.Sequential([L.Dense(256, activation="relu"), L.Dropout(0.2),
-                            L.Dense(128, activation="relu"), L.Dense(10)], input_shape=(784,))
-    model.compile(optimizer=optim.Adam(1e-3),
-                  loss=losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    print(
+        f"bundled MNIST: {len(x_train)} training and {len(x_test)} test images; "
+        f"kernel backend {mdl.backend.current()}"
+    )
+    model = mdl.Sequential(
+        [L.Dense(256, activation="relu"), L.Dropout(0.2), L.Dense(128, activation="relu"), L.Dense(10)],
+        input_shape=(784,),
+    )
+    model.compile(
+        optimizer=optim.Adam(1e-3),
+        loss=losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     model.summary()
     start = time.perf_counter()
-    history = model.fit(x_train, y_train, epochs=epochs, batch_size=64, validation_split=0.1,
-                        verbose=verbose,
-                        callbacks=[callbacks.EarlyStopping(patience=3, restore_best_weights=True)])
+    history = model.fit(
+        x_train,
+        y_train,
+        epochs=epochs,
+        batch_size=64,
+        validation_split=0.1,
+        verbose=verbose,
+        callbacks=[callbacks.EarlyStopping(patience=3, restore_best_weights=True)],
+    )
     seconds = time.perf_counter() - start
     result = model.evaluate(x_test, y_test, return_dict=True)
-    print(f"test accuracy {result['accuracy']:.4f}, test loss {result['loss']:.4f} "
-          f"({len(history.epoch)} epochs in {seconds:.1f} s)")
+    print(
+        f"test accuracy {result['accuracy']:.4f}, test loss {result['loss']:.4f} "
+        f"({len(history.epoch)} epochs in {seconds:.1f} s)"
+    )
     output = output or os.path.join(os.getcwd(), "minidl-demo-history.png")
     figure = plot.plot_history(history, title="MLP on the bundled MNIST subset")
     figure.savefig(output, dpi=100, bbox_inches="tight")
@@ -67,19 +84,23 @@ def main(argv: list[str] | None = None) -> int:
     demo_parser.add_argument("--output", help="where to save the training-curve PNG")
     demo_parser.add_argument("--quiet", action="store_true", help="no progress bar")
     commands.add_parser("bench", help="kernel and training-step benchmarks", add_help=False)
-    commands.add_parser("grade", help="grade exercise notebooks (grade package: a Gradescope "
-                        "autograder)", add_help=False)
+    commands.add_parser(
+        "grade", help="grade exercise notebooks (grade package: a Gradescope autograder)", add_help=False
+    )
     commands.add_parser("release", help="regenerate exercises/ from solutions/", add_help=False)
 
     argv = sys.argv[1:] if argv is None else argv
     from minidl import backend
+
     backend.wait_passively()  # before any thread pool starts (see its docstring)
     if argv and argv[0] == "bench":
         from minidl.bench.runner import main as bench_main
+
         return bench_main(argv[1:])
     if argv and argv[0] in ("grade", "release"):
         # one front door for grading: minidl.grading's own (python -m minidl.grading)
         from minidl.grading.__main__ import main as grading_main
+
         return grading_main(argv)
     args = parser.parse_args(argv)
     if args.command == "info":

@@ -10,6 +10,7 @@ registry still agree), and so does every submodule below it
 The package root installs the finder once, first on ``sys.meta_path``, so it answers before
 the ordinary path finder could load a second copy through the new package's ``__path__``.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -29,7 +30,7 @@ MOVED = {
     "minidl.callbacks": "minidl.training.callbacks",
     "minidl.data": "minidl.training.data",
     "minidl.metrics": "minidl.training.metrics",
-    "minidl.augment": "minidl.training.augment",     # never moved: the short public name
+    "minidl.augment": "minidl.training.augment",  # never moved: the short public name
 }
 
 
@@ -37,7 +38,7 @@ def new_name(name: str) -> str | None:
     """The current home of module ``name`` if it is (or lies below) a moved one, else None."""
     for old, new in MOVED.items():
         if name == old or name.startswith(old + "."):
-            return new + name[len(old):]
+            return new + name[len(old) :]
     return None
 
 
@@ -51,7 +52,7 @@ class _AliasLoader(importlib.abc.Loader):
         return importlib.import_module(self.target)
 
     def exec_module(self, module):
-        pass                                # the module ran once, under its new name
+        pass  # the module ran once, under its new name
 
 
 class MovedModuleFinder(importlib.abc.MetaPathFinder):

@@ -15,6 +15,7 @@ Randomness is here too: every random number minidl draws (weight initialisation,
 dropout masks, shuffling) comes from one ``numpy.random.Generator`` that ``seed(n)``
 resets, so the same seed gives the same run.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -27,8 +28,21 @@ import numpy as np
 from .kernels.common import get_array_module
 
 __all__ = [
-    "use", "current", "kernels", "kernels_for", "get_array_module", "seed", "rng",
-    "numba_available", "wait_passively", "gpu_available", "gpu_status", "check_device", "to_device", "device_of", "to_numpy",
+    "use",
+    "current",
+    "kernels",
+    "kernels_for",
+    "get_array_module",
+    "seed",
+    "rng",
+    "numba_available",
+    "wait_passively",
+    "gpu_available",
+    "gpu_status",
+    "check_device",
+    "to_device",
+    "device_of",
+    "to_numpy",
 ]
 
 KERNEL_BACKENDS = ("numpy", "numba")
@@ -110,7 +124,7 @@ def device_of(x) -> str:
     return "cpu" if get_array_module(x) is np else "gpu"
 
 
-_gpu_found: dict = {}   # the CuPy module -> its successful status, so fit's per-batch moves stay cheap
+_gpu_found: dict = {}  # the CuPy module -> its successful status, so fit's per-batch moves stay cheap
 
 
 def gpu_status() -> tuple[bool, str]:
@@ -122,6 +136,7 @@ def gpu_status() -> tuple[bool, str]:
         return False, 'CuPy is not installed (pip install "minidl[gpu]")'
     try:
         import cupy as cp
+
         count = cp.cuda.runtime.getDeviceCount()
     except Exception as err:  # no driver, no device, broken CUDA install: all mean "no GPU"
         message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -146,6 +161,7 @@ def _require_gpu():
     if not available:
         raise RuntimeError(f"cannot use the GPU: {why}")
     import cupy as cp
+
     return cp
 
 
@@ -156,8 +172,11 @@ def device_name(device) -> str:
     if name in ("cuda", "cuda:0"):
         return "gpu"
     if name not in ("cpu", "gpu"):
-        hint = ("minidl uses one GPU, the first: 'gpu', 'cuda' or 'cuda:0'" if str(name).startswith("cuda:")
-                else "PyTorch's 'cuda' and 'cuda:0' mean 'gpu'")
+        hint = (
+            "minidl uses one GPU, the first: 'gpu', 'cuda' or 'cuda:0'"
+            if str(name).startswith("cuda:")
+            else "PyTorch's 'cuda' and 'cuda:0' mean 'gpu'"
+        )
         raise ValueError(f"device must be 'cpu' or 'gpu', got {device!r} ({hint})")
     return name
 

@@ -2,6 +2,7 @@
 the one definition of the LeNet-5 that the zoo trains and the benchmarks time, a small
 VGG-style network (``vgg_style``) built the way VGG16 is, for the zoo and chapter 13, and
 a small ResNet (``resnet``, ``residual_block``) built the way ResNet-18 is, for chapter 16."""
+
 from .nn.layers.activations import ReLU
 from .nn.layers.conv import Conv2D, GlobalAvgPool2D, MaxPool2D
 from .nn.layers.core import Dense, Flatten
@@ -12,8 +13,7 @@ from .training.model import Sequential, load_model
 __all__ = ["Sequential", "load_model", "lenet5", "vgg_style", "resnet", "residual_block"]
 
 
-def lenet5(num_classes: int = 10, input_shape=(1, 28, 28),
-           kernel_initializer="glorot_uniform") -> Sequential:
+def lenet5(num_classes: int = 10, input_shape=(1, 28, 28), kernel_initializer="glorot_uniform") -> Sequential:
     """LeNet-5 with ReLU and max-pooling for (1, 28, 28) digits: 61,706 parameters for 10 classes.
 
     (N, 1, 28, 28) -> Conv 6@5x5 pad 2 -> (6, 28, 28) -> pool -> (6, 14, 14)
@@ -24,18 +24,34 @@ def lenet5(num_classes: int = 10, input_shape=(1, 28, 28),
     ReLU); the output layer keeps Glorot uniform.
     """
     init = kernel_initializer
-    return Sequential([
-        Conv2D(6, 5, padding=2, kernel_initializer=init), ReLU(), MaxPool2D(2),
-        Conv2D(16, 5, kernel_initializer=init), ReLU(), MaxPool2D(2),
-        Flatten(),
-        Dense(120, kernel_initializer=init), ReLU(),
-        Dense(84, kernel_initializer=init), ReLU(),
-        Dense(num_classes),
-    ], input_shape=input_shape, name="lenet5")
+    return Sequential(
+        [
+            Conv2D(6, 5, padding=2, kernel_initializer=init),
+            ReLU(),
+            MaxPool2D(2),
+            Conv2D(16, 5, kernel_initializer=init),
+            ReLU(),
+            MaxPool2D(2),
+            Flatten(),
+            Dense(120, kernel_initializer=init),
+            ReLU(),
+            Dense(84, kernel_initializer=init),
+            ReLU(),
+            Dense(num_classes),
+        ],
+        input_shape=input_shape,
+        name="lenet5",
+    )
 
 
-def vgg_style(num_classes: int = 10, input_shape=(1, 28, 28), blocks=(8, 16, 32), convs_per_block: int = 2,
-              dense_units: int = 64, kernel_initializer="he_uniform") -> Sequential:
+def vgg_style(
+    num_classes: int = 10,
+    input_shape=(1, 28, 28),
+    blocks=(8, 16, 32),
+    convs_per_block: int = 2,
+    dense_units: int = 64,
+    kernel_initializer="he_uniform",
+) -> Sequential:
     """A small VGG: blocks of 3x3 "same" convolutions + ReLU, each block closed by a 2x2
     max-pool, the channels doubling from block to block, then a small dense head.
 
@@ -61,8 +77,10 @@ def vgg_style(num_classes: int = 10, input_shape=(1, 28, 28), blocks=(8, 16, 32)
     """
     C, H, W = input_shape
     if min(H, W) < 2 ** len(blocks):
-        raise ValueError(f"vgg_style: {len(blocks)} blocks halve the image {len(blocks)} times and need "
-                         f"H, W >= {2 ** len(blocks)}, got input_shape {tuple(input_shape)}")
+        raise ValueError(
+            f"vgg_style: {len(blocks)} blocks halve the image {len(blocks)} times and need "
+            f"H, W >= {2 ** len(blocks)}, got input_shape {tuple(input_shape)}"
+        )
     layers = []
     for filters in blocks:
         for _ in range(convs_per_block):
@@ -75,8 +93,9 @@ def vgg_style(num_classes: int = 10, input_shape=(1, 28, 28), blocks=(8, 16, 32)
     return Sequential(layers, input_shape=input_shape, name="vgg_style")
 
 
-def residual_block(filters: int, stride: int = 1, projection: bool | None = None,
-                   kernel_initializer="he_normal") -> Residual:
+def residual_block(
+    filters: int, stride: int = 1, projection: bool | None = None, kernel_initializer="he_normal"
+) -> Residual:
     """ResNet's basic block (He et al., 2016): two 3x3 convolutions with BatchNorm, a skip
     around them, ReLU after the sum.
 
@@ -91,16 +110,29 @@ def residual_block(filters: int, stride: int = 1, projection: bool | None = None
     if projection is None:
         projection = stride != 1
     init = kernel_initializer
-    block = [Conv2D(filters, 3, stride=stride, padding=1, use_bias=False, kernel_initializer=init),
-             BatchNorm(), ReLU(),
-             Conv2D(filters, 3, padding=1, use_bias=False, kernel_initializer=init), BatchNorm()]
-    shortcut = ([Conv2D(filters, 1, stride=stride, use_bias=False, kernel_initializer=init), BatchNorm()]
-                if projection else None)
+    block = [
+        Conv2D(filters, 3, stride=stride, padding=1, use_bias=False, kernel_initializer=init),
+        BatchNorm(),
+        ReLU(),
+        Conv2D(filters, 3, padding=1, use_bias=False, kernel_initializer=init),
+        BatchNorm(),
+    ]
+    shortcut = (
+        [Conv2D(filters, 1, stride=stride, use_bias=False, kernel_initializer=init), BatchNorm()]
+        if projection
+        else None
+    )
     return Residual(block, shortcut=shortcut, activation="relu")
 
 
-def resnet(num_classes: int = 10, input_shape=(1, 28, 28), stages=(8, 16, 32), blocks_per_stage: int = 1,
-           stem_stride: int = 1, kernel_initializer="he_normal") -> Sequential:
+def resnet(
+    num_classes: int = 10,
+    input_shape=(1, 28, 28),
+    stages=(8, 16, 32),
+    blocks_per_stage: int = 1,
+    stem_stride: int = 1,
+    kernel_initializer="he_normal",
+) -> Sequential:
     """A small ResNet: a 3x3 stem, stages of basic residual blocks, global average pooling.
 
     ResNet-18 (He et al., 2016) is this recipe with ``stages=(64, 128, 256, 512)``, two blocks
@@ -124,18 +156,30 @@ def resnet(num_classes: int = 10, input_shape=(1, 28, 28), stages=(8, 16, 32), b
     """
     C, H, W = input_shape
     halvings = len(stages) - 1 + (stem_stride > 1)
-    if min(H, W) < 2 ** halvings:
-        raise ValueError(f"resnet: {len(stages)} stages and stem_stride={stem_stride} halve the image "
-                         f"{halvings} times and need H, W >= {2 ** halvings}, got input_shape {tuple(input_shape)}")
-    layers = [Conv2D(stages[0], 3, stride=stem_stride, padding=1, use_bias=False,
-                     kernel_initializer=kernel_initializer),
-              BatchNorm(), ReLU()]
+    if min(H, W) < 2**halvings:
+        raise ValueError(
+            f"resnet: {len(stages)} stages and stem_stride={stem_stride} halve the image "
+            f"{halvings} times and need H, W >= {2**halvings}, got input_shape {tuple(input_shape)}"
+        )
+    layers = [
+        Conv2D(
+            stages[0], 3, stride=stem_stride, padding=1, use_bias=False, kernel_initializer=kernel_initializer
+        ),
+        BatchNorm(),
+        ReLU(),
+    ]
     channels = stages[0]
     for i, filters in enumerate(stages):
         for j in range(blocks_per_stage):
             stride = 2 if i > 0 and j == 0 else 1
-            layers.append(residual_block(filters, stride, projection=stride != 1 or filters != channels,
-                                         kernel_initializer=kernel_initializer))
+            layers.append(
+                residual_block(
+                    filters,
+                    stride,
+                    projection=stride != 1 or filters != channels,
+                    kernel_initializer=kernel_initializer,
+                )
+            )
             channels = filters
     layers += [GlobalAvgPool2D(), Dense(num_classes)]
     return Sequential(layers, input_shape=input_shape, name="resnet")

@@ -3,6 +3,7 @@
 Every function returns the Matplotlib ``Figure`` (so notebooks show it and scripts can
 ``savefig`` it); every axis is labelled and every figure titled.
 """
+
 from __future__ import annotations
 
 import math
@@ -12,6 +13,7 @@ import numpy as np
 
 def _plt():
     import matplotlib.pyplot as plt
+
     return plt
 
 
@@ -41,8 +43,15 @@ def plot_history(history, metrics=None, title: str = "Training history"):
     return fig
 
 
-def image_grid(images, labels=None, predictions=None, class_names=None, ncols: int = 8,
-               title: str = "Images", cmap="gray"):
+def image_grid(
+    images,
+    labels=None,
+    predictions=None,
+    class_names=None,
+    ncols: int = 8,
+    title: str = "Images",
+    cmap="gray",
+):
     """Show images (N, C, H, W), (N, H, W) or flattened squares (N, H*W) in a grid.
 
     With ``predictions`` each title reads ``label / prediction`` and mistakes are red.
@@ -51,7 +60,9 @@ def image_grid(images, labels=None, predictions=None, class_names=None, ncols: i
     if images.ndim == 2:
         side = int(math.isqrt(images.shape[1]))
         if side * side != images.shape[1]:
-            raise ValueError(f"image_grid cannot reshape flat images of {images.shape[1]} values into squares")
+            raise ValueError(
+                f"image_grid cannot reshape flat images of {images.shape[1]} values into squares"
+            )
         images = images.reshape(-1, side, side)
     if images.ndim == 4:
         images = images[:, 0] if images.shape[1] == 1 else images.transpose(0, 2, 3, 1)
@@ -71,8 +82,9 @@ def image_grid(images, labels=None, predictions=None, class_names=None, ncols: i
         ax.imshow(images[i], cmap=cmap if images[i].ndim == 2 else None)
         if labels is not None and predictions is not None:
             wrong = labels[i] != predictions[i]
-            ax.set_title(f"{name(labels[i])} / {name(predictions[i])}", fontsize=9,
-                         color="red" if wrong else "black")
+            ax.set_title(
+                f"{name(labels[i])} / {name(predictions[i])}", fontsize=9, color="red" if wrong else "black"
+            )
         elif labels is not None:
             ax.set_title(name(labels[i]), fontsize=9)
     fig.suptitle(title + (" (label / prediction)" if predictions is not None else ""))
@@ -104,8 +116,15 @@ def plot_confusion_matrix(y_true, y_pred, class_names=None, title: str = "Confus
     ax.set_yticks(ticks, labels=names)
     for i in range(k):
         for j in range(k):
-            ax.text(j, i, counts[i, j], ha="center", va="center", fontsize=8,
-                    color="white" if counts[i, j] > counts.max() / 2 else "black")
+            ax.text(
+                j,
+                i,
+                counts[i, j],
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if counts[i, j] > counts.max() / 2 else "black",
+            )
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     ax.set_title(title)
@@ -114,8 +133,15 @@ def plot_confusion_matrix(y_true, y_pred, class_names=None, title: str = "Confus
     return fig
 
 
-def plot_decision_boundary(model, x, y, resolution: int = 200, title: str = "Decision boundary",
-                           xlabel: str = "x1", ylabel: str = "x2"):
+def plot_decision_boundary(
+    model,
+    x,
+    y,
+    resolution: int = 200,
+    title: str = "Decision boundary",
+    xlabel: str = "x1",
+    ylabel: str = "x2",
+):
     """Colour the plane by the class ``model.predict`` gives (or the sign of one output),
     with the 2-D points ``x`` (N, 2) coloured by ``y``."""
     x, y = np.asarray(x), np.asarray(y)
@@ -126,8 +152,11 @@ def plot_decision_boundary(model, x, y, resolution: int = 200, title: str = "Dec
     gx, gy = np.meshgrid(np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution))
     grid = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32)
     scores = np.asarray(model.predict(grid, batch_size=4096) if hasattr(model, "predict") else model(grid))
-    classes = scores.argmax(axis=1) if scores.ndim == 2 and scores.shape[1] > 1 else (scores.ravel() > (
-        0.5 if scores.min() >= 0 and scores.max() <= 1 else 0.0)).astype(int)
+    classes = (
+        scores.argmax(axis=1)
+        if scores.ndim == 2 and scores.shape[1] > 1
+        else (scores.ravel() > (0.5 if scores.min() >= 0 and scores.max() <= 1 else 0.0)).astype(int)
+    )
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5, 4.5))
     ax.contourf(gx, gy, classes.reshape(gx.shape), alpha=0.3, cmap="viridis")

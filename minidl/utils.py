@@ -1,4 +1,5 @@
 """Keras's ``utils`` names: ``to_categorical`` (one-hot labels) and the image data format."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,5 +19,5 @@ def to_categorical(y, num_classes: int | None = None, dtype="float32"):
     if y.ndim >= 2 and y.shape[-1] == 1:
         y = y.reshape(y.shape[:-1])
     if np.issubdtype(y.dtype, np.floating) and np.all(y == np.round(y)):
-        y = y.astype(np.int64)          # Keras accepts whole-number floats as labels
+        y = y.astype(np.int64)  # Keras accepts whole-number floats as labels
     return one_hot(y, num_classes, dtype=np.dtype(dtype))

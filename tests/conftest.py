@@ -1,5 +1,6 @@
 """Shared fixtures: a fresh seed for every test, the kernel tier as a parameter, and chapter 3's
 solutions with one exercise cell replaced (the grader's tests build their submissions from it)."""
+
 import copy
 import json
 from pathlib import Path
@@ -36,8 +37,13 @@ def rng():
 CHAPTER3 = Path(__file__).resolve().parents[1] / "solutions" / "03_backpropagation.ipynb"
 
 
-def chapter3_with_cell(path: Path, exercise: str | None = None, source: str | None = None,
-                       extra_cell: str | None = None, keep: bool = True) -> Path:
+def chapter3_with_cell(
+    path: Path,
+    exercise: str | None = None,
+    source: str | None = None,
+    extra_cell: str | None = None,
+    keep: bool = True,
+) -> Path:
     """Write to ``path`` chapter 3's solutions with the cell of ``exercise`` given ``source``
     (removed when ``source`` is None and ``keep`` is False), and ``extra_cell`` (a setup code
     cell) inserted third when given. ``exercise=None`` writes the solutions unchanged."""
@@ -53,8 +59,16 @@ def chapter3_with_cell(path: Path, exercise: str | None = None, source: str | No
                 cell["source"] = source
         cells.append(cell)
     if extra_cell is not None:
-        cells.insert(2, {"cell_type": "code", "metadata": {"minidl": {"setup": True}},
-                         "source": extra_cell, "outputs": [], "execution_count": None})
+        cells.insert(
+            2,
+            {
+                "cell_type": "code",
+                "metadata": {"minidl": {"setup": True}},
+                "source": extra_cell,
+                "outputs": [],
+                "execution_count": None,
+            },
+        )
     nb["cells"] = cells
     path.write_text(json.dumps(nb), encoding="utf-8")
     return path
@@ -71,4 +85,5 @@ def chapter3(tmp_path):
         folder.mkdir()
         made.append(chapter3_with_cell(folder / name, exercise, source, extra_cell, keep))
         return made[-1]
+
     return make

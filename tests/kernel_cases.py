@@ -17,6 +17,7 @@ call (in-place kernels) must have the reference's shape and dtype and equal its 
 the tolerance; an argument the reference returns (an output written in place) must be
 returned by the tier as the same object.
 """
+
 from __future__ import annotations
 
 import copy
@@ -38,10 +39,11 @@ TOLERANCE = {F32: dict(rtol=2e-5, atol=2e-6), F64: dict(rtol=1e-10, atol=1e-12)}
 @dataclass(frozen=True)
 class Kernel:
     """One row of the table: how to make the inputs of ``reference.<name>``, and how close."""
+
     name: str
     cases: Callable[[np.random.Generator, type], list]
-    exact: bool = False     # copies, comparisons, sums in a fixed order: equal bit for bit
-    scale: tuple = (1, 1)   # multiplies TOLERANCE's (rtol, atol): sums of many terms, in another order
+    exact: bool = False  # copies, comparisons, sums in a fixed order: equal bit for bit
+    scale: tuple = (1, 1)  # multiplies TOLERANCE's (rtol, atol): sums of many terms, in another order
 
     def tolerance(self, dtype) -> dict:
         if self.exact:
@@ -72,11 +74,19 @@ def output_size(size, kernel, stride, pad=0):
 
 
 def _softmax_cases(rng, dtype):
-    cases = [(_normal(rng, (N, K), dtype, scale), rng.integers(0, K, size=N))
-             for N, K, scale in [(1, 2, 1.0), (7, 10, 3.0), (64, 10, 30.0), (5, 1000, 1.0),
-                                 # GPU: several rows per block, a last block part full;
-                                 # rows longer than a block's 256 threads
-                                 (300, 3, 4.0), (3, 3000, 10.0)]]
+    cases = [
+        (_normal(rng, (N, K), dtype, scale), rng.integers(0, K, size=N))
+        for N, K, scale in [
+            (1, 2, 1.0),
+            (7, 10, 3.0),
+            (64, 10, 30.0),
+            (5, 1000, 1.0),
+            # GPU: several rows per block, a last block part full;
+            # rows longer than a block's 256 threads
+            (300, 3, 4.0),
+            (3, 3000, 10.0),
+        ]
+    ]
     logits = _normal(rng, (37, 10), dtype, 5.0)
     logits[3] += 100  # large logits: the max subtraction must keep exp finite
     cases.append((logits, rng.integers(0, 10, size=37)))
@@ -96,15 +106,20 @@ def _masked_softmax_cases(rng, dtype):
     (Gm = N, shared by H heads), no mask, a fully masked row, rows longer than 256 keys, and
     large scores (the max subtraction must keep exp finite)."""
     cases = []
-    for G, Gm, Tq, Tk, scale, kind in [(1, 1, 1, 1, 1.0, "none"), (6, 1, 5, 5, 0.5, "causal"),
-                                       (8, 4, 7, 9, 0.25, "random"), (3, 3, 4, 300, 0.1, "random"),
-                                       (2, 1, 3, 6, 1.0, "none"), (4, 2, 6, 6, 8.0, "random")]:
+    for G, Gm, Tq, Tk, scale, kind in [
+        (1, 1, 1, 1, 1.0, "none"),
+        (6, 1, 5, 5, 0.5, "causal"),
+        (8, 4, 7, 9, 0.25, "random"),
+        (3, 3, 4, 300, 0.1, "random"),
+        (2, 1, 3, 6, 1.0, "none"),
+        (4, 2, 6, 6, 8.0, "random"),
+    ]:
         scores = _normal(rng, (G, Tq, Tk), dtype, 3.0)
         if kind == "causal":
             keep = np.tril(np.ones((Tq, Tk), dtype=bool))[None]
         elif kind == "random":
             keep = rng.random((Gm, Tq, Tk)) < 0.7
-            keep[0, 0] = False                      # a query that may attend to nothing
+            keep[0, 0] = False  # a query that may attend to nothing
         else:
             keep = np.ones((Gm, Tq, Tk), dtype=bool)
         cases.append((scores, keep, scale))
@@ -112,59 +127,123 @@ def _masked_softmax_cases(rng, dtype):
 
 
 def _masked_softmax_backward_cases(rng, dtype):
-    return [(reference.masked_softmax(scores, keep, scale), _normal(rng, scores.shape, dtype), scale)
-            for scores, keep, scale in _masked_softmax_cases(rng, dtype)]
+    return [
+        (reference.masked_softmax(scores, keep, scale), _normal(rng, scores.shape, dtype), scale)
+        for scores, keep, scale in _masked_softmax_cases(rng, dtype)
+    ]
 
 
 def _dropout_forward_cases(rng, dtype):
-    return [(_normal(rng, shape, dtype), rng.random(shape, dtype=F32), rate)
-            for shape, rate in [((3, 4), 0.5), ((2, 3, 5, 7), 0.1), ((1000,), 0.9), ((4, 4), 0.0),
-                                ((5, 3, 7, 11), 0.3)]]
+    return [
+        (_normal(rng, shape, dtype), rng.random(shape, dtype=F32), rate)
+        for shape, rate in [
+            ((3, 4), 0.5),
+            ((2, 3, 5, 7), 0.1),
+            ((1000,), 0.9),
+            ((4, 4), 0.0),
+            ((5, 3, 7, 11), 0.3),
+        ]
+    ]
 
 
 def _dropout_backward_cases(rng, dtype):
-    return [(_normal(rng, x.shape, dtype), reference.dropout_forward(x, u, rate)[1])
-            for x, u, rate in _dropout_forward_cases(rng, dtype)]
+    return [
+        (_normal(rng, x.shape, dtype), reference.dropout_forward(x, u, rate)[1])
+        for x, u, rate in _dropout_forward_cases(rng, dtype)
+    ]
 
 
 def _sgd_cases(rng, dtype):
     cases = []
-    for shape, momentum, nesterov, weight_decay in [((5, 3), 0.0, False, 0.0), ((7,), 0.9, False, 0.0),
-                                                    ((2, 3, 4), 0.9, True, 1e-2), ((50, 20), 0.5, False, 1e-3),
-                                                    ((33, 17), 0.0, False, 1e-2)]:
+    for shape, momentum, nesterov, weight_decay in [
+        ((5, 3), 0.0, False, 0.0),
+        ((7,), 0.9, False, 0.0),
+        ((2, 3, 4), 0.9, True, 1e-2),
+        ((50, 20), 0.5, False, 1e-3),
+        ((33, 17), 0.0, False, 1e-2),
+    ]:
         velocity = _normal(rng, shape, dtype) if momentum else np.zeros(shape, dtype)
-        cases.append((_normal(rng, shape, dtype), _normal(rng, shape, dtype), velocity,
-                      0.1, momentum, nesterov, weight_decay))
+        cases.append(
+            (
+                _normal(rng, shape, dtype),
+                _normal(rng, shape, dtype),
+                velocity,
+                0.1,
+                momentum,
+                nesterov,
+                weight_decay,
+            )
+        )
     return cases
 
 
 def _adam_cases(rng, dtype):
     cases = []
-    for shape, step, weight_decay, decoupled in [((5, 3), 1, 0.0, False), ((7,), 10, 1e-2, False),
-                                                 ((2, 3, 4), 3, 1e-2, True), ((60, 20), 1000, 0.0, True)]:
+    for shape, step, weight_decay, decoupled in [
+        ((5, 3), 1, 0.0, False),
+        ((7,), 10, 1e-2, False),
+        ((2, 3, 4), 3, 1e-2, True),
+        ((60, 20), 1000, 0.0, True),
+    ]:
         m = _normal(rng, shape, dtype, 0.1)
         v = np.abs(_normal(rng, shape, dtype, 0.1))
-        cases.append((_normal(rng, shape, dtype), _normal(rng, shape, dtype), m, v,
-                      1e-3, 0.9, 0.999, 1e-8, step, weight_decay, decoupled))
+        cases.append(
+            (
+                _normal(rng, shape, dtype),
+                _normal(rng, shape, dtype),
+                m,
+                v,
+                1e-3,
+                0.9,
+                0.999,
+                1e-8,
+                step,
+                weight_decay,
+                decoupled,
+            )
+        )
     return cases
 
 
 def _rmsprop_cases(rng, dtype):
     cases = []
-    for shape, momentum, weight_decay in [((5, 3), 0.0, 0.0), ((7,), 0.9, 0.0), ((2, 3, 4), 0.5, 1e-2),
-                                          ((50, 20), 0.0, 1e-3)]:
+    for shape, momentum, weight_decay in [
+        ((5, 3), 0.0, 0.0),
+        ((7,), 0.9, 0.0),
+        ((2, 3, 4), 0.5, 1e-2),
+        ((50, 20), 0.0, 1e-3),
+    ]:
         square_avg = np.abs(_normal(rng, shape, dtype, 0.1))
         buffer = _normal(rng, shape, dtype, 0.1) if momentum else np.zeros(shape, dtype)
-        cases.append((_normal(rng, shape, dtype), _normal(rng, shape, dtype), square_avg, buffer,
-                      1e-2, 0.99, 1e-8, momentum, weight_decay))
+        cases.append(
+            (
+                _normal(rng, shape, dtype),
+                _normal(rng, shape, dtype),
+                square_avg,
+                buffer,
+                1e-2,
+                0.99,
+                1e-8,
+                momentum,
+                weight_decay,
+            )
+        )
     return cases
 
 
 def _adagrad_cases(rng, dtype):
     cases = []
     for shape, weight_decay in [((5, 3), 0.0), ((7,), 1e-2), ((2, 3, 4), 0.0), ((50, 20), 1e-3)]:
-        cases.append((_normal(rng, shape, dtype), _normal(rng, shape, dtype),
-                      np.abs(_normal(rng, shape, dtype)), 1e-2, 1e-10, weight_decay))
+        cases.append(
+            (
+                _normal(rng, shape, dtype),
+                _normal(rng, shape, dtype),
+                np.abs(_normal(rng, shape, dtype)),
+                1e-2,
+                1e-10,
+                weight_decay,
+            )
+        )
     return cases
 
 
@@ -198,8 +277,10 @@ POOL_GEOMETRIES = [
 
 
 def _im2col_cases(rng, dtype):
-    return [(_normal(rng, (N, C, H, W), dtype), kh, kw, sh, sw, ph, pw)
-            for N, C, H, W, kh, kw, sh, sw, ph, pw in CONV_GEOMETRIES]
+    return [
+        (_normal(rng, (N, C, H, W), dtype), kh, kw, sh, sw, ph, pw)
+        for N, C, H, W, kh, kw, sh, sw, ph, pw in CONV_GEOMETRIES
+    ]
 
 
 def _col2im_cases(rng, dtype):
@@ -245,13 +326,29 @@ def _avg_pool_backward_cases(rng, dtype):
 # (N, C, L): dense batches, images, a channel of more values than a CUDA block has threads
 # (600 > 256), a batch of one channel of two values; channels of more values than one GPU
 # block takes (gpu.BATCHNORM_CHUNK = 4096: two and three chunks, the last one short).
-BATCHNORM_SHAPES = [(8, 5, 1), (2, 3, 10), (256, 16, 1), (16, 8, 49), (2, 1, 1), (8, 3, 50), (600, 2, 1),
-                    (64, 2, 100), (5000, 1, 2)]
+BATCHNORM_SHAPES = [
+    (8, 5, 1),
+    (2, 3, 10),
+    (256, 16, 1),
+    (16, 8, 49),
+    (2, 1, 1),
+    (8, 3, 50),
+    (600, 2, 1),
+    (64, 2, 100),
+    (5000, 1, 2),
+]
 
 
 def _batchnorm_forward_cases(rng, dtype):
-    return [(_normal(rng, shape, dtype, 2.0) + dtype(3.0), _normal(rng, shape[1], dtype),
-             _normal(rng, shape[1], dtype), 1e-5) for shape in BATCHNORM_SHAPES]
+    return [
+        (
+            _normal(rng, shape, dtype, 2.0) + dtype(3.0),
+            _normal(rng, shape[1], dtype),
+            _normal(rng, shape[1], dtype),
+            1e-5,
+        )
+        for shape in BATCHNORM_SHAPES
+    ]
 
 
 def _batchnorm_backward_cases(rng, dtype):
@@ -273,9 +370,17 @@ def _lstm_forward_cases(rng, dtype):
     for N, H, scale in CELL_SHAPES:
         xw = _normal(rng, (N, 4 * H), dtype, scale)
         xw[0, 0] = -200  # sigmoid of a very negative number: exp overflows, the gate must be 0
-        cases.append((xw, _normal(rng, (N, 4 * H), dtype, 2.0), _normal(rng, 4 * H, dtype),
-                      _normal(rng, (N, H), dtype), np.zeros((N, 4 * H), dtype),
-                      np.zeros((N, H), dtype), np.zeros((N, H), dtype)))
+        cases.append(
+            (
+                xw,
+                _normal(rng, (N, 4 * H), dtype, 2.0),
+                _normal(rng, 4 * H, dtype),
+                _normal(rng, (N, H), dtype),
+                np.zeros((N, 4 * H), dtype),
+                np.zeros((N, H), dtype),
+                np.zeros((N, H), dtype),
+            )
+        )
     return cases
 
 
@@ -296,9 +401,18 @@ def _gru_forward_cases(rng, dtype):
     for N, H, scale in CELL_SHAPES:
         xw = _normal(rng, (N, 3 * H), dtype, scale)
         xw[0, 0] = -200
-        cases.append((xw, _normal(rng, (N, 3 * H), dtype, 2.0), _normal(rng, 3 * H, dtype),
-                      _normal(rng, 3 * H, dtype), _normal(rng, (N, H), dtype),
-                      np.zeros((N, 3 * H), dtype), np.zeros((N, H), dtype), np.zeros((N, H), dtype)))
+        cases.append(
+            (
+                xw,
+                _normal(rng, (N, 3 * H), dtype, 2.0),
+                _normal(rng, 3 * H, dtype),
+                _normal(rng, 3 * H, dtype),
+                _normal(rng, (N, H), dtype),
+                np.zeros((N, 3 * H), dtype),
+                np.zeros((N, H), dtype),
+                np.zeros((N, H), dtype),
+            )
+        )
     return cases
 
 
@@ -307,12 +421,14 @@ def _gru_backward_cases(rng, dtype):
     for xw, hw, bx, bh, h_prev, gates, hn, h in _gru_forward_cases(rng, dtype):
         reference.gru_cell_forward(xw, hw, bx, bh, h_prev, gates, hn, h)
         N, H = h.shape
+
         def outputs(N=N, H=H):
             return np.zeros((N, 3 * H), dtype), np.zeros((N, 3 * H), dtype)
+
         dh = _normal(rng, (N, H), dtype)
         cases.append((dh, gates, hn, h_prev, *outputs(), np.zeros((N, H), dtype)))
         dh = dh.copy()
-        cases.append((dh, gates, hn, h_prev, *outputs(), dh))   # dh_prev written over dh
+        cases.append((dh, gates, hn, h_prev, *outputs(), dh))  # dh_prev written over dh
     return cases
 
 
@@ -339,8 +455,17 @@ def _lstm_backward_sequence_cases(rng, dtype):
     for xw, Wh, b, gates, cells, hs in _lstm_sequence_inputs(rng, dtype):
         reference.lstm_forward_sequence(xw, Wh, b, gates, cells, hs)
         T, N, H = hs[1:].shape
-        cases.append((_normal(rng, (T, N, H), dtype), np.ascontiguousarray(Wh.T), gates, cells,
-                      np.zeros((T, N, 4 * H), dtype), np.zeros((N, H), dtype), np.zeros((N, H), dtype)))
+        cases.append(
+            (
+                _normal(rng, (T, N, H), dtype),
+                np.ascontiguousarray(Wh.T),
+                gates,
+                cells,
+                np.zeros((T, N, 4 * H), dtype),
+                np.zeros((N, H), dtype),
+                np.zeros((N, H), dtype),
+            )
+        )
     return cases
 
 
@@ -350,8 +475,15 @@ def _gru_sequence_inputs(rng, dtype):
         Wh = _normal(rng, (H, 3 * H), dtype, 1 / np.sqrt(H))
         hs = np.zeros((T + 1, N, H), dtype)
         hs[0] = _normal(rng, (N, H), dtype)
-        yield (xw, Wh, _normal(rng, 3 * H, dtype), _normal(rng, 3 * H, dtype),
-               np.zeros((T, N, 3 * H), dtype), np.zeros((T, N, H), dtype), hs)
+        yield (
+            xw,
+            Wh,
+            _normal(rng, 3 * H, dtype),
+            _normal(rng, 3 * H, dtype),
+            np.zeros((T, N, 3 * H), dtype),
+            np.zeros((T, N, H), dtype),
+            hs,
+        )
 
 
 def _gru_forward_sequence_cases(rng, dtype):
@@ -363,42 +495,55 @@ def _gru_backward_sequence_cases(rng, dtype):
     for xw, Wh, bx, bh, gates, hn, hs in _gru_sequence_inputs(rng, dtype):
         reference.gru_forward_sequence(xw, Wh, bx, bh, gates, hn, hs)
         T, N, H = hn.shape
-        cases.append((_normal(rng, (T, N, H), dtype), np.ascontiguousarray(Wh.T), gates, hn, hs,
-                      np.zeros((T, N, 3 * H), dtype), np.zeros((T, N, 3 * H), dtype), np.zeros((N, H), dtype)))
+        cases.append(
+            (
+                _normal(rng, (T, N, H), dtype),
+                np.ascontiguousarray(Wh.T),
+                gates,
+                hn,
+                hs,
+                np.zeros((T, N, 3 * H), dtype),
+                np.zeros((T, N, 3 * H), dtype),
+                np.zeros((N, H), dtype),
+            )
+        )
     return cases
 
 
 # ------------------------------------------------------------------ the table
-TABLE = {kernel.name: kernel for kernel in [
-    Kernel("softmax_cross_entropy", _softmax_cases),
-    Kernel("softmax_cross_entropy_backward", _softmax_backward_cases),
-    Kernel("masked_softmax", _masked_softmax_cases),
-    Kernel("masked_softmax_backward", _masked_softmax_backward_cases, scale=(5, 5)),
-    Kernel("dropout_forward", _dropout_forward_cases),
-    Kernel("dropout_backward", _dropout_backward_cases),
-    Kernel("sgd_update", _sgd_cases),
-    Kernel("rmsprop_update", _rmsprop_cases),
-    Kernel("adagrad_update", _adagrad_cases),
-    Kernel("adam_update", _adam_cases),
-    Kernel("im2col", _im2col_cases, exact=True),
-    Kernel("col2im", _col2im_cases),
-    Kernel("max_pool_forward", _max_pool_forward_cases, exact=True),
-    Kernel("max_pool_backward", _max_pool_backward_cases, exact=True),
-    Kernel("avg_pool_forward", _avg_pool_forward_cases, exact=True),
-    Kernel("avg_pool_backward", _avg_pool_backward_cases, exact=True),
-    Kernel("batchnorm_forward", _batchnorm_forward_cases),
-    # dbeta, dgamma: sums of M = N * L products that cancel; each tier sums in its own order
-    Kernel("batchnorm_backward", _batchnorm_backward_cases, scale=(10, 100)),
-    Kernel("lstm_cell_forward", _lstm_forward_cases),
-    Kernel("lstm_cell_backward", _lstm_backward_cases),
-    Kernel("gru_cell_forward", _gru_forward_cases),
-    Kernel("gru_cell_backward", _gru_backward_cases),
-    # T steps of products and cells: rounding compounds along the sequence
-    Kernel("lstm_forward_sequence", _lstm_forward_sequence_cases, scale=(10, 10)),
-    Kernel("lstm_backward_sequence", _lstm_backward_sequence_cases, scale=(10, 10)),
-    Kernel("gru_forward_sequence", _gru_forward_sequence_cases, scale=(10, 10)),
-    Kernel("gru_backward_sequence", _gru_backward_sequence_cases, scale=(10, 10)),
-]}
+TABLE = {
+    kernel.name: kernel
+    for kernel in [
+        Kernel("softmax_cross_entropy", _softmax_cases),
+        Kernel("softmax_cross_entropy_backward", _softmax_backward_cases),
+        Kernel("masked_softmax", _masked_softmax_cases),
+        Kernel("masked_softmax_backward", _masked_softmax_backward_cases, scale=(5, 5)),
+        Kernel("dropout_forward", _dropout_forward_cases),
+        Kernel("dropout_backward", _dropout_backward_cases),
+        Kernel("sgd_update", _sgd_cases),
+        Kernel("rmsprop_update", _rmsprop_cases),
+        Kernel("adagrad_update", _adagrad_cases),
+        Kernel("adam_update", _adam_cases),
+        Kernel("im2col", _im2col_cases, exact=True),
+        Kernel("col2im", _col2im_cases),
+        Kernel("max_pool_forward", _max_pool_forward_cases, exact=True),
+        Kernel("max_pool_backward", _max_pool_backward_cases, exact=True),
+        Kernel("avg_pool_forward", _avg_pool_forward_cases, exact=True),
+        Kernel("avg_pool_backward", _avg_pool_backward_cases, exact=True),
+        Kernel("batchnorm_forward", _batchnorm_forward_cases),
+        # dbeta, dgamma: sums of M = N * L products that cancel; each tier sums in its own order
+        Kernel("batchnorm_backward", _batchnorm_backward_cases, scale=(10, 100)),
+        Kernel("lstm_cell_forward", _lstm_forward_cases),
+        Kernel("lstm_cell_backward", _lstm_backward_cases),
+        Kernel("gru_cell_forward", _gru_forward_cases),
+        Kernel("gru_cell_backward", _gru_backward_cases),
+        # T steps of products and cells: rounding compounds along the sequence
+        Kernel("lstm_forward_sequence", _lstm_forward_sequence_cases, scale=(10, 10)),
+        Kernel("lstm_backward_sequence", _lstm_backward_sequence_cases, scale=(10, 10)),
+        Kernel("gru_forward_sequence", _gru_forward_sequence_cases, scale=(10, 10)),
+        Kernel("gru_backward_sequence", _gru_backward_sequence_cases, scale=(10, 10)),
+    ]
+}
 
 
 # ------------------------------------------------------------------ comparing
@@ -434,7 +579,9 @@ def _assert_same(where, ref, ours, tolerance, to_numpy):
     assert ours.shape == ref.shape, f"{where}: shape {ours.shape}, reference {ref.shape}"
     assert ours.dtype == ref.dtype, f"{where}: dtype {ours.dtype}, reference {ref.dtype}"
     if tolerance["rtol"] == tolerance["atol"] == 0:
-        np.testing.assert_array_equal(ours, ref, err_msg=f"{where}: differs from the reference (must be exact)")
+        np.testing.assert_array_equal(
+            ours, ref, err_msg=f"{where}: differs from the reference (must be exact)"
+        )
     else:
         np.testing.assert_allclose(ours, ref, err_msg=f"{where}: differs from the reference", **tolerance)
 
@@ -462,9 +609,10 @@ def compare(tier, name, dtype, args, label=None, place=None, to_numpy=np.asarray
         _assert_same(f"{where}, result {i}", r, ours, tolerance, to_numpy)
         returned = [j for j, a in enumerate(ref_args) if a is r]
         if returned:  # an output the reference writes in place and returns: the tier returns it too
-            assert ours is tier_args[returned[0]], \
+            assert ours is tier_args[returned[0]], (
                 f"{where}: result {i} is not argument {returned[0]}, which the reference writes and returns"
-    for i, (r, ours) in enumerate(zip(ref_args, tier_args)):   # arguments updated in place
+            )
+    for i, (r, ours) in enumerate(zip(ref_args, tier_args)):  # arguments updated in place
         if isinstance(r, np.ndarray):
             _assert_same(f"{where}, argument {i} after the call", r, ours, tolerance, to_numpy)
 

@@ -25,6 +25,7 @@ No module imports the package root (``import minidl``, ``from minidl import __ve
 except ``__main__``, which sits above it. An import of an old path (``minidl.layers``,
 ``minidl.model``, ...: ``minidl._moved.MOVED``) counts as an import of the module's new home.
 """
+
 from __future__ import annotations
 
 import ast
@@ -46,8 +47,11 @@ GROUPS = [
     ("version", 0, ["minidl._version", "minidl._moved"]),
     ("backend", 1, ["minidl.backend"]),
     ("foundations", 2, ["minidl.datasets", "minidl.plot"]),
-    ("nn-foundations", 3, ["minidl.nn.initializers", "minidl.nn.regularizers", "minidl.nn.gradcheck",
-                           "minidl.nn.optim"]),
+    (
+        "nn-foundations",
+        3,
+        ["minidl.nn.initializers", "minidl.nn.regularizers", "minidl.nn.gradcheck", "minidl.nn.optim"],
+    ),
     ("layers", 4, ["minidl.nn.layers"]),
     ("losses", 4, ["minidl.nn.losses"]),
     ("nn", 5, ["minidl.nn"]),
@@ -61,9 +65,15 @@ GROUPS = [
     ("root", 9, ["minidl"]),
     ("main", 10, ["minidl.__main__"]),
 ]
-ENTRY_POINT = "minidl.__main__"      # the one module allowed to import the package root
-ON_FIRST_USE = ("minidl.gallery", "minidl.zoo", "minidl.plot", "minidl.bench", "minidl.grading",
-                "minidl.keras")
+ENTRY_POINT = "minidl.__main__"  # the one module allowed to import the package root
+ON_FIRST_USE = (
+    "minidl.gallery",
+    "minidl.zoo",
+    "minidl.plot",
+    "minidl.bench",
+    "minidl.grading",
+    "minidl.keras",
+)
 
 
 # ============================================================================ reading the graph
@@ -84,7 +94,7 @@ def _resolve(module: str, is_package: bool, target: str | None, level: int) -> s
     if level == 0:
         return target
     package = module.split(".") if is_package else module.split(".")[:-1]
-    base = package[:len(package) - (level - 1)]
+    base = package[: len(package) - (level - 1)]
     return ".".join(base + ([target] if target else []))
 
 
@@ -108,8 +118,9 @@ def import_graph(package_dir: Path = PACKAGE_DIR, rename=new_name) -> dict[str, 
                     sub = rename(f"{base}.{alias.name}") or f"{base}.{alias.name}"
                     edges.append((sub if sub in modules else base, node.lineno))
         edges = [(rename(target) or target, line) for target, line in edges]
-        graph[module] = [(target, line) for target, line in edges
-                         if target == root or target.startswith(root + ".")]
+        graph[module] = [
+            (target, line) for target, line in edges if target == root or target.startswith(root + ".")
+        ]
     return graph
 
 
@@ -127,13 +138,13 @@ def group_of(module: str, groups=GROUPS) -> tuple[str, int] | None:
 # ============================================================================ the rules
 def find_cycle(graph: dict) -> list[str] | None:
     """One import cycle as a path ``[a, b, ..., a]``, or None."""
-    state = {}                                   # module -> "open" while on the stack, then "done"
+    state = {}  # module -> "open" while on the stack, then "done"
 
     def visit(module, path):
         state[module] = "open"
         for target, _ in graph.get(module, []):
             if state.get(target) == "open":
-                return path[path.index(target):] + [target]
+                return path[path.index(target) :] + [target]
             if target not in state:
                 found = visit(target, path + [target])
                 if found:
@@ -160,14 +171,20 @@ def wrong_way_imports(graph: dict, groups=GROUPS) -> list[str]:
                 continue
             if goal[1] >= source[1]:
                 way = "sideways" if goal[1] == source[1] else "upward"
-                problems.append(f"{module}:{line} imports {target} ({way}: {source[0]} is on level "
-                                f"{source[1]}, {goal[0]} on level {goal[1]})")
+                problems.append(
+                    f"{module}:{line} imports {target} ({way}: {source[0]} is on level "
+                    f"{source[1]}, {goal[0]} on level {goal[1]})"
+                )
     return problems
 
 
 def root_imports(graph: dict, root: str = ROOT) -> list[str]:
-    return [f"{module}:{line} imports the package root {root}" for module, edges in sorted(graph.items())
-            for target, line in edges if target == root and module not in (root, ENTRY_POINT)]
+    return [
+        f"{module}:{line} imports the package root {root}"
+        for module, edges in sorted(graph.items())
+        for target, line in edges
+        if target == root and module not in (root, ENTRY_POINT)
+    ]
 
 
 # ============================================================================ the package
@@ -196,9 +213,12 @@ def test_imports_go_down_the_layers_only():
 def test_the_package_itself_imports_no_old_path():
     """Old paths (``minidl.layers``, ``minidl.model``, ...) are for readers' code; inside the
     package every import names the module's home, so a reader who follows one finds the file."""
-    stale = [f"{module}:{line} imports {target}"
-             for module, edges in sorted(import_graph(rename=lambda name: None).items())
-             for target, line in edges if new_name(target) and module != ENTRY_POINT]
+    stale = [
+        f"{module}:{line} imports {target}"
+        for module, edges in sorted(import_graph(rename=lambda name: None).items())
+        for target, line in edges
+        if new_name(target) and module != ENTRY_POINT
+    ]
     assert stale == []
 
 
@@ -207,9 +227,16 @@ def test_no_module_imports_the_package_root():
 
 
 def test_nothing_imports_grading_but_grading_and_the_command_line():
-    importers = sorted({module for module, edges in GRAPH.items() for target, _ in edges
-                        if target.startswith("minidl.grading")
-                        and not module.startswith("minidl.grading") and module != ENTRY_POINT})
+    importers = sorted(
+        {
+            module
+            for module, edges in GRAPH.items()
+            for target, _ in edges
+            if target.startswith("minidl.grading")
+            and not module.startswith("minidl.grading")
+            and module != ENTRY_POINT
+        }
+    )
     assert importers == []
 
 
@@ -235,6 +262,7 @@ def test_import_minidl_loads_no_top_floor_module_and_no_matplotlib():
 
 def test_an_unknown_attribute_of_minidl_is_an_attribute_error():
     import minidl
+
     with pytest.raises(AttributeError, match="no attribute 'zoom'"):
         minidl.zoom  # noqa: B018  (the attribute access is the test)
 
@@ -250,22 +278,26 @@ def _write_package(tmp_path, files: dict) -> Path:
 
 
 def test_the_checks_catch_a_cycle_a_wrong_way_import_and_a_root_import(tmp_path):
-    package = _write_package(tmp_path, {
-        "__init__.py": "__version__ = '0'\nfrom .training.model import Sequential\n",
-        "backend.py": "def f():\n    from .nn.layers.core import Dense   # upward, inside a function\n",
-        "nn/__init__.py": "",
-        "nn/losses.py": "from .layers.activations import sigmoid   # sideways\n",
-        "training/__init__.py": "",
-        "training/model.py": "from .. import __version__, backend\nfrom ..nn.layers import core\n",
-        "nn/layers/__init__.py": "from .core import Dense\n",
-        "nn/layers/core.py": "from ... import backend\nfrom .activations import sigmoid\n",
-        "nn/layers/activations.py": "from ...training.model import Sequential\n",
-    })
+    package = _write_package(
+        tmp_path,
+        {
+            "__init__.py": "__version__ = '0'\nfrom .training.model import Sequential\n",
+            "backend.py": "def f():\n    from .nn.layers.core import Dense   # upward, inside a function\n",
+            "nn/__init__.py": "",
+            "nn/losses.py": "from .layers.activations import sigmoid   # sideways\n",
+            "training/__init__.py": "",
+            "training/model.py": "from .. import __version__, backend\nfrom ..nn.layers import core\n",
+            "nn/layers/__init__.py": "from .core import Dense\n",
+            "nn/layers/core.py": "from ... import backend\nfrom .activations import sigmoid\n",
+            "nn/layers/activations.py": "from ...training.model import Sequential\n",
+        },
+    )
     graph = import_graph(package, rename=lambda name: None)
-    assert ("minidl.backend", 1) in graph["minidl.nn.layers.core"]       # a submodule, not the root
+    assert ("minidl.backend", 1) in graph["minidl.nn.layers.core"]  # a submodule, not the root
     assert find_cycle(graph) == ["minidl", "minidl.training.model", "minidl"]
-    without_root = {module: [(t, line) for t, line in edges if t != "minidl"]
-                    for module, edges in graph.items()}
+    without_root = {
+        module: [(t, line) for t, line in edges if t != "minidl"] for module, edges in graph.items()
+    }
     assert find_cycle(without_root) == ["minidl.backend", "minidl.nn.layers.core", "minidl.backend"]
     problems = "\n".join(wrong_way_imports(graph))
     assert "minidl.backend:2 imports minidl.nn.layers.core (upward" in problems
@@ -275,38 +307,52 @@ def test_the_checks_catch_a_cycle_a_wrong_way_import_and_a_root_import(tmp_path)
 
 
 def test_an_old_path_counts_as_its_new_home(tmp_path):
-    package = _write_package(tmp_path, {
-        "nn/__init__.py": "",
-        "nn/layers/__init__.py": "",
-        "nn/layers/core.py": "from ...model import Sequential   # old path of training.model\n",
-        "training/__init__.py": "",
-        "training/model.py": "",
-    })
+    package = _write_package(
+        tmp_path,
+        {
+            "nn/__init__.py": "",
+            "nn/layers/__init__.py": "",
+            "nn/layers/core.py": "from ...model import Sequential   # old path of training.model\n",
+            "training/__init__.py": "",
+            "training/model.py": "",
+        },
+    )
     graph = import_graph(package)
     assert graph["minidl.nn.layers.core"] == [("minidl.training.model", 1)]
     assert "upward" in wrong_way_imports(graph)[0]
 
 
 def test_a_clean_package_passes(tmp_path):
-    package = _write_package(tmp_path, {
-        "__init__.py": "from ._version import __version__\nfrom .training.model import Sequential\n",
-        "_version.py": "__version__ = '0'\n",
-        "backend.py": "from .kernels import common\n",
-        "kernels/__init__.py": "",
-        "kernels/common.py": "",
-        "training/__init__.py": "",
-        "training/model.py": "from .. import backend\nfrom .._version import __version__\nfrom ..nn.layers import core\n",
-        "nn/__init__.py": "",
-        "nn/layers/__init__.py": "from .core import Dense\n",
-        "nn/layers/core.py": "from ... import backend\n",
-    })
+    package = _write_package(
+        tmp_path,
+        {
+            "__init__.py": "from ._version import __version__\nfrom .training.model import Sequential\n",
+            "_version.py": "__version__ = '0'\n",
+            "backend.py": "from .kernels import common\n",
+            "kernels/__init__.py": "",
+            "kernels/common.py": "",
+            "training/__init__.py": "",
+            "training/model.py": "from .. import backend\nfrom .._version import __version__\nfrom ..nn.layers import core\n",
+            "nn/__init__.py": "",
+            "nn/layers/__init__.py": "from .core import Dense\n",
+            "nn/layers/core.py": "from ... import backend\n",
+        },
+    )
     graph = import_graph(package, rename=lambda name: None)
     assert find_cycle(graph) is None and wrong_way_imports(graph) == [] and root_imports(graph) == []
 
 
 # ============================================================================ the folders are the floors
-TOP_LEVEL = {"__init__.py", "__main__.py", "_version.py", "_moved.py", "backend.py", "models.py",
-             "utils.py", "plot.py"}
+TOP_LEVEL = {
+    "__init__.py",
+    "__main__.py",
+    "_version.py",
+    "_moved.py",
+    "backend.py",
+    "models.py",
+    "utils.py",
+    "plot.py",
+}
 PACKAGES = {"kernels", "nn", "training", "datasets", "gallery", "zoo", "bench", "grading", "keras"}
 
 

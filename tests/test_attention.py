@@ -7,6 +7,7 @@
   nn.MultiheadAttention, nn.TransformerEncoderLayer(norm_first=True), nn.Embedding;
 * generation with a KV cache equals running the whole prefix; the Numba and NumPy tiers agree.
 """
+
 import numpy as np
 import pytest
 
@@ -43,11 +44,15 @@ def _assert_gradcheck(report, zero_keys=()):
 def test_attention_function_gradients(kernels, is_causal, with_mask):
     backend.use(kernels)
     rng = _rng(1)
-    q, k, v = rng.standard_normal((2, 3, 4, 5)), rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((2, 3, 6, 2))
+    q, k, v = (
+        rng.standard_normal((2, 3, 4, 5)),
+        rng.standard_normal((2, 3, 6, 5)),
+        rng.standard_normal((2, 3, 6, 2)),
+    )
     mask = None
     if with_mask:
-        mask = rng.random((2, 1, 4, 6)) < 0.7     # a padding-like mask per sample, shared by heads
-        mask[..., -1] = True                     # every query sees at least one key
+        mask = rng.random((2, 1, 4, 6)) < 0.7  # a padding-like mask per sample, shared by heads
+        mask[..., -1] = True  # every query sees at least one key
     dout = rng.standard_normal((2, 3, 4, 2))
 
     def f():
@@ -59,7 +64,7 @@ def test_attention_function_gradients(kernels, is_causal, with_mask):
         err = rel_error(analytic, numerical_gradient(f, x, dout))
         assert err < TOL, f"d{name}: relative error {err:.2e}"
     np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-12)
-    if is_causal:   # Tq = 4 queries are the last 4 of Tk = 6 positions: query i sees keys <= i + 2
+    if is_causal:  # Tq = 4 queries are the last 4 of Tk = 6 positions: query i sees keys <= i + 2
         assert np.all(probs[..., np.triu_indices(4, 3, 6)[0], np.triu_indices(4, 3, 6)[1]] == 0)
 
 
@@ -78,7 +83,11 @@ def test_attention_function_matches_pytorch():
     torch = pytest.importorskip("torch")
     F = torch.nn.functional
     rng = _rng(3)
-    q, k, v = rng.standard_normal((2, 3, 4, 8)), rng.standard_normal((2, 3, 4, 8)), rng.standard_normal((2, 3, 4, 5))
+    q, k, v = (
+        rng.standard_normal((2, 3, 4, 8)),
+        rng.standard_normal((2, 3, 4, 8)),
+        rng.standard_normal((2, 3, 4, 5)),
+    )
     mask = rng.random((2, 1, 4, 4)) < 0.8
     mask[..., 0] = True
     dout = rng.standard_normal((2, 3, 4, 5))
@@ -86,8 +95,9 @@ def test_attention_function_matches_pytorch():
         out, _, cache = L.scaled_dot_product_attention(q, k, v, **kwargs)
         grads = L.scaled_dot_product_attention_backward(dout, cache)
         tq, tk, tv = (torch.tensor(a, requires_grad=True) for a in (q, k, v))
-        torch_kwargs = ({"is_causal": True} if "is_causal" in kwargs
-                        else {"attn_mask": torch.from_numpy(mask)})   # PyTorch: True = take part
+        torch_kwargs = (
+            {"is_causal": True} if "is_causal" in kwargs else {"attn_mask": torch.from_numpy(mask)}
+        )  # PyTorch: True = take part
         ref = F.scaled_dot_product_attention(tq, tk, tv, **torch_kwargs)
         ref.backward(torch.from_numpy(dout))
         np.testing.assert_allclose(out, ref.detach().numpy(), rtol=1e-10, atol=1e-12)
@@ -122,7 +132,7 @@ def test_multi_head_attention_with_a_causal_and_a_padding_mask_gradients():
     assert rel_error(dx, numerical_gradient(f, x, dy)) < TOL
     for key in ("Wq", "Wk", "Wv", "Wo", "bv"):
         assert rel_error(layer.grads[key], numerical_gradient(f, layer.params[key], dy)) < TOL, key
-    scores = layer.last_attention_scores                            # (N, H, Tq, Tk)
+    scores = layer.last_attention_scores  # (N, H, Tq, Tk)
     assert np.all(scores[0, :, :, 3:] == 0), "padded keys get no weight"
     assert np.all(np.triu(np.ones((5, 5)), 1)[None, None] * scores == 0), "no query sees the future"
 
@@ -131,7 +141,11 @@ def test_multi_head_attention_with_a_causal_and_a_padding_mask_gradients():
 def test_cross_attention_gradients_for_each_input(separate_key):
     mdl.seed(0)
     rng = _rng(7)
-    query, value, key = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 6, 5)), rng.standard_normal((2, 6, 7))
+    query, value, key = (
+        rng.standard_normal((2, 3, 4)),
+        rng.standard_normal((2, 6, 5)),
+        rng.standard_normal((2, 6, 7)),
+    )
     layer = L.MultiHeadAttention(2, 3, output_shape=8)
     dy = rng.standard_normal((2, 3, 8))
 
@@ -162,8 +176,16 @@ def _copy_mha_to_torch(ours, theirs, torch):
 def _torch_mha_grads(theirs):
     W, b = theirs.in_proj_weight.grad.numpy(), theirs.in_proj_bias.grad.numpy()
     D = W.shape[1]
-    return {"Wq": W[:D].T, "Wk": W[D:2 * D].T, "Wv": W[2 * D:].T, "bq": b[:D], "bk": b[D:2 * D],
-            "bv": b[2 * D:], "Wo": theirs.out_proj.weight.grad.numpy().T, "bo": theirs.out_proj.bias.grad.numpy()}
+    return {
+        "Wq": W[:D].T,
+        "Wk": W[D : 2 * D].T,
+        "Wv": W[2 * D :].T,
+        "bq": b[:D],
+        "bk": b[D : 2 * D],
+        "bv": b[2 * D :],
+        "Wo": theirs.out_proj.weight.grad.numpy().T,
+        "bo": theirs.out_proj.bias.grad.numpy(),
+    }
 
 
 def test_multi_head_attention_matches_pytorch():
@@ -175,7 +197,7 @@ def test_multi_head_attention_matches_pytorch():
     valid = np.array([[1, 1, 1, 1, 0], [1, 1, 1, 1, 1]], bool)
     ours = L.MultiHeadAttention(num_heads=H, key_dim=D // H)
     ours.build((T, D), np.float64)
-    ours.params["bq"][...] = rng.standard_normal(D)                 # non-zero biases are compared too
+    ours.params["bq"][...] = rng.standard_normal(D)  # non-zero biases are compared too
     ours.params["bk"][...] = rng.standard_normal(D)
     y = ours(x, attention_mask=L.padding_mask(valid, T), use_causal_mask=True)
     ours.backward(dy)
@@ -183,9 +205,10 @@ def test_multi_head_attention_matches_pytorch():
     theirs = torch.nn.MultiheadAttention(D, H, batch_first=True, dtype=torch.float64)
     _copy_mha_to_torch(ours, theirs, torch)
     tx = torch.tensor(x, requires_grad=True)
-    causal = torch.from_numpy(~L.causal_mask(T))                      # PyTorch's bool masks: True = blocked
-    ref, weights = theirs(tx, tx, tx, attn_mask=causal, key_padding_mask=torch.from_numpy(~valid),
-                          average_attn_weights=False)
+    causal = torch.from_numpy(~L.causal_mask(T))  # PyTorch's bool masks: True = blocked
+    ref, weights = theirs(
+        tx, tx, tx, attn_mask=causal, key_padding_mask=torch.from_numpy(~valid), average_attn_weights=False
+    )
     ref.backward(torch.from_numpy(dy))
     np.testing.assert_allclose(y, ref.detach().numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(ours.last_attention_scores, weights.detach().numpy(), rtol=1e-10, atol=1e-12)
@@ -196,13 +219,15 @@ def test_multi_head_attention_matches_pytorch():
 # ============================================================ positional encodings
 def test_sinusoidal_encoding_is_the_formula_and_passes_gradients_through():
     pe = L.SinusoidalPositionalEncoding.encoding(50, 6)
-    t, i = 17, 2                                                   # pair i = columns 4, 5
+    t, i = 17, 2  # pair i = columns 4, 5
     assert pe[t, 2 * i] == pytest.approx(np.sin(t / 10000 ** (2 * i / 6)), abs=1e-6)
     assert pe[t, 2 * i + 1] == pytest.approx(np.cos(t / 10000 ** (2 * i / 6)), abs=1e-6)
     layer = L.SinusoidalPositionalEncoding()
     x = _rng(9).standard_normal((2, 4, 6))
     np.testing.assert_allclose(layer(x) - x, np.broadcast_to(pe[:4], x.shape), atol=1e-6)
-    np.testing.assert_allclose(layer.forward(x[:, :1], offset=3) - x[:, :1], np.broadcast_to(pe[3:4], (2, 1, 6)), atol=1e-6)
+    np.testing.assert_allclose(
+        layer.forward(x[:, :1], offset=3) - x[:, :1], np.broadcast_to(pe[3:4], (2, 1, 6)), atol=1e-6
+    )
     _assert_gradcheck(gradcheck.check_layer(layer, x))
 
 
@@ -228,7 +253,11 @@ def test_transformer_block_gradients(causal):
 def test_transformer_block_with_cross_attention_gradients():
     mdl.seed(0)
     rng = _rng(12)
-    x, context, dy = rng.standard_normal((2, 4, 6)), rng.standard_normal((2, 7, 3)), rng.standard_normal((2, 4, 6))
+    x, context, dy = (
+        rng.standard_normal((2, 4, 6)),
+        rng.standard_normal((2, 7, 3)),
+        rng.standard_normal((2, 4, 6)),
+    )
     block = L.TransformerBlock(num_heads=2, causal=True, cross_attention=True)
 
     def f():
@@ -256,14 +285,21 @@ def test_transformer_block_matches_pytorch_encoder_layer(causal):
     x, dy = rng.standard_normal((N, T, D)), rng.standard_normal((N, T, D))
     ours = L.TransformerBlock(num_heads=H, mlp_dim=M, causal=causal)
     ours.build((T, D), np.float64)
-    for key in ours.params:                                        # no zero biases, no unit gammas
+    for key in ours.params:  # no zero biases, no unit gammas
         ours.params[key][...] += 0.1 * rng.standard_normal(ours.params[key].shape)
     y = ours(x)
     dx = ours.backward(dy)
 
     theirs = torch.nn.TransformerEncoderLayer(
-        D, H, dim_feedforward=M, dropout=0.0, activation=lambda z: F.gelu(z, approximate="tanh"),
-        batch_first=True, norm_first=True, dtype=torch.float64)
+        D,
+        H,
+        dim_feedforward=M,
+        dropout=0.0,
+        activation=lambda z: F.gelu(z, approximate="tanh"),
+        batch_first=True,
+        norm_first=True,
+        dtype=torch.float64,
+    )
     p = ours.params
     _copy_mha_to_torch(ours.attn, theirs.self_attn, torch)
     with torch.no_grad():
@@ -279,8 +315,12 @@ def test_transformer_block_matches_pytorch_encoder_layer(causal):
     ref.backward(torch.from_numpy(dy))
     np.testing.assert_allclose(y, ref.detach().numpy(), rtol=1e-9, atol=1e-11)
     np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-8, atol=1e-10)
-    np.testing.assert_allclose(ours.grads["fc1.W"], theirs.linear1.weight.grad.numpy().T, rtol=1e-8, atol=1e-10)
-    np.testing.assert_allclose(ours.grads["ln1.gamma"], theirs.norm1.weight.grad.numpy(), rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(
+        ours.grads["fc1.W"], theirs.linear1.weight.grad.numpy().T, rtol=1e-8, atol=1e-10
+    )
+    np.testing.assert_allclose(
+        ours.grads["ln1.gamma"], theirs.norm1.weight.grad.numpy(), rtol=1e-8, atol=1e-10
+    )
     for key, grad in _torch_mha_grads(theirs.self_attn).items():
         np.testing.assert_allclose(ours.grads[f"attn.{key}"], grad, rtol=1e-8, atol=1e-10, err_msg=key)
 
@@ -289,10 +329,10 @@ def test_kv_cache_generation_equals_the_full_forward():
     mdl.seed(0)
     block = L.TransformerBlock(num_heads=2, causal=True)
     x = _rng(14).standard_normal((3, 7, 8)).astype(np.float32)
-    full = block(x)                                                 # (N, T, D) in one pass
+    full = block(x)  # (N, T, D) in one pass
     cache = {}
-    steps = [block.forward(x[:, :3], kv_cache=cache)]               # a prompt of 3, then one at a time
-    steps += [block.forward(x[:, t:t + 1], kv_cache=cache) for t in range(3, 7)]
+    steps = [block.forward(x[:, :3], kv_cache=cache)]  # a prompt of 3, then one at a time
+    steps += [block.forward(x[:, t : t + 1], kv_cache=cache) for t in range(3, 7)]
     np.testing.assert_allclose(np.concatenate(steps, axis=1), full, rtol=1e-5, atol=1e-5)
     assert cache["self"]["k"].shape == (3, 2, 7, 4)
     with pytest.raises(RuntimeError, match="kv_cache"):
@@ -316,11 +356,14 @@ def test_a_block_trains_inside_sequential():
     mdl.seed(0)
     V, T = 5, 6
     ids = _rng(16).integers(0, V, size=(64, T))
-    targets = np.roll(ids, -1, axis=1)                               # predict the next id (cyclic)
-    model = mdl.Sequential([L.Embedding(V, 16), L.PositionalEmbedding(T), L.TransformerBlock(2),
-                            L.LayerNorm(), L.Dense(V)], input_shape=(T,))
-    model.compile(optimizer=mdl.optim.Adam(1e-2),
-                  loss=mdl.losses.SparseCategoricalCrossentropy(from_logits=True))
+    targets = np.roll(ids, -1, axis=1)  # predict the next id (cyclic)
+    model = mdl.Sequential(
+        [L.Embedding(V, 16), L.PositionalEmbedding(T), L.TransformerBlock(2), L.LayerNorm(), L.Dense(V)],
+        input_shape=(T,),
+    )
+    model.compile(
+        optimizer=mdl.optim.Adam(1e-2), loss=mdl.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     history = model.fit(ids, targets, epochs=30, batch_size=16, verbose=0)
     assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
 
@@ -339,7 +382,7 @@ def test_errors_name_shapes():
 def test_embedding_backward_is_a_scatter_add_and_matches_pytorch():
     torch = pytest.importorskip("torch")
     mdl.seed(0)
-    ids = np.array([[1, 3, 1], [3, 3, 0]])                          # repeated ids must accumulate
+    ids = np.array([[1, 3, 1], [3, 3, 0]])  # repeated ids must accumulate
     ours = L.Embedding(input_dim=5, output_dim=4)
     ours.build((3,), np.float64)
     dy = _rng(17).standard_normal((2, 3, 4))
@@ -358,15 +401,24 @@ def test_embedding_backward_is_a_scatter_add_and_matches_pytorch():
 # ============================================================ the bench row
 def test_the_bench_has_an_attention_row_that_runs():
     from minidl.bench import runner
+
     (workload,) = runner.collect_workloads("attention", log=lambda *_: None)
     assert "attention" in workload.name and workload.flops > 0
-    workload.setup("numpy")()                     # one forward + backward, untimed
+    workload.setup("numpy")()  # one forward + backward, untimed
 
 
 def test_a_gpt_with_a_block_saves_and_loads(tmp_path):
     mdl.seed(0)
-    model = mdl.Sequential([L.Embedding(10, 8), L.PositionalEmbedding(6), L.TransformerBlock(2, causal=True),
-                            L.LayerNorm(), L.Dense(10)], input_shape=(6,))
+    model = mdl.Sequential(
+        [
+            L.Embedding(10, 8),
+            L.PositionalEmbedding(6),
+            L.TransformerBlock(2, causal=True),
+            L.LayerNorm(),
+            L.Dense(10),
+        ],
+        input_shape=(6,),
+    )
     model.compile(optimizer="adam", loss=mdl.losses.SparseCategoricalCrossentropy(from_logits=True))
     ids = _rng(18).integers(0, 10, (4, 6))
     model.train_on_batch(ids, ids)

@@ -1,5 +1,6 @@
 """Data augmentation: what each transform does, that minidl.seed repeats it, and that
 DataLoader and fit apply it to training batches only."""
+
 import numpy as np
 import pytest
 
@@ -27,14 +28,17 @@ def test_shift_images_matches_loops(rng):
 
 def test_random_shift_keeps_shape_and_moves_each_image_by_at_most_max_shift(rng):
     x = np.zeros((50, 1, 9, 9), np.float32)
-    x[:, 0, 4, 4] = 1.0                                        # one bright pixel in the middle
+    x[:, 0, 4, 4] = 1.0  # one bright pixel in the middle
     mdl.seed(0)
     y = augment.RandomShift(2)(x)
     assert y.shape == x.shape and y.dtype == x.dtype
-    rows, cols = np.nonzero(y[:, 0].reshape(50, -1) == 1.0)[1] // 9, np.nonzero(y[:, 0].reshape(50, -1) == 1.0)[1] % 9
+    rows, cols = (
+        np.nonzero(y[:, 0].reshape(50, -1) == 1.0)[1] // 9,
+        np.nonzero(y[:, 0].reshape(50, -1) == 1.0)[1] % 9,
+    )
     assert len(rows) == 50 and set(rows - 4) <= {-2, -1, 0, 1, 2} and set(cols - 4) <= {-2, -1, 0, 1, 2}
-    assert len(set(zip(rows, cols))) > 10                      # images get different offsets
-    np.testing.assert_array_equal(x[:, 0, 4, 4], 1.0)          # the input is not changed
+    assert len(set(zip(rows, cols))) > 10  # images get different offsets
+    np.testing.assert_array_equal(x[:, 0, 4, 4], 1.0)  # the input is not changed
     assert augment.RandomShift(2)(x[:, 0]).shape == (50, 9, 9)  # (N, H, W) works too
 
 
@@ -45,8 +49,10 @@ def test_random_crop(rng):
     assert y.shape == x.shape
     crops = augment.RandomCrop((4, 5), seed=1)(x)
     assert crops.shape == (3, 2, 4, 5)
-    for n in range(3):                                          # every crop is a window of its image
-        assert any(np.array_equal(crops[n], x[n, :, i:i + 4, j:j + 5]) for i in range(3) for j in range(2))
+    for n in range(3):  # every crop is a window of its image
+        assert any(
+            np.array_equal(crops[n], x[n, :, i : i + 4, j : j + 5]) for i in range(3) for j in range(2)
+        )
     with pytest.raises(ValueError, match=r"cannot cut \(8, 8\) from images \(6, 6\)"):
         augment.RandomCrop(8)(x)
 
@@ -95,7 +101,7 @@ def test_dataloader_applies_the_transform_per_batch():
     batches = [xb for xb, _ in loader]
     assert len(seen) == 3
     np.testing.assert_array_equal(np.concatenate(batches), 2 * x)
-    np.testing.assert_array_equal(x[:, 0], np.arange(10))       # the stored data is unchanged
+    np.testing.assert_array_equal(x[:, 0], np.arange(10))  # the stored data is unchanged
     with pytest.raises(TypeError, match="callable"):
         DataLoader(x, transform="shift")
 
@@ -106,8 +112,9 @@ def _fit(augment_with):
     y = np.arange(48) % 3
     model = mdl.Sequential([L.Flatten(), L.Dense(3)], input_shape=(1, 8, 8))
     model.compile(optim.SGD(0.1), losses.SparseCategoricalCrossentropy(from_logits=True))
-    return model.fit(x, y, epochs=2, batch_size=16, verbose=0, validation_data=(x, y),
-                     augment=augment_with).history
+    return model.fit(
+        x, y, epochs=2, batch_size=16, verbose=0, validation_data=(x, y), augment=augment_with
+    ).history
 
 
 def test_fit_augments_training_batches_only_and_repeats_under_seed():
@@ -118,8 +125,8 @@ def test_fit_augments_training_batches_only_and_repeats_under_seed():
         return augment.RandomShift(1)(batch)
 
     first = _fit(counting_shift)
-    assert calls == [16] * 6                                    # 3 batches x 2 epochs, no validation batch
-    assert first == _fit(augment.RandomShift(1))                # same seed, same numbers
+    assert calls == [16] * 6  # 3 batches x 2 epochs, no validation batch
+    assert first == _fit(augment.RandomShift(1))  # same seed, same numbers
     assert first != _fit(None)
 
 
@@ -133,5 +140,5 @@ def test_random_shift_draws_what_the_zoo_was_trained_with(rng):
     m = 2
     padded = np.pad(x, ((0, 0), (0, 0), (m, m), (m, m)))
     offsets = mdl.backend.rng().integers(0, 2 * m + 1, size=(7, 2))
-    loop = np.stack([padded[n, :, dy:dy + 6, dx:dx + 5] for n, (dy, dx) in enumerate(offsets)])
+    loop = np.stack([padded[n, :, dy : dy + 6, dx : dx + 5] for n, (dy, dx) in enumerate(offsets)])
     np.testing.assert_array_equal(ours, loop)

@@ -3,6 +3,7 @@
 No timing is asserted (timings depend on the machine); these tests check how the numbers
 are taken and that the table and the JSON come out.
 """
+
 import json
 import os
 
@@ -12,9 +13,19 @@ from minidl.bench import runner
 
 
 def test_clean_environment_drops_every_thread_and_wait_setting():
-    env = {"PATH": "/bin", "HOME": "/root", "OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": "2",
-           "OPENBLAS_NUM_THREADS": "2", "MKL_NUM_THREADS": "2", "NUMBA_NUM_THREADS": "2",
-           "NUMBA_CACHE_DIR": "/tmp/x", "GOMP_SPINCOUNT": "0", "KMP_BLOCKTIME": "0", "MINIDL_BACKEND": "numpy"}
+    env = {
+        "PATH": "/bin",
+        "HOME": "/root",
+        "OMP_WAIT_POLICY": "PASSIVE",
+        "OMP_NUM_THREADS": "2",
+        "OPENBLAS_NUM_THREADS": "2",
+        "MKL_NUM_THREADS": "2",
+        "NUMBA_NUM_THREADS": "2",
+        "NUMBA_CACHE_DIR": "/tmp/x",
+        "GOMP_SPINCOUNT": "0",
+        "KMP_BLOCKTIME": "0",
+        "MINIDL_BACKEND": "numpy",
+    }
     assert runner.clean_environment(env) == {"PATH": "/bin", "HOME": "/root"}
 
 
@@ -25,10 +36,12 @@ def test_interleaved_alternates_the_contenders_round_by_round():
         def run(calls):
             order.extend([name] * calls)
             return [1.0] * calls
+
         return run
 
-    stats = runner.interleaved({"a": contender("a"), "b": contender("b")}, repeats=6, warmup=1,
-                               budget_seconds=100, rounds=3)
+    stats = runner.interleaved(
+        {"a": contender("a"), "b": contender("b")}, repeats=6, warmup=1, budget_seconds=100, rounds=3
+    )
     # warm-up a, b; then rounds of 2 calls each: a a b b, three times
     assert order == ["a", "b"] + ["a", "a", "b", "b"] * 3
     assert stats["a"]["calls"] == stats["b"]["calls"] == 6
@@ -40,9 +53,15 @@ def test_interleaved_keeps_each_rounds_median_in_order():
         rounds = iter(times)
         return lambda calls: [next(rounds)] * calls
 
-    stats = runner.interleaved({"a": contender([9.0, 1.0, 2.0, 3.0]), "b": contender([9.0, 2.0, 2.0, 6.0])},
-                               repeats=6, warmup=1, budget_seconds=100, rounds=3, settle_seconds=0)
-    assert stats["a"]["round_medians_ms"] == [1.0, 2.0, 3.0]   # the warm-up call is not a round
+    stats = runner.interleaved(
+        {"a": contender([9.0, 1.0, 2.0, 3.0]), "b": contender([9.0, 2.0, 2.0, 6.0])},
+        repeats=6,
+        warmup=1,
+        budget_seconds=100,
+        rounds=3,
+        settle_seconds=0,
+    )
+    assert stats["a"]["round_medians_ms"] == [1.0, 2.0, 3.0]  # the warm-up call is not a round
     assert stats["b"]["round_medians_ms"] == [2.0, 2.0, 6.0]
 
 
@@ -54,19 +73,28 @@ def test_paired_ratios_are_taken_round_by_round():
     even = runner.paired_ratios([1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 3.0, 4.0])
     assert even == {"median": 1.0, "q1": 1.0, "q3": 1.0, "rounds": 4}
     assert runner.paired_ratios([], []) is None
-    assert runner.paired_ratios([1.0], [0.0]) is None        # a zero time is no ratio
+    assert runner.paired_ratios([1.0], [0.0]) is None  # a zero time is no ratio
 
 
 def test_summarise_adds_the_round_by_round_ratio():
     def tier(rounds):
         return dict(runner.statistics(rounds), round_medians_ms=rounds)
-    row = runner.summarise({"name": "w", "flops": None, "numpy": tier([4.0, 4.0, 4.0]),
-                            "numba": tier([1.0, 2.0, 3.0]), "torch": tier([2.0, 2.0, 2.0])})
+
+    row = runner.summarise(
+        {
+            "name": "w",
+            "flops": None,
+            "numpy": tier([4.0, 4.0, 4.0]),
+            "numba": tier([1.0, 2.0, 3.0]),
+            "torch": tier([2.0, 2.0, 2.0]),
+        }
+    )
     assert row["numba_over_torch"] == pytest.approx(1.0)
     assert row["numba_over_torch_paired"] == {"median": 1.0, "q1": 0.75, "q3": 1.25, "rounds": 3}
     assert "0.75-1.25" in runner.format_row(row)
-    no_peer = runner.summarise({"name": "w", "flops": None, "numpy": tier([4.0]), "numba": tier([1.0]),
-                                "torch": None})
+    no_peer = runner.summarise(
+        {"name": "w", "flops": None, "numpy": tier([4.0]), "numba": tier([1.0]), "torch": None}
+    )
     assert no_peer["numba_over_torch_paired"] is None
 
 
@@ -101,7 +129,9 @@ def test_peer_times_a_row_of_the_table(torch_peer):
 
 def test_bench_prints_the_table_and_writes_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    assert runner.main(["--quick", "--repeats", "2", "--only", "batch norm train (256", "--json", str(out)]) == 0
+    assert (
+        runner.main(["--quick", "--repeats", "2", "--only", "batch norm train (256", "--json", str(out)]) == 0
+    )
     printed = capsys.readouterr().out
     assert "batch norm train (256, 512)" in printed and "nb/torch" in printed and "by round" in printed
     result = json.loads(out.read_text())

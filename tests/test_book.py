@@ -6,6 +6,7 @@ them, every link and image inside the site resolves to a file of the site, and n
 a script or a style sheet from the network. A small made-up notebook folder checks that a
 new chapter appears by itself and that links leaving the site become plain text.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -28,7 +29,7 @@ def load_builder():
     return module
 
 
-CHAPTERS = load_builder().chapters()          # the reading order: the README's chapter table
+CHAPTERS = load_builder().chapters()  # the reading order: the README's chapter table
 
 
 def test_the_reading_order_is_the_readme_table_and_holds_every_chapter():
@@ -125,12 +126,17 @@ def test_every_link_and_image_inside_the_site_resolves(site):
 
 
 def test_no_page_loads_scripts_or_styles_from_the_network(site):
-    remote = re.compile(r"""<script[^>]*\ssrc=["']?(https?:)?//|<link[^>]*\shref=["']?(https?:)?//"""
-                        r"""|@import\s+(url\()?["']?(https?:)?//|import\(\s*["'](https?:)?//""", re.I)
+    remote = re.compile(
+        r"""<script[^>]*\ssrc=["']?(https?:)?//|<link[^>]*\shref=["']?(https?:)?//"""
+        r"""|@import\s+(url\()?["']?(https?:)?//|import\(\s*["'](https?:)?//""",
+        re.I,
+    )
     for page in sorted(site.glob("*.html")):
         text = page.read_text(encoding="utf-8")
         match = remote.search(text)
-        assert match is None, f"{page.name} loads from the network: {text[match.start():match.start() + 120]!r}"
+        assert match is None, (
+            f"{page.name} loads from the network: {text[match.start() : match.start() + 120]!r}"
+        )
 
 
 def test_a_new_chapter_appears_and_offsite_links_become_text(tmp_path):
@@ -142,7 +148,7 @@ def test_a_new_chapter_appears_and_offsite_links_become_text(tmp_path):
     chapters = {
         "00_intro": "# 0 · Intro\n\nSee [the next one](01_more.ipynb#part) and ![f](figures/f.svg).",
         "01_more": "# 1 · More & more\n\nThe [exercises](../exercises/01_more.ipynb), "
-                   "[a paper](https://arxiv.org/abs/1412.6980).",
+        "[a paper](https://arxiv.org/abs/1412.6980).",
     }
     for name, text in chapters.items():
         nbformat.write(new_notebook(cells=[new_markdown_cell(text)]), folder / f"{name}.ipynb")
@@ -155,8 +161,9 @@ def test_a_new_chapter_appears_and_offsite_links_become_text(tmp_path):
     assert 'href="01_more.html#part"' in first, "expected the chapter link rewritten to .html"
     assert 'src="figures/f.svg"' in first and (out / "figures" / "f.svg").is_file()
     second = (out / "01_more.html").read_text(encoding="utf-8")
-    assert "../exercises" not in re.sub(r'title="[^"]*"', "", second), \
+    assert "../exercises" not in re.sub(r'title="[^"]*"', "", second), (
         "expected the link to a file outside the site to become plain text"
+    )
     assert ">exercises<" in second and 'href="https://arxiv.org/abs/1412.6980"' in second
 
 

@@ -7,6 +7,7 @@ typeset when the site carries MathJax, and the "next" links must lead from the f
 to the last. Chromium and playwright are found as in tests/test_lab_e2e.py (never
 `playwright install`); without them the test is skipped saying which is missing.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -46,14 +47,16 @@ def test_every_chapter_page_loads_with_its_figures_and_next_links_reach_the_end(
     spec = importlib.util.spec_from_file_location("build_book", ROOT / "tools" / "build_book.py")
     builder = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(builder)
-    expected = [chapter.stem + ".html" for chapter in builder.chapters()]   # the reading order
+    expected = [chapter.stem + ".html" for chapter in builder.chapters()]  # the reading order
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
             problems: list[str] = []
-            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-                    if m.type == "error" else None)
+            page.on(
+                "console",
+                lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None,
+            )
             page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
             page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url} ({r.failure})"))
 
@@ -63,11 +66,12 @@ def test_every_chapter_page_loads_with_its_figures_and_next_links_reach_the_end(
                 page.goto((site / name).as_uri(), wait_until="load", timeout=LOAD_MS)
                 typeset = page.evaluate(MATHJAX_DONE)
                 assert typeset == has_mathjax, (
-                    f"{name}: MathJax ran: {typeset}, expected {has_mathjax} (site carries it: "
-                    f"{has_mathjax})")
+                    f"{name}: MathJax ran: {typeset}, expected {has_mathjax} (site carries it: {has_mathjax})"
+                )
                 if has_mathjax:
-                    typeset_pages += page.evaluate(
-                        "document.querySelectorAll('.MathJax, .MathJax_Display').length") > 0
+                    typeset_pages += (
+                        page.evaluate("document.querySelectorAll('.MathJax, .MathJax_Display').length") > 0
+                    )
                 for src, complete, width in page.evaluate(FIGURES):
                     assert complete and width > 0, f"{name}: figure {src} did not load (width {width})"
                     figures_seen += 1
@@ -76,7 +80,8 @@ def test_every_chapter_page_loads_with_its_figures_and_next_links_reach_the_end(
             assert figures_seen >= n_figures, f"expected {n_figures} figures shown, saw {figures_seen}"
             if has_mathjax:
                 assert typeset_pages >= len(expected) - 1, (
-                    f"expected typeset formulas on (almost) every chapter, found on {typeset_pages}")
+                    f"expected typeset formulas on (almost) every chapter, found on {typeset_pages}"
+                )
 
             page.goto((site / "index.html").as_uri(), wait_until="load", timeout=LOAD_MS)
             page.click(f"a[href='{expected[0]}']")
@@ -86,7 +91,7 @@ def test_every_chapter_page_loads_with_its_figures_and_next_links_reach_the_end(
             while page.locator("nav.top a[rel=next]").count():
                 page.locator("nav.top a[rel=next]").click()
                 page.wait_for_load_state("load")
-                page.evaluate(MATHJAX_DONE)    # let the page finish before leaving it
+                page.evaluate(MATHJAX_DONE)  # let the page finish before leaving it
                 visited.append(page.url.rsplit("/", 1)[-1])
                 assert len(visited) <= len(expected), f"next links do not end: {visited}"
             assert visited == expected, f"next links visit {visited}, expected {expected}"

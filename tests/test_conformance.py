@@ -18,6 +18,7 @@ On a GPU machine, with nothing installed (see the Makefile's ``test-gpu``)::
 
     PYTHONPATH=. python -m pytest -o addopts="" -v -rs tests/test_conformance.py tests/test_gpu_device.py tests/test_cuda_sources.py
 """
+
 import inspect
 import os
 import subprocess
@@ -36,10 +37,18 @@ GPU_AVAILABLE, GPU_STATUS = backend.gpu_status()
 
 TIERS = [
     pytest.param("numba", id="numba"),
-    pytest.param("emulator", id="emulator", marks=pytest.mark.skipif(
-        emulate.compiler() is None, reason="the CUDA emulator needs a C++ compiler (g++)")),
-    pytest.param("cuda", id="cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(
-        not GPU_AVAILABLE, reason=f"no usable GPU: {GPU_STATUS}")]),
+    pytest.param(
+        "emulator",
+        id="emulator",
+        marks=pytest.mark.skipif(
+            emulate.compiler() is None, reason="the CUDA emulator needs a C++ compiler (g++)"
+        ),
+    ),
+    pytest.param(
+        "cuda",
+        id="cuda",
+        marks=[pytest.mark.gpu, pytest.mark.skipif(not GPU_AVAILABLE, reason=f"no usable GPU: {GPU_STATUS}")],
+    ),
 ]
 MODULES = {"numba": cpu, "emulator": gpu, "cuda": gpu}
 
@@ -49,13 +58,21 @@ def _how(tier):
     if tier != "cuda":
         return dict(label=f"{tier} ({MODULES[tier].__name__})")
     import cupy
-    return dict(label=f"cuda ({GPU_STATUS})", place=lambda a: backend.to_device(a, "gpu"),
-                to_numpy=backend.to_numpy, is_array=lambda a: isinstance(a, cupy.ndarray))
+
+    return dict(
+        label=f"cuda ({GPU_STATUS})",
+        place=lambda a: backend.to_device(a, "gpu"),
+        to_numpy=backend.to_numpy,
+        is_array=lambda a: isinstance(a, cupy.ndarray),
+    )
 
 
 def _public_functions(module):
-    return sorted(name for name, fn in inspect.getmembers(module, inspect.isfunction)
-                  if not name.startswith("_") and fn.__module__ == module.__name__)
+    return sorted(
+        name
+        for name, fn in inspect.getmembers(module, inspect.isfunction)
+        if not name.startswith("_") and fn.__module__ == module.__name__
+    )
 
 
 REFERENCE_KERNELS = _public_functions(reference)
@@ -64,8 +81,9 @@ REFERENCE_KERNELS = _public_functions(reference)
 # =========================================================================== the table is complete
 def test_kernels_are_discovered():
     """The discovery itself works (a broken filter would make every other test vacuous)."""
-    assert {"im2col", "max_pool_forward", "batchnorm_backward", "adam_update",
-            "lstm_cell_backward"} <= set(REFERENCE_KERNELS)
+    assert {"im2col", "max_pool_forward", "batchnorm_backward", "adam_update", "lstm_cell_backward"} <= set(
+        REFERENCE_KERNELS
+    )
 
 
 def test_every_reference_kernel_has_an_entry():
@@ -110,8 +128,10 @@ def test_im2col_matches_the_definition():
                 for n in range(N):
                     for oh in range(OH):
                         for ow in range(OW):
-                            assert cols[(c * kh + i) * kw + j, (n * OH + oh) * OW + ow] == \
-                                padded[n, c, sh * oh + i, sw * ow + j]
+                            assert (
+                                cols[(c * kh + i) * kw + j, (n * OH + oh) * OW + ow]
+                                == padded[n, c, sh * oh + i, sw * ow + j]
+                            )
 
 
 @pytest.mark.parametrize("geometry", kc.CONV_GEOMETRIES)
@@ -132,21 +152,25 @@ def test_reference_cells_allow_the_documented_aliasing():
     N, H = 3, 6
     gates = rng.uniform(0.05, 0.95, (N, 4 * H))
     c_prev, c, dh, dc = (rng.standard_normal((N, H)) for _ in range(4))
-    da_sep, dc_sep = reference.lstm_cell_backward(dh, dc, gates, c_prev, c, np.empty((N, 4 * H)),
-                                                  np.empty_like(dc))
+    da_sep, dc_sep = reference.lstm_cell_backward(
+        dh, dc, gates, c_prev, c, np.empty((N, 4 * H)), np.empty_like(dc)
+    )
     dc_in_place = dc.copy()
-    da_in, dc_out = reference.lstm_cell_backward(dh, dc_in_place, gates, c_prev, c, np.empty((N, 4 * H)),
-                                                 dc_in_place)
+    da_in, dc_out = reference.lstm_cell_backward(
+        dh, dc_in_place, gates, c_prev, c, np.empty((N, 4 * H)), dc_in_place
+    )
     assert dc_out is dc_in_place
     np.testing.assert_array_equal(da_in, da_sep)
     np.testing.assert_array_equal(dc_in_place, dc_sep)
 
-    g3, hn = gates[:, :3 * H].copy(), c.copy()
-    *_, dh_sep = reference.gru_cell_backward(dh, g3, hn, c_prev, np.empty((N, 3 * H)),
-                                             np.empty((N, 3 * H)), np.empty_like(dh))
+    g3, hn = gates[:, : 3 * H].copy(), c.copy()
+    *_, dh_sep = reference.gru_cell_backward(
+        dh, g3, hn, c_prev, np.empty((N, 3 * H)), np.empty((N, 3 * H)), np.empty_like(dh)
+    )
     dh_in_place = dh.copy()
-    reference.gru_cell_backward(dh_in_place, g3, hn, c_prev, np.empty((N, 3 * H)), np.empty((N, 3 * H)),
-                                dh_in_place)
+    reference.gru_cell_backward(
+        dh_in_place, g3, hn, c_prev, np.empty((N, 3 * H)), np.empty((N, 3 * H)), dh_in_place
+    )
     np.testing.assert_array_equal(dh_in_place, dh_sep)
 
 
@@ -168,8 +192,9 @@ def test_cell_outputs_may_be_time_slices_of_a_larger_buffer(tier):
     n, steps, hidden = 3, 4, 5
     xw, hw = rng.standard_normal((n, 4 * hidden)), rng.standard_normal((n, 4 * hidden))
     b, c_prev = rng.standard_normal(4 * hidden), rng.standard_normal((n, hidden))
-    expected = reference.lstm_cell_forward(xw, hw, b, c_prev, np.empty((n, 4 * hidden)),
-                                           np.empty((n, hidden)), np.empty((n, hidden)))
+    expected = reference.lstm_cell_forward(
+        xw, hw, b, c_prev, np.empty((n, 4 * hidden)), np.empty((n, hidden)), np.empty((n, hidden))
+    )
     buffers = [place(np.zeros((n, steps, w))) for w in (4 * hidden, hidden, hidden)]
     MODULES[tier].lstm_cell_forward(*map(place, (xw, hw, b, c_prev)), *(buf[:, 2] for buf in buffers))
     for buffer, r in zip(map(to_numpy, buffers), expected):
@@ -178,13 +203,17 @@ def test_cell_outputs_may_be_time_slices_of_a_larger_buffer(tier):
 
 
 # =========================================================================== the table can fail
-@pytest.mark.parametrize("name, wrong", [
-    ("max_pool_forward", lambda out: out[1].__setitem__((0, 0, 0, 0), out[1][0, 0, 0, 0] + 1)),
-    ("batchnorm_backward", lambda out: out[0].__imul__(1 + 1e-3)),
-    ("sgd_update", None),
-])
+@pytest.mark.parametrize(
+    "name, wrong",
+    [
+        ("max_pool_forward", lambda out: out[1].__setitem__((0, 0, 0, 0), out[1][0, 0, 0, 0] + 1)),
+        ("batchnorm_backward", lambda out: out[0].__imul__(1 + 1e-3)),
+        ("sgd_update", None),
+    ],
+)
 def test_a_wrong_kernel_fails_the_table(name, wrong, monkeypatch):
     """A twin off by one argmax, by 1e-3 relative, or that forgets an in-place update, is caught."""
+
     def broken(*args):
         if wrong is None:  # in-place kernel: leave the arguments untouched
             return None
@@ -216,8 +245,9 @@ def test_numba_kernels_as_plain_python_equal_the_reference():
     into plain Python; the whole table (a few seconds as plain Python) must still pass."""
     env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
     script = DISABLE_JIT_SCRIPT.format(tests=str(Path(__file__).resolve().parent))
-    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, f"NUMBA_DISABLE_JIT=1 run failed:\n{result.stdout}\n{result.stderr}"
     expected = sum(len(kernel.make_cases(dtype)) for kernel in kc.TABLE.values() for dtype in kc.DTYPES)
     assert result.stdout.strip() == f"{expected} cases", result.stdout

@@ -1,4 +1,5 @@
 """Conv2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D: values, gradients (both tiers), errors, torch."""
+
 import numpy as np
 import pytest
 
@@ -20,7 +21,7 @@ def conv_by_definition(x, W, b, stride, pad):
     y = np.zeros((N, F, OH, OW))
     for oh in range(OH):
         for ow in range(OW):
-            window = padded[:, :, sh * oh:sh * oh + kh, sw * ow:sw * ow + kw]
+            window = padded[:, :, sh * oh : sh * oh + kh, sw * ow : sw * ow + kw]
             y[:, :, oh, ow] = np.tensordot(window, W, axes=([1, 2, 3], [1, 2, 3])) + b
     return y
 
@@ -46,9 +47,13 @@ def test_conv2d_matches_the_definition(shape, kwargs, tier, rng):
     layer = Conv2D(**{k: v for k, v in kwargs.items() if k not in ("activation",)})
     x = rng.standard_normal(shape).astype(np.float32)
     y = layer.forward(x)
-    expected = conv_by_definition(x.astype(np.float64), layer.params["W"].astype(np.float64),
-                                  layer.params["b"].astype(np.float64), layer.stride,
-                                  layer.pads_for(*shape[2:]))
+    expected = conv_by_definition(
+        x.astype(np.float64),
+        layer.params["W"].astype(np.float64),
+        layer.params["b"].astype(np.float64),
+        layer.stride,
+        layer.pads_for(*shape[2:]),
+    )
     assert y.shape == expected.shape == (shape[0],) + layer.output_shape
     assert y.dtype == np.float32 and y.flags.c_contiguous
     np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
@@ -58,7 +63,7 @@ def test_conv2d_matches_the_definition(shape, kwargs, tier, rng):
 def test_conv2d_gradients(shape, kwargs, tier, rng):
     layer = Conv2D(**kwargs)
     layer.build(shape[1:], dtype=np.float64)
-    layer.params["b"][...] = rng.standard_normal(layer.params["b"].shape)   # not all zero
+    layer.params["b"][...] = rng.standard_normal(layer.params["b"].shape)  # not all zero
     report = check_layer(layer, rng.standard_normal(shape))
     assert report.passed, str(report)
 
@@ -68,12 +73,15 @@ def test_conv2d_without_bias_and_with_relu(tier, rng):
     x = rng.standard_normal((2, 2, 4, 4))
     y = layer.forward(x)
     assert set(layer.params) == {"W"} and (y >= 0).all() and (y == 0).any()
-    report = check_layer(layer, x)    # random inputs: no pre-activation sits on ReLU's kink
+    report = check_layer(layer, x)  # random inputs: no pre-activation sits on ReLU's kink
     assert report.passed, str(report)
 
 
 def test_conv2d_regularizer_adds_its_loss_and_gradient(rng):
-    plain, penalised = Conv2D(2, 3, kernel_regularizer=None), Conv2D(2, 3, kernel_regularizer=mdl.regularizers.L2(0.1))
+    plain, penalised = (
+        Conv2D(2, 3, kernel_regularizer=None),
+        Conv2D(2, 3, kernel_regularizer=mdl.regularizers.L2(0.1)),
+    )
     x = rng.standard_normal((2, 1, 5, 5)).astype(np.float32)
     plain.build((1, 5, 5))
     penalised.build((1, 5, 5))
@@ -84,7 +92,9 @@ def test_conv2d_regularizer_adds_its_loss_and_gradient(rng):
         layer.backward(dy)
     W = plain.params["W"]
     assert plain.regularization_loss() == 0.0
-    assert penalised.regularization_loss() == pytest.approx(0.1 * float((W.astype(np.float64) ** 2).sum()), rel=1e-5)
+    assert penalised.regularization_loss() == pytest.approx(
+        0.1 * float((W.astype(np.float64) ** 2).sum()), rel=1e-5
+    )
     np.testing.assert_allclose(penalised.grads["W"] - plain.grads["W"], 0.2 * W, rtol=1e-4, atol=1e-6)
 
 
@@ -92,9 +102,9 @@ def test_conv2d_same_padding_with_a_stride_gives_ceil_of_size_over_stride():
     """Keras's rule: "same" gives ceil(H / SH) x ceil(W / SW); the odd zero goes after."""
     layer = Conv2D(4, 3, strides=2, padding="same")
     assert layer.forward(np.zeros((1, 1, 7, 8), np.float32)).shape == (1, 4, 4, 4)
-    assert layer.pads_for(7, 8) == (1, 1, 0, 1)      # 7: total 2 -> 1 + 1; 8: total 1 -> 0 + 1
+    assert layer.pads_for(7, 8) == (1, 1, 0, 1)  # 7: total 2 -> 1 + 1; 8: total 1 -> 0 + 1
     assert Conv2D(2, 2, padding="same").pads_for(5, 5) == (0, 1, 0, 1)
-    assert Conv2D(2, 3, padding="same").pads == (1, 1)      # stride 1, odd kernel: symmetric
+    assert Conv2D(2, 3, padding="same").pads == (1, 1)  # stride 1, odd kernel: symmetric
 
 
 def test_conv2d_same_padding_keeps_the_size_and_parameter_shapes():
@@ -135,17 +145,17 @@ def test_conv2d_errors_name_the_shapes():
 # ------------------------------------------------------------------ pooling
 POOL_CASES = [
     ((2, 3, 4, 4), dict(pool_size=2)),
-    ((1, 2, 5, 7), dict(pool_size=2)),                        # floor: last row and column dropped
-    ((2, 1, 5, 6), dict(pool_size=3, stride=1)),              # overlapping windows
-    ((1, 2, 7, 5), dict(pool_size=(3, 2), stride=(2, 1))),    # non-square
-    ((1, 1, 3, 3), dict(pool_size=3)),                        # one window
+    ((1, 2, 5, 7), dict(pool_size=2)),  # floor: last row and column dropped
+    ((2, 1, 5, 6), dict(pool_size=3, stride=1)),  # overlapping windows
+    ((1, 2, 7, 5), dict(pool_size=(3, 2), stride=(2, 1))),  # non-square
+    ((1, 1, 3, 3), dict(pool_size=3)),  # one window
 ]
 
 
 @pytest.mark.parametrize("cls", [MaxPool2D, AvgPool2D])
 @pytest.mark.parametrize("shape, kwargs", POOL_CASES)
 def test_pooling_gradients(cls, shape, kwargs, tier, rng):
-    x = rng.standard_normal(shape)          # continuous values: no ties, max is differentiable
+    x = rng.standard_normal(shape)  # continuous values: no ties, max is differentiable
     report = check_layer(cls(**kwargs), x)
     assert report.passed, str(report)
 
@@ -159,23 +169,17 @@ def test_pooling_values_by_definition(shape, kwargs, tier, rng):
     assert y_max.shape == y_avg.shape == (shape[0],) + mx.compute_output_shape(shape[1:])
     for oh in range(y_max.shape[2]):
         for ow in range(y_max.shape[3]):
-            window = x[:, :, sh * oh:sh * oh + kh, sw * ow:sw * ow + kw]
+            window = x[:, :, sh * oh : sh * oh + kh, sw * ow : sw * ow + kw]
             np.testing.assert_array_equal(y_max[:, :, oh, ow], window.max(axis=(2, 3)))
             np.testing.assert_allclose(y_avg[:, :, oh, ow], window.mean(axis=(2, 3)), rtol=1e-6)
 
 
 def test_max_pool_sends_a_tied_window_gradient_to_its_first_maximum(tier):
-    x = np.array([[[[1, 3, 3, 0],
-                    [3, 2, 0, 0],
-                    [5, 5, 2, 2],
-                    [5, 5, 2, 2]]]], np.float32)
+    x = np.array([[[[1, 3, 3, 0], [3, 2, 0, 0], [5, 5, 2, 2], [5, 5, 2, 2]]]], np.float32)
     layer = MaxPool2D(2)
     np.testing.assert_array_equal(layer.forward(x)[0, 0], [[3, 3], [5, 2]])
     dx = layer.backward(np.array([[[[1, 2], [3, 4]]]], np.float32))
-    np.testing.assert_array_equal(dx[0, 0], [[0, 1, 2, 0],
-                                             [0, 0, 0, 0],
-                                             [3, 0, 4, 0],
-                                             [0, 0, 0, 0]])
+    np.testing.assert_array_equal(dx[0, 0], [[0, 1, 2, 0], [0, 0, 0, 0], [3, 0, 4, 0], [0, 0, 0, 0]])
 
 
 def test_global_avg_pool(tier, rng):
@@ -199,9 +203,15 @@ def test_pooling_errors_name_the_shapes():
 
 
 def test_layers_save_and_load_in_a_model(tmp_path, rng):
-    model = mdl.Sequential([Conv2D(4, 3, stride=2, padding=1, activation="relu", kernel_regularizer="l2"),
-                            MaxPool2D(2), AvgPool2D((1, 2), stride=1), GlobalAvgPool2D()],
-                           input_shape=(1, 9, 9))
+    model = mdl.Sequential(
+        [
+            Conv2D(4, 3, stride=2, padding=1, activation="relu", kernel_regularizer="l2"),
+            MaxPool2D(2),
+            AvgPool2D((1, 2), stride=1),
+            GlobalAvgPool2D(),
+        ],
+        input_shape=(1, 9, 9),
+    )
     x = rng.standard_normal((3, 1, 9, 9)).astype(np.float32)
     path = tmp_path / "convs.npz"
     model.save(path)
@@ -229,16 +239,23 @@ def test_conv2d_equals_torch(shape, kwargs, tier, rng):
     layer.build(shape[1:])
     layer.params["b"][...] = rng.standard_normal(layer.params["b"].shape)
     pads = layer.pads_for(*shape[2:])
-    if len(pads) == 4:      # (top, bottom, left, right): torch pads (left, right, top, bottom)
+    if len(pads) == 4:  # (top, bottom, left, right): torch pads (left, right, top, bottom)
         top, bottom, left, right = pads
         y_t, dy, (dx_t, dW_t, db_t) = _torch_grads(
             lambda x, W, b: torch.nn.functional.conv2d(
-                torch.nn.functional.pad(x, (left, right, top, bottom)), W, b, stride=layer.stride),
-            x, layer.params["W"], layer.params["b"])
+                torch.nn.functional.pad(x, (left, right, top, bottom)), W, b, stride=layer.stride
+            ),
+            x,
+            layer.params["W"],
+            layer.params["b"],
+        )
     else:
         y_t, dy, (dx_t, dW_t, db_t) = _torch_grads(
             lambda x, W, b: torch.nn.functional.conv2d(x, W, b, stride=layer.stride, padding=pads),
-            x, layer.params["W"], layer.params["b"])
+            x,
+            layer.params["W"],
+            layer.params["b"],
+        )
     np.testing.assert_allclose(layer.forward(x), y_t, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(layer.backward(dy), dx_t, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(layer.grads["W"], dW_t, rtol=1e-4, atol=1e-5)
@@ -276,9 +293,13 @@ def test_lenet5_learns_the_bundled_mnist():
     """
     from minidl import datasets, losses, optim
     from minidl.models import lenet5
+
     (x_train, y_train), (x_test, y_test) = datasets.load_mnist()
     model = lenet5()
-    model.compile(optimizer=optim.Adam(1e-3), loss=losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=optim.Adam(1e-3),
+        loss=losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     model.fit(x_train, y_train, epochs=8, batch_size=64, verbose=0)
     assert model.evaluate(x_test, y_test, return_dict=True)["accuracy"] >= 0.96

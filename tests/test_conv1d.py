@@ -1,5 +1,6 @@
 """Conv1D, MaxPool1D, AvgPool1D, GlobalAvgPool1D and Conv2DTranspose's string paddings:
 float64 gradient checks (both tiers), the two data formats, PyTorch as an oracle."""
+
 import numpy as np
 import pytest
 
@@ -27,10 +28,15 @@ def test_conv1d_gradients(shape, kwargs, data_format, tier, rng):
     assert report.passed, str(report)
 
 
-@pytest.mark.parametrize("make_layer", [lambda f: MaxPool1D(2, data_format=f),
-                                        lambda f: AvgPool1D(3, strides=2, data_format=f),
-                                        lambda f: MaxPool1D(2, strides=1, data_format=f),
-                                        lambda f: GlobalAvgPool1D(data_format=f)])
+@pytest.mark.parametrize(
+    "make_layer",
+    [
+        lambda f: MaxPool1D(2, data_format=f),
+        lambda f: AvgPool1D(3, strides=2, data_format=f),
+        lambda f: MaxPool1D(2, strides=1, data_format=f),
+        lambda f: GlobalAvgPool1D(data_format=f),
+    ],
+)
 @pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
 def test_pool1d_gradients(make_layer, data_format, tier, rng):
     report = check_layer(make_layer(data_format), rng.standard_normal((2, 3, 7)))
@@ -38,7 +44,7 @@ def test_pool1d_gradients(make_layer, data_format, tier, rng):
 
 
 def test_shapes_and_the_two_layouts_agree(rng):
-    x = rng.standard_normal((2, 3, 10)).astype(np.float32)           # (N, C, L)
+    x = rng.standard_normal((2, 3, 10)).astype(np.float32)  # (N, C, L)
     first = Conv1D(4, 3, strides=2, padding="same", data_format="channels_first")
     last = Conv1D(4, 3, strides=2, padding="same", data_format="channels_last")
     y = first.forward(x)
@@ -46,16 +52,21 @@ def test_shapes_and_the_two_layouts_agree(rng):
     last.params["W"][...], last.params["b"][...] = first.params["W"], first.params["b"]
     np.testing.assert_allclose(last.forward(x.transpose(0, 2, 1)), y.transpose(0, 2, 1), rtol=1e-6)
     assert y.shape == (2, 4, 5) and first.output_shape == (4, 5) and last.output_shape == (5, 4)
-    assert first.params["W"].shape == last.params["W"].shape == (4, 3, 3)   # (F, C, K) either way
+    assert first.params["W"].shape == last.params["W"].shape == (4, 3, 3)  # (F, C, K) either way
     assert Conv1D(2, 3, padding="causal").forward(x).shape == (2, 2, 10)
     assert MaxPool1D(2, data_format="channels_last").forward(x).shape == (2, 1, 10)
     assert GlobalAvgPool1D(data_format="channels_last").forward(x).shape == (2, 10)
 
 
 def test_a_channels_last_conv1d_feeds_an_lstm():
-    model = mdl.Sequential([Conv1D(8, 3, activation="relu", data_format="channels_last"),
-                            MaxPool1D(2, data_format="channels_last"), mdl.layers.LSTM(5)],
-                           input_shape=(20, 4))
+    model = mdl.Sequential(
+        [
+            Conv1D(8, 3, activation="relu", data_format="channels_last"),
+            MaxPool1D(2, data_format="channels_last"),
+            mdl.layers.LSTM(5),
+        ],
+        input_shape=(20, 4),
+    )
     assert model.predict(np.zeros((3, 20, 4), np.float32)).shape == (3, 5)
     assert model.layers[1].output_shape == (9, 8)
 
@@ -93,15 +104,19 @@ def test_conv1d_equals_torch(shape, kwargs, tier, rng):
     start, end = layer.pads_for(shape[2])
     y_t, dy, (dx_t, dW_t, db_t) = _torch_grads(
         lambda x, W, b: F.conv1d(F.pad(x, (start, end)), W, b, stride=layer.stride),
-        x, layer.params["W"], layer.params["b"])
+        x,
+        layer.params["W"],
+        layer.params["b"],
+    )
     np.testing.assert_allclose(layer.forward(x), y_t, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(layer.backward(dy), dx_t, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(layer.grads["W"], dW_t, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(layer.grads["b"], db_t, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("cls, name, pool, stride", [(MaxPool1D, "max_pool1d", 2, None),
-                                                     (AvgPool1D, "avg_pool1d", 3, 2)])
+@pytest.mark.parametrize(
+    "cls, name, pool, stride", [(MaxPool1D, "max_pool1d", 2, None), (AvgPool1D, "avg_pool1d", 3, 2)]
+)
 def test_pool1d_and_global_pool_equal_torch(cls, name, pool, stride, tier, rng):
     torch = pytest.importorskip("torch")
     x = rng.standard_normal((2, 3, 9)).astype(np.float32)
@@ -116,14 +131,23 @@ def test_pool1d_and_global_pool_equal_torch(cls, name, pool, stride, tier, rng):
 
 
 # ------------------------------------------------------------------ Conv2DTranspose, Keras's paddings
-@pytest.mark.parametrize("kernel, stride, padding, out", [
-    (3, 2, "same", (10, 12)), (4, 2, "same", (10, 12)), (3, 1, "same", (5, 6)), (1, 2, "same", (10, 12)),
-    (3, 2, "valid", (11, 13)), (1, 2, "valid", (10, 12))])
+@pytest.mark.parametrize(
+    "kernel, stride, padding, out",
+    [
+        (3, 2, "same", (10, 12)),
+        (4, 2, "same", (10, 12)),
+        (3, 1, "same", (5, 6)),
+        (1, 2, "same", (10, 12)),
+        (3, 2, "valid", (11, 13)),
+        (1, 2, "valid", (10, 12)),
+    ],
+)
 def test_conv2d_transpose_keras_paddings(kernel, stride, padding, out, tier, rng):
     layer = Conv2DTranspose(2, kernel, strides=stride, padding=padding)
-    assert layer.forward(np.zeros((1, 3, 5, 6), np.float32)).shape == (1, 2) + out    # H * stride for "same"
-    report = check_layer(Conv2DTranspose(2, kernel, strides=stride, padding=padding),
-                         rng.standard_normal((2, 3, 3, 4)))
+    assert layer.forward(np.zeros((1, 3, 5, 6), np.float32)).shape == (1, 2) + out  # H * stride for "same"
+    report = check_layer(
+        Conv2DTranspose(2, kernel, strides=stride, padding=padding), rng.standard_normal((2, 3, 3, 4))
+    )
     assert report.passed, str(report)
 
 

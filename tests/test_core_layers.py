@@ -1,4 +1,5 @@
 """Dense, Flatten, Reshape, Dropout and the activations: gradients, shapes, errors."""
+
 import numpy as np
 import pytest
 
@@ -7,17 +8,25 @@ from minidl import layers as L
 from minidl.gradcheck import check_layer, numerical_gradient, rel_error
 
 
-@pytest.mark.parametrize("make_layer", [
-    lambda: L.Dense(4),
-    lambda: L.Dense(3, use_bias=False),
-    lambda: L.Dense(4, activation="tanh"),
-    lambda: L.Dense(5, activation="softmax"),
-    lambda: L.Dense(3, kernel_regularizer=mdl.regularizers.L1L2(l1=0.01, l2=0.1)),
-    L.ReLU, L.Sigmoid, L.Tanh, L.GELU, L.Softmax,
-    lambda: L.LeakyReLU(0.2),
-    L.Flatten,
-    lambda: L.Reshape((3, -1)),
-], ids=lambda f: repr(f()))
+@pytest.mark.parametrize(
+    "make_layer",
+    [
+        lambda: L.Dense(4),
+        lambda: L.Dense(3, use_bias=False),
+        lambda: L.Dense(4, activation="tanh"),
+        lambda: L.Dense(5, activation="softmax"),
+        lambda: L.Dense(3, kernel_regularizer=mdl.regularizers.L1L2(l1=0.01, l2=0.1)),
+        L.ReLU,
+        L.Sigmoid,
+        L.Tanh,
+        L.GELU,
+        L.Softmax,
+        lambda: L.LeakyReLU(0.2),
+        L.Flatten,
+        lambda: L.Reshape((3, -1)),
+    ],
+    ids=lambda f: repr(f()),
+)
 def test_gradients_match_finite_differences(make_layer, rng):
     layer = make_layer()
     x = rng.standard_normal((4, 6))
@@ -32,7 +41,7 @@ def test_regularizer_penalty_enters_gradient_and_loss(rng):
     x = rng.standard_normal((2, 4))
     layer.forward(x)
     w = layer.params["W"]
-    assert layer.regularization_loss() == pytest.approx(0.5 * float((w ** 2).sum()), rel=1e-6)
+    assert layer.regularization_loss() == pytest.approx(0.5 * float((w**2).sum()), rel=1e-6)
     layer.backward(np.zeros((2, 3)))
     np.testing.assert_allclose(layer.grads["W"], 2 * 0.5 * w, rtol=1e-6)
 
@@ -52,7 +61,7 @@ def test_dropout_gradient_and_scaling(tier, rng, rate):
     report = check_layer(L.Dropout(rate), x, training=True)
     assert report.passed, str(report)
     y = L.Dropout(rate).forward(np.ones((2000, 50), np.float32), training=True)
-    assert abs(y.mean() - 1.0) < 0.03          # inverted dropout keeps the mean
+    assert abs(y.mean() - 1.0) < 0.03  # inverted dropout keeps the mean
     assert np.isclose((y == 0).mean(), rate, atol=0.01)
 
 
@@ -100,14 +109,17 @@ def test_errors_name_expected_and_received_shapes(rng):
         L.ReLU().backward(np.zeros((1, 1)))
 
 
-@pytest.mark.parametrize("make_layer, message", [
-    (lambda: L.Dense(True), "Dense units must be a positive integer, got True"),
-    (lambda: L.Dense(0), "Dense units must be a positive integer, got 0"),
-    (lambda: L.Dense(2.5), "Dense units must be a positive integer, got 2.5"),
-    (lambda: L.Conv2D(False, 3), "Conv2D filters must be a positive integer, got False"),
-    (lambda: L.Conv2DTranspose(True, 3), "Conv2DTranspose filters must be a positive integer, got True"),
-    (lambda: L.Embedding(10, True), "Embedding output_dim must be a positive integer, got True"),
-])
+@pytest.mark.parametrize(
+    "make_layer, message",
+    [
+        (lambda: L.Dense(True), "Dense units must be a positive integer, got True"),
+        (lambda: L.Dense(0), "Dense units must be a positive integer, got 0"),
+        (lambda: L.Dense(2.5), "Dense units must be a positive integer, got 2.5"),
+        (lambda: L.Conv2D(False, 3), "Conv2D filters must be a positive integer, got False"),
+        (lambda: L.Conv2DTranspose(True, 3), "Conv2DTranspose filters must be a positive integer, got True"),
+        (lambda: L.Embedding(10, True), "Embedding output_dim must be a positive integer, got True"),
+    ],
+)
 def test_a_bool_or_a_non_positive_size_is_refused_with_the_value(make_layer, message):
     with pytest.raises(ValueError, match=message):
         make_layer()
@@ -116,6 +128,7 @@ def test_a_bool_or_a_non_positive_size_is_refused_with_the_value(make_layer, mes
 def test_dropout_backward_after_an_identity_pass_keeps_working_on_a_copy(rng):
     import copy
     import pickle
+
     layer = L.Dropout(0.5)
     x = rng.standard_normal((2, 3)).astype(np.float32)
     layer.forward(x, training=False)
@@ -125,9 +138,9 @@ def test_dropout_backward_after_an_identity_pass_keeps_working_on_a_copy(rng):
 
 def test_numerical_gradient_of_a_known_function():
     x = np.array([[1.0, -2.0], [0.5, 3.0]])
-    grad = numerical_gradient(lambda: float((x ** 3).sum()), x)
-    np.testing.assert_allclose(grad, 3 * x ** 2, rtol=1e-7)
-    assert rel_error(grad, 3 * x ** 2) < 1e-8
+    grad = numerical_gradient(lambda: float((x**3).sum()), x)
+    np.testing.assert_allclose(grad, 3 * x**2, rtol=1e-7)
+    assert rel_error(grad, 3 * x**2) < 1e-8
 
 
 def test_check_layer_catches_a_wrong_backward(rng):

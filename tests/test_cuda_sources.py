@@ -9,6 +9,7 @@ That each launcher of ``minidl.kernels.gpu`` -- through the emulator, and on a d
 equals ``minidl.kernels.reference`` is the conformance table's job
 (``tests/kernel_cases.py``, run by ``tests/test_conformance.py``).
 """
+
 import struct
 
 import numpy as np
@@ -18,8 +19,9 @@ from minidl.kernels import emulate, gpu, reference
 
 DTYPES = [np.float32, np.float64]
 
-needs_compiler = pytest.mark.skipif(emulate.compiler() is None,
-                                    reason="the CUDA emulator needs a C++ compiler (g++)")
+needs_compiler = pytest.mark.skipif(
+    emulate.compiler() is None, reason="the CUDA emulator needs a C++ compiler (g++)"
+)
 
 
 # =========================================================================== the contract
@@ -41,10 +43,13 @@ def nvrtc_module():
     """CuPy's NVRTC binding, or a skip naming what is missing (NVRTC itself needs no GPU)."""
     try:
         from cupy_backends.cuda.libs import nvrtc
+
         nvrtc.getVersion()  # loads libnvrtc: fails here if the library is absent
     except Exception as err:  # ImportError, or CuPy's error for a missing libnvrtc
-        pytest.skip(f"NVRTC unavailable ({type(err).__name__}: {str(err).splitlines()[0]}); "
-                    "pip install cupy-cuda12x nvidia-cuda-nvrtc-cu12")
+        pytest.skip(
+            f"NVRTC unavailable ({type(err).__name__}: {str(err).splitlines()[0]}); "
+            "pip install cupy-cuda12x nvidia-cuda-nvrtc-cu12"
+        )
     return nvrtc
 
 
@@ -81,9 +86,10 @@ def test_nvrtc_compiles_source(filename, dtype, arch):
 
 
 def test_nvrtc_reports_a_broken_source():
-    ok, log, _ = nvrtc_compile('extern "C" __global__ void k(float* x) { x[0] = y; }',
-                               "broken.cu", ["--gpu-architecture=sm_75"])
-    assert not ok and "identifier \"y\" is undefined" in log
+    ok, log, _ = nvrtc_compile(
+        'extern "C" __global__ void k(float* x) { x[0] = y; }', "broken.cu", ["--gpu-architecture=sm_75"]
+    )
+    assert not ok and 'identifier "y" is undefined' in log
 
 
 # =========================================================================== the emulator itself
@@ -119,7 +125,7 @@ def test_emulator_runs_barriers_shared_memory_and_atomics():
     x = np.random.default_rng(0).standard_normal(200)
     sums, total = np.zeros(4), np.zeros(1)
     module.get_function("block_sums")((4,), (64,), (x, sums, total, np.int32(x.size)))
-    expected = [x[i:i + 64].sum() for i in range(0, 200, 64)]
+    expected = [x[i : i + 64].sum() for i in range(0, 200, 64)]
     np.testing.assert_allclose(sums, expected, rtol=1e-12)
     np.testing.assert_allclose(total[0], x.sum(), rtol=1e-12)
 
@@ -129,7 +135,7 @@ def test_emulator_rejects_what_cupy_would_misread():
     kernel = emulate.EmulatedModule(BLOCK_SUM, np.float32, "block_sum.cu").get_function("scale")
     x = np.ones(10, dtype=np.float32)
     with pytest.raises(TypeError, match="'factor'.*float32 scalar"):
-        kernel((1,), (32,), (x, 2.0, np.int32(10)))        # a Python float is a C double in CuPy
+        kernel((1,), (32,), (x, 2.0, np.int32(10)))  # a Python float is a C double in CuPy
     with pytest.raises(TypeError, match="'x'.*float32, got float64"):
         kernel((1,), (32,), (x.astype(np.float64), np.float32(2), np.int32(10)))
     with pytest.raises(ValueError, match="C-contiguous"):
@@ -143,8 +149,9 @@ def test_emulator_rejects_what_cupy_would_misread():
 @needs_compiler
 def test_emulator_reports_compile_errors():
     with pytest.raises(RuntimeError, match="could not compile"):
-        emulate.EmulatedModule('extern "C" __global__ void k(float* x) { x[0] = y; }',
-                               np.float32, "broken.cu")
+        emulate.EmulatedModule(
+            'extern "C" __global__ void k(float* x) { x[0] = y; }', np.float32, "broken.cu"
+        )
 
 
 # =========================================================================== launcher checks
@@ -164,6 +171,7 @@ def test_batchnorm_chunks_of_any_size_give_the_reference(chunk, shape, monkeypat
     each) and combines them: chunks of one value, chunks shorter than a block's 256 threads
     with a short last one, one chunk larger than the channel -- all equal the reference."""
     import kernel_cases as kc
+
     monkeypatch.setattr(gpu, "BATCHNORM_CHUNK", chunk)
     rng = np.random.default_rng(chunk)
     x = rng.standard_normal(shape) * 2 + 3
@@ -177,7 +185,7 @@ def test_batchnorm_chunks_of_any_size_give_the_reference(chunk, shape, monkeypat
 # =========================================================================== resources per block
 def _elf_sections(cubin: bytes) -> dict:
     """``{name: (offset, size)}`` of the sections of an ELF64 file (a cubin)."""
-    shoff, = struct.unpack_from("<Q", cubin, 0x28)
+    (shoff,) = struct.unpack_from("<Q", cubin, 0x28)
     shentsize, shnum, shstrndx = struct.unpack_from("<HHH", cubin, 0x3A)
     heads = [struct.unpack_from("<IIQQQQIIQQ", cubin, shoff + i * shentsize) for i in range(shnum)]
     names_at = heads[shstrndx][4]
@@ -185,7 +193,7 @@ def _elf_sections(cubin: bytes) -> dict:
 
 
 def _c_string(data: bytes, start: int) -> str:
-    return data[start:data.index(b"\0", start)].decode()
+    return data[start : data.index(b"\0", start)].decode()
 
 
 def register_counts(cubin: bytes) -> dict:
@@ -193,19 +201,21 @@ def register_counts(cubin: bytes) -> dict:
     (EIATTR_REGCOUNT = 0x2f: symbol index, count), as ``cuobjdump --dump-resource-usage`` shows."""
     sections = _elf_sections(cubin)
     symtab, strtab = sections[".symtab"], sections[".strtab"]
-    symbols = [_c_string(cubin, strtab[0] + struct.unpack_from("<I", cubin, symtab[0] + 24 * i)[0])
-               for i in range(symtab[1] // 24)]
+    symbols = [
+        _c_string(cubin, strtab[0] + struct.unpack_from("<I", cubin, symtab[0] + 24 * i)[0])
+        for i in range(symtab[1] // 24)
+    ]
     offset, size = sections[".nv.info"]
-    info, at, counts = cubin[offset:offset + size], 0, {}
+    info, at, counts = cubin[offset : offset + size], 0, {}
     while at < len(info):
         fmt, attribute = info[at], info[at + 1]
         if fmt == 0x04:  # EIFMT_SVAL: a 16-bit size, then that many bytes
-            length, = struct.unpack_from("<H", info, at + 2)
+            (length,) = struct.unpack_from("<H", info, at + 2)
             if attribute == 0x2F:
                 index, count = struct.unpack_from("<II", info, at + 4)
                 counts[symbols[index]] = count
             at += 4 + length
-        else:            # the other formats take 4 bytes in all
+        else:  # the other formats take 4 bytes in all
             at += 4
     return counts
 
@@ -223,14 +233,19 @@ def test_sequence_kernels_fit_a_block_of_1024_threads(dtype, arch):
     counts = register_counts(cubin)
     assert set(counts) == set(emulate.kernel_signatures(source)), counts
     assert gpu.SEQUENCE_MAX_HIDDEN * 4 == 1024
-    for name in ("lstm_forward_sequence", "lstm_backward_sequence", "gru_forward_sequence",
-                 "gru_backward_sequence"):
+    for name in (
+        "lstm_forward_sequence",
+        "lstm_backward_sequence",
+        "gru_forward_sequence",
+        "gru_backward_sequence",
+    ):
         assert 0 < counts[name] <= 64, f"{name}: {counts[name]} registers a thread ({arch}, {dtype.__name__})"
     assert all(count <= 255 for count in counts.values()), counts
 
 
 def test_emulator_reads_kernels_with_launch_bounds():
-    source = ('extern "C" __global__ void __launch_bounds__(128) k(float* x, int n) {\n'
-              '    __syncthreads();\n}\n')
-    (params, threaded), = emulate.kernel_signatures(source).values()
+    source = (
+        'extern "C" __global__ void __launch_bounds__(128) k(float* x, int n) {\n    __syncthreads();\n}\n'
+    )
+    ((params, threaded),) = emulate.kernel_signatures(source).values()
     assert [p.name for p in params] == ["x", "n"] and threaded

@@ -1,4 +1,5 @@
 """DataLoader, splits, one-hot and standardisation."""
+
 import numpy as np
 import pytest
 
@@ -25,7 +26,9 @@ def test_dataloader_shuffle_is_seeded():
     again = np.concatenate(list(DataLoader(x, batch_size=10, shuffle=True)))
     np.testing.assert_array_equal(first, again)
     loader = DataLoader(x, batch_size=10, shuffle=True, seed=1)
-    assert not np.array_equal(np.concatenate(list(loader)), np.concatenate(list(loader)))  # new order per epoch
+    assert not np.array_equal(
+        np.concatenate(list(loader)), np.concatenate(list(loader))
+    )  # new order per epoch
 
 
 def test_dataloader_errors():

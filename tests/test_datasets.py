@@ -1,4 +1,5 @@
 """Tests for minidl.datasets: bundled MNIST, downloaders (offline), synthetic, sequences, text."""
+
 import gzip
 import hashlib
 import io
@@ -50,10 +51,10 @@ def test_bundled_mnist_flatten_matches_images():
 def test_bundled_mnist_is_deterministic_and_cache_cannot_be_corrupted():
     (x1, y1), _ = datasets.load_mnist()
     first_pixels, first_labels = x1.copy(), y1.copy()
-    x1[:] = -5.0           # a caller scribbling on its arrays...
+    x1[:] = -5.0  # a caller scribbling on its arrays...
     y1[:] = 7
     (x2, y2), _ = datasets.load_mnist()
-    np.testing.assert_array_equal(x2, first_pixels)   # ...does not reach the next caller
+    np.testing.assert_array_equal(x2, first_pixels)  # ...does not reach the next caller
     np.testing.assert_array_equal(y2, first_labels)
 
 
@@ -66,7 +67,7 @@ def test_sequential_mnist_is_rows_as_time_steps():
     (x, y), (xt, yt) = datasets.load_sequential_mnist()
     (img, label), _ = datasets.load_mnist()
     assert x.shape == (4000, 28, 28) and xt.shape == (1000, 28, 28) and x.dtype == np.float32
-    np.testing.assert_array_equal(x[5, 13], img[5, 0, 13])   # step 13 is pixel row 13
+    np.testing.assert_array_equal(x[5, 13], img[5, 0, 13])  # step 13 is pixel row 13
     np.testing.assert_array_equal(y, label)
 
 
@@ -79,9 +80,12 @@ def idx_bytes(array: np.ndarray) -> bytes:
 
 def cifar_batch_bytes(images_nchw: np.ndarray, labels) -> bytes:
     """A pickled CIFAR-10 python batch (bytes keys, as the real files have)."""
-    batch = {b"batch_label": b"testing batch", b"labels": list(map(int, labels)),
-             b"data": images_nchw.reshape(len(images_nchw), -1).astype(np.uint8),
-             b"filenames": [b"img%d.png" % i for i in range(len(labels))]}
+    batch = {
+        b"batch_label": b"testing batch",
+        b"labels": list(map(int, labels)),
+        b"data": images_nchw.reshape(len(images_nchw), -1).astype(np.uint8),
+        b"filenames": [b"img%d.png" % i for i in range(len(labels))],
+    }
     return pickle.dumps(batch, protocol=2)
 
 
@@ -100,13 +104,16 @@ def test_parse_idx_other_element_type():
     assert out.dtype == np.int32 and out.tolist() == [[1, -2], [300, 4]]
 
 
-@pytest.mark.parametrize("raw, message", [
-    (b"\x01\x00\x08\x01" + b"\x00\x00\x00\x02" + b"ab", "bad IDX magic"),
-    (b"\x00\x00\x07\x01" + b"\x00\x00\x00\x02" + b"ab", "bad IDX magic"),
-    (b"\x00\x00\x08\x01" + b"\x00\x00\x00\x05" + b"ab", r"shape \(5,\).*holds 2"),
-    (b"\x00\x00\x08\x03" + b"\x00\x00", "ends early"),
-    (b"\x00\x00", "not an IDX file"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (b"\x01\x00\x08\x01" + b"\x00\x00\x00\x02" + b"ab", "bad IDX magic"),
+        (b"\x00\x00\x07\x01" + b"\x00\x00\x00\x02" + b"ab", "bad IDX magic"),
+        (b"\x00\x00\x08\x01" + b"\x00\x00\x00\x05" + b"ab", r"shape \(5,\).*holds 2"),
+        (b"\x00\x00\x08\x03" + b"\x00\x00", "ends early"),
+        (b"\x00\x00", "not an IDX file"),
+    ],
+)
 def test_parse_idx_rejects_corrupt_files(raw, message):
     with pytest.raises(ValueError, match=message):
         parse_idx(raw, name="bad.idx")
@@ -166,10 +173,12 @@ def place(folder, dataset, name, content: bytes, monkeypatch):
 
 def write_idx_dataset(folder, dataset, monkeypatch, n_train=6, n_test=4):
     rng = np.random.default_rng(2)
-    arrays = {"train-images-idx3-ubyte.gz": rng.integers(0, 256, (n_train, 28, 28)),
-              "train-labels-idx1-ubyte.gz": rng.integers(0, 10, n_train),
-              "t10k-images-idx3-ubyte.gz": rng.integers(0, 256, (n_test, 28, 28)),
-              "t10k-labels-idx1-ubyte.gz": rng.integers(0, 10, n_test)}
+    arrays = {
+        "train-images-idx3-ubyte.gz": rng.integers(0, 256, (n_train, 28, 28)),
+        "train-labels-idx1-ubyte.gz": rng.integers(0, 10, n_train),
+        "t10k-images-idx3-ubyte.gz": rng.integers(0, 256, (n_test, 28, 28)),
+        "t10k-labels-idx1-ubyte.gz": rng.integers(0, 10, n_test),
+    }
     for name, array in arrays.items():
         place(folder, dataset, name, gzip.compress(idx_bytes(array)), monkeypatch)
     return arrays
@@ -191,10 +200,13 @@ def write_cifar_archive(folder, monkeypatch, per_batch=3):
     return content
 
 
-@pytest.mark.parametrize("loader, dataset", [
-    (lambda **kw: datasets.load_mnist(subset="full", **kw), "mnist"),
-    (datasets.load_fashion_mnist, "fashion_mnist"),
-])
+@pytest.mark.parametrize(
+    "loader, dataset",
+    [
+        (lambda **kw: datasets.load_mnist(subset="full", **kw), "mnist"),
+        (datasets.load_fashion_mnist, "fashion_mnist"),
+    ],
+)
 def test_idx_datasets_load_from_verified_cache(offline_cache, monkeypatch, loader, dataset):
     folder, calls = offline_cache
     arrays = write_idx_dataset(folder, dataset, monkeypatch)
@@ -233,7 +245,7 @@ def test_offline_error_names_url_files_and_folder(offline_cache):
     assert str(folder / "fashion_mnist") in message
     for name, sha in download.SHA256["fashion_mnist"].items():
         assert name in message and sha in message
-    assert not list((folder / "fashion_mnist").glob("*.part"))   # no half file left
+    assert not list((folder / "fashion_mnist").glob("*.part"))  # no half file left
 
 
 def test_cached_file_with_wrong_sum_is_reported(offline_cache, monkeypatch):
@@ -296,7 +308,7 @@ def test_synthetic_shapes_types_and_seed(make):
 def test_synthetic_uses_minidl_seed_when_seed_is_none(make):
     minidl.seed(11)
     first = make()
-    second = make()                       # the shared generator moved on
+    second = make()  # the shared generator moved on
     minidl.seed(11)
     again = make()
     np.testing.assert_array_equal(first[0], again[0])
@@ -325,12 +337,15 @@ def test_xor_labels_follow_quadrants_without_noise():
     assert 0.4 < y.mean() < 0.6
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(n_samples=0), "n_samples must be an integer >= 1, got 0"),
-    (dict(n_samples=10.5), "n_samples must be an integer"),
-    (dict(noise=-0.1), "noise must be a finite number >= 0, got -0.1"),
-    (dict(n_classes=1), "n_classes must be an integer >= 2"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(n_samples=0), "n_samples must be an integer >= 1, got 0"),
+        (dict(n_samples=10.5), "n_samples must be an integer"),
+        (dict(noise=-0.1), "noise must be a finite number >= 0, got -0.1"),
+        (dict(n_classes=1), "n_classes must be an integer >= 2"),
+    ],
+)
 def test_synthetic_rejects_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         datasets.make_spirals(**kwargs)
@@ -343,7 +358,7 @@ def test_adding_problem_target_is_sum_of_marked_values():
     assert x.dtype == y.dtype == np.float32
     markers = x[..., 1]
     assert (markers.sum(axis=1) == 2).all()
-    assert (markers[:, :10].sum(axis=1) == 1).all()      # one mark in each half
+    assert (markers[:, :10].sum(axis=1) == 1).all()  # one mark in each half
     assert set(np.unique(markers)) == {0.0, 1.0}
     np.testing.assert_array_equal(y[:, 0], (x[..., 0] * markers).sum(axis=1))
     assert ((0 <= x[..., 0]) & (x[..., 0] < 1)).all()
@@ -361,7 +376,7 @@ def test_sine_sequences_shapes_and_baseline():
     np.testing.assert_array_equal(naive, x[:, -1, :])
     naive_mse = np.mean((naive - y) ** 2)
     # the naive forecast is better than guessing the mean but far from the noise floor...
-    assert 0.05 ** 2 < naive_mse < np.var(y)
+    assert 0.05**2 < naive_mse < np.var(y)
     # ...and a linear model on the last 10 values beats it: the data is predictable
     lags = x[:, -10:, 0]
     design = np.column_stack([lags, np.ones(len(lags))])
@@ -389,7 +404,7 @@ def test_text_corpus_is_deterministic_printable_ascii():
     assert "\n\n\n" not in text
     assert datasets.load_text_corpus(max_chars=20_000) == text
     assert datasets.load_text_corpus(max_chars=5_000) == text[:5_000]
-    assert text.count(" ") > len(text) / 10       # prose, not noise
+    assert text.count(" ") > len(text) / 10  # prose, not noise
     with pytest.raises(ValueError, match="max_chars"):
         datasets.load_text_corpus(max_chars=0)
 
@@ -457,8 +472,8 @@ def test_sample_temperature_flattens_the_distribution():
     model = FavouriteCharModel(encoder.vocab_size, favourite=0, margin=2.0)
     cold = datasets.sample(model, encoder, "a", length=300, temperature=0.2, seed=1)
     hot = datasets.sample(model, encoder, "a", length=300, temperature=5.0, seed=1)
-    assert cold[1:].count("a") > 290            # p(a) = 1 / (1 + 9 e^-10) ~ 0.9996
-    assert hot[1:].count("a") < 100             # p(a) = e^.4 / (e^.4 + 9) ~ 0.14
+    assert cold[1:].count("a") > 290  # p(a) = 1 / (1 + 9 e^-10) ~ 0.9996
+    assert hot[1:].count("a") < 100  # p(a) = e^.4 / (e^.4 + 9) ~ 0.14
     again = datasets.sample(model, encoder, "a", length=300, temperature=5.0, seed=1)
     assert again == hot
 
@@ -473,6 +488,6 @@ def test_sample_rejects_non_positive_temperature(temperature):
 
 def test_sample_rejects_wrong_logit_shape():
     encoder = datasets.CharEncoder("abc")
-    model = FavouriteCharModel(5, favourite=0)       # vocabulary of the wrong size
+    model = FavouriteCharModel(5, favourite=0)  # vocabulary of the wrong size
     with pytest.raises(ValueError, match=r"logits \(1, 1, 3\) or \(1, 3\).*got shape \(1, 1, 5\)"):
         datasets.sample(model, encoder, "a", length=1)

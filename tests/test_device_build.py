@@ -11,6 +11,7 @@ stand-in's ``asarray``/``asnumpy``, and the device-mismatch checks run as on a r
 device. The kernels are the NumPy reference's (``backend.kernels_for`` patched), which work
 on the subclass unchanged.
 """
+
 import importlib.machinery
 import sys
 import types
@@ -33,11 +34,15 @@ def _stand_in_cupy():
     cp.__version__ = "0.0-stand-in"
     cp.ndarray = DeviceArray
     cp.asarray = lambda a, dtype=None: np.array(a, dtype=dtype).view(DeviceArray)
-    cp.asnumpy = lambda a: np.array(a)                      # a plain NumPy copy ("to the host")
-    cp.cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(
-        getDeviceCount=lambda: 1, getDeviceProperties=lambda i: {"name": b"stand-in GPU"},
-        runtimeGetVersion=lambda: 12040))
-    cp.__getattr__ = lambda name: getattr(np, name)         # xp.zeros_like, xp.tanh, ...: NumPy's
+    cp.asnumpy = lambda a: np.array(a)  # a plain NumPy copy ("to the host")
+    cp.cuda = types.SimpleNamespace(
+        runtime=types.SimpleNamespace(
+            getDeviceCount=lambda: 1,
+            getDeviceProperties=lambda i: {"name": b"stand-in GPU"},
+            runtimeGetVersion=lambda: 12040,
+        )
+    )
+    cp.__getattr__ = lambda name: getattr(np, name)  # xp.zeros_like, xp.tanh, ...: NumPy's
     return cp
 
 
@@ -45,7 +50,7 @@ def _stand_in_cupy():
 def gpu(monkeypatch):
     """Install the stand-in GPU for one test; every kernel is the NumPy reference's."""
     monkeypatch.setitem(sys.modules, "cupy", _stand_in_cupy())
-    monkeypatch.setattr(backend, "_gpu_found", {})          # no cached status outlives the test
+    monkeypatch.setattr(backend, "_gpu_found", {})  # no cached status outlives the test
     monkeypatch.setattr(backend, "kernels_for", lambda x: reference)
     backend.use("numpy")
     assert backend.gpu_available()
@@ -56,10 +61,16 @@ def on_gpu(a) -> bool:
 
 
 def all_arrays(model):
-    return [(layer.label, store_name, key, a) for layer in model.layers
-            for store_name, store in (("params", layer.params), ("grads", layer.grads),
-                                      ("buffers", layer.buffers))
-            for key, a in store.items()]
+    return [
+        (layer.label, store_name, key, a)
+        for layer in model.layers
+        for store_name, store in (
+            ("params", layer.params),
+            ("grads", layer.grads),
+            ("buffers", layer.buffers),
+        )
+        for key, a in store.items()
+    ]
 
 
 def _data(n=32):
@@ -83,16 +94,23 @@ def test_to_gpu_before_the_first_batch_builds_every_array_on_the_device(gpu):
     mdl.seed(0)
     model = _mlp().to("gpu")
     assert all(layer.device == "gpu" and not layer.params for layer in model.layers)
-    losses_gpu = _train(model)                              # before the fix: a device-mismatch error
+    losses_gpu = _train(model)  # before the fix: a device-mismatch error
     arrays = all_arrays(model)
-    assert {(label, store) for label, store, _, _ in arrays} >= {("Dense", "params"), ("BatchNorm", "buffers")}
+    assert {(label, store) for label, store, _, _ in arrays} >= {
+        ("Dense", "params"),
+        ("BatchNorm", "buffers"),
+    }
     assert [name for name, store, key, a in arrays if not on_gpu(a)] == []
-    assert all(on_gpu(a) for state in model.optimizer.state.values() for a in state.values()
-               if isinstance(a, np.ndarray))
+    assert all(
+        on_gpu(a)
+        for state in model.optimizer.state.values()
+        for a in state.values()
+        if isinstance(a, np.ndarray)
+    )
     assert type(model.predict(_data()[0][:3])) is np.ndarray
 
     mdl.seed(0)
-    losses_cpu = _train(_mlp())                             # the same run on the CPU
+    losses_cpu = _train(_mlp())  # the same run on the CPU
     np.testing.assert_allclose(losses_gpu, losses_cpu, rtol=1e-6)
 
 
@@ -103,15 +121,17 @@ def test_the_same_seed_gives_the_same_initial_weights_on_either_device(gpu):
         model = mdl.Sequential([L.Conv2D(2, 3), L.Flatten(), L.Dense(4), L.LayerNorm()])
         model.to(device).build((1, 6, 6))
         weights[device] = [backend.to_numpy(a) for _, store, _, a in all_arrays(model) if store == "params"]
-        assert all((on_gpu(a) if device == "gpu" else type(a) is np.ndarray)
-                   for _, _, _, a in all_arrays(model))
+        assert all(
+            (on_gpu(a) if device == "gpu" else type(a) is np.ndarray) for _, _, _, a in all_arrays(model)
+        )
     for cpu_w, gpu_w in zip(weights["cpu"], weights["gpu"]):
         np.testing.assert_array_equal(cpu_w, gpu_w)
 
 
 def test_recurrent_and_embedding_layers_are_built_on_the_device_too(gpu):
-    model = mdl.Sequential([L.Embedding(10, 3), L.LSTM(4, return_sequences=True), L.GRU(3),
-                            L.Dense(2)]).to("gpu")
+    model = mdl.Sequential([L.Embedding(10, 3), L.LSTM(4, return_sequences=True), L.GRU(3), L.Dense(2)]).to(
+        "gpu"
+    )
     model.build((7,))
     arrays = all_arrays(model)
     assert {label for label, _, _, _ in arrays} == {"Embedding", "LSTM", "GRU", "Dense"}
@@ -121,7 +141,7 @@ def test_recurrent_and_embedding_layers_are_built_on_the_device_too(gpu):
 # ============================================================================ add() after to()
 def test_a_layer_added_after_to_gpu_lands_on_the_device(gpu):
     model = mdl.Sequential([L.Dense(5, activation="tanh")]).to("gpu")
-    model.add(L.Dense(2))                                   # not built: will be built on the GPU
+    model.add(L.Dense(2))  # not built: will be built on the GPU
     assert model.layers[1].device == "gpu"
     _train(model)
     assert all(on_gpu(a) for _, _, _, a in all_arrays(model))
@@ -131,7 +151,7 @@ def test_with_an_input_shape_an_added_layer_is_built_on_the_device_at_once(gpu):
     model = mdl.Sequential([L.Dense(5)], input_shape=(6,)).to("gpu")
     model.add(L.BatchNorm())
     cpu_layer = L.Dense(2)
-    cpu_layer.build((5,))                                   # built on the host, then added
+    cpu_layer.build((5,))  # built on the host, then added
     model.add(cpu_layer)
     assert [(label, key) for label, _, key, a in all_arrays(model) if not on_gpu(a)] == []
     _train(model)
@@ -159,7 +179,7 @@ def test_an_unmoved_model_follows_its_first_batch(gpu):
     model.forward(x)
     assert model.device == "gpu"
     assert all(on_gpu(a) for _, _, _, a in all_arrays(model))
-    _train(model)                                           # fit moves its batches to that device
+    _train(model)  # fit moves its batches to that device
 
 
 def test_a_layer_moved_before_build_and_fed_from_the_host_says_so(gpu):
@@ -171,7 +191,9 @@ def test_a_layer_moved_before_build_and_fed_from_the_host_says_so(gpu):
 
 def test_a_built_cpu_model_still_refuses_gpu_batches(gpu):
     model = mdl.Sequential([L.Dense(3)], input_shape=(4,))
-    with pytest.raises(ValueError, match=r"weights on the CPU but got an input on the GPU.*model.to\('gpu'\)"):
+    with pytest.raises(
+        ValueError, match=r"weights on the CPU but got an input on the GPU.*model.to\('gpu'\)"
+    ):
         model.forward(backend.to_device(np.ones((2, 4), np.float32), "gpu"))
 
 
@@ -186,13 +208,13 @@ def test_to_an_unknown_device_is_an_error_naming_it():
 @pytest.mark.parametrize("name", ["cuda", "cuda:0", "CUDA", "gpu"])
 def test_pytorch_device_names_mean_the_gpu(name, monkeypatch):
     assert backend.device_name(name) == "gpu"
-    monkeypatch.setitem(sys.modules, "cupy", None)          # no GPU here: the GPU's own error
+    monkeypatch.setitem(sys.modules, "cupy", None)  # no GPU here: the GPU's own error
     with pytest.raises(RuntimeError, match="cannot use the GPU"):
         mdl.Sequential([L.Dense(3)]).to(name)
 
 
 def test_to_gpu_without_a_gpu_fails_before_anything_is_built(monkeypatch):
-    monkeypatch.setitem(sys.modules, "cupy", None)          # CuPy not installed
+    monkeypatch.setitem(sys.modules, "cupy", None)  # CuPy not installed
     model = mdl.Sequential([L.Dense(3), L.Dense(2)])
     with pytest.raises(RuntimeError, match="cannot use the GPU"):
         model.to("gpu")

@@ -32,6 +32,7 @@ order of terms, a helper inlined by hand): ch01's two gradients (0.52, 0.42), ch
 0.57, ``lstm_step_backward`` 0.57, ``autoencoder_train_step`` 0.14, ``generator_step`` 0.31.
 On today's solutions the highest answer not in ``FIXTURES`` is ``maxpool2d_numba`` (0.75).
 """
+
 from __future__ import annotations
 
 import ast
@@ -51,10 +52,10 @@ from minidl.grading import notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
-RUN = 4             # matched runs shorter than this many tokens do not count
-THRESHOLD = 0.78    # coverage from which an answer is a near-copy
-MIN_TOKENS = 12     # a one-line answer (`return x @ W + b`) is too short to judge
-SHORT = 24          # answers shorter than this are judged by their longest matched run
+RUN = 4  # matched runs shorter than this many tokens do not count
+THRESHOLD = 0.78  # coverage from which an answer is a near-copy
+MIN_TOKENS = 12  # a one-line answer (`return x @ W + b`) is too short to judge
+SHORT = 24  # answers shorter than this are judged by their longest matched run
 
 # Exercises that stay although the chapter shows their answer, with the reason. Each is
 # graded still; the grader's own tests use them as fixtures (tests/test_grading*.py call
@@ -62,15 +63,30 @@ SHORT = 24          # answers shorter than this are judged by their longest matc
 # empties this table.
 FIXTURES = {
     "dense_backward": "tests/test_grading*.py replace this cell by name (runner, attacks, limits, "
-                      "Gradescope) and test its feedback (transpose, axis, batch mean)",
+    "Gradescope) and test its feedback (transpose, axis, batch mean)",
     "softmax": "tests/test_grading.py tests the overflow feedback on softmax(Z)",
     "numerical_gradient": "tests/test_grading.py tests its feedback (one-sided difference, x left changed)",
     "activation_derivatives": "tests/test_grading.py tests a three-entry exercise on it",
     "relu_forward_cuda": "tests/test_grading.py tests the guard and compile feedback on its kernel",
 }
 
-_C_KEYWORDS = {"if", "else", "for", "while", "return", "int", "float", "const", "void",
-               "extern", "__global__", "__device__", "struct", "unsigned", "break"}
+_C_KEYWORDS = {
+    "if",
+    "else",
+    "for",
+    "while",
+    "return",
+    "int",
+    "float",
+    "const",
+    "void",
+    "extern",
+    "__global__",
+    "__device__",
+    "struct",
+    "unsigned",
+    "break",
+}
 
 
 def tokens(source: str) -> list[str]:
@@ -81,7 +97,7 @@ def tokens(source: str) -> list[str]:
         stream = list(tokenize.generate_tokens(io.StringIO(source).readline))
     except (tokenize.TokenError, SyntaxError, ValueError):
         stream = None
-    if stream is None:                                  # C/CUDA source or a fragment
+    if stream is None:  # C/CUDA source or a fragment
         for word in re.findall(r"[A-Za-z_]\w*|\d+\.?\d*f?|\"[^\"]*\"|\S", source):
             if word[0].isdigit() or word[0] == '"':
                 out.append("L")
@@ -92,8 +108,15 @@ def tokens(source: str) -> list[str]:
             after_dot = word in (".", "->")
         return out
     for tok in stream:
-        if tok.type in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,
-                        tokenize.DEDENT, tokenize.ENDMARKER, tokenize.ENCODING):
+        if tok.type in (
+            tokenize.COMMENT,
+            tokenize.NL,
+            tokenize.NEWLINE,
+            tokenize.INDENT,
+            tokenize.DEDENT,
+            tokenize.ENDMARKER,
+            tokenize.ENCODING,
+        ):
             continue
         if tok.type == tokenize.NAME:
             out.append(tok.string if keyword.iskeyword(tok.string) or after_dot else "N")
@@ -165,7 +188,6 @@ def coverage(answer: list[str], candidate: list[str]) -> float:
 
 
 def _dedent_block(lines: list[str]) -> str:
-    text = "\n".join(lines)
     indents = [len(l) - len(l.lstrip()) for l in lines if l.strip()]
     cut = min(indents) if indents else 0
     return "\n".join(l[cut:] for l in lines)
@@ -195,7 +217,7 @@ def _pieces(source: str, where: str) -> list[tuple[str, str]]:
     lines = source.splitlines()
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            body = "\n".join(lines[node.body[0].lineno - 1:node.end_lineno])
+            body = "\n".join(lines[node.body[0].lineno - 1 : node.end_lineno])
             pieces.append((f"{where}, {node.name}()", _dedent_block(body.splitlines())))
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and "__global__" in node.value:
             pieces.append((f"{where}, CUDA source", node.value))
@@ -216,10 +238,12 @@ def candidates() -> tuple[tuple[str, tuple[str, ...]], ...]:
     for path in sorted((ROOT / "minidl").rglob("*.py")):
         if "grading" in path.parts:
             continue
-        found += [p for p in _pieces(path.read_text(encoding="utf-8"),
-                                     str(path.relative_to(ROOT)))[1:]]
-    return tuple((where, tuple(normalised(text)), Counter(normalised(text)))
-                 for where, text in found if len(normalised(text)) >= RUN)
+        found += [p for p in _pieces(path.read_text(encoding="utf-8"), str(path.relative_to(ROOT)))[1:]]
+    return tuple(
+        (where, tuple(normalised(text)), Counter(normalised(text)))
+        for where, text in found
+        if len(normalised(text)) >= RUN
+    )
 
 
 def closest(code: str) -> tuple[float, str]:
@@ -231,7 +255,7 @@ def closest(code: str) -> tuple[float, str]:
     counts = Counter(answer)
     for where, candidate, candidate_counts in candidates():
         if sum((counts & candidate_counts).values()) / len(answer) <= best[0]:
-            continue                      # cannot beat the best so far: skip the matcher
+            continue  # cannot beat the best so far: skip the matcher
         score = coverage(answer, list(candidate))
         if score > best[0]:
             best = (score, where)
@@ -259,10 +283,12 @@ def test_renaming_and_new_literals_do_not_hide_a_copy():
 
 
 def test_cuda_sources_are_tokenised_too():
-    kernel = ('extern "C" __global__ void k(const float* x, float* y, int n) {\n'
-              '  int i = blockIdx.x * blockDim.x + threadIdx.x;\n  if (i < n) y[i] = x[i] > 0 ? x[i] : 0;\n}\n')
+    kernel = (
+        'extern "C" __global__ void k(const float* x, float* y, int n) {\n'
+        "  int i = blockIdx.x * blockDim.x + threadIdx.x;\n  if (i < n) y[i] = x[i] > 0 ? x[i] : 0;\n}\n"
+    )
     assert tokens(kernel)[:4] == ["extern", "L", "__global__", "void"]
-    assert "x" in tokens(kernel) and "N" in tokens(kernel)      # blockIdx.x: the attribute stays
+    assert "x" in tokens(kernel) and "N" in tokens(kernel)  # blockIdx.x: the attribute stays
 
 
 # ------------------------------------------------------------------ the course
@@ -272,8 +298,9 @@ def test_no_exercise_is_a_near_copy_of_the_course(name):
     score, source = closest(code)
     if name in FIXTURES:
         pytest.skip(f"{name} is kept: {FIXTURES[name]}")
-    assert score < THRESHOLD, (f"{name} ({where}) is a near-copy of {source}: "
-                               f"{score:.0%} of its tokens match in order")
+    assert score < THRESHOLD, (
+        f"{name} ({where}) is a near-copy of {source}: {score:.0%} of its tokens match in order"
+    )
 
 
 def test_the_fixture_table_lists_only_exercises_that_exist():

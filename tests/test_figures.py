@@ -6,6 +6,7 @@ changing a drawing, run `python tools/figures.py` and commit both). Every image 
 markdown shows must exist, and every committed figure must be shown somewhere. (The bytes
 depend on matplotlib's SVG writer: after a matplotlib upgrade that changes them, redraw.)
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -45,13 +46,15 @@ def test_committed_figures_are_what_the_script_draws(tmp_path):
     committed = sorted(p.name for p in FIGURES.glob("*.svg"))
     assert names == committed, (
         f"expected the committed SVGs {committed} to be exactly the drawn ones {names}; "
-        "run `python tools/figures.py` and commit notebooks/figures/")
+        "run `python tools/figures.py` and commit notebooks/figures/"
+    )
     for path in written:
         fresh, stored = path.read_bytes(), (FIGURES / path.name).read_bytes()
         assert fresh == stored, (
             f"{path.name}: drawing gives {len(fresh)} bytes that differ from the committed "
             f"{len(stored)} (matplotlib {matplotlib.__version__}); run `python tools/figures.py` "
-            "and commit the result")
+            "and commit the result"
+        )
 
 
 def test_drawing_twice_gives_the_same_bytes(tmp_path):

@@ -1,4 +1,5 @@
 """The gallery: upsampling layers, autoencoders, the hand-written GAN step, transfer learning."""
+
 import numpy as np
 import pytest
 
@@ -75,8 +76,13 @@ def test_conv2d_transpose_matches_pytorch(case, rng):
     layer.params["b"][...] = rng.standard_normal(3)
     y = layer.forward(x)
     reference = torch.nn.functional.conv_transpose2d(
-        torch.tensor(x), torch.tensor(layer.params["W"]), torch.tensor(layer.params["b"]),
-        stride=case["stride"], padding=case["padding"], output_padding=case.get("output_padding", 0))
+        torch.tensor(x),
+        torch.tensor(layer.params["W"]),
+        torch.tensor(layer.params["b"]),
+        stride=case["stride"],
+        padding=case["padding"],
+        output_padding=case.get("output_padding", 0),
+    )
     assert y.shape == tuple(reference.shape)
     assert rel_error(y, reference.numpy()) < 1e-12
 
@@ -96,8 +102,13 @@ def test_conv2d_transpose_shapes_and_errors():
 
 
 def test_models_with_upsampling_layers_save_and_load(tmp_path, rng):
-    model = mdl.Sequential([Conv2DTranspose(2, 3, stride=2, padding=1, output_padding=1, activation="relu"),
-                            UpSampling2D((1, 2))], input_shape=(3, 4, 4))
+    model = mdl.Sequential(
+        [
+            Conv2DTranspose(2, 3, stride=2, padding=1, output_padding=1, activation="relu"),
+            UpSampling2D((1, 2)),
+        ],
+        input_shape=(3, 4, 4),
+    )
     path = tmp_path / "up.npz"
     model.save(path)
     again = mdl.load_model(path)
@@ -107,11 +118,15 @@ def test_models_with_upsampling_layers_save_and_load(tmp_path, rng):
 
 
 # ------------------------------------------------------------------ autoencoders
-@pytest.mark.parametrize("build", [
-    lambda: ae.dense_autoencoder(latent_dim=2, hidden=(16,)),
-    lambda: ae.conv_autoencoder(latent_dim=3, channels=(2, 3), upsampling="transpose"),
-    lambda: ae.conv_autoencoder(latent_dim=3, channels=(2, 3), upsampling="nearest"),
-], ids=["dense", "conv-transpose", "conv-nearest"])
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: ae.dense_autoencoder(latent_dim=2, hidden=(16,)),
+        lambda: ae.conv_autoencoder(latent_dim=3, channels=(2, 3), upsampling="transpose"),
+        lambda: ae.conv_autoencoder(latent_dim=3, channels=(2, 3), upsampling="nearest"),
+    ],
+    ids=["dense", "conv-transpose", "conv-nearest"],
+)
 def test_autoencoder_views_share_their_layers(build, rng):
     encoder, decoder, model = build()
     x = rng.random((4, 1, 28, 28)).astype(np.float32)
@@ -119,7 +134,7 @@ def test_autoencoder_views_share_their_layers(build, rng):
     assert z.shape[0] == 4 and z.ndim == 2
     assert np.allclose(decoder.predict(z), model.predict(x), atol=1e-6)
     assert model.predict(x).shape == x.shape and 0 <= model.predict(x).min() <= model.predict(x).max() <= 1
-    model.train_on_batch(x, x)                      # training the model trains the encoder
+    model.train_on_batch(x, x)  # training the model trains the encoder
     assert not np.array_equal(encoder.predict(x), z)
 
 
@@ -139,11 +154,11 @@ class _ZeroModel:
 
 
 def test_detect_anomalies_threshold_and_rates():
-    normal_val = np.sqrt(np.arange(1, 101, dtype=np.float64))[:, None]      # errors 1..100
+    normal_val = np.sqrt(np.arange(1, 101, dtype=np.float64))[:, None]  # errors 1..100
     normal_test = np.sqrt(np.array([10.0, 50.0, 96.0, 200.0]))[:, None]
     anomalous = np.sqrt(np.array([90.0, 96.0, 97.0, 150.0, 300.0]))[:, None]
     report = ae.detect_anomalies(_ZeroModel(), normal_val, anomalous, normal_test, quantile=0.95)
-    assert report.threshold == pytest.approx(np.quantile(np.arange(1, 101), 0.95))    # 95.05
+    assert report.threshold == pytest.approx(np.quantile(np.arange(1, 101), 0.95))  # 95.05
     assert report.detection_rate == pytest.approx(4 / 5)
     assert report.false_alarm_rate == pytest.approx(2 / 4)
     assert "detection rate 80.0%" in str(report)
@@ -172,14 +187,17 @@ def _tiny_gan(dtype=np.float32, g_optimizer=None):
 def test_generator_step_leaves_the_discriminator_bit_identical():
     trainer = _tiny_gan()
     x = gan.sample_ring(16)
-    trainer.train_step(x)                               # D now has optimizer state too
+    trainer.train_step(x)  # D now has optimizer state too
     d_before = trainer.D.get_weights()
     d_state = {k: {n: np.copy(v) for n, v in s.items()} for k, s in trainer.d_opt.state.items()}
     g_before = trainer.G.get_weights()
     trainer.generator_step(16)
     assert all(np.array_equal(a, b) for a, b in zip(d_before, trainer.D.get_weights()))
-    assert all(np.array_equal(np.asarray(v), np.asarray(trainer.d_opt.state[k][n]))
-               for k, s in d_state.items() for n, v in s.items())
+    assert all(
+        np.array_equal(np.asarray(v), np.asarray(trainer.d_opt.state[k][n]))
+        for k, s in d_state.items()
+        for n, v in s.items()
+    )
     assert all(not np.any(g) for layer in trainer.D.layers for g in layer.grads.values())
     assert any(not np.array_equal(a, b) for a, b in zip(g_before, trainer.G.get_weights()))
 
@@ -208,7 +226,7 @@ def test_generator_step_follows_the_gradient_through_the_discriminator():
 
     numeric = numerical_gradient(loss_g, W)
     before = W.copy()
-    mdl.seed(3)                                          # the step draws the same z
+    mdl.seed(3)  # the step draws the same z
     trainer.generator_step(5)
     analytic = (before - trainer.G.layers[0].params["W"]) / lr
     assert rel_error(analytic, numeric) < 1e-6
@@ -258,8 +276,8 @@ def test_freezing_really_freezes(rng):
     model.compile(optimizer=optim.Adam(1e-2), loss=mdl.losses.SparseCategoricalCrossentropy(from_logits=True))
     model.fit(*_data(rng), epochs=2, batch_size=8, verbose=0)
     after = model.get_weights()
-    assert all(np.array_equal(a, b) for a, b in zip(before[:4], after[:4]))     # both hidden Dense layers
-    assert not np.array_equal(before[4], after[4])                              # the head learned
+    assert all(np.array_equal(a, b) for a, b in zip(before[:4], after[:4]))  # both hidden Dense layers
+    assert not np.array_equal(before[4], after[4])  # the head learned
     assert model.count_params() == (6 * 3 + 3, 16 * 12 + 12 + 12 * 6 + 6)
     transfer.unfreeze(model)
     model.fit(*_data(rng), epochs=1, batch_size=8, verbose=0)

@@ -14,6 +14,7 @@ On a GPU machine, with nothing installed (see the Makefile's ``test-gpu``)::
 
     PYTHONPATH=. python -m pytest -o addopts="" -v -rs tests/test_conformance.py tests/test_gpu_device.py tests/test_cuda_sources.py
 """
+
 import importlib.machinery
 import sys
 import types
@@ -28,10 +29,16 @@ from minidl.kernels import emulate, gpu
 GPU_AVAILABLE, GPU_STATUS = backend.gpu_status()
 
 DEVICES = [
-    pytest.param("emulator", marks=pytest.mark.skipif(
-        emulate.compiler() is None, reason="the CUDA emulator needs a C++ compiler (g++)")),
-    pytest.param("gpu", marks=[pytest.mark.gpu, pytest.mark.skipif(
-        not GPU_AVAILABLE, reason=f"no usable GPU: {GPU_STATUS}")]),
+    pytest.param(
+        "emulator",
+        marks=pytest.mark.skipif(
+            emulate.compiler() is None, reason="the CUDA emulator needs a C++ compiler (g++)"
+        ),
+    ),
+    pytest.param(
+        "gpu",
+        marks=[pytest.mark.gpu, pytest.mark.skipif(not GPU_AVAILABLE, reason=f"no usable GPU: {GPU_STATUS}")],
+    ),
 ]
 
 
@@ -63,21 +70,31 @@ def _lenet():
     from minidl.layers import Dense, Dropout, Flatten, ReLU
     from minidl.layers.conv import Conv2D, MaxPool2D
     from minidl.layers.normalization import BatchNorm
+
     # BatchNorm after the ReLU, not before: a bias followed by BatchNorm has a gradient that
     # is zero up to rounding, and Adam would turn that rounding noise into full-size steps.
-    model = mdl.Sequential([Conv2D(4, 3, padding=1), ReLU(), MaxPool2D(2), BatchNorm(), Dropout(0.1),
-                            Flatten(), Dense(3)], input_shape=(1, 12, 12))
-    model.compile(optimizer=optim.Adam(1e-2),
-                  loss=losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    model = mdl.Sequential(
+        [Conv2D(4, 3, padding=1), ReLU(), MaxPool2D(2), BatchNorm(), Dropout(0.1), Flatten(), Dense(3)],
+        input_shape=(1, 12, 12),
+    )
+    model.compile(
+        optimizer=optim.Adam(1e-2),
+        loss=losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     return model
 
 
 def _recurrent():
     from minidl.layers import Dense
     from minidl.layers.recurrent import GRU, LSTM
+
     model = mdl.Sequential([LSTM(8, return_sequences=True), GRU(6), Dense(2)], input_shape=(6, 3))
-    model.compile(optimizer=optim.SGD(0.1, momentum=0.9),
-                  loss=losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    model.compile(
+        optimizer=optim.SGD(0.1, momentum=0.9),
+        loss=losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     return model
 
 
@@ -101,8 +118,9 @@ def _fit(make_model, data, device, monkeypatch):
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("make_model, data", [(_lenet, _images), (_recurrent, _sequences)],
-                         ids=["lenet", "lstm-gru"])
+@pytest.mark.parametrize(
+    "make_model, data", [(_lenet, _images), (_recurrent, _sequences)], ids=["lenet", "lstm-gru"]
+)
 def test_short_training_run_matches_the_cpu(device, make_model, data, monkeypatch):
     _, cpu_history, cpu_predictions, cpu_scores = _fit(make_model, data(), "cpu", monkeypatch)
     model, history, predictions, scores = _fit(make_model, data(), device, monkeypatch)
@@ -142,6 +160,7 @@ def test_gpu_without_cupy_says_how_to_install_it(monkeypatch):
 
 def test_model_to_gpu_without_cupy_fails_clearly_and_stays_on_the_cpu(monkeypatch):
     from minidl.layers import Dense
+
     monkeypatch.setitem(sys.modules, "cupy", None)
     model = mdl.Sequential([Dense(4), Dense(2)], input_shape=(3,))
     with pytest.raises(RuntimeError, match=r'pip install "minidl\[gpu\]"'):
@@ -154,17 +173,27 @@ def test_model_to_gpu_without_cupy_fails_clearly_and_stays_on_the_cpu(monkeypatc
 def _raise(error):
     def get_device_count():
         raise error
+
     return get_device_count
 
 
-@pytest.mark.parametrize("error, expected", [
-    (RuntimeError("cudaErrorInsufficientDriver: CUDA driver version is insufficient for CUDA "
-                  "runtime version\n  File \"cupy_backends/cuda/api/runtime.pyx\", line 144"),
-     "cudaErrorInsufficientDriver: CUDA driver version is insufficient"),
-    (OSError("libcuda.so.1: cannot open shared object file: No such file or directory"),
-     "libcuda.so.1: cannot open shared object file"),
-    (RuntimeError(""), "RuntimeError"),
-])
+@pytest.mark.parametrize(
+    "error, expected",
+    [
+        (
+            RuntimeError(
+                "cudaErrorInsufficientDriver: CUDA driver version is insufficient for CUDA "
+                'runtime version\n  File "cupy_backends/cuda/api/runtime.pyx", line 144'
+            ),
+            "cudaErrorInsufficientDriver: CUDA driver version is insufficient",
+        ),
+        (
+            OSError("libcuda.so.1: cannot open shared object file: No such file or directory"),
+            "libcuda.so.1: cannot open shared object file",
+        ),
+        (RuntimeError(""), "RuntimeError"),
+    ],
+)
 def test_cupy_without_a_driver_is_a_one_line_error(monkeypatch, error, expected):
     _fake_cupy(monkeypatch, _raise(error))
     available, why = backend.gpu_status()
@@ -194,6 +223,7 @@ def test_this_machine_explains_in_one_line_why_there_is_no_gpu():
 
 def test_info_reports_the_gpu_status_in_one_line(capsys):
     from minidl.__main__ import main
+
     assert main(["info"]) == 0
     gpu_lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("GPU:")]
     assert len(gpu_lines) == 1 and GPU_STATUS in gpu_lines[0]
@@ -201,6 +231,7 @@ def test_info_reports_the_gpu_status_in_one_line(capsys):
 
 def test_importing_minidl_does_not_import_cupy():
     import subprocess
+
     code = "import sys, minidl, minidl.kernels.gpu; print('cupy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
@@ -210,6 +241,7 @@ def test_importing_minidl_does_not_import_cupy():
 @pytest.fixture
 def bench_gpu():
     from minidl.bench import gpu as bench_gpu
+
     return bench_gpu
 
 
@@ -257,6 +289,7 @@ def _device_arrays(device):
 def _lstm_steps(xw, Wh, b, h0, c0):
     """The per-step forward: hs, cells (T + 1, N, H), gates (T, N, 4H)."""
     from minidl.kernels import reference
+
     T, N, width = xw.shape
     H = width // 4
     gates = np.zeros((T, N, width), xw.dtype)
@@ -270,6 +303,7 @@ def _lstm_steps(xw, Wh, b, h0, c0):
 def _lstm_steps_backward(dy, Wh, gates, cells):
     """The per-step backward through time: da (T, N, 4H), dh0, dc0 (N, H)."""
     from minidl.kernels import reference
+
     T, N, H = dy.shape
     da = np.zeros((T, N, 4 * H), dy.dtype)
     dh, dc = dy[-1].copy(), np.zeros((N, H), dy.dtype)
@@ -281,6 +315,7 @@ def _lstm_steps_backward(dy, Wh, gates, cells):
 
 def _gru_steps(xw, Wh, bx, bh, h0):
     from minidl.kernels import reference
+
     T, N, width = xw.shape
     H = width // 3
     gates, hn = np.zeros((T, N, width), xw.dtype), np.zeros((T, N, H), xw.dtype)
@@ -293,6 +328,7 @@ def _gru_steps(xw, Wh, bx, bh, h0):
 
 def _gru_steps_backward(dy, Wh, gates, hn, hs):
     from minidl.kernels import reference
+
     T, N, H = dy.shape
     dxw, dhw = np.zeros((T, N, 3 * H), dy.dtype), np.zeros((T, N, 3 * H), dy.dtype)
     dh, direct = dy[-1].copy(), np.zeros((N, H), dy.dtype)
@@ -331,8 +367,9 @@ def test_lstm_sequence_kernels_equal_the_per_step_path(device, dtype, T, N, H, r
 
     expected_back = _lstm_steps_backward(dy, Wh, *expected[:2])
     da, dh0, dc0 = (place(np.zeros(a.shape, dtype)) for a in expected_back)
-    out = gpu.lstm_backward_sequence(place(dy), place(np.ascontiguousarray(Wh.T)), place(expected[0]),
-                                     place(expected[1]), da, dh0, dc0)
+    out = gpu.lstm_backward_sequence(
+        place(dy), place(np.ascontiguousarray(Wh.T)), place(expected[0]), place(expected[1]), da, dh0, dc0
+    )
     _assert_close(f"lstm_backward_sequence {device} {T, N, H}", map(to_numpy, out), expected_back, dtype)
 
 
@@ -357,19 +394,32 @@ def test_gru_sequence_kernels_equal_the_per_step_path(device, dtype, T, N, H, ro
 
     expected_back = _gru_steps_backward(dy, Wh, *expected)
     dxw, dhw, dh0 = (place(np.zeros(a.shape, dtype)) for a in expected_back)
-    out = gpu.gru_backward_sequence(place(dy), place(np.ascontiguousarray(Wh.T)),
-                                    *map(place, expected), dxw, dhw, dh0)
+    out = gpu.gru_backward_sequence(
+        place(dy), place(np.ascontiguousarray(Wh.T)), *map(place, expected), dxw, dhw, dh0
+    )
     _assert_close(f"gru_backward_sequence {device} {T, N, H}", map(to_numpy, out), expected_back, dtype)
 
 
 def test_sequence_kernels_refuse_what_they_cannot_do():
     xw = np.zeros((2, 3, 4 * 300))
     with pytest.raises(ValueError, match="at most 256 hidden units, got 300"):
-        gpu._lstm_forward_sequence_launch(xw, np.zeros((300, 1200)), np.zeros(1200), np.zeros((2, 3, 1200)),
-                                  np.zeros((3, 3, 300)), np.zeros((3, 3, 300)))
+        gpu._lstm_forward_sequence_launch(
+            xw,
+            np.zeros((300, 1200)),
+            np.zeros(1200),
+            np.zeros((2, 3, 1200)),
+            np.zeros((3, 3, 300)),
+            np.zeros((3, 3, 300)),
+        )
     with pytest.raises(ValueError, match=r"hs must have shape \(3, 3, 5\), got \(2, 3, 5\)"):
-        gpu.lstm_forward_sequence(np.zeros((2, 3, 20)), np.zeros((5, 20)), np.zeros(20),
-                                  np.zeros((2, 3, 20)), np.zeros((3, 3, 5)), np.zeros((2, 3, 5)))
+        gpu.lstm_forward_sequence(
+            np.zeros((2, 3, 20)),
+            np.zeros((5, 20)),
+            np.zeros(20),
+            np.zeros((2, 3, 20)),
+            np.zeros((3, 3, 5)),
+            np.zeros((2, 3, 5)),
+        )
     assert gpu.sequence_kernels_fit(256) and not gpu.sequence_kernels_fit(257)
     assert [gpu.sequence_rows_per_block(n) for n in (1, 64, 128, 129, 256, 1024)] == [1, 1, 1, 2, 2, 4]
 
@@ -378,10 +428,12 @@ def test_sequence_kernels_refuse_what_they_cannot_do():
 @pytest.mark.parametrize("kind", ["LSTM", "GRU"])
 @pytest.mark.parametrize("return_sequences, with_state", [(True, True), (False, False)])
 def test_recurrent_layers_give_the_same_numbers_with_and_without_sequence_kernels(
-        device, kind, return_sequences, with_state, monkeypatch):
+    device, kind, return_sequences, with_state, monkeypatch
+):
     """The layer's CUDA fast path (one launch per direction) against its per-step CUDA path
     (``USE_SEQUENCE_KERNELS = False``): outputs, every gradient, the initial-state gradient."""
     from minidl.layers.recurrent import GRU, LSTM
+
     place, to_numpy = _device_arrays(device)
     rng = np.random.default_rng(11)
     N, T, D, H = 5, 4, 3, 6
@@ -448,6 +500,7 @@ class _FakeClock:
 
     def __init__(self):
         import time
+
         self.now, self.strftime, self.gmtime = 0.0, time.strftime, time.gmtime
 
     def perf_counter(self):
@@ -463,17 +516,24 @@ CLOCK = _FakeClock()
 def _step_taking(seconds):
     def step():
         CLOCK.now += seconds
+
     return step
 
 
 def _fake_gpu_rows(bench_gpu):
-    return [bench_gpu.GpuWorkload("fake GPU row", setup=lambda tier: _step_taking(0.004),
-                                  gpu_setup=lambda: _step_taking(0.001),
-                                  torch_cuda_setup=lambda device="cuda": None)]
+    return [
+        bench_gpu.GpuWorkload(
+            "fake GPU row",
+            setup=lambda tier: _step_taking(0.004),
+            gpu_setup=lambda: _step_taking(0.001),
+            torch_cuda_setup=lambda device="cuda": None,
+        )
+    ]
 
 
 def _run_bench(monkeypatch, tmp_path, rows, peer):
     from minidl.bench import runner
+
     monkeypatch.setattr(runner, "collect_workloads", lambda only=None, log=print: rows)
     monkeypatch.setattr(runner, "_torch_installed", lambda: peer is not None)
     monkeypatch.setattr(runner, "Peer", lambda: peer)
@@ -482,6 +542,7 @@ def _run_bench(monkeypatch, tmp_path, rows, peer):
     out = tmp_path / "bench.json"
     assert runner.main(["--quick", "--repeats", "5", "--no-cold-start", "--json", str(out)]) == 0
     import json
+
     return json.loads(out.read_text())
 
 
@@ -497,12 +558,17 @@ def test_bench_prints_gpu_and_torch_cuda_columns_for_gpu_rows(bench_gpu, monkeyp
     assert row["gpu"]["calls"] == row["torch_cuda"]["calls"] == row["numba"]["calls"] == 5
     assert row["torch_cuda"]["median_ms"] == 2.0
     assert row["gpu"]["median_ms"] == pytest.approx(1.0) and row["numba"]["median_ms"] == pytest.approx(4.0)
-    assert row["cpu_over_gpu"] == pytest.approx(min(row["numba"]["median_ms"], row["numpy"]["median_ms"])
-                                                / row["gpu"]["median_ms"])
+    assert row["cpu_over_gpu"] == pytest.approx(
+        min(row["numba"]["median_ms"], row["numpy"]["median_ms"]) / row["gpu"]["median_ms"]
+    )
     assert row["gpu_over_torch_cuda"] == pytest.approx(row["gpu"]["median_ms"] / 2.0)
     line = next(line for line in printed.splitlines() if line.startswith("fake GPU row"))
-    assert line.split()[-4:] == [f"{row['gpu']['median_ms']:.3f}", f"{row['cpu_over_gpu']:.1f}",
-                                 "2.000", f"{row['gpu_over_torch_cuda']:.2f}"]
+    assert line.split()[-4:] == [
+        f"{row['gpu']['median_ms']:.3f}",
+        f"{row['cpu_over_gpu']:.1f}",
+        "2.000",
+        f"{row['gpu_over_torch_cuda']:.2f}",
+    ]
     assert len(line) == len(header)
     assert result["environment"]["gpu"] == GPU_STATUS
     assert result["environment"]["torch_cuda_device"] == "Fake GPU 80GB"
@@ -511,6 +577,7 @@ def test_bench_prints_gpu_and_torch_cuda_columns_for_gpu_rows(bench_gpu, monkeyp
 
 def test_bench_without_gpu_rows_prints_the_cpu_table_unchanged(bench_gpu, monkeypatch, tmp_path, capsys):
     from minidl.bench import runner
+
     rows = [runner.Workload("cpu row", setup=lambda tier: _step_taking(0.001))]
     result = _run_bench(monkeypatch, tmp_path, rows, None)
     printed = capsys.readouterr().out
@@ -533,12 +600,20 @@ def test_peer_builds_the_cuda_step_of_a_gpu_row(monkeypatch):
     import io
     import json
     from minidl.bench import peer
+
     built = []
-    row = types.SimpleNamespace(torch_setup=lambda: built.append("cpu") or (lambda: None),
-                                torch_cuda_setup=lambda device: built.append(device) or (lambda: None))
+    row = types.SimpleNamespace(
+        torch_setup=lambda: built.append("cpu") or (lambda: None),
+        torch_cuda_setup=lambda device: built.append(device) or (lambda: None),
+    )
     monkeypatch.setattr(peer, "_workloads_by_name", lambda: {"row": row})
-    requests = [{"cmd": "setup", "name": "row", "device": "cuda"}, {"cmd": "time", "calls": 3},
-                {"cmd": "setup", "name": "row"}, {"cmd": "info"}, {"cmd": "quit"}]
+    requests = [
+        {"cmd": "setup", "name": "row", "device": "cuda"},
+        {"cmd": "time", "calls": 3},
+        {"cmd": "setup", "name": "row"},
+        {"cmd": "info"},
+        {"cmd": "quit"},
+    ]
     stdout = io.StringIO()
     peer.serve(io.StringIO("".join(json.dumps(r) + "\n" for r in requests)), stdout)
     answers = [json.loads(line) for line in stdout.getvalue().splitlines()]

@@ -2,6 +2,7 @@
 
 The grading of whole notebooks in a separate process is in ``test_grading_runner.py``.
 """
+
 import json
 import re
 from pathlib import Path
@@ -40,8 +41,7 @@ def test_committed_exercises_are_exactly_what_release_generates():
     changed, problems = release.release(SOLUTIONS, EXERCISES, check=True)
     assert problems == []
     assert changed == [], "run `python -m minidl.grading release` and commit exercises/"
-    assert sorted(p.name for p in SOLUTIONS.glob("*.ipynb")) == \
-        [f"{c}.ipynb" for c in registry.CHAPTERS]
+    assert sorted(p.name for p in SOLUTIONS.glob("*.ipynb")) == [f"{c}.ipynb" for c in registry.CHAPTERS]
 
 
 def test_release_writes_byte_identical_files_twice(tmp_path):
@@ -61,8 +61,11 @@ def _is_trivial(line: str) -> bool:
 
 def test_no_line_of_a_solution_appears_in_the_exercises():
     for path in SOLUTIONS.glob("*.ipynb"):
-        exercise_lines = {line.strip() for cell in notebook.read_notebook(EXERCISES / path.name)["cells"]
-                          for line in notebook.cell_source(cell).splitlines()}
+        exercise_lines = {
+            line.strip()
+            for cell in notebook.read_notebook(EXERCISES / path.name)["cells"]
+            for line in notebook.cell_source(cell).splitlines()
+        }
         for cell in notebook.read_notebook(path)["cells"]:
             for block in notebook.solution_blocks(notebook.cell_source(cell)):
                 leaked = [l for l in block if not _is_trivial(l) and l.strip() in exercise_lines]
@@ -75,26 +78,34 @@ def test_exercise_notebooks_are_clean_and_keep_the_metadata():
         assert nb["metadata"]["minidl"]["chapter"] == path.stem
         code = [c for c in nb["cells"] if c["cell_type"] == "code"]
         assert all(c["outputs"] == [] and c["execution_count"] is None for c in code)
-        graded = {notebook.exercise_meta(c).get("exercise"): notebook.exercise_meta(c).get("points")
-                  for c in code if "exercise" in notebook.exercise_meta(c)}
+        graded = {
+            notebook.exercise_meta(c).get("exercise"): notebook.exercise_meta(c).get("points")
+            for c in code
+            if "exercise" in notebook.exercise_meta(c)
+        }
         assert graded == {e.name: e.points for e in registry.for_chapter(path.stem)}
         assert any(notebook.exercise_meta(c).get("setup") for c in code)
 
 
 def test_strip_solutions_keeps_indentation_and_handles_cuda_markers():
-    source = ("def f(x):\n    \"\"\"doc\"\"\"\n    # BEGIN SOLUTION\n    y = x + 1\n    return y\n"
-              "    # END SOLUTION\n\nSRC = '''\n{\n  // BEGIN SOLUTION\n  y[i] = 0;\n  // END SOLUTION\n}\n'''\n")
+    source = (
+        'def f(x):\n    """doc"""\n    # BEGIN SOLUTION\n    y = x + 1\n    return y\n'
+        "    # END SOLUTION\n\nSRC = '''\n{\n  // BEGIN SOLUTION\n  y[i] = 0;\n  // END SOLUTION\n}\n'''\n"
+    )
     stripped = notebook.strip_solutions(source)
     assert "    raise NotImplementedError  # your code here\n" in stripped
     assert '  #error "not implemented yet: your code here"' in stripped
     assert "x + 1" not in stripped and "y[i]" not in stripped and '"""doc"""' in stripped
 
 
-@pytest.mark.parametrize("source, message", [
-    ("# BEGIN SOLUTION\nx = 1\n", "without"),
-    ("x = 1\n# END SOLUTION\n", "without"),
-    ("# BEGIN SOLUTION\n# BEGIN SOLUTION\n# END SOLUTION\n", "inside"),
-])
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("# BEGIN SOLUTION\nx = 1\n", "without"),
+        ("x = 1\n# END SOLUTION\n", "without"),
+        ("# BEGIN SOLUTION\n# BEGIN SOLUTION\n# END SOLUTION\n", "inside"),
+    ],
+)
 def test_unbalanced_markers_are_an_error(source, message):
     with pytest.raises(ValueError, match=message):
         notebook.strip_solutions(source)
@@ -147,8 +158,7 @@ def test_sum_over_the_wrong_axis_is_named():
 
 
 def test_an_extra_batch_mean_is_named():
-    message = _message("dense_backward", lambda dy, x, W: (dy @ W.T, x.T @ dy / x.shape[0],
-                                                           dy.sum(axis=0)))
+    message = _message("dense_backward", lambda dy, x, W: (dy @ W.T, x.T @ dy / x.shape[0], dy.sum(axis=0)))
     assert "`dW` is wrong: relative error" in message and "divided by the batch size" in message
 
 
@@ -161,13 +171,15 @@ def test_an_unexplained_constant_factor_is_reported_with_its_value():
     def off_by_three(X, y, w, b):
         r = X @ w + b - y
         return 6.0 / X.shape[0] * X.T @ r, 6.0 / X.shape[0] * r.sum()
+
     message = _message("linear_regression_gradient", off_by_three)
     assert "off by a constant factor 3" in message
 
 
 def test_a_flipped_sign_is_named():
-    message = _message("logistic_regression_gradient",
-                       lambda *a: tuple(-g for g in ch01.logistic_regression_gradient(*a)))
+    message = _message(
+        "logistic_regression_gradient", lambda *a: tuple(-g for g in ch01.logistic_regression_gradient(*a))
+    )
     assert "sign is flipped" in message
 
 
@@ -180,12 +192,14 @@ def test_overflow_to_nan_is_explained():
 def test_a_forgotten_return_and_a_wrong_number_of_outputs():
     assert "did you forget `return`" in _message("dense_backward", lambda dy, x, W: None)
     assert "expected 3 return values (dx, dW, db), got 2" in _message(
-        "dense_backward", lambda dy, x, W: (dy @ W.T, x.T @ dy))
+        "dense_backward", lambda dy, x, W: (dy @ W.T, x.T @ dy)
+    )
 
 
 def test_exceptions_report_type_message_and_line():
     def broken(dy, x, W):
         return dy @ W  # wrong inner dimensions
+
     message = _message("dense_backward", broken)
     assert "raised ValueError" in message and "return dy @ W" in message
 
@@ -202,18 +216,21 @@ def test_numerical_gradient_mistakes():
             x[i] = old - h
             grad[i] = (up - f(x)) / (2 * h)
         return grad
+
     assert "x was left changed" in _message("numerical_gradient", forgets_to_restore)
 
 
 def test_non_array_outputs_are_described():
     class Fake:
         pass
+
     assert "got an object of type Fake" in _message("dense_forward", lambda x, W, b: Fake())
 
 
 def test_not_implemented_yet_is_recognised():
     def template(x, W, b):
         raise NotImplementedError
+
     assert "not implemented yet" in _message("dense_forward", template)
 
 
@@ -224,13 +241,17 @@ def test_check_rejects_a_wrong_number_of_objects():
 
 def test_numba_and_cuda_exercises_explain_their_own_mistakes():
     import numba  # noqa: F401  (a dependency: missing is a failure, not a skip)
-    from minidl.grading.specs import ch08, ch09
+    from minidl.grading.specs import ch08
+
     assert "compile it with Numba" in _message("maxpool2d_numba", ch08.maxpool2d_numba)
     from minidl.kernels import emulate
+
     if emulate.compiler() is None:
         pytest.skip("no C++ compiler for the CUDA emulator")
-    unguarded = ('extern "C" __global__ void relu_forward(const float* x, float* y, int n) {\n'
-                 '  int i = blockIdx.x * blockDim.x + threadIdx.x;\n  y[i] = x[i] > 0 ? x[i] : 0;\n}\n')
+    unguarded = (
+        'extern "C" __global__ void relu_forward(const float* x, float* y, int n) {\n'
+        "  int i = blockIdx.x * blockDim.x + threadIdx.x;\n  y[i] = x[i] > 0 ? x[i] : 0;\n}\n"
+    )
     assert "wrote past the end of `y`" in _message("relu_forward_cuda", unguarded)
     assert "does not compile" in _message("relu_forward_cuda", unguarded.replace(";", "", 1))
 
@@ -269,6 +290,7 @@ def test_old_module_names_keep_working():
     """``checking.py`` became ``judging.py`` and ``checks.py`` ``private_checks.py``; code
     (and instructors' --checks files) that import the old names get the same objects."""
     from minidl.grading import checking, checks, judging, private_checks
+
     assert checking.check is judging.check is check and checking.evaluate is judging.evaluate
     assert checks.private_check is private_checks.private_check
     assert checks.Case is private_checks.Case and checks.load_checks is private_checks.load_checks
@@ -278,8 +300,9 @@ def test_the_readme_states_the_item_counts_of_the_registry():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     items = registry.all_exercises()
     questions = sum(e.is_question for e in items)
-    assert (f"{len(items)} items in all, {len(items) - questions}\nfunctions to write and "
-            f"{questions} questions") in readme
+    assert (
+        f"{len(items)} items in all, {len(items) - questions}\nfunctions to write and {questions} questions"
+    ) in readme
     for chapter, row in registry.counts().items():
         assert f"| {chapter[:2]} | {row['code']} | {row['questions']} | {row['points']} |" in readme
     assert f"| all | {len(items) - questions} | {questions} | {sum(e.points for e in items)} |" in readme

@@ -7,6 +7,7 @@ graded in the same batch keep full marks. Attacks that only bubblewrap can stop 
 isolated batch, which is skipped (saying why) where bubblewrap cannot run; the rest run
 in both modes.
 """
+
 import copy
 import csv
 import io
@@ -35,7 +36,9 @@ OTHERS = CH3_POINTS - registry.get("dense_backward").points
 
 ISOLATED, WHY_NOT = isolation.isolation_status()
 # only a missing bwrap skips: bwrap that cannot isolate fails these tests (test_grading_isolation)
-needs_bwrap = pytest.mark.skipif(isolation.bwrap_missing(), reason=f"bubblewrap cannot isolate here: {WHY_NOT}")
+needs_bwrap = pytest.mark.skipif(
+    isolation.bwrap_missing(), reason=f"bubblewrap cannot isolate here: {WHY_NOT}"
+)
 
 
 def _notebook(dense: str | None, setup_extra: list[str] = ()) -> dict:
@@ -47,8 +50,16 @@ def _notebook(dense: str | None, setup_extra: list[str] = ()) -> dict:
             cell["source"] = dense
         cells.append(cell)
         if notebook.exercise_meta(cell).get("setup"):
-            cells += [{"cell_type": "code", "metadata": {"minidl": {"setup": True}},
-                       "source": s, "outputs": [], "execution_count": None} for s in setup_extra]
+            cells += [
+                {
+                    "cell_type": "code",
+                    "metadata": {"minidl": {"setup": True}},
+                    "source": s,
+                    "outputs": [],
+                    "execution_count": None,
+                }
+                for s in setup_extra
+            ]
     nb["cells"] = cells
     return nb
 
@@ -61,13 +72,16 @@ def _attacks(outside: Path, port: int) -> dict:
         f"nb = json.load(open({str(solution_path)!r}))\n"
         "for c in nb['cells']:\n"
         "    if c.get('metadata', {}).get('minidl', {}).get('exercise') == 'dense_backward':\n"
-        "        exec(''.join(c['source']))\n")
+        "        exec(''.join(c['source']))\n"
+    )
     return {
         "imports the references": ("from minidl.grading.specs.ch03 import dense_backward\n", 0),
         "reads the solutions through the path": (read_solution, 0),
         "ctypes system() writes outside": (
             LIBC + f"libc.system(b'echo pwned > {outside}/system.txt')\n"
-            "def dense_backward(dy, x, W):\n    return None\n", 0),
+            "def dense_backward(dy, x, W):\n    return None\n",
+            0,
+        ),
         "socket to a listener on 127.0.0.1": (
             "import ctypes, struct\nlibc = ctypes.CDLL(None, use_errno=True)\n"
             "def dense_backward(dy, x, W):\n"
@@ -75,7 +89,9 @@ def _attacks(outside: Path, port: int) -> dict:
             f"    addr = struct.pack('!HHI8x', 2, {port}, 0x7f000001)\n"
             "    addr = struct.pack('<H', 2) + addr[2:]\n"
             "    libc.connect(fd, addr, len(addr))\n"
-            "    return None\n", 0),
+            "    return None\n",
+            0,
+        ),
         "writes outside by chdir, dir_fd and sqlite3": (
             "import os, sqlite3\n"
             "def dense_backward(dy, x, W):\n"
@@ -86,7 +102,9 @@ def _attacks(outside: Path, port: int) -> dict:
             "                os.close(os.open('dirfd.txt', os.O_WRONLY | os.O_CREAT, dir_fd=d))\n"
             f"            if attempt == 2:\n                sqlite3.connect({str(outside / 'db.sqlite')!r}).execute('create table t (x)')\n"
             "        except Exception:\n            pass\n"
-            "    return None\n", 0),
+            "    return None\n",
+            0,
+        ),
         "reads the grader's environment": (
             "import os\n"
             "def dense_backward(dy, x, W):\n"
@@ -96,13 +114,19 @@ def _attacks(outside: Path, port: int) -> dict:
             "            found.append(open(f'/proc/{pid}/environ', 'rb').read().decode('latin-1'))\n"
             "        except OSError:\n            pass\n"
             "    raise ValueError(' '.join(found) + open(os.path.expanduser('~/.bashrc')).read()"
-            " if os.path.exists(os.path.expanduser('~/.bashrc')) else ' '.join(found))\n", 0),
+            " if os.path.exists(os.path.expanduser('~/.bashrc')) else ' '.join(found))\n",
+            0,
+        ),
         "kills every process it can, and its parent": (
             LIBC + "def dense_backward(dy, x, W):\n"
-            "    import os\n    libc.kill(os.getppid(), 9)\n    libc.kill(-1, 9)\n    return None\n", 0),
+            "    import os\n    libc.kill(os.getppid(), 9)\n    libc.kill(-1, 9)\n    return None\n",
+            0,
+        ),
         "leaves a setsid process behind": (
             LIBC + "libc.system(b'setsid sleep 987.654 >/dev/null 2>&1 &')\n"
-            "def dense_backward(dy, x, W):\n    return None\n", 0),
+            "def dense_backward(dy, x, W):\n    return None\n",
+            0,
+        ),
         # the seccomp filter (seccomp.py) refuses these: the answer is right only if all fail
         "asks the kernel for keyrings, io_uring and a namespace": (
             "import ctypes, platform\nlibc = ctypes.CDLL(None, use_errno=True)\n"
@@ -111,39 +135,60 @@ def _attacks(outside: Path, port: int) -> dict:
             "    if platform.machine() == 'x86_64' and any(libc.syscall(nr, *a) != -1 or ctypes.get_errno() != 1\n"
             "                                              for nr, a in calls):\n"
             "        return None\n"
-            "    return dy @ W.T, x.T @ dy, dy.sum(axis=0)\n", 2),
+            "    return dy @ W.T, x.T @ dy, dy.sum(axis=0)\n",
+            2,
+        ),
         "rewrites another submission's file": (
             "import sqlite3\n"
             f"try:\n    open({str(outside.parent / 'subs' / 'honest_b.ipynb')!r}, 'w').write('{{}}')\n"
             "except Exception:\n    pass\n"
-            "def dense_backward(dy, x, W):\n    return None\n", 0),
+            "def dense_backward(dy, x, W):\n    return None\n",
+            0,
+        ),
     }
 
 
-COMMON = {   # attacks and malformed input that both modes must handle
+COMMON = {  # attacks and malformed input that both modes must handle
     "patches PROBES in setup, answer left blank": (
-        "def dense_backward(dy, x, W):\n    raise NotImplementedError  # your code here\n", ["import minidl.grading.probes as p\n"
-               "p.PROBES['call'] = lambda ns, entries, case: __import__("
-               "'minidl.grading.registry', fromlist=['get']).get(entries[0])\n"
-               "p.PROBES.clear()\n"], 0),
+        "def dense_backward(dy, x, W):\n    raise NotImplementedError  # your code here\n",
+        [
+            "import minidl.grading.probes as p\n"
+            "p.PROBES['call'] = lambda ns, entries, case: __import__("
+            "'minidl.grading.registry', fromlist=['get']).get(entries[0])\n"
+            "p.PROBES.clear()\n"
+        ],
+        0,
+    ),
     "a surrogate and control characters in its message": (
-        "def dense_backward(dy, x, W):\n    raise ValueError('bad \\ud800 \\x1b[31m red')\n", None, 0),
+        "def dense_backward(dy, x, W):\n    raise ValueError('bad \\ud800 \\x1b[31m red')\n",
+        None,
+        0,
+    ),
     "a forged reply, then a huge cell": (
         GOOD_DENSE + "# " + "x" * 100_000 + "\n",
-        ["import os, json\nfor fd in range(3, 40):\n    try:\n"
-         "        payload = json.dumps({'status': 'ok', 'value': None, 'message': ''}).encode()\n"
-         "        os.write(fd, len(payload).to_bytes(8, 'big') + payload)\n    except OSError:\n"
-         "        pass\n"], 2),
+        [
+            "import os, json\nfor fd in range(3, 40):\n    try:\n"
+            "        payload = json.dumps({'status': 'ok', 'value': None, 'message': ''}).encode()\n"
+            "        os.write(fd, len(payload).to_bytes(8, 'big') + payload)\n    except OSError:\n"
+            "        pass\n"
+        ],
+        2,
+    ),
     "%-lines in a string and a continuation (honest)": (
         "%time pass\n!echo shell\n"
         "def dense_backward(dy, x, W):\n"
         "    '''The backward pass.\n%  this line is part of the docstring\n'''\n"
         "    factor = (3\n% 2)\n"
-        "    return factor * (dy @ W.T), x.T @ dy, dy.sum(axis=0)\n", None, 2),
+        "    return factor * (dy @ W.T), x.T @ dy, dy.sum(axis=0)\n",
+        None,
+        2,
+    ),
     "many setup cells": (None, ["pass\n"] * 8, 2),
     "a 1,500-level directory": (
         "import os\nfor _ in range(1500):\n    os.mkdir('d')\n    os.chdir('d')\n" + GOOD_DENSE,
-        None, 2),
+        None,
+        2,
+    ),
 }
 
 
@@ -179,14 +224,30 @@ def _run_batch(tmp_path: Path, attacks: dict, *options: str) -> tuple[dict, list
     grades = tmp_path / "grades.csv"
     os.environ["MINIDL_TEST_SECRET"] = SECRET
     try:
-        code = cli.main([str(tmp_path / "subs"), "--json", str(out), "--csv", str(grades),
-                         "--jobs", "2", "--seed", "11", "--timeout", "4", "--quiet", *options])
+        code = cli.main(
+            [
+                str(tmp_path / "subs"),
+                "--json",
+                str(out),
+                "--csv",
+                str(grades),
+                "--jobs",
+                "2",
+                "--seed",
+                "11",
+                "--timeout",
+                "4",
+                "--quiet",
+                *options,
+            ]
+        )
     finally:
         del os.environ["MINIDL_TEST_SECRET"]
     assert code == 0
     results = json.loads(out.read_text())
     by_path = {r["submission"]: r for r in results}
     from minidl.grading.runner import display_path
+
     graded = {name: by_path[display_path(path)] for name, path in paths.items()}
     rows = list(csv.reader(io.StringIO(grades.read_text(encoding="utf-8"))))
     return graded, rows, out
@@ -197,7 +258,7 @@ def _dense(result: dict) -> dict:
 
 
 def _check_common(graded: dict, rows: list, attacks: dict) -> None:
-    assert len(rows) == 1 + len(graded)                   # every row written
+    assert len(rows) == 1 + len(graded)  # every row written
     for name in ("honest_a", "honest_b", "a non-UTF-8 file name"):
         assert graded[name]["score"] == CH3_POINTS, (name, graded[name])
     for name, spec in attacks.items():
@@ -229,6 +290,7 @@ def listener():
                 connections.append(server.accept()[0])
             except OSError:
                 pass
+
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
     yield server.getsockname()[1], connections
@@ -258,12 +320,14 @@ def test_isolated_batch_every_attack_fails_and_honest_rows_survive(tmp_path, lis
     graded, rows, _ = _run_batch(tmp_path, attacks)
     _check_common(graded, rows, attacks)
     assert all(r["extra_data"]["isolated"] for r in graded.values() if r["tests"])
-    assert list(outside.iterdir()) == []                  # no write reached the host
-    assert connections == []                              # no connection left the sandbox
-    assert _sleepers() == []                              # nothing outlived its sandbox
+    assert list(outside.iterdir()) == []  # no write reached the host
+    assert connections == []  # no connection left the sandbox
+    assert _sleepers() == []  # nothing outlived its sandbox
     flags = graded["imports the references"]["extra_data"]["flags"]
     assert any("minidl.grading" in f for f in flags)
-    assert any("solutions" in f for f in graded["reads the solutions through the path"]["extra_data"]["flags"])
+    assert any(
+        "solutions" in f for f in graded["reads the solutions through the path"]["extra_data"]["flags"]
+    )
     assert "No module named 'minidl.grading.specs'" in _dense(graded["imports the references"])["output"]
 
 
@@ -290,7 +354,7 @@ def test_the_runtime_holds_no_reference():
     side = sorted(p.name for p in (runtime / "minidl" / "grading" / "runtime").iterdir() if p.suffix == ".py")
     assert side == sorted(("__init__.py",) + isolation.RUNTIME_GRADING_FILES)
     assert not list(runtime.rglob("specs")) and not list(runtime.rglob("solutions"))
-    assert (runtime / "minidl" / "nn" / "layers").is_dir()       # the library itself is there
+    assert (runtime / "minidl" / "nn" / "layers").is_dir()  # the library itself is there
 
 
 def test_a_killed_grader_leaves_every_finished_row(tmp_path):
@@ -303,15 +367,31 @@ def test_a_killed_grader_leaves_every_finished_row(tmp_path):
     killer = LIBC + "import os\nlibc.kill(os.getppid(), 9)\n" + GOOD_DENSE
     (subs / "c_killer.ipynb").write_text(json.dumps(_notebook(killer)))
     grades = tmp_path / "grades.csv"
-    run = subprocess.run([sys.executable, "-m", "minidl", "grade", str(subs), "--csv", str(grades),
-                          "--no-isolation", "--seed", "2", "--timeout", "4"],
-                         capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)),
-                         timeout=120)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "minidl",
+            "grade",
+            str(subs),
+            "--csv",
+            str(grades),
+            "--no-isolation",
+            "--seed",
+            "2",
+            "--timeout",
+            "4",
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        timeout=120,
+    )
     rows = list(csv.reader(io.StringIO(grades.read_text())))
     assert [r[0].rsplit("/", 1)[-1] for r in rows[1:3]] == ["a_honest.ipynb", "b_honest.ipynb"]
     assert [r[2] for r in rows[1:3]] == [str(CH3_POINTS)] * 2
     if os.geteuid() != 0 or isolation.unprivileged_user() is None:
-        assert run.returncode == -9                       # the same user could kill it
+        assert run.returncode == -9  # the same user could kill it
 
 
 def test_wrong_chapter_is_a_clear_error_and_one_json_object(tmp_path):
@@ -340,11 +420,11 @@ def test_no_notebook_still_writes_one_gradescope_object(tmp_path):
 def test_magics_become_harmless_calls_and_strings_keep_their_percent_lines():
     from minidl.grading.probes import NotebookShell
     from minidl.grading.runner import python_source
-    cell = ("%%time\n"
-            "def f(x):\n    '''doc\n%  not a magic\n'''\n    return (x\n% 2)\n")
+
+    cell = "%%time\ndef f(x):\n    '''doc\n%  not a magic\n'''\n    return (x\n% 2)\n"
     namespace = {}
     namespace["get_ipython"] = lambda: NotebookShell(namespace)
-    exec(python_source(cell), namespace)                 # %%time runs its body
+    exec(python_source(cell), namespace)  # %%time runs its body
     assert namespace["f"](5) == 1 and "%  not a magic" in namespace["f"].__doc__
     exec(python_source("!rm -rf /nothing\n%pip install x\ny = 3\n"), namespace)
     assert namespace["y"] == 3
@@ -353,19 +433,33 @@ def test_magics_become_harmless_calls_and_strings_keep_their_percent_lines():
 def test_the_bwrap_command_line_mounts_nothing_of_the_repository():
     runtime = isolation.build_runtime()
     command = isolation.bwrap_command(runtime, 2**20, {"PYTHONPATH": isolation.RUNTIME_MOUNT})
-    for flag in ("--unshare-user", "--unshare-pid", "--unshare-net", "--die-with-parent",
-                 "--new-session", "--clearenv"):
+    for flag in (
+        "--unshare-user",
+        "--unshare-pid",
+        "--unshare-net",
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
+    ):
         assert flag in command
     sources = [command[i + 1] for i, a in enumerate(command) if a in ("--ro-bind", "--bind")]
-    assert not [s for s in sources if s == str(ROOT) or s.startswith(str(ROOT) + os.sep)
-                and not s.startswith(str(ROOT / ".venv"))]
-    assert "--bind" not in command                        # nothing of the host is writable
-    assert command[command.index("--tmpfs") - 2:command.index("--tmpfs") + 2] == \
-        ["--perms", "1777", "--tmpfs", "/tmp"]
+    assert not [
+        s
+        for s in sources
+        if s == str(ROOT) or s.startswith(str(ROOT) + os.sep) and not s.startswith(str(ROOT / ".venv"))
+    ]
+    assert "--bind" not in command  # nothing of the host is writable
+    assert command[command.index("--tmpfs") - 2 : command.index("--tmpfs") + 2] == [
+        "--perms",
+        "1777",
+        "--tmpfs",
+        "/tmp",
+    ]
 
 
 def test_a_submission_that_hangs_everywhere_stops_at_its_budget(tmp_path):
     from minidl.grading.runner import grade_notebook
+
     nb = notebook.read_notebook(CHAPTER3)
     for cell in nb["cells"]:
         name = notebook.exercise_meta(cell).get("exercise")

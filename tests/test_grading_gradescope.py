@@ -1,5 +1,6 @@
 """The Gradescope autograder zip, unpacked where ``AUTOGRADER_ROOT`` says, grades a
 correct, a wrong and a hostile submission (one run each, as Gradescope does)."""
+
 import json
 import os
 import shutil
@@ -15,7 +16,7 @@ from minidl.grading import cli, isolation, notebook, registry
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER3 = ROOT / "solutions" / "03_backpropagation.ipynb"
 CH3_POINTS = sum(e.points for e in registry.for_chapter("03_backpropagation"))
-OTHERS = CH3_POINTS - registry.get("dense_backward").points     # all but the replaced cell
+OTHERS = CH3_POINTS - registry.get("dense_backward").points  # all but the replaced cell
 
 
 def _chapter3_with_dense(source: str) -> str:
@@ -52,9 +53,13 @@ def _run(root: Path, notebook_text: str, others: dict | None = None) -> dict:
         (submission / name).parent.mkdir(parents=True, exist_ok=True)
         (submission / name).write_text(text)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    run = subprocess.run(["bash", str(root / "run_autograder")], capture_output=True, text=True,
-                         env=dict(env, AUTOGRADER_ROOT=str(root), PYTHON=sys.executable),
-                         timeout=300)
+    run = subprocess.run(
+        ["bash", str(root / "run_autograder")],
+        capture_output=True,
+        text=True,
+        env=dict(env, AUTOGRADER_ROOT=str(root), PYTHON=sys.executable),
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     return json.loads((root / "results" / "results.json").read_text())
 
@@ -82,22 +87,30 @@ def test_a_notebook_uploaded_inside_a_folder_is_found(autograder):
 
 
 def test_a_wrong_submission_gets_its_message(autograder):
-    data = _run(autograder, _chapter3_with_dense(
-        "def dense_backward(dy, x, W):\n    return dy @ W.T, dy.T @ x, dy.sum(axis=0)\n"))
+    data = _run(
+        autograder,
+        _chapter3_with_dense(
+            "def dense_backward(dy, x, W):\n    return dy @ W.T, dy.T @ x, dy.sum(axis=0)\n"
+        ),
+    )
     dense = next(t for t in data["tests"] if t["name"] == "dense_backward")
     assert data["score"] == OTHERS and dense["score"] == 0 and "transposed" in dense["output"]
 
 
 def test_a_hostile_submission_cannot_reach_the_references(autograder):
     specs = autograder / "source" / "minidl" / "grading" / "specs" / "ch03.py"
-    hostile = ("import importlib.util\n"
-               f"spec = importlib.util.spec_from_file_location('x', {str(specs)!r})\n"
-               "try:\n    m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
-               "    dense_backward = m.dense_backward\nexcept Exception:\n"
-               "    from minidl.grading.specs.ch03 import dense_backward\n")
+    hostile = (
+        "import importlib.util\n"
+        f"spec = importlib.util.spec_from_file_location('x', {str(specs)!r})\n"
+        "try:\n    m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+        "    dense_backward = m.dense_backward\nexcept Exception:\n"
+        "    from minidl.grading.specs.ch03 import dense_backward\n"
+    )
     if isolation.bwrap_missing() and isolation.unprivileged_user() is None:
-        pytest.skip("without bubblewrap and running as the files' owner, the path is readable: "
-                    "only the import is refused (tested in test_grading_attacks)")
+        pytest.skip(
+            "without bubblewrap and running as the files' owner, the path is readable: "
+            "only the import is refused (tested in test_grading_attacks)"
+        )
     data = _run(autograder, _chapter3_with_dense(hostile))
     assert data["score"] == OTHERS
     assert any("minidl.grading" in f or "specs" in f for f in data["extra_data"]["flags"])
@@ -109,8 +122,10 @@ def test_of_several_notebooks_the_chapters_is_graded_and_the_output_says_so(auto
     scratch = (ROOT / "exercises" / "01_linear_models.ipynb").read_text()
     data = _run(autograder, CHAPTER3.read_text(), {"a_scratch.ipynb": scratch, "b_notes.ipynb": "{not json"})
     assert data["score"] == CH3_POINTS
-    assert ("3 notebooks were submitted; graded homework.ipynb (the notebook of chapter "
-            "03_backpropagation); not graded: a_scratch.ipynb, b_notes.ipynb") in data["output"]
+    assert (
+        "3 notebooks were submitted; graded homework.ipynb (the notebook of chapter "
+        "03_backpropagation); not graded: a_scratch.ipynb, b_notes.ipynb"
+    ) in data["output"]
 
 
 def test_pick_notebook_falls_back_to_the_first_by_name(tmp_path):
@@ -129,6 +144,7 @@ def test_pick_notebook_falls_back_to_the_first_by_name(tmp_path):
 
 def test_the_package_passes_forbid_on(tmp_path):
     from minidl.grading.reports.gradescope import build_package
+
     path = build_package(tmp_path / "a.zip", "03", forbid=("minidl.gradcheck", "numpy.linalg.solve"))
     with zipfile.ZipFile(path) as archive:
         script = archive.read("run_autograder").decode()

@@ -1,6 +1,7 @@
 """Honest students get their marks (issue 27): ``@njit(cache=True)``, a notebook saved as
 nbformat 3, large outputs, a notebook uploaded inside a folder; and a symbolic link in a
 submissions folder is an error row, not someone else's work graded."""
+
 import json
 import os
 from pathlib import Path
@@ -22,9 +23,14 @@ def _with_outputs(nb: dict, megabytes: float) -> dict:
     line = "x" * 1023 + "\n"
     per_cell = max(1, int(megabytes * 1024 / len(code)))
     for cell in code:
-        cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": [line] * per_cell},
-                           {"output_type": "display_data", "metadata": {},
-                            "data": {"image/png": "iVBORw0K" * 64, "text/plain": ["[ ] { } \" ]"]}}]
+        cell["outputs"] = [
+            {"output_type": "stream", "name": "stdout", "text": [line] * per_cell},
+            {
+                "output_type": "display_data",
+                "metadata": {},
+                "data": {"image/png": "iVBORw0K" * 64, "text/plain": ['[ ] { } " ]']},
+            },
+        ]
     return nb
 
 
@@ -37,8 +43,12 @@ def _as_nbformat3(nb: dict) -> dict:
         else:
             old["source"] = cell["source"]
         cells.append(old)
-    return {"metadata": nb["metadata"], "nbformat": 3, "nbformat_minor": 0,
-            "worksheets": [{"cells": cells[:3], "metadata": {}}, {"cells": cells[3:], "metadata": {}}]}
+    return {
+        "metadata": nb["metadata"],
+        "nbformat": 3,
+        "nbformat_minor": 0,
+        "worksheets": [{"cells": cells[:3], "metadata": {}}, {"cells": cells[3:], "metadata": {}}],
+    }
 
 
 # ---------------------------------------------------------------------- reading
@@ -50,8 +60,7 @@ def test_outputs_are_stripped_before_the_size_cap(tmp_path):
     stripped = notebook.read_submission(path, max_bytes=256 * 1024)
     again = json.loads(stripped)
     assert all(c.get("outputs", []) == [] for c in again["cells"])
-    assert [notebook.cell_source(c) for c in again["cells"]] == \
-        [notebook.cell_source(c) for c in nb["cells"]]
+    assert [notebook.cell_source(c) for c in again["cells"]] == [notebook.cell_source(c) for c in nb["cells"]]
 
 
 def test_a_notebook_too_large_without_its_outputs_is_refused_unparsed(tmp_path):
@@ -64,20 +73,24 @@ def test_a_notebook_too_large_without_its_outputs_is_refused_unparsed(tmp_path):
 
 
 def test_strip_outputs_reads_strings_and_nesting_right():
-    text = json.dumps({"cells": [{"source": "outputs\": [", "outputs": [[{"a": "]]"}], "]"],
-                                  "metadata": {"outputs": 3}}]}).encode()
-    assert json.loads(notebook.strip_outputs(text)) == \
-        {"cells": [{"source": "outputs\": [", "outputs": [], "metadata": {"outputs": 3}}]}
-    assert notebook.strip_outputs(b'{"outputs": [[[') == b'{"outputs": [[['   # left for json to reject
+    text = json.dumps(
+        {"cells": [{"source": 'outputs": [', "outputs": [[{"a": "]]"}], "]"], "metadata": {"outputs": 3}}]}
+    ).encode()
+    assert json.loads(notebook.strip_outputs(text)) == {
+        "cells": [{"source": 'outputs": [', "outputs": [], "metadata": {"outputs": 3}}]
+    }
+    assert notebook.strip_outputs(b'{"outputs": [[[') == b'{"outputs": [[['  # left for json to reject
 
 
 def test_nbformat3_is_upgraded():
     nb = notebook.upgrade_notebook(_as_nbformat3(notebook.read_notebook(CHAPTER3)))
     original = notebook.read_notebook(CHAPTER3)
-    assert [notebook.cell_source(c) for c in nb["cells"]] == \
-        [notebook.cell_source(c) for c in original["cells"]]
-    assert [notebook.exercise_meta(c) for c in nb["cells"]] == \
-        [notebook.exercise_meta(c) for c in original["cells"]]
+    assert [notebook.cell_source(c) for c in nb["cells"]] == [
+        notebook.cell_source(c) for c in original["cells"]
+    ]
+    assert [notebook.exercise_meta(c) for c in nb["cells"]] == [
+        notebook.exercise_meta(c) for c in original["cells"]
+    ]
 
 
 # ---------------------------------------------------------------------- graded end to end
@@ -93,13 +106,17 @@ def graded_folder(tmp_path_factory):
     (folder / ".ipynb_checkpoints").mkdir()
     (folder / ".ipynb_checkpoints" / "old.ipynb").write_text("{}")
     out = folder.parent / f"{folder.name}.json"
-    assert cli.main([str(folder), "--chapter", "03", "--timeout", "30", "--seed", "5",
-                     "--json", str(out), "--quiet"]) == 0
+    assert (
+        cli.main(
+            [str(folder), "--chapter", "03", "--timeout", "30", "--seed", "5", "--json", str(out), "--quiet"]
+        )
+        == 0
+    )
     return {Path(r["submission"]).name: r for r in json.loads(out.read_text())}
 
 
 def test_a_notebook_in_a_subfolder_in_nbformat3_with_large_outputs_gets_full_marks(graded_folder):
-    assert set(graded_folder) == {"my work.ipynb", "copied.ipynb"}     # no checkpoint copy
+    assert set(graded_folder) == {"my work.ipynb", "copied.ipynb"}  # no checkpoint copy
     result = graded_folder["my work.ipynb"]
     assert result["score"] == CH3_POINTS, result
 

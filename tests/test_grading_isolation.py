@@ -4,6 +4,7 @@ the sandbox could see is masked.
 Only a missing ``bwrap`` may skip an isolation test: where it is installed and cannot
 isolate, ``test_isolation_works_wherever_bwrap_is_installed`` fails and says why.
 """
+
 import json
 import os
 import site
@@ -53,11 +54,16 @@ def venv_under_tmp(tmp_path_factory):
     if not str(where).startswith("/tmp/"):
         pytest.fail(f"pytest's temporary folder is not under /tmp ({where}): set --basetemp")
     venv = where / "env"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
-                   timeout=120)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
-    packages = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                                   capture_output=True, text=True, check=True).stdout.strip())
+    packages = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
     (packages / "outer.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     for name in ("minidl", "minidl_copy"):
         specs = packages / name / "grading" / "specs"
@@ -69,14 +75,16 @@ def venv_under_tmp(tmp_path_factory):
 
 def _hunting_notebook(path: Path, packages: Path) -> None:
     """Chapter 3 whose dense_backward answers right only if it can read a copy's secret."""
-    hunt = ("import glob, sys\n"
-            "def dense_backward(dy, x, W):\n"
-            f"    paths = glob.glob({str(packages)!r} + '/*/grading/specs/ch03.py')\n"
-            "    paths += [p for d in sys.path for p in glob.glob(d + '/*/grading/specs/ch03.py')]\n"
-            "    text = ''.join(open(p).read() for p in paths)\n"
-            f"    if {SECRET!r} in text:\n"
-            "        return dy @ W.T, x.T @ dy, dy.sum(axis=0)\n"
-            "    return None\n")
+    hunt = (
+        "import glob, sys\n"
+        "def dense_backward(dy, x, W):\n"
+        f"    paths = glob.glob({str(packages)!r} + '/*/grading/specs/ch03.py')\n"
+        "    paths += [p for d in sys.path for p in glob.glob(d + '/*/grading/specs/ch03.py')]\n"
+        "    text = ''.join(open(p).read() for p in paths)\n"
+        f"    if {SECRET!r} in text:\n"
+        "        return dy @ W.T, x.T @ dy, dy.sum(axis=0)\n"
+        "    return None\n"
+    )
     nb = notebook.read_notebook(CHAPTER3)
     for cell in nb["cells"]:
         if notebook.exercise_meta(cell).get("exercise") == "dense_backward":
@@ -89,10 +97,25 @@ def test_a_grader_under_tmp_isolates_and_masks_every_copy(venv_under_tmp, tmp_pa
     python, packages = venv_under_tmp
     _hunting_notebook(tmp_path / "hunt.ipynb", packages)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    run = subprocess.run([str(python), "-m", "minidl", "grade", str(tmp_path / "hunt.ipynb"),
-                          "--require-isolation", "--timeout", "30", "--json",
-                          str(tmp_path / "out.json"), "--quiet"],
-                         capture_output=True, text=True, env=env, timeout=300)
+    run = subprocess.run(
+        [
+            str(python),
+            "-m",
+            "minidl",
+            "grade",
+            str(tmp_path / "hunt.ipynb"),
+            "--require-isolation",
+            "--timeout",
+            "30",
+            "--json",
+            str(tmp_path / "out.json"),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     data = json.loads((tmp_path / "out.json").read_text())
     assert data["extra_data"]["isolated"] is True

@@ -1,4 +1,5 @@
 """The grader's folders follow its concerns (issue 26), and every old import path works."""
+
 import ast
 import importlib
 from pathlib import Path
@@ -15,15 +16,16 @@ def test_every_old_name_is_the_new_module(old):
     before = importlib.import_module(f"minidl.grading.{old}")
     after = importlib.import_module(f"minidl.grading.{grading.OLD_NAMES[old]}")
     assert before is after
-    assert getattr(grading, old) is after         # `from minidl.grading import codec` too
+    assert getattr(grading, old) is after  # `from minidl.grading import codec` too
 
 
 def test_old_spellings_used_by_notebooks_and_checks_files():
-    from minidl.grading import check, evaluate                         # noqa: F401
-    from minidl.grading.checks import Case, private_check              # noqa: F401
-    from minidl.grading.private_checks import load_checks              # noqa: F401
-    from minidl.grading.registry import function_exercise              # noqa: F401
+    from minidl.grading import check, evaluate  # noqa: F401
+    from minidl.grading.checks import Case, private_check  # noqa: F401
+    from minidl.grading.private_checks import load_checks  # noqa: F401
+    from minidl.grading.registry import function_exercise  # noqa: F401
     from minidl.grading.probes import PROBES
+
     assert "call" in PROBES
 
 
@@ -33,7 +35,7 @@ def _imports(path: Path) -> set[str]:
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.level:
             package = path.parent.relative_to(GRADING).parts
-            base = package[:len(package) - (node.level - 1)] if node.level > 1 else package
+            base = package[: len(package) - (node.level - 1)] if node.level > 1 else package
             target = (*base, *(node.module.split(".") if node.module else ()))
             found.add(target[0] if target else (node.names[0].name if node.names else ""))
     return found

@@ -1,4 +1,5 @@
 """The pids cgroup bounds a submission's processes, even when the grader is root."""
+
 from __future__ import annotations
 
 import errno
@@ -15,15 +16,17 @@ from minidl.grading.runner import grade_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER3 = ROOT / "solutions" / "03_backpropagation.ipynb"
-MARKER = b"987.321"            # the sleep time of the submission's children, to find them
+MARKER = b"987.321"  # the sleep time of the submission's children, to find them
 
 ISOLATED, WHY_NOT = isolation.isolation_status()
 _HIERARCHY = limits.usable_hierarchy()
 if _HIERARCHY is None:
     _SKIP = "no writable pids cgroup here (cgroup v2 with pids delegated, or v1 pids, as root)"
 elif isolation.bwrap_missing() and os.getuid() == 0:
-    _SKIP = f"bubblewrap cannot run ({WHY_NOT}), so a root grader runs submissions as nobody, " \
-            "bounded by RLIMIT_NPROC instead of a cgroup"
+    _SKIP = (
+        f"bubblewrap cannot run ({WHY_NOT}), so a root grader runs submissions as nobody, "
+        "bounded by RLIMIT_NPROC instead of a cgroup"
+    )
 else:
     _SKIP = None
 needs_cgroup = pytest.mark.skipif(_SKIP is not None, reason=str(_SKIP))
@@ -86,10 +89,10 @@ def test_a_fork_bomb_stops_at_the_pids_limit_and_nothing_survives(tmp_path):
     started, failed, error = (int(n) for n in counts.groups())
     assert 0 < started < limits.DEFAULT_MAX_PROCESSES, dense.message
     assert started + failed == 200
-    assert error == errno.EAGAIN                                   # fork said: try again
-    assert others and all(r.passed for r in others), others        # the row is graded
-    assert _processes_with_marker() == []                          # every child was killed
-    assert _our_cgroups() == []                                    # and its cgroup removed
+    assert error == errno.EAGAIN  # fork said: try again
+    assert others and all(r.passed for r in others), others  # the row is graded
+    assert _processes_with_marker() == []  # every child was killed
+    assert _our_cgroups() == []  # and its cgroup removed
 
 
 @needs_cgroup
@@ -99,7 +102,7 @@ def test_a_process_group_bounds_its_descendants_and_removes_them():
     script = f"for i in 1 2 3 4 5 6; do sleep {MARKER.decode()} & done; wait"
     run = subprocess.Popen(group.wrap(["sh", "-c", script]), stderr=subprocess.PIPE)
     try:
-        message = run.stderr.readline()           # the shell reports the fork that failed
+        message = run.stderr.readline()  # the shell reports the fork that failed
         assert b"fork" in message.lower(), message
         assert 1 <= len(group.pids()) <= 4
     finally:
@@ -113,9 +116,9 @@ def test_a_process_group_bounds_its_descendants_and_removes_them():
 def test_the_cgroups_of_a_killed_grader_are_removed_by_the_next_one():
     parent, _ = _HIERARCHY
     finished = subprocess.Popen(["true"])
-    finished.wait()                                          # a pid that no longer runs
+    finished.wait()  # a pid that no longer runs
     stale = os.path.join(parent, f"minidl-grade-{finished.pid}-0000")
-    live = os.path.join(parent, f"minidl-grade-{os.getpid()}-0000")    # a running grader's
+    live = os.path.join(parent, f"minidl-grade-{os.getpid()}-0000")  # a running grader's
     os.mkdir(live)
     try:
         os.mkdir(stale)
@@ -136,7 +139,7 @@ def test_the_summary_says_which_bound_on_processes_holds():
         assert "NOT bounded" in own
     else:
         assert "RLIMIT_NPROC" in own
-    as_nobody = limits.process_limit_status(isolation.SANDBOX_UID)    # never in a cgroup
+    as_nobody = limits.process_limit_status(isolation.SANDBOX_UID)  # never in a cgroup
     assert "only by RLIMIT_NPROC" in as_nobody
 
 
@@ -144,6 +147,7 @@ def test_the_summary_says_which_bound_on_processes_holds():
 def test_a_reply_of_nested_lists_is_refused_before_it_is_parsed():
     import tracemalloc
     from minidl.grading import codec
+
     body = b"[" + b"[]," * (2**20 // 3) + b"[]]"
     bomb = bytearray(codec.MAGIC + codec._LENGTH.pack(len(body)) + body)
     tracemalloc.start()
@@ -153,13 +157,14 @@ def test_a_reply_of_nested_lists_is_refused_before_it_is_parsed():
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert peak < len(bomb)                    # not even one copy
+    assert peak < len(bomb)  # not even one copy
 
 
 def test_decoding_an_array_reply_holds_it_about_twice():
     import numpy as np
     import tracemalloc
     from minidl.grading import codec
+
     raw = bytearray(codec.dumps({"out": np.ones((512, 256)), "n": (1, [2.0])}))
     tracemalloc.start()
     try:
@@ -169,7 +174,7 @@ def test_decoding_an_array_reply_holds_it_about_twice():
     finally:
         tracemalloc.stop()
     assert value["out"].shape == (512, 256) and value["n"] == (1, [2.0])
-    assert peak < 1.5 * len(raw)               # + the reply itself: < 4x in all
+    assert peak < 1.5 * len(raw)  # + the reply itself: < 4x in all
 
 
 def test_magics_are_transformed_in_the_sandbox_not_in_the_grader(tmp_path, monkeypatch):
@@ -178,9 +183,14 @@ def test_magics_are_transformed_in_the_sandbox_not_in_the_grader(tmp_path, monke
     inputtransformer2 = pytest.importorskip("IPython.core.inputtransformer2")
     calls = []
     real = inputtransformer2.TransformerManager.transform_cell
-    monkeypatch.setattr(inputtransformer2.TransformerManager, "transform_cell",
-                        lambda self, cell: calls.append(cell) or real(self, cell))
-    magic = "%time 1\n" * 20 + "def dense_backward(dy, x, W):\n    return dy @ W.T, x.T @ dy, dy.sum(axis=0)\n"
+    monkeypatch.setattr(
+        inputtransformer2.TransformerManager,
+        "transform_cell",
+        lambda self, cell: calls.append(cell) or real(self, cell),
+    )
+    magic = (
+        "%time 1\n" * 20 + "def dense_backward(dy, x, W):\n    return dy @ W.T, x.T @ dy, dy.sum(axis=0)\n"
+    )
     result = grade_notebook(_submission(tmp_path, magic), timeout=30, seed=1)
     assert calls == []
     assert result.score == result.max_score, [(r.name, r.message) for r in result.results]
@@ -197,39 +207,50 @@ def test_a_magic_bomb_costs_the_submissions_budget(tmp_path):
 
 def test_the_seccomp_filter_refuses_memfd_and_shared_memory():
     from minidl.grading import seccomp
+
     names = {name for name, *_ in seccomp.REFUSED}
     assert {"memfd_create", "shmget"} <= names
 
 
-@pytest.mark.skipif("memory" not in limits.usable_controllers() or _HIERARCHY is None,
-                    reason="no writable memory cgroup here")
+@pytest.mark.skipif(
+    "memory" not in limits.usable_controllers() or _HIERARCHY is None, reason="no writable memory cgroup here"
+)
 def test_a_memory_cgroup_bounds_memfd(tmp_path):
     """64 MiB held in a memfd (which no address-space limit counts) by a process of a
     group bounded to 32 MiB: it is killed, or its write fails."""
     group = limits.ProcessGroup.create(max_processes=8, memory=32 * 2**20)
     assert group is not None and "memory" in group.bounds
-    script = ("import os\nfd = os.memfd_create('x')\nblock = b'x' * 2**20\n"
-              "for _ in range(64):\n    os.write(fd, block)\nprint('held 64 MiB')\n")
+    script = (
+        "import os\nfd = os.memfd_create('x')\nblock = b'x' * 2**20\n"
+        "for _ in range(64):\n    os.write(fd, block)\nprint('held 64 MiB')\n"
+    )
     try:
-        run = subprocess.run(group.wrap([os.sys.executable, "-c", script]), capture_output=True,
-                             timeout=60)
+        run = subprocess.run(group.wrap([os.sys.executable, "-c", script]), capture_output=True, timeout=60)
     finally:
         assert group.remove()
     assert b"held 64 MiB" not in run.stdout and run.returncode != 0, run
 
 
-@pytest.mark.skipif("cpu" not in limits.usable_controllers() or _HIERARCHY is None,
-                    reason="no writable cpu cgroup here")
+@pytest.mark.skipif(
+    "cpu" not in limits.usable_controllers() or _HIERARCHY is None, reason="no writable cpu cgroup here"
+)
 def test_each_sandboxed_process_gets_its_own_cpu_cgroup():
     first, second = limits.ProcessGroup.create(), limits.ProcessGroup.create()
     try:
         seen = []
         for group in (first, second):
-            run = subprocess.run(group.wrap(["cat", "/proc/self/cgroup"]), capture_output=True,
-                                 text=True, timeout=30, check=True)
-            line = next(l for l in run.stdout.splitlines()
-                        if re.search(r":(cpu|cpu,cpuacct|cpuacct,cpu)?:", l) and "cpu" in l
-                        or l.startswith("0::"))
+            run = subprocess.run(
+                group.wrap(["cat", "/proc/self/cgroup"]),
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=True,
+            )
+            line = next(
+                l
+                for l in run.stdout.splitlines()
+                if re.search(r":(cpu|cpu,cpuacct|cpuacct,cpu)?:", l) and "cpu" in l or l.startswith("0::")
+            )
             seen.append(line)
         assert "cpu" in first.bounds and seen[0] != seen[1] and "minidl-grade" in seen[0]
     finally:
@@ -245,10 +266,12 @@ def test_the_summary_says_which_bounds_hold():
 @pytest.mark.skipif(isolation.bwrap_missing(), reason="bubblewrap (bwrap) is not installed")
 def test_memfd_is_refused_in_the_sandbox(tmp_path):
     """Under bubblewrap a memfd (memory no address-space limit counts) cannot be made."""
-    hold = ("import os\n"
-            "def dense_backward(dy, x, W):\n"
-            "    fd = os.memfd_create('hold')\n"
-            "    return dy @ W.T, x.T @ dy, dy.sum(axis=0)\n")
+    hold = (
+        "import os\n"
+        "def dense_backward(dy, x, W):\n"
+        "    fd = os.memfd_create('hold')\n"
+        "    return dy @ W.T, x.T @ dy, dy.sum(axis=0)\n"
+    )
     result = grade_notebook(_submission(tmp_path, hold), timeout=30, seed=1)
     dense = next(r for r in result.results if r.name == "dense_backward")
     assert result.isolated and dense.score == 0

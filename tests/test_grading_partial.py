@@ -1,4 +1,5 @@
 """Partial credit per test case and Gradescope visibility (issue 27)."""
+
 import csv
 import io
 import json
@@ -21,14 +22,17 @@ def _double(x):
 
 
 def _cases(rng):
-    return [Case((rng.standard_normal(3),), label="a small vector"),
-            Case((rng.standard_normal(4) * 1e3,), label="large values", points=2),
-            Case((rng.standard_normal(5),), label="the hidden one", visibility="hidden"),
-            Case((rng.standard_normal(2),), label="after the due date", visibility="after_due_date")]
+    return [
+        Case((rng.standard_normal(3),), label="a small vector"),
+        Case((rng.standard_normal(4) * 1e3,), label="large values", points=2),
+        Case((rng.standard_normal(5),), label="the hidden one", visibility="hidden"),
+        Case((rng.standard_normal(2),), label="after the due date", visibility="after_due_date"),
+    ]
 
 
-EXERCISE = function_exercise("double_it", "03_backpropagation", 4, "double", "Double it",
-                             _cases, _double, ("y",), do_register=False)
+EXERCISE = function_exercise(
+    "double_it", "03_backpropagation", 4, "double", "Double it", _cases, _double, ("y",), do_register=False
+)
 
 
 def _judge(answer, visible_only=False):
@@ -37,6 +41,7 @@ def _judge(answer, visible_only=False):
             return answer(*case.args)
         except Exception as err:
             raise SubmissionError(str(err)) from None
+
     return judge_exercise(EXERCISE, outputs, seed=0, visible_only=visible_only)
 
 
@@ -56,9 +61,17 @@ def test_check_runs_the_visible_cases_only():
 
 
 def test_points_that_do_not_add_up_are_an_authors_error():
-    bad = function_exercise("bad_points", "03_backpropagation", 1, "double", "x",
-                            lambda rng: [Case((np.ones(2),), points=3)], _double, ("y",),
-                            do_register=False)
+    bad = function_exercise(
+        "bad_points",
+        "03_backpropagation",
+        1,
+        "double",
+        "x",
+        lambda rng: [Case((np.ones(2),), points=3)],
+        _double,
+        ("y",),
+        do_register=False,
+    )
     with pytest.raises(ValueError, match="add up"):
         judge_exercise(bad, lambda case: 2 * case.args[0], seed=0)
 
@@ -68,7 +81,12 @@ def test_gradescope_json_csv_and_table_show_each_case():
     sub = SubmissionResult("alice.ipynb", "03_backpropagation", [result])
     tests = report.gradescope_json(sub)["tests"]
     assert [t["name"] for t in tests] == [f"double_it: {c.label}" for c in result.cases]
-    assert [t.get("visibility", "visible") for t in tests] == ["visible", "visible", "hidden", "after_due_date"]
+    assert [t.get("visibility", "visible") for t in tests] == [
+        "visible",
+        "visible",
+        "hidden",
+        "after_due_date",
+    ]
     assert tests[0]["score"] == 0 and tests[1]["score"] == 2 and tests[1]["max_score"] == 2
     assert report.gradescope_json(sub)["score"] == pytest.approx(2 + 4 / 3)
     rows = list(csv.reader(io.StringIO(_csv_text(sub))))
@@ -80,6 +98,7 @@ def test_gradescope_json_csv_and_table_show_each_case():
 
 def _csv_text(sub) -> str:
     import tempfile
+
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "g.csv"
         report.write_csv(path, [sub])
@@ -99,18 +118,39 @@ def test_a_private_check_with_hidden_cases_through_the_grader(tmp_path):
         "                 visibility='visible' if n == 1 else 'hidden') for n, d, m in shapes]\n"
         "CHECKS = [private_check('dense_hidden', chapter='03_backpropagation', points=2,\n"
         "                        entry='dense_backward', make_cases=cases, reference=reference,\n"
-        "                        outputs=('dx', 'dW', 'db'), partial=True)]\n")
+        "                        outputs=('dx', 'dW', 'db'), partial=True)]\n"
+    )
     nb = notebook.read_notebook(CHAPTER3)
-    for cell in nb["cells"]:     # right for a batch of one only
+    for cell in nb["cells"]:  # right for a batch of one only
         if notebook.exercise_meta(cell).get("exercise") == "dense_backward":
-            cell["source"] = ("def dense_backward(dy, x, W):\n"
-                              "    return dy @ W.T, x.T @ dy, dy.sum(axis=0) * (len(dy) == 1)\n")
+            cell["source"] = (
+                "def dense_backward(dy, x, W):\n"
+                "    return dy @ W.T, x.T @ dy, dy.sum(axis=0) * (len(dy) == 1)\n"
+            )
     path = tmp_path / "one.ipynb"
     notebook.write_notebook(nb, path)
     out = tmp_path / "results.json"
-    assert cli.main([str(path), "--checks", str(checks), "--timeout", "30", "--seed", "2",
-                     "--json", str(out), "--quiet"]) == 0
+    assert (
+        cli.main(
+            [
+                str(path),
+                "--checks",
+                str(checks),
+                "--timeout",
+                "30",
+                "--seed",
+                "2",
+                "--json",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     tests = {t["name"]: t for t in json.loads(out.read_text())["tests"]}
-    assert tests["dense_hidden: batch of 1"]["score"] == 1 and "visibility" not in tests["dense_hidden: batch of 1"]
+    assert (
+        tests["dense_hidden: batch of 1"]["score"] == 1
+        and "visibility" not in tests["dense_hidden: batch of 1"]
+    )
     hidden = tests["dense_hidden: batch of 2"]
     assert hidden["score"] == 0 and hidden["visibility"] == "hidden" and hidden["max_score"] == 1

@@ -1,6 +1,7 @@
 """The student's own work (issue 27): a cell that calls minidl's implementation of the
 graded operation, or imports the grader in any spelling, is flagged; ``--forbid`` makes
 such a use fail the exercise, read statically and refused in the sandbox."""
+
 import json
 from pathlib import Path
 
@@ -10,23 +11,32 @@ from minidl.grading import cli, notebook, provenance, registry, runner
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER3 = ROOT / "solutions" / "03_backpropagation.ipynb"
-SETUP = ("<cell 1>", "import numpy as np\nfrom minidl import layers as L, gradcheck\n"
-         "from minidl.grading import check\n", None)
+SETUP = (
+    "<cell 1>",
+    "import numpy as np\nfrom minidl import layers as L, gradcheck\nfrom minidl.grading import check\n",
+    None,
+)
 
 
 def _uses(source: str) -> list[str]:
     return provenance.library_uses([SETUP, ("<cell 2: ex>", source, "ex")])["ex"]
 
 
-@pytest.mark.parametrize("source, expected", [
-    ("def f(x):\n    return L.Dense(3)(x)\n", "minidl.layers.Dense"),
-    ("def f(x):\n    return gradcheck.numerical_gradient(x)\n", "minidl.gradcheck.numerical_gradient"),
-    ("from minidl import grading\n", "minidl.grading"),
-    ("import minidl.grading.specs.ch03 as s\n", "minidl.grading.specs.ch03"),
-    ("from minidl.grading.probes import PROBES\n", "minidl.grading.probes.PROBES"),
-    ("import importlib\nm = importlib.import_module('mini' + 'dl')\n", "a dynamic importlib.import_module()"),
-    ("m = __import__('minidl')\n", "a string naming minidl ('minidl')"),
-])
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ("def f(x):\n    return L.Dense(3)(x)\n", "minidl.layers.Dense"),
+        ("def f(x):\n    return gradcheck.numerical_gradient(x)\n", "minidl.gradcheck.numerical_gradient"),
+        ("from minidl import grading\n", "minidl.grading"),
+        ("import minidl.grading.specs.ch03 as s\n", "minidl.grading.specs.ch03"),
+        ("from minidl.grading.probes import PROBES\n", "minidl.grading.probes.PROBES"),
+        (
+            "import importlib\nm = importlib.import_module('mini' + 'dl')\n",
+            "a dynamic importlib.import_module()",
+        ),
+        ("m = __import__('minidl')\n", "a string naming minidl ('minidl')"),
+    ],
+)
 def test_uses_of_minidl_are_found_in_any_spelling(source, expected):
     assert expected in provenance.minidl_uses(_uses(source))
 
@@ -37,23 +47,32 @@ def test_honest_solutions_are_not_flagged():
         chapter = runner.find_chapter(nb, path)
         cells, _ = runner._graded_cells(nb, registry.for_chapter(chapter))
         names = {e.name for e in registry.for_chapter(chapter)}
-        flagged = {k: provenance.minidl_uses(v, setup=k not in names)
-                   for k, v in provenance.library_uses(cells).items()}
+        flagged = {
+            k: provenance.minidl_uses(v, setup=k not in names)
+            for k, v in provenance.library_uses(cells).items()
+        }
         assert not any(flagged.values()), (path.name, flagged)
 
 
 def test_a_setup_cell_is_flagged_for_the_grader_only():
-    cells = [("<cell 1>", "import minidl as mdl\nfrom minidl import layers as L, grading\n"
-                          "from minidl.grading import check\n", None)]
+    cells = [
+        (
+            "<cell 1>",
+            "import minidl as mdl\nfrom minidl import layers as L, grading\n"
+            "from minidl.grading import check\n",
+            None,
+        )
+    ]
     uses = provenance.library_uses(cells)["cell 1"]
     assert provenance.minidl_uses(uses, setup=True) == ["minidl.grading"]
 
 
 def test_forbid_covers_a_module_and_the_names_under_it():
     uses = ["minidl.gradcheck.numerical_gradient", "numpy.zeros"]
-    assert provenance.forbidden_uses(uses, ["minidl.gradcheck"]) == \
-        [("minidl.gradcheck.numerical_gradient", "minidl.gradcheck")]
-    assert provenance.forbidden_uses(uses, ["minidl.grad"]) == []      # a prefix of a word is not a module
+    assert provenance.forbidden_uses(uses, ["minidl.gradcheck"]) == [
+        ("minidl.gradcheck.numerical_gradient", "minidl.gradcheck")
+    ]
+    assert provenance.forbidden_uses(uses, ["minidl.grad"]) == []  # a prefix of a word is not a module
 
 
 def test_forbidden_library_calls_fail_and_the_grader_import_is_flagged(tmp_path):
@@ -61,21 +80,20 @@ def test_forbidden_library_calls_fail_and_the_grader_import_is_flagged(tmp_path)
     cells = {
         # minidl's own numerical gradient: read statically
         "numerical_gradient": "from minidl.gradcheck import numerical_gradient as _ng\n"
-                              "def numerical_gradient(f, x):\n    return _ng(f, x)\n",
+        "def numerical_gradient(f, x):\n    return _ng(f, x)\n",
         # the same, built at run time: the static reading only sees a dynamic import, the
         # sandbox refuses the call
-        "softmax_cross_entropy_backward":
-            "import importlib\n"
-            "def softmax_cross_entropy_backward(z, y, smoothing):\n"
-            "    g = importlib.import_module('minidl.' + 'gradcheck')\n"
-            "    import numpy as np\n"
-            "    t = np.full(z.shape, smoothing / z.shape[1])\n"
-            "    t[np.arange(len(y)), y] += 1 - smoothing\n"
-            "    f = lambda u: float(-(t * (u - u.max(1, keepdims=True)"
-            " - np.log(np.exp(u - u.max(1, keepdims=True)).sum(1, keepdims=True)))).sum(1).mean())\n"
-            "    return g.numerical_gradient(f, z.copy())\n",
+        "softmax_cross_entropy_backward": "import importlib\n"
+        "def softmax_cross_entropy_backward(z, y, smoothing):\n"
+        "    g = importlib.import_module('minidl.' + 'gradcheck')\n"
+        "    import numpy as np\n"
+        "    t = np.full(z.shape, smoothing / z.shape[1])\n"
+        "    t[np.arange(len(y)), y] += 1 - smoothing\n"
+        "    f = lambda u: float(-(t * (u - u.max(1, keepdims=True)"
+        " - np.log(np.exp(u - u.max(1, keepdims=True)).sum(1, keepdims=True)))).sum(1).mean())\n"
+        "    return g.numerical_gradient(f, z.copy())\n",
         "dense_backward": "from minidl import grading as g\n"
-                          "def dense_backward(dy, x, W):\n    return dy @ W.T, x.T @ dy, dy.sum(axis=0)\n",
+        "def dense_backward(dy, x, W):\n    return dy @ W.T, x.T @ dy, dy.sum(axis=0)\n",
     }
     for cell in nb["cells"]:
         name = notebook.exercise_meta(cell).get("exercise")
@@ -84,16 +102,33 @@ def test_forbidden_library_calls_fail_and_the_grader_import_is_flagged(tmp_path)
     path = tmp_path / "library.ipynb"
     notebook.write_notebook(nb, path)
     out = tmp_path / "out.json"
-    assert cli.main([str(path), "--timeout", "30", "--seed", "4", "--forbid", "minidl.gradcheck",
-                     "--json", str(out), "--quiet"]) == 0
+    assert (
+        cli.main(
+            [
+                str(path),
+                "--timeout",
+                "30",
+                "--seed",
+                "4",
+                "--forbid",
+                "minidl.gradcheck",
+                "--json",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     data = json.loads(out.read_text())
     tests = {t["name"]: t for t in data["tests"]}
     assert tests["numerical_gradient"]["score"] == 0
-    assert "forbids: minidl.gradcheck.numerical_gradient (--forbid minidl.gradcheck)" in \
-        tests["numerical_gradient"]["output"]
+    assert (
+        "forbids: minidl.gradcheck.numerical_gradient (--forbid minidl.gradcheck)"
+        in tests["numerical_gradient"]["output"]
+    )
     assert tests["softmax_cross_entropy_backward"]["score"] == 0
     assert "forbidden in this assignment" in tests["softmax_cross_entropy_backward"]["output"]
-    assert tests["dense_backward"]["score"] == 2        # flagged, not scored
+    assert tests["dense_backward"]["score"] == 2  # flagged, not scored
     flags = " | ".join(data["extra_data"]["flags"])
     assert "dense_backward uses minidl.grading" in flags
     assert "softmax_cross_entropy_backward uses a dynamic importlib.import_module()" in flags

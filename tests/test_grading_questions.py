@@ -4,6 +4,7 @@ The answers live in the grader (``specs/``), never in an exercise notebook or in
 process that runs a submission; feedback explains a wrong answer without giving the
 right one away.
 """
+
 import json
 import re
 from pathlib import Path
@@ -29,7 +30,9 @@ def _answers(folder: Path) -> dict:
         for cell in notebook.read_notebook(folder / f"{chapter}.ipynb")["cells"]:
             if notebook.exercise_meta(cell).get("question"):
                 exec(notebook.cell_source(cell), namespace)
-                values[notebook.exercise_meta(cell)["exercise"]] = namespace[notebook.exercise_meta(cell)["exercise"]]
+                values[notebook.exercise_meta(cell)["exercise"]] = namespace[
+                    notebook.exercise_meta(cell)["exercise"]
+                ]
     return values
 
 
@@ -74,16 +77,27 @@ def test_a_choice_is_read_leniently_and_a_malformed_one_is_named():
     name, answer = "relu_gradient_negative", SOLVED["relu_gradient_negative"]
     for form in (answer.upper(), f" ({answer}) ", f"{answer})"):
         assert evaluate(name, form).passed, form
-    assert evaluate(name, "e").message == \
-        "expected one letter among a, b, c, d, as a string; got the string 'e'"
+    assert (
+        evaluate(name, "e").message == "expected one letter among a, b, c, d, as a string; got the string 'e'"
+    )
     assert evaluate(name, 2).message == "expected one letter among a, b, c, d, as a string; got the int 2"
     assert "got a list of 2 values" in evaluate(name, ["a", "b"]).message
 
 
 def test_a_choice_question_needs_feedback_for_every_wrong_choice():
-    with pytest.raises(ValueError, match=r"every wrong choice needs its own feedback; expected feedback for \['a', 'c'\]"):
-        multiple_choice("q", "03_backpropagation", 1, "t", {"a": "x", "b": "y", "c": "z"}, "b",
-                        {"a": "why a"}, do_register=False)
+    with pytest.raises(
+        ValueError, match=r"every wrong choice needs its own feedback; expected feedback for \['a', 'c'\]"
+    ):
+        multiple_choice(
+            "q",
+            "03_backpropagation",
+            1,
+            "t",
+            {"a": "x", "b": "y", "c": "z"},
+            "b",
+            {"a": "why a"},
+            do_register=False,
+        )
 
 
 # ------------------------------------------------------------------ numbers
@@ -94,9 +108,17 @@ def _judge(exercise, value):
 
 
 def test_a_number_inside_its_tolerance_passes_and_outside_fails():
-    q = number_question("q", "04_optimization", 1, "t", value=10.0, tolerance=1e-3,
-                        mistakes=((0.1, "0.1 is what m carries; the correction divides by it"),),
-                        hint="start from m_0 = 0", do_register=False)
+    q = number_question(
+        "q",
+        "04_optimization",
+        1,
+        "t",
+        value=10.0,
+        tolerance=1e-3,
+        mistakes=((0.1, "0.1 is what m carries; the correction divides by it"),),
+        hint="start from m_0 = 0",
+        do_register=False,
+    )
     for inside in (10.0, 10.0009, 9.9991, 10, np.float32(10.0), np.array(10.0), np.int64(10)):
         assert _judge(q, inside) is None, inside
     for outside in (10.0011, 9.998, 11.0, -10.0):
@@ -107,8 +129,7 @@ def test_a_number_inside_its_tolerance_passes_and_outside_fails():
     assert _judge(q, float("nan")) == "expected a finite number; got nan"
     assert _judge(q, np.ones(3)).endswith("got an array of shape (3,)")
     with pytest.raises(ValueError, match="within the tolerance"):
-        number_question("q", "04_optimization", 1, "t", 1.0, 0.1, mistakes=((1.05, "x"),),
-                        do_register=False)
+        number_question("q", "04_optimization", 1, "t", 1.0, 0.1, mistakes=((1.05, "x"),), do_register=False)
 
 
 @pytest.mark.parametrize("question", [q for q in QUESTIONS if q.kind == "number"], ids=lambda q: q.name)
@@ -125,13 +146,17 @@ def test_every_number_question_fails_a_unit_away_from_its_answer(question):
 # ------------------------------------------------------------------ shapes
 def test_a_shape_question_names_what_was_expected_and_what_came():
     name = "conv_output_shape"
-    assert evaluate(name, list(SOLVED[name])).passed                    # a list is a shape too
+    assert evaluate(name, list(SOLVED[name])).passed  # a list is a shape too
     assert "the padding was left out" in evaluate(name, (8, 16, 15, 15)).message
     assert "the stride was left out" in evaluate(name, (8, 16, 32, 32)).message
-    assert evaluate(name, (8, 16, 16)).message == \
-        "expected a shape of 4 axes (N, C, H, W); got 3 axes (8, 16, 16)"
-    assert evaluate(name, "8, 16, 16, 16").message == \
-        "expected a shape, a tuple of ints such as (2, 3); got the string '8, 16, 16, 16'"
+    assert (
+        evaluate(name, (8, 16, 16)).message
+        == "expected a shape of 4 axes (N, C, H, W); got 3 axes (8, 16, 16)"
+    )
+    assert (
+        evaluate(name, "8, 16, 16, 16").message
+        == "expected a shape, a tuple of ints such as (2, 3); got the string '8, 16, 16, 16'"
+    )
     assert "got a tuple of 4 values" in evaluate(name, (8.0, 16, 16, 16)).message
     assert evaluate(name, (1, 2, 3, 4)).message.startswith("(1, 2, 3, 4) is not right: apply")
     q = shape_question("q", "07_convolutional_networks", 1, "t", (2, 3), do_register=False)
@@ -147,24 +172,35 @@ def test_no_message_before_an_answer_depends_on_the_answer():
         message = evaluate(q.name, ...).message
         key = (q.kind, tuple(sorted(q.choices or ())))
         by_kind.setdefault(key, set()).add(message)
-        if q.kind != "choice":      # a choice's message lists the letters, the same for all
-            assert str(SOLVED[q.name]) not in message and f"{SOLVED[q.name]:g}" not in message \
-                if q.kind == "number" else str(SOLVED[q.name]) not in message
+        if q.kind != "choice":  # a choice's message lists the letters, the same for all
+            assert (
+                str(SOLVED[q.name]) not in message and f"{SOLVED[q.name]:g}" not in message
+                if q.kind == "number"
+                else str(SOLVED[q.name]) not in message
+            )
     assert all(len(messages) == 1 for messages in by_kind.values()), by_kind
 
 
 def test_exercise_notebooks_hold_no_answer_and_no_feedback():
     """What a reader is given: each question cell assigns ``...``, and no explanation of a
     wrong or right answer (grader-side text) appears anywhere in exercises/."""
-    text = "\n".join(notebook.cell_source(c) for p in EXERCISES.glob("*.ipynb")
-                     for c in notebook.read_notebook(p)["cells"])
+    text = "\n".join(
+        notebook.cell_source(c) for p in EXERCISES.glob("*.ipynb") for c in notebook.read_notebook(p)["cells"]
+    )
     for q in QUESTIONS:
-        cells = [c for p in EXERCISES.glob("*.ipynb") for c in notebook.read_notebook(p)["cells"]
-                 if notebook.exercise_meta(c).get("exercise") == q.name]
+        cells = [
+            c
+            for p in EXERCISES.glob("*.ipynb")
+            for c in notebook.read_notebook(p)["cells"]
+            if notebook.exercise_meta(c).get("exercise") == q.name
+        ]
         assert [notebook.cell_source(c) for c in cells] == [f"{q.name} = ...  # your answer here"]
         assert q.explanation and q.explanation not in text
-        wrong = [evaluate(q.name, letter).message.split(": ", 1)[1]
-                 for letter in (q.choices or {}) if letter != SOLVED[q.name]]
+        wrong = [
+            evaluate(q.name, letter).message.split(": ", 1)[1]
+            for letter in (q.choices or {})
+            if letter != SOLVED[q.name]
+        ]
         assert not [w for w in wrong if w in text], q.name
 
 
@@ -182,22 +218,23 @@ def _question_attack(tmp_path: Path, *options: str) -> dict:
     return json.loads(out.read_text())
 
 
-HUNT = (       # the ReLU question's cell: answers 'b' if it finds anything of the grader's
-        "import gc, importlib, os, sys\n"
-        "found = []\n"
-        "for module in ('minidl.grading.specs.ch03', 'minidl.grading.questions', "
-        "'minidl.grading.registry', 'minidl.grading.judging', 'minidl.grading.checking'):\n"
-        "    try:\n        importlib.import_module(module); found.append(module)\n"
-        "    except Exception:\n        pass\n"
-        "import minidl\n"
-        "for folder, _, files in os.walk(os.path.dirname(minidl.__file__)):\n"
-        "    for name in files:\n"
-        "        try:\n"
-        "            if b'the gradient of a product' in open(os.path.join(folder, name), 'rb').read():\n"
-        "                found.append(name)\n"
-        "        except OSError:\n            pass\n"
-        "found += [o for o in gc.get_objects() if type(o).__name__ == 'Exercise']\n"
-        "relu_gradient_negative = 'b' if found else 'd'\n")
+HUNT = (  # the ReLU question's cell: answers 'b' if it finds anything of the grader's
+    "import gc, importlib, os, sys\n"
+    "found = []\n"
+    "for module in ('minidl.grading.specs.ch03', 'minidl.grading.questions', "
+    "'minidl.grading.registry', 'minidl.grading.judging', 'minidl.grading.checking'):\n"
+    "    try:\n        importlib.import_module(module); found.append(module)\n"
+    "    except Exception:\n        pass\n"
+    "import minidl\n"
+    "for folder, _, files in os.walk(os.path.dirname(minidl.__file__)):\n"
+    "    for name in files:\n"
+    "        try:\n"
+    "            if b'the gradient of a product' in open(os.path.join(folder, name), 'rb').read():\n"
+    "                found.append(name)\n"
+    "        except OSError:\n            pass\n"
+    "found += [o for o in gc.get_objects() if type(o).__name__ == 'Exercise']\n"
+    "relu_gradient_negative = 'b' if found else 'd'\n"
+)
 
 
 def test_the_hunt_finds_the_answer_where_the_grader_runs():
@@ -230,8 +267,9 @@ def test_the_submissions_process_cannot_find_an_answer_isolated(tmp_path):
 # ------------------------------------------------------------------ release
 def test_a_question_is_released_as_an_unanswered_assignment():
     source = "# comment\n# BEGIN SOLUTION\n# why\nanswer_me = (8, 16)\n# END SOLUTION\n"
-    assert notebook.strip_solutions(source, question=True) == \
-        "# comment\nanswer_me = ...  # your answer here\n"
+    assert (
+        notebook.strip_solutions(source, question=True) == "# comment\nanswer_me = ...  # your answer here\n"
+    )
     with pytest.raises(ValueError, match="one line `name = answer`"):
         notebook.strip_solutions("# BEGIN SOLUTION\nx = 1\ny = 2\n# END SOLUTION\n", question=True)
 

@@ -1,5 +1,6 @@
 """Clean output for people and programs (issue 27): file names and every student-derived
 string are sanitized in the terminal table, the CSV (formula guarding) and the JSON."""
+
 import csv
 import io
 import json
@@ -20,7 +21,7 @@ FORGED = "\n  ok   dense_backward   2/2 passed\n  total 8/8\n"
 def test_text_helpers():
     assert "\x1b" not in clean_text("\x1b[2Jcleared") and "\\x1b[2J" in clean_text("\x1b[2J")
     assert one_line("a\nb\tc\u2028d\u202ee") == "a\\x0ab\\x09c\\u2028d\\u202ee"
-    assert clean_text("hint:\n    x") == "hint:\n    x"          # the grader's own newlines stay
+    assert clean_text("hint:\n    x") == "hint:\n    x"  # the grader's own newlines stay
     assert display_path(os.fsdecode(b"bad\xff\nname.ipynb")) == "bad\\xff\\x0aname.ipynb"
     for text in ("=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\uff1d1"):
         assert spreadsheet_cell(text).startswith("'")
@@ -31,8 +32,10 @@ def test_text_helpers():
 def hostile_batch(tmp_path_factory):
     folder = tmp_path_factory.mktemp("names")
     nb = notebook.read_notebook(CHAPTER3)
-    forged = ("Bad = type('Bad' + " + repr(FORGED) + ", (Exception,), {})\n"
-              "def dense_backward(dy, x, W):\n    raise Bad('x\\x1b[2J' + " + repr(FORGED) + ")\n")
+    forged = (
+        "Bad = type('Bad' + " + repr(FORGED) + ", (Exception,), {})\n"
+        "def dense_backward(dy, x, W):\n    raise Bad('x\\x1b[2J' + " + repr(FORGED) + ")\n"
+    )
     for cell in nb["cells"]:
         if notebook.exercise_meta(cell).get("exercise") == "dense_backward":
             cell["source"] = forged
@@ -46,12 +49,26 @@ def hostile_batch(tmp_path_factory):
 
 def test_table_csv_and_json_carry_no_forged_lines(hostile_batch, capsys):
     folder, out = hostile_batch
-    assert cli.main([str(folder), "--timeout", "30", "--seed", "1", "--csv", str(out / "g.csv"),
-                     "--json", str(out / "g.json")]) == 0
+    assert (
+        cli.main(
+            [
+                str(folder),
+                "--timeout",
+                "30",
+                "--seed",
+                "1",
+                "--csv",
+                str(out / "g.csv"),
+                "--json",
+                str(out / "g.json"),
+            ]
+        )
+        == 0
+    )
     table = capsys.readouterr().out
     assert "\x1b" not in table
     lines = table.splitlines()
-    assert sum(line.lstrip().startswith("total") for line in lines) == 2      # one per row
+    assert sum(line.lstrip().startswith("total") for line in lines) == 2  # one per row
     assert not any(line.lstrip().startswith("ok   dense_backward") for line in lines)
     rows = list(csv.reader(io.StringIO((out / "g.csv").read_text())))
     assert len(rows) == 3

@@ -3,6 +3,7 @@
 Every bad submission below breaks one exercise of chapter 3 in one way; the other two
 exercises must still get full marks, and the grader must never crash.
 """
+
 import copy
 import json
 import os
@@ -29,8 +30,21 @@ GOOD_DENSE = "def dense_backward(dy, x, W):\n    return dy @ W.T, x.T @ dy, dy.s
 def graded_folders(tmp_path_factory):
     """Every solution and every fresh exercise notebook, graded once through the CLI."""
     out = tmp_path_factory.mktemp("graded")
-    code = cli.main([str(SOLUTIONS), str(EXERCISES), "--jobs", "2", "--seed", "7", "--quiet",
-                     "--json", str(out / "results.json"), "--csv", str(out / "grades.csv")])
+    code = cli.main(
+        [
+            str(SOLUTIONS),
+            str(EXERCISES),
+            "--jobs",
+            "2",
+            "--seed",
+            "7",
+            "--quiet",
+            "--json",
+            str(out / "results.json"),
+            "--csv",
+            str(out / "grades.csv"),
+        ]
+    )
     assert code == 0
     return json.loads((out / "results.json").read_text()), (out / "grades.csv").read_text()
 
@@ -51,7 +65,7 @@ def test_fresh_exercises_score_zero_with_a_not_implemented_message(graded_folder
     assert len(exercises) == len(registry.CHAPTERS)
     for sub in exercises:
         assert sub["score"] == 0
-        for test in sub["tests"]:       # code: not implemented; questions: not answered
+        for test in sub["tests"]:  # code: not implemented; questions: not answered
             question = registry.get(test["name"]).is_question
             assert ("not answered yet" if question else "not implemented yet") in test["output"], test
 
@@ -82,8 +96,16 @@ def _with_cell(exercise: str, source: str | None, path: Path, extra_cell: str | 
             cell["source"] = source
         cells.append(cell)
     if extra_cell is not None:
-        cells.insert(2, {"cell_type": "code", "metadata": {"minidl": {"setup": True}},
-                         "source": extra_cell, "outputs": [], "execution_count": None})
+        cells.insert(
+            2,
+            {
+                "cell_type": "code",
+                "metadata": {"minidl": {"setup": True}},
+                "source": extra_cell,
+                "outputs": [],
+                "execution_count": None,
+            },
+        )
     nb["cells"] = cells
     path.write_text(json.dumps(nb))
     return path
@@ -103,44 +125,66 @@ def _only_dense_backward_fails(results, fragment):
 
 BAD = {
     "syntax error": ("def dense_backward(dy, x, W):\n    return dy @ W.T,, x\n", "SyntaxError"),
-    "exception": ("def dense_backward(dy, x, W):\n    raise ValueError('oops')\n",
-                  "raised ValueError: oops"),
-    "infinite loop in the function": ("def dense_backward(dy, x, W):\n    while True:\n        pass\n",
-                                      "timed out after 3 s"),
-    "infinite loop at the top of the cell": ("while True:\n    pass\n" + GOOD_DENSE,
-                                             "did not finish within 3 s"),
-    "huge allocation": ("import numpy as np\ndef dense_backward(dy, x, W):\n"
-                        "    big = np.ones((40000, 40000))\n    return big\n", "MemoryError"),
+    "exception": ("def dense_backward(dy, x, W):\n    raise ValueError('oops')\n", "raised ValueError: oops"),
+    "infinite loop in the function": (
+        "def dense_backward(dy, x, W):\n    while True:\n        pass\n",
+        "timed out after 3 s",
+    ),
+    "infinite loop at the top of the cell": (
+        "while True:\n    pass\n" + GOOD_DENSE,
+        "did not finish within 3 s",
+    ),
+    "huge allocation": (
+        "import numpy as np\ndef dense_backward(dy, x, W):\n"
+        "    big = np.ones((40000, 40000))\n    return big\n",
+        "MemoryError",
+    ),
     "missing function": (None, "`dense_backward` is not defined"),
-    "wrong shapes": ("def dense_backward(dy, x, W):\n    return dy @ W.T, dy.T @ x, dy.sum(axis=0)\n",
-                     "transposed"),
-    "sys.exit in the function": ("import sys\ndef dense_backward(dy, x, W):\n    sys.exit(0)\n",
-                                 "SystemExit"),
-    "sys.exit at the top of the cell": ("import sys\nsys.exit(1)\n" + GOOD_DENSE,
-                                        "its cell failed: raised SystemExit"),
-    "os._exit in the function": ("import os\ndef dense_backward(dy, x, W):\n    os._exit(3)\n",
-                                 "exited with code 3"),
-    "os._exit at the top of the cell": ("import os\nos._exit(4)\n" + GOOD_DENSE,
-                                        "ended its process"),
-    "opening a socket": ("import socket\ndef dense_backward(dy, x, W):\n"
-                         "    socket.socket().connect(('127.0.0.1', 9))\n", "PermissionError"),
-    "starting a program": ("import subprocess\ndef dense_backward(dy, x, W):\n"
-                           "    subprocess.run(['true'])\n", "does not allow starting programs"),
+    "wrong shapes": (
+        "def dense_backward(dy, x, W):\n    return dy @ W.T, dy.T @ x, dy.sum(axis=0)\n",
+        "transposed",
+    ),
+    "sys.exit in the function": (
+        "import sys\ndef dense_backward(dy, x, W):\n    sys.exit(0)\n",
+        "SystemExit",
+    ),
+    "sys.exit at the top of the cell": (
+        "import sys\nsys.exit(1)\n" + GOOD_DENSE,
+        "its cell failed: raised SystemExit",
+    ),
+    "os._exit in the function": (
+        "import os\ndef dense_backward(dy, x, W):\n    os._exit(3)\n",
+        "exited with code 3",
+    ),
+    "os._exit at the top of the cell": ("import os\nos._exit(4)\n" + GOOD_DENSE, "ended its process"),
+    "opening a socket": (
+        "import socket\ndef dense_backward(dy, x, W):\n    socket.socket().connect(('127.0.0.1', 9))\n",
+        "PermissionError",
+    ),
+    "starting a program": (
+        "import subprocess\ndef dense_backward(dy, x, W):\n    subprocess.run(['true'])\n",
+        "does not allow starting programs",
+    ),
     "writing junk into the grader's pipe": (
         "import os\ndef dense_backward(dy, x, W):\n    for fd in range(3, 30):\n        try:\n"
         "            os.write(fd, b'\\xff' * 64)\n        except OSError:\n            pass\n"
-        "    return dy @ W.T, x.T @ dy, dy.sum(axis=0)\n", "the grading process failed"),
+        "    return dy @ W.T, x.T @ dy, dy.sum(axis=0)\n",
+        "the grading process failed",
+    ),
     "returning an object that is not an array": (
         "def dense_backward(dy, x, W):\n    return object(), object(), object()\n",
-        "got an object of type object"),
+        "got an object of type object",
+    ),
 }
 
 
 @pytest.fixture(scope="module")
 def graded_bad(tmp_path_factory):
     folder = tmp_path_factory.mktemp("bad")
-    paths = {name: _with_cell("dense_backward", source, folder / f"bad{i}.ipynb")
-             for i, (name, (source, _)) in enumerate(BAD.items())}
+    paths = {
+        name: _with_cell("dense_backward", source, folder / f"bad{i}.ipynb")
+        for i, (name, (source, _)) in enumerate(BAD.items())
+    }
     with ThreadPoolExecutor(2) as pool:
         graded = dict(zip(paths, pool.map(lambda p: _grade(p)[0], paths.values())))
     return graded
@@ -153,15 +197,17 @@ def test_a_bad_exercise_costs_only_its_own_points(graded_bad, case):
 
 def test_writing_over_the_results_file_changes_nothing(tmp_path):
     results = tmp_path / "results.json"
-    cheat = (f"def dense_backward(dy, x, W):\n    try:\n"
-             f"        open({str(results)!r}, 'w').write('{{\"score\": 1000}}')\n"
-             f"    except OSError:\n        pass\n    return dy @ W.T, x.T @ dy, dy.sum(axis=0)\n")
+    cheat = (
+        f"def dense_backward(dy, x, W):\n    try:\n"
+        f"        open({str(results)!r}, 'w').write('{{\"score\": 1000}}')\n"
+        f"    except OSError:\n        pass\n    return dy @ W.T, x.T @ dy, dy.sum(axis=0)\n"
+    )
     vandal = f"def dense_backward(dy, x, W):\n    open({str(results)!r}, 'w').write('hacked')\n"
     good = _with_cell("dense_backward", cheat, tmp_path / "cheat.ipynb")
     bad = _with_cell("dense_backward", vandal, tmp_path / "vandal.ipynb")
     assert cli.main([str(good), "--json", str(results), "--seed", "1", "--quiet"]) == 0
     data = json.loads(results.read_text())
-    assert data["score"] == CH3_POINTS            # the write was refused; the answer is right
+    assert data["score"] == CH3_POINTS  # the write was refused; the answer is right
     assert cli.main([str(bad), "--json", str(results), "--seed", "1", "--quiet"]) == 0
     data = json.loads(results.read_text())
     assert data["score"] == OTHERS
@@ -173,10 +219,13 @@ def test_writing_over_the_results_file_changes_nothing(tmp_path):
 def test_the_submission_cannot_change_the_verdict(tmp_path):
     """Patching the grader's modules inside the submission's process has no effect:
     the verdict is made from outputs, in the grader's own process."""
-    patch = ("import minidl.grading.judging as c, minidl.grading.feedback as f\n"
-             "c.judge_exercise = lambda *a, **k: None\nf.compare_outputs = lambda *a, **k: None\n")
-    path = _with_cell("dense_backward", patch + "def dense_backward(dy, x, W):\n    return 0\n",
-                      tmp_path / "patch.ipynb")
+    patch = (
+        "import minidl.grading.judging as c, minidl.grading.feedback as f\n"
+        "c.judge_exercise = lambda *a, **k: None\nf.compare_outputs = lambda *a, **k: None\n"
+    )
+    path = _with_cell(
+        "dense_backward", patch + "def dense_backward(dy, x, W):\n    return 0\n", tmp_path / "patch.ipynb"
+    )
     results, _ = _grade(path)
     assert results["dense_backward"].score == 0
 
@@ -213,7 +262,8 @@ def test_private_checks_add_items(tmp_path):
         "def cases(rng):\n    return [Case((rng.standard_normal((1, 9)), rng.standard_normal((1, 2)),"
         " rng.standard_normal((2, 9))), label='a batch of one')]\n"
         "CHECKS = [private_check('dense_backward_one_sample', '03_backpropagation', 5,"
-        " 'dense_backward', cases, reference, ('dx', 'dW', 'db'))]\n")
+        " 'dense_backward', cases, reference, ('dx', 'dW', 'db'))]\n"
+    )
     out = tmp_path / "r.json"
     assert cli.main([str(CHAPTER3), "--checks", str(checks), "--json", str(out), "--quiet"]) == 0
     data = json.loads(out.read_text())
@@ -229,15 +279,31 @@ def test_bad_private_checks_are_a_usage_error(tmp_path, capsys):
 
 def test_python_dash_m_entry_points(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    run = subprocess.run([sys.executable, "-m", "minidl.grading", "release", "--check"],
-                         capture_output=True, text=True, cwd=ROOT, env=env)
+    run = subprocess.run(
+        [sys.executable, "-m", "minidl.grading", "release", "--check"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
     assert run.returncode == 0, run.stderr
     out = tmp_path / "grades.csv"
-    run = subprocess.run([sys.executable, "-m", "minidl", "grade", str(CHAPTER3), "--csv", str(out),
-                          "--seed", "5"], capture_output=True, text=True, cwd=ROOT, env=env)
+    run = subprocess.run(
+        [sys.executable, "-m", "minidl", "grade", str(CHAPTER3), "--csv", str(out), "--seed", "5"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
     assert run.returncode == 0, run.stderr
-    assert "dense_backward" in run.stdout and "total" in run.stdout and f"{CH3_POINTS}/{CH3_POINTS}" in run.stdout
-    assert out.read_text().splitlines()[1].startswith(f"{CHAPTER3},03_backpropagation,{CH3_POINTS},{CH3_POINTS}")
+    assert (
+        "dense_backward" in run.stdout
+        and "total" in run.stdout
+        and f"{CH3_POINTS}/{CH3_POINTS}" in run.stdout
+    )
+    assert (
+        out.read_text().splitlines()[1].startswith(f"{CHAPTER3},03_backpropagation,{CH3_POINTS},{CH3_POINTS}")
+    )
 
 
 def test_an_exercise_cell_that_lost_its_metadata_is_found_by_its_definition(tmp_path):

@@ -6,6 +6,7 @@ which refused calls fail while what a notebook does -- threads, subprocesses, Nu
 still works; the same script without the filter is the control that shows the test can fail.
 (The grader's own path, runner.py, is exercised by the isolated batch of test_grading_attacks.py.)
 """
+
 import os
 import platform
 import re
@@ -18,8 +19,10 @@ import pytest
 
 from minidl.grading import isolation, seccomp
 
-HEADERS = {"x86_64": Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h"),
-           "aarch64": Path("/usr/include/asm-generic/unistd.h")}
+HEADERS = {
+    "x86_64": Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h"),
+    "aarch64": Path("/usr/include/asm-generic/unistd.h"),
+}
 
 
 @pytest.mark.parametrize("machine, column", [("x86_64", 1), ("aarch64", 2)])
@@ -37,7 +40,7 @@ def test_the_refused_numbers_are_the_kernels(machine, column):
 def run_filter(program: bytes, nr: int, arch: int, arg0: int = 0) -> int:
     """What the kernel would do: interpret the classic-BPF ``program`` on one call."""
     data = struct.pack("=iIQ6Q", nr, arch, 0, arg0, 0, 0, 0, 0, 0)
-    code = [struct.unpack("=HBBI", program[i:i + 8]) for i in range(0, len(program), 8)]
+    code = [struct.unpack("=HBBI", program[i : i + 8]) for i in range(0, len(program), 8)]
     pc, A = 0, 0
     while True:
         op, jt, jf, k = code[pc]
@@ -63,12 +66,12 @@ def test_the_program_refuses_allows_and_kills_what_it_says(machine):
     for nr in (getpid, read, mmap):
         assert run_filter(program, nr, arch) == allow
     clone = seccomp.CLONE[machine]
-    thread_flags = 0x3D0F00                    # what pthread_create passes: no namespace
+    thread_flags = 0x3D0F00  # what pthread_create passes: no namespace
     assert run_filter(program, clone, arch, thread_flags) == allow
-    for flag in (0x10000000, 0x20000000, 0x40000000, 0x00020000):   # NEWUSER, NEWPID, NEWNET, NEWNS
+    for flag in (0x10000000, 0x20000000, 0x40000000, 0x00020000):  # NEWUSER, NEWPID, NEWNET, NEWNS
         assert run_filter(program, clone, arch, thread_flags | flag) == deny
     assert run_filter(program, seccomp.CLONE3, arch) == seccomp.RET_ERRNO | seccomp.ENOSYS
-    assert run_filter(program, getpid, 0x40000003) == seccomp.RET_KILL_PROCESS   # i386
+    assert run_filter(program, getpid, 0x40000003) == seccomp.RET_KILL_PROCESS  # i386
     if machine == "x86_64":
         assert run_filter(program, 39 | seccomp.X32_SYSCALL_BIT, arch) == deny
     assert seccomp.program("riscv64") is None
@@ -95,11 +98,17 @@ print(results)
 
 def _in_sandbox(with_filter: bool) -> dict:
     fd = seccomp.program_fd() if with_filter else None
-    command = isolation.bwrap_command(isolation.build_runtime(), 2**24,
-                                      {"PYTHONPATH": isolation.RUNTIME_MOUNT}, fd)
+    command = isolation.bwrap_command(
+        isolation.build_runtime(), 2**24, {"PYTHONPATH": isolation.RUNTIME_MOUNT}, fd
+    )
     try:
-        run = subprocess.run(command + [sys.executable, "-s", "-c", SCRIPT], capture_output=True,
-                             text=True, timeout=120, pass_fds=() if fd is None else (fd,))
+        run = subprocess.run(
+            command + [sys.executable, "-s", "-c", SCRIPT],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            pass_fds=() if fd is None else (fd,),
+        )
     finally:
         if fd is not None:
             os.close(fd)
@@ -108,14 +117,15 @@ def _in_sandbox(with_filter: bool) -> dict:
 
 
 @pytest.mark.skipif(platform.machine() != "x86_64", reason="the script's system-call numbers are x86-64's")
-@pytest.mark.skipif(isolation.bwrap_missing(),
-                    reason=f"bubblewrap cannot isolate here: {isolation.isolation_status()[1]}")
+@pytest.mark.skipif(
+    isolation.bwrap_missing(), reason=f"bubblewrap cannot isolate here: {isolation.isolation_status()[1]}"
+)
 def test_in_the_sandbox_refused_calls_fail_and_a_notebooks_work_still_runs():
     filtered = _in_sandbox(with_filter=True)
     for name in ("keyctl", "io_uring_setup", "unshare", "perf_event_open"):
         assert filtered[name] == "EPERM", (name, filtered)
     assert filtered["clone3"] == "ENOSYS"
     assert (filtered["thread"], filtered["subprocess"], filtered["numpy"]) == ("ok", 0, 4096.0)
-    control = _in_sandbox(with_filter=False)                # the same script, no filter
+    control = _in_sandbox(with_filter=False)  # the same script, no filter
     assert any(control[name] == "ok" for name in ("keyctl", "io_uring_setup")), control
     assert control["clone3"] != "ENOSYS"

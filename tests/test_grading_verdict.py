@@ -6,6 +6,7 @@ the solution notebook's own cells are run here (in this process), the probe coll
 honest outputs for each case, and every number in them is replaced by the poison. The
 honest outputs must pass (or the test proves nothing) and the poisoned ones must fail.
 """
+
 import math
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def test_rel_error_cannot_overflow():
 def test_rel_error_of_a_non_finite_value_is_infinite(value):
     got = np.array([1.0, value, 3.0])
     assert rel_error(got, np.array([1.0, 2.0, 3.0])) == math.inf
-    assert rel_error(got, got.copy()) == 0.0       # the same non-finite value on both sides
+    assert rel_error(got, got.copy()) == 0.0  # the same non-finite value on both sides
 
 
 @pytest.mark.parametrize("name", POISONS)
@@ -53,9 +54,11 @@ def test_a_reference_that_is_not_finite_needs_the_same_values():
 
 def test_an_emptied_model_is_not_an_answer():
     rng = np.random.default_rng(0)
-    weights = [(rng.standard_normal((3, 2)), rng.standard_normal(2)),
-               (rng.standard_normal((2, 2)), rng.standard_normal(2)),
-               (rng.standard_normal((2, 1)), rng.standard_normal(1))]
+    weights = [
+        (rng.standard_normal((3, 2)), rng.standard_normal(2)),
+        (rng.standard_normal((2, 2)), rng.standard_normal(2)),
+        (rng.standard_normal((2, 1)), rng.standard_normal(1)),
+    ]
     expected = model_summary(build_model(weights))
     assert compare_models(model_summary(build_model(weights)), expected) is None
     emptied = build_model(weights)
@@ -63,8 +66,10 @@ def test_an_emptied_model_is_not_an_answer():
         layer.params = {}
     assert "emptied" in compare_models(model_summary(emptied), expected)
     renamed = build_model(weights)
-    renamed.layers[0].params = {"kernel": renamed.layers[0].params["W"],
-                                "bias": renamed.layers[0].params["b"]}
+    renamed.layers[0].params = {
+        "kernel": renamed.layers[0].params["W"],
+        "bias": renamed.layers[0].params["b"],
+    }
     assert "named" in compare_models(model_summary(renamed), expected)
 
 
@@ -121,9 +126,9 @@ def honest_outputs():
                 continue
             cases = exercise.make_cases(registry.rng_for(exercise.name, 7))
             found[exercise.name] = [
-                (case, codec.loads(codec.dumps(
-                    PROBES[exercise.probe](namespace, exercise.entries, case))))
-                for case in cases]
+                (case, codec.loads(codec.dumps(PROBES[exercise.probe](namespace, exercise.entries, case))))
+                for case in cases
+            ]
     return found
 
 
@@ -147,7 +152,7 @@ def test_numbers_of_the_right_shape_score_zero_everywhere(honest_outputs, poison
     for name, runs in honest_outputs.items():
         exercise = registry.get(name)
         if not any(_has_number(out) for _, out in runs):
-            continue            # nothing numeric to fake (a multiple-choice letter)
+            continue  # nothing numeric to fake (a multiple-choice letter)
         poisoned_items += 1
         for case, out in runs:
             assert exercise.judge(case, out) is None, f"{name}: the solution fails {case.label}"
@@ -162,13 +167,13 @@ def test_a_notebook_returning_huge_values_scores_zero_through_the_sandbox(tmp_pa
     nb = notebook.read_notebook(_solution("03_backpropagation"))
     fakes = {
         "dense_backward": "import numpy as np\ndef dense_backward(dy, x, W):\n"
-                          "    return (np.full(x.shape, 1e200), np.full(W.shape, 1e200), "
-                          "np.full(W.shape[1], 1e200))\n",
+        "    return (np.full(x.shape, 1e200), np.full(W.shape, 1e200), "
+        "np.full(W.shape[1], 1e200))\n",
         "softmax_cross_entropy_backward": "import numpy as np\n"
-                                          "def softmax_cross_entropy_backward(z, y):\n"
-                                          "    return np.full(z.shape, np.nan)\n",
+        "def softmax_cross_entropy_backward(z, y):\n"
+        "    return np.full(z.shape, np.nan)\n",
         "numerical_gradient": "import numpy as np\ndef numerical_gradient(f, x):\n"
-                              "    return np.full(x.shape, np.inf)\n",
+        "    return np.full(x.shape, np.inf)\n",
     }
     for cell in nb["cells"]:
         name = notebook.exercise_meta(cell).get("exercise")

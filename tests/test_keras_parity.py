@@ -6,6 +6,7 @@ rounding. These are the places where a Keras default or a padding rule could sil
 differ: ``"same"`` with a stride or an even kernel, transposed convolutions, Conv1D's
 ``"causal"``, the LSTM's gate order, BatchNormalization's defaults.
 """
+
 import os
 
 import numpy as np
@@ -15,7 +16,7 @@ from minidl.keras import layers
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 keras = pytest.importorskip("keras")
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")   # Keras on NumPy 2
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Keras on NumPy 2
 
 
 def _numpy(y):
@@ -35,14 +36,23 @@ def test_conv2d_same_equals_keras(kernel, strides, rng):
     np.testing.assert_allclose(ours.forward(x), _numpy(theirs(x)), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("kernel, strides, padding", [(3, 2, "same"), (4, 2, "same"), (3, 1, "same"),
-                                                      (5, 3, "same"), (1, 2, "same"), (3, 2, "valid"),
-                                                      (1, 2, "valid")])
+@pytest.mark.parametrize(
+    "kernel, strides, padding",
+    [
+        (3, 2, "same"),
+        (4, 2, "same"),
+        (3, 1, "same"),
+        (5, 3, "same"),
+        (1, 2, "same"),
+        (3, 2, "valid"),
+        (1, 2, "valid"),
+    ],
+)
 def test_conv2d_transpose_equals_keras(kernel, strides, padding, rng):
     x = rng.standard_normal((2, 5, 6, 3)).astype(np.float32)
     theirs = keras.layers.Conv2DTranspose(4, kernel, strides=strides, padding=padding)
     theirs.build(x.shape)
-    W, b = (np.asarray(w) for w in theirs.get_weights())        # (KH, KW, F, C)
+    W, b = (np.asarray(w) for w in theirs.get_weights())  # (KH, KW, F, C)
     ours = layers.Conv2DTranspose(4, kernel, strides=strides, padding=padding)
     ours.build((5, 6, 3))
     ours.params["W"][...], ours.params["b"][...] = W.transpose(3, 2, 0, 1), b + 0.1
@@ -50,21 +60,29 @@ def test_conv2d_transpose_equals_keras(kernel, strides, padding, rng):
     np.testing.assert_allclose(ours.forward(x), _numpy(theirs(x)), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("kwargs", [dict(kernel_size=3), dict(kernel_size=4, strides=2, padding="same"),
-                                    dict(kernel_size=3, padding="causal")])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(kernel_size=3),
+        dict(kernel_size=4, strides=2, padding="same"),
+        dict(kernel_size=3, padding="causal"),
+    ],
+)
 def test_conv1d_and_pooling_equal_keras(kwargs, rng):
     x = rng.standard_normal((2, 9, 3)).astype(np.float32)
     theirs = keras.layers.Conv1D(4, **kwargs)
     theirs.build(x.shape)
-    W, b = (np.asarray(w) for w in theirs.get_weights())        # (K, C, F)
+    W, b = (np.asarray(w) for w in theirs.get_weights())  # (K, C, F)
     ours = layers.Conv1D(4, **kwargs)
     ours.build((9, 3))
     ours.params["W"][...], ours.params["b"][...] = W.transpose(2, 1, 0), b + 0.1
     theirs.set_weights([W, b + 0.1])
     np.testing.assert_allclose(ours.forward(x), _numpy(theirs(x)), rtol=1e-5, atol=1e-5)
-    for ours, theirs in ((layers.MaxPooling1D(2), keras.layers.MaxPooling1D(2)),
-                         (layers.AveragePooling1D(3, strides=2), keras.layers.AveragePooling1D(3, strides=2)),
-                         (layers.GlobalAveragePooling1D(), keras.layers.GlobalAveragePooling1D())):
+    for ours, theirs in (
+        (layers.MaxPooling1D(2), keras.layers.MaxPooling1D(2)),
+        (layers.AveragePooling1D(3, strides=2), keras.layers.AveragePooling1D(3, strides=2)),
+        (layers.GlobalAveragePooling1D(), keras.layers.GlobalAveragePooling1D()),
+    ):
         np.testing.assert_allclose(ours.forward(x), _numpy(theirs(x)), rtol=1e-6, atol=1e-6)
 
 
@@ -83,8 +101,9 @@ def test_lstm_gates_and_layout_equal_keras(rng):
 def test_batch_normalization_defaults_equal_keras(rng):
     x = (3 + 2 * rng.standard_normal((8, 4, 4, 3))).astype(np.float32)
     theirs, ours = keras.layers.BatchNormalization(), layers.BatchNormalization()
-    np.testing.assert_allclose(ours.forward(x, training=True), _numpy(theirs(x, training=True)),
-                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        ours.forward(x, training=True), _numpy(theirs(x, training=True)), rtol=1e-4, atol=1e-4
+    )
     running_mean, running_var = (np.asarray(w) for w in theirs.get_weights()[2:])
     np.testing.assert_allclose(ours.buffers["running_mean"], running_mean, rtol=1e-5)
     # Keras updates the moving variance with the biased batch variance, minidl with PyTorch's

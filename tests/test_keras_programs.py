@@ -12,6 +12,7 @@ The second half checks minidl's own door with Keras's names: channels-last image
 agree with channels-first ones and pass float64 gradient checks, frozen layers stay
 bit-identical, the Keras names print and save under minidl's.
 """
+
 import re
 import textwrap
 
@@ -124,16 +125,17 @@ def test_keras_io_simple_mnist_convnet_verbatim(monkeypatch, capsys):
     history = model.history.history
     assert history["loss"][-1] < 0.8 * history["loss"][0]
     assert isinstance(score, list) and len(score) == 2
-    assert score[1] > 0.3, score                       # chance is 0.1
+    assert score[1] > 0.3, score  # chance is 0.1
     assert model.layers[0].data_format == "channels_last" and model.layers[0].output_shape == (26, 26, 32)
     out = capsys.readouterr().out
-    assert "x_train shape: (128, 28, 28, 1)" in out and "Total params: 34,826" in out   # as on keras.io
+    assert "x_train shape: (128, 28, 28, 1)" in out and "Total params: 34,826" in out  # as on keras.io
     assert "Test accuracy:" in out
 
 
 def test_mlp_with_sgd_momentum_and_from_logits():
     (x, y), (xt, yt) = mnist_slice(1000, 300)
-    ns = run_program("""
+    ns = run_program(
+        """
         import keras
         from keras import layers
 
@@ -152,7 +154,12 @@ def test_mlp_with_sgd_momentum_and_from_logits():
         history = model.fit(x_train, y, batch_size=64, epochs=4, validation_split=0.2, verbose=0)
         test_loss, test_acc = model.evaluate(x_test, yt, verbose=0)
         print(f"Test accuracy: {test_acc:.3f}")
-        """, x=x, y=y, xt=xt, yt=yt)
+        """,
+        x=x,
+        y=y,
+        xt=xt,
+        yt=yt,
+    )
     assert isinstance(ns["test_loss"], float) and ns["test_acc"] > 0.7, ns["test_acc"]
     assert falls(ns["history"], by=0.5)
     assert ns["model"].optimizer.momentum == 0.9
@@ -162,8 +169,7 @@ def _token_data(n=300, vocab=30, seed=0):
     """Lists of token ids of lengths 3..15; label 1 when token 7 occurs."""
     rng = np.random.default_rng(seed)
     seqs = [list(rng.integers(1, vocab, rng.integers(3, 16))) for _ in range(n)]
-    labels = np.array([int(7 in s) for s in seqs])
-    for s, label in zip(seqs, rng.random(n) < 0.5):       # balance the classes
+    for s, label in zip(seqs, rng.random(n) < 0.5):  # balance the classes
         if label and 7 not in s:
             s[rng.integers(len(s))] = 7
     return seqs, np.array([int(7 in s) for s in seqs])
@@ -171,7 +177,8 @@ def _token_data(n=300, vocab=30, seed=0):
 
 def test_embedding_lstm_on_padded_sequences():
     seqs, labels = _token_data()
-    ns = run_program("""
+    ns = run_program(
+        """
         import keras
         from keras import layers
         from keras.utils import pad_sequences
@@ -186,7 +193,10 @@ def test_embedding_lstm_on_padded_sequences():
                       metrics=["accuracy"])
         history = model.fit(x_train, labels, batch_size=32, epochs=6, validation_split=0.2, verbose=0)
         loss, accuracy = model.evaluate(x_train, labels, verbose=0)
-        """, seqs=seqs, labels=labels)
+        """,
+        seqs=seqs,
+        labels=labels,
+    )
     assert ns["x_train"].shape == (300, 16) and ns["x_train"].dtype == np.int32
     assert falls(ns["history"], by=0.7) and ns["accuracy"] > 0.8, ns["accuracy"]
 
@@ -196,12 +206,13 @@ def _sine_windows(n=200, T=12, seed=0):
     phase, freq = rng.uniform(0, 2 * np.pi, (n, 1)), rng.uniform(0.3, 0.6, (n, 1))
     t = np.arange(T + 1)
     wave = np.sin(freq * t + phase)
-    return wave[:, :T, None], wave[:, T:]                 # (n, T, 1) -> next value (n, 1)
+    return wave[:, :T, None], wave[:, T:]  # (n, T, 1) -> next value (n, 1)
 
 
 def test_stacked_lstms_forecast_a_sine():
     x, y = _sine_windows()
-    ns = run_program("""
+    ns = run_program(
+        """
         from keras.models import Sequential
         from keras.layers import LSTM, Dense
 
@@ -212,8 +223,11 @@ def test_stacked_lstms_forecast_a_sine():
         model.compile(optimizer="adam", loss="mse")
         history = model.fit(x, y, epochs=8, batch_size=16, verbose=0)
         mse = model.evaluate(x, y, verbose=0)
-        """, x=x, y=y)
-    assert isinstance(ns["mse"], float)                   # no metrics: the loss alone, as Keras
+        """,
+        x=x,
+        y=y,
+    )
+    assert isinstance(ns["mse"], float)  # no metrics: the loss alone, as Keras
     assert falls(ns["history"], by=0.5) and ns["mse"] < 0.3, ns["history"].history["loss"]
 
 
@@ -221,7 +235,8 @@ def test_input_and_gru_on_sequences_of_any_length():
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (256, 10, 3)).astype("float32")
     y = x[:, :, 0].sum(axis=1, keepdims=True) / 3
-    ns = run_program("""
+    ns = run_program(
+        """
         import keras
         from keras import layers
 
@@ -231,7 +246,10 @@ def test_input_and_gru_on_sequences_of_any_length():
         history = model.fit(x, y, batch_size=32, epochs=6, verbose=0)
         loss, mae = model.evaluate(x, y, verbose=0)
         short = model.predict(x[:4, :5], verbose=0)
-        """, x=x, y=y)
+        """,
+        x=x,
+        y=y,
+    )
     assert falls(ns["history"], by=0.3) and ns["short"].shape == (4, 1)
     assert ns["model"].input_shape == (None, 3)
 
@@ -249,7 +267,8 @@ def _waves(n=240, L=64, seed=0):
 
 def test_conv1d_classifier():
     x, y = _waves()
-    ns = run_program("""
+    ns = run_program(
+        """
         import keras
         from keras import layers
 
@@ -264,7 +283,10 @@ def test_conv1d_classifier():
         model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         history = model.fit(x, y, batch_size=32, epochs=8, validation_split=0.2, verbose=0)
-        """, x=x, y=y)
+        """,
+        x=x,
+        y=y,
+    )
     assert falls(ns["history"], by=0.6)
     assert ns["history"].history["val_accuracy"][-1] > 0.75, ns["history"].history
     assert [layer.output_shape for layer in ns["model"].layers[:4]] == [(60, 8), (30, 8), (15, 16), (16,)]
@@ -272,7 +294,8 @@ def test_conv1d_classifier():
 
 def test_convolutional_autoencoder_with_strides_and_transposed_convolutions():
     (x, _), _ = mnist_slice(128)
-    ns = run_program("""
+    ns = run_program(
+        """
         import keras
         from keras import layers
 
@@ -289,17 +312,25 @@ def test_convolutional_autoencoder_with_strides_and_transposed_convolutions():
         autoencoder.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01), loss="binary_crossentropy")
         history = autoencoder.fit(x_train, x_train, epochs=5, batch_size=32, shuffle=True, verbose=0)
         decoded = autoencoder.predict(x_train[:8], verbose=0)
-        """, x=x)
+        """,
+        x=x,
+    )
     assert ns["decoded"].shape == (8, 28, 28, 1)
     assert [layer.output_shape for layer in ns["autoencoder"].layers] == [
-        (14, 14, 8), (7, 7, 8), (14, 14, 8), (28, 28, 8), (28, 28, 1)]
+        (14, 14, 8),
+        (7, 7, 8),
+        (14, 14, 8),
+        (28, 28, 8),
+        (28, 28, 1),
+    ]
     assert falls(ns["history"], by=0.7), ns["history"].history["loss"]
 
 
 def test_batchnorm_callbacks_checkpoint_and_load_model(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (x, y), (xt, yt) = mnist_slice(800, 200)
-    ns = run_program("""
+    ns = run_program(
+        """
         import keras
         from keras import layers, callbacks
 
@@ -321,20 +352,26 @@ def test_batchnorm_callbacks_checkpoint_and_load_model(tmp_path, monkeypatch):
                             callbacks=cbs, verbose=0)
         best = keras.models.load_model("best_model.keras")
         test_loss, test_acc = best.evaluate(x_test, yt, verbose=0)
-        """, x=x, y=y, xt=xt, yt=yt)
+        """,
+        x=x,
+        y=y,
+        xt=xt,
+        yt=yt,
+    )
     assert (tmp_path / "best_model.keras").exists()
     assert ns["test_acc"] > 0.7 and falls(ns["history"], by=0.7)
     best_val = min(ns["history"].history["val_loss"])
     val = ns["x_train"][640:], ns["y"][640:]
-    assert ns["best"].evaluate(*val)[0] == pytest.approx(best_val, rel=1e-4)   # the best epoch's model
+    assert ns["best"].evaluate(*val)[0] == pytest.approx(best_val, rel=1e-4)  # the best epoch's model
     assert type(ns["best"].layers[1]).__name__ == "BatchNorm" and ns["best"].layers[1].momentum == 0.99
 
 
 def test_learning_rate_schedule_and_class_weight():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((600, 4)).astype("float32")
-    y = (x[:, 0] + 0.5 * x[:, 1] > 1.2).astype("int64")       # about 1 in 10 positive
-    ns = run_program("""
+    y = (x[:, 0] + 0.5 * x[:, 1] > 1.2).astype("int64")  # about 1 in 10 positive
+    ns = run_program(
+        """
         import keras
         from keras import layers
 
@@ -351,12 +388,16 @@ def test_learning_rate_schedule_and_class_weight():
         class_weight = {0: (1 / neg) * (len(y) / 2.0), 1: (1 / pos) * (len(y) / 2.0)}
         history = model.fit(x, y, batch_size=32, epochs=8, class_weight=class_weight, verbose=0)
         predicted = model.predict(x, verbose=0)[:, 0] > 0.5
-        """, x=x, y=y, np=np)
+        """,
+        x=x,
+        y=y,
+        np=np,
+    )
     model, predicted = ns["model"], ns["predicted"]
     assert falls(ns["history"], by=0.7)
     recall = predicted[y == 1].mean()
-    assert recall > 0.85, recall                                  # the rare class is found
-    steps = 8 * 19                                                # 600 / 32 -> 19 batches an epoch
+    assert recall > 0.85, recall  # the rare class is found
+    steps = 8 * 19  # 600 / 32 -> 19 batches an epoch
     assert model.optimizer.iterations == steps
     assert model.optimizer.lr == pytest.approx(1e-2 * 0.9 ** ((steps - 1) / 20))
 
@@ -386,7 +427,7 @@ def test_first_network_on_a_csv_file(tmp_path, monkeypatch):
         print('Accuracy: %.2f' % (accuracy * 100))
         """)
     assert ns["X"].dtype == np.float64
-    assert ns["model"].layers[0].params["W"].dtype == np.float32      # cast, as Keras: no float64 model
+    assert ns["model"].layers[0].params["W"].dtype == np.float32  # cast, as Keras: no float64 model
     assert ns["accuracy"] > 0.8, ns["accuracy"]
 
 
@@ -394,7 +435,8 @@ def test_pydataset_and_generator_with_steps_per_epoch_and_sample_weight():
     rng = np.random.default_rng(0)
     x_all = rng.standard_normal((320, 5)).astype("float32")
     y_all = (x_all @ np.array([1.0, -2.0, 0.5, 0.0, 1.0]) > 0).astype("int64")
-    ns = run_program("""
+    ns = run_program(
+        """
         import numpy as np
         import keras
         from keras import layers
@@ -431,15 +473,19 @@ def test_pydataset_and_generator_with_steps_per_epoch_and_sample_weight():
         weights = np.where(y_all == 1, 2.0, 1.0)
         h3 = model.fit(x_all, y_all, sample_weight=weights, epochs=2, verbose=0)
         loss, acc = model.evaluate(data, verbose=0)
-        """, x_all=x_all, y_all=y_all)
-    assert ns["data"].epochs_seen == 5 + 1                 # on_epoch_end after each epoch and evaluate
+        """,
+        x_all=x_all,
+        y_all=y_all,
+    )
+    assert ns["data"].epochs_seen == 5 + 1  # on_epoch_end after each epoch and evaluate
     assert ns["model"].optimizer.iterations == 5 * 10 + 5 * 10 + 2 * 10
     assert falls(ns["h1"], by=0.8) and ns["acc"] > 0.85
 
 
 def test_rescaling_inside_the_model_on_uint8_images():
     (x, y), _ = mnist_slice(300)
-    ns = run_program("""
+    ns = run_program(
+        """
         import keras
         from keras import layers
 
@@ -454,7 +500,10 @@ def test_rescaling_inside_the_model_on_uint8_images():
                       metrics=["accuracy"])
         history = model.fit(x[..., None], y, epochs=4, batch_size=32, verbose=0)
         results = model.evaluate(x[..., None], y, return_dict=True, verbose=0)
-        """, x=x, y=y)
+        """,
+        x=x,
+        y=y,
+    )
     assert ns["x"].dtype == np.uint8 and falls(ns["history"], by=0.5)
     assert set(ns["results"]) == {"loss", "accuracy"} and ns["results"]["accuracy"] > 0.6
 
@@ -462,7 +511,8 @@ def test_rescaling_inside_the_model_on_uint8_images():
 def test_only_the_import_changes():
     assert as_minidl("import keras\nfrom keras import layers\nfrom keras.models import Sequential\n") == (
         "import minidl.keras as keras\nfrom minidl.keras import layers\n"
-        "from minidl.keras.models import Sequential\n")
+        "from minidl.keras.models import Sequential\n"
+    )
 
 
 # ------------------------------------------------------------------ Keras names in minidl's own door
@@ -476,16 +526,17 @@ def test_mlp_with_add_input_shape_mse_and_mae():
     X_test, y_test = X_train[:64], y_train[:64]
     # --- Keras program
     model = Sequential()
-    model.add(Dense(64, activation='relu', input_shape=(10,)))
-    model.add(Dense(64, activation='relu'))
-    model.add(Dense(10, activation='softmax'))
-    model.compile(loss='mean_squared_error', optimizer='adam', metrics=['mae'])
-    history = model.fit(X_train, y_train, epochs=10, batch_size=32, validation_data=(X_test, y_test),
-                        verbose=0)
+    model.add(Dense(64, activation="relu", input_shape=(10,)))
+    model.add(Dense(64, activation="relu"))
+    model.add(Dense(10, activation="softmax"))
+    model.compile(loss="mean_squared_error", optimizer="adam", metrics=["mae"])
+    history = model.fit(
+        X_train, y_train, epochs=10, batch_size=32, validation_data=(X_test, y_test), verbose=0
+    )
     predictions = model.predict(X_test)
     score = model.evaluate(X_test, y_test, verbose=0)
-    print('Test loss:', score[0])
-    print('Test mae:', score[1])
+    print("Test loss:", score[0])
+    print("Test mae:", score[1])
     # --- end
     assert predictions.shape == (64, 10)
     assert falls(history, by=0.95) and falls(history, "val_mae", by=0.98)
@@ -499,27 +550,27 @@ def test_small_cnn_on_mnist_channels_last(channels_last):
     from minidl.utils import to_categorical
 
     (x_all, y_all), _ = mdl.datasets.load_mnist()
-    x_train = x_all[:600].transpose(0, 2, 3, 1)          # what Keras's mnist.load_data() gives, scaled
+    x_train = x_all[:600].transpose(0, 2, 3, 1)  # what Keras's mnist.load_data() gives, scaled
     y_train = y_all[:600]
     # --- Keras program
     num_classes = 10
     input_shape = (28, 28, 1)
     y_train = to_categorical(y_train, num_classes)
     model = Sequential()
-    model.add(Conv2D(8, kernel_size=(3, 3), activation='relu', input_shape=input_shape))
+    model.add(Conv2D(8, kernel_size=(3, 3), activation="relu", input_shape=input_shape))
     model.add(MaxPooling2D(pool_size=(2, 2)))
     model.add(Dropout(0.25))
     model.add(Flatten())
-    model.add(Dense(32, activation='relu'))
-    model.add(Dense(num_classes, activation='softmax'))
-    model.compile(loss='categorical_crossentropy', optimizer='adam', metrics=['accuracy'])
+    model.add(Dense(32, activation="relu"))
+    model.add(Dense(num_classes, activation="softmax"))
+    model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
     history = model.fit(x_train, y_train, batch_size=64, epochs=3, verbose=0, validation_split=0.1)
     # --- end
     assert falls(history, by=0.8)
     assert history.history["accuracy"][-1] > 0.45
     assert model.layers[0].data_format == "channels_last"
-    assert model.layers[0].output_shape == (26, 26, 8)                   # (H, W, C), as Keras shows
-    assert model.layers[0].params["W"].shape == (8, 1, 3, 3)             # kernels stay (F, C, KH, KW)
+    assert model.layers[0].output_shape == (26, 26, 8)  # (H, W, C), as Keras shows
+    assert model.layers[0].params["W"].shape == (8, 1, 3, 3)  # kernels stay (F, C, KH, KW)
 
 
 def test_lstm_regressor_with_a_free_time_axis():
@@ -533,12 +584,12 @@ def test_lstm_regressor_with_a_free_time_axis():
     model = Sequential()
     model.add(LSTM(16, input_shape=(None, 10)))
     model.add(Dense(1))
-    model.compile(loss='mse', optimizer='adam')
+    model.compile(loss="mse", optimizer="adam")
     history = model.fit(x, y, epochs=8, batch_size=16, verbose=0)
     # --- end
     assert falls(history, by=0.7)
     assert model.input_shape == (None, 10)
-    assert model.predict(x[:4, :5]).shape == (4, 1)                      # any sequence length
+    assert model.predict(x[:4, :5]).shape == (4, 1)  # any sequence length
     lines = []
     model.summary(print_fn=lines.append)
     assert "(None, 16)" in lines[0]
@@ -552,21 +603,23 @@ def test_frozen_base_with_a_new_head_keeps_the_base_bit_identical():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((200, 8)).astype("float32")
     y = (x[:, 0] + x[:, 1] > 0).astype("int64")
-    base = Sequential([Input(shape=(8,)), Dense(16, activation="relu"), BatchNormalization(),
-                       Dense(8, activation="relu")])
+    base = Sequential(
+        [Input(shape=(8,)), Dense(16, activation="relu"), BatchNormalization(), Dense(8, activation="relu")]
+    )
     base.compile(optimizer="adam", loss="mse")
-    base.fit(x, x, epochs=2, verbose=0)                   # "pretrained"
+    base.fit(x, x, epochs=2, verbose=0)  # "pretrained"
     before = base.get_weights()
     # --- Keras program
     base.trainable = False
-    model = Sequential([base, Dense(2, activation='softmax')])
-    model.compile(optimizer=Adam(learning_rate=0.01), loss='sparse_categorical_crossentropy',
-                  metrics=['accuracy'])
+    model = Sequential([base, Dense(2, activation="softmax")])
+    model.compile(
+        optimizer=Adam(learning_rate=0.01), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     history = model.fit(x, y, epochs=8, batch_size=32, verbose=0)
     # --- end
     assert falls(history, by=0.9)
     assert base.trainable is False and model.trainable is True
-    for a, b in zip(before, base.get_weights()):       # params and BatchNorm's running statistics
+    for a, b in zip(before, base.get_weights()):  # params and BatchNorm's running statistics
         np.testing.assert_array_equal(a, b)
     trainable, frozen = model.count_params()
     assert trainable == 8 * 2 + 2 and frozen == sum(w.size for w in before)
@@ -578,44 +631,60 @@ def test_frozen_base_with_a_new_head_keeps_the_base_bit_identical():
 # ------------------------------------------------------------------ what the programs rely on
 def test_channels_last_layers_compute_what_channels_first_ones_do(rng):
     """The same CNN on NHWC and NCHW data, with the same weights, gives the same numbers."""
+
     def net(data_format):
         mdl.seed(3)
-        return mdl.Sequential([L.Conv2D(4, 3, padding="same", activation="relu"), L.BatchNorm(),
-                               L.MaxPooling2D(2), L.Conv2D(6, 3), L.AveragePooling2D(2, strides=1),
-                               L.UpSampling2D(2), L.GlobalAveragePooling2D(), L.Dense(3)],
-                              input_shape=(9, 9, 2) if data_format == "channels_last" else (2, 9, 9),
-                              data_format=data_format)
+        return mdl.Sequential(
+            [
+                L.Conv2D(4, 3, padding="same", activation="relu"),
+                L.BatchNorm(),
+                L.MaxPooling2D(2),
+                L.Conv2D(6, 3),
+                L.AveragePooling2D(2, strides=1),
+                L.UpSampling2D(2),
+                L.GlobalAveragePooling2D(),
+                L.Dense(3),
+            ],
+            input_shape=(9, 9, 2) if data_format == "channels_last" else (2, 9, 9),
+            data_format=data_format,
+        )
 
     first, last = net("channels_first"), net("channels_last")
     last.set_weights(first.get_weights())
     x = rng.standard_normal((5, 2, 9, 9)).astype(np.float32)
     x_last = x.transpose(0, 2, 3, 1)
     for training in (False, True):
-        np.testing.assert_allclose(last.forward(x_last, training), first.forward(x, training),
-                                   rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            last.forward(x_last, training), first.forward(x, training), rtol=1e-5, atol=1e-6
+        )
     dy = rng.standard_normal((5, 3)).astype(np.float32)
-    np.testing.assert_allclose(last.backward(dy), first.backward(dy).transpose(0, 2, 3, 1),
-                               rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        last.backward(dy), first.backward(dy).transpose(0, 2, 3, 1), rtol=1e-4, atol=1e-6
+    )
     for a, b in zip(last.layers, first.layers):
         for key in a.grads:
             np.testing.assert_allclose(a.grads[key], b.grads[key], rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.parametrize("make_layer, training", [
-    (lambda: L.Conv2D(3, 3, padding=1, data_format="channels_last"), False),
-    (lambda: L.Conv2D(2, (2, 3), strides=2, data_format="channels_last"), False),
-    (lambda: L.MaxPooling2D(2, data_format="channels_last"), False),
-    (lambda: L.AveragePooling2D(2, strides=1, data_format="channels_last"), False),
-    (lambda: L.GlobalAveragePooling2D(), False),
-    (lambda: L.GlobalAveragePooling2D(data_format="channels_last"), False),
-    (lambda: L.BatchNormalization(data_format="channels_last"), True),
-    (lambda: L.BatchNormalization(data_format="channels_last"), False),
-    (lambda: L.UpSampling2D(2, data_format="channels_last"), False),
-    (lambda: L.Conv2DTranspose(2, 3, stride=2, data_format="channels_last"), False),
-    (lambda: L.Activation("tanh"), False),
-], ids=lambda v: repr(v()) if callable(v) else f"training={v}")
+@pytest.mark.parametrize(
+    "make_layer, training",
+    [
+        (lambda: L.Conv2D(3, 3, padding=1, data_format="channels_last"), False),
+        (lambda: L.Conv2D(2, (2, 3), strides=2, data_format="channels_last"), False),
+        (lambda: L.MaxPooling2D(2, data_format="channels_last"), False),
+        (lambda: L.AveragePooling2D(2, strides=1, data_format="channels_last"), False),
+        (lambda: L.GlobalAveragePooling2D(), False),
+        (lambda: L.GlobalAveragePooling2D(data_format="channels_last"), False),
+        (lambda: L.BatchNormalization(data_format="channels_last"), True),
+        (lambda: L.BatchNormalization(data_format="channels_last"), False),
+        (lambda: L.UpSampling2D(2, data_format="channels_last"), False),
+        (lambda: L.Conv2DTranspose(2, 3, stride=2, data_format="channels_last"), False),
+        (lambda: L.Activation("tanh"), False),
+    ],
+    ids=lambda v: repr(v()) if callable(v) else f"training={v}",
+)
 def test_keras_layers_pass_float64_gradient_checks(make_layer, training, rng):
-    x = rng.standard_normal((2, 5, 6, 3))                # (N, H, W, C) or (N, C, H, W): any works
+    x = rng.standard_normal((2, 5, 6, 3))  # (N, H, W, C) or (N, C, H, W): any works
     report = check_layer(make_layer(), x, training=training)
     assert report.passed, str(report)
 
@@ -630,12 +699,27 @@ def test_dense_acts_on_the_last_axis(rng):
 
 
 def test_keras_names_print_and_save_under_minidl_names(tmp_path):
-    model = mdl.Sequential([L.Input((6, 6, 1)), L.Conv2D(2, 3, data_format="channels_last"),
-                            L.BatchNormalization(), L.MaxPooling2D(2), L.GlobalAveragePooling2D(),
-                            L.Activation("relu"), L.Dense(2)], data_format="channels_last")
+    model = mdl.Sequential(
+        [
+            L.Input((6, 6, 1)),
+            L.Conv2D(2, 3, data_format="channels_last"),
+            L.BatchNormalization(),
+            L.MaxPooling2D(2),
+            L.GlobalAveragePooling2D(),
+            L.Activation("relu"),
+            L.Dense(2),
+        ],
+        data_format="channels_last",
+    )
     assert repr(model.layers[1]).startswith("BatchNorm(") and "channels_last" in repr(model.layers[1])
     assert [type(layer).__name__ for layer in model.layers] == [
-        "Conv2D", "BatchNorm", "MaxPool2D", "GlobalAvgPool2D", "Activation", "Dense"]
+        "Conv2D",
+        "BatchNorm",
+        "MaxPool2D",
+        "GlobalAvgPool2D",
+        "Activation",
+        "Dense",
+    ]
     model.compile(optimizer="sgd", loss="mse")
     model.save(tmp_path / "m.npz")
     loaded = mdl.load_model(tmp_path / "m.npz")
@@ -697,10 +781,13 @@ def test_frozen_zoo_base_trains_a_new_head_and_saves_frozen(tmp_path):
     x, y = x[keep][:300], y[keep][:300] - 5
     base = mdl.zoo.load("lenet-mnist-0to4")
     base.trainable = False
-    before = base.get_weights()[:-2]                      # all but the old head's W, b
+    before = base.get_weights()[:-2]  # all but the old head's W, b
     model = Sequential(base.layers[:-1] + [Dense(5)])
-    model.compile(optimizer="adam", loss=mdl.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer="adam",
+        loss=mdl.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     history = model.fit(x, y, epochs=3, batch_size=32, verbose=0)
     assert falls(history, by=0.8)
     for a, b in zip(before, model.get_weights()[:-2]):
@@ -714,9 +801,10 @@ def test_frozen_zoo_base_trains_a_new_head_and_saves_frozen(tmp_path):
 # ------------------------------------------------------------------ the Keras door's own pieces
 def test_channels_last_is_the_keras_doors_default_only():
     from minidl.keras import layers
+
     assert layers.Conv2D(4, 3).data_format == "channels_last"
     assert layers.MaxPooling1D().data_format == "channels_last"
-    assert mdl.layers.Conv2D(4, 3).data_format == "channels_first"          # native: unchanged
+    assert mdl.layers.Conv2D(4, 3).data_format == "channels_first"  # native: unchanged
     assert mdl.layers.image_data_format() == "channels_first"
     minidl.keras.config.set_image_data_format("channels_first")
     try:
@@ -733,11 +821,12 @@ def test_channels_last_is_the_keras_doors_default_only():
 def test_keras_optimizer_names_and_defaults():
     from minidl.keras import optimizers
     from minidl import optim
+
     sgd = optimizers.SGD()
     assert isinstance(sgd, optim.SGD) and sgd.lr == 0.01 and sgd.momentum == 0.0
     adam = optimizers.Adam()
     assert (adam.lr, adam.beta1, adam.beta2, adam.eps) == (0.001, 0.9, 0.999, 1e-7)
-    assert isinstance(optimizers.Adam(weight_decay=0.01), optim.AdamW)      # Keras decays decoupled
+    assert isinstance(optimizers.Adam(weight_decay=0.01), optim.AdamW)  # Keras decays decoupled
     rms = optimizers.RMSprop(learning_rate=0.01, rho=0.8)
     assert (rms.lr, rms.alpha, rms.eps) == (0.01, 0.8, 1e-7)
     assert optimizers.AdamW().weight_decay == 0.004
@@ -747,8 +836,9 @@ def test_keras_optimizer_names_and_defaults():
 
 def test_schedules_follow_keras_formulas_and_save_with_the_model(tmp_path):
     from minidl.keras.optimizers import schedules
+
     decay = schedules.ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5)
-    assert decay(0) == 0.1 and decay(10) == pytest.approx(0.05) and decay(5) == pytest.approx(0.1 * 0.5 ** 0.5)
+    assert decay(0) == 0.1 and decay(10) == pytest.approx(0.05) and decay(5) == pytest.approx(0.1 * 0.5**0.5)
     assert schedules.ExponentialDecay(0.1, 10, 0.5, staircase=True)(19) == pytest.approx(0.05)
     assert schedules.PiecewiseConstantDecay([5, 10], [1.0, 0.5, 0.1])(7) == 0.5
     assert schedules.InverseTimeDecay(1.0, 1, 1.0)(3) == 0.25
@@ -756,11 +846,13 @@ def test_schedules_follow_keras_formulas_and_save_with_the_model(tmp_path):
     model = minidl.keras.Sequential([minidl.keras.Input((3,)), minidl.keras.layers.Dense(1)])
     model.compile(optimizer=minidl.keras.optimizers.SGD(learning_rate=decay), loss="mse")
     x = np.ones((8, 3), np.float32)
-    model.fit(x, x[:, :1], batch_size=4, epochs=2, verbose=0)               # 4 steps
+    model.fit(x, x[:, :1], batch_size=4, epochs=2, verbose=0)  # 4 steps
     assert model.optimizer.lr == pytest.approx(decay(3))
     model.save(tmp_path / "m.keras")
     loaded = minidl.keras.models.load_model(tmp_path / "m.keras")
-    assert loaded.optimizer.iterations == 4 and isinstance(loaded.optimizer.schedule, schedules.ExponentialDecay)
+    assert loaded.optimizer.iterations == 4 and isinstance(
+        loaded.optimizer.schedule, schedules.ExponentialDecay
+    )
     loaded.fit(x, x[:, :1], batch_size=4, epochs=1, verbose=0)
     assert loaded.optimizer.lr == pytest.approx(decay(5))
 
@@ -770,7 +862,7 @@ def test_mnist_load_data_is_the_bundled_subset_in_keras_format():
     assert x.shape == (4000, 28, 28) and xt.shape == (1000, 28, 28)
     assert x.dtype == y.dtype == np.uint8 and x.max() == 255
     (xm, ym), _ = mdl.datasets.load_mnist()
-    np.testing.assert_array_equal(x / np.float32(255), xm[:, 0])             # the same pictures
+    np.testing.assert_array_equal(x / np.float32(255), xm[:, 0])  # the same pictures
     np.testing.assert_array_equal(y, ym)
     with pytest.raises(NotImplementedError, match="keras.datasets.imdb is not in minidl.*np.savez"):
         minidl.keras.datasets.imdb.load_data(num_words=10000)
@@ -778,12 +870,17 @@ def test_mnist_load_data_is_the_bundled_subset_in_keras_format():
 
 def test_what_minidl_lacks_says_so_and_names_the_minidl_way():
     import minidl.keras as keras
+
     with pytest.raises(NotImplementedError, match="Sequential models only.*keras.Sequential"):
         keras.Model(inputs=None, outputs=None)
     with pytest.raises(NotImplementedError, match="subclassed models"):
+
         class MyModel(keras.Model):
             pass
-    with pytest.raises(AttributeError, match="TimeDistributed is not in minidl.keras: Dense acts on the last axis"):
+
+    with pytest.raises(
+        AttributeError, match="TimeDistributed is not in minidl.keras: Dense acts on the last axis"
+    ):
         keras.layers.TimeDistributed
     with pytest.raises(AttributeError, match="keras.applications is not in minidl.keras.*minidl.zoo"):
         keras.applications
@@ -793,11 +890,15 @@ def test_what_minidl_lacks_says_so_and_names_the_minidl_way():
 
 def test_keras_metrics_log_under_keras_names():
     import minidl.keras as keras
+
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((40, 3)).astype("float32"), rng.integers(0, 2, 40)
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
-                  metrics=[keras.metrics.SparseCategoricalAccuracy()])
+    model.compile(
+        optimizer="adam",
+        loss="sparse_categorical_crossentropy",
+        metrics=[keras.metrics.SparseCategoricalAccuracy()],
+    )
     history = model.fit(x, y, epochs=1, verbose=0)
     assert list(history.history) == ["loss", "sparse_categorical_accuracy"]
     loss, accuracy = model.evaluate(x, y)
@@ -806,10 +907,13 @@ def test_keras_metrics_log_under_keras_names():
 
 def test_keras_utils():
     from minidl.keras.utils import pad_sequences, to_categorical
+
     seqs = [[1, 2, 3], [4], [5, 6, 7, 8, 9]]
     np.testing.assert_array_equal(pad_sequences(seqs, maxlen=4), [[0, 1, 2, 3], [0, 0, 0, 4], [6, 7, 8, 9]])
-    np.testing.assert_array_equal(pad_sequences(seqs, maxlen=4, padding="post", truncating="post"),
-                                  [[1, 2, 3, 0], [4, 0, 0, 0], [5, 6, 7, 8]])
+    np.testing.assert_array_equal(
+        pad_sequences(seqs, maxlen=4, padding="post", truncating="post"),
+        [[1, 2, 3, 0], [4, 0, 0, 0], [5, 6, 7, 8]],
+    )
     assert pad_sequences(seqs).shape == (3, 5) and pad_sequences(seqs).dtype == np.int32
     assert to_categorical([0, 2], 3).tolist() == [[1, 0, 0], [0, 0, 1]]
     minidl.keras.utils.set_random_seed(5)
@@ -819,24 +923,27 @@ def test_keras_utils():
 
 
 def test_inputs_are_cast_to_the_models_dtype_as_keras_does():
-    x64 = np.random.default_rng(0).standard_normal((16, 3))                 # float64
+    x64 = np.random.default_rng(0).standard_normal((16, 3))  # float64
     model = mdl.Sequential([L.Dense(4), L.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
     model.fit(x64, x64[:, :1], epochs=1, verbose=0)
     assert model.layers[0].params["W"].dtype == np.float32
-    assert model.predict(x64.tolist()).dtype == np.float32                   # Python lists too
+    assert model.predict(x64.tolist()).dtype == np.float32  # Python lists too
     assert isinstance(model.evaluate(x64, x64[:, :1]), float)
     on_purpose = mdl.Sequential([L.Dense(4), L.Dense(1)], input_shape=(3,), dtype="float64")
     on_purpose.compile(optimizer="sgd", loss="mse")
     on_purpose.fit(x64.astype(np.float32), x64[:, :1], epochs=1, verbose=0)
-    assert on_purpose.layers[0].params["W"].dtype == np.float64 and on_purpose.predict(x64).dtype == np.float64
-    ids = mdl.Sequential([L.Embedding(10, 2), L.Flatten(), L.Dense(1)])      # token ids stay integers
+    assert (
+        on_purpose.layers[0].params["W"].dtype == np.float64 and on_purpose.predict(x64).dtype == np.float64
+    )
+    ids = mdl.Sequential([L.Embedding(10, 2), L.Flatten(), L.Dense(1)])  # token ids stay integers
     ids.compile(optimizer="sgd", loss="mse")
     ids.fit(np.array([[1, 2], [3, 9]]), np.zeros((2, 1)), epochs=1, verbose=0)
 
 
 def test_saved_models_follow_the_umask(tmp_path):
     import os
+
     model = mdl.Sequential([L.Dense(2)], input_shape=(3,))
     previous = os.umask(0o022)
     try:
@@ -845,7 +952,7 @@ def test_saved_models_follow_the_umask(tmp_path):
         os.umask(0o077)
         model.save(tmp_path / "b.npz")
         assert (os.stat(tmp_path / "b.npz").st_mode & 0o777) == 0o600
-        os.chmod(tmp_path / "a.npz", 0o664)                  # an existing file keeps its mode
+        os.chmod(tmp_path / "a.npz", 0o664)  # an existing file keeps its mode
         model.save(tmp_path / "a.npz")
         assert (os.stat(tmp_path / "a.npz").st_mode & 0o777) == 0o664
     finally:
@@ -857,7 +964,8 @@ def test_weights_only_checkpoints_and_load_weights(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((64, 4)).astype("float32")
     y = x[:, :1] * 2
-    ns = run_program("""
+    ns = run_program(
+        """
         import keras
         from keras import layers
 
@@ -870,7 +978,10 @@ def test_weights_only_checkpoints_and_load_weights(tmp_path, monkeypatch):
         model.fit(x, y, epochs=2, verbose=0, callbacks=[checkpoint])
         fresh = make()
         fresh.load_weights("model.weights.h5")
-        """, x=x, y=y)
+        """,
+        x=x,
+        y=y,
+    )
     np.testing.assert_array_equal(ns["fresh"].predict(x), ns["model"].predict(x))
     with pytest.raises(ValueError, match="no weights list; it was not written by model.save_weights"):
         np.savez(tmp_path / "other.npz", a=np.zeros(2))

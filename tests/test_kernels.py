@@ -8,6 +8,7 @@ That every Numba kernel equals its NumPy reference is the conformance table's jo
 * small work runs serially and large work in parallel;
 * the float32 tanh / sigmoid approximations of the recurrent cells stay within a few ulp.
 """
+
 import copy
 
 import numpy as np
@@ -26,11 +27,14 @@ def test_parallel_versions_equal_the_serial_ones(name, monkeypatch):
         for threshold in (0, 2**62):
             monkeypatch.setattr(cpu, "PARALLEL_MIN_ELEMENTS", threshold)
             call_args = copy.deepcopy(args)
-            results.append(kc.arrays_in(getattr(cpu, name)(*call_args))
-                           + [a for a in call_args if isinstance(a, np.ndarray)])
+            results.append(
+                kc.arrays_in(getattr(cpu, name)(*call_args))
+                + [a for a in call_args if isinstance(a, np.ndarray)]
+            )
         for threaded, serial in zip(*results):
-            np.testing.assert_array_equal(threaded, serial, err_msg=f"{name}({kc.describe(args)}): "
-                                                                    "threaded != serial")
+            np.testing.assert_array_equal(
+                threaded, serial, err_msg=f"{name}({kc.describe(args)}): threaded != serial"
+            )
 
 
 def test_small_work_runs_serially_and_large_work_in_parallel(monkeypatch):
@@ -45,15 +49,17 @@ def test_float32_gate_functions_are_accurate():
     """The Numba float32 tanh/sigmoid approximation stays within a few float32 ulp."""
     x = np.linspace(-30, 30, 200_001).astype(np.float32)
     H = x.size // 4
-    xw = x[:4 * H].reshape(1, 4 * H)
+    xw = x[: 4 * H].reshape(1, 4 * H)
     zeros = np.zeros_like(xw)
     gates = np.empty_like(xw)
     c, h = np.empty((1, H), np.float32), np.empty((1, H), np.float32)
     cpu.lstm_cell_forward(xw, zeros, np.zeros(4 * H, np.float32), np.zeros((1, H), np.float32), gates, c, h)
     exact = xw.astype(np.float64)
     sig = 1 / (1 + np.exp(-exact))
-    expected = np.concatenate([sig[:, :2 * H], np.tanh(exact[:, 2 * H:3 * H]), sig[:, 3 * H:]], axis=1)
+    expected = np.concatenate([sig[:, : 2 * H], np.tanh(exact[:, 2 * H : 3 * H]), sig[:, 3 * H :]], axis=1)
     assert np.max(np.abs(gates - expected)) < 4e-7
     nan_in = np.full((1, 4 * H), np.nan, np.float32)
-    cpu.lstm_cell_forward(nan_in, zeros, np.zeros(4 * H, np.float32), np.zeros((1, H), np.float32), gates, c, h)
+    cpu.lstm_cell_forward(
+        nan_in, zeros, np.zeros(4 * H, np.float32), np.zeros((1, H), np.float32), gates, c, h
+    )
     assert np.isnan(h).all()  # NaN is not clamped into a number

@@ -21,6 +21,7 @@ JupyterLab gets the settings folder that `make lab` passes it (read from the Mak
 test asserts that the "Would you like to get notified about official Jupyter news?" pop-up,
 which those settings answer, never appears.
 """
+
 from __future__ import annotations
 
 import os
@@ -42,8 +43,15 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "00_welcome.ipynb"
 NEWS_QUESTION = "Would you like to get notified about official Jupyter news?"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 SERVER_START_SECONDS = 90
 RUN_ALL_SECONDS = 240
 
@@ -53,8 +61,7 @@ def find_chromium() -> str | None:
     if os.environ.get("MINIDL_CHROMIUM"):
         path = os.environ["MINIDL_CHROMIUM"]
         return path if os.access(path, os.X_OK) else None
-    candidates = ["/usr/bin/chromium",
-                  shutil.which("chromium"), shutil.which("chromium-browser")]
+    candidates = ["/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")]
     return next((c for c in candidates if c and os.access(c, os.X_OK)), None)
 
 
@@ -86,17 +93,23 @@ def browser_tools():
     """``(chromium path, playwright.sync_api)``, or skip saying what is missing."""
     chromium = find_chromium()
     if chromium is None:
-        pytest.skip("Chromium not found (Debian/Ubuntu: apt-get install -y chromium; "
-                    "or set MINIDL_CHROMIUM to its path)")
+        pytest.skip(
+            "Chromium not found (Debian/Ubuntu: apt-get install -y chromium; "
+            "or set MINIDL_CHROMIUM to its path)"
+        )
     playwright_api = pytest.importorskip(
-        "playwright.sync_api", reason="the playwright package is not installed (pip install playwright)")
+        "playwright.sync_api", reason="the playwright package is not installed (pip install playwright)"
+    )
     return chromium, playwright_api
 
 
 def make_lab_settings_option() -> str:
     """The ``--LabApp.app_settings_dir=...`` option that ``make lab`` passes, as it expands."""
-    found = re.search(r"^LAB_SETTINGS := (--LabApp\.app_settings_dir=)\$\(CURDIR\)/(\S+)$",
-                      (ROOT / "Makefile").read_text(), re.M)
+    found = re.search(
+        r"^LAB_SETTINGS := (--LabApp\.app_settings_dir=)\$\(CURDIR\)/(\S+)$",
+        (ROOT / "Makefile").read_text(),
+        re.M,
+    )
     assert found, "the Makefile no longer defines LAB_SETTINGS := --LabApp.app_settings_dir=$(CURDIR)/..."
     return found.group(1) + str(ROOT / found.group(2))
 
@@ -111,28 +124,41 @@ def lab(tmp_path):
     root.mkdir()
     shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
     config = tmp_path / "jupyter_lab_config.py"
-    config.write_text("c.LabApp.news_url = None\n"
-                      "c.LabApp.check_for_updates_class = "
-                      "'jupyterlab.handlers.announcements.NeverCheckForUpdate'\n")
+    config.write_text(
+        "c.LabApp.news_url = None\n"
+        "c.LabApp.check_for_updates_class = "
+        "'jupyterlab.handlers.announcements.NeverCheckForUpdate'\n"
+    )
     port, token = free_port(), secrets.token_hex(16)
-    env = dict(os.environ,
-               JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
-               JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
-               JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
-               IPYTHONDIR=str(tmp_path / "ipython"))
+    env = dict(
+        os.environ,
+        JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
+        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+        JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
+        IPYTHONDIR=str(tmp_path / "ipython"),
+    )
     # GNU OpenMP threads (Numba's default threading layer) spin while they wait; next to
     # OpenBLAS's threads on a small shared machine that oversubscribes the cores badly.
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     log = tmp_path / "jupyterlab.log"
-    command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
-               f"--port={port}", "--port-retries=0", f"--IdentityProvider.token={token}",
-               f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True",
-               f"--config={config}", make_lab_settings_option()]
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--port-retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--LabApp.expose_app_in_browser=True",
+        f"--config={config}",
+        make_lab_settings_option(),
+    ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
-        command.append("--allow-root")          # CI containers often run as root
+        command.append("--allow-root")  # CI containers often run as root
     with open(log, "w") as log_file:
-        process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=env,
-                                   cwd=root)
+        process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=env, cwd=root)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_server(url, token, process, log)
@@ -224,8 +250,7 @@ def test_welcome_chapter_runs_in_jupyterlab_without_errors(browser_tools, lab):
             # What a reader does: Run > Run All Cells.
             page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
             page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-            page.wait_for_function(RUN_FINISHED, arg=len(cells), timeout=RUN_ALL_SECONDS * 1000,
-                                   polling=500)
+            page.wait_for_function(RUN_FINISHED, arg=len(cells), timeout=RUN_ALL_SECONDS * 1000, polling=500)
             cells = page.evaluate(CODE_CELLS)
             # The news question is a toast emitted once the app is restored, long before the
             # run ends; the notification centre's list would hold it even once hidden.
@@ -234,10 +259,12 @@ def test_welcome_chapter_runs_in_jupyterlab_without_errors(browser_tools, lab):
         finally:
             browser.close()
 
-    problems = [f"cell {c['index']} (counting from 0, Markdown cells included): {describe(o)}"
-                for c in cells for o in c["outputs"]
-                if o.get("output_type") == "error"
-                or (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+    problems = [
+        f"cell {c['index']} (counting from 0, Markdown cells included): {describe(o)}"
+        for c in cells
+        for o in c["outputs"]
+        if o.get("output_type") == "error" or (o.get("output_type") == "stream" and o.get("name") == "stderr")
+    ]
     assert not problems, "cells reported errors or wrote to stderr:\n" + "\n".join(problems)
     assert all(c["count"] is not None for c in cells), "some code cells did not run"
     outputs = [o for c in cells for o in c["outputs"]]
@@ -245,5 +272,7 @@ def test_welcome_chapter_runs_in_jupyterlab_without_errors(browser_tools, lab):
     text = "".join("".join(o.get("text", "")) for o in outputs)
     assert "test accuracy:" in text, "the final model's test accuracy was not printed"
     assert not page_errors, f"JavaScript errors in JupyterLab: {page_errors}"
-    assert news_questions == 0, (f"JupyterLab asked {NEWS_QUESTION!r}: the settings of `make lab` "
-                                 f"(jupyter/settings/overrides.json) did not reach it")
+    assert news_questions == 0, (
+        f"JupyterLab asked {NEWS_QUESTION!r}: the settings of `make lab` "
+        f"(jupyter/settings/overrides.json) did not reach it"
+    )

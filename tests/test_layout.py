@@ -1,4 +1,5 @@
 """Image layout at the edges (minidl/nn/layers/layout.py): what the mixin and decorator promise."""
+
 import numpy as np
 import pytest
 
@@ -57,9 +58,12 @@ def test_the_decorator_makes_a_plain_layer_an_image_layer():
 def test_the_chapter3_fixture_replaces_one_exercise_cell(chapter3):
     """The shared scaffolding of the grader's tests (tests/conftest.py) does what it says."""
     import json
+
     path = chapter3("dense_backward", "def dense_backward(*a):\n    return None\n", extra_cell="x = 1")
     cells = json.loads(path.read_text())["cells"]
-    replaced = [c for c in cells if c.get("metadata", {}).get("minidl", {}).get("exercise") == "dense_backward"]
+    replaced = [
+        c for c in cells if c.get("metadata", {}).get("minidl", {}).get("exercise") == "dense_backward"
+    ]
     assert [c["source"] for c in replaced] == ["def dense_backward(*a):\n    return None\n"]
     assert cells[2]["source"] == "x = 1" and path.name == "03_backpropagation.ipynb"
     removed = json.loads(chapter3("dense_backward", keep=False).read_text())["cells"]

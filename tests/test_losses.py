@@ -1,4 +1,5 @@
 """Losses: values against direct formulas, gradients against finite differences, bad input."""
+
 import warnings
 
 import numpy as np

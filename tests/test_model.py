@@ -1,4 +1,5 @@
 """Sequential: training, determinism, saving, callbacks, and the errors users meet."""
+
 import csv
 import os
 
@@ -19,10 +20,12 @@ def blobs(n=240, seed=0):
 
 
 def make_model(dropout=0.1, **compile_kw):
-    model = mdl.Sequential([L.Dense(16, activation="relu"), L.Dropout(dropout), L.Dense(3)],
-                           input_shape=(4,))
-    model.compile(optimizer=compile_kw.get("optimizer", optim.Adam(1e-2)),
-                  loss=losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    model = mdl.Sequential([L.Dense(16, activation="relu"), L.Dropout(dropout), L.Dense(3)], input_shape=(4,))
+    model.compile(
+        optimizer=compile_kw.get("optimizer", optim.Adam(1e-2)),
+        loss=losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     return model
 
 
@@ -70,9 +73,13 @@ def test_training_step_skips_only_the_unread_input_gradient(data_format):
     """``backward(dy, input_grad=False)`` (what train_on_batch runs) returns None and fills
     every gradient exactly as the full backward does, for a Conv2D or a Dense first layer."""
     rng = np.random.default_rng(0)
-    for first, x in [(L.Conv2D(3, 3, padding=1, activation="relu", data_format=data_format),
-                      rng.standard_normal((4, 6, 6, 2) if data_format == "channels_last" else (4, 2, 6, 6))),
-                     (L.Dense(5, activation="relu"), rng.standard_normal((4, 7)))]:
+    for first, x in [
+        (
+            L.Conv2D(3, 3, padding=1, activation="relu", data_format=data_format),
+            rng.standard_normal((4, 6, 6, 2) if data_format == "channels_last" else (4, 2, 6, 6)),
+        ),
+        (L.Dense(5, activation="relu"), rng.standard_normal((4, 7))),
+    ]:
         model = mdl.Sequential([first, L.Flatten(), L.Dense(3)], input_shape=x.shape[1:])
         out = model.forward(x.astype(np.float32), training=True)
         dy = rng.standard_normal(out.shape).astype(np.float32)
@@ -88,22 +95,29 @@ def test_training_step_skips_only_the_unread_input_gradient(data_format):
 def test_evaluate_and_predict_shapes():
     x, y = blobs(50)
     model = make_model()
-    loss, accuracy = model.evaluate(x, y, batch_size=16)      # Keras's [loss, *metrics]
+    loss, accuracy = model.evaluate(x, y, batch_size=16)  # Keras's [loss, *metrics]
     assert loss > 0 and 0 <= accuracy <= 1
     result = model.evaluate(x, y, batch_size=16, return_dict=True)
     assert result == {"loss": loss, "accuracy": accuracy}
     model.compile(optimizer="sgd", loss=model.loss)
-    assert model.evaluate(x, y) == pytest.approx(loss)       # no metrics: the loss alone, a float
+    assert model.evaluate(x, y) == pytest.approx(loss)  # no metrics: the loss alone, a float
     assert model.predict(x, batch_size=7).shape == (50, 3)
     assert isinstance(model.predict(x), np.ndarray)
 
 
 def test_save_load_round_trip_is_bit_identical(tmp_path):
     x, y = blobs(60)
-    model = mdl.Sequential([L.Dense(8, activation="tanh", kernel_regularizer="l2"), L.Dropout(0.2),
-                            L.Dense(3, activation="softmax")], input_shape=(4,))
-    model.compile(optimizer=optim.SGD(0.1, momentum=0.9), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model = mdl.Sequential(
+        [
+            L.Dense(8, activation="tanh", kernel_regularizer="l2"),
+            L.Dropout(0.2),
+            L.Dense(3, activation="softmax"),
+        ],
+        input_shape=(4,),
+    )
+    model.compile(
+        optimizer=optim.SGD(0.1, momentum=0.9), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     model.fit(x, y, epochs=2, verbose=0)
     model.layers[0].trainable = False
     path = tmp_path / "model.npz"
@@ -179,7 +193,7 @@ def test_early_stopping_stops_after_patience(patience):
     model = make_model(optimizer=optim.SGD(1e-9))  # cannot improve
     stopper = callbacks.EarlyStopping(monitor="loss", patience=patience, min_delta=1.0)
     history = model.fit(x, y, epochs=20, verbose=0, callbacks=[stopper])
-    last = max(patience, 1)              # epoch 0 is always an improvement, so at least 2 epochs run
+    last = max(patience, 1)  # epoch 0 is always an improvement, so at least 2 epochs run
     assert len(history.epoch) == last + 1 and stopper.stopped_epoch == last
 
 
@@ -194,10 +208,18 @@ def test_checkpoint_csv_logger_and_scheduler(tmp_path):
     model = make_model(optimizer=optim.SGD(0.1))
     best = tmp_path / "best.npz"
     log = tmp_path / "log.csv"
-    model.fit(x, y, epochs=3, verbose=0, validation_split=0.25,
-              callbacks=[callbacks.ModelCheckpoint(best, save_best_only=True),
-                         callbacks.CSVLogger(log),
-                         callbacks.LearningRateScheduler(optim.StepDecay(0.1, step_size=1, gamma=0.5))])
+    model.fit(
+        x,
+        y,
+        epochs=3,
+        verbose=0,
+        validation_split=0.25,
+        callbacks=[
+            callbacks.ModelCheckpoint(best, save_best_only=True),
+            callbacks.CSVLogger(log),
+            callbacks.LearningRateScheduler(optim.StepDecay(0.1, step_size=1, gamma=0.5)),
+        ],
+    )
     assert best.exists() and mdl.load_model(best).predict(x).shape == (80, 3)
     rows = list(csv.DictReader(open(log)))
     assert [r["epoch"] for r in rows] == ["0", "1", "2"]
@@ -248,7 +270,7 @@ def test_summary_counts_trainable_and_frozen():
     model = make_model()
     model.layers[0].trainable = False
     printed = []
-    assert model.summary(print_fn=printed.append) is None      # as Keras: printed, not returned
+    assert model.summary(print_fn=printed.append) is None  # as Keras: printed, not returned
     (text,) = printed
     assert "Total params: 131" in text and "Trainable params: 51" in text
     assert "Non-trainable params: 80" in text and "[frozen]" in text
@@ -284,7 +306,9 @@ def test_progress_bar_and_epoch_lines(capsys):
 
 
 def test_moving_to_gpu_without_cupy_says_how_to_install(monkeypatch):
-    monkeypatch.setattr(mdl.backend, "gpu_status", lambda: (False, 'CuPy is not installed (pip install "minidl[gpu]")'))
+    monkeypatch.setattr(
+        mdl.backend, "gpu_status", lambda: (False, 'CuPy is not installed (pip install "minidl[gpu]")')
+    )
     with pytest.raises(RuntimeError, match=r'cannot use the GPU: .*pip install "minidl\[gpu\]"'):
         make_model().to("gpu")
 

@@ -1,4 +1,5 @@
 """BatchNorm and LayerNorm: statistics, running averages, gradients (both tiers), errors, torch."""
+
 import numpy as np
 import pytest
 
@@ -66,9 +67,11 @@ def test_batchnorm_starts_as_identity_at_inference():
 def test_batchnorm_errors_name_the_shapes():
     with pytest.raises(ValueError, match=r"more than one value per channel.*shape \(1, 16\)"):
         BatchNorm().forward(np.zeros((1, 16), np.float32), training=True)
-    BatchNorm().forward(np.zeros((1, 16), np.float32), training=False)           # fine at inference
-    BatchNorm().forward(np.ones((1, 2, 3, 3), np.float32), training=True)        # 9 values per channel
-    with pytest.raises(ValueError, match=r"BatchNorm expected input \(N, D\) or \(N, C, H, W\), got shape \(2, 3, 4\)"):
+    BatchNorm().forward(np.zeros((1, 16), np.float32), training=False)  # fine at inference
+    BatchNorm().forward(np.ones((1, 2, 3, 3), np.float32), training=True)  # 9 values per channel
+    with pytest.raises(
+        ValueError, match=r"BatchNorm expected input \(N, D\) or \(N, C, H, W\), got shape \(2, 3, 4\)"
+    ):
         BatchNorm().forward(np.zeros((2, 3, 4), np.float32))
     layer = BatchNorm()
     layer.forward(np.zeros((2, 3), np.float32))
@@ -102,7 +105,9 @@ def test_normalization_layers_save_and_load(tmp_path, rng):
     path = tmp_path / "norms.npz"
     model.save(path)
     loaded = mdl.load_model(path)
-    np.testing.assert_array_equal(loaded.layers[0].buffers["running_var"], model.layers[0].buffers["running_var"])
+    np.testing.assert_array_equal(
+        loaded.layers[0].buffers["running_var"], model.layers[0].buffers["running_var"]
+    )
     np.testing.assert_allclose(loaded.predict(x), model.predict(x))
 
 
@@ -128,10 +133,13 @@ def test_batchnorm_equals_torch(shape, tier, rng):
     np.testing.assert_allclose(ours.backward(dy), xt.grad.numpy(), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(ours.grads["gamma"], theirs.weight.grad.numpy(), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(ours.grads["beta"], theirs.bias.grad.numpy(), rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(ours.buffers["running_mean"], theirs.running_mean.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        ours.buffers["running_mean"], theirs.running_mean.numpy(), rtol=1e-5, atol=1e-6
+    )
     np.testing.assert_allclose(ours.buffers["running_var"], theirs.running_var.numpy(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(ours.forward(x, training=False), theirs.eval()(xt).detach().numpy(),
-                               rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        ours.forward(x, training=False), theirs.eval()(xt).detach().numpy(), rtol=1e-4, atol=1e-5
+    )
 
 
 def test_layernorm_equals_torch(rng):

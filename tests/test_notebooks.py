@@ -5,13 +5,14 @@ These tests check what nbval cannot see: a cell stored without outputs compares 
 a misspelt ``# NBVAL_IGNORE_OUTPUT`` line silently compares a timing, and a chapter that
 lost its links or its exercises breaks the course without failing any cell.
 """
+
 import importlib.util
 import json
 import re
 from pathlib import Path
 
 import pytest
-from nbval.plugin import comment_markers as NBVAL_MARKERS   # the markers nbval itself reads
+from nbval.plugin import comment_markers as NBVAL_MARKERS  # the markers nbval itself reads
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -29,8 +30,7 @@ def code_cells(notebook):
 
 
 def markdown(notebook):
-    return "\n".join("".join(cell["source"]) for cell in notebook["cells"]
-                     if cell["cell_type"] == "markdown")
+    return "\n".join("".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "markdown")
 
 
 def reading_order():
@@ -49,8 +49,11 @@ def test_the_chapters_are_numbered_from_00_without_gaps():
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_every_code_cell_is_stored_executed(path):
     """nbval compares stored outputs: a cell stored unexecuted would be checked against nothing."""
-    unexecuted = [i for i, cell in enumerate(code_cells(load(path)))
-                  if cell["source"] and cell.get("execution_count") is None]
+    unexecuted = [
+        i
+        for i, cell in enumerate(code_cells(load(path)))
+        if cell["source"] and cell.get("execution_count") is None
+    ]
     assert not unexecuted, f"{path.name}: code cells {unexecuted} have no stored run (make book)"
 
 
@@ -68,7 +71,8 @@ def test_nbval_markers_are_spelt_so_that_nbval_sees_them(path):
                 marker = comment.lstrip("#").strip()
                 assert marker in NBVAL_MARKERS, (
                     f"{path.name}, code cell {index}: {comment!r} is not a marker nbval "
-                    f"recognises; write the marker alone on its line")
+                    f"recognises; write the marker alone on its line"
+                )
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
@@ -76,7 +80,8 @@ def test_no_execution_timestamps_or_errors_are_stored(path):
     for index, cell in enumerate(code_cells(load(path))):
         assert "execution" not in cell.get("metadata", {}), (
             f"{path.name}, code cell {index} stores execution timestamps "
-            f"(re-run it with tools/execute_notebooks.py)")
+            f"(re-run it with tools/execute_notebooks.py)"
+        )
         errors = [o for o in cell.get("outputs", []) if o["output_type"] == "error"]
         assert not errors, f"{path.name}, code cell {index} stores an error: {errors[0]['ename']}"
 
@@ -100,7 +105,8 @@ def test_each_chapter_links_to_its_neighbours(path):
             candidates.append(order[position + step])
         if candidates:
             assert any(f"]({c.name})" in text for c in candidates), (
-                f"{path.name} links to none of {[c.name for c in candidates]}")
+                f"{path.name} links to none of {[c.name for c in candidates]}"
+            )
 
 
 @pytest.mark.parametrize("path", GRADED, ids=lambda p: p.stem)
@@ -125,8 +131,10 @@ PLACEHOLDER = re.compile(r"<(?!https?://)[A-Za-z][^<>\n]*\s[^<>\n]*>")
 
 
 def outputs_text(cell):
-    return "".join("".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))
-                   for o in cell.get("outputs", []))
+    return "".join(
+        "".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))
+        for o in cell.get("outputs", [])
+    )
 
 
 @pytest.mark.parametrize("path", CHAPTERS + [ROOT / "README.md"], ids=lambda p: p.stem)
@@ -142,12 +150,16 @@ def test_no_table_of_unknown_values_is_printed(path):
     for index, cell in enumerate(code_cells(load(path))):
         for line in outputs_text(cell).splitlines():
             assert line.split().count("?") < 2, (
-                f"{path.name}, code cell {index} prints a table of unknowns: {line.strip()!r}")
+                f"{path.name}, code cell {index} prints a table of unknowns: {line.strip()!r}"
+            )
 
 
 def test_every_solutions_notebook_belongs_to_a_chapter():
     """GRADED is derived from solutions/: a solutions notebook without its chapter would drop out unseen."""
-    orphans = [p.name for p in sorted((ROOT / "solutions").glob("*.ipynb"))
-               if not (ROOT / "notebooks" / p.name).exists()]
+    orphans = [
+        p.name
+        for p in sorted((ROOT / "solutions").glob("*.ipynb"))
+        if not (ROOT / "notebooks" / p.name).exists()
+    ]
     assert not orphans, f"solutions without a chapter of the same name: {orphans}"
     assert GRADED, "no chapter has a solutions notebook: the exercise sections would go unchecked"

@@ -1,4 +1,5 @@
 """Optimizers: the first steps equal the documented update rules, worked out by hand."""
+
 import math
 
 import numpy as np
@@ -52,7 +53,7 @@ def test_adam_first_steps(tier):
     np.testing.assert_allclose(out[0], P0 - lr * GRADS[0] / (np.abs(GRADS[0]) + eps), rtol=1e-12)
     m = (1 - b1) * (b1 * GRADS[0] + GRADS[1])
     v = (1 - b2) * (b2 * GRADS[0] ** 2 + GRADS[1] ** 2)
-    step2 = lr * (m / (1 - b1 ** 2)) / (np.sqrt(v / (1 - b2 ** 2)) + eps)
+    step2 = lr * (m / (1 - b1**2)) / (np.sqrt(v / (1 - b2**2)) + eps)
     np.testing.assert_allclose(out[1], out[0] - step2, rtol=1e-12)
 
 
@@ -122,11 +123,16 @@ def test_bad_settings():
 def test_against_torch(name):
     torch = pytest.importorskip("torch")
     ours, theirs = {
-        "sgd_nesterov": (optim.SGD(0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
-                         lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+        "sgd_nesterov": (
+            optim.SGD(0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+            lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+        ),
         "rmsprop": (optim.RMSprop(0.01), lambda p: torch.optim.RMSprop(p, lr=0.01)),
         "adagrad": (optim.Adagrad(0.1), lambda p: torch.optim.Adagrad(p, lr=0.1)),
-        "adam": (optim.Adam(0.01, weight_decay=0.1), lambda p: torch.optim.Adam(p, lr=0.01, weight_decay=0.1)),
+        "adam": (
+            optim.Adam(0.01, weight_decay=0.1),
+            lambda p: torch.optim.Adam(p, lr=0.01, weight_decay=0.1),
+        ),
         "adamw": (optim.AdamW(0.01), lambda p: torch.optim.AdamW(p, lr=0.01)),
     }[name]
     param = torch.tensor(P0, requires_grad=True)
@@ -143,11 +149,17 @@ def test_against_torch(name):
 
 # ------------------------------------------------------------------ Keras's and PyTorch's spellings
 SPELLINGS = [  # (the other library's keywords, minidl's keywords): the same optimizer
-    (optim.Adam, dict(learning_rate=0.02, beta_1=0.8, beta_2=0.95, epsilon=1e-6),
-     dict(lr=0.02, beta1=0.8, beta2=0.95, eps=1e-6)),
+    (
+        optim.Adam,
+        dict(learning_rate=0.02, beta_1=0.8, beta_2=0.95, epsilon=1e-6),
+        dict(lr=0.02, beta1=0.8, beta2=0.95, eps=1e-6),
+    ),
     (optim.Adam, dict(lr=0.02, betas=(0.8, 0.95), eps=1e-6), dict(lr=0.02, beta1=0.8, beta2=0.95, eps=1e-6)),
-    (optim.AdamW, dict(learning_rate=0.02, beta_1=0.7, epsilon=1e-7, weight_decay=0.1),
-     dict(lr=0.02, beta1=0.7, eps=1e-7, weight_decay=0.1)),
+    (
+        optim.AdamW,
+        dict(learning_rate=0.02, beta_1=0.7, epsilon=1e-7, weight_decay=0.1),
+        dict(lr=0.02, beta1=0.7, eps=1e-7, weight_decay=0.1),
+    ),
     (optim.AdamW, dict(betas=[0.7, 0.9]), dict(beta1=0.7, beta2=0.9)),
     (optim.RMSprop, dict(learning_rate=0.01, rho=0.9, epsilon=1e-7), dict(lr=0.01, alpha=0.9, eps=1e-7)),
     (optim.Adagrad, dict(learning_rate=0.1, epsilon=1e-7), dict(lr=0.1, eps=1e-7)),
@@ -174,11 +186,16 @@ def test_a_setting_given_under_both_names_is_an_error():
 
 
 def test_an_unknown_keyword_names_itself_and_what_is_accepted():
-    with pytest.raises(TypeError, match="SGD got unexpected keyword argument.*epsilon; it takes lr, momentum, "
-                                        "nesterov, weight_decay, clipnorm, global_clipnorm, learning_rate$"):
+    with pytest.raises(
+        TypeError,
+        match="SGD got unexpected keyword argument.*epsilon; it takes lr, momentum, "
+        "nesterov, weight_decay, clipnorm, global_clipnorm, learning_rate$",
+    ):
         optim.SGD(0.1, epsilon=1e-7)
-    with pytest.raises(TypeError, match="Adam got unexpected keyword argument.*amsgrad; it takes .*betas, "
-                                        "beta_1, beta_2, epsilon"):
+    with pytest.raises(
+        TypeError,
+        match="Adam got unexpected keyword argument.*amsgrad; it takes .*betas, beta_1, beta_2, epsilon",
+    ):
         optim.Adam(amsgrad=True)
 
 
@@ -187,6 +204,7 @@ def test_the_accepted_spellings_are_the_other_libraries_own():
     ``betas`` one of PyTorch's Adam and AdamW (read from their signatures, when installed)."""
     import inspect
     import os
+
     torch = pytest.importorskip("torch")
     for cls in (optim.Adam, optim.AdamW):
         assert "betas" in inspect.signature(getattr(torch.optim, cls.__name__)).parameters

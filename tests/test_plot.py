@@ -1,4 +1,5 @@
 """Plots: each returns a titled figure with labelled axes, and rejects input it cannot draw."""
+
 import matplotlib
 
 matplotlib.use("Agg")

@@ -5,6 +5,7 @@ little; at least a third of the questions ask to predict or explain a behaviour 
 than to compute a shape or a count. The questions are data (``specs/quiz.toml``); each
 wrong option carries its own feedback (checked in ``test_grading_questions.py``).
 """
+
 from collections import Counter
 
 import pytest

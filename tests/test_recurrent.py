@@ -7,6 +7,7 @@
 * outputs and gradients equal to torch.nn.LSTM / torch.nn.GRU (skipped without torch);
 * Embedding's scatter-add gradient; clear errors for bad inputs.
 """
+
 import functools
 
 import numpy as np
@@ -155,9 +156,15 @@ def test_param_shapes_output_shapes_and_config(cell, blocks):
     assert layer.params["Wx"].shape == (3, blocks * 6) and layer.params["Wh"].shape == (6, blocks * 6)
     assert layer.compute_output_shape((9, 3)) == (9, 6)
     assert cell(6).compute_output_shape((9, 3)) == (6,)
-    assert layer.get_config() == {"units": 6, "return_sequences": True, "dropout": 0.0,
-                                  "recurrent_dropout": 0.0, "name": None,
-                                  "kernel_initializer": "glorot_uniform", "recurrent_initializer": "orthogonal"}
+    assert layer.get_config() == {
+        "units": 6,
+        "return_sequences": True,
+        "dropout": 0.0,
+        "recurrent_dropout": 0.0,
+        "name": None,
+        "kernel_initializer": "glorot_uniform",
+        "recurrent_initializer": "orthogonal",
+    }
     # sequences of another length reuse the same weights
     assert layer.forward(np.zeros((2, 4, 3), np.float32)).shape == (2, 4, 6)
 
@@ -188,6 +195,7 @@ def test_lstm_trains_with_clipnorm_in_sequential():
     """An LSTM learns to output the mean of a sequence; clipnorm sees its gradients."""
     from minidl import layers as L
     from minidl import losses, optim
+
     mdl.seed(0)
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (64, 6, 1)).astype(np.float32)
@@ -204,6 +212,7 @@ def test_embedding_lstm_dense_over_time_steps():
     """Embedding -> LSTM(return_sequences) -> Dense on (N, T, H) -> per-step logits."""
     from minidl import layers as L
     from minidl import losses, optim
+
     mdl.seed(0)
     ids = np.random.default_rng(0).integers(0, 7, (4, 5))
     model = mdl.Sequential([Embedding(7, 3), LSTM(6, return_sequences=True), L.Dense(7)])
@@ -279,7 +288,9 @@ def test_embedding_rejects_ids_outside_the_table():
 
 def test_embedding_rejects_non_integer_ids_but_accepts_integral_floats():
     layer = Embedding(10, 3)
-    with pytest.raises(TypeError, match=r"integer token ids, got dtype float32 with non-integer values \(e.g. 1.5\)"):
+    with pytest.raises(
+        TypeError, match=r"integer token ids, got dtype float32 with non-integer values \(e.g. 1.5\)"
+    ):
         layer.forward(np.array([[1.5, 2.0]], np.float32))
     with pytest.raises(TypeError, match="integer token ids, got dtype <U1"):
         layer.forward(np.array([["a", "b"]]))
@@ -289,24 +300,43 @@ def test_embedding_rejects_non_integer_ids_but_accepts_integral_floats():
 
 def test_save_and_load_round_trip(tmp_path):
     from minidl import layers as L
+
     mdl.seed(0)
-    model = mdl.Sequential([Embedding(7, 3), GRU(5, return_sequences=True), SimpleRNN(4, return_sequences=True),
-                            LSTM(4), L.Dense(2)], input_shape=(6,))
+    model = mdl.Sequential(
+        [
+            Embedding(7, 3),
+            GRU(5, return_sequences=True),
+            SimpleRNN(4, return_sequences=True),
+            LSTM(4),
+            L.Dense(2),
+        ],
+        input_shape=(6,),
+    )
     ids = np.random.default_rng(0).integers(0, 7, (3, 6))
     model.save(tmp_path / "model.npz")
     loaded = mdl.load_model(tmp_path / "model.npz")
-    assert [type(layer).__name__ for layer in loaded.layers] == ["Embedding", "GRU", "SimpleRNN", "LSTM", "Dense"]
+    assert [type(layer).__name__ for layer in loaded.layers] == [
+        "Embedding",
+        "GRU",
+        "SimpleRNN",
+        "LSTM",
+        "Dense",
+    ]
     assert loaded.layers[1].return_sequences and not loaded.layers[3].return_sequences
     np.testing.assert_array_equal(loaded.predict(ids), model.predict(ids))
 
 
 # ------------------------------------------------------------------ Keras's dropout and recurrent_dropout
-@pytest.mark.parametrize("make_layer", [
-    lambda: LSTM(4, dropout=0.3, recurrent_dropout=0.4, return_sequences=True),
-    lambda: LSTM(3, dropout=0.5),
-    lambda: SimpleRNN(3, recurrent_dropout=0.5),
-    lambda: GRU(3, dropout=0.4, return_sequences=True),
-], ids=["lstm-both", "lstm-input", "rnn-recurrent", "gru-input"])
+@pytest.mark.parametrize(
+    "make_layer",
+    [
+        lambda: LSTM(4, dropout=0.3, recurrent_dropout=0.4, return_sequences=True),
+        lambda: LSTM(3, dropout=0.5),
+        lambda: SimpleRNN(3, recurrent_dropout=0.5),
+        lambda: GRU(3, dropout=0.4, return_sequences=True),
+    ],
+    ids=["lstm-both", "lstm-input", "rnn-recurrent", "gru-input"],
+)
 def test_dropout_gradients(make_layer, tier, rng):
     report = check_layer(make_layer(), rng.standard_normal((3, 5, 2)), training=True)
     assert report.passed, str(report)
@@ -321,11 +351,12 @@ def test_input_dropout_is_one_mask_per_sample_for_every_step(tier, rng):
     mdl.seed(0)
     mask = (mdl.backend.rng().random((4, 1, 3)) >= 0.5) / 0.5
     np.testing.assert_allclose(y, layer.forward((x * mask).astype(np.float32)), rtol=1e-5, atol=1e-6)
-    np.testing.assert_array_equal(layer.forward(x), layer.forward(x))      # inference: no mask
+    np.testing.assert_array_equal(layer.forward(x), layer.forward(x))  # inference: no mask
 
 
 def test_recurrent_dropout_masks_the_state_where_it_meets_wh(tier, rng):
     from minidl.layers.recurrent import lstm_step_forward
+
     x = rng.standard_normal((4, 6, 3))
     layer = LSTM(5, recurrent_dropout=0.4, return_sequences=True)
     layer.build((6, 3), dtype=np.float64)

@@ -11,6 +11,7 @@ on whichever tier is in use. Here:
 * a whole layer gives the same numbers on the reference and the Numba tier (float64);
 * the plain steps pass a finite-difference gradient check, every input and parameter.
 """
+
 import numpy as np
 import pytest
 
@@ -18,16 +19,34 @@ import minidl as mdl
 from minidl import backend
 from minidl.gradcheck import numerical_gradient, rel_error
 from minidl.kernels import reference
-from minidl.layers.recurrent import (GRU, LSTM, SimpleRNN, gru_step_backward, gru_step_forward,
-                                     lstm_step_backward, lstm_step_forward, rnn_step_backward,
-                                     rnn_step_forward)
+from minidl.layers.recurrent import (
+    GRU,
+    LSTM,
+    SimpleRNN,
+    gru_step_backward,
+    gru_step_forward,
+    lstm_step_backward,
+    lstm_step_forward,
+    rnn_step_backward,
+    rnn_step_forward,
+)
 
 TIERS = [
     pytest.param("reference", id="reference"),
-    pytest.param("numba", id="numba", marks=pytest.mark.skipif(
-        not backend.numba_available(), reason="numba is not installed (the Numba tier is optional)")),
-    pytest.param("gpu", id="gpu", marks=pytest.mark.skipif(
-        not backend.gpu_available(), reason="no CUDA device (the CuPy tier is optional)")),
+    pytest.param(
+        "numba",
+        id="numba",
+        marks=pytest.mark.skipif(
+            not backend.numba_available(), reason="numba is not installed (the Numba tier is optional)"
+        ),
+    ),
+    pytest.param(
+        "gpu",
+        id="gpu",
+        marks=pytest.mark.skipif(
+            not backend.gpu_available(), reason="no CUDA device (the CuPy tier is optional)"
+        ),
+    ),
 ]
 SHAPES = [(1, 1, 1), (3, 4, 5), (5, 7, 19)]  # (N, D, H); H = 19 exercises SIMD loop tails
 TOL = dict(rtol=1e-11, atol=1e-13)  # float64; the kernels' sigmoid is 1/(1+e^-x), the step's tanh-based
@@ -38,8 +57,10 @@ def kernel_module(tier):
         return reference
     if tier == "numba":
         from minidl.kernels import cpu
+
         return cpu
     from minidl.kernels import gpu
+
     return gpu
 
 
@@ -47,6 +68,7 @@ def on_tier(tier, *arrays):
     """The arrays on the tier's device (CuPy for "gpu"), as float64."""
     if tier == "gpu":
         import cupy
+
         return [cupy.asarray(a) for a in arrays]
     return arrays
 
@@ -135,8 +157,9 @@ def test_gru_step_equals_fused_kernels(tier, N, D, H, with_state):
 
 
 # ---------------------------------------------------------------- whole layers: both paths agree
-@pytest.mark.skipif(not backend.numba_available(),
-                    reason="numba is not installed (the Numba tier is optional)")
+@pytest.mark.skipif(
+    not backend.numba_available(), reason="numba is not installed (the Numba tier is optional)"
+)
 @pytest.mark.parametrize("cell", [SimpleRNN, LSTM, GRU], ids=lambda c: c.__name__)
 @pytest.mark.parametrize("N, T, D, H", [(1, 1, 1, 1), (4, 6, 3, 5), (3, 9, 7, 19)])
 @pytest.mark.parametrize("return_sequences", [False, True], ids=["last", "sequences"])
@@ -205,8 +228,18 @@ def _steps_along_the_sequence(cell, layer, x, dy):
     return np.stack(ys, axis=1), dx, grads
 
 
-@pytest.mark.parametrize("tier", ["numpy", pytest.param("numba", marks=pytest.mark.skipif(
-    not backend.numba_available(), reason="numba is not installed (the Numba tier is optional)"))])
+@pytest.mark.parametrize(
+    "tier",
+    [
+        "numpy",
+        pytest.param(
+            "numba",
+            marks=pytest.mark.skipif(
+                not backend.numba_available(), reason="numba is not installed (the Numba tier is optional)"
+            ),
+        ),
+    ],
+)
 @pytest.mark.parametrize("cell", [SimpleRNN, LSTM, GRU], ids=lambda c: c.__name__)
 def test_the_layer_equals_the_plain_steps_along_the_sequence(tier, cell):
     """What the student reads (the steps) is what the layer computes, on every tier."""
@@ -245,8 +278,14 @@ def test_lstm_step_gradients_match_finite_differences(N, D, H, with_state):
 
     _, _, cache = lstm_step_forward(*inputs)
     dx, dh_prev, dc_prev, dWx, dWh, db = lstm_step_backward(dh, dc, cache)
-    for name, analytic, wrt in [("x_t", dx, x_t), ("h_prev", dh_prev, h_prev), ("c_prev", dc_prev, c_prev),
-                                ("Wx", dWx, Wx), ("Wh", dWh, Wh), ("b", db, b)]:
+    for name, analytic, wrt in [
+        ("x_t", dx, x_t),
+        ("h_prev", dh_prev, h_prev),
+        ("c_prev", dc_prev, c_prev),
+        ("Wx", dWx, Wx),
+        ("Wh", dWh, Wh),
+        ("b", db, b),
+    ]:
         error = rel_error(analytic, numerical_gradient(scalar, wrt))
         assert error < 1e-7, f"lstm_step_backward d{name}: relative error {error:.1e}, expected < 1e-7"
 
@@ -264,8 +303,14 @@ def test_gru_step_gradients_match_finite_differences(N, D, H, with_state):
 
     _, cache = gru_step_forward(*inputs)
     dx, dh_prev, dWx, dWh, dbx, dbh = gru_step_backward(dh, cache)
-    for name, analytic, wrt in [("x_t", dx, x_t), ("h_prev", dh_prev, h_prev), ("Wx", dWx, Wx),
-                                ("Wh", dWh, Wh), ("bx", dbx, bx), ("bh", dbh, bh)]:
+    for name, analytic, wrt in [
+        ("x_t", dx, x_t),
+        ("h_prev", dh_prev, h_prev),
+        ("Wx", dWx, Wx),
+        ("Wh", dWh, Wh),
+        ("bx", dbx, bx),
+        ("bh", dbh, bh),
+    ]:
         error = rel_error(analytic, numerical_gradient(scalar, wrt))
         assert error < 1e-7, f"gru_step_backward d{name}: relative error {error:.1e}, expected < 1e-7"
 
@@ -282,8 +327,13 @@ def test_rnn_step_gradients_match_finite_differences(N, D, H):
 
     _, cache = rnn_step_forward(*inputs)
     dx, dh_prev, dWx, dWh, db = rnn_step_backward(dh, cache)
-    for name, analytic, wrt in [("x_t", dx, x_t), ("h_prev", dh_prev, h_prev), ("Wx", dWx, Wx),
-                                ("Wh", dWh, Wh), ("b", db, b)]:
+    for name, analytic, wrt in [
+        ("x_t", dx, x_t),
+        ("h_prev", dh_prev, h_prev),
+        ("Wx", dWx, Wx),
+        ("Wh", dWh, Wh),
+        ("b", db, b),
+    ]:
         error = rel_error(analytic, numerical_gradient(scalar, wrt))
         assert error < 1e-7, f"rnn_step_backward d{name}: relative error {error:.1e}, expected < 1e-7"
 

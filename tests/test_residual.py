@@ -1,5 +1,6 @@
 """Residual (skip connections), the ResNet builder and the initializers: gradients in
 float64 (both tiers), PyTorch as an oracle, saving, freezing, shape errors."""
+
 import numpy as np
 import pytest
 
@@ -14,9 +15,17 @@ def _dense_block(width):
 
 def _conv_block(c_in, c_out, stride):
     projection = [L.Conv2D(c_out, 1, stride=stride, use_bias=False), L.BatchNorm()]
-    return L.Residual([L.Conv2D(c_out, 3, stride=stride, padding=1, use_bias=False), L.BatchNorm(), L.ReLU(),
-                       L.Conv2D(c_out, 3, padding=1, use_bias=False), L.BatchNorm()],
-                      shortcut=projection if (stride != 1 or c_in != c_out) else None, activation="relu")
+    return L.Residual(
+        [
+            L.Conv2D(c_out, 3, stride=stride, padding=1, use_bias=False),
+            L.BatchNorm(),
+            L.ReLU(),
+            L.Conv2D(c_out, 3, padding=1, use_bias=False),
+            L.BatchNorm(),
+        ],
+        shortcut=projection if (stride != 1 or c_in != c_out) else None,
+        activation="relu",
+    )
 
 
 # ------------------------------------------------------------------ gradients
@@ -27,7 +36,9 @@ def test_dense_residual_gradients(tier, rng):
 
 @pytest.mark.parametrize("c_in, c_out, stride", [(3, 3, 1), (2, 4, 2), (2, 4, 1)])
 def test_conv_residual_gradients(c_in, c_out, stride, tier, rng):
-    report = check_layer(_conv_block(c_in, c_out, stride), rng.standard_normal((3, c_in, 6, 6)), training=True)
+    report = check_layer(
+        _conv_block(c_in, c_out, stride), rng.standard_normal((3, c_in, 6, 6)), training=True
+    )
     assert report.passed, report
 
 
@@ -60,19 +71,32 @@ def test_conv_residual_equals_torch(rng):
     class Block(nn.Module):
         def __init__(self):
             super().__init__()
-            self.conv1, self.bn1 = nn.Conv2d(2, 4, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(4, momentum=0.1)
+            self.conv1, self.bn1 = (
+                nn.Conv2d(2, 4, 3, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(4, momentum=0.1),
+            )
             self.conv2, self.bn2 = nn.Conv2d(4, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4, momentum=0.1)
-            self.proj, self.bn_proj = nn.Conv2d(2, 4, 1, stride=2, bias=False), nn.BatchNorm2d(4, momentum=0.1)
+            self.proj, self.bn_proj = (
+                nn.Conv2d(2, 4, 1, stride=2, bias=False),
+                nn.BatchNorm2d(4, momentum=0.1),
+            )
 
         def forward(self, x):
             h = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
             return torch.relu(h + self.bn_proj(self.proj(x)))
 
     theirs = Block()
-    pairs = {"block.0.W": theirs.conv1.weight, "block.1.gamma": theirs.bn1.weight, "block.1.beta": theirs.bn1.bias,
-             "block.3.W": theirs.conv2.weight, "block.4.gamma": theirs.bn2.weight, "block.4.beta": theirs.bn2.bias,
-             "shortcut.0.W": theirs.proj.weight, "shortcut.1.gamma": theirs.bn_proj.weight,
-             "shortcut.1.beta": theirs.bn_proj.bias}
+    pairs = {
+        "block.0.W": theirs.conv1.weight,
+        "block.1.gamma": theirs.bn1.weight,
+        "block.1.beta": theirs.bn1.bias,
+        "block.3.W": theirs.conv2.weight,
+        "block.4.gamma": theirs.bn2.weight,
+        "block.4.beta": theirs.bn2.bias,
+        "shortcut.0.W": theirs.proj.weight,
+        "shortcut.1.gamma": theirs.bn_proj.weight,
+        "shortcut.1.beta": theirs.bn_proj.bias,
+    }
     assert sorted(pairs) == sorted(ours.params)
     with torch.no_grad():
         for key, p in pairs.items():
@@ -86,10 +110,12 @@ def test_conv_residual_equals_torch(rng):
     np.testing.assert_allclose(ours.backward(dy), xt.grad.numpy(), rtol=1e-4, atol=1e-4)
     for key, p in pairs.items():
         np.testing.assert_allclose(ours.grads[key], p.grad.numpy(), rtol=1e-4, atol=1e-4, err_msg=key)
-    np.testing.assert_allclose(ours.buffers["shortcut.1.running_var"], theirs.bn_proj.running_var.numpy(),
-                               rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(ours.forward(x, training=False), theirs.eval()(xt).detach().numpy(),
-                               rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        ours.buffers["shortcut.1.running_var"], theirs.bn_proj.running_var.numpy(), rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        ours.forward(x, training=False), theirs.eval()(xt).detach().numpy(), rtol=1e-4, atol=1e-5
+    )
 
 
 def test_dense_residual_equals_torch(rng):
@@ -152,7 +178,9 @@ def test_resnet_saves_and_loads(tmp_path, rng):
     model.save(tmp_path / "resnet.npz")
     loaded = mdl.load_model(tmp_path / "resnet.npz")
     np.testing.assert_allclose(loaded.predict(x), model.predict(x), rtol=1e-6)
-    assert [type(layer).__name__ for layer in loaded.layers] == [type(layer).__name__ for layer in model.layers]
+    assert [type(layer).__name__ for layer in loaded.layers] == [
+        type(layer).__name__ for layer in model.layers
+    ]
     assert loaded.layers[3].block[0].trainable is False
     assert loaded.layers[4].shortcut and not loaded.layers[3].shortcut
     assert loaded.count_params() == model.count_params()
@@ -168,11 +196,19 @@ def test_resnet_shapes_and_counts():
 
 
 # ------------------------------------------------------------------ initializers
-@pytest.mark.parametrize("name, variance", [
-    ("glorot_uniform", lambda i, o: 2 / (i + o)), ("glorot_normal", lambda i, o: 2 / (i + o)),
-    ("he_uniform", lambda i, o: 2 / i), ("he_normal", lambda i, o: 2 / i),
-    ("lecun_uniform", lambda i, o: 1 / i), ("lecun_normal", lambda i, o: 1 / i),
-    ("random_normal", lambda i, o: 0.05 ** 2), ("random_uniform", lambda i, o: 0.05 ** 2 / 3)])
+@pytest.mark.parametrize(
+    "name, variance",
+    [
+        ("glorot_uniform", lambda i, o: 2 / (i + o)),
+        ("glorot_normal", lambda i, o: 2 / (i + o)),
+        ("he_uniform", lambda i, o: 2 / i),
+        ("he_normal", lambda i, o: 2 / i),
+        ("lecun_uniform", lambda i, o: 1 / i),
+        ("lecun_normal", lambda i, o: 1 / i),
+        ("random_normal", lambda i, o: 0.05**2),
+        ("random_uniform", lambda i, o: 0.05**2 / 3),
+    ],
+)
 def test_initializer_variances(name, variance):
     mdl.seed(0)
     w = initializers.get(name)((400, 300), 400, 300, np.float64)
@@ -180,7 +216,9 @@ def test_initializer_variances(name, variance):
     assert abs(w.mean()) < 0.01 * np.sqrt(variance(400, 300))
 
 
-@pytest.mark.parametrize("mode, distribution", [("fan_in", "normal"), ("fan_out", "uniform"), ("fan_avg", "normal")])
+@pytest.mark.parametrize(
+    "mode, distribution", [("fan_in", "normal"), ("fan_out", "uniform"), ("fan_avg", "normal")]
+)
 def test_variance_scaling(mode, distribution):
     mdl.seed(0)
     w = initializers.variance_scaling(2.0, mode, distribution)((300, 500), 300, 500, np.float64)
@@ -209,6 +247,7 @@ def test_orthogonal_and_layers_take_initializers_by_name():
 
 def test_recurrent_layers_take_initializers_by_name_and_keep_their_defaults():
     from minidl.layers.recurrent import orthogonal
+
     mdl.seed(0)
     default = L.LSTM(3)
     default.build((4, 2))

@@ -5,6 +5,7 @@ more must end with identical weights (same seed, same data, shuffling on, dropou
 the optimizer's state (step counts, moments, velocity) and the random stream that orders
 the data and draws the dropout masks are part of what ``save`` keeps.
 """
+
 import numpy as np
 import pytest
 
@@ -31,10 +32,14 @@ OPTIMIZERS = {
 
 def fresh_model(make_optimizer):
     mdl.seed(0)
-    model = mdl.Sequential([L.Dense(16, activation="relu"), L.Dropout(0.2), L.BatchNorm(),
-                            L.Dense(3)], input_shape=(4,))
-    model.compile(optimizer=make_optimizer(),
-                  loss=losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    model = mdl.Sequential(
+        [L.Dense(16, activation="relu"), L.Dropout(0.2), L.BatchNorm(), L.Dense(3)], input_shape=(4,)
+    )
+    model.compile(
+        optimizer=make_optimizer(),
+        loss=losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     return model
 
 
@@ -48,7 +53,7 @@ def test_save_load_fit_continues_bit_identically(tmp_path, name):
     first.fit(x, y, epochs=3, batch_size=16, verbose=0)
     first.save(tmp_path / "run.npz")
     del first
-    mdl.backend.rng().random(10)   # other work in between moves the stream; resuming must not care
+    mdl.backend.rng().random(10)  # other work in between moves the stream; resuming must not care
     resumed = mdl.load_model(tmp_path / "run.npz")
     assert resumed.epochs_completed == 3
     history = resumed.fit(x, y, epochs=5, batch_size=16, verbose=0, initial_epoch=3)
@@ -79,8 +84,14 @@ def test_checkpoint_files_resume_exactly(tmp_path):
     uninterrupted.fit(x, y, epochs=4, batch_size=16, verbose=0)
 
     model = fresh_model(OPTIMIZERS["adam"])
-    model.fit(x, y, epochs=4, batch_size=16, verbose=0,
-              callbacks=[callbacks.ModelCheckpoint(str(tmp_path / "ckpt-{epoch}.npz"), monitor="loss")])
+    model.fit(
+        x,
+        y,
+        epochs=4,
+        batch_size=16,
+        verbose=0,
+        callbacks=[callbacks.ModelCheckpoint(str(tmp_path / "ckpt-{epoch}.npz"), monitor="loss")],
+    )
     resumed = mdl.load_model(tmp_path / "ckpt-2.npz")
     resumed.fit(x, y, epochs=4, batch_size=16, verbose=0, initial_epoch=resumed.epochs_completed)
     for a, b in zip(resumed.get_weights(), uninterrupted.get_weights()):
@@ -121,15 +132,23 @@ def test_a_learning_rate_schedule_resumes_with_initial_epoch(tmp_path):
     x, y = blobs()
     schedule = optim.StepDecay(0.05, step_size=2, gamma=0.5)
     uninterrupted = fresh_model(OPTIMIZERS["sgd-momentum"])
-    uninterrupted.fit(x, y, epochs=5, batch_size=16, verbose=0,
-                      callbacks=[callbacks.LearningRateScheduler(schedule)])
+    uninterrupted.fit(
+        x, y, epochs=5, batch_size=16, verbose=0, callbacks=[callbacks.LearningRateScheduler(schedule)]
+    )
     first = fresh_model(OPTIMIZERS["sgd-momentum"])
     first.fit(x, y, epochs=3, batch_size=16, verbose=0, callbacks=[callbacks.LearningRateScheduler(schedule)])
     first.save(tmp_path / "run.npz")
     resumed = mdl.load_model(tmp_path / "run.npz")
     assert resumed.optimizer.lr == schedule(2)
-    history = resumed.fit(x, y, epochs=5, batch_size=16, verbose=0, initial_epoch=resumed.epochs_completed,
-                          callbacks=[callbacks.LearningRateScheduler(schedule)])
+    history = resumed.fit(
+        x,
+        y,
+        epochs=5,
+        batch_size=16,
+        verbose=0,
+        initial_epoch=resumed.epochs_completed,
+        callbacks=[callbacks.LearningRateScheduler(schedule)],
+    )
     assert history.history["lr"] == [schedule(3), schedule(4)]
     for a, b in zip(resumed.get_weights(), uninterrupted.get_weights()):
         np.testing.assert_array_equal(a, b)

@@ -1,4 +1,5 @@
 """Spoken digits: the bundled set and its loader, the feature pipeline, and the generator script."""
+
 import shutil
 import subprocess
 import sys
@@ -32,12 +33,11 @@ def test_train_and_test_share_no_voice():
     assert not set(voices) & set(test_voices)
     assert len(set(voices)) == 20
     counts = {v: int(np.sum(voices == v)) for v in set(voices)}
-    assert set(counts.values()) == {70}, counts          # 10 digits x 7 accents per voice
+    assert set(counts.values()) == {70}, counts  # 10 digits x 7 accents per voice
 
 
 def test_other_held_out_voices_and_clear_errors(tmp_path):
-    (x, y, v), (xt, yt, vt) = datasets.load_spoken_digits(test_voices=["m1", "whisper"],
-                                                          return_voices=True)
+    (x, y, v), (xt, yt, vt) = datasets.load_spoken_digits(test_voices=["m1", "whisper"], return_voices=True)
     assert len(xt) == 140 and set(vt) == {"m1", "whisper"} and "m1" not in set(v)
     assert len(x) + len(xt) == 1680
     with pytest.raises(ValueError, match=r"unknown test voices \['nobody'\].*expected names from"):
@@ -75,10 +75,10 @@ def test_stored_audio_gives_the_stored_features():
 # --------------------------------------------------------------------------- the features
 def test_frame_signal_shapes_contents_and_edges():
     x = np.arange(10.0)
-    frames = audio.frame_signal(x, frame_length=4, hop_length=3)     # starts 0, 3, 6
+    frames = audio.frame_signal(x, frame_length=4, hop_length=3)  # starts 0, 3, 6
     assert frames.shape == (3, 4)
     assert np.array_equal(frames, [[0, 1, 2, 3], [3, 4, 5, 6], [6, 7, 8, 9]])
-    frames = audio.frame_signal(np.arange(11.0), 4, 3)               # sample 10 left out
+    frames = audio.frame_signal(np.arange(11.0), 4, 3)  # sample 10 left out
     assert frames.shape == (3, 4) and frames.max() == 9
     padded = audio.frame_signal(np.arange(11.0), 4, 3, pad_end=True)  # starts 0, 3, 6, 9
     assert padded.shape == (4, 4)
@@ -87,7 +87,7 @@ def test_frame_signal_shapes_contents_and_edges():
     batch = np.random.default_rng(0).standard_normal((2, 5, 6400))
     frames = audio.frame_signal(batch)
     assert frames.shape == (2, 5, 49, 256)
-    assert np.array_equal(frames[1, 3, 7], batch[1, 3, 7 * 128: 7 * 128 + 256])
+    assert np.array_equal(frames[1, 3, 7], batch[1, 3, 7 * 128 : 7 * 128 + 256])
     frames[0, 0, 0, 0] = 1e9
     assert batch.max() < 1e9, "frames must be a copy"
     with pytest.raises(ValueError, match="3 samples is shorter than one frame of 4"):
@@ -106,8 +106,12 @@ def test_power_spectrum_matches_a_direct_dft():
     for n_fft in (12, 20):
         n = np.arange(n_fft)
         padded = np.concatenate([frame, np.zeros((2, n_fft - 12))], axis=1)
-        dft = np.array([[np.sum(row * np.exp(-2j * np.pi * k * n / n_fft)) for k in range(n_fft // 2 + 1)]
-                        for row in padded])
+        dft = np.array(
+            [
+                [np.sum(row * np.exp(-2j * np.pi * k * n / n_fft)) for k in range(n_fft // 2 + 1)]
+                for row in padded
+            ]
+        )
         assert np.allclose(audio.power_spectrum(frame, n_fft), np.abs(dft) ** 2 / n_fft, atol=1e-10)
     # Parseval: the full periodogram sums to the frame's energy
     full = np.abs(np.fft.fft(frame[0])) ** 2 / 12
@@ -131,16 +135,16 @@ def test_mel_filterbank_rows_are_triangles_that_tile_the_band():
     assert np.allclose(fb[np.arange(32), centres], 1.0), "each filter peaks at exactly 1"
     for m, row in enumerate(fb):
         support = np.flatnonzero(row)
-        assert np.all(row[support[0]: support[-1] + 1] > 0), "one contiguous support"
-        rising, falling = row[support[0]: centres[m] + 1], row[centres[m]: support[-1] + 1]
+        assert np.all(row[support[0] : support[-1] + 1] > 0), "one contiguous support"
+        rising, falling = row[support[0] : centres[m] + 1], row[centres[m] : support[-1] + 1]
         assert np.all(np.diff(rising) > 0) and np.all(np.diff(falling) < 0)
-        for side in (rising, falling):              # straight edges: constant slope
+        for side in (rising, falling):  # straight edges: constant slope
             assert np.allclose(np.diff(side, 2), 0, atol=1e-12)
-        if 0 < m < 31:                              # a triangle ends where each neighbour peaks
+        if 0 < m < 31:  # a triangle ends where each neighbour peaks
             assert row[centres[m - 1]] == 0 and row[centres[m + 1]] == 0
             assert support[0] == centres[m - 1] + 1 and support[-1] == centres[m + 1] - 1
     total = fb.sum(axis=0)
-    assert np.allclose(total[centres[0]: centres[-1] + 1], 1.0), "filters must sum to 1 inside the band"
+    assert np.allclose(total[centres[0] : centres[-1] + 1], 1.0), "filters must sum to 1 inside the band"
     widths = np.diff(centres)
     assert widths[-1] > 3 * widths[1], "filters widen toward high frequencies"
     with pytest.raises(ValueError, match="too narrow for n_fft=64"):
@@ -161,8 +165,9 @@ def test_log_mel_of_a_pure_tone_peaks_in_the_band_around_it(frequency):
     louder = audio.log_mel_spectrogram(2 * tone)
     above_floor = log_mel > audio.FLOOR_DB + 10
     assert above_floor[:, expected].all()
-    assert np.allclose((louder - log_mel)[above_floor], 20 * np.log10(2), atol=1e-6), \
+    assert np.allclose((louder - log_mel)[above_floor], 20 * np.log10(2), atol=1e-6), (
         "twice the amplitude = +6 dB in every band above the floor"
+    )
 
 
 def test_log_mel_floor_keeps_silence_finite():
@@ -186,13 +191,30 @@ def test_mfcc_is_an_orthonormal_dct_ii():
 
 
 # --------------------------------------------------------------------------- the generator
-@pytest.mark.skipif(shutil.which("espeak-ng") is None,
-                    reason="espeak-ng is not installed: the generator script cannot run")
+@pytest.mark.skipif(
+    shutil.which("espeak-ng") is None, reason="espeak-ng is not installed: the generator script cannot run"
+)
 def test_generator_makes_a_file_the_loader_reads(tmp_path):
     out = tmp_path / "two.npz"
-    subprocess.run([sys.executable, str(GENERATOR), "--out", str(out), "--voices", "m1", "f4",
-                    "--accents", "en-us", "--digits", "3", "--quiet"], check=True, cwd=tmp_path,
-                   timeout=120)
+    subprocess.run(
+        [
+            sys.executable,
+            str(GENERATOR),
+            "--out",
+            str(out),
+            "--voices",
+            "m1",
+            "f4",
+            "--accents",
+            "en-us",
+            "--digits",
+            "3",
+            "--quiet",
+        ],
+        check=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
     with np.load(out) as data:
         assert data["features"].shape == (2, 49, 32) and data["features"].dtype == np.uint8
         assert data["audio"].shape == (2, 6400) and data["audio"].dtype == np.int16
@@ -209,7 +231,7 @@ def test_generator_makes_a_file_the_loader_reads(tmp_path):
     # bundled clip of "three" by m1 in en-us, sample for sample.
     with np.load(ROOT / "minidl/datasets/data/spoken_digits.npz") as bundled:
         if str(bundled["espeak_version"]) != version:
-            return                                  # another espeak-ng speaks differently
+            return  # another espeak-ng speaks differently
         rows = bundled["audio_index"]
         names = bundled["voices"][bundled["voice"][rows]]
         accents = bundled["accents"][bundled["accent"][rows]]

@@ -3,6 +3,7 @@
 Every case asserts the exception (or warning) type and the words that make the message
 actionable; cases that touch files also check that nothing on disk was lost.
 """
+
 import os
 import warnings
 
@@ -30,16 +31,21 @@ def probabilities(n=16, k=10, seed=0):
 
 
 # ------------------------------------------------------------------ losses in Keras's order
-@pytest.mark.parametrize("loss", [losses.CategoricalCrossentropy(), losses.BinaryCrossentropy()],
-                         ids=lambda loss: type(loss).__name__)
+@pytest.mark.parametrize(
+    "loss",
+    [losses.CategoricalCrossentropy(), losses.BinaryCrossentropy()],
+    ids=lambda loss: type(loss).__name__,
+)
 def test_loss_arguments_in_keras_order_warn(loss):
     p = probabilities()
     labels = np.random.default_rng(1).integers(0, 10, len(p))
     t = mdl.utils.to_categorical(labels, 10)
-    with pytest.warns(UserWarning, match=r"first argument .* looks like targets.*call loss\(y_pred, y_true\)"):
+    with pytest.warns(
+        UserWarning, match=r"first argument .* looks like targets.*call loss\(y_pred, y_true\)"
+    ):
         swapped = loss(t, p)
     with warnings.catch_warnings():
-        warnings.simplefilter("error")                      # the right order: no warning
+        warnings.simplefilter("error")  # the right order: no warning
         right = type(loss)()(p, t)
     assert swapped != right
 
@@ -61,11 +67,15 @@ def test_mse_is_symmetric_and_never_warns():
 def test_channels_last_images_into_a_channels_first_net():
     x = np.zeros((64, 28, 28, 1), np.float32)
     y = np.zeros(64, np.int64)
-    model = mdl.Sequential([L.Conv2D(4, 3, padding="same"), L.ReLU(), L.MaxPool2D(2), L.Flatten(),
-                            L.Dense(10)])
+    model = mdl.Sequential(
+        [L.Conv2D(4, 3, padding="same"), L.ReLU(), L.MaxPool2D(2), L.Flatten(), L.Dense(10)]
+    )
     model.compile(optimizer="adam", loss=losses.SparseCategoricalCrossentropy(from_logits=True))
-    with pytest.raises(ValueError, match=r"\(N, 28, 28, 1\) looks channels-last.*expects \(N, C, H, W\)"
-                                         r".*data_format='channels_last'.*x\.transpose\(0, 3, 1, 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"\(N, 28, 28, 1\) looks channels-last.*expects \(N, C, H, W\)"
+        r".*data_format='channels_last'.*x\.transpose\(0, 3, 1, 2\)",
+    ):
         model.fit(x, y, epochs=1, verbose=0)
     with pytest.raises(ValueError, match=r"input_shape \(N, 32, 32, 3\) looks channels-last"):
         mdl.Sequential([L.Conv2D(4, 3)], input_shape=(32, 32, 3))
@@ -73,14 +83,20 @@ def test_channels_last_images_into_a_channels_first_net():
 
 def test_channels_last_images_into_a_built_channels_first_net():
     model = mdl.Sequential([L.Conv2D(4, 3), L.Flatten(), L.Dense(2)], input_shape=(3, 16, 16))
-    with pytest.raises(ValueError, match=r"built for inputs \(N, 3, 16, 16\), got shape \(2, 16, 16, 3\)"
-                                         r".*channels-last.*x\.transpose\(0, 3, 1, 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"built for inputs \(N, 3, 16, 16\), got shape \(2, 16, 16, 3\)"
+        r".*channels-last.*x\.transpose\(0, 3, 1, 2\)",
+    ):
         model.predict(np.zeros((2, 16, 16, 3), np.float32))
 
 
 def test_pooling_that_does_not_fit_mentions_the_layout():
-    with pytest.raises(ValueError, match=r"pool 2x2 does not fit the input 30x1.*channels-last.*"
-                                         r"data_format='channels_last'.*x\.transpose\(0, 3, 1, 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"pool 2x2 does not fit the input 30x1.*channels-last.*"
+        r"data_format='channels_last'.*x\.transpose\(0, 3, 1, 2\)",
+    ):
         L.MaxPool2D(2).forward(np.zeros((2, 8, 30, 1), np.float32))
     with pytest.raises(ValueError, match=r"kernel 3x3 is larger.*channels-last"):
         L.Conv2D(4, 3).forward(np.zeros((2, 28, 28, 1), np.float32))
@@ -95,12 +111,15 @@ def test_a_pool_that_simply_does_not_fit_gets_no_layout_hint():
 
 
 # ------------------------------------------------------------------ fit, predict, evaluate
-@pytest.mark.parametrize("epochs, error, words", [
-    (0, ValueError, r"epochs=0 trains nothing.*at least 1"),
-    (-1, ValueError, r"epochs=-1 trains nothing"),
-    (2.5, TypeError, r"epochs must be a whole number.*epochs=5, got 2\.5"),
-    ("3", TypeError, r"epochs must be a whole number"),
-])
+@pytest.mark.parametrize(
+    "epochs, error, words",
+    [
+        (0, ValueError, r"epochs=0 trains nothing.*at least 1"),
+        (-1, ValueError, r"epochs=-1 trains nothing"),
+        (2.5, TypeError, r"epochs must be a whole number.*epochs=5, got 2\.5"),
+        ("3", TypeError, r"epochs must be a whole number"),
+    ],
+)
 def test_bad_epochs(epochs, error, words):
     x, y = data()
     model = mlp()
@@ -142,8 +161,9 @@ def test_metrics_as_one_string():
     x = np.random.default_rng(0).standard_normal((20, 10)).astype(np.float32)
     y = np.random.default_rng(1).integers(0, 3, 20)
     model = mlp(loss=losses.SparseCategoricalCrossentropy(from_logits=True), metrics=())
-    model.compile(optimizer="adam", loss=losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics="accuracy")
+    model.compile(
+        optimizer="adam", loss=losses.SparseCategoricalCrossentropy(from_logits=True), metrics="accuracy"
+    )
     assert list(model.evaluate(x, y, return_dict=True)) == ["loss", "accuracy"]
 
 
@@ -164,7 +184,7 @@ def test_evaluate_returns_what_keras_returns():
     loss, mae = score
     assert model.evaluate(x, y, return_dict=True) == {"loss": loss, "mae": mae}
     model.compile(optimizer="adam", loss="mse")
-    assert model.evaluate(x, y) == loss                      # no metrics: a float
+    assert model.evaluate(x, y) == loss  # no metrics: a float
 
 
 # ------------------------------------------------------------------ files
@@ -203,8 +223,11 @@ def test_load_model_on_missing_paths_and_folders(tmp_path):
 def test_save_into_a_missing_folder_names_the_users_path(tmp_path):
     model = mlp()
     target = tmp_path / "runs" / "model.npz"
-    with pytest.raises(FileNotFoundError, match=r"cannot save the model to .*runs.model\.npz.*"
-                                                r"does not exist.*os\.makedirs") as info:
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"cannot save the model to .*runs.model\.npz.*"
+        r"does not exist.*os\.makedirs",
+    ) as info:
         model.save(target)
     assert ".tmp-" not in str(info.value)
     assert list(tmp_path.iterdir()) == []
@@ -222,10 +245,12 @@ def test_failed_save_names_the_users_path_and_keeps_the_old_file(tmp_path, monke
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(np, "savez", disk_full)
-    with pytest.raises(OSError, match=r"cannot save the model to .*model\.npz: No space left.*unchanged") as info:
+    with pytest.raises(
+        OSError, match=r"cannot save the model to .*model\.npz: No space left.*unchanged"
+    ) as info:
         model.save(path)
     assert ".tmp-" not in str(info.value)
-    assert listing(tmp_path) == before                 # the old file intact, no temporary file left
+    assert listing(tmp_path) == before  # the old file intact, no temporary file left
     monkeypatch.undo()
     assert mdl.load_model(path).optimizer.iterations == 0
 

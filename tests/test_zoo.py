@@ -1,4 +1,5 @@
 """minidl.zoo: the shipped weights load, compile and score what their entry states."""
+
 import numpy as np
 import pytest
 
@@ -72,10 +73,21 @@ def test_vgg_style_builder_is_vgg_shaped():
     """Blocks of 3x3 'same' convolutions closed by a 2x2 max-pool, channels doubling, then Dense."""
     model = mdl.models.vgg_style(5)
     convs = [layer for layer in model.layers if isinstance(layer, mdl.layers.Conv2D)]
-    assert [c.params["W"].shape for c in convs] == [(8, 1, 3, 3), (8, 8, 3, 3), (16, 8, 3, 3),
-                                                    (16, 16, 3, 3), (32, 16, 3, 3), (32, 32, 3, 3)]
+    assert [c.params["W"].shape for c in convs] == [
+        (8, 1, 3, 3),
+        (8, 8, 3, 3),
+        (16, 8, 3, 3),
+        (16, 16, 3, 3),
+        (32, 16, 3, 3),
+        (32, 32, 3, 3),
+    ]
     kinds = [type(layer).__name__ for layer in model.layers]
-    assert kinds == ["Conv2D", "ReLU", "Conv2D", "ReLU", "MaxPool2D"] * 3 + ["Flatten", "Dense", "ReLU", "Dense"]
+    assert kinds == ["Conv2D", "ReLU", "Conv2D", "ReLU", "MaxPool2D"] * 3 + [
+        "Flatten",
+        "Dense",
+        "ReLU",
+        "Dense",
+    ]
     assert model.predict(np.zeros((2, 1, 28, 28), np.float32)).shape == (2, 5)
     n_params = sum(p.size for layer in model.layers for p in layer.params.values())
     assert n_params == 36_861, n_params
@@ -83,7 +95,7 @@ def test_vgg_style_builder_is_vgg_shaped():
 
 def test_vgg_style_takes_colour_images_and_rejects_too_small_ones():
     model = mdl.models.vgg_style(10, input_shape=(3, 32, 32))
-    assert model.layers[0].params["W"].shape == (8, 3, 3, 3)      # each filter spans the 3 colour channels
+    assert model.layers[0].params["W"].shape == (8, 3, 3, 3)  # each filter spans the 3 colour channels
     assert model.predict(np.zeros((2, 3, 32, 32), np.float32)).shape == (2, 10)
     with pytest.raises(ValueError, match=r"H, W >= 8, got input_shape \(3, 6, 6\)"):
         mdl.models.vgg_style(10, input_shape=(3, 6, 6))
@@ -93,12 +105,15 @@ def test_zoo_vgg_matches_the_builder():
     """The shipped VGG is the architecture ``vgg_style`` builds: same layers, same weight shapes."""
     shipped = zoo.load("vgg-mnist-0to4")
     built = mdl.models.vgg_style(5)
-    assert [type(layer).__name__ for layer in shipped.layers] == [type(layer).__name__ for layer in built.layers]
+    assert [type(layer).__name__ for layer in shipped.layers] == [
+        type(layer).__name__ for layer in built.layers
+    ]
     assert [w.shape for w in shipped.get_weights()] == [w.shape for w in built.get_weights()]
 
 
 def test_the_shared_recipe_trains_on_the_entry_classes_and_scores_their_test_images():
     """``train_on_shifted_digits`` (the recipe of both zoo models), run with a linear model for speed."""
+
     def linear(num_classes):
         return mdl.Sequential([mdl.layers.Flatten(), mdl.layers.Dense(num_classes)], input_shape=(1, 28, 28))
 

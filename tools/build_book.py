@@ -16,6 +16,7 @@ folder named by $MINIDL_MATHJAX; without one, formulas stay as their TeX source.
 other chapters point to their pages; links to files outside notebooks/ (exercises, library
 source), which the site does not hold, are kept as plain text.
 """
+
 from __future__ import annotations
 
 import html
@@ -87,8 +88,11 @@ def reading_order(readme: Path = ROOT / "README.md") -> list[str]:
     """The notebook stems in the order the README's chapter table links them (empty without one)."""
     if not readme.is_file():
         return []
-    stems = re.findall(r"^\| \[[^\]]*\]\(notebooks/([0-9][0-9]_[^)/]*)\.ipynb\)",
-                       readme.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    stems = re.findall(
+        r"^\| \[[^\]]*\]\(notebooks/([0-9][0-9]_[^)/]*)\.ipynb\)",
+        readme.read_text(encoding="utf-8"),
+        flags=re.MULTILINE,
+    )
     return list(dict.fromkeys(stems))
 
 
@@ -114,6 +118,7 @@ def find_mathjax() -> Path | None:
     candidates = [os.environ.get("MINIDL_MATHJAX")]
     try:
         import jupyter_server_mathjax
+
         candidates.append(str(Path(jupyter_server_mathjax.__file__).parent / "static"))
     except ImportError:
         pass
@@ -126,34 +131,42 @@ def find_mathjax() -> Path | None:
 
 def mathjax_url(folder: Path) -> str:
     """The URL, relative to a chapter page, of the copied MathJax with a config it has."""
-    config = next(c for c in MATHJAX_CONFIGS + [""]
-                  if not c or (folder / "config" / f"{c}.js").is_file())
+    config = next(c for c in MATHJAX_CONFIGS + [""] if not c or (folder / "config" / f"{c}.js").is_file())
     safe = ",Safe" if (folder / "config" / "Safe.js").is_file() else ""
-    return f"_static/mathjax/MathJax.js?config={config}{safe}" if config else \
-        "_static/mathjax/MathJax.js"
+    return f"_static/mathjax/MathJax.js?config={config}{safe}" if config else "_static/mathjax/MathJax.js"
 
 
 def mathjax_config(folder: Path) -> str:
     """MathJax settings for an offline copy: its own web fonts, nothing fetched that is absent."""
     # jupyter-server-mathjax ships only the STIX web fonts; MathJax_Blank's url('about:blank')
     # is refused on file:// pages, so it points at nothing instead; no hidden MathML copies.
-    stix = ("" if (folder / "fonts" / "HTML-CSS" / "TeX").is_dir() else
-            'availableFonts: [], preferredFont: null, imageFont: null, webFont: "STIX-Web", ')
-    return ('<script type="text/x-mathjax-config">MathJax.Hub.Config({"HTML-CSS": {' + stix +
-            'styles: {"@font-face": {"font-family": "MathJax_Blank", src: "local(\'MathJax_Blank\')"}}}, '
-            'menuSettings: {assistiveMML: false}});</script>')
+    stix = (
+        ""
+        if (folder / "fonts" / "HTML-CSS" / "TeX").is_dir()
+        else 'availableFonts: [], preferredFont: null, imageFont: null, webFont: "STIX-Web", '
+    )
+    return (
+        '<script type="text/x-mathjax-config">MathJax.Hub.Config({"HTML-CSS": {'
+        + stix
+        + 'styles: {"@font-face": {"font-family": "MathJax_Blank", src: "local(\'MathJax_Blank\')"}}}, '
+        "menuSettings: {assistiveMML: false}});</script>"
+    )
 
 
 def nav(pages: list[tuple[str, str]], i: int, where: str) -> str:
     """Previous / contents / next links for page i of (file, title) pages."""
+
     def link(k, rel, text):
         if not 0 <= k < len(pages):
             return "<span></span>"
         return f'<a class="book-{rel}" rel="{rel}" href="{pages[k][0]}">{text}</a>'
+
     prev = link(i - 1, "prev", "&larr; " + html.escape(pages[i - 1][1]) if i > 0 else "")
     nxt = link(i + 1, "next", html.escape(pages[i + 1][1]) + " &rarr;" if i + 1 < len(pages) else "")
-    return (f'<nav class="book-nav {where}">{prev}'
-            f'<a class="book-contents" href="index.html">Contents</a>{nxt}</nav>')
+    return (
+        f'<nav class="book-nav {where}">{prev}'
+        f'<a class="book-contents" href="index.html">Contents</a>{nxt}</nav>'
+    )
 
 
 LINK = re.compile(r'<a\s([^>]*?)href="([^"]*)"([^>]*)>(.*?)</a>', re.S)
@@ -161,16 +174,18 @@ LINK = re.compile(r'<a\s([^>]*?)href="([^"]*)"([^>]*)>(.*?)</a>', re.S)
 
 def fix_links(page: str, site_files: set[str]) -> str:
     """Chapter links to .html; links to files the site does not hold become plain text."""
+
     def repl(match):
         before, href, after, text = match.groups()
         if re.match(r"(https?:|mailto:|#|data:)", href):
             return match.group(0)
         target, hash_, anchor = href.partition("#")
         if target.endswith(".ipynb") and "/" not in target:
-            target = target[:-len(".ipynb")] + ".html"
+            target = target[: -len(".ipynb")] + ".html"
         if target in site_files:
             return f'<a {before}href="{target}{hash_}{anchor}"{after}>{text}</a>'
         return f'<span class="book-offsite" title="{href} (in the repository)">{text}</span>'
+
     return LINK.sub(repl, page)
 
 
@@ -191,24 +206,36 @@ def build(out: Path = OUT, folder: Path = NOTEBOOKS) -> list[Path]:
         exporter.mathjax_url = mathjax_url(mathjax)
         fonts = mathjax_config(mathjax)
     else:
-        print("MathJax not found (pip install -e '.[book]' or apt-get install libjs-mathjax): "
-              "formulas are shown as TeX source", file=sys.stderr)
+        print(
+            "MathJax not found (pip install -e '.[book]' or apt-get install libjs-mathjax): "
+            "formulas are shown as TeX source",
+            file=sys.stderr,
+        )
 
     paths = chapters(folder)
     notebooks = [nbformat.read(p, as_version=4) for p in paths]
     pages = [(p.stem + ".html", title_of(nb)) for p, nb in zip(paths, notebooks)]
-    site_files = {"index.html"} | {name for name, _ in pages} | {
-        str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
+    site_files = (
+        {"index.html"}
+        | {name for name, _ in pages}
+        | {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
+    )
     written = []
     for i, (nb, (name, title)) in enumerate(zip(notebooks, pages)):
-        resources = {"metadata": {"name": title}, "book_css": CSS,
-                     "book_mathjax_fonts": fonts, "book_nav_top": nav(pages, i, "top"), "book_nav_bottom": nav(pages, i, "bottom")}
+        resources = {
+            "metadata": {"name": title},
+            "book_css": CSS,
+            "book_mathjax_fonts": fonts,
+            "book_nav_top": nav(pages, i, "top"),
+            "book_nav_bottom": nav(pages, i, "bottom"),
+        }
         body, _ = exporter.from_notebook_node(nb, resources=resources)
         (out / name).write_text(fix_links(body, site_files), encoding="utf-8")
         written.append(out / name)
     items = "\n".join(f'<li><a href="{name}">{html.escape(title)}</a></li>' for name, title in pages)
-    (out / "index.html").write_text(INDEX.format(title="minidl — deep learning, written by hand",
-                                                 items=items), encoding="utf-8")
+    (out / "index.html").write_text(
+        INDEX.format(title="minidl — deep learning, written by hand", items=items), encoding="utf-8"
+    )
     return written
 
 

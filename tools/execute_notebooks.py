@@ -8,6 +8,7 @@ that Jupyter records are dropped so a re-run changes only what really changed. T
 time of each notebook is printed: a chapter should stay under two minutes on 2 cores.
 `make book` runs this over every chapter with the thread counts `make test` uses.
 """
+
 import sys
 import time
 from pathlib import Path
@@ -21,8 +22,12 @@ TIMEOUT_PER_CELL = 600
 def execute(path: Path) -> float:
     notebook = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    NotebookClient(notebook, timeout=TIMEOUT_PER_CELL, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(
+        notebook,
+        timeout=TIMEOUT_PER_CELL,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    ).execute()
     seconds = time.perf_counter() - start
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)

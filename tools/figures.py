@@ -9,6 +9,7 @@ Colours mean the same thing in every figure: blue for values flowing forward, re
 gradients flowing backward, orange for the part the text is talking about, green for
 learned parameters.
 """
+
 from __future__ import annotations
 
 import math
@@ -24,16 +25,21 @@ from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch, Polygon,
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "notebooks" / "figures"
 
-FORWARD = "#2b6cb0"     # values, forward pass
-GRAD = "#c53030"        # gradients, backward pass
-ACCENT = "#dd6b20"      # what the text points at
-PARAM = "#2f855a"       # learned parameters
+FORWARD = "#2b6cb0"  # values, forward pass
+GRAD = "#c53030"  # gradients, backward pass
+ACCENT = "#dd6b20"  # what the text points at
+PARAM = "#2f855a"  # learned parameters
 INK = "#222222"
 LIGHT = {FORWARD: "#dbe8f6", GRAD: "#f8dada", ACCENT: "#fde3cc", PARAM: "#d7eedf", INK: "#eeeeee"}
-WINDOWS = ["#dd6b20", "#2b6cb0", "#2f855a", "#805ad5"]   # one colour per window / block
+WINDOWS = ["#dd6b20", "#2b6cb0", "#2f855a", "#805ad5"]  # one colour per window / block
 
-STYLE = {"svg.hashsalt": "minidl-figures", "svg.fonttype": "path", "font.family": "DejaVu Sans",
-         "font.size": 11, "mathtext.fontset": "dejavusans"}
+STYLE = {
+    "svg.hashsalt": "minidl-figures",
+    "svg.fonttype": "path",
+    "font.family": "DejaVu Sans",
+    "font.size": 11,
+    "mathtext.fontset": "dejavusans",
+}
 
 
 def canvas(width: float, height: float, xlim: tuple, ylim: tuple):
@@ -50,8 +56,17 @@ def canvas(width: float, height: float, xlim: tuple, ylim: tuple):
 def box(ax, x, y, w, h, text="", color=INK, fill=None, size=11, rounded=True, **kw):
     """A box centred at (x, y) with centred text."""
     style = "round,pad=0.02,rounding_size=0.12" if rounded else "square,pad=0"
-    ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle=style, lw=1.4,
-                                ec=color, fc=fill if fill is not None else LIGHT.get(color, "white")))
+    ax.add_patch(
+        FancyBboxPatch(
+            (x - w / 2, y - h / 2),
+            w,
+            h,
+            boxstyle=style,
+            lw=1.4,
+            ec=color,
+            fc=fill if fill is not None else LIGHT.get(color, "white"),
+        )
+    )
     if text:
         ax.text(x, y, text, ha="center", va="center", fontsize=size, color=INK, **kw)
 
@@ -64,9 +79,20 @@ def node(ax, x, y, text, color=INK, r=0.32, size=12):
 
 def arrow(ax, start, end, color=INK, lw=1.5, style="-|>", ls="-", shrink=0.0, rad=0.0):
     """An arrow from start to end (data coordinates), optionally shortened at both ends."""
-    ax.add_patch(FancyArrowPatch(start, end, arrowstyle=style, mutation_scale=13, lw=lw,
-                                 color=color, linestyle=ls, shrinkA=shrink, shrinkB=shrink,
-                                 connectionstyle=f"arc3,rad={rad}"))
+    ax.add_patch(
+        FancyArrowPatch(
+            start,
+            end,
+            arrowstyle=style,
+            mutation_scale=13,
+            lw=lw,
+            color=color,
+            linestyle=ls,
+            shrinkA=shrink,
+            shrinkB=shrink,
+            connectionstyle=f"arc3,rad={rad}",
+        )
+    )
 
 
 def grid(ax, x0, y0, values, cell=0.5, colors=None, size=10, edge="#666666"):
@@ -74,19 +100,27 @@ def grid(ax, x0, y0, values, cell=0.5, colors=None, size=10, edge="#666666"):
     for i, row in enumerate(values):
         for j, v in enumerate(row):
             fc = colors[i][j] if colors is not None and colors[i][j] else "white"
-            ax.add_patch(Rectangle((x0 + j * cell, y0 - (i + 1) * cell), cell, cell,
-                                   lw=0.8, ec=edge, fc=fc))
-            ax.text(x0 + (j + 0.5) * cell, y0 - (i + 0.5) * cell, str(v), ha="center",
-                    va="center", fontsize=size, color=INK)
+            ax.add_patch(Rectangle((x0 + j * cell, y0 - (i + 1) * cell), cell, cell, lw=0.8, ec=edge, fc=fc))
+            ax.text(
+                x0 + (j + 0.5) * cell,
+                y0 - (i + 0.5) * cell,
+                str(v),
+                ha="center",
+                va="center",
+                fontsize=size,
+                color=INK,
+            )
 
 
 def outline(ax, x0, y0, rows, cols, cell, color, lw=2.5):
     """A thick frame around rows x cols cells whose top-left corner is (x0, y0)."""
-    ax.add_patch(Rectangle((x0, y0 - rows * cell), cols * cell, rows * cell, lw=lw, ec=color,
-                           fc="none", zorder=5))
+    ax.add_patch(
+        Rectangle((x0, y0 - rows * cell), cols * cell, rows * cell, lw=lw, ec=color, fc="none", zorder=5)
+    )
 
 
 # ----------------------------------------------------------------------------- chapter 2
+
 
 def neuron():
     """One neuron: weighted sum of the inputs plus a bias, then the activation."""
@@ -95,10 +129,10 @@ def neuron():
     for k, y in enumerate(ys, start=1):
         node(ax, 0.3, y, f"$x_{k}$", FORWARD)
         arrow(ax, (0.62, y), (4.15, 1.9 + (y - 1.9) * 0.18), INK, shrink=0)
-        ax.text(2.1, y + (1.9 - y) * 0.45 + 0.22, f"$w_{k}$", color=PARAM, fontsize=12,
-                ha="center")
-    ax.text(-0.1, -0.25, "inputs $x \\in \\mathbb{R}^D$ (here $D = 3$)", ha="left",
-            fontsize=10, color=FORWARD)
+        ax.text(2.1, y + (1.9 - y) * 0.45 + 0.22, f"$w_{k}$", color=PARAM, fontsize=12, ha="center")
+    ax.text(
+        -0.1, -0.25, "inputs $x \\in \\mathbb{R}^D$ (here $D = 3$)", ha="left", fontsize=10, color=FORWARD
+    )
     node(ax, 4.6, 1.9, "$\\Sigma$", INK, r=0.45, size=15)
     node(ax, 4.6, 3.6, "$b$", PARAM, r=0.3)
     arrow(ax, (4.6, 3.3), (4.6, 2.35))
@@ -114,6 +148,7 @@ def neuron():
 
 
 # ----------------------------------------------------------------------------- chapter 3
+
 
 def computational_graph():
     """f = (x + y) z with forward values above the edges and gradients below."""
@@ -133,9 +168,17 @@ def computational_graph():
         mx, my = ax_ + (bx - ax_) * label_at, ay + (by - ay) * label_at
         angle = math.degrees(math.atan2(by - ay, bx - ax_))
         for text, sign, color in ((value, 1, FORWARD), (grad, -1, GRAD)):
-            ax.text(mx + sign * 0.27 * nx, my + sign * 0.27 * ny, text, ha="center",
-                    va="center", color=color, fontsize=11, rotation=angle,
-                    rotation_mode="anchor")
+            ax.text(
+                mx + sign * 0.27 * nx,
+                my + sign * 0.27 * ny,
+                text,
+                ha="center",
+                va="center",
+                color=color,
+                fontsize=11,
+                rotation=angle,
+                rotation_mode="anchor",
+            )
 
     edge(pos["x"], pos["+"], "$x = 3$", "$2$", 0.45)
     edge(pos["y"], pos["+"], "$y = -1$", "$2$", 0.45)
@@ -145,15 +188,16 @@ def computational_graph():
     ax.text(3.4, 2.75, "local: $1, 1$", ha="center", fontsize=9, color=INK)
     ax.text(6.6, 1.75, "local: $z, q$", ha="center", fontsize=9, color=INK)
     arrow(ax, (8.9, 3.6), (1.2, 3.6), GRAD, lw=1.2, ls="--")
-    ax.text(5.0, 3.75, "backward pass: gradients, chain rule", ha="center", va="bottom",
-            color=GRAD, fontsize=10)
+    ax.text(
+        5.0, 3.75, "backward pass: gradients, chain rule", ha="center", va="bottom", color=GRAD, fontsize=10
+    )
     arrow(ax, (1.2, -0.85), (8.9, -0.85), FORWARD, lw=1.2, ls="--")
-    ax.text(5.0, -0.95, "forward pass: values", ha="center", va="top", color=FORWARD,
-            fontsize=10)
+    ax.text(5.0, -0.95, "forward pass: values", ha="center", va="top", color=FORWARD, fontsize=10)
     return fig
 
 
 # ----------------------------------------------------------------------------- chapter 5
+
 
 def dropout():
     """The same network at inference (every unit) and in one training step (units dropped)."""
@@ -171,69 +215,112 @@ def dropout():
                 for b in range(sizes[i + 1]):
                     if (i, a) in drop or (i + 1, b) in drop:
                         continue
-                    ax.plot([xs[i], xs[i + 1]], [layer_y(sizes[i], a), layer_y(sizes[i + 1], b)],
-                            color="#999999", lw=0.8, zorder=1)
+                    ax.plot(
+                        [xs[i], xs[i + 1]],
+                        [layer_y(sizes[i], a), layer_y(sizes[i + 1], b)],
+                        color="#999999",
+                        lw=0.8,
+                        zorder=1,
+                    )
         for i, n in enumerate(sizes):
             for k in range(n):
                 off = (i, k) in drop
-                ax.add_patch(Circle((xs[i], layer_y(n, k)), 0.25, lw=1.3, zorder=2,
-                                    ec="#bbbbbb" if off else (FORWARD if i in (0, 3) else INK),
-                                    fc="white" if off else LIGHT[FORWARD if i in (0, 3) else INK]))
+                ax.add_patch(
+                    Circle(
+                        (xs[i], layer_y(n, k)),
+                        0.25,
+                        lw=1.3,
+                        zorder=2,
+                        ec="#bbbbbb" if off else (FORWARD if i in (0, 3) else INK),
+                        fc="white" if off else LIGHT[FORWARD if i in (0, 3) else INK],
+                    )
+                )
                 if off:
-                    ax.plot([xs[i] - 0.17, xs[i] + 0.17], [layer_y(n, k) - 0.17, layer_y(n, k) + 0.17],
-                            color=GRAD, lw=1.6, zorder=3)
-                    ax.plot([xs[i] - 0.17, xs[i] + 0.17], [layer_y(n, k) + 0.17, layer_y(n, k) - 0.17],
-                            color=GRAD, lw=1.6, zorder=3)
+                    ax.plot(
+                        [xs[i] - 0.17, xs[i] + 0.17],
+                        [layer_y(n, k) - 0.17, layer_y(n, k) + 0.17],
+                        color=GRAD,
+                        lw=1.6,
+                        zorder=3,
+                    )
+                    ax.plot(
+                        [xs[i] - 0.17, xs[i] + 0.17],
+                        [layer_y(n, k) + 0.17, layer_y(n, k) - 0.17],
+                        color=GRAD,
+                        lw=1.6,
+                        zorder=3,
+                    )
         return xs
 
     xs = draw(0.3, set())
-    ax.text((xs[0] + xs[-1]) / 2, 4.15, "inference: every unit, $y = x$", ha="center",
-            fontsize=11)
+    ax.text((xs[0] + xs[-1]) / 2, 4.15, "inference: every unit, $y = x$", ha="center", fontsize=11)
     xs = draw(7.7, dropped)
-    ax.text((xs[0] + xs[-1]) / 2, 4.15, "one training step: a random thinned network",
-            ha="center", fontsize=11)
-    ax.text((xs[0] + xs[-1]) / 2, -0.5, "each hidden unit dropped with probability $p$,\n"
-            "survivors scaled by $1/(1-p)$;\nthe next step draws a new mask", ha="center",
-            va="top", fontsize=9, color=GRAD)
-    ax.text(2.75, -0.5, "no mask, no rescaling\n(inverted dropout)", ha="center", va="top",
-            fontsize=9, color="#555555")
+    ax.text(
+        (xs[0] + xs[-1]) / 2, 4.15, "one training step: a random thinned network", ha="center", fontsize=11
+    )
+    ax.text(
+        (xs[0] + xs[-1]) / 2,
+        -0.5,
+        "each hidden unit dropped with probability $p$,\n"
+        "survivors scaled by $1/(1-p)$;\nthe next step draws a new mask",
+        ha="center",
+        va="top",
+        fontsize=9,
+        color=GRAD,
+    )
+    ax.text(
+        2.75,
+        -0.5,
+        "no mask, no rescaling\n(inverted dropout)",
+        ha="center",
+        va="top",
+        fontsize=9,
+        color="#555555",
+    )
     return fig
 
 
 # ----------------------------------------------------------------------------- chapter 7
 
+
 def conv_sliding_window():
     """A 3 x 3 filter slides over a 5 x 5 input; each position gives one output number."""
     fig, ax = canvas(8.0, 3.6, (-0.6, 12.4), (-1.2, 4.5))
     c = 0.6
-    colors = [[LIGHT[ACCENT] if 0 <= i <= 2 and 1 <= j <= 3 else None for j in range(5)]
-              for i in range(5)]
+    colors = [[LIGHT[ACCENT] if 0 <= i <= 2 and 1 <= j <= 3 else None for j in range(5)] for i in range(5)]
     grid(ax, 0, 3.2, [[""] * 5 for _ in range(5)], c, colors)
     outline(ax, 1 * c, 3.2, 3, 3, c, ACCENT)
     ax.text(1.5, -0.1, "input $x$: $H = W = 5$", ha="center", va="top", fontsize=10)
-    ax.text(1.9, -0.55, "window for $(i, j) = (0, 1)$; dotted: the next", ha="center", va="top",
-            fontsize=9, color=ACCENT)
-    ax.add_patch(Rectangle((2 * c, 3.2 - 3 * c), 3 * c, 3 * c, lw=1.4, ec=ACCENT, fc="none",
-                           ls=":", zorder=5))
+    ax.text(
+        1.9,
+        -0.55,
+        "window for $(i, j) = (0, 1)$; dotted: the next",
+        ha="center",
+        va="top",
+        fontsize=9,
+        color=ACCENT,
+    )
+    ax.add_patch(
+        Rectangle((2 * c, 3.2 - 3 * c), 3 * c, 3 * c, lw=1.4, ec=ACCENT, fc="none", ls=":", zorder=5)
+    )
 
     ax.text(4.35, 2.1, "$\\odot$", ha="center", va="center", fontsize=20)
-    wk = [["$w_{00}$", "$w_{01}$", "$w_{02}$"], ["$w_{10}$", "$w_{11}$", "$w_{12}$"],
-          ["$w_{20}$", "$w_{21}$", "$w_{22}$"]]
+    wk = [
+        ["$w_{00}$", "$w_{01}$", "$w_{02}$"],
+        ["$w_{10}$", "$w_{11}$", "$w_{12}$"],
+        ["$w_{20}$", "$w_{21}$", "$w_{22}$"],
+    ]
     grid(ax, 5.0, 3.0, wk, 0.7, [[LIGHT[PARAM]] * 3 for _ in range(3)], size=9)
-    ax.text(6.05, 0.55, "filter $W$: $K = 3$", ha="center", va="top", fontsize=10,
-            color=PARAM)
+    ax.text(6.05, 0.55, "filter $W$: $K = 3$", ha="center", va="top", fontsize=10, color=PARAM)
     ax.text(7.75, 2.1, "$\\rightarrow$", ha="center", va="center", fontsize=20)
     ax.text(7.75, 2.55, "sum $+\\,b$", ha="center", va="bottom", fontsize=9)
-    out_colors = [[LIGHT[ACCENT] if (i, j) == (0, 1) else None for j in range(3)]
-                  for i in range(3)]
+    out_colors = [[LIGHT[ACCENT] if (i, j) == (0, 1) else None for j in range(3)] for i in range(3)]
     grid(ax, 8.5, 3.0, [[""] * 3 for _ in range(3)], 0.7, out_colors)
     outline(ax, 8.5 + 0.7, 3.0, 1, 1, 0.7, ACCENT)
     ax.text(9.85, 3.05, "$y_{0,1}$", ha="left", va="bottom", fontsize=10, color=ACCENT)
     arrow(ax, (1.5, 3.25), (9.45, 3.05), ACCENT, lw=1.3, rad=-0.18)
-    ax.text(5.5, 4.2, "dot product of window and filter", ha="center", va="bottom",
-            fontsize=9, color=ACCENT)
-    ax.text(9.55, 0.55, "output $y$: $O = \\frac{H + 2P - K}{S} + 1 = 3$", ha="center",
-            va="top", fontsize=10)
+    ax.text(5.5, 4.2, "dot product of window and filter", ha="center", va="bottom", fontsize=9, color=ACCENT)
+    ax.text(9.55, 0.55, "output $y$: $O = \\frac{H + 2P - K}{S} + 1 = 3$", ha="center", va="top", fontsize=10)
     ax.text(9.55, 0.05, "($P = 0$, $S = 1$)", ha="center", va="top", fontsize=9)
     return fig
 
@@ -247,40 +334,66 @@ def im2col():
     grid(ax, 0, 3.2, image, c)
     for (i, j), col in shown.items():
         outline(ax, j * c, 3.2 - i * c, 2, 2, c, col, lw=2.4)
-    ax.text(1.2, 0.55, "image $4 \\times 4$, kernel $2 \\times 2$", ha="center", va="top",
-            fontsize=10)
+    ax.text(1.2, 0.55, "image $4 \\times 4$, kernel $2 \\times 2$", ha="center", va="top", fontsize=10)
     ax.text(1.2, 0.1, "9 windows (3 shown)", ha="center", va="top", fontsize=9)
     ax.text(3.15, 1.95, "$\\rightarrow$", ha="center", va="center", fontsize=22)
 
-    cols = [[(wi + u) * 4 + (wj + v) for wi in range(3) for wj in range(3)]
-            for u in range(2) for v in range(2)]
+    cols = [
+        [(wi + u) * 4 + (wj + v) for wi in range(3) for wj in range(3)] for u in range(2) for v in range(2)
+    ]
     colors = [[None] * 9 for _ in range(4)]
     for (i, j), col in shown.items():
         column = 3 * i + j
         for r in range(4):
-            colors[r][column] = LIGHT[FORWARD] if col == FORWARD else (
-                LIGHT[ACCENT] if col == ACCENT else LIGHT[PARAM])
+            colors[r][column] = (
+                LIGHT[FORWARD] if col == FORWARD else (LIGHT[ACCENT] if col == ACCENT else LIGHT[PARAM])
+            )
     x0 = 3.8
     grid(ax, x0, 3.2, cols, c, colors)
     for (i, j), col in shown.items():
         outline(ax, x0 + (3 * i + j) * c, 3.2, 4, 1, c, col, lw=2.2)
     for j in range(9):
-        ax.text(x0 + (j + 0.5) * c, 3.3, str(j), ha="center", va="bottom", fontsize=8,
-                color="#666666")
-    ax.text(x0 + 4.5 * c, 3.75, "window number", ha="center", va="bottom", fontsize=8,
-            color="#666666")
+        ax.text(x0 + (j + 0.5) * c, 3.3, str(j), ha="center", va="bottom", fontsize=8, color="#666666")
+    ax.text(x0 + 4.5 * c, 3.75, "window number", ha="center", va="bottom", fontsize=8, color="#666666")
     ax.text(x0 - 0.1, 3.3, "$(u, v)$", ha="right", va="bottom", fontsize=8, color="#666666")
     for r, (u, v) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
-        ax.text(x0 - 0.1, 3.2 - (r + 0.5) * c, f"$({u},{v})$", ha="right", va="center",
-                fontsize=8, color="#666666")
-    ax.text(x0 + 4.5 * c, 0.55, "cols: $C K_H K_W \\times N O_H O_W = 4 \\times 9$",
-            ha="center", va="top", fontsize=10)
+        ax.text(
+            x0 - 0.1,
+            3.2 - (r + 0.5) * c,
+            f"$({u},{v})$",
+            ha="right",
+            va="center",
+            fontsize=8,
+            color="#666666",
+        )
+    ax.text(
+        x0 + 4.5 * c,
+        0.55,
+        "cols: $C K_H K_W \\times N O_H O_W = 4 \\times 9$",
+        ha="center",
+        va="top",
+        fontsize=10,
+    )
 
-    ax.text(x0 + 2.7, -0.35, "$Y = W_{\\mathrm{2d}}\\;\\mathrm{cols}$:   "
-            "$(F, 4) \\;@\\; (4, 9) \\;\\rightarrow\\; (F, 9) \\;\\rightarrow\\;$ "
-            "reshape $(F, 3, 3)$", ha="center", va="top", fontsize=11)
-    ax.text(x0 + 2.7, -1.0, "one matrix product computes every output position at once",
-            ha="center", va="top", fontsize=9, color="#555555")
+    ax.text(
+        x0 + 2.7,
+        -0.35,
+        "$Y = W_{\\mathrm{2d}}\\;\\mathrm{cols}$:   "
+        "$(F, 4) \\;@\\; (4, 9) \\;\\rightarrow\\; (F, 9) \\;\\rightarrow\\;$ "
+        "reshape $(F, 3, 3)$",
+        ha="center",
+        va="top",
+        fontsize=11,
+    )
+    ax.text(
+        x0 + 2.7,
+        -1.0,
+        "one matrix product computes every output position at once",
+        ha="center",
+        va="top",
+        fontsize=9,
+        color="#555555",
+    )
     return fig
 
 
@@ -290,29 +403,38 @@ def maxpool_routing():
     c = 0.65
     fmap = [[1, 3, 2, 1], [9, 4, 0, 8], [5, 6, 1, 2], [0, 3, 7, 4]]
     win = [[WINDOWS[(i // 2) * 2 + (j // 2)] for j in range(4)] for i in range(4)]
-    light = {WINDOWS[0]: LIGHT[ACCENT], WINDOWS[1]: LIGHT[FORWARD], WINDOWS[2]: LIGHT[PARAM],
-             WINDOWS[3]: "#e9e1f7"}
+    light = {
+        WINDOWS[0]: LIGHT[ACCENT],
+        WINDOWS[1]: LIGHT[FORWARD],
+        WINDOWS[2]: LIGHT[PARAM],
+        WINDOWS[3]: "#e9e1f7",
+    }
     argmax = {(0, 0): (1, 0), (0, 1): (1, 3), (1, 0): (2, 1), (1, 1): (3, 2)}
-    fills = [[light[win[i][j]] if (i, j) in argmax.values() else None for j in range(4)]
-             for i in range(4)]
+    fills = [[light[win[i][j]] if (i, j) in argmax.values() else None for j in range(4)] for i in range(4)]
     grid(ax, 0, 3.6, fmap, c, fills)
     for bi in range(2):
         for bj in range(2):
             outline(ax, bj * 2 * c, 3.6 - bi * 2 * c, 2, 2, c, WINDOWS[bi * 2 + bj], lw=2.2)
-    ax.text(1.3, 4.0, "forward: input", ha="center", va="bottom", fontsize=10,
-            color=FORWARD)
+    ax.text(1.3, 4.0, "forward: input", ha="center", va="bottom", fontsize=10, color=FORWARD)
     arrow(ax, (2.85, 2.3), (4.05, 2.3), FORWARD)
     ax.text(3.45, 2.45, "max", ha="center", va="bottom", fontsize=9, color=FORWARD)
     pooled = [[9, 8], [6, 7]]
-    grid(ax, 4.2, 2.95, pooled, c, [[light[WINDOWS[0]], light[WINDOWS[1]]],
-                                   [light[WINDOWS[2]], light[WINDOWS[3]]]])
+    grid(
+        ax,
+        4.2,
+        2.95,
+        pooled,
+        c,
+        [[light[WINDOWS[0]], light[WINDOWS[1]]], [light[WINDOWS[2]], light[WINDOWS[3]]]],
+    )
     ax.text(4.85, 3.35, "output", ha="center", va="bottom", fontsize=10, color=FORWARD)
 
     ax.plot([6.45, 6.45], [0.2, 4.4], color="#bbbbbb", lw=1)
 
     g = [["$g_1$", "$g_2$"], ["$g_3$", "$g_4$"]]
-    grid(ax, 7.0, 2.95, g, c, [[light[WINDOWS[0]], light[WINDOWS[1]]],
-                                [light[WINDOWS[2]], light[WINDOWS[3]]]])
+    grid(
+        ax, 7.0, 2.95, g, c, [[light[WINDOWS[0]], light[WINDOWS[1]]], [light[WINDOWS[2]], light[WINDOWS[3]]]]
+    )
     ax.text(7.65, 3.35, "$dY$", ha="center", va="bottom", fontsize=10, color=GRAD)
     arrow(ax, (8.55, 2.3), (9.75, 2.3), GRAD)
     ax.text(9.15, 2.45, "route", ha="center", va="bottom", fontsize=9, color=GRAD)
@@ -321,25 +443,41 @@ def maxpool_routing():
     grid(ax, 9.9, 3.6, dx, c, fills)
     for bi in range(2):
         for bj in range(2):
-            outline(ax, 9.9 + bj * 2 * c, 3.6 - bi * 2 * c, 2, 2, c, WINDOWS[bi * 2 + bj],
-                    lw=2.2)
+            outline(ax, 9.9 + bj * 2 * c, 3.6 - bi * 2 * c, 2, 2, c, WINDOWS[bi * 2 + bj], lw=2.2)
     ax.text(11.2, 4.0, "backward: $dX$", ha="center", va="bottom", fontsize=10, color=GRAD)
-    ax.text(3.2, 0.75, "each window keeps its largest value", ha="center", va="top",
-            fontsize=10)
-    ax.text(10.4, 0.75, "its gradient goes to that pixel, 0 to the others", ha="center",
-            va="top", fontsize=10)
-    ax.text(12.95, 2.3, "average pooling\nwould give each\npixel $g/4$", ha="left",
-            va="center", fontsize=9, color="#555555")
+    ax.text(3.2, 0.75, "each window keeps its largest value", ha="center", va="top", fontsize=10)
+    ax.text(
+        10.4, 0.75, "its gradient goes to that pixel, 0 to the others", ha="center", va="top", fontsize=10
+    )
+    ax.text(
+        12.95,
+        2.3,
+        "average pooling\nwould give each\npixel $g/4$",
+        ha="left",
+        va="center",
+        fontsize=9,
+        color="#555555",
+    )
     return fig
 
 
 # ----------------------------------------------------------------------------- chapter 10
 
+
 def lstm_cell():
     """One LSTM step: gates f, i, o and candidate g from [x_t, h_{t-1}]; c and h updated."""
     fig, ax = canvas(8.4, 4.6, (-1.4, 12.2), (-1.3, 6.0))
-    ax.add_patch(FancyBboxPatch((0.2, 0.1), 9.6, 5.0, boxstyle="round,pad=0.05,rounding_size=0.3",
-                                lw=1.2, ec="#999999", fc="#fafafa"))
+    ax.add_patch(
+        FancyBboxPatch(
+            (0.2, 0.1),
+            9.6,
+            5.0,
+            boxstyle="round,pad=0.05,rounding_size=0.3",
+            lw=1.2,
+            ec="#999999",
+            fc="#fafafa",
+        )
+    )
     top, mid, bottom = 4.4, 2.3, 0.7
     # cell state line
     ax.text(-0.35, top, "$c_{t-1}$", ha="right", va="center", fontsize=12, color=ACCENT)
@@ -349,16 +487,27 @@ def lstm_cell():
     node(ax, 5.5, top, "$+$", ACCENT, r=0.33, size=13)
     arrow(ax, (5.85, top), (11.1, top), ACCENT, lw=2.2)
     ax.text(11.15, top, "$c_t$", ha="left", va="center", fontsize=12, color=ACCENT)
-    ax.text(3.9, top + 0.42, "cell state: only $\\times f$ and $+$ along it", ha="center",
-            va="bottom", fontsize=9, color=ACCENT)
+    ax.text(
+        3.9,
+        top + 0.42,
+        "cell state: only $\\times f$ and $+$ along it",
+        ha="center",
+        va="bottom",
+        fontsize=9,
+        color=ACCENT,
+    )
     # inputs
     ax.text(-0.35, bottom, "$h_{t-1}$", ha="right", va="center", fontsize=12, color=FORWARD)
     ax.plot([-0.3, 7.5], [bottom, bottom], color=FORWARD, lw=1.6)
     ax.text(1.0, -0.95, "$x_t$", ha="center", va="center", fontsize=12, color=FORWARD)
     arrow(ax, (1.0, -0.7), (1.0, bottom - 0.05), FORWARD, style="-")
     ax.plot([1.0], [bottom], marker="o", color=FORWARD, ms=4)
-    gates = [(2.5, "$\\sigma$", "$f_t$", "forget"), (4.0, "$\\sigma$", "$i_t$", "input"),
-             (5.5, "$\\tanh$", "$g_t$", "candidate"), (7.5, "$\\sigma$", "$o_t$", "output")]
+    gates = [
+        (2.5, "$\\sigma$", "$f_t$", "forget"),
+        (4.0, "$\\sigma$", "$i_t$", "input"),
+        (5.5, "$\\tanh$", "$g_t$", "candidate"),
+        (7.5, "$\\sigma$", "$o_t$", "output"),
+    ]
     for x, fn, name, word in gates:
         ax.plot([x], [bottom], marker="o", color=FORWARD, ms=4)
         arrow(ax, (x, bottom), (x, mid - 0.35), FORWARD)
@@ -384,52 +533,91 @@ def lstm_cell():
     ax.text(11.15, bottom, "$h_t$", ha="left", va="center", fontsize=12, color=FORWARD)
     arrow(ax, (10.3, bottom), (10.3, 5.6), FORWARD, lw=1.4)
     ax.text(10.45, 5.6, "$h_t$ (output)", ha="left", va="center", fontsize=10, color=FORWARD)
-    ax.text(6.2, -0.95, "every gate reads $[x_t,\\ h_{t-1}]$ through its block of "
-            "$W_x$, $W_h$, $b$: $[\\,i \\mid f \\mid g \\mid o\\,]$", ha="center", va="center",
-            fontsize=9, color=PARAM)
-    ax.text(6.3, top + 0.42, "$c_t = f_t \\odot c_{t-1} + i_t \\odot g_t$", ha="left",
-            va="bottom", fontsize=9)
-    ax.text(8.9, 0.45, "$h_t = o_t \\odot \\tanh(c_t)$", ha="left", va="top",
-            fontsize=9)
+    ax.text(
+        6.2,
+        -0.95,
+        "every gate reads $[x_t,\\ h_{t-1}]$ through its block of "
+        "$W_x$, $W_h$, $b$: $[\\,i \\mid f \\mid g \\mid o\\,]$",
+        ha="center",
+        va="center",
+        fontsize=9,
+        color=PARAM,
+    )
+    ax.text(
+        6.3, top + 0.42, "$c_t = f_t \\odot c_{t-1} + i_t \\odot g_t$", ha="left", va="bottom", fontsize=9
+    )
+    ax.text(8.9, 0.45, "$h_t = o_t \\odot \\tanh(c_t)$", ha="left", va="top", fontsize=9)
     return fig
 
 
 # ----------------------------------------------------------------------------- chapter 11
 
+
 def autoencoder():
     """Encoder narrows the input to a small code; decoder widens it back; loss compares."""
     fig, ax = canvas(8.0, 3.6, (-0.6, 12.6), (-1.8, 4.1))
     mid = 1.6
-    layers = [(0.3, 3.0, FORWARD, "$x$\n$D = 784$"), (2.0, 1.9, INK, ""),
-              (3.7, 1.0, INK, ""), (5.7, 0.35, ACCENT, "code $z$\n$k = 2$"),
-              (7.7, 1.0, INK, ""), (9.4, 1.9, INK, ""), (11.1, 3.0, FORWARD,
-                                                         "$\\hat x$\n$D = 784$")]
+    layers = [
+        (0.3, 3.0, FORWARD, "$x$\n$D = 784$"),
+        (2.0, 1.9, INK, ""),
+        (3.7, 1.0, INK, ""),
+        (5.7, 0.35, ACCENT, "code $z$\n$k = 2$"),
+        (7.7, 1.0, INK, ""),
+        (9.4, 1.9, INK, ""),
+        (11.1, 3.0, FORWARD, "$\\hat x$\n$D = 784$"),
+    ]
     for x, h, col, label in layers:
-        ax.add_patch(Rectangle((x - 0.22, mid - h / 2), 0.44, h, lw=1.3, ec=col,
-                               fc=LIGHT.get(col, "white")))
+        ax.add_patch(Rectangle((x - 0.22, mid - h / 2), 0.44, h, lw=1.3, ec=col, fc=LIGHT.get(col, "white")))
         if label:
-            ax.text(x, mid - h / 2 - 0.15, label, ha="center", va="top", fontsize=10,
-                    color=col if col != INK else INK)
-    ax.add_patch(Polygon([(0.6, mid + 1.5), (5.4, mid + 0.2), (5.4, mid - 0.2),
-                          (0.6, mid - 1.5)], closed=True, fc=LIGHT[PARAM], ec=PARAM,
-                         alpha=0.35, lw=0))
-    ax.add_patch(Polygon([(6.0, mid + 0.2), (10.8, mid + 1.5), (10.8, mid - 1.5),
-                          (6.0, mid - 0.2)], closed=True, fc=LIGHT[PARAM], ec=PARAM,
-                         alpha=0.35, lw=0))
+            ax.text(
+                x,
+                mid - h / 2 - 0.15,
+                label,
+                ha="center",
+                va="top",
+                fontsize=10,
+                color=col if col != INK else INK,
+            )
+    ax.add_patch(
+        Polygon(
+            [(0.6, mid + 1.5), (5.4, mid + 0.2), (5.4, mid - 0.2), (0.6, mid - 1.5)],
+            closed=True,
+            fc=LIGHT[PARAM],
+            ec=PARAM,
+            alpha=0.35,
+            lw=0,
+        )
+    )
+    ax.add_patch(
+        Polygon(
+            [(6.0, mid + 0.2), (10.8, mid + 1.5), (10.8, mid - 1.5), (6.0, mid - 0.2)],
+            closed=True,
+            fc=LIGHT[PARAM],
+            ec=PARAM,
+            alpha=0.35,
+            lw=0,
+        )
+    )
     ax.text(3.0, mid + 1.55, "encoder $f$", ha="center", va="bottom", fontsize=11, color=PARAM)
     ax.text(8.4, mid + 1.55, "decoder $g$", ha="center", va="bottom", fontsize=11, color=PARAM)
-    for a, b in [(0.52, 1.78), (2.22, 3.48), (3.92, 5.48), (5.92, 7.48), (7.92, 9.18),
-                 (9.62, 10.88)]:
+    for a, b in [(0.52, 1.78), (2.22, 3.48), (3.92, 5.48), (5.92, 7.48), (7.92, 9.18), (9.62, 10.88)]:
         arrow(ax, (a, mid), (b, mid), INK, lw=1.2)
-    ax.text(5.7, 2.5, "bottleneck\n$k \\ll D$", ha="center", va="bottom", fontsize=9,
-            color=ACCENT)
+    ax.text(5.7, 2.5, "bottleneck\n$k \\ll D$", ha="center", va="bottom", fontsize=9, color=ACCENT)
     arrow(ax, (11.1, -0.95), (0.3, -0.95), GRAD, lw=1.3, style="<|-|>", ls="--")
-    ax.text(5.7, -1.1, "loss $\\frac{1}{ND}\\sum_n \\| g(f(x_n)) - x_n \\|^2$: "
-            "the target is the input", ha="center", va="top", fontsize=10, color=GRAD)
+    ax.text(
+        5.7,
+        -1.1,
+        "loss $\\frac{1}{ND}\\sum_n \\| g(f(x_n)) - x_n \\|^2$: the target is the input",
+        ha="center",
+        va="top",
+        fontsize=10,
+        color=GRAD,
+    )
     return fig
 
 
 # ----------------------------------------------------------------------------- chapter 12
+
 
 def gan_loop():
     """The GAN: G makes fakes from noise, D judges real and fake; the two steps alternate."""
@@ -446,27 +634,38 @@ def gan_loop():
     arrow(ax, (6.45, 3.3), (7.75, 2.45))
     box(ax, 8.75, 2.2, 2.0, 1.0, "discriminator\n$D$", PARAM, size=11)
     arrow(ax, (9.75, 2.2), (10.45, 2.2))
-    ax.text(11.6, 2.2, "$D(\\cdot) \\in (0, 1)$\n= P(real)", ha="center", va="center",
-            fontsize=10)
-    ax.text(11.4, 3.25, "$L_D$: tell real\nfrom fake", ha="center", va="bottom", fontsize=9,
-            color=GRAD)
-    ax.text(11.4, 0.9, "$L_G = -\\log D(G(z))$:\nfool $D$", ha="center", va="top",
-            fontsize=9, color=GRAD)
+    ax.text(11.6, 2.2, "$D(\\cdot) \\in (0, 1)$\n= P(real)", ha="center", va="center", fontsize=10)
+    ax.text(11.4, 3.25, "$L_D$: tell real\nfrom fake", ha="center", va="bottom", fontsize=9, color=GRAD)
+    ax.text(11.4, 0.9, "$L_G = -\\log D(G(z))$:\nfool $D$", ha="center", va="top", fontsize=9, color=GRAD)
     # discriminator step
     arrow(ax, (10.6, 3.05), (9.2, 2.75), GRAD, ls="--", lw=1.3, rad=0.3)
-    ax.text(9.6, 3.6, "1. $D$ step: update $D$", ha="center", va="bottom", fontsize=9,
-            color=GRAD)
+    ax.text(9.6, 3.6, "1. $D$ step: update $D$", ha="center", va="bottom", fontsize=9, color=GRAD)
     # generator step: gradient through D (frozen) into G
     arrow(ax, (10.6, 1.35), (9.0, 1.65), GRAD, ls="--", lw=1.3, rad=-0.2)
     arrow(ax, (7.9, 1.6), (3.6, 0.45), GRAD, ls="--", lw=1.3, rad=-0.25)
-    ax.text(6.0, -0.75, "2. $G$ step: the gradient of $L_G$ passes back through $D$ "
-            "(not updated) into $G$", ha="center", va="top", fontsize=9, color=GRAD)
-    ax.text(6.0, -1.2, "solid: samples forward      red dashed: gradients backward",
-            ha="center", va="top", fontsize=8, color="#555555")
+    ax.text(
+        6.0,
+        -0.75,
+        "2. $G$ step: the gradient of $L_G$ passes back through $D$ (not updated) into $G$",
+        ha="center",
+        va="top",
+        fontsize=9,
+        color=GRAD,
+    )
+    ax.text(
+        6.0,
+        -1.2,
+        "solid: samples forward      red dashed: gradients backward",
+        ha="center",
+        va="top",
+        fontsize=8,
+        color="#555555",
+    )
     return fig
 
 
 # ----------------------------------------------------------------------------- chapter 13
+
 
 def transfer():
     """A pretrained body reused under a new head: feature extraction and fine-tuning."""
@@ -486,17 +685,29 @@ def transfer():
         arrow(ax, (12.42, y), (12.95, y))
         ax.text(13.05, y, classes, ha="left", va="center", fontsize=10)
 
-    row(3.2, PARAM, "body $g_{\\theta^*}$", PARAM, "head $h_{\\phi^*}$", "0–4",
-        "pretrained\n(zoo)")
-    row(0.6, ACCENT, "same body: frozen, or fine-tuned", GRAD, "new head $h_\\phi$", "5–9",
-        "new task,\nfew labels")
+    row(3.2, PARAM, "body $g_{\\theta^*}$", PARAM, "head $h_{\\phi^*}$", "0–4", "pretrained\n(zoo)")
+    row(
+        0.6,
+        ACCENT,
+        "same body: frozen, or fine-tuned",
+        GRAD,
+        "new head $h_\\phi$",
+        "5–9",
+        "new task,\nfew labels",
+    )
     arrow(ax, (5.8, 2.75), (5.8, 1.45), ACCENT, lw=1.6, style="-|>", ls="--")
     ax.text(5.95, 2.1, "copy $\\theta^*$", ha="left", va="center", fontsize=9, color=ACCENT)
-    ax.text(11.6, 2.1, "replaced,\ntrained from random", ha="center", va="center",
-            fontsize=9, color=GRAD)
-    ax.text(6.8, -0.65, "feature extraction trains the new head only; fine-tuning then trains "
-            "every layer with a small learning rate", ha="center", va="center", fontsize=9,
-            color="#555555")
+    ax.text(11.6, 2.1, "replaced,\ntrained from random", ha="center", va="center", fontsize=9, color=GRAD)
+    ax.text(
+        6.8,
+        -0.65,
+        "feature extraction trains the new head only; fine-tuning then trains "
+        "every layer with a small learning rate",
+        ha="center",
+        va="center",
+        fontsize=9,
+        color="#555555",
+    )
     return fig
 
 
@@ -521,8 +732,15 @@ def residual_block():
     # the skip: up from x, along the top, down into the sum
     ax.plot([0.6, 0.6, 9.85, 9.85], [1.82, 3.3, 3.3, 1.75], color=ACCENT, lw=2.0)
     arrow(ax, (9.85, 2.2), (9.85, 1.75), ACCENT, lw=2.0)
-    ax.text(5.2, 3.45, "shortcut $S(x)$: the identity, or a 1x1 conv (+ BN) when the shape changes",
-            ha="center", va="bottom", fontsize=10, color=ACCENT)
+    ax.text(
+        5.2,
+        3.45,
+        "shortcut $S(x)$: the identity, or a 1x1 conv (+ BN) when the shape changes",
+        ha="center",
+        va="bottom",
+        fontsize=10,
+        color=ACCENT,
+    )
     # the gradient
     ax.text(9.85, 0.55, "$dz$", ha="center", va="center", fontsize=11, color=GRAD)
     arrow(ax, (9.5, 0.3), (8.4, 0.3), GRAD, lw=1.4)
@@ -530,12 +748,21 @@ def residual_block():
     ax.plot([10.2, 10.6, 10.6], [0.55, 0.55, 2.9], color=GRAD, lw=1.4, ls="--")
     arrow(ax, (10.6, 2.9), (10.1, 2.9), GRAD, lw=1.4, ls="--")
     ax.text(10.75, 2.55, "$dz$ unchanged\nback to $x$", ha="left", va="center", fontsize=9, color=GRAD)
-    ax.text(7.0, -1.2, "$y = \\mathrm{ReLU}(F(x) + S(x))$;   $dx = F^\\top(dz) + S^\\top(dz)$, with "
-            "$S^\\top(dz) = dz$ for the identity", ha="center", va="center", fontsize=10, color=INK)
+    ax.text(
+        7.0,
+        -1.2,
+        "$y = \\mathrm{ReLU}(F(x) + S(x))$;   $dx = F^\\top(dz) + S^\\top(dz)$, with "
+        "$S^\\top(dz) = dz$ for the identity",
+        ha="center",
+        va="center",
+        fontsize=10,
+        color=INK,
+    )
     return fig
 
 
 # ----------------------------------------------------------------------------- chapter 17
+
 
 def attention_lookup():
     """Attention as a soft lookup: a query scores every key, the softmax of the scores weights
@@ -559,9 +786,16 @@ def attention_lookup():
     ax.text(3.6, 5.45, "keys", ha="center", va="center", fontsize=10, color=FORWARD)
     ax.text(9.9, 5.45, "values", ha="center", va="center", fontsize=10, color=PARAM)
     box(ax, 12.3, 2.6, 1.3, 0.8, "$\\sum_j w_j v_j$", INK, size=11)
-    ax.text(6.4, -0.45, "a dictionary returns the value of the one key equal to the query;\n"
-            "attention returns a mix of all values, weighted by how well each key matches",
-            ha="center", va="center", fontsize=9, color="#555555")
+    ax.text(
+        6.4,
+        -0.45,
+        "a dictionary returns the value of the one key equal to the query;\n"
+        "attention returns a mix of all values, weighted by how well each key matches",
+        ha="center",
+        va="center",
+        fontsize=9,
+        color="#555555",
+    )
     return fig
 
 
@@ -569,10 +803,16 @@ def transformer_block():
     """A pre-LN transformer block: x + MHA(LN(x)), then h + MLP(LN(h)), residuals around both."""
     fig, ax = canvas(9.4, 3.0, (-0.7, 15.4), (-1.5, 3.3))
     y = 0.6
-    stages = [(0.4, 1.2, "$x$\n(N, T, D)", INK), (2.5, 1.7, "LayerNorm", FORWARD),
-              (4.9, 2.0, "multi-head\nattention", ACCENT), (6.9, 0.7, "+", INK),
-              (8.8, 1.7, "LayerNorm", FORWARD), (11.2, 2.2, "MLP (GELU)\nD → 4D → D", PARAM),
-              (13.2, 0.7, "+", INK), (14.7, 1.1, "$y$\n(N, T, D)", INK)]
+    stages = [
+        (0.4, 1.2, "$x$\n(N, T, D)", INK),
+        (2.5, 1.7, "LayerNorm", FORWARD),
+        (4.9, 2.0, "multi-head\nattention", ACCENT),
+        (6.9, 0.7, "+", INK),
+        (8.8, 1.7, "LayerNorm", FORWARD),
+        (11.2, 2.2, "MLP (GELU)\nD → 4D → D", PARAM),
+        (13.2, 0.7, "+", INK),
+        (14.7, 1.1, "$y$\n(N, T, D)", INK),
+    ]
     for x, w, text, color in stages:
         box(ax, x, y, w, 1.0 if w > 0.8 else 0.7, text, color, size=10)
     for (x0, w0, *_), (x1, w1, *_) in zip(stages, stages[1:]):
@@ -580,14 +820,27 @@ def transformer_block():
     for start, end, top, label in ((0.4, 6.9, 2.5, "residual: $x$"), (7.6, 13.2, 1.8, "residual: $h$")):
         ax.plot([start, start, end], [y + (0.5 if start < 1 else 0), top, top], color=ACCENT, lw=1.6)
         if start > 1:
-            ax.plot([start], [y], marker="o", color=ACCENT, ms=4)   # branches off the arrow
+            ax.plot([start], [y], marker="o", color=ACCENT, ms=4)  # branches off the arrow
         arrow(ax, (end, top), (end, y + 0.35), ACCENT, lw=1.6)
         ax.text((start + end) / 2, top + 0.12, label, ha="center", va="bottom", fontsize=10, color=ACCENT)
-    ax.text(4.9, -0.75, "mixes positions: each query attends to the keys it may see",
-            ha="center", va="center", fontsize=9, color="#555555")
+    ax.text(
+        4.9,
+        -0.75,
+        "mixes positions: each query attends to the keys it may see",
+        ha="center",
+        va="center",
+        fontsize=9,
+        color="#555555",
+    )
     ax.text(11.2, -0.75, "each position on its own", ha="center", va="center", fontsize=9, color="#555555")
-    ax.text(7.4, -1.3, "$h = x + \\mathrm{MHA}(\\mathrm{LN}_1(x))$,   $y = h + \\mathrm{MLP}(\\mathrm{LN}_2(h))$",
-            ha="center", va="center", fontsize=10)
+    ax.text(
+        7.4,
+        -1.3,
+        "$h = x + \\mathrm{MHA}(\\mathrm{LN}_1(x))$,   $y = h + \\mathrm{MLP}(\\mathrm{LN}_2(h))$",
+        ha="center",
+        va="center",
+        fontsize=10,
+    )
     return fig
 
 

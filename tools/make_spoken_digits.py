@@ -28,6 +28,7 @@ features, and the audio of all 1,680 clips would take 18 MB, six times the 3 MB 
 of a bundled file. The chapter computes the features of the stored audio with the same
 functions and checks that they match the stored ones.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,14 +49,36 @@ DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight"
 # espeak-ng's English pronunciations ("accents").
 # ("en" is British English; "en-gb+VARIANT" would silently ignore the variant, and
 # "en-us-nyc" says eight of the ten digits exactly as "en-us" does.)
-ACCENTS = ("en-us", "en", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-gb-x-gbclan",
-           "en-gb-x-gbcwmd")
+ACCENTS = ("en-us", "en", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-gb-x-gbclan", "en-gb-x-gbcwmd")
 # espeak-ng's voice variants: the "speakers". m = male, f = female settings; klatt* use
 # the Klatt synthesiser; croak and whisper change the voicing; the named ones are
 # contributed variants with their own formants and pitch ranges.
-VOICES = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "f1", "f2", "f3", "f4", "f5",
-          "klatt", "klatt2", "klatt3", "klatt4", "croak", "whisper", "Alex", "Andy",
-          "Annie", "Denis", "steph")
+VOICES = (
+    "m1",
+    "m2",
+    "m3",
+    "m4",
+    "m5",
+    "m6",
+    "m7",
+    "m8",
+    "f1",
+    "f2",
+    "f3",
+    "f4",
+    "f5",
+    "klatt",
+    "klatt2",
+    "klatt3",
+    "klatt4",
+    "croak",
+    "whisper",
+    "Alex",
+    "Andy",
+    "Annie",
+    "Denis",
+    "steph",
+)
 # Held out by default: whole voices the model never hears in training.
 TEST_VOICES = ("m3", "f4", "klatt2", "Annie")
 # The clips also stored as audio: every digit by these voices (one heard in training, one
@@ -63,26 +86,31 @@ TEST_VOICES = ("m3", "f4", "klatt2", "Annie")
 AUDIO_VOICES = ("m1", "f4")
 AUDIO_ACCENTS = ("en-us", "en")
 
-SPEED_RANGE = (140, 220)        # words per minute (espeak-ng's default is 175)
-PITCH_RANGE = (25, 75)          # 0-99 (default 50)
-PEAK_RANGE = (0.25, 0.9)        # peak amplitude of the word, full scale = 1
-SNR_RANGE_DB = (15.0, 35.0)     # speech power over noise power
-CLIP_SAMPLES = 6400             # 0.8 s at 8 kHz
-DB_MIN, DB_STEP = -90.0, 0.5    # uint8 code q stands for DB_MIN + DB_STEP * q dB
+SPEED_RANGE = (140, 220)  # words per minute (espeak-ng's default is 175)
+PITCH_RANGE = (25, 75)  # 0-99 (default 50)
+PEAK_RANGE = (0.25, 0.9)  # peak amplitude of the word, full scale = 1
+SNR_RANGE_DB = (15.0, 35.0)  # speech power over noise power
+CLIP_SAMPLES = 6400  # 0.8 s at 8 kHz
+DB_MIN, DB_STEP = -90.0, 0.5  # uint8 code q stands for DB_MIN + DB_STEP * q dB
 ESPEAK_RATE = 22050
 
 
 def espeak(word: str, voice: str, speed: int, pitch: int) -> tuple[int, np.ndarray]:
     """Speak one word with espeak-ng; returns (sample rate, float64 samples in [-1, 1])."""
     try:
-        result = subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch),
-                                 "--stdout", word], capture_output=True, check=True)
+        result = subprocess.run(
+            ["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "--stdout", word],
+            capture_output=True,
+            check=True,
+        )
     except FileNotFoundError:
         raise SystemExit("espeak-ng is not installed (Debian/Ubuntu: apt-get install espeak-ng)") from None
     with wave.open(io.BytesIO(result.stdout)) as w:
         if w.getnchannels() != 1 or w.getsampwidth() != 2:
-            raise RuntimeError(f"espeak-ng gave {w.getnchannels()} channels of {w.getsampwidth()} "
-                               "bytes; expected mono 16-bit")
+            raise RuntimeError(
+                f"espeak-ng gave {w.getnchannels()} channels of {w.getsampwidth()} "
+                "bytes; expected mono 16-bit"
+            )
         rate = w.getframerate()
         samples = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
     if samples.size == 0 or not np.any(samples):
@@ -104,8 +132,9 @@ def resample(x: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     spectrum = np.fft.rfft(x, n_in)[: n_out // 2 + 1]
     freq = np.arange(spectrum.size) * rate_in / n_in
     edge = 0.9 * rate_out / 2
-    taper = np.where(freq <= edge, 1.0,
-                     0.5 + 0.5 * np.cos(np.pi * np.clip((freq - edge) / (rate_out / 2 - edge), 0, 1)))
+    taper = np.where(
+        freq <= edge, 1.0, 0.5 + 0.5 * np.cos(np.pi * np.clip((freq - edge) / (rate_out / 2 - edge), 0, 1))
+    )
     return np.fft.irfft(spectrum * taper, n_out) * (n_out / n_in)
 
 
@@ -124,15 +153,17 @@ def make_clip(seed: int, digit: int, voice: str, accent: str):
     rate, x = espeak(DIGITS[digit], f"{accent}+{voice}", speed, pitch)
     x = resample(x, rate, audio.SAMPLE_RATE)
     loud = np.flatnonzero(np.abs(x) > 0.02 * np.abs(x).max())
-    word = x[loud[0]: loud[-1] + 1]
+    word = x[loud[0] : loud[-1] + 1]
     if word.size > CLIP_SAMPLES:
-        raise RuntimeError(f"{DIGITS[digit]!r} by {accent}+{voice} at {speed} wpm lasts "
-                           f"{word.size} samples, more than the clip's {CLIP_SAMPLES}")
+        raise RuntimeError(
+            f"{DIGITS[digit]!r} by {accent}+{voice} at {speed} wpm lasts "
+            f"{word.size} samples, more than the clip's {CLIP_SAMPLES}"
+        )
     word = word * (peak / np.abs(word).max())
     clip = np.zeros(CLIP_SAMPLES)
     offset = int(rng.integers(0, CLIP_SAMPLES - word.size + 1))
-    clip[offset: offset + word.size] = word
-    noise_std = np.sqrt(np.mean(word ** 2) / 10 ** (snr_db / 10))
+    clip[offset : offset + word.size] = word
+    noise_std = np.sqrt(np.mean(word**2) / 10 ** (snr_db / 10))
     clip += noise_std * rng.standard_normal(CLIP_SAMPLES)
     samples = np.clip(np.rint(clip * 32767), -32768, 32767).astype(np.int16)
     return samples, speed, pitch, snr_db
@@ -151,15 +182,23 @@ def espeak_version() -> str:
     return out.stdout.split("Data at")[0].strip()
 
 
-def build(out: Path, seed: int = 0, voices=VOICES, accents=ACCENTS, digits=range(10),
-          test_voices=TEST_VOICES, audio_voices=AUDIO_VOICES, audio_accents=AUDIO_ACCENTS,
-          quiet: bool = False) -> dict:
+def build(
+    out: Path,
+    seed: int = 0,
+    voices=VOICES,
+    accents=ACCENTS,
+    digits=range(10),
+    test_voices=TEST_VOICES,
+    audio_voices=AUDIO_VOICES,
+    audio_accents=AUDIO_ACCENTS,
+    quiet: bool = False,
+) -> dict:
     voices, accents, digits = list(voices), list(accents), [int(d) for d in digits]
     unknown = sorted(set(test_voices) - set(voices))
     if unknown:
         raise SystemExit(f"test voices {unknown} are not among the voices {voices}")
     plan = [(d, v, a) for v in voices for a in accents for d in digits]
-    order = np.random.default_rng(seed).permutation(len(plan))      # rows mix digits and voices
+    order = np.random.default_rng(seed).permutation(len(plan))  # rows mix digits and voices
     plan = [plan[i] for i in order]
     clips, speeds, pitches, snrs = [], [], [], []
     for n, (digit, voice, accent) in enumerate(plan):
@@ -170,8 +209,8 @@ def build(out: Path, seed: int = 0, voices=VOICES, accents=ACCENTS, digits=range
         snrs.append(snr_db)
         if not quiet and (n + 1) % 200 == 0:
             print(f"  {n + 1} / {len(plan)} clips", flush=True)
-    clips = np.stack(clips)                                          # (N, S) int16
-    log_mel = audio.log_mel_spectrogram(clips / 32768.0)             # (N, T, M) dB
+    clips = np.stack(clips)  # (N, S) int16
+    log_mel = audio.log_mel_spectrogram(clips / 32768.0)  # (N, T, M) dB
     clipped = np.mean((log_mel < DB_MIN) | (log_mel > DB_MIN + 255 * DB_STEP))
     keep_audio = np.flatnonzero([v in audio_voices and a in audio_accents for _, v, a in plan])
     arrays = dict(
@@ -184,18 +223,31 @@ def build(out: Path, seed: int = 0, voices=VOICES, accents=ACCENTS, digits=range
         snr_db=np.array(snrs, dtype=np.float32),
         audio=clips[keep_audio],
         audio_index=keep_audio.astype(np.int32),
-        voices=np.array(voices), accents=np.array(accents), digits=np.array(DIGITS),
+        voices=np.array(voices),
+        accents=np.array(accents),
+        digits=np.array(DIGITS),
         test_voices=np.array(list(test_voices)),
-        sample_rate=np.int32(audio.SAMPLE_RATE), frame_length=np.int32(audio.FRAME_LENGTH),
-        hop_length=np.int32(audio.HOP_LENGTH), n_mels=np.int32(audio.N_MELS),
-        db_min=np.float32(DB_MIN), db_step=np.float32(DB_STEP), seed=np.int64(seed),
+        sample_rate=np.int32(audio.SAMPLE_RATE),
+        frame_length=np.int32(audio.FRAME_LENGTH),
+        hop_length=np.int32(audio.HOP_LENGTH),
+        n_mels=np.int32(audio.N_MELS),
+        db_min=np.float32(DB_MIN),
+        db_step=np.float32(DB_STEP),
+        seed=np.int64(seed),
         espeak_version=np.array(espeak_version()),
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out, **arrays)
-    summary = dict(clips=len(plan), voices=len(voices), accents=len(accents), digits=len(digits),
-                   audio_clips=int(keep_audio.size), bytes=out.stat().st_size,
-                   db_range=(float(log_mel.min()), float(log_mel.max())), clipped=float(clipped))
+    summary = dict(
+        clips=len(plan),
+        voices=len(voices),
+        accents=len(accents),
+        digits=len(digits),
+        audio_clips=int(keep_audio.size),
+        bytes=out.stat().st_size,
+        db_range=(float(log_mel.min()), float(log_mel.max())),
+        clipped=float(clipped),
+    )
     if not quiet:
         print(f"wrote {out}: {summary}")
     return summary
@@ -208,26 +260,45 @@ def main(argv=None) -> int:
     parser.add_argument("--voices", nargs="+", default=list(VOICES))
     parser.add_argument("--accents", nargs="+", default=list(ACCENTS))
     parser.add_argument("--digits", nargs="+", type=int, default=list(range(10)))
-    parser.add_argument("--test-voices", nargs="*", default=None,
-                        help="default: those of TEST_VOICES among --voices")
-    parser.add_argument("--audio-voices", nargs="*", default=None,
-                        help="voices whose clips are also stored as audio (default: AUDIO_VOICES; "
-                             "all voices when none of those is among --voices)")
-    parser.add_argument("--audio-accents", nargs="*", default=None,
-                        help="accents whose clips by --audio-voices are stored as audio (default: "
-                             "AUDIO_ACCENTS; all accents when none of those is among --accents)")
+    parser.add_argument(
+        "--test-voices", nargs="*", default=None, help="default: those of TEST_VOICES among --voices"
+    )
+    parser.add_argument(
+        "--audio-voices",
+        nargs="*",
+        default=None,
+        help="voices whose clips are also stored as audio (default: AUDIO_VOICES; "
+        "all voices when none of those is among --voices)",
+    )
+    parser.add_argument(
+        "--audio-accents",
+        nargs="*",
+        default=None,
+        help="accents whose clips by --audio-voices are stored as audio (default: "
+        "AUDIO_ACCENTS; all accents when none of those is among --accents)",
+    )
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
-    test_voices = ([v for v in TEST_VOICES if v in args.voices] if args.test_voices is None
-                   else args.test_voices)
+    test_voices = (
+        [v for v in TEST_VOICES if v in args.voices] if args.test_voices is None else args.test_voices
+    )
     audio_voices = args.audio_voices
     if audio_voices is None:
         audio_voices = [v for v in AUDIO_VOICES if v in args.voices] or args.voices
     audio_accents = args.audio_accents
     if audio_accents is None:
         audio_accents = [a for a in AUDIO_ACCENTS if a in args.accents] or args.accents
-    build(args.out, args.seed, args.voices, args.accents, args.digits, test_voices, audio_voices,
-          audio_accents, args.quiet)
+    build(
+        args.out,
+        args.seed,
+        args.voices,
+        args.accents,
+        args.digits,
+        test_voices,
+        audio_voices,
+        audio_accents,
+        args.quiet,
+    )
     return 0
 
 

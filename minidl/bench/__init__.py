@@ -10,6 +10,7 @@ An optional sub-package, a tool of the repository more than a part of the librar
 in minidl imports it, ``import minidl`` does not load it (tests/test_architecture.py checks),
 and it is loaded on first use, by ``python -m minidl bench``. Its PyTorch side needs torch.
 """
+
 from .runner import Workload, main
 
 __all__ = ["Workload", "main"]

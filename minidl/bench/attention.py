@@ -10,6 +10,7 @@ Where the time goes: the four projections (N T x D x D, three GEMMs each way) an
 batched products per head (Q K^T and P V, and their backward twins) are BLAS; the masked
 softmax and its backward are the hand-written kernel (``masked_softmax`` in minidl/kernels).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,6 +32,7 @@ def _flops() -> float:
 def _workload() -> Workload:
     def setup(tier):
         from ..nn.layers.attention import MultiHeadAttention
+
         layer = MultiHeadAttention(num_heads=H, key_dim=D // H)
         rng = np.random.default_rng(0)
         x = rng.standard_normal((N, T, D)).astype(F32)
@@ -40,10 +42,12 @@ def _workload() -> Workload:
         def step():
             layer.forward(x, training=True, use_causal_mask=True)
             layer.backward(dy)
+
         return step
 
     def torch_setup():
         import torch
+
         module = torch.nn.MultiheadAttention(D, H, batch_first=True)
         x = torch.randn(N, T, D, requires_grad=True)
         dy = torch.randn(N, T, D)
@@ -54,10 +58,12 @@ def _workload() -> Workload:
             module.zero_grad(set_to_none=True)
             y, _ = module(x, x, x, attn_mask=mask, need_weights=False, is_causal=True)
             y.backward(dy)
+
         return step
 
-    return Workload(f"attention N={N} T={T} D={D} heads={H}, causal fwd+bwd", setup, torch_setup,
-                    flops=_flops())
+    return Workload(
+        f"attention N={N} T={T} D={D} heads={H}, causal fwd+bwd", setup, torch_setup, flops=_flops()
+    )
 
 
 def workloads() -> list[Workload]:

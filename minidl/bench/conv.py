@@ -9,6 +9,7 @@ sides compute the same gradients).
 LeNet-5 step, once with an empty Numba cache (everything compiled) and once with the
 on-disk cache that the first run filled.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,6 +33,7 @@ def _rng():
 
 def _torch():
     import torch
+
     return torch
 
 
@@ -43,8 +45,10 @@ def _conv_flops(N, C, F, k, OH, OW):
 
 def conv_workload(N, C, F, k, H, pad) -> Workload:
     """Conv2D forward + backward (dx, dW, db) on (N, C, H, H)."""
+
     def setup(tier):
         from ..nn.layers.conv import Conv2D
+
         layer = Conv2D(F, k, padding=pad)
         x = _rng().standard_normal((N, C, H, H)).astype(F32)
         dy = _rng().standard_normal((N,) + layer.compute_output_shape((C, H, H))).astype(F32)
@@ -53,6 +57,7 @@ def conv_workload(N, C, F, k, H, pad) -> Workload:
         def step():
             layer.forward(x, training=True)
             layer.backward(dy)
+
         return step
 
     def torch_setup():
@@ -66,16 +71,22 @@ def conv_workload(N, C, F, k, H, pad) -> Workload:
             for t in (x, W, b):
                 t.grad = None
             torch.nn.functional.conv2d(x, W, b, padding=pad).backward(dy)
+
         return step
 
     OH = H + 2 * pad - k + 1
-    return Workload(f"conv {C}->{F} {k}x{k} on {H}x{H} N={N} pad {pad}, fwd+bwd", setup, torch_setup,
-                    flops=_conv_flops(N, C, F, k, OH, OH))
+    return Workload(
+        f"conv {C}->{F} {k}x{k} on {H}x{H} N={N} pad {pad}, fwd+bwd",
+        setup,
+        torch_setup,
+        flops=_conv_flops(N, C, F, k, OH, OH),
+    )
 
 
 def maxpool_workload(N=64, C=32, H=28) -> Workload:
     def setup(tier):
         from ..nn.layers.conv import MaxPool2D
+
         layer = MaxPool2D(2)
         x = _rng().standard_normal((N, C, H, H)).astype(F32)
         dy = _rng().standard_normal((N, C, H // 2, H // 2)).astype(F32)
@@ -83,6 +94,7 @@ def maxpool_workload(N=64, C=32, H=28) -> Workload:
         def step():
             layer.forward(x, training=True)
             layer.backward(dy)
+
         return step
 
     def torch_setup():
@@ -93,6 +105,7 @@ def maxpool_workload(N=64, C=32, H=28) -> Workload:
         def step():
             x.grad = None
             torch.nn.functional.max_pool2d(x, 2).backward(dy)
+
         return step
 
     return Workload(f"max-pool 2x2 on N={N} C={C} {H}x{H}, fwd+bwd", setup, torch_setup)
@@ -101,6 +114,7 @@ def maxpool_workload(N=64, C=32, H=28) -> Workload:
 def batchnorm_workload(shape) -> Workload:
     def setup(tier):
         from ..nn.layers.normalization import BatchNorm
+
         layer = BatchNorm()
         x = _rng().standard_normal(shape).astype(F32)
         dy = _rng().standard_normal(shape).astype(F32)
@@ -108,6 +122,7 @@ def batchnorm_workload(shape) -> Workload:
         def step():
             layer.forward(x, training=True)
             layer.backward(dy)
+
         return step
 
     def torch_setup():
@@ -119,6 +134,7 @@ def batchnorm_workload(shape) -> Workload:
         def step():
             x.grad = bn.weight.grad = bn.bias.grad = None
             bn(x).backward(dy)
+
         return step
 
     return Workload(f"batch norm train {shape}, fwd+bwd", setup, torch_setup)
@@ -129,16 +145,30 @@ def torch_lenet5():
     """PyTorch's twin of ``minidl.models.lenet5()``: 1->6 conv 5x5 pad 2, pool, 6->16 conv 5x5,
     pool, dense 400->120->84->10, ReLU after every hidden layer."""
     nn = _torch().nn
-    return nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                         nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(400, 120),
+        nn.ReLU(),
+        nn.Linear(120, 84),
+        nn.ReLU(),
+        nn.Linear(84, 10),
+    )
 
 
 def mlp(input_shape=(784,)):
     from ..nn import layers as L
     from ..training.model import Sequential
-    return Sequential([L.Dense(256, activation="relu"), L.Dense(256, activation="relu"), L.Dense(10)],
-                      input_shape=input_shape)
+
+    return Sequential(
+        [L.Dense(256, activation="relu"), L.Dense(256, activation="relu"), L.Dense(10)],
+        input_shape=input_shape,
+    )
 
 
 def torch_mlp():
@@ -148,8 +178,10 @@ def torch_mlp():
 
 def training_step_workload(name, build, build_torch, x_shape) -> Workload:
     """One SGD step (forward, softmax cross-entropy, backward, update) on a batch x_shape."""
+
     def setup(tier):
         from ..nn import losses, optim
+
         model = build(input_shape=x_shape[1:])
         model.compile(optimizer=optim.SGD(0.01), loss=losses.SparseCategoricalCrossentropy(from_logits=True))
         x = _rng().standard_normal(x_shape).astype(F32)
@@ -168,6 +200,7 @@ def training_step_workload(name, build, build_torch, x_shape) -> Workload:
             opt.zero_grad(set_to_none=True)
             loss_fn(model(x), y).backward()
             opt.step()
+
         return step
 
     return Workload(name, setup, torch_setup)
@@ -175,6 +208,7 @@ def training_step_workload(name, build, build_torch, x_shape) -> Workload:
 
 def gemm_workload(n=1024) -> Workload:
     """C = A @ B in float32: NumPy's BLAS on both tiers, the machine's practical peak."""
+
     def setup(tier):
         a = _rng().standard_normal((n, n)).astype(F32)
         b = _rng().standard_normal((n, n)).astype(F32)
@@ -187,7 +221,7 @@ def gemm_workload(n=1024) -> Workload:
         out = torch.empty(n, n)
         return lambda: torch.mm(a, b, out=out)
 
-    return Workload(f"GEMM {n}^3 float32 (BLAS peak)", setup, torch_setup, flops=2.0 * n ** 3)
+    return Workload(f"GEMM {n}^3 float32 (BLAS peak)", setup, torch_setup, flops=2.0 * n**3)
 
 
 def workloads() -> list[Workload]:
@@ -245,8 +279,7 @@ print(json.dumps({"median_ms": 1e3 * float(np.median(times))}))
 
 
 def _fresh_process(script: str, env: dict, *args) -> dict:
-    out = subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True,
-                         text=True)
+    out = subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError(f"benchmark subprocess failed (exit {out.returncode}):\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -266,30 +299,40 @@ def cold_start(quick: bool = False, torch: bool = True) -> list[dict]:
     if not backend.numba_available():
         return []
     from .peer import COLD_START_SCRIPT
+
     results = []
     rounds = 1 if quick else 3
     with tempfile.TemporaryDirectory(prefix="minidl-numba-cache-") as cache_dir:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
-        cases = {"minidl, empty Numba cache": [_fresh_process(_FIRST_STEP, env)],
-                 "minidl, warm Numba cache": []}
+        cases = {
+            "minidl, empty Numba cache": [_fresh_process(_FIRST_STEP, env)],
+            "minidl, warm Numba cache": [],
+        }
         if torch:
             cases["PyTorch"] = []
-        for _ in range(rounds):                  # alternate, so both see the same load
+        for _ in range(rounds):  # alternate, so both see the same load
             cases["minidl, warm Numba cache"].append(_fresh_process(_FIRST_STEP, env))
             if torch:
                 cases["PyTorch"].append(_fresh_process(COLD_START_SCRIPT, clean_environment()))
     for case, runs in cases.items():
         result = _median_run(runs)
         result["case"] = f"cold start, {case}"
-        result["description"] = (f"cold start, {case + ':':<27} import {result['import_s']:.2f} s + first "
-                                 f"LeNet-5 step {result['first_step_s']:.2f} s = {result['total_s']:.2f} s "
-                                 f"(second step {1e3 * result['second_step_s']:.1f} ms)"
-                                 + ("" if len(runs) == 1 else f"; median of {len(runs)}"))
+        result["description"] = (
+            f"cold start, {case + ':':<27} import {result['import_s']:.2f} s + first "
+            f"LeNet-5 step {result['first_step_s']:.2f} s = {result['total_s']:.2f} s "
+            f"(second step {1e3 * result['second_step_s']:.1f} ms)"
+            + ("" if len(runs) == 1 else f"; median of {len(runs)}")
+        )
         results.append(result)
     if torch:
         ratio = results[1]["total_s"] / results[2]["total_s"]
-        results.append({"case": "cold start ratio", "minidl_over_torch": ratio,
-                        "description": f"cold start, minidl (warm cache) / PyTorch: {ratio:.2f}"})
+        results.append(
+            {
+                "case": "cold start ratio",
+                "minidl_over_torch": ratio,
+                "description": f"cold start, minidl (warm cache) / PyTorch: {ratio:.2f}",
+            }
+        )
     return results
 
 
@@ -308,6 +351,13 @@ def coexistence(quick: bool = False, torch: bool = True) -> list[dict]:
         for case in runs:
             runs[case].append(_fresh_process(_STEP_BESIDE_TORCH, env, case, calls)["median_ms"])
     alone, beside = (float(np.median(runs[case])) for case in runs)
-    return [{"case": "coexistence", "alone_ms": alone, "with_torch_ms": beside, "ratio": beside / alone,
-             "description": f"coexistence: LeNet-5 step (Numba tier) {alone:.2f} ms alone, {beside:.2f} ms "
-                            f"in a process that imported and ran torch first: {beside / alone:.2f}x"}]
+    return [
+        {
+            "case": "coexistence",
+            "alone_ms": alone,
+            "with_torch_ms": beside,
+            "ratio": beside / alone,
+            "description": f"coexistence: LeNet-5 step (Numba tier) {alone:.2f} ms alone, {beside:.2f} ms "
+            f"in a process that imported and ran torch first: {beside / alone:.2f}x",
+        }
+    ]

@@ -22,6 +22,7 @@ the runner adds the columns of this module (``header``, ``summarise``, ``format_
 Without a GPU ``workloads()`` is empty and the table is exactly the CPU one.
 ``python -m minidl.bench.gpu`` prints the GPU rows alone (CPU tier vs GPU, no PyTorch).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,17 @@ from .. import backend
 from ..models import lenet5
 from .runner import Workload, measure, timed_calls
 
-__all__ = ["GpuWorkload", "workloads", "all_workloads", "main", "header", "summarise",
-           "format_row", "legend", "environment"]
+__all__ = [
+    "GpuWorkload",
+    "workloads",
+    "all_workloads",
+    "main",
+    "header",
+    "summarise",
+    "format_row",
+    "legend",
+    "environment",
+]
 
 F32 = np.float32
 BATCH_SIZES = (64, 256, 1024)  # LeNet-5 and LSTM rows; 64 and 256 are where the LSTM meets cuDNN
@@ -72,6 +82,7 @@ def _rng():
 
 def _synchronize():
     import cupy as cp
+
     cp.cuda.get_current_stream().synchronize()
 
 
@@ -83,6 +94,7 @@ def _place(device, *arrays):
 def training_step(build, x_shape, device: str) -> Callable[[], None]:
     """One SGD step (forward, softmax cross-entropy, backward, update) on a random batch x_shape."""
     from ..nn import losses, optim
+
     model = build(input_shape=x_shape[1:])
     model.compile(optimizer=optim.SGD(0.01), loss=losses.SparseCategoricalCrossentropy(from_logits=True))
     x = _rng().standard_normal(x_shape).astype(F32)
@@ -94,10 +106,12 @@ def training_step(build, x_shape, device: str) -> Callable[[], None]:
 
 
 def training_workload(name, build, x_shape) -> GpuWorkload:
-    return GpuWorkload(f"{name} SGD step, N={x_shape[0]}",
-                       setup=lambda tier: training_step(build, x_shape, "cpu"),
-                       gpu_setup=lambda: training_step(build, x_shape, "gpu"),
-                       torch_cuda_setup=lambda device="cuda": torch_lenet_step(x_shape, device))
+    return GpuWorkload(
+        f"{name} SGD step, N={x_shape[0]}",
+        setup=lambda tier: training_step(build, x_shape, "cpu"),
+        gpu_setup=lambda: training_step(build, x_shape, "gpu"),
+        torch_cuda_setup=lambda device="cuda": torch_lenet_step(x_shape, device),
+    )
 
 
 # ------------------------------------------------------------------ PyTorch's twins (any device)
@@ -110,6 +124,7 @@ def torch_lenet_step(x_shape, device="cuda") -> Callable[[], None]:
     """PyTorch's LeNet-5 SGD step (``bench.conv.torch_lenet5``) on ``device``."""
     import torch
     from .conv import torch_lenet5
+
     model = torch_lenet5().to(device)
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     loss_fn = torch.nn.CrossEntropyLoss()
@@ -122,6 +137,7 @@ def torch_lenet_step(x_shape, device="cuda") -> Callable[[], None]:
         loss_fn(model(x), y).backward()
         opt.step()
         synchronize()
+
     return step
 
 
@@ -129,6 +145,7 @@ def torch_layer_step(make_module, x_shape, device="cuda") -> Callable[[], None]:
     """Forward and backward of one PyTorch module on random data (x needing a gradient, as
     minidl's layers compute dx)."""
     import torch
+
     module = make_module(torch).to(device)
     x = torch.randn(*x_shape, device=device, requires_grad=True)
     with torch.no_grad():
@@ -142,11 +159,13 @@ def torch_layer_step(make_module, x_shape, device="cuda") -> Callable[[], None]:
         out = module(x)
         (out[0] if isinstance(out, tuple) else out).backward(dy)
         synchronize()
+
     return step
 
 
 def torch_softmax_step(n, k, device="cuda") -> Callable[[], None]:
     import torch
+
     logits = torch.randn(n, k, device=device, requires_grad=True)
     labels = torch.randint(0, k, (n,), device=device)
     synchronize = _torch_synchronizer(torch, device)
@@ -155,11 +174,13 @@ def torch_softmax_step(n, k, device="cuda") -> Callable[[], None]:
         logits.grad = None
         torch.nn.functional.cross_entropy(logits, labels).backward()
         synchronize()
+
     return step
 
 
 def torch_adam_step(size, device="cuda") -> Callable[[], None]:
     import torch
+
     param = torch.randn(size, device=device, requires_grad=True)
     param.grad = torch.randn(size, device=device)
     opt = torch.optim.Adam([param], lr=1e-3)  # PyTorch's default implementation for the device
@@ -168,6 +189,7 @@ def torch_adam_step(size, device="cuda") -> Callable[[], None]:
     def step():
         opt.step()
         synchronize()
+
     return step
 
 
@@ -188,38 +210,49 @@ def layer_step(make_layer, x_shape, device: str) -> Callable[[], None]:
         layer.backward(dy)
         if device == "gpu":
             _synchronize()
+
     return step
 
 
 def layer_workload(name, make_layer, x_shape, make_torch=None) -> GpuWorkload:
     torch_cuda_setup = None
     if make_torch is not None:
+
         def torch_cuda_setup(device="cuda"):
             return torch_layer_step(make_torch, x_shape, device)
-    return GpuWorkload(name, setup=lambda tier: layer_step(make_layer, x_shape, "cpu"),
-                       gpu_setup=lambda: layer_step(make_layer, x_shape, "gpu"),
-                       torch_cuda_setup=torch_cuda_setup)
+
+    return GpuWorkload(
+        name,
+        setup=lambda tier: layer_step(make_layer, x_shape, "cpu"),
+        gpu_setup=lambda: layer_step(make_layer, x_shape, "gpu"),
+        torch_cuda_setup=torch_cuda_setup,
+    )
 
 
 def _conv(filters, size, padding):
     def make():
         from ..nn.layers.conv import Conv2D
+
         return Conv2D(filters, size, padding=padding)
+
     return make
 
 
 def _lstm(hidden):
     from ..nn.layers.recurrent import LSTM
+
     return LSTM(hidden, return_sequences=True)
 
 
 def _maxpool():
     from ..nn.layers.conv import MaxPool2D
+
     return MaxPool2D(2)
 
 
 def _batchnorm():
     from ..nn.layers.normalization import BatchNorm
+
     return BatchNorm()
 
 
@@ -230,12 +263,14 @@ def adam_step(size: int, device: str) -> Callable[[], None]:
     kernels = backend.kernels()
     if device == "gpu":
         from ..kernels import gpu as kernels
+
         param, grad, m, v = _place("gpu", param, grad, m, v)
 
     def step():
         kernels.adam_update(param, grad, m, v, 1e-3, 0.9, 0.999, 1e-8, 10, 0.0, False)
         if device == "gpu":
             _synchronize()
+
     return step
 
 
@@ -246,6 +281,7 @@ def softmax_step(n: int, k: int, device: str) -> Callable[[], None]:
     kernels = backend.kernels()
     if device == "gpu":
         from ..kernels import gpu as kernels
+
         logits, labels = _place("gpu", logits, labels)
 
     def step():
@@ -253,6 +289,7 @@ def softmax_step(n: int, k: int, device: str) -> Callable[[], None]:
         kernels.softmax_cross_entropy_backward(probs, labels, 1.0 / n)
         if device == "gpu":
             _synchronize()
+
     return step
 
 
@@ -263,25 +300,46 @@ def all_workloads(batch_sizes=BATCH_SIZES, scale: int = 1) -> list[GpuWorkload]:
     hidden = max(8, 128 // scale)
     for n in batch_sizes:  # the rows of bench.conv (LeNet-5) and bench.recurrent (LSTM), larger N
         rows.append(training_workload("GPU LeNet-5", lenet5, (n, 1, 28, 28)))
-        rows.append(layer_workload(f"GPU LSTM N={n} T=50 D=32 H={hidden}, fwd+bwd through time",
-                                   functools.partial(_lstm, hidden), (n, 50, 32),
-                                   lambda torch, h=hidden: torch.nn.LSTM(32, h, batch_first=True)))
+        rows.append(
+            layer_workload(
+                f"GPU LSTM N={n} T=50 D=32 H={hidden}, fwd+bwd through time",
+                functools.partial(_lstm, hidden),
+                (n, 50, 32),
+                lambda torch, h=hidden: torch.nn.LSTM(32, h, batch_first=True),
+            )
+        )
     n = max(1, 256 // scale)
     rows += [
-        layer_workload(f"GPU conv 16->32 3x3 on 14x14 N={n}, fwd+bwd", _conv(32, 3, 1), (n, 16, 14, 14),
-                       lambda torch: torch.nn.Conv2d(16, 32, 3, padding=1)),
-        layer_workload(f"GPU max-pool 2x2 N={n} C=32 28x28, fwd+bwd", _maxpool, (n, 32, 28, 28),
-                       lambda torch: torch.nn.MaxPool2d(2)),
-        layer_workload(f"GPU batch norm train ({n}, 32, 14, 14), fwd+bwd", _batchnorm, (n, 32, 14, 14),
-                       lambda torch: torch.nn.BatchNorm2d(32).train()),
-        GpuWorkload(f"GPU softmax cross-entropy ({4 * n}, 1000), fwd+bwd",
-                    setup=lambda tier: softmax_step(4 * n, 1000, "cpu"),
-                    gpu_setup=lambda: softmax_step(4 * n, 1000, "gpu"),
-                    torch_cuda_setup=lambda device="cuda": torch_softmax_step(4 * n, 1000, device)),
-        GpuWorkload(f"GPU Adam update, {4096 * n} params",
-                    setup=lambda tier: adam_step(4096 * n, "cpu"),
-                    gpu_setup=lambda: adam_step(4096 * n, "gpu"),
-                    torch_cuda_setup=lambda device="cuda": torch_adam_step(4096 * n, device)),
+        layer_workload(
+            f"GPU conv 16->32 3x3 on 14x14 N={n}, fwd+bwd",
+            _conv(32, 3, 1),
+            (n, 16, 14, 14),
+            lambda torch: torch.nn.Conv2d(16, 32, 3, padding=1),
+        ),
+        layer_workload(
+            f"GPU max-pool 2x2 N={n} C=32 28x28, fwd+bwd",
+            _maxpool,
+            (n, 32, 28, 28),
+            lambda torch: torch.nn.MaxPool2d(2),
+        ),
+        layer_workload(
+            f"GPU batch norm train ({n}, 32, 14, 14), fwd+bwd",
+            _batchnorm,
+            (n, 32, 14, 14),
+            lambda torch: torch.nn.BatchNorm2d(32).train(),
+        ),
+        GpuWorkload(
+            f"GPU softmax cross-entropy ({4 * n}, 1000), fwd+bwd",
+            setup=lambda tier: softmax_step(4 * n, 1000, "cpu"),
+            gpu_setup=lambda: softmax_step(4 * n, 1000, "gpu"),
+            torch_cuda_setup=lambda device="cuda": torch_softmax_step(4 * n, 1000, device),
+        ),
+        GpuWorkload(
+            f"GPU Adam update, {4096 * n} params",
+            setup=lambda tier: adam_step(4096 * n, "cpu"),
+            gpu_setup=lambda: adam_step(4096 * n, "gpu"),
+            torch_cuda_setup=lambda device="cuda": torch_adam_step(4096 * n, device),
+        ),
     ]
     return rows
 
@@ -322,17 +380,25 @@ def summarise(row: dict) -> dict:
 
 def format_row(row: dict, cpu_cells: str) -> str:
     """The runner's formatted row with the GPU cells added ("-" where a row has none)."""
+
     def cell(value, fmt):
         return "-" if value is None else format(value, fmt)
-    cells = [cell(_median(row, "gpu"), ".3f"), cell(row.get("cpu_over_gpu"), ".1f"),
-             cell(_median(row, "torch_cuda"), ".3f"), cell(row.get("gpu_over_torch_cuda"), ".2f")]
+
+    cells = [
+        cell(_median(row, "gpu"), ".3f"),
+        cell(row.get("cpu_over_gpu"), ".1f"),
+        cell(_median(row, "torch_cuda"), ".3f"),
+        cell(row.get("gpu_over_torch_cuda"), ".2f"),
+    ]
     return cpu_cells + "".join("  " + c.rjust(w) for c, (_, w) in zip(cells, COLUMNS))
 
 
 def legend() -> str:
-    return ("gpu ms: minidl on the GPU (synchronised); cpu/gpu: the faster CPU tier's time / the "
-            "GPU's; torch-cuda ms: PyTorch on the same GPU in its own process (synchronised); "
-            "gpu/tcuda: minidl GPU / PyTorch CUDA (below 1: faster than PyTorch).")
+    return (
+        "gpu ms: minidl on the GPU (synchronised); cpu/gpu: the faster CPU tier's time / the "
+        "GPU's; torch-cuda ms: PyTorch on the same GPU in its own process (synchronised); "
+        "gpu/tcuda: minidl GPU / PyTorch CUDA (below 1: faster than PyTorch)."
+    )
 
 
 def environment(peer=None) -> dict:
@@ -348,8 +414,12 @@ def main(argv=None) -> int:
     """``python -m minidl.bench.gpu [--quick] [--tier numba]``: CPU tier vs GPU, per workload."""
     parser = argparse.ArgumentParser(prog="python -m minidl.bench.gpu", description=main.__doc__)
     parser.add_argument("--quick", action="store_true", help="few repeats, batch 256 only")
-    parser.add_argument("--tier", default=backend.current(), choices=("numpy", "numba"),
-                        help="the CPU tier to compare with (default: the current one)")
+    parser.add_argument(
+        "--tier",
+        default=backend.current(),
+        choices=("numpy", "numba"),
+        help="the CPU tier to compare with (default: the current one)",
+    )
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     available, status = backend.gpu_status()
     if not available:

@@ -20,6 +20,7 @@ The runner alternates: a few minidl calls, then a few PyTorch calls, and so on, 
 both see the same load on a shared machine. ``COLD_START_SCRIPT`` is PyTorch's cold-start
 twin of minidl's: a fresh process that imports torch and runs its first LeNet-5 step.
 """
+
 from __future__ import annotations
 
 import json
@@ -53,13 +54,17 @@ print(json.dumps({"import_s": t_import - t0, "first_step_s": t_step - t_import,
 
 
 def _workloads_by_name():
-    return {w.name: w for w in collect_workloads(log=lambda *_: None)
-            if w.torch_setup is not None or getattr(w, "torch_cuda_setup", None) is not None}
+    return {
+        w.name: w
+        for w in collect_workloads(log=lambda *_: None)
+        if w.torch_setup is not None or getattr(w, "torch_cuda_setup", None) is not None
+    }
 
 
 def serve(stdin=sys.stdin, stdout=sys.stdout) -> None:
     """Answer the runner's requests until "quit" or end of input."""
     import torch
+
     workloads, step = _workloads_by_name(), None
     for line in stdin:
         request = json.loads(line)
@@ -71,8 +76,11 @@ def serve(stdin=sys.stdin, stdout=sys.stdout) -> None:
                 # the environment torch started with (importing minidl afterwards changes nothing
                 # for torch: its OpenMP runtime read its settings when torch was imported)
                 start = globals().get("START_ENVIRON", os.environ)
-                answer = {"torch": torch.__version__, "threads": torch.get_num_threads(),
-                          "env": {k: v for k, v in start.items() if k.startswith(THREAD_VARIABLE_PREFIXES)}}
+                answer = {
+                    "torch": torch.__version__,
+                    "threads": torch.get_num_threads(),
+                    "env": {k: v for k, v in start.items() if k.startswith(THREAD_VARIABLE_PREFIXES)},
+                }
                 if torch.cuda.is_available():  # the GPU rows' peer (bench/gpu.py)
                     answer["cuda"] = torch.cuda.get_device_name(0)
             elif cmd == "setup":

@@ -22,6 +22,7 @@ After the table: cold start (fresh processes, minidl and PyTorch in turn: import
 LeNet-5 step) and coexistence (a LeNet-5 step in a fresh process that imported torch and
 ran a torch op first, against the same step in a process without torch, in turn).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,9 +54,11 @@ THREAD_VARIABLE_PREFIXES = ("OMP_", "GOMP_", "KMP_", "MKL_", "OPENBLAS_", "GOTO"
 
 @dataclass
 class Workload:
-    name: str                                   # table row label
-    setup: Callable[[str], Callable[[], None]]  # given tier "numpy" | "numba", returns a zero-argument step (all allocation/setup done outside the timed step)
-    torch_setup: Callable[[], Callable[[], None]] | None = None   # same, in PyTorch (None if not applicable)
+    name: str  # table row label
+    setup: Callable[
+        [str], Callable[[], None]
+    ]  # given tier "numpy" | "numba", returns a zero-argument step (all allocation/setup done outside the timed step)
+    torch_setup: Callable[[], Callable[[], None]] | None = None  # same, in PyTorch (None if not applicable)
     flops: float | None = None
 
 
@@ -68,8 +71,12 @@ def clean_environment(environ=None) -> dict:
 
 def peer_command() -> list[str]:
     """The command line of the peer: torch is imported first, then this module runs."""
-    return [sys.executable, "-c", "import os, runpy, torch; start = dict(os.environ); "
-            "runpy.run_module('minidl.bench.peer', {'START_ENVIRON': start}, run_name='__main__')"]
+    return [
+        sys.executable,
+        "-c",
+        "import os, runpy, torch; start = dict(os.environ); "
+        "runpy.run_module('minidl.bench.peer', {'START_ENVIRON': start}, run_name='__main__')",
+    ]
 
 
 # ------------------------------------------------------------------ timing
@@ -86,8 +93,13 @@ def timed_calls(step: Callable[[], None], calls: int) -> list[float]:
 def statistics(times: list[float]) -> dict:
     """Median, quartiles, minimum and count of a list of milliseconds."""
     q1, median, q3 = np.percentile(times, [25, 50, 75])
-    return {"median_ms": float(median), "q1_ms": float(q1), "q3_ms": float(q3),
-            "min_ms": float(min(times)), "calls": len(times)}
+    return {
+        "median_ms": float(median),
+        "q1_ms": float(q1),
+        "q3_ms": float(q3),
+        "min_ms": float(min(times)),
+        "calls": len(times),
+    }
 
 
 def paired_ratios(a_rounds: list[float], b_rounds: list[float]) -> dict | None:
@@ -106,15 +118,17 @@ def paired_ratios(a_rounds: list[float], b_rounds: list[float]) -> dict | None:
     return {"median": float(median), "q1": float(q1), "q3": float(q3), "rounds": len(ratios)}
 
 
-def measure(step: Callable[[], None], repeats: int = 25, warmup: int = 3,
-            budget_seconds: float = 3.0) -> dict:
+def measure(
+    step: Callable[[], None], repeats: int = 25, warmup: int = 3, budget_seconds: float = 3.0
+) -> dict:
     """Time ``step()`` alone: ``warmup`` untimed calls, then up to ``repeats`` timed ones.
 
     Stops early (after at least 5 timed calls) once ``budget_seconds`` have been spent, so
     slow workloads do not dominate the run. Returns ``statistics`` of the calls.
     """
-    result = interleaved({"step": lambda calls: timed_calls(step, calls)}, repeats, warmup,
-                         budget_seconds)["step"]
+    result = interleaved({"step": lambda calls: timed_calls(step, calls)}, repeats, warmup, budget_seconds)[
+        "step"
+    ]
     del result["round_medians_ms"]
     return result
 
@@ -125,8 +139,14 @@ def measure(step: Callable[[], None], repeats: int = 25, warmup: int = 3,
 SETTLE_SECONDS = 0.15
 
 
-def interleaved(contenders: dict, repeats: int = 25, warmup: int = 3, budget_seconds: float = 3.0,
-                rounds: int = 5, settle_seconds: float | None = None) -> dict:
+def interleaved(
+    contenders: dict,
+    repeats: int = 25,
+    warmup: int = 3,
+    budget_seconds: float = 3.0,
+    rounds: int = 5,
+    settle_seconds: float | None = None,
+) -> dict:
     """Time several contenders in alternating rounds, so that they share the machine's noise.
 
     ``contenders`` maps a name to ``run(calls) -> list of milliseconds``. Each gets ``warmup``
@@ -168,8 +188,9 @@ class Peer:
     """PyTorch in its own process (``minidl.bench.peer``), with its own thread defaults."""
 
     def __init__(self):
-        self.process = subprocess.Popen(peer_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        text=True, env=clean_environment())
+        self.process = subprocess.Popen(
+            peer_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=clean_environment()
+        )
         self.info = self.ask(cmd="info")
 
     def ask(self, **request) -> dict:
@@ -216,14 +237,17 @@ def collect_workloads(only: str | None = None, log=print) -> list[Workload]:
 
 def _tier_runner(tier: str, step: Callable[[], None]) -> Callable[[int], list[float]]:
     """``run(calls)`` for one minidl tier: layers pick their kernels at call time, so set the tier."""
+
     def run(calls):
         backend.use(tier)
         return timed_calls(step, calls)
+
     return run
 
 
-def run_workload(workload: Workload, repeats: int, warmup: int, budget_seconds: float,
-                 peer: Peer | None = None) -> dict:
+def run_workload(
+    workload: Workload, repeats: int, warmup: int, budget_seconds: float, peer: Peer | None = None
+) -> dict:
     """Time one workload on each tier and, with a ``peer``, in PyTorch, interleaved.
 
     Restores the kernel tier that was in use.
@@ -265,7 +289,9 @@ def summarise(row: dict) -> dict:
     main_tier = row.get("numba") or row.get("numpy")
     row["numba_over_torch_paired"] = (
         paired_ratios(row["numba"]["round_medians_ms"], row["torch"]["round_medians_ms"])
-        if row.get("numba") and row.get("torch") else None)
+        if row.get("numba") and row.get("torch")
+        else None
+    )
     row["spread"] = (main_tier["q3_ms"] - main_tier["q1_ms"]) / main_tier["median_ms"]
     best = min(t for t in (numpy_ms, numba_ms) if t is not None)
     row["gflops"] = row["flops"] / (best * 1e6) if row.get("flops") else None
@@ -273,8 +299,17 @@ def summarise(row: dict) -> dict:
 
 
 # ------------------------------------------------------------------ output
-COLUMNS = [("workload", 46), ("numpy ms", 9), ("numba ms", 9), ("np/nb", 6), ("torch ms", 9),
-           ("nb/torch", 8), ("by round", 9), ("GFLOP/s", 8), ("spread", 7)]
+COLUMNS = [
+    ("workload", 46),
+    ("numpy ms", 9),
+    ("numba ms", 9),
+    ("np/nb", 6),
+    ("torch ms", 9),
+    ("nb/torch", 8),
+    ("by round", 9),
+    ("GFLOP/s", 8),
+    ("spread", 7),
+]
 
 
 def _cell(value, fmt):
@@ -286,12 +321,20 @@ def _quartile_range(paired) -> str:
 
 
 def format_row(row: dict) -> str:
-    cells = [row["name"], _cell(_median(row, "numpy"), ".3f"), _cell(_median(row, "numba"), ".3f"),
-             _cell(row["numpy_over_numba"], ".2f"), _cell(_median(row, "torch"), ".3f"),
-             _cell(row["numba_over_torch"], ".2f"), _quartile_range(row.get("numba_over_torch_paired")),
-             _cell(row["gflops"], ".1f"),
-             _cell(100 * row["spread"], ".0f") + "%"]
-    return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, (_, w)) in enumerate(zip(cells, COLUMNS)))
+    cells = [
+        row["name"],
+        _cell(_median(row, "numpy"), ".3f"),
+        _cell(_median(row, "numba"), ".3f"),
+        _cell(row["numpy_over_numba"], ".2f"),
+        _cell(_median(row, "torch"), ".3f"),
+        _cell(row["numba_over_torch"], ".2f"),
+        _quartile_range(row.get("numba_over_torch_paired")),
+        _cell(row["gflops"], ".1f"),
+        _cell(100 * row["spread"], ".0f") + "%",
+    ]
+    return "  ".join(
+        c.ljust(w) if i == 0 else c.rjust(w) for i, (c, (_, w)) in enumerate(zip(cells, COLUMNS))
+    )
 
 
 def header() -> str:
@@ -301,14 +344,22 @@ def header() -> str:
 
 def environment() -> dict:
     """What the numbers depend on: machine, versions, thread counts."""
-    info = {"python": platform.python_version(), "numpy": np.__version__, "machine": platform.machine(),
-            "processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
-            "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                                               "NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER")
-                    if k in os.environ}}
+    info = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "machine": platform.machine(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "env": {
+            k: os.environ[k]
+            for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER")
+            if k in os.environ
+        },
+    }
     if backend.numba_available():
         import numba
+
         info["numba"] = numba.__version__
         info["numba_threads"] = numba.get_num_threads()
     return info
@@ -318,6 +369,7 @@ def _threading_layer():
     """The threading layer Numba chose (known only after a parallel kernel has run)."""
     try:
         import numba
+
         return numba.threading_layer()
     except (ImportError, ValueError):
         return None
@@ -334,15 +386,27 @@ def _fresh_process_functions():
 
 # ------------------------------------------------------------------ command line
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="python -m minidl bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m minidl bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--quick", action="store_true", help="few repeats (a rough table in seconds)")
     parser.add_argument("--only", metavar="SUBSTRING", help="run only the workloads whose name contains it")
-    parser.add_argument("--json", metavar="PATH", default=DEFAULT_JSON,
-                        help=f"where to write the results (default {DEFAULT_JSON})")
-    parser.add_argument("--repeats", type=int, default=None, help="timed calls per tier (default 25, quick 5)")
-    parser.add_argument("--no-cold-start", action="store_true",
-                        help="skip the fresh-process measurements (cold start, coexistence)")
+    parser.add_argument(
+        "--json",
+        metavar="PATH",
+        default=DEFAULT_JSON,
+        help=f"where to write the results (default {DEFAULT_JSON})",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="timed calls per tier (default 25, quick 5)"
+    )
+    parser.add_argument(
+        "--no-cold-start",
+        action="store_true",
+        help="skip the fresh-process measurements (cold start, coexistence)",
+    )
     parser.add_argument("--no-torch", action="store_true", help="leave out the PyTorch column")
     return parser.parse_args(argv)
 
@@ -358,11 +422,13 @@ def main(argv=None) -> int:
     if peer is not None:
         env["torch"], env["torch_threads"] = peer.info["torch"], peer.info["threads"]
         env["torch_env"] = peer.info["env"]
-    print(f"minidl bench: NumPy {env['numpy']}, Numba {env.get('numba', 'absent')} "
-          f"({env.get('numba_threads', '-')} threads), PyTorch {env.get('torch', 'absent')}"
-          f"{'' if peer is None else ' (own process, ' + str(env['torch_threads']) + ' threads)'}, "
-          f"{env['cpu_count']} CPUs; median of up to {repeats} calls per contender after {warmup} "
-          "warm-up, in alternating rounds")
+    print(
+        f"minidl bench: NumPy {env['numpy']}, Numba {env.get('numba', 'absent')} "
+        f"({env.get('numba_threads', '-')} threads), PyTorch {env.get('torch', 'absent')}"
+        f"{'' if peer is None else ' (own process, ' + str(env['torch_threads']) + ' threads)'}, "
+        f"{env['cpu_count']} CPUs; median of up to {repeats} calls per contender after {warmup} "
+        "warm-up, in alternating rounds"
+    )
     try:
         return _run(args, env, peer, repeats, warmup, budget)
     finally:
@@ -391,11 +457,13 @@ def _run(args, env, peer, repeats, warmup, budget) -> int:
             print(format_row(row), flush=True)
         else:
             print(device.format_row(device.summarise(row), format_row(row)), flush=True)
-    print("np/nb: NumPy reference time / Numba time (higher is better); nb/torch: Numba time / "
-          "PyTorch time (below 1: faster than PyTorch; PyTorch in its own process with its own "
-          "thread defaults); by round: the middle half (quartiles) of the same ratio taken round "
-          "by round (a range containing 1: level on this machine); GFLOP/s from the faster minidl tier. "
-          f"Numba threading layer: {_threading_layer()}.")
+    print(
+        "np/nb: NumPy reference time / Numba time (higher is better); nb/torch: Numba time / "
+        "PyTorch time (below 1: faster than PyTorch; PyTorch in its own process with its own "
+        "thread defaults); by round: the middle half (quartiles) of the same ratio taken round "
+        "by round (a range containing 1: level on this machine); GFLOP/s from the faster minidl tier. "
+        f"Numba threading layer: {_threading_layer()}."
+    )
 
     if device is not None:
         print(device.legend())
@@ -410,8 +478,11 @@ def _run(args, env, peer, repeats, warmup, budget) -> int:
 
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json, "w") as f:
-        json.dump({"environment": env, "repeats": repeats, "warmup": warmup, "workloads": rows,
-                   "cold_start": cold}, f, indent=2)
+        json.dump(
+            {"environment": env, "repeats": repeats, "warmup": warmup, "workloads": rows, "cold_start": cold},
+            f,
+            indent=2,
+        )
     print(f"results written to {args.json}")
     return 0
 

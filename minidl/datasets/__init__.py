@@ -17,22 +17,47 @@ The full sets -- ``load_mnist(subset="full")``, ``load_fashion_mnist()``,
 ``load_cifar10()`` -- are downloaded once into ``$MINIDL_DATA`` (default
 ``~/.cache/minidl``) and checked by SHA-256 (see ``minidl.datasets.download``).
 """
+
 from . import audio
 from .download import ChecksumError, DownloadError, data_home
 from .formats import read_idx
-from .images import (CIFAR10_CLASSES, FASHION_MNIST_CLASSES, load_cifar10,
-                     load_fashion_mnist, load_mnist, load_sequential_mnist)
+from .images import (
+    CIFAR10_CLASSES,
+    FASHION_MNIST_CLASSES,
+    load_cifar10,
+    load_fashion_mnist,
+    load_mnist,
+    load_sequential_mnist,
+)
 from .sequences import last_value_forecast, make_adding_problem, make_sine_sequences
 from .speech import SPOKEN_DIGITS, load_spoken_digit_clips, load_spoken_digits
 from .synthetic import make_circles, make_moons, make_spirals, make_xor
 from .text import CharEncoder, load_text_corpus, make_char_windows, sample
 
 __all__ = [
-    "load_mnist", "load_fashion_mnist", "load_cifar10", "load_sequential_mnist",
-    "FASHION_MNIST_CLASSES", "CIFAR10_CLASSES",
-    "make_spirals", "make_moons", "make_circles", "make_xor",
-    "make_sine_sequences", "last_value_forecast", "make_adding_problem",
-    "load_text_corpus", "CharEncoder", "make_char_windows", "sample",
-    "load_spoken_digits", "load_spoken_digit_clips", "SPOKEN_DIGITS", "audio",
-    "read_idx", "data_home", "DownloadError", "ChecksumError",
+    "load_mnist",
+    "load_fashion_mnist",
+    "load_cifar10",
+    "load_sequential_mnist",
+    "FASHION_MNIST_CLASSES",
+    "CIFAR10_CLASSES",
+    "make_spirals",
+    "make_moons",
+    "make_circles",
+    "make_xor",
+    "make_sine_sequences",
+    "last_value_forecast",
+    "make_adding_problem",
+    "load_text_corpus",
+    "CharEncoder",
+    "make_char_windows",
+    "sample",
+    "load_spoken_digits",
+    "load_spoken_digit_clips",
+    "SPOKEN_DIGITS",
+    "audio",
+    "read_idx",
+    "data_home",
+    "DownloadError",
+    "ChecksumError",
 ]

@@ -16,13 +16,27 @@ changes every few milliseconds. The pipeline, one function per step::
 ``minidl.datasets.load_spoken_digits`` used. Every function takes any number of leading
 axes (a batch of clips), works in NumPy only and returns float64 unless said otherwise.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["hz_to_mel", "mel_to_hz", "frame_signal", "hann_window", "power_spectrum",
-           "mel_filterbank", "log_mel_spectrogram", "dct_matrix", "mfcc",
-           "SAMPLE_RATE", "FRAME_LENGTH", "HOP_LENGTH", "N_MELS", "FLOOR_DB"]
+__all__ = [
+    "hz_to_mel",
+    "mel_to_hz",
+    "frame_signal",
+    "hann_window",
+    "power_spectrum",
+    "mel_filterbank",
+    "log_mel_spectrogram",
+    "dct_matrix",
+    "mfcc",
+    "SAMPLE_RATE",
+    "FRAME_LENGTH",
+    "HOP_LENGTH",
+    "N_MELS",
+    "FLOOR_DB",
+]
 
 # The settings of the bundled spoken digits (and the defaults below): 8 kHz audio, frames
 # of 256 samples (32 ms) every 128 samples (16 ms), 32 mel bands, energies floored at -100 dB.
@@ -47,8 +61,7 @@ def mel_to_hz(m):
     return 700.0 * (10.0 ** (np.asarray(m, dtype=np.float64) / 2595.0) - 1.0)
 
 
-def frame_signal(x, frame_length: int = FRAME_LENGTH, hop_length: int = HOP_LENGTH,
-                 pad_end: bool = False):
+def frame_signal(x, frame_length: int = FRAME_LENGTH, hop_length: int = HOP_LENGTH, pad_end: bool = False):
     """Cut a signal into overlapping frames: ``frames[..., t, i] = x[..., t * hop_length + i]``.
 
     x : (..., S) samples. Frame t covers samples ``t * hop .. t * hop + frame_length - 1``.
@@ -67,16 +80,18 @@ def frame_signal(x, frame_length: int = FRAME_LENGTH, hop_length: int = HOP_LENG
         raise ValueError(f"frame_signal expected samples (..., S), got a scalar of shape {x.shape}")
     length = x.shape[-1]
     if pad_end:
-        n_frames = 1 + -(-max(length - frame_length, 0) // hop_length)      # ceiling division
+        n_frames = 1 + -(-max(length - frame_length, 0) // hop_length)  # ceiling division
         padded = (n_frames - 1) * hop_length + frame_length
         x = np.concatenate([x, np.zeros(x.shape[:-1] + (padded - length,), dtype=x.dtype)], axis=-1)
     elif length < frame_length:
-        raise ValueError(f"a signal of {length} samples is shorter than one frame of "
-                         f"{frame_length}; use pad_end=True or a shorter frame")
+        raise ValueError(
+            f"a signal of {length} samples is shorter than one frame of "
+            f"{frame_length}; use pad_end=True or a shorter frame"
+        )
     else:
         n_frames = 1 + (length - frame_length) // hop_length
-    starts = hop_length * np.arange(n_frames)[:, None]                      # (T, 1)
-    return x[..., starts + np.arange(frame_length)]                        # (..., T, L)
+    starts = hop_length * np.arange(n_frames)[:, None]  # (T, 1)
+    return x[..., starts + np.arange(frame_length)]  # (..., T, L)
 
 
 def hann_window(length: int = FRAME_LENGTH):
@@ -109,11 +124,16 @@ def power_spectrum(frames, n_fft: int | None = None):
     if n_fft < frames.shape[-1]:
         raise ValueError(f"n_fft must be at least the frame length {frames.shape[-1]}, got {n_fft}")
     spectrum = np.fft.rfft(frames, n=n_fft, axis=-1)
-    return (spectrum.real ** 2 + spectrum.imag ** 2) / n_fft
+    return (spectrum.real**2 + spectrum.imag**2) / n_fft
 
 
-def mel_filterbank(n_mels: int = N_MELS, n_fft: int = FRAME_LENGTH, sample_rate: float = SAMPLE_RATE,
-                   f_min: float = 0.0, f_max: float | None = None):
+def mel_filterbank(
+    n_mels: int = N_MELS,
+    n_fft: int = FRAME_LENGTH,
+    sample_rate: float = SAMPLE_RATE,
+    f_min: float = 0.0,
+    f_max: float | None = None,
+):
     """Triangular filters evenly spaced on the mel scale, as a matrix (n_mels, n_fft // 2 + 1).
 
     Take ``n_mels + 2`` points evenly spaced in mel from ``hz_to_mel(f_min)`` to
@@ -136,24 +156,33 @@ def mel_filterbank(n_mels: int = N_MELS, n_fft: int = FRAME_LENGTH, sample_rate:
     if n_mels < 1:
         raise ValueError(f"n_mels must be >= 1, got {n_mels}")
     if not 0.0 <= f_min < f_max <= sample_rate / 2.0:
-        raise ValueError(f"need 0 <= f_min < f_max <= sample_rate / 2 = {sample_rate / 2}, "
-                         f"got f_min={f_min}, f_max={f_max}")
+        raise ValueError(
+            f"need 0 <= f_min < f_max <= sample_rate / 2 = {sample_rate / 2}, "
+            f"got f_min={f_min}, f_max={f_max}"
+        )
     hz = mel_to_hz(np.linspace(hz_to_mel(f_min), hz_to_mel(f_max), n_mels + 2))
-    bins = np.rint(hz * n_fft / sample_rate).astype(np.int64)                # b_0 .. b_{M+1}
+    bins = np.rint(hz * n_fft / sample_rate).astype(np.int64)  # b_0 .. b_{M+1}
     if np.any(np.diff(bins) <= 0):
-        raise ValueError(f"{n_mels} mel bands are too narrow for n_fft={n_fft} at "
-                         f"{sample_rate} Hz: two band edges fall on the same FFT bin "
-                         f"(bins {bins.tolist()}); use fewer bands or a larger n_fft")
-    k = np.arange(n_bins)[None, :]                                          # (1, K)
+        raise ValueError(
+            f"{n_mels} mel bands are too narrow for n_fft={n_fft} at "
+            f"{sample_rate} Hz: two band edges fall on the same FFT bin "
+            f"(bins {bins.tolist()}); use fewer bands or a larger n_fft"
+        )
+    k = np.arange(n_bins)[None, :]  # (1, K)
     left, centre, right = bins[:-2, None], bins[1:-1, None], bins[2:, None]  # (M, 1) each
     rising = (k - left) / (centre - left)
     falling = (right - k) / (right - centre)
-    return np.clip(np.minimum(rising, falling), 0.0, None)                   # (M, K)
+    return np.clip(np.minimum(rising, falling), 0.0, None)  # (M, K)
 
 
-def log_mel_spectrogram(x, sample_rate: float = SAMPLE_RATE, frame_length: int = FRAME_LENGTH,
-                        hop_length: int = HOP_LENGTH, n_mels: int = N_MELS,
-                        floor_db: float = FLOOR_DB):
+def log_mel_spectrogram(
+    x,
+    sample_rate: float = SAMPLE_RATE,
+    frame_length: int = FRAME_LENGTH,
+    hop_length: int = HOP_LENGTH,
+    n_mels: int = N_MELS,
+    floor_db: float = FLOOR_DB,
+):
     """Log-mel energies in decibels: frames, Hann window, power spectrum, mel filters, log.
 
     x : (..., S) waveform, any scale (the bundled clips are in [-1, 1]).

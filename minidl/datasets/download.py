@@ -22,6 +22,7 @@ Files live in ``data_home() / <dataset> / <file>``, where ``data_home()`` is
 file in the same folder and renamed into place only once its sum is right, so an
 interrupted download never leaves a half file under the real name.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,8 +32,7 @@ import tempfile
 from pathlib import Path
 from urllib.request import Request, urlopen
 
-__all__ = ["data_home", "fetch", "sha256_of", "DownloadError", "ChecksumError",
-           "MIRRORS", "SHA256"]
+__all__ = ["data_home", "fetch", "sha256_of", "DownloadError", "ChecksumError", "MIRRORS", "SHA256"]
 
 MIRRORS = {
     "mnist": (
@@ -44,9 +44,7 @@ MIRRORS = {
         "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
         "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
     ),
-    "cifar10": (
-        "https://www.cs.toronto.edu/~kriz/",
-    ),
+    "cifar10": ("https://www.cs.toronto.edu/~kriz/",),
 }
 
 SHA256 = {
@@ -123,8 +121,12 @@ def fetch(dataset: str, filenames=None) -> dict:
     for name in filenames:
         path = folder / name
         if path.exists():
-            _check_sum(path, table[name], source=f"the cached file {path}",
-                       remedy="Delete it and run again to download it afresh.")
+            _check_sum(
+                path,
+                table[name],
+                source=f"the cached file {path}",
+                remedy="Delete it and run again to download it afresh.",
+            )
         else:
             _download_with_mirrors(dataset, name, path)
         paths[name] = path
@@ -136,7 +138,8 @@ def _check_sum(path: Path, expected: str, source: str, remedy: str) -> None:
     if actual != expected:
         raise ChecksumError(
             f"SHA-256 mismatch for {source}: expected {expected}, got {actual}. "
-            f"The file is corrupt, truncated or not the file minidl expects. {remedy}")
+            f"The file is corrupt, truncated or not the file minidl expects. {remedy}"
+        )
 
 
 def _download_with_mirrors(dataset: str, name: str, path: Path) -> None:
@@ -147,7 +150,7 @@ def _download_with_mirrors(dataset: str, name: str, path: Path) -> None:
         try:
             download(url, path, SHA256[dataset][name])
             return
-        except (OSError, ChecksumError) as err:   # URLError and timeouts are OSErrors
+        except (OSError, ChecksumError) as err:  # URLError and timeouts are OSErrors
             failures.append(f"  {url}: {err}")
     raise DownloadError(_hand_placing_message(dataset, name, failures))
 
@@ -156,12 +159,15 @@ def _hand_placing_message(dataset: str, name: str, failures) -> str:
     folder = data_home() / dataset
     wanted = "\n".join(
         f"  {f}  (SHA-256 {sha}, from {MIRRORS[dataset][0] + f})"
-        for f, sha in SHA256[dataset].items() if not (folder / f).exists())
+        for f, sha in SHA256[dataset].items()
+        if not (folder / f).exists()
+    )
     return (
         f"could not download {name} for {dataset}:\n" + "\n".join(failures) + "\n"
         f"If this machine is offline, download these files elsewhere and place them, "
         f"unchanged and with these names, in {folder}/ (set $MINIDL_DATA to use another "
-        f"folder than {data_home()}):\n{wanted}")
+        f"folder than {data_home()}):\n{wanted}"
+    )
 
 
 def download(url: str, path, expected_sha256: str) -> Path:
@@ -184,8 +190,9 @@ def download(url: str, path, expected_sha256: str) -> Path:
                 out.write(chunk)
         actual = digest.hexdigest()
         if actual != expected_sha256:
-            raise ChecksumError(f"SHA-256 mismatch for the download of {url}: "
-                                f"expected {expected_sha256}, got {actual}")
+            raise ChecksumError(
+                f"SHA-256 mismatch for the download of {url}: expected {expected_sha256}, got {actual}"
+            )
         os.replace(tmp_name, path)
     except BaseException:
         if os.path.exists(tmp_name):

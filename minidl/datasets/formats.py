@@ -17,6 +17,7 @@ values, each a row-major 32 x 32 plane -- and ``b"labels"``, a list of 10000 int
 0..9. Unpickling can run arbitrary code, so ``parse_cifar_batch`` must only be given
 bytes whose SHA-256 has been checked (the loader reads them from the verified archive).
 """
+
 from __future__ import annotations
 
 import gzip
@@ -55,8 +56,9 @@ def read_idx(path, expect_ndim: int | None = None) -> np.ndarray:
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError, zlib.error) as err:
-            raise ValueError(f"{path}: corrupt gzip stream ({err}); delete the file and "
-                             f"download it again") from None
+            raise ValueError(
+                f"{path}: corrupt gzip stream ({err}); delete the file and download it again"
+            ) from None
     return parse_idx(raw, name=str(path), expect_ndim=expect_ndim)
 
 
@@ -66,11 +68,14 @@ def parse_idx(raw: bytes, name: str = "<bytes>", expect_ndim: int | None = None)
         raise ValueError(f"{name}: not an IDX file (only {len(raw)} bytes)")
     zero0, zero1, type_code, ndim = raw[0], raw[1], raw[2], raw[3]
     if zero0 != 0 or zero1 != 0 or type_code not in IDX_TYPES:
-        raise ValueError(f"{name}: bad IDX magic number {raw[:4].hex()}; expected 0000 then a "
-                         f"type code in {[hex(c) for c in IDX_TYPES]} then the number of dims")
+        raise ValueError(
+            f"{name}: bad IDX magic number {raw[:4].hex()}; expected 0000 then a "
+            f"type code in {[hex(c) for c in IDX_TYPES]} then the number of dims"
+        )
     if expect_ndim is not None and ndim != expect_ndim:
-        raise ValueError(f"{name}: expected an IDX file with {expect_ndim} dimensions, "
-                         f"the header declares {ndim}")
+        raise ValueError(
+            f"{name}: expected an IDX file with {expect_ndim} dimensions, the header declares {ndim}"
+        )
     header_end = 4 + 4 * ndim
     if len(raw) < header_end:
         raise ValueError(f"{name}: IDX header declares {ndim} dims but the file ends early")
@@ -79,8 +84,10 @@ def parse_idx(raw: bytes, name: str = "<bytes>", expect_ndim: int | None = None)
     expected_bytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     actual_bytes = len(raw) - header_end
     if actual_bytes != expected_bytes:
-        raise ValueError(f"{name}: IDX header declares shape {shape} ({expected_bytes} data "
-                         f"bytes) but the file holds {actual_bytes}; it is truncated or corrupt")
+        raise ValueError(
+            f"{name}: IDX header declares shape {shape} ({expected_bytes} data "
+            f"bytes) but the file holds {actual_bytes}; it is truncated or corrupt"
+        )
     data = np.frombuffer(raw, dtype=dtype, offset=header_end).reshape(shape)
     return data.astype(dtype.newbyteorder("="))
 
@@ -103,11 +110,11 @@ def parse_cifar_batch(raw: bytes, name: str = "<bytes>"):
     data = np.asarray(batch[b"data"])
     labels = np.asarray(batch[b"labels"], dtype=np.int64)
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
-        raise ValueError(f"{name}: expected b'data' of shape (N, 3072) uint8, "
-                         f"got shape {data.shape} {data.dtype}")
+        raise ValueError(
+            f"{name}: expected b'data' of shape (N, 3072) uint8, got shape {data.shape} {data.dtype}"
+        )
     if labels.shape != (data.shape[0],):
         raise ValueError(f"{name}: {data.shape[0]} images but labels of shape {labels.shape}")
     if labels.size and (labels.min() < 0 or labels.max() > 9):
-        raise ValueError(f"{name}: labels must be in 0..9, got range "
-                         f"{labels.min()}..{labels.max()}")
+        raise ValueError(f"{name}: labels must be in 0..9, got range {labels.min()}..{labels.max()}")
     return data.reshape(-1, 3, 32, 32), labels

@@ -4,6 +4,7 @@ Every loader returns Keras-style ``((x_train, y_train), (x_test, y_test))`` with
 as float32 in [0, 1] in NCHW layout and labels as int64. The arrays are fresh copies on
 every call: changing them in place cannot affect a later call.
 """
+
 from __future__ import annotations
 
 import tarfile
@@ -14,18 +15,35 @@ import numpy as np
 from .download import fetch
 from .formats import parse_cifar_batch, read_idx
 
-__all__ = ["load_mnist", "load_fashion_mnist", "load_cifar10", "load_sequential_mnist",
-           "FASHION_MNIST_CLASSES", "CIFAR10_CLASSES"]
+__all__ = [
+    "load_mnist",
+    "load_fashion_mnist",
+    "load_cifar10",
+    "load_sequential_mnist",
+    "FASHION_MNIST_CLASSES",
+    "CIFAR10_CLASSES",
+]
 
 BUNDLED_MNIST = Path(__file__).with_name("data") / "mnist_5k.npz"
 
-FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
-CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
-                   "dog", "frog", "horse", "ship", "truck")
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
-IDX_FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
-             "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
+IDX_FILES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
 CIFAR_FOLDER = "cifar-10-batches-py"
 CIFAR_TRAIN_BATCHES = tuple(f"data_batch_{k}" for k in range(1, 6))
 CIFAR_TEST_BATCH = "test_batch"
@@ -72,8 +90,7 @@ def load_fashion_mnist(flatten: bool = False):
     Downloaded once into the cache (folder ``fashion_mnist/``) and checked by SHA-256.
     Class names are in ``FASHION_MNIST_CLASSES``. Same shapes and types as ``load_mnist``.
     """
-    raw = _cached(("fashion_mnist", _folder_key("fashion_mnist")),
-                  lambda: _read_idx_dataset("fashion_mnist"))
+    raw = _cached(("fashion_mnist", _folder_key("fashion_mnist")), lambda: _read_idx_dataset("fashion_mnist"))
     return _to_float(raw, flatten)
 
 
@@ -121,20 +138,21 @@ def _cached(key, read):
 def _folder_key(dataset: str) -> str:
     """Cache key part: the folder the files come from (so a new $MINIDL_DATA re-reads)."""
     from .download import data_home
+
     return str(data_home() / dataset)
 
 
 def _to_float(raw, flatten: bool):
     """uint8 arrays -> float32 images in [0, 1] (new arrays) and int64 labels (copies)."""
+
     def images(x):
         x = x.astype(np.float32) / np.float32(255)
-        if x.ndim == 3:                      # grey images (N, H, W) -> (N, 1, H, W)
+        if x.ndim == 3:  # grey images (N, H, W) -> (N, 1, H, W)
             x = x[:, None]
         return x.reshape(len(x), -1) if flatten else x
 
     (x_train, y_train), (x_test, y_test) = raw
-    return ((images(x_train), y_train.astype(np.int64)),
-            (images(x_test), y_test.astype(np.int64)))
+    return ((images(x_train), y_train.astype(np.int64)), (images(x_test), y_test.astype(np.int64)))
 
 
 def _read_bundled_mnist():
@@ -145,19 +163,23 @@ def _read_bundled_mnist():
 def _read_idx_dataset(dataset: str):
     """Read the four IDX files of an MNIST-format dataset from the verified cache."""
     paths = fetch(dataset)
-    return tuple(_read_idx_split(paths[images], paths[labels])
-                 for images, labels in (IDX_FILES["train"], IDX_FILES["test"]))
+    return tuple(
+        _read_idx_split(paths[images], paths[labels])
+        for images, labels in (IDX_FILES["train"], IDX_FILES["test"])
+    )
 
 
 def _read_idx_split(images_path, labels_path):
     images = read_idx(images_path, expect_ndim=3)
     labels = read_idx(labels_path, expect_ndim=1)
     if images.dtype != np.uint8 or images.shape[1:] != (28, 28):
-        raise ValueError(f"{images_path}: expected uint8 images (N, 28, 28), "
-                         f"got {images.dtype} {images.shape}")
+        raise ValueError(
+            f"{images_path}: expected uint8 images (N, 28, 28), got {images.dtype} {images.shape}"
+        )
     if labels.shape[0] != images.shape[0]:
-        raise ValueError(f"{labels_path} holds {labels.shape[0]} labels but "
-                         f"{images_path} holds {images.shape[0]} images")
+        raise ValueError(
+            f"{labels_path} holds {labels.shape[0]} labels but {images_path} holds {images.shape[0]} images"
+        )
     if labels.size and labels.max() > 9:
         raise ValueError(f"{labels_path}: labels must be in 0..9, got max {labels.max()}")
     return images, labels
@@ -166,13 +188,15 @@ def _read_idx_split(images_path, labels_path):
 def _read_cifar_archive(archive):
     """Read the six pickled batches from the (already verified) CIFAR-10 tar.gz."""
     with tarfile.open(archive, "r:gz") as tar:
+
         def batch(name):
             member_name = f"{CIFAR_FOLDER}/{name}"
             try:
                 member = tar.getmember(member_name)
             except KeyError:
-                raise ValueError(f"{archive}: no member {member_name!r}; "
-                                 f"not the CIFAR-10 python archive") from None
+                raise ValueError(
+                    f"{archive}: no member {member_name!r}; not the CIFAR-10 python archive"
+                ) from None
             return parse_cifar_batch(tar.extractfile(member).read(), name=member_name)
 
         train = [batch(name) for name in CIFAR_TRAIN_BATCHES]

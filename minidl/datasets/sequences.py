@@ -8,6 +8,7 @@
 
 Randomness comes from ``seed`` when given, else from minidl's generator.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,8 +18,14 @@ from .synthetic import _check_count, _check_noise, _generator
 __all__ = ["make_sine_sequences", "last_value_forecast", "make_adding_problem"]
 
 
-def make_sine_sequences(n_series: int = 1000, length: int = 50, noise: float = 0.05,
-                        period_range=(10.0, 40.0), amplitude_range=(0.5, 1.0), seed=None):
+def make_sine_sequences(
+    n_series: int = 1000,
+    length: int = 50,
+    noise: float = 0.05,
+    period_range=(10.0, 40.0),
+    amplitude_range=(0.5, 1.0),
+    seed=None,
+):
     """Noisy sine waves, each to be continued by one step.
 
     Series i is ``v_t = a_i sin(2 pi t / P_i + phi_i) + noise * e_t`` for

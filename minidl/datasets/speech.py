@@ -5,6 +5,7 @@ speech synthesiser espeak-ng), so they ship with minidl and work offline. The bu
 file, ``datasets/data/spoken_digits.npz`` (2.6 MB), holds the log-mel spectrogram of all
 1,680 clips and the 16-bit audio of 40 of them; ``datasets/data/README.md`` describes it.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,8 +17,20 @@ __all__ = ["load_spoken_digits", "load_spoken_digit_clips", "SPOKEN_DIGITS"]
 BUNDLED_SPOKEN_DIGITS = Path(__file__).with_name("data") / "spoken_digits.npz"
 SPOKEN_DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
-_KEYS = ("features", "labels", "voice", "accent", "voices", "accents", "test_voices",
-         "audio", "audio_index", "sample_rate", "db_min", "db_step")
+_KEYS = (
+    "features",
+    "labels",
+    "voice",
+    "accent",
+    "voices",
+    "accents",
+    "test_voices",
+    "audio",
+    "audio_index",
+    "sample_rate",
+    "db_min",
+    "db_step",
+)
 
 
 def _read(path):
@@ -26,12 +39,14 @@ def _read(path):
         raise FileNotFoundError(
             f"spoken digits file not found: expected {path}. It is bundled with minidl "
             f"(minidl/datasets/data/spoken_digits.npz); rebuild it with "
-            f"`python tools/make_spoken_digits.py` (needs espeak-ng)")
+            f"`python tools/make_spoken_digits.py` (needs espeak-ng)"
+        )
     with np.load(path) as data:
         missing = [key for key in _KEYS if key not in data.files]
         if missing:
-            raise ValueError(f"{path} is not a spoken-digits file: expected arrays {list(_KEYS)}, "
-                             f"missing {missing}")
+            raise ValueError(
+                f"{path} is not a spoken-digits file: expected arrays {list(_KEYS)}, missing {missing}"
+            )
         return {key: data[key] for key in data.files}
 
 

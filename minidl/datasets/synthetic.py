@@ -4,6 +4,7 @@ Each ``make_*`` returns ``(x, y)``: points ``x`` float32 (N, 2) and labels ``y``
 (N,), rows in random order (so any slice mixes the classes). Randomness comes from
 ``seed`` when given, else from minidl's generator (``minidl.seed(n)`` makes it repeat).
 """
+
 from __future__ import annotations
 
 import numbers

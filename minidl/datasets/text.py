@@ -6,6 +6,7 @@
 * ``make_char_windows`` -- (inputs, next-character targets) training pairs.
 * ``sample`` -- generate text from a trained next-character model.
 """
+
 from __future__ import annotations
 
 import ast
@@ -60,8 +61,10 @@ def _stdlib_docstrings(max_chars: int) -> str:
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     modules = sorted(p for p in stdlib.glob("*.py") if not p.name.startswith("_"))
     if not modules:
-        raise FileNotFoundError(f"no standard-library sources (*.py) found in {stdlib}; "
-                                f"this Python installation ships only compiled modules")
+        raise FileNotFoundError(
+            f"no standard-library sources (*.py) found in {stdlib}; "
+            f"this Python installation ships only compiled modules"
+        )
     pieces, total = [], 0
     for path in modules:
         for doc in _docstrings_of(path):
@@ -75,10 +78,10 @@ def _stdlib_docstrings(max_chars: int) -> str:
 def _docstrings_of(path: Path):
     """Normalised docstrings of a source file in source order (nothing on a parse error)."""
     try:
-        with tokenize.open(path) as f:             # honours the file's encoding line
+        with tokenize.open(path) as f:  # honours the file's encoding line
             source = f.read()
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")         # e.g. invalid escapes in old sources
+            warnings.simplefilter("ignore")  # e.g. invalid escapes in old sources
             tree = ast.parse(source)
     except (SyntaxError, UnicodeDecodeError, OSError):
         return []
@@ -166,10 +169,10 @@ class CharEncoder:
             raise ValueError(
                 f"encode got {len(missing)} character(s) not in the vocabulary: {shown!r}"
                 f"{' ...' if len(missing) > 20 else ''}; fit on a text containing them, or "
-                f"create the encoder with unknown='?' to map them to one id")
+                f"create the encoder with unknown='?' to map them to one id"
+            )
         fallback = self.char_to_id.get(self.unknown, -1)
-        return np.fromiter((self.char_to_id.get(c, fallback) for c in text),
-                           dtype=np.int64, count=len(text))
+        return np.fromiter((self.char_to_id.get(c, fallback) for c in text), dtype=np.int64, count=len(text))
 
     def decode(self, ids) -> str:
         """ids (any shape; read in row-major order) -> the string they stand for."""
@@ -180,8 +183,9 @@ class CharEncoder:
         if not np.issubdtype(ids.dtype, np.integer):
             raise TypeError(f"decode expects integer ids, got dtype {ids.dtype}")
         if ids.min() < 0 or ids.max() >= self.vocab_size:
-            raise ValueError(f"ids must be in 0..{self.vocab_size - 1}, "
-                             f"got values from {ids.min()} to {ids.max()}")
+            raise ValueError(
+                f"ids must be in 0..{self.vocab_size - 1}, got values from {ids.min()} to {ids.max()}"
+            )
         return "".join(self.chars[i] for i in ids.tolist())
 
     def _require_fitted(self):
@@ -211,24 +215,33 @@ def make_char_windows(ids, window: int, stride: int | None = None):
     """
     ids = np.asarray(ids)
     if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
-        raise ValueError(f"make_char_windows expects a 1-D integer array, "
-                         f"got shape {ids.shape} dtype {ids.dtype}")
+        raise ValueError(
+            f"make_char_windows expects a 1-D integer array, got shape {ids.shape} dtype {ids.dtype}"
+        )
     if not isinstance(window, numbers.Integral) or window < 1:
         raise ValueError(f"window must be a positive integer, got {window!r}")
     stride = window if stride is None else stride
     if not isinstance(stride, numbers.Integral) or stride < 1:
         raise ValueError(f"stride must be a positive integer, got {stride!r}")
     if len(ids) < window + 1:
-        raise ValueError(f"need at least window + 1 = {window + 1} ids to make one "
-                         f"(input, target) pair, got {len(ids)}")
+        raise ValueError(
+            f"need at least window + 1 = {window + 1} ids to make one (input, target) pair, got {len(ids)}"
+        )
     spans = np.lib.stride_tricks.sliding_window_view(ids, window + 1)[::stride]
-    spans = spans.astype(np.int64)                 # copies the strided view
+    spans = spans.astype(np.int64)  # copies the strided view
     return spans[:, :-1], spans[:, 1:]
 
 
 # --------------------------------------------------------------------------- generation
-def sample(model, encoder: CharEncoder, prompt: str, length: int, temperature: float = 1.0,
-           window: int | None = None, seed=None) -> str:
+def sample(
+    model,
+    encoder: CharEncoder,
+    prompt: str,
+    length: int,
+    temperature: float = 1.0,
+    window: int | None = None,
+    seed=None,
+) -> str:
     """Generate ``length`` characters after ``prompt``, one at a time.
 
     At each step the model sees the ids so far (only the last ``window`` of them if
@@ -242,11 +255,12 @@ def sample(model, encoder: CharEncoder, prompt: str, length: int, temperature: f
     -------
     ``prompt`` followed by the ``length`` generated characters.
     """
-    if (not isinstance(temperature, numbers.Real) or not np.isfinite(temperature)
-            or temperature <= 0):
-        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r} "
-                         f"(for the likeliest character every time use a small value, "
-                         f"e.g. 0.01)")
+    if not isinstance(temperature, numbers.Real) or not np.isfinite(temperature) or temperature <= 0:
+        raise ValueError(
+            f"temperature must be a finite number > 0, got {temperature!r} "
+            f"(for the likeliest character every time use a small value, "
+            f"e.g. 0.01)"
+        )
     if not isinstance(length, numbers.Integral) or length < 0:
         raise ValueError(f"length must be a non-negative integer, got {length!r}")
     if window is not None and (not isinstance(window, numbers.Integral) or window < 1):
@@ -257,8 +271,9 @@ def sample(model, encoder: CharEncoder, prompt: str, length: int, temperature: f
     ids = list(encoder.encode(prompt))
     for _ in range(length):
         context = ids[-window:] if window else ids
-        logits = _last_step_logits(model.predict(np.asarray([context], dtype=np.int64)),
-                                   len(context), encoder.vocab_size)
+        logits = _last_step_logits(
+            model.predict(np.asarray([context], dtype=np.int64)), len(context), encoder.vocab_size
+        )
         probs = _softmax(logits / temperature)
         ids.append(int(rng.choice(encoder.vocab_size, p=probs)))
     return encoder.decode(np.asarray(ids))
@@ -271,9 +286,11 @@ def _last_step_logits(output, steps: int, vocab_size: int) -> np.ndarray:
     elif logits.ndim == 2 and logits.shape == (1, vocab_size):
         logits = logits[0]
     else:
-        raise ValueError(f"sample expected model.predict to return logits (1, {steps}, "
-                         f"{vocab_size}) or (1, {vocab_size}) for input (1, {steps}), "
-                         f"got shape {logits.shape}")
+        raise ValueError(
+            f"sample expected model.predict to return logits (1, {steps}, "
+            f"{vocab_size}) or (1, {vocab_size}) for input (1, {steps}), "
+            f"got shape {logits.shape}"
+        )
     if not np.all(np.isfinite(logits)):
         raise ValueError("model.predict returned non-finite logits (NaN or inf)")
     return logits

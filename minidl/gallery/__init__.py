@@ -9,6 +9,7 @@
 
 The experiments that go with them are ``examples/gallery_*.py``.
 """
+
 from . import autoencoders, gan, transfer
 
 __all__ = ["autoencoders", "gan", "transfer"]

@@ -20,6 +20,7 @@ Each builder returns ``Autoencoder(encoder, decoder, model)``: three ``Sequentia
 that *share* their layers -- ``model`` is ``encoder`` followed by ``decoder``, so training
 ``model`` trains the other two. ``model`` is compiled with Adam and ``"mse"``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,16 +34,25 @@ from ..nn.layers.activations import ReLU, Sigmoid
 from ..nn.layers.core import Dense, Flatten, Reshape
 from ..training.model import Sequential
 
-__all__ = ["Autoencoder", "dense_autoencoder", "conv_autoencoder", "corrupt",
-           "reconstruction_errors", "anomaly_threshold", "detect_anomalies", "AnomalyReport", "roc_auc"]
+__all__ = [
+    "Autoencoder",
+    "dense_autoencoder",
+    "conv_autoencoder",
+    "corrupt",
+    "reconstruction_errors",
+    "anomaly_threshold",
+    "detect_anomalies",
+    "AnomalyReport",
+    "roc_auc",
+]
 
 
 class Autoencoder(NamedTuple):
     """The three views of one autoencoder; their layers are the same objects."""
 
-    encoder: Sequential     # x (N, *input_shape) -> z (N, latent_dim)
-    decoder: Sequential     # z (N, latent_dim)   -> x_hat (N, *input_shape)
-    model: Sequential       # x -> x_hat, compiled: train this one with fit(x, x)
+    encoder: Sequential  # x (N, *input_shape) -> z (N, latent_dim)
+    decoder: Sequential  # z (N, latent_dim)   -> x_hat (N, *input_shape)
+    model: Sequential  # x -> x_hat, compiled: train this one with fit(x, x)
 
 
 def _assemble(encoder_layers, decoder_layers, input_shape, latent_dim, lr) -> Autoencoder:
@@ -53,8 +63,9 @@ def _assemble(encoder_layers, decoder_layers, input_shape, latent_dim, lr) -> Au
     return Autoencoder(encoder, decoder, model)
 
 
-def dense_autoencoder(input_shape=(1, 28, 28), latent_dim: int = 2, hidden=(256, 64),
-                      lr: float = 1e-3) -> Autoencoder:
+def dense_autoencoder(
+    input_shape=(1, 28, 28), latent_dim: int = 2, hidden=(256, 64), lr: float = 1e-3
+) -> Autoencoder:
     """Fully connected autoencoder, mirror-symmetric around the code.
 
     encoder: Flatten -> Dense(h, relu) for h in ``hidden`` -> Dense(latent_dim) (linear code)
@@ -64,13 +75,17 @@ def dense_autoencoder(input_shape=(1, 28, 28), latent_dim: int = 2, hidden=(256,
     input_shape = tuple(int(d) for d in input_shape)
     size = int(np.prod(input_shape))
     encoder = [Flatten()] + [Dense(h, activation="relu") for h in hidden] + [Dense(latent_dim)]
-    decoder = ([Dense(h, activation="relu") for h in reversed(hidden)]
-               + [Dense(size), Sigmoid(), Reshape(input_shape)])
+    decoder = [Dense(h, activation="relu") for h in reversed(hidden)] + [
+        Dense(size),
+        Sigmoid(),
+        Reshape(input_shape),
+    ]
     return _assemble(encoder, decoder, input_shape, latent_dim, lr)
 
 
-def conv_autoencoder(latent_dim: int = 16, channels=(16, 32), upsampling: str = "transpose",
-                     lr: float = 1e-3) -> Autoencoder:
+def conv_autoencoder(
+    latent_dim: int = 16, channels=(16, 32), upsampling: str = "transpose", lr: float = 1e-3
+) -> Autoencoder:
     """Convolutional autoencoder for (1, 28, 28) images.
 
     encoder: [Conv2D(c, 3, padding=1, relu) -> MaxPool2D(2)] for c in ``channels``
@@ -92,11 +107,15 @@ def conv_autoencoder(latent_dim: int = 16, channels=(16, 32), upsampling: str = 
             return [Conv2DTranspose(filters, 4, stride=2, padding=1, activation=activation)]
         return [UpSampling2D(2), Conv2D(filters, 3, padding=1, activation=activation)]
 
-    encoder = [Conv2D(c1, 3, padding=1, activation="relu"), MaxPool2D(2),
-               Conv2D(c2, 3, padding=1, activation="relu"), MaxPool2D(2),
-               Flatten(), Dense(latent_dim)]
-    decoder = ([Dense(c2 * 7 * 7), ReLU(), Reshape((c2, 7, 7))]
-               + up(c1, "relu") + up(1, None) + [Sigmoid()])
+    encoder = [
+        Conv2D(c1, 3, padding=1, activation="relu"),
+        MaxPool2D(2),
+        Conv2D(c2, 3, padding=1, activation="relu"),
+        MaxPool2D(2),
+        Flatten(),
+        Dense(latent_dim),
+    ]
+    decoder = [Dense(c2 * 7 * 7), ReLU(), Reshape((c2, 7, 7))] + up(c1, "relu") + up(1, None) + [Sigmoid()]
     return _assemble(encoder, decoder, (1, 28, 28), latent_dim, lr)
 
 
@@ -115,8 +134,10 @@ def reconstruction_errors(model, x, batch_size: int = 256) -> np.ndarray:
     """Per-sample mean squared error ``mean((model(x) - x)^2)`` over all but the batch axis; shape (N,)."""
     x_hat = model.predict(x, batch_size=batch_size)
     if x_hat.shape != x.shape:
-        raise ValueError(f"reconstruction_errors needs a model whose output has the input's shape: "
-                         f"input {tuple(x.shape)}, output {tuple(x_hat.shape)}")
+        raise ValueError(
+            f"reconstruction_errors needs a model whose output has the input's shape: "
+            f"input {tuple(x.shape)}, output {tuple(x_hat.shape)}"
+        )
     diff = (x_hat - x).reshape(len(x), -1)
     return (diff * diff).mean(axis=1)
 
@@ -131,8 +152,9 @@ def anomaly_threshold(normal_errors, quantile: float = 0.95) -> float:
         raise ValueError(f"quantile must be in (0, 1), got {quantile!r}")
     normal_errors = np.asarray(normal_errors, dtype=np.float64)
     if normal_errors.ndim != 1 or len(normal_errors) == 0:
-        raise ValueError(f"anomaly_threshold expected a non-empty vector of errors (N,), "
-                         f"got shape {normal_errors.shape}")
+        raise ValueError(
+            f"anomaly_threshold expected a non-empty vector of errors (N,), got shape {normal_errors.shape}"
+        )
     return float(np.quantile(normal_errors, quantile))
 
 
@@ -140,18 +162,21 @@ def anomaly_threshold(normal_errors, quantile: float = 0.95) -> float:
 class AnomalyReport:
     """Outcome of ``detect_anomalies``."""
 
-    threshold: float          # reconstruction error above which a sample is flagged
-    detection_rate: float     # fraction of anomalous samples flagged (recall, true-positive rate)
-    false_alarm_rate: float   # fraction of normal test samples flagged (false-positive rate)
-    auc: float                # ROC area: P(error of an anomaly > error of a normal sample)
+    threshold: float  # reconstruction error above which a sample is flagged
+    detection_rate: float  # fraction of anomalous samples flagged (recall, true-positive rate)
+    false_alarm_rate: float  # fraction of normal test samples flagged (false-positive rate)
+    auc: float  # ROC area: P(error of an anomaly > error of a normal sample)
 
     def __str__(self):
-        return (f"threshold {self.threshold:.5f}: detection rate {self.detection_rate:.1%}, "
-                f"false alarms {self.false_alarm_rate:.1%}, ROC AUC {self.auc:.3f}")
+        return (
+            f"threshold {self.threshold:.5f}: detection rate {self.detection_rate:.1%}, "
+            f"false alarms {self.false_alarm_rate:.1%}, ROC AUC {self.auc:.3f}"
+        )
 
 
-def detect_anomalies(model, x_normal_val, x_anomalous, x_normal_test=None,
-                     quantile: float = 0.95) -> AnomalyReport:
+def detect_anomalies(
+    model, x_normal_val, x_anomalous, x_normal_test=None, quantile: float = 0.95
+) -> AnomalyReport:
     """Flag samples whose reconstruction error exceeds a threshold set on normal data.
 
     Parameters
@@ -169,10 +194,12 @@ def detect_anomalies(model, x_normal_val, x_anomalous, x_normal_test=None,
     threshold = anomaly_threshold(val_errors, quantile)
     normal_errors = val_errors if x_normal_test is None else reconstruction_errors(model, x_normal_test)
     anomalous_errors = reconstruction_errors(model, x_anomalous)
-    return AnomalyReport(threshold=threshold,
-                         detection_rate=float(np.mean(anomalous_errors > threshold)),
-                         false_alarm_rate=float(np.mean(normal_errors > threshold)),
-                         auc=roc_auc(normal_errors, anomalous_errors))
+    return AnomalyReport(
+        threshold=threshold,
+        detection_rate=float(np.mean(anomalous_errors > threshold)),
+        false_alarm_rate=float(np.mean(normal_errors > threshold)),
+        auc=roc_auc(normal_errors, anomalous_errors),
+    )
 
 
 def roc_auc(negative_scores, positive_scores) -> float:
@@ -184,7 +211,7 @@ def roc_auc(negative_scores, positive_scores) -> float:
     ranks = np.empty(len(scores))
     ranks[order] = np.arange(1, len(scores) + 1)
     for value in np.unique(scores[order][np.diff(scores[order], prepend=np.nan) == 0]):
-        tied = scores == value                                  # average the ranks of ties
+        tied = scores == value  # average the ranks of ties
         ranks[tied] = ranks[tied].mean()
-    u = ranks[len(neg):].sum() - len(pos) * (len(pos) + 1) / 2
+    u = ranks[len(neg) :].sum() - len(pos) * (len(pos) + 1) / 2
     return float(u / (len(pos) * len(neg)))

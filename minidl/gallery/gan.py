@@ -25,6 +25,7 @@ never applied, so D is bit-for-bit the same before and after the G step.
 The toy problem is a ring of Gaussians: 8 small blobs on a circle. A GAN that suffers
 *mode collapse* puts all its samples on a few of them, which ``mode_coverage`` counts.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -38,9 +39,18 @@ from ..nn.layers.core import Dense, Reshape
 from ..nn.losses import BinaryCrossentropy
 from ..training.model import Sequential
 
-__all__ = ["ring_centers", "sample_ring", "mode_coverage", "ModeCoverage", "sample_noise",
-           "ring_generator", "ring_discriminator", "mnist_generator", "mnist_discriminator",
-           "GANTrainer"]
+__all__ = [
+    "ring_centers",
+    "sample_ring",
+    "mode_coverage",
+    "ModeCoverage",
+    "sample_noise",
+    "ring_generator",
+    "ring_discriminator",
+    "mnist_generator",
+    "mnist_discriminator",
+    "GANTrainer",
+]
 
 
 # ------------------------------------------------------------------ the toy distribution
@@ -65,18 +75,19 @@ def sample_ring(n: int, modes: int = 8, radius: float = 2.0, std: float = 0.05) 
 class ModeCoverage:
     """How well a set of 2-D samples covers the modes of the ring."""
 
-    covered: int                      # modes that received at least ``min_count`` close samples
-    modes: int                        # number of modes
-    counts: list = field(default_factory=list)   # close samples per mode
-    high_quality: float = 0.0         # fraction of all samples within the distance of some mode
+    covered: int  # modes that received at least ``min_count`` close samples
+    modes: int  # number of modes
+    counts: list = field(default_factory=list)  # close samples per mode
+    high_quality: float = 0.0  # fraction of all samples within the distance of some mode
 
     def __str__(self):
-        return (f"{self.covered}/{self.modes} modes covered, {self.high_quality:.1%} of samples "
-                f"within reach of a mode (per mode: {self.counts})")
+        return (
+            f"{self.covered}/{self.modes} modes covered, {self.high_quality:.1%} of samples "
+            f"within reach of a mode (per mode: {self.counts})"
+        )
 
 
-def mode_coverage(samples, centers, std: float, n_std: float = 3.0,
-                  min_share: float = 0.01) -> ModeCoverage:
+def mode_coverage(samples, centers, std: float, n_std: float = 3.0, min_share: float = 0.01) -> ModeCoverage:
     """Count the modes a generator reaches (the measure of Metz et al., "Unrolled GANs", 2017).
 
     A sample is *high quality* if it lies within ``n_std * std`` of its nearest centre;
@@ -89,13 +100,17 @@ def mode_coverage(samples, centers, std: float, n_std: float = 3.0,
     centers = np.asarray(centers, dtype=np.float64)
     if samples.ndim != 2 or samples.shape[1] != centers.shape[1]:
         raise ValueError(f"mode_coverage expected samples (n, {centers.shape[1]}), got shape {samples.shape}")
-    distances = np.linalg.norm(samples[:, None, :] - centers[None, :, :], axis=2)    # (n, modes)
+    distances = np.linalg.norm(samples[:, None, :] - centers[None, :, :], axis=2)  # (n, modes)
     nearest = distances.argmin(axis=1)
     close = distances.min(axis=1) <= n_std * std
     counts = np.bincount(nearest[close], minlength=len(centers))
     min_count = max(1, int(np.ceil(min_share * len(samples))))
-    return ModeCoverage(covered=int((counts >= min_count).sum()), modes=len(centers),
-                        counts=counts.tolist(), high_quality=float(close.mean()))
+    return ModeCoverage(
+        covered=int((counts >= min_count).sum()),
+        modes=len(centers),
+        counts=counts.tolist(),
+        high_quality=float(close.mean()),
+    )
 
 
 def sample_noise(n: int, latent_dim: int) -> np.ndarray:
@@ -152,8 +167,14 @@ class GANTrainer:
     DCGAN setting).
     """
 
-    def __init__(self, generator: Sequential, discriminator: Sequential, latent_dim: int,
-                 g_optimizer=None, d_optimizer=None):
+    def __init__(
+        self,
+        generator: Sequential,
+        discriminator: Sequential,
+        latent_dim: int,
+        g_optimizer=None,
+        d_optimizer=None,
+    ):
         self.G, self.D, self.latent_dim = generator, discriminator, int(latent_dim)
         self.g_opt = g_optimizer or optim.Adam(2e-4, beta1=0.5)
         self.d_opt = d_optimizer or optim.Adam(2e-4, beta1=0.5)
@@ -180,11 +201,11 @@ class GANTrainer:
         x_fake = self.G.forward(sample_noise(n, self.latent_dim), training=True)
         logits = self.D.forward(x_fake, training=True)
         loss = self.bce(logits, np.ones_like(logits))
-        d_x = self.D.backward(self.bce.backward())     # dL/d(fake samples); D's grads unused
+        d_x = self.D.backward(self.bce.backward())  # dL/d(fake samples); D's grads unused
         self.G.backward(d_x)
-        self.g_opt.step(self.G)                        # only G's parameters move
+        self.g_opt.step(self.G)  # only G's parameters move
         self.G.zero_grad()
-        self.D.zero_grad()                             # discard what D.backward wrote
+        self.D.zero_grad()  # discard what D.backward wrote
         return loss
 
     def train_step(self, x_real) -> tuple[float, float]:
@@ -196,7 +217,7 @@ class GANTrainer:
         order = backend.rng().permutation(len(x))
         d_losses, g_losses = [], []
         for start in range(0, len(x) - batch_size + 1, batch_size):
-            d, g = self.train_step(x[order[start:start + batch_size]])
+            d, g = self.train_step(x[order[start : start + batch_size]])
             d_losses.append(d)
             g_losses.append(g)
         if not d_losses:

@@ -14,6 +14,7 @@ are useful beyond the classes it was trained on. With few labels for a new task:
 ``extract_features`` runs the body once, so a head can also be trained on the stored
 features directly (fastest when the body is frozen anyway).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,8 +22,7 @@ import numpy as np
 from ..nn.layers.base import Layer
 from ..training.model import Sequential
 
-__all__ = ["freeze", "unfreeze", "trainable_layers", "split_head", "replace_head",
-           "extract_features"]
+__all__ = ["freeze", "unfreeze", "trainable_layers", "split_head", "replace_head", "extract_features"]
 
 
 def _as_layers(target) -> list:
@@ -74,8 +74,9 @@ def split_head(model: Sequential) -> int:
     return with_params[-1]
 
 
-def replace_head(model: Sequential, new_layers, head_start: int | None = None,
-                 name: str | None = None) -> Sequential:
+def replace_head(
+    model: Sequential, new_layers, head_start: int | None = None, name: str | None = None
+) -> Sequential:
     """A new ``Sequential``: ``model``'s body followed by ``new_layers``.
 
     Parameters
@@ -114,16 +115,21 @@ def _check_head_fits(first: Layer, features: tuple) -> None:
     if first.built:
         expected = first.input_shape
         if tuple(expected) != features:
-            raise ValueError(f"replace_head: the body outputs {got} but the new head's first layer "
-                             f"{first.label} was built for inputs (N, {', '.join(map(str, expected))})")
+            raise ValueError(
+                f"replace_head: the body outputs {got} but the new head's first layer "
+                f"{first.label} was built for inputs (N, {', '.join(map(str, expected))})"
+            )
         return
     if first.input_ndims is not None and len(features) + 1 not in first.input_ndims:
-        raise ValueError(f"replace_head: the body outputs {got} but the new head's first layer "
-                         f"{first.label} expects inputs {first.input_layout}")
+        raise ValueError(
+            f"replace_head: the body outputs {got} but the new head's first layer "
+            f"{first.label} expects inputs {first.input_layout}"
+        )
 
 
-def extract_features(model: Sequential, x, head_start: int | None = None,
-                     batch_size: int = 256) -> np.ndarray:
+def extract_features(
+    model: Sequential, x, head_start: int | None = None, batch_size: int = 256
+) -> np.ndarray:
     """Run ``model``'s body (the layers before ``head_start``, default ``split_head``) in
     inference mode on ``x``; returns the features as a NumPy array (N, *feature_shape)."""
     start = split_head(model) if head_start is None else int(head_start)

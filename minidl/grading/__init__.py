@@ -18,6 +18,7 @@ The package is split by concern (see README.md, "Where the code is"):
 
 Nothing in minidl imports this package: it sits on top of the library.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -31,14 +32,23 @@ import sys
 # them by these names. Each old name is the *same module object* as the new one (not a
 # copy re-exporting its names), so monkeypatching or pickling through either agrees.
 OLD_NAMES = {
-    "probes": "runtime.probes", "codec": "runtime.codec", "sandbox": "runtime.sandbox",
-    "isolation": "confinement.isolation", "seccomp": "confinement.seccomp",
+    "probes": "runtime.probes",
+    "codec": "runtime.codec",
+    "sandbox": "runtime.sandbox",
+    "isolation": "confinement.isolation",
+    "seccomp": "confinement.seccomp",
     "limits": "confinement.limits",
-    "judging": "judge.judging", "feedback": "judge.feedback", "registry": "judge.registry",
-    "questions": "judge.questions", "provenance": "judge.provenance",
+    "judging": "judge.judging",
+    "feedback": "judge.feedback",
+    "registry": "judge.registry",
+    "questions": "judge.questions",
+    "provenance": "judge.provenance",
     "private_checks": "judge.private_checks",
-    "report": "reports.report", "gradescope": "reports.gradescope", "text": "reports.text",
-    "checking": "judge.judging", "checks": "judge.private_checks",   # names before those
+    "report": "reports.report",
+    "gradescope": "reports.gradescope",
+    "text": "reports.text",
+    "checking": "judge.judging",
+    "checks": "judge.private_checks",  # names before those
 }
 
 
@@ -55,7 +65,7 @@ class _OldNames(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return importlib.import_module(f"{__name__}.{OLD_NAMES[spec.name.rpartition('.')[2]]}")
 
     def exec_module(self, module):
-        pass          # already executed under its own name
+        pass  # already executed under its own name
 
 
 if not any(isinstance(finder, _OldNames) for finder in sys.meta_path):

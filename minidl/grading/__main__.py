@@ -4,6 +4,7 @@
 (``minidl/__main__.py`` hands its ``grade`` and ``release`` commands to ``main``), so
 there is one place that knows the grading commands.
 """
+
 import sys
 
 COMMANDS = ("grade", "release")
@@ -17,9 +18,11 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "release":
         from .release import main as release_main
+
         return release_main(argv[1:])
     if argv and argv[0] == "grade":
         from .cli import main as grade_main
+
         return grade_main(argv[1:])
     print(USAGE, file=sys.stderr)
     return 2

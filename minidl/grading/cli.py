@@ -11,6 +11,7 @@ any submission runs, and the results files are rewritten (atomically) after each
 submission, so a grader killed half-way leaves every row it had finished. See
 ``private_checks.py`` for the format of ``--checks`` files, ``gradescope.py`` for ``package``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,8 +27,15 @@ from .confinement import isolation, limits
 from .judge.private_checks import load_checks
 from .reports import report
 from .notebook import read_notebook, read_submission
-from .runner import (DEFAULT_MEMORY, SubmissionResult, clean_text,
-                     display_path, find_chapter, grade_notebook, parse_chapter)
+from .runner import (
+    DEFAULT_MEMORY,
+    SubmissionResult,
+    clean_text,
+    display_path,
+    find_chapter,
+    grade_notebook,
+    parse_chapter,
+)
 
 __all__ = ["main"]
 
@@ -36,36 +44,60 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m minidl grade",
         description="Grade exercise notebooks: each runs in its own sandboxed process and is "
-                    "judged against references computed by the grader. "
-                    "`python -m minidl grade package --help`: a Gradescope autograder.")
-    parser.add_argument("submissions", nargs="*", type=Path,
-                        help="notebooks, or folders of notebooks")
+        "judged against references computed by the grader. "
+        "`python -m minidl grade package --help`: a Gradescope autograder.",
+    )
+    parser.add_argument("submissions", nargs="*", type=Path, help="notebooks, or folders of notebooks")
     parser.add_argument("--json", type=Path, help="write Gradescope results.json here")
     parser.add_argument("--csv", type=Path, help="write one row per submission here")
-    parser.add_argument("--chapter", help="the assignment, e.g. 03: a notebook of another "
-                                          "chapter gets an error and 0 points")
-    parser.add_argument("--timeout", type=float, default=60.0,
-                        help="seconds allowed for each cell and each test call (default 60)")
-    parser.add_argument("--budget", type=float,
-                        help="seconds allowed for a whole submission (default 10 timeouts)")
+    parser.add_argument(
+        "--chapter", help="the assignment, e.g. 03: a notebook of another chapter gets an error and 0 points"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        help="seconds allowed for each cell and each test call (default 60)",
+    )
+    parser.add_argument(
+        "--budget", type=float, help="seconds allowed for a whole submission (default 10 timeouts)"
+    )
     parser.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel")
     parser.add_argument("--checks", type=Path, help="folder of private checks (*.py)")
-    parser.add_argument("--memory", type=float, default=DEFAULT_MEMORY / 2**30,
-                        help="address-space limit of a submission's process, GiB (default 4)")
-    parser.add_argument("--seed", type=int,
-                        help="seed of the test inputs (default: a fresh random seed, printed)")
-    parser.add_argument("--require-isolation", action="store_true",
-                        help="refuse to grade unless bubblewrap can isolate each submission")
-    parser.add_argument("--no-isolation", action="store_true",
-                        help="do not use bubblewrap even where it works (debugging; the "
-                             "report says 'not isolated')")
-    parser.add_argument("--one-notebook", action="store_true",
-                        help="of several notebooks, grade only the one of --chapter (the first "
-                             "by name if none or several are): Gradescope takes one result")
-    parser.add_argument("--forbid", action="append", default=[], metavar="MODULE[.NAME]",
-                        help="a module or name an answer may not use (e.g. minidl.layers, "
-                             "numpy.linalg.solve): an exercise cell that uses it scores 0, and "
-                             "in the sandbox it raises; repeat for several")
+    parser.add_argument(
+        "--memory",
+        type=float,
+        default=DEFAULT_MEMORY / 2**30,
+        help="address-space limit of a submission's process, GiB (default 4)",
+    )
+    parser.add_argument(
+        "--seed", type=int, help="seed of the test inputs (default: a fresh random seed, printed)"
+    )
+    parser.add_argument(
+        "--require-isolation",
+        action="store_true",
+        help="refuse to grade unless bubblewrap can isolate each submission",
+    )
+    parser.add_argument(
+        "--no-isolation",
+        action="store_true",
+        help="do not use bubblewrap even where it works (debugging; the report says 'not isolated')",
+    )
+    parser.add_argument(
+        "--one-notebook",
+        action="store_true",
+        help="of several notebooks, grade only the one of --chapter (the first "
+        "by name if none or several are): Gradescope takes one result",
+    )
+    parser.add_argument(
+        "--forbid",
+        action="append",
+        default=[],
+        metavar="MODULE[.NAME]",
+        help="a module or name an answer may not use (e.g. minidl.layers, "
+        "numpy.linalg.solve): an exercise cell that uses it scores 0, and "
+        "in the sandbox it raises; repeat for several",
+    )
     parser.add_argument("--quiet", action="store_true", help="print only the totals")
     return parser
 
@@ -88,8 +120,9 @@ def _expand(paths: list[Path]) -> list[tuple[Path, bool]]:
             continue
         for folder, dirs, files in os.walk(path):
             links = [d for d in dirs if os.path.islink(os.path.join(folder, d))]
-            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIPPED_FOLDERS
-                             and d not in links)
+            dirs[:] = sorted(
+                d for d in dirs if not d.startswith(".") and d not in _SKIPPED_FOLDERS and d not in links
+            )
             names = [f for f in files if f.endswith(".ipynb") and not f.startswith(".")] + links
             found += [(Path(folder) / name, False) for name in sorted(names)]
     return found
@@ -126,18 +159,26 @@ def pick_notebook(paths: list[Path], chapter: str | None) -> tuple[list[Path], s
             of_chapter.append(path)
     chosen = (of_chapter or paths)[0]
     others = ", ".join(display_path(p.name) for p in paths if p != chosen)
-    why = (f"the notebook of chapter {chapter}" if len(of_chapter) == 1 else
-           f"the first by name of the {len(of_chapter)} notebooks of chapter {chapter}" if of_chapter
-           else "the first by name: none is of the assignment's chapter" if chapter
-           else "the first by name")
-    return [chosen], clean_text(f"{len(paths)} notebooks were submitted; graded "
-                                f"{display_path(chosen.name)} ({why}); not graded: {others}")
+    why = (
+        f"the notebook of chapter {chapter}"
+        if len(of_chapter) == 1
+        else f"the first by name of the {len(of_chapter)} notebooks of chapter {chapter}"
+        if of_chapter
+        else "the first by name: none is of the assignment's chapter"
+        if chapter
+        else "the first by name"
+    )
+    return [chosen], clean_text(
+        f"{len(paths)} notebooks were submitted; graded "
+        f"{display_path(chosen.name)} ({why}); not graded: {others}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "package":
         from .reports.gradescope import main as package_main
+
         return package_main(argv[1:])
     args = _parser().parse_args(argv)
     if args.jobs < 1 or args.timeout <= 0 or (args.budget is not None and args.budget <= 0):
@@ -157,9 +198,10 @@ def main(argv: list[str] | None = None) -> int:
     submissions = [path for path, _ in found]
     if not submissions:
         print("error: no notebooks to grade", file=sys.stderr)
-        if args.json:     # Gradescope still needs its results file
-            report.write_json(args.json, [SubmissionResult(
-                "(none)", chapter, error="no .ipynb notebook was submitted")])
+        if args.json:  # Gradescope still needs its results file
+            report.write_json(
+                args.json, [SubmissionResult("(none)", chapter, error="no .ipynb notebook was submitted")]
+            )
         return 2
     note = None
     if args.one_notebook and len(submissions) > 1:
@@ -170,25 +212,34 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as err:
         print(f"error: cannot load --checks: {err}", file=sys.stderr)
         return 2
-    isolated, why = (False, "--no-isolation was given") if args.no_isolation else \
-        isolation.isolation_status()
+    isolated, why = (False, "--no-isolation was given") if args.no_isolation else isolation.isolation_status()
     if not isolated:
         if args.require_isolation:
-            print(f"error: --require-isolation: submissions cannot be isolated here: {why}",
-                  file=sys.stderr)
+            print(f"error: --require-isolation: submissions cannot be isolated here: {why}", file=sys.stderr)
             return 3
-        print(f"warning: NOT ISOLATED: {why}; each submission runs as an ordinary process "
-              "(see 'Limits of the sandbox' in minidl/grading/README.md)", file=sys.stderr)
+        print(
+            f"warning: NOT ISOLATED: {why}; each submission runs as an ordinary process "
+            "(see 'Limits of the sandbox' in minidl/grading/README.md)",
+            file=sys.stderr,
+        )
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
     contents = _read_all([(path, path in named) for path in submissions])
     results: list[SubmissionResult | None] = [None] * len(submissions)
     lock = threading.Lock()
 
     def grade(index: int) -> SubmissionResult:
-        sub = grade_notebook(submissions[index], timeout=args.timeout,
-                             memory=int(args.memory * 2**30), seed=seed, extra=extra,
-                             chapter=chapter, budget=args.budget, content=contents[index],
-                             isolate=not args.no_isolation, forbid=tuple(args.forbid))
+        sub = grade_notebook(
+            submissions[index],
+            timeout=args.timeout,
+            memory=int(args.memory * 2**30),
+            seed=seed,
+            extra=extra,
+            chapter=chapter,
+            budget=args.budget,
+            content=contents[index],
+            isolate=not args.no_isolation,
+            forbid=tuple(args.forbid),
+        )
         sub.note = note
         return sub
 
@@ -208,9 +259,12 @@ def main(argv: list[str] | None = None) -> int:
             index = futures[future]
             try:
                 sub = future.result()
-            except Exception as err:       # grade_notebook never raises; belt and braces
-                sub = SubmissionResult(display_path(submissions[index]), chapter,
-                                       error=f"internal grader error: {type(err).__name__}")
+            except Exception as err:  # grade_notebook never raises; belt and braces
+                sub = SubmissionResult(
+                    display_path(submissions[index]),
+                    chapter,
+                    error=f"internal grader error: {type(err).__name__}",
+                )
             record(index, sub)
     for sub in results:
         if args.quiet:
@@ -219,8 +273,10 @@ def main(argv: list[str] | None = None) -> int:
             print(report.format_table(sub))
             print()
     mode = "isolated by bubblewrap" if isolated else f"NOT ISOLATED ({why})"
-    print(f"graded {len(results)} submission(s) with seed {seed}, {mode}; "
-          f"{limits.limit_status(None if isolated else isolation.unprivileged_user(), int(args.memory * 2**30))}")
+    print(
+        f"graded {len(results)} submission(s) with seed {seed}, {mode}; "
+        f"{limits.limit_status(None if isolated else isolation.unprivileged_user(), int(args.memory * 2**30))}"
+    )
     return 0
 
 

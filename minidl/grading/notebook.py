@@ -15,6 +15,7 @@ here`` at the indentation of its ``# BEGIN SOLUTION`` line. Notebooks are writte
 way Jupyter writes them (one-space indent, sorted keys), with outputs and execution
 counts cleared, so regenerating them gives the same bytes.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,24 +27,38 @@ from pathlib import Path
 
 from .reports.text import display_path
 
-__all__ = ["read_notebook", "read_submission", "strip_outputs", "upgrade_notebook",
-           "MAX_FILE_BYTES", "MAX_NOTEBOOK_BYTES", "write_notebook", "dumps_notebook", "strip_solutions",
-           "solution_blocks", "cell_source", "exercise_meta", "PLACEHOLDER", "ANSWER_PLACEHOLDER",
-           "answer_name", "release_notebook"]
+__all__ = [
+    "read_notebook",
+    "read_submission",
+    "strip_outputs",
+    "upgrade_notebook",
+    "MAX_FILE_BYTES",
+    "MAX_NOTEBOOK_BYTES",
+    "write_notebook",
+    "dumps_notebook",
+    "strip_solutions",
+    "solution_blocks",
+    "cell_source",
+    "exercise_meta",
+    "PLACEHOLDER",
+    "ANSWER_PLACEHOLDER",
+    "answer_name",
+    "release_notebook",
+]
 
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
 PLACEHOLDER = "raise NotImplementedError  # your code here"
-ANSWER_PLACEHOLDER = "{name} = ...  # your answer here"      # a question's answer line
+ANSWER_PLACEHOLDER = "{name} = ...  # your answer here"  # a question's answer line
 C_PLACEHOLDER = '#error "not implemented yet: your code here"'
 _BEGIN_RE = re.compile(r"^(\s*)(#|//) BEGIN SOLUTION\s*$")
 _END_RE = re.compile(r"^\s*(#|//) END SOLUTION\s*$")
 _ASSIGN_RE = re.compile(r"^\s*([A-Za-z_]\w*)\s*=[^=]")
 
 
-MAX_FILE_BYTES = 1 << 30         # a submitted file larger than this is not read at all
-MAX_NOTEBOOK_BYTES = 8 * 2**20   # its JSON, outputs stripped, must be smaller than this
-_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')   # a JSON string or a bracket
-_OUTPUTS_VALUE = re.compile(rb'\s*:\s*\[')
+MAX_FILE_BYTES = 1 << 30  # a submitted file larger than this is not read at all
+MAX_NOTEBOOK_BYTES = 8 * 2**20  # its JSON, outputs stripped, must be smaller than this
+_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')  # a JSON string or a bracket
+_OUTPUTS_VALUE = re.compile(rb"\s*:\s*\[")
 
 
 def strip_outputs(data) -> bytes:
@@ -85,8 +100,12 @@ def strip_outputs(data) -> bytes:
     return b"".join(pieces)
 
 
-def read_submission(path, follow_symlinks: bool = True, max_file_bytes: int = MAX_FILE_BYTES,
-                    max_bytes: int = MAX_NOTEBOOK_BYTES) -> bytes:
+def read_submission(
+    path,
+    follow_symlinks: bool = True,
+    max_file_bytes: int = MAX_FILE_BYTES,
+    max_bytes: int = MAX_NOTEBOOK_BYTES,
+) -> bytes:
     """The notebook file at ``path`` as JSON bytes with its outputs stripped.
 
     The file is mapped, not read, and stripped before anything is parsed; ``ValueError``
@@ -100,8 +119,11 @@ def read_submission(path, follow_symlinks: bool = True, max_file_bytes: int = MA
             raise ValueError(f"{name} is a symbolic link: not followed (submit the file itself)")
         fd = os.open(path, flags)
     except OSError as err:
-        reason = "a symbolic link: not followed" if not follow_symlinks and os.path.islink(path) \
+        reason = (
+            "a symbolic link: not followed"
+            if not follow_symlinks and os.path.islink(path)
             else f"unreadable ({err.strerror})"
+        )
         raise ValueError(f"{name} is {reason}") from None
     try:
         size = os.fstat(fd).st_size
@@ -135,8 +157,9 @@ def read_notebook(path, content: bytes | None = None, max_bytes: int | None = No
     try:
         nb = json.loads(content.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
-        raise ValueError(f"{name} is not a readable notebook: {type(err).__name__}: "
-                         f"{str(err)[:200]}") from None
+        raise ValueError(
+            f"{name} is not a readable notebook: {type(err).__name__}: {str(err)[:200]}"
+        ) from None
     if isinstance(nb, dict) and "cells" not in nb and isinstance(nb.get("worksheets"), list):
         nb = upgrade_notebook(nb)
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
@@ -156,13 +179,15 @@ def upgrade_notebook(nb: dict) -> dict:
                 continue
             kind = cell.get("cell_type")
             source = cell.get("input", "") if kind == "code" else cell.get("source", "")
-            new = {"cell_type": kind if kind in ("code", "markdown", "raw") else "markdown",
-                   "metadata": cell.get("metadata", {}), "source": source}
+            new = {
+                "cell_type": kind if kind in ("code", "markdown", "raw") else "markdown",
+                "metadata": cell.get("metadata", {}),
+                "source": source,
+            }
             if kind == "code":
                 new.update(outputs=[], execution_count=None)
             cells.append(new)
-    return {"cells": cells, "metadata": nb.get("metadata", {}), "nbformat": 4,
-            "nbformat_minor": 0}
+    return {"cells": cells, "metadata": nb.get("metadata", {}), "nbformat": 4, "nbformat_minor": 0}
 
 
 def cell_source(cell: dict) -> str:
@@ -229,8 +254,10 @@ def answer_name(block: list[str]) -> str:
     code = [line for line in block if line.strip() and not line.strip().startswith("#")]
     match = _ASSIGN_RE.match(code[0]) if len(code) == 1 else None
     if not match:
-        raise ValueError("a question's solution block must be one line `name = answer` "
-                         f"(comments aside), got {len(code)} lines of code: {code[:3]}")
+        raise ValueError(
+            "a question's solution block must be one line `name = answer` "
+            f"(comments aside), got {len(code)} lines of code: {code[:3]}"
+        )
     return match.group(1)
 
 
@@ -262,8 +289,11 @@ def release_notebook(solution: dict) -> dict:
     """The exercise notebook made from a solution notebook (a new dict)."""
     cells = []
     for index, cell in enumerate(solution["cells"]):
-        new = {"cell_type": cell["cell_type"], "metadata": cell.get("metadata", {}),
-               "source": _split_lines(cell_source(cell))}
+        new = {
+            "cell_type": cell["cell_type"],
+            "metadata": cell.get("metadata", {}),
+            "source": _split_lines(cell_source(cell)),
+        }
         new["id"] = cell.get("id") or f"cell-{index}"
         if cell["cell_type"] == "code":
             question = bool(exercise_meta(cell).get("question"))
@@ -271,5 +301,9 @@ def release_notebook(solution: dict) -> dict:
             new["execution_count"] = None
             new["outputs"] = []
         cells.append(new)
-    return {"cells": cells, "metadata": solution.get("metadata", {}),
-            "nbformat": solution.get("nbformat", 4), "nbformat_minor": solution.get("nbformat_minor", 5)}
+    return {
+        "cells": cells,
+        "metadata": solution.get("metadata", {}),
+        "nbformat": solution.get("nbformat", 4),
+        "nbformat_minor": solution.get("nbformat_minor", 5),
+    }

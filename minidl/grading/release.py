@@ -6,6 +6,7 @@ against the registry: its chapter, one cell per exercise, the same points. ``--c
 writes nothing and fails if a committed exercise file differs from what would be
 generated (the test suite and CI use it).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,10 @@ def validate_solution(nb: dict, path: Path) -> list[str]:
             problems.append(f"{path.name}: exercise {name!r} is not in the registry of {path.stem}")
             continue
         if meta.get("points") != expected[name].points:
-            problems.append(f"{path.name}: {name} has {meta.get('points')} points in the notebook, "
-                            f"{expected[name].points} in the registry")
+            problems.append(
+                f"{path.name}: {name} has {meta.get('points')} points in the notebook, "
+                f"{expected[name].points} in the registry"
+            )
         try:
             blocks = notebook.solution_blocks(notebook.cell_source(cell))
         except ValueError as err:
@@ -51,8 +54,9 @@ def validate_solution(nb: dict, path: Path) -> list[str]:
         problems += _validate_question(nb, path, cell, expected[name], blocks)
     for name in expected:
         if seen.count(name) != 1:
-            problems.append(f"{path.name}: exercise {name!r} appears in {seen.count(name)} cells, "
-                            "expected exactly one")
+            problems.append(
+                f"{path.name}: exercise {name!r} appears in {seen.count(name)} cells, expected exactly one"
+            )
     return problems
 
 
@@ -61,8 +65,10 @@ def _validate_question(nb: dict, path: Path, cell: dict, exercise, blocks) -> li
     assigns the question's name, and every choice is written in the notebook's text."""
     name, meta = exercise.name, notebook.exercise_meta(cell)
     if bool(meta.get("question")) != exercise.is_question:
-        return [f"{path.name}: {name}: metadata.minidl.question is {meta.get('question')!r}, "
-                f"but the registry's {name} is {'a question' if exercise.is_question else 'code'}"]
+        return [
+            f"{path.name}: {name}: metadata.minidl.question is {meta.get('question')!r}, "
+            f"but the registry's {name} is {'a question' if exercise.is_question else 'code'}"
+        ]
     if not exercise.is_question:
         return []
     try:
@@ -72,10 +78,13 @@ def _validate_question(nb: dict, path: Path, cell: dict, exercise, blocks) -> li
     if assigned != [name]:
         return [f"{path.name}: {name}: the solution block assigns {assigned}, expected [{name!r}]"]
     from .judge.questions import choice_line
+
     text = "\n".join(notebook.cell_source(c) for c in nb["cells"] if c.get("cell_type") == "markdown")
-    return [f"{path.name}: {name}: the choice {choice_line(letter, choice)!r} is not in the notebook's text"
-            for letter, choice in sorted((exercise.choices or {}).items())
-            if choice_line(letter, choice) not in text]
+    return [
+        f"{path.name}: {name}: the choice {choice_line(letter, choice)!r} is not in the notebook's text"
+        for letter, choice in sorted((exercise.choices or {}).items())
+        if choice_line(letter, choice) not in text
+    ]
 
 
 def release(solutions: Path, exercises: Path, check: bool = False) -> tuple[list[str], list[str]]:
@@ -99,12 +108,14 @@ def release(solutions: Path, exercises: Path, check: bool = False) -> tuple[list
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m minidl.grading release",
-                                     description="Regenerate exercises/ from solutions/.")
+    parser = argparse.ArgumentParser(
+        prog="python -m minidl.grading release", description="Regenerate exercises/ from solutions/."
+    )
     parser.add_argument("--solutions", type=Path, default=ROOT / "solutions")
     parser.add_argument("--exercises", type=Path, default=ROOT / "exercises")
-    parser.add_argument("--check", action="store_true",
-                        help="write nothing; exit 1 if exercises/ is out of date")
+    parser.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if exercises/ is out of date"
+    )
     args = parser.parse_args(argv)
     changed, problems = release(args.solutions, args.exercises, check=args.check)
     for problem in problems:

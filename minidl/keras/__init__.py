@@ -25,21 +25,52 @@ What minidl does not have -- the functional API (``keras.Model(inputs, outputs)`
 subclassing, ``keras.applications``, layers it lacks -- raises an error that names the
 minidl way. The README's "Coming from Keras" lists every difference that remains.
 """
-from . import (backend, callbacks, config, datasets, layers, losses, metrics, models, optimizers,
-               regularizers, saving, utils)
+
+from . import (
+    backend,
+    callbacks,
+    config,
+    datasets,
+    layers,
+    losses,
+    metrics,
+    models,
+    optimizers,
+    regularizers,
+    saving,
+    utils,
+)
 from .layers import Input
 from .models import Model, Sequential, load_model
 
-__all__ = ["backend", "callbacks", "config", "datasets", "layers", "losses", "metrics", "models",
-           "optimizers", "regularizers", "saving", "utils", "Input", "Model", "Sequential", "load_model"]
+__all__ = [
+    "backend",
+    "callbacks",
+    "config",
+    "datasets",
+    "layers",
+    "losses",
+    "metrics",
+    "models",
+    "optimizers",
+    "regularizers",
+    "saving",
+    "utils",
+    "Input",
+    "Model",
+    "Sequential",
+    "load_model",
+]
 
-_ABSENT = {"applications": "minidl has no pretrained ImageNet models; minidl.zoo holds the small "
-                           "models this course trains (minidl.zoo.available())",
-           "ops": "minidl has no tensor library of its own: write the computation with NumPy, or as "
-                  "a layer with forward and backward (minidl.layers.Layer)",
-           "Variable": "minidl's weights are NumPy arrays in layer.params",
-           "random": "draw random numbers with numpy after minidl.seed(n) (keras.utils.set_random_seed)",
-           "mixed_precision": "minidl computes in float32 (or float64 for gradient checks)"}
+_ABSENT = {
+    "applications": "minidl has no pretrained ImageNet models; minidl.zoo holds the small "
+    "models this course trains (minidl.zoo.available())",
+    "ops": "minidl has no tensor library of its own: write the computation with NumPy, or as "
+    "a layer with forward and backward (minidl.layers.Layer)",
+    "Variable": "minidl's weights are NumPy arrays in layer.params",
+    "random": "draw random numbers with numpy after minidl.seed(n) (keras.utils.set_random_seed)",
+    "mixed_precision": "minidl computes in float32 (or float64 for gradient checks)",
+}
 
 
 def __getattr__(name: str):

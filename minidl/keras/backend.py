@@ -1,4 +1,5 @@
 """``keras.backend``: the few calls Keras programs make on it."""
+
 from .config import floatx, image_data_format, set_image_data_format
 
 __all__ = ["clear_session", "floatx", "image_data_format", "set_image_data_format", "backend"]
@@ -13,4 +14,3 @@ def clear_session(free_memory: bool = True) -> None:
 def backend() -> str:
     """The name of the engine under this namespace."""
     return "minidl"
-

@@ -3,14 +3,22 @@
 ``ModelCheckpoint`` writes minidl's model file (an ``.npz`` archive, whatever the name:
 ``"best.keras"`` works) and ``load_model`` reads it back.
 """
-from ..training.callbacks import (Callback, CSVLogger, EarlyStopping, History, LearningRateScheduler,
-                         ModelCheckpoint)
 
-__all__ = ["Callback", "History", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler",
-           "CSVLogger"]
+from ..training.callbacks import (
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    History,
+    LearningRateScheduler,
+    ModelCheckpoint,
+)
+
+__all__ = ["Callback", "History", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler", "CSVLogger"]
 
 
 def __getattr__(name: str):
-    raise AttributeError(f"keras.callbacks.{name} is not in minidl.keras; its callbacks are "
-                         f"{', '.join(__all__)} (a Callback subclass can do the rest: it sees "
-                         "self.model, and on_epoch_end receives the logs)")
+    raise AttributeError(
+        f"keras.callbacks.{name} is not in minidl.keras; its callbacks are "
+        f"{', '.join(__all__)} (a Callback subclass can do the rest: it sees "
+        "self.model, and on_epoch_end receives the logs)"
+    )

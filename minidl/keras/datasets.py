@@ -7,14 +7,23 @@ each digit), not Keras's 60,000 / 10,000: the full set is
 ``cifar10`` go through minidl's downloaders (``minidl.datasets.load_fashion_mnist``,
 ``load_cifar10``); the other Keras datasets are not in minidl and say how to get them.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from .. import datasets as _datasets
 
-__all__ = ["mnist", "fashion_mnist", "cifar10", "cifar100", "imdb", "reuters", "boston_housing",
-           "california_housing"]
+__all__ = [
+    "mnist",
+    "fashion_mnist",
+    "cifar10",
+    "cifar100",
+    "imdb",
+    "reuters",
+    "boston_housing",
+    "california_housing",
+]
 
 
 def _as_uint8_images(x):
@@ -31,8 +40,10 @@ class _Dataset:
 
     def load_data(self, *args, **kwargs):
         if self._load is None:
-            raise NotImplementedError(f"keras.datasets.{self.__name__} is not in minidl (it bundles no "
-                                      f"copy and has no downloader for it): {self._how}")
+            raise NotImplementedError(
+                f"keras.datasets.{self.__name__} is not in minidl (it bundles no "
+                f"copy and has no downloader for it): {self._how}"
+            )
         return self._load()
 
     def __repr__(self):
@@ -48,16 +59,19 @@ def _downloaded(loader):
     def load():
         (x, y), (xt, yt) = loader()
         return ((_as_uint8_images(x), y.astype(np.uint8)), (_as_uint8_images(xt), yt.astype(np.uint8)))
+
     return load
 
 
 def _cifar10():
     (x, y), (xt, yt) = _downloaded(_datasets.load_cifar10)()
-    return (x, y[:, None]), (xt, yt[:, None])           # Keras's labels are (N, 1)
+    return (x, y[:, None]), (xt, yt[:, None])  # Keras's labels are (N, 1)
 
 
-_ELSEWHERE = ("download it with Keras or TensorFlow Datasets on a machine that has them, save the "
-              "arrays with np.savez, and load them with np.load")
+_ELSEWHERE = (
+    "download it with Keras or TensorFlow Datasets on a machine that has them, save the "
+    "arrays with np.savez, and load them with np.load"
+)
 mnist = _Dataset("mnist", _mnist)
 fashion_mnist = _Dataset("fashion_mnist", _downloaded(_datasets.load_fashion_mnist))
 cifar10 = _Dataset("cifar10", _cifar10)

@@ -11,6 +11,7 @@ fills in Keras's defaults and returns the minidl layer -- no second implementati
 
 The layers print and save under minidl's names (``MaxPool2D``, ``BatchNorm``).
 """
+
 from __future__ import annotations
 
 import functools
@@ -19,12 +20,42 @@ from ..nn import layers as _L
 from ..nn.layers.base import Layer
 from . import config
 
-__all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape",
-           "Embedding", "SimpleRNN", "LSTM", "GRU", "ReLU", "Softmax", "LeakyReLU", "Rescaling",
-           "Conv1D", "Conv2D", "Conv2DTranspose", "MaxPooling1D", "MaxPooling2D",
-           "AveragePooling1D", "AveragePooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
-           "UpSampling2D", "BatchNormalization", "LayerNormalization",
-           "MaxPool1D", "MaxPool2D", "AvgPool1D", "AvgPool2D", "GlobalAvgPool1D", "GlobalAvgPool2D"]
+__all__ = [
+    "Layer",
+    "Input",
+    "InputLayer",
+    "Dense",
+    "Activation",
+    "Dropout",
+    "Flatten",
+    "Reshape",
+    "Embedding",
+    "SimpleRNN",
+    "LSTM",
+    "GRU",
+    "ReLU",
+    "Softmax",
+    "LeakyReLU",
+    "Rescaling",
+    "Conv1D",
+    "Conv2D",
+    "Conv2DTranspose",
+    "MaxPooling1D",
+    "MaxPooling2D",
+    "AveragePooling1D",
+    "AveragePooling2D",
+    "GlobalAveragePooling1D",
+    "GlobalAveragePooling2D",
+    "UpSampling2D",
+    "BatchNormalization",
+    "LayerNormalization",
+    "MaxPool1D",
+    "MaxPool2D",
+    "AvgPool1D",
+    "AvgPool2D",
+    "GlobalAvgPool1D",
+    "GlobalAvgPool2D",
+]
 
 # the same classes (their defaults are Keras's already)
 Input = _L.Input
@@ -36,14 +67,16 @@ ReLU, Softmax, Rescaling = _L.ReLU, _L.Softmax, _L.Rescaling
 
 def _channels_last_by_default(cls, keras_name: str):
     """``cls`` with ``data_format`` defaulting to this namespace's setting (channels-last)."""
+
     @functools.wraps(cls, assigned=("__doc__",), updated=())
     def make(*args, data_format=None, **kwargs):
         return cls(*args, data_format=data_format or config.image_data_format(), **kwargs)
 
     make.__name__ = make.__qualname__ = keras_name
-    make.__doc__ = (f"Keras's ``{keras_name}``: a ``minidl.layers.{cls.__name__}`` whose ``data_format`` "
-                    f"defaults to ``keras.config.image_data_format()`` (channels-last).\n\n"
-                    + (cls.__doc__ or ""))
+    make.__doc__ = (
+        f"Keras's ``{keras_name}``: a ``minidl.layers.{cls.__name__}`` whose ``data_format`` "
+        f"defaults to ``keras.config.image_data_format()`` (channels-last).\n\n" + (cls.__doc__ or "")
+    )
     make.layer_class = cls
     return make
 
@@ -55,15 +88,18 @@ MaxPooling1D = MaxPool1D = _channels_last_by_default(_L.MaxPool1D, "MaxPooling1D
 MaxPooling2D = MaxPool2D = _channels_last_by_default(_L.MaxPool2D, "MaxPooling2D")
 AveragePooling1D = AvgPool1D = _channels_last_by_default(_L.AvgPool1D, "AveragePooling1D")
 AveragePooling2D = AvgPool2D = _channels_last_by_default(_L.AvgPool2D, "AveragePooling2D")
-GlobalAveragePooling1D = GlobalAvgPool1D = _channels_last_by_default(_L.GlobalAvgPool1D,
-                                                                     "GlobalAveragePooling1D")
-GlobalAveragePooling2D = GlobalAvgPool2D = _channels_last_by_default(_L.GlobalAvgPool2D,
-                                                                     "GlobalAveragePooling2D")
+GlobalAveragePooling1D = GlobalAvgPool1D = _channels_last_by_default(
+    _L.GlobalAvgPool1D, "GlobalAveragePooling1D"
+)
+GlobalAveragePooling2D = GlobalAvgPool2D = _channels_last_by_default(
+    _L.GlobalAvgPool2D, "GlobalAveragePooling2D"
+)
 UpSampling2D = _channels_last_by_default(_L.UpSampling2D, "UpSampling2D")
 
 
-def BatchNormalization(axis=-1, momentum: float = 0.99, epsilon: float = 0.001, center: bool = True,
-                       scale: bool = True, **kwargs) -> _L.BatchNorm:
+def BatchNormalization(
+    axis=-1, momentum: float = 0.99, epsilon: float = 0.001, center: bool = True, scale: bool = True, **kwargs
+) -> _L.BatchNorm:
     """Keras's ``BatchNormalization``: a ``minidl.layers.BatchNorm`` with Keras's defaults
     (momentum 0.99, epsilon 0.001). ``axis=-1`` (the channels last) or ``axis=1`` (first)
     sets the ``data_format`` of image inputs; (N, D) features normalise over N either way.
@@ -74,11 +110,13 @@ def BatchNormalization(axis=-1, momentum: float = 0.99, epsilon: float = 0.001, 
     elif axis == 1:
         data_format = "channels_first"
     else:
-        raise ValueError(f"BatchNormalization axis must be -1 (channels last) or 1 (channels first), "
-                         f"got {axis!r}")
+        raise ValueError(
+            f"BatchNormalization axis must be -1 (channels last) or 1 (channels first), got {axis!r}"
+        )
     if not (center and scale):
-        raise ValueError("BatchNormalization: minidl's BatchNorm always learns gamma and beta "
-                         "(center=True, scale=True)")
+        raise ValueError(
+            "BatchNormalization: minidl's BatchNorm always learns gamma and beta (center=True, scale=True)"
+        )
     return _L.BatchNorm(momentum=momentum, eps=epsilon, data_format=data_format, **kwargs)
 
 
@@ -92,7 +130,7 @@ def LayerNormalization(axis=-1, epsilon: float = 0.001, **kwargs) -> _L.LayerNor
 
 def LeakyReLU(negative_slope: float = 0.3, **kwargs) -> _L.LeakyReLU:
     """Keras's ``LeakyReLU`` (slope 0.3 below zero by default; minidl's and PyTorch's is 0.01)."""
-    if "alpha" in kwargs:                      # Keras 2's name
+    if "alpha" in kwargs:  # Keras 2's name
         negative_slope = kwargs.pop("alpha")
     return _L.LeakyReLU(alpha=negative_slope, **kwargs)
 
@@ -118,5 +156,6 @@ _ABSENT = {
 def __getattr__(name: str):
     if name in _ABSENT:
         raise AttributeError(f"keras.layers.{name} is not in minidl.keras: {_ABSENT[name]}")
-    raise AttributeError(f"keras.layers.{name} is not in minidl.keras; its layers are "
-                         f"{', '.join(sorted(__all__))}")
+    raise AttributeError(
+        f"keras.layers.{name} is not in minidl.keras; its layers are {', '.join(sorted(__all__))}"
+    )

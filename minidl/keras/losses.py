@@ -4,14 +4,29 @@ One difference: called directly, a minidl loss takes ``loss(y_pred, y_true)`` (P
 order; Keras's is ``(y_true, y_pred)``) and then ``loss.backward()``. ``compile(loss=...)``
 takes either a name or one of these objects, as Keras.
 """
-from ..nn.losses import (BinaryCrossentropy, CategoricalCrossentropy, Loss, MeanSquaredError,
-                      SparseCategoricalCrossentropy, get)
 
-__all__ = ["Loss", "MeanSquaredError", "BinaryCrossentropy", "CategoricalCrossentropy",
-           "SparseCategoricalCrossentropy", "get"]
+from ..nn.losses import (
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    Loss,
+    MeanSquaredError,
+    SparseCategoricalCrossentropy,
+    get,
+)
+
+__all__ = [
+    "Loss",
+    "MeanSquaredError",
+    "BinaryCrossentropy",
+    "CategoricalCrossentropy",
+    "SparseCategoricalCrossentropy",
+    "get",
+]
 
 
 def __getattr__(name: str):
-    raise AttributeError(f"keras.losses.{name} is not in minidl.keras; its losses are "
-                         f"{', '.join(__all__[1:-1])} (or the names 'mse', 'binary_crossentropy', "
-                         "'categorical_crossentropy', 'sparse_categorical_crossentropy')")
+    raise AttributeError(
+        f"keras.losses.{name} is not in minidl.keras; its losses are "
+        f"{', '.join(__all__[1:-1])} (or the names 'mse', 'binary_crossentropy', "
+        "'categorical_crossentropy', 'sparse_categorical_crossentropy')"
+    )

@@ -5,15 +5,22 @@
 ...) work as well. Each call returns ``fn(y_pred, y_true) -> float`` averaged over the
 batch (``minidl.metrics``); there are no stateful metric objects.
 """
+
 from ..training import metrics as _metrics
 
-__all__ = ["SparseCategoricalAccuracy", "CategoricalAccuracy", "BinaryAccuracy", "MeanAbsoluteError",
-           "MeanSquaredError"]
+__all__ = [
+    "SparseCategoricalAccuracy",
+    "CategoricalAccuracy",
+    "BinaryAccuracy",
+    "MeanAbsoluteError",
+    "MeanSquaredError",
+]
 
 
 def _named(fn, name):
     def metric(y_pred, y_true):
         return fn(y_pred, y_true)
+
     metric.__name__ = metric.__qualname__ = name
     metric.__doc__ = fn.__doc__
     return metric
@@ -43,5 +50,7 @@ def MeanSquaredError(name: str = "mean_squared_error"):
 
 
 def __getattr__(name: str):
-    raise AttributeError(f"keras.metrics.{name} is not in minidl.keras; its metrics are "
-                         f"{', '.join(__all__)} (or a function fn(y_pred, y_true) -> float)")
+    raise AttributeError(
+        f"keras.metrics.{name} is not in minidl.keras; its metrics are "
+        f"{', '.join(__all__)} (or a function fn(y_pred, y_true) -> float)"
+    )

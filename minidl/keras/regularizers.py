@@ -1,5 +1,6 @@
 """``keras.regularizers``: ``l2(0.01)``, ``l1``, ``l1_l2`` -- minidl's weight penalties
 (``penalty = l1 * sum|W| + l2 * sum W^2``, added to the loss, as Keras)."""
+
 from ..nn.regularizers import L1, L1L2, L2, Regularizer
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2"]

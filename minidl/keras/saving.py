@@ -1,4 +1,5 @@
 """``keras.saving``: ``load_model`` and ``save_model``, minidl's one-file ``.npz`` format."""
+
 from ..training.model import load_model
 
 __all__ = ["load_model", "save_model"]

@@ -1,4 +1,5 @@
 """``keras.utils``: ``to_categorical``, ``pad_sequences``, ``set_random_seed``, ``PyDataset``."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,8 +15,14 @@ def set_random_seed(seed_value: int) -> None:
     seed(seed_value)
 
 
-def pad_sequences(sequences, maxlen: int | None = None, dtype="int32", padding: str = "pre",
-                  truncating: str = "pre", value=0.0):
+def pad_sequences(
+    sequences,
+    maxlen: int | None = None,
+    dtype="int32",
+    padding: str = "pre",
+    truncating: str = "pre",
+    value=0.0,
+):
     """Lists of token ids of different lengths -> one array (N, maxlen), as Keras.
 
     Shorter sequences are filled with ``value`` before them (``padding="pre"``, Keras's
@@ -27,8 +34,10 @@ def pad_sequences(sequences, maxlen: int | None = None, dtype="int32", padding: 
             raise ValueError(f"pad_sequences {what} must be 'pre' or 'post', got {choice!r}")
     rows = [np.asarray(s) for s in sequences]
     if any(r.ndim != 1 for r in rows):
-        raise ValueError("pad_sequences expects a list of 1-D sequences (lists of ids); got one of "
-                         f"shape {next(r.shape for r in rows if r.ndim != 1)}")
+        raise ValueError(
+            "pad_sequences expects a list of 1-D sequences (lists of ids); got one of "
+            f"shape {next(r.shape for r in rows if r.ndim != 1)}"
+        )
     if maxlen is None:
         maxlen = max((len(r) for r in rows), default=0)
     out = np.full((len(rows), maxlen), value, dtype=dtype)
@@ -36,9 +45,9 @@ def pad_sequences(sequences, maxlen: int | None = None, dtype="int32", padding: 
         r = (r[-maxlen:] if truncating == "pre" else r[:maxlen]) if maxlen else r[:0]
         if len(r):
             if padding == "pre":
-                out[i, maxlen - len(r):] = r
+                out[i, maxlen - len(r) :] = r
             else:
-                out[i, :len(r)] = r
+                out[i, : len(r)] = r
     return out
 
 
@@ -50,7 +59,11 @@ class PyDataset:
     order, in the training process."""
 
     def __init__(self, workers: int = 1, use_multiprocessing: bool = False, max_queue_size: int = 10):
-        self.workers, self.use_multiprocessing, self.max_queue_size = workers, use_multiprocessing, max_queue_size
+        self.workers, self.use_multiprocessing, self.max_queue_size = (
+            workers,
+            use_multiprocessing,
+            max_queue_size,
+        )
 
     def __len__(self) -> int:
         raise NotImplementedError(f"{type(self).__name__} must define __len__ (batches per epoch)")
@@ -62,4 +75,4 @@ class PyDataset:
         """Called after every epoch; override to reshuffle."""
 
 
-Sequence = PyDataset            # Keras 2's name
+Sequence = PyDataset  # Keras 2's name

@@ -12,14 +12,24 @@
 
 This module imports nothing from minidl, so any module of the package may use it.
 """
+
 from __future__ import annotations
 
 import sys
 
 import numpy as np
 
-__all__ = ["get_array_module", "conv_output_length", "pool_output_length", "C_REAL_TYPES", "sigmoid",
-           "lstm_steps", "lstm_steps_backward", "gru_steps", "gru_steps_backward"]
+__all__ = [
+    "get_array_module",
+    "conv_output_length",
+    "pool_output_length",
+    "C_REAL_TYPES",
+    "sigmoid",
+    "lstm_steps",
+    "lstm_steps_backward",
+    "gru_steps",
+    "gru_steps_backward",
+]
 
 #: NumPy dtype -> the C type the CUDA sources are compiled with (``-DREAL_T=...``)
 C_REAL_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}

@@ -3,6 +3,7 @@
 Each kernel says in one line why it is shaped as it is. ``NUMBA_DISABLE_JIT=1`` turns
 every kernel back into plain Python for debugging.
 """
+
 import math
 import types as _pytypes
 
@@ -27,12 +28,18 @@ PARALLEL_MIN_ELEMENTS = 1 << 21
 
 def serial_twin(kernel):
     """The same loop nest as ``kernel`` compiled without threads (under its own cache name)."""
-    py_func = getattr(kernel, "py_func", kernel)          # plain function under NUMBA_DISABLE_JIT
-    twin = _pytypes.FunctionType(py_func.__code__, py_func.__globals__, py_func.__name__ + "_serial",
-                                 py_func.__defaults__, py_func.__closure__)
+    py_func = getattr(kernel, "py_func", kernel)  # plain function under NUMBA_DISABLE_JIT
+    twin = _pytypes.FunctionType(
+        py_func.__code__,
+        py_func.__globals__,
+        py_func.__name__ + "_serial",
+        py_func.__defaults__,
+        py_func.__closure__,
+    )
     twin.__qualname__ = py_func.__qualname__ + "_serial"
-    options = {k: v for k, v in getattr(kernel, "targetoptions", {}).items()
-               if k in ("fastmath", "error_model")}       # the twin keeps the kernel's math flags
+    options = {
+        k: v for k, v in getattr(kernel, "targetoptions", {}).items() if k in ("fastmath", "error_model")
+    }  # the twin keeps the kernel's math flags
     return njit(cache=True, **options)(twin)
 
 
@@ -93,8 +100,7 @@ def softmax_cross_entropy_backward(probs, labels, scale):
     probs = np.ascontiguousarray(probs)
     dlogits = np.empty_like(probs)
     kernel = _pick(_softmax_cross_entropy_backward, _softmax_cross_entropy_backward_serial, probs.size)
-    kernel(probs, np.ascontiguousarray(labels, dtype=np.int64),
-                                    probs.dtype.type(scale), dlogits)
+    kernel(probs, np.ascontiguousarray(labels, dtype=np.int64), probs.dtype.type(scale), dlogits)
     return dlogits
 
 
@@ -117,8 +123,14 @@ def dropout_forward(x, uniform, rate):
     keep_scale = x.dtype.type(1.0) / x.dtype.type(1.0 - rate)
     y, mask = np.empty_like(x), np.empty_like(x)
     kernel = _pick(_dropout_forward, _dropout_forward_serial, x.size)
-    kernel(x.reshape(-1), np.ascontiguousarray(uniform).reshape(-1), rate, keep_scale,
-                     y.reshape(-1), mask.reshape(-1))
+    kernel(
+        x.reshape(-1),
+        np.ascontiguousarray(uniform).reshape(-1),
+        rate,
+        keep_scale,
+        y.reshape(-1),
+        mask.reshape(-1),
+    )
     return y, mask
 
 
@@ -174,15 +186,22 @@ def sgd_update(param, grad, velocity, lr, momentum, nesterov, weight_decay):
     if not _all_contiguous(param, grad, velocity):
         return reference.sgd_update(param, grad, velocity, lr, momentum, nesterov, weight_decay)
     kernel = _pick(_sgd_update, _sgd_update_serial, param.size)
-    kernel(param.reshape(-1), grad.reshape(-1), velocity.reshape(-1), float(lr),
-                float(momentum), bool(nesterov), float(weight_decay or 0.0))
+    kernel(
+        param.reshape(-1),
+        grad.reshape(-1),
+        velocity.reshape(-1),
+        float(lr),
+        float(momentum),
+        bool(nesterov),
+        float(weight_decay or 0.0),
+    )
 
 
 @njit(parallel=True, cache=True)
 def _adam_update(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay, decoupled):
     # fused: eight array expressions of the reference become one pass over five arrays
-    bias1 = 1.0 - beta1 ** step
-    bias2 = 1.0 - beta2 ** step
+    bias1 = 1.0 - beta1**step
+    bias2 = 1.0 - beta2**step
     for i in prange(param.size):
         p = param[i]
         g = grad[i]
@@ -203,12 +222,21 @@ _adam_update_serial = serial_twin(_adam_update)
 def adam_update(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay, decoupled):
     """Numba twin of ``reference.adam_update``: in place on ``param``, ``m`` and ``v``."""
     if not _all_contiguous(param, grad, m, v):
-        return reference.adam_update(param, grad, m, v, lr, beta1, beta2, eps, step,
-                                     weight_decay, decoupled)
+        return reference.adam_update(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay, decoupled)
     kernel = _pick(_adam_update, _adam_update_serial, param.size)
-    kernel(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1), float(lr),
-                 float(beta1), float(beta2), float(eps), int(step), float(weight_decay or 0.0),
-                 bool(decoupled))
+    kernel(
+        param.reshape(-1),
+        grad.reshape(-1),
+        m.reshape(-1),
+        v.reshape(-1),
+        float(lr),
+        float(beta1),
+        float(beta2),
+        float(eps),
+        int(step),
+        float(weight_decay or 0.0),
+        bool(decoupled),
+    )
 
 
 @njit(parallel=True, cache=True)
@@ -238,11 +266,21 @@ def rmsprop_update(param, grad, square_avg, buffer, lr, alpha, eps, momentum, we
     if not momentum:
         buffer = param  # never read or written without momentum
     if not _all_contiguous(param, grad, square_avg, buffer):
-        return reference.rmsprop_update(param, grad, square_avg, buffer, lr, alpha, eps, momentum,
-                                        weight_decay)
+        return reference.rmsprop_update(
+            param, grad, square_avg, buffer, lr, alpha, eps, momentum, weight_decay
+        )
     kernel = _pick(_rmsprop_update, _rmsprop_update_serial, param.size)
-    kernel(param.reshape(-1), grad.reshape(-1), square_avg.reshape(-1), buffer.reshape(-1), float(lr),
-           float(alpha), float(eps), float(momentum or 0.0), float(weight_decay or 0.0))
+    kernel(
+        param.reshape(-1),
+        grad.reshape(-1),
+        square_avg.reshape(-1),
+        buffer.reshape(-1),
+        float(lr),
+        float(alpha),
+        float(eps),
+        float(momentum or 0.0),
+        float(weight_decay or 0.0),
+    )
 
 
 @njit(parallel=True, cache=True)
@@ -265,8 +303,14 @@ def adagrad_update(param, grad, total, lr, eps, weight_decay):
     if not _all_contiguous(param, grad, total):
         return reference.adagrad_update(param, grad, total, lr, eps, weight_decay)
     kernel = _pick(_adagrad_update, _adagrad_update_serial, param.size)
-    kernel(param.reshape(-1), grad.reshape(-1), total.reshape(-1), float(lr), float(eps),
-           float(weight_decay or 0.0))
+    kernel(
+        param.reshape(-1),
+        grad.reshape(-1),
+        total.reshape(-1),
+        float(lr),
+        float(eps),
+        float(weight_decay or 0.0),
+    )
 
 
 # ============================================================ convolution (im2col / col2im)
@@ -300,7 +344,7 @@ def _im2col(x, kh, kw, sh, sw, ph, pw, OH, OW, cols):
         for n in range(N):
             for oh in range(OH):
                 out = _u(row * block + (n * OH + oh) * OW)
-                if oh < h_first or oh >= h_stop:          # the window row lies in the padding
+                if oh < h_first or oh >= h_stop:  # the window row lies in the padding
                     for ow in range(OW):
                         cols_flat[out + _u(ow)] = 0
                     continue
@@ -588,7 +632,7 @@ def _batchnorm_forward_features(x, gamma, beta, eps, y, mean, var):
     for block in prange((D + _FEATURE_BLOCK - 1) // _FEATURE_BLOCK):
         c0 = block * _FEATURE_BLOCK
         width = min(D, c0 + _FEATURE_BLOCK) - c0
-        shift = x[0, c0:c0 + width].astype(np.float64)
+        shift = x[0, c0 : c0 + width].astype(np.float64)
         total = np.zeros(width)
         squares = np.zeros(width)
         for n in range(N):
@@ -599,14 +643,14 @@ def _batchnorm_forward_features(x, gamma, beta, eps, y, mean, var):
         offset = total / N
         sigma2 = np.maximum(squares / N - offset * offset, 0.0)
         mu = shift + offset
-        scale = gamma[c0:c0 + width] / np.sqrt(sigma2 + eps)
+        scale = gamma[c0 : c0 + width] / np.sqrt(sigma2 + eps)
         scale_t = scale.astype(y.dtype)
-        shift_t = (beta[c0:c0 + width] - mu * scale).astype(y.dtype)
+        shift_t = (beta[c0 : c0 + width] - mu * scale).astype(y.dtype)
         for n in range(N):
             for k in range(width):
                 y[n, c0 + k] = x[n, c0 + k] * scale_t[k] + shift_t[k]
-        mean[c0:c0 + width] = mu
-        var[c0:c0 + width] = sigma2
+        mean[c0 : c0 + width] = mu
+        var[c0 : c0 + width] = sigma2
 
 
 _batchnorm_forward_features_serial = serial_twin(_batchnorm_forward_features)
@@ -671,8 +715,8 @@ def _batchnorm_backward_features(dy, x, gamma, mean, var, eps, dx, dgamma, dbeta
     for block in prange((D + _FEATURE_BLOCK - 1) // _FEATURE_BLOCK):
         c0 = block * _FEATURE_BLOCK
         width = min(D, c0 + _FEATURE_BLOCK) - c0
-        inv_std = 1.0 / np.sqrt(var[c0:c0 + width].astype(np.float64) + eps)
-        mu = mean[c0:c0 + width].astype(np.float64)
+        inv_std = 1.0 / np.sqrt(var[c0 : c0 + width].astype(np.float64) + eps)
+        mu = mean[c0 : c0 + width].astype(np.float64)
         sum_dy = np.zeros(width)
         sum_dy_xhat = np.zeros(width)
         for n in range(N):
@@ -680,13 +724,13 @@ def _batchnorm_backward_features(dy, x, gamma, mean, var, eps, dx, dgamma, dbeta
                 g = dy[n, c0 + k]
                 sum_dy[k] += g
                 sum_dy_xhat[k] += g * (x[n, c0 + k] - mu[k]) * inv_std[k]
-        scale = gamma[c0:c0 + width] * inv_std / N
+        scale = gamma[c0 : c0 + width] * inv_std / N
         for n in range(N):
             for k in range(width):
                 x_hat = (x[n, c0 + k] - mu[k]) * inv_std[k]
                 dx[n, c0 + k] = scale[k] * (N * dy[n, c0 + k] - sum_dy[k] - x_hat * sum_dy_xhat[k])
-        dgamma[c0:c0 + width] = sum_dy_xhat
-        dbeta[c0:c0 + width] = sum_dy
+        dgamma[c0 : c0 + width] = sum_dy_xhat
+        dbeta[c0 : c0 + width] = sum_dy
 
 
 _batchnorm_backward_features_serial = serial_twin(_batchnorm_backward_features)
@@ -701,8 +745,7 @@ def batchnorm_backward(dy, x, gamma, mean, var, eps):
     gamma = np.ascontiguousarray(gamma)
     if x.shape[2] == 1:
         kernel = _pick(_batchnorm_backward_features, _batchnorm_backward_features_serial, x.size)
-        kernel(dy[:, :, 0], x[:, :, 0], gamma, mean, var, float(eps),
-                                     dx[:, :, 0], dgamma, dbeta)
+        kernel(dy[:, :, 0], x[:, :, 0], gamma, mean, var, float(eps), dx[:, :, 0], dgamma, dbeta)
     else:
         kernel = _pick(_batchnorm_backward, _batchnorm_backward_serial, x.size)
         kernel(dy, x, gamma, mean, var, float(eps), dx, dgamma, dbeta)
@@ -721,12 +764,22 @@ def batchnorm_backward(dy, x, gamma, mean, var, eps):
 # made of multiply-adds and one division, which vectorises; float64 uses math.tanh/exp.
 # ``gate_tanh``/``gate_sigmoid`` pick one of the two by type at compile time (overload).
 _TANH_CLAMP = np.float32(7.90531110763549805)  # beyond this tanh(x) rounds to ±1 in float32
-_TANH_P = tuple(np.float32(v) for v in (4.89352455891786e-03, 6.37261928875436e-04,
-                                        1.48572235717979e-05, 5.12229709037114e-08,
-                                        -8.60467152213735e-11, 2.00018790482477e-13,
-                                        -2.76076847742355e-16))
-_TANH_Q = tuple(np.float32(v) for v in (4.89352518554385e-03, 2.26843463243900e-03,
-                                        1.18534705686654e-04, 1.19825839466702e-06))
+_TANH_P = tuple(
+    np.float32(v)
+    for v in (
+        4.89352455891786e-03,
+        6.37261928875436e-04,
+        1.48572235717979e-05,
+        5.12229709037114e-08,
+        -8.60467152213735e-11,
+        2.00018790482477e-13,
+        -2.76076847742355e-16,
+    )
+)
+_TANH_Q = tuple(
+    np.float32(v)
+    for v in (4.89352518554385e-03, 2.26843463243900e-03, 1.18534705686654e-04, 1.19825839466702e-06)
+)
 _P1, _P3, _P5, _P7, _P9, _P11, _P13 = _TANH_P
 _Q0, _Q2, _Q4, _Q6 = _TANH_Q
 _HALF32 = np.float32(0.5)
@@ -920,8 +973,11 @@ _masked_softmax_serial = serial_twin(_masked_softmax)
 def masked_softmax(scores, keep, scale):
     """Numba twin of ``reference.masked_softmax``: rows in parallel, masked keys skipped."""
     scores = np.ascontiguousarray(scores)
-    keep = np.ascontiguousarray(keep).view(np.uint8) if keep.dtype == np.bool_ else \
-        np.ascontiguousarray(keep, dtype=np.uint8)
+    keep = (
+        np.ascontiguousarray(keep).view(np.uint8)
+        if keep.dtype == np.bool_
+        else np.ascontiguousarray(keep, dtype=np.uint8)
+    )
     probs = np.empty_like(scores)
     kernel = _pick(_masked_softmax, _masked_softmax_serial, scores.size)
     kernel(scores, keep, scores.dtype.type(scale), probs)
@@ -951,7 +1007,6 @@ def masked_softmax_backward(probs, dprobs, scale):
     kernel = _pick(_masked_softmax_backward, _masked_softmax_backward_serial, probs.size)
     kernel(probs, dprobs, probs.dtype.type(scale), dscores)
     return dscores
-
 
 
 # ============================================================ recurrent sequences

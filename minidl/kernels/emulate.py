@@ -38,6 +38,7 @@ machine without a GPU, with a message naming the kernel and the argument.
 ``minidl.kernels.gpu``'s launchers call this module themselves when they are given NumPy
 arrays, so the tests run the very launcher code a GPU would run.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -55,8 +56,7 @@ import numpy as np
 
 from .common import C_REAL_TYPES
 
-__all__ = ["CUDA_DIR", "compiler", "load_module", "kernel_signatures", "EmulatedModule",
-           "EmulatedKernel"]
+__all__ = ["CUDA_DIR", "compiler", "load_module", "kernel_signatures", "EmulatedModule", "EmulatedKernel"]
 
 CUDA_DIR = Path(__file__).resolve().parent / "cuda"
 
@@ -153,14 +153,15 @@ _C_TYPES = {
 }
 
 # ``__launch_bounds__(...)`` may stand between ``void`` and a kernel's name, as CUDA allows.
-_BOUNDS = r'(?:__launch_bounds__\s*\([^)]*\)\s*)?'
-_KERNEL_RE = re.compile(r'extern\s+"C"\s+__global__\s+void\s+' + _BOUNDS + r'(\w+)\s*\(([^)]*)\)\s*\{')
-_FUNCTION_RE = re.compile(r'(?:__device__|__global__)[^;{}()]*?' + _BOUNDS + r'\b(\w+)\s*\([^)]*\)\s*\{')
+_BOUNDS = r"(?:__launch_bounds__\s*\([^)]*\)\s*)?"
+_KERNEL_RE = re.compile(r'extern\s+"C"\s+__global__\s+void\s+' + _BOUNDS + r"(\w+)\s*\(([^)]*)\)\s*\{")
+_FUNCTION_RE = re.compile(r"(?:__device__|__global__)[^;{}()]*?" + _BOUNDS + r"\b(\w+)\s*\([^)]*\)\s*\{")
 
 
 @dataclass(frozen=True)
 class Param:
     """One kernel parameter: ``name``, its C base type (``"real_t"``, ``"int"``...), pointer or not."""
+
     name: str
     c_type: str
     pointer: bool
@@ -174,8 +175,10 @@ def _parse_param(text: str, kernel: str) -> Param:
     words = [w for w in words if w not in ("*", "const", "__restrict__")]
     name, c_type = words[-1], " ".join(words[:-1])
     if c_type != "real_t" and c_type not in _C_TYPES:
-        raise ValueError(f"kernel {kernel}: the emulator does not know the parameter type "
-                         f"{c_type!r} of {name!r}; expected real_t or one of {sorted(_C_TYPES)}")
+        raise ValueError(
+            f"kernel {kernel}: the emulator does not know the parameter type "
+            f"{c_type!r} of {name!r}; expected real_t or one of {sorted(_C_TYPES)}"
+        )
     return Param(name, c_type, pointer, const)
 
 
@@ -187,7 +190,7 @@ def _function_bodies(source: str) -> dict[str, str]:
         while depth and end < len(source):
             depth += {"{": 1, "}": -1}.get(source[end], 0)
             end += 1
-        bodies[match.group(1)] = source[match.end():end]
+        bodies[match.group(1)] = source[match.end() : end]
     return bodies
 
 
@@ -196,8 +199,11 @@ def _uses_barrier(name: str, bodies: dict[str, str], seen=frozenset()) -> bool:
     body = bodies[name]
     if "__syncthreads" in body:
         return True
-    return any(re.search(rf"\b{callee}\s*\(", body) and _uses_barrier(callee, bodies, seen | {name})
-               for callee in bodies if callee not in seen and callee != name)
+    return any(
+        re.search(rf"\b{callee}\s*\(", body) and _uses_barrier(callee, bodies, seen | {name})
+        for callee in bodies
+        if callee not in seen and callee != name
+    )
 
 
 def kernel_signatures(source: str) -> dict[str, tuple[list[Param], bool]]:
@@ -213,10 +219,11 @@ def kernel_signatures(source: str) -> dict[str, tuple[list[Param], bool]]:
 
 def _launcher(name: str, params: list[Param], threaded: bool) -> str:
     declared = "".join(
-        f", {'const ' if p.const else ''}{p.c_type}{'*' if p.pointer else ''} {p.name}"
-        for p in params)
-    return LAUNCHER.format(name=name, params=declared, threaded=int(threaded),
-                           args=", ".join(p.name for p in params))
+        f", {'const ' if p.const else ''}{p.c_type}{'*' if p.pointer else ''} {p.name}" for p in params
+    )
+    return LAUNCHER.format(
+        name=name, params=declared, threaded=int(threaded), args=", ".join(p.name for p in params)
+    )
 
 
 # --------------------------------------------------------------------------- compiling
@@ -230,7 +237,8 @@ def compiler() -> str | None:
 
 def _cache_dir() -> Path:
     root = os.environ.get("MINIDL_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "minidl")
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "minidl"
+    )
     path = Path(root) / "cuda-emulator"
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -254,11 +262,11 @@ def _build(text: str, flags: list[str]) -> Path:
         source = Path(work) / "emulated.cpp"
         source.write_text(text)
         built = Path(work) / "emulated.so"
-        result = subprocess.run([*command, str(source), "-o", str(built)],
-                                capture_output=True, text=True)
+        result = subprocess.run([*command, str(source), "-o", str(built)], capture_output=True, text=True)
         if result.returncode != 0:
-            raise RuntimeError(f"the emulator could not compile the CUDA source "
-                               f"({' '.join(command)}):\n{result.stderr}")
+            raise RuntimeError(
+                f"the emulator could not compile the CUDA source ({' '.join(command)}):\n{result.stderr}"
+            )
         partial = library.with_suffix(f".{os.getpid()}.tmp")
         shutil.copyfile(built, partial)
         os.replace(partial, library)  # atomic: parallel test workers never load half a file
@@ -275,7 +283,8 @@ class EmulatedKernel:
         self._function = getattr(module.library, f"emu_launch_{name}")
         self._function.restype = None
         self._function.argtypes = [ctypes.c_uint] * 6 + [
-            ctypes.c_void_p if p.pointer else self._c_type(p)[0] for p in params]
+            ctypes.c_void_p if p.pointer else self._c_type(p)[0] for p in params
+        ]
 
     def _c_type(self, param: Param):
         if param.c_type == "real_t":
@@ -287,8 +296,9 @@ class EmulatedKernel:
         _, dtype = self._c_type(param)
         if param.pointer:
             if not isinstance(value, np.ndarray):
-                raise TypeError(f"{where}: expected a NumPy array of {np.dtype(dtype)}, "
-                                f"got {type(value).__name__}")
+                raise TypeError(
+                    f"{where}: expected a NumPy array of {np.dtype(dtype)}, got {type(value).__name__}"
+                )
             if value.dtype != dtype:
                 raise TypeError(f"{where}: expected an array of {np.dtype(dtype)}, got {value.dtype}")
             if not value.flags.c_contiguous:
@@ -297,17 +307,21 @@ class EmulatedKernel:
                 raise ValueError(f"{where}: the kernel writes this array, but it is read-only")
             return value.ctypes.data
         if not isinstance(value, np.generic) or value.dtype != dtype:
-            raise TypeError(f"{where}: expected a NumPy {np.dtype(dtype)} scalar (a CUDA "
-                            f"{param.c_type} with dtype {self.module.dtype}), got "
-                            f"{type(value).__name__} {value!r}; CuPy would pass it as "
-                            f"the wrong C type")
+            raise TypeError(
+                f"{where}: expected a NumPy {np.dtype(dtype)} scalar (a CUDA "
+                f"{param.c_type} with dtype {self.module.dtype}), got "
+                f"{type(value).__name__} {value!r}; CuPy would pass it as "
+                f"the wrong C type"
+            )
         return value.item()
 
     def __call__(self, grid, block, args):
         grid, block = _dim3(grid, "grid"), _dim3(block, "block")
         if len(args) != len(self.params):
-            raise TypeError(f"kernel {self.name} takes {len(self.params)} arguments "
-                            f"({', '.join(p.name for p in self.params)}), got {len(args)}")
+            raise TypeError(
+                f"kernel {self.name} takes {len(self.params)} arguments "
+                f"({', '.join(p.name for p in self.params)}), got {len(args)}"
+            )
         if self.threaded and block[0] * block[1] * block[2] > 1024:
             raise ValueError(f"kernel {self.name}: a block has at most 1024 threads, got {block}")
         converted = [self._convert(p, a) for p, a in zip(self.params, args)]
@@ -331,7 +345,7 @@ class EmulatedModule:
             raise TypeError(f"CUDA kernels run in float32 or float64, got {self.dtype}")
         self.signatures = kernel_signatures(source)
         launchers = "".join(_launcher(n, p, t) for n, (p, t) in self.signatures.items())
-        text = f"{PRELUDE}\n#line 1 \"{name}\"\n{source}\n#line 1 \"<emulator launchers>\"\n{launchers}"
+        text = f'{PRELUDE}\n#line 1 "{name}"\n{source}\n#line 1 "<emulator launchers>"\n{launchers}'
         self.library = ctypes.CDLL(str(_build(text, [f"-DREAL_T={C_REAL_TYPES[self.dtype]}"])))
         self._kernels: dict[str, EmulatedKernel] = {}
 

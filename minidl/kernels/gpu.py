@@ -47,6 +47,7 @@ of the scalars, grid sizes) against the reference.
 
 CuPy is imported only when a CuPy array arrives, so ``import minidl`` never needs it.
 """
+
 from __future__ import annotations
 
 import functools
@@ -58,13 +59,37 @@ from .common import C_REAL_TYPES, conv_output_length, pool_output_length
 from .common import get_array_module as _array_module
 
 __all__ = [
-    "softmax_cross_entropy", "softmax_cross_entropy_backward", "masked_softmax", "masked_softmax_backward",
-    "dropout_forward", "dropout_backward", "sgd_update", "rmsprop_update", "adagrad_update", "adam_update",
-    "im2col", "col2im", "max_pool_forward", "max_pool_backward", "avg_pool_forward",
-    "avg_pool_backward", "batchnorm_forward", "batchnorm_backward",
-    "lstm_cell_forward", "lstm_cell_backward", "gru_cell_forward", "gru_cell_backward",
-    "lstm_forward_sequence", "lstm_backward_sequence", "gru_forward_sequence",
-    "gru_backward_sequence", "sequence_kernels_fit", "CUDA_DIR", "THREADS", "cuda_sources", "compile_options",
+    "softmax_cross_entropy",
+    "softmax_cross_entropy_backward",
+    "masked_softmax",
+    "masked_softmax_backward",
+    "dropout_forward",
+    "dropout_backward",
+    "sgd_update",
+    "rmsprop_update",
+    "adagrad_update",
+    "adam_update",
+    "im2col",
+    "col2im",
+    "max_pool_forward",
+    "max_pool_backward",
+    "avg_pool_forward",
+    "avg_pool_backward",
+    "batchnorm_forward",
+    "batchnorm_backward",
+    "lstm_cell_forward",
+    "lstm_cell_backward",
+    "gru_cell_forward",
+    "gru_cell_backward",
+    "lstm_forward_sequence",
+    "lstm_backward_sequence",
+    "gru_forward_sequence",
+    "gru_backward_sequence",
+    "sequence_kernels_fit",
+    "CUDA_DIR",
+    "THREADS",
+    "cuda_sources",
+    "compile_options",
 ]
 
 CUDA_DIR = emulate.CUDA_DIR
@@ -88,6 +113,7 @@ def compile_options(dtype) -> tuple[str, ...]:
 @functools.lru_cache(maxsize=None)
 def _cuda_module(filename: str, dtype: np.dtype):
     import cupy as cp
+
     return cp.RawModule(code=(CUDA_DIR / filename).read_text(), options=compile_options(dtype))
 
 
@@ -123,8 +149,10 @@ def _check_in_place(name: str, arrays: dict, like):
         if _array_module(array) is not _array_module(like):
             raise TypeError(f"{name}: {arg} is on a different device than param")
         if array.dtype != like.dtype or array.shape != like.shape:
-            raise ValueError(f"{name}: {arg} must have param's shape {like.shape} and dtype "
-                             f"{like.dtype}, got {array.shape} {array.dtype}")
+            raise ValueError(
+                f"{name}: {arg} must have param's shape {like.shape} and dtype "
+                f"{like.dtype}, got {array.shape} {array.dtype}"
+            )
         if not array.flags.c_contiguous:
             raise ValueError(f"{name}: {arg} must be C-contiguous to be updated in place")
 
@@ -156,8 +184,10 @@ def softmax_cross_entropy(logits, labels):
         per_row = softmax_threads_per_row(k)
         rows_per_block = SOFTMAX_THREADS // per_row
         _kernel("softmax_cross_entropy.cu", "softmax_cross_entropy_forward", logits)(
-            _blocks(n, rows_per_block), (SOFTMAX_THREADS,),
-            (logits, labels, losses, probs, np.int32(n), np.int32(k), np.int32(per_row)))
+            _blocks(n, rows_per_block),
+            (SOFTMAX_THREADS,),
+            (logits, labels, losses, probs, np.int32(n), np.int32(k), np.int32(per_row)),
+        )
     return losses, probs
 
 
@@ -170,8 +200,10 @@ def softmax_cross_entropy_backward(probs, labels, scale):
     dlogits = xp.empty_like(probs)
     if probs.size:
         _kernel("softmax_cross_entropy.cu", "softmax_cross_entropy_backward", probs)(
-            _blocks(probs.size), (THREADS,),
-            (probs, labels, dlogits, probs.dtype.type(scale), np.int32(n), np.int32(k)))
+            _blocks(probs.size),
+            (THREADS,),
+            (probs, labels, dlogits, probs.dtype.type(scale), np.int32(n), np.int32(k)),
+        )
     return dlogits
 
 
@@ -186,14 +218,26 @@ def masked_softmax(scores, keep, scale):
     keep = xp.ascontiguousarray(keep).astype(np.uint8, copy=False)
     G, Tq, Tk = scores.shape
     if keep.shape[1:] != (Tq, Tk) or keep.shape[0] == 0 or G % keep.shape[0]:
-        raise ValueError(f"masked_softmax: keep must be (Gm, {Tq}, {Tk}) with {G} a multiple of Gm, "
-                         f"got {tuple(keep.shape)}")
+        raise ValueError(
+            f"masked_softmax: keep must be (Gm, {Tq}, {Tk}) with {G} a multiple of Gm, "
+            f"got {tuple(keep.shape)}"
+        )
     probs = xp.empty_like(scores)
     if scores.size:
         _kernel("masked_softmax.cu", "masked_softmax_forward", scores)(
-            _blocks(G * Tq), (THREADS,),
-            (scores, keep, probs, scores.dtype.type(scale), np.int32(G), np.int32(keep.shape[0]),
-             np.int32(Tq), np.int32(Tk)))
+            _blocks(G * Tq),
+            (THREADS,),
+            (
+                scores,
+                keep,
+                probs,
+                scores.dtype.type(scale),
+                np.int32(G),
+                np.int32(keep.shape[0]),
+                np.int32(Tq),
+                np.int32(Tk),
+            ),
+        )
     return probs
 
 
@@ -206,8 +250,10 @@ def masked_softmax_backward(probs, dprobs, scale):
     rows = probs.size // probs.shape[-1] if probs.size else 0
     if rows:
         _kernel("masked_softmax.cu", "masked_softmax_backward", probs)(
-            _blocks(rows), (THREADS,),
-            (probs, dprobs, dscores, probs.dtype.type(scale), np.int64(rows), np.int32(probs.shape[-1])))
+            _blocks(rows),
+            (THREADS,),
+            (probs, dprobs, dscores, probs.dtype.type(scale), np.int64(rows), np.int32(probs.shape[-1])),
+        )
     return dscores
 
 
@@ -224,8 +270,8 @@ def dropout_forward(x, uniform, rate):
     keep_scale = real(1.0) / real(1.0 - rate)  # the reference's float arithmetic, exactly
     if x.size:
         _kernel("dropout.cu", "dropout_forward", x)(
-            _blocks(x.size), (THREADS,),
-            (x, uniform, y, mask, real(rate), real(keep_scale), np.int64(x.size)))
+            _blocks(x.size), (THREADS,), (x, uniform, y, mask, real(rate), real(keep_scale), np.int64(x.size))
+        )
     return y, mask
 
 
@@ -237,7 +283,8 @@ def dropout_backward(dy, mask):
     dx = xp.empty_like(dy)
     if dy.size:
         _kernel("dropout.cu", "dropout_backward", dy)(
-            _blocks(dy.size), (THREADS,), (dy, mask, dx, np.int64(dy.size)))
+            _blocks(dy.size), (THREADS,), (dy, mask, dx, np.int64(dy.size))
+        )
     return dx
 
 
@@ -250,9 +297,19 @@ def sgd_update(param, grad, velocity, lr, momentum, nesterov, weight_decay):
     real = param.dtype.type
     if param.size:
         _kernel("optim.cu", "sgd_update", param)(
-            _blocks(param.size), (THREADS,),
-            (param, grad, velocity, real(lr), real(momentum), np.int32(bool(nesterov)),
-             real(weight_decay), np.int64(param.size)))
+            _blocks(param.size),
+            (THREADS,),
+            (
+                param,
+                grad,
+                velocity,
+                real(lr),
+                real(momentum),
+                np.int32(bool(nesterov)),
+                real(weight_decay),
+                np.int64(param.size),
+            ),
+        )
 
 
 def rmsprop_update(param, grad, square_avg, buffer, lr, alpha, eps, momentum, weight_decay):
@@ -263,9 +320,21 @@ def rmsprop_update(param, grad, square_avg, buffer, lr, alpha, eps, momentum, we
     real = param.dtype.type
     if param.size:
         _kernel("optim.cu", "rmsprop_update", param)(
-            _blocks(param.size), (THREADS,),
-            (param, grad, square_avg, buffer, real(lr), real(alpha), real(eps), real(momentum),
-             real(weight_decay), np.int64(param.size)))
+            _blocks(param.size),
+            (THREADS,),
+            (
+                param,
+                grad,
+                square_avg,
+                buffer,
+                real(lr),
+                real(alpha),
+                real(eps),
+                real(momentum),
+                real(weight_decay),
+                np.int64(param.size),
+            ),
+        )
 
 
 def adagrad_update(param, grad, total, lr, eps, weight_decay):
@@ -276,8 +345,10 @@ def adagrad_update(param, grad, total, lr, eps, weight_decay):
     real = param.dtype.type
     if param.size:
         _kernel("optim.cu", "adagrad_update", param)(
-            _blocks(param.size), (THREADS,),
-            (param, grad, total, real(lr), real(eps), real(weight_decay), np.int64(param.size)))
+            _blocks(param.size),
+            (THREADS,),
+            (param, grad, total, real(lr), real(eps), real(weight_decay), np.int64(param.size)),
+        )
 
 
 def adam_update(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay, decoupled):
@@ -288,10 +359,24 @@ def adam_update(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay, de
     real = param.dtype.type
     if param.size:
         _kernel("optim.cu", "adam_update", param)(
-            _blocks(param.size), (THREADS,),
-            (param, grad, m, v, real(lr), real(beta1), real(beta2), real(eps),
-             real(1.0 - beta1 ** step), real(1.0 - beta2 ** step), real(weight_decay),
-             np.int32(bool(decoupled)), np.int64(param.size)))
+            _blocks(param.size),
+            (THREADS,),
+            (
+                param,
+                grad,
+                m,
+                v,
+                real(lr),
+                real(beta1),
+                real(beta2),
+                real(eps),
+                real(1.0 - beta1**step),
+                real(1.0 - beta2**step),
+                real(weight_decay),
+                np.int32(bool(decoupled)),
+                np.int64(param.size),
+            ),
+        )
 
 
 # ============================================================ convolution (im2col / col2im)
@@ -304,8 +389,10 @@ def im2col(x, kh, kw, sh, sw, ph, pw):
     cols = xp.empty((c * kh * kw, n * out_h * out_w), dtype=x.dtype)
     if cols.size:
         _kernel("im2col.cu", "im2col", x)(
-            _blocks(cols.size), (THREADS,),
-            (x, cols, *_int32(n, c, height, width, kh, kw, sh, sw, ph, pw, out_h, out_w)))
+            _blocks(cols.size),
+            (THREADS,),
+            (x, cols, *_int32(n, c, height, width, kh, kw, sh, sw, ph, pw, out_h, out_w)),
+        )
     return cols
 
 
@@ -317,13 +404,16 @@ def col2im(cols, x_shape, kh, kw, sh, sw, ph, pw):
     out_h, out_w = conv_output_length(height, kh, sh, ph), conv_output_length(width, kw, sw, pw)
     expected = (c * kh * kw, n * out_h * out_w)
     if cols.shape != expected:
-        raise ValueError(f"col2im expected cols of shape {expected} for x_shape {tuple(x_shape)}, "
-                         f"got {cols.shape}")
+        raise ValueError(
+            f"col2im expected cols of shape {expected} for x_shape {tuple(x_shape)}, got {cols.shape}"
+        )
     dx = xp.empty(tuple(x_shape), dtype=cols.dtype)
     if dx.size:
         _kernel("im2col.cu", "col2im", cols)(
-            _blocks(dx.size), (THREADS,),
-            (cols, dx, *_int32(n, c, height, width, kh, kw, sh, sw, ph, pw, out_h, out_w)))
+            _blocks(dx.size),
+            (THREADS,),
+            (cols, dx, *_int32(n, c, height, width, kh, kw, sh, sw, ph, pw, out_h, out_w)),
+        )
     return dx
 
 
@@ -347,8 +437,10 @@ def max_pool_forward(x, kh, kw, sh, sw):
     argmax = xp.empty(y.shape, dtype=np.int64)
     if y.size:
         _kernel("pooling.cu", "max_pool_forward", x)(
-            _blocks(y.size), (THREADS,),
-            (x, y, argmax, *_int32(planes, height, width, kh, kw, sh, sw, out_h, out_w)))
+            _blocks(y.size),
+            (THREADS,),
+            (x, y, argmax, *_int32(planes, height, width, kh, kw, sh, sw, out_h, out_w)),
+        )
     return y, argmax
 
 
@@ -361,8 +453,10 @@ def max_pool_backward(dy, argmax, x_shape, kh, kw, sh, sw):
     dx = xp.empty(tuple(x_shape), dtype=dy.dtype)
     if dx.size:
         _kernel("pooling.cu", "max_pool_backward", dy)(
-            _blocks(dx.size), (THREADS,),
-            (dy, argmax, dx, *_int32(planes, height, width, kh, kw, sh, sw, out_h, out_w)))
+            _blocks(dx.size),
+            (THREADS,),
+            (dy, argmax, dx, *_int32(planes, height, width, kh, kw, sh, sw, out_h, out_w)),
+        )
     return dx
 
 
@@ -374,8 +468,8 @@ def avg_pool_forward(x, kh, kw, sh, sw):
     y = xp.empty(x.shape[:2] + (out_h, out_w), dtype=x.dtype)
     if y.size:
         _kernel("pooling.cu", "avg_pool_forward", x)(
-            _blocks(y.size), (THREADS,),
-            (x, y, *_int32(planes, height, width, kh, kw, sh, sw, out_h, out_w)))
+            _blocks(y.size), (THREADS,), (x, y, *_int32(planes, height, width, kh, kw, sh, sw, out_h, out_w))
+        )
     return y
 
 
@@ -387,14 +481,16 @@ def avg_pool_backward(dy, x_shape, kh, kw, sh, sw):
     dx = xp.empty(tuple(x_shape), dtype=dy.dtype)
     if dx.size:
         _kernel("pooling.cu", "avg_pool_backward", dy)(
-            _blocks(dx.size), (THREADS,),
-            (dy, dx, *_int32(planes, height, width, kh, kw, sh, sw, out_h, out_w)))
+            _blocks(dx.size),
+            (THREADS,),
+            (dy, dx, *_int32(planes, height, width, kh, kw, sh, sw, out_h, out_w)),
+        )
     return dx
 
 
 # ============================================================ batch normalization
 BATCHNORM_THREADS = 256  # must equal BLOCK in batchnorm.cu
-BATCHNORM_CHUNK = 4096   # values of a channel per block: (256, 32, 14, 14) -> 32 x 13 blocks
+BATCHNORM_CHUNK = 4096  # values of a channel per block: (256, 32, 14, 14) -> 32 x 13 blocks
 
 
 def _batchnorm_grid(n, c, length):
@@ -416,10 +512,13 @@ def batchnorm_forward(x, gamma, beta, eps):
         part_mean, part_m2 = xp.empty(grid, dtype=x.dtype), xp.empty(grid, dtype=x.dtype)
         shape = _int32(n, c, length)
         _kernel("batchnorm.cu", "batchnorm_partial_stats", x)(
-            grid, (BATCHNORM_THREADS,), (x, part_mean, part_m2, *shape, chunk))
+            grid, (BATCHNORM_THREADS,), (x, part_mean, part_m2, *shape, chunk)
+        )
         _kernel("batchnorm.cu", "batchnorm_normalize", x)(
-            grid, (BATCHNORM_THREADS,),
-            (x, gamma, beta, part_mean, part_m2, y, mean, var, *shape, chunk, x.dtype.type(eps)))
+            grid,
+            (BATCHNORM_THREADS,),
+            (x, gamma, beta, part_mean, part_m2, y, mean, var, *shape, chunk, x.dtype.type(eps)),
+        )
     return y, mean, var
 
 
@@ -437,10 +536,13 @@ def batchnorm_backward(dy, x, gamma, mean, var, eps):
         part_dbeta, part_dgamma = xp.empty(grid, dtype=x.dtype), xp.empty(grid, dtype=x.dtype)
         shape, eps = _int32(n, c, length), x.dtype.type(eps)
         _kernel("batchnorm.cu", "batchnorm_partial_grads", x)(
-            grid, (BATCHNORM_THREADS,), (dy, x, mean, var, part_dbeta, part_dgamma, *shape, chunk, eps))
+            grid, (BATCHNORM_THREADS,), (dy, x, mean, var, part_dbeta, part_dgamma, *shape, chunk, eps)
+        )
         _kernel("batchnorm.cu", "batchnorm_backward_dx", x)(
-            grid, (BATCHNORM_THREADS,),
-            (dy, x, gamma, mean, var, part_dbeta, part_dgamma, dx, dgamma, dbeta, *shape, chunk, eps))
+            grid,
+            (BATCHNORM_THREADS,),
+            (dy, x, gamma, mean, var, part_dbeta, part_dgamma, dx, dgamma, dbeta, *shape, chunk, eps),
+        )
     return dx, dgamma, dbeta
 
 
@@ -465,7 +567,8 @@ def _launch_cell(kernel, like, inputs, outputs, n, hidden):
     buffers = [_output_buffer(xp, out, like.dtype) for out in outputs]
     if n * hidden:
         _kernel("recurrent.cu", kernel, like)(
-            _blocks(n * hidden), (THREADS,), (*inputs, *buffers, *_int32(n, hidden)))
+            _blocks(n * hidden), (THREADS,), (*inputs, *buffers, *_int32(n, hidden))
+        )
     _copy_back(zip(outputs, buffers))
     return tuple(outputs)
 
@@ -479,8 +582,7 @@ def lstm_cell_forward(xw, hw, b, c_prev, gates, c, h):
 def lstm_cell_backward(dh, dc_next, gates, c_prev, c, da, dc_prev):
     """Backward of ``lstm_cell_forward`` -> da (N, 4H), dc_prev (N, H), in place (dc_prev may be dc_next)."""
     n, hidden = c_prev.shape
-    return _launch_cell("lstm_cell_backward", dh, [dh, dc_next, gates, c_prev, c], [da, dc_prev],
-                        n, hidden)
+    return _launch_cell("lstm_cell_backward", dh, [dh, dc_next, gates, c_prev, c], [da, dc_prev], n, hidden)
 
 
 def gru_cell_forward(xw, hw, bx, bh, h_prev, gates, hn, h):
@@ -501,7 +603,7 @@ def gru_cell_backward(dh, gates, hn, h_prev, dxw, dhw, dh_prev):
 # kernel per step, ``common.lstm_steps``). The conformance table holds both to the reference,
 # tests/test_gpu_device.py holds the one-launch kernels to the per-step loop.
 SEQUENCE_MAX_HIDDEN = 256  # SEQ_MAX_HIDDEN in recurrent.cu
-SEQUENCE_MAX_ROWS = 4      # SEQ_MAX_ROWS in recurrent.cu
+SEQUENCE_MAX_ROWS = 4  # SEQ_MAX_ROWS in recurrent.cu
 USE_SEQUENCE_KERNELS = True  # False: the layers take the per-step path (for comparisons)
 
 
@@ -524,13 +626,16 @@ def _launch_sequence(name, like, gate_blocks, inputs, outputs, steps, n, hidden)
     inputs = [_real_array(xp, a, like.dtype) for a in inputs]
     for index, out in enumerate(outputs):
         if _array_module(out) is not xp or out.dtype != like.dtype or not out.flags.c_contiguous:
-            raise ValueError(f"{name}: output {index} must be a C-contiguous {like.dtype} array on "
-                             f"the inputs' device, got {type(out).__name__} {out.dtype}")
+            raise ValueError(
+                f"{name}: output {index} must be a C-contiguous {like.dtype} array on "
+                f"the inputs' device, got {type(out).__name__} {out.dtype}"
+            )
     rows = sequence_rows_per_block(n)
     threads = -(-gate_blocks * hidden // 32) * 32  # one per column of h Wh, whole warps
     if steps and n:
         _kernel("recurrent.cu", name, like)(
-            _blocks(n, rows), (threads,), (*inputs, *outputs, *_int32(steps, n, hidden, rows)))
+            _blocks(n, rows), (threads,), (*inputs, *outputs, *_int32(steps, n, hidden, rows))
+        )
     return tuple(outputs)
 
 
@@ -549,11 +654,17 @@ def _lstm_forward_sequence_launch(xw, Wh, b, gates, cells, hs):
     """
     steps, n, width = xw.shape
     hidden = width // 4
-    _check_sequence_shapes("lstm_forward_sequence", {
-        "Wh": (Wh, (hidden, width)), "b": (b, (width,)), "gates": (gates, (steps, n, width)),
-        "cells": (cells, (steps + 1, n, hidden)), "hs": (hs, (steps + 1, n, hidden))})
-    return _launch_sequence("lstm_forward_sequence", xw, 4, [xw, Wh, b], [gates, cells, hs],
-                            steps, n, hidden)
+    _check_sequence_shapes(
+        "lstm_forward_sequence",
+        {
+            "Wh": (Wh, (hidden, width)),
+            "b": (b, (width,)),
+            "gates": (gates, (steps, n, width)),
+            "cells": (cells, (steps + 1, n, hidden)),
+            "hs": (hs, (steps + 1, n, hidden)),
+        },
+    )
+    return _launch_sequence("lstm_forward_sequence", xw, 4, [xw, Wh, b], [gates, cells, hs], steps, n, hidden)
 
 
 def _lstm_backward_sequence_launch(dy, Wh_T, gates, cells, da, dh0, dc0):
@@ -563,12 +674,20 @@ def _lstm_backward_sequence_launch(dy, Wh_T, gates, cells, da, dh0, dc0):
     forward. Writes da (T, N, 4H) = dL/d pre-activations, dh0, dc0 (N, H). Returns (da, dh0, dc0).
     """
     steps, n, hidden = dy.shape
-    _check_sequence_shapes("lstm_backward_sequence", {
-        "Wh_T": (Wh_T, (4 * hidden, hidden)), "gates": (gates, (steps, n, 4 * hidden)),
-        "cells": (cells, (steps + 1, n, hidden)), "da": (da, (steps, n, 4 * hidden)),
-        "dh0": (dh0, (n, hidden)), "dc0": (dc0, (n, hidden))})
-    return _launch_sequence("lstm_backward_sequence", dy, 4, [dy, Wh_T, gates, cells], [da, dh0, dc0],
-                            steps, n, hidden)
+    _check_sequence_shapes(
+        "lstm_backward_sequence",
+        {
+            "Wh_T": (Wh_T, (4 * hidden, hidden)),
+            "gates": (gates, (steps, n, 4 * hidden)),
+            "cells": (cells, (steps + 1, n, hidden)),
+            "da": (da, (steps, n, 4 * hidden)),
+            "dh0": (dh0, (n, hidden)),
+            "dc0": (dc0, (n, hidden)),
+        },
+    )
+    return _launch_sequence(
+        "lstm_backward_sequence", dy, 4, [dy, Wh_T, gates, cells], [da, dh0, dc0], steps, n, hidden
+    )
 
 
 def _gru_forward_sequence_launch(xw, Wh, bx, bh, gates, hn, hs):
@@ -580,12 +699,20 @@ def _gru_forward_sequence_launch(xw, Wh, bx, bh, gates, hn, hs):
     """
     steps, n, width = xw.shape
     hidden = width // 3
-    _check_sequence_shapes("gru_forward_sequence", {
-        "Wh": (Wh, (hidden, width)), "bx": (bx, (width,)), "bh": (bh, (width,)),
-        "gates": (gates, (steps, n, width)), "hn": (hn, (steps, n, hidden)),
-        "hs": (hs, (steps + 1, n, hidden))})
-    return _launch_sequence("gru_forward_sequence", xw, 3, [xw, Wh, bx, bh], [gates, hn, hs],
-                            steps, n, hidden)
+    _check_sequence_shapes(
+        "gru_forward_sequence",
+        {
+            "Wh": (Wh, (hidden, width)),
+            "bx": (bx, (width,)),
+            "bh": (bh, (width,)),
+            "gates": (gates, (steps, n, width)),
+            "hn": (hn, (steps, n, hidden)),
+            "hs": (hs, (steps + 1, n, hidden)),
+        },
+    )
+    return _launch_sequence(
+        "gru_forward_sequence", xw, 3, [xw, Wh, bx, bh], [gates, hn, hs], steps, n, hidden
+    )
 
 
 def _gru_backward_sequence_launch(dy, Wh_T, gates, hn, hs, dxw, dhw, dh0):
@@ -595,13 +722,21 @@ def _gru_backward_sequence_launch(dy, Wh_T, gates, hn, hs, dxw, dhw, dh0):
     (T, N, 3H) = dL/d(x_t Wx + bx), dL/d(h_{t-1} Wh + bh), and dh0 (N, H). Returns (dxw, dhw, dh0).
     """
     steps, n, hidden = dy.shape
-    _check_sequence_shapes("gru_backward_sequence", {
-        "Wh_T": (Wh_T, (3 * hidden, hidden)), "gates": (gates, (steps, n, 3 * hidden)),
-        "hn": (hn, (steps, n, hidden)), "hs": (hs, (steps + 1, n, hidden)),
-        "dxw": (dxw, (steps, n, 3 * hidden)), "dhw": (dhw, (steps, n, 3 * hidden)),
-        "dh0": (dh0, (n, hidden))})
-    return _launch_sequence("gru_backward_sequence", dy, 3, [dy, Wh_T, gates, hn, hs], [dxw, dhw, dh0],
-                            steps, n, hidden)
+    _check_sequence_shapes(
+        "gru_backward_sequence",
+        {
+            "Wh_T": (Wh_T, (3 * hidden, hidden)),
+            "gates": (gates, (steps, n, 3 * hidden)),
+            "hn": (hn, (steps, n, hidden)),
+            "hs": (hs, (steps + 1, n, hidden)),
+            "dxw": (dxw, (steps, n, 3 * hidden)),
+            "dhw": (dhw, (steps, n, 3 * hidden)),
+            "dh0": (dh0, (n, hidden)),
+        },
+    )
+    return _launch_sequence(
+        "gru_backward_sequence", dy, 3, [dy, Wh_T, gates, hn, hs], [dxw, dhw, dh0], steps, n, hidden
+    )
 
 
 def lstm_forward_sequence(xw, Wh, b, gates, cells, hs):

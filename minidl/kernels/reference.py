@@ -7,6 +7,7 @@ same outputs, so this file is the specification of what the fast tiers compute.
 Conventions: images are NCHW, sequences (N, T, D); "in place" arguments are updated and
 also documented as such; no function here allocates more than its outputs need.
 """
+
 import numpy as np
 
 from .common import conv_output_length, pool_output_length, sigmoid
@@ -98,8 +99,8 @@ def adam_update(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay, de
     m += (1.0 - beta1) * g
     v *= beta2
     v += (1.0 - beta2) * g * g
-    m_hat = m / (1.0 - beta1 ** step)
-    v_hat = v / (1.0 - beta2 ** step)
+    m_hat = m / (1.0 - beta1**step)
+    v_hat = v / (1.0 - beta2**step)
     param -= lr * m_hat / (np.sqrt(v_hat) + eps)
 
 
@@ -155,7 +156,7 @@ def im2col(x, kh, kw, sh, sw, ph, pw):
     for i in range(kh):
         for j in range(kw):
             # the pixel at offset (i, j) of every window, for all images and channels at once
-            window_pixels = x_padded[:, :, i:i + sh * OH:sh, j:j + sw * OW:sw]   # (N, C, OH, OW)
+            window_pixels = x_padded[:, :, i : i + sh * OH : sh, j : j + sw * OW : sw]  # (N, C, OH, OW)
             cols[:, i, j] = window_pixels.transpose(1, 0, 2, 3)
     return cols.reshape(C * kh * kw, N * OH * OW)
 
@@ -176,8 +177,8 @@ def col2im(cols, x_shape, kh, kw, sh, sw, ph, pw):
     dx_padded = np.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=cols.dtype)
     for i in range(kh):
         for j in range(kw):
-            dx_padded[:, :, i:i + sh * OH:sh, j:j + sw * OW:sw] += cols[:, i, j].transpose(1, 0, 2, 3)
-    return np.ascontiguousarray(dx_padded[:, :, ph:ph + H, pw:pw + W])
+            dx_padded[:, :, i : i + sh * OH : sh, j : j + sw * OW : sw] += cols[:, i, j].transpose(1, 0, 2, 3)
+    return np.ascontiguousarray(dx_padded[:, :, ph : ph + H, pw : pw + W])
 
 
 # ============================================================ pooling
@@ -191,12 +192,12 @@ def max_pool_forward(x, kh, kw, sh, sw):
     """
     N, C, H, W = x.shape
     OH, OW = pool_output_length(H, kh, sh), pool_output_length(W, kw, sw)
-    y = x[:, :, 0:sh * OH:sh, 0:sw * OW:sw].copy()
+    y = x[:, :, 0 : sh * OH : sh, 0 : sw * OW : sw].copy()
     argmax = np.zeros((N, C, OH, OW), dtype=np.int64)
     for i in range(kh):
         for j in range(kw):
-            candidate = x[:, :, i:i + sh * OH:sh, j:j + sw * OW:sw]
-            better = candidate > y          # strictly greater: a tie keeps the earlier maximum
+            candidate = x[:, :, i : i + sh * OH : sh, j : j + sw * OW : sw]
+            better = candidate > y  # strictly greater: a tie keeps the earlier maximum
             y = np.where(better, candidate, y)
             argmax = np.where(better, i * kw + j, argmax)
     return y, argmax
@@ -213,7 +214,7 @@ def max_pool_backward(dy, argmax, x_shape, kh, kw, sh, sw):
     dx = np.zeros(x_shape, dtype=dy.dtype)
     for i in range(kh):
         for j in range(kw):
-            dx[:, :, i:i + sh * OH:sh, j:j + sw * OW:sw] += np.where(argmax == i * kw + j, dy, 0)
+            dx[:, :, i : i + sh * OH : sh, j : j + sw * OW : sw] += np.where(argmax == i * kw + j, dy, 0)
     return dx
 
 
@@ -225,11 +226,11 @@ def avg_pool_forward(x, kh, kw, sh, sw):
     """
     N, C, H, W = x.shape
     OH, OW = pool_output_length(H, kh, sh), pool_output_length(W, kw, sw)
-    total = x[:, :, 0:sh * OH:sh, 0:sw * OW:sw].copy()
+    total = x[:, :, 0 : sh * OH : sh, 0 : sw * OW : sw].copy()
     for i in range(kh):
         for j in range(kw):
             if i or j:
-                total += x[:, :, i:i + sh * OH:sh, j:j + sw * OW:sw]
+                total += x[:, :, i : i + sh * OH : sh, j : j + sw * OW : sw]
     return total / x.dtype.type(kh * kw)
 
 
@@ -244,7 +245,7 @@ def avg_pool_backward(dy, x_shape, kh, kw, sh, sw):
     dx = np.zeros(x_shape, dtype=dy.dtype)
     for i in range(kh):
         for j in range(kw):
-            dx[:, :, i:i + sh * OH:sh, j:j + sw * OW:sw] += share
+            dx[:, :, i : i + sh * OH : sh, j : j + sw * OW : sw] += share
     return dx
 
 
@@ -310,9 +311,9 @@ def lstm_cell_forward(xw, hw, b, c_prev, gates, c, h):
     """
     H = c_prev.shape[1]
     a = xw + hw + b
-    i, f, o = sigmoid(a[:, :H]), sigmoid(a[:, H:2 * H]), sigmoid(a[:, 3 * H:])
-    g = np.tanh(a[:, 2 * H:3 * H])
-    gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:] = i, f, g, o
+    i, f, o = sigmoid(a[:, :H]), sigmoid(a[:, H : 2 * H]), sigmoid(a[:, 3 * H :])
+    g = np.tanh(a[:, 2 * H : 3 * H])
+    gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :] = i, f, g, o
     c[...] = f * c_prev + i * g
     h[...] = o * np.tanh(c)
     return gates, c, h
@@ -333,13 +334,13 @@ def lstm_cell_backward(dh, dc_next, gates, c_prev, c, da, dc_prev):
     the same array as ``dc_next``.
     """
     H = c_prev.shape[1]
-    i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
+    i, f, g, o = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
     tanh_c = np.tanh(c)
-    dc = dc_next + dh * o * (1 - tanh_c ** 2)
+    dc = dc_next + dh * o * (1 - tanh_c**2)
     da[:, :H] = dc * g * i * (1 - i)
-    da[:, H:2 * H] = dc * c_prev * f * (1 - f)
-    da[:, 2 * H:3 * H] = dc * i * (1 - g ** 2)
-    da[:, 3 * H:] = dh * tanh_c * o * (1 - o)
+    da[:, H : 2 * H] = dc * c_prev * f * (1 - f)
+    da[:, 2 * H : 3 * H] = dc * i * (1 - g**2)
+    da[:, 3 * H :] = dh * tanh_c * o * (1 - o)
     dc_prev[...] = dc * f
     return da, dc_prev
 
@@ -359,10 +360,10 @@ def gru_cell_forward(xw, hw, bx, bh, h_prev, gates, hn, h):
     a = xw + bx
     u = hw + bh
     r = sigmoid(a[:, :H] + u[:, :H])
-    z = sigmoid(a[:, H:2 * H] + u[:, H:2 * H])
-    hn[...] = u[:, 2 * H:]
-    n = np.tanh(a[:, 2 * H:] + r * hn)
-    gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:] = r, z, n
+    z = sigmoid(a[:, H : 2 * H] + u[:, H : 2 * H])
+    hn[...] = u[:, 2 * H :]
+    n = np.tanh(a[:, 2 * H :] + r * hn)
+    gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H :] = r, z, n
     h[...] = (1 - z) * n + z * h_prev
     return gates, hn, h
 
@@ -381,12 +382,12 @@ def gru_cell_backward(dh, gates, hn, h_prev, dxw, dhw, dh_prev):
     dL/d(h_{t-1} Wh + bh), dh_prev (N, H). ``dh_prev`` may be the same array as ``dh``.
     """
     H = h_prev.shape[1]
-    r, z, n = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:]
-    da_n = dh * (1 - z) * (1 - n ** 2)
+    r, z, n = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H :]
+    da_n = dh * (1 - z) * (1 - n**2)
     da_z = dh * (h_prev - n) * z * (1 - z)
     da_r = da_n * hn * r * (1 - r)
-    dxw[:, :H], dxw[:, H:2 * H], dxw[:, 2 * H:] = da_r, da_z, da_n
-    dhw[:, :H], dhw[:, H:2 * H], dhw[:, 2 * H:] = da_r, da_z, da_n * r
+    dxw[:, :H], dxw[:, H : 2 * H], dxw[:, 2 * H :] = da_r, da_z, da_n
+    dhw[:, :H], dhw[:, H : 2 * H], dhw[:, 2 * H :] = da_r, da_z, da_n * r
     dh_prev[...] = dh * z
     return dxw, dhw, dh_prev
 
@@ -411,11 +412,11 @@ def masked_softmax(scores, keep, scale):
     """
     G, Tq, Tk = scores.shape
     Gm = keep.shape[0]
-    kept = keep.astype(bool)[:, None]                               # (Gm, 1, Tq, Tk)
+    kept = keep.astype(bool)[:, None]  # (Gm, 1, Tq, Tk)
     s = scores.reshape(Gm, G // Gm, Tq, Tk) * scores.dtype.type(scale)
-    m = np.where(kept, s, -np.inf).max(axis=-1, keepdims=True)      # row max over kept keys
-    m = np.where(np.isfinite(m), m, 0).astype(scores.dtype)         # a fully masked row: no max
-    e = np.exp(np.where(kept, s - m, -np.inf))                      # exp(-inf) = 0: masked out
+    m = np.where(kept, s, -np.inf).max(axis=-1, keepdims=True)  # row max over kept keys
+    m = np.where(np.isfinite(m), m, 0).astype(scores.dtype)  # a fully masked row: no max
+    e = np.exp(np.where(kept, s - m, -np.inf))  # exp(-inf) = 0: masked out
     total = e.sum(axis=-1, keepdims=True)
     probs = e / np.where(total > 0, total, 1)
     return probs.reshape(G, Tq, Tk)
@@ -434,7 +435,6 @@ def masked_softmax_backward(probs, dprobs, scale):
     """
     inner = (dprobs * probs).sum(axis=-1, keepdims=True)
     return (probs * (dprobs - inner) * probs.dtype.type(scale)).astype(probs.dtype, copy=False)
-
 
 
 # ============================================================ recurrent sequences

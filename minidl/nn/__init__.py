@@ -9,6 +9,7 @@
 
 Above ``kernels`` and ``backend``; below ``training`` (which knows these, never the reverse).
 """
+
 from . import gradcheck, initializers, layers, losses, optim, regularizers
 
 __all__ = ["gradcheck", "initializers", "layers", "losses", "optim", "regularizers"]

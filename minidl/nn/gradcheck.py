@@ -9,6 +9,7 @@ definition of the derivative, evaluated numerically by central differences:
 In float64 with eps = 1e-6 a correct backward agrees to a relative error of about 1e-8;
 anything above 1e-6 is a bug, not rounding.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -86,8 +87,10 @@ class GradCheckReport:
         return self.passed
 
     def __str__(self) -> str:
-        lines = [f"gradient check of {self.name}: {'passed' if self.passed else 'FAILED'} "
-                 f"(tolerance {self.tolerance:.0e})"]
+        lines = [
+            f"gradient check of {self.name}: {'passed' if self.passed else 'FAILED'} "
+            f"(tolerance {self.tolerance:.0e})"
+        ]
         for key, err in self.errors.items():
             mark = "ok" if err < self.tolerance else "WRONG"
             lines.append(f"  d/d{key:<10} relative error {err:.2e}  {mark}")
@@ -96,8 +99,15 @@ class GradCheckReport:
     __repr__ = __str__
 
 
-def check_layer(layer, x, training: bool = False, seed: int = 0, eps: float = 1e-6,
-                tolerance: float = 1e-6, wrt_input: bool = True) -> GradCheckReport:
+def check_layer(
+    layer,
+    x,
+    training: bool = False,
+    seed: int = 0,
+    eps: float = 1e-6,
+    tolerance: float = 1e-6,
+    wrt_input: bool = True,
+) -> GradCheckReport:
     """Compare a layer's ``backward`` with finite differences, in float64.
 
     The layer is built (if needed) and cast to float64; the scalar checked is
@@ -140,5 +150,6 @@ def check_loss(loss, y_pred, y_true, eps: float = 1e-6, tolerance: float = 1e-6)
     loss(y_pred, y_true)
     analytic = np.array(loss.backward(), copy=True)
     numeric = numerical_gradient(lambda: loss(y_pred, y_true), y_pred, eps=eps)
-    return GradCheckReport(name=type(loss).__name__, errors={"y_pred": rel_error(analytic, numeric)},
-                           tolerance=tolerance)
+    return GradCheckReport(
+        name=type(loss).__name__, errors={"y_pred": rel_error(analytic, numeric)}, tolerance=tolerance
+    )

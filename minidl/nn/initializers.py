@@ -26,6 +26,7 @@ derivation fixes, is the same.
 Every initialiser is called as ``init(shape, fan_in, fan_out, dtype)`` and draws from
 ``minidl.backend.rng()``, so ``minidl.seed`` makes it repeatable.
 """
+
 import math
 
 import numpy as np
@@ -126,9 +127,22 @@ def ones(shape, fan_in=None, fan_out=None, dtype=np.float32):
 
 random_normal = normal
 
-INITIALIZERS = {f.__name__: f for f in (glorot_uniform, glorot_normal, he_uniform, he_normal,
-                                         lecun_uniform, lecun_normal, orthogonal, normal,
-                                         random_uniform, zeros, ones)}
+INITIALIZERS = {
+    f.__name__: f
+    for f in (
+        glorot_uniform,
+        glorot_normal,
+        he_uniform,
+        he_normal,
+        lecun_uniform,
+        lecun_normal,
+        orthogonal,
+        normal,
+        random_uniform,
+        zeros,
+        ones,
+    )
+}
 INITIALIZERS["random_normal"] = random_normal
 
 
@@ -139,5 +153,6 @@ def get(name_or_fn):
     try:
         return INITIALIZERS[name_or_fn]
     except (KeyError, TypeError):
-        raise ValueError(f"unknown initializer {name_or_fn!r}; "
-                         f"expected one of {sorted(INITIALIZERS)} or a callable") from None
+        raise ValueError(
+            f"unknown initializer {name_or_fn!r}; expected one of {sorted(INITIALIZERS)} or a callable"
+        ) from None

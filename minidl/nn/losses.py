@@ -20,6 +20,7 @@ default ``from_logits=False`` the prediction must be probabilities; values that 
 are not (negative, or rows not summing to one) trigger a one-time warning, and the
 computation goes on with the values clipped to [1e-7, 1 - 1e-7], as Keras does.
 """
+
 import warnings
 
 import numpy as np
@@ -52,7 +53,7 @@ class Loss:
         self._order_checked = False
 
     def __call__(self, y_pred, y_true, sample_weight=None) -> float:
-        if not self._order_checked:           # the first call tells: Keras users write (y_true, y_pred)
+        if not self._order_checked:  # the first call tells: Keras users write (y_true, y_pred)
             self._order_checked = True
             if not self.symmetric:
                 _warn_if_arguments_look_swapped(type(self).__name__, y_pred, y_true)
@@ -86,10 +87,13 @@ class Loss:
     def _warn_not_probabilities(self, why: str):
         if not self._warned:
             self._warned = True
-            warnings.warn(f"{type(self).__name__} received values that are not probabilities ({why}); "
-                          f"if the model outputs raw scores, use {type(self).__name__}(from_logits=True). "
-                          "Continuing with the values clipped to [1e-7, 1 - 1e-7].", UserWarning,
-                          stacklevel=4)
+            warnings.warn(
+                f"{type(self).__name__} received values that are not probabilities ({why}); "
+                f"if the model outputs raw scores, use {type(self).__name__}(from_logits=True). "
+                "Continuing with the values clipped to [1e-7, 1 - 1e-7].",
+                UserWarning,
+                stacklevel=4,
+            )
 
 
 class MeanSquaredError(Loss):
@@ -162,7 +166,6 @@ class SparseCategoricalCrossentropy(Loss):
         labels = _check_labels(y_pred, y_true, type(self).__name__)
         if not self.from_logits:
             return _categorical(self, y_pred, _one_hot_like(labels, y_pred))
-        xp = backend.get_array_module(y_pred)
         k = y_pred.shape[-1]
         logits, flat_labels = y_pred.reshape(-1, k), labels.reshape(-1)
         kernels = backend.kernels_for(y_pred)
@@ -197,17 +200,21 @@ def _categorical(loss: Loss, y_pred, t):
 
 
 # ------------------------------------------------------------------ input checks
-ORDER_HINT = ("minidl's losses take loss(y_pred, y_true), prediction first (PyTorch's order); "
-              "Keras's loss(y_true, y_pred) is the other way round")
+ORDER_HINT = (
+    "minidl's losses take loss(y_pred, y_true), prediction first (PyTorch's order); "
+    "Keras's loss(y_true, y_pred) is the other way round"
+)
 
 
 def _as_float_array(y_pred, who):
     if not hasattr(y_pred, "dtype"):
         y_pred = np.asarray(y_pred, dtype=np.float32)
     if not np.issubdtype(y_pred.dtype, np.floating):
-        raise TypeError(f"{who} expected floating-point predictions as its first argument, got "
-                        f"dtype {y_pred.dtype} (class labels?). {ORDER_HINT}: if you passed "
-                        "(y_true, y_pred), swap them")
+        raise TypeError(
+            f"{who} expected floating-point predictions as its first argument, got "
+            f"dtype {y_pred.dtype} (class labels?). {ORDER_HINT}: if you passed "
+            "(y_true, y_pred), swap them"
+        )
     return y_pred
 
 
@@ -220,15 +227,20 @@ def _warn_if_arguments_look_swapped(who, y_pred, y_true) -> None:
     if xp is not backend.get_array_module(y_true) or y_pred.size == 0 or y_true.size == 0:
         return
     if not np.issubdtype(y_pred.dtype, np.floating):
-        return                                   # _as_float_array refuses it with the same hint
+        return  # _as_float_array refuses it with the same hint
     first_is_targets = bool(xp.all((y_pred == 0) | (y_pred == 1)))
-    second_is_predictions = (np.issubdtype(y_true.dtype, np.floating)
-                             and bool(xp.any(y_true != xp.round(y_true))))
+    second_is_predictions = np.issubdtype(y_true.dtype, np.floating) and bool(
+        xp.any(y_true != xp.round(y_true))
+    )
     if first_is_targets and second_is_predictions:
-        warnings.warn(f"{who}: the first argument (shape {tuple(y_pred.shape)}) looks like targets "
-                      f"(only whole numbers such as 0 and 1) and the second (shape "
-                      f"{tuple(y_true.shape)}) like predictions. {ORDER_HINT}: call "
-                      "loss(y_pred, y_true).", UserWarning, stacklevel=3)
+        warnings.warn(
+            f"{who}: the first argument (shape {tuple(y_pred.shape)}) looks like targets "
+            f"(only whole numbers such as 0 and 1) and the second (shape "
+            f"{tuple(y_true.shape)}) like predictions. {ORDER_HINT}: call "
+            "loss(y_pred, y_true).",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _sample_weights(sample_weight, y_pred, who):
@@ -238,8 +250,10 @@ def _sample_weights(sample_weight, y_pred, who):
     if w.ndim == 2 and w.shape[1] == 1:
         w = w.reshape(-1)
     if w.shape != (y_pred.shape[0],):
-        raise ValueError(f"{who} expected sample_weight of shape ({y_pred.shape[0]},), one weight per "
-                         f"sample, got shape {tuple(w.shape)}")
+        raise ValueError(
+            f"{who} expected sample_weight of shape ({y_pred.shape[0]},), one weight per "
+            f"sample, got shape {tuple(w.shape)}"
+        )
     return w
 
 
@@ -251,10 +265,15 @@ def _targets_like(y_pred, y_true, who):
         if t.size == y_pred.size and t.shape[:1] == y_pred.shape[:1] and max(t.ndim, y_pred.ndim) <= 2:
             t = t.reshape(y_pred.shape)
         else:
-            hint = (" (integer class labels go with SparseCategoricalCrossentropy)"
-                    if who == "CategoricalCrossentropy" and t.ndim == y_pred.ndim - 1 else "")
-            raise ValueError(f"{who} expected y_true of shape {tuple(y_pred.shape)} like y_pred, "
-                             f"got {tuple(t.shape)}{hint}")
+            hint = (
+                " (integer class labels go with SparseCategoricalCrossentropy)"
+                if who == "CategoricalCrossentropy" and t.ndim == y_pred.ndim - 1
+                else ""
+            )
+            raise ValueError(
+                f"{who} expected y_true of shape {tuple(y_pred.shape)} like y_pred, "
+                f"got {tuple(t.shape)}{hint}"
+            )
     return t
 
 
@@ -263,15 +282,19 @@ def _check_labels(y_pred, y_true, who):
     xp = backend.get_array_module(y_pred)
     labels = xp.asarray(y_true)
     if not np.issubdtype(labels.dtype, np.integer):
-        raise TypeError(f"{who} expected integer class labels, got dtype {labels.dtype}; "
-                        "convert with y.astype('int64') (or use CategoricalCrossentropy for one-hot targets)")
+        raise TypeError(
+            f"{who} expected integer class labels, got dtype {labels.dtype}; "
+            "convert with y.astype('int64') (or use CategoricalCrossentropy for one-hot targets)"
+        )
     expected = tuple(y_pred.shape[:-1])
     if labels.shape != expected:
         if labels.shape == expected + (1,):
             labels = labels.reshape(expected)
         else:
-            raise ValueError(f"{who} expected labels of shape {expected} for predictions of shape "
-                             f"{tuple(y_pred.shape)}, got {tuple(labels.shape)}")
+            raise ValueError(
+                f"{who} expected labels of shape {expected} for predictions of shape "
+                f"{tuple(y_pred.shape)}, got {tuple(labels.shape)}"
+            )
     k = y_pred.shape[-1]
     if labels.size and (int(labels.min()) < 0 or int(labels.max()) >= k):
         bad = int(labels.min()) if int(labels.min()) < 0 else int(labels.max())
@@ -286,7 +309,8 @@ def _one_hot_like(labels, y_pred):
 
 # ------------------------------------------------------------------ lookup by name
 LOSSES = {
-    "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
+    "mse": MeanSquaredError,
+    "mean_squared_error": MeanSquaredError,
     "binary_crossentropy": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
@@ -302,5 +326,7 @@ def get(spec) -> Loss:
     if isinstance(spec, dict) and spec.get("class") in {c.__name__ for c in LOSSES.values()}:
         cls = next(c for c in LOSSES.values() if c.__name__ == spec["class"])
         return cls(**spec.get("config", {}))
-    raise ValueError(f"unknown loss {spec!r}; expected a minidl.losses.Loss or one of "
-                     f"{sorted(set(LOSSES) - {'mean_squared_error'})}")
+    raise ValueError(
+        f"unknown loss {spec!r}; expected a minidl.losses.Loss or one of "
+        f"{sorted(set(LOSSES) - {'mean_squared_error'})}"
+    )

@@ -24,6 +24,7 @@ The learning rate may also be a ``LearningRateSchedule``, a function of the step
 before every update. (The epoch-based schedules at the end of this file go to the
 ``LearningRateScheduler`` callback instead.)
 """
+
 import inspect
 import math
 
@@ -40,19 +41,26 @@ class Optimizer:
     other Keras spellings are accepted too (``beta_1``, ``beta_2``, ``epsilon``, ``rho``).
     """
 
-    def __init__(self, lr: float, clipnorm: float | None = None, global_clipnorm: float | None = None,
-                 learning_rate: float | None = None, **unknown):
+    def __init__(
+        self,
+        lr: float,
+        clipnorm: float | None = None,
+        global_clipnorm: float | None = None,
+        learning_rate: float | None = None,
+        **unknown,
+    ):
         if unknown:
-            raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s) "
-                            f"{', '.join(sorted(unknown))}; it takes {', '.join(_accepted_names(type(self)))}")
+            raise TypeError(
+                f"{type(self).__name__} got unexpected keyword argument(s) "
+                f"{', '.join(sorted(unknown))}; it takes {', '.join(_accepted_names(type(self)))}"
+            )
         if learning_rate is not None:
             lr = learning_rate
         self.schedule = lr if isinstance(lr, LearningRateSchedule) else None
         if self.schedule is not None:
             lr = self.schedule(0)
         if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating, np.integer)):
-            raise TypeError(f"{type(self).__name__} learning rate must be a number, e.g. lr=1e-3, "
-                            f"got {lr!r}")
+            raise TypeError(f"{type(self).__name__} learning rate must be a number, e.g. lr=1e-3, got {lr!r}")
         if not lr > 0:
             raise ValueError(f"learning rate must be positive, got {lr!r}")
         for name, value in (("clipnorm", clipnorm), ("global_clipnorm", global_clipnorm)):
@@ -75,8 +83,7 @@ class Optimizer:
 
     def step(self, model) -> None:
         """Apply one update to every trainable parameter, using the gradients in ``layer.grads``."""
-        slots = [(layer, name) for layer in _layers_of(model) if layer.trainable
-                 for name in layer.params]
+        slots = [(layer, name) for layer in _layers_of(model) if layer.trainable for name in layer.params]
         grads = [layer.grads[name] for layer, name in slots]
         grads = self._clip(grads)
         if self.schedule is not None:
@@ -153,18 +160,22 @@ class Optimizer:
         for slot in info["slots"]:
             i, param = slot["layer"], slot["param"]
             if not (0 <= i < len(layers) and param in layers[i].params):
-                raise ValueError(f"optimizer state names parameter {param!r} of layer {i}, "
-                                 f"which this model does not have")
+                raise ValueError(
+                    f"optimizer state names parameter {param!r} of layer {i}, which this model does not have"
+                )
             target = layers[i].params[param]
             values = dict(slot["scalars"])
             prefix = f"{i}/{param}/"
             for name, array in arrays.items():
                 if name.startswith(prefix):
                     if array.shape != tuple(target.shape):
-                        raise ValueError(f"optimizer state {name} has shape {array.shape}, the "
-                                         f"parameter it belongs to has {tuple(target.shape)}")
-                    values[name[len(prefix):]] = backend.to_device(
-                        array.astype(target.dtype, copy=True), backend.device_of(target))
+                        raise ValueError(
+                            f"optimizer state {name} has shape {array.shape}, the "
+                            f"parameter it belongs to has {tuple(target.shape)}"
+                        )
+                    values[name[len(prefix) :]] = backend.to_device(
+                        array.astype(target.dtype, copy=True), backend.device_of(target)
+                    )
             state[(id(layers[i]), param)] = values
         self.state = state
         self.iterations = int(info["iterations"])
@@ -198,11 +209,13 @@ class LearningRateSchedule:
 
 
 def _schedule_from_config(spec: dict) -> LearningRateSchedule:
-    cls = LearningRateSchedule.classes.get(spec.get("class"))
+    cls = LearningRateSchedule.classes.get(str(spec.get("class")))
     if cls is None:
-        raise ValueError(f"unknown learning-rate schedule {spec.get('class')!r} (known: "
-                         f"{sorted(LearningRateSchedule.classes)}); Keras's schedules are defined "
-                         "by minidl.keras: import minidl.keras before loading")
+        raise ValueError(
+            f"unknown learning-rate schedule {spec.get('class')!r} (known: "
+            f"{sorted(LearningRateSchedule.classes)}); Keras's schedules are defined "
+            "by minidl.keras: import minidl.keras before loading"
+        )
     return cls(**spec.get("config", {}))
 
 
@@ -224,9 +237,11 @@ def _zeros_like(param):
 
 
 # Keras's name -> minidl's, per optimizer (``learning_rate`` is taken by every one)
-KERAS_NAMES = {"Adam": {"beta_1": "beta1", "beta_2": "beta2", "epsilon": "eps"},
-               "RMSprop": {"rho": "alpha", "epsilon": "eps"},
-               "Adagrad": {"epsilon": "eps"}}
+KERAS_NAMES = {
+    "Adam": {"beta_1": "beta1", "beta_2": "beta2", "epsilon": "eps"},
+    "RMSprop": {"rho": "alpha", "epsilon": "eps"},
+    "Adagrad": {"epsilon": "eps"},
+}
 KERAS_NAMES["AdamW"] = KERAS_NAMES["Adam"]
 
 
@@ -247,8 +262,12 @@ def _beta_pair(betas, who: str) -> tuple:
 
 def _accepted_names(cls) -> list[str]:
     """The keyword arguments an optimizer class takes, minidl's and Keras's."""
-    names = [n for klass in (cls, Optimizer) for n in inspect.signature(klass.__init__).parameters
-             if n not in ("self", "clipping", "options", "unknown")]
+    names = [
+        n
+        for klass in (cls, Optimizer)
+        for n in inspect.signature(klass.__init__).parameters
+        if n not in ("self", "clipping", "options", "unknown")
+    ]
     pytorch = ["betas"] if issubclass(cls, Adam) else []
     return list(dict.fromkeys(names + pytorch + list(KERAS_NAMES.get(cls.__name__, {}))))
 
@@ -256,8 +275,14 @@ def _accepted_names(cls) -> list[str]:
 class SGD(Optimizer):
     """Stochastic gradient descent with optional (Nesterov) momentum and weight decay."""
 
-    def __init__(self, lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False,
-                 weight_decay: float = 0.0, **clipping):
+    def __init__(
+        self,
+        lr: float = 0.01,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+        **clipping,
+    ):
         super().__init__(lr, **clipping)
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
@@ -269,27 +294,49 @@ class SGD(Optimizer):
         return {"velocity": _zeros_like(param)}
 
     def update(self, param, grad, state):
-        backend.kernels_for(param).sgd_update(param, grad, state["velocity"], self.lr, self.momentum,
-                                              self.nesterov, self.weight_decay)
+        backend.kernels_for(param).sgd_update(
+            param, grad, state["velocity"], self.lr, self.momentum, self.nesterov, self.weight_decay
+        )
 
 
 class RMSprop(Optimizer):
     """Divides each step by a running RMS of recent gradients (PyTorch's ``alpha`` is Keras's
     ``rho``, accepted as ``rho=``; Keras's default is 0.9, PyTorch's and minidl's 0.99)."""
 
-    def __init__(self, lr: float = 1e-3, alpha: float = 0.99, eps: float = 1e-8,
-                 momentum: float = 0.0, weight_decay: float = 0.0, **options):
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+        **options,
+    ):
         alpha = _keras_name(options, "RMSprop", "rho", alpha, 0.99)
         eps = _keras_name(options, "RMSprop", "epsilon", eps, 1e-8)
         super().__init__(lr, **options)
-        self.alpha, self.eps, self.momentum, self.weight_decay = float(alpha), float(eps), float(momentum), float(weight_decay)
+        self.alpha, self.eps, self.momentum, self.weight_decay = (
+            float(alpha),
+            float(eps),
+            float(momentum),
+            float(weight_decay),
+        )
 
     def init_state(self, param):
         return {"square_avg": _zeros_like(param), "buffer": _zeros_like(param)}
 
     def update(self, param, grad, state):
-        backend.kernels_for(param).rmsprop_update(param, grad, state["square_avg"], state["buffer"], self.lr,
-                                                  self.alpha, self.eps, self.momentum, self.weight_decay)
+        backend.kernels_for(param).rmsprop_update(
+            param,
+            grad,
+            state["square_avg"],
+            state["buffer"],
+            self.lr,
+            self.alpha,
+            self.eps,
+            self.momentum,
+            self.weight_decay,
+        )
 
 
 class Adagrad(Optimizer):
@@ -304,8 +351,9 @@ class Adagrad(Optimizer):
         return {"sum": _zeros_like(param)}
 
     def update(self, param, grad, state):
-        backend.kernels_for(param).adagrad_update(param, grad, state["sum"], self.lr, self.eps,
-                                                  self.weight_decay)
+        backend.kernels_for(param).adagrad_update(
+            param, grad, state["sum"], self.lr, self.eps, self.weight_decay
+        )
 
 
 class Adam(Optimizer):
@@ -319,8 +367,15 @@ class Adam(Optimizer):
 
     decoupled = False
 
-    def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
-                 eps: float = 1e-8, weight_decay: float = 0.0, **options):
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        **options,
+    ):
         who = type(self).__name__
         if "betas" in options:  # PyTorch's spelling: one pair
             if (beta1, beta2) != (0.9, 0.999):
@@ -333,16 +388,31 @@ class Adam(Optimizer):
         for name, beta in (("beta1", beta1), ("beta2", beta2)):
             if not 0.0 <= beta < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {beta!r}")
-        self.beta1, self.beta2, self.eps, self.weight_decay = float(beta1), float(beta2), float(eps), float(weight_decay)
+        self.beta1, self.beta2, self.eps, self.weight_decay = (
+            float(beta1),
+            float(beta2),
+            float(eps),
+            float(weight_decay),
+        )
 
     def init_state(self, param):
         return {"m": _zeros_like(param), "v": _zeros_like(param), "step": 0}
 
     def update(self, param, grad, state):
         state["step"] += 1
-        backend.kernels_for(param).adam_update(param, grad, state["m"], state["v"], self.lr,
-                                               self.beta1, self.beta2, self.eps, state["step"],
-                                               self.weight_decay, self.decoupled)
+        backend.kernels_for(param).adam_update(
+            param,
+            grad,
+            state["m"],
+            state["v"],
+            self.lr,
+            self.beta1,
+            self.beta2,
+            self.eps,
+            state["step"],
+            self.weight_decay,
+            self.decoupled,
+        )
 
 
 class AdamW(Adam):
@@ -350,8 +420,15 @@ class AdamW(Adam):
 
     decoupled = True
 
-    def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
-                 eps: float = 1e-8, weight_decay: float = 0.01, **clipping):
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        weight_decay: float = 0.01,
+        **clipping,
+    ):
         super().__init__(lr, beta1, beta2, eps, weight_decay, **clipping)
 
 
@@ -370,7 +447,9 @@ def get(spec) -> Optimizer:
         if isinstance(config.get("lr"), dict):
             config["lr"] = _schedule_from_config(config["lr"])
         return cls(**config)
-    raise ValueError(f"unknown optimizer {spec!r}; expected a minidl.optim.Optimizer or one of {sorted(OPTIMIZERS)}")
+    raise ValueError(
+        f"unknown optimizer {spec!r}; expected a minidl.optim.Optimizer or one of {sorted(OPTIMIZERS)}"
+    )
 
 
 # ------------------------------------------------------------------ learning-rate schedules
@@ -391,7 +470,7 @@ class ExponentialDecay:
         self.initial_lr, self.gamma = initial_lr, gamma
 
     def __call__(self, epoch: int) -> float:
-        return self.initial_lr * self.gamma ** epoch
+        return self.initial_lr * self.gamma**epoch
 
 
 class CosineDecay:

@@ -6,6 +6,7 @@
 A layer given ``kernel_regularizer=L2(1e-4)`` (or the string ``"l2"``) adds ``loss(W)``
 to the model's loss and ``gradient(W)`` to ``grads["W"]`` in its backward.
 """
+
 from .. import backend
 
 
@@ -72,5 +73,6 @@ def get(spec):
         return REGULARIZERS[spec]()
     if isinstance(spec, dict) and spec.get("class") in REGULARIZERS:
         return REGULARIZERS[spec["class"]](**spec.get("config", {}))
-    raise ValueError(f"unknown regularizer {spec!r}; expected None, a Regularizer, or one of "
-                     f"'l1', 'l2', 'l1_l2'")
+    raise ValueError(
+        f"unknown regularizer {spec!r}; expected None, a Regularizer, or one of 'l1', 'l2', 'l1_l2'"
+    )

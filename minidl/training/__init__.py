@@ -1,7 +1,10 @@
 """Training a network: ``Sequential`` and what its loop uses.
 
-    model.py        Sequential (compile, fit, evaluate, predict, summary, save, to(device)),
+    model.py        Sequential: layers in order, forward/backward, weights, devices, save;
                     load_model
+    trainer.py      what Sequential inherits for training: compile, fit, evaluate, predict
+    saving.py       the model file (.npz): written atomically, read with clear errors
+    summary.py      the table model.summary() prints
     callbacks.py    History, EarlyStopping, ModelCheckpoint, LearningRateScheduler, progress bar
     data.py         DataLoader, splits, one_hot, standardize
     augment.py      data augmentation: RandomShift, RandomCrop, RandomFlip, GaussianNoise, Compose
@@ -9,6 +12,7 @@
 
 Above ``nn`` (layers, losses, optimizers); below ``gallery``, ``zoo``, ``bench``, ``grading``.
 """
+
 from . import augment, callbacks, data, metrics
 from .model import NonFiniteLossError, Sequential, load_model
 

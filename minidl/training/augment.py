@@ -27,14 +27,14 @@ The work is a gather (each output pixel reads one input pixel) done by one fancy
 expression for the whole batch: no per-image Python loop and no hot loop that a Numba or
 CUDA kernel would speed up beyond the copy NumPy already makes.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from .. import backend
 
-__all__ = ["Transform", "RandomShift", "RandomCrop", "RandomFlip", "GaussianNoise", "Compose",
-           "shift_images"]
+__all__ = ["Transform", "RandomShift", "RandomCrop", "RandomFlip", "GaussianNoise", "Compose", "shift_images"]
 
 
 class Transform:
@@ -65,8 +65,10 @@ def _images(x, who: str):
         return x[:, None], lambda y: y[:, 0]
     if x.ndim == 4:
         return x, lambda y: y
-    raise ValueError(f"{who} expected images (N, C, H, W) or (N, H, W), got shape {tuple(x.shape)}; "
-                     "reshape flat rows first, e.g. x.reshape(-1, 1, 28, 28)")
+    raise ValueError(
+        f"{who} expected images (N, C, H, W) or (N, H, W), got shape {tuple(x.shape)}; "
+        "reshape flat rows first, e.g. x.reshape(-1, 1, 28, 28)"
+    )
 
 
 def _windows(padded, top, left, height: int, width: int):
@@ -78,10 +80,14 @@ def _windows(padded, top, left, height: int, width: int):
     n, c = padded.shape[:2]
     top = backend.to_device(np.asarray(top), backend.device_of(padded))
     left = backend.to_device(np.asarray(left), backend.device_of(padded))
-    rows = top[:, None] + xp.arange(height)[None, :]                       # (N, height)
-    cols = left[:, None] + xp.arange(width)[None, :]                       # (N, width)
-    return padded[xp.arange(n)[:, None, None, None], xp.arange(c)[None, :, None, None],
-                  rows[:, None, :, None], cols[:, None, None, :]]
+    rows = top[:, None] + xp.arange(height)[None, :]  # (N, height)
+    cols = left[:, None] + xp.arange(width)[None, :]  # (N, width)
+    return padded[
+        xp.arange(n)[:, None, None, None],
+        xp.arange(c)[None, :, None, None],
+        rows[:, None, :, None],
+        cols[:, None, None, :],
+    ]
 
 
 def _pad(x, p: int, fill: float):
@@ -141,8 +147,10 @@ class RandomCrop(Transform):
         height, width = self.size
         room_h, room_w = h + 2 * self.padding - height, w + 2 * self.padding - width
         if room_h < 0 or room_w < 0:
-            raise ValueError(f"RandomCrop cannot cut {self.size} from images {(h, w)} padded by "
-                             f"{self.padding} (at most {(h + 2 * self.padding, w + 2 * self.padding)})")
+            raise ValueError(
+                f"RandomCrop cannot cut {self.size} from images {(h, w)} padded by "
+                f"{self.padding} (at most {(h + 2 * self.padding, w + 2 * self.padding)})"
+            )
         top = self.rng.integers(0, room_h + 1, size=n)
         left = self.rng.integers(0, room_w + 1, size=n)
         return back(_windows(_pad(images, self.padding, self.fill), top, left, height, width))

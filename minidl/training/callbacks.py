@@ -10,6 +10,7 @@
 A callback sees the model as ``self.model`` and can stop training by setting
 ``self.model.stop_training = True``.
 """
+
 from __future__ import annotations
 
 import csv
@@ -64,8 +65,10 @@ def _improvement_sign(monitor: str, mode: str) -> int:
 
 def _monitored(monitor: str, logs: dict, who: str) -> float:
     if monitor not in logs:
-        raise ValueError(f"{who} monitors {monitor!r}, which is not in the logs {sorted(logs)}; "
-                         "pass validation_data (or validation_split) to fit, or choose another monitor")
+        raise ValueError(
+            f"{who} monitors {monitor!r}, which is not in the logs {sorted(logs)}; "
+            "pass validation_data (or validation_split) to fit, or choose another monitor"
+        )
     return float(logs[monitor])
 
 
@@ -83,8 +86,15 @@ class EarlyStopping(Callback):
     model you get is always the best one seen (older Keras restored only on an early stop).
     """
 
-    def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0,
-                 mode: str = "auto", restore_best_weights: bool = False, verbose: int = 0):
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        min_delta: float = 0.0,
+        patience: int = 0,
+        mode: str = "auto",
+        restore_best_weights: bool = False,
+        verbose: int = 0,
+    ):
         self.monitor, self.min_delta, self.patience = monitor, abs(float(min_delta)), int(patience)
         self.sign = _improvement_sign(monitor, mode)
         self.restore_best_weights, self.verbose = restore_best_weights, verbose
@@ -105,8 +115,10 @@ class EarlyStopping(Callback):
             self.stopped_epoch = epoch
             self.model.stop_training = True
             if self.verbose:
-                print(f"EarlyStopping: no improvement in {self.monitor} for {self.wait} epochs; "
-                      f"stopped after epoch {epoch + 1} (best {self.best:.4f} at epoch {self.best_epoch + 1})")
+                print(
+                    f"EarlyStopping: no improvement in {self.monitor} for {self.wait} epochs; "
+                    f"stopped after epoch {epoch + 1} (best {self.best:.4f} at epoch {self.best_epoch + 1})"
+                )
 
     def on_train_end(self, logs=None):
         if self.restore_best_weights and self.best_weights is not None:
@@ -126,9 +138,16 @@ class ModelCheckpoint(Callback):
     ``save_weights_only=True`` writes ``model.save_weights`` instead (read back with
     ``model.load_weights``)."""
 
-    def __init__(self, filepath, monitor: str = "val_loss", save_best_only: bool = False,
-                 mode: str = "auto", verbose: int = 0, include_optimizer: bool = True,
-                 save_weights_only: bool = False):
+    def __init__(
+        self,
+        filepath,
+        monitor: str = "val_loss",
+        save_best_only: bool = False,
+        mode: str = "auto",
+        verbose: int = 0,
+        include_optimizer: bool = True,
+        save_weights_only: bool = False,
+    ):
         self.filepath, self.monitor, self.save_best_only = os.fspath(filepath), monitor, save_best_only
         self.include_optimizer, self.save_weights_only = include_optimizer, save_weights_only
         self.sign, self.verbose, self.best = _improvement_sign(monitor, mode), verbose, None
@@ -166,8 +185,10 @@ class LearningRateScheduler(Callback):
         optimizer = self.model.optimizer
         lr = self.schedule(epoch, optimizer.lr) if self._takes_lr else self.schedule(epoch)
         if not (isinstance(lr, (int, float, np.floating)) and math.isfinite(lr) and lr > 0):
-            raise ValueError(f"LearningRateScheduler: schedule returned {lr!r} for epoch {epoch}; "
-                             "expected a positive float")
+            raise ValueError(
+                f"LearningRateScheduler: schedule returned {lr!r} for epoch {epoch}; "
+                "expected a positive float"
+            )
         optimizer.lr = float(lr)
         if logs is not None:
             logs["lr"] = optimizer.lr
@@ -191,8 +212,9 @@ class CSVLogger(Callback):
         logs = logs or {}
         if self._writer is None:
             self._keys = ["epoch"] + sorted(logs)
-            self._writer = csv.DictWriter(self._file, fieldnames=self._keys, delimiter=self.separator,
-                                          extrasaction="ignore", restval="")
+            self._writer = csv.DictWriter(
+                self._file, fieldnames=self._keys, delimiter=self.separator, extrasaction="ignore", restval=""
+            )
             if not self._has_header:
                 self._writer.writeheader()
         self._writer.writerow({"epoch": epoch, **logs})
@@ -216,8 +238,14 @@ class ProgressBar(Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         from tqdm.auto import tqdm
-        self.bar = tqdm(total=self.steps, desc=f"Epoch {epoch + 1}/{self.epochs}", unit="batch",
-                        leave=True, file=sys.stdout)
+
+        self.bar = tqdm(
+            total=self.steps,
+            desc=f"Epoch {epoch + 1}/{self.epochs}",
+            unit="batch",
+            leave=True,
+            file=sys.stdout,
+        )
 
     def on_batch_end(self, batch, logs=None):
         self.bar.update(1)

@@ -1,4 +1,5 @@
 """Feeding data to a model: mini-batches, splits, one-hot labels, standardisation."""
+
 from __future__ import annotations
 
 import math
@@ -21,9 +22,17 @@ class DataLoader:
     epoch; the stored ``x`` is never changed.
     """
 
-    def __init__(self, x, y=None, batch_size: int = 32, shuffle: bool = False,
-                 drop_last: bool = False, seed: int | None = None, sample_weight=None,
-                 transform=None):
+    def __init__(
+        self,
+        x,
+        y=None,
+        batch_size: int = 32,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        seed: int | None = None,
+        sample_weight=None,
+        transform=None,
+    ):
         if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         n = len(x)
@@ -32,15 +41,17 @@ class DataLoader:
         if y is not None and len(y) != n:
             raise ValueError(f"x and y must have the same number of samples, got {n} and {len(y)}")
         if sample_weight is not None and (y is None or len(sample_weight) != n):
-            raise ValueError(f"sample_weight needs targets y and one weight per sample: {n}, got "
-                             f"{len(sample_weight)}")
+            raise ValueError(
+                f"sample_weight needs targets y and one weight per sample: {n}, got {len(sample_weight)}"
+            )
         self.x, self.y, self.batch_size = x, y, int(batch_size)
         self.sample_weight = sample_weight
         self.shuffle, self.drop_last = shuffle, drop_last
         self._rng = np.random.default_rng(seed) if seed is not None else None
         if transform is not None and not callable(transform):
-            raise TypeError(f"DataLoader transform must be a callable x_batch -> x_batch, "
-                            f"got {type(transform).__name__}")
+            raise TypeError(
+                f"DataLoader transform must be a callable x_batch -> x_batch, got {type(transform).__name__}"
+            )
         self.transform = transform
 
     def __len__(self) -> int:
@@ -55,7 +66,11 @@ class DataLoader:
             order = None
         for i in range(len(self)):
             start = i * self.batch_size
-            index = slice(start, start + self.batch_size) if order is None else order[start:start + self.batch_size]
+            index = (
+                slice(start, start + self.batch_size)
+                if order is None
+                else order[start : start + self.batch_size]
+            )
             xb = self.x[index] if self.transform is None else self.transform(self.x[index])
             if self.y is None:
                 yield xb
@@ -71,8 +86,11 @@ def yields_batches(x) -> bool:
     than the samples themselves (an array, or a list of samples)."""
     if hasattr(x, "shape") or isinstance(x, (list, tuple, dict, str, bytes)):
         return False
-    return hasattr(x, "__iter__") or hasattr(x, "__next__") or (
-        hasattr(x, "__getitem__") and hasattr(x, "__len__"))
+    return (
+        hasattr(x, "__iter__")
+        or hasattr(x, "__next__")
+        or (hasattr(x, "__getitem__") and hasattr(x, "__len__"))
+    )
 
 
 class BatchStream:
@@ -90,8 +108,11 @@ class BatchStream:
     """
 
     def __init__(self, source, steps_per_epoch=None, who: str = "fit"):
-        if steps_per_epoch is not None and (isinstance(steps_per_epoch, bool) or not isinstance(
-                steps_per_epoch, (int, np.integer)) or steps_per_epoch <= 0):
+        if steps_per_epoch is not None and (
+            isinstance(steps_per_epoch, bool)
+            or not isinstance(steps_per_epoch, (int, np.integer))
+            or steps_per_epoch <= 0
+        ):
             raise ValueError(f"{who}: steps_per_epoch must be a positive integer, got {steps_per_epoch!r}")
         self.source, self.steps, self.who = source, steps_per_epoch, who
         self.indexed = hasattr(source, "__getitem__") and hasattr(source, "__len__")
@@ -114,28 +135,36 @@ class BatchStream:
         if count == 0:
             raise ValueError(self._ran_out_message())
         if self.steps is not None and count < self.steps:
-            raise ValueError(f"{self.who}: the data ran out after {count} of steps_per_epoch="
-                             f"{self.steps} batches; {self._ran_out_message()}")
+            raise ValueError(
+                f"{self.who}: the data ran out after {count} of steps_per_epoch="
+                f"{self.steps} batches; {self._ran_out_message()}"
+            )
         if hasattr(self.source, "on_epoch_end"):
             self.source.on_epoch_end()
         self.epochs_read += 1
 
     def _ran_out_message(self) -> str:
         if self.epochs_read:
-            return (f"{self.who}: the generator gave no more batches after epoch {self.epochs_read}; "
-                    "a generator is read only once: make it loop forever (while True: ... yield "
-                    "x, y) and give steps_per_epoch=, or pass a PyDataset / DataLoader")
-        return (f"{self.who}: the data source gave no batches (a generator already read to its end? "
-                "a generator is read only once: make a new one, or make it loop forever and give "
-                "steps_per_epoch=)")
+            return (
+                f"{self.who}: the generator gave no more batches after epoch {self.epochs_read}; "
+                "a generator is read only once: make it loop forever (while True: ... yield "
+                "x, y) and give steps_per_epoch=, or pass a PyDataset / DataLoader"
+            )
+        return (
+            f"{self.who}: the data source gave no batches (a generator already read to its end? "
+            "a generator is read only once: make a new one, or make it loop forever and give "
+            "steps_per_epoch=)"
+        )
 
     def _checked(self, batch):
         if isinstance(batch, (tuple, list)) and len(batch) in (2, 3):
             return tuple(batch)
-        raise ValueError(f"{self.who}: each batch must be a tuple (x, y) or (x, y, sample_weight), "
-                         f"got {type(batch).__name__}"
-                         f"{f' of {len(batch)} items' if isinstance(batch, (tuple, list)) else ''}; "
-                         "for an autoencoder yield (x, x)")
+        raise ValueError(
+            f"{self.who}: each batch must be a tuple (x, y) or (x, y, sample_weight), "
+            f"got {type(batch).__name__}"
+            f"{f' of {len(batch)} items' if isinstance(batch, (tuple, list)) else ''}; "
+            "for an autoencoder yield (x, x)"
+        )
 
 
 def train_test_split(x, y, test_size: float = 0.2, shuffle: bool = True, seed: int | None = None):
@@ -148,10 +177,15 @@ def train_test_split(x, y, test_size: float = 0.2, shuffle: bool = True, seed: i
         raise ValueError(f"x and y must have the same number of samples, got {n} and {len(y)}")
     n_test = int(round(test_size * n)) if isinstance(test_size, float) else int(test_size)
     if not 0 < n_test < n:
-        raise ValueError(f"test_size={test_size!r} leaves {n_test} test and {n - n_test} training "
-                         f"samples out of {n}; both must be at least 1")
-    order = ((np.random.default_rng(seed) if seed is not None else backend.rng()).permutation(n)
-             if shuffle else np.arange(n))
+        raise ValueError(
+            f"test_size={test_size!r} leaves {n_test} test and {n - n_test} training "
+            f"samples out of {n}; both must be at least 1"
+        )
+    order = (
+        (np.random.default_rng(seed) if seed is not None else backend.rng()).permutation(n)
+        if shuffle
+        else np.arange(n)
+    )
     test, train = order[:n_test], order[n_test:]
     return x[train], x[test], y[train], y[test]
 
@@ -164,8 +198,9 @@ def one_hot(labels, num_classes: int | None = None, dtype=np.float32):
     if num_classes is None:
         num_classes = int(labels.max()) + 1 if labels.size else 0
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(f"one_hot expected labels in [0, {num_classes}), got values from "
-                         f"{labels.min()} to {labels.max()}")
+        raise ValueError(
+            f"one_hot expected labels in [0, {num_classes}), got values from {labels.min()} to {labels.max()}"
+        )
     return (labels[..., None] == np.arange(num_classes)).astype(dtype)
 
 

@@ -5,6 +5,7 @@ means what Keras makes it mean for the loss in use: argmax against integer label
 sparse categorical cross-entropy, argmax against argmax for one-hot targets, and a
 threshold for binary outputs (0.5 on probabilities, 0 on logits).
 """
+
 import numpy as np
 
 from .. import backend
@@ -38,8 +39,16 @@ def mean_squared_error(y_pred, y_true) -> float:
     return float(((y_pred - y_true.reshape(y_pred.shape)) ** 2).mean())
 
 
-METRICS = {f.__name__: f for f in (sparse_categorical_accuracy, categorical_accuracy,
-                                    binary_accuracy, mean_absolute_error, mean_squared_error)}
+METRICS = {
+    f.__name__: f
+    for f in (
+        sparse_categorical_accuracy,
+        categorical_accuracy,
+        binary_accuracy,
+        mean_absolute_error,
+        mean_squared_error,
+    )
+}
 METRICS.update(mae=mean_absolute_error, mse=mean_squared_error)
 
 
@@ -50,8 +59,10 @@ def get(name, loss=None):
     if name in ("accuracy", "acc"):
         kind = getattr(loss, "accuracy", None)
         if kind is None:
-            raise ValueError(f"'accuracy' is not defined for the loss {type(loss).__name__}; "
-                             "use 'mae' or 'mse' for regression")
+            raise ValueError(
+                f"'accuracy' is not defined for the loss {type(loss).__name__}; "
+                "use 'mae' or 'mse' for regression"
+            )
         fn = METRICS[kind]
         if kind == "binary_accuracy" and getattr(loss, "from_logits", False):
             return "accuracy", lambda y_pred, y_true: binary_accuracy(y_pred, y_true, threshold=0.0)

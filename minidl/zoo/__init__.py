@@ -11,6 +11,7 @@ Every weights file next to this module was written by ``python -m minidl.zoo.tra
 artefact, not a download. Each entry states the test accuracy the shipped weights reach,
 and ``tests/test_zoo.py`` checks that claim against the bundled MNIST test digits.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,8 +19,16 @@ from pathlib import Path
 
 from ..training.model import Sequential, load_model
 
-__all__ = ["available", "load", "describe", "entry", "weights_path", "ZooEntry", "MODELS",
-           "UnknownModelError"]
+__all__ = [
+    "available",
+    "load",
+    "describe",
+    "entry",
+    "weights_path",
+    "ZooEntry",
+    "MODELS",
+    "UnknownModelError",
+]
 
 HERE = Path(__file__).resolve().parent
 
@@ -27,7 +36,7 @@ HERE = Path(__file__).resolve().parent
 class UnknownModelError(KeyError, ValueError):
     """An unknown zoo name; the message lists the available ones."""
 
-    def __str__(self):                 # KeyError would print the message in quotes
+    def __str__(self):  # KeyError would print the message in quotes
         return str(self.args[0])
 
 
@@ -38,20 +47,22 @@ class ZooEntry:
     name: str
     filename: str
     description: str
-    classes: tuple            # the digit labels the model was trained on; output k means classes[k]
-    input_shape: tuple        # per-sample input shape, e.g. (1, 28, 28)
+    classes: tuple  # the digit labels the model was trained on; output k means classes[k]
+    input_shape: tuple  # per-sample input shape, e.g. (1, 28, 28)
     min_test_accuracy: float  # accuracy on the bundled test images of ``classes`` (checked by the tests)
-    recipe: str               # the function in ``minidl.zoo.train`` that produces it
+    recipe: str  # the function in ``minidl.zoo.train`` that produces it
 
 
 MODELS: dict[str, ZooEntry] = {
     "lenet-mnist-0to4": ZooEntry(
         name="lenet-mnist-0to4",
         filename="lenet-mnist-0to4.npz",
-        description=("LeNet-5 (Conv 6@5x5 pad 2, max-pool, Conv 16@5x5, max-pool, Dense 120, 84, 5; "
-                     "ReLU) trained on the digits 0-4 of the bundled MNIST train split (2,000 images, "
-                     "randomly shifted by up to 2 pixels each epoch, 15 epochs); outputs 5 logits, "
-                     "one per digit 0-4. Made for transfer learning to digits 5-9."),
+        description=(
+            "LeNet-5 (Conv 6@5x5 pad 2, max-pool, Conv 16@5x5, max-pool, Dense 120, 84, 5; "
+            "ReLU) trained on the digits 0-4 of the bundled MNIST train split (2,000 images, "
+            "randomly shifted by up to 2 pixels each epoch, 15 epochs); outputs 5 logits, "
+            "one per digit 0-4. Made for transfer learning to digits 5-9."
+        ),
         classes=(0, 1, 2, 3, 4),
         input_shape=(1, 28, 28),
         min_test_accuracy=0.97,
@@ -60,11 +71,13 @@ MODELS: dict[str, ZooEntry] = {
     "vgg-mnist-0to4": ZooEntry(
         name="vgg-mnist-0to4",
         filename="vgg-mnist-0to4.npz",
-        description=("VGG-style network (three blocks of two Conv 3x3 'same' + ReLU and a 2x2 max-pool, "
-                     "8, 16, 32 channels; Dense 64, 5) trained on the digits 0-4 of the bundled MNIST "
-                     "train split (2,000 images, randomly shifted by up to 2 pixels each epoch, 10 epochs); "
-                     "outputs 5 logits, one per digit 0-4. The shape of Keras's VGG16 at 1/8 of its "
-                     "width; made for transfer learning to digits 5-9 next to the LeNet."),
+        description=(
+            "VGG-style network (three blocks of two Conv 3x3 'same' + ReLU and a 2x2 max-pool, "
+            "8, 16, 32 channels; Dense 64, 5) trained on the digits 0-4 of the bundled MNIST "
+            "train split (2,000 images, randomly shifted by up to 2 pixels each epoch, 10 epochs); "
+            "outputs 5 logits, one per digit 0-4. The shape of Keras's VGG16 at 1/8 of its "
+            "width; made for transfer learning to digits 5-9 next to the LeNet."
+        ),
         classes=(0, 1, 2, 3, 4),
         input_shape=(1, 28, 28),
         min_test_accuracy=0.97,
@@ -94,10 +107,12 @@ def weights_path(name: str) -> Path:
 def describe(name: str) -> str:
     """A few lines on ``name``: architecture, training data, stated accuracy, how to rebuild it."""
     e = entry(name)
-    return (f"{e.name}: {e.description}\n"
-            f"  input (N, {', '.join(map(str, e.input_shape))}); classes {list(e.classes)}; "
-            f"test accuracy >= {e.min_test_accuracy:.0%} on the bundled test images of those classes\n"
-            f"  rebuild the weights with: python -m minidl.zoo.train {e.name}")
+    return (
+        f"{e.name}: {e.description}\n"
+        f"  input (N, {', '.join(map(str, e.input_shape))}); classes {list(e.classes)}; "
+        f"test accuracy >= {e.min_test_accuracy:.0%} on the bundled test images of those classes\n"
+        f"  rebuild the weights with: python -m minidl.zoo.train {e.name}"
+    )
 
 
 def load(name: str) -> Sequential:
@@ -107,8 +122,10 @@ def load(name: str) -> Sequential:
     """
     path = weights_path(name)
     if not path.exists():
-        raise FileNotFoundError(f"the weights of {name!r} are missing ({path}); "
-                                f"rebuild them with: python -m minidl.zoo.train {name}")
+        raise FileNotFoundError(
+            f"the weights of {name!r} are missing ({path}); "
+            f"rebuild them with: python -m minidl.zoo.train {name}"
+        )
     from ..nn.layers import conv, upsampling  # noqa: F401  (register their layer classes for load_model)
 
     model = load_model(path)

@@ -9,6 +9,7 @@ test accuracy and saves the model. With the same seed, kernel tier and NumPy/BLA
 the file comes out the same; on another machine the float rounding of BLAS may differ a
 little, which is why the tests check the accuracy a file reaches, not its bytes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,8 +58,9 @@ def vgg_style(num_classes: int) -> Sequential:
     return models.vgg_style(num_classes)
 
 
-def train_on_shifted_digits(name: str, build, seed: int = 0, epochs: int = 15, lr: float = 1e-3,
-                            verbose: int = 2) -> tuple[Sequential, float]:
+def train_on_shifted_digits(
+    name: str, build, seed: int = 0, epochs: int = 15, lr: float = 1e-3, verbose: int = 2
+) -> tuple[Sequential, float]:
     """Train ``build(len(classes))`` on the digits of zoo entry ``name`` from the bundled train
     split, each epoch on a fresh random shift (up to 2 pixels) of every image; Adam ``lr``, batch 32.
 
@@ -70,13 +72,18 @@ def train_on_shifted_digits(name: str, build, seed: int = 0, epochs: int = 15, l
     x, y = digits_subset(x, y, e.classes)
     xt, yt = digits_subset(xt, yt, e.classes)
     model = build(len(e.classes))
-    model.compile(optimizer=optim.Adam(lr),
-                  loss=losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    model.compile(
+        optimizer=optim.Adam(lr),
+        loss=losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     for epoch in range(epochs):
         logs = model.fit(random_shifts(x), y, epochs=1, batch_size=32, verbose=0).history
         if verbose:
-            print(f"epoch {epoch + 1}/{epochs} - loss: {logs['loss'][0]:.4f} - "
-                  f"accuracy: {logs['accuracy'][0]:.4f} (on shifted images)")
+            print(
+                f"epoch {epoch + 1}/{epochs} - loss: {logs['loss'][0]:.4f} - "
+                f"accuracy: {logs['accuracy'][0]:.4f} (on shifted images)"
+            )
     return model, model.evaluate(xt, yt, return_dict=True)["accuracy"]
 
 
@@ -101,7 +108,8 @@ def train_vgg_mnist_0to4(seed: int = 0, epochs: int = 10, verbose: int = 2) -> t
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m minidl.zoo.train",
-        description="Retrain a minidl.zoo model from a seed and save its weights.")
+        description="Retrain a minidl.zoo model from a seed and save its weights.",
+    )
     parser.add_argument("name", help=f"zoo model name, one of: {', '.join(available())}")
     parser.add_argument("--out", help="where to write the .npz (default: the file inside the package)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0, the shipped file)")
@@ -115,9 +123,11 @@ def main(argv=None) -> int:
     model, accuracy = recipe(seed=args.seed)
     out = args.out or weights_path(e.name)
     model.save(out)
-    print(f"{e.name}: test accuracy {accuracy:.4f} on the bundled test digits {list(e.classes)} "
-          f"(stated minimum {e.min_test_accuracy:.2f}); trained in {time.perf_counter() - start:.1f} s "
-          f"with the {backend.current()} kernels; saved to {out}")
+    print(
+        f"{e.name}: test accuracy {accuracy:.4f} on the bundled test digits {list(e.classes)} "
+        f"(stated minimum {e.min_test_accuracy:.2f}); trained in {time.perf_counter() - start:.1f} s "
+        f"with the {backend.current()} kernels; saved to {out}"
+    )
     if accuracy < e.min_test_accuracy:
         print(f"warning: below the stated minimum {e.min_test_accuracy:.2f}", file=sys.stderr)
         return 1

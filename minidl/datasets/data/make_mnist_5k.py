@@ -11,6 +11,7 @@ then the label. Its rows are sorted by digit, 500 of each. The split is stratifi
 in every digit a fixed permutation (seed 0) sends 400 images to train and 100 to
 test; each split is then shuffled (seed 1) so that slices of it mix the digits.
 """
+
 import sys
 from pathlib import Path
 
@@ -36,9 +37,13 @@ def build(csv_path, out_path):
     train_idx = mix.permutation(np.concatenate(train_idx))
     test_idx = mix.permutation(np.concatenate(test_idx))
 
-    np.savez_compressed(out_path,
-                        x_train=images[train_idx], y_train=labels[train_idx],
-                        x_test=images[test_idx], y_test=labels[test_idx])
+    np.savez_compressed(
+        out_path,
+        x_train=images[train_idx],
+        y_train=labels[train_idx],
+        x_test=images[test_idx],
+        y_test=labels[test_idx],
+    )
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ Two things keep the answers out of the submission's reach:
 Where bubblewrap cannot run, ``isolation_status()`` says why in one line and the grader
 marks its report "not isolated" (see the README's "Limits of the sandbox").
 """
+
 from __future__ import annotations
 
 import atexit
@@ -32,14 +33,22 @@ from pathlib import Path
 
 from . import seccomp
 
-__all__ = ["build_runtime", "isolation_status", "bwrap_command", "bwrap_missing", "RUNTIME_GRADING_FILES",
-           "SANDBOX_UID", "RUNTIME_MOUNT", "unprivileged_user"]
+__all__ = [
+    "build_runtime",
+    "isolation_status",
+    "bwrap_command",
+    "bwrap_missing",
+    "RUNTIME_GRADING_FILES",
+    "SANDBOX_UID",
+    "RUNTIME_MOUNT",
+    "unprivileged_user",
+]
 
 # the only files of minidl/grading the submission's process receives: its runtime/ folder
 RUNTIME_GRADING_FILES = ("probes.py", "codec.py", "sandbox.py")
-RUNTIME_MOUNT = "/opt/minidl-runtime"   # where the sandbox sees the stripped runtime
-SANDBOX_UID = 65534                  # "nobody": the user id inside (and, when root, outside)
-_PACKAGE_DIR = Path(__file__).resolve().parents[2]          # .../minidl
+RUNTIME_MOUNT = "/opt/minidl-runtime"  # where the sandbox sees the stripped runtime
+SANDBOX_UID = 65534  # "nobody": the user id inside (and, when root, outside)
+_PACKAGE_DIR = Path(__file__).resolve().parents[2]  # .../minidl
 _RUNTIME_INIT = '''"""The probe side of minidl.grading, as given to a submission's process.
 
 The references are not here. ``check`` and ``evaluate`` exist so that a notebook's
@@ -95,7 +104,7 @@ def _skip_grading_and_caches(folder: str, names: list[str]) -> set[str]:
 
 
 def _make_world_readable(root: Path) -> None:
-    for folder, dirs, files in os.walk(root):
+    for folder, _dirs, files in os.walk(root):
         os.chmod(folder, 0o755)
         for name in files:
             os.chmod(os.path.join(folder, name), 0o644)
@@ -106,7 +115,7 @@ def _python_roots() -> list[str]:
     """Folders that hold the interpreter and its packages (mounted read-only)."""
     roots = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
     roots.add(os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))))
-    for path in sys.path:                     # packages installed outside the prefixes
+    for path in sys.path:  # packages installed outside the prefixes
         if path and os.path.isdir(path) and ("site-packages" in path or "dist-packages" in path):
             roots.add(os.path.realpath(path))
     kept = sorted(r for r in roots if r not in ("/", "/usr") and not r.startswith("/usr/"))
@@ -121,8 +130,13 @@ def _system_mounts() -> list[str]:
             args += ["--symlink", os.readlink(path), path]
         elif os.path.isdir(path):
             args += ["--ro-bind", path, path]
-    for path in ("/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
-                 "/etc/localtime"):
+    for path in (
+        "/etc/alternatives",
+        "/etc/ld.so.cache",
+        "/etc/ld.so.conf",
+        "/etc/ld.so.conf.d",
+        "/etc/localtime",
+    ):
         args += ["--ro-bind-try", path, path]
     return args
 
@@ -135,15 +149,19 @@ def _masks(runtime: str) -> list[str]:
     empty folder), ``solutions/`` by an empty folder."""
     mounted = ["/usr", *_python_roots()]
     stripped = os.path.join(runtime, "minidl")
-    found = {os.path.realpath(_PACKAGE_DIR): stripped,
-             os.path.realpath(_PACKAGE_DIR.parent / "solutions"): None}
-    found.update((path, stripped if os.path.basename(path) == "minidl" else None)
-                 for path in minidl_copies(mounted))
+    found = {
+        os.path.realpath(_PACKAGE_DIR): stripped,
+        os.path.realpath(_PACKAGE_DIR.parent / "solutions"): None,
+    }
+    found.update(
+        (path, stripped if os.path.basename(path) == "minidl" else None) for path in minidl_copies(mounted)
+    )
     args = []
     for path, replacement in sorted(found.items()):
         if os.path.exists(path) and any(path.startswith(root + os.sep) for root in mounted):
-            args += ["--ro-bind", replacement, path] if replacement else \
-                ["--tmpfs", path, "--remount-ro", path]
+            args += (
+                ["--ro-bind", replacement, path] if replacement else ["--tmpfs", path, "--remount-ro", path]
+            )
     return args
 
 
@@ -153,8 +171,12 @@ def minidl_copies(roots: list[str]) -> list[str]:
     ``grading/specs``. One ``listdir`` per package folder: no deep walk of ``/usr``."""
     folders = {os.path.realpath(p) for p in sys.path if p and os.path.isdir(p)}
     for root in roots:
-        for pattern in ("lib/python3*/*-packages", "local/lib/python3*/*-packages",
-                        "lib/python3/dist-packages", "lib64/python3*/*-packages"):
+        for pattern in (
+            "lib/python3*/*-packages",
+            "local/lib/python3*/*-packages",
+            "lib/python3/dist-packages",
+            "lib64/python3*/*-packages",
+        ):
             folders.update(os.path.realpath(p) for p in glob.glob(os.path.join(root, pattern)))
         if os.path.basename(root) in ("site-packages", "dist-packages"):
             folders.add(root)
@@ -168,8 +190,9 @@ def minidl_copies(roots: list[str]) -> list[str]:
             continue
         for name in names:
             path = os.path.join(folder, name)
-            if os.path.isdir(path) and (name == "minidl" or
-                                        os.path.isdir(os.path.join(path, "grading", "specs"))):
+            if os.path.isdir(path) and (
+                name == "minidl" or os.path.isdir(os.path.join(path, "grading", "specs"))
+            ):
                 copies.append(os.path.realpath(path))
     return copies
 
@@ -186,10 +209,26 @@ def bwrap_command(runtime: str, tmpfs_bytes: int, env: dict, seccomp_fd: int | N
     ``seccomp_fd`` (``seccomp.program_fd()``, passed on to bwrap) installs the system-call
     filter of ``seccomp.py`` before the command starts.
     """
-    args = ["bwrap", "--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc",
-            "--unshare-uts", "--unshare-cgroup-try", "--uid", str(SANDBOX_UID),
-            "--gid", str(SANDBOX_UID), "--hostname", "sandbox", "--die-with-parent",
-            "--new-session", "--cap-drop", "ALL", "--clearenv"]
+    args = [
+        "bwrap",
+        "--unshare-user",
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--uid",
+        str(SANDBOX_UID),
+        "--gid",
+        str(SANDBOX_UID),
+        "--hostname",
+        "sandbox",
+        "--die-with-parent",
+        "--new-session",
+        "--cap-drop",
+        "ALL",
+        "--clearenv",
+    ]
     if seccomp_fd is not None:
         args += ["--seccomp", str(seccomp_fd)]
     for key, value in sorted(env.items()):
@@ -201,9 +240,21 @@ def bwrap_command(runtime: str, tmpfs_bytes: int, env: dict, seccomp_fd: int | N
     for root in _python_roots():
         args += ["--ro-bind", root, root]
     args += _masks(runtime)
-    args += ["--ro-bind", runtime, RUNTIME_MOUNT,
-             "--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev",
-             "--remount-ro", "/", "--chdir", "/tmp"]
+    args += [
+        "--ro-bind",
+        runtime,
+        RUNTIME_MOUNT,
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--remount-ro",
+        "/dev",
+        "--remount-ro",
+        "/",
+        "--chdir",
+        "/tmp",
+    ]
     return args
 
 
@@ -239,11 +290,16 @@ def isolation_status() -> tuple[bool, str]:
 def _try_bwrap() -> tuple[bool, str]:
     runtime = build_runtime()
     fd = seccomp.program_fd()
-    command = bwrap_command(runtime, 16 * 2**20, {"PYTHONPATH": RUNTIME_MOUNT}, fd) + \
-        [sys.executable, "-s", "-c", "import numpy, minidl.grading.runtime.probes"]
+    command = bwrap_command(runtime, 16 * 2**20, {"PYTHONPATH": RUNTIME_MOUNT}, fd) + [
+        sys.executable,
+        "-s",
+        "-c",
+        "import numpy, minidl.grading.runtime.probes",
+    ]
     try:
-        run = subprocess.run(command, capture_output=True, text=True, timeout=60,
-                             pass_fds=() if fd is None else (fd,))
+        run = subprocess.run(
+            command, capture_output=True, text=True, timeout=60, pass_fds=() if fd is None else (fd,)
+        )
     except (OSError, subprocess.TimeoutExpired) as err:
         return False, f"bubblewrap could not start ({err})"
     finally:

@@ -26,6 +26,7 @@ submission shares the CPU between submissions, not between processes, so twelve 
 processes of one submission cannot starve another's timeouts. ``limit_status()`` says
 which bounds hold in this run.
 """
+
 from __future__ import annotations
 
 import os
@@ -37,17 +38,25 @@ import threading
 import time
 from dataclasses import dataclass
 
-__all__ = ["ProcessGroup", "usable_hierarchy", "usable_controllers", "remove_stale",
-           "process_limit_status", "limit_status", "DEFAULT_MAX_PROCESSES"]
+__all__ = [
+    "ProcessGroup",
+    "usable_hierarchy",
+    "usable_controllers",
+    "remove_stale",
+    "process_limit_status",
+    "limit_status",
+    "DEFAULT_MAX_PROCESSES",
+]
 
-DEFAULT_MAX_PROCESSES = 64          # processes and threads of one sandboxed process, all told
+DEFAULT_MAX_PROCESSES = 64  # processes and threads of one sandboxed process, all told
 # $1 is how many cgroup.procs files follow; the shell writes its own pid into each, then
 # becomes the command
-_JOIN_THEN_EXEC = ('n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 125; '
-                   'shift; n=$((n - 1)); done; exec "$@"')
+_JOIN_THEN_EXEC = (
+    'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 125; shift; n=$((n - 1)); done; exec "$@"'
+)
 
 _lock = threading.Lock()
-_hierarchy: tuple[str, int] | None | bool = False     # False: not looked for yet
+_hierarchy: tuple[str, int] | None | bool = False  # False: not looked for yet
 _controllers: dict | None = None
 
 
@@ -57,13 +66,14 @@ class ProcessGroup:
     one sandboxed process and removed after it."""
 
     path: str
-    version: int                   # 1 or 2
-    others: tuple[str, ...] = ()   # v1: the memory and cpu cgroups beside the pids one
-    bounds: tuple[str, ...] = ()   # which controllers bound it: "pids", "memory", "cpu"
+    version: int  # 1 or 2
+    others: tuple[str, ...] = ()  # v1: the memory and cpu cgroups beside the pids one
+    bounds: tuple[str, ...] = ()  # which controllers bound it: "pids", "memory", "cpu"
 
     @classmethod
-    def create(cls, max_processes: int = DEFAULT_MAX_PROCESSES,
-               memory: int | None = None) -> "ProcessGroup | None":
+    def create(
+        cls, max_processes: int = DEFAULT_MAX_PROCESSES, memory: int | None = None
+    ) -> "ProcessGroup | None":
         """A fresh cgroup whose ``pids.max`` is ``max_processes`` (and memory bound to
         ``memory`` bytes, CPU shared, where those controllers are usable); None where no
         pids cgroup can be made."""
@@ -124,22 +134,22 @@ class ProcessGroup:
         while True:
             self._kill_all()
             if _rmdir(self.path) or not os.path.isdir(self.path):
-                for folder in self.others:      # empty once the pids cgroup is
+                for folder in self.others:  # empty once the pids cgroup is
                     _rmdir(folder)
                 return True
             if time.monotonic() > deadline:
                 return False
-            time.sleep(0.02)     # killed processes stay counted until their parent reaps them
+            time.sleep(0.02)  # killed processes stay counted until their parent reaps them
 
     def _kill_all(self) -> None:
-        kill_file = os.path.join(self.path, "cgroup.kill")         # v2, Linux 5.14+
+        kill_file = os.path.join(self.path, "cgroup.kill")  # v2, Linux 5.14+
         if self.version == 2 and os.path.exists(kill_file):
             try:
                 _write(kill_file, "1")
                 return
             except OSError:
                 pass
-        for pid in self.pids():     # v1: one by one; pids.max bounds how many can appear
+        for pid in self.pids():  # v1: one by one; pids.max bounds how many can appear
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
@@ -192,8 +202,10 @@ def _configure(folder: str, controller: str, version: int, memory: int | None) -
             if os.path.exists(memsw):
                 _write(memsw, str(memory))
     elif controller == "cpu":
-        _write(os.path.join(folder, "cpu.weight" if version == 2 else "cpu.shares"),
-               "100" if version == 2 else "1024")
+        _write(
+            os.path.join(folder, "cpu.weight" if version == 2 else "cpu.shares"),
+            "100" if version == 2 else "1024",
+        )
 
 
 def limit_status(run_as: int | None = None, memory: int | None = None) -> str:
@@ -205,10 +217,15 @@ def limit_status(run_as: int | None = None, memory: int | None = None) -> str:
         size = f" of {memory / 2**30:g} GiB" if memory else ""
         parts.append(f"memory bounded by a memory cgroup{size} (memfd and tmpfs included)")
     else:
-        parts.append("memory bounded by the address-space limit only (no memory cgroup; "
-                     "memfd_create and shmget refused under bubblewrap)")
-    parts.append("CPU shared per submission by a cpu cgroup" if "cpu" in found else
-                 "CPU shared per process (no cpu cgroup; the submission runs at nice 10)")
+        parts.append(
+            "memory bounded by the address-space limit only (no memory cgroup; "
+            "memfd_create and shmget refused under bubblewrap)"
+        )
+    parts.append(
+        "CPU shared per submission by a cpu cgroup"
+        if "cpu" in found
+        else "CPU shared per process (no cpu cgroup; the submission runs at nice 10)"
+    )
     return "; ".join(parts)
 
 
@@ -296,8 +313,9 @@ def _works(parent: str, version: int, controller: str = "pids") -> bool:
     if group is None:
         return False
     try:
-        run = subprocess.run(group.wrap(["true"]), stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, timeout=10)
+        run = subprocess.run(
+            group.wrap(["true"]), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=10
+        )
         return run.returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False

@@ -10,6 +10,7 @@ of turn raises ``_ChildDied`` (the caller restarts the process), a late one
 ``_TimedOut``. ``close()`` kills whatever the process left and removes its cgroups and
 its folder. Replaying cells after a restart is the runner's business (``runner.py``).
 """
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,8 @@ from .limits import ProcessGroup
 
 __all__ = ["Sandbox", "Limits", "DEFAULT_MEMORY", "DEFAULT_TMPFS"]
 
-DEFAULT_MEMORY = 4 * 2**30          # address space of the submission's process, bytes
-DEFAULT_TMPFS = 256 * 2**20         # size of its private /tmp under bubblewrap, bytes
+DEFAULT_MEMORY = 4 * 2**30  # address space of the submission's process, bytes
+DEFAULT_TMPFS = 256 * 2**20  # size of its private /tmp under bubblewrap, bytes
 
 
 class _ChildDied(Exception):
@@ -51,12 +52,12 @@ class _TimedOut(Exception):
 class Limits:
     """What one submission may use."""
 
-    timeout: float = 60.0               # seconds per cell and per test call
-    memory: int = DEFAULT_MEMORY        # address space, bytes
-    budget: float = 600.0               # seconds for the whole submission
+    timeout: float = 60.0  # seconds per cell and per test call
+    memory: int = DEFAULT_MEMORY  # address space, bytes
+    budget: float = 600.0  # seconds for the whole submission
     tmpfs: int = DEFAULT_TMPFS
-    isolate: bool = True                # use bubblewrap if it works here
-    forbid: tuple[str, ...] = ()        # modules / names an answer may not use (--forbid)
+    isolate: bool = True  # use bubblewrap if it works here
+    forbid: tuple[str, ...] = ()  # modules / names an answer may not use (--forbid)
 
 
 def _hide_grader_process() -> None:
@@ -66,7 +67,8 @@ def _hide_grader_process() -> None:
     if sys.platform.startswith("linux"):
         try:
             import ctypes
-            ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)   # PR_SET_DUMPABLE, 0
+
+            ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
         except (OSError, AttributeError):
             pass
 
@@ -101,19 +103,40 @@ class Sandbox:
         to_child_r, self._to_child = os.pipe()
         self._from_child, from_child_w = os.pipe()
         os.set_blocking(self._to_child, False)
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": self.workdir,
-               "TMPDIR": self.workdir, "PYTHONPATH": runtime, "LANG": "C.UTF-8",
-               "NUMBA_CACHE_DIR": self.workdir, "MINIDL_CACHE_DIR": self.workdir,
-               "MPLCONFIGDIR": self.workdir, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1",
-               "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1",
-               "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
-               "MINIDL_BACKEND": os.environ.get("MINIDL_BACKEND", "numpy")}
+        env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "HOME": self.workdir,
+            "TMPDIR": self.workdir,
+            "PYTHONPATH": runtime,
+            "LANG": "C.UTF-8",
+            "NUMBA_CACHE_DIR": self.workdir,
+            "MINIDL_CACHE_DIR": self.workdir,
+            "MPLCONFIGDIR": self.workdir,
+            "MPLBACKEND": "Agg",
+            "OMP_NUM_THREADS": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "NUMBA_NUM_THREADS": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONHASHSEED": "0",
+            "MINIDL_BACKEND": os.environ.get("MINIDL_BACKEND", "numpy"),
+        }
         outer_uid = user if user is not None else os.getuid()
         nproc = _processes_of(outer_uid) + 64
-        command = [sys.executable, "-s", "-m", "minidl.grading.runtime.sandbox", str(to_child_r),
-                   str(from_child_w), self.workdir, str(limits.memory),
-                   str(int(limits.budget) + 1), str(nproc), ",".join(preload),
-                   ",".join(limits.forbid)]
+        command = [
+            sys.executable,
+            "-s",
+            "-m",
+            "minidl.grading.runtime.sandbox",
+            str(to_child_r),
+            str(from_child_w),
+            self.workdir,
+            str(limits.memory),
+            str(int(limits.budget) + 1),
+            str(nproc),
+            ",".join(preload),
+            ",".join(limits.forbid),
+        ]
         filter_fd = None
         if self.isolated:
             env["PYTHONPATH"] = isolation.RUNTIME_MOUNT
@@ -130,11 +153,16 @@ class Sandbox:
         extra = {"user": user, "group": user, "extra_groups": []} if user is not None else {}
         try:
             self.process = subprocess.Popen(
-                command, pass_fds=(to_child_r, from_child_w) + (() if filter_fd is None else (filter_fd,)),
+                command,
+                pass_fds=(to_child_r, from_child_w) + (() if filter_fd is None else (filter_fd,)),
                 env=env,
                 cwd=self.workdir if not self.isolated else "/",
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                start_new_session=True, **extra)
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                **extra,
+            )
         except BaseException:
             if self._group is not None:
                 self._group.remove()
@@ -159,8 +187,11 @@ class Sandbox:
             reply = codec.loads(self._read(size, deadline))
         except (ValueError, RecursionError) as err:
             raise _ChildDied(f"the process sent a malformed reply ({str(err)[:200]})") from None
-        if not isinstance(reply, dict) or reply.get("status") not in ("ok", "error", "missing") \
-                or not isinstance(reply.get("message", ""), str):
+        if (
+            not isinstance(reply, dict)
+            or reply.get("status") not in ("ok", "error", "missing")
+            or not isinstance(reply.get("message", ""), str)
+        ):
             raise _ChildDied("the process sent a malformed reply")
         if reply.get("id") != request_id:
             raise _ChildDied("the process sent a reply out of turn (a forged reply?)")
@@ -179,7 +210,7 @@ class Sandbox:
             if not ready:
                 raise _TimedOut()
             try:
-                view = view[os.write(self._to_child, view[:1 << 16]):]
+                view = view[os.write(self._to_child, view[: 1 << 16]) :]
             except BlockingIOError:
                 continue
             except OSError:
@@ -196,7 +227,7 @@ class Sandbox:
             ready, _, _ = select.select([self._from_child], [], [], left)
             if not ready:
                 raise _TimedOut()
-            got = os.readv(self._from_child, [view[done:done + (1 << 20)]])
+            got = os.readv(self._from_child, [view[done : done + (1 << 20)]])
             if not got:
                 raise _ChildDied()
             done += got
@@ -245,5 +276,9 @@ def _remove_tree(path: str) -> None:
     except RecursionError:
         pass
     if os.path.exists(path):
-        subprocess.run(["rm", "-rf", "--one-file-system", path], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, check=False)
+        subprocess.run(
+            ["rm", "-rf", "--one-file-system", path],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )

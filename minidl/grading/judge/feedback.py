@@ -15,6 +15,7 @@ infinity where the reference is finite is wrong (and said so), the error measure
 before it squares (``rel_error`` cannot overflow, whatever the magnitudes), and every
 comparison is phrased ``not (error <= tolerance)``, so a NaN error fails.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,8 +40,9 @@ def rel_error(a, b) -> float:
         raise ValueError(f"rel_error needs equal shapes, got {a.shape} and {b.shape}")
     finite_a, finite_b = np.isfinite(a), np.isfinite(b)
     if not (finite_a.all() and finite_b.all()):
-        same = np.array_equal(finite_a, finite_b) and \
-            np.array_equal(a[~finite_a], b[~finite_b], equal_nan=True)
+        same = np.array_equal(finite_a, finite_b) and np.array_equal(
+            a[~finite_a], b[~finite_b], equal_nan=True
+        )
         if not same:
             return float("inf")
         a, b = a[finite_a], b[finite_b]
@@ -83,25 +85,25 @@ def _as_array(value):
 
 def _shape_hint(got_shape: tuple, expected_shape: tuple) -> str:
     if len(got_shape) == len(expected_shape) >= 2 and got_shape == expected_shape[::-1]:
-        return ("it looks transposed: check the order of the factors in a matrix product, "
-                "or a missing .T")
+        return "it looks transposed: check the order of the factors in a matrix product, or a missing .T"
     if len(got_shape) == len(expected_shape) - 1 and got_shape in _drop_one_axis(expected_shape):
         return "an axis is missing: did you sum or average over an axis that should stay?"
     if len(got_shape) == len(expected_shape) + 1 and expected_shape in _drop_one_axis(got_shape):
         if expected_shape == got_shape[1:]:
-            return ("there is an extra leading axis: a gradient of a parameter shared by the "
-                    "batch must be summed over the batch axis (axis=0)")
+            return (
+                "there is an extra leading axis: a gradient of a parameter shared by the "
+                "batch must be summed over the batch axis (axis=0)"
+            )
         return "there is an extra axis: a sum over one axis is missing"
     if len(got_shape) == len(expected_shape) == 1:
-        return ("a sum or mean over the wrong axis? (e.g. a bias gradient sums over the batch "
-                "axis, axis=0)")
+        return "a sum or mean over the wrong axis? (e.g. a bias gradient sums over the batch axis, axis=0)"
     if int(np.prod(got_shape)) == int(np.prod(expected_shape)):
         return "the right number of values in the wrong layout: check a reshape or transpose"
     return ""
 
 
 def _drop_one_axis(shape: tuple) -> list:
-    return [shape[:i] + shape[i + 1:] for i in range(len(shape))]
+    return [shape[:i] + shape[i + 1 :] for i in range(len(shape))]
 
 
 def _non_finite(name: str, got: np.ndarray, expected: np.ndarray) -> str | None:
@@ -114,9 +116,11 @@ def _non_finite(name: str, got: np.ndarray, expected: np.ndarray) -> str | None:
         index = tuple(int(i) for i in np.argwhere(wrong)[0]) if got.ndim else ()
         where = f" (first at index {index[0] if len(index) == 1 else index})" if index else ""
         kind = "NaN" if np.isnan(got[wrong]).any() else "inf"
-        return (f"`{name}` contains NaN or inf where the answer is finite ({int(wrong.sum())} "
-                f"of {got.size} values, {kind}{where}) -- an overflow in exp, a log of 0, or a "
-                "division by zero? (subtract the maximum before exp)")
+        return (
+            f"`{name}` contains NaN or inf where the answer is finite ({int(wrong.sum())} "
+            f"of {got.size} values, {kind}{where}) -- an overflow in exp, a log of 0, or a "
+            "division by zero? (subtract the maximum before exp)"
+        )
     missing = finite_g & ~finite_e
     if missing.any() or not np.array_equal(got[~finite_g], expected[~finite_e], equal_nan=True):
         return f"`{name}` should hold NaN or inf where the reference does, and the same ones"
@@ -133,8 +137,10 @@ def _first_mismatch(got: np.ndarray, expected: np.ndarray) -> str:
         return ""
     index = tuple(int(i) for i in np.argwhere(bad)[0])
     where = index[0] if len(index) == 1 else index
-    return (f"first mismatch at index {where}: expected {expected[index]:.6g}, "
-            f"got {got[index]:.6g} ({int(bad.sum())} of {bad.size} values differ)")
+    return (
+        f"first mismatch at index {where}: expected {expected[index]:.6g}, "
+        f"got {got[index]:.6g} ({int(bad.sum())} of {bad.size} values differ)"
+    )
 
 
 def _factor_hint(got: np.ndarray, expected: np.ndarray, factors: dict) -> str:
@@ -156,8 +162,9 @@ def _factor_hint(got: np.ndarray, expected: np.ndarray, factors: dict) -> str:
     return f"off by a constant factor {c:.4g}"
 
 
-def compare_outputs(got, expected, names: tuple[str, ...], mistakes=(), factors=None,
-                    tolerance: float = TOLERANCE) -> str | None:
+def compare_outputs(
+    got, expected, names: tuple[str, ...], mistakes=(), factors=None, tolerance: float = TOLERANCE
+) -> str | None:
     """``None`` if ``got`` matches ``expected``, else a message saying what differs.
 
     got, expected : one value when ``len(names) == 1``, else sequences of ``len(names)``
@@ -170,8 +177,9 @@ def compare_outputs(got, expected, names: tuple[str, ...], mistakes=(), factors=
         got, expected = (got,), (expected,)
         mistakes = [(message, (wrong,)) for message, wrong in mistakes]
     elif not isinstance(got, (tuple, list)):
-        return (f"expected {len(names)} return values ({', '.join(names)}), got "
-                f"{describe_value(got)}" + (" -- did you forget `return`?" if got is None else ""))
+        return f"expected {len(names)} return values ({', '.join(names)}), got {describe_value(got)}" + (
+            " -- did you forget `return`?" if got is None else ""
+        )
     elif len(got) != len(names):
         return f"expected {len(names)} return values ({', '.join(names)}), got {len(got)}"
     for i, name in enumerate(names):
@@ -180,8 +188,14 @@ def compare_outputs(got, expected, names: tuple[str, ...], mistakes=(), factors=
             continue
         hints = [text for text, wrong in mistakes if _matches(got[i], wrong[i], tolerance)]
         g, e = _as_array(got[i]), _as_array(expected[i])
-        if (not hints and g is not None and e is not None and g.shape == e.shape
-                and np.all(np.isfinite(g)) and np.all(np.isfinite(e))):
+        if (
+            not hints
+            and g is not None
+            and e is not None
+            and g.shape == e.shape
+            and np.all(np.isfinite(g))
+            and np.all(np.isfinite(e))
+        ):
             hint = _factor_hint(g, e, factors)
             if hint:
                 hints.append(hint)
@@ -205,16 +219,16 @@ def _compare_one(name: str, got, expected, tolerance: float) -> str | None:
         return f"`{name}` should be {describe_value(expected)}, got {describe_value(got)}"
     if g.shape != e.shape:
         hint = _shape_hint(g.shape, e.shape)
-        return (f"`{name}` has shape {g.shape}, expected {e.shape}"
-                + (f"\n    hint: {hint}" if hint else ""))
+        return f"`{name}` has shape {g.shape}, expected {e.shape}" + (f"\n    hint: {hint}" if hint else "")
     problem = _non_finite(name, g, e)
     if problem:
         return problem
     error = rel_error(g, e)
     if not error <= tolerance:
         detail = _first_mismatch(g, e)
-        return (f"`{name}` is wrong: relative error {error:.2e} (tolerance {tolerance:.0e})"
-                + (f"; {detail}" if detail else ""))
+        return f"`{name}` is wrong: relative error {error:.2e} (tolerance {tolerance:.0e})" + (
+            f"; {detail}" if detail else ""
+        )
     return None
 
 
@@ -227,20 +241,26 @@ def compare_models(got: dict, expected: dict, what: str = "the weights") -> str 
     """
     for key in ("params", "has_params", "trainable"):
         if not isinstance(got.get(key), list) or len(got[key]) != len(expected[key]):
-            return (f"the model should still have its {len(expected['params'])} layers "
-                    "(were layers removed or replaced?)")
+            return (
+                f"the model should still have its {len(expected['params'])} layers "
+                "(were layers removed or replaced?)"
+            )
     names = got.get("param_names", expected.get("param_names"))
     for index, (mine, theirs) in enumerate(zip(got["params"], expected["params"])):
         wanted = expected.get("param_names", [None] * len(expected["params"]))[index]
         if wanted is not None and (not isinstance(names, list) or names[index] != wanted):
-            return (f"layer {index}'s parameters should be named {wanted}, found "
-                    f"{names[index] if isinstance(names, list) else 'none'} (was `layer.params` "
-                    "replaced or emptied?)")
+            return (
+                f"layer {index}'s parameters should be named {wanted}, found "
+                f"{names[index] if isinstance(names, list) else 'none'} (was `layer.params` "
+                "replaced or emptied?)"
+            )
         labels = [f"layer {index} {n}" for n in (wanted or range(len(theirs)))]
         if not isinstance(mine, (tuple, list)) or len(mine) != len(theirs):
             count = len(mine) if isinstance(mine, (tuple, list)) else describe_value(mine)
-            return (f"layer {index} should have {len(theirs)} parameter(s), found {count} "
-                    "(was `layer.params` replaced or emptied?)")
+            return (
+                f"layer {index} should have {len(theirs)} parameter(s), found {count} "
+                "(was `layer.params` replaced or emptied?)"
+            )
         for label, m, t in zip(labels, mine, theirs):
             problem = compare_outputs(m, t, (label,))
             if problem:

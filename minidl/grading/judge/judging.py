@@ -7,6 +7,7 @@ The same loop serves both uses:
 * the ``grade`` command gets the outputs from a separate, sandboxed process
   (``runner.py``) and only judges them here.
 """
+
 from __future__ import annotations
 
 import math
@@ -17,8 +18,7 @@ from ..runtime import codec
 from ..runtime.probes import PROBES, Case, describe_exception
 from .registry import Exercise, get, rng_for
 
-__all__ = ["Result", "CaseResult", "SubmissionError", "judge_exercise", "check", "evaluate",
-           "VISIBILITIES"]
+__all__ = ["Result", "CaseResult", "SubmissionError", "judge_exercise", "check", "evaluate", "VISIBILITIES"]
 
 # Gradescope's visibilities, from the least to the most restricted
 VISIBILITIES = ("visible", "after_due_date", "hidden")
@@ -67,8 +67,10 @@ def visibility_of(exercise: Exercise, case: Case) -> str:
     """The more restricted of the exercise's and the case's visibility."""
     for value in (exercise.visibility, getattr(case, "visibility", "visible")):
         if value not in VISIBILITIES:
-            raise ValueError(f"exercise {exercise.name!r}: unknown visibility {value!r}; "
-                             f"expected one of {', '.join(VISIBILITIES)}")
+            raise ValueError(
+                f"exercise {exercise.name!r}: unknown visibility {value!r}; "
+                f"expected one of {', '.join(VISIBILITIES)}"
+            )
     return max(exercise.visibility, getattr(case, "visibility", "visible"), key=VISIBILITIES.index)
 
 
@@ -78,13 +80,16 @@ def _case_points(exercise: Exercise, cases: list) -> list[float]:
     left = exercise.points - sum(p for p in given if p is not None)
     shares = sum(p is None for p in given)
     if left < -1e-9 or (shares == 0 and abs(left) > 1e-9):
-        raise ValueError(f"exercise {exercise.name!r}: its cases' points add up to "
-                         f"{exercise.points - left:g}, not {exercise.points:g}")
+        raise ValueError(
+            f"exercise {exercise.name!r}: its cases' points add up to "
+            f"{exercise.points - left:g}, not {exercise.points:g}"
+        )
     return [p if p is not None else left / shares for p in given]
 
 
-def judge_exercise(exercise: Exercise, get_outputs: Callable[[Case], object], seed: int,
-                   visible_only: bool = False) -> Result:
+def judge_exercise(
+    exercise: Exercise, get_outputs: Callable[[Case], object], seed: int, visible_only: bool = False
+) -> Result:
     """Run the cases of ``exercise`` and score them.
 
     All or nothing by default: full points only if every case passes (it stops at the
@@ -98,35 +103,50 @@ def judge_exercise(exercise: Exercise, get_outputs: Callable[[Case], object], se
     """
     cases = exercise.make_cases(rng_for(exercise.name, seed))
     visibility = [visibility_of(exercise, c) for c in cases]
-    by_case = exercise.partial or any(getattr(c, "points", None) is not None for c in cases) \
+    by_case = (
+        exercise.partial
+        or any(getattr(c, "points", None) is not None for c in cases)
         or len(set(visibility)) > 1
+    )
     points = _case_points(exercise, cases) if by_case else [None] * len(cases)
     chosen = [i for i, v in enumerate(visibility) if v == "visible" or not visible_only]
     if visible_only and not chosen:
-        return Result(exercise.name, exercise.points, 0, "no visible test case here: the "
-                      "grader runs this exercise's hidden ones", visibility=exercise.visibility)
+        return Result(
+            exercise.name,
+            exercise.points,
+            0,
+            "no visible test case here: the grader runs this exercise's hidden ones",
+            visibility=exercise.visibility,
+        )
     if not by_case:
         for i in chosen:
             problem = _verdict(exercise, cases[i], get_outputs)
             if problem:
-                return Result(exercise.name, exercise.points, 0, _prefix(cases[i], problem),
-                              visibility=visibility[i])
+                return Result(
+                    exercise.name, exercise.points, 0, _prefix(cases[i], problem), visibility=visibility[i]
+                )
         return _all_passed(exercise, len(chosen), visibility[0] if visibility else "visible")
     results = []
     for i in chosen:
         problem = _verdict(exercise, cases[i], get_outputs)
-        results.append(CaseResult(cases[i].label or f"case {i + 1}", points[i],
-                                  0 if problem else points[i],
-                                  _prefix(cases[i], problem) if problem else "passed",
-                                  visibility[i]))
+        results.append(
+            CaseResult(
+                cases[i].label or f"case {i + 1}",
+                points[i],
+                0 if problem else points[i],
+                _prefix(cases[i], problem) if problem else "passed",
+                visibility[i],
+            )
+        )
     score = round(sum(r.score for r in results), 9)
     total = round(sum(r.points for r in results), 9) if visible_only else exercise.points
     failed = [r for r in results if not r.passed]
     if not failed:
         base = _all_passed(exercise, len(results), "visible")
         return Result(exercise.name, total, score, base.message, results)
-    message = failed[0].message + (f" ({len(failed)} of {len(results)} test cases failed)"
-                                   if len(results) > 1 else "")
+    message = failed[0].message + (
+        f" ({len(failed)} of {len(results)} test cases failed)" if len(results) > 1 else ""
+    )
     return Result(exercise.name, total, score, message, results)
 
 
@@ -144,11 +164,20 @@ def _verdict(exercise: Exercise, case: Case, get_outputs) -> str | None:
 
 def _all_passed(exercise: Exercise, count: int, visibility: str) -> Result:
     if exercise.is_question:
-        return Result(exercise.name, exercise.points, exercise.points,
-                      "right" + (f": {exercise.explanation}" if exercise.explanation else ""),
-                      visibility=visibility)
-    return Result(exercise.name, exercise.points, exercise.points,
-                  f"passed ({count} test case{'s' if count != 1 else ''})", visibility=visibility)
+        return Result(
+            exercise.name,
+            exercise.points,
+            exercise.points,
+            "right" + (f": {exercise.explanation}" if exercise.explanation else ""),
+            visibility=visibility,
+        )
+    return Result(
+        exercise.name,
+        exercise.points,
+        exercise.points,
+        f"passed ({count} test case{'s' if count != 1 else ''})",
+        visibility=visibility,
+    )
 
 
 def _prefix(case: Case, message: str) -> str:
@@ -165,6 +194,7 @@ def _in_process_outputs(exercise: Exercise, namespace: dict):
             raise SubmissionError(describe_exception(err)) from None
         # the same round trip as from a grading process, so check and grade agree
         return codec.loads(codec.dumps(out))
+
     return get_outputs
 
 
@@ -176,8 +206,7 @@ def evaluate(name: str, *objects, seed: int = 0) -> Result:
         wanted = ", ".join(exercise.entries)
         raise TypeError(f"check({name!r}, ...) expects {len(exercise.entries)} object(s): {wanted}")
     namespace = dict(zip(exercise.entries, objects))
-    return judge_exercise(exercise, _in_process_outputs(exercise, namespace), seed,
-                          visible_only=True)
+    return judge_exercise(exercise, _in_process_outputs(exercise, namespace), seed, visible_only=True)
 
 
 def check(name: str, *objects, seed: int = 0) -> None:

@@ -25,6 +25,7 @@ the submission's process only receives the inputs, so case arguments must be pla
 data (numbers, strings, tuples, lists, dicts, NumPy arrays), and the probe one of the
 built-in kinds (``"call"``, the default, or ``"call_and_inputs"``).
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -36,20 +37,45 @@ from .registry import Case, Exercise, function_exercise
 __all__ = ["private_check", "load_checks", "Case"]
 
 
-def private_check(name: str, chapter: str, points: int, entry: str, make_cases, reference,
-                  outputs: tuple, mistakes: tuple = (), tolerance: float = 1e-6,
-                  title: str = "", probe: str = "call", partial: bool = False,
-                  visibility: str = "visible") -> Exercise:
+def private_check(
+    name: str,
+    chapter: str,
+    points: int,
+    entry: str,
+    make_cases,
+    reference,
+    outputs: tuple,
+    mistakes: tuple = (),
+    tolerance: float = 1e-6,
+    title: str = "",
+    probe: str = "call",
+    partial: bool = False,
+    visibility: str = "visible",
+) -> Exercise:
     """An exercise like the built-in ``function_exercise`` ones, not added to the registry."""
     if chapter not in registry.CHAPTERS:
-        raise ValueError(f"private check {name!r}: unknown chapter {chapter!r}; "
-                         f"expected one of {', '.join(registry.CHAPTERS)}")
+        raise ValueError(
+            f"private check {name!r}: unknown chapter {chapter!r}; "
+            f"expected one of {', '.join(registry.CHAPTERS)}"
+        )
     if probe not in ("call", "call_and_inputs"):
         raise ValueError(f"private check {name!r}: probe must be 'call' or 'call_and_inputs'")
-    return function_exercise(name, chapter, points, entry, title or name, make_cases, reference,
-                             tuple(outputs), mistakes=mistakes, tolerance=tolerance,
-                             probe_name=probe, do_register=False, partial=partial,
-                             visibility=visibility)
+    return function_exercise(
+        name,
+        chapter,
+        points,
+        entry,
+        title or name,
+        make_cases,
+        reference,
+        tuple(outputs),
+        mistakes=mistakes,
+        tolerance=tolerance,
+        probe_name=probe,
+        do_register=False,
+        partial=partial,
+        visibility=visibility,
+    )
 
 
 def load_checks(folder) -> list[Exercise]:

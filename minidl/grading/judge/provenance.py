@@ -13,6 +13,7 @@ A static reading can be evaded (``exec`` of a built string); it is one of two gu
 the sandbox also replaces each forbidden name by one that raises when called
 (``sandbox._forbid``). Strings that name minidl and dynamic imports are flagged too.
 """
+
 from __future__ import annotations
 
 import ast
@@ -22,9 +23,8 @@ from ..runtime.sandbox import without_magic_lines
 
 __all__ = ["library_uses", "minidl_uses", "forbidden_uses", "is_forbidden"]
 
-_ALLOWED = {"minidl.grading.check", "minidl.grading.evaluate"}   # every setup cell's import
-_DYNAMIC = {"__import__", "importlib.import_module", "importlib.__import__", "exec", "eval",
-            "compile"}
+_ALLOWED = {"minidl.grading.check", "minidl.grading.evaluate"}  # every setup cell's import
+_DYNAMIC = {"__import__", "importlib.import_module", "importlib.__import__", "exec", "eval", "compile"}
 
 
 def _aliases(tree: ast.AST) -> dict[str, str]:
@@ -91,7 +91,7 @@ def library_uses(cells: list[tuple[str, str, str | None]]) -> dict[str, list[str
     for label, source, exercise in cells:
         try:
             tree = ast.parse(source)
-        except SyntaxError:              # magics: read the rest of the cell
+        except SyntaxError:  # magics: read the rest of the cell
             try:
                 tree = ast.parse(without_magic_lines(source))
             except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -120,12 +120,14 @@ def minidl_uses(names: list[str], setup: bool = False) -> list[str]:
     """The uses worth a flag: minidl's library or grader (but ``check``), strings naming
     minidl, dynamic imports. A setup cell (``setup``) imports the library the chapter
     needs: there only the grader and dynamic imports are flagged."""
+
     def flagged(name: str) -> bool:
         if name in _ALLOWED:
             return False
         if setup:
             return name == "minidl.grading" or name.startswith(("minidl.grading.", "a dynamic"))
         return name == "minidl" or name.startswith(("minidl.", "a string naming", "a dynamic"))
+
     return [n for n in names if flagged(n)]
 
 

@@ -35,6 +35,7 @@ Release turns that into ``relu_gradient_negative = ...  # your answer here``. Ea
 of a multiple-choice question must appear in the notebook's text as ``**(a)** text``
 (release checks it), so the two cannot drift apart.
 """
+
 from __future__ import annotations
 
 import math
@@ -58,7 +59,7 @@ def choice_line(letter: str, text: str) -> str:
 
 
 def _cases(rng) -> list:
-    return [Case(())]            # a question has one "case": read the reader's value
+    return [Case(())]  # a question has one "case": read the reader's value
 
 
 def _what(value) -> str:
@@ -91,16 +92,26 @@ def _register(exercise: Exercise, do_register: bool) -> Exercise:
 
 
 # ---------------------------------------------------------------- multiple choice
-def multiple_choice(name: str, chapter: str, points: int, title: str, choices: dict,
-                    answer: str, wrong: dict, explanation: str = "",
-                    do_register: bool = True) -> Exercise:
+def multiple_choice(
+    name: str,
+    chapter: str,
+    points: int,
+    title: str,
+    choices: dict,
+    answer: str,
+    wrong: dict,
+    explanation: str = "",
+    do_register: bool = True,
+) -> Exercise:
     """One right letter among ``choices``; ``wrong[letter]`` says why each other one is wrong."""
     letters = sorted(choices)
     if answer not in choices:
         raise ValueError(f"question {name!r}: the answer {answer!r} is not one of {letters}")
     if set(wrong) != set(letters) - {answer}:
-        raise ValueError(f"question {name!r}: every wrong choice needs its own feedback; "
-                         f"expected feedback for {sorted(set(letters) - {answer})}, got {sorted(wrong)}")
+        raise ValueError(
+            f"question {name!r}: every wrong choice needs its own feedback; "
+            f"expected feedback for {sorted(set(letters) - {answer})}, got {sorted(wrong)}"
+        )
     expected = f"one letter among {', '.join(letters)}, as a string"
 
     def judge(case, got):
@@ -117,9 +128,19 @@ def multiple_choice(name: str, chapter: str, points: int, title: str, choices: d
             return f"({letter}) is not right: {wrong[letter]}"
         return None
 
-    exercise = Exercise(name=name, chapter=chapter, points=points, entries=(name,), title=title,
-                        make_cases=_cases, judge=judge, probe="answer", kind="choice",
-                        choices=dict(choices), explanation=explanation)
+    exercise = Exercise(
+        name=name,
+        chapter=chapter,
+        points=points,
+        entries=(name,),
+        title=title,
+        make_cases=_cases,
+        judge=judge,
+        probe="answer",
+        kind="choice",
+        choices=dict(choices),
+        explanation=explanation,
+    )
     return _register(exercise, do_register)
 
 
@@ -135,17 +156,27 @@ def _number(value):
     return None
 
 
-def number_question(name: str, chapter: str, points: int, title: str, value: float,
-                    tolerance: float, mistakes: tuple = (), hint: str = "",
-                    explanation: str = "", do_register: bool = True) -> Exercise:
+def number_question(
+    name: str,
+    chapter: str,
+    points: int,
+    title: str,
+    value: float,
+    tolerance: float,
+    mistakes: tuple = (),
+    hint: str = "",
+    explanation: str = "",
+    do_register: bool = True,
+) -> Exercise:
     """A number, right when ``|answer - value| <= tolerance``; ``mistakes`` are pairs
     ``(wrong value, why)`` recognised with the same tolerance."""
     if tolerance <= 0:
         raise ValueError(f"question {name!r}: the tolerance must be positive, got {tolerance}")
     for wrong_value, _ in mistakes:
         if abs(wrong_value - value) <= tolerance:
-            raise ValueError(f"question {name!r}: the mistake {wrong_value} is within the "
-                             f"tolerance of the answer")
+            raise ValueError(
+                f"question {name!r}: the mistake {wrong_value} is within the tolerance of the answer"
+            )
     expected = "a number (an int or a float)"
 
     def judge(case, got):
@@ -164,16 +195,34 @@ def number_question(name: str, chapter: str, points: int, title: str, value: flo
                 return f"{number:g} is not right: {why}"
         return f"{number:g} is not right" + (f": {hint}" if hint else "")
 
-    exercise = Exercise(name=name, chapter=chapter, points=points, entries=(name,), title=title,
-                        make_cases=_cases, judge=judge, probe="answer", kind="number",
-                        explanation=explanation)
+    exercise = Exercise(
+        name=name,
+        chapter=chapter,
+        points=points,
+        entries=(name,),
+        title=title,
+        make_cases=_cases,
+        judge=judge,
+        probe="answer",
+        kind="number",
+        explanation=explanation,
+    )
     return _register(exercise, do_register)
 
 
 # ---------------------------------------------------------------- a shape
-def shape_question(name: str, chapter: str, points: int, title: str, shape: tuple,
-                   mistakes: dict | None = None, hint: str = "", axes: str = "",
-                   explanation: str = "", do_register: bool = True) -> Exercise:
+def shape_question(
+    name: str,
+    chapter: str,
+    points: int,
+    title: str,
+    shape: tuple,
+    mistakes: dict | None = None,
+    hint: str = "",
+    axes: str = "",
+    explanation: str = "",
+    do_register: bool = True,
+) -> Exercise:
     """A shape: a tuple (or list) of ints equal to ``shape``; ``mistakes`` maps usual wrong
     shapes to why they are wrong. ``axes`` names the axes for messages, e.g. ``"(N, C, H, W)"``."""
     shape = tuple(int(n) for n in shape)
@@ -187,7 +236,8 @@ def shape_question(name: str, chapter: str, points: int, title: str, shape: tupl
         if problem:
             return problem
         if not isinstance(raw, (tuple, list)) or not all(
-                isinstance(n, int) and not isinstance(n, bool) for n in raw):
+            isinstance(n, int) and not isinstance(n, bool) for n in raw
+        ):
             return f"expected {expected}; got {_what(raw)}"
         answer = tuple(raw)
         if answer == shape:
@@ -196,11 +246,19 @@ def shape_question(name: str, chapter: str, points: int, title: str, shape: tupl
             return f"{answer} is not right: {mistakes[answer]}"
         if len(answer) != len(shape):
             layout = f" {axes}" if axes else ""
-            return (f"expected a shape of {len(shape)} axes{layout}; got {len(answer)} "
-                    f"axes {answer}")
+            return f"expected a shape of {len(shape)} axes{layout}; got {len(answer)} axes {answer}"
         return f"{answer} is not right" + (f": {hint}" if hint else "")
 
-    exercise = Exercise(name=name, chapter=chapter, points=points, entries=(name,), title=title,
-                        make_cases=_cases, judge=judge, probe="answer", kind="shape",
-                        explanation=explanation)
+    exercise = Exercise(
+        name=name,
+        chapter=chapter,
+        points=points,
+        entries=(name,),
+        title=title,
+        make_cases=_cases,
+        judge=judge,
+        probe="answer",
+        kind="shape",
+        explanation=explanation,
+    )
     return _register(exercise, do_register)

@@ -11,6 +11,7 @@ Most exercises are "call the function on these arguments and compare with a refe
 ``function_exercise`` builds those from a reference function, the names of its outputs
 and a list of known mistakes.
 """
+
 from __future__ import annotations
 
 import copy
@@ -26,14 +27,39 @@ import numpy as np
 from .feedback import TOLERANCE, compare_outputs
 from ..runtime.probes import PROBES, Case, probe
 
-__all__ = ["Exercise", "Case", "function_exercise", "register", "get", "all_exercises",
-           "for_chapter", "CHAPTERS", "PROBES", "probe", "counts"]
+__all__ = [
+    "Exercise",
+    "Case",
+    "function_exercise",
+    "register",
+    "get",
+    "all_exercises",
+    "for_chapter",
+    "CHAPTERS",
+    "PROBES",
+    "probe",
+    "counts",
+]
 
-CHAPTERS = ("01_linear_models", "02_neural_networks", "03_backpropagation", "04_optimization",
-            "05_regularization", "06_batch_normalization", "07_convolutional_networks",
-            "08_fast_cpu_kernels", "09_gpu_kernels", "10_recurrent_networks",
-            "11_autoencoders", "12_gans", "13_transfer_learning", "14_frameworks", "15_speech",
-            "16_going_deep", "17_attention")
+CHAPTERS = (
+    "01_linear_models",
+    "02_neural_networks",
+    "03_backpropagation",
+    "04_optimization",
+    "05_regularization",
+    "06_batch_normalization",
+    "07_convolutional_networks",
+    "08_fast_cpu_kernels",
+    "09_gpu_kernels",
+    "10_recurrent_networks",
+    "11_autoencoders",
+    "12_gans",
+    "13_transfer_learning",
+    "14_frameworks",
+    "15_speech",
+    "16_going_deep",
+    "17_attention",
+)
 
 
 @dataclass
@@ -46,12 +72,12 @@ class Exercise:
     make_cases: Callable[[np.random.Generator], list]
     judge: Callable[[Case, object], str | None]
     probe: str = "call"
-    needs: tuple[str, ...] = ()       # importable modules the exercise needs (e.g. "numba")
-    kind: str = "code"                # "code", or a question: "choice", "number", "shape"
-    choices: dict | None = None       # a multiple-choice question's letters and texts
-    explanation: str = ""             # a question's explanation, shown once it is answered right
-    partial: bool = False             # score case by case (also when a case has points)
-    visibility: str = "visible"       # Gradescope's, for every case: see probes.Case
+    needs: tuple[str, ...] = ()  # importable modules the exercise needs (e.g. "numba")
+    kind: str = "code"  # "code", or a question: "choice", "number", "shape"
+    choices: dict | None = None  # a multiple-choice question's letters and texts
+    explanation: str = ""  # a question's explanation, shown once it is answered right
+    partial: bool = False  # score case by case (also when a case has points)
+    visibility: str = "visible"  # Gradescope's, for every case: see probes.Case
 
     @property
     def is_question(self) -> bool:
@@ -82,6 +108,7 @@ def _load_specs() -> None:
     with _load_lock:
         if not _loaded:
             from .. import specs
+
             for module in sorted(m.name for m in pkgutil.iter_modules(specs.__path__)):
                 if not module.startswith("_"):
                     importlib.import_module(f"minidl.grading.specs.{module}")
@@ -126,12 +153,24 @@ def rng_for(name: str, seed: int) -> np.random.Generator:
 
 
 # ---------------------------------------------------------------------- function exercises
-def function_exercise(name: str, chapter: str, points: int, entry: str, title: str,
-                      make_cases: Callable, reference: Callable, outputs: tuple[str, ...],
-                      mistakes: tuple = (), factors: Callable | None = None,
-                      tolerance: float = TOLERANCE, probe_name: str = "call",
-                      needs: tuple = (), do_register: bool = True, partial: bool = False,
-                      visibility: str = "visible") -> Exercise:
+def function_exercise(
+    name: str,
+    chapter: str,
+    points: int,
+    entry: str,
+    title: str,
+    make_cases: Callable,
+    reference: Callable,
+    outputs: tuple[str, ...],
+    mistakes: tuple = (),
+    factors: Callable | None = None,
+    tolerance: float = TOLERANCE,
+    probe_name: str = "call",
+    needs: tuple = (),
+    do_register: bool = True,
+    partial: bool = False,
+    visibility: str = "visible",
+) -> Exercise:
     """An exercise that calls ``entry(*case.args)`` and compares with ``reference(*case.args)``.
 
     outputs : names of the returned values, e.g. ``("dx", "dW", "db")``
@@ -141,13 +180,24 @@ def function_exercise(name: str, chapter: str, points: int, entry: str, title: s
     partial : score each case separately (points split over the cases, or ``Case.points``)
     visibility : ``"visible"``, ``"hidden"`` or ``"after_due_date"`` (Gradescope's)
     """
+
     def judge(case: Case, got) -> str | None:
         expected = reference(*copy.deepcopy(case.args))
         wrong = [(hint, fn(*copy.deepcopy(case.args))) for hint, fn in mistakes]
         scale = factors(*case.args) if factors else {}
         return compare_outputs(got, expected, outputs, wrong, scale, tolerance)
 
-    exercise = Exercise(name=name, chapter=chapter, points=points, entries=(entry,),
-                        title=title, make_cases=make_cases, judge=judge, probe=probe_name,
-                        needs=needs, partial=partial, visibility=visibility)
+    exercise = Exercise(
+        name=name,
+        chapter=chapter,
+        points=points,
+        entries=(entry,),
+        title=title,
+        make_cases=make_cases,
+        judge=judge,
+        probe=probe_name,
+        needs=needs,
+        partial=partial,
+        visibility=visibility,
+    )
     return register(exercise) if do_register else exercise

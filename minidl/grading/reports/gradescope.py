@@ -16,6 +16,7 @@ The zip holds, at its top level (Gradescope unpacks it into ``/autograder/source
 ``AUTOGRADER_ROOT`` (default ``/autograder``) and ``PYTHON`` (default ``python3``) may be
 set to run the same script elsewhere, as the tests do.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,24 +65,29 @@ def _requirements() -> str:
     pyproject = _PACKAGE_DIR.parent / "pyproject.toml"
     deps = ["numpy", "numba", "matplotlib", "tqdm"]
     try:
-        import tomllib                                   # Python 3.11+
+        import tomllib  # Python 3.11+
+
         deps = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
     except (ImportError, OSError, KeyError):
         pass
     return " ".join(f"'{d}'" for d in [*deps, "ipython>=8"])
 
 
-def build_package(output, chapter: str, checks=None, timeout: float = 60.0,
-                  forbid: tuple[str, ...] = ()) -> Path:
+def build_package(
+    output, chapter: str, checks=None, timeout: float = 60.0, forbid: tuple[str, ...] = ()
+) -> Path:
     """Write the autograder zip for ``chapter`` to ``output`` and return its path."""
     chapter = parse_chapter(chapter)
     output = Path(output)
     checks_arg = '--checks "$SOURCE/private_checks" ' if checks else ""
     files = {
         "setup.sh": SETUP_SH.format(requirements=_requirements()),
-        "run_autograder": RUN_AUTOGRADER.format(chapter=chapter, checks=checks_arg,
-                                                forbid="".join(f"--forbid {shlex.quote(f)} " for f in forbid),
-                                                timeout=f"{timeout:g}"),
+        "run_autograder": RUN_AUTOGRADER.format(
+            chapter=chapter,
+            checks=checks_arg,
+            forbid="".join(f"--forbid {shlex.quote(f)} " for f in forbid),
+            timeout=f"{timeout:g}",
+        ),
     }
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -102,14 +108,21 @@ def build_package(output, chapter: str, checks=None, timeout: float = 60.0,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m minidl grade package",
-                                     description="Build a Gradescope autograder zip for one chapter.")
+    parser = argparse.ArgumentParser(
+        prog="python -m minidl grade package",
+        description="Build a Gradescope autograder zip for one chapter.",
+    )
     parser.add_argument("--chapter", required=True, help="the assignment, e.g. 03")
     parser.add_argument("-o", "--output", type=Path, default=Path("autograder.zip"))
     parser.add_argument("--checks", type=Path, help="folder of private checks (*.py) to include")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per cell and call")
-    parser.add_argument("--forbid", action="append", default=[], metavar="MODULE[.NAME]",
-                        help="passed on to the grader (see `python -m minidl grade --help`)")
+    parser.add_argument(
+        "--forbid",
+        action="append",
+        default=[],
+        metavar="MODULE[.NAME]",
+        help="passed on to the grader (see `python -m minidl grade --help`)",
+    )
     args = parser.parse_args(argv)
     try:
         path = build_package(args.output, args.chapter, args.checks, args.timeout, tuple(args.forbid))

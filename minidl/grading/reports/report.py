@@ -6,6 +6,7 @@ had finished. Every text comes through ``text.py``: file names and the student's
 one line (``display_path``, ``one_line``), no control character or lone surrogate
 anywhere, and a CSV cell that starts like a formula (``= + - @``) quoted.
 """
+
 from __future__ import annotations
 
 import csv
@@ -51,11 +52,13 @@ def format_table(sub: SubmissionResult) -> str:
         first, *rest = r.message.splitlines() or [""]
         lines.append(f"  {mark} {r.name:<{width}} {_points(r.score):>3}/{_points(r.points):<3} {first}")
         lines += [f"  {'':<{width + 14}} {line.strip()}" for line in rest]
-        for case in r.cases:          # scored case by case: one line each
+        for case in r.cases:  # scored case by case: one line each
             hidden = "" if case.visibility == "visible" else f" [{case.visibility}]"
             verdict = "ok" if case.passed else case.message.splitlines()[0]
-            lines.append(f"  {'':<6}- {case.label}{hidden}: {_points(case.score)}/"
-                         f"{_points(case.points)} {verdict if not case.passed else ''}".rstrip())
+            lines.append(
+                f"  {'':<6}- {case.label}{hidden}: {_points(case.score)}/"
+                f"{_points(case.points)} {verdict if not case.passed else ''}".rstrip()
+            )
     lines.append(f"  {'total':<{width + 5}} {_points(sub.score):>3}/{_points(sub.max_score)}")
     return "\n".join(lines)
 
@@ -69,10 +72,12 @@ def gradescope_json(sub: SubmissionResult) -> dict:
     data = {
         "score": sub.score,
         "tests": [test for r in sub.results for test in _tests(r)],
-        "output": (f"chapter {sub.chapter}; inputs drawn with seed {sub.seed}"
-                   + ("" if sub.isolated else "; not isolated")
-                   + (f"; error: {sub.error}" if sub.error else "")
-                   + (f"; {sub.note}" if sub.note else "")),
+        "output": (
+            f"chapter {sub.chapter}; inputs drawn with seed {sub.seed}"
+            + ("" if sub.isolated else "; not isolated")
+            + (f"; error: {sub.error}" if sub.error else "")
+            + (f"; {sub.note}" if sub.note else "")
+        ),
         "extra_data": {"flags": sub.flags, "isolated": sub.isolated},
     }
     return data
@@ -86,16 +91,25 @@ def _tests(r) -> list[dict]:
     """Gradescope's ``tests`` entries for one exercise: one, or one per case when it is
     scored case by case, each with its ``visibility`` where it is not ``visible``."""
     if not r.cases:
-        test = {"name": r.name, "score": _points_value(r.score), "max_score": _points_value(r.points),
-                "status": r.status, "output": r.message}
+        test = {
+            "name": r.name,
+            "score": _points_value(r.score),
+            "max_score": _points_value(r.points),
+            "status": r.status,
+            "output": r.message,
+        }
         if r.visibility != "visible":
             test["visibility"] = r.visibility
         return [test]
     tests = []
     for case in r.cases:
-        test = {"name": f"{r.name}: {case.label}", "score": _points_value(case.score),
-                "max_score": _points_value(case.points),
-                "status": "passed" if case.passed else "failed", "output": case.message}
+        test = {
+            "name": f"{r.name}: {case.label}",
+            "score": _points_value(case.score),
+            "max_score": _points_value(case.points),
+            "status": "passed" if case.passed else "failed",
+            "output": case.message,
+        }
         if case.visibility != "visible":
             test["visibility"] = case.visibility
         tests.append(test)
@@ -117,22 +131,33 @@ def write_csv(path, subs: list[SubmissionResult]) -> None:
     """One row per submission: file, chapter, total, maximum, one column per exercise, then
     the error, whether it ran isolated, and the flags (mentions of the grader's answers)."""
     names = []
-    for sub in subs:        # an exercise scored case by case has a column per case too
+    for sub in subs:  # an exercise scored case by case has a column per case too
         for r in sub.results:
             for column in [r.name] + [f"{r.name}/{i + 1}" for i in range(len(r.cases))]:
                 if column not in names:
                     names.append(column)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([spreadsheet_cell(cell) for cell in
-                     ["submission", "chapter", "score", "max_score", *names, "error", "isolated",
-                      "flags"]])
+    writer.writerow(
+        [
+            spreadsheet_cell(cell)
+            for cell in ["submission", "chapter", "score", "max_score", *names, "error", "isolated", "flags"]
+        ]
+    )
     for sub in subs:
         scores = {r.name: _points(r.score) for r in sub.results}
-        scores.update((f"{r.name}/{i + 1}", _points(c.score)) for r in sub.results
-                      for i, c in enumerate(r.cases))
-        row = [sub.path, sub.chapter or "", _points(sub.score), _points(sub.max_score),
-               *(scores.get(n, "") for n in names), sub.error or "",
-               "yes" if sub.isolated else "no", "; ".join(sub.flags)]
+        scores.update(
+            (f"{r.name}/{i + 1}", _points(c.score)) for r in sub.results for i, c in enumerate(r.cases)
+        )
+        row = [
+            sub.path,
+            sub.chapter or "",
+            _points(sub.score),
+            _points(sub.max_score),
+            *(scores.get(n, "") for n in names),
+            sub.error or "",
+            "yes" if sub.isolated else "no",
+            "; ".join(sub.flags),
+        ]
         writer.writerow([spreadsheet_cell(cell) for cell in row])
     atomic_write(path, buffer.getvalue())

@@ -13,6 +13,7 @@ The grader passes each of them through one of these before it is shown or writte
   every control character but newline and tab escaped, and a length limit;
 * ``spreadsheet_cell(text)`` -- a CSV cell that a spreadsheet will not run as a formula.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,7 +21,7 @@ import unicodedata
 
 __all__ = ["clean_text", "one_line", "display_path", "spreadsheet_cell", "MAX_MESSAGE"]
 
-MAX_MESSAGE = 2000                  # characters of a message shown to a student
+MAX_MESSAGE = 2000  # characters of a message shown to a student
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
@@ -40,7 +41,7 @@ def clean_text(text, limit: int = MAX_MESSAGE, keep: str = "\n\t") -> str:
     ``keep``: newline and tab), no lone surrogates, at most ``limit`` characters."""
     text = text if isinstance(text, str) else repr(text)
     text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    text = "".join(_escape(c) if _unsafe(c, keep) else c for c in text[:limit * 2])
+    text = "".join(_escape(c) if _unsafe(c, keep) else c for c in text[: limit * 2])
     if len(text) > limit:
         text = text[:limit] + f" ... ({len(text) - limit} more characters)"
     return text

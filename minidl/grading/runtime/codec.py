@@ -14,6 +14,7 @@ message once and each array once: at most about twice the message's size. The JS
 is bounded before it is parsed (``MAX_ELEMENTS``), so a reply of nested empty lists
 cannot turn 32 MiB into gigabytes of Python objects.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,8 @@ import numpy as np
 
 __all__ = ["encode", "dumps", "loads", "Unsupported", "MAX_BYTES", "MAX_ELEMENTS"]
 
-MAX_BYTES = 64 * 2**20      # a result bigger than this is refused, not decoded
-MAX_ELEMENTS = 100_000      # values in lists, tuples and dicts (arrays count as one)
+MAX_BYTES = 64 * 2**20  # a result bigger than this is refused, not decoded
+MAX_ELEMENTS = 100_000  # values in lists, tuples and dicts (arrays count as one)
 MAGIC = b"MDLR1"
 _LENGTH = struct.Struct("!Q")
 _MAX_DEPTH = 20
@@ -92,7 +93,8 @@ def _read_array(raw, start: int, end: int) -> np.ndarray:
     """The ``.npy`` bytes ``raw[start:end]`` as a new (writable) array; ``ValueError`` if
     they are not a numeric array of exactly that size."""
     import io
-    head = io.BytesIO(bytes(raw[start:min(end, start + 65536 + 16)]))
+
+    head = io.BytesIO(bytes(raw[start : min(end, start + 65536 + 16)]))
     try:
         version = np.lib.format.read_magic(head)
         if version == (1, 0):
@@ -126,7 +128,7 @@ def loads(raw):
     malformed, too large, or holds too many values."""
     if len(raw) > MAX_BYTES:
         raise ValueError(f"result of {len(raw)} bytes is larger than the limit of {MAX_BYTES}")
-    if bytes(raw[:len(MAGIC)]) != MAGIC or len(raw) < len(MAGIC) + _LENGTH.size:
+    if bytes(raw[: len(MAGIC)]) != MAGIC or len(raw) < len(MAGIC) + _LENGTH.size:
         raise ValueError("malformed result (not a message of the grader's format)")
     (size,) = _LENGTH.unpack_from(raw, len(MAGIC))
     start = len(MAGIC) + _LENGTH.size
@@ -138,8 +140,7 @@ def loads(raw):
     # would otherwise become 11 million lists. (Brackets inside strings count too: an
     # upper bound.)
     if sum(raw.count(mark, start, end) for mark in (b"[", b"{", b",")) > MAX_ELEMENTS:
-        raise ValueError(f"result holds more than {MAX_ELEMENTS} values (return arrays, not "
-                         "long lists)")
+        raise ValueError(f"result holds more than {MAX_ELEMENTS} values (return arrays, not long lists)")
     text = bytes(raw[start:end])
     arrays, position = [], end
     while position < len(raw):
@@ -154,7 +155,7 @@ def loads(raw):
 
     def hook(data: dict):
         if len(data) == 1:
-            (key, inner), = data.items()
+            ((key, inner),) = data.items()
             if key == "__ndarray__" and type(inner) is int and 0 <= inner < len(arrays):
                 return _read_array(raw, *arrays[inner])
             if key == "__tuple__" and isinstance(inner, list):

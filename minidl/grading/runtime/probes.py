@@ -9,6 +9,7 @@ them with its references in its own process.
 
 A probe is ``fn(namespace, entries, case) -> outputs``, registered by name in ``PROBES``.
 """
+
 from __future__ import annotations
 
 import copy
@@ -20,8 +21,17 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["Case", "PROBES", "probe", "describe_exception", "cubic", "log_sum_exp",
-           "build_model", "model_summary", "NotebookShell"]
+__all__ = [
+    "Case",
+    "PROBES",
+    "probe",
+    "describe_exception",
+    "cubic",
+    "log_sum_exp",
+    "build_model",
+    "model_summary",
+    "NotebookShell",
+]
 
 
 @dataclass
@@ -35,7 +45,7 @@ class Case:
 
     args: tuple
     label: str = ""
-    entry: str | None = None          # which entry to call (default: the first)
+    entry: str | None = None  # which entry to call (default: the first)
     extra: dict = field(default_factory=dict)
     points: float | None = None
     visibility: str = "visible"
@@ -46,9 +56,11 @@ PROBES: dict[str, Callable] = {}
 
 def probe(name: str):
     """Register a probe function ``fn(namespace, exercise_entries, case) -> outputs``."""
+
     def decorate(fn):
         PROBES[name] = fn
         return fn
+
     return decorate
 
 
@@ -82,7 +94,7 @@ def _answer_probe(namespace: dict, entries: tuple, case: Case):
 # Functions handed to a submission as inputs (chapter 3's numerical gradient) live here,
 # so that the submission's process can receive them; their gradients stay with the grader.
 def cubic(x):
-    return float(np.sum(x ** 3 - 2.0 * x))
+    return float(np.sum(x**3 - 2.0 * x))
 
 
 def log_sum_exp(x):
@@ -94,6 +106,7 @@ def log_sum_exp(x):
 def _numba_probe(namespace, entries, case):
     """Call a submitted kernel and report whether Numba compiled it."""
     from numba.core.dispatcher import Dispatcher
+
     fn = namespace[entries[0]]
     compiled = isinstance(fn, Dispatcher)
     return {"is_numba": compiled, "out": fn(*copy.deepcopy(case.args)) if compiled else None}
@@ -107,7 +120,7 @@ _SENTINEL = -12345.0
 def _guarded(values: np.ndarray) -> np.ndarray:
     """``values`` with guard values after them; the kernel gets ``buffer[:len(values)]``."""
     buffer = np.full(values.size + _GUARD, _SENTINEL, dtype=np.float32)
-    buffer[:values.size] = values
+    buffer[: values.size] = values
     return buffer
 
 
@@ -115,6 +128,7 @@ def _guarded(values: np.ndarray) -> np.ndarray:
 def _cuda_probe(namespace, entries, case):
     """Compile the submitted source with the emulator and launch ``case.extra["kernel"]``."""
     from minidl.kernels import emulate
+
     source = namespace[entries[0]]
     if not isinstance(source, str):
         raise TypeError(f"{entries[0]} should be a string of CUDA C source, got {type(source).__name__}")
@@ -124,15 +138,19 @@ def _cuda_probe(namespace, entries, case):
         errors = [line for line in str(err).splitlines() if "error" in line]
         if any("not implemented yet" in line for line in errors):
             raise NotImplementedError("the kernel still has its #error placeholder") from None
-        raise RuntimeError("the CUDA source does not compile: "
-                           + ("; ".join(errors[:3]) if errors else str(err)[:500])) from None
+        raise RuntimeError(
+            "the CUDA source does not compile: " + ("; ".join(errors[:3]) if errors else str(err)[:500])
+        ) from None
     kernel = module.get_function(case.extra["kernel"])
     n = case.extra["n"]
     inputs = [_guarded(np.asarray(a, dtype=np.float32)) for a in case.args]
     output = _guarded(np.zeros(n, dtype=np.float32))
     out_view = output[:n]
-    kernel((case.extra["blocks"],), (case.extra["threads"],),
-           tuple(a[:n] for a in inputs) + (out_view, np.int32(n)))
+    kernel(
+        (case.extra["blocks"],),
+        (case.extra["threads"],),
+        tuple(a[:n] for a in inputs) + (out_view, np.int32(n)),
+    )
     return {"out": out_view.copy(), "guard_ok": bool(np.all(output[n:] == _SENTINEL))}
 
 
@@ -141,9 +159,11 @@ def build_model(weights: list):
     """Dense(h) - ReLU - Dense(h2) - ReLU - Dense(k) in float64 with the given (W, b) pairs."""
     from minidl.nn import layers as L
     from minidl.training.model import Sequential
+
     dense = [L.Dense(W.shape[1]) for W, _ in weights]
-    model = Sequential([dense[0], L.ReLU(), dense[1], L.ReLU(), dense[2]],
-                       input_shape=(weights[0][0].shape[0],))
+    model = Sequential(
+        [dense[0], L.ReLU(), dense[1], L.ReLU(), dense[2]], input_shape=(weights[0][0].shape[0],)
+    )
     model.astype(np.float64) if hasattr(model, "astype") else None
     for layer, (W, b) in zip(dense, weights):
         layer.params["W"] = np.array(W, dtype=np.float64)
@@ -156,10 +176,12 @@ def build_model(weights: list):
 def model_summary(model) -> dict:
     """What the grader compares of a model: which layers train, and every parameter
     (names, in order, and values)."""
-    return {"trainable": [bool(layer.trainable) for layer in model.layers],
-            "has_params": [bool(layer.params) for layer in model.layers],
-            "param_names": [[str(k) for k in layer.params] for layer in model.layers],
-            "params": [tuple(np.array(p) for p in layer.params.values()) for layer in model.layers]}
+    return {
+        "trainable": [bool(layer.trainable) for layer in model.layers],
+        "has_params": [bool(layer.params) for layer in model.layers],
+        "param_names": [[str(k) for k in layer.params] for layer in model.layers],
+        "params": [tuple(np.array(p) for p in layer.params.values()) for layer in model.layers],
+    }
 
 
 @probe("freeze")
@@ -175,6 +197,7 @@ def _freeze_probe(namespace, entries, case):
 @probe("fine_tune")
 def _fine_tune_probe(namespace, entries, case):
     from minidl.nn import losses
+
     weights, frozen, x, y, lr = case.args
     model = build_model(weights)
     for index in frozen:
@@ -199,14 +222,14 @@ def describe_exception(err: BaseException) -> str:
         where = f" ({cell}line {frame.lineno}{code})"
     try:
         text = str(err).strip()
-    except Exception:                  # a submission's exception whose __str__ fails
+    except Exception:  # a submission's exception whose __str__ fails
         text = ""
     text = text.splitlines()[0] if text else ""
     return f"raised {type(err).__name__}" + (f": {text}" if text else "") + where
 
 
 _LIBRARY_DIRS = tuple({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)})
-_GRADING_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))   # minidl/grading
+_GRADING_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))  # minidl/grading
 
 
 def _is_readers(filename: str) -> bool:
@@ -236,8 +259,11 @@ class NotebookShell:
 
     def run_line_magic(self, name, line, *args, **kwargs):
         if name in ("time", "prun") and isinstance(line, str) and line.strip():
-            return eval(compile(line, "<magic>", "eval"), self._namespace) \
-                if _is_expression(line) else exec(compile(line, "<magic>", "exec"), self._namespace)
+            return (
+                eval(compile(line, "<magic>", "eval"), self._namespace)
+                if _is_expression(line)
+                else exec(compile(line, "<magic>", "exec"), self._namespace)
+            )
         return None
 
     def run_cell_magic(self, name, line, cell, *args, **kwargs):
@@ -251,7 +277,7 @@ class NotebookShell:
     def getoutput(self, *args, **kwargs):
         return []
 
-    def __getattr__(self, name):          # any other shell method: a harmless no-op
+    def __getattr__(self, name):  # any other shell method: a harmless no-op
         if name.startswith("_"):
             raise AttributeError(name)
         return lambda *args, **kwargs: None

@@ -21,6 +21,7 @@ Requests arrive pickled (they come from the grader). Replies go back as JSON thr
 this process and could forge them; forged outputs are still judged against the
 grader's own references, and a reply out of turn ends the process.
 """
+
 from __future__ import annotations
 
 import linecache
@@ -32,13 +33,38 @@ import sys
 
 _HEADER = struct.Struct("!Q")
 _ALLOWED_PROGRAMS = {"c++", "g++", "gcc", "cc", "clang", "clang++", "nvcc"}
-_BLOCKED_EVENTS = {"os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork",
-                   "os.forkpty", "os.killpg", "socket.__new__", "socket.connect",
-                   "socket.bind", "socket.getaddrinfo", "socket.sendto", "urllib.Request",
-                   "webbrowser.open", "pty.spawn"}
-_PATH_EVENTS = {"os.remove", "os.rename", "os.rmdir", "shutil.rmtree", "os.truncate",
-                "os.chmod", "os.chown", "os.symlink", "os.link", "os.mkdir", "os.utime",
-                "shutil.move", "shutil.copyfile"}
+_BLOCKED_EVENTS = {
+    "os.system",
+    "os.exec",
+    "os.posix_spawn",
+    "os.spawn",
+    "os.fork",
+    "os.forkpty",
+    "os.killpg",
+    "socket.__new__",
+    "socket.connect",
+    "socket.bind",
+    "socket.getaddrinfo",
+    "socket.sendto",
+    "urllib.Request",
+    "webbrowser.open",
+    "pty.spawn",
+}
+_PATH_EVENTS = {
+    "os.remove",
+    "os.rename",
+    "os.rmdir",
+    "shutil.rmtree",
+    "os.truncate",
+    "os.chmod",
+    "os.chown",
+    "os.symlink",
+    "os.link",
+    "os.mkdir",
+    "os.utime",
+    "shutil.move",
+    "shutil.copyfile",
+}
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 
@@ -72,7 +98,8 @@ def _limit_resources(memory: int, cpu_seconds: int, nproc: int) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 2**20, 256 * 2**20))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     import signal
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # an oversize write raises instead of killing
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversize write raises instead of killing
 
 
 def _redirect_output(workdir: str) -> None:
@@ -92,6 +119,7 @@ def _allow_numba_cache(workdir: str) -> None:
     source (the cells are in ``linecache``) and keeps it in the private ``workdir``."""
     import hashlib
     import inspect
+
     try:
         from numba.core import caching
     except ImportError:
@@ -120,7 +148,7 @@ def _allow_numba_cache(workdir: str) -> None:
                 return None
 
     impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl", None)
-    if impl is not None:          # the name changed across Numba versions
+    if impl is not None:  # the name changed across Numba versions
         impl._locator_classes = [CellCacheLocator, *impl._locator_classes]
 
 
@@ -131,8 +159,7 @@ class _Forbidden:
         self._name = name
 
     def _refuse(self, *args, **kwargs):
-        raise PermissionError(f"{self._name} is forbidden in this assignment: write the "
-                              "operation yourself")
+        raise PermissionError(f"{self._name} is forbidden in this assignment: write the operation yourself")
 
     __call__ = _refuse
 
@@ -146,6 +173,7 @@ def _forbid(name: str) -> None:
     """Replace the module or attribute ``name`` by a ``_Forbidden`` for the submission
     (the modules loaded so far keep their own references)."""
     import importlib
+
     stub = _Forbidden(name)
     try:
         importlib.import_module(name)
@@ -180,8 +208,9 @@ def _install_audit_hook(workdir: str, protected_fds: set) -> None:
                 if path in protected_fds:
                     raise PermissionError("the grader does not allow opening its own pipes")
                 return
-            writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or \
-                (isinstance(flags, int) and flags & _WRITE_FLAGS)
+            writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
+                isinstance(flags, int) and flags & _WRITE_FLAGS
+            )
             if writing and not inside(path):
                 raise PermissionError(f"the grader does not allow writing to {os.fsdecode(path)!r}")
         elif event in _BLOCKED_EVENTS:
@@ -218,11 +247,11 @@ def python_source(source: str) -> str:
         return source if source.endswith("\n") else source + "\n"
     try:
         from IPython.core.inputtransformer2 import TransformerManager
-    except Exception:             # not installed (or refused here): the cruder rule
+    except Exception:  # not installed (or refused here): the cruder rule
         return without_magic_lines(source)
     try:
         return TransformerManager().transform_cell(source)
-    except Exception:              # IPython could not read it: Python will say why
+    except Exception:  # IPython could not read it: Python will say why
         return source if source.endswith("\n") else source + "\n"
 
 
@@ -231,7 +260,7 @@ def without_magic_lines(source: str) -> str:
     for line in source.splitlines():
         stripped = line.lstrip()
         if stripped.startswith(("%", "!")):
-            line = line[:len(line) - len(stripped)] + "pass  # IPython line removed by the grader"
+            line = line[: len(line) - len(stripped)] + "pass  # IPython line removed by the grader"
         lines.append(line)
     return "\n".join(lines) + "\n"
 
@@ -240,7 +269,7 @@ def serve(read_fd: int, write_fd: int) -> None:
     from . import codec
     from .probes import PROBES, NotebookShell, describe_exception
 
-    probes = dict(PROBES)        # as loaded: a submission editing PROBES changes nothing here
+    probes = dict(PROBES)  # as loaded: a submission editing PROBES changes nothing here
     namespace = {"__name__": "__main__", "__builtins__": __builtins__}
     shell = NotebookShell(namespace)
     namespace["get_ipython"] = lambda: shell
@@ -248,11 +277,18 @@ def serve(read_fd: int, write_fd: int) -> None:
 
     def _reply(fd: int, status: str, value=None, message: str = "") -> None:
         try:
-            payload = codec.dumps({"id": request_id, "status": status, "value": value,
-                                   "message": str(message)})
+            payload = codec.dumps(
+                {"id": request_id, "status": status, "value": value, "message": str(message)}
+            )
         except Exception as err:  # an output that cannot be encoded is reported, not fatal
-            payload = codec.dumps({"id": request_id, "status": "error", "value": None,
-                                   "message": f"the result could not be sent back ({err!r})"[:500]})
+            payload = codec.dumps(
+                {
+                    "id": request_id,
+                    "status": "error",
+                    "value": None,
+                    "message": f"the result could not be sent back ({err!r})"[:500],
+                }
+            )
         write_frame(fd, payload)
 
     while True:
@@ -267,8 +303,12 @@ def serve(read_fd: int, write_fd: int) -> None:
             try:
                 code = compile(source, label, "exec")
             except SyntaxError as err:
-                _reply(write_fd, "error", message=f"SyntaxError: {err.msg} ({label.strip('<>')}, line {err.lineno}"
-                       + (f": {err.text.strip()})" if err.text else ")"))
+                _reply(
+                    write_fd,
+                    "error",
+                    message=f"SyntaxError: {err.msg} ({label.strip('<>')}, line {err.lineno}"
+                    + (f": {err.text.strip()})" if err.text else ")"),
+                )
                 continue
             try:
                 exec(code, namespace)
@@ -298,7 +338,7 @@ def main() -> None:
     niceness = int(sys.argv[9]) if len(sys.argv) > 9 else 0
     os.chdir(workdir)
     _limit_resources(memory, cpu_seconds, nproc)
-    if niceness:          # no cpu cgroup: at least the grader itself keeps its share
+    if niceness:  # no cpu cgroup: at least the grader itself keeps its share
         try:
             os.nice(niceness)
         except OSError:
@@ -306,6 +346,7 @@ def main() -> None:
     _redirect_output(workdir)
     import numpy  # noqa: F401  -- imported before the hook, like everything trusted
     from . import codec, probes  # noqa: F401
+
     for module in preload:
         try:
             __import__(module)
@@ -314,7 +355,7 @@ def main() -> None:
     if "numba" in sys.modules:
         try:
             _allow_numba_cache(workdir)
-        except Exception:           # only a convenience: grading goes on without it
+        except Exception:  # only a convenience: grading goes on without it
             pass
     for name in forbid:
         _forbid(name)

@@ -1,4 +1,5 @@
 """Chapter 2, neural networks: activation derivatives, a dense layer, a two-layer network, XOR by hand."""
+
 import numpy as np
 
 from ..feedback import compare_outputs
@@ -26,16 +27,32 @@ def relu_derivative(z):
 
 
 _ACTIVATIONS = {
-    "sigmoid_derivative": (sigmoid_derivative, (
-        ("this is sigmoid(z) itself, not its derivative sigmoid(z) * (1 - sigmoid(z))", _sigmoid),
-        ("z * (1 - z) applies the formula to z: it needs s * (1 - s) with s = sigmoid(z)",
-         lambda z: z * (1 - z)))),
-    "tanh_derivative": (tanh_derivative, (
-        ("1 - z**2 applies the formula to z: it needs 1 - tanh(z)**2", lambda z: 1 - z ** 2),
-        ("this is tanh(z) itself, not its derivative", np.tanh))),
-    "relu_derivative": (relu_derivative, (
-        ("this is relu(z) = max(z, 0); its derivative is 1 where z > 0 and 0 elsewhere",
-         lambda z: np.maximum(z, 0)),)),
+    "sigmoid_derivative": (
+        sigmoid_derivative,
+        (
+            ("this is sigmoid(z) itself, not its derivative sigmoid(z) * (1 - sigmoid(z))", _sigmoid),
+            (
+                "z * (1 - z) applies the formula to z: it needs s * (1 - s) with s = sigmoid(z)",
+                lambda z: z * (1 - z),
+            ),
+        ),
+    ),
+    "tanh_derivative": (
+        tanh_derivative,
+        (
+            ("1 - z**2 applies the formula to z: it needs 1 - tanh(z)**2", lambda z: 1 - z**2),
+            ("this is tanh(z) itself, not its derivative", np.tanh),
+        ),
+    ),
+    "relu_derivative": (
+        relu_derivative,
+        (
+            (
+                "this is relu(z) = max(z, 0); its derivative is 1 where z > 0 and 0 elsewhere",
+                lambda z: np.maximum(z, 0),
+            ),
+        ),
+    ),
 }
 
 
@@ -43,7 +60,7 @@ def _activation_cases(rng):
     cases = []
     for entry in _ACTIVATIONS:
         z = rng.standard_normal((4, 5)) * 2
-        z[np.abs(z) < 1e-3] = 0.5          # keep clear of relu's kink at 0
+        z[np.abs(z) < 1e-3] = 0.5  # keep clear of relu's kink at 0
         cases.append(Case((z,), label=f"{entry} on z of shape (4, 5)", entry=entry))
     return cases
 
@@ -51,14 +68,20 @@ def _activation_cases(rng):
 def _judge_activation(case, got):
     reference, mistakes = _ACTIVATIONS[case.entry]
     (z,) = case.args
-    return compare_outputs(got, reference(z), (f"{case.entry}(z)",),
-                           [(hint, fn(z)) for hint, fn in mistakes])
+    return compare_outputs(got, reference(z), (f"{case.entry}(z)",), [(hint, fn(z)) for hint, fn in mistakes])
 
 
-register(Exercise(
-    name="activation_derivatives", chapter=CHAPTER, points=2, entries=tuple(_ACTIVATIONS),
-    title="Derivatives of sigmoid, tanh and ReLU", make_cases=_activation_cases,
-    judge=_judge_activation))
+register(
+    Exercise(
+        name="activation_derivatives",
+        chapter=CHAPTER,
+        points=2,
+        entries=tuple(_ACTIVATIONS),
+        title="Derivatives of sigmoid, tanh and ReLU",
+        make_cases=_activation_cases,
+        judge=_judge_activation,
+    )
+)
 
 
 # ---------------------------------------------------------------- dense forward
@@ -68,14 +91,26 @@ def dense_forward(x, W, b):
 
 
 def _dense_cases(rng):
-    return [Case((rng.standard_normal((n, d)), rng.standard_normal((d, m)), rng.standard_normal(m)),
-                 label=f"x {(n, d)}, W {(d, m)}") for n, d, m in ((5, 4, 3), (2, 6, 7))]
+    return [
+        Case(
+            (rng.standard_normal((n, d)), rng.standard_normal((d, m)), rng.standard_normal(m)),
+            label=f"x {(n, d)}, W {(d, m)}",
+        )
+        for n, d, m in ((5, 4, 3), (2, 6, 7))
+    ]
 
 
 function_exercise(
-    "dense_forward", CHAPTER, 1, "dense_forward", "Forward pass of a dense layer",
-    _dense_cases, dense_forward, ("y",),
-    mistakes=(("the bias b is missing", lambda x, W, b: x @ W),))
+    "dense_forward",
+    CHAPTER,
+    1,
+    "dense_forward",
+    "Forward pass of a dense layer",
+    _dense_cases,
+    dense_forward,
+    ("y",),
+    mistakes=(("the bias b is missing", lambda x, W, b: x @ W),),
+)
 
 
 # ---------------------------------------------------------------- XOR by hand
@@ -97,8 +132,7 @@ def _judge_xor(case, got):
         W1, b1, w2, b2 = (np.asarray(v, dtype=np.float64) for v in got)
     except (TypeError, ValueError):
         return "every returned value must be a number or an array of numbers"
-    shapes = {"W1": (W1.shape, (2, 2)), "b1": (b1.shape, (2,)), "w2": (w2.shape, (2,)),
-              "b2": (b2.shape, ())}
+    shapes = {"W1": (W1.shape, (2, 2)), "b1": (b1.shape, (2,)), "w2": (w2.shape, (2,)), "b2": (b2.shape, ())}
     for name, (shape, expected) in shapes.items():
         if shape != expected:
             return f"`{name}` has shape {shape}, expected {expected}"
@@ -110,15 +144,25 @@ def _judge_xor(case, got):
     hidden = np.maximum(_XOR_INPUTS @ W1 + b1, 0.0)
     hint = ""
     if np.linalg.matrix_rank(np.column_stack([hidden, np.ones(4)])) < 3:
-        hint = ("\n    hint: the hidden layer maps two of the four points to the same place (or "
-                "all of them onto a line), so no output layer can separate them; XOR needs the "
-                "relu to bend: make one unit fire only when both inputs are on")
-    return (f"the outputs on (0,0), (0,1), (1,0), (1,1) are {np.round(out, 4).tolist()}, "
-            f"expected [0, 1, 1, 0]" + hint)
+        hint = (
+            "\n    hint: the hidden layer maps two of the four points to the same place (or "
+            "all of them onto a line), so no output layer can separate them; XOR needs the "
+            "relu to bend: make one unit fire only when both inputs are on"
+        )
+    return (
+        f"the outputs on (0,0), (0,1), (1,0), (1,1) are {np.round(out, 4).tolist()}, "
+        f"expected [0, 1, 1, 0]" + hint
+    )
 
 
-register(Exercise(
-    name="xor_by_hand", chapter=CHAPTER, points=2, entries=("xor_by_hand",),
-    title="XOR with two ReLU units, weights chosen by hand",
-    make_cases=lambda rng: [Case((), label="the four corners of the unit square")],
-    judge=_judge_xor))
+register(
+    Exercise(
+        name="xor_by_hand",
+        chapter=CHAPTER,
+        points=2,
+        entries=("xor_by_hand",),
+        title="XOR with two ReLU units, weights chosen by hand",
+        make_cases=lambda rng: [Case((), label="the four corners of the unit square")],
+        judge=_judge_xor,
+    )
+)

@@ -1,4 +1,5 @@
 """Chapter 6, normalization: GroupNorm forward and backward, BatchNorm folded into a Dense."""
+
 import numpy as np
 
 from ..registry import Case, function_exercise
@@ -24,8 +25,7 @@ def groupnorm_backward(dy, x, gamma, groups, eps):
     sigma = np.sqrt(xg.var(axis=2, keepdims=True) + eps)
     x_hat = (xg - xg.mean(axis=2, keepdims=True)) / sigma
     g = (dy * gamma).reshape(n, groups, m)
-    dx = (m * g - g.sum(axis=2, keepdims=True)
-          - x_hat * (g * x_hat).sum(axis=2, keepdims=True)) / (m * sigma)
+    dx = (m * g - g.sum(axis=2, keepdims=True) - x_hat * (g * x_hat).sum(axis=2, keepdims=True)) / (m * sigma)
     return dx.reshape(n, c), (dy * x_hat.reshape(n, c)).sum(axis=0), dy.sum(axis=0)
 
 
@@ -43,8 +43,11 @@ def _gn_constant_stats(dy, x, gamma, groups, eps):
     xg = x.reshape(n, groups, c // groups)
     sigma = np.sqrt(xg.var(axis=2, keepdims=True) + eps)
     x_hat = ((xg - xg.mean(axis=2, keepdims=True)) / sigma).reshape(n, c)
-    return ((dy * gamma).reshape(n, groups, -1) / sigma).reshape(n, c), \
-        (dy * x_hat).sum(axis=0), dy.sum(axis=0)
+    return (
+        ((dy * gamma).reshape(n, groups, -1) / sigma).reshape(n, c),
+        (dy * x_hat).sum(axis=0),
+        dy.sum(axis=0),
+    )
 
 
 def _gn_cases(rng, backward):
@@ -59,25 +62,54 @@ def _gn_cases(rng, backward):
 
 
 function_exercise(
-    "groupnorm_forward", CHAPTER, 1, "groupnorm_forward", "Group normalization, forward",
-    lambda rng: _gn_cases(rng, False), groupnorm_forward, ("y",),
-    mistakes=(("the statistics are over the batch axis (that is BatchNorm); GroupNorm takes "
-               "them over each sample's group of features",
-               lambda x, gamma, beta, groups, eps: gamma * (x - x.mean(axis=0))
-               / np.sqrt(x.var(axis=0) + eps) + beta),
-              ("the statistics are over all of a sample's features (that is LayerNorm, one "
-               "group); split the features into `groups` blocks first",
-               lambda x, gamma, beta, groups, eps: gamma * (x - x.mean(axis=1, keepdims=True))
-               / np.sqrt(x.var(axis=1, keepdims=True) + eps) + beta)))
+    "groupnorm_forward",
+    CHAPTER,
+    1,
+    "groupnorm_forward",
+    "Group normalization, forward",
+    lambda rng: _gn_cases(rng, False),
+    groupnorm_forward,
+    ("y",),
+    mistakes=(
+        (
+            "the statistics are over the batch axis (that is BatchNorm); GroupNorm takes "
+            "them over each sample's group of features",
+            lambda x, gamma, beta, groups, eps: (
+                gamma * (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + eps) + beta
+            ),
+        ),
+        (
+            "the statistics are over all of a sample's features (that is LayerNorm, one "
+            "group); split the features into `groups` blocks first",
+            lambda x, gamma, beta, groups, eps: (
+                gamma * (x - x.mean(axis=1, keepdims=True)) / np.sqrt(x.var(axis=1, keepdims=True) + eps)
+                + beta
+            ),
+        ),
+    ),
+)
 
 function_exercise(
-    "groupnorm_backward", CHAPTER, 3, "groupnorm_backward", "Group normalization, backward",
-    lambda rng: _gn_cases(rng, True), groupnorm_backward, ("dx", "dgamma", "dbeta"),
-    mistakes=(("this is the batch-norm backward: the mean and variance of GroupNorm are over "
-               "each sample's group, so the sums in dx run over the group's features",
-               _gn_over_batch),
-              ("the mean and the variance depend on x too: dx has two more terms than "
-               "gamma * dy / sigma", _gn_constant_stats)))
+    "groupnorm_backward",
+    CHAPTER,
+    3,
+    "groupnorm_backward",
+    "Group normalization, backward",
+    lambda rng: _gn_cases(rng, True),
+    groupnorm_backward,
+    ("dx", "dgamma", "dbeta"),
+    mistakes=(
+        (
+            "this is the batch-norm backward: the mean and variance of GroupNorm are over "
+            "each sample's group, so the sums in dx run over the group's features",
+            _gn_over_batch,
+        ),
+        (
+            "the mean and the variance depend on x too: dx has two more terms than gamma * dy / sigma",
+            _gn_constant_stats,
+        ),
+    ),
+)
 
 
 # ---------------------------------------------------------------- folding into a Dense
@@ -90,20 +122,40 @@ def fold_batchnorm(W, b, gamma, beta, running_mean, running_var, eps):
 def _fold_cases(rng):
     cases = []
     for d, m in ((3, 4), (5, 2)):
-        cases.append(Case((rng.standard_normal((d, m)), rng.standard_normal(m),
-                           1 + 0.3 * rng.standard_normal(m), rng.standard_normal(m),
-                           rng.standard_normal(m), 0.5 + rng.random(m), 1e-3),
-                          label=f"W of shape {(d, m)}"))
+        cases.append(
+            Case(
+                (
+                    rng.standard_normal((d, m)),
+                    rng.standard_normal(m),
+                    1 + 0.3 * rng.standard_normal(m),
+                    rng.standard_normal(m),
+                    rng.standard_normal(m),
+                    0.5 + rng.random(m),
+                    1e-3,
+                ),
+                label=f"W of shape {(d, m)}",
+            )
+        )
     return cases
 
 
 function_exercise(
-    "fold_batchnorm", CHAPTER, 2, "fold_batchnorm",
-    "Fold an inference-mode BatchNorm into the Dense before it", _fold_cases, fold_batchnorm,
+    "fold_batchnorm",
+    CHAPTER,
+    2,
+    "fold_batchnorm",
+    "Fold an inference-mode BatchNorm into the Dense before it",
+    _fold_cases,
+    fold_batchnorm,
     ("W_folded", "b_folded"),
-    mistakes=(("the old bias b is shifted by the mean but not scaled: b' = (b - mean) * scale + beta",
-               lambda W, b, g, be, mu, var, eps: (W * g / np.sqrt(var + eps),
-                                                  b - mu + be)),
-              ("the scale divides by the variance; BatchNorm divides by the standard deviation "
-               "sqrt(var + eps)", lambda W, b, g, be, mu, var, eps: (
-                   W * g / (var + eps), (b - mu) * g / (var + eps) + be))))
+    mistakes=(
+        (
+            "the old bias b is shifted by the mean but not scaled: b' = (b - mean) * scale + beta",
+            lambda W, b, g, be, mu, var, eps: (W * g / np.sqrt(var + eps), b - mu + be),
+        ),
+        (
+            "the scale divides by the variance; BatchNorm divides by the standard deviation sqrt(var + eps)",
+            lambda W, b, g, be, mu, var, eps: (W * g / (var + eps), (b - mu) * g / (var + eps) + be),
+        ),
+    ),
+)

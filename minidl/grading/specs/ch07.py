@@ -1,4 +1,5 @@
 """Chapter 7, convolutional networks: the filters' gradient, max-pool backward, im2col."""
+
 import numpy as np
 
 from ..registry import Case, function_exercise
@@ -21,7 +22,7 @@ def conv2d_forward(x, W, b, stride, pad):
     y = np.empty((n, f, oh, ow))
     for i in range(oh):
         for j in range(ow):
-            patch = xp[:, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
+            patch = xp[:, :, i * stride : i * stride + kh, j * stride : j * stride + kw]
             y[:, :, i, j] = np.tensordot(patch, W, axes=([1, 2, 3], [1, 2, 3])) + b
     return y
 
@@ -32,37 +33,57 @@ def conv2d_weight_gradient(dy, x, kh, kw, stride, pad):
     dW = np.zeros((dy.shape[1], x.shape[1], kh, kw))
     for i in range(dy.shape[2]):
         for j in range(dy.shape[3]):
-            patch = xp[:, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
+            patch = xp[:, :, i * stride : i * stride + kh, j * stride : j * stride + kw]
             dW += np.tensordot(dy[:, :, i, j], patch, axes=([0], [0]))
     return dW, dy.sum(axis=(0, 2, 3))
 
 
 def _dw_cases(rng):
     cases = []
-    for (n, c, h, w), (f, kh, kw), stride, pad in (((2, 3, 5, 5), (4, 3, 3), 1, 0),
-                                                   ((1, 2, 6, 7), (3, 3, 2), 2, 1),
-                                                   ((2, 1, 5, 5), (2, 3, 3), 2, 1)):
+    for (n, c, h, w), (f, kh, kw), stride, pad in (
+        ((2, 3, 5, 5), (4, 3, 3), 1, 0),
+        ((1, 2, 6, 7), (3, 3, 2), 2, 1),
+        ((2, 1, 5, 5), (2, 3, 3), 2, 1),
+    ):
         oh, ow = (h + 2 * pad - kh) // stride + 1, (w + 2 * pad - kw) // stride + 1
-        cases.append(Case((rng.standard_normal((n, f, oh, ow)), rng.standard_normal((n, c, h, w)),
-                           kh, kw, stride, pad),
-                          label=f"x {(n, c, h, w)}, {f} filters of {(kh, kw)}, stride={stride}, pad={pad}"))
+        cases.append(
+            Case(
+                (rng.standard_normal((n, f, oh, ow)), rng.standard_normal((n, c, h, w)), kh, kw, stride, pad),
+                label=f"x {(n, c, h, w)}, {f} filters of {(kh, kw)}, stride={stride}, pad={pad}",
+            )
+        )
     return cases
 
 
 function_exercise(
-    "conv2d_weight_gradient", CHAPTER, 3, "conv2d_weight_gradient",
+    "conv2d_weight_gradient",
+    CHAPTER,
+    3,
+    "conv2d_weight_gradient",
     "The gradient of a convolution with respect to its filters",
-    _dw_cases, conv2d_weight_gradient, ("dW", "db"),
-    mistakes=(("the filter gradient is flipped (a true convolution of x with dy); the layer is "
-               "a cross-correlation, so dW[f, c, a, b] pairs dy[n, f, i, j] with "
-               "x[n, c, i*stride + a, j*stride + b]",
-               lambda dy, x, kh, kw, s, p: (conv2d_weight_gradient(dy, x, kh, kw, s, p)[0][:, :, ::-1, ::-1],
-                                            dy.sum(axis=(0, 2, 3)))),
-              ("the stride is ignored when the patches are taken: output (i, j) saw the window "
-               "starting at (i*stride, j*stride)",
-               lambda dy, x, kh, kw, s, p: (conv2d_weight_gradient(dy, x, kh, kw, 1, p)[0]
-                                            if s == 1 else _unstrided(dy, x, kh, kw, p),
-                                            dy.sum(axis=(0, 2, 3))))))
+    _dw_cases,
+    conv2d_weight_gradient,
+    ("dW", "db"),
+    mistakes=(
+        (
+            "the filter gradient is flipped (a true convolution of x with dy); the layer is "
+            "a cross-correlation, so dW[f, c, a, b] pairs dy[n, f, i, j] with "
+            "x[n, c, i*stride + a, j*stride + b]",
+            lambda dy, x, kh, kw, s, p: (
+                conv2d_weight_gradient(dy, x, kh, kw, s, p)[0][:, :, ::-1, ::-1],
+                dy.sum(axis=(0, 2, 3)),
+            ),
+        ),
+        (
+            "the stride is ignored when the patches are taken: output (i, j) saw the window "
+            "starting at (i*stride, j*stride)",
+            lambda dy, x, kh, kw, s, p: (
+                conv2d_weight_gradient(dy, x, kh, kw, 1, p)[0] if s == 1 else _unstrided(dy, x, kh, kw, p),
+                dy.sum(axis=(0, 2, 3)),
+            ),
+        ),
+    ),
+)
 
 
 def _unstrided(dy, x, kh, kw, pad):
@@ -70,7 +91,7 @@ def _unstrided(dy, x, kh, kw, pad):
     dW = np.zeros((dy.shape[1], x.shape[1], kh, kw))
     for i in range(dy.shape[2]):
         for j in range(dy.shape[3]):
-            dW += np.tensordot(dy[:, :, i, j], xp[:, :, i:i + kh, j:j + kw], axes=([0], [0]))
+            dW += np.tensordot(dy[:, :, i, j], xp[:, :, i : i + kh, j : j + kw], axes=([0], [0]))
     return dW
 
 
@@ -82,7 +103,7 @@ def maxpool_backward(dy, x, pool, stride):
     dx = np.zeros_like(x)
     for i in range(oh):
         for j in range(ow):
-            window = x[:, :, i * stride:i * stride + pool, j * stride:j * stride + pool]
+            window = x[:, :, i * stride : i * stride + pool, j * stride : j * stride + pool]
             flat = window.reshape(n, c, -1).argmax(axis=2)
             a, b = np.unravel_index(flat, (pool, pool))
             for ni in range(n):
@@ -96,29 +117,47 @@ def _avgpool_backward(dy, x, pool, stride):
     dx = np.zeros_like(x)
     for i in range(dy.shape[2]):
         for j in range(dy.shape[3]):
-            dx[:, :, i * stride:i * stride + pool, j * stride:j * stride + pool] += \
-                dy[:, :, i:i + 1, j:j + 1] / pool ** 2
+            dx[:, :, i * stride : i * stride + pool, j * stride : j * stride + pool] += (
+                dy[:, :, i : i + 1, j : j + 1] / pool**2
+            )
     return dx
 
 
 def _pool_cases(rng):
     cases = []
-    for (n, c, h, w), pool, stride in (((2, 3, 4, 4), 2, 2), ((1, 2, 5, 5), 3, 1),
-                                       ((2, 1, 5, 7), 2, 2)):
+    for (n, c, h, w), pool, stride in (((2, 3, 4, 4), 2, 2), ((1, 2, 5, 5), 3, 1), ((2, 1, 5, 7), 2, 2)):
         oh, ow = (h - pool) // stride + 1, (w - pool) // stride + 1
-        cases.append(Case((rng.standard_normal((n, c, oh, ow)), rng.standard_normal((n, c, h, w)),
-                           pool, stride), label=f"x {(n, c, h, w)}, pool={pool}, stride={stride}"))
+        cases.append(
+            Case(
+                (rng.standard_normal((n, c, oh, ow)), rng.standard_normal((n, c, h, w)), pool, stride),
+                label=f"x {(n, c, h, w)}, pool={pool}, stride={stride}",
+            )
+        )
     return cases
 
 
 function_exercise(
-    "maxpool_backward", CHAPTER, 2, "maxpool_backward", "Max pooling, backward",
-    _pool_cases, maxpool_backward, ("dx",),
-    mistakes=(("the gradient is spread over the whole window (that is average pooling); max "
-               "pooling sends it only to the position of the maximum", _avgpool_backward),
-              ("with overlapping windows (stride < pool) a position can be the maximum of several "
-               "windows: add the gradients (+=), do not overwrite them",
-               lambda dy, x, pool, stride: _maxpool_overwrite(dy, x, pool, stride))))
+    "maxpool_backward",
+    CHAPTER,
+    2,
+    "maxpool_backward",
+    "Max pooling, backward",
+    _pool_cases,
+    maxpool_backward,
+    ("dx",),
+    mistakes=(
+        (
+            "the gradient is spread over the whole window (that is average pooling); max "
+            "pooling sends it only to the position of the maximum",
+            _avgpool_backward,
+        ),
+        (
+            "with overlapping windows (stride < pool) a position can be the maximum of several "
+            "windows: add the gradients (+=), do not overwrite them",
+            lambda dy, x, pool, stride: _maxpool_overwrite(dy, x, pool, stride),
+        ),
+    ),
+)
 
 
 def _maxpool_overwrite(dy, x, pool, stride):
@@ -126,7 +165,7 @@ def _maxpool_overwrite(dy, x, pool, stride):
     dx = np.zeros_like(x)
     for i in range(dy.shape[2]):
         for j in range(dy.shape[3]):
-            window = x[:, :, i * stride:i * stride + pool, j * stride:j * stride + pool]
+            window = x[:, :, i * stride : i * stride + pool, j * stride : j * stride + pool]
             a, b = np.unravel_index(window.reshape(n, c, -1).argmax(axis=2), (pool, pool))
             for ni in range(n):
                 for ci in range(c):
@@ -147,7 +186,7 @@ def im2col(x, kh, kw, stride, pad):
     cols = np.empty((n, oh, ow, c, kh, kw))
     for i in range(oh):
         for j in range(ow):
-            cols[:, i, j] = xp[:, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
+            cols[:, i, j] = xp[:, :, i * stride : i * stride + kh, j * stride : j * stride + kw]
     return cols.reshape(n * oh * ow, c * kh * kw)
 
 
@@ -159,15 +198,30 @@ def _im2col_channels_last(x, kh, kw, stride, pad):
 
 def _im2col_cases(rng):
     cases = []
-    for (n, c, h, w), (kh, kw), stride, pad in (((2, 3, 4, 4), (3, 3), 1, 0),
-                                                ((1, 2, 5, 6), (2, 3), 2, 1)):
-        cases.append(Case((rng.standard_normal((n, c, h, w)), kh, kw, stride, pad),
-                          label=f"x {(n, c, h, w)}, kernel {(kh, kw)}, stride={stride}, pad={pad}"))
+    for (n, c, h, w), (kh, kw), stride, pad in (((2, 3, 4, 4), (3, 3), 1, 0), ((1, 2, 5, 6), (2, 3), 2, 1)):
+        cases.append(
+            Case(
+                (rng.standard_normal((n, c, h, w)), kh, kw, stride, pad),
+                label=f"x {(n, c, h, w)}, kernel {(kh, kw)}, stride={stride}, pad={pad}",
+            )
+        )
     return cases
 
 
 function_exercise(
-    "im2col", CHAPTER, 2, "im2col", "im2col: convolution as one matrix product",
-    _im2col_cases, im2col, ("cols",),
-    mistakes=(("the columns are ordered (kh, kw, c); this layout orders them (c, kh, kw), "
-               "matching W.reshape(F, -1)", _im2col_channels_last),))
+    "im2col",
+    CHAPTER,
+    2,
+    "im2col",
+    "im2col: convolution as one matrix product",
+    _im2col_cases,
+    im2col,
+    ("cols",),
+    mistakes=(
+        (
+            "the columns are ordered (kh, kw, c); this layout orders them (c, kh, kw), "
+            "matching W.reshape(F, -1)",
+            _im2col_channels_last,
+        ),
+    ),
+)

@@ -5,6 +5,7 @@ same code would run on a GPU through CuPy). Arrays are surrounded by guard value
 kernel that writes past the end of its output is caught instead of corrupting memory
 silently.
 """
+
 import numpy as np
 
 from ..feedback import compare_outputs
@@ -19,16 +20,30 @@ def blocks_for(n, threads):
 
 
 def _blocks_cases(rng):
-    return [Case((n, t), label=f"n={n}, threads={t}") for n, t in
-            ((1000, 256), (1024, 256), (1, 128), (int(rng.integers(2000, 9000)), 128))]
+    return [
+        Case((n, t), label=f"n={n}, threads={t}")
+        for n, t in ((1000, 256), (1024, 256), (1, 128), (int(rng.integers(2000, 9000)), 128))
+    ]
 
 
 function_exercise(
-    "blocks_for", CHAPTER, 1, "blocks_for", "How many blocks a launch needs",
-    _blocks_cases, blocks_for, ("blocks",),
-    mistakes=(("n // threads rounds down, leaving the last elements without a thread: "
-               "round up with (n + threads - 1) // threads", lambda n, t: n // t),
-              ("one block too many when n is a multiple of threads", lambda n, t: n // t + 1)))
+    "blocks_for",
+    CHAPTER,
+    1,
+    "blocks_for",
+    "How many blocks a launch needs",
+    _blocks_cases,
+    blocks_for,
+    ("blocks",),
+    mistakes=(
+        (
+            "n // threads rounds down, leaving the last elements without a thread: "
+            "round up with (n + threads - 1) // threads",
+            lambda n, t: n // t,
+        ),
+        ("one block too many when n is a multiple of threads", lambda n, t: n // t + 1),
+    ),
+)
 
 
 # The "cuda" probe (compile with the emulator, launch, check the guard values) is in
@@ -40,28 +55,47 @@ def _judge_cuda(reference, name, mistakes=()):
         if not isinstance(got, dict) or "out" not in got:
             return "the grader could not read the result"
         if not got.get("guard_ok", False):
-            return (f"the kernel wrote past the end of `{name}`: threads with an index >= n must "
-                    "do nothing (check `if (i < n)`)")
+            return (
+                f"the kernel wrote past the end of `{name}`: threads with an index >= n must "
+                "do nothing (check `if (i < n)`)"
+            )
         expected = reference(*case.args)
         wrong = [(hint, fn(*case.args)) for hint, fn in mistakes]
         return compare_outputs(got["out"], expected, (name,), wrong, tolerance=1e-6)
+
     return judge
 
 
 def _relu_forward_cases(rng):
     cases = []
     for n, threads in ((1000, 256), (37, 32)):
-        cases.append(Case((rng.standard_normal(n).astype(np.float32),),
-                          label=f"n={n} with {threads} threads per block",
-                          extra={"kernel": "relu_forward", "n": n, "threads": threads,
-                                 "blocks": blocks_for(n, threads)}))
+        cases.append(
+            Case(
+                (rng.standard_normal(n).astype(np.float32),),
+                label=f"n={n} with {threads} threads per block",
+                extra={
+                    "kernel": "relu_forward",
+                    "n": n,
+                    "threads": threads,
+                    "blocks": blocks_for(n, threads),
+                },
+            )
+        )
     return cases
 
 
-register(Exercise(
-    name="relu_forward_cuda", chapter=CHAPTER, points=2, entries=("RELU_FORWARD_SOURCE",),
-    title="ReLU forward as a CUDA kernel", make_cases=_relu_forward_cases,
-    judge=_judge_cuda(lambda x: np.maximum(x, 0).astype(np.float32), "y"), probe="cuda"))
+register(
+    Exercise(
+        name="relu_forward_cuda",
+        chapter=CHAPTER,
+        points=2,
+        entries=("RELU_FORWARD_SOURCE",),
+        title="ReLU forward as a CUDA kernel",
+        make_cases=_relu_forward_cases,
+        judge=_judge_cuda(lambda x: np.maximum(x, 0).astype(np.float32), "y"),
+        probe="cuda",
+    )
+)
 
 
 def _first_pass_only(dy, x, covered):
@@ -73,27 +107,41 @@ def _first_pass_only(dy, x, covered):
 def _relu_backward_cases(rng):
     cases = []
     for n, threads, blocks in ((3000, 128, 4), (100, 32, 1)):
-        cases.append(Case((rng.standard_normal(n).astype(np.float32),
-                           rng.standard_normal(n).astype(np.float32)),
-                          label=f"n={n} launched as {blocks} block(s) of {threads} threads",
-                          extra={"kernel": "relu_backward", "n": n, "threads": threads,
-                                 "blocks": blocks}))
+        cases.append(
+            Case(
+                (rng.standard_normal(n).astype(np.float32), rng.standard_normal(n).astype(np.float32)),
+                label=f"n={n} launched as {blocks} block(s) of {threads} threads",
+                extra={"kernel": "relu_backward", "n": n, "threads": threads, "blocks": blocks},
+            )
+        )
     return cases
 
 
 def _judge_relu_backward(case, got):
     dy, x = case.args
     covered = case.extra["threads"] * case.extra["blocks"]
-    hints = (("only the first blocks * threads elements were written: use a grid-stride loop "
-              "(for (i = ...; i < n; i += blockDim.x * gridDim.x))",
-              lambda dy, x: _first_pass_only(dy, x, covered)),)
+    hints = (
+        (
+            "only the first blocks * threads elements were written: use a grid-stride loop "
+            "(for (i = ...; i < n; i += blockDim.x * gridDim.x))",
+            lambda dy, x: _first_pass_only(dy, x, covered),
+        ),
+    )
     return _judge_cuda(lambda dy, x: (dy * (x > 0)).astype(np.float32), "dx", hints)(case, got)
 
 
-register(Exercise(
-    name="relu_backward_cuda", chapter=CHAPTER, points=2, entries=("RELU_BACKWARD_SOURCE",),
-    title="ReLU backward as a CUDA kernel with a grid-stride loop",
-    make_cases=_relu_backward_cases, judge=_judge_relu_backward, probe="cuda"))
+register(
+    Exercise(
+        name="relu_backward_cuda",
+        chapter=CHAPTER,
+        points=2,
+        entries=("RELU_BACKWARD_SOURCE",),
+        title="ReLU backward as a CUDA kernel with a grid-stride loop",
+        make_cases=_relu_backward_cases,
+        judge=_judge_relu_backward,
+        probe="cuda",
+    )
+)
 
 
 # ---------------------------------------------------------------- SiLU backward
@@ -107,21 +155,45 @@ def _silu_cases(rng):
     cases = []
     for n, threads in ((777, 128), (40, 32)):
         x = (rng.standard_normal(n) * 4).astype(np.float32)
-        x[:3] = (-30.0, 30.0, 0.0)                       # saturated on both sides, and zero
-        cases.append(Case((rng.standard_normal(n).astype(np.float32), x),
-                          label=f"n={n} with {threads} threads per block, |x| up to 30",
-                          extra={"kernel": "silu_backward", "n": n, "threads": threads,
-                                 "blocks": blocks_for(n, threads)}))
+        x[:3] = (-30.0, 30.0, 0.0)  # saturated on both sides, and zero
+        cases.append(
+            Case(
+                (rng.standard_normal(n).astype(np.float32), x),
+                label=f"n={n} with {threads} threads per block, |x| up to 30",
+                extra={
+                    "kernel": "silu_backward",
+                    "n": n,
+                    "threads": threads,
+                    "blocks": blocks_for(n, threads),
+                },
+            )
+        )
     return cases
 
 
-register(Exercise(
-    name="silu_backward_cuda", chapter=CHAPTER, points=2, entries=("SILU_BACKWARD_SOURCE",),
-    title="The SiLU backward as a CUDA kernel", make_cases=_silu_cases,
-    judge=_judge_cuda(_silu_backward, "dx", (
-        ("this is dy * sigmoid(x), the derivative of sigmoid's *input* path only; the product "
-         "rule adds x * sigmoid'(x)",
-         lambda dy, x: (dy / (1.0 + np.exp(-x.astype(np.float64)))).astype(np.float32)),
-        ("this is dy * silu(x), the forward value; the backward multiplies dy by the derivative",
-         lambda dy, x: (dy * x / (1.0 + np.exp(-x.astype(np.float64)))).astype(np.float32)))),
-    probe="cuda"))
+register(
+    Exercise(
+        name="silu_backward_cuda",
+        chapter=CHAPTER,
+        points=2,
+        entries=("SILU_BACKWARD_SOURCE",),
+        title="The SiLU backward as a CUDA kernel",
+        make_cases=_silu_cases,
+        judge=_judge_cuda(
+            _silu_backward,
+            "dx",
+            (
+                (
+                    "this is dy * sigmoid(x), the derivative of sigmoid's *input* path only; the product "
+                    "rule adds x * sigmoid'(x)",
+                    lambda dy, x: (dy / (1.0 + np.exp(-x.astype(np.float64)))).astype(np.float32),
+                ),
+                (
+                    "this is dy * silu(x), the forward value; the backward multiplies dy by the derivative",
+                    lambda dy, x: (dy * x / (1.0 + np.exp(-x.astype(np.float64)))).astype(np.float32),
+                ),
+            ),
+        ),
+        probe="cuda",
+    )
+)

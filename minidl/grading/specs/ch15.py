@@ -1,4 +1,5 @@
 """Chapter 15, speech: features computed around the chapter's log-mel spectrogram."""
+
 import numpy as np
 
 from ..registry import Case, function_exercise
@@ -12,36 +13,56 @@ def delta_features(features, width):
     d_t = sum_{n=1..width} n (c_{t+n} - c_{t-n}) / (2 sum_{n=1..width} n^2),
     frames beyond either end replaced by the first or the last frame."""
     t = features.shape[0]
-    padded = np.concatenate([np.repeat(features[:1], width, axis=0), features,
-                             np.repeat(features[-1:], width, axis=0)])
-    numerator = sum(n * (padded[width + n:width + n + t] - padded[width - n:width - n + t])
-                    for n in range(1, width + 1))
+    padded = np.concatenate(
+        [np.repeat(features[:1], width, axis=0), features, np.repeat(features[-1:], width, axis=0)]
+    )
+    numerator = sum(
+        n * (padded[width + n : width + n + t] - padded[width - n : width - n + t])
+        for n in range(1, width + 1)
+    )
     return numerator / (2 * sum(n * n for n in range(1, width + 1)))
 
 
 def _delta_zero_pad(features, width):
     t = features.shape[0]
     padded = np.pad(features, ((width, width), (0, 0)))
-    numerator = sum(n * (padded[width + n:width + n + t] - padded[width - n:width - n + t])
-                    for n in range(1, width + 1))
+    numerator = sum(
+        n * (padded[width + n : width + n + t] - padded[width - n : width - n + t])
+        for n in range(1, width + 1)
+    )
     return numerator / (2 * sum(n * n for n in range(1, width + 1)))
 
 
 def _delta_cases(rng):
-    return [Case((rng.standard_normal((9, 4)), 2), label="features (9, 4), width 2"),
-            Case((rng.standard_normal((6, 3)) + 5.0, 1), label="features (6, 3) around 5, width 1"),
-            Case((rng.standard_normal((12, 2)), 3), label="features (12, 2), width 3")]
+    return [
+        Case((rng.standard_normal((9, 4)), 2), label="features (9, 4), width 2"),
+        Case((rng.standard_normal((6, 3)) + 5.0, 1), label="features (6, 3) around 5, width 1"),
+        Case((rng.standard_normal((12, 2)), 3), label="features (12, 2), width 3"),
+    ]
 
 
 function_exercise(
-    "delta_features", CHAPTER, 2, "delta_features", "Delta features: the slope of each band over time",
-    _delta_cases, delta_features, ("deltas",),
-    mistakes=(("the frames beyond the ends are zeros; they are copies of the first and last "
-               "frame (with zeros the deltas at the ends jump by the features' level)",
-               _delta_zero_pad),
-              ("the normaliser is missing its factor 2: divide by 2 * sum(n**2)",
-               lambda f, w: 2 * delta_features(f, w))),
-    factors=lambda f, w: {"2": 2.0})
+    "delta_features",
+    CHAPTER,
+    2,
+    "delta_features",
+    "Delta features: the slope of each band over time",
+    _delta_cases,
+    delta_features,
+    ("deltas",),
+    mistakes=(
+        (
+            "the frames beyond the ends are zeros; they are copies of the first and last "
+            "frame (with zeros the deltas at the ends jump by the features' level)",
+            _delta_zero_pad,
+        ),
+        (
+            "the normaliser is missing its factor 2: divide by 2 * sum(n**2)",
+            lambda f, w: 2 * delta_features(f, w),
+        ),
+    ),
+    factors=lambda f, w: {"2": 2.0},
+)
 
 
 # ---------------------------------------------------------------- masked normalisation
@@ -70,17 +91,28 @@ def _cmvn_cases(rng):
         lengths = [t] + [int(v) for v in rng.integers(3, t, n - 1)]
         x = rng.standard_normal((n, t, f)) * 2.0 + 3.0
         for i, length in enumerate(lengths):
-            x[i, length:] = 0.0                         # the padding, as a batch carries it
+            x[i, length:] = 0.0  # the padding, as a batch carries it
         cases.append(Case((x, lengths), label=f"batch {(n, t, f)}, lengths {lengths}"))
     return cases
 
 
 function_exercise(
-    "masked_cmvn", CHAPTER, 2, "masked_cmvn", "Mean and variance normalisation of a padded batch",
-    _cmvn_cases, masked_cmvn, ("normalised",),
-    mistakes=(("the padded frames are counted in the mean and the standard deviation: their "
-               "zeros pull the mean towards 0; use each utterance's first lengths[n] frames only",
-               _cmvn_padding_counted),))
+    "masked_cmvn",
+    CHAPTER,
+    2,
+    "masked_cmvn",
+    "Mean and variance normalisation of a padded batch",
+    _cmvn_cases,
+    masked_cmvn,
+    ("normalised",),
+    mistakes=(
+        (
+            "the padded frames are counted in the mean and the standard deviation: their "
+            "zeros pull the mean towards 0; use each utterance's first lengths[n] frames only",
+            _cmvn_padding_counted,
+        ),
+    ),
+)
 
 
 # ---------------------------------------------------------------- voice activity
@@ -96,8 +128,7 @@ def energy_vad(x, frame_length, hop_length, threshold_db):
 def _frame_energies(x, frame_length, hop_length):
     """sum(x**2) of every whole frame."""
     count = 1 + (len(x) - frame_length) // hop_length
-    return np.array([np.sum(x[t * hop_length:t * hop_length + frame_length] ** 2)
-                     for t in range(count)])
+    return np.array([np.sum(x[t * hop_length : t * hop_length + frame_length] ** 2) for t in range(count)])
 
 
 def _vad_cases(rng):
@@ -107,17 +138,32 @@ def _vad_cases(rng):
         t = np.arange(s) / 8000
         loud = (t > 0.08) & (t < 0.18)
         x = 0.001 * rng.standard_normal(s) + loud * np.sin(2 * np.pi * 440 * t) * (0.2 + rng.random())
-        cases.append(Case((x, frame, hop, threshold),
-                          label=f"{s} samples, frames of {frame} every {hop}, {threshold} dB"))
+        cases.append(
+            Case(
+                (x, frame, hop, threshold),
+                label=f"{s} samples, frames of {frame} every {hop}, {threshold} dB",
+            )
+        )
     return cases
 
 
 function_exercise(
-    "energy_vad", CHAPTER, 2, "energy_vad", "Find the frames that hold speech",
-    _vad_cases, energy_vad, ("speech",),
-    mistakes=(("the decibels are taken of the amplitude with 10 log10: energy is already a power "
-               "(a sum of squares), so 10 log10(energy) is right and the square root is not",
-               lambda x, f, h, th: _vad_amplitude(x, f, h, th)),))
+    "energy_vad",
+    CHAPTER,
+    2,
+    "energy_vad",
+    "Find the frames that hold speech",
+    _vad_cases,
+    energy_vad,
+    ("speech",),
+    mistakes=(
+        (
+            "the decibels are taken of the amplitude with 10 log10: energy is already a power "
+            "(a sum of squares), so 10 log10(energy) is right and the square root is not",
+            lambda x, f, h, th: _vad_amplitude(x, f, h, th),
+        ),
+    ),
+)
 
 
 def _vad_amplitude(x, frame_length, hop_length, threshold_db):

@@ -1,6 +1,7 @@
 """Chapter 16, going deep: a residual block with a projection shortcut (backward), the
 variance-preserving scale for a leaky ReLU, cutout augmentation; questions on the variance
 of a residual stack and on which augmentations keep a digit's label."""
+
 import numpy as np
 
 from ..registry import Case, function_exercise
@@ -52,47 +53,89 @@ def _projection_cases(rng):
     cases = []
     for n, d, hidden, e in ((4, 3, 5, 6), (6, 5, 4, 5), (3, 7, 6, 2)):
         x = rng.standard_normal((n, d))
-        cases.append(Case((rng.standard_normal((n, e)), x, rng.standard_normal((d, hidden)) * 0.7,
-                           rng.standard_normal((hidden, e)) * 0.7, rng.standard_normal((d, e)) * 0.7),
-                          label=f"x {(n, d)}, hidden {hidden}, output {e}"))
+        cases.append(
+            Case(
+                (
+                    rng.standard_normal((n, e)),
+                    x,
+                    rng.standard_normal((d, hidden)) * 0.7,
+                    rng.standard_normal((hidden, e)) * 0.7,
+                    rng.standard_normal((d, e)) * 0.7,
+                ),
+                label=f"x {(n, d)}, hidden {hidden}, output {e}",
+            )
+        )
     return cases
 
 
 function_exercise(
-    "projection_residual_backward", CHAPTER, 3, "projection_residual_backward",
+    "projection_residual_backward",
+    CHAPTER,
+    3,
+    "projection_residual_backward",
     "A residual block with a projection shortcut, backward",
-    _projection_cases, projection_residual_backward, ("dx", "dW1", "dW2", "dWs"),
-    mistakes=(("the skip's gradient is dz only for the identity; through the projection x Ws it is "
-               "dz @ Ws.T", _projection_identity_skip),
-              ("dx has two paths: through the block (da @ W1.T) and through the shortcut (dz @ Ws.T); "
-               "add both", _projection_no_skip_in_dx),
-              ("the ReLU after the sum: dz = dy * (z > 0), with z = relu(x W1) W2 + x Ws",
-               _projection_relu_ignored)))
+    _projection_cases,
+    projection_residual_backward,
+    ("dx", "dW1", "dW2", "dWs"),
+    mistakes=(
+        (
+            "the skip's gradient is dz only for the identity; through the projection x Ws it is dz @ Ws.T",
+            _projection_identity_skip,
+        ),
+        (
+            "dx has two paths: through the block (da @ W1.T) and through the shortcut (dz @ Ws.T); add both",
+            _projection_no_skip_in_dx,
+        ),
+        (
+            "the ReLU after the sum: dz = dy * (z > 0), with z = relu(x W1) W2 + x Ws",
+            _projection_relu_ignored,
+        ),
+    ),
+)
 
 
 # ---------------------------------------------------------------- leaky ReLU initialization
 def leaky_relu_init_std(fan_in, alpha):
     """The weight std that keeps Var(y) from layer to layer through a leaky ReLU of slope alpha."""
-    return np.sqrt(2.0 / ((1.0 + alpha ** 2) * fan_in))
+    return np.sqrt(2.0 / ((1.0 + alpha**2) * fan_in))
 
 
 def _init_cases(rng):
-    return [Case((fan_in, alpha), label=f"fan_in={fan_in}, alpha={alpha}")
-            for fan_in, alpha in ((256, 0.0), (100, 0.2), (784, 0.01), (64, 1.0), (27, 0.5))]
+    return [
+        Case((fan_in, alpha), label=f"fan_in={fan_in}, alpha={alpha}")
+        for fan_in, alpha in ((256, 0.0), (100, 0.2), (784, 0.01), (64, 1.0), (27, 0.5))
+    ]
 
 
 function_exercise(
-    "leaky_relu_init_std", CHAPTER, 2, "leaky_relu_init_std",
+    "leaky_relu_init_std",
+    CHAPTER,
+    2,
+    "leaky_relu_init_std",
     "The initialization scale for a leaky ReLU",
-    _init_cases, leaky_relu_init_std, ("std",),
-    mistakes=(("that is the variance; the function returns the standard deviation (its square root)",
-               lambda n, a: 2.0 / ((1.0 + a ** 2) * n)),
-              ("the slope alpha scales the negative half, so the second moment gets alpha squared: "
-               "(1 + alpha^2) / 2", lambda n, a: np.sqrt(2.0 / ((1.0 + a) * n))),
-              ("this is He's rule for the plain ReLU; a leaky ReLU keeps part of the negative half",
-               lambda n, a: np.sqrt(2.0 / n)),
-              ("the fan-in is in the denominator: Var(y) = fan_in Var(w) E[x^2]",
-               lambda n, a: np.sqrt(2.0 * n / (1.0 + a ** 2)))))
+    _init_cases,
+    leaky_relu_init_std,
+    ("std",),
+    mistakes=(
+        (
+            "that is the variance; the function returns the standard deviation (its square root)",
+            lambda n, a: 2.0 / ((1.0 + a**2) * n),
+        ),
+        (
+            "the slope alpha scales the negative half, so the second moment gets alpha squared: "
+            "(1 + alpha^2) / 2",
+            lambda n, a: np.sqrt(2.0 / ((1.0 + a) * n)),
+        ),
+        (
+            "this is He's rule for the plain ReLU; a leaky ReLU keeps part of the negative half",
+            lambda n, a: np.sqrt(2.0 / n),
+        ),
+        (
+            "the fan-in is in the denominator: Var(y) = fan_in Var(w) E[x^2]",
+            lambda n, a: np.sqrt(2.0 * n / (1.0 + a**2)),
+        ),
+    ),
+)
 
 
 # ---------------------------------------------------------------- cutout
@@ -124,57 +167,93 @@ def _cutout_first_channel(x, top, left, size):
     _, _, h, w = x.shape
     for n in range(len(x)):
         r0, c0 = max(int(top[n]), 0), max(int(left[n]), 0)
-        out[n, 0, r0:min(int(top[n]) + size, h), c0:min(int(left[n]) + size, w)] = 0.0
+        out[n, 0, r0 : min(int(top[n]) + size, h), c0 : min(int(left[n]) + size, w)] = 0.0
     return out
 
 
 def _cutout_cases(rng):
     cases = []
     for (n, c, h, w), size in (((3, 1, 6, 6), 3), ((4, 2, 5, 7), 2), ((3, 3, 4, 4), 3)):
-        top = np.array([-1, h - 2, 1] + [0] * (n - 3))[:n]          # off the top, off the bottom, inside
+        top = np.array([-1, h - 2, 1] + [0] * (n - 3))[:n]  # off the top, off the bottom, inside
         left = np.array([2, w - 1, -2] + [w - 2] * (n - 3))[:n]
-        cases.append(Case((rng.standard_normal((n, c, h, w)) + 3.0, top, left, size),
-                          label=f"x {(n, c, h, w)}, size={size}, top={top.tolist()}, left={left.tolist()}"))
+        cases.append(
+            Case(
+                (rng.standard_normal((n, c, h, w)) + 3.0, top, left, size),
+                label=f"x {(n, c, h, w)}, size={size}, top={top.tolist()}, left={left.tolist()}",
+            )
+        )
     return cases
 
 
 function_exercise(
-    "cutout", CHAPTER, 2, "cutout", "Cutout: erase a square",
-    _cutout_cases, cutout, ("out",),
-    mistakes=(("a square that crosses an edge is clipped there, not wrapped around to the other side",
-               _cutout_wraps),
-              ("every channel of the square is erased, not only the first", _cutout_first_channel),
-              ("the input must stay unchanged (work on a copy) -- and the square must be erased in the "
-               "copy you return", lambda x, t, l, s: np.array(x, copy=True))))
+    "cutout",
+    CHAPTER,
+    2,
+    "cutout",
+    "Cutout: erase a square",
+    _cutout_cases,
+    cutout,
+    ("out",),
+    mistakes=(
+        (
+            "a square that crosses an edge is clipped there, not wrapped around to the other side",
+            _cutout_wraps,
+        ),
+        ("every channel of the square is erased, not only the first", _cutout_first_channel),
+        (
+            "the input must stay unchanged (work on a copy) -- and the square must be erased in the "
+            "copy you return",
+            lambda x, t, l, s: np.array(x, copy=True),
+        ),
+    ),
+)
 
 
 # ---------------------------------------------------------------- questions
 from ..questions import multiple_choice, number_question  # noqa: E402
 
 number_question(
-    "residual_variance_growth", CHAPTER, 1, "The variance of a stack of residual blocks",
-    value=1.5 ** 4, tolerance=1e-3,
-    mistakes=((3.0, "3 = 1 + 4 * 0.5 adds the blocks' variances to the input's once; each block adds "
-                    "c times the variance of *its own* input, which has already grown"),
-              (0.0625, "0.5^4 multiplies by c alone: the skip keeps x, so each block multiplies by 1 + c"),
-              (3.375, "1.5^3 counts three blocks; there are four"),
-              (2.0, "2 = 1 + c + ... stops after one block")),
+    "residual_variance_growth",
+    CHAPTER,
+    1,
+    "The variance of a stack of residual blocks",
+    value=1.5**4,
+    tolerance=1e-3,
+    mistakes=(
+        (
+            3.0,
+            "3 = 1 + 4 * 0.5 adds the blocks' variances to the input's once; each block adds "
+            "c times the variance of *its own* input, which has already grown",
+        ),
+        (0.0625, "0.5^4 multiplies by c alone: the skip keeps x, so each block multiplies by 1 + c"),
+        (3.375, "1.5^3 counts three blocks; there are four"),
+        (2.0, "2 = 1 + c + ... stops after one block"),
+    ),
     hint="Var(x_{k+1}) = Var(x_k + F(x_k)) with F(x_k) independent of x_k",
     explanation="Var(x_{k+1}) = Var(x_k) + c Var(x_k) = (1 + c) Var(x_k), so four blocks multiply the "
-                "variance by (1.5)^4 = 5.0625: it grows geometrically, which is why ResNets start each "
-                "block's last BatchNorm at gamma = 0 (F = 0, every block the identity).")
+    "variance by (1.5)^4 = 5.0625: it grows geometrically, which is why ResNets start each "
+    "block's last BatchNorm at gamma = 0 (F = 0, every block the identity).",
+)
 
 multiple_choice(
-    "digit_augmentation", CHAPTER, 1, "An augmentation that changes the label",
-    choices={"a": "shifting each digit by up to 2 pixels",
-             "b": "mirroring each digit left-right with probability 1/2",
-             "c": "adding Gaussian noise with standard deviation 0.05 to every pixel",
-             "d": "padding by 2 pixels, then cropping a random 28 x 28 window"},
+    "digit_augmentation",
+    CHAPTER,
+    1,
+    "An augmentation that changes the label",
+    choices={
+        "a": "shifting each digit by up to 2 pixels",
+        "b": "mirroring each digit left-right with probability 1/2",
+        "c": "adding Gaussian noise with standard deviation 0.05 to every pixel",
+        "d": "padding by 2 pixels, then cropping a random 28 x 28 window",
+    },
     answer="b",
-    wrong={"a": "a digit moved by 2 pixels is the same digit; the network should learn that position "
-                "does not matter",
-           "c": "a little noise leaves every digit readable; it teaches the network to ignore pixel-level "
-                "detail",
-           "d": "that is a random shift of up to 2 pixels, written as a crop: the label is unchanged"},
+    wrong={
+        "a": "a digit moved by 2 pixels is the same digit; the network should learn that position "
+        "does not matter",
+        "c": "a little noise leaves every digit readable; it teaches the network to ignore pixel-level "
+        "detail",
+        "d": "that is a random shift of up to 2 pixels, written as a crop: the label is unchanged",
+    },
     explanation="a mirrored 2, 3, 4, 5, 7 or 9 is not that digit (some are not digits at all); flips suit "
-                "classes that do not depend on handedness, such as photographs of animals.")
+    "classes that do not depend on handedness, such as photographs of animals.",
+)

@@ -1,5 +1,6 @@
 """Chapter 17, attention: sliding-window attention, ALiBi-biased attention, the backward of a
 softmax with a temperature; questions on the 1/sqrt(d) scale and the size of a KV cache."""
+
 import numpy as np
 
 from ..registry import Case, function_exercise
@@ -38,30 +39,48 @@ def sliding_window_attention(q, k, v, window):
 def _attention_cases(rng, extra):
     cases = []
     for n, t, d, dv in ((2, 6, 4, 3), (1, 9, 8, 5)):
-        args = (rng.standard_normal((n, t, d)), rng.standard_normal((n, t, d)),
-                rng.standard_normal((n, t, dv)))
+        args = (
+            rng.standard_normal((n, t, d)),
+            rng.standard_normal((n, t, d)),
+            rng.standard_normal((n, t, dv)),
+        )
         for value in extra(t):
             cases.append(Case(args + (value,), label=f"N={n}, T={t}, d={d}, dv={dv}, {value}"))
     return cases
 
 
 function_exercise(
-    "sliding_window_attention", CHAPTER, 2, "sliding_window_attention", "Attention in a sliding window",
-    lambda rng: _attention_cases(rng, lambda t: (1, 3, t)), sliding_window_attention, ("out",),
-    mistakes=(("the window is one key too wide: query i sees keys i - window + 1 .. i, which is "
-               "`window` keys including itself",
-               lambda q, k, v, w: _attend(q, k, v, _window(q.shape[1], w + 1)[None])),
-              ("the window must also be causal: no key after the query",
-               lambda q, k, v, w: _attend(q, k, v, _window(q.shape[1], w, causal=False)[None])),
-              ("the scores are divided by sqrt(d) before the softmax",
-               lambda q, k, v, w: _attend(q, k, v, _window(q.shape[1], w)[None], scale=1.0))))
+    "sliding_window_attention",
+    CHAPTER,
+    2,
+    "sliding_window_attention",
+    "Attention in a sliding window",
+    lambda rng: _attention_cases(rng, lambda t: (1, 3, t)),
+    sliding_window_attention,
+    ("out",),
+    mistakes=(
+        (
+            "the window is one key too wide: query i sees keys i - window + 1 .. i, which is "
+            "`window` keys including itself",
+            lambda q, k, v, w: _attend(q, k, v, _window(q.shape[1], w + 1)[None]),
+        ),
+        (
+            "the window must also be causal: no key after the query",
+            lambda q, k, v, w: _attend(q, k, v, _window(q.shape[1], w, causal=False)[None]),
+        ),
+        (
+            "the scores are divided by sqrt(d) before the softmax",
+            lambda q, k, v, w: _attend(q, k, v, _window(q.shape[1], w)[None], scale=1.0),
+        ),
+    ),
+)
 
 
 # ---------------------------------------------------------------- ALiBi
 def alibi_attention(q, k, v, slope):
     """Causal attention with a linear distance penalty (ALiBi, Press et al., 2022):
 
-        scores_ij = q_i . k_j / sqrt(d) - slope * (i - j)    for j <= i (others masked)
+    scores_ij = q_i . k_j / sqrt(d) - slope * (i - j)    for j <= i (others masked)
     """
     T = q.shape[1]
     i, j = np.arange(T)[:, None], np.arange(T)[None, :]
@@ -81,11 +100,23 @@ def _alibi_not_causal(q, k, v, slope):
 
 
 function_exercise(
-    "alibi_attention", CHAPTER, 2, "alibi_attention", "Attention with a distance penalty (ALiBi)",
-    lambda rng: _attention_cases(rng, lambda t: (0.5, 2.0)), alibi_attention, ("out",),
-    mistakes=(("the penalty has the wrong sign: far keys must get *lower* scores, "
-               "-slope * (i - j) with i - j >= 0", _alibi_sign),
-              ("the causal mask is missing: keys after the query must get weight 0", _alibi_not_causal)))
+    "alibi_attention",
+    CHAPTER,
+    2,
+    "alibi_attention",
+    "Attention with a distance penalty (ALiBi)",
+    lambda rng: _attention_cases(rng, lambda t: (0.5, 2.0)),
+    alibi_attention,
+    ("out",),
+    mistakes=(
+        (
+            "the penalty has the wrong sign: far keys must get *lower* scores, "
+            "-slope * (i - j) with i - j >= 0",
+            _alibi_sign,
+        ),
+        ("the causal mask is missing: keys after the query must get weight 0", _alibi_not_causal),
+    ),
+)
 
 
 # ---------------------------------------------------------------- softmax with a temperature
@@ -96,48 +127,81 @@ def softmax_temperature_backward(z, dp, tau):
 
 
 def _temperature_cases(rng):
-    return [Case((rng.standard_normal((n, k)) * 2, rng.standard_normal((n, k)), tau),
-                 label=f"N={n}, K={k}, tau={tau}")
-            for n, k, tau in ((3, 5, 1.0), (4, 7, 0.5), (2, 3, 3.0))]
+    return [
+        Case(
+            (rng.standard_normal((n, k)) * 2, rng.standard_normal((n, k)), tau),
+            label=f"N={n}, K={k}, tau={tau}",
+        )
+        for n, k, tau in ((3, 5, 1.0), (4, 7, 0.5), (2, 3, 3.0))
+    ]
 
 
 function_exercise(
-    "softmax_temperature_backward", CHAPTER, 2, "softmax_temperature_backward",
+    "softmax_temperature_backward",
+    CHAPTER,
+    2,
+    "softmax_temperature_backward",
     "The backward of a softmax with a temperature",
-    _temperature_cases, softmax_temperature_backward, ("dz",),
-    mistakes=(("the chain rule through z / tau is missing: divide by tau",
-               lambda z, dp, tau: softmax_temperature_backward(z, dp, tau) * tau),
-              ("only the diagonal of the Jacobian is used: p (1 - p) dp misses the -p_j p_k terms",
-               lambda z, dp, tau: _softmax_rows(z / tau) * (1 - _softmax_rows(z / tau)) * dp / tau),
-              ("p was computed as softmax(z), without the temperature",
-               lambda z, dp, tau: _softmax_rows(z) * (dp - (dp * _softmax_rows(z)).sum(-1, keepdims=True)) / tau)),
-    factors=lambda z, dp, tau: {"tau": tau, "1/tau": 1 / tau})
+    _temperature_cases,
+    softmax_temperature_backward,
+    ("dz",),
+    mistakes=(
+        (
+            "the chain rule through z / tau is missing: divide by tau",
+            lambda z, dp, tau: softmax_temperature_backward(z, dp, tau) * tau,
+        ),
+        (
+            "only the diagonal of the Jacobian is used: p (1 - p) dp misses the -p_j p_k terms",
+            lambda z, dp, tau: _softmax_rows(z / tau) * (1 - _softmax_rows(z / tau)) * dp / tau,
+        ),
+        (
+            "p was computed as softmax(z), without the temperature",
+            lambda z, dp, tau: _softmax_rows(z) * (dp - (dp * _softmax_rows(z)).sum(-1, keepdims=True)) / tau,
+        ),
+    ),
+    factors=lambda z, dp, tau: {"tau": tau, "1/tau": 1 / tau},
+)
 
 
 # ---------------------------------------------------------------- questions
 from ..questions import multiple_choice, number_question  # noqa: E402
 
 multiple_choice(
-    "attention_scale", CHAPTER, 1, "Why attention divides the scores by sqrt(d)",
-    choices={"a": "to make the attention weights sum to one",
-             "b": "a dot product of d unit-variance numbers has variance d; dividing by sqrt(d) "
-                  "brings it back to 1, so wide heads do not start with a nearly one-hot softmax "
-                  "whose gradients almost vanish",
-             "c": "to save computation: smaller numbers multiply faster",
-             "d": "to keep exp from overflowing; without it the softmax would return inf"},
+    "attention_scale",
+    CHAPTER,
+    1,
+    "Why attention divides the scores by sqrt(d)",
+    choices={
+        "a": "to make the attention weights sum to one",
+        "b": "a dot product of d unit-variance numbers has variance d; dividing by sqrt(d) "
+        "brings it back to 1, so wide heads do not start with a nearly one-hot softmax "
+        "whose gradients almost vanish",
+        "c": "to save computation: smaller numbers multiply faster",
+        "d": "to keep exp from overflowing; without it the softmax would return inf",
+    },
     answer="b",
-    wrong={"a": "the softmax makes the weights sum to one whatever the scale",
-           "c": "floating-point products cost the same whatever the values",
-           "d": "the softmax subtracts the row maximum, so exp never overflows; the scale is about "
-                "the *shape* of the distribution at the start of training"},
-    explanation="Var(q.k) = d for unit-variance entries: scaling by 1/sqrt(d) keeps the softmax soft.")
+    wrong={
+        "a": "the softmax makes the weights sum to one whatever the scale",
+        "c": "floating-point products cost the same whatever the values",
+        "d": "the softmax subtracts the row maximum, so exp never overflows; the scale is about "
+        "the *shape* of the distribution at the start of training",
+    },
+    explanation="Var(q.k) = d for unit-variance entries: scaling by 1/sqrt(d) keeps the softmax soft.",
+)
 
 number_question(
-    "kv_cache_megabytes", CHAPTER, 1, "The size of a KV cache",
-    value=2 * 4 * 8 * 1024 * 64 * 2 / 2 ** 20, tolerance=0.01,
-    mistakes=((4 * 8 * 1024 * 64 * 2 / 2 ** 20, "the cache holds keys AND values: two arrays per block"),
-              (2 * 4 * 8 * 1024 * 64 * 4 / 2 ** 20, "float16 takes 2 bytes, not 4"),
-              (2 * 8 * 1024 * 64 * 2 / 2 ** 20, "every one of the 4 blocks keeps its own cache"),
-              (2 * 4 * 1024 * 64 * 2 / 2 ** 20, "every one of the 8 heads has its own keys and values")),
+    "kv_cache_megabytes",
+    CHAPTER,
+    1,
+    "The size of a KV cache",
+    value=2 * 4 * 8 * 1024 * 64 * 2 / 2**20,
+    tolerance=0.01,
+    mistakes=(
+        (4 * 8 * 1024 * 64 * 2 / 2**20, "the cache holds keys AND values: two arrays per block"),
+        (2 * 4 * 8 * 1024 * 64 * 4 / 2**20, "float16 takes 2 bytes, not 4"),
+        (2 * 8 * 1024 * 64 * 2 / 2**20, "every one of the 4 blocks keeps its own cache"),
+        (2 * 4 * 1024 * 64 * 2 / 2**20, "every one of the 8 heads has its own keys and values"),
+    ),
     hint="per block: keys and values, each (N, H, t, d_k) numbers of 2 bytes",
-    explanation="2 (K and V) x 4 blocks x 8 heads x 1024 tokens x 64 x 2 bytes = 8 MiB.")
+    explanation="2 (K and V) x 4 blocks x 8 heads x 1024 tokens x 64 x 2 bytes = 8 MiB.",
+)

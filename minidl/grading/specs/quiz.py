@@ -6,6 +6,7 @@ value); the fields are the arguments of ``questions.multiple_choice``, ``number_
 and ``shape_question``. This module is imported after the chapters' modules (the specs
 load in name order), so each chapter lists its code exercises first, then its questions.
 """
+
 import tomllib
 from pathlib import Path
 
@@ -21,18 +22,31 @@ def load() -> list[dict]:
 
 
 def _register(q: dict):
-    common = dict(name=q["name"], chapter=q["chapter"], points=q["points"], title=q["title"],
-                  explanation=q.get("explanation", ""))
+    common = dict(
+        name=q["name"],
+        chapter=q["chapter"],
+        points=q["points"],
+        title=q["title"],
+        explanation=q.get("explanation", ""),
+    )
     if q["kind"] == "choice":
         return multiple_choice(choices=q["choices"], answer=q["answer"], wrong=q["wrong"], **common)
     if q["kind"] == "number":
-        return number_question(value=q["value"], tolerance=q["tolerance"], hint=q.get("hint", ""),
-                               mistakes=tuple((m["value"], m["why"]) for m in q.get("mistakes", ())),
-                               **common)
+        return number_question(
+            value=q["value"],
+            tolerance=q["tolerance"],
+            hint=q.get("hint", ""),
+            mistakes=tuple((m["value"], m["why"]) for m in q.get("mistakes", ())),
+            **common,
+        )
     if q["kind"] == "shape":
-        return shape_question(shape=tuple(q["shape"]), axes=q.get("axes", ""), hint=q.get("hint", ""),
-                              mistakes={tuple(m["shape"]): m["why"] for m in q.get("mistakes", ())},
-                              **common)
+        return shape_question(
+            shape=tuple(q["shape"]),
+            axes=q.get("axes", ""),
+            hint=q.get("hint", ""),
+            mistakes={tuple(m["shape"]): m["why"] for m in q.get("mistakes", ())},
+            **common,
+        )
     raise ValueError(f"{QUIZ.name}: question {q['name']!r} has an unknown kind {q['kind']!r}")
 
 

@@ -17,6 +17,7 @@ adaptive rate the two differ slightly). Differences that remain: Keras adds Adam
 before the bias correction, minidl after (negligible unless epsilon is large); Keras's
 Adagrad starts its accumulator at 0.1, minidl's at 0.
 """
+
 from ...nn import optim as _optim
 from . import schedules
 
@@ -27,8 +28,10 @@ Optimizer = _optim.Optimizer
 
 def _clipping(clipnorm, clipvalue, global_clipnorm, who) -> dict:
     if clipvalue is not None:
-        raise ValueError(f"{who}: clipvalue is not in minidl; use clipnorm= (per weight) or "
-                         "global_clipnorm= (all weights together)")
+        raise ValueError(
+            f"{who}: clipvalue is not in minidl; use clipnorm= (per weight) or "
+            "global_clipnorm= (all weights together)"
+        )
     return {"clipnorm": clipnorm, "global_clipnorm": global_clipnorm}
 
 
@@ -38,40 +41,86 @@ def _unused(kwargs: dict, who: str) -> None:
         raise TypeError(f"{who} got argument(s) minidl does not have: {', '.join(sorted(kwargs))}")
 
 
-def SGD(learning_rate=0.01, momentum: float = 0.0, nesterov: bool = False, weight_decay=None,
-        clipnorm=None, clipvalue=None, global_clipnorm=None, **kwargs) -> _optim.SGD:
+def SGD(
+    learning_rate=0.01,
+    momentum: float = 0.0,
+    nesterov: bool = False,
+    weight_decay=None,
+    clipnorm=None,
+    clipvalue=None,
+    global_clipnorm=None,
+    **kwargs,
+) -> _optim.SGD:
     """Keras's SGD as ``minidl.optim.SGD`` (PyTorch's momentum rule, the same steps as
     Keras's for a constant learning rate)."""
     _unused(kwargs, "SGD")
-    return _optim.SGD(learning_rate, momentum=momentum, nesterov=nesterov,
-                      weight_decay=weight_decay or 0.0,
-                      **_clipping(clipnorm, clipvalue, global_clipnorm, "SGD"))
+    return _optim.SGD(
+        learning_rate,
+        momentum=momentum,
+        nesterov=nesterov,
+        weight_decay=weight_decay or 0.0,
+        **_clipping(clipnorm, clipvalue, global_clipnorm, "SGD"),
+    )
 
 
-def RMSprop(learning_rate=0.001, rho: float = 0.9, momentum: float = 0.0, epsilon: float = 1e-7,
-            centered: bool = False, weight_decay=None, clipnorm=None, clipvalue=None,
-            global_clipnorm=None, **kwargs) -> _optim.RMSprop:
+def RMSprop(
+    learning_rate=0.001,
+    rho: float = 0.9,
+    momentum: float = 0.0,
+    epsilon: float = 1e-7,
+    centered: bool = False,
+    weight_decay=None,
+    clipnorm=None,
+    clipvalue=None,
+    global_clipnorm=None,
+    **kwargs,
+) -> _optim.RMSprop:
     """Keras's RMSprop (``rho`` 0.9) as ``minidl.optim.RMSprop`` (whose ``alpha`` is ``rho``)."""
     _unused(kwargs, "RMSprop")
     if centered:
         raise ValueError("RMSprop: centered=True is not in minidl")
-    return _optim.RMSprop(learning_rate, alpha=rho, eps=epsilon, momentum=momentum,
-                          weight_decay=weight_decay or 0.0,
-                          **_clipping(clipnorm, clipvalue, global_clipnorm, "RMSprop"))
+    return _optim.RMSprop(
+        learning_rate,
+        alpha=rho,
+        eps=epsilon,
+        momentum=momentum,
+        weight_decay=weight_decay or 0.0,
+        **_clipping(clipnorm, clipvalue, global_clipnorm, "RMSprop"),
+    )
 
 
-def Adagrad(learning_rate=0.001, initial_accumulator_value: float = 0.1, epsilon: float = 1e-7,
-            weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
-            **kwargs) -> _optim.Adagrad:
+def Adagrad(
+    learning_rate=0.001,
+    initial_accumulator_value: float = 0.1,
+    epsilon: float = 1e-7,
+    weight_decay=None,
+    clipnorm=None,
+    clipvalue=None,
+    global_clipnorm=None,
+    **kwargs,
+) -> _optim.Adagrad:
     """Keras's Adagrad as ``minidl.optim.Adagrad`` (accumulator starting at 0, as PyTorch)."""
     _unused(kwargs, "Adagrad")
-    return _optim.Adagrad(learning_rate, eps=epsilon, weight_decay=weight_decay or 0.0,
-                          **_clipping(clipnorm, clipvalue, global_clipnorm, "Adagrad"))
+    return _optim.Adagrad(
+        learning_rate,
+        eps=epsilon,
+        weight_decay=weight_decay or 0.0,
+        **_clipping(clipnorm, clipvalue, global_clipnorm, "Adagrad"),
+    )
 
 
-def Adam(learning_rate=0.001, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
-         amsgrad: bool = False, weight_decay=None, clipnorm=None, clipvalue=None,
-         global_clipnorm=None, **kwargs):
+def Adam(
+    learning_rate=0.001,
+    beta_1: float = 0.9,
+    beta_2: float = 0.999,
+    epsilon: float = 1e-7,
+    amsgrad: bool = False,
+    weight_decay=None,
+    clipnorm=None,
+    clipvalue=None,
+    global_clipnorm=None,
+    **kwargs,
+):
     """Keras's Adam as ``minidl.optim.Adam`` (``minidl.optim.AdamW`` with a ``weight_decay``,
     which Keras applies decoupled)."""
     _unused(kwargs, "Adam")
@@ -79,20 +128,36 @@ def Adam(learning_rate=0.001, beta_1: float = 0.9, beta_2: float = 0.999, epsilo
         raise ValueError("Adam: amsgrad=True is not in minidl")
     clipping = _clipping(clipnorm, clipvalue, global_clipnorm, "Adam")
     if weight_decay:
-        return _optim.AdamW(learning_rate, beta1=beta_1, beta2=beta_2, eps=epsilon,
-                            weight_decay=weight_decay, **clipping)
+        return _optim.AdamW(
+            learning_rate, beta1=beta_1, beta2=beta_2, eps=epsilon, weight_decay=weight_decay, **clipping
+        )
     return _optim.Adam(learning_rate, beta1=beta_1, beta2=beta_2, eps=epsilon, **clipping)
 
 
-def AdamW(learning_rate=0.001, weight_decay: float = 0.004, beta_1: float = 0.9, beta_2: float = 0.999,
-          epsilon: float = 1e-7, amsgrad: bool = False, clipnorm=None, clipvalue=None,
-          global_clipnorm=None, **kwargs) -> _optim.AdamW:
+def AdamW(
+    learning_rate=0.001,
+    weight_decay: float = 0.004,
+    beta_1: float = 0.9,
+    beta_2: float = 0.999,
+    epsilon: float = 1e-7,
+    amsgrad: bool = False,
+    clipnorm=None,
+    clipvalue=None,
+    global_clipnorm=None,
+    **kwargs,
+) -> _optim.AdamW:
     """Keras's AdamW (weight decay 0.004) as ``minidl.optim.AdamW``."""
     _unused(kwargs, "AdamW")
     if amsgrad:
         raise ValueError("AdamW: amsgrad=True is not in minidl")
-    return _optim.AdamW(learning_rate, beta1=beta_1, beta2=beta_2, eps=epsilon, weight_decay=weight_decay,
-                        **_clipping(clipnorm, clipvalue, global_clipnorm, "AdamW"))
+    return _optim.AdamW(
+        learning_rate,
+        beta1=beta_1,
+        beta2=beta_2,
+        eps=epsilon,
+        weight_decay=weight_decay,
+        **_clipping(clipnorm, clipvalue, global_clipnorm, "AdamW"),
+    )
 
 
 _BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adagrad": Adagrad, "adam": Adam, "adamw": AdamW}

@@ -9,12 +9,18 @@ the optimizer evaluates it at its step count before every update
     PiecewiseConstantDecay  values[i] while step <= boundaries[i] (values[-1] after the last)
     CosineDecay             initial * ((1 - alpha) * (1 + cos(pi * min(step, decay_steps) / decay_steps)) / 2 + alpha)
 """
+
 import math
 
 from ...nn.optim import LearningRateSchedule
 
-__all__ = ["LearningRateSchedule", "ExponentialDecay", "InverseTimeDecay", "PiecewiseConstantDecay",
-           "CosineDecay"]
+__all__ = [
+    "LearningRateSchedule",
+    "ExponentialDecay",
+    "InverseTimeDecay",
+    "PiecewiseConstantDecay",
+    "CosineDecay",
+]
 
 
 def _positive(value, what, who):
@@ -27,10 +33,10 @@ class ExponentialDecay(LearningRateSchedule):
     """``initial_learning_rate * decay_rate ** (step / decay_steps)``; with ``staircase`` the
     exponent is floored (the rate drops every ``decay_steps`` batches)."""
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase: bool = False,
-                 name=None):
-        self.initial_learning_rate = _positive(initial_learning_rate, "initial_learning_rate",
-                                               "ExponentialDecay")
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase: bool = False, name=None):
+        self.initial_learning_rate = _positive(
+            initial_learning_rate, "initial_learning_rate", "ExponentialDecay"
+        )
         self.decay_steps = _positive(decay_steps, "decay_steps", "ExponentialDecay")
         self.decay_rate = _positive(decay_rate, "decay_rate", "ExponentialDecay")
         self.staircase, self.name = bool(staircase), name
@@ -43,10 +49,10 @@ class ExponentialDecay(LearningRateSchedule):
 class InverseTimeDecay(LearningRateSchedule):
     """``initial_learning_rate / (1 + decay_rate * step / decay_steps)`` (floored with ``staircase``)."""
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase: bool = False,
-                 name=None):
-        self.initial_learning_rate = _positive(initial_learning_rate, "initial_learning_rate",
-                                               "InverseTimeDecay")
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase: bool = False, name=None):
+        self.initial_learning_rate = _positive(
+            initial_learning_rate, "initial_learning_rate", "InverseTimeDecay"
+        )
         self.decay_steps = _positive(decay_steps, "decay_steps", "InverseTimeDecay")
         self.decay_rate, self.staircase, self.name = decay_rate, bool(staircase), name
 
@@ -61,8 +67,10 @@ class PiecewiseConstantDecay(LearningRateSchedule):
 
     def __init__(self, boundaries, values, name=None):
         if len(values) != len(boundaries) + 1:
-            raise ValueError(f"PiecewiseConstantDecay needs one value more than boundaries, got "
-                             f"{len(boundaries)} boundaries and {len(values)} values")
+            raise ValueError(
+                f"PiecewiseConstantDecay needs one value more than boundaries, got "
+                f"{len(boundaries)} boundaries and {len(values)} values"
+            )
         self.boundaries, self.values, self.name = list(boundaries), list(values), name
 
     def __call__(self, step):

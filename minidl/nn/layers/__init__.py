@@ -17,6 +17,7 @@
 Image layers take ``data_format="channels_first"`` (N, C, H, W), minidl's default, or
 ``"channels_last"`` (N, H, W, C), Keras's; ``set_image_data_format`` changes the default.
 """
+
 from .base import LAYER_CLASSES, Layer, image_data_format, set_image_data_format
 from .core import Dense, Dropout, Flatten, Reshape
 from .activations import GELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
@@ -25,21 +26,73 @@ from .conv1d import AvgPool1D, Conv1D, GlobalAvgPool1D, MaxPool1D
 from .normalization import BatchNorm, LayerNorm
 from .recurrent import GRU, LSTM, SimpleRNN
 from .embedding import Embedding
-from .attention import (MultiHeadAttention, PositionalEmbedding, SinusoidalPositionalEncoding,
-                        TransformerBlock, causal_mask, padding_mask, scaled_dot_product_attention,
-                        scaled_dot_product_attention_backward)
+from .attention import (
+    MultiHeadAttention,
+    PositionalEmbedding,
+    SinusoidalPositionalEncoding,
+    TransformerBlock,
+    causal_mask,
+    padding_mask,
+    scaled_dot_product_attention,
+    scaled_dot_product_attention_backward,
+)
 from .upsampling import Conv2DTranspose, UpSampling2D
 from .residual import Residual
-from .keras import (Activation, AveragePooling2D, BatchNormalization, GlobalAveragePooling2D, Input,
-                    MaxPooling2D, Rescaling)
+from .keras import (
+    Activation,
+    AveragePooling2D,
+    BatchNormalization,
+    GlobalAveragePooling2D,
+    Input,
+    MaxPooling2D,
+    Rescaling,
+)
 
-__all__ = ["Layer", "LAYER_CLASSES", "Dense", "Dropout", "Flatten", "Reshape",
-           "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "GELU",
-           "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D",
-           "Conv1D", "MaxPool1D", "AvgPool1D", "GlobalAvgPool1D", "BatchNorm", "LayerNorm",
-           "SimpleRNN", "LSTM", "GRU", "Embedding",
-           "MultiHeadAttention", "PositionalEmbedding", "SinusoidalPositionalEncoding", "TransformerBlock",
-           "causal_mask", "padding_mask", "scaled_dot_product_attention",
-           "scaled_dot_product_attention_backward", "UpSampling2D", "Conv2DTranspose", "Residual",
-           "Input", "Activation", "Rescaling", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
-           "BatchNormalization", "image_data_format", "set_image_data_format"]
+__all__ = [
+    "Layer",
+    "LAYER_CLASSES",
+    "Dense",
+    "Dropout",
+    "Flatten",
+    "Reshape",
+    "ReLU",
+    "LeakyReLU",
+    "Sigmoid",
+    "Tanh",
+    "Softmax",
+    "GELU",
+    "Conv2D",
+    "MaxPool2D",
+    "AvgPool2D",
+    "GlobalAvgPool2D",
+    "Conv1D",
+    "MaxPool1D",
+    "AvgPool1D",
+    "GlobalAvgPool1D",
+    "BatchNorm",
+    "LayerNorm",
+    "SimpleRNN",
+    "LSTM",
+    "GRU",
+    "Embedding",
+    "MultiHeadAttention",
+    "PositionalEmbedding",
+    "SinusoidalPositionalEncoding",
+    "TransformerBlock",
+    "causal_mask",
+    "padding_mask",
+    "scaled_dot_product_attention",
+    "scaled_dot_product_attention_backward",
+    "UpSampling2D",
+    "Conv2DTranspose",
+    "Residual",
+    "Input",
+    "Activation",
+    "Rescaling",
+    "MaxPooling2D",
+    "AveragePooling2D",
+    "GlobalAveragePooling2D",
+    "BatchNormalization",
+    "image_data_format",
+    "set_image_data_format",
+]

@@ -11,6 +11,7 @@ backward is just ``dx = dy * f'(x)``:
 
 ``Softmax`` mixes a row: ``y = e^x / sum e^x`` and ``dx = y * (dy - sum(dy * y))``.
 """
+
 import numpy as np
 
 from ... import backend
@@ -93,7 +94,7 @@ class GELU(Layer):
     def forward(self, x, training=False):
         x = self.check_input(x)
         xp = backend.get_array_module(x)
-        t = xp.tanh(self.K * (x + self.C * x ** 3))
+        t = xp.tanh(self.K * (x + self.C * x**3))
         self.cache = (x, t)
         return 0.5 * x * (1.0 + t)
 
@@ -128,8 +129,14 @@ class Softmax(Layer):
         return y * (dy - (dy * y).sum(axis=self.axis, keepdims=True))
 
 
-ACTIVATIONS = {"relu": ReLU, "leaky_relu": LeakyReLU, "sigmoid": Sigmoid, "tanh": Tanh,
-               "gelu": GELU, "softmax": Softmax}
+ACTIVATIONS = {
+    "relu": ReLU,
+    "leaky_relu": LeakyReLU,
+    "sigmoid": Sigmoid,
+    "tanh": Tanh,
+    "gelu": GELU,
+    "softmax": Softmax,
+}
 
 
 def get(name):
@@ -139,5 +146,6 @@ def get(name):
     try:
         return ACTIVATIONS[name]()
     except (KeyError, TypeError):
-        raise ValueError(f"unknown activation {name!r}; expected one of "
-                         f"{sorted(ACTIVATIONS)}, 'linear' or None") from None
+        raise ValueError(
+            f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}, 'linear' or None"
+        ) from None

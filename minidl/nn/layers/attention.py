@@ -34,6 +34,7 @@ Generation with a KV cache: ``forward(x, kv_cache=cache)`` with a dict (empty at
 appends this call's keys and values to it and lets ``x``'s positions attend to everything
 cached so far (inference only: no backward).
 """
+
 from __future__ import annotations
 
 import math
@@ -47,9 +48,16 @@ from .base import Layer, positive_int
 from .core import Dense
 from .normalization import LayerNorm
 
-__all__ = ["scaled_dot_product_attention", "scaled_dot_product_attention_backward", "causal_mask",
-           "padding_mask", "MultiHeadAttention", "SinusoidalPositionalEncoding",
-           "PositionalEmbedding", "TransformerBlock"]
+__all__ = [
+    "scaled_dot_product_attention",
+    "scaled_dot_product_attention_backward",
+    "causal_mask",
+    "padding_mask",
+    "MultiHeadAttention",
+    "SinusoidalPositionalEncoding",
+    "PositionalEmbedding",
+    "TransformerBlock",
+]
 
 
 # ============================================================ the function and its backward
@@ -82,9 +90,14 @@ def _mask_groups(mask, batch: tuple, tq: int, tk: int, xp):
         raise ValueError(f"attention mask must end in (Tq, Tk) = ({tq}, {tk}), got shape {tuple(mask.shape)}")
     lead = (1,) * (len(batch) - (mask.ndim - 2)) + tuple(mask.shape[:-2])
     if len(lead) != len(batch):
-        raise ValueError(f"attention mask of shape {tuple(mask.shape)} has more axes than the "
-                         f"scores {(*batch, tq, tk)}")
-    mask = xp.broadcast_to(mask, lead + (tq, tk)) if mask.shape[-2:] != (tq, tk) else mask.reshape(lead + (tq, tk))
+        raise ValueError(
+            f"attention mask of shape {tuple(mask.shape)} has more axes than the scores {(*batch, tq, tk)}"
+        )
+    mask = (
+        xp.broadcast_to(mask, lead + (tq, tk))
+        if mask.shape[-2:] != (tq, tk)
+        else mask.reshape(lead + (tq, tk))
+    )
     j = len(lead)
     while j > 0 and lead[j - 1] == 1:
         j -= 1
@@ -117,11 +130,11 @@ def scaled_dot_product_attention(q, k, v, mask=None, is_causal=False, scale=None
     keep = xp.ones((1, tq, tk), dtype=bool) if mask is None else _mask_groups(mask, batch, tq, tk, xp)
     if is_causal:
         keep = keep & causal_mask(tq, tk, offset=tk - tq, xp=xp)[None]
-    scores = q @ xp.swapaxes(k, -1, -2)                                     # (..., Tq, Tk)
+    scores = q @ xp.swapaxes(k, -1, -2)  # (..., Tq, Tk)
     G = math.prod(batch)
     probs = backend.kernels_for(q).masked_softmax(scores.reshape(G, tq, tk), keep, scale)
-    probs = probs.reshape(scores.shape)                                     # (..., Tq, Tk)
-    out = probs @ v                                                         # (..., Tq, dv)
+    probs = probs.reshape(scores.shape)  # (..., Tq, Tk)
+    out = probs @ v  # (..., Tq, dv)
     return out, probs, (q, k, v, probs, scale)
 
 
@@ -129,13 +142,16 @@ def scaled_dot_product_attention_backward(dout, cache):
     """(dq, dk, dv) from dout (..., Tq, dv) and the forward's cache; shapes as q, k, v."""
     q, k, v, probs, scale = cache
     xp = backend.get_array_module(dout)
-    dv = xp.swapaxes(probs, -1, -2) @ dout                                  # (..., Tk, dv)
-    dprobs = dout @ xp.swapaxes(v, -1, -2)                                  # (..., Tq, Tk)
+    dv = xp.swapaxes(probs, -1, -2) @ dout  # (..., Tk, dv)
+    dprobs = dout @ xp.swapaxes(v, -1, -2)  # (..., Tq, Tk)
     tq, tk = probs.shape[-2:]
-    dscores = backend.kernels_for(probs).masked_softmax_backward(
-        probs.reshape(-1, tq, tk), dprobs.reshape(-1, tq, tk), scale).reshape(probs.shape)
-    dq = dscores @ k                                                        # (..., Tq, d)
-    dk = xp.swapaxes(dscores, -1, -2) @ q                                   # (..., Tk, d)
+    dscores = (
+        backend.kernels_for(probs)
+        .masked_softmax_backward(probs.reshape(-1, tq, tk), dprobs.reshape(-1, tq, tk), scale)
+        .reshape(probs.shape)
+    )
+    dq = dscores @ k  # (..., Tq, d)
+    dk = xp.swapaxes(dscores, -1, -2) @ q  # (..., Tk, d)
     return dq, dk, dv
 
 
@@ -174,16 +190,29 @@ class MultiHeadAttention(Layer):
     input_ndims = (3,)
     input_layout = "(N, T, features)"
 
-    def __init__(self, num_heads: int, key_dim: int, value_dim: int | None = None, use_bias: bool = True,
-                 output_shape: int | None = None, kernel_initializer="glorot_uniform", name=None, **kwargs):
+    def __init__(
+        self,
+        num_heads: int,
+        key_dim: int,
+        value_dim: int | None = None,
+        use_bias: bool = True,
+        output_shape: int | None = None,
+        kernel_initializer="glorot_uniform",
+        name=None,
+        **kwargs,
+    ):
         super().__init__(name, **kwargs)
         self.num_heads = positive_int(num_heads, "MultiHeadAttention num_heads")
         self.key_dim = positive_int(key_dim, "MultiHeadAttention key_dim")
-        self.value_dim = None if value_dim is None else positive_int(value_dim, "MultiHeadAttention value_dim")
+        self.value_dim = (
+            None if value_dim is None else positive_int(value_dim, "MultiHeadAttention value_dim")
+        )
         self.use_bias = bool(use_bias)
-        self.output_shape_ = None if output_shape is None else positive_int(output_shape, "MultiHeadAttention output_shape")
+        self.output_shape_ = (
+            None if output_shape is None else positive_int(output_shape, "MultiHeadAttention output_shape")
+        )
         self.kernel_initializer = kernel_initializer
-        self.source_dims = None          # (value features, key features) when they differ from the query's
+        self.source_dims = None  # (value features, key features) when they differ from the query's
         self.last_attention_scores = None
 
     def get_config(self):
@@ -198,7 +227,12 @@ class MultiHeadAttention(Layer):
         H, dk, dv = self.num_heads, self.key_dim, self.value_dim or self.key_dim
         out = self.output_shape_ or D
         init = initializers.get(self.kernel_initializer)
-        for name, fan_in, fan_out in (("q", D, H * dk), ("k", Dk, H * dk), ("v", Dv, H * dv), ("o", H * dv, out)):
+        for name, fan_in, fan_out in (
+            ("q", D, H * dk),
+            ("k", Dk, H * dk),
+            ("v", Dv, H * dv),
+            ("o", H * dv, out),
+        ):
             self.add_param("W" + name, init((fan_in, fan_out), fan_in, fan_out, dtype))
             if self.use_bias:
                 self.add_param("b" + name, np.zeros(fan_out, dtype=dtype))
@@ -221,8 +255,17 @@ class MultiHeadAttention(Layer):
         N, H, T, d = x.shape
         return x.transpose(0, 2, 1, 3).reshape(N, T, H * d)
 
-    def forward(self, query, training=False, value=None, key=None, attention_mask=None,
-                use_causal_mask=False, return_attention_scores=False, kv_cache=None):
+    def forward(
+        self,
+        query,
+        training=False,
+        value=None,
+        key=None,
+        attention_mask=None,
+        use_causal_mask=False,
+        return_attention_scores=False,
+        kv_cache=None,
+    ):
         self_attention = value is None and key is None
         key_is_value = key is None
         value = query if value is None else value
@@ -230,30 +273,40 @@ class MultiHeadAttention(Layer):
         if not self.built:
             self.source_dims = (int(value.shape[-1]), int(key.shape[-1]))
         query = self.check_input(query)
-        if value.ndim != 3 or key.ndim != 3 or value.shape[:2] != key.shape[:2] or value.shape[0] != query.shape[0]:
-            raise ValueError(f"{self.label} expected value and key (N, Tk, features) with the query's N, "
-                             f"got query {tuple(query.shape)}, value {tuple(value.shape)}, key {tuple(key.shape)}")
+        if (
+            value.ndim != 3
+            or key.ndim != 3
+            or value.shape[:2] != key.shape[:2]
+            or value.shape[0] != query.shape[0]
+        ):
+            raise ValueError(
+                f"{self.label} expected value and key (N, Tk, features) with the query's N, "
+                f"got query {tuple(query.shape)}, value {tuple(value.shape)}, key {tuple(key.shape)}"
+            )
         xp = backend.get_array_module(query)
-        q = self._split_heads(self._project(query, "q"))       # (N, H, Tq, dk)
-        k = self._split_heads(self._project(key, "k"))         # (N, H, Tk, dk)
-        v = self._split_heads(self._project(value, "v"))       # (N, H, Tk, dv)
-        past = 0
-        if kv_cache is not None:                               # generation: append, attend to all
+        q = self._split_heads(self._project(query, "q"))  # (N, H, Tq, dk)
+        k = self._split_heads(self._project(key, "k"))  # (N, H, Tk, dk)
+        v = self._split_heads(self._project(value, "v"))  # (N, H, Tk, dv)
+        if kv_cache is not None:  # generation: append, attend to all
             if "k" in kv_cache:
-                past = kv_cache["k"].shape[2]
                 k = xp.concatenate([kv_cache["k"], k], axis=2)
                 v = xp.concatenate([kv_cache["v"], v], axis=2)
             kv_cache["k"], kv_cache["v"] = k, v
         mask = None
-        if attention_mask is not None:                         # (N, Tq, Tk) -> (N, 1, Tq, Tk): all heads
+        if attention_mask is not None:  # (N, Tq, Tk) -> (N, 1, Tq, Tk): all heads
             mask = xp.asarray(attention_mask, dtype=bool)
             mask = mask[:, None] if mask.ndim == 3 else mask
-        o, probs, attention_cache = scaled_dot_product_attention(q, k, v, mask=mask, is_causal=use_causal_mask)
-        merged = self._merge_heads(o)                          # (N, Tq, H*dv)
-        y = self._project(merged, "o")                         # (N, Tq, Dout)
-        self.last_attention_scores = probs                     # (N, H, Tq, Tk)
-        self.cache = None if kv_cache is not None else (
-            query, key, value, merged, attention_cache, self_attention, key_is_value)
+        o, probs, attention_cache = scaled_dot_product_attention(
+            q, k, v, mask=mask, is_causal=use_causal_mask
+        )
+        merged = self._merge_heads(o)  # (N, Tq, H*dv)
+        y = self._project(merged, "o")  # (N, Tq, Dout)
+        self.last_attention_scores = probs  # (N, H, Tq, Tk)
+        self.cache = (
+            None
+            if kv_cache is not None
+            else (query, key, value, merged, attention_cache, self_attention, key_is_value)
+        )
         return (y, probs) if return_attention_scores else y
 
     def __call__(self, query, value=None, key=None, training=False, **kwargs):
@@ -261,8 +314,7 @@ class MultiHeadAttention(Layer):
 
     def backward(self, dy):
         query, key, value, merged, attention_cache, self_attention, key_is_value = self.require_cache()
-        g, p = self.grads, self.params
-        d_merged = self._linear_backward(merged, dy, "o")      # (N, Tq, H*dv)
+        d_merged = self._linear_backward(merged, dy, "o")  # (N, Tq, H*dv)
         N, Tq, _ = d_merged.shape
         d_o = d_merged.reshape(N, Tq, self.num_heads, -1).transpose(0, 2, 1, 3)  # (N, H, Tq, dv)
         dq, dk, dv = scaled_dot_product_attention_backward(d_o, attention_cache)
@@ -270,7 +322,7 @@ class MultiHeadAttention(Layer):
         d_key = self._linear_backward(key, self._merge_heads(dk), "k")
         d_value = self._linear_backward(value, self._merge_heads(dv), "v")
         if self_attention:
-            return d_query + d_key + d_value                   # one input used three times
+            return d_query + d_key + d_value  # one input used three times
         if key_is_value:
             return d_query, d_value + d_key
         return d_query, d_value, d_key
@@ -307,11 +359,11 @@ class SinusoidalPositionalEncoding(Layer):
     @staticmethod
     def encoding(T: int, D: int, max_wavelength: float = 10000.0, dtype=np.float32):
         """PE (T, D) as above."""
-        position = np.arange(T)[:, None]                                  # (T, 1)
-        frequency = max_wavelength ** (-np.arange(0, D, 2) / D)           # (ceil(D/2),)
+        position = np.arange(T)[:, None]  # (T, 1)
+        frequency = max_wavelength ** (-np.arange(0, D, 2) / D)  # (ceil(D/2),)
         pe = np.zeros((T, D))
         pe[:, 0::2] = np.sin(position * frequency)
-        pe[:, 1::2] = np.cos(position * frequency[:D // 2])
+        pe[:, 1::2] = np.cos(position * frequency[: D // 2])
         return pe.astype(dtype)
 
     def forward(self, x, training=False, offset: int = 0):
@@ -348,15 +400,17 @@ class PositionalEmbedding(Layer):
         x = self.check_input(x)
         T = x.shape[1]
         if offset + T > self.max_length:
-            raise ValueError(f"{self.label} has {self.max_length} positions (max_length), got positions "
-                             f"{offset}..{offset + T - 1} (input shape {tuple(x.shape)}, offset {offset})")
+            raise ValueError(
+                f"{self.label} has {self.max_length} positions (max_length), got positions "
+                f"{offset}..{offset + T - 1} (input shape {tuple(x.shape)}, offset {offset})"
+            )
         self.cache = (offset, T)
-        return x + self.params["P"][offset:offset + T]
+        return x + self.params["P"][offset : offset + T]
 
     def backward(self, dy):
         offset, T = self.require_cache()
         self.grads["P"][...] = 0
-        self.grads["P"][offset:offset + T] = dy.sum(axis=0)
+        self.grads["P"][offset : offset + T] = dy.sum(axis=0)
         return dy
 
 
@@ -367,8 +421,13 @@ class _SubLayerArrays(dict):
     does) assigns the sub-layer's, so the two never drift apart."""
 
     def __init__(self, owner, store: str):
-        super().__init__({f"{name}.{key}": array for name, layer in owner.sublayers().items()
-                          for key, array in getattr(layer, store).items()})
+        super().__init__(
+            {
+                f"{name}.{key}": array
+                for name, layer in owner.sublayers().items()
+                for key, array in getattr(layer, store).items()
+            }
+        )
         self.owner, self.store = owner, store
 
     def __setitem__(self, key, value):
@@ -403,8 +462,17 @@ class TransformerBlock(Layer):
     input_ndims = (3,)
     input_layout = "(N, T, features)"
 
-    def __init__(self, num_heads: int, key_dim: int | None = None, mlp_dim: int | None = None,
-                 causal: bool = False, cross_attention: bool = False, eps: float = 1e-5, name=None, **kwargs):
+    def __init__(
+        self,
+        num_heads: int,
+        key_dim: int | None = None,
+        mlp_dim: int | None = None,
+        causal: bool = False,
+        cross_attention: bool = False,
+        eps: float = 1e-5,
+        name=None,
+        **kwargs,
+    ):
         super().__init__(name, **kwargs)
         self.num_heads = positive_int(num_heads, "TransformerBlock num_heads")
         self.key_dim = None if key_dim is None else positive_int(key_dim, "TransformerBlock key_dim")
@@ -415,7 +483,11 @@ class TransformerBlock(Layer):
         self.context_dim = None
 
     def sublayers(self) -> dict:
-        names = ["ln1", "attn"] + (["ln_cross", "cross"] if self.cross_attention else []) + ["ln2", "fc1", "act", "fc2"]
+        names = (
+            ["ln1", "attn"]
+            + (["ln_cross", "cross"] if self.cross_attention else [])
+            + ["ln2", "fc1", "act", "fc2"]
+        )
         return {name: getattr(self, name) for name in names if hasattr(self, name)}
 
     def build(self, input_shape, dtype=np.float32):
@@ -461,13 +533,20 @@ class TransformerBlock(Layer):
             self.context_dim = int(context.shape[-1])
         x = self.check_input(x)
         self_cache = None if kv_cache is None else kv_cache.setdefault("self", {})
-        h = x + self.attn.forward(self.ln1.forward(x, training), training, attention_mask=attention_mask,
-                                  use_causal_mask=self.causal, kv_cache=self_cache)           # (N, T, D)
+        h = x + self.attn.forward(
+            self.ln1.forward(x, training),
+            training,
+            attention_mask=attention_mask,
+            use_causal_mask=self.causal,
+            kv_cache=self_cache,
+        )  # (N, T, D)
         if self.cross_attention:
-            h = h + self.cross.forward(self.ln_cross.forward(h, training), training, value=context,
-                                       attention_mask=context_mask)                            # (N, T, D)
-        mlp = self.fc2.forward(self.act.forward(self.fc1.forward(self.ln2.forward(h, training), training),
-                                                training), training)                           # (N, T, D)
+            h = h + self.cross.forward(
+                self.ln_cross.forward(h, training), training, value=context, attention_mask=context_mask
+            )  # (N, T, D)
+        mlp = self.fc2.forward(
+            self.act.forward(self.fc1.forward(self.ln2.forward(h, training), training), training), training
+        )  # (N, T, D)
         self.cache = kv_cache is None
         return h + mlp
 

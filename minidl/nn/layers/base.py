@@ -23,13 +23,24 @@ Image layers are written for (N, C, H, W), the layout of the kernels (and PyTorc
 Keras's (N, H, W, C) is handled at their edges by ``layout.py`` (``ImageLayout``,
 ``@accepts_channels_last``), so this file knows nothing of image layouts.
 """
+
 from __future__ import annotations
 
 import inspect
+from typing import Any
 
 import numpy as np
 
 from ... import backend
+
+# names that moved to layout.py, importable from here as before (explicit re-exports)
+from .layout import DATA_FORMATS as DATA_FORMATS
+from .layout import ImageLayout as ImageLayout
+from .layout import accepts_channels_last as accepts_channels_last
+from .layout import check_data_format as check_data_format
+from .layout import image_data_format as image_data_format
+from .layout import layout_hint as layout_hint
+from .layout import set_image_data_format as set_image_data_format
 
 # Every Layer subclass, by class name: how ``load_model`` turns saved JSON back into layers.
 LAYER_CLASSES: dict[str, type] = {}
@@ -68,12 +79,17 @@ def _checked_shape(shape, who: str):
     try:
         dims = tuple(shape)
     except TypeError:
-        raise ValueError(f"{who} input_shape must be a tuple of sizes without the batch axis, "
-                         f"e.g. (28, 28, 1) or (None, 10), got {shape!r}") from None
-    if not all(d is None or (isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0)
-               for d in dims):
-        raise ValueError(f"{who} input_shape must hold positive integers (or None for a free axis), "
-                         f"without the batch axis, got {shape!r}")
+        raise ValueError(
+            f"{who} input_shape must be a tuple of sizes without the batch axis, "
+            f"e.g. (28, 28, 1) or (None, 10), got {shape!r}"
+        ) from None
+    if not all(
+        d is None or (isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0) for d in dims
+    ):
+        raise ValueError(
+            f"{who} input_shape must hold positive integers (or None for a free axis), "
+            f"without the batch axis, got {shape!r}"
+        )
     return tuple(None if d is None else int(d) for d in dims)
 
 
@@ -120,12 +136,15 @@ class Layer:
     #: a penalty on the weight matrix ``W``, added to the loss by ``regularization_loss``
     kernel_regularizer = None
 
-    def __init__(self, name: str | None = None, input_shape=None, input_dim=None,
-                 trainable: bool = True, **unknown):
+    def __init__(
+        self, name: str | None = None, input_shape=None, input_dim=None, trainable: bool = True, **unknown
+    ):
         if unknown:
-            raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s) "
-                            f"{', '.join(sorted(unknown))}; it takes "
-                            f"{', '.join(_constructor_arguments(type(self)))}")
+            raise TypeError(
+                f"{type(self).__name__} got unexpected keyword argument(s) "
+                f"{', '.join(sorted(unknown))}; it takes "
+                f"{', '.join(_constructor_arguments(type(self)))}"
+            )
         if input_dim is not None:
             if input_shape is not None:
                 raise ValueError(f"{type(self).__name__}: give input_shape or input_dim, not both")
@@ -138,9 +157,10 @@ class Layer:
         self.device: str | None = None
         self.built = False
         self.input_shape: tuple | None = None
-        self.declared_input_shape = (None if input_shape is None
-                                     else _checked_shape(input_shape, type(self).__name__))
-        self.cache = None
+        self.declared_input_shape = (
+            None if input_shape is None else _checked_shape(input_shape, type(self).__name__)
+        )
+        self.cache: Any = None  # what forward keeps for backward
 
     # ------------------------------------------------------------------ building
     def build(self, input_shape: tuple, dtype=np.float32) -> None:
@@ -212,25 +232,31 @@ class Layer:
         if not hasattr(x, "shape") or not hasattr(x, "dtype"):
             x = np.asarray(x, dtype=np.float32)
         if self.input_ndims is not None and x.ndim not in self.input_ndims:
-            raise ValueError(f"{self.label} expected input {self._layout_text()}, "
-                             f"got shape {tuple(x.shape)}{_batch_axis_hint(self, x)}")
+            raise ValueError(
+                f"{self.label} expected input {self._layout_text()}, "
+                f"got shape {tuple(x.shape)}{_batch_axis_hint(self, x)}"
+            )
         if not self.built:
             if self.device is None:
-                self.device = backend.device_of(x)      # weights are born where the data is
+                self.device = backend.device_of(x)  # weights are born where the data is
             dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.float32
             self.build(self.user_layout(tuple(x.shape[1:])), dtype=dtype)
         elif self.params and self._input_mismatch(tuple(x.shape[1:])):
             got = (x.shape[0],) + self.user_layout(tuple(x.shape[1:]))
-            raise ValueError(f"{self.label} was built for inputs "
-                             f"(N, {_dims(self.user_layout(self.input_shape))}), "
-                             f"got shape {got}{self._mismatch_hint(got)}")
+            raise ValueError(
+                f"{self.label} was built for inputs "
+                f"(N, {_dims(self.user_layout(self.input_shape))}), "
+                f"got shape {got}{self._mismatch_hint(got)}"
+            )
         if self.params:
             weights_on = backend.device_of(next(iter(self.params.values())))
             input_on = backend.device_of(x)
             if weights_on != input_on:
-                raise ValueError(f"{self.label} has its weights on the {weights_on.upper()} but got an "
-                                 f"input on the {input_on.upper()}; move one of them "
-                                 f"(model.to('{input_on}') or minidl.backend.to_device(x, '{weights_on}'))")
+                raise ValueError(
+                    f"{self.label} has its weights on the {weights_on.upper()} but got an "
+                    f"input on the {input_on.upper()}; move one of them "
+                    f"(model.to('{input_on}') or minidl.backend.to_device(x, '{weights_on}'))"
+                )
         return x
 
     def _input_mismatch(self, shape: tuple) -> bool:
@@ -256,8 +282,9 @@ class Layer:
     def require_cache(self):
         """The cache of the last forward pass, or a clear error if there was none."""
         if self.cache is None:
-            raise RuntimeError(f"{self.label}.backward called before forward "
-                               "(or after a forward with no cache)")
+            raise RuntimeError(
+                f"{self.label}.backward called before forward (or after a forward with no cache)"
+            )
         return self.cache
 
     def zero_grad(self) -> None:
@@ -333,16 +360,14 @@ def _dims(shape) -> str:
 def _batch_axis_hint(layer, x) -> str:
     """A hint when ``x`` is one sample without its batch axis (one axis short)."""
     if layer.input_ndims is not None and x.ndim + 1 in layer.input_ndims:
-        return ("; if this is a single sample, add a batch axis: x[None] (or x.reshape(1, *x.shape))")
+        return "; if this is a single sample, add a batch axis: x[None] (or x.reshape(1, *x.shape))"
     return ""
 
 
 def _constructor_arguments(cls) -> list[str]:
-    names = [name for name, p in inspect.signature(cls.__init__).parameters.items()
-             if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    names = [
+        name
+        for name, p in inspect.signature(cls.__init__).parameters.items()
+        if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
     return names + [n for n in ("input_shape", "input_dim", "trainable") if n not in names]
-
-
-# names that moved to layout.py, importable from here as before
-from .layout import (DATA_FORMATS, ImageLayout, accepts_channels_last,  # noqa: E402, F401
-                     check_data_format, image_data_format, layout_hint, set_image_data_format)  # noqa: F401

@@ -21,6 +21,7 @@ gradient back to that one pixel (the first maximum in row-major order, as PyTorc
 AvgPool2D averages and shares the gradient equally; GlobalAvgPool2D averages each
 channel over the whole image, (N, C, H, W) -> (N, C).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,8 +38,11 @@ def _pair(value, what: str, who: str, minimum: int = 1) -> tuple[int, int]:
     """``3 -> (3, 3)``, ``(3, 5) -> (3, 5)``; anything else is a clear error."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         pair = (int(value), int(value))
-    elif (isinstance(value, (tuple, list)) and len(value) == 2
-          and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value)):
+    elif (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value)
+    ):
         pair = (int(value[0]), int(value[1]))
     else:
         raise ValueError(f"{who} {what} must be an integer or a pair of integers, got {value!r}")
@@ -98,10 +102,21 @@ class Conv2D(ImageLayout, Layer):
     input_ndims = (4,)
     input_layout = "(N, C, H, W)"
 
-    def __init__(self, filters: int, kernel_size, stride=1, padding=0, activation=None,
-                 use_bias: bool = True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", kernel_regularizer=None, data_format=None, name=None,
-                 **kwargs):
+    def __init__(
+        self,
+        filters: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        activation=None,
+        use_bias: bool = True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        data_format=None,
+        name=None,
+        **kwargs,
+    ):
         stride = _keras_strides(stride, kwargs, "Conv2D")
         super().__init__(name, **kwargs)
         self.set_data_format(data_format)
@@ -129,8 +144,9 @@ class Conv2D(ImageLayout, Layer):
             if self.stride == (1, 1) and kh % 2 == 1 and kw % 2 == 1:
                 return (kh // 2, kw // 2)
             return None
-        raise ValueError(f"{type(self).__name__} padding must be an integer, a pair, 'valid' or 'same', "
-                         f"got {padding!r}")
+        raise ValueError(
+            f"{type(self).__name__} padding must be an integer, a pair, 'valid' or 'same', got {padding!r}"
+        )
 
     def pads_for(self, H: int, W: int):
         """The padding for an H x W input: ``pads`` (PH, PW), or for ``"same"`` with a stride
@@ -143,38 +159,48 @@ class Conv2D(ImageLayout, Layer):
 
     # ------------------------------------------------------------------ shapes
     def build(self, input_shape, dtype=np.float32):
-        self.compute_output_shape(input_shape)          # the kernel must fit the padded input
+        self.compute_output_shape(input_shape)  # the kernel must fit the padded input
         super().build(input_shape, dtype)
         channels = input_shape[0]
         kh, kw = self.kernel_size
         fan_in, fan_out = channels * kh * kw, self.filters * kh * kw
-        self.add_param("W", initializers.get(self.kernel_initializer)(
-            (self.filters, channels, kh, kw), fan_in, fan_out, dtype))
+        self.add_param(
+            "W",
+            initializers.get(self.kernel_initializer)(
+                (self.filters, channels, kh, kw), fan_in, fan_out, dtype
+            ),
+        )
         if self.use_bias:
-            self.add_param("b", initializers.get(self.bias_initializer)(
-                (self.filters,), fan_in, fan_out, dtype))
+            self.add_param(
+                "b", initializers.get(self.bias_initializer)((self.filters,), fan_in, fan_out, dtype)
+            )
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 3:
-            raise ValueError(f"Conv2D expected input {self._layout_text()}, got per-sample shape "
-                             f"{tuple(input_shape)}")
+            raise ValueError(
+                f"Conv2D expected input {self._layout_text()}, got per-sample shape {tuple(input_shape)}"
+            )
         _, H, W = input_shape
         if H is None or W is None:
-            raise ValueError(f"{self.label} needs the image height and width; got per-sample shape "
-                             f"{self.user_layout(tuple(input_shape))} with a free (None) axis")
+            raise ValueError(
+                f"{self.label} needs the image height and width; got per-sample shape "
+                f"{self.user_layout(tuple(input_shape))} with a free (None) axis"
+            )
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
-        if self.pads is None:                           # "same": ceil(size / stride), always fits
+        if self.pads is None:  # "same": ceil(size / stride), always fits
             return (self.filters, -(-H // sh), -(-W // sw))
         ph, pw = self.pads
         if kh > H + 2 * ph or kw > W + 2 * pw:
-            raise ValueError(f"{self.label} kernel {kh}x{kw} is larger than the padded input "
-                             f"{H + 2 * ph}x{W + 2 * pw} (input (N, "
-                             f"{', '.join(map(str, self.user_layout(tuple(input_shape))))}) "
-                             f"with padding ({ph}, {pw})){layout_hint(self, input_shape)}")
+            raise ValueError(
+                f"{self.label} kernel {kh}x{kw} is larger than the padded input "
+                f"{H + 2 * ph}x{W + 2 * pw} (input (N, "
+                f"{', '.join(map(str, self.user_layout(tuple(input_shape))))}) "
+                f"with padding ({ph}, {pw})){layout_hint(self, input_shape)}"
+            )
         return (self.filters, conv_output_length(H, kh, sh, ph), conv_output_length(W, kw, sw, pw))
 
     def _input_mismatch(self, shape):
-        return shape[0] != self.input_shape[0]          # W fixes the channels; H and W may vary
+        return shape[0] != self.input_shape[0]  # W fixes the channels; H and W may vary
 
     # ------------------------------------------------------------------ computing
     def forward(self, x, training=False):
@@ -199,8 +225,9 @@ class Conv2D(ImageLayout, Layer):
         cache, pads = self.require_cache()
         if self.activation_layer is not None:
             dy = self.activation_layer.backward(dy)
-        dx = convolve_backward(dy, cache, self.params, self.grads, self.kernel_size, self.stride,
-                               pads, input_grad)
+        dx = convolve_backward(
+            dy, cache, self.params, self.grads, self.kernel_size, self.stride, pads, input_grad
+        )
         if self.kernel_regularizer is not None:
             self.grads["W"] += self.kernel_regularizer.gradient(self.params["W"])
         return dx
@@ -220,13 +247,13 @@ def convolve(x, params, kernel_size, stride, pads):
     (kh, kw), (sh, sw) = kernel_size, stride
     xp = backend.get_array_module(x)
     ph, pw, extra = _symmetric_part(pads)
-    if any(extra):                  # the unequal part of the padding, added as zeros here
+    if any(extra):  # the unequal part of the padding, added as zeros here
         x = xp.pad(x, ((0, 0), (0, 0), extra[:2], extra[2:]))
     N, _, H, W = x.shape
     OH, OW = conv_output_length(H, kh, sh, ph), conv_output_length(W, kw, sw, pw)
-    W2 = params["W"].reshape(params["W"].shape[0], -1)                   # (F, C*KH*KW)
-    cols = backend.kernels_for(x).im2col(x, kh, kw, sh, sw, ph, pw)      # (C*KH*KW, N*OH*OW)
-    y2d = W2 @ cols                                                      # (F, N*OH*OW)
+    W2 = params["W"].reshape(params["W"].shape[0], -1)  # (F, C*KH*KW)
+    cols = backend.kernels_for(x).im2col(x, kh, kw, sh, sw, ph, pw)  # (C*KH*KW, N*OH*OW)
+    y2d = W2 @ cols  # (F, N*OH*OW)
     if "b" in params:
         y2d += params["b"][:, None]
     y = xp.ascontiguousarray(y2d.reshape(len(W2), N, OH, OW).transpose(1, 0, 2, 3))
@@ -244,18 +271,19 @@ def convolve_backward(dy, cache, params, grads, kernel_size, stride, pads, input
     ph, pw, _ = _symmetric_part(pads)
     W = params["W"]
     F = W.shape[0]
-    dy2d = dy.transpose(1, 0, 2, 3).reshape(F, -1)                       # (F, N*OH*OW)
+    dy2d = dy.transpose(1, 0, 2, 3).reshape(F, -1)  # (F, N*OH*OW)
     backend.get_array_module(dy2d).matmul(dy2d, cols.T, out=grads["W"].reshape(F, -1))
     if "b" in params:
         grads["b"][...] = dy2d.sum(axis=1)
     if not input_grad:
         return None
-    dcols = W.reshape(F, -1).T @ dy2d                                    # (C*KH*KW, N*OH*OW)
+    dcols = W.reshape(F, -1).T @ dy2d  # (C*KH*KW, N*OH*OW)
     dx = backend.kernels_for(dcols).col2im(dcols, x_shape, kh, kw, sh, sw, ph, pw)
-    if any(extra):                  # the gradient of the zeros added in ``convolve`` is dropped
+    if any(extra):  # the gradient of the zeros added in ``convolve`` is dropped
         top, bottom, left, right = extra
         dx = backend.get_array_module(dx).ascontiguousarray(
-            dx[:, :, top:x_shape[2] - bottom, left:x_shape[3] - right])
+            dx[:, :, top : x_shape[2] - bottom, left : x_shape[3] - right]
+        )
     return dx
 
 
@@ -297,14 +325,18 @@ class _Pool2D(ImageLayout, Layer):
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 3:
-            raise ValueError(f"{self.label} expected input {self._layout_text()}, got per-sample "
-                             f"shape {tuple(input_shape)}")
+            raise ValueError(
+                f"{self.label} expected input {self._layout_text()}, got per-sample "
+                f"shape {tuple(input_shape)}"
+            )
         C, H, W = input_shape
         (kh, kw), (sh, sw) = self.pool_size, self.stride
         if kh > H or kw > W:
-            raise ValueError(f"{self.label} pool {kh}x{kw} does not fit the input {H}x{W} "
-                             f"(got per-sample shape {self.user_layout(tuple(input_shape))}, "
-                             f"read as {self._layout_text()}){layout_hint(self, input_shape)}")
+            raise ValueError(
+                f"{self.label} pool {kh}x{kw} does not fit the input {H}x{W} "
+                f"(got per-sample shape {self.user_layout(tuple(input_shape))}, "
+                f"read as {self._layout_text()}){layout_hint(self, input_shape)}"
+            )
         return (C, pool_output_length(H, kh, sh), pool_output_length(W, kw, sw))
 
     def _check(self, x):
@@ -373,8 +405,10 @@ class GlobalAvgPool2D(ImageLayout, Layer):
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 3:
-            raise ValueError(f"{self.label} expected input {self._layout_text()}, got per-sample "
-                             f"shape {tuple(input_shape)}")
+            raise ValueError(
+                f"{self.label} expected input {self._layout_text()}, got per-sample "
+                f"shape {tuple(input_shape)}"
+            )
         return (input_shape[0],)
 
     def forward(self, x, training=False):

@@ -14,6 +14,7 @@ their own, only the views:
 and minidl's default, or ``"channels_last"`` (N, L, C), Keras's default and the layout of
 minidl's recurrent layers (N, T, D) -- so a Conv1D with ``"channels_last"`` can feed an LSTM.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -58,7 +59,7 @@ class _Sequence1D(ImageLayout, Layer):
     def kernel_layout(self, shape):
         return (shape[1], shape[0]) if self.channels_last and len(shape) == 2 else tuple(shape)
 
-    user_layout = kernel_layout             # swapping two axes is its own inverse
+    user_layout = kernel_layout  # swapping two axes is its own inverse
 
     def _first(self, x):
         """(N, C, L) as the layer's code wants it."""
@@ -66,15 +67,19 @@ class _Sequence1D(ImageLayout, Layer):
             return x
         return backend.get_array_module(x).ascontiguousarray(x.transpose(0, 2, 1))
 
-    _last = _first                          # and back: (N, C, L) -> (N, L, C) when channels-last
+    _last = _first  # and back: (N, C, L) -> (N, L, C) when channels-last
 
     def _check_shape(self, shape):
         if len(shape) != 2:
-            raise ValueError(f"{self.label} expected input {self.input_layout}, got per-sample "
-                             f"shape {tuple(self.user_layout(shape))}")
+            raise ValueError(
+                f"{self.label} expected input {self.input_layout}, got per-sample "
+                f"shape {tuple(self.user_layout(shape))}"
+            )
         if shape[1] is None:
-            raise ValueError(f"{self.label} needs the sequence length; got per-sample shape "
-                             f"{tuple(self.user_layout(shape))} with a free (None) axis")
+            raise ValueError(
+                f"{self.label} needs the sequence length; got per-sample shape "
+                f"{tuple(self.user_layout(shape))} with a free (None) axis"
+            )
 
 
 class Conv1D(_Sequence1D):
@@ -101,10 +106,21 @@ class Conv1D(_Sequence1D):
     params ``W`` (F, C, K) (PyTorch's ``Conv1d`` layout), ``b`` (F,).
     """
 
-    def __init__(self, filters: int, kernel_size, stride=1, padding=0, activation=None,
-                 use_bias: bool = True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", kernel_regularizer=None, data_format=None, name=None,
-                 **kwargs):
+    def __init__(
+        self,
+        filters: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        activation=None,
+        use_bias: bool = True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        data_format=None,
+        name=None,
+        **kwargs,
+    ):
         if "strides" in kwargs:
             strides = kwargs.pop("strides")
             if stride not in (None, 1):
@@ -116,11 +132,12 @@ class Conv1D(_Sequence1D):
         self.stride = _single(stride, "stride", "Conv1D")
         if isinstance(padding, str):
             if padding not in ("valid", "same", "causal"):
-                raise ValueError(f"Conv1D padding must be an integer, 'valid', 'same' or 'causal', "
-                                 f"got {padding!r}")
+                raise ValueError(
+                    f"Conv1D padding must be an integer, 'valid', 'same' or 'causal', got {padding!r}"
+                )
             if padding == "causal" and self.stride != 1:
                 raise ValueError(f"Conv1D padding='causal' needs stride 1, got stride={self.stride}")
-            self.padding = padding
+            self.padding: int | str = padding
         else:
             self.padding = _single(padding, "padding", "Conv1D", 0)
         self.activation = activation
@@ -139,7 +156,7 @@ class Conv1D(_Sequence1D):
             return same_padding(length, k, s)
         if self.padding == "causal":
             return (k - 1, 0)
-        return (self.padding, self.padding)
+        return (int(self.padding), int(self.padding))
 
     def build(self, input_shape, dtype=np.float32):
         shape = self.kernel_layout(tuple(input_shape))
@@ -155,19 +172,21 @@ class Conv1D(_Sequence1D):
         _, L = input_shape
         start, end = self.pads_for(L)
         if self.kernel_size > L + start + end:
-            raise ValueError(f"{self.label} kernel of {self.kernel_size} is longer than the padded "
-                             f"sequence {L + start + end} (input {self.input_layout} = (N, "
-                             f"{', '.join(map(str, self.user_layout(tuple(input_shape))))}))")
+            raise ValueError(
+                f"{self.label} kernel of {self.kernel_size} is longer than the padded "
+                f"sequence {L + start + end} (input {self.input_layout} = (N, "
+                f"{', '.join(map(str, self.user_layout(tuple(input_shape))))}))"
+            )
         return (self.filters, (L + start + end - self.kernel_size) // self.stride + 1)
 
     def _input_mismatch(self, shape):
-        return self.kernel_layout(shape)[0] != self.input_shape[0]   # W fixes the channels only
+        return self.kernel_layout(shape)[0] != self.input_shape[0]  # W fixes the channels only
 
     def forward(self, x, training=False):
         x = self._first(self.check_input(x))
         self.compute_output_shape(x.shape[1:])
         start, end = self.pads_for(x.shape[2])
-        pads = (0, 0, start, end)                       # (top, bottom, left, right) of a 1-pixel image
+        pads = (0, 0, start, end)  # (top, bottom, left, right) of a 1-pixel image
         y, cache = convolve(x[:, :, None, :], self.params, (1, self.kernel_size), (1, self.stride), pads)
         y = y[:, :, 0, :]
         self.cache = (cache, pads)
@@ -180,8 +199,9 @@ class Conv1D(_Sequence1D):
         dy = self._first(dy)
         if self.activation_layer is not None:
             dy = self.activation_layer.backward(dy)
-        dx = convolve_backward(dy[:, :, None, :], cache, self.params, self.grads, (1, self.kernel_size),
-                               (1, self.stride), pads)
+        dx = convolve_backward(
+            dy[:, :, None, :], cache, self.params, self.grads, (1, self.kernel_size), (1, self.stride), pads
+        )
         if self.kernel_regularizer is not None:
             self.grads["W"] += self.kernel_regularizer.gradient(self.params["W"])
         return self._last(dx[:, :, 0, :])
@@ -198,8 +218,10 @@ class _Pool1D(_Sequence1D):
                 raise ValueError(f"{type(self).__name__}: give stride or strides (Keras's name), not both")
             stride = strides
         if kwargs.get("padding", "valid") != "valid":
-            raise ValueError(f"{type(self).__name__} pools 'valid' windows only (those that fit), "
-                             f"got padding={kwargs['padding']!r}")
+            raise ValueError(
+                f"{type(self).__name__} pools 'valid' windows only (those that fit), "
+                f"got padding={kwargs['padding']!r}"
+            )
         kwargs.pop("padding", None)
         super().__init__(data_format, name, **kwargs)
         who = type(self).__name__
@@ -210,9 +232,11 @@ class _Pool1D(_Sequence1D):
         self._check_shape(input_shape)
         C, L = input_shape
         if self.pool_size > L:
-            raise ValueError(f"{self.label} pool of {self.pool_size} does not fit the sequence of "
-                             f"{L} (input {self.input_layout} = (N, "
-                             f"{', '.join(map(str, self.user_layout(tuple(input_shape))))}))")
+            raise ValueError(
+                f"{self.label} pool of {self.pool_size} does not fit the sequence of "
+                f"{L} (input {self.input_layout} = (N, "
+                f"{', '.join(map(str, self.user_layout(tuple(input_shape))))}))"
+            )
         return (C, pool_output_length(L, self.pool_size, self.stride))
 
     def build(self, input_shape, dtype=np.float32):
@@ -242,8 +266,9 @@ class MaxPool1D(_Pool1D):
 
     def _unpool(self, dy4):
         x_shape, argmax = self.require_cache()
-        return backend.kernels_for(dy4).max_pool_backward(dy4, argmax, x_shape, 1, self.pool_size,
-                                                          1, self.stride)
+        return backend.kernels_for(dy4).max_pool_backward(
+            dy4, argmax, x_shape, 1, self.pool_size, 1, self.stride
+        )
 
 
 class AvgPool1D(_Pool1D):

@@ -9,6 +9,7 @@ on the last axis, so it also maps every time step of a sequence):
 Each product in backward is the only one with the right shape, which is a good way to
 remember them: dW must be (D_in, D_out), and x^T dy is the product that gives it.
 """
+
 import math
 
 import numpy as np
@@ -41,9 +42,17 @@ class Dense(Layer):
     input_ndims = None
     input_layout = "(N, ..., features)"
 
-    def __init__(self, units: int, activation=None, use_bias: bool = True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, name=None, **kwargs):
+    def __init__(
+        self,
+        units: int,
+        activation=None,
+        use_bias: bool = True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        name=None,
+        **kwargs,
+    ):
         super().__init__(name, **kwargs)
         self.units = positive_int(units, "Dense units")
         self.activation = activation
@@ -58,11 +67,13 @@ class Dense(Layer):
             raise ValueError(f"Dense expected input (N, ..., features), got per-sample shape {input_shape}")
         super().build(input_shape, dtype)
         fan_in = input_shape[-1]
-        self.add_param("W", initializers.get(self.kernel_initializer)(
-            (fan_in, self.units), fan_in, self.units, dtype))
+        self.add_param(
+            "W", initializers.get(self.kernel_initializer)((fan_in, self.units), fan_in, self.units, dtype)
+        )
         if self.use_bias:
-            self.add_param("b", initializers.get(self.bias_initializer)(
-                (self.units,), fan_in, self.units, dtype))
+            self.add_param(
+                "b", initializers.get(self.bias_initializer)((self.units,), fan_in, self.units, dtype)
+            )
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
@@ -71,7 +82,7 @@ class Dense(Layer):
         x = self.check_input(x)
         y = x @ self.params["W"]
         if self.use_bias:
-            y += self.params["b"]                   # y is ours: add in place, no second array
+            y += self.params["b"]  # y is ours: add in place, no second array
         self.cache = x
         if self.activation_layer is not None:
             y = self.activation_layer.forward(y, training)
@@ -125,16 +136,19 @@ class Reshape(Layer):
         super().__init__(name, **kwargs)
         self.target_shape = tuple(int(d) for d in target_shape)
         if sum(d == -1 for d in self.target_shape) > 1 or any(d == 0 or d < -1 for d in self.target_shape):
-            raise ValueError(f"Reshape target_shape must have positive sizes and at most one -1, "
-                             f"got {self.target_shape}")
+            raise ValueError(
+                f"Reshape target_shape must have positive sizes and at most one -1, got {self.target_shape}"
+            )
 
     def compute_output_shape(self, input_shape):
         size = math.prod(input_shape)
         known = math.prod(d for d in self.target_shape if d != -1)
         shape = tuple(size // known if d == -1 else d for d in self.target_shape)
         if math.prod(shape) != size or (-1 in self.target_shape and size % known):
-            raise ValueError(f"Reshape cannot turn per-sample shape {tuple(input_shape)} "
-                             f"({size} values) into {self.target_shape}")
+            raise ValueError(
+                f"Reshape cannot turn per-sample shape {tuple(input_shape)} "
+                f"({size} values) into {self.target_shape}"
+            )
         return shape
 
     def forward(self, x, training=False):

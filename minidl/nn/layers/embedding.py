@@ -8,6 +8,7 @@ Its backward is therefore a scatter-add: a token that appears several times in t
 batch collects the gradient of every occurrence (``np.add.at``, not ``dW[ids] = dy``,
 which would keep only the last one).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -64,8 +65,10 @@ class Embedding(Layer):
             integral = bool(xp.all(ids == xp.round(ids)))
             if not integral:
                 bad = ids[ids != xp.round(ids)].ravel()[0]
-                raise TypeError(f"{self.label} expects integer token ids, got dtype {ids.dtype} "
-                                f"with non-integer values (e.g. {float(bad)!r})")
+                raise TypeError(
+                    f"{self.label} expects integer token ids, got dtype {ids.dtype} "
+                    f"with non-integer values (e.g. {float(bad)!r})"
+                )
             ids = ids.astype(np.int64)
         elif ids.dtype.kind not in "iu":
             raise TypeError(f"{self.label} expects integer token ids, got dtype {ids.dtype}")
@@ -73,9 +76,11 @@ class Embedding(Layer):
             low, high = int(ids.min()), int(ids.max())
             if low < 0 or high >= self.input_dim:
                 bad = low if low < 0 else high
-                raise ValueError(f"{self.label} got token id {bad} outside the valid range "
-                                 f"[0, {self.input_dim}) (input_dim={self.input_dim}); "
-                                 f"input shape {tuple(ids.shape)}")
+                raise ValueError(
+                    f"{self.label} got token id {bad} outside the valid range "
+                    f"[0, {self.input_dim}) (input_dim={self.input_dim}); "
+                    f"input shape {tuple(ids.shape)}"
+                )
         return ids
 
     def forward(self, x, training=False):
@@ -89,8 +94,10 @@ class Embedding(Layer):
         xp = backend.get_array_module(dy)
         expected = tuple(ids.shape) + (self.output_dim,)
         if tuple(dy.shape) != expected:
-            raise ValueError(f"{self.label}.backward expected dy of shape {expected} (as its output), "
-                             f"got shape {tuple(dy.shape)}")
+            raise ValueError(
+                f"{self.label}.backward expected dy of shape {expected} (as its output), "
+                f"got shape {tuple(dy.shape)}"
+            )
         dW = self.grads["W"]
         dW[...] = 0
         xp.add.at(dW, ids.reshape(-1), dy.reshape(-1, self.output_dim))  # repeated ids accumulate

@@ -1,12 +1,13 @@
 """Keras's names for what minidl already has, so Keras programs run with their imports changed.
 
-    Input(shape)               declares a model's per-sample input shape (not a layer of the model)
-    Activation("relu")         an activation as its own layer
-    Rescaling(scale, offset)   y = x * scale + offset (pixels 0..255 -> 0..1 inside the model)
-    MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, BatchNormalization
-                               the same classes as MaxPool2D, AvgPool2D, GlobalAvgPool2D,
-                               BatchNorm: they print and save under minidl's names
+Input(shape)               declares a model's per-sample input shape (not a layer of the model)
+Activation("relu")         an activation as its own layer
+Rescaling(scale, offset)   y = x * scale + offset (pixels 0..255 -> 0..1 inside the model)
+MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, BatchNormalization
+                           the same classes as MaxPool2D, AvgPool2D, GlobalAvgPool2D,
+                           BatchNorm: they print and save under minidl's names
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,8 +17,15 @@ from .base import Layer
 from .conv import AvgPool2D, GlobalAvgPool2D, MaxPool2D
 from .normalization import BatchNorm
 
-__all__ = ["Input", "Activation", "Rescaling", "MaxPooling2D", "AveragePooling2D",
-           "GlobalAveragePooling2D", "BatchNormalization"]
+__all__ = [
+    "Input",
+    "Activation",
+    "Rescaling",
+    "MaxPooling2D",
+    "AveragePooling2D",
+    "GlobalAveragePooling2D",
+    "BatchNormalization",
+]
 
 MaxPooling2D = MaxPool2D
 AveragePooling2D = AvgPool2D
@@ -38,8 +46,10 @@ class Input(Layer):
         if shape is None:
             shape = kwargs.pop("input_shape", None)
         if shape is None:
-            raise ValueError("Input needs the per-sample shape, e.g. Input(shape=(784,)) or "
-                             "Input(shape=(None, 10)) for sequences")
+            raise ValueError(
+                "Input needs the per-sample shape, e.g. Input(shape=(784,)) or "
+                "Input(shape=(None, 10)) for sequences"
+            )
         super().__init__(name, input_shape=shape, **kwargs)
         self.shape = self.declared_input_shape
 

@@ -12,6 +12,7 @@ layer that also takes Keras's layout
 
 The layer's own code and its kernels never see the other layout.
 """
+
 from __future__ import annotations
 
 import functools
@@ -20,8 +21,15 @@ import numpy as np
 
 from ... import backend
 
-__all__ = ["DATA_FORMATS", "ImageLayout", "accepts_channels_last", "check_data_format",
-           "image_data_format", "set_image_data_format", "layout_hint"]
+__all__ = [
+    "DATA_FORMATS",
+    "ImageLayout",
+    "accepts_channels_last",
+    "check_data_format",
+    "image_data_format",
+    "set_image_data_format",
+    "layout_hint",
+]
 
 DATA_FORMATS = ("channels_first", "channels_last")
 _defaults = {"image_data_format": "channels_first"}
@@ -47,8 +55,10 @@ def set_image_data_format(data_format: str) -> str:
 def check_data_format(data_format, who: str):
     """``data_format`` if it is None, ``"channels_first"`` or ``"channels_last"``, else a clear error."""
     if data_format is not None and data_format not in DATA_FORMATS:
-        raise ValueError(f"{who} data_format must be 'channels_first' (N, C, H, W) or "
-                         f"'channels_last' (N, H, W, C), got {data_format!r}")
+        raise ValueError(
+            f"{who} data_format must be 'channels_first' (N, C, H, W) or "
+            f"'channels_last' (N, H, W, C), got {data_format!r}"
+        )
     return data_format
 
 
@@ -98,11 +108,15 @@ def _swapped_layout_hint(layer, got: tuple) -> str:
     if len(got) != 4 or len(built) != 3:
         return ""
     if tuple(got[1:]) == (built[1], built[2], built[0]) and not layer.channels_last:
-        return ("; the images look channels-last (N, H, W, C): use data_format='channels_last' "
-                "or x.transpose(0, 3, 1, 2)")
+        return (
+            "; the images look channels-last (N, H, W, C): use data_format='channels_last' "
+            "or x.transpose(0, 3, 1, 2)"
+        )
     if tuple(got[1:]) == (built[2], built[0], built[1]) and layer.channels_last:
-        return ("; the images look channels-first (N, C, H, W): use data_format='channels_first' "
-                "or x.transpose(0, 2, 3, 1)")
+        return (
+            "; the images look channels-first (N, C, H, W): use data_format='channels_first' "
+            "or x.transpose(0, 2, 3, 1)"
+        )
     return ""
 
 
@@ -115,10 +129,14 @@ def layout_hint(layer, kernel_shape) -> str:
     if not min(H, W) <= 4 < max(H, W):
         return ""
     if layer.channels_last:
-        return ("; an image this thin usually means channels-first images (N, C, H, W) fed to a "
-                "channels-last layer: use data_format='channels_first' or x.transpose(0, 2, 3, 1)")
-    return ("; an image this thin usually means channels-last images (N, H, W, C) fed to a "
-            "channels-first layer: use data_format='channels_last' or x.transpose(0, 3, 1, 2)")
+        return (
+            "; an image this thin usually means channels-first images (N, C, H, W) fed to a "
+            "channels-last layer: use data_format='channels_first' or x.transpose(0, 2, 3, 1)"
+        )
+    return (
+        "; an image this thin usually means channels-last images (N, H, W, C) fed to a "
+        "channels-first layer: use data_format='channels_last' or x.transpose(0, 3, 1, 2)"
+    )
 
 
 def accepts_channels_last(cls):
@@ -164,9 +182,11 @@ def accepts_channels_last(cls):
         return to_last(backward(self, to_first(dy)))
 
     if backward_params is not None:
+
         @functools.wraps(backward_params)
         def backward_params_in_data_format(self, dy):
             return backward_params(self, to_first(dy) if self.channels_last else dy)
+
         cls.backward_params = backward_params_in_data_format
 
     @functools.wraps(build)
@@ -174,5 +194,9 @@ def accepts_channels_last(cls):
         return build(self, self.kernel_layout(tuple(input_shape)), dtype)
 
     cls.transposes_at_edges = True
-    cls.forward, cls.backward, cls.build = forward_in_data_format, backward_in_data_format, build_in_data_format
+    cls.forward, cls.backward, cls.build = (
+        forward_in_data_format,
+        backward_in_data_format,
+        build_in_data_format,
+    )
     return cls

@@ -20,6 +20,7 @@ averages gathered during training (Keras's meaning of momentum):
 
 with the unbiased batch variance (M / (M - 1) times the biased one), as PyTorch.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -56,8 +57,7 @@ class BatchNorm(ImageLayout, Layer):
 
     inference_when_frozen = True
 
-    def __init__(self, momentum: float = 0.9, eps: float = 1e-5, data_format=None, name=None,
-                 **kwargs):
+    def __init__(self, momentum: float = 0.9, eps: float = 1e-5, data_format=None, name=None, **kwargs):
         super().__init__(name, **kwargs)
         self.set_data_format(data_format)
         self.momentum, self.eps = fraction(momentum, "BatchNorm momentum"), positive(eps, "BatchNorm eps")
@@ -97,9 +97,10 @@ class BatchNorm(ImageLayout, Layer):
         if mode == "training":  # the mean and variance depend on x: the full formula, in a kernel
             mean, var = statistics
             dx3, dgamma, dbeta = backend.kernels_for(dy3).batchnorm_backward(
-                dy3, x3, self.params["gamma"], mean, var, self.eps)
+                dy3, x3, self.params["gamma"], mean, var, self.eps
+            )
         else:  # constants: dx = dy * gamma / sigma, and the affine map's parameter gradients
-            inv_std, = statistics
+            (inv_std,) = statistics
             x_hat = (x3 - self.buffers["running_mean"][:, None]) * inv_std[:, None]
             dgamma, dbeta = (dy3 * x_hat).sum(axis=(0, 2)), dy3.sum(axis=(0, 2))
             dx3 = dy3 * (self.params["gamma"] * inv_std)[:, None]
@@ -111,10 +112,12 @@ def _values_per_channel(layer, x3) -> int:
     """M = N * L, the values each batch statistic is taken over; a clear error when M < 2."""
     count = x3.shape[0] * x3.shape[2]
     if count < 2:
-        raise ValueError(f"{layer.label} in training needs more than one value per channel to "
-                         f"compute batch statistics, got a batch of shape "
-                         f"{(x3.shape[0], *layer.input_shape)}; use a batch of at least 2 "
-                         "(or training=False)")
+        raise ValueError(
+            f"{layer.label} in training needs more than one value per channel to "
+            f"compute batch statistics, got a batch of shape "
+            f"{(x3.shape[0], *layer.input_shape)}; use a batch of at least 2 "
+            "(or training=False)"
+        )
     return count
 
 
@@ -136,8 +139,9 @@ class LayerNorm(Layer):
 
     def build(self, input_shape, dtype=np.float32):
         if len(input_shape) < 1:
-            raise ValueError(f"LayerNorm expected input (N, ..., features), got per-sample shape "
-                             f"{tuple(input_shape)}")
+            raise ValueError(
+                f"LayerNorm expected input (N, ..., features), got per-sample shape {tuple(input_shape)}"
+            )
         super().build(input_shape, dtype)
         features = input_shape[-1]
         self.add_param("gamma", np.ones(features, dtype=dtype))
@@ -160,5 +164,8 @@ class LayerNorm(Layer):
         self.grads["gamma"][...] = (dy * x_hat).sum(axis=summed_axes)
         self.grads["beta"][...] = dy.sum(axis=summed_axes)
         dx_hat = dy * self.params["gamma"]
-        return (inv_std / D) * (D * dx_hat - dx_hat.sum(axis=-1, keepdims=True)
-                                - x_hat * (dx_hat * x_hat).sum(axis=-1, keepdims=True))
+        return (inv_std / D) * (
+            D * dx_hat
+            - dx_hat.sum(axis=-1, keepdims=True)
+            - x_hat * (dx_hat * x_hat).sum(axis=-1, keepdims=True)
+        )

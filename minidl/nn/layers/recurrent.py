@@ -39,6 +39,7 @@ enters ``h_{t-1} Wh``, with one mask (N, H) for the whole sequence. Both act onl
 ``training=True``. A recurrent mask sits inside the recurrence, where no sequence kernel
 reaches, so while it is on the layer runs the steps of part 1 along the sequence.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -48,8 +49,17 @@ from .. import initializers
 from .activations import sigmoid
 from .base import Layer, positive_int
 
-__all__ = ["SimpleRNN", "LSTM", "GRU", "rnn_step_forward", "rnn_step_backward",
-           "lstm_step_forward", "lstm_step_backward", "gru_step_forward", "gru_step_backward"]
+__all__ = [
+    "SimpleRNN",
+    "LSTM",
+    "GRU",
+    "rnn_step_forward",
+    "rnn_step_backward",
+    "lstm_step_forward",
+    "lstm_step_backward",
+    "gru_step_forward",
+    "gru_step_backward",
+]
 
 
 # ================================================================== one step of each cell
@@ -72,7 +82,7 @@ def rnn_step_backward(dh, cache):
     Returns dx (N, D), dh_prev (N, H), dWx (D, H), dWh (H, H), db (H,).
     """
     x_t, h_prev, Wx, Wh, h = cache
-    da = dh * (1 - h ** 2)
+    da = dh * (1 - h**2)
     return da @ Wx.T, da @ Wh.T, x_t.T @ da, h_prev.T @ da, da.sum(axis=0)
 
 
@@ -92,8 +102,8 @@ def lstm_step_forward(x_t, h_prev, c_prev, Wx, Wh, b):
     """
     H = h_prev.shape[1]
     a = x_t @ Wx + h_prev @ Wh + b
-    i, f, o = sigmoid(a[:, :H]), sigmoid(a[:, H:2 * H]), sigmoid(a[:, 3 * H:])
-    g = np.tanh(a[:, 2 * H:3 * H])
+    i, f, o = sigmoid(a[:, :H]), sigmoid(a[:, H : 2 * H]), sigmoid(a[:, 3 * H :])
+    g = np.tanh(a[:, 2 * H : 3 * H])
     c = f * c_prev + i * g
     tanh_c = np.tanh(c)
     h = o * tanh_c
@@ -118,11 +128,16 @@ def lstm_step_backward(dh, dc, cache):
     Returns dx (N, D), dh_prev (N, H), dc_prev (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,).
     """
     x_t, h_prev, c_prev, Wx, Wh, (i, f, g, o), tanh_c = cache
-    d_cell = dc + dh * o * (1 - tanh_c ** 2)
-    da = np.concatenate([d_cell * g * i * (1 - i),
-                         d_cell * c_prev * f * (1 - f),
-                         d_cell * i * (1 - g ** 2),
-                         dh * tanh_c * o * (1 - o)], axis=1)
+    d_cell = dc + dh * o * (1 - tanh_c**2)
+    da = np.concatenate(
+        [
+            d_cell * g * i * (1 - i),
+            d_cell * c_prev * f * (1 - f),
+            d_cell * i * (1 - g**2),
+            dh * tanh_c * o * (1 - o),
+        ],
+        axis=1,
+    )
     return da @ Wx.T, da @ Wh.T, d_cell * f, x_t.T @ da, h_prev.T @ da, da.sum(axis=0)
 
 
@@ -142,11 +157,11 @@ def gru_step_forward(x_t, h_prev, Wx, Wh, bx, bh):
     ax = x_t @ Wx + bx
     ah = h_prev @ Wh + bh
     r = sigmoid(ax[:, :H] + ah[:, :H])
-    z = sigmoid(ax[:, H:2 * H] + ah[:, H:2 * H])
-    n = np.tanh(ax[:, 2 * H:] + r * ah[:, 2 * H:])
+    z = sigmoid(ax[:, H : 2 * H] + ah[:, H : 2 * H])
+    n = np.tanh(ax[:, 2 * H :] + r * ah[:, 2 * H :])
     h = (1 - z) * n + z * h_prev
     gates = (r, z, n)
-    return h, (x_t, h_prev, Wx, Wh, gates, ah[:, 2 * H:])
+    return h, (x_t, h_prev, Wx, Wh, gates, ah[:, 2 * H :])
 
 
 def gru_step_backward(dh, cache):
@@ -163,7 +178,7 @@ def gru_step_backward(dh, cache):
     Returns dx (N, D), dh_prev (N, H), dWx (D, 3H), dWh (H, 3H), dbx (3H,), dbh (3H,).
     """
     x_t, h_prev, Wx, Wh, (r, z, n), ah_n = cache
-    da_n = dh * (1 - z) * (1 - n ** 2)
+    da_n = dh * (1 - z) * (1 - n**2)
     da_z = dh * (h_prev - n) * z * (1 - z)
     da_r = da_n * ah_n * r * (1 - r)
     dax = np.concatenate([da_r, da_z, da_n], axis=1)
@@ -202,9 +217,17 @@ class _Recurrent(Layer):
     #: whether ``recurrent_dropout`` can mask h_{t-1} (where h_{t-1} enters only ``h Wh``)
     masks_recurrent_state = True
 
-    def __init__(self, units: int, return_sequences: bool = False, dropout: float = 0.0,
-                 recurrent_dropout: float = 0.0, name=None,
-                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", **kwargs):
+    def __init__(
+        self,
+        units: int,
+        return_sequences: bool = False,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        name=None,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        **kwargs,
+    ):
         super().__init__(name, **kwargs)
         who = type(self).__name__
         self.units = positive_int(units, f"{who} units")
@@ -213,20 +236,26 @@ class _Recurrent(Layer):
             if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate < 1.0:
                 raise ValueError(f"{who} {what} must be a fraction in [0, 1), got {rate!r}")
         if recurrent_dropout and not self.masks_recurrent_state:
-            raise ValueError(f"{who} has no recurrent_dropout: in PyTorch's GRU h_(t-1) also enters "
-                             "h_t = (1 - z) n + z h_(t-1), where Keras leaves it unmasked; use "
-                             "dropout= (on the inputs), or an LSTM")
+            raise ValueError(
+                f"{who} has no recurrent_dropout: in PyTorch's GRU h_(t-1) also enters "
+                "h_t = (1 - z) n + z h_(t-1), where Keras leaves it unmasked; use "
+                "dropout= (on the inputs), or an LSTM"
+            )
         self.dropout, self.recurrent_dropout = float(dropout), float(recurrent_dropout)
         self.kernel_initializer = kernel_initializer
         self.recurrent_initializer = recurrent_initializer
-        initializers.get(kernel_initializer), initializers.get(recurrent_initializer)  # unknown names fail here
+        (
+            initializers.get(kernel_initializer),
+            initializers.get(recurrent_initializer),
+        )  # unknown names fail here
         self.initial_state_grad = None
 
     # ------------------------------------------------------------------ building
     def build(self, input_shape, dtype=np.float32):
         if len(input_shape) != 2:
-            raise ValueError(f"{self.label} expected input (N, T, features), got per-sample shape "
-                             f"{tuple(input_shape)}")
+            raise ValueError(
+                f"{self.label} expected input (N, T, features), got per-sample shape {tuple(input_shape)}"
+            )
         super().build(input_shape, dtype)
         D, H = int(input_shape[-1]), self.units
         width = self.gate_blocks * H
@@ -249,16 +278,21 @@ class _Recurrent(Layer):
         if x.ndim != 3:
             hint = ""
             if x.ndim == 2:
-                hint = (" (a 2-D batch has no time axis: use x[:, :, None] for one feature per "
-                        "step, or x[:, None, :] for a single step)")
-            raise ValueError(f"{self.label} expected input (N, T, features), got shape "
-                             f"{tuple(x.shape)}{hint}")
+                hint = (
+                    " (a 2-D batch has no time axis: use x[:, :, None] for one feature per "
+                    "step, or x[:, None, :] for a single step)"
+                )
+            raise ValueError(
+                f"{self.label} expected input (N, T, features), got shape {tuple(x.shape)}{hint}"
+            )
         if x.shape[1] == 0:
             raise ValueError(f"{self.label} got an empty sequence (T = 0), input shape {tuple(x.shape)}")
         if self.built and x.shape[2] != self.input_shape[-1]:
             D = self.input_shape[-1]
-            raise ValueError(f"{self.label} expects {D} features per time step, i.e. input "
-                             f"(N, T, {D}); got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"{self.label} expects {D} features per time step, i.e. input "
+                f"(N, T, {D}); got shape {tuple(x.shape)}"
+            )
         x = self.check_input(x)
         dtype = self.params["Wx"].dtype
         return x if x.dtype == dtype else x.astype(dtype)
@@ -270,8 +304,10 @@ class _Recurrent(Layer):
         if not hasattr(state, "shape"):
             state = np.asarray(state)
         if tuple(state.shape) != (N, self.units):
-            raise ValueError(f"{self.label} initial state {name} must have shape (N, units) = "
-                             f"({N}, {self.units}), got shape {tuple(state.shape)}")
+            raise ValueError(
+                f"{self.label} initial state {name} must have shape (N, units) = "
+                f"({N}, {self.units}), got shape {tuple(state.shape)}"
+            )
         return xp.asarray(state, dtype=dtype)
 
     def _initial_state(self, initial_state, N, xp, dtype):
@@ -282,8 +318,10 @@ class _Recurrent(Layer):
             states = tuple(initial_state)
         else:
             names = ", ".join(self.state_names)
-            raise ValueError(f"{self.label} initial_state must be a pair ({names}) of (N, units) "
-                             f"arrays, got {type(initial_state).__name__}")
+            raise ValueError(
+                f"{self.label} initial_state must be a pair ({names}) of (N, units) "
+                f"arrays, got {type(initial_state).__name__}"
+            )
         return tuple(self._check_state(s, N, name, xp, dtype) for s, name in zip(states, self.state_names))
 
     # ------------------------------------------------------------------ computing
@@ -309,8 +347,13 @@ class _Recurrent(Layer):
             hs, cache = self._forward_sequence(x_tm, state, backend.kernels_for(x))  # hs (T + 1, N, H)
         else:
             hs, cache = self._forward_masked_steps(x_tm, state, h_mask)
-        self.cache = dict(cache, has_state=initial_state is not None, x_shape=(N, T, D),
-                          input_mask=input_mask, h_mask=h_mask)
+        self.cache = dict(
+            cache,
+            has_state=initial_state is not None,
+            x_shape=(N, T, D),
+            input_mask=input_mask,
+            h_mask=h_mask,
+        )
         if self.return_sequences:
             return xp.ascontiguousarray(hs[1:].transpose(1, 0, 2))
         return hs[-1].copy()
@@ -322,8 +365,10 @@ class _Recurrent(Layer):
         N, T = cache["x_shape"][:2]
         expected = (N, T, self.units) if self.return_sequences else (N, self.units)
         if tuple(dy.shape) != expected:
-            raise ValueError(f"{self.label}.backward expected dy of shape {expected} (as its output), "
-                             f"got shape {tuple(dy.shape)}")
+            raise ValueError(
+                f"{self.label}.backward expected dy of shape {expected} (as its output), "
+                f"got shape {tuple(dy.shape)}"
+            )
         dtype = self.params["Wx"].dtype
         if self.return_sequences:
             dy_tm = xp.ascontiguousarray(dy.transpose(1, 0, 2), dtype=dtype)  # (T, N, H)
@@ -455,7 +500,7 @@ class LSTM(_Recurrent):
 
     def _add_biases(self, width, dtype):
         b = np.zeros(width, dtype=dtype)
-        b[self.units:2 * self.units] = 1.0  # forget gate open at initialisation
+        b[self.units : 2 * self.units] = 1.0  # forget gate open at initialisation
         self.add_param("b", b)
 
     def _forward_sequence(self, x_tm, state, kernels):

@@ -23,6 +23,7 @@ those dicts are views onto the inner layers' own dicts, so an optimizer, ``save`
 ``load_model`` see and update the inner arrays with no copy. ``trainable = False`` on the
 Residual freezes all of them (and runs its BatchNorms in inference mode, Keras's rule).
 """
+
 from __future__ import annotations
 
 from collections.abc import MutableMapping
@@ -84,10 +85,10 @@ def _as_layers(layers, what: str) -> list:
         return []
     if isinstance(layers, (Layer, dict)):
         layers = [layers]
-    out = []
+    out: list[Layer] = []
     for layer in layers:
-        if isinstance(layer, dict):                 # a saved layer (load_model)
-            cls = LAYER_CLASSES.get(layer.get("class"))
+        if isinstance(layer, dict):  # a saved layer (load_model)
+            cls = LAYER_CLASSES.get(str(layer.get("class")))
             if cls is None:
                 raise ValueError(f"Residual {what}: unknown layer type {layer.get('class')!r}")
             spec, layer = layer, cls(**layer.get("config", {}))
@@ -163,7 +164,8 @@ class Residual(Layer):
                 f"{self.label}: the block maps the per-sample shape {input_shape} to {tuple(out_block)} "
                 f"but {skip} {tuple(out_skip)}; the two are added, so they must match. When the "
                 f"block changes the shape, give a projection shortcut, e.g. "
-                f"shortcut=[Conv2D({out_block[0]}, 1, stride=...)] for images")
+                f"shortcut=[Conv2D({out_block[0]}, 1, stride=...)] for images"
+            )
 
     def compute_output_shape(self, input_shape):
         shape = tuple(input_shape)
@@ -187,7 +189,7 @@ class Residual(Layer):
         if h.shape != s.shape:
             self._check_shapes(tuple(x.shape[1:]), h.shape[1:], s.shape[1:])
         z = h + s
-        self.cache = True                           # the inner layers keep their own caches
+        self.cache = True  # the inner layers keep their own caches
         if self.activation_layer is not None:
             z = self.activation_layer.forward(z, training)
         return z
@@ -198,7 +200,7 @@ class Residual(Layer):
         d_block = dz
         for layer in reversed(self.block):
             d_block = layer.backward(d_block)
-        d_skip = dz                                 # the identity's gradient: dz itself
+        d_skip = dz  # the identity's gradient: dz itself
         for layer in reversed(self.shortcut):
             d_skip = layer.backward(d_skip)
         return d_block + d_skip
@@ -216,12 +218,21 @@ class Residual(Layer):
 
     def get_config(self) -> dict:
         def specs(layers):
-            return [{"class": type(layer).__name__, "config": layer.get_config(),
-                     "trainable": layer.trainable} for layer in layers]
-        return {"block": specs(self.block), "shortcut": specs(self.shortcut) or None,
-                "activation": self.activation, "name": self.name}
+            return [
+                {"class": type(layer).__name__, "config": layer.get_config(), "trainable": layer.trainable}
+                for layer in layers
+            ]
+
+        return {
+            "block": specs(self.block),
+            "shortcut": specs(self.shortcut) or None,
+            "activation": self.activation,
+            "name": self.name,
+        }
 
     def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.block)
-        skip = "identity" if not self.shortcut else "[" + ", ".join(repr(layer) for layer in self.shortcut) + "]"
+        skip = (
+            "identity" if not self.shortcut else "[" + ", ".join(repr(layer) for layer in self.shortcut) + "]"
+        )
         return f"Residual([{inner}], shortcut={skip}, activation={self.activation!r})"

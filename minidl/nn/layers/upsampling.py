@@ -24,6 +24,7 @@ formula. Each input pixel "stamps" the kernel, scaled by its value, onto the out
 stride spacing, and overlapping stamps add up. The same ``im2col``/``col2im`` kernels as
 Conv2D do the work, with their roles swapped, through ``backend.kernels_for``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -58,8 +59,9 @@ class UpSampling2D(ImageLayout, Layer):
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 3:
-            raise ValueError(f"{self.label} expected input (N, C, H, W), got per-sample shape "
-                             f"{tuple(input_shape)}")
+            raise ValueError(
+                f"{self.label} expected input (N, C, H, W), got per-sample shape {tuple(input_shape)}"
+            )
         C, H, W = input_shape
         sh, sw = self.size
         return (C, H * sh, W * sw)
@@ -117,10 +119,22 @@ class Conv2DTranspose(ImageLayout, Layer):
     input_ndims = (4,)
     input_layout = "(N, C, H, W)"
 
-    def __init__(self, filters: int, kernel_size, stride=1, padding=0, output_padding=0,
-                 activation=None, use_bias: bool = True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", kernel_regularizer=None, data_format=None, name=None,
-                 **kwargs):
+    def __init__(
+        self,
+        filters: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        output_padding=0,
+        activation=None,
+        use_bias: bool = True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        data_format=None,
+        name=None,
+        **kwargs,
+    ):
         stride = _keras_strides(stride, kwargs, "Conv2DTranspose")
         super().__init__(name, **kwargs)
         self.set_data_format(data_format)
@@ -129,17 +143,24 @@ class Conv2DTranspose(ImageLayout, Layer):
         self.stride = _pair(stride, "stride", "Conv2DTranspose")
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
-                raise ValueError(f"Conv2DTranspose padding must be an integer, a pair, 'valid' or "
-                                 f"'same', got {padding!r}")
+                raise ValueError(
+                    f"Conv2DTranspose padding must be an integer, a pair, 'valid' or 'same', got {padding!r}"
+                )
             if output_padding not in (0, (0, 0), None):
-                raise ValueError("Conv2DTranspose: output_padding goes with an integer padding; "
-                                 f"padding={padding!r} fixes the output size itself")
+                raise ValueError(
+                    "Conv2DTranspose: output_padding goes with an integer padding; "
+                    f"padding={padding!r} fixes the output size itself"
+                )
             output_padding = 0
-        self.padding = padding if isinstance(padding, str) else _pair(padding, "padding", "Conv2DTranspose", 0)
+        self.padding = (
+            padding if isinstance(padding, str) else _pair(padding, "padding", "Conv2DTranspose", 0)
+        )
         self.output_padding = _pair(output_padding or 0, "output_padding", "Conv2DTranspose", 0)
         if any(op >= s for op, s in zip(self.output_padding, self.stride)):
-            raise ValueError(f"Conv2DTranspose output_padding must be smaller than the stride, got "
-                             f"output_padding={self.output_padding}, stride={self.stride}")
+            raise ValueError(
+                f"Conv2DTranspose output_padding must be smaller than the stride, got "
+                f"output_padding={self.output_padding}, stride={self.stride}"
+            )
         self.activation = activation
         self.activation_layer = activations.get(activation)
         self.use_bias = use_bias
@@ -154,11 +175,16 @@ class Conv2DTranspose(ImageLayout, Layer):
         channels = input_shape[0]
         kh, kw = self.kernel_size
         fan_in, fan_out = channels * kh * kw, self.filters * kh * kw
-        self.add_param("W", initializers.get(self.kernel_initializer)(
-            (channels, self.filters, kh, kw), fan_in, fan_out, dtype))
+        self.add_param(
+            "W",
+            initializers.get(self.kernel_initializer)(
+                (channels, self.filters, kh, kw), fan_in, fan_out, dtype
+            ),
+        )
         if self.use_bias:
-            self.add_param("b", initializers.get(self.bias_initializer)(
-                (self.filters,), fan_in, fan_out, dtype))
+            self.add_param(
+                "b", initializers.get(self.bias_initializer)((self.filters,), fan_in, fan_out, dtype)
+            )
 
     def crops(self):
         """For ``padding="same"``/``"valid"``: (top, bottom, left, right) rows and columns
@@ -172,8 +198,9 @@ class Conv2DTranspose(ImageLayout, Layer):
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 3:
-            raise ValueError(f"{self.label} expected input (N, C, H, W), got per-sample shape "
-                             f"{tuple(input_shape)}")
+            raise ValueError(
+                f"{self.label} expected input (N, C, H, W), got per-sample shape {tuple(input_shape)}"
+            )
         _, H, W = input_shape
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
         if isinstance(self.padding, str):
@@ -182,12 +209,14 @@ class Conv2DTranspose(ImageLayout, Layer):
         (ph, pw), (oph, opw) = self.padding, self.output_padding
         OH, OW = (H - 1) * sh - 2 * ph + kh + oph, (W - 1) * sw - 2 * pw + kw + opw
         if OH < 1 or OW < 1:
-            raise ValueError(f"{self.label} padding ({ph}, {pw}) crops away the whole output for input "
-                             f"(N, {', '.join(map(str, input_shape))}): it would be {OH}x{OW}")
+            raise ValueError(
+                f"{self.label} padding ({ph}, {pw}) crops away the whole output for input "
+                f"(N, {', '.join(map(str, input_shape))}): it would be {OH}x{OW}"
+            )
         return (self.filters, OH, OW)
 
     def _input_mismatch(self, shape):
-        return shape[0] != self.input_shape[0]          # W fixes the input channels only
+        return shape[0] != self.input_shape[0]  # W fixes the input channels only
 
     def _pads(self):
         """(PH, PW) for col2im/im2col: 0 with a string padding (cropped separately)."""
@@ -201,12 +230,13 @@ class Conv2DTranspose(ImageLayout, Layer):
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self._pads()
         xp = backend.get_array_module(x)
 
-        x2d = x.transpose(1, 0, 2, 3).reshape(C, N * H * W)                  # (C, N*H*W)
-        cols = self.params["W"].reshape(C, -1).T @ x2d                       # (F*KH*KW, N*H*W)
+        x2d = x.transpose(1, 0, 2, 3).reshape(C, N * H * W)  # (C, N*H*W)
+        cols = self.params["W"].reshape(C, -1).T @ x2d  # (F*KH*KW, N*H*W)
         # col2im treats (N, F, OH, OW) as the input of a Conv2D whose output is (N, C, H, W)
-        if isinstance(self.padding, str):   # the full output, then Keras's crop
-            full = backend.kernels_for(cols).col2im(cols, (N, F, (H - 1) * sh + kh, (W - 1) * sw + kw),
-                                                    kh, kw, sh, sw, 0, 0)
+        if isinstance(self.padding, str):  # the full output, then Keras's crop
+            full = backend.kernels_for(cols).col2im(
+                cols, (N, F, (H - 1) * sh + kh, (W - 1) * sw + kw), kh, kw, sh, sw, 0, 0
+            )
             y = _crop(full, self.crops())
         else:
             y = backend.kernels_for(cols).col2im(cols, (N, F, OH, OW), kh, kw, sh, sw, ph, pw)
@@ -225,16 +255,16 @@ class Conv2DTranspose(ImageLayout, Layer):
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self._pads()
         xp = backend.get_array_module(dy)
         Wt = self.params["W"]
-        if self.use_bias:                   # b reaches every output, appended zero rows too
+        if self.use_bias:  # b reaches every output, appended zero rows too
             self.grads["b"][...] = dy.sum(axis=(0, 2, 3))
-        if isinstance(self.padding, str):   # back to the full output: the crop's adjoint pads
+        if isinstance(self.padding, str):  # back to the full output: the crop's adjoint pads
             dy = _uncrop(dy, self.crops(), ((H - 1) * sh + kh, (W - 1) * sw + kw))
 
         dcols = backend.kernels_for(dy).im2col(xp.ascontiguousarray(dy), kh, kw, sh, sw, ph, pw)
-        self.grads["W"][...] = (x2d @ dcols.T).reshape(Wt.shape)             # (C, F*KH*KW)
+        self.grads["W"][...] = (x2d @ dcols.T).reshape(Wt.shape)  # (C, F*KH*KW)
         if self.kernel_regularizer is not None:
             self.grads["W"] += self.kernel_regularizer.gradient(Wt)
-        dx2d = Wt.reshape(C, -1) @ dcols                                     # (C, N*H*W)
+        dx2d = Wt.reshape(C, -1) @ dcols  # (C, N*H*W)
         return xp.ascontiguousarray(dx2d.reshape(C, N, H, W).transpose(1, 0, 2, 3))
 
 
@@ -243,7 +273,7 @@ def _crop(full, crops):
     bottom/right appends that many zero rows/columns instead."""
     top, bottom, left, right = crops
     xp = backend.get_array_module(full)
-    y = full[:, :, top:full.shape[2] - max(bottom, 0), left:full.shape[3] - max(right, 0)]
+    y = full[:, :, top : full.shape[2] - max(bottom, 0), left : full.shape[3] - max(right, 0)]
     return xp.pad(y, ((0, 0), (0, 0), (0, max(-bottom, 0)), (0, max(-right, 0))))
 
 
@@ -252,5 +282,5 @@ def _uncrop(dy, crops, full_shape):
     top, bottom, left, right = crops
     xp = backend.get_array_module(dy)
     H, W = full_shape
-    dy = dy[:, :, :dy.shape[2] - max(-bottom, 0), :dy.shape[3] - max(-right, 0)]
+    dy = dy[:, :, : dy.shape[2] - max(-bottom, 0), : dy.shape[3] - max(-right, 0)]
     return xp.pad(dy, ((0, 0), (0, 0), (top, H - top - dy.shape[2]), (left, W - left - dy.shape[3])))

@@ -1,0 +1,113 @@
+"""The model file: how ``Sequential.save`` writes and ``load_model`` reads it.
+
+One ``.npz`` archive holds the architecture as JSON (``__minidl__``), every layer's arrays
+(``layers/<i>/params/<name>``, ``layers/<i>/buffers/<name>``) and, with the optimizer, its
+state (``optimizer/...``). Files are written under a temporary name and renamed over the
+target only when complete, so a failed save never destroys an earlier file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "write_atomically", "read_npz", "jsonable"]
+
+FORMAT = "minidl.Sequential"
+FORMAT_VERSION = 1
+
+
+def write_atomically(path: str, arrays: dict) -> None:
+    """``np.savez`` to a temporary file next to ``path``, then rename it over ``path``.
+
+    Errors name ``path`` (never the temporary file) and leave an existing ``path`` intact.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(
+            f"cannot save the model to {path}: the folder {directory} does not "
+            f"exist; create it first (os.makedirs({directory!r}, exist_ok=True))"
+        )
+    if os.path.isdir(path):
+        raise IsADirectoryError(
+            f"cannot save the model to {path}: it is a folder; give a file name such as model.npz"
+        )
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.chmod(tmp, _file_mode(path))
+        os.replace(tmp, path)
+    except OSError as err:
+        reason = err.strerror or str(err)
+        raise type(err)(
+            err.errno,
+            f"cannot save the model to {path}: {reason}; an earlier file there, if any, is unchanged",
+        ) from None
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _file_mode(path: str) -> int:
+    """The permissions a plain ``open(path, "w")`` would give: an existing file's own, else
+    0o666 less the umask (``mkstemp`` creates 0o600, private whatever the umask)."""
+    if os.path.exists(path):
+        return os.stat(path).st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def read_npz(path: str) -> dict:
+    """Every array of the ``.npz`` file at ``path``, or an error that says what the file is."""
+    if os.path.isdir(path):
+        raise IsADirectoryError(
+            f"{path} is a folder; a minidl model is one .npz file written by "
+            "model.save (a Keras SavedModel folder cannot be read)"
+        )
+    if not os.path.exists(path):
+        folder = os.path.dirname(os.path.abspath(path))
+        where = "" if os.path.isdir(folder) else f" (the folder {folder} does not exist)"
+        raise FileNotFoundError(
+            f"no model file at {path}{where}; expected a file written by model.save(path)"
+        )
+    with open(path, "rb") as f:
+        head = f.read(6)
+    if head == b"\x93NUMPY":
+        raise ValueError(
+            f"{path} is a single NumPy array (.npy), not a model; load it with "
+            "np.load, or save models with model.save('model.npz')"
+        )
+    if not head.startswith(b"PK"):
+        raise ValueError(
+            f"{path} is not a readable .npz file: a minidl model is a zip archive "
+            f"written by model.save, but this file starts with {head!r}"
+        )
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as err:
+        raise ValueError(
+            f"{path} is not a readable .npz file ({type(err).__name__}: the archive "
+            "is damaged, truncated, or holds Python objects); expected a model written by model.save"
+        ) from None
+
+
+def jsonable(value):
+    """Turn a layer/loss config into JSON: tuples to lists, objects to {"class", "config"}."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if hasattr(value, "get_config"):
+        return {"class": type(value).__name__, "config": jsonable(value.get_config())}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"cannot save a configuration value of type {type(value).__name__}: {value!r}")

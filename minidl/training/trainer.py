@@ -1,0 +1,441 @@
+"""Training a model Keras's way: ``compile``, ``fit``, ``evaluate``, ``predict``, ``train_on_batch``.
+
+``Trainer`` is what ``Sequential`` inherits for training (as Keras 3's models inherit its
+``Trainer``): the loop over epochs and batches, callbacks, validation, sample and class
+weights, and the checks that turn bad input into a clear error. It relies on the model's
+``forward``, ``backward``, ``zero_grad``, ``regularization_loss``, ``layers`` and device.
+The same step written by hand (PyTorch-style) is in ``Sequential``'s docstring.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .. import backend
+from ..nn import losses as losses_module, optim
+from . import metrics as metrics_module
+from .callbacks import Callback, EpochLogger, History, ProgressBar
+from .data import BatchStream, DataLoader, yields_batches
+
+if TYPE_CHECKING:
+    from ..nn.layers.base import Layer
+
+__all__ = ["Trainer", "NonFiniteLossError"]
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Raised by ``fit`` when the loss becomes NaN or infinite; ``.history`` keeps the epochs so far."""
+
+    def __init__(self, message, history):
+        super().__init__(message)
+        self.history = history
+
+
+class Trainer:
+    """compile / fit / evaluate / predict / train_on_batch for a model of layers."""
+
+    # what the model provides (``Sequential``), declared for the type checker
+    layers: list[Layer]
+    input_shape: tuple | None
+    device: str
+    optimizer: Any
+    loss: Any
+    metrics: list
+    history: Any
+    epochs_completed: int
+    _resume_rng: Any
+
+    if TYPE_CHECKING:
+
+        def forward(self, x, training: bool = False) -> Any: ...
+        def backward(self, dy, input_grad: bool = True) -> Any: ...
+        def zero_grad(self) -> None: ...
+        def regularization_loss(self) -> float: ...
+        def _to_device(self, a) -> Any: ...
+        def _as_input(self, x) -> Any: ...
+
+    def compile(self, optimizer="adam", loss=None, metrics=None) -> None:
+        """Choose the optimizer, the loss and the metrics to report (names or objects)."""
+        if loss is None:
+            raise ValueError("compile needs a loss, e.g. loss='sparse_categorical_crossentropy'")
+        self.optimizer = optim.get(optimizer)
+        self.loss = losses_module.get(loss)
+        if isinstance(metrics, str) or callable(metrics):
+            metrics = [metrics]  # metrics="accuracy" means ["accuracy"]
+        self.metrics = [metrics_module.get(m, self.loss) for m in (metrics or [])]
+        if self.device != "cpu":
+            self.optimizer.to(self.device)
+
+    def _require_compiled(self, what: str):
+        if self.optimizer is None or self.loss is None:
+            raise RuntimeError(f"call model.compile(optimizer=..., loss=...) before {what}")
+
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None) -> float:
+        """One gradient step on one batch; returns the loss (including weight penalties).
+        ``sample_weight`` and ``class_weight`` as in ``fit``."""
+        self._require_compiled("train_on_batch")
+        weights = _sample_weights(y, sample_weight, class_weight, "train_on_batch")
+        loss, _ = self._train_step(
+            self._to_device(self._as_input(x)),
+            self._to_device(y),
+            None if weights is None else self._to_device(weights),
+        )
+        return loss
+
+    def _train_step(self, x, y, sample_weight=None):
+        y_pred = self.forward(x, training=True)
+        loss = self.loss(y_pred, y, sample_weight=sample_weight) + self.regularization_loss()
+        self.backward(self.loss.backward(), input_grad=False)
+        self.optimizer.step(self)
+        return loss, y_pred
+
+    def fit(
+        self,
+        x,
+        y=None,
+        epochs: int = 1,
+        batch_size: int | None = None,
+        verbose=1,
+        validation_data=None,
+        validation_split: float = 0.0,
+        shuffle: bool = True,
+        callbacks=None,
+        initial_epoch: int = 0,
+        class_weight=None,
+        sample_weight=None,
+        steps_per_epoch: int | None = None,
+        validation_steps: int | None = None,
+        augment=None,
+    ) -> History:
+        """Train for ``epochs`` passes over ``(x, y)``; returns the ``History``.
+
+        ``x`` is an array of samples (with targets ``y``), or a source of batches that
+        yields ``(x, y)`` or ``(x, y, sample_weight)`` itself -- a generator, a ``DataLoader``,
+        a Keras ``PyDataset``-like object (``__getitem__`` + ``__len__``) -- with no ``y``;
+        ``steps_per_epoch`` batches make an epoch (required for a generator that loops forever).
+
+        ``initial_epoch`` (Keras's meaning) numbers the epochs from there: ``fit(epochs=10,
+        initial_epoch=model.epochs_completed)`` resumes a loaded model's schedule and
+        progress display and runs the remaining epochs.
+
+        ``class_weight`` (``{class: weight}``) and ``sample_weight`` (one weight per sample)
+        weigh each sample's loss as Keras does (``mean_n w_n loss_n``; both given: their
+        product). ``validation_split`` holds out the *last* fraction of ``x, y`` (before
+        shuffling, as Keras does). ``verbose``: 0 silent, 1 (or ``"auto"``) a progress bar,
+        2 one line per epoch. ``batch_size`` defaults to 32. A NaN or infinite loss stops
+        training with ``NonFiniteLossError`` naming the epoch and batch; ``model.history``
+        keeps the epochs completed so far.
+        ``augment`` (a ``minidl.augment`` transform, or any callable ``x_batch -> x_batch``)
+        changes every training batch as it is drawn; validation data is never augmented.
+        """
+        self._require_compiled("fit")
+        _check_epochs(epochs, initial_epoch)
+        batch_size = 32 if batch_size is None else batch_size
+        verbose = 1 if verbose == "auto" else verbose
+        if validation_data is not None and validation_split:
+            raise ValueError("pass validation_data or validation_split, not both")
+        if not 0.0 <= validation_split < 1.0:
+            raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
+        if yields_batches(x):
+            if y is not None or sample_weight is not None or validation_split:
+                raise ValueError(
+                    f"fit: x is a {type(x).__name__} that yields the batches (x, y) "
+                    "itself; give no y, sample_weight or validation_split with it"
+                )
+            loader: Any = BatchStream(x, steps_per_epoch, "fit")
+        else:
+            x, y = _check_xy(x, y, "fit", self.input_shape)
+            weights = _sample_weights(y, sample_weight, class_weight, "fit")
+            if validation_split:
+                split = int(len(x) * (1.0 - validation_split))
+                if split == 0 or split == len(x):
+                    raise ValueError(
+                        f"validation_split={validation_split} leaves no training or no "
+                        f"validation samples out of {len(x)}"
+                    )
+                x, validation_data, y = x[:split], (x[split:], y[split:]), y[:split]
+                weights = None if weights is None else weights[:split]
+            loader = DataLoader(
+                x, y, batch_size=batch_size, shuffle=shuffle, sample_weight=weights, transform=augment
+            )
+            if steps_per_epoch is not None:
+                loader = BatchStream(loader, steps_per_epoch, "fit")
+            class_weight = None  # folded into the weights
+        if validation_data is not None:
+            validation_data = _validation_source(validation_data, validation_steps)
+
+        history = History()
+        callbacks = [history] + list(callbacks or [])
+        if verbose == 1:
+            callbacks.append(ProgressBar(epochs, _steps(loader)))
+        elif verbose == 2:
+            callbacks.append(EpochLogger(epochs))
+        for cb in callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(
+                    f"callbacks must be minidl.callbacks.Callback objects, got {type(cb).__name__}"
+                )
+            cb.set_model(self)
+        self.history, self.stop_training = history, False
+        self._continue_saved_random_stream()
+
+        for cb in callbacks:
+            cb.on_train_begin()
+        try:
+            for epoch in range(initial_epoch, epochs):
+                logs: dict = {}
+                for cb in callbacks:
+                    cb.on_epoch_begin(epoch, logs)
+                logs.update(self._train_epoch(loader, epoch, callbacks, class_weight))
+                if validation_data is not None:
+                    val = self._evaluate(validation_data, batch_size)
+                    logs.update({f"val_{k}": v for k, v in val.items()})
+                self.epochs_completed += 1
+                for cb in callbacks:
+                    cb.on_epoch_end(epoch, logs)
+                if self.stop_training:
+                    break
+        finally:
+            for cb in callbacks:
+                cb.on_train_end()
+        return history
+
+    def _continue_saved_random_stream(self) -> None:
+        """On the first ``fit`` after ``load_model``, put minidl's generator back where it was
+        when the model was saved, so shuffling and dropout go on as without the interruption.
+        Skipped when the reader called ``minidl.seed`` after loading (their choice wins)."""
+        if self._resume_rng is None:
+            return
+        saved_state, generator_at_load = self._resume_rng
+        self._resume_rng = None
+        if backend.rng() is generator_at_load:
+            generator_at_load.bit_generator.state = saved_state
+
+    def _train_epoch(self, loader, epoch, callbacks, class_weight=None) -> dict:
+        totals = {"loss": 0.0, **{name: 0.0 for name, _ in self.metrics}}
+        seen = 0
+        for batch, (xb, yb, *wb) in enumerate(loader):
+            wb = _sample_weights(yb, wb[0] if wb else None, class_weight, "fit")
+            xb, yb = self._to_device(self._as_input(xb)), self._to_device(yb)
+            loss, y_pred = self._train_step(xb, yb, None if wb is None else self._to_device(wb))
+            if not math.isfinite(loss):
+                of = f" of {_steps(loader)}" if _steps(loader) is not None else ""
+                raise NonFiniteLossError(
+                    f"the loss became {loss} at epoch {epoch + 1}, batch {batch + 1}{of}; "
+                    "training stopped. The History so far is in model.history. Usual causes: a "
+                    "learning rate that is too high, unscaled inputs, or NaN values in the data.",
+                    self.history,
+                )
+            n = len(xb)
+            seen += n
+            totals["loss"] += loss * n
+            for name, fn in self.metrics:
+                totals[name] += fn(y_pred, yb) * n
+            running = {k: v / seen for k, v in totals.items()}
+            for cb in callbacks:
+                cb.on_batch_end(batch, running)
+        return {k: v / seen for k, v in totals.items()}
+
+    def evaluate(
+        self,
+        x,
+        y=None,
+        batch_size: int | None = None,
+        verbose=0,
+        sample_weight=None,
+        steps: int | None = None,
+        return_dict: bool = False,
+    ):
+        """Loss (with weight penalties) and metrics over ``(x, y)`` in inference mode.
+
+        Returns what Keras returns: the loss (a float) when the model has no metrics, the
+        list ``[loss, *metrics]`` in ``compile``'s order when it has (``loss, acc =
+        model.evaluate(x, y)``), and ``{"loss": .., "accuracy": ..}`` with
+        ``return_dict=True``. ``x`` may be a source of batches as in ``fit`` (then no ``y``;
+        ``steps`` caps the batches read). ``sample_weight`` weighs the loss as in ``fit``.
+        """
+        self._require_compiled("evaluate")
+        if yields_batches(x):
+            if y is not None or sample_weight is not None:
+                raise ValueError(
+                    f"evaluate: x is a {type(x).__name__} that yields the batches (x, y) "
+                    "itself; give no y or sample_weight with it"
+                )
+            data = BatchStream(x, steps, "evaluate")
+        else:
+            data = (x, y) if sample_weight is None else (x, y, sample_weight)  # type: ignore[assignment]
+        results = self._evaluate(data, 32 if batch_size is None else batch_size)
+        if verbose:
+            print(" - ".join(f"{k}: {v:.4f}" for k, v in results.items()))
+        if return_dict:
+            return results
+        values = list(results.values())
+        return values[0] if len(values) == 1 else values
+
+    def _evaluate(self, data, batch_size: int) -> dict:
+        """``{"loss": .., metric: ..}`` over ``data``: a tuple ``(x, y)`` or ``(x, y, w)`` of
+        arrays, or a ``BatchStream``. Means over samples (weighted loss as ``fit``'s)."""
+        if isinstance(data, BatchStream):
+            batches = data
+        else:
+            x, y, *w = data
+            x, y = _check_xy(x, y, "evaluate", self.input_shape)
+            _warn_if_not_finite(x, "evaluate")
+            w = _sample_weights(y, w[0] if w else None, None, "evaluate")
+            batches = DataLoader(x, y, batch_size=batch_size, sample_weight=w)  # type: ignore[assignment]
+        totals = {"loss": 0.0, **{name: 0.0 for name, _ in self.metrics}}
+        seen = 0
+        for xb, yb, *wb in batches:
+            y_pred = self.forward(self._to_device(self._as_input(xb)), training=False)
+            yb = self._to_device(yb)
+            wb = self._to_device(np.asarray(wb[0])) if wb else None
+            n = len(yb)
+            totals["loss"] += self.loss(y_pred, yb, sample_weight=wb) * n
+            for name, fn in self.metrics:
+                totals[name] += fn(y_pred, yb) * n
+            seen += n
+        results = {k: v / seen for k, v in totals.items()}
+        results["loss"] += self.regularization_loss()
+        return results
+
+    def predict(self, x, batch_size: int | None = None, verbose=0):
+        """Outputs for ``x`` in inference mode, as a NumPy array (inputs cast as in ``fit``)."""
+        x = _as_batch(x, "predict", self.input_shape)
+        _warn_if_not_finite(x, "predict")
+        loader = DataLoader(x, batch_size=32 if batch_size is None else batch_size)
+        outputs = [
+            backend.to_numpy(self.forward(self._to_device(self._as_input(xb)), training=False))
+            for xb in loader
+        ]
+        return np.concatenate(outputs, axis=0)
+
+
+def _as_batch(x, who, input_shape=None):
+    """``x`` as an array with a batch axis; one sample without it is a clear error."""
+    if not hasattr(x, "shape"):
+        x = np.asarray(x)
+    if x.ndim == 0:
+        raise ValueError(f"{who} expected a batch of samples (N, ...), got a scalar")
+    if input_shape is not None and x.ndim == len(input_shape) and _fits(x.shape, input_shape):
+        raise ValueError(
+            f"{who} expected a batch (N, {', '.join(map(str, input_shape))}), got "
+            f"shape {tuple(x.shape)}: one sample without its batch axis. Add a batch "
+            "axis: x[None] (or x.reshape(1, *x.shape))"
+        )
+    if len(x) == 0:
+        raise ValueError(f"{who} got an empty dataset (0 samples)")
+    return x
+
+
+def _fits(shape, input_shape) -> bool:
+    return all(want is None or want == got for got, want in zip(shape, input_shape))
+
+
+def _warn_if_not_finite(x, who) -> None:
+    """Warn (once per call) when floating-point inputs hold NaN or infinite values."""
+    if not np.issubdtype(x.dtype, np.floating):
+        return
+    xp = backend.get_array_module(x)
+    bad = ~xp.isfinite(x)
+    if bool(bad.any()):
+        samples = int(bad.reshape(len(x), -1).any(axis=1).sum())
+        warnings.warn(
+            f"{who}: x holds {int(bad.sum())} NaN or infinite value(s) in {samples} of "
+            f"{len(x)} samples; their outputs will be NaN. Clean the data first, e.g. "
+            "x = np.nan_to_num(x) or drop those rows with np.isfinite(x).all(axis=...)",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def _check_epochs(epochs, initial_epoch) -> None:
+    """``epochs`` a whole number above ``initial_epoch`` (Keras's meaning: the last epoch's number)."""
+    for name, value in (("epochs", epochs), ("initial_epoch", initial_epoch)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(
+                f"fit: {name} must be a whole number of passes over the data, e.g. "
+                f"{name}=5, got {value!r} ({type(value).__name__})"
+            )
+    if initial_epoch < 0:
+        raise ValueError(f"fit: initial_epoch must be >= 0, got {initial_epoch}")
+    if epochs <= initial_epoch:
+        start = f" above initial_epoch={initial_epoch}" if initial_epoch else " of at least 1"
+        raise ValueError(
+            f"fit: epochs={epochs} trains nothing; give a number of epochs{start} "
+            f"(epochs is the number of the last epoch, as in Keras)"
+        )
+
+
+def _sample_weights(y, sample_weight, class_weight, who):
+    """One weight per sample (an (N,) float array) from ``sample_weight`` and/or
+    ``class_weight`` ``{class: weight}`` (their product when both), or None without either.
+
+    The class of a sample is its label: an integer, the argmax of a one-hot row, or a 0/1
+    binary target (rounded), as Keras reads it.
+    """
+    if sample_weight is None and class_weight is None:
+        return None
+    n = len(y)
+    weights = np.ones(n, dtype=np.float64)
+    if sample_weight is not None:
+        sw = np.asarray(backend.to_numpy(sample_weight), dtype=np.float64)
+        if sw.ndim == 2 and sw.shape[1] == 1:
+            sw = sw[:, 0]
+        if sw.shape != (n,):
+            raise ValueError(
+                f"{who}: sample_weight must hold one weight per sample, shape ({n},); got shape {sw.shape}"
+            )
+        weights *= sw
+    if class_weight is not None:
+        if not isinstance(class_weight, dict):
+            raise TypeError(
+                f"{who}: class_weight must be a dict {{class: weight}}, e.g. {{0: 1.0, 1: 5.0}}; "
+                f"got {type(class_weight).__name__}"
+            )
+        labels = np.asarray(backend.to_numpy(y))
+        if labels.ndim >= 2 and labels.shape[-1] > 1:
+            labels = labels.argmax(axis=-1)
+        labels = np.rint(labels.reshape(n, -1)[:, 0]).astype(np.int64)
+        missing = sorted(set(np.unique(labels).tolist()) - set(int(k) for k in class_weight))
+        if missing:
+            raise ValueError(
+                f"{who}: class_weight has no weight for class(es) {missing}; give one "
+                f"for every class, got {sorted(class_weight)}"
+            )
+        table = {int(k): float(v) for k, v in class_weight.items()}
+        weights *= np.array([table[int(c)] for c in labels])
+    return weights
+
+
+def _steps(loader):
+    """Batches per epoch of a ``DataLoader`` or a ``BatchStream`` (None while unknown)."""
+    return loader.steps if isinstance(loader, BatchStream) else len(loader)
+
+
+def _validation_source(validation_data, validation_steps):
+    """``validation_data`` as ``_evaluate`` takes it: ``(x, y)``, ``(x, y, w)`` or a batch source."""
+    if yields_batches(validation_data):
+        return BatchStream(validation_data, validation_steps, "validation_data")
+    if not (isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3)):
+        raise ValueError(
+            "validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
+            f"sample_weight_val), got {type(validation_data).__name__}"
+        )
+    x, y, *w = validation_data
+    x, y = _check_xy(x, y, "validation_data")
+    return (x, y, *w)
+
+
+def _check_xy(x, y, who, input_shape=None):
+    x = _as_batch(x, who, input_shape)
+    if y is None:
+        raise ValueError(f"{who} needs targets y (for an autoencoder, pass y=x)")
+    if not hasattr(y, "shape"):
+        y = np.asarray(y)
+    if len(y) != len(x):
+        raise ValueError(f"{who}: x and y must have the same number of samples, got {len(x)} and {len(y)}")
+    return x, y
