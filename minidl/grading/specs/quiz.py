@@ -7,7 +7,10 @@ and ``shape_question``. This module is imported after the chapters' modules (the
 load in name order), so each chapter lists its code exercises first, then its questions.
 """
 
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser, as a package
+    import tomli as tomllib
 from pathlib import Path
 
 from ..questions import multiple_choice, number_question, shape_question
