@@ -73,8 +73,21 @@ def _grade_beside_a_hog(tmp_path: Path, chapter3) -> tuple[dict, dict]:
     (folder / "hog.ipynb").write_bytes(hog.read_bytes())
     out = tmp_path / "results.json"
     code = cli.main(
-        [str(folder), "--json", str(out), "--jobs", "2", "--seed", "5", "--timeout", TIMEOUT, "--budget", BUDGET,
-         "--require-isolation", "--quiet"]
+        [
+            str(folder),
+            "--json",
+            str(out),
+            "--jobs",
+            "2",
+            "--seed",
+            "5",
+            "--timeout",
+            TIMEOUT,
+            "--budget",
+            BUDGET,
+            "--require-isolation",
+            "--quiet",
+        ]
     )
     assert code == 0
     rows = {Path(r["submission"]).name: r for r in json.loads(out.read_text())}
