@@ -21,7 +21,9 @@ The inner layers' parameters appear in ``params`` / ``grads`` / ``buffers`` unde
 ``"block.<i>.<name>"`` and ``"shortcut.<i>.<name>"`` (PyTorch's ``state_dict`` style):
 those dicts are views onto the inner layers' own dicts, so an optimizer, ``save`` and
 ``load_model`` see and update the inner arrays with no copy. ``trainable = False`` on the
-Residual freezes all of them (and runs its BatchNorms in inference mode, Keras's rule).
+Residual freezes all of them and runs the whole block in inference mode inside a model
+(BatchNorm on its running statistics, as Keras does for a frozen BatchNorm; Dropout off too).
+A ``Sequential(data_format=...)`` does not reach inner layers: give them ``data_format``.
 """
 
 from __future__ import annotations
