@@ -87,7 +87,21 @@ def _unwrap(got, expected: str):
     return got.get("value"), None
 
 
-def _register(exercise: Exercise, do_register: bool) -> Exercise:
+def _register(name, chapter, points, title, judge, kind, explanation, do_register, **extra) -> Exercise:
+    """The question as an ``Exercise`` (one answer, probed by name), registered unless told not to."""
+    exercise = Exercise(
+        name=name,
+        chapter=chapter,
+        points=points,
+        entries=(name,),
+        title=title,
+        make_cases=_cases,
+        judge=judge,
+        probe="answer",
+        kind=kind,
+        explanation=explanation,
+        **extra,
+    )
     return register(exercise) if do_register else exercise
 
 
@@ -128,20 +142,9 @@ def multiple_choice(
             return f"({letter}) is not right: {wrong[letter]}"
         return None
 
-    exercise = Exercise(
-        name=name,
-        chapter=chapter,
-        points=points,
-        entries=(name,),
-        title=title,
-        make_cases=_cases,
-        judge=judge,
-        probe="answer",
-        kind="choice",
-        choices=dict(choices),
-        explanation=explanation,
+    return _register(
+        name, chapter, points, title, judge, "choice", explanation, do_register, choices=dict(choices)
     )
-    return _register(exercise, do_register)
 
 
 # ---------------------------------------------------------------- a number
@@ -195,19 +198,7 @@ def number_question(
                 return f"{number:g} is not right: {why}"
         return f"{number:g} is not right" + (f": {hint}" if hint else "")
 
-    exercise = Exercise(
-        name=name,
-        chapter=chapter,
-        points=points,
-        entries=(name,),
-        title=title,
-        make_cases=_cases,
-        judge=judge,
-        probe="answer",
-        kind="number",
-        explanation=explanation,
-    )
-    return _register(exercise, do_register)
+    return _register(name, chapter, points, title, judge, "number", explanation, do_register)
 
 
 # ---------------------------------------------------------------- a shape
@@ -249,16 +240,4 @@ def shape_question(
             return f"expected a shape of {len(shape)} axes{layout}; got {len(answer)} axes {answer}"
         return f"{answer} is not right" + (f": {hint}" if hint else "")
 
-    exercise = Exercise(
-        name=name,
-        chapter=chapter,
-        points=points,
-        entries=(name,),
-        title=title,
-        make_cases=_cases,
-        judge=judge,
-        probe="answer",
-        kind="shape",
-        explanation=explanation,
-    )
-    return _register(exercise, do_register)
+    return _register(name, chapter, points, title, judge, "shape", explanation, do_register)
