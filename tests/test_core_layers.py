@@ -143,6 +143,15 @@ def test_numerical_gradient_of_a_known_function():
     assert rel_error(grad, 3 * x**2) < 1e-8
 
 
+def test_rel_error_is_scale_free_and_fails_non_finite_gradients():
+    big = np.array([1e200, -3e200, 2e200])
+    assert rel_error(big, big) == 0.0
+    assert rel_error(big, 2 * big) == pytest.approx(1 / 3)  # as for [1, -3, 2] and twice it
+    assert rel_error(np.zeros(3), np.zeros(3)) == 0.0
+    assert rel_error(np.array([1.0, np.nan]), np.array([1.0, 2.0])) == np.inf
+    assert rel_error(np.array([np.inf, 1.0]), np.array([np.inf, 1.0])) == np.inf
+
+
 def test_check_layer_catches_a_wrong_backward(rng):
     class BrokenReLU(L.ReLU):
         def backward(self, dy):

@@ -56,15 +56,19 @@ def rel_error(a, b) -> float:
 
     Measured over the whole array rather than element by element, so entries that are
     almost zero (where finite differences are mostly rounding noise) cannot dominate it:
-    a correct float64 gradient gives about 1e-9, a wrong one 1e-2 or more.
+    a correct float64 gradient gives about 1e-9, a wrong one 1e-2 or more. Arrays holding an
+    inf or a nan give ``inf``.
     """
     a, b = np.asarray(backend.to_numpy(a), np.float64), np.asarray(backend.to_numpy(b), np.float64)
     if a.shape != b.shape:
         raise ValueError(f"rel_error needs equal shapes, got {a.shape} and {b.shape}")
-    scale = np.linalg.norm(a) + np.linalg.norm(b)
-    if scale == 0.0:
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return float("inf")  # an inf or a nan gradient is never right
+    largest = max(np.abs(a).max(initial=0.0), np.abs(b).max(initial=0.0))
+    if largest == 0.0:
         return 0.0
-    return float(np.linalg.norm(a - b) / scale)
+    a, b = a / largest, b / largest  # the error is scale-free; 1e200 would overflow the norms
+    return float(np.linalg.norm(a - b) / (np.linalg.norm(a) + np.linalg.norm(b)))
 
 
 @dataclass
