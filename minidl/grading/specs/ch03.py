@@ -1,5 +1,5 @@
-"""Chapter 3, backpropagation: a weight-normalised dense backward, softmax cross-entropy backward,
-a gradient check along random directions."""
+"""Chapter 3, backpropagation: a weight-normalised dense backward, a label-smoothed softmax
+cross-entropy backward, a gradient check along random directions."""
 
 import numpy as np
 
@@ -87,8 +87,7 @@ function_exercise(
             _wn_no_projection,
         ),
         (
-            "dx goes through v: the layer multiplies by the effective weight W = g v / ||v||, "
-            "so dx = dy W^T",
+            "dx goes through v: the layer multiplies by the effective weight W = g v / ||v||, so dx = dy W^T",
             _wn_dx_through_v,
         ),
         (
