@@ -32,8 +32,8 @@ def test_every_chapter_has_code_exercises_and_questions_and_fifty_items_in_all()
 
 
 def test_unknown_exercise_names_the_known_ones():
-    with pytest.raises(KeyError, match="dense_backward"):
-        registry.get("dense_backwards")
+    with pytest.raises(KeyError, match="weight_norm_backward"):
+        registry.get("weight_norm_backwards")
 
 
 # ------------------------------------------------------------------ release
@@ -135,31 +135,70 @@ def _message(name, fn):
     return result.message
 
 
+def _weight_norm(dy, x, v, g):
+    """A correct weight-normalised Dense backward, written apart from the reference."""
+    length = np.linalg.norm(v, axis=0)
+    W = v * g / length
+    dW = x.T @ dy
+    dg = np.sum(dW * W, axis=0) / g
+    return dy @ W.T, g / length * dW - g * dg / length**2 * v, dg, dy.sum(axis=0)
+
+
+def _weight_norm_with(**wrong):
+    """``_weight_norm`` with some outputs replaced: ``wrong[name](dy, x, v, g, right) -> value``."""
+
+    def backward(dy, x, v, g):
+        right = dict(zip(("dx", "dv", "dg", "db"), _weight_norm(dy, x, v, g)))
+        return tuple(wrong[k](dy, x, v, g, right) if k in wrong else right[k] for k in right)
+
+    return backward
+
+
 def test_a_correct_answer_passes_and_check_prints_it(capsys):
-    assert evaluate("dense_backward", ch03.dense_backward).passed
-    check("dense_backward", ch03.dense_backward)
-    assert capsys.readouterr().out.startswith("✔ dense_backward: passed")
+    assert evaluate("weight_norm_backward", ch03.weight_norm_backward).passed
+    assert evaluate("weight_norm_backward", _weight_norm).passed
+    check("weight_norm_backward", _weight_norm)
+    assert capsys.readouterr().out.startswith("✔ weight_norm_backward: passed")
 
 
 def test_check_prints_a_failure_with_its_reason(capsys):
-    check("dense_backward", lambda dy, x, W: (dy @ W.T, dy.T @ x, dy.sum(axis=0)))
+    check("weight_norm_backward", _weight_norm_with(dv=lambda dy, x, v, g, r: r["dv"].T))
     out = capsys.readouterr().out
-    assert out.startswith("✘ dense_backward") and "transposed" in out
+    assert out.startswith("✘ weight_norm_backward") and "transposed" in out
 
 
 def test_missing_transpose_is_named():
-    message = _message("dense_backward", lambda dy, x, W: (dy @ W.T, dy.T @ x, dy.sum(axis=0)))
-    assert "`dW` has shape (3, 4), expected (4, 3)" in message and "transposed" in message
+    message = _message("weight_norm_backward", _weight_norm_with(dv=lambda dy, x, v, g, r: r["dv"].T))
+    assert "`dv` has shape (3, 4), expected (4, 3)" in message and "transposed" in message
 
 
 def test_sum_over_the_wrong_axis_is_named():
-    message = _message("dense_backward", lambda dy, x, W: (dy @ W.T, x.T @ dy, dy.sum(axis=1)))
+    message = _message("weight_norm_backward", _weight_norm_with(db=lambda dy, x, v, g, r: dy.sum(axis=1)))
     assert "`db` has shape (5,), expected (3,)" in message and "wrong axis" in message
 
 
 def test_an_extra_batch_mean_is_named():
-    message = _message("dense_backward", lambda dy, x, W: (dy @ W.T, x.T @ dy / x.shape[0], dy.sum(axis=0)))
-    assert "`dW` is wrong: relative error" in message and "divided by the batch size" in message
+    message = _message("weight_norm_backward", _weight_norm_with(db=lambda dy, x, v, g, r: dy.mean(axis=0)))
+    assert "`db` is wrong: relative error" in message and "which is 1 / (the batch size N)" in message
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        # dv = g / ||v|| dW: the norm's own dependence on v forgotten
+        ({"dv": lambda dy, x, v, g, r: g / np.linalg.norm(v, axis=0) * (x.T @ dy)}, "path through the norm"),
+        ({"dx": lambda dy, x, v, g, r: dy @ v.T}, "dx goes through v"),
+        ({"dv": lambda dy, x, v, g, r: x.T @ dy}, "this is dL/dW"),
+        ({"dx": lambda dy, x, v, g, r: dy @ (v * g / np.linalg.norm(v)).T}, "over the whole of v"),
+        (
+            {"dx": lambda dy, x, v, g, r: dy @ (v * g / np.linalg.norm(v, axis=1, keepdims=True)).T},
+            "over the rows of v",
+        ),
+    ],
+    ids=["no projection", "dx through v", "dW for dv", "one norm for all", "row norms"],
+)
+def test_the_usual_weight_norm_mistakes_are_named(wrong, hint):
+    assert hint in _message("weight_norm_backward", _weight_norm_with(**wrong))
 
 
 def test_a_forgotten_batch_mean_is_named():
@@ -190,34 +229,55 @@ def test_overflow_to_nan_is_explained():
 
 
 def test_a_forgotten_return_and_a_wrong_number_of_outputs():
-    assert "did you forget `return`" in _message("dense_backward", lambda dy, x, W: None)
-    assert "expected 3 return values (dx, dW, db), got 2" in _message(
-        "dense_backward", lambda dy, x, W: (dy @ W.T, x.T @ dy)
+    assert "did you forget `return`" in _message("weight_norm_backward", lambda dy, x, v, g: None)
+    assert "expected 4 return values (dx, dv, dg, db), got 3" in _message(
+        "weight_norm_backward", lambda dy, x, v, g: _weight_norm(dy, x, v, g)[:3]
     )
 
 
 def test_exceptions_report_type_message_and_line():
-    def broken(dy, x, W):
-        return dy @ W  # wrong inner dimensions
+    def broken(dy, x, v, g):
+        return dy @ v  # wrong inner dimensions
 
-    message = _message("dense_backward", broken)
-    assert "raised ValueError" in message and "return dy @ W" in message
+    message = _message("weight_norm_backward", broken)
+    assert "raised ValueError" in message and "return dy @ v" in message
 
 
-def test_numerical_gradient_mistakes():
-    assert "one-sided difference" in _message("numerical_gradient", ch03._forward_difference)
+def _directional(f, x, grad, directions, h=1e-5, move_back=True, one_sided=False):
+    """A directional gradient check written apart from the reference, with two switches for
+    the usual mistakes."""
+    numeric = []
+    for d in directions:
+        x += h * d
+        f_plus = f(x)
+        x -= h * d if one_sided else 2 * h * d
+        f_minus = f(x)
+        numeric.append((f_plus - f_minus) / (h if one_sided else 2 * h))
+        if move_back and not one_sided:
+            x += h * d
+    return np.array(numeric), np.array([np.sum(grad * d) for d in directions])
 
-    def forgets_to_restore(f, x, h=1e-5):
-        grad = np.zeros_like(x)
-        for i in np.ndindex(x.shape):
-            old = x[i]
-            x[i] = old + h
-            up = f(x)
-            x[i] = old - h
-            grad[i] = (up - f(x)) / (2 * h)
-        return grad
 
-    assert "x was left changed" in _message("numerical_gradient", forgets_to_restore)
+def test_directional_gradient_check_mistakes():
+    assert evaluate("directional_gradient_check", _directional).passed
+    assert "one-sided difference" in _message(
+        "directional_gradient_check", lambda *a: _directional(*a, one_sided=True)
+    )
+    # x not moved back: each direction starts where the last one left it
+    assert "x was left changed after a direction" in _message(
+        "directional_gradient_check", lambda *a: _directional(*a, move_back=False)
+    )
+
+    def moves_x_at_the_end(f, x, grad, directions, h=1e-5):
+        result = _directional(f, x, grad, directions, h)
+        x -= h * directions[-1]
+        return result
+
+    assert "the numbers are right, but x was left changed" in _message(
+        "directional_gradient_check", moves_x_at_the_end
+    )
+    swapped = _message("directional_gradient_check", lambda *a: _directional(*a)[::-1])
+    assert "a gradient with a bug" in swapped and "swapped" in swapped
 
 
 def test_non_array_outputs_are_described():

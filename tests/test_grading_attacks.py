@@ -1,8 +1,8 @@
 """Hostile and malformed submissions, graded in one batch with honest ones (issue 15).
 
-Each hostile notebook is chapter 3's solution with the `dense_backward` cell (2 points)
+Each hostile notebook is chapter 3's solution with the `weight_norm_backward` cell (2 points)
 replaced by an attack; the other items (code and questions) keep their right answers. The
-attack scores 0 on `dense_backward` and leaves no trace outside; the honest notebooks
+attack scores 0 on `weight_norm_backward` and leaves no trace outside; the honest notebooks
 graded in the same batch keep full marks. Attacks that only bubblewrap can stop run in the
 isolated batch, which is skipped (saying why) where bubblewrap cannot run; the rest run
 in both modes.
@@ -27,12 +27,20 @@ ROOT = Path(__file__).resolve().parents[1]
 CHAPTER3 = ROOT / "solutions" / "03_backpropagation.ipynb"
 CHAPTER1 = ROOT / "solutions" / "01_linear_models.ipynb"
 SECRET = "grader-secret-4242"
-GOOD_DENSE = "def dense_backward(dy, x, W):\n    return dy @ W.T, x.T @ dy, dy.sum(axis=0)\n"
+WN_DEF = "def weight_norm_backward(dy, x, v, g):\n"
+# a right answer's body: n the column norms of v, u = v / n, W = g u
+WN_BODY = (
+    "    n = (v * v).sum(axis=0) ** 0.5\n"
+    "    u = v / n\n"
+    "    dg = (x.T @ dy * u).sum(axis=0)\n"
+    "    return dy @ (g * u).T, g * (x.T @ dy - dg * u) / n, dg, dy.sum(axis=0)\n"
+)
+GOOD_WN = WN_DEF + WN_BODY
 LIBC = "import ctypes\nlibc = ctypes.CDLL(None)\n"
 
-# chapter 3 in points: all of it, and all but dense_backward (the cell the attacks replace)
+# chapter 3 in points: all of it, and all but weight_norm_backward (the cell the attacks replace)
 CH3_POINTS = sum(e.points for e in registry.for_chapter("03_backpropagation"))
-OTHERS = CH3_POINTS - registry.get("dense_backward").points
+OTHERS = CH3_POINTS - registry.get("weight_norm_backward").points
 
 ISOLATED, WHY_NOT = isolation.isolation_status()
 # only a missing bwrap skips: bwrap that cannot isolate fails these tests (test_grading_isolation)
@@ -41,13 +49,13 @@ needs_bwrap = pytest.mark.skipif(
 )
 
 
-def _notebook(dense: str | None, setup_extra: list[str] = ()) -> dict:
+def _notebook(answer: str | None, setup_extra: list[str] = ()) -> dict:
     nb = notebook.read_notebook(CHAPTER3)
     cells = []
     for cell in nb["cells"]:
-        if notebook.exercise_meta(cell).get("exercise") == "dense_backward" and dense is not None:
+        if notebook.exercise_meta(cell).get("exercise") == "weight_norm_backward" and answer is not None:
             cell = copy.deepcopy(cell)
-            cell["source"] = dense
+            cell["source"] = answer
         cells.append(cell)
         if notebook.exercise_meta(cell).get("setup"):
             cells += [
@@ -65,27 +73,26 @@ def _notebook(dense: str | None, setup_extra: list[str] = ()) -> dict:
 
 
 def _attacks(outside: Path, port: int) -> dict:
-    """name -> (dense_backward cell, expected dense_backward score)."""
+    """name -> (weight_norm_backward cell, expected weight_norm_backward score)."""
     solution_path = ROOT / "solutions" / "03_backpropagation.ipynb"
     read_solution = (
         "import json\n"
         f"nb = json.load(open({str(solution_path)!r}))\n"
         "for c in nb['cells']:\n"
-        "    if c.get('metadata', {}).get('minidl', {}).get('exercise') == 'dense_backward':\n"
+        "    if c.get('metadata', {}).get('minidl', {}).get('exercise') == 'weight_norm_backward':\n"
         "        exec(''.join(c['source']))\n"
     )
     return {
-        "imports the references": ("from minidl.grading.specs.ch03 import dense_backward\n", 0),
+        "imports the references": ("from minidl.grading.specs.ch03 import weight_norm_backward\n", 0),
         "reads the solutions through the path": (read_solution, 0),
         "ctypes system() writes outside": (
-            LIBC + f"libc.system(b'echo pwned > {outside}/system.txt')\n"
-            "def dense_backward(dy, x, W):\n    return None\n",
+            LIBC + f"libc.system(b'echo pwned > {outside}/system.txt')\n" + WN_DEF + "    return None\n",
             0,
         ),
         "socket to a listener on 127.0.0.1": (
             "import ctypes, struct\nlibc = ctypes.CDLL(None, use_errno=True)\n"
-            "def dense_backward(dy, x, W):\n"
-            "    fd = libc.socket(2, 1, 0)\n"
+            + WN_DEF
+            + "    fd = libc.socket(2, 1, 0)\n"
             f"    addr = struct.pack('!HHI8x', 2, {port}, 0x7f000001)\n"
             "    addr = struct.pack('<H', 2) + addr[2:]\n"
             "    libc.connect(fd, addr, len(addr))\n"
@@ -93,9 +100,7 @@ def _attacks(outside: Path, port: int) -> dict:
             0,
         ),
         "writes outside by chdir, dir_fd and sqlite3": (
-            "import os, sqlite3\n"
-            "def dense_backward(dy, x, W):\n"
-            "    for attempt in range(3):\n"
+            "import os, sqlite3\n" + WN_DEF + "    for attempt in range(3):\n"
             "        try:\n"
             f"            if attempt == 0:\n                os.chdir({str(outside)!r}); open('chdir.txt', 'w').write('x')\n"
             f"            if attempt == 1:\n                d = os.open({str(outside)!r}, os.O_RDONLY)\n"
@@ -106,9 +111,7 @@ def _attacks(outside: Path, port: int) -> dict:
             0,
         ),
         "reads the grader's environment": (
-            "import os\n"
-            "def dense_backward(dy, x, W):\n"
-            "    found = []\n"
+            "import os\n" + WN_DEF + "    found = []\n"
             "    for pid in ['self', str(os.getppid()), '1']:\n"
             "        try:\n"
             "            found.append(open(f'/proc/{pid}/environ', 'rb').read().decode('latin-1'))\n"
@@ -118,31 +121,29 @@ def _attacks(outside: Path, port: int) -> dict:
             0,
         ),
         "kills every process it can, and its parent": (
-            LIBC + "def dense_backward(dy, x, W):\n"
-            "    import os\n    libc.kill(os.getppid(), 9)\n    libc.kill(-1, 9)\n    return None\n",
+            LIBC
+            + WN_DEF
+            + "    import os\n    libc.kill(os.getppid(), 9)\n    libc.kill(-1, 9)\n    return None\n",
             0,
         ),
         "leaves a setsid process behind": (
-            LIBC + "libc.system(b'setsid sleep 987.654 >/dev/null 2>&1 &')\n"
-            "def dense_backward(dy, x, W):\n    return None\n",
+            LIBC + "libc.system(b'setsid sleep 987.654 >/dev/null 2>&1 &')\n" + WN_DEF + "    return None\n",
             0,
         ),
         # the seccomp filter (seccomp.py) refuses these: the answer is right only if all fail
         "asks the kernel for keyrings, io_uring and a namespace": (
             "import ctypes, platform\nlibc = ctypes.CDLL(None, use_errno=True)\n"
-            "def dense_backward(dy, x, W):\n"
-            "    calls = [(250, (0, -3, 0)), (425, (1, ctypes.create_string_buffer(120))), (272, (0x10000000,))]\n"
+            + WN_DEF
+            + "    calls = [(250, (0, -3, 0)), (425, (1, ctypes.create_string_buffer(120))), (272, (0x10000000,))]\n"
             "    if platform.machine() == 'x86_64' and any(libc.syscall(nr, *a) != -1 or ctypes.get_errno() != 1\n"
             "                                              for nr, a in calls):\n"
-            "        return None\n"
-            "    return dy @ W.T, x.T @ dy, dy.sum(axis=0)\n",
+            "        return None\n" + WN_BODY,
             2,
         ),
         "rewrites another submission's file": (
             "import sqlite3\n"
             f"try:\n    open({str(outside.parent / 'subs' / 'honest_b.ipynb')!r}, 'w').write('{{}}')\n"
-            "except Exception:\n    pass\n"
-            "def dense_backward(dy, x, W):\n    return None\n",
+            "except Exception:\n    pass\n" + WN_DEF + "    return None\n",
             0,
         ),
     }
@@ -150,7 +151,7 @@ def _attacks(outside: Path, port: int) -> dict:
 
 COMMON = {  # attacks and malformed input that both modes must handle
     "patches PROBES in setup, answer left blank": (
-        "def dense_backward(dy, x, W):\n    raise NotImplementedError  # your code here\n",
+        WN_DEF + "    raise NotImplementedError  # your code here\n",
         [
             "import minidl.grading.probes as p\n"
             "p.PROBES['call'] = lambda ns, entries, case: __import__("
@@ -160,12 +161,12 @@ COMMON = {  # attacks and malformed input that both modes must handle
         0,
     ),
     "a surrogate and control characters in its message": (
-        "def dense_backward(dy, x, W):\n    raise ValueError('bad \\ud800 \\x1b[31m red')\n",
+        WN_DEF + "    raise ValueError('bad \\ud800 \\x1b[31m red')\n",
         None,
         0,
     ),
     "a forged reply, then a huge cell": (
-        GOOD_DENSE + "# " + "x" * 100_000 + "\n",
+        GOOD_WN + "# " + "x" * 100_000 + "\n",
         [
             "import os, json\nfor fd in range(3, 40):\n    try:\n"
             "        payload = json.dumps({'status': 'ok', 'value': None, 'message': ''}).encode()\n"
@@ -176,16 +177,15 @@ COMMON = {  # attacks and malformed input that both modes must handle
     ),
     "%-lines in a string and a continuation (honest)": (
         "%time pass\n!echo shell\n"
-        "def dense_backward(dy, x, W):\n"
-        "    '''The backward pass.\n%  this line is part of the docstring\n'''\n"
-        "    factor = (3\n% 2)\n"
-        "    return factor * (dy @ W.T), x.T @ dy, dy.sum(axis=0)\n",
+        + WN_DEF
+        + "    '''The backward pass.\n%  this line is part of the docstring\n'''\n"
+        "    factor = (3\n% 2)\n" + WN_BODY.replace("return dy @", "return factor * dy @"),
         None,
         2,
     ),
     "many setup cells": (None, ["pass\n"] * 8, 2),
     "a 1,500-level directory": (
-        "import os\nfor _ in range(1500):\n    os.mkdir('d')\n    os.chdir('d')\n" + GOOD_DENSE,
+        "import os\nfor _ in range(1500):\n    os.mkdir('d')\n    os.chdir('d')\n" + GOOD_WN,
         None,
         2,
     ),
@@ -196,9 +196,9 @@ def _write_batch(folder: Path, attacks: dict) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     paths = {}
     for i, (name, spec) in enumerate(attacks.items()):
-        dense, setup_extra = (spec[0], spec[1]) if len(spec) == 3 else (spec[0], ())
+        answer, setup_extra = (spec[0], spec[1]) if len(spec) == 3 else (spec[0], ())
         path = folder / f"attack_{i:02d}.ipynb"
-        path.write_text(json.dumps(_notebook(dense, setup_extra or ())))
+        path.write_text(json.dumps(_notebook(answer, setup_extra or ())))
         paths[name] = path
     for name in ("honest_a", "honest_b"):
         path = folder / f"{name}.ipynb"
@@ -209,7 +209,7 @@ def _write_batch(folder: Path, attacks: dict) -> dict:
     paths["a non-UTF-8 file name"] = odd
     ints = _notebook(None)
     for cell in ints["cells"]:
-        if notebook.exercise_meta(cell).get("exercise") == "dense_backward":
+        if notebook.exercise_meta(cell).get("exercise") == "weight_norm_backward":
             cell["source"] = [1, 2, 3]
     (folder / "ints.ipynb").write_text(json.dumps(ints))
     paths["a cell source that is a list of ints"] = folder / "ints.ipynb"
@@ -253,8 +253,9 @@ def _run_batch(tmp_path: Path, attacks: dict, *options: str) -> tuple[dict, list
     return graded, rows, out
 
 
-def _dense(result: dict) -> dict:
-    return next(t for t in result["tests"] if t["name"] == "dense_backward")
+def _attacked(result: dict) -> dict:
+    """The graded item of the cell the attacks replace."""
+    return next(t for t in result["tests"] if t["name"] == "weight_norm_backward")
 
 
 def _check_common(graded: dict, rows: list, attacks: dict) -> None:
@@ -263,11 +264,11 @@ def _check_common(graded: dict, rows: list, attacks: dict) -> None:
         assert graded[name]["score"] == CH3_POINTS, (name, graded[name])
     for name, spec in attacks.items():
         result = graded[name]
-        assert _dense(result)["score"] == spec[-1], (name, _dense(result))
-        others = [t for t in result["tests"] if t["name"] != "dense_backward"]
+        assert _attacked(result)["score"] == spec[-1], (name, _attacked(result))
+        others = [t for t in result["tests"] if t["name"] != "weight_norm_backward"]
         assert all(t["status"] == "passed" for t in others), (name, others)
         assert SECRET not in json.dumps(result), name
-    message = _dense(graded["a surrogate and control characters in its message"])["output"]
+    message = _attacked(graded["a surrogate and control characters in its message"])["output"]
     assert "\\ud800" in message and "\x1b" not in message
     assert graded["a cell source that is a list of ints"]["score"] == OTHERS
     nested = graded["deeply nested JSON"]
@@ -328,7 +329,7 @@ def test_isolated_batch_every_attack_fails_and_honest_rows_survive(tmp_path, lis
     assert any(
         "solutions" in f for f in graded["reads the solutions through the path"]["extra_data"]["flags"]
     )
-    assert "No module named 'minidl.grading.specs'" in _dense(graded["imports the references"])["output"]
+    assert "No module named 'minidl.grading.specs'" in _attacked(graded["imports the references"])["output"]
 
 
 def test_not_isolated_batch_handles_what_it_promises(tmp_path):
@@ -340,11 +341,11 @@ def test_not_isolated_batch_handles_what_it_promises(tmp_path):
 
 def test_references_are_not_importable_in_the_not_isolated_mode_either(tmp_path):
     path = tmp_path / "imports.ipynb"
-    path.write_text(json.dumps(_notebook("from minidl.grading.specs.ch03 import dense_backward\n")))
+    path.write_text(json.dumps(_notebook("from minidl.grading.specs.ch03 import weight_norm_backward\n")))
     out = tmp_path / "r.json"
     assert cli.main([str(path), "--json", str(out), "--no-isolation", "--quiet", "--timeout", "4"]) == 0
     data = json.loads(out.read_text())
-    assert data["score"] == OTHERS and "No module named" in _dense(data)["output"]
+    assert data["score"] == OTHERS and "No module named" in _attacked(data)["output"]
 
 
 def test_the_runtime_holds_no_reference():
@@ -364,7 +365,7 @@ def test_a_killed_grader_leaves_every_finished_row(tmp_path):
     subs.mkdir()
     for name in ("a_honest", "b_honest"):
         (subs / f"{name}.ipynb").write_bytes(CHAPTER3.read_bytes())
-    killer = LIBC + "import os\nlibc.kill(os.getppid(), 9)\n" + GOOD_DENSE
+    killer = LIBC + "import os\nlibc.kill(os.getppid(), 9)\n" + GOOD_WN
     (subs / "c_killer.ipynb").write_text(json.dumps(_notebook(killer)))
     grades = tmp_path / "grades.csv"
     run = subprocess.run(

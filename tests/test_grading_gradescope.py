@@ -16,13 +16,14 @@ from minidl.grading import cli, isolation, notebook, registry
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER3 = ROOT / "solutions" / "03_backpropagation.ipynb"
 CH3_POINTS = sum(e.points for e in registry.for_chapter("03_backpropagation"))
-OTHERS = CH3_POINTS - registry.get("dense_backward").points  # all but the replaced cell
+OTHERS = CH3_POINTS - registry.get("weight_norm_backward").points  # all but the replaced cell
 
 
-def _chapter3_with_dense(source: str) -> str:
+def _chapter3_with(source: str) -> str:
+    """Chapter 3's solutions with ``source`` in weight_norm_backward's cell."""
     nb = notebook.read_notebook(CHAPTER3)
     for cell in nb["cells"]:
-        if notebook.exercise_meta(cell).get("exercise") == "dense_backward":
+        if notebook.exercise_meta(cell).get("exercise") == "weight_norm_backward":
             cell["source"] = source
     return json.dumps(nb)
 
@@ -89,12 +90,15 @@ def test_a_notebook_uploaded_inside_a_folder_is_found(autograder):
 def test_a_wrong_submission_gets_its_message(autograder):
     data = _run(
         autograder,
-        _chapter3_with_dense(
-            "def dense_backward(dy, x, W):\n    return dy @ W.T, dy.T @ x, dy.sum(axis=0)\n"
+        _chapter3_with(  # dv transposed
+            "def weight_norm_backward(dy, x, v, g):\n"
+            "    n = (v * v).sum(axis=0) ** 0.5\n"
+            "    dg = (x.T @ dy * v / n).sum(axis=0)\n"
+            "    return dy @ (g * v / n).T, (g * (x.T @ dy - dg * v / n) / n).T, dg, dy.sum(axis=0)\n"
         ),
     )
-    dense = next(t for t in data["tests"] if t["name"] == "dense_backward")
-    assert data["score"] == OTHERS and dense["score"] == 0 and "transposed" in dense["output"]
+    wrong = next(t for t in data["tests"] if t["name"] == "weight_norm_backward")
+    assert data["score"] == OTHERS and wrong["score"] == 0 and "transposed" in wrong["output"]
 
 
 def test_a_hostile_submission_cannot_reach_the_references(autograder):
@@ -103,15 +107,15 @@ def test_a_hostile_submission_cannot_reach_the_references(autograder):
         "import importlib.util\n"
         f"spec = importlib.util.spec_from_file_location('x', {str(specs)!r})\n"
         "try:\n    m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
-        "    dense_backward = m.dense_backward\nexcept Exception:\n"
-        "    from minidl.grading.specs.ch03 import dense_backward\n"
+        "    weight_norm_backward = m.weight_norm_backward\nexcept Exception:\n"
+        "    from minidl.grading.specs.ch03 import weight_norm_backward\n"
     )
     if isolation.bwrap_missing() and isolation.unprivileged_user() is None:
         pytest.skip(
             "without bubblewrap and running as the files' owner, the path is readable: "
             "only the import is refused (tested in test_grading_attacks)"
         )
-    data = _run(autograder, _chapter3_with_dense(hostile))
+    data = _run(autograder, _chapter3_with(hostile))
     assert data["score"] == OTHERS
     assert any("minidl.grading" in f or "specs" in f for f in data["extra_data"]["flags"])
 

@@ -74,20 +74,22 @@ def venv_under_tmp(tmp_path_factory):
 
 
 def _hunting_notebook(path: Path, packages: Path) -> None:
-    """Chapter 3 whose dense_backward answers right only if it can read a copy's secret."""
+    """Chapter 3 whose weight_norm_backward answers right only if it can read a copy's secret."""
     hunt = (
         "import glob, sys\n"
-        "def dense_backward(dy, x, W):\n"
+        "def weight_norm_backward(dy, x, v, g):\n"
         f"    paths = glob.glob({str(packages)!r} + '/*/grading/specs/ch03.py')\n"
         "    paths += [p for d in sys.path for p in glob.glob(d + '/*/grading/specs/ch03.py')]\n"
         "    text = ''.join(open(p).read() for p in paths)\n"
         f"    if {SECRET!r} in text:\n"
-        "        return dy @ W.T, x.T @ dy, dy.sum(axis=0)\n"
+        "        n = (v * v).sum(axis=0) ** 0.5\n"
+        "        dg = (x.T @ dy * v / n).sum(axis=0)\n"
+        "        return dy @ (g * v / n).T, g * (x.T @ dy - dg * v / n) / n, dg, dy.sum(axis=0)\n"
         "    return None\n"
     )
     nb = notebook.read_notebook(CHAPTER3)
     for cell in nb["cells"]:
-        if notebook.exercise_meta(cell).get("exercise") == "dense_backward":
+        if notebook.exercise_meta(cell).get("exercise") == "weight_norm_backward":
             cell["source"] = hunt
     notebook.write_notebook(nb, path)
 
@@ -120,6 +122,9 @@ def test_a_grader_under_tmp_isolates_and_masks_every_copy(venv_under_tmp, tmp_pa
     data = json.loads((tmp_path / "out.json").read_text())
     assert data["extra_data"]["isolated"] is True
     scores = {t["name"]: t["score"] for t in data["tests"]}
-    assert scores["dense_backward"] == 0, data
-    others = sum(e.points for e in registry.for_chapter("03_backpropagation")) - 2
+    assert scores["weight_norm_backward"] == 0, data
+    others = (
+        sum(e.points for e in registry.for_chapter("03_backpropagation"))
+        - registry.get("weight_norm_backward").points
+    )
     assert data["score"] == others

@@ -17,6 +17,14 @@ from minidl.grading.runner import grade_notebook
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER3 = ROOT / "solutions" / "03_backpropagation.ipynb"
 MARKER = b"987.321"  # the sleep time of the submission's children, to find them
+WN_DEF = "def weight_norm_backward(dy, x, v, g):\n"
+# a right answer's body: n the column norms of v, u = v / n, W = g u
+WN_BODY = (
+    "    n = (v * v).sum(axis=0) ** 0.5\n"
+    "    u = v / n\n"
+    "    dg = (x.T @ dy * u).sum(axis=0)\n"
+    "    return dy @ (g * u).T, g * (x.T @ dy - dg * u) / n, dg, dy.sum(axis=0)\n"
+)
 
 ISOLATED, WHY_NOT = isolation.isolation_status()
 _HIERARCHY = limits.usable_hierarchy()
@@ -47,16 +55,17 @@ for _ in range(200):
     else:
         failures.append(ctypes.get_errno())
 
-def dense_backward(dy, x, W):
+def weight_norm_backward(dy, x, v, g):
     raise ValueError(f"started {{started}}, failed {{len(failures)}} with errno {{set(failures)}}")
 """
 
 
-def _submission(tmp_path: Path, dense: str) -> Path:
+def _submission(tmp_path: Path, answer: str) -> Path:
+    """Chapter 3's solutions with ``answer`` in weight_norm_backward's cell."""
     nb = notebook.read_notebook(CHAPTER3)
     for cell in nb["cells"]:
-        if notebook.exercise_meta(cell).get("exercise") == "dense_backward":
-            cell["source"] = dense
+        if notebook.exercise_meta(cell).get("exercise") == "weight_norm_backward":
+            cell["source"] = answer
     path = tmp_path / "03_backpropagation.ipynb"
     path.write_text(json.dumps(nb))
     return path
@@ -82,12 +91,12 @@ def _our_cgroups() -> list[str]:
 def test_a_fork_bomb_stops_at_the_pids_limit_and_nothing_survives(tmp_path):
     result = grade_notebook(_submission(tmp_path, FORK_BOMB), timeout=20, seed=3)
     assert result.error is None
-    dense = next(r for r in result.results if r.name == "dense_backward")
-    others = [r for r in result.results if r.name != "dense_backward"]
-    counts = re.search(r"started (\d+), failed (\d+) with errno \{(\d+)\}", dense.message)
-    assert dense.score == 0 and counts, dense.message
+    bomb = next(r for r in result.results if r.name == "weight_norm_backward")
+    others = [r for r in result.results if r.name != "weight_norm_backward"]
+    counts = re.search(r"started (\d+), failed (\d+) with errno \{(\d+)\}", bomb.message)
+    assert bomb.score == 0 and counts, bomb.message
     started, failed, error = (int(n) for n in counts.groups())
-    assert 0 < started < limits.DEFAULT_MAX_PROCESSES, dense.message
+    assert 0 < started < limits.DEFAULT_MAX_PROCESSES, bomb.message
     assert started + failed == 200
     assert error == errno.EAGAIN  # fork said: try again
     assert others and all(r.passed for r in others), others  # the row is graded
@@ -188,9 +197,7 @@ def test_magics_are_transformed_in_the_sandbox_not_in_the_grader(tmp_path, monke
         "transform_cell",
         lambda self, cell: calls.append(cell) or real(self, cell),
     )
-    magic = (
-        "%time 1\n" * 20 + "def dense_backward(dy, x, W):\n    return dy @ W.T, x.T @ dy, dy.sum(axis=0)\n"
-    )
+    magic = "%time 1\n" * 20 + WN_DEF + WN_BODY
     result = grade_notebook(_submission(tmp_path, magic), timeout=30, seed=1)
     assert calls == []
     assert result.score == result.max_score, [(r.name, r.message) for r in result.results]
@@ -199,10 +206,10 @@ def test_magics_are_transformed_in_the_sandbox_not_in_the_grader(tmp_path, monke
 def test_a_magic_bomb_costs_the_submissions_budget(tmp_path):
     """A cell IPython takes long to transform runs out of the submission's time (here a
     budget of 4 s), and the row is still written."""
-    bomb = "%a\n" * 60_000 + "def dense_backward(dy, x, W):\n    return None\n"
+    bomb = "%a\n" * 60_000 + WN_DEF + "    return None\n"
     result = grade_notebook(_submission(tmp_path, bomb), timeout=2, budget=4, seed=1)
-    dense = next(r for r in result.results if r.name == "dense_backward")
-    assert dense.score == 0 and result.error is None
+    answer = next(r for r in result.results if r.name == "weight_norm_backward")
+    assert answer.score == 0 and result.error is None
 
 
 def test_the_seccomp_filter_refuses_memfd_and_shared_memory():
@@ -266,13 +273,8 @@ def test_the_summary_says_which_bounds_hold():
 @pytest.mark.skipif(isolation.bwrap_missing(), reason="bubblewrap (bwrap) is not installed")
 def test_memfd_is_refused_in_the_sandbox(tmp_path):
     """Under bubblewrap a memfd (memory no address-space limit counts) cannot be made."""
-    hold = (
-        "import os\n"
-        "def dense_backward(dy, x, W):\n"
-        "    fd = os.memfd_create('hold')\n"
-        "    return dy @ W.T, x.T @ dy, dy.sum(axis=0)\n"
-    )
+    hold = "import os\n" + WN_DEF + "    fd = os.memfd_create('hold')\n" + WN_BODY
     result = grade_notebook(_submission(tmp_path, hold), timeout=30, seed=1)
-    dense = next(r for r in result.results if r.name == "dense_backward")
-    assert result.isolated and dense.score == 0
-    assert "PermissionError" in dense.message or "not permitted" in dense.message, dense.message
+    answer = next(r for r in result.results if r.name == "weight_norm_backward")
+    assert result.isolated and answer.score == 0
+    assert "PermissionError" in answer.message or "not permitted" in answer.message, answer.message

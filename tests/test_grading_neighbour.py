@@ -2,7 +2,7 @@
 
 Two notebooks are graded in one isolated batch with ``--jobs 2`` and a budget of 6 s each:
 chapter 3's solutions with a setup cell of honest work (``WORK``; about 1 s in all alone), and
-a hog whose ``dense_backward`` cell starts twelve busy processes that spin until the hog's
+a hog whose ``weight_norm_backward`` cell starts twelve busy processes that spin until the hog's
 budget ends them (its parent waits for them without using the CPU). The CPU is shared per
 submission, so the honest notebook keeps the share it needs to finish within its budget,
 and full marks; the hog's row exists, whatever it scores. The test takes about 7 s.
@@ -44,8 +44,10 @@ for _ in range(12):
 for pid in children:
     libc.waitpid(pid, None, 0)
 
-def dense_backward(dy, x, W):
-    return dy @ W.T, x.T @ dy, dy.sum(axis=0)
+def weight_norm_backward(dy, x, v, g):
+    n = (v * v).sum(axis=0) ** 0.5
+    dg = (x.T @ dy * v / n).sum(axis=0)
+    return dy @ (g * v / n).T, g * (x.T @ dy - dg * v / n) / n, dg, dy.sum(axis=0)
 """
 CH3_POINTS = sum(e.points for e in registry.for_chapter("03_backpropagation"))
 
@@ -68,7 +70,7 @@ def _grade_beside_a_hog(tmp_path: Path, chapter3) -> tuple[dict, dict]:
     folder = tmp_path / "batch"
     folder.mkdir()
     honest = chapter3(extra_cell=WORK)
-    hog = chapter3("dense_backward", HOG)
+    hog = chapter3("weight_norm_backward", HOG)
     (folder / "honest.ipynb").write_bytes(honest.read_bytes())
     (folder / "hog.ipynb").write_bytes(hog.read_bytes())
     out = tmp_path / "results.json"

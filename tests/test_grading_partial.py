@@ -110,22 +110,26 @@ def test_a_private_check_with_hidden_cases_through_the_grader(tmp_path):
     checks.mkdir()
     (checks / "hidden_dense.py").write_text(
         "from minidl.grading.private_checks import Case, private_check\n"
-        "def reference(dy, x, W):\n    return dy @ W.T, x.T @ dy, dy.sum(axis=0)\n"
+        "from minidl.grading.specs.ch03 import weight_norm_backward as reference\n"
         "def cases(rng):\n"
         "    shapes = ((1, 3, 2), (2, 3, 4))\n"
         "    return [Case((rng.standard_normal((n, m)), rng.standard_normal((n, d)),\n"
-        "                  rng.standard_normal((d, m))), label=f'batch of {n}',\n"
+        "                  rng.standard_normal((d, m)), rng.uniform(0.5, 2.0, m)), label=f'batch of {n}',\n"
         "                 visibility='visible' if n == 1 else 'hidden') for n, d, m in shapes]\n"
         "CHECKS = [private_check('dense_hidden', chapter='03_backpropagation', points=2,\n"
-        "                        entry='dense_backward', make_cases=cases, reference=reference,\n"
-        "                        outputs=('dx', 'dW', 'db'), partial=True)]\n"
+        "                        entry='weight_norm_backward', make_cases=cases, reference=reference,\n"
+        "                        outputs=('dx', 'dv', 'dg', 'db'), partial=True)]\n"
     )
     nb = notebook.read_notebook(CHAPTER3)
     for cell in nb["cells"]:  # right for a batch of one only
-        if notebook.exercise_meta(cell).get("exercise") == "dense_backward":
+        if notebook.exercise_meta(cell).get("exercise") == "weight_norm_backward":
             cell["source"] = (
-                "def dense_backward(dy, x, W):\n"
-                "    return dy @ W.T, x.T @ dy, dy.sum(axis=0) * (len(dy) == 1)\n"
+                "def weight_norm_backward(dy, x, v, g):\n"
+                "    n = (v * v).sum(axis=0) ** 0.5\n"
+                "    u = v / n\n"
+                "    dg = (x.T @ dy * u).sum(axis=0)\n"
+                "    db = dy.sum(axis=0) * (len(dy) == 1)\n"
+                "    return dy @ (g * u).T, g * (x.T @ dy - dg * u) / n, dg, db\n"
             )
     path = tmp_path / "one.ipynb"
     notebook.write_notebook(nb, path)

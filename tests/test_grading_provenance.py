@@ -79,8 +79,10 @@ def test_forbidden_library_calls_fail_and_the_grader_import_is_flagged(tmp_path)
     nb = notebook.read_notebook(CHAPTER3)
     cells = {
         # minidl's own numerical gradient: read statically
-        "numerical_gradient": "from minidl.gradcheck import numerical_gradient as _ng\n"
-        "def numerical_gradient(f, x):\n    return _ng(f, x)\n",
+        "directional_gradient_check": "from minidl.gradcheck import numerical_gradient as _ng\n"
+        "def directional_gradient_check(f, x, grad, directions, h=1e-5):\n"
+        "    d = directions.reshape(len(directions), -1)\n"
+        "    return d @ _ng(lambda: f(x), x).reshape(-1), d @ grad.reshape(-1)\n",
         # the same, built at run time: the static reading only sees a dynamic import, the
         # sandbox refuses the call
         "softmax_cross_entropy_backward": "import importlib\n"
@@ -92,8 +94,11 @@ def test_forbidden_library_calls_fail_and_the_grader_import_is_flagged(tmp_path)
         "    f = lambda u: float(-(t * (u - u.max(1, keepdims=True)"
         " - np.log(np.exp(u - u.max(1, keepdims=True)).sum(1, keepdims=True)))).sum(1).mean())\n"
         "    return g.numerical_gradient(f, z.copy())\n",
-        "dense_backward": "from minidl import grading as g\n"
-        "def dense_backward(dy, x, W):\n    return dy @ W.T, x.T @ dy, dy.sum(axis=0)\n",
+        "weight_norm_backward": "from minidl import grading as g\n"
+        "def weight_norm_backward(dy, x, v, g):\n"
+        "    n = (v * v).sum(axis=0) ** 0.5\n"
+        "    dg = (x.T @ dy * v / n).sum(axis=0)\n"
+        "    return dy @ (g * v / n).T, g * (x.T @ dy - dg * v / n) / n, dg, dy.sum(axis=0)\n",
     }
     for cell in nb["cells"]:
         name = notebook.exercise_meta(cell).get("exercise")
@@ -121,14 +126,14 @@ def test_forbidden_library_calls_fail_and_the_grader_import_is_flagged(tmp_path)
     )
     data = json.loads(out.read_text())
     tests = {t["name"]: t for t in data["tests"]}
-    assert tests["numerical_gradient"]["score"] == 0
+    assert tests["directional_gradient_check"]["score"] == 0
     assert (
         "forbids: minidl.gradcheck.numerical_gradient (--forbid minidl.gradcheck)"
-        in tests["numerical_gradient"]["output"]
+        in tests["directional_gradient_check"]["output"]
     )
     assert tests["softmax_cross_entropy_backward"]["score"] == 0
     assert "forbidden in this assignment" in tests["softmax_cross_entropy_backward"]["output"]
-    assert tests["dense_backward"]["score"] == 2  # flagged, not scored
+    assert tests["weight_norm_backward"]["score"] == 2  # flagged, not scored
     flags = " | ".join(data["extra_data"]["flags"])
-    assert "dense_backward uses minidl.grading" in flags
+    assert "weight_norm_backward uses minidl.grading" in flags
     assert "softmax_cross_entropy_backward uses a dynamic importlib.import_module()" in flags

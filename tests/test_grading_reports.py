@@ -15,7 +15,7 @@ from minidl.grading.text import clean_text, display_path, one_line, spreadsheet_
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER3 = ROOT / "solutions" / "03_backpropagation.ipynb"
 CH3_POINTS = sum(e.points for e in registry.for_chapter("03_backpropagation"))
-FORGED = "\n  ok   dense_backward   2/2 passed\n  total 8/8\n"
+FORGED = "\n  ok   weight_norm_backward   2/2 passed\n  total 8/8\n"
 
 
 def test_text_helpers():
@@ -34,10 +34,10 @@ def hostile_batch(tmp_path_factory):
     nb = notebook.read_notebook(CHAPTER3)
     forged = (
         "Bad = type('Bad' + " + repr(FORGED) + ", (Exception,), {})\n"
-        "def dense_backward(dy, x, W):\n    raise Bad('x\\x1b[2J' + " + repr(FORGED) + ")\n"
+        "def weight_norm_backward(dy, x, v, g):\n    raise Bad('x\\x1b[2J' + " + repr(FORGED) + ")\n"
     )
     for cell in nb["cells"]:
-        if notebook.exercise_meta(cell).get("exercise") == "dense_backward":
+        if notebook.exercise_meta(cell).get("exercise") == "weight_norm_backward":
             cell["source"] = forged
     names = ["=HYPERLINK(1).ipynb", "\x1b[2J\x1b[32mok\n  total 8.ipynb"]
     for name in names:
@@ -69,16 +69,16 @@ def test_table_csv_and_json_carry_no_forged_lines(hostile_batch, capsys):
     assert "\x1b" not in table
     lines = table.splitlines()
     assert sum(line.lstrip().startswith("total") for line in lines) == 2  # one per row
-    assert not any(line.lstrip().startswith("ok   dense_backward") for line in lines)
+    assert not any(line.lstrip().startswith("ok   weight_norm_backward") for line in lines)
     rows = list(csv.reader(io.StringIO((out / "g.csv").read_text())))
     assert len(rows) == 3
     for row in rows[1:]:
         assert not row[0].startswith(("=", "+", "-", "@")) and "\n" not in row[0]
         assert "\x1b" not in "".join(row)
-        assert row[rows[0].index("dense_backward")] == "0"
+        assert row[rows[0].index("weight_norm_backward")] == "0"
     data = json.loads((out / "g.json").read_text())
     for sub in data:
-        assert sub["score"] == CH3_POINTS - 2
+        assert sub["score"] == CH3_POINTS - registry.get("weight_norm_backward").points
         assert "\n" not in sub["submission"] and "\x1b" not in json.dumps(sub, ensure_ascii=False)
-        dense = next(t for t in sub["tests"] if t["name"] == "dense_backward")
-        assert "\n" not in dense["output"] and "raised Bad" in dense["output"]
+        forged = next(t for t in sub["tests"] if t["name"] == "weight_norm_backward")
+        assert "\n" not in forged["output"] and "raised Bad" in forged["output"]

@@ -20,10 +20,18 @@ from minidl.grading.runner import grade_notebook
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"
 CHAPTER3 = SOLUTIONS / "03_backpropagation.ipynb"
-# chapter 3 in points: all of it, and all but dense_backward (the cell the attacks replace)
+# chapter 3 in points: all of it, and all but weight_norm_backward (the cell the attacks replace)
 CH3_POINTS = sum(e.points for e in registry.for_chapter("03_backpropagation"))
-OTHERS = CH3_POINTS - registry.get("dense_backward").points
-GOOD_DENSE = "def dense_backward(dy, x, W):\n    return dy @ W.T, x.T @ dy, dy.sum(axis=0)\n"
+OTHERS = CH3_POINTS - registry.get("weight_norm_backward").points
+WN_DEF = "def weight_norm_backward(dy, x, v, g):\n"
+# a right answer's body: n the column norms of v, u = v / n, W = g u
+WN_BODY = (
+    "    n = (v * v).sum(axis=0) ** 0.5\n"
+    "    u = v / n\n"
+    "    dg = (x.T @ dy * u).sum(axis=0)\n"
+    "    return dy @ (g * u).T, g * (x.T @ dy - dg * u) / n, dg, dy.sum(axis=0)\n"
+)
+GOOD_WN = WN_DEF + WN_BODY
 
 
 @pytest.fixture(scope="module")
@@ -116,63 +124,61 @@ def _grade(path, **kwargs):
     return {r.name: r for r in sub.results}, sub
 
 
-def _only_dense_backward_fails(results, fragment):
-    assert results["dense_backward"].score == 0
-    assert fragment in results["dense_backward"].message, results["dense_backward"].message
-    for name in ("softmax_cross_entropy_backward", "numerical_gradient"):
+def _only_weight_norm_backward_fails(results, fragment):
+    assert results["weight_norm_backward"].score == 0
+    assert fragment in results["weight_norm_backward"].message, results["weight_norm_backward"].message
+    for name in ("softmax_cross_entropy_backward", "directional_gradient_check"):
         assert results[name].passed, results[name].message
 
 
 BAD = {
-    "syntax error": ("def dense_backward(dy, x, W):\n    return dy @ W.T,, x\n", "SyntaxError"),
-    "exception": ("def dense_backward(dy, x, W):\n    raise ValueError('oops')\n", "raised ValueError: oops"),
+    "syntax error": (WN_DEF + "    return dy @ v.T,, x\n", "SyntaxError"),
+    "exception": (WN_DEF + "    raise ValueError('oops')\n", "raised ValueError: oops"),
     "infinite loop in the function": (
-        "def dense_backward(dy, x, W):\n    while True:\n        pass\n",
+        WN_DEF + "    while True:\n        pass\n",
         "timed out after 3 s",
     ),
     "infinite loop at the top of the cell": (
-        "while True:\n    pass\n" + GOOD_DENSE,
+        "while True:\n    pass\n" + GOOD_WN,
         "did not finish within 3 s",
     ),
     "huge allocation": (
-        "import numpy as np\ndef dense_backward(dy, x, W):\n"
-        "    big = np.ones((40000, 40000))\n    return big\n",
+        "import numpy as np\n" + WN_DEF + "    big = np.ones((40000, 40000))\n    return big\n",
         "MemoryError",
     ),
-    "missing function": (None, "`dense_backward` is not defined"),
-    "wrong shapes": (
-        "def dense_backward(dy, x, W):\n    return dy @ W.T, dy.T @ x, dy.sum(axis=0)\n",
+    "missing function": (None, "`weight_norm_backward` is not defined"),
+    "wrong shapes": (  # dv transposed
+        GOOD_WN.replace("g * (x.T @ dy - dg * u) / n", "(g * (x.T @ dy - dg * u) / n).T"),
         "transposed",
     ),
     "sys.exit in the function": (
-        "import sys\ndef dense_backward(dy, x, W):\n    sys.exit(0)\n",
+        "import sys\n" + WN_DEF + "    sys.exit(0)\n",
         "SystemExit",
     ),
     "sys.exit at the top of the cell": (
-        "import sys\nsys.exit(1)\n" + GOOD_DENSE,
+        "import sys\nsys.exit(1)\n" + GOOD_WN,
         "its cell failed: raised SystemExit",
     ),
     "os._exit in the function": (
-        "import os\ndef dense_backward(dy, x, W):\n    os._exit(3)\n",
+        "import os\n" + WN_DEF + "    os._exit(3)\n",
         "exited with code 3",
     ),
-    "os._exit at the top of the cell": ("import os\nos._exit(4)\n" + GOOD_DENSE, "ended its process"),
+    "os._exit at the top of the cell": ("import os\nos._exit(4)\n" + GOOD_WN, "ended its process"),
     "opening a socket": (
-        "import socket\ndef dense_backward(dy, x, W):\n    socket.socket().connect(('127.0.0.1', 9))\n",
+        "import socket\n" + WN_DEF + "    socket.socket().connect(('127.0.0.1', 9))\n",
         "PermissionError",
     ),
     "starting a program": (
-        "import subprocess\ndef dense_backward(dy, x, W):\n    subprocess.run(['true'])\n",
+        "import subprocess\n" + WN_DEF + "    subprocess.run(['true'])\n",
         "does not allow starting programs",
     ),
     "writing junk into the grader's pipe": (
-        "import os\ndef dense_backward(dy, x, W):\n    for fd in range(3, 30):\n        try:\n"
-        "            os.write(fd, b'\\xff' * 64)\n        except OSError:\n            pass\n"
-        "    return dy @ W.T, x.T @ dy, dy.sum(axis=0)\n",
+        "import os\n" + WN_DEF + "    for fd in range(3, 30):\n        try:\n"
+        "            os.write(fd, b'\\xff' * 64)\n        except OSError:\n            pass\n" + WN_BODY,
         "the grading process failed",
     ),
     "returning an object that is not an array": (
-        "def dense_backward(dy, x, W):\n    return object(), object(), object()\n",
+        WN_DEF + "    return object(), object(), object(), object()\n",
         "got an object of type object",
     ),
 }
@@ -182,7 +188,7 @@ BAD = {
 def graded_bad(tmp_path_factory):
     folder = tmp_path_factory.mktemp("bad")
     paths = {
-        name: _with_cell("dense_backward", source, folder / f"bad{i}.ipynb")
+        name: _with_cell("weight_norm_backward", source, folder / f"bad{i}.ipynb")
         for i, (name, (source, _)) in enumerate(BAD.items())
     }
     with ThreadPoolExecutor(2) as pool:
@@ -192,28 +198,27 @@ def graded_bad(tmp_path_factory):
 
 @pytest.mark.parametrize("case", list(BAD))
 def test_a_bad_exercise_costs_only_its_own_points(graded_bad, case):
-    _only_dense_backward_fails(graded_bad[case], BAD[case][1])
+    _only_weight_norm_backward_fails(graded_bad[case], BAD[case][1])
 
 
 def test_writing_over_the_results_file_changes_nothing(tmp_path):
     results = tmp_path / "results.json"
     cheat = (
-        f"def dense_backward(dy, x, W):\n    try:\n"
-        f"        open({str(results)!r}, 'w').write('{{\"score\": 1000}}')\n"
-        f"    except OSError:\n        pass\n    return dy @ W.T, x.T @ dy, dy.sum(axis=0)\n"
+        WN_DEF + f"    try:\n        open({str(results)!r}, 'w').write('{{\"score\": 1000}}')\n"
+        "    except OSError:\n        pass\n" + WN_BODY
     )
-    vandal = f"def dense_backward(dy, x, W):\n    open({str(results)!r}, 'w').write('hacked')\n"
-    good = _with_cell("dense_backward", cheat, tmp_path / "cheat.ipynb")
-    bad = _with_cell("dense_backward", vandal, tmp_path / "vandal.ipynb")
+    vandal = WN_DEF + f"    open({str(results)!r}, 'w').write('hacked')\n"
+    good = _with_cell("weight_norm_backward", cheat, tmp_path / "cheat.ipynb")
+    bad = _with_cell("weight_norm_backward", vandal, tmp_path / "vandal.ipynb")
     assert cli.main([str(good), "--json", str(results), "--seed", "1", "--quiet"]) == 0
     data = json.loads(results.read_text())
     assert data["score"] == CH3_POINTS  # the write was refused; the answer is right
     assert cli.main([str(bad), "--json", str(results), "--seed", "1", "--quiet"]) == 0
     data = json.loads(results.read_text())
     assert data["score"] == OTHERS
-    dense = next(t for t in data["tests"] if t["name"] == "dense_backward")
+    answer = next(t for t in data["tests"] if t["name"] == "weight_norm_backward")
     # refused by the audit hook, or (under bubblewrap) the folder does not exist in the sandbox
-    assert "does not allow writing" in dense["output"] or "FileNotFoundError" in dense["output"]
+    assert "does not allow writing" in answer["output"] or "FileNotFoundError" in answer["output"]
 
 
 def test_the_submission_cannot_change_the_verdict(tmp_path):
@@ -223,11 +228,9 @@ def test_the_submission_cannot_change_the_verdict(tmp_path):
         "import minidl.grading.judging as c, minidl.grading.feedback as f\n"
         "c.judge_exercise = lambda *a, **k: None\nf.compare_outputs = lambda *a, **k: None\n"
     )
-    path = _with_cell(
-        "dense_backward", patch + "def dense_backward(dy, x, W):\n    return 0\n", tmp_path / "patch.ipynb"
-    )
+    path = _with_cell("weight_norm_backward", patch + WN_DEF + "    return 0\n", tmp_path / "patch.ipynb")
     results, _ = _grade(path)
-    assert results["dense_backward"].score == 0
+    assert results["weight_norm_backward"].score == 0
 
 
 def test_an_unreadable_notebook_scores_zero_without_crashing(tmp_path):
@@ -258,16 +261,16 @@ def test_private_checks_add_items(tmp_path):
     checks.mkdir()
     (checks / "hidden.py").write_text(
         "from minidl.grading.checks import Case, private_check\n"
-        "def reference(dy, x, W):\n    return dy @ W.T, x.T @ dy, dy.sum(axis=0)\n"
+        "from minidl.grading.specs.ch03 import weight_norm_backward as reference\n"
         "def cases(rng):\n    return [Case((rng.standard_normal((1, 9)), rng.standard_normal((1, 2)),"
-        " rng.standard_normal((2, 9))), label='a batch of one')]\n"
-        "CHECKS = [private_check('dense_backward_one_sample', '03_backpropagation', 5,"
-        " 'dense_backward', cases, reference, ('dx', 'dW', 'db'))]\n"
+        " rng.standard_normal((2, 9)), rng.uniform(0.5, 2.0, 9)), label='a batch of one')]\n"
+        "CHECKS = [private_check('weight_norm_backward_one_sample', '03_backpropagation', 5,"
+        " 'weight_norm_backward', cases, reference, ('dx', 'dv', 'dg', 'db'))]\n"
     )
     out = tmp_path / "r.json"
     assert cli.main([str(CHAPTER3), "--checks", str(checks), "--json", str(out), "--quiet"]) == 0
     data = json.loads(out.read_text())
-    hidden = next(t for t in data["tests"] if t["name"] == "dense_backward_one_sample")
+    hidden = next(t for t in data["tests"] if t["name"] == "weight_norm_backward_one_sample")
     assert hidden["score"] == hidden["max_score"] == 5 and data["score"] == CH3_POINTS + 5
 
 
@@ -297,7 +300,7 @@ def test_python_dash_m_entry_points(tmp_path):
     )
     assert run.returncode == 0, run.stderr
     assert (
-        "dense_backward" in run.stdout
+        "weight_norm_backward" in run.stdout
         and "total" in run.stdout
         and f"{CH3_POINTS}/{CH3_POINTS}" in run.stdout
     )
@@ -309,7 +312,7 @@ def test_python_dash_m_entry_points(tmp_path):
 def test_an_exercise_cell_that_lost_its_metadata_is_found_by_its_definition(tmp_path):
     nb = notebook.read_notebook(CHAPTER3)
     for cell in nb["cells"]:
-        if notebook.exercise_meta(cell).get("exercise") == "numerical_gradient":
+        if notebook.exercise_meta(cell).get("exercise") == "directional_gradient_check":
             cell["metadata"] = {}
     path = tmp_path / "copied_cell.ipynb"
     path.write_text(json.dumps(nb))

@@ -166,14 +166,15 @@ def test_a_notebook_returning_huge_values_scores_zero_through_the_sandbox(tmp_pa
     """End to end, one chapter: every code exercise of chapter 3 answered with 1e200."""
     nb = notebook.read_notebook(_solution("03_backpropagation"))
     fakes = {
-        "dense_backward": "import numpy as np\ndef dense_backward(dy, x, W):\n"
-        "    return (np.full(x.shape, 1e200), np.full(W.shape, 1e200), "
-        "np.full(W.shape[1], 1e200))\n",
+        "weight_norm_backward": "import numpy as np\ndef weight_norm_backward(dy, x, v, g):\n"
+        "    return (np.full(x.shape, 1e200), np.full(v.shape, 1e200), "
+        "np.full(g.shape, 1e200), np.full(g.shape, 1e200))\n",
         "softmax_cross_entropy_backward": "import numpy as np\n"
         "def softmax_cross_entropy_backward(z, y):\n"
         "    return np.full(z.shape, np.nan)\n",
-        "numerical_gradient": "import numpy as np\ndef numerical_gradient(f, x):\n"
-        "    return np.full(x.shape, np.inf)\n",
+        "directional_gradient_check": "import numpy as np\n"
+        "def directional_gradient_check(f, x, grad, directions, h=1e-5):\n"
+        "    return np.full(len(directions), np.inf), np.full(len(directions), np.inf)\n",
     }
     for cell in nb["cells"]:
         name = notebook.exercise_meta(cell).get("exercise")

@@ -59,12 +59,14 @@ def test_the_chapter3_fixture_replaces_one_exercise_cell(chapter3):
     """The shared scaffolding of the grader's tests (tests/conftest.py) does what it says."""
     import json
 
-    path = chapter3("dense_backward", "def dense_backward(*a):\n    return None\n", extra_cell="x = 1")
+    path = chapter3(
+        "weight_norm_backward", "def weight_norm_backward(*a):\n    return None\n", extra_cell="x = 1"
+    )
     cells = json.loads(path.read_text())["cells"]
     replaced = [
-        c for c in cells if c.get("metadata", {}).get("minidl", {}).get("exercise") == "dense_backward"
+        c for c in cells if c.get("metadata", {}).get("minidl", {}).get("exercise") == "weight_norm_backward"
     ]
-    assert [c["source"] for c in replaced] == ["def dense_backward(*a):\n    return None\n"]
+    assert [c["source"] for c in replaced] == ["def weight_norm_backward(*a):\n    return None\n"]
     assert cells[2]["source"] == "x = 1" and path.name == "03_backpropagation.ipynb"
-    removed = json.loads(chapter3("dense_backward", keep=False).read_text())["cells"]
+    removed = json.loads(chapter3("weight_norm_backward", keep=False).read_text())["cells"]
     assert len(removed) == len(cells) - 2

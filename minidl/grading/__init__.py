@@ -1,6 +1,6 @@
 """Graded exercises: instant feedback for readers, a score sheet for instructors.
 
-Readers call ``check("dense_backward", dense_backward)`` in an exercise notebook, and
+Readers call ``check("weight_norm_backward", weight_norm_backward)`` in an exercise notebook, and
 ``check("relu_gradient_negative", relu_gradient_negative)`` for a question.
 Instructors run ``python -m minidl grade submissions/*.ipynb --csv grades.csv``.
 Authors edit ``solutions/*.ipynb`` and run ``python -m minidl.grading release``.

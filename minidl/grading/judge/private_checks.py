@@ -4,20 +4,18 @@
 ``_`` are skipped). Each file defines a list ``CHECKS`` of exercises made with
 ``private_check``, which takes the same arguments as the built-in function exercises::
 
-    # DIR/hidden_dense.py
-    import numpy as np
+    # DIR/hidden_weight_norm.py
     from minidl.grading.private_checks import Case, private_check
-
-    def reference(dy, x, W):
-        return dy @ W.T, x.T @ dy, dy.sum(axis=0)
+    from minidl.grading.specs.ch03 import weight_norm_backward as reference
 
     def cases(rng):                  # rng: a numpy Generator seeded by the grading run
-        return [Case((rng.standard_normal((1, 9)), rng.standard_normal((1, 2)),
-                      rng.standard_normal((2, 9))), label="a batch of one sample")]
+        return [Case((rng.standard_normal((1, 9)), rng.standard_normal((1, 2)),   # dy, x
+                      rng.standard_normal((2, 9)), rng.uniform(0.5, 2.0, 9)),    # v, g
+                     label="a batch of one sample")]
 
-    CHECKS = [private_check("dense_backward_batch_of_one", chapter="03_backpropagation",
-                            points=1, entry="dense_backward", make_cases=cases,
-                            reference=reference, outputs=("dx", "dW", "db"))]
+    CHECKS = [private_check("weight_norm_backward_batch_of_one", chapter="03_backpropagation",
+                            points=1, entry="weight_norm_backward", make_cases=cases,
+                            reference=reference, outputs=("dx", "dv", "dg", "db"))]
 
 A private check is graded like a built-in one and appears as its own item (with its own
 points) for every submission of its chapter. Its file stays in the grader's process:
