@@ -43,15 +43,11 @@ def hard_swish_derivative(z):
     return np.where(z < -3.0, 0.0, np.where(z > 3.0, 1.0, (2.0 * z + 3.0) / 6.0))
 
 
-def _swish_no_product_rule(z):
-    return _hard_sigmoid(z)
-
-
 _ACTIVATIONS = {
     "softplus_derivative": (
         softplus_derivative,
         (
-            ("this is softplus(z) = log(1 + e^z) itself, not its derivative", lambda z: _softplus(z)),
+            ("this is softplus(z) = log(1 + e^z) itself, not its derivative", _softplus),
             (
                 "this is sigmoid(-z) = 1 / (1 + e^z); the derivative of log(1 + e^z) is "
                 "e^z / (1 + e^z) = 1 / (1 + e^-z) = sigmoid(z)",
@@ -92,7 +88,7 @@ _ACTIVATIONS = {
                 "this is h(z) = relu6(z + 3) / 6, only the term where the factor z is differentiated: "
                 "hard_swish is the product z h(z), so the product rule adds z h'(z), which is z / 6 "
                 "on -3 < z < 3",
-                _swish_no_product_rule,
+                _hard_sigmoid,
             ),
             (
                 "this is z h'(z) alone (z / 6 on -3 < z < 3): the product rule also adds h(z) = relu6(z + 3) / 6",
