@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from minidl.grading import check, codec, evaluate, notebook, registry, release
-from minidl.grading.specs import ch01, ch03
+from minidl.grading.specs import ch01, ch02, ch03
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"
@@ -114,10 +114,10 @@ def test_unbalanced_markers_are_an_error(source, message):
 def test_validation_catches_points_that_disagree_with_the_registry(tmp_path):
     nb = notebook.read_notebook(SOLUTIONS / "01_linear_models.ipynb")
     for cell in nb["cells"]:
-        if notebook.exercise_meta(cell).get("exercise") == "softmax":
+        if notebook.exercise_meta(cell).get("exercise") == "weighted_bce_with_logits":
             cell["metadata"]["minidl"]["points"] = 100
     problems = release.validate_solution(nb, SOLUTIONS / "01_linear_models.ipynb")
-    assert any("softmax has 100 points" in p for p in problems)
+    assert any("weighted_bce_with_logits has 100 points" in p for p in problems)
 
 
 def test_release_check_mode_reports_a_stale_exercise(tmp_path, capsys):
@@ -129,8 +129,8 @@ def test_release_check_mode_reports_a_stale_exercise(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------ feedback messages
-def _message(name, fn):
-    result = evaluate(name, fn)
+def _message(name, *fns):
+    result = evaluate(name, *fns)
     assert not result.passed
     return result.message
 
@@ -224,8 +224,28 @@ def test_a_flipped_sign_is_named():
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_overflow_to_nan_is_explained():
-    message = _message("softmax", lambda Z: np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True))
-    assert "NaN or inf" in message and "subtract the maximum" in message
+    def as_written(z, y, pos_weight):
+        p = 1 / (1 + np.exp(-z))
+        return -(pos_weight * y * np.log(p) + (1 - y) * np.log(1 - p))
+
+    message = _message("weighted_bce_with_logits", as_written)
+    assert "NaN or inf" in message and "softplus(t) = log(1 + e^t) = max(t, 0)" in message
+
+    def softplus_derivative(z):
+        return np.exp(z) / (1 + np.exp(z))  # inf / inf at z = 800
+
+    message = _message(
+        "activation_derivatives", softplus_derivative, ch02.elu_derivative, ch02.hard_swish_derivative
+    )
+    assert "NaN or inf" in message and "1 / (1 + e^-z)" in message
+
+
+def test_the_chapter_epsilon_is_named_where_it_caps_the_loss():
+    def clipped(z, y, pos_weight):
+        p = np.clip(1 / (1 + np.exp(-np.clip(z, -50, 50))), 1e-7, 1 - 1e-7)
+        return -(pos_weight * y * np.log(p) + (1 - y) * np.log(1 - p))
+
+    assert "clipping p, or log(p + eps), caps the loss" in _message("weighted_bce_with_logits", clipped)
 
 
 def test_a_forgotten_return_and_a_wrong_number_of_outputs():
@@ -295,8 +315,18 @@ def test_not_implemented_yet_is_recognised():
 
 
 def test_check_rejects_a_wrong_number_of_objects():
-    with pytest.raises(TypeError, match="sigmoid_derivative, tanh_derivative, relu_derivative"):
-        evaluate("activation_derivatives", ch01.softmax)
+    with pytest.raises(TypeError, match="softplus_derivative, elu_derivative, hard_swish_derivative"):
+        evaluate("activation_derivatives", ch02.softplus_derivative)
+
+
+def test_a_three_entry_exercise_names_the_entry_and_its_mistake():
+    def no_product_rule(z):
+        return np.clip(z + 3, 0, 6) / 6
+
+    message = _message(
+        "activation_derivatives", ch02.softplus_derivative, ch02.elu_derivative, no_product_rule
+    )
+    assert "hard_swish_derivative(z)" in message and "the product rule adds z h'(z)" in message
 
 
 def test_numba_and_cuda_exercises_explain_their_own_mistakes():
@@ -309,11 +339,17 @@ def test_numba_and_cuda_exercises_explain_their_own_mistakes():
     if emulate.compiler() is None:
         pytest.skip("no C++ compiler for the CUDA emulator")
     unguarded = (
-        'extern "C" __global__ void relu_forward(const float* x, float* y, int n) {\n'
-        "  int i = blockIdx.x * blockDim.x + threadIdx.x;\n  y[i] = x[i] > 0 ? x[i] : 0;\n}\n"
+        'extern "C" __global__ void bias_relu(const float* x, const float* b, float* y, int n,\n'
+        "                                     int channels, int hw) {\n"
+        "  int i = blockIdx.x * blockDim.x + threadIdx.x;\n"
+        "  float v = x[i] + b[(i / hw) % channels];\n  y[i] = v > 0 ? v : 0;\n}\n"
     )
-    assert "wrote past the end of `y`" in _message("relu_forward_cuda", unguarded)
-    assert "does not compile" in _message("relu_forward_cuda", unguarded.replace(";", "", 1))
+    assert "wrote past the end of `y`" in _message("bias_relu_cuda", unguarded)
+    assert "does not compile" in _message("bias_relu_cuda", unguarded.replace(";", "", 1))
+    channels_last = unguarded.replace("b[(i / hw) % channels]", "b[i % channels]").replace(
+        "  float v", "  if (i >= n) return;\n  float v"
+    )
+    assert "channels-last" in _message("bias_relu_cuda", channels_last)
 
 
 # ------------------------------------------------------------------ codec

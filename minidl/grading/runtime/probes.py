@@ -126,7 +126,12 @@ def _guarded(values: np.ndarray) -> np.ndarray:
 
 @probe("cuda")
 def _cuda_probe(namespace, entries, case):
-    """Compile the submitted source with the emulator and launch ``case.extra["kernel"]``."""
+    """Compile the submitted source with the emulator and launch ``case.extra["kernel"]``.
+
+    The kernel is called as ``kernel(*inputs, out, n, *ints)``: each input is ``case.args``'
+    array flattened (its own length), ``out`` has ``case.extra["n"]`` elements and the
+    optional ``case.extra["ints"]`` are passed on as ``int``. Every array is followed by
+    guard values; a write past ``out`` shows as ``guard_ok`` False."""
     from minidl.kernels import emulate
 
     source = namespace[entries[0]]
@@ -143,13 +148,15 @@ def _cuda_probe(namespace, entries, case):
         ) from None
     kernel = module.get_function(case.extra["kernel"])
     n = case.extra["n"]
-    inputs = [_guarded(np.asarray(a, dtype=np.float32)) for a in case.args]
+    arrays = [np.asarray(a, dtype=np.float32).ravel() for a in case.args]
+    inputs = [_guarded(a)[: a.size] for a in arrays]
     output = _guarded(np.zeros(n, dtype=np.float32))
     out_view = output[:n]
+    ints = tuple(np.int32(v) for v in case.extra.get("ints", ()))
     kernel(
         (case.extra["blocks"],),
         (case.extra["threads"],),
-        tuple(a[:n] for a in inputs) + (out_view, np.int32(n)),
+        tuple(inputs) + (out_view, np.int32(n)) + ints,
     )
     return {"out": out_view.copy(), "guard_ok": bool(np.all(output[n:] == _SENTINEL))}
 

@@ -1,8 +1,10 @@
-"""Chapter 1, linear models: gradients of linear and logistic regression, softmax."""
+"""Chapter 1, linear models: gradients of linear and logistic regression; the weighted
+binary cross-entropy computed from the logits without overflow."""
 
 import numpy as np
 
-from ..registry import Case, function_exercise
+from ..feedback import compare_outputs, rel_error
+from ..registry import Case, Exercise, function_exercise, register
 
 CHAPTER = "01_linear_models"
 
@@ -119,37 +121,111 @@ function_exercise(
 )
 
 
-# ---------------------------------------------------------------- softmax
-def softmax(Z):
-    """Row-wise softmax, stable for large logits (the row maximum is subtracted first)."""
-    e = np.exp(Z - Z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
+# ---------------------------------------------------------------- the same loss, from the logits
+def _softplus(t):
+    """log(1 + e^t) = max(t, 0) + log(1 + e^-|t|): the log-sum-exp of 0 and t."""
+    return np.maximum(t, 0.0) + np.log1p(np.exp(-np.abs(t)))
 
 
-def _softmax_columns(Z):
-    e = np.exp(Z - Z.max(axis=0, keepdims=True))
-    return e / e.sum(axis=0, keepdims=True)
+def weighted_bce_with_logits(z, y, pos_weight):
+    """Per-sample -(pos_weight y log sigmoid(z) + (1 - y) log(1 - sigmoid(z))), exact for any z.
+
+    log sigmoid(z) = -softplus(-z) and log(1 - sigmoid(z)) = -softplus(z) = -z - softplus(-z),
+    so loss = (1 - y) z + (pos_weight y + 1 - y) softplus(-z). z, y (N,) -> losses (N,)."""
+    return (1.0 - y) * z + (pos_weight * y + 1.0 - y) * _softplus(-z)
 
 
-def _softmax_cases(rng):
-    return [
-        Case((rng.standard_normal((4, 3)),), label="small logits of shape (4, 3)"),
-        Case((rng.standard_normal((5, 6)) * 3,), label="logits of shape (5, 6)"),
+def _bce_chapter_eps(z, y, pos_weight):
+    p = _sigmoid(z)
+    return -(pos_weight * y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12))
+
+
+_BCE_MISTAKES = (
+    (
+        "pos_weight is ignored: it multiplies the term of the positive samples, -y log sigmoid(z)",
+        lambda z, y, pw: weighted_bce_with_logits(z, y, 1.0),
+    ),
+    (
+        "pos_weight multiplies the negatives' term -(1 - y) log(1 - sigmoid(z)); it belongs to "
+        "the positives' term -y log sigmoid(z)",
+        lambda z, y, pw: y * _softplus(-z) + pw * (1 - y) * _softplus(z),
+    ),
+    (
+        "the two terms are swapped: a sample with y = 1 pays -log sigmoid(z), which is small "
+        "when z is large and positive",
+        lambda z, y, pw: weighted_bce_with_logits(-z, y, pw),
+    ),
+    (
+        "this is the chapter's log(p + 1e-12): the epsilon keeps the loss finite but caps it "
+        "near -log(1e-12) = 27.6, while a sample with z = -800 and y = 1 costs 800 pos_weight",
+        _bce_chapter_eps,
+    ),
+)
+
+_OVERFLOW_HINT = (
+    "log(sigmoid(z)) is log(0) = -inf once sigmoid(z) rounds to 0, log(1 - sigmoid(z)) once "
+    "sigmoid(z) rounds to 1 (in float64 already near z = 37), and 0 * log(0) is NaN: write log sigmoid(z) = -softplus(-z) and "
+    "log(1 - sigmoid(z)) = -softplus(z) with softplus(t) = log(1 + e^t) = max(t, 0) + "
+    "log1p(exp(-|t|)), so that exp never sees a large positive number"
+)
+_CLIP_HINT = (
+    "the losses are right where |z| < 25 and wrong only where |z| is large: clipping p, or "
+    "log(p + eps), caps the loss of a confidently wrong sample at about -log(eps); rewrite "
+    "the logs with softplus, which is exact for every z"
+)
+
+
+def _judge_bce(case, got):
+    z, y, pos_weight = case.args
+    expected = weighted_bce_with_logits(z, y, pos_weight)
+    wrong = [(hint, fn(z, y, pos_weight)) for hint, fn in _BCE_MISTAKES]
+    message = compare_outputs(got, expected, ("losses",), wrong)
+    if message is None or "hint:" in message:
+        return message
+    try:
+        g = np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        return message
+    if g.shape != expected.shape:
+        return message
+    if not np.all(np.isfinite(g)):
+        return message + f"\n    hint: {_OVERFLOW_HINT}"
+    large = np.abs(z) >= 25
+    if large.any() and (~large).any() and rel_error(g[~large], expected[~large]) <= 1e-6:
+        return message + f"\n    hint: {_CLIP_HINT}"
+    return message
+
+
+def _bce_cases(rng):
+    cases = []
+    for n, pos_weight in ((9, 3.0), (6, 0.5)):
+        y = (np.arange(n) % 2).astype(np.float64)
+        rng.shuffle(y)
+        cases.append(
+            Case(
+                (rng.standard_normal(n) * 3, y, pos_weight),
+                label=f"{n} samples with logits of a few units, pos_weight={pos_weight}",
+            )
+        )
+    z = np.array([-800.0, 800.0, -800.0, 800.0, -40.0, 40.0, -40.0, 40.0, 0.0, 1.5])
+    y = np.array([1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0])
+    cases.append(
         Case(
-            (rng.standard_normal((3, 4)) * 5 + 1000.0,),
-            label="large logits around 1000 (exp overflows unless the maximum is subtracted)",
-        ),
-    ]
+            (z, y, 2.0),
+            label="logits of +-40 and +-800, confidently right and confidently wrong, pos_weight=2",
+        )
+    )
+    return cases
 
 
-function_exercise(
-    "softmax",
-    CHAPTER,
-    1,
-    "softmax",
-    "A numerically stable softmax",
-    _softmax_cases,
-    softmax,
-    ("probs",),
-    mistakes=(("normalised over the wrong axis: each row (axis=1) must sum to 1", _softmax_columns),),
+register(
+    Exercise(
+        name="weighted_bce_with_logits",
+        chapter=CHAPTER,
+        points=1,
+        entries=("weighted_bce_with_logits",),
+        title="The class-weighted binary cross-entropy from the logits, for any logit",
+        make_cases=_bce_cases,
+        judge=_judge_bce,
+    )
 )

@@ -1,4 +1,5 @@
-"""Chapter 2, neural networks: activation derivatives, a dense layer, a two-layer network, XOR by hand."""
+"""Chapter 2, neural networks: derivatives of three activations the chapter does not derive, a
+dense layer, XOR by hand."""
 
 import numpy as np
 
@@ -13,62 +14,140 @@ def _sigmoid(z):
 
 
 # ---------------------------------------------------------------- activation derivatives
-def sigmoid_derivative(z):
-    s = _sigmoid(z)
-    return s * (1.0 - s)
+# Three activations the chapter does not derive: softplus (a smooth ReLU), ELU (Clevert et
+# al., 2016) and hard-swish (MobileNetV3's piecewise-linear SiLU).
+def _softplus(z):
+    return np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
 
 
-def tanh_derivative(z):
-    return 1.0 - np.tanh(z) ** 2
+def _elu(z, alpha):
+    return np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0.0)))
 
 
-def relu_derivative(z):
-    return (z > 0).astype(np.float64)
+def _hard_sigmoid(z):
+    return np.clip(z + 3.0, 0.0, 6.0) / 6.0
+
+
+def softplus_derivative(z):
+    """d/dz log(1 + e^z) = e^z / (1 + e^z) = sigmoid(z), written so that exp cannot overflow."""
+    return _sigmoid(z)
+
+
+def elu_derivative(z, alpha):
+    """elu(z) = z for z > 0, alpha (e^z - 1) otherwise; its derivative is 1, resp. alpha e^z."""
+    return np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0.0)))
+
+
+def hard_swish_derivative(z):
+    """hard_swish(z) = z relu6(z + 3) / 6: 0 for z < -3, (2z + 3) / 6 between, 1 for z > 3."""
+    return np.where(z < -3.0, 0.0, np.where(z > 3.0, 1.0, (2.0 * z + 3.0) / 6.0))
 
 
 _ACTIVATIONS = {
-    "sigmoid_derivative": (
-        sigmoid_derivative,
+    "softplus_derivative": (
+        softplus_derivative,
         (
-            ("this is sigmoid(z) itself, not its derivative sigmoid(z) * (1 - sigmoid(z))", _sigmoid),
+            ("this is softplus(z) = log(1 + e^z) itself, not its derivative", _softplus),
             (
-                "z * (1 - z) applies the formula to z: it needs s * (1 - s) with s = sigmoid(z)",
-                lambda z: z * (1 - z),
+                "this is sigmoid(-z) = 1 / (1 + e^z); the derivative of log(1 + e^z) is "
+                "e^z / (1 + e^z) = 1 / (1 + e^-z) = sigmoid(z)",
+                lambda z: _sigmoid(-z),
+            ),
+            (
+                "e^z is the derivative of the inner function 1 + e^z only: the chain rule also "
+                "multiplies by the outer log's derivative, 1 / (1 + e^z)",
+                lambda z: np.exp(np.minimum(z, 700.0)),
             ),
         ),
     ),
-    "tanh_derivative": (
-        tanh_derivative,
+    "elu_derivative": (
+        elu_derivative,
         (
-            ("1 - z**2 applies the formula to z: it needs 1 - tanh(z)**2", lambda z: 1 - z**2),
-            ("this is tanh(z) itself, not its derivative", np.tanh),
+            ("this is elu(z) itself, not its derivative", _elu),
+            (
+                "alpha e^z is the derivative only where z <= 0; for z > 0, elu(z) = z and the "
+                "derivative is 1",
+                lambda z, alpha: alpha * np.exp(np.minimum(z, 700.0)),
+            ),
+            (
+                "for z <= 0 this gives alpha (e^z - 1), the forward value; the -1 is a constant "
+                "and drops out: the derivative is alpha e^z",
+                lambda z, alpha: np.where(z > 0, 1.0, alpha * np.expm1(np.minimum(z, 0.0))),
+            ),
+            (
+                "alpha is ignored: the negative branch alpha (e^z - 1) has derivative alpha e^z",
+                lambda z, alpha: elu_derivative(z, 1.0),
+            ),
         ),
     ),
-    "relu_derivative": (
-        relu_derivative,
+    "hard_swish_derivative": (
+        hard_swish_derivative,
         (
+            ("this is hard_swish(z) itself, not its derivative", lambda z: z * _hard_sigmoid(z)),
             (
-                "this is relu(z) = max(z, 0); its derivative is 1 where z > 0 and 0 elsewhere",
-                lambda z: np.maximum(z, 0),
+                "this is h(z) = relu6(z + 3) / 6, only the term where the factor z is differentiated: "
+                "hard_swish is the product z h(z), so the product rule adds z h'(z), which is z / 6 "
+                "on -3 < z < 3",
+                _hard_sigmoid,
+            ),
+            (
+                "this is z h'(z) alone (z / 6 on -3 < z < 3): the product rule also adds h(z) = relu6(z + 3) / 6",
+                lambda z: np.where(np.abs(z) < 3.0, z / 6.0, 0.0),
+            ),
+            (
+                "(2z + 3) / 6 holds only on -3 < z < 3; below -3 hard_swish is 0 (derivative 0), "
+                "above 3 it is z (derivative 1)",
+                lambda z: (2.0 * z + 3.0) / 6.0,
             ),
         ),
     ),
 }
 
+_ELU_ALPHAS = (0.7, 1.0)
+
+
+def _away_from_kinks(z, kinks):
+    for kink in kinks:
+        z[np.abs(z - kink) < 1e-3] = kink + 0.25
+    return z
+
 
 def _activation_cases(rng):
     cases = []
-    for entry in _ACTIVATIONS:
-        z = rng.standard_normal((4, 5)) * 2
-        z[np.abs(z) < 1e-3] = 0.5  # keep clear of relu's kink at 0
-        cases.append(Case((z,), label=f"{entry} on z of shape (4, 5)", entry=entry))
+    z = rng.standard_normal((4, 5)) * 3
+    cases.append(Case((z,), label="softplus_derivative on z of shape (4, 5)", entry="softplus_derivative"))
+    z = np.array([-800.0, -40.0, -0.5, 0.5, 40.0, 800.0])  # exp(800) is inf: e^z / (1 + e^z) is NaN
+    cases.append(
+        Case((z,), label="softplus_derivative on z of +-0.5, +-40 and +-800", entry="softplus_derivative")
+    )
+    for alpha in _ELU_ALPHAS:
+        z = _away_from_kinks(rng.standard_normal((4, 5)) * 2, (0.0,))
+        cases.append(
+            Case(
+                (z, alpha),
+                label=f"elu_derivative on z of shape (4, 5), alpha={alpha}",
+                entry="elu_derivative",
+            )
+        )
+    z = _away_from_kinks(rng.standard_normal((3, 8)) * 3, (-3.0, 3.0))
+    z[0, :2] = (-5.0, 5.0)  # both flat parts, whatever the draw
+    cases.append(
+        Case((z,), label="hard_swish_derivative on z of shape (3, 8)", entry="hard_swish_derivative")
+    )
     return cases
 
 
 def _judge_activation(case, got):
     reference, mistakes = _ACTIVATIONS[case.entry]
-    (z,) = case.args
-    return compare_outputs(got, reference(z), (f"{case.entry}(z)",), [(hint, fn(z)) for hint, fn in mistakes])
+    message = compare_outputs(
+        got, reference(*case.args), (f"{case.entry}(z)",), [(hint, fn(*case.args)) for hint, fn in mistakes]
+    )
+    if message and case.entry == "softplus_derivative" and "NaN or inf" in message:
+        message += (
+            "\n    hint: e^z / (1 + e^z) is inf / inf = NaN once exp(z) overflows (z > 709): "
+            "divide numerator and denominator by e^z, 1 / (1 + e^-z), which is 1 for large z"
+        )
+    return message
 
 
 register(
@@ -77,7 +156,7 @@ register(
         chapter=CHAPTER,
         points=2,
         entries=tuple(_ACTIVATIONS),
-        title="Derivatives of sigmoid, tanh and ReLU",
+        title="Derivatives of softplus, ELU and hard-swish",
         make_cases=_activation_cases,
         judge=_judge_activation,
     )

@@ -1,4 +1,5 @@
-"""Chapter 9, GPU kernels: a launch configuration, ReLU forward and backward and the SiLU backward in CUDA C.
+"""Chapter 9, GPU kernels: a launch configuration, a fused per-channel bias and ReLU, the ReLU
+backward with a grid-stride loop and the SiLU backward, in CUDA C.
 
 The CUDA sources are run by ``minidl.kernels.emulate`` in the submission's process (the
 same code would run on a GPU through CuPy). Arrays are surrounded by guard values so a
@@ -10,6 +11,7 @@ import numpy as np
 
 from ..feedback import compare_outputs
 from ..registry import Case, Exercise, function_exercise, register
+from ..runtime.probes import _GUARD, _SENTINEL
 
 CHAPTER = "09_gpu_kernels"
 
@@ -66,16 +68,62 @@ def _judge_cuda(reference, name, mistakes=()):
     return judge
 
 
-def _relu_forward_cases(rng):
+# ---------------------------------------------------------------- bias + ReLU, per channel
+def bias_relu(x, b, shape):
+    """y = max(x + b[c], 0) for x flattened from (N, C, H, W), b (C,): element i is in channel
+    (i / (H W)) % C. Returns y flattened, float32."""
+    return np.maximum(x.reshape(shape) + b[None, :, None, None], 0).ravel().astype(np.float32)
+
+
+def _bias_by(x, b, index):
+    """max(x + b[index], 0) with the probe's guard values after b, as a kernel reading past
+    the end of b would see them."""
+    padded = np.concatenate([b, np.full(_GUARD, _SENTINEL, dtype=np.float32)])
+    return np.maximum(x + padded[index], 0).astype(np.float32)
+
+
+def _bias_relu_mistakes(x, b, shape):
+    n, c, h, w = shape
+    i = np.arange(x.size)
+    return (
+        (
+            "the bias is indexed by i % C, the channel of a channels-last (N, H, W, C) array; in "
+            "(N, C, H, W) the C planes of H*W elements come one after another: c = (i / (H*W)) % C",
+            _bias_by(x, b, i % c),
+        ),
+        (
+            "i / (H*W) counts the planes of every image, so it runs past C from the second image "
+            "on (reading past the end of b): take it modulo C",
+            _bias_by(x, b, i // (h * w)),
+        ),
+        (
+            "b is indexed by the image i / (C*H*W), not by the channel (i / (H*W)) % C",
+            _bias_by(x, b, i // (c * h * w)),
+        ),
+        (
+            "the ReLU comes before the bias: y = max(x + b, 0) applies it to the sum",
+            (np.maximum(x.reshape(shape), 0) + b[None, :, None, None]).ravel().astype(np.float32),
+        ),
+        ("the ReLU is missing: y = max(x + b, 0)", (x.reshape(shape) + b[None, :, None, None]).ravel()),
+    )
+
+
+def _bias_relu_cases(rng):
     cases = []
-    for n, threads in ((1000, 256), (37, 32)):
+    for shape, threads in (((2, 3, 4, 5), 32), ((3, 4, 3, 3), 64)):
+        n = int(np.prod(shape))
         cases.append(
             Case(
-                (rng.standard_normal(n).astype(np.float32),),
-                label=f"n={n} with {threads} threads per block",
+                (
+                    rng.standard_normal(n).astype(np.float32),
+                    rng.standard_normal(shape[1]).astype(np.float32),
+                ),
+                label=f"x of shape {shape}, {threads} threads per block",
                 extra={
-                    "kernel": "relu_forward",
+                    "kernel": "bias_relu",
                     "n": n,
+                    "ints": (shape[1], shape[2] * shape[3]),
+                    "shape": shape,
                     "threads": threads,
                     "blocks": blocks_for(n, threads),
                 },
@@ -84,15 +132,24 @@ def _relu_forward_cases(rng):
     return cases
 
 
+def _judge_bias_relu(case, got):
+    x, b = case.args
+    shape = case.extra["shape"]
+    mistakes = tuple(
+        (hint, lambda *_, wrong=wrong: wrong) for hint, wrong in _bias_relu_mistakes(x, b, shape)
+    )
+    return _judge_cuda(lambda x, b: bias_relu(x, b, shape), "y", mistakes)(case, got)
+
+
 register(
     Exercise(
-        name="relu_forward_cuda",
+        name="bias_relu_cuda",
         chapter=CHAPTER,
         points=2,
-        entries=("RELU_FORWARD_SOURCE",),
-        title="ReLU forward as a CUDA kernel",
-        make_cases=_relu_forward_cases,
-        judge=_judge_cuda(lambda x: np.maximum(x, 0).astype(np.float32), "y"),
+        entries=("BIAS_RELU_SOURCE",),
+        title="Bias and ReLU fused in one CUDA kernel, per channel of an (N, C, H, W) array",
+        make_cases=_bias_relu_cases,
+        judge=_judge_bias_relu,
         probe="cuda",
     )
 )
