@@ -63,3 +63,50 @@ def test_float32_gate_functions_are_accurate():
         nan_in, zeros, np.zeros(4 * H, np.float32), np.zeros((1, H), np.float32), gates, c, h
     )
     assert np.isnan(h).all()  # NaN is not clamped into a number
+
+
+# ------------------------------------------------------------------ the fused LSTM sequence kernel
+FUSED_LSTM_SHAPES = [(3, 9, 5), (4, 13, 19), (2, 4, 1), (5, 1, 3), (2, 8, 33)]  # (T, N, H)
+
+
+def _lstm_sequence_problem(rng, T, N, H, dtype):
+    xw = rng.standard_normal((T, N, 4 * H)).astype(dtype)
+    Wh = (rng.standard_normal((H, 4 * H)) / np.sqrt(H)).astype(dtype)
+    b = rng.standard_normal(4 * H).astype(dtype)
+    cells, hs = np.zeros((T + 1, N, H), dtype), np.zeros((T + 1, N, H), dtype)
+    cells[0], hs[0] = rng.standard_normal((N, H)), rng.standard_normal((N, H))
+    return xw, Wh, b, np.zeros((T, N, 4 * H), dtype), cells, hs
+
+
+@pytest.mark.parametrize("dtype", kc.DTYPES)
+@pytest.mark.parametrize("threads", [False, True])
+def test_fused_lstm_sequence_equals_the_reference(dtype, threads, monkeypatch):
+    """Blocks of 4 rows with a short last block, H odd or 1, one thread or several: the fused
+    route equals ``reference.lstm_*_sequence`` (the table's shapes are too small for threads)."""
+    from minidl.kernels import reference
+
+    monkeypatch.setattr(cpu, "_fused_threads_pay", lambda N: threads)
+    rng = np.random.default_rng(7)
+    tolerance = kc.Kernel("lstm_forward_sequence", None, scale=(10, 10)).tolerance(dtype)
+    for T, N, H in FUSED_LSTM_SHAPES:
+        args = _lstm_sequence_problem(rng, T, N, H, dtype)
+        ref, ours = reference.lstm_forward_sequence(*copy.deepcopy(args)), cpu.lstm_forward_fused(*args)
+        for r, o in zip(ref, ours):
+            np.testing.assert_allclose(o, r, err_msg=f"forward (T, N, H) = {(T, N, H)}", **tolerance)
+        gates, cells = ref[0], ref[1]
+        dy = rng.standard_normal((T, N, H)).astype(dtype)
+        back = (dy, np.ascontiguousarray(args[1].T), gates, cells, np.zeros_like(gates))
+        states = (np.zeros((N, H), dtype), np.zeros((N, H), dtype))
+        ref = reference.lstm_backward_sequence(*copy.deepcopy(back + states))
+        ours = cpu.lstm_backward_fused(*back, *states)
+        for r, o in zip(ref, ours):
+            np.testing.assert_allclose(o, r, err_msg=f"backward (T, N, H) = {(T, N, H)}", **tolerance)
+
+
+def test_the_lstm_sequence_dispatch_rule():
+    """Fused while Wh (H x 4H) fits in 1 MiB, as ``lstm_sequence_is_fused`` documents."""
+    assert cpu.lstm_sequence_is_fused(64, 128, np.float32)
+    assert cpu.lstm_sequence_is_fused(64, 256, np.float32)
+    assert not cpu.lstm_sequence_is_fused(64, 257, np.float32)
+    assert cpu.lstm_sequence_is_fused(64, 181, np.float64)
+    assert not cpu.lstm_sequence_is_fused(64, 256, np.float64)
