@@ -1052,7 +1052,7 @@ def gru_backward_sequence(dy, Wh_T, gates, hn, hs, dxw, dhw, dh0):
 # step a block computes its LSTM_ROWS x 4H pre-activations as dot products against Wh^T,
 # packed once per sequence so that every dot product reads two contiguous rows, and applies
 # the cell to them while they are still in L1. The product's inner loop is a register tile:
-# 4 rows x 2 columns = 8 running sums, 6 loads per 8 multiply-adds, which LLVM vectorises
+# 4 rows x 4 columns = 16 running sums, 8 loads per 16 multiply-adds, which LLVM vectorises
 # along k. Wh^T must stay in the core's L2 cache for the tile to run at speed, hence the
 # dispatch rule below. The backward is the same walk in reverse, dh = dy + da Wh^T per
 # block with Wh (H, 4H) as the packed matrix.
@@ -1076,36 +1076,33 @@ def lstm_sequence_is_fused(N, H, dtype):
 
 
 @njit(inline="always", cache=True)
-def _dot_4x2(A, r, B, j, K, zero):
-    """Sums over k < K of A[r + q, k] B[j + c, k] for q < 4, c < 2 (8 running sums in registers)."""
-    s00 = s01 = s10 = s11 = s20 = s21 = s30 = s31 = zero  # (not A[r, 0] * 0: that stops LLVM vectorising)
+def _dot_4x4(A, r, B, j, K, zero):
+    """Sums over k < K of A[r + q, k] B[j + c, k] for q, c < 4: 16 running sums in registers,
+    8 loads per 16 multiply-adds, vectorised by LLVM along k (contiguous in A and B)."""
+    s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = zero  # (not A[r, 0] * 0: that stops vectorising)
+    s20 = s21 = s22 = s23 = s30 = s31 = s32 = s33 = zero
     for k in range(K):
         a0, a1, a2, a3 = A[r, k], A[r + 1, k], A[r + 2, k], A[r + 3, k]
-        w0, w1 = B[j, k], B[j + 1, k]
-        s00 += a0 * w0
-        s01 += a0 * w1
-        s10 += a1 * w0
-        s11 += a1 * w1
-        s20 += a2 * w0
-        s21 += a2 * w1
-        s30 += a3 * w0
-        s31 += a3 * w1
-    return s00, s01, s10, s11, s20, s21, s30, s31
+        w0, w1, w2, w3 = B[j, k], B[j + 1, k], B[j + 2, k], B[j + 3, k]
+        s00, s01, s02, s03 = s00 + a0 * w0, s01 + a0 * w1, s02 + a0 * w2, s03 + a0 * w3
+        s10, s11, s12, s13 = s10 + a1 * w0, s11 + a1 * w1, s12 + a1 * w2, s13 + a1 * w3
+        s20, s21, s22, s23 = s20 + a2 * w0, s21 + a2 * w1, s22 + a2 * w2, s23 + a2 * w3
+        s30, s31, s32, s33 = s30 + a3 * w0, s31 + a3 * w1, s32 + a3 * w2, s33 + a3 * w3
+    return (s00, s01, s02, s03), (s10, s11, s12, s13), (s20, s21, s22, s23), (s30, s31, s32, s33)
 
 
 @njit(inline="always", cache=True)
 def _block_product(A, r0, rows, B, out, zero):
     """out[q, j] = sum_k A[r0 + q, k] B[j, k] for q < rows (at most 4), j < B.shape[0]."""
     J, K = B.shape
+    first = 0  # the first column left to the one-sum loop below
     if rows == 4:
-        for j in range(0, J - 1, 2):
-            s00, s01, s10, s11, s20, s21, s30, s31 = _dot_4x2(A, r0, B, j, K, zero)
-            out[0, j], out[0, j + 1], out[1, j], out[1, j + 1] = s00, s01, s10, s11
-            out[2, j], out[2, j + 1], out[3, j], out[3, j + 1] = s20, s21, s30, s31
-        first = J - J % 2  # an odd last column, or every column of a short block
-    else:
-        first = 0
-    for q in range(rows if first == 0 else 4):
+        for j in range(0, J - 3, 4):
+            sums = _dot_4x4(A, r0, B, j, K, zero)
+            for q in range(4):
+                out[q, j], out[q, j + 1], out[q, j + 2], out[q, j + 3] = sums[q]
+        first = J - J % 4
+    for q in range(rows):  # a short block (N not a multiple of 4), or the last J % 4 columns
         for j in range(first, J):
             s = zero
             for k in range(K):
