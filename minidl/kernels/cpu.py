@@ -1010,24 +1010,15 @@ def masked_softmax_backward(probs, dprobs, scale):
 
 
 # ============================================================ recurrent sequences
-# The GRU's loop over time stays in Python (each step is a BLAS product and one fused cell
-# kernel above); the loops are shared with the CUDA tier's fallback in ``common.py``. The
-# LSTM has, besides that loop, a whole-sequence kernel (below) chosen by shape.
+# The loop over time stays in Python (each step is a BLAS product and one fused cell kernel
+# above); the loops are shared with the CUDA tier's fallback in ``common.py``.
 def lstm_forward_sequence(xw, Wh, b, gates, cells, hs):
-    """Numba twin of ``reference.lstm_forward_sequence``.
-
-    ``lstm_sequence_is_fused`` picks the route by shape: the whole sequence in one fused
-    kernel (``lstm_forward_fused``), or a BLAS product and a fused cell per step.
-    """
-    if lstm_sequence_is_fused(*hs.shape[1:], xw.dtype):
-        return lstm_forward_fused(xw, Wh, b, gates, cells, hs)
+    """Numba twin of ``reference.lstm_forward_sequence``: a product and a fused cell per step."""
     return common.lstm_steps(lstm_cell_forward, xw, Wh, b, gates, cells, hs)
 
 
 def lstm_backward_sequence(dy, Wh_T, gates, cells, da, dh0, dc0):
-    """Numba twin of ``reference.lstm_backward_sequence`` (route chosen as the forward's)."""
-    if lstm_sequence_is_fused(*dh0.shape, dy.dtype):
-        return lstm_backward_fused(dy, Wh_T, gates, cells, da, dh0, dc0)
+    """Numba twin of ``reference.lstm_backward_sequence``."""
     return common.lstm_steps_backward(lstm_cell_backward, dy, Wh_T, gates, cells, da, dh0, dc0)
 
 
@@ -1039,139 +1030,3 @@ def gru_forward_sequence(xw, Wh, bx, bh, gates, hn, hs):
 def gru_backward_sequence(dy, Wh_T, gates, hn, hs, dxw, dhw, dh0):
     """Numba twin of ``reference.gru_backward_sequence``."""
     return common.gru_steps_backward(gru_cell_backward, dy, Wh_T, gates, hn, hs, dxw, dhw, dh0)
-
-
-# ============================================================ the fused LSTM sequence kernel
-# Why. Each step of an LSTM multiplies h_{t-1} (N, H) by Wh (H, 4H): for N = 64, H = 128 a
-# product of 8 MFLOP, too small for BLAS to split over threads, called 2T times from Python
-# and each time followed by a cell kernel that reads the product back from memory.
-#
-# What. Row n of h_t depends on row n of h_{t-1} only: the batch rows never meet inside the
-# recurrence. So the batch is cut into blocks of LSTM_ROWS rows, and each block runs the
-# WHOLE sequence on its own (threads take blocks; no thread waits for another, ever). Per
-# step a block computes its LSTM_ROWS x 4H pre-activations as dot products against Wh^T,
-# packed once per sequence so that every dot product reads two contiguous rows, and applies
-# the cell to them while they are still in L1. The product's inner loop is a register tile:
-# 4 rows x 4 columns = 16 running sums, 8 loads per 16 multiply-adds, which LLVM vectorises
-# along k. Wh^T must stay in the core's L2 cache for the tile to run at speed, hence the
-# dispatch rule below. The backward is the same walk in reverse, dh = dy + da Wh^T per
-# block with Wh (H, 4H) as the packed matrix.
-LSTM_ROWS = 4
-
-#: the fused kernel while Wh (H x 4H) takes at most this many bytes (see lstm_sequence_is_fused)
-LSTM_FUSED_MAX_BYTES = 1 << 20
-
-
-def lstm_sequence_is_fused(N, H, dtype):
-    """The dispatch rule of the LSTM sequence kernels, by shape.
-
-    Fused (one kernel for the whole sequence) while Wh, 4 H^2 elements, fits in
-    ``LSTM_FUSED_MAX_BYTES`` (1 MiB: H <= 256 in float32, H <= 181 in float64), else a BLAS
-    product per step. Measured on a 2-core AMD EPYC (Zen 4), N = 64, T = 50, forward +
-    backward, float32: H = 128 fused 2.0x faster than the per-step route, H = 256 1.3x,
-    H = 512 (4 MiB of Wh, out of L2) 0.6x. N does not enter: a block of 4 rows costs the
-    same per row in either route, and below 8 rows the per-step products are latency too.
-    """
-    return 4 * H * H * np.dtype(dtype).itemsize <= LSTM_FUSED_MAX_BYTES
-
-
-@njit(inline="always", cache=True)
-def _dot_4x4(A, r, B, j, K, zero):
-    """Sums over k < K of A[r + q, k] B[j + c, k] for q, c < 4: 16 running sums in registers,
-    8 loads per 16 multiply-adds, vectorised by LLVM along k (contiguous in A and B)."""
-    s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = zero  # (not A[r, 0] * 0: that stops vectorising)
-    s20 = s21 = s22 = s23 = s30 = s31 = s32 = s33 = zero
-    for k in range(K):
-        a0, a1, a2, a3 = A[r, k], A[r + 1, k], A[r + 2, k], A[r + 3, k]
-        w0, w1, w2, w3 = B[j, k], B[j + 1, k], B[j + 2, k], B[j + 3, k]
-        s00, s01, s02, s03 = s00 + a0 * w0, s01 + a0 * w1, s02 + a0 * w2, s03 + a0 * w3
-        s10, s11, s12, s13 = s10 + a1 * w0, s11 + a1 * w1, s12 + a1 * w2, s13 + a1 * w3
-        s20, s21, s22, s23 = s20 + a2 * w0, s21 + a2 * w1, s22 + a2 * w2, s23 + a2 * w3
-        s30, s31, s32, s33 = s30 + a3 * w0, s31 + a3 * w1, s32 + a3 * w2, s33 + a3 * w3
-    return (s00, s01, s02, s03), (s10, s11, s12, s13), (s20, s21, s22, s23), (s30, s31, s32, s33)
-
-
-@njit(inline="always", cache=True)
-def _block_product(A, r0, rows, B, out, zero):
-    """out[q, j] = sum_k A[r0 + q, k] B[j, k] for q < rows (at most 4), j < B.shape[0]."""
-    J, K = B.shape
-    first = 0  # the first column left to the one-sum loop below
-    if rows == 4:
-        for j in range(0, J - 3, 4):
-            sums = _dot_4x4(A, r0, B, j, K, zero)
-            for q in range(4):
-                out[q, j], out[q, j + 1], out[q, j + 2], out[q, j + 3] = sums[q]
-        first = J - J % 4
-    for q in range(rows):  # a short block (N not a multiple of 4), or the last J % 4 columns
-        for j in range(first, J):
-            s = zero
-            for k in range(K):
-                s += A[r0 + q, k] * B[j, k]
-            out[q, j] = s
-
-
-@njit(parallel=True, fastmath=_GATE_MATH, error_model="numpy", cache=True)
-def _lstm_forward_fused(xw, Wh_T, b, gates, cells, hs):
-    T, N, G = xw.shape
-    zero = np.zeros(1, dtype=xw.dtype)[0]
-    for block in prange((N + LSTM_ROWS - 1) // LSTM_ROWS):
-        r0 = block * LSTM_ROWS
-        rows = min(LSTM_ROWS, N - r0)
-        a = np.empty((LSTM_ROWS, G), dtype=xw.dtype)  # this block's pre-activations, one step
-        for t in range(T):
-            _block_product(hs[t], r0, rows, Wh_T, a, zero)  # a = h_{t-1} Wh for the block's rows
-            for q in range(rows):
-                n = r0 + q
-                _lstm_forward_row(xw[t, n], a[q], b, cells[t, n], gates[t, n], cells[t + 1, n], hs[t + 1, n])
-
-
-_lstm_forward_fused_serial = serial_twin(_lstm_forward_fused)
-
-
-@njit(parallel=True, fastmath=_GATE_MATH, error_model="numpy", cache=True)
-def _lstm_backward_fused(dy, Wh, gates, cells, da, dh0, dc0):
-    T, N, H = dy.shape
-    zero = np.zeros(1, dtype=dy.dtype)[0]
-    for block in prange((N + LSTM_ROWS - 1) // LSTM_ROWS):
-        r0 = block * LSTM_ROWS
-        rows = min(LSTM_ROWS, N - r0)
-        dh = np.empty((LSTM_ROWS, H), dtype=dy.dtype)  # dL/dh_t of the block's rows
-        dc = np.zeros((LSTM_ROWS, H), dtype=dy.dtype)  # dL/dc_t
-        dc_prev = np.empty((LSTM_ROWS, H), dtype=dy.dtype)  # dL/dc_{t-1} (two buffers: no aliasing)
-        dh[:rows] = dy[T - 1, r0 : r0 + rows]
-        for t in range(T - 1, -1, -1):
-            for q in range(rows):
-                n = r0 + q
-                _lstm_backward_row(
-                    dh[q], dc[q], gates[t, n], cells[t, n], cells[t + 1, n], da[t, n], dc_prev[q]
-                )
-            dc, dc_prev = dc_prev, dc
-            _block_product(da[t], r0, rows, Wh, dh, zero)  # dh = da_t Wh^T: dL/dh_{t-1} through the product
-            if t > 0:
-                dh[:rows] += dy[t - 1, r0 : r0 + rows]
-        dh0[r0 : r0 + rows] = dh[:rows]
-        dc0[r0 : r0 + rows] = dc[:rows]
-
-
-_lstm_backward_fused_serial = serial_twin(_lstm_backward_fused)
-
-
-def _fused_threads_pay(N):
-    return N >= 2 * LSTM_ROWS and numba.get_num_threads() > 1
-
-
-def lstm_forward_fused(xw, Wh, b, gates, cells, hs):
-    """``reference.lstm_forward_sequence`` as one kernel: Wh^T packed once, blocks of 4 rows
-    run the whole sequence each (threads over blocks), product and cell fused per step."""
-    Wh_T = np.ascontiguousarray(Wh.T)  # (4H, H): row j of Wh^T is column j of Wh, contiguous
-    kernel = _lstm_forward_fused if _fused_threads_pay(xw.shape[1]) else _lstm_forward_fused_serial
-    kernel(xw, Wh_T, b, gates, cells, hs)
-    return gates, cells, hs
-
-
-def lstm_backward_fused(dy, Wh_T, gates, cells, da, dh0, dc0):
-    """``reference.lstm_backward_sequence`` as one kernel (blocks of 4 rows walk t = T-1 .. 0)."""
-    Wh = np.ascontiguousarray(Wh_T.T)  # (H, 4H): dh[:, j] = da . (row j of Wh)
-    kernel = _lstm_backward_fused if _fused_threads_pay(dy.shape[1]) else _lstm_backward_fused_serial
-    kernel(dy, Wh, gates, cells, da, dh0, dc0)
-    return da, dh0, dc0
