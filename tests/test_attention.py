@@ -116,6 +116,14 @@ def test_multi_head_self_attention_gradients():
     assert layer.params["Wo"].shape == (6, 6)
 
 
+def test_multi_head_self_attention_without_biases_gradients():
+    """Self-attention projects Q, K, V in one product x [Wq | Wk | Wv]: also without biases."""
+    mdl.seed(1)
+    layer = L.MultiHeadAttention(num_heads=2, key_dim=3, value_dim=5, use_bias=False)
+    _assert_gradcheck(gradcheck.check_layer(layer, _rng(5).standard_normal((3, 4, 7))))
+    assert set(layer.params) == {"Wq", "Wk", "Wv", "Wo"}
+
+
 def test_multi_head_attention_with_a_causal_and_a_padding_mask_gradients():
     mdl.seed(0)
     valid = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool)

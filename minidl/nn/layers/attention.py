@@ -241,8 +241,30 @@ class MultiHeadAttention(Layer):
         return tuple(input_shape[:-1]) + (self.output_shape_ or input_shape[-1],)
 
     def _project(self, x, name):
-        y = x @ self.params["W" + name]
-        return y + self.params["b" + name] if self.use_bias else y
+        """x (..., features) W + b, as ONE product over all rows (a 3-D ``x @ W`` is N small ones)."""
+        y = x.reshape(-1, x.shape[-1]) @ self.params["W" + name]
+        if self.use_bias:
+            y += self.params["b" + name]
+        return y.reshape(x.shape[:-1] + (y.shape[-1],))
+
+    def _qkv_weights(self):
+        """[Wq | Wk | Wv] and [bq | bk | bv]: self-attention's three projections side by side."""
+        xp, p = backend.get_array_module(self.params["Wq"]), self.params
+        W = xp.concatenate([p["Wq"], p["Wk"], p["Wv"]], axis=1)
+        return W, (xp.concatenate([p["bq"], p["bk"], p["bv"]]) if self.use_bias else None)
+
+    def _project_qkv(self, x):
+        """Self-attention's Q, K, V (N, H, T, d) from one product x [Wq | Wk | Wv] (x read once)."""
+        W, b = self._qkv_weights()
+        qkv = x.reshape(-1, x.shape[-1]) @ W
+        if b is not None:
+            qkv += b
+        qkv = qkv.reshape(x.shape[:-1] + (W.shape[1],))
+        width = self.params["Wq"].shape[1]
+        return tuple(
+            self._split_heads(qkv[..., start:stop])
+            for start, stop in ((0, width), (width, 2 * width), (2 * width, W.shape[1]))
+        )
 
     def _split_heads(self, x):
         """(N, T, H*d) -> (N, H, T, d)"""
@@ -284,9 +306,12 @@ class MultiHeadAttention(Layer):
                 f"got query {tuple(query.shape)}, value {tuple(value.shape)}, key {tuple(key.shape)}"
             )
         xp = backend.get_array_module(query)
-        q = self._split_heads(self._project(query, "q"))  # (N, H, Tq, dk)
-        k = self._split_heads(self._project(key, "k"))  # (N, H, Tk, dk)
-        v = self._split_heads(self._project(value, "v"))  # (N, H, Tk, dv)
+        if self_attention:  # q (N, H, Tq, dk), k (N, H, Tk, dk), v (N, H, Tk, dv) in one product
+            q, k, v = self._project_qkv(query)
+        else:
+            q = self._split_heads(self._project(query, "q"))  # (N, H, Tq, dk)
+            k = self._split_heads(self._project(key, "k"))  # (N, H, Tk, dk)
+            v = self._split_heads(self._project(value, "v"))  # (N, H, Tk, dv)
         if kv_cache is not None:  # generation: append, attend to all
             if "k" in kv_cache:
                 k = xp.concatenate([kv_cache["k"], k], axis=2)
@@ -318,11 +343,11 @@ class MultiHeadAttention(Layer):
         N, Tq, _ = d_merged.shape
         d_o = d_merged.reshape(N, Tq, self.num_heads, -1).transpose(0, 2, 1, 3)  # (N, H, Tq, dv)
         dq, dk, dv = scaled_dot_product_attention_backward(d_o, attention_cache)
+        if self_attention:  # one input used three times: d_query + d_key + d_value in one product
+            return self._qkv_backward(query, dq, dk, dv)
         d_query = self._linear_backward(query, self._merge_heads(dq), "q")
         d_key = self._linear_backward(key, self._merge_heads(dk), "k")
         d_value = self._linear_backward(value, self._merge_heads(dv), "v")
-        if self_attention:
-            return d_query + d_key + d_value  # one input used three times
         if key_is_value:
             return d_query, d_value + d_key
         return d_query, d_value, d_key
@@ -333,7 +358,33 @@ class MultiHeadAttention(Layer):
         self.grads["W" + name][...] = x2.T @ dy2
         if self.use_bias:
             self.grads["b" + name][...] = dy2.sum(axis=0)
-        return dy @ self.params["W" + name].T
+        return (dy2 @ self.params["W" + name].T).reshape(dy.shape[:-1] + (x.shape[-1],))
+
+    def _qkv_backward(self, x, dq, dk, dv):
+        """Self-attention's projections backward, from dq, dk (N, H, T, dk) and dv (N, H, T, dv):
+
+        d_qkv = [dQ | dK | dV] (N*T, 3 widths)    d[Wq | Wk | Wv] = x^T d_qkv
+        dx = d_qkv [Wq | Wk | Wv]^T  (= dQ Wq^T + dK Wk^T + dV Wv^T, summed inside the product)
+        """
+        xp = backend.get_array_module(dq)
+        N, H, T, _ = dq.shape
+        W, _ = self._qkv_weights()
+        d_qkv = xp.empty((N, T, W.shape[1]), dtype=dq.dtype)
+        start = 0
+        for d in (dq, dk, dv):  # merge the heads straight into place
+            width = d.shape[1] * d.shape[3]
+            d_qkv[..., start : start + width].reshape(N, T, H, -1)[...] = d.transpose(0, 2, 1, 3)
+            start += width
+        x2, d2 = x.reshape(-1, x.shape[-1]), d_qkv.reshape(N * T, -1)
+        dW, start = x2.T @ d2, 0
+        db = d2.sum(axis=0) if self.use_bias else None
+        for name in "qkv":
+            width = self.params["W" + name].shape[1]
+            self.grads["W" + name][...] = dW[:, start : start + width]
+            if db is not None:
+                self.grads["b" + name][...] = db[start : start + width]
+            start += width
+        return (d2 @ W.T).reshape(x.shape)
 
 
 # ============================================================ positional encodings
