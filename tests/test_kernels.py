@@ -6,7 +6,9 @@ That every Numba kernel equals its NumPy reference is the conformance table's jo
 * the threaded versions of the kernels equal their serial twins bit for bit, on the same
   table's cases;
 * small work runs serially and large work in parallel;
-* the float32 tanh / sigmoid approximations of the recurrent cells stay within a few ulp.
+* the float32 tanh / sigmoid approximations of the recurrent cells stay within a few ulp;
+* the convolution's tiles: any tile size (one image, a few, the whole batch) computes the
+  reference's convolution, and the tile size follows the documented rule.
 """
 
 import copy
@@ -63,3 +65,20 @@ def test_float32_gate_functions_are_accurate():
         nan_in, zeros, np.zeros(4 * H, np.float32), np.zeros((1, H), np.float32), gates, c, h
     )
     assert np.isnan(h).all()  # NaN is not clamped into a number
+
+
+@pytest.mark.parametrize("tile_bytes", [1, 40_000, 2**40], ids=["one image", "a few images", "whole batch"])
+@pytest.mark.parametrize("name", ["conv2d_forward", "conv2d_backward"])
+def test_every_tile_size_computes_the_reference_convolution(name, tile_bytes, monkeypatch):
+    monkeypatch.setattr(cpu, "CONV_TILE_BYTES", tile_bytes)
+    for dtype in kc.DTYPES:
+        assert kc.check_kernel(cpu, name, dtype) == len(kc.CONV2D_GEOMETRIES)
+
+
+def test_the_tile_holds_conv_tile_bytes_of_patch_matrix(monkeypatch):
+    monkeypatch.setattr(cpu, "CONV_TILE_BYTES", 512 * 1024)
+    # 16 -> 32, 3x3, pad 1 on 14x14: 144 rows x 196 columns x 4 bytes = 112,896 bytes an image
+    assert cpu.conv2d_tile((64, 16, 14, 14), (32, 16, 3, 3), 1, 1, 1, 1, 4) == 4
+    assert cpu.conv2d_tile((64, 16, 14, 14), (32, 16, 3, 3), 1, 1, 1, 1, 8) == 2
+    assert cpu.conv2d_tile((3, 1, 5, 5), (2, 1, 3, 3), 1, 1, 1, 1, 4) == 3  # never more than N
+    assert cpu.conv2d_tile((2, 512, 64, 64), (8, 512, 3, 3), 1, 1, 1, 1, 4) == 1  # never fewer than 1

@@ -409,29 +409,18 @@ def col2im(cols, x_shape, kh, kw, sh, sw, ph, pw):
 
 
 # ============================================================ convolution (a whole layer)
-# ``conv2d_forward`` / ``conv2d_backward`` choose between two routes by shape:
-#
-# * the im2col route (``common.conv2d_*_by_im2col``: ``im2col`` above, one BLAS product per
-#   quantity, ``col2im``), for strided convolutions;
-# * the blocked route, for stride 1: the patch matrix is never built whole. For the 3x3
-#   convolution 16 -> 32 on a batch of 64 14x14 images it would be 144 x 12,544 float32
-#   (7 MB, nine times the input): written by im2col, read back by the product, read again
-#   by the dW product, and as large again as dcols for col2im -- passes over memory that
-#   cost about as much as the products themselves. Instead, a TILE of a few images at a
-#   time (``CONV_TILE_BYTES`` of patch rows, sized to stay in a core's L2 cache) is built,
-#   multiplied and, in the backward, folded back while it is still in cache; the buffers
-#   are allocated once and reused (a fresh 7 MB array is paid again in page faults, each
-#   of its pages first touched inside the copy).
-#
-# The tile is built with "shifted windows": each image is copied once into a buffer padded
-# with zeros, (H + 2 PH + 1) x (W + 2 PW) =: Hq x Wp, flattened. Output pixel (oh, ow) is
-# given the index q = oh * Wp + ow on a grid as wide as the padded image; then the window
-# offset (i, j) of EVERY output pixel is one contiguous slice of the flattened image,
-# ``image[c, i * Wp + j : i * Wp + j + OH * Wp]``, so a patch row is one block copy instead
-# of OH short rows with a bounds test each. The Wp - OW extra "wrap-around" columns of
-# every output row are computed and dropped (for 3x3 on 16-wide padded rows, 2 of 16); in
-# the backward their dy is zero, so they add nothing to dW or dx. (One zero row at the
-# bottom keeps the last slice inside the buffer.)
+# ``conv2d_forward`` / ``conv2d_backward`` do the products of ``reference.conv2d_forward``
+# (W2 @ cols, dY2 @ cols.T, W2.T @ dY2) in BLAS, but never build the whole patch matrix.
+# For the 3x3 convolution 16 -> 32 on a batch of 64 14x14 images it would be 144 x 12,544
+# float32 (7 MB, nine times the input): written by im2col, read back by the product, read
+# again by the dW product, and as large again as dcols for col2im -- passes over memory that
+# cost about as much as the products themselves, and on every call a fresh 7 MB array whose
+# pages are each first touched (a page fault) inside the copy. Instead a TILE of a few
+# images at a time (about ``CONV_TILE_BYTES`` of patch matrix, sized to stay in a core's L2
+# cache) is built by the same im2col kernel, multiplied, and in the backward folded back by
+# col2im while it is still in cache; the tile buffers are allocated once and reused. The
+# product of a tile is written straight into the NCHW output (no transposed copy of y),
+# and dy's tile is gathered as (F, g*OH*OW) in one pass that also sums db.
 CONV_TILE_BYTES = 512 * 1024
 
 _SCRATCH = threading.local()  # per-thread scratch buffers: one convolution at a time uses them
@@ -446,116 +435,67 @@ def _scratch(name, size, dtype):
     return buffer[:size]
 
 
-def conv2d_route(x_shape, weight_shape, sh, sw, ph, pw) -> str:
-    """Which route ``conv2d_forward``/``_backward`` take: ``"blocked"`` or ``"im2col"``.
+def conv2d_tile(x_shape, weight_shape, sh, sw, ph, pw, itemsize=4) -> int:
+    """Images per tile of ``conv2d_forward``/``_backward``: as many as ``CONV_TILE_BYTES`` of
+    patch matrix hold (at least 1, at most N). The dispatch rule, measured.
 
-    Measured (``python -m minidl bench --only conv``, both routes interleaved in one process,
-    float32, N = 64, 2 threads on a 2-core AMD EPYC Zen 4 while other processes shared
-    it, so the ratios matter more than the milliseconds; ms = forward + backward with dx):
+    Both routes interleaved in one process (``python -m minidl bench``'s method), float32,
+    N = 64, one thread (CPU time of the thread: the 2-core AMD EPYC Zen 4 that measured it
+    was shared with other jobs, which makes wall-clock times noise), forward + backward:
 
-    =========================================  ===========  =========  ======
-    shape                                      im2col (ms)  blocked    route
-    =========================================  ===========  =========  ======
-    conv 16->32 3x3 pad 1 on 14x14              TBD          TBD        blocked
-    conv 6->16 5x5 on 14x14 (LeNet-5 conv2)     TBD          TBD        blocked
-    conv 1->6 5x5 pad 2 on 28x28 (conv1, no dx) TBD          TBD        blocked
-    conv 1->8 5x5 on 28x28                      TBD          TBD        blocked
-    stride 2                                    --           --         im2col
-    =========================================  ===========  =========  ======
+    ==============================  ==========  =====  =====  =====  ==========
+    shape (N = 64)                  whole (ms)  256K   512K   1M     (tile ms)
+    ==============================  ==========  =====  =====  =====  ==========
+    16->32 3x3 pad 1 on 14x14       14.1        9.2    9.2    8.2
+    6->16 5x5 on 14x14 (LeNet c2)   4.3         4.0    3.9    4.0
+    1->6 5x5 pad 2, 28x28, no dx    3.8         2.4    2.3    3.4
+    1->8 5x5 pad 2 on 28x28         5.6         3.1    2.8    3.8
+    16->32 3x3 pad 1 stride 2       2.8         3.4    2.7    3.6
+    ==============================  ==========  =====  =====  =====  ==========
 
-    A stride breaks the shifted windows (a window row is no longer one contiguous slice),
-    so strided convolutions keep the im2col route.
+    "whole" is the im2col route (one patch matrix for the batch, ``common.conv2d_*_by_im2col``),
+    which a tile as large as the batch reproduces. Tiles of 512 KiB win or tie on every shape
+    measured, so every shape takes them; a shape whose single image's patch matrix exceeds
+    the budget gets tiles of one image.
     """
-    return "blocked" if (sh, sw) == (1, 1) else "im2col"
-
-
-def _tiling(x_shape, weight_shape, ph, pw, itemsize):
-    """(Hq, Wp, OH, OW, L, images per tile) of the blocked route; L = OH * Wp columns per image."""
     N, C, H, W = x_shape
-    F, _, kh, kw = weight_shape
-    Hq, Wp = H + 2 * ph + 1, W + 2 * pw
-    OH, OW = H + 2 * ph - kh + 1, W + 2 * pw - kw + 1
-    L = OH * Wp
-    per_image = C * kh * kw * L * itemsize
-    return Hq, Wp, OH, OW, L, max(1, min(N, CONV_TILE_BYTES // per_image))
+    _, _, kh, kw = weight_shape
+    OH, OW = conv_output_length(H, kh, sh, ph), conv_output_length(W, kw, sw, pw)
+    per_image = C * kh * kw * OH * OW * itemsize
+    return max(1, min(N, CONV_TILE_BYTES // max(per_image, 1)))
 
 
 @njit(cache=True)
-def _shifted_windows(x, n0, kh, kw, ph, pw, image, windows):
-    # images n0 .. n0 + g - 1 of x (N, C, H, W) -> zero-padded ``image`` (g, C, Hq, Wp) ->
-    # ``windows`` (C*kh*kw, g*L): patch row (c, i, j) of image m is one contiguous slice
-    g, C, Hq, Wp = image.shape
-    H, W = x.shape[2], x.shape[3]
-    L = windows.shape[1] // g
-    flat = image.reshape(g, C, Hq * Wp)
-    flat[:] = 0
-    for m in range(g):
-        for c in range(C):
-            for h in range(H):
-                image[m, c, h + ph, pw : pw + W] = x[n0 + m, c, h]
-    for c in range(C):
-        for i in range(kh):
-            for j in range(kw):
-                row, offset = (c * kh + i) * kw + j, i * Wp + j
-                for m in range(g):
-                    windows[row, m * L : (m + 1) * L] = flat[m, c, offset : offset + L]
-
-
-@njit(cache=True)
-def _crop_output(products, bias, n0, Wp, y):
-    # products (F, g*L) on the wide grid -> y[n0 : n0 + g] (N, F, OH, OW), bias added,
-    # the wrap-around columns dropped: the product's result lands in NCHW without a transpose pass
+def _scatter_output(products, bias, n0, y):
+    # products (F, g*OH*OW) of a tile -> y[n0 : n0 + g] (N, F, OH, OW) with the bias added
     _, F, OH, OW = y.shape
-    g = products.shape[1] // (OH * Wp)
+    P = OH * OW
+    g = products.shape[1] // P
+    y_flat = y.reshape(y.shape[0], F, P)
     for m in range(g):
         for f in range(F):
-            for oh in range(OH):
-                start = (m * OH + oh) * Wp
-                for ow in range(OW):
-                    y[n0 + m, f, oh, ow] = products[f, start + ow] + bias[f]
+            row, out = products[f, m * P : (m + 1) * P], y_flat[n0 + m, f]
+            b = bias[f]
+            for p in range(P):
+                out[p] = row[p] + b
 
 
 @njit(cache=True)
-def _widen_gradient(dy, n0, Wp, wide, dbias):
-    # dy[n0 : n0 + g] (N, F, OH, OW) -> ``wide`` (F, g*L) with zeros in the wrap-around
-    # columns; dbias (float64) += the sum of each channel, in the same pass
-    _, F, OH, OW = dy.shape
-    g = wide.shape[1] // (OH * Wp)
+def _gather_gradient(dy, n0, tile, dbias):
+    # dy[n0 : n0 + g] (N, F, OH, OW) -> tile (F, g*OH*OW); dbias (float64) += each channel's sum
+    N, F = dy.shape[0], dy.shape[1]
+    P = dy.shape[2] * dy.shape[3]
+    g = tile.shape[1] // P
+    dy_flat = dy.reshape(N, F, P)
     for f in range(F):
         total = 0.0
         for m in range(g):
-            for oh in range(OH):
-                start = (m * OH + oh) * Wp
-                for ow in range(OW):
-                    value = dy[n0 + m, f, oh, ow]
-                    wide[f, start + ow] = value
-                    total += value
-                for ow in range(OW, Wp):
-                    wide[f, start + ow] = 0
+            source, target = dy_flat[n0 + m, f], tile[f, m * P : (m + 1) * P]
+            for p in range(P):
+                value = source[p]
+                target[p] = value
+                total += value
         dbias[f] += total
-
-
-@njit(cache=True)
-def _fold_windows(dwindows, n0, kh, kw, ph, pw, image, dx):
-    # the adjoint of ``_shifted_windows``: every patch row added back onto its slice of the
-    # padded ``image`` (g, C, Hq, Wp), then the padding cropped into dx[n0 : n0 + g]
-    g, C, Hq, Wp = image.shape
-    H, W = dx.shape[2], dx.shape[3]
-    L = dwindows.shape[1] // g
-    flat = image.reshape(g, C, Hq * Wp)
-    flat[:] = 0
-    for c in range(C):
-        for i in range(kh):
-            for j in range(kw):
-                row, offset = (c * kh + i) * kw + j, i * Wp + j
-                for m in range(g):
-                    source, target = dwindows[row, m * L : (m + 1) * L], flat[m, c, offset : offset + L]
-                    for q in range(L):
-                        target[q] += source[q]
-    for m in range(g):
-        for c in range(C):
-            for h in range(H):
-                dx[n0 + m, c, h] = image[m, c, h + ph, pw : pw + W]
 
 
 def _conv_operands(x, weight):
@@ -564,57 +504,57 @@ def _conv_operands(x, weight):
 
 
 def conv2d_forward(x, weight, bias, sh, sw, ph, pw):
-    """Numba twin of ``reference.conv2d_forward``: the blocked route for stride 1 (tiles of
-    shifted windows, one BLAS product per tile), else the im2col route (``conv2d_route``)."""
-    if conv2d_route(x.shape, weight.shape, sh, sw, ph, pw) != "blocked":
-        return common.conv2d_forward_by_im2col(im2col, x, weight, bias, sh, sw, ph, pw)
+    """Numba twin of ``reference.conv2d_forward``, a tile of images at a time (``conv2d_tile``):
+    im2col of the tile into a reused buffer, one BLAS product, written into y as NCHW."""
     x, weight, dtype = _conv_operands(x, weight)
-    N, C = x.shape[:2]
+    N, C, H, W = x.shape
     F, _, kh, kw = weight.shape
-    Hq, Wp, OH, OW, L, per_tile = _tiling(x.shape, weight.shape, ph, pw, dtype.itemsize)
-    W2 = weight.reshape(F, C * kh * kw)
+    K = C * kh * kw
+    OH, OW = conv_output_length(H, kh, sh, ph), conv_output_length(W, kw, sw, pw)
+    per_tile = conv2d_tile(x.shape, weight.shape, sh, sw, ph, pw, dtype.itemsize)
+    W2 = weight.reshape(F, K)
     bias = np.zeros(F, dtype) if bias is None else np.ascontiguousarray(bias, dtype=dtype)
     y = np.empty((N, F, OH, OW), dtype=dtype)
     for n0 in range(0, N, per_tile):
         g = min(per_tile, N - n0)
-        image = _scratch("image", g * C * Hq * Wp, dtype).reshape(g, C, Hq, Wp)
-        windows = _scratch("windows", C * kh * kw * g * L, dtype).reshape(C * kh * kw, g * L)
-        products = _scratch("products", F * g * L, dtype).reshape(F, g * L)
-        _shifted_windows(x, n0, kh, kw, ph, pw, image, windows)
-        np.matmul(W2, windows, out=products)
-        _crop_output(products, bias, n0, Wp, y)
+        cols = _scratch("cols", K * g * OH * OW, dtype).reshape(K, g * OH * OW)
+        products = _scratch("products", F * g * OH * OW, dtype).reshape(F, g * OH * OW)
+        _im2col_serial(x[n0 : n0 + g], kh, kw, sh, sw, ph, pw, OH, OW, cols)
+        np.matmul(W2, cols, out=products)
+        _scatter_output(products, bias, n0, y)
     return y
 
 
 def conv2d_backward(dy, x, weight, sh, sw, ph, pw, input_grad):
-    """Numba twin of ``reference.conv2d_backward``: per tile, the shifted windows rebuilt from
-    x, dW += dY_tile @ windows.T, and (with ``input_grad``) dwindows = W2.T @ dY_tile folded back."""
-    if conv2d_route(x.shape, weight.shape, sh, sw, ph, pw) != "blocked":
-        return common.conv2d_backward_by_im2col(im2col, col2im, dy, x, weight, sh, sw, ph, pw, input_grad)
+    """Numba twin of ``reference.conv2d_backward``, a tile at a time: the tile's patch matrix
+    rebuilt from x, dW += dY_tile @ cols.T, and (with ``input_grad``) dcols = W2.T @ dY_tile
+    folded back onto dx by col2im while it is still in cache."""
     x, weight, dtype = _conv_operands(x, weight)
     dy = np.ascontiguousarray(dy, dtype=dtype)
-    N, C = x.shape[:2]
+    N, C, H, W = x.shape
     F, _, kh, kw = weight.shape
     K = C * kh * kw
-    Hq, Wp, OH, OW, L, per_tile = _tiling(x.shape, weight.shape, ph, pw, dtype.itemsize)
+    OH, OW = dy.shape[2], dy.shape[3]
+    per_tile = conv2d_tile(x.shape, weight.shape, sh, sw, ph, pw, dtype.itemsize)
     W2_T = np.ascontiguousarray(weight.reshape(F, K).T)
     dweight = np.zeros((F, K), dtype=dtype)
     dbias = np.zeros(F)  # float64 sums
     dx = np.empty(x.shape, dtype=dtype) if input_grad else None
     for n0 in range(0, N, per_tile):
         g = min(per_tile, N - n0)
-        image = _scratch("image", g * C * Hq * Wp, dtype).reshape(g, C, Hq, Wp)
-        windows = _scratch("windows", K * g * L, dtype).reshape(K, g * L)
-        wide = _scratch("gradient", F * g * L, dtype).reshape(F, g * L)
-        _shifted_windows(x, n0, kh, kw, ph, pw, image, windows)
-        _widen_gradient(dy, n0, Wp, wide, dbias)
+        cols = _scratch("cols", K * g * OH * OW, dtype).reshape(K, g * OH * OW)
+        dy_tile = _scratch("dy", F * g * OH * OW, dtype).reshape(F, g * OH * OW)
+        _im2col_serial(x[n0 : n0 + g], kh, kw, sh, sw, ph, pw, OH, OW, cols)
+        _gather_gradient(dy, n0, dy_tile, dbias)
         if n0 == 0:
-            np.matmul(wide, windows.T, out=dweight)
+            np.matmul(dy_tile, cols.T, out=dweight)
         else:
-            dweight += wide @ windows.T
+            dweight += dy_tile @ cols.T
         if input_grad:
-            np.matmul(W2_T, wide, out=windows)  # the tile's dwindows, over its windows
-            _fold_windows(windows, n0, kh, kw, ph, pw, image, dx)
+            np.matmul(W2_T, dy_tile, out=cols)  # the tile's dcols, over its cols
+            dx_tile = dx[n0 : n0 + g]
+            dx_tile[...] = 0
+            _col2im_serial(cols, kh, kw, sh, sw, ph, pw, OH, OW, dx_tile)
     return dx, dweight.reshape(weight.shape), dbias.astype(dtype)
 
 
