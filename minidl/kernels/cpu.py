@@ -453,10 +453,13 @@ def conv2d_tile(x_shape, weight_shape, sh, sw, ph, pw, itemsize=4) -> int:
     16->32 3x3 pad 1 stride 2       2.8         3.4    2.7    3.6
     ==============================  ==========  =====  =====  =====  ==========
 
-    "whole" is the im2col route (one patch matrix for the batch, ``common.conv2d_*_by_im2col``),
-    which a tile as large as the batch reproduces. Tiles of 512 KiB win or tie on every shape
+    "whole" is the im2col route as the tier ran it before (one patch matrix for the batch,
+    kept from the forward for the backward). Tiles of 512 KiB win or tie on every shape
     measured, so every shape takes them; a shape whose single image's patch matrix exceeds
-    the budget gets tiles of one image.
+    the budget gets tiles of one image. With two threads the same comparison by wall clock
+    could not be taken reliably on that machine (load average 5 to 60 from other jobs: a
+    two-thread BLAS call waits for its slower thread); ``python -m minidl.bench.conv_tiles``
+    (``--cpu-time`` for this table's method) measures it again on a quiet machine.
     """
     N, C, H, W = x_shape
     _, _, kh, kw = weight_shape
