@@ -47,9 +47,19 @@ BENCH_MODULES = ("minidl.bench.conv", "minidl.bench.recurrent", "minidl.bench.at
 DEFAULT_JSON = os.path.join("benchmarks", "results", "bench.json")
 TIERS = ("numpy", "numba")
 
-# Variables through which minidl, the Makefile or a notebook may have set threads or
-# their wait policy; PyTorch gets none of them and so runs with its own defaults.
-THREAD_VARIABLE_PREFIXES = ("OMP_", "GOMP_", "KMP_", "MKL_", "OPENBLAS_", "GOTO", "NUMBA_", "MINIDL_")
+# Variables through which minidl, the Makefile or a notebook may have set threads, their
+# wait policy or glibc's malloc; PyTorch gets none of them and so runs with its own defaults.
+THREAD_VARIABLE_PREFIXES = (
+    "OMP_",
+    "GOMP_",
+    "KMP_",
+    "MKL_",
+    "OPENBLAS_",
+    "GOTO",
+    "NUMBA_",
+    "MINIDL_",
+    "MALLOC_",
+)
 
 
 @dataclass
