@@ -7,7 +7,8 @@ matrix for the whole batch, kept from the forward for the backward), all interle
 in one process (the method of ``python -m minidl bench``), and prints each contender's median
 time and GFLOP/s per shape: the table of ``conv2d_tile``'s docstring, to re-measure on
 another machine. ``--cpu-time`` reads the thread's CPU time instead of the wall clock (with
-one thread, a fairer number on a machine shared with other jobs).
+one thread, a fairer number on a machine shared with other jobs). Like ``python -m minidl``
+it first calls ``backend.keep_freed_memory()``; ``--default-malloc`` leaves glibc's defaults.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 
 import numpy as np
 
+from .. import backend
 from ..kernels import cpu
 from ..kernels.common import conv_output_length
 
@@ -97,7 +99,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m minidl.bench.conv_tiles", description=__doc__)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--cpu-time", action="store_true", help="thread CPU time, not wall clock")
+    parser.add_argument("--default-malloc", action="store_true", help="skip backend.keep_freed_memory()")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if not args.default_malloc:
+        backend.keep_freed_memory()
     clock = time.thread_time if args.cpu_time else time.perf_counter
     for name, shape in SHAPES.items():
         ms = sweep(shape, rounds=args.rounds, clock=clock)

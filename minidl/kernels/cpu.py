@@ -439,27 +439,32 @@ def conv2d_tile(x_shape, weight_shape, sh, sw, ph, pw, itemsize=4) -> int:
     """Images per tile of ``conv2d_forward``/``_backward``: as many as ``CONV_TILE_BYTES`` of
     patch matrix hold (at least 1, at most N). The dispatch rule, measured.
 
-    Both routes interleaved in one process (``python -m minidl bench``'s method), float32,
-    N = 64, one thread (CPU time of the thread: the 2-core AMD EPYC Zen 4 that measured it
-    was shared with other jobs, which makes wall-clock times noise), forward + backward:
+    Both routes interleaved in one process (``python -m minidl.bench.conv_tiles --cpu-time``:
+    ``python -m minidl bench``'s method), float32, N = 64, one thread, CPU time of the thread
+    (the 2-core AMD EPYC Zen 4 that measured it was shared with other jobs, which makes
+    wall-clock times noise), forward + backward, median ms. "before" is the im2col route as
+    the tier ran it until the tiles (one patch matrix for the batch, kept from the forward for
+    the backward); "kept" is with ``backend.keep_freed_memory()`` (as ``python -m minidl``
+    runs), "default" with glibc's default malloc:
 
-    ==============================  ==========  =====  =====  =====  ==========
-    shape (N = 64)                  whole (ms)  256K   512K   1M     (tile ms)
-    ==============================  ==========  =====  =====  =====  ==========
-    16->32 3x3 pad 1 on 14x14       14.1        9.2    9.2    8.2
-    6->16 5x5 on 14x14 (LeNet c2)   4.3         4.0    3.9    4.0
-    1->6 5x5 pad 2, 28x28, no dx    3.8         2.4    2.3    3.4
-    1->8 5x5 pad 2 on 28x28         5.6         3.1    2.8    3.8
-    16->32 3x3 pad 1 stride 2       2.8         3.4    2.7    3.6
-    ==============================  ==========  =====  =====  =====  ==========
+    ==================================  =======  =======  ======  ======  ======  ======
+    shape (N = 64)                      before   tiles    before  tiles   tiles   tiles
+                                        default  512K     kept    256K    512K    1M
+    ==================================  =======  =======  ======  ======  ======  ======
+    16->32 3x3 pad 1 on 14x14           14.4     7.8      8.2     8.0     7.6     7.5
+    6->16 5x5 on 14x14 (LeNet-5 conv2)  3.2      2.7      2.8     2.6     2.7     2.6
+    1->6 5x5 pad 2, 28x28, no dx        2.2      1.2      2.5     1.4     1.3     2.3
+    1->8 5x5 pad 2 on 28x28             4.2      2.0      4.3     2.0     1.9     3.1
+    16->32 3x3 pad 1 stride 2           2.3      2.7      2.2     2.4     2.3     2.4
+    ==================================  =======  =======  ======  ======  ======  ======
 
-    "whole" is the im2col route as the tier ran it before (one patch matrix for the batch,
-    kept from the forward for the backward). Tiles of 512 KiB win or tie on every shape
-    measured, so every shape takes them; a shape whose single image's patch matrix exceeds
-    the budget gets tiles of one image. With two threads the same comparison by wall clock
-    could not be taken reliably on that machine (load average 5 to 60 from other jobs: a
-    two-thread BLAS call waits for its slower thread); ``python -m minidl.bench.conv_tiles``
-    (``--cpu-time`` for this table's method) measures it again on a quiet machine.
+    Tiles of 512 KiB win on the stride-1 shapes (most where a one-channel input makes the
+    patch matrix 25 times the image and the products are thin) and lose about a tenth on
+    the strided one, which keeps them for one code path and no patch matrix held between
+    forward and backward; a shape whose single image's patch matrix exceeds the budget gets
+    tiles of one image. With two threads the comparison by wall clock could not be taken
+    reliably on that machine (load average 5 to 60 from other jobs: a two-thread BLAS call
+    waits for its slower thread); ``python -m minidl.bench.conv_tiles`` measures it again.
     """
     N, C, H, W = x_shape
     _, _, kh, kw = weight_shape
