@@ -182,3 +182,12 @@ def test_cpu_line_names_model_flags_and_peak():
     line = runner.cpu_line(env)
     assert line.startswith("CPU: AMD EPYC 9R14 96-Core Processor (sse4_2 avx avx2 fma avx512f avx512_bf16;")
     assert "BLAS float32 peak 151 GFLOP/s" in line
+
+
+def test_conv_tiles_times_the_im2col_route_and_each_tile_budget():
+    from minidl.bench import conv_tiles
+
+    shape = (3, 2, 4, 3, 6, 1, 1, True)  # N, C, F, k, H, pad, stride, dx
+    ms = conv_tiles.sweep(shape, rounds=1, calls=1, tiles=(1, 10**9))
+    assert list(ms) == ["im2col route", "tiles 0K", "tiles 976562K"] and all(t > 0 for t in ms.values())
+    assert conv_tiles.conv_flops(*shape) == 3 * 2 * 3 * 4 * 2 * 9 * 36
