@@ -1,11 +1,12 @@
 """The Numba convolution's tile size, measured: ``python -m minidl.bench.conv_tiles``.
 
-``kernels/cpu.py`` runs a convolution a tile of images at a time (``conv2d_tile``). This
-times ``conv2d_forward`` + ``conv2d_backward`` (dx included unless said) with several tile
-budgets ``CONV_TILE_BYTES``, against the im2col route the tier took before (one patch
-matrix for the whole batch, kept from the forward for the backward), all interleaved round by round
+``kernels/cpu.py`` runs a convolution by one of two routes (``conv2d_route``): tiles of a
+few images, or the whole batch's patch matrix. This times ``conv2d_forward`` +
+``conv2d_backward`` (dx included unless said) on the tiles with several tile budgets
+``CONV_TILE_BYTES``, against the whole-batch im2col route (one patch matrix, kept from the
+forward for the backward), all interleaved round by round
 in one process (the method of ``python -m minidl bench``), and prints each contender's median
-time and GFLOP/s per shape: the table of ``conv2d_tile``'s docstring, to re-measure on
+time and GFLOP/s per shape: the table of ``conv2d_route``'s docstring, to re-measure on
 another machine. ``--cpu-time`` reads the thread's CPU time instead of the wall clock (with
 one thread, a fairer number on a machine shared with other jobs). Like ``python -m minidl``
 it first calls ``backend.keep_freed_memory()``; ``--default-malloc`` leaves glibc's defaults.
@@ -50,7 +51,7 @@ def contenders(N, C, F, k, H, pad, stride, dx, tiles=TILES, seed=0):
     dy = rng.standard_normal((N, F, OH, OH)).astype(np.float32)
     geometry = (stride, stride, pad, pad)
 
-    def im2col_route():  # as the layer ran before the tiles: cols kept from the forward
+    def im2col_route():  # the "whole" route: cols kept from the forward for the backward
         W2 = weight.reshape(F, -1)
         cols = cpu.im2col(x, k, k, *geometry)
         y2d = W2 @ cols + bias[:, None]
@@ -61,13 +62,14 @@ def contenders(N, C, F, k, H, pad, stride, dx, tiles=TILES, seed=0):
             cpu.col2im(W2.T @ dy2d, x.shape, k, k, *geometry)
 
     def tiled(tile_bytes):
-        def step():
-            saved, cpu.CONV_TILE_BYTES = cpu.CONV_TILE_BYTES, tile_bytes
+        def step():  # the "tiles" route forced, whatever conv2d_route would choose
+            saved = cpu.CONV_TILE_BYTES, cpu.CONV_TILE_MAX_FILTERS
+            cpu.CONV_TILE_BYTES, cpu.CONV_TILE_MAX_FILTERS = tile_bytes, F
             try:
                 cpu.conv2d_forward(x, weight, bias, *geometry)
                 cpu.conv2d_backward(dy, x, weight, *geometry, dx)
             finally:
-                cpu.CONV_TILE_BYTES = saved
+                cpu.CONV_TILE_BYTES, cpu.CONV_TILE_MAX_FILTERS = saved
 
         return step
 

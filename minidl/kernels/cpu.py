@@ -7,6 +7,7 @@ every kernel back into plain Python for debugging.
 import math
 import threading
 import types as _pytypes
+import weakref
 
 import numba
 import numpy as np
@@ -410,18 +411,24 @@ def col2im(cols, x_shape, kh, kw, sh, sw, ph, pw):
 
 # ============================================================ convolution (a whole layer)
 # ``conv2d_forward`` / ``conv2d_backward`` do the products of ``reference.conv2d_forward``
-# (W2 @ cols, dY2 @ cols.T, W2.T @ dY2) in BLAS, but never build the whole patch matrix.
-# For the 3x3 convolution 16 -> 32 on a batch of 64 14x14 images it would be 144 x 12,544
-# float32 (7 MB, nine times the input): written by im2col, read back by the product, read
-# again by the dW product, and as large again as dcols for col2im -- passes over memory that
-# cost about as much as the products themselves, and on every call a fresh 7 MB array whose
-# pages are each first touched (a page fault) inside the copy. Instead a TILE of a few
-# images at a time (about ``CONV_TILE_BYTES`` of patch matrix, sized to stay in a core's L2
-# cache) is built by the same im2col kernel, multiplied, and in the backward folded back by
-# col2im while it is still in cache; the tile buffers are allocated once and reused. The
-# product of a tile is written straight into the NCHW output (no transposed copy of y),
-# and dy's tile is gathered as (F, g*OH*OW) in one pass that also sums db.
+# (W2 @ cols, dY2 @ cols.T, W2.T @ dY2) in BLAS, by one of two routes chosen by shape
+# (``conv2d_route``, measured):
+#
+# * "tiles": the patch matrix is never built whole. For a one-channel 5x5 convolution it is
+#   25 times the images (5 MB for LeNet-5's first layer on a batch of 64), and with few
+#   filters each of its elements is used in only 2 F flops by each product: the products are
+#   thin and the time goes to streaming the patch matrix through memory -- im2col writes it,
+#   the forward product reads it, the dW product reads it again, dcols is as large again for
+#   col2im. Instead a TILE of a few images at a time (about ``CONV_TILE_BYTES`` of patch
+#   matrix, sized to stay in a core's L2 cache) is built by the same im2col kernel, multiplied,
+#   and in the backward folded back by col2im while still in cache, in buffers allocated once
+#   and reused. A tile's product is written straight into the NCHW output (no transposed copy
+#   of y), and dy's tile is gathered as (F, g*OH*OW) in one pass that also sums db.
+# * "whole": with more filters the products have the arithmetic to hide that traffic, and
+#   one large product per quantity is what BLAS's threads share best; the patch matrix of
+#   the batch is built once and kept from the forward for the backward (``_kept_cols``).
 CONV_TILE_BYTES = 512 * 1024
+CONV_TILE_MAX_FILTERS = 8  # "tiles" for F <= this many filters (measured: see conv2d_route)
 
 _SCRATCH = threading.local()  # per-thread scratch buffers: one convolution at a time uses them
 
@@ -435,42 +442,74 @@ def _scratch(name, size, dtype):
     return buffer[:size]
 
 
-def conv2d_tile(x_shape, weight_shape, sh, sw, ph, pw, itemsize=4) -> int:
-    """Images per tile of ``conv2d_forward``/``_backward``: as many as ``CONV_TILE_BYTES`` of
-    patch matrix hold (at least 1, at most N). The dispatch rule, measured.
+def conv2d_route(x_shape, weight_shape, sh, sw, ph, pw) -> str:
+    """``"tiles"`` or ``"whole"``: how ``conv2d_forward``/``_backward`` run this shape.
 
-    Both routes interleaved in one process (``python -m minidl.bench.conv_tiles --cpu-time``:
-    ``python -m minidl bench``'s method), float32, N = 64, one thread, CPU time of the thread
-    (the 2-core AMD EPYC Zen 4 that measured it was shared with other jobs, which makes
-    wall-clock times noise), forward + backward, median ms. "before" is the im2col route as
-    the tier ran it until the tiles (one patch matrix for the batch, kept from the forward for
-    the backward); "kept" is with ``backend.keep_freed_memory()`` (as ``python -m minidl``
-    runs), "default" with glibc's default malloc:
+    The rule: tiles when the layer has at most ``CONV_TILE_MAX_FILTERS`` filters (thin,
+    memory-bound products), else the whole batch's patch matrix. Measured with
+    ``python -m minidl.bench.conv_tiles`` (both routes interleaved round by round in one
+    process, float32, N = 64, forward + backward, median ms, ``keep_freed_memory`` on) on a
+    2-core AMD EPYC Zen 4 that other jobs shared (so single numbers are noisy; each pair was
+    taken seconds apart, two runs each): "2 thr" is wall clock with two BLAS threads (as
+    ``python -m minidl bench`` runs), "1 thr" the thread's CPU time with one:
 
-    ==================================  =======  =======  ======  ======  ======  ======
-    shape (N = 64)                      before   tiles    before  tiles   tiles   tiles
-                                        default  512K     kept    256K    512K    1M
-    ==================================  =======  =======  ======  ======  ======  ======
-    16->32 3x3 pad 1 on 14x14           14.4     7.8      8.2     8.0     7.6     7.5
-    6->16 5x5 on 14x14 (LeNet-5 conv2)  3.2      2.7      2.8     2.6     2.7     2.6
-    1->6 5x5 pad 2, 28x28, no dx        2.2      1.2      2.5     1.4     1.3     2.3
-    1->8 5x5 pad 2 on 28x28             4.2      2.0      4.3     2.0     1.9     3.1
-    16->32 3x3 pad 1 stride 2           2.3      2.7      2.2     2.4     2.3     2.4
-    ==================================  =======  =======  ======  ======  ======  ======
+    ==================================  ===========  ===========  ===========  ===========
+    shape (N = 64)                      whole 2 thr  tiles 2 thr  whole 1 thr  tiles 1 thr
+    ==================================  ===========  ===========  ===========  ===========
+    1->6 5x5 pad 2, 28x28, no dx        2.67  2.59   1.78  1.55   2.52         1.26
+    1->8 5x5 pad 2 on 28x28             2.93  3.70   1.88  2.41   4.29         1.89
+    6->16 5x5 on 14x14 (LeNet-5 conv2)  1.86  1.96   2.48  2.58   2.79         2.68
+    16->32 3x3 pad 1 on 14x14           5.58  8.43   6.79  8.69   8.22         7.60
+    16->32 3x3 pad 1 stride 2           1.48  2.41   2.08  2.91   2.15         2.33
+    ==================================  ===========  ===========  ===========  ===========
 
-    Tiles of 512 KiB win on the stride-1 shapes (most where a one-channel input makes the
-    patch matrix 25 times the image and the products are thin) and lose about a tenth on
-    the strided one, which keeps them for one code path and no patch matrix held between
-    forward and backward; a shape whose single image's patch matrix exceeds the budget gets
-    tiles of one image. With two threads the comparison by wall clock could not be taken
-    reliably on that machine (load average 5 to 60 from other jobs: a two-thread BLAS call
-    waits for its slower thread); ``python -m minidl.bench.conv_tiles`` measures it again.
+    (tiles of 512 KiB; 256 KiB and 1 MiB were no better.) With one thread the tiles win or
+    tie everywhere; with two, the many small products of the tiles cost a thread hand-over
+    each, and only the thin one-channel layers still gain -- by a third or more. The rule
+    follows the two-thread column, the way the benchmark runs.
     """
+    return "tiles" if weight_shape[0] <= CONV_TILE_MAX_FILTERS else "whole"
+
+
+def conv2d_tile(x_shape, weight_shape, sh, sw, ph, pw, itemsize=4) -> int:
+    """Images per tile of the "tiles" route: as many as ``CONV_TILE_BYTES`` of patch matrix
+    hold (at least 1, at most N)."""
     N, C, H, W = x_shape
     _, _, kh, kw = weight_shape
     OH, OW = conv_output_length(H, kh, sh, ph), conv_output_length(W, kw, sw, pw)
     per_image = C * kh * kw * OH * OW * itemsize
     return max(1, min(N, CONV_TILE_BYTES // max(per_image, 1)))
+
+
+# The "whole" route keeps each forward's patch matrix for the backward, as the layer's own
+# cache did before these kernels took x instead: a short per-thread list of (weak reference
+# to x, geometry, cols). The backward takes the entry whose x IS the array it was given (the
+# layer passes the very array it cached), which assumes, like every cache of a backward
+# pass, that x was not changed in place in between; any other x -- a copy, a converted
+# dtype, an entry pushed out by later forwards, an x already freed -- finds nothing and the
+# backward rebuilds cols with im2col, the same numbers a little later.
+CONV_KEPT_FORWARDS = 4
+_KEPT = threading.local()
+
+
+def _kept_list():
+    return _KEPT.__dict__.setdefault("forwards", [])
+
+
+def _keep_cols(x, key, cols):
+    kept = _kept_list()
+    kept.append((weakref.ref(x), key, cols))
+    del kept[:-CONV_KEPT_FORWARDS]
+
+
+def _kept_cols(x, key):
+    """The cols a forward kept for this very x and geometry (removed from the list), or None."""
+    kept = _kept_list()
+    for i, (ref, k, cols) in enumerate(kept):
+        if ref() is x and k == key:
+            del kept[i]
+            return cols
+    return None
 
 
 @njit(cache=True)
@@ -512,15 +551,23 @@ def _conv_operands(x, weight):
 
 
 def conv2d_forward(x, weight, bias, sh, sw, ph, pw):
-    """Numba twin of ``reference.conv2d_forward``, a tile of images at a time (``conv2d_tile``):
-    im2col of the tile into a reused buffer, one BLAS product, written into y as NCHW."""
+    """Numba twin of ``reference.conv2d_forward``, by ``conv2d_route``: tiles of images (im2col
+    of a tile into a reused buffer, one BLAS product, written into y as NCHW), or the whole
+    batch's patch matrix in one product, kept for the backward."""
     x, weight, dtype = _conv_operands(x, weight)
     N, C, H, W = x.shape
     F, _, kh, kw = weight.shape
     K = C * kh * kw
     OH, OW = conv_output_length(H, kh, sh, ph), conv_output_length(W, kw, sw, pw)
-    per_tile = conv2d_tile(x.shape, weight.shape, sh, sw, ph, pw, dtype.itemsize)
     W2 = weight.reshape(F, K)
+    if conv2d_route(x.shape, weight.shape, sh, sw, ph, pw) == "whole":
+        cols = im2col(x, kh, kw, sh, sw, ph, pw)  # (K, N*OH*OW)
+        _keep_cols(x, (weight.shape, sh, sw, ph, pw), cols)
+        y2d = W2 @ cols
+        if bias is not None:
+            y2d += bias[:, None]
+        return np.ascontiguousarray(y2d.reshape(F, N, OH, OW).transpose(1, 0, 2, 3))
+    per_tile = conv2d_tile(x.shape, weight.shape, sh, sw, ph, pw, dtype.itemsize)
     bias = np.zeros(F, dtype) if bias is None else np.ascontiguousarray(bias, dtype=dtype)
     y = np.empty((N, F, OH, OW), dtype=dtype)
     for n0 in range(0, N, per_tile):
@@ -534,15 +581,26 @@ def conv2d_forward(x, weight, bias, sh, sw, ph, pw):
 
 
 def conv2d_backward(dy, x, weight, sh, sw, ph, pw, input_grad):
-    """Numba twin of ``reference.conv2d_backward``, a tile at a time: the tile's patch matrix
-    rebuilt from x, dW += dY_tile @ cols.T, and (with ``input_grad``) dcols = W2.T @ dY_tile
-    folded back onto dx by col2im while it is still in cache."""
+    """Numba twin of ``reference.conv2d_backward``, by ``conv2d_route``: tile by tile (the
+    tile's patch matrix rebuilt from x, dW += dY_tile @ cols.T, and with ``input_grad``
+    dcols = W2.T @ dY_tile folded back by col2im while still in cache), or in three whole
+    products over the patch matrix the forward kept."""
     x, weight, dtype = _conv_operands(x, weight)
     dy = np.ascontiguousarray(dy, dtype=dtype)
     N, C, H, W = x.shape
     F, _, kh, kw = weight.shape
     K = C * kh * kw
     OH, OW = dy.shape[2], dy.shape[3]
+    if conv2d_route(x.shape, weight.shape, sh, sw, ph, pw) == "whole":
+        cols = _kept_cols(x, (weight.shape, sh, sw, ph, pw))
+        if cols is None:
+            cols = im2col(x, kh, kw, sh, sw, ph, pw)
+        dy2d = dy.transpose(1, 0, 2, 3).reshape(F, -1)  # (F, N*OH*OW), one copy
+        dweight = (dy2d @ cols.T).reshape(weight.shape)
+        dbias = dy2d.sum(axis=1)
+        del cols  # dcols below may take its memory
+        dx = col2im(weight.reshape(F, K).T @ dy2d, x.shape, kh, kw, sh, sw, ph, pw) if input_grad else None
+        return dx, dweight, dbias
     per_tile = conv2d_tile(x.shape, weight.shape, sh, sw, ph, pw, dtype.itemsize)
     W2_T = np.ascontiguousarray(weight.reshape(F, K).T)
     dweight = np.zeros((F, K), dtype=dtype)
