@@ -51,7 +51,7 @@ def contenders(N, C, F, k, H, pad, stride, dx, tiles=TILES, seed=0):
     dy = rng.standard_normal((N, F, OH, OH)).astype(np.float32)
     geometry = (stride, stride, pad, pad)
 
-    def im2col_route():  # the "whole" route: cols kept from the forward for the backward
+    def whole_batch():  # the "whole" route: cols kept from the forward for the backward
         W2 = weight.reshape(F, -1)
         cols = cpu.im2col(x, k, k, *geometry)
         y2d = W2 @ cols + bias[:, None]
@@ -73,7 +73,7 @@ def contenders(N, C, F, k, H, pad, stride, dx, tiles=TILES, seed=0):
 
         return step
 
-    steps = {"im2col route": im2col_route}
+    steps = {"whole batch": whole_batch}
     steps.update({f"tiles {t // 1024}K": tiled(t) for t in tiles})
     return steps
 
