@@ -7,8 +7,8 @@
 * ``C_REAL_TYPES`` -- the C type a CUDA kernel's ``real_t`` becomes for each float dtype;
 * ``sigmoid`` -- the logistic function for NumPy or CuPy arrays (layers and losses);
 * ``conv2d_forward_by_im2col`` / ``conv2d_backward_by_im2col`` -- ``reference.conv2d_forward``
-  and ``_backward`` with a tier's own ``im2col`` and ``col2im`` passed in (the CUDA tier, and
-  the Numba tier for the shapes its blocked kernel does not take);
+  and ``_backward`` with a tier's own ``im2col`` and ``col2im`` passed in (the CUDA tier's;
+  the Numba tier's "whole" route does the same products inline, keeping cols for the backward);
 * ``lstm_steps`` / ``gru_steps`` (and their ``_backward``) -- the loop over time of the
   ``*_sequence`` kernels for a tier that has fused cells but no one-launch sequence kernel:
   one product ``h_{t-1} Wh`` into a buffer allocated once, and the tier's cell kernel, per step.

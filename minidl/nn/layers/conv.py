@@ -15,9 +15,9 @@ into a column, giving ``cols`` of shape (C*KH*KW, N*OH*OW); with ``W2 = W.reshap
 so the backward of a convolution is the backward of a Dense layer applied to windows,
 plus ``col2im``, the adjoint of the copy. The whole computation is one pair of kernels,
 ``conv2d_forward`` and ``conv2d_backward``, of the tier chosen by ``minidl.backend.use``:
-the NumPy reference does exactly the above; the Numba tier does the same products tile by
-tile for stride-1 shapes, never building the whole patch matrix (``kernels/cpu.py`` says
-why and when).
+the NumPy reference does exactly the above; the Numba tier does the same products either
+over the whole batch or, for layers with few filters, tile by tile, never building the whole
+patch matrix (``kernels/cpu.py``, ``conv2d_route``, says why and when).
 
 Pooling layers have no weights: MaxPool2D keeps each window's maximum and sends its
 gradient back to that one pixel (the first maximum in row-major order, as PyTorch);
