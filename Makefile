@@ -12,6 +12,10 @@ export MKL_NUM_THREADS ?= 2
 export NUMBA_NUM_THREADS ?= 2
 # BLAS and Numba threads wait passively, so they do not starve each other on few cores
 export OMP_WAIT_POLICY ?= PASSIVE
+# glibc keeps freed arrays up to 32 MB for reuse instead of faulting fresh pages in on every
+# step (minidl.backend.keep_freed_memory, which python -m minidl calls, explains the numbers)
+export MALLOC_MMAP_THRESHOLD_ ?= 33554432
+export MALLOC_TRIM_THRESHOLD_ ?= 67108864
 
 .PHONY: lab test test-portable test-e2e test-gpu lint demo bench book html release clean
 

@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     from minidl import backend
 
     backend.wait_passively()  # before any thread pool starts (see its docstring)
+    backend.keep_freed_memory()  # reuse freed arrays instead of faulting fresh pages in (see its docstring)
     if argv and argv[0] == "bench":
         from minidl.bench.runner import main as bench_main
 

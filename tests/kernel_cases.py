@@ -291,6 +291,41 @@ def _col2im_cases(rng, dtype):
     return cases
 
 
+# (N, C, F, H, W, kh, kw, sh, sw, ph, pw, bias) for the whole-convolution kernels: stride 1
+# (the Numba tier's blocked route) with N = 1, C = 1, F = 1, no padding, non-square images and
+# kernels, a batch that several tiles hold (the last one partial); strides (the im2col route).
+CONV2D_GEOMETRIES = [
+    (2, 3, 4, 7, 5, 3, 3, 1, 1, 1, 1, True),
+    (1, 1, 6, 28, 28, 5, 5, 1, 1, 2, 2, True),
+    (3, 6, 16, 14, 14, 5, 5, 1, 1, 0, 0, True),
+    (2, 2, 1, 6, 11, 3, 5, 1, 1, 0, 2, False),
+    (1, 4, 3, 5, 6, 1, 1, 1, 1, 0, 0, True),
+    (37, 16, 32, 14, 14, 3, 3, 1, 1, 1, 1, True),
+    (3, 2, 5, 9, 8, 3, 2, 2, 2, 1, 1, True),
+    (2, 1, 3, 6, 11, 5, 3, 2, 3, 2, 0, False),
+]
+
+
+def _conv2d_inputs(rng, dtype):
+    for N, C, F, H, W, kh, kw, sh, sw, ph, pw, bias in CONV2D_GEOMETRIES:
+        x = _normal(rng, (N, C, H, W), dtype)
+        weight = _normal(rng, (F, C, kh, kw), dtype, 1 / np.sqrt(C * kh * kw))
+        b = _normal(rng, (F,), dtype) if bias else None
+        yield x, weight, b, (sh, sw, ph, pw)
+
+
+def _conv2d_forward_cases(rng, dtype):
+    return [(x, weight, b, *geometry) for x, weight, b, geometry in _conv2d_inputs(rng, dtype)]
+
+
+def _conv2d_backward_cases(rng, dtype):
+    cases = []
+    for k, (x, weight, _, geometry) in enumerate(_conv2d_inputs(rng, dtype)):
+        y = reference.conv2d_forward(x, weight, None, *geometry)
+        cases.append((_normal(rng, y.shape, dtype), x, weight, *geometry, k % 3 != 1))
+    return cases
+
+
 def _pool_inputs(rng, dtype):
     """For each geometry: a tie-heavy input, and a continuous one."""
     for N, C, H, W, kh, kw, sh, sw in POOL_GEOMETRIES:
@@ -526,6 +561,9 @@ TABLE = {
         Kernel("adam_update", _adam_cases),
         Kernel("im2col", _im2col_cases, exact=True),
         Kernel("col2im", _col2im_cases),
+        # sums of C*kh*kw products (forward), N*OH*OW products (dweight), each tier in its order
+        Kernel("conv2d_forward", _conv2d_forward_cases, scale=(10, 10)),
+        Kernel("conv2d_backward", _conv2d_backward_cases, scale=(10, 100)),
         Kernel("max_pool_forward", _max_pool_forward_cases, exact=True),
         Kernel("max_pool_backward", _max_pool_backward_cases, exact=True),
         Kernel("avg_pool_forward", _avg_pool_forward_cases, exact=True),

@@ -135,8 +135,59 @@ def test_bench_prints_the_table_and_writes_json(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "batch norm train (256, 512)" in printed and "nb/torch" in printed and "by round" in printed
     result = json.loads(out.read_text())
+    env = result["environment"]
+    assert f"CPU: {env['cpu_model']}" in printed  # the table names its machine
+    assert env["cpu_model"] and env["cpus_usable"] >= 1 and env["blas_peak_gflops"] > 0
+    if env["cpu_flags"] is not None:
+        assert set(env["cpu_flags"]) == set(runner.CPU_FLAGS)
     (row,) = result["workloads"]
     assert row["numpy"]["calls"] == row["numba"]["calls"] == 2
     if result["environment"].get("torch"):
         assert row["torch"]["calls"] == 2 and row["numba_over_torch"] > 0
         assert row["numba_over_torch_paired"]["rounds"] == len(row["torch"]["round_medians_ms"])
+
+
+X86_CPUINFO = """processor\t: 0
+vendor_id\t: AuthenticAMD
+model name\t: AMD EPYC 9R14 96-Core Processor
+flags\t\t: fpu sse4_2 avx fma avx2 avx512f avx512_bf16
+
+processor\t: 1
+model name\t: AMD EPYC 9R14 96-Core Processor
+flags\t\t: fpu sse4_2 avx fma avx2 avx512f avx512_bf16
+"""
+
+ARM_CPUINFO = """processor\t: 0
+BogoMIPS\t: 50.00
+Features\t: fp asimd evtstrm aes
+CPU implementer\t: 0x41
+"""
+
+
+def test_cpu_info_reads_the_model_and_the_flags_that_matter():
+    info = runner.cpu_info(X86_CPUINFO)
+    assert info["cpu_model"] == "AMD EPYC 9R14 96-Core Processor"
+    flags = info["cpu_flags"]
+    assert flags["avx2"] and flags["fma"] and flags["avx512f"] and flags["avx512_bf16"]
+    assert not flags["amx_tile"] and not flags["asimd"]
+    arm = runner.cpu_info(ARM_CPUINFO)
+    assert arm["cpu_flags"]["asimd"] and not arm["cpu_flags"]["avx2"]
+    assert arm["cpu_model"]  # no "model name" line: the platform's name instead
+    unknown = runner.cpu_info("")
+    assert unknown["cpu_flags"] is None and "flags unknown" in runner.cpu_line(unknown)
+
+
+def test_cpu_line_names_model_flags_and_peak():
+    env = dict(runner.cpu_info(X86_CPUINFO), blas_peak_gflops=151.2)
+    line = runner.cpu_line(env)
+    assert line.startswith("CPU: AMD EPYC 9R14 96-Core Processor (sse4_2 avx avx2 fma avx512f avx512_bf16;")
+    assert "BLAS float32 peak 151 GFLOP/s" in line
+
+
+def test_conv_tiles_times_the_im2col_route_and_each_tile_budget():
+    from minidl.bench import conv_tiles
+
+    shape = (3, 2, 4, 3, 6, 1, 1, True)  # N, C, F, k, H, pad, stride, dx
+    ms = conv_tiles.sweep(shape, rounds=1, calls=1, tiles=(1, 10**9))
+    assert list(ms) == ["whole batch", "tiles 0K", "tiles 976562K"] and all(t > 0 for t in ms.values())
+    assert conv_tiles.conv_flops(*shape) == 3 * 2 * 3 * 4 * 2 * 9 * 36

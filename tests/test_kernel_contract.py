@@ -123,3 +123,21 @@ def test_the_command_line_asks_for_passive_waiting(monkeypatch):
     assert backend.wait_passively() == "PASSIVE"
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
     assert backend.wait_passively() == "ACTIVE"  # the user's choice wins
+
+
+def test_keep_freed_memory_is_the_programs_choice():
+    """``import minidl`` leaves glibc's malloc alone; ``keep_freed_memory`` asks it (True where
+    glibc agrees: Linux), and the command line asks it before anything runs."""
+    import subprocess
+    import sys
+
+    from minidl import backend
+
+    code = "from minidl import backend; print(backend.keep_freed_memory())"
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(PACKAGE_DIR.parent)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    expected = sys.platform.startswith("linux") and "glibc" in " ".join(__import__("platform").libc_ver())
+    assert out.stdout.strip() == str(expected)
+    assert "backend.keep_freed_memory()" in (PACKAGE_DIR / "__main__.py").read_text()
+    assert "keep_freed_memory" not in (PACKAGE_DIR / "__init__.py").read_text()
+    assert backend.keep_freed_memory.__doc__ and "python -m minidl" in backend.keep_freed_memory.__doc__

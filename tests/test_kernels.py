@@ -6,7 +6,9 @@ That every Numba kernel equals its NumPy reference is the conformance table's jo
 * the threaded versions of the kernels equal their serial twins bit for bit, on the same
   table's cases;
 * small work runs serially and large work in parallel;
-* the float32 tanh / sigmoid approximations of the recurrent cells stay within a few ulp.
+* the float32 tanh / sigmoid approximations of the recurrent cells stay within a few ulp;
+* the convolution's two routes (tiles of any size, the whole batch with the forward's cols
+  kept for the backward) compute the reference's convolution, and follow the documented rule.
 """
 
 import copy
@@ -15,7 +17,7 @@ import numpy as np
 import pytest
 
 import kernel_cases as kc
-from minidl.kernels import cpu
+from minidl.kernels import cpu, reference
 
 
 @pytest.mark.parametrize("name", sorted(kc.TABLE))
@@ -63,3 +65,55 @@ def test_float32_gate_functions_are_accurate():
         nan_in, zeros, np.zeros(4 * H, np.float32), np.zeros((1, H), np.float32), gates, c, h
     )
     assert np.isnan(h).all()  # NaN is not clamped into a number
+
+
+@pytest.mark.parametrize(
+    "max_filters, tile_bytes",
+    [(0, 0), (64, 1), (64, 40_000), (64, 2**40)],
+    ids=["whole batch", "tiles of one image", "tiles of a few images", "one tile"],
+)
+@pytest.mark.parametrize("name", ["conv2d_forward", "conv2d_backward"])
+def test_both_routes_and_every_tile_size_compute_the_reference_convolution(
+    name, max_filters, tile_bytes, monkeypatch
+):
+    monkeypatch.setattr(cpu, "CONV_TILE_MAX_FILTERS", max_filters)
+    monkeypatch.setattr(cpu, "CONV_TILE_BYTES", tile_bytes)
+    for dtype in kc.DTYPES:
+        assert kc.check_kernel(cpu, name, dtype) == len(kc.CONV2D_GEOMETRIES)
+
+
+def test_the_route_follows_the_number_of_filters():
+    assert cpu.conv2d_route((64, 1, 28, 28), (6, 1, 5, 5), 1, 1, 2, 2) == "tiles"
+    assert cpu.conv2d_route((64, 1, 28, 28), (cpu.CONV_TILE_MAX_FILTERS, 1, 5, 5), 1, 1, 2, 2) == "tiles"
+    assert cpu.conv2d_route((64, 16, 14, 14), (32, 16, 3, 3), 1, 1, 1, 1) == "whole"
+
+
+def test_the_whole_route_backward_uses_the_forwards_cols_only_for_that_very_input(monkeypatch):
+    """The forward keeps cols for its x; a backward given that x uses them (and gets the
+    reference's gradients), a backward given any other x rebuilds them: never stale cols."""
+    monkeypatch.setattr(cpu, "CONV_TILE_MAX_FILTERS", 0)
+    rng = np.random.default_rng(3)
+    x1, x2 = rng.standard_normal((2, 3, 3, 6, 5))
+    weight, dy = rng.standard_normal((4, 3, 3, 3)), rng.standard_normal((3, 4, 6, 5))
+    built = []
+    monkeypatch.setattr(cpu, "im2col", lambda *a: built.append(1) or reference.im2col(*a))
+    cpu.conv2d_forward(x1, weight, None, 1, 1, 1, 1)
+    assert len(built) == 1
+    for x, builds in ((x1, 1), (x2, 2), (x1, 3)):  # kept cols are used once, then rebuilt
+        got = cpu.conv2d_backward(dy, x, weight, 1, 1, 1, 1, True)
+        want = reference.conv2d_backward(dy, x, weight, 1, 1, 1, 1, True)
+        assert len(built) == builds
+        for ours, theirs in zip(got, want):
+            np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+    for _ in range(cpu.CONV_KEPT_FORWARDS + 2):  # the list stays short
+        cpu.conv2d_forward(x1, weight, None, 1, 1, 1, 1)
+    assert len(cpu._kept_list()) == cpu.CONV_KEPT_FORWARDS
+
+
+def test_the_tile_holds_conv_tile_bytes_of_patch_matrix(monkeypatch):
+    monkeypatch.setattr(cpu, "CONV_TILE_BYTES", 512 * 1024)
+    # 16 -> 32, 3x3, pad 1 on 14x14: 144 rows x 196 columns x 4 bytes = 112,896 bytes an image
+    assert cpu.conv2d_tile((64, 16, 14, 14), (32, 16, 3, 3), 1, 1, 1, 1, 4) == 4
+    assert cpu.conv2d_tile((64, 16, 14, 14), (32, 16, 3, 3), 1, 1, 1, 1, 8) == 2
+    assert cpu.conv2d_tile((3, 1, 5, 5), (2, 1, 3, 3), 1, 1, 1, 1, 4) == 3  # never more than N
+    assert cpu.conv2d_tile((2, 512, 64, 64), (8, 512, 3, 3), 1, 1, 1, 1, 4) == 1  # never fewer than 1

@@ -47,9 +47,19 @@ BENCH_MODULES = ("minidl.bench.conv", "minidl.bench.recurrent", "minidl.bench.at
 DEFAULT_JSON = os.path.join("benchmarks", "results", "bench.json")
 TIERS = ("numpy", "numba")
 
-# Variables through which minidl, the Makefile or a notebook may have set threads or
-# their wait policy; PyTorch gets none of them and so runs with its own defaults.
-THREAD_VARIABLE_PREFIXES = ("OMP_", "GOMP_", "KMP_", "MKL_", "OPENBLAS_", "GOTO", "NUMBA_", "MINIDL_")
+# Variables through which minidl, the Makefile or a notebook may have set threads, their
+# wait policy or glibc's malloc; PyTorch gets none of them and so runs with its own defaults.
+THREAD_VARIABLE_PREFIXES = (
+    "OMP_",
+    "GOMP_",
+    "KMP_",
+    "MKL_",
+    "OPENBLAS_",
+    "GOTO",
+    "NUMBA_",
+    "MINIDL_",
+    "MALLOC_",
+)
 
 
 @dataclass
@@ -342,14 +352,72 @@ def header() -> str:
     return line + "\n" + "-" * len(line)
 
 
+#: the instruction-set flags that decide which code paths BLAS and LLVM take
+CPU_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "amx_tile", "asimd", "sve")
+
+
+def cpu_info(cpuinfo_text: str | None = None) -> dict:
+    """The processor the numbers were taken on: model name, which of ``CPU_FLAGS`` it has,
+    logical CPUs and the CPUs this process may use. Read from ``/proc/cpuinfo`` (Linux);
+    elsewhere the model is ``platform.processor()`` and the flags are unknown (None)."""
+    if cpuinfo_text is None:
+        try:
+            with open("/proc/cpuinfo") as f:
+                cpuinfo_text = f.read()
+        except OSError:
+            cpuinfo_text = ""
+    fields: dict[str, str] = {}
+    for line in cpuinfo_text.splitlines():
+        key, sep, value = line.partition(":")
+        key = key.strip().lower()
+        if sep and key not in fields:  # the first processor's entry
+            fields[key] = value.strip()
+    model = fields.get("model name") or fields.get("cpu model") or platform.processor() or platform.machine()
+    flags_text = fields.get("flags") or fields.get("features")
+    present = set(flags_text.split()) if flags_text is not None else None
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "cpu_model": model,
+        "cpu_flags": None if present is None else {flag: flag in present for flag in CPU_FLAGS},
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": usable,
+    }
+
+
+def blas_peak_gflops(n: int = 1024, repeats: int = 5) -> float:
+    """The best rate (GFLOP/s) of ``repeats`` float32 n x n x n products through NumPy's BLAS:
+    the measured ceiling the table's GFLOP/s column is read against (2 n^3 flops a product)."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((n, n)).astype(np.float32) for _ in range(2))
+    out = np.empty((n, n), np.float32)
+    np.matmul(a, b, out=out)  # warm-up: threads started, pages touched
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        np.matmul(a, b, out=out)
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
+
+
+def cpu_line(env: dict) -> str:
+    """One line naming the machine: model, flags present, CPUs, BLAS peak (when measured)."""
+    flags = env.get("cpu_flags")
+    flag_text = "flags unknown" if flags is None else " ".join(f for f, on in flags.items() if on) or "none"
+    peak = env.get("blas_peak_gflops")
+    return (
+        f"CPU: {env['cpu_model']} ({flag_text}; {env['cpus_usable']} of {env['cpu_count']} CPUs usable)"
+        + ("" if peak is None else f", BLAS float32 peak {peak:.0f} GFLOP/s (best 1024^3 product)")
+    )
+
+
 def environment() -> dict:
-    """What the numbers depend on: machine, versions, thread counts."""
+    """What the numbers depend on: machine (CPU model and flags), versions, thread counts."""
     info = {
         "python": platform.python_version(),
         "numpy": np.__version__,
         "machine": platform.machine(),
         "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
+        **cpu_info(),
         "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "env": {
             k: os.environ[k]
@@ -429,6 +497,8 @@ def main(argv=None) -> int:
         f"{env['cpu_count']} CPUs; median of up to {repeats} calls per contender after {warmup} "
         "warm-up, in alternating rounds"
     )
+    env["blas_peak_gflops"] = round(blas_peak_gflops(repeats=2 if args.quick else 5), 1)
+    print(cpu_line(env))
     try:
         return _run(args, env, peer, repeats, warmup, budget)
     finally:

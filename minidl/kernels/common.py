@@ -6,6 +6,9 @@
 * ``conv_output_length`` / ``pool_output_length`` -- how many windows fit along one axis;
 * ``C_REAL_TYPES`` -- the C type a CUDA kernel's ``real_t`` becomes for each float dtype;
 * ``sigmoid`` -- the logistic function for NumPy or CuPy arrays (layers and losses);
+* ``conv2d_forward_by_im2col`` / ``conv2d_backward_by_im2col`` -- ``reference.conv2d_forward``
+  and ``_backward`` with a tier's own ``im2col`` and ``col2im`` passed in (the CUDA tier's;
+  the Numba tier's "whole" route does the same products inline, keeping cols for the backward);
 * ``lstm_steps`` / ``gru_steps`` (and their ``_backward``) -- the loop over time of the
   ``*_sequence`` kernels for a tier that has fused cells but no one-launch sequence kernel:
   one product ``h_{t-1} Wh`` into a buffer allocated once, and the tier's cell kernel, per step.
@@ -25,6 +28,8 @@ __all__ = [
     "pool_output_length",
     "C_REAL_TYPES",
     "sigmoid",
+    "conv2d_forward_by_im2col",
+    "conv2d_backward_by_im2col",
     "lstm_steps",
     "lstm_steps_backward",
     "gru_steps",
@@ -60,6 +65,30 @@ def sigmoid(x):
     """``1 / (1 + e^-x)`` written as ``(1 + tanh(x/2)) / 2``: same value, never overflows."""
     xp = get_array_module(x)
     return 0.5 * (1.0 + xp.tanh(0.5 * x))
+
+
+def conv2d_forward_by_im2col(im2col, x, weight, bias, sh, sw, ph, pw):
+    """``reference.conv2d_forward`` with the tier's ``im2col``: one product ``W2 @ cols``."""
+    xp = get_array_module(x)
+    N, (F, C, kh, kw) = x.shape[0], weight.shape
+    OH, OW = conv_output_length(x.shape[2], kh, sh, ph), conv_output_length(x.shape[3], kw, sw, pw)
+    y2d = weight.reshape(F, C * kh * kw) @ im2col(x, kh, kw, sh, sw, ph, pw)  # (F, N*OH*OW)
+    if bias is not None:
+        y2d += bias[:, None]
+    return xp.ascontiguousarray(y2d.reshape(F, N, OH, OW).transpose(1, 0, 2, 3))
+
+
+def conv2d_backward_by_im2col(im2col, col2im, dy, x, weight, sh, sw, ph, pw, input_grad):
+    """``reference.conv2d_backward`` with the tier's ``im2col`` and ``col2im``."""
+    F, C, kh, kw = weight.shape
+    cols = im2col(x, kh, kw, sh, sw, ph, pw)
+    dy2d = dy.transpose(1, 0, 2, 3).reshape(F, -1)  # (F, N*OH*OW), one copy
+    dweight = (dy2d @ cols.T).reshape(weight.shape)
+    dbias = dy2d.sum(axis=1)
+    if not input_grad:
+        return None, dweight, dbias
+    dx = col2im(weight.reshape(F, C * kh * kw).T @ dy2d, x.shape, kh, kw, sh, sw, ph, pw)
+    return dx, dweight, dbias
 
 
 # The loops below are ``reference.lstm_forward_sequence`` & co. with the per-step temporaries

@@ -77,6 +77,16 @@ KERNELS: dict[str, Kernel] = {
         "conv", "x kh kw sh sw ph pw", "cols[(c,i,j), (n,oh,ow)] = x_pad[n, c, sh oh + i, sw ow + j]"
     ),
     "col2im": _k("conv", "cols x_shape kh kw sh sw ph pw", "the adjoint of im2col (sums overlaps)"),
+    "conv2d_forward": _k(
+        "conv",
+        "x weight bias sh sw ph pw",
+        "y[n,f,oh,ow] = b[f] + sum_cij W[f,c,i,j] x_pad[n, c, sh oh + i, sw ow + j]",
+    ),
+    "conv2d_backward": _k(
+        "conv",
+        "dy x weight sh sw ph pw input_grad",
+        "dW = dY2 cols^T, db = sum dY2, dx = col2im(W2^T dY2) (None unless input_grad); returns (dx, dW, db)",
+    ),
     # ------------------------------------------------------------ pooling
     "max_pool_forward": _k("pool", "x kh kw sh sw", "y = window max; argmax = first maximum's offset"),
     "max_pool_backward": _k("pool", "dy argmax x_shape kh kw sh sw", "dx[argmax] += dy"),

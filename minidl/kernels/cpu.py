@@ -5,7 +5,9 @@ every kernel back into plain Python for debugging.
 """
 
 import math
+import threading
 import types as _pytypes
+import weakref
 
 import numba
 import numpy as np
@@ -405,6 +407,221 @@ def col2im(cols, x_shape, kh, kw, sh, sw, ph, pw):
     kernel = _pick(_col2im, _col2im_serial, cols.size)
     kernel(np.ascontiguousarray(cols), kh, kw, sh, sw, ph, pw, OH, OW, dx)
     return dx
+
+
+# ============================================================ convolution (a whole layer)
+# ``conv2d_forward`` / ``conv2d_backward`` do the products of ``reference.conv2d_forward``
+# (W2 @ cols, dY2 @ cols.T, W2.T @ dY2) in BLAS, by one of two routes chosen by shape
+# (``conv2d_route``, measured):
+#
+# * "tiles": the patch matrix is never built whole. For a one-channel 5x5 convolution it is
+#   25 times the images (5 MB for LeNet-5's first layer on a batch of 64), and with few
+#   filters each of its elements is used in only 2 F flops by each product: the products are
+#   thin and the time goes to streaming the patch matrix through memory -- im2col writes it,
+#   the forward product reads it, the dW product reads it again, dcols is as large again for
+#   col2im. Instead a TILE of a few images at a time (about ``CONV_TILE_BYTES`` of patch
+#   matrix, sized to stay in a core's L2 cache) is built by the same im2col kernel, multiplied,
+#   and in the backward folded back by col2im while still in cache, in buffers allocated once
+#   and reused. A tile's product is written straight into the NCHW output (no transposed copy
+#   of y), and dy's tile is gathered as (F, g*OH*OW) in one pass that also sums db.
+# * "whole": with more filters the products have the arithmetic to hide that traffic, and
+#   one large product per quantity is what BLAS's threads share best; the patch matrix of
+#   the batch is built once and kept from the forward for the backward (``_kept_cols``).
+CONV_TILE_BYTES = 512 * 1024
+CONV_TILE_MAX_FILTERS = 8  # "tiles" for F <= this many filters (measured: see conv2d_route)
+
+_SCRATCH = threading.local()  # per-thread scratch buffers: one convolution at a time uses them
+
+
+def _scratch(name, size, dtype):
+    """A flat array of ``size`` elements, reused from call to call (grown, never shrunk)."""
+    buffers = _SCRATCH.__dict__.setdefault("buffers", {})
+    buffer = buffers.get(name)
+    if buffer is None or buffer.dtype != dtype or buffer.size < size:
+        buffer = buffers[name] = np.empty(size, dtype=dtype)
+    return buffer[:size]
+
+
+def conv2d_route(x_shape, weight_shape, sh, sw, ph, pw) -> str:
+    """``"tiles"`` or ``"whole"``: how ``conv2d_forward``/``_backward`` run this shape.
+
+    The rule: tiles when the layer has at most ``CONV_TILE_MAX_FILTERS`` filters (thin,
+    memory-bound products), else the whole batch's patch matrix. Measured with
+    ``python -m minidl.bench.conv_tiles`` (both routes interleaved round by round in one
+    process, float32, N = 64, forward + backward, median ms, ``keep_freed_memory`` on) on a
+    2-core AMD EPYC Zen 4 that other jobs shared (so single numbers are noisy; each pair was
+    taken seconds apart, two runs each): "2 thr" is wall clock with two BLAS threads (as
+    ``python -m minidl bench`` runs), "1 thr" the thread's CPU time with one:
+
+    ==================================  ===========  ===========  ===========  ===========
+    shape (N = 64)                      whole 2 thr  tiles 2 thr  whole 1 thr  tiles 1 thr
+    ==================================  ===========  ===========  ===========  ===========
+    1->6 5x5 pad 2, 28x28, no dx        2.67  2.59   1.78  1.55   2.52         1.26
+    1->8 5x5 pad 2 on 28x28             2.93  3.70   1.88  2.41   4.29         1.89
+    6->16 5x5 on 14x14 (LeNet-5 conv2)  1.86  1.96   2.48  2.58   2.79         2.68
+    16->32 3x3 pad 1 on 14x14           5.58  8.43   6.79  8.69   8.22         7.60
+    16->32 3x3 pad 1 stride 2           1.48  2.41   2.08  2.91   2.15         2.33
+    ==================================  ===========  ===========  ===========  ===========
+
+    (tiles of 512 KiB; 256 KiB and 1 MiB were no better.) With one thread the tiles win or
+    tie everywhere; with two, the many small products of the tiles cost a thread hand-over
+    each, and only the thin one-channel layers still gain -- by a third or more. The rule
+    follows the two-thread column, the way the benchmark runs.
+    """
+    return "tiles" if weight_shape[0] <= CONV_TILE_MAX_FILTERS else "whole"
+
+
+def conv2d_tile(x_shape, weight_shape, sh, sw, ph, pw, itemsize=4) -> int:
+    """Images per tile of the "tiles" route: as many as ``CONV_TILE_BYTES`` of patch matrix
+    hold (at least 1, at most N)."""
+    N, C, H, W = x_shape
+    _, _, kh, kw = weight_shape
+    OH, OW = conv_output_length(H, kh, sh, ph), conv_output_length(W, kw, sw, pw)
+    per_image = C * kh * kw * OH * OW * itemsize
+    return max(1, min(N, CONV_TILE_BYTES // max(per_image, 1)))
+
+
+# The "whole" route keeps each forward's patch matrix for the backward, as the layer's own
+# cache did before these kernels took x instead: a short per-thread list of (weak reference
+# to x, geometry, cols). The backward takes the entry whose x IS the array it was given (the
+# layer passes the very array it cached), which assumes, like every cache of a backward
+# pass, that x was not changed in place in between; any other x -- a copy, a converted
+# dtype, an entry pushed out by later forwards, an x already freed -- finds nothing and the
+# backward rebuilds cols with im2col, the same numbers a little later.
+CONV_KEPT_FORWARDS = 4
+_KEPT = threading.local()
+
+
+def _kept_list():
+    return _KEPT.__dict__.setdefault("forwards", [])
+
+
+def _keep_cols(x, key, cols):
+    kept = _kept_list()
+    kept.append((weakref.ref(x), key, cols))
+    del kept[:-CONV_KEPT_FORWARDS]
+
+
+def _kept_cols(x, key):
+    """The cols a forward kept for this very x and geometry (removed from the list), or None."""
+    kept = _kept_list()
+    for i, (ref, k, cols) in enumerate(kept):
+        if ref() is x and k == key:
+            del kept[i]
+            return cols
+    return None
+
+
+@njit(cache=True)
+def _scatter_output(products, bias, n0, y):
+    # products (F, g*OH*OW) of a tile -> y[n0 : n0 + g] (N, F, OH, OW) with the bias added
+    _, F, OH, OW = y.shape
+    P = OH * OW
+    g = products.shape[1] // P
+    y_flat = y.reshape(y.shape[0], F, P)
+    for m in range(g):
+        for f in range(F):
+            row, out = products[f, m * P : (m + 1) * P], y_flat[n0 + m, f]
+            b = bias[f]
+            for p in range(P):
+                out[p] = row[p] + b
+
+
+@njit(cache=True)
+def _gather_gradient(dy, n0, tile, dbias):
+    # dy[n0 : n0 + g] (N, F, OH, OW) -> tile (F, g*OH*OW); dbias (float64) += each channel's sum
+    N, F = dy.shape[0], dy.shape[1]
+    P = dy.shape[2] * dy.shape[3]
+    g = tile.shape[1] // P
+    dy_flat = dy.reshape(N, F, P)
+    for f in range(F):
+        total = 0.0
+        for m in range(g):
+            source, target = dy_flat[n0 + m, f], tile[f, m * P : (m + 1) * P]
+            for p in range(P):
+                value = source[p]
+                target[p] = value
+                total += value
+        dbias[f] += total
+
+
+def _conv_operands(x, weight):
+    dtype = np.result_type(x.dtype, weight.dtype)
+    return np.ascontiguousarray(x, dtype=dtype), np.ascontiguousarray(weight, dtype=dtype), dtype
+
+
+def conv2d_forward(x, weight, bias, sh, sw, ph, pw):
+    """Numba twin of ``reference.conv2d_forward``, by ``conv2d_route``: tiles of images (im2col
+    of a tile into a reused buffer, one BLAS product, written into y as NCHW), or the whole
+    batch's patch matrix in one product, kept for the backward."""
+    x, weight, dtype = _conv_operands(x, weight)
+    N, C, H, W = x.shape
+    F, _, kh, kw = weight.shape
+    K = C * kh * kw
+    OH, OW = conv_output_length(H, kh, sh, ph), conv_output_length(W, kw, sw, pw)
+    W2 = weight.reshape(F, K)
+    if conv2d_route(x.shape, weight.shape, sh, sw, ph, pw) == "whole":
+        cols = im2col(x, kh, kw, sh, sw, ph, pw)  # (K, N*OH*OW)
+        _keep_cols(x, (weight.shape, sh, sw, ph, pw), cols)
+        y2d = W2 @ cols
+        if bias is not None:
+            y2d += bias[:, None]
+        return np.ascontiguousarray(y2d.reshape(F, N, OH, OW).transpose(1, 0, 2, 3))
+    per_tile = conv2d_tile(x.shape, weight.shape, sh, sw, ph, pw, dtype.itemsize)
+    bias = np.zeros(F, dtype) if bias is None else np.ascontiguousarray(bias, dtype=dtype)
+    y = np.empty((N, F, OH, OW), dtype=dtype)
+    for n0 in range(0, N, per_tile):
+        g = min(per_tile, N - n0)
+        cols = _scratch("cols", K * g * OH * OW, dtype).reshape(K, g * OH * OW)
+        products = _scratch("products", F * g * OH * OW, dtype).reshape(F, g * OH * OW)
+        _im2col_serial(x[n0 : n0 + g], kh, kw, sh, sw, ph, pw, OH, OW, cols)
+        np.matmul(W2, cols, out=products)
+        _scatter_output(products, bias, n0, y)
+    return y
+
+
+def conv2d_backward(dy, x, weight, sh, sw, ph, pw, input_grad):
+    """Numba twin of ``reference.conv2d_backward``, by ``conv2d_route``: tile by tile (the
+    tile's patch matrix rebuilt from x, dW += dY_tile @ cols.T, and with ``input_grad``
+    dcols = W2.T @ dY_tile folded back by col2im while still in cache), or in three whole
+    products over the patch matrix the forward kept."""
+    x, weight, dtype = _conv_operands(x, weight)
+    dy = np.ascontiguousarray(dy, dtype=dtype)
+    N, C, H, W = x.shape
+    F, _, kh, kw = weight.shape
+    K = C * kh * kw
+    OH, OW = dy.shape[2], dy.shape[3]
+    if conv2d_route(x.shape, weight.shape, sh, sw, ph, pw) == "whole":
+        cols = _kept_cols(x, (weight.shape, sh, sw, ph, pw))
+        if cols is None:
+            cols = im2col(x, kh, kw, sh, sw, ph, pw)
+        dy2d = dy.transpose(1, 0, 2, 3).reshape(F, -1)  # (F, N*OH*OW), one copy
+        dweight = (dy2d @ cols.T).reshape(weight.shape)
+        dbias = dy2d.sum(axis=1)
+        del cols  # dcols below may take its memory
+        dx = col2im(weight.reshape(F, K).T @ dy2d, x.shape, kh, kw, sh, sw, ph, pw) if input_grad else None
+        return dx, dweight, dbias
+    per_tile = conv2d_tile(x.shape, weight.shape, sh, sw, ph, pw, dtype.itemsize)
+    W2_T = np.ascontiguousarray(weight.reshape(F, K).T)
+    dweight = np.zeros((F, K), dtype=dtype)
+    dbias = np.zeros(F)  # float64 sums
+    dx = np.empty(x.shape, dtype=dtype) if input_grad else None
+    for n0 in range(0, N, per_tile):
+        g = min(per_tile, N - n0)
+        cols = _scratch("cols", K * g * OH * OW, dtype).reshape(K, g * OH * OW)
+        dy_tile = _scratch("dy", F * g * OH * OW, dtype).reshape(F, g * OH * OW)
+        _im2col_serial(x[n0 : n0 + g], kh, kw, sh, sw, ph, pw, OH, OW, cols)
+        _gather_gradient(dy, n0, dy_tile, dbias)
+        if n0 == 0:
+            np.matmul(dy_tile, cols.T, out=dweight)
+        else:
+            dweight += dy_tile @ cols.T
+        if input_grad:
+            np.matmul(W2_T, dy_tile, out=cols)  # the tile's dcols, over its cols
+            dx_tile = dx[n0 : n0 + g]
+            dx_tile[...] = 0
+            _col2im_serial(cols, kh, kw, sh, sw, ph, pw, OH, OW, dx_tile)
+    return dx, dweight.reshape(weight.shape), dbias.astype(dtype)
 
 
 # ============================================================ pooling

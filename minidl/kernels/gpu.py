@@ -16,6 +16,10 @@ Kernels (file: launcher -> CUDA kernels):
   in place, elementwise).
 * ``im2col.cu``: ``im2col`` (one thread per element of cols, a gather), ``col2im`` (one thread
   per pixel gathering the columns it went to: no atomics, deterministic sums).
+  ``conv2d_forward`` and ``conv2d_backward`` (a whole convolution) are these two kernels and
+  cuBLAS products, composed by ``common.conv2d_*_by_im2col`` (a documented delegation: the
+  Numba tier's blocked route answers a CPU's small caches; no blocked CUDA kernel was written
+  or measured, so this tier keeps the one big product).
 * ``pooling.cu``: ``max_pool_forward``, ``max_pool_backward``, ``avg_pool_forward``,
   ``avg_pool_backward`` (one thread per output forward, per input pixel backward).
 * ``batchnorm.cu``: ``batchnorm_forward`` -> ``batchnorm_partial_stats``, ``batchnorm_normalize``;
@@ -71,6 +75,8 @@ __all__ = [
     "adam_update",
     "im2col",
     "col2im",
+    "conv2d_forward",
+    "conv2d_backward",
     "max_pool_forward",
     "max_pool_backward",
     "avg_pool_forward",
@@ -415,6 +421,19 @@ def col2im(cols, x_shape, kh, kw, sh, sw, ph, pw):
             (cols, dx, *_int32(n, c, height, width, kh, kw, sh, sw, ph, pw, out_h, out_w)),
         )
     return dx
+
+
+def conv2d_forward(x, weight, bias, sh, sw, ph, pw):
+    """A whole convolution, forward: the ``im2col`` kernel above, then one cuBLAS product (through
+    ``common.conv2d_forward_by_im2col``). See ``reference.conv2d_forward``."""
+    return common.conv2d_forward_by_im2col(im2col, x, weight, bias, sh, sw, ph, pw)
+
+
+def conv2d_backward(dy, x, weight, sh, sw, ph, pw, input_grad):
+    """The backward: ``im2col`` again (the patch matrix is rebuilt from x, not kept from the
+    forward: one more launch of a copy kernel), two cuBLAS products and ``col2im``
+    (``common.conv2d_backward_by_im2col``). See ``reference.conv2d_backward``."""
+    return common.conv2d_backward_by_im2col(im2col, col2im, dy, x, weight, sh, sw, ph, pw, input_grad)
 
 
 def _int32(*values):

@@ -181,6 +181,50 @@ def col2im(cols, x_shape, kh, kw, sh, sw, ph, pw):
     return np.ascontiguousarray(dx_padded[:, :, ph : ph + H, pw : pw + W])
 
 
+def conv2d_forward(x, weight, bias, sh, sw, ph, pw):
+    """A whole 2-D convolution (cross-correlation), forward: im2col, then one matrix product.
+
+        y[n, f, oh, ow] = bias[f] + sum_{c, i, j} weight[f, c, i, j] * x_pad[n, c, sh oh + i, sw ow + j]
+
+    With ``cols = im2col(x)`` (C*kh*kw, N*OH*OW) and ``W2 = weight.reshape(F, -1)`` the sum
+    is the product ``W2 @ cols`` (F, N*OH*OW), one column per output pixel.
+
+    Parameters: x (N, C, H, W); weight (F, C, kh, kw); bias (F,) or None; strides sh, sw;
+    zeros ph, pw added on each side. Returns y (N, F, OH, OW).
+    """
+    N, F = x.shape[0], weight.shape[0]
+    _, C, kh, kw = weight.shape
+    OH, OW = conv_output_length(x.shape[2], kh, sh, ph), conv_output_length(x.shape[3], kw, sw, pw)
+    cols = im2col(x, kh, kw, sh, sw, ph, pw)  # (C*kh*kw, N*OH*OW)
+    y2d = weight.reshape(F, C * kh * kw) @ cols  # (F, N*OH*OW)
+    if bias is not None:
+        y2d += bias[:, None]
+    return np.ascontiguousarray(y2d.reshape(F, N, OH, OW).transpose(1, 0, 2, 3))
+
+
+def conv2d_backward(dy, x, weight, sh, sw, ph, pw, input_grad):
+    """The backward of ``conv2d_forward``: the backward of a Dense layer applied to windows.
+
+    With dY2 = dy as (F, N*OH*OW), cols = im2col(x) and W2 = weight as (F, C*kh*kw):
+
+        dweight = dY2 @ cols.T        dbias = dY2 summed over its columns
+        dx      = col2im(W2.T @ dY2)  (the adjoint of the copy adds overlapping windows)
+
+    Parameters: dy (N, F, OH, OW); x, weight, sh, sw, ph, pw as in the forward; input_grad:
+    whether dx is wanted (a network's first layer skips it).
+    Returns (dx (N, C, H, W) or None, dweight (F, C, kh, kw), dbias (F,)).
+    """
+    F, C, kh, kw = weight.shape
+    cols = im2col(x, kh, kw, sh, sw, ph, pw)
+    dy2d = dy.transpose(1, 0, 2, 3).reshape(F, -1)  # (F, N*OH*OW)
+    dweight = (dy2d @ cols.T).reshape(weight.shape)
+    dbias = dy2d.sum(axis=1)
+    if not input_grad:
+        return None, dweight, dbias
+    dx = col2im(weight.reshape(F, C * kh * kw).T @ dy2d, x.shape, kh, kw, sh, sw, ph, pw)
+    return dx, dweight, dbias
+
+
 # ============================================================ pooling
 def max_pool_forward(x, kh, kw, sh, sw):
     """Max pooling over (kh, kw) windows with strides (sh, sw); windows that do not fit are dropped.

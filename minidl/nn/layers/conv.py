@@ -13,8 +13,11 @@ into a column, giving ``cols`` of shape (C*KH*KW, N*OH*OW); with ``W2 = W.reshap
                 dcols = W2.T @ dY2, and ``col2im`` adds each column back onto its pixels
 
 so the backward of a convolution is the backward of a Dense layer applied to windows,
-plus ``col2im``, the adjoint of the copy. The matrix products run in BLAS; im2col and
-col2im run in the kernel tier chosen by ``minidl.backend.use``.
+plus ``col2im``, the adjoint of the copy. The whole computation is one pair of kernels,
+``conv2d_forward`` and ``conv2d_backward``, of the tier chosen by ``minidl.backend.use``:
+the NumPy reference does exactly the above; the Numba tier does the same products either
+over the whole batch or, for layers with few filters, tile by tile, never building the whole
+patch matrix (``kernels/cpu.py``, ``conv2d_route``, says why and when).
 
 Pooling layers have no weights: MaxPool2D keeps each window's maximum and sends its
 gradient back to that one pixel (the first maximum in row-major order, as PyTorch);
@@ -241,23 +244,18 @@ def convolve(x, params, kernel_size, stride, pads):
     (top, bottom, left, right) when the two sides differ (Keras's ``"same"`` with a stride,
     or an even kernel: the extra row and column go at the bottom and right, as TensorFlow;
     Conv1D's ``"causal"``: zeros before the sequence only). The zeros both sides share are
-    im2col's padding; the rest are added to ``x`` here.
-    Returns y (N, F, OH, OW) and the cache ``convolve_backward`` takes.
+    the kernel's padding; the rest are added to ``x`` here.
+    Returns y (N, F, OH, OW) and the cache ``convolve_backward`` takes (the input as the
+    kernel saw it: the backward needs x, not the patch matrix).
     """
     (kh, kw), (sh, sw) = kernel_size, stride
     xp = backend.get_array_module(x)
     ph, pw, extra = _symmetric_part(pads)
     if any(extra):  # the unequal part of the padding, added as zeros here
         x = xp.pad(x, ((0, 0), (0, 0), extra[:2], extra[2:]))
-    N, _, H, W = x.shape
-    OH, OW = conv_output_length(H, kh, sh, ph), conv_output_length(W, kw, sw, pw)
-    W2 = params["W"].reshape(params["W"].shape[0], -1)  # (F, C*KH*KW)
-    cols = backend.kernels_for(x).im2col(x, kh, kw, sh, sw, ph, pw)  # (C*KH*KW, N*OH*OW)
-    y2d = W2 @ cols  # (F, N*OH*OW)
-    if "b" in params:
-        y2d += params["b"][:, None]
-    y = xp.ascontiguousarray(y2d.reshape(len(W2), N, OH, OW).transpose(1, 0, 2, 3))
-    return y, (x.shape, cols, extra)
+    weight = _kernel_4d(params["W"], x.shape[1], kh, kw)
+    y = backend.kernels_for(x).conv2d_forward(x, weight, params.get("b"), sh, sw, ph, pw)
+    return y, (x, extra)
 
 
 def convolve_backward(dy, cache, params, grads, kernel_size, stride, pads, input_grad=True):
@@ -266,25 +264,25 @@ def convolve_backward(dy, cache, params, grads, kernel_size, stride, pads, input
 
         dW2 = dY2 @ cols.T      db = dY2 summed over columns      dcols = W2.T @ dY2 -> col2im
     """
-    x_shape, cols, extra = cache
+    x, extra = cache
     (kh, kw), (sh, sw) = kernel_size, stride
     ph, pw, _ = _symmetric_part(pads)
-    W = params["W"]
-    F = W.shape[0]
-    dy2d = dy.transpose(1, 0, 2, 3).reshape(F, -1)  # (F, N*OH*OW)
-    backend.get_array_module(dy2d).matmul(dy2d, cols.T, out=grads["W"].reshape(F, -1))
+    weight = _kernel_4d(params["W"], x.shape[1], kh, kw)
+    dx, dweight, dbias = backend.kernels_for(dy).conv2d_backward(dy, x, weight, sh, sw, ph, pw, input_grad)
+    grads["W"][...] = dweight.reshape(grads["W"].shape)
     if "b" in params:
-        grads["b"][...] = dy2d.sum(axis=1)
-    if not input_grad:
-        return None
-    dcols = W.reshape(F, -1).T @ dy2d  # (C*KH*KW, N*OH*OW)
-    dx = backend.kernels_for(dcols).col2im(dcols, x_shape, kh, kw, sh, sw, ph, pw)
-    if any(extra):  # the gradient of the zeros added in ``convolve`` is dropped
+        grads["b"][...] = dbias
+    if dx is not None and any(extra):  # the gradient of the zeros added in ``convolve`` is dropped
         top, bottom, left, right = extra
         dx = backend.get_array_module(dx).ascontiguousarray(
-            dx[:, :, top : x_shape[2] - bottom, left : x_shape[3] - right]
+            dx[:, :, top : x.shape[2] - bottom, left : x.shape[3] - right]
         )
     return dx
+
+
+def _kernel_4d(W, channels, kh, kw):
+    """``W`` as (F, C, KH, KW) (Conv1D keeps (F, C, KW): the same memory)."""
+    return W.reshape(W.shape[0], channels, kh, kw)
 
 
 def _symmetric_part(pads):

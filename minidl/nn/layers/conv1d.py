@@ -2,7 +2,7 @@
 
 A 1-D convolution is a 2-D one on images one pixel high: the sequence (N, C, L) is viewed
 as (N, C, 1, L), the kernel (F, C, K) as (F, C, 1, K), and Conv2D's ``convolve`` /
-``convolve_backward`` (im2col, one matrix product, col2im) do the work; pooling likewise
+``convolve_backward`` (the ``conv2d_forward``/``conv2d_backward`` kernels) do the work; pooling likewise
 calls the 2-D pooling kernels with (1, K) windows. So these layers add no arithmetic of
 their own, only the views:
 
