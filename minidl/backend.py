@@ -96,10 +96,17 @@ def keep_freed_memory() -> bool:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):  # no C library to ask, or not glibc
         return False
-    return bool(
+    global freed_memory_kept
+    freed_memory_kept = bool(
         mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX)
         and mallopt(_M_TRIM_THRESHOLD, 2 * _MMAP_THRESHOLD_MAX)
     )
+    return freed_memory_kept
+
+
+#: whether ``keep_freed_memory`` has been called in this process and glibc agreed (the
+#: benchmark records it: the same step can differ by a fifth with and without)
+freed_memory_kept = False
 
 
 def _default_backend() -> str:

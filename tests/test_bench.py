@@ -140,6 +140,8 @@ def test_bench_prints_the_table_and_writes_json(tmp_path, capsys):
     assert env["cpu_model"] and env["cpus_usable"] >= 1 and env["blas_peak_gflops"] > 0
     if env["cpu_flags"] is not None:
         assert set(env["cpu_flags"]) == set(runner.CPU_FLAGS)
+    kept = env["malloc_keeps_freed_memory"]  # recorded: it moves a LeNet-5 step by a fifth
+    assert isinstance(kept, bool) and f"freed arrays for reuse: {'yes' if kept else 'no'}" in printed
     (row,) = result["workloads"]
     assert row["numpy"]["calls"] == row["numba"]["calls"] == 2
     if result["environment"].get("torch"):

@@ -419,6 +419,9 @@ def environment() -> dict:
         "processor": platform.processor() or platform.machine(),
         **cpu_info(),
         "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        # glibc keeps freed arrays for reuse (backend.keep_freed_memory, or the Makefile's MALLOC_
+        # variables); the PyTorch peer always runs with glibc's defaults
+        "malloc_keeps_freed_memory": backend.freed_memory_kept or "MALLOC_MMAP_THRESHOLD_" in os.environ,
         "env": {
             k: os.environ[k]
             for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER")
@@ -532,7 +535,8 @@ def _run(args, env, peer, repeats, warmup, budget) -> int:
         "PyTorch time (below 1: faster than PyTorch; PyTorch in its own process with its own "
         "thread defaults); by round: the middle half (quartiles) of the same ratio taken round "
         "by round (a range containing 1: level on this machine); GFLOP/s from the faster minidl tier. "
-        f"Numba threading layer: {_threading_layer()}."
+        f"Numba threading layer: {_threading_layer()}. glibc keeps freed arrays for reuse: "
+        f"{'yes' if env['malloc_keeps_freed_memory'] else 'no'} for minidl, glibc's default for PyTorch."
     )
 
     if device is not None:
