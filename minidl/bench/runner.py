@@ -424,7 +424,16 @@ def environment() -> dict:
         "malloc_keeps_freed_memory": backend.freed_memory_kept or "MALLOC_MMAP_THRESHOLD_" in os.environ,
         "env": {
             k: os.environ[k]
-            for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER")
+            for k in (
+                "OMP_NUM_THREADS",
+                "OPENBLAS_NUM_THREADS",
+                "NUMBA_NUM_THREADS",
+                "NUMBA_THREADING_LAYER",
+                "OMP_WAIT_POLICY",
+                "OPENBLAS_THREAD_TIMEOUT",
+                "MALLOC_MMAP_THRESHOLD_",
+                "MALLOC_TRIM_THRESHOLD_",
+            )
             if k in os.environ
         },
     }
