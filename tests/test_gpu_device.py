@@ -539,6 +539,7 @@ def _run_bench(monkeypatch, tmp_path, rows, peer):
     monkeypatch.setattr(runner, "Peer", lambda: peer)
     monkeypatch.setattr(runner, "SETTLE_SECONDS", 0.0)
     monkeypatch.setattr(runner, "time", CLOCK)
+    monkeypatch.setattr(runner, "blas_peak_gflops", lambda repeats=5: 100.0)  # the fake clock would time 0 s
     out = tmp_path / "bench.json"
     assert runner.main(["--quick", "--repeats", "5", "--no-cold-start", "--json", str(out)]) == 0
     import json
