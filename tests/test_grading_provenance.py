@@ -41,6 +41,24 @@ def test_uses_of_minidl_are_found_in_any_spelling(source, expected):
     assert expected in provenance.minidl_uses(_uses(source))
 
 
+def test_cells_are_parsed_one_at_a_time_across_grading_threads():
+    """``--jobs`` grades in threads, and two ast.parse calls at once failed on Python 3.11.7
+    ("AST constructor recursion depth mismatch": the counter is shared by the interpreter).
+    While one parse holds the lock, another thread's reading of a cell waits for it."""
+    import threading
+
+    lock = provenance._PARSE_LOCK
+    done = threading.Event()
+    reader = threading.Thread(
+        target=lambda: (provenance.library_uses([("<cell>", "import numpy as np", "f")]), done.set())
+    )
+    with lock:
+        reader.start()
+        assert not done.wait(0.3)  # held back while the lock is taken
+    reader.join(10)
+    assert done.is_set()
+
+
 def test_honest_solutions_are_not_flagged():
     for path in sorted((ROOT / "solutions").glob("*.ipynb")):
         nb = notebook.read_notebook(path)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import re
+import threading
 
 from ..runtime.sandbox import without_magic_lines
 
@@ -25,6 +26,18 @@ __all__ = ["library_uses", "minidl_uses", "forbidden_uses", "is_forbidden"]
 
 _ALLOWED = {"minidl.grading.check", "minidl.grading.evaluate"}  # every setup cell's import
 _DYNAMIC = {"__import__", "importlib.import_module", "importlib.__import__", "exec", "eval", "compile"}
+
+# The grader reads submissions in several threads (``--jobs``), and CPython 3.11 keeps
+# ast.parse's recursion counter in state shared by the whole interpreter, not per thread: two
+# parses at once failed with "SystemError: AST constructor recursion depth mismatch" (Python
+# 3.11.7, --jobs 2; the counter of CPython issue 106905), which zeroed a whole submission as an
+# internal grader error. So one parse at a time: a cell parses in microseconds.
+_PARSE_LOCK = threading.Lock()
+
+
+def _parse(source: str) -> ast.Module:
+    with _PARSE_LOCK:
+        return ast.parse(source)
 
 
 def _aliases(tree: ast.AST) -> dict[str, str]:
@@ -90,10 +103,10 @@ def library_uses(cells: list[tuple[str, str, str | None]]) -> dict[str, list[str
     trees = []
     for label, source, exercise in cells:
         try:
-            tree = ast.parse(source)
+            tree = _parse(source)
         except SyntaxError:  # magics: read the rest of the cell
             try:
-                tree = ast.parse(without_magic_lines(source))
+                tree = _parse(without_magic_lines(source))
             except (SyntaxError, ValueError, RecursionError, MemoryError):
                 continue
         except (ValueError, RecursionError, MemoryError):
