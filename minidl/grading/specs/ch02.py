@@ -215,7 +215,10 @@ def _judge_xor(case, got):
     for name, (shape, expected) in shapes.items():
         if shape != expected:
             return f"`{name}` has shape {shape}, expected {expected}"
-    out = np.maximum(_XOR_INPUTS @ W1 + b1, 0.0) @ w2 + b2
+    if not all(np.all(np.isfinite(v)) for v in (W1, b1, w2, b2)):
+        return "every weight must be a finite number (no NaN or inf)"
+    with np.errstate(over="ignore", invalid="ignore"):  # huge weights: judged just below
+        out = np.maximum(_XOR_INPUTS @ W1 + b1, 0.0) @ w2 + b2
     if not np.all(np.isfinite(out)):
         return "the network's outputs are not finite"
     if np.allclose(out, _XOR_TARGETS, atol=1e-6):
