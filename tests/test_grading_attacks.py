@@ -23,19 +23,12 @@ import pytest
 
 from minidl.grading import cli, isolation, notebook, registry
 
+from grading_answers import GOOD_WN, WN_BODY, WN_DEF
+
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER3 = ROOT / "solutions" / "03_backpropagation.ipynb"
 CHAPTER1 = ROOT / "solutions" / "01_linear_models.ipynb"
 SECRET = "grader-secret-4242"
-WN_DEF = "def weight_norm_backward(dy, x, v, g):\n"
-# a right answer's body: n the column norms of v, u = v / n, W = g u
-WN_BODY = (
-    "    n = (v * v).sum(axis=0) ** 0.5\n"
-    "    u = v / n\n"
-    "    dg = (x.T @ dy * u).sum(axis=0)\n"
-    "    return dy @ (g * u).T, g * (x.T @ dy - dg * u) / n, dg, dy.sum(axis=0)\n"
-)
-GOOD_WN = WN_DEF + WN_BODY
 LIBC = "import ctypes\nlibc = ctypes.CDLL(None)\n"
 
 # chapter 3 in points: all of it, and all but weight_norm_backward (the cell the attacks replace)

@@ -14,17 +14,11 @@ import pytest
 from minidl.grading import isolation, limits, notebook
 from minidl.grading.runner import grade_notebook
 
+from grading_answers import WN_BODY, WN_DEF
+
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER3 = ROOT / "solutions" / "03_backpropagation.ipynb"
 MARKER = b"987.321"  # the sleep time of the submission's children, to find them
-WN_DEF = "def weight_norm_backward(dy, x, v, g):\n"
-# a right answer's body: n the column norms of v, u = v / n, W = g u
-WN_BODY = (
-    "    n = (v * v).sum(axis=0) ** 0.5\n"
-    "    u = v / n\n"
-    "    dg = (x.T @ dy * u).sum(axis=0)\n"
-    "    return dy @ (g * u).T, g * (x.T @ dy - dg * u) / n, dg, dy.sum(axis=0)\n"
-)
 
 ISOLATED, WHY_NOT = isolation.isolation_status()
 _HIERARCHY = limits.usable_hierarchy()

@@ -17,21 +17,14 @@ import pytest
 from minidl.grading import cli, notebook, registry
 from minidl.grading.runner import grade_notebook
 
+from grading_answers import GOOD_WN, WN_BODY, WN_DEF
+
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"
 CHAPTER3 = SOLUTIONS / "03_backpropagation.ipynb"
 # chapter 3 in points: all of it, and all but weight_norm_backward (the cell the attacks replace)
 CH3_POINTS = sum(e.points for e in registry.for_chapter("03_backpropagation"))
 OTHERS = CH3_POINTS - registry.get("weight_norm_backward").points
-WN_DEF = "def weight_norm_backward(dy, x, v, g):\n"
-# a right answer's body: n the column norms of v, u = v / n, W = g u
-WN_BODY = (
-    "    n = (v * v).sum(axis=0) ** 0.5\n"
-    "    u = v / n\n"
-    "    dg = (x.T @ dy * u).sum(axis=0)\n"
-    "    return dy @ (g * u).T, g * (x.T @ dy - dg * u) / n, dg, dy.sum(axis=0)\n"
-)
-GOOD_WN = WN_DEF + WN_BODY
 
 
 @pytest.fixture(scope="module")
