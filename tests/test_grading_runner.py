@@ -4,7 +4,6 @@ Every bad submission below breaks one exercise of chapter 3 in one way; the othe
 exercises must still get full marks, and the grader must never crash.
 """
 
-import copy
 import json
 import os
 import subprocess
@@ -17,7 +16,7 @@ import pytest
 from minidl.grading import cli, notebook, registry
 from minidl.grading.runner import grade_notebook
 
-from grading_answers import GOOD_WN, WN_BODY, WN_DEF
+from grading_answers import GOOD_WN, WN_BODY, WN_DEF, chapter3_with_cell
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"
@@ -85,33 +84,6 @@ def test_gradescope_json_and_csv_have_every_item(graded_folders):
 
 
 # ------------------------------------------------------------------ bad submissions
-def _with_cell(exercise: str, source: str | None, path: Path, extra_cell: str | None = None) -> Path:
-    """Chapter 3's solutions with the cell of ``exercise`` replaced (or removed if None)."""
-    nb = notebook.read_notebook(CHAPTER3)
-    cells = []
-    for cell in nb["cells"]:
-        if notebook.exercise_meta(cell).get("exercise") == exercise:
-            if source is None:
-                continue
-            cell = copy.deepcopy(cell)
-            cell["source"] = source
-        cells.append(cell)
-    if extra_cell is not None:
-        cells.insert(
-            2,
-            {
-                "cell_type": "code",
-                "metadata": {"minidl": {"setup": True}},
-                "source": extra_cell,
-                "outputs": [],
-                "execution_count": None,
-            },
-        )
-    nb["cells"] = cells
-    path.write_text(json.dumps(nb))
-    return path
-
-
 def _grade(path, **kwargs):
     sub = grade_notebook(path, timeout=kwargs.pop("timeout", 3.0), seed=3, **kwargs)
     return {r.name: r for r in sub.results}, sub
@@ -181,7 +153,7 @@ BAD = {
 def graded_bad(tmp_path_factory):
     folder = tmp_path_factory.mktemp("bad")
     paths = {
-        name: _with_cell("weight_norm_backward", source, folder / f"bad{i}.ipynb")
+        name: chapter3_with_cell(folder / f"bad{i}.ipynb", "weight_norm_backward", source, keep=False)
         for i, (name, (source, _)) in enumerate(BAD.items())
     }
     with ThreadPoolExecutor(2) as pool:
@@ -201,8 +173,8 @@ def test_writing_over_the_results_file_changes_nothing(tmp_path):
         "    except OSError:\n        pass\n" + WN_BODY
     )
     vandal = WN_DEF + f"    open({str(results)!r}, 'w').write('hacked')\n"
-    good = _with_cell("weight_norm_backward", cheat, tmp_path / "cheat.ipynb")
-    bad = _with_cell("weight_norm_backward", vandal, tmp_path / "vandal.ipynb")
+    good = chapter3_with_cell(tmp_path / "cheat.ipynb", "weight_norm_backward", cheat, keep=False)
+    bad = chapter3_with_cell(tmp_path / "vandal.ipynb", "weight_norm_backward", vandal, keep=False)
     assert cli.main([str(good), "--json", str(results), "--seed", "1", "--quiet"]) == 0
     data = json.loads(results.read_text())
     assert data["score"] == CH3_POINTS  # the write was refused; the answer is right
@@ -221,7 +193,9 @@ def test_the_submission_cannot_change_the_verdict(tmp_path):
         "import minidl.grading.judging as c, minidl.grading.feedback as f\n"
         "c.judge_exercise = lambda *a, **k: None\nf.compare_outputs = lambda *a, **k: None\n"
     )
-    path = _with_cell("weight_norm_backward", patch + WN_DEF + "    return 0\n", tmp_path / "patch.ipynb")
+    path = chapter3_with_cell(
+        tmp_path / "patch.ipynb", "weight_norm_backward", patch + WN_DEF + "    return 0\n", keep=False
+    )
     results, _ = _grade(path)
     assert results["weight_norm_backward"].score == 0
 

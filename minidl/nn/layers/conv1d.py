@@ -25,7 +25,7 @@ from ...kernels.common import pool_output_length
 from . import activations
 from .base import Layer, positive_int
 from .layout import ImageLayout
-from .conv import convolve, convolve_backward, same_padding
+from .conv import _keras_strides, convolve, convolve_backward, same_padding
 
 __all__ = ["Conv1D", "MaxPool1D", "AvgPool1D", "GlobalAvgPool1D"]
 
@@ -121,11 +121,7 @@ class Conv1D(_Sequence1D):
         name=None,
         **kwargs,
     ):
-        if "strides" in kwargs:
-            strides = kwargs.pop("strides")
-            if stride not in (None, 1):
-                raise ValueError("Conv1D: give stride or strides (Keras's name), not both")
-            stride = strides
+        stride = _keras_strides(stride, kwargs, "Conv1D")
         super().__init__(data_format, name, **kwargs)
         self.filters = positive_int(filters, "Conv1D filters")
         self.kernel_size = _single(kernel_size, "kernel_size", "Conv1D")
