@@ -85,6 +85,7 @@ def conv2d_backward_by_im2col(im2col, col2im, dy, x, weight, sh, sw, ph, pw, inp
     dy2d = dy.transpose(1, 0, 2, 3).reshape(F, -1)  # (F, N*OH*OW), one copy
     dweight = (dy2d @ cols.T).reshape(weight.shape)
     dbias = dy2d.sum(axis=1)
+    del cols  # dcols below may take its memory
     if not input_grad:
         return None, dweight, dbias
     dx = col2im(weight.reshape(F, C * kh * kw).T @ dy2d, x.shape, kh, kw, sh, sw, ph, pw)

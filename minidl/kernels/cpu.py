@@ -555,18 +555,19 @@ def conv2d_forward(x, weight, bias, sh, sw, ph, pw):
     of a tile into a reused buffer, one BLAS product, written into y as NCHW), or the whole
     batch's patch matrix in one product, kept for the backward."""
     x, weight, dtype = _conv_operands(x, weight)
+    if conv2d_route(x.shape, weight.shape, sh, sw, ph, pw) == "whole":
+
+        def im2col_kept(x, *geometry):
+            cols = im2col(x, *geometry)
+            _keep_cols(x, (weight.shape, sh, sw, ph, pw), cols)
+            return cols
+
+        return common.conv2d_forward_by_im2col(im2col_kept, x, weight, bias, sh, sw, ph, pw)
     N, C, H, W = x.shape
     F, _, kh, kw = weight.shape
     K = C * kh * kw
     OH, OW = conv_output_length(H, kh, sh, ph), conv_output_length(W, kw, sw, pw)
     W2 = weight.reshape(F, K)
-    if conv2d_route(x.shape, weight.shape, sh, sw, ph, pw) == "whole":
-        cols = im2col(x, kh, kw, sh, sw, ph, pw)  # (K, N*OH*OW)
-        _keep_cols(x, (weight.shape, sh, sw, ph, pw), cols)
-        y2d = W2 @ cols
-        if bias is not None:
-            y2d += bias[:, None]
-        return np.ascontiguousarray(y2d.reshape(F, N, OH, OW).transpose(1, 0, 2, 3))
     per_tile = conv2d_tile(x.shape, weight.shape, sh, sw, ph, pw, dtype.itemsize)
     bias = np.zeros(F, dtype) if bias is None else np.ascontiguousarray(bias, dtype=dtype)
     y = np.empty((N, F, OH, OW), dtype=dtype)
@@ -587,20 +588,16 @@ def conv2d_backward(dy, x, weight, sh, sw, ph, pw, input_grad):
     products over the patch matrix the forward kept."""
     x, weight, dtype = _conv_operands(x, weight)
     dy = np.ascontiguousarray(dy, dtype=dtype)
+    if conv2d_route(x.shape, weight.shape, sh, sw, ph, pw) == "whole":
+        kept = _kept_cols(x, (weight.shape, sh, sw, ph, pw))
+        # handed over, not held here, so the backward can free it before dcols
+        cols_of = im2col if kept is None else (lambda *_, kept=[kept]: kept.pop())
+        del kept
+        return common.conv2d_backward_by_im2col(cols_of, col2im, dy, x, weight, sh, sw, ph, pw, input_grad)
     N, C, H, W = x.shape
     F, _, kh, kw = weight.shape
     K = C * kh * kw
     OH, OW = dy.shape[2], dy.shape[3]
-    if conv2d_route(x.shape, weight.shape, sh, sw, ph, pw) == "whole":
-        cols = _kept_cols(x, (weight.shape, sh, sw, ph, pw))
-        if cols is None:
-            cols = im2col(x, kh, kw, sh, sw, ph, pw)
-        dy2d = dy.transpose(1, 0, 2, 3).reshape(F, -1)  # (F, N*OH*OW), one copy
-        dweight = (dy2d @ cols.T).reshape(weight.shape)
-        dbias = dy2d.sum(axis=1)
-        del cols  # dcols below may take its memory
-        dx = col2im(weight.reshape(F, K).T @ dy2d, x.shape, kh, kw, sh, sw, ph, pw) if input_grad else None
-        return dx, dweight, dbias
     per_tile = conv2d_tile(x.shape, weight.shape, sh, sw, ph, pw, dtype.itemsize)
     W2_T = np.ascontiguousarray(weight.reshape(F, K).T)
     dweight = np.zeros((F, K), dtype=dtype)
