@@ -83,7 +83,10 @@ def conv2d_backward_by_im2col(im2col, col2im, dy, x, weight, sh, sw, ph, pw, inp
     F, C, kh, kw = weight.shape
     cols = im2col(x, kh, kw, sh, sw, ph, pw)
     dy2d = dy.transpose(1, 0, 2, 3).reshape(F, -1)  # (F, N*OH*OW), one copy
-    dweight = (dy2d @ cols.T).reshape(weight.shape)
+    # dW2 = dY2 @ cols.T, computed as (cols @ dY2.T).T: the same sums, but OpenBLAS runs this
+    # orientation of the long reduction 1.2-1.9x faster (LeNet-5's conv2: 0.29 against 0.49-0.57
+    # ms; 16->32 3x3 on 14x14: 1.0 against 1.25-1.47 ms; N = 64, two threads)
+    dweight = (cols @ dy2d.T).T.reshape(weight.shape)
     dbias = dy2d.sum(axis=1)
     del cols  # dcols below may take its memory
     if not input_grad:

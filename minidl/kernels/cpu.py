@@ -718,11 +718,48 @@ def _max_pool_backward(dy, argmax, kw, sh, sw, dx):
 _max_pool_backward_serial = serial_twin(_max_pool_backward)
 
 
+@njit(parallel=True, cache=True)
+def _max_pool_backward_2x2(dy, argmax, dx):
+    # the 2x2 window with stride 2: windows do not overlap, so every pixel of dx is written
+    # once, row by row, instead of zeroing dx and scattering with a division of each argmax by
+    # kw (measured, one thread: 0.16-0.23 against 0.28-0.33 ms on LeNet-5's first pooling
+    # layer, 0.8-1.2 against 3.1-4.5 ms on (64, 32, 28, 28)). "zero + g" is the reference's
+    # 0 + dy, bit for bit (-0.0 becomes +0.0); a last row or column no window covers gets zeros.
+    N, C, OH, OW = dy.shape
+    H, W = dx.shape[2], dx.shape[3]
+    dy_flat, argmax_flat, dx_flat = dy.reshape(-1), argmax.reshape(-1), dx.reshape(-1)
+    zero = dx.dtype.type(0)
+    for plane in prange(N * C):
+        for oh in range(OH):
+            out = _u((plane * OH + oh) * OW)
+            for i in range(2):  # the window's top row, then its bottom row
+                row = _u((plane * H + 2 * oh + i) * W)
+                for w in range(2 * OW):
+                    at = argmax_flat[out + _u(w >> 1)]
+                    g = dy_flat[out + _u(w >> 1)]
+                    dx_flat[row + _u(w)] = zero + g if at == 2 * i + (w & 1) else zero
+                for w in range(2 * OW, W):
+                    dx_flat[row + _u(w)] = zero
+        for h in range(2 * OH, H):
+            row = _u((plane * H + h) * W)
+            for w in range(W):
+                dx_flat[row + _u(w)] = zero
+
+
+_max_pool_backward_2x2_serial = serial_twin(_max_pool_backward_2x2)
+
+
 def max_pool_backward(dy, argmax, x_shape, kh, kw, sh, sw):
     """Numba twin of ``reference.max_pool_backward``: dx (N, C, H, W)."""
-    dx = np.zeros(tuple(int(d) for d in x_shape), dtype=dy.dtype)
+    dy, argmax = np.ascontiguousarray(dy), np.ascontiguousarray(argmax)
+    shape = tuple(int(d) for d in x_shape)
+    if (kh, kw, sh, sw) == (2, 2, 2, 2):
+        dx = np.empty(shape, dtype=dy.dtype)
+        _pick(_max_pool_backward_2x2, _max_pool_backward_2x2_serial, dx.size)(dy, argmax, dx)
+        return dx
+    dx = np.zeros(shape, dtype=dy.dtype)
     kernel = _pick(_max_pool_backward, _max_pool_backward_serial, dx.size)
-    kernel(np.ascontiguousarray(dy), np.ascontiguousarray(argmax), kw, sh, sw, dx)
+    kernel(dy, argmax, kw, sh, sw, dx)
     return dx
 
 
