@@ -466,7 +466,11 @@ def conv2d_route(x_shape, weight_shape, sh, sw, ph, pw) -> str:
     (tiles of 512 KiB; 256 KiB and 1 MiB were no better.) With one thread the tiles win or
     tie everywhere; with two, the many small products of the tiles cost a thread hand-over
     each, and only the thin one-channel layers still gain -- by a third or more. The rule
-    follows the two-thread column, the way the benchmark runs.
+    follows the two-thread column, the way the benchmark runs. Re-measured after the "whole"
+    route's dW product changed orientation (two threads, a slower minute of the same VM): whole
+    8.07 against tiles 8.41-9.22 ms on 16->32, 2.69 against 3.05-3.22 on 6->16, 1.50 against
+    1.90-2.25 with stride 2, while the tiles still win the thin layers (1.18 against 2.11 ms on
+    1->6 without dx, 1.90 against 3.09 on 1->8): the same rule.
     """
     return "tiles" if weight_shape[0] <= CONV_TILE_MAX_FILTERS else "whole"
 
