@@ -1196,37 +1196,57 @@ def gru_cell_backward(dh, gates, hn, h_prev, dxw, dhw, dh_prev):
 
 
 # ============================================================ masked softmax (attention)
+# Three passes over the scores instead of one: Numba cannot vectorise exp (LLVM has no vector
+# exp without Intel's SVML, which is not installed), so one loop that calls exp per element
+# spent 3.5-5 ns on each. NumPy's exp is SIMD (0.5-0.6 ns per element), so the exponentials are
+# left to it, between two Numba passes that LLVM does vectorise: the shifted, scaled scores with
+# -inf at the masked keys, then the row sums and one multiplication per element by 1 / sum.
+# exp(-inf) = 0 makes the masked entries exactly 0. On the attention benchmark's causal
+# (128, 64, 64) scores, one thread: 0.53-0.87 ms against 1.8-2.7 ms for the one-loop kernel
+# (and 0.18-0.24 against 0.56 ms for the backward, now on flat unsigned offsets).
 @njit(parallel=True, cache=True)
-def _masked_softmax(scores, keep, scale, probs):
-    # one row (a query against every key) per iteration: max, exp-sum, normalise, in cache;
-    # masked keys are skipped, never exponentiated
+def _masked_softmax_shift(scores, keep, scale, z):
+    # z = scale * scores - (row max over kept keys), -inf where masked (and on a row with no key)
     G, Tq, Tk = scores.shape
     per_mask = G // keep.shape[0]
+    scores_flat, keep_flat, z_flat = scores.reshape(-1), keep.reshape(-1), z.reshape(-1)
+    minus_inf = z.dtype.type(-np.inf)
     for row in prange(G * Tq):
         g, i = row // Tq, row % Tq
-        mask = keep[g // per_mask, i]
-        m = -np.inf
+        start = _u(row * Tk)
+        mask_start = _u(((g // per_mask) * Tq + i) * Tk)
+        m = minus_inf
         for j in range(Tk):
-            if mask[j]:
-                m = max(m, scale * scores[g, i, j])
+            if keep_flat[mask_start + _u(j)]:
+                m = max(m, scale * scores_flat[start + _u(j)])
+        for j in range(Tk):
+            kept = keep_flat[mask_start + _u(j)] != 0
+            z_flat[start + _u(j)] = scale * scores_flat[start + _u(j)] - m if kept else minus_inf
+
+
+_masked_softmax_shift_serial = serial_twin(_masked_softmax_shift)
+
+
+@njit(parallel=True, fastmath=_SUM_MATH, cache=True)
+def _normalise_rows(e, Tk):
+    # each row of Tk numbers times 1 / its sum (a row of zeros, every key masked, stays 0)
+    e_flat = e.reshape(-1)
+    for row in prange(e_flat.size // Tk):
+        start = _u(row * Tk)
         total = 0.0
         for j in range(Tk):
-            if mask[j]:
-                e = np.exp(scale * scores[g, i, j] - m)
-                probs[g, i, j] = e
-                total += e
-            else:
-                probs[g, i, j] = 0.0
+            total += e_flat[start + _u(j)]
         if total > 0:
+            inverse = e_flat.dtype.type(1.0 / total)  # one division per row, in e's precision
             for j in range(Tk):
-                probs[g, i, j] = probs[g, i, j] / total
+                e_flat[start + _u(j)] *= inverse
 
 
-_masked_softmax_serial = serial_twin(_masked_softmax)
+_normalise_rows_serial = serial_twin(_normalise_rows)
 
 
 def masked_softmax(scores, keep, scale):
-    """Numba twin of ``reference.masked_softmax``: rows in parallel, masked keys skipped."""
+    """Numba twin of ``reference.masked_softmax``: shift, NumPy's exp, normalise (rows in parallel)."""
     scores = np.ascontiguousarray(scores)
     keep = (
         np.ascontiguousarray(keep).view(np.uint8)
@@ -1234,22 +1254,27 @@ def masked_softmax(scores, keep, scale):
         else np.ascontiguousarray(keep, dtype=np.uint8)
     )
     probs = np.empty_like(scores)
-    kernel = _pick(_masked_softmax, _masked_softmax_serial, scores.size)
-    kernel(scores, keep, scores.dtype.type(scale), probs)
+    _pick(_masked_softmax_shift, _masked_softmax_shift_serial, scores.size)(
+        scores, keep, scores.dtype.type(scale), probs
+    )
+    np.exp(probs, out=probs)
+    _pick(_normalise_rows, _normalise_rows_serial, probs.size)(probs, scores.shape[-1])
     return probs
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, fastmath=_SUM_MATH, cache=True)
 def _masked_softmax_backward(probs, dprobs, scale, dscores):
-    # one row per iteration: the Jacobian-vector product needs the row's sum of dp * p first
+    # one row per iteration: the Jacobian-vector product needs the row's sum of dp * p first;
+    # unsigned flat offsets (see the note above _im2col) so both loops vectorise
     G, Tq, Tk = probs.shape
+    p_flat, dp_flat, ds_flat = probs.reshape(-1), dprobs.reshape(-1), dscores.reshape(-1)
     for row in prange(G * Tq):
-        g, i = row // Tq, row % Tq
+        start = _u(row * Tk)
         inner = 0.0
         for j in range(Tk):
-            inner += dprobs[g, i, j] * probs[g, i, j]
+            inner += dp_flat[start + _u(j)] * p_flat[start + _u(j)]
         for j in range(Tk):
-            dscores[g, i, j] = scale * probs[g, i, j] * (dprobs[g, i, j] - inner)
+            ds_flat[start + _u(j)] = scale * p_flat[start + _u(j)] * (dp_flat[start + _u(j)] - inner)
 
 
 _masked_softmax_backward_serial = serial_twin(_masked_softmax_backward)
