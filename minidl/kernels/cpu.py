@@ -324,6 +324,13 @@ def _valid_range(count, offset, stride, size):
     return first, max(first, min(count, stop))
 
 
+# Sums over a channel are reductions: without permission to reorder them, each addition
+# waits for the previous one (4 cycles), and a pass costs about 1 ns per element. With
+# ``reassoc`` LLVM keeps several vector accumulators in float64 instead; the order of the
+# additions then differs from the reference's, at float64 rounding. NaN and inf still propagate.
+_SUM_MATH = {"nsz", "contract", "reassoc"}
+
+
 # Index arithmetic note for the copy kernels below: Numba checks every signed index for
 # "negative means from the end" (a branch per element), which keeps LLVM from vectorising
 # the inner loops. Flat 1-D views indexed by unsigned offsets (``_u``) skip that check; the
@@ -554,6 +561,135 @@ def _conv_operands(x, weight):
     return np.ascontiguousarray(x, dtype=dtype), np.ascontiguousarray(weight, dtype=dtype), dtype
 
 
+# The weight gradient of a stride-1 convolution without a patch matrix. Lay each image out
+# padded, flat, and dy "wide": dy[n, f, oh, ow] at oh * Wp + ow of a row of the padded width
+# Wp, zeros at ow >= OW. Then for a tap (c, i, j) at offset o = (c * Hp + i) * Wp + j,
+#
+#     dW[f, (c, i, j)] = sum over m < OH * Wp of wide[f, m] * x_padded[o + m]
+#
+# (the zeros of wide cancel the positions past the row's end): one long dot product per
+# (filter, tap) over two contiguous arrays, which a 4x4 register tile computes 16 at a time,
+# vectorised along m. A non-finite x is sent to the patch-matrix route instead, since a zero
+# of wide times an inf of x would put a NaN where the reference has none.
+@njit(inline="always", cache=True)
+def _shifted_dot_4x4(wide, f, xp, offsets, r, L, zero):
+    """Sums over m < L of wide[f + q, m] xp[offsets[r + t] + m] for q, t < 4 (16 sums)."""
+    a0_, a1_, a2_, a3_ = wide[f], wide[f + 1], wide[f + 2], wide[f + 3]
+    o0, o1, o2, o3 = offsets[r], offsets[r + 1], offsets[r + 2], offsets[r + 3]
+    s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = zero
+    s20 = s21 = s22 = s23 = s30 = s31 = s32 = s33 = zero
+    for m in range(L):
+        um = _u(m)
+        a0, a1, a2, a3 = a0_[m], a1_[m], a2_[m], a3_[m]
+        w0, w1, w2, w3 = xp[o0 + um], xp[o1 + um], xp[o2 + um], xp[o3 + um]
+        s00, s01, s02, s03 = s00 + a0 * w0, s01 + a0 * w1, s02 + a0 * w2, s03 + a0 * w3
+        s10, s11, s12, s13 = s10 + a1 * w0, s11 + a1 * w1, s12 + a1 * w2, s13 + a1 * w3
+        s20, s21, s22, s23 = s20 + a2 * w0, s21 + a2 * w1, s22 + a2 * w2, s23 + a2 * w3
+        s30, s31, s32, s33 = s30 + a3 * w0, s31 + a3 * w1, s32 + a3 * w2, s33 + a3 * w3
+    return (s00, s01, s02, s03), (s10, s11, s12, s13), (s20, s21, s22, s23), (s30, s31, s32, s33)
+
+
+@njit(inline="always", cache=True)
+def _shifted_dot_1x4(wide, f, xp, offsets, r, L, zero):
+    """Sums over m < L of wide[f, m] xp[offsets[r + t] + m] for t < 4."""
+    a_ = wide[f]
+    o0, o1, o2, o3 = offsets[r], offsets[r + 1], offsets[r + 2], offsets[r + 3]
+    s0 = s1 = s2 = s3 = zero
+    for m in range(L):
+        um = _u(m)
+        a = a_[m]
+        s0, s1 = s0 + a * xp[o0 + um], s1 + a * xp[o1 + um]
+        s2, s3 = s2 + a * xp[o2 + um], s3 + a * xp[o3 + um]
+    return s0, s1, s2, s3
+
+
+@njit(fastmath=_SUM_MATH, cache=True)
+def _shifted_products(wide, xp, offsets, out):
+    """out[f, r] += sum over m of wide[f, m] xp[offsets[r] + m]: 4x4 tiles, then 1x4, then one sum."""
+    F, L = wide.shape
+    R = offsets.shape[0]
+    F4, R4 = F - F % 4, R - R % 4
+    zero = wide[0, 0] - wide[0, 0]
+    for f in range(0, F4, 4):
+        for r in range(0, R4, 4):
+            sums = _shifted_dot_4x4(wide, f, xp, offsets, r, L, zero)
+            for q in range(4):
+                out[f + q, r], out[f + q, r + 1] = out[f + q, r] + sums[q][0], out[f + q, r + 1] + sums[q][1]
+                out[f + q, r + 2], out[f + q, r + 3] = (
+                    out[f + q, r + 2] + sums[q][2],
+                    out[f + q, r + 3] + sums[q][3],
+                )
+    for f in range(F4, F):
+        for r in range(0, R4, 4):
+            s0, s1, s2, s3 = _shifted_dot_1x4(wide, f, xp, offsets, r, L, zero)
+            out[f, r], out[f, r + 1], out[f, r + 2], out[f, r + 3] = (
+                out[f, r] + s0,
+                out[f, r + 1] + s1,
+                out[f, r + 2] + s2,
+                out[f, r + 3] + s3,
+            )
+    for f in range(F):
+        for r in range(R4, R):
+            s = zero
+            for m in range(L):
+                s += wide[f, m] * xp[offsets[r] + _u(m)]
+            out[f, r] += s
+
+
+SHIFTED_IMAGES_PER_PART = 8  # images summed into one partial dW (the same with or without threads)
+
+
+@njit(parallel=True, fastmath=_SUM_MATH, cache=True)
+def _conv2d_weight_gradient_shifted(dy, x, ph, pw, offsets, dweight_parts, dbias_parts):
+    # one part of SHIFTED_IMAGES_PER_PART images per task, each with its own partial dW and db
+    # (summed by the caller in part order, so threads change no bit); the padded image and
+    # wide dy live in buffers reused from image to image
+    N, C, H, W = x.shape
+    F, OH, OW = dy.shape[1], dy.shape[2], dy.shape[3]
+    kw = W + 2 * pw - OW + 1
+    Hp, Wp = H + 2 * ph, W + 2 * pw
+    L = OH * Wp
+    per = SHIFTED_IMAGES_PER_PART
+    for part in prange(dweight_parts.shape[0]):
+        xp = np.zeros(C * Hp * Wp + kw, dtype=x.dtype)  # + kw: the last tap's reach past the end
+        wide = np.zeros((F, L), dtype=x.dtype)
+        x_flat, wide_flat = x.reshape(-1), wide.reshape(-1)
+        for n in range(part * per, min(N, (part + 1) * per)):
+            for c in range(C):  # the image into the padded layout (its border stays zero)
+                for h in range(H):
+                    target = _u((c * Hp + h + ph) * Wp + pw)
+                    source = _u(((n * C + c) * H + h) * W)
+                    for w in range(W):
+                        xp[target + _u(w)] = x_flat[source + _u(w)]
+            for f in range(F):  # dy into the wide layout, and its sum for db
+                total = 0.0
+                for oh in range(OH):
+                    for ow in range(OW):
+                        value = dy[n, f, oh, ow]
+                        wide_flat[_u(f * L + oh * Wp + ow)] = value
+                        total += value
+                dbias_parts[part, f] += total
+            _shifted_products(wide, xp, offsets, dweight_parts[part])
+
+
+_conv2d_weight_gradient_shifted_serial = serial_twin(_conv2d_weight_gradient_shifted)
+
+
+def conv2d_weight_gradient_shifted(dy, x, weight_shape, ph, pw):
+    """(dweight, dbias) of a stride-1 convolution by shifted dot products (see above)."""
+    N, C, H, W = x.shape
+    F, _, kh, kw = weight_shape
+    Hp, Wp = H + 2 * ph, W + 2 * pw
+    c, i, j = np.meshgrid(np.arange(C), np.arange(kh), np.arange(kw), indexing="ij")
+    offsets = ((c * Hp + i) * Wp + j).reshape(-1).astype(np.uint64)
+    parts = -(-N // SHIFTED_IMAGES_PER_PART)
+    dweight_parts = np.zeros((parts, F, C * kh * kw), dtype=x.dtype)
+    dbias_parts = np.zeros((parts, F))
+    kernel = _pick(_conv2d_weight_gradient_shifted, _conv2d_weight_gradient_shifted_serial, dy.size)
+    kernel(dy, x, ph, pw, offsets, dweight_parts, dbias_parts)
+    return dweight_parts.sum(axis=0).reshape(weight_shape), dbias_parts.sum(axis=0).astype(x.dtype)
+
+
 def conv2d_forward(x, weight, bias, sh, sw, ph, pw):
     """Numba twin of ``reference.conv2d_forward``, by ``conv2d_route``: tiles of images (im2col
     of a tile into a reused buffer, one BLAS product, written into y as NCHW), or the whole
@@ -586,8 +722,9 @@ def conv2d_forward(x, weight, bias, sh, sw, ph, pw):
 
 
 def conv2d_backward(dy, x, weight, sh, sw, ph, pw, input_grad):
-    """Numba twin of ``reference.conv2d_backward``, by ``conv2d_route``: tile by tile (the
-    tile's patch matrix rebuilt from x, dW += dY_tile @ cols.T, and with ``input_grad``
+    """Numba twin of ``reference.conv2d_backward``, by ``conv2d_route``: tile by tile (with
+    stride 1, dW and db by ``conv2d_weight_gradient_shifted``, no patch matrix; otherwise the
+    tile's patch matrix rebuilt from x and dW += dY_tile @ cols.T; with ``input_grad``
     dcols = W2.T @ dY_tile folded back by col2im while still in cache), or in three whole
     products over the patch matrix the forward kept."""
     x, weight, dtype = _conv_operands(x, weight)
@@ -602,27 +739,35 @@ def conv2d_backward(dy, x, weight, sh, sw, ph, pw, input_grad):
     F, _, kh, kw = weight.shape
     K = C * kh * kw
     OH, OW = dy.shape[2], dy.shape[3]
+    shifted = sh == 1 and sw == 1 and bool(np.isfinite(x).all())
+    if shifted:  # dW and db with no patch matrix at all
+        dweight, dbias = conv2d_weight_gradient_shifted(dy, x, weight.shape, ph, pw)
+        if not input_grad:
+            return None, dweight, dbias
     per_tile = conv2d_tile(x.shape, weight.shape, sh, sw, ph, pw, dtype.itemsize)
     W2_T = np.ascontiguousarray(weight.reshape(F, K).T)
-    dweight = np.zeros((F, K), dtype=dtype)
-    dbias = np.zeros(F)  # float64 sums
+    dweight_tiles = np.zeros((F, K), dtype=dtype)
+    dbias_tiles = np.zeros(F)  # float64 sums
     dx = np.empty(x.shape, dtype=dtype) if input_grad else None
     for n0 in range(0, N, per_tile):
         g = min(per_tile, N - n0)
         cols = _scratch("cols", K * g * OH * OW, dtype).reshape(K, g * OH * OW)
         dy_tile = _scratch("dy", F * g * OH * OW, dtype).reshape(F, g * OH * OW)
-        _im2col_serial(x[n0 : n0 + g], kh, kw, sh, sw, ph, pw, OH, OW, cols)
-        _gather_gradient(dy, n0, dy_tile, dbias)
-        if n0 == 0:
-            np.matmul(dy_tile, cols.T, out=dweight)
-        else:
-            dweight += dy_tile @ cols.T
+        _gather_gradient(dy, n0, dy_tile, dbias_tiles)
+        if not shifted:
+            _im2col_serial(x[n0 : n0 + g], kh, kw, sh, sw, ph, pw, OH, OW, cols)
+            if n0 == 0:
+                np.matmul(dy_tile, cols.T, out=dweight_tiles)
+            else:
+                dweight_tiles += dy_tile @ cols.T
         if input_grad:
-            np.matmul(W2_T, dy_tile, out=cols)  # the tile's dcols, over its cols
+            np.matmul(W2_T, dy_tile, out=cols)  # the tile's dcols, in the cols buffer
             dx_tile = dx[n0 : n0 + g]
             dx_tile[...] = 0
             _col2im_serial(cols, kh, kw, sh, sw, ph, pw, OH, OW, dx_tile)
-    return dx, dweight.reshape(weight.shape), dbias.astype(dtype)
+    if shifted:
+        return dx, dweight, dbias
+    return dx, dweight_tiles.reshape(weight.shape), dbias_tiles.astype(dtype)
 
 
 # ============================================================ pooling
@@ -833,11 +978,6 @@ def avg_pool_backward(dy, x_shape, kh, kw, sh, sw):
 
 
 # ============================================================ batch normalization
-# Sums over a channel are reductions: without permission to reorder them, each addition
-# waits for the previous one (4 cycles), and a pass costs about 1 ns per element. With
-# ``reassoc`` LLVM keeps several vector accumulators in float64 instead; the order of the
-# additions then differs from the reference's, at float64 rounding. NaN and inf still propagate.
-_SUM_MATH = {"nsz", "contract", "reassoc"}
 
 
 @njit(parallel=True, fastmath=_SUM_MATH, cache=True)
