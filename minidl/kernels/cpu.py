@@ -430,7 +430,9 @@ def col2im(cols, x_shape, kh, kw, sh, sw, ph, pw):
 #   matrix, sized to stay in a core's L2 cache) is built by the same im2col kernel, multiplied,
 #   and in the backward folded back by col2im while still in cache, in buffers allocated once
 #   and reused. A tile's product is written straight into the NCHW output (no transposed copy
-#   of y), and dy's tile is gathered as (F, g*OH*OW) in one pass that also sums db.
+#   of y), and dy's tile is gathered as (F, g*OH*OW) in one pass that also sums db. With
+#   stride 1 the backward needs no patch matrix at all for dW and db
+#   (``conv2d_weight_gradient_shifted``, below); the tiles then serve dx alone.
 # * "whole": with more filters the products have the arithmetic to hide that traffic, and
 #   one large product per quantity is what BLAS's threads share best; the patch matrix of
 #   the batch is built once and kept from the forward for the backward (``_kept_cols``).
