@@ -611,7 +611,7 @@ def _shifted_products(wide, xp, offsets, out):
     F, L = wide.shape
     R = offsets.shape[0]
     F4, R4 = F - F % 4, R - R % 4
-    zero = wide[0, 0] - wide[0, 0]
+    zero = wide.dtype.type(0)  # (a literal 0.0 would be float64 and widen every sum)
     for f in range(0, F4, 4):
         for r in range(0, R4, 4):
             sums = _shifted_dot_4x4(wide, f, xp, offsets, r, L, zero)
