@@ -8,7 +8,9 @@ That every Numba kernel equals its NumPy reference is the conformance table's jo
 * small work runs serially and large work in parallel;
 * the float32 tanh / sigmoid approximations of the recurrent cells stay within a few ulp;
 * the convolution's two routes (tiles of any size, the whole batch with the forward's cols
-  kept for the backward) compute the reference's convolution, and follow the documented rule.
+  kept for the backward) compute the reference's convolution, and follow the documented rule;
+* the tiles route's dW by shifted dot products is the reference's, the same with or without
+  threads, and keeps the reference's NaN and inf pattern.
 """
 
 import copy
@@ -117,3 +119,43 @@ def test_the_tile_holds_conv_tile_bytes_of_patch_matrix(monkeypatch):
     assert cpu.conv2d_tile((64, 16, 14, 14), (32, 16, 3, 3), 1, 1, 1, 1, 8) == 2
     assert cpu.conv2d_tile((3, 1, 5, 5), (2, 1, 3, 3), 1, 1, 1, 1, 4) == 3  # never more than N
     assert cpu.conv2d_tile((2, 512, 64, 64), (8, 512, 3, 3), 1, 1, 1, 1, 4) == 1  # never fewer than 1
+
+
+def test_the_shifted_weight_gradient_is_the_reference_and_the_same_with_threads(monkeypatch):
+    """dW and db of a stride-1 layer by shifted dot products: the reference's numbers, and bit
+    for bit the same threaded or not (images are summed in fixed parts of 8; 19 images make 3)."""
+    rng = np.random.default_rng(5)
+    x, weight = rng.standard_normal((19, 2, 9, 7)), rng.standard_normal((7, 2, 3, 4))
+    dy = rng.standard_normal((19, 7, 9, 6))  # padding (1, 1): OH = 9, OW = 7 + 2 - 4 + 1 = 6
+    results = []
+    for threshold in (0, 2**62):
+        monkeypatch.setattr(cpu, "PARALLEL_MIN_ELEMENTS", threshold)
+        results.append(cpu.conv2d_weight_gradient_shifted(dy, x, weight.shape, 1, 1))
+    for threaded, serial in zip(*results):
+        np.testing.assert_array_equal(threaded, serial)
+    _, dweight, dbias = reference.conv2d_backward(dy, x, weight, 1, 1, 1, 1, False)
+    np.testing.assert_allclose(results[0][0], dweight, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(results[0][1], dbias, rtol=1e-12, atol=1e-12)
+
+
+def test_the_tiles_route_keeps_the_references_nan_and_inf_pattern():
+    """An inf in x sends dW to the patch matrix (a zero of the wide dy times inf would be NaN
+    where the reference has none); an inf or NaN in dy reaches the same entries as in the reference."""
+    rng = np.random.default_rng(6)
+    for where in ("x", "dy"):
+        x = rng.standard_normal((3, 1, 8, 8)).astype(np.float32)
+        weight = rng.standard_normal((6, 1, 3, 3)).astype(np.float32)
+        dy = rng.standard_normal((3, 6, 8, 8)).astype(np.float32)
+        if where == "x":
+            x[0, 0, 3, 0] = np.inf
+        else:
+            dy[0, 0, 0, 0], dy[1, 2, 3, 3] = np.inf, np.nan
+        assert cpu.conv2d_route(x.shape, weight.shape, 1, 1, 1, 1) == "tiles"
+        with np.errstate(invalid="ignore"):
+            _, ours, _ = cpu.conv2d_backward(dy, x, weight, 1, 1, 1, 1, False)
+            _, theirs, _ = reference.conv2d_backward(dy, x, weight, 1, 1, 1, 1, False)
+        np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs))
+        np.testing.assert_array_equal(np.isinf(ours), np.isinf(theirs))
+        assert np.isnan(ours).any() or np.isinf(ours).any()
+        finite = np.isfinite(theirs)
+        np.testing.assert_allclose(ours[finite], theirs[finite], rtol=1e-4, atol=1e-4)
