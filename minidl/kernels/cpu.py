@@ -324,10 +324,11 @@ def _valid_range(count, offset, stride, size):
     return first, max(first, min(count, stop))
 
 
-# Sums over a channel are reductions: without permission to reorder them, each addition
+# Long sums (a channel's batch-norm statistics, a row of attention scores, a convolution's
+# shifted dot products) are reductions: without permission to reorder them, each addition
 # waits for the previous one (4 cycles), and a pass costs about 1 ns per element. With
-# ``reassoc`` LLVM keeps several vector accumulators in float64 instead; the order of the
-# additions then differs from the reference's, at float64 rounding. NaN and inf still propagate.
+# ``reassoc`` LLVM keeps several vector accumulators instead; the order of the additions then
+# differs from the reference's, at rounding. NaN and inf still propagate.
 _SUM_MATH = {"nsz", "contract", "reassoc"}
 
 
@@ -980,6 +981,7 @@ def avg_pool_backward(dy, x_shape, kh, kw, sh, sw):
 
 
 # ============================================================ batch normalization
+# (the statistics are long sums, hence ``_SUM_MATH``: see its note above)
 
 
 @njit(parallel=True, fastmath=_SUM_MATH, cache=True)
