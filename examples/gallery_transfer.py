@@ -30,7 +30,7 @@ import numpy as np
 import minidl as mdl
 from minidl import datasets, losses, optim, zoo
 from minidl.gallery.transfer import extract_features, freeze, replace_head, unfreeze
-from minidl.layers import Dense, Flatten
+from minidl.nn.layers import Dense, Flatten
 from minidl.zoo.train import digits_subset, lenet5
 
 TARGET_DIGITS = (5, 6, 7, 8, 9)

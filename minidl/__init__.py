@@ -10,17 +10,17 @@
 
 import importlib
 
-from . import _moved
+from ._version import __version__
+from . import backend
+from .backend import seed
 
-_moved.install()  # old paths (minidl.layers, minidl.model, ...) name the moved modules
-
-from ._version import __version__  # noqa: E402
-from . import backend  # noqa: E402
-from .backend import seed  # noqa: E402
-from .nn import gradcheck, initializers, layers, losses, optim, regularizers  # noqa: E402
-from .training import augment, callbacks, data, metrics  # noqa: E402
-from .training.model import NonFiniteLossError, Sequential, load_model  # noqa: E402
-from . import datasets, models, utils  # noqa: E402
+# The short spellings readers use (``mdl.layers.Dense``, ``from minidl import layers as L``)
+# are ordinary attributes bound to the modules where the code lives: ``minidl.layers`` *is*
+# ``minidl.nn.layers``. An import path, though, is a file path: ``import minidl.nn.layers``.
+from .nn import gradcheck, initializers, layers, losses, optim, regularizers
+from .training import augment, callbacks, data, metrics
+from .training.model import NonFiniteLossError, Sequential, load_model
+from . import datasets, models, utils
 
 _ON_FIRST_USE = ("gallery", "keras", "plot", "zoo")
 

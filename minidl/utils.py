@@ -13,7 +13,7 @@ __all__ = ["to_categorical", "image_data_format", "set_image_data_format"]
 def to_categorical(y, num_classes: int | None = None, dtype="float32"):
     """Integer labels (N,) (or (N, 1), as Keras accepts) -> one-hot rows (N, num_classes).
 
-    Keras's name for ``minidl.data.one_hot``; ``num_classes`` defaults to ``max(y) + 1``.
+    Keras's name for ``minidl.training.data.one_hot``; ``num_classes`` defaults to ``max(y) + 1``.
     """
     y = np.asarray(y)
     if y.ndim >= 2 and y.shape[-1] == 1:

@@ -8,7 +8,7 @@ one, else to ``pkg`` itself.
 The layering, lowest first (DESIGN.md, "One dependency direction"; docs/ARCHITECTURE.md).
 The folders are the floors: ``kernels/``, ``nn/``, ``training/``, then what sits on top::
 
-    0  kernels, _version, _moved (the old import paths)
+    0  kernels, _version
     1  backend
     2  datasets, plot                    (data and pictures: know nothing of networks)
     3  nn: initializers, regularizers, gradcheck, optim
@@ -22,13 +22,15 @@ The folders are the floors: ``kernels/``, ``nn/``, ``training/``, then what sits
 
 A module may import modules of its own group and of groups on lower levels, nothing else.
 No module imports the package root (``import minidl``, ``from minidl import __version__``)
-except ``__main__``, which sits above it. An import of an old path (``minidl.layers``,
-``minidl.model``, ...: ``minidl._moved.MOVED``) counts as an import of the module's new home.
+except ``__main__``, which sits above it. An import path is a file path: no import hook, no
+alias module (the old paths ``minidl.layers``, ``minidl.model``, ... are gone; CHANGELOG.md).
 """
 
 from __future__ import annotations
 
 import ast
+import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -36,15 +38,29 @@ from pathlib import Path
 
 import pytest
 
-from minidl._moved import MOVED, new_name
 
+# Import paths that named moved modules until the layout became the floors (CHANGELOG.md).
+# They are gone: nothing in the repository may import them.
+OLD_PATHS = {
+    "minidl.layers": "minidl.nn.layers",
+    "minidl.losses": "minidl.nn.losses",
+    "minidl.optim": "minidl.nn.optim",
+    "minidl.initializers": "minidl.nn.initializers",
+    "minidl.regularizers": "minidl.nn.regularizers",
+    "minidl.gradcheck": "minidl.nn.gradcheck",
+    "minidl.model": "minidl.training.model",
+    "minidl.callbacks": "minidl.training.callbacks",
+    "minidl.data": "minidl.training.data",
+    "minidl.metrics": "minidl.training.metrics",
+    "minidl.augment": "minidl.training.augment",
+}
 PACKAGE_DIR = Path(__file__).resolve().parents[1] / "minidl"
 ROOT = "minidl"
 
 # (group, level, the modules in it: a name covers the module and everything below it)
 GROUPS = [
     ("kernels", 0, ["minidl.kernels"]),
-    ("version", 0, ["minidl._version", "minidl._moved"]),
+    ("version", 0, ["minidl._version"]),
     ("backend", 1, ["minidl.backend"]),
     ("foundations", 2, ["minidl.datasets", "minidl.plot"]),
     (
@@ -98,11 +114,8 @@ def _resolve(module: str, is_package: bool, target: str | None, level: int) -> s
     return ".".join(base + ([target] if target else []))
 
 
-def import_graph(package_dir: Path = PACKAGE_DIR, rename=new_name) -> dict[str, list[tuple[str, int]]]:
-    """module -> [(imported module, line), ...] for the imports of modules of this package.
-
-    ``rename(name)`` gives a moved module's new name (None: not moved).
-    """
+def import_graph(package_dir: Path = PACKAGE_DIR) -> dict[str, list[tuple[str, int]]]:
+    """module -> [(imported module, line), ...] for the imports of modules of this package."""
     modules = package_modules(package_dir)
     root = package_dir.name
     graph = {}
@@ -115,9 +128,8 @@ def import_graph(package_dir: Path = PACKAGE_DIR, rename=new_name) -> dict[str, 
             elif isinstance(node, ast.ImportFrom):
                 base = _resolve(module, is_package, node.module, node.level)
                 for alias in node.names:
-                    sub = rename(f"{base}.{alias.name}") or f"{base}.{alias.name}"
+                    sub = f"{base}.{alias.name}"
                     edges.append((sub if sub in modules else base, node.lineno))
-        edges = [(rename(target) or target, line) for target, line in edges]
         graph[module] = [
             (target, line) for target, line in edges if target == root or target.startswith(root + ".")
         ]
@@ -210,16 +222,51 @@ def test_imports_go_down_the_layers_only():
     assert wrong_way_imports(GRAPH) == []
 
 
-def test_the_package_itself_imports_no_old_path():
-    """Old paths (``minidl.layers``, ``minidl.model``, ...) are for readers' code; inside the
-    package every import names the module's home, so a reader who follows one finds the file."""
+_OLD_NAMES = "|".join(map(re.escape, OLD_PATHS))
+_OLD_IMPORT = re.compile(
+    rf"^\s*(?:from\s+({_OLD_NAMES})(?:\.\w+)*\s+import|import\s+({_OLD_NAMES})\b)", re.MULTILINE
+)
+
+
+def _repository_sources():
+    """Every Python source a reader can run: the package, tests, examples, tools, and the code
+    cells of notebooks, solutions and exercises."""
+    top = PACKAGE_DIR.parent
+    for path in sorted(top.glob("*/**/*.py")):
+        if ".venv" not in path.parts and "build" not in path.parts:
+            yield path, path.read_text(encoding="utf-8")
+    for path in sorted(top.glob("*/*.ipynb")):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        yield path, "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+
+
+def test_no_file_in_the_repository_imports_an_old_path():
+    """Old paths (``minidl.layers``, ``minidl.model``, ...) are gone: every import names the
+    file where the code is, so a reader who follows one finds it."""
     stale = [
-        f"{module}:{line} imports {target}"
-        for module, edges in sorted(import_graph(rename=lambda name: None).items())
-        for target, line in edges
-        if new_name(target) and module != ENTRY_POINT
+        f"{path.relative_to(PACKAGE_DIR.parent)} imports {match.group(1) or match.group(2)}"
+        for path, text in _repository_sources()
+        if path.name != Path(__file__).name
+        for match in _OLD_IMPORT.finditer(text)
     ]
     assert stale == []
+
+
+def test_old_paths_do_not_import_and_minidl_installs_no_finder():
+    code = textwrap.dedent(f"""
+        import sys
+        finders = list(sys.meta_path)
+        import minidl, minidl.keras, minidl.training.model
+        assert sys.meta_path == finders, sys.meta_path
+        for old in {sorted(OLD_PATHS)!r}:
+            try:
+                __import__(old)
+            except ModuleNotFoundError:
+                continue
+            raise AssertionError(old + " still imports")
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
 
 
 def test_no_module_imports_the_package_root():
@@ -292,7 +339,7 @@ def test_the_checks_catch_a_cycle_a_wrong_way_import_and_a_root_import(tmp_path)
             "nn/layers/activations.py": "from ...training.model import Sequential\n",
         },
     )
-    graph = import_graph(package, rename=lambda name: None)
+    graph = import_graph(package)
     assert ("minidl.backend", 1) in graph["minidl.nn.layers.core"]  # a submodule, not the root
     assert find_cycle(graph) == ["minidl", "minidl.training.model", "minidl"]
     without_root = {
@@ -304,22 +351,6 @@ def test_the_checks_catch_a_cycle_a_wrong_way_import_and_a_root_import(tmp_path)
     assert "minidl.nn.losses:1 imports minidl.nn.layers.activations (sideways" in problems
     assert "minidl.nn.layers.activations:1 imports minidl.training.model (upward" in problems
     assert root_imports(graph) == ["minidl.training.model:1 imports the package root minidl"]
-
-
-def test_an_old_path_counts_as_its_new_home(tmp_path):
-    package = _write_package(
-        tmp_path,
-        {
-            "nn/__init__.py": "",
-            "nn/layers/__init__.py": "",
-            "nn/layers/core.py": "from ...model import Sequential   # old path of training.model\n",
-            "training/__init__.py": "",
-            "training/model.py": "",
-        },
-    )
-    graph = import_graph(package)
-    assert graph["minidl.nn.layers.core"] == [("minidl.training.model", 1)]
-    assert "upward" in wrong_way_imports(graph)[0]
 
 
 def test_a_clean_package_passes(tmp_path):
@@ -338,7 +369,7 @@ def test_a_clean_package_passes(tmp_path):
             "nn/layers/core.py": "from ... import backend\n",
         },
     )
-    graph = import_graph(package, rename=lambda name: None)
+    graph = import_graph(package)
     assert find_cycle(graph) is None and wrong_way_imports(graph) == [] and root_imports(graph) == []
 
 
@@ -347,7 +378,6 @@ TOP_LEVEL = {
     "__init__.py",
     "__main__.py",
     "_version.py",
-    "_moved.py",
     "backend.py",
     "models.py",
     "utils.py",
@@ -363,34 +393,18 @@ def test_the_package_root_holds_only_the_floors():
     assert folders <= PACKAGES, f"new sub-packages {sorted(folders - PACKAGES)}: name their floor here"
 
 
-@pytest.mark.parametrize("old", sorted(MOVED))
-def test_every_old_import_path_gives_the_moved_module_itself(old):
-    code = textwrap.dedent(f"""
-        import importlib, pkgutil
-        old = importlib.import_module({old!r})
-        new = importlib.import_module({MOVED[old]!r})
-        assert old is new, (old, new)
-        for info in pkgutil.iter_modules(getattr(new, "__path__", [])):
-            a = importlib.import_module({old!r} + "." + info.name)
-            b = importlib.import_module({MOVED[old]!r} + "." + info.name)
-            assert a is b, (a, b)
-    """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-
-
 def test_the_public_names_of_design_md_import():
     code = textwrap.dedent("""
         import minidl as mdl
         from minidl import layers as L, losses, optim, callbacks, datasets, data, metrics, gradcheck
         from minidl import initializers, regularizers, models, utils
-        from minidl.model import Sequential, load_model, NonFiniteLossError
-        from minidl.layers import Dense, Conv2D, BatchNorm, LSTM
-        from minidl.layers.base import Layer
-        from minidl.data import DataLoader
-        from minidl.gradcheck import rel_error, numerical_gradient
+        from minidl.training.model import Sequential, load_model, NonFiniteLossError
+        from minidl.nn.layers import Dense, Conv2D, BatchNorm, LSTM
+        from minidl.nn.layers.base import Layer
+        from minidl.training.data import DataLoader
+        from minidl.nn.gradcheck import rel_error, numerical_gradient
         assert mdl.Sequential is Sequential and L.Dense is Dense and isinstance(Dense(2), Layer)
-        assert mdl.layers is mdl.nn.layers and mdl.model is mdl.training.model
+        assert mdl.layers is mdl.nn.layers and mdl.data is mdl.training.data
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr

@@ -13,7 +13,7 @@ import pytest
 
 import minidl as mdl
 from minidl import backend, gradcheck, layers as L
-from minidl.gradcheck import numerical_gradient, rel_error
+from minidl.nn.gradcheck import numerical_gradient, rel_error
 
 TOL = 1e-7
 

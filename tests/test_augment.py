@@ -6,7 +6,7 @@ import pytest
 
 import minidl as mdl
 from minidl import augment, layers as L, losses, optim
-from minidl.data import DataLoader
+from minidl.training.data import DataLoader
 
 
 def _shift_by_loops(x, dy, dx):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import minidl as mdl
-from minidl.gradcheck import check_layer
-from minidl.layers.conv import AvgPool2D, Conv2D, GlobalAvgPool2D, MaxPool2D
+from minidl.nn.gradcheck import check_layer
+from minidl.nn.layers.conv import AvgPool2D, Conv2D, GlobalAvgPool2D, MaxPool2D
 
 
 def conv_by_definition(x, W, b, stride, pad):

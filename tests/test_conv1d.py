@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import minidl as mdl
-from minidl.gradcheck import check_layer
-from minidl.layers import AvgPool1D, Conv1D, Conv2DTranspose, GlobalAvgPool1D, MaxPool1D
+from minidl.nn.gradcheck import check_layer
+from minidl.nn.layers import AvgPool1D, Conv1D, Conv2DTranspose, GlobalAvgPool1D, MaxPool1D
 
 CONV1D_CASES = [
     ((2, 3, 7), dict(filters=3, kernel_size=3)),

@@ -5,7 +5,7 @@ import pytest
 
 import minidl as mdl
 from minidl import layers as L
-from minidl.gradcheck import check_layer, numerical_gradient, rel_error
+from minidl.nn.gradcheck import check_layer, numerical_gradient, rel_error
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import minidl as mdl
-from minidl.data import DataLoader, one_hot, standardize, train_test_split
+from minidl.training.data import DataLoader, one_hot, standardize, train_test_split
 
 
 def test_dataloader_batches_cover_everything_once():

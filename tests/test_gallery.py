@@ -8,10 +8,10 @@ from minidl import optim
 from minidl.gallery import autoencoders as ae
 from minidl.gallery import gan
 from minidl.gallery import transfer
-from minidl.gradcheck import check_layer, numerical_gradient, rel_error
-from minidl.layers import Dense, Flatten, ReLU
-from minidl.layers.conv import Conv2D
-from minidl.layers.upsampling import Conv2DTranspose, UpSampling2D
+from minidl.nn.gradcheck import check_layer, numerical_gradient, rel_error
+from minidl.nn.layers import Dense, Flatten, ReLU
+from minidl.nn.layers.conv import Conv2D
+from minidl.nn.layers.upsampling import Conv2DTranspose, UpSampling2D
 
 TRANSPOSE_CASES = [
     dict(kernel_size=3, stride=1, padding=1),

@@ -67,9 +67,9 @@ def _sequences(n=48):
 
 
 def _lenet():
-    from minidl.layers import Dense, Dropout, Flatten, ReLU
-    from minidl.layers.conv import Conv2D, MaxPool2D
-    from minidl.layers.normalization import BatchNorm
+    from minidl.nn.layers import Dense, Dropout, Flatten, ReLU
+    from minidl.nn.layers.conv import Conv2D, MaxPool2D
+    from minidl.nn.layers.normalization import BatchNorm
 
     # BatchNorm after the ReLU, not before: a bias followed by BatchNorm has a gradient that
     # is zero up to rounding, and Adam would turn that rounding noise into full-size steps.
@@ -86,8 +86,8 @@ def _lenet():
 
 
 def _recurrent():
-    from minidl.layers import Dense
-    from minidl.layers.recurrent import GRU, LSTM
+    from minidl.nn.layers import Dense
+    from minidl.nn.layers.recurrent import GRU, LSTM
 
     model = mdl.Sequential([LSTM(8, return_sequences=True), GRU(6), Dense(2)], input_shape=(6, 3))
     model.compile(
@@ -159,7 +159,7 @@ def test_gpu_without_cupy_says_how_to_install_it(monkeypatch):
 
 
 def test_model_to_gpu_without_cupy_fails_clearly_and_stays_on_the_cpu(monkeypatch):
-    from minidl.layers import Dense
+    from minidl.nn.layers import Dense
 
     monkeypatch.setitem(sys.modules, "cupy", None)
     model = mdl.Sequential([Dense(4), Dense(2)], input_shape=(3,))
@@ -432,7 +432,7 @@ def test_recurrent_layers_give_the_same_numbers_with_and_without_sequence_kernel
 ):
     """The layer's CUDA fast path (one launch per direction) against its per-step CUDA path
     (``USE_SEQUENCE_KERNELS = False``): outputs, every gradient, the initial-state gradient."""
-    from minidl.layers.recurrent import GRU, LSTM
+    from minidl.nn.layers.recurrent import GRU, LSTM
 
     place, to_numpy = _device_arrays(device)
     rng = np.random.default_rng(11)

@@ -149,7 +149,7 @@ def test_pick_notebook_falls_back_to_the_first_by_name(tmp_path):
 def test_the_package_passes_forbid_on(tmp_path):
     from minidl.grading.reports.gradescope import build_package
 
-    path = build_package(tmp_path / "a.zip", "03", forbid=("minidl.gradcheck", "numpy.linalg.solve"))
+    path = build_package(tmp_path / "a.zip", "03", forbid=("minidl.nn.gradcheck", "numpy.linalg.solve"))
     with zipfile.ZipFile(path) as archive:
         script = archive.read("run_autograder").decode()
-    assert "--forbid minidl.gradcheck --forbid numpy.linalg.solve" in script
+    assert "--forbid minidl.nn.gradcheck --forbid numpy.linalg.solve" in script

@@ -25,8 +25,8 @@ def _uses(source: str) -> list[str]:
 @pytest.mark.parametrize(
     "source, expected",
     [
-        ("def f(x):\n    return L.Dense(3)(x)\n", "minidl.layers.Dense"),
-        ("def f(x):\n    return gradcheck.numerical_gradient(x)\n", "minidl.gradcheck.numerical_gradient"),
+        ("def f(x):\n    return L.Dense(3)(x)\n", "minidl.nn.layers.Dense"),
+        ("def f(x):\n    return gradcheck.numerical_gradient(x)\n", "minidl.nn.gradcheck.numerical_gradient"),
         ("from minidl import grading\n", "minidl.grading"),
         ("import minidl.grading.specs.ch03 as s\n", "minidl.grading.specs.ch03"),
         ("from minidl.grading.probes import PROBES\n", "minidl.grading.probes.PROBES"),
@@ -86,9 +86,9 @@ def test_a_setup_cell_is_flagged_for_the_grader_only():
 
 
 def test_forbid_covers_a_module_and_the_names_under_it():
-    uses = ["minidl.gradcheck.numerical_gradient", "numpy.zeros"]
-    assert provenance.forbidden_uses(uses, ["minidl.gradcheck"]) == [
-        ("minidl.gradcheck.numerical_gradient", "minidl.gradcheck")
+    uses = ["minidl.nn.gradcheck.numerical_gradient", "numpy.zeros"]
+    assert provenance.forbidden_uses(uses, ["minidl.nn.gradcheck"]) == [
+        ("minidl.nn.gradcheck.numerical_gradient", "minidl.nn.gradcheck")
     ]
     assert provenance.forbidden_uses(uses, ["minidl.grad"]) == []  # a prefix of a word is not a module
 
@@ -97,7 +97,7 @@ def test_forbidden_library_calls_fail_and_the_grader_import_is_flagged(tmp_path)
     nb = notebook.read_notebook(CHAPTER3)
     cells = {
         # minidl's own numerical gradient: read statically
-        "directional_gradient_check": "from minidl.gradcheck import numerical_gradient as _ng\n"
+        "directional_gradient_check": "from minidl.nn.gradcheck import numerical_gradient as _ng\n"
         "def directional_gradient_check(f, x, grad, directions, h=1e-5):\n"
         "    d = directions.reshape(len(directions), -1)\n"
         "    return d @ _ng(lambda: f(x), x).reshape(-1), d @ grad.reshape(-1)\n",
@@ -105,7 +105,7 @@ def test_forbidden_library_calls_fail_and_the_grader_import_is_flagged(tmp_path)
         # sandbox refuses the call
         "softmax_cross_entropy_backward": "import importlib\n"
         "def softmax_cross_entropy_backward(z, y, smoothing):\n"
-        "    g = importlib.import_module('minidl.' + 'gradcheck')\n"
+        "    g = importlib.import_module('minidl.nn.' + 'gradcheck')\n"
         "    import numpy as np\n"
         "    t = np.full(z.shape, smoothing / z.shape[1])\n"
         "    t[np.arange(len(y)), y] += 1 - smoothing\n"
@@ -134,7 +134,7 @@ def test_forbidden_library_calls_fail_and_the_grader_import_is_flagged(tmp_path)
                 "--seed",
                 "4",
                 "--forbid",
-                "minidl.gradcheck",
+                "minidl.nn.gradcheck",
                 "--json",
                 str(out),
                 "--quiet",
@@ -146,7 +146,7 @@ def test_forbidden_library_calls_fail_and_the_grader_import_is_flagged(tmp_path)
     tests = {t["name"]: t for t in data["tests"]}
     assert tests["directional_gradient_check"]["score"] == 0
     assert (
-        "forbids: minidl.gradcheck.numerical_gradient (--forbid minidl.gradcheck)"
+        "forbids: minidl.nn.gradcheck.numerical_gradient (--forbid minidl.nn.gradcheck)"
         in tests["directional_gradient_check"]["output"]
     )
     assert tests["softmax_cross_entropy_backward"]["score"] == 0

@@ -22,7 +22,7 @@ import pytest
 import minidl as mdl
 import minidl.keras
 from minidl import layers as L
-from minidl.gradcheck import check_layer
+from minidl.nn.gradcheck import check_layer
 
 
 @pytest.fixture
@@ -518,7 +518,7 @@ def test_only_the_import_changes():
 # ------------------------------------------------------------------ Keras names in minidl's own door
 def test_mlp_with_add_input_shape_mse_and_mae():
     from minidl.models import Sequential
-    from minidl.layers import Dense
+    from minidl.nn.layers import Dense
 
     rng = np.random.default_rng(0)
     X_train = rng.standard_normal((256, 10)).astype("float32")
@@ -546,7 +546,7 @@ def test_mlp_with_add_input_shape_mse_and_mae():
 
 def test_small_cnn_on_mnist_channels_last(channels_last):
     from minidl.models import Sequential
-    from minidl.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
+    from minidl.nn.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
     from minidl.utils import to_categorical
 
     (x_all, y_all), _ = mdl.datasets.load_mnist()
@@ -575,7 +575,7 @@ def test_small_cnn_on_mnist_channels_last(channels_last):
 
 def test_lstm_regressor_with_a_free_time_axis():
     from minidl.models import Sequential
-    from minidl.layers import LSTM, Dense
+    from minidl.nn.layers import LSTM, Dense
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((128, 12, 10)).astype("float32")
@@ -597,8 +597,8 @@ def test_lstm_regressor_with_a_free_time_axis():
 
 def test_frozen_base_with_a_new_head_keeps_the_base_bit_identical():
     from minidl.models import Sequential
-    from minidl.layers import BatchNormalization, Dense, Input
-    from minidl.optim import Adam
+    from minidl.nn.layers import BatchNormalization, Dense, Input
+    from minidl.nn.optim import Adam
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((200, 8)).astype("float32")
@@ -774,7 +774,7 @@ def test_setting_model_trainable_sets_every_layer():
 
 def test_frozen_zoo_base_trains_a_new_head_and_saves_frozen(tmp_path):
     from minidl.models import Sequential, load_model
-    from minidl.layers import Dense
+    from minidl.nn.layers import Dense
 
     (x, y), _ = mdl.datasets.load_mnist()
     keep = y >= 5

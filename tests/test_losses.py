@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from minidl import losses
-from minidl.gradcheck import check_loss
+from minidl.nn.gradcheck import check_loss
 
 
 def softmax(z):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import minidl as mdl
-from minidl.gradcheck import check_layer
-from minidl.layers.normalization import BatchNorm, LayerNorm
+from minidl.nn.gradcheck import check_layer
+from minidl.nn.layers.normalization import BatchNorm, LayerNorm
 
 BN_SHAPES = [(5, 4), (2, 3, 3, 2), (1, 2, 3, 3), (3, 1, 1, 1)]
 

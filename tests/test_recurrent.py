@@ -15,9 +15,9 @@ import pytest
 
 import minidl as mdl
 from minidl import backend
-from minidl.gradcheck import check_layer, numerical_gradient, rel_error
-from minidl.layers.embedding import Embedding
-from minidl.layers.recurrent import GRU, LSTM, SimpleRNN
+from minidl.nn.gradcheck import check_layer, numerical_gradient, rel_error
+from minidl.nn.layers.embedding import Embedding
+from minidl.nn.layers.recurrent import GRU, LSTM, SimpleRNN
 
 TIERS = ["numpy", "numba"]
 CELLS = [SimpleRNN, LSTM, GRU]
@@ -355,7 +355,7 @@ def test_input_dropout_is_one_mask_per_sample_for_every_step(tier, rng):
 
 
 def test_recurrent_dropout_masks_the_state_where_it_meets_wh(tier, rng):
-    from minidl.layers.recurrent import lstm_step_forward
+    from minidl.nn.layers.recurrent import lstm_step_forward
 
     x = rng.standard_normal((4, 6, 3))
     layer = LSTM(5, recurrent_dropout=0.4, return_sequences=True)

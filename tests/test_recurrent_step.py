@@ -17,9 +17,9 @@ import pytest
 
 import minidl as mdl
 from minidl import backend
-from minidl.gradcheck import numerical_gradient, rel_error
+from minidl.nn.gradcheck import numerical_gradient, rel_error
 from minidl.kernels import reference
-from minidl.layers.recurrent import (
+from minidl.nn.layers.recurrent import (
     GRU,
     LSTM,
     SimpleRNN,

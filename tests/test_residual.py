@@ -6,7 +6,7 @@ import pytest
 
 import minidl as mdl
 from minidl import initializers, layers as L, losses, optim
-from minidl.gradcheck import check_layer
+from minidl.nn.gradcheck import check_layer
 
 
 def _dense_block(width):
@@ -246,7 +246,7 @@ def test_orthogonal_and_layers_take_initializers_by_name():
 
 
 def test_recurrent_layers_take_initializers_by_name_and_keep_their_defaults():
-    from minidl.layers.recurrent import orthogonal
+    from minidl.nn.layers.recurrent import orthogonal
 
     mdl.seed(0)
     default = L.LSTM(3)

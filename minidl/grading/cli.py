@@ -94,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="MODULE[.NAME]",
-        help="a module or name an answer may not use (e.g. minidl.layers, "
+        help="a module or name an answer may not use (e.g. minidl.nn.layers, "
         "numpy.linalg.solve): an exercise cell that uses it scores 0, and "
         "in the sandbox it raises; repeat for several",
     )

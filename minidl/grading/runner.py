@@ -320,7 +320,7 @@ def grade_notebook(
     isolate : run under bubblewrap when it works here
     content : the notebook's bytes, if already read (the batch reads every file first,
         ``notebook.read_submission``), or why it could not be read (a ``str``)
-    forbid : modules or names (``"minidl.layers"``, ``"numpy.linalg.solve"``) an answer may
+    forbid : modules or names (``"minidl.nn.layers"``, ``"numpy.linalg.solve"``) an answer may
         not use: an exercise whose cell uses one scores 0, and in the sandbox they raise
     """
     start = time.monotonic()

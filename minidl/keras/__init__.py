@@ -15,7 +15,7 @@ and defaults where they differ from minidl's PyTorch-style ones:
 
 * image and sequence layers are channels-last, (N, H, W, C) and (N, L, C), unless
   ``keras.config.set_image_data_format("channels_first")``; this setting is this
-  namespace's own: ``minidl.layers`` stays channels-first, as PyTorch;
+  namespace's own: ``minidl.nn.layers`` stays channels-first, as PyTorch;
 * optimizers take Keras's argument names and defaults (``SGD(learning_rate=0.01)``,
   ``Adam(epsilon=1e-7)``, ``RMSprop(rho=0.9)``) and ``optimizers.schedules``;
 * ``BatchNormalization(momentum=0.99, epsilon=1e-3)``, ``LeakyReLU(negative_slope=0.3)``,
@@ -66,7 +66,7 @@ _ABSENT = {
     "applications": "minidl has no pretrained ImageNet models; minidl.zoo holds the small "
     "models this course trains (minidl.zoo.available())",
     "ops": "minidl has no tensor library of its own: write the computation with NumPy, or as "
-    "a layer with forward and backward (minidl.layers.Layer)",
+    "a layer with forward and backward (minidl.nn.layers.Layer)",
     "Variable": "minidl's weights are NumPy arrays in layer.params",
     "random": "draw random numbers with numpy after minidl.seed(n) (keras.utils.set_random_seed)",
     "mixed_precision": "minidl computes in float32 (or float64 for gradient checks)",

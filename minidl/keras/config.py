@@ -1,5 +1,5 @@
 """``keras.config``: this namespace's image data format (channels-last, Keras's default),
-kept apart from minidl's own (``minidl.layers.image_data_format()``, channels-first)."""
+kept apart from minidl's own (``minidl.nn.layers.image_data_format()``, channels-first)."""
 
 from ..nn.layers.base import check_data_format
 

@@ -74,7 +74,7 @@ def _channels_last_by_default(cls, keras_name: str):
 
     make.__name__ = make.__qualname__ = keras_name
     make.__doc__ = (
-        f"Keras's ``{keras_name}``: a ``minidl.layers.{cls.__name__}`` whose ``data_format`` "
+        f"Keras's ``{keras_name}``: a ``minidl.nn.layers.{cls.__name__}`` whose ``data_format`` "
         f"defaults to ``keras.config.image_data_format()`` (channels-last).\n\n" + (cls.__doc__ or "")
     )
     make.layer_class = cls
@@ -100,7 +100,7 @@ UpSampling2D = _channels_last_by_default(_L.UpSampling2D, "UpSampling2D")
 def BatchNormalization(
     axis=-1, momentum: float = 0.99, epsilon: float = 0.001, center: bool = True, scale: bool = True, **kwargs
 ) -> _L.BatchNorm:
-    """Keras's ``BatchNormalization``: a ``minidl.layers.BatchNorm`` with Keras's defaults
+    """Keras's ``BatchNormalization``: a ``minidl.nn.layers.BatchNorm`` with Keras's defaults
     (momentum 0.99, epsilon 0.001). ``axis=-1`` (the channels last) or ``axis=1`` (first)
     sets the ``data_format`` of image inputs; (N, D) features normalise over N either way.
     Keras's ``momentum`` means minidl's: ``running = momentum * running + (1 - momentum) * batch``.
@@ -121,7 +121,7 @@ def BatchNormalization(
 
 
 def LayerNormalization(axis=-1, epsilon: float = 0.001, **kwargs) -> _L.LayerNorm:
-    """Keras's ``LayerNormalization``: a ``minidl.layers.LayerNorm`` over the last axis with
+    """Keras's ``LayerNormalization``: a ``minidl.nn.layers.LayerNorm`` over the last axis with
     Keras's epsilon 0.001."""
     if axis != -1:
         raise ValueError(f"LayerNormalization normalises the last axis only (axis=-1), got axis={axis!r}")
@@ -143,10 +143,10 @@ _ABSENT = {
     "Multiply": "minidl models are Sequential: a stack, with no merging of branches",
     "Attention": "chapter 'attention' writes attention by hand with forward and backward",
     "MultiHeadAttention": "chapter 'attention' writes attention by hand with forward and backward",
-    "Lambda": "write a minidl.layers.Layer subclass with forward and backward",
+    "Lambda": "write a minidl.nn.layers.Layer subclass with forward and backward",
     "GlobalMaxPooling2D": "use MaxPooling2D with pool_size equal to the image size, then Flatten",
     "GlobalMaxPooling1D": "use MaxPooling1D with pool_size equal to the sequence length, then Flatten",
-    "Normalization": "standardise the data before fit with minidl.data.standardize",
+    "Normalization": "standardise the data before fit with minidl.training.data.standardize",
     "TextVectorization": "turn text into ids with minidl.datasets.CharEncoder",
     "RandomFlip": "minidl has no augmentation layers: augment the NumPy arrays before fit",
     "RandomRotation": "minidl has no augmentation layers: augment the NumPy arrays before fit",

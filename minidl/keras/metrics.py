@@ -3,7 +3,7 @@
 ``compile(metrics=[keras.metrics.SparseCategoricalAccuracy()])`` logs
 ``"sparse_categorical_accuracy"`` as Keras does; the strings (``"accuracy"``, ``"mae"``,
 ...) work as well. Each call returns ``fn(y_pred, y_true) -> float`` averaged over the
-batch (``minidl.metrics``); there are no stateful metric objects.
+batch (``minidl.training.metrics``); there are no stateful metric objects.
 """
 
 from ..training import metrics as _metrics

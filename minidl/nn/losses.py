@@ -327,6 +327,6 @@ def get(spec) -> Loss:
         cls = next(c for c in LOSSES.values() if c.__name__ == spec["class"])
         return cls(**spec.get("config", {}))
     raise ValueError(
-        f"unknown loss {spec!r}; expected a minidl.losses.Loss or one of "
+        f"unknown loss {spec!r}; expected a minidl.nn.losses.Loss or one of "
         f"{sorted(set(LOSSES) - {'mean_squared_error'})}"
     )

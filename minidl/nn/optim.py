@@ -448,7 +448,7 @@ def get(spec) -> Optimizer:
             config["lr"] = _schedule_from_config(config["lr"])
         return cls(**config)
     raise ValueError(
-        f"unknown optimizer {spec!r}; expected a minidl.optim.Optimizer or one of {sorted(OPTIMIZERS)}"
+        f"unknown optimizer {spec!r}; expected a minidl.nn.optim.Optimizer or one of {sorted(OPTIMIZERS)}"
     )
 
 

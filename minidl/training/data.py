@@ -17,7 +17,7 @@ class DataLoader:
     the order repeatable. ``drop_last`` skips a final batch smaller than ``batch_size``.
     ``y`` may be None (unlabelled data: batches are then just ``x_batch``). With
     ``sample_weight`` (one weight per sample) the batches are ``(x_batch, y_batch, w_batch)``.
-    ``transform`` (a callable ``x_batch -> x_batch``, e.g. ``minidl.augment.RandomShift(2)``)
+    ``transform`` (a callable ``x_batch -> x_batch``, e.g. ``minidl.training.augment.RandomShift(2)``)
     is applied to every ``x_batch`` as it is served: data augmentation, drawn afresh each
     epoch; the stored ``x`` is never changed.
     """

@@ -182,7 +182,7 @@ class Sequential(Trainer):
                 f"with C = {shape[2]}, but {image_layer.label} expects (N, C, H, W) (minidl's "
                 "default, as PyTorch). Either use data_format='channels_last' (on the layers, as "
                 "Sequential(..., data_format='channels_last'), or once with "
-                "minidl.layers.set_image_data_format('channels_last')), or transpose the images "
+                "minidl.nn.layers.set_image_data_format('channels_last')), or transpose the images "
                 "with x.transpose(0, 3, 1, 2)"
             )
 

@@ -129,7 +129,7 @@ class Trainer:
         2 one line per epoch. ``batch_size`` defaults to 32. A NaN or infinite loss stops
         training with ``NonFiniteLossError`` naming the epoch and batch; ``model.history``
         keeps the epochs completed so far.
-        ``augment`` (a ``minidl.augment`` transform, or any callable ``x_batch -> x_batch``)
+        ``augment`` (a ``minidl.training.augment`` transform, or any callable ``x_batch -> x_batch``)
         changes every training batch as it is drawn; validation data is never augmented.
         """
         self._require_compiled("fit")
@@ -177,7 +177,7 @@ class Trainer:
         for cb in callbacks:
             if not isinstance(cb, Callback):
                 raise TypeError(
-                    f"callbacks must be minidl.callbacks.Callback objects, got {type(cb).__name__}"
+                    f"callbacks must be minidl.training.callbacks.Callback objects, got {type(cb).__name__}"
                 )
             cb.set_model(self)
         self.history, self.stop_training = history, False

@@ -5,7 +5,7 @@ A submission may answer ``directional_gradient_check`` by calling minidl's own
 the grader itself. ``library_uses`` reads the graded cells with ``ast`` and says, for
 each exercise, which dotted names its cell uses: imports in the cell, and names bound by
 imports in the setup cells (``from minidl import layers as L`` then ``L.Dense`` is
-``minidl.layers.Dense``). The runner flags every use of minidl (any spelling of
+``minidl.nn.layers.Dense``). The runner flags every use of minidl (any spelling of
 ``minidl.grading`` included) for the instructor, and ``--forbid MODULE[.NAME]`` makes a
 use of that module or name fail the exercise.
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import re
 import threading
+import types
 
 from ..runtime.sandbox import without_magic_lines
 
@@ -40,6 +41,19 @@ def _parse(source: str) -> ast.Module:
         return ast.parse(source)
 
 
+def _canonical(dotted: str) -> str:
+    """The name's home: ``minidl.layers`` (the package's short attribute) is
+    ``minidl.nn.layers``, the module the attribute is bound to."""
+    parts = dotted.split(".")
+    if len(parts) >= 2 and parts[0] == "minidl":
+        import minidl
+
+        module = getattr(minidl, parts[1], None)
+        if isinstance(module, types.ModuleType):
+            return ".".join([module.__name__, *parts[2:]])
+    return dotted
+
+
 def _aliases(tree: ast.AST) -> dict[str, str]:
     """``{local name: dotted name}`` bound by the imports in ``tree``."""
     found = {}
@@ -53,7 +67,7 @@ def _aliases(tree: ast.AST) -> dict[str, str]:
                     found[root] = root
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
             for alias in node.names:
-                found[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+                found[alias.asname or alias.name] = _canonical(f"{node.module}.{alias.name}")
     return found
 
 
@@ -68,7 +82,7 @@ def _dotted(node: ast.AST) -> list[str] | None:
 
 
 def _names_a_module(text: str) -> bool:
-    """Whether a string could name minidl to an import (``"minidl"``, ``"minidl.layers"``, a
+    """Whether a string could name minidl to an import (``"minidl"``, ``"minidl.nn.layers"``, a
     path with ``minidl/``); prose that mentions minidl (a docstring) is not flagged."""
     return text.strip() == "minidl" or re.search(r"\bminidl[./\\][A-Za-z_]", text) is not None
 

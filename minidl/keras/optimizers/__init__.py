@@ -1,7 +1,7 @@
 """``keras.optimizers``: minidl's optimizers with Keras 3's argument names and defaults.
 
-Each name is a function that returns the minidl optimizer (``minidl.optim``), so the update
-rules are minidl's (PyTorch's, documented in ``minidl.optim``); the defaults are Keras's:
+Each name is a function that returns the minidl optimizer (``minidl.nn.optim``), so the update
+rules are minidl's (PyTorch's, documented in ``minidl.nn.optim``); the defaults are Keras's:
 
     SGD(learning_rate=0.01, momentum=0.0, nesterov=False)
     RMSprop(learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7)
@@ -51,7 +51,7 @@ def SGD(
     global_clipnorm=None,
     **kwargs,
 ) -> _optim.SGD:
-    """Keras's SGD as ``minidl.optim.SGD`` (PyTorch's momentum rule, the same steps as
+    """Keras's SGD as ``minidl.nn.optim.SGD`` (PyTorch's momentum rule, the same steps as
     Keras's for a constant learning rate)."""
     _unused(kwargs, "SGD")
     return _optim.SGD(
@@ -75,7 +75,7 @@ def RMSprop(
     global_clipnorm=None,
     **kwargs,
 ) -> _optim.RMSprop:
-    """Keras's RMSprop (``rho`` 0.9) as ``minidl.optim.RMSprop`` (whose ``alpha`` is ``rho``)."""
+    """Keras's RMSprop (``rho`` 0.9) as ``minidl.nn.optim.RMSprop`` (whose ``alpha`` is ``rho``)."""
     _unused(kwargs, "RMSprop")
     if centered:
         raise ValueError("RMSprop: centered=True is not in minidl")
@@ -99,7 +99,7 @@ def Adagrad(
     global_clipnorm=None,
     **kwargs,
 ) -> _optim.Adagrad:
-    """Keras's Adagrad as ``minidl.optim.Adagrad`` (accumulator starting at 0, as PyTorch)."""
+    """Keras's Adagrad as ``minidl.nn.optim.Adagrad`` (accumulator starting at 0, as PyTorch)."""
     _unused(kwargs, "Adagrad")
     return _optim.Adagrad(
         learning_rate,
@@ -121,7 +121,7 @@ def Adam(
     global_clipnorm=None,
     **kwargs,
 ):
-    """Keras's Adam as ``minidl.optim.Adam`` (``minidl.optim.AdamW`` with a ``weight_decay``,
+    """Keras's Adam as ``minidl.nn.optim.Adam`` (``minidl.nn.optim.AdamW`` with a ``weight_decay``,
     which Keras applies decoupled)."""
     _unused(kwargs, "Adam")
     if amsgrad:
@@ -146,7 +146,7 @@ def AdamW(
     global_clipnorm=None,
     **kwargs,
 ) -> _optim.AdamW:
-    """Keras's AdamW (weight decay 0.004) as ``minidl.optim.AdamW``."""
+    """Keras's AdamW (weight decay 0.004) as ``minidl.nn.optim.AdamW``."""
     _unused(kwargs, "AdamW")
     if amsgrad:
         raise ValueError("AdamW: amsgrad=True is not in minidl")

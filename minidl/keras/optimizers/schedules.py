@@ -2,7 +2,7 @@
 
 Pass one as the learning rate, ``Adam(learning_rate=ExponentialDecay(1e-3, 1000, 0.9))``;
 the optimizer evaluates it at its step count before every update
-(``minidl.optim.LearningRateSchedule``). ``step`` counts batches, not epochs, as in Keras.
+(``minidl.nn.optim.LearningRateSchedule``). ``step`` counts batches, not epochs, as in Keras.
 
     ExponentialDecay        lr = initial * decay_rate ** (step / decay_steps)   (floor with staircase)
     InverseTimeDecay        lr = initial / (1 + decay_rate * step / decay_steps)

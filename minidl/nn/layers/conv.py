@@ -86,13 +86,13 @@ class Conv2D(ImageLayout, Layer):
     use_bias : bool
         Whether to add ``b``.
     kernel_initializer, bias_initializer : str
-        Names from ``minidl.initializers`` (Glorot uniform and zeros by default, as Keras;
+        Names from ``minidl.nn.initializers`` (Glorot uniform and zeros by default, as Keras;
         ``"he_uniform"`` suits ReLU networks). Fans: C*KH*KW in, F*KH*KW out.
     kernel_regularizer : Regularizer, str or None
         Penalty on ``W`` added to the loss.
     data_format : "channels_first", "channels_last" or None
         (N, C, H, W) images (minidl's default, PyTorch's) or (N, H, W, C) (Keras's);
-        ``None`` takes ``minidl.layers.image_data_format()``. Channels-last inputs are
+        ``None`` takes ``minidl.nn.layers.image_data_format()``. Channels-last inputs are
         transposed at the layer's edges; ``W`` keeps its (F, C, KH, KW) layout.
     **kwargs
         Keras's ``strides=`` (for ``stride``), ``input_shape=``, ``input_dim=``, ``trainable=``.

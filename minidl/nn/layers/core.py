@@ -32,7 +32,7 @@ class Dense(Layer):
     use_bias : bool
         Whether to add ``b``.
     kernel_initializer, bias_initializer : str
-        Names from ``minidl.initializers`` (Glorot uniform and zeros by default, as Keras).
+        Names from ``minidl.nn.initializers`` (Glorot uniform and zeros by default, as Keras).
     kernel_regularizer : Regularizer, str or None
         Penalty on ``W`` added to the loss (``"l2"`` or ``regularizers.L2(1e-4)``).
 

@@ -42,7 +42,7 @@ class BatchNorm(ImageLayout, Layer):
         Added to the variance before the square root.
     data_format : "channels_first", "channels_last" or None
         Which axis of a 4-D input holds the channels: (N, C, H, W) (minidl's default) or
-        (N, H, W, C) (Keras's). ``None`` takes ``minidl.layers.image_data_format()``.
+        (N, H, W, C) (Keras's). ``None`` takes ``minidl.nn.layers.image_data_format()``.
 
     Frozen (``trainable = False``) inside a model, it runs in inference mode -- running
     statistics used, not updated -- as Keras does, so a frozen base stays unchanged.

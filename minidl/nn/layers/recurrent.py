@@ -206,7 +206,7 @@ class _Recurrent(Layer):
     time-major arrays.
 
     ``kernel_initializer`` draws ``Wx`` (Glorot uniform) and ``recurrent_initializer`` ``Wh``
-    (orthogonal), by name from ``minidl.initializers``, as Keras's recurrent layers do.
+    (orthogonal), by name from ``minidl.nn.initializers``, as Keras's recurrent layers do.
     """
 
     input_ndims = (3,)

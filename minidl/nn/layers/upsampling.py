@@ -107,7 +107,7 @@ class Conv2DTranspose(ImageLayout, Layer):
     use_bias : bool
         Whether to add ``b``.
     kernel_initializer, bias_initializer : str
-        Names from ``minidl.initializers``. Fans: C_in*KH*KW in, F*KH*KW out.
+        Names from ``minidl.nn.initializers``. Fans: C_in*KH*KW in, F*KH*KW out.
     kernel_regularizer : Regularizer, str or None
         Penalty on ``W`` added to the loss.
 
