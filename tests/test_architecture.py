@@ -16,7 +16,7 @@ The folders are the floors: ``kernels/``, ``nn/``, ``training/``, then what sits
     5  nn (the package's names)
     6  training: model, callbacks, data, metrics
     7  models, utils
-    8  gallery | zoo | bench | grading | keras   (siblings; nothing imports grading)
+    8  gallery | zoo | bench | keras   (siblings)
     9  minidl (the package root: the public names)
     10 minidl.__main__ (the command line)
 
@@ -76,7 +76,6 @@ GROUPS = [
     ("gallery", 8, ["minidl.gallery"]),
     ("zoo", 8, ["minidl.zoo"]),
     ("bench", 8, ["minidl.bench"]),
-    ("grading", 8, ["minidl.grading"]),
     ("keras", 8, ["minidl.keras"]),
     ("root", 9, ["minidl"]),
     ("main", 10, ["minidl.__main__"]),
@@ -87,7 +86,6 @@ ON_FIRST_USE = (
     "minidl.zoo",
     "minidl.plot",
     "minidl.bench",
-    "minidl.grading",
     "minidl.keras",
 )
 
@@ -273,18 +271,36 @@ def test_no_module_imports_the_package_root():
     assert root_imports(GRAPH) == []
 
 
-def test_nothing_imports_grading_but_grading_and_the_command_line():
-    importers = sorted(
-        {
-            module
-            for module, edges in GRAPH.items()
-            for target, _ in edges
-            if target.startswith("minidl.grading")
-            and not module.startswith("minidl.grading")
-            and module != ENTRY_POINT
-        }
-    )
-    assert importers == []
+def grader_imports(package_dir: Path = PACKAGE_DIR) -> list[str]:
+    """``file:line`` of every import of the grader (``minidl_grader``) in the package: an
+    ``import``/``from`` statement, or a string that names the module (``importlib``)."""
+    found = []
+    for path in sorted(package_dir.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                names = [node.value] if re.fullmatch(r"[\w.]+", node.value) else []
+            if any(n == "minidl_grader" or n.startswith("minidl_grader.") for n in names):
+                found.append(f"{path.relative_to(package_dir.parent)}:{node.lineno}")
+    return found
+
+
+def test_nothing_in_minidl_imports_the_grader():
+    """The grader (grader/, ``minidl_grader``) depends on minidl, never the other way round."""
+    assert grader_imports() == []
+
+
+def test_the_grader_import_check_can_fail(tmp_path):
+    package = tmp_path / "minidl"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from minidl_grader.judge import registry\n")
+    (package / "b.py").write_text("import importlib\nm = importlib.import_module('minidl_grader')\n")
+    assert grader_imports(package) == ["minidl/a.py:1", "minidl/b.py:2"]
 
 
 def test_import_minidl_loads_no_top_floor_module_and_no_matplotlib():
@@ -383,7 +399,7 @@ TOP_LEVEL = {
     "utils.py",
     "plot.py",
 }
-PACKAGES = {"kernels", "nn", "training", "datasets", "gallery", "zoo", "bench", "grading", "keras"}
+PACKAGES = {"kernels", "nn", "training", "datasets", "gallery", "zoo", "bench", "keras"}
 
 
 def test_the_package_root_holds_only_the_floors():
