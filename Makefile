@@ -113,8 +113,9 @@ html: $(STAMP)  ## the chapters with their stored outputs as a static site, buil
 		echo "jupyter-server-mathjax not installed: formulas will be shown as TeX source"
 	$(PY) tools/build_book.py build/html
 
-release: $(STAMP)  ## regenerate exercises/ from solutions/ (never edit exercises/ by hand)
+release: $(STAMP)  ## regenerate exercises/ from solutions/ and check()'s public cases (never edit either by hand)
 	$(VENV)/bin/minidl-grade release
+	$(VENV)/bin/minidl-grade public-data
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -16,7 +16,7 @@ The folders are the floors: ``kernels/``, ``nn/``, ``training/``, then what sits
     5  nn (the package's names)
     6  training: model, callbacks, data, metrics
     7  models, utils
-    8  gallery | zoo | bench | keras   (siblings)
+    8  gallery | zoo | bench | keras | exercises   (siblings; exercises: check() on public data)
     9  minidl (the package root: the public names)
     10 minidl.__main__ (the command line)
 
@@ -77,6 +77,7 @@ GROUPS = [
     ("zoo", 8, ["minidl.zoo"]),
     ("bench", 8, ["minidl.bench"]),
     ("keras", 8, ["minidl.keras"]),
+    ("exercises", 8, ["minidl.exercises"]),
     ("root", 9, ["minidl"]),
     ("main", 10, ["minidl.__main__"]),
 ]
@@ -87,6 +88,7 @@ ON_FIRST_USE = (
     "minidl.plot",
     "minidl.bench",
     "minidl.keras",
+    "minidl.exercises",
 )
 
 
@@ -399,7 +401,7 @@ TOP_LEVEL = {
     "utils.py",
     "plot.py",
 }
-PACKAGES = {"kernels", "nn", "training", "datasets", "gallery", "zoo", "bench", "keras"}
+PACKAGES = {"kernels", "nn", "training", "datasets", "gallery", "zoo", "bench", "keras", "exercises"}
 
 
 def test_the_package_root_holds_only_the_floors():

@@ -1,4 +1,4 @@
-"""The grader's front door: ``minidl-grade {grade, package, release} ...``.
+"""The grader's front door: ``minidl-grade {grade, package, release, public-data} ...``.
 
 ``minidl-grade`` is the console command of the ``minidl-grader`` distribution
 (``pip install ./grader``); ``python -m minidl_grader ...`` is the same command.
@@ -6,10 +6,11 @@
 
 import sys
 
-COMMANDS = ("grade", "package", "release")
+COMMANDS = ("grade", "package", "release", "public-data")
 USAGE = """usage: minidl-grade grade NOTEBOOK ... [options]   grade submissions (see minidl-grade grade --help)
        minidl-grade package --chapter NN -o autograder.zip   a Gradescope autograder
-       minidl-grade release [--check]                  regenerate exercises/ from solutions/
+       minidl-grade release [--check] [--out DIR]      regenerate exercises/ from solutions/; a student release
+       minidl-grade public-data                        the public cases minidl's check() uses (data)
        (python -m minidl_grader ... is the same command)"""
 
 
@@ -24,6 +25,10 @@ def main(argv=None) -> int:
         from .reports.gradescope import main as package_main
 
         return package_main(argv[1:])
+    if argv and argv[0] == "public-data":
+        from .public import main as public_main
+
+        return public_main(argv[1:])
     if argv and argv[0] == "grade":
         from .cli import main as grade_main
 

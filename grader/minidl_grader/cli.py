@@ -27,6 +27,7 @@ from .confinement import isolation, limits
 from .judge.private_checks import load_checks
 from .reports import report
 from .notebook import read_notebook, read_submission
+from .public import PUBLIC_SEED
 from .runner import (
     DEFAULT_MEMORY,
     SubmissionResult,
@@ -71,7 +72,10 @@ def _parser() -> argparse.ArgumentParser:
         help="address-space limit of a submission's process, GiB (default 4)",
     )
     parser.add_argument(
-        "--seed", type=int, help="seed of the test inputs (default: a fresh random seed, printed)"
+        "--seed",
+        type=int,
+        help="seed of the (hidden) test inputs: the instructor's, never the public cases' "
+        "(default: a fresh random seed, printed)",
     )
     parser.add_argument(
         "--require-isolation",
@@ -222,7 +226,16 @@ def main(argv: list[str] | None = None) -> int:
             "(see 'Limits of the sandbox' in grader/README.md)",
             file=sys.stderr,
         )
+    if args.seed == PUBLIC_SEED:
+        print(
+            f"error: --seed {PUBLIC_SEED} is the seed of the public cases that minidl's check() "
+            "shows to everyone: grade with another (or none: a fresh random seed)",
+            file=sys.stderr,
+        )
+        return 2
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    while seed == PUBLIC_SEED:
+        seed = secrets.randbelow(2**31)
     contents = _read_all([(path, path in named) for path in submissions])
     results: list[SubmissionResult | None] = [None] * len(submissions)
     lock = threading.Lock()

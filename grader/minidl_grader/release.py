@@ -1,4 +1,4 @@
-"""``minidl-grade release``: regenerate ``exercises/`` from ``solutions/``.
+"""``minidl-grade release``: regenerate ``exercises/`` from ``solutions/``; ``--out DIR``: a student release.
 
 Each ``solutions/NN_topic.ipynb`` becomes ``exercises/NN_topic.ipynb`` with the answers
 stripped (see ``notebook.py``). Before writing, the solution notebook is validated
@@ -110,16 +110,77 @@ def release(solutions: Path, exercises: Path, check: bool = False) -> tuple[list
     return changed, problems
 
 
+def student_release(out: Path, solutions: Path, notebooks: Path) -> list[str]:
+    """Write what an instructor hands out into ``out`` (a new or empty folder) and return
+    problems (empty when it went well): ``notebooks/`` (the chapters), ``exercises/``
+    (generated from ``solutions``), ``minidl/`` (the library, with its public-case data
+    regenerated) and the ``pyproject.toml`` and a short ``README.md`` that ``pip install .``
+    needs. Not there: ``solutions/``, the grader (``minidl_grader``, its specs), tests."""
+    import shutil
+
+    from minidl.exercises import data
+
+    from .confinement.isolation import library_dir
+    from .public import public_data
+
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        return [f"{out} is not empty: a student release is written into a new or empty folder"]
+    out.mkdir(parents=True, exist_ok=True)
+    changed, problems = release(solutions, out / "exercises")
+    if problems:
+        return problems
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
+    shutil.copytree(notebooks, out / "notebooks", ignore=skip)
+    library = library_dir()
+    shutil.copytree(library, out / "minidl", ignore=skip)
+    data.write(*public_data(), out / "minidl" / "exercises" / "data")
+    pyproject = library.parent / "pyproject.toml"
+    if pyproject.is_file():
+        shutil.copy2(pyproject, out / "pyproject.toml")
+    (out / "README.md").write_text(STUDENT_README, encoding="utf-8")
+    return []
+
+
+STUDENT_README = """# minidl: the course
+
+    pip install .              # the library, with the public test cases of check()
+    jupyter lab                # notebooks/ are the chapters, exercises/ the graded exercises
+
+In an exercise notebook, `check("name", your_function)` runs your function on public test
+cases and says what is wrong, if anything; a question's `check` says whether the answer is
+well-formed. Your grade comes from the instructor's grader, on test cases you have not seen.
+Submit the exercise notebooks as your instructor says.
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="minidl-grade release", description="Regenerate exercises/ from solutions/."
+        prog="minidl-grade release",
+        description="Regenerate exercises/ from solutions/; with --out, write a student release.",
     )
     parser.add_argument("--solutions", type=Path, default=ROOT / "solutions")
     parser.add_argument("--exercises", type=Path, default=ROOT / "exercises")
     parser.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 if exercises/ is out of date"
     )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="write a student release into this new folder: chapters, exercise notebooks, the "
+        "library with its public cases; no solutions, no grader",
+    )
+    parser.add_argument(
+        "--notebooks", type=Path, default=ROOT / "notebooks", help="the chapters (with --out)"
+    )
     args = parser.parse_args(argv)
+    if args.out is not None:
+        problems = student_release(args.out, args.solutions, args.notebooks)
+        for problem in problems:
+            print(f"problem: {problem}", file=sys.stderr)
+        if not problems:
+            print(f"wrote a student release to {args.out}: pip install {args.out}, then hand it out")
+        return 1 if problems else 0
     changed, problems = release(args.solutions, args.exercises, check=args.check)
     for problem in problems:
         print(f"problem: {problem}", file=sys.stderr)

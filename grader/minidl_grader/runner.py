@@ -50,7 +50,7 @@ MAX_NOTEBOOK_BYTES = notebook.MAX_NOTEBOOK_BYTES  # the JSON without its outputs
 _MENTIONS = re.compile(r"minidl_grader|minidl[./\\]grading|\bsolutions\b|\bspecs\b")
 # every notebook's setup cell imports check(); that line alone is not a mention
 _HONEST_IMPORT = re.compile(
-    r"^[ \t]*from[ \t]+minidl_grader[ \t]+import[ \t]+"
+    r"^[ \t]*from[ \t]+(minidl\.exercises|minidl_grader)[ \t]+import[ \t]+"
     r"(check|evaluate)([ \t]*,[ \t]*(check|evaluate))*[ \t]*$",
     re.M,
 )

@@ -78,6 +78,12 @@ class Exercise:
     explanation: str = ""  # a question's explanation, shown once it is answered right
     partial: bool = False  # score case by case (also when a case has points)
     visibility: str = "visible"  # Gradescope's, for every case: see probes.Case
+    # what minidl's public-case data records of a case (public.py): ``public(case) ->
+    # {"expected": outputs, "mistakes": [(hint, outputs)], "factors": {...}}``, with
+    # ``outputs`` (their names) and ``tolerance``; None: no public cases (the grader only)
+    public: Callable[[Case], dict] | None = None
+    outputs: tuple[str, ...] = ()
+    tolerance: float = TOLERANCE
 
     @property
     def is_question(self) -> bool:
@@ -181,11 +187,18 @@ def function_exercise(
     visibility : ``"visible"``, ``"hidden"`` or ``"after_due_date"`` (Gradescope's)
     """
 
+    def public(case: Case) -> dict:
+        return {
+            "expected": reference(*copy.deepcopy(case.args)),
+            "mistakes": [(hint, fn(*copy.deepcopy(case.args))) for hint, fn in mistakes],
+            "factors": factors(*case.args) if factors else {},
+        }
+
     def judge(case: Case, got) -> str | None:
-        expected = reference(*copy.deepcopy(case.args))
-        wrong = [(hint, fn(*copy.deepcopy(case.args))) for hint, fn in mistakes]
-        scale = factors(*case.args) if factors else {}
-        return compare_outputs(got, expected, outputs, wrong, scale, tolerance)
+        known = public(case)
+        return compare_outputs(
+            got, known["expected"], outputs, known["mistakes"], known["factors"], tolerance
+        )
 
     exercise = Exercise(
         name=name,
@@ -199,5 +212,8 @@ def function_exercise(
         needs=needs,
         partial=partial,
         visibility=visibility,
+        public=public if probe_name == "call" else None,
+        outputs=outputs,
+        tolerance=tolerance,
     )
     return register(exercise) if do_register else exercise

@@ -175,11 +175,21 @@ _CLIP_HINT = (
 )
 
 
-def _judge_bce(case, got):
+def _public_bce(case):
+    """What minidl's public data records of a case (and what the judge compares)."""
     z, y, pos_weight = case.args
-    expected = weighted_bce_with_logits(z, y, pos_weight)
-    wrong = [(hint, fn(z, y, pos_weight)) for hint, fn in _BCE_MISTAKES]
-    message = compare_outputs(got, expected, ("losses",), wrong)
+    return {
+        "expected": weighted_bce_with_logits(z, y, pos_weight),
+        "mistakes": [(hint, fn(z, y, pos_weight)) for hint, fn in _BCE_MISTAKES],
+        "factors": {},
+    }
+
+
+def _judge_bce(case, got):
+    z = case.args[0]
+    known = _public_bce(case)
+    expected = known["expected"]
+    message = compare_outputs(got, expected, ("losses",), known["mistakes"])
     if message is None or "hint:" in message:
         return message
     try:
@@ -227,5 +237,7 @@ register(
         title="The class-weighted binary cross-entropy from the logits, for any logit",
         make_cases=_bce_cases,
         judge=_judge_bce,
+        public=_public_bce,
+        outputs=("losses",),
     )
 )

@@ -137,11 +137,20 @@ def _activation_cases(rng):
     return cases
 
 
-def _judge_activation(case, got):
+def _public_activation(case):
+    """What minidl's public data records of a case (and what the judge compares)."""
     reference, mistakes = _ACTIVATIONS[case.entry]
-    message = compare_outputs(
-        got, reference(*case.args), (f"{case.entry}(z)",), [(hint, fn(*case.args)) for hint, fn in mistakes]
-    )
+    return {
+        "expected": reference(*case.args),
+        "mistakes": [(hint, fn(*case.args)) for hint, fn in mistakes],
+        "factors": {},
+        "outputs": (f"{case.entry}(z)",),
+    }
+
+
+def _judge_activation(case, got):
+    known = _public_activation(case)
+    message = compare_outputs(got, known["expected"], known["outputs"], known["mistakes"])
     if message and case.entry == "softplus_derivative" and "NaN or inf" in message:
         message += (
             "\n    hint: e^z / (1 + e^z) is inf / inf = NaN once exp(z) overflows (z > 709): "
@@ -159,6 +168,7 @@ register(
         title="Derivatives of softplus, ELU and hard-swish",
         make_cases=_activation_cases,
         judge=_judge_activation,
+        public=_public_activation,
     )
 )
 

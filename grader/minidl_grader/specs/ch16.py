@@ -101,9 +101,14 @@ def leaky_relu_init_std(fan_in, alpha):
 
 
 def _init_cases(rng):
+    """Five layers drawn by the seed: the plain ReLU (alpha 0), the identity (alpha 1) and
+    three slopes between, each with its own fan-in (a table of answers cannot pass)."""
+    alphas = (0.0, round(float(rng.uniform(0.1, 0.3)), 3), round(float(rng.uniform(0.005, 0.05)), 4))
+    alphas += (1.0, round(float(rng.uniform(0.4, 0.8)), 3))
+    fan_ins = (int(n) for n in rng.integers(9, 1025, size=len(alphas)))
     return [
         Case((fan_in, alpha), label=f"fan_in={fan_in}, alpha={alpha}")
-        for fan_in, alpha in ((256, 0.0), (100, 0.2), (784, 0.01), (64, 1.0), (27, 0.5))
+        for fan_in, alpha in zip(fan_ins, alphas)
     ]
 
 
