@@ -312,6 +312,46 @@ def test_a_student_release_has_no_solutions_no_grader_and_no_specs(tmp_path):
     }
     assert _leaks(texts) == {}
     assert release.main(["--out", str(out)]) == 1  # never over an existing release
+    # it installs, and check() runs from the installed copy on its public cases
+    target = tmp_path / "installed"
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    code = (
+        "import minidl, numpy as np\n"
+        "from minidl.exercises import check\n"
+        "print(minidl.__file__)\n"
+        "check('leaky_relu_init_std', lambda n, a: np.sqrt(2.0 / ((1.0 + a * a) * n)))\n"
+        "check('leaky_relu_init_std', lambda n, a: np.sqrt(2.0 / n))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(target), "MINIDL_PUBLIC_CHECK": "1", "PATH": "/usr/bin:/bin"},
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith(str(target))
+    assert lines[1].startswith("✔ leaky_relu_init_std: passed (5 public test cases)")
+    assert lines[2].startswith("✘ leaky_relu_init_std") and "He's rule" in run.stdout
 
 
 def test_the_readme_states_how_many_exercises_have_public_cases():
