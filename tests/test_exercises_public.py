@@ -12,6 +12,7 @@ import ast
 import inspect
 import json
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -260,6 +261,11 @@ def test_the_leak_check_finds_a_pasted_reference():
 def test_the_wheel_holds_no_answer(tmp_path):
     """What `pip install .` installs: the library and its public data, no reference, no
     mistake function, no question's answer, no grader."""
+    # built from a clean copy of what setuptools reads: no stale build/ of the repository
+    source = tmp_path / "source"
+    shutil.copytree(ROOT / "minidl", source / "minidl", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
     run = subprocess.run(
         [
             sys.executable,
@@ -273,7 +279,7 @@ def test_the_wheel_holds_no_answer(tmp_path):
             str(tmp_path),
             ".",
         ],
-        cwd=ROOT,
+        cwd=source,
         capture_output=True,
         text=True,
         timeout=600,
