@@ -3,6 +3,7 @@ correct, a wrong and a hostile submission (one run each, as Gradescope does)."""
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -156,3 +157,13 @@ def test_the_package_passes_forbid_on(tmp_path):
     with zipfile.ZipFile(path) as archive:
         script = archive.read("run_autograder").decode()
     assert "--forbid minidl.nn.gradcheck --forbid numpy.linalg.solve" in script
+
+
+def test_setup_installs_the_dependencies_of_minidl_and_of_the_grader(autograder):
+    """Every requirement is one shell word (a marker's quotes survive), minidl itself is not
+    fetched from a registry (the zip holds it), and the grader's tomli is there for Python 3.10."""
+    setup = (autograder / "source" / "setup.sh").read_text()
+    line = next(line for line in setup.splitlines() if "pip install" in line and "||" in line)
+    words = shlex.split(line.rstrip("\\ "))
+    assert "tomli>=2; python_version < '3.11'" in words and "ipython>=8" in words
+    assert any(w.startswith("numpy") for w in words) and not any(w.split(";")[0] == "minidl" for w in words)

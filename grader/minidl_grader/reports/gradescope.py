@@ -62,17 +62,23 @@ PYTHONPATH="$SOURCE" exec "$PYTHON" -m minidl_grader grade --chapter {chapter} {
 """
 
 
-def _requirements() -> str:
-    """minidl's dependencies from pyproject.toml (next to the package), plus IPython."""
-    pyproject = library_dir().parent / "pyproject.toml"
-    deps = ["numpy", "numba", "matplotlib", "tqdm"]
+def _dependencies(pyproject: Path, default: list[str]) -> list[str]:
+    """The ``[project] dependencies`` of ``pyproject`` (``default`` where it cannot be read)."""
     try:
         import tomllib  # Python 3.11+
 
-        deps = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+        return tomllib.loads(pyproject.read_text())["project"]["dependencies"]
     except (ImportError, OSError, KeyError):
-        pass
-    return " ".join(f"'{d}'" for d in [*deps, "ipython>=8"])
+        return default
+
+
+def _requirements() -> str:
+    """minidl's and the grader's dependencies (from the pyproject.toml next to each
+    package; the grader's ``minidl`` is the copy in the zip), plus IPython."""
+    library = _dependencies(library_dir().parent / "pyproject.toml", ["numpy", "numba", "matplotlib", "tqdm"])
+    grader = _dependencies(_GRADER_DIR.parent / "pyproject.toml", ["tomli>=2; python_version < '3.11'"])
+    deps = [*library, *(d for d in grader if d.split(";")[0].strip() != "minidl" and d not in library)]
+    return " ".join(f'"{d}"' for d in [*deps, "ipython>=8"])
 
 
 def build_package(
