@@ -346,7 +346,7 @@ def coexistence(quick: bool = False, torch: bool = True) -> list[dict]:
     if not torch or not backend.numba_available():
         return []
     env, calls = clean_environment(), "10" if quick else "30"
-    runs = {"alone": [], "with torch": []}
+    runs: dict[str, list[float]] = {"alone": [], "with torch": []}
     for _ in range(1 if quick else 3):
         for case in runs:
             runs[case].append(_fresh_process(_STEP_BESIDE_TORCH, env, case, calls)["median_ms"])

@@ -92,6 +92,8 @@ def serve(stdin=sys.stdin, stdout=sys.stdout) -> None:
                     step = workload.torch_setup()
                 answer = {"ok": True}
             elif cmd == "time":
+                if step is None:
+                    raise RuntimeError("'time' before 'setup': no step to time")
                 answer = {"times_ms": timed_calls(step, int(request["calls"]))}
             else:
                 answer = {"error": f"unknown command {cmd!r}"}

@@ -35,7 +35,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import IO, Callable
 
 import numpy as np
 
@@ -172,8 +172,8 @@ def interleaved(
     for run in contenders.values():
         if warmup:
             run(warmup)
-    times = {name: [] for name in contenders}
-    round_medians = {name: [] for name in contenders}
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    round_medians: dict[str, list[float]] = {name: [] for name in contenders}
     chunk = max(1, repeats // rounds)
     started, slept = time.perf_counter(), 0.0
     while min(len(t) for t in times.values()) < repeats:
@@ -201,12 +201,15 @@ class Peer:
         self.process = subprocess.Popen(
             peer_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=clean_environment()
         )
+        assert self.process.stdin is not None and self.process.stdout is not None  # the two PIPEs
+        self.requests: IO[str] = self.process.stdin
+        self.answers: IO[str] = self.process.stdout
         self.info = self.ask(cmd="info")
 
     def ask(self, **request) -> dict:
-        self.process.stdin.write(json.dumps(request) + "\n")
-        self.process.stdin.flush()
-        line = self.process.stdout.readline()
+        self.requests.write(json.dumps(request) + "\n")
+        self.requests.flush()
+        line = self.answers.readline()
         if not line:
             raise RuntimeError(f"the PyTorch peer process ended (exit code {self.process.wait()})")
         answer = json.loads(line)
@@ -222,8 +225,8 @@ class Peer:
 
     def close(self) -> None:
         if self.process.poll() is None:
-            self.process.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
-            self.process.stdin.close()
+            self.requests.write(json.dumps({"cmd": "quit"}) + "\n")
+            self.requests.close()
             self.process.wait(timeout=30)
 
 
@@ -296,7 +299,7 @@ def summarise(row: dict) -> dict:
     numpy_ms, numba_ms, torch_ms = _median(row, "numpy"), _median(row, "numba"), _median(row, "torch")
     row["numpy_over_numba"] = _ratio(numpy_ms, numba_ms)
     row["numba_over_torch"] = _ratio(numba_ms, torch_ms)
-    main_tier = row.get("numba") or row.get("numpy")
+    main_tier = row.get("numba") or row["numpy"]
     row["numba_over_torch_paired"] = (
         paired_ratios(row["numba"]["round_medians_ms"], row["torch"]["round_medians_ms"])
         if row.get("numba") and row.get("torch")
