@@ -13,6 +13,8 @@ import pytest
 
 from minidl.grading import cli, isolation, notebook, registry
 
+pytestmark = pytest.mark.sandbox  # grades in confined processes: make test, not make test-unit
+
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER3 = ROOT / "solutions" / "03_backpropagation.ipynb"
 CH3_POINTS = sum(e.points for e in registry.for_chapter("03_backpropagation"))

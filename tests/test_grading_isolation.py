@@ -16,6 +16,8 @@ import pytest
 
 from minidl.grading import isolation, notebook, registry
 
+pytestmark = pytest.mark.sandbox  # grades in confined processes: make test, not make test-unit
+
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER3 = ROOT / "solutions" / "03_backpropagation.ipynb"
 SECRET = "second-copy-secret-5150"
