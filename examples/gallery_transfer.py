@@ -16,13 +16,14 @@ the 500 bundled test images of digits 5-9:
              trained on with a 10x lower learning rate (Adam 1e-3); its time includes the
              head training
 
-    python examples/gallery_transfer.py [--labels 10 50] [--epochs 30] [--seeds 0 1 2]
+    python examples/gallery_transfer.py [--labels 10 50] [--epochs 30] [--seeds 0 1 2] [--quick]
 
 Prints accuracy and training time (seconds, on this machine) for each; with several seeds
 (different label draws and initialisations) the mean and spread.
 """
 
 import argparse
+import sys
 import time
 
 import numpy as np
@@ -103,6 +104,13 @@ def main():
         "--epochs", type=int, default=30, help="epochs of each transfer phase (scratch trains twice as long)"
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="seconds instead of minutes: small data and model, few epochs (tests/test_examples.py)",
+    )
+    if "--quick" in sys.argv:
+        parser.set_defaults(labels=[10], epochs=5, seeds=[0])
     args = parser.parse_args()
 
     (x_train, y_train), (x_test, y_test) = datasets.load_mnist()
