@@ -12,12 +12,13 @@ printing the loss and a sample after each epoch, then a final sample at a lower 
 """
 
 import argparse
-import sys
 import time
 
 import minidl as mdl
 from minidl import datasets, losses, optim
 from minidl import layers as L
+
+from _arguments import parse_args
 
 
 def main():
@@ -28,14 +29,7 @@ def main():
     parser.add_argument("--chars", type=int, default=200_000, help="corpus size in characters")
     parser.add_argument("--epochs", type=int, default=None, help="stop after this many epochs")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="seconds instead of minutes: small data and model, few epochs (tests/test_examples.py)",
-    )
-    if "--quick" in sys.argv:
-        parser.set_defaults(units=32, window=16, chars=8000, epochs=3)
-    args = parser.parse_args()
+    args = parse_args(parser, units=32, window=16, chars=8000, epochs=3)
 
     mdl.seed(args.seed)
     text = datasets.load_text_corpus(args.chars)

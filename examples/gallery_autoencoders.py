@@ -20,7 +20,6 @@ images of (x_hat - x)^2 on the 1,000 bundled test images, pixels in [0, 1]):
 
 import argparse
 import os
-import sys
 import time
 
 import numpy as np
@@ -28,6 +27,8 @@ import numpy as np
 import minidl as mdl
 from minidl import datasets
 from minidl.gallery import autoencoders as ae
+
+from _arguments import parse_args
 
 
 def fit_timed(model, x, y, epochs):
@@ -43,7 +44,6 @@ def mse(a, b):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--anomaly-latent-dim",
         type=int,
@@ -53,14 +53,8 @@ def main():
     parser.add_argument("--only-anomaly", action="store_true", help="run experiment 4 only")
     parser.add_argument("--plots", help="directory for the figures (latent plane, reconstructions)")
     parser.add_argument("--train", type=int, default=None, help="use the first N training images")
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="seconds instead of minutes: small data and model, few epochs (tests/test_examples.py)",
-    )
-    if "--quick" in sys.argv:
-        parser.set_defaults(epochs=1, train=500)
-    args = parser.parse_args()
+    parser.add_argument("--seed", type=int, default=0)
+    args = parse_args(parser, epochs=1, train=500)
 
     (x, y), (xt, yt) = datasets.load_mnist()
     x, y = x[: args.train], y[: args.train]

@@ -17,7 +17,6 @@ real + fake samples, then one generator step that backpropagates D's gradient in
 
 import argparse
 import os
-import sys
 import time
 
 import numpy as np
@@ -25,6 +24,8 @@ import numpy as np
 import minidl as mdl
 from minidl import datasets
 from minidl.gallery import gan
+
+from _arguments import parse_args
 
 MODES, RADIUS, STD = 8, 2.0, 0.05
 
@@ -86,18 +87,11 @@ def main():
     parser.add_argument("--ring-latent-dim", type=int, default=2)
     parser.add_argument("--ring-lr", type=float, default=1e-3)
     parser.add_argument("--mnist-epochs", type=int, default=30)
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ring-points", type=int, default=8000)
     parser.add_argument("--mnist-images", type=int, default=None, help="use the first N training images")
     parser.add_argument("--plots", help="directory for the figures (ring samples, digit grid)")
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="seconds instead of minutes: small data and model, few epochs (tests/test_examples.py)",
-    )
-    if "--quick" in sys.argv:
-        parser.set_defaults(ring_epochs=5, ring_points=2000, mnist_epochs=1, mnist_images=512)
-    args = parser.parse_args()
+    parser.add_argument("--seed", type=int, default=0)
+    args = parse_args(parser, ring_epochs=5, ring_points=2000, mnist_epochs=1, mnist_images=512)
     print(f"kernels: {mdl.backend.current()}")
 
     ring, _ = ring_experiment(

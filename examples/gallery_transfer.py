@@ -23,7 +23,6 @@ Prints accuracy and training time (seconds, on this machine) for each; with seve
 """
 
 import argparse
-import sys
 import time
 
 import numpy as np
@@ -33,6 +32,8 @@ from minidl import datasets, losses, optim, zoo
 from minidl.gallery.transfer import extract_features, freeze, replace_head, unfreeze
 from minidl.nn.layers import Dense, Flatten
 from minidl.zoo.train import digits_subset, lenet5
+
+from _arguments import parse_args
 
 TARGET_DIGITS = (5, 6, 7, 8, 9)
 
@@ -104,14 +105,7 @@ def main():
         "--epochs", type=int, default=30, help="epochs of each transfer phase (scratch trains twice as long)"
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="seconds instead of minutes: small data and model, few epochs (tests/test_examples.py)",
-    )
-    if "--quick" in sys.argv:
-        parser.set_defaults(labels=[10], epochs=5, seeds=[0])
-    args = parser.parse_args()
+    args = parse_args(parser, labels=[10], epochs=5, seeds=[0])
 
     (x_train, y_train), (x_test, y_test) = datasets.load_mnist()
     x_pool, y_pool = digits_subset(x_train, y_train, TARGET_DIGITS)

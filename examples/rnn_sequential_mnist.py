@@ -11,12 +11,13 @@ Prints the test accuracy and the training time.
 """
 
 import argparse
-import sys
 import time
 
 import minidl as mdl
 from minidl import callbacks, datasets, losses, optim
 from minidl import layers as L
+
+from _arguments import parse_args
 
 
 def main():
@@ -26,14 +27,7 @@ def main():
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--train", type=int, default=None, help="use the first N training images")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="seconds instead of minutes: small data and model, few epochs (tests/test_examples.py)",
-    )
-    if "--quick" in sys.argv:
-        parser.set_defaults(epochs=3, units=32, train=1000)
-    args = parser.parse_args()
+    args = parse_args(parser, epochs=3, units=32, train=1000)
 
     mdl.seed(args.seed)
     (x_train, y_train), (x_test, y_test) = datasets.load_sequential_mnist()

@@ -12,7 +12,6 @@ LSTM forecasts better).
 """
 
 import argparse
-import sys
 import time
 
 import numpy as np
@@ -20,6 +19,8 @@ import numpy as np
 import minidl as mdl
 from minidl import datasets, losses, optim
 from minidl import layers as L
+
+from _arguments import parse_args
 
 
 def main():
@@ -30,14 +31,7 @@ def main():
         "--series", type=int, default=2000, help="training series (a quarter as many to test)"
     )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="seconds instead of minutes: small data and model, few epochs (tests/test_examples.py)",
-    )
-    if "--quick" in sys.argv:
-        parser.set_defaults(epochs=3, units=8, series=400)
-    args = parser.parse_args()
+    args = parse_args(parser, epochs=3, units=8, series=400)
 
     mdl.seed(args.seed)
     noise = 0.05
