@@ -72,6 +72,30 @@ class Workload:
     flops: float | None = None
 
 
+def layer_step(layer, x, dy) -> Callable[[], None]:
+    """The step a layer's row times: its forward of ``x`` in training mode, then its backward of ``dy``."""
+
+    def step():
+        layer.forward(x, training=True)
+        layer.backward(dy)
+
+    return step
+
+
+# ------------------------------------------------------------------ fresh processes
+# The end of a cold-start script (minidl's and PyTorch's): it has set t0 before the imports,
+# t_import after them and built a training ``step``; it times the first step and the second,
+# and prints the four times as JSON.
+TWO_TIMED_STEPS = """
+step()
+t_step = time.perf_counter()
+step()
+t_second = time.perf_counter()
+print(json.dumps({"import_s": t_import - t0, "first_step_s": t_step - t_import,
+                  "total_s": t_step - t0, "second_step_s": t_second - t_step}))
+"""
+
+
 # ------------------------------------------------------------------ the PyTorch peer's process
 def clean_environment(environ=None) -> dict:
     """A copy of ``environ`` (default ``os.environ``) without any thread or wait-policy setting."""
