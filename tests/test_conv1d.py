@@ -8,7 +8,7 @@ import minidl as mdl
 from minidl.nn.gradcheck import check_layer
 from minidl.nn.layers import AvgPool1D, Conv1D, Conv2DTranspose, GlobalAvgPool1D, MaxPool1D
 
-from torch_oracle import torch_grads
+from torch_oracle import assert_layer_equals_torch, torch_grads
 
 CONV1D_CASES = [
     ((2, 3, 7), dict(filters=3, kernel_size=3)),
@@ -95,16 +95,13 @@ def test_conv1d_equals_torch(shape, kwargs, tier, rng):
     layer.build(shape[1:])
     layer.params["b"][...] = rng.standard_normal(layer.params["b"].shape)
     start, end = layer.pads_for(shape[2])
-    y_t, dy, (dx_t, dW_t, db_t) = torch_grads(
+    oracle = torch_grads(
         lambda x, W, b: F.conv1d(F.pad(x, (start, end)), W, b, stride=layer.stride),
         x,
         layer.params["W"],
         layer.params["b"],
     )
-    np.testing.assert_allclose(layer.forward(x), y_t, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(layer.backward(dy), dx_t, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(layer.grads["W"], dW_t, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(layer.grads["b"], db_t, rtol=1e-4, atol=1e-5)
+    assert_layer_equals_torch(layer, x, oracle)
 
 
 @pytest.mark.parametrize(
