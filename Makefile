@@ -17,7 +17,7 @@ export OMP_WAIT_POLICY ?= PASSIVE
 export MALLOC_MMAP_THRESHOLD_ ?= 33554432
 export MALLOC_TRIM_THRESHOLD_ ?= 67108864
 
-.PHONY: lab test test-portable test-e2e test-gpu lint demo bench book html release clean
+.PHONY: lab test test-unit test-portable test-e2e test-gpu lint demo bench book html release clean
 
 $(STAMP): pyproject.toml grader/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,7 +52,13 @@ test: $(STAMP)  ## the whole suite: unit tests, kernels, the grader (grader/, in
 		echo "espeak-ng is not installed: the test of the spoken-digits generator is skipped"
 	$(TEST_THREADS) MPLBACKEND=Agg $(PY) -m pytest -q -m "not e2e" $(XDIST)
 
-lint: $(STAMP)  ## ruff (lint and format check) and mypy on kernels, nn and training; settings in pyproject.toml
+# What a contributor runs after each change: tests/ without the notebooks (nbval), the grader's
+# runs in confined processes (marker sandbox) and the longer runs (marker slow). Under a
+# minute on two cores; `make test` runs all of them.
+test-unit: $(STAMP)  ## the fast tests: tests/ without notebooks, grader sandbox runs and slow runs (under a minute)
+	$(TEST_THREADS) MPLBACKEND=Agg $(PY) -m pytest -q -o addopts="" -m "not e2e and not slow and not sandbox" $(XDIST) tests
+
+lint: $(STAMP)  ## ruff (lint and format check, notebooks and solutions included) and mypy on minidl/; settings in pyproject.toml
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy

@@ -19,7 +19,7 @@ def info() -> int:
     if backend.numba_available():
         import numba
 
-        print(f"Numba {numba.__version__}: available ({numba.config.NUMBA_NUM_THREADS} threads)")
+        print(f"Numba {numba.__version__}: available ({numba.get_num_threads()} threads)")
     else:
         print("Numba: not installed (the NumPy reference kernels are used)")
     print(f"kernel backend: {backend.current()}  (change with minidl.backend.use('numpy' | 'numba'))")

@@ -54,6 +54,8 @@ import pytest
 
 from minidl_grader import notebook
 
+pytestmark = pytest.mark.slow  # every answer against every chapter cell: make test, not make test-unit
+
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
 RUN = 4  # matched runs shorter than this many tokens do not count

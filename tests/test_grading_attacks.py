@@ -27,6 +27,8 @@ from minidl_grader.judge import registry
 
 from grading_answers import GOOD_WN, WN_BODY, WN_DEF
 
+pytestmark = pytest.mark.sandbox  # grades in confined processes: make test, not make test-unit
+
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER3 = ROOT / "solutions" / "03_backpropagation.ipynb"
 CHAPTER1 = ROOT / "solutions" / "01_linear_models.ipynb"

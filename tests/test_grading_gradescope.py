@@ -16,6 +16,8 @@ from minidl_grader import cli, notebook
 from minidl_grader.confinement import isolation
 from minidl_grader.judge import registry
 
+pytestmark = pytest.mark.sandbox  # grades in confined processes: make test, not make test-unit
+
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER3 = ROOT / "solutions" / "03_backpropagation.ipynb"
 CH3_POINTS = sum(e.points for e in registry.for_chapter("03_backpropagation"))

@@ -18,6 +18,8 @@ from minidl_grader import notebook
 from minidl_grader.confinement import isolation
 from minidl_grader.judge import registry
 
+pytestmark = pytest.mark.sandbox  # grades in confined processes: make test, not make test-unit
+
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER3 = ROOT / "solutions" / "03_backpropagation.ipynb"
 SECRET = "second-copy-secret-5150"

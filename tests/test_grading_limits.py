@@ -17,6 +17,8 @@ from minidl_grader.runner import grade_notebook
 
 from grading_answers import WN_BODY, WN_DEF
 
+pytestmark = pytest.mark.sandbox  # grades in confined processes: make test, not make test-unit
+
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER3 = ROOT / "solutions" / "03_backpropagation.ipynb"
 MARKER = b"987.321"  # the sleep time of the submission's children, to find them

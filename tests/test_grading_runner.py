@@ -19,6 +19,8 @@ from minidl_grader.runner import grade_notebook
 
 from grading_answers import GOOD_WN, WN_BODY, WN_DEF, chapter3_with_cell
 
+pytestmark = pytest.mark.sandbox  # grades in confined processes: make test, not make test-unit
+
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"
 CHAPTER3 = SOLUTIONS / "03_backpropagation.ipynb"

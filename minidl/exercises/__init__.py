@@ -118,7 +118,7 @@ def _question(name: str, exercise: dict, value) -> Verdict:
         letters = exercise["choices"]
         expected = f"one letter among {', '.join(letters)}, as a string"
         match = _LETTER.match(value.strip().lower()) if isinstance(value, str) else None
-        ok = bool(match) and match.group(1) in letters
+        ok = match is not None and match.group(1) in letters
     elif kind == "number":
         expected = "a finite number (an int or a float)"
         ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -763,7 +763,7 @@ def conv2d_backward(dy, x, weight, sh, sw, ph, pw, input_grad):
                 np.matmul(dy_tile, cols.T, out=dweight_tiles)
             else:
                 dweight_tiles += dy_tile @ cols.T
-        if input_grad:
+        if dx is not None:  # input_grad
             np.matmul(W2_T, dy_tile, out=cols)  # the tile's dcols, in the cols buffer
             dx_tile = dx[n0 : n0 + g]
             dx_tile[...] = 0

@@ -27,6 +27,7 @@ Keras's (N, H, W, C) is handled at their edges by ``layout.py`` (``ImageLayout``
 from __future__ import annotations
 
 import inspect
+from collections.abc import MutableMapping
 from typing import Any
 
 import numpy as np
@@ -150,9 +151,10 @@ class Layer:
                 raise ValueError(f"{type(self).__name__}: give input_shape or input_dim, not both")
             input_shape = (input_dim,)
         self.name = name
-        self.params: dict = {}
-        self.grads: dict = {}
-        self.buffers: dict = {}
+        # plain dicts; a layer that holds others gives views onto theirs (MutableMapping)
+        self.params: MutableMapping[str, Any] = {}
+        self.grads: MutableMapping[str, Any] = {}
+        self.buffers: MutableMapping[str, Any] = {}
         self.trainable = bool(trainable)
         self.device: str | None = None
         self.built = False
@@ -187,6 +189,13 @@ class Layer:
     def _on_device(self, value):
         """``value`` on ``self.device``; unchanged while the layer has no device yet."""
         return value if self.device is None else backend.to_device(value, self.device)
+
+    @property
+    def built_input_shape(self) -> tuple:
+        """``input_shape`` of a built layer (what its weights were made for)."""
+        if self.input_shape is None:
+            raise RuntimeError(f"{self.label} is not built yet: call it on a batch or build it first")
+        return self.input_shape
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         """Output shape (without the batch axis) for an input of ``input_shape``."""
@@ -245,7 +254,7 @@ class Layer:
             got = (x.shape[0],) + self.user_layout(tuple(x.shape[1:]))
             raise ValueError(
                 f"{self.label} was built for inputs "
-                f"(N, {_dims(self.user_layout(self.input_shape))}), "
+                f"(N, {_dims(self.user_layout(self.built_input_shape))}), "
                 f"got shape {got}{self._mismatch_hint(got)}"
             )
         if self.params:
