@@ -82,8 +82,8 @@ def test_gradescope_json_and_csv_have_every_item(graded_folders):
     assert len(lines) == 1 + 2 * len(registry.CHAPTERS)
     header = lines[0].split(",")
     assert header[:4] == ["submission", "chapter", "score", "max_score"]
-    assert header[-3:] == ["error", "isolated", "flags"]
-    assert len(header) == 4 + len(registry.all_exercises()) + 3
+    assert header[-4:] == ["error", "isolated", "flags", "similarity"]
+    assert len(header) == 4 + len(registry.all_exercises()) + 4
 
 
 # ------------------------------------------------------------------ bad submissions

@@ -23,13 +23,17 @@ import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
+from . import notebook, similarity
 from .confinement import isolation, limits
+from .judge import registry
 from .judge.private_checks import load_checks
 from .reports import report
 from .notebook import read_notebook, read_submission
 from .public import PUBLIC_SEED
+from .release import ROOT
 from .runner import (
     DEFAULT_MEMORY,
+    _graded_cells,
     SubmissionResult,
     clean_text,
     display_path,
@@ -101,6 +105,27 @@ def _parser() -> argparse.ArgumentParser:
         help="a module or name an answer may not use (e.g. minidl.nn.layers, "
         "numpy.linalg.solve): an exercise cell that uses it scores 0, and "
         "in the sandbox it raises; repeat for several",
+    )
+    parser.add_argument(
+        "--similarity",
+        type=Path,
+        metavar="REPORT.html|REPORT.md",
+        help="write the pairs of similar answers (between submissions, and with the published "
+        "solutions) here, their matching lines side by side; the CSV's similarity column "
+        "is filled either way",
+    )
+    parser.add_argument(
+        "--similarity-threshold",
+        type=float,
+        default=similarity.THRESHOLD,
+        help=f"containment from which a pair is reported (default {similarity.THRESHOLD:g}, "
+        "set on measured data: see README.md, 'Similarity')",
+    )
+    parser.add_argument(
+        "--solutions",
+        type=Path,
+        help="folder of the published solution notebooks to compare with (default: the "
+        "repository's solutions/, where there is one)",
     )
     parser.add_argument("--quiet", action="store_true", help="print only the totals")
     return parser
@@ -178,6 +203,61 @@ def pick_notebook(paths: list[Path], chapter: str | None) -> tuple[list[Path], s
     )
 
 
+def _answers(path: Path, content, chapter: str | None) -> dict[str, str]:
+    """``{exercise: its cell's source}`` of one submission's code exercises (none when it
+    cannot be read): the cells the grader would run, found the same way."""
+    if isinstance(content, str):
+        return {}
+    try:
+        nb = read_notebook(path, content=content)
+    except ValueError:
+        return {}
+    own = chapter or find_chapter(nb, path)
+    exercises = [e for e in registry.for_chapter(own) if not e.is_question] if own else []
+    cells, _ = _graded_cells(nb, exercises)
+    return {exercise: source for _, source, exercise in cells if exercise}
+
+
+def published_solutions(folder: Path | None) -> tuple[dict[str, str], dict[str, str]]:
+    """``({exercise: the solution's cell}, {exercise: the cell as handed out})`` of the code
+    exercises in ``folder``'s notebooks (default: the repository's ``solutions/``)."""
+    folder = folder if folder is not None else ROOT / "solutions"
+    solutions, handed_out = {}, {}
+    for path in sorted(Path(folder).glob("*.ipynb")) if Path(folder).is_dir() else []:
+        try:
+            nb = read_notebook(path)
+        except ValueError:
+            continue
+        for cell in nb.get("cells", []):
+            meta = notebook.exercise_meta(cell)
+            if cell.get("cell_type") == "code" and meta.get("exercise") and not meta.get("question"):
+                source = notebook.cell_source(cell)
+                solutions[meta["exercise"]] = source
+                try:
+                    handed_out[meta["exercise"]] = notebook.strip_solutions(source)
+                except ValueError:
+                    pass
+    return solutions, handed_out
+
+
+def _similarity(args, submissions: list[Path], contents: list, chapter: str | None) -> dict[str, str]:
+    """Compare every pair of submissions, and each with the published solutions; write
+    ``--similarity``; return each submission's CSV cell (``similarity.highest``)."""
+    if args.solutions is not None and not args.solutions.is_dir():
+        print(
+            f"warning: --solutions {args.solutions} is not a folder: no comparison with them", file=sys.stderr
+        )
+    solutions, handed_out = published_solutions(args.solutions)
+    answers = {
+        display_path(path): _answers(path, content, chapter) for path, content in zip(submissions, contents)
+    }
+    matches = similarity.compare_batch(answers, solutions, handed_out)
+    if args.similarity:
+        count = similarity.write_report(args.similarity, matches, args.similarity_threshold)
+        print(f"similarity: {count} pair(s) at or above {args.similarity_threshold:g} in {args.similarity}")
+    return {who: similarity.highest(matches, who) for who in answers}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "package":
@@ -237,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     while seed == PUBLIC_SEED:
         seed = secrets.randbelow(2**31)
     contents = _read_all([(path, path in named) for path in submissions])
+    similar = _similarity(args, submissions, contents, chapter)
     results: list[SubmissionResult | None] = [None] * len(submissions)
     lock = threading.Lock()
 
@@ -254,6 +335,7 @@ def main(argv: list[str] | None = None) -> int:
             forbid=tuple(args.forbid),
         )
         sub.note = note
+        sub.similarity = similar.get(display_path(submissions[index]), "")
         return sub
 
     def record(index: int, sub: SubmissionResult) -> None:

@@ -69,6 +69,7 @@ class SubmissionResult:
     isolated: bool = False  # ran under bubblewrap
     flags: list[str] = field(default_factory=list)  # for the instructor, not scored
     note: str | None = None  # told to the student too (which of several notebooks was graded)
+    similarity: str = ""  # the most similar other answer (similarity.highest), for the instructor
 
     @property
     def score(self) -> float:

@@ -129,7 +129,8 @@ def write_json(path, subs: list[SubmissionResult], single: bool | None = None) -
 
 def write_csv(path, subs: list[SubmissionResult]) -> None:
     """One row per submission: file, chapter, total, maximum, one column per exercise, then
-    the error, whether it ran isolated, and the flags (mentions of the grader's answers)."""
+    the error, whether it ran isolated, the flags (mentions of the grader's answers) and
+    the most similar other answer (``similarity.highest``: score, with whom, exercise)."""
     names = []
     for sub in subs:  # an exercise scored case by case has a column per case too
         for r in sub.results:
@@ -141,7 +142,17 @@ def write_csv(path, subs: list[SubmissionResult]) -> None:
     writer.writerow(
         [
             spreadsheet_cell(cell)
-            for cell in ["submission", "chapter", "score", "max_score", *names, "error", "isolated", "flags"]
+            for cell in [
+                "submission",
+                "chapter",
+                "score",
+                "max_score",
+                *names,
+                "error",
+                "isolated",
+                "flags",
+                "similarity",
+            ]
         ]
     )
     for sub in subs:
@@ -158,6 +169,7 @@ def write_csv(path, subs: list[SubmissionResult]) -> None:
             sub.error or "",
             "yes" if sub.isolated else "no",
             "; ".join(sub.flags),
+            sub.similarity,
         ]
         writer.writerow([spreadsheet_cell(cell) for cell in row])
     atomic_write(path, buffer.getvalue())

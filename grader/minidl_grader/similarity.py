@@ -1,0 +1,364 @@
+"""Which answers look copied: winnowed token fingerprints, as MOSS does.
+
+The method is Schleimer, Wilkerson and Aiken's "Winnowing: local algorithms for document
+fingerprinting" (SIGMOD 2003), the one behind MOSS, in four steps:
+
+1. **normalise** -- read the cell with Python's own ``tokenize``; drop comments,
+   docstrings and layout; every identifier becomes ``V``, every number ``N``, every
+   string ``S`` (keywords and operators stay); a string of several lines (chapter 9's
+   CUDA C) is read as C the same way. Renaming variables, changing constants or
+   rewriting comments changes nothing after this step.
+2. **k-grams** -- every run of ``k`` consecutive normalised tokens, hashed (CRC-32, so the
+   same text gives the same hash in every run).
+3. **winnowing** -- in every window of ``w`` consecutive k-gram hashes keep the smallest
+   (the rightmost one on a tie). Any common run of at least ``w + k - 1`` tokens shares
+   at least one kept hash, and a document keeps about ``2 / (w + 1)`` of its hashes.
+4. **compare** -- per exercise, the kept hashes of two answers: ``containment`` =
+   shared / the smaller answer's (a copy with extra code around it still scores 1),
+   ``jaccard`` = shared / all.
+
+What every submission receives (the exercise notebook's cell: the ``def`` line, its
+docstring) is the *base*: its hashes are removed from every answer first, as MOSS's
+``-b`` does. An answer with fewer than ``MIN_FINGERPRINTS`` hashes left is too short to
+tell a copy from the one obvious way of writing it (``return w - lr * dw``), and is not
+compared. ``THRESHOLD`` and the other constants were set on measured data: the published
+solutions against independent rewrites and renamed/reordered copies
+(``tests/test_grading_similarity.py`` measures the false-positive and false-negative
+rates and ``README.md`` states them).
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import itertools
+import keyword
+import re
+import tokenize
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "K",
+    "W",
+    "THRESHOLD",
+    "MIN_FINGERPRINTS",
+    "SOLUTIONS",
+    "normalized_tokens",
+    "fingerprint",
+    "Fingerprint",
+    "compare",
+    "Match",
+    "compare_batch",
+    "highest",
+    "write_report",
+]
+
+# Set on the measured data of tests/grading_similarity_data.py (the README's "Similarity"
+# states the rates): with these, honest pairs reach at most 0.44 and copies at least 0.60.
+K = 7  # tokens per k-gram
+W = 6  # k-gram hashes per winnowing window: any common run of W + K - 1 = 12 tokens is found
+THRESHOLD = 0.5  # containment at or above which a pair is reported
+MIN_FINGERPRINTS = 8  # fewer kept hashes than this (after the base): too short to compare
+SOLUTIONS = "published solution"  # how the published solutions are named in a pair
+
+_LAYOUT = {
+    tokenize.COMMENT,
+    tokenize.NL,
+    tokenize.NEWLINE,
+    tokenize.INDENT,
+    tokenize.DEDENT,
+    tokenize.ENCODING,
+    tokenize.ENDMARKER,
+}
+
+
+def normalized_tokens(source: str) -> list[tuple[str, int]]:
+    """``(token, line)`` for each token of ``source`` that carries meaning, normalised:
+    identifiers -> ``V``, numbers -> ``N``, strings -> ``S``; comments, docstrings and
+    layout dropped; ``line`` counts from 1 in ``source``.
+
+    A line that starts with ``%`` or ``!`` (an IPython magic) is skipped; code Python
+    cannot tokenize (an unclosed bracket) gives the tokens read before the problem."""
+    lines = [("" if line.lstrip().startswith(("%", "!")) else line) for line in source.splitlines(True)]
+    tokens: list[tuple[str, int]] = []
+    statement_start = True  # a string alone at the start of a statement is a docstring
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO("".join(lines)).readline):
+            if tok.type in _LAYOUT:
+                if tok.type in (tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT):
+                    statement_start = True
+                continue
+            if tok.type == tokenize.STRING and statement_start:
+                continue  # a docstring (or a bare string statement): it reads as a comment
+            statement_start = False
+            if tok.type == tokenize.STRING and "\n" in tok.string:
+                tokens += _source_in_string(tok.string, tok.start[0])  # CUDA C: its own tokens
+                continue
+            if tok.type == tokenize.NAME:
+                text = tok.string if keyword.iskeyword(tok.string) else "V"
+            elif tok.type == tokenize.NUMBER:
+                text = "N"
+            elif tok.type == tokenize.STRING:
+                text = "S"
+            else:
+                text = tok.string
+            tokens.append((text, tok.start[0]))
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        pass
+    return tokens
+
+
+# A string of several lines is code in another language (chapter 9's CUDA C kernels):
+# its C tokens are normalised the same way (comments dropped, identifiers -> V).
+_C_TOKEN = re.compile(r"//[^\n]*|/\*.*?\*/|[A-Za-z_]\w*|\d[\w.]*|\S", re.S)
+_C_KEYWORDS = {
+    "if", "else", "for", "while", "do", "return", "break", "continue", "int", "float", "double",
+    "const", "void", "unsigned", "long", "extern", "__global__", "__device__", "__shared__",
+}  # fmt: skip
+
+
+def _source_in_string(literal: str, first_line: int) -> list[tuple[str, int]]:
+    tokens = []
+    for match in _C_TOKEN.finditer(literal):
+        text = match.group()
+        line = first_line + literal.count("\n", 0, match.start())
+        if text.startswith(("//", "/*")):
+            continue
+        if text[0].isalpha() or text[0] == "_":
+            text = text if text in _C_KEYWORDS else "V"
+        elif text[0].isdigit():
+            text = "N"
+        tokens.append((text, line))
+    return tokens
+
+
+@dataclass
+class Fingerprint:
+    """An answer's kept hashes, each with the lines (first, last) of its k-gram(s)."""
+
+    source: str
+    hashes: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+
+def _kgram_hashes(tokens: list[tuple[str, int]], k: int) -> list[tuple[int, int, int]]:
+    """``(hash, first line, last line)`` of each run of ``k`` tokens."""
+    return [
+        (
+            zlib.crc32(" ".join(t for t, _ in tokens[i : i + k]).encode()),
+            tokens[i][1],
+            tokens[i + k - 1][1],
+        )
+        for i in range(len(tokens) - k + 1)
+    ]
+
+
+def _winnow(hashes: list[tuple[int, int, int]], w: int) -> list[tuple[int, int, int]]:
+    """The smallest hash of every window of ``w`` (rightmost on a tie), each position once."""
+    if not hashes:
+        return []
+    kept, last = [], -1
+    for start in range(max(1, len(hashes) - w + 1)):
+        window = hashes[start : start + w]
+        smallest = min(h for h, _, _ in window)
+        position = start + max(i for i, (h, _, _) in enumerate(window) if h == smallest)
+        if position != last:
+            kept.append(hashes[position])
+            last = position
+    return kept
+
+
+def fingerprint(source: str, base: str = "", k: int = K, w: int = W) -> Fingerprint:
+    """The winnowed fingerprint of ``source`` without the hashes that ``base`` (the code
+    every student was given) has."""
+    given = {h for h, _, _ in _kgram_hashes(normalized_tokens(base), k)} if base else set()
+    found = Fingerprint(source)
+    for h, first, last in _winnow(_kgram_hashes(normalized_tokens(source), k), w):
+        if h not in given:
+            found.hashes.setdefault(h, []).append((first, last))
+    return found
+
+
+@dataclass
+class Match:
+    """How much two answers to one exercise share; ``lines_*``: the lines that match."""
+
+    exercise: str
+    left: str
+    right: str
+    containment: float  # shared hashes / the smaller answer's
+    jaccard: float  # shared hashes / all hashes
+    left_source: str = ""
+    right_source: str = ""
+    left_lines: set[int] = field(default_factory=set)
+    right_lines: set[int] = field(default_factory=set)
+
+    @property
+    def score(self) -> float:
+        return self.containment
+
+
+def compare(
+    a: Fingerprint, b: Fingerprint, exercise: str = "", left: str = "", right: str = ""
+) -> Match | None:
+    """The match between two fingerprints; ``None`` when either is too short to tell."""
+    if min(len(a), len(b)) < MIN_FINGERPRINTS:
+        return None
+    shared = a.hashes.keys() & b.hashes.keys()
+    match = Match(
+        exercise,
+        left,
+        right,
+        containment=len(shared) / min(len(a), len(b)),
+        jaccard=len(shared) / len(a.hashes.keys() | b.hashes.keys()),
+        left_source=a.source,
+        right_source=b.source,
+    )
+    for h in shared:
+        for lines, spans in ((match.left_lines, a.hashes[h]), (match.right_lines, b.hashes[h])):
+            for first, last in spans:
+                lines.update(range(first, last + 1))
+    return match
+
+
+def compare_batch(
+    answers: dict[str, dict[str, str]],
+    solutions: dict[str, str] | None = None,
+    base: dict[str, str] | None = None,
+) -> list[Match]:
+    """Every comparable pair, the highest score first.
+
+    answers : ``{submission: {exercise: its cell's source}}``
+    solutions : ``{exercise: the published solution's cell}``, compared with every submission
+    base : ``{exercise: the cell as handed out}``, removed from every answer first
+    """
+    solutions, base = solutions or {}, base or {}
+    prints = {
+        who: {name: fingerprint(source, base.get(name, "")) for name, source in cells.items()}
+        for who, cells in answers.items()
+    }
+    published = {name: fingerprint(source, base.get(name, "")) for name, source in solutions.items()}
+    found = []
+    for left, right in itertools.combinations(sorted(prints), 2):
+        for name in sorted(prints[left].keys() & prints[right].keys()):
+            match = compare(prints[left][name], prints[right][name], name, left, right)
+            if match:
+                found.append(match)
+    for who in sorted(prints):
+        for name in sorted(prints[who].keys() & published.keys()):
+            match = compare(prints[who][name], published[name], name, who, SOLUTIONS)
+            if match:
+                found.append(match)
+    return sorted(found, key=lambda m: (-m.score, m.exercise, m.left, m.right))
+
+
+def highest(matches: list[Match], who: str) -> str:
+    """The CSV's ``similarity`` cell for submission ``who``: its highest score, with whom
+    and on which exercise (``0.93 bob.ipynb: im2col``); empty when nothing was comparable."""
+    mine = [m for m in matches if who in (m.left, m.right)]
+    if not mine:
+        return ""
+    best = max(mine, key=lambda m: m.score)
+    other = best.right if best.left == who else best.left
+    return f"{best.score:.2f} {other}: {best.exercise}"
+
+
+# ---------------------------------------------------------------------- the report
+def write_report(path, matches: list[Match], threshold: float = THRESHOLD) -> int:
+    """Write the pairs at or above ``threshold`` to ``path`` (``.html``, else Markdown),
+    with their matching lines side by side. Returns how many pairs it lists.
+
+    Everything a submission controls (its code, its file name) is escaped: HTML by
+    ``html.escape``; Markdown inside a fence longer than any run of backticks in it."""
+    flagged = [m for m in matches if m.score >= threshold]
+    path = Path(path)
+    text = (
+        _html(flagged, threshold)
+        if path.suffix.lower() in (".html", ".htm")
+        else _markdown(flagged, threshold)
+    )
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)
+    return len(flagged)
+
+
+def _summary(m: Match) -> str:
+    return f"{m.exercise}: {m.left} and {m.right}: containment {m.containment:.2f}, jaccard {m.jaccard:.2f}"
+
+
+def _heading(count: int, threshold: float) -> str:
+    return (
+        f"{count} pair(s) of answers at or above containment {threshold:.2f} (winnowed token "
+        f"fingerprints, k={K}, w={W}; identifiers, literals and comments normalised away). "
+        "Matching lines are marked. A high score is a reason to read both answers, not a verdict."
+    )
+
+
+def _html(flagged: list[Match], threshold: float) -> str:
+    parts = [
+        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>Similarity report</title>",
+        "<style>body{font-family:sans-serif}table{border-collapse:collapse;width:100%}"
+        "td{vertical-align:top;border:1px solid #ccc;width:50%}pre{margin:0;white-space:pre-wrap}"
+        ".same{background:#ffe08a}</style></head><body>",
+        f"<h1>Similarity report</h1><p>{html.escape(_heading(len(flagged), threshold))}</p>",
+    ]
+    for m in flagged:
+        parts.append(f"<h2>{html.escape(_summary(m))}</h2><table><tr>")
+        parts.append(f"<th>{html.escape(m.left)}</th><th>{html.escape(m.right)}</th></tr><tr>")
+        for source, same in ((m.left_source, m.left_lines), (m.right_source, m.right_lines)):
+            rows = []
+            for number, line in enumerate(source.splitlines(), 1):
+                marked = " class='same'" if number in same else ""
+                rows.append(f"<span{marked}>{number:3d} {html.escape(line)}</span>")
+            parts.append("<td><pre>" + "\n".join(rows) + "</pre></td>")
+        parts.append("</tr></table>")
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def _fence(text: str) -> str:
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def _markdown_cell(text: str) -> str:
+    """Text for a Markdown heading or table cell: no markup a file name could inject."""
+    return re.sub(r"([\\`*_{}\[\]<>()#+!|])", r"\\\1", " ".join(text.split()))
+
+
+def _side_by_side(m: Match, width: int = 60) -> str:
+    """The two answers in two columns, line by line; ``>`` marks a matching line."""
+    left, right = m.left_source.splitlines(), m.right_source.splitlines()
+    rows = []
+    for number in range(1, max(len(left), len(right)) + 1):
+        cells = []
+        for lines, same in ((left, m.left_lines), (right, m.right_lines)):
+            text = lines[number - 1].expandtabs(4) if number <= len(lines) else ""
+            text = text if len(text) <= width else text[: width - 1] + "…"
+            mark = ">" if number in same and number <= len(lines) else " "
+            cells.append(f"{mark}{number:3d} {text:<{width}}")
+        rows.append(" | ".join(cells).rstrip())
+    return "\n".join(rows)
+
+
+def _markdown(flagged: list[Match], threshold: float) -> str:
+    parts = ["# Similarity report", "", _markdown_cell(_heading(len(flagged), threshold)), ""]
+    for m in flagged:
+        body = _side_by_side(m)
+        fence = _fence(body)
+        parts += [
+            f"## {_markdown_cell(_summary(m))}",
+            "",
+            f"left: {_markdown_cell(m.left)}; right: {_markdown_cell(m.right)}; `>`: a matching line",
+            "",
+            fence,
+            body,
+            fence,
+            "",
+        ]
+    return "\n".join(parts) + "\n"
