@@ -81,6 +81,12 @@ def _attacks(outside: Path, port: int) -> dict:
     )
     return {
         "imports the references": ("from minidl_grader.specs.ch03 import weight_norm_backward\n", 0),
+        # a built name: the grader's reading sees only a dynamic import; the sandbox has no specs
+        "imports the references by a built name": (
+            "import importlib\nweight_norm_backward = importlib.import_module("
+            "'minidl_gra' + 'der.specs.ch03').weight_norm_backward\n",
+            0,
+        ),
         "reads the solutions through the path": (read_solution, 0),
         "ctypes system() writes outside": (
             LIBC + f"libc.system(b'echo pwned > {outside}/system.txt')\n" + WN_DEF + "    return None\n",
@@ -189,6 +195,10 @@ COMMON = {  # attacks and malformed input that both modes must handle
 }
 
 
+# a setup cell that uses the grader (but ``check``) costs every exercise (issue 40)
+USES_THE_GRADER_IN_SETUP = {"patches PROBES in setup, answer left blank"}
+
+
 def _write_batch(folder: Path, attacks: dict) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     paths = {}
@@ -263,7 +273,10 @@ def _check_common(graded: dict, rows: list, attacks: dict) -> None:
         result = graded[name]
         assert _attacked(result)["score"] == spec[-1], (name, _attacked(result))
         others = [t for t in result["tests"] if t["name"] != "weight_norm_backward"]
-        assert all(t["status"] == "passed" for t in others), (name, others)
+        if name in USES_THE_GRADER_IN_SETUP:  # every exercise fails, saying why
+            assert all(t["score"] == 0 and "uses the grader" in t["output"] for t in result["tests"]), name
+        else:
+            assert all(t["status"] == "passed" for t in others), (name, others)
         assert SECRET not in json.dumps(result), name
     message = _attacked(graded["a surrogate and control characters in its message"])["output"]
     assert "\\ud800" in message and "\x1b" not in message
@@ -326,7 +339,9 @@ def test_isolated_batch_every_attack_fails_and_honest_rows_survive(tmp_path, lis
     assert any(
         "solutions" in f for f in graded["reads the solutions through the path"]["extra_data"]["flags"]
     )
-    assert "No module named 'minidl_grader.specs'" in _attacked(graded["imports the references"])["output"]
+    assert "uses the grader" in _attacked(graded["imports the references"])["output"]
+    built = _attacked(graded["imports the references by a built name"])["output"]
+    assert "No module named 'minidl_grader.specs'" in built
 
 
 def test_not_isolated_batch_handles_what_it_promises(tmp_path):
@@ -338,7 +353,8 @@ def test_not_isolated_batch_handles_what_it_promises(tmp_path):
 
 def test_references_are_not_importable_in_the_not_isolated_mode_either(tmp_path):
     path = tmp_path / "imports.ipynb"
-    path.write_text(json.dumps(_notebook("from minidl_grader.specs.ch03 import weight_norm_backward\n")))
+    built = "import importlib\nimportlib.import_module('minidl_gra' + 'der.specs.ch03')\n"
+    path.write_text(json.dumps(_notebook(built)))
     out = tmp_path / "r.json"
     assert cli.main([str(path), "--json", str(out), "--no-isolation", "--quiet", "--timeout", "4"]) == 0
     data = json.loads(out.read_text())
@@ -469,3 +485,177 @@ def test_a_submission_that_hangs_everywhere_stops_at_its_budget(tmp_path):
     sub = grade_notebook(path, timeout=1, budget=2.5, seed=1)
     assert sub.score == 0 and len(sub.results) == len(registry.for_chapter("03_backpropagation"))
     assert any("whole time budget of 2.5 s" in r.message for r in sub.results), sub.results
+
+
+# ---------------------------------------------------------------------- forged evidence (issue 40)
+# What the verdict needs beyond the outputs -- that a chapter-8 kernel is compiled by Numba,
+# that chapter 9's CUDA source is what the emulator ran, which layers a chapter-13 model
+# trains -- is observed in the sandbox, which the submission controls. Each spoof below
+# hands in plain Python (or nothing) and tries to make that observation lie; each must score
+# 0 on the exercises it targets. The first is the one an instructor found: 3/3, 1/1, 2/2
+# for plain Python before the probe compared with classes captured before the notebook ran.
+CHAPTER8 = ROOT / "solutions" / "08_fast_cpu_kernels.ipynb"
+CHAPTER9 = ROOT / "solutions" / "09_gpu_kernels.ipynb"
+CHAPTER13 = ROOT / "solutions" / "13_transfer_learning.ipynb"
+KERNELS8 = ("maxpool2d_numba", "relu_backward_numba", "avgpool2d_backward_numba")
+KERNELS9 = ("bias_relu_cuda", "relu_backward_cuda", "silu_backward_cuda")
+FAKE_NJIT = (
+    'exec("import numba\\n'
+    "numba.njit = lambda *a, **k: a[0] if a and callable(a[0]) else (lambda f: f)\\n"
+    'from numba import njit")\n'
+)
+FAKE_EMULATOR = """import importlib
+import numpy as _np
+_emulate = importlib.import_module("minidl.ker" + "nels.emulate")
+
+
+class _Kernel:
+    def __init__(self, name):
+        self.name = name
+
+    def __call__(self, grid, block, args):
+        if self.name == "bias_relu":
+            x, b, out, n, channels, hw = args
+            out[:] = _np.maximum(x + b[(_np.arange(int(n)) // int(hw)) % int(channels)], 0)
+        else:
+            dy, x, out, n = args
+            s = 1 / (1 + _np.exp(-x))
+            out[:] = dy * (x > 0) if self.name == "relu_backward" else dy * s * (1 + x * (1 - s))
+
+
+class _Module:
+    def __init__(self, source, dtype, name="<source>"):
+        pass
+
+    def get_function(self, name):
+        return _Kernel(name)
+
+
+_emulate.EmulatedModule = _Module
+"""
+
+
+def _with_cells(source: Path, replace: dict, setup_extra: str | None = None) -> dict:
+    """``source``'s notebook with the cells of ``replace`` (exercise -> function of the old
+    source) rewritten, and one more setup cell after the first."""
+    nb = notebook.read_notebook(source)
+    cells = []
+    for cell in nb["cells"]:
+        name = notebook.exercise_meta(cell).get("exercise")
+        if name in replace:
+            cell = copy.deepcopy(cell)
+            cell["source"] = replace[name](notebook.cell_source(cell))
+        cells.append(cell)
+        if notebook.exercise_meta(cell).get("setup") and setup_extra is not None:
+            meta = {"minidl": {"setup": True}}
+            cells.append(
+                {
+                    "cell_type": "code",
+                    "metadata": meta,
+                    "source": setup_extra,
+                    "outputs": [],
+                    "execution_count": None,
+                }
+            )
+            setup_extra = None
+    nb["cells"] = cells
+    return nb
+
+
+def _plain(source: str) -> str:
+    """A kernel cell as plain Python: the @njit line gone (prange is range in Python)."""
+    return "\n".join(line for line in source.splitlines() if not line.startswith("@njit")) + "\n"
+
+
+def _spoofs() -> dict:
+    """name -> (notebook, exercises that must score 0, words their message must hold)."""
+    plain = dict.fromkeys(KERNELS8, _plain)
+    keep = dict.fromkeys(KERNELS8, lambda s: s)
+    blank = dict.fromkeys(KERNELS9, notebook.strip_solutions)
+    return {
+        "rebinds numba's Dispatcher (the instructor's spoof)": (
+            _with_cells(
+                CHAPTER8, plain, "import numba.core.dispatcher\nnumba.core.dispatcher.Dispatcher = object\n"
+            ),
+            KERNELS8,
+            "changes modules",
+        ),
+        "the same, hidden in exec": (
+            _with_cells(
+                CHAPTER8, plain, 'exec("import numba.core.dispatcher as d\\nd.Dispatcher = object")\n'
+            ),
+            KERNELS8,
+            "with Numba",  # not compiled as written; the sandbox's check is the captured class too
+        ),
+        "a fake njit, hidden in exec": (_with_cells(CHAPTER8, keep, FAKE_NJIT), KERNELS8, "plain Python"),
+        "a fake njit, and the probes' captured class forged by a built name": (
+            _with_cells(
+                CHAPTER8,
+                keep,
+                FAKE_NJIT + "import importlib\ntry:\n"
+                "    p = importlib.import_module('minidl_gra' + 'der.runtime.probes')\n"
+                "    p._TRUSTED['numba'] = (type(lambda: 0), [])\n"
+                "except Exception:\n    pass\n",
+            ),
+            KERNELS8,
+            "plain Python",
+        ),
+        "a subclass of numba's dispatcher": (
+            _with_cells(
+                CHAPTER8,
+                keep,
+                "from numba.core.registry import CPUDispatcher as _C\n"
+                "class _Fake(_C):\n    def __init__(self, f=None, **k):\n        self.f = f\n"
+                "    def __call__(self, *a):\n        return self.f(*a)\n"
+                "njit = lambda f=None, **k: _Fake(f) if f is not None else _Fake\n",
+            ),
+            KERNELS8,
+            "plain Python",
+        ),
+        "the dispatcher's call patched, hidden in exec": (
+            _with_cells(
+                CHAPTER8,
+                keep,
+                'exec("from numba.core.registry import CPUDispatcher as C\\n'
+                'C.__call__ = lambda self, *a, **k: self.py_func(*a, **k)")\n',
+            ),
+            KERNELS8,
+            "changed Numba's dispatcher",
+        ),
+        "the CUDA emulator replaced by a built name, kernels left blank": (
+            _with_cells(CHAPTER9, blank, FAKE_EMULATOR),
+            KERNELS9,
+            "changed the CUDA emulator",
+        ),
+        "a layer class changed under the frozen-layers probe": (
+            _with_cells(CHAPTER13, {}, "L.Layer.trainable = True\n"),
+            ("freeze_all_but_last", "fine_tune_step"),
+            "changes modules",
+        ),
+    }
+
+
+def test_forged_evidence_scores_zero_and_the_honest_notebooks_keep_theirs(tmp_path):
+    spoofs = _spoofs()
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    for i, (nb, _, _) in enumerate(spoofs.values()):
+        (folder / f"spoof_{i}.ipynb").write_text(json.dumps(nb))
+    for source in (CHAPTER8, CHAPTER9, CHAPTER13):
+        (folder / f"honest_{source.name}").write_bytes(source.read_bytes())
+    out = tmp_path / "results.json"
+    code = cli.main(
+        [str(folder), "--json", str(out), "--jobs", "2", "--seed", "3", "--timeout", "30", "--quiet"]
+    )
+    assert code == 0
+    graded = {Path(r["submission"]).name: r for r in json.loads(out.read_text())}
+    for source in (CHAPTER8, CHAPTER9, CHAPTER13):
+        honest = graded[f"honest_{source.name}"]
+        assert all(t["status"] == "passed" for t in honest["tests"]), honest["tests"]
+    for i, (name, (_, targets, words)) in enumerate(spoofs.items()):
+        tests = {t["name"]: t for t in graded[f"spoof_{i}.ipynb"]["tests"]}
+        for exercise in targets:
+            assert tests[exercise]["score"] == 0, (name, exercise, tests[exercise])
+            assert words in tests[exercise]["output"], (name, exercise, tests[exercise]["output"])
+        others = [t for n, t in tests.items() if n not in targets]
+        assert all(t["status"] == "passed" for t in others), (name, others)

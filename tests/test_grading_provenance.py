@@ -1,6 +1,8 @@
 """The student's own work (issue 27): a cell that calls minidl's implementation of the
 graded operation, or imports the grader in any spelling, is flagged; ``--forbid`` makes
-such a use fail the exercise, read statically and refused in the sandbox."""
+such a use fail the exercise, read statically and refused in the sandbox. Since issue 40 a
+use of the grader fails the exercise whatever the options (``test_grading_shortcuts.py``
+has the exercises' own forbidden names)."""
 
 import json
 from pathlib import Path
@@ -154,7 +156,9 @@ def test_forbidden_library_calls_fail_and_the_grader_import_is_flagged(tmp_path)
     )
     assert tests["softmax_cross_entropy_backward"]["score"] == 0
     assert "forbidden in this assignment" in tests["softmax_cross_entropy_backward"]["output"]
-    assert tests["weight_norm_backward"]["score"] == 2  # flagged, not scored
+    # the grader in any spelling fails the exercise (issue 40), and is flagged
+    assert tests["weight_norm_backward"]["score"] == 0
+    assert "uses the grader (minidl.grading)" in tests["weight_norm_backward"]["output"]
     flags = " | ".join(data["extra_data"]["flags"])
     assert "weight_norm_backward uses minidl_grader" in flags
     assert "softmax_cross_entropy_backward uses a dynamic importlib.import_module()" in flags

@@ -3,7 +3,8 @@
     minidl-grade grade SUBMISSION.ipynb [more ...] [--json results.json]
         [--csv grades.csv] [--chapter NN] [--timeout 60] [--budget S] [--jobs N]
         [--checks DIR] [--seed N] [--require-isolation] [--one-notebook]
-        [--forbid MODULE[.NAME] ...]
+        [--forbid MODULE[.NAME] ...] [--allow NAME ...] [--similarity REPORT.html|.md]
+        [--solutions DIR]
     minidl-grade package --chapter NN -o autograder.zip [--checks DIR]
 
 A folder given as a submission means every ``*.ipynb`` in it. Every file is read before
@@ -105,6 +106,15 @@ def _parser() -> argparse.ArgumentParser:
         help="a module or name an answer may not use (e.g. minidl.nn.layers, "
         "numpy.linalg.solve): an exercise cell that uses it scores 0, and "
         "in the sandbox it raises; repeat for several",
+    )
+    parser.add_argument(
+        "--allow",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="re-enable a name an exercise's spec forbids (each exercise forbids the minidl "
+        "functions and layers that compute its result: e.g. minidl.nn.layers.MaxPool2D, a "
+        "module above it, or MaxPool2D); the grader itself cannot be allowed; repeat for several",
     )
     parser.add_argument(
         "--similarity",
@@ -272,6 +282,18 @@ def main(argv: list[str] | None = None) -> int:
     if bad:
         print(f"error: --forbid takes MODULE[.NAME] (dotted Python names), got {bad}", file=sys.stderr)
         return 2
+    bad = [a for a in args.allow if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", a)]
+    grader = [
+        a
+        for a in args.allow
+        if a.split(".")[0] in ("minidl_grader", "grading") or a.startswith("minidl.grading")
+    ]
+    if bad or grader:
+        print(
+            f"error: --allow takes the dotted names an exercise forbids (not the grader), got {bad + grader}",
+            file=sys.stderr,
+        )
+        return 2
     try:
         chapter = parse_chapter(args.chapter) if args.chapter else None
     except ValueError as err:
@@ -333,6 +355,7 @@ def main(argv: list[str] | None = None) -> int:
             content=contents[index],
             isolate=not args.no_isolation,
             forbid=tuple(args.forbid),
+            allow=tuple(args.allow),
         )
         sub.note = note
         sub.similarity = similar.get(display_path(submissions[index]), "")

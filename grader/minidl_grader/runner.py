@@ -46,6 +46,11 @@ __all__ = [
 ]
 
 MAX_SETUP_CELLS = 3  # setup cells run; more are ignored (and reported)
+# modules a probe checks with, imported (and captured: ``probes.seal``) before any cell runs
+PROBE_MODULES = {"numba": ("numba",), "cuda": ("minidl.kernels.emulate",)}
+# probes whose outputs carry what the sandbox observed, not only what the answer returned:
+# a notebook that changes modules (``provenance.tampering``) scores 0 on these exercises
+OBSERVING_PROBES = {"numba", "cuda", "freeze", "fine_tune"}
 MAX_NOTEBOOK_BYTES = notebook.MAX_NOTEBOOK_BYTES  # the JSON without its outputs
 _MENTIONS = re.compile(r"minidl_grader|minidl[./\\]grading|\bsolutions\b|\bspecs\b")
 # every notebook's setup cell imports check(); that line alone is not a mention
@@ -291,6 +296,75 @@ class _Session:
             self.sandbox.close()
 
 
+def allowed(entry: str, allow: tuple[str, ...]) -> bool:
+    """Whether ``--allow`` re-enables the spec's forbidden ``entry``: named as it is, by a
+    module above it, or by its last part (``MaxPool2D``)."""
+    return any(entry == a or entry.startswith(a + ".") or entry.rpartition(".")[2] == a for a in allow)
+
+
+def _use_allowed(name: str, entry: str, allow: tuple[str, ...]) -> bool:
+    """Whether ``--allow`` covers this use: the spec's entry (``allowed``), or the name used
+    itself, in any spelling (``--allow MaxPool2D`` also when the spec forbids its module)."""
+    if allowed(entry, allow) or allowed(name, allow):
+        return True
+    full = [a for a in allow if "." in a]
+    short = {a for a in allow if "." not in a}
+    if provenance.spec_forbidden_uses([name], full):
+        return True
+    return any(provenance.spec_forbidden_uses([name], [f"{entry}.{a}"]) for a in short)
+
+
+def _refusals(
+    exercises, cells, uses: dict, forbid: tuple, allow: tuple, changed: list[str]
+) -> dict[str, str]:
+    """``{exercise: why it scores 0}`` for what the grader reads in the cells, before any of
+    them runs: a use of the grader, of a ``--forbid`` name, of what the exercise's spec
+    forbids (unless ``--allow``-ed), a notebook that changes modules (for the exercises
+    whose verdict needs what the sandbox observes), a Numba kernel not compiled as written."""
+    setup_grader = sorted({n for where, names in uses.items() if where not in {e.name for e in exercises}
+                           for n in provenance.grader_uses(names)})  # fmt: skip
+    refusals = {}
+    for exercise in exercises:
+        names = uses.get(exercise.name, [])
+        grader = sorted(set(provenance.grader_uses(names)) | set(setup_grader))
+        by_option = provenance.forbidden_uses(names, list(forbid))
+        by_spec = [
+            (name, entry)
+            for name, entry in provenance.spec_forbidden_uses(names, list(getattr(exercise, "forbids", ())))
+            if not _use_allowed(name, entry, allow)
+        ]
+        if grader:
+            why = (
+                f"uses the grader ({', '.join(grader[:3])}): a notebook may import only `check` "
+                "from it; write the answer yourself"
+            )
+        elif by_option:
+            used = ", ".join(f"{name} (--forbid {entry})" for name, entry in by_option)
+            why = f"uses what this assignment forbids: {used}; write the operation yourself"
+        elif by_spec:
+            name, entry = by_spec[0]
+            why = (
+                f"uses {name}, which computes what this exercise asks (its spec forbids {entry}): "
+                f"write the operation yourself (an instructor may allow it: --allow {entry})"
+            )
+        elif changed and exercise.probe in OBSERVING_PROBES:
+            why = (
+                f"the notebook changes modules it did not write ({'; '.join(changed[:3])}): the grader "
+                "cannot trust what the sandbox observed for this exercise"
+            )
+        elif exercise.probe == "numba" and not provenance.numba_compiled(
+            cells, exercise.name, exercise.entries[0]
+        ):
+            why = (
+                f"the cell does not compile `{exercise.entries[0]}` with Numba as written: put "
+                "`@njit` (`from numba import njit`) on the line above its `def`"
+            )
+        else:
+            continue
+        refusals[exercise.name] = why
+    return refusals
+
+
 def _exercises_of(chapter: str | None, extra: list) -> list:
     if chapter is None:
         return []
@@ -312,6 +386,7 @@ def grade_notebook(
     isolate: bool = True,
     content: bytes | str | None = None,
     forbid: tuple[str, ...] = (),
+    allow: tuple[str, ...] = (),
 ) -> SubmissionResult:
     """Grade the notebook at ``path``; never raises for anything the submission does.
 
@@ -323,6 +398,8 @@ def grade_notebook(
         ``notebook.read_submission``), or why it could not be read (a ``str``)
     forbid : modules or names (``"minidl.nn.layers"``, ``"numpy.linalg.solve"``) an answer may
         not use: an exercise whose cell uses one scores 0, and in the sandbox they raise
+    allow : names an exercise's spec forbids (``Exercise.forbids``) that are allowed after all
+        (``"minidl.nn.layers.MaxPool2D"``, a module above it, or its last part ``"MaxPool2D"``)
     """
     start = time.monotonic()
     chapter = parse_chapter(chapter) if chapter else None  # "03" works too
@@ -335,7 +412,7 @@ def grade_notebook(
     )
     result = SubmissionResult(display_path(path), chapter, seed=seed)
     try:
-        _grade_into(result, Path(path), limits, seed, extra or [], chapter, content)
+        _grade_into(result, Path(path), limits, seed, extra or [], chapter, content, tuple(allow))
     except BaseException as err:  # a fault of the grader itself: this row only
         if isinstance(err, KeyboardInterrupt):
             raise
@@ -363,6 +440,7 @@ def _grade_into(
     extra: list,
     pinned: str | None,
     content: bytes | None,
+    allow: tuple[str, ...] = (),
 ) -> None:
     try:
         if isinstance(content, str):
@@ -391,7 +469,7 @@ def _grade_into(
         )
         return
     exercises = _exercises_of(chapter, extra)
-    preload = sorted({module for e in exercises for module in e.needs})
+    preload = sorted({module for e in exercises for module in (*e.needs, *PROBE_MODULES.get(e.probe, ()))})
     cells, notes = _graded_cells(nb, exercises)
     result.flags += notes
     uses = provenance.library_uses(cells)
@@ -401,22 +479,16 @@ def _grade_into(
         for where, used in uses.items()
         if (found := provenance.minidl_uses(used, setup=where not in names))
     ]
-    forbidden = {e: provenance.forbidden_uses(names, list(limits.forbid)) for e, names in uses.items()}
+    changed = provenance.tampering(cells)
+    result.flags += changed
+    refusals = _refusals(exercises, cells, uses, limits.forbid, allow, changed)
     session = _Session(cells, limits, preload)
     try:
         try:
             session.start()
             for exercise in exercises:
-                if forbidden.get(exercise.name):
-                    used = ", ".join(f"{name} (--forbid {entry})" for name, entry in forbidden[exercise.name])
-                    result.results.append(
-                        Result(
-                            exercise.name,
-                            exercise.points,
-                            0,
-                            f"uses what this assignment forbids: {used}; write the operation yourself",
-                        )
-                    )
+                if refusals.get(exercise.name):
+                    result.results.append(Result(exercise.name, exercise.points, 0, refusals[exercise.name]))
                     continue
                 result.results.append(judge_exercise(exercise, session.outputs_for(exercise), seed))
         except _OutOfTime:

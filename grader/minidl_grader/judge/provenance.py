@@ -23,7 +23,16 @@ import types
 
 from ..runtime.sandbox import without_magic_lines
 
-__all__ = ["library_uses", "minidl_uses", "forbidden_uses", "is_forbidden"]
+__all__ = [
+    "library_uses",
+    "minidl_uses",
+    "forbidden_uses",
+    "is_forbidden",
+    "grader_uses",
+    "spec_forbidden_uses",
+    "tampering",
+    "GRADER",
+]
 
 # every setup cell's import (minidl_grader's: notebooks written before issue 40)
 _ALLOWED = {
@@ -32,6 +41,10 @@ _ALLOWED = {
     "minidl_grader.check",
     "minidl_grader.evaluate",
 }
+# The grader in its spellings: the distribution, and its old home inside minidl. A graded
+# cell that uses it (but ``check``) fails: the references are not in the sandbox, but its
+# probes are, and they are what the verdict trusts.
+GRADER = ("minidl_grader", "minidl.grading")
 _DYNAMIC = {"__import__", "importlib.import_module", "importlib.__import__", "exec", "eval", "compile"}
 
 # The grader reads submissions in several threads (``--jobs``), and CPython 3.11 keeps
@@ -171,3 +184,214 @@ def minidl_uses(names: list[str], setup: bool = False) -> list[str]:
 def forbidden_uses(names: list[str], forbid: list[str]) -> list[tuple[str, str]]:
     """``(name, forbid entry)`` for each use that ``forbid`` covers."""
     return [(n, entry) for n in names if (entry := is_forbidden(n, forbid))]
+
+
+def grader_uses(names: list[str]) -> list[str]:
+    """The uses of the grader (any spelling of ``minidl_grader``, or its old ``minidl.grading``)
+    other than importing ``check`` / ``evaluate``."""
+    return [
+        n
+        for n in names
+        if n not in _ALLOWED
+        and any(n == g or n.startswith(g + ".") for g in GRADER)
+    ]
+
+
+def _resolve(dotted: str):
+    """The object ``dotted`` names in minidl (imported here, in the grader), or ``None``.
+
+    Only names under ``minidl.`` are resolved: importing a name a submission wrote must
+    never run anything but the library's own modules."""
+    import importlib
+
+    parts = dotted.split(".")
+    if parts[0] != "minidl" or len(parts) < 2 or parts[1] == "grading":
+        return None
+    for cut in range(len(parts), 0, -1):
+        try:
+            found = importlib.import_module(".".join(parts[:cut]))
+        except Exception:
+            continue
+        try:
+            for attribute in parts[cut:]:
+                found = getattr(found, attribute)
+        except AttributeError:
+            return None
+        return found
+    return None
+
+
+def _covers(entry: str, name: str) -> bool:
+    """Whether the forbidden ``entry`` covers the used ``name``: by spelling (the name or a
+    module above it), or by what they are: the same object (``L.MaxPooling2D`` is
+    ``minidl.nn.layers.MaxPool2D``), a subclass of it, or a function or class defined in
+    the forbidden module (``minidl.nn.layers.MaxPool2D`` lives in ``minidl.nn.layers.conv``)."""
+    if name == entry or name.startswith(entry + "."):
+        return True
+    used, forbidden = _resolve(name), _resolve(entry)
+    if used is None or forbidden is None:
+        return False
+    if used is forbidden:
+        return True
+    if isinstance(used, type) and isinstance(forbidden, type) and forbidden in used.__mro__:
+        return True
+    if isinstance(forbidden, types.ModuleType):
+        home = used.__name__ if isinstance(used, types.ModuleType) else getattr(used, "__module__", None)
+        return isinstance(home, str) and (
+            home == forbidden.__name__ or home.startswith(forbidden.__name__ + ".")
+        )
+    return False
+
+
+def spec_forbidden_uses(names: list[str], forbids: list[str]) -> list[tuple[str, str]]:
+    """``(name, entry)`` for each use that an exercise's ``forbids`` covers, in any spelling
+    (``_covers``)."""
+    found = []
+    for name in names:
+        entry = next((e for e in forbids if _covers(e, name)), None)
+        if entry:
+            found.append((name, entry))
+    return found
+
+
+# ---------------------------------------------------------------------- tampering
+_SETTERS = {"setattr", "delattr", "builtins.setattr", "builtins.delattr"}
+# what reaches objects a cell did not make: the grader's, in its own process
+_REACHING = (
+    "ctypes",
+    "gc.get_objects",
+    "gc.get_referrers",
+    "gc.get_referents",
+    "sys.modules",
+    "importlib.reload",
+)
+
+
+def tampering(cells: list[tuple[str, str, str | None]]) -> list[str]:
+    """Where the graded cells change a module they did not write: an assignment to (or
+    deletion of) an attribute of an imported module or of a name imported from one
+    (``numba.core.dispatcher.Dispatcher = object``, ``L.Dense.forward = f``),
+    ``setattr``/``delattr`` on one, ``__builtins__``, or a use of what reaches other
+    objects in the process (``ctypes``, ``gc.get_objects``, ``sys.modules``). Read here, in
+    the grader: nothing the submission runs changes this reading.
+
+    The sandbox's probes observe some of what the verdict needs (that a kernel is compiled
+    by Numba, that the CUDA emulator compiled the source, which layers a model trains); a
+    notebook that rewrites modules could make those observations lie, so its exercises that
+    rely on them score 0 (``runner``)."""
+    aliases: dict[str, str] = {}
+    found: set[str] = set()
+    for label, source, exercise in cells:
+        try:
+            tree = _parse(source)
+        except SyntaxError:
+            try:
+                tree = _parse(without_magic_lines(source))
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                continue
+        except (ValueError, RecursionError, MemoryError):
+            continue
+        local = {**aliases, **_aliases(tree)}
+        if exercise is None:
+            aliases.update(_aliases(tree))
+        found.update(f"{exercise or label.strip('<>')} {what}" for what in _tampering_in(tree, local))
+    return sorted(found)
+
+
+def _tampering_in(tree: ast.AST, local: dict[str, str]) -> list[str]:
+    def library_path(node) -> str | None:
+        parts = _dotted(node)
+        if parts and parts[0] in local:
+            return ".".join([local[parts[0]], *parts[1:]])
+        return None
+
+    found = []
+    for node in ast.walk(tree):
+        targets = []
+        if isinstance(node, (ast.Assign, ast.Delete)):
+            targets = node.targets
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            targets = [node.target]
+        for target in targets:
+            for part in _assigned(target):
+                if (path := library_path(part)) and "." in path:
+                    found.append(f"changes {path}")
+        if isinstance(node, ast.Call) and node.args:
+            parts = _dotted(node.func)
+            name = ".".join([local.get(parts[0], parts[0]), *parts[1:]]) if parts else ""
+            if name in _SETTERS and (path := library_path(node.args[0])):
+                found.append(f"changes {path} with {name.rsplit('.', 1)[-1]}()")
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            modules = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [f"{node.module}.{a.name}" for a in node.names if node.module and not node.level]
+            )
+            found += [f"imports {m}" for m in modules if _reaches(m)]
+        elif isinstance(node, (ast.Attribute, ast.Name)) and (path := library_path(node)) and _reaches(path):
+            found.append(f"uses {path}")
+        if isinstance(node, ast.Name) and node.id == "__builtins__":
+            found.append("uses __builtins__")
+    return found
+
+
+def _assigned(target: ast.AST):
+    """The attribute chains an assignment target writes into: ``a.b`` in ``a.b = x``,
+    ``a.b[k] = x`` and ``y, a.b = x``."""
+    if isinstance(target, (ast.Tuple, ast.List)):
+        for element in target.elts:
+            yield from _assigned(element)
+    elif isinstance(target, ast.Starred):
+        yield from _assigned(target.value)
+    elif isinstance(target, ast.Attribute):
+        yield target
+    elif isinstance(target, ast.Subscript) and isinstance(target.value, ast.Attribute):
+        yield target.value
+
+
+def _reaches(dotted: str) -> bool:
+    return any(dotted == t or dotted.startswith(t + ".") for t in _REACHING)
+
+
+# ---------------------------------------------------------------------- compiled by Numba
+_NUMBA_COMPILERS = {"numba.njit", "numba.jit", "numba.core.decorators.njit", "numba.core.decorators.jit"}
+
+
+def numba_compiled(cells: list[tuple[str, str, str | None]], exercise: str, entry: str) -> bool:
+    """Whether exercise ``exercise``'s cell defines ``entry`` compiled by Numba, as written:
+    ``@njit`` / ``@numba.jit(...)`` (any import spelling, read with the setup cells'
+    imports) above ``def entry``, or ``entry = njit(...)(f)`` / ``entry = njit(f)``.
+
+    Read here, in the grader, from the cell's text: what the notebook does when it runs
+    cannot change this reading (the sandbox's probe checks the compiled object too)."""
+    aliases: dict[str, str] = {}
+    verdict = False
+    for _label, source, name in cells:
+        try:
+            tree = _parse(source)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        local = {**aliases, **_aliases(tree)}
+        if name is None:
+            aliases.update(_aliases(tree))
+            continue
+        if name != exercise:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name == entry:
+                verdict = any(_is_numba_compiler(d, local) for d in node.decorator_list)
+            elif isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == entry for t in node.targets
+            ):
+                verdict = isinstance(node.value, ast.Call) and _is_numba_compiler(node.value.func, local)
+    return verdict
+
+
+def _is_numba_compiler(node: ast.AST, aliases: dict[str, str]) -> bool:
+    """``njit``, ``numba.jit``, ``njit(parallel=True)`` (the call's function), resolved."""
+    if isinstance(node, ast.Call):
+        node = node.func
+    parts = _dotted(node)
+    if not parts or parts[0] not in aliases:
+        return False
+    return ".".join([aliases[parts[0]], *parts[1:]]) in _NUMBA_COMPILERS

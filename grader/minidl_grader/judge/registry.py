@@ -84,6 +84,9 @@ class Exercise:
     public: Callable[[Case], dict] | None = None
     outputs: tuple[str, ...] = ()
     tolerance: float = TOLERANCE
+    # what computes the asked result (minidl's functions, layer classes, modules): an
+    # exercise cell that uses one scores 0 unless the instructor passes --allow NAME
+    forbids: tuple[str, ...] = ()
 
     @property
     def is_question(self) -> bool:
@@ -176,6 +179,7 @@ def function_exercise(
     do_register: bool = True,
     partial: bool = False,
     visibility: str = "visible",
+    forbids: tuple[str, ...] = (),
 ) -> Exercise:
     """An exercise that calls ``entry(*case.args)`` and compares with ``reference(*case.args)``.
 
@@ -185,6 +189,8 @@ def function_exercise(
     factors : ``fn(*args) -> {"label": value}``, constants that explain a scaled answer
     partial : score each case separately (points split over the cases, or ``Case.points``)
     visibility : ``"visible"``, ``"hidden"`` or ``"after_due_date"`` (Gradescope's)
+    forbids : dotted names (``"minidl.nn.layers.MaxPool2D"``, ``"minidl.kernels"``) that
+        compute the asked result; using one, in any spelling, scores 0 (``--allow`` lifts it)
     """
 
     def public(case: Case) -> dict:
@@ -215,5 +221,6 @@ def function_exercise(
         public=public if probe_name == "call" else None,
         outputs=outputs,
         tolerance=tolerance,
+        forbids=tuple(forbids),
     )
     return register(exercise) if do_register else exercise

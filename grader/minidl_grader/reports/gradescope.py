@@ -57,7 +57,7 @@ mkdir -p "$ROOT/results"
 chmod -R go-rwx "$SOURCE/minidl" "$SOURCE/minidl_grader" "$SOURCE/private_checks" 2>/dev/null || true
 cd "$SOURCE"
 # Gradescope takes one results object: of several notebooks, the chapter's is graded
-PYTHONPATH="$SOURCE" exec "$PYTHON" -m minidl_grader grade --chapter {chapter} {checks}{forbid}\\
+PYTHONPATH="$SOURCE" exec "$PYTHON" -m minidl_grader grade --chapter {chapter} {checks}{forbid}{allow}\\
   --timeout {timeout} --one-notebook --json "$ROOT/results/results.json" "$ROOT/submission"
 """
 
@@ -82,7 +82,12 @@ def _requirements() -> str:
 
 
 def build_package(
-    output, chapter: str, checks=None, timeout: float = 60.0, forbid: tuple[str, ...] = ()
+    output,
+    chapter: str,
+    checks=None,
+    timeout: float = 60.0,
+    forbid: tuple[str, ...] = (),
+    allow: tuple[str, ...] = (),
 ) -> Path:
     """Write the autograder zip for ``chapter`` to ``output`` and return its path."""
     chapter = parse_chapter(chapter)
@@ -94,6 +99,7 @@ def build_package(
             chapter=chapter,
             checks=checks_arg,
             forbid="".join(f"--forbid {shlex.quote(f)} " for f in forbid),
+            allow="".join(f"--allow {shlex.quote(a)} " for a in allow),
             timeout=f"{timeout:g}",
         ),
     }
@@ -132,9 +138,18 @@ def main(argv: list[str] | None = None) -> int:
         metavar="MODULE[.NAME]",
         help="passed on to the grader (see `minidl-grade grade --help`)",
     )
+    parser.add_argument(
+        "--allow",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="passed on to the grader (see `minidl-grade grade --help`)",
+    )
     args = parser.parse_args(argv)
     try:
-        path = build_package(args.output, args.chapter, args.checks, args.timeout, tuple(args.forbid))
+        path = build_package(
+            args.output, args.chapter, args.checks, args.timeout, tuple(args.forbid), tuple(args.allow)
+        )
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

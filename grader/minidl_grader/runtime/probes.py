@@ -101,14 +101,80 @@ def log_sum_exp(x):
     return float(np.log(np.sum(np.exp(x))))
 
 
+# ---------------------------------------------------------------------- evidence
+# What a probe checks a submission against, captured by ``seal()`` when the sandbox starts,
+# before any cell of the notebook runs (``sandbox.main``). A cell that later rebinds
+# ``numba.core.dispatcher.Dispatcher``, ``builtins.isinstance`` or a method of the CUDA
+# emulator changes neither what is compared nor how: the probes compare with the captured
+# classes, by exact type (a subclass the notebook writes is not numba's), and refuse when
+# the classes' and the emulator's attributes are no longer the captured ones. (The grader
+# also reads the cells for such changes, where nothing the submission runs can reach:
+# ``provenance.tampering``.)
+_type, _dict, _vars, _all = type, dict, vars, all  # the builtins as they were at import
+_ModuleType = type(os)
+_TRUSTED: dict = {}
+
+
+def seal() -> None:
+    """Capture the classes and modules the probes trust (called before the first cell)."""
+    import sys
+
+    if "numba" in sys.modules:
+        _capture_numba()
+    if "minidl.kernels.emulate" in sys.modules:
+        _capture_emulator()
+
+
+def _snapshot(objects) -> list:
+    return [(obj, _dict(_vars(obj)), _type(obj) is not _ModuleType) for obj in objects]
+
+
+def _unchanged(snapshot) -> bool:
+    """Whether every captured namespace still holds the very same objects (a class also
+    no new ones: an added ``__call__`` would override the inherited one; a module may
+    gain the submodules it imports lazily)."""
+    for obj, captured, strict in snapshot:
+        now = _vars(obj)
+        if strict and len(now) != len(captured):
+            return False
+        if not _all(now.get(k, _SENTINEL_KEY) is v for k, v in captured.items()):
+            return False
+    return True
+
+
+_SENTINEL_KEY = object()
+
+
+def _capture_numba():
+    if "numba" not in _TRUSTED:
+        from numba.core import dispatcher, registry
+
+        classes = [c for c in registry.CPUDispatcher.__mro__ if c is not object]
+        _TRUSTED["numba"] = (registry.CPUDispatcher, _snapshot([*classes, dispatcher, registry]))
+    return _TRUSTED["numba"]
+
+
+def _capture_emulator():
+    if "emulate" not in _TRUSTED:
+        from minidl.kernels import emulate
+
+        _TRUSTED["emulate"] = (
+            emulate.EmulatedModule,
+            _snapshot([emulate, emulate.EmulatedModule, emulate.EmulatedKernel]),
+        )
+    return _TRUSTED["emulate"]
+
+
 # ---------------------------------------------------------------------- chapter 8: Numba
 @probe("numba")
 def _numba_probe(namespace, entries, case):
-    """Call a submitted kernel and report whether Numba compiled it."""
-    from numba.core.dispatcher import Dispatcher
-
+    """Call a submitted kernel and report whether Numba compiled it: its type is exactly
+    the dispatcher class captured before the notebook ran, whose methods are unchanged."""
+    dispatcher_class, snapshot = _capture_numba()
+    if not _unchanged(snapshot):
+        raise RuntimeError("the notebook changed Numba's dispatcher: the grader cannot tell what compiled")
     fn = namespace[entries[0]]
-    compiled = isinstance(fn, Dispatcher)
+    compiled = _type(fn) is dispatcher_class
     return {"is_numba": compiled, "out": fn(*copy.deepcopy(case.args)) if compiled else None}
 
 
@@ -132,13 +198,14 @@ def _cuda_probe(namespace, entries, case):
     array flattened (its own length), ``out`` has ``case.extra["n"]`` elements and the
     optional ``case.extra["ints"]`` are passed on as ``int``. Every array is followed by
     guard values; a write past ``out`` shows as ``guard_ok`` False."""
-    from minidl.kernels import emulate
-
+    emulated_module, snapshot = _capture_emulator()
+    if not _unchanged(snapshot):
+        raise RuntimeError("the notebook changed the CUDA emulator: the grader cannot tell what ran")
     source = namespace[entries[0]]
-    if not isinstance(source, str):
+    if _type(source) is not str:
         raise TypeError(f"{entries[0]} should be a string of CUDA C source, got {type(source).__name__}")
     try:
-        module = emulate.EmulatedModule(source, np.float32, entries[0])
+        module = emulated_module(source, np.float32, entries[0])
     except RuntimeError as err:
         errors = [line for line in str(err).splitlines() if "error" in line]
         if any("not implemented yet" in line for line in errors):

@@ -265,9 +265,50 @@ def without_magic_lines(source: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def serve(read_fd: int, write_fd: int) -> None:
-    from . import codec
-    from .probes import PROBES, NotebookShell, describe_exception
+def _hide_runtime() -> dict:
+    """Take the grader's runtime modules out of the submission's reach: ``import
+    minidl.grading.runtime.probes`` (in any spelling, a built string included) now gives a
+    stand-in that raises. Returns ``{name: module}`` of what was hidden: the server keeps
+    them, and unpickles the grader's requests (``Case``) with them."""
+    package = __spec__.parent if __spec__ else __package__  # minidl.grading.runtime (run as __main__)
+    if not package:
+        return {}
+    hidden = {m: sys.modules[m] for m in list(sys.modules) if m == package or m.startswith(package + ".")}
+    for name in hidden:
+        sys.modules[name] = _Forbidden(f"{name} (the grader)")
+    parent, _, attribute = package.rpartition(".")
+    if parent in sys.modules:
+        setattr(sys.modules[parent], attribute, _Forbidden(f"{package} (the grader)"))
+    return hidden
+
+
+class _Requests(pickle.Unpickler):
+    """Unpickles the grader's requests with the runtime's own modules, hidden from the
+    submission (``_hide_runtime``)."""
+
+    def __init__(self, data: bytes, modules: dict):
+        import io
+
+        super().__init__(io.BytesIO(data))
+        self._modules = modules
+
+    def find_class(self, module, name):
+        if module in self._modules:
+            return getattr(self._modules[module], name)
+        return super().find_class(module, name)
+
+
+def serve(read_fd: int, write_fd: int, runtime=None) -> None:
+    """Answer the grader's requests; ``runtime``: ``(codec, PROBES, NotebookShell,
+    describe_exception, hidden modules)`` taken before the runtime was hidden (imported
+    here otherwise)."""
+    if runtime is None:
+        from . import codec
+        from .probes import PROBES, NotebookShell, describe_exception
+
+        hidden = {}
+    else:
+        codec, PROBES, NotebookShell, describe_exception, hidden = runtime
 
     probes = dict(PROBES)  # as loaded: a submission editing PROBES changes nothing here
     namespace = {"__name__": "__main__", "__builtins__": __builtins__}
@@ -293,7 +334,7 @@ def serve(read_fd: int, write_fd: int) -> None:
 
     while True:
         (size,) = _HEADER.unpack(read_exact(read_fd, _HEADER.size))
-        request_id, kind, *request = pickle.loads(read_exact(read_fd, size))
+        request_id, kind, *request = _Requests(read_exact(read_fd, size), hidden).load()
         if kind == "quit":
             os._exit(0)
         if kind == "exec":
@@ -372,9 +413,12 @@ def main() -> None:
             pass
     for name in forbid:
         _forbid(name)
+    probes.seal()  # what the probes compare with, captured before any cell runs
+    runtime = (codec, probes.PROBES, probes.NotebookShell, probes.describe_exception)
+    runtime += (_hide_runtime(),)
     _install_audit_hook(workdir, {read_fd, write_fd})
     sys.argv = ["submission"]
-    serve(read_fd, write_fd)
+    serve(read_fd, write_fd, runtime)
 
 
 if __name__ == "__main__":

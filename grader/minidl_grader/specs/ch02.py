@@ -169,6 +169,7 @@ register(
         make_cases=_activation_cases,
         judge=_judge_activation,
         public=_public_activation,
+        forbids=("minidl.nn.layers.activations", "minidl.nn.gradcheck"),
     )
 )
 
@@ -199,6 +200,7 @@ function_exercise(
     dense_forward,
     ("y",),
     mistakes=(("the bias b is missing", lambda x, W, b: x @ W),),
+    forbids=("minidl.nn.layers.Dense",),
 )
 
 
@@ -256,5 +258,6 @@ register(
         title="XOR with two ReLU units, weights chosen by hand",
         make_cases=lambda rng: [Case((), label="the four corners of the unit square")],
         judge=_judge_xor,
+        forbids=("minidl.nn.layers.Dense", "minidl.training.model.Sequential"),
     )
 )

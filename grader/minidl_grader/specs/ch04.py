@@ -46,6 +46,7 @@ function_exercise(
             lambda w, dw, v, lr, mu: (w + (mu * v - lr * dw), mu * v - lr * dw),
         ),
     ),
+    forbids=("minidl.nn.optim.SGD", "minidl.kernels"),
 )
 
 
@@ -101,6 +102,7 @@ function_exercise(
         ),
         ("eps is inside the square root; Adam adds it after: sqrt(v_hat) + eps", _adam_eps_inside),
     ),
+    forbids=("minidl.nn.optim.Adam", "minidl.nn.optim.AdamW", "minidl.kernels"),
 )
 
 
@@ -147,4 +149,5 @@ function_exercise(
             lambda a, w, d, t: (d * a + (1 - d) * w, (d * a + (1 - d) * w) / (1 - d ** max(t - 1, 1e-9))),
         ),
     ),
+    forbids=("minidl.nn.optim",),
 )

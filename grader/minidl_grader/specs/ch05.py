@@ -74,6 +74,7 @@ function_exercise(
             _stopping_no_delta,
         ),
     ),
+    forbids=("minidl.training.callbacks.EarlyStopping",),
 )
 
 
@@ -118,6 +119,7 @@ function_exercise(
             lambda W, c: W * min(1.0, c / np.sqrt(np.sum(W**2))),
         ),
     ),
+    forbids=("minidl.nn.optim", "minidl.nn.regularizers"),
 )
 
 
@@ -146,4 +148,5 @@ function_exercise(
         ("the factor 2 from differentiating W**2 is missing", lambda W, lam: (lam * np.sum(W**2), lam * W)),
     ),
     factors=lambda W, lam: {"2": 2.0},
+    forbids=("minidl.nn.regularizers",),
 )

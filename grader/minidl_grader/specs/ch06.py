@@ -87,6 +87,7 @@ function_exercise(
             ),
         ),
     ),
+    forbids=("minidl.nn.layers.LayerNorm", "minidl.nn.layers.normalization", "minidl.kernels"),
 )
 
 function_exercise(
@@ -108,6 +109,12 @@ function_exercise(
             "the mean and the variance depend on x too: dx has two more terms than gamma * dy / sigma",
             _gn_constant_stats,
         ),
+    ),
+    forbids=(
+        "minidl.nn.layers.LayerNorm",
+        "minidl.nn.layers.normalization",
+        "minidl.kernels",
+        "minidl.nn.gradcheck",
     ),
 )
 
@@ -158,4 +165,5 @@ function_exercise(
             lambda W, b, g, be, mu, var, eps: (W * g / (var + eps), (b - mu) * g / (var + eps) + be),
         ),
     ),
+    forbids=("minidl.nn.layers.BatchNorm", "minidl.nn.layers.normalization"),
 )

@@ -83,6 +83,14 @@ function_exercise(
             ),
         ),
     ),
+    forbids=(
+        "minidl.nn.layers.Conv2D",
+        "minidl.nn.layers.conv",
+        "minidl.nn.layers.conv1d",
+        "minidl.nn.layers.upsampling",
+        "minidl.kernels",
+        "minidl.nn.gradcheck",
+    ),
 )
 
 
@@ -157,6 +165,13 @@ function_exercise(
             lambda dy, x, pool, stride: _maxpool_overwrite(dy, x, pool, stride),
         ),
     ),
+    forbids=(
+        "minidl.nn.layers.MaxPool2D",
+        "minidl.nn.layers.conv",
+        "minidl.nn.layers.conv1d",
+        "minidl.kernels",
+        "minidl.nn.gradcheck",
+    ),
 )
 
 
@@ -224,4 +239,5 @@ function_exercise(
             _im2col_channels_last,
         ),
     ),
+    forbids=("minidl.nn.layers.Conv2D", "minidl.nn.layers.conv", "minidl.kernels"),
 )

@@ -76,6 +76,7 @@ register(
         ),
         probe="numba",
         needs=("numba",),
+        forbids=("minidl.nn.layers.MaxPool2D", "minidl.nn.layers.conv", "minidl.kernels"),
     )
 )
 
@@ -108,6 +109,7 @@ register(
         ),
         probe="numba",
         needs=("numba",),
+        forbids=("minidl.nn.layers.ReLU", "minidl.nn.layers.activations", "minidl.kernels"),
     )
 )
 
@@ -179,5 +181,6 @@ register(
         ),
         probe="numba",
         needs=("numba",),
+        forbids=("minidl.nn.layers.AvgPool2D", "minidl.nn.layers.conv", "minidl.kernels"),
     )
 )

@@ -45,6 +45,7 @@ function_exercise(
         ),
         ("one block too many when n is a multiple of threads", lambda n, t: n // t + 1),
     ),
+    forbids=("minidl.kernels",),
 )
 
 
@@ -151,6 +152,7 @@ register(
         make_cases=_bias_relu_cases,
         judge=_judge_bias_relu,
         probe="cuda",
+        forbids=("minidl.kernels",),
     )
 )
 
@@ -197,6 +199,7 @@ register(
         make_cases=_relu_backward_cases,
         judge=_judge_relu_backward,
         probe="cuda",
+        forbids=("minidl.kernels",),
     )
 )
 
@@ -252,5 +255,6 @@ register(
             ),
         ),
         probe="cuda",
+        forbids=("minidl.kernels",),
     )
 )

@@ -82,6 +82,12 @@ function_exercise(
             _bptt_no_carry,
         ),
     ),
+    forbids=(
+        "minidl.nn.layers.SimpleRNN",
+        "minidl.nn.layers.recurrent",
+        "minidl.kernels",
+        "minidl.nn.gradcheck",
+    ),
 )
 
 
@@ -124,6 +130,7 @@ function_exercise(
         ("each gradient is clipped on its own; the norm is over all gradients together", _clip_each),
         ("gradients below the limit must be left unchanged (scale = min(1, max_norm / norm))", _clip_always),
     ),
+    forbids=("minidl.nn.optim",),
 )
 
 
@@ -189,4 +196,5 @@ function_exercise(
             lambda *args: _lstm_backward(*args, through_h=False),
         ),
     ),
+    forbids=("minidl.nn.layers.LSTM", "minidl.nn.layers.recurrent", "minidl.kernels", "minidl.nn.gradcheck"),
 )

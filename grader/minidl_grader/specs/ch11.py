@@ -67,6 +67,14 @@ function_exercise(
             lambda x, *p: _autoencoder_step(x, *p, x.shape[0]),
         ),
     ),
+    forbids=(
+        "minidl.gallery.autoencoders",
+        "minidl.nn.layers.Dense",
+        "minidl.training",
+        "minidl.nn.optim",
+        "minidl.nn.losses",
+        "minidl.nn.gradcheck",
+    ),
 )
 
 
@@ -135,6 +143,7 @@ function_exercise(
             _tied_encoder_only,
         ),
     ),
+    forbids=("minidl.gallery.autoencoders", "minidl.nn.layers.Dense", "minidl.nn.gradcheck"),
 )
 
 
@@ -186,6 +195,7 @@ function_exercise(
         ),
     ),
     factors=lambda h, rho, beta: {"the batch size N": h.shape[0]},
+    forbids=("minidl.gallery.autoencoders", "minidl.nn.regularizers", "minidl.nn.gradcheck"),
 )
 
 

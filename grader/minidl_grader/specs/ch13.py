@@ -69,6 +69,7 @@ register(
         make_cases=_freeze_cases,
         judge=_judge_freeze,
         probe="freeze",
+        forbids=("minidl.gallery.transfer",),
     )
 )
 
@@ -145,6 +146,7 @@ register(
         make_cases=_fine_tune_cases,
         judge=_judge_fine_tune,
         probe="fine_tune",
+        forbids=("minidl.gallery.transfer", "minidl.nn.optim", "minidl.training.trainer"),
     )
 )
 
@@ -194,4 +196,5 @@ function_exercise(
             _ridge_no_bias,
         ),
     ),
+    forbids=("minidl.gallery.transfer", "minidl.nn.regularizers"),
 )

@@ -62,6 +62,7 @@ function_exercise(
         ),
     ),
     factors=lambda f, w: {"2": 2.0},
+    forbids=("minidl.datasets.audio", "minidl.datasets.speech"),
 )
 
 
@@ -112,6 +113,7 @@ function_exercise(
             _cmvn_padding_counted,
         ),
     ),
+    forbids=("minidl.datasets.audio", "minidl.datasets.speech"),
 )
 
 
@@ -163,6 +165,7 @@ function_exercise(
             lambda x, f, h, th: _vad_amplitude(x, f, h, th),
         ),
     ),
+    forbids=("minidl.datasets.audio", "minidl.datasets.speech"),
 )
 
 

@@ -91,6 +91,13 @@ function_exercise(
             _projection_relu_ignored,
         ),
     ),
+    forbids=(
+        "minidl.nn.layers.Residual",
+        "minidl.nn.layers.residual",
+        "minidl.nn.layers.Dense",
+        "minidl.kernels",
+        "minidl.nn.gradcheck",
+    ),
 )
 
 
@@ -140,6 +147,7 @@ function_exercise(
             lambda n, a: np.sqrt(2.0 * n / (1.0 + a**2)),
         ),
     ),
+    forbids=("minidl.nn.initializers",),
 )
 
 
@@ -211,6 +219,7 @@ function_exercise(
             lambda x, t, l, s: np.array(x, copy=True),
         ),
     ),
+    forbids=("minidl.training.augment",),
 )
 
 
