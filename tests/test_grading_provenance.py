@@ -158,7 +158,7 @@ def test_forbidden_library_calls_fail_and_the_grader_import_is_flagged(tmp_path)
     assert "forbidden in this assignment" in tests["softmax_cross_entropy_backward"]["output"]
     # the grader in any spelling fails the exercise (issue 40), and is flagged
     assert tests["weight_norm_backward"]["score"] == 0
-    assert "uses the grader (minidl.grading)" in tests["weight_norm_backward"]["output"]
+    assert "uses the grader (minidl_grader)" in tests["weight_norm_backward"]["output"]
     flags = " | ".join(data["extra_data"]["flags"])
     assert "weight_norm_backward uses minidl_grader" in flags
     assert "softmax_cross_entropy_backward uses a dynamic importlib.import_module()" in flags

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from minidl.grading import cli, notebook, provenance, registry, runner
+from minidl_grader import cli, notebook, runner
+from minidl_grader.judge import provenance, registry
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER7 = ROOT / "solutions" / "07_convolutional_networks.ipynb"
@@ -98,7 +99,7 @@ def test_a_shortcut_scores_zero_names_what_it_used_and_allow_restores_it(tmp_pat
     folder.mkdir()
     for i, (answer, _) in enumerate(SHORTCUTS.values()):
         (folder / f"shortcut_{i}.ipynb").write_text(json.dumps(_chapter7_with(answer)))
-    grader = "import minidl.grading.runtime.probes as _p\n" + HEAD + BY_LAYER.format(cls="_M")
+    grader = "import minidl_grader.runtime.probes as _p\n" + HEAD + BY_LAYER.format(cls="_M")
     (folder / "grader.ipynb").write_text(
         json.dumps(_chapter7_with("from minidl.nn.layers import MaxPool2D as _M\n" + grader))
     )
@@ -113,7 +114,7 @@ def test_a_shortcut_scores_zero_names_what_it_used_and_allow_restores_it(tmp_pat
         assert "--allow" in test["output"]
         others = [t for n, t in graded[f"shortcut_{i}"].items() if n != "maxpool_backward"]
         assert all(t["status"] == "passed" for t in others), (name, others)
-    assert "uses the grader (minidl.grading.runtime.probes)" in graded["grader"]["maxpool_backward"]["output"]
+    assert "uses the grader (minidl_grader.runtime.probes)" in graded["grader"]["maxpool_backward"]["output"]
 
     allowed = _grade(folder, "--allow", "MaxPool2D", "--allow", "minidl.kernels")
     for i, name in enumerate(SHORTCUTS):

@@ -16,7 +16,7 @@ import random
 import numpy as np
 import pytest
 
-from minidl.grading import cli, evaluate, notebook, similarity
+from minidl_grader import cli, evaluate, notebook, similarity
 
 from grading_similarity_data import COPIES, HONEST
 from test_grading_attacks import ROOT

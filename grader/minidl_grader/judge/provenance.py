@@ -189,12 +189,7 @@ def forbidden_uses(names: list[str], forbid: list[str]) -> list[tuple[str, str]]
 def grader_uses(names: list[str]) -> list[str]:
     """The uses of the grader (any spelling of ``minidl_grader``, or its old ``minidl.grading``)
     other than importing ``check`` / ``evaluate``."""
-    return [
-        n
-        for n in names
-        if n not in _ALLOWED
-        and any(n == g or n.startswith(g + ".") for g in GRADER)
-    ]
+    return [n for n in names if n not in _ALLOWED and any(n == g or n.startswith(g + ".") for g in GRADER)]
 
 
 def _resolve(dotted: str):

@@ -267,10 +267,10 @@ def without_magic_lines(source: str) -> str:
 
 def _hide_runtime() -> dict:
     """Take the grader's runtime modules out of the submission's reach: ``import
-    minidl.grading.runtime.probes`` (in any spelling, a built string included) now gives a
+    minidl_grader.runtime.probes`` (in any spelling, a built string included) now gives a
     stand-in that raises. Returns ``{name: module}`` of what was hidden: the server keeps
     them, and unpickles the grader's requests (``Case``) with them."""
-    package = __spec__.parent if __spec__ else __package__  # minidl.grading.runtime (run as __main__)
+    package = __spec__.parent if __spec__ else __package__  # minidl_grader.runtime (run as __main__)
     if not package:
         return {}
     hidden = {m: sys.modules[m] for m in list(sys.modules) if m == package or m.startswith(package + ".")}
