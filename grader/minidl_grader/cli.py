@@ -24,7 +24,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from . import notebook, similarity
+from . import course, notebook, similarity
 from .confinement import isolation, limits
 from .judge import registry
 from .judge.private_checks import load_checks
@@ -70,6 +70,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel")
     parser.add_argument("--checks", type=Path, help="folder of private checks (*.py)")
+    parser.add_argument(
+        "--course",
+        type=Path,
+        help="an instructor's private exercises: a folder with specs/*.py and solutions/*.ipynb "
+        "(see grader/examples/private-course)",
+    )
     parser.add_argument(
         "--memory",
         type=float,
@@ -258,6 +264,10 @@ def _similarity(args, submissions: list[Path], contents: list, chapter: str | No
             f"warning: --solutions {args.solutions} is not a folder: no comparison with them", file=sys.stderr
         )
     solutions, handed_out = published_solutions(args.solutions)
+    if args.course is not None:  # the course's own solutions: a leaked key is a copy too
+        private, private_handed_out = published_solutions(course.solutions_folder(args.course))
+        solutions.update(private)
+        handed_out.update(private_handed_out)
     answers = {
         display_path(path): _answers(path, content, chapter) for path, content in zip(submissions, contents)
     }
@@ -293,6 +303,12 @@ def main(argv: list[str] | None = None) -> int:
             f"error: --allow takes the dotted names an exercise forbids (not the grader), got {bad + grader}",
             file=sys.stderr,
         )
+        return 2
+    try:
+        if args.course is not None:
+            course.load(args.course)
+    except ValueError as err:
+        print(f"error: --course: {err}", file=sys.stderr)
         return 2
     try:
         chapter = parse_chapter(args.chapter) if args.chapter else None

@@ -173,14 +173,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--notebooks", type=Path, default=ROOT / "notebooks", help="the chapters (with --out)"
     )
+    parser.add_argument(
+        "--course",
+        type=Path,
+        help="an instructor's private course: regenerate DIR/exercises/ from DIR/solutions/, "
+        "checked against DIR/specs/; with --out, its exercise notebooks (and their public "
+        "cases) go into the student release too",
+    )
     args = parser.parse_args(argv)
+    if args.course is not None:
+        from . import course
+
+        try:
+            course.load(args.course)
+        except ValueError as err:
+            print(f"problem: {err}", file=sys.stderr)
+            return 1
     if args.out is not None:
         problems = student_release(args.out, args.solutions, args.notebooks)
+        if not problems and args.course is not None:
+            _, problems = release(course.solutions_folder(args.course), Path(args.out) / "exercises")
         for problem in problems:
             print(f"problem: {problem}", file=sys.stderr)
         if not problems:
             print(f"wrote a student release to {args.out}: pip install {args.out}, then hand it out")
         return 1 if problems else 0
+    if args.course is not None:
+        args.solutions = course.solutions_folder(args.course)
+        args.exercises = course.exercises_folder(args.course)
     changed, problems = release(args.solutions, args.exercises, check=args.check)
     for problem in problems:
         print(f"problem: {problem}", file=sys.stderr)

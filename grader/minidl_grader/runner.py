@@ -86,13 +86,16 @@ class SubmissionResult:
 
 
 def parse_chapter(text: str) -> str:
-    """``"03"``, ``"3"`` or ``"03_backpropagation"`` -> ``"03_backpropagation"``."""
+    """``"03"``, ``"3"`` or ``"03_backpropagation"`` -> ``"03_backpropagation"`` (a private
+    course's chapter, ``--course``, by its whole name)."""
     for chapter in registry.CHAPTERS:
         if text == chapter or (text.isdigit() and int(text) == int(chapter[:2])):
             return chapter
+    if text in registry.COURSE_CHAPTERS:
+        return text
     raise ValueError(
         f"unknown chapter {text!r}; expected a number 1-{len(registry.CHAPTERS)} "
-        f"or one of {', '.join(registry.CHAPTERS)}"
+        f"or one of {', '.join(registry.chapters())}"
     )
 
 
@@ -104,9 +107,9 @@ def find_chapter(nb: dict, path: Path) -> str | None:
         if isinstance(meta, dict) and isinstance(meta.get("minidl"), dict)
         else None
     )
-    if isinstance(chapter, str) and chapter in registry.CHAPTERS:
+    if isinstance(chapter, str) and chapter in registry.chapters():
         return chapter
-    if path.stem in registry.CHAPTERS:
+    if path.stem in registry.chapters():
         return path.stem
     votes = {}
     for cell in nb.get("cells", []):
@@ -447,7 +450,7 @@ def _grade_into(
             raise ValueError(content)
         nb = notebook.read_notebook(path, content=content, max_bytes=MAX_NOTEBOOK_BYTES)
     except ValueError as err:
-        if result.chapter is None and path.stem in registry.CHAPTERS:
+        if result.chapter is None and path.stem in registry.chapters():
             result.chapter = path.stem
         result.error = str(err)
         result.results = _zero(_exercises_of(result.chapter, extra), str(err))

@@ -36,6 +36,8 @@ __all__ = [
     "all_exercises",
     "for_chapter",
     "CHAPTERS",
+    "COURSE_CHAPTERS",
+    "chapters",
     "PROBES",
     "probe",
     "counts",
@@ -60,6 +62,13 @@ CHAPTERS = (
     "16_going_deep",
     "17_attention",
 )
+# an instructor's private chapters (``--course DIR``: ``course.load``), after the built-in ones
+COURSE_CHAPTERS: list[str] = []
+
+
+def chapters() -> tuple[str, ...]:
+    """Every chapter the grader knows: the built-in ones, then the loaded courses'."""
+    return CHAPTERS + tuple(COURSE_CHAPTERS)
 
 
 @dataclass
