@@ -622,6 +622,23 @@ def _spoofs() -> dict:
             KERNELS8,
             "changed Numba's dispatcher",
         ),
+        "Numba's object mode inside the kernel": (
+            _with_cells(
+                CHAPTER8,
+                {
+                    name: (
+                        lambda source: source.replace(
+                            "    # BEGIN SOLUTION\n",
+                            "    # BEGIN SOLUTION\n    with numba.objmode():\n        pass\n",
+                        )
+                    )
+                    for name in KERNELS8
+                },
+                "import numba\n",
+            ),
+            KERNELS8,
+            "object mode",
+        ),
         "the CUDA emulator replaced by a built name, kernels left blank": (
             _with_cells(CHAPTER9, blank, FAKE_EMULATOR),
             KERNELS9,

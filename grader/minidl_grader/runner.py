@@ -355,6 +355,11 @@ def _refusals(
                 f"the notebook changes modules it did not write ({'; '.join(changed[:3])}): the grader "
                 "cannot trust what the sandbox observed for this exercise"
             )
+        elif exercise.probe == "numba" and (used := [n for n in names if "objmode" in n.split(".")]):
+            why = (
+                f"the kernel uses {used[0]}: object mode runs Python inside the compiled function; "
+                "write the loops in nopython code"
+            )
         elif exercise.probe == "numba" and not provenance.numba_compiled(
             cells, exercise.name, exercise.entries[0]
         ):
