@@ -39,6 +39,16 @@ SHORTCUTS = {  # name -> (the maxpool_backward cell: a right answer, what the me
 }
 
 
+# the same shortcut built at run time: the grader's reading sees only a dynamic import; the
+# sandbox swaps the forbidden class for a stand-in that raises during the exercise's calls
+BUILT = (
+    "import importlib\n"
+    + HEAD
+    + "    layers = importlib.import_module('minidl.nn.' + 'layers')\n"
+    + BY_LAYER.format(cls="getattr(layers, 'Max' + 'Pool2D')")
+)
+
+
 def test_every_code_exercise_forbids_what_computes_it_and_every_name_exists():
     for exercise in registry.all_exercises():
         if exercise.is_question:
@@ -99,6 +109,7 @@ def test_a_shortcut_scores_zero_names_what_it_used_and_allow_restores_it(tmp_pat
     folder.mkdir()
     for i, (answer, _) in enumerate(SHORTCUTS.values()):
         (folder / f"shortcut_{i}.ipynb").write_text(json.dumps(_chapter7_with(answer)))
+    (folder / "built.ipynb").write_text(json.dumps(_chapter7_with(BUILT)))
     grader = "import minidl_grader.runtime.probes as _p\n" + HEAD + BY_LAYER.format(cls="_M")
     (folder / "grader.ipynb").write_text(
         json.dumps(_chapter7_with("from minidl.nn.layers import MaxPool2D as _M\n" + grader))
@@ -115,10 +126,14 @@ def test_a_shortcut_scores_zero_names_what_it_used_and_allow_restores_it(tmp_pat
         others = [t for n, t in graded[f"shortcut_{i}"].items() if n != "maxpool_backward"]
         assert all(t["status"] == "passed" for t in others), (name, others)
     assert "uses the grader (minidl_grader.runtime.probes)" in graded["grader"]["maxpool_backward"]["output"]
+    built = graded["built"]["maxpool_backward"]
+    assert built["score"] == 0 and "MaxPool2D is forbidden in this assignment" in built["output"], built
+    assert all(t["status"] == "passed" for n, t in graded["built"].items() if n != "maxpool_backward")
 
     allowed = _grade(folder, "--allow", "MaxPool2D", "--allow", "minidl.kernels")
     for i, name in enumerate(SHORTCUTS):
         assert allowed[f"shortcut_{i}"]["maxpool_backward"]["score"] == 2, (name, allowed[f"shortcut_{i}"])
+    assert allowed["built"]["maxpool_backward"]["score"] == 2
     assert allowed["grader"]["maxpool_backward"]["score"] == 0  # the grader is never allowed
 
 

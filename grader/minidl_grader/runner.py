@@ -51,6 +51,9 @@ PROBE_MODULES = {"numba": ("numba",), "cuda": ("minidl.kernels.emulate",)}
 # probes whose outputs carry what the sandbox observed, not only what the answer returned:
 # a notebook that changes modules (``provenance.tampering``) scores 0 on these exercises
 OBSERVING_PROBES = {"numba", "cuda", "freeze", "fine_tune"}
+# probes that only call the answer: there a spec's forbidden names also raise in the sandbox
+# during the call (``sandbox._forbid_during_call``); the others use the library themselves
+RUN_TIME_FORBIDS = {"call", "call_and_inputs"}
 MAX_NOTEBOOK_BYTES = notebook.MAX_NOTEBOOK_BYTES  # the JSON without its outputs
 _MENTIONS = re.compile(r"minidl_grader|minidl[./\\]grading|\bsolutions\b|\bspecs\b")
 # every notebook's setup cell imports check(); that line alone is not a mention
@@ -200,6 +203,8 @@ class _Session:
         self.cell_errors: dict[str, str] = {}
         self.good_cells: list[tuple[str, str]] = []
         self.sandbox: Sandbox | None = None
+        # {exercise: names its spec forbids (less --allow)}, refused in the sandbox during its calls
+        self.forbidden_at_run_time: dict[str, tuple[str, ...]] = {}
 
     @property
     def isolated(self) -> bool:
@@ -265,7 +270,9 @@ class _Session:
 
         def get_outputs(case):
             try:
-                reply = self._request(("call", exercise.probe, exercise.entries, case))
+                forbidden = self.forbidden_at_run_time.get(exercise.name, ())
+                request = ("call", exercise.probe, exercise.entries, case)
+                reply = self._request(request + ((forbidden,) if forbidden else ()))
             except _TimedOut:
                 self._restart()
                 raise SubmissionError(
@@ -491,6 +498,11 @@ def _grade_into(
     result.flags += changed
     refusals = _refusals(exercises, cells, uses, limits.forbid, allow, changed)
     session = _Session(cells, limits, preload)
+    session.forbidden_at_run_time = {
+        e.name: tuple(f for f in getattr(e, "forbids", ()) if not allowed(f, allow))
+        for e in exercises
+        if e.probe in RUN_TIME_FORBIDS
+    }
     try:
         try:
             session.start()
