@@ -639,6 +639,13 @@ def _spoofs() -> dict:
             KERNELS8,
             "object mode",
         ),
+        "a serial loop where the task asks for prange": (
+            _with_cells(
+                CHAPTER8, {"relu_backward_numba": lambda source: source.replace("prange(", "range(")}
+            ),
+            ("relu_backward_numba",),
+            "must run in parallel",
+        ),
         "the CUDA emulator replaced by a built name, kernels left blank": (
             _with_cells(CHAPTER9, blank, FAKE_EMULATOR),
             KERNELS9,

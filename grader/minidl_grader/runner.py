@@ -374,6 +374,13 @@ def _refusals(
                 f"the cell does not compile `{exercise.entries[0]}` with Numba as written: put "
                 "`@njit` (`from numba import njit`) on the line above its `def`"
             )
+        elif getattr(exercise, "numba_parallel", False) and not provenance.numba_compiled(
+            cells, exercise.name, exercise.entries[0], parallel=True
+        ):
+            why = (
+                f"`{exercise.entries[0]}` must run in parallel, as written in its cell: "
+                "`@njit(parallel=True)` above its `def` and a `for i in prange(...)` loop"
+            )
         else:
             continue
         refusals[exercise.name] = why

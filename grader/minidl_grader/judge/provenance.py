@@ -352,10 +352,14 @@ def _reaches(dotted: str) -> bool:
 _NUMBA_COMPILERS = {"numba.njit", "numba.jit", "numba.core.decorators.njit", "numba.core.decorators.jit"}
 
 
-def numba_compiled(cells: list[tuple[str, str, str | None]], exercise: str, entry: str) -> bool:
+def numba_compiled(
+    cells: list[tuple[str, str, str | None]], exercise: str, entry: str, parallel: bool = False
+) -> bool:
     """Whether exercise ``exercise``'s cell defines ``entry`` compiled by Numba, as written:
     ``@njit`` / ``@numba.jit(...)`` (any import spelling, read with the setup cells'
     imports) above ``def entry``, or ``entry = njit(...)(f)`` / ``entry = njit(f)``.
+    ``parallel``: also ``parallel=True`` in that decorator and a ``prange`` loop in the
+    function.
 
     Read here, in the grader, from the cell's text: what the notebook does when it runs
     cannot change this reading (the sandbox's probe checks the compiled object too)."""
@@ -374,19 +378,42 @@ def numba_compiled(cells: list[tuple[str, str, str | None]], exercise: str, entr
             continue
         for node in tree.body:
             if isinstance(node, ast.FunctionDef) and node.name == entry:
-                verdict = any(_is_numba_compiler(d, local) for d in node.decorator_list)
+                verdict = any(_is_numba_compiler(d, local, parallel) for d in node.decorator_list)
+                if parallel:
+                    verdict = verdict and any(
+                        isinstance(n, ast.For)
+                        and isinstance(n.iter, ast.Call)
+                        and _resolved(n.iter.func, local) == "numba.prange"
+                        for n in ast.walk(node)
+                    )
             elif isinstance(node, ast.Assign) and any(
                 isinstance(t, ast.Name) and t.id == entry for t in node.targets
             ):
-                verdict = isinstance(node.value, ast.Call) and _is_numba_compiler(node.value.func, local)
+                verdict = (
+                    not parallel
+                    and isinstance(node.value, ast.Call)
+                    and _is_numba_compiler(node.value.func, local)
+                )
     return verdict
 
 
-def _is_numba_compiler(node: ast.AST, aliases: dict[str, str]) -> bool:
-    """``njit``, ``numba.jit``, ``njit(parallel=True)`` (the call's function), resolved."""
-    if isinstance(node, ast.Call):
-        node = node.func
+def _resolved(node: ast.AST, aliases: dict[str, str]) -> str | None:
     parts = _dotted(node)
     if not parts or parts[0] not in aliases:
+        return None
+    return ".".join([aliases[parts[0]], *parts[1:]])
+
+
+def _is_numba_compiler(node: ast.AST, aliases: dict[str, str], parallel: bool = False) -> bool:
+    """``njit``, ``numba.jit``, ``njit(parallel=True)`` (the call's function), resolved;
+    ``parallel``: only a call with ``parallel=True``."""
+    call = node if isinstance(node, ast.Call) else None
+    if parallel and not (
+        call
+        and any(
+            k.arg == "parallel" and isinstance(k.value, ast.Constant) and k.value.value is True
+            for k in call.keywords
+        )
+    ):
         return False
-    return ".".join([aliases[parts[0]], *parts[1:]]) in _NUMBA_COMPILERS
+    return _resolved(call.func if call else node, aliases) in _NUMBA_COMPILERS

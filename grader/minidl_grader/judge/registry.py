@@ -96,6 +96,9 @@ class Exercise:
     # what computes the asked result (minidl's functions, layer classes, modules): an
     # exercise cell that uses one scores 0 unless the instructor passes --allow NAME
     forbids: tuple[str, ...] = ()
+    # a Numba kernel that must run in parallel: @njit(parallel=True) and a prange loop, as
+    # written in its cell (read by the grader: provenance.numba_compiled)
+    numba_parallel: bool = False
 
     @property
     def is_question(self) -> bool:

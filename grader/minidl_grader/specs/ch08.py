@@ -110,6 +110,7 @@ register(
         probe="numba",
         needs=("numba",),
         forbids=("minidl.nn.layers.ReLU", "minidl.nn.layers.activations", "minidl.kernels"),
+        numba_parallel=True,
     )
 )
 
