@@ -13,8 +13,10 @@ exercises to the registry, which the other tests' counts must not see.
 import copy
 import json
 import os
+import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -129,3 +131,28 @@ def test_a_malformed_course_is_refused_with_a_reason(tmp_path, problem):
         "taken name": "'im2col' is defined twice",
     }[problem]
     assert expected in done.stderr, done.stderr
+
+
+def test_a_gradescope_package_grades_the_private_chapter(tmp_path):
+    """``package --course``: the course goes into the zip (root-only), and its run grades it."""
+    zip_path = tmp_path / "autograder.zip"
+    done = _grade("package", "--chapter", "p1_softsign", "--course", str(COURSE), "-o", str(zip_path))
+    assert done.returncode == 0, done.stderr
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(zip_path) as archive:
+        archive.extractall(root / "source")
+        assert {"course/specs/softsign.py", "course/solutions/p1_softsign.ipynb"} <= set(archive.namelist())
+    shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
+    (root / "submission").mkdir()
+    shutil.copy(SOLUTION, root / "submission" / "homework.ipynb")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    run = subprocess.run(
+        ["bash", str(root / "run_autograder")],
+        capture_output=True,
+        text=True,
+        env=dict(env, AUTOGRADER_ROOT=str(root), PYTHON=sys.executable),
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert results["score"] == 2 and results["tests"][0]["name"] == "softsign_backward"

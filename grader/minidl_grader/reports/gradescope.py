@@ -54,10 +54,10 @@ PYTHON="${{PYTHON:-python3}}"
 SOURCE="$ROOT/source"
 mkdir -p "$ROOT/results"
 # the references and private checks: readable by root (the grader) only
-chmod -R go-rwx "$SOURCE/minidl" "$SOURCE/minidl_grader" "$SOURCE/private_checks" 2>/dev/null || true
+chmod -R go-rwx "$SOURCE/minidl" "$SOURCE/minidl_grader" "$SOURCE/private_checks" "$SOURCE/course" 2>/dev/null || true
 cd "$SOURCE"
 # Gradescope takes one results object: of several notebooks, the chapter's is graded
-PYTHONPATH="$SOURCE" exec "$PYTHON" -m minidl_grader grade --chapter {chapter} {checks}{forbid}{allow}\\
+PYTHONPATH="$SOURCE" exec "$PYTHON" -m minidl_grader grade --chapter {chapter} {checks}{course}{forbid}{allow}\\
   --timeout {timeout} --one-notebook --json "$ROOT/results/results.json" "$ROOT/submission"
 """
 
@@ -88,8 +88,16 @@ def build_package(
     timeout: float = 60.0,
     forbid: tuple[str, ...] = (),
     allow: tuple[str, ...] = (),
+    course=None,
 ) -> Path:
-    """Write the autograder zip for ``chapter`` to ``output`` and return its path."""
+    """Write the autograder zip for ``chapter`` to ``output`` and return its path.
+
+    course : a private course's folder (``--course``): its ``specs/`` and ``solutions/`` go
+        into the package as ``course/``, readable by root (the grader) only"""
+    if course is not None:
+        from ..course import load
+
+        load(course)
     chapter = parse_chapter(chapter)
     output = Path(output)
     checks_arg = '--checks "$SOURCE/private_checks" ' if checks else ""
@@ -98,6 +106,7 @@ def build_package(
         "run_autograder": RUN_AUTOGRADER.format(
             chapter=chapter,
             checks=checks_arg,
+            course='--course "$SOURCE/course" ' if course is not None else "",
             forbid="".join(f"--forbid {shlex.quote(f)} " for f in forbid),
             allow="".join(f"--allow {shlex.quote(a)} " for a in allow),
             timeout=f"{timeout:g}",
@@ -115,6 +124,9 @@ def build_package(
                     archive.write(path, Path(package.name) / path.relative_to(package))
         for path in sorted(Path(checks).glob("*.py")) if checks else []:
             archive.write(path, Path("private_checks") / path.name)
+        for folder, pattern in (("specs", "*.py"), ("solutions", "*.ipynb")) if course is not None else ():
+            for path in sorted((Path(course) / folder).glob(pattern)):
+                archive.write(path, Path("course") / folder / path.name)
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=output.parent, delete=False, suffix=".tmp") as tmp:
         tmp.write(buffer.getvalue())
@@ -145,10 +157,19 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME",
         help="passed on to the grader (see `minidl-grade grade --help`)",
     )
+    parser.add_argument(
+        "--course", type=Path, help="a private course (specs/, solutions/) to include and grade with"
+    )
     args = parser.parse_args(argv)
     try:
         path = build_package(
-            args.output, args.chapter, args.checks, args.timeout, tuple(args.forbid), tuple(args.allow)
+            args.output,
+            args.chapter,
+            args.checks,
+            args.timeout,
+            tuple(args.forbid),
+            tuple(args.allow),
+            args.course,
         )
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
