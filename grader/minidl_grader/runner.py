@@ -374,17 +374,23 @@ def _refusals(
                 f"the cell does not compile `{exercise.entries[0]}` with Numba as written: put "
                 "`@njit` (`from numba import njit`) on the line above its `def`"
             )
-        elif getattr(exercise, "numba_parallel", False) and not provenance.numba_compiled(
-            cells, exercise.name, exercise.entries[0], parallel=True
-        ):
-            why = (
-                f"`{exercise.entries[0]}` must run in parallel, as written in its cell: "
-                "`@njit(parallel=True)` above its `def` and a `for i in prange(...)` loop"
-            )
         else:
             continue
         refusals[exercise.name] = why
     return refusals
+
+
+def _not_parallel(exercise, cells) -> str | None:
+    """Why a kernel whose spec says ``numba_parallel`` is not, as written in its cell (asked
+    once its answer is right: an unanswered cell says "not implemented yet")."""
+    if not getattr(exercise, "numba_parallel", False):
+        return None
+    if provenance.numba_compiled(cells, exercise.name, exercise.entries[0], parallel=True):
+        return None
+    return (
+        f"`{exercise.entries[0]}` must run in parallel, as written in its cell: "
+        "`@njit(parallel=True)` above its `def` and a `for i in prange(...)` loop"
+    )
 
 
 def _exercises_of(chapter: str | None, extra: list) -> list:
@@ -517,7 +523,10 @@ def _grade_into(
                 if refusals.get(exercise.name):
                     result.results.append(Result(exercise.name, exercise.points, 0, refusals[exercise.name]))
                     continue
-                result.results.append(judge_exercise(exercise, session.outputs_for(exercise), seed))
+                judged = judge_exercise(exercise, session.outputs_for(exercise), seed)
+                if judged.score > 0 and (why := _not_parallel(exercise, cells)):
+                    judged = Result(exercise.name, exercise.points, 0, why)  # right, but serial
+                result.results.append(judged)
         except _OutOfTime:
             done = {r.name for r in result.results}
             result.results += _zero(
