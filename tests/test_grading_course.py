@@ -156,3 +156,19 @@ def test_a_gradescope_package_grades_the_private_chapter(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     results = json.loads((root / "results" / "results.json").read_text())
     assert results["score"] == 2 and results["tests"][0]["name"] == "softsign_backward"
+
+
+def test_a_student_release_carries_the_course_exercise_not_its_key(tmp_path):
+    """``release --out DIR --course C``: the course's exercise notebook and its public cases
+    go to the students; its specs and solutions do not."""
+    out = tmp_path / "release"
+    done = _grade("release", "--out", str(out), "--course", str(COURSE))
+    assert done.returncode == 0, done.stderr
+    assert (out / "exercises" / "p1_softsign.ipynb").read_bytes() == EXERCISE.read_bytes()
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert not [p for p in files if p.name in ("softsign.py", "p1_softsign.py") or "solutions" in p.parts]
+    index = json.loads((out / "minidl" / "exercises" / "data" / "public.json").read_text())
+    assert index["exercises"]["softsign_backward"]["cases"]  # check() has public cases for it
+    for path in files:
+        if path.suffix in (".py", ".json", ".ipynb"):
+            assert "np.abs(x)) ** 2" not in path.read_text(errors="replace"), path
