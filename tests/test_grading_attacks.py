@@ -652,7 +652,7 @@ def _spoofs() -> dict:
             "changed the CUDA emulator",
         ),
         "a layer class changed under the frozen-layers probe": (
-            _with_cells(CHAPTER13, {}, "L.Layer.trainable = True\n"),
+            _with_cells(CHAPTER13, {}, "from minidl.nn import layers as L\nL.Layer.trainable = True\n"),
             ("freeze_all_but_last", "fine_tune_step"),
             "changes modules",
         ),
