@@ -19,18 +19,8 @@ Writing a new layer means overriding ``build`` (if it has weights),
 ``forward`` starts with ``x = self.check_input(x)``, which checks the rank and builds
 the layer on first use.
 
-Layers that hold layers (``Residual``, ``TransformerBlock``, a layer of your own) name them
-in ``sublayers()``, a dict ``{name: layer}``. Their ``params``, ``grads`` and ``buffers`` are
-then ``SubLayerArrays``: the layer's own arrays (``add_param`` works as anywhere) followed by
-every sub-layer's under ``"<name>.<key>"`` (PyTorch's ``state_dict`` names), the very arrays,
-read through at each access. So everything that walks a layer's arrays -- an optimizer,
-``save`` / ``load_model``, ``zero_grad``, ``astype``, a gradient check -- sees the sub-layers'
-with no code of its own, and ``to(device)``, ``count_params`` (``summary``) and
-``regularization_loss`` recurse into them. ``trainable = False`` on the holder freezes all
-of it; on a sub-layer, that sub-layer alone (``trainable_keys`` leaves its arrays out). The
-holder's ``forward`` and ``backward`` call the sub-layers' in its own order. (An
-``activation=`` argument is a function with no arrays, applied inside the layer, not a
-sub-layer.)
+A layer may hold other layers (``Residual``, ``TransformerBlock``): ``Layer``'s docstring
+says how, under "Layers that hold layers".
 
 Image layers are written for (N, C, H, W), the layout of the kernels (and PyTorch's);
 Keras's (N, H, W, C) is handled at their edges by ``layout.py`` (``ImageLayout``,
@@ -197,6 +187,26 @@ class Layer:
         The input ranks (batch axis included) the layer accepts; ``None`` accepts any.
     input_layout : str
         How the accepted input is described in error messages, e.g. ``"(N, C, H, W)"``.
+
+    Layers that hold layers
+    -----------------------
+    A layer built from others (``Residual``, ``TransformerBlock``, a layer of your own)
+    names them in ``sublayers()``, a dict ``{name: layer}``::
+
+        def sublayers(self):
+            return {"fc1": self.fc1, "fc2": self.fc2}
+
+    Its ``params``, ``grads`` and ``buffers`` are then ``SubLayerArrays``: its own arrays
+    (``add_param`` works as anywhere), then every sub-layer's under ``"<name>.<key>"``
+    (PyTorch's ``state_dict`` names) -- the very arrays, read through at each access. So
+    everything that walks a layer's arrays (an optimizer, ``save`` / ``load_model``,
+    ``zero_grad``, ``astype``, a gradient check) sees the sub-layers' with no code of its
+    own, and ``to(device)``, ``count_params`` (``summary``) and ``regularization_loss``
+    recurse into them. ``trainable = False`` on the holder freezes all of it; on a
+    sub-layer, that sub-layer alone (``trainable_keys`` leaves its arrays out). The
+    holder's ``build`` builds the sub-layers (on its ``device``), and its ``forward`` and
+    ``backward`` call theirs in its own order. (An ``activation=`` argument is a function
+    with no arrays applied inside the layer, not a sub-layer.)
     """
 
     input_ndims: tuple[int, ...] | None = None
@@ -242,7 +252,7 @@ class Layer:
     def sublayers(self) -> dict[str, "Layer"]:
         """The layers this one holds, by name: ``{}`` for a layer of its own arrays only.
 
-        A layer built from others overrides this (see "Layers that hold layers" in the module
+        A layer built from others overrides this (see "Layers that hold layers" in the class
         docstring); its ``params`` / ``grads`` / ``buffers`` then include the sub-layers'."""
         return {}
 
