@@ -105,7 +105,7 @@ def keep_freed_memory() -> bool:
 
 
 #: whether ``keep_freed_memory`` has been called in this process and glibc agreed (the
-#: benchmark records it: the same step can differ by a fifth with and without)
+#: benchmark records it: the same step differs with and without, see docs/performance.md)
 freed_memory_kept = False
 
 

@@ -439,7 +439,7 @@ def col2im(cols, x_shape, kh, kw, sh, sw, ph, pw):
 #   the batch is built once, returned by the forward for the layer's cache and handed back
 #   to the backward (which builds it again only when given None).
 CONV_TILE_BYTES = 512 * 1024
-CONV_TILE_MAX_FILTERS = 8  # "tiles" for F <= this many filters (measured: see conv2d_route)
+CONV_TILE_MAX_FILTERS = 8  # "tiles" for F <= this many filters (the rule: see conv2d_route)
 
 
 def conv2d_route(x_shape, weight_shape, sh, sw, ph, pw) -> str:
