@@ -211,3 +211,33 @@ def test_a_conv_layer_hands_its_patch_matrix_to_the_backward_which_frees_it_befo
     finally:
         backend.use(previous)
     assert alive_at_dcols == [False] and "cols" not in layer.cache[0]
+
+
+@pytest.mark.parametrize("max_filters", [0, 64], ids=["whole batch", "tiles"])
+def test_two_conv_layers_in_flight_each_backward_from_its_own_cache(max_filters, monkeypatch):
+    """The same with layers: two Conv2D forwards, then their backwards in reverse order (a
+    network's order), each layer's gradients those of the reference for its own input."""
+    from minidl import backend
+    from minidl.nn.layers import Conv2D
+
+    monkeypatch.setattr(cpu, "CONV_TILE_MAX_FILTERS", max_filters)
+    rng = np.random.default_rng(8)
+    x1, x2 = rng.standard_normal((2, 3, 2, 7, 6))
+    dy1, dy2 = rng.standard_normal((2, 3, 5, 7, 6))
+    layers = [Conv2D(5, 3, padding=1) for _ in range(2)]
+    previous = backend.current()
+    backend.use("numba")
+    try:
+        for layer, x in zip(layers, (x1, x2)):
+            layer.build((2, 7, 6), dtype=np.float64)
+            layer.forward(x, training=True)
+        dxs = [layers[1].backward(dy2), layers[0].backward(dy1)][::-1]
+    finally:
+        backend.use(previous)
+    for layer, x, dy, dx in zip(layers, (x1, x2), (dy1, dy2), dxs):
+        want_dx, want_dw, want_db = reference.conv2d_backward(
+            dy, x, None, layer.params["W"], 1, 1, 1, 1, True
+        )
+        np.testing.assert_allclose(dx, want_dx, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(layer.grads["W"], want_dw, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(layer.grads["b"], want_db, rtol=1e-12, atol=1e-12)
