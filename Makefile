@@ -17,19 +17,20 @@ export OMP_WAIT_POLICY ?= PASSIVE
 export MALLOC_MMAP_THRESHOLD_ ?= 33554432
 export MALLOC_TRIM_THRESHOLD_ ?= 67108864
 
-.PHONY: lab test test-portable test-e2e test-gpu lint demo bench book html release clean
+.PHONY: lab test test-unit test-portable test-e2e test-gpu lint demo bench book html release clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml grader/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ./grader
 	touch $(STAMP)
 
 # JupyterLab settings kept in the repository (jupyter/settings/overrides.json): no "Jupyter news?"
 # pop-up, no update check. Nothing in the user's home folder is touched.
 LAB_SETTINGS := --LabApp.app_settings_dir=$(CURDIR)/jupyter/settings
 
-lab: $(STAMP)  ## open the course in JupyterLab (prints the URL; works headless)
+lab: $(STAMP)  ## open the course in JupyterLab (prints the URL; works headless); minidl and its grader (minidl-grade) are installed
 	$(PY) -m jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) --notebook-dir=notebooks \
 		$(LAB_SETTINGS) $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
@@ -42,7 +43,7 @@ XDIST ?= -n 2 --dist loadfile
 # both). Serial runs (XDIST=) may set TEST_THREADS= to keep the two threads exported above.
 TEST_THREADS ?= OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1
 
-test: $(STAMP)  ## the whole suite: unit tests, kernels, grader, notebooks (nbval); installs bubblewrap (the grader's isolation) and espeak-ng (the spoken-digits generator)
+test: $(STAMP)  ## the whole suite: unit tests, kernels, the grader (grader/, installed as minidl-grade), notebooks (nbval); installs bubblewrap (the grader's isolation) and espeak-ng (the spoken-digits generator)
 	command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; } || \
 		echo "bubblewrap is not installed: the grader's isolation tests are skipped (non-isolated mode only)"
@@ -51,7 +52,13 @@ test: $(STAMP)  ## the whole suite: unit tests, kernels, grader, notebooks (nbva
 		echo "espeak-ng is not installed: the test of the spoken-digits generator is skipped"
 	$(TEST_THREADS) MPLBACKEND=Agg $(PY) -m pytest -q -m "not e2e" $(XDIST)
 
-lint: $(STAMP)  ## ruff (lint and format check) and mypy on kernels, nn and training; settings in pyproject.toml
+# What a contributor runs after each change: tests/ without the notebooks (nbval), the grader's
+# runs in confined processes (marker sandbox) and the longer runs (marker slow). Under a
+# minute on two cores; `make test` runs all of them.
+test-unit: $(STAMP)  ## the fast tests: tests/ without notebooks, grader sandbox runs and slow runs (under a minute)
+	$(TEST_THREADS) MPLBACKEND=Agg $(PY) -m pytest -q -o addopts="" -m "not e2e and not slow and not sandbox" $(XDIST) tests
+
+lint: $(STAMP)  ## ruff (lint and format check, notebooks and solutions included) and mypy on minidl/; settings in pyproject.toml
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
@@ -112,8 +119,9 @@ html: $(STAMP)  ## the chapters with their stored outputs as a static site, buil
 		echo "jupyter-server-mathjax not installed: formulas will be shown as TeX source"
 	$(PY) tools/build_book.py build/html
 
-release: $(STAMP)  ## regenerate exercises/ from solutions/ (never edit exercises/ by hand)
-	$(PY) -m minidl.grading release
+release: $(STAMP)  ## regenerate exercises/ from solutions/ and check()'s public cases (never edit either by hand)
+	$(VENV)/bin/minidl-grade release
+	$(VENV)/bin/minidl-grade public-data
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

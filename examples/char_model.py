@@ -5,10 +5,10 @@ few minutes of CPU training its samples are made of real English words and Pytho
 names, with spaces and punctuation in plausible places -- all learned from raw
 characters.
 
-    python examples/char_model.py [--minutes 4] [--units 256] [--window 64]
+    python examples/char_model.py [--minutes 4] [--units 256] [--window 64] [--epochs N] [--quick]
 
-Trains for about ``--minutes`` (whole epochs), printing the loss and a sample after each
-epoch, then a final sample at a lower temperature.
+Trains for about ``--minutes`` (whole epochs, at least one; ``--epochs`` stops sooner),
+printing the loss and a sample after each epoch, then a final sample at a lower temperature.
 """
 
 import argparse
@@ -18,6 +18,8 @@ import minidl as mdl
 from minidl import datasets, losses, optim
 from minidl import layers as L
 
+from _arguments import parse_args
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -25,8 +27,9 @@ def main():
     parser.add_argument("--units", type=int, default=256)
     parser.add_argument("--window", type=int, default=64)
     parser.add_argument("--chars", type=int, default=200_000, help="corpus size in characters")
+    parser.add_argument("--epochs", type=int, default=None, help="stop after this many epochs")
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    args = parse_args(parser, units=32, window=16, chars=8000, epochs=3)
 
     mdl.seed(args.seed)
     text = datasets.load_text_corpus(args.chars)
@@ -52,7 +55,7 @@ def main():
     prompt = "Return the "
     started = time.perf_counter()
     epoch = 0
-    while time.perf_counter() - started < 60 * args.minutes:
+    while epoch == 0 or (time.perf_counter() - started < 60 * args.minutes and epoch != args.epochs):
         epoch += 1
         loss = model.fit(inputs, targets, epochs=1, batch_size=64, verbose=0).history["loss"][-1]
         minutes = (time.perf_counter() - started) / 60

@@ -14,7 +14,7 @@ images of (x_hat - x)^2 on the 1,000 bundled test images, pixels in [0, 1]):
    percentile of the reconstruction error of held-out 0-4 images; detection rate on the
    test digits 5-9 and false-alarm rate on the test digits 0-4.
 
-    python examples/gallery_autoencoders.py [--epochs 10] [--plots DIR]
+    python examples/gallery_autoencoders.py [--epochs 10] [--train 4000] [--plots DIR] [--quick]
     python examples/gallery_autoencoders.py --only-anomaly --anomaly-latent-dim 4
 """
 
@@ -27,6 +27,8 @@ import numpy as np
 import minidl as mdl
 from minidl import datasets
 from minidl.gallery import autoencoders as ae
+
+from _arguments import parse_args
 
 
 def fit_timed(model, x, y, epochs):
@@ -42,7 +44,6 @@ def mse(a, b):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--anomaly-latent-dim",
         type=int,
@@ -51,9 +52,12 @@ def main():
     )
     parser.add_argument("--only-anomaly", action="store_true", help="run experiment 4 only")
     parser.add_argument("--plots", help="directory for the figures (latent plane, reconstructions)")
-    args = parser.parse_args()
+    parser.add_argument("--train", type=int, default=None, help="use the first N training images")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parse_args(parser, epochs=1, train=500)
 
     (x, y), (xt, yt) = datasets.load_mnist()
+    x, y = x[: args.train], y[: args.train]
     print(f"train {x.shape}, test {xt.shape}, {args.epochs} epochs each, kernels: {mdl.backend.current()}")
     print(f"baseline: predicting the mean training image gives test MSE {mse(x.mean(axis=0), xt):.4f}")
 
@@ -105,7 +109,8 @@ def main():
 def anomaly_experiment(x, y, xt, yt, args):
     """4. anomaly detection: normal = digits 0-4."""
     normal, normal_t = y < 5, yt < 5
-    x_normal, x_val = x[normal][:1600], x[normal][1600:]  # 1,600 to train, 400 for the threshold
+    cut = 4 * int(normal.sum()) // 5  # 1,600 of the 2,000 to train, 400 for the threshold
+    x_normal, x_val = x[normal][:cut], x[normal][cut:]
     mdl.seed(args.seed)
     detector = ae.conv_autoencoder(latent_dim=args.anomaly_latent_dim, upsampling="transpose")
     seconds = fit_timed(detector.model, x_normal, x_normal, args.epochs)

@@ -12,7 +12,7 @@ real + fake samples, then one generator step that backpropagates D's gradient in
    (784 -> 512 -> 256 -> 1) on the 4,000 bundled training images scaled to [-1, 1].
    Prints the losses per epoch and writes a grid of 32 samples (``--plots DIR``).
 
-    python examples/gallery_gan.py [--ring-epochs 40] [--mnist-epochs 30] [--plots DIR]
+    python examples/gallery_gan.py [--ring-epochs 40] [--mnist-epochs 30] [--plots DIR] [--quick]
 """
 
 import argparse
@@ -25,12 +25,14 @@ import minidl as mdl
 from minidl import datasets
 from minidl.gallery import gan
 
+from _arguments import parse_args
+
 MODES, RADIUS, STD = 8, 2.0, 0.05
 
 
-def ring_experiment(epochs, seed, latent_dim, lr):
+def ring_experiment(epochs, seed, latent_dim, lr, points=8000):
     mdl.seed(seed)
-    data = gan.sample_ring(8000, MODES, RADIUS, STD)
+    data = gan.sample_ring(points, MODES, RADIUS, STD)
     trainer = gan.GANTrainer(
         gan.ring_generator(latent_dim=latent_dim),
         gan.ring_discriminator(),
@@ -57,9 +59,10 @@ def ring_experiment(epochs, seed, latent_dim, lr):
     return trainer, final
 
 
-def mnist_experiment(epochs, seed):
+def mnist_experiment(epochs, seed, images=None):
     mdl.seed(seed)
     (x, _), _ = datasets.load_mnist()
+    x = x[:images]
     x = 2.0 * x - 1.0  # the generator ends in tanh: (-1, 1)
     trainer = gan.GANTrainer(gan.mnist_generator(latent_dim=64), gan.mnist_discriminator(), latent_dim=64)
     print(f"\n2. MNIST, {len(x)} images in [-1, 1], batch 64, Adam 2e-4 (beta1 0.5) for both")
@@ -84,13 +87,19 @@ def main():
     parser.add_argument("--ring-latent-dim", type=int, default=2)
     parser.add_argument("--ring-lr", type=float, default=1e-3)
     parser.add_argument("--mnist-epochs", type=int, default=30)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ring-points", type=int, default=8000)
+    parser.add_argument("--mnist-images", type=int, default=None, help="use the first N training images")
     parser.add_argument("--plots", help="directory for the figures (ring samples, digit grid)")
-    args = parser.parse_args()
+    parser.add_argument("--seed", type=int, default=0)
+    args = parse_args(parser, ring_epochs=5, ring_points=2000, mnist_epochs=1, mnist_images=512)
     print(f"kernels: {mdl.backend.current()}")
 
-    ring, _ = ring_experiment(args.ring_epochs, args.seed, args.ring_latent_dim, args.ring_lr)
-    digits = mnist_experiment(args.mnist_epochs, args.seed) if args.mnist_epochs > 0 else None
+    ring, _ = ring_experiment(
+        args.ring_epochs, args.seed, args.ring_latent_dim, args.ring_lr, args.ring_points
+    )
+    digits = (
+        mnist_experiment(args.mnist_epochs, args.seed, args.mnist_images) if args.mnist_epochs > 0 else None
+    )
     if args.plots:
         save_plots(args.plots, ring, digits)
 

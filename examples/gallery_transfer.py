@@ -16,7 +16,7 @@ the 500 bundled test images of digits 5-9:
              trained on with a 10x lower learning rate (Adam 1e-3); its time includes the
              head training
 
-    python examples/gallery_transfer.py [--labels 10 50] [--epochs 30] [--seeds 0 1 2]
+    python examples/gallery_transfer.py [--labels 10 50] [--epochs 30] [--seeds 0 1 2] [--quick]
 
 Prints accuracy and training time (seconds, on this machine) for each; with several seeds
 (different label draws and initialisations) the mean and spread.
@@ -32,6 +32,8 @@ from minidl import datasets, losses, optim, zoo
 from minidl.gallery.transfer import extract_features, freeze, replace_head, unfreeze
 from minidl.nn.layers import Dense, Flatten
 from minidl.zoo.train import digits_subset, lenet5
+
+from _arguments import parse_args
 
 TARGET_DIGITS = (5, 6, 7, 8, 9)
 
@@ -103,7 +105,7 @@ def main():
         "--epochs", type=int, default=30, help="epochs of each transfer phase (scratch trains twice as long)"
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    args = parser.parse_args()
+    args = parse_args(parser, labels=[10], epochs=5, seeds=[0])
 
     (x_train, y_train), (x_test, y_test) = datasets.load_mnist()
     x_pool, y_pool = digits_subset(x_train, y_train, TARGET_DIGITS)

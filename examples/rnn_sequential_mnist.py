@@ -5,7 +5,7 @@ known once the whole sequence has been read, so the LSTM must carry what it saw 
 state. Trained on the bundled subset (4,000 training images) and scored on its 1,000
 test images.
 
-    python examples/rnn_sequential_mnist.py [--epochs 25] [--units 128]
+    python examples/rnn_sequential_mnist.py [--epochs 25] [--units 128] [--train 4000] [--quick]
 
 Prints the test accuracy and the training time.
 """
@@ -17,17 +17,21 @@ import minidl as mdl
 from minidl import callbacks, datasets, losses, optim
 from minidl import layers as L
 
+from _arguments import parse_args
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=25)
     parser.add_argument("--units", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--train", type=int, default=None, help="use the first N training images")
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    args = parse_args(parser, epochs=3, units=32, train=1000)
 
     mdl.seed(args.seed)
     (x_train, y_train), (x_test, y_test) = datasets.load_sequential_mnist()
+    x_train, y_train = x_train[: args.train], y_train[: args.train]
     print(f"train {x_train.shape}, test {x_test.shape}, kernels: {mdl.backend.current()}")
 
     model = mdl.Sequential([L.LSTM(args.units), L.Dense(10)], input_shape=x_train.shape[1:])

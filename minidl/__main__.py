@@ -1,4 +1,4 @@
-"""``python -m minidl {demo, bench, grade, release, info}``."""
+"""``python -m minidl {demo, bench, info}``; ``grade`` and ``release`` say where the grader is."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def info() -> int:
     if backend.numba_available():
         import numba
 
-        print(f"Numba {numba.__version__}: available ({numba.config.NUMBA_NUM_THREADS} threads)")
+        print(f"Numba {numba.__version__}: available ({numba.get_num_threads()} threads)")
     else:
         print("Numba: not installed (the NumPy reference kernels are used)")
     print(f"kernel backend: {backend.current()}  (change with minidl.backend.use('numpy' | 'numba'))")
@@ -75,6 +75,21 @@ def demo(epochs: int = 8, output: str | None = None, verbose: int = 1) -> int:
     return 0
 
 
+GRADER_MOVED = """The grader is not part of minidl: it is its own distribution, minidl-grader,
+in the repository's grader/ folder. Install it and use its command:
+
+    pip install ./grader
+    minidl-grade {command} ...
+
+(minidl-grade grade, minidl-grade package, minidl-grade release; see grader/README.md)"""
+
+
+def grader_moved(command: str) -> int:
+    """``python -m minidl grade|release``: grade nothing, say how to install the grader."""
+    print(GRADER_MOVED.format(command=command), file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m minidl", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -84,10 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     demo_parser.add_argument("--output", help="where to save the training-curve PNG")
     demo_parser.add_argument("--quiet", action="store_true", help="no progress bar")
     commands.add_parser("bench", help="kernel and training-step benchmarks", add_help=False)
+    commands.add_parser("grade", help="moved: pip install ./grader, then minidl-grade grade", add_help=False)
     commands.add_parser(
-        "grade", help="grade exercise notebooks (grade package: a Gradescope autograder)", add_help=False
+        "release", help="moved: pip install ./grader, then minidl-grade release", add_help=False
     )
-    commands.add_parser("release", help="regenerate exercises/ from solutions/", add_help=False)
 
     argv = sys.argv[1:] if argv is None else argv
     from minidl import backend
@@ -99,10 +114,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return bench_main(argv[1:])
     if argv and argv[0] in ("grade", "release"):
-        # one front door for grading: minidl.grading's own (python -m minidl.grading)
-        from minidl.grading.__main__ import main as grading_main
-
-        return grading_main(argv)
+        return grader_moved(argv[0])
     args = parser.parse_args(argv)
     if args.command == "info":
         return info()

@@ -22,6 +22,7 @@ import importlib
 import importlib.util
 import os
 import sys
+from typing import TypedDict
 
 import numpy as np
 
@@ -118,7 +119,12 @@ def _default_backend() -> str:
     return "numba" if numba_available() else "numpy"
 
 
-_state = {"backend": _default_backend(), "rng": np.random.default_rng(0)}
+class _State(TypedDict):
+    backend: str  # the CPU kernel tier: "numpy" or "numba"
+    rng: np.random.Generator  # every random draw in minidl
+
+
+_state: _State = {"backend": _default_backend(), "rng": np.random.default_rng(0)}
 
 
 # --------------------------------------------------------------------------- kernels
@@ -165,14 +171,15 @@ def device_of(x) -> str:
     return "cpu" if get_array_module(x) is np else "gpu"
 
 
-_gpu_found: dict = {}  # the CuPy module -> its successful status, so fit's per-batch moves stay cheap
+# the CuPy module (its id) -> its successful status, so fit's per-batch moves stay cheap
+_gpu_found: dict[int, tuple[bool, str]] = {}
 
 
 def gpu_status() -> tuple[bool, str]:
     """``(available, description)``: whether a CUDA device can be used, and what it is or why not."""
-    cp = sys.modules.get("cupy")
-    if cp is not None and id(cp) in _gpu_found:
-        return _gpu_found[id(cp)]
+    loaded = sys.modules.get("cupy")
+    if loaded is not None and id(loaded) in _gpu_found:
+        return _gpu_found[id(loaded)]
     if importlib.util.find_spec("cupy") is None:
         return False, 'CuPy is not installed (pip install "minidl[gpu]")'
     try:

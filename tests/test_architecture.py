@@ -16,7 +16,7 @@ The folders are the floors: ``kernels/``, ``nn/``, ``training/``, then what sits
     5  nn (the package's names)
     6  training: model, callbacks, data, metrics
     7  models, utils
-    8  gallery | zoo | bench | grading | keras   (siblings; nothing imports grading)
+    8  gallery | zoo | bench | keras | exercises   (siblings; exercises: check() on public data)
     9  minidl (the package root: the public names)
     10 minidl.__main__ (the command line)
 
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import subprocess
 import sys
@@ -76,8 +77,8 @@ GROUPS = [
     ("gallery", 8, ["minidl.gallery"]),
     ("zoo", 8, ["minidl.zoo"]),
     ("bench", 8, ["minidl.bench"]),
-    ("grading", 8, ["minidl.grading"]),
     ("keras", 8, ["minidl.keras"]),
+    ("exercises", 8, ["minidl.exercises"]),
     ("root", 9, ["minidl"]),
     ("main", 10, ["minidl.__main__"]),
 ]
@@ -87,8 +88,8 @@ ON_FIRST_USE = (
     "minidl.zoo",
     "minidl.plot",
     "minidl.bench",
-    "minidl.grading",
     "minidl.keras",
+    "minidl.exercises",
 )
 
 
@@ -273,18 +274,36 @@ def test_no_module_imports_the_package_root():
     assert root_imports(GRAPH) == []
 
 
-def test_nothing_imports_grading_but_grading_and_the_command_line():
-    importers = sorted(
-        {
-            module
-            for module, edges in GRAPH.items()
-            for target, _ in edges
-            if target.startswith("minidl.grading")
-            and not module.startswith("minidl.grading")
-            and module != ENTRY_POINT
-        }
-    )
-    assert importers == []
+def grader_imports(package_dir: Path = PACKAGE_DIR) -> list[str]:
+    """``file:line`` of every import of the grader (``minidl_grader``) in the package: an
+    ``import``/``from`` statement, or a string that names the module (``importlib``)."""
+    found = []
+    for path in sorted(package_dir.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                names = [node.value] if re.fullmatch(r"[\w.]+", node.value) else []
+            if any(n == "minidl_grader" or n.startswith("minidl_grader.") for n in names):
+                found.append(f"{path.relative_to(package_dir.parent)}:{node.lineno}")
+    return found
+
+
+def test_nothing_in_minidl_imports_the_grader():
+    """The grader (grader/, ``minidl_grader``) depends on minidl, never the other way round."""
+    assert grader_imports() == []
+
+
+def test_the_grader_import_check_can_fail(tmp_path):
+    package = tmp_path / "minidl"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from minidl_grader.judge import registry\n")
+    (package / "b.py").write_text("import importlib\nm = importlib.import_module('minidl_grader')\n")
+    assert grader_imports(package) == ["minidl/a.py:1", "minidl/b.py:2"]
 
 
 def test_import_minidl_loads_no_top_floor_module_and_no_matplotlib():
@@ -383,7 +402,7 @@ TOP_LEVEL = {
     "utils.py",
     "plot.py",
 }
-PACKAGES = {"kernels", "nn", "training", "datasets", "gallery", "zoo", "bench", "grading", "keras"}
+PACKAGES = {"kernels", "nn", "training", "datasets", "gallery", "zoo", "bench", "keras", "exercises"}
 
 
 def test_the_package_root_holds_only_the_floors():
@@ -408,3 +427,100 @@ def test_the_public_names_of_design_md_import():
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
+
+
+# ============================================================================ docs/ARCHITECTURE.md names real paths
+REPOSITORY = PACKAGE_DIR.parent
+ARCHITECTURE_MD = REPOSITORY / "docs" / "ARCHITECTURE.md"
+# a file name the page may give without its folder: a word, a dot and one of these endings
+_FILE_ENDINGS = ("py", "md", "toml", "cu", "cfg", "yaml", "yml", "ipynb", "json", "txt", "sh")
+
+
+def named_paths(markdown: str) -> list[str]:
+    """The repository paths a page names: every `code span` that is one word of path
+    characters with a "/" in it (``minidl/nn/layers/``, ``minidl/kernels/cuda/*.cu``,
+    ``minidl/nn/{optim,gradcheck}.py``) or that ends like a file (``base.py``, ``.ci/run``).
+    Names of modules (``minidl.nn.layers``), commands and code are not paths."""
+    spans = re.findall(r"`([^`\n]+)`", markdown)
+    return [
+        span
+        for span in spans
+        if re.fullmatch(r"[\w.\-/*{},<>+]+", span)
+        and ("/" in span or re.fullmatch(r"[\w\-]+\.(%s)" % "|".join(_FILE_ENDINGS), span))
+        and not span.startswith(("http", "www."))
+    ]
+
+
+def _alternatives(path: str) -> list[str]:
+    """``a/{b,c}.py`` -> ``a/b.py``, ``a/c.py``; ``<family>`` is any name (a glob's ``*``)."""
+    path = re.sub(r"<[^>]*>", "*", path)
+    match = re.search(r"\{([^{}]*)\}", path)
+    if match is None:
+        return [path]
+    return [
+        alternative
+        for part in match.group(1).split(",")
+        for alternative in _alternatives(path[: match.start()] + part + path[match.end() :])
+    ]
+
+
+def _walk(root: Path):
+    """os.walk without what is not the repository's (git, caches, virtual environments, builds)."""
+    for folder, subfolders, files in os.walk(root):
+        subfolders[:] = [d for d in subfolders if d not in _NOT_THE_REPOSITORY]
+        yield folder, subfolders, files
+
+
+_NOT_THE_REPOSITORY = {".git", ".venv", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", "build"}
+
+
+def missing_paths(markdown: str, root: Path) -> list[str]:
+    """The paths ``markdown`` names that are not in ``root``: a path with a "/" from the
+    repository's root (a glob must match something), a bare file name anywhere in it."""
+    names = {name for _, _, files in _walk(root) for name in files}
+    missing = []
+    for span in named_paths(markdown):
+        for path in _alternatives(span):
+            if "/" not in path:
+                found = path in names
+            elif any(c in path for c in "*?["):
+                found = any(True for _ in root.glob(path.rstrip("/")))
+            else:
+                found = (root / path).exists()
+            if not found:
+                missing.append(path if path == span else f"{path} (from {span})")
+    return missing
+
+
+def test_architecture_md_names_only_paths_that_exist():
+    missing = missing_paths(ARCHITECTURE_MD.read_text(encoding="utf-8"), REPOSITORY)
+    assert missing == [], f"docs/ARCHITECTURE.md names paths that are not in the repository: {missing}"
+
+
+def test_architecture_md_names_every_floor():
+    text = ARCHITECTURE_MD.read_text(encoding="utf-8")
+    for _, _, modules in GROUPS:
+        for module in modules:
+            path = module.replace(".", "/")
+            assert f"`{path}/`" in text or f"`{path}.py`" in text or path.rpartition("/")[2] in text, (
+                f"docs/ARCHITECTURE.md does not place {module} on a floor"
+            )
+
+
+def test_the_path_check_can_fail(tmp_path):
+    (tmp_path / "pkg" / "cuda").mkdir(parents=True)
+    for name in ("pkg/a.py", "pkg/b.py", "pkg/cuda/x.cu", "README.md"):
+        (tmp_path / name).write_text("")
+    page = (
+        "The floors: `pkg/`, `pkg/{a,b}.py`, `pkg/cuda/*.cu`, `pkg/cuda/<family>.cu`, `a.py`, "
+        "`README.md`; names that are not paths: `pkg.a`, `import pkg`, `x @ W`, `f(x)`.\n"
+    )
+    assert missing_paths(page, tmp_path) == []
+    gone = "`pkg/c.py`, `pkg/{a,d}.py`, `old/`, `pkg/cuda/*.cpp`, `moved.py`"
+    assert missing_paths(page + gone, tmp_path) == [
+        "pkg/c.py",
+        "pkg/d.py (from pkg/{a,d}.py)",
+        "old/",
+        "pkg/cuda/*.cpp",
+        "moved.py",
+    ]

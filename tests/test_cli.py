@@ -1,4 +1,4 @@
-"""python -m minidl: info and demo."""
+"""python -m minidl: info and demo; minidl-grade: the grader's commands."""
 
 import subprocess
 import sys
@@ -25,19 +25,24 @@ def test_demo_trains_and_saves_curves(tmp_path):
     assert png.exists() and png.stat().st_size > 1000
 
 
-def test_grade_and_grade_package_are_reached_through_python_dash_m_minidl(tmp_path, capsys):
+def test_grade_and_release_say_the_grader_moved(capsys):
+    """``python -m minidl grade|release`` grade nothing: the grader is minidl-grade (grader/)."""
+    for command in (["grade", "--chapter", "3", "x.ipynb"], ["release", "--check"]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert "pip install ./grader" in err and f"minidl-grade {command[0]}" in err
+
+
+def test_minidl_grade_is_the_grader_s_front_door(tmp_path, capsys):
+    """``minidl-grade {grade, package, release}`` (``python -m minidl_grader``)."""
+    from minidl_grader.__main__ import main as grader_main
+
     out = tmp_path / "autograder.zip"
-    assert main(["grade", "package", "--chapter", "3", "-o", str(out)]) == 0
+    assert grader_main(["package", "--chapter", "3", "-o", str(out)]) == 0
     assert out.stat().st_size > 10_000 and "03_backpropagation" in capsys.readouterr().out
-    assert main(["grade", "--chapter", "99", str(tmp_path)]) == 2
+    assert grader_main(["grade", "package", "--chapter", "3", "-o", str(out)]) == 0  # the old spelling
+    capsys.readouterr()
+    assert grader_main(["grade", "--chapter", "99", str(tmp_path)]) == 2
     assert "unknown chapter '99'" in capsys.readouterr().err
-
-
-def test_grading_has_one_front_door(capsys):
-    """``python -m minidl grade|release`` hands over to ``python -m minidl.grading``'s main."""
-    from minidl.grading.__main__ import main as grading_main
-
-    assert main(["release", "--check"]) == 0 and "up to date" in capsys.readouterr().out
-    assert grading_main(["release", "--check"]) == 0 and "up to date" in capsys.readouterr().out
-    assert grading_main(["nonsense"]) == 2 and "python -m minidl.grading grade" in capsys.readouterr().err
-    assert main(["grade", "--chapter", "99", "x"]) == grading_main(["grade", "--chapter", "99", "x"]) == 2
+    assert grader_main(["release", "--check"]) == 0 and "up to date" in capsys.readouterr().out
+    assert grader_main(["nonsense"]) == 2 and "minidl-grade grade" in capsys.readouterr().err

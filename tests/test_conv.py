@@ -7,6 +7,8 @@ import minidl as mdl
 from minidl.nn.gradcheck import check_layer
 from minidl.nn.layers.conv import AvgPool2D, Conv2D, GlobalAvgPool2D, MaxPool2D
 
+from torch_oracle import assert_layer_equals_torch, torch_grads
+
 
 def conv_by_definition(x, W, b, stride, pad):
     """y[n, f, oh, ow] = b[f] + sum_{c,i,j} W[f, c, i, j] x_pad[n, c, sh*oh + i, sw*ow + j], by loops.
@@ -221,14 +223,6 @@ def test_layers_save_and_load_in_a_model(tmp_path, rng):
 
 
 # ------------------------------------------------------------------ PyTorch as an oracle
-def _torch_grads(fn, x, *params):
-    """Output and gradients of sum(fn(x, *params) * dy) in PyTorch, for a fixed dy."""
-    torch = pytest.importorskip("torch")
-    tensors = [torch.tensor(a, requires_grad=True) for a in (x, *params)]
-    y = fn(*tensors)
-    dy = torch.tensor(np.random.default_rng(7).standard_normal(tuple(y.shape)).astype(x.dtype))
-    (y * dy).sum().backward()
-    return y.detach().numpy(), dy.numpy(), [t.grad.numpy() for t in tensors]
 
 
 @pytest.mark.parametrize("shape, kwargs", [c for c in CONV_CASES if "activation" not in c[1]])
@@ -241,7 +235,7 @@ def test_conv2d_equals_torch(shape, kwargs, tier, rng):
     pads = layer.pads_for(*shape[2:])
     if len(pads) == 4:  # (top, bottom, left, right): torch pads (left, right, top, bottom)
         top, bottom, left, right = pads
-        y_t, dy, (dx_t, dW_t, db_t) = _torch_grads(
+        oracle = torch_grads(
             lambda x, W, b: torch.nn.functional.conv2d(
                 torch.nn.functional.pad(x, (left, right, top, bottom)), W, b, stride=layer.stride
             ),
@@ -250,16 +244,13 @@ def test_conv2d_equals_torch(shape, kwargs, tier, rng):
             layer.params["b"],
         )
     else:
-        y_t, dy, (dx_t, dW_t, db_t) = _torch_grads(
+        oracle = torch_grads(
             lambda x, W, b: torch.nn.functional.conv2d(x, W, b, stride=layer.stride, padding=pads),
             x,
             layer.params["W"],
             layer.params["b"],
         )
-    np.testing.assert_allclose(layer.forward(x), y_t, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(layer.backward(dy), dx_t, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(layer.grads["W"], dW_t, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(layer.grads["b"], db_t, rtol=1e-4, atol=1e-5)
+    assert_layer_equals_torch(layer, x, oracle)
 
 
 @pytest.mark.parametrize("shape, kwargs", POOL_CASES)
@@ -269,7 +260,7 @@ def test_pooling_equals_torch_exactly(shape, kwargs, ties, tier, rng):
     x = (rng.integers(0, 3, shape) if ties else rng.standard_normal(shape)).astype(np.float32)
     for cls, fn in ((MaxPool2D, torch.nn.functional.max_pool2d), (AvgPool2D, torch.nn.functional.avg_pool2d)):
         layer = cls(**kwargs)
-        y_t, dy, (dx_t,) = _torch_grads(lambda x, fn=fn, layer=layer: fn(x, layer.pool_size, layer.stride), x)
+        y_t, dy, (dx_t,) = torch_grads(lambda x, fn=fn, layer=layer: fn(x, layer.pool_size, layer.stride), x)
         y, dx = layer.forward(x), layer.backward(dy)
         if cls is MaxPool2D:
             # a maximum and where it sits are exact; so is the routed gradient unless windows

@@ -8,6 +8,8 @@ import minidl as mdl
 from minidl.nn.gradcheck import check_layer
 from minidl.nn.layers import AvgPool1D, Conv1D, Conv2DTranspose, GlobalAvgPool1D, MaxPool1D
 
+from torch_oracle import assert_layer_equals_torch, torch_grads
+
 CONV1D_CASES = [
     ((2, 3, 7), dict(filters=3, kernel_size=3)),
     ((2, 2, 9), dict(filters=2, kernel_size=4, stride=3, padding=1)),
@@ -84,15 +86,6 @@ def test_conv1d_errors_name_the_shapes():
         MaxPool1D(4).forward(np.zeros((1, 2, 3), np.float32))
 
 
-def _torch_grads(fn, x, *params):
-    torch = pytest.importorskip("torch")
-    tensors = [torch.tensor(a, requires_grad=True) for a in (x, *params)]
-    y = fn(*tensors)
-    dy = torch.tensor(np.random.default_rng(7).standard_normal(tuple(y.shape)).astype(x.dtype))
-    (y * dy).sum().backward()
-    return y.detach().numpy(), dy.numpy(), [t.grad.numpy() for t in tensors]
-
-
 @pytest.mark.parametrize("shape, kwargs", CONV1D_CASES[:2] + CONV1D_CASES[3:4])
 def test_conv1d_equals_torch(shape, kwargs, tier, rng):
     torch = pytest.importorskip("torch")
@@ -102,16 +95,13 @@ def test_conv1d_equals_torch(shape, kwargs, tier, rng):
     layer.build(shape[1:])
     layer.params["b"][...] = rng.standard_normal(layer.params["b"].shape)
     start, end = layer.pads_for(shape[2])
-    y_t, dy, (dx_t, dW_t, db_t) = _torch_grads(
+    oracle = torch_grads(
         lambda x, W, b: F.conv1d(F.pad(x, (start, end)), W, b, stride=layer.stride),
         x,
         layer.params["W"],
         layer.params["b"],
     )
-    np.testing.assert_allclose(layer.forward(x), y_t, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(layer.backward(dy), dx_t, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(layer.grads["W"], dW_t, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(layer.grads["b"], db_t, rtol=1e-4, atol=1e-5)
+    assert_layer_equals_torch(layer, x, oracle)
 
 
 @pytest.mark.parametrize(
@@ -121,10 +111,10 @@ def test_pool1d_and_global_pool_equal_torch(cls, name, pool, stride, tier, rng):
     torch = pytest.importorskip("torch")
     x = rng.standard_normal((2, 3, 9)).astype(np.float32)
     layer = cls(pool, strides=stride)
-    y_t, dy, (dx_t,) = _torch_grads(lambda x: getattr(torch.nn.functional, name)(x, pool, stride), x)
+    y_t, dy, (dx_t,) = torch_grads(lambda x: getattr(torch.nn.functional, name)(x, pool, stride), x)
     np.testing.assert_allclose(layer.forward(x), y_t, rtol=1e-6)
     np.testing.assert_allclose(layer.backward(dy), dx_t, rtol=1e-6)
-    y_t, dy, (dx_t,) = _torch_grads(lambda x: x.mean(dim=2), x)
+    y_t, dy, (dx_t,) = torch_grads(lambda x: x.mean(dim=2), x)
     layer = GlobalAvgPool1D()
     np.testing.assert_allclose(layer.forward(x), y_t, rtol=1e-6)
     np.testing.assert_allclose(layer.backward(dy), dx_t, rtol=1e-6)

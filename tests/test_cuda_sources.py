@@ -48,7 +48,7 @@ def nvrtc_module():
     except Exception as err:  # ImportError, or CuPy's error for a missing libnvrtc
         pytest.skip(
             f"NVRTC unavailable ({type(err).__name__}: {str(err).splitlines()[0]}); "
-            "pip install cupy-cuda12x nvidia-cuda-nvrtc-cu12"
+            'pip install -e ".[gpu-dev]" (CuPy and NVRTC)'
         )
     return nvrtc
 

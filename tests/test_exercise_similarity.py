@@ -3,8 +3,8 @@
 What is compared: the code a reader writes for an exercise (the lines between
 ``# BEGIN SOLUTION`` and ``# END SOLUTION`` of ``solutions/``, CUDA sources included)
 against every code cell of ``notebooks/`` (each function of a cell on its own, and the
-cell's top-level code) and every function of ``minidl/`` (``minidl/grading`` aside: it
-holds the references on purpose).
+cell's top-level code) and every function of ``minidl/`` (the grader, which holds the references on
+purpose, is not in ``minidl/``: it is ``grader/``).
 
 How: both sides become token sequences with names and literals abstracted (an
 identifier is ``N``, a number or string ``L``; keywords, operators and attribute names
@@ -52,7 +52,9 @@ from pathlib import Path
 
 import pytest
 
-from minidl.grading import notebook
+from minidl_grader import notebook
+
+pytestmark = pytest.mark.slow  # every answer against every chapter cell: make test, not make test-unit
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
@@ -227,8 +229,6 @@ def candidates() -> tuple[tuple[str, tuple[str, ...]], ...]:
             source = "\n".join(l for l in source.splitlines() if not l.lstrip().startswith(("%", "!")))
             found += _pieces(source, f"notebooks/{path.name} cell {index}")
     for path in sorted((ROOT / "minidl").rglob("*.py")):
-        if "grading" in path.parts:
-            continue
         found += [p for p in _pieces(path.read_text(encoding="utf-8"), str(path.relative_to(ROOT)))[1:]]
     return tuple(
         (where, tuple(normalised(text)), Counter(normalised(text)))

@@ -10,8 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from minidl.grading import check, codec, evaluate, notebook, registry, release
-from minidl.grading.specs import ch01, ch02, ch03
+from minidl_grader import check, evaluate, notebook, release
+from minidl_grader.judge import registry
+from minidl_grader.runtime import codec
+from minidl_grader.specs import ch01, ch02, ch03
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"
@@ -40,7 +42,7 @@ def test_unknown_exercise_names_the_known_ones():
 def test_committed_exercises_are_exactly_what_release_generates():
     changed, problems = release.release(SOLUTIONS, EXERCISES, check=True)
     assert problems == []
-    assert changed == [], "run `python -m minidl.grading release` and commit exercises/"
+    assert changed == [], "run `python -m minidl_grader release` and commit exercises/"
     assert sorted(p.name for p in SOLUTIONS.glob("*.ipynb")) == [f"{c}.ipynb" for c in registry.CHAPTERS]
 
 
@@ -331,7 +333,7 @@ def test_a_three_entry_exercise_names_the_entry_and_its_mistake():
 
 def test_numba_and_cuda_exercises_explain_their_own_mistakes():
     import numba  # noqa: F401  (a dependency: missing is a failure, not a skip)
-    from minidl.grading.specs import ch08
+    from minidl_grader.specs import ch08
 
     assert "compile it with Numba" in _message("maxpool2d_numba", ch08.maxpool2d_numba)
     from minidl.kernels import emulate
@@ -380,16 +382,6 @@ def test_exercise_notebooks_run_cell_by_cell_without_crashing(capsys):
         assert out.count("✘") == len(items)
         assert len(re.findall("not implemented yet", out)) == sum(not e.is_question for e in items)
         assert len(re.findall("not answered yet", out)) == sum(e.is_question for e in items)
-
-
-def test_old_module_names_keep_working():
-    """``checking.py`` became ``judging.py`` and ``checks.py`` ``private_checks.py``; code
-    (and instructors' --checks files) that import the old names get the same objects."""
-    from minidl.grading import checking, checks, judging, private_checks
-
-    assert checking.check is judging.check is check and checking.evaluate is judging.evaluate
-    assert checks.private_check is private_checks.private_check
-    assert checks.Case is private_checks.Case and checks.load_checks is private_checks.load_checks
 
 
 def test_the_readme_states_the_item_counts_of_the_registry():

@@ -21,9 +21,13 @@ from pathlib import Path
 
 import pytest
 
-from minidl.grading import cli, isolation, notebook, registry
+from minidl_grader import cli, notebook
+from minidl_grader.confinement import isolation
+from minidl_grader.judge import registry
 
 from grading_answers import GOOD_WN, WN_BODY, WN_DEF
+
+pytestmark = pytest.mark.sandbox  # grades in confined processes: make test, not make test-unit
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER3 = ROOT / "solutions" / "03_backpropagation.ipynb"
@@ -76,7 +80,7 @@ def _attacks(outside: Path, port: int) -> dict:
         "        exec(''.join(c['source']))\n"
     )
     return {
-        "imports the references": ("from minidl.grading.specs.ch03 import weight_norm_backward\n", 0),
+        "imports the references": ("from minidl_grader.specs.ch03 import weight_norm_backward\n", 0),
         "reads the solutions through the path": (read_solution, 0),
         "ctypes system() writes outside": (
             LIBC + f"libc.system(b'echo pwned > {outside}/system.txt')\n" + WN_DEF + "    return None\n",
@@ -146,9 +150,9 @@ COMMON = {  # attacks and malformed input that both modes must handle
     "patches PROBES in setup, answer left blank": (
         WN_DEF + "    raise NotImplementedError  # your code here\n",
         [
-            "import minidl.grading.probes as p\n"
+            "import minidl_grader.runtime.probes as p\n"
             "p.PROBES['call'] = lambda ns, entries, case: __import__("
-            "'minidl.grading.registry', fromlist=['get']).get(entries[0])\n"
+            "'minidl_grader.judge.registry', fromlist=['get']).get(entries[0])\n"
             "p.PROBES.clear()\n"
         ],
         0,
@@ -239,7 +243,7 @@ def _run_batch(tmp_path: Path, attacks: dict, *options: str) -> tuple[dict, list
     assert code == 0
     results = json.loads(out.read_text())
     by_path = {r["submission"]: r for r in results}
-    from minidl.grading.runner import display_path
+    from minidl_grader.runner import display_path
 
     graded = {name: by_path[display_path(path)] for name, path in paths.items()}
     rows = list(csv.reader(io.StringIO(grades.read_text(encoding="utf-8"))))
@@ -318,11 +322,11 @@ def test_isolated_batch_every_attack_fails_and_honest_rows_survive(tmp_path, lis
     assert connections == []  # no connection left the sandbox
     assert _sleepers() == []  # nothing outlived its sandbox
     flags = graded["imports the references"]["extra_data"]["flags"]
-    assert any("minidl.grading" in f for f in flags)
+    assert any("minidl_grader" in f for f in flags)
     assert any(
         "solutions" in f for f in graded["reads the solutions through the path"]["extra_data"]["flags"]
     )
-    assert "No module named 'minidl.grading.specs'" in _attacked(graded["imports the references"])["output"]
+    assert "No module named 'minidl_grader.specs'" in _attacked(graded["imports the references"])["output"]
 
 
 def test_not_isolated_batch_handles_what_it_promises(tmp_path):
@@ -334,7 +338,7 @@ def test_not_isolated_batch_handles_what_it_promises(tmp_path):
 
 def test_references_are_not_importable_in_the_not_isolated_mode_either(tmp_path):
     path = tmp_path / "imports.ipynb"
-    path.write_text(json.dumps(_notebook("from minidl.grading.specs.ch03 import weight_norm_backward\n")))
+    path.write_text(json.dumps(_notebook("from minidl_grader.specs.ch03 import weight_norm_backward\n")))
     out = tmp_path / "r.json"
     assert cli.main([str(path), "--json", str(out), "--no-isolation", "--quiet", "--timeout", "4"]) == 0
     data = json.loads(out.read_text())
@@ -343,9 +347,10 @@ def test_references_are_not_importable_in_the_not_isolated_mode_either(tmp_path)
 
 def test_the_runtime_holds_no_reference():
     runtime = Path(isolation.build_runtime())
-    grading = sorted(p.name for p in (runtime / "minidl" / "grading").iterdir() if p.suffix == ".py")
+    assert sorted(p.name for p in runtime.iterdir()) == ["minidl", "minidl_grader"]
+    grading = sorted(p.name for p in (runtime / "minidl_grader").iterdir() if p.suffix == ".py")
     assert grading == ["__init__.py"]
-    side = sorted(p.name for p in (runtime / "minidl" / "grading" / "runtime").iterdir() if p.suffix == ".py")
+    side = sorted(p.name for p in (runtime / "minidl_grader" / "runtime").iterdir() if p.suffix == ".py")
     assert side == sorted(("__init__.py",) + isolation.RUNTIME_GRADING_FILES)
     assert not list(runtime.rglob("specs")) and not list(runtime.rglob("solutions"))
     assert (runtime / "minidl" / "nn" / "layers").is_dir()  # the library itself is there
@@ -365,7 +370,7 @@ def test_a_killed_grader_leaves_every_finished_row(tmp_path):
         [
             sys.executable,
             "-m",
-            "minidl",
+            "minidl_grader",
             "grade",
             str(subs),
             "--csv",
@@ -378,7 +383,7 @@ def test_a_killed_grader_leaves_every_finished_row(tmp_path):
         ],
         capture_output=True,
         text=True,
-        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "grader")])),
         timeout=120,
     )
     rows = list(csv.reader(io.StringIO(grades.read_text())))
@@ -412,8 +417,8 @@ def test_no_notebook_still_writes_one_gradescope_object(tmp_path):
 
 
 def test_magics_become_harmless_calls_and_strings_keep_their_percent_lines():
-    from minidl.grading.probes import NotebookShell
-    from minidl.grading.runner import python_source
+    from minidl_grader.runtime.probes import NotebookShell
+    from minidl_grader.runner import python_source
 
     cell = "%%time\ndef f(x):\n    '''doc\n%  not a magic\n'''\n    return (x\n% 2)\n"
     namespace = {}
@@ -452,7 +457,7 @@ def test_the_bwrap_command_line_mounts_nothing_of_the_repository():
 
 
 def test_a_submission_that_hangs_everywhere_stops_at_its_budget(tmp_path):
-    from minidl.grading.runner import grade_notebook
+    from minidl_grader.runner import grade_notebook
 
     nb = notebook.read_notebook(CHAPTER3)
     for cell in nb["cells"]:

@@ -3,6 +3,7 @@ correct, a wrong and a hostile submission (one run each, as Gradescope does)."""
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -11,7 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from minidl.grading import cli, isolation, notebook, registry
+from minidl_grader import cli, notebook
+from minidl_grader.confinement import isolation
+from minidl_grader.judge import registry
+
+pytestmark = pytest.mark.sandbox  # grades in confined processes: make test, not make test-unit
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER3 = ROOT / "solutions" / "03_backpropagation.ipynb"
@@ -38,7 +43,8 @@ def autograder(tmp_path_factory):
     with zipfile.ZipFile(zip_path) as archive:
         archive.extractall(root / "source")
         names = archive.namelist()
-    assert {"setup.sh", "run_autograder", "minidl/grading/specs/ch03.py"} <= set(names)
+    expected = {"setup.sh", "run_autograder", "minidl_grader/specs/ch03.py", "minidl/nn/layers/conv.py"}
+    assert expected <= set(names)
     shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
     return root
 
@@ -102,13 +108,13 @@ def test_a_wrong_submission_gets_its_message(autograder):
 
 
 def test_a_hostile_submission_cannot_reach_the_references(autograder):
-    specs = autograder / "source" / "minidl" / "grading" / "specs" / "ch03.py"
+    specs = autograder / "source" / "minidl_grader" / "specs" / "ch03.py"
     hostile = (
         "import importlib.util\n"
         f"spec = importlib.util.spec_from_file_location('x', {str(specs)!r})\n"
         "try:\n    m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
         "    weight_norm_backward = m.weight_norm_backward\nexcept Exception:\n"
-        "    from minidl.grading.specs.ch03 import weight_norm_backward\n"
+        "    from minidl_grader.specs.ch03 import weight_norm_backward\n"
     )
     if isolation.bwrap_missing() and isolation.unprivileged_user() is None:
         pytest.skip(
@@ -117,7 +123,7 @@ def test_a_hostile_submission_cannot_reach_the_references(autograder):
         )
     data = _run(autograder, _chapter3_with(hostile))
     assert data["score"] == OTHERS
-    assert any("minidl.grading" in f or "specs" in f for f in data["extra_data"]["flags"])
+    assert any("minidl_grader" in f or "specs" in f for f in data["extra_data"]["flags"])
 
 
 def test_of_several_notebooks_the_chapters_is_graded_and_the_output_says_so(autograder):
@@ -147,9 +153,19 @@ def test_pick_notebook_falls_back_to_the_first_by_name(tmp_path):
 
 
 def test_the_package_passes_forbid_on(tmp_path):
-    from minidl.grading.reports.gradescope import build_package
+    from minidl_grader.reports.gradescope import build_package
 
     path = build_package(tmp_path / "a.zip", "03", forbid=("minidl.nn.gradcheck", "numpy.linalg.solve"))
     with zipfile.ZipFile(path) as archive:
         script = archive.read("run_autograder").decode()
     assert "--forbid minidl.nn.gradcheck --forbid numpy.linalg.solve" in script
+
+
+def test_setup_installs_the_dependencies_of_minidl_and_of_the_grader(autograder):
+    """Every requirement is one shell word (a marker's quotes survive), minidl itself is not
+    fetched from a registry (the zip holds it), and the grader's tomli is there for Python 3.10."""
+    setup = (autograder / "source" / "setup.sh").read_text()
+    line = next(line for line in setup.splitlines() if "pip install" in line and "||" in line)
+    words = shlex.split(line.rstrip("\\ "))
+    assert "tomli>=2; python_version < '3.11'" in words and "ipython>=8" in words
+    assert any(w.startswith("numpy") for w in words) and not any(w.split(";")[0] == "minidl" for w in words)

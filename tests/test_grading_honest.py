@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from minidl.grading import cli, notebook, registry, runner
+from minidl_grader import cli, notebook, runner
+from minidl_grader.judge import registry
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER3 = ROOT / "solutions" / "03_backpropagation.ipynb"

@@ -14,7 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from minidl.grading import isolation, notebook, registry
+from minidl_grader import notebook
+from minidl_grader.confinement import isolation
+from minidl_grader.judge import registry
+
+pytestmark = pytest.mark.sandbox  # grades in confined processes: make test, not make test-unit
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER3 = ROOT / "solutions" / "03_backpropagation.ipynb"
@@ -39,17 +43,20 @@ def test_the_private_tmp_is_mounted_before_python(monkeypatch):
 
 def test_every_copy_of_minidl_in_a_mounted_folder_is_found(tmp_path):
     packages = tmp_path / "lib" / "python3.11" / "site-packages"
-    (packages / "minidl" / "grading").mkdir(parents=True)
-    (packages / "renamed" / "grading" / "specs").mkdir(parents=True)
-    (packages / "numpyish").mkdir()
+    (packages / "minidl").mkdir(parents=True)
+    (packages / "minidl_grader").mkdir()
+    (packages / "renamed" / "specs").mkdir(parents=True)
+    (packages / "renamed" / "specs" / "ch01.py").write_text("")
+    (packages / "old_minidl" / "grading" / "specs").mkdir(parents=True)
+    (packages / "numpyish" / "specs").mkdir(parents=True)  # specs, but no chapter's
     found = isolation.minidl_copies([str(tmp_path)])
-    assert sorted(Path(p).name for p in found) == ["minidl", "renamed"]
+    assert sorted(Path(p).name for p in found) == ["minidl", "minidl_grader", "old_minidl", "renamed"]
 
 
 @pytest.fixture(scope="module")
 def venv_under_tmp(tmp_path_factory):
     """A virtual environment under /tmp (as in CI containers) that sees this one's packages
-    and holds two more copies of minidl's references in its site-packages."""
+    and holds three more copies of the grader's references in its site-packages."""
     where = tmp_path_factory.mktemp("venv")
     if not str(where).startswith("/tmp/"):
         pytest.fail(f"pytest's temporary folder is not under /tmp ({where}): set --basetemp")
@@ -65,8 +72,11 @@ def venv_under_tmp(tmp_path_factory):
         ).stdout.strip()
     )
     (packages / "outer.pth").write_text("\n".join(site.getsitepackages()) + "\n")
-    for name in ("minidl", "minidl_copy"):
-        specs = packages / name / "grading" / "specs"
+    for specs in (
+        packages / "minidl_grader" / "specs",
+        packages / "grader_copy" / "specs",
+        packages / "minidl" / "grading" / "specs",
+    ):
         specs.mkdir(parents=True)
         (specs / "__init__.py").write_text("")
         (specs / "ch03.py").write_text(f"ANSWER = {SECRET!r}\n")
@@ -78,8 +88,9 @@ def _hunting_notebook(path: Path, packages: Path) -> None:
     hunt = (
         "import glob, sys\n"
         "def weight_norm_backward(dy, x, v, g):\n"
-        f"    paths = glob.glob({str(packages)!r} + '/*/grading/specs/ch03.py')\n"
-        "    paths += [p for d in sys.path for p in glob.glob(d + '/*/grading/specs/ch03.py')]\n"
+        f"    paths = glob.glob({str(packages)!r} + '/*/specs/ch03.py')\n"
+        f"    paths += glob.glob({str(packages)!r} + '/*/grading/specs/ch03.py')\n"
+        "    paths += [p for d in sys.path for p in glob.glob(d + '/*/specs/ch03.py')]\n"
         "    text = ''.join(open(p).read() for p in paths)\n"
         f"    if {SECRET!r} in text:\n"
         "        n = (v * v).sum(axis=0) ** 0.5\n"
@@ -98,12 +109,12 @@ def _hunting_notebook(path: Path, packages: Path) -> None:
 def test_a_grader_under_tmp_isolates_and_masks_every_copy(venv_under_tmp, tmp_path):
     python, packages = venv_under_tmp
     _hunting_notebook(tmp_path / "hunt.ipynb", packages)
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "grader")]))
     run = subprocess.run(
         [
             str(python),
             "-m",
-            "minidl",
+            "minidl_grader",
             "grade",
             str(tmp_path / "hunt.ipynb"),
             "--require-isolation",

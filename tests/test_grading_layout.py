@@ -1,32 +1,56 @@
-"""The grader's folders follow its concerns (issue 26), and every old import path works."""
+"""The grader's folders follow its concerns (issue 26); it is its own distribution (issue 40)
+and answers only to the import paths of its files."""
 
 import ast
 import importlib
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-import minidl.grading as grading
+import minidl_grader as grading
 
 GRADING = Path(grading.__file__).parent
+ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("old", sorted(grading.OLD_NAMES))
-def test_every_old_name_is_the_new_module(old):
-    before = importlib.import_module(f"minidl.grading.{old}")
-    after = importlib.import_module(f"minidl.grading.{grading.OLD_NAMES[old]}")
-    assert before is after
-    assert getattr(grading, old) is after  # `from minidl.grading import codec` too
+@pytest.mark.parametrize("old", ["probes", "registry", "judging", "checks", "checking", "report"])
+def test_old_import_paths_are_gone(old):
+    """Import paths are file paths: the grader's old flat module names are gone (and
+    minidl.grading with them: see test_the_grader_is_its_own_distribution)."""
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module(f"minidl_grader.{old}")
 
 
-def test_old_spellings_used_by_notebooks_and_checks_files():
-    from minidl.grading import check, evaluate  # noqa: F401
-    from minidl.grading.checks import Case, private_check  # noqa: F401
-    from minidl.grading.private_checks import load_checks  # noqa: F401
-    from minidl.grading.registry import function_exercise  # noqa: F401
-    from minidl.grading.probes import PROBES
+def test_the_import_paths_notebooks_and_checks_files_use():
+    from minidl_grader import check, evaluate  # noqa: F401
+    from minidl_grader.judge.private_checks import Case, load_checks, private_check  # noqa: F401
+    from minidl_grader.judge.registry import function_exercise  # noqa: F401
+    from minidl_grader.runtime.probes import PROBES
 
     assert "call" in PROBES
+
+
+def test_the_grader_is_its_own_distribution():
+    """grader/ holds the package, its pyproject.toml (console command minidl-grade) and README."""
+    pyproject = (ROOT / "grader" / "pyproject.toml").read_text()
+    assert 'name = "minidl-grader"' in pyproject
+    assert 'minidl-grade = "minidl_grader.__main__:main"' in pyproject
+    assert (ROOT / "grader" / "README.md").is_file()
+    assert not (ROOT / "minidl" / "grading").exists()
+
+
+def test_python_m_minidl_grade_grades_nothing_and_says_how_to_install_the_grader():
+    run = subprocess.run(
+        [sys.executable, "-m", "minidl", "grade", "solutions/03_backpropagation.ipynb"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert run.returncode != 0
+    assert "pip install ./grader" in run.stderr and "minidl-grade" in run.stderr
+    assert "score" not in run.stdout.lower()
 
 
 def _imports(path: Path) -> set[str]:

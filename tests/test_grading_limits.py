@@ -11,10 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from minidl.grading import isolation, limits, notebook
-from minidl.grading.runner import grade_notebook
+from minidl_grader import notebook
+from minidl_grader.confinement import isolation, limits
+from minidl_grader.runner import grade_notebook
 
 from grading_answers import WN_BODY, WN_DEF
+
+pytestmark = pytest.mark.sandbox  # grades in confined processes: make test, not make test-unit
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER3 = ROOT / "solutions" / "03_backpropagation.ipynb"
@@ -149,7 +152,7 @@ def test_the_summary_says_which_bound_on_processes_holds():
 # ------------------------------------------------------------------ the grader's own limits (issue 27)
 def test_a_reply_of_nested_lists_is_refused_before_it_is_parsed():
     import tracemalloc
-    from minidl.grading import codec
+    from minidl_grader.runtime import codec
 
     body = b"[" + b"[]," * (2**20 // 3) + b"[]]"
     bomb = bytearray(codec.MAGIC + codec._LENGTH.pack(len(body)) + body)
@@ -166,7 +169,7 @@ def test_a_reply_of_nested_lists_is_refused_before_it_is_parsed():
 def test_decoding_an_array_reply_holds_it_about_twice():
     import numpy as np
     import tracemalloc
-    from minidl.grading import codec
+    from minidl_grader.runtime import codec
 
     raw = bytearray(codec.dumps({"out": np.ones((512, 256)), "n": (1, [2.0])}))
     tracemalloc.start()
@@ -207,7 +210,7 @@ def test_a_magic_bomb_costs_the_submissions_budget(tmp_path):
 
 
 def test_the_seccomp_filter_refuses_memfd_and_shared_memory():
-    from minidl.grading import seccomp
+    from minidl_grader.confinement import seccomp
 
     names = {name for name, *_ in seccomp.REFUSED}
     assert {"memfd_create", "shmget"} <= names

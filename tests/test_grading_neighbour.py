@@ -22,7 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from minidl.grading import cli, isolation, limits, registry
+from minidl_grader import cli
+from minidl_grader.confinement import isolation, limits
+from minidl_grader.judge import registry
+
+pytestmark = pytest.mark.sandbox  # grades in confined processes: make test, not make test-unit
 
 SPIN = 30  # seconds each of the hog's processes would spin: its budget ends it first
 TIMEOUT, BUDGET = "6", "6"  # seconds per cell or test call, and for a whole submission

@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from minidl.grading import cli, notebook, report
-from minidl.grading.judging import SubmissionError, judge_exercise
-from minidl.grading.registry import Case, function_exercise
-from minidl.grading.runner import SubmissionResult
+from minidl_grader import cli, notebook
+from minidl_grader.reports import report
+from minidl_grader.judge.judging import SubmissionError, judge_exercise
+from minidl_grader.judge.registry import Case, function_exercise
+from minidl_grader.runner import SubmissionResult
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER3 = ROOT / "solutions" / "03_backpropagation.ipynb"
@@ -109,8 +110,8 @@ def test_a_private_check_with_hidden_cases_through_the_grader(tmp_path):
     checks = tmp_path / "checks"
     checks.mkdir()
     (checks / "hidden_dense.py").write_text(
-        "from minidl.grading.private_checks import Case, private_check\n"
-        "from minidl.grading.specs.ch03 import weight_norm_backward as reference\n"
+        "from minidl_grader.judge.private_checks import Case, private_check\n"
+        "from minidl_grader.specs.ch03 import weight_norm_backward as reference\n"
         "def cases(rng):\n"
         "    shapes = ((1, 3, 2), (2, 3, 4))\n"
         "    return [Case((rng.standard_normal((n, m)), rng.standard_normal((n, d)),\n"

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from minidl.grading import cli, notebook, provenance, registry, runner
+from minidl_grader import cli, notebook, runner
+from minidl_grader.judge import provenance, registry
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER3 = ROOT / "solutions" / "03_backpropagation.ipynb"
 SETUP = (
     "<cell 1>",
-    "import numpy as np\nfrom minidl import layers as L, gradcheck\nfrom minidl.grading import check\n",
+    "import numpy as np\nfrom minidl import layers as L, gradcheck\nfrom minidl_grader import check\n",
     None,
 )
 
@@ -27,9 +28,11 @@ def _uses(source: str) -> list[str]:
     [
         ("def f(x):\n    return L.Dense(3)(x)\n", "minidl.nn.layers.Dense"),
         ("def f(x):\n    return gradcheck.numerical_gradient(x)\n", "minidl.nn.gradcheck.numerical_gradient"),
-        ("from minidl import grading\n", "minidl.grading"),
-        ("import minidl.grading.specs.ch03 as s\n", "minidl.grading.specs.ch03"),
-        ("from minidl.grading.probes import PROBES\n", "minidl.grading.probes.PROBES"),
+        ("import minidl_grader\n", "minidl_grader"),
+        ("from minidl_grader import judge\n", "minidl_grader.judge"),
+        ("m = __import__('minidl_grader')\n", "a string naming minidl ('minidl_grader')"),
+        ("import minidl_grader.specs.ch03 as s\n", "minidl_grader.specs.ch03"),
+        ("from minidl_grader.runtime.probes import PROBES\n", "minidl_grader.runtime.probes.PROBES"),
         (
             "import importlib\nm = importlib.import_module('mini' + 'dl')\n",
             "a dynamic importlib.import_module()",
@@ -76,13 +79,13 @@ def test_a_setup_cell_is_flagged_for_the_grader_only():
     cells = [
         (
             "<cell 1>",
-            "import minidl as mdl\nfrom minidl import layers as L, grading\n"
-            "from minidl.grading import check\n",
+            "import minidl as mdl\nfrom minidl import layers as L\nimport minidl_grader\n"
+            "from minidl_grader import check\n",
             None,
         )
     ]
     uses = provenance.library_uses(cells)["cell 1"]
-    assert provenance.minidl_uses(uses, setup=True) == ["minidl.grading"]
+    assert provenance.minidl_uses(uses, setup=True) == ["minidl_grader"]
 
 
 def test_forbid_covers_a_module_and_the_names_under_it():
@@ -112,7 +115,7 @@ def test_forbidden_library_calls_fail_and_the_grader_import_is_flagged(tmp_path)
         "    f = lambda u: float(-(t * (u - u.max(1, keepdims=True)"
         " - np.log(np.exp(u - u.max(1, keepdims=True)).sum(1, keepdims=True)))).sum(1).mean())\n"
         "    return g.numerical_gradient(f, z.copy())\n",
-        "weight_norm_backward": "from minidl import grading as g\n"
+        "weight_norm_backward": "import minidl_grader as g\n"
         "def weight_norm_backward(dy, x, v, g):\n"
         "    n = (v * v).sum(axis=0) ** 0.5\n"
         "    dg = (x.T @ dy * v / n).sum(axis=0)\n"
@@ -153,5 +156,5 @@ def test_forbidden_library_calls_fail_and_the_grader_import_is_flagged(tmp_path)
     assert "forbidden in this assignment" in tests["softmax_cross_entropy_backward"]["output"]
     assert tests["weight_norm_backward"]["score"] == 2  # flagged, not scored
     flags = " | ".join(data["extra_data"]["flags"])
-    assert "weight_norm_backward uses minidl.grading" in flags
+    assert "weight_norm_backward uses minidl_grader" in flags
     assert "softmax_cross_entropy_backward uses a dynamic importlib.import_module()" in flags

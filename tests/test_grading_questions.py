@@ -12,8 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from minidl.grading import check, cli, codec, evaluate, isolation, notebook, registry, release
-from minidl.grading.questions import multiple_choice, number_question, shape_question
+from minidl_grader import check, cli, evaluate, notebook, release
+from minidl_grader.confinement import isolation
+from minidl_grader.judge import registry
+from minidl_grader.runtime import codec
+from minidl_grader.judge.questions import multiple_choice, number_question, shape_question
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"
@@ -221,17 +224,19 @@ def _question_attack(tmp_path: Path, *options: str) -> dict:
 HUNT = (  # the ReLU question's cell: answers 'b' if it finds anything of the grader's
     "import gc, importlib, os, sys\n"
     "found = []\n"
-    "for module in ('minidl.grading.specs.ch03', 'minidl.grading.questions', "
-    "'minidl.grading.registry', 'minidl.grading.judging', 'minidl.grading.checking'):\n"
+    "for module in ('minidl_grader.specs.ch03', 'minidl_grader.judge.questions', "
+    "'minidl_grader.judge.registry', 'minidl_grader.judge.judging', 'minidl_grader.judge.private_checks'):\n"
     "    try:\n        importlib.import_module(module); found.append(module)\n"
     "    except Exception:\n        pass\n"
-    "import minidl\n"
-    "for folder, _, files in os.walk(os.path.dirname(minidl.__file__)):\n"
-    "    for name in files:\n"
-    "        try:\n"
-    "            if b'the gradient of a product' in open(os.path.join(folder, name), 'rb').read():\n"
-    "                found.append(name)\n"
-    "        except OSError:\n            pass\n"
+    "for package in ('minidl', 'minidl_grader'):\n"
+    "    try:\n        top = os.path.dirname(importlib.import_module(package).__file__)\n"
+    "    except Exception:\n        continue\n"
+    "    for folder, _, files in os.walk(top):\n"
+    "        for name in files:\n"
+    "            try:\n"
+    "                if b'the gradient of a product' in open(os.path.join(folder, name), 'rb').read():\n"
+    "                    found.append(name)\n"
+    "            except OSError:\n                pass\n"
     "found += [o for o in gc.get_objects() if type(o).__name__ == 'Exercise']\n"
     "relu_gradient_negative = 'b' if found else 'd'\n"
 )

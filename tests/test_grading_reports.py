@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from minidl.grading import cli, notebook, registry
-from minidl.grading.text import clean_text, display_path, one_line, spreadsheet_cell
+from minidl_grader import cli, notebook
+from minidl_grader.judge import registry
+from minidl_grader.reports.text import clean_text, display_path, one_line, spreadsheet_cell
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER3 = ROOT / "solutions" / "03_backpropagation.ipynb"

@@ -13,10 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from minidl.grading import cli, notebook, registry
-from minidl.grading.runner import grade_notebook
+from minidl_grader import cli, notebook
+from minidl_grader.judge import registry
+from minidl_grader.runner import grade_notebook
 
 from grading_answers import GOOD_WN, WN_BODY, WN_DEF, chapter3_with_cell
+
+pytestmark = pytest.mark.sandbox  # grades in confined processes: make test, not make test-unit
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"
@@ -190,7 +193,7 @@ def test_the_submission_cannot_change_the_verdict(tmp_path):
     """Patching the grader's modules inside the submission's process has no effect:
     the verdict is made from outputs, in the grader's own process."""
     patch = (
-        "import minidl.grading.judging as c, minidl.grading.feedback as f\n"
+        "import minidl_grader.judge.judging as c, minidl_grader.judge.feedback as f\n"
         "c.judge_exercise = lambda *a, **k: None\nf.compare_outputs = lambda *a, **k: None\n"
     )
     path = chapter3_with_cell(
@@ -227,8 +230,8 @@ def test_private_checks_add_items(tmp_path):
     checks = tmp_path / "checks"
     checks.mkdir()
     (checks / "hidden.py").write_text(
-        "from minidl.grading.checks import Case, private_check\n"
-        "from minidl.grading.specs.ch03 import weight_norm_backward as reference\n"
+        "from minidl_grader.judge.private_checks import Case, private_check\n"
+        "from minidl_grader.specs.ch03 import weight_norm_backward as reference\n"
         "def cases(rng):\n    return [Case((rng.standard_normal((1, 9)), rng.standard_normal((1, 2)),"
         " rng.standard_normal((2, 9)), rng.uniform(0.5, 2.0, 9)), label='a batch of one')]\n"
         "CHECKS = [private_check('weight_norm_backward_one_sample', '03_backpropagation', 5,"
@@ -248,9 +251,13 @@ def test_bad_private_checks_are_a_usage_error(tmp_path, capsys):
 
 
 def test_python_dash_m_entry_points(tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    """``python -m minidl_grader`` and the console command ``minidl-grade`` (where the
+    grader is installed: ``pip install ./grader``, as make test does) grade."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "grader")]))
+    script = Path(sys.executable).with_name("minidl-grade")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "minidl_grader"]
     run = subprocess.run(
-        [sys.executable, "-m", "minidl.grading", "release", "--check"],
+        [sys.executable, "-m", "minidl_grader", "release", "--check"],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -259,7 +266,7 @@ def test_python_dash_m_entry_points(tmp_path):
     assert run.returncode == 0, run.stderr
     out = tmp_path / "grades.csv"
     run = subprocess.run(
-        [sys.executable, "-m", "minidl", "grade", str(CHAPTER3), "--csv", str(out), "--seed", "5"],
+        [*command, "grade", str(CHAPTER3), "--csv", str(out), "--seed", "5"],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -1,4 +1,4 @@
-"""The seccomp filter of the submission's process (``minidl/grading/seccomp.py``).
+"""The seccomp filter of the submission's process (``grader/minidl_grader/confinement/seccomp.py``).
 
 Three ways to check it: its system-call numbers against the kernel headers, its BPF
 program run by a small interpreter on made-up calls, and a real sandbox (bubblewrap) in
@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from minidl.grading import isolation, seccomp
+from minidl_grader.confinement import isolation, seccomp
+
+pytestmark = pytest.mark.sandbox  # grades in confined processes: make test, not make test-unit
 
 HEADERS = {
     "x86_64": Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h"),

@@ -13,9 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from minidl.grading import codec, notebook, registry, runner
-from minidl.grading.feedback import compare_models, compare_outputs, rel_error
-from minidl.grading.probes import PROBES, NotebookShell, build_model, model_summary
+from minidl_grader import notebook, runner
+from minidl_grader.judge import registry
+from minidl_grader.runtime import codec
+from minidl_grader.judge.feedback import compare_models, compare_outputs, rel_error
+from minidl_grader.runtime.probes import PROBES, NotebookShell, build_model, model_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 POISONS = {"1e200": 1e200, "nan": math.nan, "inf": math.inf, "-inf": -math.inf}

@@ -9,14 +9,7 @@ import pytest
 import minidl as mdl
 from minidl import callbacks, layers as L, losses, optim
 
-
-def blobs(n=240, seed=0):
-    """Three well-separated Gaussian blobs in 4-D: any working MLP learns them."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n)
-    centres = np.array([[2, 0, 0, 1], [-2, 1, 0, -1], [0, -2, 2, 0]], dtype=np.float32)
-    x = centres[y] + 0.7 * rng.standard_normal((n, 4)).astype(np.float32)
-    return x.astype(np.float32), y.astype(np.int64)
+from small_problems import blobs
 
 
 def make_model(dropout=0.1, **compile_kw):

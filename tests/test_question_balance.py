@@ -10,8 +10,8 @@ from collections import Counter
 
 import pytest
 
-from minidl.grading import registry
-from minidl.grading.specs import quiz
+from minidl_grader.judge import registry
+from minidl_grader.specs import quiz
 
 QUESTIONS = quiz.load()
 CHOICES = [q for q in QUESTIONS if q["kind"] == "choice"]

@@ -12,13 +12,7 @@ import pytest
 import minidl as mdl
 from minidl import callbacks, layers as L, losses, optim
 
-
-def blobs(n=96, seed=0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n)
-    centres = np.array([[2, 0, 0, 1], [-2, 1, 0, -1], [0, -2, 2, 0]], dtype=np.float32)
-    x = centres[y] + 0.7 * rng.standard_normal((n, 4)).astype(np.float32)
-    return x.astype(np.float32), y.astype(np.int64)
+from small_problems import blobs
 
 
 OPTIMIZERS = {
@@ -45,7 +39,7 @@ def fresh_model(make_optimizer):
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_save_load_fit_continues_bit_identically(tmp_path, name):
-    x, y = blobs()
+    x, y = blobs(96)
     uninterrupted = fresh_model(OPTIMIZERS[name])
     uninterrupted.fit(x, y, epochs=5, batch_size=16, verbose=0)
 
@@ -66,7 +60,7 @@ def test_save_load_fit_continues_bit_identically(tmp_path, name):
 
 def test_without_the_optimizer_state_resuming_differs(tmp_path):
     """The control: what the test above would see if save forgot the optimizer."""
-    x, y = blobs()
+    x, y = blobs(96)
     uninterrupted = fresh_model(OPTIMIZERS["adam"])
     uninterrupted.fit(x, y, epochs=4, batch_size=16, verbose=0)
     first = fresh_model(OPTIMIZERS["adam"])
@@ -79,7 +73,7 @@ def test_without_the_optimizer_state_resuming_differs(tmp_path):
 
 
 def test_checkpoint_files_resume_exactly(tmp_path):
-    x, y = blobs()
+    x, y = blobs(96)
     uninterrupted = fresh_model(OPTIMIZERS["adam"])
     uninterrupted.fit(x, y, epochs=4, batch_size=16, verbose=0)
 
@@ -99,7 +93,7 @@ def test_checkpoint_files_resume_exactly(tmp_path):
 
 
 def test_reseeding_after_loading_wins_over_the_saved_stream(tmp_path):
-    x, y = blobs()
+    x, y = blobs(96)
     model = fresh_model(OPTIMIZERS["sgd-momentum"])
     model.fit(x, y, epochs=1, batch_size=16, verbose=0)
     model.save(tmp_path / "m.npz")
@@ -114,7 +108,7 @@ def test_reseeding_after_loading_wins_over_the_saved_stream(tmp_path):
 
 
 def test_saved_state_lands_on_the_right_parameters(tmp_path):
-    x, y = blobs()
+    x, y = blobs(96)
     model = fresh_model(OPTIMIZERS["adam"])
     model.fit(x, y, epochs=1, batch_size=32, verbose=0)
     model.save(tmp_path / "m.npz")
@@ -129,7 +123,7 @@ def test_saved_state_lands_on_the_right_parameters(tmp_path):
 
 
 def test_a_learning_rate_schedule_resumes_with_initial_epoch(tmp_path):
-    x, y = blobs()
+    x, y = blobs(96)
     schedule = optim.StepDecay(0.05, step_size=2, gamma=0.5)
     uninterrupted = fresh_model(OPTIMIZERS["sgd-momentum"])
     uninterrupted.fit(

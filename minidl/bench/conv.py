@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import backend
 from ..models import lenet5
-from .runner import Workload, clean_environment
+from .runner import TWO_TIMED_STEPS, Workload, clean_environment, layer_step
 
 F32 = np.float32
 
@@ -53,12 +53,7 @@ def conv_workload(N, C, F, k, H, pad) -> Workload:
         x = _rng().standard_normal((N, C, H, H)).astype(F32)
         dy = _rng().standard_normal((N,) + layer.compute_output_shape((C, H, H))).astype(F32)
         layer.build((C, H, H))
-
-        def step():
-            layer.forward(x, training=True)
-            layer.backward(dy)
-
-        return step
+        return layer_step(layer, x, dy)
 
     def torch_setup():
         torch = _torch()
@@ -90,12 +85,7 @@ def maxpool_workload(N=64, C=32, H=28) -> Workload:
         layer = MaxPool2D(2)
         x = _rng().standard_normal((N, C, H, H)).astype(F32)
         dy = _rng().standard_normal((N, C, H // 2, H // 2)).astype(F32)
-
-        def step():
-            layer.forward(x, training=True)
-            layer.backward(dy)
-
-        return step
+        return layer_step(layer, x, dy)
 
     def torch_setup():
         torch = _torch()
@@ -118,12 +108,7 @@ def batchnorm_workload(shape) -> Workload:
         layer = BatchNorm()
         x = _rng().standard_normal(shape).astype(F32)
         dy = _rng().standard_normal(shape).astype(F32)
-
-        def step():
-            layer.forward(x, training=True)
-            layer.backward(dy)
-
-        return step
+        return layer_step(layer, x, dy)
 
     def torch_setup():
         torch = _torch()
@@ -238,7 +223,8 @@ def workloads() -> list[Workload]:
 
 
 # ------------------------------------------------------------------ fresh processes
-_FIRST_STEP = """
+_FIRST_STEP = (
+    """
 import json, time
 t0 = time.perf_counter()
 import minidl
@@ -247,13 +233,9 @@ from minidl.bench.conv import training_step_workload, torch_lenet5
 from minidl.models import lenet5
 minidl.backend.use("numba")
 step = training_step_workload("", lenet5, torch_lenet5, (64, 1, 28, 28)).setup("numba")
-step()
-t_step = time.perf_counter()
-step()
-t_second = time.perf_counter()
-print(json.dumps({"import_s": t_import - t0, "first_step_s": t_step - t_import,
-                  "total_s": t_step - t0, "second_step_s": t_second - t_step}))
 """
+    + TWO_TIMED_STEPS
+)
 
 _STEP_BESIDE_TORCH = """
 import json, sys, time
@@ -346,7 +328,7 @@ def coexistence(quick: bool = False, torch: bool = True) -> list[dict]:
     if not torch or not backend.numba_available():
         return []
     env, calls = clean_environment(), "10" if quick else "30"
-    runs = {"alone": [], "with torch": []}
+    runs: dict[str, list[float]] = {"alone": [], "with torch": []}
     for _ in range(1 if quick else 3):
         for case in runs:
             runs[case].append(_fresh_process(_STEP_BESIDE_TORCH, env, case, calls)["median_ms"])

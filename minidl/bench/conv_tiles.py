@@ -24,8 +24,9 @@ from .. import backend
 from ..kernels import cpu
 from ..kernels.common import conv_output_length
 
-#: name -> (N, C, F, k, H, pad, stride, dx wanted)
-SHAPES = {
+#: (N, C, F, k, H, pad, stride, dx wanted)
+Shape = tuple[int, int, int, int, int, int, int, bool]
+SHAPES: dict[str, Shape] = {
     "16->32 3x3 pad 1 on 14x14": (64, 16, 32, 3, 14, 1, 1, True),
     "6->16 5x5 on 14x14 (LeNet-5 conv2)": (64, 6, 16, 5, 14, 0, 1, True),
     "1->6 5x5 pad 2 on 28x28, no dx (conv1)": (64, 1, 6, 5, 28, 2, 1, False),
@@ -78,14 +79,14 @@ def contenders(N, C, F, k, H, pad, stride, dx, tiles=TILES, seed=0):
     return steps
 
 
-def sweep(shape, rounds=10, calls=3, clock=time.perf_counter, tiles=TILES):
+def sweep(shape: Shape, rounds=10, calls=3, clock=time.perf_counter, tiles=TILES):
     """Median ms of each contender for ``shape`` (a SHAPES value): ``rounds`` rounds, each the
     best of ``calls`` calls of every contender in turn, after two warm-up calls each."""
     steps = contenders(*shape, tiles=tiles)
     for step in steps.values():
         step()
         step()
-    times = {label: [] for label in steps}
+    times: dict[str, list[float]] = {label: [] for label in steps}
     for _ in range(rounds):
         for label, step in steps.items():
             best = float("inf")

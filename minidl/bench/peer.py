@@ -28,9 +28,10 @@ import json
 import os
 import sys
 
-from .runner import THREAD_VARIABLE_PREFIXES, collect_workloads, timed_calls
+from .runner import THREAD_VARIABLE_PREFIXES, TWO_TIMED_STEPS, collect_workloads, timed_calls
 
-COLD_START_SCRIPT = """
+COLD_START_SCRIPT = (
+    """
 import json, time
 t0 = time.perf_counter()
 import torch
@@ -45,13 +46,9 @@ def step():
     opt.zero_grad(set_to_none=True)
     torch.nn.functional.cross_entropy(model(x), y).backward()
     opt.step()
-step()
-t_step = time.perf_counter()
-step()
-t_second = time.perf_counter()
-print(json.dumps({"import_s": t_import - t0, "first_step_s": t_step - t_import,
-                  "total_s": t_step - t0, "second_step_s": t_second - t_step}))
 """
+    + TWO_TIMED_STEPS
+)
 
 
 def _workloads_by_name():
@@ -93,6 +90,8 @@ def serve(stdin=sys.stdin, stdout=sys.stdout) -> None:
                     step = workload.torch_setup()
                 answer = {"ok": True}
             elif cmd == "time":
+                if step is None:
+                    raise RuntimeError("'time' before 'setup': no step to time")
                 answer = {"times_ms": timed_calls(step, int(request["calls"]))}
             else:
                 answer = {"error": f"unknown command {cmd!r}"}

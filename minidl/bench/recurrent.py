@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .runner import Workload
+from .runner import Workload, layer_step
 
 F32 = np.float32
 N, T, D, H = 64, 50, 32, 128
@@ -37,12 +37,7 @@ def _recurrent_workload(kind: str) -> Workload:
         x = rng.standard_normal((N, T, D)).astype(F32)
         dy = rng.standard_normal((N, T, H)).astype(F32)
         layer.build((T, D))
-
-        def step():
-            layer.forward(x, training=True)
-            layer.backward(dy)
-
-        return step
+        return layer_step(layer, x, dy)
 
     def torch_setup():
         import torch

@@ -35,7 +35,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import IO, Callable
 
 import numpy as np
 
@@ -70,6 +70,30 @@ class Workload:
     ]  # given tier "numpy" | "numba", returns a zero-argument step (all allocation/setup done outside the timed step)
     torch_setup: Callable[[], Callable[[], None]] | None = None  # same, in PyTorch (None if not applicable)
     flops: float | None = None
+
+
+def layer_step(layer, x, dy) -> Callable[[], None]:
+    """The step a layer's row times: its forward of ``x`` in training mode, then its backward of ``dy``."""
+
+    def step():
+        layer.forward(x, training=True)
+        layer.backward(dy)
+
+    return step
+
+
+# ------------------------------------------------------------------ fresh processes
+# The end of a cold-start script (minidl's and PyTorch's): it has set t0 before the imports,
+# t_import after them and built a training ``step``; it times the first step and the second,
+# and prints the four times as JSON.
+TWO_TIMED_STEPS = """
+step()
+t_step = time.perf_counter()
+step()
+t_second = time.perf_counter()
+print(json.dumps({"import_s": t_import - t0, "first_step_s": t_step - t_import,
+                  "total_s": t_step - t0, "second_step_s": t_second - t_step}))
+"""
 
 
 # ------------------------------------------------------------------ the PyTorch peer's process
@@ -172,8 +196,8 @@ def interleaved(
     for run in contenders.values():
         if warmup:
             run(warmup)
-    times = {name: [] for name in contenders}
-    round_medians = {name: [] for name in contenders}
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    round_medians: dict[str, list[float]] = {name: [] for name in contenders}
     chunk = max(1, repeats // rounds)
     started, slept = time.perf_counter(), 0.0
     while min(len(t) for t in times.values()) < repeats:
@@ -201,12 +225,15 @@ class Peer:
         self.process = subprocess.Popen(
             peer_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=clean_environment()
         )
+        assert self.process.stdin is not None and self.process.stdout is not None  # the two PIPEs
+        self.requests: IO[str] = self.process.stdin
+        self.answers: IO[str] = self.process.stdout
         self.info = self.ask(cmd="info")
 
     def ask(self, **request) -> dict:
-        self.process.stdin.write(json.dumps(request) + "\n")
-        self.process.stdin.flush()
-        line = self.process.stdout.readline()
+        self.requests.write(json.dumps(request) + "\n")
+        self.requests.flush()
+        line = self.answers.readline()
         if not line:
             raise RuntimeError(f"the PyTorch peer process ended (exit code {self.process.wait()})")
         answer = json.loads(line)
@@ -222,8 +249,8 @@ class Peer:
 
     def close(self) -> None:
         if self.process.poll() is None:
-            self.process.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
-            self.process.stdin.close()
+            self.requests.write(json.dumps({"cmd": "quit"}) + "\n")
+            self.requests.close()
             self.process.wait(timeout=30)
 
 
@@ -296,7 +323,7 @@ def summarise(row: dict) -> dict:
     numpy_ms, numba_ms, torch_ms = _median(row, "numpy"), _median(row, "numba"), _median(row, "torch")
     row["numpy_over_numba"] = _ratio(numpy_ms, numba_ms)
     row["numba_over_torch"] = _ratio(numba_ms, torch_ms)
-    main_tier = row.get("numba") or row.get("numpy")
+    main_tier = row.get("numba") or row["numpy"]
     row["numba_over_torch_paired"] = (
         paired_ratios(row["numba"]["round_medians_ms"], row["torch"]["round_medians_ms"])
         if row.get("numba") and row.get("torch")

@@ -197,7 +197,10 @@ def _read_cifar_archive(archive):
                 raise ValueError(
                     f"{archive}: no member {member_name!r}; not the CIFAR-10 python archive"
                 ) from None
-            return parse_cifar_batch(tar.extractfile(member).read(), name=member_name)
+            data = tar.extractfile(member)
+            if data is None:
+                raise ValueError(f"{archive}: {member_name!r} is not a file; not the CIFAR-10 python archive")
+            return parse_cifar_batch(data.read(), name=member_name)
 
         train = [batch(name) for name in CIFAR_TRAIN_BATCHES]
         test = batch(CIFAR_TEST_BATCH)

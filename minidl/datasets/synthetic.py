@@ -7,6 +7,7 @@ Each ``make_*`` returns ``(x, y)``: points ``x`` float32 (N, 2) and labels ``y``
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -114,5 +115,5 @@ def _check_count(name: str, value, minimum: int = 1) -> None:
 
 
 def _check_noise(noise) -> None:
-    if not isinstance(noise, numbers.Real) or not np.isfinite(noise) or noise < 0:
+    if not isinstance(noise, numbers.Real) or not math.isfinite(noise) or noise < 0:
         raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")

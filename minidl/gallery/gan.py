@@ -35,6 +35,7 @@ import numpy as np
 from .. import backend
 from ..nn import optim
 from ..nn.layers.activations import LeakyReLU, Tanh
+from ..nn.layers.base import Layer
 from ..nn.layers.core import Dense, Reshape
 from ..nn.losses import BinaryCrossentropy
 from ..training.model import Sequential
@@ -149,7 +150,7 @@ def mnist_generator(latent_dim: int = 64, hidden=(256, 512)) -> Sequential:
 
 def mnist_discriminator(hidden=(512, 256)) -> Sequential:
     """image (N, 1, 28, 28) -> logit (N, 1): Reshape to 784, Dense + LeakyReLU blocks, Dense(1)."""
-    layers = [Reshape((784,))]
+    layers: list[Layer] = [Reshape((784,))]
     for h in hidden:
         layers += [Dense(h, kernel_initializer="he_uniform"), LeakyReLU(0.2)]
     return Sequential(layers + [Dense(1)], input_shape=(1, 28, 28), name="discriminator")

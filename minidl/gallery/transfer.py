@@ -93,7 +93,7 @@ def replace_head(
     Raises ``ValueError`` naming both shapes when the new head cannot take the body's
     output: e.g. a head built for 120 features put on a body that gives 84.
     """
-    if not model.built:
+    if not model.built or model.input_shape is None:
         raise ValueError("replace_head needs a built model (give input_shape or run one batch first)")
     head = _as_layers(new_layers)
     if not head:
@@ -113,7 +113,7 @@ def _check_head_fits(first: Layer, features: tuple) -> None:
     """The body's output (N, *features) must be an input ``first`` accepts."""
     got = "(N, " + ", ".join(map(str, features)) + ")"
     if first.built:
-        expected = first.input_shape
+        expected = first.built_input_shape
         if tuple(expected) != features:
             raise ValueError(
                 f"replace_head: the body outputs {got} but the new head's first layer "

@@ -709,7 +709,7 @@ def conv2d_backward(dy, x, cols, weight, sh, sw, ph, pw, input_grad):
                 np.matmul(dy_tile, tile_cols.T, out=dweight_tiles)
             else:
                 dweight_tiles += dy_tile @ tile_cols.T
-        if input_grad:
+        if dx is not None:  # input_grad
             np.matmul(W2_T, dy_tile, out=tile_cols)  # the tile's dcols, in the cols buffer
             dx_tile = dx[n0 : n0 + g]
             dx_tile[...] = 0

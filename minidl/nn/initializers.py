@@ -52,42 +52,45 @@ def variance_scaling(scale=1.0, mode="fan_in", distribution="normal"):
     def init(shape, fan_in, fan_out, dtype=np.float32):
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
         if distribution == "normal":
-            return (backend.rng().standard_normal(shape) * math.sqrt(scale / n)).astype(dtype)
-        limit = math.sqrt(3.0 * scale / n)
-        return backend.rng().uniform(-limit, limit, size=shape).astype(dtype)
+            return _normal(math.sqrt(scale / n), shape, dtype)
+        return _uniform(math.sqrt(3.0 * scale / n), shape, dtype)
 
     init.__name__ = f"variance_scaling(scale={scale}, mode={mode!r}, distribution={distribution!r})"
     return init
 
 
-def glorot_uniform(shape, fan_in, fan_out, dtype=np.float32):
-    limit = np.sqrt(6.0 / (fan_in + fan_out))
+def _uniform(limit, shape, dtype):
+    """Draws from U(-limit, limit)."""
     return backend.rng().uniform(-limit, limit, size=shape).astype(dtype)
+
+
+def _normal(std, shape, dtype):
+    """Draws from N(0, std^2)."""
+    return (backend.rng().standard_normal(shape) * std).astype(dtype)
+
+
+def glorot_uniform(shape, fan_in, fan_out, dtype=np.float32):
+    return _uniform(np.sqrt(6.0 / (fan_in + fan_out)), shape, dtype)
 
 
 def glorot_normal(shape, fan_in, fan_out, dtype=np.float32):
-    std = np.sqrt(2.0 / (fan_in + fan_out))
-    return (backend.rng().standard_normal(shape) * std).astype(dtype)
+    return _normal(np.sqrt(2.0 / (fan_in + fan_out)), shape, dtype)
 
 
 def he_uniform(shape, fan_in, fan_out, dtype=np.float32):
-    limit = np.sqrt(6.0 / fan_in)
-    return backend.rng().uniform(-limit, limit, size=shape).astype(dtype)
+    return _uniform(np.sqrt(6.0 / fan_in), shape, dtype)
 
 
 def he_normal(shape, fan_in, fan_out, dtype=np.float32):
-    std = np.sqrt(2.0 / fan_in)
-    return (backend.rng().standard_normal(shape) * std).astype(dtype)
+    return _normal(np.sqrt(2.0 / fan_in), shape, dtype)
 
 
 def lecun_uniform(shape, fan_in, fan_out, dtype=np.float32):
-    limit = np.sqrt(3.0 / fan_in)
-    return backend.rng().uniform(-limit, limit, size=shape).astype(dtype)
+    return _uniform(np.sqrt(3.0 / fan_in), shape, dtype)
 
 
 def lecun_normal(shape, fan_in, fan_out, dtype=np.float32):
-    std = np.sqrt(1.0 / fan_in)
-    return (backend.rng().standard_normal(shape) * std).astype(dtype)
+    return _normal(np.sqrt(1.0 / fan_in), shape, dtype)
 
 
 def orthogonal(shape, fan_in=None, fan_out=None, dtype=np.float32, gain=1.0):
@@ -110,11 +113,11 @@ def orthogonal(shape, fan_in=None, fan_out=None, dtype=np.float32, gain=1.0):
 
 
 def normal(shape, fan_in, fan_out, dtype=np.float32, std=0.05):
-    return (backend.rng().standard_normal(shape) * std).astype(dtype)
+    return _normal(std, shape, dtype)
 
 
 def random_uniform(shape, fan_in, fan_out, dtype=np.float32, limit=0.05):
-    return backend.rng().uniform(-limit, limit, size=shape).astype(dtype)
+    return _uniform(limit, shape, dtype)
 
 
 def zeros(shape, fan_in=None, fan_out=None, dtype=np.float32):

@@ -10,7 +10,7 @@
     augment.py      data augmentation: RandomShift, RandomCrop, RandomFlip, GaussianNoise, Compose
     metrics.py      accuracy and friends, by name
 
-Above ``nn`` (layers, losses, optimizers); below ``gallery``, ``zoo``, ``bench``, ``grading``.
+Above ``nn`` (layers, losses, optimizers); below ``gallery``, ``zoo``, ``bench``, ``keras``.
 """
 
 from . import augment, callbacks, data, metrics

@@ -18,6 +18,7 @@ import inspect
 import math
 import os
 import sys
+from typing import IO, Any
 
 import numpy as np
 
@@ -25,7 +26,9 @@ import numpy as np
 class Callback:
     """Base class: override any of the ``on_*`` hooks."""
 
-    model = None
+    # The Sequential that ``fit`` trains, set (by ``set_model``) before the first hook runs. Any:
+    # naming its class here would import the model module, which imports this one.
+    model: Any
 
     def set_model(self, model) -> None:
         self.model = model
@@ -100,8 +103,11 @@ class EarlyStopping(Callback):
         self.restore_best_weights, self.verbose = restore_best_weights, verbose
 
     def on_train_begin(self, logs=None):
-        self.wait, self.best, self.best_epoch, self.best_weights = 0, None, None, None
-        self.stopped_epoch = None
+        self.wait = 0
+        self.best: float | None = None
+        self.best_epoch: int = -1
+        self.best_weights: list[np.ndarray] | None = None
+        self.stopped_epoch: int | None = None
 
     def on_epoch_end(self, epoch, logs=None):
         value = _monitored(self.monitor, logs or {}, "EarlyStopping")
@@ -150,7 +156,8 @@ class ModelCheckpoint(Callback):
     ):
         self.filepath, self.monitor, self.save_best_only = os.fspath(filepath), monitor, save_best_only
         self.include_optimizer, self.save_weights_only = include_optimizer, save_weights_only
-        self.sign, self.verbose, self.best = _improvement_sign(monitor, mode), verbose, None
+        self.sign, self.verbose = _improvement_sign(monitor, mode), verbose
+        self.best: float | None = None
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -201,19 +208,25 @@ class CSVLogger(Callback):
 
     def __init__(self, filename, separator: str = ",", append: bool = False):
         self.filename, self.separator, self.append = os.fspath(filename), separator, append
-        self._file = self._writer = None
+        self._file: IO[str] | None = None
+        self._writer: csv.DictWriter | None = None
 
     def on_train_begin(self, logs=None):
         exists = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
         self._file = open(self.filename, "a" if self.append else "w", newline="")
-        self._writer, self._keys, self._has_header = None, None, exists
+        self._writer, self._has_header = None, exists
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
+        if self._file is None:
+            raise RuntimeError("CSVLogger: on_epoch_end before on_train_begin (fit calls them in order)")
         if self._writer is None:
-            self._keys = ["epoch"] + sorted(logs)
             self._writer = csv.DictWriter(
-                self._file, fieldnames=self._keys, delimiter=self.separator, extrasaction="ignore", restval=""
+                self._file,
+                fieldnames=["epoch"] + sorted(logs),
+                delimiter=self.separator,
+                extrasaction="ignore",
+                restval="",
             )
             if not self._has_header:
                 self._writer.writeheader()
@@ -234,7 +247,8 @@ class ProgressBar(Callback):
     """``verbose=1``: a tqdm bar per epoch showing the running loss and metrics."""
 
     def __init__(self, epochs: int, steps: int):
-        self.epochs, self.steps, self.bar = epochs, steps, None
+        self.epochs, self.steps = epochs, steps
+        self.bar: Any = None  # a tqdm bar while an epoch runs
 
     def on_epoch_begin(self, epoch, logs=None):
         from tqdm.auto import tqdm

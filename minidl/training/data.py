@@ -114,7 +114,8 @@ class BatchStream:
             or steps_per_epoch <= 0
         ):
             raise ValueError(f"{who}: steps_per_epoch must be a positive integer, got {steps_per_epoch!r}")
-        self.source, self.steps, self.who = source, steps_per_epoch, who
+        self.source, self.who = source, who
+        self.steps: int | None = None if steps_per_epoch is None else int(steps_per_epoch)
         self.indexed = hasattr(source, "__getitem__") and hasattr(source, "__len__")
         self.iterator = iter(source) if hasattr(source, "__next__") else None
         if self.indexed and self.steps is None:
@@ -123,6 +124,7 @@ class BatchStream:
 
     def __iter__(self):
         if self.indexed:
+            assert self.steps is not None  # len(source) at the least, set in __init__
             batches = (self.source[i] for i in range(self.steps))
         else:
             batches = self.iterator if self.iterator is not None else iter(self.source)

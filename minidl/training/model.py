@@ -68,7 +68,7 @@ class Sequential(Trainer):
                 f"Sequential dtype must be a floating-point type such as 'float32' or "
                 f"'float64', got {dtype!r}"
             )
-        self.input_shape = None
+        self.input_shape: tuple | None = None
         self.data_format = check_data_format(data_format, "Sequential")
         self.optimizer = self.loss = None
         self.metrics: list = []
@@ -201,8 +201,11 @@ class Sequential(Trainer):
         for layer in self.layers:
             layer.trainable = bool(value)
 
-    def _output_shape(self):
+    def _output_shape(self) -> tuple:
+        """The last layer's per-sample output shape, from the model's (known) input shape."""
         shape = self.input_shape
+        if shape is None:
+            raise RuntimeError("Sequential: the output shape is asked before the input shape is known")
         for layer in self.layers:
             shape = layer.output_shape_for(shape)
         return shape

@@ -27,15 +27,15 @@ def build(csv_path, out_path):
     labels = table[:, 784].astype(np.uint8)
 
     pick = np.random.default_rng(0)
-    train_idx, test_idx = [], []
+    train_parts, test_parts = [], []
     for digit in range(10):
         members = pick.permutation(np.flatnonzero(labels == digit))
         assert members.size == TRAIN_PER_CLASS + TEST_PER_CLASS
-        train_idx.append(members[:TRAIN_PER_CLASS])
-        test_idx.append(members[TRAIN_PER_CLASS:])
+        train_parts.append(members[:TRAIN_PER_CLASS])
+        test_parts.append(members[TRAIN_PER_CLASS:])
     mix = np.random.default_rng(1)
-    train_idx = mix.permutation(np.concatenate(train_idx))
-    test_idx = mix.permutation(np.concatenate(test_idx))
+    train_idx = mix.permutation(np.concatenate(train_parts))
+    test_idx = mix.permutation(np.concatenate(test_parts))
 
     np.savez_compressed(
         out_path,

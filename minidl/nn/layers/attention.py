@@ -212,7 +212,8 @@ class MultiHeadAttention(Layer):
             None if output_shape is None else positive_int(output_shape, "MultiHeadAttention output_shape")
         )
         self.kernel_initializer = kernel_initializer
-        self.source_dims = None  # (value features, key features) when they differ from the query's
+        # (value features, key features) when they differ from the query's
+        self.source_dims: tuple[int, int] | None = None
         self.last_attention_scores = None
 
     def get_config(self):
@@ -334,7 +335,8 @@ class MultiHeadAttention(Layer):
         )
         return (y, probs) if return_attention_scores else y
 
-    def __call__(self, query, value=None, key=None, training=False, **kwargs):
+    # Keras's call: (query, value, key) where Layer takes (x, training)
+    def __call__(self, query, value=None, key=None, training=False, **kwargs):  # type: ignore[override]
         return self.forward(query, training=training, value=value, key=key, **kwargs)
 
     def backward(self, dy):
@@ -511,7 +513,7 @@ class TransformerBlock(Layer):
         self.causal = bool(causal)
         self.cross_attention = bool(cross_attention)
         self.eps = float(eps)
-        self.context_dim = None
+        self.context_dim: int | None = None
 
     def sublayers(self) -> dict:
         """The sub-layers by attribute name, in the order of the forward (none before ``build``)."""

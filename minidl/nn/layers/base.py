@@ -282,6 +282,13 @@ class Layer:
         """``value`` on ``self.device``; unchanged while the layer has no device yet."""
         return value if self.device is None else backend.to_device(value, self.device)
 
+    @property
+    def built_input_shape(self) -> tuple:
+        """``input_shape`` of a built layer (what its weights were made for)."""
+        if self.input_shape is None:
+            raise RuntimeError(f"{self.label} is not built yet: call it on a batch or build it first")
+        return self.input_shape
+
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         """Output shape (without the batch axis) for an input of ``input_shape``."""
         return tuple(input_shape)
@@ -339,7 +346,7 @@ class Layer:
             got = (x.shape[0],) + self.user_layout(tuple(x.shape[1:]))
             raise ValueError(
                 f"{self.label} was built for inputs "
-                f"(N, {_dims(self.user_layout(self.input_shape))}), "
+                f"(N, {_dims(self.user_layout(self.built_input_shape))}), "
                 f"got shape {got}{self._mismatch_hint(got)}"
             )
         if self.params:

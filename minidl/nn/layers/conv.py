@@ -205,7 +205,7 @@ class Conv2D(ImageLayout, Layer):
         return (self.filters, conv_output_length(H, kh, sh, ph), conv_output_length(W, kw, sw, pw))
 
     def _input_mismatch(self, shape):
-        return shape[0] != self.input_shape[0]  # W fixes the channels; H and W may vary
+        return shape[0] != self.built_input_shape[0]  # W fixes the channels; H and W may vary
 
     # ------------------------------------------------------------------ computing
     def forward(self, x, training=False):

@@ -48,10 +48,7 @@ class _Sequence1D(ImageLayout, Layer):
     def __init__(self, data_format=None, name=None, **kwargs):
         super().__init__(name, **kwargs)
         self.set_data_format(data_format)
-
-    @property
-    def input_layout(self):
-        return "(N, L, C)" if self.channels_last else "(N, C, L)"
+        self.input_layout = "(N, L, C)" if self.channels_last else "(N, C, L)"
 
     def _layout_text(self) -> str:
         return self.input_layout
@@ -176,7 +173,7 @@ class Conv1D(_Sequence1D):
         return (self.filters, (L + start + end - self.kernel_size) // self.stride + 1)
 
     def _input_mismatch(self, shape):
-        return self.kernel_layout(shape)[0] != self.input_shape[0]  # W fixes the channels only
+        return self.kernel_layout(shape)[0] != self.built_input_shape[0]  # W fixes the channels only
 
     def forward(self, x, training=False):
         x = self._first(self.check_input(x))
@@ -251,6 +248,14 @@ class _Pool1D(_Sequence1D):
     def backward(self, dy):
         dx = self._unpool(self._first(dy)[:, :, None, :])
         return self._last(dx[:, :, 0, :])
+
+    def _pool(self, x4):
+        """x4 (N, C, 1, L) -> (N, C, 1, L_out) with the 2-D pooling kernels; keeps the cache."""
+        raise NotImplementedError
+
+    def _unpool(self, dy4):
+        """dy4 (N, C, 1, L_out) -> dx4 (N, C, 1, L) from the cache ``_pool`` kept."""
+        raise NotImplementedError
 
 
 class MaxPool1D(_Pool1D):

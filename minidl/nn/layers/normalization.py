@@ -71,7 +71,8 @@ class BatchNorm(ImageLayout, Layer):
         self.add_buffer("running_var", np.ones(channels, dtype=dtype))
 
     def _input_mismatch(self, shape):
-        return len(shape) != len(self.input_shape) or shape[0] != self.input_shape[0]
+        built = self.built_input_shape
+        return len(shape) != len(built) or shape[0] != built[0]
 
     def forward(self, x, training=False):
         x = self.check_input(x)

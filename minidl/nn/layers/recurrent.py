@@ -287,8 +287,8 @@ class _Recurrent(Layer):
             )
         if x.shape[1] == 0:
             raise ValueError(f"{self.label} got an empty sequence (T = 0), input shape {tuple(x.shape)}")
-        if self.built and x.shape[2] != self.input_shape[-1]:
-            D = self.input_shape[-1]
+        if self.built and x.shape[2] != self.built_input_shape[-1]:
+            D = self.built_input_shape[-1]
             raise ValueError(
                 f"{self.label} expects {D} features per time step, i.e. input "
                 f"(N, T, {D}); got shape {tuple(x.shape)}"
@@ -382,6 +382,24 @@ class _Recurrent(Layer):
         self.initial_state_grad = state_grad if cache["has_state"] else None
         dx = xp.ascontiguousarray(dx_tm.transpose(1, 0, 2))
         return dx if cache["input_mask"] is None else dx * cache["input_mask"]
+
+    # ------------------------------------------------------------------ what each cell writes
+    def _forward_sequence(self, x_tm, state, kernels):
+        """x_tm (T, N, D), ``state`` (one (N, H) array per ``state_names``) -> hs (T + 1, N, H)
+        (hs[0] the initial h) and the cache ``_backward_sequence`` takes."""
+        raise NotImplementedError
+
+    def _backward_sequence(self, dy_tm, cache, kernels):
+        """dy_tm (T, N, H) -> dx (T, N, D) and the initial state's gradient; fills ``grads``."""
+        raise NotImplementedError
+
+    def _step_forward(self, x_t, state):
+        """One step, x_t (N, D): the new state (a tuple as ``state``) and the step's cache."""
+        raise NotImplementedError
+
+    def _step_backward(self, dstate, step):
+        """One step back: dx_t (N, D), the previous state's gradient and the weights' gradients."""
+        raise NotImplementedError
 
     # ------------------------------------------------------------------ recurrent dropout
     def _forward_masked_steps(self, x_tm, state, h_mask):

@@ -216,7 +216,7 @@ class Conv2DTranspose(ImageLayout, Layer):
         return (self.filters, OH, OW)
 
     def _input_mismatch(self, shape):
-        return shape[0] != self.input_shape[0]  # W fixes the input channels only
+        return shape[0] != self.built_input_shape[0]  # W fixes the input channels only
 
     def _pads(self):
         """(PH, PW) for col2im/im2col: 0 with a string padding (cropped separately)."""

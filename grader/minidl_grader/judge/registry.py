@@ -1,0 +1,219 @@
+"""What an exercise is, and the list of all of them.
+
+An ``Exercise`` names the function(s) a reader writes (``entries``), how many points it
+is worth, how to make test inputs (``make_cases``, run in the grader's process), how to
+call the submission on them (``probe``, run where the submission runs) and how to judge
+the outputs (``judge``, run in the grader's process against references it computes
+itself). The submission's process only ever turns inputs into outputs; the verdict is
+never made there.
+
+Most exercises are "call the function on these arguments and compare with a reference":
+``function_exercise`` builds those from a reference function, the names of its outputs
+and a list of known mistakes.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import pkgutil
+import threading
+import zlib
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .feedback import TOLERANCE, compare_outputs
+from ..runtime.probes import PROBES, Case, probe
+
+__all__ = [
+    "Exercise",
+    "Case",
+    "function_exercise",
+    "register",
+    "get",
+    "all_exercises",
+    "for_chapter",
+    "CHAPTERS",
+    "PROBES",
+    "probe",
+    "counts",
+]
+
+CHAPTERS = (
+    "01_linear_models",
+    "02_neural_networks",
+    "03_backpropagation",
+    "04_optimization",
+    "05_regularization",
+    "06_batch_normalization",
+    "07_convolutional_networks",
+    "08_fast_cpu_kernels",
+    "09_gpu_kernels",
+    "10_recurrent_networks",
+    "11_autoencoders",
+    "12_gans",
+    "13_transfer_learning",
+    "14_frameworks",
+    "15_speech",
+    "16_going_deep",
+    "17_attention",
+)
+
+
+@dataclass
+class Exercise:
+    name: str
+    chapter: str
+    points: int
+    entries: tuple[str, ...]
+    title: str
+    make_cases: Callable[[np.random.Generator], list]
+    judge: Callable[[Case, object], str | None]
+    probe: str = "call"
+    needs: tuple[str, ...] = ()  # importable modules the exercise needs (e.g. "numba")
+    kind: str = "code"  # "code", or a question: "choice", "number", "shape"
+    choices: dict | None = None  # a multiple-choice question's letters and texts
+    explanation: str = ""  # a question's explanation, shown once it is answered right
+    partial: bool = False  # score case by case (also when a case has points)
+    visibility: str = "visible"  # Gradescope's, for every case: see probes.Case
+    # what minidl's public-case data records of a case (public.py): ``public(case) ->
+    # {"expected": outputs, "mistakes": [(hint, outputs)], "factors": {...}}``, with
+    # ``outputs`` (their names) and ``tolerance``; None: no public cases (the grader only)
+    public: Callable[[Case], dict] | None = None
+    outputs: tuple[str, ...] = ()
+    tolerance: float = TOLERANCE
+
+    @property
+    def is_question(self) -> bool:
+        return self.kind != "code"
+
+
+# Probes (how to call a submission) live in ``probes.py``: the one part of the grading
+# code that the submission's process is given. Exercises and references stay here.
+
+# ---------------------------------------------------------------------- registry
+_REGISTRY: dict[str, Exercise] = {}
+_loaded = False
+_load_lock = threading.RLock()
+
+
+def register(exercise: Exercise) -> Exercise:
+    if exercise.name in _REGISTRY and _REGISTRY[exercise.name] is not exercise:
+        raise ValueError(f"exercise {exercise.name!r} is defined twice")
+    _REGISTRY[exercise.name] = exercise
+    return exercise
+
+
+def _load_specs() -> None:
+    """Import every chapter's module once (thread-safe: the grader judges in threads)."""
+    global _loaded
+    if _loaded:
+        return
+    with _load_lock:
+        if not _loaded:
+            from .. import specs
+
+            for module in sorted(m.name for m in pkgutil.iter_modules(specs.__path__)):
+                if not module.startswith("_"):
+                    importlib.import_module(f"minidl_grader.specs.{module}")
+            _loaded = True
+
+
+def get(name: str) -> Exercise:
+    """The exercise called ``name``; ``KeyError`` listing the known names otherwise."""
+    _load_specs()
+    if name not in _REGISTRY:
+        known = ", ".join(sorted(_REGISTRY))
+        raise KeyError(f"no exercise called {name!r}; known exercises: {known}")
+    return _REGISTRY[name]
+
+
+def all_exercises() -> list[Exercise]:
+    _load_specs()
+    return sorted(_REGISTRY.values(), key=lambda e: (e.chapter, _order(e)))
+
+
+def _order(exercise: Exercise) -> int:
+    return list(_REGISTRY).index(exercise.name)
+
+
+def for_chapter(chapter: str) -> list[Exercise]:
+    return [e for e in all_exercises() if e.chapter == chapter]
+
+
+def counts() -> dict:
+    """Per chapter: ``{"code": n, "questions": n, "points": n}`` (the README states these)."""
+    table = {}
+    for exercise in all_exercises():
+        row = table.setdefault(exercise.chapter, {"code": 0, "questions": 0, "points": 0})
+        row["questions" if exercise.is_question else "code"] += 1
+        row["points"] += exercise.points
+    return table
+
+
+def rng_for(name: str, seed: int) -> np.random.Generator:
+    """The generator that draws the inputs of exercise ``name`` for a grading ``seed``."""
+    return np.random.default_rng([seed, zlib.crc32(name.encode())])
+
+
+# ---------------------------------------------------------------------- function exercises
+def function_exercise(
+    name: str,
+    chapter: str,
+    points: int,
+    entry: str,
+    title: str,
+    make_cases: Callable,
+    reference: Callable,
+    outputs: tuple[str, ...],
+    mistakes: tuple = (),
+    factors: Callable | None = None,
+    tolerance: float = TOLERANCE,
+    probe_name: str = "call",
+    needs: tuple = (),
+    do_register: bool = True,
+    partial: bool = False,
+    visibility: str = "visible",
+) -> Exercise:
+    """An exercise that calls ``entry(*case.args)`` and compares with ``reference(*case.args)``.
+
+    outputs : names of the returned values, e.g. ``("dx", "dW", "db")``
+    mistakes : pairs ``(hint, fn)``; ``fn`` has the reference's signature and computes the
+        answer with that mistake applied
+    factors : ``fn(*args) -> {"label": value}``, constants that explain a scaled answer
+    partial : score each case separately (points split over the cases, or ``Case.points``)
+    visibility : ``"visible"``, ``"hidden"`` or ``"after_due_date"`` (Gradescope's)
+    """
+
+    def public(case: Case) -> dict:
+        return {
+            "expected": reference(*copy.deepcopy(case.args)),
+            "mistakes": [(hint, fn(*copy.deepcopy(case.args))) for hint, fn in mistakes],
+            "factors": factors(*case.args) if factors else {},
+        }
+
+    def judge(case: Case, got) -> str | None:
+        known = public(case)
+        return compare_outputs(
+            got, known["expected"], outputs, known["mistakes"], known["factors"], tolerance
+        )
+
+    exercise = Exercise(
+        name=name,
+        chapter=chapter,
+        points=points,
+        entries=(entry,),
+        title=title,
+        make_cases=make_cases,
+        judge=judge,
+        probe=probe_name,
+        needs=needs,
+        partial=partial,
+        visibility=visibility,
+        public=public if probe_name == "call" else None,
+        outputs=outputs,
+        tolerance=tolerance,
+    )
+    return register(exercise) if do_register else exercise

@@ -1,0 +1,99 @@
+"""``minidl-grade public-data``: the public cases that minidl ships for ``check()``.
+
+For every exercise of the registry it writes into ``minidl/exercises/data/`` (see
+``minidl.exercises.data`` for the format): for a code exercise whose cases are plain calls
+(``function_exercise``, or any exercise that says what it compares: ``Exercise.public``),
+its *visible* cases drawn at ``PUBLIC_SEED`` -- the arguments,
+the reference's outputs, the outputs of each listed mistake, the constants that explain a
+scaled answer -- computed here, in the grader; for any other code exercise (Numba and CUDA
+kernels, models) only why it has none; for a question its kind and, for a multiple choice,
+the letters: never the answer.
+
+Grading never uses ``PUBLIC_SEED`` (``minidl-grade grade --seed`` refuses it), so what
+``check()`` reveals is never what is graded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .confinement.isolation import library_dir
+from .judge import registry
+from .judge.judging import visibility_of
+
+__all__ = ["PUBLIC_SEED", "public_data", "main"]
+
+PUBLIC_SEED = 20240101  # the seed of the public cases; the grader refuses it for grading
+
+_WHY_NOT = {
+    "numba": "a Numba kernel, whose compilation is checked",
+    "cuda": "a CUDA kernel, compiled and run on the GPU",
+    "freeze": "a model whose layers are changed in place",
+    "fine_tune": "a model trained for a step",
+    "call_and_inputs": "judged with its inputs after the call",
+}
+
+
+def public_data(seed: int = PUBLIC_SEED) -> tuple[dict, dict]:
+    """``(index, arrays)`` for ``minidl.exercises.data.write``."""
+    from minidl.exercises import data
+
+    arrays: dict = {}
+    exercises = {}
+    for exercise in registry.all_exercises():
+        entry = {"chapter": exercise.chapter, "kind": exercise.kind, "entries": list(exercise.entries)}
+        if exercise.is_question:
+            if exercise.kind == "choice":
+                entry["choices"] = sorted(exercise.choices)
+        elif exercise.public is None:
+            entry["why"] = _WHY_NOT.get(exercise.probe, "judged by the grader only")
+            entry["cases"] = []
+        else:
+            cases = exercise.make_cases(registry.rng_for(exercise.name, seed))
+            entry["outputs"] = list(exercise.outputs)
+            entry["tolerance"] = exercise.tolerance
+            entry["cases"] = []
+            for case in cases:
+                if visibility_of(exercise, case) != "visible":
+                    continue
+                known = exercise.public(case)
+                entry["cases"].append(
+                    {
+                        "label": case.label,
+                        "entry": case.entry,
+                        "args": data.encode(case.args, arrays),
+                        "expected": data.encode(known["expected"], arrays),
+                        "mistakes": [[hint, data.encode(out, arrays)] for hint, out in known["mistakes"]],
+                        "factors": data.encode(dict(known["factors"]), arrays),
+                    }
+                )
+                if "outputs" in known:  # the outputs' names, when they depend on the case
+                    entry["cases"][-1]["outputs"] = list(known["outputs"])
+        exercises[exercise.name] = entry
+    return {"seed": seed, "exercises": exercises}, arrays
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="minidl-grade public-data",
+        description="Write the public cases that minidl's check() judges against (data, no code).",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=library_dir() / "exercises" / "data",
+        help="the folder (default: minidl/exercises/data of the minidl the grader imports)",
+    )
+    args = parser.parse_args(argv)
+    from minidl.exercises import data
+
+    index, arrays = public_data()
+    for path in data.write(index, arrays, args.out):
+        print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

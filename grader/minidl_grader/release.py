@@ -1,0 +1,192 @@
+"""``minidl-grade release``: regenerate ``exercises/`` from ``solutions/``; ``--out DIR``: a student release.
+
+Each ``solutions/NN_topic.ipynb`` becomes ``exercises/NN_topic.ipynb`` with the answers
+stripped (see ``notebook.py``). Before writing, the solution notebook is validated
+against the registry: its chapter, one cell per exercise, the same points. ``--check``
+writes nothing and fails if a committed exercise file differs from what would be
+generated (the test suite and CI use it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import notebook
+from .judge import registry
+
+__all__ = ["release", "validate_solution", "main"]
+
+# the repository (grader/minidl_grader/release.py is two folders down), where solutions/
+# and exercises/ are; an installed grader works in the current folder instead
+_REPOSITORY = Path(__file__).resolve().parents[2]
+ROOT = _REPOSITORY if (_REPOSITORY / "solutions").is_dir() else Path.cwd()
+
+
+def validate_solution(nb: dict, path: Path) -> list[str]:
+    """Problems with a solution notebook, as messages (empty when it is fine)."""
+    problems = []
+    chapter = nb.get("metadata", {}).get("minidl", {}).get("chapter")
+    if chapter != path.stem:
+        problems.append(f"{path.name}: metadata.minidl.chapter is {chapter!r}, expected {path.stem!r}")
+    expected = {e.name: e for e in registry.for_chapter(path.stem)}
+    seen = []
+    for cell in nb["cells"]:
+        meta = notebook.exercise_meta(cell)
+        if "exercise" not in meta:
+            continue
+        name = meta["exercise"]
+        seen.append(name)
+        if name not in expected:
+            problems.append(f"{path.name}: exercise {name!r} is not in the registry of {path.stem}")
+            continue
+        if meta.get("points") != expected[name].points:
+            problems.append(
+                f"{path.name}: {name} has {meta.get('points')} points in the notebook, "
+                f"{expected[name].points} in the registry"
+            )
+        try:
+            blocks = notebook.solution_blocks(notebook.cell_source(cell))
+        except ValueError as err:
+            problems.append(f"{path.name}: {name}: {err}")
+            continue
+        if not blocks:
+            problems.append(f"{path.name}: {name} has no solution block")
+            continue
+        problems += _validate_question(nb, path, cell, expected[name], blocks)
+    for name in expected:
+        if seen.count(name) != 1:
+            problems.append(
+                f"{path.name}: exercise {name!r} appears in {seen.count(name)} cells, expected exactly one"
+            )
+    return problems
+
+
+def _validate_question(nb: dict, path: Path, cell: dict, exercise, blocks) -> list[str]:
+    """A question's cell agrees with the registry: it is marked as a question, its block
+    assigns the question's name, and every choice is written in the notebook's text."""
+    name, meta = exercise.name, notebook.exercise_meta(cell)
+    if bool(meta.get("question")) != exercise.is_question:
+        return [
+            f"{path.name}: {name}: metadata.minidl.question is {meta.get('question')!r}, "
+            f"but the registry's {name} is {'a question' if exercise.is_question else 'code'}"
+        ]
+    if not exercise.is_question:
+        return []
+    try:
+        assigned = [notebook.answer_name(block) for block in blocks]
+    except ValueError as err:
+        return [f"{path.name}: {name}: {err}"]
+    if assigned != [name]:
+        return [f"{path.name}: {name}: the solution block assigns {assigned}, expected [{name!r}]"]
+    from .judge.questions import choice_line
+
+    text = "\n".join(notebook.cell_source(c) for c in nb["cells"] if c.get("cell_type") == "markdown")
+    return [
+        f"{path.name}: {name}: the choice {choice_line(letter, choice)!r} is not in the notebook's text"
+        for letter, choice in sorted((exercise.choices or {}).items())
+        if choice_line(letter, choice) not in text
+    ]
+
+
+def release(solutions: Path, exercises: Path, check: bool = False) -> tuple[list[str], list[str]]:
+    """Regenerate every exercise notebook. Returns ``(changed_files, problems)``.
+
+    With ``check=True`` nothing is written; ``changed_files`` lists the files that
+    would change.
+    """
+    changed, problems = [], []
+    for path in sorted(Path(solutions).glob("*.ipynb")):
+        nb = notebook.read_notebook(path)
+        problems += validate_solution(nb, path)
+        text = notebook.dumps_notebook(notebook.release_notebook(nb))
+        target = Path(exercises) / path.name
+        current = target.read_text(encoding="utf-8") if target.exists() else None
+        if current != text:
+            changed.append(str(target))
+            if not check:
+                notebook.write_notebook(notebook.release_notebook(nb), target)
+    return changed, problems
+
+
+def student_release(out: Path, solutions: Path, notebooks: Path) -> list[str]:
+    """Write what an instructor hands out into ``out`` (a new or empty folder) and return
+    problems (empty when it went well): ``notebooks/`` (the chapters), ``exercises/``
+    (generated from ``solutions``), ``minidl/`` (the library, with its public-case data
+    regenerated) and the ``pyproject.toml`` and a short ``README.md`` that ``pip install .``
+    needs. Not there: ``solutions/``, the grader (``minidl_grader``, its specs), tests."""
+    import shutil
+
+    from minidl.exercises import data
+
+    from .confinement.isolation import library_dir
+    from .public import public_data
+
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        return [f"{out} is not empty: a student release is written into a new or empty folder"]
+    out.mkdir(parents=True, exist_ok=True)
+    changed, problems = release(solutions, out / "exercises")
+    if problems:
+        return problems
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
+    shutil.copytree(notebooks, out / "notebooks", ignore=skip)
+    library = library_dir()
+    shutil.copytree(library, out / "minidl", ignore=skip)
+    data.write(*public_data(), out / "minidl" / "exercises" / "data")
+    pyproject = library.parent / "pyproject.toml"
+    if pyproject.is_file():
+        shutil.copy2(pyproject, out / "pyproject.toml")
+    (out / "README.md").write_text(STUDENT_README, encoding="utf-8")
+    return []
+
+
+STUDENT_README = """# minidl: the course
+
+    pip install .              # the library, with the public test cases of check()
+    jupyter lab                # notebooks/ are the chapters, exercises/ the graded exercises
+
+In an exercise notebook, `check("name", your_function)` runs your function on public test
+cases and says what is wrong, if anything; a question's `check` says whether the answer is
+well-formed. Your grade comes from the instructor's grader, on test cases you have not seen.
+Submit the exercise notebooks as your instructor says.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="minidl-grade release",
+        description="Regenerate exercises/ from solutions/; with --out, write a student release.",
+    )
+    parser.add_argument("--solutions", type=Path, default=ROOT / "solutions")
+    parser.add_argument("--exercises", type=Path, default=ROOT / "exercises")
+    parser.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if exercises/ is out of date"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="write a student release into this new folder: chapters, exercise notebooks, the "
+        "library with its public cases; no solutions, no grader",
+    )
+    parser.add_argument(
+        "--notebooks", type=Path, default=ROOT / "notebooks", help="the chapters (with --out)"
+    )
+    args = parser.parse_args(argv)
+    if args.out is not None:
+        problems = student_release(args.out, args.solutions, args.notebooks)
+        for problem in problems:
+            print(f"problem: {problem}", file=sys.stderr)
+        if not problems:
+            print(f"wrote a student release to {args.out}: pip install {args.out}, then hand it out")
+        return 1 if problems else 0
+    changed, problems = release(args.solutions, args.exercises, check=args.check)
+    for problem in problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    verb = "out of date" if args.check else "written"
+    for path in changed:
+        print(f"{verb}: {path}")
+    if not changed:
+        print("exercises/ is up to date")
+    return 1 if problems or (args.check and changed) else 0

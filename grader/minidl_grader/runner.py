@@ -1,0 +1,429 @@
+"""Grading one submission: run its cells in a sandboxed process, judge the outputs here.
+
+``grade_notebook(path)`` finds the notebook's chapter and its graded cells, starts the
+submission's process (``confinement/process.py``: bubblewrap, seccomp and cgroups where
+it can, the stripped runtime that holds no reference), sends it the setup and exercise
+cells one at a time, then asks
+it to call each exercise's function(s) on inputs drawn here, and judges the outputs
+against references computed here. A cell or call that raises costs only the exercises
+that need it; one that hangs past the timeout or kills its process (``os._exit``, a
+segfault, running out of memory) costs the exercise in progress, and grading goes on in
+a new process that replays the cells that had worked. A submission has a total time
+budget; whatever it does, ``grade_notebook`` returns its row and never raises.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import notebook
+from .confinement.process import (
+    DEFAULT_MEMORY,
+    DEFAULT_TMPFS,
+    Limits,
+    Sandbox,  # noqa: F401
+    _ChildDied,
+    _TimedOut,
+)
+from .judge import provenance, registry
+from .judge.judging import Result, SubmissionError, judge_exercise
+from .reports.text import MAX_MESSAGE, clean_text, display_path, one_line  # noqa: F401 (re-exported)
+from .runtime.sandbox import python_source  # noqa: F401 (re-exported)
+
+__all__ = [
+    "grade_notebook",
+    "SubmissionResult",
+    "find_chapter",
+    "DEFAULT_MEMORY",
+    "DEFAULT_TMPFS",
+    "MAX_SETUP_CELLS",
+    "clean_text",
+    "display_path",
+    "parse_chapter",
+]
+
+MAX_SETUP_CELLS = 3  # setup cells run; more are ignored (and reported)
+MAX_NOTEBOOK_BYTES = notebook.MAX_NOTEBOOK_BYTES  # the JSON without its outputs
+_MENTIONS = re.compile(r"minidl_grader|minidl[./\\]grading|\bsolutions\b|\bspecs\b")
+# every notebook's setup cell imports check(); that line alone is not a mention
+_HONEST_IMPORT = re.compile(
+    r"^[ \t]*from[ \t]+(minidl\.exercises|minidl_grader)[ \t]+import[ \t]+"
+    r"(check|evaluate)([ \t]*,[ \t]*(check|evaluate))*[ \t]*$",
+    re.M,
+)
+
+
+@dataclass
+class SubmissionResult:
+    """Every exercise's verdict for one notebook."""
+
+    path: str
+    chapter: str | None
+    results: list[Result] = field(default_factory=list)
+    error: str | None = None  # why nothing could be graded, if so
+    seed: int = 0
+    seconds: float = 0.0
+    isolated: bool = False  # ran under bubblewrap
+    flags: list[str] = field(default_factory=list)  # for the instructor, not scored
+    note: str | None = None  # told to the student too (which of several notebooks was graded)
+
+    @property
+    def score(self) -> float:
+        return round(sum(r.score for r in self.results), 6)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(r.points for r in self.results), 6)
+
+
+def parse_chapter(text: str) -> str:
+    """``"03"``, ``"3"`` or ``"03_backpropagation"`` -> ``"03_backpropagation"``."""
+    for chapter in registry.CHAPTERS:
+        if text == chapter or (text.isdigit() and int(text) == int(chapter[:2])):
+            return chapter
+    raise ValueError(
+        f"unknown chapter {text!r}; expected a number 1-{len(registry.CHAPTERS)} "
+        f"or one of {', '.join(registry.CHAPTERS)}"
+    )
+
+
+def find_chapter(nb: dict, path: Path) -> str | None:
+    """The notebook's chapter: its metadata, else its file name, else its exercises."""
+    meta = nb.get("metadata", {})
+    chapter = (
+        meta.get("minidl", {}).get("chapter")
+        if isinstance(meta, dict) and isinstance(meta.get("minidl"), dict)
+        else None
+    )
+    if isinstance(chapter, str) and chapter in registry.CHAPTERS:
+        return chapter
+    if path.stem in registry.CHAPTERS:
+        return path.stem
+    votes = {}
+    for cell in nb.get("cells", []):
+        name = notebook.exercise_meta(cell).get("exercise") if isinstance(cell, dict) else None
+        try:
+            found = registry.get(name).chapter if isinstance(name, str) else None
+        except KeyError:
+            found = None
+        if found:
+            votes[found] = votes.get(found, 0) + 1
+    return max(votes, key=votes.get) if votes else None
+
+
+def _graded_cells(nb: dict, exercises: list) -> tuple[list[tuple[str, str, str | None]], list[str]]:
+    """``(label, source, exercise)`` of the setup and exercise cells, in notebook order,
+    and notes for the instructor (setup cells beyond ``MAX_SETUP_CELLS``, ignored).
+
+    An exercise whose tagged cell is gone (a reader who copied the code into a new cell
+    loses the metadata) is looked up by what it defines: the last code cell with a
+    ``def name(`` or ``NAME =`` at the start of a line.
+    """
+    chosen: dict[int, str | None] = {}
+    tagged, notes, setups = set(), [], 0
+    code_cells = [
+        (i, c)
+        for i, c in enumerate(nb.get("cells", []))
+        if isinstance(c, dict) and c.get("cell_type") == "code"
+    ]
+    for index, cell in code_cells:
+        meta = notebook.exercise_meta(cell)
+        exercise = meta.get("exercise") if isinstance(meta.get("exercise"), str) else None
+        if exercise:
+            chosen[index] = exercise
+            tagged.add(exercise)
+        elif meta.get("setup"):
+            setups += 1
+            if setups > MAX_SETUP_CELLS:
+                notes.append(
+                    f"cell {index + 1}: more than {MAX_SETUP_CELLS} setup cells; this one was not run"
+                )
+                continue
+            chosen[index] = None
+    for exercise in exercises:
+        if exercise.name in tagged:
+            continue
+        patterns = [
+            re.compile(rf"^(def\s+{re.escape(e)}\s*\(|{re.escape(e)}\s*=)", re.M) for e in exercise.entries
+        ]
+        defining = [i for i, c in code_cells if any(p.search(notebook.cell_source(c)) for p in patterns)]
+        if defining and defining[-1] not in chosen:
+            chosen[defining[-1]] = exercise.name
+    cells = []
+    for index in sorted(chosen):
+        exercise = chosen[index]
+        label = f"<cell {index + 1}{': ' + exercise if exercise else ''}>"
+        # sent as written: the sandbox turns magics into Python (``sandbox.python_source``),
+        # under the submission's own time limits
+        cells.append((label, notebook.cell_source(nb["cells"][index]), exercise))
+    return cells, notes
+
+
+def _mentions(nb: dict) -> list[str]:
+    """Where a submission's code names the grader's answers (reported, never scored)."""
+    flags = []
+    for index, cell in enumerate(nb.get("cells", [])):
+        if isinstance(cell, dict) and cell.get("cell_type") == "code":
+            code = _HONEST_IMPORT.sub("", notebook.cell_source(cell))
+            found = sorted(set(_MENTIONS.findall(code)))
+            if found:
+                flags.append(f"cell {index + 1} mentions {', '.join(found)}")
+    return flags
+
+
+class _OutOfTime(Exception):
+    """The submission has used its whole time budget."""
+
+
+class _Session:
+    """Runs the cells, restarting the process (and replaying good cells) after a failure.
+
+    Every request is bounded by the per-call timeout and by what is left of the
+    submission's budget; once the budget is spent, nothing more runs.
+    """
+
+    def __init__(self, cells, limits: Limits, preload: list[str]):
+        self.cells, self.limits, self.preload = cells, limits, preload
+        self.deadline = time.monotonic() + limits.budget
+        self.cell_errors: dict[str, str] = {}
+        self.good_cells: list[tuple[str, str]] = []
+        self.sandbox: Sandbox | None = None
+
+    @property
+    def isolated(self) -> bool:
+        return bool(self.sandbox and self.sandbox.isolated)
+
+    def _request(self, message: tuple) -> dict:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise _OutOfTime()
+        try:
+            return self.sandbox.request(message, min(self.limits.timeout, left))
+        except _TimedOut:
+            if time.monotonic() >= self.deadline - 0.01:
+                raise _OutOfTime() from None
+            raise
+
+    def start(self) -> None:
+        self._spawn()
+        for label, source, exercise in self.cells:
+            try:
+                reply = self._request(("exec", label, source))
+            except _TimedOut:
+                self._fail_cell(
+                    label,
+                    exercise,
+                    f"the cell did not finish within "
+                    f"{self.limits.timeout:g} s (an infinite loop, or heavy work at "
+                    "the top level of the cell?)",
+                )
+                continue
+            except _ChildDied as err:
+                why = self.sandbox.exit_description(err.reason)
+                self._fail_cell(
+                    label,
+                    exercise,
+                    f"running the cell ended its process ({why}; os._exit, a crash, or too much memory?)",
+                )
+                continue
+            if reply["status"] == "ok":
+                self.good_cells.append((label, source))
+            else:
+                self.cell_errors[exercise or label] = f"its cell failed: {one_line(reply['message'])}"
+
+    def _fail_cell(self, label: str, exercise: str | None, message: str) -> None:
+        self.cell_errors[exercise or label] = message
+        self._restart()
+
+    def _spawn(self) -> None:
+        self.sandbox = Sandbox(self.limits, self.preload)
+
+    def _restart(self) -> None:
+        self.sandbox.close()
+        self._spawn()
+        for label, source in self.good_cells:
+            try:
+                self._request(("exec", label, source))
+            except (_TimedOut, _ChildDied):
+                self.sandbox.close()
+                self._spawn()
+
+    def outputs_for(self, exercise: registry.Exercise):
+        """``get_outputs`` for ``judge_exercise``: one sandboxed call per case."""
+
+        def get_outputs(case):
+            try:
+                reply = self._request(("call", exercise.probe, exercise.entries, case))
+            except _TimedOut:
+                self._restart()
+                raise SubmissionError(
+                    f"timed out after {self.limits.timeout:g} s (an infinite loop?)"
+                ) from None
+            except _ChildDied as err:
+                why = self.sandbox.exit_description(err.reason)
+                self._restart()
+                if err.reason:
+                    raise SubmissionError(f"the grading process failed: {why}") from None
+                raise SubmissionError(
+                    f"the code ended the grading process ({why}): os._exit, a crash, or too much memory?"
+                ) from None
+            if reply["status"] == "missing":
+                cell_problem = self.cell_errors.get(exercise.name)
+                message = f"`{one_line(reply['message'], 200)}` is not defined"
+                message += (
+                    f": {cell_problem}"
+                    if cell_problem
+                    else " (is the exercise cell, with its metadata, still in the notebook?)"
+                )
+                raise SubmissionError(message)
+            if reply["status"] == "error":
+                raise SubmissionError(one_line(reply["message"]))
+            return reply["value"]
+
+        return get_outputs
+
+    def close(self) -> None:
+        if self.sandbox:
+            self.sandbox.close()
+
+
+def _exercises_of(chapter: str | None, extra: list) -> list:
+    if chapter is None:
+        return []
+    return registry.for_chapter(chapter) + [e for e in extra if e.chapter == chapter]
+
+
+def _zero(exercises: list, why: str) -> list[Result]:
+    return [Result(e.name, e.points, 0, f"not graded: {why}") for e in exercises]
+
+
+def grade_notebook(
+    path,
+    timeout: float = 60.0,
+    memory: int = DEFAULT_MEMORY,
+    seed: int = 0,
+    extra: list | None = None,
+    chapter: str | None = None,
+    budget: float | None = None,
+    isolate: bool = True,
+    content: bytes | str | None = None,
+    forbid: tuple[str, ...] = (),
+) -> SubmissionResult:
+    """Grade the notebook at ``path``; never raises for anything the submission does.
+
+    chapter : the assignment (``"03"`` or ``"03_backpropagation"``); a notebook of another
+        chapter gets an error and 0 points. Default: the notebook's own chapter.
+    budget : seconds for the whole submission (default: 10 timeouts)
+    isolate : run under bubblewrap when it works here
+    content : the notebook's bytes, if already read (the batch reads every file first,
+        ``notebook.read_submission``), or why it could not be read (a ``str``)
+    forbid : modules or names (``"minidl.nn.layers"``, ``"numpy.linalg.solve"``) an answer may
+        not use: an exercise whose cell uses one scores 0, and in the sandbox they raise
+    """
+    start = time.monotonic()
+    chapter = parse_chapter(chapter) if chapter else None  # "03" works too
+    limits = Limits(
+        timeout=timeout,
+        memory=memory,
+        isolate=isolate,
+        forbid=tuple(forbid),
+        budget=budget if budget is not None else 10 * timeout,
+    )
+    result = SubmissionResult(display_path(path), chapter, seed=seed)
+    try:
+        _grade_into(result, Path(path), limits, seed, extra or [], chapter, content)
+    except BaseException as err:  # a fault of the grader itself: this row only
+        if isinstance(err, KeyboardInterrupt):
+            raise
+        result.error = f"internal grader error: {type(err).__name__}: {err}"
+        done = {r.name for r in result.results}
+        result.results += _zero(
+            [e for e in _exercises_of(result.chapter, extra or []) if e.name not in done],
+            "internal grader error",
+        )
+    result.error = one_line(result.error) if result.error else None
+    for r in result.results:
+        r.message = clean_text(r.message)
+        for case in r.cases:
+            case.message, case.label = clean_text(case.message), one_line(case.label, 200)
+    result.flags = [one_line(f, 300) for f in result.flags]
+    result.seconds = time.monotonic() - start
+    return result
+
+
+def _grade_into(
+    result: SubmissionResult,
+    path: Path,
+    limits: Limits,
+    seed: int,
+    extra: list,
+    pinned: str | None,
+    content: bytes | None,
+) -> None:
+    try:
+        if isinstance(content, str):
+            raise ValueError(content)
+        nb = notebook.read_notebook(path, content=content, max_bytes=MAX_NOTEBOOK_BYTES)
+    except ValueError as err:
+        if result.chapter is None and path.stem in registry.CHAPTERS:
+            result.chapter = path.stem
+        result.error = str(err)
+        result.results = _zero(_exercises_of(result.chapter, extra), str(err))
+        return
+    own = find_chapter(nb, path)
+    result.flags = _mentions(nb)
+    if pinned and own and own != pinned:
+        result.error = (
+            f"this notebook is chapter {own}, but the assignment is {pinned}: "
+            "submit the notebook of the assignment's chapter"
+        )
+        result.results = _zero(_exercises_of(pinned, extra), "wrong chapter")
+        return
+    chapter = result.chapter = pinned or own
+    if chapter is None:
+        result.error = (
+            "could not tell which chapter this notebook belongs to (no "
+            "metadata.minidl.chapter, no chapter file name, no exercise cells)"
+        )
+        return
+    exercises = _exercises_of(chapter, extra)
+    preload = sorted({module for e in exercises for module in e.needs})
+    cells, notes = _graded_cells(nb, exercises)
+    result.flags += notes
+    uses = provenance.library_uses(cells)
+    names = {e.name for e in exercises}
+    result.flags += [
+        f"{where} uses {', '.join(found)}"
+        for where, used in uses.items()
+        if (found := provenance.minidl_uses(used, setup=where not in names))
+    ]
+    forbidden = {e: provenance.forbidden_uses(names, list(limits.forbid)) for e, names in uses.items()}
+    session = _Session(cells, limits, preload)
+    try:
+        try:
+            session.start()
+            for exercise in exercises:
+                if forbidden.get(exercise.name):
+                    used = ", ".join(f"{name} (--forbid {entry})" for name, entry in forbidden[exercise.name])
+                    result.results.append(
+                        Result(
+                            exercise.name,
+                            exercise.points,
+                            0,
+                            f"uses what this assignment forbids: {used}; write the operation yourself",
+                        )
+                    )
+                    continue
+                result.results.append(judge_exercise(exercise, session.outputs_for(exercise), seed))
+        except _OutOfTime:
+            done = {r.name for r in result.results}
+            result.results += _zero(
+                [e for e in exercises if e.name not in done],
+                f"the submission used its whole time budget of {limits.budget:g} s",
+            )
+    finally:
+        result.isolated = session.isolated
+        session.close()

@@ -1,0 +1,298 @@
+"""The submission's side of grading: the inputs' container and the ways to call an answer.
+
+This module, ``codec.py`` and ``sandbox.py`` are all of ``minidl_grader`` that the
+process running a submission is given (``runtime.py`` copies them, with the rest of
+minidl but without ``specs/``, ``checks`` or any reference, into the folder that process
+imports from). Nothing here knows an answer: a probe calls the submitted object(s) on
+inputs drawn by the grader and returns the outputs as plain data; the grader compares
+them with its references in its own process.
+
+A probe is ``fn(namespace, entries, case) -> outputs``, registered by name in ``PROBES``.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import sys
+import traceback
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+__all__ = [
+    "Case",
+    "PROBES",
+    "probe",
+    "describe_exception",
+    "cubic",
+    "log_sum_exp",
+    "build_model",
+    "model_summary",
+    "NotebookShell",
+]
+
+
+@dataclass
+class Case:
+    """One set of inputs: positional ``args`` for the probe and a label for messages.
+
+    ``points`` (optional) makes the exercise score case by case (partial credit); the
+    cases without points share what is left of the exercise's. ``visibility`` is
+    Gradescope's: ``"visible"``, ``"hidden"`` or ``"after_due_date"``; only visible cases
+    run in a notebook's ``check()``."""
+
+    args: tuple
+    label: str = ""
+    entry: str | None = None  # which entry to call (default: the first)
+    extra: dict = field(default_factory=dict)
+    points: float | None = None
+    visibility: str = "visible"
+
+
+PROBES: dict[str, Callable] = {}
+
+
+def probe(name: str):
+    """Register a probe function ``fn(namespace, exercise_entries, case) -> outputs``."""
+
+    def decorate(fn):
+        PROBES[name] = fn
+        return fn
+
+    return decorate
+
+
+# ---------------------------------------------------------------------- plain calls
+@probe("call")
+def _call_probe(namespace: dict, entries: tuple, case: Case):
+    """Call the entry on a deep copy of the arguments (so in-place edits harm nothing)."""
+    fn = namespace[case.entry or entries[0]]
+    return fn(*copy.deepcopy(case.args))
+
+
+@probe("call_and_inputs")
+def _call_and_inputs_probe(namespace: dict, entries: tuple, case: Case):
+    """Like ``call`` but also return the array arguments as they are after the call."""
+    args = copy.deepcopy(case.args)
+    out = namespace[case.entry or entries[0]](*args)
+    return {"out": out, "args_after": tuple(a for a in args if isinstance(a, np.ndarray))}
+
+
+@probe("answer")
+def _answer_probe(namespace: dict, entries: tuple, case: Case):
+    """A question's answer: the value the reader assigned (still ``...``: not answered).
+
+    Only the value goes back; which answer is right is known to the grader alone."""
+    value = namespace[entries[0]]
+    if value is Ellipsis:
+        return {"answered": False}
+    return {"answered": True, "value": value}
+
+
+# Functions handed to a submission as inputs (chapter 3's numerical gradient) live here,
+# so that the submission's process can receive them; their gradients stay with the grader.
+def cubic(x):
+    return float(np.sum(x**3 - 2.0 * x))
+
+
+def log_sum_exp(x):
+    return float(np.log(np.sum(np.exp(x))))
+
+
+# ---------------------------------------------------------------------- chapter 8: Numba
+@probe("numba")
+def _numba_probe(namespace, entries, case):
+    """Call a submitted kernel and report whether Numba compiled it."""
+    from numba.core.dispatcher import Dispatcher
+
+    fn = namespace[entries[0]]
+    compiled = isinstance(fn, Dispatcher)
+    return {"is_numba": compiled, "out": fn(*copy.deepcopy(case.args)) if compiled else None}
+
+
+# ---------------------------------------------------------------------- chapter 9: CUDA C
+_GUARD = 64
+_SENTINEL = -12345.0
+
+
+def _guarded(values: np.ndarray) -> np.ndarray:
+    """``values`` with guard values after them; the kernel gets ``buffer[:len(values)]``."""
+    buffer = np.full(values.size + _GUARD, _SENTINEL, dtype=np.float32)
+    buffer[: values.size] = values
+    return buffer
+
+
+@probe("cuda")
+def _cuda_probe(namespace, entries, case):
+    """Compile the submitted source with the emulator and launch ``case.extra["kernel"]``.
+
+    The kernel is called as ``kernel(*inputs, out, n, *ints)``: each input is ``case.args``'
+    array flattened (its own length), ``out`` has ``case.extra["n"]`` elements and the
+    optional ``case.extra["ints"]`` are passed on as ``int``. Every array is followed by
+    guard values; a write past ``out`` shows as ``guard_ok`` False."""
+    from minidl.kernels import emulate
+
+    source = namespace[entries[0]]
+    if not isinstance(source, str):
+        raise TypeError(f"{entries[0]} should be a string of CUDA C source, got {type(source).__name__}")
+    try:
+        module = emulate.EmulatedModule(source, np.float32, entries[0])
+    except RuntimeError as err:
+        errors = [line for line in str(err).splitlines() if "error" in line]
+        if any("not implemented yet" in line for line in errors):
+            raise NotImplementedError("the kernel still has its #error placeholder") from None
+        raise RuntimeError(
+            "the CUDA source does not compile: " + ("; ".join(errors[:3]) if errors else str(err)[:500])
+        ) from None
+    kernel = module.get_function(case.extra["kernel"])
+    n = case.extra["n"]
+    arrays = [np.asarray(a, dtype=np.float32).ravel() for a in case.args]
+    inputs = [_guarded(a)[: a.size] for a in arrays]
+    output = _guarded(np.zeros(n, dtype=np.float32))
+    out_view = output[:n]
+    ints = tuple(np.int32(v) for v in case.extra.get("ints", ()))
+    kernel(
+        (case.extra["blocks"],),
+        (case.extra["threads"],),
+        tuple(inputs) + (out_view, np.int32(n)) + ints,
+    )
+    return {"out": out_view.copy(), "guard_ok": bool(np.all(output[n:] == _SENTINEL))}
+
+
+# ---------------------------------------------------------------------- chapter 13: models
+def build_model(weights: list):
+    """Dense(h) - ReLU - Dense(h2) - ReLU - Dense(k) in float64 with the given (W, b) pairs."""
+    from minidl.nn import layers as L
+    from minidl.training.model import Sequential
+
+    dense = [L.Dense(W.shape[1]) for W, _ in weights]
+    model = Sequential(
+        [dense[0], L.ReLU(), dense[1], L.ReLU(), dense[2]], input_shape=(weights[0][0].shape[0],)
+    )
+    model.astype(np.float64) if hasattr(model, "astype") else None
+    for layer, (W, b) in zip(dense, weights):
+        layer.params["W"] = np.array(W, dtype=np.float64)
+        layer.params["b"] = np.array(b, dtype=np.float64)
+        layer.grads["W"] = np.zeros_like(layer.params["W"])
+        layer.grads["b"] = np.zeros_like(layer.params["b"])
+    return model
+
+
+def model_summary(model) -> dict:
+    """What the grader compares of a model: which layers train, and every parameter
+    (names, in order, and values)."""
+    return {
+        "trainable": [bool(layer.trainable) for layer in model.layers],
+        "has_params": [bool(layer.params) for layer in model.layers],
+        "param_names": [[str(k) for k in layer.params] for layer in model.layers],
+        "params": [tuple(np.array(p) for p in layer.params.values()) for layer in model.layers],
+    }
+
+
+@probe("freeze")
+def _freeze_probe(namespace, entries, case):
+    weights, n_trainable = case.args
+    model = build_model(weights)
+    returned = namespace[entries[0]](model, n_trainable)
+    summary = model_summary(model)
+    summary["returned_model"] = returned is model or returned is None
+    return summary
+
+
+@probe("fine_tune")
+def _fine_tune_probe(namespace, entries, case):
+    from minidl.nn import losses
+
+    weights, frozen, x, y, lr = case.args
+    model = build_model(weights)
+    for index in frozen:
+        model.layers[index].trainable = False
+    loss = namespace[entries[0]](model, x, y, losses.SparseCategoricalCrossentropy(from_logits=True), lr)
+    summary = model_summary(model)
+    summary["loss"] = loss
+    return summary
+
+
+# ---------------------------------------------------------------------- errors
+def describe_exception(err: BaseException) -> str:
+    """``Type: message`` plus the innermost line of the reader's own code that was running."""
+    if isinstance(err, NotImplementedError):
+        return "not implemented yet (the cell still raises NotImplementedError)"
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if _is_readers(f.filename)]
+    where = ""
+    if frames:
+        frame = frames[-1]
+        cell = f"{frame.filename.strip('<>')}, " if frame.filename.startswith("<cell") else ""
+        code = f": {frame.line.strip()}" if frame.line else ""
+        where = f" ({cell}line {frame.lineno}{code})"
+    try:
+        text = str(err).strip()
+    except Exception:  # a submission's exception whose __str__ fails
+        text = ""
+    text = text.splitlines()[0] if text else ""
+    return f"raised {type(err).__name__}" + (f": {text}" if text else "") + where
+
+
+_LIBRARY_DIRS = tuple({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)})
+_GRADING_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))  # grader/minidl_grader
+
+
+def _is_readers(filename: str) -> bool:
+    """Whether a traceback frame is the reader's code (not Python's, NumPy's or the grader's)."""
+    if filename.startswith("<cell"):
+        return True
+    if filename.startswith("<frozen") or "site-packages" in filename:
+        return False
+    path = os.path.realpath(filename)
+    return not path.startswith(_LIBRARY_DIRS + (_GRADING_DIR,))
+
+
+# ---------------------------------------------------------------------- IPython calls
+class NotebookShell:
+    """What ``get_ipython()`` returns while a submission is graded.
+
+    The grader turns magics into calls with IPython's own input transformation
+    (``%time f(x)`` becomes ``get_ipython().run_line_magic('time', 'f(x)')``). Here, the
+    magics that only measure or capture run their code; everything else (``!shell``,
+    ``%pip``, ``%%bash``, ``%matplotlib``) does nothing and returns ``None``.
+    """
+
+    _RUNS_ITS_CODE = {"time", "timeit", "capture", "prun"}
+
+    def __init__(self, namespace: dict):
+        self._namespace = namespace
+
+    def run_line_magic(self, name, line, *args, **kwargs):
+        if name in ("time", "prun") and isinstance(line, str) and line.strip():
+            return (
+                eval(compile(line, "<magic>", "eval"), self._namespace)
+                if _is_expression(line)
+                else exec(compile(line, "<magic>", "exec"), self._namespace)
+            )
+        return None
+
+    def run_cell_magic(self, name, line, cell, *args, **kwargs):
+        if name in self._RUNS_ITS_CODE and isinstance(cell, str):
+            exec(compile(cell, "<cell magic>", "exec"), self._namespace)
+        return None
+
+    def system(self, *args, **kwargs):
+        return None
+
+    def getoutput(self, *args, **kwargs):
+        return []
+
+    def __getattr__(self, name):  # any other shell method: a harmless no-op
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return lambda *args, **kwargs: None
+
+
+def _is_expression(source: str) -> bool:
+    try:
+        compile(source, "<magic>", "eval")
+        return True
+    except SyntaxError:
+        return False

@@ -1,0 +1,381 @@
+"""The process that runs a submission's code (started by ``runner.py``; not for direct use).
+
+    python -m minidl_grader.runtime.sandbox READ_FD WRITE_FD WORKDIR MEMORY_BYTES CPU_SECONDS NPROC [PRELOAD [FORBID [NICE]]]
+
+It runs from the stripped runtime (``isolation.build_runtime``): it can import the probes,
+never the references. It limits itself before touching the submission: address space
+(``RLIMIT_AS``), CPU seconds, processes, open files, size of written files, no core
+dumps; its stdout and stderr go to ``WORKDIR/output.log``; an audit hook refuses
+sockets, new processes (other than a C/C++ compiler, which the CUDA emulator needs),
+signals to other processes, and writing or deleting files outside ``WORKDIR``. The hook
+stops Python-level accidents; the boundary against code that goes around it (ctypes) is
+bubblewrap, around this process (see ``isolation.py``). Then it obeys the grader's
+requests one at a time:
+
+* ``(id, "exec", label, source)`` -- run one notebook cell in the submission's namespace;
+* ``(id, "call", probe, entries, case)`` -- call the submitted function(s) through a probe
+  and send back its outputs.
+
+Requests arrive pickled (they come from the grader). Replies go back as JSON through
+``codec`` -- never pickle -- and echo the request's id, because the submission controls
+this process and could forge them; forged outputs are still judged against the
+grader's own references, and a reply out of turn ends the process.
+"""
+
+from __future__ import annotations
+
+import linecache
+import os
+import pickle
+import resource
+import struct
+import sys
+
+_HEADER = struct.Struct("!Q")
+_ALLOWED_PROGRAMS = {"c++", "g++", "gcc", "cc", "clang", "clang++", "nvcc"}
+_BLOCKED_EVENTS = {
+    "os.system",
+    "os.exec",
+    "os.posix_spawn",
+    "os.spawn",
+    "os.fork",
+    "os.forkpty",
+    "os.killpg",
+    "socket.__new__",
+    "socket.connect",
+    "socket.bind",
+    "socket.getaddrinfo",
+    "socket.sendto",
+    "urllib.Request",
+    "webbrowser.open",
+    "pty.spawn",
+}
+_PATH_EVENTS = {
+    "os.remove",
+    "os.rename",
+    "os.rmdir",
+    "shutil.rmtree",
+    "os.truncate",
+    "os.chmod",
+    "os.chown",
+    "os.symlink",
+    "os.link",
+    "os.mkdir",
+    "os.utime",
+    "shutil.move",
+    "shutil.copyfile",
+}
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+
+def read_exact(fd: int, n: int) -> bytes:
+    chunks, remaining = [], n
+    while remaining:
+        chunk = os.read(fd, min(remaining, 1 << 20))
+        if not chunk:
+            raise EOFError("pipe closed")
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def write_frame(fd: int, payload: bytes) -> None:
+    data = _HEADER.pack(len(payload)) + payload
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _limit_resources(memory: int, cpu_seconds: int, nproc: int) -> None:
+    if memory > 0:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    if cpu_seconds > 0:
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
+    if nproc > 0:
+        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 2**20, 256 * 2**20))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    import signal
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversize write raises instead of killing
+
+
+def _redirect_output(workdir: str) -> None:
+    log = os.open(os.path.join(workdir, "output.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+
+
+def _allow_numba_cache(workdir: str) -> None:
+    """Let ``@njit(cache=True)`` work on a function defined in a notebook cell.
+
+    Numba caches a function next to its source file, or (in Jupyter) under IPython's
+    folder; a cell run here has neither (its file name is ``<cell N>``), and Numba would
+    refuse with "no locator available". This locator keys the cache by the function's
+    source (the cells are in ``linecache``) and keeps it in the private ``workdir``."""
+    import hashlib
+    import inspect
+
+    try:
+        from numba.core import caching
+    except ImportError:
+        return
+
+    class CellCacheLocator(caching._CacheLocator):
+        def __init__(self, py_func, py_file):
+            self._source = inspect.getsource(py_func).encode("utf-8")
+
+        def get_cache_path(self):
+            return os.path.join(workdir, "numba-cache")
+
+        def get_source_stamp(self):
+            return hashlib.sha256(self._source).hexdigest()
+
+        def get_disambiguator(self):
+            return hashlib.sha256(self._source).hexdigest()[:10]
+
+        @classmethod
+        def from_function(cls, py_func, py_file):
+            if not str(py_file).startswith("<cell"):
+                return None
+            try:
+                return cls(py_func, py_file)
+            except (OSError, TypeError):
+                return None
+
+    impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl", None)
+    if impl is not None:  # the name changed across Numba versions
+        impl._locator_classes = [CellCacheLocator, *impl._locator_classes]
+
+
+class _Forbidden:
+    """Stands for a module or a name the assignment forbids (``--forbid``): using it raises."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def _refuse(self, *args, **kwargs):
+        raise PermissionError(f"{self._name} is forbidden in this assignment: write the operation yourself")
+
+    __call__ = _refuse
+
+    def __getattr__(self, attribute):
+        if attribute.startswith("__"):
+            raise AttributeError(attribute)
+        self._refuse()
+
+
+def _forbid(name: str) -> None:
+    """Replace the module or attribute ``name`` by a ``_Forbidden`` for the submission
+    (the modules loaded so far keep their own references)."""
+    import importlib
+
+    stub = _Forbidden(name)
+    try:
+        importlib.import_module(name)
+        is_module = True
+    except Exception:
+        is_module = False
+    parent, _, attribute = name.rpartition(".")
+    if is_module:
+        sys.modules[name] = stub
+    if parent:
+        try:
+            setattr(importlib.import_module(parent), attribute, stub)
+        except Exception:
+            pass
+
+
+def _install_audit_hook(workdir: str, protected_fds: set) -> None:
+    root = os.path.realpath(workdir)
+    own_pid = os.getpid()
+
+    def inside(path) -> bool:
+        try:
+            full = os.path.realpath(os.path.join(root, os.fsdecode(path)))
+        except (TypeError, ValueError):
+            return False
+        return full == root or full.startswith(root + os.sep) or full == os.devnull
+
+    def hook(event: str, args: tuple) -> None:
+        if event == "open":
+            path, mode, flags = (tuple(args) + (None, None, None))[:3]
+            if isinstance(path, int):
+                if path in protected_fds:
+                    raise PermissionError("the grader does not allow opening its own pipes")
+                return
+            writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
+                isinstance(flags, int) and flags & _WRITE_FLAGS
+            )
+            if writing and not inside(path):
+                raise PermissionError(f"the grader does not allow writing to {os.fsdecode(path)!r}")
+        elif event in _BLOCKED_EVENTS:
+            raise PermissionError(f"the grader does not allow {event}")
+        elif event == "os.kill":
+            if args and args[0] not in (own_pid, 0):
+                raise PermissionError("the grader does not allow signalling other processes")
+        elif event == "subprocess.Popen":
+            program = os.path.basename(os.fsdecode(args[0])) if args and args[0] else ""
+            if program not in _ALLOWED_PROGRAMS:
+                raise PermissionError(f"the grader does not allow starting programs ({program!r})")
+        elif event in _PATH_EVENTS:
+            for path in args[:2]:
+                if isinstance(path, (str, bytes, os.PathLike)) and not inside(path):
+                    raise PermissionError(f"the grader does not allow {event} outside its folder")
+        elif event in ("os.dup2", "os.close") and args and args[0] in protected_fds:
+            raise PermissionError("the grader does not allow touching its pipes")
+
+    sys.addaudithook(hook)
+
+
+def python_source(source: str) -> str:
+    """A cell's source as plain Python, by IPython's own input transformation.
+
+    ``%magic`` and ``!shell`` lines become ``get_ipython()`` calls, which the sandbox
+    answers harmlessly (``probes.NotebookShell``); a ``%`` inside a string or a
+    continuation line is left alone. Without IPython, lines starting with ``%`` or ``!``
+    become ``pass`` (a cruder rule that can misread such strings).
+
+    This runs in the submission's process, under its time limits: a cell of 240 KiB of
+    magic lines costs the submission's budget, not the grader's CPU.
+    """
+    if not any(mark in source for mark in "%!?"):
+        return source if source.endswith("\n") else source + "\n"
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+    except Exception:  # not installed (or refused here): the cruder rule
+        return without_magic_lines(source)
+    try:
+        return TransformerManager().transform_cell(source)
+    except Exception:  # IPython could not read it: Python will say why
+        return source if source.endswith("\n") else source + "\n"
+
+
+def without_magic_lines(source: str) -> str:
+    lines = []
+    for line in source.splitlines():
+        stripped = line.lstrip()
+        if stripped.startswith(("%", "!")):
+            line = line[: len(line) - len(stripped)] + "pass  # IPython line removed by the grader"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def serve(read_fd: int, write_fd: int) -> None:
+    from . import codec
+    from .probes import PROBES, NotebookShell, describe_exception
+
+    probes = dict(PROBES)  # as loaded: a submission editing PROBES changes nothing here
+    namespace = {"__name__": "__main__", "__builtins__": __builtins__}
+    shell = NotebookShell(namespace)
+    namespace["get_ipython"] = lambda: shell
+    request_id = None
+
+    def _reply(fd: int, status: str, value=None, message: str = "") -> None:
+        try:
+            payload = codec.dumps(
+                {"id": request_id, "status": status, "value": value, "message": str(message)}
+            )
+        except Exception as err:  # an output that cannot be encoded is reported, not fatal
+            payload = codec.dumps(
+                {
+                    "id": request_id,
+                    "status": "error",
+                    "value": None,
+                    "message": f"the result could not be sent back ({err!r})"[:500],
+                }
+            )
+        write_frame(fd, payload)
+
+    while True:
+        (size,) = _HEADER.unpack(read_exact(read_fd, _HEADER.size))
+        request_id, kind, *request = pickle.loads(read_exact(read_fd, size))
+        if kind == "quit":
+            os._exit(0)
+        if kind == "exec":
+            label, source = request
+            source = python_source(source)
+            linecache.cache[label] = (len(source), None, source.splitlines(True), label)
+            try:
+                code = compile(source, label, "exec")
+            except SyntaxError as err:
+                _reply(
+                    write_fd,
+                    "error",
+                    message=f"SyntaxError: {err.msg} ({label.strip('<>')}, line {err.lineno}"
+                    + (f": {err.text.strip()})" if err.text else ")"),
+                )
+                continue
+            try:
+                exec(code, namespace)
+            except BaseException as err:  # SystemExit and KeyboardInterrupt too
+                _reply(write_fd, "error", message=describe_exception(err))
+                continue
+            _reply(write_fd, "ok")
+        elif kind == "call":
+            probe_name, entries, case = request
+            missing = [name for name in entries if name not in namespace]
+            if missing:
+                _reply(write_fd, "missing", message=", ".join(missing))
+                continue
+            try:
+                value = probes[probe_name](namespace, entries, case)
+            except BaseException as err:
+                _reply(write_fd, "error", message=describe_exception(err))
+                continue
+            _reply(write_fd, "ok", value=value)
+
+
+def _drop_editable_finders() -> None:
+    """Forget the import finders of editable installs (``pip install -e``: setuptools puts
+    one on ``sys.meta_path`` for each). Such a finder answers for a package's modules
+    from its source folder, so ``import minidl_grader.specs`` would be found there where
+    the stripped runtime has no ``specs``. Under bubblewrap those folders are not mounted;
+    without it this is what keeps the references out of reach."""
+    sys.meta_path[:] = [
+        finder for finder in sys.meta_path if not getattr(finder, "__module__", "").startswith("__editable__")
+    ]
+    sys.path_importer_cache.clear()
+
+
+def main() -> None:
+    read_fd, write_fd, workdir = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    memory, cpu_seconds, nproc = (int(a) for a in sys.argv[4:7])
+    preload = [m for m in sys.argv[7].split(",") if m] if len(sys.argv) > 7 else []
+    forbid = [m for m in sys.argv[8].split(",") if m] if len(sys.argv) > 8 else []
+    niceness = int(sys.argv[9]) if len(sys.argv) > 9 else 0
+    os.chdir(workdir)
+    _limit_resources(memory, cpu_seconds, nproc)
+    if niceness:  # no cpu cgroup: at least the grader itself keeps its share
+        try:
+            os.nice(niceness)
+        except OSError:
+            pass
+    _redirect_output(workdir)
+    import numpy  # noqa: F401  -- imported before the hook, like everything trusted
+    from . import codec, probes  # noqa: F401
+
+    for module in preload:
+        try:
+            __import__(module)
+        except Exception:
+            pass
+    _drop_editable_finders()
+    if "numba" in sys.modules:
+        try:
+            _allow_numba_cache(workdir)
+        except Exception:  # only a convenience: grading goes on without it
+            pass
+    for name in forbid:
+        _forbid(name)
+    _install_audit_hook(workdir, {read_fd, write_fd})
+    sys.argv = ["submission"]
+    serve(read_fd, write_fd)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,243 @@
+"""Chapter 1, linear models: gradients of linear and logistic regression; the weighted
+binary cross-entropy computed from the logits without overflow."""
+
+import numpy as np
+
+from ..judge.feedback import compare_outputs, rel_error
+from ..judge.registry import Case, Exercise, function_exercise, register
+
+CHAPTER = "01_linear_models"
+
+
+def _sigmoid(z):
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+# ---------------------------------------------------------------- linear regression
+def linear_regression_gradient(X, y, w, b):
+    """L = mean((X w + b - y)^2): dL/dw = 2/N X^T r, dL/db = 2/N sum(r), r the residual."""
+    r = X @ w + b - y
+    n = X.shape[0]
+    return 2.0 / n * X.T @ r, 2.0 / n * np.sum(r)
+
+
+def _linreg_no_two(X, y, w, b):
+    r = X @ w + b - y
+    return X.T @ r / X.shape[0], np.mean(r)
+
+
+def _linreg_no_mean(X, y, w, b):
+    r = X @ w + b - y
+    return 2.0 * X.T @ r, 2.0 * np.sum(r)
+
+
+def _linreg_cases(rng):
+    cases = []
+    for n, d in ((6, 3), (11, 4)):
+        X = rng.standard_normal((n, d))
+        cases.append(
+            Case(
+                (X, rng.standard_normal(n), rng.standard_normal(d), float(rng.standard_normal())),
+                label=f"X of shape {(n, d)}",
+            )
+        )
+    return cases
+
+
+function_exercise(
+    "linear_regression_gradient",
+    CHAPTER,
+    2,
+    "linear_regression_gradient",
+    "Gradient of the mean squared error of a linear model",
+    _linreg_cases,
+    linear_regression_gradient,
+    ("dw", "db"),
+    mistakes=(
+        ("the factor 2 from the derivative of the square is missing", _linreg_no_two),
+        ("the 1/N of the mean is missing: the loss is a mean over the batch", _linreg_no_mean),
+    ),
+    factors=lambda X, y, w, b: {"the batch size N": X.shape[0], "2": 2.0, "2N": 2.0 * X.shape[0]},
+)
+
+
+# ---------------------------------------------------------------- logistic regression
+def logistic_regression_gradient(X, y, w, b, pos_weight):
+    """Mean *weighted* binary cross-entropy of p = sigmoid(X w + b), positives weighted by
+    pos_weight: L = -mean(pos_weight y log p + (1 - y) log(1 - p)). Returns (dL/dw, dL/db).
+
+    dL/dz = p (pos_weight y + 1 - y) - pos_weight y, per sample, divided by N."""
+    p = _sigmoid(X @ w + b)
+    dz = (p * (pos_weight * y + 1 - y) - pos_weight * y) / X.shape[0]
+    return X.T @ dz, np.sum(dz)
+
+
+def _logreg_unweighted(X, y, w, b, pos_weight):
+    return logistic_regression_gradient(X, y, w, b, 1.0)
+
+
+def _logreg_scaled_error(X, y, w, b, pos_weight):
+    p = _sigmoid(X @ w + b)
+    dz = np.where(y == 1, pos_weight, 1.0) * (p - y) / X.shape[0]
+    return X.T @ dz, np.sum(dz)
+
+
+def _logreg_cases(rng):
+    cases = []
+    for n, d, pos_weight in ((8, 3, 3.0), (13, 5, 0.5), (6, 2, 1.0)):
+        X = rng.standard_normal((n, d))
+        y = (rng.random(n) < 0.5).astype(np.float64)
+        cases.append(
+            Case(
+                (X, y, rng.standard_normal(d), float(rng.standard_normal()), pos_weight),
+                label=f"X of shape {(n, d)}, pos_weight={pos_weight}",
+            )
+        )
+    return cases
+
+
+function_exercise(
+    "logistic_regression_gradient",
+    CHAPTER,
+    2,
+    "logistic_regression_gradient",
+    "Gradient of a class-weighted binary cross-entropy",
+    _logreg_cases,
+    logistic_regression_gradient,
+    ("dw", "db"),
+    mistakes=(
+        (
+            "pos_weight is ignored: the positive samples' term of the loss is multiplied by it",
+            _logreg_unweighted,
+        ),
+        (
+            "the error p - y is scaled by the weight of the sample's class; that is right only "
+            "where the weight multiplies the *whole* loss of a sample; here pos_weight "
+            "multiplies -y log p alone, so dL/dz = p (pos_weight y + 1 - y) - pos_weight y",
+            _logreg_scaled_error,
+        ),
+    ),
+    factors=lambda X, y, w, b, pw: {"the batch size N": X.shape[0]},
+)
+
+
+# ---------------------------------------------------------------- the same loss, from the logits
+def _softplus(t):
+    """log(1 + e^t) = max(t, 0) + log(1 + e^-|t|): the log-sum-exp of 0 and t."""
+    return np.maximum(t, 0.0) + np.log1p(np.exp(-np.abs(t)))
+
+
+def weighted_bce_with_logits(z, y, pos_weight):
+    """Per-sample -(pos_weight y log sigmoid(z) + (1 - y) log(1 - sigmoid(z))), exact for any z.
+
+    log sigmoid(z) = -softplus(-z) and log(1 - sigmoid(z)) = -softplus(z) = -z - softplus(-z),
+    so loss = (1 - y) z + (pos_weight y + 1 - y) softplus(-z). z, y (N,) -> losses (N,)."""
+    return (1.0 - y) * z + (pos_weight * y + 1.0 - y) * _softplus(-z)
+
+
+def _bce_chapter_eps(z, y, pos_weight):
+    p = _sigmoid(z)
+    return -(pos_weight * y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12))
+
+
+_BCE_MISTAKES = (
+    (
+        "pos_weight is ignored: it multiplies the term of the positive samples, -y log sigmoid(z)",
+        lambda z, y, pw: weighted_bce_with_logits(z, y, 1.0),
+    ),
+    (
+        "pos_weight multiplies the negatives' term -(1 - y) log(1 - sigmoid(z)); it belongs to "
+        "the positives' term -y log sigmoid(z)",
+        lambda z, y, pw: y * _softplus(-z) + pw * (1 - y) * _softplus(z),
+    ),
+    (
+        "the two terms are swapped: a sample with y = 1 pays -log sigmoid(z), which is small "
+        "when z is large and positive",
+        lambda z, y, pw: weighted_bce_with_logits(-z, y, pw),
+    ),
+    (
+        "this is the chapter's log(p + 1e-12): the epsilon keeps the loss finite but caps it "
+        "near -log(1e-12) = 27.6, while a sample with z = -800 and y = 1 costs 800 pos_weight",
+        _bce_chapter_eps,
+    ),
+)
+
+_OVERFLOW_HINT = (
+    "log(sigmoid(z)) is log(0) = -inf once sigmoid(z) rounds to 0, log(1 - sigmoid(z)) once "
+    "sigmoid(z) rounds to 1 (in float64 already near z = 37), and 0 * log(0) is NaN: write log sigmoid(z) = -softplus(-z) and "
+    "log(1 - sigmoid(z)) = -softplus(z) with softplus(t) = log(1 + e^t) = max(t, 0) + "
+    "log1p(exp(-|t|)), so that exp never sees a large positive number"
+)
+_CLIP_HINT = (
+    "the losses are right where |z| < 25 and wrong only where |z| is large: clipping p, or "
+    "log(p + eps), caps the loss of a confidently wrong sample at about -log(eps); rewrite "
+    "the logs with softplus, which is exact for every z"
+)
+
+
+def _public_bce(case):
+    """What minidl's public data records of a case (and what the judge compares)."""
+    z, y, pos_weight = case.args
+    return {
+        "expected": weighted_bce_with_logits(z, y, pos_weight),
+        "mistakes": [(hint, fn(z, y, pos_weight)) for hint, fn in _BCE_MISTAKES],
+        "factors": {},
+    }
+
+
+def _judge_bce(case, got):
+    z = case.args[0]
+    known = _public_bce(case)
+    expected = known["expected"]
+    message = compare_outputs(got, expected, ("losses",), known["mistakes"])
+    if message is None or "hint:" in message:
+        return message
+    try:
+        g = np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        return message
+    if g.shape != expected.shape:
+        return message
+    if not np.all(np.isfinite(g)):
+        return message + f"\n    hint: {_OVERFLOW_HINT}"
+    large = np.abs(z) >= 25
+    if large.any() and (~large).any() and rel_error(g[~large], expected[~large]) <= 1e-6:
+        return message + f"\n    hint: {_CLIP_HINT}"
+    return message
+
+
+def _bce_cases(rng):
+    cases = []
+    for n, pos_weight in ((9, 3.0), (6, 0.5)):
+        y = (np.arange(n) % 2).astype(np.float64)
+        rng.shuffle(y)
+        cases.append(
+            Case(
+                (rng.standard_normal(n) * 3, y, pos_weight),
+                label=f"{n} samples with logits of a few units, pos_weight={pos_weight}",
+            )
+        )
+    z = np.array([-800.0, 800.0, -800.0, 800.0, -40.0, 40.0, -40.0, 40.0, 0.0, 1.5])
+    y = np.array([1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0])
+    cases.append(
+        Case(
+            (z, y, 2.0),
+            label="logits of +-40 and +-800, confidently right and confidently wrong, pos_weight=2",
+        )
+    )
+    return cases
+
+
+register(
+    Exercise(
+        name="weighted_bce_with_logits",
+        chapter=CHAPTER,
+        points=1,
+        entries=("weighted_bce_with_logits",),
+        title="The class-weighted binary cross-entropy from the logits, for any logit",
+        make_cases=_bce_cases,
+        judge=_judge_bce,
+        public=_public_bce,
+        outputs=("losses",),
+    )
+)

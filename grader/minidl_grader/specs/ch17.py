@@ -1,0 +1,166 @@
+"""Chapter 17, attention: sliding-window attention, ALiBi-biased attention, the backward of a
+softmax with a temperature; questions on the 1/sqrt(d) scale and the size of a KV cache."""
+
+import numpy as np
+
+from ..judge.registry import Case, function_exercise
+
+CHAPTER = "17_attention"
+
+
+def _softmax_rows(z):
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _attend(q, k, v, allowed, bias=0.0, scale=None):
+    """softmax((q k^T) * scale + bias, over allowed keys) v, written without the library."""
+    d = q.shape[-1]
+    scale = 1.0 / np.sqrt(d) if scale is None else scale
+    scores = np.einsum("nid,njd->nij", q, k) * scale + bias
+    scores = np.where(allowed, scores, -np.inf)
+    return np.einsum("nij,njd->nid", _softmax_rows(scores), v)
+
+
+def _window(T, window, causal=True):
+    i, j = np.arange(T)[:, None], np.arange(T)[None, :]
+    return (j <= i) & (j > i - window) if causal else np.abs(i - j) < window
+
+
+# ---------------------------------------------------------------- sliding-window attention
+def sliding_window_attention(q, k, v, window):
+    """Causal attention where query i sees keys j with i - window < j <= i.
+
+    q, k (N, T, d), v (N, T, dv), window >= 1 -> (N, T, dv).
+    """
+    return _attend(q, k, v, _window(q.shape[1], window)[None])
+
+
+def _attention_cases(rng, extra):
+    cases = []
+    for n, t, d, dv in ((2, 6, 4, 3), (1, 9, 8, 5)):
+        args = (
+            rng.standard_normal((n, t, d)),
+            rng.standard_normal((n, t, d)),
+            rng.standard_normal((n, t, dv)),
+        )
+        for value in extra(t):
+            cases.append(Case(args + (value,), label=f"N={n}, T={t}, d={d}, dv={dv}, {value}"))
+    return cases
+
+
+function_exercise(
+    "sliding_window_attention",
+    CHAPTER,
+    2,
+    "sliding_window_attention",
+    "Attention in a sliding window",
+    lambda rng: _attention_cases(rng, lambda t: (1, 3, t)),
+    sliding_window_attention,
+    ("out",),
+    mistakes=(
+        (
+            "the window is one key too wide: query i sees keys i - window + 1 .. i, which is "
+            "`window` keys including itself",
+            lambda q, k, v, w: _attend(q, k, v, _window(q.shape[1], w + 1)[None]),
+        ),
+        (
+            "the window must also be causal: no key after the query",
+            lambda q, k, v, w: _attend(q, k, v, _window(q.shape[1], w, causal=False)[None]),
+        ),
+        (
+            "the scores are divided by sqrt(d) before the softmax",
+            lambda q, k, v, w: _attend(q, k, v, _window(q.shape[1], w)[None], scale=1.0),
+        ),
+    ),
+)
+
+
+# ---------------------------------------------------------------- ALiBi
+def alibi_attention(q, k, v, slope):
+    """Causal attention with a linear distance penalty (ALiBi, Press et al., 2022):
+
+    scores_ij = q_i . k_j / sqrt(d) - slope * (i - j)    for j <= i (others masked)
+    """
+    T = q.shape[1]
+    i, j = np.arange(T)[:, None], np.arange(T)[None, :]
+    return _attend(q, k, v, (j <= i)[None], bias=-slope * (i - j))
+
+
+def _alibi_sign(q, k, v, slope):
+    T = q.shape[1]
+    i, j = np.arange(T)[:, None], np.arange(T)[None, :]
+    return _attend(q, k, v, (j <= i)[None], bias=slope * (i - j))
+
+
+def _alibi_not_causal(q, k, v, slope):
+    T = q.shape[1]
+    i, j = np.arange(T)[:, None], np.arange(T)[None, :]
+    return _attend(q, k, v, np.ones((1, T, T), bool), bias=-slope * np.abs(i - j))
+
+
+function_exercise(
+    "alibi_attention",
+    CHAPTER,
+    2,
+    "alibi_attention",
+    "Attention with a distance penalty (ALiBi)",
+    lambda rng: _attention_cases(rng, lambda t: (0.5, 2.0)),
+    alibi_attention,
+    ("out",),
+    mistakes=(
+        (
+            "the penalty has the wrong sign: far keys must get *lower* scores, "
+            "-slope * (i - j) with i - j >= 0",
+            _alibi_sign,
+        ),
+        ("the causal mask is missing: keys after the query must get weight 0", _alibi_not_causal),
+    ),
+)
+
+
+# ---------------------------------------------------------------- softmax with a temperature
+def softmax_temperature_backward(z, dp, tau):
+    """dL/dz for p = softmax(z / tau) over the last axis, given dp = dL/dp; z, dp (N, K)."""
+    p = _softmax_rows(z / tau)
+    return p * (dp - (dp * p).sum(axis=-1, keepdims=True)) / tau
+
+
+def _temperature_cases(rng):
+    return [
+        Case(
+            (rng.standard_normal((n, k)) * 2, rng.standard_normal((n, k)), tau),
+            label=f"N={n}, K={k}, tau={tau}",
+        )
+        for n, k, tau in ((3, 5, 1.0), (4, 7, 0.5), (2, 3, 3.0))
+    ]
+
+
+function_exercise(
+    "softmax_temperature_backward",
+    CHAPTER,
+    2,
+    "softmax_temperature_backward",
+    "The backward of a softmax with a temperature",
+    _temperature_cases,
+    softmax_temperature_backward,
+    ("dz",),
+    mistakes=(
+        (
+            "the chain rule through z / tau is missing: divide by tau",
+            lambda z, dp, tau: softmax_temperature_backward(z, dp, tau) * tau,
+        ),
+        (
+            "only the diagonal of the Jacobian is used: p (1 - p) dp misses the -p_j p_k terms",
+            lambda z, dp, tau: _softmax_rows(z / tau) * (1 - _softmax_rows(z / tau)) * dp / tau,
+        ),
+        (
+            "p was computed as softmax(z), without the temperature",
+            lambda z, dp, tau: _softmax_rows(z) * (dp - (dp * _softmax_rows(z)).sum(-1, keepdims=True)) / tau,
+        ),
+    ),
+    factors=lambda z, dp, tau: {"tau": tau, "1/tau": 1 / tau},
+)
+
+
+# ---------------------------------------------------------------- questions

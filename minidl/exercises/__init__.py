@@ -1,0 +1,149 @@
+"""Instant feedback on the graded exercises: ``from minidl.exercises import check``.
+
+``check("weight_norm_backward", weight_norm_backward)`` runs the function on the exercise's
+*public* cases and prints the verdict: passed, or which output is wrong, by how much, at
+which position the first value differs and -- when the numbers are those of a usual mistake
+(a missing transpose, a sum over the wrong axis) -- which mistake. ``check(name, answer)``
+on a question says whether the answer is well-formed (one of the letters, a number, a
+shape); whether it is right is the grader's to say.
+
+The public cases are data shipped with minidl (``data.py``: inputs, expected outputs, the
+outputs of the usual mistakes), generated from the grader's specs at a public seed. The
+library holds no reference answer and no question's answer; a grade is computed by the
+grader (``grader/``, ``minidl-grade``) on cases drawn with the instructor's seed, which
+no one sees beforehand -- a function that only reproduces the public outputs scores 0.
+
+Where the grader is installed as well (self-study: ``make lab`` installs both), ``check``
+hands over to it: the same messages on the grader's own cases, and questions judged right
+or wrong with the reason. It is found through the ``minidl.exercises`` entry point that
+the grader's distribution declares, so minidl never imports it; ``MINIDL_PUBLIC_CHECK=1``
+keeps ``check`` on the public data (what a course's students get).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import re
+from dataclasses import dataclass
+
+from . import data
+from .compare import compare_outputs
+
+__all__ = ["check", "evaluate", "Verdict"]
+
+_LETTER = re.compile(r"^\(?\s*([a-z])\s*[).]?$")
+
+
+@dataclass
+class Verdict:
+    """What ``check`` prints: ``status`` is "passed", "failed" or "unchecked" (no public case)."""
+
+    name: str
+    status: str
+    message: str
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+
+def _grader_check():
+    """The grader's ``check``, when its distribution is installed (and not switched off)."""
+    if os.environ.get("MINIDL_PUBLIC_CHECK"):
+        return None
+    from importlib.metadata import entry_points
+
+    try:
+        points = [p for p in entry_points(group="minidl.exercises") if p.name == "check"]
+        return points[0].load() if points else None
+    except Exception:  # a broken or stripped install: the public data still works
+        return None
+
+
+def _exercise(name: str) -> dict:
+    index, _ = data.load()
+    exercises = index["exercises"]
+    if name not in exercises:
+        raise KeyError(f"no exercise called {name!r}; known exercises: {', '.join(sorted(exercises))}")
+    return exercises[name]
+
+
+def evaluate(name: str, *objects) -> Verdict:
+    """Judge ``objects`` (the exercise's entries, in order; a question's answer) on the
+    public data and return the ``Verdict``."""
+    exercise = _exercise(name)
+    entries = exercise["entries"]
+    if len(objects) != len(entries):
+        raise TypeError(f"check({name!r}, ...) expects {len(entries)} object(s): {', '.join(entries)}")
+    if exercise["kind"] != "code":
+        return _question(name, exercise, objects[0])
+    if not exercise.get("cases"):
+        return Verdict(
+            name,
+            "unchecked",
+            f"no public test case (the answer is {exercise.get('why', 'run by the grader only')}): "
+            "the grader checks it; install it (pip install ./grader) to check it here",
+        )
+    _, arrays = data.load()
+    functions = dict(zip(entries, objects))
+    for number, case in enumerate(exercise["cases"], 1):
+        label = case.get("label") or f"case {number}"
+        args = data.decode(case["args"], arrays)
+        try:
+            got = functions[case.get("entry") or entries[0]](*copy.deepcopy(args))
+        except NotImplementedError:
+            return Verdict(name, "failed", "not implemented yet (the cell still raises NotImplementedError)")
+        except Exception as err:
+            return Verdict(name, "failed", f"{label}: raised {type(err).__name__}: {str(err)[:200]}")
+        problem = compare_outputs(
+            got,
+            data.decode(case["expected"], arrays),
+            tuple(case.get("outputs", exercise.get("outputs", ()))),
+            [(hint, data.decode(wrong, arrays)) for hint, wrong in case["mistakes"]],
+            data.decode(case["factors"], arrays),
+            exercise["tolerance"],
+        )
+        if problem:
+            return Verdict(name, "failed", f"{label}: {problem}")
+    count = len(exercise["cases"])
+    return Verdict(name, "passed", f"passed ({count} public test case{'s' if count != 1 else ''})")
+
+
+def _question(name: str, exercise: dict, value) -> Verdict:
+    """Whether a question's answer is well-formed; the grader alone knows if it is right."""
+    kind = exercise["kind"]
+    if kind == "choice":
+        letters = exercise["choices"]
+        expected = f"one letter among {', '.join(letters)}, as a string"
+        match = _LETTER.match(value.strip().lower()) if isinstance(value, str) else None
+        ok = match is not None and match.group(1) in letters
+    elif kind == "number":
+        expected = "a finite number (an int or a float)"
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    else:
+        expected = "a shape, a tuple of ints such as (2, 3)"
+        ok = isinstance(value, (tuple, list)) and all(
+            isinstance(n, int) and not isinstance(n, bool) for n in value
+        )
+    if value is Ellipsis:
+        return Verdict(name, "failed", f"not answered yet: replace `...` with {expected}")
+    if not ok:
+        return Verdict(name, "failed", f"expected {expected}; got {type(value).__name__} {value!r:.40}")
+    return Verdict(name, "passed", "a well-formed answer; the grader says whether it is right")
+
+
+def check(name: str, *objects) -> None:
+    """Check an exercise (or a question) right now and print the verdict.
+
+    >>> check("weight_norm_backward", weight_norm_backward)        # doctest: +SKIP
+    ✔ weight_norm_backward: passed (2 public test cases)
+    """
+    grader = _grader_check()
+    if grader is not None:
+        return grader(name, *objects)
+    verdict = evaluate(name, *objects)
+    mark = {"passed": "✔", "failed": "✘"}.get(verdict.status, "·")
+    print(f"{mark} {name}: {verdict.message}")
+    return None

@@ -1,0 +1,233 @@
+"""Comparing an answer's outputs with the expected ones, and explaining the difference.
+
+Used by ``check()`` on the public cases (``minidl.exercises``) and by the grader on its
+hidden ones, so both say the same things. A check does not stop at "wrong": it says which
+output is wrong, by how much, what shape was expected, and -- where it can tell -- which
+usual mistake produces exactly these numbers. Two kinds of hints:
+
+* **named mistakes**: the outputs an answer *with* a known mistake gives (a missing
+  transpose, a sum over the wrong axis, a forgotten batch mean). If the answer matches
+  one of them, its message is shown.
+* **generic hints**, worked out from the numbers alone: a transposed shape, an extra or
+  missing axis, a flipped sign, a constant factor, NaN from an overflow.
+
+A message never shows an expected array: at most its shape and the first value that
+differs, with its position. The verdict is written so that nothing but the right numbers
+passes: a NaN or an infinity where the expected value is finite is wrong (and said so), the
+error measure scales before it squares (``rel_error`` cannot overflow, whatever the
+magnitudes), and every comparison is phrased ``not (error <= tolerance)``, so a NaN error
+fails.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["rel_error", "compare_outputs", "describe_value", "TOLERANCE"]
+
+TOLERANCE = 1e-6
+
+
+def rel_error(a, b) -> float:
+    """``||a - b|| / (||a|| + ||b||)`` (Euclidean norms), safe for any values.
+
+    Both arrays are divided by their largest magnitude before the norms are taken, so
+    values near 1e200 (whose squares overflow) give the true ratio instead of inf/inf.
+    Non-finite entries count as an infinite error unless both arrays hold the very same
+    non-finite value there (then the finite entries decide). Equal shapes are required.
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"rel_error needs equal shapes, got {a.shape} and {b.shape}")
+    finite_a, finite_b = np.isfinite(a), np.isfinite(b)
+    if not (finite_a.all() and finite_b.all()):
+        same = np.array_equal(finite_a, finite_b) and np.array_equal(
+            a[~finite_a], b[~finite_b], equal_nan=True
+        )
+        if not same:
+            return float("inf")
+        a, b = a[finite_a], b[finite_b]
+    scale = max(float(np.max(np.abs(a), initial=0.0)), float(np.max(np.abs(b), initial=0.0)))
+    if scale == 0.0:
+        return 0.0
+    a, b = a / scale, b / scale
+    return float(np.linalg.norm(a - b) / (np.linalg.norm(a) + np.linalg.norm(b)))
+
+
+def describe_value(value) -> str:
+    """A short description of a value for messages: type and shape."""
+    if value is None:
+        return "None"
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    if type(value).__name__ == "Unsupported":  # the grader's stand-in for an object it cannot carry
+        return f"an object of type {getattr(value, 'type_name', '?')}"
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)} values"
+    return f"{type(value).__name__} {value!r}"[:80]
+
+
+def _as_array(value):
+    """``value`` as a float64 array, or ``None`` if it is not numeric."""
+    if isinstance(value, (bool, np.bool_)):
+        return np.asarray(value, dtype=np.float64)
+    if isinstance(value, (int, float, np.ndarray)):
+        try:
+            return np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            return None
+    if isinstance(value, (list, tuple)):
+        try:
+            return np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def _shape_hint(got_shape: tuple, expected_shape: tuple) -> str:
+    if len(got_shape) == len(expected_shape) >= 2 and got_shape == expected_shape[::-1]:
+        return "it looks transposed: check the order of the factors in a matrix product, or a missing .T"
+    if len(got_shape) == len(expected_shape) - 1 and got_shape in _drop_one_axis(expected_shape):
+        return "an axis is missing: did you sum or average over an axis that should stay?"
+    if len(got_shape) == len(expected_shape) + 1 and expected_shape in _drop_one_axis(got_shape):
+        if expected_shape == got_shape[1:]:
+            return (
+                "there is an extra leading axis: a gradient of a parameter shared by the "
+                "batch must be summed over the batch axis (axis=0)"
+            )
+        return "there is an extra axis: a sum over one axis is missing"
+    if len(got_shape) == len(expected_shape) == 1:
+        return "a sum or mean over the wrong axis? (e.g. a bias gradient sums over the batch axis, axis=0)"
+    if int(np.prod(got_shape)) == int(np.prod(expected_shape)):
+        return "the right number of values in the wrong layout: check a reshape or transpose"
+    return ""
+
+
+def _drop_one_axis(shape: tuple) -> list:
+    return [shape[:i] + shape[i + 1 :] for i in range(len(shape))]
+
+
+def _non_finite(name: str, got: np.ndarray, expected: np.ndarray) -> str | None:
+    """A message if ``got`` holds NaN or inf where ``expected`` does not (or the reverse)."""
+    finite_g, finite_e = np.isfinite(got), np.isfinite(expected)
+    if finite_g.all() and finite_e.all():
+        return None
+    wrong = ~finite_g & finite_e
+    if wrong.any():
+        index = tuple(int(i) for i in np.argwhere(wrong)[0]) if got.ndim else ()
+        where = f" (first at index {index[0] if len(index) == 1 else index})" if index else ""
+        kind = "NaN" if np.isnan(got[wrong]).any() else "inf"
+        return (
+            f"`{name}` contains NaN or inf where the answer is finite ({int(wrong.sum())} "
+            f"of {got.size} values, {kind}{where}) -- an overflow in exp, a log of 0, or a "
+            "division by zero? (subtract the maximum before exp)"
+        )
+    missing = finite_g & ~finite_e
+    if missing.any() or not np.array_equal(got[~finite_g], expected[~finite_e], equal_nan=True):
+        return f"`{name}` should hold NaN or inf where the reference does, and the same ones"
+    return None
+
+
+def _first_mismatch(got: np.ndarray, expected: np.ndarray) -> str:
+    if got.ndim == 0:
+        return f"expected {expected.item():.6g}, got {got.item():.6g}"
+    with np.errstate(all="ignore"):
+        scale = float(np.max(np.abs(expected), initial=0.0)) + 1e-300
+        bad = ~np.isclose(got, expected, rtol=1e-5, atol=1e-8 * scale)
+    if not bad.any():
+        return ""
+    index = tuple(int(i) for i in np.argwhere(bad)[0])
+    where = index[0] if len(index) == 1 else index
+    return (
+        f"first mismatch at index {where}: expected {expected[index]:.6g}, "
+        f"got {got[index]:.6g} ({int(bad.sum())} of {bad.size} values differ)"
+    )
+
+
+def _factor_hint(got: np.ndarray, expected: np.ndarray, factors: dict) -> str:
+    """A hint when ``got`` is a constant multiple of ``expected``."""
+    with np.errstate(all="ignore"):
+        denominator = float(np.sum(expected * expected))
+        c = float(np.sum(got * expected)) / denominator if denominator else 0.0
+    if not (denominator >= 1e-300 and np.isfinite(denominator)):
+        return ""
+    if not (np.isfinite(c) and abs(c) >= 1e-12 and rel_error(got, c * expected) <= 1e-6):
+        return ""
+    if abs(c + 1) < 1e-6:
+        return "the sign is flipped: check a minus sign (gradient descent subtracts the gradient)"
+    for label, value in factors.items():
+        if abs(c - value) < 1e-6 * abs(value):
+            return f"off by a factor {c:.4g}, which is {label}"
+        if abs(c - 1 / value) < 1e-6 / abs(value):
+            return f"off by a factor {c:.4g}, which is 1 / ({label})"
+    return f"off by a constant factor {c:.4g}"
+
+
+def compare_outputs(
+    got, expected, names: tuple[str, ...], mistakes=(), factors=None, tolerance: float = TOLERANCE
+) -> str | None:
+    """``None`` if ``got`` matches ``expected``, else a message saying what differs.
+
+    got, expected : one value when ``len(names) == 1``, else sequences of ``len(names)``
+    mistakes : pairs ``(message, outputs_with_that_mistake)``, same layout as ``expected``
+    factors : ``{"the batch size N = 5": 5}``, constants whose presence or absence
+        explains a scaled answer
+    """
+    factors = factors or {}
+    if len(names) == 1:
+        got, expected = (got,), (expected,)
+        mistakes = [(message, (wrong,)) for message, wrong in mistakes]
+    elif not isinstance(got, (tuple, list)):
+        return f"expected {len(names)} return values ({', '.join(names)}), got {describe_value(got)}" + (
+            " -- did you forget `return`?" if got is None else ""
+        )
+    elif len(got) != len(names):
+        return f"expected {len(names)} return values ({', '.join(names)}), got {len(got)}"
+    for i, name in enumerate(names):
+        message = _compare_one(name, got[i], expected[i], tolerance)
+        if message is None:
+            continue
+        hints = [text for text, wrong in mistakes if _matches(got[i], wrong[i], tolerance)]
+        g, e = _as_array(got[i]), _as_array(expected[i])
+        if (
+            not hints
+            and g is not None
+            and e is not None
+            and g.shape == e.shape
+            and np.all(np.isfinite(g))
+            and np.all(np.isfinite(e))
+        ):
+            hint = _factor_hint(g, e, factors)
+            if hint:
+                hints.append(hint)
+        return message + "".join(f"\n    hint: {h}" for h in hints)
+    return None
+
+
+def _matches(got, wrong, tolerance) -> bool:
+    g, w = _as_array(got), _as_array(wrong)
+    if g is None or w is None or g.shape != w.shape or not np.all(np.isfinite(g)):
+        return False
+    return rel_error(g, w) <= tolerance
+
+
+def _compare_one(name: str, got, expected, tolerance: float) -> str | None:
+    if got is None:
+        return f"`{name}` is None -- did you forget to `return` it?"
+    e = _as_array(expected)
+    g = _as_array(got)
+    if g is None:
+        return f"`{name}` should be {describe_value(expected)}, got {describe_value(got)}"
+    if g.shape != e.shape:
+        hint = _shape_hint(g.shape, e.shape)
+        return f"`{name}` has shape {g.shape}, expected {e.shape}" + (f"\n    hint: {hint}" if hint else "")
+    problem = _non_finite(name, g, e)
+    if problem:
+        return problem
+    error = rel_error(g, e)
+    if not error <= tolerance:
+        detail = _first_mismatch(g, e)
+        return f"`{name}` is wrong: relative error {error:.2e} (tolerance {tolerance:.0e})" + (
+            f"; {detail}" if detail else ""
+        )
+    return None
