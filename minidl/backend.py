@@ -61,8 +61,8 @@ def wait_passively() -> str:
     unless the variable is set already. Returns the policy in effect.
 
     Numba's OpenMP threads and OpenBLAS's threads both spin while they wait for work; on a
-    machine with few cores they starve each other (a 5-epoch MNIST run took 17 s instead of
-    0.2 s on 2 cores). Passive waiting changes no result, only who holds the cores. It acts
+    machine with few cores they starve each other (measured: see docs/performance.md).
+    Passive waiting changes no result, only who holds the cores. It acts
     only before the first parallel kernel starts a pool, so it belongs at the top of a program:
     ``python -m minidl`` calls it, the Makefile exports the variable for tests and notebooks,
     and anyone else can set it in the shell. ``import minidl`` changes no environment variable.
@@ -81,8 +81,8 @@ def keep_freed_memory() -> bool:
     By default glibc maps every block above 128 KB afresh from the operating system (``mmap``)
     and unmaps it on ``free``, so each new NumPy array of a training step -- a ReLU's output,
     a pooling gradient -- has its pages mapped again, one page fault per 4 KB the first time
-    it is written. On the 2-core AMD EPYC that measured it this was a fifth of a LeNet-5 Numba
-    step (thread CPU time 9.0 ms by default, 6.9 ms with the memory kept). glibc raises the
+    it is written: a noticeable part of a LeNet-5 Numba step (measured: see
+    docs/performance.md). glibc raises the
     threshold by itself after freeing a large mapped block, so how often it happens depends on
     which arrays a program happened to allocate before. The cost: up to 64 MB of freed memory
     stays with the process. Like ``wait_passively`` it is the program's choice, not an
@@ -106,7 +106,7 @@ def keep_freed_memory() -> bool:
 
 
 #: whether ``keep_freed_memory`` has been called in this process and glibc agreed (the
-#: benchmark records it: the same step can differ by a fifth with and without)
+#: benchmark records it: the same step differs with and without, see docs/performance.md)
 freed_memory_kept = False
 
 

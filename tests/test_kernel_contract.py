@@ -141,3 +141,81 @@ def test_keep_freed_memory_is_the_programs_choice():
     assert "backend.keep_freed_memory()" in (PACKAGE_DIR / "__main__.py").read_text()
     assert "keep_freed_memory" not in (PACKAGE_DIR / "__init__.py").read_text()
     assert backend.keep_freed_memory.__doc__ and "python -m minidl" in backend.keep_freed_memory.__doc__
+
+
+# ------------------------------------------------------------------ no hidden state in the kernels
+def _kernel_modules():
+    import minidl.kernels as package
+    from minidl.kernels import common, emulate
+
+    return [package, common, contract, cpu, emulate, gpu, reference]
+
+
+#: the one kind of state a kernel module may hold: caches of compiled code (Numba's dispatchers
+#: are allowed as a kind; these are the ``functools`` caches, named so that a new one is a decision)
+COMPILED_CACHES = {"gpu._cuda_module", "gpu._cuda_kernel", "emulate.load_module"}
+
+
+def _immutable(value) -> bool:
+    """Whether ``value`` can hold no state: numbers, strings, dtypes, paths, patterns, types,
+    and tuples, frozensets and read-only mappings of such."""
+    import __future__
+    import re
+    from pathlib import PurePath
+    from types import MappingProxyType
+
+    import numpy as np
+
+    if value is None or isinstance(
+        value, (bool, int, float, complex, str, bytes, np.generic, np.dtype, PurePath, re.Pattern)
+    ):
+        return True
+    if isinstance(value, (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType)):
+        return True
+    if isinstance(value, __future__._Feature):  # from __future__ import annotations
+        return True
+    if isinstance(value, (tuple, frozenset)):
+        return all(_immutable(item) for item in value)
+    if isinstance(value, MappingProxyType):
+        return all(_immutable(k) and _immutable(v) for k, v in value.items())
+    return False
+
+
+def mutable_globals(module) -> list[str]:
+    """The module-level names of ``module`` that hold mutable state (a list, a dict, a
+    ``threading.local``, an array, any other object), compiled-code caches aside."""
+    from numba.core.dispatcher import Dispatcher
+
+    short = module.__name__.rsplit(".", 1)[-1]
+    return [
+        f"{module.__name__}.{name}"
+        for name, value in vars(module).items()
+        if not (name.startswith("__") and name.endswith("__"))  # __all__, __doc__, ...
+        and not _immutable(value)
+        and not isinstance(value, Dispatcher)
+        and f"{short}.{name}" not in COMPILED_CACHES
+    ]
+
+
+@pytest.mark.parametrize("module", _kernel_modules(), ids=lambda m: m.__name__)
+def test_kernel_modules_hold_no_mutable_state(module):
+    """What a backward needs travels in the layer's cache, never in a kernel module: no
+    per-thread lists, no scratch buffers, no registries (tables are read-only mappings)."""
+    assert mutable_globals(module) == []
+
+
+def test_the_state_check_finds_a_list_a_dict_and_a_thread_local():
+    """The check itself can fail."""
+    import threading
+    from types import MappingProxyType
+
+    fake = types.ModuleType("minidl.kernels.fake")
+    fake.KEPT, fake.TABLE, fake.SCRATCH = [], {"a": 1}, threading.local()
+    fake.FROZEN, fake.LIMIT = MappingProxyType({"a": (1, 2)}), 1 << 21
+    fake.NESTED = (1, [2])  # a tuple holding a list is not frozen
+    assert mutable_globals(fake) == [
+        "minidl.kernels.fake.KEPT",
+        "minidl.kernels.fake.TABLE",
+        "minidl.kernels.fake.SCRATCH",
+        "minidl.kernels.fake.NESTED",
+    ]

@@ -90,26 +90,43 @@ def test_the_route_follows_the_number_of_filters():
     assert cpu.conv2d_route((64, 16, 14, 14), (32, 16, 3, 3), 1, 1, 1, 1) == "whole"
 
 
-def test_the_whole_route_backward_uses_the_forwards_cols_only_for_that_very_input(monkeypatch):
-    """The forward keeps cols for its x; a backward given that x uses them (and gets the
-    reference's gradients), a backward given any other x rebuilds them: never stale cols."""
+def test_the_whole_route_returns_its_patch_matrix_and_the_backward_uses_what_it_is_given(monkeypatch):
+    """The forward returns cols = im2col(x) (the tiles route: None); the backward given cols
+    builds nothing, given None rebuilds them; both give the reference's gradients."""
     monkeypatch.setattr(cpu, "CONV_TILE_MAX_FILTERS", 0)
     rng = np.random.default_rng(3)
-    x1, x2 = rng.standard_normal((2, 3, 3, 6, 5))
+    x = rng.standard_normal((3, 3, 6, 5))
     weight, dy = rng.standard_normal((4, 3, 3, 3)), rng.standard_normal((3, 4, 6, 5))
+    y, cols = cpu.conv2d_forward(x, weight, None, 1, 1, 1, 1)
+    np.testing.assert_array_equal(cols, reference.im2col(x, 3, 3, 1, 1, 1, 1))
     built = []
     monkeypatch.setattr(cpu, "im2col", lambda *a: built.append(1) or reference.im2col(*a))
-    cpu.conv2d_forward(x1, weight, None, 1, 1, 1, 1)
-    assert len(built) == 1
-    for x, builds in ((x1, 1), (x2, 2), (x1, 3)):  # kept cols are used once, then rebuilt
-        got = cpu.conv2d_backward(dy, x, weight, 1, 1, 1, 1, True)
-        want = reference.conv2d_backward(dy, x, weight, 1, 1, 1, 1, True)
+    want = reference.conv2d_backward(dy, x, None, weight, 1, 1, 1, 1, True)
+    for given, builds in ((cols, 0), (None, 1)):
+        got = cpu.conv2d_backward(dy, x, given, weight, 1, 1, 1, 1, True)
         assert len(built) == builds
         for ours, theirs in zip(got, want):
             np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
-    for _ in range(cpu.CONV_KEPT_FORWARDS + 2):  # the list stays short
-        cpu.conv2d_forward(x1, weight, None, 1, 1, 1, 1)
-    assert len(cpu._kept_list()) == cpu.CONV_KEPT_FORWARDS
+    monkeypatch.setattr(cpu, "CONV_TILE_MAX_FILTERS", 64)
+    assert cpu.conv2d_forward(x, weight, None, 1, 1, 1, 1)[1] is None
+
+
+@pytest.mark.parametrize("max_filters", [0, 64], ids=["whole batch", "tiles"])
+def test_two_forwards_then_two_backwards_in_reverse_order_give_the_references_gradients(
+    max_filters, monkeypatch
+):
+    """What a backward needs travels in the cache the forward returned, not in the tier: two
+    convolutions in flight at once (a network's layers) each get their own gradients."""
+    monkeypatch.setattr(cpu, "CONV_TILE_MAX_FILTERS", max_filters)
+    rng = np.random.default_rng(4)
+    x1, x2 = rng.standard_normal((2, 3, 3, 7, 6))
+    weight, dy1, dy2 = rng.standard_normal((4, 3, 3, 3)), *rng.standard_normal((2, 3, 4, 7, 6))
+    caches = [cpu.conv2d_forward(x, weight, None, 1, 1, 1, 1)[1] for x in (x1, x2)]
+    for x, dy, cols in reversed(list(zip((x1, x2), (dy1, dy2), caches))):
+        got = cpu.conv2d_backward(dy, x, cols, weight, 1, 1, 1, 1, True)
+        want = reference.conv2d_backward(dy, x, None, weight, 1, 1, 1, 1, True)
+        for ours, theirs in zip(got, want):
+            np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
 
 
 def test_the_tile_holds_conv_tile_bytes_of_patch_matrix(monkeypatch):
@@ -133,7 +150,7 @@ def test_the_shifted_weight_gradient_is_the_reference_and_the_same_with_threads(
         results.append(cpu.conv2d_weight_gradient_shifted(dy, x, weight.shape, 1, 1))
     for threaded, serial in zip(*results):
         np.testing.assert_array_equal(threaded, serial)
-    _, dweight, dbias = reference.conv2d_backward(dy, x, weight, 1, 1, 1, 1, False)
+    _, dweight, dbias = reference.conv2d_backward(dy, x, None, weight, 1, 1, 1, 1, False)
     np.testing.assert_allclose(results[0][0], dweight, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(results[0][1], dbias, rtol=1e-12, atol=1e-12)
 
@@ -152,10 +169,75 @@ def test_the_tiles_route_keeps_the_references_nan_and_inf_pattern():
             dy[0, 0, 0, 0], dy[1, 2, 3, 3] = np.inf, np.nan
         assert cpu.conv2d_route(x.shape, weight.shape, 1, 1, 1, 1) == "tiles"
         with np.errstate(invalid="ignore"):
-            _, ours, _ = cpu.conv2d_backward(dy, x, weight, 1, 1, 1, 1, False)
-            _, theirs, _ = reference.conv2d_backward(dy, x, weight, 1, 1, 1, 1, False)
+            _, ours, _ = cpu.conv2d_backward(dy, x, None, weight, 1, 1, 1, 1, False)
+            _, theirs, _ = reference.conv2d_backward(dy, x, None, weight, 1, 1, 1, 1, False)
         np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs))
         np.testing.assert_array_equal(np.isinf(ours), np.isinf(theirs))
         assert np.isnan(ours).any() or np.isinf(ours).any()
         finite = np.isfinite(theirs)
         np.testing.assert_allclose(ours[finite], theirs[finite], rtol=1e-4, atol=1e-4)
+
+
+def test_a_conv_layer_hands_its_patch_matrix_to_the_backward_which_frees_it_before_dcols(monkeypatch):
+    """The whole route's cols live in the layer's cache from forward to backward, and no longer:
+    the backward takes them out and the kernel drops them after dW, before dcols (as large) is
+    allocated; a forward for inference keeps none."""
+    import weakref
+
+    from minidl import backend
+    from minidl.kernels import common
+    from minidl.nn.layers import Conv2D
+
+    monkeypatch.setattr(cpu, "CONV_TILE_MAX_FILTERS", 0)
+    rng = np.random.default_rng(7)
+    layer = Conv2D(4, 3, padding=1)
+    x = rng.standard_normal((2, 3, 6, 5)).astype(np.float32)
+    previous = backend.current()
+    backend.use("numba")
+    try:
+        layer.forward(x, training=False)
+        assert layer.cache[0]["cols"] is None
+        layer.forward(x, training=True)
+        kept = weakref.ref(layer.cache[0]["cols"])
+        alive_at_dcols = []
+        input_gradient = common.conv2d_input_gradient_by_col2im
+
+        def spy(*args):
+            alive_at_dcols.append(kept() is not None)
+            return input_gradient(*args)
+
+        monkeypatch.setattr(common, "conv2d_input_gradient_by_col2im", spy)
+        layer.backward(np.ones((2, 4, 6, 5), np.float32))
+    finally:
+        backend.use(previous)
+    assert alive_at_dcols == [False] and "cols" not in layer.cache[0]
+
+
+@pytest.mark.parametrize("max_filters", [0, 64], ids=["whole batch", "tiles"])
+def test_two_conv_layers_in_flight_each_backward_from_its_own_cache(max_filters, monkeypatch):
+    """The same with layers: two Conv2D forwards, then their backwards in reverse order (a
+    network's order), each layer's gradients those of the reference for its own input."""
+    from minidl import backend
+    from minidl.nn.layers import Conv2D
+
+    monkeypatch.setattr(cpu, "CONV_TILE_MAX_FILTERS", max_filters)
+    rng = np.random.default_rng(8)
+    x1, x2 = rng.standard_normal((2, 3, 2, 7, 6))
+    dy1, dy2 = rng.standard_normal((2, 3, 5, 7, 6))
+    layers = [Conv2D(5, 3, padding=1) for _ in range(2)]
+    previous = backend.current()
+    backend.use("numba")
+    try:
+        for layer, x in zip(layers, (x1, x2)):
+            layer.build((2, 7, 6), dtype=np.float64)
+            layer.forward(x, training=True)
+        dxs = [layers[1].backward(dy2), layers[0].backward(dy1)][::-1]
+    finally:
+        backend.use(previous)
+    for layer, x, dy, dx in zip(layers, (x1, x2), (dy1, dy2), dxs):
+        want_dx, want_dw, want_db = reference.conv2d_backward(
+            dy, x, None, layer.params["W"], 1, 1, 1, 1, True
+        )
+        np.testing.assert_allclose(dx, want_dx, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(layer.grads["W"], want_dw, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(layer.grads["b"], want_db, rtol=1e-12, atol=1e-12)

@@ -6,8 +6,8 @@ few images, or the whole batch's patch matrix. This times ``conv2d_forward`` +
 ``CONV_TILE_BYTES``, against the whole-batch im2col route (one patch matrix, kept from the
 forward for the backward), all interleaved round by round
 in one process (the method of ``python -m minidl bench``), and prints each contender's median
-time and GFLOP/s per shape: the table of ``conv2d_route``'s docstring, to re-measure on
-another machine. ``--cpu-time`` reads the thread's CPU time instead of the wall clock (with
+time and GFLOP/s per shape: the measurement behind ``conv2d_route``'s rule (its table is in
+docs/performance.md), to repeat on another machine. ``--cpu-time`` reads the thread's CPU time instead of the wall clock (with
 one thread, a fairer number on a machine shared with other jobs). Like ``python -m minidl``
 it first calls ``backend.keep_freed_memory()``; ``--default-malloc`` leaves glibc's defaults.
 """
@@ -67,8 +67,8 @@ def contenders(N, C, F, k, H, pad, stride, dx, tiles=TILES, seed=0):
             saved = cpu.CONV_TILE_BYTES, cpu.CONV_TILE_MAX_FILTERS
             cpu.CONV_TILE_BYTES, cpu.CONV_TILE_MAX_FILTERS = tile_bytes, F
             try:
-                cpu.conv2d_forward(x, weight, bias, *geometry)
-                cpu.conv2d_backward(dy, x, weight, *geometry, dx)
+                _, cols = cpu.conv2d_forward(x, weight, bias, *geometry)  # cols: None on this route
+                cpu.conv2d_backward(dy, x, cols, weight, *geometry, dx)
             finally:
                 cpu.CONV_TILE_BYTES, cpu.CONV_TILE_MAX_FILTERS = saved
 

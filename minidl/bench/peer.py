@@ -2,7 +2,8 @@
 
 PyTorch must not be timed inside minidl's process: ``python -m minidl`` sets
 ``OMP_WAIT_POLICY=PASSIVE`` (``backend.wait_passively``) for minidl's thread pools (which
-slows PyTorch's OpenMP threads 2-3x), and the Makefile fixes thread counts for repeatable notebooks. So the runner starts this module with
+slows PyTorch's OpenMP threads: see docs/performance.md), and the Makefile fixes thread
+counts for repeatable notebooks. So the runner starts this module with
 ``runner.peer_command()`` in an environment from ``runner.clean_environment()`` (every
 OpenMP, MKL, OpenBLAS and Numba variable removed), and ``torch`` is imported before any
 minidl code runs, so PyTorch's OpenMP runtime reads its settings from that clean environment.

@@ -7,8 +7,9 @@
 * ``C_REAL_TYPES`` -- the C type a CUDA kernel's ``real_t`` becomes for each float dtype;
 * ``sigmoid`` -- the logistic function for NumPy or CuPy arrays (layers and losses);
 * ``conv2d_forward_by_im2col`` / ``conv2d_backward_by_im2col`` -- ``reference.conv2d_forward``
-  and ``_backward`` with a tier's own ``im2col`` and ``col2im`` passed in (the CUDA tier's;
-  the Numba tier's "whole" route does the same products inline, keeping cols for the backward);
+  and ``_backward`` with a tier's own ``im2col`` and ``col2im`` passed in (the CUDA tier's; the
+  Numba tier's "whole" route uses the forward and the backward's two halves,
+  ``conv2d_weight_gradient_by_cols`` and ``conv2d_input_gradient_by_col2im``);
 * ``lstm_steps`` / ``gru_steps`` (and their ``_backward``) -- the loop over time of the
   ``*_sequence`` kernels for a tier that has fused cells but no one-launch sequence kernel:
   one product ``h_{t-1} Wh`` into a buffer allocated once, and the tier's cell kernel, per step.
@@ -19,6 +20,7 @@ This module imports nothing from minidl, so any module of the package may use it
 from __future__ import annotations
 
 import sys
+from types import MappingProxyType
 
 import numpy as np
 
@@ -30,6 +32,8 @@ __all__ = [
     "sigmoid",
     "conv2d_forward_by_im2col",
     "conv2d_backward_by_im2col",
+    "conv2d_weight_gradient_by_cols",
+    "conv2d_input_gradient_by_col2im",
     "lstm_steps",
     "lstm_steps_backward",
     "gru_steps",
@@ -37,7 +41,7 @@ __all__ = [
 ]
 
 #: NumPy dtype -> the C type the CUDA sources are compiled with (``-DREAL_T=...``)
-C_REAL_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
+C_REAL_TYPES = MappingProxyType({np.dtype(np.float32): "float", np.dtype(np.float64): "double"})
 
 
 def get_array_module(x):
@@ -68,31 +72,45 @@ def sigmoid(x):
 
 
 def conv2d_forward_by_im2col(im2col, x, weight, bias, sh, sw, ph, pw):
-    """``reference.conv2d_forward`` with the tier's ``im2col``: one product ``W2 @ cols``."""
+    """``reference.conv2d_forward`` with the tier's ``im2col``: one product ``W2 @ cols``;
+    returns (y, cols)."""
     xp = get_array_module(x)
     N, (F, C, kh, kw) = x.shape[0], weight.shape
     OH, OW = conv_output_length(x.shape[2], kh, sh, ph), conv_output_length(x.shape[3], kw, sw, pw)
-    y2d = weight.reshape(F, C * kh * kw) @ im2col(x, kh, kw, sh, sw, ph, pw)  # (F, N*OH*OW)
+    cols = im2col(x, kh, kw, sh, sw, ph, pw)  # (C*kh*kw, N*OH*OW)
+    y2d = weight.reshape(F, C * kh * kw) @ cols  # (F, N*OH*OW)
     if bias is not None:
         y2d += bias[:, None]
-    return xp.ascontiguousarray(y2d.reshape(F, N, OH, OW).transpose(1, 0, 2, 3))
+    return xp.ascontiguousarray(y2d.reshape(F, N, OH, OW).transpose(1, 0, 2, 3)), cols
 
 
-def conv2d_backward_by_im2col(im2col, col2im, dy, x, weight, sh, sw, ph, pw, input_grad):
-    """``reference.conv2d_backward`` with the tier's ``im2col`` and ``col2im``."""
+def conv2d_backward_by_im2col(im2col, col2im, dy, x, cols, weight, sh, sw, ph, pw, input_grad):
+    """``reference.conv2d_backward`` with the tier's ``im2col`` (when ``cols`` is None) and ``col2im``."""
     F, C, kh, kw = weight.shape
-    cols = im2col(x, kh, kw, sh, sw, ph, pw)
+    if cols is None:
+        cols = im2col(x, kh, kw, sh, sw, ph, pw)
     dy2d = dy.transpose(1, 0, 2, 3).reshape(F, -1)  # (F, N*OH*OW), one copy
-    # dW2 = dY2 @ cols.T, computed as (cols @ dY2.T).T: the same sums, but OpenBLAS runs this
-    # orientation of the long reduction 1.2-1.9x faster (LeNet-5's conv2: 0.29 against 0.49-0.57
-    # ms; 16->32 3x3 on 14x14: 1.0 against 1.25-1.47 ms; N = 64, two threads)
-    dweight = (cols @ dy2d.T).T.reshape(weight.shape)
-    dbias = dy2d.sum(axis=1)
+    dweight, dbias = conv2d_weight_gradient_by_cols(cols, dy2d, weight.shape)
     del cols  # dcols below may take its memory
     if not input_grad:
         return None, dweight, dbias
-    dx = col2im(weight.reshape(F, C * kh * kw).T @ dy2d, x.shape, kh, kw, sh, sw, ph, pw)
-    return dx, dweight, dbias
+    return conv2d_input_gradient_by_col2im(col2im, dy2d, weight, x.shape, sh, sw, ph, pw), dweight, dbias
+
+
+def conv2d_weight_gradient_by_cols(cols, dy2d, weight_shape):
+    """(dweight, dbias) from the patch matrix cols (C*kh*kw, N*OH*OW) and dY2 (F, N*OH*OW):
+    dW2 = dY2 @ cols.T and db = dY2 summed over its columns.
+
+    dW2 is computed as (cols @ dY2.T).T: the same sums, in the orientation of the long
+    reduction that OpenBLAS runs faster (measured: see docs/performance.md).
+    """
+    return (cols @ dy2d.T).T.reshape(weight_shape), dy2d.sum(axis=1)
+
+
+def conv2d_input_gradient_by_col2im(col2im, dy2d, weight, x_shape, sh, sw, ph, pw):
+    """dx (N, C, H, W) = col2im(W2.T @ dY2) with the tier's ``col2im``."""
+    F, C, kh, kw = weight.shape
+    return col2im(weight.reshape(F, C * kh * kw).T @ dy2d, x_shape, kh, kw, sh, sw, ph, pw)
 
 
 # The loops below are ``reference.lstm_forward_sequence`` & co. with the per-step temporaries
@@ -112,7 +130,7 @@ def lstm_steps_backward(cell, dy, Wh_T, gates, cells, da, dh0, dc0):
     """``reference.lstm_backward_sequence`` with the cell kernel ``cell``.
 
     dL/dc_t and dL/dc_{t-1} live in two buffers that swap roles every step: a cell kernel
-    whose input and output are one array cannot vectorise (Numba: ~4x slower).
+    whose input and output are one array cannot vectorise (measured: docs/performance.md).
     """
     xp = get_array_module(dy)
     dh = dy[-1].copy()

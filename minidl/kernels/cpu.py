@@ -5,9 +5,7 @@ every kernel back into plain Python for debugging.
 """
 
 import math
-import threading
 import types as _pytypes
-import weakref
 
 import numba
 import numpy as np
@@ -22,9 +20,10 @@ from .common import conv_output_length, pool_output_length
 # (``parallel=True``) and without (``_serial`` twin, where prange runs as range). Waking a
 # thread pool costs tens of microseconds, and on a machine with few cores the pool must
 # also win the cores back from OpenBLAS, whose threads keep spinning for a while after every
-# matrix product: on the 2-core machine a LeNet-5 step took twice as long with parallel
-# kernels as with serial ones. So a kernel uses threads only when its array has at least
-# PARALLEL_MIN_ELEMENTS elements (about 8 MB of float32), where the split pays for itself.
+# matrix product: on a 2-core machine a LeNet-5 step was slower with parallel kernels than
+# with serial ones (measured: see docs/performance.md). So a kernel uses threads only when
+# its array has at least PARALLEL_MIN_ELEMENTS elements (about 8 MB of float32), where the
+# split pays for itself.
 PARALLEL_MIN_ELEMENTS = 1 << 21
 
 
@@ -329,14 +328,14 @@ def _valid_range(count, offset, stride, size):
 # waits for the previous one (4 cycles), and a pass costs about 1 ns per element. With
 # ``reassoc`` LLVM keeps several vector accumulators instead; the order of the additions then
 # differs from the reference's, at rounding. NaN and inf still propagate.
-_SUM_MATH = {"nsz", "contract", "reassoc"}
+_SUM_MATH = frozenset({"nsz", "contract", "reassoc"})  # (Numba takes a set: set(_SUM_MATH))
 
 
 # Index arithmetic note for the copy kernels below: Numba checks every signed index for
 # "negative means from the end" (a branch per element), which keeps LLVM from vectorising
 # the inner loops. Flat 1-D views indexed by unsigned offsets (``_u``) skip that check; the
-# ranges computed by ``_valid_range`` guarantee the offsets are in bounds. This alone made
-# im2col 1.5-2x and col2im 2-4x faster than the same loops with 4-D signed indices.
+# ranges computed by ``_valid_range`` guarantee the offsets are in bounds (measured: see
+# docs/performance.md).
 _u = np.uint64
 
 
@@ -430,57 +429,28 @@ def col2im(cols, x_shape, kh, kw, sh, sw, ph, pw):
 #   col2im. Instead a TILE of a few images at a time (about ``CONV_TILE_BYTES`` of patch
 #   matrix, sized to stay in a core's L2 cache) is built by the same im2col kernel, multiplied,
 #   and in the backward folded back by col2im while still in cache, in buffers allocated once
-#   and reused. A tile's product is written straight into the NCHW output (no transposed copy
-#   of y), and dy's tile is gathered as (F, g*OH*OW) in one pass that also sums db. With
-#   stride 1 the backward needs no patch matrix at all for dW and db
-#   (``conv2d_weight_gradient_shifted``, below); the tiles then serve dx alone.
+#   per call and reused from tile to tile. A tile's product is written straight into the NCHW
+#   output (no transposed copy of y), and dy's tile is gathered as (F, g*OH*OW) in one pass
+#   that also sums db. With stride 1 the backward needs no patch matrix at all for dW and db
+#   (``conv2d_weight_gradient_shifted``, below); the tiles then serve dx alone. The forward
+#   returns None for cols: the backward has nothing to reuse.
 # * "whole": with more filters the products have the arithmetic to hide that traffic, and
 #   one large product per quantity is what BLAS's threads share best; the patch matrix of
-#   the batch is built once and kept from the forward for the backward (``_kept_cols``).
+#   the batch is built once, returned by the forward for the layer's cache and handed back
+#   to the backward (which builds it again only when given None).
 CONV_TILE_BYTES = 512 * 1024
-CONV_TILE_MAX_FILTERS = 8  # "tiles" for F <= this many filters (measured: see conv2d_route)
-
-_SCRATCH = threading.local()  # per-thread scratch buffers: one convolution at a time uses them
-
-
-def _scratch(name, size, dtype):
-    """A flat array of ``size`` elements, reused from call to call (grown, never shrunk)."""
-    buffers = _SCRATCH.__dict__.setdefault("buffers", {})
-    buffer = buffers.get(name)
-    if buffer is None or buffer.dtype != dtype or buffer.size < size:
-        buffer = buffers[name] = np.empty(size, dtype=dtype)
-    return buffer[:size]
+CONV_TILE_MAX_FILTERS = 8  # "tiles" for F <= this many filters (the rule: see conv2d_route)
 
 
 def conv2d_route(x_shape, weight_shape, sh, sw, ph, pw) -> str:
     """``"tiles"`` or ``"whole"``: how ``conv2d_forward``/``_backward`` run this shape.
 
     The rule: tiles when the layer has at most ``CONV_TILE_MAX_FILTERS`` filters (thin,
-    memory-bound products), else the whole batch's patch matrix. Measured with
-    ``python -m minidl.bench.conv_tiles`` (both routes interleaved round by round in one
-    process, float32, N = 64, forward + backward, median ms, ``keep_freed_memory`` on) on a
-    2-core AMD EPYC Zen 4 that other jobs shared (so single numbers are noisy; each pair was
-    taken seconds apart, two runs each): "2 thr" is wall clock with two BLAS threads (as
-    ``python -m minidl bench`` runs), "1 thr" the thread's CPU time with one:
-
-    ==================================  ===========  ===========  ===========  ===========
-    shape (N = 64)                      whole 2 thr  tiles 2 thr  whole 1 thr  tiles 1 thr
-    ==================================  ===========  ===========  ===========  ===========
-    1->6 5x5 pad 2, 28x28, no dx        2.67  2.59   1.78  1.55   2.52         1.26
-    1->8 5x5 pad 2 on 28x28             2.93  3.70   1.88  2.41   4.29         1.89
-    6->16 5x5 on 14x14 (LeNet-5 conv2)  1.86  1.96   2.48  2.58   2.79         2.68
-    16->32 3x3 pad 1 on 14x14           5.58  8.43   6.79  8.69   8.22         7.60
-    16->32 3x3 pad 1 stride 2           1.48  2.41   2.08  2.91   2.15         2.33
-    ==================================  ===========  ===========  ===========  ===========
-
-    (tiles of 512 KiB; 256 KiB and 1 MiB were no better.) With one thread the tiles win or
-    tie everywhere; with two, the many small products of the tiles cost a thread hand-over
-    each, and only the thin one-channel layers still gain -- by a third or more. The rule
-    follows the two-thread column, the way the benchmark runs. Re-measured after the "whole"
-    route's dW product changed orientation (two threads, a slower minute of the same VM): whole
-    8.07 against tiles 8.41-9.22 ms on 16->32, 2.69 against 3.05-3.22 on 6->16, 1.50 against
-    1.90-2.25 with stride 2, while the tiles still win the thin layers (1.18 against 2.11 ms on
-    1->6 without dx, 1.90 against 3.09 on 1->8): the same rule.
+    memory-bound products), else the whole batch's patch matrix. With one BLAS thread the
+    tiles win or tie on every shape of the course; with two, the many small products of the
+    tiles cost a thread hand-over each, and only the thin one-channel layers still gain --
+    by a third or more. The rule follows the two-thread case, the way ``python -m minidl
+    bench`` runs. Measured with ``python -m minidl.bench.conv_tiles``: see docs/performance.md.
     """
     return "tiles" if weight_shape[0] <= CONV_TILE_MAX_FILTERS else "whole"
 
@@ -495,35 +465,11 @@ def conv2d_tile(x_shape, weight_shape, sh, sw, ph, pw, itemsize=4) -> int:
     return max(1, min(N, CONV_TILE_BYTES // max(per_image, 1)))
 
 
-# The "whole" route keeps each forward's patch matrix for the backward, as the layer's own
-# cache did before these kernels took x instead: a short per-thread list of (weak reference
-# to x, geometry, cols). The backward takes the entry whose x IS the array it was given (the
-# layer passes the very array it cached), which assumes, like every cache of a backward
-# pass, that x was not changed in place in between; any other x -- a copy, a converted
-# dtype, an entry pushed out by later forwards, an x already freed -- finds nothing and the
-# backward rebuilds cols with im2col, the same numbers a little later.
-CONV_KEPT_FORWARDS = 4
-_KEPT = threading.local()
-
-
-def _kept_list():
-    return _KEPT.__dict__.setdefault("forwards", [])
-
-
-def _keep_cols(x, key, cols):
-    kept = _kept_list()
-    kept.append((weakref.ref(x), key, cols))
-    del kept[:-CONV_KEPT_FORWARDS]
-
-
-def _kept_cols(x, key):
-    """The cols a forward kept for this very x and geometry (removed from the list), or None."""
-    kept = _kept_list()
-    for i, (ref, k, cols) in enumerate(kept):
-        if ref() is x and k == key:
-            del kept[i]
-            return cols
-    return None
+def _tile_buffer(rows, per_tile, P, dtype):
+    """A flat buffer for (rows, g*P) matrices of every tile of up to ``per_tile`` images, and
+    the view of it for a tile of g images (a contiguous prefix, so the products can write it)."""
+    flat = np.empty(rows * per_tile * P, dtype=dtype)
+    return lambda g: flat[: rows * g * P].reshape(rows, g * P)
 
 
 @njit(cache=True)
@@ -606,7 +552,7 @@ def _shifted_dot_1x4(wide, f, xp, offsets, r, L, zero):
     return s0, s1, s2, s3
 
 
-@njit(fastmath=_SUM_MATH, cache=True)
+@njit(fastmath=set(_SUM_MATH), cache=True)
 def _shifted_products(wide, xp, offsets, out):
     """out[f, r] += sum over m of wide[f, m] xp[offsets[r] + m]: 4x4 tiles, then 1x4, then one sum."""
     F, L = wide.shape
@@ -642,7 +588,7 @@ def _shifted_products(wide, xp, offsets, out):
 SHIFTED_IMAGES_PER_PART = 8  # images summed into one partial dW (the same with or without threads)
 
 
-@njit(parallel=True, fastmath=_SUM_MATH, cache=True)
+@njit(parallel=True, fastmath=set(_SUM_MATH), cache=True)
 def _conv2d_weight_gradient_shifted(dy, x, ph, pw, offsets, dweight_parts, dbias_parts):
     # one part of SHIFTED_IMAGES_PER_PART images per task, each with its own partial dW and db
     # (summed by the caller in part order, so threads change no bit); the padded image and
@@ -695,51 +641,51 @@ def conv2d_weight_gradient_shifted(dy, x, weight_shape, ph, pw):
 
 def conv2d_forward(x, weight, bias, sh, sw, ph, pw):
     """Numba twin of ``reference.conv2d_forward``, by ``conv2d_route``: tiles of images (im2col
-    of a tile into a reused buffer, one BLAS product, written into y as NCHW), or the whole
-    batch's patch matrix in one product, kept for the backward."""
+    of a tile into a buffer reused by every tile, one BLAS product, written into y as NCHW;
+    returns (y, None)), or the whole batch's patch matrix in one product (returns (y, cols))."""
     x, weight, dtype = _conv_operands(x, weight)
     if conv2d_route(x.shape, weight.shape, sh, sw, ph, pw) == "whole":
-
-        def im2col_kept(x, *geometry):
-            cols = im2col(x, *geometry)
-            _keep_cols(x, (weight.shape, sh, sw, ph, pw), cols)
-            return cols
-
-        return common.conv2d_forward_by_im2col(im2col_kept, x, weight, bias, sh, sw, ph, pw)
+        return common.conv2d_forward_by_im2col(im2col, x, weight, bias, sh, sw, ph, pw)
     N, C, H, W = x.shape
     F, _, kh, kw = weight.shape
     K = C * kh * kw
     OH, OW = conv_output_length(H, kh, sh, ph), conv_output_length(W, kw, sw, pw)
     W2 = weight.reshape(F, K)
     per_tile = conv2d_tile(x.shape, weight.shape, sh, sw, ph, pw, dtype.itemsize)
+    cols_of, products_of = (_tile_buffer(rows, per_tile, OH * OW, dtype) for rows in (K, F))
     bias = np.zeros(F, dtype) if bias is None else np.ascontiguousarray(bias, dtype=dtype)
     y = np.empty((N, F, OH, OW), dtype=dtype)
     for n0 in range(0, N, per_tile):
         g = min(per_tile, N - n0)
-        cols = _scratch("cols", K * g * OH * OW, dtype).reshape(K, g * OH * OW)
-        products = _scratch("products", F * g * OH * OW, dtype).reshape(F, g * OH * OW)
+        cols, products = cols_of(g), products_of(g)
         _im2col_serial(x[n0 : n0 + g], kh, kw, sh, sw, ph, pw, OH, OW, cols)
         np.matmul(W2, cols, out=products)
         _scatter_output(products, bias, n0, y)
-    return y
+    return y, None
 
 
-def conv2d_backward(dy, x, weight, sh, sw, ph, pw, input_grad):
+def conv2d_backward(dy, x, cols, weight, sh, sw, ph, pw, input_grad):
     """Numba twin of ``reference.conv2d_backward``, by ``conv2d_route``: tile by tile (with
     stride 1, dW and db by ``conv2d_weight_gradient_shifted``, no patch matrix; otherwise the
     tile's patch matrix rebuilt from x and dW += dY_tile @ cols.T; with ``input_grad``
-    dcols = W2.T @ dY_tile folded back by col2im while still in cache), or in three whole
-    products over the patch matrix the forward kept."""
+    dcols = W2.T @ dY_tile folded back by col2im while still in cache; ``cols`` is not
+    needed), or in three whole products over ``cols``, the patch matrix the forward returned
+    (built again from x when None; dropped after dW, before dcols is allocated)."""
     x, weight, dtype = _conv_operands(x, weight)
     dy = np.ascontiguousarray(dy, dtype=dtype)
-    if conv2d_route(x.shape, weight.shape, sh, sw, ph, pw) == "whole":
-        kept = _kept_cols(x, (weight.shape, sh, sw, ph, pw))
-        # handed over, not held here, so the backward can free it before dcols
-        cols_of = im2col if kept is None else (lambda *_, kept=[kept]: kept.pop())
-        del kept
-        return common.conv2d_backward_by_im2col(cols_of, col2im, dy, x, weight, sh, sw, ph, pw, input_grad)
     N, C, H, W = x.shape
     F, _, kh, kw = weight.shape
+    if conv2d_route(x.shape, weight.shape, sh, sw, ph, pw) == "whole":
+        dy2d = dy.transpose(1, 0, 2, 3).reshape(F, -1)  # (F, N*OH*OW), one copy
+        if cols is None:
+            cols = im2col(x, kh, kw, sh, sw, ph, pw)
+        dweight, dbias = common.conv2d_weight_gradient_by_cols(np.asarray(cols, dtype), dy2d, weight.shape)
+        # a layer hands cols over (its cache lets go of them): freed here, before dcols, as large
+        del cols
+        if not input_grad:
+            return None, dweight, dbias
+        dx = common.conv2d_input_gradient_by_col2im(col2im, dy2d, weight, x.shape, sh, sw, ph, pw)
+        return dx, dweight, dbias
     K = C * kh * kw
     OH, OW = dy.shape[2], dy.shape[3]
     shifted = sh == 1 and sw == 1 and bool(np.isfinite(x).all())
@@ -748,26 +694,26 @@ def conv2d_backward(dy, x, weight, sh, sw, ph, pw, input_grad):
         if not input_grad:
             return None, dweight, dbias
     per_tile = conv2d_tile(x.shape, weight.shape, sh, sw, ph, pw, dtype.itemsize)
+    cols_of, dy_tile_of = (_tile_buffer(rows, per_tile, OH * OW, dtype) for rows in (K, F))
     W2_T = np.ascontiguousarray(weight.reshape(F, K).T)
     dweight_tiles = np.zeros((F, K), dtype=dtype)
     dbias_tiles = np.zeros(F)  # float64 sums
     dx = np.empty(x.shape, dtype=dtype) if input_grad else None
     for n0 in range(0, N, per_tile):
         g = min(per_tile, N - n0)
-        cols = _scratch("cols", K * g * OH * OW, dtype).reshape(K, g * OH * OW)
-        dy_tile = _scratch("dy", F * g * OH * OW, dtype).reshape(F, g * OH * OW)
+        tile_cols, dy_tile = cols_of(g), dy_tile_of(g)
         _gather_gradient(dy, n0, dy_tile, dbias_tiles)
         if not shifted:
-            _im2col_serial(x[n0 : n0 + g], kh, kw, sh, sw, ph, pw, OH, OW, cols)
+            _im2col_serial(x[n0 : n0 + g], kh, kw, sh, sw, ph, pw, OH, OW, tile_cols)
             if n0 == 0:
-                np.matmul(dy_tile, cols.T, out=dweight_tiles)
+                np.matmul(dy_tile, tile_cols.T, out=dweight_tiles)
             else:
-                dweight_tiles += dy_tile @ cols.T
+                dweight_tiles += dy_tile @ tile_cols.T
         if dx is not None:  # input_grad
-            np.matmul(W2_T, dy_tile, out=cols)  # the tile's dcols, in the cols buffer
+            np.matmul(W2_T, dy_tile, out=tile_cols)  # the tile's dcols, in the cols buffer
             dx_tile = dx[n0 : n0 + g]
             dx_tile[...] = 0
-            _col2im_serial(cols, kh, kw, sh, sw, ph, pw, OH, OW, dx_tile)
+            _col2im_serial(tile_cols, kh, kw, sh, sw, ph, pw, OH, OW, dx_tile)
     if shifted:
         return dx, dweight, dbias
     return dx, dweight_tiles.reshape(weight.shape), dbias_tiles.astype(dtype)
@@ -807,7 +753,7 @@ def _max_pool_forward_2x2(x, y, argmax):
     # the common 2x2 window with stride 2, unrolled: the four candidates of a window are
     # compared in row-major order with the same strict ">" as the general kernel (same
     # results, ties and NaN included), without the inner loops and their index arithmetic,
-    # so the comparisons become selects that LLVM vectorises (3x the general kernel)
+    # so the comparisons become selects that LLVM vectorises (measured: docs/performance.md)
     N, C, H, W = x.shape
     OH, OW = y.shape[2], y.shape[3]
     x_flat, y_flat, argmax_flat = x.reshape(-1), y.reshape(-1), argmax.reshape(-1)
@@ -874,8 +820,7 @@ _max_pool_backward_serial = serial_twin(_max_pool_backward)
 def _max_pool_backward_2x2(dy, argmax, dx):
     # the 2x2 window with stride 2: windows do not overlap, so every pixel of dx is written
     # once, row by row, instead of zeroing dx and scattering with a division of each argmax by
-    # kw (measured, one thread: 0.16-0.23 against 0.28-0.33 ms on LeNet-5's first pooling
-    # layer, 0.8-1.2 against 3.1-4.5 ms on (64, 32, 28, 28)). "zero + g" is the reference's
+    # kw (measured: see docs/performance.md). "zero + g" is the reference's
     # 0 + dy, bit for bit (-0.0 becomes +0.0); a last row or column no window covers gets zeros.
     N, C, OH, OW = dy.shape
     H, W = dx.shape[2], dx.shape[3]
@@ -984,7 +929,7 @@ def avg_pool_backward(dy, x_shape, kh, kw, sh, sw):
 # (the statistics are long sums, hence ``_SUM_MATH``: see its note above)
 
 
-@njit(parallel=True, fastmath=_SUM_MATH, cache=True)
+@njit(parallel=True, fastmath=set(_SUM_MATH), cache=True)
 def _batchnorm_forward(x, gamma, beta, eps, y, mean, var):
     # one thread per channel; ONE pass for both statistics (float64 sums of x - x[0, c, 0] and
     # of its square: shifted by a sample of the channel, so a large mean cancels nothing), one
@@ -1071,7 +1016,7 @@ def batchnorm_forward(x, gamma, beta, eps):
     return y, mean, var
 
 
-@njit(parallel=True, fastmath=_SUM_MATH, cache=True)
+@njit(parallel=True, fastmath=set(_SUM_MATH), cache=True)
 def _batchnorm_backward(dy, x, gamma, mean, var, eps, dx, dgamma, dbeta):
     # one thread per channel: one pass for the two float64 sums (sum dy and sum dy (x - mu),
     # x_hat's scale taken out of the loop), one pass writing dx, which is affine in dy and x
@@ -1157,7 +1102,7 @@ def batchnorm_backward(dy, x, gamma, mean, var, eps):
 # other cores; a parallel loop here fights them and loses by orders of magnitude. Each row
 # goes through a small helper on 1-D rows, which LLVM vectorises behind a runtime check
 # that outputs and inputs do not overlap (an output passed as its own input, where the
-# docstring allows it, is still right but takes the scalar path, ~4x slower; the layers
+# docstring allows it, is still right but takes the scalar path, several times slower; the layers
 # never do it). Numba has no vector math library here,
 # so float32 tanh/sigmoid use a rational approximation (accurate to a few float32 ulp)
 # made of multiply-adds and one division, which vectorises; float64 uses math.tanh/exp.
@@ -1182,7 +1127,7 @@ _TANH_Q = tuple(
 _P1, _P3, _P5, _P7, _P9, _P11, _P13 = _TANH_P
 _Q0, _Q2, _Q4, _Q6 = _TANH_Q
 _HALF32 = np.float32(0.5)
-_GATE_MATH = {"nsz", "arcp", "contract", "afn", "reassoc"}  # fastmath without no-NaN/no-inf
+_GATE_MATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})  # fastmath without no-NaN/no-inf
 
 
 @njit(inline="always", cache=True)
@@ -1236,7 +1181,7 @@ def _gate_sigmoid_typed(x):
     return lambda x: 1.0 / (1.0 + math.exp(-x))
 
 
-@njit(fastmath=_GATE_MATH, error_model="numpy", cache=True)
+@njit(fastmath=set(_GATE_MATH), error_model="numpy", cache=True)
 def _lstm_forward_row(xw, hw, b, c_prev, gates, c, h):
     H = c_prev.shape[0]
     for j in range(H):
@@ -1262,7 +1207,7 @@ def lstm_cell_forward(xw, hw, b, c_prev, gates, c, h):
     return gates, c, h
 
 
-@njit(fastmath=_GATE_MATH, error_model="numpy", cache=True)
+@njit(fastmath=set(_GATE_MATH), error_model="numpy", cache=True)
 def _lstm_backward_row(dh, dc_next, gates, c_prev, c, da, dc_prev):
     H = c_prev.shape[0]
     for j in range(H):
@@ -1288,7 +1233,7 @@ def lstm_cell_backward(dh, dc_next, gates, c_prev, c, da, dc_prev):
     return da, dc_prev
 
 
-@njit(fastmath=_GATE_MATH, error_model="numpy", cache=True)
+@njit(fastmath=set(_GATE_MATH), error_model="numpy", cache=True)
 def _gru_forward_row(xw, hw, bx, bh, h_prev, gates, hn, h):
     H = h_prev.shape[0]
     for j in range(H):
@@ -1313,7 +1258,7 @@ def gru_cell_forward(xw, hw, bx, bh, h_prev, gates, hn, h):
     return gates, hn, h
 
 
-@njit(fastmath=_GATE_MATH, error_model="numpy", cache=True)
+@njit(fastmath=set(_GATE_MATH), error_model="numpy", cache=True)
 def _gru_backward_row(dh, gates, hn, h_prev, dxw, dhw, dh_prev):
     H = h_prev.shape[0]
     for j in range(H):
@@ -1341,13 +1286,11 @@ def gru_cell_backward(dh, gates, hn, h_prev, dxw, dhw, dh_prev):
 
 # ============================================================ masked softmax (attention)
 # Three passes over the scores instead of one: Numba cannot vectorise exp (LLVM has no vector
-# exp without Intel's SVML, which is not installed), so one loop that calls exp per element
-# spent 3.5-5 ns on each. NumPy's exp is SIMD (0.5-0.6 ns per element), so the exponentials are
-# left to it, between two Numba passes that LLVM does vectorise: the shifted, scaled scores with
-# -inf at the masked keys, then the row sums and one multiplication per element by 1 / sum.
-# exp(-inf) = 0 makes the masked entries exactly 0. On the attention benchmark's causal
-# (128, 64, 64) scores, one thread: 0.53-0.87 ms against 1.8-2.7 ms for the one-loop kernel
-# (and 0.18-0.24 against 0.56 ms for the backward, now on flat unsigned offsets).
+# exp without Intel's SVML, which is not installed), so one loop that calls exp per element is
+# several times slower than NumPy's SIMD exp. So the exponentials are left to NumPy, between
+# two Numba passes that LLVM does vectorise: the shifted, scaled scores with -inf at the
+# masked keys, then the row sums and one multiplication per element by 1 / sum.
+# exp(-inf) = 0 makes the masked entries exactly 0. (Measured: see docs/performance.md.)
 @njit(parallel=True, cache=True)
 def _masked_softmax_shift(scores, keep, scale, z):
     # z = scale * scores - (row max over kept keys), -inf where masked (and on a row with no key)
@@ -1371,7 +1314,7 @@ def _masked_softmax_shift(scores, keep, scale, z):
 _masked_softmax_shift_serial = serial_twin(_masked_softmax_shift)
 
 
-@njit(parallel=True, fastmath=_SUM_MATH, cache=True)
+@njit(parallel=True, fastmath=set(_SUM_MATH), cache=True)
 def _normalise_rows(e, Tk):
     # each row of Tk numbers times 1 / its sum (a row of zeros, every key masked, stays 0)
     e_flat = e.reshape(-1)
@@ -1406,7 +1349,7 @@ def masked_softmax(scores, keep, scale):
     return probs
 
 
-@njit(parallel=True, fastmath=_SUM_MATH, cache=True)
+@njit(parallel=True, fastmath=set(_SUM_MATH), cache=True)
 def _masked_softmax_backward(probs, dprobs, scale, dscores):
     # one row per iteration: the Jacobian-vector product needs the row's sum of dp * p first;
     # unsigned flat offsets (see the note above _im2col) so both loops vectorise

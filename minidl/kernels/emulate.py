@@ -51,6 +51,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 
@@ -138,19 +139,21 @@ extern "C" void emu_launch_{name}(unsigned int emu_gx, unsigned int emu_gy, unsi
 """
 
 # C type of a kernel parameter -> (ctypes type, NumPy dtype); "real_t" follows the module's dtype.
-_C_TYPES = {
-    "float": (ctypes.c_float, np.float32),
-    "double": (ctypes.c_double, np.float64),
-    "int": (ctypes.c_int, np.int32),
-    "int32_t": (ctypes.c_int32, np.int32),
-    "unsigned int": (ctypes.c_uint, np.uint32),
-    "unsigned": (ctypes.c_uint, np.uint32),
-    "uint32_t": (ctypes.c_uint32, np.uint32),
-    "long long": (ctypes.c_longlong, np.int64),
-    "int64_t": (ctypes.c_int64, np.int64),
-    "size_t": (ctypes.c_size_t, np.uint64),
-    "unsigned char": (ctypes.c_ubyte, np.uint8),
-}
+_C_TYPES = MappingProxyType(
+    {
+        "float": (ctypes.c_float, np.float32),
+        "double": (ctypes.c_double, np.float64),
+        "int": (ctypes.c_int, np.int32),
+        "int32_t": (ctypes.c_int32, np.int32),
+        "unsigned int": (ctypes.c_uint, np.uint32),
+        "unsigned": (ctypes.c_uint, np.uint32),
+        "uint32_t": (ctypes.c_uint32, np.uint32),
+        "long long": (ctypes.c_longlong, np.int64),
+        "int64_t": (ctypes.c_int64, np.int64),
+        "size_t": (ctypes.c_size_t, np.uint64),
+        "unsigned char": (ctypes.c_ubyte, np.uint8),
+    }
+)
 
 # ``__launch_bounds__(...)`` may stand between ``void`` and a kernel's name, as CUDA allows.
 _BOUNDS = r"(?:__launch_bounds__\s*\([^)]*\)\s*)?"

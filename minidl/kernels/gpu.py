@@ -425,15 +425,17 @@ def col2im(cols, x_shape, kh, kw, sh, sw, ph, pw):
 
 def conv2d_forward(x, weight, bias, sh, sw, ph, pw):
     """A whole convolution, forward: the ``im2col`` kernel above, then one cuBLAS product (through
-    ``common.conv2d_forward_by_im2col``). See ``reference.conv2d_forward``."""
-    return common.conv2d_forward_by_im2col(im2col, x, weight, bias, sh, sw, ph, pw)
+    ``common.conv2d_forward_by_im2col``). Returns (y, None): the patch matrix (C*kh*kw times
+    the images) is not kept for the backward, because device memory is scarcer than one more
+    launch of a copy kernel. See ``reference.conv2d_forward``."""
+    y, _ = common.conv2d_forward_by_im2col(im2col, x, weight, bias, sh, sw, ph, pw)
+    return y, None
 
 
-def conv2d_backward(dy, x, weight, sh, sw, ph, pw, input_grad):
-    """The backward: ``im2col`` again (the patch matrix is rebuilt from x, not kept from the
-    forward: one more launch of a copy kernel), two cuBLAS products and ``col2im``
+def conv2d_backward(dy, x, cols, weight, sh, sw, ph, pw, input_grad):
+    """The backward: ``im2col`` again unless ``cols`` is given, two cuBLAS products and ``col2im``
     (``common.conv2d_backward_by_im2col``). See ``reference.conv2d_backward``."""
-    return common.conv2d_backward_by_im2col(im2col, col2im, dy, x, weight, sh, sw, ph, pw, input_grad)
+    return common.conv2d_backward_by_im2col(im2col, col2im, dy, x, cols, weight, sh, sw, ph, pw, input_grad)
 
 
 def _int32(*values):

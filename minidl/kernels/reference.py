@@ -190,7 +190,10 @@ def conv2d_forward(x, weight, bias, sh, sw, ph, pw):
     is the product ``W2 @ cols`` (F, N*OH*OW), one column per output pixel.
 
     Parameters: x (N, C, H, W); weight (F, C, kh, kw); bias (F,) or None; strides sh, sw;
-    zeros ph, pw added on each side. Returns y (N, F, OH, OW).
+    zeros ph, pw added on each side.
+    Returns (y (N, F, OH, OW), cols): the patch matrix is what the backward's dW product
+    reads again, so it is returned for the layer's cache (CS231n's ``(out, cache)``). A tier
+    that never builds the whole patch matrix returns None in its place.
     """
     N, F = x.shape[0], weight.shape[0]
     _, C, kh, kw = weight.shape
@@ -199,10 +202,10 @@ def conv2d_forward(x, weight, bias, sh, sw, ph, pw):
     y2d = weight.reshape(F, C * kh * kw) @ cols  # (F, N*OH*OW)
     if bias is not None:
         y2d += bias[:, None]
-    return np.ascontiguousarray(y2d.reshape(F, N, OH, OW).transpose(1, 0, 2, 3))
+    return np.ascontiguousarray(y2d.reshape(F, N, OH, OW).transpose(1, 0, 2, 3)), cols
 
 
-def conv2d_backward(dy, x, weight, sh, sw, ph, pw, input_grad):
+def conv2d_backward(dy, x, cols, weight, sh, sw, ph, pw, input_grad):
     """The backward of ``conv2d_forward``: the backward of a Dense layer applied to windows.
 
     With dY2 = dy as (F, N*OH*OW), cols = im2col(x) and W2 = weight as (F, C*kh*kw):
@@ -210,12 +213,14 @@ def conv2d_backward(dy, x, weight, sh, sw, ph, pw, input_grad):
         dweight = dY2 @ cols.T        dbias = dY2 summed over its columns
         dx      = col2im(W2.T @ dY2)  (the adjoint of the copy adds overlapping windows)
 
-    Parameters: dy (N, F, OH, OW); x, weight, sh, sw, ph, pw as in the forward; input_grad:
-    whether dx is wanted (a network's first layer skips it).
+    Parameters: dy (N, F, OH, OW); x as in the forward; cols, the patch matrix the forward
+    returned, or None to build it again from x; weight, sh, sw, ph, pw as in the forward;
+    input_grad: whether dx is wanted (a network's first layer skips it).
     Returns (dx (N, C, H, W) or None, dweight (F, C, kh, kw), dbias (F,)).
     """
     F, C, kh, kw = weight.shape
-    cols = im2col(x, kh, kw, sh, sw, ph, pw)
+    if cols is None:
+        cols = im2col(x, kh, kw, sh, sw, ph, pw)
     dy2d = dy.transpose(1, 0, 2, 3).reshape(F, -1)  # (F, N*OH*OW)
     dweight = (dy2d @ cols.T).reshape(weight.shape)
     dbias = dy2d.sum(axis=1)

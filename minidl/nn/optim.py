@@ -83,7 +83,7 @@ class Optimizer:
 
     def step(self, model) -> None:
         """Apply one update to every trainable parameter, using the gradients in ``layer.grads``."""
-        slots = [(layer, name) for layer in _layers_of(model) if layer.trainable for name in layer.params]
+        slots = [(layer, name) for layer in _layers_of(model) for name in layer.trainable_keys()]
         grads = [layer.grads[name] for layer, name in slots]
         grads = self._clip(grads)
         if self.schedule is not None:

@@ -468,27 +468,6 @@ class PositionalEmbedding(Layer):
 
 
 # ============================================================ the transformer block
-class _SubLayerArrays(dict):
-    """A composite layer's ``params`` (or ``grads``, ``buffers``): each sub-layer's arrays
-    under ``"<sub-layer>.<key>"``, the same objects. Assigning an entry (as ``load_model``
-    does) assigns the sub-layer's, so the two never drift apart."""
-
-    def __init__(self, owner, store: str):
-        super().__init__(
-            {
-                f"{name}.{key}": array
-                for name, layer in owner.sublayers().items()
-                for key, array in getattr(layer, store).items()
-            }
-        )
-        self.owner, self.store = owner, store
-
-    def __setitem__(self, key, value):
-        name, sub_key = key.split(".", 1)
-        getattr(self.owner.sublayers()[name], self.store)[sub_key] = value
-        super().__setitem__(key, value)
-
-
 class TransformerBlock(Layer):
     """A pre-LN transformer block (GPT-2's arrangement):
 
@@ -507,9 +486,10 @@ class TransformerBlock(Layer):
 
     Shapes: x (N, T, D) -> (N, T, D); context (N, S, Dc). ``backward(dy)`` returns dx, or
     ``(dx, d_context)`` with cross-attention. The sub-layers are attributes (``ln1``, ``attn``,
-    ``ln_cross``, ``cross``, ``ln2``, ``fc1``, ``act``, ``fc2``); ``params`` and ``grads``
-    hold their arrays under ``"<sub-layer>.<name>"`` (the same arrays, not copies), so an
-    optimizer updates the block like any layer.
+    ``ln_cross``, ``cross``, ``ln2``, ``fc1``, ``act``, ``fc2``), created by ``build``, and its
+    ``sublayers()`` (base.py's mechanism): ``params`` and ``grads`` hold their arrays under
+    ``"<sub-layer>.<name>"`` (the same arrays, not copies), so an optimizer, ``save`` and
+    ``to(device)`` treat the block like any layer.
     """
 
     input_ndims = (3,)
@@ -536,6 +516,7 @@ class TransformerBlock(Layer):
         self.context_dim: int | None = None
 
     def sublayers(self) -> dict:
+        """The sub-layers by attribute name, in the order of the forward (none before ``build``)."""
         names = (
             ["ln1", "attn"]
             + (["ln_cross", "cross"] if self.cross_attention else [])
@@ -558,24 +539,6 @@ class TransformerBlock(Layer):
         for name, layer in self.sublayers().items():
             layer.device = self.device
             layer.build(hidden if name == "fc2" else (T, D), dtype)
-        self._collect()
-
-    def _collect(self):
-        """params / grads / buffers: the sub-layers' arrays under "<sub-layer>.<key>"."""
-        for store in ("params", "grads", "buffers"):
-            setattr(self, store, _SubLayerArrays(self, store))
-
-    def map_arrays(self, fn):
-        for layer in self.sublayers().values():
-            layer.map_arrays(fn)
-        self._collect()
-
-    def to(self, device):
-        for layer in self.sublayers().values():
-            layer.to(device)
-        super().to(device)
-        self._collect()
-        return self
 
     def forward(self, x, training=False, context=None, attention_mask=None, context_mask=None, kv_cache=None):
         """x (N, T, D) -> (N, T, D). ``kv_cache``: a dict, for generation (self-attention's

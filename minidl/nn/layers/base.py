@@ -19,6 +19,9 @@ Writing a new layer means overriding ``build`` (if it has weights),
 ``forward`` starts with ``x = self.check_input(x)``, which checks the rank and builds
 the layer on first use.
 
+A layer may hold other layers (``Residual``, ``TransformerBlock``): ``Layer``'s docstring
+says how, under "Layers that hold layers".
+
 Image layers are written for (N, C, H, W), the layout of the kernels (and PyTorch's);
 Keras's (N, H, W, C) is handled at their edges by ``layout.py`` (``ImageLayout``,
 ``@accepts_channels_last``), so this file knows nothing of image layouts.
@@ -27,7 +30,7 @@ Keras's (N, H, W, C) is handled at their edges by ``layout.py`` (``ImageLayout``
 from __future__ import annotations
 
 import inspect
-from collections.abc import MutableMapping
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 import numpy as np
@@ -94,6 +97,67 @@ def _checked_shape(shape, who: str):
     return tuple(None if d is None else int(d) for d in dims)
 
 
+class SubLayerArrays(MutableMapping):
+    """One of ``params`` / ``grads`` / ``buffers`` of a layer that holds others: its own
+    arrays (keys without a dot), then each sub-layer's under ``"<sub-layer>.<key>"``.
+
+    A view, not a copy: reading gives the sub-layer's array itself, and assigning an entry
+    assigns it in the dict that holds it (what ``to``, ``astype`` and ``load_model`` do), so
+    the holder and its sub-layers never drift apart. A new key without a dot is the holder's
+    own (``add_param``); entries cannot be deleted.
+    """
+
+    def __init__(self, owner: "Layer", store: str):
+        self.owner, self.store = owner, store
+        self.own: dict = {}
+
+    def _holder(self, key: str):
+        """(the dict that holds ``key``, the key there), or a KeyError naming what exists."""
+        if key in self.own:
+            return self.own, key
+        for name, layer in self.owner.sublayers().items():
+            inner = getattr(layer, self.store)
+            if key.startswith(name + ".") and key[len(name) + 1 :] in inner:
+                return inner, key[len(name) + 1 :]
+        raise KeyError(f"{self.owner.label} has no {self.store[:-1]} {key!r}; it has {list(self)}")
+
+    def __getitem__(self, key: str):
+        inner, inner_key = self._holder(key)
+        return inner[inner_key]
+
+    def __setitem__(self, key: str, value) -> None:
+        try:
+            inner, inner_key = self._holder(key)
+        except KeyError:
+            if "." in key:
+                raise
+            inner, inner_key = self.own, key
+        inner[inner_key] = value
+
+    def __delitem__(self, key: str) -> None:
+        raise TypeError(f"cannot delete {key!r}: {self.owner.label}'s {self.store} are its layers' arrays")
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.own
+        for name, layer in self.owner.sublayers().items():
+            for key in getattr(layer, self.store):
+                yield f"{name}.{key}"
+
+    def __len__(self) -> int:
+        return len(self.own) + sum(
+            len(getattr(layer, self.store)) for layer in self.owner.sublayers().values()
+        )
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+def _own(store) -> dict:
+    """A layer's own arrays in ``store``: all of them, or those of a ``SubLayerArrays`` that
+    are not its sub-layers'."""
+    return store.own if isinstance(store, SubLayerArrays) else store
+
+
 class Layer:
     """Base class of all layers.
 
@@ -123,6 +187,26 @@ class Layer:
         The input ranks (batch axis included) the layer accepts; ``None`` accepts any.
     input_layout : str
         How the accepted input is described in error messages, e.g. ``"(N, C, H, W)"``.
+
+    Layers that hold layers
+    -----------------------
+    A layer built from others (``Residual``, ``TransformerBlock``, a layer of your own)
+    names them in ``sublayers()``, a dict ``{name: layer}``::
+
+        def sublayers(self):
+            return {"fc1": self.fc1, "fc2": self.fc2}
+
+    Its ``params``, ``grads`` and ``buffers`` are then ``SubLayerArrays``: its own arrays
+    (``add_param`` works as anywhere), then every sub-layer's under ``"<name>.<key>"``
+    (PyTorch's ``state_dict`` names) -- the very arrays, read through at each access. So
+    everything that walks a layer's arrays (an optimizer, ``save`` / ``load_model``,
+    ``zero_grad``, ``astype``, a gradient check) sees the sub-layers' with no code of its
+    own, and ``to(device)``, ``count_params`` (``summary``) and ``regularization_loss``
+    recurse into them. ``trainable = False`` on the holder freezes all of it; on a
+    sub-layer, that sub-layer alone (``trainable_keys`` leaves its arrays out). The
+    holder's ``build`` builds the sub-layers (on its ``device``), and its ``forward`` and
+    ``backward`` call theirs in its own order. (An ``activation=`` argument is a function
+    with no arrays applied inside the layer, not a sub-layer.)
     """
 
     input_ndims: tuple[int, ...] | None = None
@@ -151,10 +235,10 @@ class Layer:
                 raise ValueError(f"{type(self).__name__}: give input_shape or input_dim, not both")
             input_shape = (input_dim,)
         self.name = name
-        # plain dicts; a layer that holds others gives views onto theirs (MutableMapping)
-        self.params: MutableMapping[str, Any] = {}
-        self.grads: MutableMapping[str, Any] = {}
-        self.buffers: MutableMapping[str, Any] = {}
+        holds_layers = type(self).sublayers is not Layer.sublayers
+        self.params: MutableMapping[str, Any] = SubLayerArrays(self, "params") if holds_layers else {}
+        self.grads: MutableMapping[str, Any] = SubLayerArrays(self, "grads") if holds_layers else {}
+        self.buffers: MutableMapping[str, Any] = SubLayerArrays(self, "buffers") if holds_layers else {}
         self.trainable = bool(trainable)
         self.device: str | None = None
         self.built = False
@@ -163,6 +247,14 @@ class Layer:
             None if input_shape is None else _checked_shape(input_shape, type(self).__name__)
         )
         self.cache: Any = None  # what forward keeps for backward
+
+    # ------------------------------------------------------------------ sub-layers
+    def sublayers(self) -> dict[str, "Layer"]:
+        """The layers this one holds, by name: ``{}`` for a layer of its own arrays only.
+
+        A layer built from others overrides this (see "Layers that hold layers" in the class
+        docstring); its ``params`` / ``grads`` / ``buffers`` then include the sub-layers'."""
+        return {}
 
     # ------------------------------------------------------------------ building
     def build(self, input_shape: tuple, dtype=np.float32) -> None:
@@ -307,9 +399,10 @@ class Layer:
         (Dense, Conv2D and Conv2DTranspose take ``kernel_regularizer=``; a layer with other
         penalties overrides this.)
         """
+        inner = sum((layer.regularization_loss() for layer in self.sublayers().values()), 0.0)
         if self.kernel_regularizer is None or not self.built:
-            return 0.0
-        return self.kernel_regularizer.loss(self.params["W"])
+            return inner
+        return inner + self.kernel_regularizer.loss(self.params["W"])
 
     # ------------------------------------------------------------------ bookkeeping
     @property
@@ -317,10 +410,24 @@ class Layer:
         return self.name or type(self).__name__
 
     def count_params(self) -> tuple[int, int]:
-        """``(trainable, non_trainable)`` numbers of scalars, buffers counted as non-trainable."""
-        n_params = sum(int(p.size) for p in self.params.values())
-        n_buffers = sum(int(b.size) for b in self.buffers.values())
-        return (n_params, n_buffers) if self.trainable else (0, n_params + n_buffers)
+        """``(trainable, non_trainable)`` numbers of scalars, buffers counted as non-trainable
+        (and a frozen sub-layer's params)."""
+        trainable = sum(int(p.size) for p in _own(self.params).values())
+        frozen = sum(int(b.size) for b in _own(self.buffers).values())
+        for layer in self.sublayers().values():
+            inner_trainable, inner_frozen = layer.count_params()
+            trainable, frozen = trainable + inner_trainable, frozen + inner_frozen
+        return (trainable, frozen) if self.trainable else (0, trainable + frozen)
+
+    def trainable_keys(self) -> list[str]:
+        """The keys of ``params`` an optimizer updates: none when the layer is frozen, else all
+        but those of frozen sub-layers."""
+        if not self.trainable:
+            return []
+        keys = list(_own(self.params))
+        for name, layer in self.sublayers().items():
+            keys += [f"{name}.{key}" for key in layer.trainable_keys()]
+        return keys
 
     def get_config(self) -> dict:
         """The constructor arguments that rebuild this layer (used by ``save``).
@@ -347,7 +454,9 @@ class Layer:
         """Move params, grads and buffers to ``"cpu"`` or ``"gpu"``; a layer not built yet
         will create them there."""
         device = backend.check_device(device)
-        self.map_arrays(lambda a: backend.to_device(a, device))
+        for layer in self.sublayers().values():
+            layer.to(device)
+        self.map_arrays(lambda a: backend.to_device(a, device))  # (the sub-layers' are there already)
         self.device = device
         self.cache = None
         return self

@@ -17,7 +17,9 @@ plus ``col2im``, the adjoint of the copy. The whole computation is one pair of k
 ``conv2d_forward`` and ``conv2d_backward``, of the tier chosen by ``minidl.backend.use``:
 the NumPy reference does exactly the above; the Numba tier does the same products either
 over the whole batch or, for layers with few filters, tile by tile, never building the whole
-patch matrix (``kernels/cpu.py``, ``conv2d_route``, says why and when).
+patch matrix (``kernels/cpu.py``, ``conv2d_route``, says why and when). The forward kernel
+returns the patch matrix (or None) with y, the layer keeps it in its cache, and the backward
+kernel takes it back: what the backward depends on is in the layer, in sight.
 
 Pooling layers have no weights: MaxPool2D keeps each window's maximum and sends its
 gradient back to that one pixel (the first maximum in row-major order, as PyTorch);
@@ -210,7 +212,7 @@ class Conv2D(ImageLayout, Layer):
         x = self.check_input(x)
         self.compute_output_shape(x.shape[1:])
         pads = self.pads_for(*x.shape[2:])
-        y, cache = convolve(x, self.params, self.kernel_size, self.stride, pads)
+        y, cache = convolve(x, self.params, self.kernel_size, self.stride, pads, training)
         self.cache = (cache, pads)
         if self.activation_layer is not None:
             y = self.activation_layer.forward(y, training)
@@ -236,7 +238,7 @@ class Conv2D(ImageLayout, Layer):
         return dx
 
 
-def convolve(x, params, kernel_size, stride, pads):
+def convolve(x, params, kernel_size, stride, pads, training=True):
     """The convolution of Conv2D (and Conv1D, as images one pixel high), activation aside.
 
     x (N, C, H, W); ``params["W"]`` (F, C, KH, KW) or any array with that memory layout
@@ -245,8 +247,11 @@ def convolve(x, params, kernel_size, stride, pads):
     or an even kernel: the extra row and column go at the bottom and right, as TensorFlow;
     Conv1D's ``"causal"``: zeros before the sequence only). The zeros both sides share are
     the kernel's padding; the rest are added to ``x`` here.
-    Returns y (N, F, OH, OW) and the cache ``convolve_backward`` takes (the input as the
-    kernel saw it: the backward needs x, not the patch matrix).
+    Returns y (N, F, OH, OW) and the cache ``convolve_backward`` takes, a dict: ``"x"`` the
+    input as the kernel saw it, ``"extra"`` the zeros added here, and ``"cols"`` the patch
+    matrix the kernel returned (C*KH*KW, N*OH*OW), which the backward's dW product reads
+    again -- kept only when ``training`` (a forward for inference has no backward), and
+    None where the tier did not build it whole.
     """
     (kh, kw), (sh, sw) = kernel_size, stride
     xp = backend.get_array_module(x)
@@ -254,8 +259,8 @@ def convolve(x, params, kernel_size, stride, pads):
     if any(extra):  # the unequal part of the padding, added as zeros here
         x = xp.pad(x, ((0, 0), (0, 0), extra[:2], extra[2:]))
     weight = _kernel_4d(params["W"], x.shape[1], kh, kw)
-    y = backend.kernels_for(x).conv2d_forward(x, weight, params.get("b"), sh, sw, ph, pw)
-    return y, (x, extra)
+    y, cols = backend.kernels_for(x).conv2d_forward(x, weight, params.get("b"), sh, sw, ph, pw)
+    return y, {"x": x, "extra": extra, "cols": cols if training else None}
 
 
 def convolve_backward(dy, cache, params, grads, kernel_size, stride, pads, input_grad=True):
@@ -263,12 +268,18 @@ def convolve_backward(dy, cache, params, grads, kernel_size, stride, pads, input
     dx (N, C, H, W), or None when ``input_grad`` is False.
 
         dW2 = dY2 @ cols.T      db = dY2 summed over columns      dcols = W2.T @ dY2 -> col2im
+
+    The patch matrix serves one backward: it is taken out of ``cache`` and handed to the
+    kernel without a name kept here, so the kernel can free it once dW is computed (a second
+    backward after the same forward builds it again from x).
     """
-    x, extra = cache
+    x, extra = cache["x"], cache["extra"]
     (kh, kw), (sh, sw) = kernel_size, stride
     ph, pw, _ = _symmetric_part(pads)
     weight = _kernel_4d(params["W"], x.shape[1], kh, kw)
-    dx, dweight, dbias = backend.kernels_for(dy).conv2d_backward(dy, x, weight, sh, sw, ph, pw, input_grad)
+    dx, dweight, dbias = backend.kernels_for(dy).conv2d_backward(
+        dy, x, cache.pop("cols", None), weight, sh, sw, ph, pw, input_grad
+    )
     grads["W"][...] = dweight.reshape(grads["W"].shape)
     if "b" in params:
         grads["b"][...] = dbias

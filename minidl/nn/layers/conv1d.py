@@ -180,7 +180,9 @@ class Conv1D(_Sequence1D):
         self.compute_output_shape(x.shape[1:])
         start, end = self.pads_for(x.shape[2])
         pads = (0, 0, start, end)  # (top, bottom, left, right) of a 1-pixel image
-        y, cache = convolve(x[:, :, None, :], self.params, (1, self.kernel_size), (1, self.stride), pads)
+        y, cache = convolve(
+            x[:, :, None, :], self.params, (1, self.kernel_size), (1, self.stride), pads, training
+        )
         y = y[:, :, 0, :]
         self.cache = (cache, pads)
         if self.activation_layer is not None:

@@ -17,68 +17,22 @@ models are ``Sequential``, so the graph lives inside one layer:
     Residual([Conv2D(16, 3, padding="same"), BatchNorm(), ReLU(),
               Conv2D(16, 3, padding="same"), BatchNorm()], activation="relu")
 
-The inner layers' parameters appear in ``params`` / ``grads`` / ``buffers`` under
-``"block.<i>.<name>"`` and ``"shortcut.<i>.<name>"`` (PyTorch's ``state_dict`` style):
-those dicts are views onto the inner layers' own dicts, so an optimizer, ``save`` and
-``load_model`` see and update the inner arrays with no copy. ``trainable = False`` on the
-Residual freezes all of them and runs the whole block in inference mode inside a model
-(BatchNorm on its running statistics, as Keras does for a frozen BatchNorm; Dropout off too).
+The inner layers are its ``sublayers()`` (the mechanism of ``base.py`` for layers that hold
+layers): their parameters appear in ``params`` / ``grads`` / ``buffers`` under
+``"block.<i>.<name>"`` and ``"shortcut.<i>.<name>"`` (PyTorch's ``state_dict`` style), views
+onto the inner layers' own arrays, so an optimizer, ``save`` and ``load_model`` see and update
+them with no copy. ``trainable = False`` on the Residual freezes all of them and runs the
+whole block in inference mode inside a model (BatchNorm on its running statistics, as Keras
+does for a frozen BatchNorm; Dropout off too); on an inner layer, that layer alone.
 A ``Sequential(data_format=...)`` does not reach inner layers: give them ``data_format``.
 """
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
-
 import numpy as np
 
 from . import activations
 from .base import LAYER_CLASSES, Layer
-
-
-class _InnerArrays(MutableMapping):
-    """One of ``params`` / ``grads`` / ``buffers`` of a Residual: a view onto the same dict
-    of every inner layer, keyed ``"block.<i>.<name>"`` / ``"shortcut.<i>.<name>"``.
-
-    Reading gives the inner layer's array; assigning replaces it in the inner layer's dict
-    (what ``to(device)``, ``astype`` and ``load_model`` do); keys cannot be added or removed.
-    """
-
-    def __init__(self, owner: "Residual", store: str):
-        self._owner, self._store = owner, store
-
-    def _slots(self):
-        for branch in ("block", "shortcut"):
-            for i, layer in enumerate(getattr(self._owner, branch)):
-                inner = getattr(layer, self._store)
-                for key in inner:
-                    yield f"{branch}.{i}.{key}", inner, key
-
-    def _find(self, name):
-        for full, inner, key in self._slots():
-            if full == name:
-                return inner, key
-        raise KeyError(f"{self._owner.label} has no {self._store[:-1]} {name!r}; it has {list(self)}")
-
-    def __getitem__(self, name):
-        inner, key = self._find(name)
-        return inner[key]
-
-    def __setitem__(self, name, value):
-        inner, key = self._find(name)
-        inner[key] = value
-
-    def __delitem__(self, name):
-        raise TypeError(f"cannot delete {name!r}: a Residual's {self._store} belong to its inner layers")
-
-    def __iter__(self):
-        return (full for full, _, _ in self._slots())
-
-    def __len__(self):
-        return sum(1 for _ in self._slots())
-
-    def __repr__(self):
-        return repr(dict(self))
 
 
 def _as_layers(layers, what: str) -> list:
@@ -133,14 +87,19 @@ class Residual(Layer):
             raise ValueError("Residual: a layer cannot be both in the block and in the shortcut")
         self.activation = activation
         self.activation_layer = activations.get(activation)
-        self.params = _InnerArrays(self, "params")
-        self.grads = _InnerArrays(self, "grads")
-        self.buffers = _InnerArrays(self, "buffers")
 
     @property
     def layers(self) -> list:
         """The inner layers: the block's, then the shortcut's."""
         return self.block + self.shortcut
+
+    def sublayers(self) -> dict:
+        """``{"block.<i>": layer, ..., "shortcut.<i>": layer, ...}``."""
+        return {
+            f"{branch}.{i}": layer
+            for branch in ("block", "shortcut")
+            for i, layer in enumerate(getattr(self, branch))
+        }
 
     # ------------------------------------------------------------------ building
     def build(self, input_shape, dtype=np.float32):
@@ -208,16 +167,6 @@ class Residual(Layer):
         return d_block + d_skip
 
     # ------------------------------------------------------------------ bookkeeping
-    def regularization_loss(self) -> float:
-        return sum(layer.regularization_loss() for layer in self.layers)
-
-    def to(self, device: str) -> "Residual":
-        for layer in self.layers:
-            layer.to(device)
-        self.device = device
-        self.cache = None
-        return self
-
     def get_config(self) -> dict:
         def specs(layers):
             return [

@@ -1,0 +1,169 @@
+"""Layers that hold layers (``Layer.sublayers``, ``SubLayerArrays`` in ``nn/layers/base.py``):
+a layer of one's own, built from two Dense layers, trains, saves and loads, and freezes like
+any layer, with no code of its own for any of it."""
+
+import numpy as np
+import pytest
+
+import minidl as mdl
+from minidl import backend
+from minidl.nn import optim
+from minidl.nn.gradcheck import check_layer
+from minidl.nn.layers import Dense, Layer, Residual, Tanh, TransformerBlock
+from minidl.nn.layers.base import SubLayerArrays
+from minidl.nn.losses import MeanSquaredError
+
+
+class DenseSkip(Layer):
+    """``y = fc2(tanh(fc1(x))) + scale * x``: two Dense sub-layers, a Tanh (no arrays) and an
+    array of its own (``scale``, (D,)). x (N, D) -> y (N, D) with D = ``units``."""
+
+    input_ndims = (2,)
+
+    def __init__(self, units, name=None, **kwargs):
+        super().__init__(name, **kwargs)
+        self.units = units
+        self.fc1, self.act, self.fc2 = Dense(units), Tanh(), Dense(units)
+
+    def sublayers(self):
+        return {"fc1": self.fc1, "act": self.act, "fc2": self.fc2}
+
+    def build(self, input_shape, dtype=np.float32):
+        super().build(input_shape, dtype)
+        for layer in self.sublayers().values():
+            layer.device = self.device
+            layer.build((self.units,), dtype)
+        self.add_param("scale", np.full(self.units, 0.5, dtype=dtype))
+
+    def forward(self, x, training=False):
+        x = self.check_input(x)
+        self.cache = x
+        return self.fc2.forward(self.act.forward(self.fc1.forward(x, training), training), training) + (
+            self.params["scale"] * x
+        )
+
+    def backward(self, dy):
+        x = self.require_cache()
+        self.grads["scale"][...] = (dy * x).sum(axis=0)
+        return self.fc1.backward(self.act.backward(self.fc2.backward(dy))) + self.params["scale"] * dy
+
+
+def _data(seed=0, n=32, d=4):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, d)).astype(np.float32)
+    return x, np.tanh(x[:, ::-1]).astype(np.float32)
+
+
+def _model(seed=0):
+    mdl.seed(seed)
+    model = mdl.Sequential([DenseSkip(4), Dense(4)], input_shape=(4,))
+    model.compile(optim.SGD(0.1), MeanSquaredError())
+    return model
+
+
+def test_the_holders_arrays_are_its_own_then_each_sub_layers_the_same_objects():
+    layer = _model().layers[0]
+    assert isinstance(layer.params, SubLayerArrays)
+    assert list(layer.params) == ["scale", "fc1.W", "fc1.b", "fc2.W", "fc2.b"]
+    assert list(layer.grads) == list(layer.params) and len(layer.buffers) == 0
+    assert layer.params["fc1.W"] is layer.fc1.params["W"]
+    assert layer.grads["fc2.b"] is layer.fc2.grads["b"]
+    replacement = np.zeros_like(layer.fc1.params["W"])
+    layer.params["fc1.W"] = replacement  # what load_model and astype do: the sub-layer's entry changes
+    assert layer.fc1.params["W"] is replacement
+    with pytest.raises(KeyError, match="fc3.W.*it has"):
+        layer.params["fc3.W"]
+    with pytest.raises(KeyError):
+        layer.params["fc3.W"] = replacement  # a dotted key must name a sub-layer's array
+    with pytest.raises(TypeError, match="cannot delete"):
+        del layer.params["fc1.W"]
+    assert Dense(3).params == {}  # a layer without sub-layers keeps plain dicts
+
+
+def test_gradients_through_the_sub_layers(rng):
+    report = check_layer(DenseSkip(3), rng.standard_normal((5, 3)))
+    assert report.passed, report
+    assert {"scale", "fc1.W", "fc2.b"} <= set(report.errors)
+
+
+def test_it_trains_and_zero_grad_reaches_the_sub_layers():
+    model, (x, y) = _model(), _data()
+    holder = model.layers[0]
+    before = {key: backend.to_numpy(value).copy() for key, value in holder.params.items()}
+    losses = [model.train_on_batch(x, y) for _ in range(30)]
+    assert losses[-1] < 0.5 * losses[0]
+    for key, value in holder.params.items():
+        assert not np.allclose(value, before[key]), f"{key} was not updated"
+    model.zero_grad()
+    assert all(not np.any(g) for g in holder.fc1.grads.values())
+
+
+def test_it_saves_and_loads(tmp_path):
+    model, (x, y) = _model(), _data()
+    for _ in range(5):
+        model.train_on_batch(x, y)
+    model.save(tmp_path / "holder.npz")
+    loaded = mdl.load_model(tmp_path / "holder.npz")
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    holder = loaded.layers[0]
+    assert isinstance(holder, DenseSkip) and holder.params["fc2.W"] is holder.fc2.params["W"]
+    np.testing.assert_array_equal(holder.fc1.params["W"], model.layers[0].fc1.params["W"])
+    assert loaded.count_params() == model.count_params()
+
+
+def test_freezing_the_holder_freezes_all_and_a_sub_layer_alone_itself():
+    model, (x, y) = _model(), _data()
+    holder, head = model.layers
+    n_holder = sum(int(a.size) for a in holder.params.values())
+    assert holder.count_params() == (n_holder, 0)
+
+    holder.trainable = False
+    frozen = {key: value.copy() for key, value in holder.params.items()}
+    model.train_on_batch(x, y)
+    for key, value in holder.params.items():
+        np.testing.assert_array_equal(value, frozen[key])
+    assert holder.count_params() == (0, n_holder) and holder.trainable_keys() == []
+
+    holder.trainable, holder.fc1.trainable = True, False
+    assert holder.trainable_keys() == ["scale", "fc2.W", "fc2.b"]
+    fc1_before, fc2_before = holder.fc1.params["W"].copy(), holder.fc2.params["W"].copy()
+    model.train_on_batch(x, y)
+    np.testing.assert_array_equal(holder.fc1.params["W"], fc1_before)
+    assert not np.allclose(holder.fc2.params["W"], fc2_before)
+    n_fc1 = sum(int(a.size) for a in holder.fc1.params.values())
+    assert holder.count_params() == (n_holder - n_fc1, n_fc1)
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert f"Non-trainable params: {n_fc1:,}" in lines[0]
+
+
+def test_casts_and_moves_reach_the_sub_layers():
+    holder = _model().layers[0]
+    holder.astype(np.float64)
+    assert holder.fc1.params["W"].dtype == np.float64 and holder.params["scale"].dtype == np.float64
+    holder.to("cpu")
+    assert holder.fc2.device == "cpu"
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not backend.gpu_status()[0], reason="needs a usable GPU")
+def test_to_gpu_moves_every_sub_layer():
+    model, (x, y) = _model(), _data()
+    model.to("gpu")
+    holder = model.layers[0]
+    assert holder.fc1.device == "gpu" and backend.device_of(holder.params["fc1.W"]) == "gpu"
+    assert backend.device_of(holder.params["scale"]) == "gpu"
+    model.train_on_batch(backend.to_device(x, "gpu"), backend.to_device(y, "gpu"))
+    model.to("cpu")
+    assert backend.device_of(holder.fc2.params["W"]) == "cpu"
+
+
+def test_residual_and_the_transformer_block_use_the_mechanism():
+    block = Residual([Dense(3), Tanh(), Dense(3)], shortcut=Dense(3))
+    assert list(block.sublayers()) == ["block.0", "block.1", "block.2", "shortcut.0"]
+    transformer = TransformerBlock(2)
+    transformer.build((5, 4))
+    assert isinstance(transformer.params, SubLayerArrays)
+    assert transformer.params["fc1.W"] is transformer.fc1.params["W"]
+    transformer.fc1.trainable = False
+    assert not any(key.startswith("fc1.") for key in transformer.trainable_keys())
