@@ -29,6 +29,7 @@ __all__ = [
     "CartPole",
     "evaluate",
     "discounted_returns",
+    "log_softmax",
     "PolicyGradientLoss",
     "HuberLoss",
     "ReplayBuffer",
@@ -79,7 +80,7 @@ class CartPole:
     def dynamics(self, state: np.ndarray, action: np.ndarray) -> np.ndarray:
         """One Euler step of 0.02 s for states (N, 4) and actions (N,): the new states (N, 4)."""
         x, x_dot, theta, theta_dot = state.T
-        force = np.where(action == 1, self.force_mag, -self.force_mag)
+        force = self.force_mag * (2.0 * action - 1.0)  # +10 N for action 1, -10 N for action 0
         cos, sin = np.cos(theta), np.sin(theta)
         total_mass = self.masspole + self.masscart
         polemass_length = self.masspole * self.length
@@ -88,15 +89,12 @@ class CartPole:
             self.length * (4.0 / 3.0 - self.masspole * np.square(cos) / total_mass)
         )
         x_acc = temp - polemass_length * theta_acc * cos / total_mass
-        return np.stack(
-            [
-                x + self.tau * x_dot,
-                x_dot + self.tau * x_acc,
-                theta + self.tau * theta_dot,
-                theta_dot + self.tau * theta_acc,
-            ],
-            axis=1,
-        )
+        new = np.empty_like(state)
+        new[:, 0] = x + self.tau * x_dot
+        new[:, 1] = x_dot + self.tau * x_acc
+        new[:, 2] = theta + self.tau * theta_dot
+        new[:, 3] = theta_dot + self.tau * theta_acc
+        return new
 
     def step(self, action):
         """Advance every environment by one step.
@@ -104,22 +102,25 @@ class CartPole:
         action (N,) ints in {0, 1} -> ``(obs, reward, terminated, truncated, final_obs)``:
         obs (N, 4) float32 (a new episode's first observation where one ended), reward (N,)
         float64 of ones, terminated and truncated (N,) bool, final_obs (N, 4) float32 the
-        observation reached by this step before any restart.
+        observation reached by this step before any restart (the same array as obs when no
+        environment restarted).
         """
         action = np.asarray(action)
-        if action.shape != (self.num_envs,) or not np.isin(action, (0, 1)).all():
+        if action.shape != (self.num_envs,) or (action * (1 - action)).any():  # 0 only for 0 and 1
             raise ValueError(f"CartPole.step expected {self.num_envs} actions in {{0, 1}}, got {action!r}")
         self.state = self.dynamics(self.state, action)
         self.steps += 1
-        x, theta = self.state[:, 0], self.state[:, 2]
-        terminated = (np.abs(x) > self.x_threshold) | (np.abs(theta) > self.theta_threshold)
+        terminated = (np.abs(self.state[:, 0]) > self.x_threshold) | (
+            np.abs(self.state[:, 2]) > self.theta_threshold
+        )
         truncated = (self.steps >= self.max_steps) & ~terminated
-        final_obs = self.state.astype(np.float32)
+        final_obs = obs = self.state.astype(np.float32)
         done = terminated | truncated
         if done.any():
             self.state[done] = self.rng.uniform(-0.05, 0.05, size=(int(done.sum()), 4))
             self.steps[done] = 0
-        return self.state.astype(np.float32), np.ones(self.num_envs), terminated, truncated, final_obs
+            obs = self.state.astype(np.float32)
+        return obs, np.ones(self.num_envs), terminated, truncated, final_obs
 
 
 def evaluate(act, episodes: int = 100, seed: int = 0, max_steps: int = 500) -> np.ndarray:
