@@ -1,4 +1,4 @@
-"""A gallery of models built from minidl's layers: autoencoders, GANs, transfer learning.
+"""A gallery of models built from minidl's layers: autoencoders, GANs, RL, transfer learning.
 
 * ``autoencoders`` -- dense and convolutional autoencoders, denoising, anomaly detection
   by reconstruction error (``detect_anomalies`` returns the threshold and detection rate);
@@ -10,7 +10,7 @@
 * ``transfer`` -- ``freeze`` / ``unfreeze``, ``replace_head``, ``extract_features``, to
   reuse a pretrained model from ``minidl.zoo``.
 
-The experiments that go with them are ``examples/gallery_*.py``.
+The experiments that go with them are ``examples/gallery_*.py``; ``rl``'s are in chapter 20.
 """
 
 from . import autoencoders, gan, rl, transfer
