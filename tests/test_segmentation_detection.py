@@ -197,6 +197,11 @@ def test_batched_nms_keeps_overlapping_boxes_of_other_classes():
     boxes = np.array([[0, 0, 10, 10], [1, 1, 10, 10], [0, 0, 10, 10]], float)
     keep = VM.batched_nms(boxes, np.array([0.9, 0.8, 0.7]), np.array([0, 0, 1]), 0.5)
     assert keep.tolist() == [0, 2]
+    # tied scores across classes: the lower index first, whatever the class
+    tied = VM.batched_nms(boxes, np.array([0.5, 0.9, 0.5]), np.array([1, 2, 0]), 0.5)
+    assert tied.tolist() == [1, 0, 2]
+    with pytest.raises(ValueError, match="3 boxes but 2 scores"):
+        VM.average_precision([(boxes, [0.1, 0.2])], [boxes])
 
 
 def test_box_ops_agree_with_torchvision_where_installed():

@@ -83,15 +83,16 @@ def mean_iou(pred, true, num_classes: int) -> float:
 def batched_nms(boxes, scores, classes, iou_threshold: float = 0.5) -> np.ndarray:
     """Class-aware NMS: boxes of different classes never suppress each other.
 
-    Runs ``nms`` once per class; returns the kept indices in decreasing score order.
+    Runs ``nms`` once per class; returns the kept indices in decreasing score order (ties:
+    the lower index first).
     """
     boxes, scores, classes = np.asarray(boxes).reshape(-1, 4), np.asarray(scores), np.asarray(classes)
     kept = [
         np.flatnonzero(classes == c)[nms(boxes[classes == c], scores[classes == c], iou_threshold)]
         for c in np.unique(classes)
     ]
-    keep = np.concatenate(kept) if kept else np.zeros(0, np.int64)
-    return keep[np.argsort(-scores[keep], kind="stable")]
+    keep = np.sort(np.concatenate(kept)) if kept else np.zeros(0, np.int64)
+    return keep[np.argsort(-scores[keep], kind="stable")]  # ties: the lower index first
 
 
 def average_precision(detections, ground_truth, iou_threshold: float = 0.5) -> float:
@@ -115,8 +116,11 @@ def average_precision(detections, ground_truth, iou_threshold: float = 0.5) -> f
     image_of, score_of, box_of = [], [], []
     for i, (boxes, scores) in enumerate(detections):
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+        scores = np.asarray(scores, np.float64).reshape(-1)
+        if len(scores) != len(boxes):
+            raise ValueError(f"image {i}: {len(boxes)} boxes but {len(scores)} scores")
         image_of += [i] * len(boxes)
-        score_of.append(np.asarray(scores, np.float64).reshape(-1))
+        score_of.append(scores)
         box_of.append(boxes)
     if not image_of:
         return 0.0
