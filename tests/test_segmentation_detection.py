@@ -74,6 +74,16 @@ def test_unet_shapes_params_and_errors():
         L.UNet(2, filters=(2, 2)).forward(np.zeros((1, 1, 6, 8), np.float32))
 
 
+def test_unet_saves_and_loads(tmp_path):
+    mdl.seed(0)
+    model = mdl.Sequential([L.UNet(3, filters=(4,))], input_shape=(1, 8, 8))
+    x = np.random.default_rng(0).random((2, 1, 8, 8)).astype(np.float32)
+    model.save(tmp_path / "unet.npz")
+    again = mdl.load_model(tmp_path / "unet.npz")
+    np.testing.assert_array_equal(again.predict(x), model.predict(x))
+    assert again.layers[0].filters == (4,) and again.layers[0].num_classes == 3
+
+
 def test_unet_removing_the_skip_gradient_fails_the_check(monkeypatch):
     """The fan-out sum is what the check tests: dropping the skip's gradient is caught."""
     mdl.seed(1)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ... import backend
 from .activations import ReLU
 from .base import Layer, positive_int
 from .conv import Conv2D, MaxPool2D
@@ -112,6 +113,8 @@ class UNet(Layer):
             if layer.device is None:
                 layer.device = self.device
         probe = np.zeros((1, c, h, w), dtype=dtype)
+        if self.device is not None:  # where the weights are to be born (a CuPy batch: the GPU)
+            probe = backend.to_device(probe, self.device)
         self._run(probe, training=False)
         self.cache = None
 
