@@ -67,7 +67,7 @@ def _iou_pair(a, b):
 
 
 def _box_iou_loops(a, b, out):
-    # one pass over the pairs, no (M, P) temporaries (the reference makes eight of them)
+    # one pass over the pairs, no (M, P) temporaries (the reference makes several)
     for i in range(a.shape[0]):
         for j in range(b.shape[0]):
             out[i, j] = _iou_pair(a[i], b[j])
