@@ -77,11 +77,12 @@ def test_every_named_mistake_scores_below_full_with_its_hint(name):
     cases = exercise.make_cases(np.random.default_rng(3))
     reference = EXERCISES[name]
     assert all(exercise.judge(case, reference(*case.args)) is None for case in cases)
-    closure = dict(
-        zip(exercise.judge.__code__.co_freevars, (c.cell_contents for c in exercise.judge.__closure__))
-    )
-    for hint, wrong in closure["mistakes"]:
-        messages = [exercise.judge(case, wrong(*case.args)) for case in cases]
+    caught: dict[str, list] = {}
+    for case in cases:
+        for hint, wrong in exercise.public(case)["mistakes"]:  # (hint, the output with that mistake)
+            caught.setdefault(hint, []).append(exercise.judge(case, wrong))
+    assert len(caught) >= 4
+    for hint, messages in caught.items():
         failing = [m for m in messages if m is not None]
         assert failing, f"the mistake {hint!r} passes every case of {name}"
         assert any(hint in m for m in failing), f"{name}: no case names the mistake {hint!r}: {failing}"
