@@ -88,7 +88,7 @@ def load_oxford_pets(split: str = "trainval", size: int = 64, limit: int | None 
     with tarfile.open(paths["images.tar.gz"], "r:gz") as tar:
         for member in tar:  # one pass over the (sequential) gzip stream
             if member.name in wanted:
-                photos[wanted[member.name]] = tar.extractfile(member).read()
+                photos[wanted[member.name]] = _member_bytes(tar, member)
     missing = [name for name in wanted.values() if name not in photos]
     if missing:
         raise ValueError(f"{paths['images.tar.gz']}: no image for {missing[:5]} ({len(missing)} in all)")
@@ -119,7 +119,14 @@ def parse_voc_box(xml_bytes: bytes) -> tuple[int, int, int, int]:
     box = root.find("object/bndbox")
     if box is None:
         raise ValueError("VOC annotation without <object><bndbox>")
-    return tuple(int(float(box.findtext(tag))) for tag in ("xmin", "ymin", "xmax", "ymax"))
+
+    def coordinate(tag: str) -> int:
+        text = box.findtext(tag)
+        if text is None:
+            raise ValueError(f"VOC <bndbox> without <{tag}>")
+        return int(float(text))
+
+    return coordinate("xmin"), coordinate("ymin"), coordinate("xmax"), coordinate("ymax")
 
 
 def _parse_list(text: bytes) -> list[tuple[str, int, int]]:
@@ -137,8 +144,24 @@ def _parse_list(text: bytes) -> list[tuple[str, int, int]]:
 
 def _read(tar: tarfile.TarFile, members: dict, name: str) -> bytes:
     if name not in members:
-        raise ValueError(f"{tar.name}: no member {name!r}; not the Oxford-IIIT Pet annotations archive")
-    return tar.extractfile(members[name]).read()
+        raise ValueError(
+            f"no member {name!r} in annotations.tar.gz; not the Oxford-IIIT Pet annotations archive"
+        )
+    return _member_bytes(tar, members[name])
+
+
+def _member_bytes(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    stream = tar.extractfile(member)
+    if stream is None:
+        raise ValueError(f"{member.name!r} in the archive is not a regular file")
+    return stream.read()
+
+
+def _resampling(name: str):
+    """Pillow's resampling filter ``name`` (``Image.Resampling`` since Pillow 9.1, module constants before)."""
+    from PIL import Image
+
+    return getattr(getattr(Image, "Resampling", Image), name)
 
 
 def _decode_image(data: bytes, size: int):
@@ -148,7 +171,7 @@ def _decode_image(data: bytes, size: int):
     with Image.open(io.BytesIO(data)) as picture:
         picture = picture.convert("RGB")  # a few of the photographs are grey or CMYK
         original = (picture.height, picture.width)
-        resized = picture.resize((size, size), Image.BILINEAR)
+        resized = picture.resize((size, size), _resampling("BILINEAR"))
         pixels = np.asarray(resized, np.float32) / np.float32(255)
     return pixels.transpose(2, 0, 1), original
 
@@ -162,7 +185,7 @@ def _decode_trimap(data: bytes, size: int, name: str, shape) -> np.ndarray:
             raise ValueError(
                 f"trimap of {name} is {picture.height}x{picture.width}, its image {shape[0]}x{shape[1]}"
             )
-        values = np.asarray(picture.resize((size, size), Image.NEAREST), np.int64)
+        values = np.asarray(picture.resize((size, size), _resampling("NEAREST")), np.int64)
     if values.ndim != 2 or not np.isin(values, (1, 2, 3)).all():
         raise ValueError(f"trimap of {name}: expected one channel of values 1, 2, 3, got {np.unique(values)}")
     return np.choose(values - 1, (1, 0, 2))

@@ -22,8 +22,10 @@ import numpy as np
 
 try:
     from numba import njit
+
+    HAVE_NUMBA = True
 except ImportError:  # pragma: no cover - numba is a dependency; keep the module importable without it
-    njit = None
+    HAVE_NUMBA = False
 
 __all__ = ["box_iou", "nms", "box_iou_reference", "nms_reference", "box_iou_numba", "nms_numba"]
 
@@ -90,7 +92,7 @@ def _nms_loops(boxes, order, iou_threshold, keep):
     return count
 
 
-if njit is not None:
+if HAVE_NUMBA:
     _iou_pair = njit(cache=True, inline="always")(_iou_pair)
     _box_iou_loops = njit(cache=True)(_box_iou_loops)
     _nms_loops = njit(cache=True)(_nms_loops)
@@ -115,5 +117,5 @@ def nms_numba(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np
 # The ones the library calls. Timed on one loaded core (chapter 18 repeats the timing): for
 # 20 to 1,000 boxes the Numba IoU matrix took 7x to 70x less time than the broadcasting
 # reference, and the Numba NMS 20x to 200x less than the reference's Python loop.
-box_iou = box_iou_numba if njit is not None else box_iou_reference
-nms = nms_numba if njit is not None else nms_reference
+box_iou = box_iou_numba if HAVE_NUMBA else box_iou_reference
+nms = nms_numba if HAVE_NUMBA else nms_reference

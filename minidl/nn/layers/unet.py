@@ -26,6 +26,8 @@ divisible by 2^L.
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
+
 import numpy as np
 
 from ... import backend
@@ -33,18 +35,47 @@ from .activations import ReLU
 from .base import Layer, positive_int
 from .conv import Conv2D, MaxPool2D
 from .merge import Concatenate
-from .residual import _InnerArrays
 from .upsampling import Conv2DTranspose
 
 
-class _NamedArrays(_InnerArrays):
-    """``params`` / ``grads`` / ``buffers`` of a UNet: every inner layer's, keyed ``"<path>.<name>"``."""
+class _NamedArrays(MutableMapping):
+    """``params`` / ``grads`` / ``buffers`` of a UNet: a view onto the same dict of every inner
+    layer, keyed ``"<path>.<name>"`` (as ``Residual``'s); keys cannot be added or removed."""
+
+    def __init__(self, owner: "UNet", store: str):
+        self._owner, self._store = owner, store
 
     def _slots(self):
         for prefix, layer in self._owner.named_layers():
             inner = getattr(layer, self._store)
             for key in inner:
                 yield f"{prefix}.{key}", inner, key
+
+    def _find(self, name):
+        for full, inner, key in self._slots():
+            if full == name:
+                return inner, key
+        raise KeyError(f"{self._owner.label} has no {self._store[:-1]} {name!r}; it has {list(self)}")
+
+    def __getitem__(self, name):
+        inner, key = self._find(name)
+        return inner[key]
+
+    def __setitem__(self, name, value):
+        inner, key = self._find(name)
+        inner[key] = value
+
+    def __delitem__(self, name):
+        raise TypeError(f"cannot delete {name!r}: a UNet's {self._store} belong to its inner layers")
+
+    def __iter__(self):
+        return (full for full, _, _ in self._slots())
+
+    def __len__(self):
+        return sum(1 for _ in self._slots())
+
+    def __repr__(self):
+        return repr(dict(self))
 
 
 def _conv_block(filters: int) -> list:
