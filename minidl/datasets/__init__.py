@@ -13,8 +13,11 @@ Everything a notebook or test needs works offline:
   synthetic voices, as log-mel spectrograms (N, 49, 32) split by held-out voices, and 40
   clips as 8 kHz audio; ``audio`` holds the feature pipeline (frames, FFT, mel filters).
 
+* ``make_shape_scenes`` -- scenes of overlapping squares, disks and triangles with a
+  per-pixel mask and a box and class per object (segmentation and detection).
+
 The full sets -- ``load_mnist(subset="full")``, ``load_fashion_mnist()``,
-``load_cifar10()`` -- are downloaded once into ``$MINIDL_DATA`` (default
+``load_cifar10()``, ``load_oxford_pets()`` (photographs with pet masks and head boxes) -- are downloaded once into ``$MINIDL_DATA`` (default
 ``~/.cache/minidl``) and checked by SHA-256 (see ``minidl.datasets.download``).
 """
 
@@ -29,6 +32,8 @@ from .images import (
     load_mnist,
     load_sequential_mnist,
 )
+from .pets import PET_TRIMAP, PetScenes, load_oxford_pets
+from .scenes import SHAPE_CLASSES, Scenes, make_shape_scenes, masks_to_boxes
 from .sequences import last_value_forecast, make_adding_problem, make_sine_sequences
 from .speech import SPOKEN_DIGITS, load_spoken_digit_clips, load_spoken_digits
 from .synthetic import make_circles, make_moons, make_spirals, make_xor
@@ -41,6 +46,13 @@ __all__ = [
     "load_sequential_mnist",
     "FASHION_MNIST_CLASSES",
     "CIFAR10_CLASSES",
+    "load_oxford_pets",
+    "PetScenes",
+    "PET_TRIMAP",
+    "make_shape_scenes",
+    "masks_to_boxes",
+    "Scenes",
+    "SHAPE_CLASSES",
     "make_spirals",
     "make_moons",
     "make_circles",

@@ -14,6 +14,10 @@ A file is used only after its sum matches, whether it was downloaded or placed b
 | fashion_mnist | t10k-images-idx3-ubyte.gz  | 346e55b9...3db6a073 | (same) |
 | fashion_mnist | t10k-labels-idx1-ubyte.gz  | 67da17c7...86bf8dd5 | (same) |
 | cifar10 | cifar-10-python.tar.gz | 6d958be0...5c001ce | www.cs.toronto.edu/~kriz |
+| oxford_pets | images.tar.gz | 67195c5e...37fa318d | thor.robots.ox.ac.uk/~vgg/data/pets, www.robots.ox.ac.uk/~vgg/data/pets/data |
+| oxford_pets | annotations.tar.gz | 52425fb6...1d358e91 | (same) |
+
+(The Oxford-IIIT Pet sums are the ones TensorFlow Datasets publishes for these files.)
 
 The full sums are in ``SHA256``, the addresses in ``MIRRORS`` (tried in order).
 
@@ -45,6 +49,10 @@ MIRRORS = {
         "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
     ),
     "cifar10": ("https://www.cs.toronto.edu/~kriz/",),
+    "oxford_pets": (
+        "https://thor.robots.ox.ac.uk/~vgg/data/pets/",
+        "https://www.robots.ox.ac.uk/~vgg/data/pets/data/",
+    ),
 }
 
 SHA256 = {
@@ -62,6 +70,10 @@ SHA256 = {
     },
     "cifar10": {
         "cifar-10-python.tar.gz": "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
+    },
+    "oxford_pets": {
+        "annotations.tar.gz": "52425fb6de5c424942b7626b428656fcbd798db970a937df61750c0f1d358e91",
+        "images.tar.gz": "67195c5e1c01f1ab5f9b6a5d22b8c27a580d896ece458917e61d459337fa318d",
     },
 }
 
@@ -97,7 +109,8 @@ def fetch(dataset: str, filenames=None) -> dict:
 
     Parameters
     ----------
-    dataset : a key of ``SHA256`` (``"mnist"``, ``"fashion_mnist"``, ``"cifar10"``).
+    dataset : a key of ``SHA256`` (``"mnist"``, ``"fashion_mnist"``, ``"cifar10"``,
+        ``"oxford_pets"``).
     filenames : the files wanted (default: all of the dataset's files).
 
     Returns

@@ -61,6 +61,7 @@ CHAPTERS = (
     "15_speech",
     "16_going_deep",
     "17_attention",
+    "18_detection_segmentation",
     "20_game_playing",
 )
 # an instructor's private chapters (``--course DIR``: ``course.load``), after the built-in ones

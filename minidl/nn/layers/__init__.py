@@ -11,6 +11,8 @@
                       TransformerBlock (and the function scaled_dot_product_attention)
     upsampling.py     UpSampling2D, Conv2DTranspose
     residual.py       Residual (a block of layers with a skip connection around it)
+    merge.py          Concatenate (join arrays along the channels; backward slices the gradient)
+    unet.py           UNet (an encoder-decoder with skip connections, for per-pixel labels)
     keras.py          Input, Activation, Rescaling, and Keras's names MaxPooling2D, AveragePooling2D,
                       GlobalAveragePooling2D, BatchNormalization (aliases)
 
@@ -38,6 +40,8 @@ from .attention import (
 )
 from .upsampling import Conv2DTranspose, UpSampling2D
 from .residual import Residual
+from .merge import Concatenate
+from .unet import UNet
 from .keras import (
     Activation,
     AveragePooling2D,
@@ -86,6 +90,8 @@ __all__ = [
     "UpSampling2D",
     "Conv2DTranspose",
     "Residual",
+    "Concatenate",
+    "UNet",
     "Input",
     "Activation",
     "Rescaling",

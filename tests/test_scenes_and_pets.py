@@ -1,0 +1,222 @@
+"""Data for chapter 18: the shape-scene generator and the Oxford-IIIT Pet loader (offline).
+
+The Pet loader is tested on small archives the test writes in the dataset's real layout
+(JPEG photographs, trimap PNGs with values 1/2/3, Pascal VOC head boxes, the two lists),
+placed in a temporary cache with their checksums; the network is disabled throughout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+import urllib.error
+
+import numpy as np
+import pytest
+
+from minidl import datasets
+from minidl.datasets import download, scenes
+
+PIL = pytest.importorskip("PIL.Image")
+
+
+# =========================================================================== scenes
+def test_scenes_shapes_types_and_determinism():
+    a = datasets.make_shape_scenes(40, size=32, max_objects=3, seed=5)
+    b = datasets.make_shape_scenes(40, size=32, max_objects=3, seed=5)
+    c = datasets.make_shape_scenes(40, size=32, max_objects=3, seed=6)
+    assert a.images.shape == (40, 1, 32, 32) and a.images.dtype == np.float32
+    assert a.masks.shape == (40, 32, 32) and a.masks.dtype == np.int64
+    assert 0.0 <= a.images.min() and a.images.max() <= 1.0
+    np.testing.assert_array_equal(a.images, b.images)
+    np.testing.assert_array_equal(a.masks, b.masks)
+    assert all(np.array_equal(x, y) for x, y in zip(a.boxes, b.boxes))
+    assert not np.array_equal(a.masks, c.masks)
+    counts = [len(lab) for lab in a.labels]
+    assert min(counts) >= 1 and max(counts) <= 3 and len(set(counts)) > 1
+    assert set(np.concatenate(a.labels).tolist()) == {0, 1, 2}
+
+
+def test_scene_masks_agree_with_boxes_and_labels():
+    s = datasets.make_shape_scenes(30, size=40, max_objects=4, seed=1)
+    overlapping = 0
+    for mask, boxes, labels in zip(s.masks, s.boxes, s.labels):
+        assert boxes.dtype == np.float32 and boxes.shape == (len(labels), 4)
+        for (x1, y1, x2, y2), k in zip(boxes.astype(int), labels):
+            assert 0 <= x1 < x2 <= 40 and 0 <= y1 < y2 <= 40
+            inside = mask[y1:y2, x1:x2]
+            assert (inside == k + 1).any()  # the object is visible inside its own box
+            # the box is tight: the class appears on each of its four edges
+            for edge in (inside[0], inside[-1], inside[:, 0], inside[:, -1]):
+                assert (edge == k + 1).any() or len(labels) > 1
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                a, b = boxes[i], boxes[j]
+                overlapping += bool(min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1]))
+        # every labelled class is in the mask, and no other class is
+        assert set(np.unique(mask[mask > 0]).tolist()) <= set((labels + 1).tolist())
+    assert overlapping > 0  # objects do overlap
+
+
+def test_single_object_masks_give_exact_boxes():
+    s = datasets.make_shape_scenes(20, size=32, max_objects=1, seed=2)
+    for mask, boxes in zip(s.masks, s.boxes):
+        owner = np.where(mask > 0, 0, -1)
+        np.testing.assert_array_equal(boxes, datasets.masks_to_boxes(owner, 1))
+
+
+def test_shapes_are_what_their_names_say():
+    square = scenes._shape_pixels(0, 2, 3, 5, 12)
+    disk = scenes._shape_pixels(1, 0, 0, 7, 12)
+    triangle = scenes._shape_pixels(2, 0, 0, 7, 12)
+    assert square.sum() == 25 and square[2:7, 3:8].all()
+    assert disk[3, 3] and not disk[0, 0] and disk.sum() < 49 and (disk == disk.T).all()
+    assert triangle[0, 3] and not triangle[0, 0] and triangle[6].sum() == 7 and triangle.sum() < 49
+
+
+def test_scene_arguments_are_checked():
+    with pytest.raises(ValueError, match="min_extent <= max_extent <= size"):
+        datasets.make_shape_scenes(2, size=8, max_extent=10)
+    with pytest.raises(ValueError, match="n must be a positive integer"):
+        datasets.make_shape_scenes(0)
+    with pytest.raises(ValueError, match="no visible pixel"):
+        datasets.masks_to_boxes(np.full((4, 4), -1), 1)
+
+
+# =========================================================================== Oxford-IIIT Pet, offline
+@pytest.fixture
+def offline_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINIDL_DATA", str(tmp_path))
+    calls = []
+
+    def no_network(request, *args, **kwargs):
+        calls.append(request.full_url)
+        raise urllib.error.URLError("network disabled in tests")
+
+    monkeypatch.setattr(download, "urlopen", no_network)
+    return tmp_path, calls
+
+
+def _png(array) -> bytes:
+    out = io.BytesIO()
+    PIL.fromarray(np.asarray(array, np.uint8)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def _jpeg(array) -> bytes:
+    out = io.BytesIO()
+    PIL.fromarray(np.asarray(array, np.uint8)).save(out, format="JPEG", quality=95)
+    return out.getvalue()
+
+
+def _voc(box) -> bytes:
+    x1, y1, x2, y2 = box
+    return (
+        "<annotation><filename>x.jpg</filename><object><name>cat</name><pose>Frontal</pose>"
+        f"<bndbox><xmin>{x1}</xmin><ymin>{y1}</ymin><xmax>{x2}</xmax><ymax>{y2}</ymax></bndbox>"
+        "</object></annotation>"
+    ).encode()
+
+
+def _tar(files: dict) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def write_pet_archives(folder, monkeypatch):
+    """Three pets (two in trainval, one with a head box; one in test), 40 x 60 pixels."""
+    rng = np.random.default_rng(0)
+    names = {"Abyssinian_1": (1, 1), "beagle_7": (11, 2), "Persian_3": (24, 1)}
+    trimaps, photos = {}, {}
+    for k, name in enumerate(names):
+        trimap = np.full((40, 60), 2)
+        trimap[10:30, 20 + k : 45] = 1
+        trimap[10:14, 20 + k : 45] = 3
+        trimaps[name] = trimap
+        photos[name] = rng.integers(0, 256, (40, 60, 3))
+    header = "#Image CLASS-ID SPECIES BREED ID\n"
+    annotations = {
+        "annotations/trainval.txt": (header + "Abyssinian_1 1 1 1\nbeagle_7 11 2 3\n").encode(),
+        "annotations/test.txt": (header + "Persian_3 24 1 8\n").encode(),
+        "annotations/xmls/Abyssinian_1.xml": _voc((21, 11, 40, 30)),
+        "annotations/trimaps/._Abyssinian_1.png": b"AppleDouble junk",  # as in the real archive
+    }
+    annotations.update({f"annotations/trimaps/{n}.png": _png(t) for n, t in trimaps.items()})
+    images = {f"images/{n}.jpg": _jpeg(p) for n, p in photos.items()}
+    images["images/Abyssinian_1.mat"] = b"not an image"  # the real archive holds a few .mat files
+    for name, data in (("annotations.tar.gz", _tar(annotations)), ("images.tar.gz", _tar(images))):
+        (folder / "oxford_pets").mkdir(exist_ok=True)
+        (folder / "oxford_pets" / name).write_bytes(data)
+        monkeypatch.setitem(download.SHA256["oxford_pets"], name, hashlib.sha256(data).hexdigest())
+    return trimaps, photos
+
+
+def test_pets_load_from_verified_archives(offline_cache, monkeypatch):
+    folder, calls = offline_cache
+    trimaps, photos = write_pet_archives(folder, monkeypatch)
+    pets = datasets.load_oxford_pets("trainval", size=20)
+    assert calls == []
+    assert pets.names == ["Abyssinian_1", "beagle_7"]
+    assert pets.images.shape == (2, 3, 20, 20) and pets.images.dtype == np.float32
+    assert pets.masks.shape == (2, 20, 20) and pets.masks.dtype == np.int64
+    np.testing.assert_array_equal(pets.species, [0, 1])
+    np.testing.assert_array_equal(pets.breeds, [0, 10])
+    # trimap 1 (pet) -> 1, 2 (background) -> 0, 3 (border) -> 2, resized by nearest neighbour
+    expected = np.choose(trimaps["Abyssinian_1"] - 1, (1, 0, 2))
+    rows, cols = (np.arange(20) * 40) // 20, (np.arange(20) * 60) // 20
+    assert set(np.unique(pets.masks[0]).tolist()) == {0, 1, 2}
+    assert (pets.masks[0] == expected[np.ix_(rows, cols)]).mean() > 0.9
+    # the head box (xmin 21 .. xmax 40, ymin 11 .. ymax 30, 1-based inclusive) scaled to 20 x 20
+    np.testing.assert_allclose(
+        pets.boxes[0], (20 * 20 / 60, 10 * 20 / 40, 40 * 20 / 60, 30 * 20 / 40), rtol=1e-6
+    )
+    assert np.isnan(pets.boxes[1]).all()
+    # the photograph, bilinearly resized: close to the mean of the block it covers
+    full = PIL.fromarray(photos["beagle_7"].astype(np.uint8)).resize((20, 20), PIL.BILINEAR)
+    np.testing.assert_allclose(pets.images[1], np.asarray(full).transpose(2, 0, 1) / 255, atol=0.2)
+    test = datasets.load_oxford_pets("test", size=8)
+    assert test.names == ["Persian_3"] and test.images.shape == (1, 3, 8, 8)
+    assert len(datasets.load_oxford_pets("trainval", size=8, limit=1).names) == 1
+
+
+def test_pets_offline_message_names_both_files(offline_cache):
+    folder, calls = offline_cache
+    with pytest.raises(datasets.DownloadError) as info:
+        datasets.load_oxford_pets()
+    message = str(info.value)
+    assert download.MIRRORS["oxford_pets"][0] + "annotations.tar.gz" in calls
+    for name, sha in download.SHA256["oxford_pets"].items():
+        assert name in message and sha in message
+    assert str(folder / "oxford_pets") in message
+
+
+def test_pets_wrong_sum_and_bad_arguments(offline_cache, monkeypatch):
+    folder, _ = offline_cache
+    write_pet_archives(folder, monkeypatch)
+    with pytest.raises(ValueError, match="split must be one of"):
+        datasets.load_oxford_pets("val")
+    monkeypatch.setitem(download.SHA256["oxford_pets"], "images.tar.gz", "0" * 64)
+    with pytest.raises(datasets.ChecksumError, match="images.tar.gz"):
+        datasets.load_oxford_pets()
+
+
+def test_pets_trimap_with_foreign_values_is_refused(offline_cache, monkeypatch):
+    folder, _ = offline_cache
+    write_pet_archives(folder, monkeypatch)
+    bad = _tar(
+        {
+            "annotations/trainval.txt": b"Abyssinian_1 1 1 1\n",
+            "annotations/test.txt": b"",
+            "annotations/trimaps/Abyssinian_1.png": _png(np.full((40, 60), 7)),
+        }
+    )
+    (folder / "oxford_pets" / "annotations.tar.gz").write_bytes(bad)
+    monkeypatch.setitem(download.SHA256["oxford_pets"], "annotations.tar.gz", hashlib.sha256(bad).hexdigest())
+    with pytest.raises(ValueError, match="values 1, 2, 3"):
+        datasets.load_oxford_pets()
