@@ -21,9 +21,13 @@ and defaults where they differ from minidl's PyTorch-style ones:
 * ``BatchNormalization(momentum=0.99, epsilon=1e-3)``, ``LeakyReLU(negative_slope=0.3)``,
   ``LayerNormalization(epsilon=1e-3)``, as Keras.
 
-What minidl does not have -- the functional API (``keras.Model(inputs, outputs)``), model
-subclassing, ``keras.applications``, layers it lacks -- raises an error that names the
-minidl way. The README's "Coming from Keras" lists every difference that remains.
+The functional API (``keras.Input``, ``keras.Model(inputs, outputs)``), subclassed models,
+custom layers (``keras.layers.Layer`` with ``build``/``add_weight``/``call``), ``layers.Lambda``
+and a ``keras.ops`` subset run on a layer-level tape (``minidl/keras/graph.py``): calling a
+layer on a symbolic ``KerasTensor`` records a node, and the model runs the nodes forward in
+topological order and their hand-written ``backward`` in reverse. ``docs/keras.md`` lists
+what differs from Keras 3 on purpose and what is not there; what minidl does not have
+(``keras.applications``, layers it lacks) raises an error that names the minidl way.
 """
 
 from . import (
@@ -35,13 +39,15 @@ from . import (
     losses,
     metrics,
     models,
+    ops,
     optimizers,
     regularizers,
     saving,
     utils,
 )
-from .layers import Input
-from .models import Model, Sequential, load_model
+from .functional import Input, Model
+from .graph import KerasTensor
+from .models import Sequential, load_model
 
 __all__ = [
     "backend",
@@ -52,11 +58,13 @@ __all__ = [
     "losses",
     "metrics",
     "models",
+    "ops",
     "optimizers",
     "regularizers",
     "saving",
     "utils",
     "Input",
+    "KerasTensor",
     "Model",
     "Sequential",
     "load_model",
@@ -65,8 +73,6 @@ __all__ = [
 _ABSENT = {
     "applications": "minidl has no pretrained ImageNet models; minidl.zoo holds the small "
     "models this course trains (minidl.zoo.available())",
-    "ops": "minidl has no tensor library of its own: write the computation with NumPy, or as "
-    "a layer with forward and backward (minidl.nn.layers.Layer)",
     "Variable": "minidl's weights are NumPy arrays in layer.params",
     "random": "draw random numbers with numpy after minidl.seed(n) (keras.utils.set_random_seed)",
     "mixed_precision": "minidl computes in float32 (or float64 for gradient checks)",

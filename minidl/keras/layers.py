@@ -17,12 +17,20 @@ from __future__ import annotations
 import functools
 
 from ..nn import layers as _L
-from ..nn.layers.base import Layer
 from . import config
+from .custom import Lambda, Layer
+from .functional import Input
+from .merging import Add, Average, Concatenate, Multiply, Subtract
 
 __all__ = [
     "Layer",
+    "Lambda",
     "Input",
+    "Add",
+    "Subtract",
+    "Multiply",
+    "Average",
+    "Concatenate",
     "InputLayer",
     "Dense",
     "Activation",
@@ -58,7 +66,6 @@ __all__ = [
 ]
 
 # the same classes (their defaults are Keras's already)
-Input = _L.Input
 InputLayer = _L.Input
 Dense, Activation, Dropout, Flatten, Reshape = _L.Dense, _L.Activation, _L.Dropout, _L.Flatten, _L.Reshape
 Embedding, SimpleRNN, LSTM, GRU = _L.Embedding, _L.SimpleRNN, _L.LSTM, _L.GRU
@@ -138,12 +145,8 @@ def LeakyReLU(negative_slope: float = 0.3, **kwargs) -> _L.LeakyReLU:
 _ABSENT = {
     "Bidirectional": "run two recurrent layers by hand (one on x[:, ::-1]) in a PyTorch-style loop",
     "TimeDistributed": "Dense acts on the last axis of any input already: Dense(units) on (N, T, D)",
-    "Concatenate": "minidl models are Sequential: a stack, with no merging of branches",
-    "Add": "minidl models are Sequential: a stack, with no merging of branches",
-    "Multiply": "minidl models are Sequential: a stack, with no merging of branches",
     "Attention": "chapter 'attention' writes attention by hand with forward and backward",
     "MultiHeadAttention": "chapter 'attention' writes attention by hand with forward and backward",
-    "Lambda": "write a minidl.nn.layers.Layer subclass with forward and backward",
     "GlobalMaxPooling2D": "use MaxPooling2D with pool_size equal to the image size, then Flatten",
     "GlobalMaxPooling1D": "use MaxPooling1D with pool_size equal to the sequence length, then Flatten",
     "Normalization": "standardise the data before fit with minidl.training.data.standardize",

@@ -225,6 +225,8 @@ def _norm(g) -> float:
 
 
 def _layers_of(model):
+    if hasattr(model, "leaf_layers"):  # a keras.Model: nested models and custom layers opened
+        return model.leaf_layers()
     if hasattr(model, "layers"):
         return model.layers
     if isinstance(model, (list, tuple)):
