@@ -31,6 +31,7 @@ what differs from Keras 3 on purpose and what is not there; what minidl does not
 """
 
 from . import (
+    activations,
     backend,
     callbacks,
     config,
@@ -50,6 +51,7 @@ from .graph import KerasTensor
 from .models import Sequential, load_model
 
 __all__ = [
+    "activations",
     "backend",
     "callbacks",
     "config",

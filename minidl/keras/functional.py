@@ -456,10 +456,10 @@ class Model(Trainer):
     # ------------------------------------------------------------------ inspection and weights
     def count_params(self) -> int:
         """The number of scalars in the weights, trainable or not (Keras returns one int)."""
-        return sum(sum(leaf.count_params()) for leaf in self.leaf_layers())
+        return sum(self._trainable_counts())
 
     def _trainable_counts(self):
-        counts = [leaf.count_params() for leaf in self.leaf_layers()]
+        counts = [Layer.count_params(leaf) for leaf in self.leaf_layers()]  # each leaf's own weights
         return sum(c[0] for c in counts), sum(c[1] for c in counts)
 
     def summary(self, print_fn=print) -> None:
@@ -584,6 +584,7 @@ def _metric(spec, loss, output, prefix):
         if loss is None:
             raise ValueError(f"a metric for output {prefix[:-1]!r} needs a loss on that output")
         name, fn = minidl_metrics.get(spec, loss)
+        name = spec if isinstance(spec, str) else name  # Keras logs a metric under the string given
     if output is None:
         return name, fn
     return f"{prefix}{name}", lambda y_pred, y_true: fn(y_pred[output], _column(y_true, output))

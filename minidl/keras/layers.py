@@ -20,7 +20,18 @@ from ..nn import layers as _L
 from . import config
 from .custom import Lambda, Layer
 from .functional import Input
-from .merging import Add, Average, Concatenate, Multiply, Subtract
+from .merging import (
+    Add,
+    Average,
+    Concatenate,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    multiply,
+    subtract,
+)
 
 __all__ = [
     "Layer",
@@ -31,6 +42,11 @@ __all__ = [
     "Multiply",
     "Average",
     "Concatenate",
+    "add",
+    "subtract",
+    "multiply",
+    "average",
+    "concatenate",
     "InputLayer",
     "Dense",
     "Activation",

@@ -18,7 +18,18 @@ import numpy as np
 
 from ..nn.layers.base import Layer
 
-__all__ = ["Add", "Subtract", "Multiply", "Average", "Concatenate"]
+__all__ = [
+    "Add",
+    "Subtract",
+    "Multiply",
+    "Average",
+    "Concatenate",
+    "add",
+    "subtract",
+    "multiply",
+    "average",
+    "concatenate",
+]
 
 
 class _Merge(Layer):
@@ -134,3 +145,24 @@ class Concatenate(_Merge):
     def backward(self, dy):
         sizes = self.require_cache()
         return np.split(dy, np.cumsum(sizes)[:-1], axis=self.axis)
+
+
+# Keras's function forms: layers.add([a, b]) is layers.Add()([a, b])
+def add(inputs, **kwargs):
+    return Add(**kwargs)(inputs)
+
+
+def subtract(inputs, **kwargs):
+    return Subtract(**kwargs)(inputs)
+
+
+def multiply(inputs, **kwargs):
+    return Multiply(**kwargs)(inputs)
+
+
+def average(inputs, **kwargs):
+    return Average(**kwargs)(inputs)
+
+
+def concatenate(inputs, axis: int = -1, **kwargs):
+    return Concatenate(axis=axis, **kwargs)(inputs)
