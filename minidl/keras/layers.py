@@ -126,7 +126,8 @@ def BatchNormalization(
     """Keras's ``BatchNormalization``: a ``minidl.nn.layers.BatchNorm`` with Keras's defaults
     (momentum 0.99, epsilon 0.001). ``axis=-1`` (the channels last) or ``axis=1`` (first)
     sets the ``data_format`` of image inputs; (N, D) features normalise over N either way.
-    Keras's ``momentum`` means minidl's: ``running = momentum * running + (1 - momentum) * batch``.
+    Keras's ``momentum`` means minidl's: ``running = momentum * running + (1 - momentum) * batch``,
+    and the moving variance follows the biased batch variance, as Keras's does.
     """
     if axis in (-1, 3):
         data_format = "channels_last"
@@ -140,7 +141,9 @@ def BatchNormalization(
         raise ValueError(
             "BatchNormalization: minidl's BatchNorm always learns gamma and beta (center=True, scale=True)"
         )
-    return _L.BatchNorm(momentum=momentum, eps=epsilon, data_format=data_format, **kwargs)
+    return _L.BatchNorm(
+        momentum=momentum, eps=epsilon, data_format=data_format, unbiased_running_var=False, **kwargs
+    )
 
 
 def LayerNormalization(axis=-1, epsilon: float = 0.001, **kwargs) -> _L.LayerNorm:

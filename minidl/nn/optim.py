@@ -10,6 +10,12 @@ number for number. With ``g`` the gradient, ``p`` a parameter and ``lr`` the lea
                p -= lr m_hat / (sqrt(v_hat) + eps),  m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t)
     AdamW      Adam, but weight decay shrinks p directly: p *= 1 - lr wd  (not added to g)
 
+``keras_epsilon=True`` puts epsilon where Keras 3 does (what ``minidl.keras.optimizers``
+passes): RMSprop and Adagrad divide by ``sqrt(s + eps)``; Adam takes
+``p -= lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps)``, the same as the rule above with
+``eps / sqrt(1 - b2^t)`` in place of ``eps``. ``Adagrad(initial_accumulator_value=0.1)`` is
+Keras's starting sum (PyTorch's and minidl's is 0).
+
 Each rule is one kernel (``sgd_update``, ``rmsprop_update``, ``adagrad_update``,
 ``adam_update`` in ``minidl/kernels``), run in place on the parameter and its state.
 ``weight_decay`` (all but AdamW) adds ``wd * p`` to ``g``: L2 regularisation.
@@ -94,6 +100,8 @@ class Optimizer:
                 self.state[key] = self.init_state(layer.params[name])
             self.update(layer.params[name], grad, self.state[key])
         self.iterations += 1
+        if self.schedule is not None:  # what lr reports now is the next step's rate, as in Keras
+            self.lr = float(self.schedule(self.iterations))
 
     def _clip(self, grads):
         if self.clipnorm is not None:
@@ -312,6 +320,7 @@ class RMSprop(Optimizer):
         eps: float = 1e-8,
         momentum: float = 0.0,
         weight_decay: float = 0.0,
+        keras_epsilon: bool = False,
         **options,
     ):
         alpha = _keras_name(options, "RMSprop", "rho", alpha, 0.99)
@@ -323,11 +332,24 @@ class RMSprop(Optimizer):
             float(momentum),
             float(weight_decay),
         )
+        self.keras_epsilon = bool(keras_epsilon)
 
     def init_state(self, param):
         return {"square_avg": _zeros_like(param), "buffer": _zeros_like(param)}
 
     def update(self, param, grad, state):
+        if self.keras_epsilon:  # Keras's rule: g / sqrt(s + eps)
+            g = grad + self.weight_decay * param if self.weight_decay else grad
+            s, buffer = state["square_avg"], state["buffer"]
+            s *= self.alpha
+            s += (1.0 - self.alpha) * g * g
+            step = g / backend.get_array_module(s).sqrt(s + self.eps)
+            if self.momentum:
+                buffer *= self.momentum
+                buffer += step
+                step = buffer
+            param -= self.lr * step
+            return
         backend.kernels_for(param).rmsprop_update(
             param,
             grad,
@@ -344,15 +366,31 @@ class RMSprop(Optimizer):
 class Adagrad(Optimizer):
     """Divides each step by the root of the sum of all past squared gradients."""
 
-    def __init__(self, lr: float = 1e-2, eps: float = 1e-10, weight_decay: float = 0.0, **options):
+    def __init__(
+        self,
+        lr: float = 1e-2,
+        eps: float = 1e-10,
+        weight_decay: float = 0.0,
+        keras_epsilon: bool = False,
+        initial_accumulator_value: float = 0.0,
+        **options,
+    ):
         eps = _keras_name(options, "Adagrad", "epsilon", eps, 1e-10)
         super().__init__(lr, **options)
         self.eps, self.weight_decay = float(eps), float(weight_decay)
+        self.keras_epsilon = bool(keras_epsilon)
+        self.initial_accumulator_value = float(initial_accumulator_value)
 
     def init_state(self, param):
-        return {"sum": _zeros_like(param)}
+        return {"sum": _zeros_like(param) + param.dtype.type(self.initial_accumulator_value)}
 
     def update(self, param, grad, state):
+        if self.keras_epsilon:  # Keras's rule: g / sqrt(s + eps)
+            g = grad + self.weight_decay * param if self.weight_decay else grad
+            total = state["sum"]
+            total += g * g
+            param -= self.lr * g / backend.get_array_module(total).sqrt(total + self.eps)
+            return
         backend.kernels_for(param).adagrad_update(
             param, grad, state["sum"], self.lr, self.eps, self.weight_decay
         )
@@ -376,6 +414,7 @@ class Adam(Optimizer):
         beta2: float = 0.999,
         eps: float = 1e-8,
         weight_decay: float = 0.0,
+        keras_epsilon: bool = False,
         **options,
     ):
         who = type(self).__name__
@@ -396,12 +435,16 @@ class Adam(Optimizer):
             float(eps),
             float(weight_decay),
         )
+        self.keras_epsilon = bool(keras_epsilon)
 
     def init_state(self, param):
         return {"m": _zeros_like(param), "v": _zeros_like(param), "step": 0}
 
     def update(self, param, grad, state):
         state["step"] += 1
+        eps = self.eps
+        if self.keras_epsilon:  # Keras's eps is added to sqrt(v) before the bias correction
+            eps = self.eps / math.sqrt(1.0 - self.beta2 ** state["step"])
         backend.kernels_for(param).adam_update(
             param,
             grad,
@@ -410,7 +453,7 @@ class Adam(Optimizer):
             self.lr,
             self.beta1,
             self.beta2,
-            self.eps,
+            eps,
             state["step"],
             self.weight_decay,
             self.decoupled,
@@ -429,9 +472,10 @@ class AdamW(Adam):
         beta2: float = 0.999,
         eps: float = 1e-8,
         weight_decay: float = 0.01,
+        keras_epsilon: bool = False,
         **clipping,
     ):
-        super().__init__(lr, beta1, beta2, eps, weight_decay, **clipping)
+        super().__init__(lr, beta1, beta2, eps, weight_decay, keras_epsilon, **clipping)
 
 
 OPTIMIZERS = {"sgd": SGD, "rmsprop": RMSprop, "adagrad": Adagrad, "adam": Adam, "adamw": AdamW}
