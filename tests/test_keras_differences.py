@@ -173,3 +173,143 @@ def test_batch_normalization_matches_keras():
     ours.forward(x, training=True)
     np.testing.assert_allclose(ours.buffers["running_var"], theirs.moving_variance.numpy(), rtol=1e-6)
     np.testing.assert_allclose(ours.buffers["running_mean"], theirs.moving_mean.numpy(), rtol=1e-6, atol=1e-7)
+
+
+# ------------------------------------------------------------------ Sequential, fit, metrics, callbacks
+def small_data(n=64):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 4)).astype("float32")
+    return x, (x[:, 0] > 0).astype("int64")
+
+
+def test_positional_fit_is_batch_size_then_epochs_as_in_keras():
+    x, y = small_data()
+    mdl.seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    history = model.fit(x, y, 16, 3, 0)  # batch_size=16, epochs=3, verbose=0
+    assert len(history.history["loss"]) == 3 and model.optimizer.iterations == 3 * 4
+    assert isinstance(model.count_params(), int) and model.count_params() == 10
+    assert model.metrics_names == ["loss"]
+
+
+def test_a_custom_metric_function_is_called_y_true_first():
+    x, y = small_data()
+    calls = []
+
+    def true_first(y_true, y_pred):
+        calls.append((y_true.ndim, y_pred.ndim))
+        return keras.ops.mean(keras.ops.cast(keras.ops.argmax(y_pred, axis=-1) == y_true, "float32"))
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    model.compile(
+        optimizer="adam",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[true_first, "acc"],
+    )
+    history = model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    assert calls and all(c == (1, 2) for c in calls)  # labels (N,), predictions (N, 2)
+    assert {"true_first", "acc"} <= set(history.history)
+    assert model.metrics_names == ["loss", "true_first", "acc"]
+
+
+class Recorder(keras.callbacks.Callback):
+    def __init__(self):
+        self.calls = []
+
+    def __getattribute__(self, name):
+        if name.startswith("on_") and name not in ("on_batch_begin", "on_batch_end"):
+            self_calls = object.__getattribute__(self, "calls")
+            method = object.__getattribute__(self, name)
+
+            def recorded(*args, **kwargs):
+                self_calls.append(name)
+                return method(*args, **kwargs)
+
+            return recorded
+        return object.__getattribute__(self, name)
+
+
+def test_every_callback_hook_is_called_as_in_keras():
+    x, y = small_data(40)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    fit_calls = Recorder()
+    model.fit(x, y, batch_size=20, epochs=1, verbose=0, validation_data=(x, y), callbacks=[fit_calls])
+    assert fit_calls.calls == [
+        "on_train_begin", "on_epoch_begin",
+        "on_train_batch_begin", "on_train_batch_end", "on_train_batch_begin", "on_train_batch_end",
+        "on_test_begin", "on_test_batch_begin", "on_test_batch_end", "on_test_batch_begin",
+        "on_test_batch_end", "on_test_end", "on_epoch_end", "on_train_end",
+    ]  # fmt: skip
+    evaluate_calls, predict_calls = Recorder(), Recorder()
+    model.evaluate(x, y, batch_size=40, callbacks=[evaluate_calls])
+    assert evaluate_calls.calls == [
+        "on_test_begin",
+        "on_test_batch_begin",
+        "on_test_batch_end",
+        "on_test_end",
+    ]
+    model.predict(x, batch_size=40, callbacks=[predict_calls])
+    assert predict_calls.calls == ["on_predict_begin", "on_predict_batch_begin", "on_predict_batch_end",
+                                   "on_predict_end"]  # fmt: skip
+
+
+def test_an_old_on_batch_end_callback_still_sees_every_training_batch():
+    class Old(keras.callbacks.Callback):
+        seen = 0
+
+        def on_batch_end(self, batch, logs=None):
+            Old.seen += 1
+
+    x, y = small_data(40)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, batch_size=10, epochs=2, verbose=0, callbacks=[Old()])
+    assert Old.seen == 8
+
+
+def test_a_nested_model_is_one_layer_and_freezing_it_freezes_the_whole_base():
+    x, y = small_data()
+    mdl.seed(0)
+    base = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(8)]
+    )
+    model = keras.Sequential([base, keras.layers.Dense(2)])
+    assert len(model.layers) == 2 and model.layers[0] is base
+    model.layers[0].trainable = False
+    frozen = [w.copy() for w in base.get_weights()]
+    head = model.layers[1]
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(frozen, base.get_weights()))
+    assert head.params and not np.allclose(head.params["b"], 0)  # the head trained
+    assert model.count_params() == 4 * 8 + 8 + 8 * 8 + 8 + 8 * 2 + 2
+    with pytest.raises(NotImplementedError, match="pass it in the list"):
+        keras.Sequential([keras.layers.Dense(2)]).add(base)
+
+
+def test_nested_model_layers_match_keras():
+    real = real_keras()
+    for lib in (keras, real):
+        base = lib.Sequential([lib.Input((4,)), lib.layers.Dense(8), lib.layers.Dense(8)])
+        model = lib.Sequential([base, lib.layers.Dense(2)])
+        model.build((None, 4)) if lib is real else model.predict(np.zeros((1, 4), np.float32))
+        model.layers[0].trainable = False
+        assert len(model.layers) == 2
+        counts = (
+            (model.count_params(), sum(int(np.prod(w.shape)) for w in model.trainable_weights))
+            if lib is real
+            else None
+        )
+        if lib is real:
+            keras_counts = counts
+    ours = keras.Sequential(
+        [
+            keras.Sequential([keras.Input((4,)), keras.layers.Dense(8), keras.layers.Dense(8)]),
+            keras.layers.Dense(2),
+        ]
+    )
+    ours.predict(np.zeros((1, 4), np.float32))
+    ours.layers[0].trainable = False
+    assert (ours.count_params(), ours._trainable_counts()[0]) == keras_counts

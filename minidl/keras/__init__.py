@@ -49,6 +49,7 @@ from . import (
 from .functional import Input, Model
 from .graph import KerasTensor
 from .models import Sequential, load_model
+from .missing import KerasFeatureMissing
 
 __all__ = [
     "activations",
@@ -83,5 +84,5 @@ _ABSENT = {
 
 def __getattr__(name: str):
     if name in _ABSENT:
-        raise AttributeError(f"keras.{name} is not in minidl.keras: {_ABSENT[name]}")
+        raise KerasFeatureMissing(f"keras.{name} is not in minidl.keras: {_ABSENT[name]}")
     raise AttributeError(f"module 'minidl.keras' has no attribute {name!r}")

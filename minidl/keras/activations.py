@@ -8,6 +8,7 @@ means ``Dense(activation="relu")``: a layer takes the function by its name.
 from __future__ import annotations
 
 from . import ops
+from .missing import KerasFeatureMissing
 
 __all__ = ["relu", "sigmoid", "tanh", "softmax", "linear", "get"]
 
@@ -44,6 +45,6 @@ def get(identifier):
 
 
 def __getattr__(name: str):
-    raise NotImplementedError(
+    raise KerasFeatureMissing(
         f"keras.activations.{name} is not in minidl.keras; it has {', '.join(__all__[:-1])}"
     )

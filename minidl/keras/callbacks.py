@@ -12,12 +12,13 @@ from ..training.callbacks import (
     LearningRateScheduler,
     ModelCheckpoint,
 )
+from .missing import KerasFeatureMissing
 
 __all__ = ["Callback", "History", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler", "CSVLogger"]
 
 
 def __getattr__(name: str):
-    raise AttributeError(
+    raise KerasFeatureMissing(
         f"keras.callbacks.{name} is not in minidl.keras; its callbacks are "
         f"{', '.join(__all__)} (a Callback subclass can do the rest: it sees "
         "self.model, and on_epoch_end receives the logs)"

@@ -35,7 +35,7 @@ import numpy as np
 from .. import backend
 from ..nn.layers.base import Layer, _checked_shape
 from ..training import metrics as minidl_metrics
-from ..training.trainer import Trainer
+from ..training.trainer import Trainer, _with_model
 from .graph import Graph, KerasTensor, is_symbolic, record
 
 __all__ = ["Input", "InputLayer", "Model"]
@@ -425,8 +425,10 @@ class Model(Trainer):
         verbose="auto",
         sample_weight=None,
         steps=None,
+        callbacks=None,
         return_dict=False,
     ):
+        """Keras's ``evaluate``, its arguments in Keras's order."""
         return super().evaluate(
             self._pack(x),
             self._pack_y(y),
@@ -435,21 +437,33 @@ class Model(Trainer):
             sample_weight,
             steps,
             return_dict,
+            callbacks=callbacks,
         )
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None) -> float:
         return super().train_on_batch(self._pack(x), self._pack_y(y), sample_weight, class_weight)
 
-    def predict(self, x, batch_size=None, verbose="auto"):
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs in inference mode: an array, or a list of arrays for several outputs."""
         arrays = self._arrays(x)
         n = len(arrays[0])
         size = 32 if batch_size is None else batch_size
+        callbacks = _with_model(callbacks, self)
+        for cb in callbacks:
+            cb.on_predict_begin()
         chunks: list = []
-        for start in range(0, n, size):
-            batch = [a[start : start + size] for a in arrays]
-            ys = self.forward(self._as_input(batch if len(batch) > 1 else batch[0]), training=False)
+        for batch, start in enumerate(range(0, n, size)):
+            if steps is not None and batch == steps:
+                break
+            for cb in callbacks:
+                cb.on_predict_batch_begin(batch, {})
+            part = [a[start : start + size] for a in arrays]
+            ys = self.forward(self._as_input(part if len(part) > 1 else part[0]), training=False)
             chunks.append([backend.to_numpy(y) for y in (ys if isinstance(ys, list) else [ys])])
+            for cb in callbacks:
+                cb.on_predict_batch_end(batch, {"outputs": chunks[-1]})
+        for cb in callbacks:
+            cb.on_predict_end()
         outputs = [np.concatenate(parts, axis=0) for parts in zip(*chunks)]
         return outputs[0] if len(outputs) == 1 else outputs
 

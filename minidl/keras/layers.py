@@ -32,6 +32,7 @@ from .merging import (
     multiply,
     subtract,
 )
+from .missing import KerasFeatureMissing
 
 __all__ = [
     "Layer",
@@ -177,7 +178,7 @@ _ABSENT = {
 
 def __getattr__(name: str):
     if name in _ABSENT:
-        raise AttributeError(f"keras.layers.{name} is not in minidl.keras: {_ABSENT[name]}")
-    raise AttributeError(
+        raise KerasFeatureMissing(f"keras.layers.{name} is not in minidl.keras: {_ABSENT[name]}")
+    raise KerasFeatureMissing(
         f"keras.layers.{name} is not in minidl.keras; its layers are {', '.join(sorted(__all__))}"
     )

@@ -13,6 +13,7 @@ from ..nn.losses import (
     SparseCategoricalCrossentropy,
     get,
 )
+from .missing import KerasFeatureMissing
 
 __all__ = [
     "Loss",
@@ -25,7 +26,7 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    raise AttributeError(
+    raise KerasFeatureMissing(
         f"keras.losses.{name} is not in minidl.keras; its losses are "
         f"{', '.join(__all__[1:-1])} (or the names 'mse', 'binary_crossentropy', "
         "'categorical_crossentropy', 'sparse_categorical_crossentropy')"

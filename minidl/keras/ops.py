@@ -10,7 +10,7 @@ axes its input was broadcast along.
     matmul add subtract multiply divide negative power maximum minimum
     exp log sqrt square abs relu sigmoid tanh softmax
     sum mean max reshape transpose concatenate stack expand_dims squeeze
-    where clip one_hot take
+    where clip one_hot take cast argmax
 
 Each is checked against finite differences in ``tests/test_keras_functional.py``.
 """
@@ -21,6 +21,7 @@ import builtins
 
 import numpy as np
 
+from .missing import KerasFeatureMissing
 from .graph import OPERATORS, is_symbolic, record
 
 __all__ = [
@@ -56,6 +57,8 @@ __all__ = [
     "clip",
     "one_hot",
     "take",
+    "cast",
+    "argmax",
     "getitem",
     "convert_to_tensor",
     "shape",
@@ -331,6 +334,20 @@ def getitem(x, index):
     return _apply("getitem", lambda x: x[index], vjp, x)
 
 
+def argmax(x, axis=-1):
+    """Index of the largest entry along ``axis`` (no gradient)."""
+    return _apply("argmax", lambda x: np.argmax(x, axis=axis), lambda dy, y, x: (None,), x)
+
+
+def cast(x, dtype):
+    """``x`` as ``dtype``; the gradient passes through (to a floating-point ``x``)."""
+
+    def vjp(dy, y, x):
+        return (dy.astype(x.dtype) if np.issubdtype(x.dtype, np.floating) else None,)
+
+    return _apply("cast", lambda x: np.asarray(x).astype(dtype), vjp, x)
+
+
 def convert_to_tensor(x, dtype=None):
     """A NumPy array (minidl's tensors are NumPy arrays)."""
     return x if is_symbolic(x) else np.asarray(x, dtype=dtype)
@@ -353,7 +370,7 @@ OPERATORS.update(
 
 
 def __getattr__(name: str):
-    raise NotImplementedError(
+    raise KerasFeatureMissing(
         f"keras.ops.{name} is not in minidl.keras; its ops are {', '.join(__all__[1:])}. "
         "The closest minidl way: a keras.layers.Layer subclass (or a minidl.nn.layers.Layer with "
         "its own forward and backward)"
