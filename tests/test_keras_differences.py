@@ -313,3 +313,68 @@ def test_nested_model_layers_match_keras():
     ours.predict(np.zeros((1, 4), np.float32))
     ours.layers[0].trainable = False
     assert (ours.count_params(), ours._trainable_counts()[0]) == keras_counts
+
+
+# ------------------------------------------------------------------ weights and image activations
+@pytest.fixture
+def channels_last():
+    previous = mdl.layers.set_image_data_format("channels_last")
+    yield
+    mdl.layers.set_image_data_format(previous)
+
+
+def image_models(lib):
+    """A Keras-style CNN (Conv2D, Conv2DTranspose, softmax over channels) and a Conv1D model."""
+    inputs = lib.Input((8, 8, 3))
+    x = lib.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    x = lib.layers.Conv2DTranspose(5, 3, strides=2, padding="same")(x)
+    images = lib.Model(inputs, lib.layers.Conv2D(3, 1, activation="softmax")(x))
+    sequences = lib.Sequential([lib.Input((10, 2)), lib.layers.Conv1D(4, 3, activation="softmax"), lib.layers.Flatten(),
+                                lib.layers.Dense(1)])  # fmt: skip
+    return images, sequences
+
+
+def test_weights_are_laid_out_as_keras_lays_them_out(channels_last):
+    mdl.seed(0)
+    images, sequences = image_models(keras)
+    images.predict(np.zeros((1, 8, 8, 3), np.float32))
+    assert [w.shape for w in images.get_weights()] == [
+        (3, 3, 3, 4),
+        (4,),
+        (3, 3, 5, 4),
+        (5,),
+        (1, 1, 5, 3),
+        (3,),
+    ]
+    assert [w.shape for w in sequences.get_weights()] == [(3, 2, 4), (4,), (32, 1), (1,)]
+    conv = images.layers[1]
+    np.testing.assert_array_equal(images.get_weights()[0][1, 2, 0, 3], conv.params["W"][3, 0, 1, 2])
+    weights = [w + 1 for w in images.get_weights()]
+    images.set_weights(weights)
+    assert all(np.array_equal(a, b) for a, b in zip(images.get_weights(), weights))
+
+
+def test_an_image_layers_softmax_runs_along_the_channels_when_channels_last(channels_last):
+    x = np.random.default_rng(0).normal(size=(2, 5, 5, 3)).astype(np.float32)
+    for layer in (keras.layers.Conv2D(4, 3, activation="softmax"),
+                  keras.layers.Conv2DTranspose(4, 3, activation="softmax")):  # fmt: skip
+        np.testing.assert_allclose(layer.forward(x).sum(axis=-1), 1.0, rtol=1e-5)
+    conv1d = keras.Sequential([keras.Input((5, 3)), keras.layers.Conv1D(4, 3, activation="softmax")])
+    np.testing.assert_allclose(conv1d.predict(x[:, 0]).sum(axis=-1), 1.0, rtol=1e-5)
+
+
+def test_keras_weights_load_unchanged_and_give_kerass_outputs(channels_last):
+    real = real_keras()
+    real.utils.set_random_seed(0)
+    theirs_images, theirs_sequences = image_models(real)
+    mdl.seed(0)
+    ours_images, ours_sequences = image_models(keras)
+    rng = np.random.default_rng(0)
+    for ours, theirs, x in (
+        (ours_images, theirs_images, rng.normal(size=(2, 8, 8, 3)).astype(np.float32)),
+        (ours_sequences, theirs_sequences, rng.normal(size=(2, 10, 2)).astype(np.float32)),
+    ):
+        ours.predict(x[:1])
+        ours.set_weights(theirs.get_weights())
+        assert [w.shape for w in ours.get_weights()] == [w.shape for w in theirs.get_weights()]
+        np.testing.assert_allclose(ours.predict(x), theirs.predict(x, verbose=0), rtol=1e-4, atol=1e-5)

@@ -37,6 +37,7 @@ from ..nn.layers.base import Layer, _checked_shape
 from ..training import metrics as minidl_metrics
 from ..training.trainer import Trainer, _with_model
 from .graph import Graph, KerasTensor, is_symbolic, record
+from .weights import from_keras, to_keras
 
 __all__ = ["Input", "InputLayer", "Model"]
 
@@ -513,14 +514,18 @@ class Model(Trainer):
         ]
 
     def get_weights(self) -> list:
-        """Copies of every weight array: each layer's params then its buffers, in layer order."""
-        return [backend.to_numpy(store[key]).copy() for _, store, key in self._slots()]
+        """Copies of every weight array: each layer's params then its buffers, in layer order,
+        as Keras lays them out (a Conv2D kernel (KH, KW, C, F), ``minidl.keras.weights``)."""
+        return [
+            to_keras(leaf, key, backend.to_numpy(store[key]).copy()) for leaf, store, key in self._slots()
+        ]
 
     def set_weights(self, weights) -> None:
         slots = self._slots()
         if len(weights) != len(slots):
             raise ValueError(f"set_weights expected {len(slots)} arrays, got {len(weights)}")
         for (leaf, store, key), w in zip(slots, weights):
+            w = from_keras(leaf, key, np.asarray(w))
             if tuple(np.shape(w)) != tuple(store[key].shape):
                 raise ValueError(
                     f"set_weights: {leaf.label}.{key} has shape {tuple(store[key].shape)}, got {tuple(np.shape(w))}"

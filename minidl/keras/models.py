@@ -20,6 +20,7 @@ from __future__ import annotations
 from ..training import model as _model
 from ..training.trainer import Trainer
 from .functional import Model, _metric
+from .weights import from_keras, to_keras
 
 __all__ = ["Sequential", "Model", "load_model"]
 
@@ -129,6 +130,24 @@ class Sequential(_model.Sequential):
     def count_params(self) -> int:
         """The number of scalars in the weights, trainable or not (Keras returns one int)."""
         return sum(_model.Sequential.count_params(self))
+
+    def _weight_slots(self) -> list:
+        return [
+            (layer, key) for layer in self.layers for store in (layer.params, layer.buffers) for key in store
+        ]
+
+    def get_weights(self) -> list:
+        """Every weight as Keras lays it out (a Conv2D kernel (KH, KW, C, F), ``minidl.keras.weights``)."""
+        return [
+            to_keras(layer, key, w) for (layer, key), w in zip(self._weight_slots(), super().get_weights())
+        ]
+
+    def set_weights(self, weights) -> None:
+        """Assign weights laid out as Keras's ``get_weights`` returns them."""
+        slots = self._weight_slots()
+        if len(weights) != len(slots):
+            raise ValueError(f"set_weights expected {len(slots)} arrays, got {len(weights)}")
+        super().set_weights([from_keras(layer, key, w) for (layer, key), w in zip(slots, weights)])
 
     @property
     def metrics_names(self) -> list:

@@ -129,6 +129,14 @@ class Softmax(Layer):
         return y * (dy - (dy * y).sum(axis=self.axis, keepdims=True))
 
 
+def point_softmax_at_last_user_axis(layer) -> None:
+    """An image layer computes channels-first inside; a ``softmax`` activation must still run
+    along the last axis of the output the user gets (Keras's rule): the channels when the
+    layer is channels-last (axis 1 inside), the last axis otherwise."""
+    if isinstance(layer.activation_layer, Softmax):
+        layer.activation_layer.axis = 1 if layer.channels_last else -1
+
+
 ACTIVATIONS = {
     "relu": ReLU,
     "leaky_relu": LeakyReLU,
