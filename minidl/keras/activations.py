@@ -1,32 +1,53 @@
 """``keras.activations``: activation functions by Keras's names.
 
-On arrays each computes; on a KerasTensor (inside a custom layer's ``call``) it records a
-``keras.ops`` node with its hand-written backward. ``Dense(activation=keras.activations.relu)``
-means ``Dense(activation="relu")``: a layer takes the function by its name.
+Each is minidl's activation layer applied once: on arrays it computes; on a KerasTensor
+(inside a custom layer's ``call`` or a functional model) it records a node whose backward
+is the layer's hand-written one. ``Dense(activation=keras.activations.elu)`` means
+``Dense(activation="elu")``. ``gelu`` is the tanh approximation (Keras's default is the exact
+erf form: they differ by less than 1e-3).
 """
 
 from __future__ import annotations
 
-from . import ops
+from ..nn.layers import activations as _A
 from .missing import KerasFeatureMissing
 
-__all__ = ["relu", "sigmoid", "tanh", "softmax", "linear", "get"]
+__all__ = [
+    "relu", "sigmoid", "tanh", "softmax", "linear", "elu", "selu", "swish", "silu", "softplus", "relu6",
+    "gelu", "leaky_relu", "get",
+]  # fmt: skip
 
 
-def relu(x):
-    return ops.relu(x)
+def _named(layer_class, name):
+    def activation(x):
+        return layer_class()(x)
+
+    activation.__name__ = activation.__qualname__ = name
+    activation.__doc__ = layer_class.__doc__
+    return activation
 
 
-def sigmoid(x):
-    return ops.sigmoid(x)
+relu = _named(_A.ReLU, "relu")
+sigmoid = _named(_A.Sigmoid, "sigmoid")
+tanh = _named(_A.Tanh, "tanh")
+selu = _named(_A.SELU, "selu")
+swish = _named(_A.Swish, "swish")
+silu = _named(_A.Swish, "silu")
+softplus = _named(_A.Softplus, "softplus")
+relu6 = _named(_A.ReLU6, "relu6")
+gelu = _named(_A.GELU, "gelu")
 
 
-def tanh(x):
-    return ops.tanh(x)
+def elu(x, alpha: float = 1.0):
+    return _A.ELU(alpha)(x)
+
+
+def leaky_relu(x, negative_slope: float = 0.2):
+    return _A.LeakyReLU(negative_slope)(x)
 
 
 def softmax(x, axis: int = -1):
-    return ops.softmax(x, axis=axis)
+    return _A.Softmax(axis)(x)
 
 
 def linear(x):
@@ -34,7 +55,7 @@ def linear(x):
 
 
 def get(identifier):
-    """The function for a name (``"relu"``) or the function itself."""
+    """The function for a name (``"relu"``), or the function itself."""
     if callable(identifier):
         return identifier
     if identifier is None:

@@ -33,6 +33,7 @@ from .merging import (
     subtract,
 )
 from .missing import KerasFeatureMissing
+from .pooling import GlobalMaxPooling1D, GlobalMaxPooling2D, ZeroPadding2D
 
 __all__ = [
     "Layer",
@@ -43,6 +44,12 @@ __all__ = [
     "Multiply",
     "Average",
     "Concatenate",
+    "GlobalMaxPooling1D",
+    "GlobalMaxPooling2D",
+    "GlobalMaxPool1D",
+    "GlobalMaxPool2D",
+    "ZeroPadding2D",
+    "ELU",
     "add",
     "subtract",
     "multiply",
@@ -86,7 +93,8 @@ __all__ = [
 InputLayer = _L.Input
 Dense, Activation, Dropout, Flatten, Reshape = _L.Dense, _L.Activation, _L.Dropout, _L.Flatten, _L.Reshape
 Embedding, SimpleRNN, LSTM, GRU = _L.Embedding, _L.SimpleRNN, _L.LSTM, _L.GRU
-ReLU, Softmax, Rescaling = _L.ReLU, _L.Softmax, _L.Rescaling
+ReLU, Softmax, Rescaling, ELU = _L.ReLU, _L.Softmax, _L.Rescaling, _L.ELU
+GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
 
 
 def _channels_last_by_default(cls, keras_name: str):
@@ -167,8 +175,6 @@ _ABSENT = {
     "TimeDistributed": "Dense acts on the last axis of any input already: Dense(units) on (N, T, D)",
     "Attention": "chapter 'attention' writes attention by hand with forward and backward",
     "MultiHeadAttention": "chapter 'attention' writes attention by hand with forward and backward",
-    "GlobalMaxPooling2D": "use MaxPooling2D with pool_size equal to the image size, then Flatten",
-    "GlobalMaxPooling1D": "use MaxPooling1D with pool_size equal to the sequence length, then Flatten",
     "Normalization": "standardise the data before fit with minidl.training.data.standardize",
     "TextVectorization": "turn text into ids with minidl.datasets.CharEncoder",
     "RandomFlip": "minidl has no augmentation layers: augment the NumPy arrays before fit",

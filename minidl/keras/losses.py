@@ -8,7 +8,9 @@ takes either a name or one of these objects, as Keras.
 from ..nn.losses import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
+    Huber,
     Loss,
+    MeanAbsoluteError,
     MeanSquaredError,
     SparseCategoricalCrossentropy,
     get,
@@ -18,6 +20,8 @@ from .missing import KerasFeatureMissing
 __all__ = [
     "Loss",
     "MeanSquaredError",
+    "MeanAbsoluteError",
+    "Huber",
     "BinaryCrossentropy",
     "CategoricalCrossentropy",
     "SparseCategoricalCrossentropy",
@@ -28,6 +32,6 @@ __all__ = [
 def __getattr__(name: str):
     raise KerasFeatureMissing(
         f"keras.losses.{name} is not in minidl.keras; its losses are "
-        f"{', '.join(__all__[1:-1])} (or the names 'mse', 'binary_crossentropy', "
+        f"{', '.join(__all__[1:-1])} (or the names 'mse', 'mae', 'huber', 'binary_crossentropy', "
         "'categorical_crossentropy', 'sparse_categorical_crossentropy')"
     )

@@ -169,7 +169,7 @@ class Trainer:
             validation_data = _validation_source(validation_data, validation_steps)
 
         history = History()
-        callbacks = [history] + list(callbacks or [])
+        callbacks = list(callbacks or []) + [history]  # last, as Keras: it records what the others logged
         if verbose == 1:
             callbacks.append(ProgressBar(epochs, _steps(loader)))
         elif verbose == 2:
