@@ -9,15 +9,16 @@
     model.fit(x_train, y_train, batch_size=128, epochs=15, validation_split=0.1)
     score = model.evaluate(x_test, y_test, verbose=0)      # [loss, accuracy]
 
-Everything here is a thin map onto minidl's own classes -- the model *is* a
-``minidl.Sequential``, the layers *are* minidl's layers -- with Keras 3's names, signatures
-and defaults where they differ from minidl's PyTorch-style ones:
+Everything here is a thin map onto minidl's own classes -- ``keras.Sequential`` is a
+``minidl.Sequential`` with Keras's ``compile``/``fit`` order, the layers *are* minidl's layers --
+with Keras 3's names, signatures and defaults where they differ from minidl's PyTorch-style ones:
 
 * image and sequence layers are channels-last, (N, H, W, C) and (N, L, C), unless
   ``keras.config.set_image_data_format("channels_first")``; this setting is this
   namespace's own: ``minidl.nn.layers`` stays channels-first, as PyTorch;
-* optimizers take Keras's argument names and defaults (``SGD(learning_rate=0.01)``,
-  ``Adam(epsilon=1e-7)``, ``RMSprop(rho=0.9)``) and ``optimizers.schedules``;
+* optimizers take Keras's argument names, defaults and update rules (``SGD(learning_rate=0.01)``,
+  ``Adam(epsilon=1e-7)``, ``RMSprop(rho=0.9)``, epsilon where Keras puts it) and
+  ``optimizers.schedules``;
 * ``BatchNormalization(momentum=0.99, epsilon=1e-3)``, ``LeakyReLU(negative_slope=0.3)``,
   ``LayerNormalization(epsilon=1e-3)``, as Keras.
 
