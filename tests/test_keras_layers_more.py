@@ -154,3 +154,69 @@ def test_a_functional_cnn_with_the_new_layers_trains():
                         callbacks=[keras.callbacks.ReduceLROnPlateau(patience=1)])  # fmt: skip
     assert history.history["loss"][-1] < history.history["loss"][0]
     assert "learning_rate" in history.history
+
+
+# ------------------------------------------------------------------ wrappers
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", "ave", "mul"])
+@pytest.mark.parametrize("rnn", ["SimpleRNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_bidirectional_passes_gradient_checks(rnn, merge_mode, return_sequences):
+    mdl.seed(0)
+    layer = keras.layers.Bidirectional(getattr(keras.layers, rnn)(3, return_sequences=return_sequences),
+                                       merge_mode=merge_mode)  # fmt: skip
+    report = check_layer(layer, np.random.default_rng(0).normal(size=(2, 4, 3)))
+    assert report.passed, report
+    assert set(layer.params) == {f"{part}.{key}" for part in ("forward_layer", "backward_layer")
+                                 for key in layer.forward_layer.params}  # fmt: skip
+
+
+def test_time_distributed_passes_a_gradient_check_and_shares_one_layer_over_time():
+    mdl.seed(0)
+    layer = keras.layers.TimeDistributed(keras.layers.Dense(2, activation="tanh"))
+    x = np.random.default_rng(0).normal(size=(3, 4, 5))
+    report = check_layer(layer, x)
+    assert report.passed, report
+    y = layer.forward(x)
+    np.testing.assert_allclose(y[:, 2], layer.layer.forward(x[:, 2]))
+    assert layer.output_shape_for((4, 5)) == (4, 2)
+
+
+def test_bidirectional_and_time_distributed_match_keras():
+    real = real_keras()
+    x = np.random.default_rng(0).normal(size=(2, 5, 3)).astype(np.float32)
+    for return_sequences in (False, True):
+        theirs = real.layers.Bidirectional(real.layers.LSTM(4, return_sequences=return_sequences))
+        theirs_y = real.ops.convert_to_numpy(theirs(x))
+        ours = keras.layers.Bidirectional(keras.layers.LSTM(4, return_sequences=return_sequences))
+        ours.build((5, 3))
+        weights = theirs.get_weights()  # forward kernel, recurrent kernel, bias, then backward's
+        for i, key in enumerate(["forward_layer.Wx", "forward_layer.Wh", "forward_layer.b",
+                                 "backward_layer.Wx", "backward_layer.Wh", "backward_layer.b"]):  # fmt: skip
+            ours.params[key][...] = weights[i]
+        np.testing.assert_allclose(ours.forward(x), theirs_y, rtol=1e-5, atol=1e-5)
+    theirs = real.layers.TimeDistributed(real.layers.Dense(2))
+    theirs_y = real.ops.convert_to_numpy(theirs(x))
+    ours = keras.layers.TimeDistributed(keras.layers.Dense(2))
+    ours.build((5, 3))
+    ours.params["layer.W"][...], ours.params["layer.b"][...] = theirs.get_weights()
+    np.testing.assert_allclose(ours.forward(x), theirs_y, rtol=1e-5, atol=1e-6)
+
+
+def test_a_bidirectional_lstm_classifier_trains_in_a_sequential_and_a_functional_model():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 6, 2)).astype("float32")
+    y = (x[:, 0, 0] > x[:, -1, 0]).astype("int64")  # needs both ends of the sequence
+    for functional in (False, True):
+        mdl.seed(0)
+        if functional:
+            inputs = keras.Input((6, 2))
+            h = keras.layers.Bidirectional(keras.layers.LSTM(8))(inputs)
+            model = keras.Model(inputs, keras.layers.Dense(2)(h))
+        else:
+            model = keras.Sequential([keras.Input((6, 2)), keras.layers.Bidirectional(keras.layers.LSTM(8)),
+                                      keras.layers.Dense(2)])  # fmt: skip
+        model.compile(optimizer=keras.optimizers.Adam(0.02),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])  # fmt: skip
+        history = model.fit(x, y, batch_size=16, epochs=15, verbose=0)
+        assert history.history["accuracy"][-1] > 0.85, functional
+        assert model.count_params() == 2 * 4 * (8 * (2 + 8) + 8) + 16 * 2 + 2

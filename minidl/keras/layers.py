@@ -34,6 +34,7 @@ from .merging import (
 )
 from .missing import KerasFeatureMissing
 from .pooling import GlobalMaxPooling1D, GlobalMaxPooling2D, ZeroPadding2D
+from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
     "Layer",
@@ -49,6 +50,8 @@ __all__ = [
     "GlobalMaxPool1D",
     "GlobalMaxPool2D",
     "ZeroPadding2D",
+    "Bidirectional",
+    "TimeDistributed",
     "ELU",
     "add",
     "subtract",
@@ -171,8 +174,6 @@ def LeakyReLU(negative_slope: float = 0.3, **kwargs) -> _L.LeakyReLU:
 
 
 _ABSENT = {
-    "Bidirectional": "run two recurrent layers by hand (one on x[:, ::-1]) in a PyTorch-style loop",
-    "TimeDistributed": "Dense acts on the last axis of any input already: Dense(units) on (N, T, D)",
     "Attention": "chapter 'attention' writes attention by hand with forward and backward",
     "MultiHeadAttention": "chapter 'attention' writes attention by hand with forward and backward",
     "Normalization": "standardise the data before fit with minidl.training.data.standardize",
