@@ -137,6 +137,7 @@ class Model(Trainer):
             return
         self._input_names, flat_inputs = _flatten(inputs, "inputs")
         self._output_names, flat_outputs = _flatten(outputs, "outputs")
+        self._outputs_as_dict = isinstance(outputs, dict)
         self._single_input = not isinstance(inputs, (list, tuple, dict))
         self._single_output = not isinstance(outputs, (list, tuple, dict))
         for t in flat_inputs:
@@ -350,7 +351,8 @@ class Model(Trainer):
         self.optimizer = keras_optimizers.get(optimizer)
         names = self._output_names or ["output"]
         n = len(names)
-        if n == 1 and not isinstance(loss, (list, tuple, dict)):
+        saved = isinstance(loss, dict) and "class" in loss  # a loss read from a model file
+        if n == 1 and (saved or not isinstance(loss, (list, tuple, dict))):
             self.loss = keras_losses.get(loss)
             self.metrics = [_metric(m, self.loss, None, "") for m in _as_list(metrics)]
         else:
@@ -532,12 +534,28 @@ class Model(Trainer):
                 )
             store[key][...] = backend.to_device(np.asarray(w), self.device)
 
-    def save(self, *args, **kwargs):
-        raise NotImplementedError(
-            "model.save of a functional or subclassed keras.Model is not in minidl.keras yet; "
-            "keep the weights with model.get_weights() (np.savez) and rebuild the model in code, "
-            "or use keras.Sequential, whose save/load_model work"
-        )
+    def save(self, filepath, include_optimizer: bool = True) -> None:
+        """Write the model (its graph, or a subclass's class and config) and its weights to one
+        ``.npz`` file (whatever the name); ``keras.models.load_model(path, custom_objects=...)``
+        rebuilds it bit for bit (``minidl.keras.model_file``). The optimizer's moments are not
+        kept: a loaded model compiles afresh with the saved settings."""
+        from . import model_file
+
+        model_file.save(self, filepath)
+
+    def get_config(self) -> dict:
+        """A subclass's constructor arguments (those given by keyword; override for others)."""
+        return dict(self.__dict__.get("_init_config", {}))
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        return cls(**config)
+
+    def __new__(cls, *args, **kwargs):
+        model = super().__new__(cls)
+        if cls is not Model and not args:
+            object.__setattr__(model, "_init_config", dict(kwargs))
+        return model
 
 
 # ---------------------------------------------------------------------- helpers

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from ..training import model as _model
 from ..training.trainer import Trainer
-from .functional import Model, _metric
+from .functional import Input, Model, _metric
 from .weights import from_keras, to_keras
 
 __all__ = ["Sequential", "Model", "load_model"]
@@ -189,13 +189,14 @@ class ModelStack(Model):
         return x
 
 
-def load_model(path, compile: bool = True, custom_objects=None):
-    """Read a model written by ``Sequential.save`` (minidl's file format) as a ``keras.Sequential``."""
-    if custom_objects:
-        raise NotImplementedError(
-            "load_model(custom_objects=...) is not in minidl.keras: only keras.Sequential models of "
-            "minidl's layers are saved and loaded"
-        )
-    model = _model.load_model(path, compile=compile)
+def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True):
+    """Read a model file: a functional or subclassed ``keras.Model`` (its classes from
+    ``custom_objects``), or a ``keras.Sequential`` (minidl's ``Sequential`` format)."""
+    from . import model_file
+
+    arrays = model_file.read(filepath)
+    if model_file.KEY in arrays:
+        return model_file.load(filepath, arrays, Input, Model, custom_objects, compile)
+    model = _model.load_model(filepath, compile=compile)
     model.__class__ = Sequential
     return model
