@@ -220,3 +220,34 @@ def test_a_bidirectional_lstm_classifier_trains_in_a_sequential_and_a_functional
         history = model.fit(x, y, batch_size=16, epochs=15, verbose=0)
         assert history.history["accuracy"][-1] > 0.85, functional
         assert model.count_params() == 2 * 4 * (8 * (2 + 8) + 8) + 16 * 2 + 2
+
+
+# ------------------------------------------------------------------ initializers and what is refused
+def test_keras_initializers_are_minidl_names_with_kerass_fans(tmp_path):
+    mdl.seed(0)
+    dense = keras.layers.Dense(64, kernel_initializer=keras.initializers.HeNormal(), bias_initializer="zeros")
+    dense.build((400,))
+    assert dense.params["W"].std() == pytest.approx(np.sqrt(2 / 400), rel=0.05)
+    model = keras.Sequential([keras.Input((400,)), dense])
+    model.save(tmp_path / "m.keras")  # the initializer saves as its name
+    assert keras.models.load_model(tmp_path / "m.keras").layers[0].kernel_initializer == "he_normal"
+    kernel = keras.initializers.GlorotUniform()((3, 3, 16, 32))  # Keras's fans: 9 * 16 in, 9 * 32 out
+    assert np.abs(kernel).max() <= np.sqrt(6 / (9 * 16 + 9 * 32))
+    with pytest.raises(NotImplementedError, match="RandomNormal\\(stddev=...\\)"):
+        keras.initializers.RandomNormal(stddev=1.0)
+    assert keras.initializers.RandomNormal(mean=0.0, stddev=0.05) == "random_normal"
+
+
+def test_keras_options_minidl_lacks_raise_not_implemented():
+    with pytest.raises(NotImplementedError, match="mask_zero=True"):
+        keras.layers.Embedding(10, 4, mask_zero=True)
+    with pytest.raises(NotImplementedError, match="padding='same'.*ZeroPadding2D"):
+        keras.layers.MaxPooling2D(2, padding="same")
+    assert keras.layers.MaxPooling2D(2, padding="valid").pool_size == (2, 2)
+    for missing in ("SeparableConv2D", "MultiHeadAttention"):
+        with pytest.raises(NotImplementedError):
+            getattr(keras.layers, missing)
+        assert not hasattr(keras.layers, missing)  # also an AttributeError
+    for metric in ("AUC", "Precision", "Recall", "RootMeanSquaredError"):
+        with pytest.raises(NotImplementedError, match=f"keras.metrics.{metric} is not in minidl.keras"):
+            getattr(keras.metrics, metric)

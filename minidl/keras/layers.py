@@ -95,7 +95,21 @@ __all__ = [
 # the same classes (their defaults are Keras's already)
 InputLayer = _L.Input
 Dense, Activation, Dropout, Flatten, Reshape = _L.Dense, _L.Activation, _L.Dropout, _L.Flatten, _L.Reshape
-Embedding, SimpleRNN, LSTM, GRU = _L.Embedding, _L.SimpleRNN, _L.LSTM, _L.GRU
+SimpleRNN, LSTM, GRU = _L.SimpleRNN, _L.LSTM, _L.GRU
+
+
+def Embedding(input_dim, output_dim, mask_zero: bool = False, **kwargs) -> _L.Embedding:
+    """Keras's ``Embedding``: ``minidl.nn.layers.Embedding``; ``mask_zero=True`` is not in minidl."""
+    if mask_zero:
+        raise KerasFeatureMissing(
+            "Embedding(mask_zero=True) is not in minidl.keras: its recurrent layers take no mask. The "
+            "closest minidl way: pad at the start (keras.utils.pad_sequences(padding='pre'), the "
+            "default), so the last steps an RNN reads are the real ones"
+        )
+    return _L.Embedding(input_dim, output_dim, **kwargs)
+
+
+Embedding.layer_class = _L.Embedding
 ReLU, Softmax, Rescaling, ELU = _L.ReLU, _L.Softmax, _L.Rescaling, _L.ELU
 GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
 
@@ -105,6 +119,14 @@ def _channels_last_by_default(cls, keras_name: str):
 
     @functools.wraps(cls, assigned=("__doc__",), updated=())
     def make(*args, data_format=None, **kwargs):
+        if "Pool" in cls.__name__ and "Global" not in cls.__name__ and "padding" in kwargs:
+            padding = kwargs.pop("padding")
+            if padding != "valid":
+                raise KerasFeatureMissing(
+                    f"{keras_name}(padding={padding!r}) is not in minidl.keras (windows that do not "
+                    f"fit are dropped, padding='valid'). The closest minidl way: "
+                    f"layers.ZeroPadding2D before the pooling (zeros, not Keras's ignored edge)"
+                )
         return cls(*args, data_format=data_format or config.image_data_format(), **kwargs)
 
     make.__name__ = make.__qualname__ = keras_name
