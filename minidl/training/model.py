@@ -101,7 +101,8 @@ class Sequential(Trainer):
                 self.add(inner)
             return
         if hasattr(layer, "record_call") and getattr(layer, "node", True) is None:  # keras.Input(shape)
-            layer = Input(layer.shape[1:])
+            batch_and_sample_shape: tuple = layer.shape  # type: ignore[attr-defined]
+            layer = Input(batch_and_sample_shape[1:])
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential takes minidl layers, got {type(layer).__name__}")
         if any(layer is existing for existing in self.layers):
