@@ -139,7 +139,7 @@ def test_multi_input_multi_output_fit_evaluate_predict_with_per_output_losses_an
         loss_weights=[1.0, 0.5],
         metrics=[["mae"], ["accuracy"]],
     )
-    assert model.metrics_names == ["loss", "score_mae", "label_accuracy"]
+    assert model.metrics_names == ["loss", "score_loss", "label_loss", "score_mae", "label_accuracy"]
     history = model.fit(
         {"a": xa, "b": xb},
         [score, label],
@@ -149,13 +149,12 @@ def test_multi_input_multi_output_fit_evaluate_predict_with_per_output_losses_an
         validation_data=([xa, xb], [score, label]),
     )
     assert set(history.history) == {
-        "loss",
-        "score_mae",
-        "label_accuracy",
-        "val_loss",
-        "val_score_mae",
-        "val_label_accuracy",
+        f"{prefix}{name}"
+        for prefix in ("", "val_")
+        for name in ("loss", "score_loss", "label_loss", "score_mae", "label_accuracy")
     }
+    last = {k: v[-1] for k, v in history.history.items()}
+    assert last["loss"] == pytest.approx(last["score_loss"] + 0.5 * last["label_loss"], rel=1e-6)
     assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
     result = model.evaluate([xa, xb], {"score": score, "label": label}, return_dict=True)
     assert result["label_accuracy"] > 0.6

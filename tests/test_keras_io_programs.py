@@ -129,7 +129,7 @@ names = sorted(history.history)
 
 
 def test_ticket_classifier_three_inputs_two_outputs():
-    ns = same_report(TICKETS, keys=("params",))
+    ns = same_report(TICKETS)
     losses = ns["history"].history["loss"]
     assert losses[-1] < losses[0]
     predictions = ns["model"].predict(

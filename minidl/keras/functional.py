@@ -27,6 +27,7 @@ and metrics per output (a list, or a dict by output name) with ``loss_weights``.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 
@@ -360,7 +361,12 @@ class Model(Trainer):
             losses = [None if spec is None else keras_losses.get(spec) for spec in per_output]
             weights = _per_output(1.0 if loss_weights is None else loss_weights, names, "loss_weights")
             self.loss = _OutputLosses(losses, [1.0 if w is None else float(w) for w in weights])
-            self.metrics = []
+            # each output's own (unweighted) loss is logged as "<output>_loss", as Keras does
+            self.metrics = [
+                (f"{name}_loss", functools.partial(self.loss.recorded, i))
+                for i, name in enumerate(names)
+                if losses[i] is not None
+            ]
             per_metrics = _per_output(metrics or [], names, "metrics", flat_is_shared=True)
             for i, (name, specs) in enumerate(zip(names, per_metrics)):
                 for m in _as_list(specs):
@@ -641,12 +647,15 @@ class _OutputLosses:
         self.losses, self.weights = losses, weights
 
     def __call__(self, y_pred, y_true, sample_weight=None) -> float:
-        total = 0.0
-        for i, (loss, w) in enumerate(zip(self.losses, self.weights)):
-            if loss is not None:
-                total += w * loss(y_pred[i], _column(y_true, i), sample_weight=sample_weight)
-        self._shapes = [y for y in y_pred]
-        return total
+        self.values = [
+            None if loss is None else loss(y_pred[i], _column(y_true, i), sample_weight=sample_weight)
+            for i, loss in enumerate(self.losses)
+        ]
+        return sum(w * v for w, v in zip(self.weights, self.values) if v is not None)
+
+    def recorded(self, i, y_pred=None, y_true=None) -> float:
+        """Output ``i``'s unweighted loss in the last call (what ``<output>_loss`` logs)."""
+        return self.values[i]
 
     def backward(self):
         return [None if loss is None else w * loss.backward() for loss, w in zip(self.losses, self.weights)]
