@@ -378,3 +378,29 @@ def test_keras_weights_load_unchanged_and_give_kerass_outputs(channels_last):
         ours.set_weights(theirs.get_weights())
         assert [w.shape for w in ours.get_weights()] == [w.shape for w in theirs.get_weights()]
         np.testing.assert_allclose(ours.predict(x), theirs.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
+
+
+def test_model_weights_list_each_weight_in_get_weights_order(channels_last):
+    mdl.seed(0)
+    model = keras.Sequential([keras.Input((6, 6, 2)), keras.layers.Conv2D(3, 3), keras.layers.BatchNormalization(),
+                              keras.layers.Flatten(), keras.layers.Dense(2)])  # fmt: skip
+    assert [w.shape for w in model.weights] == [w.shape for w in model.get_weights()]
+    assert [w.name for w in model.weights] == [
+        "W",
+        "b",
+        "gamma",
+        "beta",
+        "running_mean",
+        "running_var",
+        "W",
+        "b",
+    ]
+    assert len(model.trainable_weights) == 6 and len(model.non_trainable_weights) == 2
+    kernel = model.weights[0]
+    kernel.assign(np.ones((3, 3, 2, 3)))
+    assert np.array_equal(model.get_weights()[0], np.ones((3, 3, 2, 3)))
+    model.layers[0].trainable = False
+    assert len(model.trainable_weights) == 4
+    inputs = keras.Input((4,))
+    functional = keras.Model(inputs, keras.layers.Dense(2)(inputs))
+    assert [w.numpy().shape for w in functional.weights] == [(4, 2), (2,)]

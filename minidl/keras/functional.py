@@ -38,7 +38,7 @@ from ..nn.layers.base import Layer, _checked_shape
 from ..training import metrics as minidl_metrics
 from ..training.trainer import Trainer, _with_model
 from .graph import Graph, KerasTensor, is_symbolic, record
-from .weights import from_keras, to_keras
+from .weights import KerasWeights, from_keras, to_keras
 
 __all__ = ["Input", "InputLayer", "Model"]
 
@@ -108,7 +108,7 @@ class _Columns:
         return _Columns([a[index] for a in self.arrays])
 
 
-class Model(Trainer):
+class Model(KerasWeights, Trainer):
     """A functional model (``Model(inputs, outputs)``) or, subclassed, a model whose ``call``
     says what it computes. It is also a layer: call it on a KerasTensor inside another model."""
 
@@ -512,6 +512,9 @@ class Model(Trainer):
             f"Non-trainable params: {frozen:,}",
         ]
         print_fn("\n".join(table))
+
+    def _weight_layers(self) -> list:
+        return self.leaf_layers()
 
     def _slots(self):
         return [

@@ -20,7 +20,7 @@ from __future__ import annotations
 from ..training import model as _model
 from ..training.trainer import Trainer
 from .functional import Input, Model, _metric
-from .weights import from_keras, to_keras
+from .weights import KerasWeights, from_keras, to_keras
 
 __all__ = ["Sequential", "Model", "load_model"]
 
@@ -29,7 +29,7 @@ def _is_model(layer) -> bool:
     return isinstance(layer, (Trainer, Model))
 
 
-class Sequential(_model.Sequential):
+class Sequential(KerasWeights, _model.Sequential):
     """Keras's ``Sequential`` (see the module's docstring for what differs from minidl's)."""
 
     def __new__(cls, layers=None, *args, **kwargs):
@@ -130,6 +130,9 @@ class Sequential(_model.Sequential):
     def count_params(self) -> int:
         """The number of scalars in the weights, trainable or not (Keras returns one int)."""
         return sum(_model.Sequential.count_params(self))
+
+    def _weight_layers(self) -> list:
+        return list(self.layers)
 
     def _weight_slots(self) -> list:
         return [
