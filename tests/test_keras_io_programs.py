@@ -4,8 +4,8 @@ changed -- and, where Keras 3 is installed (PyTorch backend), run in Keras as wr
 check that both report the same parameter counts and the same names in ``history``.
 
 The programs follow keras.io's "The Functional API" guide (the ticket classifier with three
-inputs and two outputs, the toy ResNet, shared layers) and "Making new layers and models via
-subclassing" (``Linear``, ``MLPBlock``), at a small size.
+inputs and two outputs, the toy ResNet, shared layers), "Making new layers and models via
+subclassing" (``Linear``, ``MLPBlock``) and "Bidirectional LSTM on IMDB", at a small size.
 """
 
 import importlib.util
@@ -288,3 +288,67 @@ def test_subclassed_model_of_custom_layers():
     losses = ns["history"].history["loss"]
     assert losses[-1] < 0.5 * losses[0]
     assert ns["params"] == (4 * 32 + 32) + (32 * 32 + 32) + (32 + 1) + 4
+
+
+BIDIRECTIONAL_IMDB = """
+import numpy as np
+import keras
+from keras import layers
+
+max_features = 200  # Only consider the top 200 words
+maxlen = 12  # Only consider the first 12 words of each movie review
+
+# Input for variable-length sequences of integers
+inputs = keras.Input(shape=(None,), dtype="int32")
+# Embed each integer in a 16-dimensional vector
+x = layers.Embedding(max_features, 16)(inputs)
+# Add 2 bidirectional LSTMs
+x = layers.Bidirectional(layers.LSTM(8, return_sequences=True))(x)
+x = layers.Bidirectional(layers.LSTM(8))(x)
+# Add a classifier
+outputs = layers.Dense(1, activation="sigmoid")(x)
+model = keras.Model(inputs, outputs)
+
+rng = np.random.default_rng(0)
+x_train = rng.integers(1, max_features, size=(96, maxlen))
+y_train = (x_train[:, 0] > max_features // 2).astype("float32")
+x_train = keras.utils.pad_sequences(list(x_train), maxlen=maxlen)
+model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+history = model.fit(x_train, y_train, batch_size=32, epochs=2, validation_data=(x_train, y_train), verbose=0)
+params = model.count_params()
+names = sorted(history.history)
+"""
+
+
+def test_bidirectional_lstm_text_classifier():
+    ns = same_report(BIDIRECTIONAL_IMDB)
+    assert ns["params"] == 200 * 16 + 2 * 4 * (8 * (16 + 8) + 8) + 2 * 4 * (8 * (16 + 8) + 8) + 16 + 1
+
+
+TIME_DISTRIBUTED = """
+import numpy as np
+import keras
+from keras import layers
+
+inputs = keras.Input(shape=(10, 3))
+x = layers.TimeDistributed(layers.Dense(8, activation="relu"))(inputs)
+x = layers.Conv1D(8, 3, activation="swish", padding="same")(x)
+x = layers.GlobalMaxPooling1D()(x)
+outputs = layers.Dense(1)(layers.Dropout(0.1)(x))
+model = keras.Model(inputs, outputs)
+model.compile(optimizer=keras.optimizers.RMSprop(1e-2), loss="huber", metrics=["mae"])
+
+rng = np.random.default_rng(0)
+x_train = rng.normal(size=(64, 10, 3)).astype("float32")
+y_train = x_train.max(axis=(1, 2))[:, None]
+history = model.fit(x_train, y_train, batch_size=16, epochs=8, verbose=0,
+                    callbacks=[keras.callbacks.ReduceLROnPlateau(monitor="loss", patience=2)])
+params = model.count_params()
+names = sorted(history.history)
+"""
+
+
+def test_time_distributed_conv1d_global_max_pooling_regressor():
+    ns = same_report(TIME_DISTRIBUTED)
+    losses = ns["history"].history["loss"]
+    assert losses[-1] < losses[0]
