@@ -93,8 +93,9 @@ def test_a_subclassed_model_saves_and_loads_with_custom_objects(tmp_path):
     loaded.fit(x, (x[:, 0] > 0).astype(int), batch_size=8, epochs=1, verbose=0)  # compiled again
 
 
-def test_what_cannot_be_saved_says_so():
+def test_what_cannot_be_saved_says_so(tmp_path):
     x = keras.Input((3,))
     model = keras.Model(x, ops.exp(layers.Dense(2)(x)))
     with pytest.raises(NotImplementedError, match="keras.layers.Layer subclass with get_config"):
-        model.save("never-written.keras")
+        model.save(tmp_path / "never-written.keras")
+    assert not (tmp_path / "never-written.keras").exists()
