@@ -43,8 +43,11 @@ class Optimizer:
     """Base class. ``step(model)`` updates every trainable parameter of ``model`` in place.
 
     ``model`` may be a ``Sequential``, a layer, or a list of layers. The learning rate
-    may be given as ``lr`` (PyTorch's name, minidl's) or ``learning_rate`` (Keras's); the
-    other Keras spellings are accepted too (``beta_1``, ``beta_2``, ``epsilon``, ``rho``).
+    may be given as ``lr`` (PyTorch's name, minidl's) or ``learning_rate`` (Keras's); Keras's
+    ``beta_1``, ``beta_2`` and ``rho`` are accepted too (they mean what minidl's ``beta1``,
+    ``beta2`` and ``alpha`` mean). Keras's ``epsilon`` is not: in Keras it sits elsewhere in
+    the update rule, so one name would mean two things; minidl's is ``eps`` (PyTorch's rule),
+    and ``minidl.keras.optimizers`` takes ``epsilon`` with Keras's rule.
     """
 
     def __init__(
@@ -55,6 +58,12 @@ class Optimizer:
         learning_rate: float | None = None,
         **unknown,
     ):
+        if "epsilon" in unknown:
+            raise TypeError(
+                f"{type(self).__name__}(epsilon=...) is Keras's name, and Keras puts epsilon elsewhere "
+                f"in the update rule: give eps= (minidl's, PyTorch's rule), or use "
+                f"minidl.keras.optimizers.{type(self).__name__}(epsilon=...) for Keras's rule"
+            )
         if unknown:
             raise TypeError(
                 f"{type(self).__name__} got unexpected keyword argument(s) "
@@ -247,10 +256,10 @@ def _zeros_like(param):
 
 
 # Keras's name -> minidl's, per optimizer (``learning_rate`` is taken by every one)
-KERAS_NAMES = {
-    "Adam": {"beta_1": "beta1", "beta_2": "beta2", "epsilon": "eps"},
-    "RMSprop": {"rho": "alpha", "epsilon": "eps"},
-    "Adagrad": {"epsilon": "eps"},
+KERAS_NAMES = {  # only names that mean the same in both; Keras's epsilon does not (see Optimizer)
+    "Adam": {"beta_1": "beta1", "beta_2": "beta2"},
+    "RMSprop": {"rho": "alpha"},
+    "Adagrad": {},
 }
 KERAS_NAMES["AdamW"] = KERAS_NAMES["Adam"]
 
@@ -324,7 +333,6 @@ class RMSprop(Optimizer):
         **options,
     ):
         alpha = _keras_name(options, "RMSprop", "rho", alpha, 0.99)
-        eps = _keras_name(options, "RMSprop", "epsilon", eps, 1e-8)
         super().__init__(lr, **options)
         self.alpha, self.eps, self.momentum, self.weight_decay = (
             float(alpha),
@@ -375,7 +383,6 @@ class Adagrad(Optimizer):
         initial_accumulator_value: float = 0.0,
         **options,
     ):
-        eps = _keras_name(options, "Adagrad", "epsilon", eps, 1e-10)
         super().__init__(lr, **options)
         self.eps, self.weight_decay = float(eps), float(weight_decay)
         self.keras_epsilon = bool(keras_epsilon)
@@ -399,8 +406,8 @@ class Adagrad(Optimizer):
 class Adam(Optimizer):
     """Momentum (first moment) + RMSprop (second moment), both bias-corrected.
 
-    PyTorch's ``betas=(beta1, beta2)`` and Keras's spellings ``beta_1``, ``beta_2`` and
-    ``epsilon`` are accepted. For Keras, only the names:
+    PyTorch's ``betas=(beta1, beta2)`` and Keras's spellings ``beta_1`` and ``beta_2`` are
+    accepted (Keras's ``epsilon`` is refused: see ``Optimizer``). For Keras, only the names:
     Keras adds ``epsilon`` to sqrt(v) before the bias correction, minidl and PyTorch after it
     (chapter 14), and Keras's default is 1e-7.
     """
@@ -424,7 +431,6 @@ class Adam(Optimizer):
             beta1, beta2 = _beta_pair(options.pop("betas"), who)
         beta1 = _keras_name(options, who, "beta_1", beta1, 0.9)
         beta2 = _keras_name(options, who, "beta_2", beta2, 0.999)
-        eps = _keras_name(options, who, "epsilon", eps, 1e-8)
         super().__init__(lr, **options)
         for name, beta in (("beta1", beta1), ("beta2", beta2)):
             if not 0.0 <= beta < 1.0:
