@@ -151,18 +151,18 @@ def test_against_torch(name):
 SPELLINGS = [  # (the other library's keywords, minidl's keywords): the same optimizer
     (
         optim.Adam,
-        dict(learning_rate=0.02, beta_1=0.8, beta_2=0.95, epsilon=1e-6),
+        dict(learning_rate=0.02, beta_1=0.8, beta_2=0.95, eps=1e-6),
         dict(lr=0.02, beta1=0.8, beta2=0.95, eps=1e-6),
     ),
     (optim.Adam, dict(lr=0.02, betas=(0.8, 0.95), eps=1e-6), dict(lr=0.02, beta1=0.8, beta2=0.95, eps=1e-6)),
     (
         optim.AdamW,
-        dict(learning_rate=0.02, beta_1=0.7, epsilon=1e-7, weight_decay=0.1),
+        dict(learning_rate=0.02, beta_1=0.7, eps=1e-7, weight_decay=0.1),
         dict(lr=0.02, beta1=0.7, eps=1e-7, weight_decay=0.1),
     ),
     (optim.AdamW, dict(betas=[0.7, 0.9]), dict(beta1=0.7, beta2=0.9)),
-    (optim.RMSprop, dict(learning_rate=0.01, rho=0.9, epsilon=1e-7), dict(lr=0.01, alpha=0.9, eps=1e-7)),
-    (optim.Adagrad, dict(learning_rate=0.1, epsilon=1e-7), dict(lr=0.1, eps=1e-7)),
+    (optim.RMSprop, dict(learning_rate=0.01, rho=0.9, eps=1e-7), dict(lr=0.01, alpha=0.9, eps=1e-7)),
+    (optim.Adagrad, dict(learning_rate=0.1, eps=1e-7), dict(lr=0.1, eps=1e-7)),
 ]
 
 
@@ -188,15 +188,22 @@ def test_a_setting_given_under_both_names_is_an_error():
 def test_an_unknown_keyword_names_itself_and_what_is_accepted():
     with pytest.raises(
         TypeError,
-        match="SGD got unexpected keyword argument.*epsilon; it takes lr, momentum, "
+        match="SGD got unexpected keyword argument.*rho; it takes lr, momentum, "
         "nesterov, weight_decay, clipnorm, global_clipnorm, learning_rate$",
     ):
-        optim.SGD(0.1, epsilon=1e-7)
+        optim.SGD(0.1, rho=0.9)
     with pytest.raises(
         TypeError,
-        match="Adam got unexpected keyword argument.*amsgrad; it takes .*betas, beta_1, beta_2, epsilon",
+        match="Adam got unexpected keyword argument.*amsgrad; it takes .*betas, beta_1, beta_2$",
     ):
         optim.Adam(amsgrad=True)
+
+
+@pytest.mark.parametrize("cls", [optim.Adam, optim.AdamW, optim.RMSprop, optim.Adagrad])
+def test_kerass_epsilon_is_refused_because_keras_puts_it_elsewhere(cls):
+    with pytest.raises(TypeError, match=rf"{cls.__name__}\(epsilon=...\) is Keras's name.*give eps=.*"
+                       rf"minidl.keras.optimizers.{cls.__name__}\(epsilon=...\)"):  # fmt: skip
+        cls(epsilon=1e-7)
 
 
 def test_the_accepted_spellings_are_the_other_libraries_own():

@@ -9,54 +9,68 @@
     model.fit(x_train, y_train, batch_size=128, epochs=15, validation_split=0.1)
     score = model.evaluate(x_test, y_test, verbose=0)      # [loss, accuracy]
 
-Everything here is a thin map onto minidl's own classes -- the model *is* a
-``minidl.Sequential``, the layers *are* minidl's layers -- with Keras 3's names, signatures
-and defaults where they differ from minidl's PyTorch-style ones:
+Everything here is a thin map onto minidl's own classes -- ``keras.Sequential`` is a
+``minidl.Sequential`` with Keras's ``compile``/``fit`` order, the layers *are* minidl's layers --
+with Keras 3's names, signatures and defaults where they differ from minidl's PyTorch-style ones:
 
 * image and sequence layers are channels-last, (N, H, W, C) and (N, L, C), unless
   ``keras.config.set_image_data_format("channels_first")``; this setting is this
   namespace's own: ``minidl.nn.layers`` stays channels-first, as PyTorch;
-* optimizers take Keras's argument names and defaults (``SGD(learning_rate=0.01)``,
-  ``Adam(epsilon=1e-7)``, ``RMSprop(rho=0.9)``) and ``optimizers.schedules``;
+* optimizers take Keras's argument names, defaults and update rules (``SGD(learning_rate=0.01)``,
+  ``Adam(epsilon=1e-7)``, ``RMSprop(rho=0.9)``, epsilon where Keras puts it) and
+  ``optimizers.schedules``;
 * ``BatchNormalization(momentum=0.99, epsilon=1e-3)``, ``LeakyReLU(negative_slope=0.3)``,
   ``LayerNormalization(epsilon=1e-3)``, as Keras.
 
-What minidl does not have -- the functional API (``keras.Model(inputs, outputs)``), model
-subclassing, ``keras.applications``, layers it lacks -- raises an error that names the
-minidl way. The README's "Coming from Keras" lists every difference that remains.
+The functional API (``keras.Input``, ``keras.Model(inputs, outputs)``), subclassed models,
+custom layers (``keras.layers.Layer`` with ``build``/``add_weight``/``call``), ``layers.Lambda``
+and a ``keras.ops`` subset run on a layer-level tape (``minidl/keras/graph.py``): calling a
+layer on a symbolic ``KerasTensor`` records a node, and the model runs the nodes forward in
+topological order and their hand-written ``backward`` in reverse. ``docs/keras.md`` lists
+what differs from Keras 3 on purpose and what is not there; what minidl does not have
+(``keras.applications``, layers it lacks) raises an error that names the minidl way.
 """
 
 from . import (
+    activations,
     backend,
     callbacks,
     config,
     datasets,
+    initializers,
     layers,
     losses,
     metrics,
     models,
+    ops,
     optimizers,
     regularizers,
     saving,
     utils,
 )
-from .layers import Input
-from .models import Model, Sequential, load_model
+from .functional import Input, Model
+from .graph import KerasTensor
+from .models import Sequential, load_model
+from .missing import KerasFeatureMissing
 
 __all__ = [
+    "activations",
     "backend",
     "callbacks",
     "config",
     "datasets",
+    "initializers",
     "layers",
     "losses",
     "metrics",
     "models",
+    "ops",
     "optimizers",
     "regularizers",
     "saving",
     "utils",
     "Input",
+    "KerasTensor",
     "Model",
     "Sequential",
     "load_model",
@@ -65,8 +79,6 @@ __all__ = [
 _ABSENT = {
     "applications": "minidl has no pretrained ImageNet models; minidl.zoo holds the small "
     "models this course trains (minidl.zoo.available())",
-    "ops": "minidl has no tensor library of its own: write the computation with NumPy, or as "
-    "a layer with forward and backward (minidl.nn.layers.Layer)",
     "Variable": "minidl's weights are NumPy arrays in layer.params",
     "random": "draw random numbers with numpy after minidl.seed(n) (keras.utils.set_random_seed)",
     "mixed_precision": "minidl computes in float32 (or float64 for gradient checks)",
@@ -75,5 +87,5 @@ _ABSENT = {
 
 def __getattr__(name: str):
     if name in _ABSENT:
-        raise AttributeError(f"keras.{name} is not in minidl.keras: {_ABSENT[name]}")
+        raise KerasFeatureMissing(f"keras.{name} is not in minidl.keras: {_ABSENT[name]}")
     raise AttributeError(f"module 'minidl.keras' has no attribute {name!r}")

@@ -17,12 +17,47 @@ from __future__ import annotations
 import functools
 
 from ..nn import layers as _L
-from ..nn.layers.base import Layer
 from . import config
+from .custom import Lambda, Layer
+from .functional import Input
+from .merging import (
+    Add,
+    Average,
+    Concatenate,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    multiply,
+    subtract,
+)
+from .missing import KerasFeatureMissing
+from .pooling import GlobalMaxPooling1D, GlobalMaxPooling2D, ZeroPadding2D
+from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
     "Layer",
+    "Lambda",
     "Input",
+    "Add",
+    "Subtract",
+    "Multiply",
+    "Average",
+    "Concatenate",
+    "GlobalMaxPooling1D",
+    "GlobalMaxPooling2D",
+    "GlobalMaxPool1D",
+    "GlobalMaxPool2D",
+    "ZeroPadding2D",
+    "Bidirectional",
+    "TimeDistributed",
+    "ELU",
+    "add",
+    "subtract",
+    "multiply",
+    "average",
+    "concatenate",
     "InputLayer",
     "Dense",
     "Activation",
@@ -58,11 +93,25 @@ __all__ = [
 ]
 
 # the same classes (their defaults are Keras's already)
-Input = _L.Input
 InputLayer = _L.Input
 Dense, Activation, Dropout, Flatten, Reshape = _L.Dense, _L.Activation, _L.Dropout, _L.Flatten, _L.Reshape
-Embedding, SimpleRNN, LSTM, GRU = _L.Embedding, _L.SimpleRNN, _L.LSTM, _L.GRU
-ReLU, Softmax, Rescaling = _L.ReLU, _L.Softmax, _L.Rescaling
+SimpleRNN, LSTM, GRU = _L.SimpleRNN, _L.LSTM, _L.GRU
+
+
+def Embedding(input_dim, output_dim, mask_zero: bool = False, **kwargs) -> _L.Embedding:
+    """Keras's ``Embedding``: ``minidl.nn.layers.Embedding``; ``mask_zero=True`` is not in minidl."""
+    if mask_zero:
+        raise KerasFeatureMissing(
+            "Embedding(mask_zero=True) is not in minidl.keras: its recurrent layers take no mask. The "
+            "closest minidl way: pad at the start (keras.utils.pad_sequences(padding='pre'), the "
+            "default), so the last steps an RNN reads are the real ones"
+        )
+    return _L.Embedding(input_dim, output_dim, **kwargs)
+
+
+Embedding.layer_class = _L.Embedding
+ReLU, Softmax, Rescaling, ELU = _L.ReLU, _L.Softmax, _L.Rescaling, _L.ELU
+GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
 
 
 def _channels_last_by_default(cls, keras_name: str):
@@ -70,6 +119,14 @@ def _channels_last_by_default(cls, keras_name: str):
 
     @functools.wraps(cls, assigned=("__doc__",), updated=())
     def make(*args, data_format=None, **kwargs):
+        if "Pool" in cls.__name__ and "Global" not in cls.__name__ and "padding" in kwargs:
+            padding = kwargs.pop("padding")
+            if padding != "valid":
+                raise KerasFeatureMissing(
+                    f"{keras_name}(padding={padding!r}) is not in minidl.keras (windows that do not "
+                    f"fit are dropped, padding='valid'). The closest minidl way: "
+                    f"layers.ZeroPadding2D before the pooling (zeros, not Keras's ignored edge)"
+                )
         return cls(*args, data_format=data_format or config.image_data_format(), **kwargs)
 
     make.__name__ = make.__qualname__ = keras_name
@@ -103,7 +160,8 @@ def BatchNormalization(
     """Keras's ``BatchNormalization``: a ``minidl.nn.layers.BatchNorm`` with Keras's defaults
     (momentum 0.99, epsilon 0.001). ``axis=-1`` (the channels last) or ``axis=1`` (first)
     sets the ``data_format`` of image inputs; (N, D) features normalise over N either way.
-    Keras's ``momentum`` means minidl's: ``running = momentum * running + (1 - momentum) * batch``.
+    Keras's ``momentum`` means minidl's: ``running = momentum * running + (1 - momentum) * batch``,
+    and the moving variance follows the biased batch variance, as Keras's does.
     """
     if axis in (-1, 3):
         data_format = "channels_last"
@@ -117,7 +175,9 @@ def BatchNormalization(
         raise ValueError(
             "BatchNormalization: minidl's BatchNorm always learns gamma and beta (center=True, scale=True)"
         )
-    return _L.BatchNorm(momentum=momentum, eps=epsilon, data_format=data_format, **kwargs)
+    return _L.BatchNorm(
+        momentum=momentum, eps=epsilon, data_format=data_format, unbiased_running_var=False, **kwargs
+    )
 
 
 def LayerNormalization(axis=-1, epsilon: float = 0.001, **kwargs) -> _L.LayerNorm:
@@ -136,16 +196,8 @@ def LeakyReLU(negative_slope: float = 0.3, **kwargs) -> _L.LeakyReLU:
 
 
 _ABSENT = {
-    "Bidirectional": "run two recurrent layers by hand (one on x[:, ::-1]) in a PyTorch-style loop",
-    "TimeDistributed": "Dense acts on the last axis of any input already: Dense(units) on (N, T, D)",
-    "Concatenate": "minidl models are Sequential: a stack, with no merging of branches",
-    "Add": "minidl models are Sequential: a stack, with no merging of branches",
-    "Multiply": "minidl models are Sequential: a stack, with no merging of branches",
     "Attention": "chapter 'attention' writes attention by hand with forward and backward",
     "MultiHeadAttention": "chapter 'attention' writes attention by hand with forward and backward",
-    "Lambda": "write a minidl.nn.layers.Layer subclass with forward and backward",
-    "GlobalMaxPooling2D": "use MaxPooling2D with pool_size equal to the image size, then Flatten",
-    "GlobalMaxPooling1D": "use MaxPooling1D with pool_size equal to the sequence length, then Flatten",
     "Normalization": "standardise the data before fit with minidl.training.data.standardize",
     "TextVectorization": "turn text into ids with minidl.datasets.CharEncoder",
     "RandomFlip": "minidl has no augmentation layers: augment the NumPy arrays before fit",
@@ -155,7 +207,7 @@ _ABSENT = {
 
 def __getattr__(name: str):
     if name in _ABSENT:
-        raise AttributeError(f"keras.layers.{name} is not in minidl.keras: {_ABSENT[name]}")
-    raise AttributeError(
+        raise KerasFeatureMissing(f"keras.layers.{name} is not in minidl.keras: {_ABSENT[name]}")
+    raise KerasFeatureMissing(
         f"keras.layers.{name} is not in minidl.keras; its layers are {', '.join(sorted(__all__))}"
     )

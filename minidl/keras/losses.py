@@ -8,15 +8,20 @@ takes either a name or one of these objects, as Keras.
 from ..nn.losses import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
+    Huber,
     Loss,
+    MeanAbsoluteError,
     MeanSquaredError,
     SparseCategoricalCrossentropy,
     get,
 )
+from .missing import KerasFeatureMissing
 
 __all__ = [
     "Loss",
     "MeanSquaredError",
+    "MeanAbsoluteError",
+    "Huber",
     "BinaryCrossentropy",
     "CategoricalCrossentropy",
     "SparseCategoricalCrossentropy",
@@ -25,8 +30,8 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    raise AttributeError(
+    raise KerasFeatureMissing(
         f"keras.losses.{name} is not in minidl.keras; its losses are "
-        f"{', '.join(__all__[1:-1])} (or the names 'mse', 'binary_crossentropy', "
+        f"{', '.join(__all__[1:-1])} (or the names 'mse', 'mae', 'huber', 'binary_crossentropy', "
         "'categorical_crossentropy', 'sparse_categorical_crossentropy')"
     )

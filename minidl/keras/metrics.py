@@ -7,6 +7,7 @@ batch (``minidl.training.metrics``); there are no stateful metric objects.
 """
 
 from ..training import metrics as _metrics
+from .missing import KerasFeatureMissing
 
 __all__ = [
     "SparseCategoricalAccuracy",
@@ -22,6 +23,7 @@ def _named(fn, name):
         return fn(y_pred, y_true)
 
     metric.__name__ = metric.__qualname__ = name
+    metric.minidl_metric = True  # called (y_pred, y_true), minidl's order, not a user's function
     metric.__doc__ = fn.__doc__
     return metric
 
@@ -50,7 +52,7 @@ def MeanSquaredError(name: str = "mean_squared_error"):
 
 
 def __getattr__(name: str):
-    raise AttributeError(
+    raise KerasFeatureMissing(
         f"keras.metrics.{name} is not in minidl.keras; its metrics are "
         f"{', '.join(__all__)} (or a function fn(y_pred, y_true) -> float)"
     )

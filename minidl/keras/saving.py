@@ -1,6 +1,6 @@
 """``keras.saving``: ``load_model`` and ``save_model``, minidl's one-file ``.npz`` format."""
 
-from ..training.model import load_model
+from .models import load_model
 
 __all__ = ["load_model", "save_model"]
 

@@ -108,6 +108,46 @@ class MeanSquaredError(Loss):
         return diff * diff, (2.0 / diff.size) * diff
 
 
+class MeanAbsoluteError(Loss):
+    """``mean(|y_pred - y_true|)`` over every element; gradient ``sign(y_pred - y_true) / size``
+    (0 where they are equal, as Keras and PyTorch take it)."""
+
+    accuracy = None
+    symmetric = True
+
+    def compute(self, y_pred, y_true):
+        y_true = _targets_like(y_pred, y_true, type(self).__name__)
+        diff = y_pred - y_true
+        xp = backend.get_array_module(diff)
+        return xp.abs(diff), xp.sign(diff) / diff.size
+
+
+class Huber(Loss):
+    """Squared error near the target, absolute error far from it (Keras's ``Huber(delta=1.0)``)::
+
+    l = d^2 / 2                  if |d| <= delta        dl/dd = d
+    l = delta (|d| - delta / 2)  otherwise              dl/dd = delta sign(d)
+    """
+
+    accuracy = None
+    symmetric = True
+
+    def __init__(self, delta: float = 1.0):
+        super().__init__()
+        if not delta > 0:
+            raise ValueError(f"Huber delta must be > 0, got {delta!r}")
+        self.delta = float(delta)
+
+    def compute(self, y_pred, y_true):
+        y_true = _targets_like(y_pred, y_true, type(self).__name__)
+        d = y_pred - y_true
+        xp = backend.get_array_module(d)
+        near = xp.abs(d) <= self.delta
+        losses = xp.where(near, 0.5 * d * d, self.delta * (xp.abs(d) - 0.5 * self.delta))
+        grad = xp.where(near, d, self.delta * xp.sign(d)) / d.size
+        return losses.astype(d.dtype), grad.astype(d.dtype)
+
+
 class BinaryCrossentropy(Loss):
     """Cross-entropy of independent yes/no outputs; targets in [0, 1], same shape as ``y_pred``.
 
@@ -311,6 +351,9 @@ def _one_hot_like(labels, y_pred):
 LOSSES = {
     "mse": MeanSquaredError,
     "mean_squared_error": MeanSquaredError,
+    "mae": MeanAbsoluteError,
+    "mean_absolute_error": MeanAbsoluteError,
+    "huber": Huber,
     "binary_crossentropy": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,

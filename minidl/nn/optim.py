@@ -10,6 +10,12 @@ number for number. With ``g`` the gradient, ``p`` a parameter and ``lr`` the lea
                p -= lr m_hat / (sqrt(v_hat) + eps),  m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t)
     AdamW      Adam, but weight decay shrinks p directly: p *= 1 - lr wd  (not added to g)
 
+``keras_epsilon=True`` puts epsilon where Keras 3 does (what ``minidl.keras.optimizers``
+passes): RMSprop and Adagrad divide by ``sqrt(s + eps)``; Adam takes
+``p -= lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps)``, the same as the rule above with
+``eps / sqrt(1 - b2^t)`` in place of ``eps``. ``Adagrad(initial_accumulator_value=0.1)`` is
+Keras's starting sum (PyTorch's and minidl's is 0).
+
 Each rule is one kernel (``sgd_update``, ``rmsprop_update``, ``adagrad_update``,
 ``adam_update`` in ``minidl/kernels``), run in place on the parameter and its state.
 ``weight_decay`` (all but AdamW) adds ``wd * p`` to ``g``: L2 regularisation.
@@ -37,8 +43,11 @@ class Optimizer:
     """Base class. ``step(model)`` updates every trainable parameter of ``model`` in place.
 
     ``model`` may be a ``Sequential``, a layer, or a list of layers. The learning rate
-    may be given as ``lr`` (PyTorch's name, minidl's) or ``learning_rate`` (Keras's); the
-    other Keras spellings are accepted too (``beta_1``, ``beta_2``, ``epsilon``, ``rho``).
+    may be given as ``lr`` (PyTorch's name, minidl's) or ``learning_rate`` (Keras's); Keras's
+    ``beta_1``, ``beta_2`` and ``rho`` are accepted too (they mean what minidl's ``beta1``,
+    ``beta2`` and ``alpha`` mean). Keras's ``epsilon`` is not: in Keras it sits elsewhere in
+    the update rule, so one name would mean two things; minidl's is ``eps`` (PyTorch's rule),
+    and ``minidl.keras.optimizers`` takes ``epsilon`` with Keras's rule.
     """
 
     def __init__(
@@ -49,6 +58,12 @@ class Optimizer:
         learning_rate: float | None = None,
         **unknown,
     ):
+        if "epsilon" in unknown:
+            raise TypeError(
+                f"{type(self).__name__}(epsilon=...) is Keras's name, and Keras puts epsilon elsewhere "
+                f"in the update rule: give eps= (minidl's, PyTorch's rule), or use "
+                f"minidl.keras.optimizers.{type(self).__name__}(epsilon=...) for Keras's rule"
+            )
         if unknown:
             raise TypeError(
                 f"{type(self).__name__} got unexpected keyword argument(s) "
@@ -94,6 +109,8 @@ class Optimizer:
                 self.state[key] = self.init_state(layer.params[name])
             self.update(layer.params[name], grad, self.state[key])
         self.iterations += 1
+        if self.schedule is not None:  # what lr reports now is the next step's rate, as in Keras
+            self.lr = float(self.schedule(self.iterations))
 
     def _clip(self, grads):
         if self.clipnorm is not None:
@@ -225,6 +242,8 @@ def _norm(g) -> float:
 
 
 def _layers_of(model):
+    if hasattr(model, "leaf_layers"):  # a keras.Model: nested models and custom layers opened
+        return model.leaf_layers()
     if hasattr(model, "layers"):
         return model.layers
     if isinstance(model, (list, tuple)):
@@ -237,10 +256,10 @@ def _zeros_like(param):
 
 
 # Keras's name -> minidl's, per optimizer (``learning_rate`` is taken by every one)
-KERAS_NAMES = {
-    "Adam": {"beta_1": "beta1", "beta_2": "beta2", "epsilon": "eps"},
-    "RMSprop": {"rho": "alpha", "epsilon": "eps"},
-    "Adagrad": {"epsilon": "eps"},
+KERAS_NAMES = {  # only names that mean the same in both; Keras's epsilon does not (see Optimizer)
+    "Adam": {"beta_1": "beta1", "beta_2": "beta2"},
+    "RMSprop": {"rho": "alpha"},
+    "Adagrad": {},
 }
 KERAS_NAMES["AdamW"] = KERAS_NAMES["Adam"]
 
@@ -310,10 +329,10 @@ class RMSprop(Optimizer):
         eps: float = 1e-8,
         momentum: float = 0.0,
         weight_decay: float = 0.0,
+        keras_epsilon: bool = False,
         **options,
     ):
         alpha = _keras_name(options, "RMSprop", "rho", alpha, 0.99)
-        eps = _keras_name(options, "RMSprop", "epsilon", eps, 1e-8)
         super().__init__(lr, **options)
         self.alpha, self.eps, self.momentum, self.weight_decay = (
             float(alpha),
@@ -321,11 +340,24 @@ class RMSprop(Optimizer):
             float(momentum),
             float(weight_decay),
         )
+        self.keras_epsilon = bool(keras_epsilon)
 
     def init_state(self, param):
         return {"square_avg": _zeros_like(param), "buffer": _zeros_like(param)}
 
     def update(self, param, grad, state):
+        if self.keras_epsilon:  # Keras's rule: g / sqrt(s + eps)
+            g = grad + self.weight_decay * param if self.weight_decay else grad
+            s, buffer = state["square_avg"], state["buffer"]
+            s *= self.alpha
+            s += (1.0 - self.alpha) * g * g
+            step = g / backend.get_array_module(s).sqrt(s + self.eps)
+            if self.momentum:
+                buffer *= self.momentum
+                buffer += step
+                step = buffer
+            param -= self.lr * step
+            return
         backend.kernels_for(param).rmsprop_update(
             param,
             grad,
@@ -342,15 +374,30 @@ class RMSprop(Optimizer):
 class Adagrad(Optimizer):
     """Divides each step by the root of the sum of all past squared gradients."""
 
-    def __init__(self, lr: float = 1e-2, eps: float = 1e-10, weight_decay: float = 0.0, **options):
-        eps = _keras_name(options, "Adagrad", "epsilon", eps, 1e-10)
+    def __init__(
+        self,
+        lr: float = 1e-2,
+        eps: float = 1e-10,
+        weight_decay: float = 0.0,
+        keras_epsilon: bool = False,
+        initial_accumulator_value: float = 0.0,
+        **options,
+    ):
         super().__init__(lr, **options)
         self.eps, self.weight_decay = float(eps), float(weight_decay)
+        self.keras_epsilon = bool(keras_epsilon)
+        self.initial_accumulator_value = float(initial_accumulator_value)
 
     def init_state(self, param):
-        return {"sum": _zeros_like(param)}
+        return {"sum": _zeros_like(param) + param.dtype.type(self.initial_accumulator_value)}
 
     def update(self, param, grad, state):
+        if self.keras_epsilon:  # Keras's rule: g / sqrt(s + eps)
+            g = grad + self.weight_decay * param if self.weight_decay else grad
+            total = state["sum"]
+            total += g * g
+            param -= self.lr * g / backend.get_array_module(total).sqrt(total + self.eps)
+            return
         backend.kernels_for(param).adagrad_update(
             param, grad, state["sum"], self.lr, self.eps, self.weight_decay
         )
@@ -359,8 +406,8 @@ class Adagrad(Optimizer):
 class Adam(Optimizer):
     """Momentum (first moment) + RMSprop (second moment), both bias-corrected.
 
-    PyTorch's ``betas=(beta1, beta2)`` and Keras's spellings ``beta_1``, ``beta_2`` and
-    ``epsilon`` are accepted. For Keras, only the names:
+    PyTorch's ``betas=(beta1, beta2)`` and Keras's spellings ``beta_1`` and ``beta_2`` are
+    accepted (Keras's ``epsilon`` is refused: see ``Optimizer``). For Keras, only the names:
     Keras adds ``epsilon`` to sqrt(v) before the bias correction, minidl and PyTorch after it
     (chapter 14), and Keras's default is 1e-7.
     """
@@ -374,6 +421,7 @@ class Adam(Optimizer):
         beta2: float = 0.999,
         eps: float = 1e-8,
         weight_decay: float = 0.0,
+        keras_epsilon: bool = False,
         **options,
     ):
         who = type(self).__name__
@@ -383,7 +431,6 @@ class Adam(Optimizer):
             beta1, beta2 = _beta_pair(options.pop("betas"), who)
         beta1 = _keras_name(options, who, "beta_1", beta1, 0.9)
         beta2 = _keras_name(options, who, "beta_2", beta2, 0.999)
-        eps = _keras_name(options, who, "epsilon", eps, 1e-8)
         super().__init__(lr, **options)
         for name, beta in (("beta1", beta1), ("beta2", beta2)):
             if not 0.0 <= beta < 1.0:
@@ -394,12 +441,16 @@ class Adam(Optimizer):
             float(eps),
             float(weight_decay),
         )
+        self.keras_epsilon = bool(keras_epsilon)
 
     def init_state(self, param):
         return {"m": _zeros_like(param), "v": _zeros_like(param), "step": 0}
 
     def update(self, param, grad, state):
         state["step"] += 1
+        eps = self.eps
+        if self.keras_epsilon:  # Keras's eps is added to sqrt(v) before the bias correction
+            eps = self.eps / math.sqrt(1.0 - self.beta2 ** state["step"])
         backend.kernels_for(param).adam_update(
             param,
             grad,
@@ -408,7 +459,7 @@ class Adam(Optimizer):
             self.lr,
             self.beta1,
             self.beta2,
-            self.eps,
+            eps,
             state["step"],
             self.weight_decay,
             self.decoupled,
@@ -427,9 +478,10 @@ class AdamW(Adam):
         beta2: float = 0.999,
         eps: float = 1e-8,
         weight_decay: float = 0.01,
+        keras_epsilon: bool = False,
         **clipping,
     ):
-        super().__init__(lr, beta1, beta2, eps, weight_decay, **clipping)
+        super().__init__(lr, beta1, beta2, eps, weight_decay, keras_epsilon, **clipping)
 
 
 OPTIMIZERS = {"sgd": SGD, "rmsprop": RMSprop, "adagrad": Adagrad, "adam": Adam, "adamw": AdamW}

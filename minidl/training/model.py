@@ -100,6 +100,9 @@ class Sequential(Trainer):
             for inner in layer.layers:
                 self.add(inner)
             return
+        if hasattr(layer, "record_call") and getattr(layer, "node", True) is None:  # keras.Input(shape)
+            batch_and_sample_shape: tuple = layer.shape  # type: ignore[attr-defined]
+            layer = Input(batch_and_sample_shape[1:])
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential takes minidl layers, got {type(layer).__name__}")
         if any(layer is existing for existing in self.layers):
@@ -249,7 +252,10 @@ class Sequential(Trainer):
             x = layer.forward(x, training=training and not frozen_inference)
         return x
 
-    __call__ = forward
+    def __call__(self, x, training: bool = False):
+        if hasattr(x, "record_call"):  # a KerasTensor: this model becomes one node of a keras.Model
+            return x.record_call(self, x)
+        return self.forward(x, training=training)
 
     def backward(self, dy, input_grad: bool = True):
         """Run every layer's backward in reverse order; returns ``dL/d(input)``.

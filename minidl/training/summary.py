@@ -26,7 +26,8 @@ def summary_table(model) -> str:
     def fmt(r):
         return f"{r[0]:<{widths[0]}}{r[1]:<{widths[1]}}{r[2]:>{widths[2]}}"
 
-    trainable, frozen = model.count_params()
+    counts = [layer.count_params() for layer in model.layers]
+    trainable, frozen = sum(c[0] for c in counts), sum(c[1] for c in counts)
     text = "\n".join(
         [
             f'Model: "{model.name or "sequential"}"',

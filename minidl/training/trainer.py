@@ -169,7 +169,7 @@ class Trainer:
             validation_data = _validation_source(validation_data, validation_steps)
 
         history = History()
-        callbacks = [history] + list(callbacks or [])
+        callbacks = list(callbacks or []) + [history]  # last, as Keras: it records what the others logged
         if verbose == 1:
             callbacks.append(ProgressBar(epochs, _steps(loader)))
         elif verbose == 2:
@@ -192,7 +192,11 @@ class Trainer:
                     cb.on_epoch_begin(epoch, logs)
                 logs.update(self._train_epoch(loader, epoch, callbacks, class_weight))
                 if validation_data is not None:
-                    val = self._evaluate(validation_data, batch_size)
+                    for cb in callbacks:
+                        cb.on_test_begin()
+                    val = self._evaluate(validation_data, batch_size, callbacks)
+                    for cb in callbacks:
+                        cb.on_test_end(dict(val))
                     logs.update({f"val_{k}": v for k, v in val.items()})
                 self.epochs_completed += 1
                 for cb in callbacks:
@@ -219,6 +223,8 @@ class Trainer:
         totals = {"loss": 0.0, **{name: 0.0 for name, _ in self.metrics}}
         seen = 0
         for batch, (xb, yb, *wb) in enumerate(loader):
+            for cb in callbacks:
+                cb.on_train_batch_begin(batch, {})
             wb = _sample_weights(yb, wb[0] if wb else None, class_weight, "fit")
             xb, yb = self._to_device(self._as_input(xb)), self._to_device(yb)
             loss, y_pred = self._train_step(xb, yb, None if wb is None else self._to_device(wb))
@@ -237,7 +243,7 @@ class Trainer:
                 totals[name] += fn(y_pred, yb) * n
             running = {k: v / seen for k, v in totals.items()}
             for cb in callbacks:
-                cb.on_batch_end(batch, running)
+                cb.on_train_batch_end(batch, running)
         return {k: v / seen for k, v in totals.items()}
 
     def evaluate(
@@ -249,6 +255,7 @@ class Trainer:
         sample_weight=None,
         steps: int | None = None,
         return_dict: bool = False,
+        callbacks=None,
     ):
         """Loss (with weight penalties) and metrics over ``(x, y)`` in inference mode.
 
@@ -257,6 +264,7 @@ class Trainer:
         model.evaluate(x, y)``), and ``{"loss": .., "accuracy": ..}`` with
         ``return_dict=True``. ``x`` may be a source of batches as in ``fit`` (then no ``y``;
         ``steps`` caps the batches read). ``sample_weight`` weighs the loss as in ``fit``.
+        ``callbacks`` get the ``on_test_*`` hooks.
         """
         self._require_compiled("evaluate")
         if yields_batches(x):
@@ -268,7 +276,12 @@ class Trainer:
             data = BatchStream(x, steps, "evaluate")
         else:
             data = (x, y) if sample_weight is None else (x, y, sample_weight)  # type: ignore[assignment]
-        results = self._evaluate(data, 32 if batch_size is None else batch_size)
+        callbacks = _with_model(callbacks, self)
+        for cb in callbacks:
+            cb.on_test_begin()
+        results = self._evaluate(data, 32 if batch_size is None else batch_size, callbacks)
+        for cb in callbacks:
+            cb.on_test_end(dict(results))
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in results.items()))
         if return_dict:
@@ -276,7 +289,7 @@ class Trainer:
         values = list(results.values())
         return values[0] if len(values) == 1 else values
 
-    def _evaluate(self, data, batch_size: int) -> dict:
+    def _evaluate(self, data, batch_size: int, callbacks=()) -> dict:
         """``{"loss": .., metric: ..}`` over ``data``: a tuple ``(x, y)`` or ``(x, y, w)`` of
         arrays, or a ``BatchStream``. Means over samples (weighted loss as ``fit``'s)."""
         if isinstance(data, BatchStream):
@@ -289,7 +302,9 @@ class Trainer:
             batches = DataLoader(x, y, batch_size=batch_size, sample_weight=w)  # type: ignore[assignment]
         totals = {"loss": 0.0, **{name: 0.0 for name, _ in self.metrics}}
         seen = 0
-        for xb, yb, *wb in batches:
+        for batch, (xb, yb, *wb) in enumerate(batches):
+            for cb in callbacks:
+                cb.on_test_batch_begin(batch, {})
             y_pred = self.forward(self._to_device(self._as_input(xb)), training=False)
             yb = self._to_device(yb)
             wb = self._to_device(np.asarray(wb[0])) if wb else None
@@ -298,20 +313,45 @@ class Trainer:
             for name, fn in self.metrics:
                 totals[name] += fn(y_pred, yb) * n
             seen += n
+            for cb in callbacks:
+                cb.on_test_batch_end(batch, {k: v / seen for k, v in totals.items()})
         results = {k: v / seen for k, v in totals.items()}
         results["loss"] += self.regularization_loss()
         return results
 
-    def predict(self, x, batch_size: int | None = None, verbose=0):
-        """Outputs for ``x`` in inference mode, as a NumPy array (inputs cast as in ``fit``)."""
+    def predict(self, x, batch_size: int | None = None, verbose=0, callbacks=None):
+        """Outputs for ``x`` in inference mode, as a NumPy array (inputs cast as in ``fit``);
+        ``callbacks`` get the ``on_predict_*`` hooks."""
         x = _as_batch(x, "predict", self.input_shape)
         _warn_if_not_finite(x, "predict")
         loader = DataLoader(x, batch_size=32 if batch_size is None else batch_size)
-        outputs = [
-            backend.to_numpy(self.forward(self._to_device(self._as_input(xb)), training=False))
-            for xb in loader
-        ]
+        callbacks = _with_model(callbacks, self)
+        for cb in callbacks:
+            cb.on_predict_begin()
+        outputs = []
+        for batch, xb in enumerate(loader):
+            for cb in callbacks:
+                cb.on_predict_batch_begin(batch, {})
+            outputs.append(
+                backend.to_numpy(self.forward(self._to_device(self._as_input(xb)), training=False))
+            )
+            for cb in callbacks:
+                cb.on_predict_batch_end(batch, {"outputs": outputs[-1]})
+        for cb in callbacks:
+            cb.on_predict_end()
         return np.concatenate(outputs, axis=0)
+
+
+def _with_model(callbacks, model) -> list:
+    """``callbacks`` (None or a list of ``Callback``) as a list, each told its model."""
+    callbacks = list(callbacks or [])
+    for cb in callbacks:
+        if not isinstance(cb, Callback):
+            raise TypeError(
+                f"callbacks must be minidl.training.callbacks.Callback objects, got {type(cb).__name__}"
+            )
+        cb.set_model(model)
+    return callbacks
 
 
 def _as_batch(x, who, input_shape=None):

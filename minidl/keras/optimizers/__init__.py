@@ -13,9 +13,10 @@ rules are minidl's (PyTorch's, documented in ``minidl.nn.optim``); the defaults 
 ``weight_decay`` is decoupled (the weights shrink by ``lr * weight_decay`` each step):
 ``Adam(weight_decay=...)`` is therefore minidl's ``AdamW``; for SGD, RMSprop and Adagrad it
 becomes minidl's L2 ``weight_decay`` (the same step for plain SGD; with momentum or an
-adaptive rate the two differ slightly). Differences that remain: Keras adds Adam's epsilon
-before the bias correction, minidl after (negligible unless epsilon is large); Keras's
-Adagrad starts its accumulator at 0.1, minidl's at 0.
+adaptive rate the two differ slightly). Epsilon sits where Keras 3 puts it
+(``keras_epsilon=True``): RMSprop and Adagrad divide by ``sqrt(s + epsilon)``, Adam adds it to
+``sqrt(v)`` before the bias correction; Adagrad's sum starts at ``initial_accumulator_value``
+(0.1). ``minidl.nn.optim`` keeps PyTorch's rules for its own names.
 """
 
 from ...nn import optim as _optim
@@ -28,8 +29,8 @@ Optimizer = _optim.Optimizer
 
 def _clipping(clipnorm, clipvalue, global_clipnorm, who) -> dict:
     if clipvalue is not None:
-        raise ValueError(
-            f"{who}: clipvalue is not in minidl; use clipnorm= (per weight) or "
+        raise NotImplementedError(
+            f"{who}(clipvalue=...) is not in minidl; the closest: clipnorm= (per weight) or "
             "global_clipnorm= (all weights together)"
         )
     return {"clipnorm": clipnorm, "global_clipnorm": global_clipnorm}
@@ -78,11 +79,14 @@ def RMSprop(
     """Keras's RMSprop (``rho`` 0.9) as ``minidl.nn.optim.RMSprop`` (whose ``alpha`` is ``rho``)."""
     _unused(kwargs, "RMSprop")
     if centered:
-        raise ValueError("RMSprop: centered=True is not in minidl")
+        raise NotImplementedError(
+            "RMSprop(centered=True) is not in minidl; the closest: RMSprop(centered=False) or Adam"
+        )
     return _optim.RMSprop(
         learning_rate,
         alpha=rho,
         eps=epsilon,
+        keras_epsilon=True,
         momentum=momentum,
         weight_decay=weight_decay or 0.0,
         **_clipping(clipnorm, clipvalue, global_clipnorm, "RMSprop"),
@@ -99,11 +103,13 @@ def Adagrad(
     global_clipnorm=None,
     **kwargs,
 ) -> _optim.Adagrad:
-    """Keras's Adagrad as ``minidl.nn.optim.Adagrad`` (accumulator starting at 0, as PyTorch)."""
+    """Keras's Adagrad as ``minidl.nn.optim.Adagrad`` with Keras's starting sum and epsilon."""
     _unused(kwargs, "Adagrad")
     return _optim.Adagrad(
         learning_rate,
         eps=epsilon,
+        keras_epsilon=True,
+        initial_accumulator_value=initial_accumulator_value,
         weight_decay=weight_decay or 0.0,
         **_clipping(clipnorm, clipvalue, global_clipnorm, "Adagrad"),
     )
@@ -125,13 +131,19 @@ def Adam(
     which Keras applies decoupled)."""
     _unused(kwargs, "Adam")
     if amsgrad:
-        raise ValueError("Adam: amsgrad=True is not in minidl")
+        raise NotImplementedError("Adam(amsgrad=True) is not in minidl; the closest: Adam(amsgrad=False)")
     clipping = _clipping(clipnorm, clipvalue, global_clipnorm, "Adam")
     if weight_decay:
         return _optim.AdamW(
-            learning_rate, beta1=beta_1, beta2=beta_2, eps=epsilon, weight_decay=weight_decay, **clipping
+            learning_rate,
+            beta1=beta_1,
+            beta2=beta_2,
+            eps=epsilon,
+            weight_decay=weight_decay,
+            keras_epsilon=True,
+            **clipping,
         )
-    return _optim.Adam(learning_rate, beta1=beta_1, beta2=beta_2, eps=epsilon, **clipping)
+    return _optim.Adam(learning_rate, beta1=beta_1, beta2=beta_2, eps=epsilon, keras_epsilon=True, **clipping)
 
 
 def AdamW(
@@ -149,13 +161,14 @@ def AdamW(
     """Keras's AdamW (weight decay 0.004) as ``minidl.nn.optim.AdamW``."""
     _unused(kwargs, "AdamW")
     if amsgrad:
-        raise ValueError("AdamW: amsgrad=True is not in minidl")
+        raise NotImplementedError("AdamW(amsgrad=True) is not in minidl; the closest: AdamW(amsgrad=False)")
     return _optim.AdamW(
         learning_rate,
         beta1=beta_1,
         beta2=beta_2,
         eps=epsilon,
         weight_decay=weight_decay,
+        keras_epsilon=True,
         **_clipping(clipnorm, clipvalue, global_clipnorm, "AdamW"),
     )
 

@@ -1,7 +1,7 @@
 """Layers: each one a forward and a hand-written backward (see ``base.Layer``).
 
     core.py           Dense, Flatten, Reshape, Dropout
-    activations.py    ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, GELU
+    activations.py    ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, GELU, ELU, SELU, Swish, Softplus, ReLU6
     conv.py           Conv2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D
     conv1d.py         Conv1D, MaxPool1D, AvgPool1D, GlobalAvgPool1D (sequences, via conv.py)
     normalization.py  BatchNorm, LayerNorm
@@ -22,7 +22,7 @@ Image layers take ``data_format="channels_first"`` (N, C, H, W), minidl's defaul
 
 from .base import LAYER_CLASSES, Layer, image_data_format, set_image_data_format
 from .core import Dense, Dropout, Flatten, Reshape
-from .activations import GELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .activations import ELU, GELU, SELU, LeakyReLU, ReLU, ReLU6, Sigmoid, Softmax, Softplus, Swish, Tanh
 from .conv import AvgPool2D, Conv2D, GlobalAvgPool2D, MaxPool2D
 from .conv1d import AvgPool1D, Conv1D, GlobalAvgPool1D, MaxPool1D
 from .normalization import BatchNorm, LayerNorm
@@ -65,6 +65,11 @@ __all__ = [
     "Tanh",
     "Softmax",
     "GELU",
+    "ELU",
+    "SELU",
+    "Swish",
+    "Softplus",
+    "ReLU6",
     "Conv2D",
     "MaxPool2D",
     "AvgPool2D",

@@ -129,19 +129,110 @@ class Softmax(Layer):
         return y * (dy - (dy * y).sum(axis=self.axis, keepdims=True))
 
 
+class ELU(Layer):
+    """``x`` for x > 0, ``alpha (e^x - 1)`` otherwise; gradient 1, or ``y + alpha`` below zero."""
+
+    def __init__(self, alpha: float = 1.0, name=None, **kwargs):
+        super().__init__(name, **kwargs)
+        self.alpha = float(alpha)
+
+    def forward(self, x, training=False):
+        x = self.check_input(x)
+        xp = backend.get_array_module(x)
+        y = xp.where(x > 0, x, self.alpha * xp.expm1(xp.minimum(x, 0))).astype(x.dtype)
+        self.cache = (x > 0, y)
+        return y
+
+    def backward(self, dy):
+        positive, y = self.require_cache()
+        return dy * backend.get_array_module(y).where(positive, 1.0, y + self.alpha).astype(y.dtype)
+
+
+class SELU(ELU):
+    """``scale * elu(x, alpha)`` with the self-normalising constants (Klambauer et al., 2017)."""
+
+    ALPHA, SCALE = 1.6732632423543772, 1.0507009873554805
+
+    def __init__(self, name=None, **kwargs):
+        Layer.__init__(self, name, **kwargs)
+        self.alpha = self.ALPHA
+
+    def forward(self, x, training=False):
+        return super().forward(x, training) * x.dtype.type(self.SCALE)
+
+    def backward(self, dy):
+        positive, y = self.require_cache()  # y is elu(x): scale * elu'(x)
+        xp = backend.get_array_module(y)
+        return dy * (self.SCALE * xp.where(positive, 1.0, y + self.alpha)).astype(y.dtype)
+
+
+class Swish(Layer):
+    """``x sigmoid(x)`` (SiLU); gradient ``s + x s (1 - s)``, s = sigmoid(x)."""
+
+    def forward(self, x, training=False):
+        x = self.check_input(x)
+        s = sigmoid(x)
+        self.cache = (x, s)
+        return x * s
+
+    def backward(self, dy):
+        x, s = self.require_cache()
+        return dy * (s + x * s * (1.0 - s))
+
+
+class Softplus(Layer):
+    """``log(1 + e^x)``, a smooth ReLU, computed as ``logaddexp(0, x)``; gradient ``sigmoid(x)``."""
+
+    def forward(self, x, training=False):
+        x = self.check_input(x)
+        self.cache = x
+        return backend.get_array_module(x).logaddexp(0, x).astype(x.dtype)
+
+    def backward(self, dy):
+        return dy * sigmoid(self.require_cache())
+
+
+class ReLU6(Layer):
+    """``min(max(x, 0), 6)``; gradient 1 strictly between 0 and 6."""
+
+    def forward(self, x, training=False):
+        x = self.check_input(x)
+        self.cache = (x > 0) & (x < 6)
+        return backend.get_array_module(x).clip(x, 0, 6)
+
+    def backward(self, dy):
+        return dy * self.require_cache()
+
+
+def point_softmax_at_last_user_axis(layer) -> None:
+    """An image layer computes channels-first inside; a ``softmax`` activation must still run
+    along the last axis of the output the user gets (Keras's rule): the channels when the
+    layer is channels-last (axis 1 inside), the last axis otherwise."""
+    if isinstance(layer.activation_layer, Softmax):
+        layer.activation_layer.axis = 1 if layer.channels_last else -1
+
+
 ACTIVATIONS = {
     "relu": ReLU,
     "leaky_relu": LeakyReLU,
     "sigmoid": Sigmoid,
     "tanh": Tanh,
     "gelu": GELU,
+    "elu": ELU,
+    "selu": SELU,
+    "swish": Swish,
+    "silu": Swish,
+    "softplus": Softplus,
+    "relu6": ReLU6,
     "softmax": Softmax,
 }
 
 
 def get(name):
     """A new activation layer for ``name`` (``"relu"``, ``"tanh"``, ...); ``None``/``"linear"`` give ``None``."""
-    if name is None or name == "linear":
+    if callable(name) and getattr(name, "__name__", None) in ACTIVATIONS:  # keras.activations.relu
+        name = name.__name__
+    if name is None or name == "linear" or getattr(name, "__name__", None) == "linear":
         return None
     try:
         return ACTIVATIONS[name]()

@@ -377,8 +377,11 @@ class Layer:
         """Given ``dL/dy``, fill ``self.grads`` and return ``dL/dx``."""
         raise NotImplementedError(f"{type(self).__name__} does not implement backward")
 
-    def __call__(self, x, training: bool = False):
-        return self.forward(x, training=training)
+    def __call__(self, x, training: bool | None = None, **kwargs):
+        symbolic = x[0] if isinstance(x, (list, tuple)) and x else x
+        if hasattr(symbolic, "record_call"):  # a KerasTensor (minidl.keras.graph): record, not compute
+            return symbolic.record_call(self, x, training=training, **kwargs)
+        return self.forward(x, training=bool(training), **kwargs)
 
     def require_cache(self):
         """The cache of the last forward pass, or a clear error if there was none."""

@@ -215,6 +215,7 @@ class Conv2D(ImageLayout, Layer):
         y, cache = convolve(x, self.params, self.kernel_size, self.stride, pads, training)
         self.cache = (cache, pads)
         if self.activation_layer is not None:
+            activations.point_softmax_at_last_user_axis(self)
             y = self.activation_layer.forward(y, training)
         return y
 

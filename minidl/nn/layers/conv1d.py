@@ -186,6 +186,7 @@ class Conv1D(_Sequence1D):
         y = y[:, :, 0, :]
         self.cache = (cache, pads)
         if self.activation_layer is not None:
+            activations.point_softmax_at_last_user_axis(self)
             y = self.activation_layer.forward(y, training)
         return self._last(y)
 

@@ -18,7 +18,8 @@ averages gathered during training (Keras's meaning of momentum):
 
     running = momentum * running + (1 - momentum) * batch_statistic
 
-with the unbiased batch variance (M / (M - 1) times the biased one), as PyTorch.
+with the unbiased batch variance (M / (M - 1) times the biased one), as PyTorch
+(``unbiased_running_var=False``: the biased one, as Keras, which ``keras.layers`` passes).
 """
 
 from __future__ import annotations
@@ -57,10 +58,19 @@ class BatchNorm(ImageLayout, Layer):
 
     inference_when_frozen = True
 
-    def __init__(self, momentum: float = 0.9, eps: float = 1e-5, data_format=None, name=None, **kwargs):
+    def __init__(
+        self,
+        momentum: float = 0.9,
+        eps: float = 1e-5,
+        data_format=None,
+        name=None,
+        unbiased_running_var: bool = True,
+        **kwargs,
+    ):
         super().__init__(name, **kwargs)
         self.set_data_format(data_format)
         self.momentum, self.eps = fraction(momentum, "BatchNorm momentum"), positive(eps, "BatchNorm eps")
+        self.unbiased_running_var = bool(unbiased_running_var)
 
     def build(self, input_shape, dtype=np.float32):
         super().build(input_shape, dtype)
@@ -83,7 +93,8 @@ class BatchNorm(ImageLayout, Layer):
             M = _values_per_channel(self, x3)
             y3, mean, var = backend.kernels_for(x3).batchnorm_forward(x3, gamma, beta, self.eps)
             running_mean[...] = self.momentum * running_mean + (1 - self.momentum) * mean
-            running_var[...] = self.momentum * running_var + (1 - self.momentum) * var * (M / (M - 1))
+            correction = M / (M - 1) if self.unbiased_running_var else 1.0
+            running_var[...] = self.momentum * running_var + (1 - self.momentum) * var * correction
             self.cache = ("training", x3, mean, var)
         else:  # running statistics: a fixed affine map per channel, y = x * scale + shift
             inv_std = 1.0 / backend.get_array_module(x).sqrt(running_var + self.eps)

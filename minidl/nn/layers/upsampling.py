@@ -245,6 +245,7 @@ class Conv2DTranspose(ImageLayout, Layer):
         self.cache = (x2d, x.shape)
         y = xp.ascontiguousarray(y)
         if self.activation_layer is not None:
+            activations.point_softmax_at_last_user_axis(self)
             y = self.activation_layer.forward(y, training)
         return y
 

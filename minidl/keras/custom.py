@@ -1,0 +1,247 @@
+"""Custom layers the Keras way: ``class MyLayer(keras.layers.Layer)`` with ``build``,
+``add_weight``, ``call`` and ``get_config``; and ``layers.Lambda``.
+
+A Keras custom layer has no ``backward``: it gets one from the tape. ``call`` runs on
+KerasTensors (the input and the weights, which are leaves of the graph), so it records
+``keras.ops`` nodes and calls of other layers; ``forward`` runs that small graph and
+``backward`` runs it in reverse, writing the weights' gradients into ``grads``. The graph is
+recorded once per input shape and ``training`` flag.
+
+    class Linear(keras.layers.Layer):
+        def __init__(self, units=32, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], self.units), initializer="random_normal")
+            self.b = self.add_weight(shape=(self.units,), initializer="zeros")
+
+        def call(self, inputs):
+            return keras.ops.matmul(inputs, self.w) + self.b
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from .. import backend
+from ..nn import initializers as minidl_initializers
+from ..nn.layers.base import Layer as MinidlLayer
+from .graph import Graph, KerasTensor, is_symbolic
+
+__all__ = ["Layer", "Lambda", "Variable"]
+
+
+class Variable(KerasTensor):
+    """A weight made by ``add_weight``: ``owner.params[key]`` (or ``buffers`` if not trainable),
+    and a leaf of the graph whose gradient lands in ``owner.grads[key]``."""
+
+    def __init__(self, owner, key, shape, dtype):
+        super().__init__(shape, dtype, name=key)
+        self.variable = (owner, key)
+
+    def _store(self):
+        owner, key = self.variable
+        return owner.params if key in owner.params else owner.buffers
+
+    def numpy(self):
+        return backend.to_numpy(self._store()[self.name]).copy()
+
+    def assign(self, value) -> None:
+        self._store()[self.name][...] = np.asarray(value)
+
+    def __repr__(self) -> str:
+        return f"<Variable {self.name} shape={self.shape}>"
+
+
+def _fans(shape):
+    """Keras's fan-in and fan-out: (in, out) for a matrix; a kernel (..., in, out) times its window."""
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    window = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+    return window * shape[-2], window * shape[-1]
+
+
+class Layer(MinidlLayer):
+    """Keras's ``keras.layers.Layer``: subclass it with ``build(input_shape)`` (optional),
+    ``call(inputs[, training])`` and ``get_config()``."""
+
+    def __init__(self, name=None, trainable=True, dtype=None, **kwargs):
+        super().__init__(name=name, trainable=trainable, **kwargs)
+        self.dtype = np.dtype(dtype or "float32").name
+        self._traces: dict = {}
+        self._sublayers: list = []
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "build" in cls.__dict__:
+            cls.build = _keras_build(cls.__dict__["build"])
+
+    def __setattr__(self, key, value):
+        if isinstance(value, MinidlLayer) or hasattr(value, "leaf_layers"):
+            subs = self.__dict__.setdefault("_sublayers", [])
+            if not any(value is s for s in subs):
+                subs.append(value)
+        object.__setattr__(self, key, value)
+
+    # ------------------------------------------------------------------ Keras's interface
+    def build(self, input_shape, dtype=None) -> None:
+        """Create the weights with ``add_weight``; ``input_shape`` has ``None`` for the batch axis."""
+
+    def call(self, inputs, training=None):
+        raise NotImplementedError(f"{type(self).__name__} must define call(self, inputs)")
+
+    def add_weight(
+        self, shape=(), initializer="glorot_uniform", dtype=None, trainable=True, name=None, **kwargs
+    ):
+        """A weight of ``shape`` drawn by ``initializer`` (a name or ``fn(shape, dtype)``)."""
+        if kwargs.get("regularizer") is not None or kwargs.get("constraint") is not None:
+            raise NotImplementedError(
+                "add_weight(regularizer=/constraint=) is not in minidl.keras: add the penalty to the "
+                "loss with self.add_loss-free code (a metric or a loss term), or use Dense's kernel_regularizer"
+            )
+        shape = tuple(int(d) for d in shape)
+        key = name or f"weight_{len(self.params) + len(self.buffers)}"
+        dtype = np.dtype(dtype or self.dtype)
+        value = _initial_value(initializer, shape, dtype)
+        if trainable:
+            self.add_param(key, value)
+        else:
+            self.add_buffer(key, value)
+        return Variable(self, key, shape, dtype)
+
+    def get_config(self) -> dict:
+        """Keras's base config (name, trainable, dtype); a subclass adds its own arguments."""
+        return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    # ------------------------------------------------------------------ minidl's interface
+    def _ensure_built(self, shape) -> None:
+        if not self.built:
+            self.build((None, *shape[1:]))
+            self.input_shape, self.built = tuple(shape[1:]), True
+
+    def _graph_for(self, x, training: bool) -> Graph:
+        many = isinstance(x, (list, tuple))
+        xs = list(x) if many else [x]
+        key = (tuple((tuple(np.shape(a)[1:]), np.dtype(a.dtype).name) for a in xs), bool(training))
+        if key not in self._traces:
+            inputs = [KerasTensor((None, *np.shape(a)[1:]), a.dtype) for a in xs]
+            kwargs = {"training": training} if "training" in inspect.signature(self.call).parameters else {}
+            output = self.call(inputs if many else inputs[0], **kwargs)
+            if not is_symbolic(output):
+                raise TypeError(
+                    f"{type(self).__name__}.call must return one tensor computed with keras.ops or "
+                    f"layers from its inputs, got {type(output).__name__}"
+                )
+            self._traces[key] = Graph(inputs, [output])
+        return self._traces[key]
+
+    def forward(self, x, training: bool = False):
+        xs = x if isinstance(x, (list, tuple)) else [x]
+        if not hasattr(xs[0], "shape"):
+            xs = [np.asarray(a, dtype=self.dtype) for a in xs]
+            x = xs if isinstance(x, (list, tuple)) else xs[0]
+        self._ensure_built(xs[0].shape)
+        graph = self._graph_for(x, training)
+        (y,), tape = graph.forward(xs, training)
+        self.cache = (graph, tape, isinstance(x, (list, tuple)))
+        return y
+
+    def backward(self, dy):
+        graph, tape, many = self.require_cache()
+        dxs = graph.backward(tape, [dy])
+        return dxs if many else dxs[0]
+
+    def symbolic_output(self, x):
+        first = x[0] if isinstance(x, (list, tuple)) else x
+        self._ensure_built(first.shape)
+        kwargs = {"training": False} if "training" in inspect.signature(self.call).parameters else {}
+        out = self.call(x, **kwargs)
+        return out.shape, out.dtype
+
+    def leaf_layers(self) -> list:
+        """This layer (its own weights) and the layers it holds (what the optimizer updates)."""
+        leaves = [self]
+        for sub in self._sublayers:
+            for leaf in sub.leaf_layers() if hasattr(sub, "leaf_layers") else [sub]:
+                if not any(leaf is seen for seen in leaves):
+                    leaves.append(leaf)
+        return leaves
+
+    def count_params(self):
+        own = super().count_params()
+        subs = [sub.count_params() for sub in self.leaf_layers()[1:]]
+        return own[0] + sum(s[0] for s in subs), own[1] + sum(s[1] for s in subs)
+
+    @property
+    def weights(self) -> list:
+        return [
+            Variable(self, k, v.shape, v.dtype)
+            for store in (self.params, self.buffers)
+            for k, v in store.items()
+        ]
+
+    def output_shape_for(self, input_shape):
+        x = KerasTensor((None, *input_shape))
+        return self.symbolic_output(x)[0][1:]
+
+
+def _keras_build(user_build):
+    """A subclass's ``build(input_shape)`` as both doors call it: Keras's (batch axis included,
+    ``None``) from ``call``, minidl's (per-sample shape, ``dtype=``) from ``Sequential``."""
+
+    def build(self, input_shape, dtype=None):
+        if self.built:
+            return
+        shape = tuple(input_shape) if dtype is None else (None, *input_shape)
+        user_build(self, shape)
+        self.input_shape, self.built = shape[1:], True
+
+    build.__doc__ = user_build.__doc__
+    return build
+
+
+def _initial_value(initializer, shape, dtype):
+    if callable(initializer) and not isinstance(initializer, str):
+        try:
+            return np.asarray(initializer(shape, dtype=dtype), dtype=dtype)
+        except TypeError:
+            pass
+    if isinstance(initializer, str) and initializer in ("random_normal", "RandomNormal"):
+        return (backend.rng().standard_normal(shape) * 0.05).astype(dtype)
+    if isinstance(initializer, str) and initializer in ("random_uniform", "RandomUniform"):
+        return backend.rng().uniform(-0.05, 0.05, size=shape).astype(dtype)
+    fn = minidl_initializers.get(initializer)
+    fan_in, fan_out = _fans(shape)
+    return np.asarray(fn(shape, fan_in, fan_out, dtype=dtype), dtype=dtype)
+
+
+class Lambda(Layer):
+    """``Lambda(function)``: a layer that computes ``function(inputs)`` with ``keras.ops``
+    (recorded like a custom layer's ``call``, so it trains)."""
+
+    def __init__(self, function, output_shape=None, name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        if not callable(function):
+            raise TypeError(f"Lambda needs a function, got {function!r}")
+        self.function = function
+
+    def call(self, inputs):
+        return self.function(inputs)
+
+    def __repr__(self) -> str:
+        return f"Lambda({getattr(self.function, '__name__', 'function')})"
+
+    def get_config(self) -> dict:
+        raise NotImplementedError(
+            "a Lambda layer's function cannot be saved (as in Keras without safe_mode=False): "
+            "write it as a keras.layers.Layer subclass with get_config"
+        )

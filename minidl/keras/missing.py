@@ -1,0 +1,9 @@
+"""The error for a Keras feature that ``minidl.keras`` does not have."""
+
+
+class KerasFeatureMissing(NotImplementedError, AttributeError):
+    """Raised for a Keras name that minidl lacks; the message names the closest minidl way.
+
+    A ``NotImplementedError`` (not a silent difference) that is also an ``AttributeError``, so
+    ``hasattr(keras.layers, "X")`` is simply False and ``getattr(..., default)`` works.
+    """

@@ -1,0 +1,103 @@
+"""Weights as Keras lays them out, for ``get_weights``/``set_weights`` (and the files of
+``save_weights``) through this door, so arrays move between Keras and minidl unchanged.
+
+minidl's kernels hold PyTorch's layout; Keras's differ for the convolutions only:
+
+    Conv2D           minidl W (F, C, KH, KW)      Keras kernel (KH, KW, C, F)
+    Conv2DTranspose  minidl W (C, F, KH, KW)      Keras kernel (KH, KW, F, C)
+    Conv1D           minidl W (F, C, K)           Keras kernel (K, C, F)
+
+Every other weight (Dense's (in, out) kernel, biases, LSTM's blocks, batch-norm statistics)
+is laid out alike.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..nn import layers as _L
+
+__all__ = ["to_keras", "from_keras", "Weight", "KerasWeights", "weights_of"]
+
+# the axes that turn minidl's W into Keras's kernel
+_TO_KERAS = {_L.Conv2D: (2, 3, 1, 0), _L.Conv2DTranspose: (2, 3, 1, 0), _L.Conv1D: (2, 1, 0)}
+
+
+def _axes(layer, key):
+    return _TO_KERAS.get(type(layer)) if key == "W" else None
+
+
+def to_keras(layer, key: str, array):
+    """``layer.params[key]`` (or a copy of it) in Keras's layout."""
+    axes = _axes(layer, key)
+    return array if axes is None else np.ascontiguousarray(np.transpose(array, axes))
+
+
+def from_keras(layer, key: str, array):
+    """A Keras-laid-out weight in minidl's layout for ``layer.params[key]``."""
+    axes = _axes(layer, key)
+    return array if axes is None else np.ascontiguousarray(np.transpose(array, np.argsort(axes)))
+
+
+class Weight:
+    """One weight of a model as Keras's ``model.weights`` lists it: ``numpy()`` (Keras's
+    layout), ``shape``, ``name``, ``trainable``, ``assign(value)``."""
+
+    def __init__(self, layer, store: str, key: str):
+        self.layer, self.store, self.key = layer, store, key
+
+    def _array(self):
+        return getattr(self.layer, self.store)[self.key]
+
+    def numpy(self):
+        from .. import backend
+
+        return to_keras(self.layer, self.key, backend.to_numpy(self._array()).copy())
+
+    @property
+    def shape(self) -> tuple:
+        return tuple(self.numpy().shape)
+
+    @property
+    def name(self) -> str:
+        return self.key
+
+    @property
+    def path(self) -> str:
+        return f"{self.layer.name or type(self.layer).__name__.lower()}/{self.key}"
+
+    @property
+    def trainable(self) -> bool:
+        return self.store == "params" and bool(self.layer.trainable)
+
+    def assign(self, value) -> None:
+        self._array()[...] = from_keras(self.layer, self.key, np.asarray(value))
+
+    def __repr__(self) -> str:
+        return f"<Weight path={self.path} shape={self.shape}>"
+
+
+def weights_of(layers) -> list:
+    """Every weight of ``layers`` in ``get_weights`` order: each layer's params, then its buffers."""
+    return [
+        Weight(layer, store, key)
+        for layer in layers
+        for store in ("params", "buffers")
+        for key in getattr(layer, store)
+    ]
+
+
+class KerasWeights:
+    """``weights`` / ``trainable_weights`` / ``non_trainable_weights`` for a model with ``_weight_layers()``."""
+
+    @property
+    def weights(self) -> list:
+        return weights_of(self._weight_layers())
+
+    @property
+    def trainable_weights(self) -> list:
+        return [w for w in self.weights if w.trainable]
+
+    @property
+    def non_trainable_weights(self) -> list:
+        return [w for w in self.weights if not w.trainable]

@@ -1,0 +1,354 @@
+"""keras.io-style programs that use the functional API, shared layers, skip connections,
+subclassed models and custom layers, run through ``minidl.keras`` with only their imports
+changed -- and, where Keras 3 is installed (PyTorch backend), run in Keras as written, to
+check that both report the same parameter counts and the same names in ``history``.
+
+The programs follow keras.io's "The Functional API" guide (the ticket classifier with three
+inputs and two outputs, the toy ResNet, shared layers), "Making new layers and models via
+subclassing" (``Linear``, ``MLPBlock``) and "Bidirectional LSTM on IMDB", at a small size.
+"""
+
+import importlib.util
+import os
+import re
+import textwrap
+
+import pytest
+
+import minidl as mdl
+
+HAVE_KERAS = importlib.util.find_spec("keras") is not None and importlib.util.find_spec("torch") is not None
+
+
+@pytest.fixture
+def channels_last():
+    previous = mdl.layers.set_image_data_format("channels_last")
+    yield
+    mdl.layers.set_image_data_format(previous)
+
+
+def as_minidl(source: str) -> str:
+    source = re.sub(r"^(\s*)import keras$", r"\1import minidl.keras as keras", source, flags=re.M)
+    return re.sub(r"^(\s*)from keras(\.| )", r"\1from minidl.keras\2", source, flags=re.M)
+
+
+def run(source: str, real: bool = False) -> dict:
+    """Execute a program; ``real=True`` runs it in Keras 3 as written (skipped without Keras)."""
+    source = textwrap.dedent(source)
+    if real:
+        if not HAVE_KERAS:
+            pytest.skip("Keras 3 with the PyTorch backend is not installed")
+        os.environ.setdefault("KERAS_BACKEND", "torch")
+        import keras
+
+        keras.utils.set_random_seed(0)
+    else:
+        source = as_minidl(source)
+        mdl.seed(0)
+    namespace: dict = {}
+    exec(compile(source, "<keras program>", "exec"), namespace)
+    return namespace
+
+
+def same_report(source, keys=("params", "names")):
+    """Run in minidl (must train) and, where installed, in Keras: the same counts and log names."""
+    ours = run(source)
+    if HAVE_KERAS:
+        theirs = run(source, real=True)
+        for key in keys:
+            assert ours[key] == theirs[key], key
+    return ours
+
+
+TICKETS = """
+import numpy as np
+import keras
+from keras import layers
+
+num_tags = 12  # Number of unique issue tags
+num_words = 100  # Size of vocabulary obtained when preprocessing text data
+num_departments = 4  # Number of departments for predictions
+
+title_input = keras.Input(shape=(None,), name="title", dtype="int32")  # Variable-length sequence of ints
+body_input = keras.Input(shape=(None,), name="body", dtype="int32")  # Variable-length sequence of ints
+tags_input = keras.Input(shape=(num_tags,), name="tags")  # Binary vectors of size `num_tags`
+
+# Embed each word in the title into a 16-dimensional vector
+title_features = layers.Embedding(num_words, 16)(title_input)
+# Embed each word in the text into a 16-dimensional vector
+body_features = layers.Embedding(num_words, 16)(body_input)
+
+# Reduce sequence of embedded words in the title into a single 32-dimensional vector
+title_features = layers.LSTM(32)(title_features)
+# Reduce sequence of embedded words in the body into a single 8-dimensional vector
+body_features = layers.LSTM(8)(body_features)
+
+# Merge all available features into a single large vector via concatenation
+x = layers.concatenate([title_features, body_features, tags_input])
+
+# Stick a logistic regression for priority prediction on top of the features
+priority_pred = layers.Dense(1, name="priority")(x)
+# Stick a department classifier on top of the features
+department_pred = layers.Dense(num_departments, name="department")(x)
+
+# Instantiate an end-to-end model predicting both priority and department
+model = keras.Model(
+    inputs=[title_input, body_input, tags_input],
+    outputs={"priority": priority_pred, "department": department_pred},
+)
+
+model.compile(
+    optimizer=keras.optimizers.RMSprop(1e-3),
+    loss={
+        "priority": keras.losses.BinaryCrossentropy(from_logits=True),
+        "department": keras.losses.CategoricalCrossentropy(from_logits=True),
+    },
+    loss_weights={"priority": 1.0, "department": 0.2},
+)
+
+# Dummy input data
+rng = np.random.default_rng(0)
+title_data = rng.integers(0, num_words, size=(128, 10))
+body_data = rng.integers(0, num_words, size=(128, 20))
+tags_data = rng.integers(0, 2, size=(128, num_tags)).astype("float32")
+
+# Dummy target data
+priority_targets = (tags_data[:, :1] > 0.5).astype("float32")
+department_targets = keras.utils.to_categorical(tags_data[:, 1:3].sum(axis=1), num_departments)
+
+history = model.fit(
+    {"title": title_data, "body": body_data, "tags": tags_data},
+    {"priority": priority_targets, "department": department_targets},
+    epochs=3,
+    batch_size=32,
+    verbose=0,
+)
+params = model.count_params()
+names = sorted(history.history)
+"""
+
+
+def test_ticket_classifier_three_inputs_two_outputs():
+    ns = same_report(TICKETS)
+    losses = ns["history"].history["loss"]
+    assert losses[-1] < losses[0]
+    predictions = ns["model"].predict(
+        {"title": ns["title_data"], "body": ns["body_data"], "tags": ns["tags_data"]}
+    )
+    assert [p.shape for p in predictions] == [(128, 1), (128, 4)]
+
+
+TOY_RESNET = """
+import numpy as np
+import keras
+from keras import layers
+
+inputs = keras.Input(shape=(16, 16, 3), name="img")
+x = layers.Conv2D(8, 3, activation="relu")(inputs)
+x = layers.Conv2D(16, 3, activation="relu")(x)
+block_1_output = layers.MaxPooling2D(2)(x)
+
+x = layers.Conv2D(16, 3, activation="relu", padding="same")(block_1_output)
+x = layers.Conv2D(16, 3, activation="relu", padding="same")(x)
+block_2_output = layers.add([x, block_1_output])
+
+x = layers.Conv2D(16, 3, activation="relu", padding="same")(block_2_output)
+x = layers.Conv2D(16, 3, activation="relu", padding="same")(x)
+block_3_output = layers.add([x, block_2_output])
+
+x = layers.Conv2D(16, 3, activation="relu")(block_3_output)
+x = layers.GlobalAveragePooling2D()(x)
+x = layers.Dense(32, activation="relu")(x)
+x = layers.Dropout(0.5)(x)
+outputs = layers.Dense(2)(x)
+
+model = keras.Model(inputs, outputs, name="toy_resnet")
+
+rng = np.random.default_rng(0)
+x_train = rng.uniform(size=(96, 16, 16, 3)).astype("float32")
+y_train = (x_train[:, :8].mean(axis=(1, 2, 3)) > x_train[:, 8:].mean(axis=(1, 2, 3))).astype("int64")
+model.compile(
+    optimizer=keras.optimizers.Adam(1e-3),
+    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    metrics=["acc"],
+)
+history = model.fit(x_train, y_train, batch_size=32, epochs=2, validation_split=0.25, verbose=0)
+params = model.count_params()
+names = sorted(history.history)
+layer_count = len(model.layers)
+"""
+
+
+def test_toy_resnet_with_skip_connections(channels_last):
+    ns = same_report(TOY_RESNET, keys=("params", "names", "layer_count"))
+    assert ns["layer_count"] == 15  # the input, 7 convolutions, 2 pools, 2 adds, 2 dense, dropout
+
+
+SHARED = """
+import numpy as np
+import keras
+from keras import layers
+
+# Embedding for 100 unique words mapped to 8-dimensional vectors
+shared_embedding = layers.Embedding(100, 8)
+shared_lstm = layers.LSTM(16)
+
+# Variable-length sequence of integers
+text_input_a = keras.Input(shape=(None,), dtype="int32")
+# Variable-length sequence of integers
+text_input_b = keras.Input(shape=(None,), dtype="int32")
+
+# Reuse the same layers to encode both inputs
+encoded_a = shared_lstm(shared_embedding(text_input_a))
+encoded_b = shared_lstm(shared_embedding(text_input_b))
+difference = layers.Subtract()([encoded_a, encoded_b])
+outputs = layers.Dense(1, activation="sigmoid")(layers.Multiply()([difference, difference]))
+model = keras.Model([text_input_a, text_input_b], outputs)
+model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+
+rng = np.random.default_rng(0)
+a = rng.integers(0, 100, size=(64, 6))
+b = np.where(rng.uniform(size=(64, 1)) < 0.5, a, rng.integers(0, 100, size=(64, 6)))
+same = (a == b).all(axis=1).astype("float32")
+history = model.fit([a, b], 1 - same, batch_size=16, epochs=3, verbose=0)
+params = model.count_params()
+names = sorted(history.history)
+"""
+
+
+def test_shared_embedding_and_lstm_over_two_inputs():
+    ns = same_report(SHARED)
+    model = ns["model"]
+    assert ns["history"].history["loss"][-1] < ns["history"].history["loss"][0]
+    # the shared layers appear once
+    assert [type(layer).__name__ for layer in model.layers].count("LSTM") == 1
+
+
+SUBCLASSING = """
+import numpy as np
+import keras
+from keras import layers, ops
+
+
+class Linear(keras.layers.Layer):
+    def __init__(self, units=32):
+        super().__init__()
+        self.units = units
+
+    def build(self, input_shape):
+        self.w = self.add_weight(
+            shape=(input_shape[-1], self.units),
+            initializer="random_normal",
+            trainable=True,
+        )
+        self.b = self.add_weight(shape=(self.units,), initializer="random_normal", trainable=True)
+
+    def call(self, inputs):
+        return ops.matmul(inputs, self.w) + self.b
+
+
+class MLPBlock(keras.layers.Layer):
+    def __init__(self):
+        super().__init__()
+        self.linear_1 = Linear(32)
+        self.linear_2 = Linear(32)
+        self.linear_3 = Linear(1)
+
+    def call(self, inputs):
+        x = self.linear_1(inputs)
+        x = keras.activations.relu(x)
+        x = self.linear_2(x)
+        x = keras.activations.relu(x)
+        return self.linear_3(x)
+
+
+class Regressor(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.block = MLPBlock()
+        self.scale = layers.Dense(1, use_bias=False)
+
+    def call(self, inputs, training=False):
+        return self.block(inputs) + self.scale(inputs)
+
+
+rng = np.random.default_rng(0)
+x = rng.normal(size=(256, 4)).astype("float32")
+y = (np.sin(x[:, :1]) + x[:, 1:2] ** 2).astype("float32")
+model = Regressor()
+model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse", metrics=["mae"])
+history = model.fit(x, y, batch_size=32, epochs=8, verbose=0)
+params = model.count_params()
+names = sorted(history.history)
+"""
+
+
+def test_subclassed_model_of_custom_layers():
+    ns = same_report(SUBCLASSING)
+    losses = ns["history"].history["loss"]
+    assert losses[-1] < 0.5 * losses[0]
+    assert ns["params"] == (4 * 32 + 32) + (32 * 32 + 32) + (32 + 1) + 4
+
+
+BIDIRECTIONAL_IMDB = """
+import numpy as np
+import keras
+from keras import layers
+
+max_features = 200  # Only consider the top 200 words
+maxlen = 12  # Only consider the first 12 words of each movie review
+
+# Input for variable-length sequences of integers
+inputs = keras.Input(shape=(None,), dtype="int32")
+# Embed each integer in a 16-dimensional vector
+x = layers.Embedding(max_features, 16)(inputs)
+# Add 2 bidirectional LSTMs
+x = layers.Bidirectional(layers.LSTM(8, return_sequences=True))(x)
+x = layers.Bidirectional(layers.LSTM(8))(x)
+# Add a classifier
+outputs = layers.Dense(1, activation="sigmoid")(x)
+model = keras.Model(inputs, outputs)
+
+rng = np.random.default_rng(0)
+x_train = rng.integers(1, max_features, size=(96, maxlen))
+y_train = (x_train[:, 0] > max_features // 2).astype("float32")
+x_train = keras.utils.pad_sequences(list(x_train), maxlen=maxlen)
+model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+history = model.fit(x_train, y_train, batch_size=32, epochs=2, validation_data=(x_train, y_train), verbose=0)
+params = model.count_params()
+names = sorted(history.history)
+"""
+
+
+def test_bidirectional_lstm_text_classifier():
+    ns = same_report(BIDIRECTIONAL_IMDB)
+    assert ns["params"] == 200 * 16 + 2 * 4 * (8 * (16 + 8) + 8) + 2 * 4 * (8 * (16 + 8) + 8) + 16 + 1
+
+
+TIME_DISTRIBUTED = """
+import numpy as np
+import keras
+from keras import layers
+
+inputs = keras.Input(shape=(10, 3))
+x = layers.TimeDistributed(layers.Dense(8, activation="relu"))(inputs)
+x = layers.Conv1D(8, 3, activation="swish", padding="same")(x)
+x = layers.GlobalMaxPooling1D()(x)
+outputs = layers.Dense(1)(layers.Dropout(0.1)(x))
+model = keras.Model(inputs, outputs)
+model.compile(optimizer=keras.optimizers.RMSprop(1e-2), loss="huber", metrics=["mae"])
+
+rng = np.random.default_rng(0)
+x_train = rng.normal(size=(64, 10, 3)).astype("float32")
+y_train = x_train.max(axis=(1, 2))[:, None]
+history = model.fit(x_train, y_train, batch_size=16, epochs=8, verbose=0,
+                    callbacks=[keras.callbacks.ReduceLROnPlateau(monitor="loss", patience=2)])
+params = model.count_params()
+names = sorted(history.history)
+"""
+
+
+def test_time_distributed_conv1d_global_max_pooling_regressor():
+    ns = same_report(TIME_DISTRIBUTED)
+    losses = ns["history"].history["loss"]
+    assert losses[-1] < losses[0]
