@@ -112,6 +112,7 @@ function_exercise(
             _returns_first_reward_discounted,
         ),
     ),
+    forbids=("minidl.gallery.rl",),
 )
 
 
@@ -192,6 +193,7 @@ function_exercise(
         ),
         ("lambda is missing: the deltas decay by gamma * lam per step, not gamma", _gae_without_lambda),
     ),
+    forbids=("minidl.gallery.rl",),
 )
 
 
@@ -262,6 +264,7 @@ function_exercise(
             _dqn_terminal_bootstrapped,
         ),
     ),
+    forbids=("minidl.gallery.rl",),
 )
 
 
@@ -325,4 +328,5 @@ function_exercise(
             _game_move_too_large,
         ),
     ),
+    forbids=("minidl.gallery.rl",),
 )
