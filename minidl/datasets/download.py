@@ -14,6 +14,7 @@ A file is used only after its sum matches, whether it was downloaded or placed b
 | fashion_mnist | t10k-images-idx3-ubyte.gz  | 346e55b9...3db6a073 | (same) |
 | fashion_mnist | t10k-labels-idx1-ubyte.gz  | 67da17c7...86bf8dd5 | (same) |
 | cifar10 | cifar-10-python.tar.gz | 6d958be0...5c001ce | www.cs.toronto.edu/~kriz |
+| imdb | aclImdb_v1.tar.gz | c40f74a1...1d1658fe | ai.stanford.edu/~amaas/data/sentiment |
 
 The full sums are in ``SHA256``, the addresses in ``MIRRORS`` (tried in order).
 
@@ -45,6 +46,7 @@ MIRRORS = {
         "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
     ),
     "cifar10": ("https://www.cs.toronto.edu/~kriz/",),
+    "imdb": ("https://ai.stanford.edu/~amaas/data/sentiment/",),
 }
 
 SHA256 = {
@@ -62,6 +64,9 @@ SHA256 = {
     },
     "cifar10": {
         "cifar-10-python.tar.gz": "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
+    },
+    "imdb": {
+        "aclImdb_v1.tar.gz": "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe",
     },
 }
 
@@ -97,7 +102,7 @@ def fetch(dataset: str, filenames=None) -> dict:
 
     Parameters
     ----------
-    dataset : a key of ``SHA256`` (``"mnist"``, ``"fashion_mnist"``, ``"cifar10"``).
+    dataset : a key of ``SHA256`` (``"mnist"``, ``"fashion_mnist"``, ``"cifar10"``, ``"imdb"``).
     filenames : the files wanted (default: all of the dataset's files).
 
     Returns
