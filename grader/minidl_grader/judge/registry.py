@@ -59,6 +59,7 @@ CHAPTERS = (
     "15_speech",
     "16_going_deep",
     "17_attention",
+    "19_language_tasks",
 )
 
 
