@@ -39,9 +39,13 @@ def test_vocabulary_reserves_padding_and_unknown_and_orders_by_count():
 def test_pad_sequences_sides_and_truncation():
     seqs = [[1, 2, 3], [4], []]
     np.testing.assert_array_equal(language.pad_sequences(seqs), [[1, 2, 3], [4, 0, 0], [0, 0, 0]])
-    np.testing.assert_array_equal(language.pad_sequences(seqs, padding="pre"), [[1, 2, 3], [0, 0, 4], [0, 0, 0]])
+    np.testing.assert_array_equal(
+        language.pad_sequences(seqs, padding="pre"), [[1, 2, 3], [0, 0, 4], [0, 0, 0]]
+    )
     np.testing.assert_array_equal(language.pad_sequences(seqs, maxlen=2), [[1, 2], [4, 0], [0, 0]])
-    np.testing.assert_array_equal(language.pad_sequences(seqs, maxlen=2, truncating="pre"), [[2, 3], [4, 0], [0, 0]])
+    np.testing.assert_array_equal(
+        language.pad_sequences(seqs, maxlen=2, truncating="pre"), [[2, 3], [4, 0], [0, 0]]
+    )
     np.testing.assert_array_equal(language.pad_sequences([[5]], maxlen=3, value=9), [[5, 9, 9]])
     with pytest.raises(ValueError, match="'pre' or 'post'"):
         language.pad_sequences(seqs, padding="left")
@@ -195,3 +199,60 @@ def test_rouge_matches_the_rouge_score_package():
             assert mine["precision"] == pytest.approx(theirs[name].precision), (name, cand, ref)
             assert mine["recall"] == pytest.approx(theirs[name].recall), (name, cand, ref)
             assert mine["f1"] == pytest.approx(theirs[name].fmeasure), (name, cand, ref)
+
+
+# ----------------------------------------------------------------- decoding
+def markov_model(rng, v, end_penalty=0.5):
+    logits = rng.standard_normal((v, v)) * 2.0
+    logits[:, 1] -= end_penalty
+    table = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    return table, lambda prefixes: table[prefixes[:, -1]]
+
+
+def exhaustive(table, start, end, max_len, alpha):
+    """The best sequence by score / length ** alpha among all sequences that end at ``end``
+    or reach ``max_len`` tokens, by enumeration."""
+    best, best_value = None, -np.inf
+    v = table.shape[0]
+    for length in range(1, max_len + 1):
+        for seq in itertools.product(range(v), repeat=length):
+            if end in seq[:-1] or (length < max_len and seq[-1] != end):
+                continue
+            prev, score = start, 0.0
+            for token in seq:
+                score, prev = score + table[prev, token], token
+            if score / length**alpha > best_value:
+                best, best_value = list(seq), score / length**alpha
+    return best
+
+
+def test_a_wide_beam_finds_the_exhaustive_optimum():
+    from minidl.training import decoding
+
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        table, step = markov_model(rng, 4)
+        for alpha in (0.0, 1.0):
+            tokens, _ = decoding.beam_search(step, start=0, end=1, beam_width=4**4, max_len=4, alpha=alpha)
+            assert tokens == exhaustive(table, 0, 1, 4, alpha)
+
+
+def test_a_beam_of_one_is_greedy_decoding():
+    from minidl.training import decoding
+
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        table, step = markov_model(rng, 5)
+        greedy = decoding.greedy_decode(step, batch=1, start=0, end=1, max_len=6)[0].tolist()
+        one, _ = decoding.beam_search(step, 0, 1, beam_width=1, max_len=6, alpha=0.0)
+        assert one == greedy[: len(one)] and all(t == 1 for t in greedy[len(one) :])
+
+
+def test_greedy_decode_batches_rows_and_pads_after_the_end():
+    from minidl.training import decoding
+
+    table = np.log(np.array([[0.1, 0.2, 0.7], [0.1, 0.8, 0.1], [0.1, 0.6, 0.3]]))
+    out = decoding.greedy_decode(lambda p: table[p[:, -1]], batch=2, start=0, end=1, max_len=4)
+    np.testing.assert_array_equal(out, [[2, 1, 1, 1], [2, 1, 1, 1]])
+    with pytest.raises(ValueError, match="beam_width"):
+        decoding.beam_search(lambda p: table[p[:, -1]], 0, 1, beam_width=0)
