@@ -68,7 +68,9 @@ class Vocabulary:
 
     def __init__(self, texts=None, max_size: int | None = None, min_count: int = 1):
         if max_size is not None and (not isinstance(max_size, numbers.Integral) or max_size < 2):
-            raise ValueError(f"max_size must be None or an integer >= 2 (padding and unknown), got {max_size!r}")
+            raise ValueError(
+                f"max_size must be None or an integer >= 2 (padding and unknown), got {max_size!r}"
+            )
         if not isinstance(min_count, numbers.Integral) or min_count < 1:
             raise ValueError(f"min_count must be a positive integer, got {min_count!r}")
         self.max_size, self.min_count = max_size, int(min_count)
@@ -115,7 +117,9 @@ class Vocabulary:
         return " ".join(words)
 
 
-def pad_sequences(sequences, maxlen: int | None = None, padding: str = "post", truncating: str = "post", value: int = 0):
+def pad_sequences(
+    sequences, maxlen: int | None = None, padding: str = "post", truncating: str = "post", value: int = 0
+):
     """Lists of ids of different lengths -> one (N, T) int64 array.
 
     T is ``maxlen`` or the longest length. Shorter sequences are filled with ``value``
@@ -153,7 +157,16 @@ def padding_mask(ids, pad_id: int = 0):
 
 
 # --------------------------------------------------------------------------- generated reviews
-_ASPECTS = ("the plot", "the acting", "the music", "the ending", "the script", "the film", "the cast", "the story")
+_ASPECTS = (
+    "the plot",
+    "the acting",
+    "the music",
+    "the ending",
+    "the script",
+    "the film",
+    "the cast",
+    "the story",
+)
 _POSITIVE = ("good", "great", "funny", "moving", "clever", "beautiful", "brilliant", "fun")
 _NEGATIVE = ("bad", "boring", "dull", "awful", "weak", "silly", "too long", "too slow")
 _INTENSIFIERS = ("very", "really", "quite", "extremely")
@@ -208,7 +221,18 @@ def make_reviews(n: int = 2000, seed: int = 0):
 
 
 # --------------------------------------------------------------------------- generated reports
-_TEAMS = ("rovers", "united", "city", "athletic", "wanderers", "albion", "rangers", "town", "harriers", "dynamo")
+_TEAMS = (
+    "rovers",
+    "united",
+    "city",
+    "athletic",
+    "wanderers",
+    "albion",
+    "rangers",
+    "town",
+    "harriers",
+    "dynamo",
+)
 _PLAYERS = ("silva", "okafor", "berg", "moreau", "kowalski", "tanaka", "novak", "haddad", "jensen", "costa")
 _WEATHER = ("rain", "sunshine", "wind", "cold", "fog")
 _NUMBERS = ("nil", "one", "two", "three", "four")
@@ -311,7 +335,9 @@ def read_imdb_archive(path):
     out = []
     for split in ("train", "test"):
         if not found[split]:
-            raise ValueError(f"{path} holds no aclImdb/{split}/{{pos,neg}}/*.txt reviews: not the IMDB archive")
+            raise ValueError(
+                f"{path} holds no aclImdb/{split}/{{pos,neg}}/*.txt reviews: not the IMDB archive"
+            )
         rows = sorted(found[split], key=lambda r: (-r[2], r[0]))
         out.append(([r[1] for r in rows], np.asarray([r[2] for r in rows], dtype=np.int64)))
     return tuple(out)
