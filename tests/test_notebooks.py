@@ -41,15 +41,9 @@ def reading_order():
     return module.chapters()
 
 
-# Numbers kept free for chapters being written (a chapter keeps its number once published, so
-# a later one may be published first): 19 (language tasks) comes before 20 (game playing).
-RESERVED = {19}
-
-
-def test_the_chapters_are_numbered_from_00_without_gaps_but_the_reserved_numbers():
+def test_the_chapters_are_numbered_from_00_without_gaps():
     numbers = sorted(BY_NUMBER)
-    expected = [n for n in range(numbers[-1] + 1) if n not in RESERVED or n in BY_NUMBER]
-    assert numbers == expected, f"chapter numbers found: {numbers}; reserved: {sorted(RESERVED)}"
+    assert numbers == list(range(numbers[-1] + 1)), f"chapter numbers found: {numbers}"
     assert len(BY_NUMBER) == len(CHAPTERS), "two chapters share a number"
 
 

@@ -9,6 +9,10 @@ Everything a notebook or test needs works offline:
   sequence tasks for recurrent networks.
 * ``load_text_corpus``, ``CharEncoder``, ``make_char_windows``, ``sample`` -- character-level
   language modelling on the standard library's docstrings.
+* ``tokenize_words``, ``Vocabulary``, ``pad_sequences``, ``padding_mask`` -- word-level
+  tokens with padding and masks; ``make_reviews`` (GENERATED reviews with sentiment labels:
+  negation, intensifiers, contrast) and ``make_match_reports`` (GENERATED match reports with
+  reference summaries), in ``language``.
 * ``load_spoken_digits``, ``load_spoken_digit_clips`` -- "zero" .. "nine" spoken by 24
   synthetic voices, as log-mel spectrograms (N, 49, 32) split by held-out voices, and 40
   clips as 8 kHz audio; ``audio`` holds the feature pipeline (frames, FFT, mel filters).
@@ -17,13 +21,22 @@ Everything a notebook or test needs works offline:
   per-pixel mask and a box and class per object (segmentation and detection).
 
 The full sets -- ``load_mnist(subset="full")``, ``load_fashion_mnist()``,
-``load_cifar10()``, ``load_oxford_pets()`` (photographs with pet masks and head boxes) -- are downloaded once into ``$MINIDL_DATA`` (default
+``load_cifar10()``, ``load_oxford_pets()`` (photographs with pet masks and head boxes), ``load_imdb()`` (movie reviews) -- are downloaded once into ``$MINIDL_DATA`` (default
 ``~/.cache/minidl``) and checked by SHA-256 (see ``minidl.datasets.download``).
 """
 
 from . import audio
 from .download import ChecksumError, DownloadError, data_home
 from .formats import read_idx
+from .language import (
+    Vocabulary,
+    load_imdb,
+    make_match_reports,
+    make_reviews,
+    pad_sequences,
+    padding_mask,
+    tokenize_words,
+)
 from .images import (
     CIFAR10_CLASSES,
     FASHION_MNIST_CLASSES,
@@ -64,6 +77,13 @@ __all__ = [
     "CharEncoder",
     "make_char_windows",
     "sample",
+    "tokenize_words",
+    "Vocabulary",
+    "pad_sequences",
+    "padding_mask",
+    "make_reviews",
+    "make_match_reports",
+    "load_imdb",
     "load_spoken_digits",
     "load_spoken_digit_clips",
     "SPOKEN_DIGITS",

@@ -16,6 +16,7 @@ A file is used only after its sum matches, whether it was downloaded or placed b
 | cifar10 | cifar-10-python.tar.gz | 6d958be0...5c001ce | www.cs.toronto.edu/~kriz |
 | oxford_pets | images.tar.gz | 67195c5e...37fa318d | thor.robots.ox.ac.uk/~vgg/data/pets, www.robots.ox.ac.uk/~vgg/data/pets/data |
 | oxford_pets | annotations.tar.gz | 52425fb6...1d358e91 | (same) |
+| imdb | aclImdb_v1.tar.gz | c40f74a1...1d1658fe | ai.stanford.edu/~amaas/data/sentiment |
 
 (The Oxford-IIIT Pet sums are the ones TensorFlow Datasets publishes for these files.)
 
@@ -53,6 +54,7 @@ MIRRORS = {
         "https://thor.robots.ox.ac.uk/~vgg/data/pets/",
         "https://www.robots.ox.ac.uk/~vgg/data/pets/data/",
     ),
+    "imdb": ("https://ai.stanford.edu/~amaas/data/sentiment/",),
 }
 
 SHA256 = {
@@ -74,6 +76,9 @@ SHA256 = {
     "oxford_pets": {
         "annotations.tar.gz": "52425fb6de5c424942b7626b428656fcbd798db970a937df61750c0f1d358e91",
         "images.tar.gz": "67195c5e1c01f1ab5f9b6a5d22b8c27a580d896ece458917e61d459337fa318d",
+    },
+    "imdb": {
+        "aclImdb_v1.tar.gz": "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe",
     },
 }
 
@@ -110,7 +115,7 @@ def fetch(dataset: str, filenames=None) -> dict:
     Parameters
     ----------
     dataset : a key of ``SHA256`` (``"mnist"``, ``"fashion_mnist"``, ``"cifar10"``,
-        ``"oxford_pets"``).
+        ``"oxford_pets"``, ``"imdb"``).
     filenames : the files wanted (default: all of the dataset's files).
 
     Returns

@@ -62,6 +62,7 @@ CHAPTERS = (
     "16_going_deep",
     "17_attention",
     "18_detection_segmentation",
+    "19_language_tasks",
     "20_game_playing",
 )
 # an instructor's private chapters (``--course DIR``: ``course.load``), after the built-in ones

@@ -1,0 +1,277 @@
+"""Chapter 19, language tasks: masked max-pooling and its backward, beam search with length
+normalisation, ROUGE-L as an F-beta score; questions on a bag of words and on ROUGE."""
+
+import numpy as np
+
+from ..judge.registry import Case, function_exercise
+
+CHAPTER = "19_language_tasks"
+
+
+# ---------------------------------------------------------------- masked max-pooling
+def _masked_max(h, mask, dout, counted=None, ties="first"):
+    """Max over the real steps of each (sample, feature) and the gradient routed to it.
+
+    ``counted`` overrides which steps take part (the padding mistake); ``ties`` says which of
+    several equal maxima receives the gradient ("first", "last", "all" or "split").
+    """
+    N, T, H = h.shape
+    counted = mask if counted is None else counted
+    scores = np.where(counted[:, :, None], h, -np.inf)  # (N, T, H)
+    out = scores.max(axis=1)  # (N, H)
+    at_max = scores == out[:, None, :]  # (N, T, H)
+    if ties == "first":
+        winner = np.zeros_like(at_max)
+        np.put_along_axis(winner, at_max.argmax(axis=1)[:, None, :], True, axis=1)
+    elif ties == "last":
+        winner = np.zeros_like(at_max)
+        np.put_along_axis(winner, (T - 1 - at_max[:, ::-1].argmax(axis=1))[:, None, :], True, axis=1)
+    else:
+        winner = at_max
+    dh = winner * dout[:, None, :]
+    if ties == "split":
+        dh = dh / at_max.sum(axis=1, keepdims=True)
+    return out, dh
+
+
+def masked_max_pool(h, mask, dout):
+    """out[n, k] = max of h[n, t, k] over the real steps t (mask[n, t] True) and
+    dh = dL/dh for dL/dout = dout: dout[n, k] at the step of the maximum (the first one
+    when several steps tie), 0 elsewhere (padding included).
+
+    h (N, T, H) float, mask (N, T) bool with at least one True per row, dout (N, H).
+    """
+    return _masked_max(h, mask, dout)
+
+
+def _pool_cases(rng):
+    cases = []
+    for n, t, hdim in ((2, 5, 3), (4, 7, 4), (3, 6, 5)):
+        h = rng.integers(-3, 4, size=(n, t, hdim)).astype(np.float64)  # small integers: ties
+        lengths = rng.integers(1, t + 1, size=n)
+        lengths[0] = max(1, t - 2)  # at least one row with padding
+        mask = np.arange(t)[None, :] < lengths[:, None]
+        h[~mask] = 5.0  # padding holds values above every real one
+        dout = rng.standard_normal((n, hdim))
+        cases.append(Case((h, mask, dout), label=f"N={n}, T={t}, H={hdim}, lengths {lengths.tolist()}"))
+    return cases
+
+
+function_exercise(
+    "masked_max_pool",
+    CHAPTER,
+    2,
+    "masked_max_pool",
+    "Masked max-pooling and its backward",
+    _pool_cases,
+    masked_max_pool,
+    ("out", "dh"),
+    mistakes=(
+        (
+            "the padding takes part in the max: leave out the steps where mask is False",
+            lambda h, m, d: _masked_max(h, m, d, counted=np.ones_like(m)),
+        ),
+        (
+            "when several steps tie for the max, the gradient goes to the first of them only",
+            lambda h, m, d: _masked_max(h, m, d, ties="all"),
+        ),
+        (
+            "ties: the gradient is not split among the tied steps; it goes to the first one",
+            lambda h, m, d: _masked_max(h, m, d, ties="split"),
+        ),
+        (
+            "ties: the first (earliest) of the tied steps receives the gradient, not the last",
+            lambda h, m, d: _masked_max(h, m, d, ties="last"),
+        ),
+    ),
+    forbids=("minidl.nn.layers.conv1d", "minidl.kernels"),
+)
+
+
+# ---------------------------------------------------------------- beam search
+def _beam_search(log_probs, start, end, beam_width, max_len, alpha, tie_sign=1):
+    V = log_probs.shape[0]
+    beams, finished = [((), 0.0)], []
+    for _ in range(max_len):
+        candidates = []
+        for seq, score in beams:
+            last = seq[-1] if seq else start
+            for token in range(V):
+                candidates.append((seq + (token,), score + log_probs[last, token]))
+        candidates.sort(key=lambda c: (-c[1], tuple(tie_sign * t for t in c[0])))
+        beams = []
+        for seq, score in candidates[:beam_width]:
+            (finished if seq[-1] == end else beams).append((seq, score))
+        if not beams:
+            break
+    finished += beams
+    best = min(finished, key=lambda c: (-c[1] / len(c[0]) ** alpha, tuple(tie_sign * t for t in c[0])))
+    return np.asarray(best[0], dtype=np.int64)
+
+
+def beam_search(log_probs, start, end, beam_width, max_len, alpha):
+    """Beam search on a model whose next token depends on the last one only.
+
+    log_probs (V, V): log_probs[a, b] = log P(next = b | last = a). A hypothesis starts after
+    ``start``; each step extends every live hypothesis by every token, and the ``beam_width``
+    best by total log-probability are kept (ties: the smaller token sequence, compared
+    token by token). A kept hypothesis that ends in ``end`` is finished and leaves the
+    beam; the search stops when no hypothesis is live or after ``max_len`` steps (the live
+    ones then count as finished). The answer is the finished hypothesis with the best
+    score / length ** alpha (length: its number of tokens, ``end`` included; ties as above),
+    as an int64 array of its tokens (``start`` excluded).
+    """
+    return _beam_search(log_probs, start, end, beam_width, max_len, alpha)
+
+
+def _random_model(rng, v):
+    logits = rng.standard_normal((v, v)) * 2.0
+    logits[np.arange(v), np.arange(v)] -= 2.0  # fewer repeats of one token
+    return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+
+
+def _beam_cases(rng):
+    """Random models, each drawn until beam search differs from the mistake the case is for."""
+    cases = []
+    for v, width, max_len, alpha, against in (
+        (5, 2, 6, 1.0, "greedy"),
+        (6, 3, 7, 0.7, "no normalisation"),
+        (7, 3, 8, 1.0, "greedy"),
+        (6, 2, 6, 1.0, "no normalisation"),
+    ):
+        for _ in range(500):
+            log_probs = _random_model(rng, v)
+            args = (log_probs, 0, 1, width, max_len, alpha)
+            best = _beam_search(*args)
+            other = (
+                _beam_search(*args[:3], 1, max_len, alpha)
+                if against == "greedy"
+                else _beam_search(*args[:5], 0.0)
+            )
+            if len(best) > 1 and (len(best) != len(other) or np.any(best != other)):
+                break
+        cases.append(Case(args, label=f"V={v}, beam {width}, max_len {max_len}, alpha {alpha}"))
+    # a tie: from the start, tokens 2 and 3 are equally likely
+    tie = np.log(
+        np.array(
+            [
+                [0.05, 0.05, 0.4, 0.4, 0.1],
+                [0.2, 0.2, 0.2, 0.2, 0.2],
+                [0.1, 0.5, 0.1, 0.1, 0.2],
+                [0.1, 0.5, 0.1, 0.1, 0.2],
+                [0.1, 0.6, 0.1, 0.1, 0.1],
+            ]
+        )
+    )
+    cases.append(Case((tie, 0, 1, 1, 5, 1.0), label="a tie at the first step, beam 1"))
+    return cases
+
+
+function_exercise(
+    "beam_search",
+    CHAPTER,
+    3,
+    "beam_search",
+    "Beam search with length normalisation",
+    _beam_cases,
+    beam_search,
+    ("tokens",),
+    mistakes=(
+        (
+            "the final choice divides the total log-probability by length ** alpha",
+            lambda lp, s, e, w, m, a: _beam_search(lp, s, e, w, m, 0.0),
+        ),
+        (
+            "this is greedy decoding: keep the beam_width best hypotheses at every step",
+            lambda lp, s, e, w, m, a: _beam_search(lp, s, e, 1, m, a),
+        ),
+        (
+            "ties are broken towards the smaller token sequence",
+            lambda lp, s, e, w, m, a: _beam_search(lp, s, e, w, m, a, tie_sign=-1),
+        ),
+    ),
+    forbids=("minidl.training.decoding",),
+)
+
+
+# ---------------------------------------------------------------- ROUGE-L F-beta
+def _lcs(a, b):
+    table = np.zeros((len(a) + 1, len(b) + 1), dtype=np.int64)
+    for i, x in enumerate(a):
+        for j, y in enumerate(b):
+            table[i + 1, j + 1] = table[i, j] + 1 if x == y else max(table[i, j + 1], table[i + 1, j])
+    return int(table[-1, -1])
+
+
+def _substring(a, b):
+    best = 0
+    for i in range(len(a)):
+        for j in range(len(b)):
+            k = 0
+            while i + k < len(a) and j + k < len(b) and a[i + k] == b[j + k]:
+                k += 1
+            best = max(best, k)
+    return best
+
+
+def _fbeta(candidate, reference, beta, match=_lcs, squared=True, swap=False):
+    c, r = candidate.split(), reference.split()
+    common = match(c, r)
+    if common == 0:
+        return 0.0
+    p, rec = common / len(c), common / len(r)
+    if swap:
+        p, rec = rec, p
+    b2 = beta**2 if squared else beta
+    return (1 + b2) * p * rec / (rec + b2 * p)
+
+
+def rouge_l_fbeta(candidate, reference, beta):
+    """ROUGE-L F-beta of two white-space separated texts (Lin, 2004):
+
+    P = LCS / len(candidate), R = LCS / len(reference), F = (1 + beta^2) P R / (R + beta^2 P),
+    and 0 when the texts share no word (an empty text included).
+    """
+    return _fbeta(candidate, reference, beta)
+
+
+_WORDS = "the home side won a late goal at home in the rain".split()
+
+
+def _rouge_cases(rng):
+    cases = []
+    for beta in (1.0, 2.0, 0.5, 3.0):
+        cand = " ".join(rng.choice(_WORDS, size=rng.integers(3, 9)))
+        ref = " ".join(rng.choice(_WORDS, size=rng.integers(3, 9)))
+        cases.append(Case((cand, ref, beta), label=f"beta={beta}: {cand!r} against {ref!r}"))
+    cases.append(Case(("", "the home side won", 1.0), label="an empty candidate"))
+    cases.append(Case(("home side the won", "the home side won", 2.0), label="a reordered candidate"))
+    return cases
+
+
+function_exercise(
+    "rouge_l_fbeta",
+    CHAPTER,
+    2,
+    "rouge_l_fbeta",
+    "ROUGE-L as an F-beta score",
+    _rouge_cases,
+    rouge_l_fbeta,
+    ("f",),
+    mistakes=(
+        (
+            "this is the longest common *substring* (contiguous); ROUGE-L uses the longest common "
+            "subsequence, gaps allowed",
+            lambda c, r, b: _fbeta(c, r, b, match=_substring),
+        ),
+        (
+            "beta enters squared: (1 + beta^2) P R / (R + beta^2 P)",
+            lambda c, r, b: _fbeta(c, r, b, squared=False),
+        ),
+        (
+            "precision divides by the candidate's length and recall by the reference's",
+            lambda c, r, b: _fbeta(c, r, b, swap=True),
+        ),
+    ),
+    forbids=("minidl.training.rouge",),
+)

@@ -1,0 +1,343 @@
+"""Words as data: a word vocabulary, padding and masks, and text sets for chapter 19.
+
+* ``tokenize_words`` -- lower-cased words and punctuation marks.
+* ``Vocabulary`` -- words <-> ids, with a padding id (0) and an unknown-word id (1).
+* ``pad_sequences``, ``padding_mask`` -- ragged id lists -> an (N, T) batch and its mask.
+* ``make_reviews`` -- GENERATED short film reviews with sentiment labels, from a small
+  grammar with negation ("not bad"), intensifiers ("very good") and contrast ("good but
+  too long"). They are not human-written: no labelled human corpus installs offline.
+* ``make_match_reports`` -- GENERATED football match reports and a one-sentence reference
+  summary each, written from the same random record (teams, score, scorer, crowd).
+* ``load_imdb`` -- the real IMDB reviews of Maas et al. (2011), 25,000 + 25,000, downloaded
+  once and checked by SHA-256 (``minidl.datasets.download``).
+"""
+
+from __future__ import annotations
+
+import io
+import numbers
+import re
+import tarfile
+from collections import Counter
+
+import numpy as np
+
+from .download import fetch
+from .synthetic import _generator
+
+__all__ = [
+    "tokenize_words",
+    "Vocabulary",
+    "pad_sequences",
+    "padding_mask",
+    "make_reviews",
+    "make_match_reports",
+    "load_imdb",
+    "read_imdb_archive",
+]
+
+PAD, UNK = "<pad>", "<unk>"
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[^\sa-z0-9]")
+
+
+# --------------------------------------------------------------------------- words
+def tokenize_words(text: str) -> list[str]:
+    """Lower-cased words (with an apostrophe part: "didn't") and single punctuation marks.
+
+    >>> tokenize_words("Not bad, really!")
+    ['not', 'bad', ',', 'really', '!']
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"tokenize_words expects a str, got {type(text).__name__}")
+    return _WORD.findall(text.lower())
+
+
+class Vocabulary:
+    """Words <-> integer ids: id 0 is the padding token, id 1 the unknown word.
+
+    The other words are numbered by decreasing count in the texts given to ``fit``
+    (ties: alphabetical), keeping at most ``max_size`` ids in all and only words seen at
+    least ``min_count`` times; any other word is encoded as ``UNK`` (id 1).
+
+    >>> vocab = Vocabulary(["good film", "bad film"])
+    >>> vocab.words, vocab.encode("good popcorn")
+    (('<pad>', '<unk>', 'film', 'bad', 'good'), [4, 1])
+    """
+
+    pad_id, unk_id = 0, 1
+
+    def __init__(self, texts=None, max_size: int | None = None, min_count: int = 1):
+        if max_size is not None and (not isinstance(max_size, numbers.Integral) or max_size < 2):
+            raise ValueError(
+                f"max_size must be None or an integer >= 2 (padding and unknown), got {max_size!r}"
+            )
+        if not isinstance(min_count, numbers.Integral) or min_count < 1:
+            raise ValueError(f"min_count must be a positive integer, got {min_count!r}")
+        self.max_size, self.min_count = max_size, int(min_count)
+        self.words: tuple = (PAD, UNK)
+        self.word_to_id: dict = {PAD: 0, UNK: 1}
+        if texts is not None:
+            self.fit(texts)
+
+    def fit(self, texts) -> "Vocabulary":
+        """Count the words of ``texts`` (an iterable of str) and number them; returns ``self``."""
+        if isinstance(texts, str):
+            raise TypeError("Vocabulary.fit expects a list of texts, got one str (wrap it in a list)")
+        counts = Counter(word for text in texts for word in tokenize_words(text))
+        kept = sorted((w for w, c in counts.items() if c >= self.min_count), key=lambda w: (-counts[w], w))
+        if self.max_size is not None:
+            kept = kept[: self.max_size - 2]
+        self.words = (PAD, UNK) + tuple(kept)
+        self.word_to_id = {w: i for i, w in enumerate(self.words)}
+        return self
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def __repr__(self) -> str:
+        return f"Vocabulary({len(self)} ids: {PAD}, {UNK} and {len(self) - 2} words)"
+
+    def encode(self, text: str) -> list[int]:
+        """A text -> its word ids (unknown words -> 1)."""
+        return [self.word_to_id.get(w, self.unk_id) for w in tokenize_words(text)]
+
+    def encode_batch(self, texts, maxlen: int | None = None):
+        """Texts -> (ids (N, T) int64 padded after the words, mask (N, T) bool of real words)."""
+        ids = pad_sequences([self.encode(t) for t in texts], maxlen=maxlen, value=self.pad_id)
+        return ids, padding_mask(ids, self.pad_id)
+
+    def decode(self, ids, skip_padding: bool = True) -> str:
+        """Ids -> words joined by spaces (padding left out unless ``skip_padding=False``)."""
+        words = []
+        for i in np.asarray(ids).ravel().tolist():
+            if not 0 <= i < len(self.words):
+                raise ValueError(f"id {i} is outside the vocabulary 0 .. {len(self.words) - 1}")
+            if i != self.pad_id or not skip_padding:
+                words.append(self.words[i])
+        return " ".join(words)
+
+
+def pad_sequences(
+    sequences, maxlen: int | None = None, padding: str = "post", truncating: str = "post", value: int = 0
+):
+    """Lists of ids of different lengths -> one (N, T) int64 array.
+
+    T is ``maxlen`` or the longest length. Shorter sequences are filled with ``value``
+    after their ids (``padding="post"``, the default here) or before them (``"pre"``,
+    Keras's default); longer ones lose their end (``truncating="post"``) or their start
+    (``"pre"``). Padding after the words suits a left-to-right recurrent layer whose
+    outputs are pooled over the real words: its outputs at the real words never see the
+    padding, so padding changes nothing.
+    """
+    for name, side in (("padding", padding), ("truncating", truncating)):
+        if side not in ("pre", "post"):
+            raise ValueError(f"{name} must be 'pre' or 'post', got {side!r}")
+    sequences = [list(s) for s in sequences]
+    if maxlen is None:
+        maxlen = max((len(s) for s in sequences), default=0)
+    elif not isinstance(maxlen, numbers.Integral) or maxlen < 1:
+        raise ValueError(f"maxlen must be None or a positive integer, got {maxlen!r}")
+    out = np.full((len(sequences), maxlen), value, dtype=np.int64)
+    for row, seq in enumerate(sequences):
+        seq = seq[:maxlen] if truncating == "post" else seq[max(len(seq) - maxlen, 0) :]
+        if seq:
+            if padding == "post":
+                out[row, : len(seq)] = seq
+            else:
+                out[row, maxlen - len(seq) :] = seq
+    return out
+
+
+def padding_mask(ids, pad_id: int = 0):
+    """(N, T) ids -> (N, T) bool, True at real tokens and False at padding."""
+    ids = np.asarray(ids)
+    if ids.ndim != 2:
+        raise ValueError(f"padding_mask expects ids of shape (N, T), got shape {ids.shape}")
+    return ids != pad_id
+
+
+# --------------------------------------------------------------------------- generated reviews
+_ASPECTS = (
+    "the plot",
+    "the acting",
+    "the music",
+    "the ending",
+    "the script",
+    "the film",
+    "the cast",
+    "the story",
+)
+_POSITIVE = ("good", "great", "funny", "moving", "clever", "beautiful", "brilliant", "fun")
+_NEGATIVE = ("bad", "boring", "dull", "awful", "weak", "silly", "too long", "too slow")
+_INTENSIFIERS = ("very", "really", "quite", "extremely")
+_OPENERS = ("honestly ,", "overall ,", "i think", "to be fair ,", "in short ,")
+
+
+def _clause(rng, polarity: int) -> str:
+    """One clause of the given polarity (+1 / -1): '<aspect> was [not] [very] <adjective>'."""
+    negated = rng.random() < 0.35
+    said = polarity if not negated else -polarity  # "not bad" says good
+    adjective = rng.choice(_POSITIVE if said > 0 else _NEGATIVE)
+    words = [rng.choice(_ASPECTS), "was"]
+    if negated:
+        words.append("not")
+    if rng.random() < 0.4 and not adjective.startswith("too"):
+        words.append(rng.choice(_INTENSIFIERS))
+    words.append(adjective)
+    return " ".join(words)
+
+
+def make_reviews(n: int = 2000, seed: int = 0):
+    """Generated one-line film reviews and their sentiment: (texts, labels (n,) int64, kinds).
+
+    A review is one clause -- "the acting was very good", "the plot was not bad" -- or two
+    joined by "but", where the second clause decides ("the music was great but the film
+    was too long" is negative). Negation flips a clause ("not bad" is positive). Labels:
+    1 positive, 0 negative, balanced in expectation. ``kinds`` names each review's
+    construction: "plain", "negated" (its deciding clause has "not") or "contrast" (two
+    clauses of opposite polarity).
+
+    These reviews are GENERATED by this grammar, not written by people: the grammar is
+    small and its labels are exact, which makes negation and contrast easy to study but
+    the task far easier than real reviews (``load_imdb``).
+    """
+    if not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    rng = _generator(seed)
+    texts, labels, kinds = [], [], []
+    for _ in range(int(n)):
+        polarity = 1 if rng.random() < 0.5 else -1
+        last = _clause(rng, polarity)
+        if rng.random() < 0.4:
+            text, kind = f"{_clause(rng, -polarity)} but {last}", "contrast"
+        else:
+            text, kind = last, "negated" if " not " in last else "plain"
+        if rng.random() < 0.3:
+            text = f"{rng.choice(_OPENERS)} {text}"
+        texts.append(text + " .")
+        labels.append(int(polarity > 0))
+        kinds.append(kind)
+    return texts, np.asarray(labels, dtype=np.int64), kinds
+
+
+# --------------------------------------------------------------------------- generated reports
+_TEAMS = (
+    "rovers",
+    "united",
+    "city",
+    "athletic",
+    "wanderers",
+    "albion",
+    "rangers",
+    "town",
+    "harriers",
+    "dynamo",
+)
+_PLAYERS = ("silva", "okafor", "berg", "moreau", "kowalski", "tanaka", "novak", "haddad", "jensen", "costa")
+_WEATHER = ("rain", "sunshine", "wind", "cold", "fog")
+_NUMBERS = ("nil", "one", "two", "three", "four")
+
+
+def make_match_reports(n: int = 500, seed: int = 0):
+    """Generated football match reports, each with a one-sentence reference summary.
+
+    Each report is written from one random record (home and away team, their goals, the
+    first scorer and the minute, the crowd, the weather): four or five sentences in a
+    shuffled order, then the summary "<winner> beat <loser> <w> - <l> ." or "<home> and
+    <away> drew <g> - <g> .". Lower-case words and spaced punctuation, ready for
+    ``tokenize_words``. Returns (documents, summaries, records) -- lists of n str, n str and
+    n dicts. GENERATED text (data-to-text), not written by people.
+    """
+    if not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    rng = _generator(seed)
+    documents, summaries, records = [], [], []
+    for _ in range(int(n)):
+        home, away = (str(t) for t in rng.choice(_TEAMS, size=2, replace=False))
+        goals = rng.integers(0, 5, size=2)
+        record = dict(
+            home=home,
+            away=away,
+            home_goals=int(goals[0]),
+            away_goals=int(goals[1]),
+            scorer=str(rng.choice(_PLAYERS)),
+            minute=int(rng.integers(2, 90)),
+            crowd=int(rng.integers(2, 40)) * 1000,
+            weather=str(rng.choice(_WEATHER)),
+        )
+        documents.append(_report(record, rng))
+        summaries.append(_summary(record))
+        records.append(record)
+    return documents, summaries, records
+
+
+def _report(r: dict, rng) -> str:
+    h, a = r["home_goals"], r["away_goals"]
+    sentences = [
+        f"{r['crowd']} fans came to see {r['home']} play {r['away']} in the {r['weather']} .",
+        f"the final score was {r['home']} {_NUMBERS[h]} , {r['away']} {_NUMBERS[a]} .",
+        f"{r['away']} travelled with a young side .",
+    ]
+    if h + a:
+        team = r["home"] if (h and (not a or rng.random() < 0.5)) else r["away"]
+        sentences.append(f"{r['scorer']} of {team} opened the scoring after {r['minute']} minutes .")
+    else:
+        sentences.append("neither keeper was beaten all afternoon .")
+    if rng.random() < 0.5:
+        sentences.append(f"the manager of {r['home']} praised the crowd .")
+    order = rng.permutation(len(sentences))
+    return " ".join(sentences[i] for i in order)
+
+
+def _summary(r: dict) -> str:
+    h, a = r["home_goals"], r["away_goals"]
+    if h == a:
+        return f"{r['home']} and {r['away']} drew {h} - {a} ."
+    (winner, w), (loser, lo) = sorted(((r["home"], h), (r["away"], a)), key=lambda p: -p[1])
+    return f"{winner} beat {loser} {w} - {lo} ."
+
+
+# --------------------------------------------------------------------------- IMDB
+def load_imdb():
+    """The IMDB reviews of Maas et al. (2011): 25,000 train / 25,000 test, half positive.
+
+    Downloads ``aclImdb_v1.tar.gz`` (81 MB) once into the cache (folder ``imdb/``), checks
+    its SHA-256, and reads ``aclImdb/{train,test}/{pos,neg}/*.txt`` straight out of the
+    verified archive (nothing is unpacked to disk). Offline, the error names the file, its
+    sum and the folder to place it in.
+
+    Returns
+    -------
+    ((texts_train, y_train), (texts_test, y_test)) : lists of str (the reviews, with their
+    ``<br />`` line breaks replaced by spaces) and labels int64, 1 positive and 0 negative,
+    in the archive's file-name order.
+    """
+    return read_imdb_archive(fetch("imdb")["aclImdb_v1.tar.gz"])
+
+
+def read_imdb_archive(path):
+    """Read a file in the layout of ``aclImdb_v1.tar.gz`` (see ``load_imdb``)."""
+    found = {"train": [], "test": []}
+    with tarfile.open(path, "r:gz") as archive:
+        for member in archive:
+            parts = member.name.split("/")
+            if (
+                member.isfile()
+                and len(parts) == 4
+                and parts[0] == "aclImdb"
+                and parts[1] in found
+                and parts[2] in ("pos", "neg")
+                and parts[3].endswith(".txt")
+            ):
+                raw = archive.extractfile(member).read()
+                text = io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8", errors="replace").read()
+                found[parts[1]].append((parts[3], text.replace("<br />", " "), int(parts[2] == "pos")))
+    out = []
+    for split in ("train", "test"):
+        if not found[split]:
+            raise ValueError(
+                f"{path} holds no aclImdb/{split}/{{pos,neg}}/*.txt reviews: not the IMDB archive"
+            )
+        rows = sorted(found[split], key=lambda r: (-r[2], r[0]))
+        out.append(([r[1] for r in rows], np.asarray([r[2] for r in rows], dtype=np.int64)))
+    return tuple(out)
