@@ -1,6 +1,7 @@
 """What the grader's own tests submit: chapter 3's solutions with one exercise cell replaced,
 and a right answer to ``weight_norm_backward`` (2 points), the cell the attack, limit and
-runner tests replace with a hostile or a broken one; and a Gradescope run of a submission.
+runner tests replace with a hostile or a broken one; a batch run of the grader and a
+Gradescope run of a submission.
 """
 
 import copy
@@ -46,6 +47,16 @@ def wn_private_checks(folder: Path, body: str) -> Path:
         "from minidl_grader.specs.ch03 import weight_norm_backward as reference\n" + body
     )
     return folder
+
+
+def grade_batch(folder: Path, *options: str) -> dict[str, dict]:
+    """Grade every notebook in ``folder`` two at a time (``minidl-grade FOLDER --jobs 2
+    --quiet`` and ``options``); each submission's JSON row, by file name."""
+    from minidl_grader import cli
+
+    out = folder.with_name(folder.name + "_results.json")
+    assert cli.main([str(folder), "--json", str(out), "--jobs", "2", "--quiet", *options]) == 0
+    return {Path(row["submission"]).name: row for row in json.loads(out.read_text())}
 
 
 def run_autograder(root: Path) -> dict:
