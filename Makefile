@@ -58,7 +58,7 @@ test: $(STAMP)  ## the whole suite: unit tests, kernels, the grader (grader/, in
 test-unit: $(STAMP)  ## the fast tests: tests/ without notebooks, grader sandbox runs and slow runs (under a minute)
 	$(TEST_THREADS) MPLBACKEND=Agg $(PY) -m pytest -q -o addopts="" -m "not e2e and not slow and not sandbox" $(XDIST) tests
 
-lint: $(STAMP)  ## ruff (lint and format check, notebooks and solutions included) and mypy on minidl/; settings in pyproject.toml
+lint: $(STAMP)  ## ruff (lint and format check, notebooks and solutions included) and mypy on minidl/ and grader/; settings in pyproject.toml
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy

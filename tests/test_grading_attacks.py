@@ -25,7 +25,7 @@ from minidl_grader import cli, notebook
 from minidl_grader.confinement import isolation
 from minidl_grader.judge import registry
 
-from grading_answers import GOOD_WN, WN_BODY, WN_DEF
+from grading_answers import GOOD_WN, WN_BODY, WN_DEF, grade_batch
 
 pytestmark = pytest.mark.sandbox  # grades in confined processes: make test, not make test-unit
 
@@ -669,25 +669,8 @@ def test_forged_evidence_scores_zero_and_the_honest_notebooks_keep_theirs(tmp_pa
         (folder / f"spoof_{i}.ipynb").write_text(json.dumps(nb))
     for source in (CHAPTER8, CHAPTER9, CHAPTER13):
         (folder / f"honest_{source.name}").write_bytes(source.read_bytes())
-    out = tmp_path / "results.json"
     options = ["--no-isolation"] if mode == "--no-isolation" else []
-    code = cli.main(
-        [
-            str(folder),
-            "--json",
-            str(out),
-            "--jobs",
-            "2",
-            "--seed",
-            "3",
-            "--timeout",
-            "30",
-            "--quiet",
-            *options,
-        ]
-    )
-    assert code == 0
-    graded = {Path(r["submission"]).name: r for r in json.loads(out.read_text())}
+    graded = grade_batch(folder, "--seed", "3", "--timeout", "30", *options)
     for source in (CHAPTER8, CHAPTER9, CHAPTER13):
         honest = graded[f"honest_{source.name}"]
         assert all(t["status"] == "passed" for t in honest["tests"]), honest["tests"]

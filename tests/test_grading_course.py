@@ -24,6 +24,8 @@ import pytest
 from minidl_grader import notebook
 from minidl_grader.confinement import isolation
 
+from grading_answers import run_autograder
+
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = ROOT / "grader" / "examples" / "private-course"
 SOLUTION = COURSE / "solutions" / "p1_softsign.ipynb"
@@ -145,16 +147,7 @@ def test_a_gradescope_package_grades_the_private_chapter(tmp_path):
     shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
     (root / "submission").mkdir()
     shutil.copy(SOLUTION, root / "submission" / "homework.ipynb")
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    run = subprocess.run(
-        ["bash", str(root / "run_autograder")],
-        capture_output=True,
-        text=True,
-        env=dict(env, AUTOGRADER_ROOT=str(root), PYTHON=sys.executable),
-        timeout=300,
-    )
-    assert run.returncode == 0, run.stderr[-2000:]
-    results = json.loads((root / "results" / "results.json").read_text())
+    results = run_autograder(root)
     assert results["score"] == 2 and results["tests"][0]["name"] == "softsign_backward"
 
 

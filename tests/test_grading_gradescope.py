@@ -2,11 +2,8 @@
 correct, a wrong and a hostile submission (one run each, as Gradescope does)."""
 
 import json
-import os
 import shlex
 import shutil
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -15,6 +12,8 @@ import pytest
 from minidl_grader import cli, notebook
 from minidl_grader.confinement import isolation
 from minidl_grader.judge import registry
+
+from grading_answers import run_autograder
 
 pytestmark = pytest.mark.sandbox  # grades in confined processes: make test, not make test-unit
 
@@ -59,16 +58,7 @@ def _run(root: Path, notebook_text: str, others: dict | None = None) -> dict:
     for name, text in (others or {}).items():
         (submission / name).parent.mkdir(parents=True, exist_ok=True)
         (submission / name).write_text(text)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    run = subprocess.run(
-        ["bash", str(root / "run_autograder")],
-        capture_output=True,
-        text=True,
-        env=dict(env, AUTOGRADER_ROOT=str(root), PYTHON=sys.executable),
-        timeout=300,
-    )
-    assert run.returncode == 0, run.stderr[-2000:]
-    return json.loads((root / "results" / "results.json").read_text())
+    return run_autograder(root)
 
 
 def test_the_package_has_its_scripts_and_pins_the_chapter(autograder):

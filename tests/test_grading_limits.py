@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import json
 import os
 import re
 import subprocess
@@ -11,16 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from minidl_grader import notebook
 from minidl_grader.confinement import isolation, limits
 from minidl_grader.runner import grade_notebook
 
-from grading_answers import WN_BODY, WN_DEF
+from grading_answers import WN_BODY, WN_DEF, chapter3_with_cell
 
 pytestmark = pytest.mark.sandbox  # grades in confined processes: make test, not make test-unit
 
-ROOT = Path(__file__).resolve().parents[1]
-CHAPTER3 = ROOT / "solutions" / "03_backpropagation.ipynb"
 MARKER = b"987.321"  # the sleep time of the submission's children, to find them
 
 ISOLATED, WHY_NOT = isolation.isolation_status()
@@ -59,13 +55,7 @@ def weight_norm_backward(dy, x, v, g):
 
 def _submission(tmp_path: Path, answer: str) -> Path:
     """Chapter 3's solutions with ``answer`` in weight_norm_backward's cell."""
-    nb = notebook.read_notebook(CHAPTER3)
-    for cell in nb["cells"]:
-        if notebook.exercise_meta(cell).get("exercise") == "weight_norm_backward":
-            cell["source"] = answer
-    path = tmp_path / "03_backpropagation.ipynb"
-    path.write_text(json.dumps(nb))
-    return path
+    return chapter3_with_cell(tmp_path / "03_backpropagation.ipynb", "weight_norm_backward", answer)
 
 
 def _processes_with_marker() -> list[str]:

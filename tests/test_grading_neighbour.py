@@ -17,14 +17,14 @@ many more cores than the hog's twelve processes nothing is starved, and the test
 that the batch completes with full marks.
 """
 
-import json
 from pathlib import Path
 
 import pytest
 
-from minidl_grader import cli
 from minidl_grader.confinement import isolation, limits
 from minidl_grader.judge import registry
+
+from grading_answers import grade_batch
 
 pytestmark = pytest.mark.sandbox  # grades in confined processes: make test, not make test-unit
 
@@ -77,26 +77,7 @@ def _grade_beside_a_hog(tmp_path: Path, chapter3) -> tuple[dict, dict]:
     hog = chapter3("weight_norm_backward", HOG)
     (folder / "honest.ipynb").write_bytes(honest.read_bytes())
     (folder / "hog.ipynb").write_bytes(hog.read_bytes())
-    out = tmp_path / "results.json"
-    code = cli.main(
-        [
-            str(folder),
-            "--json",
-            str(out),
-            "--jobs",
-            "2",
-            "--seed",
-            "5",
-            "--timeout",
-            TIMEOUT,
-            "--budget",
-            BUDGET,
-            "--require-isolation",
-            "--quiet",
-        ]
-    )
-    assert code == 0
-    rows = {Path(r["submission"]).name: r for r in json.loads(out.read_text())}
+    rows = grade_batch(folder, "--seed", "5", "--timeout", TIMEOUT, "--budget", BUDGET, "--require-isolation")
     assert set(rows) == {"honest.ipynb", "hog.ipynb"}, rows  # the batch completes
     return rows["honest.ipynb"], rows["hog.ipynb"]
 

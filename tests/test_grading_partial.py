@@ -8,14 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from minidl_grader import cli, notebook
+from minidl_grader import cli
 from minidl_grader.reports import report
 from minidl_grader.judge.judging import SubmissionError, judge_exercise
 from minidl_grader.judge.registry import Case, function_exercise
 from minidl_grader.runner import SubmissionResult
 
-ROOT = Path(__file__).resolve().parents[1]
-CHAPTER3 = ROOT / "solutions" / "03_backpropagation.ipynb"
+from grading_answers import chapter3_with_cell, wn_private_checks
 
 
 def _double(x):
@@ -107,11 +106,8 @@ def _csv_text(sub) -> str:
 
 
 def test_a_private_check_with_hidden_cases_through_the_grader(tmp_path):
-    checks = tmp_path / "checks"
-    checks.mkdir()
-    (checks / "hidden_dense.py").write_text(
-        "from minidl_grader.judge.private_checks import Case, private_check\n"
-        "from minidl_grader.specs.ch03 import weight_norm_backward as reference\n"
+    checks = wn_private_checks(
+        tmp_path / "checks",
         "def cases(rng):\n"
         "    shapes = ((1, 3, 2), (2, 3, 4))\n"
         "    return [Case((rng.standard_normal((n, m)), rng.standard_normal((n, d)),\n"
@@ -119,21 +115,17 @@ def test_a_private_check_with_hidden_cases_through_the_grader(tmp_path):
         "                 visibility='visible' if n == 1 else 'hidden') for n, d, m in shapes]\n"
         "CHECKS = [private_check('dense_hidden', chapter='03_backpropagation', points=2,\n"
         "                        entry='weight_norm_backward', make_cases=cases, reference=reference,\n"
-        "                        outputs=('dx', 'dv', 'dg', 'db'), partial=True)]\n"
+        "                        outputs=('dx', 'dv', 'dg', 'db'), partial=True)]\n",
     )
-    nb = notebook.read_notebook(CHAPTER3)
-    for cell in nb["cells"]:  # right for a batch of one only
-        if notebook.exercise_meta(cell).get("exercise") == "weight_norm_backward":
-            cell["source"] = (
-                "def weight_norm_backward(dy, x, v, g):\n"
-                "    n = (v * v).sum(axis=0) ** 0.5\n"
-                "    u = v / n\n"
-                "    dg = (x.T @ dy * u).sum(axis=0)\n"
-                "    db = dy.sum(axis=0) * (len(dy) == 1)\n"
-                "    return dy @ (g * u).T, g * (x.T @ dy - dg * u) / n, dg, db\n"
-            )
-    path = tmp_path / "one.ipynb"
-    notebook.write_notebook(nb, path)
+    right_for_one = (  # right for a batch of one only
+        "def weight_norm_backward(dy, x, v, g):\n"
+        "    n = (v * v).sum(axis=0) ** 0.5\n"
+        "    u = v / n\n"
+        "    dg = (x.T @ dy * u).sum(axis=0)\n"
+        "    db = dy.sum(axis=0) * (len(dy) == 1)\n"
+        "    return dy @ (g * u).T, g * (x.T @ dy - dg * u) / n, dg, db\n"
+    )
+    path = chapter3_with_cell(tmp_path / "one.ipynb", "weight_norm_backward", right_for_one)
     out = tmp_path / "results.json"
     assert (
         cli.main(

@@ -12,6 +12,8 @@ import pytest
 from minidl_grader import cli, notebook, runner
 from minidl_grader.judge import provenance, registry
 
+from grading_answers import solutions_with_answers
+
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER3 = ROOT / "solutions" / "03_backpropagation.ipynb"
 SETUP = (
@@ -99,7 +101,6 @@ def test_forbid_covers_a_module_and_the_names_under_it():
 
 
 def test_forbidden_library_calls_fail_and_the_grader_import_is_flagged(tmp_path):
-    nb = notebook.read_notebook(CHAPTER3)
     cells = {
         # minidl's own numerical gradient: read statically
         "directional_gradient_check": "from minidl.nn.gradcheck import numerical_gradient as _ng\n"
@@ -123,12 +124,7 @@ def test_forbidden_library_calls_fail_and_the_grader_import_is_flagged(tmp_path)
         "    dg = (x.T @ dy * v / n).sum(axis=0)\n"
         "    return dy @ (g * v / n).T, g * (x.T @ dy - dg * v / n) / n, dg, dy.sum(axis=0)\n",
     }
-    for cell in nb["cells"]:
-        name = notebook.exercise_meta(cell).get("exercise")
-        if name in cells:
-            cell["source"] = cells[name]
-    path = tmp_path / "library.ipynb"
-    notebook.write_notebook(nb, path)
+    path = solutions_with_answers(tmp_path / "library.ipynb", cells, CHAPTER3)
     out = tmp_path / "out.json"
     assert (
         cli.main(

@@ -18,6 +18,8 @@ from minidl_grader.judge import registry
 from minidl_grader.runtime import codec
 from minidl_grader.judge.questions import multiple_choice, number_question, shape_question
 
+from grading_answers import chapter3_with_cell
+
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"
 CHAPTER3 = SOLUTIONS / "03_backpropagation.ipynb"
@@ -210,12 +212,7 @@ def test_exercise_notebooks_hold_no_answer_and_no_feedback():
 def _question_attack(tmp_path: Path, *options: str) -> dict:
     """Chapter 3's solutions whose ReLU question cell hunts for its answer in the
     submission's process: imports, files of the runtime it can read, live objects."""
-    nb = notebook.read_notebook(CHAPTER3)
-    for cell in nb["cells"]:
-        if notebook.exercise_meta(cell).get("exercise") == "relu_gradient_negative":
-            cell["source"] = HUNT
-    path = tmp_path / "hunter.ipynb"
-    path.write_text(json.dumps(nb))
+    path = chapter3_with_cell(tmp_path / "hunter.ipynb", "relu_gradient_negative", HUNT)
     out = tmp_path / "r.json"
     assert cli.main([str(path), "--json", str(out), "--quiet", "--timeout", "20", *options]) == 0
     return json.loads(out.read_text())

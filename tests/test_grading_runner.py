@@ -17,7 +17,7 @@ from minidl_grader import cli, notebook
 from minidl_grader.judge import registry
 from minidl_grader.runner import grade_notebook
 
-from grading_answers import GOOD_WN, WN_BODY, WN_DEF, chapter3_with_cell
+from grading_answers import GOOD_WN, WN_BODY, WN_DEF, chapter3_with_cell, wn_private_checks
 
 pytestmark = pytest.mark.sandbox  # grades in confined processes: make test, not make test-unit
 
@@ -227,15 +227,12 @@ def test_the_chapter_comes_from_metadata_whatever_the_file_name(tmp_path):
 
 
 def test_private_checks_add_items(tmp_path):
-    checks = tmp_path / "checks"
-    checks.mkdir()
-    (checks / "hidden.py").write_text(
-        "from minidl_grader.judge.private_checks import Case, private_check\n"
-        "from minidl_grader.specs.ch03 import weight_norm_backward as reference\n"
+    checks = wn_private_checks(
+        tmp_path / "checks",
         "def cases(rng):\n    return [Case((rng.standard_normal((1, 9)), rng.standard_normal((1, 2)),"
         " rng.standard_normal((2, 9)), rng.uniform(0.5, 2.0, 9)), label='a batch of one')]\n"
         "CHECKS = [private_check('weight_norm_backward_one_sample', '03_backpropagation', 5,"
-        " 'weight_norm_backward', cases, reference, ('dx', 'dv', 'dg', 'db'))]\n"
+        " 'weight_norm_backward', cases, reference, ('dx', 'dv', 'dg', 'db'))]\n",
     )
     out = tmp_path / "r.json"
     assert cli.main([str(CHAPTER3), "--checks", str(checks), "--json", str(out), "--quiet"]) == 0

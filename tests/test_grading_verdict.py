@@ -19,6 +19,8 @@ from minidl_grader.runtime import codec
 from minidl_grader.judge.feedback import compare_models, compare_outputs, rel_error
 from minidl_grader.runtime.probes import PROBES, NotebookShell, build_model, model_summary
 
+from grading_answers import solutions_with_answers
+
 ROOT = Path(__file__).resolve().parents[1]
 POISONS = {"1e200": 1e200, "nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
@@ -166,7 +168,6 @@ def test_numbers_of_the_right_shape_score_zero_everywhere(honest_outputs, poison
 
 def test_a_notebook_returning_huge_values_scores_zero_through_the_sandbox(tmp_path):
     """End to end, one chapter: every code exercise of chapter 3 answered with 1e200."""
-    nb = notebook.read_notebook(_solution("03_backpropagation"))
     fakes = {
         "weight_norm_backward": "import numpy as np\ndef weight_norm_backward(dy, x, v, g):\n"
         "    return (np.full(x.shape, 1e200), np.full(v.shape, 1e200), "
@@ -178,12 +179,7 @@ def test_a_notebook_returning_huge_values_scores_zero_through_the_sandbox(tmp_pa
         "def directional_gradient_check(f, x, grad, directions, h=1e-5):\n"
         "    return np.full(len(directions), np.inf), np.full(len(directions), np.inf)\n",
     }
-    for cell in nb["cells"]:
-        name = notebook.exercise_meta(cell).get("exercise")
-        if name in fakes:
-            cell["source"] = fakes[name]
-    path = tmp_path / "fake.ipynb"
-    notebook.write_notebook(nb, path)
+    path = solutions_with_answers(tmp_path / "fake.ipynb", fakes, _solution("03_backpropagation"))
     result = runner.grade_notebook(path, timeout=30, seed=3)
     scores = {r.name: r.score for r in result.results}
     assert result.error is None

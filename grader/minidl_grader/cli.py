@@ -176,7 +176,7 @@ def _expand(paths: list[Path]) -> list[tuple[Path, bool]]:
 def _read_all(paths: list[tuple[Path, bool]]) -> list[bytes | str]:
     """Every submission's JSON (outputs stripped), read before any submission runs; a
     ``str`` says why one could not be read (the grader reports it in its row)."""
-    contents = []
+    contents: list[bytes | str] = []
     for path, named in paths:
         try:
             contents.append(read_submission(path, follow_symlinks=named))
@@ -400,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
                     error=f"internal grader error: {type(err).__name__}",
                 )
             record(index, sub)
-    for sub in results:
+    for sub in [r for r in results if r is not None]:  # all of them: every future recorded its row
         if args.quiet:
             print(f"{sub.path}: {sub.score:g}/{sub.max_score:g}")
         else:

@@ -23,7 +23,6 @@ See ``grader/examples/private-course/`` and its README for a whole exercise, ste
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import re
 from pathlib import Path
 
@@ -72,12 +71,7 @@ def load(folder) -> list[str]:
     for path in sorted(specs.glob("*.py")):
         if path.name.startswith("_"):
             continue
-        spec = importlib.util.spec_from_file_location(f"{package}.{path.stem}", path)
-        module = importlib.util.module_from_spec(spec)
-        try:
-            spec.loader.exec_module(module)
-        except Exception as err:
-            raise ValueError(f"{path}: {type(err).__name__}: {err}") from None
+        registry.run_spec_file(path, f"{package}.{path.stem}")
     added = [e for e in registry.all_exercises() if e.name not in before]
     for exercise in added:
         if exercise.chapter not in chapters:

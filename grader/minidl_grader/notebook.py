@@ -231,7 +231,8 @@ def write_notebook(nb: dict, path) -> None:
 
 def solution_blocks(source: str) -> list[list[str]]:
     """The lines between each BEGIN/END SOLUTION pair; ``ValueError`` if unbalanced."""
-    blocks, current = [], None
+    blocks: list[list[str]] = []
+    current: list[str] | None = None
     for number, line in enumerate(source.splitlines(), 1):
         if _BEGIN_RE.match(line):
             if current is not None:

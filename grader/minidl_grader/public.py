@@ -43,9 +43,14 @@ def public_data(seed: int = PUBLIC_SEED) -> tuple[dict, dict]:
     arrays: dict = {}
     exercises = {}
     for exercise in registry.all_exercises():
-        entry = {"chapter": exercise.chapter, "kind": exercise.kind, "entries": list(exercise.entries)}
+        entry: dict[str, object] = {
+            "chapter": exercise.chapter,
+            "kind": exercise.kind,
+            "entries": list(exercise.entries),
+        }
         if exercise.is_question:
             if exercise.kind == "choice":
+                assert exercise.choices is not None, exercise.name  # a choice question has them
                 entry["choices"] = sorted(exercise.choices)
         elif exercise.public is None:
             entry["why"] = _WHY_NOT.get(exercise.probe, "judged by the grader only")
@@ -54,23 +59,23 @@ def public_data(seed: int = PUBLIC_SEED) -> tuple[dict, dict]:
             cases = exercise.make_cases(registry.rng_for(exercise.name, seed))
             entry["outputs"] = list(exercise.outputs)
             entry["tolerance"] = exercise.tolerance
-            entry["cases"] = []
+            public_cases: list[dict[str, object]] = []
+            entry["cases"] = public_cases
             for case in cases:
                 if visibility_of(exercise, case) != "visible":
                     continue
                 known = exercise.public(case)
-                entry["cases"].append(
-                    {
-                        "label": case.label,
-                        "entry": case.entry,
-                        "args": data.encode(case.args, arrays),
-                        "expected": data.encode(known["expected"], arrays),
-                        "mistakes": [[hint, data.encode(out, arrays)] for hint, out in known["mistakes"]],
-                        "factors": data.encode(dict(known["factors"]), arrays),
-                    }
-                )
+                public_case = {
+                    "label": case.label,
+                    "entry": case.entry,
+                    "args": data.encode(case.args, arrays),
+                    "expected": data.encode(known["expected"], arrays),
+                    "mistakes": [[hint, data.encode(out, arrays)] for hint, out in known["mistakes"]],
+                    "factors": data.encode(dict(known["factors"]), arrays),
+                }
                 if "outputs" in known:  # the outputs' names, when they depend on the case
-                    entry["cases"][-1]["outputs"] = list(known["outputs"])
+                    public_case["outputs"] = list(known["outputs"])
+                public_cases.append(public_case)
         exercises[exercise.name] = entry
     return {"seed": seed, "exercises": exercises}, arrays
 

@@ -114,7 +114,7 @@ def find_chapter(nb: dict, path: Path) -> str | None:
         return chapter
     if path.stem in registry.chapters():
         return path.stem
-    votes = {}
+    votes: dict[str, int] = {}
     for cell in nb.get("cells", []):
         name = notebook.exercise_meta(cell).get("exercise") if isinstance(cell, dict) else None
         try:
@@ -123,7 +123,7 @@ def find_chapter(nb: dict, path: Path) -> str | None:
             found = None
         if found:
             votes[found] = votes.get(found, 0) + 1
-    return max(votes, key=votes.get) if votes else None
+    return max(votes, key=lambda chapter: votes[chapter]) if votes else None
 
 
 def _graded_cells(nb: dict, exercises: list) -> tuple[list[tuple[str, str, str | None]], list[str]]:
@@ -210,12 +210,19 @@ class _Session:
     def isolated(self) -> bool:
         return bool(self.sandbox and self.sandbox.isolated)
 
+    @property
+    def _running(self) -> Sandbox:
+        """The sandbox process (``start`` spawns it, ``_restart`` replaces it)."""
+        if self.sandbox is None:
+            raise RuntimeError("the submission's sandbox is not started: call start() first")
+        return self.sandbox
+
     def _request(self, message: tuple) -> dict:
         left = self.deadline - time.monotonic()
         if left <= 0:
             raise _OutOfTime()
         try:
-            return self.sandbox.request(message, min(self.limits.timeout, left))
+            return self._running.request(message, min(self.limits.timeout, left))
         except _TimedOut:
             if time.monotonic() >= self.deadline - 0.01:
                 raise _OutOfTime() from None
@@ -236,7 +243,7 @@ class _Session:
                 )
                 continue
             except _ChildDied as err:
-                why = self.sandbox.exit_description(err.reason)
+                why = self._running.exit_description(err.reason)
                 self._fail_cell(
                     label,
                     exercise,
@@ -256,13 +263,13 @@ class _Session:
         self.sandbox = Sandbox(self.limits, self.preload)
 
     def _restart(self) -> None:
-        self.sandbox.close()
+        self._running.close()
         self._spawn()
         for label, source in self.good_cells:
             try:
                 self._request(("exec", label, source))
             except (_TimedOut, _ChildDied):
-                self.sandbox.close()
+                self._running.close()
                 self._spawn()
 
     def outputs_for(self, exercise: registry.Exercise):
@@ -279,7 +286,7 @@ class _Session:
                     f"timed out after {self.limits.timeout:g} s (an infinite loop?)"
                 ) from None
             except _ChildDied as err:
-                why = self.sandbox.exit_description(err.reason)
+                why = self._running.exit_description(err.reason)
                 self._restart()
                 if err.reason:
                     raise SubmissionError(f"the grading process failed: {why}") from None
@@ -362,9 +369,9 @@ def _refusals(
                 f"the notebook changes modules it did not write ({'; '.join(changed[:3])}): the grader "
                 "cannot trust what the sandbox observed for this exercise"
             )
-        elif exercise.probe == "numba" and (used := [n for n in names if "objmode" in n.split(".")]):
+        elif exercise.probe == "numba" and (objmode := [n for n in names if "objmode" in n.split(".")]):
             why = (
-                f"the kernel uses {used[0]}: object mode runs Python inside the compiled function; "
+                f"the kernel uses {objmode[0]}: object mode runs Python inside the compiled function; "
                 "write the loops in nopython code"
             )
         elif exercise.probe == "numba" and not provenance.numba_compiled(
@@ -467,7 +474,7 @@ def _grade_into(
     seed: int,
     extra: list,
     pinned: str | None,
-    content: bytes | None,
+    content: bytes | str | None,
     allow: tuple[str, ...] = (),
 ) -> None:
     try:

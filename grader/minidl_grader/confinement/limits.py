@@ -37,6 +37,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 __all__ = [
     "ProcessGroup",
@@ -56,7 +57,7 @@ _JOIN_THEN_EXEC = (
 )
 
 _lock = threading.Lock()
-_hierarchy: tuple[str, int] | None | bool = False  # False: not looked for yet
+_hierarchy: tuple[str, int] | None | Literal[False] = False  # False: not looked for yet
 _controllers: dict | None = None
 
 

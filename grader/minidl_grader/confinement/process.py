@@ -150,7 +150,6 @@ class Sandbox:
         command.append("0" if shared else "10")
         if self._group is not None:
             command = self._group.wrap(command)
-        extra = {"user": user, "group": user, "extra_groups": []} if user is not None else {}
         try:
             self.process = subprocess.Popen(
                 command,
@@ -161,7 +160,9 @@ class Sandbox:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 start_new_session=True,
-                **extra,
+                user=user,  # None: this process's own (the defaults of all three)
+                group=user,
+                extra_groups=[] if user is not None else None,
             )
         except BaseException:
             if self._group is not None:
@@ -216,7 +217,7 @@ class Sandbox:
             except OSError:
                 raise _ChildDied() from None
 
-    def _read(self, n: int, deadline: float) -> bytes:
+    def _read(self, n: int, deadline: float) -> bytearray:
         """``n`` bytes into one buffer (no list of chunks joined: one copy of the reply)."""
         buffer = bytearray(n)
         view, done = memoryview(buffer), 0

@@ -44,7 +44,7 @@ CLONE_NEW_NAMESPACE = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x1000
 X32_SYSCALL_BIT = 0x40000000
 
 # (name, x86-64 number, arm64 number); None where the call does not exist
-REFUSED = [
+REFUSED: list[tuple[str, int | None, int | None]] = [
     ("ptrace", 101, 117),
     ("process_vm_readv", 310, 270),
     ("process_vm_writev", 311, 271),
@@ -104,6 +104,10 @@ CLONE3 = 435
 ARCHITECTURES = {"x86_64": (0xC000003E, 1), "aarch64": (0xC00000B7, 2)}  # value, column of REFUSED
 
 
+# one line of the program: (op, k), or (op, k, where to jump if true, if false)
+_Step = tuple[str, int] | tuple[str, int, str, str]
+
+
 def _instruction(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
     return struct.pack("=HBBI", code, jt, jf, k)
 
@@ -115,11 +119,11 @@ def program(machine: str | None = None) -> bytes | None:
     if machine not in ARCHITECTURES:
         return None
     arch, column = ARCHITECTURES[machine]
-    refused = [row[column] for row in REFUSED if row[column] is not None]
+    refused = [nr for row in REFUSED if isinstance(nr := row[column], int)]
     # The program, one test per line; each jumps forward to the next test or to one of the
     # four returns at its end (allow, deny = EPERM, nosys = ENOSYS, kill). BPF counts jump
     # offsets from the next instruction; "skip2" steps over the two-line clone-flags test.
-    code = [("ld", OFFSET_ARCH), ("jeq", arch, "next", "kill"), ("ld", OFFSET_NR)]
+    code: list[_Step] = [("ld", OFFSET_ARCH), ("jeq", arch, "next", "kill"), ("ld", OFFSET_NR)]
     if machine == "x86_64":
         code.append(("jge", X32_SYSCALL_BIT, "deny", "next"))  # the x32 ABI
     code += [

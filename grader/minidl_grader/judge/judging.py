@@ -108,7 +108,7 @@ def judge_exercise(
         or any(getattr(c, "points", None) is not None for c in cases)
         or len(set(visibility)) > 1
     )
-    points = _case_points(exercise, cases) if by_case else [None] * len(cases)
+    points = _case_points(exercise, cases) if by_case else []  # read only case by case
     chosen = [i for i, v in enumerate(visibility) if v == "visible" or not visible_only]
     if visible_only and not chosen:
         return Result(

@@ -26,7 +26,6 @@ built-in kinds (``"call"``, the default, or ``"call_and_inputs"``).
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 from . import registry
@@ -86,12 +85,7 @@ def load_checks(folder) -> list[Exercise]:
     for path in sorted(folder.glob("*.py")):
         if path.name.startswith("_"):
             continue
-        spec = importlib.util.spec_from_file_location(f"minidl_private_checks.{path.stem}", path)
-        module = importlib.util.module_from_spec(spec)
-        try:
-            spec.loader.exec_module(module)
-        except Exception as err:
-            raise ValueError(f"{path}: {type(err).__name__}: {err}") from None
+        module = registry.run_spec_file(path, f"minidl_private_checks.{path.stem}")
         checks = getattr(module, "CHECKS", None)
         if not isinstance(checks, list) or not all(isinstance(c, Exercise) for c in checks):
             raise ValueError(f"{path} must define CHECKS, a list of private_check(...) items")

@@ -109,7 +109,7 @@ def _names_a_module(text: str) -> bool:
 
 
 def _uses(tree: ast.AST, aliases: dict[str, str]) -> set[str]:
-    uses = set()
+    uses: set[str] = set()
     inner = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -130,6 +130,20 @@ def _uses(tree: ast.AST, aliases: dict[str, str]) -> set[str]:
     return uses
 
 
+def _parse_cell(source: str) -> ast.Module | None:
+    """A cell's syntax tree; a cell with magics (``%timeit``) is read without their lines;
+    None for one that is not Python, or too deep or too large to read."""
+    try:
+        return _parse(source)
+    except SyntaxError:
+        try:
+            return _parse(without_magic_lines(source))
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return None
+    except (ValueError, RecursionError, MemoryError):
+        return None
+
+
 def library_uses(cells: list[tuple[str, str, str | None]]) -> dict[str, list[str]]:
     """``{exercise: [dotted names its cell uses]}`` for ``(label, source, exercise)`` cells;
     a setup cell (``exercise`` None) is listed by its label, and its imports bind names
@@ -137,19 +151,13 @@ def library_uses(cells: list[tuple[str, str, str | None]]) -> dict[str, list[str
     aliases: dict[str, str] = {}
     trees = []
     for label, source, exercise in cells:
-        try:
-            tree = _parse(source)
-        except SyntaxError:  # magics: read the rest of the cell
-            try:
-                tree = _parse(without_magic_lines(source))
-            except (SyntaxError, ValueError, RecursionError, MemoryError):
-                continue
-        except (ValueError, RecursionError, MemoryError):
+        tree = _parse_cell(source)
+        if tree is None:
             continue
         if exercise is None:
             aliases.update(_aliases(tree))
         trees.append((exercise or label.strip("<>"), tree))
-    uses = {}
+    uses: dict[str, set[str]] = {}
     for exercise, tree in trees:
         names = _uses(tree, {**aliases, **_aliases(tree)})
         uses.setdefault(exercise, set()).update(names)
@@ -277,14 +285,8 @@ def tampering(cells: list[tuple[str, str, str | None]]) -> list[str]:
     aliases: dict[str, str] = {}
     found: set[str] = set()
     for label, source, exercise in cells:
-        try:
-            tree = _parse(source)
-        except SyntaxError:
-            try:
-                tree = _parse(without_magic_lines(source))
-            except (SyntaxError, ValueError, RecursionError, MemoryError):
-                continue
-        except (ValueError, RecursionError, MemoryError):
+        tree = _parse_cell(source)
+        if tree is None:
             continue
         local = {**aliases, **_aliases(tree)}
         if exercise is None:

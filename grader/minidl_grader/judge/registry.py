@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import copy
 import importlib
+import importlib.util
 import pkgutil
 import threading
+import types
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -41,6 +44,7 @@ __all__ = [
     "PROBES",
     "probe",
     "counts",
+    "run_spec_file",
 ]
 
 CHAPTERS = (
@@ -139,6 +143,21 @@ def _load_specs() -> None:
             _loaded = True
 
 
+def run_spec_file(path: Path, module_name: str) -> types.ModuleType:
+    """Run the Python file ``path`` (a course's or an instructor's specs) as the module
+    ``module_name``; what it calls ``register`` on is registered. ``ValueError`` naming
+    the file if it cannot be loaded or raises."""
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ValueError(f"{path}: not a Python file that can be imported")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as err:
+        raise ValueError(f"{path}: {type(err).__name__}: {err}") from None
+    return module
+
+
 def get(name: str) -> Exercise:
     """The exercise called ``name``; ``KeyError`` listing the known names otherwise."""
     _load_specs()
@@ -161,9 +180,9 @@ def for_chapter(chapter: str) -> list[Exercise]:
     return [e for e in all_exercises() if e.chapter == chapter]
 
 
-def counts() -> dict:
+def counts() -> dict[str, dict[str, int]]:
     """Per chapter: ``{"code": n, "questions": n, "points": n}`` (the README states these)."""
-    table = {}
+    table: dict[str, dict[str, int]] = {}
     for exercise in all_exercises():
         row = table.setdefault(exercise.chapter, {"code": 0, "questions": 0, "points": 0})
         row["questions" if exercise.is_question else "code"] += 1

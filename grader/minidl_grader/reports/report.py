@@ -120,6 +120,7 @@ def write_json(path, subs: list[SubmissionResult], single: bool | None = None) -
     """One submission (``single``): Gradescope's format. Several: a list of those, each
     with its file. ``single`` defaults to ``len(subs) == 1``."""
     single = len(subs) == 1 if single is None else single
+    data: dict | list[dict]
     if single:
         data = gradescope_json(subs[0])
     else:

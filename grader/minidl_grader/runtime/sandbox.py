@@ -31,6 +31,7 @@ import pickle
 import resource
 import struct
 import sys
+from typing import cast
 
 _HEADER = struct.Struct("!Q")
 _ALLOWED_PROGRAMS = {"c++", "g++", "gcc", "cc", "clang", "clang++", "nvcc"}
@@ -153,6 +154,12 @@ def _allow_numba_cache(workdir: str) -> None:
         impl._locator_classes = [CellCacheLocator, *impl._locator_classes]
 
 
+def _set_module(name: str, stand_in: object) -> None:
+    """``sys.modules[name] = stand_in``: the import system hands out whatever object it
+    finds there (typeshed types the table ``dict[str, ModuleType]``, hence the cast)."""
+    cast("dict[str, object]", sys.modules)[name] = stand_in
+
+
 class _Forbidden:
     """Stands for a module or a name the assignment forbids (``--forbid``): using it raises."""
 
@@ -183,7 +190,7 @@ def _forbid(name: str) -> None:
         is_module = False
     parent, _, attribute = name.rpartition(".")
     if is_module:
-        sys.modules[name] = stub
+        _set_module(name, stub)
     if parent:
         try:
             setattr(importlib.import_module(parent), attribute, stub)
@@ -216,10 +223,14 @@ def _forbid_during_call(names, namespace: dict) -> list:
         except Exception:
             return None
 
-    modules, objects = [], []
+    modules: list[tuple[str, types.ModuleType]] = []
+    objects: list[tuple[str, object]] = []
     for name in names:
         found = resolve(name)
-        (modules if isinstance(found, types.ModuleType) else objects).append((name, found))
+        if isinstance(found, types.ModuleType):
+            modules.append((name, found))
+        else:
+            objects.append((name, found))
     for name, found in objects:
         if found is None:
             continue
@@ -331,7 +342,7 @@ def _hide_runtime() -> dict:
         return {}
     hidden = {m: sys.modules[m] for m in list(sys.modules) if m == package or m.startswith(package + ".")}
     for name in hidden:
-        sys.modules[name] = _Forbidden(f"{name} (the grader)")
+        _set_module(name, _Forbidden(f"{name} (the grader)"))
     parent, _, attribute = package.rpartition(".")
     if parent in sys.modules:
         setattr(sys.modules[parent], attribute, _Forbidden(f"{package} (the grader)"))
@@ -359,12 +370,11 @@ def serve(read_fd: int, write_fd: int, runtime=None) -> None:
     describe_exception, hidden modules)`` taken before the runtime was hidden (imported
     here otherwise)."""
     if runtime is None:
-        from . import codec
-        from .probes import PROBES, NotebookShell, describe_exception
+        from . import codec as own_codec
+        from . import probes as own_probes
 
-        hidden = {}
-    else:
-        codec, PROBES, NotebookShell, describe_exception, hidden = runtime
+        runtime = (own_codec, own_probes.PROBES, own_probes.NotebookShell, own_probes.describe_exception, {})
+    codec, PROBES, NotebookShell, describe_exception, hidden = runtime
 
     probes = dict(PROBES)  # as loaded: a submission editing PROBES changes nothing here
     namespace = {"__name__": "__main__", "__builtins__": __builtins__}
@@ -474,8 +484,7 @@ def main() -> None:
     for name in forbid:
         _forbid(name)
     probes.seal()  # what the probes compare with, captured before any cell runs
-    runtime = (codec, probes.PROBES, probes.NotebookShell, probes.describe_exception)
-    runtime += (_hide_runtime(),)
+    runtime = (codec, probes.PROBES, probes.NotebookShell, probes.describe_exception, _hide_runtime())
     _install_audit_hook(workdir, {read_fd, write_fd})
     sys.argv = ["submission"]
     serve(read_fd, write_fd, runtime)

@@ -1,6 +1,8 @@
 """Chapter 2, neural networks: derivatives of three activations the chapter does not derive, a
 dense layer, XOR by hand."""
 
+from typing import Callable
+
 import numpy as np
 
 from ..judge.feedback import compare_outputs
@@ -43,7 +45,8 @@ def hard_swish_derivative(z):
     return np.where(z < -3.0, 0.0, np.where(z > 3.0, 1.0, (2.0 * z + 3.0) / 6.0))
 
 
-_ACTIVATIONS = {
+# {entry: (reference, ((hint, mistaken function), ...))}
+_ACTIVATIONS: dict[str, tuple[Callable, tuple[tuple[str, Callable], ...]]] = {
     "softplus_derivative": (
         softplus_derivative,
         (

@@ -143,7 +143,7 @@ def lstm_step_backward(dh, dc, x, h_prev, c_prev, Wx, Wh, b):
     return _lstm_backward(dh, dc, x, h_prev, c_prev, Wx, Wh, b, through_h=True)
 
 
-def _lstm_backward(dh, dc, x, h_prev, c_prev, Wx, Wh, b, through_h):
+def _lstm_backward(dh, dc, x, h_prev, c_prev, Wx, Wh, b, *, through_h):
     H = h_prev.shape[1]
     a = x @ Wx + h_prev @ Wh + b
     i, f, o = _sigmoid(a[:, :H]), _sigmoid(a[:, H : 2 * H]), _sigmoid(a[:, 3 * H :])
@@ -166,7 +166,7 @@ def _lstm_backward(dh, dc, x, h_prev, c_prev, Wx, Wh, b, through_h):
 def _lstm_cases(rng, backward):
     cases = []
     for n, d, h in ((3, 4, 2), (2, 3, 5)):
-        args = (
+        args: tuple = (
             rng.standard_normal((n, d)),
             rng.standard_normal((n, h)),
             rng.standard_normal((n, h)),

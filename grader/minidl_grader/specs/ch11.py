@@ -17,10 +17,10 @@ def autoencoder_train_step(x, W1, b1, W2, b2, lr):
     The mean is over every element (N * D of them). Returns (loss, W1, b1, W2, b2): the
     loss before the step and the parameters after it.
     """
-    return _autoencoder_step(x, W1, b1, W2, b2, lr, x.size)
+    return _autoencoder_step(x, W1, b1, W2, b2, lr, count=x.size)
 
 
-def _autoencoder_step(x, W1, b1, W2, b2, lr, count):
+def _autoencoder_step(x, W1, b1, W2, b2, lr, *, count):
     a1 = x @ W1 + b1
     h = np.maximum(a1, 0.0)
     x_hat = _sigmoid(h @ W2 + b2)
@@ -64,7 +64,7 @@ function_exercise(
         (
             "the loss is averaged over the batch only (summed over features); this exercise "
             "averages over all N * D elements",
-            lambda x, *p: _autoencoder_step(x, *p, x.shape[0]),
+            lambda x, *p: _autoencoder_step(x, *p, count=x.shape[0]),
         ),
     ),
     forbids=(

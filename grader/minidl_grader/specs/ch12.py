@@ -104,7 +104,7 @@ def generator_step(z, Wg, bg, Wd, bd, lr):
     return _generator_step(z, Wg, bg, Wd, bd, lr, saturating=False)
 
 
-def _generator_step(z, Wg, bg, Wd, bd, lr, saturating):
+def _generator_step(z, Wg, bg, Wd, bd, lr, *, saturating):
     a = z @ Wg + bg
     x = np.tanh(a)
     logits = x @ Wd + bd
@@ -137,15 +137,16 @@ def _judge_generator_step(case, got):
     if not isinstance(got, dict) or "out" not in got:
         return "the grader could not read the result"
     args = case.args
+    z, Wg, bg, Wd, bd, lr = args
     wrong = [
         (
             "the saturating loss was used; the generator step uses the non-saturating "
             "loss mean(softplus(-logits))",
-            _generator_step(*args, saturating=True),
+            _generator_step(z, Wg, bg, Wd, bd, lr, saturating=True),
         ),
         (
             "the step goes uphill: subtract lr * gradient",
-            _generator_step(*args[:5], -args[5], saturating=False),
+            _generator_step(z, Wg, bg, Wd, bd, -lr, saturating=False),
         ),
     ]
     problem = compare_outputs(got["out"], generator_step(*args), ("Wg", "bg"), wrong)

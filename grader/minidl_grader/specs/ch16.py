@@ -110,6 +110,7 @@ def leaky_relu_init_std(fan_in, alpha):
 def _init_cases(rng):
     """Five layers drawn by the seed: the plain ReLU (alpha 0), the identity (alpha 1) and
     three slopes between, each with its own fan-in (a table of answers cannot pass)."""
+    alphas: tuple[float, ...]
     alphas = (0.0, round(float(rng.uniform(0.1, 0.3)), 3), round(float(rng.uniform(0.005, 0.05)), 4))
     alphas += (1.0, round(float(rng.uniform(0.4, 0.8)), 3))
     fan_ins = (int(n) for n in rng.integers(9, 1025, size=len(alphas)))
