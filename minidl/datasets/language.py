@@ -73,7 +73,8 @@ class Vocabulary:
             )
         if not isinstance(min_count, numbers.Integral) or min_count < 1:
             raise ValueError(f"min_count must be a positive integer, got {min_count!r}")
-        self.max_size, self.min_count = max_size, int(min_count)
+        self.max_size: int | None = max_size
+        self.min_count: int = int(min_count)
         self.words: tuple = (PAD, UNK)
         self.word_to_id: dict = {PAD: 0, UNK: 1}
         if texts is not None:
@@ -317,7 +318,7 @@ def load_imdb():
 
 def read_imdb_archive(path):
     """Read a file in the layout of ``aclImdb_v1.tar.gz`` (see ``load_imdb``)."""
-    found = {"train": [], "test": []}
+    found: dict[str, list[tuple[str, str, int]]] = {"train": [], "test": []}
     with tarfile.open(path, "r:gz") as archive:
         for member in archive:
             parts = member.name.split("/")
@@ -329,7 +330,10 @@ def read_imdb_archive(path):
                 and parts[2] in ("pos", "neg")
                 and parts[3].endswith(".txt")
             ):
-                raw = archive.extractfile(member).read()
+                stream = archive.extractfile(member)
+                if stream is None:  # a file member always has a stream; the check is for the types
+                    continue
+                raw = stream.read()
                 text = io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8", errors="replace").read()
                 found[parts[1]].append((parts[3], text.replace("<br />", " "), int(parts[2] == "pos")))
     out = []

@@ -53,8 +53,8 @@ def beam_search(
     """
     if beam_width < 1 or max_len < 1:
         raise ValueError(f"beam_width and max_len must be >= 1, got {beam_width} and {max_len}")
-    live = [([start], 0.0)]
-    finished = []
+    live: list[tuple[list[int], float]] = [([start], 0.0)]
+    finished: list[tuple[list[int], float]] = []
     for _ in range(max_len):
         log_probs = np.asarray(next_log_probs(np.array([seq for seq, _ in live], dtype=np.int64)))  # (B, V)
         candidates = []

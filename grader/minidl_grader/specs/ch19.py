@@ -91,9 +91,10 @@ function_exercise(
 # ---------------------------------------------------------------- beam search
 def _beam_search(log_probs, start, end, beam_width, max_len, alpha, tie_sign=1):
     V = log_probs.shape[0]
-    beams, finished = [((), 0.0)], []
+    beams: list[tuple[tuple[int, ...], float]] = [((), 0.0)]
+    finished: list[tuple[tuple[int, ...], float]] = []
     for _ in range(max_len):
-        candidates = []
+        candidates: list[tuple[tuple[int, ...], float]] = []
         for seq, score in beams:
             last = seq[-1] if seq else start
             for token in range(V):
