@@ -231,8 +231,17 @@ def _judge_xor(case, got):
         out = np.maximum(_XOR_INPUTS @ W1 + b1, 0.0) @ w2 + b2
     if not np.all(np.isfinite(out)):
         return "the network's outputs are not finite"
-    if np.allclose(out, _XOR_TARGETS, atol=1e-6):
+    # exact: the outputs are sums of a few products of the weights, whose rounding is below
+    # 1e-15 for weights of moderate size; an answer 1e-6 away is not the exact network asked for
+    if np.max(np.abs(out - _XOR_TARGETS)) <= 1e-12 * max(
+        1.0, float(np.max(np.abs(W1))), float(np.max(np.abs(w2)))
+    ):
         return None
+    if np.allclose(out, _XOR_TARGETS, atol=1e-3):
+        return (
+            f"the outputs are within {np.max(np.abs(out - _XOR_TARGETS)):.1e} of [0, 1, 1, 0] but not "
+            "exact: the task asks for weights that compute XOR exactly (no training, no rounding)"
+        )
     hidden = np.maximum(_XOR_INPUTS @ W1 + b1, 0.0)
     hint = ""
     if np.linalg.matrix_rank(np.column_stack([hidden, np.ones(4)])) < 3:

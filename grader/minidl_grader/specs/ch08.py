@@ -29,7 +29,10 @@ def relu_backward_numba(dy, x):
     return dy * (x > 0)
 
 
-def _judge(reference, names, mistakes=()):
+def _judge(reference, names, mistakes=(), parallel=False):
+    """``parallel``: the task asks for a parallel kernel (``@njit(parallel=True)`` and a
+    ``prange`` loop); the numbers of a serial loop are right, so it is judged first."""
+
     def judge(case, got):
         if not isinstance(got, dict) or "is_numba" not in got:
             return "the grader could not read the result"
@@ -37,6 +40,16 @@ def _judge(reference, names, mistakes=()):
             return (
                 "this is a plain Python function: compile it with Numba "
                 "(`from numba import njit` and `@njit` above the `def`)"
+            )
+        if parallel and not got.get("parallel"):
+            return (
+                "the kernel is not compiled for parallel execution: the task asks for "
+                "`@njit(parallel=True)` (without it prange is a plain range)"
+            )
+        if parallel and not got.get("uses_prange"):
+            return (
+                "the loop is a serial `range`: the task asks for a parallel loop, "
+                "`for i in prange(n)` (parallel=True alone does not split a range loop)"
             )
         wrong = [(hint, fn(*case.args)) for hint, fn in mistakes]
         return compare_outputs(got["out"], reference(*case.args), names, wrong)
@@ -85,6 +98,13 @@ def _relu_cases(rng):
     for shape in ((4, 7), (2, 3, 5)):
         x = rng.standard_normal(shape)
         cases.append(Case((rng.standard_normal(shape), x), label=f"arrays of shape {shape}"))
+    x = rng.integers(-1, 2, (3, 8)).astype(np.float32)  # exact zeros: relu'(0) = 0 here
+    cases.append(
+        Case(
+            (rng.standard_normal((3, 8)).astype(np.float32), x),
+            label="float32 arrays (3, 8) where a third of x is exactly 0",
+        )
+    )
     return cases
 
 
@@ -104,7 +124,13 @@ register(
                     "this is relu(dy); the gradient passes where the INPUT x is positive",
                     lambda dy, x: np.maximum(dy, 0),
                 ),
+                (
+                    "the gradient passes where x == 0 too: ReLU's derivative at 0 is taken as 0 "
+                    "(pass dy only where x > 0)",
+                    lambda dy, x: dy * (x >= 0),
+                ),
             ),
+            parallel=True,
         ),
         probe="numba",
         needs=("numba",),

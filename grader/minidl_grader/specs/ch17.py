@@ -127,13 +127,22 @@ def softmax_temperature_backward(z, dp, tau):
 
 
 def _temperature_cases(rng):
-    return [
+    cases = [
         Case(
             (rng.standard_normal((n, k)) * 2, rng.standard_normal((n, k)), tau),
             label=f"N={n}, K={k}, tau={tau}",
         )
         for n, k, tau in ((3, 5, 1.0), (4, 7, 0.5), (2, 3, 3.0))
     ]
+    # logits of a confident model at a low temperature: exp(z / tau) overflows unless the
+    # row maximum is subtracted first
+    cases.append(
+        Case(
+            (rng.standard_normal((3, 6)) * 300 + 500, rng.standard_normal((3, 6)), 0.5),
+            label="N=3, K=6, logits near 500, tau=0.5 (exp(z / tau) overflows)",
+        )
+    )
+    return cases
 
 
 function_exercise(

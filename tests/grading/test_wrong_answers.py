@@ -1,0 +1,42 @@
+"""The wrong-answer catalogue: every wrong answer scores below full marks, every right one
+(a different but correct formulation) full marks, on several grading seeds.
+
+The answers are judged through the grader's own path (``judge_exercise`` with the probes
+that a grading process runs), in this process for speed; ``wrong_answers.py`` holds the
+table, one entry per usual mistake, by chapter.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from minidl_grader.judge import registry
+from minidl_grader.judge.judging import _in_process_outputs, judge_exercise
+
+from wrong_answers import RIGHT, WRONG, SETUP
+
+SEEDS = (11, 2027)
+
+
+def _judge(name: str, source: str, seed: int):
+    exercise = registry.get(name)
+    for module in exercise.needs:
+        pytest.importorskip(module)
+    namespace: dict = {}
+    exec(SETUP, namespace)
+    exec(compile(source, f"<answer to {name}>", "exec"), namespace)
+    return judge_exercise(exercise, _in_process_outputs(exercise, namespace), seed)
+
+
+@pytest.mark.parametrize("name, label, source", WRONG, ids=[f"{name}: {label}" for name, label, _ in WRONG])
+def test_a_wrong_answer_scores_below_full_marks(name, label, source):
+    for seed in SEEDS:
+        result = _judge(name, source, seed)
+        assert result.score < result.points, f"seed {seed}: accepted: {result.message}"
+
+
+@pytest.mark.parametrize("name, label, source", RIGHT, ids=[f"{name}: {label}" for name, label, _ in RIGHT])
+def test_a_right_answer_scores_full_marks(name, label, source):
+    for seed in SEEDS:
+        result = _judge(name, source, seed)
+        assert result.passed, f"seed {seed}: rejected: {result.message}"

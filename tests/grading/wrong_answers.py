@@ -1,0 +1,426 @@
+"""The usual wrong answers to the graded exercises, and right answers written differently.
+
+``WRONG`` and ``RIGHT`` are lists of ``(exercise, what it does, source)``; the source is an
+exercise cell as a student would write it, run after ``SETUP`` (the imports of the
+solutions' setup cells). ``test_wrong_answers.py`` requires every wrong answer to score
+below full marks and every right one full marks.
+"""
+
+from __future__ import annotations
+
+SETUP = "import numpy as np\n"
+
+WRONG: list[tuple[str, str, str]] = []
+RIGHT: list[tuple[str, str, str]] = []
+
+
+def wrong(name: str, label: str, source: str) -> None:
+    WRONG.append((name, label, source))
+
+
+def right(name: str, label: str, source: str) -> None:
+    RIGHT.append((name, label, source))
+
+
+# ------------------------------------------------------------------ 02 neural networks
+wrong(
+    "xor_by_hand",
+    "weights 1e-6 away from exact",
+    """
+def xor_by_hand():
+    W1 = np.array([[1.0, 1.0], [1.0, 1.0]])
+    b1 = np.array([0.0, -1.0])
+    w2 = np.array([1.0, -2.0 + 1e-6])
+    return W1, b1, w2, 0.0
+""",
+)
+right(
+    "xor_by_hand",
+    "another exact network: relu(x1 - x2) + relu(x2 - x1)",
+    """
+def xor_by_hand():
+    return np.array([[1.0, -1.0], [-1.0, 1.0]]), np.zeros(2), np.ones(2), 0
+""",
+)
+
+# ------------------------------------------------------------------ 03 backpropagation
+wrong(
+    "directional_gradient_check",
+    "one array for both perturbations, never moved back to x",
+    """
+def directional_gradient_check(f, x, grad, directions, h=1e-5):
+    numeric = np.zeros(len(directions))
+    shifted = x.copy()
+    for k, d in enumerate(directions):
+        shifted += h * d
+        f_plus = f(shifted)
+        shifted -= 2 * h * d
+        numeric[k] = (f_plus - f(shifted)) / (2 * h)
+    return numeric, directions.reshape(len(directions), -1) @ grad.reshape(-1)
+""",
+)
+wrong(
+    "directional_gradient_check",
+    "x + h d stored in an array that x - h d then overwrites",
+    """
+def directional_gradient_check(f, x, grad, directions, h=1e-5):
+    numeric = np.zeros(len(directions))
+    for k, d in enumerate(directions):
+        xp = x
+        xp += h * d
+        xm = x
+        xm -= h * d
+        numeric[k] = (f(xp) - f(xm)) / (2 * h)
+    return numeric, directions.reshape(len(directions), -1) @ grad.reshape(-1)
+""",
+)
+right(
+    "directional_gradient_check",
+    "new arrays x + h d and x - h d",
+    """
+def directional_gradient_check(f, x, grad, directions, h=1e-5):
+    numeric = np.array([(f(x + h * d) - f(x - h * d)) / (2 * h) for d in directions])
+    return numeric, np.array([np.sum(grad * d) for d in directions])
+""",
+)
+
+# ------------------------------------------------------------------ 04 optimization
+wrong(
+    "sgd_momentum_update",
+    "updates w and v in place",
+    """
+def sgd_momentum_update(w, dw, v, lr, momentum):
+    v *= momentum
+    v += dw
+    w -= lr * v
+    return w, v
+""",
+)
+right(
+    "sgd_momentum_update",
+    "w - lr * (momentum * v + dw) in one line",
+    """
+def sgd_momentum_update(w, dw, v, lr, momentum):
+    return w - lr * (momentum * v + dw), momentum * v + dw
+""",
+)
+
+# ------------------------------------------------------------------ 05 regularization
+right(
+    "early_stopping_epochs",
+    "an improvement written best - loss > min_delta",
+    """
+def early_stopping_epochs(val_losses, patience, min_delta):
+    best, best_epoch, waited = np.inf, -1, 0
+    for epoch, loss in enumerate(val_losses):
+        if best - loss > min_delta:
+            best, best_epoch, waited = loss, epoch, 0
+        else:
+            waited += 1
+            if waited >= patience:
+                return best_epoch, epoch
+    return best_epoch, -1
+""",
+)
+
+# ------------------------------------------------------------------ 07 convolutional networks
+wrong(
+    "maxpool_backward",
+    "the gradient goes to every tied maximum",
+    """
+def maxpool_backward(dy, x, pool, stride):
+    dx = np.zeros_like(x)
+    for i in range(dy.shape[2]):
+        for j in range(dy.shape[3]):
+            window = x[:, :, i * stride : i * stride + pool, j * stride : j * stride + pool]
+            mask = window == window.max(axis=(2, 3), keepdims=True)
+            dx[:, :, i * stride : i * stride + pool, j * stride : j * stride + pool] += (
+                mask * dy[:, :, i : i + 1, j : j + 1]
+            )
+    return dx
+""",
+)
+
+# ------------------------------------------------------------------ 08 fast CPU kernels
+wrong(
+    "relu_backward_numba",
+    "a serial loop (range, not prange)",
+    """
+from numba import njit, prange
+
+@njit(parallel=True)
+def relu_backward_numba(dy, x):
+    flat_dy, flat_x = dy.ravel(), x.ravel()
+    dx = np.empty_like(flat_dy)
+    for i in range(flat_x.size):
+        dx[i] = flat_dy[i] if flat_x[i] > 0 else 0.0
+    return dx.reshape(dy.shape)
+""",
+)
+wrong(
+    "relu_backward_numba",
+    "prange without parallel=True",
+    """
+from numba import njit, prange
+
+@njit
+def relu_backward_numba(dy, x):
+    flat_dy, flat_x = dy.ravel(), x.ravel()
+    dx = np.empty_like(flat_dy)
+    for i in prange(flat_x.size):
+        dx[i] = flat_dy[i] if flat_x[i] > 0 else 0.0
+    return dx.reshape(dy.shape)
+""",
+)
+
+# ------------------------------------------------------------------ 09 GPU kernels
+wrong(
+    "silu_backward_cuda",
+    "sigmoid'(x) written with exp(-x) twice: inf * 0 for x << 0",
+    '''
+SILU_BACKWARD_SOURCE = r"""
+extern "C" __global__ void silu_backward(const float* dy, const float* x, float* dx, int n)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) {
+        float e = expf(-x[i]);
+        float s = 1.0f / (1.0f + e);
+        dx[i] = dy[i] * (s + x[i] * e * s * s);
+    }
+}
+"""
+''',
+)
+
+# ------------------------------------------------------------------ 13 transfer learning
+wrong(
+    "freeze_all_but_last",
+    "layers[:-n], wrong for n = 0",
+    """
+def freeze_all_but_last(model, n_trainable):
+    weighted = [layer for layer in model.layers if layer.params]
+    for layer in weighted:
+        layer.trainable = True
+    for layer in weighted[:-n_trainable]:
+        layer.trainable = False
+""",
+)
+wrong(
+    "fine_tune_step",
+    "never passes training=True",
+    """
+def fine_tune_step(model, x, y, loss_fn, lr):
+    loss = loss_fn(model.forward(x), y)
+    model.backward(loss_fn.backward())
+    for layer in model.layers:
+        if layer.trainable:
+            for key in layer.params:
+                layer.params[key] -= lr * layer.grads[key]
+    return float(loss)
+""",
+)
+
+# ------------------------------------------------------------------ 15 speech
+wrong(
+    "energy_vad",
+    "ignores threshold_db (uses 40 dB)",
+    """
+def energy_vad(x, frame_length, hop_length, threshold_db):
+    count = 1 + (len(x) - frame_length) // hop_length
+    energy = np.array([np.sum(x[t * hop_length : t * hop_length + frame_length] ** 2) for t in range(count)])
+    return 10 * np.log10(np.maximum(energy, 1e-20) / energy.max()) >= -40.0
+""",
+)
+
+# ------------------------------------------------------------------ 16 going deep
+wrong(
+    "cutout",
+    "zeroes the caller's images in place",
+    """
+def cutout(x, top, left, size):
+    for n in range(x.shape[0]):
+        x[n, :, max(top[n], 0) : max(top[n] + size, 0), max(left[n], 0) : max(left[n] + size, 0)] = 0.0
+    return x
+""",
+)
+right(
+    "cutout",
+    "a mask built from index grids",
+    """
+def cutout(x, top, left, size):
+    rows = np.arange(x.shape[2])[None, :, None]
+    cols = np.arange(x.shape[3])[None, None, :]
+    top, left = np.asarray(top)[:, None, None], np.asarray(left)[:, None, None]
+    inside = (rows >= top) & (rows < top + size) & (cols >= left) & (cols < left + size)
+    return np.where(inside[:, None], 0.0, x).astype(x.dtype)
+""",
+)
+
+# ------------------------------------------------------------------ more, chapter by chapter
+wrong(
+    "weighted_bce_with_logits",
+    "log(sigmoid(z)) computed directly: inf for large |z|",
+    """
+def weighted_bce_with_logits(z, y, pos_weight):
+    p = 1.0 / (1.0 + np.exp(-z))
+    return -(pos_weight * y * np.log(p) + (1 - y) * np.log(1 - p))
+""",
+)
+right(
+    "weighted_bce_with_logits",
+    "np.logaddexp for both softplus terms",
+    """
+def weighted_bce_with_logits(z, y, pos_weight):
+    return pos_weight * y * np.logaddexp(0.0, -z) + (1 - y) * np.logaddexp(0.0, z)
+""",
+)
+wrong(
+    "early_stopping_epochs",
+    "a loss equal to the best counts as an improvement",
+    """
+def early_stopping_epochs(val_losses, patience, min_delta):
+    best, best_epoch, waited = np.inf, -1, 0
+    for epoch, loss in enumerate(val_losses):
+        if loss <= best - min_delta:
+            best, best_epoch, waited = loss, epoch, 0
+        else:
+            waited += 1
+            if waited >= patience:
+                return best_epoch, epoch
+    return best_epoch, -1
+""",
+)
+wrong(
+    "early_stopping_epochs",
+    "compares each epoch with the previous one, not with the best",
+    """
+def early_stopping_epochs(val_losses, patience, min_delta):
+    previous, best_epoch, waited = np.inf, -1, 0
+    for epoch, loss in enumerate(val_losses):
+        if loss < previous - min_delta:
+            best_epoch, waited = epoch, 0
+        else:
+            waited += 1
+            if waited >= patience:
+                return best_epoch, epoch
+        previous = loss
+    return best_epoch, -1
+""",
+)
+wrong(
+    "fold_batchnorm",
+    "eps added after the square root",
+    """
+def fold_batchnorm(W, b, gamma, beta, running_mean, running_var, eps):
+    scale = gamma / (np.sqrt(running_var) + eps)
+    return W * scale, (b - running_mean) * scale + beta
+""",
+)
+wrong(
+    "clip_by_global_norm",
+    "each gradient clipped to max_norm on its own",
+    """
+def clip_by_global_norm(grads, max_norm):
+    return [g * min(1.0, max_norm / max(np.sqrt(np.sum(g**2)), 1e-300)) for g in grads]
+""",
+)
+right(
+    "clip_by_global_norm",
+    "max_norm / max(norm, max_norm)",
+    """
+def clip_by_global_norm(grads, max_norm):
+    norm = np.sqrt(sum(float(np.vdot(g, g)) for g in grads))
+    return [g * (max_norm / max(norm, max_norm)) for g in grads]
+""",
+)
+wrong(
+    "generator_loss",
+    "-log(sigmoid(z)) computed directly: inf for very negative logits",
+    """
+def generator_loss(fake_logits):
+    p = 1.0 / (1.0 + np.exp(-fake_logits))
+    return np.mean(-np.log(p)), -(1.0 - p) / len(fake_logits)
+""",
+)
+wrong(
+    "cutout",
+    "no clipping at the top and left edges (a negative start wraps around)",
+    """
+def cutout(x, top, left, size):
+    out = x.copy()
+    for n in range(x.shape[0]):
+        out[n, :, top[n] : top[n] + size, left[n] : left[n] + size] = 0.0
+    return out
+""",
+)
+wrong(
+    "sliding_window_attention",
+    "a window of window + 1 positions (rows - cols <= window)",
+    """
+def sliding_window_attention(q, k, v, window):
+    T, d = q.shape[1], q.shape[2]
+    rows, cols = np.indices((T, T))
+    allowed = (cols <= rows) & (rows - cols <= window)
+    s = np.where(allowed, q @ k.transpose(0, 2, 1) / np.sqrt(d), -np.inf)
+    w = np.exp(s - s.max(axis=2, keepdims=True))
+    return (w / w.sum(axis=2, keepdims=True)) @ v
+""",
+)
+wrong(
+    "softmax_temperature_backward",
+    "forgets the 1/tau of the chain rule",
+    """
+def softmax_temperature_backward(z, dp, tau):
+    u = z / tau
+    p = np.exp(u - u.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    return p * (dp - np.sum(p * dp, axis=1, keepdims=True))
+""",
+)
+wrong(
+    "softmax_temperature_backward",
+    "softmax without subtracting the max: overflows for large z / tau",
+    """
+def softmax_temperature_backward(z, dp, tau):
+    e = np.exp(z / tau)
+    p = e / e.sum(axis=1, keepdims=True)
+    return p * (dp - np.sum(p * dp, axis=1, keepdims=True)) / tau
+""",
+)
+wrong(
+    "lstm_step_backward",
+    "gates read in the order i, f, o, g (the task's order is i, f, g, o)",
+    """
+def lstm_step_backward(dh, dc, x, h_prev, c_prev, Wx, Wh, b):
+    H = h_prev.shape[1]
+    a = x @ Wx + h_prev @ Wh + b
+    sig = lambda z: 1.0 / (1.0 + np.exp(-z))
+    i, f, o, g = sig(a[:, :H]), sig(a[:, H : 2 * H]), sig(a[:, 2 * H : 3 * H]), np.tanh(a[:, 3 * H :])
+    c = f * c_prev + i * g
+    tc = np.tanh(c)
+    dct = dc + dh * o * (1 - tc**2)
+    da = np.concatenate(
+        [dct * g * i * (1 - i), dct * c_prev * f * (1 - f), dh * tc * o * (1 - o), dct * i * (1 - g**2)], axis=1
+    )
+    return da @ Wx.T, da @ Wh.T, dct * f, x.T @ da, h_prev.T @ da, da.sum(axis=0)
+""",
+)
+wrong(
+    "groupnorm_forward",
+    "normalises each feature over the batch (batch norm), not each group of a sample",
+    """
+def groupnorm_forward(x, gamma, beta, groups, eps):
+    return gamma * (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + eps) + beta
+""",
+)
+wrong(
+    "sparsity_penalty",
+    "rho_hat averaged over the units of a sample instead of over the batch",
+    """
+def sparsity_penalty(h, rho, beta):
+    rho_hat = h.mean(axis=1, keepdims=True)
+    kl = rho * np.log(rho / rho_hat) + (1 - rho) * np.log((1 - rho) / (1 - rho_hat))
+    d = beta * ((1 - rho) / (1 - rho_hat) - rho / rho_hat) / h.shape[1]
+    return float(beta * np.sum(kl)), np.broadcast_to(d, h.shape).copy()
+""",
+)
