@@ -424,3 +424,40 @@ def sparsity_penalty(h, rho, beta):
     return float(beta * np.sum(kl)), np.broadcast_to(d, h.shape).copy()
 """,
 )
+
+# ------------------------------------------------------------------ 17: attention's backward
+_ATTENTION_BACKWARD = """
+def attention_backward(dout, q, k, v, causal):
+    T, d = q.shape[1], q.shape[2]
+    S = q @ k.transpose(0, 2, 1) / np.sqrt(d)
+    if causal and {mask}:
+        S = np.where(np.tril(np.ones((T, T), dtype=bool)), S, -np.inf)
+    P = np.exp(S - S.max(axis=2, keepdims=True){no_max})
+    P = P / P.sum(axis=2, keepdims=True)
+    dP = dout @ v.transpose(0, 2, 1)
+    dS = {dS}
+    scale = {scale}
+    return dS @ k * scale, dS.transpose(0, 2, 1) @ q * scale, P.transpose(0, 2, 1) @ dout
+"""
+
+
+def _attention(
+    mask="True", no_max="", dS="P * (dP - (P * dP).sum(axis=2, keepdims=True))", scale="1 / np.sqrt(d)"
+):
+    return _ATTENTION_BACKWARD.format(mask=mask, no_max=no_max, dS=dS, scale=scale)
+
+
+right("attention_backward", "batched matmuls and np.tril", _attention())
+right(
+    "attention_backward",
+    "the masked scores set to -1e30 instead of -inf",
+    _attention().replace("-np.inf", "-1e30"),
+)
+wrong("attention_backward", "forgets the 1/sqrt(d) scale in dq and dk", _attention(scale="1.0"))
+wrong("attention_backward", "the softmax Jacobian without its row sum", _attention(dS="P * dP"))
+wrong("attention_backward", "the mask is left out of the backward", _attention(mask="False"))
+wrong(
+    "attention_backward",
+    "exp without the row maximum (overflows for scores near 1000)",
+    _attention(no_max=" * 0"),
+)
