@@ -461,3 +461,265 @@ wrong(
     "exp without the row maximum (overflows for scores near 1000)",
     _attention(no_max=" * 0"),
 )
+
+# ------------------------------------------------------------------ edge cases, chapter by chapter
+wrong(
+    "blocks_for",
+    "n // threads + 1: one block too many when threads divides n",
+    """
+def blocks_for(n, threads):
+    return n // threads + 1
+""",
+)
+right(
+    "blocks_for",
+    "math.ceil of an exact integer division",
+    """
+def blocks_for(n, threads):
+    return -(-n // threads)
+""",
+)
+wrong(
+    "activation_derivatives",
+    "softplus' as e^z / (1 + e^z): inf / inf for large z",
+    """
+def softplus_derivative(z):
+    return np.exp(z) / (1.0 + np.exp(z))
+
+def elu_derivative(z, alpha):
+    return np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0.0)))
+
+def hard_swish_derivative(z):
+    return np.where(z <= -3, 0.0, np.where(z >= 3, 1.0, (2 * z + 3) / 6))
+""",
+)
+wrong(
+    "activation_derivatives",
+    "elu' ignores alpha (uses 1)",
+    """
+def softplus_derivative(z):
+    return 0.5 * (1 + np.tanh(z / 2))
+
+def elu_derivative(z, alpha):
+    return np.where(z > 0, 1.0, np.exp(np.minimum(z, 0.0)))
+
+def hard_swish_derivative(z):
+    return np.where(z <= -3, 0.0, np.where(z >= 3, 1.0, (2 * z + 3) / 6))
+""",
+)
+right(
+    "activation_derivatives",
+    "softplus' as (1 + tanh(z/2)) / 2",
+    """
+def softplus_derivative(z):
+    return 0.5 * (1 + np.tanh(z / 2))
+
+def elu_derivative(z, alpha):
+    return np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0.0)))
+
+def hard_swish_derivative(z):
+    return np.where(z <= -3, 0.0, np.where(z >= 3, 1.0, (2 * z + 3) / 6))
+""",
+)
+wrong(
+    "softmax_cross_entropy_backward",
+    "ignores smoothing (one-hot targets)",
+    """
+def softmax_cross_entropy_backward(logits, labels, smoothing):
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p = e / e.sum(axis=1, keepdims=True)
+    p[np.arange(len(labels)), labels] -= 1.0
+    return p / len(labels)
+""",
+)
+wrong(
+    "softmax_cross_entropy_backward",
+    "softmax without the row maximum: overflows for large logits",
+    """
+def softmax_cross_entropy_backward(logits, labels, smoothing):
+    n, k = logits.shape
+    e = np.exp(logits)
+    t = np.full((n, k), smoothing / k)
+    t[np.arange(n), labels] += 1 - smoothing
+    return (e / e.sum(axis=1, keepdims=True) - t) / n
+""",
+)
+wrong(
+    "adam_update",
+    "updates m and v in place",
+    """
+def adam_update(w, dw, m, v, t, lr, beta1, beta2, eps):
+    m *= beta1
+    m += (1 - beta1) * dw
+    v *= beta2
+    v += (1 - beta2) * dw**2
+    return w - lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps), m, v
+""",
+)
+wrong(
+    "adam_update",
+    "eps fixed at 1e-8 instead of the argument",
+    """
+def adam_update(w, dw, m, v, t, lr, beta1, beta2, eps):
+    m = beta1 * m + (1 - beta1) * dw
+    v = beta2 * v + (1 - beta2) * dw**2
+    return w - lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + 1e-8), m, v
+""",
+)
+wrong(
+    "l2_penalty",
+    "gradient lam * W (the factor 2 of d/dW W^2 dropped)",
+    """
+def l2_penalty(W, lam):
+    return lam * np.sum(W**2), lam * W
+""",
+)
+wrong(
+    "max_norm",
+    "normalises every column to norm c",
+    """
+def max_norm(W, c):
+    return W * c / np.linalg.norm(W, axis=0)
+""",
+)
+wrong(
+    "conv2d_weight_gradient",
+    "ignores the padding",
+    """
+def conv2d_weight_gradient(dy, x, kh, kw, stride, pad):
+    n, f, oh, ow = dy.shape
+    dW = np.zeros((f, x.shape[1], kh, kw))
+    for a in range(kh):
+        for b in range(kw):
+            seen = x[:, :, a : a + stride * oh : stride, b : b + stride * ow : stride]
+            if seen.shape[2:] != (oh, ow):
+                seen = np.pad(seen, ((0, 0), (0, 0), (0, oh - seen.shape[2]), (0, ow - seen.shape[3])))
+            dW[:, :, a, b] = np.einsum("nfij,ncij->fc", dy, seen)
+    return dW, dy.sum(axis=(0, 2, 3))
+""",
+)
+wrong(
+    "im2col",
+    "a patch's columns in (KH, KW, C) order instead of (C, KH, KW)",
+    """
+def im2col(x, kh, kw, stride, pad):
+    n, c, h, w = x.shape
+    p = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    oh, ow = (h + 2 * pad - kh) // stride + 1, (w + 2 * pad - kw) // stride + 1
+    rows = []
+    for s in range(n):
+        for i in range(oh):
+            for j in range(ow):
+                rows.append(p[s, :, i * stride : i * stride + kh, j * stride : j * stride + kw].transpose(1, 2, 0).ravel())
+    return np.array(rows)
+""",
+)
+wrong(
+    "avgpool2d_backward_numba",
+    "overlapping windows overwrite (=) instead of adding",
+    """
+from numba import njit
+
+@njit
+def avgpool2d_backward_numba(dy, height, width, pool, stride):
+    n, c, oh, ow = dy.shape
+    dx = np.zeros((n, c, height, width), dtype=dy.dtype)
+    for b in range(n):
+        for ch in range(c):
+            for i in range(oh):
+                for j in range(ow):
+                    for r in range(i * stride, i * stride + pool):
+                        for s in range(j * stride, j * stride + pool):
+                            dx[b, ch, r, s] = dy[b, ch, i, j] / (pool * pool)
+    return dx
+""",
+)
+wrong(
+    "ridge_probe",
+    "lam ignored (plain least squares)",
+    """
+def ridge_probe(features, labels, n_classes, lam):
+    design = np.column_stack([features, np.ones(len(features))])
+    targets = np.eye(n_classes)[labels]
+    return np.linalg.lstsq(design, targets, rcond=None)[0]
+""",
+)
+right(
+    "ridge_probe",
+    "the normal equations solved with lstsq on an augmented system",
+    """
+def ridge_probe(features, labels, n_classes, lam):
+    design = np.column_stack([features, np.ones(len(features))])
+    targets = np.eye(n_classes)[labels]
+    augmented = np.vstack([design, np.sqrt(lam) * np.eye(design.shape[1])])
+    padded = np.vstack([targets, np.zeros((design.shape[1], n_classes))])
+    return np.linalg.lstsq(augmented, padded, rcond=None)[0]
+""",
+)
+wrong(
+    "delta_features",
+    "the ends wrap around (np.roll) instead of repeating the edge frames",
+    """
+def delta_features(features, width):
+    total = sum(n * (np.roll(features, -n, axis=0) - np.roll(features, n, axis=0)) for n in range(1, width + 1))
+    return total / (2 * sum(n**2 for n in range(1, width + 1)))
+""",
+)
+wrong(
+    "masked_cmvn",
+    "padding frames counted in the statistics",
+    """
+def masked_cmvn(features, lengths):
+    mean = features.mean(axis=1, keepdims=True)
+    std = features.std(axis=1, keepdims=True)
+    real = (np.arange(features.shape[1])[None, :] < np.asarray(lengths)[:, None])[:, :, None]
+    return np.where(real, (features - mean) / std, 0.0)
+""",
+)
+wrong(
+    "leaky_relu_init_std",
+    "He's sqrt(2 / fan_in), ignoring alpha",
+    """
+def leaky_relu_init_std(fan_in, alpha):
+    return np.sqrt(2.0 / fan_in)
+""",
+)
+wrong(
+    "alibi_attention",
+    "the penalty added instead of subtracted",
+    """
+def alibi_attention(q, k, v, slope):
+    T, d = q.shape[1], q.shape[2]
+    dist = np.arange(T)[:, None] - np.arange(T)[None, :]
+    s = q @ k.transpose(0, 2, 1) / np.sqrt(d) + slope * dist
+    s = np.where(dist >= 0, s, -np.inf)
+    w = np.exp(s - s.max(axis=2, keepdims=True))
+    return (w / w.sum(axis=2, keepdims=True)) @ v
+""",
+)
+wrong(
+    "discriminator_loss",
+    "log(sigmoid) computed directly: inf for large logits",
+    """
+def discriminator_loss(real_logits, fake_logits):
+    pr, pf = 1 / (1 + np.exp(-real_logits)), 1 / (1 + np.exp(-fake_logits))
+    loss = -np.mean(np.log(pr)) - np.mean(np.log(1 - pf))
+    return loss, -(1 - pr) / len(pr), pf / len(pf)
+""",
+)
+wrong(
+    "lstm_from_torch",
+    "only bias_ih kept (bias_hh dropped)",
+    """
+def lstm_from_torch(weight_ih, weight_hh, bias_ih, bias_hh):
+    return weight_ih.T.copy(), weight_hh.T.copy(), bias_ih.copy()
+""",
+)
+wrong(
+    "dense_after_flatten_from_keras",
+    "the kernel returned as it is",
+    """
+def dense_after_flatten_from_keras(kernel, height, width, channels):
+    return kernel.copy()
+""",
+)

@@ -154,6 +154,13 @@ def _sce_cases(rng):
                 label=f"logits of shape {(n, k)}, smoothing={smoothing}",
             )
         )
+    # a confident network's logits: exp(logits) overflows unless each row's maximum goes first
+    cases.append(
+        Case(
+            (rng.standard_normal((4, 6)) * 5 + 800.0, rng.integers(0, 6, 4), 0.2),
+            label="logits near 800 (exp overflows), smoothing=0.2",
+        )
+    )
     return cases
 
 
