@@ -84,6 +84,9 @@ class Exercise:
     public: Callable[[Case], dict] | None = None
     outputs: tuple[str, ...] = ()
     tolerance: float = TOLERANCE
+    # the wrong answers its cases catch, one line each, for the instructor's catalogue
+    # (``minidl-grade mistakes``); a function exercise lists its named mistakes' hints
+    catches: tuple[str, ...] = ()
 
     @property
     def is_question(self) -> bool:
@@ -176,6 +179,7 @@ def function_exercise(
     do_register: bool = True,
     partial: bool = False,
     visibility: str = "visible",
+    catches: tuple = (),
 ) -> Exercise:
     """An exercise that calls ``entry(*case.args)`` and compares with ``reference(*case.args)``.
 
@@ -185,6 +189,8 @@ def function_exercise(
     factors : ``fn(*args) -> {"label": value}``, constants that explain a scaled answer
     partial : score each case separately (points split over the cases, or ``Case.points``)
     visibility : ``"visible"``, ``"hidden"`` or ``"after_due_date"`` (Gradescope's)
+    catches : wrong answers the cases catch beyond the named ``mistakes`` (an overflow, a tie,
+        n = 0), one line each; the catalogue lists both
     """
 
     def public(case: Case) -> dict:
@@ -215,5 +221,6 @@ def function_exercise(
         public=public if probe_name == "call" else None,
         outputs=outputs,
         tolerance=tolerance,
+        catches=tuple(hint for hint, _ in mistakes) + tuple(catches),
     )
     return register(exercise) if do_register else exercise

@@ -239,5 +239,7 @@ register(
         judge=_judge_bce,
         public=_public_bce,
         outputs=("losses",),
+        catches=tuple(hint for hint, _ in _BCE_MISTAKES)
+        + ("log(sigmoid(z)) written directly: -inf or NaN for |z| of 40 and 800",),
     )
 )

@@ -169,6 +169,8 @@ register(
         make_cases=_activation_cases,
         judge=_judge_activation,
         public=_public_activation,
+        catches=tuple(hint for _, mistakes in _ACTIVATIONS.values() for hint, _ in mistakes)
+        + ("softplus' as e^z / (1 + e^z): inf / inf = NaN for z = 800",),
     )
 )
 
@@ -265,5 +267,10 @@ register(
         title="XOR with two ReLU units, weights chosen by hand",
         make_cases=lambda rng: [Case((), label="the four corners of the unit square")],
         judge=_judge_xor,
+        catches=(
+            "weights that are close but not exact (1e-6 off): the outputs must be 0, 1, 1, 0 to 1e-12",
+            "a hidden layer that maps two corners to the same point (no ReLU bend): no output layer separates them",
+            "weights of the wrong shapes, or NaN and inf",
+        ),
     )
 )

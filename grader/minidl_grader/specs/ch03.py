@@ -191,6 +191,7 @@ function_exercise(
         ),
     ),
     factors=lambda logits, labels, smoothing: {"the batch size N": logits.shape[0]},
+    catches=("a softmax without the row maximum: NaN for logits near 800",),
 )
 
 
@@ -292,5 +293,12 @@ register(
         make_cases=_directional_cases,
         judge=_judge_directional,
         probe="call_and_inputs",
+        catches=(
+            "the one-sided difference (f(x + hd) - f(x)) / h",
+            "x left moved after a direction (the next differences taken at a shifted point), also when one array is reused for both perturbations",
+            "numeric and analytic swapped",
+            "a missing 2 in the central difference",
+            "x not restored when the function returns",
+        ),
     )
 )

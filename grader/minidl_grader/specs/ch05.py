@@ -125,6 +125,7 @@ function_exercise(
             lambda losses, patience, min_delta: _stopping_vs_previous(losses, patience, min_delta),
         ),
     ),
+    catches=("a crash on an empty list of losses",),
 )
 
 

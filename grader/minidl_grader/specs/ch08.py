@@ -89,6 +89,7 @@ register(
         ),
         probe="numba",
         needs=("numba",),
+        catches=("windows that do not move by stride",),
     )
 )
 
@@ -134,6 +135,12 @@ register(
         ),
         probe="numba",
         needs=("numba",),
+        catches=(
+            "not compiled with parallel=True",
+            "a serial range loop where the task asks for prange",
+            "relu(dy) instead of dy where x > 0",
+            "the gradient passed where x == 0 (float32 cases with exact zeros)",
+        ),
     )
 )
 
@@ -205,5 +212,9 @@ register(
         ),
         probe="numba",
         needs=("numba",),
+        catches=(
+            "overlapping windows overwrite each other's share instead of adding",
+            "the whole dy passed on instead of 1 / (pool * pool) of it",
+        ),
     )
 )

@@ -151,6 +151,13 @@ register(
         make_cases=_bias_relu_cases,
         judge=_judge_bias_relu,
         probe="cuda",
+        catches=(
+            "the bias indexed by i % C (channels-last)",
+            "the channel index i / (H*W) not taken modulo C",
+            "the bias indexed by the image",
+            "the ReLU applied before the bias",
+            "a write past the output when the grid has more threads than n",
+        ),
     )
 )
 
@@ -197,6 +204,9 @@ register(
         make_cases=_relu_backward_cases,
         judge=_judge_relu_backward,
         probe="cuda",
+        catches=(
+            "no grid-stride loop: only the first blocks * threads elements written when the grid is smaller than n",
+        ),
     )
 )
 
@@ -266,5 +276,10 @@ register(
             ),
         ),
         probe="cuda",
+        catches=(
+            "dy * sigmoid(x): the product rule's x sigmoid'(x) missing",
+            "dy * silu(x), the forward value",
+            "expf(-x) overflowing to inf for x = -100, giving inf * 0 = NaN",
+        ),
     )
 )

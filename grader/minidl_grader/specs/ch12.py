@@ -169,5 +169,10 @@ register(
         make_cases=_gen_step_cases,
         judge=_judge_generator_step,
         probe="call_and_inputs",
+        catches=(
+            "the saturating loss instead of the non-saturating one",
+            "a step uphill (+ lr * gradient)",
+            "the discriminator's Wd or bd changed",
+        ),
     )
 )

@@ -74,6 +74,12 @@ register(
         make_cases=_freeze_cases,
         judge=_judge_freeze,
         probe="freeze",
+        catches=(
+            "ReLU layers (no weights) counted among the layers",
+            "layers[:-n] for n = 0, which freezes nothing instead of everything",
+            "the weights changed, or layers removed or replaced",
+            "layers left frozen that should train (n = all weighted layers)",
+        ),
     )
 )
 
@@ -155,6 +161,12 @@ register(
         make_cases=_fine_tune_cases,
         judge=_judge_fine_tune,
         probe="fine_tune",
+        catches=(
+            "the model never run with training=True",
+            "the frozen layers updated too",
+            "the loss returned after the update instead of before",
+            "the weights changed, or layers removed or replaced",
+        ),
     )
 )
 

@@ -192,6 +192,7 @@ function_exercise(
             ),
         ),
     ),
+    catches=("a threshold fixed at one value (the cases use several, one drawn at random)",),
 )
 
 

@@ -211,6 +211,7 @@ function_exercise(
             lambda x, t, l, s: np.array(x, copy=True),
         ),
     ),
+    catches=("a square not clipped at the edges: a negative start wraps around",),
 )
 
 
