@@ -69,6 +69,8 @@ def public_data(seed: int = PUBLIC_SEED) -> tuple[dict, dict]:
                         "factors": data.encode(dict(known["factors"]), arrays),
                     }
                 )
+                if case.extra.get("fresh_outputs"):  # an output must not be a view of an input
+                    entry["cases"][-1]["fresh_outputs"] = True
                 if "outputs" in known:  # the outputs' names, when they depend on the case
                     entry["cases"][-1]["outputs"] = list(known["outputs"])
         exercises[exercise.name] = entry

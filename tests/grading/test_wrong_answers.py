@@ -40,3 +40,22 @@ def test_a_right_answer_scores_full_marks(name, label, source):
     for seed in SEEDS:
         result = _judge(name, source, seed)
         assert result.passed, f"seed {seed}: rejected: {result.message}"
+
+
+def test_check_on_the_public_cases_fails_an_input_changed_in_place_and_a_view(monkeypatch):
+    """What a student sees without the grader: the same two rules as the grader's probe."""
+    from minidl.exercises import evaluate
+
+    monkeypatch.setenv("MINIDL_PUBLIC_CHECK", "1")
+    namespace: dict = {}
+    exec(SETUP, namespace)
+    for name, label, source in WRONG:
+        if label in ("updates w and v in place", "returns a transposed view of the Keras kernel"):
+            exec(source, namespace)
+            verdict = evaluate(name, namespace[name])
+            assert verdict.status == "failed", verdict
+            assert "in place" in verdict.message or "view of an input" in verdict.message
+    for name, _, source in RIGHT:
+        if name in ("sgd_momentum_update", "conv_kernel_from_keras"):
+            exec(source, namespace)
+            assert evaluate(name, namespace[name]).status == "passed"

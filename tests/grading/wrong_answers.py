@@ -723,3 +723,29 @@ def dense_after_flatten_from_keras(kernel, height, width, channels):
     return kernel.copy()
 """,
 )
+
+# ------------------------------------------------------------------ outputs that are views of the inputs
+wrong(
+    "conv_kernel_from_keras",
+    "returns a transposed view of the Keras kernel",
+    """
+def conv_kernel_from_keras(kernel):
+    return kernel.transpose(3, 2, 0, 1)
+""",
+)
+right(
+    "conv_kernel_from_keras",
+    "np.ascontiguousarray of the transpose",
+    """
+def conv_kernel_from_keras(kernel):
+    return np.ascontiguousarray(np.moveaxis(kernel, (3, 2), (0, 1)))
+""",
+)
+wrong(
+    "lstm_from_torch",
+    "returns views weight_ih.T and weight_hh.T",
+    """
+def lstm_from_torch(weight_ih, weight_hh, bias_ih, bias_hh):
+    return weight_ih.T, weight_hh.T, bias_ih + bias_hh
+""",
+)

@@ -180,6 +180,7 @@ def function_exercise(
     partial: bool = False,
     visibility: str = "visible",
     catches: tuple = (),
+    fresh_outputs: bool = False,
 ) -> Exercise:
     """An exercise that calls ``entry(*case.args)`` and compares with ``reference(*case.args)``.
 
@@ -191,7 +192,19 @@ def function_exercise(
     visibility : ``"visible"``, ``"hidden"`` or ``"after_due_date"`` (Gradescope's)
     catches : wrong answers the cases catch beyond the named ``mistakes`` (an overflow, a tie,
         n = 0), one line each; the catalogue lists both
+    fresh_outputs : an output that is a view of an input fails (the probe checks; the task
+        must ask for new arrays)
     """
+    if fresh_outputs:
+        draw = make_cases
+
+        def make_cases(rng):
+            cases = draw(rng)
+            for case in cases:
+                case.extra = {**case.extra, "fresh_outputs": True}
+            return cases
+
+        catches = tuple(catches) + ("an output that is a view of an input (shares its memory)",)
 
     def public(case: Case) -> dict:
         return {

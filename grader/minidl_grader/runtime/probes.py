@@ -81,16 +81,30 @@ def _arrays(value, path: str):
             yield from _arrays(item, f"{path}[{key!r}]")
 
 
-def unchanged_inputs(fn: Callable, args: tuple, names: tuple = ()):
-    """``fn(*copy of args)``; raises ``ModifiedInput`` if the call changed an array argument.
+def unchanged_inputs(fn: Callable, args: tuple, names: tuple = (), fresh_outputs: bool = False):
+    """``fn(*copy of args)``; raises ``ModifiedInput`` if the call changed an array argument,
+    or (``fresh_outputs``) if an output shares memory with one.
 
     Every exercise called by ``call`` is asked for new arrays: an answer that updates its
-    inputs in place (``w -= lr * v``, ``x[...] = 0``) would change its caller's data."""
+    inputs in place (``w -= lr * v``, ``x[...] = 0``) would change its caller's data, and an
+    output that is a view of an input (``kernel.T``) changes with it."""
     given = copy.deepcopy(args)
     kept = copy.deepcopy(args)
     out = fn(*given)
+    if fresh_outputs:
+        inputs = [
+            (path, a) for index, arg in enumerate(given) for path, a in _arrays(arg, _name(names, index))
+        ]
+        for _, result in _arrays(out if isinstance(out, (tuple, list)) else (out,), "output "):
+            for path, array in inputs:
+                if np.shares_memory(result, array):
+                    raise ModifiedInput(
+                        f"an output is a view of the input `{path}` (it shares its memory): the task "
+                        "asks for new arrays, so that changing one never changes the other; "
+                        "add .copy()"
+                    )
     for index, (before, after) in enumerate(zip(kept, given)):
-        name = names[index] if index < len(names) else f"argument {index + 1}"
+        name = _name(names, index)
         for (path, old), (_, new) in zip(_arrays(before, name), _arrays(after, name)):
             if old.shape != new.shape or not np.array_equal(old, new, equal_nan=old.dtype.kind in "fc"):
                 raise ModifiedInput(
@@ -99,6 +113,10 @@ def unchanged_inputs(fn: Callable, args: tuple, names: tuple = ()):
                     "`w = w - lr * v` instead of `w -= lr * v`)"
                 )
     return out
+
+
+def _name(names: tuple, index: int) -> str:
+    return names[index] if index < len(names) else f"argument {index + 1}"
 
 
 def _parameter_names(fn) -> tuple:
@@ -110,7 +128,7 @@ def _parameter_names(fn) -> tuple:
 def _call_probe(namespace: dict, entries: tuple, case: Case):
     """Call the entry on a deep copy of the arguments, which it must leave unchanged."""
     fn = namespace[case.entry or entries[0]]
-    return unchanged_inputs(fn, case.args, _parameter_names(fn))
+    return unchanged_inputs(fn, case.args, _parameter_names(fn), bool(case.extra.get("fresh_outputs")))
 
 
 @probe("call_and_inputs")

@@ -52,6 +52,7 @@ function_exercise(
             lambda wi, wh, bi, bh: (wi, wh, bi + bh),
         ),
     ),
+    fresh_outputs=True,
 )
 
 
@@ -84,6 +85,7 @@ function_exercise(
             lambda k: k.transpose(2, 3, 0, 1),
         ),
     ),
+    fresh_outputs=True,
 )
 
 
@@ -132,4 +134,5 @@ function_exercise(
             lambda k, h, w, c: k.reshape(c, h, w, -1).transpose(1, 2, 0, 3).reshape(-1, k.shape[1]),
         ),
     ),
+    fresh_outputs=True,
 )

@@ -212,6 +212,7 @@ function_exercise(
         ),
     ),
     catches=("a square not clipped at the edges: a negative start wraps around",),
+    fresh_outputs=True,
 )
 
 
