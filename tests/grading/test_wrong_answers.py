@@ -33,6 +33,11 @@ def test_a_wrong_answer_scores_below_full_marks(name, label, source):
     for seed in SEEDS:
         result = _judge(name, source, seed)
         assert result.score < result.points, f"seed {seed}: accepted: {result.message}"
+        # judged on its numbers or its rules, not rejected because the answer itself is broken
+        broken = "could not compare" in result.message or (
+            "raised" in result.message and "ModifiedInput" not in result.message
+        )
+        assert not broken, f"seed {seed}: the wrong answer does not run: {result.message}"
 
 
 @pytest.mark.parametrize("name, label, source", RIGHT, ids=[f"{name}: {label}" for name, label, _ in RIGHT])

@@ -749,3 +749,190 @@ def lstm_from_torch(weight_ih, weight_hh, bias_ih, bias_hh):
     return weight_ih.T, weight_hh.T, bias_ih + bias_hh
 """,
 )
+
+# ------------------------------------------------------------------ the rest of the sets
+wrong(
+    "linear_regression_gradient",
+    "the factor 2 of the square dropped",
+    """
+def linear_regression_gradient(X, y, w, b):
+    r = X @ w + b - y
+    return X.T @ r / len(y), r.mean()
+""",
+)
+right(
+    "linear_regression_gradient",
+    "the mean of per-sample gradients",
+    """
+def linear_regression_gradient(X, y, w, b):
+    r = X @ w + b - y
+    return np.mean(2 * r[:, None] * X, axis=0), np.mean(2 * r)
+""",
+)
+wrong(
+    "logistic_regression_gradient",
+    "pos_weight ignored",
+    """
+def logistic_regression_gradient(X, y, w, b, pos_weight):
+    p = 1 / (1 + np.exp(-(X @ w + b)))
+    return X.T @ (p - y) / len(y), np.mean(p - y)
+""",
+)
+wrong(
+    "groupnorm_backward",
+    "dx as if the mean and variance were constants",
+    """
+def groupnorm_backward(dy, x, gamma, groups, eps):
+    n, c = x.shape
+    blocks = x.reshape(n, groups, c // groups)
+    sigma = np.sqrt(blocks.var(axis=2, keepdims=True) + eps)
+    x_hat = ((blocks - blocks.mean(axis=2, keepdims=True)) / sigma).reshape(n, c)
+    dx = (dy * gamma).reshape(n, groups, c // groups) / sigma
+    return dx.reshape(n, c), (dy * x_hat).sum(axis=0), dy.sum(axis=0)
+""",
+)
+wrong(
+    "ema_weights",
+    "no bias correction",
+    """
+def ema_weights(average, w, decay, t):
+    average = decay * average + (1 - decay) * w
+    return average, average
+""",
+)
+wrong(
+    "rnn_bptt",
+    "the gradient from later steps not carried back (each step on its own)",
+    """
+def rnn_bptt(dhs, xs, h0, Wx, Wh, b):
+    hs = [h0]
+    for x in xs:
+        hs.append(np.tanh(x @ Wx + hs[-1] @ Wh + b))
+    dxs, dWx, dWh, db = np.zeros_like(xs), np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)
+    dh0 = np.zeros_like(h0)
+    for t in reversed(range(len(xs))):
+        local = dhs[t] * (1 - hs[t + 1] ** 2)
+        dxs[t] = local @ Wx.T
+        dWx += xs[t].T @ local
+        dWh += hs[t].T @ local
+        db += local.sum(axis=0)
+        if t == 0:
+            dh0 = local @ Wh.T
+    return dxs, dh0, dWx, dWh, db
+""",
+)
+wrong(
+    "tied_autoencoder_gradient",
+    "dW from the encoder's use only (the decoder W.T forgotten)",
+    """
+def tied_autoencoder_gradient(x, W, b_enc, b_dec):
+    pre = x @ W + b_enc
+    code = np.maximum(pre, 0)
+    r = code @ W.T + b_dec - x
+    g = 2 * r / x.size
+    g_pre = (g @ W) * (pre > 0)
+    return float(np.mean(r**2)), x.T @ g_pre, g_pre.sum(axis=0), g.sum(axis=0)
+""",
+)
+wrong(
+    "autoencoder_train_step",
+    "returns the loss after the update",
+    """
+def autoencoder_train_step(x, W1, b1, W2, b2, lr):
+    def forward(W1, b1, W2, b2):
+        a1 = x @ W1 + b1
+        h = np.maximum(a1, 0)
+        return a1, h, 1 / (1 + np.exp(-(h @ W2 + b2)))
+    a1, h, xh = forward(W1, b1, W2, b2)
+    d = 2 * (xh - x) / x.size * xh * (1 - xh)
+    dh = (d @ W2.T) * (a1 > 0)
+    W1, b1, W2, b2 = W1 - lr * x.T @ dh, b1 - lr * dh.sum(0), W2 - lr * h.T @ d, b2 - lr * d.sum(0)
+    return float(np.mean((forward(W1, b1, W2, b2)[2] - x) ** 2)), W1, b1, W2, b2
+""",
+)
+wrong(
+    "generator_step",
+    "the saturating loss log(1 - D(G(z)))",
+    """
+def generator_step(z, Wg, bg, Wd, bd, lr):
+    s = np.tanh(z @ Wg + bg)
+    logits = s @ Wd + bd
+    dlogits = -np.exp(-np.logaddexp(0.0, -logits)) / z.shape[0]
+    d_pre = np.outer(dlogits, Wd) * (1 - s**2)
+    return Wg - lr * z.T @ d_pre, bg - lr * d_pre.sum(axis=0)
+""",
+)
+wrong(
+    "bias_relu_cuda",
+    "the bias indexed by i % C (channels-last)",
+    '''
+BIAS_RELU_SOURCE = r"""
+extern "C" __global__ void bias_relu(const float* x, const float* b, float* y, int n, int channels, int hw)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) {
+        float v = x[i] + b[i % channels];
+        y[i] = v > 0.0f ? v : 0.0f;
+    }
+}
+"""
+''',
+)
+wrong(
+    "relu_backward_cuda",
+    "one element per thread, no grid-stride loop",
+    '''
+RELU_BACKWARD_SOURCE = r"""
+extern "C" __global__ void relu_backward(const float* dy, const float* x, float* dx, int n)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+}
+"""
+''',
+)
+wrong(
+    "projection_residual_backward",
+    "dx misses the projection shortcut's path",
+    """
+def projection_residual_backward(dy, x, W1, W2, Ws):
+    a = x @ W1
+    h = np.maximum(a, 0)
+    dz = dy * (h @ W2 + x @ Ws > 0)
+    da = (dz @ W2.T) * (a > 0)
+    return da @ W1.T, x.T @ da, h.T @ dz, x.T @ dz
+""",
+)
+wrong(
+    "maxpool2d_numba",
+    "right numbers, but not compiled",
+    """
+def maxpool2d_numba(x, pool, stride):
+    n, c, h, w = x.shape
+    oh, ow = (h - pool) // stride + 1, (w - pool) // stride + 1
+    out = np.empty((n, c, oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            out[:, :, i, j] = x[:, :, i * stride : i * stride + pool, j * stride : j * stride + pool].max(axis=(2, 3))
+    return out
+""",
+)
+wrong(
+    "dense_forward",
+    "the bias left out",
+    """
+def dense_forward(x, W, b):
+    return x @ W
+""",
+)
+wrong(
+    "weight_norm_backward",
+    "dv as the plain Dense gradient (the normalisation ignored)",
+    """
+def weight_norm_backward(dy, x, v, g):
+    n = np.linalg.norm(v, axis=0)
+    u = v / n
+    dW = x.T @ dy
+    return dy @ (g * u).T, dW, (dW * u).sum(axis=0), dy.sum(axis=0)
+""",
+)
