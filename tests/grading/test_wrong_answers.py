@@ -64,3 +64,32 @@ def test_check_on_the_public_cases_fails_an_input_changed_in_place_and_a_view(mo
         if name in ("sgd_momentum_update", "conv_kernel_from_keras"):
             exec(source, namespace)
             assert evaluate(name, namespace[name]).status == "passed"
+
+
+# The in-process judging above uses the probes of a grading process; these go the whole way,
+# through the sandboxed process that grades a notebook (the cases' flags must reach it).
+SANDBOXED = (
+    ("16_going_deep", "cutout", "zeroes the caller's images in place"),
+    ("14_frameworks", "conv_kernel_from_keras", "returns a transposed view of the Keras kernel"),
+    ("13_transfer_learning", "fine_tune_step", "never passes training=True"),
+)
+
+
+@pytest.mark.parametrize("chapter, name, label", SANDBOXED, ids=[f"{n}: {lab}" for _, n, lab in SANDBOXED])
+def test_a_wrong_answer_scores_below_full_marks_in_the_sandbox(tmp_path, chapter, name, label):
+    import json
+    from pathlib import Path
+
+    from minidl_grader.runner import grade_notebook
+
+    source = next(s for n, lab, s in WRONG if n == name and lab == label)
+    solutions = Path(__file__).resolve().parents[2] / "solutions" / f"{chapter}.ipynb"
+    notebook = json.loads(solutions.read_text(encoding="utf-8"))
+    for cell in notebook["cells"]:
+        if cell.get("metadata", {}).get("minidl", {}).get("exercise") == name:
+            cell["source"] = source
+    path = tmp_path / f"{chapter}.ipynb"
+    path.write_text(json.dumps(notebook), encoding="utf-8")
+    results = {r.name: r for r in grade_notebook(path, seed=SEEDS[0]).results}
+    assert results[name].score == 0, results[name].message
+    assert all(r.passed for n, r in results.items() if n != name and not registry.get(n).is_question)
