@@ -93,3 +93,9 @@ def test_a_wrong_answer_scores_below_full_marks_in_the_sandbox(tmp_path, chapter
     results = {r.name: r for r in grade_notebook(path, seed=SEEDS[0]).results}
     assert results[name].score == 0, results[name].message
     assert all(r.passed for n, r in results.items() if n != name and not registry.get(n).is_question)
+
+
+def test_every_code_exercise_has_a_wrong_answer_in_the_catalogue():
+    listed = {name for name, _, _ in WRONG}
+    missing = [e.name for e in registry.all_exercises() if not e.is_question and e.name not in listed]
+    assert missing == []
