@@ -1,4 +1,4 @@
-"""The grader's front door: ``minidl-grade {grade, package, release, public-data} ...``.
+"""The grader's front door: ``minidl-grade {grade, package, release, public-data, mistakes} ...``.
 
 ``minidl-grade`` is the console command of the ``minidl-grader`` distribution
 (``pip install ./grader``); ``python -m minidl_grader ...`` is the same command.
@@ -6,11 +6,12 @@
 
 import sys
 
-COMMANDS = ("grade", "package", "release", "public-data")
+COMMANDS = ("grade", "package", "release", "public-data", "mistakes")
 USAGE = """usage: minidl-grade grade NOTEBOOK ... [options]   grade submissions (see minidl-grade grade --help)
        minidl-grade package --chapter NN -o autograder.zip   a Gradescope autograder
        minidl-grade release [--check] [--out DIR]      regenerate exercises/ from solutions/; a student release
        minidl-grade public-data                        the public cases minidl's check() uses (data)
+       minidl-grade mistakes --chapter NN              the wrong answers each exercise's cases catch
        (python -m minidl_grader ... is the same command)"""
 
 
@@ -29,6 +30,10 @@ def main(argv=None) -> int:
         from .public import main as public_main
 
         return public_main(argv[1:])
+    if argv and argv[0] == "mistakes":
+        from .catalogue import main as mistakes_main
+
+        return mistakes_main(argv[1:])
     if argv and argv[0] == "grade":
         from .cli import main as grade_main
 

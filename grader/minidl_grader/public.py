@@ -73,6 +73,8 @@ def public_data(seed: int = PUBLIC_SEED) -> tuple[dict, dict]:
                     "mistakes": [[hint, data.encode(out, arrays)] for hint, out in known["mistakes"]],
                     "factors": data.encode(dict(known["factors"]), arrays),
                 }
+                if case.extra.get("fresh_outputs"):  # an output must not be a view of an input
+                    public_case["fresh_outputs"] = True
                 if "outputs" in known:  # the outputs' names, when they depend on the case
                     public_case["outputs"] = list(known["outputs"])
                 public_cases.append(public_case)

@@ -28,6 +28,8 @@ import os
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 from . import data
 from .compare import compare_outputs
 
@@ -91,12 +93,31 @@ def evaluate(name: str, *objects) -> Verdict:
     for number, case in enumerate(exercise["cases"], 1):
         label = case.get("label") or f"case {number}"
         args = data.decode(case["args"], arrays)
+        given = copy.deepcopy(args)
         try:
-            got = functions[case.get("entry") or entries[0]](*copy.deepcopy(args))
+            got = functions[case.get("entry") or entries[0]](*given)
         except NotImplementedError:
             return Verdict(name, "failed", "not implemented yet (the cell still raises NotImplementedError)")
         except Exception as err:
             return Verdict(name, "failed", f"{label}: raised {type(err).__name__}: {str(err)[:200]}")
+        function = functions[case.get("entry") or entries[0]]
+        code = getattr(function, "__code__", None)
+        changed = _changed_input(args, given, code.co_varnames[: code.co_argcount] if code else ())
+        if changed is None and case.get("fresh_outputs") and _shares_memory(got, given):
+            return Verdict(
+                name,
+                "failed",
+                f"{label}: an output is a view of an input (it shares its memory): the task asks "
+                "for new arrays, so that changing one never changes the other; add .copy()",
+            )
+        if changed is not None:
+            return Verdict(
+                name,
+                "failed",
+                f"{label}: the function changed its input {changed} in place; the task asks to "
+                "leave the inputs as they were and return new arrays (copy first, or write "
+                "`w = w - lr * v` instead of `w -= lr * v`)",
+            )
         problem = compare_outputs(
             got,
             data.decode(case["expected"], arrays),
@@ -109,6 +130,38 @@ def evaluate(name: str, *objects) -> Verdict:
             return Verdict(name, "failed", f"{label}: {problem}")
     count = len(exercise["cases"])
     return Verdict(name, "passed", f"passed ({count} public test case{'s' if count != 1 else ''})")
+
+
+def _changed_input(before: tuple, after: tuple, names: tuple = ()) -> str | None:
+    """Which argument (``w``, ``argument 2``, ``grads[0]``) the call changed, or None."""
+
+    def arrays(value, path):
+        if isinstance(value, np.ndarray):
+            yield path, value
+        elif isinstance(value, (tuple, list)):
+            for i, item in enumerate(value):
+                yield from arrays(item, f"{path}[{i}]")
+
+    for index, (old_arg, new_arg) in enumerate(zip(before, after)):
+        name = f"`{names[index]}`" if index < len(names) else f"argument {index + 1}"
+        for (path, old), (_, new) in zip(arrays(old_arg, name), arrays(new_arg, "")):
+            if old.shape != new.shape or not np.array_equal(old, new, equal_nan=old.dtype.kind in "fc"):
+                return path
+    return None
+
+
+def _shares_memory(outputs, inputs: tuple) -> bool:
+    """Whether an array among ``outputs`` shares memory with an array among ``inputs``."""
+
+    def arrays(value):
+        if isinstance(value, np.ndarray):
+            yield value
+        elif isinstance(value, (tuple, list)):
+            for item in value:
+                yield from arrays(item)
+
+    given = list(arrays(inputs))
+    return any(np.shares_memory(out, arg) for out in arrays(outputs) for arg in given)
 
 
 def _question(name: str, exercise: dict, value) -> Verdict:

@@ -106,6 +106,9 @@ class Exercise:
     # a Numba kernel that must run in parallel: @njit(parallel=True) and a prange loop, as
     # written in its cell (read by the grader: provenance.numba_compiled)
     numba_parallel: bool = False
+    # the wrong answers its cases catch, one line each, for the instructor's catalogue
+    # (``minidl-grade mistakes``); a function exercise lists its named mistakes' hints
+    catches: tuple[str, ...] = ()
 
     @property
     def is_question(self) -> bool:
@@ -214,6 +217,8 @@ def function_exercise(
     partial: bool = False,
     visibility: str = "visible",
     forbids: tuple[str, ...] = (),
+    catches: tuple = (),
+    fresh_outputs: bool = False,
 ) -> Exercise:
     """An exercise that calls ``entry(*case.args)`` and compares with ``reference(*case.args)``.
 
@@ -225,7 +230,21 @@ def function_exercise(
     visibility : ``"visible"``, ``"hidden"`` or ``"after_due_date"`` (Gradescope's)
     forbids : dotted names (``"minidl.nn.layers.MaxPool2D"``, ``"minidl.kernels"``) that
         compute the asked result; using one, in any spelling, scores 0 (``--allow`` lifts it)
+    catches : wrong answers the cases catch beyond the named ``mistakes`` (an overflow, a tie,
+        n = 0), one line each; the catalogue lists both
+    fresh_outputs : an output that is a view of an input fails (the probe checks; the task
+        must ask for new arrays)
     """
+    if fresh_outputs:
+        draw = make_cases
+
+        def make_cases(rng):
+            cases = draw(rng)
+            for case in cases:
+                case.extra = {**case.extra, "fresh_outputs": True}
+            return cases
+
+        catches = tuple(catches) + ("an output that is a view of an input (shares its memory)",)
 
     def public(case: Case) -> dict:
         return {
@@ -256,5 +275,6 @@ def function_exercise(
         outputs=outputs,
         tolerance=tolerance,
         forbids=tuple(forbids),
+        catches=tuple(hint for hint, _ in mistakes) + tuple(catches),
     )
     return register(exercise) if do_register else exercise

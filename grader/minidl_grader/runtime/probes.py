@@ -65,11 +65,70 @@ def probe(name: str):
 
 
 # ---------------------------------------------------------------------- plain calls
+class ModifiedInput(Exception):
+    """A function changed an argument that its task says it must leave as it was."""
+
+
+def _arrays(value, path: str):
+    """``(path, array)`` for every NumPy array inside ``value`` (tuples, lists, dicts)."""
+    if isinstance(value, np.ndarray):
+        yield path, value
+    elif isinstance(value, (tuple, list)):
+        for i, item in enumerate(value):
+            yield from _arrays(item, f"{path}[{i}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _arrays(item, f"{path}[{key!r}]")
+
+
+def unchanged_inputs(fn: Callable, args: tuple, names: tuple = (), fresh_outputs: bool = False):
+    """``fn(*copy of args)``; raises ``ModifiedInput`` if the call changed an array argument,
+    or (``fresh_outputs``) if an output shares memory with one.
+
+    Every exercise called by ``call`` is asked for new arrays: an answer that updates its
+    inputs in place (``w -= lr * v``, ``x[...] = 0``) would change its caller's data, and an
+    output that is a view of an input (``kernel.T``) changes with it."""
+    given = copy.deepcopy(args)
+    kept = copy.deepcopy(args)
+    out = fn(*given)
+    if fresh_outputs:
+        inputs = [
+            (path, a) for index, arg in enumerate(given) for path, a in _arrays(arg, _name(names, index))
+        ]
+        for _, result in _arrays(out if isinstance(out, (tuple, list)) else (out,), "output "):
+            for path, array in inputs:
+                if np.shares_memory(result, array):
+                    raise ModifiedInput(
+                        f"an output is a view of the input `{path}` (it shares its memory): the task "
+                        "asks for new arrays, so that changing one never changes the other; "
+                        "add .copy()"
+                    )
+    for index, (before, after) in enumerate(zip(kept, given)):
+        name = _name(names, index)
+        for (path, old), (_, new) in zip(_arrays(before, name), _arrays(after, name)):
+            if old.shape != new.shape or not np.array_equal(old, new, equal_nan=old.dtype.kind in "fc"):
+                raise ModifiedInput(
+                    f"the function changed its input `{path}` in place; the task asks to leave "
+                    "the inputs as they were and return new arrays (copy first, or write "
+                    "`w = w - lr * v` instead of `w -= lr * v`)"
+                )
+    return out
+
+
+def _name(names: tuple, index: int) -> str:
+    return names[index] if index < len(names) else f"argument {index + 1}"
+
+
+def _parameter_names(fn) -> tuple:
+    code = getattr(fn, "__code__", None)
+    return tuple(code.co_varnames[: code.co_argcount]) if code is not None else ()
+
+
 @probe("call")
 def _call_probe(namespace: dict, entries: tuple, case: Case):
-    """Call the entry on a deep copy of the arguments (so in-place edits harm nothing)."""
+    """Call the entry on a deep copy of the arguments, which it must leave unchanged."""
     fn = namespace[case.entry or entries[0]]
-    return fn(*copy.deepcopy(case.args))
+    return unchanged_inputs(fn, case.args, _parameter_names(fn), bool(case.extra.get("fresh_outputs")))
 
 
 @probe("call_and_inputs")
@@ -175,7 +234,12 @@ def _numba_probe(namespace, entries, case):
         raise RuntimeError("the notebook changed Numba's dispatcher: the grader cannot tell what compiled")
     fn = namespace[entries[0]]
     compiled = _type(fn) is dispatcher_class
-    return {"is_numba": compiled, "out": fn(*copy.deepcopy(case.args)) if compiled else None}
+    return {
+        "is_numba": compiled,
+        "out": unchanged_inputs(fn, case.args, _parameter_names(getattr(fn, "py_func", fn)))
+        if compiled
+        else None,
+    }
 
 
 # ---------------------------------------------------------------------- chapter 9: CUDA C
@@ -276,10 +340,25 @@ def _fine_tune_probe(namespace, entries, case):
     model = build_model(weights)
     for index in frozen:
         model.layers[index].trainable = False
+    modes = _record_training_modes(model)
     loss = namespace[entries[0]](model, x, y, losses.SparseCategoricalCrossentropy(from_logits=True), lr)
     summary = model_summary(model)
     summary["loss"] = loss
+    summary["training_modes"] = sorted(modes)
     return summary
+
+
+def _record_training_modes(model) -> set:
+    """The ``training`` flags that the model's layers were run with (filled as they run)."""
+    modes: set = set()
+    for layer in model.layers:
+
+        def forward(x, training=False, _forward=layer.forward):
+            modes.add(bool(training))
+            return _forward(x, training=training)
+
+        layer.forward = forward
+    return modes
 
 
 # ---------------------------------------------------------------------- errors

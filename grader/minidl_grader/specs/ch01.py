@@ -242,5 +242,7 @@ register(
         public=_public_bce,
         outputs=("losses",),
         forbids=("minidl.nn.losses.BinaryCrossentropy",),
+        catches=tuple(hint for hint, _ in _BCE_MISTAKES)
+        + ("log(sigmoid(z)) written directly: -inf or NaN for |z| of 40 and 800",),
     )
 )

@@ -33,23 +33,64 @@ def _stopping_no_delta(val_losses, patience, min_delta):
     return early_stopping_epochs(val_losses, patience, 0.0)
 
 
+def _off_the_boundary(losses, min_delta):
+    """``losses`` moved by 2e-5 wherever two of them differ by min_delta to 1e-9: there the
+    verdict would depend on the last bit of a float (``loss < best - min_delta`` and
+    ``best - loss > min_delta`` are the same rule and must score alike)."""
+    losses = list(losses)
+    for j in range(len(losses)):
+        while any(abs(losses[i] - losses[j] - min_delta) < 1e-9 for i in range(j)):
+            losses[j] = round(losses[j] + 2e-5, 5)
+    return losses
+
+
+def _stopping_ties_improve(val_losses, patience, min_delta):
+    best, best_epoch, wait = np.inf, -1, 0
+    for epoch, loss in enumerate(val_losses):
+        if loss <= best - min_delta:
+            best, best_epoch, wait = loss, epoch, 0
+        else:
+            wait += 1
+            if wait >= patience:
+                return best_epoch, epoch
+    return best_epoch, -1
+
+
+def _stopping_vs_previous(val_losses, patience, min_delta):
+    previous, best_epoch, wait = np.inf, -1, 0
+    for epoch, loss in enumerate(val_losses):
+        if loss < previous - min_delta:
+            best_epoch, wait = epoch, 0
+        else:
+            wait += 1
+            if wait >= patience:
+                return best_epoch, epoch
+        previous = loss
+    return best_epoch, -1
+
+
 def _stopping_cases(rng):
     cases = []
     for n, patience, min_delta in ((12, 2, 0.0), (15, 3, 0.01), (10, 1, 0.0), (6, 8, 0.0), (14, 2, 0.05)):
         base = 1.0 / (1.0 + np.arange(n)) + 0.6 * np.arange(n) / n
         noise = 0.03 * rng.standard_normal(n)
+        losses = [round(float(v), 4) for v in base + noise]
         cases.append(
             Case(
-                ([round(float(v), 4) for v in base + noise], patience, min_delta),
+                (_off_the_boundary(losses, min_delta), patience, min_delta),
                 label=f"{n} epochs, patience={patience}, min_delta={min_delta}",
             )
         )
     cases.append(
         Case(
-            ([1.0, 0.995, 0.99, 0.985, 0.98, 0.975], 2, 0.01),
-            label="a loss that falls by 0.005 per epoch, min_delta=0.01",
+            ([1.0, 0.996, 0.992, 0.988, 0.984, 0.98, 0.976, 0.972], 3, 0.01),
+            label="a loss that falls by 0.004 per epoch, min_delta=0.01",
         )
     )
+    cases.append(
+        Case(([0.5, 0.5, 0.5, 0.4], 2, 0.0), label="a loss that stays level: a tie is no improvement")
+    )
+    cases.append(Case(([], 3, 0.0), label="no epoch at all"))
     return cases
 
 
@@ -73,8 +114,19 @@ function_exercise(
             "does not move the best epoch)",
             _stopping_no_delta,
         ),
+        (
+            "an equal loss counted as an improvement: Keras improves only when the loss is "
+            "strictly below best - min_delta",
+            lambda losses, patience, min_delta: _stopping_ties_improve(losses, patience, min_delta),
+        ),
+        (
+            "each epoch is compared with the one before; Keras compares with the best loss so "
+            "far, so small steps add up until they beat it by min_delta",
+            lambda losses, patience, min_delta: _stopping_vs_previous(losses, patience, min_delta),
+        ),
     ),
     forbids=("minidl.training.callbacks.EarlyStopping",),
+    catches=("a crash on an empty list of losses",),
 )
 
 

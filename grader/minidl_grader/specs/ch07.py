@@ -141,7 +141,42 @@ def _pool_cases(rng):
                 label=f"x {(n, c, h, w)}, pool={pool}, stride={stride}",
             )
         )
+    # ties: x takes three values only (as after a ReLU, or on images of few grey levels);
+    # the task says the gradient goes to the first maximum in row-major order
+    x = rng.integers(0, 3, (2, 2, 6, 6)).astype(np.float64)
+    cases.append(
+        Case(
+            (rng.standard_normal((2, 2, 3, 3)), x, 2, 2),
+            label="x (2, 2, 6, 6) of values 0, 1, 2 (tied maxima), pool=2, stride=2",
+        )
+    )
     return cases
+
+
+def _maxpool_every_tie(dy, x, pool, stride):
+    dx = np.zeros_like(x)
+    for i in range(dy.shape[2]):
+        for j in range(dy.shape[3]):
+            window = x[:, :, i * stride : i * stride + pool, j * stride : j * stride + pool]
+            mask = window == window.max(axis=(2, 3), keepdims=True)
+            dx[:, :, i * stride : i * stride + pool, j * stride : j * stride + pool] += (
+                mask * dy[:, :, i : i + 1, j : j + 1]
+            )
+    return dx
+
+
+def _maxpool_last_tie(dy, x, pool, stride):
+    n, c, _, _ = x.shape
+    dx = np.zeros_like(x)
+    for i in range(dy.shape[2]):
+        for j in range(dy.shape[3]):
+            window = x[:, :, i * stride : i * stride + pool, j * stride : j * stride + pool]
+            last = pool * pool - 1 - window.reshape(n, c, -1)[..., ::-1].argmax(axis=2)
+            a, b = np.unravel_index(last, (pool, pool))
+            for ni in range(n):
+                for ci in range(c):
+                    dx[ni, ci, i * stride + a[ni, ci], j * stride + b[ni, ci]] += dy[ni, ci, i, j]
+    return dx
 
 
 function_exercise(
@@ -163,6 +198,16 @@ function_exercise(
             "with overlapping windows (stride < pool) a position can be the maximum of several "
             "windows: add the gradients (+=), do not overwrite them",
             lambda dy, x, pool, stride: _maxpool_overwrite(dy, x, pool, stride),
+        ),
+        (
+            "the gradient goes to every tied maximum of a window: it belongs to one position, "
+            "the first maximum in row-major order (what argmax returns)",
+            _maxpool_every_tie,
+        ),
+        (
+            "the gradient goes to the last tied maximum; the task asks for the first in "
+            "row-major order (argmax's choice)",
+            _maxpool_last_tie,
         ),
     ),
     forbids=(

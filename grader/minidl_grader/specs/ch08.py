@@ -30,6 +30,11 @@ def relu_backward_numba(dy, x):
 
 
 def _judge(reference, names, mistakes=()):
+    """Compiled by Numba (the probe compares the kernel's type with the dispatcher class
+    captured before the notebook ran), then the numbers. Whether a kernel is parallel is read
+    from its cell in the grader's process (``numba_parallel``), where the notebook cannot
+    change the check."""
+
     def judge(case, got):
         if not isinstance(got, dict) or "is_numba" not in got:
             return "the grader could not read the result"
@@ -77,6 +82,7 @@ register(
         probe="numba",
         needs=("numba",),
         forbids=("minidl.nn.layers.MaxPool2D", "minidl.nn.layers.conv", "minidl.kernels"),
+        catches=("windows that do not move by stride",),
     )
 )
 
@@ -86,6 +92,13 @@ def _relu_cases(rng):
     for shape in ((4, 7), (2, 3, 5)):
         x = rng.standard_normal(shape)
         cases.append(Case((rng.standard_normal(shape), x), label=f"arrays of shape {shape}"))
+    x = rng.integers(-1, 2, (3, 8)).astype(np.float32)  # exact zeros: relu'(0) = 0 here
+    cases.append(
+        Case(
+            (rng.standard_normal((3, 8)).astype(np.float32), x),
+            label="float32 arrays (3, 8) where a third of x is exactly 0",
+        )
+    )
     return cases
 
 
@@ -105,12 +118,23 @@ register(
                     "this is relu(dy); the gradient passes where the INPUT x is positive",
                     lambda dy, x: np.maximum(dy, 0),
                 ),
+                (
+                    "the gradient passes where x == 0 too: ReLU's derivative at 0 is taken as 0 "
+                    "(pass dy only where x > 0)",
+                    lambda dy, x: dy * (x >= 0),
+                ),
             ),
         ),
         probe="numba",
         needs=("numba",),
         forbids=("minidl.nn.layers.ReLU", "minidl.nn.layers.activations", "minidl.kernels"),
         numba_parallel=True,
+        catches=(
+            "not compiled with parallel=True",
+            "a serial range loop where the task asks for prange",
+            "relu(dy) instead of dy where x > 0",
+            "the gradient passed where x == 0 (float32 cases with exact zeros)",
+        ),
     )
 )
 
@@ -183,5 +207,9 @@ register(
         probe="numba",
         needs=("numba",),
         forbids=("minidl.nn.layers.AvgPool2D", "minidl.nn.layers.conv", "minidl.kernels"),
+        catches=(
+            "overlapping windows overwrite each other's share instead of adding",
+            "the whole dy passed on instead of 1 / (pool * pool) of it",
+        ),
     )
 )

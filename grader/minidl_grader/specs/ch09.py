@@ -153,6 +153,13 @@ register(
         judge=_judge_bias_relu,
         probe="cuda",
         forbids=("minidl.kernels",),
+        catches=(
+            "the bias indexed by i % C (channels-last)",
+            "the channel index i / (H*W) not taken modulo C",
+            "the bias indexed by the image",
+            "the ReLU applied before the bias",
+            "a write past the output when the grid has more threads than n",
+        ),
     )
 )
 
@@ -200,6 +207,9 @@ register(
         judge=_judge_relu_backward,
         probe="cuda",
         forbids=("minidl.kernels",),
+        catches=(
+            "no grid-stride loop: only the first blocks * threads elements written when the grid is smaller than n",
+        ),
     )
 )
 
@@ -211,15 +221,24 @@ def _silu_backward(dy, x):
     return (dy * s * (1.0 + x * (1.0 - s))).astype(np.float32)
 
 
+def _silu_overflowing(dy, x):
+    """s + x e s^2 with e = exp(-x) in float32: NaN where e overflows."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(-x.astype(np.float32))
+        s = np.float32(1) / (np.float32(1) + e)
+        return (dy * (s + x * e * s * s)).astype(np.float32)
+
+
 def _silu_cases(rng):
     cases = []
     for n, threads in ((777, 128), (40, 32)):
         x = (rng.standard_normal(n) * 4).astype(np.float32)
-        x[:3] = (-30.0, 30.0, 0.0)  # saturated on both sides, and zero
+        # saturated on both sides, zero, and past float32's exp range (expf(100) = inf)
+        x[:5] = (-30.0, 30.0, 0.0, -100.0, 100.0)
         cases.append(
             Case(
                 (rng.standard_normal(n).astype(np.float32), x),
-                label=f"n={n} with {threads} threads per block, |x| up to 30",
+                label=f"n={n} with {threads} threads per block, |x| up to 100",
                 extra={
                     "kernel": "silu_backward",
                     "n": n,
@@ -249,6 +268,11 @@ register(
                     lambda dy, x: (dy / (1.0 + np.exp(-x.astype(np.float64)))).astype(np.float32),
                 ),
                 (
+                    "NaN or inf where x << 0: expf(-x) overflows to inf there and inf * 0 is NaN; "
+                    "write the derivative with s = 1 / (1 + expf(-x)) alone, s (1 + x (1 - s))",
+                    lambda dy, x: _silu_overflowing(dy, x),
+                ),
+                (
                     "this is dy * silu(x), the forward value; the backward multiplies dy by the derivative",
                     lambda dy, x: (dy * x / (1.0 + np.exp(-x.astype(np.float64)))).astype(np.float32),
                 ),
@@ -256,5 +280,10 @@ register(
         ),
         probe="cuda",
         forbids=("minidl.kernels",),
+        catches=(
+            "dy * sigmoid(x): the product rule's x sigmoid'(x) missing",
+            "dy * silu(x), the forward value",
+            "expf(-x) overflowing to inf for x = -100, giving inf * 0 = NaN",
+        ),
     )
 )

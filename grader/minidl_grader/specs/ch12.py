@@ -179,5 +179,10 @@ register(
             "minidl.training",
             "minidl.nn.gradcheck",
         ),
+        catches=(
+            "the saturating loss instead of the non-saturating one",
+            "a step uphill (+ lr * gradient)",
+            "the discriminator's Wd or bd changed",
+        ),
     )
 )

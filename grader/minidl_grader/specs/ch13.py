@@ -31,7 +31,7 @@ def _freeze_cases(rng):
             (_draw_weights(rng, (6, 5, 4, 3)), n),
             label=f"keep the last {n} weighted layer(s) trainable in Dense-ReLU-Dense-ReLU-Dense",
         )
-        for n in (1, 2)
+        for n in (1, 2, 0, 3)
     ]
 
 
@@ -43,7 +43,7 @@ def _judge_freeze(case, got):
     if problem:  # the layers and weights must be there, as they were
         return problem
     weighted = [i for i, has in enumerate(got["has_params"]) if has]
-    keep = set(weighted[-n_trainable:])
+    keep = set(weighted[len(weighted) - n_trainable :])  # [-0:] would be all of them
     for i in weighted:
         wanted = i in keep
         if got["trainable"][i] != wanted:
@@ -53,6 +53,11 @@ def _judge_freeze(case, got):
                 if len(weighted) != len(got["trainable"])
                 else ""
             )
+            if n_trainable == 0 and got["trainable"][i]:
+                hint += (
+                    " (n_trainable = 0 freezes every weighted layer; layers[:-0] is "
+                    "layers[:0], an empty list: slice with len(layers) - n instead)"
+                )
             return (
                 f"layer {i} (a Dense layer) is {state}, expected {'trainable' if wanted else 'frozen'}{hint}"
             )
@@ -70,6 +75,12 @@ register(
         judge=_judge_freeze,
         probe="freeze",
         forbids=("minidl.gallery.transfer",),
+        catches=(
+            "ReLU layers (no weights) counted among the layers",
+            "layers[:-n] for n = 0, which freezes nothing instead of everything",
+            "the weights changed, or layers removed or replaced",
+            "layers left frozen that should train (n = all weighted layers)",
+        ),
     )
 )
 
@@ -116,6 +127,11 @@ def _expected_fine_tune(case, update_frozen=False):
 def _judge_fine_tune(case, got):
     if not isinstance(got, dict) or "params" not in got:
         return "the grader could not read the result"
+    if True not in got.get("training_modes", []):
+        return (
+            "the model never ran in training mode: call model.forward(x, training=True) in a "
+            "training step (Dropout and BatchNorm behave differently in training)"
+        )
     loss, expected = _expected_fine_tune(case)
     _, everything = _expected_fine_tune(case, update_frozen=True)
     problem = compare_outputs(got["loss"], loss, ("the returned loss",))
@@ -147,6 +163,12 @@ register(
         judge=_judge_fine_tune,
         probe="fine_tune",
         forbids=("minidl.gallery.transfer", "minidl.nn.optim", "minidl.training.trainer"),
+        catches=(
+            "the model never run with training=True",
+            "the frozen layers updated too",
+            "the loss returned after the update instead of before",
+            "the weights changed, or layers removed or replaced",
+        ),
     )
 )
 

@@ -53,6 +53,7 @@ function_exercise(
         ),
     ),
     forbids=("minidl.keras", "minidl.nn.layers.recurrent"),
+    fresh_outputs=True,
 )
 
 
@@ -86,6 +87,7 @@ function_exercise(
         ),
     ),
     forbids=("minidl.keras", "minidl.nn.layers.layout", "minidl.nn.layers.conv"),
+    fresh_outputs=True,
 )
 
 
@@ -135,4 +137,5 @@ function_exercise(
         ),
     ),
     forbids=("minidl.keras", "minidl.nn.layers.layout"),
+    fresh_outputs=True,
 )

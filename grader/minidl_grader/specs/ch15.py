@@ -146,6 +146,22 @@ def _vad_cases(rng):
                 label=f"{s} samples, frames of {frame} every {hop}, {threshold} dB",
             )
         )
+    # a fade over 60 dB, so every threshold splits the frames differently; the threshold
+    # sits in the middle of the widest gap between frame levels (no frame on the boundary)
+    frame, hop = 80, 40
+    fade = 10 ** (-np.linspace(0, 3, 4000))  # amplitude: 0 dB down to -60 dB
+    x = fade * np.sin(2 * np.pi * 300 * np.arange(4000) / 8000) + 1e-6 * rng.standard_normal(4000)
+    levels = np.sort(10 * np.log10(_frame_energies(x, frame, hop) / _frame_energies(x, frame, hop).max()))
+    target = rng.uniform(8.0, 35.0)
+    below = levels[levels < -target].max()
+    above = levels[levels >= -target].min()
+    threshold = round(float(-(below + above) / 2), 6)
+    cases.append(
+        Case(
+            (x, frame, hop, threshold),
+            label=f"a tone fading over 60 dB, frames of {frame} every {hop}, {threshold:.2f} dB",
+        )
+    )
     return cases
 
 
@@ -164,8 +180,22 @@ function_exercise(
             "(a sum of squares), so 10 log10(energy) is right and the square root is not",
             lambda x, f, h, th: _vad_amplitude(x, f, h, th),
         ),
+        (
+            "the threshold is not the one given: use the argument threshold_db (a frame is "
+            "speech when its level is >= -threshold_db dB below the loudest)",
+            lambda x, f, h, th: energy_vad(x, f, h, 30.0),
+        ),
+        (
+            "the levels are relative to the mean frame energy; the task measures them "
+            "against the loudest frame",
+            lambda x, f, h, th: (
+                10 * np.log10(np.maximum(_frame_energies(x, f, h), 1e-20) / _frame_energies(x, f, h).mean())
+                >= -th
+            ),
+        ),
     ),
     forbids=("minidl.datasets.audio", "minidl.datasets.speech"),
+    catches=("a threshold fixed at one value (the cases use several, one drawn at random)",),
 )
 
 

@@ -196,6 +196,15 @@ def _cutout_cases(rng):
                 label=f"x {(n, c, h, w)}, size={size}, top={top.tolist()}, left={left.tolist()}",
             )
         )
+    # float32 images, and a square that misses its image entirely (it starts past the edge)
+    x = (rng.standard_normal((2, 3, 5, 5)) + 3.0).astype(np.float32)
+    top, left = np.array([5, -4]), np.array([1, 0])
+    cases.append(
+        Case(
+            (x, top, left, 3),
+            label="float32 x (2, 3, 5, 5), size=3, top=[5, -4], left=[1, 0] (both squares outside)",
+        )
+    )
     return cases
 
 
@@ -221,6 +230,8 @@ function_exercise(
         ),
     ),
     forbids=("minidl.training.augment",),
+    catches=("a square not clipped at the edges: a negative start wraps around",),
+    fresh_outputs=True,
 )
 
 

@@ -1,0 +1,101 @@
+"""The wrong-answer catalogue: every wrong answer scores below full marks, every right one
+(a different but correct formulation) full marks, on several grading seeds.
+
+The answers are judged through the grader's own path (``judge_exercise`` with the probes
+that a grading process runs), in this process for speed; ``wrong_answers.py`` holds the
+table, one entry per usual mistake, by chapter.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from minidl_grader.judge import registry
+from minidl_grader.judge.judging import _in_process_outputs, judge_exercise
+
+from wrong_answers import RIGHT, WRONG, SETUP
+
+SEEDS = (11, 2027)
+
+
+def _judge(name: str, source: str, seed: int):
+    exercise = registry.get(name)
+    for module in exercise.needs:
+        pytest.importorskip(module)
+    namespace: dict = {}
+    exec(SETUP, namespace)
+    exec(compile(source, f"<answer to {name}>", "exec"), namespace)
+    return judge_exercise(exercise, _in_process_outputs(exercise, namespace), seed)
+
+
+@pytest.mark.parametrize("name, label, source", WRONG, ids=[f"{name}: {label}" for name, label, _ in WRONG])
+def test_a_wrong_answer_scores_below_full_marks(name, label, source):
+    for seed in SEEDS:
+        result = _judge(name, source, seed)
+        assert result.score < result.points, f"seed {seed}: accepted: {result.message}"
+        # judged on its numbers or its rules, not rejected because the answer itself is broken
+        broken = "could not compare" in result.message or (
+            "raised" in result.message and "ModifiedInput" not in result.message
+        )
+        assert not broken, f"seed {seed}: the wrong answer does not run: {result.message}"
+
+
+@pytest.mark.parametrize("name, label, source", RIGHT, ids=[f"{name}: {label}" for name, label, _ in RIGHT])
+def test_a_right_answer_scores_full_marks(name, label, source):
+    for seed in SEEDS:
+        result = _judge(name, source, seed)
+        assert result.passed, f"seed {seed}: rejected: {result.message}"
+
+
+def test_check_on_the_public_cases_fails_an_input_changed_in_place_and_a_view(monkeypatch):
+    """What a student sees without the grader: the same two rules as the grader's probe."""
+    from minidl.exercises import evaluate
+
+    monkeypatch.setenv("MINIDL_PUBLIC_CHECK", "1")
+    namespace: dict = {}
+    exec(SETUP, namespace)
+    for name, label, source in WRONG:
+        if label in ("updates w and v in place", "returns a transposed view of the Keras kernel"):
+            exec(source, namespace)
+            verdict = evaluate(name, namespace[name])
+            assert verdict.status == "failed", verdict
+            assert "in place" in verdict.message or "view of an input" in verdict.message
+    for name, _, source in RIGHT:
+        if name in ("sgd_momentum_update", "conv_kernel_from_keras"):
+            exec(source, namespace)
+            assert evaluate(name, namespace[name]).status == "passed"
+
+
+# The in-process judging above uses the probes of a grading process; these go the whole way,
+# through the sandboxed process that grades a notebook (the cases' flags must reach it).
+SANDBOXED = (
+    ("16_going_deep", "cutout", "zeroes the caller's images in place"),
+    ("14_frameworks", "conv_kernel_from_keras", "returns a transposed view of the Keras kernel"),
+    ("13_transfer_learning", "fine_tune_step", "never passes training=True"),
+)
+
+
+@pytest.mark.parametrize("chapter, name, label", SANDBOXED, ids=[f"{n}: {lab}" for _, n, lab in SANDBOXED])
+def test_a_wrong_answer_scores_below_full_marks_in_the_sandbox(tmp_path, chapter, name, label):
+    import json
+    from pathlib import Path
+
+    from minidl_grader.runner import grade_notebook
+
+    source = next(s for n, lab, s in WRONG if n == name and lab == label)
+    solutions = Path(__file__).resolve().parents[2] / "solutions" / f"{chapter}.ipynb"
+    notebook = json.loads(solutions.read_text(encoding="utf-8"))
+    for cell in notebook["cells"]:
+        if cell.get("metadata", {}).get("minidl", {}).get("exercise") == name:
+            cell["source"] = source
+    path = tmp_path / f"{chapter}.ipynb"
+    path.write_text(json.dumps(notebook), encoding="utf-8")
+    results = {r.name: r for r in grade_notebook(path, seed=SEEDS[0]).results}
+    assert results[name].score == 0, results[name].message
+    assert all(r.passed for n, r in results.items() if n != name and not registry.get(n).is_question)
+
+
+def test_every_code_exercise_has_a_wrong_answer_in_the_catalogue():
+    listed = {name for name, _, _ in WRONG}
+    missing = [e.name for e in registry.all_exercises() if not e.is_question and e.name not in listed]
+    assert missing == []
