@@ -270,3 +270,33 @@ def test_no_class_in_minidl_has_its_own_mapping_of_arrays():
         ):
             assert old not in source, f"{path.relative_to(root)} still has {old}"
     assert mappings == ["nn/layers/base.py:SubLayerArrays"]
+
+
+def test_a_shared_wrapper_counts_its_sub_layers_gradients_once_and_keras_lays_out_their_kernels():
+    from minidl import keras
+    from minidl.keras import layers as keras_layers
+
+    mdl.seed(0)
+    inputs = keras.Input((3, 2), dtype="float64")
+    shared = keras_layers.TimeDistributed(keras_layers.Dense(2))
+    model = keras.Model(inputs, shared(shared(inputs)))
+    x = np.random.default_rng(1).normal(size=(4, 3, 2))
+    r = np.random.default_rng(2).normal(size=(4, 3, 2))
+    model.forward(x)
+    model.backward(r)
+    w, analytic = shared.params["layer.W"], shared.grads["layer.W"].copy()
+    numeric = np.zeros_like(w)
+    for i in np.ndindex(w.shape):
+        keep = w[i]
+        w[i] = keep + 1e-6
+        up = float((model.forward(x) * r).sum())
+        w[i] = keep - 1e-6
+        numeric[i] = (up - float((model.forward(x) * r).sum())) / 2e-6
+        w[i] = keep
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-8)
+
+    conv = keras.Sequential(
+        [keras.Input((2, 6, 6, 3)), keras_layers.TimeDistributed(keras_layers.Conv2D(4, 3))]
+    )
+    assert conv.get_weights()[0].shape == (3, 3, 3, 4)  # Keras's kernel (KH, KW, C, F)
+    conv.set_weights(conv.get_weights())
