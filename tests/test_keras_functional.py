@@ -328,7 +328,9 @@ def test_custom_layers_pass_gradient_checks_inside_a_functional_model():
     x = GatedBlock(3, dtype="float64")(x)
     model = keras.Model(inputs, layers.Lambda(lambda t: ops.square(t) + t)(x))
     weighted = [type(leaf).__name__ for leaf in model.leaf_layers() if leaf.params]
-    assert weighted == ["Linear", "GatedBlock", "Dense"]
+    assert weighted == ["Linear", "GatedBlock"]  # the Dense it holds is a sub-layer: "proj.W"
+    block = next(leaf for leaf in model.leaf_layers() if type(leaf).__name__ == "GatedBlock")
+    assert block.sublayers() == {"proj": block.proj} and block.params["proj.W"] is block.proj.params["W"]
     check_model_gradients(model, [np.random.default_rng(0).normal(size=(4, 5))])
     assert Linear(3).get_config() == {"name": None, "trainable": True, "dtype": "float32", "units": 3}
 

@@ -167,3 +167,136 @@ def test_residual_and_the_transformer_block_use_the_mechanism():
     assert transformer.params["fc1.W"] is transformer.fc1.params["W"]
     transformer.fc1.trainable = False
     assert not any(key.startswith("fc1.") for key in transformer.trainable_keys())
+
+
+def test_layers_within_walks_the_tree_depth_first_with_paths():
+    outer = Residual([DenseSkip(3), Tanh()])
+    paths = [path for path, _ in outer.layers_within()]
+    assert paths == ["", "block.0", "block.0.fc1", "block.0.act", "block.0.fc2", "block.1"]
+    assert dict(outer.layers_within())["block.0.fc2"] is outer.block[0].fc2
+
+
+def test_unet_and_the_keras_wrappers_use_the_mechanism_with_their_key_names():
+    from minidl.keras import layers as keras_layers
+    from minidl.nn.layers import UNet
+
+    unet = UNet(2, filters=(2,))
+    unet.build((1, 4, 4))
+    assert isinstance(unet.params, SubLayerArrays)
+    assert list(unet.params)[:2] == ["enc.0.0.W", "enc.0.0.b"] and list(unet.params)[-2:] == [
+        "head.W",
+        "head.b",
+    ]
+    assert unet.params["up.0.W"] is unet.up[0].params["W"]
+    both = keras_layers.Bidirectional(keras_layers.LSTM(3))
+    both.build((5, 2))
+    assert isinstance(both.params, SubLayerArrays)
+    assert [key.split(".")[0] for key in both.params] == ["forward_layer"] * 3 + ["backward_layer"] * 3
+
+
+def test_a_keras_custom_layer_holds_its_attribute_layers_as_sub_layers():
+    from minidl import keras
+    from minidl.keras import layers as keras_layers
+
+    class Gain(keras_layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.proj = keras_layers.Dense(2)
+            self.norm = keras_layers.BatchNormalization()
+
+        def build(self, input_shape):
+            self.gain = self.add_weight(shape=(2,), initializer="ones")
+
+        def call(self, x):
+            return self.norm(self.proj(x)) * self.gain
+
+    mdl.seed(0)
+    inputs = keras.Input((3,), dtype="float64")
+    shared = Gain(dtype="float64")
+    model = keras.Model(inputs, shared(shared(keras_layers.Dense(2)(inputs))))
+    assert list(shared.sublayers()) == ["proj", "norm"]
+    assert shared.params["proj.W"] is shared.proj.params["W"]
+    # Keras's order: a layer's own weights, then each sub-layer's (params, then buffers)
+    names = [w.name for w in model.weights]
+    assert names[2:] == ["weight_0", "W", "b", "gamma", "beta", "running_mean", "running_var"]
+    assert (
+        len(model.get_weights()) == len(names) and model.count_params() == 8 + 2 + 6 + 8
+    )  # Dense(3->2), gain, proj, BatchNorm
+    # a layer called twice: each weight's gradient is the sum over the calls, counted once
+    x = np.random.default_rng(1).normal(size=(4, 3))
+    r = np.random.default_rng(2).normal(size=(4, 2))
+    model.forward(x, training=False)
+    model.backward(r)
+    analytic = {key: g.copy() for key, g in shared.grads.items()}
+
+    def loss():
+        return float((model.forward(x, training=False) * r).sum())
+
+    for key, p in shared.params.items():
+        numeric = np.zeros_like(p)
+        for i in np.ndindex(p.shape):
+            keep = p[i]
+            p[i] = keep + 1e-6
+            up = loss()
+            p[i] = keep - 1e-6
+            numeric[i] = (up - loss()) / 2e-6
+            p[i] = keep
+        np.testing.assert_allclose(analytic[key], numeric, rtol=1e-5, atol=1e-8, err_msg=key)
+
+
+def test_no_class_in_minidl_has_its_own_mapping_of_arrays():
+    """``SubLayerArrays`` is the one view of a layer's arrays with its sub-layers': a scan of the
+    source for other ``MutableMapping`` (or ``Mapping``) subclasses, and for the names of the
+    copies it replaced."""
+    import ast
+    from pathlib import Path
+
+    root = Path(mdl.__file__).parent
+    mappings = []
+    for path in sorted(root.rglob("*.py")):
+        source = path.read_text()
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.ClassDef):
+                bases = [ast.unparse(base) for base in node.bases]
+                if any(base.split(".")[-1] in ("MutableMapping", "Mapping") for base in bases):
+                    mappings.append(f"{path.relative_to(root)}:{node.name}")
+        for old in (
+            "_NamedArrays",
+            "_PartArrays",
+            "_InnerArrays",
+            "_SubLayerArrays",
+            "_sublayers",
+            "def parts(",
+        ):
+            assert old not in source, f"{path.relative_to(root)} still has {old}"
+    assert mappings == ["nn/layers/base.py:SubLayerArrays"]
+
+
+def test_a_shared_wrapper_counts_its_sub_layers_gradients_once_and_keras_lays_out_their_kernels():
+    from minidl import keras
+    from minidl.keras import layers as keras_layers
+
+    mdl.seed(0)
+    inputs = keras.Input((3, 2), dtype="float64")
+    shared = keras_layers.TimeDistributed(keras_layers.Dense(2))
+    model = keras.Model(inputs, shared(shared(inputs)))
+    x = np.random.default_rng(1).normal(size=(4, 3, 2))
+    r = np.random.default_rng(2).normal(size=(4, 3, 2))
+    model.forward(x)
+    model.backward(r)
+    w, analytic = shared.params["layer.W"], shared.grads["layer.W"].copy()
+    numeric = np.zeros_like(w)
+    for i in np.ndindex(w.shape):
+        keep = w[i]
+        w[i] = keep + 1e-6
+        up = float((model.forward(x) * r).sum())
+        w[i] = keep - 1e-6
+        numeric[i] = (up - float((model.forward(x) * r).sum())) / 2e-6
+        w[i] = keep
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-8)
+
+    conv = keras.Sequential(
+        [keras.Input((2, 6, 6, 3)), keras_layers.TimeDistributed(keras_layers.Conv2D(4, 3))]
+    )
+    assert conv.get_weights()[0].shape == (3, 3, 3, 4)  # Keras's kernel (KH, KW, C, F)
+    conv.set_weights(conv.get_weights())

@@ -7,6 +7,11 @@ KerasTensors (the input and the weights, which are leaves of the graph), so it r
 ``backward`` runs it in reverse, writing the weights' gradients into ``grads``. The graph is
 recorded once per input shape and ``training`` flag.
 
+The minidl layers it holds as attributes (``self.proj = layers.Dense(8)``) are its
+``sublayers()`` by attribute name (``Layer``'s "Layers that hold layers"): their arrays are
+in its ``params`` / ``grads`` / ``buffers`` as ``"proj.W"``. A ``keras.Model`` held as an
+attribute runs through the tape too; its layers are listed by ``leaf_layers()``.
+
     class Linear(keras.layers.Layer):
         def __init__(self, units=32, **kwargs):
             super().__init__(**kwargs)
@@ -29,6 +34,7 @@ import numpy as np
 from .. import backend
 from ..nn import initializers as minidl_initializers
 from ..nn.layers.base import Layer as MinidlLayer
+from ..nn.layers.base import _own
 from .graph import Graph, KerasTensor, is_symbolic
 
 __all__ = ["Layer", "Lambda", "Variable"]
@@ -74,7 +80,6 @@ class Layer(MinidlLayer):
         super().__init__(name=name, trainable=trainable, **kwargs)
         self.dtype = np.dtype(dtype or "float32").name
         self._traces: dict = {}
-        self._sublayers: list = []
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -82,11 +87,20 @@ class Layer(MinidlLayer):
             cls.build = _keras_build(cls.__dict__["build"])
 
     def __setattr__(self, key, value):
-        if isinstance(value, MinidlLayer) or hasattr(value, "leaf_layers"):
-            subs = self.__dict__.setdefault("_sublayers", [])
-            if not any(value is s for s in subs):
-                subs.append(value)
+        """Keep the layers assigned as attributes: a minidl layer is a sub-layer named ``key``
+        (the first name it gets), a ``keras.Model`` one of ``leaf_layers``' models."""
+        held = self.__dict__.setdefault("_held", {})
+        models = self.__dict__.setdefault("_held_models", [])
+        if isinstance(value, MinidlLayer):
+            if key in held or not any(value is layer for layer in held.values()):
+                held[key] = value
+        elif hasattr(value, "leaf_layers") and not any(value is m for m in models):
+            models.append(value)
         object.__setattr__(self, key, value)
+
+    def sublayers(self) -> dict[str, MinidlLayer]:
+        """The minidl layers held as attributes, by attribute name, in the order assigned."""
+        return dict(self.__dict__.get("_held", {}))
 
     # ------------------------------------------------------------------ Keras's interface
     def build(self, input_shape, dtype=None) -> None:
@@ -105,7 +119,7 @@ class Layer(MinidlLayer):
                 "loss with self.add_loss-free code (a metric or a loss term), or use Dense's kernel_regularizer"
             )
         shape = tuple(int(d) for d in shape)
-        key = name or f"weight_{len(self.params) + len(self.buffers)}"
+        key = name or f"weight_{len(_own(self.params)) + len(_own(self.buffers))}"
         dtype = np.dtype(dtype or self.dtype)
         value = _initial_value(initializer, shape, dtype)
         if trainable:
@@ -168,24 +182,29 @@ class Layer(MinidlLayer):
         return out.shape, out.dtype
 
     def leaf_layers(self) -> list:
-        """This layer (its own weights) and the layers it holds (what the optimizer updates)."""
+        """This layer (its weights and its sub-layers') and the layers of each ``keras.Model``
+        it holds (what the optimizer updates)."""
         leaves = [self]
-        for sub in self._sublayers:
-            for leaf in sub.leaf_layers() if hasattr(sub, "leaf_layers") else [sub]:
+        models = [
+            model for _, layer in self.layers_within() for model in layer.__dict__.get("_held_models", [])
+        ]
+        for model in models:
+            for leaf in model.leaf_layers():
                 if not any(leaf is seen for seen in leaves):
                     leaves.append(leaf)
         return leaves
 
     def count_params(self):
-        own = super().count_params()
-        subs = [sub.count_params() for sub in self.leaf_layers()[1:]]
-        return own[0] + sum(s[0] for s in subs), own[1] + sum(s[1] for s in subs)
+        counts = [MinidlLayer.count_params(leaf) for leaf in self.leaf_layers()]  # sub-layers included
+        return sum(c[0] for c in counts), sum(c[1] for c in counts)
 
     @property
     def weights(self) -> list:
+        """Keras's ``layer.weights``: its own weights, then each sub-layer's (depth first)."""
         return [
-            Variable(self, k, v.shape, v.dtype)
-            for store in (self.params, self.buffers)
+            Variable(layer, k, v.shape, v.dtype)
+            for _, layer in self.layers_within()
+            for store in (_own(layer.params), _own(layer.buffers))
             for k, v in store.items()
         ]
 

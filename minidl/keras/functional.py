@@ -38,7 +38,7 @@ from ..nn.layers.base import Layer, _checked_shape
 from ..training import metrics as minidl_metrics
 from ..training.trainer import Trainer, _with_model
 from .graph import Graph, KerasTensor, is_symbolic, record
-from .weights import KerasWeights, from_keras, to_keras
+from .weights import KerasWeights, from_keras, own_slots, to_keras
 
 __all__ = ["Input", "InputLayer", "Model"]
 
@@ -200,9 +200,10 @@ class Model(KerasWeights, Trainer):
 
     @trainable.setter
     def trainable(self, value: bool) -> None:
-        """``model.trainable = False`` freezes every layer inside, nested models too (Keras)."""
+        """``model.trainable = False`` freezes every layer inside, nested models and sub-layers too (Keras)."""
         for leaf in self.leaf_layers():
-            leaf.trainable = bool(value)
+            for _, layer in leaf.layers_within():
+                layer.trainable = bool(value)
 
     @property
     def metrics_names(self) -> list:
@@ -517,12 +518,9 @@ class Model(KerasWeights, Trainer):
         return self.leaf_layers()
 
     def _slots(self):
-        return [
-            (leaf, store, key)
-            for leaf in self.leaf_layers()
-            for store in (leaf.params, leaf.buffers)
-            for key in store
-        ]
+        """``(layer, store, key)`` per weight in ``get_weights`` order, ``layer`` the one whose
+        own array it is (its Keras layout depends on it)."""
+        return [(layer, getattr(layer, store), key) for layer, store, key, _ in own_slots(self.leaf_layers())]
 
     def get_weights(self) -> list:
         """Copies of every weight array: each layer's params then its buffers, in layer order,

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..nn.layers.base import _own
+
 __all__ = ["OPERATORS", "KerasTensor", "Node", "Graph", "Tape", "record", "symbolic", "is_symbolic"]
 
 
@@ -384,8 +386,8 @@ def save_caches(layer) -> list:
 
 def weight_gradients(layer) -> list:
     """Copies of the weight gradients inside ``layer``, as ``(grads dict, copies)`` pairs."""
-    return [
-        (part.grads, {k: g.copy() for k, g in part.grads.items()})
+    return [  # each part's own (a sub-layer's are its own part's: counted once)
+        (_own(part.grads), {k: g.copy() for k, g in _own(part.grads).items()})
         for part in _parts(layer)
         if getattr(part, "grads", None)
     ]

@@ -17,10 +17,13 @@ minidl's own door:
 
 from __future__ import annotations
 
+import numpy as np
+
+from .. import backend
 from ..training import model as _model
 from ..training.trainer import Trainer
 from .functional import Input, Model, _metric
-from .weights import KerasWeights, from_keras, to_keras
+from .weights import KerasWeights, from_keras
 
 __all__ = ["Sequential", "Model", "load_model"]
 
@@ -134,23 +137,24 @@ class Sequential(KerasWeights, _model.Sequential):
     def _weight_layers(self) -> list:
         return list(self.layers)
 
-    def _weight_slots(self) -> list:
-        return [
-            (layer, key) for layer in self.layers for store in (layer.params, layer.buffers) for key in store
-        ]
-
     def get_weights(self) -> list:
-        """Every weight as Keras lays it out (a Conv2D kernel (KH, KW, C, F), ``minidl.keras.weights``)."""
-        return [
-            to_keras(layer, key, w) for (layer, key), w in zip(self._weight_slots(), super().get_weights())
-        ]
+        """Every weight as Keras lays it out (a Conv2D kernel (KH, KW, C, F), ``minidl.keras.weights``),
+        in Keras's order (``own_slots``: a layer's own weights, then its sub-layers')."""
+        return [w.numpy() for w in self.weights]
 
     def set_weights(self, weights) -> None:
         """Assign weights laid out as Keras's ``get_weights`` returns them."""
-        slots = self._weight_slots()
+        slots = self.weights
         if len(weights) != len(slots):
             raise ValueError(f"set_weights expected {len(slots)} arrays, got {len(weights)}")
-        super().set_weights([from_keras(layer, key, w) for (layer, key), w in zip(slots, weights)])
+        for slot, w in zip(slots, weights):
+            w = from_keras(slot.layer, slot.key, np.asarray(w))
+            if tuple(np.shape(w)) != tuple(slot._array().shape):
+                raise ValueError(
+                    f"set_weights: {slot.layer.label}.{slot.key} has shape {tuple(slot._array().shape)}, "
+                    f"got {tuple(np.shape(w))}"
+                )
+            slot._array()[...] = backend.to_device(np.asarray(w), self.device)
 
     @property
     def metrics_names(self) -> list:

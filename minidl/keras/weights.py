@@ -16,8 +16,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..nn import layers as _L
+from ..nn.layers.base import _own
 
-__all__ = ["to_keras", "from_keras", "Weight", "KerasWeights", "weights_of"]
+__all__ = ["to_keras", "from_keras", "Weight", "KerasWeights", "own_slots", "weights_of"]
 
 # the axes that turn minidl's W into Keras's kernel
 _TO_KERAS = {_L.Conv2D: (2, 3, 1, 0), _L.Conv2DTranspose: (2, 3, 1, 0), _L.Conv1D: (2, 1, 0)}
@@ -41,10 +42,12 @@ def from_keras(layer, key: str, array):
 
 class Weight:
     """One weight of a model as Keras's ``model.weights`` lists it: ``numpy()`` (Keras's
-    layout), ``shape``, ``name``, ``trainable``, ``assign(value)``."""
+    layout), ``shape``, ``name``, ``trainable``, ``assign(value)``. ``layer`` is the layer whose
+    own array it is (a sub-layer's, for a layer that holds others); ``frozen``: a layer that
+    holds it is frozen."""
 
-    def __init__(self, layer, store: str, key: str):
-        self.layer, self.store, self.key = layer, store, key
+    def __init__(self, layer, store: str, key: str, frozen: bool = False):
+        self.layer, self.store, self.key, self.frozen = layer, store, key, frozen
 
     def _array(self):
         return getattr(self.layer, self.store)[self.key]
@@ -68,7 +71,7 @@ class Weight:
 
     @property
     def trainable(self) -> bool:
-        return self.store == "params" and bool(self.layer.trainable)
+        return self.store == "params" and bool(self.layer.trainable) and not self.frozen
 
     def assign(self, value) -> None:
         self._array()[...] = from_keras(self.layer, self.key, np.asarray(value))
@@ -77,14 +80,29 @@ class Weight:
         return f"<Weight path={self.path} shape={self.shape}>"
 
 
+def own_slots(layers) -> list:
+    """``(layer, store, key, frozen)`` for every weight of ``layers`` in ``get_weights`` order:
+    each layer's own params, then its own buffers, then each of its sub-layers' the same way
+    (``Layer.layers_within``; Keras's order); ``layer`` is the one whose own array it is."""
+    slots = []
+    for top in layers:
+        for path, layer in top.layers_within():
+            frozen = not top.trainable or any(
+                not above.trainable for name, above in top.layers_within() if _holds(name, path)
+            )
+            for store in ("params", "buffers"):
+                slots += [(layer, store, key, frozen) for key in _own(getattr(layer, store))]
+    return slots
+
+
+def _holds(outer: str, inner: str) -> bool:
+    """Whether the layer at path ``outer`` holds the one at ``inner`` (both under one top layer)."""
+    return outer != inner and (outer == "" or inner.startswith(outer + "."))
+
+
 def weights_of(layers) -> list:
-    """Every weight of ``layers`` in ``get_weights`` order: each layer's params, then its buffers."""
-    return [
-        Weight(layer, store, key)
-        for layer in layers
-        for store in ("params", "buffers")
-        for key in getattr(layer, store)
-    ]
+    """Every weight of ``layers`` in ``get_weights`` order (``own_slots``)."""
+    return [Weight(layer, store, key, frozen) for layer, store, key, frozen in own_slots(layers)]
 
 
 class KerasWeights:

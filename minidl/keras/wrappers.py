@@ -1,8 +1,9 @@
 """Keras's layer wrappers: ``Bidirectional`` and ``TimeDistributed``.
 
-Each holds minidl layers and exposes their arrays in its own ``params`` / ``grads`` /
-``buffers`` under ``"<part>.<name>"`` (views onto the inner dicts, as ``Residual`` does), so
-an optimizer, ``get_weights`` and the tape see the inner weights with no copy.
+Each holds minidl layers as its ``sublayers()`` (``Layer``'s "Layers that hold layers"), so
+their arrays are in its own ``params`` / ``grads`` / ``buffers`` under ``"<part>.<name>"``
+(views onto the inner dicts, as ``Residual``'s), and an optimizer, ``get_weights`` and the
+tape see the inner weights with no copy.
 
     TimeDistributed(layer)    (N, T, ...) -> (N, T, ...'): ``layer`` on every step, as one
                               batch of N*T samples; backward the same way.
@@ -14,8 +15,6 @@ an optimizer, ``get_weights`` and the tape see the inner weights with no copy.
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
-
 import numpy as np
 
 from ..nn.layers.base import Layer
@@ -23,63 +22,12 @@ from ..nn.layers.base import Layer
 __all__ = ["Bidirectional", "TimeDistributed"]
 
 
-class _PartArrays(MutableMapping):
-    """``params`` / ``grads`` / ``buffers`` of a wrapper: the inner layers' ones, keyed ``"<part>.<name>"``."""
-
-    def __init__(self, owner, store: str):
-        self._owner, self._store = owner, store
-
-    def _slots(self):
-        for part, layer in self._owner.parts().items():
-            inner = getattr(layer, self._store)
-            for key in inner:
-                yield f"{part}.{key}", inner, key
-
-    def _find(self, name):
-        for full, inner, key in self._slots():
-            if full == name:
-                return inner, key
-        raise KeyError(f"{self._owner.label} has no {self._store[:-1]} {name!r}; it has {list(self)}")
-
-    def __getitem__(self, name):
-        inner, key = self._find(name)
-        return inner[key]
-
-    def __setitem__(self, name, value):
-        inner, key = self._find(name)
-        inner[key] = value
-
-    def __delitem__(self, name):
-        raise TypeError(f"cannot delete {name!r}: a wrapper's {self._store} belong to its inner layers")
-
-    def __iter__(self):
-        return (full for full, _, _ in self._slots())
-
-    def __len__(self):
-        return sum(1 for _ in self._slots())
-
-
 class _Wrapper(Layer):
-    def __init__(self, name=None, **kwargs):
-        super().__init__(name, **kwargs)
-        self.params = _PartArrays(self, "params")
-        self.grads = _PartArrays(self, "grads")
-        self.buffers = _PartArrays(self, "buffers")
-
-    def parts(self) -> dict:
+    def sublayers(self) -> dict[str, Layer]:
         raise NotImplementedError
 
     def _input_mismatch(self, shape) -> bool:
         return False  # the inner layers check their own inputs
-
-    def to(self, device: str):
-        for layer in self.parts().values():
-            layer.to(device)
-        self.device, self.cache = device, None
-        return self
-
-    def regularization_loss(self) -> float:
-        return sum(layer.regularization_loss() for layer in self.parts().values())
 
     def get_config(self) -> dict:
         raise NotImplementedError(f"saving a {type(self).__name__} is not in minidl.keras yet")
@@ -94,7 +42,7 @@ class TimeDistributed(_Wrapper):
             raise TypeError(f"TimeDistributed wraps a layer, got {type(layer).__name__}")
         self.layer = layer
 
-    def parts(self) -> dict:
+    def sublayers(self) -> dict[str, Layer]:
         return {"layer": self.layer}
 
     def build(self, input_shape, dtype=np.float32):
@@ -142,11 +90,11 @@ class Bidirectional(_Wrapper):
         self.merge_mode = merge_mode
         self.return_sequences = layer.return_sequences
 
-    def parts(self) -> dict:
+    def sublayers(self) -> dict[str, Layer]:
         return {"forward_layer": self.forward_layer, "backward_layer": self.backward_layer}
 
     def build(self, input_shape, dtype=np.float32):
-        for layer in self.parts().values():
+        for layer in self.sublayers().values():
             if not layer.built:
                 layer.build(tuple(input_shape), dtype=dtype)
         super().build(input_shape, dtype)

@@ -207,6 +207,12 @@ class Layer:
     holder's ``build`` builds the sub-layers (on its ``device``), and its ``forward`` and
     ``backward`` call theirs in its own order. (An ``activation=`` argument is a function
     with no arrays applied inside the layer, not a sub-layer.)
+
+    ``sublayers()`` is read at each access, so it may name layers made after ``__init__``
+    (in ``build``, or assigned as attributes, as a Keras custom layer does) and may be
+    computed from lists (``UNet``'s ``"enc.0.0"``, ``Residual``'s ``"block.1"``).
+    ``layers_within()`` walks the tree depth first, ``(path, layer)``, for code that needs
+    each array's own layer (Keras's weight order and layouts in ``minidl.keras.weights``).
     """
 
     input_ndims: tuple[int, ...] | None = None
@@ -255,6 +261,15 @@ class Layer:
         A layer built from others overrides this (see "Layers that hold layers" in the class
         docstring); its ``params`` / ``grads`` / ``buffers`` then include the sub-layers'."""
         return {}
+
+    def layers_within(self, path: str = "") -> Iterator[tuple[str, "Layer"]]:
+        """``(path, layer)`` for this layer (``path``, ``""`` at the top) and then, depth first,
+        every layer it holds (``"fc1"``, ``"block.0.fc1"``): each layer's own arrays are
+        ``_own(layer.params)``, so a walk over them visits every array once (the order of
+        Keras's ``layer.weights``)."""
+        yield path, self
+        for name, layer in self.sublayers().items():
+            yield from layer.layers_within(f"{path}.{name}" if path else name)
 
     # ------------------------------------------------------------------ building
     def build(self, input_shape: tuple, dtype=np.float32) -> None:

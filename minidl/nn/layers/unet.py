@@ -18,15 +18,13 @@ The backward walks the same graph in reverse. The one new rule is at a fan-out: 
 both the pool below it and the concatenation of the decoder, so its gradient is the *sum*
 of the two that come back:  dL/de_l = pool^T(...) + (the e_l block of dL/d[up | e_l]).
 
-Like ``Residual``, the inner layers' arrays appear in ``params`` / ``grads`` / ``buffers``
-under dotted names (``"enc.0.0.W"``, ``"up.1.W"``, ``"head.W"``), views onto the inner
-layers' own dicts, so optimizers and ``save`` see them with no copy. H and W must be
-divisible by 2^L.
+The inner layers are its ``sublayers()`` (``Layer``'s "Layers that hold layers"), so their
+arrays appear in ``params`` / ``grads`` / ``buffers`` under dotted names (``"enc.0.0.W"``,
+``"up.1.W"``, ``"head.W"``), views onto the inner layers' own dicts that optimizers and
+``save`` see with no copy. H and W must be divisible by 2^L.
 """
 
 from __future__ import annotations
-
-from collections.abc import MutableMapping
 
 import numpy as np
 
@@ -36,46 +34,6 @@ from .base import Layer, positive_int
 from .conv import Conv2D, MaxPool2D
 from .merge import Concatenate
 from .upsampling import Conv2DTranspose
-
-
-class _NamedArrays(MutableMapping):
-    """``params`` / ``grads`` / ``buffers`` of a UNet: a view onto the same dict of every inner
-    layer, keyed ``"<path>.<name>"`` (as ``Residual``'s); keys cannot be added or removed."""
-
-    def __init__(self, owner: "UNet", store: str):
-        self._owner, self._store = owner, store
-
-    def _slots(self):
-        for prefix, layer in self._owner.named_layers():
-            inner = getattr(layer, self._store)
-            for key in inner:
-                yield f"{prefix}.{key}", inner, key
-
-    def _find(self, name):
-        for full, inner, key in self._slots():
-            if full == name:
-                return inner, key
-        raise KeyError(f"{self._owner.label} has no {self._store[:-1]} {name!r}; it has {list(self)}")
-
-    def __getitem__(self, name):
-        inner, key = self._find(name)
-        return inner[key]
-
-    def __setitem__(self, name, value):
-        inner, key = self._find(name)
-        inner[key] = value
-
-    def __delitem__(self, name):
-        raise TypeError(f"cannot delete {name!r}: a UNet's {self._store} belong to its inner layers")
-
-    def __iter__(self):
-        return (full for full, _, _ in self._slots())
-
-    def __len__(self):
-        return sum(1 for _ in self._slots())
-
-    def __repr__(self):
-        return repr(dict(self))
 
 
 def _conv_block(filters: int) -> list:
@@ -112,23 +70,19 @@ class UNet(Layer):
         self.concat = [Concatenate(axis=1) for _ in range(depth)]
         self.dec = [_conv_block(f) for f in self.filters]
         self.head = Conv2D(self.num_classes, 1)
-        self.params = _NamedArrays(self, "params")
-        self.grads = _NamedArrays(self, "grads")
-        self.buffers = _NamedArrays(self, "buffers")
 
-    def named_layers(self):
-        """(dotted path, layer) for every inner layer with arrays, in forward order."""
+    def sublayers(self) -> dict[str, Layer]:
+        """Every inner layer with arrays (and the ReLUs between them) by dotted path, in
+        forward order; the pools and concatenations, which hold no arrays, are left out."""
+        named: dict[str, Layer] = {}
         for l, block in enumerate(self.enc):
-            yield from ((f"enc.{l}.{i}", layer) for i, layer in enumerate(block))
-        yield from ((f"bottom.{i}", layer) for i, layer in enumerate(self.bottom))
+            named.update((f"enc.{l}.{i}", layer) for i, layer in enumerate(block))
+        named.update((f"bottom.{i}", layer) for i, layer in enumerate(self.bottom))
         for l in reversed(range(len(self.filters))):
-            yield f"up.{l}", self.up[l]
-            yield from ((f"dec.{l}.{i}", layer) for i, layer in enumerate(self.dec[l]))
-        yield "head", self.head
-
-    @property
-    def layers(self) -> list:
-        return [layer for _, layer in self.named_layers()]
+            named[f"up.{l}"] = self.up[l]
+            named.update((f"dec.{l}.{i}", layer) for i, layer in enumerate(self.dec[l]))
+        named["head"] = self.head
+        return named
 
     # ------------------------------------------------------------------ building
     def build(self, input_shape, dtype=np.float32):
@@ -140,7 +94,7 @@ class UNet(Layer):
                 f"got input (N, {c}, {h}, {w})"
             )
         super().build(input_shape, dtype)
-        for layer in self.layers:  # build by running shapes through the graph once
+        for layer in self.sublayers().values():  # build by running shapes through the graph once
             if layer.device is None:
                 layer.device = self.device
         probe = np.zeros((1, c, h, w), dtype=dtype)
@@ -197,14 +151,3 @@ class UNet(Layer):
             dh = self.pools[l].backward(dh) + d_skips[l]  # fan-out: the two gradients add
             dh = self._backward_block(self.enc[l], dh)
         return dh
-
-    # ------------------------------------------------------------------ bookkeeping
-    def regularization_loss(self) -> float:
-        return sum(layer.regularization_loss() for layer in self.layers)
-
-    def to(self, device: str) -> "UNet":
-        for layer in self.layers:
-            layer.to(device)
-        self.device = device
-        self.cache = None
-        return self
