@@ -89,10 +89,21 @@ CASES = {
     "Input": (lambda: L.Input((4,)), _rng(31).standard_normal((3, 4)), {}),
     "Activation": (lambda: L.Activation("tanh"), _rng(32).standard_normal((3, 4)), {}),
     "Rescaling": (lambda: L.Rescaling(0.5, offset=1.0), _rng(33).standard_normal((3, 4)), {}),
+    "ELU": (lambda: L.ELU(0.7), _rng(34).standard_normal((3, 7)), {}),
+    "SELU": (lambda: L.SELU(), _rng(35).standard_normal((3, 7)), {}),
+    "Swish": (lambda: L.Swish(), _rng(36).standard_normal((3, 7)) * 3, {}),
+    "Softplus": (lambda: L.Softplus(), _rng(37).standard_normal((3, 7)) * 3, {}),
+    "ReLU6": (lambda: L.ReLU6(), _rng(38).standard_normal((3, 7)) * 4 + 2, {}),
+    "UNet": (lambda: L.UNet(3, filters=(2, 3)), _rng(39).standard_normal((2, 1, 8, 8)), {}),
 }
 
 # Exported classes that are not layers one can run: the abstract base has no forward.
-NOT_CHECKED = {"Layer": "the abstract base class: its forward and backward raise NotImplementedError"}
+NOT_CHECKED = {
+    "Layer": "the abstract base class: its forward and backward raise NotImplementedError",
+    # check_layer feeds one array; Concatenate's backward is checked against finite
+    # differences for each of its inputs in tests/test_segmentation_detection.py
+    "Concatenate": "takes a list of arrays (checked in test_segmentation_detection.py)",
+}
 
 
 def _exported_layer_classes():
