@@ -84,7 +84,7 @@ class Layer(MinidlLayer):
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if "build" in cls.__dict__:
-            cls.build = _keras_build(cls.__dict__["build"])
+            cls.build = _keras_build(cls.__dict__["build"])  # type: ignore[method-assign]  # the subclass's own build, wrapped once at class creation
 
     def __setattr__(self, key, value):
         """Keep the layers assigned as attributes: a minidl layer is a sub-layer named ``key``
@@ -253,7 +253,7 @@ class Lambda(Layer):
             raise TypeError(f"Lambda needs a function, got {function!r}")
         self.function = function
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         return self.function(inputs)
 
     def __repr__(self) -> str:

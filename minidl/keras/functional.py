@@ -226,6 +226,11 @@ class Model(KerasWeights, Trainer):
         if isinstance(x, _Columns):
             return x.arrays
         if isinstance(x, dict):
+            if self.graph is None:
+                raise ValueError(
+                    f"a subclassed model ({type(self).__name__}) has no named inputs: pass an array or "
+                    f"a list of arrays, not a dict with keys {sorted(x)}"
+                )
             names = self._input_names or [t.name for t in self.graph.inputs]
             missing = [n for n in names if n not in x]
             if missing:
@@ -336,7 +341,10 @@ class Model(KerasWeights, Trainer):
         return self
 
     # ------------------------------------------------------------------ training
-    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, **unsupported):
+    # Keras 3's signature, not minidl's Trainer.compile(optimizer, loss, metrics): loss_weights third
+    def compile(  # type: ignore[override]
+        self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, **unsupported
+    ):
         """Keras's ``compile``: one loss, or one per output (list, or dict by output name),
         weighted by ``loss_weights``; metrics likewise (a flat list: the same for every output).
         A metric function is called as Keras calls it, ``fn(y_true, y_pred)``."""
@@ -389,7 +397,8 @@ class Model(KerasWeights, Trainer):
             return _Columns([y[name] for name in self._output_names])
         return self._pack(y)
 
-    def fit(
+    # Keras 3's positional order (x, y, batch_size, epochs), not minidl's (x, y, epochs, batch_size)
+    def fit(  # type: ignore[override]
         self,
         x=None,
         y=None,
@@ -446,7 +455,7 @@ class Model(KerasWeights, Trainer):
             0 if verbose == "auto" else verbose,
             sample_weight,
             steps,
-            return_dict,
+            return_dict=return_dict,
             callbacks=callbacks,
         )
 

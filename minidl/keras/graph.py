@@ -26,9 +26,14 @@ gradients of the calls are summed.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..nn.layers.base import _own
+
+if TYPE_CHECKING:
+    from ..nn.layers.base import Layer
 
 __all__ = ["OPERATORS", "KerasTensor", "Node", "Graph", "Tape", "record", "symbolic", "is_symbolic"]
 
@@ -40,6 +45,12 @@ class KerasTensor:
     Arithmetic (``a + b``, ``a * 2``, ``a @ w``, ``-a``) records ``keras.ops`` nodes. Asking
     for its values (``np.asarray``, ``float``) is an error that says how to compute instead.
     """
+
+    # Set only on some tensors (read with ``hasattr``): a constant's ``value``, a weight's
+    # ``variable`` (its layer and key), a ``keras.Input``'s ``input_layer``.
+    value: np.ndarray
+    variable: tuple[Layer, str]
+    input_layer: Layer  # a keras.InputLayer
 
     def __init__(self, shape, dtype="float32", name=None, node=None):
         self.shape = tuple(None if d is None else int(d) for d in shape)
@@ -142,10 +153,10 @@ class Node:
     """
 
     made = 0  # nodes recorded so far: each node's serial number says when it was made
+    output: KerasTensor  # set by ``record`` once the output's shape is known
 
     def __init__(self, layer, inputs, many: bool, training=None):
         self.layer, self.inputs, self.many, self.training = layer, list(inputs), many, training
-        self.output: KerasTensor | None = None
         Node.made += 1
         self.serial = Node.made
 

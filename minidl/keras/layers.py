@@ -15,6 +15,7 @@ The layers print and save under minidl's names (``MaxPool2D``, ``BatchNorm``).
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 from ..nn import layers as _L
 from . import config
@@ -98,7 +99,27 @@ Dense, Activation, Dropout, Flatten, Reshape = _L.Dense, _L.Activation, _L.Dropo
 SimpleRNN, LSTM, GRU = _L.SimpleRNN, _L.LSTM, _L.GRU
 
 
-def Embedding(input_dim, output_dim, mask_zero: bool = False, **kwargs) -> _L.Embedding:
+class _LayerName:
+    """A Keras layer name whose layer is made by a function: ``Conv2D(32, 3)`` calls ``make``,
+    which returns a ``layer_class`` (``minidl.nn.layers.Conv2D``) with this namespace's defaults."""
+
+    def __init__(
+        self, make: Callable[..., _L.Layer], layer_class: type[_L.Layer], name: str, doc: str | None
+    ):
+        self.make = make
+        self.layer_class = layer_class
+        self.__name__ = self.__qualname__ = name
+        self.__doc__ = doc
+        self.__wrapped__ = make  # inspect.signature and help() show make's arguments
+
+    def __call__(self, *args, **kwargs) -> _L.Layer:
+        return self.make(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<keras.layers.{self.__name__}: makes a minidl.nn.layers.{self.layer_class.__name__}>"
+
+
+def _embedding(input_dim, output_dim, mask_zero: bool = False, **kwargs) -> _L.Embedding:
     """Keras's ``Embedding``: ``minidl.nn.layers.Embedding``; ``mask_zero=True`` is not in minidl."""
     if mask_zero:
         raise KerasFeatureMissing(
@@ -109,12 +130,12 @@ def Embedding(input_dim, output_dim, mask_zero: bool = False, **kwargs) -> _L.Em
     return _L.Embedding(input_dim, output_dim, **kwargs)
 
 
-Embedding.layer_class = _L.Embedding
+Embedding = _LayerName(_embedding, _L.Embedding, "Embedding", _embedding.__doc__)
 ReLU, Softmax, Rescaling, ELU = _L.ReLU, _L.Softmax, _L.Rescaling, _L.ELU
 GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
 
 
-def _channels_last_by_default(cls, keras_name: str):
+def _channels_last_by_default(cls: type[_L.Layer], keras_name: str) -> _LayerName:
     """``cls`` with ``data_format`` defaulting to this namespace's setting (channels-last)."""
 
     @functools.wraps(cls, assigned=("__doc__",), updated=())
@@ -129,13 +150,11 @@ def _channels_last_by_default(cls, keras_name: str):
                 )
         return cls(*args, data_format=data_format or config.image_data_format(), **kwargs)
 
-    make.__name__ = make.__qualname__ = keras_name
-    make.__doc__ = (
+    doc = (
         f"Keras's ``{keras_name}``: a ``minidl.nn.layers.{cls.__name__}`` whose ``data_format`` "
         f"defaults to ``keras.config.image_data_format()`` (channels-last).\n\n" + (cls.__doc__ or "")
     )
-    make.layer_class = cls
-    return make
+    return _LayerName(make, cls, keras_name, doc)
 
 
 Conv1D = _channels_last_by_default(_L.Conv1D, "Conv1D")

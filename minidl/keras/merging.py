@@ -35,7 +35,8 @@ __all__ = [
 class _Merge(Layer):
     """A layer of a list of inputs (at least two, of one shape)."""
 
-    least, most = 2, None
+    least: int = 2
+    most: int | None = None  # None: no upper bound
 
     def __init__(self, name=None, **kwargs):
         super().__init__(name, **kwargs)

@@ -6,6 +6,9 @@
 batch (``minidl.training.metrics``); there are no stateful metric objects.
 """
 
+from collections.abc import Callable
+from typing import Any
+
 from ..training import metrics as _metrics
 from .missing import KerasFeatureMissing
 
@@ -18,14 +21,25 @@ __all__ = [
 ]
 
 
-def _named(fn, name):
-    def metric(y_pred, y_true):
-        return fn(y_pred, y_true)
+class _NamedMetric:
+    """One of minidl's metric functions under a Keras name: ``metric(y_pred, y_true) -> float``."""
 
-    metric.__name__ = metric.__qualname__ = name
-    metric.minidl_metric = True  # called (y_pred, y_true), minidl's order, not a user's function
-    metric.__doc__ = fn.__doc__
-    return metric
+    minidl_metric = True  # called (y_pred, y_true), minidl's order, not a user's function
+
+    def __init__(self, fn: Callable[[Any, Any], float], name: str):
+        self.fn = fn
+        self.__name__ = self.__qualname__ = name
+        self.__doc__ = fn.__doc__
+
+    def __call__(self, y_pred, y_true) -> float:
+        return self.fn(y_pred, y_true)
+
+    def __repr__(self) -> str:
+        return f"<metric {self.__name__}>"
+
+
+def _named(fn: Callable[[Any, Any], float], name: str) -> _NamedMetric:
+    return _NamedMetric(fn, name)
 
 
 def SparseCategoricalAccuracy(name: str = "sparse_categorical_accuracy"):

@@ -27,6 +27,7 @@ from .. import backend
 from .._version import __version__
 from ..nn.layers.base import LAYER_CLASSES, Layer
 from ..training.saving import jsonable, read_npz, write_atomically
+from .graph import KerasTensor
 
 FORMAT, FORMAT_VERSION = "minidl.keras.Model", 1
 KEY = "__minidl_keras_model__"
@@ -76,7 +77,9 @@ def save(model, path) -> None:
 def _graph_spec(model, unsaveable) -> dict:
     graph = model.graph
     refs = {id(t): ["input", k] for k, t in enumerate(graph.inputs)}
-    layers, index, nodes = [], {}, []
+    layers: list[dict] = []  # each layer once: class, config, trainable
+    index: dict[int, int] = {}  # id(layer) -> its place in layers
+    nodes: list[dict] = []
     for j, node in enumerate(graph.nodes):
         layer = node.layer
         if isinstance(layer, unsaveable) or not isinstance(layer, Layer):
@@ -141,7 +144,7 @@ def load(path, arrays, Input, Model, custom_objects=None, compile=True):
         inputs = [Input(shape=tuple(i["shape"]), batch_size=i["batch"], dtype=i["dtype"], name=i["name"])
                   for i in f["inputs"]]  # fmt: skip
         layers = [_make_layer(s, custom_objects) for s in f["layers"]]
-        made = []
+        made: list[KerasTensor] = []  # the tensor each node makes
         for n in f["nodes"]:
             args = [inputs[k] if kind == "input" else made[k] for kind, k in n["inputs"]]
             made.append(layers[n["layer"]](args if n["many"] else args[0], training=n["training"]))
@@ -153,6 +156,7 @@ def load(path, arrays, Input, Model, custom_objects=None, compile=True):
             if f["single_input"]
             else inputs
         )
+        model_outputs: dict[str, KerasTensor] | list[KerasTensor] | KerasTensor
         if f["outputs_as_dict"]:
             model_outputs = dict(zip(f["output_names"], outputs))
         else:

@@ -65,7 +65,8 @@ class Sequential(KerasWeights, _model.Sequential):
             metrics = [metrics]
         self.metrics = [_metric(m, self.loss, None, "") for m in (metrics or [])]
 
-    def fit(
+    # Keras 3's positional order (x, y, batch_size, epochs), not minidl's (x, y, epochs, batch_size)
+    def fit(  # type: ignore[override]
         self,
         x=None,
         y=None,
@@ -121,16 +122,16 @@ class Sequential(KerasWeights, _model.Sequential):
             0 if verbose == "auto" else verbose,
             sample_weight,
             steps,
-            return_dict,
-            callbacks,
+            return_dict=return_dict,
+            callbacks=callbacks,
         )
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         if steps is not None:
             x = x[: steps * (batch_size or 32)]
-        return super().predict(x, batch_size, verbose, callbacks)
+        return super().predict(x, batch_size, verbose, callbacks=callbacks)
 
-    def count_params(self) -> int:
+    def count_params(self) -> int:  # type: ignore[override]  # Keras 3 returns one int, minidl a pair
         """The number of scalars in the weights, trainable or not (Keras returns one int)."""
         return sum(_model.Sequential.count_params(self))
 

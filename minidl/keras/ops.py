@@ -18,6 +18,7 @@ Each is checked against finite differences in ``tests/test_keras_functional.py``
 from __future__ import annotations
 
 import builtins
+from typing import Any
 
 import numpy as np
 
@@ -73,7 +74,7 @@ class Operation:
 
     def __init__(self, name: str, compute, vjp):
         self.name, self.compute, self.vjp = name, compute, vjp
-        self.cache = None
+        self.cache: tuple[Any, Any] | None = None  # (inputs, output) of the last forward
 
     def forward(self, xs, training: bool = False):
         y = self.compute(*xs)
@@ -81,6 +82,8 @@ class Operation:
         return y
 
     def backward(self, dy):
+        if self.cache is None:
+            raise RuntimeError(f"ops.{self.name}: backward called before forward")
         xs, y = self.cache
         grads = self.vjp(dy, y, *xs)
         return [None if g is None else _unbroadcast(g, np.shape(x)) for g, x in zip(grads, xs)]

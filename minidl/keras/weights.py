@@ -108,6 +108,10 @@ def weights_of(layers) -> list:
 class KerasWeights:
     """``weights`` / ``trainable_weights`` / ``non_trainable_weights`` for a model with ``_weight_layers()``."""
 
+    def _weight_layers(self) -> list:
+        """The layers whose arrays are the model's weights, in ``get_weights`` order."""
+        raise NotImplementedError(f"{type(self).__name__} must define _weight_layers()")
+
     @property
     def weights(self) -> list:
         return weights_of(self._weight_layers())

@@ -39,7 +39,6 @@ class Trainer:
     """compile / fit / evaluate / predict / train_on_batch for a model of layers."""
 
     # what the model provides (``Sequential``), declared for the type checker
-    layers: list[Layer]
     input_shape: tuple | None
     device: str
     optimizer: Any
@@ -51,6 +50,8 @@ class Trainer:
 
     if TYPE_CHECKING:
 
+        @property
+        def layers(self) -> list[Layer]: ...  # an attribute of Sequential, a property of keras.Model
         def forward(self, x, training: bool = False) -> Any: ...
         def backward(self, dy, input_grad: bool = True) -> Any: ...
         def zero_grad(self) -> None: ...
@@ -254,6 +255,7 @@ class Trainer:
         verbose=0,
         sample_weight=None,
         steps: int | None = None,
+        *,
         return_dict: bool = False,
         callbacks=None,
     ):
@@ -319,7 +321,7 @@ class Trainer:
         results["loss"] += self.regularization_loss()
         return results
 
-    def predict(self, x, batch_size: int | None = None, verbose=0, callbacks=None):
+    def predict(self, x, batch_size: int | None = None, verbose=0, *, callbacks=None):
         """Outputs for ``x`` in inference mode, as a NumPy array (inputs cast as in ``fit``);
         ``callbacks`` get the ``on_predict_*`` hooks."""
         x = _as_batch(x, "predict", self.input_shape)

@@ -19,6 +19,8 @@ adaptive rate the two differ slightly). Epsilon sits where Keras 3 puts it
 (0.1). ``minidl.nn.optim`` keeps PyTorch's rules for its own names.
 """
 
+from collections.abc import Callable
+
 from ...nn import optim as _optim
 from . import schedules
 
@@ -173,7 +175,13 @@ def AdamW(
     )
 
 
-_BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adagrad": Adagrad, "adam": Adam, "adamw": AdamW}
+_BY_NAME: dict[str, Callable[[], _optim.Optimizer]] = {
+    "sgd": SGD,
+    "rmsprop": RMSprop,
+    "adagrad": Adagrad,
+    "adam": Adam,
+    "adamw": AdamW,
+}
 
 
 def get(identifier):

@@ -1,0 +1,80 @@
+"""What typing the Keras door (issue 39: mypy over all of minidl/) changed in its behaviour:
+the layer names that are made by a function, the named metrics, the trainer's keyword-only
+arguments and the errors that replaced an ``AttributeError`` on ``None``."""
+
+import inspect
+
+import numpy as np
+import pytest
+
+import minidl as mdl
+import minidl.keras as keras
+from minidl.keras import layers, ops
+from minidl.nn import layers as L
+
+
+@pytest.mark.parametrize(
+    ("name", "minidl_class"),
+    [("Conv2D", L.Conv2D), ("MaxPooling2D", L.MaxPool2D), ("Conv1D", L.Conv1D), ("Embedding", L.Embedding)],
+)
+def test_a_keras_layer_name_makes_its_layer_class(name, minidl_class):
+    make = getattr(layers, name)
+    assert make.layer_class is minidl_class
+    assert make.__name__ == name
+    args = (10, 4) if name == "Embedding" else (4, 3) if "Conv" in name else (2,)
+    layer = make(*args)
+    assert type(layer) is minidl_class
+    if name != "Embedding":
+        assert layer.data_format == "channels_last"  # this namespace's default
+    assert "data_format" in inspect.signature(make).parameters or name == "Embedding"
+
+
+def test_embedding_mask_zero_still_names_the_minidl_way():
+    with pytest.raises(NotImplementedError, match="pad_sequences"):
+        layers.Embedding(10, 4, mask_zero=True)
+
+
+def test_a_named_metric_is_called_in_minidls_order_and_logged_under_its_name():
+    metric = keras.metrics.SparseCategoricalAccuracy()
+    y_pred = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3]])
+    y_true = np.array([0, 1, 1])
+    assert metric(y_pred, y_true) == pytest.approx(2 / 3)
+    assert metric.__name__ == "sparse_categorical_accuracy"
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(2, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=[metric])
+    assert model.metrics_names == ["loss", "sparse_categorical_accuracy"]
+    assert model.metrics[0][1] is metric  # minidl's order: not wrapped as a user's fn(y_true, y_pred)
+
+
+def test_evaluate_and_predict_take_their_trailing_arguments_by_name():
+    mdl.seed(0)
+    model = mdl.training.model.Sequential([L.Dense(2, input_shape=(3,))])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.ones((4, 3), np.float32), np.zeros((4, 2), np.float32)
+    assert set(model.evaluate(x, y, 2, 0, None, None, return_dict=True)) == {"loss"}
+    with pytest.raises(TypeError):
+        model.evaluate(x, y, 2, 0, None, None, True)  # Keras's 7th is callbacks: no positional meaning
+    with pytest.raises(TypeError):
+        model.predict(x, 2, 0, [])
+    assert model.predict(x, 2, 0, callbacks=[]).shape == (4, 2)
+
+
+def test_a_subclassed_model_given_a_dict_says_it_has_no_named_inputs():
+    class Tiny(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(2)
+
+        def call(self, inputs):
+            return self.dense(inputs)
+
+    with pytest.raises(ValueError, match=r"no named inputs.*\['a'\]"):
+        Tiny().predict({"a": np.ones((2, 3), np.float32)})
+
+
+def test_an_op_backward_before_forward_is_a_clear_error():
+    op = ops.Operation("exp", np.exp, lambda dy, y, x: [dy * y])
+    with pytest.raises(RuntimeError, match="ops.exp: backward called before forward"):
+        op.backward(np.ones((1, 3)))
+    op.forward([np.zeros((1, 3))])
+    assert np.allclose(op.backward(np.ones((1, 3)))[0], 1.0)
