@@ -2,7 +2,8 @@
 (a different but correct formulation) full marks, on several grading seeds.
 
 The answers are judged through the grader's own path (``judge_exercise`` with the probes
-that a grading process runs), in this process for speed; ``wrong_answers.py`` holds the
+that a grading process runs, then the rules the runner reads from the cell), in this process
+for speed; ``wrong_answers.py`` holds the
 table, one entry per usual mistake, by chapter.
 """
 
@@ -10,8 +11,9 @@ from __future__ import annotations
 
 import pytest
 
+from minidl_grader import runner
 from minidl_grader.judge import registry
-from minidl_grader.judge.judging import _in_process_outputs, judge_exercise
+from minidl_grader.judge.judging import Result, _in_process_outputs, judge_exercise
 
 from wrong_answers import RIGHT, WRONG, SETUP
 
@@ -25,7 +27,13 @@ def _judge(name: str, source: str, seed: int):
     namespace: dict = {}
     exec(SETUP, namespace)
     exec(compile(source, f"<answer to {name}>", "exec"), namespace)
-    return judge_exercise(exercise, _in_process_outputs(exercise, namespace), seed)
+    result = judge_exercise(exercise, _in_process_outputs(exercise, namespace), seed)
+    # what the grader judges from the cell itself, in its own process (a Numba kernel that
+    # must be parallel), as the runner does once the numbers are right
+    not_parallel = runner._not_parallel(exercise, [(f"<answer to {name}>", source, name)])
+    if result.passed and not_parallel:
+        return Result(name, exercise.points, 0, not_parallel)
+    return result
 
 
 @pytest.mark.parametrize("name, label, source", WRONG, ids=[f"{name}: {label}" for name, label, _ in WRONG])
