@@ -11,7 +11,8 @@ from __future__ import annotations
 import pytest
 
 from minidl_grader.judge import registry
-from minidl_grader.judge.judging import _in_process_outputs, judge_exercise
+from minidl_grader.judge.judging import Result, _in_process_outputs, judge_exercise
+from minidl_grader.runner import _not_parallel
 
 from wrong_answers import RIGHT, WRONG, SETUP
 
@@ -25,7 +26,12 @@ def _judge(name: str, source: str, seed: int):
     namespace: dict = {}
     exec(SETUP, namespace)
     exec(compile(source, f"<answer to {name}>", "exec"), namespace)
-    return judge_exercise(exercise, _in_process_outputs(exercise, namespace), seed)
+    judged = judge_exercise(exercise, _in_process_outputs(exercise, namespace), seed)
+    # as the runner does: a kernel asked to run in parallel is judged from its cell's text
+    cells = [("setup", SETUP, None), (f"answer to {name}", source, name)]
+    if judged.score > 0 and (why := _not_parallel(exercise, cells)):
+        judged = Result(name, exercise.points, 0, why)
+    return judged
 
 
 @pytest.mark.parametrize("name, label, source", WRONG, ids=[f"{name}: {label}" for name, label, _ in WRONG])
