@@ -1292,6 +1292,38 @@ def rouge_l_fbeta(candidate, reference, beta):
     return (1 + beta) * p * rec / (rec + beta * p)
 """,
 )
+wrong(
+    "rouge_l_fbeta",
+    "no guard for an empty text: 0 / 0 gives nan",
+    """
+def rouge_l_fbeta(candidate, reference, beta):
+    c, r = candidate.split(), reference.split()
+    table = np.zeros((len(c) + 1, len(r) + 1))
+    for i in range(len(c)):
+        for j in range(len(r)):
+            table[i + 1, j + 1] = table[i, j] + 1 if c[i] == r[j] else max(table[i, j + 1], table[i + 1, j])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p, rec = table[-1, -1] / np.float64(len(c)), table[-1, -1] / np.float64(len(r))
+        return float((1 + beta**2) * p * rec / (rec + beta**2 * p))
+""",
+)
+wrong(
+    "rouge_l_fbeta",
+    "precision over the reference's length, recall over the candidate's",
+    """
+def rouge_l_fbeta(candidate, reference, beta):
+    c, r = candidate.split(), reference.split()
+    table = np.zeros((len(c) + 1, len(r) + 1), dtype=int)
+    for i in range(len(c)):
+        for j in range(len(r)):
+            table[i + 1, j + 1] = table[i, j] + 1 if c[i] == r[j] else max(table[i, j + 1], table[i + 1, j])
+    lcs = table[-1, -1]
+    if lcs == 0:
+        return 0.0
+    p, rec = lcs / len(r), lcs / len(c)
+    return (1 + beta**2) * p * rec / (rec + beta**2 * p)
+""",
+)
 right(
     "rouge_l_fbeta",
     "a recursive LCS with a memo, F from the harmonic form",
@@ -1407,6 +1439,21 @@ def gae_advantages(rewards, values, next_values, terminated, truncated, gamma, l
     return adv
 """,
 )
+wrong(
+    "gae_advantages",
+    "a terminated step bootstrapped from V(s')",
+    """
+def gae_advantages(rewards, values, next_values, terminated, truncated, gamma, lam):
+    deltas = rewards + gamma * next_values - values
+    done = terminated | truncated
+    adv = np.zeros(rewards.shape)
+    a = 0.0
+    for t in reversed(range(len(rewards))):
+        a = deltas[t] + gamma * lam * (1 - done[t]) * a
+        adv[t] = a
+    return adv
+""",
+)
 right(
     "gae_advantages",
     "explicit sums of discounted deltas up to each episode's end",
@@ -1443,6 +1490,15 @@ wrong(
 def double_dqn_targets(rewards, terminated, q_next_online, q_next_target, gamma):
     a = np.argmax(q_next_online, axis=1)
     return rewards + gamma * q_next_target[np.arange(len(a)), a]
+""",
+)
+wrong(
+    "double_dqn_targets",
+    "the online network evaluates its own choice",
+    """
+def double_dqn_targets(rewards, terminated, q_next_online, q_next_target, gamma):
+    a = np.argmax(q_next_online, axis=1)
+    return rewards + gamma * (1 - terminated) * q_next_online[np.arange(len(a)), a]
 """,
 )
 right(
