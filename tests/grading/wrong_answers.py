@@ -936,3 +936,619 @@ def weight_norm_backward(dy, x, v, g):
     return dy @ (g * u).T, dW, (dW * u).sum(axis=0), dy.sum(axis=0)
 """,
 )
+
+# ------------------------------------------------------------------ 18 detection and segmentation
+wrong(
+    "conv_transpose_backward",
+    "the kernel flipped, as if the forward were a convolution",
+    """
+def conv_transpose_backward(dy, x, W, stride):
+    n, c, h, w = x.shape
+    kh, kw = W.shape[2:]
+    flipped = W[:, :, ::-1, ::-1]
+    dx, dW = np.zeros(x.shape), np.zeros(W.shape)
+    for i in range(h):
+        for j in range(w):
+            patch = dy[:, :, i * stride : i * stride + kh, j * stride : j * stride + kw]
+            dx[:, :, i, j] = np.tensordot(patch, flipped, axes=([1, 2, 3], [1, 2, 3]))
+            dW += np.tensordot(x[:, :, i, j], patch, axes=([0], [0]))[:, :, ::-1, ::-1]
+    return dx, dW
+""",
+)
+wrong(
+    "conv_transpose_backward",
+    "dW averaged over the batch",
+    """
+def conv_transpose_backward(dy, x, W, stride):
+    n, c, h, w = x.shape
+    kh, kw = W.shape[2:]
+    dx, dW = np.zeros(x.shape), np.zeros(W.shape)
+    for i in range(h):
+        for j in range(w):
+            patch = dy[:, :, i * stride : i * stride + kh, j * stride : j * stride + kw]
+            dx[:, :, i, j] = np.tensordot(patch, W, axes=([1, 2, 3], [1, 2, 3]))
+            dW += np.tensordot(x[:, :, i, j], patch, axes=([0], [0]))
+    return dx, dW / n
+""",
+)
+right(
+    "conv_transpose_backward",
+    "a loop over the kernel's offsets, each a strided slice of dy",
+    """
+def conv_transpose_backward(dy, x, W, stride):
+    h, w = x.shape[2:]
+    kh, kw = W.shape[2:]
+    dx = np.zeros(x.shape)
+    dW = np.zeros(W.shape)
+    for p in range(kh):
+        for q in range(kw):
+            d = dy[:, :, p : p + (h - 1) * stride + 1 : stride, q : q + (w - 1) * stride + 1 : stride]
+            dx += np.einsum("nfij,cf->ncij", d, W[:, :, p, q])
+            dW[:, :, p, q] = np.einsum("ncij,nfij->cf", x, d)
+    return dx, dW
+""",
+)
+wrong(
+    "class_aware_nms",
+    "ties in score visited higher index first (argsort(scores)[::-1])",
+    """
+def iou(a, b):
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+def class_aware_nms(boxes, scores, classes, iou_threshold):
+    order = list(np.argsort(scores)[::-1])
+    keep = []
+    while order:
+        best = order.pop(0)
+        keep.append(best)
+        order = [
+            k for k in order
+            if classes[k] != classes[best] or iou(boxes[best], boxes[k]) <= iou_threshold
+        ]
+    return np.array(keep, dtype=np.int64)
+""",
+)
+wrong(
+    "class_aware_nms",
+    "widths x2 - x1 + 1, so boxes that touch overlap",
+    """
+def iou(a, b):
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]) + 1)
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]) + 1)
+    inter = w * h
+    union = (a[2] - a[0] + 1) * (a[3] - a[1] + 1) + (b[2] - b[0] + 1) * (b[3] - b[1] + 1) - inter
+    return inter / union
+
+def class_aware_nms(boxes, scores, classes, iou_threshold):
+    order = list(np.argsort(-scores, kind="stable"))
+    keep = []
+    while order:
+        best = order.pop(0)
+        keep.append(best)
+        order = [
+            k for k in order
+            if classes[k] != classes[best] or iou(boxes[best], boxes[k]) <= iou_threshold
+        ]
+    return np.array(keep, dtype=np.int64)
+""",
+)
+wrong(
+    "class_aware_nms",
+    "every class at once: boxes of other classes suppress",
+    """
+def iou(a, b):
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+def class_aware_nms(boxes, scores, classes, iou_threshold):
+    order = list(np.argsort(-scores, kind="stable"))
+    keep = []
+    while order:
+        best = order.pop(0)
+        keep.append(best)
+        order = [k for k in order if iou(boxes[best], boxes[k]) <= iou_threshold]
+    return np.array(keep, dtype=np.int64)
+""",
+)
+right(
+    "class_aware_nms",
+    "one pass over the boxes by score, each checked against the kept ones of its class",
+    """
+def class_aware_nms(boxes, scores, classes, iou_threshold):
+    boxes = np.asarray(boxes, dtype=float)
+    order = sorted(range(len(scores)), key=lambda k: (-scores[k], k))
+    keep = []
+    for k in order:
+        same = [j for j in keep if classes[j] == classes[k]]
+        if same:
+            b = boxes[same]
+            w = np.clip(np.minimum(b[:, 2], boxes[k, 2]) - np.maximum(b[:, 0], boxes[k, 0]), 0, None)
+            h = np.clip(np.minimum(b[:, 3], boxes[k, 3]) - np.maximum(b[:, 1], boxes[k, 1]), 0, None)
+            inter = w * h
+            area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+            union = area + (boxes[k, 2] - boxes[k, 0]) * (boxes[k, 3] - boxes[k, 1]) - inter
+            if np.any(inter > iou_threshold * union):
+                continue
+        keep.append(k)
+    return np.array(keep, dtype=np.int64)
+""",
+)
+wrong(
+    "average_precision_ranked",
+    "ties in score reversed (argsort(scores)[::-1])",
+    """
+def average_precision_ranked(scores, is_true_positive, n_true):
+    if len(scores) == 0:
+        return 0.0
+    order = np.argsort(scores)[::-1]
+    tp = np.cumsum(is_true_positive[order])
+    recall = tp / n_true
+    precision = tp / np.arange(1, len(order) + 1)
+    for k in range(len(precision) - 2, -1, -1):
+        precision[k] = max(precision[k], precision[k + 1])
+    return float(np.sum(np.diff(np.concatenate([[0.0], recall])) * precision))
+""",
+)
+wrong(
+    "average_precision_ranked",
+    "no interpolation: the raw precision at each recall step",
+    """
+def average_precision_ranked(scores, is_true_positive, n_true):
+    if len(scores) == 0:
+        return 0.0
+    order = np.argsort(-scores, kind="stable")
+    tp = np.cumsum(is_true_positive[order])
+    recall = tp / n_true
+    precision = tp / np.arange(1, len(order) + 1)
+    return float(np.sum(np.diff(np.concatenate([[0.0], recall])) * precision))
+""",
+)
+right(
+    "average_precision_ranked",
+    "a sum over the hits of the best precision from that rank on, over n_true",
+    """
+def average_precision_ranked(scores, is_true_positive, n_true):
+    ranked = [bool(is_true_positive[k]) for k in sorted(range(len(scores)), key=lambda k: (-scores[k], k))]
+    precision, tp = [], 0
+    for rank, hit in enumerate(ranked, start=1):
+        tp += hit
+        precision.append(tp / rank)
+    ap = 0.0
+    for k, hit in enumerate(ranked):
+        if hit:
+            ap += max(precision[k:]) / n_true
+    return ap
+""",
+)
+
+# ------------------------------------------------------------------ 19 language tasks
+wrong(
+    "masked_max_pool",
+    "the padding counted in the max",
+    """
+def masked_max_pool(h, mask, dout):
+    idx = h.argmax(axis=1)
+    out = np.take_along_axis(h, idx[:, None, :], axis=1)[:, 0, :]
+    dh = np.zeros(h.shape)
+    np.put_along_axis(dh, idx[:, None, :], dout[:, None, :], axis=1)
+    return out, dh
+""",
+)
+wrong(
+    "masked_max_pool",
+    "the gradient sent to every tied maximum",
+    """
+def masked_max_pool(h, mask, dout):
+    scores = np.where(mask[:, :, None], h, -np.inf)
+    out = scores.max(axis=1)
+    dh = (scores == out[:, None, :]) * dout[:, None, :]
+    return out, dh
+""",
+)
+right(
+    "masked_max_pool",
+    "loops over samples and features, the first strict improvement wins",
+    """
+def masked_max_pool(h, mask, dout):
+    n, t, k = h.shape
+    out = np.zeros((n, k))
+    dh = np.zeros(h.shape)
+    for i in range(n):
+        steps = [s for s in range(t) if mask[i, s]]
+        for j in range(k):
+            best = steps[0]
+            for s in steps[1:]:
+                if h[i, s, j] > h[i, best, j]:
+                    best = s
+            out[i, j] = h[i, best, j]
+            dh[i, best, j] = dout[i, j]
+    return out, dh
+""",
+)
+wrong(
+    "beam_search",
+    "ties in the beam broken towards the larger token (argsort of -scores reversed)",
+    """
+def beam_search(log_probs, start, end, beam_width, max_len, alpha):
+    v = log_probs.shape[0]
+    beams, finished = [((), 0.0)], []
+    for _ in range(max_len):
+        candidates = []
+        for seq, score in beams:
+            last = seq[-1] if seq else start
+            for token in range(v):
+                candidates.append((seq + (token,), score + log_probs[last, token]))
+        candidates.sort(key=lambda c: (c[1], c[0]), reverse=True)
+        beams = []
+        for seq, score in candidates[:beam_width]:
+            if seq[-1] == end:
+                finished.append((seq, score))
+            else:
+                beams.append((seq, score))
+        if not beams:
+            break
+    finished += beams
+    best = max(finished, key=lambda c: (c[1] / len(c[0]) ** alpha, c[0]))
+    return np.array(best[0], dtype=np.int64)
+""",
+)
+wrong(
+    "beam_search",
+    "the final choice by total log-probability (no length normalisation)",
+    """
+def beam_search(log_probs, start, end, beam_width, max_len, alpha):
+    v = log_probs.shape[0]
+    beams, finished = [((), 0.0)], []
+    for _ in range(max_len):
+        candidates = []
+        for seq, score in beams:
+            last = seq[-1] if seq else start
+            for token in range(v):
+                candidates.append((seq + (token,), score + log_probs[last, token]))
+        candidates.sort(key=lambda c: (-c[1], c[0]))
+        beams = []
+        for seq, score in candidates[:beam_width]:
+            if seq[-1] == end:
+                finished.append((seq, score))
+            else:
+                beams.append((seq, score))
+        if not beams:
+            break
+    finished += beams
+    best = min(finished, key=lambda c: (-c[1], c[0]))
+    return np.array(best[0], dtype=np.int64)
+""",
+)
+right(
+    "beam_search",
+    "scores and sequences kept in arrays, a stable lexicographic sort",
+    """
+def beam_search(log_probs, start, end, beam_width, max_len, alpha):
+    v = log_probs.shape[0]
+    live_seqs, live_scores = [[]], np.zeros(1)
+    done = []
+    for _ in range(max_len):
+        seqs = [s + [tok] for s in live_seqs for tok in range(v)]
+        lasts = np.array([s[-1] if s else start for s in live_seqs])
+        scores = (live_scores[:, None] + log_probs[lasts]).ravel()
+        order = sorted(range(len(seqs)), key=lambda k: (-scores[k], seqs[k]))[:beam_width]
+        live_seqs, kept = [], []
+        for k in order:
+            if seqs[k][-1] == end:
+                done.append((seqs[k], scores[k]))
+            else:
+                live_seqs.append(seqs[k])
+                kept.append(scores[k])
+        live_scores = np.array(kept)
+        if not live_seqs:
+            break
+    done += list(zip(live_seqs, live_scores))
+    seq, _ = min(done, key=lambda c: (-c[1] / len(c[0]) ** alpha, c[0]))
+    return np.array(seq, dtype=np.int64)
+""",
+)
+wrong(
+    "rouge_l_fbeta",
+    "the longest common substring (contiguous words)",
+    """
+def rouge_l_fbeta(candidate, reference, beta):
+    c, r = candidate.split(), reference.split()
+    best = 0
+    for i in range(len(c)):
+        for j in range(len(r)):
+            k = 0
+            while i + k < len(c) and j + k < len(r) and c[i + k] == r[j + k]:
+                k += 1
+            best = max(best, k)
+    if best == 0:
+        return 0.0
+    p, rec = best / len(c), best / len(r)
+    return (1 + beta**2) * p * rec / (rec + beta**2 * p)
+""",
+)
+wrong(
+    "rouge_l_fbeta",
+    "beta not squared",
+    """
+def rouge_l_fbeta(candidate, reference, beta):
+    c, r = candidate.split(), reference.split()
+    if not c or not r:
+        return 0.0
+    table = np.zeros((len(c) + 1, len(r) + 1))
+    for i in range(len(c)):
+        for j in range(len(r)):
+            table[i + 1, j + 1] = table[i, j] + 1 if c[i] == r[j] else max(table[i, j + 1], table[i + 1, j])
+    lcs = table[-1, -1]
+    if lcs == 0:
+        return 0.0
+    p, rec = lcs / len(c), lcs / len(r)
+    return (1 + beta) * p * rec / (rec + beta * p)
+""",
+)
+wrong(
+    "rouge_l_fbeta",
+    "no guard for an empty text: 0 / 0 gives nan",
+    """
+def rouge_l_fbeta(candidate, reference, beta):
+    c, r = candidate.split(), reference.split()
+    table = np.zeros((len(c) + 1, len(r) + 1))
+    for i in range(len(c)):
+        for j in range(len(r)):
+            table[i + 1, j + 1] = table[i, j] + 1 if c[i] == r[j] else max(table[i, j + 1], table[i + 1, j])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p, rec = table[-1, -1] / np.float64(len(c)), table[-1, -1] / np.float64(len(r))
+        return float((1 + beta**2) * p * rec / (rec + beta**2 * p))
+""",
+)
+wrong(
+    "rouge_l_fbeta",
+    "precision over the reference's length, recall over the candidate's",
+    """
+def rouge_l_fbeta(candidate, reference, beta):
+    c, r = candidate.split(), reference.split()
+    table = np.zeros((len(c) + 1, len(r) + 1), dtype=int)
+    for i in range(len(c)):
+        for j in range(len(r)):
+            table[i + 1, j + 1] = table[i, j] + 1 if c[i] == r[j] else max(table[i, j + 1], table[i + 1, j])
+    lcs = table[-1, -1]
+    if lcs == 0:
+        return 0.0
+    p, rec = lcs / len(r), lcs / len(c)
+    return (1 + beta**2) * p * rec / (rec + beta**2 * p)
+""",
+)
+right(
+    "rouge_l_fbeta",
+    "a recursive LCS with a memo, F from the harmonic form",
+    """
+from functools import lru_cache
+
+def rouge_l_fbeta(candidate, reference, beta):
+    c, r = tuple(candidate.split()), tuple(reference.split())
+
+    @lru_cache(maxsize=None)
+    def lcs(i, j):
+        if i == len(c) or j == len(r):
+            return 0
+        if c[i] == r[j]:
+            return 1 + lcs(i + 1, j + 1)
+        return max(lcs(i + 1, j), lcs(i, j + 1))
+
+    common = lcs(0, 0)
+    if common == 0:
+        return 0.0
+    p, rec = common / len(c), common / len(r)
+    return (1 + beta**2) / (1 / p + beta**2 / rec)
+""",
+)
+
+# ------------------------------------------------------------------ 20 game playing
+wrong(
+    "returns_with_time_limit",
+    "bootstrapping across an episode end (the flags never read)",
+    """
+def returns_with_time_limit(rewards, terminated, truncated, next_values, gamma):
+    returns = np.zeros(rewards.shape)
+    g = next_values[-1]
+    for t in reversed(range(len(rewards))):
+        g = rewards[t] + gamma * g
+        returns[t] = g
+    return returns
+""",
+)
+wrong(
+    "returns_with_time_limit",
+    "an off-by-one in the discount: the first reward discounted too",
+    """
+def returns_with_time_limit(rewards, terminated, truncated, next_values, gamma):
+    returns = np.zeros(rewards.shape)
+    g = next_values[-1]
+    for t in reversed(range(len(rewards))):
+        g = np.where(truncated[t], next_values[t], g)
+        g = np.where(terminated[t], 0.0, g)
+        g = gamma * (rewards[t] + g)
+        returns[t] = g
+    return returns
+""",
+)
+wrong(
+    "returns_with_time_limit",
+    "a truncated step treated as terminated",
+    """
+def returns_with_time_limit(rewards, terminated, truncated, next_values, gamma):
+    returns = np.zeros(rewards.shape)
+    g = next_values[-1]
+    for t in reversed(range(len(rewards))):
+        if t < len(rewards) - 1:
+            g = returns[t + 1]
+        g = np.where(terminated[t] | truncated[t], 0.0, g)
+        returns[t] = rewards[t] + gamma * g
+    return returns
+""",
+)
+right(
+    "returns_with_time_limit",
+    "the bootstrap value chosen first, then one backward sweep",
+    """
+def returns_with_time_limit(rewards, terminated, truncated, next_values, gamma):
+    T = len(rewards)
+    cut = truncated.copy()
+    cut[-1] = True
+    out = np.empty(rewards.shape, dtype=float)
+    later = np.zeros(rewards.shape[1:])
+    for t in range(T - 1, -1, -1):
+        future = np.where(cut[t], next_values[t], later) * (1.0 - terminated[t])
+        out[t] = rewards[t] + gamma * future
+        later = out[t]
+    return out
+""",
+)
+wrong(
+    "gae_advantages",
+    "the advantage carried across an episode end",
+    """
+def gae_advantages(rewards, values, next_values, terminated, truncated, gamma, lam):
+    deltas = rewards + gamma * (1 - terminated) * next_values - values
+    adv = np.zeros(rewards.shape)
+    a = 0.0
+    for t in reversed(range(len(rewards))):
+        a = deltas[t] + gamma * lam * a
+        adv[t] = a
+    return adv
+""",
+)
+wrong(
+    "gae_advantages",
+    "lambda forgotten: the sum decays by gamma alone",
+    """
+def gae_advantages(rewards, values, next_values, terminated, truncated, gamma, lam):
+    deltas = rewards + gamma * (1 - terminated) * next_values - values
+    done = terminated | truncated
+    adv = np.zeros(rewards.shape)
+    a = 0.0
+    for t in reversed(range(len(rewards))):
+        a = deltas[t] + gamma * (1 - done[t]) * a
+        adv[t] = a
+    return adv
+""",
+)
+wrong(
+    "gae_advantages",
+    "a terminated step bootstrapped from V(s')",
+    """
+def gae_advantages(rewards, values, next_values, terminated, truncated, gamma, lam):
+    deltas = rewards + gamma * next_values - values
+    done = terminated | truncated
+    adv = np.zeros(rewards.shape)
+    a = 0.0
+    for t in reversed(range(len(rewards))):
+        a = deltas[t] + gamma * lam * (1 - done[t]) * a
+        adv[t] = a
+    return adv
+""",
+)
+right(
+    "gae_advantages",
+    "explicit sums of discounted deltas up to each episode's end",
+    """
+def gae_advantages(rewards, values, next_values, terminated, truncated, gamma, lam):
+    T = rewards.shape[0]
+    deltas = rewards + gamma * np.where(terminated, 0.0, next_values) - values
+    done = terminated | truncated
+    adv = np.zeros(rewards.shape)
+    for n in range(rewards.shape[1]):
+        for t in range(T):
+            total, weight = 0.0, 1.0
+            for k in range(t, T):
+                total += weight * deltas[k, n]
+                if done[k, n]:
+                    break
+                weight *= gamma * lam
+            adv[t, n] = total
+    return adv
+""",
+)
+wrong(
+    "double_dqn_targets",
+    "DQN's target: max over the target network",
+    """
+def double_dqn_targets(rewards, terminated, q_next_online, q_next_target, gamma):
+    return rewards + gamma * (1 - terminated) * q_next_target.max(axis=1)
+""",
+)
+wrong(
+    "double_dqn_targets",
+    "a terminal state bootstrapped",
+    """
+def double_dqn_targets(rewards, terminated, q_next_online, q_next_target, gamma):
+    a = np.argmax(q_next_online, axis=1)
+    return rewards + gamma * q_next_target[np.arange(len(a)), a]
+""",
+)
+wrong(
+    "double_dqn_targets",
+    "the online network evaluates its own choice",
+    """
+def double_dqn_targets(rewards, terminated, q_next_online, q_next_target, gamma):
+    a = np.argmax(q_next_online, axis=1)
+    return rewards + gamma * (1 - terminated) * q_next_online[np.arange(len(a)), a]
+""",
+)
+right(
+    "double_dqn_targets",
+    "take_along_axis, the terminal mask as a float",
+    """
+def double_dqn_targets(rewards, terminated, q_next_online, q_next_target, gamma):
+    a = q_next_online.argmax(axis=1)[:, None]
+    value = np.take_along_axis(q_next_target, a, axis=1)[:, 0]
+    return rewards + gamma * (~terminated).astype(float) * value
+""",
+)
+wrong(
+    "subtraction_game_values",
+    "normal and misère play swapped",
+    """
+def subtraction_game_values(heap, moves, misere):
+    values = np.zeros(heap + 1, dtype=np.int64)
+    for h in range(heap + 1):
+        options = [values[h - m] for m in moves if m <= h]
+        values[h] = (-1 if misere else 1) if not options else max(-v for v in options)
+    return values
+""",
+)
+wrong(
+    "subtraction_game_values",
+    "a move larger than the heap empties it",
+    """
+def subtraction_game_values(heap, moves, misere):
+    values = np.zeros(heap + 1, dtype=np.int64)
+    values[0] = 1 if misere else -1
+    for h in range(1, heap + 1):
+        values[h] = max(-values[max(h - m, 0)] for m in moves)
+    return values
+""",
+)
+right(
+    "subtraction_game_values",
+    "recursive minimax with a memo",
+    """
+from functools import lru_cache
+
+def subtraction_game_values(heap, moves, misere):
+    @lru_cache(maxsize=None)
+    def value(h):
+        legal = [m for m in moves if m <= h]
+        if not legal:
+            return 1 if misere else -1
+        return 1 if any(value(h - m) == -1 for m in legal) else -1
+
+    return np.array([value(h) for h in range(heap + 1)], dtype=np.int64)
+""",
+)
