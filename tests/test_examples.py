@@ -21,6 +21,8 @@ import pytest
 
 from minidl import datasets
 
+pytestmark = pytest.mark.slow  # runs every example script end to end: make test, not make test-unit
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 
