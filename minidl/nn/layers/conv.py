@@ -32,9 +32,9 @@ from __future__ import annotations
 import numpy as np
 
 from ... import backend
-from .. import initializers, regularizers
 from ...kernels.common import conv_output_length, pool_output_length
 from . import activations
+from .affine import AffineLayer
 from .base import Layer, positive_int
 from .layout import ImageLayout, accepts_channels_last, layout_hint
 
@@ -67,7 +67,7 @@ def _keras_strides(stride, kwargs: dict, who: str):
 
 
 @accepts_channels_last
-class Conv2D(ImageLayout, Layer):
+class Conv2D(ImageLayout, AffineLayer):
     """2-D convolution (cross-correlation) ``y = activation(conv(x, W) + b)``.
 
     Parameters
@@ -130,12 +130,9 @@ class Conv2D(ImageLayout, Layer):
         self.stride = _pair(stride, "stride", "Conv2D")
         self.padding = padding if isinstance(padding, str) else _pair(padding, "padding", "Conv2D", 0)
         self.pads = self._resolve_padding(self.padding)
-        self.activation = activation
-        self.activation_layer = activations.get(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.set_affine_options(
+            activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer
+        )
 
     def _resolve_padding(self, padding):
         """The zeros (PH, PW) added on each side for ``padding``; None for a ``"same"`` that
@@ -169,16 +166,7 @@ class Conv2D(ImageLayout, Layer):
         channels = input_shape[0]
         kh, kw = self.kernel_size
         fan_in, fan_out = channels * kh * kw, self.filters * kh * kw
-        self.add_param(
-            "W",
-            initializers.get(self.kernel_initializer)(
-                (self.filters, channels, kh, kw), fan_in, fan_out, dtype
-            ),
-        )
-        if self.use_bias:
-            self.add_param(
-                "b", initializers.get(self.bias_initializer)((self.filters,), fan_in, fan_out, dtype)
-            )
+        self.add_kernel_and_bias((self.filters, channels, kh, kw), self.filters, fan_in, fan_out, dtype)
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 3:

@@ -20,9 +20,9 @@ from __future__ import annotations
 import numpy as np
 
 from ... import backend
-from .. import initializers, regularizers
 from ...kernels.common import pool_output_length
 from . import activations
+from .affine import AffineLayer
 from .base import Layer, positive_int
 from .layout import ImageLayout
 from .conv import _keras_strides, convolve, convolve_backward, same_padding
@@ -79,7 +79,7 @@ class _Sequence1D(ImageLayout, Layer):
             )
 
 
-class Conv1D(_Sequence1D):
+class Conv1D(_Sequence1D, AffineLayer):
     """1-D convolution (cross-correlation) ``y = activation(conv(x, W) + b)`` along a sequence.
 
     Parameters
@@ -133,12 +133,9 @@ class Conv1D(_Sequence1D):
             self.padding: int | str = padding
         else:
             self.padding = _single(padding, "padding", "Conv1D", 0)
-        self.activation = activation
-        self.activation_layer = activations.get(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.set_affine_options(
+            activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer
+        )
 
     def pads_for(self, length: int) -> tuple[int, int]:
         """Zeros (at the start, at the end) for a sequence of ``length``."""
@@ -156,9 +153,7 @@ class Conv1D(_Sequence1D):
         self.compute_output_shape(shape)
         super().build(shape, dtype)
         C, K, F = shape[0], self.kernel_size, self.filters
-        self.add_param("W", initializers.get(self.kernel_initializer)((F, C, K), C * K, F * K, dtype))
-        if self.use_bias:
-            self.add_param("b", initializers.get(self.bias_initializer)((F,), C * K, F * K, dtype))
+        self.add_kernel_and_bias((F, C, K), F, C * K, F * K, dtype)
 
     def compute_output_shape(self, input_shape):
         self._check_shape(input_shape)

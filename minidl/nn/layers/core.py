@@ -15,12 +15,11 @@ import math
 import numpy as np
 
 from ... import backend
-from .. import initializers, regularizers
-from . import activations
+from .affine import AffineLayer
 from .base import Layer, fraction, positive_int
 
 
-class Dense(Layer):
+class Dense(AffineLayer):
     """Fully connected layer ``y = activation(x W + b)``.
 
     Parameters
@@ -55,25 +54,16 @@ class Dense(Layer):
     ):
         super().__init__(name, **kwargs)
         self.units = positive_int(units, "Dense units")
-        self.activation = activation
-        self.activation_layer = activations.get(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.set_affine_options(
+            activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer
+        )
 
     def build(self, input_shape, dtype=np.float32):
         if len(input_shape) < 1:
             raise ValueError(f"Dense expected input (N, ..., features), got per-sample shape {input_shape}")
         super().build(input_shape, dtype)
         fan_in = input_shape[-1]
-        self.add_param(
-            "W", initializers.get(self.kernel_initializer)((fan_in, self.units), fan_in, self.units, dtype)
-        )
-        if self.use_bias:
-            self.add_param(
-                "b", initializers.get(self.bias_initializer)((self.units,), fan_in, self.units, dtype)
-            )
+        self.add_kernel_and_bias((fan_in, self.units), self.units, fan_in, self.units, dtype)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)

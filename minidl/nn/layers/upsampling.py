@@ -30,8 +30,8 @@ from __future__ import annotations
 import numpy as np
 
 from ... import backend
-from .. import initializers, regularizers
 from . import activations
+from .affine import AffineLayer
 from .base import Layer, positive_int
 from .layout import ImageLayout, accepts_channels_last
 from .conv import _keras_strides, _pair
@@ -80,7 +80,7 @@ class UpSampling2D(ImageLayout, Layer):
 
 
 @accepts_channels_last
-class Conv2DTranspose(ImageLayout, Layer):
+class Conv2DTranspose(ImageLayout, AffineLayer):
     """Transposed convolution ("deconvolution"): the adjoint of Conv2D, used to upsample.
 
     Parameters
@@ -161,12 +161,9 @@ class Conv2DTranspose(ImageLayout, Layer):
                 f"Conv2DTranspose output_padding must be smaller than the stride, got "
                 f"output_padding={self.output_padding}, stride={self.stride}"
             )
-        self.activation = activation
-        self.activation_layer = activations.get(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.set_affine_options(
+            activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer
+        )
 
     # ------------------------------------------------------------------ shapes
     def build(self, input_shape, dtype=np.float32):
@@ -175,16 +172,7 @@ class Conv2DTranspose(ImageLayout, Layer):
         channels = input_shape[0]
         kh, kw = self.kernel_size
         fan_in, fan_out = channels * kh * kw, self.filters * kh * kw
-        self.add_param(
-            "W",
-            initializers.get(self.kernel_initializer)(
-                (channels, self.filters, kh, kw), fan_in, fan_out, dtype
-            ),
-        )
-        if self.use_bias:
-            self.add_param(
-                "b", initializers.get(self.bias_initializer)((self.filters,), fan_in, fan_out, dtype)
-            )
+        self.add_kernel_and_bias((channels, self.filters, kh, kw), self.filters, fan_in, fan_out, dtype)
 
     def crops(self):
         """For ``padding="same"``/``"valid"``: (top, bottom, left, right) rows and columns
