@@ -295,94 +295,46 @@ def dropout_backward(dy, mask):
 
 
 # ============================================================ optimizer updates
-def sgd_update(param, grad, velocity, lr, momentum, nesterov, weight_decay):
-    """One fused SGD step, in place on ``param`` and ``velocity`` (see ``reference.sgd_update``)."""
+def _fused_update(name, param, grad, state, scalars):
+    """Launch ``optim.cu``'s kernel ``name``: one thread per entry of ``param``, updating it
+    and the optimizer's ``state`` arrays in place. ``scalars`` follow the arrays in the
+    kernel's argument order: a float becomes the parameter's precision (``real_t``), a bool
+    an ``int`` flag; the element count comes last."""
     xp = _array_module(param)
-    _check_in_place("sgd_update", {"param": param, "velocity": velocity}, param)
+    _check_in_place(name, {"param": param, **state}, param)
     grad = _real_array(xp, grad, param.dtype)
     real = param.dtype.type
+    scalar_args = tuple(np.int32(v) if isinstance(v, bool) else real(v) for v in scalars)
     if param.size:
-        _kernel("optim.cu", "sgd_update", param)(
+        _kernel("optim.cu", name, param)(
             _blocks(param.size),
             (THREADS,),
-            (
-                param,
-                grad,
-                velocity,
-                real(lr),
-                real(momentum),
-                np.int32(bool(nesterov)),
-                real(weight_decay),
-                np.int64(param.size),
-            ),
+            (param, grad, *state.values(), *scalar_args, np.int64(param.size)),
         )
+
+
+def sgd_update(param, grad, velocity, lr, momentum, nesterov, weight_decay):
+    """One fused SGD step, in place on ``param`` and ``velocity`` (see ``reference.sgd_update``)."""
+    _fused_update(
+        "sgd_update", param, grad, {"velocity": velocity}, (lr, momentum, bool(nesterov), weight_decay)
+    )
 
 
 def rmsprop_update(param, grad, square_avg, buffer, lr, alpha, eps, momentum, weight_decay):
     """One fused RMSprop step, in place on ``param``, ``square_avg``, ``buffer`` (see ``reference.rmsprop_update``)."""
-    xp = _array_module(param)
-    _check_in_place("rmsprop_update", {"param": param, "square_avg": square_avg, "buffer": buffer}, param)
-    grad = _real_array(xp, grad, param.dtype)
-    real = param.dtype.type
-    if param.size:
-        _kernel("optim.cu", "rmsprop_update", param)(
-            _blocks(param.size),
-            (THREADS,),
-            (
-                param,
-                grad,
-                square_avg,
-                buffer,
-                real(lr),
-                real(alpha),
-                real(eps),
-                real(momentum),
-                real(weight_decay),
-                np.int64(param.size),
-            ),
-        )
+    state = {"square_avg": square_avg, "buffer": buffer}
+    _fused_update("rmsprop_update", param, grad, state, (lr, alpha, eps, momentum, weight_decay))
 
 
 def adagrad_update(param, grad, total, lr, eps, weight_decay):
     """One fused Adagrad step, in place on ``param`` and ``total`` (see ``reference.adagrad_update``)."""
-    xp = _array_module(param)
-    _check_in_place("adagrad_update", {"param": param, "total": total}, param)
-    grad = _real_array(xp, grad, param.dtype)
-    real = param.dtype.type
-    if param.size:
-        _kernel("optim.cu", "adagrad_update", param)(
-            _blocks(param.size),
-            (THREADS,),
-            (param, grad, total, real(lr), real(eps), real(weight_decay), np.int64(param.size)),
-        )
+    _fused_update("adagrad_update", param, grad, {"total": total}, (lr, eps, weight_decay))
 
 
 def adam_update(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay, decoupled):
     """One fused Adam / AdamW step, in place on ``param``, ``m`` and ``v`` (see ``reference.adam_update``)."""
-    xp = _array_module(param)
-    _check_in_place("adam_update", {"param": param, "m": m, "v": v}, param)
-    grad = _real_array(xp, grad, param.dtype)
-    real = param.dtype.type
-    if param.size:
-        _kernel("optim.cu", "adam_update", param)(
-            _blocks(param.size),
-            (THREADS,),
-            (
-                param,
-                grad,
-                m,
-                v,
-                real(lr),
-                real(beta1),
-                real(beta2),
-                real(eps),
-                real(1.0 - beta1**step),
-                real(1.0 - beta2**step),
-                real(weight_decay),
-                np.int32(bool(decoupled)),
-                np.int64(param.size),
-            ),
-        )
+    scalars = (lr, beta1, beta2, eps, 1.0 - beta1**step, 1.0 - beta2**step, weight_decay, bool(decoupled))
+    _fused_update("adam_update", param, grad, {"m": m, "v": v}, scalars)
 
 
 # ============================================================ convolution (im2col / col2im)
