@@ -283,9 +283,9 @@ def _accepted_names(cls) -> list[str]:
     """The keyword arguments an optimizer class takes, minidl's and Keras's."""
     names = [
         n
-        for klass in (cls, Optimizer)
+        for klass in cls.__mro__[: cls.__mro__.index(Optimizer) + 1]  # AdamW passes Adam's on
         for n in inspect.signature(klass.__init__).parameters
-        if n not in ("self", "clipping", "options", "unknown")
+        if n not in ("self", "clipping", "options", "unknown", "adam_options")
     ]
     pytorch = ["betas"] if issubclass(cls, Adam) else []
     return list(dict.fromkeys(names + pytorch + list(KERAS_NAMES.get(cls.__name__, {}))))
@@ -471,17 +471,10 @@ class AdamW(Adam):
 
     decoupled = True
 
-    def __init__(
-        self,
-        lr: float = 1e-3,
-        beta1: float = 0.9,
-        beta2: float = 0.999,
-        eps: float = 1e-8,
-        weight_decay: float = 0.01,
-        keras_epsilon: bool = False,
-        **clipping,
-    ):
-        super().__init__(lr, beta1, beta2, eps, weight_decay, keras_epsilon, **clipping)
+    def __init__(self, lr: float = 1e-3, weight_decay: float = 0.01, **adam_options):
+        """Adam's options (``beta1``, ``beta2``, ``eps``, ``keras_epsilon``, clipping) by
+        keyword; only the default weight decay differs (PyTorch's 0.01)."""
+        super().__init__(lr, weight_decay=weight_decay, **adam_options)
 
 
 OPTIMIZERS = {"sgd": SGD, "rmsprop": RMSprop, "adagrad": Adagrad, "adam": Adam, "adamw": AdamW}
