@@ -220,7 +220,15 @@ def fine_tune_step(model, x, y, loss_fn, lr):
 """,
 )
 
+
 # ------------------------------------------------------------------ 15 speech
+def wrong_variants(name: str, template: str, right_slots: dict, table: tuple) -> None:
+    """One wrong answer per ``(label, slots)`` of ``table``: the template filled as the right
+    answer fills it (``right_slots``) but for the slots the mistake changes."""
+    for label, slots in table:
+        wrong(name, label, template.format(**{**right_slots, **slots}))
+
+
 DTW = """
 def dtw_distance(a, b):
     d = {local}
@@ -237,15 +245,19 @@ DTW_RIGHT = dict(
     fill=", np.inf",
     steps="D[i - 1, j], D[i, j - 1], D[i - 1, j - 1]",
 )
-for label, change in (
+wrong_variants(
+    "dtw_distance",
+    DTW,
+    DTW_RIGHT,
     (
-        "the first row and column start at 0: a path may begin anywhere on the edges",
-        dict(start="zeros", fill=""),
+        (
+            "the first row and column start at 0: a path may begin anywhere on the edges",
+            dict(start="zeros", fill=""),
+        ),
+        ("no diagonal step", dict(steps="D[i - 1, j], D[i, j - 1]")),
+        ("the squared distance between frames", dict(local="((a[:, None] - b[None]) ** 2).sum(-1)")),
     ),
-    ("no diagonal step", dict(steps="D[i - 1, j], D[i, j - 1]")),
-    ("the squared distance between frames", dict(local="((a[:, None] - b[None]) ** 2).sum(-1)")),
-):
-    wrong("dtw_distance", label, DTW.format(**{**DTW_RIGHT, **change}))
+)
 right(
     "dtw_distance",
     "anti-diagonal by anti-diagonal, the edges accumulated by cumulative sums",
@@ -264,26 +276,63 @@ def dtw_distance(a, b):
 )
 
 # ------------------------------------------------------------------ 16 going deep
+MIXUP = """
+def mixup_cross_entropy(logits, labels, perm, lam):
+    n, k = logits.shape
+    target = {own} * np.eye(k)[labels] + {other} * np.eye(k)[{partner}]
+    z = logits{shift}
+    log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return -(target * log_p).sum() / n, (np.exp(log_p) - target){scale}
+"""
+MIXUP_RIGHT = {"own": "lam", "other": "(1 - lam)", "partner": "labels[perm]", "scale": " / n"}
+MIXUP_RIGHT["shift"] = " - logits.max(axis=1, keepdims=True)"
+wrong_variants(
+    "mixup_cross_entropy",
+    MIXUP,
+    MIXUP_RIGHT,
+    (
+        ("the labels not mixed: the target is the image's own one-hot label", dict(own="1.0", other="0.0")),
+        (
+            "the partner's label read through the inverse permutation",
+            dict(partner="labels[np.argsort(perm)]"),
+        ),
+        ("lam and 1 - lam swapped", dict(own="(1 - lam)", other="lam")),
+        ("exp without the row maximum: NaN for logits near 1000", dict(shift="")),
+        ("the gradient of the summed loss, not of the mean", dict(scale="")),
+    ),
+)
 wrong(
-    "cutout",
-    "zeroes the caller's images in place",
+    "mixup_cross_entropy",
+    "the partner's weight assigned, not added: a partner of the same class overwrites lam",
     """
-def cutout(x, top, left, size):
-    for n in range(x.shape[0]):
-        x[n, :, max(top[n], 0) : max(top[n] + size, 0), max(left[n], 0) : max(left[n] + size, 0)] = 0.0
-    return x
+def mixup_cross_entropy(logits, labels, perm, lam):
+    n, k = logits.shape
+    target = np.zeros((n, k))
+    for i in range(n):
+        target[i, labels[i]] = lam
+        target[i, labels[perm[i]]] = 1 - lam
+    m = logits.max(axis=1, keepdims=True)
+    p = np.exp(logits - m) / np.exp(logits - m).sum(axis=1, keepdims=True)
+    loss = -np.sum(target * np.log(p + 1e-300)) / n
+    return loss, (p - target) / n
 """,
 )
 right(
-    "cutout",
-    "a mask built from index grids",
+    "mixup_cross_entropy",
+    "the mixture of two ordinary cross-entropies, lam CE(labels) + (1 - lam) CE(labels[perm])",
     """
-def cutout(x, top, left, size):
-    rows = np.arange(x.shape[2])[None, :, None]
-    cols = np.arange(x.shape[3])[None, None, :]
-    top, left = np.asarray(top)[:, None, None], np.asarray(left)[:, None, None]
-    inside = (rows >= top) & (rows < top + size) & (cols >= left) & (cols < left + size)
-    return np.where(inside[:, None], 0.0, x).astype(x.dtype)
+def mixup_cross_entropy(logits, labels, perm, lam):
+    n = len(labels)
+    m = logits.max(axis=1, keepdims=True)
+    p = np.exp(logits - m)
+    p /= p.sum(axis=1, keepdims=True)
+    lse = (m + np.log(np.exp(logits - m).sum(axis=1, keepdims=True)))[:, 0]
+    rows = np.arange(n)
+    loss = np.mean(lam * (lse - logits[rows, labels]) + (1 - lam) * (lse - logits[rows, labels[perm]]))
+    grad = p.copy()
+    grad[rows, labels] -= lam
+    grad[rows, labels[perm]] -= 1 - lam
+    return loss, grad / n
 """,
 )
 
@@ -374,17 +423,6 @@ def generator_loss(fake_logits):
 """,
 )
 wrong(
-    "cutout",
-    "no clipping at the top and left edges (a negative start wraps around)",
-    """
-def cutout(x, top, left, size):
-    out = x.copy()
-    for n in range(x.shape[0]):
-        out[n, :, top[n] : top[n] + size, left[n] : left[n] + size] = 0.0
-    return out
-""",
-)
-wrong(
     "sliding_window_attention",
     "a window of window + 1 positions (rows - cols <= window)",
     """
@@ -417,16 +455,20 @@ ROPE_RIGHT = dict(
     weights="np.exp(s - s.max(axis=2, keepdims=True))",
     values="v",
 )
-for label, change in (
-    ("the values rotated as well as the queries and keys", dict(values="turn(v)")),
+wrong_variants(
+    "rope_attention",
+    ROPE,
+    ROPE_RIGHT,
     (
-        "the two halves paired (x_i, x_i+d/2), GPT-NeoX's layout, where the task pairs neighbours",
-        dict(pairs="x[..., : d // 2], x[..., d // 2 :]", join="np.concatenate"),
+        ("the values rotated as well as the queries and keys", dict(values="turn(v)")),
+        (
+            "the two halves paired (x_i, x_i+d/2), GPT-NeoX's layout, where the task pairs neighbours",
+            dict(pairs="x[..., : d // 2], x[..., d // 2 :]", join="np.concatenate"),
+        ),
+        ("the base ignored: 10000 always", dict(base="10000.0")),
+        ("softmax without the row maximum: overflows for scores near 1000", dict(weights="np.exp(s)")),
     ),
-    ("the base ignored: 10000 always", dict(base="10000.0")),
-    ("softmax without the row maximum: overflows for scores near 1000", dict(weights="np.exp(s)")),
-):
-    wrong("rope_attention", label, ROPE.format(**{**ROPE_RIGHT, **change}))
+)
 right("rope_attention", "pairs stacked back along a new last axis", ROPE.format(**ROPE_RIGHT))
 right(
     "rope_attention",
@@ -741,21 +783,29 @@ def lsuv_scales(x, weights):
 {body}
     return np.array(scales)
 """
-for label, body in (
+wrong_variants(
+    "lsuv_scales",
+    LSUV,
+    {},
     (
-        "every layer measured on the unscaled network (not layer after layer)",
-        "        scales.append(1.0 / (h @ W).std())\n        h = np.maximum(h @ W, 0.0)",
+        (
+            "every layer measured on the unscaled network (not layer after layer)",
+            {"body": "        scales.append(1.0 / (h @ W).std())\n        h = np.maximum(h @ W, 0.0)"},
+        ),
+        (
+            "the weights rescaled in place (W *= s)",
+            {
+                "body": "        s = 1.0 / (h @ W).std()\n        W *= s\n        scales.append(s)\n        h = np.maximum(h @ W, 0.0)"
+            },
+        ),
+        (
+            "the standard deviation after the ReLU",
+            {
+                "body": "        h = np.maximum(h @ W, 0.0)\n        scales.append(1.0 / h.std())\n        h = h * scales[-1]"
+            },
+        ),
     ),
-    (
-        "the weights rescaled in place (W *= s)",
-        "        s = 1.0 / (h @ W).std()\n        W *= s\n        scales.append(s)\n        h = np.maximum(h @ W, 0.0)",
-    ),
-    (
-        "the standard deviation after the ReLU",
-        "        h = np.maximum(h @ W, 0.0)\n        scales.append(1.0 / h.std())\n        h = h * scales[-1]",
-    ),
-):
-    wrong("lsuv_scales", label, LSUV.format(body=body))
+)
 right(
     "lsuv_scales",
     "one unscaled pass, then the ReLU's homogeneity: s_l = 1 / (std(a_l) s_1 ... s_l-1)",

@@ -1,6 +1,6 @@
 """Chapter 16, going deep: the backward of a pre-activation residual block (batch norm inside,
-identity skip), a data-dependent initialization (one scale per layer, LSUV), cutout
-augmentation; questions on a residual stack that explodes at initialization and on which
+identity skip), a data-dependent initialization (one scale per layer, LSUV), the loss and
+gradient of mixup's soft targets; questions on a residual stack that explodes at initialization and on which
 augmentations keep a digit's label."""
 
 import numpy as np
@@ -166,86 +166,95 @@ function_exercise(
 )
 
 
-# ---------------------------------------------------------------- cutout
-def cutout(x, top, left, size):
-    """Zero a size x size square of every channel of each image, corner (top[n], left[n]),
-    clipped at the image's edges; x (N, C, H, W) -> a new array, x unchanged."""
-    out = np.array(x, copy=True)
-    _, _, h, w = x.shape
-    for n in range(len(x)):
-        r0, c0 = max(int(top[n]), 0), max(int(left[n]), 0)
-        r1, c1 = min(int(top[n]) + size, h), min(int(left[n]) + size, w)
-        if r0 < r1 and c0 < c1:
-            out[n, :, r0:r1, c0:c1] = 0.0
-    return out
+# ---------------------------------------------------------------- mixup
+def _mixup(logits, labels, perm, lam, partner=None, own=None, per_batch=True):
+    """The loss and dlogits of mixup's cross-entropy; the keywords apply the usual mistakes."""
+    n, k = logits.shape
+    partner = labels[perm] if partner is None else partner
+    own = lam if own is None else own
+    target = np.zeros((n, k))
+    np.add.at(target, (np.arange(n), labels), own)
+    np.add.at(target, (np.arange(n), partner), 1.0 - own)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    grad = np.exp(log_p) - target
+    return float(-(target * log_p).sum() / n), grad / n if per_batch else grad
 
 
-def _cutout_wraps(x, top, left, size):
-    out = np.array(x, copy=True)
-    _, _, h, w = x.shape
-    for n in range(len(x)):
-        rows = [(int(top[n]) + i) % h for i in range(size)]
-        cols = [(int(left[n]) + j) % w for j in range(size)]
-        out[n][np.ix_(range(x.shape[1]), rows, cols)] = 0.0
-    return out
+def mixup_cross_entropy(logits, labels, perm, lam):
+    """Cross-entropy of softmax(logits) (N, K) against mixup's soft targets
+    lam * onehot(labels[n]) + (1 - lam) * onehot(labels[perm[n]]), the mean over the batch,
+    and its gradient with respect to the logits. Returns (loss, dlogits)."""
+    return _mixup(logits, labels, perm, lam)
 
 
-def _cutout_first_channel(x, top, left, size):
-    out = np.array(x, copy=True)
-    _, _, h, w = x.shape
-    for n in range(len(x)):
-        r0, c0 = max(int(top[n]), 0), max(int(left[n]), 0)
-        out[n, 0, r0 : min(int(top[n]) + size, h), c0 : min(int(left[n]) + size, w)] = 0.0
-    return out
-
-
-def _cutout_cases(rng):
+def _mixup_cases(rng):
     cases = []
-    for (n, c, h, w), size in (((3, 1, 6, 6), 3), ((4, 2, 5, 7), 2), ((3, 3, 4, 4), 3)):
-        top = np.array([-1, h - 2, 1] + [0] * (n - 3))[:n]  # off the top, off the bottom, inside
-        left = np.array([2, w - 1, -2] + [w - 2] * (n - 3))[:n]
+    for n, k, lam in ((6, 4, 0.7), (8, 10, 0.25), (5, 3, 1.0)):
+        perm = rng.permutation(n)
+        labels = rng.integers(0, k, size=n)
         cases.append(
             Case(
-                (rng.standard_normal((n, c, h, w)) + 3.0, top, left, size),
-                label=f"x {(n, c, h, w)}, size={size}, top={top.tolist()}, left={left.tolist()}",
+                (rng.standard_normal((n, k)) * 2, labels, perm, lam),
+                label=f"logits {(n, k)}, lam={lam}, perm={perm.tolist()}",
             )
         )
-    # float32 images, and a square that misses its image entirely (it starts past the edge)
-    x = (rng.standard_normal((2, 3, 5, 5)) + 3.0).astype(np.float32)
-    top, left = np.array([5, -4]), np.array([1, 0])
+    # a confident network: logits near 1000, where exp overflows unless each row's maximum goes
+    # first; a partner with the same label as its image (the two weights add up on one class)
+    n, k = 4, 5
+    labels, perm = np.array([1, 1, 3, 0]), np.array([1, 0, 3, 2])
     cases.append(
         Case(
-            (x, top, left, 3),
-            label="float32 x (2, 3, 5, 5), size=3, top=[5, -4], left=[1, 0] (both squares outside)",
+            (rng.standard_normal((n, k)) * 300 + 800, labels, perm, 0.6),
+            label="logits near 1000, lam=0.6, images 0 and 1 of the same class",
         )
     )
     return cases
 
 
 function_exercise(
-    "cutout",
+    "mixup_cross_entropy",
     CHAPTER,
     2,
-    "cutout",
-    "Cutout: erase a square",
-    _cutout_cases,
-    cutout,
-    ("out",),
-    mistakes=(
-        (
-            "a square that crosses an edge is clipped there, not wrapped around to the other side",
-            _cutout_wraps,
-        ),
-        ("every channel of the square is erased, not only the first", _cutout_first_channel),
-        (
-            "the input must stay unchanged (work on a copy) -- and the square must be erased in the "
-            "copy you return",
-            lambda x, t, l, s: np.array(x, copy=True),
-        ),
+    "mixup_cross_entropy",
+    "Mixup: the loss of a mixed batch and its gradient",
+    _mixup_cases,
+    mixup_cross_entropy,
+    ("loss", "dlogits"),
+    mistakes=tuple(
+        (hint, lambda z, y, perm, lam, change=change: _mixup(z, y, perm, lam, **change(y, perm, lam)))
+        for hint, change in (
+            (
+                "the labels are mixed too: image n is lam of itself and 1 - lam of image perm[n], so "
+                "its target is lam on its own class and 1 - lam on its partner's",
+                lambda y, perm, lam: {"own": 1.0},
+            ),
+            (
+                "image n's partner is image perm[n], so its label is labels[perm[n]] (not the image "
+                "whose partner is n)",
+                lambda y, perm, lam: {"partner": y[np.argsort(perm)]},
+            ),
+            (
+                "the weights are swapped: lam belongs to the image's own label, 1 - lam to its partner's",
+                lambda y, perm, lam: {"own": 1.0 - lam},
+            ),
+            (
+                "the loss is the mean over the batch, so its gradient is divided by N too",
+                lambda y, perm, lam: {"per_batch": False},
+            ),
+        )
     ),
-    forbids=("minidl.training.augment",),
-    catches=("a square not clipped at the edges: a negative start wraps around",),
-    fresh_outputs=True,
+    factors=lambda z, y, perm, lam: {"N": float(len(y))},
+    forbids=(
+        "minidl.nn.losses",
+        "minidl.kernels",
+        "minidl.training.augment",
+        "minidl.nn.layers.activations",
+    ),
+    catches=(
+        "exp of the logits without the row maximum: NaN for logits near 1000",
+        "lam = 1 (no mixing) and a partner of the same class: the two weights add up on one class",
+    ),
 )
 
 
