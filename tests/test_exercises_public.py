@@ -175,7 +175,7 @@ LOOKUP = (
 
 @pytest.mark.parametrize(
     "chapter, name, default",
-    [("16_going_deep", "leaky_relu_init_std", "0.0"), ("03_backpropagation", "weight_norm_backward", "None")],
+    [("16_going_deep", "lsuv_scales", "0.0"), ("03_backpropagation", "weight_norm_backward", "None")],
 )
 def test_a_lookup_table_of_the_public_outputs_scores_zero(tmp_path, monkeypatch, chapter, name, default):
     source = LOOKUP.replace("{name!r}", repr(name)).replace("{name}", name).replace("{default}", default)
@@ -251,10 +251,10 @@ def _leaks(files: dict[str, str]) -> dict[str, list[str]]:
 
 
 def test_the_leak_check_finds_a_pasted_reference():
-    from minidl_grader.specs import ch06, ch16
+    from minidl_grader.specs import ch06, ch15
 
-    pasted = "import numpy as np\n\n" + inspect.getsource(ch16.leaky_relu_init_std).replace("leaky", "my")
-    assert _leaks({"a.py": pasted}) == {"a.py": ["minidl_grader.specs.ch16.leaky_relu_init_std"]}
+    pasted = "import numpy as np\n\n" + inspect.getsource(ch15.delta_features).replace("def delta", "def my")
+    assert _leaks({"a.py": pasted}) == {"a.py": ["minidl_grader.specs.ch15.delta_features"]}
     assert list(_leaks({"b.py": textwrap.indent(inspect.getsource(ch06.groupnorm_backward), "    ")}))
 
 
@@ -342,8 +342,14 @@ def test_a_student_release_has_no_solutions_no_grader_and_no_specs(tmp_path):
         "import minidl, numpy as np\n"
         "from minidl.exercises import check\n"
         "print(minidl.__file__)\n"
-        "check('leaky_relu_init_std', lambda n, a: np.sqrt(2.0 / ((1.0 + a * a) * n)))\n"
-        "check('leaky_relu_init_std', lambda n, a: np.sqrt(2.0 / n))\n"
+        "def lsuv(x, weights, rescaled=True):\n"
+        "    scales, h = [], x\n"
+        "    for W in weights:\n"
+        "        scales.append(1.0 / (h @ W).std())\n"
+        "        h = np.maximum(h @ W * (scales[-1] if rescaled else 1.0), 0.0)\n"
+        "    return np.array(scales)\n"
+        "check('lsuv_scales', lsuv)\n"
+        "check('lsuv_scales', lambda x, weights: lsuv(x, weights, rescaled=False))\n"
     )
     run = subprocess.run(
         [sys.executable, "-c", code],
@@ -356,8 +362,8 @@ def test_a_student_release_has_no_solutions_no_grader_and_no_specs(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     lines = run.stdout.splitlines()
     assert lines[0].startswith(str(target))
-    assert lines[1].startswith("✔ leaky_relu_init_std: passed (5 public test cases)")
-    assert lines[2].startswith("✘ leaky_relu_init_std") and "He's rule" in run.stdout
+    assert lines[1].startswith("✔ lsuv_scales: passed (4 public test cases)")
+    assert lines[2].startswith("✘ lsuv_scales") and "*rescaled* layers below it" in run.stdout
 
 
 def test_the_readme_states_how_many_exercises_have_public_cases():

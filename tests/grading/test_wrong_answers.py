@@ -77,7 +77,7 @@ def test_check_on_the_public_cases_fails_an_input_changed_in_place_and_a_view(mo
 # The in-process judging above uses the probes of a grading process; these go the whole way,
 # through the sandboxed process that grades a notebook (the cases' flags must reach it).
 SANDBOXED = (
-    ("16_going_deep", "cutout", "zeroes the caller's images in place"),
+    ("16_going_deep", "lsuv_scales", "the weights rescaled in place (W *= s)"),
     ("14_frameworks", "conv_kernel_from_keras", "returns a transposed view of the Keras kernel"),
     ("13_transfer_learning", "fine_tune_step", "never passes training=True"),
 )

@@ -220,39 +220,119 @@ def fine_tune_step(model, x, y, loss_fn, lr):
 """,
 )
 
+
 # ------------------------------------------------------------------ 15 speech
-wrong(
-    "energy_vad",
-    "ignores threshold_db (uses 40 dB)",
+def wrong_variants(name: str, template: str, right_slots: dict, table: tuple) -> None:
+    """One wrong answer per ``(label, slots)`` of ``table``: the template filled as the right
+    answer fills it (``right_slots``) but for the slots the mistake changes."""
+    for label, slots in table:
+        wrong(name, label, template.format(**{**right_slots, **slots}))
+
+
+DTW = """
+def dtw_distance(a, b):
+    d = {local}
+    D = np.{start}((len(a) + 1, len(b) + 1){fill})
+    D[0, 0] = 0.0
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            D[i, j] = d[i - 1, j - 1] + min({steps})
+    return D[-1, -1]
+"""
+DTW_RIGHT = dict(
+    local="np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1))",
+    start="full",
+    fill=", np.inf",
+    steps="D[i - 1, j], D[i, j - 1], D[i - 1, j - 1]",
+)
+wrong_variants(
+    "dtw_distance",
+    DTW,
+    DTW_RIGHT,
+    (
+        (
+            "the first row and column start at 0: a path may begin anywhere on the edges",
+            dict(start="zeros", fill=""),
+        ),
+        ("no diagonal step", dict(steps="D[i - 1, j], D[i, j - 1]")),
+        ("the squared distance between frames", dict(local="((a[:, None] - b[None]) ** 2).sum(-1)")),
+    ),
+)
+right(
+    "dtw_distance",
+    "anti-diagonal by anti-diagonal, the edges accumulated by cumulative sums",
     """
-def energy_vad(x, frame_length, hop_length, threshold_db):
-    count = 1 + (len(x) - frame_length) // hop_length
-    energy = np.array([np.sum(x[t * hop_length : t * hop_length + frame_length] ** 2) for t in range(count)])
-    return 10 * np.log10(np.maximum(energy, 1e-20) / energy.max()) >= -40.0
+def dtw_distance(a, b):
+    d = np.sqrt(np.maximum((a**2).sum(1)[:, None] + (b**2).sum(1)[None] - 2 * a @ b.T, 0.0))
+    D = np.empty_like(d)
+    D[:, 0] = np.cumsum(d[:, 0])
+    D[0, :] = np.cumsum(d[0, :])
+    for s in range(2, len(a) + len(b) - 1):
+        for i in range(max(1, s - len(b) + 1), min(len(a), s)):
+            j = s - i
+            D[i, j] = d[i, j] + min(D[i - 1, j], D[i, j - 1], D[i - 1, j - 1])
+    return float(D[-1, -1])
 """,
 )
 
 # ------------------------------------------------------------------ 16 going deep
+MIXUP = """
+def mixup_cross_entropy(logits, labels, perm, lam):
+    n, k = logits.shape
+    target = {own} * np.eye(k)[labels] + {other} * np.eye(k)[{partner}]
+    z = logits{shift}
+    log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return -(target * log_p).sum() / n, (np.exp(log_p) - target){scale}
+"""
+MIXUP_RIGHT = {"own": "lam", "other": "(1 - lam)", "partner": "labels[perm]", "scale": " / n"}
+MIXUP_RIGHT["shift"] = " - logits.max(axis=1, keepdims=True)"
+wrong_variants(
+    "mixup_cross_entropy",
+    MIXUP,
+    MIXUP_RIGHT,
+    (
+        ("the labels not mixed: the target is the image's own one-hot label", dict(own="1.0", other="0.0")),
+        (
+            "the partner's label read through the inverse permutation",
+            dict(partner="labels[np.argsort(perm)]"),
+        ),
+        ("lam and 1 - lam swapped", dict(own="(1 - lam)", other="lam")),
+        ("exp without the row maximum: NaN for logits near 1000", dict(shift="")),
+        ("the gradient of the summed loss, not of the mean", dict(scale="")),
+    ),
+)
 wrong(
-    "cutout",
-    "zeroes the caller's images in place",
+    "mixup_cross_entropy",
+    "the partner's weight assigned, not added: a partner of the same class overwrites lam",
     """
-def cutout(x, top, left, size):
-    for n in range(x.shape[0]):
-        x[n, :, max(top[n], 0) : max(top[n] + size, 0), max(left[n], 0) : max(left[n] + size, 0)] = 0.0
-    return x
+def mixup_cross_entropy(logits, labels, perm, lam):
+    n, k = logits.shape
+    target = np.zeros((n, k))
+    for i in range(n):
+        target[i, labels[i]] = lam
+        target[i, labels[perm[i]]] = 1 - lam
+    m = logits.max(axis=1, keepdims=True)
+    p = np.exp(logits - m) / np.exp(logits - m).sum(axis=1, keepdims=True)
+    loss = -np.sum(target * np.log(p + 1e-300)) / n
+    return loss, (p - target) / n
 """,
 )
 right(
-    "cutout",
-    "a mask built from index grids",
+    "mixup_cross_entropy",
+    "the mixture of two ordinary cross-entropies, lam CE(labels) + (1 - lam) CE(labels[perm])",
     """
-def cutout(x, top, left, size):
-    rows = np.arange(x.shape[2])[None, :, None]
-    cols = np.arange(x.shape[3])[None, None, :]
-    top, left = np.asarray(top)[:, None, None], np.asarray(left)[:, None, None]
-    inside = (rows >= top) & (rows < top + size) & (cols >= left) & (cols < left + size)
-    return np.where(inside[:, None], 0.0, x).astype(x.dtype)
+def mixup_cross_entropy(logits, labels, perm, lam):
+    n = len(labels)
+    m = logits.max(axis=1, keepdims=True)
+    p = np.exp(logits - m)
+    p /= p.sum(axis=1, keepdims=True)
+    lse = (m + np.log(np.exp(logits - m).sum(axis=1, keepdims=True)))[:, 0]
+    rows = np.arange(n)
+    loss = np.mean(lam * (lse - logits[rows, labels]) + (1 - lam) * (lse - logits[rows, labels[perm]]))
+    grad = p.copy()
+    grad[rows, labels] -= lam
+    grad[rows, labels[perm]] -= 1 - lam
+    return loss, grad / n
 """,
 )
 
@@ -343,17 +423,6 @@ def generator_loss(fake_logits):
 """,
 )
 wrong(
-    "cutout",
-    "no clipping at the top and left edges (a negative start wraps around)",
-    """
-def cutout(x, top, left, size):
-    out = x.copy()
-    for n in range(x.shape[0]):
-        out[n, :, top[n] : top[n] + size, left[n] : left[n] + size] = 0.0
-    return out
-""",
-)
-wrong(
     "sliding_window_attention",
     "a window of window + 1 positions (rows - cols <= window)",
     """
@@ -366,25 +435,56 @@ def sliding_window_attention(q, k, v, window):
     return (w / w.sum(axis=2, keepdims=True)) @ v
 """,
 )
-wrong(
-    "softmax_temperature_backward",
-    "forgets the 1/tau of the chain rule",
-    """
-def softmax_temperature_backward(z, dp, tau):
-    u = z / tau
-    p = np.exp(u - u.max(axis=1, keepdims=True))
-    p /= p.sum(axis=1, keepdims=True)
-    return p * (dp - np.sum(p * dp, axis=1, keepdims=True))
-""",
+# one answer with a slot for each mistake: the rotation (pairs, base), the mask, the values
+ROPE = """
+def rope_attention(q, k, v, base):
+    N, T, d = q.shape
+    theta = np.arange(T)[:, None] * {base} ** (-2.0 * np.arange(d // 2) / d)
+    def turn(x):
+        x0, x1 = {pairs}
+        return {join}([x0 * np.cos(theta) - x1 * np.sin(theta), x0 * np.sin(theta) + x1 * np.cos(theta)], -1)
+    s = turn(q) @ turn(k).transpose(0, 2, 1) / np.sqrt(d)
+    s = np.where(np.tri(T, dtype=bool), s, -np.inf)
+    w = {weights}
+    return (w / w.sum(axis=2, keepdims=True)) @ {values}
+"""
+ROPE_RIGHT = dict(
+    base="base",
+    pairs="x[..., 0::2], x[..., 1::2]",
+    join="(lambda halves, _: np.stack(halves, axis=-1).reshape(x.shape))",
+    weights="np.exp(s - s.max(axis=2, keepdims=True))",
+    values="v",
 )
-wrong(
-    "softmax_temperature_backward",
-    "softmax without subtracting the max: overflows for large z / tau",
+wrong_variants(
+    "rope_attention",
+    ROPE,
+    ROPE_RIGHT,
+    (
+        ("the values rotated as well as the queries and keys", dict(values="turn(v)")),
+        (
+            "the two halves paired (x_i, x_i+d/2), GPT-NeoX's layout, where the task pairs neighbours",
+            dict(pairs="x[..., : d // 2], x[..., d // 2 :]", join="np.concatenate"),
+        ),
+        ("the base ignored: 10000 always", dict(base="10000.0")),
+        ("softmax without the row maximum: overflows for scores near 1000", dict(weights="np.exp(s)")),
+    ),
+)
+right("rope_attention", "pairs stacked back along a new last axis", ROPE.format(**ROPE_RIGHT))
+right(
+    "rope_attention",
+    "the rotation as a complex product (x_2i + i x_2i+1) e^(i theta), the mask added as -inf",
     """
-def softmax_temperature_backward(z, dp, tau):
-    e = np.exp(z / tau)
-    p = e / e.sum(axis=1, keepdims=True)
-    return p * (dp - np.sum(p * dp, axis=1, keepdims=True)) / tau
+def rope_attention(q, k, v, base):
+    N, T, d = q.shape
+    phase = np.exp(1j * np.arange(T)[:, None] / base ** (np.arange(0, d, 2) / d))
+    def turn(x):
+        z = (x[..., 0::2] + 1j * x[..., 1::2]) * phase
+        return np.stack([z.real, z.imag], axis=-1).reshape(x.shape)
+    s = np.einsum("nid,njd->nij", turn(q), turn(k)) / np.sqrt(d)
+    s = s + np.triu(np.full((T, T), -np.inf), 1)
+    s = s - s.max(axis=-1, keepdims=True)
+    w = np.exp(s)
+    return np.einsum("nij,nje->nie", w / w.sum(axis=-1, keepdims=True), v)
 """,
 )
 wrong(
@@ -676,12 +776,52 @@ def masked_cmvn(features, lengths):
     return np.where(real, (features - mean) / std, 0.0)
 """,
 )
-wrong(
-    "leaky_relu_init_std",
-    "He's sqrt(2 / fan_in), ignoring alpha",
+LSUV = """
+def lsuv_scales(x, weights):
+    scales, h = [], x
+    for W in weights:
+{body}
+    return np.array(scales)
+"""
+wrong_variants(
+    "lsuv_scales",
+    LSUV,
+    {},
+    (
+        (
+            "every layer measured on the unscaled network (not layer after layer)",
+            {"body": "        scales.append(1.0 / (h @ W).std())\n        h = np.maximum(h @ W, 0.0)"},
+        ),
+        (
+            "the weights rescaled in place (W *= s)",
+            {
+                "body": "        s = 1.0 / (h @ W).std()\n        W *= s\n        scales.append(s)\n        h = np.maximum(h @ W, 0.0)"
+            },
+        ),
+        (
+            "the standard deviation after the ReLU",
+            {
+                "body": "        h = np.maximum(h @ W, 0.0)\n        scales.append(1.0 / h.std())\n        h = h * scales[-1]"
+            },
+        ),
+    ),
+)
+right(
+    "lsuv_scales",
+    "one unscaled pass, then the ReLU's homogeneity: s_l = 1 / (std(a_l) s_1 ... s_l-1)",
     """
-def leaky_relu_init_std(fan_in, alpha):
-    return np.sqrt(2.0 / fan_in)
+def lsuv_scales(x, weights):
+    stds, h = [], x
+    for W in weights:
+        a = h @ W
+        stds.append(np.sqrt(np.mean((a - a.mean()) ** 2)))
+        h = np.maximum(a, 0.0)
+    scales = np.empty(len(weights))
+    product = 1.0
+    for l, sd in enumerate(stds):
+        scales[l] = 1.0 / (sd * product)
+        product *= scales[l]
+    return scales
 """,
 )
 wrong(
@@ -892,15 +1032,63 @@ extern "C" __global__ void relu_backward(const float* dy, const float* x, float*
 ''',
 )
 wrong(
-    "projection_residual_backward",
-    "dx misses the projection shortcut's path",
+    "preact_residual_backward",
+    "dx misses the skip's dy",
     """
-def projection_residual_backward(dy, x, W1, W2, Ws):
-    a = x @ W1
-    h = np.maximum(a, 0)
-    dz = dy * (h @ W2 + x @ Ws > 0)
-    da = (dz @ W2.T) * (a > 0)
-    return da @ W1.T, x.T @ da, h.T @ dz, x.T @ dz
+def preact_residual_backward(dy, x, W1, W2, eps):
+    N = len(x)
+    xc = x - x.mean(0)
+    std = np.sqrt((xc**2).mean(0) + eps)
+    u = xc / std
+    a = u @ W1
+    da = (dy @ W2.T) * (a > 0)
+    du = da @ W1.T
+    dx = (du - du.mean(0) - u * (du * u).mean(0)) / std
+    return dx, u.T @ da, np.maximum(a, 0).T @ dy
+""",
+)
+wrong(
+    "preact_residual_backward",
+    "the batch statistics treated as constants (du / std only)",
+    """
+def preact_residual_backward(dy, x, W1, W2, eps):
+    std = np.sqrt(x.var(0) + eps)
+    u = (x - x.mean(0)) / std
+    a = u @ W1
+    da = (dy @ W2.T) * (a > 0)
+    return dy + da @ W1.T / std, u.T @ da, np.maximum(a, 0).T @ dy
+""",
+)
+wrong(
+    "preact_residual_backward",
+    "eps fixed at 1e-5",
+    """
+def preact_residual_backward(dy, x, W1, W2, eps):
+    std = np.sqrt(x.var(0) + 1e-5)
+    u = (x - x.mean(0)) / std
+    a = u @ W1
+    da = (dy @ W2.T) * (a > 0)
+    du = da @ W1.T
+    return dy + (du - du.mean(0) - u * (du * u).mean(0)) / std, u.T @ da, np.maximum(a, 0).T @ dy
+""",
+)
+right(
+    "preact_residual_backward",
+    "the normalisation's backward through dmean and dvar, step by step",
+    """
+def preact_residual_backward(dy, x, W1, W2, eps):
+    N = x.shape[0]
+    mu = x.sum(axis=0) / N
+    var = ((x - mu) ** 2).sum(axis=0) / N
+    u = (x - mu) / np.sqrt(var + eps)
+    a = u @ W1
+    h = np.where(a > 0, a, 0.0)
+    da = np.where(a > 0, dy @ W2.T, 0.0)
+    du = da @ W1.T
+    dvar = np.sum(du * (x - mu), axis=0) * -0.5 * (var + eps) ** -1.5
+    dmu = -np.sum(du, axis=0) / np.sqrt(var + eps) - 2.0 * dvar * np.mean(x - mu, axis=0)
+    dx = du / np.sqrt(var + eps) + dvar * 2.0 * (x - mu) / N + dmu / N
+    return dx + dy, u.T @ da, h.T @ dy
 """,
 )
 wrong(

@@ -1,4 +1,5 @@
-"""Chapter 15, speech: features computed around the chapter's log-mel spectrogram."""
+"""Chapter 15, speech: delta features and per-utterance normalisation around the chapter's log-mel
+spectrogram, and dynamic time warping between two utterances."""
 
 import numpy as np
 
@@ -117,88 +118,77 @@ function_exercise(
 )
 
 
-# ---------------------------------------------------------------- voice activity
-def energy_vad(x, frame_length, hop_length, threshold_db):
-    """Which frames hold speech: frame x (S,) like the chapter (frame t starts at t * hop,
-    only whole frames), take each frame's energy sum(x**2) in dB relative to the loudest
-    frame, and keep the frames within threshold_db of it. Returns a bool array (T,)."""
-    energy = _frame_energies(x, frame_length, hop_length)
-    relative = 10 * np.log10(np.maximum(energy, 1e-20) / energy.max())
-    return relative >= -threshold_db
+# ---------------------------------------------------------------- dynamic time warping
+def _dtw(a, b, squared=False, diagonal=True, free_start=False, per_step=False):
+    cost = ((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=-1)  # (Ta, Tb)
+    cost = cost if squared else np.sqrt(cost)
+    ta, tb = cost.shape
+    total = np.full((ta + 1, tb + 1), np.inf)
+    if free_start:
+        total[0, :], total[:, 0] = 0.0, 0.0
+    total[0, 0] = 0.0
+    for i in range(1, ta + 1):
+        for j in range(1, tb + 1):
+            best = min(total[i - 1, j], total[i, j - 1])
+            if diagonal:
+                best = min(best, total[i - 1, j - 1])
+            total[i, j] = cost[i - 1, j - 1] + best
+    return total[ta, tb] / (ta + tb) if per_step else total[ta, tb]
 
 
-def _frame_energies(x, frame_length, hop_length):
-    """sum(x**2) of every whole frame."""
-    count = 1 + (len(x) - frame_length) // hop_length
-    return np.array([np.sum(x[t * hop_length : t * hop_length + frame_length] ** 2) for t in range(count)])
+def dtw_distance(a, b):
+    """The cost of the cheapest alignment of a (Ta, F) with b (Tb, F): a monotone path from frame
+    pair (0, 0) to (Ta - 1, Tb - 1) in steps (1, 0), (0, 1), (1, 1), each pair it visits costing
+    the Euclidean distance between the two frames (Sakoe and Chiba, 1978)."""
+    return _dtw(a, b)
 
 
-def _vad_cases(rng):
-    cases = []
-    for seconds, frame, hop, threshold in ((0.25, 64, 32, 30.0), (0.3, 100, 40, 20.0)):
-        s = int(8000 * seconds)
-        t = np.arange(s) / 8000
-        loud = (t > 0.08) & (t < 0.18)
-        x = 0.001 * rng.standard_normal(s) + loud * np.sin(2 * np.pi * 440 * t) * (0.2 + rng.random())
-        cases.append(
-            Case(
-                (x, frame, hop, threshold),
-                label=f"{s} samples, frames of {frame} every {hop}, {threshold} dB",
-            )
-        )
-    # a fade over 60 dB, so every threshold splits the frames differently; the threshold
-    # sits in the middle of the widest gap between frame levels (no frame on the boundary)
-    frame, hop = 80, 40
-    fade = 10 ** (-np.linspace(0, 3, 4000))  # amplitude: 0 dB down to -60 dB
-    x = fade * np.sin(2 * np.pi * 300 * np.arange(4000) / 8000) + 1e-6 * rng.standard_normal(4000)
-    levels = np.sort(10 * np.log10(_frame_energies(x, frame, hop) / _frame_energies(x, frame, hop).max()))
-    target = rng.uniform(8.0, 35.0)
-    below = levels[levels < -target].max()
-    above = levels[levels >= -target].min()
-    threshold = round(float(-(below + above) / 2), 6)
+def _dtw_cases(rng):
+    a = rng.standard_normal((7, 3))
+    cases = [Case((a, rng.standard_normal((5, 3))), label="a (7, 3), b (5, 3)")]
+    # the same word said more slowly: every frame held for 1 to 3 frames, and a little noise
+    word = rng.standard_normal((5, 4)) * 3.0
+    slow = np.repeat(word, rng.integers(1, 4, size=5), axis=0) + 0.01 * rng.standard_normal((1, 4))
+    cases.append(Case((word, slow), label=f"a (5, 4), b = a said slower {slow.shape}"))
     cases.append(
-        Case(
-            (x, frame, hop, threshold),
-            label=f"a tone fading over 60 dB, frames of {frame} every {hop}, {threshold:.2f} dB",
-        )
+        Case((rng.standard_normal((1, 4)), rng.standard_normal((6, 4))), label="a of one frame, b (6, 4)")
+    )
+    cases.append(
+        Case((rng.standard_normal((6, 2)), rng.standard_normal((9, 2)) + 1.0), label="a (6, 2), b (9, 2)")
     )
     return cases
 
 
 function_exercise(
-    "energy_vad",
+    "dtw_distance",
     CHAPTER,
     2,
-    "energy_vad",
-    "Find the frames that hold speech",
-    _vad_cases,
-    energy_vad,
-    ("speech",),
-    mistakes=(
-        (
-            "the decibels are taken of the amplitude with 10 log10: energy is already a power "
-            "(a sum of squares), so 10 log10(energy) is right and the square root is not",
-            lambda x, f, h, th: _vad_amplitude(x, f, h, th),
-        ),
-        (
-            "the threshold is not the one given: use the argument threshold_db (a frame is "
-            "speech when its level is >= -threshold_db dB below the loudest)",
-            lambda x, f, h, th: energy_vad(x, f, h, 30.0),
-        ),
-        (
-            "the levels are relative to the mean frame energy; the task measures them "
-            "against the loudest frame",
-            lambda x, f, h, th: (
-                10 * np.log10(np.maximum(_frame_energies(x, f, h), 1e-20) / _frame_energies(x, f, h).mean())
-                >= -th
+    "dtw_distance",
+    "Dynamic time warping: the distance between two utterances",
+    _dtw_cases,
+    dtw_distance,
+    ("distance",),
+    mistakes=tuple(
+        (hint, lambda a, b, change=change: _dtw(a, b, **change))
+        for hint, change in (
+            (
+                "each visited pair costs the Euclidean distance between the frames, the square root "
+                "of the summed squares",
+                {"squared": True},
             ),
-        ),
+            (
+                "the diagonal step (1, 1) is missing: a path must be able to advance in both "
+                "sequences at once",
+                {"diagonal": False},
+            ),
+            (
+                "the path must start at the pair (0, 0): only the corner of the table starts at 0, "
+                "the rest of its first row and column is unreachable (infinity) or accumulated",
+                {"free_start": True},
+            ),
+            ("the task asks for the path's total cost, not the cost per step", {"per_step": True}),
+        )
     ),
     forbids=("minidl.datasets.audio", "minidl.datasets.speech"),
-    catches=("a threshold fixed at one value (the cases use several, one drawn at random)",),
+    catches=("a sequence of a single frame: the path runs along one edge of the table",),
 )
-
-
-def _vad_amplitude(x, frame_length, hop_length, threshold_db):
-    rms = np.sqrt(_frame_energies(x, frame_length, hop_length))
-    return 10 * np.log10(np.maximum(rms, 1e-20) / rms.max()) >= -threshold_db

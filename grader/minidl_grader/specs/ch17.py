@@ -1,5 +1,6 @@
-"""Chapter 17, attention: sliding-window attention, ALiBi-biased attention, the backward of a
-softmax with a temperature, the backward of causal attention (dq, dk, dv); questions on the 1/sqrt(d) scale and the size of a KV cache."""
+"""Chapter 17, attention: sliding-window attention, ALiBi-biased attention, attention with
+rotary position embeddings, the backward of causal attention (dq, dk, dv); questions on the
+1/sqrt(d) scale and on a causal mask applied after the softmax."""
 
 import numpy as np
 
@@ -121,64 +122,91 @@ function_exercise(
 )
 
 
-# ---------------------------------------------------------------- softmax with a temperature
-def softmax_temperature_backward(z, dp, tau):
-    """dL/dz for p = softmax(z / tau) over the last axis, given dp = dL/dp; z, dp (N, K)."""
-    p = _softmax_rows(z / tau)
-    return p * (dp - (dp * p).sum(axis=-1, keepdims=True)) / tau
+# ---------------------------------------------------------------- rotary position embeddings
+def _rotate(x, base, sign=1.0, halves=False, exponent=2.0):
+    """Rotate the feature pairs of x (N, T, d) by the angle t / base^(exponent i / d) of position t."""
+    T, d = x.shape[1], x.shape[2]
+    angle = np.arange(T)[:, None] / base ** (exponent * np.arange(d // 2) / d)  # (T, d/2)
+    cos, sin = np.cos(angle), sign * np.sin(angle)
+    first, second = (x[..., : d // 2], x[..., d // 2 :]) if halves else (x[..., 0::2], x[..., 1::2])
+    out = np.empty_like(x)
+    target = (slice(None, d // 2), slice(d // 2, None)) if halves else (slice(0, None, 2), slice(1, None, 2))
+    out[..., target[0]] = first * cos - second * sin
+    out[..., target[1]] = first * sin + second * cos
+    return out
 
 
-def _temperature_cases(rng):
-    cases = [
-        Case(
-            (rng.standard_normal((n, k)) * 2, rng.standard_normal((n, k)), tau),
-            label=f"N={n}, K={k}, tau={tau}",
-        )
-        for n, k, tau in ((3, 5, 1.0), (4, 7, 0.5), (2, 3, 3.0))
-    ]
-    # logits of a confident model at a low temperature: exp(z / tau) overflows unless the
-    # row maximum is subtracted first
+def rope_attention(q, k, v, base):
+    """Causal attention on rotated queries and keys (RoPE, Su et al., 2021): the pair
+    (x_2i, x_2i+1) of position t turned by the angle t / base^(2i / d). q, k (N, T, d), d even."""
+    return _attend(_rotate(q, base), _rotate(k, base), v, np.tri(q.shape[1], dtype=bool)[None])
+
+
+def _rope_with(causal=True, rotate_v=False, rotate_k=True, **rotation):
+    def answer(q, k, v, base):
+        T = q.shape[1]
+        allowed = np.tri(T, dtype=bool)[None] if causal else np.ones((1, T, T), bool)
+        values = _rotate(v, base, **rotation) if rotate_v else v
+        keys = _rotate(k, base, **rotation) if rotate_k else k
+        return _attend(_rotate(q, base, **rotation), keys, values, allowed)
+
+    return answer
+
+
+def _rope_cases(rng):
+    cases = []
+    for n, t, d, base in ((2, 5, 4, 10000.0), (1, 8, 6, 10.0), (2, 6, 8, 3.0)):
+        args = tuple(rng.standard_normal((n, t, width)) for width in (d, d, d))
+        cases.append(Case(args + (base,), label=f"N={n}, T={t}, d={d}, base={base}"))
+    # long vectors: scores near 1000, where exp overflows unless each row's maximum goes first
+    q, k = rng.standard_normal((1, 6, 4)) * 40, rng.standard_normal((1, 6, 4)) * 40
     cases.append(
-        Case(
-            (rng.standard_normal((3, 6)) * 300 + 500, rng.standard_normal((3, 6)), 0.5),
-            label="N=3, K=6, logits near 500, tau=0.5 (exp(z / tau) overflows)",
-        )
+        Case((q, k, rng.standard_normal((1, 6, 4)), 100.0), label="N=1, T=6, d=4, base=100, scores near 1000")
     )
     return cases
 
 
 function_exercise(
-    "softmax_temperature_backward",
+    "rope_attention",
     CHAPTER,
     2,
-    "softmax_temperature_backward",
-    "The backward of a softmax with a temperature",
-    _temperature_cases,
-    softmax_temperature_backward,
-    ("dz",),
+    "rope_attention",
+    "Rotary position embeddings",
+    _rope_cases,
+    rope_attention,
+    ("out",),
     mistakes=(
         (
-            "the chain rule through z / tau is missing: divide by tau",
-            lambda z, dp, tau: softmax_temperature_backward(z, dp, tau) * tau,
+            "the values are rotated too: RoPE turns only the queries and the keys, whose dot product "
+            "then depends on i - j; the values carry content, not position",
+            _rope_with(rotate_v=True),
         ),
         (
-            "only the diagonal of the Jacobian is used: p (1 - p) dp misses the -p_j p_k terms",
-            lambda z, dp, tau: _softmax_rows(z / tau) * (1 - _softmax_rows(z / tau)) * dp / tau,
+            "the keys are not rotated: only when both sides turn does q_i . k_j depend on the "
+            "distance i - j rather than on the query's position alone",
+            _rope_with(rotate_k=False),
         ),
         (
-            "p was computed as softmax(z), without the temperature",
-            lambda z, dp, tau: _softmax_rows(z) * (dp - (dp * _softmax_rows(z)).sum(-1, keepdims=True)) / tau,
+            "the rotation turns the wrong way: (x_2i, x_2i+1) -> (x_2i cos - x_2i+1 sin, "
+            "x_2i sin + x_2i+1 cos), a turn by +angle",
+            _rope_with(sign=-1.0),
         ),
+        (
+            "the pairs are neighbours (x_2i, x_2i+1), as in the chapter's sinusoidal table, not "
+            "the two halves (x_i, x_i+d/2)",
+            _rope_with(halves=True),
+        ),
+        (
+            "pair i turns at the speed 1 / base^(2i / d), not 1 / base^(i / d)",
+            _rope_with(exponent=1.0),
+        ),
+        ("the causal mask is missing: keys after the query get weight 0", _rope_with(causal=False)),
     ),
-    factors=lambda z, dp, tau: {"tau": tau, "1/tau": 1 / tau},
-    forbids=(
-        "minidl.nn.layers.Softmax",
-        "minidl.nn.layers.activations",
-        "minidl.nn.layers.attention",
-        "minidl.kernels",
-        "minidl.nn.gradcheck",
+    forbids=("minidl.nn.layers.attention", "minidl.kernels"),
+    catches=(
+        "the base ignored (10000 always): the cases use bases 10000, 10, 3 and 100",
+        "exp of the scores without the row maximum: NaN for scores near 1000",
     ),
-    catches=("a softmax without the row maximum: NaN for logits near 500 at tau = 0.5",),
 )
 
 
