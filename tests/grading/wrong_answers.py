@@ -937,6 +937,40 @@ def linear_regression_gradient(X, y, w, b):
     return np.mean(2 * r[:, None] * X, axis=0), np.mean(2 * r)
 """,
 )
+right(
+    "max_stable_learning_rate",
+    "N over the largest squared singular value of [X 1]",
+    """
+def max_stable_learning_rate(X):
+    s = np.linalg.svd(np.column_stack([X, np.ones(len(X))]), compute_uv=False)
+    return len(X) / s[0] ** 2
+""",
+)
+wrong(
+    "max_stable_learning_rate",
+    "the bias left out of the Hessian",
+    """
+def max_stable_learning_rate(X):
+    return 2.0 / np.linalg.eigvalsh(2.0 * X.T @ X / len(X)).max()
+""",
+)
+wrong(
+    "max_stable_learning_rate",
+    "1 / lam_max (the step that lands on the minimum of the steepest direction)",
+    """
+def max_stable_learning_rate(X):
+    A = np.column_stack([X, np.ones(len(X))])
+    return 1.0 / np.linalg.eigvalsh(2.0 * A.T @ A / len(X)).max()
+""",
+)
+wrong(
+    "max_stable_learning_rate",
+    "the largest diagonal entry of the Hessian for its largest eigenvalue",
+    """
+def max_stable_learning_rate(X):
+    return 2.0 / max(2.0 * np.max(np.mean(X**2, axis=0)), 2.0)
+""",
+)
 wrong(
     "logistic_regression_gradient",
     "pos_weight ignored",
