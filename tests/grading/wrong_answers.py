@@ -737,6 +737,18 @@ def max_norm(W, c):
     return W / norms * np.minimum(norms, c)
 """,
 )
+wrong(
+    "max_norm",
+    "returns the kernel itself when no unit is above the limit",
+    """
+def max_norm(W, c):
+    axes = (0,) if W.ndim == 2 else (1, 2, 3)
+    norms = np.sqrt(np.sum(W**2, axis=axes, keepdims=True))
+    if np.all(norms <= c):
+        return W
+    return W * np.minimum(1.0, c / np.maximum(norms, 1e-300))
+""",
+)
 right(
     "max_norm",
     "the unit axis moved first and the kernel reshaped to (units, -1)",

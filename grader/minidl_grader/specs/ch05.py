@@ -150,6 +150,8 @@ def _max_norm_cases(rng):
     W = rng.standard_normal((4, 3))
     W[:, 1] = 0.0
     cases.append(Case((W, 1.0), label="a Dense kernel with a column of zeros (a unit whose norm is 0)"))
+    W = rng.standard_normal((3, 3, 2, 2)) * 0.1
+    cases.append(Case((W, 5.0), label="a convolution kernel whose every filter is below the limit"))
     return cases
 
 
@@ -190,6 +192,7 @@ function_exercise(
     ),
     forbids=("minidl.nn.optim", "minidl.nn.regularizers"),
     catches=("NaN for a unit whose weights are all 0 (0 / 0 when scaling by c / norm)",),
+    fresh_outputs=True,
 )
 
 
