@@ -321,8 +321,10 @@ register(
         forbids=("minidl.nn.layers.Dense", "minidl.training.model.Sequential"),
         catches=(
             "weights that are close but not exact (1e-6 off): the outputs must be the parities to 1e-12",
-            "XOR's two units reused for every n: right up to two bits on, wrong from three on",
-            "a network for one n only (weights of the wrong shapes for another n), NaN or inf",
+            "every unit after the first turning the slope the same way: right up to two bits on, "
+            "wrong from three on",
+            "XOR's two units for every n, or a network for one n only: weights of the wrong shapes",
+            "NaN or inf among the weights or the outputs",
         ),
     )
 )
