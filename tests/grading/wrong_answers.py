@@ -86,6 +86,15 @@ def relu_interpolant_weights(knots, values):
     return np.append(slopes, 0.0), values[0]
 """,
 )
+wrong(
+    "relu_interpolant_weights",
+    "no bias: the line starts at 0 instead of values[0]",
+    """
+def relu_interpolant_weights(knots, values):
+    slopes = np.concatenate([[0.0], np.diff(values) / np.diff(knots), [0.0]])
+    return np.diff(slopes), 0.0
+""",
+)
 
 # ------------------------------------------------------------------ 03 backpropagation
 wrong(
@@ -424,6 +433,15 @@ def fold_batchnorm(W, b, gamma, beta, running_mean, running_var, eps):
     scale = gamma / np.sqrt(running_var + eps)
     bn_of_zero = beta - running_mean * scale
     return np.diag(scale) @ W, bn_of_zero @ W + b
+""",
+)
+wrong(
+    "fold_batchnorm",
+    "the scale divides by the variance, not the standard deviation",
+    """
+def fold_batchnorm(W, b, gamma, beta, running_mean, running_var, eps):
+    scale = gamma / (running_var + eps)
+    return scale[:, None] * W, b + (beta - running_mean * scale) @ W
 """,
 )
 wrong(
@@ -1039,6 +1057,15 @@ def ema_weights(snapshots, decay):
         average = decay * average + (1 - decay) * w
         out.append(average / (1 - decay**t))
     return np.array(out)
+""",
+)
+wrong(
+    "ema_weights",
+    "the plain running mean of the snapshots",
+    """
+def ema_weights(snapshots, decay):
+    counts = np.arange(1, len(snapshots) + 1).reshape(-1, *[1] * (snapshots.ndim - 1))
+    return np.cumsum(snapshots, axis=0) / counts
 """,
 )
 right(
