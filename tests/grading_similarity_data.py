@@ -259,16 +259,21 @@ HONEST = {
     return w_next, v_next
 ''',
     ],
-    "l2_penalty": [
-        '''def l2_penalty(W, lam):
-    """The L2 penalty lam * sum(W**2) and its gradient; returns (penalty, dW)."""
-    return lam * float(np.sum(W * W)), 2 * lam * W
+    "l1_proximal_step": [
+        '''def l1_proximal_step(w, grad, lr, lam):
+    """One proximal-gradient step for loss + lam * sum(|w|); returns the new weights."""
+    stepped = w - grad * lr
+    return np.sign(stepped) * np.clip(np.abs(stepped) - lam * lr, 0.0, None)
 ''',
-        '''def l2_penalty(W, lam):
-    """The L2 penalty lam * sum(W**2) and its gradient; returns (penalty, dW)."""
-    grad = W * (2.0 * lam)
-    loss = lam * (W ** 2).sum()
-    return loss, grad
+        '''def l1_proximal_step(w, grad, lr, lam):
+    """One proximal-gradient step for loss + lam * sum(|w|); returns the new weights."""
+    t = lr * lam
+    z = w - lr * grad
+    out = np.zeros_like(z)
+    above, below = z > t, z < -t
+    out[above] = z[above] - t
+    out[below] = z[below] + t
+    return out
 ''',
     ],
 }

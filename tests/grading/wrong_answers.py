@@ -24,22 +24,75 @@ def right(name: str, label: str, source: str) -> None:
 
 # ------------------------------------------------------------------ 02 neural networks
 wrong(
-    "xor_by_hand",
+    "parity_by_hand",
     "weights 1e-6 away from exact",
     """
-def xor_by_hand():
-    W1 = np.array([[1.0, 1.0], [1.0, 1.0]])
-    b1 = np.array([0.0, -1.0])
-    w2 = np.array([1.0, -2.0 + 1e-6])
-    return W1, b1, w2, 0.0
+def parity_by_hand(n):
+    w2 = np.array([1.0] + [2.0 * (-1) ** k for k in range(1, n)])
+    return np.ones((n, n)), -np.arange(n) * (1 + 1e-6), w2, 0.0
+""",
+)
+wrong(
+    "parity_by_hand",
+    "XOR's two units for every n",
+    """
+def parity_by_hand(n):
+    W1 = np.ones((n, 2))
+    return W1, np.array([0.0, -1.0]), np.array([1.0, -2.0]), 0.0
+""",
+)
+wrong(
+    "parity_by_hand",
+    "every later unit turns the slope by -2 (right up to two bits on)",
+    """
+def parity_by_hand(n):
+    w2 = np.full(n, -2.0)
+    w2[0] = 1.0
+    return np.ones((n, n)), -np.arange(n, dtype=float), w2, 0.0
 """,
 )
 right(
-    "xor_by_hand",
-    "another exact network: relu(x1 - x2) + relu(x2 - x1)",
+    "parity_by_hand",
+    "every hidden unit scaled by 2 and its output weight halved",
     """
-def xor_by_hand():
-    return np.array([[1.0, -1.0], [-1.0, 1.0]]), np.zeros(2), np.ones(2), 0
+def parity_by_hand(n):
+    k = np.arange(n)
+    w2 = np.where(k % 2 == 1, -1.0, 1.0)
+    w2[0] = 0.5
+    return np.full((n, n), 2.0), -2.0 * k, w2, 0
+""",
+)
+right(
+    "relu_interpolant_weights",
+    "slope changes written in a loop",
+    """
+def relu_interpolant_weights(knots, values):
+    k = len(knots)
+    w = np.zeros(k)
+    previous = 0.0
+    for i in range(k):
+        slope = (values[i + 1] - values[i]) / (knots[i + 1] - knots[i]) if i < k - 1 else 0.0
+        w[i] = slope - previous
+        previous = slope
+    return w, values[0]
+""",
+)
+wrong(
+    "relu_interpolant_weights",
+    "the slopes as weights",
+    """
+def relu_interpolant_weights(knots, values):
+    slopes = np.diff(values) / np.diff(knots)
+    return np.append(slopes, 0.0), values[0]
+""",
+)
+wrong(
+    "relu_interpolant_weights",
+    "no bias: the line starts at 0 instead of values[0]",
+    """
+def relu_interpolant_weights(knots, values):
+    slopes = np.concatenate([[0.0], np.diff(values) / np.diff(knots), [0.0]])
+    return np.diff(slopes), 0.0
 """,
 )
 
@@ -103,6 +156,52 @@ right(
 def sgd_momentum_update(w, dw, v, lr, momentum):
     return w - lr * (momentum * v + dw), momentum * v + dw
 """,
+)
+right(
+    "momentum_convergence_rate",
+    "the spectral radius of the 2 x 2 map, by np.linalg.eigvals",
+    """
+def momentum_convergence_rate(A, lr, momentum):
+    rate = 0.0
+    for lam in np.linalg.eigvalsh(A):
+        step = np.array([[1 + momentum - lr * lam, -momentum], [1.0, 0.0]])
+        rate = max(rate, np.abs(np.linalg.eigvals(step)).max())
+    return rate
+""",
+)
+_MOMENTUM_ROOTS = """
+def momentum_convergence_rate(A, lr, momentum):
+    lams = np.linalg.eigvalsh(A)
+    return max(np.abs(np.roots([1.0, -(1 + momentum - lr * lam), momentum])).max() for lam in lams)
+"""
+right("momentum_convergence_rate", "the roots by np.roots", _MOMENTUM_ROOTS)
+wrong(
+    "momentum_convergence_rate",
+    "the smaller root of each direction",
+    _MOMENTUM_ROOTS.replace(".max() for", ".min() for"),
+)
+wrong(
+    "momentum_convergence_rate",
+    "gradient descent's rate, momentum ignored",
+    """
+def momentum_convergence_rate(A, lr, momentum):
+    return np.abs(1 - lr * np.linalg.eigvalsh(A)).max()
+""",
+)
+wrong(
+    "momentum_convergence_rate",
+    "the diagonal of A taken for its eigenvalues",
+    """
+def momentum_convergence_rate(A, lr, momentum):
+    trace = 1 + momentum - lr * np.diag(A)
+    disc = trace**2 - 4 * momentum
+    return np.where(disc >= 0, (np.abs(trace) + np.sqrt(np.abs(disc))) / 2, np.sqrt(momentum)).max()
+""",
+)
+wrong(
+    "momentum_convergence_rate",
+    "only the largest eigenvalue",
+    _MOMENTUM_ROOTS.replace("np.linalg.eigvalsh(A)", "np.linalg.eigvalsh(A)[-1:]"),
 )
 
 # ------------------------------------------------------------------ 05 regularization
@@ -393,7 +492,36 @@ wrong(
     """
 def fold_batchnorm(W, b, gamma, beta, running_mean, running_var, eps):
     scale = gamma / (np.sqrt(running_var) + eps)
-    return W * scale, (b - running_mean) * scale + beta
+    return scale[:, None] * W, b + (beta - running_mean * scale) @ W
+""",
+)
+wrong(
+    "fold_batchnorm",
+    "the shift added to the bias without going through W",
+    """
+def fold_batchnorm(W, b, gamma, beta, running_mean, running_var, eps):
+    scale = gamma / np.sqrt(running_var + eps)
+    shift = beta - running_mean * scale
+    return scale[:, None] * W, b + shift.sum()
+""",
+)
+right(
+    "fold_batchnorm",
+    "np.diag(scale) @ W, and the BatchNorm of a zero input pushed through the Dense",
+    """
+def fold_batchnorm(W, b, gamma, beta, running_mean, running_var, eps):
+    scale = gamma / np.sqrt(running_var + eps)
+    bn_of_zero = beta - running_mean * scale
+    return np.diag(scale) @ W, bn_of_zero @ W + b
+""",
+)
+wrong(
+    "fold_batchnorm",
+    "the scale divides by the variance, not the standard deviation",
+    """
+def fold_batchnorm(W, b, gamma, beta, running_mean, running_var, eps):
+    scale = gamma / (running_var + eps)
+    return scale[:, None] * W, b + (beta - running_mean * scale) @ W
 """,
 )
 wrong(
@@ -667,11 +795,37 @@ def adam_update(w, dw, m, v, t, lr, beta1, beta2, eps):
 """,
 )
 wrong(
-    "l2_penalty",
-    "gradient lam * W (the factor 2 of d/dW W^2 dropped)",
+    "l1_proximal_step",
+    "the subgradient step of the chapter",
     """
-def l2_penalty(W, lam):
-    return lam * np.sum(W**2), lam * W
+def l1_proximal_step(w, grad, lr, lam):
+    return w - lr * (grad + lam * np.sign(w))
+""",
+)
+wrong(
+    "l1_proximal_step",
+    "zero inside the threshold left at rounding error, not exactly 0",
+    """
+def l1_proximal_step(w, grad, lr, lam):
+    u = w - lr * grad
+    return np.sign(u) * (np.maximum(np.abs(u) - lr * lam, 0.0) + 1e-17)
+""",
+)
+wrong(
+    "l1_proximal_step",
+    "shrinks w before the gradient step",
+    """
+def l1_proximal_step(w, grad, lr, lam):
+    return np.sign(w) * np.maximum(np.abs(w) - lr * lam, 0.0) - lr * grad
+""",
+)
+right(
+    "l1_proximal_step",
+    "sign(u) * max(|u| - lr lam, 0)",
+    """
+def l1_proximal_step(w, grad, lr, lam):
+    u = w - lr * grad
+    return np.sign(u) * np.maximum(np.abs(u) - lr * lam, 0.0)
 """,
 )
 wrong(
@@ -680,6 +834,50 @@ wrong(
     """
 def max_norm(W, c):
     return W * c / np.linalg.norm(W, axis=0)
+""",
+)
+wrong(
+    "max_norm",
+    "a convolution kernel normalised along axis 0, as a Dense one",
+    """
+def max_norm(W, c):
+    norms = np.linalg.norm(W, axis=0, keepdims=True)
+    return W * np.minimum(1.0, c / np.maximum(norms, 1e-300))
+""",
+)
+wrong(
+    "max_norm",
+    "W / norm * min(norm, c): NaN for a unit of norm 0",
+    """
+def max_norm(W, c):
+    axes = (0,) if W.ndim == 2 else (1, 2, 3)
+    norms = np.sqrt(np.sum(W**2, axis=axes, keepdims=True))
+    return W / norms * np.minimum(norms, c)
+""",
+)
+wrong(
+    "max_norm",
+    "returns the kernel itself when no unit is above the limit",
+    """
+def max_norm(W, c):
+    axes = (0,) if W.ndim == 2 else (1, 2, 3)
+    norms = np.sqrt(np.sum(W**2, axis=axes, keepdims=True))
+    if np.all(norms <= c):
+        return W
+    return W * np.minimum(1.0, c / np.maximum(norms, 1e-300))
+""",
+)
+right(
+    "max_norm",
+    "the unit axis moved first and the kernel reshaped to (units, -1)",
+    """
+def max_norm(W, c):
+    units = W.T if W.ndim == 2 else W
+    flat = units.reshape(len(units), -1)
+    norms = np.linalg.norm(flat, axis=1)
+    factors = np.where(norms > c, c / np.where(norms > 0, norms, 1.0), 1.0)
+    out = flat * factors[:, None]
+    return out.reshape(units.shape).T if W.ndim == 2 else out.reshape(W.shape)
 """,
 )
 wrong(
@@ -909,6 +1107,40 @@ def linear_regression_gradient(X, y, w, b):
     return np.mean(2 * r[:, None] * X, axis=0), np.mean(2 * r)
 """,
 )
+right(
+    "max_stable_learning_rate",
+    "N over the largest squared singular value of [X 1]",
+    """
+def max_stable_learning_rate(X):
+    s = np.linalg.svd(np.column_stack([X, np.ones(len(X))]), compute_uv=False)
+    return len(X) / s[0] ** 2
+""",
+)
+wrong(
+    "max_stable_learning_rate",
+    "the bias left out of the Hessian",
+    """
+def max_stable_learning_rate(X):
+    return 2.0 / np.linalg.eigvalsh(2.0 * X.T @ X / len(X)).max()
+""",
+)
+wrong(
+    "max_stable_learning_rate",
+    "1 / lam_max (the step that lands on the minimum of the steepest direction)",
+    """
+def max_stable_learning_rate(X):
+    A = np.column_stack([X, np.ones(len(X))])
+    return 1.0 / np.linalg.eigvalsh(2.0 * A.T @ A / len(X)).max()
+""",
+)
+wrong(
+    "max_stable_learning_rate",
+    "the largest diagonal entry of the Hessian for its largest eigenvalue",
+    """
+def max_stable_learning_rate(X):
+    return 2.0 / max(2.0 * np.max(np.mean(X**2, axis=0)), 2.0)
+""",
+)
 wrong(
     "logistic_regression_gradient",
     "pos_weight ignored",
@@ -935,9 +1167,57 @@ wrong(
     "ema_weights",
     "no bias correction",
     """
-def ema_weights(average, w, decay, t):
-    average = decay * average + (1 - decay) * w
-    return average, average
+def ema_weights(snapshots, decay):
+    out, average = [], np.zeros(snapshots.shape[1:])
+    for w in snapshots:
+        average = decay * average + (1 - decay) * w
+        out.append(average)
+    return np.array(out).reshape(snapshots.shape)
+""",
+)
+wrong(
+    "ema_weights",
+    "steps counted from 0 in the correction",
+    """
+def ema_weights(snapshots, decay):
+    out, average = np.zeros(snapshots.shape), np.zeros(snapshots.shape[1:])
+    for t, w in enumerate(snapshots):
+        average = decay * average + (1 - decay) * w
+        out[t] = average / (1 - decay ** max(t, 1))
+    return out
+""",
+)
+wrong(
+    "ema_weights",
+    "np.array of an empty list: shape (0,) for 0 snapshots",
+    """
+def ema_weights(snapshots, decay):
+    out, average = [], 0.0
+    for t, w in enumerate(snapshots, 1):
+        average = decay * average + (1 - decay) * w
+        out.append(average / (1 - decay**t))
+    return np.array(out)
+""",
+)
+wrong(
+    "ema_weights",
+    "the plain running mean of the snapshots",
+    """
+def ema_weights(snapshots, decay):
+    counts = np.arange(1, len(snapshots) + 1).reshape(-1, *[1] * (snapshots.ndim - 1))
+    return np.cumsum(snapshots, axis=0) / counts
+""",
+)
+right(
+    "ema_weights",
+    "the weights of every snapshot as a matrix, normalised to sum to 1",
+    """
+def ema_weights(snapshots, decay):
+    t = len(snapshots)
+    steps = np.arange(t)
+    weights = np.tril((1 - decay) * decay ** (steps[:, None] - steps[None, :]).clip(0))
+    weights /= np.maximum(weights.sum(axis=1, keepdims=True), 1e-300)
+    return np.tensordot(weights, snapshots, axes=1).reshape(snapshots.shape)
 """,
 )
 wrong(
@@ -1106,11 +1386,12 @@ def maxpool2d_numba(x, pool, stride):
 """,
 )
 wrong(
-    "dense_forward",
-    "the bias left out",
+    "relu_interpolant_weights",
+    "the last unit left at 0: the line goes on rising after the last knot",
     """
-def dense_forward(x, W, b):
-    return x @ W
+def relu_interpolant_weights(knots, values):
+    slopes = np.diff(values) / np.diff(knots)
+    return np.append(np.diff(slopes, prepend=0.0), 0.0), values[0]
 """,
 )
 wrong(

@@ -1,5 +1,6 @@
 """Chapter 1, linear models: gradients of linear and logistic regression; the weighted
-binary cross-entropy computed from the logits without overflow."""
+binary cross-entropy computed from the logits without overflow; the largest learning rate at
+which gradient descent on the mean squared error converges, for any data."""
 
 import numpy as np
 
@@ -47,7 +48,7 @@ def _linreg_cases(rng):
 function_exercise(
     "linear_regression_gradient",
     CHAPTER,
-    2,
+    1,
     "linear_regression_gradient",
     "Gradient of the mean squared error of a linear model",
     _linreg_cases,
@@ -245,4 +246,72 @@ register(
         catches=tuple(hint for hint, _ in _BCE_MISTAKES)
         + ("log(sigmoid(z)) written directly: -inf or NaN for |z| of 40 and 800",),
     )
+)
+
+
+# ---------------------------------------------------------------- the learning-rate limit
+def _mse_hessian(X):
+    """The Hessian of mean((X w + b - y)^2) in (w, b): 2/N [X 1]^T [X 1] (it does not depend on y)."""
+    design = np.column_stack([X, np.ones(len(X))])
+    return 2.0 / len(X) * design.T @ design
+
+
+def max_stable_learning_rate(X):
+    """The largest learning rate below which full-batch gradient descent on the MSE of a
+    linear model (weights w and a bias b) converges from any start: 2 / lam_max, lam_max the
+    largest eigenvalue of the Hessian 2/N [X 1]^T [X 1]."""
+    return float(2.0 / np.linalg.eigvalsh(_mse_hessian(X))[-1])
+
+
+def _limit_without_bias(X):
+    return float(2.0 / np.linalg.eigvalsh(2.0 / len(X) * X.T @ X)[-1])
+
+
+def _limit_cases(rng):
+    area = rng.uniform(20, 120, size=(50, 1))
+    standard = rng.standard_normal((40, 1))
+    standard = (standard - standard.mean()) / standard.std()
+    mixed = rng.standard_normal((30, 3)) @ np.array([[1.0, 0.8, 0.0], [0.0, 0.6, 0.0], [0.0, 0.0, 3.0]]) + 2.0
+    return [
+        Case((area,), label="one raw feature, floor areas of 20 to 120 m^2 (the chapter's canyon)"),
+        Case((standard,), label="one standardised feature (mean 0, standard deviation 1)"),
+        Case((mixed,), label="3 correlated features of different scales, none centred"),
+        Case((rng.standard_normal((6, 4)),), label="6 samples of 4 features"),
+        Case((np.array([[3.0, -1.0]]),), label="a single sample"),
+    ]
+
+
+function_exercise(
+    "max_stable_learning_rate",
+    CHAPTER,
+    1,
+    "max_stable_learning_rate",
+    "The largest learning rate at which gradient descent converges",
+    _limit_cases,
+    max_stable_learning_rate,
+    ("lr",),
+    mistakes=(
+        (
+            "the bias is left out: b is a parameter too, and its column of ones couples with the "
+            "features' means (an uncentred feature makes the canyon steeper still)",
+            _limit_without_bias,
+        ),
+        (
+            "this is 1 / lam_max: gradient descent multiplies the error along an eigenvector by "
+            "1 - lr lam, which stays inside (-1, 1) up to lr = 2 / lam",
+            lambda X: max_stable_learning_rate(X) / 2,
+        ),
+        (
+            "the factor 2 of the square is missing from the Hessian: d^2/dw^2 of mean(r^2) is 2/N X^T X",
+            lambda X: 2 * max_stable_learning_rate(X),
+        ),
+        (
+            "the largest diagonal entry of the Hessian is not its largest eigenvalue: correlated "
+            "features (and the bias with an uncentred feature) add up along a shared direction",
+            lambda X: float(2.0 / np.max(np.diag(_mse_hessian(X)))),
+        ),
+    ),
+    factors=lambda X: {"2": 2.0, "the batch size N": X.shape[0]},
+    forbids=("minidl.nn.optim", "minidl.nn.losses.MeanSquaredError"),
+    catches=("the standardised feature: the answer is exactly 1, the chapter's limit",),
 )

@@ -1,5 +1,5 @@
 """Chapter 2, neural networks: derivatives of three activations the chapter does not derive, a
-dense layer, XOR by hand."""
+ReLU network through given points, the parity of n bits by hand."""
 
 from typing import Callable
 
@@ -179,47 +179,92 @@ register(
 )
 
 
-# ---------------------------------------------------------------- dense forward
-def dense_forward(x, W, b):
-    """y = x W + b: x (N, D), W (D, M), b (M,) -> y (N, M)."""
-    return x @ W + b
+# ---------------------------------------------------------------- a ReLU network through given points
+def relu_interpolant_weights(knots, values):
+    """Output weights (w (K,), b) of f(x) = sum_k w_k relu(x - knots[k]) + b that passes through
+    (knots[k], values[k]) and is constant outside [knots[0], knots[-1]] (what np.interp draws).
+
+    Between knots f is linear with slope s_k; relu(x - t_k) switches a slope change on at t_k, so
+    w_k = s_k - s_(k-1) with s_(-1) = s_(K-1) = 0 (flat on both sides), and b = values[0]."""
+    slopes = np.diff(values) / np.diff(knots)
+    return np.diff(np.concatenate([[0.0], slopes, [0.0]])), float(values[0])
 
 
-def _dense_cases(rng):
-    return [
-        Case(
-            (rng.standard_normal((n, d)), rng.standard_normal((d, m)), rng.standard_normal(m)),
-            label=f"x {(n, d)}, W {(d, m)}",
-        )
-        for n, d, m in ((5, 4, 3), (2, 6, 7))
-    ]
+def _slopes_as_weights(knots, values):
+    slopes = np.diff(values) / np.diff(knots)
+    return np.concatenate([slopes, [0.0]]), float(values[0])
+
+
+def _no_last_turn(knots, values):
+    w, b = relu_interpolant_weights(knots, values)
+    return np.concatenate([w[:-1], [0.0]]), b
+
+
+def _interpolant_cases(rng):
+    cases = []
+    for k in (2, 5, 8):
+        knots = np.sort(rng.uniform(-3.0, 3.0, k))
+        knots[1:] = knots[0] + np.cumsum(np.maximum(np.diff(knots), 0.2))  # knots apart
+        cases.append(Case((knots, rng.standard_normal(k)), label=f"{k} knots, unevenly spaced"))
+    knots = np.arange(5.0)
+    cases.append(Case((knots, knots % 2), label="the zigzag 0, 1, 0, 1, 0 at x = 0..4"))
+    knots = np.array([-1.0, 0.0, 2.0, 3.0])
+    cases.append(Case((knots, 2.0 * knots + 1.0), label="points on one line, y = 2x + 1"))
+    return cases
 
 
 function_exercise(
-    "dense_forward",
+    "relu_interpolant_weights",
     CHAPTER,
     1,
-    "dense_forward",
-    "Forward pass of a dense layer",
-    _dense_cases,
-    dense_forward,
-    ("y",),
-    mistakes=(("the bias b is missing", lambda x, W, b: x @ W),),
-    forbids=("minidl.nn.layers.Dense",),
+    "relu_interpolant_weights",
+    "A ReLU network through given points",
+    _interpolant_cases,
+    relu_interpolant_weights,
+    ("w", "b"),
+    mistakes=(
+        (
+            "w holds the slopes of the pieces; relu(x - t_k) adds its weight to the slope from "
+            "t_k on, on top of the units before it, so w_k is the *change* of slope at t_k",
+            _slopes_as_weights,
+        ),
+        (
+            "after the last knot f must stay flat (constant outside the knots, as np.interp): the "
+            "last unit, relu(x - t_(K-1)), cancels the slope of the last piece; its weight is not 0",
+            _no_last_turn,
+        ),
+        (
+            "b is the value of f left of the first knot, where every unit is off: values[0]",
+            lambda knots, values: (relu_interpolant_weights(knots, values)[0], 0.0),
+        ),
+    ),
+    forbids=("minidl.nn.layers.Dense", "minidl.training.model.Sequential"),
+    catches=("points on one line: every weight but the first is 0, and the last is minus the slope",),
 )
 
 
-# ---------------------------------------------------------------- XOR by hand
-_XOR_INPUTS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
-_XOR_TARGETS = np.array([0.0, 1.0, 1.0, 0.0])
+# ---------------------------------------------------------------- parity by hand
+def _parity_network(W1, b1, w2, b2, x):
+    """relu(x W1 + b1) w2 + b2 on the rows of x."""
+    with np.errstate(over="ignore", invalid="ignore"):  # huge weights: judged by the caller
+        return np.maximum(x @ W1 + b1, 0.0) @ w2 + b2
 
 
-def xor_by_hand():
-    """One solution of many: h1 = relu(x1 + x2), h2 = relu(x1 + x2 - 1), y = h1 - 2 h2."""
-    return (np.array([[1.0, 1.0], [1.0, 1.0]]), np.array([0.0, -1.0]), np.array([1.0, -2.0]), 0.0)
+def _all_bit_patterns(n):
+    """The 2**n inputs in {0, 1}^n, one per row."""
+    return ((np.arange(2**n)[:, None] >> np.arange(n)) & 1).astype(np.float64)
 
 
-def _judge_xor(case, got):
+def parity_by_hand(n):
+    """One solution of many: unit k computes relu(s - k) with s = x_1 + ... + x_n; the output
+    follows the zigzag through (k, k mod 2), slopes +1, -1, +1, ...: w2 = (1, -2, 2, -2, ...)."""
+    w2 = np.where(np.arange(n) % 2 == 1, -2.0, 2.0)
+    w2[:1] = 1.0
+    return np.ones((n, n)), -np.arange(n, dtype=np.float64), w2, 0.0
+
+
+def _judge_parity(case, got):
+    (n,) = case.args
     if got is None:
         return "the function returned None: did you forget `return`?"
     if not isinstance(got, (tuple, list)) or len(got) != 4:
@@ -228,55 +273,58 @@ def _judge_xor(case, got):
         W1, b1, w2, b2 = (np.asarray(v, dtype=np.float64) for v in got)
     except (TypeError, ValueError):
         return "every returned value must be a number or an array of numbers"
-    shapes = {"W1": (W1.shape, (2, 2)), "b1": (b1.shape, (2,)), "w2": (w2.shape, (2,)), "b2": (b2.shape, ())}
+    shapes = {"W1": (W1.shape, (n, n)), "b1": (b1.shape, (n,)), "w2": (w2.shape, (n,)), "b2": (b2.shape, ())}
     for name, (shape, expected) in shapes.items():
         if shape != expected:
-            return f"`{name}` has shape {shape}, expected {expected}"
+            return f"n = {n}: `{name}` has shape {shape}, expected {expected}"
     if not all(np.all(np.isfinite(v)) for v in (W1, b1, w2, b2)):
-        return "every weight must be a finite number (no NaN or inf)"
-    with np.errstate(over="ignore", invalid="ignore"):  # huge weights: judged just below
-        out = np.maximum(_XOR_INPUTS @ W1 + b1, 0.0) @ w2 + b2
+        return f"n = {n}: every weight must be a finite number (no NaN or inf)"
+    x = _all_bit_patterns(n)
+    target = x.sum(axis=1) % 2
+    out = _parity_network(W1, b1, w2, b2, x)
     if not np.all(np.isfinite(out)):
-        return "the network's outputs are not finite"
-    # exact: the outputs are sums of a few products of the weights, whose rounding is below
-    # 1e-15 for weights of moderate size; an answer 1e-6 away is not the exact network asked for
-    if np.max(np.abs(out - _XOR_TARGETS)) <= 1e-12 * max(
-        1.0, float(np.max(np.abs(W1))), float(np.max(np.abs(w2)))
-    ):
+        return f"n = {n}: the network's outputs are not finite"
+    # exact: sums of a few products of the weights, whose rounding is below 1e-15 for weights
+    # of moderate size; an answer 1e-6 away is not the exact network asked for
+    scale = max(1.0, *(float(np.max(np.abs(v), initial=0.0)) for v in (W1, b1, w2)))
+    error = float(np.max(np.abs(out - target), initial=0.0))
+    if error <= 1e-12 * scale * n:
         return None
-    if np.allclose(out, _XOR_TARGETS, atol=1e-3):
+    if error <= 1e-3:
         return (
-            f"the outputs are within {np.max(np.abs(out - _XOR_TARGETS)):.1e} of [0, 1, 1, 0] but not "
-            "exact: the task asks for weights that compute XOR exactly (no training, no rounding)"
+            f"n = {n}: the outputs are within {error:.1e} of the parities but not exact: the task "
+            "asks for weights that compute the parity exactly (no training, no rounding)"
         )
-    hidden = np.maximum(_XOR_INPUTS @ W1 + b1, 0.0)
+    wrong = x[np.abs(out - target) > 1e-3 * scale]
     hint = ""
-    if np.linalg.matrix_rank(np.column_stack([hidden, np.ones(4)])) < 3:
+    if n > 2 and np.all(np.abs(out[x.sum(axis=1) <= 2] - target[x.sum(axis=1) <= 2]) <= 1e-6 * scale):
         hint = (
-            "\n    hint: the hidden layer maps two of the four points to the same place (or "
-            "all of them onto a line), so no output layer can separate them; XOR needs the "
-            "relu to bend: make one unit fire only when both inputs are on"
+            "\n    hint: right up to two bits on, wrong from three on: the parity keeps turning, "
+            "at every count k = 1, ..., n - 1, so each hidden unit must switch on at its own count"
         )
     return (
-        f"the outputs on (0,0), (0,1), (1,0), (1,1) are {np.round(out, 4).tolist()}, "
-        f"expected [0, 1, 1, 0]" + hint
+        f"n = {n}: wrong on {len(wrong)} of the {2**n} inputs, the first {wrong[0].astype(int).tolist()} "
+        f"(output {out[np.abs(out - target) > 1e-3 * scale][0]:.4g}, parity "
+        f"{int(wrong[0].sum()) % 2})" + hint
     )
 
 
 register(
     Exercise(
-        name="xor_by_hand",
+        name="parity_by_hand",
         chapter=CHAPTER,
         points=2,
-        entries=("xor_by_hand",),
-        title="XOR with two ReLU units, weights chosen by hand",
-        make_cases=lambda rng: [Case((), label="the four corners of the unit square")],
-        judge=_judge_xor,
+        entries=("parity_by_hand",),
+        title="The parity of n bits with n ReLU units, weights chosen by hand",
+        make_cases=lambda rng: [Case((n,), label=f"n = {n}: all {2**n} inputs") for n in (1, 2, 3, 5, 8)],
+        judge=_judge_parity,
         forbids=("minidl.nn.layers.Dense", "minidl.training.model.Sequential"),
         catches=(
-            "weights that are close but not exact (1e-6 off): the outputs must be 0, 1, 1, 0 to 1e-12",
-            "a hidden layer that maps two corners to the same point (no ReLU bend): no output layer separates them",
-            "weights of the wrong shapes, or NaN and inf",
+            "weights that are close but not exact (1e-6 off): the outputs must be the parities to 1e-12",
+            "every unit after the first turning the slope the same way: right up to two bits on, "
+            "wrong from three on",
+            "XOR's two units for every n, or a network for one n only: weights of the wrong shapes",
+            "NaN or inf among the weights or the outputs",
         ),
     )
 )

@@ -1,4 +1,5 @@
-"""Chapter 4, optimization: SGD with momentum, Adam, a bias-corrected average of the weights."""
+"""Chapter 4, optimization: SGD with momentum, Adam, a bias-corrected average of the weights, and
+how fast momentum converges on a quadratic (the chapter's step-size limit carried to momentum)."""
 
 import numpy as np
 
@@ -29,7 +30,7 @@ def _momentum_cases(rng):
 function_exercise(
     "sgd_momentum_update",
     CHAPTER,
-    2,
+    1,
     "sgd_momentum_update",
     "One step of SGD with momentum",
     _momentum_cases,
@@ -89,7 +90,7 @@ def _adam_cases(rng):
 function_exercise(
     "adam_update",
     CHAPTER,
-    3,
+    2,
     "adam_update",
     "One step of Adam",
     _adam_cases,
@@ -107,21 +108,34 @@ function_exercise(
 
 
 # ---------------------------------------------------------------- weight averaging
-def ema_weights(average, w, decay, t):
-    """An exponential moving average of the weights with Adam's bias correction.
+def _ema(snapshots, decay, first_weight):
+    """Debiased moving averages of the rows of ``snapshots``; the step t (from 1) is divided
+    by the sum of the weights its average gives the snapshots: ``first_weight(t)``."""
+    averages = np.zeros_like(snapshots, dtype=np.float64)
+    average = np.zeros(snapshots.shape[1:])
+    for t, w in enumerate(snapshots, 1):
+        average = decay * average + (1 - decay) * w
+        averages[t - 1] = average / first_weight(t)
+    return averages
 
-    average = decay * average + (1 - decay) * w (started at 0); returns (average, average / (1 - decay**t))."""
-    average = decay * average + (1 - decay) * w
-    return average, average / (1 - decay**t)
+
+def ema_weights(snapshots, decay):
+    """Bias-corrected exponential moving averages of the weights after each step.
+
+    average_t = decay average_(t-1) + (1 - decay) w_t from average_0 = 0 gives the w's weights
+    summing to 1 - decay**t: the debiased average is average_t / (1 - decay**t)."""
+    return _ema(snapshots, decay, lambda t: 1 - decay**t)
 
 
 def _ema_cases(rng):
     cases = []
-    for shape, decay, t in (((3, 2), 0.9, 1), ((4,), 0.99, 5), ((2, 2), 0.5, 3)):
-        average = np.zeros(shape) if t == 1 else rng.standard_normal(shape) * 0.1
-        cases.append(
-            Case((average, rng.standard_normal(shape), decay, t), label=f"step t={t}, decay={decay}")
-        )
+    for shape, decay, steps in (((3, 2), 0.9, 6), ((4,), 0.99, 5), ((2, 2), 0.5, 4)):
+        drift = rng.standard_normal(shape)
+        snapshots = drift + 0.1 * np.cumsum(rng.standard_normal((steps, *shape)), axis=0)
+        cases.append(Case((snapshots, decay), label=f"{steps} snapshots of shape {shape}, decay={decay}"))
+    constant = np.tile(rng.standard_normal(3), (5, 1))
+    cases.append(Case((constant, 0.9), label="5 equal snapshots: every average is that snapshot"))
+    cases.append(Case((np.zeros((0, 3)), 0.9), label="no step at all: 0 snapshots of shape (3,)"))
     return cases
 
 
@@ -133,20 +147,108 @@ function_exercise(
     "A bias-corrected moving average of the weights",
     _ema_cases,
     ema_weights,
-    ("average", "debiased"),
+    ("averages",),
     mistakes=(
         (
-            "the average is not debiased: divide by 1 - decay**t, as Adam does for m",
-            lambda a, w, d, t: (d * a + (1 - d) * w,) * 2,
+            "the averages are not debiased: they start near 0 (average_1 = (1 - decay) w_1); "
+            "divide by the total weight the snapshots have received, as Adam does for m",
+            lambda s, d: _ema(s, d, lambda t: 1.0),
         ),
         (
             "the weights of the two terms are swapped: the *old* average keeps the weight "
-            "decay, the new w gets 1 - decay",
-            lambda a, w, d, t: ((1 - d) * a + d * w, ((1 - d) * a + d * w) / (1 - d**t)),
+            "decay, the new snapshot gets 1 - decay",
+            lambda s, d: _ema(s, 1 - d, lambda t: 1 - (1 - d) ** t),
         ),
         (
-            "the correction uses t - 1; at step t the average holds t terms: 1 - decay**t",
-            lambda a, w, d, t: (d * a + (1 - d) * w, (d * a + (1 - d) * w) / (1 - d ** max(t - 1, 1e-9))),
+            "the correction is one step off: after t snapshots the weights sum to 1 - decay**t",
+            lambda s, d: _ema(s, d, lambda t: 1 - d ** (t + 1)),
+        ),
+        (
+            "the plain mean of the snapshots so far: an exponential average forgets old weights",
+            lambda s, d: np.cumsum(s, axis=0) / np.arange(1, len(s) + 1).reshape(-1, *[1] * (s.ndim - 1)),
+        ),
+    ),
+    forbids=("minidl.nn.optim",),
+    catches=("a crash, or an output of the wrong shape, on 0 snapshots",),
+)
+
+
+# ---------------------------------------------------------------- how fast momentum converges
+def momentum_convergence_rate(A, lr, momentum):
+    """The factor by which SGD with momentum shrinks the error per step, in the long run, on
+    f(w) = w^T A w / 2 (A symmetric positive definite).
+
+    Along an eigenvector of A (eigenvalue lam) the error e obeys
+    e_(t+1) = (1 + momentum - lr lam) e_t - momentum e_(t-1): a 2x2 linear recurrence whose
+    factor is the largest |r| of r^2 - (1 + momentum - lr lam) r + momentum = 0; the slowest
+    direction sets the rate."""
+    rates = []
+    for lam in np.linalg.eigvalsh(A):
+        step = np.array([[1 + momentum - lr * lam, -momentum], [1.0, 0.0]])
+        rates.append(np.max(np.abs(np.linalg.eigvals(step))))
+    return float(max(rates))
+
+
+def _gd_rate(A, lr, momentum):
+    return float(np.max(np.abs(1 - lr * np.linalg.eigvalsh(A))))
+
+
+def _rate_of_largest(A, lr, momentum):
+    lam = np.linalg.eigvalsh(A)[-1:]
+    return momentum_convergence_rate(np.diag(lam), lr, momentum)
+
+
+def _rate_of_diagonal(A, lr, momentum):
+    return momentum_convergence_rate(np.diag(np.diag(A)), lr, momentum)
+
+
+def _rotated(rng, eigenvalues):
+    q, _ = np.linalg.qr(rng.standard_normal((len(eigenvalues), len(eigenvalues))))
+    return q @ np.diag(eigenvalues) @ q.T
+
+
+def _rate_cases(rng):
+    # (eigenvalues, lr, momentum); none on a double root, (1 - sqrt(mu))^2 = lr lam, where the
+    # rate is the square root of a perturbation and no tolerance separates formulations
+    settings = (
+        ((1.0, 20.0), 0.02, 0.9, "the chapter's valley, rotated, with momentum: complex roots"),
+        ((1.0, 20.0), 0.02, 0.3, "the same valley, less momentum: the shallow direction sets the rate"),
+        ((0.5, 3.0, 8.0), 0.1, 0.0, "no momentum: plain gradient descent"),
+        ((1.0, 4.0, 10.0), 0.35, 0.5, "a learning rate above 2 (1 + momentum) / lam_max: it diverges"),
+        ((0.2, 1.0, 5.0, 9.0), 0.15, 0.6, "4 parameters, a mix of real and complex roots"),
+    )
+    return [Case((_rotated(rng, np.array(lams)), lr, mu), label=what) for lams, lr, mu, what in settings]
+
+
+function_exercise(
+    "momentum_convergence_rate",
+    CHAPTER,
+    2,
+    "momentum_convergence_rate",
+    "How fast momentum converges on a quadratic",
+    _rate_cases,
+    momentum_convergence_rate,
+    ("rate",),
+    mistakes=(
+        (
+            "this is plain gradient descent's max |1 - lr lam|: the velocity adds the previous "
+            "error, e_(t+1) = (1 + momentum - lr lam) e_t - momentum e_(t-1), a recurrence of order 2",
+            _gd_rate,
+        ),
+        (
+            "only the steepest direction is taken: with momentum the slowest direction is often "
+            "the shallow one (small lam), so take the largest rate over *every* eigenvalue",
+            _rate_of_largest,
+        ),
+        (
+            "the diagonal of A is not its eigenvalues unless A is diagonal: the recurrence "
+            "separates along the eigenvectors (np.linalg.eigvalsh)",
+            _rate_of_diagonal,
+        ),
+        (
+            "sqrt(momentum) is |r| only where the two roots are complex; where they are real the "
+            "larger one is farther from 0",
+            lambda A, lr, mu: float(np.sqrt(mu)),
         ),
     ),
     forbids=("minidl.nn.optim",),

@@ -1,4 +1,5 @@
-"""Chapter 6, normalization: GroupNorm forward and backward, BatchNorm folded into a Dense."""
+"""Chapter 6, normalization: GroupNorm forward and backward, a BatchNorm folded into the Dense
+that follows it."""
 
 import numpy as np
 
@@ -120,27 +121,44 @@ function_exercise(
 
 
 # ---------------------------------------------------------------- folding into a Dense
+def _bn_scale(gamma, running_var, eps):
+    return gamma / np.sqrt(running_var + eps)
+
+
 def fold_batchnorm(W, b, gamma, beta, running_mean, running_var, eps):
-    """W' (D, M), b' (M,) such that x W' + b' = BatchNorm_inference(x W + b)."""
-    scale = gamma / np.sqrt(running_var + eps)
-    return W * scale, (b - running_mean) * scale + beta
+    """W' (D, M), b' (M,) with x W' + b' = Dense(BatchNorm_inference(x)) for x (N, D): the
+    BatchNorm comes *before* the Dense. It maps x_d to s_d x_d + (beta_d - mean_d s_d) with
+    s = gamma / sqrt(var + eps): the scale multiplies the rows of W, the shift goes through W."""
+    scale = _bn_scale(gamma, running_var, eps)
+    return scale[:, None] * W, b + (beta - running_mean * scale) @ W
+
+
+def _fold_after(W, b, gamma, beta, mean, var, eps):
+    """The fold of a BatchNorm that comes *after* the Dense (needs D == M to even run)."""
+    scale = _bn_scale(gamma, var, eps)
+    return W * scale, (b - mean) * scale + beta
 
 
 def _fold_cases(rng):
     cases = []
-    for d, m in ((3, 4), (5, 2)):
+    for d, m, eps, dtype in (
+        (3, 4, 1e-3, np.float64),
+        (5, 2, 1e-5, np.float64),
+        (4, 4, 0.1, np.float64),
+        (6, 3, 1e-3, np.float32),
+    ):
+        args = (
+            rng.standard_normal((d, m)),
+            rng.standard_normal(m),
+            1 + 0.3 * rng.standard_normal(d),
+            rng.standard_normal(d),
+            rng.standard_normal(d),
+            0.5 + rng.random(d),
+        )
         cases.append(
             Case(
-                (
-                    rng.standard_normal((d, m)),
-                    rng.standard_normal(m),
-                    1 + 0.3 * rng.standard_normal(m),
-                    rng.standard_normal(m),
-                    rng.standard_normal(m),
-                    0.5 + rng.random(m),
-                    1e-3,
-                ),
-                label=f"W of shape {(d, m)}",
+                tuple(a.astype(dtype) for a in args) + (eps,),
+                label=f"W of shape {(d, m)}, eps={eps}" + (", float32" if dtype == np.float32 else ""),
             )
         )
     return cases
@@ -151,18 +169,43 @@ function_exercise(
     CHAPTER,
     2,
     "fold_batchnorm",
-    "Fold an inference-mode BatchNorm into the Dense before it",
+    "Fold an inference-mode BatchNorm into the Dense after it",
     _fold_cases,
     fold_batchnorm,
     ("W_folded", "b_folded"),
     mistakes=(
         (
-            "the old bias b is shifted by the mean but not scaled: b' = (b - mean) * scale + beta",
-            lambda W, b, g, be, mu, var, eps: (W * g / np.sqrt(var + eps), b - mu + be),
+            "the bias is left as it was: BatchNorm's shift beta - mean * scale is an input to the "
+            "Dense, so it reaches the output as (beta - mean * scale) @ W",
+            lambda W, b, g, be, mu, var, eps: (fold_batchnorm(W, b, g, be, mu, var, eps)[0], b),
+        ),
+        (
+            "the shift is beta - mean, unscaled: BatchNorm subtracts the mean *before* it scales, "
+            "so x_hat = s x + (beta - mean s)",
+            lambda W, b, g, be, mu, var, eps: (
+                fold_batchnorm(W, b, g, be, mu, var, eps)[0],
+                b + (be - mu) @ W,
+            ),
+        ),
+        (
+            "the shift goes through the folded W'; it passes through the Dense's own W",
+            lambda W, b, g, be, mu, var, eps: (
+                fold_batchnorm(W, b, g, be, mu, var, eps)[0],
+                b + (be - mu * _bn_scale(g, var, eps)) @ fold_batchnorm(W, b, g, be, mu, var, eps)[0],
+            ),
         ),
         (
             "the scale divides by the variance; BatchNorm divides by the standard deviation sqrt(var + eps)",
-            lambda W, b, g, be, mu, var, eps: (W * g / (var + eps), (b - mu) * g / (var + eps) + be),
+            lambda W, b, g, be, mu, var, eps: fold_batchnorm(
+                W, b, g, be, mu, np.square(var + eps) - eps, eps
+            ),
+        ),
+        (
+            "this folds a BatchNorm that comes *after* the Dense (scaled columns); here it comes "
+            "before, and scales the Dense's inputs: the rows of W",
+            lambda W, b, g, be, mu, var, eps: (
+                _fold_after(W, b, g, be, mu, var, eps) if W.shape[0] == W.shape[1] else (W, b)
+            ),
         ),
     ),
     forbids=("minidl.nn.layers.BatchNorm", "minidl.nn.layers.normalization"),
