@@ -79,7 +79,7 @@ def test_check_on_the_public_cases_fails_an_input_changed_in_place_and_a_view(mo
 SANDBOXED = (
     ("16_going_deep", "cutout", "zeroes the caller's images in place"),
     ("14_frameworks", "conv_kernel_from_keras", "returns a transposed view of the Keras kernel"),
-    ("13_transfer_learning", "fine_tune_step", "never passes training=True"),
+    ("13_transfer_learning", "discriminative_fine_tune_step", "never passes training=True"),
 )
 
 
