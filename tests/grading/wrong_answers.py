@@ -225,12 +225,13 @@ wrong(
     "frozen layers left out of the depth count",
     """
 def discriminative_fine_tune_step(model, x, y, loss_fn, lr):
+    moving = [layer for layer in model.layers if layer.params and layer.trainable]
+    rates = [lr / 2.6 ** (len(moving) - 1 - k) for k in range(len(moving))]
     loss = float(loss_fn(model.forward(x, training=True), y))
     model.backward(loss_fn.backward())
-    moving = [layer for layer in model.layers if layer.params and layer.trainable]
-    for depth, layer in enumerate(moving[::-1]):
-        for key in layer.params:
-            layer.params[key] -= lr / 2.6**depth * layer.grads[key]
+    for layer, rate in zip(moving, rates):
+        layer.params["W"] -= rate * layer.grads["W"]
+        layer.params["b"] -= rate * layer.grads["b"]
     return loss
 """,
 )
@@ -239,13 +240,18 @@ wrong(
     "the ReLUs counted in the depth",
     """
 def discriminative_fine_tune_step(model, x, y, loss_fn, lr):
-    loss = float(loss_fn(model.forward(x, training=True), y))
+    out = model.forward(x, training=True)
+    loss = loss_fn(out, y)
     model.backward(loss_fn.backward())
-    for depth, layer in enumerate(model.layers[::-1]):
-        if layer.params and layer.trainable:
-            for key in layer.params:
-                layer.params[key] -= lr / 2.6**depth * layer.grads[key]
-    return loss
+    top = len(model.layers) - 1
+    for i in range(top + 1):
+        layer = model.layers[i]
+        if not (layer.params and layer.trainable):
+            continue
+        step = lr * 2.6 ** (i - top)
+        for name in layer.params:
+            layer.params[name] = layer.params[name] - step * layer.grads[name]
+    return float(loss)
 """,
 )
 right(
@@ -813,19 +819,25 @@ wrong(
     "gan_step",
     "the discriminator's step moves the generator too",
     """
+def softplus(t):
+    return np.logaddexp(0.0, t)
+
+
 def gan_step(x_real, z_d, z_g, params, lr):
     a, c, w, b = params
-    sig = lambda t: 0.5 * (1 + np.tanh(0.5 * t))
-    fake = a * z_d + c
-    lr_, lf = w * x_real + b, w * fake + b
-    loss_d = np.mean(np.logaddexp(0, -lr_)) + np.mean(np.logaddexp(0, lf))
-    dr, df = -sig(-lr_) / len(x_real), sig(lf) / len(z_d)
-    a, c = a - lr * np.sum(df * w * z_d), c - lr * np.sum(df * w)
-    w, b = w - lr * (dr @ x_real + df @ fake), b - lr * (dr.sum() + df.sum())
-    lg = w * (a * z_g + c) + b
-    loss_g = np.mean(np.logaddexp(0, -lg))
-    dx = -sig(-lg) / len(z_g) * w
-    return a - lr * dx @ z_g, c - lr * dx.sum(), w, b, loss_d, loss_g
+    x_fake = a * z_d + c
+    p_real = 1 / (1 + np.exp(-(w * x_real + b)))
+    p_fake = 1 / (1 + np.exp(-(w * x_fake + b)))
+    loss_d = softplus(-(w * x_real + b)).mean() + softplus(w * x_fake + b).mean()
+    g_real, g_fake = (p_real - 1) / x_real.size, p_fake / z_d.size
+    grad_w = (g_real * x_real).sum() + (g_fake * x_fake).sum()
+    grad_b = g_real.sum() + g_fake.sum()
+    grad_a, grad_c = (g_fake * w * z_d).sum(), (g_fake * w).sum()  # G follows D's loss too
+    w, b, a, c = w - lr * grad_w, b - lr * grad_b, a - lr * grad_a, c - lr * grad_c
+    logits = w * (a * z_g + c) + b
+    loss_g = softplus(-logits).mean()
+    g = -(1 - 1 / (1 + np.exp(-logits))) / z_g.size * w
+    return a - lr * (g * z_g).sum(), c - lr * g.sum(), w, b, loss_d, loss_g
 """,
 )
 right(

@@ -31,7 +31,7 @@ def hinge_gan_losses(real_logits, fake_logits):
 
 
 def _hinge_variant(real, fake, mistake):
-    """``hinge_gan_losses`` with one named mistake (see the hints below)."""
+    """``hinge_gan_losses`` with one of the mistakes of ``HINGE_MISTAKES``."""
     loss_d, d_real, d_fake, loss_g, dg_fake = hinge_gan_losses(real, fake)
     n_real, n_fake = len(real), len(fake)
     if mistake == "swapped":
@@ -50,6 +50,20 @@ def _hinge_variant(real, fake, mistake):
     elif mistake == "sums":
         d_real, d_fake, dg_fake = d_real * n_real, d_fake * n_fake, dg_fake * n_fake
     return loss_d, d_real, d_fake, loss_g, dg_fake
+
+
+HINGE_MISTAKES = {
+    "swapped": "real and fake are swapped in L_D: D wants real scores above +1, fake ones below -1",
+    "kink": "the derivative at a kink is taken as 1; take 0 there (as ReLU's backward does at 0): "
+    "a real score of exactly 1 or a fake score of exactly -1 gets no gradient",
+    "pooled": "L_D is a mean over the 2n pooled scores; it is the sum of two means, one over the real "
+    "scores and one over the fakes",
+    "generator hinge": "the generator minimises relu(1 - fake): its gradient vanishes as soon as a "
+    "fake's score passes 1; the hinge GAN's generator minimises -mean(fake), with no hinge",
+    "generator minimax": "the generator maximises D's own fake term relu(1 + fake) (the minimax "
+    "form): flat, no gradient at all, once D pushes a fake below -1; L_G = -mean(fake)",
+    "sums": "the gradients are not divided by the number of scores: each loss is a mean",
+}
 
 
 def _hinge_cases(rng):
@@ -73,35 +87,9 @@ function_exercise(
     _hinge_cases,
     hinge_gan_losses,
     ("loss_d", "d_real", "d_fake", "loss_g", "dg_fake"),
-    mistakes=(
-        (
-            "real and fake are swapped in L_D: D wants real scores above +1, fake ones below -1",
-            lambda r, f: _hinge_variant(r, f, "swapped"),
-        ),
-        (
-            "the derivative at a kink is taken as 1; take 0 there (as ReLU's backward does at 0): "
-            "a real score of exactly 1 or a fake score of exactly -1 gets no gradient",
-            lambda r, f: _hinge_variant(r, f, "kink"),
-        ),
-        (
-            "L_D is a mean over the 2n pooled scores; it is the sum of two means, one over the real "
-            "scores and one over the fakes",
-            lambda r, f: _hinge_variant(r, f, "pooled"),
-        ),
-        (
-            "the generator minimises relu(1 - fake): its gradient vanishes as soon as a fake's score "
-            "passes 1; the hinge GAN's generator minimises -mean(fake), with no hinge",
-            lambda r, f: _hinge_variant(r, f, "generator hinge"),
-        ),
-        (
-            "the generator maximises D's own fake term relu(1 + fake) (the minimax form): flat, no "
-            "gradient at all, once D pushes a fake below -1; L_G = -mean(fake)",
-            lambda r, f: _hinge_variant(r, f, "generator minimax"),
-        ),
-        (
-            "the gradients are not divided by the number of scores: each loss is a mean",
-            lambda r, f: _hinge_variant(r, f, "sums"),
-        ),
+    mistakes=tuple(
+        (hint, lambda r, f, mistake=mistake: _hinge_variant(r, f, mistake))
+        for mistake, hint in HINGE_MISTAKES.items()
     ),
     forbids=("minidl.gallery.gan", "minidl.nn.losses", "minidl.nn.layers"),
 )
