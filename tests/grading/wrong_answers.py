@@ -206,6 +206,16 @@ def freeze_all_but_last(model, n_trainable):
 """,
 )
 wrong(
+    "freeze_all_but_last",
+    "freezes the others but never unfreezes the last n (a model from an earlier stage)",
+    """
+def freeze_all_but_last(model, n_trainable):
+    weighted = [layer for layer in model.layers if layer.params]
+    for layer in weighted[: len(weighted) - n_trainable]:
+        layer.trainable = False
+""",
+)
+wrong(
     "discriminative_fine_tune_step",
     "never passes training=True",
     """

@@ -27,17 +27,19 @@ def _draw_weights(rng, sizes):
 # ---------------------------------------------------------------- freezing
 # The "freeze" and "fine_tune" probes (build the model, call, summarise) are in probes.py.
 def _freeze_cases(rng):
+    stages = ((1, []), (2, [0, 2, 4]), (0, []), (3, [0, 2]), (1, [0, 2, 4]))
     return [
         Case(
-            (_draw_weights(rng, (6, 5, 4, 3)), n),
-            label=f"keep the last {n} weighted layer(s) trainable in Dense-ReLU-Dense-ReLU-Dense",
+            (_draw_weights(rng, (6, 5, 4, 3)), n, earlier),
+            label=f"keep the last {n} weighted layer(s) trainable in Dense-ReLU-Dense-ReLU-Dense"
+            + (f", layers {earlier} frozen by an earlier stage" if earlier else ""),
         )
-        for n in (1, 2, 0, 3)
+        for n, earlier in stages
     ]
 
 
 def _judge_freeze(case, got):
-    weights, n_trainable = case.args
+    weights, n_trainable, earlier = case.args
     if not isinstance(got, dict) or "trainable" not in got:
         return "the grader could not read the result"
     problem = compare_models(got, _summary(build_model(weights)), "freezing changed the weights")
@@ -54,6 +56,11 @@ def _judge_freeze(case, got):
                 if len(weighted) != len(got["trainable"])
                 else ""
             )
+            if wanted and i in earlier:
+                hint += (
+                    " (this layer was frozen by an earlier stage: set trainable = True on the "
+                    "last n_trainable weighted layers, not only False on the others)"
+                )
             if n_trainable == 0 and got["trainable"][i]:
                 hint += (
                     " (n_trainable = 0 freezes every weighted layer; layers[:-0] is "
@@ -71,7 +78,7 @@ register(
         chapter=CHAPTER,
         points=2,
         entries=("freeze_all_but_last",),
-        title="Freeze every layer but the last ones",
+        title="One stage of gradual unfreezing",
         make_cases=_freeze_cases,
         judge=_judge_freeze,
         probe="freeze",
@@ -81,6 +88,7 @@ register(
             "layers[:-n] for n = 0, which freezes nothing instead of everything",
             "the weights changed, or layers removed or replaced",
             "layers left frozen that should train (n = all weighted layers)",
+            "layers frozen by an earlier stage left frozen (trainable never set back to True)",
         ),
     )
 )
