@@ -915,18 +915,26 @@ def dense_after_flatten_from_keras(kernel, height, width, channels):
 
 # ------------------------------------------------------------------ outputs that are views of the inputs
 wrong(
-    "conv_kernel_from_keras",
+    "conv_transpose_from_keras",
     "returns a transposed view of the Keras kernel",
     """
-def conv_kernel_from_keras(kernel):
+def conv_transpose_from_keras(kernel):
     return kernel.transpose(3, 2, 0, 1)
 """,
 )
+wrong(
+    "conv_transpose_from_keras",
+    "Keras's Conv2D reading of the axes (third = input channels)",
+    """
+def conv_transpose_from_keras(kernel):
+    return np.transpose(kernel, (2, 3, 0, 1)).copy()
+""",
+)
 right(
-    "conv_kernel_from_keras",
+    "conv_transpose_from_keras",
     "np.ascontiguousarray of the transpose",
     """
-def conv_kernel_from_keras(kernel):
+def conv_transpose_from_keras(kernel):
     return np.ascontiguousarray(np.moveaxis(kernel, (3, 2), (0, 1)))
 """,
 )

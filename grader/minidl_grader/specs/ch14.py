@@ -80,36 +80,48 @@ function_exercise(
 )
 
 
-# ---------------------------------------------------------------- a Keras conv kernel
-def conv_kernel_from_keras(kernel):
-    """Keras's Conv2D kernel (KH, KW, C_in, F) as minidl's W (F, C_in, KH, KW)."""
+# ---------------------------------------------------------------- a Keras transposed-conv kernel
+def conv_transpose_from_keras(kernel):
+    """Keras's Conv2DTranspose kernel (KH, KW, F, C_in) -- the kernel of the Conv2D it is the
+    adjoint of, which maps F channels to C_in -- as minidl's (PyTorch's) W (C_in, F, KH, KW).
+    No flip: both are the adjoint of the same cross-correlation."""
     return kernel.transpose(3, 2, 0, 1)
 
 
+def _conv_transpose_cases(rng):
+    return [
+        Case((rng.standard_normal(shape),), label=f"a Keras Conv2DTranspose kernel {shape}")
+        for shape in ((3, 2, 4, 5), (3, 3, 2, 2), (1, 4, 3, 6), (2, 2, 1, 3))
+    ]
+
+
 function_exercise(
-    "conv_kernel_from_keras",
+    "conv_transpose_from_keras",
     CHAPTER,
     1,
-    "conv_kernel_from_keras",
-    "A convolution kernel from Keras's layout to minidl's",
-    lambda rng: [
-        Case((rng.standard_normal((3, 2, 4, 5)),), label="a Keras kernel (3, 2, 4, 5)"),
-        Case((rng.standard_normal((3, 3, 2, 2)),), label="a Keras kernel (3, 3, 2, 2)"),
-    ],
-    conv_kernel_from_keras,
+    "conv_transpose_from_keras",
+    "A transposed convolution's kernel from Keras's layout to minidl's",
+    _conv_transpose_cases,
+    conv_transpose_from_keras,
     ("W",),
     mistakes=(
+        (
+            "the channel roles are swapped: Keras keeps the kernel of the Conv2D this layer reverses, "
+            "so its third axis is this layer's filters F and its fourth its input channels C_in",
+            lambda k: k.transpose(2, 3, 0, 1),
+        ),
+        (
+            "the kernel was flipped in height and width: no flip, Keras's and PyTorch's transposed "
+            "convolutions are the adjoint of the same cross-correlation",
+            lambda k: k.transpose(3, 2, 0, 1)[:, :, ::-1, ::-1],
+        ),
         (
             "the kernel's height and width are swapped: Keras's first two axes are (KH, KW) "
             "and stay in that order",
             lambda k: k.transpose(3, 2, 1, 0),
         ),
-        (
-            "the channel axes are swapped: Keras's third axis is the *input* channels, its last the filters",
-            lambda k: k.transpose(2, 3, 0, 1),
-        ),
     ),
-    forbids=("minidl.keras", "minidl.nn.layers.layout", "minidl.nn.layers.conv"),
+    forbids=("minidl.keras", "minidl.nn.layers.layout", "minidl.nn.layers.upsampling"),
     fresh_outputs=True,
 )
 
