@@ -413,12 +413,17 @@ wrong(
     "the generator on the hinge relu(1 - fake)",
     """
 def hinge_gan_losses(real_logits, fake_logits):
-    nr, nf = len(real_logits), len(fake_logits)
-    loss_d = np.mean(np.maximum(0, 1 - real_logits)) + np.mean(np.maximum(0, 1 + fake_logits))
-    d_real = np.where(real_logits < 1, -1.0, 0.0) / nr
-    d_fake = np.where(fake_logits > -1, 1.0, 0.0) / nf
-    loss_g = np.mean(np.maximum(0, 1 - fake_logits))
-    return loss_d, d_real, d_fake, loss_g, np.where(fake_logits < 1, -1.0, 0.0) / nf
+    def relu(t):
+        return t * (t > 0)
+
+    def step(t):
+        return 1.0 * (t > 0)
+
+    loss_d = relu(1 - real_logits).mean() + relu(1 + fake_logits).mean()
+    d_real = -step(1 - real_logits) / real_logits.size
+    d_fake = step(1 + fake_logits) / fake_logits.size
+    loss_g = relu(1 - fake_logits).mean()  # the generator on a hinge too
+    return loss_d, d_real, d_fake, loss_g, -step(1 - fake_logits) / fake_logits.size
 """,
 )
 right(
@@ -749,20 +754,20 @@ right(
     "the naive loop: N refits per lam",
     """
 def ridge_loo(features, labels, n_classes, lams):
-    X = np.column_stack([features, np.ones(len(features))])
-    Y = np.eye(n_classes)[labels]
-    mse, acc = [], []
-    for lam in lams:
+    n = len(labels)
+    X = np.hstack([features, np.ones((n, 1))])
+    Y = (labels[:, None] == np.arange(n_classes)).astype(float)
+    mse, acc = np.zeros(len(lams)), np.zeros(len(lams))
+    for j, lam in enumerate(lams):
         errors, hits = [], []
-        for i in range(len(X)):
+        for i in range(n):
             keep = np.arange(len(X)) != i
             W = np.linalg.solve(X[keep].T @ X[keep] + lam * np.eye(X.shape[1]), X[keep].T @ Y[keep])
             prediction = X[i] @ W
             errors.append(Y[i] - prediction)
             hits.append(prediction.argmax() == labels[i])
-        mse.append(np.mean(np.square(errors)))
-        acc.append(np.mean(hits))
-    return np.array(mse), np.array(acc), lams[int(np.argmin(mse))]
+        mse[j], acc[j] = np.mean(np.square(errors)), np.mean(hits)
+    return mse, acc, lams[int(np.argmin(mse))]
 """,
 )
 

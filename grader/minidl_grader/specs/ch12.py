@@ -270,11 +270,14 @@ function_exercise(
         (
             "this is the step as given, all four bugs still in it: read it against the two steps "
             "of the chapter's Section 2",
-            lambda *args: _gan_step(*args, tuple(GAN_STEP_BUGS)),
+            lambda x, z_d, z_g, params, lr: _gan_step(x, z_d, z_g, params, lr, tuple(GAN_STEP_BUGS)),
         ),
     )
     + tuple(
-        (f"{hint} (the other three bugs are fixed)", lambda *args, bug=bug: _gan_step(*args, (bug,)))
+        (
+            f"{hint} (the other three bugs are fixed)",
+            lambda x, z_d, z_g, params, lr, bug=bug: _gan_step(x, z_d, z_g, params, lr, (bug,)),
+        )
         for bug, hint in GAN_STEP_BUGS.items()
     ),
     forbids=("minidl.gallery.gan", "minidl.nn.losses", "minidl.nn.optim", "minidl.training"),

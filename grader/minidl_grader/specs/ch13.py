@@ -27,7 +27,13 @@ def _draw_weights(rng, sizes):
 # ---------------------------------------------------------------- freezing
 # The "freeze" and "fine_tune" probes (build the model, call, summarise) are in probes.py.
 def _freeze_cases(rng):
-    stages = ((1, []), (2, [0, 2, 4]), (0, []), (3, [0, 2]), (1, [0, 2, 4]))
+    stages: tuple[tuple[int, list[int]], ...] = (
+        (1, []),
+        (2, [0, 2, 4]),
+        (0, []),
+        (3, [0, 2]),
+        (1, [0, 2, 4]),
+    )
     return [
         Case(
             (_draw_weights(rng, (6, 5, 4, 3)), n, earlier),
@@ -245,8 +251,18 @@ def _ridge_loo(features, labels, n_classes, lams, mistake=None):
         left_out = residual / divisor
         mse.append(np.mean(left_out**2))
         accuracy.append(np.mean(np.argmax(y - left_out, axis=1) == labels))
-    mse, accuracy = np.array(mse), np.array(accuracy)
-    return mse, accuracy, float(lams[int(np.argmin(mse))])
+    return np.array(mse), np.array(accuracy), float(lams[int(np.argmin(mse))])
+
+
+RIDGE_LOO_MISTAKES = {
+    "in-sample": "these are the in-sample residuals Y - HY: each sample was in its own fit, so the "
+    "error is too small and favours the smallest lam; divide row i by 1 - H_ii",
+    "squared": "row i was divided by (1 - H_ii)**2; the left-out residual is the residual over 1 - H_ii",
+    "generalized": "every row was divided by the mean of 1 - H_ii (generalised cross-validation, an "
+    "approximation); leave-one-out divides row i by its own 1 - H_ii",
+    "no bias": "the bias column is missing: append a column of ones to the features (penalised like "
+    "the rest) before forming H",
+}
 
 
 def _ridge_loo_cases(rng):
@@ -278,26 +294,9 @@ function_exercise(
     _ridge_loo_cases,
     ridge_loo,
     ("loo_mse", "loo_accuracy", "best_lam"),
-    mistakes=(
-        (
-            "these are the in-sample residuals Y - HY: each sample was in its own fit, so the error "
-            "is too small and favours the smallest lam; divide row i by 1 - H_ii",
-            lambda *a: _ridge_loo(*a, mistake="in-sample"),
-        ),
-        (
-            "row i was divided by (1 - H_ii)**2; the left-out residual is the residual over 1 - H_ii",
-            lambda *a: _ridge_loo(*a, mistake="squared"),
-        ),
-        (
-            "every row was divided by the mean of 1 - H_ii (generalised cross-validation, an "
-            "approximation); leave-one-out divides row i by its own 1 - H_ii",
-            lambda *a: _ridge_loo(*a, mistake="generalized"),
-        ),
-        (
-            "the bias column is missing: append a column of ones to the features (penalised like "
-            "the rest) before forming H",
-            lambda *a: _ridge_loo(*a, mistake="no bias"),
-        ),
+    mistakes=tuple(
+        (hint, lambda f, labels, k, lams, mistake=mistake: _ridge_loo(f, labels, k, lams, mistake))
+        for mistake, hint in RIDGE_LOO_MISTAKES.items()
     ),
     forbids=("minidl.gallery.transfer", "minidl.nn.regularizers"),
 )
