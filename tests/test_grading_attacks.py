@@ -653,7 +653,7 @@ def _spoofs() -> dict:
         ),
         "a layer class changed under the frozen-layers probe": (
             _with_cells(CHAPTER13, {}, "from minidl.nn import layers as L\nL.Layer.trainable = True\n"),
-            ("freeze_all_but_last", "fine_tune_step"),
+            ("freeze_all_but_last", "discriminative_fine_tune_step"),
             "changes modules",
         ),
     }

@@ -69,7 +69,7 @@ def test_check_on_the_public_cases_fails_an_input_changed_in_place_and_a_view(mo
             assert verdict.status == "failed", verdict
             assert "in place" in verdict.message or "view of an input" in verdict.message
     for name, _, source in RIGHT:
-        if name in ("sgd_momentum_update", "conv_kernel_from_keras"):
+        if name in ("sgd_momentum_update", "conv_transpose_from_keras"):
             exec(source, namespace)
             assert evaluate(name, namespace[name]).status == "passed"
 
@@ -78,8 +78,8 @@ def test_check_on_the_public_cases_fails_an_input_changed_in_place_and_a_view(mo
 # through the sandboxed process that grades a notebook (the cases' flags must reach it).
 SANDBOXED = (
     ("16_going_deep", "lsuv_scales", "the weights rescaled in place (W *= s)"),
-    ("14_frameworks", "conv_kernel_from_keras", "returns a transposed view of the Keras kernel"),
-    ("13_transfer_learning", "fine_tune_step", "never passes training=True"),
+    ("14_frameworks", "conv_transpose_from_keras", "returns a transposed view of the Keras kernel"),
+    ("13_transfer_learning", "discriminative_fine_tune_step", "never passes training=True"),
 )
 
 

@@ -305,16 +305,79 @@ def freeze_all_but_last(model, n_trainable):
 """,
 )
 wrong(
-    "fine_tune_step",
+    "freeze_all_but_last",
+    "freezes the others but never unfreezes the last n (a model from an earlier stage)",
+    """
+def freeze_all_but_last(model, n_trainable):
+    weighted = [layer for layer in model.layers if layer.params]
+    for layer in weighted[: len(weighted) - n_trainable]:
+        layer.trainable = False
+""",
+)
+wrong(
+    "discriminative_fine_tune_step",
     "never passes training=True",
     """
-def fine_tune_step(model, x, y, loss_fn, lr):
-    loss = loss_fn(model.forward(x), y)
+def discriminative_fine_tune_step(model, x, y, loss_fn, lr):
+    loss = float(loss_fn(model.forward(x), y))
     model.backward(loss_fn.backward())
-    for layer in model.layers:
+    weighted = [layer for layer in model.layers if layer.params]
+    for depth, layer in enumerate(reversed(weighted)):
         if layer.trainable:
             for key in layer.params:
-                layer.params[key] -= lr * layer.grads[key]
+                layer.params[key] -= lr / 2.6**depth * layer.grads[key]
+    return loss
+""",
+)
+wrong(
+    "discriminative_fine_tune_step",
+    "frozen layers left out of the depth count",
+    """
+def discriminative_fine_tune_step(model, x, y, loss_fn, lr):
+    moving = [layer for layer in model.layers if layer.params and layer.trainable]
+    rates = [lr / 2.6 ** (len(moving) - 1 - k) for k in range(len(moving))]
+    loss = float(loss_fn(model.forward(x, training=True), y))
+    model.backward(loss_fn.backward())
+    for layer, rate in zip(moving, rates):
+        layer.params["W"] -= rate * layer.grads["W"]
+        layer.params["b"] -= rate * layer.grads["b"]
+    return loss
+""",
+)
+wrong(
+    "discriminative_fine_tune_step",
+    "the ReLUs counted in the depth",
+    """
+def discriminative_fine_tune_step(model, x, y, loss_fn, lr):
+    out = model.forward(x, training=True)
+    loss = loss_fn(out, y)
+    model.backward(loss_fn.backward())
+    top = len(model.layers) - 1
+    for i in range(top + 1):
+        layer = model.layers[i]
+        if not (layer.params and layer.trainable):
+            continue
+        step = lr * 2.6 ** (i - top)
+        for name in layer.params:
+            layer.params[name] = layer.params[name] - step * layer.grads[name]
+    return float(loss)
+""",
+)
+right(
+    "discriminative_fine_tune_step",
+    "the rates computed first, from the bottom, with a power of the depth",
+    """
+def discriminative_fine_tune_step(model, x, y, loss_fn, lr):
+    weighted = [i for i, layer in enumerate(model.layers) if layer.params]
+    rate = {i: lr * (1 / 2.6) ** (len(weighted) - 1 - k) for k, i in enumerate(weighted)}
+    y_pred = model.forward(x, training=True)
+    loss = loss_fn(y_pred, y)
+    model.backward(loss_fn.backward())
+    for i in weighted:
+        layer = model.layers[i]
+        if layer.trainable:
+            layer.params["W"] -= rate[i] * layer.grads["W"]
+            layer.params["b"] -= rate[i] * layer.grads["b"]
     return float(loss)
 """,
 )
@@ -542,14 +605,50 @@ def clip_by_global_norm(grads, max_norm):
 """,
 )
 wrong(
-    "generator_loss",
-    "-log(sigmoid(z)) computed directly: inf for very negative logits",
+    "hinge_gan_losses",
+    "the derivative 1 at the kinks (<= and >=)",
     """
-def generator_loss(fake_logits):
-    p = 1.0 / (1.0 + np.exp(-fake_logits))
-    return np.mean(-np.log(p)), -(1.0 - p) / len(fake_logits)
+def hinge_gan_losses(real_logits, fake_logits):
+    nr, nf = len(real_logits), len(fake_logits)
+    loss_d = np.mean(np.maximum(0, 1 - real_logits)) + np.mean(np.maximum(0, 1 + fake_logits))
+    d_real = np.where(real_logits <= 1, -1.0, 0.0) / nr
+    d_fake = np.where(fake_logits >= -1, 1.0, 0.0) / nf
+    return loss_d, d_real, d_fake, -np.mean(fake_logits), np.full(nf, -1.0 / nf)
 """,
 )
+wrong(
+    "hinge_gan_losses",
+    "the generator on the hinge relu(1 - fake)",
+    """
+def hinge_gan_losses(real_logits, fake_logits):
+    def relu(t):
+        return t * (t > 0)
+
+    def step(t):
+        return 1.0 * (t > 0)
+
+    loss_d = relu(1 - real_logits).mean() + relu(1 + fake_logits).mean()
+    d_real = -step(1 - real_logits) / real_logits.size
+    d_fake = step(1 + fake_logits) / fake_logits.size
+    loss_g = relu(1 - fake_logits).mean()  # the generator on a hinge too
+    return loss_d, d_real, d_fake, loss_g, -step(1 - fake_logits) / fake_logits.size
+""",
+)
+right(
+    "hinge_gan_losses",
+    "ReLU and its step written with np.clip and np.heaviside(., 0)",
+    """
+def hinge_gan_losses(real_logits, fake_logits):
+    real_part = np.clip(1 - real_logits, 0, None)
+    fake_part = np.clip(1 + fake_logits, 0, None)
+    loss_d = real_part.mean() + fake_part.mean()
+    d_real = -np.heaviside(1 - real_logits, 0.0) / real_logits.shape[0]
+    d_fake = np.heaviside(1 + fake_logits, 0.0) / fake_logits.shape[0]
+    dg = -np.ones_like(fake_logits, dtype=float) / fake_logits.shape[0]
+    return loss_d, d_real, d_fake, -fake_logits.mean(), dg
+""",
+)
+
 wrong(
     "sliding_window_attention",
     "a window of window + 1 positions (rows - cols <= window)",
@@ -933,27 +1032,43 @@ def avgpool2d_backward_numba(dy, height, width, pool, stride):
 """,
 )
 wrong(
-    "ridge_probe",
-    "lam ignored (plain least squares)",
+    "ridge_loo",
+    "in-sample residuals (no division by 1 - H_ii)",
     """
-def ridge_probe(features, labels, n_classes, lam):
-    design = np.column_stack([features, np.ones(len(features))])
-    targets = np.eye(n_classes)[labels]
-    return np.linalg.lstsq(design, targets, rcond=None)[0]
+def ridge_loo(features, labels, n_classes, lams):
+    X = np.column_stack([features, np.ones(len(features))])
+    Y = np.eye(n_classes)[labels]
+    mse, acc = [], []
+    for lam in lams:
+        W = np.linalg.solve(X.T @ X + lam * np.eye(X.shape[1]), X.T @ Y)
+        r = Y - X @ W
+        mse.append(np.mean(r**2))
+        acc.append(np.mean((X @ W).argmax(axis=1) == labels))
+    return np.array(mse), np.array(acc), lams[int(np.argmin(mse))]
 """,
 )
 right(
-    "ridge_probe",
-    "the normal equations solved with lstsq on an augmented system",
+    "ridge_loo",
+    "the naive loop: N refits per lam",
     """
-def ridge_probe(features, labels, n_classes, lam):
-    design = np.column_stack([features, np.ones(len(features))])
-    targets = np.eye(n_classes)[labels]
-    augmented = np.vstack([design, np.sqrt(lam) * np.eye(design.shape[1])])
-    padded = np.vstack([targets, np.zeros((design.shape[1], n_classes))])
-    return np.linalg.lstsq(augmented, padded, rcond=None)[0]
+def ridge_loo(features, labels, n_classes, lams):
+    n = len(labels)
+    X = np.hstack([features, np.ones((n, 1))])
+    Y = (labels[:, None] == np.arange(n_classes)).astype(float)
+    mse, acc = np.zeros(len(lams)), np.zeros(len(lams))
+    for j, lam in enumerate(lams):
+        errors, hits = [], []
+        for i in range(n):
+            keep = np.arange(len(X)) != i
+            W = np.linalg.solve(X[keep].T @ X[keep] + lam * np.eye(X.shape[1]), X[keep].T @ Y[keep])
+            prediction = X[i] @ W
+            errors.append(Y[i] - prediction)
+            hits.append(prediction.argmax() == labels[i])
+        mse[j], acc[j] = np.mean(np.square(errors)), np.mean(hits)
+    return mse, acc, lams[int(np.argmin(mse))]
 """,
 )
+
 wrong(
     "delta_features",
     "the ends wrap around (np.roll) instead of repeating the edge frames",
@@ -1036,23 +1151,102 @@ def alibi_attention(q, k, v, slope):
 """,
 )
 wrong(
-    "discriminator_loss",
-    "log(sigmoid) computed directly: inf for large logits",
+    "gan_step",
+    "the generator scored by the discriminator from before its step",
     """
-def discriminator_loss(real_logits, fake_logits):
-    pr, pf = 1 / (1 + np.exp(-real_logits)), 1 / (1 + np.exp(-fake_logits))
-    loss = -np.mean(np.log(pr)) - np.mean(np.log(1 - pf))
-    return loss, -(1 - pr) / len(pr), pf / len(pf)
+def gan_step(x_real, z_d, z_g, params, lr):
+    a, c, w, b = params
+    sig = lambda t: 0.5 * (1 + np.tanh(0.5 * t))
+    fake = a * z_d + c
+    lr_, lf = w * x_real + b, w * fake + b
+    loss_d = np.mean(np.logaddexp(0, -lr_)) + np.mean(np.logaddexp(0, lf))
+    dr, df = -sig(-lr_) / len(x_real), sig(lf) / len(z_d)
+    w_new, b_new = w - lr * (dr @ x_real + df @ fake), b - lr * (dr.sum() + df.sum())
+    lg = w * (a * z_g + c) + b
+    loss_g = np.mean(np.logaddexp(0, -lg))
+    dx = -sig(-lg) / len(z_g) * w
+    return a - lr * dx @ z_g, c - lr * dx.sum(), w_new, b_new, loss_d, loss_g
 """,
 )
 wrong(
-    "lstm_from_torch",
-    "only bias_ih kept (bias_hh dropped)",
+    "gan_step",
+    "the discriminator's step moves the generator too",
     """
-def lstm_from_torch(weight_ih, weight_hh, bias_ih, bias_hh):
-    return weight_ih.T.copy(), weight_hh.T.copy(), bias_ih.copy()
+def softplus(t):
+    return np.logaddexp(0.0, t)
+
+
+def gan_step(x_real, z_d, z_g, params, lr):
+    a, c, w, b = params
+    x_fake = a * z_d + c
+    p_real = 1 / (1 + np.exp(-(w * x_real + b)))
+    p_fake = 1 / (1 + np.exp(-(w * x_fake + b)))
+    loss_d = softplus(-(w * x_real + b)).mean() + softplus(w * x_fake + b).mean()
+    g_real, g_fake = (p_real - 1) / x_real.size, p_fake / z_d.size
+    grad_w = (g_real * x_real).sum() + (g_fake * x_fake).sum()
+    grad_b = g_real.sum() + g_fake.sum()
+    grad_a, grad_c = (g_fake * w * z_d).sum(), (g_fake * w).sum()  # G follows D's loss too
+    w, b, a, c = w - lr * grad_w, b - lr * grad_b, a - lr * grad_a, c - lr * grad_c
+    logits = w * (a * z_g + c) + b
+    loss_g = softplus(-logits).mean()
+    g = -(1 - 1 / (1 + np.exp(-logits))) / z_g.size * w
+    return a - lr * (g * z_g).sum(), c - lr * g.sum(), w, b, loss_d, loss_g
 """,
 )
+right(
+    "gan_step",
+    "the discriminator's loss as one weighted cross-entropy over the concatenated logits",
+    """
+def gan_step(x_real, z_d, z_g, params, lr):
+    a, c, w, b = params
+    expit = lambda t: np.exp(-np.logaddexp(0, -t))
+    fakes = a * z_d + c
+    logits = np.concatenate([w * x_real + b, w * fakes + b])
+    targets = np.concatenate([np.ones(len(x_real)), np.zeros(len(z_d))])
+    weights = np.concatenate([np.full(len(x_real), 1 / len(x_real)), np.full(len(z_d), 1 / len(z_d))])
+    inputs = np.concatenate([x_real, fakes])
+    loss_d = np.sum(weights * (np.logaddexp(0, logits) - targets * logits))
+    dl = weights * (expit(logits) - targets)
+    w, b = w - lr * np.sum(dl * inputs), b - lr * np.sum(dl)
+    samples = a * z_g + c
+    scores = w * samples + b
+    loss_g = np.mean(np.logaddexp(0, -scores))
+    dsamples = -(1 - expit(scores)) * w / len(z_g)
+    return a - lr * np.sum(dsamples * z_g), c - lr * np.sum(dsamples), w, b, loss_d, loss_g
+""",
+)
+wrong(
+    "gru_from_keras",
+    "the two biases summed into bx, as for an LSTM",
+    """
+def gru_from_keras(kernel, recurrent_kernel, bias):
+    h = recurrent_kernel.shape[0]
+    order = np.r_[h : 2 * h, 0:h, 2 * h : 3 * h]
+    return kernel[:, order], recurrent_kernel[:, order], bias[0, order] + bias[1, order], np.zeros(3 * h)
+""",
+)
+wrong(
+    "gru_from_keras",
+    "the gate blocks left in Keras's order",
+    """
+def gru_from_keras(kernel, recurrent_kernel, bias):
+    return kernel.copy(), recurrent_kernel.copy(), bias[0].copy(), bias[1].copy()
+""",
+)
+right(
+    "gru_from_keras",
+    "the blocks as a (..., 3, H) axis, reordered by fancy indexing",
+    """
+def gru_from_keras(kernel, recurrent_kernel, bias):
+    h = recurrent_kernel.shape[0]
+    def reorder(a):
+        blocks = a.reshape(a.shape[:-1] + (3, h))
+        return blocks[..., [1, 0, 2], :].reshape(a.shape)
+    b = reorder(bias)
+    return reorder(kernel), reorder(recurrent_kernel), b[0], b[1]
+""",
+)
+
 wrong(
     "dense_after_flatten_from_keras",
     "the kernel returned as it is",
@@ -1064,27 +1258,27 @@ def dense_after_flatten_from_keras(kernel, height, width, channels):
 
 # ------------------------------------------------------------------ outputs that are views of the inputs
 wrong(
-    "conv_kernel_from_keras",
+    "conv_transpose_from_keras",
     "returns a transposed view of the Keras kernel",
     """
-def conv_kernel_from_keras(kernel):
+def conv_transpose_from_keras(kernel):
     return kernel.transpose(3, 2, 0, 1)
 """,
 )
-right(
-    "conv_kernel_from_keras",
-    "np.ascontiguousarray of the transpose",
+wrong(
+    "conv_transpose_from_keras",
+    "Keras's Conv2D reading of the axes (third = input channels)",
     """
-def conv_kernel_from_keras(kernel):
-    return np.ascontiguousarray(np.moveaxis(kernel, (3, 2), (0, 1)))
+def conv_transpose_from_keras(kernel):
+    return np.transpose(kernel, (2, 3, 0, 1)).copy()
 """,
 )
-wrong(
-    "lstm_from_torch",
-    "returns views weight_ih.T and weight_hh.T",
+right(
+    "conv_transpose_from_keras",
+    "np.ascontiguousarray of the transpose",
     """
-def lstm_from_torch(weight_ih, weight_hh, bias_ih, bias_hh):
-    return weight_ih.T, weight_hh.T, bias_ih + bias_hh
+def conv_transpose_from_keras(kernel):
+    return np.ascontiguousarray(np.moveaxis(kernel, (3, 2), (0, 1)))
 """,
 )
 

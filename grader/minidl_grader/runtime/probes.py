@@ -324,8 +324,10 @@ def model_summary(model) -> dict:
 
 @probe("freeze")
 def _freeze_probe(namespace, entries, case):
-    weights, n_trainable = case.args
+    weights, n_trainable, *earlier = case.args
     model = build_model(weights)
+    for index in earlier[0] if earlier else ():  # frozen by an earlier stage
+        model.layers[index].trainable = False
     returned = namespace[entries[0]](model, n_trainable)
     summary = model_summary(model)
     summary["returned_model"] = returned is model or returned is None

@@ -1,4 +1,4 @@
-"""Chapter 12, GANs: generator and discriminator losses, one generator step."""
+"""Chapter 12, GANs: the hinge loss, one generator step, a broken training step repaired."""
 
 import numpy as np
 
@@ -16,81 +16,82 @@ def _softplus(z):
     return np.logaddexp(0.0, z)
 
 
-def generator_loss(fake_logits):
-    """Non-saturating generator loss -mean(log D(G(z))) = mean(softplus(-l)), and dL/dl."""
-    n = fake_logits.shape[0]
-    return np.mean(_softplus(-fake_logits)), -_sigmoid(-fake_logits) / n
+# ---------------------------------------------------------------- the hinge loss
+def hinge_gan_losses(real_logits, fake_logits):
+    """The hinge GAN losses on D's raw scores and their (sub)gradients, derivative 0 at a kink.
+
+    L_D = mean(relu(1 - real)) + mean(relu(1 + fake)),  L_G = -mean(fake).
+    Returns (loss_d, d_real, d_fake, loss_g, dg_fake).
+    """
+    n_real, n_fake = len(real_logits), len(fake_logits)
+    loss_d = np.mean(np.maximum(0.0, 1.0 - real_logits)) + np.mean(np.maximum(0.0, 1.0 + fake_logits))
+    d_real = np.where(real_logits < 1.0, -1.0 / n_real, 0.0)
+    d_fake = np.where(fake_logits > -1.0, 1.0 / n_fake, 0.0)
+    return loss_d, d_real, d_fake, -np.mean(fake_logits), np.full(n_fake, -1.0 / n_fake)
 
 
-def _saturating(fake_logits):
-    n = fake_logits.shape[0]
-    return -np.mean(_softplus(fake_logits)), -_sigmoid(fake_logits) / n
+def _hinge_variant(real, fake, mistake):
+    """``hinge_gan_losses`` with one of the mistakes of ``HINGE_MISTAKES``."""
+    loss_d, d_real, d_fake, loss_g, dg_fake = hinge_gan_losses(real, fake)
+    n_real, n_fake = len(real), len(fake)
+    if mistake == "swapped":
+        loss_d = np.mean(np.maximum(0.0, 1.0 + real)) + np.mean(np.maximum(0.0, 1.0 - fake))
+        d_real, d_fake = np.where(real > -1.0, 1.0 / n_real, 0.0), np.where(fake < 1.0, -1.0 / n_fake, 0.0)
+    elif mistake == "kink":
+        d_real, d_fake = np.where(real <= 1.0, -1.0 / n_real, 0.0), np.where(fake >= -1.0, 1.0 / n_fake, 0.0)
+    elif mistake == "pooled":
+        total = n_real + n_fake
+        loss_d = (np.maximum(0.0, 1.0 - real).sum() + np.maximum(0.0, 1.0 + fake).sum()) / total
+        d_real, d_fake = d_real * n_real / total, d_fake * n_fake / total
+    elif mistake == "generator hinge":
+        loss_g, dg_fake = np.mean(np.maximum(0.0, 1.0 - fake)), np.where(fake < 1.0, -1.0 / n_fake, 0.0)
+    elif mistake == "generator minimax":
+        loss_g, dg_fake = -np.mean(np.maximum(0.0, 1.0 + fake)), np.where(fake > -1.0, -1.0 / n_fake, 0.0)
+    elif mistake == "sums":
+        d_real, d_fake, dg_fake = d_real * n_real, d_fake * n_fake, dg_fake * n_fake
+    return loss_d, d_real, d_fake, loss_g, dg_fake
 
 
-def _logit_cases(rng, two):
-    def draw(n):
-        return rng.standard_normal(n) * 2
+HINGE_MISTAKES = {
+    "swapped": "real and fake are swapped in L_D: D wants real scores above +1, fake ones below -1",
+    "kink": "the derivative at a kink is taken as 1; take 0 there (as ReLU's backward does at 0): "
+    "a real score of exactly 1 or a fake score of exactly -1 gets no gradient",
+    "pooled": "L_D is a mean over the 2n pooled scores; it is the sum of two means, one over the real "
+    "scores and one over the fakes",
+    "generator hinge": "the generator minimises relu(1 - fake): its gradient vanishes as soon as a "
+    "fake's score passes 1; the hinge GAN's generator minimises -mean(fake), with no hinge",
+    "generator minimax": "the generator maximises D's own fake term relu(1 + fake) (the minimax "
+    "form): flat, no gradient at all, once D pushes a fake below -1; L_G = -mean(fake)",
+    "sums": "the gradients are not divided by the number of scores: each loss is a mean",
+}
 
-    extreme = np.array([-800.0, -5.0, 0.3, 5.0, 800.0])
-    if two:
-        return [
-            Case((draw(6), draw(4)), label="6 real and 4 fake logits"),
-            Case((extreme, -extreme[:3]), label="extreme logits of +-800 (a naive log(sigmoid) gives -inf)"),
-        ]
+
+def _hinge_cases(rng):
+    ties = (np.array([1.0, 0.5, 1.0, 3.0, -2.0]), np.array([-1.0, -1.0, 0.2, -3.0]))
     return [
-        Case((draw(7),), label="7 fake logits"),
-        Case((extreme,), label="extreme logits of +-800 (a naive log(sigmoid) gives -inf)"),
+        Case((rng.standard_normal(6) * 2, rng.standard_normal(4) * 2), label="6 real and 4 fake scores"),
+        Case(ties, label="scores exactly at the kinks (real 1, fake -1)"),
+        Case(
+            (rng.standard_normal(3) * 3, rng.standard_normal(7) * 3 - 2),
+            label="3 real and 7 fake scores, most fakes below -1",
+        ),
     ]
 
 
 function_exercise(
-    "generator_loss",
+    "hinge_gan_losses",
     CHAPTER,
     2,
-    "generator_loss",
-    "The non-saturating generator loss",
-    lambda rng: _logit_cases(rng, False),
-    generator_loss,
-    ("loss", "dlogits"),
-    mistakes=(
-        (
-            "this is the saturating loss mean(log(1 - D(G(z)))); the generator minimises "
-            "-mean(log D(G(z))) instead, whose gradient does not vanish early in training",
-            _saturating,
-        ),
+    "hinge_gan_losses",
+    "The hinge loss of a GAN, and its gradients",
+    _hinge_cases,
+    hinge_gan_losses,
+    ("loss_d", "d_real", "d_fake", "loss_g", "dg_fake"),
+    mistakes=tuple(
+        (hint, lambda r, f, mistake=mistake: _hinge_variant(r, f, mistake))
+        for mistake, hint in HINGE_MISTAKES.items()
     ),
-    forbids=("minidl.gallery.gan", "minidl.nn.losses"),
-)
-
-
-def discriminator_loss(real_logits, fake_logits):
-    """mean(softplus(-real)) + mean(softplus(fake)): real labelled 1, fake 0.
-
-    Returns (loss, d_real, d_fake), the gradients with respect to the two logit vectors.
-    """
-    return (
-        np.mean(_softplus(-real_logits)) + np.mean(_softplus(fake_logits)),
-        -_sigmoid(-real_logits) / real_logits.shape[0],
-        _sigmoid(fake_logits) / fake_logits.shape[0],
-    )
-
-
-function_exercise(
-    "discriminator_loss",
-    CHAPTER,
-    2,
-    "discriminator_loss",
-    "The discriminator loss",
-    lambda rng: _logit_cases(rng, True),
-    discriminator_loss,
-    ("loss", "d_real", "d_fake"),
-    mistakes=(
-        (
-            "the labels are swapped: real samples have label 1, fakes label 0",
-            lambda r, f: discriminator_loss(f, r)[:1] + discriminator_loss(-r, -f)[1:],
-        ),
-    ),
-    forbids=("minidl.gallery.gan", "minidl.nn.losses"),
+    forbids=("minidl.gallery.gan", "minidl.nn.losses", "minidl.nn.layers"),
 )
 
 
@@ -185,4 +186,99 @@ register(
             "the discriminator's Wd or bd changed",
         ),
     )
+)
+
+
+# ---------------------------------------------------------------- a broken GAN step, repaired
+def gan_step(x_real, z_d, z_g, params, lr):
+    """One alternating GAN step on 1-D data, as GANTrainer does: G(z) = a z + c, D's logit
+    l = w x + b. The discriminator step (real 1, fake 0, G only forward) updates w, b; the
+    generator step, with fresh noise z_g and the *updated* D, updates a, c on the
+    non-saturating loss. Returns (a, c, w, b, loss_d, loss_g), the losses before each update."""
+    return _gan_step(x_real, z_d, z_g, params, lr, ())
+
+
+# the four bugs of the step the task shows (its cell holds them all)
+GAN_STEP_BUGS = {
+    "labels": "the discriminator's labels are flipped: real samples are labelled 1 "
+    "(softplus(-l_real)), fakes 0 (softplus(l_fake))",
+    "leak": "the discriminator step moves the generator too: a and c must change only in the "
+    "generator step (G only runs forward while D learns)",
+    "stale": "the generator step scores the fakes with the discriminator from before its step; "
+    "the alternating step uses the updated w and b",
+    "saturating": "the generator step uses the saturating loss mean(log(1 - D(G(z)))); use the "
+    "non-saturating mean(softplus(-l)), whose gradient is -sigmoid(-l) / n",
+}
+
+
+def _gan_step(x_real, z_d, z_g, params, lr, bugs):
+    a, c, w, b = params
+    sign = -1.0 if "labels" in bugs else 1.0  # -1: real labelled 0, fake 1
+    fake = a * z_d + c
+    l_real, l_fake = w * x_real + b, w * fake + b
+    loss_d = np.mean(_softplus(-sign * l_real)) + np.mean(_softplus(sign * l_fake))
+    d_real = -sign * _sigmoid(-sign * l_real) / len(x_real)
+    d_fake = sign * _sigmoid(sign * l_fake) / len(z_d)
+    w_new = w - lr * (np.sum(d_real * x_real) + np.sum(d_fake * fake))
+    b_new = b - lr * (np.sum(d_real) + np.sum(d_fake))
+    if "leak" in bugs:  # the fakes' gradient carried on into G
+        a, c = a - lr * np.sum(d_fake * w * z_d), c - lr * np.sum(d_fake * w)
+    w_g, b_g = (w, b) if "stale" in bugs else (w_new, b_new)
+    l_g = w_g * (a * z_g + c) + b_g
+    if "saturating" in bugs:
+        loss_g, dl = -np.mean(_softplus(l_g)), -_sigmoid(l_g) / len(z_g)
+    else:
+        loss_g, dl = np.mean(_softplus(-l_g)), -_sigmoid(-l_g) / len(z_g)
+    a_new, c_new = a - lr * np.sum(dl * w_g * z_g), c - lr * np.sum(dl * w_g)
+    return a_new, c_new, w_new, b_new, loss_d, loss_g
+
+
+def _gan_step_cases(rng):
+    cases = []
+    for n_real, n_d, n_g in ((8, 6, 5), (4, 7, 3)):
+        params = (
+            float(rng.uniform(0.5, 1.5)),
+            float(rng.normal()),
+            float(rng.normal()),
+            float(rng.normal() * 0.5),
+        )
+        cases.append(
+            Case(
+                (
+                    rng.normal(2.0, 0.5, n_real),
+                    rng.standard_normal(n_d),
+                    rng.standard_normal(n_g),
+                    params,
+                    0.1,
+                ),
+                label=f"{n_real} real samples, {n_d} fakes for D, {n_g} for G, lr=0.1",
+            )
+        )
+    return cases
+
+
+function_exercise(
+    "gan_step",
+    CHAPTER,
+    2,
+    "gan_step",
+    "A broken GAN training step, repaired",
+    _gan_step_cases,
+    gan_step,
+    ("a", "c", "w", "b", "loss_d", "loss_g"),
+    mistakes=(
+        (
+            "this is the step as given, all four bugs still in it: read it against the two steps "
+            "of the chapter's Section 2",
+            lambda x, z_d, z_g, params, lr: _gan_step(x, z_d, z_g, params, lr, tuple(GAN_STEP_BUGS)),
+        ),
+    )
+    + tuple(
+        (
+            f"{hint} (the other three bugs are fixed)",
+            lambda x, z_d, z_g, params, lr, bug=bug: _gan_step(x, z_d, z_g, params, lr, (bug,)),
+        )
+        for bug, hint in GAN_STEP_BUGS.items()
+    ),
+    forbids=("minidl.gallery.gan", "minidl.nn.losses", "minidl.nn.optim", "minidl.training"),
 )

@@ -1,4 +1,5 @@
-"""Chapter 13, transfer learning: freezing layers, one fine-tuning step, a closed-form linear head.
+"""Chapter 13, transfer learning: freezing layers, a learning rate per layer, a probe's
+penalty chosen by leave-one-out.
 
 The first two checks use minidl itself: the submission receives a real ``Sequential`` model.
 The model is rebuilt from weights drawn by the grader, so the grader's process can
@@ -26,17 +27,25 @@ def _draw_weights(rng, sizes):
 # ---------------------------------------------------------------- freezing
 # The "freeze" and "fine_tune" probes (build the model, call, summarise) are in probes.py.
 def _freeze_cases(rng):
+    stages: tuple[tuple[int, list[int]], ...] = (
+        (1, []),
+        (2, [0, 2, 4]),
+        (0, []),
+        (3, [0, 2]),
+        (1, [0, 2, 4]),
+    )
     return [
         Case(
-            (_draw_weights(rng, (6, 5, 4, 3)), n),
-            label=f"keep the last {n} weighted layer(s) trainable in Dense-ReLU-Dense-ReLU-Dense",
+            (_draw_weights(rng, (6, 5, 4, 3)), n, earlier),
+            label=f"keep the last {n} weighted layer(s) trainable in Dense-ReLU-Dense-ReLU-Dense"
+            + (f", layers {earlier} frozen by an earlier stage" if earlier else ""),
         )
-        for n in (1, 2, 0, 3)
+        for n, earlier in stages
     ]
 
 
 def _judge_freeze(case, got):
-    weights, n_trainable = case.args
+    weights, n_trainable, earlier = case.args
     if not isinstance(got, dict) or "trainable" not in got:
         return "the grader could not read the result"
     problem = compare_models(got, _summary(build_model(weights)), "freezing changed the weights")
@@ -53,6 +62,11 @@ def _judge_freeze(case, got):
                 if len(weighted) != len(got["trainable"])
                 else ""
             )
+            if wanted and i in earlier:
+                hint += (
+                    " (this layer was frozen by an earlier stage: set trainable = True on the "
+                    "last n_trainable weighted layers, not only False on the others)"
+                )
             if n_trainable == 0 and got["trainable"][i]:
                 hint += (
                     " (n_trainable = 0 freezes every weighted layer; layers[:-0] is "
@@ -70,7 +84,7 @@ register(
         chapter=CHAPTER,
         points=2,
         entries=("freeze_all_but_last",),
-        title="Freeze every layer but the last ones",
+        title="One stage of gradual unfreezing",
         make_cases=_freeze_cases,
         judge=_judge_freeze,
         probe="freeze",
@@ -80,51 +94,93 @@ register(
             "layers[:-n] for n = 0, which freezes nothing instead of everything",
             "the weights changed, or layers removed or replaced",
             "layers left frozen that should train (n = all weighted layers)",
+            "layers frozen by an earlier stage left frozen (trainable never set back to True)",
         ),
     )
 )
 
 
-# ---------------------------------------------------------------- fine-tuning step
-def fine_tune_step(model, x, y, loss_fn, lr):
-    """Reference: forward, loss, backward, then SGD on the trainable layers only."""
-    y_pred = model.forward(x, training=True)
-    loss = loss_fn(y_pred, y)
+# ---------------------------------------------------------------- discriminative fine-tuning
+DECAY = 2.6  # ULMFiT's factor between one weighted layer's rate and the next one's
+
+
+def _rates(model, lr, rule="right"):
+    """The learning rate of each layer of ``model`` (None: not updated) under ``rule``: the
+    reference ("right"), or a named mistake."""
+    layers = model.layers
+    weighted = [i for i, layer in enumerate(layers) if layer.params]
+    if rule == "relus counted":  # depth over every layer, weights or not
+        depth = {i: len(layers) - 1 - i for i in weighted}
+    elif rule == "frozen skipped":  # depth over the trainable layers only
+        kept = [i for i in weighted if layers[i].trainable]
+        depth = {i: len(kept) - 1 - kept.index(i) for i in kept}
+    elif rule == "from the bottom":
+        depth = {i: k for k, i in enumerate(weighted)}
+    else:
+        depth = {i: len(weighted) - 1 - k for k, i in enumerate(weighted)}
+    factor = {"one rate": 1.0, "multiplied": 1.0 / DECAY}.get(rule, DECAY)
+    rates: list = [None] * len(layers)
+    for i, k in depth.items():
+        if layers[i].trainable or rule == "frozen updated":
+            rates[i] = lr / factor**k
+    return rates
+
+
+def _discriminative_step(model, x, y, loss_fn, lr, rule="right"):
+    """Reference: forward (training), loss, backward, then SGD with each layer's own rate."""
+    rates = _rates(model, lr, rule)
+    loss = loss_fn(model.forward(x, training=True), y)
     model.backward(loss_fn.backward())
-    for layer in model.layers:
-        if layer.trainable:
-            for key in layer.params:
-                layer.params[key] -= lr * layer.grads[key]
+    for layer, rate in zip(model.layers, rates):
+        for key in layer.params if rate is not None else ():
+            layer.params[key] -= rate * layer.grads[key]
     return float(loss)
 
 
-def _fine_tune_cases(rng):
+DISCRIMINATIVE_MISTAKES = {
+    "one rate": "every layer stepped with lr: the layer below the top one steps with lr / 2.6, "
+    "the next with lr / 2.6**2, and so on",
+    "from the bottom": "the rates decay from the bottom up: the *last* weighted layer (the head) "
+    "gets lr, the first one the smallest rate",
+    "relus counted": "layers without weights were counted: the ReLUs have no rate and do not "
+    "add a factor 2.6",
+    "frozen skipped": "frozen layers were left out of the count: they keep their place (a layer "
+    "under a frozen one still gets its own depth's rate)",
+    "frozen updated": "the frozen layers were updated too: skip layers with trainable == False",
+    "multiplied": "the rates grow with depth (lr * 2.6**k); the lower layers, whose features are "
+    "generic, get the *smaller* rates",
+}
+
+
+def _discriminative_cases(rng):
     cases = []
-    for sizes, frozen in (((4, 6, 5, 3), [0, 1, 2, 3]), ((3, 5, 4, 2), [0, 1])):
+    for sizes, frozen in (((4, 6, 5, 3), []), ((3, 5, 4, 2), [0]), ((4, 5, 6, 3), [4]), ((5, 4, 4, 3), [2])):
         n = 7
         x = rng.standard_normal((n, sizes[0]))
         y = rng.integers(0, sizes[-1], n)
+        where = ", ".join(f"layer {i}" for i in frozen) or "none"
         cases.append(
             Case(
-                (_draw_weights(rng, sizes), frozen, x, y, 0.1),
-                label=f"{len(frozen)} frozen layers, batch of {n}, lr=0.1",
+                (_draw_weights(rng, sizes), frozen, x, y, 0.5),
+                label=f"frozen: {where}; batch of {n}, lr=0.5",
             )
         )
     return cases
 
 
-def _expected_fine_tune(case, update_frozen=False):
+def _after_step(case, rule):
     from minidl.nn import losses
 
     weights, frozen, x, y, lr = copy.deepcopy(case.args)
     model = build_model(weights)
     for index in frozen:
-        model.layers[index].trainable = update_frozen
-    loss = fine_tune_step(model, x, y, losses.SparseCategoricalCrossentropy(from_logits=True), lr)
+        model.layers[index].trainable = False
+    loss_fn = losses.SparseCategoricalCrossentropy(from_logits=True)
+    loss = _discriminative_step(model, x, y, loss_fn, lr, rule)
     return loss, _summary(model)
 
 
-def _judge_fine_tune(case, got):
+def _judge_discriminative(case, got):
     if not isinstance(got, dict) or "params" not in got:
         return "the grader could not read the result"
     if True not in got.get("training_modes", []):
@@ -132,91 +188,115 @@ def _judge_fine_tune(case, got):
             "the model never ran in training mode: call model.forward(x, training=True) in a "
             "training step (Dropout and BatchNorm behave differently in training)"
         )
-    loss, expected = _expected_fine_tune(case)
-    _, everything = _expected_fine_tune(case, update_frozen=True)
+    loss, expected = _after_step(case, "right")
     problem = compare_outputs(got["loss"], loss, ("the returned loss",))
     if problem:
         return problem + "\n    hint: return the loss of the forward pass, before the update"
-    if len(got["params"]) != len(expected["params"]):
-        return "the model's layers were changed"
-    for index, (mine, theirs, all_) in enumerate(
-        zip(got["params"], expected["params"], everything["params"])
-    ):
-        names = tuple(f"layer {index} param {k}" for k in range(len(theirs)))
-        if not theirs:
-            continue
-        wrong = [("the frozen layers were updated too: skip layers with trainable == False", all_)]
-        problem = compare_outputs(mine, theirs, names, wrong)
-        if problem:
-            return problem
-    return None
+    problem = compare_models(got, expected)
+    if problem is None:
+        return None
+    for rule, hint in DISCRIMINATIVE_MISTAKES.items():
+        if compare_models(got, _after_step(case, rule)[1]) is None:
+            return f"{problem}\n    hint: {hint}"
+    return problem
 
 
 register(
     Exercise(
-        name="fine_tune_step",
+        name="discriminative_fine_tune_step",
         chapter=CHAPTER,
         points=2,
-        entries=("fine_tune_step",),
-        title="One fine-tuning step that respects frozen layers",
-        make_cases=_fine_tune_cases,
-        judge=_judge_fine_tune,
+        entries=("discriminative_fine_tune_step",),
+        title="Fine-tuning with a learning rate per layer",
+        make_cases=_discriminative_cases,
+        judge=_judge_discriminative,
         probe="fine_tune",
         forbids=("minidl.gallery.transfer", "minidl.nn.optim", "minidl.training.trainer"),
         catches=(
             "the model never run with training=True",
-            "the frozen layers updated too",
             "the loss returned after the update instead of before",
             "the weights changed, or layers removed or replaced",
-        ),
+        )
+        + tuple(DISCRIMINATIVE_MISTAKES.values()),
     )
 )
 
 
-# ---------------------------------------------------------------- a closed-form probe
-def ridge_probe(features, labels, n_classes, lam):
-    """A linear head on frozen features, fitted in closed form (no SGD): ridge regression
-    onto one-hot targets, W = (X^T X + lam I)^-1 X^T Y with X the features and a column
-    of ones appended (the bias, penalised like the rest). Returns W (F + 1, K)."""
-    x = np.hstack([features, np.ones((len(features), 1))])
+# ---------------------------------------------------------------- choosing the probe's penalty
+def ridge_loo(features, labels, n_classes, lams):
+    """Leave-one-out errors of the ridge probe W = (X^T X + lam I)^-1 X^T Y (X the features
+    with a column of ones, penalised like the rest; Y one-hot), without refitting: with
+    H = X (X^T X + lam I)^-1 X^T, sample i's left-out residual is (Y - H Y)_i / (1 - H_ii).
+
+    Returns (loo_mse (L,), the mean of the squared left-out residuals over samples and
+    classes; loo_accuracy (L,), the share of samples whose left-out prediction Y_i - residual
+    has its largest entry at the sample's label; best_lam, the lam of the smallest loo_mse,
+    the first one on a tie)."""
+    return _ridge_loo(features, labels, n_classes, lams)
+
+
+def _ridge_loo(features, labels, n_classes, lams, mistake=None):
+    x = features if mistake == "no bias" else np.hstack([features, np.ones((len(features), 1))])
     y = np.eye(n_classes)[labels]
-    return np.linalg.solve(x.T @ x + lam * np.eye(x.shape[1]), x.T @ y)
+    mse, accuracy = [], []
+    for lam in lams:
+        hat = x @ np.linalg.solve(x.T @ x + lam * np.eye(x.shape[1]), x.T)
+        residual = y - hat @ y
+        leverage = np.diag(hat)[:, None]
+        divisor = {
+            "in-sample": 1.0,
+            "squared": (1.0 - leverage) ** 2,
+            "generalized": 1.0 - leverage.mean(),
+        }.get(mistake, 1.0 - leverage)
+        left_out = residual / divisor
+        mse.append(np.mean(left_out**2))
+        accuracy.append(np.mean(np.argmax(y - left_out, axis=1) == labels))
+    return np.array(mse), np.array(accuracy), float(lams[int(np.argmin(mse))])
 
 
-def _ridge_no_bias(features, labels, n_classes, lam):
-    y = np.eye(n_classes)[labels]
-    w = np.linalg.solve(features.T @ features + lam * np.eye(features.shape[1]), features.T @ y)
-    return np.vstack([w, np.zeros((1, n_classes))])
+RIDGE_LOO_MISTAKES = {
+    "in-sample": "these are the in-sample residuals Y - HY: each sample was in its own fit, so the "
+    "error is too small and favours the smallest lam; divide row i by 1 - H_ii",
+    "squared": "row i was divided by (1 - H_ii)**2; the left-out residual is the residual over 1 - H_ii",
+    "generalized": "every row was divided by the mean of 1 - H_ii (generalised cross-validation, an "
+    "approximation); leave-one-out divides row i by its own 1 - H_ii",
+    "no bias": "the bias column is missing: append a column of ones to the features (penalised like "
+    "the rest) before forming H",
+}
 
 
-def _ridge_cases(rng):
+def _ridge_loo_cases(rng):
     cases = []
-    for n, f, k, lam in ((12, 4, 3, 0.1), (20, 6, 5, 1.0), (8, 3, 2, 0.01)):
+    for n, f, k, lams in (
+        (12, 4, 3, [0.01, 0.1, 1.0, 10.0]),
+        (20, 6, 5, [0.5, 5.0, 50.0]),
+        (6, 8, 2, [0.1, 1.0, 3.0]),  # more features than samples: lam > 0 keeps it solvable
+        (9, 3, 3, [2.0]),
+    ):
         labels = np.concatenate([np.arange(k), rng.integers(0, k, n - k)])
+        centres = rng.standard_normal((k, f)) * 1.5
+        features = centres[labels] + rng.standard_normal((n, f)) + 1.0
         cases.append(
             Case(
-                (rng.standard_normal((n, f)) + 1.0, labels, k, lam),
-                label=f"{n} samples of {f} features, {k} classes, lam={lam}",
+                (features, labels, k, lams),
+                label=f"{n} samples of {f} features, {k} classes, {len(lams)} values of lam",
             )
         )
     return cases
 
 
 function_exercise(
-    "ridge_probe",
+    "ridge_loo",
     CHAPTER,
     2,
-    "ridge_probe",
-    "A linear head fitted in closed form",
-    _ridge_cases,
-    ridge_probe,
-    ("W",),
-    mistakes=(
-        (
-            "the bias column is missing: append a column of ones to the features, so the "
-            "last row of W is the bias",
-            _ridge_no_bias,
-        ),
+    "ridge_loo",
+    "Choosing the linear probe's penalty by leave-one-out, without refitting",
+    _ridge_loo_cases,
+    ridge_loo,
+    ("loo_mse", "loo_accuracy", "best_lam"),
+    mistakes=tuple(
+        (hint, lambda f, labels, k, lams, mistake=mistake: _ridge_loo(f, labels, k, lams, mistake))
+        for mistake, hint in RIDGE_LOO_MISTAKES.items()
     ),
     forbids=("minidl.gallery.transfer", "minidl.nn.regularizers"),
 )

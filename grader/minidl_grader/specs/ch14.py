@@ -3,53 +3,76 @@
 The inputs are the arrays a framework's ``state_dict()`` or ``get_weights()`` returns,
 drawn here as NumPy arrays: neither framework is needed to grade (or to solve) these."""
 
+import numpy as np
+
 from ..judge.registry import Case, function_exercise
 
 CHAPTER = "14_frameworks"
 
 
-# ---------------------------------------------------------------- LSTM from PyTorch
-def lstm_from_torch(weight_ih, weight_hh, bias_ih, bias_hh):
-    """PyTorch's nn.LSTM weights (4H, D), (4H, H), (4H,), (4H,), gates [i | f | g | o],
-    as minidl's LSTM parameters Wx (D, 4H), Wh (H, 4H), b (4H,) in the same gate order."""
-    return weight_ih.T, weight_hh.T, bias_ih + bias_hh
+# ---------------------------------------------------------------- GRU from Keras
+def _gates_taken(kernel, recurrent_kernel, bias, blocks):
+    """The columns of the three arrays (and both bias rows) as Keras's gate blocks ``blocks``."""
+    h = recurrent_kernel.shape[0]
+    order = np.concatenate([np.arange(k * h, (k + 1) * h) for k in blocks])
+    return kernel[:, order], recurrent_kernel[:, order], bias[0, order], bias[1, order]
 
 
-def _lstm_cases(rng):
+def gru_from_keras(kernel, recurrent_kernel, bias):
+    """Keras's GRU (reset_after=True, Keras 3's default): kernel (D, 3H), recurrent_kernel
+    (H, 3H), bias (2, 3H) (row 0 the input bias, row 1 the recurrent one), gate blocks
+    [z | r | h]; as minidl's GRU's Wx (D, 3H), Wh (H, 3H), bx, bh (3H,), blocks [r | z | n]."""
+    return _gates_taken(kernel, recurrent_kernel, bias, (1, 0, 2))  # Keras's r, z, then h
+
+
+def _gru_biases_summed(kernel, recurrent_kernel, bias):
+    Wx, Wh, bx, bh = gru_from_keras(kernel, recurrent_kernel, bias)
+    return Wx, Wh, bx + bh, np.zeros_like(bh)
+
+
+def _gru_cases(rng):
     cases = []
-    for d, h in ((3, 2), (5, 4)):
+    for d, h in ((3, 2), (2, 5), (4, 1)):
         cases.append(
             Case(
                 (
-                    rng.standard_normal((4 * h, d)),
-                    rng.standard_normal((4 * h, h)),
-                    rng.standard_normal(4 * h),
-                    rng.standard_normal(4 * h),
+                    rng.standard_normal((d, 3 * h)),
+                    rng.standard_normal((h, 3 * h)),
+                    rng.standard_normal((2, 3 * h)),
                 ),
-                label=f"nn.LSTM({d}, {h})",
+                label=f"keras.layers.GRU({h}) on {d} inputs",
             )
         )
     return cases
 
 
 function_exercise(
-    "lstm_from_torch",
+    "gru_from_keras",
     CHAPTER,
     2,
-    "lstm_from_torch",
-    "An LSTM's weights from PyTorch to minidl",
-    _lstm_cases,
-    lstm_from_torch,
-    ("Wx", "Wh", "b"),
+    "gru_from_keras",
+    "A GRU's weights from Keras to minidl",
+    _gru_cases,
+    gru_from_keras,
+    ("Wx", "Wh", "bx", "bh"),
     mistakes=(
         (
-            "only one of PyTorch's two biases is kept; it adds b_ih and b_hh to the same "
-            "pre-activation, so minidl's single b is their sum",
-            lambda wi, wh, bi, bh: (wi.T, wh.T, bi),
+            "the gate blocks are left in Keras's order [z | r | h]; minidl's GRU reads [r | z | n]: "
+            "move the first two blocks, the candidate block stays last",
+            lambda k, rk, b: _gates_taken(k, rk, b, (0, 1, 2)),
         ),
         (
-            "the weights are not transposed: PyTorch stores (out, in), minidl (in, out)",
-            lambda wi, wh, bi, bh: (wi, wh, bi + bh),
+            "the two biases were added into bx (bh zero): right for r and z, wrong for the candidate, "
+            "where the reset gate multiplies h Wh_n + bh_n, recurrent bias included",
+            _gru_biases_summed,
+        ),
+        (
+            "the bias rows are swapped: Keras's bias[0] is the input bias (bx), bias[1] the recurrent one (bh)",
+            lambda k, rk, b: gru_from_keras(k, rk, b[::-1]),
+        ),
+        (
+            "the gate blocks are reversed ([h | r | z]); only z and r trade places, the candidate stays last",
+            lambda k, rk, b: _gates_taken(k, rk, b, (2, 1, 0)),
         ),
     ),
     forbids=("minidl.keras", "minidl.nn.layers.recurrent"),
@@ -57,36 +80,48 @@ function_exercise(
 )
 
 
-# ---------------------------------------------------------------- a Keras conv kernel
-def conv_kernel_from_keras(kernel):
-    """Keras's Conv2D kernel (KH, KW, C_in, F) as minidl's W (F, C_in, KH, KW)."""
+# ---------------------------------------------------------------- a Keras transposed-conv kernel
+def conv_transpose_from_keras(kernel):
+    """Keras's Conv2DTranspose kernel (KH, KW, F, C_in) -- the kernel of the Conv2D it is the
+    adjoint of, which maps F channels to C_in -- as minidl's (PyTorch's) W (C_in, F, KH, KW).
+    No flip: both are the adjoint of the same cross-correlation."""
     return kernel.transpose(3, 2, 0, 1)
 
 
+def _conv_transpose_cases(rng):
+    return [
+        Case((rng.standard_normal(shape),), label=f"a Keras Conv2DTranspose kernel {shape}")
+        for shape in ((3, 2, 4, 5), (3, 3, 2, 2), (1, 4, 3, 6), (2, 2, 1, 3))
+    ]
+
+
 function_exercise(
-    "conv_kernel_from_keras",
+    "conv_transpose_from_keras",
     CHAPTER,
     1,
-    "conv_kernel_from_keras",
-    "A convolution kernel from Keras's layout to minidl's",
-    lambda rng: [
-        Case((rng.standard_normal((3, 2, 4, 5)),), label="a Keras kernel (3, 2, 4, 5)"),
-        Case((rng.standard_normal((3, 3, 2, 2)),), label="a Keras kernel (3, 3, 2, 2)"),
-    ],
-    conv_kernel_from_keras,
+    "conv_transpose_from_keras",
+    "A transposed convolution's kernel from Keras's layout to minidl's",
+    _conv_transpose_cases,
+    conv_transpose_from_keras,
     ("W",),
     mistakes=(
+        (
+            "the channel roles are swapped: Keras keeps the kernel of the Conv2D this layer reverses, "
+            "so its third axis is this layer's filters F and its fourth its input channels C_in",
+            lambda k: k.transpose(2, 3, 0, 1),
+        ),
+        (
+            "the kernel was flipped in height and width: no flip, Keras's and PyTorch's transposed "
+            "convolutions are the adjoint of the same cross-correlation",
+            lambda k: k.transpose(3, 2, 0, 1)[:, :, ::-1, ::-1],
+        ),
         (
             "the kernel's height and width are swapped: Keras's first two axes are (KH, KW) "
             "and stay in that order",
             lambda k: k.transpose(3, 2, 1, 0),
         ),
-        (
-            "the channel axes are swapped: Keras's third axis is the *input* channels, its last the filters",
-            lambda k: k.transpose(2, 3, 0, 1),
-        ),
     ),
-    forbids=("minidl.keras", "minidl.nn.layers.layout", "minidl.nn.layers.conv"),
+    forbids=("minidl.keras", "minidl.nn.layers.layout", "minidl.nn.layers.upsampling"),
     fresh_outputs=True,
 )
 
