@@ -49,6 +49,11 @@ def _depthwise_cases(rng):
                 label=f"x {(n, c, h, w)}, W {(c, kh, kw)}, stride={stride}, pad={pad}",
             )
         )
+    x, W = (
+        rng.standard_normal((2, 3, 7, 7)).astype(np.float32),
+        rng.standard_normal((3, 3, 3)).astype(np.float32),
+    )
+    cases.append(Case((x, W, 2, 1), label="float32 x (2, 3, 7, 7), W (3, 3, 3), stride=2, pad=1"))
     return cases
 
 
