@@ -181,42 +181,49 @@ HONEST = {
     return result
 ''',
     ],
-    "im2col": [
-        '''def im2col(x, kh, kw, stride, pad):
-    """Patches of x (N, C, H, W) as rows: (N * OH * OW, C * KH * KW)."""
-    N, C, H, W = x.shape
-    xp = np.zeros((N, C, H + 2 * pad, W + 2 * pad))
-    xp[:, :, pad:pad + H, pad:pad + W] = x
-    out_h = (H + 2 * pad - kh) // stride + 1
-    out_w = (W + 2 * pad - kw) // stride + 1
-    rows = []
-    for b in range(N):
-        for r in range(out_h):
-            for q in range(out_w):
-                rows.append(xp[b, :, r * stride:r * stride + kh, q * stride:q * stride + kw].ravel())
-    return np.array(rows)
+    "conv2d_input_gradient": [
+        '''def conv2d_input_gradient(dy, W, height, width, stride, pad):
+    """dL/dx (N, C, height, width) of a strided, padded cross-correlation with filters W."""
+    n, f, oh, ow = dy.shape
+    _, c, kh, kw = W.shape
+    # every (output, tap) pair at once: where it lands in the padded input, and what it carries
+    i, j, u, v = np.meshgrid(np.arange(oh), np.arange(ow), np.arange(kh), np.arange(kw), indexing="ij")
+    rows, cols = (i * stride + u).ravel(), (j * stride + v).ravel()
+    values = np.einsum("nfij,fcuv->ncijuv", dy, W).reshape(n, c, -1)
+    target = np.zeros(dy.shape[:1] + W.shape[1:2] + (height + 2 * pad, width + 2 * pad))
+    np.add.at(target, (slice(None), slice(None), rows, cols), values)
+    inner = target[..., pad:, pad:]  # the padding's share is dropped
+    return np.array(inner[..., :height, :width])
 ''',
-        '''def im2col(x, kh, kw, stride, pad):
-    """Patches of x (N, C, H, W) as rows: (N * OH * OW, C * KH * KW)."""
-    x = np.pad(x, [(0, 0), (0, 0), (pad, pad), (pad, pad)], mode="constant")
-    n, c, hp, wp = x.shape
-    oh, ow = 1 + (hp - kh) // stride, 1 + (wp - kw) // stride
-    result = np.zeros((n, oh, ow, c, kh, kw))
-    for a in range(kh):
-        for b in range(kw):
-            result[:, :, :, :, a, b] = x[:, :, a:a + stride * oh:stride, b:b + stride * ow:stride].transpose(
-                0, 2, 3, 1
-            )
-    return result.reshape(n * oh * ow, -1)
+        '''def conv2d_input_gradient(dy, W, height, width, stride, pad):
+    """dL/dx (N, C, height, width) of a strided, padded cross-correlation with filters W."""
+    N, F, OH, OW = dy.shape
+    Fw, C, KH, KW = W.shape
+    Hp, Wp = height + 2 * pad, width + 2 * pad
+    g = np.zeros((N, C, Hp, Wp))
+    for a in range(KH):
+        for b in range(KW):
+            contrib = np.tensordot(dy, W[:, :, a, b], axes=([1], [0]))  # (N, OH, OW, C)
+            g[:, :, a:a + stride * (OH - 1) + 1:stride, b:b + stride * (OW - 1) + 1:stride] += contrib.transpose(0, 3, 1, 2)
+    return np.ascontiguousarray(g[:, :, pad:Hp - pad, pad:Wp - pad])
 ''',
-        '''def im2col(x, kh, kw, stride, pad):
-    """Patches of x (N, C, H, W) as rows: (N * OH * OW, C * KH * KW)."""
-    from numpy.lib.stride_tricks import sliding_window_view
-
-    padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    windows = sliding_window_view(padded, (kh, kw), axis=(2, 3))[:, :, ::stride, ::stride]
-    n, c, oh, ow = windows.shape[:4]
-    return windows.transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, c * kh * kw)
+        '''def conv2d_input_gradient(dy, W, height, width, stride, pad):
+    """dL/dx (N, C, height, width) of a strided, padded cross-correlation with filters W."""
+    n, f, oh, ow = dy.shape
+    c, kh, kw = W.shape[1], W.shape[2], W.shape[3]
+    dx = np.zeros((n, c, height, width))
+    for s in range(n):
+        for i in range(oh):
+            for j in range(ow):
+                for a in range(kh):
+                    r = i * stride + a - pad
+                    if not 0 <= r < height:
+                        continue
+                    for b in range(kw):
+                        q = j * stride + b - pad
+                        if 0 <= q < width:
+                            dx[s, :, r, q] += W[:, :, a, b].T @ dy[s, :, i, j]
+    return dx
 ''',
     ],
     "clip_by_global_norm": [
@@ -385,30 +392,35 @@ COPIES = {
     return dx
 """,
     ],
-    "im2col": [
-        '''def im2col(x, kh, kw, stride, pad):
-    """im2col"""
-    N, C, H, W = x.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    out_h = (H + 2 * pad - kh) // stride + 1
-    out_w = (W + 2 * pad - kw) // stride + 1
-    result = np.empty((N, out_h, out_w, C * kh * kw))
-    for r in range(out_h):
-        for q in range(out_w):
-            p = xp[:, :, r * stride:r * stride + kh, q * stride:q * stride + kw]
-            result[:, r, q, :] = p.reshape(N, -1)
-    return result.reshape(N * out_h * out_w, C * kh * kw)
+    "conv2d_input_gradient": [
+        '''def conv2d_input_gradient(dy, W, height, width, stride, pad):
+    """conv2d_input_gradient"""
+    N, F, OH, OW = dy.shape
+    C, KH, KW = W.shape[1:]
+    grad = np.zeros((N, C, height, width))
+    for r in range(OH):
+        for q in range(OW):
+            sent = np.einsum("nf,fcab->ncab", dy[:, :, r, q], W)
+            t, l = r * stride - pad, q * stride - pad
+            y0, y1 = max(t, 0), min(t + KH, height)
+            x0, x1 = max(l, 0), min(l + KW, width)
+            grad[:, :, y0:y1, x0:x1] += sent[:, :, y0 - t:y1 - t, x0 - l:x1 - l]
+    return grad
 ''',
-        """def im2col(x, kh, kw, stride, pad):
-    n, c, h, w = x.shape
-    ow = (w + 2 * pad - kw) // stride + 1
-    oh = (h + 2 * pad - kh) // stride + 1
-    padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    cols = np.empty((n, oh, ow, c * kh * kw))
+        """def conv2d_input_gradient(dy, W, height, width, stride, pad):
+    c, kh, kw = W.shape[1:]
+    n, f, oh, ow = dy.shape
+    dx = np.zeros((n, c, height, width))
     for i in range(oh):
         for j in range(ow):
-            cols[:, i, j, :] = padded[:, :, i * stride:i * stride + kh, j * stride:j * stride + kw].reshape(n, -1)
-    return cols.reshape(n * oh * ow, c * kh * kw)
+            top, left = i * stride - pad, j * stride - pad
+            back = np.einsum("nf,fcab->ncab", dy[:, :, i, j], W)
+            r0 = max(top, 0)
+            r1 = min(top + kh, height)
+            q0, q1 = max(left, 0), min(left + kw, width)
+            dx[:, :, r0:r1, q0:q1] += back[:, :, r0 - top:r1 - top, q0 - left:q1 - left]
+    print("done")
+    return dx
 """,
     ],
     "clip_by_global_norm": [

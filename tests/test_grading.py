@@ -335,7 +335,7 @@ def test_numba_and_cuda_exercises_explain_their_own_mistakes():
     import numba  # noqa: F401  (a dependency: missing is a failure, not a skip)
     from minidl_grader.specs import ch08
 
-    assert "compile it with Numba" in _message("maxpool2d_numba", ch08.maxpool2d_numba)
+    assert "compile it with Numba" in _message("depthwise_conv2d_numba", ch08.depthwise_conv2d_numba)
     from minidl.kernels import emulate
 
     if emulate.compiler() is None:

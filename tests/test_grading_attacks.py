@@ -497,8 +497,8 @@ def test_a_submission_that_hangs_everywhere_stops_at_its_budget(tmp_path):
 CHAPTER8 = ROOT / "solutions" / "08_fast_cpu_kernels.ipynb"
 CHAPTER9 = ROOT / "solutions" / "09_gpu_kernels.ipynb"
 CHAPTER13 = ROOT / "solutions" / "13_transfer_learning.ipynb"
-KERNELS8 = ("maxpool2d_numba", "relu_backward_numba", "avgpool2d_backward_numba")
-KERNELS9 = ("bias_relu_cuda", "relu_backward_cuda", "silu_backward_cuda")
+KERNELS8 = ("depthwise_conv2d_numba", "relu_backward_numba", "avgpool2d_padded_backward_numba")
+KERNELS9 = ("bias_relu_cuda", "relu_backward_cuda", "silu_backward_cuda", "upsample_backward_cuda")
 FAKE_NJIT = (
     'exec("import numba\\n'
     "numba.njit = lambda *a, **k: a[0] if a and callable(a[0]) else (lambda f: f)\\n"

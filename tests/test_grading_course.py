@@ -121,7 +121,7 @@ def test_a_malformed_course_is_refused_with_a_reason(tmp_path, problem):
         (course / "specs").mkdir()
         spec = (COURSE / "specs" / "softsign.py").read_text()
         if problem == "taken name":
-            spec = spec.replace('"softsign_backward",\n    CHAPTER', '"im2col",\n    CHAPTER')
+            spec = spec.replace('"softsign_backward",\n    CHAPTER', '"maxpool_backward",\n    CHAPTER')
         (course / "specs" / "softsign.py").write_text(spec)
     stem = "03_backpropagation" if problem == "built-in chapter" else "p1_softsign"
     (course / "solutions" / f"{stem}.ipynb").write_bytes(SOLUTION.read_bytes())
@@ -130,7 +130,7 @@ def test_a_malformed_course_is_refused_with_a_reason(tmp_path, problem):
     expected = {
         "built-in chapter": "not one of the built-in chapters",
         "no specs": "needs specs/",
-        "taken name": "'im2col' is defined twice",
+        "taken name": "'maxpool_backward' is defined twice",
     }[problem]
     assert expected in done.stderr, done.stderr
 

@@ -58,7 +58,7 @@ def test_every_code_exercise_forbids_what_computes_it_and_every_name_exists():
             assert provenance._resolve(entry) is not None, (exercise.name, entry)
     chapter7 = {e.name: e.forbids for e in registry.for_chapter("07_convolutional_networks")}
     assert "minidl.nn.layers.MaxPool2D" in chapter7["maxpool_backward"]
-    assert "minidl.nn.layers.Conv2D" in chapter7["conv2d_weight_gradient"]
+    assert "minidl.nn.layers.Conv2D" in chapter7["dilated_conv2d_weight_gradient"]
 
 
 def test_no_solution_uses_what_its_exercise_forbids():

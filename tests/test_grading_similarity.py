@@ -118,27 +118,35 @@ def test_a_short_exercise_is_not_compared_at_all():
 
 def test_the_batch_pairs_name_the_copy_and_the_matching_lines():
     answers = {
-        "alice.ipynb": {"im2col": COPIES["im2col"][0], "maxpool_backward": HONEST["maxpool_backward"][0]},
-        "bob.ipynb": {"im2col": HONEST["im2col"][2], "maxpool_backward": HONEST["maxpool_backward"][1]},
-        "carol.ipynb": {"im2col": HONEST["im2col"][2].replace("padded", "xpad").replace("windows", "w_")},
+        "alice.ipynb": {
+            "conv2d_input_gradient": COPIES["conv2d_input_gradient"][0],
+            "maxpool_backward": HONEST["maxpool_backward"][0],
+        },
+        "bob.ipynb": {
+            "conv2d_input_gradient": HONEST["conv2d_input_gradient"][2],
+            "maxpool_backward": HONEST["maxpool_backward"][1],
+        },
+        "carol.ipynb": {"conv2d_input_gradient": HONEST["conv2d_input_gradient"][2].replace("dx", "grad")},
     }
     matches = similarity.compare_batch(answers, SOLUTIONS, HANDED_OUT)
     flagged = {(m.left, m.right, m.exercise) for m in matches if m.score >= similarity.THRESHOLD}
     assert flagged == {
-        ("alice.ipynb", similarity.SOLUTIONS, "im2col"),
-        ("bob.ipynb", "carol.ipynb", "im2col"),
+        ("alice.ipynb", similarity.SOLUTIONS, "conv2d_input_gradient"),
+        ("bob.ipynb", "carol.ipynb", "conv2d_input_gradient"),
     }
     copy_match = next(m for m in matches if m.left == "alice.ipynb" and m.right == similarity.SOLUTIONS)
     assert copy_match.left_lines and copy_match.right_lines
-    assert similarity.highest(matches, "carol.ipynb").startswith("1.00 bob.ipynb: im2col")
+    assert similarity.highest(matches, "carol.ipynb").startswith("1.00 bob.ipynb: conv2d_input_gradient")
 
 
 @pytest.mark.parametrize("suffix", [".html", ".md"])
 def test_the_report_escapes_what_a_submission_controls(tmp_path, suffix):
     hostile = "<script>alert(1)</script>.ipynb"
-    code = COPIES["im2col"][0].replace('"""im2col"""', '"""```</pre><script>x()</script>"""')
+    code = COPIES["conv2d_input_gradient"][0].replace(
+        '"""conv2d_input_gradient"""', '"""```</pre><script>x()</script>"""'
+    )
     code += "    # ```` <img src=x onerror=alert(2)>\n"
-    matches = similarity.compare_batch({hostile: {"im2col": code}}, SOLUTIONS, HANDED_OUT)
+    matches = similarity.compare_batch({hostile: {"conv2d_input_gradient": code}}, SOLUTIONS, HANDED_OUT)
     report = tmp_path / f"report{suffix}"
     assert similarity.write_report(report, matches) == 1
     text = report.read_text()

@@ -240,6 +240,20 @@ def maxpool_backward(dy, x, pool, stride):
 """,
 )
 
+right(
+    "maxpool_backward",
+    "one window at a time with np.ndindex; argmax on the flattened window (first maximum)",
+    """
+def maxpool_backward(dy, x, pool, stride):
+    dx = np.zeros_like(x)
+    for n, c, i, j in np.ndindex(*dy.shape):
+        window = x[n, c, i * stride : i * stride + pool, j * stride : j * stride + pool]
+        a, b = divmod(int(np.argmax(window)), pool)
+        dx[n, c, i * stride + a, j * stride + b] += dy[n, c, i, j]
+    return dx
+""",
+)
+
 # ------------------------------------------------------------------ 08 fast CPU kernels
 wrong(
     "relu_backward_numba",
@@ -272,6 +286,25 @@ def relu_backward_numba(dy, x):
 """,
 )
 
+right(
+    "relu_backward_numba",
+    "prange over the rows of a 2-D view, the inner loop serial",
+    """
+from numba import njit, prange
+
+@njit(parallel=True)
+def relu_backward_numba(dy, x):
+    d2 = dy.reshape(dy.shape[0], -1)
+    x2 = x.reshape(x.shape[0], -1)
+    out = np.zeros_like(d2)
+    for r in prange(d2.shape[0]):
+        for k in range(d2.shape[1]):
+            if x2[r, k] > 0:
+                out[r, k] = d2[r, k]
+    return out.reshape(dy.shape)
+""",
+)
+
 # ------------------------------------------------------------------ 09 GPU kernels
 wrong(
     "silu_backward_cuda",
@@ -285,6 +318,57 @@ extern "C" __global__ void silu_backward(const float* dy, const float* x, float*
         float e = expf(-x[i]);
         float s = 1.0f / (1.0f + e);
         dx[i] = dy[i] * (s + x[i] * e * s * s);
+    }
+}
+"""
+''',
+)
+
+right(
+    "silu_backward_cuda",
+    "sigmoid written by the sign of x (expf of a non-positive number only)",
+    '''
+SILU_BACKWARD_SOURCE = r"""
+extern "C" __global__ void silu_backward(const float* dy, const float* x, float* dx, int n)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    float v = x[i];
+    float e = expf(-fabsf(v));
+    float s = v >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+    dx[i] = dy[i] * (s + v * s * (1.0f - s));
+}
+"""
+''',
+)
+right(
+    "relu_backward_cuda",
+    "a while loop over the grid-stride elements",
+    '''
+RELU_BACKWARD_SOURCE = r"""
+extern "C" __global__ void relu_backward(const float* dy, const float* x, float* dx, int n)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    while (i < n) {
+        dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+        i += gridDim.x * blockDim.x;
+    }
+}
+"""
+''',
+)
+right(
+    "bias_relu_cuda",
+    "the image and channel found by two divisions, fmaxf for the ReLU",
+    '''
+BIAS_RELU_SOURCE = r"""
+extern "C" __global__ void bias_relu(const float* x, const float* b, float* y, int n, int channels, int hw)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) {
+        int image = i / (channels * hw);
+        int c = (i - image * channels * hw) / hw;
+        y[i] = fmaxf(x[i] + b[c], 0.0f);
     }
 }
 """
@@ -791,20 +875,64 @@ wrong(
 
 # ------------------------------------------------------------------ edge cases, chapter by chapter
 wrong(
-    "blocks_for",
-    "n // threads + 1: one block too many when threads divides n",
-    """
-def blocks_for(n, threads):
-    return n // threads + 1
-""",
+    "upsample_backward_cuda",
+    "the block's dy averaged (divided by factor * factor)",
+    '''
+UPSAMPLE_BACKWARD_SOURCE = r"""
+extern "C" __global__ void upsample_backward(const float* dy, float* dx, int n, int height, int width, int factor)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) {
+        int w = i % width, h = (i / width) % height, plane = i / (width * height);
+        float total = 0.0f;
+        for (int a = 0; a < factor; ++a)
+            for (int b = 0; b < factor; ++b)
+                total += dy[((plane * height + h) * factor + a) * width * factor + w * factor + b];
+        dx[i] = total / (factor * factor);
+    }
+}
+"""
+''',
+)
+wrong(
+    "upsample_backward_cuda",
+    "dy's rows taken width apart (the rows of x), not width * factor",
+    '''
+UPSAMPLE_BACKWARD_SOURCE = r"""
+extern "C" __global__ void upsample_backward(const float* dy, float* dx, int n, int height, int width, int factor)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) {
+        int w = i % width, h = (i / width) % height, plane = i / (width * height);
+        float total = 0.0f;
+        for (int a = 0; a < factor; ++a)
+            for (int b = 0; b < factor; ++b)
+                total += dy[((plane * height + h) * factor + a) * width + w * factor + b];
+        dx[i] = total;
+    }
+}
+"""
+''',
 )
 right(
-    "blocks_for",
-    "math.ceil of an exact integer division",
-    """
-def blocks_for(n, threads):
-    return -(-n // threads)
-""",
+    "upsample_backward_cuda",
+    "a grid-stride loop over dx, the block's rows found by 2-D indices",
+    '''
+UPSAMPLE_BACKWARD_SOURCE = r"""
+extern "C" __global__ void upsample_backward(const float* dy, float* dx, int n, int height, int width, int factor)
+{
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += blockDim.x * gridDim.x) {
+        int row = i / width, col = i % width;          // row counts the rows of all planes together
+        float total = 0.0f;
+        for (int a = 0; a < factor; ++a) {
+            const float* line = dy + (long long)(row * factor + a) * (width * factor) + col * factor;
+            for (int b = 0; b < factor; ++b) total += line[b];
+        }
+        dx[i] = total;
+    }
+}
+"""
+''',
 )
 wrong(
     "activation_derivatives",
@@ -980,54 +1108,140 @@ def max_norm(W, c):
 """,
 )
 wrong(
-    "conv2d_weight_gradient",
+    "dilated_conv2d_weight_gradient",
     "ignores the padding",
     """
-def conv2d_weight_gradient(dy, x, kh, kw, stride, pad):
+def dilated_conv2d_weight_gradient(dy, x, kh, kw, stride, pad, dilation):
     n, f, oh, ow = dy.shape
+    big = np.pad(x, ((0, 0), (0, 0), (0, 2 * pad), (0, 2 * pad)))
     dW = np.zeros((f, x.shape[1], kh, kw))
     for a in range(kh):
         for b in range(kw):
-            seen = x[:, :, a : a + stride * oh : stride, b : b + stride * ow : stride]
-            if seen.shape[2:] != (oh, ow):
-                seen = np.pad(seen, ((0, 0), (0, 0), (0, oh - seen.shape[2]), (0, ow - seen.shape[3])))
+            seen = big[:, :, a * dilation :: stride, b * dilation :: stride][:, :, :oh, :ow]
             dW[:, :, a, b] = np.einsum("nfij,ncij->fc", dy, seen)
     return dW, dy.sum(axis=(0, 2, 3))
 """,
 )
 wrong(
-    "im2col",
-    "a patch's columns in (KH, KW, C) order instead of (C, KH, KW)",
+    "dilated_conv2d_weight_gradient",
+    "the dilation applied to the window's start as well as to its taps",
     """
-def im2col(x, kh, kw, stride, pad):
-    n, c, h, w = x.shape
+def dilated_conv2d_weight_gradient(dy, x, kh, kw, stride, pad, dilation):
+    n, f, oh, ow = dy.shape
+    p = np.pad(x, ((0, 0), (0, 0), (pad, pad + stride * dilation * oh), (pad, pad + stride * dilation * ow)))
+    dW = np.zeros((f, x.shape[1], kh, kw))
+    for i in range(oh):
+        for j in range(ow):
+            r, q = i * stride * dilation, j * stride * dilation
+            patch = p[:, :, r : r + dilation * (kh - 1) + 1 : dilation, q : q + dilation * (kw - 1) + 1 : dilation]
+            dW += np.tensordot(dy[:, :, i, j], patch, axes=([0], [0]))
+    return dW, dy.sum(axis=(0, 2, 3))
+""",
+)
+right(
+    "dilated_conv2d_weight_gradient",
+    "a loop over the outputs, each adding dy times its dilated patch",
+    """
+def dilated_conv2d_weight_gradient(dy, x, kh, kw, stride, pad, dilation):
+    n, f, oh, ow = dy.shape
     p = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    oh, ow = (h + 2 * pad - kh) // stride + 1, (w + 2 * pad - kw) // stride + 1
-    rows = []
-    for s in range(n):
-        for i in range(oh):
-            for j in range(ow):
-                rows.append(p[s, :, i * stride : i * stride + kh, j * stride : j * stride + kw].transpose(1, 2, 0).ravel())
-    return np.array(rows)
+    dW = np.zeros((f, x.shape[1], kh, kw))
+    for i in range(oh):
+        for j in range(ow):
+            r, q = i * stride, j * stride
+            patch = p[:, :, r : r + dilation * (kh - 1) + 1 : dilation, q : q + dilation * (kw - 1) + 1 : dilation]
+            dW += np.tensordot(dy[:, :, i, j], patch, axes=([0], [0]))
+    return dW, dy.sum(axis=(0, 2, 3))
 """,
 )
 wrong(
-    "avgpool2d_backward_numba",
+    "conv2d_input_gradient",
     "overlapping windows overwrite (=) instead of adding",
+    """
+def conv2d_input_gradient(dy, W, height, width, stride, pad):
+    n, f, oh, ow = dy.shape
+    _, c, kh, kw = W.shape
+    g = np.zeros((n, c, height + 2 * pad, width + 2 * pad))
+    for i in range(oh):
+        for j in range(ow):
+            g[:, :, i * stride : i * stride + kh, j * stride : j * stride + kw] = np.einsum("nf,fcab->ncab", dy[:, :, i, j], W)
+    return g[:, :, pad : pad + height, pad : pad + width].copy()
+""",
+)
+wrong(
+    "conv2d_input_gradient",
+    "a true convolution of dy with W (the filters flipped)",
+    """
+def conv2d_input_gradient(dy, W, height, width, stride, pad):
+    n, f, oh, ow = dy.shape
+    _, c, kh, kw = W.shape
+    g = np.zeros((n, c, height + 2 * pad, width + 2 * pad))
+    for i in range(oh):
+        for j in range(ow):
+            g[:, :, i * stride : i * stride + kh, j * stride : j * stride + kw] += np.einsum(
+                "nf,fcab->ncab", dy[:, :, i, j], W[:, :, ::-1, ::-1]
+            )
+    return g[:, :, pad : pad + height, pad : pad + width].copy()
+""",
+)
+right(
+    "conv2d_input_gradient",
+    "one kernel tap at a time, added onto a strided view of the padded gradient",
+    """
+def conv2d_input_gradient(dy, W, height, width, stride, pad):
+    n, f, oh, ow = dy.shape
+    _, c, kh, kw = W.shape
+    g = np.zeros((n, c, height + 2 * pad, width + 2 * pad))
+    for a in range(kh):
+        for b in range(kw):
+            g[:, :, a : a + stride * (oh - 1) + 1 : stride, b : b + stride * (ow - 1) + 1 : stride] += np.einsum(
+                "nfij,fc->ncij", dy, W[:, :, a, b]
+            )
+    return g[:, :, pad : pad + height, pad : pad + width].copy()
+""",
+)
+wrong(
+    "avgpool2d_padded_backward_numba",
+    "the padding counted in the average (divides by pool * pool)",
     """
 from numba import njit
 
 @njit
-def avgpool2d_backward_numba(dy, height, width, pool, stride):
+def avgpool2d_padded_backward_numba(dy, height, width, pool, stride, pad):
     n, c, oh, ow = dy.shape
-    dx = np.zeros((n, c, height, width), dtype=dy.dtype)
-    for b in range(n):
+    dx = np.zeros((n, c, height, width))
+    for s in range(n):
         for ch in range(c):
             for i in range(oh):
                 for j in range(ow):
-                    for r in range(i * stride, i * stride + pool):
-                        for s in range(j * stride, j * stride + pool):
-                            dx[b, ch, r, s] = dy[b, ch, i, j] / (pool * pool)
+                    for r in range(max(i * stride - pad, 0), min(i * stride - pad + pool, height)):
+                        for q in range(max(j * stride - pad, 0), min(j * stride - pad + pool, width)):
+                            dx[s, ch, r, q] += dy[s, ch, i, j] / (pool * pool)
+    return dx
+""",
+)
+right(
+    "avgpool2d_padded_backward_numba",
+    "a gather: each input adds up the shares of the windows that cover it",
+    """
+from numba import njit
+
+@njit
+def avgpool2d_padded_backward_numba(dy, height, width, pool, stride, pad):
+    n, c, oh, ow = dy.shape
+    dx = np.zeros((n, c, height, width))
+    for r in range(height):
+        for q in range(width):
+            for i in range(oh):
+                top = i * stride - pad
+                if not (top <= r < top + pool):
+                    continue
+                rows = min(top + pool, height) - max(top, 0)
+                for j in range(ow):
+                    left = j * stride - pad
+                    if left <= q < left + pool:
+                        cols = min(left + pool, width) - max(left, 0)
+                        dx[:, :, r, q] += dy[:, :, i, j] / (rows * cols)
     return dx
 """,
 )
@@ -1566,17 +1780,65 @@ def preact_residual_backward(dy, x, W1, W2, eps):
 """,
 )
 wrong(
-    "maxpool2d_numba",
+    "depthwise_conv2d_numba",
+    "the window not moved up and left by the padding",
+    """
+from numba import njit
+
+@njit
+def depthwise_conv2d_numba(x, W, stride, pad):
+    n, c, h, w = x.shape
+    _, kh, kw = W.shape
+    oh, ow = (h + 2 * pad - kh) // stride + 1, (w + 2 * pad - kw) // stride + 1
+    y = np.zeros((n, c, oh, ow))
+    for s in range(n):
+        for ch in range(c):
+            for i in range(oh):
+                for j in range(ow):
+                    for a in range(kh):
+                        for b in range(kw):
+                            r, q = i * stride + a, j * stride + b
+                            if r < h and q < w:
+                                y[s, ch, i, j] += W[ch, a, b] * x[s, ch, r, q]
+    return y
+""",
+)
+wrong(
+    "depthwise_conv2d_numba",
     "right numbers, but not compiled",
     """
-def maxpool2d_numba(x, pool, stride):
+def depthwise_conv2d_numba(x, W, stride, pad):
     n, c, h, w = x.shape
-    oh, ow = (h - pool) // stride + 1, (w - pool) // stride + 1
-    out = np.empty((n, c, oh, ow))
-    for i in range(oh):
-        for j in range(ow):
-            out[:, :, i, j] = x[:, :, i * stride : i * stride + pool, j * stride : j * stride + pool].max(axis=(2, 3))
-    return out
+    _, kh, kw = W.shape
+    p = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    oh, ow = (h + 2 * pad - kh) // stride + 1, (w + 2 * pad - kw) // stride + 1
+    y = np.zeros((n, c, oh, ow))
+    for a in range(kh):
+        for b in range(kw):
+            y += W[None, :, a, b, None, None] * p[:, :, a : a + stride * (oh - 1) + 1 : stride, b : b + stride * (ow - 1) + 1 : stride]
+    return y
+""",
+)
+right(
+    "depthwise_conv2d_numba",
+    "a padded copy of x, in parallel over the planes",
+    """
+from numba import njit, prange
+
+@njit(parallel=True)
+def depthwise_conv2d_numba(x, W, stride, pad):
+    n, c, h, w = x.shape
+    _, kh, kw = W.shape
+    p = np.zeros((n, c, h + 2 * pad, w + 2 * pad))
+    p[:, :, pad : pad + h, pad : pad + w] = x
+    oh, ow = (h + 2 * pad - kh) // stride + 1, (w + 2 * pad - kw) // stride + 1
+    y = np.empty((n, c, oh, ow))
+    for plane in prange(n * c):
+        s, ch = plane // c, plane % c
+        for i in range(oh):
+            for j in range(ow):
+                y[s, ch, i, j] = np.sum(W[ch] * p[s, ch, i * stride : i * stride + kh, j * stride : j * stride + kw])
+    return y
 """,
 )
 wrong(

@@ -1,54 +1,169 @@
-"""Chapter 7, convolutional networks: the filters' gradient, max-pool backward, im2col."""
+"""Chapter 7, convolutional networks: a dilated convolution's filter gradient, the gradient
+with respect to the input (a transposed convolution), max-pool backward."""
 
 import numpy as np
 
 from ..judge.registry import Case, function_exercise
 
 CHAPTER = "07_convolutional_networks"
+# what computes a convolution's gradients for the student (the layers, the kernels, gradcheck)
+_CONV_FORBIDS = (
+    "minidl.nn.layers.Conv2D",
+    "minidl.nn.layers.conv",
+    "minidl.nn.layers.conv1d",
+    "minidl.nn.layers.upsampling",
+    "minidl.kernels",
+    "minidl.nn.gradcheck",
+)
 
 
 def _pad(x, pad):
     return np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
 
 
-# ---------------------------------------------------------------- convolution, dW
-def conv2d_forward(x, W, b, stride, pad):
-    """Cross-correlation (as in PyTorch). x (N, C, H, Wd), W (F, C, KH, KW), b (F,)
-    -> y (N, F, OH, OW) with OH = (H + 2 pad - KH) // stride + 1. (Used by the mistakes.)"""
-    n, _, h, wd = x.shape
-    f, _, kh, kw = W.shape
-    xp = _pad(x, pad)
-    oh, ow = (h + 2 * pad - kh) // stride + 1, (wd + 2 * pad - kw) // stride + 1
-    y = np.empty((n, f, oh, ow))
-    for i in range(oh):
-        for j in range(ow):
-            patch = xp[:, :, i * stride : i * stride + kh, j * stride : j * stride + kw]
-            y[:, :, i, j] = np.tensordot(patch, W, axes=([1, 2, 3], [1, 2, 3])) + b
-    return y
+def _taps(padded, a, b, stride, dilation, oh, ow):
+    """What tap (a, b) of the filter sees at every output position: (N, C, OH, OW)."""
+    top, left = a * dilation, b * dilation
+    return padded[
+        :, :, top : top + stride * (oh - 1) + 1 : stride, left : left + stride * (ow - 1) + 1 : stride
+    ]
 
 
-def conv2d_weight_gradient(dy, x, kh, kw, stride, pad):
-    """dL/dW (F, C, KH, KW) and dL/db (F,) of the convolution, given dy (N, F, OH, OW)."""
-    xp = _pad(x, pad)
-    dW = np.zeros((dy.shape[1], x.shape[1], kh, kw))
-    for i in range(dy.shape[2]):
-        for j in range(dy.shape[3]):
-            patch = xp[:, :, i * stride : i * stride + kh, j * stride : j * stride + kw]
-            dW += np.tensordot(dy[:, :, i, j], patch, axes=([0], [0]))
+# ---------------------------------------------------------------- dilated convolution, dW
+def dilated_conv2d_weight_gradient(dy, x, kh, kw, stride, pad, dilation):
+    """dL/dW (F, C, KH, KW) and dL/db (F,) of the dilated convolution
+    y[n, f, i, j] = b[f] + sum_{c, a, b} W[f, c, a, b] xp[n, c, i s + a d, j s + b d],
+    given dy (N, F, OH, OW); xp is x padded with ``pad`` zeros."""
+    _, f, oh, ow = dy.shape
+    padded = _pad(x, pad)
+    dW = np.zeros((f, x.shape[1], kh, kw))
+    for a in range(kh):
+        for b in range(kw):
+            dW[:, :, a, b] = np.einsum("nfij,ncij->fc", dy, _taps(padded, a, b, stride, dilation, oh, ow))
     return dW, dy.sum(axis=(0, 2, 3))
 
 
 def _dw_cases(rng):
     cases = []
+    for (n, c, h, w), (f, kh, kw), stride, pad, dilation in (
+        ((2, 3, 7, 7), (4, 3, 3), 1, 0, 2),
+        ((1, 2, 9, 8), (3, 3, 2), 2, 1, 2),
+        ((2, 2, 9, 9), (2, 2, 3), 1, 2, 3),
+        ((2, 1, 6, 6), (2, 3, 3), 2, 1, 1),
+    ):
+        oh = (h + 2 * pad - dilation * (kh - 1) - 1) // stride + 1
+        ow = (w + 2 * pad - dilation * (kw - 1) - 1) // stride + 1
+        cases.append(
+            Case(
+                (
+                    rng.standard_normal((n, f, oh, ow)),
+                    rng.standard_normal((n, c, h, w)),
+                    kh,
+                    kw,
+                    stride,
+                    pad,
+                    dilation,
+                ),
+                label=f"x {(n, c, h, w)}, {f} filters of {(kh, kw)}, stride={stride}, pad={pad}, "
+                f"dilation={dilation}",
+            )
+        )
+    return cases
+
+
+function_exercise(
+    "dilated_conv2d_weight_gradient",
+    CHAPTER,
+    3,
+    "dilated_conv2d_weight_gradient",
+    "The filter gradient of a dilated convolution",
+    _dw_cases,
+    dilated_conv2d_weight_gradient,
+    ("dW", "db"),
+    mistakes=(
+        (
+            "the dilation is ignored when the taps are read: tap (a, b) of the filter sees "
+            "x[i*stride + a*dilation, j*stride + b*dilation], not x[i*stride + a, ...]",
+            lambda dy, x, kh, kw, s, p, d: dilated_conv2d_weight_gradient(dy, x, kh, kw, s, p, 1),
+        ),
+        (
+            "the filter gradient is flipped (a true convolution of x with dy); the layer is "
+            "a cross-correlation, so dW[f, c, a, b] pairs dy[n, f, i, j] with the input its tap (a, b) saw",
+            lambda dy, x, kh, kw, s, p, d: (
+                dilated_conv2d_weight_gradient(dy, x, kh, kw, s, p, d)[0][:, :, ::-1, ::-1],
+                dy.sum(axis=(0, 2, 3)),
+            ),
+        ),
+        (
+            "the stride is ignored: output (i, j) saw the window starting at (i*stride, j*stride)",
+            lambda dy, x, kh, kw, s, p, d: dilated_conv2d_weight_gradient(dy, x, kh, kw, 1, p, d),
+        ),
+        (
+            "the dilation multiplies the stride too: the window of output (i, j) starts at "
+            "(i*stride, j*stride), only the taps inside it are dilation apart",
+            lambda dy, x, kh, kw, s, p, d: dilated_conv2d_weight_gradient(
+                dy,
+                np.pad(x, ((0, 0), (0, 0), (0, s * d * dy.shape[2]), (0, s * d * dy.shape[3]))),
+                kh,
+                kw,
+                s * d,
+                p,
+                d,
+            ),
+        ),
+    ),
+    forbids=_CONV_FORBIDS,
+    catches=("the padding ignored (taps read from the unpadded x)",),
+)
+
+
+# ---------------------------------------------------------------- convolution, dx
+def conv2d_input_gradient(dy, W, height, width, stride, pad):
+    """dL/dx (N, C, height, width) of y = conv(x, W) (cross-correlation, stride, zero padding),
+    given dy (N, F, OH, OW) and W (F, C, KH, KW): every output's dy sent back through the
+    window it read, weighted by W; overlapping windows add up, the padding's share is dropped."""
+    n, _, oh, ow = dy.shape
+    _, c, kh, kw = W.shape
+    dx = np.zeros((n, c, height + 2 * pad, width + 2 * pad))
+    for i in range(oh):
+        for j in range(ow):
+            dx[:, :, i * stride : i * stride + kh, j * stride : j * stride + kw] += np.tensordot(
+                dy[:, :, i, j], W, axes=([1], [0])
+            )
+    return dx[:, :, pad : pad + height, pad : pad + width].copy()
+
+
+def _dx_wrong(dy, W, height, width, stride, pad, flip=False, assign=False, crop_top_left=False):
+    """conv2d_input_gradient with one mistake."""
+    n, _, oh, ow = dy.shape
+    _, c, kh, kw = W.shape
+    kernel = W[:, :, ::-1, ::-1] if flip else W
+    dx = np.zeros((n, c, height + 2 * pad, width + 2 * pad))
+    for i in range(oh):
+        for j in range(ow):
+            window = (
+                slice(None),
+                slice(None),
+                slice(i * stride, i * stride + kh),
+                slice(j * stride, j * stride + kw),
+            )
+            share = np.tensordot(dy[:, :, i, j], kernel, axes=([1], [0]))
+            dx[window] = share if assign else dx[window] + share
+    return dx[:, :, :height, :width] if crop_top_left else dx[:, :, pad : pad + height, pad : pad + width]
+
+
+def _dx_cases(rng):
+    cases = []
     for (n, c, h, w), (f, kh, kw), stride, pad in (
-        ((2, 3, 5, 5), (4, 3, 3), 1, 0),
-        ((1, 2, 6, 7), (3, 3, 2), 2, 1),
-        ((2, 1, 5, 5), (2, 3, 3), 2, 1),
+        ((2, 3, 5, 5), (4, 3, 3), 1, 1),
+        ((1, 2, 7, 6), (3, 3, 2), 2, 1),
+        ((2, 2, 8, 7), (2, 2, 2), 3, 0),  # stride > kernel: some inputs are never read
+        ((2, 1, 6, 6), (2, 3, 3), 2, 0),  # the last row and column fall off the floor
     ):
         oh, ow = (h + 2 * pad - kh) // stride + 1, (w + 2 * pad - kw) // stride + 1
         cases.append(
             Case(
-                (rng.standard_normal((n, f, oh, ow)), rng.standard_normal((n, c, h, w)), kh, kw, stride, pad),
+                (rng.standard_normal((n, f, oh, ow)), rng.standard_normal((f, c, kh, kw)), h, w, stride, pad),
                 label=f"x {(n, c, h, w)}, {f} filters of {(kh, kw)}, stride={stride}, pad={pad}",
             )
         )
@@ -56,79 +171,77 @@ def _dw_cases(rng):
 
 
 function_exercise(
-    "conv2d_weight_gradient",
+    "conv2d_input_gradient",
     CHAPTER,
-    3,
-    "conv2d_weight_gradient",
-    "The gradient of a convolution with respect to its filters",
-    _dw_cases,
-    conv2d_weight_gradient,
-    ("dW", "db"),
+    2,
+    "conv2d_input_gradient",
+    "The gradient of a convolution with respect to its input",
+    _dx_cases,
+    conv2d_input_gradient,
+    ("dx",),
     mistakes=(
         (
-            "the filter gradient is flipped (a true convolution of x with dy); the layer is "
-            "a cross-correlation, so dW[f, c, a, b] pairs dy[n, f, i, j] with "
-            "x[n, c, i*stride + a, j*stride + b]",
-            lambda dy, x, kh, kw, s, p: (
-                conv2d_weight_gradient(dy, x, kh, kw, s, p)[0][:, :, ::-1, ::-1],
-                dy.sum(axis=(0, 2, 3)),
-            ),
+            "where windows overlap (stride < kernel) an input gets the sum of what every window "
+            "that read it sends back: add (+=), do not overwrite",
+            lambda *args: _dx_wrong(*args, assign=True),
         ),
         (
-            "the stride is ignored when the patches are taken: output (i, j) saw the window "
-            "starting at (i*stride, j*stride)",
-            lambda dy, x, kh, kw, s, p: (
-                conv2d_weight_gradient(dy, x, kh, kw, 1, p)[0] if s == 1 else _unstrided(dy, x, kh, kw, p),
-                dy.sum(axis=(0, 2, 3)),
-            ),
+            "the filters are flipped: output (i, j) read x[i*stride + a, j*stride + b] with weight "
+            "W[f, c, a, b], so that is where W[f, c, a, b] * dy goes back to",
+            lambda *args: _dx_wrong(*args, flip=True),
+        ),
+        (
+            "the padded gradient is cut at the wrong place: the input starts `pad` rows and "
+            "columns into the padded array, so keep [pad : pad + height, pad : pad + width]",
+            lambda *args: _dx_wrong(*args, crop_top_left=True),
         ),
     ),
-    forbids=(
-        "minidl.nn.layers.Conv2D",
-        "minidl.nn.layers.conv",
-        "minidl.nn.layers.conv1d",
-        "minidl.nn.layers.upsampling",
-        "minidl.kernels",
-        "minidl.nn.gradcheck",
-    ),
+    forbids=_CONV_FORBIDS,
+    catches=("the stride ignored (every window placed one step apart)",),
 )
 
 
-def _unstrided(dy, x, kh, kw, pad):
-    xp = _pad(x, pad)
-    dW = np.zeros((dy.shape[1], x.shape[1], kh, kw))
+# ---------------------------------------------------------------- max-pool backward
+def _windows(dy, pool, stride):
+    """(i, j, the slices of window (i, j) in x) for every output position."""
     for i in range(dy.shape[2]):
         for j in range(dy.shape[3]):
-            dW += np.tensordot(dy[:, :, i, j], xp[:, :, i : i + kh, j : j + kw], axes=([0], [0]))
-    return dW
+            yield (
+                i,
+                j,
+                (
+                    slice(None),
+                    slice(None),
+                    slice(i * stride, i * stride + pool),
+                    slice(j * stride, j * stride + pool),
+                ),
+            )
 
 
-# ---------------------------------------------------------------- max-pool backward
+def _route(dy, x, pool, stride, pick, accumulate=True):
+    """dx with each window's dy sent to one position: ``pick(window (N, C, pool*pool)) -> (N, C)``
+    flat indices within the window; added (or, ``accumulate=False``, assigned)."""
+    n, c = x.shape[:2]
+    dx = np.zeros_like(x)
+    planes = np.ix_(range(n), range(c))
+    for i, j, window in _windows(dy, pool, stride):
+        a, b = np.divmod(pick(x[window].reshape(n, c, -1)), pool)
+        target = (*planes, i * stride + a, j * stride + b)
+        dx[target] = dx[target] + dy[:, :, i, j] if accumulate else dy[:, :, i, j]
+    return dx
+
+
+def _spread(dy, x, pool, stride, weights):
+    """dx with each window's dy spread over it in the proportions ``weights(window)``."""
+    dx = np.zeros_like(x)
+    for i, j, window in _windows(dy, pool, stride):
+        dx[window] += weights(x[window]) * dy[:, :, i : i + 1, j : j + 1]
+    return dx
+
+
 def maxpool_backward(dy, x, pool, stride):
     """dL/dx of max pooling: each window's gradient goes to its (first) maximum."""
-    n, c, h, w = x.shape
-    oh, ow = (h - pool) // stride + 1, (w - pool) // stride + 1
-    dx = np.zeros_like(x)
-    for i in range(oh):
-        for j in range(ow):
-            window = x[:, :, i * stride : i * stride + pool, j * stride : j * stride + pool]
-            flat = window.reshape(n, c, -1).argmax(axis=2)
-            a, b = np.unravel_index(flat, (pool, pool))
-            for ni in range(n):
-                for ci in range(c):
-                    dx[ni, ci, i * stride + a[ni, ci], j * stride + b[ni, ci]] += dy[ni, ci, i, j]
-    return dx
-
-
-def _avgpool_backward(dy, x, pool, stride):
-    n, c, h, w = x.shape
-    dx = np.zeros_like(x)
-    for i in range(dy.shape[2]):
-        for j in range(dy.shape[3]):
-            dx[:, :, i * stride : i * stride + pool, j * stride : j * stride + pool] += (
-                dy[:, :, i : i + 1, j : j + 1] / pool**2
-            )
-    return dx
+    return _route(dy, x, pool, stride, lambda flat: flat.argmax(axis=2))
 
 
 def _pool_cases(rng):
@@ -153,32 +266,6 @@ def _pool_cases(rng):
     return cases
 
 
-def _maxpool_every_tie(dy, x, pool, stride):
-    dx = np.zeros_like(x)
-    for i in range(dy.shape[2]):
-        for j in range(dy.shape[3]):
-            window = x[:, :, i * stride : i * stride + pool, j * stride : j * stride + pool]
-            mask = window == window.max(axis=(2, 3), keepdims=True)
-            dx[:, :, i * stride : i * stride + pool, j * stride : j * stride + pool] += (
-                mask * dy[:, :, i : i + 1, j : j + 1]
-            )
-    return dx
-
-
-def _maxpool_last_tie(dy, x, pool, stride):
-    n, c, _, _ = x.shape
-    dx = np.zeros_like(x)
-    for i in range(dy.shape[2]):
-        for j in range(dy.shape[3]):
-            window = x[:, :, i * stride : i * stride + pool, j * stride : j * stride + pool]
-            last = pool * pool - 1 - window.reshape(n, c, -1)[..., ::-1].argmax(axis=2)
-            a, b = np.unravel_index(last, (pool, pool))
-            for ni in range(n):
-                for ci in range(c):
-                    dx[ni, ci, i * stride + a[ni, ci], j * stride + b[ni, ci]] += dy[ni, ci, i, j]
-    return dx
-
-
 function_exercise(
     "maxpool_backward",
     CHAPTER,
@@ -192,22 +279,28 @@ function_exercise(
         (
             "the gradient is spread over the whole window (that is average pooling); max "
             "pooling sends it only to the position of the maximum",
-            _avgpool_backward,
+            lambda dy, x, pool, stride: _spread(dy, x, pool, stride, lambda w: np.full_like(w, 1 / pool**2)),
         ),
         (
             "with overlapping windows (stride < pool) a position can be the maximum of several "
             "windows: add the gradients (+=), do not overwrite them",
-            lambda dy, x, pool, stride: _maxpool_overwrite(dy, x, pool, stride),
+            lambda dy, x, pool, stride: _route(
+                dy, x, pool, stride, lambda f: f.argmax(axis=2), accumulate=False
+            ),
         ),
         (
             "the gradient goes to every tied maximum of a window: it belongs to one position, "
             "the first maximum in row-major order (what argmax returns)",
-            _maxpool_every_tie,
+            lambda dy, x, pool, stride: _spread(
+                dy, x, pool, stride, lambda w: w == w.max(axis=(2, 3), keepdims=True)
+            ),
         ),
         (
             "the gradient goes to the last tied maximum; the task asks for the first in "
             "row-major order (argmax's choice)",
-            _maxpool_last_tie,
+            lambda dy, x, pool, stride: _route(
+                dy, x, pool, stride, lambda f: f.shape[2] - 1 - f[..., ::-1].argmax(axis=2)
+            ),
         ),
     ),
     forbids=(
@@ -217,72 +310,4 @@ function_exercise(
         "minidl.kernels",
         "minidl.nn.gradcheck",
     ),
-)
-
-
-def _maxpool_overwrite(dy, x, pool, stride):
-    n, c, _, _ = x.shape
-    dx = np.zeros_like(x)
-    for i in range(dy.shape[2]):
-        for j in range(dy.shape[3]):
-            window = x[:, :, i * stride : i * stride + pool, j * stride : j * stride + pool]
-            a, b = np.unravel_index(window.reshape(n, c, -1).argmax(axis=2), (pool, pool))
-            for ni in range(n):
-                for ci in range(c):
-                    dx[ni, ci, i * stride + a[ni, ci], j * stride + b[ni, ci]] = dy[ni, ci, i, j]
-    return dx
-
-
-# ---------------------------------------------------------------- im2col
-def im2col(x, kh, kw, stride, pad):
-    """Patches as rows: x (N, C, H, W) -> cols (N * OH * OW, C * KH * KW).
-
-    Rows are ordered (n, oh, ow), columns (c, kh, kw), so that
-    ``cols @ W.reshape(F, -1).T`` is the convolution, reshaped to (N, OH, OW, F).
-    """
-    n, c, h, w = x.shape
-    xp = _pad(x, pad)
-    oh, ow = (h + 2 * pad - kh) // stride + 1, (w + 2 * pad - kw) // stride + 1
-    cols = np.empty((n, oh, ow, c, kh, kw))
-    for i in range(oh):
-        for j in range(ow):
-            cols[:, i, j] = xp[:, :, i * stride : i * stride + kh, j * stride : j * stride + kw]
-    return cols.reshape(n * oh * ow, c * kh * kw)
-
-
-def _im2col_channels_last(x, kh, kw, stride, pad):
-    n, c, h, w = x.shape
-    cols = im2col(x, kh, kw, stride, pad).reshape(-1, c, kh, kw)
-    return cols.transpose(0, 2, 3, 1).reshape(-1, c * kh * kw)
-
-
-def _im2col_cases(rng):
-    cases = []
-    for (n, c, h, w), (kh, kw), stride, pad in (((2, 3, 4, 4), (3, 3), 1, 0), ((1, 2, 5, 6), (2, 3), 2, 1)):
-        cases.append(
-            Case(
-                (rng.standard_normal((n, c, h, w)), kh, kw, stride, pad),
-                label=f"x {(n, c, h, w)}, kernel {(kh, kw)}, stride={stride}, pad={pad}",
-            )
-        )
-    return cases
-
-
-function_exercise(
-    "im2col",
-    CHAPTER,
-    2,
-    "im2col",
-    "im2col: convolution as one matrix product",
-    _im2col_cases,
-    im2col,
-    ("cols",),
-    mistakes=(
-        (
-            "the columns are ordered (kh, kw, c); this layout orders them (c, kh, kw), "
-            "matching W.reshape(F, -1)",
-            _im2col_channels_last,
-        ),
-    ),
-    forbids=("minidl.nn.layers.Conv2D", "minidl.nn.layers.conv", "minidl.kernels"),
 )

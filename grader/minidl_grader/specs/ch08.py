@@ -1,90 +1,105 @@
-"""Chapter 8, fast CPU kernels: Numba versions of max pooling, the ReLU backward and the average-pooling backward."""
+"""Chapter 8, fast CPU kernels: Numba kernels for a depthwise convolution, the ReLU backward
+(in parallel) and the backward of average pooling over a padded input."""
 
 import numpy as np
 
-from ..judge.feedback import compare_outputs
-from ..judge.registry import Case, Exercise, register
+from ..judge.registry import Case
+from ._kernels import numba_exercise
 
 CHAPTER = "08_fast_cpu_kernels"
 
 
-# The "numba" probe (is it compiled? then call it) is in probes.py.
+# The "numba" probe (is it compiled? then call it) is in probes.py; the judge in _kernels.py.
 
 
-def maxpool2d_numba(x, pool, stride):
-    """Reference (NumPy): max over windows; x (N, C, H, W) -> (N, C, OH, OW)."""
+# ---------------------------------------------------------------- depthwise convolution
+def depthwise_conv2d_numba(x, W, stride, pad, flip=False, mix_channels=False, shift=0):
+    """Reference (NumPy): y[n, c, i, j] = sum_{a, b} W[c, a, b] x[n, c, i s + a - p, j s + b - p],
+    zero outside x. x (N, C, H, Wd), W (C, KH, KW) -> y (N, C, OH, OW) with
+    OH = (H + 2 p - KH) // s + 1. The keywords apply a mistake: the kernel flipped, every
+    channel's filter applied to the sum of the channels, the window moved ``shift`` further."""
     n, c, h, w = x.shape
-    oh, ow = (h - pool) // stride + 1, (w - pool) // stride + 1
-    out = np.empty((n, c, oh, ow), dtype=x.dtype)
-    for i in range(oh):
-        for j in range(ow):
-            out[:, :, i, j] = x[:, :, i * stride : i * stride + pool, j * stride : j * stride + pool].max(
-                axis=(2, 3)
-            )
-    return out
+    _, kh, kw = W.shape
+    oh, ow = (h + 2 * pad - kh) // stride + 1, (w + 2 * pad - kw) // stride + 1
+    kernel = W[:, ::-1, ::-1] if flip else W
+    source = np.repeat(x.sum(axis=1, keepdims=True), c, axis=1) if mix_channels else x
+    padded = np.pad(source, ((0, 0), (0, 0), (pad, pad + shift), (pad, pad + shift)))
+    y = np.zeros((n, c, oh, ow))
+    for a in range(kh):
+        for b in range(kw):
+            top, left = a + shift, b + shift
+            seen = padded[
+                :, :, top : top + stride * (oh - 1) + 1 : stride, left : left + stride * (ow - 1) + 1 : stride
+            ]
+            y += kernel[None, :, a, b, None, None] * seen
+    return y
 
 
-def relu_backward_numba(dy, x):
-    """Reference (NumPy): dx = dy where x > 0, else 0."""
-    return dy * (x > 0)
-
-
-def _judge(reference, names, mistakes=()):
-    """Compiled by Numba (the probe compares the kernel's type with the dispatcher class
-    captured before the notebook ran), then the numbers. Whether a kernel is parallel is read
-    from its cell in the grader's process (``numba_parallel``), where the notebook cannot
-    change the check."""
-
-    def judge(case, got):
-        if not isinstance(got, dict) or "is_numba" not in got:
-            return "the grader could not read the result"
-        if not got["is_numba"]:
-            return (
-                "this is a plain Python function: compile it with Numba "
-                "(`from numba import njit` and `@njit` above the `def`)"
-            )
-        wrong = [(hint, fn(*case.args)) for hint, fn in mistakes]
-        return compare_outputs(got["out"], reference(*case.args), names, wrong)
-
-    return judge
-
-
-def _pool_cases(rng):
+def _depthwise_cases(rng):
     cases = []
-    for shape, pool, stride in (((2, 3, 6, 6), 2, 2), ((1, 2, 7, 5), 3, 2), ((2, 1, 5, 5), 2, 1)):
+    for (n, c, h, w), (kh, kw), stride, pad in (
+        ((2, 3, 6, 6), (3, 3), 1, 1),
+        ((1, 4, 7, 6), (3, 2), 2, 1),
+        ((2, 2, 5, 5), (5, 5), 1, 2),  # the window as large as the image: most taps fall on the padding
+        ((1, 3, 8, 8), (2, 2), 3, 0),
+    ):
         cases.append(
-            Case((rng.standard_normal(shape), pool, stride), label=f"x {shape}, pool={pool}, stride={stride}")
+            Case(
+                (rng.standard_normal((n, c, h, w)), rng.standard_normal((c, kh, kw)), stride, pad),
+                label=f"x {(n, c, h, w)}, W {(c, kh, kw)}, stride={stride}, pad={pad}",
+            )
         )
+    x, W = (
+        rng.standard_normal((2, 3, 7, 7)).astype(np.float32),
+        rng.standard_normal((3, 3, 3)).astype(np.float32),
+    )
+    cases.append(Case((x, W, 2, 1), label="float32 x (2, 3, 7, 7), W (3, 3, 3), stride=2, pad=1"))
     return cases
 
 
-register(
-    Exercise(
-        name="maxpool2d_numba",
-        chapter=CHAPTER,
-        points=3,
-        entries=("maxpool2d_numba",),
-        title="Max pooling as a Numba kernel",
-        make_cases=_pool_cases,
-        judge=_judge(
-            maxpool2d_numba,
-            ("out",),
-            (
-                (
-                    "the windows do not move by `stride`: window (i, j) starts at row i * stride, "
-                    "column j * stride",
-                    lambda x, pool, stride: maxpool2d_numba(x, pool, 1)[
-                        :, :, : (x.shape[2] - pool) // stride + 1, : (x.shape[3] - pool) // stride + 1
-                    ],
-                ),
-            ),
+numba_exercise(
+    "depthwise_conv2d_numba",
+    CHAPTER,
+    3,
+    "A depthwise convolution as a Numba kernel",
+    _depthwise_cases,
+    depthwise_conv2d_numba,
+    ("y",),
+    mistakes=(
+        (
+            "the channels are mixed: a depthwise filter W[c] reads channel c of x only (no sum over channels)",
+            lambda x, W, s, p: depthwise_conv2d_numba(x, W, s, p, mix_channels=True),
         ),
-        probe="numba",
-        needs=("numba",),
-        forbids=("minidl.nn.layers.MaxPool2D", "minidl.nn.layers.conv", "minidl.kernels"),
-        catches=("windows that do not move by stride",),
-    )
+        (
+            "the kernel is flipped (a true convolution); the layer is a cross-correlation: "
+            "W[c, a, b] multiplies x[n, c, i*stride + a - pad, j*stride + b - pad]",
+            lambda x, W, s, p: depthwise_conv2d_numba(x, W, s, p, flip=True),
+        ),
+        (
+            "the window of output (i, j) starts at (i*stride - pad, j*stride - pad) in x: the padding "
+            "moves it up and left, and the taps that fall outside x count as zeros",
+            lambda x, W, s, p: depthwise_conv2d_numba(x, W, s, p, shift=p),
+        ),
+    ),
+    forbids=(
+        "minidl.nn.layers.Conv2D",
+        "minidl.nn.layers.conv",
+        "minidl.nn.layers.conv1d",
+        "minidl.kernels",
+    ),
+    catches=(
+        "the channels mixed (every filter applied to the sum of the channels)",
+        "the kernel flipped",
+        "the window not moved up and left by the padding",
+        "the stride ignored in the input index",
+    ),
 )
+
+
+# ---------------------------------------------------------------- ReLU backward, parallel
+def relu_backward_numba(dy, x):
+    """Reference (NumPy): dx = dy where x > 0, else 0."""
+    return dy * (x > 0)
 
 
 def _relu_cases(rng):
@@ -102,114 +117,102 @@ def _relu_cases(rng):
     return cases
 
 
-register(
-    Exercise(
-        name="relu_backward_numba",
-        chapter=CHAPTER,
-        points=1,
-        entries=("relu_backward_numba",),
-        title="The ReLU backward as a parallel Numba kernel",
-        make_cases=_relu_cases,
-        judge=_judge(
-            relu_backward_numba,
-            ("dx",),
-            (
-                (
-                    "this is relu(dy); the gradient passes where the INPUT x is positive",
-                    lambda dy, x: np.maximum(dy, 0),
-                ),
-                (
-                    "the gradient passes where x == 0 too: ReLU's derivative at 0 is taken as 0 "
-                    "(pass dy only where x > 0)",
-                    lambda dy, x: dy * (x >= 0),
-                ),
-            ),
+numba_exercise(
+    "relu_backward_numba",
+    CHAPTER,
+    1,
+    "The ReLU backward as a parallel Numba kernel",
+    _relu_cases,
+    relu_backward_numba,
+    ("dx",),
+    mistakes=(
+        (
+            "this is relu(dy); the gradient passes where the INPUT x is positive",
+            lambda dy, x: np.maximum(dy, 0),
         ),
-        probe="numba",
-        needs=("numba",),
-        forbids=("minidl.nn.layers.ReLU", "minidl.nn.layers.activations", "minidl.kernels"),
-        numba_parallel=True,
-        catches=(
-            "not compiled with parallel=True",
-            "a serial range loop where the task asks for prange",
-            "relu(dy) instead of dy where x > 0",
-            "the gradient passed where x == 0 (float32 cases with exact zeros)",
+        (
+            "the gradient passes where x == 0 too: ReLU's derivative at 0 is taken as 0 "
+            "(pass dy only where x > 0)",
+            lambda dy, x: dy * (x >= 0),
         ),
-    )
+    ),
+    forbids=("minidl.nn.layers.ReLU", "minidl.nn.layers.activations", "minidl.kernels"),
+    catches=(
+        "relu(dy) instead of dy where x > 0",
+        "the gradient passed where x == 0 (float32 cases with exact zeros)",
+    ),
+    parallel=True,
 )
 
 
-def avgpool2d_backward_numba(dy, height, width, pool, stride):
-    """Reference (NumPy): each output's gradient spread evenly over its pool x pool window;
-    overlapping windows add up. dy (N, C, OH, OW) -> dx (N, C, height, width)."""
+# ---------------------------------------------------------------- average pooling with padding, backward
+def avgpool2d_padded_backward_numba(dy, height, width, pool, stride, pad, count_padding=False, shift=0):
+    """Reference (NumPy) of average pooling's backward over an input padded with ``pad`` on
+    every side, the padding left out of each average (PyTorch's ``count_include_pad=False``):
+    window (i, j) covers rows i s - p .. i s - p + pool - 1 (likewise columns), cut to the
+    image, and y[i, j] is the mean of what is left, so each of those inputs gets
+    dy[i, j] / (the number left). dy (N, C, OH, OW) -> dx (N, C, height, width).
+    The keywords apply a mistake: divide by pool * pool, or move the windows ``shift``."""
     n, c, oh, ow = dy.shape
-    dx = np.zeros((n, c, height, width), dtype=dy.dtype)
-    share = dy / (pool * pool)
+    dx = np.zeros((n, c, height, width))
     for i in range(oh):
         for j in range(ow):
-            dx[:, :, i * stride : i * stride + pool, j * stride : j * stride + pool] += share[:, :, i, j][
-                :, :, None, None
-            ]
+            top, left = i * stride - pad + shift, j * stride - pad + shift
+            rows = slice(max(top, 0), min(top + pool, height))
+            cols = slice(max(left, 0), min(left + pool, width))
+            covered = max(rows.stop - rows.start, 0) * max(cols.stop - cols.start, 0)
+            area = pool * pool if count_padding else covered
+            if covered > 0:
+                dx[:, :, rows, cols] += (dy[:, :, i, j] / area)[:, :, None, None]
     return dx
 
 
 def _avg_cases(rng):
     cases = []
-    for (n, c, h, w), pool, stride in (((2, 3, 6, 6), 2, 2), ((1, 2, 7, 5), 3, 2), ((2, 1, 5, 5), 2, 1)):
-        oh, ow = (h - pool) // stride + 1, (w - pool) // stride + 1
+    for (n, c, h, w), pool, stride, pad in (
+        ((2, 3, 6, 6), 2, 2, 1),
+        ((1, 2, 7, 5), 3, 2, 1),
+        ((2, 1, 5, 5), 3, 1, 1),  # overlapping windows
+        ((1, 2, 4, 6), 2, 2, 0),  # no padding: every window is full
+    ):
+        oh, ow = (h + 2 * pad - pool) // stride + 1, (w + 2 * pad - pool) // stride + 1
         cases.append(
             Case(
-                (rng.standard_normal((n, c, oh, ow)), h, w, pool, stride),
-                label=f"x {(n, c, h, w)}, pool={pool}, stride={stride}",
+                (rng.standard_normal((n, c, oh, ow)), h, w, pool, stride, pad),
+                label=f"x {(n, c, h, w)}, pool={pool}, stride={stride}, pad={pad}",
             )
         )
     return cases
 
 
-def _avg_assigned(dy, height, width, pool, stride):
-    """Overlapping windows overwrite each other instead of adding up."""
-    n, c, oh, ow = dy.shape
-    dx = np.zeros((n, c, height, width), dtype=dy.dtype)
-    for i in range(oh):
-        for j in range(ow):
-            dx[:, :, i * stride : i * stride + pool, j * stride : j * stride + pool] = (
-                dy[:, :, i, j] / (pool * pool)
-            )[:, :, None, None]
-    return dx
-
-
-register(
-    Exercise(
-        name="avgpool2d_backward_numba",
-        chapter=CHAPTER,
-        points=2,
-        entries=("avgpool2d_backward_numba",),
-        title="The average-pooling backward as a Numba kernel",
-        make_cases=_avg_cases,
-        judge=_judge(
-            avgpool2d_backward_numba,
-            ("dx",),
-            (
-                (
-                    "where windows overlap (stride < pool) their shares must add up; these overwrite "
-                    "each other",
-                    _avg_assigned,
-                ),
-                (
-                    "each input gets the whole dy of its window; an average passes on 1 / (pool * pool) "
-                    "of it",
-                    lambda dy, h, w, pool, stride: (
-                        avgpool2d_backward_numba(dy, h, w, pool, stride) * pool * pool
-                    ),
-                ),
+numba_exercise(
+    "avgpool2d_padded_backward_numba",
+    CHAPTER,
+    2,
+    "Average pooling over a padded input, backward, as a Numba kernel",
+    _avg_cases,
+    avgpool2d_padded_backward_numba,
+    ("dx",),
+    mistakes=(
+        (
+            "each window's dy is divided by pool * pool; the padding is left out of the average, "
+            "so a window cut by the edge divides by the number of inputs it really covers",
+            lambda dy, h, w, pool, stride, pad: avgpool2d_padded_backward_numba(
+                dy, h, w, pool, stride, pad, count_padding=True
             ),
         ),
-        probe="numba",
-        needs=("numba",),
-        forbids=("minidl.nn.layers.AvgPool2D", "minidl.nn.layers.conv", "minidl.kernels"),
-        catches=(
-            "overlapping windows overwrite each other's share instead of adding",
-            "the whole dy passed on instead of 1 / (pool * pool) of it",
+        (
+            "the windows are not moved by the padding: window (i, j) starts at row i*stride - pad "
+            "of x (column j*stride - pad)",
+            lambda dy, h, w, pool, stride, pad: avgpool2d_padded_backward_numba(
+                dy, h, w, pool, stride, pad, shift=pad
+            ),
         ),
-    )
+    ),
+    forbids=("minidl.nn.layers.AvgPool2D", "minidl.nn.layers.conv", "minidl.kernels"),
+    catches=(
+        "the padding counted in the average (divided by pool * pool)",
+        "the windows not moved up and left by the padding",
+        "overlapping windows overwrite each other's share instead of adding",
+    ),
 )

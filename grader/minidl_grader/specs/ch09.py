@@ -1,5 +1,5 @@
-"""Chapter 9, GPU kernels: a launch configuration, a fused per-channel bias and ReLU, the ReLU
-backward with a grid-stride loop and the SiLU backward, in CUDA C.
+"""Chapter 9, GPU kernels: a fused per-channel bias and ReLU, the ReLU backward with a
+grid-stride loop, the SiLU backward and the backward of nearest upsampling (a gather), in CUDA C.
 
 The CUDA sources are run by ``minidl.kernels.emulate`` in the submission's process (the
 same code would run on a GPU through CuPy). Arrays are surrounded by guard values so a
@@ -9,9 +9,9 @@ silently.
 
 import numpy as np
 
-from ..judge.feedback import compare_outputs
-from ..judge.registry import Case, Exercise, function_exercise, register
+from ..judge.registry import Case
 from ..runtime.probes import _GUARD, _SENTINEL
+from ._kernels import cuda_exercise, judge_cuda
 
 CHAPTER = "09_gpu_kernels"
 
@@ -21,52 +21,8 @@ def blocks_for(n, threads):
     return (n + threads - 1) // threads
 
 
-def _blocks_cases(rng):
-    return [
-        Case((n, t), label=f"n={n}, threads={t}")
-        for n, t in ((1000, 256), (1024, 256), (1, 128), (int(rng.integers(2000, 9000)), 128))
-    ]
-
-
-function_exercise(
-    "blocks_for",
-    CHAPTER,
-    1,
-    "blocks_for",
-    "How many blocks a launch needs",
-    _blocks_cases,
-    blocks_for,
-    ("blocks",),
-    mistakes=(
-        (
-            "n // threads rounds down, leaving the last elements without a thread: "
-            "round up with (n + threads - 1) // threads",
-            lambda n, t: n // t,
-        ),
-        ("one block too many when n is a multiple of threads", lambda n, t: n // t + 1),
-    ),
-    forbids=("minidl.kernels",),
-)
-
-
 # The "cuda" probe (compile with the emulator, launch, check the guard values) is in
 # probes.py.
-
-
-def _judge_cuda(reference, name, mistakes=()):
-    def judge(case, got):
-        if not isinstance(got, dict) or "out" not in got:
-            return "the grader could not read the result"
-        if not got.get("guard_ok", False):
-            return (
-                f"the kernel wrote past the end of `{name}`: threads with an index >= n must "
-                "do nothing (check `if (i < n)`)"
-            )
-        expected = reference(*case.args)
-        wrong = [(hint, fn(*case.args)) for hint, fn in mistakes]
-        return compare_outputs(got["out"], expected, (name,), wrong, tolerance=1e-6)
-
-    return judge
 
 
 # ---------------------------------------------------------------- bias + ReLU, per channel
@@ -139,28 +95,24 @@ def _judge_bias_relu(case, got):
     mistakes = tuple(
         (hint, lambda *_, wrong=wrong: wrong) for hint, wrong in _bias_relu_mistakes(x, b, shape)
     )
-    return _judge_cuda(lambda x, b: bias_relu(x, b, shape), "y", mistakes)(case, got)
+    return judge_cuda(lambda x, b: bias_relu(x, b, shape), "y", mistakes)(case, got)
 
 
-register(
-    Exercise(
-        name="bias_relu_cuda",
-        chapter=CHAPTER,
-        points=2,
-        entries=("BIAS_RELU_SOURCE",),
-        title="Bias and ReLU fused in one CUDA kernel, per channel of an (N, C, H, W) array",
-        make_cases=_bias_relu_cases,
-        judge=_judge_bias_relu,
-        probe="cuda",
-        forbids=("minidl.kernels",),
-        catches=(
-            "the bias indexed by i % C (channels-last)",
-            "the channel index i / (H*W) not taken modulo C",
-            "the bias indexed by the image",
-            "the ReLU applied before the bias",
-            "a write past the output when the grid has more threads than n",
-        ),
-    )
+cuda_exercise(
+    "bias_relu_cuda",
+    CHAPTER,
+    2,
+    "BIAS_RELU_SOURCE",
+    "Bias and ReLU fused in one CUDA kernel, per channel of an (N, C, H, W) array",
+    _bias_relu_cases,
+    _judge_bias_relu,
+    catches=(
+        "the bias indexed by i % C (channels-last)",
+        "the channel index i / (H*W) not taken modulo C",
+        "the bias indexed by the image",
+        "the ReLU applied before the bias",
+        "a write past the output when the grid has more threads than n",
+    ),
 )
 
 
@@ -193,24 +145,20 @@ def _judge_relu_backward(case, got):
             lambda dy, x: _first_pass_only(dy, x, covered),
         ),
     )
-    return _judge_cuda(lambda dy, x: (dy * (x > 0)).astype(np.float32), "dx", hints)(case, got)
+    return judge_cuda(lambda dy, x: (dy * (x > 0)).astype(np.float32), "dx", hints)(case, got)
 
 
-register(
-    Exercise(
-        name="relu_backward_cuda",
-        chapter=CHAPTER,
-        points=2,
-        entries=("RELU_BACKWARD_SOURCE",),
-        title="ReLU backward as a CUDA kernel with a grid-stride loop",
-        make_cases=_relu_backward_cases,
-        judge=_judge_relu_backward,
-        probe="cuda",
-        forbids=("minidl.kernels",),
-        catches=(
-            "no grid-stride loop: only the first blocks * threads elements written when the grid is smaller than n",
-        ),
-    )
+cuda_exercise(
+    "relu_backward_cuda",
+    CHAPTER,
+    1,
+    "RELU_BACKWARD_SOURCE",
+    "ReLU backward as a CUDA kernel with a grid-stride loop",
+    _relu_backward_cases,
+    _judge_relu_backward,
+    catches=(
+        "no grid-stride loop: only the first blocks * threads elements written when the grid is smaller than n",
+    ),
 )
 
 
@@ -250,40 +198,117 @@ def _silu_cases(rng):
     return cases
 
 
-register(
-    Exercise(
-        name="silu_backward_cuda",
-        chapter=CHAPTER,
-        points=2,
-        entries=("SILU_BACKWARD_SOURCE",),
-        title="The SiLU backward as a CUDA kernel",
-        make_cases=_silu_cases,
-        judge=_judge_cuda(
-            _silu_backward,
-            "dx",
+cuda_exercise(
+    "silu_backward_cuda",
+    CHAPTER,
+    2,
+    "SILU_BACKWARD_SOURCE",
+    "The SiLU backward as a CUDA kernel",
+    _silu_cases,
+    judge_cuda(
+        _silu_backward,
+        "dx",
+        (
             (
-                (
-                    "this is dy * sigmoid(x), the derivative of sigmoid's *input* path only; the product "
-                    "rule adds x * sigmoid'(x)",
-                    lambda dy, x: (dy / (1.0 + np.exp(-x.astype(np.float64)))).astype(np.float32),
-                ),
-                (
-                    "NaN or inf where x << 0: expf(-x) overflows to inf there and inf * 0 is NaN; "
-                    "write the derivative with s = 1 / (1 + expf(-x)) alone, s (1 + x (1 - s))",
-                    lambda dy, x: _silu_overflowing(dy, x),
-                ),
-                (
-                    "this is dy * silu(x), the forward value; the backward multiplies dy by the derivative",
-                    lambda dy, x: (dy * x / (1.0 + np.exp(-x.astype(np.float64)))).astype(np.float32),
-                ),
+                "this is dy * sigmoid(x), the derivative of sigmoid's *input* path only; the product "
+                "rule adds x * sigmoid'(x)",
+                lambda dy, x: (dy / (1.0 + np.exp(-x.astype(np.float64)))).astype(np.float32),
+            ),
+            (
+                "NaN or inf where x << 0: expf(-x) overflows to inf there and inf * 0 is NaN; "
+                "write the derivative with s = 1 / (1 + expf(-x)) alone, s (1 + x (1 - s))",
+                lambda dy, x: _silu_overflowing(dy, x),
+            ),
+            (
+                "this is dy * silu(x), the forward value; the backward multiplies dy by the derivative",
+                lambda dy, x: (dy * x / (1.0 + np.exp(-x.astype(np.float64)))).astype(np.float32),
             ),
         ),
-        probe="cuda",
-        forbids=("minidl.kernels",),
-        catches=(
-            "dy * sigmoid(x): the product rule's x sigmoid'(x) missing",
-            "dy * silu(x), the forward value",
-            "expf(-x) overflowing to inf for x = -100, giving inf * 0 = NaN",
+    ),
+    catches=(
+        "dy * sigmoid(x): the product rule's x sigmoid'(x) missing",
+        "dy * silu(x), the forward value",
+        "expf(-x) overflowing to inf for x = -100, giving inf * 0 = NaN",
+    ),
+)
+
+
+# ---------------------------------------------------------------- nearest upsampling, backward
+def upsample_backward(dy, shape, factor, row_stride=None, average=False, corner_only=False, one_plane=False):
+    """dx (flattened, float32) of nearest-neighbour upsampling by ``factor``: y (N, C, H f, W f)
+    repeats x[n, c, h, w] over an f x f block, so dx[n, c, h, w] is the sum of dy over that
+    block. ``dy`` is flat; ``shape`` = (N, C, H, W) of x. The keywords apply a mistake: dy's
+    rows taken ``row_stride`` apart, the block averaged, its corner only, plane 0 only."""
+    n, c, h, w = shape
+    planes, rows, cols = np.meshgrid(np.arange(n * c), np.arange(h), np.arange(w), indexing="ij")
+    stride = w * factor if row_stride is None else row_stride
+    base = ((0 if one_plane else planes) * h * factor + rows * factor) * stride + cols * factor
+    flat = dy.astype(np.float64)
+    block = range(1) if corner_only else range(factor)
+    dx = sum(flat[base + a * stride + b] for a in block for b in block)
+    return (dx / factor**2 if average else dx).ravel().astype(np.float32)
+
+
+def _upsample_cases(rng):
+    cases = []
+    for shape, factor, threads in (((2, 3, 4, 5), 2, 32), ((1, 2, 3, 3), 3, 64), ((2, 2, 5, 4), 2, 128)):
+        n, c, h, w = shape
+        size = n * c * h * w
+        cases.append(
+            Case(
+                (rng.standard_normal(size * factor * factor).astype(np.float32),),
+                label=f"x of shape {shape}, factor {factor}, {threads} threads per block",
+                extra={
+                    "kernel": "upsample_backward",
+                    "n": size,
+                    "ints": (h, w, factor),
+                    "shape": shape,
+                    "factor": factor,
+                    "threads": threads,
+                    "blocks": blocks_for(size, threads),
+                },
+            )
+        )
+    return cases
+
+
+def _judge_upsample_backward(case, got):
+    shape, factor = case.extra["shape"], case.extra["factor"]
+    hints = (
+        (
+            "the forward copies x[n, c, h, w] into f*f places, so its gradient is the SUM of their "
+            "dy, not their average",
+            {"average": True},
+        ),
+        (
+            "a row of dy holds width * factor elements: row r of the plane starts at r * width * factor",
+            {"row_stride": shape[3]},
+        ),
+        ("only the block's top-left dy is taken; dx sums all factor * factor of them", {"corner_only": True}),
+        (
+            "every thread reads the first plane of dy: plane p = i / (height * width) starts at "
+            "p * (height * factor) * (width * factor)",
+            {"one_plane": True},
         ),
     )
+    mistakes = tuple(
+        (hint, lambda dy, kw=kw: upsample_backward(dy, shape, factor, **kw)) for hint, kw in hints
+    )
+    return judge_cuda(lambda dy: upsample_backward(dy, shape, factor), "dx", mistakes)(case, got)
+
+
+cuda_exercise(
+    "upsample_backward_cuda",
+    CHAPTER,
+    2,
+    "UPSAMPLE_BACKWARD_SOURCE",
+    "The backward of nearest-neighbour upsampling as a gathering CUDA kernel",
+    _upsample_cases,
+    _judge_upsample_backward,
+    catches=(
+        "the block's dy averaged instead of summed",
+        "dy's rows taken width apart instead of width * factor",
+        "only the block's top-left dy taken",
+        "the plane offset forgotten (every thread reads plane 0)",
+    ),
 )

@@ -1,0 +1,113 @@
+"""What the kernel chapters' specs share (08 Numba, 09 CUDA C): an exercise whose answer is
+a compiled kernel, run where the submission runs and judged here against a NumPy reference.
+
+``numba_exercise`` registers a kernel the "numba" probe calls (is it compiled by Numba?
+then its outputs); ``cuda_exercise`` one the "cuda" probe compiles with the emulator and
+launches (guard values after every array catch a write past the output). Neither has
+public cases: ``check()`` cannot compile or launch the student's kernel the grader's way.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable
+
+from ..judge.feedback import compare_outputs
+from ..judge.registry import Exercise, register
+
+
+def judge_numba(reference: Callable, names: tuple, mistakes: tuple = ()) -> Callable:
+    """Compiled by Numba (the probe compares the kernel's type with the dispatcher class
+    captured before the notebook ran), then the numbers. Whether a kernel is parallel is read
+    from its cell in the grader's process (``numba_parallel``), where the notebook cannot
+    change the check."""
+
+    def judge(case, got):
+        if not isinstance(got, dict) or "is_numba" not in got:
+            return "the grader could not read the result"
+        if not got["is_numba"]:
+            return (
+                "this is a plain Python function: compile it with Numba "
+                "(`from numba import njit` and `@njit` above the `def`)"
+            )
+        wrong = [(hint, fn(*case.args)) for hint, fn in mistakes]
+        return compare_outputs(got["out"], reference(*case.args), names, wrong)
+
+    return judge
+
+
+def judge_cuda(reference: Callable, name: str, mistakes: tuple = ()) -> Callable:
+    """The output ``name`` within 1e-6 of ``reference(*case.args)``, after checking that the
+    kernel wrote nothing past its end; ``mistakes`` are ``(hint, fn)`` as for the reference."""
+
+    def judge(case, got):
+        if not isinstance(got, dict) or "out" not in got:
+            return "the grader could not read the result"
+        if not got.get("guard_ok", False):
+            return (
+                f"the kernel wrote past the end of `{name}`: threads with an index >= n must "
+                "do nothing (check `if (i < n)`)"
+            )
+        expected = reference(*case.args)
+        wrong = [(hint, fn(*case.args)) for hint, fn in mistakes]
+        return compare_outputs(got["out"], expected, (name,), wrong, tolerance=1e-6)
+
+    return judge
+
+
+def kernel_exercise(
+    name: str,
+    chapter: str,
+    points: int,
+    entry: str,
+    title: str,
+    make_cases: Callable,
+    judge: Callable,
+    probe: str,
+    catches: tuple[str, ...] = (),
+    forbids: tuple[str, ...] = ("minidl.kernels",),
+    parallel: bool = False,
+) -> Exercise:
+    """Register a kernel exercise: the answer ``entry`` is handed to ``probe`` ("numba" or
+    "cuda"), whose result ``judge`` reads; ``catches`` lists the wrong answers its cases catch."""
+    exercise = Exercise(name, chapter, points, (entry,), title, make_cases, judge, probe)
+    exercise.needs = ("numba",) if probe == "numba" else ()
+    exercise.forbids, exercise.catches, exercise.numba_parallel = tuple(forbids), tuple(catches), parallel
+    return register(exercise)
+
+
+def numba_exercise(
+    name: str,
+    chapter: str,
+    points: int,
+    title: str,
+    make_cases: Callable,
+    reference: Callable,
+    outputs: tuple[str, ...],
+    mistakes: tuple = (),
+    forbids: tuple[str, ...] = ("minidl.kernels",),
+    catches: tuple[str, ...] = (),
+    parallel: bool = False,
+) -> Exercise:
+    """A Numba kernel called ``name``, compared with ``reference`` (NumPy) on every case.
+
+    mistakes : ``(hint, fn)`` pairs, ``fn`` with the reference's signature
+    catches : the wrong answers the cases catch, one line each, for the catalogue
+    parallel : the cell must say ``@njit(parallel=True)`` and loop with ``prange``
+    """
+    if parallel:
+        catches = (
+            "not compiled with parallel=True",
+            "a serial range loop where the task asks for prange",
+            *catches,
+        )
+    judge = judge_numba(reference, outputs, mistakes)
+    return kernel_exercise(
+        name, chapter, points, name, title, make_cases, judge, "numba", catches, forbids, parallel
+    )
+
+
+# A CUDA C kernel in the string ``entry``: ``cuda_exercise(name, chapter, points, entry, title,
+# make_cases, judge, catches=...)``; each case's ``extra`` names the kernel, the launch and the
+# ints passed after the output (see the "cuda" probe).
+cuda_exercise = functools.partial(kernel_exercise, probe="cuda")
