@@ -44,11 +44,18 @@ __all__ = ["Input", "InputLayer", "Model"]
 
 
 class InputLayer(Layer):
-    """The entry of a functional model's ``layers`` for one ``keras.Input`` (no weights)."""
+    """The entry of a functional model's ``layers`` for one ``keras.Input`` (no weights); as the
+    first entry of a ``keras.Sequential`` it declares the per-sample input shape (not kept in
+    ``layers``, as in Keras). ``batch_shape`` is ``(batch_size, *shape)``."""
 
-    def __init__(self, shape=None, dtype="float32", name=None, **kwargs):
+    def __init__(self, shape=None, batch_size=None, dtype=None, batch_shape=None, name=None, **kwargs):
         super().__init__(name, **kwargs)
-        self.shape, self.dtype = tuple(shape), np.dtype(dtype).name
+        if batch_shape is not None:
+            shape = batch_shape[1:]
+        if shape is None:
+            raise ValueError("InputLayer needs the per-sample shape, e.g. InputLayer(shape=(784,))")
+        self.shape = _checked_shape(shape, "InputLayer")
+        self.dtype = np.dtype(dtype or "float32").name
         self.build(self.shape)
 
     def forward(self, x, training=False):
@@ -78,7 +85,7 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, 
         name = "input_layer" if _input_count[0] == 0 else f"input_layer_{_input_count[0]}"
         _input_count[0] += 1
     tensor = KerasTensor((batch_size, *shape), dtype or "float32", name=name)
-    tensor.input_layer = InputLayer(shape, tensor.dtype, name=name)
+    tensor.input_layer = InputLayer(shape, dtype=tensor.dtype, name=name)
     return tensor
 
 

@@ -20,7 +20,8 @@ from collections.abc import Callable
 from ..nn import layers as _L
 from . import config
 from .custom import Lambda, Layer
-from .functional import Input
+from .elementwise import Activation, Rescaling
+from .functional import Input, InputLayer
 from .merging import (
     Add,
     Average,
@@ -94,8 +95,7 @@ __all__ = [
 ]
 
 # the same classes (their defaults are Keras's already)
-InputLayer = _L.Input
-Dense, Activation, Dropout, Flatten, Reshape = _L.Dense, _L.Activation, _L.Dropout, _L.Flatten, _L.Reshape
+Dense, Dropout, Flatten, Reshape = _L.Dense, _L.Dropout, _L.Flatten, _L.Reshape
 SimpleRNN, LSTM, GRU = _L.SimpleRNN, _L.LSTM, _L.GRU
 
 
@@ -131,7 +131,7 @@ def _embedding(input_dim, output_dim, mask_zero: bool = False, **kwargs) -> _L.E
 
 
 Embedding = _LayerName(_embedding, _L.Embedding, "Embedding", _embedding.__doc__)
-ReLU, Softmax, Rescaling, ELU = _L.ReLU, _L.Softmax, _L.Rescaling, _L.ELU
+ReLU, Softmax, ELU = _L.ReLU, _L.Softmax, _L.ELU
 GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
 
 

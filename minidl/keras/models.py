@@ -22,7 +22,8 @@ import numpy as np
 from .. import backend
 from ..training import model as _model
 from ..training.trainer import Trainer
-from .functional import Input, Model, _metric
+from .functional import Input, InputLayer, Model, _metric
+from .graph import KerasTensor
 from .weights import KerasWeights, from_keras
 
 __all__ = ["Sequential", "Model", "load_model"]
@@ -30,6 +31,16 @@ __all__ = ["Sequential", "Model", "load_model"]
 
 def _is_model(layer) -> bool:
     return isinstance(layer, (Trainer, Model))
+
+
+def _declared_input_shape(entry) -> tuple | None:
+    """The per-sample shape a ``keras.Input(shape)`` or a ``layers.InputLayer(shape)`` among a
+    Sequential's layers declares (it is not kept in ``layers``, as in Keras); None for a layer."""
+    if isinstance(entry, InputLayer):
+        return entry.shape
+    if isinstance(entry, KerasTensor) and hasattr(entry, "input_layer"):
+        return tuple(entry.shape[1:])
+    return None
 
 
 class Sequential(KerasWeights, _model.Sequential):
@@ -47,7 +58,16 @@ class Sequential(KerasWeights, _model.Sequential):
                 "not in minidl.keras; pass it in the list, keras.Sequential([base, layers.Dense(10)]), "
                 "or write x = base(inputs) with the functional API"
             )
-        super().add(layer)
+        shape = _declared_input_shape(layer)
+        if shape is None:
+            super().add(layer)
+        elif self.layers:
+            raise ValueError(
+                f"Input(shape={shape}) must come first: this model already has "
+                f"{len(self.layers)} layer(s); pass the shape to the first layer"
+            )
+        else:
+            self._declare_input_shape(shape, f"Input(shape={shape})")
 
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, **unsupported) -> None:
         """Keras's ``compile``: Keras's names and defaults, metric functions called ``fn(y_true, y_pred)``."""
@@ -185,7 +205,7 @@ class ModelStack(Model):
         return list(self.stack)
 
     def add(self, layer) -> None:
-        if hasattr(layer, "record_call") and getattr(layer, "node", True) is None:  # keras.Input
+        if _declared_input_shape(layer) is not None:  # the shape each call brings
             return
         self.stack.append(layer)
         self._traces.clear()  # the next batch records the longer stack

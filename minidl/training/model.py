@@ -30,7 +30,6 @@ import numpy as np
 from .. import backend
 from .._version import __version__
 from ..nn.layers.base import LAYER_CLASSES, Layer, _checked_shape, check_data_format
-from ..nn.layers.keras import Input
 from .saving import FORMAT, FORMAT_VERSION, jsonable, read_npz, write_atomically
 from .summary import summary_table
 from .trainer import NonFiniteLossError, Trainer
@@ -87,8 +86,7 @@ class Sequential(Trainer):
     def add(self, layer: Layer) -> None:
         """Append a layer (built at once if the model already knows its input shape).
 
-        Keras's ways of giving the input shape work here: ``Input(shape)`` as the first
-        entry (it is not kept in ``layers``), or ``input_shape=`` on the first layer. A
+        The input shape may also be given as ``input_shape=`` on the first layer. A
         ``Sequential`` added to a ``Sequential`` contributes its layers (shared, not
         copied: a frozen base stays frozen). With ``Sequential(data_format=...)`` every
         image layer created without its own ``data_format`` gets the model's. After
@@ -100,21 +98,13 @@ class Sequential(Trainer):
             for inner in layer.layers:
                 self.add(inner)
             return
-        if hasattr(layer, "record_call") and getattr(layer, "node", True) is None:  # keras.Input(shape)
-            batch_and_sample_shape: tuple = layer.shape  # type: ignore[attr-defined]
-            layer = Input(batch_and_sample_shape[1:])
         if not isinstance(layer, Layer):
-            raise TypeError(f"Sequential takes minidl layers, got {type(layer).__name__}")
+            raise TypeError(
+                f"Sequential takes minidl layers, got {type(layer).__name__} (Keras's Input goes to "
+                "minidl.keras.Sequential; minidl's Sequential takes input_shape=)"
+            )
         if any(layer is existing for existing in self.layers):
             raise ValueError(f"{layer.label} is already in this model; create a new layer instead")
-        if isinstance(layer, Input):
-            if self.layers:
-                raise ValueError(
-                    f"Input({layer.shape}) must come first: this model already has "
-                    f"{len(self.layers)} layer(s); pass the shape to the first layer"
-                )
-            self._declare_input_shape(layer.shape, f"Input(shape={layer.shape})")
-            return
         if (
             self.data_format is not None
             and hasattr(layer, "data_format")
@@ -136,7 +126,7 @@ class Sequential(Trainer):
         self.layers.append(layer)
 
     def _declare_input_shape(self, shape, source: str) -> None:
-        """Set the input shape from ``Input`` / a first layer's ``input_shape``; a clash is an error."""
+        """Set the input shape from ``input_shape`` (the model's or a first layer's); a clash is an error."""
         if self.input_shape is not None and tuple(self.input_shape) != tuple(shape):
             raise ValueError(
                 f"{source} disagrees with the model's input shape {self.input_shape}; "
@@ -350,8 +340,7 @@ class Sequential(Trainer):
             raise ValueError(f"{path} holds no weights list;{hint}")
         if not self.built:
             raise ValueError(
-                "load_weights needs a built model: give input_shape (or Input) or run "
-                "one batch through it first"
+                "load_weights needs a built model: give input_shape or run one batch through it first"
             )
         self.set_weights([arrays[k] for k in sorted(k for k in arrays if k.startswith("weights/"))])
 
