@@ -560,11 +560,12 @@ class Model(KerasWeights, Trainer):
     def save(self, filepath, include_optimizer: bool = True) -> None:
         """Write the model (its graph, or a subclass's class and config) and its weights to one
         ``.npz`` file (whatever the name); ``keras.models.load_model(path, custom_objects=...)``
-        rebuilds it bit for bit (``minidl.keras.model_file``). The optimizer's moments are not
-        kept: a loaded model compiles afresh with the saved settings."""
+        rebuilds it bit for bit (``minidl.keras.model_file``). With ``include_optimizer`` (the
+        default, as Keras) the optimizer's moments and step counts, the epochs completed and
+        the random stream are kept too: training resumes where it stopped."""
         from . import model_file
 
-        model_file.save(self, filepath)
+        model_file.save(self, filepath, include_optimizer=include_optimizer)
 
     def get_config(self) -> dict:
         """A subclass's constructor arguments (those given by keyword; override for others)."""

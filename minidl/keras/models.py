@@ -22,7 +22,7 @@ import numpy as np
 from .. import backend
 from ..training import model as _model
 from ..training.trainer import Trainer
-from .functional import Input, InputLayer, Model, _metric
+from .functional import InputLayer, Model, _metric
 from .graph import KerasTensor
 from .weights import KerasWeights, from_keras
 
@@ -218,13 +218,16 @@ class ModelStack(Model):
 
 
 def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True):
-    """Read a model file: a functional or subclassed ``keras.Model`` (its classes from
-    ``custom_objects``), or a ``keras.Sequential`` (minidl's ``Sequential`` format)."""
+    """Read a model file: a functional or subclassed ``keras.Model`` (its classes and its
+    ``Lambda`` functions from ``custom_objects``), or a ``keras.Sequential`` (minidl's
+    ``Sequential`` format). ``safe_mode`` is Keras's switch for running a saved lambda's
+    bytecode; minidl's files hold no code, so loading never runs any (a Python lambda is
+    refused when saving instead)."""
     from . import model_file
 
     arrays = model_file.read(filepath)
     if model_file.KEY in arrays:
-        return model_file.load(filepath, arrays, Input, Model, custom_objects, compile)
+        return model_file.load(filepath, arrays, custom_objects, compile)
     model = _model.load_model(filepath, compile=compile)
     model.__class__ = Sequential
     return model

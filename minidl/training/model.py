@@ -30,7 +30,16 @@ import numpy as np
 from .. import backend
 from .._version import __version__
 from ..nn.layers.base import LAYER_CLASSES, Layer, _checked_shape, check_data_format
-from .saving import FORMAT, FORMAT_VERSION, jsonable, read_npz, write_atomically
+from .saving import (
+    FORMAT,
+    FORMAT_VERSION,
+    compile_config,
+    jsonable,
+    read_npz,
+    restore_training_state,
+    training_state,
+    write_atomically,
+)
 from .summary import summary_table
 from .trainer import NonFiniteLossError, Trainer
 
@@ -388,14 +397,7 @@ class Sequential(Trainer):
             ],
         }
         if self.loss is not None:
-            config["compile"] = {
-                "loss": {"class": type(self.loss).__name__, "config": jsonable(self.loss.get_config())},
-                "optimizer": {
-                    "class": type(self.optimizer).__name__,
-                    "config": jsonable(self.optimizer.get_config()),
-                },
-                "metrics": [name for name, _ in self.metrics],
-            }
+            config["compile"] = compile_config(self)
         return config
 
     def save(self, path, include_optimizer: bool = True) -> None:
@@ -423,13 +425,8 @@ class Sequential(Trainer):
             for key, value in layer.buffers.items():
                 arrays[f"layers/{i}/buffers/{key}"] = backend.to_numpy(value)
         if include_optimizer and self.optimizer is not None:
-            info, state = self.optimizer.get_state(self.layers)
-            config["training_state"] = {
-                "optimizer": info,
-                "epochs_completed": self.epochs_completed,
-                "rng": backend.rng().bit_generator.state,
-            }
-            arrays.update({f"optimizer/{name}": value for name, value in state.items()})
+            config["training_state"], state = training_state(self, self.layers)
+            arrays.update(state)
         arrays["__minidl__"] = np.array(json.dumps(config))
         write_atomically(path, arrays)
 
@@ -501,16 +498,8 @@ def load_model(path, compile: bool = True) -> Sequential:
     if compile and "compile" in config:
         c = config["compile"]
         model.compile(optimizer=c["optimizer"], loss=c["loss"], metrics=c["metrics"])
-        training = config.get("training_state")
-        if training is not None:
-            prefix = "optimizer/"
-            state = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
-            try:
-                model.optimizer.set_state(model.layers, training["optimizer"], state)
-            except ValueError as err:
-                raise ValueError(f"{path}: {err}") from None
-            model.epochs_completed = int(training.get("epochs_completed", 0))
-            model._resume_rng = (training["rng"], backend.rng())
+        if "training_state" in config:
+            restore_training_state(model, model.layers, config["training_state"], arrays, path)
     return model
 
 
