@@ -348,10 +348,8 @@ class Model(KerasWeights, Trainer):
         return self
 
     # ------------------------------------------------------------------ training
-    # Keras 3's signature, not minidl's Trainer.compile(optimizer, loss, metrics): loss_weights third
-    def compile(  # type: ignore[override]
-        self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, **unsupported
-    ):
+    # Keras 3's signature: loss_weights third (minidl's Trainer.compile takes metrics by name)
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, **unsupported):
         """Keras's ``compile``: one loss, or one per output (list, or dict by output name),
         weighted by ``loss_weights``; metrics likewise (a flat list: the same for every output).
         A metric function is called as Keras calls it, ``fn(y_true, y_pred)``."""
@@ -404,8 +402,8 @@ class Model(KerasWeights, Trainer):
             return _Columns([y[name] for name in self._output_names])
         return self._pack(y)
 
-    # Keras 3's positional order (x, y, batch_size, epochs), not minidl's (x, y, epochs, batch_size)
-    def fit(  # type: ignore[override]
+    # Keras 3's positional order (x, y, batch_size, epochs); minidl's Trainer.fit takes them by name
+    def fit(
         self,
         x=None,
         y=None,
@@ -421,8 +419,10 @@ class Model(KerasWeights, Trainer):
         initial_epoch=0,
         steps_per_epoch=None,
         validation_steps=None,
+        **minidl_options,
     ):
-        """Keras's ``fit``, with Keras's order of positional arguments (x, y, batch_size, epochs)."""
+        """Keras's ``fit``, with Keras's order of positional arguments (x, y, batch_size, epochs);
+        minidl's own options (``augment=``) by name."""
         if validation_data is not None and not hasattr(validation_data, "__next__"):
             xv, yv, *wv = validation_data
             validation_data = (self._pack(xv), self._pack_y(yv), *wv)
@@ -441,6 +441,7 @@ class Model(KerasWeights, Trainer):
             sample_weight=sample_weight,
             steps_per_epoch=steps_per_epoch,
             validation_steps=validation_steps,
+            **minidl_options,
         )
 
     def evaluate(

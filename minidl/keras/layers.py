@@ -34,7 +34,7 @@ from .merging import (
     multiply,
     subtract,
 )
-from .missing import KerasFeatureMissing
+from .missing import KerasFeatureMissing, feature_missing
 from .pooling import GlobalMaxPooling1D, GlobalMaxPooling2D, ZeroPadding2D
 from .wrappers import Bidirectional, TimeDistributed
 
@@ -225,8 +225,6 @@ _ABSENT = {
 
 
 def __getattr__(name: str):
-    if name in _ABSENT:
-        raise KerasFeatureMissing(f"keras.layers.{name} is not in minidl.keras: {_ABSENT[name]}")
-    raise KerasFeatureMissing(
-        f"keras.layers.{name} is not in minidl.keras; its layers are {', '.join(sorted(__all__))}"
+    raise feature_missing(
+        f"keras.layers.{name}", _ABSENT.get(name, f"its layers are {', '.join(sorted(__all__))}")
     )

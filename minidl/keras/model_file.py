@@ -34,14 +34,8 @@ import numpy as np
 from .. import backend
 from .._version import __version__
 from ..nn.layers.base import LAYER_CLASSES, Layer
-from ..training.saving import (
-    compile_config,
-    jsonable,
-    read_npz,
-    restore_training_state,
-    training_state,
-    write_atomically,
-)
+from ..training import saving
+from ..training.saving import jsonable
 from .graph import KerasTensor
 
 FORMAT, FORMAT_VERSION = "minidl.keras.Model", 2
@@ -64,14 +58,14 @@ def save(model, path, include_optimizer: bool = True) -> None:
     }
     saved_loss = model.loss is not None and type(model.loss).__name__ != "_OutputLosses"
     if saved_loss:
-        spec["compile"] = compile_config(model)
+        spec["compile"] = saving.compile_config(model)
     arrays = {f"weights/{i:05d}": w for i, w in enumerate(model.get_weights())}
     arrays.update({f"constants/{i}": value for i, value in enumerate(constants)})
     if include_optimizer and saved_loss and model.optimizer is not None:
-        spec["training_state"], state = training_state(model, model.leaf_layers())
+        spec["training_state"], state = saving.training_state(model, model.leaf_layers())
         arrays.update(state)
     arrays[KEY] = np.array(json.dumps(spec))
-    write_atomically(os.fspath(path), arrays)
+    saving.write_atomically(os.fspath(path), arrays)
 
 
 def describe(model, constants: list) -> dict:
@@ -197,9 +191,11 @@ def _index_from_spec(spec: dict):
 
 
 # ---------------------------------------------------------------------- loading
-def load(path, arrays, custom_objects=None, compile=True):
+def load(path, arrays, kinds, custom_objects=None, compile=True):
     """Rebuild the model in ``arrays`` (read from ``path``), with its weights and, when the file
-    holds it, its compile settings and training state."""
+    holds it, its compile settings and training state. ``kinds`` holds the classes it is rebuilt
+    with (``Input``, ``Model``, ``ModelStack``, ``Sequential``: ``keras.models`` passes them, as
+    this module sits below it)."""
     from ..nn import layers as _register  # noqa: F401  (fills LAYER_CLASSES)
 
     spec = json.loads(str(arrays.pop(KEY)))
@@ -210,22 +206,20 @@ def load(path, arrays, custom_objects=None, compile=True):
     constants = [arrays[f"constants/{i}"] for i in range(sum(k.startswith("constants/") for k in arrays))]
     stream = backend.rng().bit_generator
     state = stream.state  # building draws weights the file replaces: leave the seeded stream alone
-    model = rebuild(spec["model"], custom_objects, constants, str(path))
+    model = rebuild(spec["model"], kinds, custom_objects, constants, str(path))
     stream.state = state
     model.set_weights([arrays[k] for k in sorted(k for k in arrays if k.startswith("weights/"))])
     if compile and "compile" in spec:
         c = spec["compile"]
         model.compile(optimizer=c["optimizer"], loss=c["loss"], metrics=c["metrics"])
         if "training_state" in spec:
-            restore_training_state(model, model.leaf_layers(), spec["training_state"], arrays, path)
+            saving.restore_training_state(model, model.leaf_layers(), spec["training_state"], arrays, path)
     return model
 
 
-def rebuild(spec: dict, custom_objects, constants: list, path: str):
+def rebuild(spec: dict, kinds, custom_objects, constants: list, path: str):
     """The model ``describe`` described, built (weights drawn afresh: ``load`` assigns them)."""
-    from .functional import Input, Model
-    from .models import ModelStack, Sequential
-
+    Input, Model, ModelStack, Sequential = kinds.Input, kinds.Model, kinds.ModelStack, kinds.Sequential
     if "sequential" in spec:
         s = spec["sequential"]
         layers = [_make_layer(layer, custom_objects) for layer in s["layers"]]
@@ -235,7 +229,7 @@ def rebuild(spec: dict, custom_objects, constants: list, path: str):
         s = spec.get("subclassed") or spec["stack"]
         if "stack" in spec:
             model = ModelStack(
-                [rebuild(e["model"], custom_objects, constants, path) if "model" in e
+                [rebuild(e["model"], kinds, custom_objects, constants, path) if "model" in e
                  else _make_layer(e, custom_objects) for e in s["entries"]],
                 name=spec.get("name"),
             )  # fmt: skip
@@ -253,7 +247,7 @@ def rebuild(spec: dict, custom_objects, constants: list, path: str):
     inputs = [Input(shape=tuple(i["shape"]), batch_size=i["batch"], dtype=i["dtype"], name=i["name"])
               for i in f["inputs"]]  # fmt: skip
     calls = [
-        c if "op" in c else rebuild(c["model"], custom_objects, constants, path) if "model" in c
+        c if "op" in c else rebuild(c["model"], kinds, custom_objects, constants, path) if "model" in c
         else _make_layer(c, custom_objects)
         for c in f.get("calls", f.get("layers"))  # "layers" in version 1
     ]  # fmt: skip
@@ -313,4 +307,4 @@ def _make_layer(spec, custom_objects):
 
 
 def read(path) -> dict:
-    return read_npz(os.fspath(path))
+    return saving.read_npz(os.fspath(path))

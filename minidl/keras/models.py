@@ -5,7 +5,7 @@
 minidl's own door:
 
 * ``fit(x, y, batch_size, epochs, ...)`` takes its positional arguments in Keras's order
-  (minidl's ``fit`` reads ``fit(x, y, epochs, batch_size)``);
+  (minidl's ``fit`` takes them by name only);
 * ``compile`` reads names with Keras's defaults (``optimizer="rmsprop"``, ``"adam"`` with
   epsilon 1e-7) and calls a metric function as Keras does, ``fn(y_true, y_pred)``, logged under
   the name given;
@@ -17,12 +17,14 @@ minidl's own door:
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 
 from .. import backend
 from ..training import model as _model
 from ..training.trainer import Trainer
-from .functional import InputLayer, Model, _metric
+from .functional import Input, InputLayer, Model, _metric
 from .graph import KerasTensor
 from .weights import KerasWeights, from_keras
 
@@ -85,8 +87,8 @@ class Sequential(KerasWeights, _model.Sequential):
             metrics = [metrics]
         self.metrics = [_metric(m, self.loss, None, "") for m in (metrics or [])]
 
-    # Keras 3's positional order (x, y, batch_size, epochs), not minidl's (x, y, epochs, batch_size)
-    def fit(  # type: ignore[override]
+    # Keras 3's positional order (x, y, batch_size, epochs); minidl's Trainer.fit takes them by name
+    def fit(
         self,
         x=None,
         y=None,
@@ -227,7 +229,8 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
 
     arrays = model_file.read(filepath)
     if model_file.KEY in arrays:
-        return model_file.load(filepath, arrays, custom_objects, compile)
+        kinds = types.SimpleNamespace(Input=Input, Model=Model, ModelStack=ModelStack, Sequential=Sequential)
+        return model_file.load(filepath, arrays, kinds, custom_objects, compile)
     model = _model.load_model(filepath, compile=compile)
     model.__class__ = Sequential
     return model

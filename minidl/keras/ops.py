@@ -245,13 +245,12 @@ def max(x, axis=None, keepdims: bool = False):  # noqa: A001
 def reshape(x, newshape):
     """Keras's ``reshape``: ``newshape`` includes the batch axis (``-1`` or ``None`` for it)."""
     target = tuple(-1 if d is None else d for d in newshape)
-    return _apply(
-        "reshape",
-        lambda x: np.reshape(x, target),
-        lambda dy, y, x: (dy.reshape(x.shape),),
-        x,
-        config={"newshape": newshape},
-    )
+    return _same_entries("reshape", lambda x: np.reshape(x, target), x, newshape=newshape)
+
+
+def _same_entries(name, compute, x, **config):
+    """An op that only lays the entries out anew: ``dx`` is ``dy`` in ``x``'s shape."""
+    return _apply(name, compute, lambda dy, y, x: (dy.reshape(x.shape),), x, config=config)
 
 
 def transpose(x, axes=None):
@@ -279,23 +278,11 @@ def stack(xs, axis: int = 0):
 
 
 def expand_dims(x, axis):
-    return _apply(
-        "expand_dims",
-        lambda x: np.expand_dims(x, axis),
-        lambda dy, y, x: (dy.reshape(x.shape),),
-        x,
-        config={"axis": axis},
-    )
+    return _same_entries("expand_dims", lambda x: np.expand_dims(x, axis), x, axis=axis)
 
 
 def squeeze(x, axis=None):
-    return _apply(
-        "squeeze",
-        lambda x: np.squeeze(x, axis),
-        lambda dy, y, x: (dy.reshape(x.shape),),
-        x,
-        config={"axis": axis},
-    )
+    return _same_entries("squeeze", lambda x: np.squeeze(x, axis), x, axis=axis)
 
 
 # ---------------------------------------------------------------------- selection
