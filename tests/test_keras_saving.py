@@ -217,3 +217,27 @@ def test_a_sequential_holding_a_model_saves_and_resumes(tmp_path):
     straight, resumed = two_then_one(make, tmp_path, None)
     assert same_weights(straight, resumed)
     assert [type(layer).__name__ for layer in resumed.layers] == ["Sequential", "Dropout", "Dense"]
+
+
+def test_the_arguments_of_every_kind_of_op_survive_save_and_load(tmp_path):
+    """Axes, shapes, keepdims, bounds, dtypes, constants and indexes (``...``, ``None``, slices)
+    are saved with each op; ``Lambda(ops.tanh)`` is found by its name in ``keras.ops``."""
+    mdl.seed(0)
+    a, b = keras.Input((4,), name="a"), keras.Input((2, 3), name="b")
+    h = ops.reshape(layers.Lambda(ops.tanh)(layers.Dense(6)(a)), (None, 2, 3))
+    u = ops.sum(ops.transpose(ops.stack([h, b], axis=1), (0, 2, 1, 3)), axis=(2,))
+    v = ops.where(np.array([True, False, True]), ops.clip(u, np.float32(-1.5), 1.5) ** 2, ops.square(u))
+    f = ops.squeeze(ops.expand_dims(v[..., None, 1:], 1), axis=1)
+    g = ops.max(ops.concatenate([f[:, 0], f[:, 1]], axis=-1), axis=-1, keepdims=True)
+    m = ops.mean(ops.take(layers.Dense(5)(a), np.array([0, 3]), axis=1), axis=1, keepdims=True)
+    out = layers.Dense(2)(ops.softmax(layers.Dense(3)(ops.concatenate([g[:, 0], m], axis=-1)), axis=-1))
+    labels = ops.cast(ops.argmax(out, axis=-1), "float32")
+    model = keras.Model(
+        {"a": a, "b": b}, [out, ops.expand_dims(labels, -1) + ops.one_hot(ops.argmax(out), 2)]
+    )
+    rng = np.random.default_rng(0)
+    x = {"a": rng.normal(size=(5, 4)).astype("float32"), "b": rng.normal(size=(5, 2, 3)).astype("float32")}
+    model.save(tmp_path / "ops.keras")
+    loaded = keras.models.load_model(tmp_path / "ops.keras")
+    for mine, theirs in zip(model.predict(x), loaded.predict(x)):
+        np.testing.assert_array_equal(mine, theirs)
