@@ -241,3 +241,20 @@ def test_the_arguments_of_every_kind_of_op_survive_save_and_load(tmp_path):
     loaded = keras.models.load_model(tmp_path / "ops.keras")
     for mine, theirs in zip(model.predict(x), loaded.predict(x)):
         np.testing.assert_array_equal(mine, theirs)
+
+
+def test_a_keras_sequential_with_a_lambda_and_a_custom_layer_loads_with_custom_objects(tmp_path):
+    mdl.seed(0)
+    model = keras.Sequential([keras.Input((4,)), layers.Dense(3), layers.Lambda(shifted_relu), Scale(2)])
+    x = np.random.default_rng(0).normal(size=(6, 4)).astype("float32")
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(x, x[:, :2], batch_size=3, epochs=1, verbose=0)
+    model.save(tmp_path / "seq.keras")
+    with pytest.raises(ValueError, match=r"custom_objects=\{'shifted_relu': shifted_relu\}"):
+        keras.models.load_model(tmp_path / "seq.keras")
+    loaded = keras.models.load_model(tmp_path / "seq.keras", custom_objects={"shifted_relu": shifted_relu})
+    assert isinstance(loaded, keras.Sequential) and same_weights(model, loaded)
+    np.testing.assert_array_equal(model.predict(x), loaded.predict(x))
+    model.layers[1].function = lambda t: ops.relu(t)
+    with pytest.raises(ValueError, match="<lambda>.*cannot be saved"):
+        model.save(tmp_path / "never-written.keras")

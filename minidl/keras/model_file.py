@@ -41,7 +41,7 @@ from .graph import KerasTensor
 FORMAT, FORMAT_VERSION = "minidl.keras.Model", 2
 KEY = "__minidl_keras_model__"
 
-__all__ = ["save", "load", "read", "KEY"]
+__all__ = ["save", "load", "read", "make_layer", "KEY"]
 
 
 # ---------------------------------------------------------------------- saving
@@ -222,7 +222,7 @@ def rebuild(spec: dict, kinds, custom_objects, constants: list, path: str):
     Input, Model, ModelStack, Sequential = kinds.Input, kinds.Model, kinds.ModelStack, kinds.Sequential
     if "sequential" in spec:
         s = spec["sequential"]
-        layers = [_make_layer(layer, custom_objects) for layer in s["layers"]]
+        layers = [make_layer(layer, custom_objects) for layer in s["layers"]]
         return Sequential(layers, input_shape=s["input_shape"], name=s["name"],
                           data_format=s["data_format"], dtype=s["dtype"])  # fmt: skip
     if "subclassed" in spec or "stack" in spec:
@@ -230,7 +230,7 @@ def rebuild(spec: dict, kinds, custom_objects, constants: list, path: str):
         if "stack" in spec:
             model = ModelStack(
                 [rebuild(e["model"], kinds, custom_objects, constants, path) if "model" in e
-                 else _make_layer(e, custom_objects) for e in s["entries"]],
+                 else make_layer(e, custom_objects) for e in s["entries"]],
                 name=spec.get("name"),
             )  # fmt: skip
         elif s["class"] in (custom_objects or {}):
@@ -248,7 +248,7 @@ def rebuild(spec: dict, kinds, custom_objects, constants: list, path: str):
               for i in f["inputs"]]  # fmt: skip
     calls = [
         c if "op" in c else rebuild(c["model"], kinds, custom_objects, constants, path) if "model" in c
-        else _make_layer(c, custom_objects)
+        else make_layer(c, custom_objects)
         for c in f.get("calls", f.get("layers"))  # "layers" in version 1
     ]  # fmt: skip
     made: list[KerasTensor] = []  # the tensor each node makes
@@ -288,7 +288,9 @@ def _call_op(name: str, args: list, config: dict):
     return getattr(ops, name)(*args, **config)
 
 
-def _make_layer(spec, custom_objects):
+def make_layer(spec, custom_objects):
+    """A saved layer made again: its class from ``custom_objects`` or by name, through
+    ``from_config`` where it has one (a ``Lambda`` finds its function there)."""
     cls = (custom_objects or {}).get(spec["class"]) or LAYER_CLASSES.get(spec["class"])
     if cls is None:
         raise ValueError(

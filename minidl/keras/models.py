@@ -231,6 +231,8 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
     if model_file.KEY in arrays:
         kinds = types.SimpleNamespace(Input=Input, Model=Model, ModelStack=ModelStack, Sequential=Sequential)
         return model_file.load(filepath, arrays, kinds, custom_objects, compile)
-    model = _model.load_model(filepath, compile=compile)
+    model = _model.load_model(
+        filepath, compile=compile, make_layer=lambda spec: model_file.make_layer(spec, custom_objects)
+    )
     model.__class__ = Sequential
     return model

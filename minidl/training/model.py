@@ -431,9 +431,11 @@ class Sequential(Trainer):
         write_atomically(path, arrays)
 
 
-def load_model(path, compile: bool = True) -> Sequential:
+def load_model(path, compile: bool = True, *, make_layer=None) -> Sequential:
     """Rebuild a model written by ``Sequential.save``: layers, weights and (if it was
-    compiled and ``compile=True``) loss, optimizer and metrics.
+    compiled and ``compile=True``) loss, optimizer and metrics. ``make_layer(spec)`` turns a
+    saved layer (``{"class", "config", "trainable"}``) into a layer, if given (``minidl.keras``
+    passes one that finds custom classes and ``Lambda`` functions in its ``custom_objects``).
 
     When the file holds the training state (``save(include_optimizer=True)``, the
     default), the optimizer continues from its saved step counts and moments, and the
@@ -459,18 +461,9 @@ def load_model(path, compile: bool = True) -> Sequential:
             f"{config.get('format')} version {config.get('format_version')}"
         )
 
-    layers = []
-    for spec in config["layers"]:
-        cls = LAYER_CLASSES.get(spec["class"])
-        if cls is None:
-            raise ValueError(f"{path}: unknown layer type {spec['class']!r} (known: {sorted(LAYER_CLASSES)})")
-        layer_config = dict(spec["config"])
-        if "data_format" in inspect.signature(cls).parameters:
-            # files written before data_format existed hold channels-first image layers
-            layer_config.setdefault("data_format", "channels_first")
-        layer = cls(**layer_config)
-        layer.trainable = spec.get("trainable", True)
-        layers.append(layer)
+    layers = [
+        _layer_from_spec(spec, path) if make_layer is None else make_layer(spec) for spec in config["layers"]
+    ]
     # Building draws initial weights that the saved ones replace at once; loading must not
     # move the seeded stream, or the layers a reader builds next would change with it.
     stream = backend.rng().bit_generator
@@ -504,6 +497,20 @@ def load_model(path, compile: bool = True) -> Sequential:
 
 
 # ------------------------------------------------------------------ helpers
+def _layer_from_spec(spec: dict, path) -> Layer:
+    """A saved layer (``{"class", "config", "trainable"}``) made again, by class name."""
+    cls = LAYER_CLASSES.get(spec["class"])
+    if cls is None:
+        raise ValueError(f"{path}: unknown layer type {spec['class']!r} (known: {sorted(LAYER_CLASSES)})")
+    layer_config = dict(spec["config"])
+    if "data_format" in inspect.signature(cls).parameters:
+        # files written before data_format existed hold channels-first image layers
+        layer_config.setdefault("data_format", "channels_first")
+    layer = cls(**layer_config)
+    layer.trainable = spec.get("trainable", True)
+    return layer
+
+
 def _check_declared_shape(layer, incoming, position: int) -> None:
     """A later layer's ``input_shape=`` must match what reaches it (Keras would not build otherwise)."""
     if tuple(layer.declared_input_shape) != tuple(incoming):
