@@ -499,11 +499,7 @@ def keras_aliases(keras_module, minidl_module) -> list[str]:
     found = []
     for name in keras_module.__all__:
         ours = getattr(minidl_module, name, None)
-        if (
-            ours is None
-            or ours is getattr(keras_module, name)
-            or (minidl_module.__name__, name) in SAME_MEANING
-        ):
+        if ours is None or ours is getattr(keras_module, name):
             continue
         theirs = getattr(keras_module, name)
         makes = getattr(theirs, "layer_class", None)  # keras.layers.Conv2D makes nn.layers.Conv2D
@@ -512,12 +508,6 @@ def keras_aliases(keras_module, minidl_module) -> list[str]:
         elif isinstance(theirs, type) and not (isinstance(ours, type) and issubclass(theirs, ours)):
             found.append(f"{minidl_module.__name__}.{name}")  # two unrelated classes of one name
     return found
-
-
-# a name in both doors for one operation, each with its door's default (the image layout)
-SAME_MEANING = {
-    ("minidl.nn.layers", "Concatenate"),  # joins arrays along axis 1 (channels-first) / -1 (channels-last)
-}
 
 
 def test_minidl_nn_and_training_hold_no_keras_name():
