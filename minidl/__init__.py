@@ -20,7 +20,7 @@ from .backend import seed
 from .nn import gradcheck, initializers, layers, losses, optim, regularizers
 from .training import augment, callbacks, data, metrics
 from .training.model import NonFiniteLossError, Sequential, load_model
-from . import datasets, models, utils
+from . import datasets, models
 
 _ON_FIRST_USE = ("gallery", "keras", "plot", "zoo")
 
@@ -44,7 +44,6 @@ __all__ = [
     "models",
     "optim",
     "regularizers",
-    "utils",
     "Sequential",
     "load_model",
     "NonFiniteLossError",

@@ -15,7 +15,7 @@ The folders are the floors: ``kernels/``, ``nn/``, ``training/``, then what sits
     4  nn.layers | nn.losses             (siblings: neither imports the other)
     5  nn (the package's names)
     6  training: model, callbacks, data, metrics
-    7  models, utils
+    7  models
     8  gallery | zoo | bench | keras | exercises   (siblings; exercises: check() on public data)
     9  minidl (the package root: the public names)
     10 minidl.__main__ (the command line)
@@ -73,7 +73,7 @@ GROUPS = [
     ("losses", 4, ["minidl.nn.losses"]),
     ("nn", 5, ["minidl.nn"]),
     ("training", 6, ["minidl.training"]),
-    ("model", 7, ["minidl.models", "minidl.utils"]),
+    ("model", 7, ["minidl.models"]),
     ("gallery", 8, ["minidl.gallery"]),
     ("zoo", 8, ["minidl.zoo"]),
     ("bench", 8, ["minidl.bench"]),
@@ -399,7 +399,6 @@ TOP_LEVEL = {
     "_version.py",
     "backend.py",
     "models.py",
-    "utils.py",
     "plot.py",
 }
 PACKAGES = {"kernels", "nn", "training", "datasets", "gallery", "zoo", "bench", "keras", "exercises"}
@@ -416,7 +415,7 @@ def test_the_public_names_of_design_md_import():
     code = textwrap.dedent("""
         import minidl as mdl
         from minidl import layers as L, losses, optim, callbacks, datasets, data, metrics, gradcheck
-        from minidl import initializers, regularizers, models, utils
+        from minidl import initializers, regularizers, models
         from minidl.training.model import Sequential, load_model, NonFiniteLossError
         from minidl.nn.layers import Dense, Conv2D, BatchNorm, LSTM
         from minidl.nn.layers.base import Layer
@@ -490,6 +489,68 @@ def missing_paths(markdown: str, root: Path) -> list[str]:
             if not found:
                 missing.append(path if path == span else f"{path} (from {span})")
     return missing
+
+
+# ============================================================================ one door
+def keras_aliases(keras_module, minidl_module) -> list[str]:
+    """Names ``keras_module`` exports that ``minidl_module`` also binds to something other than a
+    class of its own under that name (an alias, ``MaxPooling2D = MaxPool2D``) or to a different
+    object than Keras's door uses for it (``ExponentialDecay``: per epoch here, per batch there)."""
+    found = []
+    for name in keras_module.__all__:
+        ours = getattr(minidl_module, name, None)
+        if ours is None or ours is getattr(keras_module, name):
+            continue
+        theirs = getattr(keras_module, name)
+        makes = getattr(theirs, "layer_class", None)  # keras.layers.Conv2D makes nn.layers.Conv2D
+        if getattr(ours, "__name__", None) != name or makes not in (None, ours):
+            found.append(f"{minidl_module.__name__}.{name}")
+        elif isinstance(theirs, type) and not (isinstance(ours, type) and issubclass(theirs, ours)):
+            found.append(f"{minidl_module.__name__}.{name}")  # two unrelated classes of one name
+    return found
+
+
+def test_minidl_nn_and_training_hold_no_keras_name():
+    """One door (issue 43): a Keras name lives in ``minidl.keras`` only, with Keras's defaults;
+    ``minidl.nn`` and ``minidl.training`` keep minidl's own names, and no name means two things."""
+    import inspect
+
+    import minidl
+    import minidl.keras as keras
+    from minidl.nn import layers as L, losses, optim
+    from minidl.training import callbacks, data, metrics
+
+    pairs = [
+        (keras.layers, L),
+        (keras.optimizers, optim),
+        (keras.optimizers.schedules, optim),
+        (keras.losses, losses),
+        (keras.callbacks, callbacks),
+        (keras.metrics, metrics),
+        (keras.utils, data),
+        (keras.utils, minidl),
+    ]
+    assert [alias for k, m in pairs for alias in keras_aliases(k, m)] == []
+    moved = ["Input", "InputLayer", "Activation", "Rescaling", "BatchNormalization", "MaxPooling2D"]
+    assert [name for name in moved if hasattr(L, name)] == []
+    assert not hasattr(minidl, "utils") and not hasattr(data, "to_categorical")
+    for cls in (optim.SGD, optim.RMSprop, optim.Adagrad, optim.Adam, optim.AdamW):
+        keywords = set(inspect.signature(cls).parameters) | set(inspect.signature(optim.Optimizer).parameters)
+        assert not keywords & set(optim.KERAS_SPELLINGS), cls
+
+
+def test_the_alias_check_can_fail():
+    import types
+
+    from minidl.nn import layers as L
+
+    keras_side = types.SimpleNamespace(
+        __all__=["MaxPooling2D", "Dense"], MaxPooling2D=object(), Dense=L.Dense
+    )
+    ours = types.SimpleNamespace(__name__="ours", MaxPooling2D=L.MaxPool2D, Dense=L.Dense)
+    assert keras_aliases(keras_side, ours) == ["ours.MaxPooling2D"]
+    twin = types.SimpleNamespace(__all__=["Dense"], Dense=type("Dense", (), {}))
+    assert keras_aliases(twin, ours) == ["ours.Dense"]
 
 
 def test_architecture_md_names_only_paths_that_exist():

@@ -29,6 +29,16 @@ def real_keras():
 ACTIVATIONS = ["elu", "selu", "swish", "softplus", "relu6", "relu", "sigmoid", "tanh"]
 
 
+@pytest.mark.parametrize(
+    "make",
+    [lambda: keras.layers.Activation("tanh"), lambda: keras.layers.Rescaling(0.5, offset=1.0)],
+    ids=["Activation", "Rescaling"],
+)
+def test_the_doors_elementwise_layers_pass_gradient_checks(make):
+    report = check_layer(make(), np.random.default_rng(1).standard_normal((3, 4)))
+    assert report.passed, report
+
+
 @pytest.mark.parametrize("name", ACTIVATIONS)
 def test_activation_layers_pass_gradient_checks(name):
     rng = np.random.default_rng(0)

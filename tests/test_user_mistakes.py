@@ -39,7 +39,7 @@ def probabilities(n=16, k=10, seed=0):
 def test_loss_arguments_in_keras_order_warn(loss):
     p = probabilities()
     labels = np.random.default_rng(1).integers(0, 10, len(p))
-    t = mdl.utils.to_categorical(labels, 10)
+    t = mdl.data.one_hot(labels, 10)
     with pytest.warns(
         UserWarning, match=r"first argument .* looks like targets.*call loss\(y_pred, y_true\)"
     ):
@@ -167,12 +167,15 @@ def test_metrics_as_one_string():
     assert list(model.evaluate(x, y, return_dict=True)) == ["loss", "accuracy"]
 
 
-def test_optimizers_take_learning_rate_and_lr():
+def test_optimizers_take_lr_and_refuse_keras_spelling_learning_rate():
     for cls in (optim.SGD, optim.RMSprop, optim.Adagrad, optim.Adam, optim.AdamW):
-        assert cls(learning_rate=0.03).lr == 0.03
-        assert cls(lr=0.02).learning_rate == 0.02
+        assert cls(lr=0.02).learning_rate == 0.02  # read under Keras's name too: both doors use it
+        with pytest.raises(
+            TypeError, match=rf"learning_rate=.*Keras's spelling.*lr=.*minidl.keras.optimizers.{cls.__name__}"
+        ):
+            cls(learning_rate=0.03)
     with pytest.raises(TypeError, match="learning rate must be a number"):
-        optim.Adam(learning_rate="fast")
+        optim.Adam(lr="fast")
 
 
 def test_evaluate_returns_what_keras_returns():

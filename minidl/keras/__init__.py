@@ -51,7 +51,7 @@ from . import (
 from .functional import Input, Model
 from .graph import KerasTensor
 from .models import Sequential, load_model
-from .missing import KerasFeatureMissing
+from .missing import feature_missing
 
 __all__ = [
     "activations",
@@ -87,5 +87,5 @@ _ABSENT = {
 
 def __getattr__(name: str):
     if name in _ABSENT:
-        raise KerasFeatureMissing(f"keras.{name} is not in minidl.keras: {_ABSENT[name]}")
+        raise feature_missing(f"keras.{name}", _ABSENT[name])
     raise AttributeError(f"module 'minidl.keras' has no attribute {name!r}")

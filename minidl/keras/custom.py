@@ -245,7 +245,14 @@ def _initial_value(initializer, shape, dtype):
 
 class Lambda(Layer):
     """``Lambda(function)``: a layer that computes ``function(inputs)`` with ``keras.ops``
-    (recorded like a custom layer's ``call``, so it trains)."""
+    (recorded like a custom layer's ``call``, so it trains).
+
+    Saved by the function's name (``get_config``), found again in ``load_model``'s
+    ``custom_objects`` (or, for ``keras.ops`` and minidl's functions, where they live). A
+    Python ``lambda`` (or a function defined inside another) has no name to find it by, so a
+    model holding one cannot be saved: Keras stores its bytecode and refuses to load it unless
+    ``safe_mode=False`` (running code from a file); minidl stores no code at all.
+    """
 
     def __init__(self, function, output_shape=None, name=None, **kwargs):
         super().__init__(name=name, **kwargs)
@@ -260,7 +267,42 @@ class Lambda(Layer):
         return f"Lambda({getattr(self.function, '__name__', 'function')})"
 
     def get_config(self) -> dict:
-        raise NotImplementedError(
-            "a Lambda layer's function cannot be saved (as in Keras without safe_mode=False): "
-            "write it as a keras.layers.Layer subclass with get_config"
-        )
+        fn = self.function
+        qualname = getattr(fn, "__qualname__", "")
+        if not qualname or "<lambda>" in qualname or "<locals>" in qualname:
+            raise ValueError(
+                f"{self.label} holds {qualname or repr(fn)}, which cannot be saved: minidl keeps a "
+                "Lambda's function by name and stores no code (Keras stores a lambda's bytecode and "
+                "refuses to load it unless load_model(safe_mode=False)). Define it at the top of a "
+                "module, def my_fn(x): ..., use Lambda(my_fn) and load with "
+                "custom_objects={'my_fn': my_fn}; or write the step as a keras.layers.Layer subclass"
+            )
+        function = {"module": fn.__module__, "name": qualname}
+        return {**super().get_config(), "function": function}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        config["function"] = _saved_function(config["function"], custom_objects)
+        return cls(**config)
+
+
+def _saved_function(spec: dict, custom_objects):
+    """The function a ``Lambda`` was saved with: from ``custom_objects`` by name, or a
+    ``keras.ops`` or minidl function from its module. Nothing else is imported (no code a
+    file names runs on its own)."""
+    import importlib
+
+    name, module = spec["name"], spec["module"]
+    if custom_objects and name in custom_objects:
+        return custom_objects[name]
+    if module == "minidl" or module.startswith("minidl."):
+        found: object = importlib.import_module(module)
+        for part in name.split("."):
+            found = getattr(found, part, None)
+        if callable(found):
+            return found
+    raise ValueError(
+        f"the model's Lambda calls {module}.{name}: pass it in "
+        f"load_model(..., custom_objects={{{name!r}: {name}}})"
+    )

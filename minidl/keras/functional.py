@@ -44,11 +44,18 @@ __all__ = ["Input", "InputLayer", "Model"]
 
 
 class InputLayer(Layer):
-    """The entry of a functional model's ``layers`` for one ``keras.Input`` (no weights)."""
+    """The entry of a functional model's ``layers`` for one ``keras.Input`` (no weights); as the
+    first entry of a ``keras.Sequential`` it declares the per-sample input shape (not kept in
+    ``layers``, as in Keras). ``batch_shape`` is ``(batch_size, *shape)``."""
 
-    def __init__(self, shape=None, dtype="float32", name=None, **kwargs):
+    def __init__(self, shape=None, batch_size=None, dtype=None, batch_shape=None, name=None, **kwargs):
         super().__init__(name, **kwargs)
-        self.shape, self.dtype = tuple(shape), np.dtype(dtype).name
+        if batch_shape is not None:
+            shape = batch_shape[1:]
+        if shape is None:
+            raise ValueError("InputLayer needs the per-sample shape, e.g. InputLayer(shape=(784,))")
+        self.shape = _checked_shape(shape, "InputLayer")
+        self.dtype = np.dtype(dtype or "float32").name
         self.build(self.shape)
 
     def forward(self, x, training=False):
@@ -78,7 +85,7 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, 
         name = "input_layer" if _input_count[0] == 0 else f"input_layer_{_input_count[0]}"
         _input_count[0] += 1
     tensor = KerasTensor((batch_size, *shape), dtype or "float32", name=name)
-    tensor.input_layer = InputLayer(shape, tensor.dtype, name=name)
+    tensor.input_layer = InputLayer(shape, dtype=tensor.dtype, name=name)
     return tensor
 
 
@@ -341,10 +348,8 @@ class Model(KerasWeights, Trainer):
         return self
 
     # ------------------------------------------------------------------ training
-    # Keras 3's signature, not minidl's Trainer.compile(optimizer, loss, metrics): loss_weights third
-    def compile(  # type: ignore[override]
-        self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, **unsupported
-    ):
+    # Keras 3's signature: loss_weights third (minidl's Trainer.compile takes metrics by name)
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, **unsupported):
         """Keras's ``compile``: one loss, or one per output (list, or dict by output name),
         weighted by ``loss_weights``; metrics likewise (a flat list: the same for every output).
         A metric function is called as Keras calls it, ``fn(y_true, y_pred)``."""
@@ -397,8 +402,8 @@ class Model(KerasWeights, Trainer):
             return _Columns([y[name] for name in self._output_names])
         return self._pack(y)
 
-    # Keras 3's positional order (x, y, batch_size, epochs), not minidl's (x, y, epochs, batch_size)
-    def fit(  # type: ignore[override]
+    # Keras 3's positional order (x, y, batch_size, epochs); minidl's Trainer.fit takes them by name
+    def fit(
         self,
         x=None,
         y=None,
@@ -414,8 +419,10 @@ class Model(KerasWeights, Trainer):
         initial_epoch=0,
         steps_per_epoch=None,
         validation_steps=None,
+        **minidl_options,
     ):
-        """Keras's ``fit``, with Keras's order of positional arguments (x, y, batch_size, epochs)."""
+        """Keras's ``fit``, with Keras's order of positional arguments (x, y, batch_size, epochs);
+        minidl's own options (``augment=``) by name."""
         if validation_data is not None and not hasattr(validation_data, "__next__"):
             xv, yv, *wv = validation_data
             validation_data = (self._pack(xv), self._pack_y(yv), *wv)
@@ -434,6 +441,7 @@ class Model(KerasWeights, Trainer):
             sample_weight=sample_weight,
             steps_per_epoch=steps_per_epoch,
             validation_steps=validation_steps,
+            **minidl_options,
         )
 
     def evaluate(
@@ -553,11 +561,12 @@ class Model(KerasWeights, Trainer):
     def save(self, filepath, include_optimizer: bool = True) -> None:
         """Write the model (its graph, or a subclass's class and config) and its weights to one
         ``.npz`` file (whatever the name); ``keras.models.load_model(path, custom_objects=...)``
-        rebuilds it bit for bit (``minidl.keras.model_file``). The optimizer's moments are not
-        kept: a loaded model compiles afresh with the saved settings."""
+        rebuilds it bit for bit (``minidl.keras.model_file``). With ``include_optimizer`` (the
+        default, as Keras) the optimizer's moments and step counts, the epochs completed and
+        the random stream are kept too: training resumes where it stopped."""
         from . import model_file
 
-        model_file.save(self, filepath)
+        model_file.save(self, filepath, include_optimizer=include_optimizer)
 
     def get_config(self) -> dict:
         """A subclass's constructor arguments (those given by keyword; override for others)."""

@@ -20,7 +20,8 @@ from collections.abc import Callable
 from ..nn import layers as _L
 from . import config
 from .custom import Lambda, Layer
-from .functional import Input
+from .elementwise import Activation, Rescaling
+from .functional import Input, InputLayer
 from .merging import (
     Add,
     Average,
@@ -33,7 +34,7 @@ from .merging import (
     multiply,
     subtract,
 )
-from .missing import KerasFeatureMissing
+from .missing import KerasFeatureMissing, feature_missing
 from .pooling import GlobalMaxPooling1D, GlobalMaxPooling2D, ZeroPadding2D
 from .wrappers import Bidirectional, TimeDistributed
 
@@ -94,8 +95,7 @@ __all__ = [
 ]
 
 # the same classes (their defaults are Keras's already)
-InputLayer = _L.Input
-Dense, Activation, Dropout, Flatten, Reshape = _L.Dense, _L.Activation, _L.Dropout, _L.Flatten, _L.Reshape
+Dense, Dropout, Flatten, Reshape = _L.Dense, _L.Dropout, _L.Flatten, _L.Reshape
 SimpleRNN, LSTM, GRU = _L.SimpleRNN, _L.LSTM, _L.GRU
 
 
@@ -131,7 +131,7 @@ def _embedding(input_dim, output_dim, mask_zero: bool = False, **kwargs) -> _L.E
 
 
 Embedding = _LayerName(_embedding, _L.Embedding, "Embedding", _embedding.__doc__)
-ReLU, Softmax, Rescaling, ELU = _L.ReLU, _L.Softmax, _L.Rescaling, _L.ELU
+ReLU, Softmax, ELU = _L.ReLU, _L.Softmax, _L.ELU
 GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
 
 
@@ -225,8 +225,6 @@ _ABSENT = {
 
 
 def __getattr__(name: str):
-    if name in _ABSENT:
-        raise KerasFeatureMissing(f"keras.layers.{name} is not in minidl.keras: {_ABSENT[name]}")
-    raise KerasFeatureMissing(
-        f"keras.layers.{name} is not in minidl.keras; its layers are {', '.join(sorted(__all__))}"
+    raise feature_missing(
+        f"keras.layers.{name}", _ABSENT.get(name, f"its layers are {', '.join(sorted(__all__))}")
     )

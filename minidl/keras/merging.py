@@ -1,7 +1,8 @@
 """Keras's merging layers: ``Add``, ``Subtract``, ``Multiply``, ``Average``, ``Concatenate``.
 
-Each takes a list of inputs of one shape (``Concatenate``: equal but for ``axis``) and has no
-weights; its ``backward(dy)`` returns one gradient per input::
+Each takes a list of inputs of one shape (``Concatenate``: equal but for ``axis``; it is
+minidl's own, ``minidl.nn.layers.Concatenate``, with Keras's default axis) and has no weights;
+its ``backward(dy)`` returns one gradient per input::
 
     Add          y = x1 + x2 + ...          dx_i = dy
     Subtract     y = x1 - x2                dx1 = dy, dx2 = -dy
@@ -14,8 +15,8 @@ weights; its ``backward(dy)`` returns one gradient per input::
 
 from __future__ import annotations
 
-import numpy as np
 
+from ..nn.layers import merge
 from ..nn.layers.base import Layer
 
 __all__ = [
@@ -120,35 +121,12 @@ class Average(_Merge):
         return [dy / k] * k
 
 
-class Concatenate(_Merge):
-    """``Concatenate(axis=-1)``: join along ``axis`` (the features, channels-last)."""
-
-    def __init__(self, axis: int = -1, name=None, **kwargs):
-        super().__init__(name, **kwargs)
-        self.axis = int(axis)
-
-    def _differ(self, a, b) -> bool:
-        if len(a) != len(b):
-            return True
-        axis = self.axis % len(a)
-        return a[:axis] + a[axis + 1 :] != b[:axis] + b[axis + 1 :]
-
-    def _except(self) -> str:
-        return f" except along axis {self.axis}"
-
-    def forward(self, xs, training=False):
-        xs = self.check_inputs(xs)
-        if self.axis == 0 or self.axis == -len(xs[0].shape):
-            raise ValueError("Concatenate joins features, not samples: axis must not be 0 (the batch axis)")
-        self.cache = [x.shape[self.axis] for x in xs]
-        return np.concatenate(xs, axis=self.axis)
-
-    def backward(self, dy):
-        sizes = self.require_cache()
-        return np.split(dy, np.cumsum(sizes)[:-1], axis=self.axis)
+def Concatenate(axis: int = -1, **kwargs) -> merge.Concatenate:
+    """Keras's ``Concatenate``: ``minidl.nn.layers.Concatenate`` joining along ``axis``, Keras's
+    default -1 (the features, or the channels when channels-last; minidl's default is 1)."""
+    return merge.Concatenate(axis=axis, **kwargs)
 
 
-# Keras's function forms: layers.add([a, b]) is layers.Add()([a, b])
 def add(inputs, **kwargs):
     return Add(**kwargs)(inputs)
 

@@ -5,7 +5,7 @@
 minidl's own door:
 
 * ``fit(x, y, batch_size, epochs, ...)`` takes its positional arguments in Keras's order
-  (minidl's ``fit`` reads ``fit(x, y, epochs, batch_size)``);
+  (minidl's ``fit`` takes them by name only);
 * ``compile`` reads names with Keras's defaults (``optimizer="rmsprop"``, ``"adam"`` with
   epsilon 1e-7) and calls a metric function as Keras does, ``fn(y_true, y_pred)``, logged under
   the name given;
@@ -17,12 +17,15 @@ minidl's own door:
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 
 from .. import backend
 from ..training import model as _model
 from ..training.trainer import Trainer
-from .functional import Input, Model, _metric
+from .functional import Input, InputLayer, Model, _metric
+from .graph import KerasTensor
 from .weights import KerasWeights, from_keras
 
 __all__ = ["Sequential", "Model", "load_model"]
@@ -30,6 +33,16 @@ __all__ = ["Sequential", "Model", "load_model"]
 
 def _is_model(layer) -> bool:
     return isinstance(layer, (Trainer, Model))
+
+
+def _declared_input_shape(entry) -> tuple | None:
+    """The per-sample shape a ``keras.Input(shape)`` or a ``layers.InputLayer(shape)`` among a
+    Sequential's layers declares (it is not kept in ``layers``, as in Keras); None for a layer."""
+    if isinstance(entry, InputLayer):
+        return entry.shape
+    if isinstance(entry, KerasTensor) and hasattr(entry, "input_layer"):
+        return tuple(entry.shape[1:])
+    return None
 
 
 class Sequential(KerasWeights, _model.Sequential):
@@ -47,7 +60,16 @@ class Sequential(KerasWeights, _model.Sequential):
                 "not in minidl.keras; pass it in the list, keras.Sequential([base, layers.Dense(10)]), "
                 "or write x = base(inputs) with the functional API"
             )
-        super().add(layer)
+        shape = _declared_input_shape(layer)
+        if shape is None:
+            super().add(layer)
+        elif self.layers:
+            raise ValueError(
+                f"Input(shape={shape}) must come first: this model already has "
+                f"{len(self.layers)} layer(s); pass the shape to the first layer"
+            )
+        else:
+            self._declare_input_shape(shape, f"Input(shape={shape})")
 
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, **unsupported) -> None:
         """Keras's ``compile``: Keras's names and defaults, metric functions called ``fn(y_true, y_pred)``."""
@@ -65,8 +87,8 @@ class Sequential(KerasWeights, _model.Sequential):
             metrics = [metrics]
         self.metrics = [_metric(m, self.loss, None, "") for m in (metrics or [])]
 
-    # Keras 3's positional order (x, y, batch_size, epochs), not minidl's (x, y, epochs, batch_size)
-    def fit(  # type: ignore[override]
+    # Keras 3's positional order (x, y, batch_size, epochs); minidl's Trainer.fit takes them by name
+    def fit(
         self,
         x=None,
         y=None,
@@ -185,7 +207,7 @@ class ModelStack(Model):
         return list(self.stack)
 
     def add(self, layer) -> None:
-        if hasattr(layer, "record_call") and getattr(layer, "node", True) is None:  # keras.Input
+        if _declared_input_shape(layer) is not None:  # the shape each call brings
             return
         self.stack.append(layer)
         self._traces.clear()  # the next batch records the longer stack
@@ -198,13 +220,19 @@ class ModelStack(Model):
 
 
 def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True):
-    """Read a model file: a functional or subclassed ``keras.Model`` (its classes from
-    ``custom_objects``), or a ``keras.Sequential`` (minidl's ``Sequential`` format)."""
+    """Read a model file: a functional or subclassed ``keras.Model`` (its classes and its
+    ``Lambda`` functions from ``custom_objects``), or a ``keras.Sequential`` (minidl's
+    ``Sequential`` format). ``safe_mode`` is Keras's switch for running a saved lambda's
+    bytecode; minidl's files hold no code, so loading never runs any (a Python lambda is
+    refused when saving instead)."""
     from . import model_file
 
     arrays = model_file.read(filepath)
     if model_file.KEY in arrays:
-        return model_file.load(filepath, arrays, Input, Model, custom_objects, compile)
-    model = _model.load_model(filepath, compile=compile)
+        kinds = types.SimpleNamespace(Input=Input, Model=Model, ModelStack=ModelStack, Sequential=Sequential)
+        return model_file.load(filepath, arrays, kinds, custom_objects, compile)
+    model = _model.load_model(
+        filepath, compile=compile, make_layer=lambda spec: model_file.make_layer(spec, custom_objects)
+    )
     model.__class__ = Sequential
     return model

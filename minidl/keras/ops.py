@@ -68,12 +68,15 @@ __all__ = [
 
 class Operation:
     """One recorded op: ``forward(inputs) = compute(*inputs)``, ``backward(dy)`` the gradient
-    of each input (``vjp``), summed back to the input's shape where it was broadcast."""
+    of each input (``vjp``), summed back to the input's shape where it was broadcast.
+    ``config`` holds the op's other arguments (``axis=``), what a saved model calls it with
+    again: ``getattr(ops, name)(*inputs, **config)`` (``model_file``)."""
 
     trainable = True
 
-    def __init__(self, name: str, compute, vjp):
+    def __init__(self, name: str, compute, vjp, config: dict | None = None):
         self.name, self.compute, self.vjp = name, compute, vjp
+        self.config = dict(config or {})
         self.cache: tuple[Any, Any] | None = None  # (inputs, output) of the last forward
 
     def forward(self, xs, training: bool = False):
@@ -100,10 +103,10 @@ def _unbroadcast(g, shape):
     return g.sum(axis=stretched, keepdims=True) if stretched else g
 
 
-def _apply(name, compute, vjp, *operands):
+def _apply(name, compute, vjp, *operands, config: dict | None = None):
     """Compute at once on arrays; record a node when any operand is a KerasTensor."""
     if builtins.any(is_symbolic(a) for a in operands):
-        return record(Operation(name, compute, vjp), list(operands))
+        return record(Operation(name, compute, vjp, config), list(operands))
     return compute(*operands)
 
 
@@ -205,7 +208,7 @@ def softmax(x, axis: int = -1):
     def vjp(dy, y, x):
         return (y * (dy - (dy * y).sum(axis=axis, keepdims=True)),)
 
-    return _apply("softmax", compute, vjp, x)
+    return _apply("softmax", compute, vjp, x, config={"axis": axis})
 
 
 # ---------------------------------------------------------------------- reductions
@@ -213,7 +216,8 @@ def sum(x, axis=None, keepdims: bool = False):  # noqa: A001
     def vjp(dy, y, x):
         return (np.broadcast_to(_keep(dy, axis, keepdims, x.ndim), x.shape),)
 
-    return _apply("sum", lambda x: np.sum(x, axis=axis, keepdims=keepdims), vjp, x)
+    config = {"axis": axis, "keepdims": keepdims}
+    return _apply("sum", lambda x: np.sum(x, axis=axis, keepdims=keepdims), vjp, x, config=config)
 
 
 def mean(x, axis=None, keepdims: bool = False):
@@ -221,7 +225,8 @@ def mean(x, axis=None, keepdims: bool = False):
         count = x.size // np.size(y)  # how many entries each mean averaged
         return (np.broadcast_to(_keep(dy, axis, keepdims, x.ndim), x.shape) / count,)
 
-    return _apply("mean", lambda x: np.mean(x, axis=axis, keepdims=keepdims), vjp, x)
+    config = {"axis": axis, "keepdims": keepdims}
+    return _apply("mean", lambda x: np.mean(x, axis=axis, keepdims=keepdims), vjp, x, config=config)
 
 
 def max(x, axis=None, keepdims: bool = False):  # noqa: A001
@@ -232,21 +237,27 @@ def max(x, axis=None, keepdims: bool = False):  # noqa: A001
         share = hit / hit.sum(axis=axis, keepdims=True)
         return (_keep(dy, axis, keepdims, x.ndim) * share,)
 
-    return _apply("max", lambda x: np.max(x, axis=axis, keepdims=keepdims), vjp, x)
+    config = {"axis": axis, "keepdims": keepdims}
+    return _apply("max", lambda x: np.max(x, axis=axis, keepdims=keepdims), vjp, x, config=config)
 
 
 # ---------------------------------------------------------------------- shapes
 def reshape(x, newshape):
     """Keras's ``reshape``: ``newshape`` includes the batch axis (``-1`` or ``None`` for it)."""
     target = tuple(-1 if d is None else d for d in newshape)
-    return _apply("reshape", lambda x: np.reshape(x, target), lambda dy, y, x: (dy.reshape(x.shape),), x)
+    return _same_entries("reshape", lambda x: np.reshape(x, target), x, newshape=newshape)
+
+
+def _same_entries(name, compute, x, **config):
+    """An op that only lays the entries out anew: ``dx`` is ``dy`` in ``x``'s shape."""
+    return _apply(name, compute, lambda dy, y, x: (dy.reshape(x.shape),), x, config=config)
 
 
 def transpose(x, axes=None):
     def vjp(dy, y, x):
         return (np.transpose(dy, None if axes is None else np.argsort(axes)),)
 
-    return _apply("transpose", lambda x: np.transpose(x, axes), vjp, x)
+    return _apply("transpose", lambda x: np.transpose(x, axes), vjp, x, config={"axes": axes})
 
 
 def concatenate(xs, axis: int = 0):
@@ -256,24 +267,22 @@ def concatenate(xs, axis: int = 0):
         cuts = np.cumsum([x.shape[axis] for x in xs])[:-1]
         return tuple(np.split(dy, cuts, axis=axis))
 
-    return _apply("concatenate", lambda *xs: np.concatenate(xs, axis=axis), vjp, *xs)
+    return _apply("concatenate", lambda *xs: np.concatenate(xs, axis=axis), vjp, *xs, config={"axis": axis})
 
 
 def stack(xs, axis: int = 0):
     def vjp(dy, y, *xs):
         return tuple(np.take(dy, i, axis=axis) for i in range(len(xs)))
 
-    return _apply("stack", lambda *xs: np.stack(xs, axis=axis), vjp, *xs)
+    return _apply("stack", lambda *xs: np.stack(xs, axis=axis), vjp, *xs, config={"axis": axis})
 
 
 def expand_dims(x, axis):
-    return _apply(
-        "expand_dims", lambda x: np.expand_dims(x, axis), lambda dy, y, x: (dy.reshape(x.shape),), x
-    )
+    return _same_entries("expand_dims", lambda x: np.expand_dims(x, axis), x, axis=axis)
 
 
 def squeeze(x, axis=None):
-    return _apply("squeeze", lambda x: np.squeeze(x, axis), lambda dy, y, x: (dy.reshape(x.shape),), x)
+    return _same_entries("squeeze", lambda x: np.squeeze(x, axis), x, axis=axis)
 
 
 # ---------------------------------------------------------------------- selection
@@ -293,7 +302,7 @@ def clip(x, x_min, x_max):
     def vjp(dy, y, x):
         return (dy * ((x >= x_min) & (x <= x_max)),)
 
-    return _apply("clip", lambda x: np.clip(x, x_min, x_max), vjp, x)
+    return _apply("clip", lambda x: np.clip(x, x_min, x_max), vjp, x, config={"x_min": x_min, "x_max": x_max})
 
 
 def one_hot(x, num_classes: int, dtype="float32"):
@@ -302,7 +311,8 @@ def one_hot(x, num_classes: int, dtype="float32"):
     def compute(x):
         return (np.asarray(x)[..., None] == np.arange(num_classes)).astype(dtype)
 
-    return _apply("one_hot", compute, lambda dy, y, x: (None,), x)
+    config = {"num_classes": num_classes, "dtype": np.dtype(dtype).name}
+    return _apply("one_hot", compute, lambda dy, y, x: (None,), x, config=config)
 
 
 def take(x, indices, axis=None):
@@ -323,7 +333,7 @@ def take(x, indices, axis=None):
         np.add.at(moved, ids, dy_moved)
         return dx, None
 
-    return _apply("take", compute, vjp, x, indices)
+    return _apply("take", compute, vjp, x, indices, config={"axis": axis})
 
 
 def getitem(x, index):
@@ -334,12 +344,14 @@ def getitem(x, index):
         np.add.at(dx, index, dy)
         return (dx,)
 
-    return _apply("getitem", lambda x: x[index], vjp, x)
+    return _apply("getitem", lambda x: x[index], vjp, x, config={"index": index})
 
 
 def argmax(x, axis=-1):
     """Index of the largest entry along ``axis`` (no gradient)."""
-    return _apply("argmax", lambda x: np.argmax(x, axis=axis), lambda dy, y, x: (None,), x)
+    return _apply(
+        "argmax", lambda x: np.argmax(x, axis=axis), lambda dy, y, x: (None,), x, config={"axis": axis}
+    )
 
 
 def cast(x, dtype):
@@ -348,7 +360,9 @@ def cast(x, dtype):
     def vjp(dy, y, x):
         return (dy.astype(x.dtype) if np.issubdtype(x.dtype, np.floating) else None,)
 
-    return _apply("cast", lambda x: np.asarray(x).astype(dtype), vjp, x)
+    return _apply(
+        "cast", lambda x: np.asarray(x).astype(dtype), vjp, x, config={"dtype": np.dtype(dtype).name}
+    )
 
 
 def convert_to_tensor(x, dtype=None):

@@ -27,8 +27,9 @@ Use with ``model.compile(optimizer=Adam(1e-3))``, or by hand:
 
 The learning rate may also be a ``LearningRateSchedule``, a function of the step (Keras's
 ``keras.optimizers.schedules``): the optimizer then sets ``lr = schedule(iterations)``
-before every update. (The epoch-based schedules at the end of this file go to the
-``LearningRateScheduler`` callback instead.)
+before every update. The epoch-based schedules at the end of this file (``StepDecay``,
+``ExponentialEpochDecay``, ``CosineEpochDecay``) go to the ``LearningRateScheduler`` callback
+instead.
 """
 
 import inspect
@@ -42,12 +43,12 @@ from .. import backend
 class Optimizer:
     """Base class. ``step(model)`` updates every trainable parameter of ``model`` in place.
 
-    ``model`` may be a ``Sequential``, a layer, or a list of layers. The learning rate
-    may be given as ``lr`` (PyTorch's name, minidl's) or ``learning_rate`` (Keras's); Keras's
-    ``beta_1``, ``beta_2`` and ``rho`` are accepted too (they mean what minidl's ``beta1``,
-    ``beta2`` and ``alpha`` mean). Keras's ``epsilon`` is not: in Keras it sits elsewhere in
-    the update rule, so one name would mean two things; minidl's is ``eps`` (PyTorch's rule),
-    and ``minidl.keras.optimizers`` takes ``epsilon`` with Keras's rule.
+    ``model`` may be a ``Sequential``, a layer, or a list of layers. The arguments have
+    PyTorch's names (``lr``, ``beta1``, ``beta2``, ``alpha``, ``eps``); Keras's spellings
+    (``learning_rate``, ``beta_1``, ``beta_2``, ``rho``, ``epsilon``) are refused with the name
+    to use: they belong to ``minidl.keras.optimizers``, whose defaults and rules are Keras's
+    (its epsilon sits elsewhere in the update rule). ``opt.learning_rate`` reads and sets
+    ``lr`` (the optimizers of both doors are these classes).
     """
 
     def __init__(
@@ -55,22 +56,23 @@ class Optimizer:
         lr: float,
         clipnorm: float | None = None,
         global_clipnorm: float | None = None,
-        learning_rate: float | None = None,
         **unknown,
     ):
-        if "epsilon" in unknown:
+        who = type(self).__name__
+        accepted = _accepted_names(type(self))
+        keras_spellings = sorted(k for k in unknown if KERAS_SPELLINGS.get(k) in accepted)
+        if keras_spellings:
+            ours = ", ".join(f"{KERAS_SPELLINGS[k]}= for {k}=" for k in keras_spellings)
             raise TypeError(
-                f"{type(self).__name__}(epsilon=...) is Keras's name, and Keras puts epsilon elsewhere "
-                f"in the update rule: give eps= (minidl's, PyTorch's rule), or use "
-                f"minidl.keras.optimizers.{type(self).__name__}(epsilon=...) for Keras's rule"
+                f"{who}({', '.join(k + '=...' for k in keras_spellings)}) is Keras's spelling: "
+                f"minidl.nn.optim takes {ours} (PyTorch's names and rules), or use "
+                f"minidl.keras.optimizers.{who} for Keras's names, defaults and rules"
             )
         if unknown:
             raise TypeError(
-                f"{type(self).__name__} got unexpected keyword argument(s) "
-                f"{', '.join(sorted(unknown))}; it takes {', '.join(_accepted_names(type(self)))}"
+                f"{who} got unexpected keyword argument(s) "
+                f"{', '.join(sorted(unknown))}; it takes {', '.join(accepted)}"
             )
-        if learning_rate is not None:
-            lr = learning_rate
         self.schedule = lr if isinstance(lr, LearningRateSchedule) else None
         if self.schedule is not None:
             lr = self.schedule(0)
@@ -205,9 +207,9 @@ class Optimizer:
 class LearningRateSchedule:
     """A learning rate that changes every step: ``schedule(step) -> lr``, with ``step`` the
     optimizer's ``iterations`` (0 at the first update). Pass one as the learning rate,
-    ``Adam(learning_rate=schedule)``. Subclasses store their constructor arguments under
-    their own names (that is their ``get_config``) and are found again by class name when a
-    saved optimizer is loaded."""
+    ``Adam(lr=schedule)``. Subclasses store their constructor arguments under their own names
+    (that is their ``get_config``) and are found again by class name when a saved optimizer is
+    loaded. Keras's schedules (``minidl.keras.optimizers.schedules``) are subclasses."""
 
     classes: dict[str, type] = {}
 
@@ -255,22 +257,14 @@ def _zeros_like(param):
     return backend.get_array_module(param).zeros_like(param)
 
 
-# Keras's name -> minidl's, per optimizer (``learning_rate`` is taken by every one)
-KERAS_NAMES = {  # only names that mean the same in both; Keras's epsilon does not (see Optimizer)
-    "Adam": {"beta_1": "beta1", "beta_2": "beta2"},
-    "RMSprop": {"rho": "alpha"},
-    "Adagrad": {},
+# Keras's argument names -> minidl's: refused with this advice (``minidl.keras.optimizers`` takes them)
+KERAS_SPELLINGS = {
+    "learning_rate": "lr",
+    "beta_1": "beta1",
+    "beta_2": "beta2",
+    "rho": "alpha",
+    "epsilon": "eps",
 }
-KERAS_NAMES["AdamW"] = KERAS_NAMES["Adam"]
-
-
-def _keras_name(options: dict, who: str, keras: str, value, default):
-    """``options[keras]`` (Keras's spelling, taken out of ``options``) if given, else ``value``."""
-    if keras not in options:
-        return value
-    if value != default:
-        raise ValueError(f"{who}: give {KERAS_NAMES[who][keras]} or {keras} (Keras's name), not both")
-    return options.pop(keras)
 
 
 def _beta_pair(betas, who: str) -> tuple:
@@ -280,7 +274,7 @@ def _beta_pair(betas, who: str) -> tuple:
 
 
 def _accepted_names(cls) -> list[str]:
-    """The keyword arguments an optimizer class takes, minidl's and Keras's."""
+    """The keyword arguments an optimizer class takes."""
     names = [
         n
         for klass in cls.__mro__[: cls.__mro__.index(Optimizer) + 1]  # AdamW passes Adam's on
@@ -288,7 +282,7 @@ def _accepted_names(cls) -> list[str]:
         if n not in ("self", "clipping", "options", "unknown", "adam_options")
     ]
     pytorch = ["betas"] if issubclass(cls, Adam) else []
-    return list(dict.fromkeys(names + pytorch + list(KERAS_NAMES.get(cls.__name__, {}))))
+    return list(dict.fromkeys(names + pytorch))
 
 
 class SGD(Optimizer):
@@ -319,8 +313,8 @@ class SGD(Optimizer):
 
 
 class RMSprop(Optimizer):
-    """Divides each step by a running RMS of recent gradients (PyTorch's ``alpha`` is Keras's
-    ``rho``, accepted as ``rho=``; Keras's default is 0.9, PyTorch's and minidl's 0.99)."""
+    """Divides each step by a running RMS of recent gradients (PyTorch's ``alpha``, 0.99 by
+    default, is Keras's ``rho``, 0.9 in ``minidl.keras.optimizers.RMSprop``)."""
 
     def __init__(
         self,
@@ -332,7 +326,6 @@ class RMSprop(Optimizer):
         keras_epsilon: bool = False,
         **options,
     ):
-        alpha = _keras_name(options, "RMSprop", "rho", alpha, 0.99)
         super().__init__(lr, **options)
         self.alpha, self.eps, self.momentum, self.weight_decay = (
             float(alpha),
@@ -406,10 +399,9 @@ class Adagrad(Optimizer):
 class Adam(Optimizer):
     """Momentum (first moment) + RMSprop (second moment), both bias-corrected.
 
-    PyTorch's ``betas=(beta1, beta2)`` and Keras's spellings ``beta_1`` and ``beta_2`` are
-    accepted (Keras's ``epsilon`` is refused: see ``Optimizer``). For Keras, only the names:
-    Keras adds ``epsilon`` to sqrt(v) before the bias correction, minidl and PyTorch after it
-    (chapter 14), and Keras's default is 1e-7.
+    PyTorch's ``betas=(beta1, beta2)`` is accepted too. Keras adds its ``epsilon`` to sqrt(v)
+    before the bias correction, minidl and PyTorch after it (chapter 14), and Keras's default
+    is 1e-7: ``minidl.keras.optimizers.Adam`` passes ``keras_epsilon=True``.
     """
 
     decoupled = False
@@ -429,8 +421,6 @@ class Adam(Optimizer):
             if (beta1, beta2) != (0.9, 0.999):
                 raise ValueError(f"{who}: give beta1/beta2 or betas (PyTorch's name), not both")
             beta1, beta2 = _beta_pair(options.pop("betas"), who)
-        beta1 = _keras_name(options, who, "beta_1", beta1, 0.9)
-        beta2 = _keras_name(options, who, "beta_2", beta2, 0.999)
         super().__init__(lr, **options)
         for name, beta in (("beta1", beta1), ("beta2", beta2)):
             if not 0.0 <= beta < 1.0:
@@ -508,8 +498,9 @@ class StepDecay:
         return self.initial_lr * self.gamma ** (epoch // self.step_size)
 
 
-class ExponentialDecay:
-    """``lr(epoch) = initial_lr * gamma ** epoch``."""
+class ExponentialEpochDecay:
+    """``lr(epoch) = initial_lr * gamma ** epoch`` (per epoch; Keras's ``ExponentialDecay``,
+    ``minidl.keras.optimizers.schedules``, counts batches and has other arguments)."""
 
     def __init__(self, initial_lr: float, gamma: float = 0.95):
         self.initial_lr, self.gamma = initial_lr, gamma
@@ -518,8 +509,9 @@ class ExponentialDecay:
         return self.initial_lr * self.gamma**epoch
 
 
-class CosineDecay:
-    """``lr(epoch) = min_lr + (initial_lr - min_lr) (1 + cos(pi epoch / total_epochs)) / 2``, then ``min_lr``."""
+class CosineEpochDecay:
+    """``lr(epoch) = min_lr + (initial_lr - min_lr) (1 + cos(pi epoch / total_epochs)) / 2``, then
+    ``min_lr`` (per epoch; Keras's ``CosineDecay`` counts batches)."""
 
     def __init__(self, initial_lr: float, total_epochs: int, min_lr: float = 0.0):
         if total_epochs <= 0:

@@ -202,8 +202,8 @@ class LearningRateScheduler(Callback):
     """Set the learning rate at the start of every epoch from ``schedule``.
 
     ``schedule(epoch)`` or ``schedule(epoch, lr)`` (Keras's form) returns the new rate;
-    the schedules in ``minidl.nn.optim`` (``StepDecay``, ``ExponentialDecay``,
-    ``CosineDecay``) fit. The rate used is logged as ``"lr"``.
+    the schedules in ``minidl.nn.optim`` (``StepDecay``, ``ExponentialEpochDecay``,
+    ``CosineEpochDecay``) fit. The rate used is logged as ``"lr"``.
     """
 
     def __init__(self, schedule, verbose: int = 0):

@@ -30,8 +30,16 @@ import numpy as np
 from .. import backend
 from .._version import __version__
 from ..nn.layers.base import LAYER_CLASSES, Layer, _checked_shape, check_data_format
-from ..nn.layers.keras import Input
-from .saving import FORMAT, FORMAT_VERSION, jsonable, read_npz, write_atomically
+from .saving import (
+    FORMAT,
+    FORMAT_VERSION,
+    compile_config,
+    jsonable,
+    read_npz,
+    restore_training_state,
+    training_state,
+    write_atomically,
+)
 from .summary import summary_table
 from .trainer import NonFiniteLossError, Trainer
 
@@ -87,8 +95,7 @@ class Sequential(Trainer):
     def add(self, layer: Layer) -> None:
         """Append a layer (built at once if the model already knows its input shape).
 
-        Keras's ways of giving the input shape work here: ``Input(shape)`` as the first
-        entry (it is not kept in ``layers``), or ``input_shape=`` on the first layer. A
+        The input shape may also be given as ``input_shape=`` on the first layer. A
         ``Sequential`` added to a ``Sequential`` contributes its layers (shared, not
         copied: a frozen base stays frozen). With ``Sequential(data_format=...)`` every
         image layer created without its own ``data_format`` gets the model's. After
@@ -100,21 +107,13 @@ class Sequential(Trainer):
             for inner in layer.layers:
                 self.add(inner)
             return
-        if hasattr(layer, "record_call") and getattr(layer, "node", True) is None:  # keras.Input(shape)
-            batch_and_sample_shape: tuple = layer.shape  # type: ignore[attr-defined]
-            layer = Input(batch_and_sample_shape[1:])
         if not isinstance(layer, Layer):
-            raise TypeError(f"Sequential takes minidl layers, got {type(layer).__name__}")
+            raise TypeError(
+                f"Sequential takes minidl layers, got {type(layer).__name__} (Keras's Input goes to "
+                "minidl.keras.Sequential; minidl's Sequential takes input_shape=)"
+            )
         if any(layer is existing for existing in self.layers):
             raise ValueError(f"{layer.label} is already in this model; create a new layer instead")
-        if isinstance(layer, Input):
-            if self.layers:
-                raise ValueError(
-                    f"Input({layer.shape}) must come first: this model already has "
-                    f"{len(self.layers)} layer(s); pass the shape to the first layer"
-                )
-            self._declare_input_shape(layer.shape, f"Input(shape={layer.shape})")
-            return
         if (
             self.data_format is not None
             and hasattr(layer, "data_format")
@@ -136,7 +135,7 @@ class Sequential(Trainer):
         self.layers.append(layer)
 
     def _declare_input_shape(self, shape, source: str) -> None:
-        """Set the input shape from ``Input`` / a first layer's ``input_shape``; a clash is an error."""
+        """Set the input shape from ``input_shape`` (the model's or a first layer's); a clash is an error."""
         if self.input_shape is not None and tuple(self.input_shape) != tuple(shape):
             raise ValueError(
                 f"{source} disagrees with the model's input shape {self.input_shape}; "
@@ -350,8 +349,7 @@ class Sequential(Trainer):
             raise ValueError(f"{path} holds no weights list;{hint}")
         if not self.built:
             raise ValueError(
-                "load_weights needs a built model: give input_shape (or Input) or run "
-                "one batch through it first"
+                "load_weights needs a built model: give input_shape or run one batch through it first"
             )
         self.set_weights([arrays[k] for k in sorted(k for k in arrays if k.startswith("weights/"))])
 
@@ -399,14 +397,7 @@ class Sequential(Trainer):
             ],
         }
         if self.loss is not None:
-            config["compile"] = {
-                "loss": {"class": type(self.loss).__name__, "config": jsonable(self.loss.get_config())},
-                "optimizer": {
-                    "class": type(self.optimizer).__name__,
-                    "config": jsonable(self.optimizer.get_config()),
-                },
-                "metrics": [name for name, _ in self.metrics],
-            }
+            config["compile"] = compile_config(self)
         return config
 
     def save(self, path, include_optimizer: bool = True) -> None:
@@ -434,20 +425,17 @@ class Sequential(Trainer):
             for key, value in layer.buffers.items():
                 arrays[f"layers/{i}/buffers/{key}"] = backend.to_numpy(value)
         if include_optimizer and self.optimizer is not None:
-            info, state = self.optimizer.get_state(self.layers)
-            config["training_state"] = {
-                "optimizer": info,
-                "epochs_completed": self.epochs_completed,
-                "rng": backend.rng().bit_generator.state,
-            }
-            arrays.update({f"optimizer/{name}": value for name, value in state.items()})
+            config["training_state"], state = training_state(self, self.layers)
+            arrays.update(state)
         arrays["__minidl__"] = np.array(json.dumps(config))
         write_atomically(path, arrays)
 
 
-def load_model(path, compile: bool = True) -> Sequential:
+def load_model(path, compile: bool = True, *, make_layer=None) -> Sequential:
     """Rebuild a model written by ``Sequential.save``: layers, weights and (if it was
-    compiled and ``compile=True``) loss, optimizer and metrics.
+    compiled and ``compile=True``) loss, optimizer and metrics. ``make_layer(spec)`` turns a
+    saved layer (``{"class", "config", "trainable"}``) into a layer, if given (``minidl.keras``
+    passes one that finds custom classes and ``Lambda`` functions in its ``custom_objects``).
 
     When the file holds the training state (``save(include_optimizer=True)``, the
     default), the optimizer continues from its saved step counts and moments, and the
@@ -473,18 +461,9 @@ def load_model(path, compile: bool = True) -> Sequential:
             f"{config.get('format')} version {config.get('format_version')}"
         )
 
-    layers = []
-    for spec in config["layers"]:
-        cls = LAYER_CLASSES.get(spec["class"])
-        if cls is None:
-            raise ValueError(f"{path}: unknown layer type {spec['class']!r} (known: {sorted(LAYER_CLASSES)})")
-        layer_config = dict(spec["config"])
-        if "data_format" in inspect.signature(cls).parameters:
-            # files written before data_format existed hold channels-first image layers
-            layer_config.setdefault("data_format", "channels_first")
-        layer = cls(**layer_config)
-        layer.trainable = spec.get("trainable", True)
-        layers.append(layer)
+    layers = [
+        _layer_from_spec(spec, path) if make_layer is None else make_layer(spec) for spec in config["layers"]
+    ]
     # Building draws initial weights that the saved ones replace at once; loading must not
     # move the seeded stream, or the layers a reader builds next would change with it.
     stream = backend.rng().bit_generator
@@ -512,20 +491,26 @@ def load_model(path, compile: bool = True) -> Sequential:
     if compile and "compile" in config:
         c = config["compile"]
         model.compile(optimizer=c["optimizer"], loss=c["loss"], metrics=c["metrics"])
-        training = config.get("training_state")
-        if training is not None:
-            prefix = "optimizer/"
-            state = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
-            try:
-                model.optimizer.set_state(model.layers, training["optimizer"], state)
-            except ValueError as err:
-                raise ValueError(f"{path}: {err}") from None
-            model.epochs_completed = int(training.get("epochs_completed", 0))
-            model._resume_rng = (training["rng"], backend.rng())
+        if "training_state" in config:
+            restore_training_state(model, model.layers, config["training_state"], arrays, path)
     return model
 
 
 # ------------------------------------------------------------------ helpers
+def _layer_from_spec(spec: dict, path) -> Layer:
+    """A saved layer (``{"class", "config", "trainable"}``) made again, by class name."""
+    cls = LAYER_CLASSES.get(spec["class"])
+    if cls is None:
+        raise ValueError(f"{path}: unknown layer type {spec['class']!r} (known: {sorted(LAYER_CLASSES)})")
+    layer_config = dict(spec["config"])
+    if "data_format" in inspect.signature(cls).parameters:
+        # files written before data_format existed hold channels-first image layers
+        layer_config.setdefault("data_format", "channels_first")
+    layer = cls(**layer_config)
+    layer.trainable = spec.get("trainable", True)
+    return layer
+
+
 def _check_declared_shape(layer, incoming, position: int) -> None:
     """A later layer's ``input_shape=`` must match what reaches it (Keras would not build otherwise)."""
     if tuple(layer.declared_input_shape) != tuple(incoming):

@@ -14,7 +14,16 @@ import zipfile
 
 import numpy as np
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "write_atomically", "read_npz", "jsonable"]
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "write_atomically",
+    "read_npz",
+    "jsonable",
+    "compile_config",
+    "training_state",
+    "restore_training_state",
+]
 
 FORMAT = "minidl.Sequential"
 FORMAT_VERSION = 1
@@ -111,3 +120,47 @@ def jsonable(value):
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     raise TypeError(f"cannot save a configuration value of type {type(value).__name__}: {value!r}")
+
+
+def compile_config(model) -> dict:
+    """What ``compile`` was given, as a model file keeps it: the loss and the optimizer as
+    ``{"class", "config"}`` and the metrics by name (``compile`` reads it back)."""
+    return {
+        "loss": {"class": type(model.loss).__name__, "config": jsonable(model.loss.get_config())},
+        "optimizer": {
+            "class": type(model.optimizer).__name__,
+            "config": jsonable(model.optimizer.get_config()),
+        },
+        "metrics": [name for name, _ in model.metrics],
+    }
+
+
+def training_state(model, layers) -> tuple[dict, dict]:
+    """What training needs to go on where it stopped: ``(info, arrays)``. ``info`` (JSON) holds
+    the optimizer's step counts, the epochs completed and minidl's random stream (the next
+    shuffles and dropout masks); ``arrays`` the optimizer's moments as ``optimizer/...``,
+    its slots numbered by their layer's place in ``layers``."""
+    from .. import backend
+
+    info, state = model.optimizer.get_state(layers)
+    training = {
+        "optimizer": info,
+        "epochs_completed": model.epochs_completed,
+        "rng": backend.rng().bit_generator.state,
+    }
+    return training, {f"optimizer/{name}": value for name, value in state.items()}
+
+
+def restore_training_state(model, layers, training: dict, arrays: dict, path) -> None:
+    """Put back what ``training_state`` saved, on a model compiled from the same file: the
+    next ``fit`` continues bit for bit (unless ``minidl.seed`` is called in between)."""
+    from .. import backend
+
+    prefix = "optimizer/"
+    state = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+    try:
+        model.optimizer.set_state(layers, training["optimizer"], state)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
+    model.epochs_completed = int(training.get("epochs_completed", 0))
+    model._resume_rng = (training["rng"], backend.rng())

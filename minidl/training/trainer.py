@@ -59,8 +59,9 @@ class Trainer:
         def _to_device(self, a) -> Any: ...
         def _as_input(self, x) -> Any: ...
 
-    def compile(self, optimizer="adam", loss=None, metrics=None) -> None:
-        """Choose the optimizer, the loss and the metrics to report (names or objects)."""
+    def compile(self, optimizer="adam", loss=None, *, metrics=None) -> None:
+        """Choose the optimizer, the loss and the metrics to report (names or objects).
+        ``metrics`` is given by name: Keras's third positional argument is ``loss_weights``."""
         if loss is None:
             raise ValueError("compile needs a loss, e.g. loss='sparse_categorical_crossentropy'")
         self.optimizer = optim.get(optimizer)
@@ -98,6 +99,7 @@ class Trainer:
         self,
         x,
         y=None,
+        *,
         epochs: int = 1,
         batch_size: int | None = None,
         verbose=1,
@@ -113,6 +115,10 @@ class Trainer:
         augment=None,
     ) -> History:
         """Train for ``epochs`` passes over ``(x, y)``; returns the ``History``.
+
+        Everything after ``x`` and ``y`` is given by name: Keras's positional order is
+        ``(x, y, batch_size, epochs)``, and ``fit(x, y, 64, 5)`` must not mean one thing here
+        and another in ``minidl.keras`` (whose models take Keras's order).
 
         ``x`` is an array of samples (with targets ``y``), or a source of batches that
         yields ``(x, y)`` or ``(x, y, sample_weight)`` itself -- a generator, a ``DataLoader``,

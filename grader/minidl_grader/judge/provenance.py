@@ -226,7 +226,7 @@ def _resolve(dotted: str):
 
 def _covers(entry: str, name: str) -> bool:
     """Whether the forbidden ``entry`` covers the used ``name``: by spelling (the name or a
-    module above it), or by what they are: the same object (``L.MaxPooling2D`` is
+    module above it), or by what they are: the same object (``minidl.models.MaxPool2D`` is
     ``minidl.nn.layers.MaxPool2D``), a subclass of it, or a function or class defined in
     the forbidden module (``minidl.nn.layers.MaxPool2D`` lives in ``minidl.nn.layers.conv``)."""
     if name == entry or name.startswith(entry + "."):

@@ -203,7 +203,7 @@ def _forbid_during_call(names, namespace: dict) -> list:
     ``--allow``) by stand-ins that raise; returns what to put back (``_put_back``).
 
     A name is swapped wherever minidl's modules or the notebook bind that very object
-    (``L.MaxPooling2D`` is ``MaxPool2D``); a module is swapped in ``sys.modules`` with its
+    (``minidl.models.MaxPool2D`` is ``L.MaxPool2D``); a module is swapped in ``sys.modules`` with its
     submodules and on its package. This catches what the grader's reading cannot see
     (``getattr(L, "Max" + "Pool2D")``, a built import); only for the probes that just call
     the answer, so a probe's own use of the library is never in the way."""

@@ -9,7 +9,8 @@ rules are minidl's (PyTorch's, documented in ``minidl.nn.optim``); the defaults 
     Adam(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7)
     AdamW(learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7)
 
-``learning_rate`` may be a schedule from ``keras.optimizers.schedules``. Keras's
+``learning_rate`` may be a schedule from ``keras.optimizers.schedules``; each also takes
+``clipnorm`` and ``global_clipnorm`` (``clipvalue`` raises, naming them) and ``name``. Keras's
 ``weight_decay`` is decoupled (the weights shrink by ``lr * weight_decay`` each step):
 ``Adam(weight_decay=...)`` is therefore minidl's ``AdamW``; for SGD, RMSprop and Adagrad it
 becomes minidl's L2 ``weight_decay`` (the same step for plain SGD; with momentum or an
@@ -29,41 +30,31 @@ __all__ = ["SGD", "RMSprop", "Adagrad", "Adam", "AdamW", "Optimizer", "schedules
 Optimizer = _optim.Optimizer
 
 
-def _clipping(clipnorm, clipvalue, global_clipnorm, who) -> dict:
-    if clipvalue is not None:
+def _common(options: dict, who: str, weight_decay, **rule) -> dict:
+    """The arguments every Keras optimizer takes, as minidl's optimizers take them:
+    ``weight_decay`` (None: 0), ``clipnorm`` and ``global_clipnorm`` (``clipvalue`` raises,
+    naming them), ``name`` (ignored); ``rule`` adds minidl's switches (``keras_epsilon=True``).
+    Anything else is not in minidl."""
+    options = dict(options)
+    options.pop("name", None)
+    if options.pop("clipvalue", None) is not None:
         raise NotImplementedError(
             f"{who}(clipvalue=...) is not in minidl; the closest: clipnorm= (per weight) or "
             "global_clipnorm= (all weights together)"
         )
-    return {"clipnorm": clipnorm, "global_clipnorm": global_clipnorm}
-
-
-def _unused(kwargs: dict, who: str) -> None:
-    kwargs.pop("name", None)
-    if kwargs:
-        raise TypeError(f"{who} got argument(s) minidl does not have: {', '.join(sorted(kwargs))}")
+    clipping = {key: options.pop(key, None) for key in ("clipnorm", "global_clipnorm")}
+    if options:
+        raise TypeError(f"{who} got argument(s) minidl does not have: {', '.join(sorted(options))}")
+    return {"weight_decay": weight_decay or 0.0, **clipping, **rule}
 
 
 def SGD(
-    learning_rate=0.01,
-    momentum: float = 0.0,
-    nesterov: bool = False,
-    weight_decay=None,
-    clipnorm=None,
-    clipvalue=None,
-    global_clipnorm=None,
-    **kwargs,
+    learning_rate=0.01, momentum: float = 0.0, nesterov: bool = False, weight_decay=None, **common
 ) -> _optim.SGD:
     """Keras's SGD as ``minidl.nn.optim.SGD`` (PyTorch's momentum rule, the same steps as
     Keras's for a constant learning rate)."""
-    _unused(kwargs, "SGD")
-    return _optim.SGD(
-        learning_rate,
-        momentum=momentum,
-        nesterov=nesterov,
-        weight_decay=weight_decay or 0.0,
-        **_clipping(clipnorm, clipvalue, global_clipnorm, "SGD"),
-    )
+    options = _common(common, "SGD", weight_decay)
+    return _optim.SGD(learning_rate, momentum=momentum, nesterov=nesterov, **options)
 
 
 def RMSprop(
@@ -73,26 +64,15 @@ def RMSprop(
     epsilon: float = 1e-7,
     centered: bool = False,
     weight_decay=None,
-    clipnorm=None,
-    clipvalue=None,
-    global_clipnorm=None,
-    **kwargs,
+    **common,
 ) -> _optim.RMSprop:
     """Keras's RMSprop (``rho`` 0.9) as ``minidl.nn.optim.RMSprop`` (whose ``alpha`` is ``rho``)."""
-    _unused(kwargs, "RMSprop")
     if centered:
         raise NotImplementedError(
             "RMSprop(centered=True) is not in minidl; the closest: RMSprop(centered=False) or Adam"
         )
-    return _optim.RMSprop(
-        learning_rate,
-        alpha=rho,
-        eps=epsilon,
-        keras_epsilon=True,
-        momentum=momentum,
-        weight_decay=weight_decay or 0.0,
-        **_clipping(clipnorm, clipvalue, global_clipnorm, "RMSprop"),
-    )
+    options = _common(common, "RMSprop", weight_decay, keras_epsilon=True)
+    return _optim.RMSprop(learning_rate, alpha=rho, eps=epsilon, momentum=momentum, **options)
 
 
 def Adagrad(
@@ -100,20 +80,12 @@ def Adagrad(
     initial_accumulator_value: float = 0.1,
     epsilon: float = 1e-7,
     weight_decay=None,
-    clipnorm=None,
-    clipvalue=None,
-    global_clipnorm=None,
-    **kwargs,
+    **common,
 ) -> _optim.Adagrad:
     """Keras's Adagrad as ``minidl.nn.optim.Adagrad`` with Keras's starting sum and epsilon."""
-    _unused(kwargs, "Adagrad")
+    options = _common(common, "Adagrad", weight_decay, keras_epsilon=True)
     return _optim.Adagrad(
-        learning_rate,
-        eps=epsilon,
-        keras_epsilon=True,
-        initial_accumulator_value=initial_accumulator_value,
-        weight_decay=weight_decay or 0.0,
-        **_clipping(clipnorm, clipvalue, global_clipnorm, "Adagrad"),
+        learning_rate, eps=epsilon, initial_accumulator_value=initial_accumulator_value, **options
     )
 
 
@@ -124,28 +96,12 @@ def Adam(
     epsilon: float = 1e-7,
     amsgrad: bool = False,
     weight_decay=None,
-    clipnorm=None,
-    clipvalue=None,
-    global_clipnorm=None,
-    **kwargs,
+    **common,
 ):
     """Keras's Adam as ``minidl.nn.optim.Adam`` (``minidl.nn.optim.AdamW`` with a ``weight_decay``,
     which Keras applies decoupled)."""
-    _unused(kwargs, "Adam")
-    if amsgrad:
-        raise NotImplementedError("Adam(amsgrad=True) is not in minidl; the closest: Adam(amsgrad=False)")
-    clipping = _clipping(clipnorm, clipvalue, global_clipnorm, "Adam")
-    if weight_decay:
-        return _optim.AdamW(
-            learning_rate,
-            beta1=beta_1,
-            beta2=beta_2,
-            eps=epsilon,
-            weight_decay=weight_decay,
-            keras_epsilon=True,
-            **clipping,
-        )
-    return _optim.Adam(learning_rate, beta1=beta_1, beta2=beta_2, eps=epsilon, keras_epsilon=True, **clipping)
+    cls = _optim.AdamW if weight_decay else _optim.Adam
+    return _adam("Adam", cls, learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay, common)
 
 
 def AdamW(
@@ -155,24 +111,18 @@ def AdamW(
     beta_2: float = 0.999,
     epsilon: float = 1e-7,
     amsgrad: bool = False,
-    clipnorm=None,
-    clipvalue=None,
-    global_clipnorm=None,
-    **kwargs,
+    **common,
 ) -> _optim.AdamW:
     """Keras's AdamW (weight decay 0.004) as ``minidl.nn.optim.AdamW``."""
-    _unused(kwargs, "AdamW")
+    return _adam("AdamW", _optim.AdamW, learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay, common)
+
+
+def _adam(who, cls, learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay, common):
+    """Keras's Adam or AdamW (``who``) as minidl's ``cls``, epsilon where Keras puts it."""
     if amsgrad:
-        raise NotImplementedError("AdamW(amsgrad=True) is not in minidl; the closest: AdamW(amsgrad=False)")
-    return _optim.AdamW(
-        learning_rate,
-        beta1=beta_1,
-        beta2=beta_2,
-        eps=epsilon,
-        weight_decay=weight_decay,
-        keras_epsilon=True,
-        **_clipping(clipnorm, clipvalue, global_clipnorm, "AdamW"),
-    )
+        raise NotImplementedError(f"{who}(amsgrad=True) is not in minidl; the closest: {who}(amsgrad=False)")
+    options = _common(common, who, weight_decay, keras_epsilon=True)
+    return cls(learning_rate, beta1=beta_1, beta2=beta_2, eps=epsilon, **options)
 
 
 _BY_NAME: dict[str, Callable[[], _optim.Optimizer]] = {

@@ -13,11 +13,11 @@
     residual.py       Residual (a block of layers with a skip connection around it)
     merge.py          Concatenate (join arrays along the channels; backward slices the gradient)
     unet.py           UNet (an encoder-decoder with skip connections, for per-pixel labels)
-    keras.py          Input, Activation, Rescaling, and Keras's names MaxPooling2D, AveragePooling2D,
-                      GlobalAveragePooling2D, BatchNormalization (aliases)
 
 Image layers take ``data_format="channels_first"`` (N, C, H, W), minidl's default, or
 ``"channels_last"`` (N, H, W, C), Keras's; ``set_image_data_format`` changes the default.
+Keras's names (``MaxPooling2D``, ``BatchNormalization``, ``Input``, ``Activation``,
+``Rescaling``) live in ``minidl.keras.layers``, with Keras's defaults.
 """
 
 from .base import LAYER_CLASSES, Layer, image_data_format, set_image_data_format
@@ -42,15 +42,6 @@ from .upsampling import Conv2DTranspose, UpSampling2D
 from .residual import Residual
 from .merge import Concatenate
 from .unet import UNet
-from .keras import (
-    Activation,
-    AveragePooling2D,
-    BatchNormalization,
-    GlobalAveragePooling2D,
-    Input,
-    MaxPooling2D,
-    Rescaling,
-)
 
 __all__ = [
     "Layer",
@@ -97,13 +88,6 @@ __all__ = [
     "Residual",
     "Concatenate",
     "UNet",
-    "Input",
-    "Activation",
-    "Rescaling",
-    "MaxPooling2D",
-    "AveragePooling2D",
-    "GlobalAveragePooling2D",
-    "BatchNormalization",
     "image_data_format",
     "set_image_data_format",
 ]
