@@ -66,6 +66,16 @@ class _Sequence1D(ImageLayout, Layer):
 
     _last = _first  # and back: (N, C, L) -> (N, L, C) when channels-last
 
+    def check_input(self, x):
+        """``Layer.check_input`` for a batch in the layer's format; returns it as (N, C, L).
+
+        ``Layer.check_input`` reads the per-sample shape as the layer's code sees it, (C, L),
+        so a channels-last batch is turned first (a batch of another rank is left for its
+        error message)."""
+        if not hasattr(x, "shape") or not hasattr(x, "dtype"):
+            x = np.asarray(x, dtype=np.float32)
+        return super().check_input(self._first(x) if x.ndim == 3 else x)
+
     def _check_shape(self, shape):
         if len(shape) != 2:
             raise ValueError(
@@ -173,10 +183,10 @@ class Conv1D(_Sequence1D):
         return (self.filters, (L + start + end - self.kernel_size) // self.stride + 1)
 
     def _input_mismatch(self, shape):
-        return self.kernel_layout(shape)[0] != self.built_input_shape[0]  # W fixes the channels only
+        return shape[0] != self.built_input_shape[0]  # W fixes the channels only (C of (C, L))
 
     def forward(self, x, training=False):
-        x = self._first(self.check_input(x))
+        x = self.check_input(x)
         self.compute_output_shape(x.shape[1:])
         start, end = self.pads_for(x.shape[2])
         pads = (0, 0, start, end)  # (top, bottom, left, right) of a 1-pixel image
@@ -241,7 +251,7 @@ class _Pool1D(_Sequence1D):
         super().build(shape, dtype)
 
     def forward(self, x, training=False):
-        x = self._first(self.check_input(x))
+        x = self.check_input(x)
         self.compute_output_shape(x.shape[1:])
         y = self._pool(x[:, :, None, :])
         return self._last(y[:, :, 0, :])
@@ -302,7 +312,7 @@ class GlobalAvgPool1D(_Sequence1D):
         super().build(self.kernel_layout(tuple(input_shape)), dtype)
 
     def forward(self, x, training=False):
-        x = self._first(self.check_input(x))
+        x = self.check_input(x)
         self.cache = x.shape
         return x.mean(axis=2)
 
