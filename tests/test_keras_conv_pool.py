@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import minidl.keras as keras
+from minidl.nn.gradcheck import check_layer
 
 HAVE_KERAS = importlib.util.find_spec("keras") is not None and importlib.util.find_spec("torch") is not None
 
@@ -35,3 +36,111 @@ def test_an_unbuilt_channels_last_1d_layer_builds_from_a_batch_with_its_channels
         assert y.shape == (2, 8, 4)
         with pytest.raises(ValueError, match=r"built for inputs \(N, 10, 3\), got shape \(2, 10, 5\)"):
             layer(np.zeros((2, 10, 5), np.float32))
+
+
+POOLS = [
+    # (Keras name, pool_size, strides, per-sample shape (channels-last))
+    ("MaxPooling2D", 2, None, (5, 7, 3)),
+    ("MaxPooling2D", 3, 2, (6, 5, 2)),
+    ("MaxPooling2D", (3, 2), 1, (4, 5, 2)),
+    ("AveragePooling2D", 2, None, (5, 7, 3)),
+    ("AveragePooling2D", 3, 2, (6, 5, 2)),
+    ("AveragePooling2D", 3, 1, (4, 5, 2)),
+    ("MaxPooling1D", 2, None, (7, 3)),
+    ("MaxPooling1D", 3, 2, (8, 2)),
+    ("AveragePooling1D", 2, None, (7, 3)),
+    ("AveragePooling1D", 3, 2, (8, 2)),
+]
+
+
+def _same_pool_by_hand(kind, x, pool, strides):
+    """Keras's ``padding="same"`` written out: each window over the valid cells only."""
+    spatial = x.shape[1:-1]
+    pool = (pool,) * len(spatial) if np.isscalar(pool) else tuple(pool)
+    strides = pool if strides is None else (strides,) * len(spatial) if np.isscalar(strides) else strides
+    outs = [-(-n // s) for n, s in zip(spatial, strides)]
+    befores = [max((o - 1) * s + k - n, 0) // 2 for o, s, k, n in zip(outs, strides, pool, spatial)]
+    y = np.zeros((x.shape[0], *outs, x.shape[-1]))
+    for index in np.ndindex(*outs):
+        window = tuple(
+            slice(max(i * s - b, 0), min(i * s - b + k, n))
+            for i, s, b, k, n in zip(index, strides, befores, pool, spatial)
+        )
+        cells = x[(slice(None), *window, slice(None))].reshape(x.shape[0], -1, x.shape[-1])
+        y[(slice(None), *index, slice(None))] = cells.max(axis=1) if kind == "max" else cells.mean(axis=1)
+    return y
+
+
+@pytest.mark.parametrize("name, pool, strides, shape", POOLS)
+def test_same_pooling_takes_the_valid_cells_of_each_window_and_passes_a_gradient_check(
+    name, pool, strides, shape
+):
+    x = np.random.default_rng(1).normal(size=(2, *shape))
+    layer = getattr(keras.layers, name)(pool, strides, padding="same")
+    y = layer.forward(x)
+    assert y.shape[1:] == layer.output_shape_for(shape)
+    expected = _same_pool_by_hand("max" if "Max" in name else "avg", x, pool, strides)
+    np.testing.assert_allclose(y, expected, rtol=1e-12)
+    report = check_layer(getattr(keras.layers, name)(pool, strides, padding="same"), x)
+    assert report.passed, report
+
+
+@pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
+def test_same_pooling_in_either_data_format(data_format):
+    x = np.random.default_rng(2).normal(size=(2, 5, 7, 3))
+    last = keras.layers.AveragePooling2D(3, 2, padding="same")
+    layer = keras.layers.AveragePooling2D(3, 2, padding="same", data_format=data_format)
+    given = x if data_format == "channels_last" else x.transpose(0, 3, 1, 2)
+    y = layer.forward(given)
+    np.testing.assert_allclose(
+        y if data_format == "channels_last" else y.transpose(0, 2, 3, 1), last.forward(x)
+    )
+
+
+@pytest.mark.parametrize("name, pool, strides, shape", POOLS)
+def test_same_pooling_matches_keras(name, pool, strides, shape):
+    real = real_keras()
+    x = np.random.default_rng(3).normal(size=(2, *shape)).astype(np.float32)
+    ours = getattr(keras.layers, name)(pool, strides, padding="same").forward(x)
+    theirs = real.ops.convert_to_numpy(getattr(real.layers, name)(pool, strides, padding="same")(x))
+    if "Average" in name and not _torch_backend_agrees(pool, strides, shape[:-1]):
+        # Keras's torch backend pads an uneven "same" with copies of the edge ("replicate") before
+        # averaging, so its edge windows differ from TensorFlow's and JAX's (and Keras's docs):
+        # compare the windows clear of the padding, and the edge with the rule written out
+        expected = _same_pool_by_hand("avg", x.astype(np.float64), pool, strides)
+        np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-6)
+        inner = tuple(slice(1, -1) for _ in shape[:-1])
+        theirs, ours = theirs[(slice(None), *inner)], ours[(slice(None), *inner)]
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+def _torch_backend_agrees(pool, strides, spatial):
+    """Whether Keras's torch backend pads "same" equally on both sides (then it averages the
+    valid cells only, ``count_include_pad=False``)."""
+    pool = (pool,) * len(spatial) if np.isscalar(pool) else tuple(pool)
+    strides = pool if strides is None else (strides,) * len(spatial) if np.isscalar(strides) else strides
+    totals = [max((-(-n // s) - 1) * s + k - n, 0) for n, s, k in zip(spatial, strides, pool)]
+    return all(t % 2 == 0 for t in totals)
+
+
+def test_same_pooling_saves_and_a_model_with_it_trains(tmp_path):
+    model = keras.Sequential(
+        [
+            keras.Input((9, 9, 2)),
+            keras.layers.Conv2D(4, 3, padding="same", activation="relu"),
+            keras.layers.MaxPooling2D(2, padding="same"),
+            keras.layers.AveragePooling2D(3, strides=2, padding="same"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(3),
+        ]
+    )
+    assert model.layers[1].output_shape == (5, 5, 4) and model.layers[2].output_shape == (3, 3, 4)
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(32, 9, 9, 2)).astype(np.float32), rng.integers(0, 3, 32)
+    history = model.fit(x, y, epochs=3, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    model.save(tmp_path / "m.keras")
+    again = keras.models.load_model(tmp_path / "m.keras")
+    assert again.layers[2].padding == "same"
+    np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))

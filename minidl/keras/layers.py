@@ -140,14 +140,6 @@ def _channels_last_by_default(cls: type[_L.Layer], keras_name: str) -> _LayerNam
 
     @functools.wraps(cls, assigned=("__doc__",), updated=())
     def make(*args, data_format=None, **kwargs):
-        if "Pool" in cls.__name__ and "Global" not in cls.__name__ and "padding" in kwargs:
-            padding = kwargs.pop("padding")
-            if padding != "valid":
-                raise KerasFeatureMissing(
-                    f"{keras_name}(padding={padding!r}) is not in minidl.keras (windows that do not "
-                    f"fit are dropped, padding='valid'). The closest minidl way: "
-                    f"layers.ZeroPadding2D before the pooling (zeros, not Keras's ignored edge)"
-                )
         return cls(*args, data_format=data_format or config.image_data_format(), **kwargs)
 
     doc = (
