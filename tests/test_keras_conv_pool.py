@@ -144,3 +144,43 @@ def test_same_pooling_saves_and_a_model_with_it_trains(tmp_path):
     again = keras.models.load_model(tmp_path / "m.keras")
     assert again.layers[2].padding == "same"
     np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_layer_kernel_and_bias_are_kerass_layout_views_that_assign(tmp_path):
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(2, 6, 6, 3)).astype(np.float32)
+    conv, dense = keras.layers.Conv2D(4, 3), keras.layers.Dense(5, use_bias=False)
+    model = keras.Sequential([keras.Input((6, 6, 3)), conv, keras.layers.Flatten(), dense])
+    assert conv.kernel.shape == (3, 3, 3, 4) and conv.bias.shape == (4,)
+    np.testing.assert_array_equal(conv.kernel.numpy(), conv.params["W"].transpose(2, 3, 1, 0))
+    assert dense.kernel.shape == (64, 5) and dense.bias is None  # Keras's bias of use_bias=False
+    kernel = rng.normal(size=(3, 3, 3, 4)).astype(np.float32)
+    conv.kernel.assign(kernel)
+    np.testing.assert_array_equal(np.asarray(conv.kernel), kernel)
+    np.testing.assert_array_equal(model.weights[0].numpy(), kernel)
+    with pytest.raises(ValueError, match=r"expected shape \(3, 3, 3, 4\), got \(4, 3, 3, 3\)"):
+        conv.kernel.assign(kernel.transpose(3, 2, 0, 1))
+    with pytest.raises(AttributeError, match="Dense.kernel exists once the layer is built"):
+        keras.layers.Dense(3).kernel
+    conv1d = keras.layers.Conv1D(4, 3)
+    conv1d(x[:, 0])
+    assert conv1d.kernel.shape == (3, 3, 4)
+    norm = keras.layers.BatchNormalization()
+    norm(x)
+    assert norm.moving_variance.shape == (3,) and norm.gamma.shape == (3,)
+    embedding = keras.layers.Embedding(10, 4)
+    embedding(np.array([[1, 2]]))
+    assert embedding.embeddings.shape == (10, 4)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_array_equal(loaded.layers[0].kernel.numpy(), kernel)
+
+
+def test_layer_kernel_matches_kerass_own():
+    real = real_keras()
+    x = np.random.default_rng(5).normal(size=(2, 6, 6, 3)).astype(np.float32)
+    theirs, ours = real.layers.Conv2D(4, 3), keras.layers.Conv2D(4, 3)
+    want, _ = theirs(x), ours(x)
+    ours.kernel.assign(real.ops.convert_to_numpy(theirs.kernel))
+    ours.bias.assign(real.ops.convert_to_numpy(theirs.bias))
+    np.testing.assert_allclose(ours(x), real.ops.convert_to_numpy(want), rtol=1e-5, atol=1e-5)

@@ -28,6 +28,7 @@ from .._version import __version__
 from ..nn.layers.base import LAYER_CLASSES, Layer
 from ..training.saving import jsonable, read_npz, write_atomically
 from .graph import KerasTensor
+from .weights import as_keras_layer
 
 FORMAT, FORMAT_VERSION = "minidl.keras.Model", 1
 KEY = "__minidl_keras_model__"
@@ -127,6 +128,9 @@ def _make_layer(spec, custom_objects):
     config = dict(spec["config"])
     layer = cls.from_config(config) if hasattr(cls, "from_config") else cls(**config)
     layer.trainable = spec.get("trainable", True)
+    if isinstance(layer, Layer):
+        for _, inner in layer.layers_within():
+            as_keras_layer(inner)  # Keras's weight names (layer.kernel) on the loaded layers
     return layer
 
 

@@ -23,7 +23,7 @@ from .. import backend
 from ..training import model as _model
 from ..training.trainer import Trainer
 from .functional import Input, Model, _metric
-from .weights import KerasWeights, from_keras
+from .weights import KerasWeights, as_keras_layer, from_keras
 
 __all__ = ["Sequential", "Model", "load_model"]
 
@@ -207,4 +207,7 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
         return model_file.load(filepath, arrays, Input, Model, custom_objects, compile)
     model = _model.load_model(filepath, compile=compile)
     model.__class__ = Sequential
+    for layer in model.layers:
+        for _, inner in layer.layers_within():
+            as_keras_layer(inner)  # Keras's weight names (layer.kernel) on the loaded layers
     return model
