@@ -184,3 +184,84 @@ def test_layer_kernel_matches_kerass_own():
     ours.kernel.assign(real.ops.convert_to_numpy(theirs.kernel))
     ours.bias.assign(real.ops.convert_to_numpy(theirs.bias))
     np.testing.assert_allclose(ours(x), real.ops.convert_to_numpy(want), rtol=1e-5, atol=1e-5)
+
+
+SEPARABLE = [
+    ("DepthwiseConv2D", (3,), {"depth_multiplier": 2}),
+    ("DepthwiseConv2D", ((3, 2),), {"strides": 2, "padding": "same", "activation": "relu"}),
+    ("SeparableConv2D", (4, 3), {}),
+    ("SeparableConv2D", (5, (2, 3)), {"strides": (2, 1), "padding": "same", "depth_multiplier": 3}),
+    ("SeparableConv2D", (4, 3), {"use_bias": False, "activation": "tanh"}),
+]
+
+
+@pytest.mark.parametrize("name, args, kwargs", SEPARABLE)
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_depthwise_and_separable_convolutions_pass_gradient_checks(name, args, kwargs, data_format):
+    x = np.random.default_rng(6).normal(size=(2, 7, 6, 3))
+    if data_format == "channels_first":
+        x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    layer = getattr(keras.layers, name)(*args, data_format=data_format, **kwargs)
+    report = check_layer(layer, x)
+    assert report.passed, report
+    assert layer.forward(x).shape[1:] == layer.output_shape_for(x.shape[1:])
+
+
+def test_a_separable_convolution_is_its_depthwise_then_a_1x1_convolution():
+    x = np.random.default_rng(7).normal(size=(2, 8, 8, 3)).astype(np.float32)
+    separable = keras.layers.SeparableConv2D(5, 3, depth_multiplier=2, activation="relu")
+    y = separable(x)
+    depthwise = keras.layers.DepthwiseConv2D(3, depth_multiplier=2, use_bias=False)
+    pointwise = keras.layers.Conv2D(5, 1, activation="relu")
+    depthwise(x), pointwise(np.zeros((1, 6, 6, 6), np.float32))
+    depthwise.depthwise_kernel.assign(separable.depthwise_kernel.numpy())
+    pointwise.kernel.assign(separable.pointwise_kernel.numpy())
+    pointwise.bias.assign(separable.bias.numpy() + 0.5)
+    separable.bias.assign(separable.bias.numpy() + 0.5)
+    np.testing.assert_allclose(separable(x), pointwise(depthwise(x)), rtol=1e-5, atol=1e-6)
+    assert y.shape == (2, 6, 6, 5)
+    # each output channel c*M + m of a depthwise convolution reads input channel c only
+    x0 = x.copy()
+    x0[..., 1] = 0
+    changed = np.abs(depthwise(x) - depthwise(x0)).max(axis=(0, 1, 2)) > 0
+    np.testing.assert_array_equal(changed, [False, False, True, True, False, False])
+    model = keras.Sequential([keras.Input((8, 8, 3)), separable])
+    assert [w.shape for w in model.weights] == [(3, 3, 3, 2), (1, 1, 6, 5), (5,)]  # Keras's order
+    assert separable.count_params() == (3 * 3 * 3 * 2 + 6 * 5 + 5, 0)
+
+
+@pytest.mark.parametrize("name, args, kwargs", SEPARABLE)
+def test_depthwise_and_separable_convolutions_match_keras(name, args, kwargs):
+    real = real_keras()
+    x = np.random.default_rng(8).normal(size=(2, 7, 6, 3)).astype(np.float32)
+    theirs = getattr(real.layers, name)(*args, **kwargs)
+    want = real.ops.convert_to_numpy(theirs(x))
+    ours = keras.Sequential([keras.Input((7, 6, 3)), getattr(keras.layers, name)(*args, **kwargs)])
+    assert [w.shape for w in ours.weights] == [tuple(w.shape) for w in theirs.weights]
+    assert ours.count_params() == theirs.count_params()
+    ours.set_weights([real.ops.convert_to_numpy(w) for w in theirs.weights])
+    np.testing.assert_allclose(ours.predict(x, verbose=0), want, rtol=1e-5, atol=1e-5)
+
+
+def test_a_separable_cnn_trains_and_saves(tmp_path):
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 2)),
+            keras.layers.SeparableConv2D(6, 3, padding="same", activation="relu"),
+            keras.layers.DepthwiseConv2D(3, strides=2, depth_multiplier=2),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(2),
+        ]
+    )
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), ["accuracy"])
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 8, 8, 2)).astype(np.float32)
+    y = (x[:, :4].mean(axis=(1, 2, 3)) > 0).astype(np.int64)
+    history = model.fit(x, y, epochs=8, batch_size=16, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    model.save(tmp_path / "m.keras")
+    again = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert again.layers[0].pointwise_kernel.shape == (1, 1, 2, 6)
+    with pytest.raises(NotImplementedError, match="dilation_rate"):
+        keras.layers.SeparableConv2D(4, 3, dilation_rate=2)

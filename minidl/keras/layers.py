@@ -77,6 +77,8 @@ __all__ = [
     "Conv1D",
     "Conv2D",
     "Conv2DTranspose",
+    "DepthwiseConv2D",
+    "SeparableConv2D",
     "MaxPooling1D",
     "MaxPooling2D",
     "AveragePooling1D",
@@ -139,7 +141,31 @@ class _BatchNorm(KerasNames, _L.BatchNorm, register=False):
     """minidl's ``BatchNorm`` with ``gamma``, ``beta``, ``moving_mean``, ``moving_variance``."""
 
 
-for _door_class in (_Conv1D, _Conv2D, _Conv2DTranspose, _Embedding, _BatchNorm):
+@keras_names(_L.DepthwiseConv2D, depthwise_kernel=("params", "W"), bias=("params", "b"))
+class _DepthwiseConv2D(KerasNames, _L.DepthwiseConv2D, register=False):
+    """minidl's ``DepthwiseConv2D`` with ``layer.depthwise_kernel`` (KH, KW, C, M) and ``layer.bias``."""
+
+
+@keras_names(
+    _L.SeparableConv2D,
+    depthwise_kernel=("params", "depthwise.W"),
+    pointwise_kernel=("params", "pointwise.W"),
+    bias=("params", "pointwise.b"),
+)
+class _SeparableConv2D(KerasNames, _L.SeparableConv2D, register=False):
+    """minidl's ``SeparableConv2D`` with ``depthwise_kernel`` (KH, KW, C, M), ``pointwise_kernel``
+    (1, 1, C*M, F) and ``bias``."""
+
+
+for _door_class in (
+    _Conv1D,
+    _Conv2D,
+    _Conv2DTranspose,
+    _Embedding,
+    _BatchNorm,
+    _DepthwiseConv2D,
+    _SeparableConv2D,
+):
     _door_class.__name__ = _door_class.__qualname__ = _door_class.__mro__[2].__name__  # prints as minidl's
 SimpleRNN, LSTM, GRU = _L.SimpleRNN, _L.LSTM, _L.GRU
 
@@ -203,6 +229,8 @@ def _minidl_class(cls: type) -> type:
 Conv1D = _channels_last_by_default(_Conv1D, "Conv1D")
 Conv2D = _channels_last_by_default(_Conv2D, "Conv2D")
 Conv2DTranspose = _channels_last_by_default(_Conv2DTranspose, "Conv2DTranspose")
+DepthwiseConv2D = _channels_last_by_default(_DepthwiseConv2D, "DepthwiseConv2D")
+SeparableConv2D = _channels_last_by_default(_SeparableConv2D, "SeparableConv2D")
 MaxPooling1D = MaxPool1D = _channels_last_by_default(_L.MaxPool1D, "MaxPooling1D")
 MaxPooling2D = MaxPool2D = _channels_last_by_default(_L.MaxPool2D, "MaxPooling2D")
 AveragePooling1D = AvgPool1D = _channels_last_by_default(_L.AvgPool1D, "AveragePooling1D")

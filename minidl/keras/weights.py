@@ -6,6 +6,9 @@ minidl's kernels hold PyTorch's layout; Keras's differ for the convolutions only
     Conv2D           minidl W (F, C, KH, KW)      Keras kernel (KH, KW, C, F)
     Conv2DTranspose  minidl W (C, F, KH, KW)      Keras kernel (KH, KW, F, C)
     Conv1D           minidl W (F, C, K)           Keras kernel (K, C, F)
+    DepthwiseConv2D  minidl W (C, M, KH, KW)      Keras depthwise_kernel (KH, KW, C, M)
+    SeparableConv2D  its sub-layers': a DepthwiseConv2D and a 1x1 Conv2D, whose kernel
+                     (1, 1, C*M, F) is Keras's pointwise_kernel
 
 Every other weight (Dense's (in, out) kernel, biases, LSTM's blocks, batch-norm statistics)
 is laid out alike.
@@ -30,7 +33,12 @@ __all__ = [
 ]
 
 # the axes that turn minidl's W into Keras's kernel
-_TO_KERAS = {_L.Conv2D: (2, 3, 1, 0), _L.Conv2DTranspose: (2, 3, 1, 0), _L.Conv1D: (2, 1, 0)}
+_TO_KERAS = {
+    _L.Conv2D: (2, 3, 1, 0),
+    _L.Conv2DTranspose: (2, 3, 1, 0),
+    _L.Conv1D: (2, 1, 0),
+    _L.DepthwiseConv2D: (2, 3, 0, 1),
+}
 
 
 def _axes(layer, key):
@@ -101,8 +109,9 @@ class KerasNames:
     """Mixin of the door's layers (``keras.layers.Dense`` is ``KerasNames`` + minidl's ``Dense``):
     Keras's attribute names for a layer's weights, ``layer.kernel``, ``layer.bias``, ... as
     ``Weight`` views in Keras's layout (``numpy()``, ``shape``, ``assign``). ``keras_weights``
-    maps each name to ``(store, key)``: ``{"kernel": ("params", "W"), "bias": ("params", "b")}``.
-    A built layer without the weight (``use_bias=False``) gives None, as Keras."""
+    maps each name to ``(store, key)``: ``{"kernel": ("params", "W"), "bias": ("params", "b")}``,
+    a sub-layer's as ``"<sub-layer>.<key>"`` (``("params", "pointwise.W")``). A built layer
+    without the weight (``use_bias=False``) gives None, as Keras."""
 
     keras_weights: dict[str, tuple[str, str]] = {}
 
@@ -116,7 +125,9 @@ class KerasNames:
                 f"{type(self).__name__}.{name} exists once the layer is built: call it on a batch, "
                 "or build it (layer.build(input_shape))"
             )
-        return Weight(self, store, key) if key in getattr(self, store) else None
+        path, _, key = key.rpartition(".")
+        owner = dict(self.layers_within())[path]  # type: ignore[attr-defined]
+        return Weight(owner, store, key) if key in getattr(owner, store) else None
 
 
 #: minidl's class -> the door's class with Keras's names (filled by ``keras_names``)
