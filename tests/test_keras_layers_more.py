@@ -246,6 +246,10 @@ def test_keras_options_minidl_lacks_raise_not_implemented():
         with pytest.raises(NotImplementedError):
             getattr(keras.layers, missing)
         assert not hasattr(keras.layers, missing)  # also an AttributeError
-    for metric in ("AUC", "Precision", "Recall", "RootMeanSquaredError"):
+    for metric in ("F1Score", "MeanIoU"):
         with pytest.raises(NotImplementedError, match=f"keras.metrics.{metric} is not in minidl.keras"):
             getattr(keras.metrics, metric)
+    with pytest.raises(NotImplementedError, match="multi_label"):
+        keras.metrics.AUC(multi_label=True)
+    with pytest.raises(NotImplementedError, match="top_k"):
+        keras.metrics.Precision(top_k=2)

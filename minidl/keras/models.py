@@ -22,7 +22,8 @@ import numpy as np
 from .. import backend
 from ..training import model as _model
 from ..training.trainer import Trainer
-from .functional import Input, Model, _metric
+from .fitting import KerasFit
+from .functional import Input, Model, _metric, _unique_names
 from .weights import KerasWeights, as_keras_layer, from_keras
 
 __all__ = ["Sequential", "Model", "load_model"]
@@ -32,7 +33,7 @@ def _is_model(layer) -> bool:
     return isinstance(layer, (Trainer, Model))
 
 
-class Sequential(KerasWeights, _model.Sequential):
+class Sequential(KerasFit, KerasWeights, _model.Sequential):
     """Keras's ``Sequential`` (see the module's docstring for what differs from minidl's)."""
 
     def __new__(cls, layers=None, *args, **kwargs):
@@ -63,68 +64,7 @@ class Sequential(KerasWeights, _model.Sequential):
         )
         if isinstance(metrics, str) or callable(metrics):
             metrics = [metrics]
-        self.metrics = [_metric(m, self.loss, None, "") for m in (metrics or [])]
-
-    # Keras 3's positional order (x, y, batch_size, epochs), not minidl's (x, y, epochs, batch_size)
-    def fit(  # type: ignore[override]
-        self,
-        x=None,
-        y=None,
-        batch_size=None,
-        epochs=1,
-        verbose="auto",
-        callbacks=None,
-        validation_split=0.0,
-        validation_data=None,
-        shuffle=True,
-        class_weight=None,
-        sample_weight=None,
-        initial_epoch=0,
-        steps_per_epoch=None,
-        validation_steps=None,
-        **minidl_options,
-    ):
-        """Keras's ``fit``, its positional arguments in Keras's order (x, y, batch_size, epochs, ...)."""
-        return super().fit(
-            x,
-            y,
-            epochs=epochs,
-            batch_size=batch_size,
-            verbose=verbose,
-            callbacks=callbacks,
-            validation_split=validation_split,
-            validation_data=validation_data,
-            shuffle=shuffle,
-            class_weight=class_weight,
-            sample_weight=sample_weight,
-            initial_epoch=initial_epoch,
-            steps_per_epoch=steps_per_epoch,
-            validation_steps=validation_steps,
-            **minidl_options,
-        )
-
-    def evaluate(
-        self,
-        x=None,
-        y=None,
-        batch_size=None,
-        verbose="auto",
-        sample_weight=None,
-        steps=None,
-        callbacks=None,
-        return_dict=False,
-    ):
-        """Keras's ``evaluate``, its arguments in Keras's order."""
-        return super().evaluate(
-            x,
-            y,
-            batch_size,
-            0 if verbose == "auto" else verbose,
-            sample_weight,
-            steps,
-            return_dict=return_dict,
-            callbacks=callbacks,
-        )
+        self.metrics = _unique_names([_metric(m, self.loss, None, "") for m in (metrics or [])])
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         if steps is not None:
@@ -156,18 +96,6 @@ class Sequential(KerasWeights, _model.Sequential):
                     f"got {tuple(np.shape(w))}"
                 )
             slot._array()[...] = backend.to_device(np.asarray(w), self.device)
-
-    @property
-    def metrics_names(self) -> list:
-        return ["loss"] + [name for name, _ in self.metrics]
-
-    def get_layer(self, name=None, index=None):
-        if index is not None:
-            return self.layers[index]
-        for layer in self.layers:
-            if layer.name == name:
-                return layer
-        raise ValueError(f"no layer named {name!r}; the layers are {[layer.name for layer in self.layers]}")
 
 
 class ModelStack(Model):
@@ -205,8 +133,7 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
     arrays = model_file.read(filepath)
     if model_file.KEY in arrays:
         return model_file.load(filepath, arrays, Input, Model, custom_objects, compile)
-    model = _model.load_model(filepath, compile=compile)
-    model.__class__ = Sequential
+    model = _model.load_model(filepath, compile=compile, model_class=Sequential)
     for layer in model.layers:
         for _, inner in layer.layers_within():
             as_keras_layer(inner)  # Keras's weight names (layer.kernel) on the loaded layers
