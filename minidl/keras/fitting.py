@@ -26,7 +26,7 @@ class KerasFit:
         return self._pack(y)
 
     # Keras 3's positional order (x, y, batch_size, epochs), not minidl's (x, y, epochs, batch_size)
-    def fit(  # type: ignore[override]
+    def fit(
         self,
         x=None,
         y=None,

@@ -111,7 +111,7 @@ class _Columns:
         return _Columns([a[index] for a in self.arrays])
 
 
-class Model(KerasFit, KerasWeights, Trainer):
+class Model(KerasFit, KerasWeights, Trainer):  # type: ignore[misc]  # fit in Keras's order
     """A functional model (``Model(inputs, outputs)``) or, subclassed, a model whose ``call``
     says what it computes. It is also a layer: call it on a KerasTensor inside another model."""
 

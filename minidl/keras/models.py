@@ -33,7 +33,7 @@ def _is_model(layer) -> bool:
     return isinstance(layer, (Trainer, Model))
 
 
-class Sequential(KerasFit, KerasWeights, _model.Sequential):
+class Sequential(KerasFit, KerasWeights, _model.Sequential):  # type: ignore[misc]  # fit in Keras's order
     """Keras's ``Sequential`` (see the module's docstring for what differs from minidl's)."""
 
     def __new__(cls, layers=None, *args, **kwargs):

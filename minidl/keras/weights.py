@@ -126,7 +126,7 @@ class KerasNames:
                 "or build it (layer.build(input_shape))"
             )
         path, _, key = key.rpartition(".")
-        owner = dict(self.layers_within())[path]  # type: ignore[attr-defined]
+        owner = dict(self.layers_within())[path]
         return Weight(owner, store, key) if key in getattr(owner, store) else None
 
 

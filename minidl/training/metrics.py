@@ -70,7 +70,8 @@ class BatchMean(Metric):
     the mean over every sample seen when ``fn`` is a mean over the samples of its batch."""
 
     def __init__(self, fn, name: str | None = None):
-        self.fn, self.name = fn, name or getattr(fn, "__name__", "metric")
+        self.fn = fn
+        self.name: str = name if name is not None else str(getattr(fn, "__name__", "metric"))
         self.reset()
 
     def reset(self) -> None:

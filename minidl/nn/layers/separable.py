@@ -195,7 +195,8 @@ class DepthwiseConv2D(ImageLayout, Layer):
     def forward(self, x, training=False):
         x = self.check_input(x)
         self.compute_output_shape(x.shape[1:])
-        pads = conv_pads(self.padding, *x.shape[2:], self.kernel_size, self.stride)
+        H, W = x.shape[2:]
+        pads = conv_pads(self.padding, H, W, self.kernel_size, self.stride)
         y, cache = depthwise_conv(x, self.params["W"], self.params.get("b"), self.stride, pads)
         self.cache = (cache, pads)
         if self.activation_layer is not None:
