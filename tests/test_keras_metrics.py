@@ -200,3 +200,20 @@ def test_minidls_own_fit_takes_a_stateful_metric_too():
     model.compile(optimizer="sgd", loss="binary_crossentropy", metrics=[keras.metrics.AUC(name="auc")])
     history = model.fit(x, y, epochs=1, batch_size=8, verbose=0)
     assert 0.5 < history.history["auc"][0] <= 1.0
+
+
+def test_a_functional_model_with_numbered_metric_names_and_a_separable_layer_saves(tmp_path):
+    x, y = binary_data()
+    inputs = keras.Input((4,))
+    hidden = keras.layers.Reshape((2, 2, 1))(inputs)
+    hidden = keras.layers.SeparableConv2D(3, 2, padding="same", activation="relu")(hidden)
+    outputs = keras.layers.Dense(1, activation="sigmoid")(keras.layers.Flatten()(hidden))
+    model = keras.Model(inputs, outputs)
+    model.compile("adam", "binary_crossentropy", metrics=[keras.metrics.AUC(name="auc"), "auc", "recall"])
+    assert model.metrics_names == ["loss", "auc", "auc_1", "recall"]
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(tmp_path / "m.keras")
+    again = keras.models.load_model(tmp_path / "m.keras")
+    assert again.metrics_names == model.metrics_names
+    np.testing.assert_allclose(again.evaluate(x, y, verbose=0), model.evaluate(x, y, verbose=0), rtol=1e-6)
+    assert again.layers[2].pointwise_kernel.shape == (1, 1, 1, 3)

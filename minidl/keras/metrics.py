@@ -376,8 +376,10 @@ def get(identifier):
     as Keras's ``compile`` names it); None for what minidl's own names cover ("accuracy", "mae")."""
     if isinstance(identifier, _metrics.Metric):
         return identifier
-    if isinstance(identifier, str) and identifier in BY_NAME:
-        return BY_NAME[identifier](name=identifier)
+    if isinstance(identifier, str):
+        base = re.sub(r"_\d+$", "", identifier)  # "auc_1": a second AUC's name, read back from a file
+        if base in BY_NAME:
+            return BY_NAME[base](name=identifier)
     return None
 
 
