@@ -92,6 +92,16 @@ CASES = {
     "Softplus": (lambda: L.Softplus(), _rng(37).standard_normal((3, 7)) * 3, {}),
     "ReLU6": (lambda: L.ReLU6(), _rng(38).standard_normal((3, 7)) * 4 + 2, {}),
     "UNet": (lambda: L.UNet(3, filters=(2, 3)), _rng(39).standard_normal((2, 1, 8, 8)), {}),
+    "DepthwiseConv2D": (
+        lambda: L.DepthwiseConv2D(3, stride=2, padding="same", depth_multiplier=2),
+        _rng(40).standard_normal((2, 2, 5, 6)),
+        {},
+    ),
+    "SeparableConv2D": (
+        lambda: L.SeparableConv2D(3, 3, depth_multiplier=2, activation="tanh"),
+        _rng(41).standard_normal((2, 2, 5, 5)),
+        {},
+    ),
 }
 
 # Exported classes that are not layers one can run: the abstract base has no forward.

@@ -27,6 +27,7 @@ and metrics per output (a list, or a dict by output name) with ``loss_weights``.
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import re
@@ -37,6 +38,8 @@ from .. import backend
 from ..nn.layers.base import Layer, _checked_shape
 from ..training import metrics as minidl_metrics
 from ..training.trainer import Trainer, _with_model
+from . import metrics as keras_metrics
+from .fitting import KerasFit
 from .graph import Graph, KerasTensor, is_symbolic, record
 from .weights import KerasWeights, from_keras, own_slots, to_keras
 
@@ -115,7 +118,7 @@ class _Columns:
         return _Columns([a[index] for a in self.arrays])
 
 
-class Model(KerasWeights, Trainer):
+class Model(KerasFit, KerasWeights, Trainer):  # fit in Keras's order
     """A functional model (``Model(inputs, outputs)``) or, subclassed, a model whose ``call``
     says what it computes. It is also a layer: call it on a KerasTensor inside another model."""
 
@@ -211,21 +214,6 @@ class Model(KerasWeights, Trainer):
         for leaf in self.leaf_layers():
             for _, layer in leaf.layers_within():
                 layer.trainable = bool(value)
-
-    @property
-    def metrics_names(self) -> list:
-        return ["loss"] + [name for name, _ in self.metrics]
-
-    def get_layer(self, name=None, index=None):
-        """The layer called ``name`` (or at ``index`` of ``layers``)."""
-        if index is not None:
-            return self.layers[index]
-        for layer in self.layers:
-            if getattr(layer, "name", None) == name:
-                return layer
-        raise ValueError(
-            f"no layer named {name!r}; the layers are {[getattr(x, 'name', None) for x in self.layers]}"
-        )
 
     # ------------------------------------------------------------------ computing
     def _arrays(self, x) -> list:
@@ -385,6 +373,7 @@ class Model(KerasWeights, Trainer):
             for i, (name, specs) in enumerate(zip(names, per_metrics)):
                 for m in _as_list(specs):
                     self.metrics.append(_metric(m, losses[i], i, f"{name}_"))
+        self.metrics = _unique_names(self.metrics)
         if self.device != "cpu":
             self.optimizer.to(self.device)
 
@@ -401,74 +390,6 @@ class Model(KerasWeights, Trainer):
         if isinstance(y, dict):
             return _Columns([y[name] for name in self._output_names])
         return self._pack(y)
-
-    # Keras 3's positional order (x, y, batch_size, epochs); minidl's Trainer.fit takes them by name
-    def fit(
-        self,
-        x=None,
-        y=None,
-        batch_size=None,
-        epochs=1,
-        verbose="auto",
-        callbacks=None,
-        validation_split=0.0,
-        validation_data=None,
-        shuffle=True,
-        class_weight=None,
-        sample_weight=None,
-        initial_epoch=0,
-        steps_per_epoch=None,
-        validation_steps=None,
-        **minidl_options,
-    ):
-        """Keras's ``fit``, with Keras's order of positional arguments (x, y, batch_size, epochs);
-        minidl's own options (``augment=``) by name."""
-        if validation_data is not None and not hasattr(validation_data, "__next__"):
-            xv, yv, *wv = validation_data
-            validation_data = (self._pack(xv), self._pack_y(yv), *wv)
-        return super().fit(
-            self._pack(x),
-            self._pack_y(y),
-            epochs=epochs,
-            batch_size=batch_size,
-            verbose=verbose,
-            validation_data=validation_data,
-            validation_split=validation_split,
-            shuffle=shuffle,
-            callbacks=callbacks,
-            initial_epoch=initial_epoch,
-            class_weight=class_weight,
-            sample_weight=sample_weight,
-            steps_per_epoch=steps_per_epoch,
-            validation_steps=validation_steps,
-            **minidl_options,
-        )
-
-    def evaluate(
-        self,
-        x=None,
-        y=None,
-        batch_size=None,
-        verbose="auto",
-        sample_weight=None,
-        steps=None,
-        callbacks=None,
-        return_dict=False,
-    ):
-        """Keras's ``evaluate``, its arguments in Keras's order."""
-        return super().evaluate(
-            self._pack(x),
-            self._pack_y(y),
-            batch_size,
-            0 if verbose == "auto" else verbose,
-            sample_weight,
-            steps,
-            return_dict=return_dict,
-            callbacks=callbacks,
-        )
-
-    def train_on_batch(self, x, y, sample_weight=None, class_weight=None) -> float:
-        return super().train_on_batch(self._pack(x), self._pack_y(y), sample_weight, class_weight)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs in inference mode: an array, or a list of arrays for several outputs."""
@@ -633,23 +554,62 @@ _MINIDL_METRICS = set(minidl_metrics.METRICS.values())
 
 
 def _metric(spec, loss, output, prefix):
-    """``(name, fn(y_pred, y_true))`` as ``Trainer`` reads it, for output number ``output``
-    (None: the only one). A user's function is Keras's ``fn(y_true, y_pred)``, its result averaged."""
-    if callable(spec) and spec not in _MINIDL_METRICS and not getattr(spec, "minidl_metric", False):
+    """``(name, metric)`` as ``Trainer`` reads it (a ``Metric`` object, or a function
+    ``fn(y_pred, y_true)`` that ``Tally`` averages over samples), for output number ``output``
+    (None: the only one). A Keras metric object or string (``keras.metrics.AUC()``, ``"auc"``)
+    accumulates over the epoch; a user's function is Keras's ``fn(y_true, y_pred)``, averaged."""
+    metric = keras_metrics.get(spec)
+    if metric is not None:
+        name = metric.name
+        if output is not None:
+            metric = copy.deepcopy(metric)  # each output counts its own
+    elif callable(spec) and spec not in _MINIDL_METRICS:
         user = spec
         name = getattr(user, "name", None) or getattr(user, "__name__", "metric")
 
-        def fn(y_pred, y_true):
+        def metric(y_pred, y_true):
             return float(np.mean(backend.to_numpy(user(y_true, y_pred))))
 
     else:
         if loss is None:
             raise ValueError(f"a metric for output {prefix[:-1]!r} needs a loss on that output")
-        name, fn = minidl_metrics.get(spec, loss)
+        name, metric = minidl_metrics.get(spec, loss)
         name = spec if isinstance(spec, str) else name  # Keras logs a metric under the string given
     if output is None:
-        return name, fn
-    return f"{prefix}{name}", lambda y_pred, y_true: fn(y_pred[output], _column(y_true, output))
+        return name, metric
+    return f"{prefix}{name}", _OnOutput(metric, output)
+
+
+def _unique_names(metrics) -> list:
+    """``(name, metric)`` pairs with Keras's names where two share one: the second ``"auc"`` is
+    logged as ``"auc_1"``, the third ``"auc_2"``."""
+    seen: dict = {}
+    unique = []
+    for name, metric in metrics:
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}_{seen[name] - 1}"
+        else:
+            seen[name] = 1
+        unique.append((name, metric))
+    return unique
+
+
+class _OnOutput(minidl_metrics.Metric):
+    """A metric of output ``i`` of a model with several: fed ``y_pred[i]`` and target column ``i``."""
+
+    def __init__(self, metric, i):
+        self.inner, self.i = minidl_metrics.accumulator(metric), i
+        self.name = self.inner.name
+
+    def reset(self) -> None:
+        self.inner.reset()
+
+    def update(self, y_pred, y_true) -> None:
+        self.inner.update(y_pred[self.i], _column(y_true, self.i))
+
+    def result(self) -> float:
+        return self.inner.result()
 
 
 def _column(y, i):

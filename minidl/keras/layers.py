@@ -36,6 +36,7 @@ from .merging import (
 )
 from .missing import KerasFeatureMissing, feature_missing
 from .pooling import GlobalMaxPooling1D, GlobalMaxPooling2D, ZeroPadding2D
+from .weights import KerasNames, keras_names
 from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
@@ -77,6 +78,8 @@ __all__ = [
     "Conv1D",
     "Conv2D",
     "Conv2DTranspose",
+    "DepthwiseConv2D",
+    "SeparableConv2D",
     "MaxPooling1D",
     "MaxPooling2D",
     "AveragePooling1D",
@@ -95,7 +98,75 @@ __all__ = [
 ]
 
 # the same classes (their defaults are Keras's already)
-Dense, Dropout, Flatten, Reshape = _L.Dense, _L.Dropout, _L.Flatten, _L.Reshape
+Dropout, Flatten, Reshape = _L.Dropout, _L.Flatten, _L.Reshape
+
+# minidl's classes with Keras's names for their weights (``layer.kernel``, ``minidl.keras.weights``);
+# they save as minidl's and a loaded model gets them back (``as_keras_layer``)
+_KERNEL_AND_BIAS = {"kernel": ("params", "W"), "bias": ("params", "b")}
+
+
+@keras_names(_L.Dense, **_KERNEL_AND_BIAS)
+class Dense(KerasNames, _L.Dense, register=False):
+    """Keras's ``Dense``: minidl's ``Dense`` with ``layer.kernel`` (in, units) and ``layer.bias``."""
+
+
+@keras_names(_L.Conv1D, **_KERNEL_AND_BIAS)
+class _Conv1D(KerasNames, _L.Conv1D, register=False):
+    """minidl's ``Conv1D`` with ``layer.kernel`` (K, C, F) and ``layer.bias``."""
+
+
+@keras_names(_L.Conv2D, **_KERNEL_AND_BIAS)
+class _Conv2D(KerasNames, _L.Conv2D, register=False):
+    """minidl's ``Conv2D`` with ``layer.kernel`` (KH, KW, C, F) and ``layer.bias``."""
+
+
+@keras_names(_L.Conv2DTranspose, **_KERNEL_AND_BIAS)
+class _Conv2DTranspose(KerasNames, _L.Conv2DTranspose, register=False):
+    """minidl's ``Conv2DTranspose`` with ``layer.kernel`` (KH, KW, F, C) and ``layer.bias``."""
+
+
+@keras_names(_L.Embedding, embeddings=("params", "W"))
+class _Embedding(KerasNames, _L.Embedding, register=False):
+    """minidl's ``Embedding`` with ``layer.embeddings`` (V, D)."""
+
+
+@keras_names(
+    _L.BatchNorm,
+    gamma=("params", "gamma"),
+    beta=("params", "beta"),
+    moving_mean=("buffers", "running_mean"),
+    moving_variance=("buffers", "running_var"),
+)
+class _BatchNorm(KerasNames, _L.BatchNorm, register=False):
+    """minidl's ``BatchNorm`` with ``gamma``, ``beta``, ``moving_mean``, ``moving_variance``."""
+
+
+@keras_names(_L.DepthwiseConv2D, depthwise_kernel=("params", "W"), bias=("params", "b"))
+class _DepthwiseConv2D(KerasNames, _L.DepthwiseConv2D, register=False):
+    """minidl's ``DepthwiseConv2D`` with ``layer.depthwise_kernel`` (KH, KW, C, M) and ``layer.bias``."""
+
+
+@keras_names(
+    _L.SeparableConv2D,
+    depthwise_kernel=("params", "depthwise.W"),
+    pointwise_kernel=("params", "pointwise.W"),
+    bias=("params", "pointwise.b"),
+)
+class _SeparableConv2D(KerasNames, _L.SeparableConv2D, register=False):
+    """minidl's ``SeparableConv2D`` with ``depthwise_kernel`` (KH, KW, C, M), ``pointwise_kernel``
+    (1, 1, C*M, F) and ``bias``."""
+
+
+for _door_class in (
+    _Conv1D,
+    _Conv2D,
+    _Conv2DTranspose,
+    _Embedding,
+    _BatchNorm,
+    _DepthwiseConv2D,
+    _SeparableConv2D,
+):
+    _door_class.__name__ = _door_class.__qualname__ = _door_class.__mro__[2].__name__  # prints as minidl's
 SimpleRNN, LSTM, GRU = _L.SimpleRNN, _L.LSTM, _L.GRU
 
 
@@ -127,7 +198,7 @@ def _embedding(input_dim, output_dim, mask_zero: bool = False, **kwargs) -> _L.E
             "closest minidl way: pad at the start (keras.utils.pad_sequences(padding='pre'), the "
             "default), so the last steps an RNN reads are the real ones"
         )
-    return _L.Embedding(input_dim, output_dim, **kwargs)
+    return _Embedding(input_dim, output_dim, **kwargs)
 
 
 Embedding = _LayerName(_embedding, _L.Embedding, "Embedding", _embedding.__doc__)
@@ -140,26 +211,26 @@ def _channels_last_by_default(cls: type[_L.Layer], keras_name: str) -> _LayerNam
 
     @functools.wraps(cls, assigned=("__doc__",), updated=())
     def make(*args, data_format=None, **kwargs):
-        if "Pool" in cls.__name__ and "Global" not in cls.__name__ and "padding" in kwargs:
-            padding = kwargs.pop("padding")
-            if padding != "valid":
-                raise KerasFeatureMissing(
-                    f"{keras_name}(padding={padding!r}) is not in minidl.keras (windows that do not "
-                    f"fit are dropped, padding='valid'). The closest minidl way: "
-                    f"layers.ZeroPadding2D before the pooling (zeros, not Keras's ignored edge)"
-                )
         return cls(*args, data_format=data_format or config.image_data_format(), **kwargs)
 
     doc = (
-        f"Keras's ``{keras_name}``: a ``minidl.nn.layers.{cls.__name__}`` whose ``data_format`` "
+        f"Keras's ``{keras_name}``: a ``minidl.nn.layers.{cls.__name__}`` (with Keras's weight names "
+        f"where it has weights) whose ``data_format`` "
         f"defaults to ``keras.config.image_data_format()`` (channels-last).\n\n" + (cls.__doc__ or "")
     )
-    return _LayerName(make, cls, keras_name, doc)
+    return _LayerName(make, _minidl_class(cls), keras_name, doc)
 
 
-Conv1D = _channels_last_by_default(_L.Conv1D, "Conv1D")
-Conv2D = _channels_last_by_default(_L.Conv2D, "Conv2D")
-Conv2DTranspose = _channels_last_by_default(_L.Conv2DTranspose, "Conv2DTranspose")
+def _minidl_class(cls: type) -> type:
+    """minidl's class under a door's class that adds Keras's names (``_Conv2D`` -> ``Conv2D``)."""
+    return cls.__mro__[2] if issubclass(cls, KerasNames) else cls
+
+
+Conv1D = _channels_last_by_default(_Conv1D, "Conv1D")
+Conv2D = _channels_last_by_default(_Conv2D, "Conv2D")
+Conv2DTranspose = _channels_last_by_default(_Conv2DTranspose, "Conv2DTranspose")
+DepthwiseConv2D = _channels_last_by_default(_DepthwiseConv2D, "DepthwiseConv2D")
+SeparableConv2D = _channels_last_by_default(_SeparableConv2D, "SeparableConv2D")
 MaxPooling1D = MaxPool1D = _channels_last_by_default(_L.MaxPool1D, "MaxPooling1D")
 MaxPooling2D = MaxPool2D = _channels_last_by_default(_L.MaxPool2D, "MaxPooling2D")
 AveragePooling1D = AvgPool1D = _channels_last_by_default(_L.AvgPool1D, "AveragePooling1D")
@@ -194,7 +265,7 @@ def BatchNormalization(
         raise ValueError(
             "BatchNormalization: minidl's BatchNorm always learns gamma and beta (center=True, scale=True)"
         )
-    return _L.BatchNorm(
+    return _BatchNorm(
         momentum=momentum, eps=epsilon, data_format=data_format, unbiased_running_var=False, **kwargs
     )
 

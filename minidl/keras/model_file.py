@@ -37,6 +37,7 @@ from ..nn.layers.base import LAYER_CLASSES, Layer
 from ..training import saving
 from ..training.saving import jsonable
 from .graph import KerasTensor
+from .weights import as_keras_layer
 
 FORMAT, FORMAT_VERSION = "minidl.keras.Model", 2
 KEY = "__minidl_keras_model__"
@@ -305,6 +306,9 @@ def make_layer(spec, custom_objects):
     else:
         layer = cls.from_config(config)
     layer.trainable = spec.get("trainable", True)
+    if isinstance(layer, Layer):
+        for _, inner in layer.layers_within():
+            as_keras_layer(inner)  # Keras's weight names (layer.kernel) on the loaded layers
     return layer
 
 

@@ -24,7 +24,8 @@ import numpy as np
 from .. import backend
 from ..training import model as _model
 from ..training.trainer import Trainer
-from .functional import Input, InputLayer, Model, _metric
+from .fitting import KerasFit
+from .functional import Input, InputLayer, Model, _metric, _unique_names
 from .graph import KerasTensor
 from .weights import KerasWeights, from_keras
 
@@ -45,7 +46,7 @@ def _declared_input_shape(entry) -> tuple | None:
     return None
 
 
-class Sequential(KerasWeights, _model.Sequential):
+class Sequential(KerasFit, KerasWeights, _model.Sequential):  # fit in Keras's order
     """Keras's ``Sequential`` (see the module's docstring for what differs from minidl's)."""
 
     def __new__(cls, layers=None, *args, **kwargs):
@@ -85,68 +86,7 @@ class Sequential(KerasWeights, _model.Sequential):
         )
         if isinstance(metrics, str) or callable(metrics):
             metrics = [metrics]
-        self.metrics = [_metric(m, self.loss, None, "") for m in (metrics or [])]
-
-    # Keras 3's positional order (x, y, batch_size, epochs); minidl's Trainer.fit takes them by name
-    def fit(
-        self,
-        x=None,
-        y=None,
-        batch_size=None,
-        epochs=1,
-        verbose="auto",
-        callbacks=None,
-        validation_split=0.0,
-        validation_data=None,
-        shuffle=True,
-        class_weight=None,
-        sample_weight=None,
-        initial_epoch=0,
-        steps_per_epoch=None,
-        validation_steps=None,
-        **minidl_options,
-    ):
-        """Keras's ``fit``, its positional arguments in Keras's order (x, y, batch_size, epochs, ...)."""
-        return super().fit(
-            x,
-            y,
-            epochs=epochs,
-            batch_size=batch_size,
-            verbose=verbose,
-            callbacks=callbacks,
-            validation_split=validation_split,
-            validation_data=validation_data,
-            shuffle=shuffle,
-            class_weight=class_weight,
-            sample_weight=sample_weight,
-            initial_epoch=initial_epoch,
-            steps_per_epoch=steps_per_epoch,
-            validation_steps=validation_steps,
-            **minidl_options,
-        )
-
-    def evaluate(
-        self,
-        x=None,
-        y=None,
-        batch_size=None,
-        verbose="auto",
-        sample_weight=None,
-        steps=None,
-        callbacks=None,
-        return_dict=False,
-    ):
-        """Keras's ``evaluate``, its arguments in Keras's order."""
-        return super().evaluate(
-            x,
-            y,
-            batch_size,
-            0 if verbose == "auto" else verbose,
-            sample_weight,
-            steps,
-            return_dict=return_dict,
-            callbacks=callbacks,
-        )
+        self.metrics = _unique_names([_metric(m, self.loss, None, "") for m in (metrics or [])])
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         if steps is not None:
@@ -178,18 +118,6 @@ class Sequential(KerasWeights, _model.Sequential):
                     f"got {tuple(np.shape(w))}"
                 )
             slot._array()[...] = backend.to_device(np.asarray(w), self.device)
-
-    @property
-    def metrics_names(self) -> list:
-        return ["loss"] + [name for name, _ in self.metrics]
-
-    def get_layer(self, name=None, index=None):
-        if index is not None:
-            return self.layers[index]
-        for layer in self.layers:
-            if layer.name == name:
-                return layer
-        raise ValueError(f"no layer named {name!r}; the layers are {[layer.name for layer in self.layers]}")
 
 
 class ModelStack(Model):
@@ -231,8 +159,9 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
     if model_file.KEY in arrays:
         kinds = types.SimpleNamespace(Input=Input, Model=Model, ModelStack=ModelStack, Sequential=Sequential)
         return model_file.load(filepath, arrays, kinds, custom_objects, compile)
-    model = _model.load_model(
-        filepath, compile=compile, make_layer=lambda spec: model_file.make_layer(spec, custom_objects)
+    return _model.load_model(
+        filepath,
+        compile=compile,
+        make_layer=lambda spec: model_file.make_layer(spec, custom_objects),
+        model_class=Sequential,
     )
-    model.__class__ = Sequential
-    return model

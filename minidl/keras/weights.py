@@ -6,6 +6,9 @@ minidl's kernels hold PyTorch's layout; Keras's differ for the convolutions only
     Conv2D           minidl W (F, C, KH, KW)      Keras kernel (KH, KW, C, F)
     Conv2DTranspose  minidl W (C, F, KH, KW)      Keras kernel (KH, KW, F, C)
     Conv1D           minidl W (F, C, K)           Keras kernel (K, C, F)
+    DepthwiseConv2D  minidl W (C, M, KH, KW)      Keras depthwise_kernel (KH, KW, C, M)
+    SeparableConv2D  its sub-layers': a DepthwiseConv2D and a 1x1 Conv2D, whose kernel
+                     (1, 1, C*M, F) is Keras's pointwise_kernel
 
 Every other weight (Dense's (in, out) kernel, biases, LSTM's blocks, batch-norm statistics)
 is laid out alike.
@@ -18,14 +21,30 @@ import numpy as np
 from ..nn import layers as _L
 from ..nn.layers.base import _own
 
-__all__ = ["to_keras", "from_keras", "Weight", "KerasWeights", "own_slots", "weights_of"]
+__all__ = [
+    "to_keras",
+    "from_keras",
+    "Weight",
+    "KerasWeights",
+    "KerasNames",
+    "as_keras_layer",
+    "own_slots",
+    "weights_of",
+]
 
 # the axes that turn minidl's W into Keras's kernel
-_TO_KERAS = {_L.Conv2D: (2, 3, 1, 0), _L.Conv2DTranspose: (2, 3, 1, 0), _L.Conv1D: (2, 1, 0)}
+_TO_KERAS = {
+    _L.Conv2D: (2, 3, 1, 0),
+    _L.Conv2DTranspose: (2, 3, 1, 0),
+    _L.Conv1D: (2, 1, 0),
+    _L.DepthwiseConv2D: (2, 3, 0, 1),
+}
 
 
 def _axes(layer, key):
-    return _TO_KERAS.get(type(layer)) if key == "W" else None
+    if key != "W":
+        return None
+    return next((_TO_KERAS[cls] for cls in type(layer).__mro__ if cls in _TO_KERAS), None)
 
 
 def to_keras(layer, key: str, array):
@@ -74,10 +93,66 @@ class Weight:
         return self.store == "params" and bool(self.layer.trainable) and not self.frozen
 
     def assign(self, value) -> None:
-        self._array()[...] = from_keras(self.layer, self.key, np.asarray(value))
+        value = np.asarray(value)
+        if tuple(value.shape) != self.shape:
+            raise ValueError(f"{self.path}.assign expected shape {self.shape}, got {value.shape}")
+        self._array()[...] = from_keras(self.layer, self.key, value)
+
+    def __array__(self, dtype=None, copy=None):
+        return self.numpy() if dtype is None else self.numpy().astype(dtype)
 
     def __repr__(self) -> str:
         return f"<Weight path={self.path} shape={self.shape}>"
+
+
+class KerasNames:
+    """Mixin of the door's layers (``keras.layers.Dense`` is ``KerasNames`` + minidl's ``Dense``):
+    Keras's attribute names for a layer's weights, ``layer.kernel``, ``layer.bias``, ... as
+    ``Weight`` views in Keras's layout (``numpy()``, ``shape``, ``assign``). ``keras_weights``
+    maps each name to ``(store, key)``: ``{"kernel": ("params", "W"), "bias": ("params", "b")}``,
+    a sub-layer's as ``"<sub-layer>.<key>"`` (``("params", "pointwise.W")``). A built layer
+    without the weight (``use_bias=False``) gives None, as Keras."""
+
+    keras_weights: dict[str, tuple[str, str]] = {}
+
+    def __getattr__(self, name: str):
+        spec = type(self).keras_weights.get(name)
+        if spec is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        store, key = spec
+        if not self.__dict__.get("built", False):
+            raise AttributeError(
+                f"{type(self).__name__}.{name} exists once the layer is built: call it on a batch, "
+                "or build it (layer.build(input_shape))"
+            )
+        path, _, key = key.rpartition(".")
+        owner = dict(self.layers_within())[path]
+        return Weight(owner, store, key) if key in getattr(owner, store) else None
+
+
+#: minidl's class -> the door's class with Keras's names (filled by ``keras_names``)
+_KERAS_CLASSES: dict[type, type] = {}
+
+
+def keras_names(base: type, **names: tuple[str, str]):
+    """Class decorator: the door's layer ``cls`` (a subclass of ``base``) with ``names``
+    (``kernel=("params", "W")``); ``as_keras_layer`` turns a loaded ``base`` into it."""
+
+    def decorate(cls):
+        cls.keras_weights = dict(names)
+        _KERAS_CLASSES[base] = cls
+        return cls
+
+    return decorate
+
+
+def as_keras_layer(layer):
+    """A layer of minidl's class (as a file loads it) as the door's class of that name, which
+    adds only Keras's weight names; any other layer unchanged."""
+    cls = _KERAS_CLASSES.get(type(layer))
+    if cls is not None:
+        layer.__class__ = cls
+    return layer
 
 
 def own_slots(layers) -> list:

@@ -1,8 +1,15 @@
 """Metrics: numbers reported during training, not differentiated.
 
-Each metric is ``fn(y_pred, y_true) -> float`` averaged over the batch. ``"accuracy"``
-means what Keras makes it mean for the loss in use: argmax against integer labels for
-sparse categorical cross-entropy, argmax against argmax for one-hot targets, and a
+A metric is accumulated over the batches of an epoch (or of ``evaluate``) and read at the
+end: a ``Metric`` object with ``reset()``, ``update(y_pred, y_true)`` after each batch and
+``result()``. Most metrics are a function ``fn(y_pred, y_true) -> float`` that averages over
+the samples of a batch (accuracy, mean errors): ``BatchMean`` accumulates
+``sum_b n_b fn(batch b)`` and ``sum_b n_b``, whose ratio is the mean over every sample seen.
+A metric that is not a mean over samples (precision, AUC, RMSE: ``minidl.keras.metrics``)
+keeps counts or sums of its own and computes its result from them.
+
+``"accuracy"`` means what Keras makes it mean for the loss in use: argmax against integer
+labels for sparse categorical cross-entropy, argmax against argmax for one-hot targets, and a
 threshold for binary outputs (0.5 on probabilities, 0 on logits).
 """
 
@@ -39,6 +46,52 @@ def mean_squared_error(y_pred, y_true) -> float:
     return float(((y_pred - y_true.reshape(y_pred.shape)) ** 2).mean())
 
 
+class Metric:
+    """A number accumulated over batches: ``reset()``, ``update(y_pred, y_true)`` per batch,
+    ``result()`` -> float at any point (of the batches since ``reset``)."""
+
+    name = "metric"
+
+    def reset(self) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must define reset()")
+
+    def update(self, y_pred, y_true) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must define update(y_pred, y_true)")
+
+    def result(self) -> float:
+        raise NotImplementedError(f"{type(self).__name__} must define result()")
+
+
+class BatchMean(Metric):
+    """A per-batch mean ``fn(y_pred, y_true) -> float`` as a metric over many batches:
+
+        result = sum_b n_b fn(batch b) / sum_b n_b        (n_b: the samples of batch b)
+
+    the mean over every sample seen when ``fn`` is a mean over the samples of its batch."""
+
+    def __init__(self, fn, name: str | None = None):
+        self.fn = fn
+        self.name: str = name if name is not None else str(getattr(fn, "__name__", "metric"))
+        self.reset()
+
+    def reset(self) -> None:
+        self.total, self.count = 0.0, 0
+
+    def update(self, y_pred, y_true) -> None:
+        n = len(y_true)
+        self.total += float(self.fn(y_pred, y_true)) * n
+        self.count += n
+
+    def result(self) -> float:
+        return self.total / self.count if self.count else 0.0
+
+
+def accumulator(metric) -> Metric:
+    """``metric`` (a ``Metric``, or a per-batch function) as a ``Metric`` to feed one pass over
+    the data: a ``Metric`` itself, a function wrapped in a ``BatchMean``."""
+    return metric if isinstance(metric, Metric) else BatchMean(metric)
+
+
 METRICS = {
     f.__name__: f
     for f in (
@@ -53,7 +106,10 @@ METRICS.update(mae=mean_absolute_error, mse=mean_squared_error)
 
 
 def get(name, loss=None):
-    """``(display_name, fn)`` for a metric name or callable; ``"accuracy"``/``"acc"`` follow ``loss``."""
+    """``(display_name, metric)`` for a metric name, a ``Metric`` or a function ``fn(y_pred, y_true)``;
+    ``"accuracy"``/``"acc"`` follow ``loss``."""
+    if isinstance(name, Metric):
+        return name.name, name
     if callable(name):
         return getattr(name, "__name__", "metric"), name
     if name in ("accuracy", "acc"):

@@ -431,11 +431,13 @@ class Sequential(Trainer):
         write_atomically(path, arrays)
 
 
-def load_model(path, compile: bool = True, *, make_layer=None) -> Sequential:
+def load_model(path, compile: bool = True, *, make_layer=None, model_class: type | None = None) -> Sequential:
     """Rebuild a model written by ``Sequential.save``: layers, weights and (if it was
     compiled and ``compile=True``) loss, optimizer and metrics. ``make_layer(spec)`` turns a
     saved layer (``{"class", "config", "trainable"}``) into a layer, if given (``minidl.keras``
     passes one that finds custom classes and ``Lambda`` functions in its ``custom_objects``).
+    ``model_class`` (a subclass of ``Sequential``: ``minidl.keras``'s, whose ``compile`` knows
+    Keras's metric names) is the class of the model made, ``Sequential`` by default.
 
     When the file holds the training state (``save(include_optimizer=True)``, the
     default), the optimizer continues from its saved step counts and moments, and the
@@ -468,7 +470,7 @@ def load_model(path, compile: bool = True, *, make_layer=None) -> Sequential:
     # move the seeded stream, or the layers a reader builds next would change with it.
     stream = backend.rng().bit_generator
     state = stream.state
-    model = Sequential(
+    model = (model_class or Sequential)(
         layers,
         input_shape=config["input_shape"],
         name=config.get("name"),

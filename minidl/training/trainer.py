@@ -24,7 +24,7 @@ from .data import BatchStream, DataLoader, yields_batches
 if TYPE_CHECKING:
     from ..nn.layers.base import Layer
 
-__all__ = ["Trainer", "NonFiniteLossError"]
+__all__ = ["Trainer", "NonFiniteLossError", "Tally"]
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -227,8 +227,7 @@ class Trainer:
             generator_at_load.bit_generator.state = saved_state
 
     def _train_epoch(self, loader, epoch, callbacks, class_weight=None) -> dict:
-        totals = {"loss": 0.0, **{name: 0.0 for name, _ in self.metrics}}
-        seen = 0
+        tally = Tally(self.metrics)
         for batch, (xb, yb, *wb) in enumerate(loader):
             for cb in callbacks:
                 cb.on_train_batch_begin(batch, {})
@@ -243,15 +242,11 @@ class Trainer:
                     "learning rate that is too high, unscaled inputs, or NaN values in the data.",
                     self.history,
                 )
-            n = len(xb)
-            seen += n
-            totals["loss"] += loss * n
-            for name, fn in self.metrics:
-                totals[name] += fn(y_pred, yb) * n
-            running = {k: v / seen for k, v in totals.items()}
+            tally.add(loss, len(xb), y_pred, yb)
+            running = tally.logs()
             for cb in callbacks:
                 cb.on_train_batch_end(batch, running)
-        return {k: v / seen for k, v in totals.items()}
+        return tally.logs()
 
     def evaluate(
         self,
@@ -308,22 +303,17 @@ class Trainer:
             _warn_if_not_finite(x, "evaluate")
             w = _sample_weights(y, w[0] if w else None, None, "evaluate")
             batches = DataLoader(x, y, batch_size=batch_size, sample_weight=w)  # type: ignore[assignment]
-        totals = {"loss": 0.0, **{name: 0.0 for name, _ in self.metrics}}
-        seen = 0
+        tally = Tally(self.metrics)
         for batch, (xb, yb, *wb) in enumerate(batches):
             for cb in callbacks:
                 cb.on_test_batch_begin(batch, {})
             y_pred = self.forward(self._to_device(self._as_input(xb)), training=False)
             yb = self._to_device(yb)
             wb = self._to_device(np.asarray(wb[0])) if wb else None
-            n = len(yb)
-            totals["loss"] += self.loss(y_pred, yb, sample_weight=wb) * n
-            for name, fn in self.metrics:
-                totals[name] += fn(y_pred, yb) * n
-            seen += n
+            tally.add(self.loss(y_pred, yb, sample_weight=wb), len(yb), y_pred, yb)
             for cb in callbacks:
-                cb.on_test_batch_end(batch, {k: v / seen for k, v in totals.items()})
-        results = {k: v / seen for k, v in totals.items()}
+                cb.on_test_batch_end(batch, tally.logs())
+        results = tally.logs()
         results["loss"] += self.regularization_loss()
         return results
 
@@ -348,6 +338,29 @@ class Trainer:
         for cb in callbacks:
             cb.on_predict_end()
         return np.concatenate(outputs, axis=0)
+
+
+class Tally:
+    """The logs of one pass over data (an epoch of ``fit``, an ``evaluate``): the loss averaged
+    over the samples, and each of ``metrics`` (``(name, metric)`` pairs, as ``compile`` keeps
+    them) accumulated over the batches by its ``metrics.accumulator``, reset at the start."""
+
+    def __init__(self, metrics):
+        self.loss_total, self.seen = 0.0, 0
+        self.meters = [(name, metrics_module.accumulator(metric)) for name, metric in metrics]
+        for _, meter in self.meters:
+            meter.reset()
+
+    def add(self, loss: float, n: int, y_pred, y_true) -> None:
+        """One batch of ``n`` samples whose mean loss is ``loss``."""
+        self.loss_total += loss * n
+        self.seen += n
+        for _, meter in self.meters:
+            meter.update(y_pred, y_true)
+
+    def logs(self) -> dict:
+        """``{"loss": .., name: ..}`` over the batches so far."""
+        return {"loss": self.loss_total / self.seen, **{name: m.result() for name, m in self.meters}}
 
 
 def _with_model(callbacks, model) -> list:

@@ -1,6 +1,8 @@
 """Chapter 7, convolutional networks: a dilated convolution's filter gradient, the gradient
 with respect to the input (a transposed convolution), max-pool backward."""
 
+from functools import partial
+
 import numpy as np
 
 from ..judge.registry import Case, function_exercise
@@ -183,17 +185,17 @@ function_exercise(
         (
             "where windows overlap (stride < kernel) an input gets the sum of what every window "
             "that read it sends back: add (+=), do not overwrite",
-            lambda *args: _dx_wrong(*args, assign=True),
+            partial(_dx_wrong, assign=True),
         ),
         (
             "the filters are flipped: output (i, j) read x[i*stride + a, j*stride + b] with weight "
             "W[f, c, a, b], so that is where W[f, c, a, b] * dy goes back to",
-            lambda *args: _dx_wrong(*args, flip=True),
+            partial(_dx_wrong, flip=True),
         ),
         (
             "the padded gradient is cut at the wrong place: the input starts `pad` rows and "
             "columns into the padded array, so keep [pad : pad + height, pad : pad + width]",
-            lambda *args: _dx_wrong(*args, crop_top_left=True),
+            partial(_dx_wrong, crop_top_left=True),
         ),
     ),
     forbids=_CONV_FORBIDS,

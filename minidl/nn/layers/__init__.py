@@ -4,6 +4,7 @@
     activations.py    ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, GELU, ELU, SELU, Swish, Softplus, ReLU6
     conv.py           Conv2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D
     conv1d.py         Conv1D, MaxPool1D, AvgPool1D, GlobalAvgPool1D (sequences, via conv.py)
+    separable.py      DepthwiseConv2D, SeparableConv2D (per-channel kernels, then a 1x1 mix)
     normalization.py  BatchNorm, LayerNorm
     recurrent.py      SimpleRNN, LSTM, GRU
     embedding.py      Embedding
@@ -25,6 +26,7 @@ from .core import Dense, Dropout, Flatten, Reshape
 from .activations import ELU, GELU, SELU, LeakyReLU, ReLU, ReLU6, Sigmoid, Softmax, Softplus, Swish, Tanh
 from .conv import AvgPool2D, Conv2D, GlobalAvgPool2D, MaxPool2D
 from .conv1d import AvgPool1D, Conv1D, GlobalAvgPool1D, MaxPool1D
+from .separable import DepthwiseConv2D, SeparableConv2D
 from .normalization import BatchNorm, LayerNorm
 from .recurrent import GRU, LSTM, SimpleRNN
 from .embedding import Embedding
@@ -69,6 +71,8 @@ __all__ = [
     "MaxPool1D",
     "AvgPool1D",
     "GlobalAvgPool1D",
+    "DepthwiseConv2D",
+    "SeparableConv2D",
     "BatchNorm",
     "LayerNorm",
     "SimpleRNN",

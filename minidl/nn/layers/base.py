@@ -218,9 +218,10 @@ class Layer:
     input_ndims: tuple[int, ...] | None = None
     input_layout = "(N, ...)"
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, register: bool = True, **kwargs):
         super().__init_subclass__(**kwargs)
-        LAYER_CLASSES[cls.__name__] = cls
+        if register:  # ``register=False``: a door's subclass that adds names only, saved as its base
+            LAYER_CLASSES[cls.__name__] = cls
 
     #: whether a frozen layer runs in inference mode inside a model (Keras's rule for BatchNorm)
     inference_when_frozen = False

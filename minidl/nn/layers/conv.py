@@ -303,23 +303,91 @@ def same_padding(size, kernel: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-class _Pool2D(ImageLayout, Layer):
-    """Shared parts of MaxPool2D and AvgPool2D: pool size, stride, output shape, fit check.
+def pooling_pads(padding: str, sizes, pool, stride):
+    """The (before, after) padding of each axis for a pooling ``padding``: None for ``"valid"``
+    (windows that do not fit are dropped), Keras's ``"same"`` (``same_padding``: ceil(size /
+    stride) windows, the odd one after) flattened to (top, bottom, left, right)."""
+    if padding == "valid":
+        return None
+    return sum((same_padding(n, k, s) for n, k, s in zip(sizes, pool, stride)), ())
 
-    ``data_format`` as Conv2D's: (N, H, W, C) inputs with ``"channels_last"``; ``strides=``
-    is accepted for ``stride`` (Keras's spelling).
+
+def pool(kind: str, x, pool_size, stride, pads):
+    """Max (``kind="max"``) or average pooling of x (N, C, H, W) over (KH, KW) windows moved by
+    (SH, SW), with ``pads`` (top, bottom, left, right) cells around the image or None.
+
+    The padded cells are not data (Keras's ``padding="same"``): a maximum is taken over the
+    window's valid cells only (they are padded with -inf, and every window holds at least
+    one valid cell), and an average divides by the number of valid cells in its window::
+
+        max   y[n, c, oh, ow] = max_{(h, w) valid in window (oh, ow)} x[n, c, h, w]
+        avg   y[n, c, oh, ow] = sum_{(h, w) valid in window (oh, ow)} x[n, c, h, w] / count[oh, ow]
+
+    computed with the "valid" kernels on the padded image (zeros for the average, whose
+    kernel divides by KH * KW, then scaled by KH * KW / count).
+    Returns y (N, C, OH, OW) and the cache ``pool_backward`` takes.
+    """
+    (kh, kw), (sh, sw) = pool_size, stride
+    kernels, xp = backend.kernels_for(x), backend.get_array_module(x)
+    shape, scale = x.shape, None
+    if pads is not None:
+        widths = ((0, 0), (0, 0), pads[:2], pads[2:])
+        x = xp.pad(x, widths, constant_values=-np.inf if kind == "max" else 0)
+        if kind == "avg":  # KH * KW / (valid cells of each window), (OH, OW)
+            valid = xp.pad(xp.ones((1, 1) + tuple(shape[2:]), dtype=x.dtype), widths)
+            scale = 1 / kernels.avg_pool_forward(valid, kh, kw, sh, sw)[0, 0]
+    if kind == "max":
+        y, argmax = kernels.max_pool_forward(x, kh, kw, sh, sw)
+        return y, (shape, x.shape, pads, argmax)
+    y = kernels.avg_pool_forward(x, kh, kw, sh, sw)
+    return (y if scale is None else y * scale), (shape, x.shape, pads, scale)
+
+
+def pool_backward(kind: str, dy, cache, pool_size, stride):
+    """The backward of ``pool``: dx (N, C, H, W) from dy (N, C, OH, OW).
+
+        max   each window's dy goes to its (first) maximum, a valid cell
+        avg   each valid cell of window (oh, ow) gets dy[n, c, oh, ow] / count[oh, ow]
+
+    The kernels' backward runs on the padded image; the padded cells' gradient is dropped.
+    """
+    (kh, kw), (sh, sw) = pool_size, stride
+    shape, padded_shape, pads, extra = cache
+    kernels = backend.kernels_for(dy)
+    if kind == "max":
+        dx = kernels.max_pool_backward(dy, extra, padded_shape, kh, kw, sh, sw)
+    else:
+        dx = kernels.avg_pool_backward(dy if extra is None else dy * extra, padded_shape, kh, kw, sh, sw)
+    if pads is None:
+        return dx
+    top, left = pads[0], pads[2]
+    xp = backend.get_array_module(dx)
+    return xp.ascontiguousarray(dx[:, :, top : top + shape[2], left : left + shape[3]])
+
+
+class _Pool2D(ImageLayout, Layer):
+    """MaxPool2D and AvgPool2D: pool size, stride, padding, output shape, fit check.
+
+    ``padding="valid"`` (the default) drops the windows that do not fit; ``"same"`` (Keras's)
+    pads the image so that ceil(H / SH) x ceil(W / SW) windows fit, the padded cells taking
+    no part (``pool``). ``data_format`` as Conv2D's: (N, H, W, C) inputs with
+    ``"channels_last"``; ``strides=`` is accepted for ``stride`` (Keras's spelling).
     """
 
     input_ndims = (4,)
     input_layout = "(N, C, H, W)"
+    kind = "max"
 
-    def __init__(self, pool_size=2, stride=None, data_format=None, name=None, **kwargs):
+    def __init__(self, pool_size=2, stride=None, padding="valid", data_format=None, name=None, **kwargs):
         stride = _keras_strides(stride, kwargs, type(self).__name__)
         super().__init__(name, **kwargs)
         who = type(self).__name__
         self.set_data_format(data_format)
         self.pool_size = _pair(pool_size, "pool_size", who)
         self.stride = self.pool_size if stride is None else _pair(stride, "stride", who)
+        if padding not in ("valid", "same"):
+            raise ValueError(f"{who} padding must be 'valid' or 'same', got {padding!r}")
+        self.padding = padding
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 3:
@@ -329,6 +397,8 @@ class _Pool2D(ImageLayout, Layer):
             )
         C, H, W = input_shape
         (kh, kw), (sh, sw) = self.pool_size, self.stride
+        if self.padding == "same":
+            return (C, -(-H // sh), -(-W // sw))
         if kh > H or kw > W:
             raise ValueError(
                 f"{self.label} pool {kh}x{kw} does not fit the input {H}x{W} "
@@ -337,53 +407,43 @@ class _Pool2D(ImageLayout, Layer):
             )
         return (C, pool_output_length(H, kh, sh), pool_output_length(W, kw, sw))
 
-    def _check(self, x):
+    def forward(self, x, training=False):
         x = self.check_input(x)
         self.compute_output_shape(x.shape[1:])
-        return x
+        pads = pooling_pads(self.padding, x.shape[2:], self.pool_size, self.stride)
+        y, self.cache = pool(self.kind, x, self.pool_size, self.stride, pads)
+        return y
+
+    def backward(self, dy):
+        return pool_backward(self.kind, dy, self.require_cache(), self.pool_size, self.stride)
 
 
 @accepts_channels_last
 class MaxPool2D(_Pool2D):
     """Maximum over (KH, KW) windows, moved by ``stride`` (default: the pool size).
 
-    Windows that do not fit at the right or bottom edge are dropped (floor), as in
-    PyTorch and Keras's "valid". Backward sends each window's gradient to the first
-    maximum of the window in row-major order.
+    With ``padding="valid"`` windows that do not fit at the right or bottom edge are dropped
+    (floor), as in PyTorch and Keras; ``"same"`` is Keras's (the maximum of each window's
+    valid cells). Backward sends each window's gradient to the first maximum of the window
+    in row-major order.
 
-    Shapes: x (N, C, H, W) -> y (N, C, (H - KH) // SH + 1, (W - KW) // SW + 1).
+    Shapes: x (N, C, H, W) -> y (N, C, (H - KH) // SH + 1, (W - KW) // SW + 1) ("valid"),
+    (N, C, ceil(H / SH), ceil(W / SW)) ("same").
     """
 
-    def forward(self, x, training=False):
-        x = self._check(x)
-        (kh, kw), (sh, sw) = self.pool_size, self.stride
-        y, argmax = backend.kernels_for(x).max_pool_forward(x, kh, kw, sh, sw)
-        self.cache = (x.shape, argmax)
-        return y
-
-    def backward(self, dy):
-        x_shape, argmax = self.require_cache()
-        (kh, kw), (sh, sw) = self.pool_size, self.stride
-        return backend.kernels_for(dy).max_pool_backward(dy, argmax, x_shape, kh, kw, sh, sw)
+    kind = "max"
 
 
 @accepts_channels_last
 class AvgPool2D(_Pool2D):
-    """Mean over (KH, KW) windows; backward gives every pixel of a window 1/(KH*KW) of its gradient.
+    """Mean over (KH, KW) windows; backward gives every pixel of a window 1/(KH*KW) of its
+    gradient. With ``padding="same"`` (Keras's) a window at the edge averages its valid
+    cells only, and shares its gradient among them.
 
     Shapes as MaxPool2D.
     """
 
-    def forward(self, x, training=False):
-        x = self._check(x)
-        (kh, kw), (sh, sw) = self.pool_size, self.stride
-        self.cache = x.shape
-        return backend.kernels_for(x).avg_pool_forward(x, kh, kw, sh, sw)
-
-    def backward(self, dy):
-        x_shape = self.require_cache()
-        (kh, kw), (sh, sw) = self.pool_size, self.stride
-        return backend.kernels_for(dy).avg_pool_backward(dy, x_shape, kh, kw, sh, sw)
+    kind = "avg"
 
 
 @accepts_channels_last

@@ -25,7 +25,7 @@ from . import activations
 from .affine import AffineLayer
 from .base import Layer, positive_int
 from .layout import ImageLayout
-from .conv import _keras_strides, convolve, convolve_backward, same_padding
+from .conv import _keras_strides, convolve, convolve_backward, pool, pool_backward, pooling_pads, same_padding
 
 __all__ = ["Conv1D", "MaxPool1D", "AvgPool1D", "GlobalAvgPool1D"]
 
@@ -65,6 +65,16 @@ class _Sequence1D(ImageLayout, Layer):
         return backend.get_array_module(x).ascontiguousarray(x.transpose(0, 2, 1))
 
     _last = _first  # and back: (N, C, L) -> (N, L, C) when channels-last
+
+    def check_input(self, x):
+        """``Layer.check_input`` for a batch in the layer's format; returns it as (N, C, L).
+
+        ``Layer.check_input`` reads the per-sample shape as the layer's code sees it, (C, L),
+        so a channels-last batch is turned first (a batch of another rank is left for its
+        error message)."""
+        if not hasattr(x, "shape") or not hasattr(x, "dtype"):
+            x = np.asarray(x, dtype=np.float32)
+        return super().check_input(self._first(x) if x.ndim == 3 else x)
 
     def _check_shape(self, shape):
         if len(shape) != 2:
@@ -168,10 +178,10 @@ class Conv1D(_Sequence1D, AffineLayer):
         return (self.filters, (L + start + end - self.kernel_size) // self.stride + 1)
 
     def _input_mismatch(self, shape):
-        return self.kernel_layout(shape)[0] != self.built_input_shape[0]  # W fixes the channels only
+        return shape[0] != self.built_input_shape[0]  # W fixes the channels only (C of (C, L))
 
     def forward(self, x, training=False):
-        x = self._first(self.check_input(x))
+        x = self.check_input(x)
         self.compute_output_shape(x.shape[1:])
         start, end = self.pads_for(x.shape[2])
         pads = (0, 0, start, end)  # (top, bottom, left, right) of a 1-pixel image
@@ -200,28 +210,27 @@ class Conv1D(_Sequence1D, AffineLayer):
 
 class _Pool1D(_Sequence1D):
     """MaxPool1D and AvgPool1D: windows of ``pool_size`` moved by ``stride`` (default: the
-    pool size); windows that do not fit at the end are dropped, as in Keras's "valid"."""
+    pool size); with ``padding="valid"`` windows that do not fit at the end are dropped, with
+    Keras's ``"same"`` ceil(L / stride) windows whose padded steps take no part (Conv2D's
+    ``pool``, on (N, C, 1, L) images with (1, K) windows)."""
 
-    def __init__(self, pool_size=2, stride=None, data_format=None, name=None, **kwargs):
-        if "strides" in kwargs:
-            strides = kwargs.pop("strides")
-            if stride is not None:
-                raise ValueError(f"{type(self).__name__}: give stride or strides (Keras's name), not both")
-            stride = strides
-        if kwargs.get("padding", "valid") != "valid":
-            raise ValueError(
-                f"{type(self).__name__} pools 'valid' windows only (those that fit), "
-                f"got padding={kwargs['padding']!r}"
-            )
-        kwargs.pop("padding", None)
+    kind = "max"
+
+    def __init__(self, pool_size=2, stride=None, padding="valid", data_format=None, name=None, **kwargs):
+        stride = _keras_strides(stride, kwargs, type(self).__name__)
         super().__init__(data_format, name, **kwargs)
         who = type(self).__name__
         self.pool_size = _single(pool_size, "pool_size", who)
         self.stride = self.pool_size if stride is None else _single(stride, "stride", who)
+        if padding not in ("valid", "same"):
+            raise ValueError(f"{who} padding must be 'valid' or 'same', got {padding!r}")
+        self.padding = padding
 
     def compute_output_shape(self, input_shape):
         self._check_shape(input_shape)
         C, L = input_shape
+        if self.padding == "same":
+            return (C, -(-L // self.stride))
         if self.pool_size > L:
             raise ValueError(
                 f"{self.label} pool of {self.pool_size} does not fit the sequence of "
@@ -236,50 +245,32 @@ class _Pool1D(_Sequence1D):
         super().build(shape, dtype)
 
     def forward(self, x, training=False):
-        x = self._first(self.check_input(x))
+        x = self.check_input(x)
         self.compute_output_shape(x.shape[1:])
-        y = self._pool(x[:, :, None, :])
+        window, stride = (1, self.pool_size), (1, self.stride)
+        pads = pooling_pads(self.padding, (1, x.shape[2]), window, stride)
+        y, self.cache = pool(self.kind, x[:, :, None, :], window, stride, pads)
         return self._last(y[:, :, 0, :])
 
     def backward(self, dy):
-        dx = self._unpool(self._first(dy)[:, :, None, :])
+        dy4 = self._first(dy)[:, :, None, :]
+        dx = pool_backward(self.kind, dy4, self.require_cache(), (1, self.pool_size), (1, self.stride))
         return self._last(dx[:, :, 0, :])
-
-    def _pool(self, x4):
-        """x4 (N, C, 1, L) -> (N, C, 1, L_out) with the 2-D pooling kernels; keeps the cache."""
-        raise NotImplementedError
-
-    def _unpool(self, dy4):
-        """dy4 (N, C, 1, L_out) -> dx4 (N, C, 1, L) from the cache ``_pool`` kept."""
-        raise NotImplementedError
 
 
 class MaxPool1D(_Pool1D):
-    """Maximum over windows of ``pool_size`` steps: (N, C, L) -> (N, C, (L - K) // S + 1).
-    The gradient goes to the first maximum of each window, as PyTorch."""
+    """Maximum over windows of ``pool_size`` steps: (N, C, L) -> (N, C, (L - K) // S + 1)
+    ("valid"; ceil(L / S) with "same"). The gradient goes to the first maximum of each
+    window, as PyTorch."""
 
-    def _pool(self, x4):
-        y, argmax = backend.kernels_for(x4).max_pool_forward(x4, 1, self.pool_size, 1, self.stride)
-        self.cache = (x4.shape, argmax)
-        return y
-
-    def _unpool(self, dy4):
-        x_shape, argmax = self.require_cache()
-        return backend.kernels_for(dy4).max_pool_backward(
-            dy4, argmax, x_shape, 1, self.pool_size, 1, self.stride
-        )
+    kind = "max"
 
 
 class AvgPool1D(_Pool1D):
-    """Mean over windows of ``pool_size`` steps; each step of a window gets 1/K of its gradient."""
+    """Mean over windows of ``pool_size`` steps; each step of a window gets 1/K of its gradient
+    (with "same", 1/(the window's valid steps) at the ends)."""
 
-    def _pool(self, x4):
-        self.cache = x4.shape
-        return backend.kernels_for(x4).avg_pool_forward(x4, 1, self.pool_size, 1, self.stride)
-
-    def _unpool(self, dy4):
-        x_shape = self.require_cache()
-        return backend.kernels_for(dy4).avg_pool_backward(dy4, x_shape, 1, self.pool_size, 1, self.stride)
+    kind = "avg"
 
 
 class GlobalAvgPool1D(_Sequence1D):
@@ -297,7 +288,7 @@ class GlobalAvgPool1D(_Sequence1D):
         super().build(self.kernel_layout(tuple(input_shape)), dtype)
 
     def forward(self, x, training=False):
-        x = self._first(self.check_input(x))
+        x = self.check_input(x)
         self.cache = x.shape
         return x.mean(axis=2)
 

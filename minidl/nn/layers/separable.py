@@ -1,0 +1,308 @@
+"""Depthwise and depthwise-separable convolutions: DepthwiseConv2D and SeparableConv2D.
+
+A depthwise convolution filters each input channel on its own, with ``M`` kernels per channel
+(the depth multiplier): no sum over channels, so it costs C*M*KH*KW multiplications per
+output pixel where a full convolution to C*M channels costs C*C*M*KH*KW::
+
+    y[n, c*M + m, oh, ow] = b[c*M + m] + sum_{i, j} W[c, m, i, j] * x_pad[n, c, sh*oh + i, sw*ow + j]
+
+Written with the windows of x as a stack ``P`` (KH*KW, N, C, OH, OW), one slice per kernel
+offset k = i*KW + j, ``P[k] = x_pad[:, :, i : i + sh*OH : sh, j : j + sw*OW : sw]``::
+
+    forward     y[n, c, m]  = sum_k W[c, m, k] P[k, n, c]               (then b, and c, m -> c*M + m)
+    backward    dW[c, m, k] = sum_{n, oh, ow} dy[n, c, m] P[k, n, c]
+                db          = dy summed over n, oh, ow
+                dP[k, n, c] = sum_m dy[n, c, m] W[c, m, k], added back onto the pixels each
+                              window read (the adjoint of taking the windows), padding dropped
+
+A separable convolution (Chollet's Xception, MobileNet) is a depthwise convolution followed by
+a 1x1 convolution that mixes the C*M channels into F: ``SeparableConv2D`` holds a
+``DepthwiseConv2D`` (no bias) and a 1x1 ``Conv2D`` (with the bias and the activation) as its
+sub-layers ``depthwise`` and ``pointwise`` and runs one after the other; its backward is
+theirs in reverse. Keras's layouts: ``depthwise_kernel`` (KH, KW, C, M) is ``W`` (C, M, KH,
+KW) transposed, ``pointwise_kernel`` (1, 1, C*M, F) the 1x1 Conv2D's (F, C*M, 1, 1).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ... import backend
+from .. import initializers
+from . import activations
+from .base import Layer, positive_int
+from .conv import Conv2D, _keras_strides, _pair, same_padding
+from .layout import ImageLayout, accepts_channels_last, layout_hint
+
+__all__ = ["DepthwiseConv2D", "SeparableConv2D", "depthwise_conv", "depthwise_conv_backward"]
+
+
+def _padding(padding, who: str) -> str:
+    if padding not in ("valid", "same"):
+        raise ValueError(f"{who} padding must be 'valid' or 'same', got {padding!r}")
+    return padding
+
+
+def _no_dilation(dilation_rate, who: str) -> None:
+    if _pair(dilation_rate, "dilation_rate", who) != (1, 1):
+        raise NotImplementedError(
+            f"{who}(dilation_rate={dilation_rate!r}) is not in minidl: its convolutions read adjacent "
+            "pixels only. The closest minidl way: a larger kernel_size, or pooling before the layer"
+        )
+
+
+def conv_pads(padding: str, H: int, W: int, kernel_size, stride) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) zeros: none for ``"valid"``; Keras's ``"same"`` (ceil(size / stride)
+    outputs, the odd zero at the bottom and right)."""
+    if padding == "valid":
+        return (0, 0, 0, 0)
+    (kh, kw), (sh, sw) = kernel_size, stride
+    return same_padding(H, kh, sh) + same_padding(W, kw, sw)
+
+
+def depthwise_conv(x, W, b, stride, pads):
+    """The depthwise convolution (see the module's docstring).
+
+    x (N, C, H, W); W (C, M, KH, KW); b (C*M,) or None; stride (SH, SW); pads (top, bottom,
+    left, right). Returns y (N, C*M, OH, OW) with OH = (H + top + bottom - KH) // SH + 1
+    (likewise OW), and the cache ``depthwise_conv_backward`` takes: the windows P
+    (KH*KW, N, C, OH, OW) and the padded input's shape.
+    """
+    xp = backend.get_array_module(x)
+    C, M, kh, kw = W.shape
+    (sh, sw), (top, bottom, left, right) = stride, pads
+    x_pad = xp.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
+    N, _, Hp, Wp = x_pad.shape
+    OH, OW = (Hp - kh) // sh + 1, (Wp - kw) // sw + 1
+    P = xp.stack(
+        [x_pad[:, :, i : i + sh * OH : sh, j : j + sw * OW : sw] for i in range(kh) for j in range(kw)]
+    )  # (KH*KW, N, C, OH, OW)
+    y = xp.einsum("cmk,knchw->ncmhw", W.reshape(C, M, kh * kw), P).reshape(N, C * M, OH, OW)
+    if b is not None:
+        y += b.reshape(1, C * M, 1, 1)
+    return y, (P, x_pad.shape)
+
+
+def depthwise_conv_backward(dy, cache, W, stride, pads):
+    """The backward of ``depthwise_conv``: dy (N, C*M, OH, OW) -> dx (N, C, H, W), dW (C, M, KH, KW),
+    db (C*M,) (the sum of dy over n, oh, ow; the caller keeps it only with a bias)."""
+    xp = backend.get_array_module(dy)
+    P, padded_shape = cache
+    C, M, kh, kw = W.shape
+    (sh, sw), (top, bottom, left, right) = stride, pads
+    N, _, OH, OW = dy.shape
+    dy5 = dy.reshape(N, C, M, OH, OW)
+    dW = xp.einsum("ncmhw,knchw->cmk", dy5, P).reshape(C, M, kh, kw)
+    db = dy.sum(axis=(0, 2, 3))
+    dP = xp.einsum("ncmhw,cmk->knchw", dy5, W.reshape(C, M, kh * kw))
+    dx_pad = xp.zeros(padded_shape, dtype=dy.dtype)
+    for k in range(kh * kw):
+        i, j = divmod(k, kw)
+        dx_pad[:, :, i : i + sh * OH : sh, j : j + sw * OW : sw] += dP[k]
+    Hp, Wp = padded_shape[2:]
+    dx = xp.ascontiguousarray(dx_pad[:, :, top : Hp - bottom, left : Wp - right])
+    return dx, dW, db
+
+
+@accepts_channels_last
+class DepthwiseConv2D(ImageLayout, Layer):
+    """Each input channel convolved on its own with ``depth_multiplier`` kernels (no sum over channels).
+
+    Parameters
+    ----------
+    kernel_size : int or (int, int)
+        KH, KW.
+    stride : int or (int, int)
+        SH, SW (Keras's ``strides=`` is accepted).
+    padding : "valid" or "same"
+        ``"same"`` gives ceil(H / SH) x ceil(W / SW) outputs, as Keras (odd zeros at the bottom/right).
+    depth_multiplier : int
+        M, the kernels (output channels) per input channel.
+    data_format, activation, use_bias
+        As Conv2D's (the arguments in Keras's order).
+    dilation_rate : 1
+        Only 1: another is a ``NotImplementedError``.
+    depthwise_initializer, bias_initializer : str
+        Glorot uniform and zeros by default (Keras's); fans KH*KW*C in, KH*KW*M out (Keras's).
+
+    Shapes: x (N, C, H, W) -> y (N, C*M, OH, OW), output channel c*M + m from input channel c;
+    params ``W`` (C, M, KH, KW), ``b`` (C*M,). Channels-last: x (N, H, W, C) -> y (N, OH, OW, C*M).
+    """
+
+    input_ndims = (4,)
+    input_layout = "(N, C, H, W)"
+
+    def __init__(
+        self,
+        kernel_size,
+        stride=1,
+        padding="valid",
+        depth_multiplier: int = 1,
+        data_format=None,
+        dilation_rate=1,
+        activation=None,
+        use_bias: bool = True,
+        depthwise_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        name=None,
+        **kwargs,
+    ):
+        who = type(self).__name__
+        stride = _keras_strides(stride, kwargs, who)
+        super().__init__(name, **kwargs)
+        self.set_data_format(data_format)
+        _no_dilation(dilation_rate, who)
+        self.dilation_rate = 1
+        self.kernel_size = _pair(kernel_size, "kernel_size", who)
+        self.stride = _pair(stride, "stride", who)
+        self.padding = _padding(padding, who)
+        self.depth_multiplier = positive_int(depth_multiplier, f"{who} depth_multiplier")
+        self.activation = activation
+        self.activation_layer = activations.get(activation)
+        self.use_bias = use_bias
+        self.depthwise_initializer = depthwise_initializer
+        self.bias_initializer = bias_initializer
+
+    def build(self, input_shape, dtype=np.float32):
+        self.compute_output_shape(input_shape)
+        super().build(input_shape, dtype)
+        C, M, (kh, kw) = input_shape[0], self.depth_multiplier, self.kernel_size
+        fan_in, fan_out = C * kh * kw, M * kh * kw
+        init = initializers.get(self.depthwise_initializer)
+        self.add_param("W", init((C, M, kh, kw), fan_in, fan_out, dtype))
+        if self.use_bias:
+            self.add_param("b", initializers.get(self.bias_initializer)((C * M,), fan_in, fan_out, dtype))
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(
+                f"{self.label} expected input {self._layout_text()}, got per-sample shape {tuple(input_shape)}"
+            )
+        C, H, W = input_shape
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        if self.padding == "same":
+            return (C * self.depth_multiplier, -(-H // sh), -(-W // sw))
+        if kh > H or kw > W:
+            raise ValueError(
+                f"{self.label} kernel {kh}x{kw} is larger than the input {H}x{W} (per-sample shape "
+                f"{self.user_layout(tuple(input_shape))}){layout_hint(self, input_shape)}"
+            )
+        return (C * self.depth_multiplier, (H - kh) // sh + 1, (W - kw) // sw + 1)
+
+    def _input_mismatch(self, shape):
+        return shape[0] != self.built_input_shape[0]  # W fixes the channels; H and W may vary
+
+    def forward(self, x, training=False):
+        x = self.check_input(x)
+        self.compute_output_shape(x.shape[1:])
+        H, W = x.shape[2:]
+        pads = conv_pads(self.padding, H, W, self.kernel_size, self.stride)
+        y, cache = depthwise_conv(x, self.params["W"], self.params.get("b"), self.stride, pads)
+        self.cache = (cache, pads)
+        if self.activation_layer is not None:
+            activations.point_softmax_at_last_user_axis(self)
+            y = self.activation_layer.forward(y, training)
+        return y
+
+    def backward(self, dy):
+        cache, pads = self.require_cache()
+        if self.activation_layer is not None:
+            dy = self.activation_layer.backward(dy)
+        dx, dW, db = depthwise_conv_backward(dy, cache, self.params["W"], self.stride, pads)
+        self.grads["W"][...] = dW
+        if self.use_bias:
+            self.grads["b"][...] = db
+        return dx
+
+
+@accepts_channels_last
+class SeparableConv2D(ImageLayout, Layer):
+    """A depthwise convolution then a 1x1 convolution to ``filters`` channels (see the module's docstring).
+
+    Parameters as DepthwiseConv2D's, plus ``filters`` (F) and ``pointwise_initializer``; the bias
+    (``use_bias``, the 1x1 convolution's) and the ``activation`` come last, as in Keras.
+
+    Shapes: x (N, C, H, W) -> y (N, F, OH, OW) (OH, OW as DepthwiseConv2D's); params
+    ``depthwise.W`` (C, M, KH, KW), ``pointwise.W`` (F, C*M, 1, 1), ``pointwise.b`` (F,).
+    """
+
+    input_ndims = (4,)
+    input_layout = "(N, C, H, W)"
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size,
+        stride=1,
+        padding="valid",
+        data_format=None,
+        dilation_rate=1,
+        depth_multiplier: int = 1,
+        activation=None,
+        use_bias: bool = True,
+        depthwise_initializer="glorot_uniform",
+        pointwise_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        name=None,
+        **kwargs,
+    ):
+        who = type(self).__name__
+        stride = _keras_strides(stride, kwargs, who)
+        super().__init__(name, **kwargs)
+        self.set_data_format(data_format)
+        self.filters = positive_int(filters, f"{who} filters")
+        self.depthwise = DepthwiseConv2D(
+            kernel_size,
+            stride,
+            padding,
+            depth_multiplier,
+            "channels_first",
+            use_bias=False,
+            depthwise_initializer=depthwise_initializer,
+            dilation_rate=dilation_rate,
+        )
+        self.pointwise = Conv2D(
+            filters,
+            1,
+            use_bias=use_bias,
+            kernel_initializer=pointwise_initializer,
+            bias_initializer=bias_initializer,
+            data_format="channels_first",
+        )
+        self.kernel_size, self.stride = self.depthwise.kernel_size, self.depthwise.stride
+        self.padding, self.depth_multiplier = padding, depth_multiplier
+        self.dilation_rate = 1
+        self.activation, self.use_bias = activation, use_bias
+        self.activation_layer = activations.get(activation)
+        self.depthwise_initializer = depthwise_initializer
+        self.pointwise_initializer = pointwise_initializer
+        self.bias_initializer = bias_initializer
+
+    def sublayers(self):
+        return {"depthwise": self.depthwise, "pointwise": self.pointwise}
+
+    def build(self, input_shape, dtype=np.float32):
+        super().build(input_shape, dtype)
+        for layer in (self.depthwise, self.pointwise):
+            layer.device = self.device
+            layer.build(input_shape, dtype)
+            input_shape = layer.compute_output_shape(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        return self.pointwise.compute_output_shape(self.depthwise.compute_output_shape(input_shape))
+
+    def _input_mismatch(self, shape):
+        return shape[0] != self.built_input_shape[0]
+
+    def forward(self, x, training=False):
+        x = self.check_input(x)
+        y = self.pointwise.forward(self.depthwise.forward(x, training), training)
+        if self.activation_layer is not None:
+            activations.point_softmax_at_last_user_axis(self)
+            y = self.activation_layer.forward(y, training)
+        return y
+
+    def backward(self, dy):
+        if self.activation_layer is not None:
+            dy = self.activation_layer.backward(dy)
+        return self.depthwise.backward(self.pointwise.backward(dy))
