@@ -97,6 +97,7 @@ class PointerGenerator(Layer):
             self.source_dims = (int(memory.shape[-1]), int(inputs.shape[-1]))
         state = self.check_input(state)
         xp = backend.get_array_module(state)
+        copy_ids = xp.asarray(copy_ids)
         N, T, _ = state.shape
         S, V = memory.shape[1], vocab_logits.shape[-1]
         extended_size = V if extended_size is None else int(extended_size)
@@ -167,8 +168,10 @@ class PointerGenerator(Layer):
             d a           = (1 - p) g E^T        (the gather of g at the source's ids)
             d p           = g[:V] . P_v - g . (a E)
             d gate        = d p * p (1 - p)      d w_h = sum d gate c,  d w_s = sum d gate s, ...
-            d c           = d gate w_h           then attention's backward with d a added to
-                                                 d a from the context: d a += d c m^T
+            d c           = d gate w_h           (and d s += d gate w_s, d x = d gate w_x)
+            d a          += d c m^T              (a also mixes the context c = a m)
+            d scores      = the masked softmax's backward of d a
+            d q = d scores m,   d m = d scores^T q + a^T d c,   d W_q = s^T d q,   d s += d q W_q^T
         """
         state, memory, inputs, q, attention, context, p_gen, vocab_probs, copy_probs, one_hot, scale = (
             self.require_cache()
