@@ -10,6 +10,7 @@
     embedding.py      Embedding
     attention.py      MultiHeadAttention, SinusoidalPositionalEncoding, PositionalEmbedding,
                       TransformerBlock (and the function scaled_dot_product_attention)
+    pointer.py        PointerGenerator (copying source words: See et al.'s pointer-generator)
     upsampling.py     UpSampling2D, Conv2DTranspose
     residual.py       Residual (a block of layers with a skip connection around it)
     merge.py          Concatenate (join arrays along the channels; backward slices the gradient)
@@ -40,6 +41,7 @@ from .attention import (
     scaled_dot_product_attention,
     scaled_dot_product_attention_backward,
 )
+from .pointer import PointerGenerator
 from .upsampling import Conv2DTranspose, UpSampling2D
 from .residual import Residual
 from .merge import Concatenate
@@ -83,6 +85,7 @@ __all__ = [
     "PositionalEmbedding",
     "SinusoidalPositionalEncoding",
     "TransformerBlock",
+    "PointerGenerator",
     "causal_mask",
     "padding_mask",
     "scaled_dot_product_attention",
