@@ -33,8 +33,11 @@ order of terms, a helper inlined by hand): ch01's two gradients (0.52, 0.42), ch
 The last five copies, kept for a while as the grader tests' fixtures, were replaced too:
 ``weight_norm_backward`` 0.58, ``directional_gradient_check`` 0.35,
 ``weighted_bce_with_logits`` 0.41, ``activation_derivatives`` (softplus, ELU, hard-swish)
-0.30 and ``bias_relu_cuda`` 0.43. On today's solutions every answer is below the threshold;
-the highest is ``maxpool2d_numba`` (0.75).
+0.30 and ``bias_relu_cuda`` 0.43. Issue 41's second round
+replaced the near-copies between 0.69 and 0.75 (``maxpool2d_numba``,
+``avgpool2d_backward_numba``, ``xor_by_hand``, ``fold_batchnorm``, ``conv2d_weight_gradient``,
+``im2col``, ``ema_weights``) and lowered the threshold from 0.78 to 0.70; on today's solutions
+the highest answer is ``dense_after_flatten_from_keras`` (0.62).
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ pytestmark = pytest.mark.slow  # every answer against every chapter cell: make t
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
 RUN = 4  # matched runs shorter than this many tokens do not count
-THRESHOLD = 0.78  # coverage from which an answer is a near-copy
+THRESHOLD = 0.70  # coverage from which an answer is a near-copy (issue 41: below 0.7)
 MIN_TOKENS = 12  # a one-line answer (`return x @ W + b`) is too short to judge
 SHORT = 24  # answers shorter than this are judged by their longest matched run
 
