@@ -267,6 +267,7 @@ class Model(KerasWeights, Trainer):
         graph = self._graph_for(xs, training)
         ys, tape = graph.forward(xs, training)
         self.cache = (graph, tape)
+        self.output_mask = tape.masks[0] if len(ys) == 1 else tape.masks  # Keras's, for the loss
         return ys[0] if len(ys) == 1 else ys
 
     def backward(self, dy, input_grad: bool = True):
@@ -277,8 +278,13 @@ class Model(KerasWeights, Trainer):
         dxs = graph.backward(tape, dy if len(graph.outputs) > 1 else [dy])
         return dxs[0] if len(dxs) == 1 else dxs
 
-    def __call__(self, x, training=None):
+    def __call__(self, x, training=None, **keywords):
         first = x[0] if isinstance(x, (list, tuple)) and x else x
+        if keywords:
+            raise NotImplementedError(
+                f"calling a model with {', '.join(sorted(keywords))}= is not in minidl.keras: pass "
+                "masks and states to the layers inside its call"
+            )
         if is_symbolic(first):
             return record(self, x)
         return self.forward(x, training=bool(training))

@@ -92,6 +92,12 @@ def _graph_spec(model, unsaveable) -> dict:
             index[id(layer)] = len(layers)
             layers.append({"class": type(layer).__name__, "config": jsonable(layer.get_config()),
                            "trainable": layer.trainable})  # fmt: skip
+        if node.extra or len(node.outputs) > 1:
+            raise NotImplementedError(
+                f"saving a model whose {type(layer).__name__} is called with mask=/initial_state= or "
+                "return_state=True is not in minidl.keras: keep the weights with model.get_weights() "
+                "(or model.save_weights) and rebuild the model in code"
+            )
         if any(id(t) not in refs for t in node.inputs):
             raise NotImplementedError("saving a model whose layers read constants is not in minidl.keras")
         nodes.append({"layer": index[id(layer)], "inputs": [refs[id(t)] for t in node.inputs],

@@ -23,6 +23,7 @@ from .. import backend
 from ..training import model as _model
 from ..training.trainer import Trainer
 from .functional import Input, Model, _metric
+from .masking import call_layer, makes_mask
 from .weights import KerasWeights, from_keras
 
 __all__ = ["Sequential", "Model", "load_model"]
@@ -48,6 +49,24 @@ class Sequential(KerasWeights, _model.Sequential):
                 "or write x = base(inputs) with the functional API"
             )
         super().add(layer)
+
+    def forward(self, x, training: bool = False):
+        """minidl's ``Sequential.forward``, with Keras's masks passed from layer to layer
+        (``minidl.keras.masking``) once a layer makes one (``Embedding(mask_zero=True)``)."""
+        if not any(makes_mask(layer) for layer in self.layers):
+            return super().forward(x, training)
+        if self.input_shape is None:
+            if not hasattr(x, "shape"):
+                x = np.asarray(x)
+            self.input_shape = tuple(x.shape[1:])
+            if not self._device_chosen:  # the layers are built where this batch is
+                self.device = backend.device_of(x)
+        mask = None
+        for layer in self.layers:
+            frozen_inference = not layer.trainable and layer.inference_when_frozen
+            x, mask = call_layer(layer, x, mask, training and not frozen_inference)
+        self.output_mask = mask
+        return x
 
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, **unsupported) -> None:
         """Keras's ``compile``: Keras's names and defaults, metric functions called ``fn(y_true, y_pred)``."""

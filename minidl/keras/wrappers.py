@@ -70,7 +70,14 @@ class TimeDistributed(_Wrapper):
 
 class Bidirectional(_Wrapper):
     """``Bidirectional(layer, merge_mode="concat")`` for a recurrent ``layer`` (SimpleRNN, LSTM,
-    GRU); the backward copy is made from the layer's config unless ``backward_layer`` is given."""
+    GRU); the backward copy is made from the layer's config unless ``backward_layer`` is given.
+
+    ``forward(x, mask=None, initial_state=None)``: a mask (N, T) goes to both directions, the
+    backward one's reversed with its input (so it reads the real steps last to first, as
+    Keras's ``go_backwards``); with ``return_sequences`` the masked steps output zeros (Keras
+    sets ``zero_output_for_mask`` on both). ``initial_state`` is the forward layer's states
+    then the backward one's; with ``return_state`` the output is
+    ``[merged, *forward states, *backward states]``."""
 
     MODES = ("concat", "sum", "ave", "mul")
 
@@ -87,8 +94,12 @@ class Bidirectional(_Wrapper):
             )
         self.forward_layer = layer
         self.backward_layer = backward_layer or type(layer)(**layer.get_config())
+        for inner in self.sublayers().values():  # Keras's rule: masked steps of a sequence output zeros
+            inner.zero_output_for_mask = inner.return_sequences
         self.merge_mode = merge_mode
         self.return_sequences = layer.return_sequences
+        self.return_state = bool(getattr(layer, "return_state", False))
+        self.initial_state_grad = None
 
     def sublayers(self) -> dict[str, Layer]:
         return {"forward_layer": self.forward_layer, "backward_layer": self.backward_layer}
@@ -103,23 +114,43 @@ class Bidirectional(_Wrapper):
         shape = self.forward_layer.output_shape_for(tuple(input_shape))
         return (*shape[:-1], 2 * shape[-1]) if self.merge_mode == "concat" else shape
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, mask=None, initial_state=None):
         x = self.check_input(x)
-        forward = self.forward_layer.forward(x, training=training)
-        backward = self.backward_layer.forward(x[:, ::-1], training=training)
+        states = [None, None]
+        if initial_state is not None:
+            initial_state = list(initial_state)
+            half = len(initial_state) // 2
+            states = [initial_state[:half], initial_state[half:]]
+            states = [s[0] if len(s) == 1 else s for s in states]
+        reversed_mask = None if mask is None else mask[:, ::-1]
+        forward = self.forward_layer.forward(x, training=training, mask=mask, initial_state=states[0])
+        backward = self.backward_layer.forward(
+            x[:, ::-1], training=training, mask=reversed_mask, initial_state=states[1]
+        )
+        final = []
+        if self.return_state:
+            (forward, *forward_states), (backward, *backward_states) = forward, backward
+            final = forward_states + backward_states
         if self.return_sequences:
             backward = backward[:, ::-1]
-        self.cache = (forward, backward)
+        self.cache = (forward, backward, initial_state is not None)
         if self.merge_mode == "concat":
-            return np.concatenate([forward, backward], axis=-1)
-        if self.merge_mode == "sum":
-            return forward + backward
-        if self.merge_mode == "ave":
-            return (forward + backward) / 2
-        return forward * backward
+            y = np.concatenate([forward, backward], axis=-1)
+        elif self.merge_mode == "sum":
+            y = forward + backward
+        elif self.merge_mode == "ave":
+            y = (forward + backward) / 2
+        else:
+            y = forward * backward
+        return [y, *final] if self.return_state else y
 
     def backward(self, dy):
-        forward, backward = self.require_cache()
+        forward, backward, has_state = self.require_cache()
+        d_states = []
+        if self.return_state:
+            dy, *d_states = dy
+        if dy is None:
+            dy = np.zeros(forward.shape[:-1] + (forward.shape[-1] * (2 if self.merge_mode == "concat" else 1),))
         if self.merge_mode == "concat":
             units = forward.shape[-1]
             d_forward, d_backward = dy[..., :units], dy[..., units:]
@@ -131,6 +162,14 @@ class Bidirectional(_Wrapper):
             d_forward, d_backward = dy * backward, dy * forward
         if self.return_sequences:
             d_backward = d_backward[:, ::-1]
-        dx_forward = self.forward_layer.backward(np.ascontiguousarray(d_forward))
-        dx_backward = self.backward_layer.backward(np.ascontiguousarray(d_backward))
+        d_forward, d_backward = np.ascontiguousarray(d_forward), np.ascontiguousarray(d_backward)
+        if self.return_state:
+            half = len(d_states) // 2
+            d_forward, d_backward = [d_forward, *d_states[:half]], [d_backward, *d_states[half:]]
+        dx_forward = self.forward_layer.backward(d_forward)
+        dx_backward = self.backward_layer.backward(d_backward)
+        self.initial_state_grad = None
+        if has_state:
+            grads = [self.forward_layer.initial_state_grad, self.backward_layer.initial_state_grad]
+            self.initial_state_grad = [g for grad in grads for g in (grad if isinstance(grad, tuple) else (grad,))]
         return dx_forward + dx_backward[:, ::-1]
