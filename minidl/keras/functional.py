@@ -38,6 +38,7 @@ from ..nn.layers.base import Layer, _checked_shape
 from ..training import metrics as minidl_metrics
 from ..training.trainer import Trainer, _with_model
 from .graph import Graph, KerasTensor, is_symbolic, record
+from .masking import attach_to_loss_and_metrics
 from .weights import KerasWeights, from_keras, own_slots, to_keras
 
 __all__ = ["Input", "InputLayer", "Model"]
@@ -386,6 +387,7 @@ class Model(KerasWeights, Trainer):
             for i, (name, specs) in enumerate(zip(names, per_metrics)):
                 for m in _as_list(specs):
                     self.metrics.append(_metric(m, losses[i], i, f"{name}_"))
+        attach_to_loss_and_metrics(self)  # a masked sequence output: loss and metrics over real steps
         if self.device != "cpu":
             self.optimizer.to(self.device)
 

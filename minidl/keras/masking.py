@@ -25,6 +25,7 @@ gradient; each layer's ``backward`` knows from its cache which steps were masked
 
 from __future__ import annotations
 
+import functools
 import inspect
 import warnings
 
@@ -41,8 +42,8 @@ __all__ = ["Masking", "call_layer", "makes_mask"]
 class Masking(Layer):
     """``Masking(mask_value=0.0)``: a step whose features all equal ``mask_value`` is padding.
 
-        keep[n, t] = any_d x[n, t, d] != mask_value       y = x * keep[..., None]
-        dx = dy * keep[..., None]                          the mask passed on: keep
+    keep[n, t] = any_d x[n, t, d] != mask_value       y = x * keep[..., None]
+    dx = dy * keep[..., None]                          the mask passed on: keep
     """
 
     input_ndims = (3,)
@@ -166,10 +167,61 @@ def call_layer(layer, x, mask=None, training: bool = False, explicit=None):
 
 
 def _on_device(mask, x):
-    return mask if backend.device_of(mask) == backend.device_of(x) else backend.to_device(mask, backend.device_of(x))
+    return (
+        mask
+        if backend.device_of(mask) == backend.device_of(x)
+        else backend.to_device(mask, backend.device_of(x))
+    )
 
 
 def as_mask(value, like) -> np.ndarray:
     """An explicit ``mask=`` as a boolean array on ``like``'s device."""
     xp = backend.get_array_module(like)
     return xp.asarray(value).astype(bool)
+
+
+# ---------------------------------------------------------------------- the loss and the metrics
+def attach_to_loss_and_metrics(model) -> None:
+    """After ``compile``: as in Keras, a model output that carries a mask (a sequence with
+    padding) has its loss averaged over the real steps (``minidl.nn.losses.Loss._masked``) and
+    its metrics computed on the real steps only. ``model.output_mask`` is the last forward's."""
+    losses = getattr(model.loss, "losses", None)
+    if losses is None:  # one output
+        if model.loss is not None:
+            model.loss._mask_from = lambda: getattr(model, "output_mask", None)
+        model.metrics = [(name, _masked_metric(fn, model)) for name, fn in model.metrics]
+        return
+    for i, loss in enumerate(losses):
+        if loss is not None:
+            loss._mask_from = functools.partial(_output_mask, model, i)
+    model.metrics = [(name, _unmasked_only(fn, model, name)) for name, fn in model.metrics]
+
+
+def _output_mask(model, i):
+    masks = getattr(model, "output_mask", None)
+    return masks[i] if isinstance(masks, list) else None
+
+
+def _masked_metric(fn, model):
+    def metric(y_pred, y_true):
+        mask = getattr(model, "output_mask", None)
+        if mask is None:
+            return fn(y_pred, y_true)
+        keep = backend.to_numpy(mask).astype(bool)
+        return fn(y_pred[keep], backend.get_array_module(y_pred).asarray(y_true)[keep])
+
+    metric.__name__ = getattr(fn, "__name__", "metric")
+    return metric
+
+
+def _unmasked_only(fn, model, name):
+    def metric(y_pred, y_true):
+        masks = getattr(model, "output_mask", None)
+        if isinstance(masks, list) and any(m is not None for m in masks):
+            raise NotImplementedError(
+                f"metric {name!r} of a model with several outputs, one of them masked, is not in "
+                "minidl.keras (the loss is masked as in Keras); compile without metrics"
+            )
+        return fn(y_pred, y_true)
+
+    return metric

@@ -23,7 +23,7 @@ from .. import backend
 from ..training import model as _model
 from ..training.trainer import Trainer
 from .functional import Input, Model, _metric
-from .masking import call_layer, makes_mask
+from .masking import attach_to_loss_and_metrics, call_layer, makes_mask
 from .weights import KerasWeights, from_keras
 
 __all__ = ["Sequential", "Model", "load_model"]
@@ -83,6 +83,7 @@ class Sequential(KerasWeights, _model.Sequential):
         if isinstance(metrics, str) or callable(metrics):
             metrics = [metrics]
         self.metrics = [_metric(m, self.loss, None, "") for m in (metrics or [])]
+        attach_to_loss_and_metrics(self)
 
     # Keras 3's positional order (x, y, batch_size, epochs), not minidl's (x, y, epochs, batch_size)
     def fit(  # type: ignore[override]

@@ -150,7 +150,9 @@ class Bidirectional(_Wrapper):
         if self.return_state:
             dy, *d_states = dy
         if dy is None:
-            dy = np.zeros(forward.shape[:-1] + (forward.shape[-1] * (2 if self.merge_mode == "concat" else 1),))
+            dy = np.zeros(
+                forward.shape[:-1] + (forward.shape[-1] * (2 if self.merge_mode == "concat" else 1),)
+            )
         if self.merge_mode == "concat":
             units = forward.shape[-1]
             d_forward, d_backward = dy[..., :units], dy[..., units:]
@@ -171,5 +173,7 @@ class Bidirectional(_Wrapper):
         self.initial_state_grad = None
         if has_state:
             grads = [self.forward_layer.initial_state_grad, self.backward_layer.initial_state_grad]
-            self.initial_state_grad = [g for grad in grads for g in (grad if isinstance(grad, tuple) else (grad,))]
+            self.initial_state_grad = [
+                g for grad in grads for g in (grad if isinstance(grad, tuple) else (grad,))
+            ]
         return dx_forward + dx_backward[:, ::-1]

@@ -315,7 +315,9 @@ class GlobalAvgPool1D(_Sequence1D):
         xp = backend.get_array_module(x)
         N, _, L = x.shape
         if tuple(mask.shape) != (N, L):
-            raise ValueError(f"{self.label} mask must have shape (N, L) = ({N}, {L}), got {tuple(mask.shape)}")
+            raise ValueError(
+                f"{self.label} mask must have shape (N, L) = ({N}, {L}), got {tuple(mask.shape)}"
+            )
         weights = xp.asarray(mask, dtype=x.dtype)
         counts = weights.sum(axis=1, keepdims=True)
         if not bool(xp.all(counts > 0)):
