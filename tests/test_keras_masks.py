@@ -338,3 +338,43 @@ def test_a_layer_that_would_use_the_mask_differently_raises_and_droppers_warn():
     np.testing.assert_allclose(y, pooled.layers[1].forward(IDS).max(axis=1))  # padding counted, as Keras
     with pytest.raises(ValueError, match="sample 0 has no unmasked step"):
         keras.Model(inputs, layers.GlobalAveragePooling1D()(x)).predict(np.zeros((2, 3), "int64"))
+
+
+def test_custom_layers_drop_the_mask_unless_they_support_masking():
+    class Scale(keras.layers.Layer):
+        def call(self, x):
+            return x * 2.0
+
+    class ScaleKeepingMask(Scale):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.supports_masking = True
+
+    inputs = keras.Input(shape=(None,), dtype="int64")
+    embedded = layers.Embedding(10, 4, mask_zero=True)(inputs)
+    kept = keras.Model(inputs, layers.LSTM(3)(ScaleKeepingMask()(embedded)))
+    dropped = keras.Model(inputs, layers.LSTM(3)(Scale()(embedded)))
+    dropped.set_weights(kept.get_weights())
+    with pytest.warns(UserWarning, match="does not support masking"):
+        unmasked = dropped.predict(IDS)
+    masked = kept.predict(IDS)
+    np.testing.assert_allclose(masked[1], kept.predict(IDS[1:2, 2:])[0], rtol=1e-6)  # padding skipped
+    assert np.abs(masked - unmasked).max() > 1e-4  # the dropped mask: padding read as words
+
+
+def test_masked_models_save_and_load_and_state_passing_ones_say_they_do_not(tmp_path):
+    mdl.seed(0)
+    sequential = keras.Sequential(
+        [layers.Embedding(10, 4, mask_zero=True), layers.LSTM(5), layers.Dense(1, activation="sigmoid")]
+    )
+    sequential.compile("adam", "binary_crossentropy")
+    sequential.predict(IDS)
+    sequential.save(tmp_path / "s.keras")
+    loaded = keras.models.load_model(tmp_path / "s.keras")
+    np.testing.assert_array_equal(loaded.predict(IDS), sequential.predict(IDS))
+    functional = text_model(keras, "GRU", bidirectional=False, pool=True)
+    functional.save(tmp_path / "f.keras")
+    loaded = keras.models.load_model(tmp_path / "f.keras")
+    np.testing.assert_array_equal(loaded.predict(IDS), functional.predict(IDS))
+    with pytest.raises(NotImplementedError, match="initial_state"):
+        seq2seq(keras).save(tmp_path / "seq2seq.keras")

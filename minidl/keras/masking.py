@@ -12,7 +12,8 @@ boolean array (N, T); layers after them receive it, as in Keras 3, by these rule
   ``ELU``, ``LayerNormalization``, ``Rescaling``, ``TimeDistributed`` of one of those.
 * **end it with a warning** (Keras's "this layer does not support masking"): ``Flatten``,
   ``Reshape``, ``Conv1D``, 1-D pooling, ``GlobalMaxPooling1D`` (the maximum is over every
-  step, padding included, as in Keras), and a custom layer whose ``call`` takes no ``mask``;
+  step, padding included, as in Keras), and a custom layer whose ``call`` takes no ``mask``
+  (unless it sets ``self.supports_masking = True``: then it passes the mask on);
   ``keras.ops`` functions end it silently (Keras's ops carry no masks).
 * any other layer given a mask (``BatchNormalization``, ``Softmax``, merge layers, a nested
   model, a custom layer with ``call(..., mask=None)``) raises ``NotImplementedError``: there
@@ -92,10 +93,9 @@ def _wrappers():
 
 
 def _drops(layer) -> bool:
-    from .custom import Layer as KerasLayer
     from .pooling import _GlobalMax
 
-    if isinstance(layer, KerasLayer):
+    if isinstance(layer, Layer) and callable(getattr(layer, "call", None)):  # a Keras custom layer
         return "mask" not in inspect.signature(layer.call).parameters
     return isinstance(layer, _DROP + (_GlobalMax,))
 
@@ -160,6 +160,8 @@ def call_layer(layer, x, mask=None, training: bool = False, explicit=None):
         return layer.forward(x, training=training, mask=_on_device(mask, x)), None
     if isinstance(layer, _PASS) or (isinstance(layer, TimeDistributed) and isinstance(layer.layer, _PASS)):
         return layer.forward(x, training=training), mask
+    if getattr(layer, "supports_masking", False) and _drops(layer):  # a custom layer that says so
+        return layer.forward(x, training=training), mask
     if _drops(layer):
         _warn_dropped(layer)
         return layer.forward(x, training=training), None
@@ -189,12 +191,28 @@ def attach_to_loss_and_metrics(model) -> None:
     if losses is None:  # one output
         if model.loss is not None:
             model.loss._mask_from = lambda: getattr(model, "output_mask", None)
-        model.metrics = [(name, _masked_metric(fn, model)) for name, fn in model.metrics]
+        if _may_mask(model):
+            model.metrics = [(name, _masked_metric(fn, model)) for name, fn in model.metrics]
         return
     for i, loss in enumerate(losses):
         if loss is not None:
             loss._mask_from = functools.partial(_output_mask, model, i)
     model.metrics = [(name, _unmasked_only(fn, model, name)) for name, fn in model.metrics]
+
+
+def _may_mask(model) -> bool:
+    """Whether a layer of the model can make a mask (a subclassed model: not known before its call)."""
+    graph = getattr(model, "graph", False)
+    if graph is None:
+        return True
+    layers = graph.layers() if graph else model.layers
+    return any(makes_mask(leaf) for layer in layers for leaf in _within(layer))
+
+
+def _within(layer):
+    if hasattr(layer, "leaf_layers"):
+        return layer.leaf_layers()
+    return getattr(layer, "layers", [layer])
 
 
 def _output_mask(model, i):
