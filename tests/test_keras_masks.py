@@ -378,3 +378,25 @@ def test_masked_models_save_and_load_and_state_passing_ones_say_they_do_not(tmp_
     np.testing.assert_array_equal(loaded.predict(IDS), functional.predict(IDS))
     with pytest.raises(NotImplementedError, match="initial_state"):
         seq2seq(keras).save(tmp_path / "seq2seq.keras")
+
+
+def test_bidirectional_with_a_given_backward_layer_equals_keras():
+    real = real_keras()
+
+    def build(K):
+        inputs = K.Input(shape=(None,), dtype="int64")
+        x = K.layers.Embedding(10, 4, mask_zero=True)(inputs)
+        x = K.layers.Bidirectional(
+            K.layers.LSTM(5, return_sequences=True),
+            backward_layer=K.layers.GRU(5, return_sequences=True, go_backwards=True),
+            merge_mode="sum",
+        )(x)
+        return K.Model(inputs, K.layers.GlobalAveragePooling1D()(x))
+
+    theirs = build(real)
+    mdl.seed(0)
+    ours = build(keras)
+    move_weights(ours, theirs)
+    np.testing.assert_allclose(ours.predict(IDS), theirs.predict(IDS, verbose=0), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="go_backwards"):
+        layers.Bidirectional(layers.LSTM(5), backward_layer=layers.LSTM(5))

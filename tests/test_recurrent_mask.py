@@ -132,3 +132,15 @@ def test_return_state_gradients_match_finite_differences(tier, cell, masked):
 def test_bad_mask_is_a_clear_error():
     with pytest.raises(ValueError, match=r"mask must have shape \(N, T\) = \(3, 5\), got shape \(3, 4\)"):
         LSTM(4).forward(np.zeros((3, 5, 2)), mask=np.ones((3, 4), bool))
+
+
+@pytest.mark.parametrize("cell", CELLS, ids=lambda c: c.__name__)
+def test_go_backwards_reads_the_sequence_reversed_and_passes_a_gradient_check(cell):
+    rng = np.random.default_rng(6)
+    layer = _layer(cell, return_sequences=True, go_backwards=True)
+    forwards = _layer(cell, return_sequences=True)
+    x = rng.standard_normal((3, 5, 3))
+    np.testing.assert_allclose(layer.forward(x, mask=MASK), forwards.forward(x[:, ::-1], mask=MASK[:, ::-1]))
+    layer.forward = functools.partial(type(layer).forward, layer, mask=MASK)
+    report = check_layer(layer, x)
+    assert report.passed, str(report)

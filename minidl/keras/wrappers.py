@@ -7,10 +7,10 @@ tape see the inner weights with no copy.
 
     TimeDistributed(layer)    (N, T, ...) -> (N, T, ...'): ``layer`` on every step, as one
                               batch of N*T samples; backward the same way.
-    Bidirectional(rnn)        runs ``rnn`` on x and a copy on x reversed in time; the outputs
-                              merged (``"concat"``, ``"sum"``, ``"ave"``, ``"mul"``). The
-                              reversed branch's sequence output is put back in time order, and
-                              its input gradient is reversed again.
+    Bidirectional(rnn)        runs ``rnn`` on x and a copy with ``go_backwards=True`` (x read
+                              last to first); the outputs merged (``"concat"``, ``"sum"``,
+                              ``"ave"``, ``"mul"``). The backward branch's sequence output is
+                              put back in time order.
 """
 
 from __future__ import annotations
@@ -72,10 +72,11 @@ class Bidirectional(_Wrapper):
     """``Bidirectional(layer, merge_mode="concat")`` for a recurrent ``layer`` (SimpleRNN, LSTM,
     GRU); the backward copy is made from the layer's config unless ``backward_layer`` is given.
 
-    ``forward(x, mask=None, initial_state=None)``: a mask (N, T) goes to both directions, the
-    backward one's reversed with its input (so it reads the real steps last to first, as
-    Keras's ``go_backwards``); with ``return_sequences`` the masked steps output zeros (Keras
-    sets ``zero_output_for_mask`` on both). ``initial_state`` is the forward layer's states
+    The backward copy has ``go_backwards=True`` (Keras's): it reads the steps, and the mask,
+    last to first; its sequence output is flipped back into time order before the merge.
+    ``forward(x, mask=None, initial_state=None)``: the mask (N, T) goes to both directions;
+    with ``return_sequences`` the masked steps output zeros (Keras sets
+    ``zero_output_for_mask`` on both). ``initial_state`` is the forward layer's states
     then the backward one's; with ``return_state`` the output is
     ``[merged, *forward states, *backward states]``."""
 
@@ -93,7 +94,17 @@ class Bidirectional(_Wrapper):
                 f"Bidirectional wraps a recurrent layer (SimpleRNN, LSTM, GRU), got {type(layer).__name__}"
             )
         self.forward_layer = layer
-        self.backward_layer = backward_layer or type(layer)(**layer.get_config())
+        self.backward_layer = backward_layer or type(layer)(
+            **dict(layer.get_config(), go_backwards=not layer.go_backwards)
+        )
+        if self.backward_layer.go_backwards == layer.go_backwards:
+            raise ValueError(
+                "Bidirectional: the forward and backward layers need different go_backwards values, got "
+                f"{layer.go_backwards} for both (give backward_layer=LSTM(..., go_backwards=True))"
+            )
+        for attribute in ("return_sequences", "return_state"):
+            if getattr(self.backward_layer, attribute) != getattr(layer, attribute):
+                raise ValueError(f"Bidirectional: the forward and backward layers differ in {attribute}")
         for inner in self.sublayers().values():  # Keras's rule: masked steps of a sequence output zeros
             inner.zero_output_for_mask = inner.return_sequences
         self.merge_mode = merge_mode
@@ -122,11 +133,8 @@ class Bidirectional(_Wrapper):
             half = len(initial_state) // 2
             states = [initial_state[:half], initial_state[half:]]
             states = [s[0] if len(s) == 1 else s for s in states]
-        reversed_mask = None if mask is None else mask[:, ::-1]
         forward = self.forward_layer.forward(x, training=training, mask=mask, initial_state=states[0])
-        backward = self.backward_layer.forward(
-            x[:, ::-1], training=training, mask=reversed_mask, initial_state=states[1]
-        )
+        backward = self.backward_layer.forward(x, training=training, mask=mask, initial_state=states[1])
         final = []
         if self.return_state:
             (forward, *forward_states), (backward, *backward_states) = forward, backward
@@ -169,11 +177,11 @@ class Bidirectional(_Wrapper):
             half = len(d_states) // 2
             d_forward, d_backward = [d_forward, *d_states[:half]], [d_backward, *d_states[half:]]
         dx_forward = self.forward_layer.backward(d_forward)
-        dx_backward = self.backward_layer.backward(d_backward)
+        dx_backward = self.backward_layer.backward(d_backward)  # (in time order: it undoes go_backwards)
         self.initial_state_grad = None
         if has_state:
             grads = [self.forward_layer.initial_state_grad, self.backward_layer.initial_state_grad]
             self.initial_state_grad = [
                 g for grad in grads for g in (grad if isinstance(grad, tuple) else (grad,))
             ]
-        return dx_forward + dx_backward[:, ::-1]
+        return dx_forward + dx_backward

@@ -38,7 +38,8 @@ Masks, as Keras: ``mask`` (N, T) of booleans marks the real steps (False: paddin
 step changes nothing: every state is carried over, ``s_t = s_{t-1}``, and its output repeats
 the previous step's (zeros before the first real step), or is zeros with
 ``zero_output_for_mask=True`` (what ``Bidirectional`` asks for). So the last output is the
-output of the last real step. The mask sits inside the recurrence, so a masked sequence runs
+output of the last real step. ``go_backwards=True`` reads the steps (and the mask) last to
+first and returns the outputs in that order, as Keras does. The mask sits inside the recurrence, so a masked sequence runs
 the steps of part 1 (as recurrent dropout does); masked steps get no gradient.
 
 Dropout, as Keras (Gal & Ghahramani's variational dropout): ``dropout=p`` zeroes the same
@@ -237,10 +238,12 @@ class _Recurrent(Layer):
         recurrent_initializer="orthogonal",
         return_state: bool = False,
         zero_output_for_mask: bool = False,
+        go_backwards: bool = False,
         **kwargs,
     ):
         super().__init__(name, **kwargs)
         who = type(self).__name__
+        self.go_backwards = bool(go_backwards)
         self.return_state = bool(return_state)
         self.zero_output_for_mask = bool(zero_output_for_mask)
         self.units = positive_int(units, f"{who} units")
@@ -364,6 +367,8 @@ class _Recurrent(Layer):
         (N, T, D), H = x.shape, self.units
         state = self._initial_state(initial_state, N, xp, x.dtype)
         keep = None if mask is None else self._check_mask(mask, N, T, xp)
+        if self.go_backwards:  # Keras's: read the steps last to first (outputs in that order)
+            x, keep = x[:, ::-1], None if keep is None else keep[::-1]
         input_mask = self._dropout_mask((N, 1, D), self.dropout, xp, x.dtype) if training else None
         h_mask = self._dropout_mask((N, H), self.recurrent_dropout, xp, x.dtype) if training else None
         if input_mask is not None:
@@ -428,7 +433,8 @@ class _Recurrent(Layer):
         else:
             dx_tm, state_grad = self._backward_masked_steps(dy_tm, cache, dfinal)
         self.initial_state_grad = state_grad if cache["has_state"] else None
-        dx = xp.ascontiguousarray(dx_tm.transpose(1, 0, 2))
+        dx = dx_tm.transpose(1, 0, 2)
+        dx = xp.ascontiguousarray(dx[:, ::-1] if self.go_backwards else dx)
         return dx if cache["input_mask"] is None else dx * cache["input_mask"]
 
     # ------------------------------------------------------------------ what each cell writes
