@@ -41,35 +41,9 @@ def real_keras():
     return real
 
 
-def gru_to_minidl(weights):
-    """Keras's GRU weights (kernel, recurrent_kernel, bias (2, 3H)), blocks [z | r | h], as
-    minidl's (Wx, Wh, bx, bh), blocks [r | z | n] (the same cell: Keras's reset_after=True)."""
-    kernel, recurrent, bias = weights
-    H = recurrent.shape[0]
-
-    def order(a):
-        return np.concatenate([a[..., H : 2 * H], a[..., :H], a[..., 2 * H :]], axis=-1)
-
-    return [order(kernel), order(recurrent), order(bias[0]), order(bias[1])]
-
-
 def move_weights(ours, theirs):
-    """Keras's weights into ours, the GRUs' converted (the others move unchanged)."""
-    weights = [np.asarray(w) for w in theirs.get_weights()]
-    moved, i = [], 0
-    for leaf in ours.leaf_layers():
-        for _, layer in leaf.layers_within():
-            own = [k for k in layer.params if "." not in k] + [k for k in layer.buffers if "." not in k]
-            if not own:
-                continue
-            if type(layer).__name__ == "GRU":
-                moved += gru_to_minidl(weights[i : i + 3])
-                i += 3
-            else:
-                moved += weights[i : i + len(own)]
-                i += len(own)
-    assert i == len(weights)
-    ours.set_weights(moved)
+    """Keras's weights into ours: they move unchanged (a GRU's too: ``minidl.keras.weights``)."""
+    ours.set_weights([np.asarray(w) for w in theirs.get_weights()])
 
 
 def text_model(K, cell="LSTM", bidirectional=False, pool=False, sequences=False):
@@ -105,6 +79,8 @@ def test_masked_models_equal_keras(case):
     mdl.seed(0)
     ours = text_model(keras, *case)
     move_weights(ours, theirs)
+    for mine, other in zip(ours.get_weights(), theirs.get_weights(), strict=True):  # and back, unchanged
+        np.testing.assert_array_equal(mine, np.asarray(other))
     np.testing.assert_allclose(ours.predict(IDS), theirs.predict(IDS, verbose=0), rtol=1e-5, atol=1e-6)
     unmasked = ours.predict(np.where(IDS == 0, 8, IDS))  # the mask matters: id 8 is not padding
     assert np.abs(unmasked - ours.predict(IDS)).max() > 1e-4

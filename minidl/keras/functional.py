@@ -39,7 +39,7 @@ from ..training import metrics as minidl_metrics
 from ..training.trainer import Trainer, _with_model
 from .graph import Graph, KerasTensor, is_symbolic, record
 from .masking import attach_to_loss_and_metrics
-from .weights import KerasWeights, from_keras, own_slots, to_keras
+from .weights import KerasWeights
 
 __all__ = ["Input", "InputLayer", "Model"]
 
@@ -534,29 +534,18 @@ class Model(KerasWeights, Trainer):
     def _weight_layers(self) -> list:
         return self.leaf_layers()
 
-    def _slots(self):
-        """``(layer, store, key)`` per weight in ``get_weights`` order, ``layer`` the one whose
-        own array it is (its Keras layout depends on it)."""
-        return [(layer, getattr(layer, store), key) for layer, store, key, _ in own_slots(self.leaf_layers())]
-
     def get_weights(self) -> list:
         """Copies of every weight array: each layer's params then its buffers, in layer order,
-        as Keras lays them out (a Conv2D kernel (KH, KW, C, F), ``minidl.keras.weights``)."""
-        return [
-            to_keras(leaf, key, backend.to_numpy(store[key]).copy()) for leaf, store, key in self._slots()
-        ]
+        as Keras lays them out (a Conv2D kernel (KH, KW, C, F), a GRU's three arrays:
+        ``minidl.keras.weights``)."""
+        return [w.numpy() for w in self.weights]
 
     def set_weights(self, weights) -> None:
-        slots = self._slots()
+        slots = self.weights
         if len(weights) != len(slots):
             raise ValueError(f"set_weights expected {len(slots)} arrays, got {len(weights)}")
-        for (leaf, store, key), w in zip(slots, weights):
-            w = from_keras(leaf, key, np.asarray(w))
-            if tuple(np.shape(w)) != tuple(store[key].shape):
-                raise ValueError(
-                    f"set_weights: {leaf.label}.{key} has shape {tuple(store[key].shape)}, got {tuple(np.shape(w))}"
-                )
-            store[key][...] = backend.to_device(np.asarray(w), self.device)
+        for slot, w in zip(slots, weights):
+            slot.set(w, self.device)
 
     def save(self, filepath, include_optimizer: bool = True) -> None:
         """Write the model (its graph, or a subclass's class and config) and its weights to one

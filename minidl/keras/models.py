@@ -24,7 +24,7 @@ from ..training import model as _model
 from ..training.trainer import Trainer
 from .functional import Input, Model, _metric
 from .masking import attach_to_loss_and_metrics, call_layer, makes_mask
-from .weights import KerasWeights, from_keras
+from .weights import KerasWeights
 
 __all__ = ["Sequential", "Model", "load_model"]
 
@@ -169,13 +169,7 @@ class Sequential(KerasWeights, _model.Sequential):
         if len(weights) != len(slots):
             raise ValueError(f"set_weights expected {len(slots)} arrays, got {len(weights)}")
         for slot, w in zip(slots, weights):
-            w = from_keras(slot.layer, slot.key, np.asarray(w))
-            if tuple(np.shape(w)) != tuple(slot._array().shape):
-                raise ValueError(
-                    f"set_weights: {slot.layer.label}.{slot.key} has shape {tuple(slot._array().shape)}, "
-                    f"got {tuple(np.shape(w))}"
-                )
-            slot._array()[...] = backend.to_device(np.asarray(w), self.device)
+            slot.set(w, self.device)
 
     @property
     def metrics_names(self) -> list:
