@@ -376,3 +376,27 @@ def test_bidirectional_with_a_given_backward_layer_equals_keras():
     np.testing.assert_allclose(ours.predict(IDS), theirs.predict(IDS, verbose=0), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="go_backwards"):
         layers.Bidirectional(layers.LSTM(5), backward_layer=layers.LSTM(5))
+
+
+def test_a_subclassed_encoder_decoder_passes_states_and_a_gradient_check():
+    class Seq2Seq(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.embed = layers.Embedding(10, 4, mask_zero=True)
+            self.encoder = layers.GRU(6, return_state=True)
+            self.decoder = layers.LSTM(6, return_sequences=True)
+            self.head = layers.Dense(3)
+
+        def call(self, inputs):
+            source, target = inputs
+            _, state = self.encoder(self.embed(source))
+            return self.head(self.decoder(target, initial_state=[state, state]))
+
+    mdl.seed(0)
+    model = Seq2Seq()
+    target = np.random.default_rng(3).normal(size=(3, 4, 2))
+    model.predict([IDS, target])
+    for leaf in model.leaf_layers():
+        leaf.astype(np.float64)
+    check_model_gradients(model, [IDS, target])
+    assert np.abs(model.encoder.grads["Wx"]).max() > 0
