@@ -95,8 +95,9 @@ def _wrappers():
 def _drops(layer) -> bool:
     from .pooling import _GlobalMax
 
-    if isinstance(layer, Layer) and callable(getattr(layer, "call", None)):  # a Keras custom layer
-        return "mask" not in inspect.signature(layer.call).parameters
+    call = getattr(layer, "call", None)
+    if isinstance(layer, Layer) and callable(call):  # a Keras custom layer
+        return "mask" not in inspect.signature(call).parameters
     return isinstance(layer, _DROP + (_GlobalMax,))
 
 
@@ -202,10 +203,12 @@ def attach_to_loss_and_metrics(model) -> None:
 
 def _may_mask(model) -> bool:
     """Whether a layer of the model can make a mask (a subclassed model: not known before its call)."""
-    graph = getattr(model, "graph", False)
-    if graph is None:
+    if not hasattr(model, "graph"):  # a Sequential
+        layers = model.layers
+    elif model.graph is None:
         return True
-    layers = graph.layers() if graph else model.layers
+    else:
+        layers = model.graph.layers()
     return any(makes_mask(leaf) for layer in layers for leaf in _within(layer))
 
 

@@ -15,6 +15,8 @@ tape see the inner weights with no copy.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..nn.layers.base import Layer
@@ -82,6 +84,9 @@ class Bidirectional(_Wrapper):
 
     MODES = ("concat", "sum", "ave", "mul")
 
+    forward_layer: Any  # a recurrent layer (SimpleRNN, LSTM, GRU)
+    backward_layer: Any
+
     def __init__(self, layer, merge_mode="concat", backward_layer=None, name=None, **kwargs):
         super().__init__(name, **kwargs)
         if merge_mode not in self.MODES:
@@ -105,7 +110,10 @@ class Bidirectional(_Wrapper):
         for attribute in ("return_sequences", "return_state"):
             if getattr(self.backward_layer, attribute) != getattr(layer, attribute):
                 raise ValueError(f"Bidirectional: the forward and backward layers differ in {attribute}")
-        for inner in self.sublayers().values():  # Keras's rule: masked steps of a sequence output zeros
+        for inner in (
+            self.forward_layer,
+            self.backward_layer,
+        ):  # Keras's: masked steps of a sequence output zeros
             inner.zero_output_for_mask = inner.return_sequences
         self.merge_mode = merge_mode
         self.return_sequences = layer.return_sequences
@@ -127,12 +135,11 @@ class Bidirectional(_Wrapper):
 
     def forward(self, x, training=False, mask=None, initial_state=None):
         x = self.check_input(x)
-        states = [None, None]
+        states: list = [None, None]
         if initial_state is not None:
-            initial_state = list(initial_state)
-            half = len(initial_state) // 2
-            states = [initial_state[:half], initial_state[half:]]
-            states = [s[0] if len(s) == 1 else s for s in states]
+            given = list(initial_state)
+            half = len(given) // 2
+            states = [s[0] if len(s) == 1 else s for s in (given[:half], given[half:])]
         forward = self.forward_layer.forward(x, training=training, mask=mask, initial_state=states[0])
         backward = self.backward_layer.forward(x, training=training, mask=mask, initial_state=states[1])
         final = []
