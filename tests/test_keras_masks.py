@@ -400,3 +400,24 @@ def test_a_subclassed_encoder_decoder_passes_states_and_a_gradient_check():
         leaf.astype(np.float64)
     check_model_gradients(model, [IDS, target])
     assert np.abs(model.encoder.grads["Wx"]).max() > 0
+
+
+def test_a_masked_bidirectional_returns_both_directions_states_as_keras():
+    real = real_keras()
+
+    def build(K):
+        inputs = K.Input(shape=(None,), dtype="int64")
+        x = K.layers.Embedding(10, 4, mask_zero=True)(inputs)
+        y, *states = K.layers.Bidirectional(K.layers.LSTM(5, return_state=True))(x)
+        return K.Model(inputs, K.layers.Concatenate()([y, *states]))
+
+    theirs = build(real)
+    mdl.seed(0)
+    ours = build(keras)
+    move_weights(ours, theirs)
+    np.testing.assert_allclose(ours.predict(IDS), theirs.predict(IDS, verbose=0), rtol=1e-5, atol=1e-6)
+    model = build(keras)
+    model.predict(IDS)
+    for leaf in model.leaf_layers():
+        leaf.astype(np.float64)
+    check_model_gradients(model, [IDS])

@@ -30,7 +30,6 @@ import functools
 import inspect
 import warnings
 
-import numpy as np
 
 from .. import backend
 from ..nn import layers as _L
@@ -148,13 +147,10 @@ def call_layer(layer, x, mask=None, training: bool = False, explicit=None):
         )
     if makes_mask(layer):
         return layer.forward(x, training=training), layer.compute_mask(x)
-    if isinstance(layer, _Recurrent):
+    if isinstance(layer, (_Recurrent, Bidirectional)):
         y = layer.forward(x, training=training, mask=mask, **explicit)
         out = mask if layer.return_sequences else None
-        return y, ([out] + [None] * len(layer.state_names) if layer.return_state else out)
-    if isinstance(layer, Bidirectional):
-        y = layer.forward(x, training=training, mask=mask, **explicit)
-        return y, (mask if layer.return_sequences else None)
+        return y, ([out] + [None] * (len(y) - 1) if layer.return_state else out)  # states: no mask
     if mask is None:
         return layer.forward(x, training=training), None
     if isinstance(layer, _L.GlobalAvgPool1D):
@@ -175,12 +171,6 @@ def _on_device(mask, x):
         if backend.device_of(mask) == backend.device_of(x)
         else backend.to_device(mask, backend.device_of(x))
     )
-
-
-def as_mask(value, like) -> np.ndarray:
-    """An explicit ``mask=`` as a boolean array on ``like``'s device."""
-    xp = backend.get_array_module(like)
-    return xp.asarray(value).astype(bool)
 
 
 # ---------------------------------------------------------------------- the loss and the metrics
