@@ -218,8 +218,9 @@ def _masked_metric(fn, model):
         mask = getattr(model, "output_mask", None)
         if mask is None:
             return fn(y_pred, y_true)
-        keep = backend.to_numpy(mask).astype(bool)
-        return fn(y_pred[keep], backend.get_array_module(y_pred).asarray(y_true)[keep])
+        xp = backend.get_array_module(y_pred)
+        keep = xp.asarray(mask).astype(bool)
+        return fn(y_pred[keep], xp.asarray(y_true)[keep])
 
     metric.__name__ = getattr(fn, "__name__", "metric")
     return metric

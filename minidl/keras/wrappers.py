@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import backend
 from ..nn.layers.base import Layer
 
 __all__ = ["Bidirectional", "TimeDistributed"]
@@ -150,7 +151,7 @@ class Bidirectional(_Wrapper):
             backward = backward[:, ::-1]
         self.cache = (forward, backward, initial_state is not None)
         if self.merge_mode == "concat":
-            y = np.concatenate([forward, backward], axis=-1)
+            y = backend.get_array_module(forward).concatenate([forward, backward], axis=-1)
         elif self.merge_mode == "sum":
             y = forward + backward
         elif self.merge_mode == "ave":
@@ -164,10 +165,10 @@ class Bidirectional(_Wrapper):
         d_states = []
         if self.return_state:
             dy, *d_states = dy
-        if dy is None:
-            dy = np.zeros(
-                forward.shape[:-1] + (forward.shape[-1] * (2 if self.merge_mode == "concat" else 1),)
-            )
+        xp = backend.get_array_module(forward)
+        if dy is None:  # (return_state: the loss reads only the states)
+            width = forward.shape[-1] * (2 if self.merge_mode == "concat" else 1)
+            dy = xp.zeros(forward.shape[:-1] + (width,), dtype=forward.dtype)
         if self.merge_mode == "concat":
             units = forward.shape[-1]
             d_forward, d_backward = dy[..., :units], dy[..., units:]
@@ -179,7 +180,7 @@ class Bidirectional(_Wrapper):
             d_forward, d_backward = dy * backward, dy * forward
         if self.return_sequences:
             d_backward = d_backward[:, ::-1]
-        d_forward, d_backward = np.ascontiguousarray(d_forward), np.ascontiguousarray(d_backward)
+        d_forward, d_backward = xp.ascontiguousarray(d_forward), xp.ascontiguousarray(d_backward)
         if self.return_state:
             half = len(d_states) // 2
             d_forward, d_backward = [d_forward, *d_states[:half]], [d_backward, *d_states[half:]]
