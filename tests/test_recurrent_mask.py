@@ -144,3 +144,15 @@ def test_go_backwards_reads_the_sequence_reversed_and_passes_a_gradient_check(ce
     layer.forward = functools.partial(type(layer).forward, layer, mask=MASK)
     report = check_layer(layer, x)
     assert report.passed, str(report)
+
+
+def test_keras_arguments_at_minidls_behaviour_are_accepted_and_others_say_so():
+    layer = LSTM(4, activation="tanh", recurrent_activation="sigmoid", unroll=False, use_cudnn="auto")
+    assert "activation" not in layer.get_config()
+    GRU(4, reset_after=True, stateful=False)
+    with pytest.raises(NotImplementedError, match=r"SimpleRNN\(activation='relu'\) is not in minidl"):
+        SimpleRNN(4, activation="relu")
+    with pytest.raises(NotImplementedError, match="reset_after=True"):
+        GRU(4, reset_after=False)
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        LSTM(4, colour="blue")

@@ -208,6 +208,23 @@ def orthogonal(shape, dtype=np.float32):
     return initializers.orthogonal(shape, dtype=dtype)
 
 
+# Keras's recurrent-layer arguments that minidl's layers always behave as: accepted at these
+# values (so a Keras program that spells them out runs), refused otherwise.
+_KERAS_FIXED = {
+    "activation": "tanh",
+    "recurrent_activation": "sigmoid",
+    "use_bias": True,
+    "unit_forget_bias": True,
+    "bias_initializer": "zeros",
+    "stateful": False,
+    "unroll": False,
+    "use_cudnn": "auto",
+    "reset_after": True,
+    "time_major": False,
+    "seed": None,
+}
+
+
 class _Recurrent(Layer):
     """What SimpleRNN, LSTM and GRU share: checks, shapes, state handling, the time-major frame.
 
@@ -241,8 +258,16 @@ class _Recurrent(Layer):
         go_backwards: bool = False,
         **kwargs,
     ):
-        super().__init__(name, **kwargs)
         who = type(self).__name__
+        for key in [k for k in kwargs if k in _KERAS_FIXED]:
+            value = kwargs.pop(key)
+            if value != _KERAS_FIXED[key] and not (key == "use_cudnn" and value is False):
+                raise NotImplementedError(
+                    f"{who}({key}={value!r}) is not in minidl: its {who} always has "
+                    f"{key}={_KERAS_FIXED[key]!r} (the cell equations of minidl.nn.layers.recurrent); "
+                    "write another cell with a keras.layers.Layer subclass, or use the default"
+                )
+        super().__init__(name, **kwargs)
         self.go_backwards = bool(go_backwards)
         self.return_state = bool(return_state)
         self.zero_output_for_mask = bool(zero_output_for_mask)
