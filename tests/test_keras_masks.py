@@ -421,3 +421,37 @@ def test_a_masked_bidirectional_returns_both_directions_states_as_keras():
     for leaf in model.leaf_layers():
         leaf.astype(np.float64)
     check_model_gradients(model, [IDS])
+
+
+def test_a_bidirectional_initial_state_is_split_between_the_directions_as_keras():
+    """Keras 3 splits the states half and half, and (a call with several tensor arguments)
+    gives the layer no implicit mask: pass mask= to use one."""
+    real = real_keras()
+    rng = np.random.default_rng(4)
+    states = [rng.normal(size=(3, 5)).astype("float32") for _ in range(4)]
+
+    def build(K):
+        inputs = K.Input(shape=(None,), dtype="int64")
+        given = [K.Input((5,)) for _ in range(4)]
+        x = K.layers.Embedding(10, 4, mask_zero=True)(inputs)
+        y = K.layers.Bidirectional(K.layers.LSTM(5, return_sequences=True))(x, initial_state=given)
+        explicit = K.layers.LSTM(5, return_sequences=True)(
+            x, initial_state=given[:2], mask=K.ops.not_equal(inputs, 0)
+        )
+        return K.Model([inputs, *given], [K.layers.GlobalAveragePooling1D()(y), explicit])
+
+    theirs = build(real)
+    mdl.seed(0)
+    ours = build(keras)
+    move_weights(ours, theirs)
+    xs = [IDS, *states]
+    with pytest.warns(UserWarning, match="does not use that mask"):  # Keras 3's rule, kept
+        mine = ours.predict(xs)
+    for a, b in zip(mine, theirs.predict(xs, verbose=0)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    model = build(keras)
+    xs64 = [IDS, *(s.astype(np.float64) for s in states)]
+    model.predict(xs64)
+    for leaf in model.leaf_layers():
+        leaf.astype(np.float64)
+    check_model_gradients(model, xs64)  # the four states' gradients included

@@ -15,6 +15,8 @@ boolean array (N, T); layers after them receive it, as in Keras 3, by these rule
   step, padding included, as in Keras), and a custom layer whose ``call`` takes no ``mask``
   (unless it sets ``self.supports_masking = True``: then it passes the mask on);
   ``keras.ops`` functions end it silently (Keras's ops carry no masks).
+* a recurrent layer called with ``initial_state=`` gets no implicit mask, as in Keras 3 (a
+  call with several tensor arguments is given none; a warning says so): pass ``mask=``;
 * any other layer given a mask (``BatchNormalization``, ``Softmax``, merge layers, a nested
   model, a custom layer with ``call(..., mask=None)``) raises ``NotImplementedError``: there
   Keras would compute something minidl does not.
@@ -114,6 +116,16 @@ def _warn_dropped(layer) -> None:
     )
 
 
+def _warn_state_and_mask(layer) -> None:
+    warnings.warn(
+        f"{layer.label} was called with initial_state= on an input that carries a mask: as in "
+        "Keras 3 (a layer call with several tensor arguments is given no implicit mask), it does "
+        "not use that mask, though its output passes the mask on. Pass mask= explicitly to use it.",
+        UserWarning,
+        stacklevel=4,
+    )
+
+
 def _unsupported(layer, what: str) -> NotImplementedError:
     return NotImplementedError(
         f"{getattr(layer, 'label', type(layer).__name__)} ({type(layer).__name__}) {what}: Keras "
@@ -131,7 +143,8 @@ def call_layer(layer, x, mask=None, training: bool = False, explicit=None):
     which win over the mask that arrived.
     """
     explicit = dict(explicit or {})
-    if "mask" in explicit:
+    mask_given = "mask" in explicit
+    if mask_given:
         mask = explicit.pop("mask")
     if _is_op(layer) and not explicit:  # keras.ops carry no masks
         return layer.forward(x, training=training), None
@@ -148,7 +161,11 @@ def call_layer(layer, x, mask=None, training: bool = False, explicit=None):
     if makes_mask(layer):
         return layer.forward(x, training=training), layer.compute_mask(x)
     if isinstance(layer, (_Recurrent, Bidirectional)):
-        y = layer.forward(x, training=training, mask=mask, **explicit)
+        used = mask
+        if mask is not None and not mask_given and explicit.get("initial_state") is not None:
+            used = None  # Keras 3: a call with several tensor arguments gets no implicit mask
+            _warn_state_and_mask(layer)
+        y = layer.forward(x, training=training, mask=used, **explicit)
         out = mask if layer.return_sequences else None
         return y, ([out] + [None] * (len(y) - 1) if layer.return_state else out)  # states: no mask
     if mask is None:
