@@ -22,6 +22,13 @@ topological order (every node after the nodes that made its inputs) and then
 A layer called at several places (a shared layer) holds one ``cache``; the tape keeps each
 call's cache (``Tape``) and puts it back before that call's backward, and the weight
 gradients of the calls are summed.
+
+Keyword tensors of a call (``lstm(x, initial_state=[h, c])``, ``gru(x, mask=m)``) are further
+inputs of its node, so an encoder's states reach the decoder forward and their gradient
+(``layer.initial_state_grad``) flows back; a layer with ``return_state`` makes a node of
+several outputs. Keras's masks (``Embedding(mask_zero=True)``) are not tensors of the graph:
+``forward`` passes them beside the values, node to node, by the rules of
+``minidl.keras.masking``.
 """
 
 from __future__ import annotations
