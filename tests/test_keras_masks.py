@@ -455,3 +455,38 @@ def test_a_bidirectional_initial_state_is_split_between_the_directions_as_keras(
     for leaf in model.leaf_layers():
         leaf.astype(np.float64)
     check_model_gradients(model, xs64)  # the four states' gradients included
+
+
+def test_a_masked_output_among_several_has_its_loss_over_real_steps_as_keras():
+    real = real_keras()
+    rng = np.random.default_rng(5)
+    tags, labels = rng.integers(0, 3, size=IDS.shape), rng.integers(0, 2, size=(3, 1)).astype("float32")
+
+    def build(K):
+        inputs = K.Input(shape=(None,), dtype="int64")
+        x = K.layers.Embedding(10, 4, mask_zero=True)(inputs)
+        sequence = K.layers.LSTM(5, return_sequences=True)(x)
+        tagged = K.layers.Dense(3, activation="softmax", name="tags")(sequence)
+        label = K.layers.Dense(1, activation="sigmoid", name="label")(
+            K.layers.GlobalAveragePooling1D()(sequence)
+        )
+        model = K.Model(inputs, [tagged, label])
+        model.compile(optimizer="sgd", loss=["sparse_categorical_crossentropy", "binary_crossentropy"])
+        return model
+
+    theirs = build(real)
+    mdl.seed(0)
+    ours = build(keras)
+    ours.set_weights(theirs.get_weights())
+    np.testing.assert_allclose(
+        ours.evaluate(IDS, [tags, labels], verbose=0),
+        theirs.evaluate(IDS, [tags, labels], verbose=0),
+        rtol=1e-5,
+    )
+    ours.compile(
+        optimizer="sgd",
+        loss=["sparse_categorical_crossentropy", "binary_crossentropy"],
+        metrics=[["accuracy"], []],
+    )
+    with pytest.raises(NotImplementedError, match="one of them masked"):
+        ours.evaluate(IDS, [tags, labels], verbose=0)

@@ -205,7 +205,10 @@ def attach_to_loss_and_metrics(model) -> None:
     for i, loss in enumerate(losses):
         if loss is not None:
             loss._mask_from = functools.partial(_output_mask, model, i)
-    model.metrics = [(name, _unmasked_only(fn, model, name)) for name, fn in model.metrics]
+    model.metrics = [  # "<output>_loss" reads the (masked) loss itself
+        (name, fn if getattr(fn, "func", None) == model.loss.recorded else _unmasked_only(fn, model, name))
+        for name, fn in model.metrics
+    ]
 
 
 def _may_mask(model) -> bool:
