@@ -39,8 +39,9 @@ step changes nothing: every state is carried over, ``s_t = s_{t-1}``, and its ou
 the previous step's (zeros before the first real step), or is zeros with
 ``zero_output_for_mask=True`` (what ``Bidirectional`` asks for). So the last output is the
 output of the last real step. ``go_backwards=True`` reads the steps (and the mask) last to
-first and returns the outputs in that order, as Keras does. The mask sits inside the recurrence, so a masked sequence runs
-the steps of part 1 (as recurrent dropout does); masked steps get no gradient.
+first and returns the outputs in that order, as Keras does. The mask sits inside the
+recurrence, so a masked sequence runs the steps of part 1 (as recurrent dropout does);
+masked steps get no gradient.
 
 Dropout, as Keras (Gal & Ghahramani's variational dropout): ``dropout=p`` zeroes the same
 input features of a sample at every step (a mask (N, 1, D) on x, kept values scaled by
@@ -375,7 +376,7 @@ class _Recurrent(Layer):
         return xp.asarray(keep / (1.0 - rate), dtype=dtype)
 
     def _check_mask(self, mask, N, T, xp):
-        """A mask as a (T, N, 1) array of 0/1 in the time-major frame, or a clear error."""
+        """A mask (N, T) as a (T, N, 1) boolean array in the time-major frame, or a clear error."""
         if not hasattr(mask, "shape"):
             mask = np.asarray(mask)
         if tuple(mask.shape) != (N, T):
