@@ -181,8 +181,10 @@ def test_symbolic_tensors_never_reach_numpy_and_unsupported_calls_say_so():
         np.exp(x)
     with pytest.raises(TypeError, match="symbolic"):
         float(x)
-    with pytest.raises(NotImplementedError, match="mask"):
-        layers.Dense(2)(x, mask=None)
+    with pytest.raises(NotImplementedError, match="initial_state"):
+        layers.Dense(2)(x, initial_state=x)
+    with pytest.raises(NotImplementedError, match="constants"):
+        layers.Dense(2)(x, constants=x)
     other = keras.Input(shape=(4,))
     with pytest.raises(ValueError, match="not among the model's inputs"):
         keras.Model(x, layers.Add()([x, other]))

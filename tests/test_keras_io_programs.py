@@ -13,6 +13,7 @@ import os
 import re
 import textwrap
 
+import numpy as np
 import pytest
 
 import minidl as mdl
@@ -352,3 +353,177 @@ def test_time_distributed_conv1d_global_max_pooling_regressor():
     ns = same_report(TIME_DISTRIBUTED)
     losses = ns["history"].history["loss"]
     assert losses[-1] < losses[0]
+
+
+# keras.io's "Text classification from scratch" / "Bidirectional LSTM on IMDB", on the generated
+# reviews of chapter 19 (minidl.datasets.language: no download): padding after the words, masked
+TEXT_DATA = """
+import numpy as np
+from minidl.datasets import language  # generated film reviews with negation and contrast
+
+texts, labels, kinds = language.make_reviews(800, seed=0)
+vocab = language.Vocabulary(texts[:600], max_size=300)
+ids, _ = vocab.encode_batch(texts)  # (800, T) int64, 0 after the words
+x_train, y_train = ids[:600], labels[:600].astype("float32")
+x_val, y_val = ids[600:], labels[600:].astype("float32")
+"""
+
+TEXT_CLASSIFIER = (
+    TEXT_DATA
+    + """
+import keras
+from keras import layers
+
+inputs = keras.Input(shape=(None,), dtype="int64")
+x = layers.Embedding(len(vocab), 16, mask_zero=True)(inputs)
+x = layers.Bidirectional(layers.LSTM(16, return_sequences=True))(x)
+x = layers.GlobalAveragePooling1D()(x)
+x = layers.Dropout(0.2)(x)
+outputs = layers.Dense(1, activation="sigmoid")(x)
+model = keras.Model(inputs, outputs)
+model.compile(optimizer=keras.optimizers.Adam(5e-3), loss="binary_crossentropy", metrics=["accuracy"])
+history = model.fit(x_train, y_train, batch_size=32, epochs=15, validation_data=(x_val, y_val), verbose=0)
+val_loss, val_accuracy = model.evaluate(x_val, y_val, verbose=0)
+params = model.count_params()
+names = sorted(history.history)
+"""
+)
+
+TEXT_CLASSIFIER_SEQUENTIAL = (
+    TEXT_DATA
+    + """
+import keras
+from keras import layers
+
+model = keras.Sequential([
+    layers.Embedding(len(vocab), 16, mask_zero=True),
+    layers.LSTM(16),
+    layers.Dense(16, activation="relu"),
+    layers.Dense(1, activation="sigmoid"),
+])
+model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy", metrics=["accuracy"])
+history = model.fit(x_train, y_train, batch_size=32, epochs=15, validation_data=(x_val, y_val), verbose=0)
+val_loss, val_accuracy = model.evaluate(x_val, y_val, verbose=0)
+params = model.count_params()
+names = sorted(history.history)
+"""
+)
+
+
+def test_text_classifier_with_a_masked_bidirectional_lstm():
+    ns = same_report(TEXT_CLASSIFIER)
+    assert ns["val_accuracy"] > 0.9, "the masked Bi-LSTM should read the generated reviews"
+    assert ns["params"] == len(ns["vocab"]) * 16 + 2 * 4 * (16 * (16 + 16) + 16) + 32 + 1
+
+
+def test_sequential_text_classifier_with_a_masked_lstm():
+    ns = same_report(TEXT_CLASSIFIER_SEQUENTIAL)
+    assert ns["val_accuracy"] > 0.9
+
+
+@pytest.mark.parametrize(
+    "program", [TEXT_CLASSIFIER, TEXT_CLASSIFIER_SEQUENTIAL], ids=["functional", "sequential"]
+)
+def test_text_classifier_equals_keras_with_the_same_weights(program):
+    """Keras's weights in minidl's model: the same predictions, loss and first training steps."""
+    builder = program[: program.index("history = ")].replace("keras.optimizers.Adam", "keras.optimizers.SGD")
+    ours = run(builder)
+    theirs = run(builder, real=True)
+    model, other = ours["model"], theirs["model"]
+    x, y = ours["x_val"], ours["y_val"]
+    other.predict(x[:2], verbose=0)
+    model.predict(x[:2])
+    model.set_weights(other.get_weights())
+    np.testing.assert_allclose(model.predict(x), other.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.evaluate(x, y, verbose=0), other.evaluate(x, y, verbose=0), rtol=1e-5)
+    for model_ in (model, other):
+        for layer in model_.layers:
+            if type(layer).__name__ == "Dropout":
+                layer.rate = 0.0
+    for start in (0, 32):
+        xb, yb = x[start : start + 32], y[start : start + 32]
+        np.testing.assert_allclose(
+            _loss(model.train_on_batch(xb, yb)), _loss(other.train_on_batch(xb, yb)), rtol=1e-5
+        )
+    for a, b in zip(model.get_weights(), other.get_weights()):
+        np.testing.assert_allclose(a, np.asarray(b), rtol=1e-4, atol=1e-6)
+
+
+def _loss(result) -> float:
+    return float(result[0] if isinstance(result, (list, tuple)) else result)
+
+
+# keras.io's "Character-level recurrent sequence-to-sequence model", on a toy task (reverse a
+# word of letters): the encoder's final states start the decoder; then the inference models
+SEQ2SEQ = """
+import numpy as np
+import keras
+
+num_tokens = 6  # "\\t" start, 4 letters, "\\n" end
+latent_dim = 16
+rng = np.random.default_rng(0)
+words = rng.integers(1, 5, size=(256, 4))
+targets = np.concatenate([np.zeros((256, 1), int), words[:, ::-1], np.full((256, 1), 5)], axis=1)
+encoder_input_data = np.eye(num_tokens, dtype="float32")[words]
+decoder_input_data = np.eye(num_tokens, dtype="float32")[targets[:, :-1]]
+decoder_target_data = np.eye(num_tokens, dtype="float32")[targets[:, 1:]]
+
+# Define an input sequence and process it.
+encoder_inputs = keras.Input(shape=(None, num_tokens))
+encoder = keras.layers.LSTM(latent_dim, return_state=True)
+encoder_outputs, state_h, state_c = encoder(encoder_inputs)
+# We discard `encoder_outputs` and only keep the states.
+encoder_states = [state_h, state_c]
+
+# Set up the decoder, using `encoder_states` as initial state.
+decoder_inputs = keras.Input(shape=(None, num_tokens))
+decoder_lstm = keras.layers.LSTM(latent_dim, return_sequences=True, return_state=True)
+decoder_outputs, _, _ = decoder_lstm(decoder_inputs, initial_state=encoder_states)
+decoder_dense = keras.layers.Dense(num_tokens, activation="softmax")
+decoder_outputs = decoder_dense(decoder_outputs)
+
+model = keras.Model([encoder_inputs, decoder_inputs], decoder_outputs)
+model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="categorical_crossentropy", metrics=["accuracy"])
+history = model.fit([encoder_input_data, decoder_input_data], decoder_target_data,
+                    batch_size=32, epochs=20, validation_split=0.2, verbose=0)
+
+# Inference: an encoder model, and a decoder model that takes and returns the states
+encoder_model = keras.Model(encoder_inputs, encoder_states)
+decoder_state_input_h = keras.Input(shape=(latent_dim,))
+decoder_state_input_c = keras.Input(shape=(latent_dim,))
+decoder_states_inputs = [decoder_state_input_h, decoder_state_input_c]
+decoder_outputs, state_h, state_c = decoder_lstm(decoder_inputs, initial_state=decoder_states_inputs)
+decoder_states = [state_h, state_c]
+decoder_outputs = decoder_dense(decoder_outputs)
+decoder_model = keras.Model([decoder_inputs] + decoder_states_inputs, [decoder_outputs] + decoder_states)
+
+
+def decode_sequence(input_seq):
+    states_value = encoder_model.predict(input_seq, verbose=0)
+    target_seq = np.zeros((1, 1, num_tokens), dtype="float32")
+    target_seq[0, 0, 0] = 1.0  # the start token
+    decoded = []
+    while len(decoded) < 5:
+        output_tokens, h, c = decoder_model.predict([target_seq] + states_value, verbose=0)
+        token = int(np.argmax(output_tokens[0, -1, :]))
+        if token == 5:
+            break
+        decoded.append(token)
+        target_seq = np.zeros((1, 1, num_tokens), dtype="float32")
+        target_seq[0, 0, token] = 1.0
+        states_value = [h, c]
+    return decoded
+
+
+reversed_right = np.mean([decode_sequence(encoder_input_data[i : i + 1]) == list(words[i, ::-1])
+                          for i in range(200, 232)])
+params = model.count_params()
+names = sorted(history.history)
+"""
+
+
+def test_seq2seq_encoder_decoder_with_initial_state_and_inference_models():
+    ns = same_report(SEQ2SEQ)
+    losses = ns["history"].history["loss"]
+    assert losses[-1] < 0.5 * losses[0]
+    assert ns["reversed_right"] > 0.5, "the decoder, started from the encoder's states, reverses words"

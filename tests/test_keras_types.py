@@ -29,9 +29,10 @@ def test_a_keras_layer_name_makes_its_layer_class(name, minidl_class):
     assert "data_format" in inspect.signature(make).parameters or name == "Embedding"
 
 
-def test_embedding_mask_zero_still_names_the_minidl_way():
-    with pytest.raises(NotImplementedError, match="pad_sequences"):
-        layers.Embedding(10, 4, mask_zero=True)
+def test_embedding_mask_zero_makes_a_mask():
+    embedding = layers.Embedding(10, 4, mask_zero=True)
+    assert embedding.mask_zero and embedding.get_config()["mask_zero"] is True
+    np.testing.assert_array_equal(embedding.compute_mask(np.array([[3, 0]])), [[True, False]])
 
 
 def test_a_keras_metric_object_is_called_in_kerass_order_and_logged_under_its_name():

@@ -164,6 +164,9 @@ def test_param_shapes_output_shapes_and_config(cell, blocks):
         "name": None,
         "kernel_initializer": "glorot_uniform",
         "recurrent_initializer": "orthogonal",
+        "return_state": False,
+        "zero_output_for_mask": False,
+        "go_backwards": False,
     }
     # sequences of another length reuse the same weights
     assert layer.forward(np.zeros((2, 4, 3), np.float32)).shape == (2, 4, 6)

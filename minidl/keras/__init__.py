@@ -26,7 +26,10 @@ The functional API (``keras.Input``, ``keras.Model(inputs, outputs)``), subclass
 custom layers (``keras.layers.Layer`` with ``build``/``add_weight``/``call``), ``layers.Lambda``
 and a ``keras.ops`` subset run on a layer-level tape (``minidl/keras/graph.py``): calling a
 layer on a symbolic ``KerasTensor`` records a node, and the model runs the nodes forward in
-topological order and their hand-written ``backward`` in reverse. ``docs/keras.md`` lists
+topological order and their hand-written ``backward`` in reverse. Keras's masks
+(``Embedding(mask_zero=True)``, ``layers.Masking``) flow between layers as in Keras
+(``minidl/keras/masking.py``), and recurrent layers take ``mask=``, ``initial_state=`` and
+``return_state=True``. ``docs/keras.md`` lists
 what differs from Keras 3 on purpose and what is not there; what minidl does not have
 (``keras.applications``, layers it lacks) raises an error that names the minidl way.
 """

@@ -41,7 +41,8 @@ from ..training.trainer import Trainer, _with_model
 from . import metrics as keras_metrics
 from .fitting import KerasFit
 from .graph import Graph, KerasTensor, is_symbolic, record
-from .weights import KerasWeights, from_keras, own_slots, to_keras
+from .masking import attach_to_loss_and_metrics
+from .weights import KerasWeights
 
 __all__ = ["Input", "InputLayer", "Model"]
 
@@ -262,6 +263,7 @@ class Model(KerasFit, KerasWeights, Trainer):  # fit in Keras's order
         graph = self._graph_for(xs, training)
         ys, tape = graph.forward(xs, training)
         self.cache = (graph, tape)
+        self.output_mask = tape.masks[0] if len(ys) == 1 else tape.masks  # Keras's, for the loss
         return ys[0] if len(ys) == 1 else ys
 
     def backward(self, dy, input_grad: bool = True):
@@ -272,8 +274,13 @@ class Model(KerasFit, KerasWeights, Trainer):  # fit in Keras's order
         dxs = graph.backward(tape, dy if len(graph.outputs) > 1 else [dy])
         return dxs[0] if len(dxs) == 1 else dxs
 
-    def __call__(self, x, training=None):
+    def __call__(self, x, training=None, **keywords):
         first = x[0] if isinstance(x, (list, tuple)) and x else x
+        if keywords:
+            raise NotImplementedError(
+                f"calling a model with {', '.join(sorted(keywords))}= is not in minidl.keras: pass "
+                "masks and states to the layers inside its call"
+            )
         if is_symbolic(first):
             return record(self, x)
         return self.forward(x, training=bool(training))
@@ -374,6 +381,7 @@ class Model(KerasFit, KerasWeights, Trainer):  # fit in Keras's order
                 for m in _as_list(specs):
                     self.metrics.append(_metric(m, losses[i], i, f"{name}_"))
         self.metrics = _unique_names(self.metrics)
+        attach_to_loss_and_metrics(self)  # a masked sequence output: loss and metrics over real steps
         if self.device != "cpu":
             self.optimizer.to(self.device)
 
@@ -455,29 +463,18 @@ class Model(KerasFit, KerasWeights, Trainer):  # fit in Keras's order
     def _weight_layers(self) -> list:
         return self.leaf_layers()
 
-    def _slots(self):
-        """``(layer, store, key)`` per weight in ``get_weights`` order, ``layer`` the one whose
-        own array it is (its Keras layout depends on it)."""
-        return [(layer, getattr(layer, store), key) for layer, store, key, _ in own_slots(self.leaf_layers())]
-
     def get_weights(self) -> list:
         """Copies of every weight array: each layer's params then its buffers, in layer order,
-        as Keras lays them out (a Conv2D kernel (KH, KW, C, F), ``minidl.keras.weights``)."""
-        return [
-            to_keras(leaf, key, backend.to_numpy(store[key]).copy()) for leaf, store, key in self._slots()
-        ]
+        as Keras lays them out (a Conv2D kernel (KH, KW, C, F), a GRU's three arrays:
+        ``minidl.keras.weights``)."""
+        return [w.numpy() for w in self.weights]
 
     def set_weights(self, weights) -> None:
-        slots = self._slots()
+        slots = self.weights
         if len(weights) != len(slots):
             raise ValueError(f"set_weights expected {len(slots)} arrays, got {len(weights)}")
-        for (leaf, store, key), w in zip(slots, weights):
-            w = from_keras(leaf, key, np.asarray(w))
-            if tuple(np.shape(w)) != tuple(store[key].shape):
-                raise ValueError(
-                    f"set_weights: {leaf.label}.{key} has shape {tuple(store[key].shape)}, got {tuple(np.shape(w))}"
-                )
-            store[key][...] = backend.to_device(np.asarray(w), self.device)
+        for slot, w in zip(slots, weights):
+            slot.set(w, self.device)
 
     def save(self, filepath, include_optimizer: bool = True) -> None:
         """Write the model (its graph, or a subclass's class and config) and its weights to one

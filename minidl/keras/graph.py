@@ -22,6 +22,13 @@ topological order (every node after the nodes that made its inputs) and then
 A layer called at several places (a shared layer) holds one ``cache``; the tape keeps each
 call's cache (``Tape``) and puts it back before that call's backward, and the weight
 gradients of the calls are summed.
+
+Keyword tensors of a call (``lstm(x, initial_state=[h, c])``, ``gru(x, mask=m)``) are further
+inputs of its node, so an encoder's states reach the decoder forward and their gradient
+(``layer.initial_state_grad``) flows back; a layer with ``return_state`` makes a node of
+several outputs. Keras's masks (``Embedding(mask_zero=True)``) are not tensors of the graph:
+``forward`` passes them beside the values, node to node, by the rules of
+``minidl.keras.masking``.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..nn.layers.base import _own
+from .masking import call_layer
 
 if TYPE_CHECKING:
     from ..nn.layers.base import Layer
@@ -146,32 +154,76 @@ def symbolic(x) -> KerasTensor:
 
 
 class Node:
-    """One call of ``layer`` on ``inputs`` (KerasTensors) that made ``output``.
+    """One call of ``layer`` on ``inputs`` (KerasTensors) that made ``outputs``.
 
     ``many``: the layer takes a list (``Add()([a, b])``), else one tensor. ``training``:
     what the call fixed (``Dropout(0.5)(x, training=True)``), ``None`` to follow the model.
+    Keyword tensors of the call (``mask=m``, ``initial_state=[h, c]``) are further inputs,
+    after the ``n_main`` first ones; ``extra`` lists them as ``(keyword, count, as_list)``.
+    A layer with ``return_state`` makes several outputs (``[output, h, c]``); ``output`` is
+    the first.
     """
 
     made = 0  # nodes recorded so far: each node's serial number says when it was made
     output: KerasTensor  # set by ``record`` once the output's shape is known
+    outputs: list  # every output (one but for ``return_state``)
 
     def __init__(self, layer, inputs, many: bool, training=None):
         self.layer, self.inputs, self.many, self.training = layer, list(inputs), many, training
+        self.n_main = len(self.inputs)
+        self.extra: list[tuple[str, int, bool]] = []
         Node.made += 1
         self.serial = Node.made
 
+    def add_keyword(self, key: str, value) -> None:
+        """Record a keyword tensor (or list of them) of the call as further inputs."""
+        as_list = isinstance(value, (list, tuple))
+        tensors = [symbolic(v) for v in (value if as_list else [value])]
+        self.inputs += tensors
+        self.extra.append((key, len(tensors), as_list))
 
-def record(layer, x, training=None, **unsupported):
+    def split(self, args: list):
+        """The values of ``inputs`` as (main argument, keyword arguments)."""
+        main = args[: self.n_main]
+        keywords, at = {}, self.n_main
+        for key, count, as_list in self.extra:
+            keywords[key] = list(args[at : at + count]) if as_list else args[at]
+            at += count
+        return (main if self.many else main[0]), keywords
+
+    def keyword_inputs(self, key: str) -> list:
+        at = self.n_main
+        for name, count, _ in self.extra:
+            if name == key:
+                return self.inputs[at : at + count]
+            at += count
+        return []
+
+
+KEYWORDS = ("mask", "initial_state")  # the keyword tensors a layer call may record
+
+
+def record(layer, x, training=None, **keywords):
     """Record ``layer(x)`` for symbolic ``x`` (a KerasTensor or a list of them): build the
-    layer for the input's shape if needed, find the output's shape, return the output tensor."""
+    layer for the input's shape if needed, find the output's shape, return the output tensor
+    (a list ``[output, *states]`` for a recurrent layer with ``return_state``)."""
+    unsupported = sorted(k for k in keywords if k not in KEYWORDS)
     if unsupported:
         raise NotImplementedError(
-            f"{_label(layer)} called with {', '.join(sorted(unsupported))}: minidl.keras records "
-            "a layer call with its input(s) and training= only (no mask=, initial_state=, ...)"
+            f"{_label(layer)} called with {', '.join(unsupported)}: minidl.keras records a layer "
+            "call with its input(s), training=, mask= and initial_state= only"
+        )
+    if keywords.get("initial_state") is not None and not hasattr(layer, "initial_state_grad"):
+        raise NotImplementedError(
+            f"{_label(layer)} called with initial_state=: minidl.keras takes it on SimpleRNN, LSTM, "
+            "GRU and Bidirectional"
         )
     many = isinstance(x, (list, tuple))
     inputs = [symbolic(t) for t in (x if many else [x])]
     node = Node(layer, inputs, many, training)
+    for key in KEYWORDS:
+        if keywords.get(key) is not None:
+            node.add_keyword(key, keywords[key])
     if hasattr(layer, "symbolic_output"):  # a model or a custom layer finds its own
         shape, dtype = layer.symbolic_output(x if many else inputs[0])
     elif many or not hasattr(layer, "output_shape_for"):
@@ -179,7 +231,22 @@ def record(layer, x, training=None, **unsupported):
     else:
         shape, dtype = _layer_output(layer, inputs[0])
     node.output = KerasTensor(shape, dtype, name=getattr(layer, "name", None), node=node)
+    node.outputs = [node.output]
+    if getattr(layer, "return_state", False):
+        for _ in range(_state_count(layer)):
+            node.outputs.append(KerasTensor((shape[0], _units(layer)), dtype, node=node))
+        return list(node.outputs)
     return node.output
+
+
+def _units(layer) -> int:
+    return getattr(layer, "forward_layer", layer).units
+
+
+def _state_count(layer) -> int:
+    """How many states a recurrent layer with ``return_state`` returns (both directions')."""
+    inner = getattr(layer, "forward_layer", None)
+    return len(layer.state_names) if inner is None else 2 * len(inner.state_names)
 
 
 def _label(layer) -> str:
@@ -236,10 +303,12 @@ def _probe_array(t: KerasTensor, free: int):
 
 # ---------------------------------------------------------------------- the graph
 class Tape:
-    """What one forward pass left for its backward: each node's saved caches."""
+    """What one forward pass left for its backward: each node's saved caches (and the masks
+    of the outputs, Keras's, for the loss)."""
 
     def __init__(self):
         self.saved: dict[int, list] = {}
+        self.masks: list = []
 
 
 class Graph:
@@ -280,6 +349,7 @@ class Graph:
         if len(xs) != len(self.inputs):
             raise ValueError(f"this graph takes {len(self.inputs)} input(s), got {len(xs)}")
         values = {id(t): x for t, x in zip(self.inputs, xs)}
+        masks: dict[int, object] = {}  # Keras's masks, made and passed on by masking.call_layer
         tape = Tape()
         for node in self.nodes:
             args = [_value(t, values) for t in node.inputs]
@@ -287,8 +357,16 @@ class Graph:
             mode = training if node.training is None else bool(node.training)
             if not getattr(layer, "trainable", True) and getattr(layer, "inference_when_frozen", False):
                 mode = False  # a frozen BatchNorm runs in inference mode (Keras's rule)
-            values[id(node.output)] = layer.forward(args if node.many else args[0], training=mode)
+            x, keywords = node.split(args)
+            arrived = [masks.get(id(t)) for t in node.inputs[: node.n_main]]
+            y, mask = call_layer(layer, x, arrived if node.many else arrived[0], mode, keywords)
+            ys, ms = (y, mask) if len(node.outputs) > 1 else ([y], [mask])
+            for t, value, m in zip(node.outputs, ys, ms):
+                values[id(t)] = value
+                if m is not None:
+                    masks[id(t)] = m
             tape.saved[id(node)] = save_caches(layer)
+        tape.masks = [masks.get(id(t)) for t in self.outputs]
         return [values[id(t)] for t in self.outputs], tape
 
     def backward(self, tape: Tape, dys):
@@ -300,19 +378,25 @@ class Graph:
             _accumulate(grads, t, dy)
         done: set[int] = set()  # layers whose grads already hold a call's gradient
         for node in reversed(self.nodes):
-            dy = grads.pop(id(node.output), None)
-            if dy is None:
+            dy = [grads.pop(id(t), None) for t in node.outputs]
+            if all(g is None for g in dy):
                 continue
             restore_caches(tape.saved[id(node)])
             layer = node.layer
             earlier = weight_gradients(layer) if id(layer) in done else []
-            dx = layer.backward(dy)
+            dx = layer.backward(dy if len(node.outputs) > 1 else dy[0])
             for store, copies in earlier:  # a shared layer: this call's gradients add to the others'
                 for key, g in copies.items():
                     store[key] += g
             done.add(id(layer))
-            for t, g in zip(node.inputs, dx if node.many else [dx]):
+            for t, g in zip(node.inputs[: node.n_main], dx if node.many else [dx]):
                 if g is not None:
+                    _accumulate(grads, t, g)
+            states = node.keyword_inputs("initial_state")  # an encoder's states feed this decoder
+            if states:
+                state_grads = layer.initial_state_grad
+                state_grads = list(state_grads) if isinstance(state_grads, (list, tuple)) else [state_grads]
+                for t, g in zip(states, state_grads):
                     _accumulate(grads, t, g)
         for node in self.nodes:  # weights read by ops: their gradient is their layer's
             for t in node.inputs:

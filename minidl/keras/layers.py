@@ -34,7 +34,8 @@ from .merging import (
     multiply,
     subtract,
 )
-from .missing import KerasFeatureMissing, feature_missing
+from .masking import Masking
+from .missing import feature_missing
 from .pooling import GlobalMaxPooling1D, GlobalMaxPooling2D, ZeroPadding2D
 from .weights import KerasNames, keras_names
 from .wrappers import Bidirectional, TimeDistributed
@@ -55,6 +56,7 @@ __all__ = [
     "ZeroPadding2D",
     "Bidirectional",
     "TimeDistributed",
+    "Masking",
     "ELU",
     "add",
     "subtract",
@@ -191,14 +193,9 @@ class _LayerName:
 
 
 def _embedding(input_dim, output_dim, mask_zero: bool = False, **kwargs) -> _L.Embedding:
-    """Keras's ``Embedding``: ``minidl.nn.layers.Embedding``; ``mask_zero=True`` is not in minidl."""
-    if mask_zero:
-        raise KerasFeatureMissing(
-            "Embedding(mask_zero=True) is not in minidl.keras: its recurrent layers take no mask. The "
-            "closest minidl way: pad at the start (keras.utils.pad_sequences(padding='pre'), the "
-            "default), so the last steps an RNN reads are the real ones"
-        )
-    return _Embedding(input_dim, output_dim, **kwargs)
+    """Keras's ``Embedding``: ``minidl.nn.layers.Embedding``; with ``mask_zero=True`` id 0 is
+    padding and the layers after it get Keras's mask (``minidl.keras.masking``)."""
+    return _Embedding(input_dim, output_dim, mask_zero=mask_zero, **kwargs)
 
 
 Embedding = _LayerName(_embedding, _L.Embedding, "Embedding", _embedding.__doc__)

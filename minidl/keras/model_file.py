@@ -122,6 +122,12 @@ def _graph_spec(model, constants: list) -> dict:
                 calls.append(_layer_spec(called))
             else:
                 calls.append({"model": describe(called, constants)})
+        if node.extra or len(node.outputs) > 1:
+            raise NotImplementedError(
+                f"saving a model whose {type(called).__name__} is called with mask=/initial_state= or "
+                "return_state=True is not in minidl.keras: keep the weights with model.get_weights() "
+                "(or model.save_weights) and rebuild the model in code"
+            )
         for t in node.inputs:
             if id(t) not in refs and hasattr(t, "value"):
                 refs[id(t)] = ["constant", len(constants)]

@@ -27,7 +27,8 @@ from ..training.trainer import Trainer
 from .fitting import KerasFit
 from .functional import Input, InputLayer, Model, _metric, _unique_names
 from .graph import KerasTensor
-from .weights import KerasWeights, from_keras
+from .masking import attach_to_loss_and_metrics, call_layer, makes_mask
+from .weights import KerasWeights
 
 __all__ = ["Sequential", "Model", "load_model"]
 
@@ -72,6 +73,24 @@ class Sequential(KerasFit, KerasWeights, _model.Sequential):  # fit in Keras's o
         else:
             self._declare_input_shape(shape, f"Input(shape={shape})")
 
+    def forward(self, x, training: bool = False):
+        """minidl's ``Sequential.forward``, with Keras's masks passed from layer to layer
+        (``minidl.keras.masking``) once a layer makes one (``Embedding(mask_zero=True)``)."""
+        if not any(makes_mask(layer) for layer in self.layers):
+            return super().forward(x, training)
+        if self.input_shape is None:
+            if not hasattr(x, "shape"):
+                x = np.asarray(x)
+            self.input_shape = tuple(x.shape[1:])
+            if not self._device_chosen:  # the layers are built where this batch is
+                self.device = backend.device_of(x)
+        mask = None
+        for layer in self.layers:
+            frozen_inference = not layer.trainable and layer.inference_when_frozen
+            x, mask = call_layer(layer, x, mask, training and not frozen_inference)
+        self.output_mask = mask
+        return x
+
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, **unsupported) -> None:
         """Keras's ``compile``: Keras's names and defaults, metric functions called ``fn(y_true, y_pred)``."""
         from . import losses, optimizers
@@ -87,6 +106,7 @@ class Sequential(KerasFit, KerasWeights, _model.Sequential):  # fit in Keras's o
         if isinstance(metrics, str) or callable(metrics):
             metrics = [metrics]
         self.metrics = _unique_names([_metric(m, self.loss, None, "") for m in (metrics or [])])
+        attach_to_loss_and_metrics(self)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         if steps is not None:
@@ -111,13 +131,7 @@ class Sequential(KerasFit, KerasWeights, _model.Sequential):  # fit in Keras's o
         if len(weights) != len(slots):
             raise ValueError(f"set_weights expected {len(slots)} arrays, got {len(weights)}")
         for slot, w in zip(slots, weights):
-            w = from_keras(slot.layer, slot.key, np.asarray(w))
-            if tuple(np.shape(w)) != tuple(slot._array().shape):
-                raise ValueError(
-                    f"set_weights: {slot.layer.label}.{slot.key} has shape {tuple(slot._array().shape)}, "
-                    f"got {tuple(np.shape(w))}"
-                )
-            slot._array()[...] = backend.to_device(np.asarray(w), self.device)
+            slot.set(w, self.device)
 
 
 class ModelStack(Model):

@@ -10,7 +10,7 @@ axes its input was broadcast along.
     matmul add subtract multiply divide negative power maximum minimum
     exp log sqrt square abs relu sigmoid tanh softmax
     sum mean max reshape transpose concatenate stack expand_dims squeeze
-    where clip one_hot take cast argmax
+    where clip one_hot take cast argmax equal not_equal
 
 Each is checked against finite differences in ``tests/test_keras_functional.py``.
 """
@@ -60,6 +60,8 @@ __all__ = [
     "take",
     "cast",
     "argmax",
+    "equal",
+    "not_equal",
     "getitem",
     "convert_to_tensor",
     "shape",
@@ -352,6 +354,16 @@ def argmax(x, axis=-1):
     return _apply(
         "argmax", lambda x: np.argmax(x, axis=axis), lambda dy, y, x: (None,), x, config={"axis": axis}
     )
+
+
+def equal(x1, x2):
+    """``x1 == x2`` elementwise, booleans (no gradient): ``ops.not_equal(ids, 0)`` is a mask."""
+    return _apply("equal", lambda a, b: np.equal(a, b), lambda dy, y, a, b: (None, None), x1, x2)
+
+
+def not_equal(x1, x2):
+    """``x1 != x2`` elementwise, booleans (no gradient)."""
+    return _apply("not_equal", lambda a, b: np.not_equal(a, b), lambda dy, y, a, b: (None, None), x1, x2)
 
 
 def cast(x, dtype):

@@ -10,6 +10,10 @@ minidl's kernels hold PyTorch's layout; Keras's differ for the convolutions only
     SeparableConv2D  its sub-layers': a DepthwiseConv2D and a 1x1 Conv2D, whose kernel
                      (1, 1, C*M, F) is Keras's pointwise_kernel
 
+    GRU              minidl Wx, Wh, bx, bh,        Keras kernel, recurrent_kernel, bias (2, 3H),
+                     blocks [r | z | n]            blocks [z | r | h] (the same cell: reset_after)
+
+so a GRU has three Keras weights, its bias the two of minidl's stacked (``GRU_BIAS``).
 Every other weight (Dense's (in, out) kernel, biases, LSTM's blocks, batch-norm statistics)
 is laid out alike.
 """
@@ -41,22 +45,44 @@ _TO_KERAS = {
 }
 
 
+#: the key of a GRU's one Keras bias: minidl's ``bx`` and ``bh`` stacked, (2, 3H)
+GRU_BIAS = ("bx", "bh")
+
+
 def _axes(layer, key):
     if key != "W":
         return None
     return next((_TO_KERAS[cls] for cls in type(layer).__mro__ if cls in _TO_KERAS), None)
 
 
-def to_keras(layer, key: str, array):
+def _swap_gru_blocks(layer, array):
+    """[r | z | n] <-> [z | r | n] along the last axis (its own inverse)."""
+    H = layer.units
+    return np.concatenate([array[..., H : 2 * H], array[..., :H], array[..., 2 * H :]], axis=-1)
+
+
+def to_keras(layer, key, array):
     """``layer.params[key]`` (or a copy of it) in Keras's layout."""
+    if isinstance(layer, _L.GRU):
+        return _swap_gru_blocks(layer, array)
     axes = _axes(layer, key)
     return array if axes is None else np.ascontiguousarray(np.transpose(array, axes))
 
 
-def from_keras(layer, key: str, array):
+def from_keras(layer, key, array):
     """A Keras-laid-out weight in minidl's layout for ``layer.params[key]``."""
+    if isinstance(layer, _L.GRU):
+        return _swap_gru_blocks(layer, array)
     axes = _axes(layer, key)
     return array if axes is None else np.ascontiguousarray(np.transpose(array, np.argsort(axes)))
+
+
+def _keys(layer, store: str) -> list:
+    """A layer's own weights in ``store``, as Keras counts them (a GRU's two biases are one)."""
+    keys = list(_own(getattr(layer, store)))
+    if isinstance(layer, _L.GRU) and store == "params" and all(k in keys for k in GRU_BIAS):
+        keys = [k for k in keys if k not in GRU_BIAS] + [GRU_BIAS]
+    return keys
 
 
 class Weight:
@@ -69,12 +95,37 @@ class Weight:
         self.layer, self.store, self.key, self.frozen = layer, store, key, frozen
 
     def _array(self):
-        return getattr(self.layer, self.store)[self.key]
+        """The minidl array (a GRU's bias: its two, stacked, as a copy)."""
+        arrays = getattr(self.layer, self.store)
+        if isinstance(self.key, tuple):
+            from .. import backend
+
+            return backend.get_array_module(arrays[self.key[0]]).stack([arrays[k] for k in self.key])
+        return arrays[self.key]
 
     def numpy(self):
         from .. import backend
 
         return to_keras(self.layer, self.key, backend.to_numpy(self._array()).copy())
+
+    def set(self, value, device=None) -> None:
+        """Assign a Keras-laid-out ``value`` (shape checked), on ``device`` (the array's own)."""
+        from .. import backend
+
+        value = from_keras(self.layer, self.key, np.asarray(value))
+        target = self._array()
+        if tuple(np.shape(value)) != tuple(target.shape):
+            raise ValueError(
+                f"set_weights: {self.layer.label}.{self.name} has shape {tuple(to_keras(self.layer, self.key, backend.to_numpy(target)).shape)}, "
+                f"got {tuple(np.shape(to_keras(self.layer, self.key, value)))}"
+            )
+        value = backend.to_device(value, device or backend.device_of(target))
+        arrays = getattr(self.layer, self.store)
+        if isinstance(self.key, tuple):
+            for k, part in zip(self.key, value):
+                arrays[k][...] = part
+        else:
+            arrays[self.key][...] = value
 
     @property
     def shape(self) -> tuple:
@@ -82,7 +133,7 @@ class Weight:
 
     @property
     def name(self) -> str:
-        return self.key
+        return "bias" if isinstance(self.key, tuple) else self.key
 
     @property
     def path(self) -> str:
@@ -96,7 +147,7 @@ class Weight:
         value = np.asarray(value)
         if tuple(value.shape) != self.shape:
             raise ValueError(f"{self.path}.assign expected shape {self.shape}, got {value.shape}")
-        self._array()[...] = from_keras(self.layer, self.key, value)
+        self.set(value)
 
     def __array__(self, dtype=None, copy=None):
         return self.numpy() if dtype is None else self.numpy().astype(dtype)
@@ -166,7 +217,7 @@ def own_slots(layers) -> list:
                 not above.trainable for name, above in top.layers_within() if _holds(name, path)
             )
             for store in ("params", "buffers"):
-                slots += [(layer, store, key, frozen) for key in _own(getattr(layer, store))]
+                slots += [(layer, store, key, frozen) for key in _keys(layer, store)]
     return slots
 
 

@@ -7,16 +7,19 @@ tape see the inner weights with no copy.
 
     TimeDistributed(layer)    (N, T, ...) -> (N, T, ...'): ``layer`` on every step, as one
                               batch of N*T samples; backward the same way.
-    Bidirectional(rnn)        runs ``rnn`` on x and a copy on x reversed in time; the outputs
-                              merged (``"concat"``, ``"sum"``, ``"ave"``, ``"mul"``). The
-                              reversed branch's sequence output is put back in time order, and
-                              its input gradient is reversed again.
+    Bidirectional(rnn)        runs ``rnn`` on x and a copy with ``go_backwards=True`` (x read
+                              last to first); the outputs merged (``"concat"``, ``"sum"``,
+                              ``"ave"``, ``"mul"``). The backward branch's sequence output is
+                              put back in time order.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from .. import backend
 from ..nn.layers.base import Layer
 
 __all__ = ["Bidirectional", "TimeDistributed"]
@@ -70,9 +73,20 @@ class TimeDistributed(_Wrapper):
 
 class Bidirectional(_Wrapper):
     """``Bidirectional(layer, merge_mode="concat")`` for a recurrent ``layer`` (SimpleRNN, LSTM,
-    GRU); the backward copy is made from the layer's config unless ``backward_layer`` is given."""
+    GRU); the backward copy is made from the layer's config unless ``backward_layer`` is given.
+
+    The backward copy has ``go_backwards=True`` (Keras's): it reads the steps, and the mask,
+    last to first; its sequence output is flipped back into time order before the merge.
+    ``forward(x, mask=None, initial_state=None)``: the mask (N, T) goes to both directions;
+    with ``return_sequences`` the masked steps output zeros (Keras sets
+    ``zero_output_for_mask`` on both). ``initial_state`` is the forward layer's states
+    then the backward one's; with ``return_state`` the output is
+    ``[merged, *forward states, *backward states]``."""
 
     MODES = ("concat", "sum", "ave", "mul")
+
+    forward_layer: Any  # a recurrent layer (SimpleRNN, LSTM, GRU)
+    backward_layer: Any
 
     def __init__(self, layer, merge_mode="concat", backward_layer=None, name=None, **kwargs):
         super().__init__(name, **kwargs)
@@ -86,9 +100,26 @@ class Bidirectional(_Wrapper):
                 f"Bidirectional wraps a recurrent layer (SimpleRNN, LSTM, GRU), got {type(layer).__name__}"
             )
         self.forward_layer = layer
-        self.backward_layer = backward_layer or type(layer)(**layer.get_config())
+        self.backward_layer = backward_layer or type(layer)(
+            **dict(layer.get_config(), go_backwards=not layer.go_backwards)
+        )
+        if self.backward_layer.go_backwards == layer.go_backwards:
+            raise ValueError(
+                "Bidirectional: the forward and backward layers need different go_backwards values, got "
+                f"{layer.go_backwards} for both (give backward_layer=LSTM(..., go_backwards=True))"
+            )
+        for attribute in ("return_sequences", "return_state"):
+            if getattr(self.backward_layer, attribute) != getattr(layer, attribute):
+                raise ValueError(f"Bidirectional: the forward and backward layers differ in {attribute}")
+        for inner in (
+            self.forward_layer,
+            self.backward_layer,
+        ):  # Keras's: masked steps of a sequence output zeros
+            inner.zero_output_for_mask = inner.return_sequences
         self.merge_mode = merge_mode
         self.return_sequences = layer.return_sequences
+        self.return_state = bool(getattr(layer, "return_state", False))
+        self.initial_state_grad = None
 
     def sublayers(self) -> dict[str, Layer]:
         return {"forward_layer": self.forward_layer, "backward_layer": self.backward_layer}
@@ -103,23 +134,41 @@ class Bidirectional(_Wrapper):
         shape = self.forward_layer.output_shape_for(tuple(input_shape))
         return (*shape[:-1], 2 * shape[-1]) if self.merge_mode == "concat" else shape
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, mask=None, initial_state=None):
         x = self.check_input(x)
-        forward = self.forward_layer.forward(x, training=training)
-        backward = self.backward_layer.forward(x[:, ::-1], training=training)
+        states: list = [None, None]
+        if initial_state is not None:
+            given = list(initial_state)
+            half = len(given) // 2
+            states = [s[0] if len(s) == 1 else s for s in (given[:half], given[half:])]
+        forward = self.forward_layer.forward(x, training=training, mask=mask, initial_state=states[0])
+        backward = self.backward_layer.forward(x, training=training, mask=mask, initial_state=states[1])
+        final = []
+        if self.return_state:
+            (forward, *forward_states), (backward, *backward_states) = forward, backward
+            final = forward_states + backward_states
         if self.return_sequences:
             backward = backward[:, ::-1]
-        self.cache = (forward, backward)
+        self.cache = (forward, backward, initial_state is not None)
         if self.merge_mode == "concat":
-            return np.concatenate([forward, backward], axis=-1)
-        if self.merge_mode == "sum":
-            return forward + backward
-        if self.merge_mode == "ave":
-            return (forward + backward) / 2
-        return forward * backward
+            y = backend.get_array_module(forward).concatenate([forward, backward], axis=-1)
+        elif self.merge_mode == "sum":
+            y = forward + backward
+        elif self.merge_mode == "ave":
+            y = (forward + backward) / 2
+        else:
+            y = forward * backward
+        return [y, *final] if self.return_state else y
 
     def backward(self, dy):
-        forward, backward = self.require_cache()
+        forward, backward, has_state = self.require_cache()
+        d_states = []
+        if self.return_state:
+            dy, *d_states = dy
+        xp = backend.get_array_module(forward)
+        if dy is None:  # (return_state: the loss reads only the states)
+            width = forward.shape[-1] * (2 if self.merge_mode == "concat" else 1)
+            dy = xp.zeros(forward.shape[:-1] + (width,), dtype=forward.dtype)
         if self.merge_mode == "concat":
             units = forward.shape[-1]
             d_forward, d_backward = dy[..., :units], dy[..., units:]
@@ -131,6 +180,16 @@ class Bidirectional(_Wrapper):
             d_forward, d_backward = dy * backward, dy * forward
         if self.return_sequences:
             d_backward = d_backward[:, ::-1]
-        dx_forward = self.forward_layer.backward(np.ascontiguousarray(d_forward))
-        dx_backward = self.backward_layer.backward(np.ascontiguousarray(d_backward))
-        return dx_forward + dx_backward[:, ::-1]
+        d_forward, d_backward = xp.ascontiguousarray(d_forward), xp.ascontiguousarray(d_backward)
+        if self.return_state:
+            half = len(d_states) // 2
+            d_forward, d_backward = [d_forward, *d_states[:half]], [d_backward, *d_states[half:]]
+        dx_forward = self.forward_layer.backward(d_forward)
+        dx_backward = self.backward_layer.backward(d_backward)  # (in time order: it undoes go_backwards)
+        self.initial_state_grad = None
+        if has_state:
+            grads = [self.forward_layer.initial_state_grad, self.backward_layer.initial_state_grad]
+            self.initial_state_grad = [
+                g for grad in grads for g in (grad if isinstance(grad, tuple) else (grad,))
+            ]
+        return dx_forward + dx_backward

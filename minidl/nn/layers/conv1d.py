@@ -278,22 +278,49 @@ class GlobalAvgPool1D(_Sequence1D):
     ``data_format="channels_last"`` (N, L, C) -> (N, C). Keras's GlobalAveragePooling1D.
 
     y[n, c] = mean_t x[n, c, t]        dx[n, c, t] = dy[n, c] / L
+
+    With ``mask`` (N, L) of booleans (Keras's, from ``Embedding(mask_zero=True)``) the mean is
+    over the real steps only: ``y[n, c] = sum_t m[n, t] x[n, c, t] / sum_t m[n, t]`` and
+    ``dx[n, c, t] = m[n, t] dy[n, c] / sum_t m[n, t]``. A sample with no real step is an error
+    (Keras divides 0 by 0 and returns NaN).
     """
 
     def compute_output_shape(self, input_shape):
-        self._check_shape(input_shape)
-        return (input_shape[0],)
+        if len(input_shape) != 2:
+            self._check_shape(input_shape)
+        return (input_shape[0],)  # any length: a free (None) one too
 
     def build(self, input_shape, dtype=np.float32):
         super().build(self.kernel_layout(tuple(input_shape)), dtype)
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, mask=None):
         x = self.check_input(x)
-        self.cache = x.shape
-        return x.mean(axis=2)
+        if mask is None:
+            self.cache = (x.shape, None)
+            return x.mean(axis=2)
+        xp = backend.get_array_module(x)
+        N, _, L = x.shape
+        if tuple(mask.shape) != (N, L):
+            raise ValueError(
+                f"{self.label} mask must have shape (N, L) = ({N}, {L}), got {tuple(mask.shape)}"
+            )
+        weights = xp.asarray(mask, dtype=x.dtype)
+        counts = weights.sum(axis=1, keepdims=True)
+        if not bool(xp.all(counts > 0)):
+            empty = int(xp.argmin(counts[:, 0]))
+            raise ValueError(
+                f"{self.label}: sample {empty} has no unmasked step to average (Keras would give NaN); "
+                "drop empty sequences or give them at least one token"
+            )
+        weights = weights / counts  # (N, L): 1 / (real steps) where real, else 0
+        self.cache = (x.shape, weights)
+        return (x * weights[:, None, :]).sum(axis=2)
 
     def backward(self, dy):
-        N, C, L = self.require_cache()
+        (N, C, L), weights = self.require_cache()
         xp = backend.get_array_module(dy)
-        dx = xp.broadcast_to((dy / dy.dtype.type(L))[:, :, None], (N, C, L))
+        if weights is None:
+            dx = xp.broadcast_to((dy / dy.dtype.type(L))[:, :, None], (N, C, L))
+        else:
+            dx = dy[:, :, None] * weights[:, None, :]
         return self._last(xp.ascontiguousarray(dx))

@@ -28,6 +28,11 @@ class Embedding(Layer):
         Vocabulary size V; valid ids are 0 .. V-1.
     output_dim : int
         Vector size D.
+    mask_zero : bool
+        Id 0 is padding: ``compute_mask(ids)`` gives ``ids != 0``, the mask that Keras's
+        recurrent layers and pooling read (``minidl.keras``'s models pass it on; with
+        minidl's own ``Sequential`` pass it yourself: ``lstm.forward(x, mask=emb.compute_mask(ids))``).
+        The vectors are computed for id 0 as for any id.
 
     Shapes: ids (N, ...) integers -> y (N, ..., D), usually (N, T) -> (N, T, D);
     param ``W`` (V, D), initialised uniformly in [-0.05, 0.05] (Keras's default).
@@ -38,10 +43,15 @@ class Embedding(Layer):
     #: ``Sequential.fit``/``predict`` pass integer inputs to this layer uncast
     takes_integer_ids = True
 
-    def __init__(self, input_dim: int, output_dim: int, name=None, **kwargs):
+    def __init__(self, input_dim: int, output_dim: int, name=None, mask_zero: bool = False, **kwargs):
         super().__init__(name, **kwargs)
         self.input_dim = positive_int(input_dim, "Embedding input_dim")
         self.output_dim = positive_int(output_dim, "Embedding output_dim")
+        self.mask_zero = bool(mask_zero)
+
+    def compute_mask(self, ids):
+        """Keras's mask: ``ids != 0`` (N, T) with ``mask_zero=True`` (id 0 is padding), else None."""
+        return None if not self.mask_zero else ids != 0
 
     def build(self, input_shape, dtype=np.float32):
         super().build(input_shape, dtype)
