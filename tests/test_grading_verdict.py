@@ -160,6 +160,8 @@ def test_numbers_of_the_right_shape_score_zero_everywhere(honest_outputs, poison
         poisoned_items += 1
         for case, out in runs:
             assert exercise.judge(case, out) is None, f"{name}: the solution fails {case.label}"
+            if not _has_number(out):
+                continue  # an empty answer (no step at all) has no number to fake
             bad = _poison(out, POISONS[poison])
             problem = exercise.judge(case, bad)
             assert problem, f"{name} ({case.label}) accepts outputs filled with {poison}"
