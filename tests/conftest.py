@@ -1,10 +1,14 @@
-"""Shared fixtures: a fresh seed for every test, the kernel tier as a parameter, and chapter 3's
-solutions with one exercise cell replaced (the grader's tests build their submissions from it)."""
+"""Shared fixtures: a fresh seed for every test, the kernel tier as a parameter, a data cache
+with no network behind it, and chapter 3's solutions with one exercise cell replaced (the
+grader's tests build their submissions from it)."""
+
+import urllib.error
 
 import numpy as np
 import pytest
 
 import minidl as mdl
+from minidl.datasets import download, images
 
 from grading_answers import chapter3_with_cell
 
@@ -30,6 +34,22 @@ def tier(request):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def offline_cache(tmp_path, monkeypatch):
+    """An empty $MINIDL_DATA, a network that fails loudly, and a fresh in-process cache of
+    decoded images: ``(folder, calls)``, ``calls`` the URLs the loaders tried."""
+    monkeypatch.setenv("MINIDL_DATA", str(tmp_path))
+    monkeypatch.setattr(images, "_decoded", {})
+    calls = []
+
+    def no_network(request, *args, **kwargs):
+        calls.append(request.full_url)
+        raise urllib.error.URLError("network disabled in tests")
+
+    monkeypatch.setattr(download, "urlopen", no_network)
+    return tmp_path, calls
 
 
 @pytest.fixture

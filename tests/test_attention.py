@@ -29,6 +29,11 @@ def _rng(seed=0):
     return np.random.default_rng(seed)
 
 
+def _normals(rng, *shapes):
+    """One standard-normal array per shape, drawn from ``rng`` in order."""
+    return [rng.standard_normal(shape) for shape in shapes]
+
+
 def _assert_gradcheck(report, zero_keys=()):
     """Every gradient matches; ``zero_keys`` (the key projection's bias) are exactly zero in
     theory, so both sides are compared to 0 instead of to each other."""
@@ -44,11 +49,7 @@ def _assert_gradcheck(report, zero_keys=()):
 def test_attention_function_gradients(kernels, is_causal, with_mask):
     backend.use(kernels)
     rng = _rng(1)
-    q, k, v = (
-        rng.standard_normal((2, 3, 4, 5)),
-        rng.standard_normal((2, 3, 6, 5)),
-        rng.standard_normal((2, 3, 6, 2)),
-    )
+    q, k, v = _normals(rng, (2, 3, 4, 5), (2, 3, 6, 5), (2, 3, 6, 2))
     mask = None
     if with_mask:
         mask = rng.random((2, 1, 4, 6)) < 0.7  # a padding-like mask per sample, shared by heads
@@ -70,7 +71,7 @@ def test_attention_function_gradients(kernels, is_causal, with_mask):
 
 def test_masked_keys_get_exactly_zero_weight_and_a_blind_query_outputs_zero():
     rng = _rng(2)
-    q, k, v = rng.standard_normal((1, 3, 4)), rng.standard_normal((1, 5, 4)), rng.standard_normal((1, 5, 2))
+    q, k, v = _normals(rng, (1, 3, 4), (1, 5, 4), (1, 5, 2))
     mask = np.ones((3, 5), bool)
     mask[0, 2:] = False
     mask[2, :] = False
@@ -83,11 +84,7 @@ def test_attention_function_matches_pytorch():
     torch = pytest.importorskip("torch")
     F = torch.nn.functional
     rng = _rng(3)
-    q, k, v = (
-        rng.standard_normal((2, 3, 4, 8)),
-        rng.standard_normal((2, 3, 4, 8)),
-        rng.standard_normal((2, 3, 4, 5)),
-    )
+    q, k, v = _normals(rng, (2, 3, 4, 8), (2, 3, 4, 8), (2, 3, 4, 5))
     mask = rng.random((2, 1, 4, 4)) < 0.8
     mask[..., 0] = True
     dout = rng.standard_normal((2, 3, 4, 5))
@@ -149,11 +146,7 @@ def test_multi_head_attention_with_a_causal_and_a_padding_mask_gradients():
 def test_cross_attention_gradients_for_each_input(separate_key):
     mdl.seed(0)
     rng = _rng(7)
-    query, value, key = (
-        rng.standard_normal((2, 3, 4)),
-        rng.standard_normal((2, 6, 5)),
-        rng.standard_normal((2, 6, 7)),
-    )
+    query, value, key = _normals(rng, (2, 3, 4), (2, 6, 5), (2, 6, 7))
     layer = L.MultiHeadAttention(2, 3, output_shape=8)
     dy = rng.standard_normal((2, 3, 8))
 
@@ -201,7 +194,7 @@ def test_multi_head_attention_matches_pytorch():
     mdl.seed(0)
     N, T, D, H = 2, 5, 8, 2
     rng = _rng(8)
-    x, dy = rng.standard_normal((N, T, D)), rng.standard_normal((N, T, D))
+    x, dy = _normals(rng, (N, T, D), (N, T, D))
     valid = np.array([[1, 1, 1, 1, 0], [1, 1, 1, 1, 1]], bool)
     ours = L.MultiHeadAttention(num_heads=H, key_dim=D // H)
     ours.build((T, D), np.float64)
@@ -261,11 +254,7 @@ def test_transformer_block_gradients(causal):
 def test_transformer_block_with_cross_attention_gradients():
     mdl.seed(0)
     rng = _rng(12)
-    x, context, dy = (
-        rng.standard_normal((2, 4, 6)),
-        rng.standard_normal((2, 7, 3)),
-        rng.standard_normal((2, 4, 6)),
-    )
+    x, context, dy = _normals(rng, (2, 4, 6), (2, 7, 3), (2, 4, 6))
     block = L.TransformerBlock(num_heads=2, causal=True, cross_attention=True)
 
     def f():
@@ -290,7 +279,7 @@ def test_transformer_block_matches_pytorch_encoder_layer(causal):
     mdl.seed(0)
     N, T, D, H, M = 2, 6, 8, 2, 16
     rng = _rng(13)
-    x, dy = rng.standard_normal((N, T, D)), rng.standard_normal((N, T, D))
+    x, dy = _normals(rng, (N, T, D), (N, T, D))
     ours = L.TransformerBlock(num_heads=H, mlp_dim=M, causal=causal)
     ours.build((T, D), np.float64)
     for key in ours.params:  # no zero biases, no unit gammas

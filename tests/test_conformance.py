@@ -31,25 +31,10 @@ import pytest
 
 import kernel_cases as kc
 from minidl import backend
-from minidl.kernels import cpu, emulate, gpu, reference
+from minidl.kernels import cpu, gpu, reference
+from tiers import EMULATOR, GPU_STATUS, gpu_tier
 
-GPU_AVAILABLE, GPU_STATUS = backend.gpu_status()
-
-TIERS = [
-    pytest.param("numba", id="numba"),
-    pytest.param(
-        "emulator",
-        id="emulator",
-        marks=pytest.mark.skipif(
-            emulate.compiler() is None, reason="the CUDA emulator needs a C++ compiler (g++)"
-        ),
-    ),
-    pytest.param(
-        "cuda",
-        id="cuda",
-        marks=[pytest.mark.gpu, pytest.mark.skipif(not GPU_AVAILABLE, reason=f"no usable GPU: {GPU_STATUS}")],
-    ),
-]
+TIERS = ["numba", EMULATOR, gpu_tier("cuda")]
 MODULES = {"numba": cpu, "emulator": gpu, "cuda": gpu}
 
 

@@ -6,7 +6,6 @@ import io
 import pickle
 import string
 import tarfile
-import urllib.error
 
 import numpy as np
 import pytest
@@ -149,21 +148,6 @@ def test_parse_cifar_batch_layout_and_errors():
 
 
 # =========================================================================== downloaders, offline
-@pytest.fixture
-def offline_cache(tmp_path, monkeypatch):
-    """An empty $MINIDL_DATA, a network that fails loudly, and a fresh in-process cache."""
-    monkeypatch.setenv("MINIDL_DATA", str(tmp_path))
-    monkeypatch.setattr(images, "_decoded", {})
-    calls = []
-
-    def no_network(request, *args, **kwargs):
-        calls.append(request.full_url)
-        raise urllib.error.URLError("network disabled in tests")
-
-    monkeypatch.setattr(download, "urlopen", no_network)
-    return tmp_path, calls
-
-
 def place(folder, dataset, name, content: bytes, monkeypatch):
     """Put a file in the cache and make the checksum table expect it."""
     (folder / dataset).mkdir(exist_ok=True)

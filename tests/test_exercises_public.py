@@ -258,6 +258,14 @@ def test_the_leak_check_finds_a_pasted_reference():
     assert list(_leaks({"b.py": textwrap.indent(inspect.getsource(ch06.groupnorm_backward), "    ")}))
 
 
+def _pip(*args: str, cwd=None) -> None:
+    """``python -m pip *args`` with this interpreter; fails the test with pip's last words."""
+    run = subprocess.run(
+        [sys.executable, "-m", "pip", *args], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+
+
 def test_the_wheel_holds_no_answer(tmp_path):
     """What `pip install .` installs: the library and its public data, no reference, no
     mistake function, no question's answer, no grader."""
@@ -266,25 +274,7 @@ def test_the_wheel_holds_no_answer(tmp_path):
     shutil.copytree(ROOT / "minidl", source / "minidl", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, source / name)
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(tmp_path),
-            ".",
-        ],
-        cwd=source,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert run.returncode == 0, run.stderr[-2000:]
+    _pip("wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), ".", cwd=source)
     (wheel,) = tmp_path.glob("minidl-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
@@ -320,24 +310,7 @@ def test_a_student_release_has_no_solutions_no_grader_and_no_specs(tmp_path):
     assert release.main(["--out", str(out)]) == 1  # never over an existing release
     # it installs, and check() runs from the installed copy on its public cases
     target = tmp_path / "installed"
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "--target",
-            str(target),
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert run.returncode == 0, run.stderr[-2000:]
+    _pip("install", "-q", "--no-deps", "--no-build-isolation", "--target", str(target), str(out))
     code = (
         "import minidl, numpy as np\n"
         "from minidl.exercises import check\n"

@@ -24,22 +24,10 @@ import pytest
 
 import minidl as mdl
 from minidl import backend, losses, optim
-from minidl.kernels import emulate, gpu
+from minidl.kernels import gpu
+from tiers import EMULATOR, GPU_AVAILABLE, GPU_STATUS, gpu_tier
 
-GPU_AVAILABLE, GPU_STATUS = backend.gpu_status()
-
-DEVICES = [
-    pytest.param(
-        "emulator",
-        marks=pytest.mark.skipif(
-            emulate.compiler() is None, reason="the CUDA emulator needs a C++ compiler (g++)"
-        ),
-    ),
-    pytest.param(
-        "gpu",
-        marks=[pytest.mark.gpu, pytest.mark.skipif(not GPU_AVAILABLE, reason=f"no usable GPU: {GPU_STATUS}")],
-    ),
-]
+DEVICES = [EMULATOR, gpu_tier("gpu")]
 
 
 # =========================================================================== a short training run

@@ -3,25 +3,13 @@
 built by a channels-last batch. Each backward is checked against finite differences in
 float64, and forwards against Keras 3 where it is installed (``KERAS_BACKEND=torch``)."""
 
-import importlib.util
-import os
-
 import numpy as np
 import pytest
 
 import minidl.keras as keras
 from minidl.nn.gradcheck import check_layer
 
-HAVE_KERAS = importlib.util.find_spec("keras") is not None and importlib.util.find_spec("torch") is not None
-
-
-def real_keras():
-    if not HAVE_KERAS:
-        pytest.skip("Keras 3 with the PyTorch backend is not installed")
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    import keras as real
-
-    return real
+from keras_oracle import real_keras
 
 
 @pytest.mark.parametrize("name", ["Conv1D", "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling1D"])

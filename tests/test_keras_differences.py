@@ -4,9 +4,6 @@ moving variance. Each is checked against Keras's rule written out here in NumPy,
 Keras itself where it is installed (PyTorch backend); ``minidl.nn`` keeps PyTorch's rules.
 """
 
-import importlib.util
-import os
-
 import numpy as np
 import pytest
 
@@ -14,16 +11,7 @@ import minidl as mdl
 import minidl.keras as keras
 from minidl.nn import optim
 
-HAVE_KERAS = importlib.util.find_spec("keras") is not None and importlib.util.find_spec("torch") is not None
-
-
-def real_keras():
-    if not HAVE_KERAS:
-        pytest.skip("Keras 3 with the PyTorch backend is not installed")
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    import keras as real
-
-    return real
+from keras_oracle import real_keras
 
 
 class Weight(mdl.layers.Layer):

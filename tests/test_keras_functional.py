@@ -7,9 +7,6 @@ nested models. Where Keras 3 is installed (PyTorch backend), the same programs r
 from the same weights and must give the same numbers; elsewhere those tests skip.
 """
 
-import importlib.util
-import os
-
 import numpy as np
 import pytest
 
@@ -19,18 +16,7 @@ from minidl.keras import layers, ops
 from minidl.keras.graph import Graph, KerasTensor
 from minidl.nn.gradcheck import numerical_gradient, rel_error
 
-HAVE_KERAS = importlib.util.find_spec("keras") is not None and importlib.util.find_spec("torch") is not None
-
-
-def real_keras():
-    if not HAVE_KERAS:
-        pytest.skip("Keras 3 with the PyTorch backend is not installed")
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    import keras as real
-
-    if real.backend.backend() != "torch":
-        pytest.skip(f"Keras runs on {real.backend.backend()}, these comparisons use torch")
-    return real
+from keras_oracle import real_keras
 
 
 def as_list(y):

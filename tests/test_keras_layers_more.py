@@ -3,9 +3,6 @@
 ``ReduceLROnPlateau``. Each backward is checked against finite differences in float64, and
 against Keras 3 where it is installed."""
 
-import importlib.util
-import os
-
 import numpy as np
 import pytest
 
@@ -14,16 +11,7 @@ import minidl.keras as keras
 from minidl.nn import layers as L
 from minidl.nn.gradcheck import check_layer, check_loss
 
-HAVE_KERAS = importlib.util.find_spec("keras") is not None and importlib.util.find_spec("torch") is not None
-
-
-def real_keras():
-    if not HAVE_KERAS:
-        pytest.skip("Keras 3 with the PyTorch backend is not installed")
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    import keras as real
-
-    return real
+from keras_oracle import HAVE_KERAS, real_keras
 
 
 ACTIVATIONS = ["elu", "selu", "swish", "softplus", "relu6", "relu", "sigmoid", "tanh"]

@@ -9,8 +9,6 @@
   training step equal Keras 3's with the same weights (skipped without Keras).
 """
 
-import importlib.util
-import os
 import warnings
 
 import numpy as np
@@ -21,22 +19,15 @@ import minidl.keras as keras
 from minidl.keras import layers
 from minidl.nn.gradcheck import numerical_gradient, rel_error
 
+from keras_oracle import real_keras as _real_keras
 from test_keras_functional import check_model_gradients
-
-HAVE_KERAS = importlib.util.find_spec("keras") is not None and importlib.util.find_spec("torch") is not None
 
 # right padding, left padding, a hole: every case Keras's loop handles
 IDS = np.array([[3, 5, 2, 0, 0, 0], [0, 0, 4, 4, 1, 7], [6, 0, 2, 9, 0, 1]], dtype="int64")
 
 
 def real_keras():
-    if not HAVE_KERAS:
-        pytest.skip("Keras 3 with the PyTorch backend is not installed")
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    import keras as real
-
-    if real.backend.backend() != "torch":
-        pytest.skip(f"Keras runs on {real.backend.backend()}, these comparisons use torch")
+    real = _real_keras()
     warnings.simplefilter("ignore", DeprecationWarning)  # Keras on NumPy 2
     return real
 

@@ -3,25 +3,13 @@
 ``fit``/``evaluate`` (not a mean of per-batch values), logged under Keras's names, with
 Keras's numbers; compared with Keras 3 where it is installed (``KERAS_BACKEND=torch``)."""
 
-import importlib.util
-import os
-
 import numpy as np
 import pytest
 
 import minidl as mdl
 import minidl.keras as keras
 
-HAVE_KERAS = importlib.util.find_spec("keras") is not None and importlib.util.find_spec("torch") is not None
-
-
-def real_keras():
-    if not HAVE_KERAS:
-        pytest.skip("Keras 3 with the PyTorch backend is not installed")
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    import keras as real
-
-    return real
+from keras_oracle import real_keras
 
 
 def scores_and_labels(n=300, seed=0):

@@ -23,17 +23,25 @@ def _numpy(y):
     return np.asarray(keras.ops.convert_to_numpy(y))
 
 
+def assert_same_as_keras(name, x, *args, **kwargs):
+    """Keras's layer ``name`` and ours, built with the same arguments on the channels-last batch
+    ``x`` and given the same weights, give the same output. minidl keeps a kernel with Keras's
+    last two axes first, in reverse: Conv2D's (KH, KW, C, F) as (F, C, KH, KW), Conv1D's
+    (K, C, F) as (F, C, K)."""
+    theirs = getattr(keras.layers, name)(*args, **kwargs)
+    theirs.build(x.shape)
+    W, b = (np.asarray(w) for w in theirs.get_weights())
+    ours = getattr(layers, name)(*args, **kwargs)
+    ours.build(x.shape[1:])
+    ours.params["W"][...], ours.params["b"][...] = np.moveaxis(W, (-1, -2), (0, 1)), b + 0.1
+    theirs.set_weights([W, b + 0.1])
+    np.testing.assert_allclose(ours.forward(x), _numpy(theirs(x)), rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("kernel, strides", [(3, 2), (2, 1), (4, 3), (3, 1), (1, 2)])
 def test_conv2d_same_equals_keras(kernel, strides, rng):
     x = rng.standard_normal((2, 7, 8, 3)).astype(np.float32)
-    theirs = keras.layers.Conv2D(4, kernel, strides=strides, padding="same")
-    theirs.build(x.shape)
-    W, b = (np.asarray(w) for w in theirs.get_weights())
-    ours = layers.Conv2D(4, kernel, strides=strides, padding="same")
-    ours.build((7, 8, 3))
-    ours.params["W"][...], ours.params["b"][...] = W.transpose(3, 2, 0, 1), b + 0.1
-    theirs.set_weights([W, b + 0.1])
-    np.testing.assert_allclose(ours.forward(x), _numpy(theirs(x)), rtol=1e-5, atol=1e-5)
+    assert_same_as_keras("Conv2D", x, 4, kernel, strides=strides, padding="same")
 
 
 @pytest.mark.parametrize(
@@ -50,14 +58,7 @@ def test_conv2d_same_equals_keras(kernel, strides, rng):
 )
 def test_conv2d_transpose_equals_keras(kernel, strides, padding, rng):
     x = rng.standard_normal((2, 5, 6, 3)).astype(np.float32)
-    theirs = keras.layers.Conv2DTranspose(4, kernel, strides=strides, padding=padding)
-    theirs.build(x.shape)
-    W, b = (np.asarray(w) for w in theirs.get_weights())  # (KH, KW, F, C)
-    ours = layers.Conv2DTranspose(4, kernel, strides=strides, padding=padding)
-    ours.build((5, 6, 3))
-    ours.params["W"][...], ours.params["b"][...] = W.transpose(3, 2, 0, 1), b + 0.1
-    theirs.set_weights([W, b + 0.1])
-    np.testing.assert_allclose(ours.forward(x), _numpy(theirs(x)), rtol=1e-5, atol=1e-5)
+    assert_same_as_keras("Conv2DTranspose", x, 4, kernel, strides=strides, padding=padding)
 
 
 @pytest.mark.parametrize(
@@ -70,14 +71,7 @@ def test_conv2d_transpose_equals_keras(kernel, strides, padding, rng):
 )
 def test_conv1d_and_pooling_equal_keras(kwargs, rng):
     x = rng.standard_normal((2, 9, 3)).astype(np.float32)
-    theirs = keras.layers.Conv1D(4, **kwargs)
-    theirs.build(x.shape)
-    W, b = (np.asarray(w) for w in theirs.get_weights())  # (K, C, F)
-    ours = layers.Conv1D(4, **kwargs)
-    ours.build((9, 3))
-    ours.params["W"][...], ours.params["b"][...] = W.transpose(2, 1, 0), b + 0.1
-    theirs.set_weights([W, b + 0.1])
-    np.testing.assert_allclose(ours.forward(x), _numpy(theirs(x)), rtol=1e-5, atol=1e-5)
+    assert_same_as_keras("Conv1D", x, 4, **kwargs)
     for ours, theirs in (
         (layers.MaxPooling1D(2), keras.layers.MaxPooling1D(2)),
         (layers.AveragePooling1D(3, strides=2), keras.layers.AveragePooling1D(3, strides=2)),

@@ -4,7 +4,6 @@ import hashlib
 import io
 import itertools
 import tarfile
-from urllib.error import URLError
 
 import numpy as np
 import pytest
@@ -91,17 +90,6 @@ def test_match_report_summaries_follow_their_records():
 
 
 # ----------------------------------------------------------------- IMDB
-@pytest.fixture
-def offline_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("MINIDL_DATA", str(tmp_path))
-
-    def no_network(*args, **kwargs):
-        raise URLError("offline (test)")
-
-    monkeypatch.setattr(download, "urlopen", no_network)
-    return tmp_path
-
-
 def imdb_archive(reviews) -> bytes:
     """A .tar.gz in the layout of aclImdb_v1.tar.gz: {(split, label, name): text}."""
     buffer = io.BytesIO()
@@ -128,8 +116,9 @@ def test_load_imdb_reads_the_verified_archive(offline_cache, monkeypatch):
             ("test", "neg", "2_3.txt"): "Too long.",
         }
     )
-    (offline_cache / "imdb").mkdir()
-    (offline_cache / "imdb" / "aclImdb_v1.tar.gz").write_bytes(content)
+    folder, _ = offline_cache
+    (folder / "imdb").mkdir()
+    (folder / "imdb" / "aclImdb_v1.tar.gz").write_bytes(content)
     monkeypatch.setitem(download.SHA256["imdb"], "aclImdb_v1.tar.gz", hashlib.sha256(content).hexdigest())
     (x, y), (xt, yt) = datasets.load_imdb()
     assert x == ["Great film. Loved it.", "Awful.", "Dull."] and y.tolist() == [1, 0, 0]
@@ -137,11 +126,12 @@ def test_load_imdb_reads_the_verified_archive(offline_cache, monkeypatch):
 
 
 def test_load_imdb_offline_names_the_file_its_sum_and_the_folder(offline_cache):
+    folder, _ = offline_cache
     with pytest.raises(download.DownloadError) as err:
         datasets.load_imdb()
     message = str(err.value)
     assert "aclImdb_v1.tar.gz" in message and download.SHA256["imdb"]["aclImdb_v1.tar.gz"] in message
-    assert str(offline_cache / "imdb") in message
+    assert str(folder / "imdb") in message
 
 
 def test_imdb_archive_with_wrong_layout_is_refused(tmp_path):

@@ -30,24 +30,9 @@ from minidl.nn.layers.recurrent import (
     rnn_step_backward,
     rnn_step_forward,
 )
+from tiers import gpu_tier
 
-TIERS = [
-    pytest.param("reference", id="reference"),
-    pytest.param(
-        "numba",
-        id="numba",
-        marks=pytest.mark.skipif(
-            not backend.numba_available(), reason="numba is not installed (the Numba tier is optional)"
-        ),
-    ),
-    pytest.param(
-        "gpu",
-        id="gpu",
-        marks=pytest.mark.skipif(
-            not backend.gpu_available(), reason="no CUDA device (the CuPy tier is optional)"
-        ),
-    ),
-]
+TIERS = ["reference", "numba", gpu_tier("gpu")]  # numba is a dependency: a broken install fails
 SHAPES = [(1, 1, 1), (3, 4, 5), (5, 7, 19)]  # (N, D, H); H = 19 exercises SIMD loop tails
 TOL = dict(rtol=1e-11, atol=1e-13)  # float64; the kernels' sigmoid is 1/(1+e^-x), the step's tanh-based
 
@@ -157,9 +142,6 @@ def test_gru_step_equals_fused_kernels(tier, N, D, H, with_state):
 
 
 # ---------------------------------------------------------------- whole layers: both paths agree
-@pytest.mark.skipif(
-    not backend.numba_available(), reason="numba is not installed (the Numba tier is optional)"
-)
 @pytest.mark.parametrize("cell", [SimpleRNN, LSTM, GRU], ids=lambda c: c.__name__)
 @pytest.mark.parametrize("N, T, D, H", [(1, 1, 1, 1), (4, 6, 3, 5), (3, 9, 7, 19)])
 @pytest.mark.parametrize("return_sequences", [False, True], ids=["last", "sequences"])
@@ -230,15 +212,7 @@ def _steps_along_the_sequence(cell, layer, x, dy):
 
 @pytest.mark.parametrize(
     "tier",
-    [
-        "numpy",
-        pytest.param(
-            "numba",
-            marks=pytest.mark.skipif(
-                not backend.numba_available(), reason="numba is not installed (the Numba tier is optional)"
-            ),
-        ),
-    ],
+    ["numpy", "numba"],
 )
 @pytest.mark.parametrize("cell", [SimpleRNN, LSTM, GRU], ids=lambda c: c.__name__)
 def test_the_layer_equals_the_plain_steps_along_the_sequence(tier, cell):

@@ -37,24 +37,37 @@ def fresh_model(make_optimizer):
     return model
 
 
+def trained_and_saved(path, optimizer, epochs, batch_size=16, **save_options):
+    """A fresh model with ``OPTIMIZERS[optimizer]`` trained ``epochs`` epochs on ``blobs(96)``,
+    then saved to ``path``."""
+    model = fresh_model(OPTIMIZERS[optimizer])
+    model.fit(*blobs(96), epochs=epochs, batch_size=batch_size, verbose=0)
+    model.save(path, **save_options)
+    return model
+
+
+def assert_same_weights(model, other):
+    """The two models' weights are equal, array for array and bit for bit."""
+    ours, theirs = model.get_weights(), other.get_weights()
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_save_load_fit_continues_bit_identically(tmp_path, name):
     x, y = blobs(96)
     uninterrupted = fresh_model(OPTIMIZERS[name])
     uninterrupted.fit(x, y, epochs=5, batch_size=16, verbose=0)
 
-    first = fresh_model(OPTIMIZERS[name])
-    first.fit(x, y, epochs=3, batch_size=16, verbose=0)
-    first.save(tmp_path / "run.npz")
-    del first
+    trained_and_saved(tmp_path / "run.npz", name, epochs=3)
     mdl.backend.rng().random(10)  # other work in between moves the stream; resuming must not care
     resumed = mdl.load_model(tmp_path / "run.npz")
     assert resumed.epochs_completed == 3
     history = resumed.fit(x, y, epochs=5, batch_size=16, verbose=0, initial_epoch=3)
 
     assert history.epoch == [3, 4]
-    for a, b in zip(resumed.get_weights(), uninterrupted.get_weights()):
-        np.testing.assert_array_equal(a, b)
+    assert_same_weights(resumed, uninterrupted)
     assert resumed.optimizer.iterations == uninterrupted.optimizer.iterations == 30
 
 
@@ -63,9 +76,7 @@ def test_without_the_optimizer_state_resuming_differs(tmp_path):
     x, y = blobs(96)
     uninterrupted = fresh_model(OPTIMIZERS["adam"])
     uninterrupted.fit(x, y, epochs=4, batch_size=16, verbose=0)
-    first = fresh_model(OPTIMIZERS["adam"])
-    first.fit(x, y, epochs=2, batch_size=16, verbose=0)
-    first.save(tmp_path / "weights-only.npz", include_optimizer=False)
+    trained_and_saved(tmp_path / "weights-only.npz", "adam", epochs=2, include_optimizer=False)
     resumed = mdl.load_model(tmp_path / "weights-only.npz")
     assert resumed.optimizer.iterations == 0 and resumed.optimizer.state == {}
     resumed.fit(x, y, epochs=2, batch_size=16, verbose=0)
@@ -88,30 +99,23 @@ def test_checkpoint_files_resume_exactly(tmp_path):
     )
     resumed = mdl.load_model(tmp_path / "ckpt-2.npz")
     resumed.fit(x, y, epochs=4, batch_size=16, verbose=0, initial_epoch=resumed.epochs_completed)
-    for a, b in zip(resumed.get_weights(), uninterrupted.get_weights()):
-        np.testing.assert_array_equal(a, b)
+    assert_same_weights(resumed, uninterrupted)
 
 
 def test_reseeding_after_loading_wins_over_the_saved_stream(tmp_path):
     x, y = blobs(96)
-    model = fresh_model(OPTIMIZERS["sgd-momentum"])
-    model.fit(x, y, epochs=1, batch_size=16, verbose=0)
-    model.save(tmp_path / "m.npz")
+    trained_and_saved(tmp_path / "m.npz", "sgd-momentum", epochs=1)
     a, b = mdl.load_model(tmp_path / "m.npz"), mdl.load_model(tmp_path / "m.npz")
     mdl.seed(1)
     a.fit(x, y, epochs=1, batch_size=16, verbose=0)
     mdl.seed(1)
     b._resume_rng = None
     b.fit(x, y, epochs=1, batch_size=16, verbose=0)
-    for wa, wb in zip(a.get_weights(), b.get_weights()):
-        np.testing.assert_array_equal(wa, wb)
+    assert_same_weights(a, b)
 
 
 def test_saved_state_lands_on_the_right_parameters(tmp_path):
-    x, y = blobs(96)
-    model = fresh_model(OPTIMIZERS["adam"])
-    model.fit(x, y, epochs=1, batch_size=32, verbose=0)
-    model.save(tmp_path / "m.npz")
+    model = trained_and_saved(tmp_path / "m.npz", "adam", epochs=1, batch_size=32)
     loaded = mdl.load_model(tmp_path / "m.npz")
     for old, new in zip(model.layers, loaded.layers):
         for key in old.params:
@@ -144,5 +148,4 @@ def test_a_learning_rate_schedule_resumes_with_initial_epoch(tmp_path):
         callbacks=[callbacks.LearningRateScheduler(schedule)],
     )
     assert history.history["lr"] == [schedule(3), schedule(4)]
-    for a, b in zip(resumed.get_weights(), uninterrupted.get_weights()):
-        np.testing.assert_array_equal(a, b)
+    assert_same_weights(resumed, uninterrupted)

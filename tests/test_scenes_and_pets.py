@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import io
 import tarfile
-import urllib.error
 
 import numpy as np
 import pytest
@@ -85,19 +84,6 @@ def test_scene_arguments_are_checked():
 
 
 # =========================================================================== Oxford-IIIT Pet, offline
-@pytest.fixture
-def offline_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("MINIDL_DATA", str(tmp_path))
-    calls = []
-
-    def no_network(request, *args, **kwargs):
-        calls.append(request.full_url)
-        raise urllib.error.URLError("network disabled in tests")
-
-    monkeypatch.setattr(download, "urlopen", no_network)
-    return tmp_path, calls
-
-
 def _png(array) -> bytes:
     out = io.BytesIO()
     PIL.fromarray(np.asarray(array, np.uint8)).save(out, format="PNG")

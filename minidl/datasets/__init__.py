@@ -22,29 +22,17 @@ Everything a notebook or test needs works offline:
 
 The full sets -- ``load_mnist(subset="full")``, ``load_fashion_mnist()``,
 ``load_cifar10()``, ``load_oxford_pets()`` (photographs with pet masks and head boxes), ``load_imdb()`` (movie reviews) -- are downloaded once into ``$MINIDL_DATA`` (default
-``~/.cache/minidl``) and checked by SHA-256 (see ``minidl.datasets.download``).
+``~/.cache/minidl``) and checked by SHA-256 (see ``minidl.datasets.download``); ``read_idx`` and
+``read_imdb_archive`` read such files already on disk.
+
+The public names of ``images`` and ``language`` are theirs (their ``__all__``), listed once.
 """
 
-from . import audio
+from . import audio, images, language
 from .download import ChecksumError, DownloadError, data_home
 from .formats import read_idx
-from .language import (
-    Vocabulary,
-    load_imdb,
-    make_match_reports,
-    make_reviews,
-    pad_sequences,
-    padding_mask,
-    tokenize_words,
-)
-from .images import (
-    CIFAR10_CLASSES,
-    FASHION_MNIST_CLASSES,
-    load_cifar10,
-    load_fashion_mnist,
-    load_mnist,
-    load_sequential_mnist,
-)
+from .images import *  # noqa: F403  (the names in images.__all__)
+from .language import *  # noqa: F403  (the names in language.__all__)
 from .pets import PET_TRIMAP, PetScenes, load_oxford_pets
 from .scenes import SHAPE_CLASSES, Scenes, make_shape_scenes, masks_to_boxes
 from .sequences import last_value_forecast, make_adding_problem, make_sine_sequences
@@ -53,12 +41,7 @@ from .synthetic import make_circles, make_moons, make_spirals, make_xor
 from .text import CharEncoder, load_text_corpus, make_char_windows, sample
 
 __all__ = [
-    "load_mnist",
-    "load_fashion_mnist",
-    "load_cifar10",
-    "load_sequential_mnist",
-    "FASHION_MNIST_CLASSES",
-    "CIFAR10_CLASSES",
+    *images.__all__,
     "load_oxford_pets",
     "PetScenes",
     "PET_TRIMAP",
@@ -77,13 +60,7 @@ __all__ = [
     "CharEncoder",
     "make_char_windows",
     "sample",
-    "tokenize_words",
-    "Vocabulary",
-    "pad_sequences",
-    "padding_mask",
-    "make_reviews",
-    "make_match_reports",
-    "load_imdb",
+    *language.__all__,
     "load_spoken_digits",
     "load_spoken_digit_clips",
     "SPOKEN_DIGITS",

@@ -45,44 +45,53 @@ class ZooEntry:
     """What a zoo model is, how it was made, and what it scores."""
 
     name: str
-    filename: str
     description: str
     classes: tuple  # the digit labels the model was trained on; output k means classes[k]
     input_shape: tuple  # per-sample input shape, e.g. (1, 28, 28)
     min_test_accuracy: float  # accuracy on the bundled test images of ``classes`` (checked by the tests)
     recipe: str  # the function in ``minidl.zoo.train`` that produces it
 
+    @property
+    def filename(self) -> str:
+        """The weights file next to this module: ``NAME.npz``."""
+        return f"{self.name}.npz"
+
+
+def _on_shifted_digits_0to4(name: str, architecture: str, epochs: int, note: str) -> ZooEntry:
+    """An entry made by ``train.train_on_shifted_digits``: ``architecture`` trained ``epochs`` epochs
+    on the digits 0-4 of the bundled MNIST, 97 % stated; its recipe is ``train_`` + the name."""
+    return ZooEntry(
+        name=name,
+        description=(
+            f"{architecture} trained on the digits 0-4 of the bundled MNIST train split (2,000 "
+            f"images, randomly shifted by up to 2 pixels each epoch, {epochs} epochs); outputs 5 "
+            f"logits, one per digit 0-4. {note}"
+        ),
+        classes=(0, 1, 2, 3, 4),
+        input_shape=(1, 28, 28),
+        min_test_accuracy=0.97,
+        recipe="train_" + name.replace("-", "_"),
+    )
+
 
 MODELS: dict[str, ZooEntry] = {
-    "lenet-mnist-0to4": ZooEntry(
-        name="lenet-mnist-0to4",
-        filename="lenet-mnist-0to4.npz",
-        description=(
-            "LeNet-5 (Conv 6@5x5 pad 2, max-pool, Conv 16@5x5, max-pool, Dense 120, 84, 5; "
-            "ReLU) trained on the digits 0-4 of the bundled MNIST train split (2,000 images, "
-            "randomly shifted by up to 2 pixels each epoch, 15 epochs); outputs 5 logits, "
-            "one per digit 0-4. Made for transfer learning to digits 5-9."
+    entry.name: entry
+    for entry in (
+        _on_shifted_digits_0to4(
+            "lenet-mnist-0to4",
+            "LeNet-5 (Conv 6@5x5 pad 2, max-pool, Conv 16@5x5, max-pool, Dense 120, 84, 5; ReLU)",
+            15,
+            "Made for transfer learning to digits 5-9.",
         ),
-        classes=(0, 1, 2, 3, 4),
-        input_shape=(1, 28, 28),
-        min_test_accuracy=0.97,
-        recipe="train_lenet_mnist_0to4",
-    ),
-    "vgg-mnist-0to4": ZooEntry(
-        name="vgg-mnist-0to4",
-        filename="vgg-mnist-0to4.npz",
-        description=(
+        _on_shifted_digits_0to4(
+            "vgg-mnist-0to4",
             "VGG-style network (three blocks of two Conv 3x3 'same' + ReLU and a 2x2 max-pool, "
-            "8, 16, 32 channels; Dense 64, 5) trained on the digits 0-4 of the bundled MNIST "
-            "train split (2,000 images, randomly shifted by up to 2 pixels each epoch, 10 epochs); "
-            "outputs 5 logits, one per digit 0-4. The shape of Keras's VGG16 at 1/8 of its "
-            "width; made for transfer learning to digits 5-9 next to the LeNet."
+            "8, 16, 32 channels; Dense 64, 5)",
+            10,
+            "The shape of Keras's VGG16 at 1/8 of its width; made for transfer learning to digits "
+            "5-9 next to the LeNet.",
         ),
-        classes=(0, 1, 2, 3, 4),
-        input_shape=(1, 28, 28),
-        min_test_accuracy=0.97,
-        recipe="train_vgg_mnist_0to4",
-    ),
+    )
 }
 
 
