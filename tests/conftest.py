@@ -24,6 +24,12 @@ def _isolated_backend():
     mdl.backend.use(before)
 
 
+@pytest.fixture
+def reference_kernels():
+    """The NumPy reference tier for the test (``_isolated_backend`` puts the previous one back)."""
+    mdl.backend.use("numpy")
+
+
 @pytest.fixture(params=TIERS)
 def tier(request):
     """Run the test once per CPU kernel tier ("numpy" reference, "numba")."""

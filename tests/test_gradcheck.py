@@ -14,17 +14,12 @@ import numpy as np
 import pytest
 
 import minidl as mdl
-from minidl import backend, layers as L
+from minidl import layers as L
 from minidl.nn import gradcheck
 from minidl.nn.gradcheck import check_layer, check_loss
 
 
-@pytest.fixture(autouse=True)
-def _reference_kernels():
-    previous = backend.current()
-    backend.use("numpy")
-    yield
-    backend.use(previous)
+pytestmark = pytest.mark.usefixtures("reference_kernels")  # float64 checks on the NumPy reference
 
 
 def _rng(seed=0):

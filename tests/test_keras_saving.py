@@ -252,7 +252,9 @@ def test_a_keras_sequential_with_a_lambda_and_a_custom_layer_loads_with_custom_o
     model.save(tmp_path / "seq.keras")
     with pytest.raises(ValueError, match=r"custom_objects=\{'shifted_relu': shifted_relu\}"):
         keras.models.load_model(tmp_path / "seq.keras")
-    loaded = keras.models.load_model(tmp_path / "seq.keras", custom_objects={"shifted_relu": shifted_relu})
+    # the custom class by custom_objects too, as Keras asks: another test file may define a "Scale"
+    objects = {"shifted_relu": shifted_relu, "Scale": Scale}
+    loaded = keras.models.load_model(tmp_path / "seq.keras", custom_objects=objects)
     assert isinstance(loaded, keras.Sequential) and same_weights(model, loaded)
     np.testing.assert_array_equal(model.predict(x), loaded.predict(x))
     model.layers[1].function = lambda t: ops.relu(t)

@@ -20,12 +20,7 @@ from minidl.nn.gradcheck import numerical_gradient, rel_error
 N, T, S, D, DM, E, V, EXTENDED = 2, 3, 5, 4, 6, 3, 7, 9
 
 
-@pytest.fixture(autouse=True)
-def _reference_kernels():
-    previous = backend.current()
-    backend.use("numpy")
-    yield
-    backend.use(previous)
+pytestmark = pytest.mark.usefixtures("reference_kernels")  # float64 checks on the NumPy reference
 
 
 def _case(seed=0, dtype=np.float64):

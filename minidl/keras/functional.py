@@ -463,19 +463,6 @@ class Model(KerasFit, KerasWeights, Trainer):  # fit in Keras's order
     def _weight_layers(self) -> list:
         return self.leaf_layers()
 
-    def get_weights(self) -> list:
-        """Copies of every weight array: each layer's params then its buffers, in layer order,
-        as Keras lays them out (a Conv2D kernel (KH, KW, C, F), a GRU's three arrays:
-        ``minidl.keras.weights``)."""
-        return [w.numpy() for w in self.weights]
-
-    def set_weights(self, weights) -> None:
-        slots = self.weights
-        if len(weights) != len(slots):
-            raise ValueError(f"set_weights expected {len(slots)} arrays, got {len(weights)}")
-        for slot, w in zip(slots, weights):
-            slot.set(w, self.device)
-
     def save(self, filepath, include_optimizer: bool = True) -> None:
         """Write the model (its graph, or a subclass's class and config) and its weights to one
         ``.npz`` file (whatever the name); ``keras.models.load_model(path, custom_objects=...)``

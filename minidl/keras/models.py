@@ -120,19 +120,6 @@ class Sequential(KerasFit, KerasWeights, _model.Sequential):  # fit in Keras's o
     def _weight_layers(self) -> list:
         return list(self.layers)
 
-    def get_weights(self) -> list:
-        """Every weight as Keras lays it out (a Conv2D kernel (KH, KW, C, F), ``minidl.keras.weights``),
-        in Keras's order (``own_slots``: a layer's own weights, then its sub-layers')."""
-        return [w.numpy() for w in self.weights]
-
-    def set_weights(self, weights) -> None:
-        """Assign weights laid out as Keras's ``get_weights`` returns them."""
-        slots = self.weights
-        if len(weights) != len(slots):
-            raise ValueError(f"set_weights expected {len(slots)} arrays, got {len(weights)}")
-        for slot, w in zip(slots, weights):
-            slot.set(w, self.device)
-
 
 class ModelStack(Model):
     """``keras.Sequential([base, ...])`` with a model among the layers: a ``keras.Model`` whose

@@ -249,3 +249,17 @@ class KerasWeights:
     @property
     def non_trainable_weights(self) -> list:
         return [w for w in self.weights if not w.trainable]
+
+    def get_weights(self) -> list:
+        """Copies of every weight array as Keras lays them out (a Conv2D kernel (KH, KW, C, F), a
+        GRU's three arrays), in Keras's order (``own_slots``: a layer's own weights, then its
+        sub-layers')."""
+        return [w.numpy() for w in self.weights]
+
+    def set_weights(self, weights) -> None:
+        """Assign weights laid out as Keras's ``get_weights`` returns them (shapes checked)."""
+        slots = self.weights
+        if len(weights) != len(slots):
+            raise ValueError(f"set_weights expected {len(slots)} arrays, got {len(weights)}")
+        for slot, w in zip(slots, weights):
+            slot.set(w, self.device)  # type: ignore[attr-defined]  # the model's device
