@@ -45,6 +45,7 @@ wrong_variants(
     MAX_LR,
     MAX_LR_RIGHT,
     (
+        ("the bias column of zeros (np.zeros for np.ones)", dict(A="np.hstack([X, np.zeros((len(X), 1))])")),
         ("the smallest eigenvalue (eigvalsh sorts ascending: [0])", dict(lam="np.linalg.eigvalsh(H)[0]")),
         ("N - 1 in the Hessian, as in a covariance", dict(scale="2.0 / max(len(X) - 1, 1)")),
         ("the trace of the Hessian for its largest eigenvalue", dict(lam="np.trace(H)")),
@@ -566,6 +567,10 @@ wrong_variants(
     dict(update="decay * avg + (1 - decay) * snapshots[t]", correction="(1 - decay ** (t + 1))"),
     (
         (
+            "the correction (1 - d) / (1 - d)^t instead of 1 - d^t",
+            dict(correction="((1 - decay) ** (t + 1) / (1 - decay) ** t)"),
+        ),
+        (
             "the correction one step late, 1 - d^(t+1) for step t + 1",
             dict(correction="(1 - decay ** (t + 2))"),
         ),
@@ -645,18 +650,34 @@ def momentum_convergence_rate(A, lr, momentum):
     return float(np.abs(np.linalg.eigvals(T)).max())
 """,
 )
-right(
-    "momentum_convergence_rate",
-    "the roots in closed form, complex ones of modulus sqrt(momentum)",
-    """
+MOMENTUM_CLOSED_FORM = """
 def momentum_convergence_rate(A, lr, momentum):
     worst = 0.0
     for lam in np.linalg.eigvalsh(A):
         b = 1.0 + momentum - lr * lam
         disc = b * b - 4.0 * momentum
-        worst = max(worst, np.sqrt(momentum) if disc < 0 else (abs(b) + np.sqrt(disc)) / 2.0)
+        worst = max(worst, {complex_roots} if disc < 0 else {real_roots})
     return worst
-""",
+"""
+MOMENTUM_CLOSED_FORM_RIGHT = dict(
+    complex_roots="np.sqrt(momentum)", real_roots="(abs(b) + np.sqrt(disc)) / 2.0"
+)
+wrong_variants(
+    "momentum_convergence_rate",
+    MOMENTUM_CLOSED_FORM,
+    MOMENTUM_CLOSED_FORM_RIGHT,
+    (
+        (
+            "real roots: |b| / 2 (the square root of the discriminant forgotten)",
+            dict(real_roots="abs(b) / 2.0"),
+        ),
+        ("complex roots: momentum, not sqrt(momentum)", dict(complex_roots="momentum")),
+    ),
+)
+right(
+    "momentum_convergence_rate",
+    "the roots in closed form, complex ones of modulus sqrt(momentum)",
+    MOMENTUM_CLOSED_FORM.format(**MOMENTUM_CLOSED_FORM_RIGHT),
 )
 
 # ------------------------------------------------------------------ 05 regularization
@@ -731,6 +752,7 @@ wrong_variants(
     MAX_NORM,
     dict(dense="0", conv="(1, 2, 3)", apply="return W * np.minimum(1.0, c / np.maximum(n, 1e-300))"),
     (
+        ("convolution: the whole kernel as one unit", dict(conv="(0, 1, 2, 3)")),
         ("Dense: the norm of each row (the unit's outgoing weights)", dict(dense="1")),
         ("convolution: Keras's axes (0, 1, 2) on minidl's (F, C, KH, KW)", dict(conv="(0, 1, 2)")),
         ("convolution: each (KH, KW) slice clipped on its own", dict(conv="(2, 3)")),
@@ -739,6 +761,16 @@ wrong_variants(
             dict(apply="W *= np.minimum(1.0, c / np.maximum(n, 1e-300))\n    return W.copy()"),
         ),
     ),
+)
+wrong(
+    "max_norm",
+    "convolution: units last, W.reshape(-1, F) (not the filters' entries)",
+    """
+def max_norm(W, c):
+    U = W if W.ndim == 2 else W.reshape(-1, W.shape[0])
+    n = np.sqrt((U**2).sum(axis=0, keepdims=True))
+    return (U * np.minimum(1.0, c / np.maximum(n, 1e-300))).reshape(W.shape)
+""",
 )
 wrong(
     "max_norm",
@@ -770,6 +802,10 @@ wrong_variants(
     L1_PROX,
     dict(u="u = w - lr * grad", step="np.sign(u) * np.maximum(np.abs(u) - lr * lam, 0)"),
     (
+        (
+            "lam = 0 taken as no step at all: w returned as it was",
+            dict(u="u = w - lr * grad if lam else w.copy()"),
+        ),
         ("the threshold lr * lam / 2", dict(step="np.sign(u) * np.maximum(np.abs(u) - lr * lam / 2, 0)")),
         ("negative weights sent to 0: max(u - t, 0)", dict(step="np.maximum(u - lr * lam, 0.0)")),
         ("the gradient step taken in place", dict(u="u = w\n    u -= lr * grad")),
@@ -892,6 +928,15 @@ wrong_variants(
 )
 wrong(
     "fold_batchnorm",
+    "gamma left out of the scale of W (kept in the shift)",
+    """
+def fold_batchnorm(W, b, gamma, beta, running_mean, running_var, eps):
+    inv = 1 / np.sqrt(running_var + eps)
+    return inv[:, None] * W, b + (beta - gamma * inv * running_mean) @ W
+""",
+)
+wrong(
+    "fold_batchnorm",
     "W scaled in place",
     """
 def fold_batchnorm(W, b, gamma, beta, running_mean, running_var, eps):
@@ -990,16 +1035,24 @@ def conv2d_input_gradient(dy, W, height, width, stride, pad):
     dxp = np.zeros((N, C, {size}))
     for i in range(OH):
         for j in range(OW):
-            dxp[:, :, i * stride : i * stride + KH, j * stride : j * stride + KW] += np.einsum("nf,fcab->ncab", dy[:, :, i, j], {W})
+            dxp[:, :, i * {step} : i * {step} + KH, j * {step} : j * {step} + KW] += np.einsum("nf,fcab->ncab", dy[:, :, i, j], {W})
     return dxp[:, :, {rows}, {cols}]
 """
 wrong_variants(
     "conv2d_input_gradient",
     CONV_DX,
     dict(
-        size="height + 2 * pad, width + 2 * pad", W="W", rows="pad : pad + height", cols="pad : pad + width"
+        size="height + 2 * pad, width + 2 * pad",
+        W="W",
+        rows="pad : pad + height",
+        cols="pad : pad + width",
+        step="stride",
     ),
     (
+        (
+            "the stride ignored: windows one pixel apart",
+            dict(size="height + 2 * pad + KH, width + 2 * pad + KW", step="1"),
+        ),
         ("the padding cut off with [pad:-pad] (empty when pad = 0)", dict(rows="pad:-pad", cols="pad:-pad")),
         (
             "the padded gradient sized from dy (the rows the floor dropped are lost)",
