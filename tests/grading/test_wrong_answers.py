@@ -98,6 +98,12 @@ SANDBOXED = (
     ("16_going_deep", "lsuv_scales", "the weights rescaled in place (W *= s)"),
     ("14_frameworks", "conv_transpose_from_keras", "returns a transposed view of the Keras kernel"),
     ("13_transfer_learning", "discriminative_fine_tune_step", "never passes training=True"),
+    ("08_fast_cpu_kernels", "depthwise_conv2d_numba", "y in float64 for a float32 x"),
+    (
+        "10_recurrent_networks",
+        "clip_by_global_norm",
+        "the inputs themselves returned when nothing is clipped",
+    ),
 )
 
 
