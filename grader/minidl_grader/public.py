@@ -75,6 +75,8 @@ def public_data(seed: int = PUBLIC_SEED) -> tuple[dict, dict]:
                 }
                 if case.extra.get("fresh_outputs"):  # an output must not be a view of an input
                     public_case["fresh_outputs"] = True
+                if case.extra.get("exact_zeros"):  # the expected zeros must be exactly 0
+                    public_case["exact_zeros"] = True
                 if "outputs" in known:  # the outputs' names, when they depend on the case
                     public_case["outputs"] = list(known["outputs"])
                 public_cases.append(public_case)

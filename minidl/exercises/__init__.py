@@ -128,8 +128,23 @@ def evaluate(name: str, *objects) -> Verdict:
         )
         if problem:
             return Verdict(name, "failed", f"{label}: {problem}")
+        if case.get("exact_zeros") and _zeros_not_exact(got, data.decode(case["expected"], arrays)):
+            return Verdict(
+                name,
+                "failed",
+                f"{label}: right to the tolerance, but not exactly 0 where the answer is 0 (a "
+                "1e-17 left over does not pass: the task asks for exact zeros)",
+            )
     count = len(exercise["cases"])
     return Verdict(name, "passed", f"passed ({count} public test case{'s' if count != 1 else ''})")
+
+
+def _zeros_not_exact(got, expected) -> bool:
+    """Whether an output holds anything but an exact 0 where the expected output is 0."""
+    if isinstance(expected, (tuple, list)):
+        return any(_zeros_not_exact(g, e) for g, e in zip(got, expected))
+    zero = np.asarray(expected) == 0
+    return bool(np.any(np.asarray(got)[zero] != 0))
 
 
 def _changed_input(before: tuple, after: tuple, names: tuple = ()) -> str | None:

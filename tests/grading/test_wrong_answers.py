@@ -74,12 +74,36 @@ def test_check_on_the_public_cases_fails_an_input_changed_in_place_and_a_view(mo
             assert evaluate(name, namespace[name]).status == "passed"
 
 
+def test_check_on_the_public_cases_holds_exact_zeros_as_the_grader_does(monkeypatch):
+    """l1_proximal_step's zeros left at 1e-17 fail the student's check() too, not only the grade."""
+    from minidl.exercises import evaluate
+
+    monkeypatch.setenv("MINIDL_PUBLIC_CHECK", "1")
+    label = "zero inside the threshold left at rounding error, not exactly 0"
+    for kind, name, source in [("wrong", n, s) for n, lab, s in WRONG if lab == label] + [
+        ("right", n, s) for n, _, s in RIGHT if n == "l1_proximal_step"
+    ]:
+        namespace: dict = {}
+        exec(SETUP, namespace)
+        exec(source, namespace)
+        verdict = evaluate(name, namespace[name])
+        assert verdict.status == ("failed" if kind == "wrong" else "passed"), verdict
+        if kind == "wrong":
+            assert "exactly 0" in verdict.message
+
+
 # The in-process judging above uses the probes of a grading process; these go the whole way,
 # through the sandboxed process that grades a notebook (the cases' flags must reach it).
 SANDBOXED = (
     ("16_going_deep", "lsuv_scales", "the weights rescaled in place (W *= s)"),
     ("14_frameworks", "conv_transpose_from_keras", "returns a transposed view of the Keras kernel"),
     ("13_transfer_learning", "discriminative_fine_tune_step", "never passes training=True"),
+    ("08_fast_cpu_kernels", "depthwise_conv2d_numba", "y in float64 for a float32 x"),
+    (
+        "10_recurrent_networks",
+        "clip_by_global_norm",
+        "the inputs themselves returned when nothing is clipped",
+    ),
 )
 
 

@@ -22,6 +22,119 @@ def right(name: str, label: str, source: str) -> None:
     RIGHT.append((name, label, source))
 
 
+def wrong_variants(name: str, template: str, right_slots: dict, table: tuple) -> None:
+    """One wrong answer per ``(label, slots)`` of ``table``: the template filled as the right
+    answer fills it (``right_slots``) but for the slots the mistake changes."""
+    for label, slots in table:
+        wrong(name, label, template.format(**{**right_slots, **slots}))
+
+
+# ------------------------------------------------------------------ 01 linear models
+# (an independent TA's answers, written from the task alone)
+MAX_LR = """
+def max_stable_learning_rate(X):
+    A = {A}
+    H = {scale} * A.T @ A
+    return 2.0 / {lam}
+"""
+MAX_LR_RIGHT = dict(
+    A="np.hstack([X, np.ones((len(X), 1))])", scale="2.0 / len(X)", lam="np.linalg.eigvalsh(H)[-1]"
+)
+wrong_variants(
+    "max_stable_learning_rate",
+    MAX_LR,
+    MAX_LR_RIGHT,
+    (
+        ("the bias column of zeros (np.zeros for np.ones)", dict(A="np.hstack([X, np.zeros((len(X), 1))])")),
+        ("the smallest eigenvalue (eigvalsh sorts ascending: [0])", dict(lam="np.linalg.eigvalsh(H)[0]")),
+        ("N - 1 in the Hessian, as in a covariance", dict(scale="2.0 / max(len(X) - 1, 1)")),
+        ("the trace of the Hessian for its largest eigenvalue", dict(lam="np.trace(H)")),
+        ("the Hessian without the factor 2 of the square", dict(scale="1.0 / len(X)")),
+        (
+            "X centred and the bias taken as its own direction",
+            dict(A="X - X.mean(0)", lam="max(np.linalg.eigvalsh(H)[-1], 2.0)"),
+        ),
+    ),
+)
+right(
+    "max_stable_learning_rate",
+    "the largest eigenvalue of the (N, N) Gram matrix X X^T + 1",
+    """
+def max_stable_learning_rate(X):
+    return len(X) / np.linalg.eigvalsh(X @ X.T + 1.0)[-1]
+""",
+)
+LINREG = """
+def linear_regression_gradient(X, y, w, b):
+    r = {r}
+    return 2 * X.T @ r / {n}, 2 * {db}
+"""
+wrong_variants(
+    "linear_regression_gradient",
+    LINREG,
+    dict(r="X @ w + b - y", n="len(y)", db="r.mean()"),
+    (
+        ("the residual y - y_hat (the sign flipped)", dict(r="y - (X @ w + b)")),
+        ("dw summed over the batch, not averaged", dict(n="1")),
+        ("db from the first sample's residual only", dict(db="r[0]")),
+    ),
+)
+LOGREG = """
+def logistic_regression_gradient(X, y, w, b, pos_weight):
+    p = 1 / (1 + np.exp(-(X @ w + b)))
+    dz = {dz}
+    return X.T @ dz / len(y), dz.mean()
+"""
+wrong_variants(
+    "logistic_regression_gradient",
+    LOGREG,
+    dict(dz="p * (1 - y) - pos_weight * y * (1 - p)"),
+    (
+        ("the weight on the target only: p - pos_weight y", dict(dz="p - pos_weight * y")),
+        ("the weight on the negatives' term", dict(dz="y * (p - 1) + pos_weight * (1 - y) * p")),
+        ("the weight multiplies the gradient of every sample", dict(dz="pos_weight * (p - y)")),
+    ),
+)
+right(
+    "logistic_regression_gradient",
+    "p (1 - y) - w+ y (1 - p)",
+    LOGREG.format(dz="p * (1 - y) - pos_weight * y * (1 - p)"),
+)
+right(
+    "logistic_regression_gradient",
+    "(p - y) scaled by 1 + (w+ - 1) y",
+    LOGREG.format(dz="(p - y) * (1 + (pos_weight - 1) * y)"),
+)
+WBCE = """
+def weighted_bce_with_logits(z, y, pos_weight):
+    with np.errstate(over="ignore"):
+        sp = lambda t: {sp}
+        return {loss}
+"""
+WBCE_RIGHT = dict(
+    sp="np.maximum(t, 0) + np.log1p(np.exp(-np.abs(t)))", loss="pos_weight * y * sp(-z) + (1 - y) * sp(z)"
+)
+wrong_variants(
+    "weighted_bce_with_logits",
+    WBCE,
+    WBCE_RIGHT,
+    (
+        ("the chapter's log(p + 1e-12): capped near 27.6", dict(sp="-np.log(1 / (1 + np.exp(t)) + 1e-12)")),
+        ("softplus as log1p(exp(t)): inf for large t", dict(sp="np.log1p(np.exp(t))")),
+        ("the weight on the negatives", dict(loss="y * sp(-z) + pos_weight * (1 - y) * sp(z)")),
+    ),
+)
+right("weighted_bce_with_logits", "max(t, 0) + log1p(exp(-|t|))", WBCE.format(**WBCE_RIGHT))
+right(
+    "weighted_bce_with_logits",
+    "log(1 - sigmoid(z)) = log sigmoid(z) - z",
+    """
+def weighted_bce_with_logits(z, y, pos_weight):
+    log_sig = -(np.maximum(-z, 0) + np.log1p(np.exp(-np.abs(z))))
+    return -(pos_weight * y * log_sig + (1 - y) * (log_sig - z))
+""",
+)
+
 # ------------------------------------------------------------------ 02 neural networks
 wrong(
     "parity_by_hand",
@@ -96,6 +209,81 @@ def relu_interpolant_weights(knots, values):
 """,
 )
 
+# an independent TA's answers, written from the task alone
+RELU_INTERP = """
+def relu_interpolant_weights(knots, values):
+    b = float(values[0])
+    {shift}slopes = np.concatenate([[0.0], np.diff(values) / np.diff(knots), [0.0]])
+    return {w}, {b}
+"""
+RELU_INTERP_RIGHT = dict(shift="", w="np.diff(slopes)", b="b")
+wrong_variants(
+    "relu_interpolant_weights",
+    RELU_INTERP,
+    RELU_INTERP_RIGHT,
+    (
+        ("slope changes shifted by one unit", dict(w="np.diff(slopes[1:], append=0.0)")),
+        ("the bias at the last knot", dict(b="values[-1]")),
+        ("the values shifted to start at 0 in place", dict(shift="values -= b\n    ")),
+    ),
+)
+right(
+    "relu_interpolant_weights",
+    "a (K+1) x (K+1) linear system: the K knots and a zero slope after the last",
+    """
+def relu_interpolant_weights(knots, values):
+    K = len(knots)
+    M = np.zeros((K + 1, K + 1))
+    M[:K, :K] = np.maximum(knots[:, None] - knots[None, :], 0.0)
+    M[:K, K] = 1.0
+    M[K, :K] = 1.0
+    sol = np.linalg.solve(M, np.append(values, 0.0))
+    return sol[:K], sol[K]
+""",
+)
+PARITY = """
+def parity_by_hand(n):
+    w2 = 2.0 * (-1.0) ** np.arange(n)
+    w2[0] = {w0}
+    return {W1}, {b1} - np.arange(n, dtype=float), w2, {b2}
+"""
+wrong_variants(
+    "parity_by_hand",
+    PARITY,
+    dict(w0="1.0", W1="np.ones((n, n))", b1="0.0", b2="0.0"),
+    (
+        ("the first output weight 2 like the others", dict(w0="2.0")),
+        ("bends at 1..n instead of 0..n-1", dict(b1="-1.0")),
+        ("W1 the identity: each unit sees one bit, not the count", dict(W1="np.eye(n)")),
+        ("bends at the half-integers", dict(b1="0.5", b2="-0.5")),
+    ),
+)
+right(
+    "parity_by_hand",
+    "integer arrays, built in a loop",
+    """
+def parity_by_hand(n):
+    W1 = np.ones((n, n), dtype=int)
+    b1 = np.zeros(n, dtype=int)
+    w2 = np.zeros(n, dtype=int)
+    sign = 1
+    for k in range(n):
+        b1[k] = -k
+        w2[k] = 1 if k == 0 else 2 * sign
+        sign = -sign
+    return W1, b1, w2, 0
+""",
+)
+right(
+    "parity_by_hand",
+    "the output weights as the changes of the slopes 1, -1, 1, ...",
+    """
+def parity_by_hand(n):
+    slopes = (-1.0) ** np.arange(n)
+    return np.ones((n, n)), -1.0 * np.arange(n), np.diff(slopes, prepend=0.0), 0.0
+""",
+)
+
 # ------------------------------------------------------------------ 03 backpropagation
 wrong(
     "directional_gradient_check",
@@ -134,6 +322,120 @@ right(
 def directional_gradient_check(f, x, grad, directions, h=1e-5):
     numeric = np.array([(f(x + h * d) - f(x - h * d)) / (2 * h) for d in directions])
     return numeric, np.array([np.sum(grad * d) for d in directions])
+""",
+)
+
+# an independent TA's answers, written from the task alone
+WEIGHT_NORM = """
+def weight_norm_backward(dy, x, v, g):
+    norm = np.linalg.norm(v, axis={axis}, keepdims=True)
+    u = v / norm
+    dW = x.T @ dy
+    dg = (u * dW).sum(axis=0)
+    return {dx}, {dv}, dg, dy.sum(axis=0)
+"""
+wrong_variants(
+    "weight_norm_backward",
+    WEIGHT_NORM,
+    dict(axis="0", dv="g / norm * (dW - u * dg)", dx="dy @ (g * u).T"),
+    (
+        ("the norm of each row of v, not each column", dict(axis="1")),
+        ("dv without the projection: g / ||v|| dW", dict(dv="g / norm * dW")),
+        ("dx through v instead of W", dict(dx="dy @ v.T")),
+    ),
+)
+right(
+    "weight_norm_backward",
+    "one column at a time",
+    """
+def weight_norm_backward(dy, x, v, g):
+    D, H = v.shape
+    dW = x.T @ dy
+    W = np.empty_like(v)
+    dv = np.empty_like(v)
+    dg = np.empty(H)
+    for j in range(H):
+        n = np.sqrt(v[:, j] @ v[:, j])
+        W[:, j] = g[j] * v[:, j] / n
+        dg[j] = dW[:, j] @ v[:, j] / n
+        dv[:, j] = g[j] / n * dW[:, j] - g[j] * dg[j] * v[:, j] / n**2
+    return dy @ W.T, dv, dg, dy.sum(axis=0)
+""",
+)
+SMOOTHED_CE = """
+def softmax_cross_entropy_backward(logits, labels, smoothing):
+    N, K = logits.shape
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p = e / e.sum(axis=1, keepdims=True)
+    t = np.full((N, K), {off})
+    t[np.arange(N), labels] {on}
+    return (p - t) / {n}
+"""
+wrong_variants(
+    "softmax_cross_entropy_backward",
+    SMOOTHED_CE,
+    dict(off="smoothing / K", on="+= 1.0 - smoothing", n="N"),
+    (
+        ("the one-hot not scaled by 1 - smoothing", dict(on="+= 1.0")),
+        (
+            "smoothing spread over the K - 1 other classes",
+            dict(off="smoothing / (K - 1)", on="= 1.0 - smoothing"),
+        ),
+        ("the sum over the batch, not the mean", dict(n="1.0")),
+    ),
+)
+right(
+    "softmax_cross_entropy_backward",
+    "log-softmax, then p - (1 - eps) onehot - eps / K",
+    """
+def softmax_cross_entropy_backward(logits, labels, smoothing):
+    N, K = logits.shape
+    z = logits - logits.max(axis=1, keepdims=True)
+    p = np.exp(z - np.log(np.exp(z).sum(axis=1, keepdims=True)))
+    onehot = np.eye(K)[labels]
+    return (p - (1 - smoothing) * onehot - smoothing / K) / N
+""",
+)
+DIRECTIONAL = """
+def directional_gradient_check(f, x, grad, directions, h=1e-5):
+    x0 = x.copy()
+    numeric, analytic = [], []
+    for d in directions:
+        x += h * d
+        fp = f(x)
+        x -= {back} * h * d
+        fm = f(x)
+        {restore}numeric.append((fp - fm) / ({back} * h))
+        analytic.append(np.vdot(grad, d){unit})
+    {end}return np.array(numeric), np.array(analytic)
+"""
+wrong_variants(
+    "directional_gradient_check",
+    DIRECTIONAL,
+    dict(back="2", restore="x += h * d\n        ", unit="", end=""),
+    (
+        (
+            "x 'restored' by rebinding the name to a copy (the caller's x stays moved)",
+            dict(restore="", end="x = x0\n    "),
+        ),
+        ("a forward difference (f(x + h d) - f(x)) / h", dict(back="1", restore="")),
+        ("the analytic derivative along the unit direction d / |d|", dict(unit=" / np.linalg.norm(d)")),
+    ),
+)
+right(
+    "directional_gradient_check",
+    "moved by +h d, -2h d, +h d in place; the analytic ones by one tensordot",
+    """
+def directional_gradient_check(f, x, grad, directions, h=1e-5):
+    numeric = np.empty(len(directions))
+    for k, d in enumerate(directions):
+        x += h * d
+        fp = f(x)
+        x -= 2 * h * d
+        fm = f(x)
+        x += h * d
+        numeric[k] = (fp - fm) / (2 * h)
+    return numeric, np.tensordot(np.asarray(directions), grad, axes=np.ndim(grad))
 """,
 )
 
@@ -204,6 +506,180 @@ wrong(
     _MOMENTUM_ROOTS.replace("np.linalg.eigvalsh(A)", "np.linalg.eigvalsh(A)[-1:]"),
 )
 
+# an independent TA's answers, written from the task alone
+SGD_MOMENTUM = """
+def sgd_momentum_update(w, dw, v, lr, momentum):
+    v_new = {v}
+    return {w}, v_new
+"""
+wrong_variants(
+    "sgd_momentum_update",
+    SGD_MOMENTUM,
+    dict(v="momentum * v + dw", w="w - lr * v_new"),
+    (
+        ("Keras's form: v = mu v - lr g, w = w + v", dict(v="momentum * v - lr * dw", w="w + v_new")),
+        ("w moved by the old velocity", dict(w="w - lr * v")),
+        ("the gradient damped by 1 - momentum", dict(v="momentum * v + (1 - momentum) * dw")),
+    ),
+)
+ADAM = """
+def adam_update(w, dw, m, v, t, lr, beta1, beta2, eps):
+    m = beta1 * m + (1 - beta1) * dw
+    v = beta2 * v + (1 - beta2) * dw * dw
+    m_hat = m / (1 - beta1 ** {t})
+    v_hat = v / (1 - beta2 ** {t})
+    return w - lr * m_hat / ({den}), m, v
+"""
+wrong_variants(
+    "adam_update",
+    ADAM,
+    dict(t="t", den="np.sqrt(v_hat) + eps"),
+    (
+        ("the correction at t + 1 (the step counted from 0 and then incremented)", dict(t="(t + 1)")),
+        ("eps inside the square root", dict(den="np.sqrt(v_hat + eps)")),
+        ("the uncorrected v under the root", dict(den="np.sqrt(v) + eps")),
+    ),
+)
+right(
+    "adam_update",
+    "the corrections folded into the step size and eps",
+    """
+def adam_update(w, dw, m, v, t, lr, beta1, beta2, eps):
+    m2 = beta1 * m + (1 - beta1) * dw
+    v2 = beta2 * v + (1 - beta2) * np.square(dw)
+    c2 = np.sqrt(1 - beta2**t)
+    step = lr * c2 / (1 - beta1**t)
+    return w - step * m2 / (np.sqrt(v2) + eps * c2), m2, v2
+""",
+)
+EMA = """
+def ema_weights(snapshots, decay):
+    out = np.empty(snapshots.shape)
+    avg = np.zeros(snapshots.shape[1:])
+    for t in range(len(snapshots)):
+        avg = {update}
+        out[t] = avg / {correction}
+    return out
+"""
+wrong_variants(
+    "ema_weights",
+    EMA,
+    dict(update="decay * avg + (1 - decay) * snapshots[t]", correction="(1 - decay ** (t + 1))"),
+    (
+        (
+            "the correction (1 - d) / (1 - d)^t instead of 1 - d^t",
+            dict(correction="((1 - decay) ** (t + 1) / (1 - decay) ** t)"),
+        ),
+        (
+            "the correction one step late, 1 - d^(t+1) for step t + 1",
+            dict(correction="(1 - decay ** (t + 2))"),
+        ),
+        (
+            "decay and 1 - decay swapped",
+            dict(
+                update="(1 - decay) * avg + decay * snapshots[t]", correction="(1 - (1 - decay) ** (t + 1))"
+            ),
+        ),
+        (
+            "the average started at the first snapshot, no correction",
+            dict(
+                update="snapshots[0] if t == 0 else decay * avg + (1 - decay) * snapshots[t]",
+                correction="1.0",
+            ),
+        ),
+    ),
+)
+wrong(
+    "ema_weights",
+    "the averages written into the snapshots",
+    """
+def ema_weights(snapshots, decay):
+    avg = np.zeros(snapshots.shape[1:])
+    for t in range(len(snapshots)):
+        avg = decay * avg + (1 - decay) * snapshots[t]
+        snapshots[t] = avg / (1 - decay ** (t + 1))
+    return snapshots.copy()
+""",
+)
+right(
+    "ema_weights",
+    "each average as the normalised weighted sum of d^(t-s) w_s, by tensordot",
+    """
+def ema_weights(snapshots, decay):
+    T = len(snapshots)
+    t = np.arange(T)
+    weights = np.tril(decay ** (t[:, None] - t[None, :]).clip(min=0))
+    weights /= weights.sum(axis=1, keepdims=True) if T else 1.0
+    return np.tensordot(weights, snapshots, axes=(1, 0))
+""",
+)
+MOMENTUM_RATE = """
+def momentum_convergence_rate(A, lr, momentum):
+    rate = 0.0
+    for lam in np.linalg.eigvalsh(A):
+        roots = np.roots([1.0, {b}, {c}])
+        rate = {agg}(rate, {size}) if {first} else {size}
+    return float(rate)
+"""
+wrong_variants(
+    "momentum_convergence_rate",
+    MOMENTUM_RATE,
+    dict(b="-(1.0 + momentum - lr * lam)", c="momentum", agg="max", size="np.abs(roots).max()", first="rate"),
+    (
+        ("the sign of e_(t-1) flipped in the recurrence", dict(c="-momentum")),
+        (
+            "Nesterov's recurrence for PyTorch's plain momentum",
+            dict(b="-(1.0 + momentum) * (1.0 - lr * lam)", c="momentum * (1.0 - lr * lam)"),
+        ),
+        ("the largest real part of the roots, not their modulus", dict(size="np.abs(roots.real).max()")),
+        (
+            "the step scaled by 1 - momentum (an EMA of the gradients)",
+            dict(b="-(1.0 + momentum - (1.0 - momentum) * lr * lam)"),
+        ),
+        ("the smallest rate over the eigenvalues", dict(agg="min")),
+    ),
+)
+right(
+    "momentum_convergence_rate",
+    "the spectral radius of the whole (2D, 2D) map of (e_t, e_t-1)",
+    """
+def momentum_convergence_rate(A, lr, momentum):
+    D = len(A)
+    I = np.eye(D)
+    T = np.block([[(1.0 + momentum) * I - lr * A, -momentum * I], [I, np.zeros((D, D))]])
+    return float(np.abs(np.linalg.eigvals(T)).max())
+""",
+)
+MOMENTUM_CLOSED_FORM = """
+def momentum_convergence_rate(A, lr, momentum):
+    worst = 0.0
+    for lam in np.linalg.eigvalsh(A):
+        b = 1.0 + momentum - lr * lam
+        disc = b * b - 4.0 * momentum
+        worst = max(worst, {complex_roots} if disc < 0 else {real_roots})
+    return worst
+"""
+MOMENTUM_CLOSED_FORM_RIGHT = dict(
+    complex_roots="np.sqrt(momentum)", real_roots="(abs(b) + np.sqrt(disc)) / 2.0"
+)
+wrong_variants(
+    "momentum_convergence_rate",
+    MOMENTUM_CLOSED_FORM,
+    MOMENTUM_CLOSED_FORM_RIGHT,
+    (
+        (
+            "real roots: |b| / 2 (the square root of the discriminant forgotten)",
+            dict(real_roots="abs(b) / 2.0"),
+        ),
+        ("complex roots: momentum, not sqrt(momentum)", dict(complex_roots="momentum")),
+    ),
+)
+right(
+    "momentum_convergence_rate",
+    "the roots in closed form, complex ones of modulus sqrt(momentum)",
+    MOMENTUM_CLOSED_FORM.format(**MOMENTUM_CLOSED_FORM_RIGHT),
+)
+
 # ------------------------------------------------------------------ 05 regularization
 right(
     "early_stopping_epochs",
@@ -219,6 +695,276 @@ def early_stopping_epochs(val_losses, patience, min_delta):
             if waited >= patience:
                 return best_epoch, epoch
     return best_epoch, -1
+""",
+)
+
+# an independent TA's answers, written from the task alone
+EARLY_STOPPING = """
+def early_stopping_epochs(val_losses, patience, min_delta):
+    best, best_epoch, wait = np.inf, -1, 0
+    for epoch, loss in enumerate(val_losses):
+        if loss < best {sign} min_delta:
+            best, best_epoch, wait = loss, epoch, 0
+        else:
+            {lower}wait += 1
+            if wait {reached} patience:
+                return best_epoch, {stopped}
+    return best_epoch, -1
+"""
+wrong_variants(
+    "early_stopping_epochs",
+    EARLY_STOPPING,
+    dict(sign="-", lower="", reached=">=", stopped="epoch"),
+    (
+        ("stops one epoch late (wait > patience)", dict(reached=">")),
+        ("the stopped epoch counted from 1", dict(stopped="epoch + 1")),
+        ("min_delta added to the best (loss < best + min_delta)", dict(sign="+")),
+        (
+            "the best loss lowered by every smaller loss, improvement or not",
+            dict(lower="best = min(best, loss)\n            "),
+        ),
+    ),
+)
+right(
+    "early_stopping_epochs",
+    "the epochs since the best counted from best_epoch; (-1, -1) for no epoch",
+    """
+def early_stopping_epochs(val_losses, patience, min_delta):
+    if not val_losses:
+        return -1, -1
+    best, best_epoch = float("inf"), 0
+    for epoch, loss in enumerate(val_losses):
+        if best - loss > min_delta:
+            best, best_epoch = loss, epoch
+        elif epoch - best_epoch >= patience:
+            return best_epoch, epoch
+    return best_epoch, -1
+""",
+)
+MAX_NORM = """
+def max_norm(W, c):
+    axes = {dense} if W.ndim == 2 else {conv}
+    n = np.sqrt((W**2).sum(axis=axes, keepdims=True))
+    {apply}
+"""
+wrong_variants(
+    "max_norm",
+    MAX_NORM,
+    dict(dense="0", conv="(1, 2, 3)", apply="return W * np.minimum(1.0, c / np.maximum(n, 1e-300))"),
+    (
+        ("convolution: the whole kernel as one unit", dict(conv="(0, 1, 2, 3)")),
+        ("Dense: the norm of each row (the unit's outgoing weights)", dict(dense="1")),
+        ("convolution: Keras's axes (0, 1, 2) on minidl's (F, C, KH, KW)", dict(conv="(0, 1, 2)")),
+        ("convolution: each (KH, KW) slice clipped on its own", dict(conv="(2, 3)")),
+        (
+            "the units above the limit scaled in place",
+            dict(apply="W *= np.minimum(1.0, c / np.maximum(n, 1e-300))\n    return W.copy()"),
+        ),
+    ),
+)
+wrong(
+    "max_norm",
+    "convolution: units last, W.reshape(-1, F) (not the filters' entries)",
+    """
+def max_norm(W, c):
+    U = W if W.ndim == 2 else W.reshape(-1, W.shape[0])
+    n = np.sqrt((U**2).sum(axis=0, keepdims=True))
+    return (U * np.minimum(1.0, c / np.maximum(n, 1e-300))).reshape(W.shape)
+""",
+)
+wrong(
+    "max_norm",
+    "every weight clipped to [-c, c]",
+    """
+def max_norm(W, c):
+    return np.clip(W, -c, c)
+""",
+)
+right(
+    "max_norm",
+    "units as rows of a (units, fan-in) matrix, np.where for the scale",
+    """
+def max_norm(W, c):
+    units = W.T if W.ndim == 2 else W.reshape(len(W), -1)
+    n = np.linalg.norm(units, axis=1)
+    scale = np.where(n > c, c / np.where(n > 0, n, 1.0), 1.0)
+    out = units * scale[:, None]
+    return out.T.copy() if W.ndim == 2 else out.reshape(W.shape)
+""",
+)
+L1_PROX = """
+def l1_proximal_step(w, grad, lr, lam):
+    {u}
+    return {step}
+"""
+wrong_variants(
+    "l1_proximal_step",
+    L1_PROX,
+    dict(u="u = w - lr * grad", step="np.sign(u) * np.maximum(np.abs(u) - lr * lam, 0)"),
+    (
+        (
+            "lam = 0 taken as no step at all: w returned as it was",
+            dict(u="u = w - lr * grad if lam else w.copy()"),
+        ),
+        ("the threshold lr * lam / 2", dict(step="np.sign(u) * np.maximum(np.abs(u) - lr * lam / 2, 0)")),
+        ("negative weights sent to 0: max(u - t, 0)", dict(step="np.maximum(u - lr * lam, 0.0)")),
+        ("the gradient step taken in place", dict(u="u = w\n    u -= lr * grad")),
+        (
+            "|w| before the gradient step decides the zeros",
+            dict(step="np.where(np.abs(w) <= lr * lam, 0.0, u - lr * lam * np.sign(u))"),
+        ),
+    ),
+)
+right(
+    "l1_proximal_step",
+    "u minus its clip to [-t, t]",
+    L1_PROX.format(u="u = w - lr * grad", step="u - np.clip(u, -lr * lam, lr * lam)"),
+)
+right(
+    "l1_proximal_step",
+    "np.where over the three cases",
+    L1_PROX.format(
+        u="u, t = w - lr * grad, lr * lam", step="np.where(u > t, u - t, np.where(u < -t, u + t, 0 * u))"
+    ),
+)
+
+# ------------------------------------------------------------------ 06 batch normalization
+# (an independent TA's answers, written from the task alone)
+GROUPNORM = """
+def groupnorm_forward(x, gamma, beta, groups, eps):
+    N, C = x.shape
+    xg = x.reshape({shape})
+    mu = xg.mean(axis={axis}, keepdims=True)
+    sd = {sd}
+    return gamma * ((xg - mu) / sd).reshape(N, C) + beta
+"""
+wrong_variants(
+    "groupnorm_forward",
+    GROUPNORM,
+    dict(shape="N, groups, C // groups", axis="2", sd="np.sqrt(xg.var(axis=2, keepdims=True) + eps)"),
+    (
+        (
+            "groups of every groups-th feature (reshape (N, m, groups))",
+            dict(shape="N, C // groups, groups", axis="1", sd="np.sqrt(xg.var(axis=1, keepdims=True) + eps)"),
+        ),
+        ("the unbiased variance (ddof=1)", dict(sd="np.sqrt(xg.var(axis=2, keepdims=True, ddof=1) + eps)")),
+        ("eps added to the standard deviation", dict(sd="xg.std(axis=2, keepdims=True) + eps")),
+        ("eps written in as its default 1e-5", dict(sd="np.sqrt(xg.var(axis=2, keepdims=True) + 1e-5)")),
+    ),
+)
+right(
+    "groupnorm_forward",
+    "the mean and the mean of squares, one group at a time",
+    """
+def groupnorm_forward(x, gamma, beta, groups, eps):
+    N, C = x.shape
+    m = C // groups
+    y = np.empty_like(x)
+    for g in range(groups):
+        block = x[:, g * m : (g + 1) * m]
+        mu = block.mean(axis=1, keepdims=True)
+        var = (block**2).mean(axis=1, keepdims=True) - mu**2
+        y[:, g * m : (g + 1) * m] = (block - mu) / np.sqrt(var + eps)
+    return y * gamma + beta
+""",
+)
+GROUPNORM_BACKWARD = """
+def groupnorm_backward(dy, x, gamma, groups, eps):
+    N, C = x.shape
+    xg = x.reshape(N, {groups}, -1)
+    inv = 1 / np.sqrt(xg.var(axis=2, keepdims=True) + {eps})
+    xhat = (xg - xg.mean(axis=2, keepdims=True)) * inv
+    dxhat = (dy * gamma).reshape(xg.shape)
+    dx = inv * (dxhat - dxhat.mean(axis=2, keepdims=True) - xhat * {projection})
+    return dx.reshape(N, C), (dy * xhat.reshape(N, C)).{reduce}(axis=0), dy.sum(axis=0)
+"""
+wrong_variants(
+    "groupnorm_backward",
+    GROUPNORM_BACKWARD,
+    dict(groups="groups", eps="eps", projection="(dxhat * xhat).mean(axis=2, keepdims=True)", reduce="sum"),
+    (
+        ("one group for all features (LayerNorm's backward)", dict(groups="1")),
+        ("the variance's term without its mean over the group", dict(projection="(dxhat * xhat)")),
+        ("dgamma averaged over the batch", dict(reduce="mean")),
+        ("eps written in as its default 1e-5", dict(eps="1e-5")),
+    ),
+)
+right(
+    "groupnorm_backward",
+    "the batch-norm formula per (sample, group) block, written with sums",
+    """
+def groupnorm_backward(dy, x, gamma, groups, eps):
+    N, C = x.shape
+    m = C // groups
+    dx = np.empty_like(x)
+    dgamma = np.zeros(C)
+    for g in range(groups):
+        s = slice(g * m, (g + 1) * m)
+        xb = x[:, s]
+        mu = xb.mean(axis=1, keepdims=True)
+        inv = 1 / np.sqrt(((xb - mu) ** 2).mean(axis=1, keepdims=True) + eps)
+        xhat = (xb - mu) * inv
+        d = dy[:, s] * gamma[s]
+        dx[:, s] = inv / m * (m * d - d.sum(axis=1, keepdims=True) - xhat * (d * xhat).sum(axis=1, keepdims=True))
+        dgamma[s] = (dy[:, s] * xhat).sum(axis=0)
+    return dx, dgamma, dy.sum(axis=0)
+""",
+)
+FOLD = """
+def fold_batchnorm(W, b, gamma, beta, running_mean, running_var, eps):
+    s = gamma / {std}
+    return s[:, None] * W, b + {shift} @ {through}
+"""
+wrong_variants(
+    "fold_batchnorm",
+    FOLD,
+    dict(std="np.sqrt(running_var + eps)", shift="(beta - s * running_mean)", through="W"),
+    (
+        ("the mean left out of the shift", dict(shift="beta")),
+        ("the mean not scaled by gamma / std", dict(shift="(beta - running_mean)")),
+        ("the default eps 1e-5 written in", dict(std="np.sqrt(running_var + 1e-5)")),
+        ("the shift pushed through the folded W", dict(through="(s[:, None] * W)")),
+    ),
+)
+wrong(
+    "fold_batchnorm",
+    "gamma left out of the scale of W (kept in the shift)",
+    """
+def fold_batchnorm(W, b, gamma, beta, running_mean, running_var, eps):
+    inv = 1 / np.sqrt(running_var + eps)
+    return inv[:, None] * W, b + (beta - gamma * inv * running_mean) @ W
+""",
+)
+wrong(
+    "fold_batchnorm",
+    "W scaled in place",
+    """
+def fold_batchnorm(W, b, gamma, beta, running_mean, running_var, eps):
+    s = gamma / np.sqrt(running_var + eps)
+    shift = (beta - s * running_mean) @ W
+    W *= s[:, None]
+    return W.copy(), b + shift
+""",
+)
+right(
+    "fold_batchnorm",
+    "the map read off at x = 0 and at x = the identity",
+    """
+def fold_batchnorm(W, b, gamma, beta, running_mean, running_var, eps):
+    def layer(x):
+        return (gamma * (x - running_mean) / np.sqrt(running_var + eps) + beta) @ W + b
+    D = len(W)
+    b_f = layer(np.zeros((1, D), dtype=W.dtype))[0]
+    return layer(np.eye(D, dtype=W.dtype)) - b_f, b_f
+""",
+)
+right(
+    "fold_batchnorm",
+    "einsum, and the shift as beta @ W - (mu s) @ W",
+    """
+def fold_batchnorm(W, b, gamma, beta, running_mean, running_var, eps):
+    inv = 1.0 / np.sqrt(running_var + eps)
+    return np.einsum("d,dm->dm", gamma * inv, W), b + beta @ W - (running_mean * gamma * inv) @ W
 """,
 )
 
@@ -250,6 +996,117 @@ def maxpool_backward(dy, x, pool, stride):
         window = x[n, c, i * stride : i * stride + pool, j * stride : j * stride + pool]
         a, b = divmod(int(np.argmax(window)), pool)
         dx[n, c, i * stride + a, j * stride + b] += dy[n, c, i, j]
+    return dx
+""",
+)
+
+# an independent TA's answers, written from the task alone
+DILATED_DW = """
+def dilated_conv2d_weight_gradient(dy, x, kh, kw, stride, pad, dilation):
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)){mode})
+    OH, OW = dy.shape[2:]
+    dW = np.zeros((dy.shape[1], x.shape[1], kh, kw))
+    for a in range(kh):
+        for b in range(kw):
+            r, q = a * dilation, b * dilation
+            patch = xp[:, :, r : r + stride * (OH - 1) + 1 : stride, q : q + stride * (OW - 1) + 1 : stride]
+            dW[:, :, a, b] = np.einsum("nfij,ncij->fc", dy, patch)
+    return dW, dy.{db}
+"""
+wrong_variants(
+    "dilated_conv2d_weight_gradient",
+    DILATED_DW,
+    dict(mode="", db="sum(axis=(0, 2, 3))"),
+    (
+        ("the padding repeats the edge pixels (np.pad's mode='edge')", dict(mode=', mode="edge"')),
+        ("db averaged over the batch and the positions", dict(db="mean(axis=(0, 2, 3))")),
+        ("db summed over the first image only", dict(db="sum(axis=(2, 3))[0]")),
+    ),
+)
+right(
+    "dilated_conv2d_weight_gradient",
+    "one tap at a time, the strided patch by slicing, einsum",
+    DILATED_DW.format(mode="", db="sum(axis=(0, 2, 3))"),
+)
+CONV_DX = """
+def conv2d_input_gradient(dy, W, height, width, stride, pad):
+    N, F, OH, OW = dy.shape
+    _, C, KH, KW = W.shape
+    dxp = np.zeros((N, C, {size}))
+    for i in range(OH):
+        for j in range(OW):
+            dxp[:, :, i * {step} : i * {step} + KH, j * {step} : j * {step} + KW] += np.einsum("nf,fcab->ncab", dy[:, :, i, j], {W})
+    return dxp[:, :, {rows}, {cols}]
+"""
+wrong_variants(
+    "conv2d_input_gradient",
+    CONV_DX,
+    dict(
+        size="height + 2 * pad, width + 2 * pad",
+        W="W",
+        rows="pad : pad + height",
+        cols="pad : pad + width",
+        step="stride",
+    ),
+    (
+        (
+            "the stride ignored: windows one pixel apart",
+            dict(size="height + 2 * pad + KH, width + 2 * pad + KW", step="1"),
+        ),
+        ("the padding cut off with [pad:-pad] (empty when pad = 0)", dict(rows="pad:-pad", cols="pad:-pad")),
+        (
+            "the padded gradient sized from dy (the rows the floor dropped are lost)",
+            dict(size="(OH - 1) * stride + KH, (OW - 1) * stride + KW"),
+        ),
+        ("the filters' rows flipped (a half-flipped kernel)", dict(W="W[:, :, ::-1, :]")),
+    ),
+)
+MAXPOOL_BACKWARD = """
+def maxpool_backward(dy, x, pool, stride):
+    dx = np.zeros_like(x)
+    for n, c, i, j in np.ndindex(*dy.shape):
+        window = x[n, c, i * stride : i * stride + {size}, j * stride : j * stride + {size}]
+        a, b = divmod(int(np.argmax(window)), window.shape[1])
+        dx[n, c, i * stride + a, j * stride + b] {assign} dy[n, c, i, j]
+    return dx
+"""
+wrong_variants(
+    "maxpool_backward",
+    MAXPOOL_BACKWARD,
+    dict(size="pool", assign="+="),
+    (
+        ("overlapping windows overwrite (= instead of +=)", dict(assign="=")),
+        ("windows as large as the stride, not the pool", dict(size="stride")),
+    ),
+)
+wrong(
+    "maxpool_backward",
+    "the last maximum of a tie (>= in the scan)",
+    """
+def maxpool_backward(dy, x, pool, stride):
+    dx = np.zeros_like(x)
+    for n, c, i, j in np.ndindex(*dy.shape):
+        best, where = -np.inf, (0, 0)
+        for a in range(pool):
+            for b in range(pool):
+                v = x[n, c, i * stride + a, j * stride + b]
+                if v >= best:
+                    best, where = v, (a, b)
+        dx[n, c, i * stride + where[0], j * stride + where[1]] += dy[n, c, i, j]
+    return dx
+""",
+)
+right(
+    "maxpool_backward",
+    "sliding_window_view, argmax and np.add.at",
+    """
+def maxpool_backward(dy, x, pool, stride):
+    N, C, OH, OW = dy.shape
+    win = np.lib.stride_tricks.sliding_window_view(x, (pool, pool), axis=(2, 3))[:, :, ::stride, ::stride][:, :, :OH, :OW]
+    a, b = np.divmod(win.reshape(N, C, OH, OW, pool * pool).argmax(-1), pool)
+    n, c, i, j = np.indices((N, C, OH, OW))
+    dx = np.zeros(x.shape)
+    np.add.at(dx, (n, c, i * stride + a, j * stride + b), dy)
     return dx
 """,
 )
@@ -303,6 +1160,117 @@ def relu_backward_numba(dy, x):
                 out[r, k] = d2[r, k]
     return out.reshape(dy.shape)
 """,
+)
+
+# an independent TA's answers, written from the task alone
+DEPTHWISE = """
+from numba import njit
+
+@njit
+def depthwise_conv2d_numba(x, W, stride, pad):
+    N, C, H, Wd = x.shape
+    _, KH, KW = W.shape
+    OH = (H + 2 * pad - KH) // stride + 1
+    OW = (Wd + 2 * pad - KW) // stride + 1
+    y = np.zeros((N, C, OH, OW){dtype})
+    for n in range(N):
+        for c in range(C):
+            for i in range(OH):
+                for j in range(OW):
+                    acc = 0.0
+                    for a in range(KH):
+                        r = i * stride + a - pad
+                        if {rows}:
+                            for b in range(KW):
+                                q = j * stride + b - pad
+                                if {cols}:
+                                    acc += W[c, a, b] * x[n, c, r, q]
+                    y[n, c, i, j] = acc
+    return y
+"""
+wrong_variants(
+    "depthwise_conv2d_numba",
+    DEPTHWISE,
+    dict(dtype=", x.dtype", rows="0 <= r < H", cols="0 <= q < Wd"),
+    (
+        ("only the upper bound tested (a negative index wraps round)", dict(rows="r < H", cols="q < Wd")),
+        ("y in float64 for a float32 x", dict(dtype="")),
+        (
+            "rows tested against the width, columns against the height",
+            dict(rows="0 <= r < Wd", cols="0 <= q < H"),
+        ),
+    ),
+)
+right(
+    "depthwise_conv2d_numba",
+    "parallel over images and channels, the taps' range clipped once per output",
+    """
+from numba import njit, prange
+
+@njit(parallel=True)
+def depthwise_conv2d_numba(x, W, stride, pad):
+    N, C, H, Wd = x.shape
+    KH, KW = W.shape[1], W.shape[2]
+    OH = (H + 2 * pad - KH) // stride + 1
+    OW = (Wd + 2 * pad - KW) // stride + 1
+    y = np.empty((N, C, OH, OW), dtype=x.dtype)
+    for nc in prange(N * C):
+        n, c = nc // C, nc % C
+        for i in range(OH):
+            r0 = i * stride - pad
+            a_lo, a_hi = max(0, -r0), min(KH, H - r0)
+            for j in range(OW):
+                q0 = j * stride - pad
+                b_lo, b_hi = max(0, -q0), min(KW, Wd - q0)
+                s = np.float64(0.0)
+                for a in range(a_lo, a_hi):
+                    for b in range(b_lo, b_hi):
+                        s += W[c, a, b] * x[n, c, r0 + a, q0 + b]
+                y[n, c, i, j] = s
+    return y
+""",
+)
+AVGPOOL_PADDED = """
+from numba import njit
+
+@njit
+def avgpool2d_padded_backward_numba(dy, height, width, pool, stride, pad):
+    N, C, OH, OW = dy.shape
+    dx = np.zeros((N, C, height, width))
+    for n in range(N):
+        for c in range(C):
+            for i in range(OH):
+                for j in range(OW):
+                    r0, q0 = i * stride - pad, j * stride - pad
+                    r1, q1 = r0 + pool, q0 + pool
+                    ra, rb = max(r0, 0), min(r1, height)
+                    qa, qb = max(q0, 0), min(q1, width)
+                    count = {count}
+                    for r in range(ra, rb):
+                        for q in range(qa, qb):
+                            dx[n, c, r, q] += dy[n, c, i, j] / count
+    return dx
+"""
+wrong_variants(
+    "avgpool2d_padded_backward_numba",
+    AVGPOOL_PADDED,
+    dict(count="(rb - ra) * (qb - qa)"),
+    (
+        (
+            "the count clipped at the image's end only (top and left padding counted)",
+            dict(count="(rb - r0) * (qb - q0)"),
+        ),
+        (
+            "the count clipped at the start only (bottom and right padding counted)",
+            dict(count="(r1 - ra) * (q1 - qa)"),
+        ),
+        ("the rows' count squared (a square window assumed)", dict(count="(rb - ra) * (rb - ra)")),
+    ),
+)
+right(
+    "avgpool2d_padded_backward_numba",
+    "one window at a time, clipped to the image, its share added to each pixel",
+    AVGPOOL_PADDED.format(count="(rb - ra) * (qb - qa)"),
 )
 
 # ------------------------------------------------------------------ 09 GPU kernels
@@ -373,6 +1341,271 @@ extern "C" __global__ void bias_relu(const float* x, const float* b, float* y, i
 }
 """
 ''',
+)
+
+# an independent TA's answers, written from the task alone
+BIAS_RELU = '''
+BIAS_RELU_SOURCE = r"""
+extern "C" __global__ void bias_relu(const float* x, const float* b, float* y, int n,
+                                     int channels, int hw)
+{{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    {loop}
+        int c = (i / hw) % channels;
+        y[i] = {value};
+    }}
+}}
+"""
+'''
+BIAS_RELU_RIGHT = dict(loop="if (i < n) {", value="fmaxf(x[i] + b[c], 0.0f)")
+wrong_variants(
+    "bias_relu_cuda",
+    BIAS_RELU,
+    BIAS_RELU_RIGHT,
+    (
+        ("no guard: the rounded-up grid writes past y", dict(loop="{")),
+        ("the bias added after the ReLU", dict(value="fmaxf(x[i], 0.0f) + b[c]")),
+    ),
+)
+right(
+    "bias_relu_cuda",
+    "a grid-stride loop, the ReLU by a comparison",
+    BIAS_RELU.format(
+        loop="for (; i < n; i += gridDim.x * blockDim.x) {", value="(x[i] + b[c] > 0.0f) ? x[i] + b[c] : 0.0f"
+    ),
+)
+RELU_BACKWARD = '''
+RELU_BACKWARD_SOURCE = r"""
+extern "C" __global__ void relu_backward(const float* dy, const float* x, float* dx, int n)
+{{
+    for (int i = {start}; i < n; i += blockDim.x * gridDim.x)
+        dx[i] = x[i] {test} 0.0f ? dy[i] : 0.0f;
+}}
+"""
+'''
+wrong_variants(
+    "relu_backward_cuda",
+    RELU_BACKWARD,
+    dict(start="blockIdx.x * blockDim.x + threadIdx.x", test=">"),
+    (
+        (
+            "the loop starts at threadIdx.x (every block does the first block's elements)",
+            dict(start="threadIdx.x"),
+        ),
+        ("x >= 0 passes the gradient at exact zeros", dict(test=">=")),
+    ),
+)
+SILU_BACKWARD = '''
+SILU_BACKWARD_SOURCE = r"""
+extern "C" __global__ void silu_backward(const float* dy, const float* x, float* dx, int n)
+{{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) {{
+        float s = 1.0f / (1.0f + expf(-x[i]));
+        dx[i] = dy[i] * ({derivative});
+    }}
+}}
+"""
+'''
+wrong_variants(
+    "silu_backward_cuda",
+    SILU_BACKWARD,
+    dict(derivative="s * (1.0f + x[i] * (1.0f - s))"),
+    (
+        ("sigmoid's derivative s (1 - s): the product rule forgotten", dict(derivative="s * (1.0f - s)")),
+        (
+            "x s (1 - s) only: the s term of the product rule dropped",
+            dict(derivative="x[i] * s * (1.0f - s)"),
+        ),
+    ),
+)
+right(
+    "silu_backward_cuda",
+    "1 / (1 + expf(-x)) as written (1 / inf = 0 for x << 0), s (1 + x (1 - s))",
+    SILU_BACKWARD.format(derivative="s * (1.0f + x[i] * (1.0f - s))"),
+)
+UPSAMPLE_BACKWARD = '''
+UPSAMPLE_BACKWARD_SOURCE = r"""
+extern "C" __global__ void upsample_backward(const float* dy, float* dx, int n, int height, int width,
+                                             int factor)
+{{
+    int i = {index};
+    if (i < n) {{
+        int q = i % width;
+        int r = {row};
+        int plane = i / (height * width);
+        const float* block = dy + {plane};
+        float s = 0.0f;
+        for (int a = 0; a < factor; ++a)
+            for (int b = 0; b < factor; ++b)
+                s += block[({top} + a) * (width * factor) + q * factor + b];
+        dx[i] = s;
+    }}
+}}
+"""
+'''
+wrong_variants(
+    "upsample_backward_cuda",
+    UPSAMPLE_BACKWARD,
+    dict(
+        index="blockIdx.x * blockDim.x + threadIdx.x",
+        row="(i / width) % height",
+        plane="(size_t)plane * height * width * factor * factor",
+        top="r * factor",
+    ),
+    (
+        ("the thread index without blockIdx (only the first block's elements)", dict(index="threadIdx.x")),
+        (
+            "the plane offset with one factor (plane * H * W * f)",
+            dict(plane="(size_t)plane * height * width * factor"),
+        ),
+        ("the block's row at r + a, not r * factor + a", dict(top="r")),
+        ("the row found with the height for the width", dict(row="(i / height) % width")),
+    ),
+)
+right(
+    "upsample_backward_cuda",
+    "a grid-stride loop, the block's rows walked by a row pointer",
+    '''
+UPSAMPLE_BACKWARD_SOURCE = r"""
+extern "C" __global__ void upsample_backward(const float* dy, float* dx, int n, int height, int width,
+                                             int factor)
+{
+    int wide = width * factor;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        int q = i % width;
+        int rest = i / width;
+        int r = rest % height;
+        int plane = rest / height;
+        const float* row = dy + ((size_t)plane * height * factor + (size_t)r * factor) * wide + q * factor;
+        float s = 0.0f;
+        for (int a = 0; a < factor; ++a, row += wide)
+            for (int b = 0; b < factor; ++b)
+                s += row[b];
+        dx[i] = s;
+    }
+}
+"""
+''',
+)
+
+# ------------------------------------------------------------------ 10 recurrent networks
+# (an independent TA's answers, written from the task alone)
+RNN_BPTT = """
+def rnn_bptt(dhs, xs, h0, Wx, Wh, b):
+    hs = [h0]
+    for t in range(len(xs)):
+        hs.append(np.tanh(xs[t] @ Wx + hs[-1] @ Wh + b))
+    dxs = np.zeros_like(xs)
+    dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)
+    dh_next = np.zeros_like(h0)
+    for t in reversed(range(len(xs))):
+        da = (dhs[t] + dh_next) * (1 - {state} ** 2)
+        dxs[t] = da @ Wx.T
+        dWx += xs[t].T @ da
+        dWh += {previous}.T @ da
+        db += da.sum(axis=0)
+        dh_next = da @ Wh.T
+    return dxs, dh_next, dWx, dWh, db
+"""
+wrong_variants(
+    "rnn_bptt",
+    RNN_BPTT,
+    dict(state="hs[t + 1]", previous="hs[t]"),
+    (
+        ("tanh' from the previous state h_(t-1)", dict(state="hs[t]")),
+        ("dWh from h_t instead of h_(t-1)", dict(previous="hs[t + 1]")),
+    ),
+)
+right(
+    "rnn_bptt",
+    "the states in one array, Wh's gradient by einsum over time and batch",
+    """
+def rnn_bptt(dhs, xs, h0, Wx, Wh, b):
+    T, N, _ = xs.shape
+    h = np.empty((T + 1, N, h0.shape[1]))
+    h[0] = h0
+    for t in range(T):
+        h[t + 1] = np.tanh(xs[t] @ Wx + h[t] @ Wh + b)
+    das = np.empty((T, N, h0.shape[1]))
+    carry = np.zeros_like(h0)
+    for t in range(T - 1, -1, -1):
+        das[t] = (dhs[t] + carry) * (1 - h[t + 1] * h[t + 1])
+        carry = das[t] @ Wh.T
+    dWx = np.einsum("tnd,tnh->dh", xs, das)
+    dWh = np.einsum("tnk,tnh->kh", h[:-1], das)
+    return das @ Wx.T, carry, dWx, dWh, das.sum(axis=(0, 1))
+""",
+)
+CLIP = """
+def clip_by_global_norm(grads, max_norm):
+    norm = {norm}
+    {body}
+"""
+wrong_variants(
+    "clip_by_global_norm",
+    CLIP,
+    dict(
+        norm="np.sqrt(sum(float((g * g).sum()) for g in grads))",
+        body="return [g * min(1.0, max_norm / norm) for g in grads]",
+    ),
+    (
+        (
+            "the gradients scaled in place",
+            dict(
+                body="for g in grads:\n        g *= min(1.0, max_norm / norm)\n    return [g.copy() for g in grads]"
+            ),
+        ),
+        (
+            "the inputs themselves returned when nothing is clipped",
+            dict(
+                body="if norm <= max_norm:\n        return list(grads)\n    return [g * (max_norm / norm) for g in grads]"
+            ),
+        ),
+        (
+            "the global norm as the sum of the arrays' norms",
+            dict(norm="sum(np.linalg.norm(g) for g in grads)"),
+        ),
+    ),
+)
+LSTM_BACKWARD = """
+def lstm_step_backward(dh, dc, x, h_prev, c_prev, Wx, Wh, b):
+    H = h_prev.shape[1]
+    a = x @ Wx + h_prev @ Wh + b
+    sig = lambda z: 1 / (1 + np.exp(-z))
+    i, f, g, o = sig(a[:, :H]), sig(a[:, H : 2 * H]), np.tanh(a[:, 2 * H : 3 * H]), sig(a[:, 3 * H :])
+    c = f * c_prev + i * g
+    tc = np.tanh(c)
+    dct = {dc_total}
+    da = np.concatenate([dct * g * i * (1 - i), dct * c_prev * f * (1 - f), dct * i * (1 - g * g), dh * tc * o * (1 - o)], axis=1)
+    return da @ Wx.T, da @ Wh.T, dct * {forget}, x.T @ da, h_prev.T @ da, da.sum(axis=0)
+"""
+wrong_variants(
+    "lstm_step_backward",
+    LSTM_BACKWARD,
+    dict(dc_total="dc + dh * o * (1 - tc**2)", forget="f"),
+    (
+        ("dc only: the path through h = o tanh(c) forgotten", dict(dc_total="dc")),
+        ("tanh'(c) written 1 - c^2", dict(dc_total="dc + dh * o * (1 - c**2)")),
+        ("dc_prev without the forget gate", dict(forget="1.0")),
+    ),
+)
+right(
+    "lstm_step_backward",
+    "np.split into the gates, the sigmoid by tanh, one product per block",
+    """
+def lstm_step_backward(dh, dc, x, h_prev, c_prev, Wx, Wh, b):
+    a = x @ Wx + h_prev @ Wh + b
+    ai, af, ag, ao = np.split(a, 4, axis=1)
+    i, f, o = (0.5 * (1 + np.tanh(z / 2)) for z in (ai, af, ao))
+    g = np.tanh(ag)
+    c = f * c_prev + i * g
+    dc_total = dc + dh * o / np.cosh(c) ** 2
+    blocks = [dc_total * g, dc_total * c_prev, dc_total * i, dh * np.tanh(c)]
+    local = [i * (1 - i), f * (1 - f), 1 - g**2, o * (1 - o)]
+    da = np.hstack([u * v for u, v in zip(blocks, local)])
+    return da @ Wx.T, da @ Wh.T, f * dc_total, x.T @ da, h_prev.T @ da, np.sum(da, axis=0)
+""",
 )
 
 # ------------------------------------------------------------------ 13 transfer learning
@@ -468,13 +1701,6 @@ def discriminative_fine_tune_step(model, x, y, loss_fn, lr):
 
 
 # ------------------------------------------------------------------ 15 speech
-def wrong_variants(name: str, template: str, right_slots: dict, table: tuple) -> None:
-    """One wrong answer per ``(label, slots)`` of ``table``: the template filled as the right
-    answer fills it (``right_slots``) but for the slots the mistake changes."""
-    for label, slots in table:
-        wrong(name, label, template.format(**{**right_slots, **slots}))
-
-
 DTW = """
 def dtw_distance(a, b):
     d = {local}
@@ -934,46 +2160,57 @@ extern "C" __global__ void upsample_backward(const float* dy, float* dx, int n, 
 """
 ''',
 )
-wrong(
-    "activation_derivatives",
-    "softplus' as e^z / (1 + e^z): inf / inf for large z",
-    """
+# one answer with a slot per derivative: softplus (overflow), ELU (alpha), hard-swish (pieces)
+ACTIVATIONS = """
 def softplus_derivative(z):
-    return np.exp(z) / (1.0 + np.exp(z))
+    return {sp}
 
 def elu_derivative(z, alpha):
-    return np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0.0)))
+    return {elu}
 
 def hard_swish_derivative(z):
-    return np.where(z <= -3, 0.0, np.where(z >= 3, 1.0, (2 * z + 3) / 6))
-""",
+    return np.where(z <= -3, 0.0, np.where(z >= 3, {hi}, {mid}))
+"""
+ACTIVATIONS_RIGHT = dict(
+    sp="0.5 * (1 + np.tanh(z / 2))",
+    elu="np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0.0)))",
+    hi="1.0",
+    mid="(2 * z + 3) / 6",
 )
-wrong(
+wrong_variants(
     "activation_derivatives",
-    "elu' ignores alpha (uses 1)",
-    """
-def softplus_derivative(z):
-    return 0.5 * (1 + np.tanh(z / 2))
-
-def elu_derivative(z, alpha):
-    return np.where(z > 0, 1.0, np.exp(np.minimum(z, 0.0)))
-
-def hard_swish_derivative(z):
-    return np.where(z <= -3, 0.0, np.where(z >= 3, 1.0, (2 * z + 3) / 6))
-""",
+    ACTIVATIONS,
+    ACTIVATIONS_RIGHT,
+    (
+        ("softplus' as e^z / (1 + e^z): inf / inf for large z", dict(sp="np.exp(z) / (1.0 + np.exp(z))")),
+        ("elu' ignores alpha (uses 1)", dict(elu="np.where(z > 0, 1.0, np.exp(np.minimum(z, 0.0)))")),
+        (
+            "elu': alpha (e^z - 1) on the left (the function, not its derivative)",
+            dict(elu="np.where(z > 0, 1.0, alpha * (np.exp(np.minimum(z, 0.0)) - 1))"),
+        ),
+        (
+            "hard-swish': the product rule forgotten in the middle (1/6 only)",
+            dict(mid="np.full_like(z, 1 / 6)"),
+        ),
+        ("hard-swish': h(z) in the middle (the z h'(z) term dropped)", dict(mid="(z + 3) / 6")),
+        ("hard-swish': 0 above 3 (the hard sigmoid's derivative)", dict(hi="0.0")),
+    ),
 )
+right("activation_derivatives", "softplus' as (1 + tanh(z/2)) / 2", ACTIVATIONS.format(**ACTIVATIONS_RIGHT))
 right(
     "activation_derivatives",
-    "softplus' as (1 + tanh(z/2)) / 2",
+    "softplus' as 1 / (1 + e^-z) (inf on the far left gives 0), elu' as elu + alpha, hard-swish' by the product rule",
     """
 def softplus_derivative(z):
-    return 0.5 * (1 + np.tanh(z / 2))
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-z))
 
 def elu_derivative(z, alpha):
-    return np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0.0)))
+    return np.where(z > 0, 1.0, alpha * (np.exp(np.minimum(z, 0.0)) - 1) + alpha)
 
 def hard_swish_derivative(z):
-    return np.where(z <= -3, 0.0, np.where(z >= 3, 1.0, (2 * z + 3) / 6))
+    h = np.clip(z + 3, 0, 6) / 6
+    return h + z * ((z > -3) & (z < 3)) / 6
 """,
 )
 wrong(
@@ -1829,10 +3066,10 @@ from numba import njit, prange
 def depthwise_conv2d_numba(x, W, stride, pad):
     n, c, h, w = x.shape
     _, kh, kw = W.shape
-    p = np.zeros((n, c, h + 2 * pad, w + 2 * pad))
+    p = np.zeros((n, c, h + 2 * pad, w + 2 * pad), dtype=x.dtype)
     p[:, :, pad : pad + h, pad : pad + w] = x
     oh, ow = (h + 2 * pad - kh) // stride + 1, (w + 2 * pad - kw) // stride + 1
-    y = np.empty((n, c, oh, ow))
+    y = np.empty((n, c, oh, ow), dtype=x.dtype)
     for plane in prange(n * c):
         s, ch = plane // c, plane % c
         for i in range(oh):

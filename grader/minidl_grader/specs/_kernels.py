@@ -12,15 +12,20 @@ from __future__ import annotations
 import functools
 from typing import Callable
 
+import numpy as np
+
 from ..judge.feedback import compare_outputs
 from ..judge.registry import Exercise, register
 
 
-def judge_numba(reference: Callable, names: tuple, mistakes: tuple = ()) -> Callable:
+def judge_numba(
+    reference: Callable, names: tuple, mistakes: tuple = (), dtype_of: int | None = None
+) -> Callable:
     """Compiled by Numba (the probe compares the kernel's type with the dispatcher class
     captured before the notebook ran), then the numbers. Whether a kernel is parallel is read
     from its cell in the grader's process (``numba_parallel``), where the notebook cannot
-    change the check."""
+    change the check. ``dtype_of``: the position of the argument whose dtype the output must
+    have (a task that says "in the dtype of x")."""
 
     def judge(case, got):
         if not isinstance(got, dict) or "is_numba" not in got:
@@ -30,6 +35,13 @@ def judge_numba(reference: Callable, names: tuple, mistakes: tuple = ()) -> Call
                 "this is a plain Python function: compile it with Numba "
                 "(`from numba import njit` and `@njit` above the `def`)"
             )
+        if dtype_of is not None:
+            want, out = np.asarray(case.args[dtype_of]).dtype, got["out"]
+            if isinstance(out, np.ndarray) and out.dtype != want:
+                return (
+                    f"`{names[0]}` is {out.dtype}, expected {want}: the task asks for the "
+                    "input's dtype (create the output with `dtype=x.dtype`)"
+                )
         wrong = [(hint, fn(*case.args)) for hint, fn in mistakes]
         return compare_outputs(got["out"], reference(*case.args), names, wrong)
 
@@ -88,12 +100,14 @@ def numba_exercise(
     forbids: tuple[str, ...] = ("minidl.kernels",),
     catches: tuple[str, ...] = (),
     parallel: bool = False,
+    dtype_of: int | None = None,
 ) -> Exercise:
     """A Numba kernel called ``name``, compared with ``reference`` (NumPy) on every case.
 
     mistakes : ``(hint, fn)`` pairs, ``fn`` with the reference's signature
     catches : the wrong answers the cases catch, one line each, for the catalogue
     parallel : the cell must say ``@njit(parallel=True)`` and loop with ``prange``
+    dtype_of : the position of the argument whose dtype the output must have
     """
     if parallel:
         catches = (
@@ -101,7 +115,7 @@ def numba_exercise(
             "a serial range loop where the task asks for prange",
             *catches,
         )
-    judge = judge_numba(reference, outputs, mistakes)
+    judge = judge_numba(reference, outputs, mistakes, dtype_of)
     return kernel_exercise(
         name, chapter, points, name, title, make_cases, judge, "numba", catches, forbids, parallel
     )

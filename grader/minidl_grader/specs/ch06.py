@@ -53,12 +53,15 @@ def _gn_constant_stats(dy, x, gamma, groups, eps):
 
 def _gn_cases(rng, backward):
     cases = []
-    for n, c, groups in ((4, 6, 2), (3, 8, 4), (2, 6, 1)):
+    # the last case's eps is far from the default: an eps written in as 1e-5, or added to
+    # the standard deviation instead of the variance, is off by a percent there
+    for n, c, groups, eps in ((4, 6, 2, 1e-5), (3, 8, 4, 1e-5), (2, 6, 1, 1e-5), (3, 9, 3, 0.1)):
         x = rng.standard_normal((n, c)) * 2 + 1
-        args = (x, 1 + 0.5 * rng.standard_normal(c), 0.5 * rng.standard_normal(c), groups, 1e-5)
+        args = (x, 1 + 0.5 * rng.standard_normal(c), 0.5 * rng.standard_normal(c), groups, eps)
         if backward:
-            args = (rng.standard_normal((n, c)), x, args[1], groups, 1e-5)
-        cases.append(Case(args, label=f"x of shape {(n, c)} in {groups} group(s)"))
+            args = (rng.standard_normal((n, c)), x, args[1], groups, eps)
+        label = f"x of shape {(n, c)} in {groups} group(s)" + (f", eps={eps}" if eps != 1e-5 else "")
+        cases.append(Case(args, label=label))
     return cases
 
 
@@ -89,6 +92,10 @@ function_exercise(
         ),
     ),
     forbids=("minidl.nn.layers.LayerNorm", "minidl.nn.layers.normalization", "minidl.kernels"),
+    catches=(
+        "eps written in as its default 1e-5 (one case has eps = 0.1)",
+        "eps added to the standard deviation instead of the variance",
+    ),
 )
 
 function_exercise(
@@ -117,6 +124,7 @@ function_exercise(
         "minidl.kernels",
         "minidl.nn.gradcheck",
     ),
+    catches=("eps written in as its default 1e-5 (one case has eps = 0.1)",),
 )
 
 

@@ -87,11 +87,13 @@ numba_exercise(
         "minidl.nn.layers.conv1d",
         "minidl.kernels",
     ),
+    dtype_of=0,
     catches=(
         "the channels mixed (every filter applied to the sum of the channels)",
         "the kernel flipped",
         "the window not moved up and left by the padding",
         "the stride ignored in the input index",
+        "y returned in float64 for a float32 x (the task asks for x's dtype)",
     ),
 )
 

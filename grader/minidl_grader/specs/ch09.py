@@ -125,10 +125,12 @@ def _first_pass_only(dy, x, covered):
 def _relu_backward_cases(rng):
     cases = []
     for n, threads, blocks in ((3000, 128, 4), (100, 32, 1)):
+        dy, x = rng.standard_normal(n).astype(np.float32), rng.standard_normal(n).astype(np.float32)
+        x[::7] = 0.0  # exact zeros: relu'(0) = 0 here, so `x >= 0` does not pass
         cases.append(
             Case(
-                (rng.standard_normal(n).astype(np.float32), rng.standard_normal(n).astype(np.float32)),
-                label=f"n={n} launched as {blocks} block(s) of {threads} threads",
+                (dy, x),
+                label=f"n={n} launched as {blocks} block(s) of {threads} threads, every 7th x exactly 0",
                 extra={"kernel": "relu_backward", "n": n, "threads": threads, "blocks": blocks},
             )
         )
@@ -144,6 +146,10 @@ def _judge_relu_backward(case, got):
             "(for (i = ...; i < n; i += blockDim.x * gridDim.x))",
             lambda dy, x: _first_pass_only(dy, x, covered),
         ),
+        (
+            "the gradient passes where x == 0 too: relu'(0) is taken as 0 here (pass dy only where x > 0)",
+            lambda dy, x: (dy * (x >= 0)).astype(np.float32),
+        ),
     )
     return judge_cuda(lambda dy, x: (dy * (x > 0)).astype(np.float32), "dx", hints)(case, got)
 
@@ -158,6 +164,7 @@ cuda_exercise(
     _judge_relu_backward,
     catches=(
         "no grid-stride loop: only the first blocks * threads elements written when the grid is smaller than n",
+        "the gradient passed where x == 0 (x >= 0)",
     ),
 )
 

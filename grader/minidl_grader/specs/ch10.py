@@ -131,6 +131,7 @@ function_exercise(
         ("gradients below the limit must be left unchanged (scale = min(1, max_norm / norm))", _clip_always),
     ),
     forbids=("minidl.nn.optim",),
+    fresh_outputs=True,
 )
 
 
