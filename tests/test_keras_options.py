@@ -199,3 +199,108 @@ def test_clipvalue_in_minidl_and_its_state_saves(tmp_path):
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
     again.fit(x, y, batch_size=8, epochs=1, verbose=0)
     np.testing.assert_array_equal(again.layers[0].params["W"], model.layers[0].params["W"])
+
+
+# ------------------------------------------------------------------ initializers with arguments
+INITIALIZERS = [
+    ("RandomNormal", {"mean": 1.0, "stddev": 2.0}),
+    ("RandomUniform", {"minval": -3.0, "maxval": 1.0}),
+    ("TruncatedNormal", {"mean": 0.5, "stddev": 0.3}),
+    ("VarianceScaling", {"scale": 3.0, "mode": "fan_out", "distribution": "uniform"}),
+    ("VarianceScaling", {"scale": 0.5, "mode": "fan_avg", "distribution": "normal"}),
+    ("VarianceScaling", {"scale": 2.0, "distribution": "untruncated_normal"}),
+    ("GlorotUniform", {}),
+    ("GlorotNormal", {}),
+    ("HeNormal", {}),
+    ("HeUniform", {}),
+    ("LecunNormal", {}),
+    ("LecunUniform", {}),
+    ("Orthogonal", {"gain": 3.0}),
+    ("Constant", {"value": 0.7}),
+    ("Zeros", {}),
+    ("Ones", {}),
+]
+
+
+def summary(values):
+    values = np.asarray(values, dtype=np.float64)
+    return np.array([values.mean(), values.std(), values.min(), values.max()])
+
+
+@pytest.mark.parametrize("name, kw", INITIALIZERS)
+def test_initializers_draw_what_kerass_draw(name, kw):
+    real = real_keras()
+    shape = (3, 3, 16, 32) if name != "Orthogonal" else (16, 64)
+    ours = getattr(keras.initializers, name)(seed=5, **kw) if name not in ("Constant", "Zeros", "Ones") else (
+        getattr(keras.initializers, name)(**kw))  # fmt: skip
+    theirs = getattr(real.initializers, name)(**kw) if name in ("Constant", "Zeros", "Ones") else (
+        getattr(real.initializers, name)(seed=5, **kw))  # fmt: skip
+    a, b = ours(shape), np.asarray(theirs(shape, dtype="float32"))
+    assert a.shape == b.shape and a.dtype == np.float32
+    np.testing.assert_array_equal(a, ours(shape))  # the same values at every call, as Keras's
+    np.testing.assert_array_equal(b, np.asarray(theirs(shape, dtype="float32")))
+    mine, keras_ = summary(a), summary(b)
+    std = max(keras_[1], 1e-12)
+    assert abs(mine[0] - keras_[0]) < 0.05 * std + 1e-12, (mine, keras_)  # mean
+    assert mine[1] == pytest.approx(keras_[1], rel=0.05, abs=1e-12)  # standard deviation
+    assert mine[2] >= keras_[2] - 0.25 * std and mine[3] <= keras_[3] + 0.25 * std  # the same range
+    if name == "Orthogonal":
+        np.testing.assert_allclose(a @ a.T, 9.0 * np.eye(16), atol=1e-4)
+    config = ours.get_config()
+    assert {k: v for k, v in theirs.get_config().items() if k != "seed"} == {
+        k: v for k, v in config.items() if k != "seed"
+    }
+    assert type(ours).from_config(config) == ours
+
+
+def test_a_seeded_initializer_repeats_and_the_unseeded_follow_minidls_seed():
+    np.testing.assert_array_equal(
+        keras.initializers.HeNormal(seed=1)((4, 4)), keras.initializers.HeNormal(seed=1)((4, 4))
+    )
+    mdl.seed(3)
+    first = keras.initializers.RandomUniform()((5,))
+    mdl.seed(3)
+    np.testing.assert_array_equal(keras.initializers.RandomUniform()((5,)), first)
+    assert not np.array_equal(keras.initializers.RandomUniform()((5,)), first)
+    shared = keras.initializers.GlorotNormal()  # one object, two layers: the same weights, as Keras
+    a, b = keras.layers.Dense(3, kernel_initializer=shared), keras.layers.Dense(3, kernel_initializer=shared)
+    a.build((4,)), b.build((4,))
+    np.testing.assert_array_equal(a.kernel.numpy(), b.kernel.numpy())
+
+
+def test_truncated_normals_stay_within_two_standard_deviations():
+    values = keras.initializers.TruncatedNormal(mean=1.0, stddev=0.5, seed=0)((20000,))
+    assert values.min() > 0.0 and values.max() < 2.0
+    he = keras.initializers.HeNormal(seed=0)((400, 500))  # std sqrt(2 / 400) after truncation
+    assert he.std() == pytest.approx(np.sqrt(2 / 400), rel=0.01)
+    assert np.abs(he).max() < 2 * np.sqrt(2 / 400) / 0.87962566103423978
+
+
+def test_initializer_objects_in_layers_draw_and_save(tmp_path):
+    conv = keras.layers.Conv2D(
+        8, 3, kernel_initializer=keras.initializers.Orthogonal(gain=2.0, seed=1),
+        bias_initializer=keras.initializers.Constant(0.5),
+    )  # fmt: skip
+    lstm = keras.layers.LSTM(4, kernel_initializer=keras.initializers.RandomUniform(-0.1, 0.2, seed=2),
+                             recurrent_initializer=keras.initializers.Orthogonal(seed=3))  # fmt: skip
+    inputs = keras.Input((6, 6, 3))
+    x = keras.layers.Flatten()(conv(inputs))
+    x = keras.layers.Reshape((8, 16))(x)
+    x = lstm(x)
+    outputs = keras.layers.Dense(2, kernel_initializer=keras.initializers.VarianceScaling(2.0, "fan_out"))(x)
+    model = keras.Model(inputs, outputs)
+    W = conv.params["W"].reshape(8, -1)  # minidl's layout (F, C, KH, KW): the 8 filters orthonormal
+    np.testing.assert_allclose(W @ W.T, 4.0 * np.eye(8), atol=1e-5)
+    np.testing.assert_array_equal(conv.params["b"], np.full(8, 0.5, np.float32))
+    assert -0.1 <= lstm.params["Wx"].min() and lstm.params["Wx"].max() <= 0.2
+    Wh = lstm.params["Wh"]
+    np.testing.assert_allclose(Wh @ Wh.T, np.eye(4), atol=1e-5)
+    model.save(tmp_path / "m.keras")
+    again = keras.models.load_model(tmp_path / "m.keras")
+    layers = {type(layer).__name__: layer for layer in again.layers}
+    assert layers["Conv2D"].kernel_initializer == keras.initializers.Orthogonal(gain=2.0, seed=1)
+    assert layers["Conv2D"].bias_initializer == keras.initializers.Constant(0.5)
+    assert layers["LSTM"].recurrent_initializer == keras.initializers.Orthogonal(seed=3)
+    x = np.random.default_rng(0).normal(size=(2, 6, 6, 3)).astype("float32")
+    np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert keras.initializers.get("HeNormal") == keras.initializers.HeNormal()

@@ -30,8 +30,8 @@ class AffineLayer(Layer):
         self.activation = activation
         self.activation_layer = activations.get(activation)
         self.use_bias = use_bias
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer
+        self.kernel_initializer = initializers.from_saved(kernel_initializer)
+        self.bias_initializer = initializers.from_saved(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
 
     def add_kernel_and_bias(
