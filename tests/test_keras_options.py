@@ -304,3 +304,173 @@ def test_initializer_objects_in_layers_draw_and_save(tmp_path):
     x = np.random.default_rng(0).normal(size=(2, 6, 6, 3)).astype("float32")
     np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
     assert keras.initializers.get("HeNormal") == keras.initializers.HeNormal()
+
+
+# ------------------------------------------------------------------ constraints and regularizers
+from minidl.nn import constraints as nn_constraints  # noqa: E402
+from minidl.nn.gradcheck import check_layer  # noqa: E402
+
+CONSTRAINTS = [
+    ("MaxNorm", {"max_value": 0.5, "axis": 0}),
+    ("MaxNorm", {"max_value": 1.0, "axis": [0, 1, 2]}),
+    ("UnitNorm", {"axis": 1}),
+    ("UnitNorm", {"axis": [0, 1, 2]}),
+    ("MinMaxNorm", {"min_value": 0.5, "max_value": 0.8, "rate": 0.7, "axis": 0}),
+    ("NonNeg", {}),
+]
+
+
+def keras_constraint(name, kw, w):
+    """Keras 3's formulas (keras/src/constraints/constraints.py), epsilon 1e-7."""
+    if name == "NonNeg":
+        return np.maximum(w, 0)
+    axis = tuple(kw["axis"]) if isinstance(kw["axis"], list) else kw["axis"]
+    norms = np.sqrt((w * w).sum(axis=axis, keepdims=True))
+    if name == "MaxNorm":
+        return w * np.clip(norms, 0, kw["max_value"]) / (1e-7 + norms)
+    if name == "UnitNorm":
+        return w / (1e-7 + norms)
+    desired = kw["rate"] * np.clip(norms, kw["min_value"], kw["max_value"]) + (1 - kw["rate"]) * norms
+    return w * desired / (1e-7 + norms)
+
+
+@pytest.mark.parametrize("name, kw", CONSTRAINTS)
+def test_constraints_follow_kerass_formulas(name, kw):
+    w = np.random.default_rng(0).normal(size=(3, 3, 4, 5))
+    ours = getattr(keras.constraints, name)(**kw)
+    np.testing.assert_allclose(ours(w), keras_constraint(name, kw, w), rtol=1e-12)
+    assert nn_constraints.get({"class": name, "config": ours.get_config()}) == ours
+    if HAVE_KERAS:
+        real = real_keras()
+        theirs = getattr(real.constraints, name)(**kw)
+        w32 = w.astype("float32")
+        np.testing.assert_allclose(ours(w32), np.asarray(theirs(w32)), rtol=1e-6, atol=1e-7)
+        assert theirs.get_config() == ours.get_config()
+    assert keras.constraints.get("max_norm") == keras.constraints.MaxNorm()
+
+
+def penalized_model(lib, constrained=True, regularized=True):
+    """Conv2D -> Flatten -> Dense with every constraint and penalty this module adds."""
+    c = lib.constraints if constrained else None
+    r = lib.regularizers if regularized else None
+    return lib.Sequential([
+        lib.Input((6, 6, 3)),
+        lib.layers.Conv2D(
+            4, 3, activation="tanh",
+            kernel_constraint=c and c.MaxNorm(0.3, axis=[0, 1, 2]), bias_constraint=c and c.NonNeg(),
+            kernel_regularizer=r and r.L2(0.01), activity_regularizer=r and r.L1(0.001),
+        ),
+        lib.layers.Flatten(),
+        lib.layers.Dense(
+            3, kernel_constraint=c and c.UnitNorm(axis=0), bias_constraint=c and c.MinMaxNorm(0.1, 0.2),
+            bias_regularizer=r and r.L1L2(l1=0.01, l2=0.02), activity_regularizer=r and r.L2(0.05),
+        ),
+    ])  # fmt: skip
+
+
+def training_data():
+    rng = np.random.default_rng(4)
+    return rng.normal(size=(8, 6, 6, 3)).astype("float32"), rng.normal(size=(8, 3)).astype("float32")
+
+
+def test_constraints_and_penalties_train_as_in_keras():
+    real = real_keras()
+    x, y = training_data()
+    theirs, ours = penalized_model(real), penalized_model(keras)
+    ours.set_weights(theirs.get_weights())
+    for model in (theirs, ours):
+        model.compile(optimizer="sgd", loss="mse")
+    their_losses = [float(theirs.train_on_batch(x, y)) for _ in range(3)]
+    our_losses = [float(ours.train_on_batch(x, y)) for _ in range(3)]
+    np.testing.assert_allclose(our_losses, their_losses, rtol=1e-5)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    for batch_size in (8, 3):  # the output penalties are each batch's, weighted by its size
+        np.testing.assert_allclose(
+            ours.evaluate(x, y, batch_size=batch_size, verbose=0),
+            theirs.evaluate(x, y, batch_size=batch_size, verbose=0),
+            rtol=1e-5,
+        )
+
+
+def test_constraints_hold_after_every_step_and_save(tmp_path):
+    x, y = training_data()
+    model = penalized_model(keras)
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse")
+    model.fit(x, y, batch_size=4, epochs=2, verbose=0)
+    conv, dense = model.layers[0], model.layers[2]
+    kernel = conv.kernel.numpy()  # (KH, KW, C, F): each filter's norm at most 0.3
+    assert np.sqrt((kernel**2).sum(axis=(0, 1, 2))).max() <= 0.3 + 1e-6
+    assert conv.bias.numpy().min() >= 0
+    np.testing.assert_allclose(np.sqrt((dense.kernel.numpy() ** 2).sum(axis=0)), 1.0, rtol=1e-5)
+    assert 0.1 - 1e-6 <= np.linalg.norm(dense.bias.numpy()) <= 0.2 + 1e-6  # the vector's norm
+    model.save(tmp_path / "m.keras")
+    again = keras.models.load_model(tmp_path / "m.keras")
+    assert again.layers[0].kernel_constraint == keras.constraints.MaxNorm(0.3, axis=[0, 1, 2])
+    assert again.layers[2].bias_regularizer.get_config() == {"l1": 0.01, "l2": 0.02}
+    assert again.layers[2].activity_regularizer.get_config() == {"l2": 0.05}
+    np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: mdl.layers.Dense(3, activation="tanh", bias_regularizer="l1_l2", activity_regularizer=mdl.regularizers.L2(0.3)),
+    lambda: mdl.layers.Conv2D(2, 3, padding="same", activation="relu", bias_regularizer=mdl.regularizers.L2(0.2),
+                              activity_regularizer=mdl.regularizers.L1L2(0.1, 0.2)),
+    lambda: mdl.layers.Conv1D(2, 3, bias_regularizer=mdl.regularizers.L2(0.2), activity_regularizer="l2"),
+    lambda: mdl.layers.Conv2DTranspose(2, 3, stride=2, bias_regularizer="l2", activity_regularizer="l1"),
+])  # fmt: skip
+def test_bias_and_activity_penalties_pass_the_gradient_check(make):
+    layer = make()
+    shapes = {"Dense": (4, 5), "Conv2D": (2, 3, 5, 5), "Conv1D": (2, 3, 7), "Conv2DTranspose": (2, 3, 3, 3)}
+    x = np.random.default_rng(0).normal(size=shapes[type(layer).__name__]) + 0.1
+    layer.build(x.shape[1:], dtype=np.float64)
+    if layer.use_bias:
+        layer.params["b"][...] = np.random.default_rng(1).normal(size=layer.params["b"].shape)
+    report = check_layer(layer, x)
+    assert report.passed, str(report)
+    assert layer.regularization_loss() > 0
+
+
+def custom_layer_class(lib):
+    class NonNegativeAffine(lib.layers.Layer):
+        """y = x W + b with W >= 0 (a constraint) and an L2 penalty on W."""
+
+        def __init__(self, units, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+
+        def build(self, input_shape):
+            self.w = self.add_weight(
+                shape=(input_shape[-1], self.units), initializer="ones",
+                regularizer=lib.regularizers.L2(0.1), constraint=lib.constraints.NonNeg(), name="w",
+            )  # fmt: skip
+            self.b = self.add_weight(shape=(self.units,), initializer="zeros", name="b",
+                                     constraint=lib.constraints.MaxNorm(0.05))  # fmt: skip
+
+        def call(self, inputs):
+            return lib.ops.matmul(inputs, self.w) + self.b
+
+    return NonNegativeAffine
+
+
+def test_add_weight_regularizer_and_constraint_match_keras():
+    real = real_keras()
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(16, 4)).astype("float32"), rng.normal(size=(16, 2)).astype("float32")
+    results = []
+    for lib in (real, keras):
+        model = lib.Sequential([lib.Input((4,)), custom_layer_class(lib)(2)])
+        model.compile(optimizer=lib.optimizers.SGD(0.3), loss="mse")
+        losses = [float(model.train_on_batch(x, y)) for _ in range(4)]
+        results.append((losses, model.get_weights()))
+    (their_losses, theirs), (our_losses, ours) = results
+    np.testing.assert_allclose(our_losses, their_losses, rtol=1e-5)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert ours[0].min() >= 0 and np.linalg.norm(ours[1]) <= 0.05 + 1e-6
+
+
+def test_add_weight_regularizer_alone_follows_the_penalty():
+    layer = custom_layer_class(keras)(2)
+    layer(np.ones((1, 3), dtype="float32"))
+    assert layer.regularization_loss() == pytest.approx(0.1 * 6)

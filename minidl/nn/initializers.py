@@ -103,7 +103,7 @@ class Initializer:
     keeps its constructor's arguments under their own names (that is its ``get_config``); it
     is found again by class name when a saved layer is made again (``get``)."""
 
-    classes: dict[str, type] = {}
+    classes: dict[str, "type[Initializer]"] = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

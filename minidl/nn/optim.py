@@ -32,6 +32,10 @@ gradient's variance instead of its second moment; ``Adam(amsgrad=True)`` divides
 largest ``v`` seen so far, ``v_max = max(v_max, v)``, so a step can never grow because ``v``
 shrank (Reddi et al., 2018).
 
+After the updates, a parameter with a constraint (``layer.constraint_of(key)``: a layer's
+``kernel_constraint=``, ``minidl.nn.constraints``) is replaced by ``constraint(param)``, as
+Keras does.
+
 Use with ``model.compile(optimizer=Adam(1e-3))``, or by hand:
 ``opt.step(model); model.zero_grad()``.
 
@@ -126,6 +130,11 @@ class Optimizer:
             if key not in self.state:
                 self.state[key] = self.init_state(layer.params[name])
             self.update(layer.params[name], grad, self.state[key])
+        for layer, name in slots:  # weight constraints after the step, as Keras
+            constraint = layer.constraint_of(name)
+            if constraint is not None:
+                param = layer.params[name]
+                param[...] = constraint(param)
         self.iterations += 1
         if self.schedule is not None:  # what lr reports now is the next step's rate, as in Keras
             self.lr = float(self.schedule(self.iterations))

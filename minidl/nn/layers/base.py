@@ -423,6 +423,18 @@ class Layer:
             return inner
         return inner + self.kernel_regularizer.loss(self.params["W"])
 
+    def own_constraints(self) -> dict:
+        """``{key: fn}``: the constraints on this layer's own ``params`` (``minidl.nn.constraints``,
+        or any function ``w -> w``), which the optimizer applies after each step; none here."""
+        return {}
+
+    def constraint_of(self, key: str):
+        """The constraint on ``params[key]`` or None; a sub-layer's key ``"<name>.<key>"`` asks it."""
+        for name, layer in self.sublayers().items():
+            if key.startswith(name + "."):
+                return layer.constraint_of(key[len(name) + 1 :])
+        return self.own_constraints().get(key)
+
     # ------------------------------------------------------------------ bookkeeping
     @property
     def label(self) -> str:
