@@ -308,7 +308,7 @@ def test_initializer_objects_in_layers_draw_and_save(tmp_path):
 
 # ------------------------------------------------------------------ constraints and regularizers
 from minidl.nn import constraints as nn_constraints  # noqa: E402
-from minidl.nn.gradcheck import check_layer  # noqa: E402
+from minidl.nn.gradcheck import check_layer, numerical_gradient  # noqa: E402
 
 CONSTRAINTS = [
     ("MaxNorm", {"max_value": 0.5, "axis": 0}),
@@ -474,3 +474,62 @@ def test_add_weight_regularizer_alone_follows_the_penalty():
     layer = custom_layer_class(keras)(2)
     layer(np.ones((1, 3), dtype="float32"))
     assert layer.regularization_loss() == pytest.approx(0.1 * 6)
+
+
+# ------------------------------------------------------------------ Bidirectional(merge_mode=None)
+def two_directions(lib, return_sequences):
+    """A functional model whose Bidirectional returns both directions, used differently."""
+    inputs = lib.Input((5, 3))
+    forward, backward = lib.layers.Bidirectional(
+        lib.layers.LSTM(4, return_sequences=return_sequences), merge_mode=None
+    )(inputs)
+    outputs = lib.layers.Dense(2)(lib.layers.Concatenate()([forward, lib.ops.square(backward)]))
+    return lib.Model(inputs, [outputs, backward])
+
+
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_bidirectional_without_merging_returns_both_directions_as_keras(return_sequences):
+    real = real_keras()
+    x = np.random.default_rng(0).normal(size=(6, 5, 3)).astype(np.float32)
+    y = [np.random.default_rng(1).normal(size=s).astype(np.float32) for s in
+         ([(6, 5, 2), (6, 5, 4)] if return_sequences else [(6, 2), (6, 4)])]  # fmt: skip
+    theirs, ours = two_directions(real, return_sequences), two_directions(keras, return_sequences)
+    ours.set_weights(theirs.get_weights())
+    assert ours.count_params() == theirs.count_params() and len(ours.layers) == len(theirs.layers)
+    for a, b in zip(ours.predict(x, verbose=0), theirs.predict(x, verbose=0)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    theirs.compile(optimizer=real.optimizers.SGD(0.1), loss=["mse", "mse"])
+    ours.compile(optimizer=keras.optimizers.SGD(0.1), loss=["mse", "mse"])
+    for _ in range(2):
+        total = np.ravel(theirs.train_on_batch(x, y))[0]  # Keras: [total, per output...]
+        np.testing.assert_allclose(np.ravel(ours.train_on_batch(x, y))[0], total, rtol=1e-5)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    pair = keras.layers.Bidirectional(keras.layers.SimpleRNN(2), merge_mode=None)(x)
+    assert isinstance(pair, list) and [p.shape for p in pair] == [(6, 2), (6, 2)]
+
+
+def test_bidirectional_without_merging_passes_a_gradient_check():
+    mdl.seed(0)
+    layer = keras.layers.Bidirectional(keras.layers.GRU(3, return_sequences=True), merge_mode=None)
+    x = np.random.default_rng(0).normal(size=(2, 4, 3))
+    layer.build(x.shape[1:], dtype=np.float64)
+    layer.astype(np.float64)
+    rng = np.random.default_rng(1)
+    dys = [rng.normal(size=(2, 4, 3)), rng.normal(size=(2, 4, 3))]
+
+    def loss():
+        forward, backward = layer.forward(x)
+        return float((forward * dys[0]).sum() + (backward * dys[1]).sum())
+
+    loss()
+    dx = layer.backward(list(dys))
+    analytic = {key: g.copy() for key, g in layer.grads.items()}
+    np.testing.assert_allclose(dx, numerical_gradient(loss, x), rtol=1e-5, atol=1e-8)
+    for key, value in layer.params.items():  # the very arrays, perturbed in place
+        np.testing.assert_allclose(
+            analytic[key], numerical_gradient(loss, value), rtol=1e-5, atol=1e-8, err_msg=key
+        )
+    layer.forward(x)
+    dx_one = layer.backward([dys[0], None])  # one direction read: the other's gradient is zero
+    assert dx_one.shape == x.shape and np.isfinite(dx_one).all()

@@ -8,9 +8,14 @@ tape see the inner weights with no copy.
     TimeDistributed(layer)    (N, T, ...) -> (N, T, ...'): ``layer`` on every step, as one
                               batch of N*T samples; backward the same way.
     Bidirectional(rnn)        runs ``rnn`` on x and a copy on x reversed in time; the outputs
-                              merged (``"concat"``, ``"sum"``, ``"ave"``, ``"mul"``). The
-                              reversed branch's sequence output is put back in time order, and
-                              its input gradient is reversed again.
+                              merged (``"concat"``, ``"sum"``, ``"ave"``, ``"mul"``), or with
+                              ``merge_mode=None`` returned as a list ``[forward, backward]``.
+                              The reversed branch's sequence output is put back in time order,
+                              and its input gradient is reversed again.
+
+On the tape a ``merge_mode=None`` call is one node whose value is the pair, and one small
+``Part`` op per direction that reads its half (its backward puts ``dy`` in its slot of a
+``Pair`` of gradients, and two such pairs add slot by slot at the fan-out).
 """
 
 from __future__ import annotations
@@ -72,14 +77,14 @@ class Bidirectional(_Wrapper):
     """``Bidirectional(layer, merge_mode="concat")`` for a recurrent ``layer`` (SimpleRNN, LSTM,
     GRU); the backward copy is made from the layer's config unless ``backward_layer`` is given."""
 
-    MODES = ("concat", "sum", "ave", "mul")
+    MODES = ("concat", "sum", "ave", "mul", None)
 
     def __init__(self, layer, merge_mode="concat", backward_layer=None, name=None, **kwargs):
         super().__init__(name, **kwargs)
         if merge_mode not in self.MODES:
             raise NotImplementedError(
                 f"Bidirectional(merge_mode={merge_mode!r}) is not in minidl.keras; it merges with "
-                f"{', '.join(self.MODES)}"
+                f"{', '.join(map(repr, self.MODES))}"
             )
         if not hasattr(layer, "return_sequences"):
             raise TypeError(
@@ -103,6 +108,14 @@ class Bidirectional(_Wrapper):
         shape = self.forward_layer.output_shape_for(tuple(input_shape))
         return (*shape[:-1], 2 * shape[-1]) if self.merge_mode == "concat" else shape
 
+    def __call__(self, x, training=None, **kwargs):
+        """With ``merge_mode=None`` on a KerasTensor: the two directions as two tensors (one
+        node for the layer, a ``Part`` op for each half)."""
+        if self.merge_mode is not None or not hasattr(x, "record_call"):
+            return super().__call__(x, training=training, **kwargs)
+        pair = x.record_call(self, x, training=training, **kwargs)
+        return [pair.record_call(Part(i), [pair]) for i in (0, 1)]
+
     def forward(self, x, training=False):
         x = self.check_input(x)
         forward = self.forward_layer.forward(x, training=training)
@@ -110,6 +123,8 @@ class Bidirectional(_Wrapper):
         if self.return_sequences:
             backward = backward[:, ::-1]
         self.cache = (forward, backward)
+        if self.merge_mode is None:
+            return [forward, backward]
         if self.merge_mode == "concat":
             return np.concatenate([forward, backward], axis=-1)
         if self.merge_mode == "sum":
@@ -120,7 +135,11 @@ class Bidirectional(_Wrapper):
 
     def backward(self, dy):
         forward, backward = self.require_cache()
-        if self.merge_mode == "concat":
+        if self.merge_mode is None:  # dy: [d_forward, d_backward], None where no gradient flows
+            d_forward, d_backward = (
+                np.zeros_like(y) if d is None else d for d, y in zip(dy, (forward, backward))
+            )
+        elif self.merge_mode == "concat":
             units = forward.shape[-1]
             d_forward, d_backward = dy[..., :units], dy[..., units:]
         elif self.merge_mode == "sum":
@@ -134,3 +153,37 @@ class Bidirectional(_Wrapper):
         dx_forward = self.forward_layer.backward(np.ascontiguousarray(d_forward))
         dx_backward = self.backward_layer.backward(np.ascontiguousarray(d_backward))
         return dx_forward + dx_backward[:, ::-1]
+
+
+class Pair(list):
+    """The gradient of a ``[forward, backward]`` pair: two arrays, None where nothing flowed;
+    ``+`` adds slot by slot (the tape sums gradients at a fan-out with ``+``)."""
+
+    def __add__(self, other):
+        return Pair(a if b is None else b if a is None else a + b for a, b in zip(self, other))
+
+
+class Part:
+    """The op that reads half ``index`` of a ``Bidirectional(merge_mode=None)`` node's pair;
+    backward: ``Pair`` with ``dy`` in that slot."""
+
+    trainable = True
+
+    def __init__(self, index: int):
+        self.index, self.cache = index, None
+
+    def symbolic_output(self, inputs):
+        (pair,) = inputs
+        return pair.shape, pair.dtype
+
+    def forward(self, inputs, training: bool = False):
+        (pair,) = inputs
+        return pair[self.index]
+
+    def backward(self, dy):
+        slots = [None, None]
+        slots[self.index] = dy
+        return [Pair(slots)]
+
+    def __repr__(self) -> str:
+        return f"Bidirectional.Part({self.index})"
