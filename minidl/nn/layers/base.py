@@ -231,6 +231,14 @@ class Layer:
     def __init__(
         self, name: str | None = None, input_shape=None, input_dim=None, trainable: bool = True, **unknown
     ):
+        penalties = sorted(k for k in unknown if k.endswith(("_regularizer", "_constraint")))
+        if penalties:  # Keras's options that this layer lacks: not a silent difference, not a TypeError
+            raise NotImplementedError(
+                f"{type(self).__name__}({', '.join(k + '=...' for k in penalties)}) is not in minidl; "
+                "kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint and "
+                "bias_constraint are taken by Dense, Conv1D, Conv2D and Conv2DTranspose, and "
+                "add_weight(regularizer=, constraint=) by a custom keras layer"
+            )
         if unknown:
             raise TypeError(
                 f"{type(self).__name__} got unexpected keyword argument(s) "
