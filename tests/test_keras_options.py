@@ -87,6 +87,11 @@ def keras_rule(name, params, grads, lr=0.01, **kw):
                     c_[...] = np.maximum(c_, b)
                     v = c_
                 p -= alpha * a / (np.sqrt(v) + eps)
+            elif name == "adagrad":
+                if t == 1:
+                    a[...] = 0.1  # initial_accumulator_value
+                a += g * g
+                p -= lr * g / np.sqrt(a + 1e-7)
             elif name == "sgd":
                 mom = kw.get("momentum", 0.0)
                 if mom:
@@ -112,8 +117,11 @@ CASES = [
     ("sgd", {"momentum": 0.9, "nesterov": True}),
     ("sgd", {"momentum": 0.9, "clipnorm": 0.5}),
     ("sgd", {"clipvalue": 0.2}),
+    ("sgd", {"momentum": 0.9, "weight_decay": 0.1}),  # Keras's decay: before the step, every optimizer
+    ("rmsprop", {"centered": True, "weight_decay": 0.05}),
+    ("adagrad", {"weight_decay": 0.05, "clipnorm": 1.0}),
 ]
-CLASSES = {"rmsprop": "RMSprop", "adam": "Adam", "adamw": "AdamW", "sgd": "SGD"}
+CLASSES = {"rmsprop": "RMSprop", "adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "adagrad": "Adagrad"}
 
 
 def problem(dtype, seed=0):

@@ -194,12 +194,12 @@ def test_an_unknown_keyword_names_itself_and_what_is_accepted():
     with pytest.raises(
         TypeError,
         match="SGD got unexpected keyword argument.*rho; it takes lr, momentum, "
-        "nesterov, weight_decay, clipnorm, global_clipnorm, clipvalue$",
+        "nesterov, weight_decay, clipnorm, global_clipnorm, clipvalue, keras_weight_decay$",
     ):
         optim.SGD(0.1, rho=0.9)
     with pytest.raises(
         TypeError,
-        match="Adam got unexpected keyword argument.*foreach; it takes .*clipvalue, betas$",
+        match="Adam got unexpected keyword argument.*foreach; it takes .*clipvalue, keras_weight_decay, betas$",
     ):
         optim.Adam(foreach=True)
 

@@ -36,6 +36,11 @@ After the updates, a parameter with a constraint (``layer.constraint_of(key)``: 
 ``kernel_constraint=``, ``minidl.nn.constraints``) is replaced by ``constraint(param)``, as
 Keras does.
 
+``keras_weight_decay=wd`` (what ``minidl.keras.optimizers`` passes for Keras's
+``weight_decay`` to SGD, RMSprop and Adagrad) shrinks every parameter before its update,
+``p -= p * wd * lr``, as Keras does for every optimizer; AdamW's ``weight_decay`` is the same
+decay inside its kernel.
+
 Use with ``model.compile(optimizer=Adam(1e-3))``, or by hand:
 ``opt.step(model); model.zero_grad()``.
 
@@ -71,6 +76,7 @@ class Optimizer:
         clipnorm: float | None = None,
         global_clipnorm: float | None = None,
         clipvalue: float | None = None,
+        keras_weight_decay: float = 0.0,
         **unknown,
     ):
         who = type(self).__name__
@@ -106,6 +112,7 @@ class Optimizer:
         self.clipnorm = clipnorm
         self.global_clipnorm = global_clipnorm
         self.clipvalue = clipvalue
+        self.keras_weight_decay = float(keras_weight_decay)
         self.iterations = 0
         self.state: dict = {}
 
@@ -129,6 +136,9 @@ class Optimizer:
             key = (id(layer), name)
             if key not in self.state:
                 self.state[key] = self.init_state(layer.params[name])
+            if self.keras_weight_decay:  # Keras's decay of every optimizer: before the step
+                param = layer.params[name]
+                param -= param * param.dtype.type(self.keras_weight_decay) * param.dtype.type(self.lr)
             self.update(layer.params[name], grad, self.state[key])
         for layer, name in slots:  # weight constraints after the step, as Keras
             constraint = layer.constraint_of(name)

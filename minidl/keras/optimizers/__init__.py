@@ -16,9 +16,9 @@ as Keras (two of them are a ``ValueError``), and ``name``. ``RMSprop(centered=Tr
 ``Adam``/``AdamW(amsgrad=True)`` follow Keras's rules (``minidl.nn.optim``'s ``centered`` and
 ``amsgrad`` with ``keras_epsilon=True``). Keras's
 ``weight_decay`` is decoupled (the weights shrink by ``lr * weight_decay`` each step):
-``Adam(weight_decay=...)`` is therefore minidl's ``AdamW``; for SGD, RMSprop and Adagrad it
-becomes minidl's L2 ``weight_decay`` (the same step for plain SGD; with momentum or an
-adaptive rate the two differ slightly). Epsilon sits where Keras 3 puts it
+``Adam(weight_decay=...)`` is therefore minidl's ``AdamW``; for SGD, RMSprop and Adagrad it is
+``keras_weight_decay`` (the same shrinking before the step; minidl's own ``weight_decay`` of
+those classes is PyTorch's L2 term added to the gradient). Epsilon sits where Keras 3 puts it
 (``keras_epsilon=True``): RMSprop and Adagrad divide by ``sqrt(s + epsilon)``, Adam adds it to
 ``sqrt(v)`` before the bias correction; Adagrad's sum starts at ``initial_accumulator_value``
 (0.1). ``minidl.nn.optim`` keeps PyTorch's rules for its own names.
@@ -34,9 +34,11 @@ __all__ = ["SGD", "RMSprop", "Adagrad", "Adam", "AdamW", "Optimizer", "schedules
 Optimizer = _optim.Optimizer
 
 
-def _common(options: dict, who: str, weight_decay, **rule) -> dict:
+def _common(options: dict, who: str, weight_decay, decay_by_kernel: bool = False, **rule) -> dict:
     """The arguments every Keras optimizer takes, as minidl's optimizers take them:
-    ``weight_decay`` (None: 0), one of ``clipnorm``, ``global_clipnorm`` and ``clipvalue``
+    ``weight_decay`` (None: 0; Keras's decoupled decay: AdamW's kernel does it
+    (``decay_by_kernel``), for the others ``keras_weight_decay``), one of ``clipnorm``,
+    ``global_clipnorm`` and ``clipvalue``
     (Keras's rule), ``name`` (ignored); ``rule`` adds minidl's switches (``keras_epsilon=True``).
     Anything else is not in minidl."""
     options = dict(options)
@@ -50,7 +52,9 @@ def _common(options: dict, who: str, weight_decay, **rule) -> dict:
         )
     if options:
         raise TypeError(f"{who} got argument(s) minidl does not have: {', '.join(sorted(options))}")
-    return {"weight_decay": weight_decay or 0.0, **clipping, **rule}
+    if decay_by_kernel:
+        return {"weight_decay": weight_decay or 0.0, **clipping, **rule}
+    return {"keras_weight_decay": weight_decay or 0.0, **clipping, **rule}
 
 
 def SGD(
@@ -122,7 +126,7 @@ def AdamW(
 
 def _adam(who, cls, learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay, common):
     """Keras's Adam or AdamW (``who``) as minidl's ``cls``, epsilon where Keras puts it."""
-    options = _common(common, who, weight_decay, keras_epsilon=True)
+    options = _common(common, who, weight_decay, decay_by_kernel=True, keras_epsilon=True)
     return cls(learning_rate, beta1=beta_1, beta2=beta_2, eps=epsilon, amsgrad=amsgrad, **options)
 
 
