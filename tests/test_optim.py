@@ -194,14 +194,14 @@ def test_an_unknown_keyword_names_itself_and_what_is_accepted():
     with pytest.raises(
         TypeError,
         match="SGD got unexpected keyword argument.*rho; it takes lr, momentum, "
-        "nesterov, weight_decay, clipnorm, global_clipnorm$",
+        "nesterov, weight_decay, clipnorm, global_clipnorm, clipvalue, keras_weight_decay$",
     ):
         optim.SGD(0.1, rho=0.9)
     with pytest.raises(
         TypeError,
-        match="Adam got unexpected keyword argument.*amsgrad; it takes .*global_clipnorm, betas$",
+        match="Adam got unexpected keyword argument.*foreach; it takes .*clipvalue, keras_weight_decay, betas$",
     ):
-        optim.Adam(amsgrad=True)
+        optim.Adam(foreach=True)
 
 
 def test_the_refused_spellings_are_kerass_own():

@@ -32,7 +32,9 @@ import inspect
 import numpy as np
 
 from .. import backend
+from ..nn import constraints as minidl_constraints
 from ..nn import initializers as minidl_initializers
+from ..nn import regularizers as minidl_regularizers
 from ..nn.layers.base import Layer as MinidlLayer
 from ..nn.layers.base import _own
 from .graph import Graph, KerasTensor, is_symbolic
@@ -110,13 +112,24 @@ class Layer(MinidlLayer):
         raise NotImplementedError(f"{type(self).__name__} must define call(self, inputs)")
 
     def add_weight(
-        self, shape=(), initializer="glorot_uniform", dtype=None, trainable=True, name=None, **kwargs
+        self,
+        shape=(),
+        initializer="glorot_uniform",
+        dtype=None,
+        trainable=True,
+        name=None,
+        regularizer=None,
+        constraint=None,
+        **kwargs,
     ):
-        """A weight of ``shape`` drawn by ``initializer`` (a name or ``fn(shape, dtype)``)."""
-        if kwargs.get("regularizer") is not None or kwargs.get("constraint") is not None:
-            raise NotImplementedError(
-                "add_weight(regularizer=/constraint=) is not in minidl.keras: add the penalty to the "
-                "loss with self.add_loss-free code (a metric or a loss term), or use Dense's kernel_regularizer"
+        """A weight of ``shape`` drawn by ``initializer`` (a name, a ``keras.initializers``
+        object or ``fn(shape, dtype)``). ``regularizer`` (``keras.regularizers``, or its name)
+        adds its penalty of the weight to the loss and its gradient to the weight's;
+        ``constraint`` (``keras.constraints``, or any ``fn(w) -> w``) is applied to a trainable
+        weight after each optimizer step, as Keras does."""
+        if kwargs:
+            raise TypeError(
+                f"add_weight got argument(s) minidl.keras does not have: {', '.join(sorted(kwargs))}"
             )
         shape = tuple(int(d) for d in shape)
         key = name or f"weight_{len(_own(self.params)) + len(_own(self.buffers))}"
@@ -126,7 +139,22 @@ class Layer(MinidlLayer):
             self.add_param(key, value)
         else:
             self.add_buffer(key, value)
+        if regularizer is not None:
+            self.__dict__.setdefault("_weight_regularizers", {})[key] = minidl_regularizers.get(regularizer)
+        if constraint is not None:
+            self.__dict__.setdefault("_weight_constraints", {})[key] = minidl_constraints.get(constraint)
         return Variable(self, key, shape, dtype)
+
+    def own_constraints(self) -> dict:
+        return {k: fn for k, fn in self.__dict__.get("_weight_constraints", {}).items() if k in self.params}
+
+    def regularization_loss(self) -> float:
+        """The sub-layers' penalties and those of the weights made with ``regularizer=``."""
+        total = super().regularization_loss()
+        for key, regularizer in self.__dict__.get("_weight_regularizers", {}).items():
+            store = self.params if key in _own(self.params) else self.buffers
+            total += regularizer.loss(store[key])
+        return total
 
     def get_config(self) -> dict:
         """Keras's base config (name, trainable, dtype); a subclass adds its own arguments."""
@@ -172,6 +200,9 @@ class Layer(MinidlLayer):
     def backward(self, dy):
         graph, tape, many = self.require_cache()
         dxs = graph.backward(tape, [dy])
+        for key, regularizer in self.__dict__.get("_weight_regularizers", {}).items():
+            if key in _own(self.grads):
+                self.grads[key] += regularizer.gradient(self.params[key])
         return dxs if many else dxs[0]
 
     def symbolic_output(self, x):

@@ -180,6 +180,17 @@ class KerasNames:
         owner = dict(self.layers_within())[path]
         return Weight(owner, store, key) if key in getattr(owner, store) else None
 
+    def constraint_of(self, key: str):
+        """The layer's constraint on ``params[key]`` applied in Keras's layout (a Conv2D's kernel
+        as (KH, KW, C, F), so ``axis`` means what it means in Keras), the result put back in
+        minidl's."""
+        constraint = super().constraint_of(key)  # type: ignore[misc]
+        axes = _axes(self, key)
+        if constraint is None or axes is None:
+            return constraint
+        back = tuple(int(i) for i in np.argsort(axes))
+        return lambda w: constraint(w.transpose(axes)).transpose(back)
+
 
 #: minidl's class -> the door's class with Keras's names (filled by ``keras_names``)
 _KERAS_CLASSES: dict[type, type] = {}

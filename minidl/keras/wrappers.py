@@ -9,8 +9,13 @@ tape see the inner weights with no copy.
                               batch of N*T samples; backward the same way.
     Bidirectional(rnn)        runs ``rnn`` on x and a copy with ``go_backwards=True`` (x read
                               last to first); the outputs merged (``"concat"``, ``"sum"``,
-                              ``"ave"``, ``"mul"``). The backward branch's sequence output is
-                              put back in time order.
+                              ``"ave"``, ``"mul"``), or with ``merge_mode=None`` returned as a
+                              list ``[forward, backward]``. The backward branch's sequence output
+                              is put back in time order.
+
+On the tape a ``merge_mode=None`` call is one node whose value is the pair, and one small
+``Part`` op per direction that reads its half (its backward puts ``dy`` in its slot of a
+``Pair`` of gradients, and two such pairs add slot by slot at the fan-out).
 """
 
 from __future__ import annotations
@@ -83,7 +88,7 @@ class Bidirectional(_Wrapper):
     then the backward one's; with ``return_state`` the output is
     ``[merged, *forward states, *backward states]``."""
 
-    MODES = ("concat", "sum", "ave", "mul")
+    MODES = ("concat", "sum", "ave", "mul", None)
 
     forward_layer: Any  # a recurrent layer (SimpleRNN, LSTM, GRU)
     backward_layer: Any
@@ -93,7 +98,7 @@ class Bidirectional(_Wrapper):
         if merge_mode not in self.MODES:
             raise NotImplementedError(
                 f"Bidirectional(merge_mode={merge_mode!r}) is not in minidl.keras; it merges with "
-                f"{', '.join(self.MODES)}"
+                f"{', '.join(map(repr, self.MODES))}"
             )
         if not hasattr(layer, "return_sequences"):
             raise TypeError(
@@ -119,6 +124,11 @@ class Bidirectional(_Wrapper):
         self.merge_mode = merge_mode
         self.return_sequences = layer.return_sequences
         self.return_state = bool(getattr(layer, "return_state", False))
+        if merge_mode is None and self.return_state:
+            raise NotImplementedError(
+                "Bidirectional(merge_mode=None) of a layer with return_state=True is not in minidl.keras: "
+                "merge the outputs (merge_mode='concat') or take the states from two layers of your own"
+            )
         self.initial_state_grad = None
 
     def sublayers(self) -> dict[str, Layer]:
@@ -133,6 +143,14 @@ class Bidirectional(_Wrapper):
     def compute_output_shape(self, input_shape):
         shape = self.forward_layer.output_shape_for(tuple(input_shape))
         return (*shape[:-1], 2 * shape[-1]) if self.merge_mode == "concat" else shape
+
+    def __call__(self, x, training=None, **kwargs):
+        """With ``merge_mode=None`` on a KerasTensor: the two directions as two tensors (one
+        node for the layer, a ``Part`` op for each half)."""
+        if self.merge_mode is not None or not hasattr(x, "record_call"):
+            return super().__call__(x, training=training, **kwargs)
+        pair = x.record_call(self, x, training=training, **kwargs)
+        return [pair.record_call(Part(i), [pair]) for i in (0, 1)]
 
     def forward(self, x, training=False, mask=None, initial_state=None):
         x = self.check_input(x)
@@ -150,6 +168,8 @@ class Bidirectional(_Wrapper):
         if self.return_sequences:
             backward = backward[:, ::-1]
         self.cache = (forward, backward, initial_state is not None)
+        if self.merge_mode is None:
+            return [forward, backward]
         if self.merge_mode == "concat":
             y = backend.get_array_module(forward).concatenate([forward, backward], axis=-1)
         elif self.merge_mode == "sum":
@@ -169,7 +189,11 @@ class Bidirectional(_Wrapper):
         if dy is None:  # (return_state: the loss reads only the states)
             width = forward.shape[-1] * (2 if self.merge_mode == "concat" else 1)
             dy = xp.zeros(forward.shape[:-1] + (width,), dtype=forward.dtype)
-        if self.merge_mode == "concat":
+        if self.merge_mode is None:  # dy: [d_forward, d_backward], None where no gradient flows
+            d_forward, d_backward = (
+                xp.zeros_like(y) if d is None else d for d, y in zip(dy, (forward, backward))
+            )
+        elif self.merge_mode == "concat":
             units = forward.shape[-1]
             d_forward, d_backward = dy[..., :units], dy[..., units:]
         elif self.merge_mode == "sum":
@@ -193,3 +217,37 @@ class Bidirectional(_Wrapper):
                 g for grad in grads for g in (grad if isinstance(grad, tuple) else (grad,))
             ]
         return dx_forward + dx_backward
+
+
+class Pair(list):
+    """The gradient of a ``[forward, backward]`` pair: two arrays, None where nothing flowed;
+    ``+`` adds slot by slot (the tape sums gradients at a fan-out with ``+``)."""
+
+    def __add__(self, other):
+        return Pair(a if b is None else b if a is None else a + b for a, b in zip(self, other))
+
+
+class Part:
+    """The op that reads half ``index`` of a ``Bidirectional(merge_mode=None)`` node's pair;
+    backward: ``Pair`` with ``dy`` in that slot."""
+
+    trainable = True
+
+    def __init__(self, index: int):
+        self.index, self.cache = index, None
+
+    def symbolic_output(self, inputs):
+        (pair,) = inputs
+        return pair.shape, pair.dtype
+
+    def forward(self, inputs, training: bool = False):
+        (pair,) = inputs
+        return pair[self.index]
+
+    def backward(self, dy):
+        slots = [None, None]
+        slots[self.index] = dy
+        return [Pair(slots)]
+
+    def __repr__(self) -> str:
+        return f"Bidirectional.Part({self.index})"

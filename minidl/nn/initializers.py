@@ -24,7 +24,10 @@ Keras's ``*_normal`` schemes draw from a normal truncated at two standard deviat
 derivation fixes, is the same.
 
 Every initialiser is called as ``init(shape, fan_in, fan_out, dtype)`` and draws from
-``minidl.backend.rng()``, so ``minidl.seed`` makes it repeatable.
+``minidl.backend.rng()``, so ``minidl.seed`` makes it repeatable. An initialiser with
+arguments is an ``Initializer`` object (Keras's classes in ``minidl.keras.initializers`` are
+its subclasses): it keeps its arguments (``get_config``), so a layer holding one saves as
+``{"class", "config"}`` and ``get`` makes it again from that.
 """
 
 import math
@@ -69,6 +72,76 @@ def _normal(std, shape, dtype):
     return (backend.rng().standard_normal(shape) * std).astype(dtype)
 
 
+def truncated_normal(std, shape, dtype, rng=None):
+    """Draws from N(0, std^2) truncated to (-2 std, 2 std): values outside are drawn again
+    (so the standard deviation of the result is about 0.88 std)."""
+    rng = backend.rng() if rng is None else rng
+    z = rng.standard_normal(shape)
+    outside = np.abs(z) >= 2.0
+    while outside.any():
+        z[outside] = rng.standard_normal(int(outside.sum()))
+        outside = np.abs(z) >= 2.0
+    return (z * std).astype(dtype)
+
+
+def fans(shape) -> tuple[int, int]:
+    """Keras's fans of a weight of ``shape``: a vector's length twice; a matrix (in, out); a
+    kernel (..., in, out) times its window (Keras's layout, channels before filters)."""
+    shape = tuple(int(d) for d in shape)
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    window = math.prod(shape[:-2])
+    return window * shape[-2], window * shape[-1]
+
+
+class Initializer:
+    """An initialiser with arguments: ``init(shape, fan_in, fan_out, dtype)`` as every
+    minidl layer calls it, or ``init(shape, dtype=None)`` as Keras calls it (the fans then
+    Keras's, ``fans(shape)``). A subclass defines ``draw(shape, fan_in, fan_out, dtype)`` and
+    keeps its constructor's arguments under their own names (that is its ``get_config``); it
+    is found again by class name when a saved layer is made again (``get``)."""
+
+    classes: dict[str, "type[Initializer]"] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        Initializer.classes[cls.__name__] = cls
+
+    def __call__(self, shape, fan_in=None, fan_out=None, dtype=None):
+        if (
+            dtype is None
+            and fan_out is None
+            and fan_in is not None
+            and not isinstance(fan_in, (int, np.integer))
+        ):
+            fan_in, dtype = None, fan_in  # Keras's positional order: init(shape, dtype)
+        shape = tuple(int(d) for d in shape)
+        if fan_in is None or fan_out is None:
+            fan_in, fan_out = fans(shape)
+        return self.draw(shape, fan_in, fan_out, np.dtype(dtype or "float32"))
+
+    def draw(self, shape: tuple, fan_in: int, fan_out: int, dtype):
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Initializer":
+        return cls(**config)
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other.get_config() == self.get_config()
+
+    def __hash__(self):
+        return hash(type(self).__name__)
+
+    def __repr__(self):
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_config().items())})"
+
+
 def glorot_uniform(shape, fan_in, fan_out, dtype=np.float32):
     return _uniform(np.sqrt(6.0 / (fan_in + fan_out)), shape, dtype)
 
@@ -93,19 +166,20 @@ def lecun_normal(shape, fan_in, fan_out, dtype=np.float32):
     return _normal(np.sqrt(1.0 / fan_in), shape, dtype)
 
 
-def orthogonal(shape, fan_in=None, fan_out=None, dtype=np.float32, gain=1.0):
+def orthogonal(shape, fan_in=None, fan_out=None, dtype=np.float32, gain=1.0, rng=None):
     """``gain`` times a random matrix with orthonormal rows or columns (Saxe et al., 2014).
 
     A shape with more than two axes is treated as the matrix (shape[0], prod(shape[1:])),
     as PyTorch's ``orthogonal_`` does: for a convolution's W (F, C, KH, KW) the F filters
     are orthonormal when F <= C*KH*KW. ``x @ Q`` keeps the length of ``x`` when Q has
     orthonormal rows, so a stack of such layers neither shrinks nor grows a linear signal.
+    ``rng`` (a NumPy ``Generator``) draws instead of minidl's stream.
     """
     shape = tuple(int(d) for d in shape)
     if len(shape) < 2:
         raise ValueError(f"orthogonal needs a shape with at least 2 axes, got {shape}")
     rows, cols = shape[0], math.prod(shape[1:])
-    a = backend.rng().standard_normal((max(rows, cols), min(rows, cols)))
+    a = (backend.rng() if rng is None else rng).standard_normal((max(rows, cols), min(rows, cols)))
     q, r = np.linalg.qr(a)
     q *= np.sign(np.diag(r))  # makes the result uniformly distributed over orthogonal matrices
     q = q if rows >= cols else q.T
@@ -150,12 +224,27 @@ INITIALIZERS["random_normal"] = random_normal
 
 
 def get(name_or_fn):
-    """Look an initialiser up by name (``"he_normal"``, Keras's names), or pass a callable through."""
+    """Look an initialiser up by name (``"he_normal"``, Keras's names), make a saved
+    ``Initializer`` again from ``{"class", "config"}``, or pass a callable through."""
     if callable(name_or_fn):
         return name_or_fn
+    if isinstance(name_or_fn, dict) and name_or_fn.get("class") is not None:
+        cls = Initializer.classes.get(str(name_or_fn["class"]))
+        if cls is None:
+            raise ValueError(
+                f"unknown initializer class {name_or_fn['class']!r} (known: {sorted(Initializer.classes)}); "
+                "Keras's initializers are defined by minidl.keras: import minidl.keras before loading"
+            )
+        return cls.from_config(dict(name_or_fn.get("config", {})))
     try:
         return INITIALIZERS[name_or_fn]
     except (KeyError, TypeError):
         raise ValueError(
             f"unknown initializer {name_or_fn!r}; expected one of {sorted(INITIALIZERS)} or a callable"
         ) from None
+
+
+def from_saved(spec):
+    """What a layer keeps of its ``kernel_initializer=`` argument: a saved ``{"class",
+    "config"}`` made an ``Initializer`` again, anything else (a name, a callable) as given."""
+    return get(spec) if isinstance(spec, dict) else spec

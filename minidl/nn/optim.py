@@ -19,8 +19,27 @@ Keras's starting sum (PyTorch's and minidl's is 0).
 Each rule is one kernel (``sgd_update``, ``rmsprop_update``, ``adagrad_update``,
 ``adam_update`` in ``minidl/kernels``), run in place on the parameter and its state.
 ``weight_decay`` (all but AdamW) adds ``wd * p`` to ``g``: L2 regularisation.
-``clipnorm`` rescales each parameter's gradient to norm at most ``clipnorm`` (Keras);
-``global_clipnorm`` rescales all gradients together (PyTorch's ``clip_grad_norm_``).
+``clipnorm`` rescales each parameter's gradient to norm at most ``clipnorm``,
+``g * clipnorm / max(|g|, clipnorm)`` (Keras); ``global_clipnorm`` rescales all gradients
+together (PyTorch's ``clip_grad_norm_``); ``clipvalue`` clips each entry to
+``[-clipvalue, clipvalue]`` (PyTorch's ``clip_grad_value_``, Keras's ``clipvalue``).
+
+Two options of PyTorch's (and Keras's) are composed here from array operations rather than
+kernels, since each adds one running array to a kernel's rule (the fused kernels cover the
+common case): ``RMSprop(centered=True)`` keeps a running mean of the gradients ``a`` too and
+divides by ``sqrt(s - a^2) + eps`` (Keras: ``sqrt(s - a^2 + eps)``), an estimate of the
+gradient's variance instead of its second moment; ``Adam(amsgrad=True)`` divides by the
+largest ``v`` seen so far, ``v_max = max(v_max, v)``, so a step can never grow because ``v``
+shrank (Reddi et al., 2018).
+
+After the updates, a parameter with a constraint (``layer.constraint_of(key)``: a layer's
+``kernel_constraint=``, ``minidl.nn.constraints``) is replaced by ``constraint(param)``, as
+Keras does.
+
+``keras_weight_decay=wd`` (what ``minidl.keras.optimizers`` passes for Keras's
+``weight_decay`` to SGD, RMSprop and Adagrad) shrinks every parameter before its update,
+``p -= p * wd * lr``, as Keras does for every optimizer; AdamW's ``weight_decay`` is the same
+decay inside its kernel.
 
 Use with ``model.compile(optimizer=Adam(1e-3))``, or by hand:
 ``opt.step(model); model.zero_grad()``.
@@ -56,6 +75,8 @@ class Optimizer:
         lr: float,
         clipnorm: float | None = None,
         global_clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        keras_weight_decay: float = 0.0,
         **unknown,
     ):
         who = type(self).__name__
@@ -80,12 +101,18 @@ class Optimizer:
             raise TypeError(f"{type(self).__name__} learning rate must be a number, e.g. lr=1e-3, got {lr!r}")
         if not lr > 0:
             raise ValueError(f"learning rate must be positive, got {lr!r}")
-        for name, value in (("clipnorm", clipnorm), ("global_clipnorm", global_clipnorm)):
+        for name, value in (
+            ("clipnorm", clipnorm),
+            ("global_clipnorm", global_clipnorm),
+            ("clipvalue", clipvalue),
+        ):
             if value is not None and not value > 0:
                 raise ValueError(f"{name} must be positive or None, got {value!r}")
         self.lr = float(lr)
         self.clipnorm = clipnorm
         self.global_clipnorm = global_clipnorm
+        self.clipvalue = clipvalue
+        self.keras_weight_decay = float(keras_weight_decay)
         self.iterations = 0
         self.state: dict = {}
 
@@ -109,18 +136,32 @@ class Optimizer:
             key = (id(layer), name)
             if key not in self.state:
                 self.state[key] = self.init_state(layer.params[name])
+            if self.keras_weight_decay:  # Keras's decay of every optimizer: before the step
+                param = layer.params[name]
+                param -= param * param.dtype.type(self.keras_weight_decay) * param.dtype.type(self.lr)
             self.update(layer.params[name], grad, self.state[key])
+        for layer, name in slots:  # weight constraints after the step, as Keras
+            constraint = layer.constraint_of(name)
+            if constraint is not None:
+                param = layer.params[name]
+                param[...] = constraint(param)
         self.iterations += 1
         if self.schedule is not None:  # what lr reports now is the next step's rate, as in Keras
             self.lr = float(self.schedule(self.iterations))
 
     def _clip(self, grads):
+        """The gradients after ``clipnorm``, ``global_clipnorm`` and ``clipvalue``, in that order
+        (Keras allows one of them; PyTorch's clipping functions compose)."""
         if self.clipnorm is not None:
-            grads = [g * min(1.0, self.clipnorm / (_norm(g) + 1e-12)) for g in grads]
+            c = self.clipnorm
+            grads = [g * g.dtype.type(c / max(_norm(g), c)) for g in grads]
         if self.global_clipnorm is not None:
+            c = self.global_clipnorm
             total = math.sqrt(sum(_norm(g) ** 2 for g in grads))
-            scale = min(1.0, self.global_clipnorm / (total + 1e-12))
-            grads = [g * scale for g in grads]
+            grads = [g * g.dtype.type(c / max(total, c)) for g in grads]
+        if self.clipvalue is not None:
+            v = self.clipvalue
+            grads = [backend.get_array_module(g).clip(g, -v, v) for g in grads]
         return grads
 
     def init_state(self, param) -> dict:
@@ -314,7 +355,14 @@ class SGD(Optimizer):
 
 class RMSprop(Optimizer):
     """Divides each step by a running RMS of recent gradients (PyTorch's ``alpha``, 0.99 by
-    default, is Keras's ``rho``, 0.9 in ``minidl.keras.optimizers.RMSprop``)."""
+    default, is Keras's ``rho``, 0.9 in ``minidl.keras.optimizers.RMSprop``).
+
+    ``centered=True`` also keeps ``a = alpha a + (1 - alpha) g`` and divides by
+    ``sqrt(s - a^2) + eps`` (with ``keras_epsilon``, ``sqrt(s - a^2 + eps)``). With
+    ``keras_epsilon`` the momentum buffer holds the steps times the learning rate, as
+    Keras's does (``b = momentum b + lr g / sqrt(...)``; ``p -= b``), which matters when the
+    rate changes (a schedule); PyTorch's holds them without it.
+    """
 
     def __init__(
         self,
@@ -323,6 +371,7 @@ class RMSprop(Optimizer):
         eps: float = 1e-8,
         momentum: float = 0.0,
         weight_decay: float = 0.0,
+        centered: bool = False,
         keras_epsilon: bool = False,
         **options,
     ):
@@ -333,35 +382,55 @@ class RMSprop(Optimizer):
             float(momentum),
             float(weight_decay),
         )
+        self.centered = bool(centered)
         self.keras_epsilon = bool(keras_epsilon)
 
     def init_state(self, param):
-        return {"square_avg": _zeros_like(param), "buffer": _zeros_like(param)}
+        state = {"square_avg": _zeros_like(param), "buffer": _zeros_like(param)}
+        if self.centered:
+            state["grad_avg"] = _zeros_like(param)
+        return state
 
     def update(self, param, grad, state):
-        if self.keras_epsilon:  # Keras's rule: g / sqrt(s + eps)
-            g = grad + self.weight_decay * param if self.weight_decay else grad
-            s, buffer = state["square_avg"], state["buffer"]
-            s *= self.alpha
-            s += (1.0 - self.alpha) * g * g
-            step = g / backend.get_array_module(s).sqrt(s + self.eps)
+        if not (self.keras_epsilon or self.centered):
+            backend.kernels_for(param).rmsprop_update(
+                param,
+                grad,
+                state["square_avg"],
+                state["buffer"],
+                self.lr,
+                self.alpha,
+                self.eps,
+                self.momentum,
+                self.weight_decay,
+            )
+            return
+        # Keras's epsilon or the centred variant: composed from array operations
+        xp = backend.get_array_module(param)
+        g = grad + self.weight_decay * param if self.weight_decay else grad
+        s, buffer = state["square_avg"], state["buffer"]
+        s *= self.alpha
+        s += (1.0 - self.alpha) * g * g
+        variance = s
+        if self.centered:
+            a = state["grad_avg"]
+            a *= self.alpha
+            a += (1.0 - self.alpha) * g
+            variance = s - a * a
+        if self.keras_epsilon:  # Keras's rule: lr g / sqrt(s [- a^2] + eps), lr inside the buffer
+            step = self.lr * g / xp.sqrt(variance + self.eps)
             if self.momentum:
                 buffer *= self.momentum
                 buffer += step
                 step = buffer
-            param -= self.lr * step
+            param -= step
             return
-        backend.kernels_for(param).rmsprop_update(
-            param,
-            grad,
-            state["square_avg"],
-            state["buffer"],
-            self.lr,
-            self.alpha,
-            self.eps,
-            self.momentum,
-            self.weight_decay,
-        )
+        step = g / (xp.sqrt(variance) + self.eps)  # PyTorch's centred rule
+        if self.momentum:
+            buffer *= self.momentum
+            buffer += step
+            step = buffer
+        param -= self.lr * step
 
 
 class Adagrad(Optimizer):
@@ -402,6 +471,8 @@ class Adam(Optimizer):
     PyTorch's ``betas=(beta1, beta2)`` is accepted too. Keras adds its ``epsilon`` to sqrt(v)
     before the bias correction, minidl and PyTorch after it (chapter 14), and Keras's default
     is 1e-7: ``minidl.keras.optimizers.Adam`` passes ``keras_epsilon=True``.
+    ``amsgrad=True`` divides by ``sqrt(v_max)``, ``v_max = max(v_max, v)`` the largest second
+    moment so far (PyTorch's and Keras's rule; composed from array operations).
     """
 
     decoupled = False
@@ -413,6 +484,7 @@ class Adam(Optimizer):
         beta2: float = 0.999,
         eps: float = 1e-8,
         weight_decay: float = 0.0,
+        amsgrad: bool = False,
         keras_epsilon: bool = False,
         **options,
     ):
@@ -431,16 +503,23 @@ class Adam(Optimizer):
             float(eps),
             float(weight_decay),
         )
+        self.amsgrad = bool(amsgrad)
         self.keras_epsilon = bool(keras_epsilon)
 
     def init_state(self, param):
-        return {"m": _zeros_like(param), "v": _zeros_like(param), "step": 0}
+        state = {"m": _zeros_like(param), "v": _zeros_like(param), "step": 0}
+        if self.amsgrad:
+            state["v_max"] = _zeros_like(param)
+        return state
 
     def update(self, param, grad, state):
         state["step"] += 1
         eps = self.eps
         if self.keras_epsilon:  # Keras's eps is added to sqrt(v) before the bias correction
             eps = self.eps / math.sqrt(1.0 - self.beta2 ** state["step"])
+        if self.amsgrad:
+            self._amsgrad_update(param, grad, state, eps)
+            return
         backend.kernels_for(param).adam_update(
             param,
             grad,
@@ -455,6 +534,24 @@ class Adam(Optimizer):
             self.decoupled,
         )
 
+    def _amsgrad_update(self, param, grad, state, eps) -> None:
+        """The kernel's rule (``adam_update``) with ``v_max`` in place of ``v`` in the step."""
+        xp = backend.get_array_module(param)
+        g = grad
+        if self.weight_decay and self.decoupled:
+            param *= 1.0 - self.lr * self.weight_decay
+        elif self.weight_decay:
+            g = grad + self.weight_decay * param
+        m, v, v_max, t = state["m"], state["v"], state["v_max"], state["step"]
+        m *= self.beta1
+        m += (1.0 - self.beta1) * g
+        v *= self.beta2
+        v += (1.0 - self.beta2) * g * g
+        xp.maximum(v_max, v, out=v_max)
+        m_hat = m / (1.0 - self.beta1**t)
+        v_hat = v_max / (1.0 - self.beta2**t)
+        param -= self.lr * m_hat / (xp.sqrt(v_hat) + eps)
+
 
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter): ``p *= 1 - lr * weight_decay``."""
@@ -462,7 +559,7 @@ class AdamW(Adam):
     decoupled = True
 
     def __init__(self, lr: float = 1e-3, weight_decay: float = 0.01, **adam_options):
-        """Adam's options (``beta1``, ``beta2``, ``eps``, ``keras_epsilon``, clipping) by
+        """Adam's options (``beta1``, ``beta2``, ``eps``, ``amsgrad``, ``keras_epsilon``, clipping) by
         keyword; only the default weight decay differs (PyTorch's 0.01)."""
         super().__init__(lr, weight_decay=weight_decay, **adam_options)
 

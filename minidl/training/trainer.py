@@ -310,12 +310,13 @@ class Trainer:
             y_pred = self.forward(self._to_device(self._as_input(xb)), training=False)
             yb = self._to_device(yb)
             wb = self._to_device(np.asarray(wb[0])) if wb else None
-            tally.add(self.loss(y_pred, yb, sample_weight=wb), len(yb), y_pred, yb)
+            # the penalties with each batch's loss: an output penalty (activity_regularizer) is the batch's
+            tally.add(
+                self.loss(y_pred, yb, sample_weight=wb) + self.regularization_loss(), len(yb), y_pred, yb
+            )
             for cb in callbacks:
                 cb.on_test_batch_end(batch, tally.logs())
-        results = tally.logs()
-        results["loss"] += self.regularization_loss()
-        return results
+        return tally.logs()
 
     def predict(self, x, batch_size: int | None = None, verbose=0, *, callbacks=None):
         """Outputs for ``x`` in inference mode, as a NumPy array (inputs cast as in ``fit``);

@@ -10,11 +10,15 @@ rules are minidl's (PyTorch's, documented in ``minidl.nn.optim``); the defaults 
     AdamW(learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7)
 
 ``learning_rate`` may be a schedule from ``keras.optimizers.schedules``; each also takes
-``clipnorm`` and ``global_clipnorm`` (``clipvalue`` raises, naming them) and ``name``. Keras's
+one of ``clipnorm`` (``g * clipnorm / max(|g|, clipnorm)`` per weight), ``global_clipnorm``
+(all weights together) and ``clipvalue`` (each entry clipped to ``[-clipvalue, clipvalue]``),
+as Keras (two of them are a ``ValueError``), and ``name``. ``RMSprop(centered=True)`` and
+``Adam``/``AdamW(amsgrad=True)`` follow Keras's rules (``minidl.nn.optim``'s ``centered`` and
+``amsgrad`` with ``keras_epsilon=True``). Keras's
 ``weight_decay`` is decoupled (the weights shrink by ``lr * weight_decay`` each step):
-``Adam(weight_decay=...)`` is therefore minidl's ``AdamW``; for SGD, RMSprop and Adagrad it
-becomes minidl's L2 ``weight_decay`` (the same step for plain SGD; with momentum or an
-adaptive rate the two differ slightly). Epsilon sits where Keras 3 puts it
+``Adam(weight_decay=...)`` is therefore minidl's ``AdamW``; for SGD, RMSprop and Adagrad it is
+``keras_weight_decay`` (the same shrinking before the step; minidl's own ``weight_decay`` of
+those classes is PyTorch's L2 term added to the gradient). Epsilon sits where Keras 3 puts it
 (``keras_epsilon=True``): RMSprop and Adagrad divide by ``sqrt(s + epsilon)``, Adam adds it to
 ``sqrt(v)`` before the bias correction; Adagrad's sum starts at ``initial_accumulator_value``
 (0.1). ``minidl.nn.optim`` keeps PyTorch's rules for its own names.
@@ -30,22 +34,27 @@ __all__ = ["SGD", "RMSprop", "Adagrad", "Adam", "AdamW", "Optimizer", "schedules
 Optimizer = _optim.Optimizer
 
 
-def _common(options: dict, who: str, weight_decay, **rule) -> dict:
+def _common(options: dict, who: str, weight_decay, decay_by_kernel: bool = False, **rule) -> dict:
     """The arguments every Keras optimizer takes, as minidl's optimizers take them:
-    ``weight_decay`` (None: 0), ``clipnorm`` and ``global_clipnorm`` (``clipvalue`` raises,
-    naming them), ``name`` (ignored); ``rule`` adds minidl's switches (``keras_epsilon=True``).
+    ``weight_decay`` (None: 0; Keras's decoupled decay: AdamW's kernel does it
+    (``decay_by_kernel``), for the others ``keras_weight_decay``), one of ``clipnorm``,
+    ``global_clipnorm`` and ``clipvalue``
+    (Keras's rule), ``name`` (ignored); ``rule`` adds minidl's switches (``keras_epsilon=True``).
     Anything else is not in minidl."""
     options = dict(options)
     options.pop("name", None)
-    if options.pop("clipvalue", None) is not None:
-        raise NotImplementedError(
-            f"{who}(clipvalue=...) is not in minidl; the closest: clipnorm= (per weight) or "
-            "global_clipnorm= (all weights together)"
+    clipping = {key: options.pop(key, None) for key in ("clipnorm", "global_clipnorm", "clipvalue")}
+    if sum(value is not None for value in clipping.values()) > 1:
+        given = ", ".join(f"{key}={value}" for key, value in clipping.items())
+        raise ValueError(
+            f"{who}: only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set "
+            f"(as in Keras). Received: {given}"
         )
-    clipping = {key: options.pop(key, None) for key in ("clipnorm", "global_clipnorm")}
     if options:
         raise TypeError(f"{who} got argument(s) minidl does not have: {', '.join(sorted(options))}")
-    return {"weight_decay": weight_decay or 0.0, **clipping, **rule}
+    if decay_by_kernel:
+        return {"weight_decay": weight_decay or 0.0, **clipping, **rule}
+    return {"keras_weight_decay": weight_decay or 0.0, **clipping, **rule}
 
 
 def SGD(
@@ -67,12 +76,10 @@ def RMSprop(
     **common,
 ) -> _optim.RMSprop:
     """Keras's RMSprop (``rho`` 0.9) as ``minidl.nn.optim.RMSprop`` (whose ``alpha`` is ``rho``)."""
-    if centered:
-        raise NotImplementedError(
-            "RMSprop(centered=True) is not in minidl; the closest: RMSprop(centered=False) or Adam"
-        )
     options = _common(common, "RMSprop", weight_decay, keras_epsilon=True)
-    return _optim.RMSprop(learning_rate, alpha=rho, eps=epsilon, momentum=momentum, **options)
+    return _optim.RMSprop(
+        learning_rate, alpha=rho, eps=epsilon, momentum=momentum, centered=centered, **options
+    )
 
 
 def Adagrad(
@@ -119,10 +126,8 @@ def AdamW(
 
 def _adam(who, cls, learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay, common):
     """Keras's Adam or AdamW (``who``) as minidl's ``cls``, epsilon where Keras puts it."""
-    if amsgrad:
-        raise NotImplementedError(f"{who}(amsgrad=True) is not in minidl; the closest: {who}(amsgrad=False)")
-    options = _common(common, who, weight_decay, keras_epsilon=True)
-    return cls(learning_rate, beta1=beta_1, beta2=beta_2, eps=epsilon, **options)
+    options = _common(common, who, weight_decay, decay_by_kernel=True, keras_epsilon=True)
+    return cls(learning_rate, beta1=beta_1, beta2=beta_2, eps=epsilon, amsgrad=amsgrad, **options)
 
 
 _BY_NAME: dict[str, Callable[[], _optim.Optimizer]] = {

@@ -231,6 +231,14 @@ class Layer:
     def __init__(
         self, name: str | None = None, input_shape=None, input_dim=None, trainable: bool = True, **unknown
     ):
+        penalties = sorted(k for k in unknown if k.endswith(("_regularizer", "_constraint")))
+        if penalties:  # Keras's options that this layer lacks: not a silent difference, not a TypeError
+            raise NotImplementedError(
+                f"{type(self).__name__}({', '.join(k + '=...' for k in penalties)}) is not in minidl; "
+                "kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint and "
+                "bias_constraint are taken by Dense, Conv1D, Conv2D and Conv2DTranspose, and "
+                "add_weight(regularizer=, constraint=) by a custom keras layer"
+            )
         if unknown:
             raise TypeError(
                 f"{type(self).__name__} got unexpected keyword argument(s) "
@@ -422,6 +430,18 @@ class Layer:
         if self.kernel_regularizer is None or not self.built:
             return inner
         return inner + self.kernel_regularizer.loss(self.params["W"])
+
+    def own_constraints(self) -> dict:
+        """``{key: fn}``: the constraints on this layer's own ``params`` (``minidl.nn.constraints``,
+        or any function ``w -> w``), which the optimizer applies after each step; none here."""
+        return {}
+
+    def constraint_of(self, key: str):
+        """The constraint on ``params[key]`` or None; a sub-layer's key ``"<name>.<key>"`` asks it."""
+        for name, layer in self.sublayers().items():
+            if key.startswith(name + "."):
+                return layer.constraint_of(key[len(name) + 1 :])
+        return self.own_constraints().get(key)
 
     # ------------------------------------------------------------------ bookkeeping
     @property

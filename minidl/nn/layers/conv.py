@@ -118,6 +118,10 @@ class Conv2D(ImageLayout, AffineLayer):
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
         kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
         data_format=None,
         name=None,
         **kwargs,
@@ -131,7 +135,15 @@ class Conv2D(ImageLayout, AffineLayer):
         self.padding = padding if isinstance(padding, str) else _pair(padding, "padding", "Conv2D", 0)
         self.pads = self._resolve_padding(self.padding)
         self.set_affine_options(
-            activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer
+            activation,
+            use_bias,
+            kernel_initializer,
+            bias_initializer,
+            kernel_regularizer,
+            bias_regularizer,
+            activity_regularizer,
+            kernel_constraint,
+            bias_constraint,
         )
 
     def _resolve_padding(self, padding):
@@ -205,7 +217,7 @@ class Conv2D(ImageLayout, AffineLayer):
         if self.activation_layer is not None:
             activations.point_softmax_at_last_user_axis(self)
             y = self.activation_layer.forward(y, training)
-        return y
+        return self.penalize_output(y)
 
     def backward(self, dy):
         return self._backward(dy, input_grad=True)
@@ -217,13 +229,13 @@ class Conv2D(ImageLayout, AffineLayer):
 
     def _backward(self, dy, input_grad):
         cache, pads = self.require_cache()
+        dy = self.output_penalty_gradient(dy)
         if self.activation_layer is not None:
             dy = self.activation_layer.backward(dy)
         dx = convolve_backward(
             dy, cache, self.params, self.grads, self.kernel_size, self.stride, pads, input_grad
         )
-        if self.kernel_regularizer is not None:
-            self.grads["W"] += self.kernel_regularizer.gradient(self.params["W"])
+        self.add_penalty_gradients()
         return dx
 
 

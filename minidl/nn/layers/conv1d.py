@@ -124,6 +124,10 @@ class Conv1D(_Sequence1D, AffineLayer):
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
         kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
         data_format=None,
         name=None,
         **kwargs,
@@ -144,7 +148,15 @@ class Conv1D(_Sequence1D, AffineLayer):
         else:
             self.padding = _single(padding, "padding", "Conv1D", 0)
         self.set_affine_options(
-            activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer
+            activation,
+            use_bias,
+            kernel_initializer,
+            bias_initializer,
+            kernel_regularizer,
+            bias_regularizer,
+            activity_regularizer,
+            kernel_constraint,
+            bias_constraint,
         )
 
     def pads_for(self, length: int) -> tuple[int, int]:
@@ -193,18 +205,17 @@ class Conv1D(_Sequence1D, AffineLayer):
         if self.activation_layer is not None:
             activations.point_softmax_at_last_user_axis(self)
             y = self.activation_layer.forward(y, training)
-        return self._last(y)
+        return self.penalize_output(self._last(y))
 
     def backward(self, dy):
         cache, pads = self.require_cache()
-        dy = self._first(dy)
+        dy = self._first(self.output_penalty_gradient(dy))
         if self.activation_layer is not None:
             dy = self.activation_layer.backward(dy)
         dx = convolve_backward(
             dy[:, :, None, :], cache, self.params, self.grads, (1, self.kernel_size), (1, self.stride), pads
         )
-        if self.kernel_regularizer is not None:
-            self.grads["W"] += self.kernel_regularizer.gradient(self.params["W"])
+        self.add_penalty_gradients()
         return self._last(dx[:, :, 0, :])
 
 

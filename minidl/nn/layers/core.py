@@ -49,13 +49,25 @@ class Dense(AffineLayer):
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
         kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
         name=None,
         **kwargs,
     ):
         super().__init__(name, **kwargs)
         self.units = positive_int(units, "Dense units")
         self.set_affine_options(
-            activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer
+            activation,
+            use_bias,
+            kernel_initializer,
+            bias_initializer,
+            kernel_regularizer,
+            bias_regularizer,
+            activity_regularizer,
+            kernel_constraint,
+            bias_constraint,
         )
 
     def build(self, input_shape, dtype=np.float32):
@@ -76,7 +88,7 @@ class Dense(AffineLayer):
         self.cache = x
         if self.activation_layer is not None:
             y = self.activation_layer.forward(y, training)
-        return y
+        return self.penalize_output(y)
 
     def backward(self, dy):
         return self._backward(dy, input_grad=True)
@@ -89,15 +101,15 @@ class Dense(AffineLayer):
 
     def _backward(self, dy, input_grad):
         x = self.require_cache()
+        dy = self.output_penalty_gradient(dy)
         if self.activation_layer is not None:
             dy = self.activation_layer.backward(dy)
         W = self.params["W"]
         x2d, dy2d = x.reshape(-1, x.shape[-1]), dy.reshape(-1, dy.shape[-1])
         backend.get_array_module(dy2d).matmul(x2d.T, dy2d, out=self.grads["W"])  # no temporary
-        if self.kernel_regularizer is not None:
-            self.grads["W"] += self.kernel_regularizer.gradient(W)
         if self.use_bias:
             self.grads["b"][...] = dy2d.sum(axis=0)
+        self.add_penalty_gradients()
         return dy @ W.T if input_grad else None
 
 

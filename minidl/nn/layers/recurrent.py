@@ -284,8 +284,8 @@ class _Recurrent(Layer):
                 "dropout= (on the inputs), or an LSTM"
             )
         self.dropout, self.recurrent_dropout = float(dropout), float(recurrent_dropout)
-        self.kernel_initializer = kernel_initializer
-        self.recurrent_initializer = recurrent_initializer
+        self.kernel_initializer = initializers.from_saved(kernel_initializer)
+        self.recurrent_initializer = initializers.from_saved(recurrent_initializer)
         (
             initializers.get(kernel_initializer),
             initializers.get(recurrent_initializer),

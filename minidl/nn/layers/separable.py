@@ -160,8 +160,8 @@ class DepthwiseConv2D(ImageLayout, Layer):
         self.activation = activation
         self.activation_layer = activations.get(activation)
         self.use_bias = use_bias
-        self.depthwise_initializer = depthwise_initializer
-        self.bias_initializer = bias_initializer
+        self.depthwise_initializer = initializers.from_saved(depthwise_initializer)
+        self.bias_initializer = initializers.from_saved(bias_initializer)
 
     def build(self, input_shape, dtype=np.float32):
         self.compute_output_shape(input_shape)
@@ -274,9 +274,9 @@ class SeparableConv2D(ImageLayout, Layer):
         self.dilation_rate = 1
         self.activation, self.use_bias = activation, use_bias
         self.activation_layer = activations.get(activation)
-        self.depthwise_initializer = depthwise_initializer
-        self.pointwise_initializer = pointwise_initializer
-        self.bias_initializer = bias_initializer
+        self.depthwise_initializer = initializers.from_saved(depthwise_initializer)
+        self.pointwise_initializer = initializers.from_saved(pointwise_initializer)
+        self.bias_initializer = initializers.from_saved(bias_initializer)
 
     def sublayers(self):
         return {"depthwise": self.depthwise, "pointwise": self.pointwise}

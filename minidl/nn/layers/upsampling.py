@@ -131,6 +131,10 @@ class Conv2DTranspose(ImageLayout, AffineLayer):
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
         kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
         data_format=None,
         name=None,
         **kwargs,
@@ -162,7 +166,15 @@ class Conv2DTranspose(ImageLayout, AffineLayer):
                 f"output_padding={self.output_padding}, stride={self.stride}"
             )
         self.set_affine_options(
-            activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer
+            activation,
+            use_bias,
+            kernel_initializer,
+            bias_initializer,
+            kernel_regularizer,
+            bias_regularizer,
+            activity_regularizer,
+            kernel_constraint,
+            bias_constraint,
         )
 
     # ------------------------------------------------------------------ shapes
@@ -235,10 +247,11 @@ class Conv2DTranspose(ImageLayout, AffineLayer):
         if self.activation_layer is not None:
             activations.point_softmax_at_last_user_axis(self)
             y = self.activation_layer.forward(y, training)
-        return y
+        return self.penalize_output(y)
 
     def backward(self, dy):
         x2d, (N, C, H, W) = self.require_cache()
+        dy = self.output_penalty_gradient(dy)
         if self.activation_layer is not None:
             dy = self.activation_layer.backward(dy)
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self._pads()
@@ -251,8 +264,7 @@ class Conv2DTranspose(ImageLayout, AffineLayer):
 
         dcols = backend.kernels_for(dy).im2col(xp.ascontiguousarray(dy), kh, kw, sh, sw, ph, pw)
         self.grads["W"][...] = (x2d @ dcols.T).reshape(Wt.shape)  # (C, F*KH*KW)
-        if self.kernel_regularizer is not None:
-            self.grads["W"] += self.kernel_regularizer.gradient(Wt)
+        self.add_penalty_gradients()
         dx2d = Wt.reshape(C, -1) @ dcols  # (C, N*H*W)
         return xp.ascontiguousarray(dx2d.reshape(C, N, H, W).transpose(1, 0, 2, 3))
 

@@ -1,0 +1,133 @@
+"""Weight constraints: a function applied to a weight after every optimizer step.
+
+A constraint projects a weight back into a set after each update (the optimizer calls it
+once the step is taken, Keras's rule), where a regularizer (``minidl.nn.regularizers``) only
+pulls towards it. The norms are taken along ``axis`` of the weight as the layer hands it:
+
+    MaxNorm(max_value=2, axis=0)   w * clip(|w|, 0, max_value) / (eps + |w|)   (Srivastava et al., 2014)
+    UnitNorm(axis=0)               w / (eps + |w|)
+    MinMaxNorm(min_value=0, max_value=1, rate=1, axis=0)
+                                   w * (rate clip(|w|, min, max) + (1 - rate) |w|) / (eps + |w|)
+    NonNeg()                       max(w, 0)
+
+with ``|w|`` the Euclidean norm along ``axis`` (kept for broadcasting) and ``eps = 1e-7``, as
+Keras 3 computes them. For a Dense kernel (in, units), ``axis=0`` constrains the weights
+into each unit. A layer of ``minidl.keras`` hands its kernel in Keras's layout (a Conv2D's
+(KH, KW, C, F): ``axis=[0, 1, 2]`` is one filter), a minidl layer in its own (Conv2D's
+(F, C, KH, KW): one filter is ``axis=(1, 2, 3)``).
+
+Layers take them as ``kernel_constraint=``/``bias_constraint=`` (Dense, Conv1D, Conv2D,
+Conv2DTranspose), a Keras custom layer as ``add_weight(constraint=)``; any function
+``w -> w`` will do. A constraint keeps its arguments (``get_config``) and is made again by
+class name when a saved layer is loaded (``get``).
+"""
+
+from __future__ import annotations
+
+from .. import backend
+
+EPSILON = 1e-7  # Keras's backend.epsilon()
+
+
+class Constraint:
+    """Base class: ``constraint(w) -> w`` (the identity here). Subclasses keep their
+    constructor's arguments under their own names (their ``get_config``)."""
+
+    classes: dict[str, "type[Constraint]"] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        Constraint.classes[cls.__name__] = cls
+
+    def __call__(self, w):
+        return w
+
+    def get_config(self) -> dict:
+        return dict(vars(self))
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Constraint":
+        return cls(**config)
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other.get_config() == self.get_config()
+
+    def __hash__(self):
+        return hash(type(self).__name__)
+
+    def __repr__(self):
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_config().items())})"
+
+
+def _axis(axis):
+    return tuple(axis) if isinstance(axis, (list, tuple)) else axis
+
+
+def _norms(w, axis):
+    xp = backend.get_array_module(w)
+    return xp.sqrt(xp.sum(w * w, axis=_axis(axis), keepdims=True))
+
+
+class MaxNorm(Constraint):
+    """Rescales the slices along ``axis`` whose norm exceeds ``max_value`` to that norm."""
+
+    def __init__(self, max_value=2, axis=0):
+        self.max_value, self.axis = max_value, axis
+
+    def __call__(self, w):
+        norms = _norms(w, self.axis)
+        desired = backend.get_array_module(w).clip(norms, 0, self.max_value)
+        return w * (desired / (EPSILON + norms))
+
+
+class UnitNorm(Constraint):
+    """Rescales every slice along ``axis`` to norm 1."""
+
+    def __init__(self, axis=0):
+        self.axis = axis
+
+    def __call__(self, w):
+        return w / (EPSILON + _norms(w, self.axis))
+
+
+class MinMaxNorm(Constraint):
+    """Moves every slice's norm into ``[min_value, max_value]``, a fraction ``rate`` of the way."""
+
+    def __init__(self, min_value=0.0, max_value=1.0, rate=1.0, axis=0):
+        self.min_value, self.max_value, self.rate, self.axis = min_value, max_value, rate, axis
+
+    def __call__(self, w):
+        norms = _norms(w, self.axis)
+        clipped = backend.get_array_module(w).clip(norms, self.min_value, self.max_value)
+        desired = self.rate * clipped + (1 - self.rate) * norms
+        return w * (desired / (EPSILON + norms))
+
+
+class NonNeg(Constraint):
+    """Sets the negative entries to 0."""
+
+    def __call__(self, w):
+        return backend.get_array_module(w).maximum(w, 0)
+
+
+KERAS_NAMES = {
+    "max_norm": "MaxNorm",
+    "non_neg": "NonNeg",
+    "unit_norm": "UnitNorm",
+    "min_max_norm": "MinMaxNorm",
+}
+
+
+def get(spec):
+    """``None``, a constraint (any function ``w -> w``), a class name (``"MaxNorm"``, or Keras's
+    ``"max_norm"``) with its defaults, or a saved ``{"class", "config"}``."""
+    if spec is None or callable(spec):
+        return spec
+    if isinstance(spec, str) and KERAS_NAMES.get(spec, spec) in Constraint.classes:
+        return Constraint.classes[KERAS_NAMES.get(spec, spec)]()
+    if isinstance(spec, dict) and spec.get("class") in Constraint.classes:
+        return Constraint.classes[spec["class"]].from_config(dict(spec.get("config", {})))
+    raise ValueError(
+        f"unknown constraint {spec!r}; expected None, a function w -> w, or one of "
+        f"{sorted(c for c in Constraint.classes)} (Keras's max_norm, non_neg, unit_norm, min_max_norm)"
+    )
