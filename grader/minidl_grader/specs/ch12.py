@@ -160,6 +160,15 @@ def _judge_generator_step(case, got):
             after[position].shape != before.shape or not np.array_equal(after[position], before)
         ):
             return f"the discriminator's {name} was changed: the generator step must only update Wg and bg"
+    for position, name in ((0, "z"), (1, "Wg"), (2, "bg")):  # new arrays, the caller's kept
+        before = args[position]
+        if len(after) > position and (
+            after[position].shape != before.shape or not np.array_equal(after[position], before)
+        ):
+            return (
+                f"the function changed its input `{name}` in place; the task asks for new arrays "
+                "(write `Wg = Wg - lr * dWg` instead of `Wg -= lr * dWg`)"
+            )
     return None
 
 
@@ -184,6 +193,7 @@ register(
             "the saturating loss instead of the non-saturating one",
             "a step uphill (+ lr * gradient)",
             "the discriminator's Wd or bd changed",
+            "Wg or bg updated in place (the task asks for new arrays)",
         ),
     )
 )
