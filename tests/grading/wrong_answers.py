@@ -2021,6 +2021,20 @@ def sparsity_penalty(h, rho, beta):
 )
 
 # ------------------------------------------------------------------ 12 GANs: an independent TA's answers (written from the task alone)
+wrong(
+    "hinge_gan_losses",
+    "the scores clipped in place",
+    """
+def hinge_gan_losses(real_logits, fake_logits):
+    d_real = -(real_logits < 1).astype(float) / len(real_logits)
+    d_fake = (fake_logits > -1).astype(float) / len(fake_logits)
+    loss_g = -np.mean(fake_logits)
+    np.minimum(real_logits, 1, out=real_logits)
+    np.maximum(fake_logits, -1, out=fake_logits)
+    loss_d = np.mean(1 - real_logits) + np.mean(1 + fake_logits)
+    return loss_d, d_real, d_fake, loss_g, np.full(len(fake_logits), -1 / len(fake_logits))
+""",
+)
 HINGE_TA = """
 def hinge_gan_losses(real_logits, fake_logits):
     nr, nf = {nr}, {nf}
@@ -2562,6 +2576,19 @@ def dense_after_flatten_from_keras(kernel, height, width, channels):
 )
 
 # ------------------------------------------------------------------ 15 speech: an independent TA's answers (written from the task alone)
+wrong(
+    "delta_features",
+    "the edges written into the caller's features",
+    """
+def delta_features(features, width):
+    T = len(features)
+    padded = np.concatenate([np.repeat(features[:1], width, 0), features, np.repeat(features[-1:], width, 0)])
+    features *= 0
+    for n in range(1, width + 1):
+        features += n * (padded[width + n : width + n + T] - padded[width - n : width - n + T])
+    return features / (2 * sum(n * n for n in range(1, width + 1)))
+""",
+)
 DELTA_TA = """
 def delta_features(features, width):
     T = len(features)
@@ -2941,6 +2968,41 @@ def mixup_cross_entropy(logits, labels, perm, lam):
 )
 
 # ------------------------------------------------------------------ 17 attention: an independent TA's answers (written from the task alone)
+wrong(
+    "rope_attention",
+    "q and k rotated in place (the pair's first half overwritten before use)",
+    """
+def rope_attention(q, k, v, base):
+    N, T, d = q.shape
+    theta = np.arange(T)[:, None] / base ** (np.arange(0, d, 2) / d)
+    cos, sin = np.cos(theta), np.sin(theta)
+    for x in (q, k):
+        even = x[..., 0::2].copy()
+        x[..., 0::2] = even * cos - x[..., 1::2] * sin
+        x[..., 1::2] = even * sin + x[..., 1::2] * cos
+    s = q @ k.transpose(0, 2, 1) / np.sqrt(d)
+    s = np.where(np.tril(np.ones((T, T), bool)), s, -np.inf)
+    p = np.exp(s - s.max(axis=-1, keepdims=True))
+    return p / p.sum(axis=-1, keepdims=True) @ v
+""",
+)
+wrong(
+    "attention_backward",
+    "q scaled in place by 1/sqrt(d)",
+    """
+def attention_backward(dout, q, k, v, causal):
+    N, T, d = q.shape
+    q /= np.sqrt(d)
+    s = q @ k.transpose(0, 2, 1)
+    if causal:
+        s = np.where(np.tril(np.ones((T, T), bool)), s, -np.inf)
+    p = np.exp(s - s.max(axis=-1, keepdims=True)); p /= p.sum(axis=-1, keepdims=True)
+    dv = p.transpose(0, 2, 1) @ dout
+    dp = dout @ v.transpose(0, 2, 1)
+    ds = p * (dp - (p * dp).sum(axis=-1, keepdims=True))
+    return ds @ k / np.sqrt(d), ds.transpose(0, 2, 1) @ q, dv
+""",
+)
 SW_TA = """
 def sliding_window_attention(q, k, v, window):
     T, d = q.shape[1], q.shape[2]
@@ -3272,6 +3334,22 @@ def average_precision_ranked(scores, is_true_positive, n_true):
 )
 
 # 18 detection and segmentation: an independent TA's answers (written from the task alone)
+wrong(
+    "average_precision_ranked",
+    "the caller's arrays reordered in place",
+    """
+def average_precision_ranked(scores, is_true_positive, n_true):
+    if len(scores) == 0:
+        return 0.0
+    order = np.argsort(-scores, kind='stable')
+    scores[:] = scores[order]
+    is_true_positive[:] = is_true_positive[order]
+    tp = np.cumsum(is_true_positive)
+    recall = tp / n_true
+    p = np.maximum.accumulate((tp / np.arange(1, len(tp) + 1))[::-1])[::-1]
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * p))
+""",
+)
 CTB_TA = """
 def conv_transpose_backward(dy, x, W, stride):
     N, C, H, Wd = x.shape
@@ -3643,6 +3721,19 @@ def rouge_l_fbeta(candidate, reference, beta):
 )
 
 # 19 language tasks: an independent TA's answers (written from the task alone)
+wrong(
+    "masked_max_pool",
+    "the padding overwritten with -inf in the caller's h",
+    """
+def masked_max_pool(h, mask, dout):
+    h[~mask] = -np.inf
+    idx = h.argmax(axis=1)
+    out = np.take_along_axis(h, idx[:, None, :], axis=1)[:, 0, :]
+    dh = np.zeros(h.shape)
+    np.put_along_axis(dh, idx[:, None, :], dout[:, None, :], axis=1)
+    return out, dh
+""",
+)
 MMP_TA = """
 def masked_max_pool(h, mask, dout):
     N, T, H = h.shape
@@ -3851,6 +3942,43 @@ right(
 
 # ------------------------------------------------------------------ 20 game playing
 # 20 game playing: an independent TA's answers (written from the task alone)
+wrong(
+    "double_dqn_targets",
+    "the terminal rows of q_next_target zeroed in place",
+    """
+def double_dqn_targets(rewards, terminated, q_next_online, q_next_target, gamma):
+    q_next_target[terminated] = 0.0
+    a = q_next_online.argmax(axis=1)
+    return rewards + gamma * q_next_target[np.arange(len(a)), a]
+""",
+)
+wrong(
+    "gae_advantages",
+    "the advantages accumulated into the caller's rewards",
+    """
+def gae_advantages(rewards, values, next_values, terminated, truncated, gamma, lam):
+    A = rewards
+    A -= values
+    A += gamma * (1 - terminated) * next_values
+    for t in range(len(A) - 2, -1, -1):
+        A[t] += gamma * lam * (1 - (terminated[t] | truncated[t])) * A[t + 1]
+    return A
+""",
+)
+wrong(
+    "returns_with_time_limit",
+    "G written into the caller's rewards (G = rewards)",
+    """
+def returns_with_time_limit(rewards, terminated, truncated, next_values, gamma):
+    G = rewards
+    future = next_values[-1]
+    for t in range(len(G) - 1, -1, -1):
+        future = np.where(terminated[t], 0.0, np.where(truncated[t], next_values[t], future))
+        G[t] = G[t] + gamma * future
+        future = G[t]
+    return G
+""",
+)
 RET_TA = """
 def returns_with_time_limit(rewards, terminated, truncated, next_values, gamma):
     T = len(rewards)
