@@ -1863,6 +1863,18 @@ def weight_norm_backward(dy, x, v, g):
 )
 
 # ------------------------------------------------------------------ 11 autoencoders: an independent TA's answers (written from the task alone)
+right(
+    "sparsity_penalty",
+    "the penalty via xlogy-style differences of logs",
+    """
+def sparsity_penalty(h, rho, beta):
+    n = h.shape[0]
+    r = h.mean(axis=0)
+    pen = beta * (rho * np.log(rho / r) + (1 - rho) * np.log((1 - rho) / (1 - r))).sum()
+    dr = beta * (r - rho) / (r * (1 - r))
+    return float(pen), np.broadcast_to(dr / n, h.shape).copy()
+""",
+)
 AE_TA = """
 def autoencoder_train_step(x, W1, b1, W2, b2, lr):
     a = x @ W1 + b1
@@ -2218,6 +2230,22 @@ def gan_step(x_real, z_d, z_g, params, lr):
 )
 
 # ------------------------------------------------------------------ 13 transfer learning: an independent TA's answers (written from the task alone)
+right(
+    "ridge_loo",
+    "an explicit inverse (the task prefers solve, but it is right)",
+    """
+def ridge_loo(features, labels, n_classes, lams):
+    n = len(features)
+    X = np.hstack([features, np.ones((n, 1))])
+    Y = np.eye(n_classes)[labels]
+    mse, acc = [], []
+    for lam in lams:
+        H = X @ np.linalg.inv(X.T @ X + lam * np.eye(X.shape[1])) @ X.T
+        r = (Y - H @ Y) / (1 - np.diag(H))[:, None]
+        mse.append(np.mean(r**2)); acc.append(np.mean(np.argmax(Y - r, axis=1) == labels))
+    return np.array(mse), np.array(acc), lams[int(np.argmin(mse))]
+""",
+)
 FREEZE_TA = """
 def freeze_all_but_last(model, n_trainable):
     weighted = [layer for layer in model.layers if {has}]
@@ -2576,6 +2604,22 @@ def dense_after_flatten_from_keras(kernel, height, width, channels):
 )
 
 # ------------------------------------------------------------------ 15 speech: an independent TA's answers (written from the task alone)
+right(
+    "dtw_distance",
+    "distances from the Gram matrix (another float order)",
+    """
+def dtw_distance(a, b):
+    d2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
+    d = np.sqrt(np.clip(d2, 0.0, None))
+    Ta, Tb = d.shape
+    D = np.full((Ta, Tb), np.inf)
+    for i in range(Ta):
+        for j in range(Tb):
+            best = 0.0 if i == j == 0 else min(D[i - 1, j] if i else np.inf, D[i, j - 1] if j else np.inf, D[i - 1, j - 1] if i and j else np.inf)
+            D[i, j] = d[i, j] + best
+    return D[-1, -1]
+""",
+)
 wrong(
     "delta_features",
     "the edges written into the caller's features",
@@ -2801,6 +2845,51 @@ def dtw_distance(a, b):
 )
 
 # ------------------------------------------------------------------ 16 going deep: an independent TA's answers (written from the task alone)
+right(
+    "lsuv_scales",
+    "std from the second moment and the mean",
+    """
+def lsuv_scales(x, weights):
+    h = x
+    out = np.zeros(len(weights))
+    for l, W in enumerate(weights):
+        a = h @ W
+        var = np.mean(a * a) - np.mean(a) ** 2
+        out[l] = 1.0 / np.sqrt(var)
+        h = np.maximum(a, 0.0) * out[l]
+    return out
+""",
+)
+right(
+    "preact_residual_backward",
+    "the batch statistics' terms via a (N, N) centring matrix",
+    """
+def preact_residual_backward(dy, x, W1, W2, eps):
+    N = x.shape[0]
+    C = np.eye(N) - 1.0 / N
+    xc = C @ x
+    std = np.sqrt((xc**2).mean(axis=0) + eps)
+    u = xc / std
+    a = u @ W1
+    h = np.maximum(a, 0.0)
+    da = (dy @ W2.T) * (a > 0)
+    du = da @ W1.T
+    dx = (C @ du - u * (du * u).mean(axis=0)) / std
+    return dx + dy, u.T @ da, h.T @ dy
+""",
+)
+wrong(
+    "mixup_cross_entropy",
+    "log of a stable softmax: log(0) for the far classes",
+    """
+def mixup_cross_entropy(logits, labels, perm, lam):
+    n, k = logits.shape
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p = e / e.sum(axis=1, keepdims=True)
+    t = lam * np.eye(k)[labels] + (1 - lam) * np.eye(k)[labels[perm]]
+    return float(-(t * np.log(p)).sum() / n), (p - t) / n
+""",
+)
 PRE_TA = """
 def preact_residual_backward(dy, x, W1, W2, eps):
     n = len(x)
