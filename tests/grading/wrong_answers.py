@@ -1863,6 +1863,17 @@ def weight_norm_backward(dy, x, v, g):
 )
 
 # ------------------------------------------------------------------ 11 autoencoders: an independent TA's answers (written from the task alone)
+wrong(
+    "sparsity_penalty",
+    "rho taken as 0.05",
+    """
+def sparsity_penalty(h, rho, beta):
+    rho = 0.05
+    r = h.mean(0)
+    pen = beta * np.sum(rho * np.log(rho / r) + (1 - rho) * np.log((1 - rho) / (1 - r)))
+    return pen, np.tile(beta * (-rho / r + (1 - rho) / (1 - r)) / len(h), (len(h), 1))
+""",
+)
 right(
     "sparsity_penalty",
     "the penalty via xlogy-style differences of logs",
@@ -2033,6 +2044,39 @@ def sparsity_penalty(h, rho, beta):
 )
 
 # ------------------------------------------------------------------ 12 GANs: an independent TA's answers (written from the task alone)
+wrong(
+    "gan_step",
+    "lr taken as 0.1 whatever the argument",
+    """
+def gan_step(x_real, z_d, z_g, params, lr):
+    lr = 0.1
+    sig = lambda t: 0.5 * (1.0 + np.tanh(0.5 * t))
+    a, c, w, b = params
+    fake = a * z_d + c
+    l_real, l_fake = w * x_real + b, w * fake + b
+    loss_d = np.mean(np.logaddexp(0, -l_real)) + np.mean(np.logaddexp(0, l_fake))
+    d_real = -sig(-l_real) / len(x_real); d_fake = sig(l_fake) / len(z_d)
+    w = w - lr * (np.sum(d_real * x_real) + np.sum(d_fake * fake))
+    b = b - lr * (np.sum(d_real) + np.sum(d_fake))
+    l_g = w * (a * z_g + c) + b
+    loss_g = np.mean(np.logaddexp(0, -l_g))
+    d_g = -sig(-l_g) / len(z_g)
+    return a - lr * np.sum(d_g * w * z_g), c - lr * np.sum(d_g * w), w, b, loss_d, loss_g
+""",
+)
+wrong(
+    "generator_step",
+    "lr taken as 0.1 whatever the argument",
+    """
+def generator_step(z, Wg, bg, Wd, bd, lr):
+    lr = 0.1
+    n = len(z)
+    g = np.tanh(z @ Wg + bg)
+    l = g @ Wd + bd
+    da = np.outer(-1.0 / (1.0 + np.exp(l)) / n, Wd) * (1 - g**2)
+    return Wg - lr * z.T @ da, bg - lr * da.sum(0)
+""",
+)
 wrong(
     "hinge_gan_losses",
     "the scores clipped in place",
@@ -2230,6 +2274,19 @@ def gan_step(x_real, z_d, z_g, params, lr):
 )
 
 # ------------------------------------------------------------------ 13 transfer learning: an independent TA's answers (written from the task alone)
+wrong(
+    "ridge_loo",
+    "every lam but the first ignored (lams[0] for all)",
+    """
+def ridge_loo(features, labels, n_classes, lams):
+    n = len(features)
+    X = np.hstack([features, np.ones((n, 1))]); Y = np.eye(n_classes)[labels]
+    H = X @ np.linalg.solve(X.T @ X + lams[0] * np.eye(X.shape[1]), X.T)
+    r = (Y - H @ Y) / (1 - np.diag(H))[:, None]
+    m = np.full(len(lams), np.mean(r**2)); a = np.full(len(lams), np.mean(np.argmax(Y - r, 1) == labels))
+    return m, a, lams[0]
+""",
+)
 right(
     "ridge_loo",
     "an explicit inverse (the task prefers solve, but it is right)",
@@ -2604,6 +2661,18 @@ def dense_after_flatten_from_keras(kernel, height, width, channels):
 )
 
 # ------------------------------------------------------------------ 15 speech: an independent TA's answers (written from the task alone)
+wrong(
+    "delta_features",
+    "width taken as 2",
+    """
+def delta_features(features, width):
+    width = 2
+    T = len(features)
+    p = np.pad(features, ((width, width), (0, 0)), mode='edge')
+    d = sum(n * (p[width + n : width + n + T] - p[width - n : width - n + T]) for n in range(1, width + 1))
+    return d / (2 * sum(n * n for n in range(1, width + 1)))
+""",
+)
 right(
     "dtw_distance",
     "distances from the Gram matrix (another float order)",
@@ -3058,6 +3127,32 @@ def mixup_cross_entropy(logits, labels, perm, lam):
 
 # ------------------------------------------------------------------ 17 attention: an independent TA's answers (written from the task alone)
 wrong(
+    "alibi_attention",
+    "slope taken as 0.5",
+    """
+def alibi_attention(q, k, v, slope):
+    slope = 0.5
+    T, d = q.shape[1], q.shape[2]
+    i, j = np.arange(T)[:, None], np.arange(T)[None, :]
+    s = np.where(j <= i, q @ k.transpose(0, 2, 1) / np.sqrt(d) - slope * (i - j), -np.inf)
+    p = np.exp(s - s.max(axis=-1, keepdims=True))
+    return p / p.sum(axis=-1, keepdims=True) @ v
+""",
+)
+wrong(
+    "sliding_window_attention",
+    "window taken as 3",
+    """
+def sliding_window_attention(q, k, v, window):
+    window = 3
+    T, d = q.shape[1], q.shape[2]
+    i, j = np.arange(T)[:, None], np.arange(T)[None, :]
+    s = np.where((j <= i) & (j > i - window), q @ k.transpose(0, 2, 1) / np.sqrt(d), -np.inf)
+    p = np.exp(s - s.max(axis=-1, keepdims=True))
+    return p / p.sum(axis=-1, keepdims=True) @ v
+""",
+)
+wrong(
     "rope_attention",
     "q and k rotated in place (the pair's first half overwritten before use)",
     """
@@ -3423,6 +3518,45 @@ def average_precision_ranked(scores, is_true_positive, n_true):
 )
 
 # 18 detection and segmentation: an independent TA's answers (written from the task alone)
+wrong(
+    "conv_transpose_backward",
+    "stride taken as 2",
+    """
+def conv_transpose_backward(dy, x, W, stride):
+    stride = 2
+    N, C, H, Wd = x.shape
+    KH, KW = W.shape[2:]
+    dx = np.zeros(x.shape); dW = np.zeros(W.shape)
+    for i in range(H):
+        for j in range(Wd):
+            win = dy[:, :, i * stride : i * stride + KH, j * stride : j * stride + KW]
+            if win.shape[2:] != (KH, KW):
+                continue
+            dx[:, :, i, j] = np.einsum('nfpq,cfpq->nc', win, W)
+            dW += np.einsum('nc,nfpq->cfpq', x[:, :, i, j], win)
+    return dx, dW
+""",
+)
+wrong(
+    "class_aware_nms",
+    "iou_threshold taken as 0.5",
+    """
+def class_aware_nms(boxes, scores, classes, iou_threshold):
+    keep = []
+    for i in np.argsort(-scores, kind='stable'):
+        ok = True
+        for j in keep:
+            if classes[i] == classes[j]:
+                w = max(0.0, min(boxes[i, 2], boxes[j, 2]) - max(boxes[i, 0], boxes[j, 0]))
+                h = max(0.0, min(boxes[i, 3], boxes[j, 3]) - max(boxes[i, 1], boxes[j, 1]))
+                a = lambda b: (b[2] - b[0]) * (b[3] - b[1])
+                if w * h / (a(boxes[i]) + a(boxes[j]) - w * h) > 0.5:
+                    ok = False
+        if ok:
+            keep.append(int(i))
+    return np.array(keep, dtype=int)
+""",
+)
 wrong(
     "average_precision_ranked",
     "the caller's arrays reordered in place",
@@ -4031,6 +4165,41 @@ right(
 
 # ------------------------------------------------------------------ 20 game playing
 # 20 game playing: an independent TA's answers (written from the task alone)
+wrong(
+    "double_dqn_targets",
+    "gamma taken as 0.99",
+    """
+def double_dqn_targets(rewards, terminated, q_next_online, q_next_target, gamma):
+    a = q_next_online.argmax(axis=1)
+    return rewards + 0.99 * (1 - terminated) * q_next_target[np.arange(len(a)), a]
+""",
+)
+wrong(
+    "gae_advantages",
+    "lam taken as 0.95",
+    """
+def gae_advantages(rewards, values, next_values, terminated, truncated, gamma, lam):
+    lam = 0.95
+    delta = rewards + gamma * (1 - terminated) * next_values - values
+    A = np.zeros(rewards.shape); nxt = 0.0
+    for t in range(len(rewards) - 1, -1, -1):
+        nxt = delta[t] + gamma * lam * (1 - (terminated[t] | truncated[t])) * nxt; A[t] = nxt
+    return A
+""",
+)
+wrong(
+    "returns_with_time_limit",
+    "gamma taken as 0.9",
+    """
+def returns_with_time_limit(rewards, terminated, truncated, next_values, gamma):
+    gamma = 0.9
+    G = np.zeros(rewards.shape); future = next_values[-1]
+    for t in range(len(rewards) - 1, -1, -1):
+        future = np.where(terminated[t], 0.0, np.where(truncated[t], next_values[t], future))
+        G[t] = rewards[t] + gamma * future; future = G[t]
+    return G
+""",
+)
 wrong(
     "double_dqn_targets",
     "the terminal rows of q_next_target zeroed in place",
