@@ -475,6 +475,13 @@ def wrong_variants(name: str, template: str, right_slots: dict, table: tuple) ->
         wrong(name, label, template.format(**{**right_slots, **slots}))
 
 
+def wrong_with_line(name: str, label: str, template: str, right_slots: dict, line: str) -> None:
+    """A wrong answer: the template's right answer with ``line`` as its first statement (an
+    argument overwritten by the chapter's value, an input changed in place)."""
+    head, body = template.format(**right_slots).split(":\n", 1)
+    wrong(name, label, f"{head}:\n    {line}\n{body}")
+
+
 DTW = """
 def dtw_distance(a, b):
     d = {local}
@@ -1863,17 +1870,6 @@ def weight_norm_backward(dy, x, v, g):
 )
 
 # ------------------------------------------------------------------ 11 autoencoders: an independent TA's answers (written from the task alone)
-wrong(
-    "sparsity_penalty",
-    "rho taken as 0.05",
-    """
-def sparsity_penalty(h, rho, beta):
-    rho = 0.05
-    r = h.mean(0)
-    pen = beta * np.sum(rho * np.log(rho / r) + (1 - rho) * np.log((1 - rho) / (1 - r)))
-    return pen, np.tile(beta * (-rho / r + (1 - rho) / (1 - r)) / len(h), (len(h), 1))
-""",
-)
 right(
     "sparsity_penalty",
     "the penalty via xlogy-style differences of logs",
@@ -2009,6 +2005,7 @@ wrong_variants(
         ),
     ),
 )
+wrong_with_line("sparsity_penalty", "rho taken as 0.05", SP_TA, SP_RIGHT_TA, "rho = 0.05")
 wrong(
     "sparsity_penalty",
     "the KL reversed: KL(rho_hat || rho)",
@@ -2044,39 +2041,6 @@ def sparsity_penalty(h, rho, beta):
 )
 
 # ------------------------------------------------------------------ 12 GANs: an independent TA's answers (written from the task alone)
-wrong(
-    "gan_step",
-    "lr taken as 0.1 whatever the argument",
-    """
-def gan_step(x_real, z_d, z_g, params, lr):
-    lr = 0.1
-    sig = lambda t: 0.5 * (1.0 + np.tanh(0.5 * t))
-    a, c, w, b = params
-    fake = a * z_d + c
-    l_real, l_fake = w * x_real + b, w * fake + b
-    loss_d = np.mean(np.logaddexp(0, -l_real)) + np.mean(np.logaddexp(0, l_fake))
-    d_real = -sig(-l_real) / len(x_real); d_fake = sig(l_fake) / len(z_d)
-    w = w - lr * (np.sum(d_real * x_real) + np.sum(d_fake * fake))
-    b = b - lr * (np.sum(d_real) + np.sum(d_fake))
-    l_g = w * (a * z_g + c) + b
-    loss_g = np.mean(np.logaddexp(0, -l_g))
-    d_g = -sig(-l_g) / len(z_g)
-    return a - lr * np.sum(d_g * w * z_g), c - lr * np.sum(d_g * w), w, b, loss_d, loss_g
-""",
-)
-wrong(
-    "generator_step",
-    "lr taken as 0.1 whatever the argument",
-    """
-def generator_step(z, Wg, bg, Wd, bd, lr):
-    lr = 0.1
-    n = len(z)
-    g = np.tanh(z @ Wg + bg)
-    l = g @ Wd + bd
-    da = np.outer(-1.0 / (1.0 + np.exp(l)) / n, Wd) * (1 - g**2)
-    return Wg - lr * z.T @ da, bg - lr * da.sum(0)
-""",
-)
 wrong(
     "hinge_gan_losses",
     "the scores clipped in place",
@@ -2176,6 +2140,7 @@ wrong_variants(
         ),
     ),
 )
+wrong_with_line("generator_step", "lr taken as 0.1 whatever the argument", GEN_TA, GEN_RIGHT_TA, "lr = 0.1")
 right(
     "generator_step",
     "softplus derivative via tanh, einsum",
@@ -2252,6 +2217,7 @@ wrong_variants(
         ("G's gradient of the sum, not the mean", dict(d_g="-sig(-l_g)")),
     ),
 )
+wrong_with_line("gan_step", "lr taken as 0.1 whatever the argument", GANSTEP_TA, GANSTEP_RIGHT_TA, "lr = 0.1")
 right(
     "gan_step",
     "sigmoid via exp, in a different order",
@@ -2661,18 +2627,6 @@ def dense_after_flatten_from_keras(kernel, height, width, channels):
 )
 
 # ------------------------------------------------------------------ 15 speech: an independent TA's answers (written from the task alone)
-wrong(
-    "delta_features",
-    "width taken as 2",
-    """
-def delta_features(features, width):
-    width = 2
-    T = len(features)
-    p = np.pad(features, ((width, width), (0, 0)), mode='edge')
-    d = sum(n * (p[width + n : width + n + T] - p[width - n : width - n + T]) for n in range(1, width + 1))
-    return d / (2 * sum(n * n for n in range(1, width + 1)))
-""",
-)
 right(
     "dtw_distance",
     "distances from the Gram matrix (another float order)",
@@ -2733,6 +2687,7 @@ wrong_variants(
         ("normalised by the width, not the sum of n^2", dict(norm="(2 * width)")),
     ),
 )
+wrong_with_line("delta_features", "width taken as 2", DELTA_TA, DELTA_RIGHT_TA, "width = 2")
 wrong(
     "delta_features",
     "the slope taken backwards (c[t-n] - c[t+n])",
@@ -3127,32 +3082,6 @@ def mixup_cross_entropy(logits, labels, perm, lam):
 
 # ------------------------------------------------------------------ 17 attention: an independent TA's answers (written from the task alone)
 wrong(
-    "alibi_attention",
-    "slope taken as 0.5",
-    """
-def alibi_attention(q, k, v, slope):
-    slope = 0.5
-    T, d = q.shape[1], q.shape[2]
-    i, j = np.arange(T)[:, None], np.arange(T)[None, :]
-    s = np.where(j <= i, q @ k.transpose(0, 2, 1) / np.sqrt(d) - slope * (i - j), -np.inf)
-    p = np.exp(s - s.max(axis=-1, keepdims=True))
-    return p / p.sum(axis=-1, keepdims=True) @ v
-""",
-)
-wrong(
-    "sliding_window_attention",
-    "window taken as 3",
-    """
-def sliding_window_attention(q, k, v, window):
-    window = 3
-    T, d = q.shape[1], q.shape[2]
-    i, j = np.arange(T)[:, None], np.arange(T)[None, :]
-    s = np.where((j <= i) & (j > i - window), q @ k.transpose(0, 2, 1) / np.sqrt(d), -np.inf)
-    p = np.exp(s - s.max(axis=-1, keepdims=True))
-    return p / p.sum(axis=-1, keepdims=True) @ v
-""",
-)
-wrong(
     "rope_attention",
     "q and k rotated in place (the pair's first half overwritten before use)",
     """
@@ -3213,6 +3142,7 @@ wrong_variants(
         ("masked scores set to 0 instead of -inf", dict(fill="0.0")),
     ),
 )
+wrong_with_line("sliding_window_attention", "window taken as 3", SW_TA, SW_RIGHT_TA, "window = 3")
 right(
     "sliding_window_attention",
     "a loop over the queries",
@@ -3264,6 +3194,7 @@ wrong_variants(
         ),
     ),
 )
+wrong_with_line("alibi_attention", "slope taken as 0.5", AL_TA, AL_RIGHT_TA, "slope = 0.5")
 right(
     "alibi_attention",
     "a loop over the queries",
@@ -3518,61 +3449,6 @@ def average_precision_ranked(scores, is_true_positive, n_true):
 )
 
 # 18 detection and segmentation: an independent TA's answers (written from the task alone)
-wrong(
-    "conv_transpose_backward",
-    "stride taken as 2",
-    """
-def conv_transpose_backward(dy, x, W, stride):
-    stride = 2
-    N, C, H, Wd = x.shape
-    KH, KW = W.shape[2:]
-    dx = np.zeros(x.shape); dW = np.zeros(W.shape)
-    for i in range(H):
-        for j in range(Wd):
-            win = dy[:, :, i * stride : i * stride + KH, j * stride : j * stride + KW]
-            if win.shape[2:] != (KH, KW):
-                continue
-            dx[:, :, i, j] = np.einsum('nfpq,cfpq->nc', win, W)
-            dW += np.einsum('nc,nfpq->cfpq', x[:, :, i, j], win)
-    return dx, dW
-""",
-)
-wrong(
-    "class_aware_nms",
-    "iou_threshold taken as 0.5",
-    """
-def class_aware_nms(boxes, scores, classes, iou_threshold):
-    keep = []
-    for i in np.argsort(-scores, kind='stable'):
-        ok = True
-        for j in keep:
-            if classes[i] == classes[j]:
-                w = max(0.0, min(boxes[i, 2], boxes[j, 2]) - max(boxes[i, 0], boxes[j, 0]))
-                h = max(0.0, min(boxes[i, 3], boxes[j, 3]) - max(boxes[i, 1], boxes[j, 1]))
-                a = lambda b: (b[2] - b[0]) * (b[3] - b[1])
-                if w * h / (a(boxes[i]) + a(boxes[j]) - w * h) > 0.5:
-                    ok = False
-        if ok:
-            keep.append(int(i))
-    return np.array(keep, dtype=int)
-""",
-)
-wrong(
-    "average_precision_ranked",
-    "the caller's arrays reordered in place",
-    """
-def average_precision_ranked(scores, is_true_positive, n_true):
-    if len(scores) == 0:
-        return 0.0
-    order = np.argsort(-scores, kind='stable')
-    scores[:] = scores[order]
-    is_true_positive[:] = is_true_positive[order]
-    tp = np.cumsum(is_true_positive)
-    recall = tp / n_true
-    p = np.maximum.accumulate((tp / np.arange(1, len(tp) + 1))[::-1])[::-1]
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * p))
-""",
-)
 CTB_TA = """
 def conv_transpose_backward(dy, x, W, stride):
     N, C, H, Wd = x.shape
@@ -3675,6 +3551,7 @@ wrong_variants(
         ("ties broken by argsort's default (not stable)", dict(order="np.argsort(-scores)")),
     ),
 )
+wrong_with_line("class_aware_nms", "iou_threshold taken as 0.5", NMS_TA, NMS_RIGHT_TA, "iou_threshold = 0.5")
 right(
     "class_aware_nms",
     "vectorised IoU against all remaining boxes, class offsets",
@@ -3727,6 +3604,9 @@ wrong_variants(
             dict(interp="p = np.maximum.accumulate(precision)"),
         ),
     ),
+)
+wrong_with_line(
+    "average_precision_ranked", "the caller's scores sorted in place", AP_TA, AP_RIGHT_TA, "scores.sort()"
 )
 wrong(
     "average_precision_ranked",
@@ -3944,19 +3824,6 @@ def rouge_l_fbeta(candidate, reference, beta):
 )
 
 # 19 language tasks: an independent TA's answers (written from the task alone)
-wrong(
-    "masked_max_pool",
-    "the padding overwritten with -inf in the caller's h",
-    """
-def masked_max_pool(h, mask, dout):
-    h[~mask] = -np.inf
-    idx = h.argmax(axis=1)
-    out = np.take_along_axis(h, idx[:, None, :], axis=1)[:, 0, :]
-    dh = np.zeros(h.shape)
-    np.put_along_axis(dh, idx[:, None, :], dout[:, None, :], axis=1)
-    return out, dh
-""",
-)
 MMP_TA = """
 def masked_max_pool(h, mask, dout):
     N, T, H = h.shape
@@ -3992,6 +3859,13 @@ wrong_variants(
         ),
         ("padding multiplied by the mask (h * mask)", dict(masked="h * mask[:, :, None]")),
     ),
+)
+wrong_with_line(
+    "masked_max_pool",
+    "the padding overwritten with -inf in the caller's h",
+    MMP_TA,
+    MMP_RIGHT_TA,
+    "h[~mask] = -np.inf",
 )
 right(
     "masked_max_pool",
@@ -4166,51 +4040,6 @@ right(
 # ------------------------------------------------------------------ 20 game playing
 # 20 game playing: an independent TA's answers (written from the task alone)
 wrong(
-    "double_dqn_targets",
-    "gamma taken as 0.99",
-    """
-def double_dqn_targets(rewards, terminated, q_next_online, q_next_target, gamma):
-    a = q_next_online.argmax(axis=1)
-    return rewards + 0.99 * (1 - terminated) * q_next_target[np.arange(len(a)), a]
-""",
-)
-wrong(
-    "gae_advantages",
-    "lam taken as 0.95",
-    """
-def gae_advantages(rewards, values, next_values, terminated, truncated, gamma, lam):
-    lam = 0.95
-    delta = rewards + gamma * (1 - terminated) * next_values - values
-    A = np.zeros(rewards.shape); nxt = 0.0
-    for t in range(len(rewards) - 1, -1, -1):
-        nxt = delta[t] + gamma * lam * (1 - (terminated[t] | truncated[t])) * nxt; A[t] = nxt
-    return A
-""",
-)
-wrong(
-    "returns_with_time_limit",
-    "gamma taken as 0.9",
-    """
-def returns_with_time_limit(rewards, terminated, truncated, next_values, gamma):
-    gamma = 0.9
-    G = np.zeros(rewards.shape); future = next_values[-1]
-    for t in range(len(rewards) - 1, -1, -1):
-        future = np.where(terminated[t], 0.0, np.where(truncated[t], next_values[t], future))
-        G[t] = rewards[t] + gamma * future; future = G[t]
-    return G
-""",
-)
-wrong(
-    "double_dqn_targets",
-    "the terminal rows of q_next_target zeroed in place",
-    """
-def double_dqn_targets(rewards, terminated, q_next_online, q_next_target, gamma):
-    q_next_target[terminated] = 0.0
-    a = q_next_online.argmax(axis=1)
-    return rewards + gamma * q_next_target[np.arange(len(a)), a]
-""",
-)
-wrong(
     "gae_advantages",
     "the advantages accumulated into the caller's rewards",
     """
@@ -4261,6 +4090,7 @@ wrong_variants(
         ("the last step bootstrapped from next_values[0]", dict(last="next_values[0]")),
     ),
 )
+wrong_with_line("returns_with_time_limit", "gamma taken as 0.9", RET_TA, RET_RIGHT_TA, "gamma = 0.9")
 wrong(
     "returns_with_time_limit",
     "one done flag: terminated | truncated cuts the return",
@@ -4333,6 +4163,7 @@ wrong_variants(
         ("gamma alone as the decay", dict(decay="gamma")),
     ),
 )
+wrong_with_line("gae_advantages", "lam taken as 0.95", GAE_TA, GAE_RIGHT_TA, "lam = 0.95")
 right(
     "gae_advantages",
     "the discounted sum written out with powers",
@@ -4372,6 +4203,14 @@ wrong_variants(
         ("no cut at termination", dict(cut="1")),
     ),
 )
+wrong_with_line(
+    "double_dqn_targets",
+    "the terminal rows of q_next_target zeroed in place",
+    DD_TA,
+    DD_RIGHT_TA,
+    "q_next_target[terminated] = 0.0",
+)
+wrong_with_line("double_dqn_targets", "gamma taken as 0.99", DD_TA, DD_RIGHT_TA, "gamma = 0.99")
 wrong(
     "double_dqn_targets",
     "the min of the two networks (clipped double Q)",
