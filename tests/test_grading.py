@@ -179,6 +179,14 @@ def test_sum_over_the_wrong_axis_is_named():
     assert "`db` has shape (5,), expected (3,)" in message and "wrong axis" in message
 
 
+def test_a_list_of_indices_of_the_wrong_length_is_not_called_a_wrong_axis():
+    from minidl.exercises.compare import compare_outputs
+
+    message = compare_outputs(np.array([2, 0]), np.array([2, 0, 5]), ("keep",))
+    assert "`keep` has shape (2,), expected (3,)" in message
+    assert "2 items where 3 were expected" in message and "wrong axis" not in message
+
+
 def test_an_extra_batch_mean_is_named():
     message = _message("weight_norm_backward", _weight_norm_with(db=lambda dy, x, v, g, r: dy.mean(axis=0)))
     assert "`db` is wrong: relative error" in message and "which is 1 / (the batch size N)" in message

@@ -84,7 +84,12 @@ def _as_array(value):
     return None
 
 
-def _shape_hint(got_shape: tuple, expected_shape: tuple) -> str:
+def _shape_hint(got_shape: tuple, expected_shape: tuple, integral: bool = False) -> str:
+    if integral and len(got_shape) == len(expected_shape) == 1:  # indices or tokens, not a reduction
+        return (
+            f"{got_shape[0]} item{'s' * (got_shape[0] != 1)} where {expected_shape[0]} were expected: "
+            "compare, step by step, which items your answer keeps (or produces) with the task's rules"
+        )
     if len(got_shape) == len(expected_shape) >= 2 and got_shape == expected_shape[::-1]:
         return "it looks transposed: check the order of the factors in a matrix product, or a missing .T"
     if len(got_shape) == len(expected_shape) - 1 and got_shape in _drop_one_axis(expected_shape):
@@ -219,7 +224,8 @@ def _compare_one(name: str, got, expected, tolerance: float) -> str | None:
     if g is None:
         return f"`{name}` should be {describe_value(expected)}, got {describe_value(got)}"
     if g.shape != e.shape:
-        hint = _shape_hint(g.shape, e.shape)
+        integral = isinstance(expected, np.ndarray) and expected.dtype.kind in "iu"
+        hint = _shape_hint(g.shape, e.shape, integral)
         return f"`{name}` has shape {g.shape}, expected {e.shape}" + (f"\n    hint: {hint}" if hint else "")
     problem = _non_finite(name, g, e)
     if problem:

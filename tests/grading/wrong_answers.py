@@ -29,6 +29,13 @@ def wrong_variants(name: str, template: str, right_slots: dict, table: tuple) ->
         wrong(name, label, template.format(**{**right_slots, **slots}))
 
 
+def wrong_with_line(name: str, label: str, template: str, right_slots: dict, line: str) -> None:
+    """A wrong answer: the template's right answer with ``line`` as its first statement (an
+    argument overwritten by the chapter's value, an input changed in place)."""
+    head, body = template.format(**right_slots).split(":\n", 1)
+    wrong(name, label, f"{head}:\n    {line}\n{body}")
+
+
 # ------------------------------------------------------------------ 01 linear models
 # (an independent TA's answers, written from the task alone)
 MAX_LR = """
@@ -3099,40 +3106,1497 @@ def weight_norm_backward(dy, x, v, g):
 """,
 )
 
+# ------------------------------------------------------------------ 11 autoencoders: an independent TA's answers (written from the task alone)
+right(
+    "sparsity_penalty",
+    "the penalty via xlogy-style differences of logs",
+    """
+def sparsity_penalty(h, rho, beta):
+    n = h.shape[0]
+    r = h.mean(axis=0)
+    pen = beta * (rho * np.log(rho / r) + (1 - rho) * np.log((1 - rho) / (1 - r))).sum()
+    dr = beta * (r - rho) / (r * (1 - r))
+    return float(pen), np.broadcast_to(dr / n, h.shape).copy()
+""",
+)
+AE_TA = """
+def autoencoder_train_step(x, W1, b1, W2, b2, lr):
+    a = x @ W1 + b1
+    h = np.maximum(a, 0)
+    y = 1 / (1 + np.exp(-(h @ W2 + b2)))
+    loss = np.mean((y - x) ** 2)
+    dy = {two} * (y - x) / {count}
+    dz = dy{sig}
+    dh = dz @ W2.T{relu}
+    grads = (h.T @ dz, dz.sum(0), x.T @ dh, dh.sum(0))
+    {update}
+"""
+AE_RIGHT_TA = dict(
+    two="2",
+    count="x.size",
+    sig=" * y * (1 - y)",
+    relu=" * (a > 0)",
+    update="return loss, W1 - lr * grads[2], b1 - lr * grads[3], W2 - lr * grads[0], b2 - lr * grads[1]",
+)
+wrong_variants(
+    "autoencoder_train_step",
+    AE_TA,
+    AE_RIGHT_TA,
+    (
+        ("the sigmoid's derivative left out", dict(sig="")),
+        ("the mean over the N rows only", dict(count="len(x)")),
+        ("the factor 2 of the square lost", dict(two="1")),
+        ("the ReLU's derivative left out", dict(relu="")),
+        (
+            "the parameters updated in place",
+            dict(
+                update="W1 -= lr * grads[2]\n    b1 -= lr * grads[3]\n    W2 -= lr * grads[0]\n    b2 -= lr * grads[1]\n    return loss, W1, b1, W2, b2"
+            ),
+        ),
+        (
+            "the loss after the step",
+            dict(
+                update="W1, b1, W2, b2 = W1 - lr * grads[2], b1 - lr * grads[3], W2 - lr * grads[0], b2 - lr * grads[1]\n    y2 = 1 / (1 + np.exp(-(np.maximum(x @ W1 + b1, 0) @ W2 + b2)))\n    return np.mean((y2 - x) ** 2), W1, b1, W2, b2"
+            ),
+        ),
+    ),
+)
+right(
+    "autoencoder_train_step",
+    "sigmoid via tanh, einsum",
+    """
+def autoencoder_train_step(x, W1, b1, W2, b2, lr):
+    N, D = x.shape
+    pre = np.einsum('nd,dk->nk', x, W1) + b1
+    h = np.where(pre > 0, pre, 0.0)
+    out = 0.5 * (1 + np.tanh(0.5 * (h @ W2 + b2)))
+    err = out - x
+    loss = float((err ** 2).sum() / (N * D))
+    g_out = (2.0 / (N * D)) * err * out * (1.0 - out)
+    g_h = (g_out @ W2.T) * (pre > 0)
+    return loss, W1 - lr * x.T @ g_h, b1 - lr * g_h.sum(0), W2 - lr * h.T @ g_out, b2 - lr * g_out.sum(0)
+""",
+)
+
+TIED_TA = """
+def tied_autoencoder_gradient(x, W, b_enc, b_dec):
+    a = x @ W + b_enc
+    h = np.maximum(a, 0)
+    err = h @ W.T + b_dec - x
+    loss = np.mean(err ** 2)
+    dxh = {two} * err / {count}
+    da = (dxh @ W){relu}
+    dW = {dW}
+    return loss, dW, da.sum(0), dxh.sum(0)
+"""
+TIED_RIGHT_TA = dict(two="2", count="x.size", relu=" * (a > 0)", dW="x.T @ da + dxh.T @ h")
+wrong_variants(
+    "tied_autoencoder_gradient",
+    TIED_TA,
+    TIED_RIGHT_TA,
+    (
+        ("only the encoder's use of W", dict(dW="x.T @ da")),
+        ("only the decoder's use of W", dict(dW="dxh.T @ h")),
+        ("the mean over the N rows only", dict(count="len(x)")),
+        ("the ReLU's derivative left out", dict(relu="")),
+        ("the average of the two uses instead of their sum", dict(dW="(x.T @ da + dxh.T @ h) / 2")),
+    ),
+)
+right(
+    "tied_autoencoder_gradient",
+    "einsum, the two uses written as one sum",
+    """
+def tied_autoencoder_gradient(x, W, b_enc, b_dec):
+    n = x.size
+    a = x @ W + b_enc
+    m = (a > 0).astype(float)
+    h = a * m
+    r = h @ W.T + b_dec - x
+    loss = (r * r).sum() / n
+    g = 2.0 * r / n
+    gh = (g @ W) * m
+    dW = np.einsum('nd,nk->dk', x, gh) + np.einsum('nd,nk->dk', g, h)
+    return loss, dW, gh.sum(axis=0), g.sum(axis=0)
+""",
+)
+
+SP_TA = """
+def sparsity_penalty(h, rho, beta):
+    N = len(h)
+    rho_hat = {rho_hat}
+    penalty = beta * np.sum(rho * np.log(rho / rho_hat) + (1 - rho) * np.log((1 - rho) / (1 - rho_hat)))
+    d_rho = {beta}(-rho / rho_hat + (1 - rho) / (1 - rho_hat))
+    return float(penalty), np.tile(d_rho {scale}, (N, 1))
+"""
+SP_RIGHT_TA = dict(rho_hat="h.mean(axis=0)", beta="beta * ", scale="/ N")
+wrong_variants(
+    "sparsity_penalty",
+    SP_TA,
+    SP_RIGHT_TA,
+    (
+        ("dh not divided by N (the gradient w.r.t. rho_hat)", dict(scale="")),
+        ("beta left out of the gradient", dict(beta="")),
+        (
+            "rho_hat the mean over the units of each row",
+            dict(rho_hat="np.broadcast_to(h.mean(axis=1).mean(), h.shape[1])"),
+        ),
+    ),
+)
+wrong_with_line("sparsity_penalty", "rho taken as 0.05", SP_TA, SP_RIGHT_TA, "rho = 0.05")
+wrong(
+    "sparsity_penalty",
+    "the KL reversed: KL(rho_hat || rho)",
+    """
+def sparsity_penalty(h, rho, beta):
+    r = h.mean(0)
+    pen = beta * np.sum(r * np.log(r / rho) + (1 - r) * np.log((1 - r) / (1 - rho)))
+    g = beta * (np.log(r / rho) - np.log((1 - r) / (1 - rho))) / len(h)
+    return pen, np.repeat(g[None], len(h), axis=0)
+""",
+)
+wrong(
+    "sparsity_penalty",
+    "only the first term's derivative",
+    """
+def sparsity_penalty(h, rho, beta):
+    r = h.mean(0)
+    pen = beta * np.sum(rho * np.log(rho / r) + (1 - rho) * np.log((1 - rho) / (1 - r)))
+    g = beta * (-rho / r) / len(h)
+    return pen, np.repeat(g[None], len(h), axis=0)
+""",
+)
+right(
+    "sparsity_penalty",
+    "xlogy-free, the gradient via broadcasting",
+    """
+def sparsity_penalty(h, rho, beta):
+    r = np.sum(h, axis=0) / h.shape[0]
+    kl = rho * (np.log(rho) - np.log(r)) + (1 - rho) * (np.log1p(-rho) - np.log1p(-r))
+    g = beta * ((1 - rho) / (1 - r) - rho / r) / h.shape[0]
+    return beta * kl.sum(), g + np.zeros_like(h)
+""",
+)
+
+# ------------------------------------------------------------------ 12 GANs: an independent TA's answers (written from the task alone)
+wrong(
+    "hinge_gan_losses",
+    "the scores clipped in place",
+    """
+def hinge_gan_losses(real_logits, fake_logits):
+    d_real = -(real_logits < 1).astype(float) / len(real_logits)
+    d_fake = (fake_logits > -1).astype(float) / len(fake_logits)
+    loss_g = -np.mean(fake_logits)
+    np.minimum(real_logits, 1, out=real_logits)
+    np.maximum(fake_logits, -1, out=fake_logits)
+    loss_d = np.mean(1 - real_logits) + np.mean(1 + fake_logits)
+    return loss_d, d_real, d_fake, loss_g, np.full(len(fake_logits), -1 / len(fake_logits))
+""",
+)
+HINGE_TA = """
+def hinge_gan_losses(real_logits, fake_logits):
+    nr, nf = {nr}, {nf}
+    loss_d = np.sum(np.maximum(0, 1 - real_logits)) / nr + np.sum(np.maximum(0, 1 + fake_logits)) / nf
+    d_real = -(real_logits {rcmp} 1).astype(float) / nr
+    d_fake = (fake_logits {fcmp} -1).astype(float) / nf
+    loss_g = {loss_g}
+    dg_fake = {dg}
+    return loss_d, d_real, d_fake, loss_g, dg_fake
+"""
+HINGE_RIGHT_TA = dict(
+    nr="len(real_logits)",
+    nf="len(fake_logits)",
+    rcmp="<",
+    fcmp=">",
+    loss_g="-np.mean(fake_logits)",
+    dg="np.full(nf, -1.0 / nf)",
+)
+wrong_variants(
+    "hinge_gan_losses",
+    HINGE_TA,
+    HINGE_RIGHT_TA,
+    (
+        ("the derivative 1 at the kinks (<= instead of <)", dict(rcmp="<=", fcmp=">=")),
+        (
+            "one mean over real and fake together",
+            dict(nr="len(real_logits) + len(fake_logits)", nf="len(real_logits) + len(fake_logits)"),
+        ),
+        (
+            "the generator's loss hinged too",
+            dict(
+                loss_g="np.mean(np.maximum(0, 1 - fake_logits))", dg="-(fake_logits < 1).astype(float) / nf"
+            ),
+        ),
+        ("the gradients of the sums (no 1/n)", dict(nr="1", nf="1")),
+        ("the generator's gradient is +1/n (sign)", dict(dg="np.full(nf, 1.0 / nf)")),
+    ),
+)
+right(
+    "hinge_gan_losses",
+    "np.where and heaviside, float order changed",
+    """
+def hinge_gan_losses(real_logits, fake_logits):
+    r = np.asarray(real_logits, dtype=float); f = np.asarray(fake_logits, dtype=float)
+    loss_d = np.mean(np.where(r < 1, 1 - r, 0.0)) + np.mean(np.where(f > -1, 1 + f, 0.0))
+    d_real = -np.heaviside(1 - r, 0.0) / r.size
+    d_fake = np.heaviside(f + 1, 0.0) / f.size
+    return float(loss_d), d_real, d_fake, -f.sum() / f.size, -np.ones_like(f) / f.size
+""",
+)
+
+GEN_TA = """
+def generator_step(z, Wg, bg, Wd, bd, lr):
+    n = len(z)
+    g = np.tanh(z @ Wg + bg)
+    l = g @ Wd + bd
+    dl = {dl}{scale}
+    da = np.outer(dl, Wd){tanh}
+    {update}
+"""
+GEN_RIGHT_TA = dict(
+    dl="-1.0 / (1.0 + np.exp(l))",
+    scale=" / n",
+    tanh=" * (1 - g**2)",
+    update="return Wg - lr * z.T @ da, bg - lr * da.sum(0)",
+)
+wrong_variants(
+    "generator_step",
+    GEN_TA,
+    GEN_RIGHT_TA,
+    (
+        ("the saturating loss log(1 - D) minimised", dict(dl="-1.0 / (1.0 + np.exp(-l))")),
+        ("the sign of dL/dl flipped (the loss maximised)", dict(dl="1.0 / (1.0 + np.exp(l))")),
+        ("tanh's derivative left out", dict(tanh="")),
+        ("the gradient of the sum, not the mean", dict(scale="")),
+        (
+            "the weights updated in place and returned",
+            dict(update="Wg -= lr * z.T @ da\n    bg -= lr * da.sum(0)\n    return Wg, bg"),
+        ),
+        (
+            "the discriminator stepped as well (Wd changed in place)",
+            dict(update="Wd -= lr * g.T @ dl\n    return Wg - lr * z.T @ da, bg - lr * da.sum(0)"),
+        ),
+    ),
+)
+wrong_with_line("generator_step", "lr taken as 0.1 whatever the argument", GEN_TA, GEN_RIGHT_TA, "lr = 0.1")
+right(
+    "generator_step",
+    "softplus derivative via tanh, einsum",
+    """
+def generator_step(z, Wg, bg, Wd, bd, lr):
+    pre = z @ Wg + bg
+    g = np.tanh(pre)
+    l = g @ Wd + bd
+    dl = -(0.5 * (1 + np.tanh(-0.5 * l))) / len(z)
+    dpre = (dl[:, None] * Wd[None, :]) / np.cosh(pre) ** 2
+    return Wg - lr * np.einsum('nk,nd->kd', z, dpre), bg - lr * dpre.sum(axis=0)
+""",
+)
+
+GANSTEP_TA = """
+def gan_step(x_real, z_d, z_g, params, lr):
+    sig = lambda t: 0.5 * (1.0 + np.tanh(0.5 * t))
+    a, c, w, b = params
+    fake = a * z_d + c
+    l_real, l_fake = w * x_real + b, w * fake + b
+    loss_d = {loss_d}
+    d_real = {d_real}
+    d_fake = {d_fake}
+    w_new = w - lr * (np.sum(d_real * x_real) + np.sum(d_fake * fake))
+    b_new = b - lr * (np.sum(d_real) + np.sum(d_fake)){gen_in_d}
+    {wg}, {bgv} = {dpars}
+    z = {zg}
+    l_g = wg * (a * z + c) + bg
+    loss_g = {loss_g}
+    d_g = {d_g}
+    a_new = a - lr * np.sum(d_g * wg * z)
+    c_new = c - lr * np.sum(d_g * wg)
+    return a_new, c_new, w_new, b_new, {ret_d}, loss_g
+"""
+GANSTEP_RIGHT_TA = dict(
+    ret_d="loss_d",
+    loss_d="np.mean(np.logaddexp(0, -l_real)) + np.mean(np.logaddexp(0, l_fake))",
+    d_real="-sig(-l_real) / len(x_real)",
+    d_fake="sig(l_fake) / len(z_d)",
+    gen_in_d="",
+    wg="wg",
+    bgv="bg",
+    dpars="w_new, b_new",
+    zg="z_g",
+    loss_g="np.mean(np.logaddexp(0, -l_g))",
+    d_g="-sig(-l_g) / len(z)",
+)
+wrong_variants(
+    "gan_step",
+    GANSTEP_TA,
+    GANSTEP_RIGHT_TA,
+    (
+        (
+            "D's labels swapped (real 0, fake 1)",
+            dict(
+                loss_d="np.mean(np.logaddexp(0, l_real)) + np.mean(np.logaddexp(0, -l_fake))",
+                d_real="sig(l_real) / len(x_real)",
+                d_fake="-sig(-l_fake) / len(z_d)",
+            ),
+        ),
+        (
+            "the generator moved in D's step too",
+            dict(gen_in_d="\n    a = a - lr * np.sum(d_fake * w * z_d)\n    c = c - lr * np.sum(d_fake * w)"),
+        ),
+        ("G scored by the discriminator before its step", dict(dpars="w, b")),
+        ("G's saturating loss", dict(loss_g="np.mean(np.log(1 - sig(l_g)))", d_g="-sig(l_g) / len(z)")),
+        ("G's step reuses z_d's fakes", dict(zg="z_d")),
+        (
+            "loss_d computed after D's update",
+            dict(
+                ret_d="np.mean(np.logaddexp(0, -(w_new * x_real + b_new))) + np.mean(np.logaddexp(0, w_new * fake + b_new))"
+            ),
+        ),
+        ("G's gradient of the sum, not the mean", dict(d_g="-sig(-l_g)")),
+    ),
+)
+wrong_with_line("gan_step", "lr taken as 0.1 whatever the argument", GANSTEP_TA, GANSTEP_RIGHT_TA, "lr = 0.1")
+right(
+    "gan_step",
+    "sigmoid via exp, in a different order",
+    """
+def gan_step(x_real, z_d, z_g, params, lr):
+    a, c, w, b = (float(p) for p in params)
+    sigmoid = lambda t: 1.0 / (1.0 + np.exp(-t))
+    fake = a * z_d + c
+    lr_, lf = w * x_real + b, w * fake + b
+    loss_d = np.logaddexp(0, -lr_).mean() + np.logaddexp(0, lf).mean()
+    gr = (sigmoid(lr_) - 1.0) / x_real.size
+    gf = sigmoid(lf) / z_d.size
+    w2 = w - lr * (gr @ x_real + gf @ fake)
+    b2 = b - lr * (gr.sum() + gf.sum())
+    lg = w2 * (a * z_g + c) + b2
+    loss_g = np.logaddexp(0, -lg).mean()
+    gg = (sigmoid(lg) - 1.0) / z_g.size * w2
+    return a - lr * (gg @ z_g), c - lr * gg.sum(), w2, b2, loss_d, loss_g
+""",
+)
+
+# ------------------------------------------------------------------ 13 transfer learning: an independent TA's answers (written from the task alone)
+wrong(
+    "ridge_loo",
+    "every lam but the first ignored (lams[0] for all)",
+    """
+def ridge_loo(features, labels, n_classes, lams):
+    n = len(features)
+    X = np.hstack([features, np.ones((n, 1))]); Y = np.eye(n_classes)[labels]
+    H = X @ np.linalg.solve(X.T @ X + lams[0] * np.eye(X.shape[1]), X.T)
+    r = (Y - H @ Y) / (1 - np.diag(H))[:, None]
+    m = np.full(len(lams), np.mean(r**2)); a = np.full(len(lams), np.mean(np.argmax(Y - r, 1) == labels))
+    return m, a, lams[0]
+""",
+)
+right(
+    "ridge_loo",
+    "an explicit inverse (the task prefers solve, but it is right)",
+    """
+def ridge_loo(features, labels, n_classes, lams):
+    n = len(features)
+    X = np.hstack([features, np.ones((n, 1))])
+    Y = np.eye(n_classes)[labels]
+    mse, acc = [], []
+    for lam in lams:
+        H = X @ np.linalg.inv(X.T @ X + lam * np.eye(X.shape[1])) @ X.T
+        r = (Y - H @ Y) / (1 - np.diag(H))[:, None]
+        mse.append(np.mean(r**2)); acc.append(np.mean(np.argmax(Y - r, axis=1) == labels))
+    return np.array(mse), np.array(acc), lams[int(np.argmin(mse))]
+""",
+)
+FREEZE_TA = """
+def freeze_all_but_last(model, n_trainable):
+    weighted = [layer for layer in model.layers if {has}]
+    cut = {cut}
+    for i, layer in enumerate(weighted):
+        {body}
+"""
+FREEZE_RIGHT_TA = dict(
+    has="layer.params", cut="len(weighted) - n_trainable", body="layer.trainable = i >= cut"
+)
+wrong_variants(
+    "freeze_all_but_last",
+    FREEZE_TA,
+    FREEZE_RIGHT_TA,
+    (
+        (
+            "weighted[:-n] frozen, weighted[-n:] trainable: wrong for n = 0",
+            dict(
+                cut="0",
+                body="pass\n    for layer in weighted[:-n_trainable]:\n        layer.trainable = False\n    for layer in weighted[-n_trainable:]:\n        layer.trainable = True",
+            ),
+        ),
+        ("counts every layer (ReLU, Flatten), not the weighted ones", dict(has="True")),
+        (
+            "never unfreezes: the last n keep what an earlier stage set",
+            dict(body="if i < cut:\n            layer.trainable = False"),
+        ),
+        ("one layer too many left trainable (off by one)", dict(cut="len(weighted) - n_trainable - 1")),
+        (
+            "freezes the first n instead of keeping the last n",
+            dict(cut="n_trainable", body="layer.trainable = i >= cut"),
+        ),
+    ),
+)
+right(
+    "freeze_all_but_last",
+    "counted from the top in reversed order",
+    """
+def freeze_all_but_last(model, n_trainable):
+    seen = 0
+    for layer in reversed(model.layers):
+        if not layer.params:
+            continue
+        layer.trainable = seen < n_trainable
+        seen += 1
+    return model
+""",
+)
+
+DFT_TA = """
+def discriminative_fine_tune_step(model, x, y, loss_fn, lr):
+    y_pred = model.forward(x, training={training})
+    loss = loss_fn(y_pred, y)
+    model.backward(loss_fn.backward())
+    k = 0
+    for layer in {order}:
+        if {skip}:
+            continue
+        if {moves}:
+            for key in layer.params:
+                layer.params[key] -= {rate} * layer.grads[key]
+        k += 1
+    return float(loss)
+"""
+DFT_RIGHT_TA = dict(
+    training="True",
+    order="reversed(model.layers)",
+    skip="not layer.params",
+    moves="layer.trainable",
+    rate="lr / 2.6**k",
+)
+wrong_variants(
+    "discriminative_fine_tune_step",
+    DFT_TA,
+    DFT_RIGHT_TA,
+    (
+        ("training=False (the default) in the forward", dict(training="False")),
+        (
+            "a frozen layer not counted: the layers below it get a rate too high",
+            dict(skip="not layer.params or not layer.trainable"),
+        ),
+        ("every layer counted (ReLU too)", dict(skip="False")),
+        ("k counted from the bottom", dict(order="model.layers")),
+        ("the frozen layer moved as well", dict(moves="True")),
+        ("k + 1: the top layer already divided by 2.6", dict(rate="lr / 2.6 ** (k + 1)")),
+        ("the rate written lr / 2.6 * k (the top layer does not move)", dict(rate="lr / 2.6 * k")),
+    ),
+)
+right(
+    "discriminative_fine_tune_step",
+    "rates listed first, then one pass bottom-up",
+    """
+def discriminative_fine_tune_step(model, x, y, loss_fn, lr):
+    out = model.forward(x, training=True)
+    loss = float(loss_fn(out, y))
+    model.backward(loss_fn.backward())
+    weighted = [layer for layer in model.layers if layer.params]
+    rates = [lr * (1 / 2.6) ** (len(weighted) - 1 - i) for i in range(len(weighted))]
+    for layer, rate in zip(weighted, rates):
+        if layer.trainable:
+            for key, g in layer.grads.items():
+                layer.params[key][...] = layer.params[key] - rate * g
+    return loss
+""",
+)
+
+LOO_TA = """
+def ridge_loo(features, labels, n_classes, lams):
+    n = len(features)
+    X = {X}
+    Y = np.eye(n_classes)[labels]
+    mse, acc = [], []
+    for lam in lams:
+        P = {penalty}
+        H = X @ np.linalg.solve(X.T @ X + lam * P, X.T)
+        r = (Y - H @ Y){div}
+        mse.append({mse})
+        acc.append(np.mean(np.argmax({pred}, axis=1) == labels))
+    mse = np.array(mse)
+    return mse, np.array(acc), {best}
+"""
+LOO_RIGHT_TA = dict(
+    X="np.hstack([features, np.ones((n, 1))])",
+    penalty="np.eye(X.shape[1])",
+    div=" / (1 - np.diag(H))[:, None]",
+    mse="np.mean(r**2)",
+    pred="Y - r",
+    best="lams[int(np.argmin(mse))]",
+)
+wrong_variants(
+    "ridge_loo",
+    LOO_TA,
+    LOO_RIGHT_TA,
+    (
+        ("no column of ones (no bias)", dict(X="features")),
+        ("the bias not penalised", dict(penalty="np.diag(np.r_[np.ones(X.shape[1] - 1), 0.0])")),
+        ("the ordinary residuals (not divided by 1 - H_ii)", dict(div="")),
+        (
+            "the squared residuals summed over the classes, mean over samples",
+            dict(mse="np.mean(np.sum(r**2, axis=1))"),
+        ),
+        ("the in-sample prediction HY for the accuracy", dict(pred="H @ Y")),
+        ("the best lam by accuracy", dict(best="lams[int(np.argmax(acc))]")),
+        ("residual divided by (1 - H_ii) squared", dict(div=" / ((1 - np.diag(H)) ** 2)[:, None]")),
+    ),
+)
+right(
+    "ridge_loo",
+    "the dual form (X X^T + lam I)^-1, no F x F system",
+    """
+def ridge_loo(features, labels, n_classes, lams):
+    X = np.concatenate([features, np.ones((features.shape[0], 1))], axis=1)
+    Y = np.zeros((X.shape[0], n_classes)); Y[np.arange(X.shape[0]), labels] = 1.0
+    K = X @ X.T
+    out_mse, out_acc = np.empty(len(lams)), np.empty(len(lams))
+    for t, lam in enumerate(lams):
+        A = np.linalg.solve(K + lam * np.eye(len(K)), np.eye(len(K)))
+        H = K @ A
+        r = (Y - H @ Y) / (1.0 - np.diag(H))[:, None]
+        out_mse[t] = (r**2).sum() / r.size
+        out_acc[t] = ((Y - r).argmax(1) == labels).mean()
+    best = min(range(len(lams)), key=lambda t: (out_mse[t], t))
+    return out_mse, out_acc, lams[best]
+""",
+)
+right(
+    "ridge_loo",
+    "the naive loop: N fits per lam",
+    """
+def ridge_loo(features, labels, n_classes, lams):
+    n = len(features)
+    X = np.c_[features, np.ones(n)]
+    Y = np.eye(n_classes)[labels]
+    mse, acc = [], []
+    for lam in lams:
+        sq, hits = 0.0, 0
+        for i in range(n):
+            keep = np.arange(n) != i
+            W = np.linalg.solve(X[keep].T @ X[keep] + lam * np.eye(X.shape[1]), X[keep].T @ Y[keep])
+            p = X[i] @ W
+            sq += np.sum((Y[i] - p) ** 2)
+            hits += int(np.argmax(p) == labels[i])
+        mse.append(sq / Y.size); acc.append(hits / n)
+    best = lams[int(np.argmin(mse))]
+    return np.array(mse), np.array(acc), best
+""",
+)
+
+# ------------------------------------------------------------------ 14 frameworks: an independent TA's answers (written from the task alone)
+GRU_TA = """
+def gru_from_keras(kernel, recurrent_kernel, bias):
+    H = recurrent_kernel.shape[0]
+    z, r, h = {order}
+    blocks = lambda a: np.concatenate([a[..., r], {sign}a[..., z], a[..., h]], axis=-1)
+    return blocks(kernel){t}, blocks(recurrent_kernel){t}, {bx}, {bh}
+"""
+GRU_RIGHT_TA = dict(
+    t="",
+    order="(np.arange(H) + k * H for k in range(3))",
+    sign="",
+    bx="blocks(bias[0])",
+    bh="blocks(bias[1])",
+)
+wrong_variants(
+    "gru_from_keras",
+    GRU_TA,
+    GRU_RIGHT_TA,
+    (
+        ("blocks kept in Keras's order [z | r | h]", dict(order="(np.arange(H) + k * H for k in (1, 0, 2))")),
+        ("the two bias rows swapped", dict(bx="blocks(bias[1])", bh="blocks(bias[0])")),
+        (
+            "one bias, as the LSTM: bx = b + b', bh = 0",
+            dict(bx="blocks(bias[0] + bias[1])", bh="np.zeros(3 * H)"),
+        ),
+        ("z negated (weights and biases), as if h' = (1 - z) h + z n needed it", dict(sign="-")),
+        ("the blocks reordered but the kernels transposed (3H, D)", dict(t=".T.copy()")),
+    ),
+)
+right(
+    "gru_from_keras",
+    "np.split and np.hstack",
+    """
+def gru_from_keras(kernel, recurrent_kernel, bias):
+    def reorder(a):
+        z, r, h = np.split(a, 3, axis=-1)
+        return np.concatenate((r, z, h), axis=-1).copy()
+    return reorder(kernel), reorder(recurrent_kernel), reorder(bias[0]), reorder(bias[1])
+""",
+)
+right(
+    "gru_from_keras",
+    "an index permutation",
+    """
+def gru_from_keras(kernel, recurrent_kernel, bias):
+    H = kernel.shape[1] // 3
+    idx = np.r_[H:2 * H, 0:H, 2 * H:3 * H]
+    b = np.take(bias, idx, axis=1)
+    return kernel[:, idx], recurrent_kernel[:, idx], b[0].copy(), b[1].copy()
+""",
+)
+
+CT_TA = """
+def conv_transpose_from_keras(kernel):
+    return {expr}
+"""
+wrong_variants(
+    "conv_transpose_from_keras",
+    CT_TA,
+    dict(expr="np.ascontiguousarray(kernel.transpose(3, 2, 0, 1))"),
+    (
+        (
+            "C_in and F swapped (Conv2D's order read as the transposed layer's)",
+            dict(expr="np.ascontiguousarray(kernel.transpose(2, 3, 0, 1))"),
+        ),
+        (
+            "flipped in height and width",
+            dict(expr="np.ascontiguousarray(kernel.transpose(3, 2, 0, 1)[:, :, ::-1, ::-1])"),
+        ),
+        ("a view: kernel.transpose without a copy", dict(expr="kernel.transpose(3, 2, 0, 1)")),
+        ("height and width swapped (kernel.T)", dict(expr="kernel.T.copy()")),
+        (
+            "reshape instead of transpose",
+            dict(
+                expr="kernel.reshape(kernel.shape[3], kernel.shape[2], kernel.shape[0], kernel.shape[1]).copy()"
+            ),
+        ),
+    ),
+)
+right(
+    "conv_transpose_from_keras",
+    "einsum, then a copy",
+    """
+def conv_transpose_from_keras(kernel):
+    # no flip: both layouts store the same adjoint of the same cross-correlation
+    return np.einsum("hwfc->cfhw", kernel).copy()
+""",
+)
+right(
+    "conv_transpose_from_keras",
+    "a loop over every weight",
+    """
+def conv_transpose_from_keras(kernel):
+    KH, KW, F, C = kernel.shape
+    W = np.empty((C, F, KH, KW))
+    for c in range(C):
+        for f in range(F):
+            W[c, f] = kernel[:, :, f, c]
+    return W
+""",
+)
+
+DF_TA = """
+def dense_after_flatten_from_keras(kernel, height, width, channels):
+    M = kernel.shape[1]
+    return {expr}
+"""
+wrong_variants(
+    "dense_after_flatten_from_keras",
+    DF_TA,
+    dict(expr="kernel.reshape(height, width, channels, M).transpose(2, 0, 1, 3).reshape(-1, M).copy()"),
+    (
+        (
+            "the inverse permutation (C, H, W) -> (H, W, C)",
+            dict(
+                expr="kernel.reshape(channels, height, width, M).transpose(1, 2, 0, 3).reshape(-1, M).copy()"
+            ),
+        ),
+        (
+            "(c, w, h) order",
+            dict(
+                expr="kernel.reshape(height, width, channels, M).transpose(2, 1, 0, 3).reshape(-1, M).copy()"
+            ),
+        ),
+        ("the kernel returned as it is (a copy)", dict(expr="kernel.copy()")),
+        ("the kernel transposed (M, H W C)", dict(expr="kernel.T.copy()")),
+    ),
+)
+right(
+    "dense_after_flatten_from_keras",
+    "reshape without a copy (a copy when it must move rows)",
+    """
+def dense_after_flatten_from_keras(kernel, height, width, channels):
+    out = kernel.reshape(height, width, channels, -1).transpose(2, 0, 1, 3).reshape(height * width * channels, -1)
+    return out if not np.shares_memory(out, kernel) else out.copy()
+""",
+)
+right(
+    "dense_after_flatten_from_keras",
+    "row index arithmetic",
+    """
+def dense_after_flatten_from_keras(kernel, height, width, channels):
+    W = np.zeros_like(kernel)
+    for c in range(channels):
+        for h in range(height):
+            for w in range(width):
+                W[(c * height + h) * width + w] = kernel[(h * width + w) * channels + c]
+    return W
+""",
+)
+right(
+    "dense_after_flatten_from_keras",
+    "reshape and transpose, no explicit copy",
+    """
+def dense_after_flatten_from_keras(kernel, height, width, channels):
+    return np.transpose(kernel.reshape(height, width, channels, -1), (2, 0, 1, 3)).reshape(-1, kernel.shape[1])
+""",
+)
+right(
+    "dense_after_flatten_from_keras",
+    "the spatial axes read as (width, height): the same joint (h, w) order",
+    """
+def dense_after_flatten_from_keras(kernel, height, width, channels):
+    M = kernel.shape[1]
+    return kernel.reshape(width, height, channels, M).transpose(2, 0, 1, 3).reshape(-1, M).copy()
+""",
+)
+
+# ------------------------------------------------------------------ 15 speech: an independent TA's answers (written from the task alone)
+right(
+    "dtw_distance",
+    "distances from the Gram matrix (another float order)",
+    """
+def dtw_distance(a, b):
+    d2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
+    d = np.sqrt(np.clip(d2, 0.0, None))
+    Ta, Tb = d.shape
+    D = np.full((Ta, Tb), np.inf)
+    for i in range(Ta):
+        for j in range(Tb):
+            best = 0.0 if i == j == 0 else min(D[i - 1, j] if i else np.inf, D[i, j - 1] if j else np.inf, D[i - 1, j - 1] if i and j else np.inf)
+            D[i, j] = d[i, j] + best
+    return D[-1, -1]
+""",
+)
+wrong(
+    "delta_features",
+    "the edges written into the caller's features",
+    """
+def delta_features(features, width):
+    T = len(features)
+    padded = np.concatenate([np.repeat(features[:1], width, 0), features, np.repeat(features[-1:], width, 0)])
+    features *= 0
+    for n in range(1, width + 1):
+        features += n * (padded[width + n : width + n + T] - padded[width - n : width - n + T])
+    return features / (2 * sum(n * n for n in range(1, width + 1)))
+""",
+)
+DELTA_TA = """
+def delta_features(features, width):
+    T = len(features)
+    padded = {pad}
+    d = np.zeros(features.shape)
+    for n in range(1, width + 1):
+        d += n * (padded[width + n : width + n + T] - padded[width - n : width - n + T])
+    return d / {norm}
+"""
+DELTA_RIGHT_TA = dict(
+    pad="np.pad(features, ((width, width), (0, 0)), mode='edge')",
+    norm="(2 * sum(n * n for n in range(1, width + 1)))",
+)
+wrong_variants(
+    "delta_features",
+    DELTA_TA,
+    DELTA_RIGHT_TA,
+    (
+        ("zeros padded at the ends", dict(pad="np.pad(features, ((width, width), (0, 0)))")),
+        (
+            "the sequence wrapped around (np.roll / wrap)",
+            dict(pad="np.pad(features, ((width, width), (0, 0)), mode='wrap')"),
+        ),
+        (
+            "the ends mirrored (reflect) instead of repeated",
+            dict(pad="np.pad(features, ((width, width), (0, 0)), mode='reflect')"),
+        ),
+        ("no factor 2 in the normaliser", dict(norm="sum(n * n for n in range(1, width + 1))")),
+        ("normalised by the width, not the sum of n^2", dict(norm="(2 * width)")),
+    ),
+)
+wrong_with_line("delta_features", "width taken as 2", DELTA_TA, DELTA_RIGHT_TA, "width = 2")
+wrong(
+    "delta_features",
+    "the slope taken backwards (c[t-n] - c[t+n])",
+    """
+def delta_features(features, width):
+    T = len(features)
+    idx = np.arange(T)
+    d = sum(n * (features[np.clip(idx - n, 0, T - 1)] - features[np.clip(idx + n, 0, T - 1)]) for n in range(1, width + 1))
+    return d / (2 * sum(n * n for n in range(1, width + 1)))
+""",
+)
+right(
+    "delta_features",
+    "clipped indices, float order changed",
+    """
+def delta_features(features, width):
+    T = features.shape[0]
+    t = np.arange(T)
+    num = np.zeros_like(features, dtype=float)
+    for n in range(width, 0, -1):
+        num = num + n * features[np.minimum(t + n, T - 1)] - n * features[np.maximum(t - n, 0)]
+    return num / (width * (width + 1) * (2 * width + 1) / 3)
+""",
+)
+
+CMVN_TA = """
+def masked_cmvn(features, lengths):
+    N, T, F = features.shape
+    mask = (np.arange(T)[None, :] < np.asarray(lengths)[:, None])[..., None]
+    count = {count}
+    mean = (features * mask).sum(axis=1, keepdims=True) / count
+    var = (((features - mean) * mask) ** 2).sum(axis=1, keepdims=True) / {vcount}
+    out = (features - mean) / np.sqrt(var)
+    return {ret}
+"""
+CMVN_RIGHT_TA = dict(count="mask.sum(axis=1, keepdims=True)", vcount="count", ret="np.where(mask, out, 0.0)")
+wrong_variants(
+    "masked_cmvn",
+    CMVN_TA,
+    CMVN_RIGHT_TA,
+    (
+        ("statistics over all T frames, padding included", dict(count="T")),
+        ("the unbiased variance (ddof 1)", dict(vcount="(count - 1)")),
+        ("padded frames left normalised (not set back to 0)", dict(ret="out")),
+    ),
+)
+wrong(
+    "masked_cmvn",
+    "statistics over the features of each frame (wrong axis)",
+    """
+def masked_cmvn(features, lengths):
+    out = np.zeros_like(features)
+    for n, L in enumerate(lengths):
+        x = features[n, :L]
+        out[n, :L] = (x - x.mean(axis=1, keepdims=True)) / x.std(axis=1, keepdims=True)
+    return out
+""",
+)
+wrong(
+    "masked_cmvn",
+    "one mean and std over all features of the utterance",
+    """
+def masked_cmvn(features, lengths):
+    out = np.zeros_like(features)
+    for n, L in enumerate(lengths):
+        x = features[n, :L]
+        out[n, :L] = (x - x.mean()) / x.std()
+    return out
+""",
+)
+wrong(
+    "masked_cmvn",
+    "normalised in place",
+    """
+def masked_cmvn(features, lengths):
+    for n, L in enumerate(lengths):
+        x = features[n, :L]
+        features[n, :L] = (x - x.mean(axis=0)) / x.std(axis=0)
+        features[n, L:] = 0.0
+    return features
+""",
+)
+right(
+    "masked_cmvn",
+    "a loop over utterances",
+    """
+def masked_cmvn(features, lengths):
+    out = np.zeros(features.shape)
+    for n in range(features.shape[0]):
+        x = features[n, : int(lengths[n])]
+        mu = x.mean(axis=0)
+        sd = np.sqrt(((x - mu) ** 2).mean(axis=0))
+        out[n, : int(lengths[n])] = (x - mu) / sd
+    return out
+""",
+)
+
+DTW_TA = """
+def dtw_distance(a, b):
+    d = {local}
+    D = np.full((len(a) + 1, len(b) + 1), np.inf)
+    D[0, 0] = 0.0
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            D[i, j] = d[i - 1, j - 1] + min(D[i - 1, j], D[i, j - 1], D[i - 1, j - 1])
+    return {ret}
+"""
+DTW_RIGHT_TA = dict(local="np.linalg.norm(a[:, None] - b[None], axis=-1)", ret="float(D[-1, -1])")
+wrong_variants(
+    "dtw_distance",
+    DTW_TA,
+    DTW_RIGHT_TA,
+    (
+        ("the L1 (Manhattan) distance between frames", dict(local="np.abs(a[:, None] - b[None]).sum(-1)")),
+        ("the cost per step: divided by Ta + Tb", dict(ret="float(D[-1, -1]) / (len(a) + len(b))")),
+        ("the squared distance", dict(local="((a[:, None] - b[None]) ** 2).sum(-1)")),
+    ),
+)
+wrong(
+    "dtw_distance",
+    "a greedy path: the cheapest next step, no dynamic programme",
+    """
+def dtw_distance(a, b):
+    d = np.linalg.norm(a[:, None] - b[None], axis=-1)
+    i = j = 0
+    total = d[0, 0]
+    while (i, j) != (len(a) - 1, len(b) - 1):
+        steps = [(i + di, j + dj) for di, dj in ((1, 1), (1, 0), (0, 1)) if i + di < len(a) and j + dj < len(b)]
+        i, j = min(steps, key=lambda p: d[p])
+        total += d[i, j]
+    return float(total)
+""",
+)
+wrong(
+    "dtw_distance",
+    "the first pair's cost left out (D[0, 0] = 0 on the frame grid)",
+    """
+def dtw_distance(a, b):
+    d = np.linalg.norm(a[:, None] - b[None], axis=-1)
+    D = np.full(d.shape, np.inf)
+    D[0, 0] = 0.0
+    for i in range(len(a)):
+        for j in range(len(b)):
+            if i or j:
+                D[i, j] = d[i, j] + min(D[i - 1, j] if i else np.inf, D[i, j - 1] if j else np.inf, D[i - 1, j - 1] if i and j else np.inf)
+    return float(D[-1, -1])
+""",
+)
+wrong(
+    "dtw_distance",
+    "the frames compared index by index, no warping",
+    """
+def dtw_distance(a, b):
+    T = max(len(a), len(b))
+    ia = np.round(np.linspace(0, len(a) - 1, T)).astype(int)
+    ib = np.round(np.linspace(0, len(b) - 1, T)).astype(int)
+    return float(np.linalg.norm(a[ia] - b[ib], axis=1).sum())
+""",
+)
+right(
+    "dtw_distance",
+    "memoised recursion",
+    """
+def dtw_distance(a, b):
+    import functools, sys
+    sys.setrecursionlimit(100000)
+    @functools.lru_cache(maxsize=None)
+    def cost(i, j):
+        here = float(np.sqrt(np.sum((a[i] - b[j]) ** 2)))
+        if i == 0 and j == 0:
+            return here
+        options = []
+        if i > 0: options.append(cost(i - 1, j))
+        if j > 0: options.append(cost(i, j - 1))
+        if i > 0 and j > 0: options.append(cost(i - 1, j - 1))
+        return here + min(options)
+    return cost(len(a) - 1, len(b) - 1)
+""",
+)
+
+# ------------------------------------------------------------------ 16 going deep: an independent TA's answers (written from the task alone)
+right(
+    "lsuv_scales",
+    "std from the second moment and the mean",
+    """
+def lsuv_scales(x, weights):
+    h = x
+    out = np.zeros(len(weights))
+    for l, W in enumerate(weights):
+        a = h @ W
+        var = np.mean(a * a) - np.mean(a) ** 2
+        out[l] = 1.0 / np.sqrt(var)
+        h = np.maximum(a, 0.0) * out[l]
+    return out
+""",
+)
+right(
+    "preact_residual_backward",
+    "the batch statistics' terms via a (N, N) centring matrix",
+    """
+def preact_residual_backward(dy, x, W1, W2, eps):
+    N = x.shape[0]
+    C = np.eye(N) - 1.0 / N
+    xc = C @ x
+    std = np.sqrt((xc**2).mean(axis=0) + eps)
+    u = xc / std
+    a = u @ W1
+    h = np.maximum(a, 0.0)
+    da = (dy @ W2.T) * (a > 0)
+    du = da @ W1.T
+    dx = (C @ du - u * (du * u).mean(axis=0)) / std
+    return dx + dy, u.T @ da, h.T @ dy
+""",
+)
+wrong(
+    "mixup_cross_entropy",
+    "log of a stable softmax: log(0) for the far classes",
+    """
+def mixup_cross_entropy(logits, labels, perm, lam):
+    n, k = logits.shape
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p = e / e.sum(axis=1, keepdims=True)
+    t = lam * np.eye(k)[labels] + (1 - lam) * np.eye(k)[labels[perm]]
+    return float(-(t * np.log(p)).sum() / n), (p - t) / n
+""",
+)
+PRE_TA = """
+def preact_residual_backward(dy, x, W1, W2, eps):
+    n = len(x)
+    mu = x.mean(axis=0)
+    var = x.var(axis=0{ddof})
+    inv = 1.0 / np.sqrt(var + {eps})
+    u = (x - mu) * inv
+    a = u @ W1
+    h = np.maximum(a, 0)
+    dW2 = h.T @ dy
+    da = (dy @ W2.T) * (a > 0)
+    dW1 = {uin}.T @ da
+    du = da @ W1.T
+    dbranch = {bn}
+    return {skip}dbranch, dW1, dW2
+"""
+PRE_RIGHT_TA = dict(
+    ddof="", eps="eps", uin="u", bn="inv * (du - du.mean(axis=0) - u * (du * u).mean(axis=0))", skip="dy + "
+)
+wrong_variants(
+    "preact_residual_backward",
+    PRE_TA,
+    PRE_RIGHT_TA,
+    (
+        ("the skip's dy left out of dx", dict(skip="")),
+        ("the batch statistics treated as constants (du / std)", dict(bn="inv * du")),
+        ("the unbiased variance", dict(ddof=", ddof=1")),
+        ("eps at its default 1e-5", dict(eps="1e-5")),
+        ("dW1 from x instead of the normalised u", dict(uin="x")),
+        ("only the mean's term (the variance's term lost)", dict(bn="inv * (du - du.mean(axis=0))")),
+    ),
+)
+right(
+    "preact_residual_backward",
+    "batch norm's backward through dvar and dmu, step by step",
+    """
+def preact_residual_backward(dy, x, W1, W2, eps):
+    N = x.shape[0]
+    mu = np.sum(x, axis=0) / N
+    xc = x - mu
+    var = np.sum(xc * xc, axis=0) / N
+    std = np.sqrt(var + eps)
+    u = xc / std
+    a = u @ W1
+    relu_mask = a > 0
+    dW2 = (a * relu_mask).T @ dy
+    da = np.where(relu_mask, dy @ W2.T, 0.0)
+    dW1 = u.T @ da
+    du = da @ W1.T
+    dvar = np.sum(du * xc, axis=0) * -0.5 * std**-3
+    dmu = -np.sum(du, axis=0) / std + dvar * -2.0 * np.sum(xc, axis=0) / N
+    dx = du / std + dvar * 2.0 * xc / N + dmu / N
+    return dx + dy, dW1, dW2
+""",
+)
+
+LSUV_TA = """
+def lsuv_scales(x, weights):
+    h = x
+    scales = []
+    for W in weights:
+        a = h @ W
+        s = 1.0 / {stat}
+        scales.append(s)
+        {next}
+    return np.array(scales)
+"""
+LSUV_RIGHT_TA = dict(stat="a.std()", next="h = np.maximum(a * s, 0)")
+wrong_variants(
+    "lsuv_scales",
+    LSUV_TA,
+    LSUV_RIGHT_TA,
+    (
+        ("measured on the unscaled network", dict(next="h = np.maximum(a, 0)")),
+        ("the std after the ReLU", dict(stat="np.maximum(a, 0).std()")),
+        ("1 / variance", dict(stat="a.var()")),
+        ("ddof 1", dict(stat="a.std(ddof=1)")),
+        ("the root mean square (the mean not subtracted)", dict(stat="np.sqrt(np.mean(a**2))")),
+        ("the mean of the columns' stds", dict(stat="a.std(axis=0).mean()")),
+        ("the weights rescaled in place", dict(next="W *= s\n        h = np.maximum(h @ W, 0)")),
+    ),
+)
+right(
+    "lsuv_scales",
+    "one unscaled pass: relu is positively homogeneous",
+    """
+def lsuv_scales(x, weights):
+    h = x
+    raw = []
+    for W in weights:
+        a = h @ W
+        raw.append(a.std())
+        h = np.maximum(a, 0.0)
+    scales = np.empty(len(weights))
+    before = 1.0
+    for l, sd in enumerate(raw):
+        scales[l] = 1.0 / (sd * before)
+        before *= scales[l]
+    return scales
+""",
+)
+
+MIX_TA = """
+def mixup_cross_entropy(logits, labels, perm, lam):
+    n, k = logits.shape
+    z = logits{shift}
+    log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    {target}
+    loss = -(t * log_p).sum() / n
+    return float(loss), (np.exp(log_p) - t){scale}
+"""
+MIX_RIGHT_TA = dict(
+    shift=" - logits.max(axis=1, keepdims=True)",
+    scale=" / n",
+    target="t = lam * np.eye(k)[labels] + (1 - lam) * np.eye(k)[labels[perm]]",
+)
+wrong_variants(
+    "mixup_cross_entropy",
+    MIX_TA,
+    MIX_RIGHT_TA,
+    (
+        (
+            "the target built by assignment: a partner of the same class overwrites",
+            dict(
+                target="t = np.zeros((n, k))\n    t[np.arange(n), labels] = lam\n    t[np.arange(n), labels[perm]] = 1 - lam"
+            ),
+        ),
+        (
+            "the partner read through the inverse permutation",
+            dict(target="t = lam * np.eye(k)[labels] + (1 - lam) * np.eye(k)[labels[np.argsort(perm)]]"),
+        ),
+        (
+            "the weights swapped",
+            dict(target="t = (1 - lam) * np.eye(k)[labels] + lam * np.eye(k)[labels[perm]]"),
+        ),
+        ("the gradient of the sum, not the mean", dict(scale="")),
+        ("no max subtracted: exp overflows", dict(shift="")),
+        (
+            "the partner's label is perm[n] itself",
+            dict(target="t = lam * np.eye(k)[labels] + (1 - lam) * np.eye(k)[perm % k]"),
+        ),
+        (
+            "the target's mixed label rounded to a hard label",
+            dict(target="t = np.eye(k)[np.where(lam >= 0.5, labels, labels[perm])]"),
+        ),
+    ),
+)
+right(
+    "mixup_cross_entropy",
+    "lam CE(y) + (1 - lam) CE(y_perm) with logsumexp",
+    """
+def mixup_cross_entropy(logits, labels, perm, lam):
+    m = logits.max(axis=1, keepdims=True)
+    lse = (m + np.log(np.exp(logits - m).sum(axis=1, keepdims=True)))[:, 0]
+    rows = np.arange(len(logits))
+    other = labels[perm]
+    ce_own = lse - logits[rows, labels]
+    ce_other = lse - logits[rows, other]
+    loss = lam * ce_own.mean() + (1 - lam) * ce_other.mean()
+    g = np.exp(logits - lse[:, None])
+    np.add.at(g, (rows, labels), -lam)
+    np.add.at(g, (rows, other), -(1 - lam))
+    return loss, g / len(logits)
+""",
+)
+
+# ------------------------------------------------------------------ 17 attention: an independent TA's answers (written from the task alone)
+wrong(
+    "rope_attention",
+    "q and k rotated in place (the pair's first half overwritten before use)",
+    """
+def rope_attention(q, k, v, base):
+    N, T, d = q.shape
+    theta = np.arange(T)[:, None] / base ** (np.arange(0, d, 2) / d)
+    cos, sin = np.cos(theta), np.sin(theta)
+    for x in (q, k):
+        even = x[..., 0::2].copy()
+        x[..., 0::2] = even * cos - x[..., 1::2] * sin
+        x[..., 1::2] = even * sin + x[..., 1::2] * cos
+    s = q @ k.transpose(0, 2, 1) / np.sqrt(d)
+    s = np.where(np.tril(np.ones((T, T), bool)), s, -np.inf)
+    p = np.exp(s - s.max(axis=-1, keepdims=True))
+    return p / p.sum(axis=-1, keepdims=True) @ v
+""",
+)
+wrong(
+    "attention_backward",
+    "q scaled in place by 1/sqrt(d)",
+    """
+def attention_backward(dout, q, k, v, causal):
+    N, T, d = q.shape
+    q /= np.sqrt(d)
+    s = q @ k.transpose(0, 2, 1)
+    if causal:
+        s = np.where(np.tril(np.ones((T, T), bool)), s, -np.inf)
+    p = np.exp(s - s.max(axis=-1, keepdims=True)); p /= p.sum(axis=-1, keepdims=True)
+    dv = p.transpose(0, 2, 1) @ dout
+    dp = dout @ v.transpose(0, 2, 1)
+    ds = p * (dp - (p * dp).sum(axis=-1, keepdims=True))
+    return ds @ k / np.sqrt(d), ds.transpose(0, 2, 1) @ q, dv
+""",
+)
+SW_TA = """
+def sliding_window_attention(q, k, v, window):
+    T, d = q.shape[1], q.shape[2]
+    i, j = np.arange(T)[:, None], np.arange(T)[None, :]
+    allowed = {allowed}
+    s = q @ k.transpose(0, 2, 1) / np.sqrt({dim})
+    s = np.where(allowed, s, {fill})
+    s = s - s.max(axis=-1, keepdims=True)
+    p = np.exp(s)
+    p = p / p.sum(axis=-1, keepdims=True)
+    return p @ v
+"""
+SW_RIGHT_TA = dict(allowed="(j <= i) & (j > i - window)", dim="d", fill="-np.inf")
+wrong_variants(
+    "sliding_window_attention",
+    SW_TA,
+    SW_RIGHT_TA,
+    (
+        ("window + 1 keys (j >= i - window)", dict(allowed="(j <= i) & (j >= i - window)")),
+        ("window - 1 keys", dict(allowed="(j <= i) & (j > i - window + 1)")),
+        ("not causal: a symmetric window", dict(allowed="np.abs(i - j) < window")),
+        ("only causal: the window ignored", dict(allowed="j <= i")),
+        ("scaled by sqrt(dv)", dict(dim="v.shape[2]")),
+        ("masked scores set to 0 instead of -inf", dict(fill="0.0")),
+    ),
+)
+wrong_with_line("sliding_window_attention", "window taken as 3", SW_TA, SW_RIGHT_TA, "window = 3")
+right(
+    "sliding_window_attention",
+    "a loop over the queries",
+    """
+def sliding_window_attention(q, k, v, window):
+    N, T, d = q.shape
+    out = np.zeros((N, T, v.shape[2]))
+    for t in range(T):
+        lo = max(0, t - window + 1)
+        s = np.einsum('nd,nsd->ns', q[:, t], k[:, lo : t + 1]) / d ** 0.5
+        p = np.exp(s - s.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        out[:, t] = np.einsum('ns,nsd->nd', p, v[:, lo : t + 1])
+    return out
+""",
+)
+
+AL_TA = """
+def alibi_attention(q, k, v, slope):
+    T, d = q.shape[1], q.shape[2]
+    i, j = np.arange(T)[:, None], np.arange(T)[None, :]
+    s = {score}
+    s = np.where({mask}, s, -np.inf)
+    p = np.exp(s - s.max(axis=-1, keepdims=True))
+    return (p / p.sum(axis=-1, keepdims=True)) @ v
+"""
+AL_RIGHT_TA = dict(score="q @ k.transpose(0, 2, 1) / np.sqrt(d) - slope * (i - j)", mask="j <= i")
+wrong_variants(
+    "alibi_attention",
+    AL_TA,
+    AL_RIGHT_TA,
+    (
+        (
+            "the penalty's sign flipped (far keys favoured)",
+            dict(score="q @ k.transpose(0, 2, 1) / np.sqrt(d) + slope * (i - j)"),
+        ),
+        (
+            "the penalty scaled by 1/sqrt(d) with the scores",
+            dict(score="(q @ k.transpose(0, 2, 1) - slope * (i - j)) / np.sqrt(d)"),
+        ),
+        (
+            "not causal: |i - j| over every key",
+            dict(score="q @ k.transpose(0, 2, 1) / np.sqrt(d) - slope * np.abs(i - j)", mask="j >= 0"),
+        ),
+        ("the scale sqrt(d) forgotten", dict(score="q @ k.transpose(0, 2, 1) - slope * (i - j)")),
+        (
+            "the penalty (j - i): a bonus for the distance",
+            dict(score="q @ k.transpose(0, 2, 1) / np.sqrt(d) - slope * (j - i)"),
+        ),
+    ),
+)
+wrong_with_line("alibi_attention", "slope taken as 0.5", AL_TA, AL_RIGHT_TA, "slope = 0.5")
+right(
+    "alibi_attention",
+    "a loop over the queries",
+    """
+def alibi_attention(q, k, v, slope):
+    N, T, d = q.shape
+    out = np.empty((N, T, v.shape[-1]))
+    for t in range(T):
+        dist = t - np.arange(t + 1)
+        s = np.einsum('nd,nsd->ns', q[:, t], k[:, : t + 1]) / np.sqrt(d) - slope * dist
+        s -= s.max(axis=1, keepdims=True)
+        w = np.exp(s)
+        out[:, t] = np.einsum('ns,nsd->nd', w / w.sum(axis=1, keepdims=True), v[:, : t + 1])
+    return out
+""",
+)
+
+ROPE_TA = """
+def rope_attention(q, k, v, base):
+    N, T, d = q.shape
+    t = np.arange(T)[:, None]
+    theta = t / base ** ({expo})
+    cos, sin = np.cos(theta), np.sin(theta)
+    def rotate(x):
+        {rot}
+    qr, kr, vr = rotate(q), {k}, {v}
+    s = qr @ kr.transpose(0, 2, 1) / np.sqrt(d)
+    s = np.where(np.tril(np.ones((T, T), bool)), s, -np.inf)
+    {soft}
+    return p @ vr
+"""
+ROT_PAIRS_TA = "y = np.empty_like(x)\n        y[..., 0::2] = x[..., 0::2] * cos - x[..., 1::2] * sin\n        y[..., 1::2] = x[..., 0::2] * sin + x[..., 1::2] * cos\n        return y"
+ROPE_RIGHT_TA = dict(
+    expo="np.arange(0, d, 2) / d",
+    rot=ROT_PAIRS_TA,
+    k="rotate(k)",
+    v="v",
+    soft="p = np.exp(s - s.max(axis=-1, keepdims=True))\n    p = p / p.sum(axis=-1, keepdims=True)",
+)
+wrong_variants(
+    "rope_attention",
+    ROPE_TA,
+    ROPE_RIGHT_TA,
+    (
+        ("the values rotated too", dict(v="rotate(v) if v.shape[-1] == d else v")),
+        ("the keys not rotated", dict(k="k")),
+        (
+            "the rotation's sign flipped",
+            dict(
+                rot=ROT_PAIRS_TA.replace("* cos - x[..., 1::2] * sin", "* cos + x[..., 1::2] * sin").replace(
+                    "x[..., 0::2] * sin + x[..., 1::2] * cos", "-x[..., 0::2] * sin + x[..., 1::2] * cos"
+                )
+            ),
+        ),
+        (
+            "the halves (x_i, x_{i+d/2}) paired, not neighbours",
+            dict(
+                rot="h = d // 2\n        a, b = x[..., :h], x[..., h:]\n        return np.concatenate([a * cos - b * sin, a * sin + b * cos], axis=-1)"
+            ),
+        ),
+        ("the frequency exponent i / d", dict(expo="np.arange(d // 2) / d")),
+        (
+            "base 10000 whatever the argument",
+            dict(expo="np.arange(0, d, 2) / d) * (10000 / base) ** (np.arange(0, d, 2) / d"),
+        ),
+        (
+            "no max subtracted before exp",
+            dict(soft="p = np.exp(s)\n    p = p / p.sum(axis=-1, keepdims=True)"),
+        ),
+        (
+            "not causal",
+            dict(
+                soft="s = qr @ kr.transpose(0, 2, 1) / np.sqrt(d)\n    p = np.exp(s - s.max(axis=-1, keepdims=True))\n    p = p / p.sum(axis=-1, keepdims=True)"
+            ),
+        ),
+    ),
+)
+right(
+    "rope_attention",
+    "complex numbers, positions counted from 1 (only i - j matters)",
+    """
+def rope_attention(q, k, v, base):
+    N, T, d = q.shape
+    freqs = base ** (-np.arange(d // 2) * 2.0 / d)
+    turn = np.exp(1j * np.outer(np.arange(1, T + 1), freqs))
+    def rotate(x):
+        c = (x[..., 0::2] + 1j * x[..., 1::2]) * turn
+        y = np.empty(x.shape)
+        y[..., 0::2], y[..., 1::2] = c.real, c.imag
+        return y
+    s = np.einsum('nid,njd->nij', rotate(q), rotate(k)) / np.sqrt(d)
+    s[:, np.triu_indices(T, 1)[0], np.triu_indices(T, 1)[1]] = -np.inf
+    s -= s.max(axis=-1, keepdims=True)
+    p = np.exp(s)
+    p /= p.sum(axis=-1, keepdims=True)
+    return np.einsum('nij,njd->nid', p, v)
+""",
+)
+
+AB_TA = """
+def attention_backward(dout, q, k, v, causal):
+    N, T, d = q.shape
+    s = q @ k.transpose(0, 2, 1) / np.sqrt(d)
+    if causal:
+        s = np.where(np.tril(np.ones((T, T), bool)), s, -np.inf)
+    {soft}
+    dv = p.transpose(0, 2, 1) @ dout
+    dp = dout @ v.transpose(0, 2, 1)
+    ds = {ds}
+    return ds @ k {scale}, {dk} {scale}, dv
+"""
+AB_RIGHT_TA = dict(
+    soft="p = np.exp(s - s.max(axis=-1, keepdims=True))\n    p = p / p.sum(axis=-1, keepdims=True)",
+    ds="p * (dp - (p * dp).sum(axis=-1, keepdims=True))",
+    scale="/ np.sqrt(d)",
+    dk="ds.transpose(0, 2, 1) @ q",
+)
+wrong_variants(
+    "attention_backward",
+    AB_TA,
+    AB_RIGHT_TA,
+    (
+        ("the scale forgotten in dq and dk", dict(scale="")),
+        ("the softmax Jacobian's row sum left out", dict(ds="p * dp")),
+        ("dS = dP (softmax passed through)", dict(ds="dp")),
+        ("dk = dS q, not dS^T q", dict(dk="ds @ q")),
+        (
+            "no max subtracted before exp",
+            dict(soft="p = np.exp(s)\n    p = p / p.sum(axis=-1, keepdims=True)"),
+        ),
+        (
+            "the mask ignored in the backward",
+            dict(
+                soft="s = q @ k.transpose(0, 2, 1) / np.sqrt(d)\n    p = np.exp(s - s.max(axis=-1, keepdims=True))\n    p = p / p.sum(axis=-1, keepdims=True)"
+            ),
+        ),
+        ("the sum over the column, not the row", dict(ds="p * (dp - (p * dp).sum(axis=-2, keepdims=True))")),
+    ),
+)
+right(
+    "attention_backward",
+    "the full softmax Jacobian per row, loops",
+    """
+def attention_backward(dout, q, k, v, causal):
+    N, T, d = q.shape
+    dq, dk, dv = np.zeros_like(q), np.zeros_like(k), np.zeros_like(v)
+    for n in range(N):
+        S = q[n] @ k[n].T / np.sqrt(d)
+        if causal:
+            S[np.triu_indices(T, 1)] = -np.inf
+        P = np.exp(S - S.max(axis=1, keepdims=True))
+        P /= P.sum(axis=1, keepdims=True)
+        dv[n] = P.T @ dout[n]
+        dP = dout[n] @ v[n].T
+        dS = np.empty_like(P)
+        for i in range(T):
+            J = np.diag(P[i]) - np.outer(P[i], P[i])
+            dS[i] = J @ dP[i]
+        dq[n] = dS @ k[n] / np.sqrt(d)
+        dk[n] = dS.T @ q[n] / np.sqrt(d)
+    return dq, dk, dv
+""",
+)
+
 # ------------------------------------------------------------------ 18 detection and segmentation
-wrong(
-    "conv_transpose_backward",
-    "the kernel flipped, as if the forward were a convolution",
-    """
-def conv_transpose_backward(dy, x, W, stride):
-    n, c, h, w = x.shape
-    kh, kw = W.shape[2:]
-    flipped = W[:, :, ::-1, ::-1]
-    dx, dW = np.zeros(x.shape), np.zeros(W.shape)
-    for i in range(h):
-        for j in range(w):
-            patch = dy[:, :, i * stride : i * stride + kh, j * stride : j * stride + kw]
-            dx[:, :, i, j] = np.tensordot(patch, flipped, axes=([1, 2, 3], [1, 2, 3]))
-            dW += np.tensordot(x[:, :, i, j], patch, axes=([0], [0]))[:, :, ::-1, ::-1]
-    return dx, dW
-""",
-)
-wrong(
-    "conv_transpose_backward",
-    "dW averaged over the batch",
-    """
-def conv_transpose_backward(dy, x, W, stride):
-    n, c, h, w = x.shape
-    kh, kw = W.shape[2:]
-    dx, dW = np.zeros(x.shape), np.zeros(W.shape)
-    for i in range(h):
-        for j in range(w):
-            patch = dy[:, :, i * stride : i * stride + kh, j * stride : j * stride + kw]
-            dx[:, :, i, j] = np.tensordot(patch, W, axes=([1, 2, 3], [1, 2, 3]))
-            dW += np.tensordot(x[:, :, i, j], patch, axes=([0], [0]))
-    return dx, dW / n
-""",
-)
 right(
     "conv_transpose_backward",
     "a loop over the kernel's offsets, each a strided slice of dy",
@@ -3148,75 +4612,6 @@ def conv_transpose_backward(dy, x, W, stride):
             dx += np.einsum("nfij,cf->ncij", d, W[:, :, p, q])
             dW[:, :, p, q] = np.einsum("ncij,nfij->cf", x, d)
     return dx, dW
-""",
-)
-wrong(
-    "class_aware_nms",
-    "ties in score visited higher index first (argsort(scores)[::-1])",
-    """
-def iou(a, b):
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-def class_aware_nms(boxes, scores, classes, iou_threshold):
-    order = list(np.argsort(scores)[::-1])
-    keep = []
-    while order:
-        best = order.pop(0)
-        keep.append(best)
-        order = [
-            k for k in order
-            if classes[k] != classes[best] or iou(boxes[best], boxes[k]) <= iou_threshold
-        ]
-    return np.array(keep, dtype=np.int64)
-""",
-)
-wrong(
-    "class_aware_nms",
-    "widths x2 - x1 + 1, so boxes that touch overlap",
-    """
-def iou(a, b):
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]) + 1)
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]) + 1)
-    inter = w * h
-    union = (a[2] - a[0] + 1) * (a[3] - a[1] + 1) + (b[2] - b[0] + 1) * (b[3] - b[1] + 1) - inter
-    return inter / union
-
-def class_aware_nms(boxes, scores, classes, iou_threshold):
-    order = list(np.argsort(-scores, kind="stable"))
-    keep = []
-    while order:
-        best = order.pop(0)
-        keep.append(best)
-        order = [
-            k for k in order
-            if classes[k] != classes[best] or iou(boxes[best], boxes[k]) <= iou_threshold
-        ]
-    return np.array(keep, dtype=np.int64)
-""",
-)
-wrong(
-    "class_aware_nms",
-    "every class at once: boxes of other classes suppress",
-    """
-def iou(a, b):
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-def class_aware_nms(boxes, scores, classes, iou_threshold):
-    order = list(np.argsort(-scores, kind="stable"))
-    keep = []
-    while order:
-        best = order.pop(0)
-        keep.append(best)
-        order = [k for k in order if iou(boxes[best], boxes[k]) <= iou_threshold]
-    return np.array(keep, dtype=np.int64)
 """,
 )
 right(
@@ -3290,6 +4685,214 @@ def average_precision_ranked(scores, is_true_positive, n_true):
 """,
 )
 
+# 18 detection and segmentation: an independent TA's answers (written from the task alone)
+CTB_TA = """
+def conv_transpose_backward(dy, x, W, stride):
+    N, C, H, Wd = x.shape
+    KH, KW = W.shape[2:]
+    s = {s}
+    dx = np.zeros(x.shape)
+    dW = np.zeros(W.shape)
+    Wk = W{flip}
+    for i in range(H):
+        for j in range(Wd):
+            win = dy[:, :, i * s : i * s + KH, j * s : j * s + KW]
+            dx[:, :, i, j] = np.einsum('nfpq,cfpq->nc', win, Wk)
+            dW += np.einsum('nc,nfpq->cfpq', x[:, :, i, j], win){mean}
+    return dx, dW
+"""
+CTB_RIGHT_TA = dict(s="stride", flip="", mean="")
+wrong_variants(
+    "conv_transpose_backward",
+    CTB_TA,
+    CTB_RIGHT_TA,
+    (
+        ("the kernel flipped", dict(flip="[:, :, ::-1, ::-1]")),
+        ("dW a mean over the batch", dict(mean=" / N")),
+        ("the stride ignored (windows start at i, j)", dict(s="1 if True else stride")),
+    ),
+)
+wrong(
+    "conv_transpose_backward",
+    "dx through the kernel's transpose in the channel axes (C and F swapped)",
+    """
+def conv_transpose_backward(dy, x, W, stride):
+    N, C, H, Wd = x.shape
+    KH, KW = W.shape[2:]
+    dx = np.zeros(x.shape); dW = np.zeros(W.shape)
+    for i in range(H):
+        for j in range(Wd):
+            win = dy[:, :, i * stride : i * stride + KH, j * stride : j * stride + KW]
+            dx[:, :, i, j] = np.einsum('nfpq,fcpq->nc', win, W.reshape(W.shape[1], W.shape[0], KH, KW))
+            dW += np.einsum('nc,nfpq->cfpq', x[:, :, i, j], win)
+    return dx, dW
+""",
+)
+right(
+    "conv_transpose_backward",
+    "scatter loop over kernel offsets",
+    """
+def conv_transpose_backward(dy, x, W, stride):
+    N, C, H, Wd = x.shape
+    KH, KW = W.shape[2], W.shape[3]
+    dx = np.zeros_like(x)
+    dW = np.zeros_like(W)
+    for p in range(KH):
+        for q in range(KW):
+            d = dy[:, :, p : p + (H - 1) * stride + 1 : stride, q : q + (Wd - 1) * stride + 1 : stride]  # (N, F, H, W)
+            dx += np.einsum('nfhw,cf->nchw', d, W[:, :, p, q])
+            dW[:, :, p, q] = np.einsum('nfhw,nchw->cf', d, x)
+    return dx, dW
+""",
+)
+
+NMS_TA = """
+def class_aware_nms(boxes, scores, classes, iou_threshold):
+    order = {order}
+    keep = []
+    for i in order:
+        ok = True
+        for j in keep:
+            if {same}:
+                x1 = max(boxes[i, 0], boxes[j, 0]); y1 = max(boxes[i, 1], boxes[j, 1])
+                x2 = min(boxes[i, 2], boxes[j, 2]); y2 = min(boxes[i, 3], boxes[j, 3])
+                inter = max(0.0, x2 - x1{px}) * max(0.0, y2 - y1{px})
+                area = lambda b: (b[2] - b[0]{px}) * (b[3] - b[1]{px})
+                iou = inter / (area(boxes[i]) + area(boxes[j]) - inter)
+                if iou {cmp} iou_threshold:
+                    ok = False
+        if ok:
+            keep.append(int(i))
+    return {ret}
+"""
+NMS_RIGHT_TA = dict(
+    order="np.argsort(-scores, kind='stable')",
+    same="classes[i] == classes[j]",
+    px="",
+    cmp=">",
+    ret="np.array(keep, dtype=int)",
+)
+wrong_variants(
+    "class_aware_nms",
+    NMS_TA,
+    NMS_RIGHT_TA,
+    (
+        ("class-agnostic: any kept box suppresses", dict(same="True")),
+        ("suppresses at IoU equal to the threshold (>=)", dict(cmp=">=")),
+        (
+            "ties: the higher index first (argsort(scores)[::-1])",
+            dict(order="np.argsort(scores, kind='stable')[::-1]"),
+        ),
+        ("pixel widths x2 - x1 + 1", dict(px=" + 1")),
+        ("the kept indices sorted, not in the order kept", dict(ret="np.sort(np.array(keep, dtype=int))")),
+        ("ties broken by argsort's default (not stable)", dict(order="np.argsort(-scores)")),
+    ),
+)
+wrong_with_line("class_aware_nms", "iou_threshold taken as 0.5", NMS_TA, NMS_RIGHT_TA, "iou_threshold = 0.5")
+right(
+    "class_aware_nms",
+    "vectorised IoU against all remaining boxes, class offsets",
+    """
+def class_aware_nms(boxes, scores, classes, iou_threshold):
+    idx = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+    alive = np.ones(len(scores), bool)
+    keep = []
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    for i in idx:
+        if not alive[i]:
+            continue
+        keep.append(i)
+        w = np.clip(np.minimum(boxes[i, 2], boxes[:, 2]) - np.maximum(boxes[i, 0], boxes[:, 0]), 0, None)
+        h = np.clip(np.minimum(boxes[i, 3], boxes[:, 3]) - np.maximum(boxes[i, 1], boxes[:, 1]), 0, None)
+        iou = w * h / (area[i] + area - w * h)
+        alive &= ~((iou > iou_threshold) & (classes == classes[i]))
+    return np.asarray(keep, dtype=np.int64)
+""",
+)
+
+AP_TA = """
+def average_precision_ranked(scores, is_true_positive, n_true):
+    if len(scores) == 0:
+        return 0.0
+    order = {order}
+    hits = np.asarray(is_true_positive, bool)[order]
+    tp = np.cumsum(hits)
+    recall = tp / {denom}
+    precision = tp / np.arange(1, len(hits) + 1)
+    {interp}
+    r_prev = np.concatenate([[0.0], recall[:-1]])
+    return float(np.sum((recall - r_prev) * p))
+"""
+AP_RIGHT_TA = dict(
+    order="np.argsort(-scores, kind='stable')",
+    denom="n_true",
+    interp="p = np.maximum.accumulate(precision[::-1])[::-1]",
+)
+wrong_variants(
+    "average_precision_ranked",
+    AP_TA,
+    AP_RIGHT_TA,
+    (
+        ("no interpolation (the raw precision)", dict(interp="p = precision")),
+        ("ties reversed (argsort(scores)[::-1])", dict(order="np.argsort(scores, kind='stable')[::-1]")),
+        ("recall over the hits found, not n_true", dict(denom="max(tp[-1], 1)")),
+        (
+            "interpolated with the running max from the top (max over r' <= r)",
+            dict(interp="p = np.maximum.accumulate(precision)"),
+        ),
+    ),
+)
+wrong_with_line(
+    "average_precision_ranked", "the caller's scores sorted in place", AP_TA, AP_RIGHT_TA, "scores.sort()"
+)
+wrong(
+    "average_precision_ranked",
+    "the mean of the precision at each hit (over the hits found)",
+    """
+def average_precision_ranked(scores, is_true_positive, n_true):
+    order = np.argsort(-scores, kind='stable')
+    hits = np.asarray(is_true_positive)[order]
+    if not hits.any():
+        return 0.0
+    prec = np.cumsum(hits) / np.arange(1, len(hits) + 1)
+    return float(prec[hits].mean())
+""",
+)
+wrong(
+    "average_precision_ranked",
+    "11-point interpolation",
+    """
+def average_precision_ranked(scores, is_true_positive, n_true):
+    if len(scores) == 0:
+        return 0.0
+    order = np.argsort(-scores, kind='stable')
+    tp = np.cumsum(np.asarray(is_true_positive)[order])
+    rec = tp / n_true
+    prec = tp / np.arange(1, len(tp) + 1)
+    return float(np.mean([prec[rec >= t].max() if (rec >= t).any() else 0.0 for t in np.linspace(0, 1, 11)]))
+""",
+)
+right(
+    "average_precision_ranked",
+    "a loop with the precision envelope from the right",
+    """
+def average_precision_ranked(scores, is_true_positive, n_true):
+    D = len(scores)
+    order = sorted(range(D), key=lambda i: -scores[i])
+    rec, prec, tp = [], [], 0
+    for k, i in enumerate(order, 1):
+        tp += bool(is_true_positive[i])
+        rec.append(tp / n_true); prec.append(tp / k)
+    for k in range(D - 2, -1, -1):
+        prec[k] = max(prec[k], prec[k + 1])
+    ap, last = 0.0, 0.0
+    for r, p in zip(rec, prec):
+        ap += (r - last) * p
+        last = r
+    return ap
+""",
+)
+
 # ------------------------------------------------------------------ 19 language tasks
 wrong(
     "masked_max_pool",
@@ -3332,60 +4935,6 @@ def masked_max_pool(h, mask, dout):
             out[i, j] = h[i, best, j]
             dh[i, best, j] = dout[i, j]
     return out, dh
-""",
-)
-wrong(
-    "beam_search",
-    "ties in the beam broken towards the larger token (argsort of -scores reversed)",
-    """
-def beam_search(log_probs, start, end, beam_width, max_len, alpha):
-    v = log_probs.shape[0]
-    beams, finished = [((), 0.0)], []
-    for _ in range(max_len):
-        candidates = []
-        for seq, score in beams:
-            last = seq[-1] if seq else start
-            for token in range(v):
-                candidates.append((seq + (token,), score + log_probs[last, token]))
-        candidates.sort(key=lambda c: (c[1], c[0]), reverse=True)
-        beams = []
-        for seq, score in candidates[:beam_width]:
-            if seq[-1] == end:
-                finished.append((seq, score))
-            else:
-                beams.append((seq, score))
-        if not beams:
-            break
-    finished += beams
-    best = max(finished, key=lambda c: (c[1] / len(c[0]) ** alpha, c[0]))
-    return np.array(best[0], dtype=np.int64)
-""",
-)
-wrong(
-    "beam_search",
-    "the final choice by total log-probability (no length normalisation)",
-    """
-def beam_search(log_probs, start, end, beam_width, max_len, alpha):
-    v = log_probs.shape[0]
-    beams, finished = [((), 0.0)], []
-    for _ in range(max_len):
-        candidates = []
-        for seq, score in beams:
-            last = seq[-1] if seq else start
-            for token in range(v):
-                candidates.append((seq + (token,), score + log_probs[last, token]))
-        candidates.sort(key=lambda c: (-c[1], c[0]))
-        beams = []
-        for seq, score in candidates[:beam_width]:
-            if seq[-1] == end:
-                finished.append((seq, score))
-            else:
-                beams.append((seq, score))
-        if not beams:
-            break
-    finished += beams
-    best = min(finished, key=lambda c: (-c[1], c[0]))
-    return np.array(best[0], dtype=np.int64)
 """,
 )
 right(
@@ -3511,7 +5060,476 @@ def rouge_l_fbeta(candidate, reference, beta):
 """,
 )
 
+# 19 language tasks: an independent TA's answers (written from the task alone)
+MMP_TA = """
+def masked_max_pool(h, mask, dout):
+    N, T, H = h.shape
+    masked = {masked}
+    idx = {idx}
+    out = np.take_along_axis(masked, idx[:, None, :], axis=1)[:, 0, :]
+    dh = np.zeros(h.shape)
+    {scatter}
+    return out, dh
+"""
+MMP_RIGHT_TA = dict(
+    masked="np.where(mask[:, :, None], h, -np.inf)",
+    idx="masked.argmax(axis=1)",
+    scatter="np.put_along_axis(dh, idx[:, None, :], dout[:, None, :], axis=1)",
+)
+wrong_variants(
+    "masked_max_pool",
+    MMP_TA,
+    MMP_RIGHT_TA,
+    (
+        ("padding not masked (the max over every step)", dict(masked="h")),
+        ("padding masked by 0 instead of -inf", dict(masked="np.where(mask[:, :, None], h, 0.0)")),
+        ("ties: the last maximum", dict(idx="T - 1 - masked[:, ::-1].argmax(axis=1)")),
+        (
+            "ties: dout shared among the tied steps",
+            dict(
+                scatter="tie = masked == masked.max(axis=1, keepdims=True)\n    dh = tie * (dout[:, None, :] / tie.sum(axis=1, keepdims=True))"
+            ),
+        ),
+        (
+            "ties: the whole dout to every tied step",
+            dict(scatter="dh = (masked == masked.max(axis=1, keepdims=True)) * dout[:, None, :]"),
+        ),
+        ("padding multiplied by the mask (h * mask)", dict(masked="h * mask[:, :, None]")),
+    ),
+)
+wrong_with_line(
+    "masked_max_pool",
+    "the padding overwritten with -inf in the caller's h",
+    MMP_TA,
+    MMP_RIGHT_TA,
+    "h[~mask] = -np.inf",
+)
+right(
+    "masked_max_pool",
+    "loops over the batch and the features",
+    """
+def masked_max_pool(h, mask, dout):
+    N, T, H = h.shape
+    out = np.empty((N, H)); dh = np.zeros((N, T, H))
+    for n in range(N):
+        steps = np.flatnonzero(mask[n])
+        for k in range(H):
+            best = steps[0]
+            for t in steps[1:]:
+                if h[n, t, k] > h[n, best, k]:
+                    best = t
+            out[n, k] = h[n, best, k]
+            dh[n, best, k] = dout[n, k]
+    return out, dh
+""",
+)
+
+BEAM_TA = """
+def beam_search(log_probs, start, end, beam_width, max_len, alpha):
+    live = [((), 0.0)]
+    done = []
+    for _ in range(max_len):
+        cand = [(seq + (b,), sc + log_probs[seq[-1] if seq else {first}, b]) for seq, sc in live for b in range(len(log_probs))]
+        cand.sort(key=lambda c: {key})
+        live = []
+        for seq, sc in cand[:beam_width]:
+            {finish}
+        if not live:
+            break
+    {tail}
+    best = min(done, key=lambda c: {final})
+    return np.array(best[0], dtype=np.int64)
+"""
+BEAM_RIGHT_TA = dict(
+    first="start",
+    tail="done += live",
+    key="(-c[1], c[0])",
+    finish="(done if seq[-1] == end else live).append((seq, sc))",
+    final="(-c[1] / len(c[0]) ** alpha, c[0])",
+)
+wrong_variants(
+    "beam_search",
+    BEAM_TA,
+    BEAM_RIGHT_TA,
+    (
+        ("no length normalisation", dict(final="(-c[1], c[0])")),
+        ("ties: the larger sequence first", dict(key="(-c[1], tuple(-t for t in c[0]))")),
+        (
+            "finished hypotheses stay in the beam (and are extended)",
+            dict(finish="live.append((seq, sc))\n            if seq[-1] == end: done.append((seq, sc))"),
+        ),
+        (
+            "normalised by the length without end",
+            dict(final="(-c[1] / max(len(c[0]) - (c[0][-1] == end), 1) ** alpha, c[0])"),
+        ),
+    ),
+)
+wrong(
+    "beam_search",
+    "the live hypotheses at max_len dropped",
+    BEAM_TA.format(**{**BEAM_RIGHT_TA, "tail": "done = done or live"}),
+)
+wrong(
+    "beam_search",
+    "the first token scored from row 0, not start",
+    BEAM_TA.format(**{**BEAM_RIGHT_TA, "first": "0"}),
+)
+wrong(
+    "beam_search",
+    "greedy decoding (beam of 1 whatever beam_width)",
+    BEAM_TA.format(
+        **{
+            **BEAM_RIGHT_TA,
+            "finish": "(done if seq[-1] == end else live).append((seq, sc))\n            break",
+        }
+    ),
+)
+right(
+    "beam_search",
+    "two stable sorts: by tokens, then by score",
+    """
+def beam_search(log_probs, start, end, beam_width, max_len, alpha):
+    V = log_probs.shape[0]
+    beams = [([], 0.0)]
+    finished = []
+    for step in range(max_len):
+        pool = []
+        for toks, score in beams:
+            last = toks[-1] if toks else start
+            for b in range(V):
+                pool.append((toks + [b], score + float(log_probs[last, b])))
+        pool.sort(key=lambda c: tuple(c[0]))
+        pool.sort(key=lambda c: c[1], reverse=True)
+        beams = []
+        for toks, score in pool[:beam_width]:
+            if toks[-1] == end:
+                finished.append((toks, score))
+            else:
+                beams.append((toks, score))
+        if not beams:
+            break
+    finished.extend(beams)
+    finished.sort(key=lambda c: tuple(c[0]))
+    finished.sort(key=lambda c: c[1] / len(c[0]) ** alpha, reverse=True)
+    return np.asarray(finished[0][0], dtype=np.int64)
+""",
+)
+
+RG_TA = """
+def rouge_l_fbeta(candidate, reference, beta):
+    a, b = candidate.{split}, reference.{split}
+    L = np.zeros((len(a) + 1, len(b) + 1), int)
+    for i in range(len(a)):
+        for j in range(len(b)):
+            L[i + 1, j + 1] = {rec}
+    lcs = {lcs}
+    if lcs == 0:
+        return 0.0
+    P, R = lcs / len(a), lcs / len(b)
+    return {f}
+"""
+RG_RIGHT_TA = dict(
+    lcs="L[-1, -1]",
+    split="split()",
+    rec="L[i, j] + 1 if a[i] == b[j] else max(L[i, j + 1], L[i + 1, j])",
+    f="(1 + beta**2) * P * R / (R + beta**2 * P)",
+)
+wrong_variants(
+    "rouge_l_fbeta",
+    RG_TA,
+    RG_RIGHT_TA,
+    (
+        (
+            "P and R swapped in the F formula (beta favours precision)",
+            dict(f="(1 + beta**2) * P * R / (P + beta**2 * R)"),
+        ),
+        ("the longest common substring", dict(rec="L[i, j] + 1 if a[i] == b[j] else 0", lcs="L.max()")),
+        ("beta not squared", dict(f="(1 + beta) * P * R / (R + beta * P)")),
+        ("F1 whatever beta", dict(f="2 * P * R / (P + R)")),
+    ),
+)
+right(
+    "rouge_l_fbeta",
+    "LCS by a rolling row; F as 1 / weighted harmonic mean",
+    """
+def rouge_l_fbeta(candidate, reference, beta):
+    a, b = candidate.split(), reference.split()
+    prev = [0] * (len(b) + 1)
+    for x in a:
+        cur = [0]
+        for j, y in enumerate(b):
+            cur.append(prev[j] + 1 if x == y else max(prev[j + 1], cur[j]))
+        prev = cur
+    lcs = prev[-1]
+    if not lcs:
+        return 0.0
+    P, R = lcs / len(a), lcs / len(b)
+    w = beta * beta
+    return 1.0 / ((1.0 / (1 + w)) / P + (w / (1 + w)) / R)
+""",
+)
+right(
+    "beam_search",
+    "the pruning by the normalised score: equal lengths within a step",
+    BEAM_TA.format(**{**BEAM_RIGHT_TA, "key": "(-c[1] / len(c[0]) ** alpha, c[0])"}),
+)
+
 # ------------------------------------------------------------------ 20 game playing
+# 20 game playing: an independent TA's answers (written from the task alone)
+wrong(
+    "gae_advantages",
+    "the advantages accumulated into the caller's rewards",
+    """
+def gae_advantages(rewards, values, next_values, terminated, truncated, gamma, lam):
+    A = rewards
+    A -= values
+    A += gamma * (1 - terminated) * next_values
+    for t in range(len(A) - 2, -1, -1):
+        A[t] += gamma * lam * (1 - (terminated[t] | truncated[t])) * A[t + 1]
+    return A
+""",
+)
+wrong(
+    "returns_with_time_limit",
+    "G written into the caller's rewards (G = rewards)",
+    """
+def returns_with_time_limit(rewards, terminated, truncated, next_values, gamma):
+    G = rewards
+    future = next_values[-1]
+    for t in range(len(G) - 1, -1, -1):
+        future = np.where(terminated[t], 0.0, np.where(truncated[t], next_values[t], future))
+        G[t] = G[t] + gamma * future
+        future = G[t]
+    return G
+""",
+)
+RET_TA = """
+def returns_with_time_limit(rewards, terminated, truncated, next_values, gamma):
+    T = len(rewards)
+    G = np.zeros(rewards.shape)
+    future = {last}
+    for t in range(T - 1, -1, -1):
+        future = np.where(truncated[t], {trunc}, future)
+        future = np.where(terminated[t], 0.0, future)
+        G[t] = rewards[t] + gamma * future
+        future = G[t]
+    return G
+"""
+RET_RIGHT_TA = dict(last="next_values[-1]", trunc="next_values[t]")
+wrong_variants(
+    "returns_with_time_limit",
+    RET_TA,
+    RET_RIGHT_TA,
+    (
+        ("the last step not bootstrapped", dict(last="np.zeros(rewards.shape[1])")),
+        ("a truncation treated as a termination", dict(trunc="0.0")),
+        ("a truncation ignored (the next episode's return flows back)", dict(trunc="future")),
+        ("the last step bootstrapped from next_values[0]", dict(last="next_values[0]")),
+    ),
+)
+wrong_with_line("returns_with_time_limit", "gamma taken as 0.9", RET_TA, RET_RIGHT_TA, "gamma = 0.9")
+wrong(
+    "returns_with_time_limit",
+    "one done flag: terminated | truncated cuts the return",
+    """
+def returns_with_time_limit(rewards, terminated, truncated, next_values, gamma):
+    G = np.zeros_like(rewards)
+    future = next_values[-1]
+    for t in reversed(range(len(rewards))):
+        done = terminated[t] | truncated[t]
+        G[t] = rewards[t] + gamma * (1 - done) * future
+        future = G[t]
+    return G
+""",
+)
+wrong(
+    "returns_with_time_limit",
+    "the reward itself discounted",
+    """
+def returns_with_time_limit(rewards, terminated, truncated, next_values, gamma):
+    G = np.zeros_like(rewards)
+    future = next_values[-1]
+    for t in reversed(range(len(rewards))):
+        boot = np.where(truncated[t], next_values[t], future)
+        G[t] = gamma * (rewards[t] + np.where(terminated[t], 0.0, boot))
+        future = G[t] / gamma
+    return G
+""",
+)
+right(
+    "returns_with_time_limit",
+    "one bootstrap array, a Python loop per environment",
+    """
+def returns_with_time_limit(rewards, terminated, truncated, next_values, gamma):
+    T, N = rewards.shape
+    G = np.empty((T, N))
+    for n in range(N):
+        g = next_values[T - 1, n]
+        for t in range(T - 1, -1, -1):
+            if terminated[t, n]:
+                g = 0.0
+            elif truncated[t, n]:
+                g = next_values[t, n]
+            g = rewards[t, n] + gamma * g
+            G[t, n] = g
+    return G
+""",
+)
+
+GAE_TA = """
+def gae_advantages(rewards, values, next_values, terminated, truncated, gamma, lam):
+    delta = rewards + gamma * {cut} * next_values - values
+    done = {done}
+    A = np.zeros(rewards.shape)
+    nxt = np.zeros(rewards.shape[1])
+    for t in range(len(rewards) - 1, -1, -1):
+        nxt = delta[t] + {decay} * (1 - done[t]) * nxt
+        A[t] = nxt
+    return A
+"""
+GAE_RIGHT_TA = dict(cut="(1 - terminated)", done="terminated | truncated", decay="gamma * lam")
+wrong_variants(
+    "gae_advantages",
+    GAE_TA,
+    GAE_RIGHT_TA,
+    (
+        ("truncation cuts the bootstrap in delta too", dict(cut="(1 - (terminated | truncated))")),
+        ("the chain not cut at truncations (done = terminated)", dict(done="terminated")),
+        ("no cut in delta (the terminal state's value used)", dict(cut="1")),
+        ("lambda alone as the decay", dict(decay="lam")),
+        ("gamma alone as the decay", dict(decay="gamma")),
+    ),
+)
+wrong_with_line("gae_advantages", "lam taken as 0.95", GAE_TA, GAE_RIGHT_TA, "lam = 0.95")
+right(
+    "gae_advantages",
+    "the discounted sum written out with powers",
+    """
+def gae_advantages(rewards, values, next_values, terminated, truncated, gamma, lam):
+    T, N = rewards.shape
+    delta = rewards + gamma * np.where(terminated, 0.0, next_values) - values
+    A = np.zeros((T, N))
+    for n in range(N):
+        for t in range(T):
+            acc, w = 0.0, 1.0
+            for s in range(t, T):
+                acc += w * delta[s, n]
+                if terminated[s, n] or truncated[s, n]:
+                    break
+                w *= gamma * lam
+            A[t, n] = acc
+    return A
+""",
+)
+
+DD_TA = """
+def double_dqn_targets(rewards, terminated, q_next_online, q_next_target, gamma):
+    a = {choose}.argmax(axis=1)
+    q = {evaluate}[np.arange(len(a)), a]
+    return rewards + gamma * {cut} * q
+"""
+DD_RIGHT_TA = dict(choose="q_next_online", evaluate="q_next_target", cut="(1 - terminated)")
+wrong_variants(
+    "double_dqn_targets",
+    DD_TA,
+    DD_RIGHT_TA,
+    (
+        ("plain DQN: the target network chooses and evaluates", dict(choose="q_next_target")),
+        ("the online network chooses and evaluates", dict(evaluate="q_next_online")),
+        ("the roles swapped", dict(choose="q_next_target", evaluate="q_next_online")),
+        ("no cut at termination", dict(cut="1")),
+    ),
+)
+wrong_with_line(
+    "double_dqn_targets",
+    "the terminal rows of q_next_target zeroed in place",
+    DD_TA,
+    DD_RIGHT_TA,
+    "q_next_target[terminated] = 0.0",
+)
+wrong_with_line("double_dqn_targets", "gamma taken as 0.99", DD_TA, DD_RIGHT_TA, "gamma = 0.99")
+wrong(
+    "double_dqn_targets",
+    "the min of the two networks (clipped double Q)",
+    """
+def double_dqn_targets(rewards, terminated, q_next_online, q_next_target, gamma):
+    q = np.minimum(q_next_online, q_next_target).max(axis=1)
+    return rewards + gamma * np.where(terminated, 0.0, q)
+""",
+)
+right(
+    "double_dqn_targets",
+    "take_along_axis and where",
+    """
+def double_dqn_targets(rewards, terminated, q_next_online, q_next_target, gamma):
+    best = np.argmax(q_next_online, axis=1)[:, None]
+    value = np.take_along_axis(q_next_target, best, axis=1)[:, 0]
+    return np.where(terminated, rewards, rewards + gamma * value)
+""",
+)
+
+SUB_TA = """
+def subtraction_game_values(heap, moves, misere):
+    v = np.zeros(heap + 1, dtype=int)
+    for h in range(heap + 1):
+        options = [-v[h - m] for m in moves if {legal}]
+        v[h] = max(options) if options else {stuck}
+    return v
+"""
+SUB_RIGHT_TA = dict(legal="m <= h", stuck="(1 if misere else -1)")
+wrong_variants(
+    "subtraction_game_values",
+    SUB_TA,
+    SUB_RIGHT_TA,
+    (
+        ("misere ignored", dict(stuck="-1")),
+        ("misere read backwards", dict(stuck="(-1 if misere else 1)")),
+        ("a move may take more stones than are left (m < h... off by one: m < h)", dict(legal="m < h")),
+    ),
+)
+wrong(
+    "subtraction_game_values",
+    "misere as the negation of normal play",
+    """
+def subtraction_game_values(heap, moves, misere):
+    v = np.zeros(heap + 1, dtype=int)
+    for h in range(heap + 1):
+        opts = [-v[h - m] for m in moves if m <= h]
+        v[h] = max(opts) if opts else -1
+    return -v if misere else v
+""",
+)
+wrong(
+    "subtraction_game_values",
+    "heap 0 only is the end: a heap with no legal move (moves > h) gets the best of nothing = 0",
+    """
+def subtraction_game_values(heap, moves, misere):
+    v = np.zeros(heap + 1, dtype=int)
+    v[0] = 1 if misere else -1
+    for h in range(1, heap + 1):
+        opts = [-v[h - m] for m in moves if m <= h]
+        v[h] = max(opts) if opts else 1
+    return v
+""",
+)
+right(
+    "subtraction_game_values",
+    "recursion with lru_cache",
+    """
+def subtraction_game_values(heap, moves, misere):
+    import functools
+    @functools.lru_cache(maxsize=None)
+    def value(h):
+        reach = [h - m for m in moves if m <= h]
+        if not reach:
+            return 1 if misere else -1
+        return max(-value(r) for r in reach)
+    for h in range(heap + 1):
+        value(h)
+    return np.array([value(h) for h in range(heap + 1)], dtype=np.int64)
+""",
+)
+
 wrong(
     "returns_with_time_limit",
     "bootstrapping across an episode end (the flags never read)",

@@ -117,7 +117,7 @@ def _generator_step(z, Wg, bg, Wd, bd, lr, *, saturating):
 
 def _gen_step_cases(rng):
     cases = []
-    for n, k, d in ((5, 3, 4), (3, 2, 6)):
+    for n, k, d, lr in ((5, 3, 4, 0.1), (3, 2, 6, 0.25)):  # lr not always 0.1
         cases.append(
             Case(
                 (
@@ -126,9 +126,9 @@ def _gen_step_cases(rng):
                     rng.standard_normal(d) * 0.1,
                     rng.standard_normal(d),
                     float(rng.standard_normal()),
-                    0.1,
+                    lr,
                 ),
-                label=f"z of shape {(n, k)}, samples of size {d}",
+                label=f"z of shape {(n, k)}, samples of size {d}, lr={lr}",
             )
         )
     return cases
@@ -160,6 +160,15 @@ def _judge_generator_step(case, got):
             after[position].shape != before.shape or not np.array_equal(after[position], before)
         ):
             return f"the discriminator's {name} was changed: the generator step must only update Wg and bg"
+    for position, name in ((0, "z"), (1, "Wg"), (2, "bg")):  # new arrays, the caller's kept
+        before = args[position]
+        if len(after) > position and (
+            after[position].shape != before.shape or not np.array_equal(after[position], before)
+        ):
+            return (
+                f"the function changed its input `{name}` in place; the task asks for new arrays "
+                "(write `Wg = Wg - lr * dWg` instead of `Wg -= lr * dWg`)"
+            )
     return None
 
 
@@ -184,6 +193,7 @@ register(
             "the saturating loss instead of the non-saturating one",
             "a step uphill (+ lr * gradient)",
             "the discriminator's Wd or bd changed",
+            "Wg or bg updated in place (the task asks for new arrays)",
         ),
     )
 )
@@ -235,7 +245,7 @@ def _gan_step(x_real, z_d, z_g, params, lr, bugs):
 
 def _gan_step_cases(rng):
     cases = []
-    for n_real, n_d, n_g in ((8, 6, 5), (4, 7, 3)):
+    for n_real, n_d, n_g, lr in ((8, 6, 5, 0.1), (4, 7, 3, 0.3)):  # lr not always the chapter's
         params = (
             float(rng.uniform(0.5, 1.5)),
             float(rng.normal()),
@@ -249,9 +259,9 @@ def _gan_step_cases(rng):
                     rng.standard_normal(n_d),
                     rng.standard_normal(n_g),
                     params,
-                    0.1,
+                    lr,
                 ),
-                label=f"{n_real} real samples, {n_d} fakes for D, {n_g} for G, lr=0.1",
+                label=f"{n_real} real samples, {n_d} fakes for D, {n_g} for G, lr={lr}",
             )
         )
     return cases

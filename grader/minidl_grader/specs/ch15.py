@@ -156,6 +156,9 @@ def _dtw_cases(rng):
     cases.append(
         Case((rng.standard_normal((6, 2)), rng.standard_normal((9, 2)) + 1.0), label="a (6, 2), b (9, 2)")
     )
+    # the cheapest first step (a frame of a held) leads to a dearer path: greedy steps cost 7, DTW 4
+    trap_a, trap_b = np.array([[0.0], [3.0], [0.0], [2.0]]), np.array([[0.0], [1.0], [1.0], [1.0]])
+    cases.append(Case((trap_a, trap_b), label="a = [0, 3, 0, 2], b = [0, 1, 1, 1] (F = 1)"))
     return cases
 
 

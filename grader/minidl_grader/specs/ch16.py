@@ -203,10 +203,12 @@ def _mixup_cases(rng):
     # first; a partner with the same label as its image (the two weights add up on one class)
     n, k = 4, 5
     labels, perm = np.array([1, 1, 3, 0]), np.array([1, 0, 3, 2])
+    logits = rng.standard_normal((n, k)) * 300 + 800
+    logits[2, 0] = logits[2, 1:].max() - 900.0  # image 2's partner's class: its softmax underflows to 0
     cases.append(
         Case(
-            (rng.standard_normal((n, k)) * 300 + 800, labels, perm, 0.6),
-            label="logits near 1000, lam=0.6, images 0 and 1 of the same class",
+            (logits, labels, perm, 0.6),
+            label="logits near 1000, lam=0.6, images 0 and 1 of one class, a target 900 below its row's max",
         )
     )
     return cases

@@ -159,7 +159,10 @@ def _rope_cases(rng):
         args = tuple(rng.standard_normal((n, t, width)) for width in (d, d, d))
         cases.append(Case(args + (base,), label=f"N={n}, T={t}, d={d}, base={base}"))
     # long vectors: scores near 1000, where exp overflows unless each row's maximum goes first
-    q, k = rng.standard_normal((1, 6, 4)) * 40, rng.standard_normal((1, 6, 4)) * 40
+    # (every query of norm sqrt(2000) and its key nearly parallel: q'_i . k'_i / 2 is near 1000 in every row)
+    q = rng.standard_normal((1, 6, 4))
+    q *= np.sqrt(2000.0) / np.linalg.norm(q, axis=-1, keepdims=True)
+    k = q + rng.standard_normal((1, 6, 4))
     cases.append(
         Case((q, k, rng.standard_normal((1, 6, 4)), 100.0), label="N=1, T=6, d=4, base=100, scores near 1000")
     )

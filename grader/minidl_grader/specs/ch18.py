@@ -154,15 +154,18 @@ def _nms_cases(rng):
         classes = rng.integers(0, 3, d)
         cases.append(Case((boxes, scores, classes, 0.3), label=f"{d} random boxes, tied scores, 3 classes"))
     # edge cases: same box in two classes; boxes that touch; IoU exactly the threshold; ties
+    # (and a pair of class 3 with IoU 24 / 56 = 0.43: above this case's threshold, below 0.5)
     boxes = np.array(
-        [[0, 0, 4, 4], [0, 0, 4, 4], [4, 0, 8, 4], [2, 0, 6, 4], [10, 10, 14, 14], [10, 10, 14, 14]], float
+        [[0, 0, 4, 4], [0, 0, 4, 4], [4, 0, 8, 4], [2, 0, 6, 4], [10, 10, 14, 14], [10, 10, 14, 14]]
+        + [[20, 20, 30, 24], [24, 20, 34, 24]],
+        float,
     )
-    scores = np.array([0.9, 0.8, 0.7, 0.7, 0.5, 0.5])
-    classes = np.array([0, 1, 0, 0, 2, 2])
+    scores = np.array([0.9, 0.8, 0.7, 0.7, 0.5, 0.5, 0.45, 0.4])
+    classes = np.array([0, 1, 0, 0, 2, 2, 3, 3])
     cases.append(
         Case(
             (boxes, scores, classes, 1 / 3),
-            label="the same box in two classes, touching boxes, IoU = threshold, tied duplicates",
+            label="the same box in two classes, touching boxes, IoU = threshold, tied duplicates, IoU 0.43",
         )
     )
     # (no case without detections: its empty answer could not tell a right answer from filler)

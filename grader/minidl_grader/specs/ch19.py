@@ -52,6 +52,7 @@ def _pool_cases(rng):
         lengths[0] = max(1, t - 2)  # at least one row with padding
         mask = np.arange(t)[None, :] < lengths[:, None]
         h[~mask] = 5.0  # padding holds values above every real one
+        h[0, : lengths[0], 0] = -rng.integers(1, 4, size=lengths[0])  # a feature whose real steps are all < 0
         dout = rng.standard_normal((n, hdim))
         cases.append(Case((h, mask, dout), label=f"N={n}, T={t}, H={hdim}, lengths {lengths.tolist()}"))
     return cases
@@ -89,7 +90,9 @@ function_exercise(
 
 
 # ---------------------------------------------------------------- beam search
-def _beam_search(log_probs, start, end, beam_width, max_len, alpha, tie_sign=1):
+def _beam_search(
+    log_probs, start, end, beam_width, max_len, alpha, tie_sign=1, end_counted=True, live_kept=True
+):
     V = log_probs.shape[0]
     beams: list[tuple[tuple[int, ...], float]] = [((), 0.0)]
     finished: list[tuple[tuple[int, ...], float]] = []
@@ -105,8 +108,13 @@ def _beam_search(log_probs, start, end, beam_width, max_len, alpha, tie_sign=1):
             (finished if seq[-1] == end else beams).append((seq, score))
         if not beams:
             break
-    finished += beams
-    best = min(finished, key=lambda c: (-c[1] / len(c[0]) ** alpha, tuple(tie_sign * t for t in c[0])))
+    if live_kept or not finished:  # live_kept=False (a named mistake): the live ones dropped
+        finished += beams
+
+    def length(seq):  # ``end`` counts as a token (end_counted=False: a named mistake)
+        return max(len(seq) - (not end_counted and seq[-1] == end), 1)
+
+    best = min(finished, key=lambda c: (-c[1] / length(c[0]) ** alpha, tuple(tie_sign * t for t in c[0])))
     return np.asarray(best[0], dtype=np.int64)
 
 
@@ -131,27 +139,45 @@ def _random_model(rng, v):
     return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
 
 
+def _same(a, b):
+    return len(a) == len(b) and bool(np.all(a == b))
+
+
 def _beam_cases(rng):
     """Random models, each drawn until beam search differs from the mistake the case is for."""
     cases = []
-    for v, width, max_len, alpha, against in (
-        (5, 2, 6, 1.0, "greedy"),
-        (6, 3, 7, 0.7, "no normalisation"),
-        (7, 3, 8, 1.0, "greedy"),
-        (6, 2, 6, 1.0, "no normalisation"),
+    for v, start, end, width, max_len, alpha, against in (  # start and end tokens vary
+        (5, 0, 1, 2, 6, 1.0, "greedy"),
+        (6, 4, 2, 3, 7, 0.7, "no normalisation"),
+        (7, 3, 0, 3, 8, 1.0, "greedy"),
+        (6, 5, 1, 2, 6, 1.0, "no normalisation"),
     ):
         for _ in range(500):
             log_probs = _random_model(rng, v)
-            args = (log_probs, 0, 1, width, max_len, alpha)
+            args = (log_probs, start, end, width, max_len, alpha)
             best = _beam_search(*args)
             other = (
                 _beam_search(*args[:3], 1, max_len, alpha)
                 if against == "greedy"
                 else _beam_search(*args[:5], 0.0)
             )
-            if len(best) > 1 and (len(best) != len(other) or np.any(best != other)):
+            without_end = _beam_search(*args, end_counted=False)  # the length without `end`
+            if len(best) > 1 and not _same(best, other) and not _same(best, without_end):
                 break
-        cases.append(Case(args, label=f"V={v}, beam {width}, max_len {max_len}, alpha {alpha}"))
+        cases.append(
+            Case(
+                args, label=f"V={v}, start {start}, end {end}, beam {width}, max_len {max_len}, alpha {alpha}"
+            )
+        )
+    # the search stops at max_len and the best hypothesis is still live there
+    for _ in range(500):
+        args = (_random_model(rng, 6), 1, 0, 2, 4, 1.0)
+        best = _beam_search(*args)
+        if best[-1] != 0 and not _same(best, _beam_search(*args, live_kept=False)):
+            break
+    cases.append(
+        Case(args, label="V=6, start 1, end 0, beam 2, max_len 4: the best is still live at max_len")
+    )
     # a tie: from the start, tokens 2 and 3 are equally likely
     tie = np.log(
         np.array(
@@ -189,6 +215,18 @@ function_exercise(
         (
             "ties are broken towards the smaller token sequence",
             lambda lp, s, e, w, m, a: _beam_search(lp, s, e, w, m, a, tie_sign=-1),
+        ),
+        (
+            "the length counts every token, `end` included: score / len(tokens) ** alpha",
+            lambda lp, s, e, w, m, a: _beam_search(lp, s, e, w, m, a, end_counted=False),
+        ),
+        (
+            "after max_len steps the live hypotheses count as finished: compare them too",
+            lambda lp, s, e, w, m, a: _beam_search(lp, s, e, w, m, a, live_kept=False),
+        ),
+        (
+            "the first token follows `start`: score it with log_probs[start, b], not with row 0",
+            lambda lp, s, e, w, m, a: _beam_search(lp, 0, e, w, m, a),
         ),
     ),
     forbids=("minidl.training.decoding",),
@@ -242,8 +280,11 @@ _WORDS = "the home side won a late goal at home in the rain".split()
 def _rouge_cases(rng):
     cases = []
     for beta in (1.0, 2.0, 0.5, 3.0):
-        cand = " ".join(rng.choice(_WORDS, size=rng.integers(3, 9)))
-        ref = " ".join(rng.choice(_WORDS, size=rng.integers(3, 9)))
+        while True:  # beta matters only where P != R: lengths differ, and a word in common
+            cand = " ".join(rng.choice(_WORDS, size=rng.integers(3, 9)))
+            ref = " ".join(rng.choice(_WORDS, size=rng.integers(3, 9)))
+            if len(cand.split()) != len(ref.split()) and set(cand.split()) & set(ref.split()):
+                break
         cases.append(Case((cand, ref, beta), label=f"beta={beta}: {cand!r} against {ref!r}"))
     cases.append(Case(("", "the home side won", 1.0), label="an empty candidate"))
     cases.append(Case(("home side the won", "the home side won", 2.0), label="a reordered candidate"))
