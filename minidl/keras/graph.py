@@ -35,7 +35,18 @@ from ..nn.layers.base import _own
 if TYPE_CHECKING:
     from ..nn.layers.base import Layer
 
-__all__ = ["OPERATORS", "KerasTensor", "Node", "Graph", "Tape", "record", "symbolic", "is_symbolic"]
+__all__ = [
+    "OPERATORS",
+    "KerasTensor",
+    "Node",
+    "Graph",
+    "Tape",
+    "record",
+    "symbolic",
+    "is_symbolic",
+    "tracing",
+    "is_tracing",
+]
 
 
 class KerasTensor:
@@ -128,6 +139,24 @@ class KerasTensor:
 # the ops behind a KerasTensor's operators, filled in by ``minidl.keras.ops`` (which imports this module)
 OPERATORS: dict = {}
 
+_TRACING = [0]  # how many custom-layer ``call``s are being recorded right now
+
+
+class tracing:
+    """``with tracing():`` a custom layer's ``call`` is being recorded on KerasTensors. An op
+    that makes a tensor from no input (``keras.ops.arange``) then returns a graph constant,
+    so that a layer called on it (``self.pos_emb(positions)``) is recorded, not computed once."""
+
+    def __enter__(self):
+        _TRACING[0] += 1
+
+    def __exit__(self, *exc):
+        _TRACING[0] -= 1
+
+
+def is_tracing() -> bool:
+    return _TRACING[0] > 0
+
 
 def is_symbolic(x) -> bool:
     return isinstance(x, KerasTensor)
@@ -150,13 +179,16 @@ class Node:
 
     ``many``: the layer takes a list (``Add()([a, b])``), else one tensor. ``training``:
     what the call fixed (``Dropout(0.5)(x, training=True)``), ``None`` to follow the model.
+    ``options``: other keyword arguments the call fixed, passed to ``forward``
+    (``MultiHeadAttention``'s ``use_causal_mask``).
     """
 
     made = 0  # nodes recorded so far: each node's serial number says when it was made
     output: KerasTensor  # set by ``record`` once the output's shape is known
 
-    def __init__(self, layer, inputs, many: bool, training=None):
+    def __init__(self, layer, inputs, many: bool, training=None, options=None):
         self.layer, self.inputs, self.many, self.training = layer, list(inputs), many, training
+        self.options = dict(options or {})
         Node.made += 1
         self.serial = Node.made
 
@@ -174,8 +206,8 @@ def record(layer, x, training=None, **unsupported):
     node = Node(layer, inputs, many, training)
     if hasattr(layer, "symbolic_output"):  # a model or a custom layer finds its own
         shape, dtype = layer.symbolic_output(x if many else inputs[0])
-    elif many or not hasattr(layer, "output_shape_for"):
-        shape, dtype = _probe(layer, inputs, many)
+    elif many or not hasattr(layer, "output_shape_for") or all(hasattr(t, "value") for t in inputs):
+        shape, dtype = _probe(layer, inputs, many)  # (constant inputs have no batch axis)
     else:
         shape, dtype = _layer_output(layer, inputs[0])
     node.output = KerasTensor(shape, dtype, name=getattr(layer, "name", None), node=node)
@@ -208,14 +240,14 @@ def _layer_output(layer, x: KerasTensor):
     return (None, *layer.output_shape_for(per_sample)), dtype
 
 
-def _probe(layer, inputs, many):
+def _probe(layer, inputs, many, node_options=None):
     """The output spec of a layer or op that has no shape rule: run it on small arrays twice,
     free axes set to 2 and then 3; an axis whose size follows is free (``None``) in the output."""
-    outputs = []
+    outputs, node_options = [], node_options or {}
     for free in (2, 3):
         arrays = [_probe_array(t, free) for t in inputs]
         try:
-            y = layer.forward(arrays if many else arrays[0], training=False)
+            y = layer.forward(arrays if many else arrays[0], training=False, **node_options)
         except Exception as err:  # a clear error naming the call, not a probe's internals
             shapes = ", ".join(str(t.shape) for t in inputs)
             raise ValueError(f"{_label(layer)} cannot take inputs of shape {shapes}: {err}") from err
@@ -287,7 +319,9 @@ class Graph:
             mode = training if node.training is None else bool(node.training)
             if not getattr(layer, "trainable", True) and getattr(layer, "inference_when_frozen", False):
                 mode = False  # a frozen BatchNorm runs in inference mode (Keras's rule)
-            values[id(node.output)] = layer.forward(args if node.many else args[0], training=mode)
+            values[id(node.output)] = layer.forward(
+                args if node.many else args[0], training=mode, **node.options
+            )
             tape.saved[id(node)] = save_caches(layer)
         return [values[id(t)] for t in self.outputs], tape
 

@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 from ..nn import layers as _L
 from . import config
+from .attention import MultiHeadAttention
 from .custom import Lambda, Layer
 from .elementwise import Activation, Rescaling
 from .functional import Input, InputLayer
@@ -40,6 +41,7 @@ from .weights import KerasNames, keras_names
 from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
+    "MultiHeadAttention",
     "Layer",
     "Lambda",
     "Input",
@@ -287,7 +289,8 @@ def LeakyReLU(negative_slope: float = 0.3, **kwargs) -> _L.LeakyReLU:
 
 _ABSENT = {
     "Attention": "chapter 'attention' writes attention by hand with forward and backward",
-    "MultiHeadAttention": "chapter 'attention' writes attention by hand with forward and backward",
+    "AdditiveAttention": "chapter 'attention' writes dot-product attention by hand; "
+    "keras.layers.MultiHeadAttention is here",
     "Normalization": "standardise the data before fit with minidl.training.data.standardize",
     "TextVectorization": "turn text into ids with minidl.datasets.CharEncoder",
     "RandomFlip": "minidl has no augmentation layers: augment the NumPy arrays before fit",

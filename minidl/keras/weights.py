@@ -10,6 +10,10 @@ minidl's kernels hold PyTorch's layout; Keras's differ for the convolutions only
     SeparableConv2D  its sub-layers': a DepthwiseConv2D and a 1x1 Conv2D, whose kernel
                      (1, 1, C*M, F) is Keras's pointwise_kernel
 
+    MultiHeadAttention  minidl Wq (D, H*dk), bq (H*dk,), Wo (H*dv, D')
+                     Keras query kernel (D, H, dk), bias (H, dk), output kernel (H, dv, D')
+                     (the same numbers, reshaped: ``minidl.keras.attention``)
+
 Every other weight (Dense's (in, out) kernel, biases, LSTM's blocks, batch-norm statistics)
 is laid out alike.
 """
@@ -48,13 +52,18 @@ def _axes(layer, key):
 
 
 def to_keras(layer, key: str, array):
-    """``layer.params[key]`` (or a copy of it) in Keras's layout."""
+    """``layer.params[key]`` (or a copy of it) in Keras's layout (a layer with its own rule,
+    ``to_keras_layout``, as MultiHeadAttention's (D, H, dk) kernels, gives it)."""
+    if hasattr(type(layer), "to_keras_layout"):
+        return layer.to_keras_layout(key, array)
     axes = _axes(layer, key)
     return array if axes is None else np.ascontiguousarray(np.transpose(array, axes))
 
 
 def from_keras(layer, key: str, array):
     """A Keras-laid-out weight in minidl's layout for ``layer.params[key]``."""
+    if hasattr(type(layer), "from_keras_layout"):
+        return layer.from_keras_layout(key, array)
     axes = _axes(layer, key)
     return array if axes is None else np.ascontiguousarray(np.transpose(array, np.argsort(axes)))
 
