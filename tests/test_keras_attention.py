@@ -218,3 +218,16 @@ def test_what_is_not_here_says_so():
         layers.MultiHeadAttention(2, 3, attention_axes=(1, 2))
     with pytest.raises(ValueError, match="dropout"):
         layers.MultiHeadAttention(2, 3, dropout=1.5)
+
+
+def test_a_functional_model_with_attention_saves_and_loads(tmp_path):
+    mdl.seed(0)
+    tokens, memory = keras.Input((4, 6)), keras.Input((5, 3))
+    y = layers.MultiHeadAttention(2, 3, value_dim=2)(tokens, memory, use_causal_mask=True)
+    model = keras.Model([tokens, memory], layers.Dense(1)(y))
+    query, value, _, _ = _inputs(dtype=np.float32)
+    expected = model.predict([query, value], verbose=0)
+    model.save(tmp_path / "attention.keras")
+    loaded = keras.models.load_model(tmp_path / "attention.keras")
+    np.testing.assert_array_equal(loaded.predict([query, value], verbose=0), expected)
+    assert [w.shape for w in loaded.get_weights()] == [w.shape for w in model.get_weights()]

@@ -214,11 +214,12 @@ class MultiHeadAttention(_attention.MultiHeadAttention):
                     "minidl.keras (one output per recorded call): call the layer on arrays, or read "
                     "layer.last_attention_scores (B, H, Tq, Tk) after a forward pass"
                 )
-            return self._record(inputs, training, options)
+            return self.record_node(inputs, training, options)
         y = self.forward(inputs, training=bool(training), **options)
         return (y, self.last_attention_scores) if return_attention_scores else y
 
-    def _record(self, inputs, training, options):
+    def record_node(self, inputs, training, options):
+        """Record this call as one graph node (also what ``load_model`` does with a saved node)."""
         tensors = [symbolic(t) for t in inputs]
         node = Node(self, tensors, many=True, training=training, options=options)
         query = tensors[0]
