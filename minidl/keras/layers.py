@@ -20,6 +20,8 @@ from collections.abc import Callable
 from ..nn import layers as _L
 from . import config
 from .attention import MultiHeadAttention
+from .normalization import Normalization
+from .text import TextVectorization
 from .custom import Lambda, Layer
 from .elementwise import Activation, Rescaling
 from .functional import Input, InputLayer
@@ -42,6 +44,8 @@ from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
     "MultiHeadAttention",
+    "Normalization",
+    "TextVectorization",
     "Layer",
     "Lambda",
     "Input",
@@ -291,8 +295,6 @@ _ABSENT = {
     "Attention": "chapter 'attention' writes attention by hand with forward and backward",
     "AdditiveAttention": "chapter 'attention' writes dot-product attention by hand; "
     "keras.layers.MultiHeadAttention is here",
-    "Normalization": "standardise the data before fit with minidl.training.data.standardize",
-    "TextVectorization": "turn text into ids with minidl.datasets.CharEncoder",
     "RandomFlip": "minidl has no augmentation layers: augment the NumPy arrays before fit",
     "RandomRotation": "minidl has no augmentation layers: augment the NumPy arrays before fit",
 }
