@@ -20,6 +20,7 @@ from collections.abc import Callable
 from ..nn import layers as _L
 from . import config
 from .attention import MultiHeadAttention
+from .augmentation import RandomContrast, RandomFlip, RandomRotation, RandomTranslation, RandomZoom
 from .normalization import Normalization
 from .text import TextVectorization
 from .custom import Lambda, Layer
@@ -46,6 +47,11 @@ __all__ = [
     "MultiHeadAttention",
     "Normalization",
     "TextVectorization",
+    "RandomFlip",
+    "RandomTranslation",
+    "RandomRotation",
+    "RandomZoom",
+    "RandomContrast",
     "Layer",
     "Lambda",
     "Input",
@@ -295,8 +301,8 @@ _ABSENT = {
     "Attention": "chapter 'attention' writes attention by hand with forward and backward",
     "AdditiveAttention": "chapter 'attention' writes dot-product attention by hand; "
     "keras.layers.MultiHeadAttention is here",
-    "RandomFlip": "minidl has no augmentation layers: augment the NumPy arrays before fit",
-    "RandomRotation": "minidl has no augmentation layers: augment the NumPy arrays before fit",
+    "RandomBrightness": "RandomFlip, RandomTranslation, RandomRotation, RandomZoom and RandomContrast "
+    "are here; or augment the NumPy arrays before fit (minidl.training.augmentation)",
 }
 
 
