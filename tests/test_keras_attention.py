@@ -231,3 +231,81 @@ def test_a_functional_model_with_attention_saves_and_loads(tmp_path):
     loaded = keras.models.load_model(tmp_path / "attention.keras")
     np.testing.assert_array_equal(loaded.predict([query, value], verbose=0), expected)
     assert [w.shape for w in loaded.get_weights()] == [w.shape for w in model.get_weights()]
+
+
+# ---------------------------------------------------------------------- keras.layers.Attention
+def _attention_inputs(seed=0, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    query = rng.standard_normal((2, 4, 5)).astype(dtype)
+    value = rng.standard_normal((2, 6, 3)).astype(dtype)
+    key = rng.standard_normal((2, 6, 5)).astype(dtype)
+    value_mask = rng.random((2, 6)) > 0.3
+    value_mask[:, 0] = True
+    query_mask = np.array([[True, False, True, True], [True, True, True, False]])
+    return query, value, key, [query_mask, value_mask]
+
+
+ATTENTION_CALLS = {
+    "[query, value]": lambda q, v, k, m: ([q, k], {}),
+    "[query, value, key]": lambda q, v, k, m: ([q, v, k], {}),
+    "causal": lambda q, v, k, m: ([q, v, k], {"use_causal_mask": True}),
+    "masks": lambda q, v, k, m: ([q, v, k], {"mask": m}),
+}
+
+
+@pytest.mark.parametrize("use_scale", [False, True])
+@pytest.mark.parametrize("call", list(ATTENTION_CALLS))
+def test_attention_gradients(call, use_scale):
+    query, value, key, mask = _attention_inputs()
+    inputs, kwargs = ATTENTION_CALLS[call](query, value, key, mask)
+    layer = layers.Attention(use_scale=use_scale, dropout=0.3)
+    layer(inputs, **kwargs)
+    layer.astype(np.float64)
+    if use_scale:
+        layer.params["scale"][...] = 0.7
+    dy = np.random.default_rng(1).standard_normal((2, 4, inputs[1].shape[-1]))
+
+    def f():
+        mdl.seed(5)  # the same dropout mask on every call
+        return layer(inputs, training=True, **kwargs)
+
+    f()
+    grads = layer.backward(dy)
+    for x, analytic in zip(inputs, grads):
+        assert rel_error(analytic, numerical_gradient(f, x, dy)) < TOL
+    if use_scale:
+        numeric = numerical_gradient(f, layer.params["scale"].reshape(1), dy)  # a view: perturbs the scale
+        assert rel_error(layer.grads["scale"].reshape(1), numeric) < TOL
+
+
+@pytest.mark.parametrize("call", list(ATTENTION_CALLS))
+def test_attention_as_keras(call):
+    real = real_keras()
+    query, value, key, mask = _attention_inputs(dtype=np.float32)
+    inputs, kwargs = ATTENTION_CALLS[call](query, value, key, mask)
+    theirs, ours = real.layers.Attention(use_scale=True), layers.Attention(use_scale=True)
+    theirs(inputs, **kwargs)
+    theirs.set_weights([np.array(0.7, np.float32)])
+    ours(inputs, **kwargs)
+    ours.params["scale"][...] = 0.7
+    y_theirs, scores_theirs = theirs(inputs, return_attention_scores=True, **kwargs)
+    y, scores = ours(inputs, return_attention_scores=True, **kwargs)
+    np.testing.assert_allclose(y, y_theirs.detach().numpy(), atol=1e-6)
+    np.testing.assert_allclose(scores, scores_theirs.detach().numpy(), atol=1e-6)
+
+
+def test_attention_in_a_functional_model():
+    mdl.seed(0)
+    tokens, memory = keras.Input((4, 5)), keras.Input((6, 5))
+    attended = layers.Attention(use_scale=True)([tokens, memory], use_causal_mask=True)
+    model = keras.Model([tokens, memory], layers.Dense(1)(layers.GlobalAveragePooling1D()(attended)))
+    assert model.count_params() == 1 + 5 + 1
+    query, _, key, _ = _attention_inputs(dtype=np.float32)
+    model.compile(optimizer="sgd", loss="mse")
+    before = model.layers[2].params["scale"].copy()
+    model.fit([query, key], np.ones((2, 1), np.float32), epochs=2, verbose=0)
+    assert model.layers[2].params["scale"] != before
+    with pytest.raises(KerasFeatureMissing, match="mask"):
+        layers.Attention()([tokens, memory], mask=[None, None])
+    with pytest.raises(KerasFeatureMissing, match="score_mode"):
+        layers.Attention(score_mode="concat")

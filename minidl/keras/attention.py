@@ -33,11 +33,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..nn.layers import attention as _attention
+from ..nn.layers.base import Layer
 from .custom import _fans
 from .graph import KerasTensor, Node, is_symbolic, symbolic
 from .missing import KerasFeatureMissing
 
-__all__ = ["MultiHeadAttention"]
+__all__ = ["MultiHeadAttention", "Attention"]
 
 _NOT_HERE = (
     "attention_axes",
@@ -267,3 +268,145 @@ class MultiHeadAttention(_attention.MultiHeadAttention):
             grads = [grads, None]
         grads = list(grads)
         return grads + [None] * (self._n_inputs - len(grads))
+
+
+class Attention(Layer):
+    """Keras 3's ``Attention(use_scale=False, score_mode="dot", dropout=0.0, seed=None)``:
+    dot-product attention without projections (Luong's), called on a list::
+
+        attention([query, value]) or attention([query, value, key])  (key defaults to value)
+
+        S = Q K^T (B, Tq, Tk)    Z = s S  (s: the trainable scalar ``scale``, 1 without use_scale)
+        P = softmax(Z) over the visible keys    O = P V (B, Tq, dv)
+
+    Backward (the softmax's Jacobian applied by ``masked_softmax_backward`` with scale 1):
+    dV = P^T dO, dZ from dP = dO V^T, dS = s dZ, dQ = dS K, dK = dS^T Q, ds = sum(dZ * S).
+
+    ``mask=[query_mask, value_mask]`` ((B, Tq), (B, Tk) bool; eager calls only) hides keys and
+    zeroes the rows of masked queries; ``use_causal_mask`` hides key j > i; ``dropout`` drops
+    attention weights in training. A query that may see no key gets zero weights (Keras's
+    scores - 1e9 leave its softmax as if unmasked). ``score_mode="concat"`` is not here.
+    """
+
+    def __init__(self, use_scale=False, score_mode="dot", dropout=0.0, seed=None, name=None, **kwargs):
+        if score_mode != "dot":
+            raise KerasFeatureMissing(
+                f"Attention(score_mode={score_mode!r}) is not in minidl.keras: score_mode='dot' is "
+                "(or keras.layers.MultiHeadAttention)"
+            )
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"Attention dropout must be in [0, 1), got {dropout!r}")
+        super().__init__(name, **kwargs)
+        self.use_scale, self.score_mode, self.dropout, self.seed = (
+            bool(use_scale),
+            score_mode,
+            float(dropout),
+            seed,
+        )
+
+    def build(self, input_shape, dtype=np.float32):
+        super().build(input_shape, dtype)
+        if self.use_scale:
+            self.add_param("scale", np.ones((), dtype=dtype))
+
+    def __call__(
+        self, inputs, mask=None, training=None, return_attention_scores=False, use_causal_mask=False
+    ):  # type: ignore[override]
+        if not isinstance(inputs, (list, tuple)) or len(inputs) not in (2, 3):
+            raise ValueError(
+                "Attention layer must be called on a list of inputs, namely [query, value] or "
+                f"[query, value, key], got {type(inputs).__name__}"
+            )
+        inputs = list(inputs)
+        if any(is_symbolic(t) for t in inputs):
+            if mask is not None or return_attention_scores:
+                raise KerasFeatureMissing(
+                    "Attention(mask=...) or return_attention_scores=True inside a model is not in "
+                    "minidl.keras: call the layer on arrays, or use MultiHeadAttention's attention_mask"
+                )
+            tensors = [symbolic(t) for t in inputs]
+            node = Node(
+                self,
+                tensors,
+                many=True,
+                training=training,
+                options={"use_causal_mask": bool(use_causal_mask)},
+            )
+            if not self.built:
+                self.build(tensors[0].shape[1:])
+            node.output = KerasTensor(
+                (*tensors[0].shape[:-1], tensors[1].shape[-1]), "float32", name=self.name, node=node
+            )
+            return node.output
+        q_mask, v_mask = (None, None) if mask is None else (mask[0], mask[1])
+        y = self.forward(
+            inputs,
+            training=bool(training),
+            use_causal_mask=use_causal_mask,
+            query_mask=q_mask,
+            value_mask=v_mask,
+        )
+        return (y, self.last_attention_scores) if return_attention_scores else y
+
+    def forward(self, inputs, training=False, use_causal_mask=False, query_mask=None, value_mask=None):  # type: ignore[override]
+        """``inputs``: [query (B, Tq, d), value (B, Tk, dv)(, key (B, Tk, d))] -> (B, Tq, dv)."""
+        from .. import backend
+
+        q, v = inputs[0], inputs[1]
+        k = inputs[2] if len(inputs) > 2 else v
+        if not self.built:
+            self.build(q.shape[1:], q.dtype)
+        if q.ndim != 3 or v.ndim != 3 or k.shape[:2] != v.shape[:2] or k.shape[-1] != q.shape[-1]:
+            raise ValueError(
+                f"{self.label} expected query (B, Tq, d), value (B, Tk, dv), key (B, Tk, d), got "
+                f"{tuple(q.shape)}, {tuple(v.shape)}, {tuple(k.shape)}"
+            )
+        B, Tq, _ = q.shape
+        Tk = k.shape[1]
+        keep = np.ones((1, Tq, Tk), dtype=bool)
+        if use_causal_mask:
+            keep = keep & np.tril(np.ones((Tq, Tk), dtype=bool))[None]
+        if value_mask is not None:
+            keep = keep & np.asarray(value_mask, dtype=bool)[:, None, :]
+        keep = np.ascontiguousarray(np.broadcast_to(keep, (B, Tq, Tk)) if keep.shape[0] != 1 else keep)
+        scale = self.params["scale"] if self.use_scale else 1.0
+        scores = q @ np.swapaxes(k, -1, -2)  # (B, Tq, Tk)
+        kernels = backend.kernels_for(q)
+        probs = kernels.masked_softmax(np.ascontiguousarray(scores), keep, float(scale))  # (B, Tq, Tk)
+        dropped = None
+        if training and self.dropout > 0:
+            uniform = backend.rng().random(probs.shape, dtype=np.float32)
+            dropped = ((uniform >= self.dropout) / (1.0 - self.dropout)).astype(q.dtype)
+        weights = probs if dropped is None else probs * dropped
+        out = weights @ v  # (B, Tq, dv)
+        rows = None if query_mask is None else np.asarray(query_mask, dtype=bool)[..., None]  # (B, Tq, 1)
+        if rows is not None:
+            out = np.where(rows, out, 0)
+        self.last_attention_scores = probs
+        self.cache = (q, k, v, scores, probs, dropped, rows, len(inputs))
+        return out
+
+    def backward(self, dy):
+        from .. import backend
+
+        q, k, v, scores, probs, dropped, rows, n_inputs = self.require_cache()
+        if rows is not None:
+            dy = np.where(rows, dy, 0)
+        weights = probs if dropped is None else probs * dropped
+        dv = np.swapaxes(weights, -1, -2) @ dy  # (B, Tk, dv)
+        dprobs = dy @ np.swapaxes(v, -1, -2)  # (B, Tq, Tk)
+        if dropped is not None:
+            dprobs = dprobs * dropped
+        dz = backend.kernels_for(probs).masked_softmax_backward(probs, dprobs, 1.0)  # d(s S)
+        scale = self.params["scale"] if self.use_scale else 1.0
+        if self.use_scale:
+            self.grads["scale"][...] = np.sum(dz * scores)
+        ds = dz * scale
+        dq = ds @ k  # (B, Tq, d)
+        dk = np.swapaxes(ds, -1, -2) @ q  # (B, Tk, d)
+        if n_inputs == 3:
+            return [dq, dv, dk]
+        return [dq, dv + dk]
+
+    def compute_output_shape(self, input_shape):
+        return input_shape

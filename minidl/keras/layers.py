@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from ..nn import layers as _L
 from . import config
-from .attention import MultiHeadAttention
+from .attention import Attention, MultiHeadAttention
 from .augmentation import RandomContrast, RandomFlip, RandomRotation, RandomTranslation, RandomZoom
 from .normalization import Normalization
 from .text import TextVectorization
@@ -45,6 +45,7 @@ from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
     "MultiHeadAttention",
+    "Attention",
     "Normalization",
     "TextVectorization",
     "RandomFlip",
@@ -298,9 +299,8 @@ def LeakyReLU(negative_slope: float = 0.3, **kwargs) -> _L.LeakyReLU:
 
 
 _ABSENT = {
-    "Attention": "chapter 'attention' writes attention by hand with forward and backward",
     "AdditiveAttention": "chapter 'attention' writes dot-product attention by hand; "
-    "keras.layers.MultiHeadAttention is here",
+    "keras.layers.Attention (score_mode='dot') and MultiHeadAttention are here",
     "RandomBrightness": "RandomFlip, RandomTranslation, RandomRotation, RandomZoom and RandomContrast "
     "are here; or augment the NumPy arrays before fit (minidl.training.augmentation)",
 }
