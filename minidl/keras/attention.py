@@ -361,27 +361,31 @@ class Attention(Layer):
                 f"{self.label} expected query (B, Tq, d), value (B, Tk, dv), key (B, Tk, d), got "
                 f"{tuple(q.shape)}, {tuple(v.shape)}, {tuple(k.shape)}"
             )
+        xp = backend.get_array_module(q)
         B, Tq, _ = q.shape
         Tk = k.shape[1]
         keep = np.ones((1, Tq, Tk), dtype=bool)
         if use_causal_mask:
             keep = keep & np.tril(np.ones((Tq, Tk), dtype=bool))[None]
         if value_mask is not None:
-            keep = keep & np.asarray(value_mask, dtype=bool)[:, None, :]
-        keep = np.ascontiguousarray(np.broadcast_to(keep, (B, Tq, Tk)) if keep.shape[0] != 1 else keep)
+            keep = keep & np.asarray(backend.to_numpy(value_mask), dtype=bool)[:, None, :]
+        keep = xp.asarray(
+            np.ascontiguousarray(np.broadcast_to(keep, (B, Tq, Tk)) if keep.shape[0] != 1 else keep)
+        )
         scale = self.params["scale"] if self.use_scale else 1.0
-        scores = q @ np.swapaxes(k, -1, -2)  # (B, Tq, Tk)
+        scores = q @ xp.swapaxes(k, -1, -2)  # (B, Tq, Tk)
         kernels = backend.kernels_for(q)
-        probs = kernels.masked_softmax(np.ascontiguousarray(scores), keep, float(scale))  # (B, Tq, Tk)
+        probs = kernels.masked_softmax(xp.ascontiguousarray(scores), keep, float(scale))  # (B, Tq, Tk)
         dropped = None
         if training and self.dropout > 0:
             uniform = backend.rng().random(probs.shape, dtype=np.float32)
-            dropped = ((uniform >= self.dropout) / (1.0 - self.dropout)).astype(q.dtype)
+            dropped = xp.asarray(((uniform >= self.dropout) / (1.0 - self.dropout)).astype(q.dtype))
         weights = probs if dropped is None else probs * dropped
         out = weights @ v  # (B, Tq, dv)
-        rows = None if query_mask is None else np.asarray(query_mask, dtype=bool)[..., None]  # (B, Tq, 1)
-        if rows is not None:
-            out = np.where(rows, out, 0)
+        rows = None
+        if query_mask is not None:  # (B, Tq, 1)
+            rows = xp.asarray(np.asarray(backend.to_numpy(query_mask), dtype=bool)[..., None])
+            out = xp.where(rows, out, 0)
         self.last_attention_scores = probs
         self.cache = (q, k, v, scores, probs, dropped, rows, len(inputs))
         return out
@@ -390,20 +394,21 @@ class Attention(Layer):
         from .. import backend
 
         q, k, v, scores, probs, dropped, rows, n_inputs = self.require_cache()
+        xp = backend.get_array_module(dy)
         if rows is not None:
-            dy = np.where(rows, dy, 0)
+            dy = xp.where(rows, dy, 0)
         weights = probs if dropped is None else probs * dropped
-        dv = np.swapaxes(weights, -1, -2) @ dy  # (B, Tk, dv)
-        dprobs = dy @ np.swapaxes(v, -1, -2)  # (B, Tq, Tk)
+        dv = xp.swapaxes(weights, -1, -2) @ dy  # (B, Tk, dv)
+        dprobs = dy @ xp.swapaxes(v, -1, -2)  # (B, Tq, Tk)
         if dropped is not None:
             dprobs = dprobs * dropped
         dz = backend.kernels_for(probs).masked_softmax_backward(probs, dprobs, 1.0)  # d(s S)
         scale = self.params["scale"] if self.use_scale else 1.0
         if self.use_scale:
-            self.grads["scale"][...] = np.sum(dz * scores)
+            self.grads["scale"][...] = (dz * scores).sum()
         ds = dz * scale
         dq = ds @ k  # (B, Tq, d)
-        dk = np.swapaxes(ds, -1, -2) @ q  # (B, Tk, d)
+        dk = xp.swapaxes(ds, -1, -2) @ q  # (B, Tk, d)
         if n_inputs == 3:
             return [dq, dv, dk]
         return [dq, dv + dk]

@@ -179,17 +179,18 @@ class _Augmentation(Layer):
         if not training:
             self.cache = None
             return x
-        images, restore = self._images(x)
+        device = backend.device_of(x) if hasattr(x, "shape") else "cpu"
+        images, restore = self._images(x)  # NumPy (a GPU batch comes to the host and goes back)
         y, state = self.transform(images)
-        self.cache = (state, restore)
-        return restore(y)
+        self.cache = (state, restore, device)
+        return backend.to_device(restore(y), device)
 
     def backward(self, dy):
         if self.cache is None:  # inference: the identity
             return dy
-        state, restore = self.cache
+        state, restore, device = self.cache
         dimages, _ = self._images(dy)
-        return restore(self.transform_backward(dimages, state))
+        return backend.to_device(restore(self.transform_backward(dimages, state)), device)
 
     def transform(self, images):
         raise NotImplementedError
