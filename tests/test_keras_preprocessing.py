@@ -90,6 +90,32 @@ def test_ids_feed_a_model_as_keras_io_does():
     assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
 
 
+def test_first_layer_of_a_model_on_string_inputs(tmp_path):
+    """keras.io's end-to-end form: ``keras.Input(shape=(1,), dtype="string")`` into the layer."""
+    mdl.seed(0)
+    texts = np.array(["good movie", "bad movie", "really good", "really bad"] * 8)
+    vectorize = layers.TextVectorization(max_tokens=20, output_sequence_length=6)
+    vectorize.adapt(texts)
+    inputs = keras.Input(shape=(1,), dtype="string")
+    ids = vectorize(inputs)
+    assert (ids.shape, ids.dtype, inputs.dtype) == ((None, 6), "int64", "string")
+    h = layers.GlobalAveragePooling1D()(layers.Embedding(20, 8)(ids))
+    model = keras.Model(inputs, layers.Dense(1, activation="sigmoid")(h))
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.05), loss="binary_crossentropy")
+    y = np.array([1, 0, 1, 0] * 8, dtype=np.float32)
+    history = model.fit(texts[:, None], y, epochs=30, batch_size=8, verbose=0)
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+    assert model.count_params() == 20 * 8 + 8 + 1
+    probe = np.array([["good"], ["bad"]])
+    good, bad = model.predict(probe, verbose=0)[:, 0]
+    assert good > 0.5 > bad
+    model.save(tmp_path / "text.keras")
+    loaded = keras.models.load_model(tmp_path / "text.keras")
+    np.testing.assert_array_equal(loaded.predict(probe, verbose=0), model.predict(probe, verbose=0))
+    with pytest.raises(TypeError, match="reads strings"):
+        vectorize(keras.Input(shape=(1,)))
+
+
 @pytest.mark.skipif(not HAVE_TF, reason="Keras's TextVectorization needs TensorFlow")
 def test_same_vocabulary_and_ids_as_keras():
     real = real_keras()

@@ -65,7 +65,7 @@ class KerasTensor:
 
     def __init__(self, shape, dtype="float32", name=None, node=None):
         self.shape = tuple(None if d is None else int(d) for d in shape)
-        self.dtype = np.dtype(dtype).name
+        self.dtype = dtype_name(dtype)
         self.name = name
         self.node = node
 
@@ -156,6 +156,15 @@ class tracing:
 
 def is_tracing() -> bool:
     return _TRACING[0] > 0
+
+
+def dtype_name(dtype) -> str:
+    """Keras's name of a dtype: ``"float32"``, ``"int64"``, ... and ``"string"`` for text
+    (``"string"``, ``"str"``, NumPy's unicode, bytes or object arrays)."""
+    if dtype in ("string", "str", str):
+        return "string"
+    dtype = np.dtype(dtype)
+    return "string" if dtype.kind in "USO" else dtype.name
 
 
 def is_symbolic(x) -> bool:

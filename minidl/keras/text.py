@@ -11,10 +11,12 @@
                  row is cut or padded with 0 at its end to ``output_sequence_length``
                  (without it, to the longest row of the batch)
 
-It is a preprocessing step, used on the data before ``fit`` (``x = vectorize(texts)``):
-minidl's models take arrays of numbers, so it cannot be a model's first layer on string
-inputs (``keras.Input(dtype="string")``). Only ``output_mode="int"`` is here; ``ngrams``,
-``"multi_hot"``, ``"count"`` and ``"tf_idf"`` raise ``NotImplementedError``.
+Used as Keras's docs use it: a preprocessing step on the data before ``fit``
+(``x = vectorize(texts)``), or a model's first layer on string inputs
+(``keras.Input(shape=(1,), dtype="string")``; then ``output_sequence_length`` fixes the
+output's width). It has no weights and passes no gradient (ids are integers). Only
+``output_mode="int"`` is here; ``ngrams``, ``"multi_hot"``, ``"count"`` and ``"tf_idf"``
+raise ``NotImplementedError``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from collections import Counter
 
 import numpy as np
 
+from ..nn.layers.base import Layer
 from .missing import KerasFeatureMissing
 
 __all__ = ["TextVectorization"]
@@ -34,7 +37,7 @@ _STANDARDIZE = (None, "lower_and_strip_punctuation", "lower", "strip_punctuation
 PAD, OOV = "", "[UNK]"
 
 
-class TextVectorization:
+class TextVectorization(Layer):
     """Keras 3's ``TextVectorization(max_tokens=None, standardize="lower_and_strip_punctuation",
     split="whitespace", output_mode="int", output_sequence_length=None, vocabulary=None)``
     (see the module's docstring). ``standardize`` and ``split`` may also be functions of one
@@ -79,15 +82,12 @@ class TextVectorization:
             raise ValueError(
                 f"TextVectorization output_sequence_length must be positive, got {output_sequence_length}"
             )
-        if kwargs:
-            raise TypeError(
-                f"TextVectorization got unexpected keyword argument(s) {', '.join(sorted(kwargs))}"
-            )
+        super().__init__(name, **kwargs)
         self.max_tokens = None if max_tokens is None else int(max_tokens)
         self.standardize, self.split = standardize, split
         self.output_mode = output_mode
         self.output_sequence_length = None if output_sequence_length is None else int(output_sequence_length)
-        self.pad_to_max_tokens, self.encoding, self.name = pad_to_max_tokens, encoding, name
+        self.pad_to_max_tokens, self.encoding = pad_to_max_tokens, encoding
         self.trainable = False
         self._vocabulary: list[str] = [PAD, OOV]
         self._ids: dict[str, int] = {}
@@ -169,6 +169,24 @@ class TextVectorization:
 
     # ------------------------------------------------------------------ the call
     def __call__(self, data, training=None):
+        """Strings (N,) or (N, 1) -> ids (N, L) int64 (a single string: (L,)); on a string
+        KerasTensor (``keras.Input(dtype="string")``), a node of the model."""
+        if hasattr(data, "record_call"):
+            return data.record_call(self, data, training=training)
+        return self.forward(data)
+
+    def symbolic_output(self, x):
+        """The output's spec in a graph: (batch, output_sequence_length) int64."""
+        if x.dtype != "string":
+            raise TypeError(f"{self.label} reads strings, got a {x.dtype} input {x!r}")
+        if (x.ndim == 2 and x.shape[1] != 1) or x.ndim > 2:
+            raise ValueError(f"{self.label} expected strings of shape (batch,) or (batch, 1), got {x.shape}")
+        return (x.shape[0], self.output_sequence_length), "int64"
+
+    def backward(self, dy):
+        return None  # integer ids: no gradient to the text
+
+    def forward(self, data, training=False):
         """Strings (N,) or (N, 1) -> ids (N, L) int64 (a single string: (L,))."""
         single = isinstance(data, (str, bytes))
         rows = [[self._ids.get(token, 1) for token in self._tokens(text)] for text in self._texts(data)]
@@ -184,6 +202,7 @@ class TextVectorization:
     def get_config(self) -> dict:
         return {
             "name": self.name,
+            "pad_to_max_tokens": self.pad_to_max_tokens,
             "max_tokens": self.max_tokens,
             "standardize": self.standardize,
             "split": self.split,
