@@ -250,7 +250,7 @@ class MultiHeadAttention(_attention.MultiHeadAttention):
         key = inputs[2] if has_key else None
         mask = inputs[-1] if has_mask else None
         if use_causal_mask:  # Keras's causal mask: the lower triangle, j <= i, whatever Tk
-            tq, tk = query.shape[1], (key if has_key else value).shape[1]
+            tq, tk = query.shape[1], (key if key is not None else value).shape[1]
             causal = np.tril(np.ones((tq, tk), dtype=bool))[None]
             mask = causal if mask is None else np.asarray(mask, dtype=bool) & causal
         self._fused = value is query and key is None
@@ -309,9 +309,9 @@ class Attention(Layer):
         if self.use_scale:
             self.add_param("scale", np.ones((), dtype=dtype))
 
-    def __call__(
+    def __call__(  # type: ignore[override]  # Keras's call: a list of inputs, mask=
         self, inputs, mask=None, training=None, return_attention_scores=False, use_causal_mask=False
-    ):  # type: ignore[override]
+    ):
         if not isinstance(inputs, (list, tuple)) or len(inputs) not in (2, 3):
             raise ValueError(
                 "Attention layer must be called on a list of inputs, namely [query, value] or "
@@ -348,7 +348,7 @@ class Attention(Layer):
         )
         return (y, self.last_attention_scores) if return_attention_scores else y
 
-    def forward(self, inputs, training=False, use_causal_mask=False, query_mask=None, value_mask=None):  # type: ignore[override]
+    def forward(self, inputs, training=False, use_causal_mask=False, query_mask=None, value_mask=None):
         """``inputs``: [query (B, Tq, d), value (B, Tk, dv)(, key (B, Tk, d))] -> (B, Tq, dv)."""
         from .. import backend
 

@@ -119,7 +119,7 @@ def affine_resample_backward(dy, taps):
 
 
 # ---------------------------------------------------------------------- the layers' common part
-def _range(factor, name, symmetric=True):
+def _range(factor, name: str, symmetric: bool = True) -> tuple[float, float]:
     """Keras's factor: a number f means (-f, f) (``symmetric``), a pair (lower, upper)."""
     if isinstance(factor, (tuple, list)):
         if len(factor) != 2:
@@ -268,8 +268,9 @@ class RandomTranslation(_Affine):
         self.width_range = _range(width_factor, "RandomTranslation width")
 
     def transforms(self, N, H, W):
-        dy = self.rng().uniform(*self.height_range, size=N) * H
-        dx = self.rng().uniform(*self.width_range, size=N) * W
+        (dy_low, dy_high), (dx_low, dx_high) = self.height_range, self.width_range
+        dy = self.rng().uniform(dy_low, dy_high, size=N) * H
+        dx = self.rng().uniform(dx_low, dx_high, size=N) * W
         one, zero = np.ones(N), np.zeros(N)
         return np.stack([one, zero, -dx, zero, one, -dy, zero, zero], axis=1)
 
@@ -311,8 +312,13 @@ class RandomZoom(_Affine):
         self.width_range = None if width_factor is None else _range(width_factor, "RandomZoom width")
 
     def transforms(self, N, H, W):
-        zy = 1.0 + self.rng().uniform(*self.height_range, size=N)
-        zx = zy if self.width_range is None else 1.0 + self.rng().uniform(*self.width_range, size=N)
+        low, high = self.height_range
+        zy = 1.0 + self.rng().uniform(low, high, size=N)
+        if self.width_range is None:
+            zx = zy
+        else:
+            low, high = self.width_range
+            zx = 1.0 + self.rng().uniform(low, high, size=N)
         zero = np.zeros(N)
         return np.stack(
             [zx, zero, (W - 1) / 2 * (1 - zx), zero, zy, (H - 1) / 2 * (1 - zy), zero, zero], axis=1

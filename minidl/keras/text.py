@@ -168,7 +168,7 @@ class TextVectorization(Layer):
         return len(self._vocabulary)
 
     # ------------------------------------------------------------------ the call
-    def __call__(self, data, training=None):
+    def __call__(self, data, training=None):  # type: ignore[override]  # strings, not an array x
         """Strings (N,) or (N, 1) -> ids (N, L) int64 (a single string: (L,)); on a string
         KerasTensor (``keras.Input(dtype="string")``), a node of the model."""
         if hasattr(data, "record_call"):
