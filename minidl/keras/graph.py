@@ -249,14 +249,14 @@ def _layer_output(layer, x: KerasTensor):
     return (None, *layer.output_shape_for(per_sample)), dtype
 
 
-def _probe(layer, inputs, many, node_options=None):
+def _probe(layer, inputs, many):
     """The output spec of a layer or op that has no shape rule: run it on small arrays twice,
     free axes set to 2 and then 3; an axis whose size follows is free (``None``) in the output."""
-    outputs, node_options = [], node_options or {}
+    outputs = []
     for free in (2, 3):
         arrays = [_probe_array(t, free) for t in inputs]
         try:
-            y = layer.forward(arrays if many else arrays[0], training=False, **node_options)
+            y = layer.forward(arrays if many else arrays[0], training=False)
         except Exception as err:  # a clear error naming the call, not a probe's internals
             shapes = ", ".join(str(t.shape) for t in inputs)
             raise ValueError(f"{_label(layer)} cannot take inputs of shape {shapes}: {err}") from err
