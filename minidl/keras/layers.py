@@ -10,6 +10,12 @@ fills in Keras's defaults and returns the minidl layer -- no second implementati
 * ``LayerNormalization(epsilon=0.001)``; ``LeakyReLU(negative_slope=0.3)``.
 
 The layers print and save under minidl's names (``MaxPool2D``, ``BatchNorm``).
+
+Layers with Keras's own call or data (no minidl class of that name) live in their modules:
+``MultiHeadAttention`` (chapter 17's, with Keras's call and weight layout) and ``Attention``
+(``attention.py``), ``TextVectorization`` (``text.py``), ``Normalization``
+(``normalization.py``), ``RandomFlip``, ``RandomTranslation``, ``RandomRotation``,
+``RandomZoom``, ``RandomContrast`` (``augmentation.py``).
 """
 
 from __future__ import annotations
