@@ -5,7 +5,8 @@ check that both report the same parameter counts and the same names in ``history
 
 The programs follow keras.io's "The Functional API" guide (the ticket classifier with three
 inputs and two outputs, the toy ResNet, shared layers), "Making new layers and models via
-subclassing" (``Linear``, ``MLPBlock``) and "Bidirectional LSTM on IMDB", at a small size.
+subclassing" (``Linear``, ``MLPBlock``), "Bidirectional LSTM on IMDB", "Text classification
+with Transformer" and "Image classification from scratch" (augmentation layers), at a small size.
 """
 
 import importlib.util
@@ -448,3 +449,66 @@ def test_transformer_text_classifier():
     ours_loss = model.evaluate(x, y, verbose=0)
     their_loss = theirs["model"].evaluate(x, y, verbose=0)
     np.testing.assert_allclose(ours_loss, their_loss, rtol=1e-4)
+
+
+IMAGE_CLASSIFICATION_FROM_SCRATCH = """
+import numpy as np
+import keras
+from keras import layers
+
+data_augmentation_layers = [
+    layers.RandomFlip("horizontal"),
+    layers.RandomRotation(0.1),
+]
+
+
+def data_augmentation(images):
+    for layer in data_augmentation_layers:
+        images = layer(images)
+    return images
+
+
+image_size = (16, 16)  # keras.io: (180, 180), the Cats vs Dogs images
+rng = np.random.default_rng(0)
+x_train = rng.random((64, *image_size, 3)).astype("float32") * 255
+y_train = (x_train[:, :8].mean(axis=(1, 2, 3)) > x_train[:, 8:].mean(axis=(1, 2, 3))).astype("int64")
+
+inputs = keras.Input(shape=image_size + (3,))
+x = data_augmentation(inputs)
+x = layers.Rescaling(1.0 / 255)(x)
+x = layers.Conv2D(8, 3, strides=2, padding="same")(x)
+x = layers.BatchNormalization()(x)
+x = layers.Activation("relu")(x)
+x = layers.GlobalAveragePooling2D()(x)
+x = layers.Dropout(0.25)(x)
+outputs = layers.Dense(1, activation=None)(x)
+model = keras.Model(inputs, outputs)
+model.compile(
+    optimizer=keras.optimizers.Adam(3e-4),
+    loss=keras.losses.BinaryCrossentropy(from_logits=True),
+    metrics=[keras.metrics.BinaryAccuracy(name="acc")],
+)
+history = model.fit(x_train, y_train, epochs=2, batch_size=16, validation_data=(x_train, y_train), verbose=0)
+params = model.count_params()
+names = sorted(history.history)
+augmented = keras.Sequential([layers.RandomFlip("horizontal"), layers.RandomRotation(0.1)])
+shape = tuple(augmented(x_train[:2]).shape)
+"""
+
+
+def test_image_classification_with_augmentation_layers():
+    """keras.io's "Image classification from scratch" (its data_augmentation function over
+    RandomFlip and RandomRotation, then Rescaling, a convolution, batch norm), at a small size
+    on generated images: the augmentation acts in training only, so with Keras's weights moved
+    over minidl predicts as Keras does."""
+    ns = same_report(IMAGE_CLASSIFICATION_FROM_SCRATCH)
+    assert ns["shape"] == (2, 16, 16, 3)
+    assert ns["params"] == 3 * 3 * 3 * 8 + 8 + 4 * 8 + 8 + 1
+    if not HAVE_KERAS:
+        return
+    theirs = run(IMAGE_CLASSIFICATION_FROM_SCRATCH, real=True)
+    ns["model"].set_weights(theirs["model"].get_weights())
+    x = ns["x_train"][:16]
+    np.testing.assert_allclose(
+        ns["model"].predict(x, verbose=0), theirs["model"].predict(x, verbose=0), rtol=1e-4, atol=1e-5
+    )

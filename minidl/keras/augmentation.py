@@ -145,6 +145,11 @@ class _Augmentation(Layer):
             )
         self._rng = None if seed is None else np.random.default_rng(seed)
 
+    @property
+    def channels_last(self) -> bool:
+        """Whether images come (N, H, W, C) (what a model checks its first image layer for)."""
+        return self.data_format == "channels_last"
+
     def rng(self) -> np.random.Generator:
         """The layer's own generator with ``seed=``, else minidl's (``minidl.seed``)."""
         return self._rng if self._rng is not None else backend.rng()
