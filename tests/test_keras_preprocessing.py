@@ -71,8 +71,25 @@ def test_standardize_and_split_options():
     assert characters.get_vocabulary() == ["", "[UNK]", "b", "a"]
     with pytest.raises(KerasFeatureMissing, match="output_mode"):
         layers.TextVectorization(output_mode="tf_idf")
+    with pytest.raises(ValueError, match="output_sequence_length must not be set"):
+        layers.TextVectorization(output_mode="count", output_sequence_length=3)
     with pytest.raises(ValueError, match="expected strings of shape"):
         keep_case(np.array([["a", "b"]]))
+
+
+def test_multi_hot_and_count_rows():
+    """Keras's IndexLookup in these modes: no padding entry, "[UNK]" is column 0."""
+    count = layers.TextVectorization(max_tokens=5, output_mode="count")
+    count.adapt(CORPUS)
+    assert count.get_vocabulary() == ["[UNK]", "the", "dog", "cat", "a"]
+    rows = count(["the cat saw the cat", "dog dog homework"])
+    np.testing.assert_array_equal(rows, [[1, 2, 0, 2, 0], [1, 0, 2, 0, 0]])
+    assert rows.dtype == np.float32
+    multi_hot = layers.TextVectorization(max_tokens=8, output_mode="multi_hot", pad_to_max_tokens=True)
+    multi_hot.set_vocabulary(["the", "dog"])
+    np.testing.assert_array_equal(multi_hot("The dog, the end"), [1, 1, 1, 0, 0, 0, 0, 0])
+    inputs = keras.Input(shape=(1,), dtype="string")
+    assert multi_hot(inputs).shape == (None, 8)
 
 
 def test_ids_feed_a_model_as_keras_io_does():

@@ -15,8 +15,11 @@ Used as Keras's docs use it: a preprocessing step on the data before ``fit``
 (``x = vectorize(texts)``), or a model's first layer on string inputs
 (``keras.Input(shape=(1,), dtype="string")``; then ``output_sequence_length`` fixes the
 output's width). It has no weights and passes no gradient (ids are integers). Only
-``output_mode="int"`` is here; ``ngrams``, ``"multi_hot"``, ``"count"`` and ``"tf_idf"``
-raise ``NotImplementedError``.
+``output_mode="int"``, ``"multi_hot"`` and ``"count"`` are here (the last two as Keras's
+``IndexLookup`` encodes them: no padding entry, so the vocabulary starts at "[UNK]" (0), and
+each text becomes a float32 row of ``vocabulary_size()`` entries -- ``max_tokens`` with
+``pad_to_max_tokens=True`` -- holding 1 where a token occurs, or its count); ``ngrams`` and
+``"tf_idf"`` raise ``NotImplementedError``.
 """
 
 from __future__ import annotations
@@ -60,11 +63,21 @@ class TextVectorization(Layer):
         name=None,
         **kwargs,
     ):
-        if output_mode != "int" or ngrams is not None or sparse or ragged or idf_weights is not None:
+        if (
+            output_mode not in ("int", "multi_hot", "count")
+            or ngrams is not None
+            or sparse
+            or ragged
+            or idf_weights is not None
+        ):
             raise KerasFeatureMissing(
-                "TextVectorization with output_mode other than 'int', ngrams, sparse, ragged or "
-                "idf_weights is not in minidl.keras: take the int ids and count them with NumPy "
-                "(np.bincount per row gives 'count')"
+                "TextVectorization with output_mode other than 'int', 'multi_hot', 'count', ngrams, "
+                "sparse, ragged or idf_weights is not in minidl.keras: take the 'count' rows and "
+                "weight them with NumPy"
+            )
+        if output_mode != "int" and output_sequence_length is not None:
+            raise ValueError(
+                "TextVectorization output_sequence_length must not be set if output_mode is not 'int'"
             )
         if standardize not in _STANDARDIZE and not callable(standardize):
             raise ValueError(
@@ -89,7 +102,8 @@ class TextVectorization(Layer):
         self.output_sequence_length = None if output_sequence_length is None else int(output_sequence_length)
         self.pad_to_max_tokens, self.encoding = pad_to_max_tokens, encoding
         self.trainable = False
-        self._vocabulary: list[str] = [PAD, OOV]
+        self._special = [PAD, OOV] if output_mode == "int" else [OOV]  # Keras: no padding id otherwise
+        self._vocabulary: list[str] = list(self._special)
         self._ids: dict[str, int] = {}
         if vocabulary is not None:
             self.set_vocabulary(vocabulary)
@@ -139,30 +153,31 @@ class TextVectorization(Layer):
         counts.pop(OOV, None)
         ranked = sorted(counts, key=lambda token: (counts[token], token.encode("utf-8")), reverse=True)
         if self.max_tokens is not None:
-            ranked = ranked[: self.max_tokens - 2]
+            ranked = ranked[: self.max_tokens - len(self._special)]
         self._set(ranked)
 
     def set_vocabulary(self, vocabulary, idf_weights=None) -> None:
         """Use ``vocabulary`` (a list of tokens, without "" and "[UNK]" or starting with them)."""
         tokens = [t.decode(self.encoding) if isinstance(t, bytes) else str(t) for t in vocabulary]
-        if tokens[:2] == [PAD, OOV]:
-            tokens = tokens[2:]
+        if tokens[: len(self._special)] == self._special:
+            tokens = tokens[len(self._special) :]
         if len(set(tokens)) != len(tokens) or PAD in tokens or OOV in tokens:
             raise ValueError(
                 "TextVectorization vocabulary must hold distinct tokens other than '' and '[UNK]'"
             )
-        if self.max_tokens is not None and len(tokens) + 2 > self.max_tokens:
+        size = len(tokens) + len(self._special)
+        if self.max_tokens is not None and size > self.max_tokens:
             raise ValueError(
-                f"TextVectorization vocabulary of {len(tokens) + 2} entries is larger than max_tokens={self.max_tokens}"
+                f"TextVectorization vocabulary of {size} entries is larger than max_tokens={self.max_tokens}"
             )
         self._set(tokens)
 
     def _set(self, tokens: list[str]) -> None:
-        self._vocabulary = [PAD, OOV, *tokens]
+        self._vocabulary = [*self._special, *tokens]
         self._ids = {token: i for i, token in enumerate(self._vocabulary)}
 
     def get_vocabulary(self, include_special_tokens: bool = True) -> list[str]:
-        return list(self._vocabulary if include_special_tokens else self._vocabulary[2:])
+        return list(self._vocabulary if include_special_tokens else self._vocabulary[len(self._special) :])
 
     def vocabulary_size(self) -> int:
         return len(self._vocabulary)
@@ -176,12 +191,19 @@ class TextVectorization(Layer):
         return self.forward(data)
 
     def symbolic_output(self, x):
-        """The output's spec in a graph: (batch, output_sequence_length) int64."""
+        """The output's spec in a graph: (batch, output_sequence_length) int64, or (batch,
+        width) float32 for "multi_hot" and "count"."""
         if x.dtype != "string":
             raise TypeError(f"{self.label} reads strings, got a {x.dtype} input {x!r}")
         if (x.ndim == 2 and x.shape[1] != 1) or x.ndim > 2:
             raise ValueError(f"{self.label} expected strings of shape (batch,) or (batch, 1), got {x.shape}")
+        if self.output_mode != "int":
+            return (x.shape[0], self._width()), "float32"
         return (x.shape[0], self.output_sequence_length), "int64"
+
+    def _width(self) -> int:
+        """The length of a "multi_hot" or "count" row."""
+        return self.max_tokens if self.pad_to_max_tokens and self.max_tokens else self.vocabulary_size()
 
     def backward(self, dy):
         return None  # integer ids: no gradient to the text
@@ -189,7 +211,14 @@ class TextVectorization(Layer):
     def forward(self, data, training=False):
         """Strings (N,) or (N, 1) -> ids (N, L) int64 (a single string: (L,))."""
         single = isinstance(data, (str, bytes))
-        rows = [[self._ids.get(token, 1) for token in self._tokens(text)] for text in self._texts(data)]
+        oov = self._ids[OOV]
+        rows = [[self._ids.get(token, oov) for token in self._tokens(text)] for text in self._texts(data)]
+        if self.output_mode != "int":  # one row of counts per text
+            counts = np.zeros((len(rows), self._width()), dtype=np.float32)
+            for i, row in enumerate(rows):
+                np.add.at(counts[i], np.asarray(row, dtype=np.int64), 1.0)
+            encoded = counts if self.output_mode == "count" else (counts > 0).astype(np.float32)
+            return encoded[0] if single else encoded
         length = self.output_sequence_length
         if length is None:
             length = max((len(row) for row in rows), default=0)
