@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import backend
 from ..nn.layers import attention as _attention
 from ..nn.layers.base import Layer
 from .custom import _fans
@@ -125,14 +126,13 @@ class MultiHeadAttention(_attention.MultiHeadAttention):
     def build(self, input_shape, dtype=np.float32):
         """Weights drawn as Keras's: Glorot-uniform over the fans of the 3-D kernels."""
         super().build(input_shape, dtype)
-        from .. import backend
-
         for name in "qkvo":
             shape = self.to_keras_layout("W" + name, self.params["W" + name]).shape
             fan_in, fan_out = _fans(shape)
             limit = np.sqrt(6.0 / (fan_in + fan_out))
             values = backend.rng().uniform(-limit, limit, self.params["W" + name].shape)
-            self.params["W" + name][...] = values.astype(self.params["W" + name].dtype)
+            param = self.params["W" + name]
+            param[...] = backend.to_device(values.astype(param.dtype), backend.device_of(param))
 
     # ------------------------------------------------------------------ Keras's layout
     def to_keras_layout(self, key: str, array):
@@ -158,8 +158,6 @@ class MultiHeadAttention(_attention.MultiHeadAttention):
 
     def get_weights(self) -> list:
         """Keras's ``layer.get_weights()``: query kernel, bias, key's, value's, output's."""
-        from .. import backend
-
         return [self.to_keras_layout(k, backend.to_numpy(a).copy()) for k, a in self.params.items()]
 
     def set_weights(self, weights) -> None:
@@ -173,7 +171,9 @@ class MultiHeadAttention(_attention.MultiHeadAttention):
                     f"{self.label}.set_weights: {key} has shape "
                     f"{self.to_keras_layout(key, self.params[key]).shape}, got {np.shape(weights[keys.index(key)])}"
                 )
-            self.params[key][...] = w
+            self.params[key][...] = backend.to_device(
+                w.astype(self.params[key].dtype), backend.device_of(self.params[key])
+            )
 
     # ------------------------------------------------------------------ Keras's call
     def __call__(  # type: ignore[override]
@@ -350,8 +350,6 @@ class Attention(Layer):
 
     def forward(self, inputs, training=False, use_causal_mask=False, query_mask=None, value_mask=None):
         """``inputs``: [query (B, Tq, d), value (B, Tk, dv)(, key (B, Tk, d))] -> (B, Tq, dv)."""
-        from .. import backend
-
         q, v = inputs[0], inputs[1]
         k = inputs[2] if len(inputs) > 2 else v
         if not self.built:
@@ -391,8 +389,6 @@ class Attention(Layer):
         return out
 
     def backward(self, dy):
-        from .. import backend
-
         q, k, v, scores, probs, dropped, rows, n_inputs = self.require_cache()
         xp = backend.get_array_module(dy)
         if rows is not None:
