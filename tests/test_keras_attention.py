@@ -309,3 +309,53 @@ def test_attention_in_a_functional_model():
         layers.Attention()([tokens, memory], mask=[None, None])
     with pytest.raises(KerasFeatureMissing, match="score_mode"):
         layers.Attention(score_mode="concat")
+
+
+class TinyTransformerBlock(layers.Layer):
+    """keras.io's TransformerBlock (no dropout): attention, a held keras.Sequential, two norms."""
+
+    def __init__(self, embed_dim, num_heads, ff_dim):
+        super().__init__()
+        self.att = layers.MultiHeadAttention(num_heads=num_heads, key_dim=embed_dim)
+        self.ffn = keras.Sequential([layers.Dense(ff_dim, activation="relu"), layers.Dense(embed_dim)])
+        self.layernorm1 = layers.LayerNormalization(epsilon=1e-6)
+        self.layernorm2 = layers.LayerNormalization(epsilon=1e-6)
+
+    def call(self, inputs):
+        out1 = self.layernorm1(inputs + self.att(inputs, inputs))
+        return self.layernorm2(out1 + self.ffn(out1))
+
+
+def test_gradients_through_a_transformer_block_of_custom_layers():
+    """Every weight of the block -- the attention's, the held Sequential's (trained since this
+    change), the norms' -- and the input get finite-difference gradients through the tape."""
+    mdl.seed(0)
+    inputs = keras.Input((4, 6))
+    model = keras.Model(inputs, PositionEmbedding(4, 6)(TinyTransformerBlock(6, 2, 5)(inputs)))
+    x = np.random.default_rng(0).standard_normal((2, 4, 6))
+    model.forward(x.astype(np.float32))
+    for layer in model.leaf_layers():
+        layer.astype(np.float64)
+    block = model.layers[1]
+    assert [key for key in block.params if key.startswith("ffn.")] == [
+        "ffn.0.W",
+        "ffn.0.b",
+        "ffn.1.W",
+        "ffn.1.b",
+    ]
+    dy = np.random.default_rng(1).standard_normal((2, 4, 6))
+
+    def f():
+        return model.forward(x)
+
+    f()
+    dx = model.backward(dy)
+    assert rel_error(dx, numerical_gradient(f, x, dy)) < TOL
+    checked = 0
+    for layer in model.leaf_layers():
+        for key, w in layer.params.items():
+            if key.endswith("bk"):
+                continue  # zero by construction
+            assert rel_error(layer.grads[key], numerical_gradient(f, w, dy)) < TOL, key
+            checked += 1
+    assert checked == 8 - 1 + 4 + 4 + 1  # attention (less bk), ffn, two norms, positions
