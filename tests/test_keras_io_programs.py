@@ -5,7 +5,8 @@ check that both report the same parameter counts and the same names in ``history
 
 The programs follow keras.io's "The Functional API" guide (the ticket classifier with three
 inputs and two outputs, the toy ResNet, shared layers), "Making new layers and models via
-subclassing" (``Linear``, ``MLPBlock``) and "Bidirectional LSTM on IMDB", at a small size.
+subclassing" (``Linear``, ``MLPBlock``), "Bidirectional LSTM on IMDB", "Text classification
+with Transformer" and "Image classification from scratch" (augmentation layers), at a small size.
 """
 
 import re
@@ -516,3 +517,161 @@ def test_seq2seq_encoder_decoder_with_initial_state_and_inference_models():
     losses = ns["history"].history["loss"]
     assert losses[-1] < 0.5 * losses[0]
     assert ns["reversed_right"] > 0.5, "the decoder, started from the encoder's states, reverses words"
+
+
+TRANSFORMER_TEXT_CLASSIFIER = """
+import numpy as np
+import keras
+from keras import ops
+from keras import layers
+
+
+class TransformerBlock(layers.Layer):
+    def __init__(self, embed_dim, num_heads, ff_dim, rate=0.1):
+        super().__init__()
+        self.att = layers.MultiHeadAttention(num_heads=num_heads, key_dim=embed_dim)
+        self.ffn = keras.Sequential(
+            [layers.Dense(ff_dim, activation="relu"), layers.Dense(embed_dim)]
+        )
+        self.layernorm1 = layers.LayerNormalization(epsilon=1e-6)
+        self.layernorm2 = layers.LayerNormalization(epsilon=1e-6)
+        self.dropout1 = layers.Dropout(rate)
+        self.dropout2 = layers.Dropout(rate)
+
+    def call(self, inputs):
+        attn_output = self.att(inputs, inputs)
+        attn_output = self.dropout1(attn_output)
+        out1 = self.layernorm1(inputs + attn_output)
+        ffn_output = self.ffn(out1)
+        ffn_output = self.dropout2(ffn_output)
+        return self.layernorm2(out1 + ffn_output)
+
+
+class TokenAndPositionEmbedding(layers.Layer):
+    def __init__(self, maxlen, vocab_size, embed_dim):
+        super().__init__()
+        self.token_emb = layers.Embedding(input_dim=vocab_size, output_dim=embed_dim)
+        self.pos_emb = layers.Embedding(input_dim=maxlen, output_dim=embed_dim)
+
+    def call(self, x):
+        maxlen = ops.shape(x)[-1]
+        positions = ops.arange(start=0, stop=maxlen, step=1)
+        positions = self.pos_emb(positions)
+        x = self.token_emb(x)
+        return x + positions
+
+
+vocab_size = 200  # Only consider the top 200 words (keras.io: 20000, IMDB)
+maxlen = 20  # Only consider the first 20 words of each movie review (keras.io: 200)
+rng = np.random.default_rng(0)
+x_train = keras.utils.pad_sequences(list(rng.integers(1, vocab_size, size=(64, maxlen))), maxlen=maxlen)
+y_train = (x_train[:, 0] > vocab_size // 2).astype("int64")
+x_val, y_val = x_train[:32], y_train[:32]
+
+embed_dim = 32  # Embedding size for each token
+num_heads = 2  # Number of attention heads
+ff_dim = 32  # Hidden layer size in feed forward network inside transformer
+
+inputs = layers.Input(shape=(maxlen,))
+embedding_layer = TokenAndPositionEmbedding(maxlen, vocab_size, embed_dim)
+x = embedding_layer(inputs)
+transformer_block = TransformerBlock(embed_dim, num_heads, ff_dim)
+x = transformer_block(x)
+x = layers.GlobalAveragePooling1D()(x)
+x = layers.Dropout(0.1)(x)
+x = layers.Dense(20, activation="relu")(x)
+x = layers.Dropout(0.1)(x)
+outputs = layers.Dense(2, activation="softmax")(x)
+
+model = keras.Model(inputs=inputs, outputs=outputs)
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+history = model.fit(x_train, y_train, batch_size=32, epochs=2, validation_data=(x_val, y_val), verbose=0)
+params = model.count_params()
+names = sorted(history.history)
+"""
+
+
+def test_transformer_text_classifier():
+    """keras.io's "Text classification with Transformer" (TransformerBlock and
+    TokenAndPositionEmbedding subclassed over MultiHeadAttention), on generated reviews; with
+    Keras's weights moved over, minidl predicts and evaluates as Keras does."""
+    ns = same_report(TRANSFORMER_TEXT_CLASSIFIER)
+    model = ns["model"]
+    assert ns["params"] == 200 * 32 + 20 * 32 + (3 * (32 * 2 * 32 + 2 * 32) + 2 * 32 * 32 + 32) + (
+        2 * (32 * 32 + 32)
+    ) + 4 * 32 + (32 * 20 + 20) + (20 * 2 + 2)
+    assert np.isfinite(ns["history"].history["loss"]).all()
+    if not HAVE_KERAS:
+        return
+    theirs = run(TRANSFORMER_TEXT_CLASSIFIER, real=True)
+    model.set_weights(theirs["model"].get_weights())
+    x, y = ns["x_val"], ns["y_val"]
+    np.testing.assert_allclose(
+        model.predict(x, verbose=0), theirs["model"].predict(x, verbose=0), rtol=1e-4, atol=1e-5
+    )
+    ours_loss = model.evaluate(x, y, verbose=0)
+    their_loss = theirs["model"].evaluate(x, y, verbose=0)
+    np.testing.assert_allclose(ours_loss, their_loss, rtol=1e-4)
+
+
+IMAGE_CLASSIFICATION_FROM_SCRATCH = """
+import numpy as np
+import keras
+from keras import layers
+
+data_augmentation_layers = [
+    layers.RandomFlip("horizontal"),
+    layers.RandomRotation(0.1),
+]
+
+
+def data_augmentation(images):
+    for layer in data_augmentation_layers:
+        images = layer(images)
+    return images
+
+
+image_size = (16, 16)  # keras.io: (180, 180), the Cats vs Dogs images
+rng = np.random.default_rng(0)
+x_train = rng.random((64, *image_size, 3)).astype("float32") * 255
+y_train = (x_train[:, :8].mean(axis=(1, 2, 3)) > x_train[:, 8:].mean(axis=(1, 2, 3))).astype("int64")
+
+inputs = keras.Input(shape=image_size + (3,))
+x = data_augmentation(inputs)
+x = layers.Rescaling(1.0 / 255)(x)
+x = layers.Conv2D(8, 3, strides=2, padding="same")(x)
+x = layers.BatchNormalization()(x)
+x = layers.Activation("relu")(x)
+x = layers.GlobalAveragePooling2D()(x)
+x = layers.Dropout(0.25)(x)
+outputs = layers.Dense(1, activation=None)(x)
+model = keras.Model(inputs, outputs)
+model.compile(
+    optimizer=keras.optimizers.Adam(3e-4),
+    loss=keras.losses.BinaryCrossentropy(from_logits=True),
+    metrics=[keras.metrics.BinaryAccuracy(name="acc")],
+)
+history = model.fit(x_train, y_train, epochs=2, batch_size=16, validation_data=(x_train, y_train), verbose=0)
+params = model.count_params()
+names = sorted(history.history)
+augmented = keras.Sequential([layers.RandomFlip("horizontal"), layers.RandomRotation(0.1)])
+shape = tuple(augmented(x_train[:2]).shape)
+"""
+
+
+def test_image_classification_with_augmentation_layers():
+    """keras.io's "Image classification from scratch" (its data_augmentation function over
+    RandomFlip and RandomRotation, then Rescaling, a convolution, batch norm), at a small size
+    on generated images: the augmentation acts in training only, so with Keras's weights moved
+    over minidl predicts as Keras does."""
+    ns = same_report(IMAGE_CLASSIFICATION_FROM_SCRATCH)
+    assert ns["shape"] == (2, 16, 16, 3)
+    assert ns["params"] == 3 * 3 * 3 * 8 + 8 + 4 * 8 + 8 + 1
+    if not HAVE_KERAS:
+        return
+    theirs = run(IMAGE_CLASSIFICATION_FROM_SCRATCH, real=True)
+    ns["model"].set_weights(theirs["model"].get_weights())
+    x = ns["x_train"][:16]
+    np.testing.assert_allclose(
+        ns["model"].predict(x, verbose=0), theirs["model"].predict(x, verbose=0), rtol=1e-4, atol=1e-5
+    )

@@ -241,7 +241,7 @@ def test_keras_initializers_draw_with_kerass_fans_and_save(tmp_path):
 
 def test_keras_options_minidl_lacks_raise_not_implemented():
     assert keras.layers.MaxPooling2D(2, padding="valid").pool_size == (2, 2)
-    for missing in ("Normalization", "MultiHeadAttention"):
+    for missing in ("AdditiveAttention", "Hashing"):
         with pytest.raises(NotImplementedError):
             getattr(keras.layers, missing)
         assert not hasattr(keras.layers, missing)  # also an AttributeError

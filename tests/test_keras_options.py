@@ -5,26 +5,13 @@ each against Keras's rule written out in NumPy and, where Keras 3 is installed (
 backend), against Keras itself; ``minidl.nn.optim``'s ``centered``/``amsgrad`` keep PyTorch's rules.
 """
 
-import importlib.util
-import os
-
 import numpy as np
 import pytest
 
 import minidl as mdl
 import minidl.keras as keras
 from minidl.nn import optim
-
-HAVE_KERAS = importlib.util.find_spec("keras") is not None and importlib.util.find_spec("torch") is not None
-
-
-def real_keras():
-    if not HAVE_KERAS:
-        pytest.skip("Keras 3 with the PyTorch backend is not installed")
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    import keras as real
-
-    return real
+from keras_oracle import HAVE_KERAS, real_keras
 
 
 class Weights(mdl.layers.Layer):

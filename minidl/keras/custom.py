@@ -37,7 +37,8 @@ from ..nn import initializers as minidl_initializers
 from ..nn import regularizers as minidl_regularizers
 from ..nn.layers.base import Layer as MinidlLayer
 from ..nn.layers.base import _own
-from .graph import Graph, KerasTensor, is_symbolic
+from ..training.model import Sequential as MinidlSequential
+from .graph import Graph, KerasTensor, is_symbolic, tracing
 
 __all__ = ["Layer", "Lambda", "Variable"]
 
@@ -90,10 +91,15 @@ class Layer(MinidlLayer):
 
     def __setattr__(self, key, value):
         """Keep the layers assigned as attributes: a minidl layer is a sub-layer named ``key``
-        (the first name it gets), a ``keras.Model`` one of ``leaf_layers``' models."""
+        (the first name it gets), the layers of a ``keras.Sequential`` are sub-layers
+        ``key.0``, ``key.1``, ... (Keras's weight order: attribute by attribute), a
+        ``keras.Model`` one of ``leaf_layers``' models."""
         held = self.__dict__.setdefault("_held", {})
         models = self.__dict__.setdefault("_held_models", [])
-        if isinstance(value, MinidlLayer):
+        if isinstance(value, MinidlSequential) and not hasattr(value, "leaf_layers"):
+            if not any(value is stack for stack in held.values()):
+                held[key] = value
+        elif isinstance(value, MinidlLayer):
             if key in held or not any(value is layer for layer in held.values()):
                 held[key] = value
         elif hasattr(value, "leaf_layers") and not any(value is m for m in models):
@@ -101,8 +107,15 @@ class Layer(MinidlLayer):
         object.__setattr__(self, key, value)
 
     def sublayers(self) -> dict[str, MinidlLayer]:
-        """The minidl layers held as attributes, by attribute name, in the order assigned."""
-        return dict(self.__dict__.get("_held", {}))
+        """The minidl layers held as attributes, by attribute name, in the order assigned
+        (a ``Sequential``'s as ``"<name>.<index>"``)."""
+        layers: dict[str, MinidlLayer] = {}
+        for key, held in self.__dict__.get("_held", {}).items():
+            if isinstance(held, MinidlLayer):
+                layers[key] = held
+            else:
+                layers.update((f"{key}.{i}", layer) for i, layer in enumerate(held.layers))
+        return layers
 
     # ------------------------------------------------------------------ Keras's interface
     def build(self, input_shape, dtype=None) -> None:
@@ -177,7 +190,8 @@ class Layer(MinidlLayer):
         if key not in self._traces:
             inputs = [KerasTensor((None, *np.shape(a)[1:]), a.dtype) for a in xs]
             kwargs = {"training": training} if "training" in inspect.signature(self.call).parameters else {}
-            output = self.call(inputs if many else inputs[0], **kwargs)
+            with tracing():
+                output = self.call(inputs if many else inputs[0], **kwargs)
             if not is_symbolic(output):
                 raise TypeError(
                     f"{type(self).__name__}.call must return one tensor computed with keras.ops or "
@@ -209,7 +223,8 @@ class Layer(MinidlLayer):
         first = x[0] if isinstance(x, (list, tuple)) else x
         self._ensure_built(first.shape)
         kwargs = {"training": False} if "training" in inspect.signature(self.call).parameters else {}
-        out = self.call(x, **kwargs)
+        with tracing():
+            out = self.call(x, **kwargs)
         return out.shape, out.dtype
 
     def leaf_layers(self) -> list:

@@ -40,7 +40,7 @@ from ..training import metrics as minidl_metrics
 from ..training.trainer import Trainer, _with_model
 from . import metrics as keras_metrics
 from .fitting import KerasFit
-from .graph import Graph, KerasTensor, is_symbolic, record
+from .graph import Graph, KerasTensor, dtype_name, is_symbolic, record
 from .masking import attach_to_loss_and_metrics
 from .weights import KerasWeights
 
@@ -59,7 +59,7 @@ class InputLayer(Layer):
         if shape is None:
             raise ValueError("InputLayer needs the per-sample shape, e.g. InputLayer(shape=(784,))")
         self.shape = _checked_shape(shape, "InputLayer")
-        self.dtype = np.dtype(dtype or "float32").name
+        self.dtype = dtype_name(dtype or "float32")
         self.build(self.shape)
 
     def forward(self, x, training=False):

@@ -33,7 +33,7 @@ several outputs. Keras's masks (``Embedding(mask_zero=True)``) are not tensors o
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -43,7 +43,18 @@ from .masking import call_layer
 if TYPE_CHECKING:
     from ..nn.layers.base import Layer
 
-__all__ = ["OPERATORS", "KerasTensor", "Node", "Graph", "Tape", "record", "symbolic", "is_symbolic"]
+__all__ = [
+    "OPERATORS",
+    "KerasTensor",
+    "Node",
+    "Graph",
+    "Tape",
+    "record",
+    "symbolic",
+    "is_symbolic",
+    "tracing",
+    "is_tracing",
+]
 
 
 class KerasTensor:
@@ -62,7 +73,7 @@ class KerasTensor:
 
     def __init__(self, shape, dtype="float32", name=None, node=None):
         self.shape = tuple(None if d is None else int(d) for d in shape)
-        self.dtype = np.dtype(dtype).name
+        self.dtype = dtype_name(dtype)
         self.name = name
         self.node = node
 
@@ -136,6 +147,33 @@ class KerasTensor:
 # the ops behind a KerasTensor's operators, filled in by ``minidl.keras.ops`` (which imports this module)
 OPERATORS: dict = {}
 
+_TRACING = [0]  # how many custom-layer ``call``s are being recorded right now
+
+
+class tracing:
+    """``with tracing():`` a custom layer's ``call`` is being recorded on KerasTensors. An op
+    that makes a tensor from no input (``keras.ops.arange``) then returns a graph constant,
+    so that a layer called on it (``self.pos_emb(positions)``) is recorded, not computed once."""
+
+    def __enter__(self):
+        _TRACING[0] += 1
+
+    def __exit__(self, *exc):
+        _TRACING[0] -= 1
+
+
+def is_tracing() -> bool:
+    return _TRACING[0] > 0
+
+
+def dtype_name(dtype) -> str:
+    """Keras's name of a dtype: ``"float32"``, ``"int64"``, ... and ``"string"`` for text
+    (``"string"``, ``"str"``, NumPy's unicode, bytes or object arrays)."""
+    if dtype in ("string", "str", str):
+        return "string"
+    dtype = np.dtype(dtype)
+    return "string" if dtype.kind in "USO" else dtype.name
+
 
 def is_symbolic(x) -> bool:
     return isinstance(x, KerasTensor)
@@ -162,18 +200,30 @@ class Node:
     after the ``n_main`` first ones; ``extra`` lists them as ``(keyword, count, as_list)``.
     A layer with ``return_state`` makes several outputs (``[output, h, c]``); ``output`` is
     the first.
+    ``options``: other keyword arguments the call fixed, passed to ``forward``
+    (``MultiHeadAttention``'s ``use_causal_mask``).
     """
 
     made = 0  # nodes recorded so far: each node's serial number says when it was made
     output: KerasTensor  # set by ``record`` once the output's shape is known
-    outputs: list  # every output (one but for ``return_state``)
 
-    def __init__(self, layer, inputs, many: bool, training=None):
+    def __init__(self, layer, inputs, many: bool, training=None, options=None):
         self.layer, self.inputs, self.many, self.training = layer, list(inputs), many, training
         self.n_main = len(self.inputs)
         self.extra: list[tuple[str, int, bool]] = []
+        self.options = dict(options or {})
+        self._outputs: list | None = None
         Node.made += 1
         self.serial = Node.made
+
+    @property
+    def outputs(self) -> list:
+        """Every output: ``[output]``, or ``[output, *states]`` for ``return_state``."""
+        return [self.output] if self._outputs is None else self._outputs
+
+    @outputs.setter
+    def outputs(self, tensors) -> None:
+        self._outputs = list(tensors)
 
     def add_keyword(self, key: str, value) -> None:
         """Record a keyword tensor (or list of them) of the call as further inputs."""
@@ -226,8 +276,8 @@ def record(layer, x, training=None, **keywords):
             node.add_keyword(key, keywords[key])
     if hasattr(layer, "symbolic_output"):  # a model or a custom layer finds its own
         shape, dtype = layer.symbolic_output(x if many else inputs[0])
-    elif many or not hasattr(layer, "output_shape_for"):
-        shape, dtype = _probe(layer, inputs, many)
+    elif many or not hasattr(layer, "output_shape_for") or all(hasattr(t, "value") for t in inputs):
+        shape, dtype = _probe(layer, inputs, many)  # (constant inputs have no batch axis)
     else:
         shape, dtype = _layer_output(layer, inputs[0])
     node.output = KerasTensor(shape, dtype, name=getattr(layer, "name", None), node=node)
@@ -358,8 +408,12 @@ class Graph:
             if not getattr(layer, "trainable", True) and getattr(layer, "inference_when_frozen", False):
                 mode = False  # a frozen BatchNorm runs in inference mode (Keras's rule)
             x, keywords = node.split(args)
-            arrived = [masks.get(id(t)) for t in node.inputs[: node.n_main]]
-            y, mask = call_layer(layer, x, arrived if node.many else arrived[0], mode, keywords)
+            mask: Any
+            if node.options:  # a call that fixed options (MultiHeadAttention's use_causal_mask)
+                y, mask = layer.forward(x, training=mode, **node.options), None
+            else:
+                arrived = [masks.get(id(t)) for t in node.inputs[: node.n_main]]
+                y, mask = call_layer(layer, x, arrived if node.many else arrived[0], mode, keywords)
             ys, ms = (y, mask) if len(node.outputs) > 1 else ([y], [mask])
             for t, value, m in zip(node.outputs, ys, ms):
                 values[id(t)] = value

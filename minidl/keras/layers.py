@@ -10,6 +10,12 @@ fills in Keras's defaults and returns the minidl layer -- no second implementati
 * ``LayerNormalization(epsilon=0.001)``; ``LeakyReLU(negative_slope=0.3)``.
 
 The layers print and save under minidl's names (``MaxPool2D``, ``BatchNorm``).
+
+Layers with Keras's own call or data (no minidl class of that name) live in their modules:
+``MultiHeadAttention`` (chapter 17's, with Keras's call and weight layout) and ``Attention``
+(``attention.py``), ``TextVectorization`` (``text.py``), ``Normalization``
+(``normalization.py``), ``RandomFlip``, ``RandomTranslation``, ``RandomRotation``,
+``RandomZoom``, ``RandomContrast`` (``augmentation.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +25,10 @@ from collections.abc import Callable
 
 from ..nn import layers as _L
 from . import config
+from .attention import Attention, MultiHeadAttention
+from .augmentation import RandomContrast, RandomFlip, RandomRotation, RandomTranslation, RandomZoom
+from .normalization import Normalization
+from .text import TextVectorization
 from .custom import Lambda, Layer
 from .elementwise import Activation, Rescaling
 from .functional import Input, InputLayer
@@ -41,6 +51,15 @@ from .weights import KerasNames, keras_names
 from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
+    "MultiHeadAttention",
+    "Attention",
+    "Normalization",
+    "TextVectorization",
+    "RandomFlip",
+    "RandomTranslation",
+    "RandomRotation",
+    "RandomZoom",
+    "RandomContrast",
     "Layer",
     "Lambda",
     "Input",
@@ -283,12 +302,10 @@ def LeakyReLU(negative_slope: float = 0.3, **kwargs) -> _L.LeakyReLU:
 
 
 _ABSENT = {
-    "Attention": "chapter 'attention' writes attention by hand with forward and backward",
-    "MultiHeadAttention": "chapter 'attention' writes attention by hand with forward and backward",
-    "Normalization": "standardise the data before fit with minidl.training.data.standardize",
-    "TextVectorization": "turn text into ids with minidl.datasets.CharEncoder",
-    "RandomFlip": "minidl has no augmentation layers: augment the NumPy arrays before fit",
-    "RandomRotation": "minidl has no augmentation layers: augment the NumPy arrays before fit",
+    "AdditiveAttention": "chapter 'attention' writes dot-product attention by hand; "
+    "keras.layers.Attention (score_mode='dot') and MultiHeadAttention are here",
+    "RandomBrightness": "RandomFlip, RandomTranslation, RandomRotation, RandomZoom and RandomContrast "
+    "are here; or augment the NumPy arrays before fit (minidl.training.augmentation)",
 }
 
 

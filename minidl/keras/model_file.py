@@ -139,6 +139,8 @@ def _graph_spec(model, constants: list) -> dict:
                 )
         nodes.append({"call": index[id(called)], "inputs": [refs[id(t)] for t in node.inputs],
                       "many": node.many, "training": node.training})  # fmt: skip
+        if node.options:  # what the call fixed besides its inputs (MultiHeadAttention's use_causal_mask)
+            nodes[-1]["options"] = dict(node.options)
         refs[id(node.output)] = ["node", j]
     return {
         "inputs": [
@@ -265,6 +267,8 @@ def rebuild(spec: dict, kinds, custom_objects, constants: list, path: str):
         called = calls[n.get("call", n.get("layer"))]
         if isinstance(called, dict):
             made.append(_call_op(called["op"], args, called["config"]))
+        elif n.get("options"):
+            made.append(called.record_node(args, n["training"], n["options"]))
         else:
             made.append(called(args if n["many"] else args[0], training=n["training"]))
     outputs = [sources[kind][k] for kind, k in f["outputs"]]

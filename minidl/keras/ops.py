@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .missing import KerasFeatureMissing
-from .graph import OPERATORS, is_symbolic, record
+from .graph import OPERATORS, is_symbolic, is_tracing, record, symbolic
 
 __all__ = [
     "Operation",
@@ -65,6 +65,7 @@ __all__ = [
     "getitem",
     "convert_to_tensor",
     "shape",
+    "arange",
 ]
 
 
@@ -384,6 +385,18 @@ def convert_to_tensor(x, dtype=None):
 
 def shape(x):
     return tuple(x.shape)
+
+
+def arange(start, stop=None, step=1, dtype=None):
+    """``np.arange`` (integers by default, as Keras). Inside a custom layer's ``call`` being
+    recorded it is a graph constant, so that a layer applied to it (a position embedding:
+    ``self.pos_emb(ops.arange(0, maxlen))``) is recorded and trains."""
+    if dtype is None:
+        dtype = (
+            "int32" if all(isinstance(a, (int, np.integer)) for a in (start, stop or 0, step)) else "float32"
+        )
+    values = np.arange(start, stop, step, dtype=dtype) if stop is not None else np.arange(start, dtype=dtype)
+    return symbolic(values) if is_tracing() else values
 
 
 OPERATORS.update(

@@ -14,6 +14,11 @@ minidl's kernels hold PyTorch's layout; Keras's differ for the convolutions only
                      blocks [r | z | n]            blocks [z | r | h] (the same cell: reset_after)
 
 so a GRU has three Keras weights, its bias the two of minidl's stacked (``GRU_BIAS``).
+
+    MultiHeadAttention  minidl Wq (D, H*dk), bq (H*dk,), Wo (H*dv, D')
+                     Keras query kernel (D, H, dk), bias (H, dk), output kernel (H, dv, D')
+                     (the same numbers, reshaped: ``minidl.keras.attention``)
+
 Every other weight (Dense's (in, out) kernel, biases, LSTM's blocks, batch-norm statistics)
 is laid out alike.
 """
@@ -62,7 +67,10 @@ def _swap_gru_blocks(layer, array):
 
 
 def to_keras(layer, key, array):
-    """``layer.params[key]`` (or a copy of it) in Keras's layout."""
+    """``layer.params[key]`` (or a copy of it) in Keras's layout (a layer with its own rule,
+    ``to_keras_layout``, as MultiHeadAttention's (D, H, dk) kernels, gives it)."""
+    if hasattr(type(layer), "to_keras_layout"):
+        return layer.to_keras_layout(key, array)
     if isinstance(layer, _L.GRU):
         return _swap_gru_blocks(layer, array)
     axes = _axes(layer, key)
@@ -71,6 +79,8 @@ def to_keras(layer, key, array):
 
 def from_keras(layer, key, array):
     """A Keras-laid-out weight in minidl's layout for ``layer.params[key]``."""
+    if hasattr(type(layer), "from_keras_layout"):
+        return layer.from_keras_layout(key, array)
     if isinstance(layer, _L.GRU):
         return _swap_gru_blocks(layer, array)
     axes = _axes(layer, key)

@@ -106,7 +106,7 @@ def _mask_groups(mask, batch: tuple, tq: int, tk: int, xp):
     return xp.ascontiguousarray(xp.broadcast_to(mask, tuple(batch) + (tq, tk)).reshape(-1, tq, tk))
 
 
-def scaled_dot_product_attention(q, k, v, mask=None, is_causal=False, scale=None):
+def scaled_dot_product_attention(q, k, v, mask=None, is_causal=False, scale=None, dropout_keep=None):
     """softmax(Q K^T / sqrt(d) masked) V, and the cache its backward needs.
 
     Parameters
@@ -118,6 +118,8 @@ def scaled_dot_product_attention(q, k, v, mask=None, is_causal=False, scale=None
         for booleans), or None
     is_causal : bool     also hide keys j > i (PyTorch's ``is_causal``)
     scale : float        defaults to 1 / sqrt(d)
+    dropout_keep : array (..., Tq, Tk) or None   dropout on the weights (Keras's ``dropout``):
+        ``O = (P * keep) V`` with ``keep`` 0 or 1 / (1 - rate); ``probs`` stays P
 
     Returns ``out`` (..., Tq, dv), ``probs`` (..., Tq, Tk) (the attention weights) and
     ``cache`` for ``scaled_dot_product_attention_backward``. A query that may see no key
@@ -134,16 +136,20 @@ def scaled_dot_product_attention(q, k, v, mask=None, is_causal=False, scale=None
     G = math.prod(batch)
     probs = backend.kernels_for(q).masked_softmax(scores.reshape(G, tq, tk), keep, scale)
     probs = probs.reshape(scores.shape)  # (..., Tq, Tk)
-    out = probs @ v  # (..., Tq, dv)
-    return out, probs, (q, k, v, probs, scale)
+    weights = probs if dropout_keep is None else probs * dropout_keep
+    out = weights @ v  # (..., Tq, dv)
+    return out, probs, (q, k, v, probs, scale, dropout_keep)
 
 
 def scaled_dot_product_attention_backward(dout, cache):
     """(dq, dk, dv) from dout (..., Tq, dv) and the forward's cache; shapes as q, k, v."""
-    q, k, v, probs, scale = cache
+    q, k, v, probs, scale, keep = cache
     xp = backend.get_array_module(dout)
-    dv = xp.swapaxes(probs, -1, -2) @ dout  # (..., Tk, dv)
+    weights = probs if keep is None else probs * keep
+    dv = xp.swapaxes(weights, -1, -2) @ dout  # (..., Tk, dv)
     dprobs = dout @ xp.swapaxes(v, -1, -2)  # (..., Tq, Tk)
+    if keep is not None:
+        dprobs = dprobs * keep
     tq, tk = probs.shape[-2:]
     dscores = (
         backend.kernels_for(probs)
@@ -176,6 +182,7 @@ class MultiHeadAttention(Layer):
     value_dim : int      dv, each head's value size (default ``key_dim``)
     use_bias : bool      whether the four projections have biases
     output_shape : int   the output's last axis (default: the query's)
+    dropout : float      in training, dropout on the attention weights (Keras's ``dropout``)
 
     Call: ``forward(query, training=False, value=None, key=None, attention_mask=None,
     use_causal_mask=False, return_attention_scores=False, kv_cache=None)``; ``value``
@@ -198,10 +205,14 @@ class MultiHeadAttention(Layer):
         use_bias: bool = True,
         output_shape: int | None = None,
         kernel_initializer="glorot_uniform",
+        dropout: float = 0.0,
         name=None,
         **kwargs,
     ):
         super().__init__(name, **kwargs)
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"MultiHeadAttention dropout must be in [0, 1), got {dropout!r}")
+        self.dropout = float(dropout)
         self.num_heads = positive_int(num_heads, "MultiHeadAttention num_heads")
         self.key_dim = positive_int(key_dim, "MultiHeadAttention key_dim")
         self.value_dim = (
@@ -322,8 +333,13 @@ class MultiHeadAttention(Layer):
         if attention_mask is not None:  # (N, Tq, Tk) -> (N, 1, Tq, Tk): all heads
             mask = xp.asarray(attention_mask, dtype=bool)
             mask = mask[:, None] if mask.ndim == 3 else mask
+        keep = None
+        if training and self.dropout > 0:  # inverted dropout on the weights (N, H, Tq, Tk)
+            shape = (*q.shape[:-1], k.shape[-2])
+            uniform = backend.rng().random(shape, dtype=np.float32)
+            keep = xp.asarray((uniform >= self.dropout) / (1.0 - self.dropout), dtype=q.dtype)
         o, probs, attention_cache = scaled_dot_product_attention(
-            q, k, v, mask=mask, is_causal=use_causal_mask
+            q, k, v, mask=mask, is_causal=use_causal_mask, dropout_keep=keep
         )
         merged = self._merge_heads(o)  # (N, Tq, H*dv)
         y = self._project(merged, "o")  # (N, Tq, Dout)
