@@ -26,7 +26,7 @@ EXERCISES = {
 def test_the_chapter_has_three_code_exercises_and_two_questions():
     items = registry.for_chapter("18_detection_segmentation")
     assert sorted(e.name for e in items if not e.is_question) == sorted(EXERCISES)
-    assert sorted(e.kind for e in items if e.is_question) == ["choice", "number"]
+    assert sorted(e.kind for e in items if e.is_question) == ["choice", "choice"]
 
 
 @pytest.mark.parametrize("stride, kernel", [(2, 2), (2, 3), (1, 3)])

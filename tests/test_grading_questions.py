@@ -292,8 +292,8 @@ def test_release_checks_that_the_notebook_states_every_choice(tmp_path):
     for cell in nb["cells"]:
         if cell["cell_type"] == "markdown":
             cell["source"] = notebook.cell_source(cell).replace("**(c)** dy * x", "**(c)** dy times x")
-        if notebook.exercise_meta(cell).get("exercise") == "chain_rule_value":
+        if notebook.exercise_meta(cell).get("exercise") == "chain_rule_overwrite":
             del cell["metadata"]["minidl"]["question"]
     problems = release.validate_solution(nb, CHAPTER3)
     assert any("the choice '**(c)** dy * x' is not in the notebook's text" in p for p in problems), problems
-    assert any("chain_rule_value: metadata.minidl.question is None" in p for p in problems), problems
+    assert any("chain_rule_overwrite: metadata.minidl.question is None" in p for p in problems), problems
