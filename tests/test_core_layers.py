@@ -159,3 +159,51 @@ def test_check_layer_catches_a_wrong_backward(rng):
 
     report = check_layer(BrokenReLU(), rng.standard_normal((3, 4)))
     assert not report.passed and "WRONG" in str(report)
+
+
+AFFINE_OPTIONS = [
+    "kernel_initializer",
+    "bias_initializer",
+    "kernel_regularizer",
+    "bias_regularizer",
+    "activity_regularizer",
+    "kernel_constraint",
+    "bias_constraint",
+]
+
+
+@pytest.mark.parametrize(
+    "cls, args, own",
+    [
+        (L.Dense, (3,), ["units", "activation", "use_bias"]),
+        (L.Conv1D, (2, 3), ["filters", "kernel_size", "stride", "padding", "activation", "use_bias"]),
+        (L.Conv2D, (2, 3), ["filters", "kernel_size", "stride", "padding", "activation", "use_bias"]),
+        (
+            L.Conv2DTranspose,
+            (2, 3),
+            ["filters", "kernel_size", "stride", "padding", "output_padding", "activation", "use_bias"],
+        ),
+    ],
+)
+def test_affine_layers_show_every_option_they_take_in_their_signature_config_and_errors(cls, args, own):
+    """The options travel through ``**options`` to ``AffineLayer.__init__``; the signature that
+    ``help`` and ``get_config`` read still lists them, keyword-only, in Keras's order."""
+    import inspect
+
+    parameters = inspect.signature(cls).parameters
+    tail = ["data_format", "name"] if cls is not L.Dense else ["name"]
+    assert list(parameters)[:-1] == own + AFFINE_OPTIONS + tail
+    assert all(parameters[name].kind is inspect.Parameter.KEYWORD_ONLY for name in AFFINE_OPTIONS)
+    assert parameters["kernel_initializer"].default == "glorot_uniform"
+
+    layer = cls(*args, bias_regularizer="l2", kernel_constraint="non_neg", bias_initializer="ones")
+    config = layer.get_config()
+    assert list(config)[: len(own) + len(AFFINE_OPTIONS)] == own + AFFINE_OPTIONS
+    assert config["bias_initializer"] == "ones" and config["bias_regularizer"] is layer.bias_regularizer
+    again = cls(**config)
+    assert again.get_config().keys() == config.keys() and again.kernel_constraint is not None
+
+    with pytest.raises(
+        TypeError, match=rf"{cls.__name__} got unexpected keyword.*bias_regulariser.*bias_regularizer"
+    ):
+        cls(*args, bias_regulariser="l2")

@@ -14,9 +14,18 @@ the product and agree on everything around it:
 
 ``AffineLayer`` holds those pieces once; each layer still writes its own product and its
 own backward, which is what the chapters teach.
+
+The options are keyword-only arguments of ``AffineLayer.__init__``: a layer's constructor
+names its own arguments (``units``, ``filters``, ``kernel_size``, ...) and its
+``activation`` and ``use_bias``, and passes the rest on with ``**options``. So that
+``help(Conv2D)``, ``inspect.signature``, ``get_config`` and the unknown-keyword error still
+see every argument, each subclass's ``__init__`` gets a ``__signature__`` that adds the
+options after its positional arguments (``affine_signature``).
 """
 
 from __future__ import annotations
+
+import inspect
 
 from .. import constraints, initializers, regularizers
 from . import activations
@@ -24,22 +33,47 @@ from .base import Layer
 
 
 class AffineLayer(Layer):
-    """Base of the layers ``y = activation(x ⊛ W + b)``; see the module docstring."""
+    """Base of the layers ``y = activation(x ⊛ W + b)``; see the module docstring.
 
-    def set_affine_options(
+    Keyword-only options (Keras's names and defaults)
+    -------------------------------------------------
+    activation : str or None
+        Name of an activation applied after the product (``"relu"``, ``"softmax"``, ...).
+    use_bias : bool
+        Whether to add ``b``.
+    kernel_initializer, bias_initializer : str or Initializer
+        Names from ``minidl.nn.initializers`` (Glorot uniform and zeros by default, as Keras).
+    kernel_regularizer, bias_regularizer, activity_regularizer : Regularizer, str or None
+        Penalties on ``W``, ``b`` and the output added to the loss (``"l2"``,
+        ``regularizers.L2(1e-4)``); the output's is divided by the batch size, as Keras.
+    kernel_constraint, bias_constraint : Constraint, str or None
+        Applied to ``W`` and ``b`` by the optimizer after each step (``"max_norm"``, ...).
+    """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None:
+            init.__signature__ = affine_signature(init)
+
+    def __init__(
         self,
-        activation,
-        use_bias: bool,
-        kernel_initializer,
-        bias_initializer,
-        kernel_regularizer,
+        name=None,
+        *,
+        activation=None,
+        use_bias: bool = True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
         bias_regularizer=None,
         activity_regularizer=None,
         kernel_constraint=None,
         bias_constraint=None,
-    ) -> None:
-        """Keep the constructor's options; an unknown activation, regularizer or constraint
-        name raises here."""
+        **kwargs,
+    ):
+        """Keep the options; an unknown activation, regularizer or constraint name raises
+        here, an unknown keyword in ``Layer.__init__``."""
+        super().__init__(name, **kwargs)
         self.activation = activation
         self.activation_layer = activations.get(activation)
         self.use_bias = use_bias
@@ -96,3 +130,23 @@ class AffineLayer(Layer):
         self.add_param("W", initializers.get(self.kernel_initializer)(kernel_shape, fan_in, fan_out, dtype))
         if self.use_bias:
             self.add_param("b", initializers.get(self.bias_initializer)((outputs,), fan_in, fan_out, dtype))
+
+
+def affine_signature(init) -> inspect.Signature:
+    """The signature of a subclass's ``__init__(self, ..., **options)`` with the options it
+    passes on to ``AffineLayer.__init__`` written out: its positional arguments, then the
+    options it does not name itself (keyword-only), then its own keyword-only arguments and
+    ``**kwargs`` (``input_shape=``, ``trainable=``, ...). The order is the one ``get_config``
+    and ``repr`` show. An ``__init__`` without ``**`` takes no options and keeps its own."""
+    own = inspect.signature(init)
+    params = list(own.parameters.values())
+    if not any(p.kind is p.VAR_KEYWORD for p in params):
+        return own
+    options = [
+        p
+        for p in inspect.signature(AffineLayer.__init__).parameters.values()
+        if p.kind is p.KEYWORD_ONLY and p.name not in own.parameters
+    ]
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    rest = [p for p in params if p not in positional]
+    return own.replace(parameters=positional + options + rest)

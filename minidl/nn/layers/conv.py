@@ -87,11 +87,11 @@ class Conv2D(ImageLayout, AffineLayer):
         Name of an activation applied after the convolution (``"relu"``, ...).
     use_bias : bool
         Whether to add ``b``.
-    kernel_initializer, bias_initializer : str
+    kernel_initializer, bias_initializer : str (keyword-only, as all that follow)
         Names from ``minidl.nn.initializers`` (Glorot uniform and zeros by default, as Keras;
         ``"he_uniform"`` suits ReLU networks). Fans: C*KH*KW in, F*KH*KW out.
-    kernel_regularizer : Regularizer, str or None
-        Penalty on ``W`` added to the loss.
+    kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint
+        Penalties on ``W``, ``b``, ``y`` and constraints on ``W``, ``b``, as Dense's (``AffineLayer``).
     data_format : "channels_first", "channels_last" or None
         (N, C, H, W) images (minidl's default, PyTorch's) or (N, H, W, C) (Keras's);
         ``None`` takes ``minidl.nn.layers.image_data_format()``. Channels-last inputs are
@@ -115,36 +115,19 @@ class Conv2D(ImageLayout, AffineLayer):
         padding=0,
         activation=None,
         use_bias: bool = True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        bias_regularizer=None,
-        activity_regularizer=None,
-        kernel_constraint=None,
-        bias_constraint=None,
+        *,
         data_format=None,
         name=None,
-        **kwargs,
+        **options,
     ):
-        stride = _keras_strides(stride, kwargs, "Conv2D")
-        super().__init__(name, **kwargs)
+        stride = _keras_strides(stride, options, "Conv2D")
+        super().__init__(name, activation=activation, use_bias=use_bias, **options)
         self.set_data_format(data_format)
         self.filters = positive_int(filters, "Conv2D filters")
         self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2D")
         self.stride = _pair(stride, "stride", "Conv2D")
         self.padding = padding if isinstance(padding, str) else _pair(padding, "padding", "Conv2D", 0)
         self.pads = self._resolve_padding(self.padding)
-        self.set_affine_options(
-            activation,
-            use_bias,
-            kernel_initializer,
-            bias_initializer,
-            kernel_regularizer,
-            bias_regularizer,
-            activity_regularizer,
-            kernel_constraint,
-            bias_constraint,
-        )
 
     def _resolve_padding(self, padding):
         """The zeros (PH, PW) added on each side for ``padding``; None for a ``"same"`` that

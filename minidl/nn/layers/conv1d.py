@@ -104,10 +104,13 @@ class Conv1D(_Sequence1D, AffineLayer):
         Zeros added at each end. ``"same"`` gives ceil(L / stride) outputs (Keras's rule;
         an odd zero goes at the end); ``"causal"`` adds K - 1 zeros at the start only, so
         output t sees inputs up to t (stride 1).
-    activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer
-        As Conv2D's. Fans: C*K in, F*K out.
+    activation, use_bias
+        As Conv2D's.
+    kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
+    activity_regularizer, kernel_constraint, bias_constraint
+        Keyword-only, as Conv2D's (``AffineLayer``). Fans: C*K in, F*K out.
     data_format : "channels_first" (N, C, L), "channels_last" (N, L, C) or None (the default
-        image format).
+        image format); keyword-only.
 
     Shapes: x (N, C, L) -> y (N, F, OL) with OL = (L + P_start + P_end - K) // stride + 1;
     params ``W`` (F, C, K) (PyTorch's ``Conv1d`` layout), ``b`` (F,).
@@ -121,19 +124,13 @@ class Conv1D(_Sequence1D, AffineLayer):
         padding=0,
         activation=None,
         use_bias: bool = True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        bias_regularizer=None,
-        activity_regularizer=None,
-        kernel_constraint=None,
-        bias_constraint=None,
+        *,
         data_format=None,
         name=None,
-        **kwargs,
+        **options,
     ):
-        stride = _keras_strides(stride, kwargs, "Conv1D")
-        super().__init__(data_format, name, **kwargs)
+        stride = _keras_strides(stride, options, "Conv1D")
+        super().__init__(data_format, name, activation=activation, use_bias=use_bias, **options)
         self.filters = positive_int(filters, "Conv1D filters")
         self.kernel_size = _single(kernel_size, "kernel_size", "Conv1D")
         self.stride = _single(stride, "stride", "Conv1D")
@@ -147,17 +144,6 @@ class Conv1D(_Sequence1D, AffineLayer):
             self.padding: int | str = padding
         else:
             self.padding = _single(padding, "padding", "Conv1D", 0)
-        self.set_affine_options(
-            activation,
-            use_bias,
-            kernel_initializer,
-            bias_initializer,
-            kernel_regularizer,
-            bias_regularizer,
-            activity_regularizer,
-            kernel_constraint,
-            bias_constraint,
-        )
 
     def pads_for(self, length: int) -> tuple[int, int]:
         """Zeros (at the start, at the end) for a sequence of ``length``."""

@@ -30,10 +30,12 @@ class Dense(AffineLayer):
         Name of an activation applied after the affine map (``"relu"``, ``"softmax"``, ...).
     use_bias : bool
         Whether to add ``b``.
-    kernel_initializer, bias_initializer : str
+    kernel_initializer, bias_initializer : str (keyword-only, as the options below)
         Names from ``minidl.nn.initializers`` (Glorot uniform and zeros by default, as Keras).
-    kernel_regularizer : Regularizer, str or None
-        Penalty on ``W`` added to the loss (``"l2"`` or ``regularizers.L2(1e-4)``).
+    kernel_regularizer, bias_regularizer, activity_regularizer : Regularizer, str or None
+        Penalties on ``W``, ``b`` and ``y`` added to the loss (``"l2"`` or ``regularizers.L2(1e-4)``).
+    kernel_constraint, bias_constraint : Constraint, str or None
+        Applied to ``W`` and ``b`` after each optimizer step (``AffineLayer`` has the details).
 
     Shapes: x (N, ..., D_in) -> y (N, ..., D_out); params ``W`` (D_in, D_out), ``b`` (D_out,).
     """
@@ -46,29 +48,12 @@ class Dense(AffineLayer):
         units: int,
         activation=None,
         use_bias: bool = True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        bias_regularizer=None,
-        activity_regularizer=None,
-        kernel_constraint=None,
-        bias_constraint=None,
+        *,
         name=None,
-        **kwargs,
+        **options,
     ):
-        super().__init__(name, **kwargs)
+        super().__init__(name, activation=activation, use_bias=use_bias, **options)
         self.units = positive_int(units, "Dense units")
-        self.set_affine_options(
-            activation,
-            use_bias,
-            kernel_initializer,
-            bias_initializer,
-            kernel_regularizer,
-            bias_regularizer,
-            activity_regularizer,
-            kernel_constraint,
-            bias_constraint,
-        )
 
     def build(self, input_shape, dtype=np.float32):
         if len(input_shape) < 1:

@@ -106,10 +106,12 @@ class Conv2DTranspose(ImageLayout, AffineLayer):
         Name of an activation applied after the layer.
     use_bias : bool
         Whether to add ``b``.
-    kernel_initializer, bias_initializer : str
+    kernel_initializer, bias_initializer : str (keyword-only, as all that follow)
         Names from ``minidl.nn.initializers``. Fans: C_in*KH*KW in, F*KH*KW out.
-    kernel_regularizer : Regularizer, str or None
-        Penalty on ``W`` added to the loss.
+    kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint
+        As Conv2D's (``AffineLayer``).
+    data_format : "channels_first", "channels_last" or None
+        As Conv2D's.
 
     Shapes: x (N, C_in, H, W) -> y (N, F, OH, OW) with
     OH = (H - 1) * SH - 2 PH + KH + OPH (likewise OW); params ``W`` (C_in, F, KH, KW)
@@ -128,19 +130,13 @@ class Conv2DTranspose(ImageLayout, AffineLayer):
         output_padding=0,
         activation=None,
         use_bias: bool = True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        bias_regularizer=None,
-        activity_regularizer=None,
-        kernel_constraint=None,
-        bias_constraint=None,
+        *,
         data_format=None,
         name=None,
-        **kwargs,
+        **options,
     ):
-        stride = _keras_strides(stride, kwargs, "Conv2DTranspose")
-        super().__init__(name, **kwargs)
+        stride = _keras_strides(stride, options, "Conv2DTranspose")
+        super().__init__(name, activation=activation, use_bias=use_bias, **options)
         self.set_data_format(data_format)
         self.filters = positive_int(filters, "Conv2DTranspose filters")
         self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2DTranspose")
@@ -165,17 +161,6 @@ class Conv2DTranspose(ImageLayout, AffineLayer):
                 f"Conv2DTranspose output_padding must be smaller than the stride, got "
                 f"output_padding={self.output_padding}, stride={self.stride}"
             )
-        self.set_affine_options(
-            activation,
-            use_bias,
-            kernel_initializer,
-            bias_initializer,
-            kernel_regularizer,
-            bias_regularizer,
-            activity_regularizer,
-            kernel_constraint,
-            bias_constraint,
-        )
 
     # ------------------------------------------------------------------ shapes
     def build(self, input_shape, dtype=np.float32):
