@@ -11,7 +11,7 @@ The folders are the floors: ``kernels/``, ``nn/``, ``training/``, then what sits
     0  kernels, _version
     1  backend
     2  datasets, plot                    (data and pictures: know nothing of networks)
-    3  nn: initializers, regularizers, constraints, gradcheck, optim
+    3  nn: configurable, initializers, regularizers, constraints, gradcheck, optim
     4  nn.layers | nn.losses             (siblings: neither imports the other)
     5  nn (the package's names)
     6  training: model, callbacks, data, metrics
@@ -68,6 +68,7 @@ GROUPS = [
         "nn-foundations",
         3,
         [
+            "minidl.nn.configurable",
             "minidl.nn.initializers",
             "minidl.nn.regularizers",
             "minidl.nn.constraints",

@@ -25,11 +25,12 @@ class name when a saved layer is loaded (``get``).
 from __future__ import annotations
 
 from .. import backend
+from .configurable import Configurable
 
 EPSILON = 1e-7  # Keras's backend.epsilon()
 
 
-class Constraint:
+class Constraint(Configurable):
     """Base class: ``constraint(w) -> w`` (the identity here). Subclasses keep their
     constructor's arguments under their own names (their ``get_config``)."""
 
@@ -41,22 +42,6 @@ class Constraint:
 
     def __call__(self, w):
         return w
-
-    def get_config(self) -> dict:
-        return dict(vars(self))
-
-    @classmethod
-    def from_config(cls, config: dict) -> "Constraint":
-        return cls(**config)
-
-    def __eq__(self, other):
-        return type(other) is type(self) and other.get_config() == self.get_config()
-
-    def __hash__(self):
-        return hash(type(self).__name__)
-
-    def __repr__(self):
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_config().items())})"
 
 
 def _axis(axis):

@@ -35,6 +35,7 @@ import math
 import numpy as np
 
 from .. import backend
+from .configurable import Configurable
 
 
 def variance_scaling(scale=1.0, mode="fan_in", distribution="normal"):
@@ -96,7 +97,7 @@ def fans(shape) -> tuple[int, int]:
     return window * shape[-2], window * shape[-1]
 
 
-class Initializer:
+class Initializer(Configurable):
     """An initialiser with arguments: ``init(shape, fan_in, fan_out, dtype)`` as every
     minidl layer calls it, or ``init(shape, dtype=None)`` as Keras calls it (the fans then
     Keras's, ``fans(shape)``). A subclass defines ``draw(shape, fan_in, fan_out, dtype)`` and
@@ -124,22 +125,6 @@ class Initializer:
 
     def draw(self, shape: tuple, fan_in: int, fan_out: int, dtype):
         raise NotImplementedError
-
-    def get_config(self) -> dict:
-        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
-
-    @classmethod
-    def from_config(cls, config: dict) -> "Initializer":
-        return cls(**config)
-
-    def __eq__(self, other):
-        return type(other) is type(self) and other.get_config() == self.get_config()
-
-    def __hash__(self):
-        return hash(type(self).__name__)
-
-    def __repr__(self):
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_config().items())})"
 
 
 def glorot_uniform(shape, fan_in, fan_out, dtype=np.float32):
