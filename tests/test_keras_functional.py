@@ -200,6 +200,8 @@ OPS = {
     "multiply": (lambda a, b: ops.multiply(a, b), [(3, 4), (3, 4)]),
     "divide": (lambda a, b: ops.divide(a, b), [(3, 4), "pos(4,)"]),
     "exp": (ops.exp, [(3, 4)]),
+    "sin": (ops.sin, [(3, 4)]),
+    "cos": (ops.cos, [(3, 4)]),
     "log": (ops.log, ["pos(3, 4)"]),
     "sqrt": (ops.sqrt, ["pos(3, 4)"]),
     "square": (ops.square, [(3, 4)]),

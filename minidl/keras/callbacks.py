@@ -12,9 +12,9 @@ from ..training.callbacks import (
     CSVLogger,
     EarlyStopping,
     History,
-    LearningRateScheduler,
     ModelCheckpoint,
 )
+from ..training.callbacks import LearningRateScheduler as _MinidlScheduler
 from .missing import KerasFeatureMissing
 
 __all__ = [
@@ -34,6 +34,19 @@ def __getattr__(name: str):
         f"{', '.join(__all__)} (a Callback subclass can do the rest: it sees "
         "self.model, and on_epoch_end receives the logs)"
     )
+
+
+class LearningRateScheduler(_MinidlScheduler):
+    """minidl's ``LearningRateScheduler`` (``schedule(epoch)`` or ``schedule(epoch, lr)`` sets
+    the rate at the start of each epoch), logging the rate as Keras 3 does: once, as
+    ``"learning_rate"``, at the end of the epoch (minidl's own logs ``"lr"``)."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        super().on_epoch_begin(epoch, None)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(self.model.optimizer.lr)
 
 
 class ReduceLROnPlateau(Callback):

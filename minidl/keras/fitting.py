@@ -11,7 +11,18 @@ as they are).
 
 from __future__ import annotations
 
+from ..training import trainer as _trainer
+
 __all__ = ["KerasFit"]
+
+
+def _first_array(x):
+    """The first array of ``x`` (an array, or a list or dict of arrays, one per input)."""
+    if isinstance(x, dict):
+        return next(iter(x.values()))
+    if isinstance(x, (list, tuple)):
+        return x[0]
+    return x
 
 
 class KerasFit:
@@ -91,8 +102,38 @@ class KerasFit:
             callbacks=callbacks,
         )
 
-    def train_on_batch(self, x, y, sample_weight=None, class_weight=None) -> float:
-        return super().train_on_batch(self._pack(x), self._pack_y(y), sample_weight, class_weight)  # type: ignore[misc]
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """One gradient step on one batch. Returns what Keras 3 returns: the loss when the model
+        has no metrics, ``[loss, *metrics]`` when it has, a dict with ``return_dict=True`` --
+        the metrics of this batch's predictions before the step (Keras resets them each call)."""
+        if not self.metrics and not return_dict:  # type: ignore[attr-defined]
+            return super().train_on_batch(self._pack(x), self._pack_y(y), sample_weight, class_weight)  # type: ignore[misc]
+        self._require_compiled("train_on_batch")  # type: ignore[attr-defined]
+        x, y = self._pack(x), self._pack_y(y)
+        weights = _trainer._sample_weights(y, sample_weight, class_weight, "train_on_batch")
+        xb, yb = self._to_device(self._as_input(x)), self._to_device(y)  # type: ignore[attr-defined]
+        loss, y_pred = self._train_step(xb, yb, None if weights is None else self._to_device(weights))  # type: ignore[attr-defined]
+        tally = _trainer.Tally(self.metrics)  # type: ignore[attr-defined]
+        tally.add(loss, 1, y_pred, yb)
+        logs = tally.logs()
+        return logs if return_dict else list(logs.values())
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """``evaluate`` on one batch, as one batch: the loss, ``[loss, *metrics]`` or a dict."""
+        n = len(_trainer._as_batch(_first_array(x), "test_on_batch"))
+        return self.evaluate(
+            x, y, batch_size=n, verbose=0, sample_weight=sample_weight, return_dict=return_dict
+        )
+
+    def predict_on_batch(self, x):
+        """``predict`` on one batch, as one batch."""
+        n = len(_trainer._as_batch(_first_array(x), "predict_on_batch"))
+        return self.predict(x, batch_size=n, verbose=0)  # type: ignore[attr-defined]
+
+    def reset_metrics(self) -> None:
+        """Keras's ``reset_metrics``. minidl keeps no metric state between calls: ``fit``'s
+        epochs, ``evaluate`` and ``train_on_batch`` each start their metrics afresh, so there is
+        nothing to reset."""
 
     @property
     def metrics_names(self) -> list:

@@ -293,7 +293,9 @@ class Model(KerasFit, KerasWeights, Trainer):  # fit in Keras's order
             del xs
         else:
             for given, own in zip(x if isinstance(x, (list, tuple)) else [x], self.graph.inputs):
-                if tuple(given.shape[1:]) != tuple(own.shape[1:]):
+                if len(given.shape) != len(own.shape) or any(
+                    g is not None and o is not None and g != o for g, o in zip(given.shape[1:], own.shape[1:])
+                ):  # None (a free length) matches any size, as in Keras
                     raise ValueError(f"{self.label} takes inputs {own.shape}, got {given.shape}")
             outputs = self.graph.outputs
         if isinstance(outputs, (list, tuple)):

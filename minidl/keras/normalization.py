@@ -36,11 +36,21 @@ class Normalization(Layer):
             raise ValueError(f"Normalization axis may not include the batch axis 0, got axis={axis!r}")
         if (mean is None) != (variance is None):
             raise ValueError("Normalization: give both mean and variance, or neither (then adapt)")
-        self.mean = None if mean is None else np.asarray(mean, dtype=np.float32)
-        self.variance = None if variance is None else np.asarray(variance, dtype=np.float32)
+        self.given_mean = None if mean is None else np.asarray(mean, dtype=np.float32)
+        self.given_variance = None if variance is None else np.asarray(variance, dtype=np.float32)
         self.invert = bool(invert)
         self.trainable = False
         self._adapted = False
+
+    @property
+    def mean(self):
+        """Keras's ``layer.mean``: the given mean, or the adapted one (None before ``build``)."""
+        return self.given_mean if self.given_mean is not None else self.buffers.get("mean")
+
+    @property
+    def variance(self):
+        """Keras's ``layer.variance``: the given variance, or the adapted one."""
+        return self.given_variance if self.given_variance is not None else self.buffers.get("variance")
 
     def _keep_axes(self, ndim: int) -> tuple[int, ...]:
         keep = []
@@ -55,7 +65,7 @@ class Normalization(Layer):
         ndim = 1 + len(input_shape)
         full = (None, *input_shape)
         keep = self._keep_axes(ndim)
-        if self.mean is None:
+        if self.given_mean is None:
             shape = tuple(full[d] for d in keep)
             if any(d is None for d in shape):
                 raise ValueError(f"Normalization: the kept axes {self.axis} need a known size, got {full}")
@@ -66,10 +76,10 @@ class Normalization(Layer):
     def _statistics(self, ndim: int, dtype):
         """mean and standard deviation, shaped to broadcast against (N, ...) inputs."""
         keep = self._keep_axes(ndim)
-        if self.mean is None:
+        if self.given_mean is None:
             mean, variance = self.buffers["mean"], self.buffers["variance"]
         else:
-            mean, variance = self.mean, self.variance
+            mean, variance = self.given_mean, self.given_variance
         if mean.ndim and mean.ndim == len(keep):  # one entry per kept position
             shape = [1] * ndim
             for d, size in zip(keep, mean.shape):
@@ -80,7 +90,7 @@ class Normalization(Layer):
 
     def adapt(self, data, batch_size=None, steps=None) -> None:
         """Learn the mean and (biased) variance of ``data`` (N, ...) over the axes not kept."""
-        if self.mean is not None:
+        if self.given_mean is not None:
             raise ValueError("Normalization was given mean and variance: it has nothing to adapt")
         data = np.asarray(data, dtype=np.float64)
         if not self.built:
@@ -112,7 +122,7 @@ class Normalization(Layer):
         return {
             "name": self.name,
             "axis": self.axis[0] if len(self.axis) == 1 else (None if not self.axis else list(self.axis)),
-            "mean": None if self.mean is None else self.mean.tolist(),
-            "variance": None if self.variance is None else self.variance.tolist(),
+            "mean": None if self.given_mean is None else self.given_mean.tolist(),
+            "variance": None if self.given_variance is None else self.given_variance.tolist(),
             "invert": self.invert,
         }

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import backend
 from .missing import KerasFeatureMissing
 from .graph import OPERATORS, is_symbolic, is_tracing, record, symbolic
 
@@ -38,6 +39,8 @@ __all__ = [
     "minimum",
     "exp",
     "log",
+    "sin",
+    "cos",
     "sqrt",
     "square",
     "abs",
@@ -64,6 +67,7 @@ __all__ = [
     "not_equal",
     "getitem",
     "convert_to_tensor",
+    "convert_to_numpy",
     "shape",
     "arange",
 ]
@@ -172,6 +176,14 @@ def exp(x):
 
 def log(x):
     return _apply("log", np.log, lambda dy, y, x: (dy / x,), x)
+
+
+def sin(x):
+    return _apply("sin", np.sin, lambda dy, y, x: (dy * np.cos(x),), x)
+
+
+def cos(x):
+    return _apply("cos", np.cos, lambda dy, y, x: (-dy * np.sin(x),), x)
 
 
 def sqrt(x):
@@ -381,6 +393,13 @@ def cast(x, dtype):
 def convert_to_tensor(x, dtype=None):
     """A NumPy array (minidl's tensors are NumPy arrays)."""
     return x if is_symbolic(x) else np.asarray(x, dtype=dtype)
+
+
+def convert_to_numpy(x):
+    """A NumPy array of a tensor's values (a GPU array is copied to the host)."""
+    if is_symbolic(x):
+        raise ValueError("ops.convert_to_numpy needs values, not a symbolic KerasTensor")
+    return backend.to_numpy(x)
 
 
 def shape(x):

@@ -190,6 +190,21 @@ class KerasNames:
         owner = dict(self.layers_within())[path]
         return Weight(owner, store, key) if key in getattr(owner, store) else None
 
+    def get_weights(self) -> list:
+        """Keras's ``layer.get_weights()``: copies of the layer's arrays in Keras's layout and
+        order (a Dense's kernel (in, out) then bias)."""
+        return [w.numpy() for w in weights_of([self])]
+
+    def set_weights(self, weights) -> None:
+        """Assign arrays laid out as ``get_weights`` returns them (shapes checked)."""
+        slots = weights_of([self])
+        if len(weights) != len(slots):
+            raise ValueError(
+                f"{type(self).__name__}.set_weights expected {len(slots)} arrays, got {len(weights)}"
+            )
+        for slot, w in zip(slots, weights):
+            slot.assign(w)
+
     def constraint_of(self, key: str):
         """The layer's constraint on ``params[key]`` applied in Keras's layout (a Conv2D's kernel
         as (KH, KW, C, F), so ``axis`` means what it means in Keras), the result put back in
