@@ -9,6 +9,8 @@ table, one entry per usual mistake, by chapter.
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from minidl_grader import runner
@@ -18,6 +20,17 @@ from minidl_grader.judge.judging import Result, _in_process_outputs, judge_exerc
 from wrong_answers import RIGHT, WRONG, SETUP
 
 SEEDS = (11, 2027)
+
+
+@pytest.fixture(autouse=True)
+def _interpreter_left_as_found():
+    """The answers run in this test process: one must not change the interpreter for the tests
+    after it (a raised recursion limit let json's C parser overflow the stack in a later test)."""
+    limit = sys.getrecursionlimit()
+    yield
+    changed = sys.getrecursionlimit()
+    sys.setrecursionlimit(limit)
+    assert changed == limit, f"a catalogue answer set the recursion limit to {changed}"
 
 
 def _judge(name: str, source: str, seed: int):

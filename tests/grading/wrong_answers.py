@@ -4089,8 +4089,7 @@ right(
     "memoised recursion",
     """
 def dtw_distance(a, b):
-    import functools, sys
-    sys.setrecursionlimit(100000)
+    import functools
     @functools.lru_cache(maxsize=None)
     def cost(i, j):
         here = float(np.sqrt(np.sum((a[i] - b[j]) ** 2)))
