@@ -19,6 +19,8 @@ import minidl as mdl
 
 from keras_oracle import HAVE_KERAS, real_keras
 
+pytestmark = pytest.mark.slow  # whole programs trained in minidl and in Keras: make test, not make test-unit
+
 
 @pytest.fixture
 def channels_last():

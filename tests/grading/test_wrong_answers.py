@@ -49,6 +49,7 @@ def _judge(name: str, source: str, seed: int):
     return result
 
 
+@pytest.mark.slow  # the whole catalogue, twice: make test (run this file after changing a spec)
 @pytest.mark.parametrize("name, label, source", WRONG, ids=[f"{name}: {label}" for name, label, _ in WRONG])
 def test_a_wrong_answer_scores_below_full_marks(name, label, source):
     for seed in SEEDS:
@@ -61,6 +62,7 @@ def test_a_wrong_answer_scores_below_full_marks(name, label, source):
         assert not broken, f"seed {seed}: the wrong answer does not run: {result.message}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, label, source", RIGHT, ids=[f"{name}: {label}" for name, label, _ in RIGHT])
 def test_a_right_answer_scores_full_marks(name, label, source):
     for seed in SEEDS:
