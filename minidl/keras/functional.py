@@ -581,21 +581,15 @@ def _unique_names(metrics) -> list:
     return unique
 
 
-class _OnOutput(minidl_metrics.Metric):
+class _OnOutput(minidl_metrics.Feeding):
     """A metric of output ``i`` of a model with several: fed ``y_pred[i]`` and target column ``i``."""
 
     def __init__(self, metric, i):
-        self.inner, self.i = minidl_metrics.accumulator(metric), i
-        self.name = self.inner.name
-
-    def reset(self) -> None:
-        self.inner.reset()
+        super().__init__(metric)
+        self.i = i
 
     def update(self, y_pred, y_true) -> None:
         self.inner.update(y_pred[self.i], _column(y_true, self.i))
-
-    def result(self) -> float:
-        return self.inner.result()
 
 
 def _column(y, i):

@@ -235,16 +235,13 @@ def _output_mask(model, i):
     return masks[i] if isinstance(masks, list) else None
 
 
-class _MaskedMetric(minidl_metrics.Metric):
+class _MaskedMetric(minidl_metrics.Feeding):
     """A metric fed only the real steps of a masked sequence output (``model.output_mask``):
     accumulated over the epoch like the metric it wraps, so a batch counts by its real steps."""
 
     def __init__(self, metric, model):
-        self.inner, self.model = minidl_metrics.accumulator(metric), model
-        self.name = self.inner.name
-
-    def reset(self) -> None:
-        self.inner.reset()
+        super().__init__(metric)
+        self.model = model
 
     def update(self, y_pred, y_true) -> None:
         mask = getattr(self.model, "output_mask", None)
@@ -254,19 +251,13 @@ class _MaskedMetric(minidl_metrics.Metric):
             y_pred, y_true = y_pred[keep], xp.asarray(y_true)[keep]
         self.inner.update(y_pred, y_true)
 
-    def result(self) -> float:
-        return self.inner.result()
 
-
-class _UnmaskedOnly(minidl_metrics.Metric):
+class _UnmaskedOnly(minidl_metrics.Feeding):
     """A metric of a model with several outputs, refused once one of them carries a mask."""
 
     def __init__(self, metric, model, name):
-        self.inner, self.model, self.label = minidl_metrics.accumulator(metric), model, name
-        self.name = self.inner.name
-
-    def reset(self) -> None:
-        self.inner.reset()
+        super().__init__(metric)
+        self.model, self.label = model, name
 
     def update(self, y_pred, y_true) -> None:
         masks = getattr(self.model, "output_mask", None)
@@ -276,6 +267,3 @@ class _UnmaskedOnly(minidl_metrics.Metric):
                 "minidl.keras (the loss is masked as in Keras); compile without metrics"
             )
         self.inner.update(y_pred, y_true)
-
-    def result(self) -> float:
-        return self.inner.result()

@@ -86,6 +86,21 @@ class BatchMean(Metric):
         return self.total / self.count if self.count else 0.0
 
 
+class Feeding(Metric):
+    """A metric that feeds another, ``inner``, what its ``update`` chooses (one output of
+    several, the real steps of a padded sequence); ``reset`` and ``result`` are the inner one's."""
+
+    def __init__(self, metric):
+        self.inner = accumulator(metric)
+        self.name = self.inner.name
+
+    def reset(self) -> None:
+        self.inner.reset()
+
+    def result(self) -> float:
+        return self.inner.result()
+
+
 def accumulator(metric) -> Metric:
     """``metric`` (a ``Metric``, or a per-batch function) as a ``Metric`` to feed one pass over
     the data: a ``Metric`` itself, a function wrapped in a ``BatchMean``."""
