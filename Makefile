@@ -26,11 +26,18 @@ $(STAMP): pyproject.toml grader/pyproject.toml
 	$(PY) -m pip install --quiet -e ./grader
 	touch $(STAMP)
 
+# Chapter 9 compiles its CUDA kernels with NVRTC (CuPy's, no GPU needed): the targets that run
+# the chapters add the [gpu-dev] extra (about 450 MB) to the venv once.
+GPU_STAMP := $(VENV)/.installed-gpu-dev
+$(GPU_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e ".[gpu-dev]"
+	touch $(GPU_STAMP)
+
 # JupyterLab settings kept in the repository (jupyter/settings/overrides.json): no "Jupyter news?"
 # pop-up, no update check. Nothing in the user's home folder is touched.
 LAB_SETTINGS := --LabApp.app_settings_dir=$(CURDIR)/jupyter/settings
 
-lab: $(STAMP)  ## open the course in JupyterLab (prints the URL; works headless); minidl and its grader (minidl-grade) are installed
+lab: $(GPU_STAMP)  ## open the course in JupyterLab (prints the URL; works headless); minidl and its grader (minidl-grade) are installed
 	$(PY) -m jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) --notebook-dir=notebooks \
 		$(LAB_SETTINGS) $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
@@ -43,7 +50,7 @@ XDIST ?= -n 2 --dist loadfile
 # both). Serial runs (XDIST=) may set TEST_THREADS= to keep the two threads exported above.
 TEST_THREADS ?= OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1
 
-test: $(STAMP)  ## the whole suite: unit tests, kernels, the grader (grader/, installed as minidl-grade), notebooks (nbval); installs bubblewrap (the grader's isolation) and espeak-ng (the spoken-digits generator)
+test: $(GPU_STAMP)  ## the whole suite: unit tests, kernels, the grader (grader/, installed as minidl-grade), notebooks (nbval); installs bubblewrap (the grader's isolation) and espeak-ng (the spoken-digits generator)
 	command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; } || \
 		echo "bubblewrap is not installed: the grader's isolation tests are skipped (non-isolated mode only)"
@@ -69,7 +76,7 @@ PORTABLE_PATHS := "OPENBLAS_CORETYPE=Haswell" \
                   "OPENBLAS_CORETYPE=Prescott NUMBA_CPU_NAME=generic" \
                   "MINIDL_BACKEND=numpy"
 
-test-portable: $(STAMP)  ## the notebooks again (nbval) under other BLAS kernels, Numba target and kernel tier
+test-portable: $(GPU_STAMP)  ## the notebooks again (nbval) under other BLAS kernels, Numba target and kernel tier
 	@for setting in $(PORTABLE_PATHS); do \
 		echo "== notebooks with $$setting"; \
 		env $$setting $(TEST_THREADS) MPLBACKEND=Agg $(PY) -m pytest -q $(XDIST) notebooks/ || exit 1; \
@@ -109,7 +116,7 @@ demo: $(STAMP)  ## train an MLP on the bundled MNIST subset
 bench: $(STAMP)  ## speed of the NumPy reference vs Numba (vs PyTorch when installed)
 	$(PY) -m minidl bench
 
-book: $(STAMP)  ## re-execute every chapter in notebooks/ in place (outputs that nbval compares)
+book: $(GPU_STAMP)  ## re-execute every chapter in notebooks/ in place (outputs that nbval compares)
 	$(PY) -m pip install --quiet -e ".[compare]" || \
 		echo "Keras 3 not installed: chapter 14's Keras cells will say they were skipped"
 	$(PY) tools/execute_notebooks.py notebooks/*.ipynb
