@@ -61,7 +61,7 @@ test: $(GPU_STAMP)  ## the whole suite: unit tests, kernels, the grader (grader/
 
 # What a contributor runs after each change: tests/ without the notebooks (nbval), the grader's
 # runs in confined processes (marker sandbox) and the longer runs (marker slow). About a
-# minute on two cores (57 s with [dev], 64 s with [gpu-dev], 2026-11-24); `make test` runs all of them.
+# minute on two cores (54-64 s measured on 2026-11-24); `make test` runs all of them.
 test-unit: $(STAMP)  ## the fast tests: tests/ without notebooks, grader sandbox runs and slow runs (about a minute)
 	$(TEST_THREADS) MPLBACKEND=Agg $(PY) -m pytest -q -o addopts="" -m "not e2e and not slow and not sandbox" $(XDIST) tests
 
