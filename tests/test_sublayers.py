@@ -9,7 +9,7 @@ import minidl as mdl
 from minidl import backend
 from minidl.nn import optim
 from minidl.nn.gradcheck import check_layer
-from minidl.nn.layers import Dense, Layer, Residual, Tanh, TransformerBlock
+from minidl.nn.layers import Dense, Flatten, Layer, Residual, Tanh, TransformerBlock
 from minidl.nn.layers.base import SubLayerArrays
 from minidl.nn.losses import MeanSquaredError
 
@@ -135,6 +135,66 @@ def test_freezing_the_holder_freezes_all_and_a_sub_layer_alone_itself():
     lines = []
     model.summary(print_fn=lines.append)
     assert f"Non-trainable params: {n_fc1:,}" in lines[0]
+
+
+def test_a_sub_layer_frozen_on_its_own_stays_frozen_after_loading(tmp_path):
+    """The sub-layers of a TransformerBlock are made by ``build``; the file lists the frozen ones
+    (``frozen_within``) so that loading freezes them again (it once brought them back trainable:
+    a silent change of what the next ``fit`` trains)."""
+    mdl.seed(0)
+    model = mdl.Sequential([TransformerBlock(2), Flatten(), Dense(2)], input_shape=(4, 8))
+    model.layers[0].attn.trainable = False
+    model.compile(optimizer="adam", loss="mse")
+    model.save(tmp_path / "block.npz")
+    loaded = mdl.load_model(tmp_path / "block.npz")
+    assert not loaded.layers[0].attn.trainable and loaded.layers[0].ln1.trainable
+    assert loaded.count_params() == model.count_params()
+    x, y = np.ones((3, 4, 8), np.float32), np.zeros((3, 2), np.float32)
+    attn = {key: value.copy() for key, value in loaded.layers[0].attn.params.items()}
+    loaded.train_on_batch(x, y)
+    for key, value in loaded.layers[0].attn.params.items():
+        np.testing.assert_array_equal(value, attn[key])
+
+
+def test_a_keras_model_keeps_its_frozen_sub_layers_through_a_file(tmp_path):
+    import minidl.keras as keras
+    from minidl.keras import layers as keras_layers
+
+    class Pair(keras_layers.Layer):
+        """Two Dense layers in turn, held as attributes (a Keras custom layer)."""
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.first, self.second = keras_layers.Dense(3), keras_layers.Dense(2)
+
+        def call(self, x):
+            return self.second(self.first(x))
+
+    inputs = keras.Input((4,))
+    pair = Pair()
+    functional = keras.Model(inputs, keras_layers.Dense(1)(pair(inputs)))
+    sequential = keras.Sequential([keras.Input((4,)), Pair()])
+    sequential.predict(np.zeros((1, 4), np.float32), verbose=0)
+    for model, held in ((functional, pair), (sequential, sequential.layers[0])):
+        held.first.trainable = False
+        model.save(tmp_path / "m.keras")
+        loaded = keras.models.load_model(tmp_path / "m.keras", custom_objects={"Pair": Pair})
+        (again,) = [layer for layer in loaded.layers if isinstance(layer, Pair)]
+        assert not again.first.trainable and again.second.trainable
+        assert len(loaded.trainable_weights) == len(model.trainable_weights)
+
+
+def test_a_file_that_names_a_sub_layer_the_rebuilt_layer_lacks_is_refused(tmp_path):
+    from minidl.training.saving import layer_spec, refreeze
+
+    block = TransformerBlock(2)
+    block.build((4, 8))
+    block.attn.trainable = False
+    spec = layer_spec(block)
+    assert spec["frozen_within"] == ["attn"]
+    spec["frozen_within"] = ["cross"]
+    with pytest.raises(ValueError, match=r"frozen sub-layer 'cross'.*holds \['act', 'attn'"):
+        refreeze(block, spec, "f.npz")
 
 
 def test_casts_and_moves_reach_the_sub_layers():

@@ -83,7 +83,7 @@ def describe(model, constants: list) -> dict:
     graph = list(model._traces.values())[-1]
     inputs = [{"shape": list(t.shape[1:]), "dtype": t.dtype} for t in graph.inputs]
     if hasattr(model, "stack"):  # keras.Sequential([base, layers.Dense(10)]): a model among its layers
-        entries = [_layer_spec(e) if isinstance(e, Layer) else {"model": describe(e, constants)}
+        entries = [saving.layer_spec(e) if isinstance(e, Layer) else {"model": describe(e, constants)}
                    for e in model.stack]  # fmt: skip
         return {"stack": {"entries": entries, "inputs": inputs}, "name": model.name}
     return {
@@ -93,14 +93,6 @@ def describe(model, constants: list) -> dict:
             "inputs": inputs,
         },
         "name": model.name,
-    }
-
-
-def _layer_spec(layer) -> dict:
-    return {
-        "class": type(layer).__name__,
-        "config": jsonable(layer.get_config()),
-        "trainable": layer.trainable,
     }
 
 
@@ -119,7 +111,7 @@ def _graph_spec(model, constants: list) -> dict:
             if isinstance(called, Operation):
                 calls.append({"op": called.name, "config": _op_config(called)})
             elif isinstance(called, Layer):
-                calls.append(_layer_spec(called))
+                calls.append(saving.layer_spec(called))
             else:
                 calls.append({"model": describe(called, constants)})
         if node.extra or len(node.outputs) > 1:
@@ -232,16 +224,18 @@ def rebuild(spec: dict, kinds, custom_objects, constants: list, path: str):
     if "sequential" in spec:
         s = spec["sequential"]
         layers = [make_layer(layer, custom_objects) for layer in s["layers"]]
-        return Sequential(layers, input_shape=s["input_shape"], name=s["name"],
-                          data_format=s["data_format"], dtype=s["dtype"])  # fmt: skip
+        model = Sequential(layers, input_shape=s["input_shape"], name=s["name"],
+                           data_format=s["data_format"], dtype=s["dtype"])  # fmt: skip
+        for layer, layer_spec in zip(layers, s["layers"]):
+            saving.refreeze(layer, layer_spec, path)
+        return model
     if "subclassed" in spec or "stack" in spec:
         s = spec.get("subclassed") or spec["stack"]
+        entries = []
         if "stack" in spec:
-            model = ModelStack(
-                [rebuild(e["model"], kinds, custom_objects, constants, path) if "model" in e
-                 else make_layer(e, custom_objects) for e in s["entries"]],
-                name=spec.get("name"),
-            )  # fmt: skip
+            entries = [rebuild(e["model"], kinds, custom_objects, constants, path) if "model" in e
+                       else make_layer(e, custom_objects) for e in s["entries"]]  # fmt: skip
+            model = ModelStack(entries, name=spec.get("name"))
         elif s["class"] in (custom_objects or {}):
             model = custom_objects[s["class"]].from_config(dict(s["config"]))
         else:
@@ -251,6 +245,9 @@ def rebuild(spec: dict, kinds, custom_objects, constants: list, path: str):
             )
         zeros = [np.zeros((1, *i["shape"]), dtype=i["dtype"]) for i in s["inputs"]]
         model.forward(zeros[0] if len(zeros) == 1 else zeros, training=False)
+        for entry, entry_spec in zip(entries, s.get("entries", ())):
+            if isinstance(entry, Layer):
+                saving.refreeze(entry, entry_spec, path)
         return model
     f = spec["functional"]
     inputs = [Input(shape=tuple(i["shape"]), batch_size=i["batch"], dtype=i["dtype"], name=i["name"])
@@ -271,6 +268,9 @@ def rebuild(spec: dict, kinds, custom_objects, constants: list, path: str):
             made.append(called.record_node(args, n["training"], n["options"]))
         else:
             made.append(called(args if n["many"] else args[0], training=n["training"]))
+    for called, call_spec in zip(calls, f.get("calls", f.get("layers"))):
+        if isinstance(called, Layer):  # built by the calls above: its sub-layers exist now
+            saving.refreeze(called, call_spec, path)
     outputs = [sources[kind][k] for kind, k in f["outputs"]]
     model_inputs = (
         dict(zip(f["input_names"], inputs))

@@ -34,8 +34,9 @@ from .saving import (
     FORMAT,
     FORMAT_VERSION,
     compile_config,
-    jsonable,
+    layer_spec,
     read_npz,
+    refreeze,
     restore_training_state,
     training_state,
     write_atomically,
@@ -387,14 +388,7 @@ class Sequential(Trainer):
             "input_shape": self.input_shape,
             "data_format": self.data_format,
             "dtype": self.dtype,
-            "layers": [
-                {
-                    "class": type(layer).__name__,
-                    "config": jsonable(layer.get_config()),
-                    "trainable": layer.trainable,
-                }
-                for layer in self.layers
-            ],
+            "layers": [layer_spec(layer) for layer in self.layers],
         }
         if self.loss is not None:
             config["compile"] = compile_config(self)
@@ -478,7 +472,8 @@ def load_model(path, compile: bool = True, *, make_layer=None, model_class: type
         dtype=config.get("dtype"),
     )
     stream.state = state
-    for i, layer in enumerate(model.layers):
+    for i, (layer, spec) in enumerate(zip(model.layers, config["layers"])):
+        refreeze(layer, spec, path)
         for kind, store in (("params", layer.params), ("buffers", layer.buffers)):
             for key in store:
                 name = f"layers/{i}/{kind}/{key}"

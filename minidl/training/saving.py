@@ -20,6 +20,8 @@ __all__ = [
     "write_atomically",
     "read_npz",
     "jsonable",
+    "layer_spec",
+    "refreeze",
     "compile_config",
     "training_state",
     "restore_training_state",
@@ -120,6 +122,35 @@ def jsonable(value):
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     raise TypeError(f"cannot save a configuration value of type {type(value).__name__}: {value!r}")
+
+
+def layer_spec(layer) -> dict:
+    """A layer as a model file keeps it: ``{"class", "config", "trainable"}``, and
+    ``"frozen_within"``, the paths (``"attn"``, ``"block.fc1"``) of the layers it holds that were
+    frozen on their own inside it, when there are any. The holder's own ``trainable`` does not
+    say that one of its sub-layers was frozen, and the sub-layers are made again by ``build``."""
+    spec = {
+        "class": type(layer).__name__,
+        "config": jsonable(layer.get_config()),
+        "trainable": layer.trainable,
+    }
+    frozen = [path for path, inner in layer.layers_within() if path and not inner.trainable]
+    if frozen:
+        spec["frozen_within"] = frozen
+    return spec
+
+
+def refreeze(layer, spec: dict, path) -> None:
+    """Freeze again, on the rebuilt and built ``layer``, the sub-layers ``layer_spec`` listed
+    as frozen in ``spec``."""
+    held = dict(layer.layers_within())
+    for name in spec.get("frozen_within", ()):
+        if name not in held:
+            raise ValueError(
+                f"{path}: {spec['class']} was saved with a frozen sub-layer {name!r}, "
+                f"but the rebuilt layer holds {sorted(n for n in held if n)}"
+            )
+        held[name].trainable = False
 
 
 def compile_config(model) -> dict:
