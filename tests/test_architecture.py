@@ -524,10 +524,11 @@ def test_minidl_nn_and_training_hold_no_keras_name():
 
     import minidl
     import minidl.keras as keras
-    from minidl.nn import layers as L, losses, optim
+    from minidl.nn import constraints, layers as L, losses, optim
     from minidl.training import callbacks, data, metrics
 
     pairs = [
+        (keras.constraints, constraints),
         (keras.layers, L),
         (keras.optimizers, optim),
         (keras.optimizers.schedules, optim),
@@ -541,6 +542,7 @@ def test_minidl_nn_and_training_hold_no_keras_name():
     moved = ["Input", "InputLayer", "Activation", "Rescaling", "BatchNormalization", "MaxPooling2D"]
     assert [name for name in moved if hasattr(L, name)] == []
     assert not hasattr(minidl, "utils") and not hasattr(data, "to_categorical")
+    assert not hasattr(constraints, "KERAS_NAMES")  # "max_norm" is keras.constraints.get's
     for cls in (optim.SGD, optim.RMSprop, optim.Adagrad, optim.Adam, optim.AdamW):
         keywords = set(inspect.signature(cls).parameters) | set(inspect.signature(optim.Optimizer).parameters)
         assert not keywords & set(optim.KERAS_SPELLINGS), cls

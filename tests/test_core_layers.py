@@ -196,7 +196,7 @@ def test_affine_layers_show_every_option_they_take_in_their_signature_config_and
     assert all(parameters[name].kind is inspect.Parameter.KEYWORD_ONLY for name in AFFINE_OPTIONS)
     assert parameters["kernel_initializer"].default == "glorot_uniform"
 
-    layer = cls(*args, bias_regularizer="l2", kernel_constraint="non_neg", bias_initializer="ones")
+    layer = cls(*args, bias_regularizer="l2", kernel_constraint="NonNeg", bias_initializer="ones")
     config = layer.get_config()
     assert list(config)[: len(own) + len(AFFINE_OPTIONS)] == own + AFFINE_OPTIONS
     assert config["bias_initializer"] == "ones" and config["bias_regularizer"] is layer.bias_regularizer

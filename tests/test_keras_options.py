@@ -344,6 +344,20 @@ def test_constraints_follow_kerass_formulas(name, kw):
     assert keras.constraints.get("max_norm") == keras.constraints.MaxNorm()
 
 
+def test_kerass_constraint_strings_are_the_doors_only():
+    """One door (issue 43): ``"max_norm"`` is Keras's string, taken by ``keras.constraints`` and
+    the door's layers; minidl's own layers know the class names."""
+    C = keras.constraints
+    assert keras.layers.Dense(3, kernel_constraint="max_norm").kernel_constraint == C.MaxNorm()
+    conv = keras.layers.Conv2D(2, 3, kernel_constraint="unit_norm", bias_constraint="non_neg")
+    assert (conv.kernel_constraint, conv.bias_constraint) == (C.UnitNorm(), C.NonNeg())
+    assert C.get("MinMaxNorm") == C.get("min_max_norm")
+    assert mdl.nn.layers.Dense(3, kernel_constraint="MaxNorm").kernel_constraint == C.MaxNorm()
+    with pytest.raises(ValueError, match="max_norm.*minidl.keras.constraints"):
+        mdl.nn.layers.Dense(3, kernel_constraint="max_norm")
+    assert not hasattr(nn_constraints, "KERAS_NAMES")
+
+
 def penalized_model(lib, constrained=True, regularized=True):
     """Conv2D -> Flatten -> Dense with every constraint and penalty this module adds."""
     c = lib.constraints if constrained else None

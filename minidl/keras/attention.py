@@ -41,15 +41,6 @@ from .missing import KerasFeatureMissing
 
 __all__ = ["MultiHeadAttention", "Attention"]
 
-_NOT_HERE = (
-    "attention_axes",
-    "kernel_regularizer",
-    "bias_regularizer",
-    "activity_regularizer",
-    "kernel_constraint",
-    "bias_constraint",
-)
-
 
 class MultiHeadAttention(_attention.MultiHeadAttention):
     """Keras 3's ``MultiHeadAttention(num_heads, key_dim, value_dim=None, dropout=0.0,
@@ -80,7 +71,7 @@ class MultiHeadAttention(_attention.MultiHeadAttention):
         name=None,
         **kwargs,
     ):
-        given = dict(
+        not_here = dict(  # Keras's options that this layer lacks
             attention_axes=attention_axes,
             kernel_regularizer=kernel_regularizer,
             bias_regularizer=bias_regularizer,
@@ -88,10 +79,10 @@ class MultiHeadAttention(_attention.MultiHeadAttention):
             kernel_constraint=kernel_constraint,
             bias_constraint=bias_constraint,
         )
-        for option in _NOT_HERE:
-            if given[option] is not None and not (
-                option == "attention_axes" and given[option] in (1, (1,), [1])
-            ):
+        if attention_axes in (1, (1,), [1]):  # the sequence axis: what it attends over anyway
+            not_here["attention_axes"] = None
+        for option, value in not_here.items():
+            if value is not None:
                 raise KerasFeatureMissing(
                     f"MultiHeadAttention({option}=...) is not in minidl.keras: it attends over the "
                     "sequence axis of (B, T, features) inputs, with no regularizers or constraints"

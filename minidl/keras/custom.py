@@ -32,12 +32,12 @@ import inspect
 import numpy as np
 
 from .. import backend
-from ..nn import constraints as minidl_constraints
 from ..nn import initializers as minidl_initializers
 from ..nn import regularizers as minidl_regularizers
 from ..nn.layers.base import Layer as MinidlLayer
 from ..nn.layers.base import _own
 from ..training.model import Sequential as MinidlSequential
+from . import constraints as keras_constraints
 from .graph import Graph, KerasTensor, is_symbolic, tracing
 
 __all__ = ["Layer", "Lambda", "Variable"]
@@ -155,7 +155,7 @@ class Layer(MinidlLayer):
         if regularizer is not None:
             self.__dict__.setdefault("_weight_regularizers", {})[key] = minidl_regularizers.get(regularizer)
         if constraint is not None:
-            self.__dict__.setdefault("_weight_constraints", {})[key] = minidl_constraints.get(constraint)
+            self.__dict__.setdefault("_weight_constraints", {})[key] = keras_constraints.get(constraint)
         return Variable(self, key, shape, dtype)
 
     def own_constraints(self) -> dict:

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from ..nn import layers as _L
 from . import config
 from .attention import Attention, MultiHeadAttention
+from .constraints import with_keras_constraints
 from .augmentation import RandomContrast, RandomFlip, RandomRotation, RandomTranslation, RandomZoom
 from .normalization import Normalization
 from .text import TextVectorization
@@ -130,6 +131,10 @@ _KERNEL_AND_BIAS = {"kernel": ("params", "W"), "bias": ("params", "b")}
 class Dense(KerasNames, _L.Dense, register=False):
     """Keras's ``Dense``: minidl's ``Dense`` with ``layer.kernel`` (in, units) and ``layer.bias``."""
 
+    def __init__(self, units: int, activation=None, use_bias: bool = True, *, name=None, **options):
+        """minidl's ``Dense(...)``, taking Keras's constraint strings (``"max_norm"``) too."""
+        super().__init__(units, activation, use_bias, name=name, **with_keras_constraints(options))
+
 
 @keras_names(_L.Conv1D, **_KERNEL_AND_BIAS)
 class _Conv1D(KerasNames, _L.Conv1D, register=False):
@@ -227,6 +232,7 @@ def _channels_last_by_default(cls: type[_L.Layer], keras_name: str) -> _LayerNam
 
     @functools.wraps(cls, assigned=("__doc__",), updated=())
     def make(*args, data_format=None, **kwargs):
+        kwargs = with_keras_constraints(kwargs)  # Keras's "max_norm", ...: minidl's layers know class names
         return cls(*args, data_format=data_format or config.image_data_format(), **kwargs)
 
     doc = (

@@ -19,7 +19,8 @@ into each unit. A layer of ``minidl.keras`` hands its kernel in Keras's layout (
 Layers take them as ``kernel_constraint=``/``bias_constraint=`` (Dense, Conv1D, Conv2D,
 Conv2DTranspose), a Keras custom layer as ``add_weight(constraint=)``; any function
 ``w -> w`` will do. A constraint keeps its arguments (``get_config``) and is made again by
-class name when a saved layer is loaded (``get``).
+class name when a saved layer is loaded (``get``). Keras's lower-case strings
+(``kernel_constraint="max_norm"``) belong to the Keras door, ``minidl.keras.constraints``.
 """
 
 from __future__ import annotations
@@ -95,24 +96,18 @@ class NonNeg(Constraint):
         return backend.get_array_module(w).maximum(w, 0)
 
 
-KERAS_NAMES = {
-    "max_norm": "MaxNorm",
-    "non_neg": "NonNeg",
-    "unit_norm": "UnitNorm",
-    "min_max_norm": "MinMaxNorm",
-}
-
-
 def get(spec):
-    """``None``, a constraint (any function ``w -> w``), a class name (``"MaxNorm"``, or Keras's
-    ``"max_norm"``) with its defaults, or a saved ``{"class", "config"}``."""
+    """``None``, a constraint (any function ``w -> w``), a class name (``"MaxNorm"``) with its
+    defaults, or a saved ``{"class", "config"}``. Keras's lower-case strings (``"max_norm"``)
+    are ``minidl.keras.constraints.get``'s."""
     if spec is None or callable(spec):
         return spec
-    if isinstance(spec, str) and KERAS_NAMES.get(spec, spec) in Constraint.classes:
-        return Constraint.classes[KERAS_NAMES.get(spec, spec)]()
+    if isinstance(spec, str) and spec in Constraint.classes:
+        return Constraint.classes[spec]()
     if isinstance(spec, dict) and spec.get("class") in Constraint.classes:
         return Constraint.classes[spec["class"]].from_config(dict(spec.get("config", {})))
     raise ValueError(
         f"unknown constraint {spec!r}; expected None, a function w -> w, or one of "
-        f"{sorted(c for c in Constraint.classes)} (Keras's max_norm, non_neg, unit_norm, min_max_norm)"
+        f"{sorted(c for c in Constraint.classes)} (Keras's max_norm, non_neg, unit_norm and "
+        "min_max_norm are minidl.keras.constraints' and its layers')"
     )

@@ -217,36 +217,37 @@ function_exercise(
 
 
 # ---------------------------------------------------------------- average precision from a ranked list
+def _true_positives_by_rank(scores, is_true_positive):
+    """The running count of true positives down the detections ranked by decreasing score
+    (ties in the order given): ``tp[k]`` counts the hits among the first k + 1."""
+    order = np.argsort(-np.asarray(scores, float), kind="stable")
+    return np.cumsum(np.asarray(is_true_positive, float)[order])
+
+
 def average_precision_ranked(scores, is_true_positive, n_true):
     """VOC all-point AP of one class: scores (D,), is_true_positive (D,) bool (already matched),
     n_true >= 1 true boxes. Sort by decreasing score, ties in the order given."""
-    order = np.argsort(-np.asarray(scores, float), kind="stable")
-    hits = np.asarray(is_true_positive, float)[order]
-    if hits.size == 0:
+    tp = _true_positives_by_rank(scores, is_true_positive)
+    if tp.size == 0:
         return 0.0
-    tp = np.cumsum(hits)
     recall = tp / n_true
-    precision = tp / np.arange(1, hits.size + 1)
+    precision = tp / np.arange(1, tp.size + 1)
     envelope = np.maximum.accumulate(precision[::-1])[::-1]
     return float(np.sum(np.diff(np.concatenate([[0.0], recall])) * envelope))
 
 
 def _ap_no_envelope(scores, hits, n_true):
-    order = np.argsort(-np.asarray(scores, float), kind="stable")
-    h = np.asarray(hits, float)[order]
-    if h.size == 0:
+    tp = _true_positives_by_rank(scores, hits)
+    if tp.size == 0:
         return 0.0
-    tp = np.cumsum(h)
-    return float(np.sum(np.diff(np.concatenate([[0.0], tp / n_true])) * tp / np.arange(1, h.size + 1)))
+    return float(np.sum(np.diff(np.concatenate([[0.0], tp / n_true])) * tp / np.arange(1, tp.size + 1)))
 
 
 def _ap_eleven_points(scores, hits, n_true):
-    order = np.argsort(-np.asarray(scores, float), kind="stable")
-    h = np.asarray(hits, float)[order]
-    if h.size == 0:
+    tp = _true_positives_by_rank(scores, hits)
+    if tp.size == 0:
         return 0.0
-    tp = np.cumsum(h)
-    recall, precision = tp / n_true, tp / np.arange(1, h.size + 1)
+    recall, precision = tp / n_true, tp / np.arange(1, tp.size + 1)
     return float(
         np.mean([precision[recall >= r].max() if (recall >= r).any() else 0.0 for r in np.linspace(0, 1, 11)])
     )

@@ -47,7 +47,7 @@ class AffineLayer(Layer):
         Penalties on ``W``, ``b`` and the output added to the loss (``"l2"``,
         ``regularizers.L2(1e-4)``); the output's is divided by the batch size, as Keras.
     kernel_constraint, bias_constraint : Constraint, str or None
-        Applied to ``W`` and ``b`` by the optimizer after each step (``"max_norm"``, ...).
+        Applied to ``W`` and ``b`` by the optimizer after each step (``"MaxNorm"``, ...).
     """
 
     def __init_subclass__(cls, **kwargs):
