@@ -13,6 +13,9 @@ Everything a notebook or test needs works offline:
   tokens with padding and masks; ``make_reviews`` (GENERATED reviews with sentiment labels:
   negation, intensifiers, contrast) and ``make_match_reports`` (GENERATED match reports with
   reference summaries), in ``language``.
+* ``load_aclsum`` -- 250 real ACL papers (sentences of abstract, introduction and conclusion)
+  with experts' one-sentence summaries of their challenge, approach and outcome (ACLSum,
+  from the ``aclsum`` package, which minidl installs), in ``papers``.
 * ``load_spoken_digits``, ``load_spoken_digit_clips`` -- "zero" .. "nine" spoken by 24
   synthetic voices, as log-mel spectrograms (N, 49, 32) split by held-out voices, and 40
   clips as 8 kHz audio; ``audio`` holds the feature pipeline (frames, FFT, mel filters).
@@ -25,14 +28,15 @@ The full sets -- ``load_mnist(subset="full")``, ``load_fashion_mnist()``,
 ``~/.cache/minidl``) and checked by SHA-256 (see ``minidl.datasets.download``); ``read_idx`` and
 ``read_imdb_archive`` read such files already on disk.
 
-The public names of ``images`` and ``language`` are theirs (their ``__all__``), listed once.
+The public names of ``images``, ``language`` and ``papers`` are theirs (their ``__all__``), listed once.
 """
 
-from . import audio, images, language
+from . import audio, images, language, papers
 from .download import ChecksumError, DownloadError, data_home
 from .formats import read_idx
 from .images import *  # noqa: F403  (the names in images.__all__)
 from .language import *  # noqa: F403  (the names in language.__all__)
+from .papers import *  # noqa: F403  (the names in papers.__all__)
 from .pets import PET_TRIMAP, PetScenes, load_oxford_pets
 from .scenes import SHAPE_CLASSES, Scenes, make_shape_scenes, masks_to_boxes
 from .sequences import last_value_forecast, make_adding_problem, make_sine_sequences
@@ -61,6 +65,7 @@ __all__ = [
     "make_char_windows",
     "sample",
     *language.__all__,
+    *papers.__all__,
     "load_spoken_digits",
     "load_spoken_digit_clips",
     "SPOKEN_DIGITS",

@@ -1,0 +1,56 @@
+"""ACLSum (chapter 19's real summaries): the loader reads the aclsum package's files as they are."""
+
+import json
+
+import pytest
+
+from minidl import datasets
+from minidl.datasets import papers
+
+pytest.importorskip("aclsum", reason="aclsum installs on Python >= 3.11 only")
+
+
+@pytest.mark.parametrize("split, size", [("train", 100), ("val", 50), ("test", 100)])
+def test_splits_have_the_papers_and_fields_of_the_release(split, size):
+    loaded = datasets.load_aclsum(split)
+    assert len(loaded) == size
+    assert len({p.id for p in loaded}) == size
+    for paper in loaded:
+        assert paper.title and paper.sentences["abstract"]
+        assert set(paper.summaries) == set(datasets.ACLSUM_ASPECTS)
+        assert all(isinstance(s, str) and s for s in paper.summaries.values())
+        for aspect in datasets.ACLSUM_ASPECTS:
+            for section in datasets.ACLSUM_SECTIONS:
+                labels = paper.highlights[aspect][section]
+                assert len(labels) == len(paper.sentences[section])
+                assert set(labels) <= {0, 1}
+
+
+def test_a_paper_matches_its_line_in_the_package_file():
+    path = papers._aclsum_data_dir() / "test.jsonl"
+    with open(path, encoding="utf-8") as lines:
+        first = json.loads(lines.readline())
+    paper = datasets.load_aclsum("test")[0]
+    assert paper.id == first["id"] and paper.title == first["title"]
+    assert paper.summaries["outcome"] == first["summary"]["outcome"]
+    assert paper.all_sentences()[: len(first["sentences"]["abstract"])] == first["sentences"]["abstract"]
+    marked = [
+        s
+        for section in datasets.ACLSUM_SECTIONS
+        for s, label in zip(first["sentences"][section], first["highlights"]["challenge"][section])
+        if label
+    ]
+    assert paper.highlighted("challenge") == marked and marked
+
+
+def test_bad_split_and_aspect_are_named():
+    with pytest.raises(ValueError, match=r"split must be one of \('train', 'val', 'test'\), got 'dev'"):
+        datasets.load_aclsum("dev")
+    with pytest.raises(ValueError, match="aspect must be one of .* got 'method'"):
+        datasets.load_aclsum("val")[0].highlighted("method")
+
+
+def test_missing_package_says_how_to_install(monkeypatch):
+    monkeypatch.setattr(papers.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ModuleNotFoundError, match="pip install aclsum"):
+        datasets.load_aclsum()
