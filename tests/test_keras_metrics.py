@@ -205,3 +205,63 @@ def test_a_functional_model_with_numbered_metric_names_and_a_separable_layer_sav
     assert again.metrics_names == model.metrics_names
     np.testing.assert_allclose(again.evaluate(x, y, verbose=0), model.evaluate(x, y, verbose=0), rtol=1e-6)
     assert again.layers[2].pointwise_kernel.shape == (1, 1, 1, 3)
+
+
+def top_k_batches(seed=3):
+    """Scores with ties at the k-th place (rounded to one decimal), labels 0..5, in 3 batches."""
+    rng = np.random.default_rng(seed)
+    scores = np.round(rng.uniform(size=(60, 6)), 1).astype(np.float32)
+    labels = rng.integers(0, 6, 60)
+    return [(labels[i : i + 20], scores[i : i + 20]) for i in range(0, 60, 20)]
+
+
+def brute_force_in_top_k(labels, scores, k):
+    """A label is in the top k when fewer than k scores of its row are strictly larger than its own."""
+    own = scores[np.arange(len(labels)), labels]
+    return ((scores > own[:, None]).sum(axis=1) < k).mean()
+
+
+@pytest.mark.parametrize("k", [1, 2, 5, 9])
+def test_top_k_accuracies_count_ties_and_accumulate_over_batches(k):
+    batches = top_k_batches()
+    sparse = keras.metrics.SparseTopKCategoricalAccuracy(k=k)
+    one_hot = keras.metrics.TopKCategoricalAccuracy(k=k)
+    for labels, scores in batches:
+        sparse.update_state(labels, scores)
+        one_hot.update_state(np.eye(6)[labels], scores)
+    labels, scores = (np.concatenate(parts) for parts in zip(*batches))
+    assert sparse.result() == pytest.approx(brute_force_in_top_k(labels, scores, k), abs=1e-12)
+    assert one_hot.result() == pytest.approx(sparse.result(), abs=1e-12)
+    assert (sparse.name, one_hot.name) == ("sparse_top_k_categorical_accuracy", "top_k_categorical_accuracy")
+    if k >= 6:
+        assert sparse.result() == 1.0
+
+
+def test_top_k_bad_k_and_sorted_ids_say_what_they_need():
+    with pytest.raises(ValueError, match="k must be a positive integer, got 0"):
+        keras.metrics.TopKCategoricalAccuracy(k=0).update_state(np.eye(3), np.eye(3))
+    with pytest.raises(NotImplementedError, match="from_sorted_ids=True"):
+        keras.metrics.SparseTopKCategoricalAccuracy(from_sorted_ids=True)
+
+
+def test_top_k_accuracies_match_keras_in_fit():
+    real = real_keras()
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(64, 5)).astype(np.float32), rng.integers(0, 7, 64)
+
+    def run(k):
+        model = k.Sequential([k.Input((5,)), k.layers.Dense(7, activation="softmax")])  # k=5 needs 5+ classes in Keras
+        model.compile(
+            optimizer=k.optimizers.SGD(0.1),
+            loss="sparse_categorical_crossentropy",
+            metrics=[k.metrics.SparseTopKCategoricalAccuracy(k=2), "sparse_top_k_categorical_accuracy"],
+        )
+        return model
+
+    ours, theirs = run(keras), run(real)
+    ours.set_weights(theirs.get_weights())
+    got = ours.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0).history
+    want = theirs.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0).history
+    assert sorted(got) == sorted(want)
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-5, atol=1e-6)

@@ -10,6 +10,8 @@ whole epoch, as Keras does, not a mean of per-batch AUCs.
 * ``SparseCategoricalAccuracy``, ``CategoricalAccuracy``, ``BinaryAccuracy``,
   ``MeanAbsoluteError``, ``MeanSquaredError``: means over the samples (minidl's metric
   functions, accumulated by ``BatchMean``);
+* ``SparseTopKCategoricalAccuracy``, ``TopKCategoricalAccuracy`` (``k=5``): the fraction of
+  samples whose label scores at least the k-th largest score of its row (ties count);
 * ``Precision``, ``Recall`` (``thresholds``, ``class_id``): counts of true and false positives
   and negatives over the epoch, ``tp / (tp + fp)`` and ``tp / (tp + fn)``;
 * ``AUC`` (Keras's defaults: ``num_thresholds=200``, ``curve="ROC"``,
@@ -19,7 +21,8 @@ whole epoch, as Keras does, not a mean of per-batch AUCs.
 
 A metric made without a name takes Keras's: its class name in snake case, ``_1``, ``_2``, ...
 on later ones (``keras.backend.clear_session()`` starts the count again). The strings
-``"auc"``, ``"precision"``, ``"recall"``, ``"root_mean_squared_error"`` (or the class names) in
+``"auc"``, ``"precision"``, ``"recall"``, ``"root_mean_squared_error"``,
+``"top_k_categorical_accuracy"``, ``"sparse_top_k_categorical_accuracy"`` (or the class names) in
 ``compile`` make one, named by the string.
 """
 
@@ -39,6 +42,8 @@ __all__ = [
     "SparseCategoricalAccuracy",
     "CategoricalAccuracy",
     "BinaryAccuracy",
+    "SparseTopKCategoricalAccuracy",
+    "TopKCategoricalAccuracy",
     "MeanAbsoluteError",
     "MeanSquaredError",
     "RootMeanSquaredError",
@@ -173,6 +178,47 @@ class BinaryAccuracy(_SampleMean):
 
     def _batch_mean(self, y_pred, y_true):
         return _metrics.binary_accuracy(y_pred, y_true, self.threshold)
+
+
+def _in_top_k(scores, labels, k: int) -> float:
+    """Fraction of rows whose label's score is among the ``k`` largest: ``scores[label]`` at
+    least the k-th largest score of its row (a tie with the k-th counts, as Keras's ``in_top_k``)."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    scores = np.asarray(backend.to_numpy(scores))
+    labels = np.asarray(backend.to_numpy(labels)).reshape(scores.shape[:-1]).astype(np.int64)
+    kth_largest = -np.sort(-scores, axis=-1)[..., min(k, scores.shape[-1]) - 1]
+    label_scores = np.take_along_axis(scores, labels[..., None], axis=-1)[..., 0]
+    return float((label_scores >= kth_largest).mean())
+
+
+class SparseTopKCategoricalAccuracy(_SampleMean):
+    """Integer labels among the ``k`` (5) highest scores of their row."""
+
+    def __init__(
+        self, k: int = 5, name: str = "sparse_top_k_categorical_accuracy", dtype=None, from_sorted_ids=False
+    ):
+        if from_sorted_ids:
+            raise KerasFeatureMissing(
+                "keras.metrics.SparseTopKCategoricalAccuracy(from_sorted_ids=True) is not in "
+                "minidl.keras: give it the scores (N, K), not the ids of the top classes"
+            )
+        self.k = k
+        super().__init__(name, dtype)
+
+    def _batch_mean(self, y_pred, y_true):
+        return _in_top_k(y_pred, y_true, self.k)
+
+
+class TopKCategoricalAccuracy(_SampleMean):
+    """The one-hot target's class among the ``k`` (5) highest scores of its row."""
+
+    def __init__(self, k: int = 5, name: str = "top_k_categorical_accuracy", dtype=None):
+        self.k = k
+        super().__init__(name, dtype)
+
+    def _batch_mean(self, y_pred, y_true):
+        return _in_top_k(y_pred, np.asarray(backend.to_numpy(y_true)).argmax(axis=-1), self.k)
 
 
 class MeanAbsoluteError(_SampleMean):
@@ -363,11 +409,23 @@ class AUC(_Confusion):
 
 #: Keras's metric strings that name one of these classes (``compile(metrics=["auc"])``)
 BY_NAME = {
-    **{cls.__name__: cls for cls in (AUC, Precision, Recall, RootMeanSquaredError)},
+    **{
+        cls.__name__: cls
+        for cls in (
+            AUC,
+            Precision,
+            Recall,
+            RootMeanSquaredError,
+            TopKCategoricalAccuracy,
+            SparseTopKCategoricalAccuracy,
+        )
+    },
     "auc": AUC,
     "precision": Precision,
     "recall": Recall,
     "root_mean_squared_error": RootMeanSquaredError,
+    "top_k_categorical_accuracy": TopKCategoricalAccuracy,
+    "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
 }
 
 
