@@ -152,6 +152,7 @@ def test_multi_input_multi_output_fit_evaluate_predict_with_per_output_losses_an
 
 def test_summary_lists_inputs_and_each_layer_once_with_keras_names(capsys):
     mdl.seed(0)
+    keras.backend.clear_session()  # Keras's names count through the session
     model = two_input_two_output("float32")
     model.summary()
     text = capsys.readouterr().out
@@ -427,3 +428,31 @@ def test_functional_model_matches_keras_forward_and_gradients():
     for mine, other in zip(our_grads, their_grads):
         np.testing.assert_allclose(mine, other, rtol=1e-4, atol=1e-5)
     assert ours.count_params() == theirs.count_params()
+
+
+def _named_models(k):
+    """A Sequential and a functional model with unnamed layers, built in a fresh session."""
+    k.backend.clear_session()
+    stack = k.Sequential([k.Input((4,)), k.layers.Dense(3), k.layers.Dense(2, name="out"), k.layers.Dense(2)])
+    inputs = k.Input((8,))
+    x = k.layers.Conv1D(2, 3)(k.layers.Reshape((8, 1))(inputs))
+    x = k.layers.LSTM(3)(k.layers.MaxPooling1D()(x))
+    graph = k.Model(inputs, k.layers.Dense(1)(k.layers.Dropout(0.1)(x)))
+    return [layer.name for layer in stack.layers], [layer.name for layer in graph.layers]
+
+
+def test_unnamed_layers_get_keras_names_counted_through_the_session():
+    names = _named_models(keras)
+    assert names == (
+        ["dense", "out", "dense_1"],
+        ["input_layer_1", "reshape", "conv1d", "max_pooling1d", "lstm", "dropout", "dense_2"],
+    )
+    assert _named_models(keras) == names  # clear_session starts the counts again
+    real = real_keras()
+    assert _named_models(real) == names
+
+
+def test_get_layer_finds_a_layer_by_the_name_keras_gave_it():
+    keras.backend.clear_session()
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2), keras.layers.Dense(1)])
+    assert model.get_layer("dense_1") is model.layers[1]

@@ -250,7 +250,9 @@ def test_top_k_accuracies_match_keras_in_fit():
     x, y = rng.normal(size=(64, 5)).astype(np.float32), rng.integers(0, 7, 64)
 
     def run(k):
-        model = k.Sequential([k.Input((5,)), k.layers.Dense(7, activation="softmax")])  # k=5 needs 5+ classes in Keras
+        model = k.Sequential(
+            [k.Input((5,)), k.layers.Dense(7, activation="softmax")]
+        )  # k=5 needs 5+ classes in Keras
         model.compile(
             optimizer=k.optimizers.SGD(0.1),
             loss="sparse_categorical_crossentropy",

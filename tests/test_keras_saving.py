@@ -260,3 +260,61 @@ def test_a_keras_sequential_with_a_lambda_and_a_custom_layer_loads_with_custom_o
     model.layers[1].function = lambda t: ops.relu(t)
     with pytest.raises(ValueError, match="<lambda>.*cannot be saved"):
         model.save(tmp_path / "never-written.keras")
+
+
+class TransformerBlock(layers.Layer):
+    """A custom layer named as keras.io's is, and as one of minidl's own layers is."""
+
+    def __init__(self, units=4, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.inner = layers.Dense(units)
+
+    def call(self, x):
+        return self.inner(x)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+def test_a_users_class_never_takes_the_name_of_minidls_own(tmp_path):
+    """Defining a Keras custom layer called TransformerBlock left minidl's saved TransformerBlocks
+    loading as the user's class (a TypeError on key_dim, in whichever test ran after keras.io's)."""
+    from minidl.nn.layers.attention import TransformerBlock as MinidlBlock
+    from minidl.nn.layers.base import LAYER_CLASSES
+
+    assert LAYER_CLASSES["TransformerBlock"] is MinidlBlock
+    mdl.seed(0)
+    own = mdl.Sequential([MinidlBlock(2), mdl.layers.Flatten(), mdl.layers.Dense(2)], input_shape=(4, 8))
+    own.save(tmp_path / "own.npz")
+    assert type(mdl.load_model(tmp_path / "own.npz").layers[0]) is MinidlBlock
+
+    inputs = keras.Input((5,))
+    model = keras.Model(inputs, TransformerBlock(3)(inputs))
+    model.save(tmp_path / "users.keras")
+    with pytest.raises(
+        ValueError, match=r"'TransformerBlock' \(defined in module 'test_keras_saving'\).*custom_objects"
+    ):
+        keras.models.load_model(tmp_path / "users.keras")
+    loaded = keras.models.load_model(
+        tmp_path / "users.keras", custom_objects={"TransformerBlock": TransformerBlock}
+    )
+    assert type(loaded.layers[1]) is TransformerBlock
+    x = np.arange(10, dtype=np.float32).reshape(2, 5)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+class HalfOfIt(layers.Layer):
+    """A custom layer whose name no other class in the test process has."""
+
+    def call(self, x):
+        return 0.5 * x
+
+
+def test_a_users_class_with_a_name_of_its_own_loads_without_custom_objects(tmp_path):
+    """Found among the classes defined in the process, by name and module; had another module
+    defined a class of the same name later, it would need custom_objects (not the other class)."""
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, HalfOfIt()(inputs))
+    model.save(tmp_path / "half.keras")
+    assert type(keras.models.load_model(tmp_path / "half.keras").layers[1]) is HalfOfIt

@@ -30,7 +30,6 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
-import re
 
 import numpy as np
 
@@ -42,6 +41,7 @@ from . import metrics as keras_metrics
 from .fitting import KerasFit
 from .graph import Graph, KerasTensor, dtype_name, is_symbolic, record
 from .masking import attach_to_loss_and_metrics
+from .naming import name_layer, unique_name
 from .weights import KerasWeights
 
 __all__ = ["Input", "InputLayer", "Model"]
@@ -69,9 +69,6 @@ class InputLayer(Layer):
         return dy
 
 
-_input_count = [0]
-
-
 def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, **unsupported):
     """A symbolic input: ``Input(shape=(28, 28, 1))`` is a KerasTensor of shape
     ``(None, 28, 28, 1)`` (``batch_size`` fixes the first axis). ``dtype="int32"`` for token ids."""
@@ -86,8 +83,7 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, 
         raise ValueError("keras.Input needs the per-sample shape, e.g. keras.Input(shape=(784,))")
     shape = _checked_shape(shape, "keras.Input")
     if name is None:
-        name = "input_layer" if _input_count[0] == 0 else f"input_layer_{_input_count[0]}"
-        _input_count[0] += 1
+        name = unique_name("input_layer")
     tensor = KerasTensor((batch_size, *shape), dtype or "float32", name=name)
     tensor.input_layer = InputLayer(shape, dtype=tensor.dtype, name=name)
     return tensor
@@ -156,6 +152,9 @@ class Model(KerasFit, KerasWeights, Trainer):  # fit in Keras's order
             if not is_symbolic(t) or not hasattr(t, "input_layer"):
                 raise TypeError(f"keras.Model inputs must come from keras.Input(...), got {t!r}")
         self.graph = Graph(flat_inputs, flat_outputs)
+        for layer in self.layers:  # Keras's names ("dense", "dense_1", ...) for the unnamed ones
+            if _is_layer(layer):
+                name_layer(layer)
         if not self._output_names:
             self._output_names = [
                 t.name or f"output_{i}" for i, t in enumerate(flat_outputs)
@@ -164,6 +163,8 @@ class Model(KerasFit, KerasWeights, Trainer):  # fit in Keras's order
     def __setattr__(self, key, value):
         """Keep the layers a subclass assigns (``self.dense = Dense(..)``), in order: its ``layers``."""
         if isinstance(value, (Layer, Model)) or hasattr(value, "leaf_layers"):
+            if isinstance(value, Layer):
+                name_layer(value)
             tracked = self.__dict__.setdefault("_tracked", [])
             if not any(value is t for t in tracked):
                 tracked.append(value)
@@ -441,11 +442,8 @@ class Model(KerasFit, KerasWeights, Trainer):  # fit in Keras's order
         for graph in [self.graph] if self.graph is not None else list(self._traces.values())[-1:]:
             shapes = {id(getattr(t, "input_layer", t)): t.shape for t in graph.inputs}
             shapes.update({id(node.layer): node.output.shape for node in graph.nodes})
-        seen: dict = {}
         for layer in self.layers:
-            kind = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", type(layer).__name__).lower()
-            name = getattr(layer, "name", None) or (kind if kind not in seen else f"{kind}_{seen[kind]}")
-            seen[kind] = seen.get(kind, 0) + 1
+            name = getattr(layer, "name", None) or type(layer).__name__.lower()  # a nested model
             count = layer.count_params()
             count = count if isinstance(count, int) else sum(count)
             rows.append((f"{name} ({type(layer).__name__})", str(shapes.get(id(layer), "?")), f"{count:,}"))

@@ -47,6 +47,7 @@ from .merging import (
 )
 from .masking import Masking
 from .missing import feature_missing
+from .naming import name_layer
 from .pooling import GlobalMaxPooling1D, GlobalMaxPooling2D, ZeroPadding2D
 from .weights import KerasNames, keras_names
 from .wrappers import Bidirectional, TimeDistributed
@@ -210,7 +211,7 @@ class _LayerName:
         self.__wrapped__ = make  # inspect.signature and help() show make's arguments
 
     def __call__(self, *args, **kwargs) -> _L.Layer:
-        return self.make(*args, **kwargs)
+        return name_layer(self.make(*args, **kwargs), self.__name__)  # Keras's name, as it is made
 
     def __repr__(self) -> str:
         return f"<keras.layers.{self.__name__}: makes a minidl.nn.layers.{self.layer_class.__name__}>"

@@ -29,13 +29,13 @@ on later ones (``keras.backend.clear_session()`` starts the count again). The st
 from __future__ import annotations
 
 import re
-from collections import Counter
 
 import numpy as np
 
 from .. import backend
 from ..training import metrics as _metrics
 from .missing import KerasFeatureMissing
+from .naming import auto_name
 
 __all__ = [
     "Metric",
@@ -54,21 +54,6 @@ __all__ = [
 ]
 
 EPSILON = 1e-7  # Keras's backend.epsilon(): AUC's outer thresholds are -EPSILON and 1 + EPSILON
-_names_made: Counter = Counter()
-
-
-def _auto_name(class_name: str) -> str:
-    """Keras's name for a metric made without one: ``AUC`` -> ``"auc"``, then ``"auc_1"``, ..."""
-    base = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", class_name)  # Keras's to_snake_case
-    base = re.sub("([a-z])([A-Z])", r"\1_\2", base).lower()
-    count = _names_made[base]
-    _names_made[base] += 1
-    return base if count == 0 else f"{base}_{count}"
-
-
-def clear_names() -> None:
-    """Forget the names made so far (``keras.backend.clear_session``)."""
-    _names_made.clear()
 
 
 def _arrays(y_true, y_pred):
@@ -103,7 +88,7 @@ class Metric(_metrics.Metric):
     y_true)`` / ``reset()`` (minidl's argument order)."""
 
     def __init__(self, name: str | None = None, dtype=None):
-        self.name = name or _auto_name(type(self).__name__)
+        self.name = name or auto_name(type(self).__name__)
         self.reset_state()
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:

@@ -16,7 +16,8 @@ The file holds a JSON description under ``"__minidl_keras_model__"``, the weight
   zeros of those shapes (inference mode: no statistics move) and assigns the weights;
 * a ``keras.Sequential`` inside a model: its layers, as ``Sequential.save`` describes them.
 
-A custom layer is found in ``custom_objects`` (or among the classes defined in the process), a
+A custom layer is found in ``custom_objects`` (or among the classes defined in the process, by
+name and module: ``saving.saved_class``), a
 ``Lambda``'s function by name (``Lambda.get_config``). The training state is
 ``minidl.training.saving``'s, as ``Sequential.save`` keeps it: the optimizer's moments and step
 counts, the epochs completed and the random stream, so save -> load -> fit goes on as if
@@ -33,7 +34,7 @@ import numpy as np
 
 from .. import backend
 from .._version import __version__
-from ..nn.layers.base import LAYER_CLASSES, Layer
+from ..nn.layers.base import Layer
 from ..training import saving
 from ..training.saving import jsonable
 from .graph import KerasTensor
@@ -302,10 +303,12 @@ def _call_op(name: str, args: list, config: dict):
 def make_layer(spec, custom_objects):
     """A saved layer made again: its class from ``custom_objects`` or by name, through
     ``from_config`` where it has one (a ``Lambda`` finds its function there)."""
-    cls = (custom_objects or {}).get(spec["class"]) or LAYER_CLASSES.get(spec["class"])
+    cls = (custom_objects or {}).get(spec["class"])
+    if cls is None:
+        cls = saving.saved_class(spec)
     if cls is None:
         raise ValueError(
-            f"unknown layer class {spec['class']!r}: pass it in "
+            f"unknown layer class {spec['class']!r}{saving.saved_from(spec)}: pass it in "
             f"load_model(..., custom_objects={{{spec['class']!r}: cls}})"
         )
     config = dict(spec["config"])

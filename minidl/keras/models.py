@@ -22,12 +22,14 @@ import types
 import numpy as np
 
 from .. import backend
+from ..nn.layers.base import Layer
 from ..training import model as _model
 from ..training.trainer import Trainer
 from .fitting import KerasFit
 from .functional import Input, InputLayer, Model, _metric, _unique_names
 from .graph import KerasTensor
 from .masking import attach_to_loss_and_metrics, call_layer, makes_mask
+from .naming import name_layer
 from .weights import KerasWeights
 
 __all__ = ["Sequential", "Model", "load_model"]
@@ -64,7 +66,7 @@ class Sequential(KerasFit, KerasWeights, _model.Sequential):  # fit in Keras's o
             )
         shape = _declared_input_shape(layer)
         if shape is None:
-            super().add(layer)
+            super().add(name_layer(layer))  # Keras's name ("dense", "dense_1", ...) if it has none
         elif self.layers:
             raise ValueError(
                 f"Input(shape={shape}) must come first: this model already has "
@@ -138,7 +140,7 @@ class ModelStack(Model):
     def add(self, layer) -> None:
         if _declared_input_shape(layer) is not None:  # the shape each call brings
             return
-        self.stack.append(layer)
+        self.stack.append(name_layer(layer) if isinstance(layer, Layer) else layer)
         self._traces.clear()  # the next batch records the longer stack
 
     def call(self, inputs, training=None):

@@ -38,6 +38,8 @@ from .saving import (
     read_npz,
     refreeze,
     restore_training_state,
+    saved_class,
+    saved_from,
     training_state,
     write_atomically,
 )
@@ -496,9 +498,13 @@ def load_model(path, compile: bool = True, *, make_layer=None, model_class: type
 # ------------------------------------------------------------------ helpers
 def _layer_from_spec(spec: dict, path) -> Layer:
     """A saved layer (``{"class", "config", "trainable"}``) made again, by class name."""
-    cls = LAYER_CLASSES.get(spec["class"])
+    cls = saved_class(spec)
     if cls is None:
-        raise ValueError(f"{path}: unknown layer type {spec['class']!r} (known: {sorted(LAYER_CLASSES)})")
+        raise ValueError(
+            f"{path}: unknown layer type {spec['class']!r}{saved_from(spec)} "
+            f"(known: {sorted(LAYER_CLASSES)}; a class of your own is known once defined, "
+            "under a name minidl's classes do not use)"
+        )
     layer_config = dict(spec["config"])
     if "data_format" in inspect.signature(cls).parameters:
         # files written before data_format existed hold channels-first image layers

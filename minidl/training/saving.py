@@ -14,6 +14,8 @@ import zipfile
 
 import numpy as np
 
+from ..nn.layers.base import LAYER_CLASSES, from_minidl
+
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
@@ -125,7 +127,8 @@ def jsonable(value):
 
 
 def layer_spec(layer) -> dict:
-    """A layer as a model file keeps it: ``{"class", "config", "trainable"}``, and
+    """A layer as a model file keeps it: ``{"class", "config", "trainable"}``, ``"module"`` for a
+    class defined outside minidl, and
     ``"frozen_within"``, the paths (``"attn"``, ``"block.fc1"``) of the layers it holds that were
     frozen on their own inside it, when there are any. The holder's own ``trainable`` does not
     say that one of its sub-layers was frozen, and the sub-layers are made again by ``build``."""
@@ -134,10 +137,27 @@ def layer_spec(layer) -> dict:
         "config": jsonable(layer.get_config()),
         "trainable": layer.trainable,
     }
+    if not from_minidl(type(layer)):  # a user's class: loading must not take minidl's of that name
+        spec["module"] = type(layer).__module__
     frozen = [path for path, inner in layer.layers_within() if path and not inner.trainable]
     if frozen:
         spec["frozen_within"] = frozen
     return spec
+
+
+def saved_class(spec: dict) -> type | None:
+    """The class of a layer entry, by its name (``LAYER_CLASSES``); None when no class has that
+    name, or when the entry names a user's class (``"module"``) and the class of that name is
+    another (minidl's own ``TransformerBlock`` for a user's ``TransformerBlock``)."""
+    cls = LAYER_CLASSES.get(spec["class"])
+    if cls is not None and "module" in spec and cls.__module__ != spec["module"]:
+        return None
+    return cls
+
+
+def saved_from(spec: dict) -> str:
+    """`` (defined in module m)`` for a user's class, for error messages; empty for minidl's."""
+    return f" (defined in module {spec['module']!r})" if "module" in spec else ""
 
 
 def refreeze(layer, spec: dict, path) -> None:

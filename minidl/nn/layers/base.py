@@ -49,6 +49,24 @@ from .layout import set_image_data_format as set_image_data_format
 # Every Layer subclass, by class name: how ``load_model`` turns saved JSON back into layers.
 LAYER_CLASSES: dict[str, type] = {}
 
+
+def from_minidl(cls: type) -> bool:
+    """Whether ``cls`` is one of minidl's own classes (not a user's subclass)."""
+    return cls.__module__ == "minidl" or cls.__module__.startswith("minidl.")
+
+
+def _register_layer_class(cls: type) -> None:
+    """Make ``cls`` known to ``load_model`` by its class name. A class defined outside minidl
+    never takes the name of one of minidl's own: a Keras custom layer called
+    ``TransformerBlock`` (as keras.io's is) would otherwise make every saved minidl
+    ``TransformerBlock`` load as the user's class. (Such a class is loaded through
+    ``custom_objects``.)"""
+    known = LAYER_CLASSES.get(cls.__name__)
+    if known is not None and from_minidl(known) and not from_minidl(cls):
+        return
+    LAYER_CLASSES[cls.__name__] = cls
+
+
 # Layer.__init__'s arguments that are not part of a saved layer's config: the model saves
 # its input shape, and each layer's ``trainable`` flag, itself.
 _NOT_CONFIG = ("input_shape", "input_dim", "trainable")
@@ -221,7 +239,7 @@ class Layer:
     def __init_subclass__(cls, register: bool = True, **kwargs):
         super().__init_subclass__(**kwargs)
         if register:  # ``register=False``: a door's subclass that adds names only, saved as its base
-            LAYER_CLASSES[cls.__name__] = cls
+            _register_layer_class(cls)
 
     #: whether a frozen layer runs in inference mode inside a model (Keras's rule for BatchNorm)
     inference_when_frozen = False
