@@ -37,11 +37,17 @@ from .merging import (
     Add,
     Average,
     Concatenate,
+    Dot,
+    Maximum,
+    Minimum,
     Multiply,
     Subtract,
     add,
     average,
     concatenate,
+    dot,
+    maximum,
+    minimum,
     multiply,
     subtract,
 )
@@ -49,6 +55,7 @@ from .masking import Masking
 from .missing import feature_missing
 from .naming import name_layer
 from .pooling import GlobalMaxPooling1D, GlobalMaxPooling2D, ZeroPadding2D
+from .reshaping import Cropping1D, Cropping2D, Permute, RepeatVector, UpSampling1D, ZeroPadding1D
 from .weights import KerasNames, keras_names
 from .wrappers import Bidirectional, TimeDistributed
 
@@ -69,7 +76,16 @@ __all__ = [
     "Subtract",
     "Multiply",
     "Average",
+    "Maximum",
+    "Minimum",
+    "Dot",
     "Concatenate",
+    "RepeatVector",
+    "Permute",
+    "UpSampling1D",
+    "ZeroPadding1D",
+    "Cropping1D",
+    "Cropping2D",
     "GlobalMaxPooling1D",
     "GlobalMaxPooling2D",
     "GlobalMaxPool1D",
@@ -83,6 +99,9 @@ __all__ = [
     "subtract",
     "multiply",
     "average",
+    "maximum",
+    "minimum",
+    "dot",
     "concatenate",
     "InputLayer",
     "Dense",
