@@ -55,6 +55,7 @@ from .masking import Masking
 from .missing import feature_missing
 from .naming import name_layer
 from .pooling import GlobalMaxPooling1D, GlobalMaxPooling2D, ZeroPadding2D
+from .noise import GaussianDropout, GaussianNoise, Identity, SpatialDropout1D, SpatialDropout2D
 from .reshaping import Cropping1D, Cropping2D, Permute, RepeatVector, UpSampling1D, ZeroPadding1D
 from .weights import KerasNames, keras_names
 from .wrappers import Bidirectional, TimeDistributed
@@ -80,6 +81,11 @@ __all__ = [
     "Minimum",
     "Dot",
     "Concatenate",
+    "SpatialDropout1D",
+    "SpatialDropout2D",
+    "GaussianNoise",
+    "GaussianDropout",
+    "Identity",
     "RepeatVector",
     "Permute",
     "UpSampling1D",
