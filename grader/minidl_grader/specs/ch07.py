@@ -124,34 +124,23 @@ def conv2d_input_gradient(dy, W, height, width, stride, pad):
     """dL/dx (N, C, height, width) of y = conv(x, W) (cross-correlation, stride, zero padding),
     given dy (N, F, OH, OW) and W (F, C, KH, KW): every output's dy sent back through the
     window it read, weighted by W; overlapping windows add up, the padding's share is dropped."""
-    n, _, oh, ow = dy.shape
-    _, c, kh, kw = W.shape
-    dx = np.zeros((n, c, height + 2 * pad, width + 2 * pad))
-    for i in range(oh):
-        for j in range(ow):
-            dx[:, :, i * stride : i * stride + kh, j * stride : j * stride + kw] += np.tensordot(
-                dy[:, :, i, j], W, axes=([1], [0])
-            )
-    return dx[:, :, pad : pad + height, pad : pad + width].copy()
+    return _dx(dy, W, height, width, stride, pad)
 
 
-def _dx_wrong(dy, W, height, width, stride, pad, flip=False, assign=False, crop_top_left=False):
-    """conv2d_input_gradient with one mistake."""
+def _dx(dy, W, height, width, stride, pad, flip=False, assign=False, crop_top_left=False):
+    """conv2d_input_gradient, or with one mistake: the filters flipped (a true convolution),
+    overlapping windows overwritten (=) instead of added, or the crop taken from the top left."""
     n, _, oh, ow = dy.shape
     _, c, kh, kw = W.shape
     kernel = W[:, :, ::-1, ::-1] if flip else W
     dx = np.zeros((n, c, height + 2 * pad, width + 2 * pad))
     for i in range(oh):
         for j in range(ow):
-            window = (
-                slice(None),
-                slice(None),
-                slice(i * stride, i * stride + kh),
-                slice(j * stride, j * stride + kw),
-            )
+            rows, cols = slice(i * stride, i * stride + kh), slice(j * stride, j * stride + kw)
             share = np.tensordot(dy[:, :, i, j], kernel, axes=([1], [0]))
-            dx[window] = share if assign else dx[window] + share
-    return dx[:, :, :height, :width] if crop_top_left else dx[:, :, pad : pad + height, pad : pad + width]
+            dx[:, :, rows, cols] = share if assign else dx[:, :, rows, cols] + share
+    top = 0 if crop_top_left else pad  # the padding's share is dropped
+    return dx[:, :, top : top + height, top : top + width].copy()
 
 
 def _dx_cases(rng):
@@ -185,17 +174,17 @@ function_exercise(
         (
             "where windows overlap (stride < kernel) an input gets the sum of what every window "
             "that read it sends back: add (+=), do not overwrite",
-            partial(_dx_wrong, assign=True),
+            partial(_dx, assign=True),
         ),
         (
             "the filters are flipped: output (i, j) read x[i*stride + a, j*stride + b] with weight "
             "W[f, c, a, b], so that is where W[f, c, a, b] * dy goes back to",
-            partial(_dx_wrong, flip=True),
+            partial(_dx, flip=True),
         ),
         (
             "the padded gradient is cut at the wrong place: the input starts `pad` rows and "
             "columns into the padded array, so keep [pad : pad + height, pad : pad + width]",
-            partial(_dx_wrong, crop_top_left=True),
+            partial(_dx, crop_top_left=True),
         ),
     ),
     forbids=_CONV_FORBIDS,

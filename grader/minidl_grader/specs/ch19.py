@@ -234,28 +234,23 @@ function_exercise(
 
 
 # ---------------------------------------------------------------- ROUGE-L F-beta
-def _lcs(a, b):
+def _common(a, b, gaps=True):
+    """The longest common subsequence of two word lists (gaps allowed), or with ``gaps=False``
+    the longest common substring (contiguous words, the mistake): ``table[i, j]`` is the
+    answer for ``a[:i]`` and ``b[:j]``, for the substring the run ending at ``a[i-1]`` and ``b[j-1]``."""
     table = np.zeros((len(a) + 1, len(b) + 1), dtype=np.int64)
     for i, x in enumerate(a):
         for j, y in enumerate(b):
-            table[i + 1, j + 1] = table[i, j] + 1 if x == y else max(table[i, j + 1], table[i + 1, j])
-    return int(table[-1, -1])
+            if x == y:
+                table[i + 1, j + 1] = table[i, j] + 1
+            elif gaps:
+                table[i + 1, j + 1] = max(table[i, j + 1], table[i + 1, j])
+    return int(table[-1, -1] if gaps else table.max())
 
 
-def _substring(a, b):
-    best = 0
-    for i in range(len(a)):
-        for j in range(len(b)):
-            k = 0
-            while i + k < len(a) and j + k < len(b) and a[i + k] == b[j + k]:
-                k += 1
-            best = max(best, k)
-    return best
-
-
-def _fbeta(candidate, reference, beta, match=_lcs, squared=True, swap=False):
+def _fbeta(candidate, reference, beta, gaps=True, squared=True, swap=False):
     c, r = candidate.split(), reference.split()
-    common = match(c, r)
+    common = _common(c, r, gaps)
     if common == 0:
         return 0.0
     p, rec = common / len(c), common / len(r)
@@ -304,7 +299,7 @@ function_exercise(
         (
             "this is the longest common *substring* (contiguous); ROUGE-L uses the longest common "
             "subsequence, gaps allowed",
-            lambda c, r, b: _fbeta(c, r, b, match=_substring),
+            lambda c, r, b: _fbeta(c, r, b, gaps=False),
         ),
         (
             "beta enters squared: (1 + beta^2) P R / (R + beta^2 P)",
