@@ -54,3 +54,18 @@ def test_missing_package_says_how_to_install(monkeypatch):
     monkeypatch.setattr(papers.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ModuleNotFoundError, match="pip install aclsum"):
         datasets.load_aclsum()
+
+
+def _anthology_year(paper_id):
+    """The year in an ACL Anthology id: "2021.naacl-main.34" -> 2021, "E09-1056" -> 2009."""
+    if "." in paper_id:
+        return int(paper_id.split(".")[0])
+    yy = int(paper_id[1:3])
+    return 1900 + yy if yy >= 50 else 2000 + yy
+
+
+def test_the_licence_count_in_the_docs_is_the_data_s():
+    # papers.py: the Anthology's CC BY-NC-SA 3.0 covers the papers before 2016, CC BY 4.0 the rest
+    years = [_anthology_year(p.id) for split in datasets.ACLSUM_SPLITS for p in datasets.load_aclsum(split)]
+    assert len(years) == 250 and sum(year < 2016 for year in years) == 138
+    assert "the 138 of the 250 published before" in " ".join(papers.__doc__.split())

@@ -7,10 +7,16 @@ takes on, its *approach* and its *outcome*. The papers come as sentences of thre
 aspect, the sentences they took the summary from (``highlights``: 1 for a marked sentence).
 Splits: 100 papers ``"train"``, 50 ``"val"``, 100 ``"test"``.
 
-The data is the ``aclsum`` package's (MIT licence; installed with minidl on Python >= 3.11);
-``load_aclsum`` reads its JSON-lines files and does not import it. The papers' text is the
-ACL Anthology's (CC BY 4.0). Sentences are tokenized as the package gives them (words and
-punctuation separated by spaces); the summaries are plain sentences.
+The data is the ``aclsum`` package's (installed with minidl on Python >= 3.11; minidl ships
+none of it); ``load_aclsum`` reads its JSON-lines files and does not import it. Licences: the
+package, with the summaries and highlights, is MIT (its metadata and the authors' dataset
+card; the release has no other licence file). The sentences are the papers' own, from the ACL
+Anthology: CC BY 4.0 for papers published from 2016 on, CC BY-NC-SA 3.0 (non-commercial use)
+for the 138 of the 250 published before. Sentences are tokenized as the package gives them
+(words and punctuation separated by spaces); the summaries are plain sentences.
+
+Takeshita, S., Green, T., Reinig, I., Eckert, K. & Ponzetto, S. P. (2024). ACLSum: a new
+dataset for aspect-based summarization of scientific publications. *NAACL*. arXiv:2403.05303.
 """
 
 from __future__ import annotations
