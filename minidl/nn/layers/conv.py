@@ -66,8 +66,54 @@ def _keras_strides(stride, kwargs: dict, who: str):
     return strides
 
 
+class _Convolution(ImageLayout, AffineLayer, register=False):
+    """What Conv1D, Conv2D and Conv2DTranspose share: their arguments, and which input shapes
+    a built layer takes.
+
+    Each takes ``filters`` (F, the output channels), a window of ``kernel_size`` moved by
+    ``stride`` (pairs for the 2-D layers, one integer for Conv1D: ``_window``), a ``padding``
+    that each checks by its own rules (``set_padding``), ``activation`` and ``use_bias`` and
+    the other options of ``AffineLayer``, and ``data_format``; Keras's ``strides=`` is
+    accepted for ``stride``. Once built, ``W`` fixes the input channels only: the image (or
+    sequence) may be of any size the kernel fits.
+    """
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        activation=None,
+        use_bias: bool = True,
+        *,
+        data_format=None,
+        name=None,
+        **options,
+    ):
+        who = type(self).__name__
+        stride = _keras_strides(stride, options, who)
+        super().__init__(name, activation=activation, use_bias=use_bias, **options)
+        self.set_data_format(data_format)
+        self.filters = positive_int(filters, f"{who} filters")
+        self.kernel_size = self._window(kernel_size, "kernel_size")
+        self.stride = self._window(stride, "stride")
+        self.set_padding(padding)
+
+    def _window(self, value, what: str):
+        """``kernel_size`` or ``stride`` as the layer keeps it: (KH, KW) for a 2-D layer."""
+        return _pair(value, what, type(self).__name__)
+
+    def set_padding(self, padding) -> None:
+        """Check ``padding`` and keep it as ``self.padding`` (each layer has its own rules)."""
+        raise NotImplementedError
+
+    def _input_mismatch(self, shape):
+        return shape[0] != self.built_input_shape[0]  # W fixes the input channels; the rest may vary
+
+
 @accepts_channels_last
-class Conv2D(ImageLayout, AffineLayer):
+class Conv2D(_Convolution):
     """2-D convolution (cross-correlation) ``y = activation(conv(x, W) + b)``.
 
     Parameters
@@ -107,25 +153,8 @@ class Conv2D(ImageLayout, AffineLayer):
     input_ndims = (4,)
     input_layout = "(N, C, H, W)"
 
-    def __init__(
-        self,
-        filters: int,
-        kernel_size,
-        stride=1,
-        padding=0,
-        activation=None,
-        use_bias: bool = True,
-        *,
-        data_format=None,
-        name=None,
-        **options,
-    ):
-        stride = _keras_strides(stride, options, "Conv2D")
-        super().__init__(name, activation=activation, use_bias=use_bias, **options)
-        self.set_data_format(data_format)
-        self.filters = positive_int(filters, "Conv2D filters")
-        self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2D")
-        self.stride = _pair(stride, "stride", "Conv2D")
+    def set_padding(self, padding) -> None:
+        """Keep ``padding`` (an integer becomes a pair) and ``pads``, the zeros it adds."""
         self.padding = padding if isinstance(padding, str) else _pair(padding, "padding", "Conv2D", 0)
         self.pads = self._resolve_padding(self.padding)
 
@@ -186,9 +215,6 @@ class Conv2D(ImageLayout, AffineLayer):
                 f"with padding ({ph}, {pw})){layout_hint(self, input_shape)}"
             )
         return (self.filters, conv_output_length(H, kh, sh, ph), conv_output_length(W, kw, sw, pw))
-
-    def _input_mismatch(self, shape):
-        return shape[0] != self.built_input_shape[0]  # W fixes the channels; H and W may vary
 
     # ------------------------------------------------------------------ computing
     def forward(self, x, training=False):

@@ -22,10 +22,18 @@ import numpy as np
 from ... import backend
 from ...kernels.common import pool_output_length
 from . import activations
-from .affine import AffineLayer
-from .base import Layer, positive_int
+from .base import Layer
 from .layout import ImageLayout
-from .conv import _keras_strides, convolve, convolve_backward, pool, pool_backward, pooling_pads, same_padding
+from .conv import (
+    _Convolution,
+    _keras_strides,
+    convolve,
+    convolve_backward,
+    pool,
+    pool_backward,
+    pooling_pads,
+    same_padding,
+)
 
 __all__ = ["Conv1D", "MaxPool1D", "AvgPool1D", "GlobalAvgPool1D"]
 
@@ -45,9 +53,9 @@ class _Sequence1D(ImageLayout, Layer):
 
     input_ndims = (3,)
 
-    def __init__(self, data_format=None, name=None, **kwargs):
-        super().__init__(name, **kwargs)
-        self.set_data_format(data_format)
+    def set_data_format(self, data_format) -> None:
+        """``ImageLayout``'s, and ``input_layout``, (N, L, C) or (N, C, L), to match."""
+        super().set_data_format(data_format)
         self.input_layout = "(N, L, C)" if self.channels_last else "(N, C, L)"
 
     def _layout_text(self) -> str:
@@ -89,7 +97,7 @@ class _Sequence1D(ImageLayout, Layer):
             )
 
 
-class Conv1D(_Sequence1D, AffineLayer):
+class Conv1D(_Sequence1D, _Convolution):
     """1-D convolution (cross-correlation) ``y = activation(conv(x, W) + b)`` along a sequence.
 
     Parameters
@@ -116,24 +124,11 @@ class Conv1D(_Sequence1D, AffineLayer):
     params ``W`` (F, C, K) (PyTorch's ``Conv1d`` layout), ``b`` (F,).
     """
 
-    def __init__(
-        self,
-        filters: int,
-        kernel_size,
-        stride=1,
-        padding=0,
-        activation=None,
-        use_bias: bool = True,
-        *,
-        data_format=None,
-        name=None,
-        **options,
-    ):
-        stride = _keras_strides(stride, options, "Conv1D")
-        super().__init__(data_format, name, activation=activation, use_bias=use_bias, **options)
-        self.filters = positive_int(filters, "Conv1D filters")
-        self.kernel_size = _single(kernel_size, "kernel_size", "Conv1D")
-        self.stride = _single(stride, "stride", "Conv1D")
+    def _window(self, value, what: str):
+        """``kernel_size`` or ``stride``: one integer (a 1-tuple is taken too)."""
+        return _single(value, what, type(self).__name__)
+
+    def set_padding(self, padding) -> None:
         if isinstance(padding, str):
             if padding not in ("valid", "same", "causal"):
                 raise ValueError(
@@ -175,9 +170,6 @@ class Conv1D(_Sequence1D, AffineLayer):
             )
         return (self.filters, (L + start + end - self.kernel_size) // self.stride + 1)
 
-    def _input_mismatch(self, shape):
-        return shape[0] != self.built_input_shape[0]  # W fixes the channels only (C of (C, L))
-
     def forward(self, x, training=False):
         x = self.check_input(x)
         self.compute_output_shape(x.shape[1:])
@@ -215,7 +207,8 @@ class _Pool1D(_Sequence1D):
 
     def __init__(self, pool_size=2, stride=None, padding="valid", data_format=None, name=None, **kwargs):
         stride = _keras_strides(stride, kwargs, type(self).__name__)
-        super().__init__(data_format, name, **kwargs)
+        super().__init__(name, **kwargs)
+        self.set_data_format(data_format)
         who = type(self).__name__
         self.pool_size = _single(pool_size, "pool_size", who)
         self.stride = self.pool_size if stride is None else _single(stride, "stride", who)
@@ -281,6 +274,10 @@ class GlobalAvgPool1D(_Sequence1D):
     ``dx[n, c, t] = m[n, t] dy[n, c] / sum_t m[n, t]``. A sample with no real step is an error
     (Keras divides 0 by 0 and returns NaN).
     """
+
+    def __init__(self, data_format=None, name=None, **kwargs):
+        super().__init__(name, **kwargs)
+        self.set_data_format(data_format)
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 2:

@@ -31,10 +31,9 @@ import numpy as np
 
 from ... import backend
 from . import activations
-from .affine import AffineLayer
-from .base import Layer, positive_int
+from .base import Layer
 from .layout import ImageLayout, accepts_channels_last
-from .conv import _keras_strides, _pair
+from .conv import _Convolution, _pair
 
 
 @accepts_channels_last
@@ -80,7 +79,7 @@ class UpSampling2D(ImageLayout, Layer):
 
 
 @accepts_channels_last
-class Conv2DTranspose(ImageLayout, AffineLayer):
+class Conv2DTranspose(_Convolution):
     """Transposed convolution ("deconvolution"): the adjoint of Conv2D, used to upsample.
 
     Parameters
@@ -135,32 +134,38 @@ class Conv2DTranspose(ImageLayout, AffineLayer):
         name=None,
         **options,
     ):
-        stride = _keras_strides(stride, options, "Conv2DTranspose")
-        super().__init__(name, activation=activation, use_bias=use_bias, **options)
-        self.set_data_format(data_format)
-        self.filters = positive_int(filters, "Conv2DTranspose filters")
-        self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2DTranspose")
-        self.stride = _pair(stride, "stride", "Conv2DTranspose")
-        if isinstance(padding, str):
-            if padding not in ("same", "valid"):
-                raise ValueError(
-                    f"Conv2DTranspose padding must be an integer, a pair, 'valid' or 'same', got {padding!r}"
-                )
-            if output_padding not in (0, (0, 0), None):
-                raise ValueError(
-                    "Conv2DTranspose: output_padding goes with an integer padding; "
-                    f"padding={padding!r} fixes the output size itself"
-                )
-            output_padding = 0
-        self.padding = (
-            padding if isinstance(padding, str) else _pair(padding, "padding", "Conv2DTranspose", 0)
+        super().__init__(
+            filters,
+            kernel_size,
+            stride,
+            padding,
+            activation,
+            use_bias,
+            data_format=data_format,
+            name=name,
+            **options,
         )
+        if isinstance(padding, str) and output_padding not in (0, (0, 0), None):
+            raise ValueError(
+                "Conv2DTranspose: output_padding goes with an integer padding; "
+                f"padding={padding!r} fixes the output size itself"
+            )
         self.output_padding = _pair(output_padding or 0, "output_padding", "Conv2DTranspose", 0)
         if any(op >= s for op, s in zip(self.output_padding, self.stride)):
             raise ValueError(
                 f"Conv2DTranspose output_padding must be smaller than the stride, got "
                 f"output_padding={self.output_padding}, stride={self.stride}"
             )
+
+    def set_padding(self, padding) -> None:
+        """Keep ``padding``: a string, or an integer as a pair (the rows/columns cropped)."""
+        if isinstance(padding, str) and padding not in ("same", "valid"):
+            raise ValueError(
+                f"Conv2DTranspose padding must be an integer, a pair, 'valid' or 'same', got {padding!r}"
+            )
+        self.padding = (
+            padding if isinstance(padding, str) else _pair(padding, "padding", "Conv2DTranspose", 0)
+        )
 
     # ------------------------------------------------------------------ shapes
     def build(self, input_shape, dtype=np.float32):
@@ -199,9 +204,6 @@ class Conv2DTranspose(ImageLayout, AffineLayer):
                 f"(N, {', '.join(map(str, input_shape))}): it would be {OH}x{OW}"
             )
         return (self.filters, OH, OW)
-
-    def _input_mismatch(self, shape):
-        return shape[0] != self.built_input_shape[0]  # W fixes the input channels only
 
     def _pads(self):
         """(PH, PW) for col2im/im2col: 0 with a string padding (cropped separately)."""
