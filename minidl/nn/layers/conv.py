@@ -74,9 +74,13 @@ class _Convolution(ImageLayout, AffineLayer, register=False):
     ``stride`` (pairs for the 2-D layers, one integer for Conv1D: ``_window``), a ``padding``
     that each checks by its own rules (``set_padding``), ``activation`` and ``use_bias`` and
     the other options of ``AffineLayer``, and ``data_format``; Keras's ``strides=`` is
-    accepted for ``stride``. Once built, ``W`` fixes the input channels only: the image (or
+    accepted for ``stride``. Inputs are (N, C, H, W) images (Conv1D's ``_Sequence1D`` makes
+    them (N, C, L) sequences). Once built, ``W`` fixes the input channels only: the image (or
     sequence) may be of any size the kernel fits.
     """
+
+    input_ndims = (4,)
+    input_layout = "(N, C, H, W)"
 
     def __init__(
         self,
@@ -149,9 +153,6 @@ class Conv2D(_Convolution):
     (likewise OW); params ``W`` (F, C, KH, KW), ``b`` (F,). Channels-last: x (N, H, W, C)
     -> y (N, OH, OW, F).
     """
-
-    input_ndims = (4,)
-    input_layout = "(N, C, H, W)"
 
     def set_padding(self, padding) -> None:
         """Keep ``padding`` (an integer becomes a pair) and ``pads``, the zeros it adds."""
@@ -386,8 +387,34 @@ def pool_backward(kind: str, dy, cache, pool_size, stride):
     return xp.ascontiguousarray(dx[:, :, top : top + shape[2], left : left + shape[3]])
 
 
-class _Pool2D(ImageLayout, Layer):
-    """MaxPool2D and AvgPool2D: pool size, stride, padding, output shape, fit check.
+class _Pooling(ImageLayout, Layer, register=False):
+    """What the pooling layers (MaxPool1D/2D, AvgPool1D/2D) share: their arguments.
+
+    A window of ``pool_size`` moved by ``stride`` (default: the pool size), pairs for the 2-D
+    layers and one integer for the 1-D ones (``_window``); ``padding`` "valid" or Keras's
+    "same"; ``data_format``; Keras's ``strides=`` is accepted for ``stride``.
+    """
+
+    kind = "max"
+
+    def __init__(self, pool_size=2, stride=None, padding="valid", data_format=None, name=None, **kwargs):
+        who = type(self).__name__
+        stride = _keras_strides(stride, kwargs, who)
+        super().__init__(name, **kwargs)
+        self.set_data_format(data_format)
+        self.pool_size = self._window(pool_size, "pool_size")
+        self.stride = self.pool_size if stride is None else self._window(stride, "stride")
+        if padding not in ("valid", "same"):
+            raise ValueError(f"{who} padding must be 'valid' or 'same', got {padding!r}")
+        self.padding = padding
+
+    def _window(self, value, what: str):
+        """``pool_size`` or ``stride`` as the layer keeps it: (KH, KW) for a 2-D layer."""
+        return _pair(value, what, type(self).__name__)
+
+
+class _Pool2D(_Pooling):
+    """MaxPool2D and AvgPool2D: output shape, fit check, forward and backward.
 
     ``padding="valid"`` (the default) drops the windows that do not fit; ``"same"`` (Keras's)
     pads the image so that ceil(H / SH) x ceil(W / SW) windows fit, the padded cells taking
@@ -397,18 +424,6 @@ class _Pool2D(ImageLayout, Layer):
 
     input_ndims = (4,)
     input_layout = "(N, C, H, W)"
-    kind = "max"
-
-    def __init__(self, pool_size=2, stride=None, padding="valid", data_format=None, name=None, **kwargs):
-        stride = _keras_strides(stride, kwargs, type(self).__name__)
-        super().__init__(name, **kwargs)
-        who = type(self).__name__
-        self.set_data_format(data_format)
-        self.pool_size = _pair(pool_size, "pool_size", who)
-        self.stride = self.pool_size if stride is None else _pair(stride, "stride", who)
-        if padding not in ("valid", "same"):
-            raise ValueError(f"{who} padding must be 'valid' or 'same', got {padding!r}")
-        self.padding = padding
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 3:

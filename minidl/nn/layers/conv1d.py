@@ -26,7 +26,7 @@ from .base import Layer
 from .layout import ImageLayout
 from .conv import (
     _Convolution,
-    _keras_strides,
+    _Pooling,
     convolve,
     convolve_backward,
     pool,
@@ -65,6 +65,10 @@ class _Sequence1D(ImageLayout, Layer):
         return (shape[1], shape[0]) if self.channels_last and len(shape) == 2 else tuple(shape)
 
     user_layout = kernel_layout  # swapping two axes is its own inverse
+
+    def _window(self, value, what: str):
+        """A window's size or stride (Conv1D's, a pool's): one integer (a 1-tuple is taken too)."""
+        return _single(value, what, type(self).__name__)
 
     def _first(self, x):
         """(N, C, L) as the layer's code wants it."""
@@ -123,10 +127,6 @@ class Conv1D(_Sequence1D, _Convolution):
     Shapes: x (N, C, L) -> y (N, F, OL) with OL = (L + P_start + P_end - K) // stride + 1;
     params ``W`` (F, C, K) (PyTorch's ``Conv1d`` layout), ``b`` (F,).
     """
-
-    def _window(self, value, what: str):
-        """``kernel_size`` or ``stride``: one integer (a 1-tuple is taken too)."""
-        return _single(value, what, type(self).__name__)
 
     def set_padding(self, padding) -> None:
         if isinstance(padding, str):
@@ -197,24 +197,11 @@ class Conv1D(_Sequence1D, _Convolution):
         return self._last(dx[:, :, 0, :])
 
 
-class _Pool1D(_Sequence1D):
+class _Pool1D(_Sequence1D, _Pooling):
     """MaxPool1D and AvgPool1D: windows of ``pool_size`` moved by ``stride`` (default: the
     pool size); with ``padding="valid"`` windows that do not fit at the end are dropped, with
     Keras's ``"same"`` ceil(L / stride) windows whose padded steps take no part (Conv2D's
     ``pool``, on (N, C, 1, L) images with (1, K) windows)."""
-
-    kind = "max"
-
-    def __init__(self, pool_size=2, stride=None, padding="valid", data_format=None, name=None, **kwargs):
-        stride = _keras_strides(stride, kwargs, type(self).__name__)
-        super().__init__(name, **kwargs)
-        self.set_data_format(data_format)
-        who = type(self).__name__
-        self.pool_size = _single(pool_size, "pool_size", who)
-        self.stride = self.pool_size if stride is None else _single(stride, "stride", who)
-        if padding not in ("valid", "same"):
-            raise ValueError(f"{who} padding must be 'valid' or 'same', got {padding!r}")
-        self.padding = padding
 
     def compute_output_shape(self, input_shape):
         self._check_shape(input_shape)

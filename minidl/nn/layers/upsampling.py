@@ -117,9 +117,6 @@ class Conv2DTranspose(_Convolution):
     (PyTorch's ``ConvTranspose2d`` layout), ``b`` (F,).
     """
 
-    input_ndims = (4,)
-    input_layout = "(N, C, H, W)"
-
     def __init__(
         self,
         filters: int,
