@@ -104,8 +104,19 @@ def depthwise_conv_backward(dy, cache, W, stride, pads):
     return dx, dW, db
 
 
+class _Depthwise(ImageLayout, Layer, register=False):
+    """What DepthwiseConv2D and SeparableConv2D share: (N, C, H, W) images, whose channels the
+    built layer's weights fix (H and W may vary)."""
+
+    input_ndims = (4,)
+    input_layout = "(N, C, H, W)"
+
+    def _input_mismatch(self, shape):
+        return shape[0] != self.built_input_shape[0]  # W fixes the channels; H and W may vary
+
+
 @accepts_channels_last
-class DepthwiseConv2D(ImageLayout, Layer):
+class DepthwiseConv2D(_Depthwise):
     """Each input channel convolved on its own with ``depth_multiplier`` kernels (no sum over channels).
 
     Parameters
@@ -128,9 +139,6 @@ class DepthwiseConv2D(ImageLayout, Layer):
     Shapes: x (N, C, H, W) -> y (N, C*M, OH, OW), output channel c*M + m from input channel c;
     params ``W`` (C, M, KH, KW), ``b`` (C*M,). Channels-last: x (N, H, W, C) -> y (N, OH, OW, C*M).
     """
-
-    input_ndims = (4,)
-    input_layout = "(N, C, H, W)"
 
     def __init__(
         self,
@@ -189,9 +197,6 @@ class DepthwiseConv2D(ImageLayout, Layer):
             )
         return (C * self.depth_multiplier, (H - kh) // sh + 1, (W - kw) // sw + 1)
 
-    def _input_mismatch(self, shape):
-        return shape[0] != self.built_input_shape[0]  # W fixes the channels; H and W may vary
-
     def forward(self, x, training=False):
         x = self.check_input(x)
         self.compute_output_shape(x.shape[1:])
@@ -216,7 +221,7 @@ class DepthwiseConv2D(ImageLayout, Layer):
 
 
 @accepts_channels_last
-class SeparableConv2D(ImageLayout, Layer):
+class SeparableConv2D(_Depthwise):
     """A depthwise convolution then a 1x1 convolution to ``filters`` channels (see the module's docstring).
 
     Parameters as DepthwiseConv2D's, plus ``filters`` (F) and ``pointwise_initializer``; the bias
@@ -225,9 +230,6 @@ class SeparableConv2D(ImageLayout, Layer):
     Shapes: x (N, C, H, W) -> y (N, F, OH, OW) (OH, OW as DepthwiseConv2D's); params
     ``depthwise.W`` (C, M, KH, KW), ``pointwise.W`` (F, C*M, 1, 1), ``pointwise.b`` (F,).
     """
-
-    input_ndims = (4,)
-    input_layout = "(N, C, H, W)"
 
     def __init__(
         self,
@@ -290,9 +292,6 @@ class SeparableConv2D(ImageLayout, Layer):
 
     def compute_output_shape(self, input_shape):
         return self.pointwise.compute_output_shape(self.depthwise.compute_output_shape(input_shape))
-
-    def _input_mismatch(self, shape):
-        return shape[0] != self.built_input_shape[0]
 
     def forward(self, x, training=False):
         x = self.check_input(x)
