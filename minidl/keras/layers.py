@@ -24,7 +24,7 @@ import functools
 from collections.abc import Callable
 
 from ..nn import layers as _L
-from . import config
+from . import config, merging, noise, reshaping
 from .attention import Attention, MultiHeadAttention
 from .constraints import with_keras_constraints
 from .augmentation import RandomContrast, RandomFlip, RandomRotation, RandomTranslation, RandomZoom
@@ -33,30 +33,13 @@ from .text import TextVectorization
 from .custom import Lambda, Layer
 from .elementwise import Activation, Rescaling
 from .functional import Input, InputLayer
-from .merging import (
-    Add,
-    Average,
-    Concatenate,
-    Dot,
-    Maximum,
-    Minimum,
-    Multiply,
-    Subtract,
-    add,
-    average,
-    concatenate,
-    dot,
-    maximum,
-    minimum,
-    multiply,
-    subtract,
-)
+from .merging import *  # noqa: F403  (the names in merging.__all__)
 from .masking import Masking
 from .missing import feature_missing
 from .naming import name_layer
 from .pooling import GlobalMaxPooling1D, GlobalMaxPooling2D, ZeroPadding2D
-from .noise import GaussianDropout, GaussianNoise, Identity, SpatialDropout1D, SpatialDropout2D
-from .reshaping import Cropping1D, Cropping2D, Permute, RepeatVector, UpSampling1D, ZeroPadding1D
+from .noise import *  # noqa: F403  (the names in noise.__all__)
+from .reshaping import *  # noqa: F403  (the names in reshaping.__all__)
 from .weights import KerasNames, keras_names
 from .wrappers import Bidirectional, TimeDistributed
 
@@ -73,25 +56,9 @@ __all__ = [
     "Layer",
     "Lambda",
     "Input",
-    "Add",
-    "Subtract",
-    "Multiply",
-    "Average",
-    "Maximum",
-    "Minimum",
-    "Dot",
-    "Concatenate",
-    "SpatialDropout1D",
-    "SpatialDropout2D",
-    "GaussianNoise",
-    "GaussianDropout",
-    "Identity",
-    "RepeatVector",
-    "Permute",
-    "UpSampling1D",
-    "ZeroPadding1D",
-    "Cropping1D",
-    "Cropping2D",
+    *merging.__all__,  # Add, ..., Dot and add, ..., dot: listed once, in merging.py
+    *noise.__all__,
+    *reshaping.__all__,
     "GlobalMaxPooling1D",
     "GlobalMaxPooling2D",
     "GlobalMaxPool1D",
@@ -101,14 +68,6 @@ __all__ = [
     "TimeDistributed",
     "Masking",
     "ELU",
-    "add",
-    "subtract",
-    "multiply",
-    "average",
-    "maximum",
-    "minimum",
-    "dot",
-    "concatenate",
     "InputLayer",
     "Dense",
     "Activation",
