@@ -36,9 +36,9 @@ def execute(path: Path) -> float:
 
 
 def main(argv: list[str]) -> int:
-    if not argv:
+    if not argv or argv[0] in ("-h", "--help"):
         print(__doc__.strip())
-        return 2
+        return 0 if argv else 2
     for name in argv:
         seconds = execute(Path(name))
         print(f"{name}: {seconds:.1f} s")

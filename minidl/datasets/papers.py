@@ -7,10 +7,10 @@ takes on, its *approach* and its *outcome*. The papers come as sentences of thre
 aspect, the sentences they took the summary from (``highlights``: 1 for a marked sentence).
 Splits: 100 papers ``"train"``, 50 ``"val"``, 100 ``"test"``.
 
-The data is the ``aclsum`` package's (installed with minidl on Python >= 3.11; minidl ships
-none of it); ``load_aclsum`` reads its JSON-lines files and does not import it. Licences: the
-package, with the summaries and highlights, is MIT (its metadata and the authors' dataset
-card; the release has no other licence file). The sentences are the papers' own, from the ACL
+The data is the ``aclsum`` package's (installed with minidl, which ships none of it);
+``load_aclsum`` reads its JSON-lines files and does not import it. Licences: the package,
+with the summaries and highlights, is MIT (its metadata and the authors' dataset card; the
+release has no other licence file). The sentences are the papers' own, from the ACL
 Anthology: CC BY 4.0 for papers published from 2016 on, CC BY-NC-SA 3.0 (non-commercial use)
 for the 138 of the 250 published before. Sentences are tokenized as the package gives them
 (words and punctuation separated by spaces); the summaries are plain sentences.
@@ -67,7 +67,7 @@ def _aclsum_data_dir() -> Path:
     if spec is None or spec.origin is None:
         raise ModuleNotFoundError(
             "load_aclsum reads the data of the 'aclsum' package, which is not installed: "
-            "pip install aclsum (it needs Python >= 3.11; minidl installs it there)"
+            "pip install aclsum (minidl's dependencies include it)"
         )
     return Path(spec.origin).parent / "dataset"
 
