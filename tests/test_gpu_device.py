@@ -408,6 +408,19 @@ def test_sequence_kernels_refuse_what_they_cannot_do():
             np.zeros((3, 3, 5)),
             np.zeros((2, 3, 5)),
         )
+    with pytest.raises(
+        ValueError, match=r"gru_backward_sequence: dhw must have shape \(2, 3, 15\), got \(2, 3, 5\)"
+    ):
+        gpu.gru_backward_sequence(
+            np.zeros((2, 3, 5)),
+            np.zeros((15, 5)),
+            np.zeros((2, 3, 15)),
+            np.zeros((2, 3, 5)),
+            np.zeros((3, 3, 5)),
+            np.zeros((2, 3, 15)),
+            np.zeros((2, 3, 5)),
+            np.zeros((3, 5)),
+        )
     assert gpu.sequence_kernels_fit(256) and not gpu.sequence_kernels_fit(257)
     assert [gpu.sequence_rows_per_block(n) for n in (1, 64, 128, 129, 256, 1024)] == [1, 1, 1, 2, 2, 4]
 

@@ -7,8 +7,9 @@
 * ``C_REAL_TYPES`` -- the C type a CUDA kernel's ``real_t`` becomes for each float dtype;
 * ``sigmoid`` -- the logistic function for NumPy or CuPy arrays (layers and losses);
 * ``conv2d_forward_by_im2col`` / ``conv2d_backward_by_im2col`` -- ``reference.conv2d_forward``
-  and ``_backward`` with a tier's own ``im2col`` and ``col2im`` passed in (the CUDA tier's; the
-  Numba tier's "whole" route uses the forward and the backward's two halves,
+  and ``_backward`` with a tier's own ``im2col`` and ``col2im`` passed in (the reference's
+  forward is this one with NumPy's ``im2col``; the CUDA tier passes its own; the Numba
+  tier's "whole" route uses the forward and the backward's two halves,
   ``conv2d_weight_gradient_by_cols`` and ``conv2d_input_gradient_by_col2im``);
 * ``lstm_steps`` / ``gru_steps`` (and their ``_backward``) -- the loop over time of the
   ``*_sequence`` kernels for a tier that has fused cells but no one-launch sequence kernel:
@@ -72,8 +73,8 @@ def sigmoid(x):
 
 
 def conv2d_forward_by_im2col(im2col, x, weight, bias, sh, sw, ph, pw):
-    """``reference.conv2d_forward`` with the tier's ``im2col``: one product ``W2 @ cols``;
-    returns (y, cols)."""
+    """A convolution as one product ``W2 @ cols`` with a tier's ``im2col``: the body of
+    ``reference.conv2d_forward`` (whose docstring has the math); returns (y, cols)."""
     xp = get_array_module(x)
     N, (F, C, kh, kw) = x.shape[0], weight.shape
     OH, OW = conv_output_length(x.shape[2], kh, sh, ph), conv_output_length(x.shape[3], kw, sw, pw)

@@ -144,6 +144,20 @@ def _blocks(size: int, threads: int = THREADS) -> tuple[int]:
     return (max(1, (size + threads - 1) // threads),)
 
 
+def _launch(filename: str, name: str, items: int, args: tuple) -> None:
+    """Run kernel ``name`` of ``filename`` with one thread per work item, ``THREADS`` to a
+    block, compiled for the dtype (and device) of ``args[0]``, an array; nothing when
+    ``items`` is 0 (a grid of no blocks is not a launch CUDA accepts)."""
+    if items:
+        _kernel(filename, name, args[0])(_blocks(items), (THREADS,), args)
+
+
+def _contiguous(x):
+    """(x's array module, x as a C-contiguous array of its own dtype): how a launcher starts."""
+    xp = _array_module(x)
+    return xp, _real_array(xp, x, x.dtype)
+
+
 def _real_array(xp, x, dtype):
     """``x`` as a C-contiguous array of ``dtype`` (copies only when needed)."""
     return xp.ascontiguousarray(x, dtype=dtype)
@@ -180,8 +194,7 @@ def softmax_cross_entropy(logits, labels):
 
     logits (N, K) float, labels (N,) int -> losses (N,), probs (N, K).
     """
-    xp = _array_module(logits)
-    logits = _real_array(xp, logits, logits.dtype)
+    xp, logits = _contiguous(logits)
     labels = xp.ascontiguousarray(labels, dtype=np.int64)
     n, k = logits.shape
     losses = xp.empty(n, dtype=logits.dtype)
@@ -199,17 +212,16 @@ def softmax_cross_entropy(logits, labels):
 
 def softmax_cross_entropy_backward(probs, labels, scale):
     """Gradient of ``scale * sum_i loss_i`` w.r.t. the logits: probs (N, K), labels (N,) -> (N, K)."""
-    xp = _array_module(probs)
-    probs = _real_array(xp, probs, probs.dtype)
+    xp, probs = _contiguous(probs)
     labels = xp.ascontiguousarray(labels, dtype=np.int64)
     n, k = probs.shape
     dlogits = xp.empty_like(probs)
-    if probs.size:
-        _kernel("softmax_cross_entropy.cu", "softmax_cross_entropy_backward", probs)(
-            _blocks(probs.size),
-            (THREADS,),
-            (probs, labels, dlogits, probs.dtype.type(scale), np.int32(n), np.int32(k)),
-        )
+    _launch(
+        "softmax_cross_entropy.cu",
+        "softmax_cross_entropy_backward",
+        probs.size,
+        (probs, labels, dlogits, probs.dtype.type(scale), np.int32(n), np.int32(k)),
+    )
     return dlogits
 
 
@@ -219,8 +231,7 @@ def masked_softmax(scores, keep, scale):
 
     scores (G, Tq, Tk) float, keep (Gm, Tq, Tk) bool or uint8 with G % Gm == 0 -> probs (G, Tq, Tk).
     """
-    xp = _array_module(scores)
-    scores = _real_array(xp, scores, scores.dtype)
+    xp, scores = _contiguous(scores)
     keep = xp.ascontiguousarray(keep).astype(np.uint8, copy=False)
     G, Tq, Tk = scores.shape
     if keep.shape[1:] != (Tq, Tk) or keep.shape[0] == 0 or G % keep.shape[0]:
@@ -229,68 +240,64 @@ def masked_softmax(scores, keep, scale):
             f"got {tuple(keep.shape)}"
         )
     probs = xp.empty_like(scores)
-    if scores.size:
-        _kernel("masked_softmax.cu", "masked_softmax_forward", scores)(
-            _blocks(G * Tq),
-            (THREADS,),
-            (
-                scores,
-                keep,
-                probs,
-                scores.dtype.type(scale),
-                np.int32(G),
-                np.int32(keep.shape[0]),
-                np.int32(Tq),
-                np.int32(Tk),
-            ),
-        )
+    _launch(
+        "masked_softmax.cu",
+        "masked_softmax_forward",
+        G * Tq if scores.size else 0,
+        (
+            scores,
+            keep,
+            probs,
+            scores.dtype.type(scale),
+            np.int32(G),
+            np.int32(keep.shape[0]),
+            np.int32(Tq),
+            np.int32(Tk),
+        ),
+    )
     return probs
 
 
 def masked_softmax_backward(probs, dprobs, scale):
     """dscores of ``masked_softmax``: probs, dprobs (G, Tq, Tk) -> (G, Tq, Tk)."""
-    xp = _array_module(probs)
-    probs = _real_array(xp, probs, probs.dtype)
+    xp, probs = _contiguous(probs)
     dprobs = _real_array(xp, dprobs, probs.dtype)
     dscores = xp.empty_like(probs)
     rows = probs.size // probs.shape[-1] if probs.size else 0
-    if rows:
-        _kernel("masked_softmax.cu", "masked_softmax_backward", probs)(
-            _blocks(rows),
-            (THREADS,),
-            (probs, dprobs, dscores, probs.dtype.type(scale), np.int64(rows), np.int32(probs.shape[-1])),
-        )
+    _launch(
+        "masked_softmax.cu",
+        "masked_softmax_backward",
+        rows,
+        (probs, dprobs, dscores, probs.dtype.type(scale), np.int64(rows), np.int32(probs.shape[-1])),
+    )
     return dscores
 
 
 # ============================================================ dropout
 def dropout_forward(x, uniform, rate):
     """Inverted dropout: x, uniform (same shape), rate -> y, mask (see ``reference.dropout_forward``)."""
-    xp = _array_module(x)
-    x = _real_array(xp, x, x.dtype)
+    xp, x = _contiguous(x)
     uniform = _real_array(xp, uniform, x.dtype)
     if uniform.shape != x.shape:
         raise ValueError(f"dropout_forward: uniform must have x's shape {x.shape}, got {uniform.shape}")
     y, mask = xp.empty_like(x), xp.empty_like(x)
     real = x.dtype.type
     keep_scale = real(1.0) / real(1.0 - rate)  # the reference's float arithmetic, exactly
-    if x.size:
-        _kernel("dropout.cu", "dropout_forward", x)(
-            _blocks(x.size), (THREADS,), (x, uniform, y, mask, real(rate), real(keep_scale), np.int64(x.size))
-        )
+    _launch(
+        "dropout.cu",
+        "dropout_forward",
+        x.size,
+        (x, uniform, y, mask, real(rate), real(keep_scale), np.int64(x.size)),
+    )
     return y, mask
 
 
 def dropout_backward(dy, mask):
     """dx = dy * mask, for dy and mask of the same shape."""
-    xp = _array_module(dy)
-    dy = _real_array(xp, dy, dy.dtype)
+    xp, dy = _contiguous(dy)
     mask = _real_array(xp, mask, dy.dtype)
     dx = xp.empty_like(dy)
-    if dy.size:
-        _kernel("dropout.cu", "dropout_backward", dy)(
-            _blocks(dy.size), (THREADS,), (dy, mask, dx, np.int64(dy.size))
-        )
+    _launch("dropout.cu", "dropout_backward", dy.size, (dy, mask, dx, np.int64(dy.size)))
     return dx
 
 
@@ -305,12 +312,7 @@ def _fused_update(name, param, grad, state, scalars):
     grad = _real_array(xp, grad, param.dtype)
     real = param.dtype.type
     scalar_args = tuple(np.int32(v) if isinstance(v, bool) else real(v) for v in scalars)
-    if param.size:
-        _kernel("optim.cu", name, param)(
-            _blocks(param.size),
-            (THREADS,),
-            (param, grad, *state.values(), *scalar_args, np.int64(param.size)),
-        )
+    _launch("optim.cu", name, param.size, (param, grad, *state.values(), *scalar_args, np.int64(param.size)))
 
 
 def sgd_update(param, grad, velocity, lr, momentum, nesterov, weight_decay):
@@ -338,26 +340,28 @@ def adam_update(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay, de
 
 
 # ============================================================ convolution (im2col / col2im)
+def _im2col_launch(name, arrays, items, x_shape, kh, kw, sh, sw, ph, pw):
+    """Launch ``im2col.cu``'s kernel ``name`` on ``arrays`` (input first, output last), one
+    thread per element of the output, ``items`` of them; the geometry follows as ints."""
+    n, c, height, width = x_shape
+    out_h, out_w = conv_output_length(height, kh, sh, ph), conv_output_length(width, kw, sw, pw)
+    geometry = _int32(n, c, height, width, kh, kw, sh, sw, ph, pw, out_h, out_w)
+    _launch("im2col.cu", name, items, (*arrays, *geometry))
+
+
 def im2col(x, kh, kw, sh, sw, ph, pw):
     """Unfold the (kh, kw) windows of x (N, C, H, W) into cols (C*kh*kw, N*OH*OW); see ``reference.im2col``."""
-    xp = _array_module(x)
-    x = _real_array(xp, x, x.dtype)
+    xp, x = _contiguous(x)
     n, c, height, width = x.shape
     out_h, out_w = conv_output_length(height, kh, sh, ph), conv_output_length(width, kw, sw, pw)
     cols = xp.empty((c * kh * kw, n * out_h * out_w), dtype=x.dtype)
-    if cols.size:
-        _kernel("im2col.cu", "im2col", x)(
-            _blocks(cols.size),
-            (THREADS,),
-            (x, cols, *_int32(n, c, height, width, kh, kw, sh, sw, ph, pw, out_h, out_w)),
-        )
+    _im2col_launch("im2col", (x, cols), cols.size, x.shape, kh, kw, sh, sw, ph, pw)
     return cols
 
 
 def col2im(cols, x_shape, kh, kw, sh, sw, ph, pw):
     """Add the columns back onto the pixels they came from: cols -> dx of shape x_shape (N, C, H, W)."""
-    xp = _array_module(cols)
-    cols = _real_array(xp, cols, cols.dtype)
+    xp, cols = _contiguous(cols)
     n, c, height, width = x_shape
     out_h, out_w = conv_output_length(height, kh, sh, ph), conv_output_length(width, kw, sw, pw)
     expected = (c * kh * kw, n * out_h * out_w)
@@ -366,12 +370,7 @@ def col2im(cols, x_shape, kh, kw, sh, sw, ph, pw):
             f"col2im expected cols of shape {expected} for x_shape {tuple(x_shape)}, got {cols.shape}"
         )
     dx = xp.empty(tuple(x_shape), dtype=cols.dtype)
-    if dx.size:
-        _kernel("im2col.cu", "col2im", cols)(
-            _blocks(dx.size),
-            (THREADS,),
-            (cols, dx, *_int32(n, c, height, width, kh, kw, sh, sw, ph, pw, out_h, out_w)),
-        )
+    _im2col_launch("col2im", (cols, dx), dx.size, x_shape, kh, kw, sh, sw, ph, pw)
     return dx
 
 
@@ -395,69 +394,51 @@ def _int32(*values):
 
 
 # ============================================================ pooling
-def _pool_geometry(x_shape, kh, kw, sh, sw):
-    """(planes = N*C, H, W, OH, OW) for pooling windows that must fit (floor)."""
+def _pooled_shape(x_shape, kh, kw, sh, sw):
+    """(N, C, OH, OW) for pooling windows that must fit (floor)."""
     n, c, height, width = x_shape
-    return n * c, height, width, pool_output_length(height, kh, sh), pool_output_length(width, kw, sw)
+    return n, c, pool_output_length(height, kh, sh), pool_output_length(width, kw, sw)
+
+
+def _pool_launch(name, arrays, items, x_shape, kh, kw, sh, sw):
+    """Launch ``pooling.cu``'s kernel ``name`` on ``arrays``, one thread per element of its
+    output, ``items`` of them; the geometry (planes = N*C, H, W, window, OH, OW) follows as ints."""
+    n, c, out_h, out_w = _pooled_shape(x_shape, kh, kw, sh, sw)
+    height, width = x_shape[2], x_shape[3]
+    _launch("pooling.cu", name, items, (*arrays, *_int32(n * c, height, width, kh, kw, sh, sw, out_h, out_w)))
 
 
 def max_pool_forward(x, kh, kw, sh, sw):
     """x (N, C, H, W) -> y (N, C, OH, OW), argmax (N, C, OH, OW) int64; see ``reference.max_pool_forward``."""
-    xp = _array_module(x)
-    x = _real_array(xp, x, x.dtype)
-    planes, height, width, out_h, out_w = _pool_geometry(x.shape, kh, kw, sh, sw)
-    y = xp.empty(x.shape[:2] + (out_h, out_w), dtype=x.dtype)
+    xp, x = _contiguous(x)
+    y = xp.empty(_pooled_shape(x.shape, kh, kw, sh, sw), dtype=x.dtype)
     argmax = xp.empty(y.shape, dtype=np.int64)
-    if y.size:
-        _kernel("pooling.cu", "max_pool_forward", x)(
-            _blocks(y.size),
-            (THREADS,),
-            (x, y, argmax, *_int32(planes, height, width, kh, kw, sh, sw, out_h, out_w)),
-        )
+    _pool_launch("max_pool_forward", (x, y, argmax), y.size, x.shape, kh, kw, sh, sw)
     return y, argmax
 
 
 def max_pool_backward(dy, argmax, x_shape, kh, kw, sh, sw):
     """dy, argmax (N, C, OH, OW) -> dx of shape x_shape: each window's gradient to its first maximum."""
-    xp = _array_module(dy)
-    dy = _real_array(xp, dy, dy.dtype)
+    xp, dy = _contiguous(dy)
     argmax = xp.ascontiguousarray(argmax, dtype=np.int64)
-    planes, height, width, out_h, out_w = _pool_geometry(x_shape, kh, kw, sh, sw)
     dx = xp.empty(tuple(x_shape), dtype=dy.dtype)
-    if dx.size:
-        _kernel("pooling.cu", "max_pool_backward", dy)(
-            _blocks(dx.size),
-            (THREADS,),
-            (dy, argmax, dx, *_int32(planes, height, width, kh, kw, sh, sw, out_h, out_w)),
-        )
+    _pool_launch("max_pool_backward", (dy, argmax, dx), dx.size, x_shape, kh, kw, sh, sw)
     return dx
 
 
 def avg_pool_forward(x, kh, kw, sh, sw):
     """x (N, C, H, W) -> y (N, C, OH, OW), the window means; see ``reference.avg_pool_forward``."""
-    xp = _array_module(x)
-    x = _real_array(xp, x, x.dtype)
-    planes, height, width, out_h, out_w = _pool_geometry(x.shape, kh, kw, sh, sw)
-    y = xp.empty(x.shape[:2] + (out_h, out_w), dtype=x.dtype)
-    if y.size:
-        _kernel("pooling.cu", "avg_pool_forward", x)(
-            _blocks(y.size), (THREADS,), (x, y, *_int32(planes, height, width, kh, kw, sh, sw, out_h, out_w))
-        )
+    xp, x = _contiguous(x)
+    y = xp.empty(_pooled_shape(x.shape, kh, kw, sh, sw), dtype=x.dtype)
+    _pool_launch("avg_pool_forward", (x, y), y.size, x.shape, kh, kw, sh, sw)
     return y
 
 
 def avg_pool_backward(dy, x_shape, kh, kw, sh, sw):
     """dy (N, C, OH, OW) -> dx of shape x_shape: each pixel gets dy / (kh*kw) from every window holding it."""
-    xp = _array_module(dy)
-    dy = _real_array(xp, dy, dy.dtype)
-    planes, height, width, out_h, out_w = _pool_geometry(x_shape, kh, kw, sh, sw)
+    xp, dy = _contiguous(dy)
     dx = xp.empty(tuple(x_shape), dtype=dy.dtype)
-    if dx.size:
-        _kernel("pooling.cu", "avg_pool_backward", dy)(
-            _blocks(dx.size),
-            (THREADS,),
-            (dy, dx, *_int32(planes, height, width, kh, kw, sh, sw, out_h, out_w)),
-        )
+    _pool_launch("avg_pool_backward", (dy, dx), dx.size, x_shape, kh, kw, sh, sw)
     return dx
 
 
@@ -472,50 +453,49 @@ def _batchnorm_grid(n, c, length):
     return (c, max(1, -(-(n * length) // chunk))), np.int32(chunk)
 
 
+def _batchnorm_partials(x):
+    """Two arrays of one value per block of x's grid: the first pass's partial sums per chunk."""
+    grid, _ = _batchnorm_grid(*x.shape)
+    xp = _array_module(x)
+    return xp.empty(grid, dtype=x.dtype), xp.empty(grid, dtype=x.dtype)
+
+
+def _batchnorm_launch(name, x, arrays, *scalars):
+    """``batchnorm.cu``'s kernel ``name``, a block per (channel, chunk) of x (N, C, L), on
+    ``arrays``, then N, C, L, the chunk size and ``scalars``."""
+    grid, chunk = _batchnorm_grid(*x.shape)
+    _kernel("batchnorm.cu", name, x)(
+        grid, (BATCHNORM_THREADS,), (*arrays, *_int32(*x.shape), chunk, *scalars)
+    )
+
+
 def batchnorm_forward(x, gamma, beta, eps):
     """x (N, C, L), gamma, beta (C,) -> y (N, C, L), mean (C,), var (C,); see ``reference.batchnorm_forward``."""
-    xp = _array_module(x)
-    x = _real_array(xp, x, x.dtype)
+    xp, x = _contiguous(x)
     gamma, beta = _real_array(xp, gamma, x.dtype), _real_array(xp, beta, x.dtype)
-    n, c, length = x.shape
     y = xp.empty_like(x)
-    mean, var = xp.empty(c, dtype=x.dtype), xp.empty(c, dtype=x.dtype)
-    if c:
-        grid, chunk = _batchnorm_grid(n, c, length)
-        part_mean, part_m2 = xp.empty(grid, dtype=x.dtype), xp.empty(grid, dtype=x.dtype)
-        shape = _int32(n, c, length)
-        _kernel("batchnorm.cu", "batchnorm_partial_stats", x)(
-            grid, (BATCHNORM_THREADS,), (x, part_mean, part_m2, *shape, chunk)
-        )
-        _kernel("batchnorm.cu", "batchnorm_normalize", x)(
-            grid,
-            (BATCHNORM_THREADS,),
-            (x, gamma, beta, part_mean, part_m2, y, mean, var, *shape, chunk, x.dtype.type(eps)),
-        )
+    mean, var = xp.empty(x.shape[1], dtype=x.dtype), xp.empty(x.shape[1], dtype=x.dtype)
+    if x.shape[1]:  # channels
+        part_mean, part_m2 = _batchnorm_partials(x)
+        _batchnorm_launch("batchnorm_partial_stats", x, (x, part_mean, part_m2))
+        stats = (part_mean, part_m2, y, mean, var)
+        _batchnorm_launch("batchnorm_normalize", x, (x, gamma, beta, *stats), x.dtype.type(eps))
     return y, mean, var
 
 
 def batchnorm_backward(dy, x, gamma, mean, var, eps):
     """dy, x (N, C, L); gamma, mean, var (C,) -> dx (N, C, L), dgamma (C,), dbeta (C,)."""
-    xp = _array_module(x)
-    x = _real_array(xp, x, x.dtype)
+    xp, x = _contiguous(x)
     dy = _real_array(xp, dy, x.dtype)
     gamma, mean, var = (_real_array(xp, a, x.dtype) for a in (gamma, mean, var))
-    n, c, length = x.shape
     dx = xp.empty_like(x)
-    dgamma, dbeta = xp.empty(c, dtype=x.dtype), xp.empty(c, dtype=x.dtype)
-    if c:
-        grid, chunk = _batchnorm_grid(n, c, length)
-        part_dbeta, part_dgamma = xp.empty(grid, dtype=x.dtype), xp.empty(grid, dtype=x.dtype)
-        shape, eps = _int32(n, c, length), x.dtype.type(eps)
-        _kernel("batchnorm.cu", "batchnorm_partial_grads", x)(
-            grid, (BATCHNORM_THREADS,), (dy, x, mean, var, part_dbeta, part_dgamma, *shape, chunk, eps)
-        )
-        _kernel("batchnorm.cu", "batchnorm_backward_dx", x)(
-            grid,
-            (BATCHNORM_THREADS,),
-            (dy, x, gamma, mean, var, part_dbeta, part_dgamma, dx, dgamma, dbeta, *shape, chunk, eps),
-        )
+    dgamma, dbeta = xp.empty(x.shape[1], dtype=x.dtype), xp.empty(x.shape[1], dtype=x.dtype)
+    if x.shape[1]:
+        eps = x.dtype.type(eps)
+        part_dbeta, part_dgamma = _batchnorm_partials(x)
+        _batchnorm_launch("batchnorm_partial_grads", x, (dy, x, mean, var, part_dbeta, part_dgamma), eps)
+        sums = (part_dbeta, part_dgamma, dx, dgamma, dbeta)
+        _batchnorm_launch("batchnorm_backward_dx", x, (dy, x, gamma, mean, var, *sums), eps)
     return dx, dgamma, dbeta
 
 
@@ -538,10 +518,7 @@ def _launch_cell(kernel, like, inputs, outputs, n, hidden):
     xp = _array_module(like)
     inputs = [_real_array(xp, a, like.dtype) for a in inputs]
     buffers = [_output_buffer(xp, out, like.dtype) for out in outputs]
-    if n * hidden:
-        _kernel("recurrent.cu", kernel, like)(
-            _blocks(n * hidden), (THREADS,), (*inputs, *buffers, *_int32(n, hidden))
-        )
+    _launch("recurrent.cu", kernel, n * hidden, (*inputs, *buffers, *_int32(n, hidden)))
     _copy_back(zip(outputs, buffers))
     return tuple(outputs)
 
@@ -592,30 +569,49 @@ def sequence_rows_per_block(n: int) -> int:
     return max(1, min(SEQUENCE_MAX_ROWS, -(-n // 128)))
 
 
-def _launch_sequence(name, like, gate_blocks, inputs, outputs, steps, n, hidden):
+def _sequence_shapes(steps: int, n: int, hidden: int, gate_blocks: int) -> dict:
+    """The shape of each array a ``*_sequence`` kernel takes, by its name: T = ``steps``,
+    N = ``n``, H = ``hidden`` and G*H columns for the G gate blocks (4 in the LSTM, 3 in the GRU)."""
+    T, N, H, GH = steps, n, hidden, gate_blocks * hidden
+    per_step, states = (T, N, GH), (T + 1, N, H)
+    return {
+        **dict.fromkeys(("xw", "gates", "da", "dxw", "dhw"), per_step),
+        **dict.fromkeys(("cells", "hs"), states),  # [0] the initial state
+        **dict.fromkeys(("b", "bx", "bh"), (GH,)),
+        **dict.fromkeys(("dh0", "dc0"), (N, H)),
+        "dy": (T, N, H),
+        "hn": (T, N, H),
+        "Wh": (H, GH),
+        "Wh_T": (GH, H),
+    }
+
+
+def _launch_sequence(name, gate_blocks, inputs: dict, outputs: dict, steps, n, hidden):
+    """Launch ``recurrent.cu``'s kernel ``name`` on ``inputs`` and ``outputs`` (by their names
+    in the kernel, in its argument order), after checking their shapes (``_sequence_shapes``);
+    the outputs are written in place and returned."""
     if not 1 <= hidden <= SEQUENCE_MAX_HIDDEN:  # the dispatchers below never pass more
         raise ValueError(f"{name}: at most {SEQUENCE_MAX_HIDDEN} hidden units, got {hidden}")
+    shapes = _sequence_shapes(steps, n, hidden, gate_blocks)
+    for arg, array in {**inputs, **outputs}.items():
+        if tuple(array.shape) != shapes[arg]:
+            raise ValueError(f"{name}: {arg} must have shape {shapes[arg]}, got {tuple(array.shape)}")
+    like = next(iter(inputs.values()))
     xp = _array_module(like)
-    inputs = [_real_array(xp, a, like.dtype) for a in inputs]
-    for index, out in enumerate(outputs):
+    arrays = [_real_array(xp, a, like.dtype) for a in inputs.values()]
+    for arg, out in outputs.items():
         if _array_module(out) is not xp or out.dtype != like.dtype or not out.flags.c_contiguous:
             raise ValueError(
-                f"{name}: output {index} must be a C-contiguous {like.dtype} array on "
+                f"{name}: output {arg} must be a C-contiguous {like.dtype} array on "
                 f"the inputs' device, got {type(out).__name__} {out.dtype}"
             )
     rows = sequence_rows_per_block(n)
     threads = -(-gate_blocks * hidden // 32) * 32  # one per column of h Wh, whole warps
     if steps and n:
         _kernel("recurrent.cu", name, like)(
-            _blocks(n, rows), (threads,), (*inputs, *outputs, *_int32(steps, n, hidden, rows))
+            _blocks(n, rows), (threads,), (*arrays, *outputs.values(), *_int32(steps, n, hidden, rows))
         )
-    return tuple(outputs)
-
-
-def _check_sequence_shapes(name, expected: dict):
-    for arg, (array, shape) in expected.items():
-        if tuple(array.shape) != tuple(shape):
-            raise ValueError(f"{name}: {arg} must have shape {tuple(shape)}, got {tuple(array.shape)}")
+    return tuple(outputs.values())
 
 
 def _lstm_forward_sequence_launch(xw, Wh, b, gates, cells, hs):
@@ -626,18 +622,8 @@ def _lstm_forward_sequence_launch(xw, Wh, b, gates, cells, hs):
     products h_{t-1} Wh and T ``lstm_cell_forward`` calls write. Returns (gates, cells, hs).
     """
     steps, n, width = xw.shape
-    hidden = width // 4
-    _check_sequence_shapes(
-        "lstm_forward_sequence",
-        {
-            "Wh": (Wh, (hidden, width)),
-            "b": (b, (width,)),
-            "gates": (gates, (steps, n, width)),
-            "cells": (cells, (steps + 1, n, hidden)),
-            "hs": (hs, (steps + 1, n, hidden)),
-        },
-    )
-    return _launch_sequence("lstm_forward_sequence", xw, 4, [xw, Wh, b], [gates, cells, hs], steps, n, hidden)
+    inputs, outputs = {"xw": xw, "Wh": Wh, "b": b}, {"gates": gates, "cells": cells, "hs": hs}
+    return _launch_sequence("lstm_forward_sequence", 4, inputs, outputs, steps, n, width // 4)
 
 
 def _lstm_backward_sequence_launch(dy, Wh_T, gates, cells, da, dh0, dc0):
@@ -646,21 +632,9 @@ def _lstm_backward_sequence_launch(dy, Wh_T, gates, cells, da, dh0, dc0):
     dy (T, N, H) = dL/dh_t from the layer's output; Wh_T (4H, H) = Wh^T; gates, cells from the
     forward. Writes da (T, N, 4H) = dL/d pre-activations, dh0, dc0 (N, H). Returns (da, dh0, dc0).
     """
-    steps, n, hidden = dy.shape
-    _check_sequence_shapes(
-        "lstm_backward_sequence",
-        {
-            "Wh_T": (Wh_T, (4 * hidden, hidden)),
-            "gates": (gates, (steps, n, 4 * hidden)),
-            "cells": (cells, (steps + 1, n, hidden)),
-            "da": (da, (steps, n, 4 * hidden)),
-            "dh0": (dh0, (n, hidden)),
-            "dc0": (dc0, (n, hidden)),
-        },
-    )
-    return _launch_sequence(
-        "lstm_backward_sequence", dy, 4, [dy, Wh_T, gates, cells], [da, dh0, dc0], steps, n, hidden
-    )
+    inputs = {"dy": dy, "Wh_T": Wh_T, "gates": gates, "cells": cells}
+    outputs = {"da": da, "dh0": dh0, "dc0": dc0}
+    return _launch_sequence("lstm_backward_sequence", 4, inputs, outputs, *dy.shape)
 
 
 def _gru_forward_sequence_launch(xw, Wh, bx, bh, gates, hn, hs):
@@ -671,21 +645,8 @@ def _gru_forward_sequence_launch(xw, Wh, bx, bh, gates, hn, hs):
     place, as T ``gru_cell_forward`` calls would. Returns (gates, hn, hs).
     """
     steps, n, width = xw.shape
-    hidden = width // 3
-    _check_sequence_shapes(
-        "gru_forward_sequence",
-        {
-            "Wh": (Wh, (hidden, width)),
-            "bx": (bx, (width,)),
-            "bh": (bh, (width,)),
-            "gates": (gates, (steps, n, width)),
-            "hn": (hn, (steps, n, hidden)),
-            "hs": (hs, (steps + 1, n, hidden)),
-        },
-    )
-    return _launch_sequence(
-        "gru_forward_sequence", xw, 3, [xw, Wh, bx, bh], [gates, hn, hs], steps, n, hidden
-    )
+    inputs, outputs = {"xw": xw, "Wh": Wh, "bx": bx, "bh": bh}, {"gates": gates, "hn": hn, "hs": hs}
+    return _launch_sequence("gru_forward_sequence", 3, inputs, outputs, steps, n, width // 3)
 
 
 def _gru_backward_sequence_launch(dy, Wh_T, gates, hn, hs, dxw, dhw, dh0):
@@ -694,22 +655,9 @@ def _gru_backward_sequence_launch(dy, Wh_T, gates, hn, hs, dxw, dhw, dh0):
     dy (T, N, H); Wh_T (3H, H) = Wh^T; gates, hn, hs from the forward. Writes dxw, dhw
     (T, N, 3H) = dL/d(x_t Wx + bx), dL/d(h_{t-1} Wh + bh), and dh0 (N, H). Returns (dxw, dhw, dh0).
     """
-    steps, n, hidden = dy.shape
-    _check_sequence_shapes(
-        "gru_backward_sequence",
-        {
-            "Wh_T": (Wh_T, (3 * hidden, hidden)),
-            "gates": (gates, (steps, n, 3 * hidden)),
-            "hn": (hn, (steps, n, hidden)),
-            "hs": (hs, (steps + 1, n, hidden)),
-            "dxw": (dxw, (steps, n, 3 * hidden)),
-            "dhw": (dhw, (steps, n, 3 * hidden)),
-            "dh0": (dh0, (n, hidden)),
-        },
-    )
-    return _launch_sequence(
-        "gru_backward_sequence", dy, 3, [dy, Wh_T, gates, hn, hs], [dxw, dhw, dh0], steps, n, hidden
-    )
+    inputs = {"dy": dy, "Wh_T": Wh_T, "gates": gates, "hn": hn, "hs": hs}
+    outputs = {"dxw": dxw, "dhw": dhw, "dh0": dh0}
+    return _launch_sequence("gru_backward_sequence", 3, inputs, outputs, *dy.shape)
 
 
 def lstm_forward_sequence(xw, Wh, b, gates, cells, hs):

@@ -10,7 +10,7 @@ also documented as such; no function here allocates more than its outputs need.
 
 import numpy as np
 
-from .common import conv_output_length, pool_output_length, sigmoid
+from .common import conv2d_forward_by_im2col, conv_output_length, pool_output_length, sigmoid
 
 
 # ============================================================ softmax cross-entropy
@@ -195,14 +195,9 @@ def conv2d_forward(x, weight, bias, sh, sw, ph, pw):
     reads again, so it is returned for the layer's cache (CS231n's ``(out, cache)``). A tier
     that never builds the whole patch matrix returns None in its place.
     """
-    N, F = x.shape[0], weight.shape[0]
-    _, C, kh, kw = weight.shape
-    OH, OW = conv_output_length(x.shape[2], kh, sh, ph), conv_output_length(x.shape[3], kw, sw, pw)
-    cols = im2col(x, kh, kw, sh, sw, ph, pw)  # (C*kh*kw, N*OH*OW)
-    y2d = weight.reshape(F, C * kh * kw) @ cols  # (F, N*OH*OW)
-    if bias is not None:
-        y2d += bias[:, None]
-    return np.ascontiguousarray(y2d.reshape(F, N, OH, OW).transpose(1, 0, 2, 3)), cols
+    # the five lines of that product live in common.py, shared with the tiers that bring
+    # their own im2col (Numba, CUDA); this tier brings the NumPy one below
+    return conv2d_forward_by_im2col(im2col, x, weight, bias, sh, sw, ph, pw)
 
 
 def conv2d_backward(dy, x, cols, weight, sh, sw, ph, pw, input_grad):
