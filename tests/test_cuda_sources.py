@@ -111,6 +111,18 @@ extern "C" __global__ void block_sums(const real_t* x, real_t* sums, real_t* tot
         atomicAdd(total, partial[0]);
     }
 }
+// Threads past `live` return before the first barrier; the others still meet at every one,
+// and each reads what the others wrote before it.
+extern "C" __global__ void prefix_sums_of_live(const real_t* x, real_t* out, int live) {
+    __shared__ real_t values[BLOCK];
+    if ((int)threadIdx.x >= live) return;
+    values[threadIdx.x] = x[threadIdx.x];
+    __syncthreads();
+    real_t total = 0;
+    for (int i = 0; i <= (int)threadIdx.x; ++i) total += values[i];
+    __syncthreads();
+    out[threadIdx.x] = total;
+}
 extern "C" __global__ void scale(real_t* x, real_t factor, int n) {
     const int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i < n) x[i] *= factor;
@@ -128,6 +140,16 @@ def test_emulator_runs_barriers_shared_memory_and_atomics():
     expected = [x[i : i + 64].sum() for i in range(0, 200, 64)]
     np.testing.assert_allclose(sums, expected, rtol=1e-12)
     np.testing.assert_allclose(total[0], x.sum(), rtol=1e-12)
+
+
+@needs_compiler
+def test_emulator_lets_threads_leave_before_a_barrier_the_others_meet_at():
+    module = emulate.EmulatedModule(BLOCK_SUM, np.float64, "block_sum.cu")
+    x = np.arange(1.0, 65.0)
+    out = np.zeros(64)
+    module.get_function("prefix_sums_of_live")((1,), (64,), (x, out, np.int32(37)))
+    np.testing.assert_array_equal(out[:37], np.cumsum(x[:37]))
+    np.testing.assert_array_equal(out[37:], 0)  # the threads that left wrote nothing
 
 
 @needs_compiler

@@ -5,8 +5,8 @@ apart by the built-in variables ``blockIdx``, ``blockDim``, ``threadIdx`` and ``
 Nothing else about it needs a GPU. So the emulator
 
 1. puts a short *prelude* in front of the unchanged ``.cu`` source that defines those
-   built-ins as ordinary C++ variables (``threadIdx`` and ``blockIdx`` are
-   ``thread_local``), erases ``__global__`` / ``__device__``, turns ``__shared__`` into
+   built-ins as ordinary C++ variables (``threadIdx`` is set for each thread as it runs or
+   resumes), erases ``__global__`` / ``__device__``, turns ``__shared__`` into
    ``static`` (one copy, shared by the threads of the block being run) and provides
    ``atomicAdd`` and ``__syncthreads``;
 2. appends, for every ``extern "C" __global__`` kernel, a launcher ``emu_launch_<name>``
@@ -15,10 +15,15 @@ Nothing else about it needs a GPU. So the emulator
    library, cached on disk by a hash of its text, and loads it with ``ctypes``.
 
 Blocks always run one after another. The threads of a block run one after another too,
-unless the kernel calls ``__syncthreads()``: then each thread of the block becomes a real
-OS thread and ``__syncthreads()`` is a ``std::barrier``, so every phase between two
-barriers finishes in all threads before the next starts, exactly as on the device. A thread
-that returns early leaves the barrier (``arrive_and_drop``) instead of blocking the others.
+unless the kernel calls ``__syncthreads()``: then each thread of the block becomes a
+*fiber* (a ``ucontext`` with its own stack of 256 KiB, switched to and from on the one OS
+thread of the launch) and ``__syncthreads()`` hands control back to the block's scheduler. The
+scheduler resumes every live thread in turn, each running until its next barrier, so
+every phase between two barriers finishes in all threads before the next starts, exactly
+as on the device; a thread that returns early simply is not resumed again. Fibers rather
+than OS threads meeting at a ``std::barrier``: no thread is created, and a barrier is one
+context switch per thread instead of waking a block's 256 threads on a machine's few cores
+(measured: docs/performance.md).
 
 Names beginning with ``emu_`` are the emulator's own: kernels must not use them.
 
@@ -64,11 +69,14 @@ CUDA_DIR = Path(__file__).resolve().parent / "cuda"
 PRELUDE = r"""
 // ---- minidl CUDA emulator prelude: CUDA built-ins as plain C++ -----------------
 #include <algorithm>
-#include <barrier>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
 #include <math.h>
-#include <thread>
+#include <sys/mman.h>
+#include <ucontext.h>
 #include <vector>
 
 using std::exp; using std::log; using std::tanh; using std::sqrt; using std::fabs;
@@ -77,7 +85,65 @@ using std::fmax; using std::fmin; using std::pow; using std::max; using std::min
 struct dim3 { unsigned int x = 1, y = 1, z = 1; };
 static thread_local dim3 threadIdx, blockIdx;
 static dim3 blockDim, gridDim;
-static std::barrier<>* emu_block_barrier = nullptr;
+
+// The threads of a block that calls __syncthreads(), as fibers: emu_run_fibers resumes each
+// live one in turn until it reaches a barrier (__syncthreads swaps back) or its end; a round
+// over all of them is one phase between two barriers.
+static thread_local ucontext_t emu_scheduler;
+static thread_local std::vector<ucontext_t> emu_fibers;
+static thread_local std::vector<char> emu_finished;
+static thread_local unsigned int emu_current = 0;
+static thread_local const std::function<void()>* emu_thread_body = nullptr;
+
+inline dim3 emu_thread_index(unsigned int t) {  // t counts x fastest, then y, then z
+    return dim3{t % blockDim.x, t / blockDim.x % blockDim.y, t / (blockDim.x * blockDim.y)};
+}
+
+static void emu_fiber_main() {
+    (*emu_thread_body)();
+    emu_finished[emu_current] = 1;  // returning resumes uc_link: the scheduler
+}
+
+// A fiber's stack: 256 KiB with an unmapped page below it, so that a kernel whose locals
+// do not fit stops with a segmentation fault instead of writing over another stack.
+constexpr size_t emu_stack_size = 256 * 1024, emu_guard_size = 4096;
+
+static char* emu_new_stack() {
+    void* mapped = mmap(nullptr, emu_guard_size + emu_stack_size, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mapped == MAP_FAILED) {
+        std::fprintf(stderr, "CUDA emulator: no memory for the stack of a block's thread\n");
+        std::abort();
+    }
+    mprotect(mapped, emu_guard_size, PROT_NONE);
+    return static_cast<char*>(mapped) + emu_guard_size;
+}
+
+static void emu_run_fibers(unsigned int count, const std::function<void()>& body) {
+    static thread_local std::vector<char*> stacks;  // kept for the next block
+    while (stacks.size() < count) stacks.push_back(emu_new_stack());
+    emu_fibers.assign(count, ucontext_t{});
+    emu_finished.assign(count, 0);
+    emu_thread_body = &body;
+    for (unsigned int t = 0; t < count; ++t) {
+        getcontext(&emu_fibers[t]);
+        emu_fibers[t].uc_stack.ss_sp = stacks[t];
+        emu_fibers[t].uc_stack.ss_size = emu_stack_size;
+        emu_fibers[t].uc_link = &emu_scheduler;
+        makecontext(&emu_fibers[t], emu_fiber_main, 0);
+    }
+    for (bool alive = true; alive;) {
+        alive = false;
+        for (unsigned int t = 0; t < count; ++t) {
+            if (emu_finished[t]) continue;
+            emu_current = t;
+            threadIdx = emu_thread_index(t);
+            swapcontext(&emu_scheduler, &emu_fibers[t]);
+            alive = alive || !emu_finished[t];
+        }
+    }
+    emu_thread_body = nullptr;
+}
 
 #define __global__
 #define __device__
@@ -86,7 +152,7 @@ static std::barrier<>* emu_block_barrier = nullptr;
 #define __launch_bounds__(...)
 #define __shared__ static
 
-inline void __syncthreads() { emu_block_barrier->arrive_and_wait(); }
+inline void __syncthreads() { swapcontext(&emu_fibers[emu_current], &emu_scheduler); }
 template <class T> inline T atomicAdd(T* address, T value) {  // a compare-and-swap loop, as on old GPUs
     T old, updated;
     __atomic_load(address, &old, __ATOMIC_RELAXED);
@@ -119,21 +185,8 @@ extern "C" void emu_launch_{name}(unsigned int emu_gx, unsigned int emu_gy, unsi
             }}
             continue;
         }}
-        std::barrier<> emu_barrier(emu_threads_per_block);
-        emu_block_barrier = &emu_barrier;
-        std::vector<std::thread> emu_threads;
-        emu_threads.reserve(emu_threads_per_block);
-        for (unsigned int emu_tz = 0; emu_tz < emu_bz; ++emu_tz)
-        for (unsigned int emu_ty = 0; emu_ty < emu_by; ++emu_ty)
-        for (unsigned int emu_tx = 0; emu_tx < emu_bx; ++emu_tx)
-            emu_threads.emplace_back([&, emu_block, emu_tx, emu_ty, emu_tz] {{
-                blockIdx = emu_block;
-                threadIdx = dim3{{emu_tx, emu_ty, emu_tz}};
-                {name}({args});
-                emu_barrier.arrive_and_drop();
-            }});
-        for (auto& emu_t : emu_threads) emu_t.join();
-        emu_block_barrier = nullptr;
+        blockIdx = emu_block;
+        emu_run_fibers(emu_threads_per_block, [&] {{ {name}({args}); }});
     }}
 }}
 """
@@ -256,7 +309,7 @@ def _build(text: str, flags: list[str]) -> Path:
     cxx = compiler()
     if cxx is None:
         raise RuntimeError("the CUDA emulator needs a C++ compiler (g++); none was found on PATH")
-    command = [cxx, "-std=c++20", "-O1", "-shared", "-fPIC", "-pthread", *flags]
+    command = [cxx, "-std=c++20", "-O1", "-shared", "-fPIC", *flags]
     key = hashlib.sha256("\0".join([*command, text]).encode()).hexdigest()[:24]
     library = _cache_dir() / f"kernels-{key}.so"
     if library.exists():
