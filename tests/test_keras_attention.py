@@ -347,3 +347,16 @@ def test_gradients_through_a_transformer_block_of_custom_layers():
             assert rel_error(layer.grads[key], numerical_gradient(f, w, dy)) < TOL, key
             checked += 1
     assert checked == 8 - 1 + 4 + 4 + 1  # attention (less bk), ffn, two norms, positions
+
+
+def test_output_shape_of_one_axis_as_keras_spells_it_and_more_axes_refused():
+    query = _inputs()[0]
+    as_int = layers.MultiHeadAttention(num_heads=2, key_dim=3, output_shape=5)
+    as_tuple = layers.MultiHeadAttention(num_heads=2, key_dim=3, output_shape=(5,))
+    expected = as_int(query, query)
+    as_tuple(query, query)
+    as_tuple.set_weights(as_int.get_weights())
+    assert expected.shape == (2, 4, 5)
+    np.testing.assert_array_equal(as_tuple(query, query), expected)
+    with pytest.raises(KerasFeatureMissing, match=r"output_shape=\(2, 3\)\) of more than one axis"):
+        layers.MultiHeadAttention(num_heads=2, key_dim=3, output_shape=[2, 3])

@@ -97,13 +97,13 @@ class MultiHeadAttention(_attention.MultiHeadAttention):
                 "MultiHeadAttention(bias_initializer=...) other than 'zeros' is not in minidl.keras: "
                 "assign the biases with set_weights"
             )
-        if isinstance(output_shape, (tuple, list)):
-            if len(output_shape) != 1:
-                raise KerasFeatureMissing(
-                    f"MultiHeadAttention(output_shape={tuple(output_shape)}) of more than one axis is not "
-                    "in minidl.keras: give one size and reshape after it"
-                )
-            output_shape = output_shape[0]
+        sizes = tuple(output_shape) if isinstance(output_shape, (tuple, list)) else (output_shape,)
+        if len(sizes) != 1:
+            raise KerasFeatureMissing(
+                f"MultiHeadAttention(output_shape={sizes}) of more than one axis is not "
+                "in minidl.keras: give one size and reshape after it"
+            )
+        output_shape = sizes[0]
         super().__init__(
             num_heads, key_dim, value_dim=value_dim, use_bias=use_bias, output_shape=output_shape,
             dropout=dropout, name=name, **kwargs,

@@ -289,9 +289,7 @@ class Model(KerasFit, KerasWeights, Trainer):  # fit in Keras's order
     def symbolic_output(self, x):
         """The output spec when this model is called on KerasTensors inside another model."""
         if self.graph is None:
-            xs = x if isinstance(x, (list, tuple)) else [x]
             outputs = self._call_symbolic(x, False)
-            del xs
         else:
             for given, own in zip(x if isinstance(x, (list, tuple)) else [x], self.graph.inputs):
                 if len(given.shape) != len(own.shape) or any(

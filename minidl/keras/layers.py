@@ -121,63 +121,51 @@ class Dense(KerasNames, _L.Dense, register=False):
         super().__init__(units, activation, use_bias, name=name, **with_keras_constraints(options))
 
 
-@keras_names(_L.Conv1D, **_KERNEL_AND_BIAS)
-class _Conv1D(KerasNames, _L.Conv1D, register=False):
-    """minidl's ``Conv1D`` with ``layer.kernel`` (K, C, F) and ``layer.bias``."""
+def _with_keras_names(base: type, doc: str, **names: tuple[str, str]) -> type:
+    """A subclass of minidl's ``base`` that adds only Keras's ``names`` for its weights (as
+    ``keras_names`` takes them); it prints as ``base`` and saves as it."""
+    cls = type(base.__name__, (KerasNames, base), {"__doc__": doc, "__module__": __name__}, register=False)
+    return keras_names(base, **names)(cls)
 
 
-@keras_names(_L.Conv2D, **_KERNEL_AND_BIAS)
-class _Conv2D(KerasNames, _L.Conv2D, register=False):
-    """minidl's ``Conv2D`` with ``layer.kernel`` (KH, KW, C, F) and ``layer.bias``."""
-
-
-@keras_names(_L.Conv2DTranspose, **_KERNEL_AND_BIAS)
-class _Conv2DTranspose(KerasNames, _L.Conv2DTranspose, register=False):
-    """minidl's ``Conv2DTranspose`` with ``layer.kernel`` (KH, KW, F, C) and ``layer.bias``."""
-
-
-@keras_names(_L.Embedding, embeddings=("params", "W"))
-class _Embedding(KerasNames, _L.Embedding, register=False):
-    """minidl's ``Embedding`` with ``layer.embeddings`` (V, D)."""
-
-
-@keras_names(
+_Conv1D = _with_keras_names(
+    _L.Conv1D, "minidl's ``Conv1D`` with ``layer.kernel`` (K, C, F) and ``layer.bias``.", **_KERNEL_AND_BIAS
+)
+_Conv2D = _with_keras_names(
+    _L.Conv2D,
+    "minidl's ``Conv2D`` with ``layer.kernel`` (KH, KW, C, F) and ``layer.bias``.",
+    **_KERNEL_AND_BIAS,
+)
+_Conv2DTranspose = _with_keras_names(
+    _L.Conv2DTranspose,
+    "minidl's ``Conv2DTranspose`` with ``layer.kernel`` (KH, KW, F, C) and ``layer.bias``.",
+    **_KERNEL_AND_BIAS,
+)
+_Embedding = _with_keras_names(
+    _L.Embedding, "minidl's ``Embedding`` with ``layer.embeddings`` (V, D).", embeddings=("params", "W")
+)
+_BatchNorm = _with_keras_names(
     _L.BatchNorm,
+    "minidl's ``BatchNorm`` with ``gamma``, ``beta``, ``moving_mean``, ``moving_variance``.",
     gamma=("params", "gamma"),
     beta=("params", "beta"),
     moving_mean=("buffers", "running_mean"),
     moving_variance=("buffers", "running_var"),
 )
-class _BatchNorm(KerasNames, _L.BatchNorm, register=False):
-    """minidl's ``BatchNorm`` with ``gamma``, ``beta``, ``moving_mean``, ``moving_variance``."""
-
-
-@keras_names(_L.DepthwiseConv2D, depthwise_kernel=("params", "W"), bias=("params", "b"))
-class _DepthwiseConv2D(KerasNames, _L.DepthwiseConv2D, register=False):
-    """minidl's ``DepthwiseConv2D`` with ``layer.depthwise_kernel`` (KH, KW, C, M) and ``layer.bias``."""
-
-
-@keras_names(
+_DepthwiseConv2D = _with_keras_names(
+    _L.DepthwiseConv2D,
+    "minidl's ``DepthwiseConv2D`` with ``layer.depthwise_kernel`` (KH, KW, C, M) and ``layer.bias``.",
+    depthwise_kernel=("params", "W"),
+    bias=("params", "b"),
+)
+_SeparableConv2D = _with_keras_names(
     _L.SeparableConv2D,
+    "minidl's ``SeparableConv2D`` with ``depthwise_kernel`` (KH, KW, C, M), ``pointwise_kernel`` "
+    "(1, 1, C*M, F) and ``bias``.",
     depthwise_kernel=("params", "depthwise.W"),
     pointwise_kernel=("params", "pointwise.W"),
     bias=("params", "pointwise.b"),
 )
-class _SeparableConv2D(KerasNames, _L.SeparableConv2D, register=False):
-    """minidl's ``SeparableConv2D`` with ``depthwise_kernel`` (KH, KW, C, M), ``pointwise_kernel``
-    (1, 1, C*M, F) and ``bias``."""
-
-
-for _door_class in (
-    _Conv1D,
-    _Conv2D,
-    _Conv2DTranspose,
-    _Embedding,
-    _BatchNorm,
-    _DepthwiseConv2D,
-    _SeparableConv2D,
-):
-    _door_class.__name__ = _door_class.__qualname__ = _door_class.__mro__[2].__name__  # prints as minidl's
 SimpleRNN, LSTM, GRU = _L.SimpleRNN, _L.LSTM, _L.GRU
 
 

@@ -106,10 +106,32 @@ def depthwise_conv_backward(dy, cache, W, stride, pads):
 
 class _Depthwise(ImageLayout, Layer, register=False):
     """What DepthwiseConv2D and SeparableConv2D share: (N, C, H, W) images, whose channels the
-    built layer's weights fix (H and W may vary)."""
+    built layer's weights fix (H and W may vary), and the arguments they take alike."""
 
     input_ndims = (4,)
     input_layout = "(N, C, H, W)"
+
+    def __init__(
+        self,
+        name,
+        stride,
+        data_format,
+        activation,
+        use_bias,
+        depthwise_initializer,
+        bias_initializer,
+        **kwargs,
+    ):
+        who = type(self).__name__
+        stride = _keras_strides(stride, kwargs, who)
+        super().__init__(name, **kwargs)
+        self.set_data_format(data_format)
+        self.stride = _pair(stride, "stride", who)
+        self.dilation_rate = 1
+        self.activation, self.use_bias = activation, use_bias
+        self.activation_layer = activations.get(activation)
+        self.depthwise_initializer = initializers.from_saved(depthwise_initializer)
+        self.bias_initializer = initializers.from_saved(bias_initializer)
 
     def _input_mismatch(self, shape):
         return shape[0] != self.built_input_shape[0]  # W fixes the channels; H and W may vary
@@ -155,21 +177,14 @@ class DepthwiseConv2D(_Depthwise):
         name=None,
         **kwargs,
     ):
+        super().__init__(
+            name, stride, data_format, activation, use_bias, depthwise_initializer, bias_initializer, **kwargs
+        )
         who = type(self).__name__
-        stride = _keras_strides(stride, kwargs, who)
-        super().__init__(name, **kwargs)
-        self.set_data_format(data_format)
         _no_dilation(dilation_rate, who)
-        self.dilation_rate = 1
         self.kernel_size = _pair(kernel_size, "kernel_size", who)
-        self.stride = _pair(stride, "stride", who)
         self.padding = _padding(padding, who)
         self.depth_multiplier = positive_int(depth_multiplier, f"{who} depth_multiplier")
-        self.activation = activation
-        self.activation_layer = activations.get(activation)
-        self.use_bias = use_bias
-        self.depthwise_initializer = initializers.from_saved(depthwise_initializer)
-        self.bias_initializer = initializers.from_saved(bias_initializer)
 
     def build(self, input_shape, dtype=np.float32):
         self.compute_output_shape(input_shape)
@@ -248,14 +263,13 @@ class SeparableConv2D(_Depthwise):
         name=None,
         **kwargs,
     ):
-        who = type(self).__name__
-        stride = _keras_strides(stride, kwargs, who)
-        super().__init__(name, **kwargs)
-        self.set_data_format(data_format)
-        self.filters = positive_int(filters, f"{who} filters")
+        super().__init__(
+            name, stride, data_format, activation, use_bias, depthwise_initializer, bias_initializer, **kwargs
+        )
+        self.filters = positive_int(filters, f"{type(self).__name__} filters")
         self.depthwise = DepthwiseConv2D(
             kernel_size,
-            stride,
+            self.stride,
             padding,
             depth_multiplier,
             "channels_first",
@@ -271,14 +285,12 @@ class SeparableConv2D(_Depthwise):
             bias_initializer=bias_initializer,
             data_format="channels_first",
         )
-        self.kernel_size, self.stride = self.depthwise.kernel_size, self.depthwise.stride
-        self.padding, self.depth_multiplier = padding, depth_multiplier
-        self.dilation_rate = 1
-        self.activation, self.use_bias = activation, use_bias
-        self.activation_layer = activations.get(activation)
-        self.depthwise_initializer = initializers.from_saved(depthwise_initializer)
+        self.kernel_size, self.padding, self.depth_multiplier = (
+            self.depthwise.kernel_size,
+            padding,
+            depth_multiplier,
+        )
         self.pointwise_initializer = initializers.from_saved(pointwise_initializer)
-        self.bias_initializer = initializers.from_saved(bias_initializer)
 
     def sublayers(self):
         return {"depthwise": self.depthwise, "pointwise": self.pointwise}
