@@ -5249,17 +5249,22 @@ wrong_variants(
 )
 right(
     "rouge_l_fbeta",
-    "LCS by a rolling row; F as 1 / weighted harmonic mean",
+    "LCS by memoised recursion on the suffixes; F as 1 / weighted harmonic mean",
     """
+from functools import lru_cache
+
 def rouge_l_fbeta(candidate, reference, beta):
     a, b = candidate.split(), reference.split()
-    prev = [0] * (len(b) + 1)
-    for x in a:
-        cur = [0]
-        for j, y in enumerate(b):
-            cur.append(prev[j] + 1 if x == y else max(prev[j + 1], cur[j]))
-        prev = cur
-    lcs = prev[-1]
+
+    @lru_cache(maxsize=None)
+    def suffix_lcs(i, j):  # the LCS of a[i:] and b[j:]
+        if i == len(a) or j == len(b):
+            return 0
+        if a[i] == b[j]:
+            return 1 + suffix_lcs(i + 1, j + 1)
+        return max(suffix_lcs(i + 1, j), suffix_lcs(i, j + 1))
+
+    lcs = suffix_lcs(0, 0)
     if not lcs:
         return 0.0
     P, R = lcs / len(a), lcs / len(b)

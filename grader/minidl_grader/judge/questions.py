@@ -87,21 +87,10 @@ def _unwrap(got, expected: str):
     return got.get("value"), None
 
 
-def _register(name, chapter, points, title, judge, kind, explanation, do_register, **extra) -> Exercise:
-    """The question as an ``Exercise`` (one answer, probed by name), registered unless told not to."""
-    exercise = Exercise(
-        name=name,
-        chapter=chapter,
-        points=points,
-        entries=(name,),
-        title=title,
-        make_cases=_cases,
-        judge=judge,
-        probe="answer",
-        kind=kind,
-        explanation=explanation,
-        **extra,
-    )
+def _register(name, chapter, points, title, judge, do_register, **fields) -> Exercise:
+    """The question as an ``Exercise`` (one answer, probed by name) with ``fields`` (its kind,
+    explanation, ...), registered unless told not to."""
+    exercise = Exercise(name, chapter, points, (name,), title, _cases, judge, "answer", **fields)
     return register(exercise) if do_register else exercise
 
 
@@ -142,9 +131,8 @@ def multiple_choice(
             return f"({letter}) is not right: {wrong[letter]}"
         return None
 
-    return _register(
-        name, chapter, points, title, judge, "choice", explanation, do_register, choices=dict(choices)
-    )
+    fields = {"kind": "choice", "explanation": explanation, "choices": dict(choices)}
+    return _register(name, chapter, points, title, judge, do_register, **fields)
 
 
 # ---------------------------------------------------------------- a number
@@ -198,7 +186,7 @@ def number_question(
                 return f"{number:g} is not right: {why}"
         return f"{number:g} is not right" + (f": {hint}" if hint else "")
 
-    return _register(name, chapter, points, title, judge, "number", explanation, do_register)
+    return _register(name, chapter, points, title, judge, do_register, kind="number", explanation=explanation)
 
 
 # ---------------------------------------------------------------- a shape
@@ -240,4 +228,4 @@ def shape_question(
             return f"expected a shape of {len(shape)} axes{layout}; got {len(answer)} axes {answer}"
         return f"{answer} is not right" + (f": {hint}" if hint else "")
 
-    return _register(name, chapter, points, title, judge, "shape", explanation, do_register)
+    return _register(name, chapter, points, title, judge, do_register, kind="shape", explanation=explanation)

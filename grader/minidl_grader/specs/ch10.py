@@ -145,22 +145,14 @@ def lstm_step_backward(dh, dc, x, h_prev, c_prev, Wx, Wh, b):
 
 
 def _lstm_backward(dh, dc, x, h_prev, c_prev, Wx, Wh, b, *, through_h):
-    H = h_prev.shape[1]
-    a = x @ Wx + h_prev @ Wh + b
-    i, f, o = _sigmoid(a[:, :H]), _sigmoid(a[:, H : 2 * H]), _sigmoid(a[:, 3 * H :])
-    g = np.tanh(a[:, 2 * H : 3 * H])
+    a_i, a_f, a_g, a_o = np.split(x @ Wx + h_prev @ Wh + b, 4, axis=1)
+    i, f, g, o = _sigmoid(a_i), _sigmoid(a_f), np.tanh(a_g), _sigmoid(a_o)
     c = f * c_prev + i * g
     tc = np.tanh(c)
     dc_total = dc + (dh * o * (1 - tc**2) if through_h else 0.0)
-    da = np.concatenate(
-        [
-            dc_total * g * i * (1 - i),
-            dc_total * c_prev * f * (1 - f),
-            dc_total * i * (1 - g**2),
-            dh * tc * o * (1 - o),
-        ],
-        axis=1,
-    )
+    # first the gradients with respect to the gate values, then through their nonlinearities
+    d_i, d_f, d_g, d_o = dc_total * g, dc_total * c_prev, dc_total * i, dh * tc
+    da = np.hstack([d_i * i * (1 - i), d_f * f * (1 - f), d_g * (1 - g**2), d_o * o * (1 - o)])
     return (da @ Wx.T, da @ Wh.T, dc_total * f, x.T @ da, h_prev.T @ da, da.sum(axis=0))
 
 
