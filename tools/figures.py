@@ -77,22 +77,16 @@ def node(ax, x, y, text, color=INK, r=0.32, size=12):
     ax.text(x, y, text, ha="center", va="center", fontsize=size, color=INK)
 
 
-def arrow(ax, start, end, color=INK, lw=1.5, style="-|>", ls="-", shrink=0.0, rad=0.0):
-    """An arrow from start to end (data coordinates), optionally shortened at both ends."""
-    ax.add_patch(
-        FancyArrowPatch(
-            start,
-            end,
-            arrowstyle=style,
-            mutation_scale=13,
-            lw=lw,
-            color=color,
-            linestyle=ls,
-            shrinkA=shrink,
-            shrinkB=shrink,
-            connectionstyle=f"arc3,rad={rad}",
-        )
-    )
+#: how an arrow looks unless a call says otherwise, in ``FancyArrowPatch``'s keywords
+ARROW_STYLE = {"arrowstyle": "-|>", "mutation_scale": 13, "lw": 1.5, "linestyle": "-"}
+
+
+def arrow(ax, start, end, color=INK, shrink=0.0, rad=0.0, **style):
+    """An arrow from start to end (data coordinates), shortened by ``shrink`` points at both
+    ends and bent by ``rad``; ``style`` overrides ``ARROW_STYLE`` (``lw=1.2``, ``linestyle="--"``,
+    ``arrowstyle="<|-|>"``)."""
+    ends = {"shrinkA": shrink, "shrinkB": shrink, "connectionstyle": f"arc3,rad={rad}"}
+    ax.add_patch(FancyArrowPatch(start, end, color=color, **ends, **{**ARROW_STYLE, **style}))
 
 
 def grid(ax, x0, y0, values, cell=0.5, colors=None, size=10, edge="#666666"):
@@ -187,11 +181,11 @@ def computational_graph():
     edge(pos["*"], (9.2, 1.2), "$f = 4$", "$1$", 0.5)
     ax.text(3.4, 2.75, "local: $1, 1$", ha="center", fontsize=9, color=INK)
     ax.text(6.6, 1.75, "local: $z, q$", ha="center", fontsize=9, color=INK)
-    arrow(ax, (8.9, 3.6), (1.2, 3.6), GRAD, lw=1.2, ls="--")
+    arrow(ax, (8.9, 3.6), (1.2, 3.6), GRAD, lw=1.2, linestyle="--")
     ax.text(
         5.0, 3.75, "backward pass: gradients, chain rule", ha="center", va="bottom", color=GRAD, fontsize=10
     )
-    arrow(ax, (1.2, -0.85), (8.9, -0.85), FORWARD, lw=1.2, ls="--")
+    arrow(ax, (1.2, -0.85), (8.9, -0.85), FORWARD, lw=1.2, linestyle="--")
     ax.text(5.0, -0.95, "forward pass: values", ha="center", va="top", color=FORWARD, fontsize=10)
     return fig
 
@@ -500,7 +494,7 @@ def lstm_cell():
     ax.text(-0.35, bottom, "$h_{t-1}$", ha="right", va="center", fontsize=12, color=FORWARD)
     ax.plot([-0.3, 7.5], [bottom, bottom], color=FORWARD, lw=1.6)
     ax.text(1.0, -0.95, "$x_t$", ha="center", va="center", fontsize=12, color=FORWARD)
-    arrow(ax, (1.0, -0.7), (1.0, bottom - 0.05), FORWARD, style="-")
+    arrow(ax, (1.0, -0.7), (1.0, bottom - 0.05), FORWARD, arrowstyle="-")
     ax.plot([1.0], [bottom], marker="o", color=FORWARD, ms=4)
     gates = [
         (2.5, "$\\sigma$", "$f_t$", "forget"),
@@ -603,7 +597,7 @@ def autoencoder():
     for a, b in [(0.52, 1.78), (2.22, 3.48), (3.92, 5.48), (5.92, 7.48), (7.92, 9.18), (9.62, 10.88)]:
         arrow(ax, (a, mid), (b, mid), INK, lw=1.2)
     ax.text(5.7, 2.5, "bottleneck\n$k \\ll D$", ha="center", va="bottom", fontsize=9, color=ACCENT)
-    arrow(ax, (11.1, -0.95), (0.3, -0.95), GRAD, lw=1.3, style="<|-|>", ls="--")
+    arrow(ax, (11.1, -0.95), (0.3, -0.95), GRAD, lw=1.3, arrowstyle="<|-|>", linestyle="--")
     ax.text(
         5.7,
         -1.1,
@@ -638,11 +632,11 @@ def gan_loop():
     ax.text(11.4, 3.25, "$L_D$: tell real\nfrom fake", ha="center", va="bottom", fontsize=9, color=GRAD)
     ax.text(11.4, 0.9, "$L_G = -\\log D(G(z))$:\nfool $D$", ha="center", va="top", fontsize=9, color=GRAD)
     # discriminator step
-    arrow(ax, (10.6, 3.05), (9.2, 2.75), GRAD, ls="--", lw=1.3, rad=0.3)
+    arrow(ax, (10.6, 3.05), (9.2, 2.75), GRAD, linestyle="--", lw=1.3, rad=0.3)
     ax.text(9.6, 3.6, "1. $D$ step: update $D$", ha="center", va="bottom", fontsize=9, color=GRAD)
     # generator step: gradient through D (frozen) into G
-    arrow(ax, (10.6, 1.35), (9.0, 1.65), GRAD, ls="--", lw=1.3, rad=-0.2)
-    arrow(ax, (7.9, 1.6), (3.6, 0.45), GRAD, ls="--", lw=1.3, rad=-0.25)
+    arrow(ax, (10.6, 1.35), (9.0, 1.65), GRAD, linestyle="--", lw=1.3, rad=-0.2)
+    arrow(ax, (7.9, 1.6), (3.6, 0.45), GRAD, linestyle="--", lw=1.3, rad=-0.25)
     ax.text(
         6.0,
         -0.75,
@@ -695,7 +689,7 @@ def transfer():
         "5–9",
         "new task,\nfew labels",
     )
-    arrow(ax, (5.8, 2.75), (5.8, 1.45), ACCENT, lw=1.6, style="-|>", ls="--")
+    arrow(ax, (5.8, 2.75), (5.8, 1.45), ACCENT, lw=1.6, arrowstyle="-|>", linestyle="--")
     ax.text(5.95, 2.1, "copy $\\theta^*$", ha="left", va="center", fontsize=9, color=ACCENT)
     ax.text(11.6, 2.1, "replaced,\ntrained from random", ha="center", va="center", fontsize=9, color=GRAD)
     ax.text(
@@ -746,7 +740,7 @@ def residual_block():
     arrow(ax, (9.5, 0.3), (8.4, 0.3), GRAD, lw=1.4)
     ax.text(7.4, 0.3, "through $F$", ha="center", va="center", fontsize=10, color=GRAD)
     ax.plot([10.2, 10.6, 10.6], [0.55, 0.55, 2.9], color=GRAD, lw=1.4, ls="--")
-    arrow(ax, (10.6, 2.9), (10.1, 2.9), GRAD, lw=1.4, ls="--")
+    arrow(ax, (10.6, 2.9), (10.1, 2.9), GRAD, lw=1.4, linestyle="--")
     ax.text(10.75, 2.55, "$dz$ unchanged\nback to $x$", ha="left", va="center", fontsize=9, color=GRAD)
     ax.text(
         7.0,
