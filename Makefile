@@ -59,11 +59,11 @@ test: $(GPU_STAMP)  ## the whole suite: unit tests, kernels, the grader (grader/
 		echo "espeak-ng is not installed: the test of the spoken-digits generator is skipped"
 	$(TEST_THREADS) MPLBACKEND=Agg $(PY) -m pytest -q -m "not e2e" $(XDIST)
 
-# What a contributor runs after each change: tests/ without the notebooks (nbval), the grader's
-# runs in confined processes (marker sandbox) and the longer runs (marker slow). About a
-# minute on two cores (54-64 s measured on 2026-11-24); `make test` runs all of them.
-test-unit: $(STAMP)  ## the fast tests: tests/ without notebooks, grader sandbox runs and slow runs (about a minute)
-	$(TEST_THREADS) MPLBACKEND=Agg $(PY) -m pytest -q -o addopts="" -m "not e2e and not slow and not sandbox" $(XDIST) tests
+# What a contributor runs after each change: tests/ without the notebooks (nbval, whose plugin
+# is not even loaded), the grader's runs in confined processes (marker sandbox) and the longer
+# runs (marker slow). Under a minute on two cores (docs/performance.md); `make test` runs all.
+test-unit: $(STAMP)  ## the fast tests: tests/ without notebooks, grader sandbox runs and slow runs (under a minute)
+	$(TEST_THREADS) MPLBACKEND=Agg $(PY) -m pytest -q -o addopts="" -p no:nbval -m "not e2e and not slow and not sandbox" $(XDIST) tests
 
 lint: $(STAMP)  ## ruff (lint and format check, notebooks and solutions included) and mypy on minidl/ and grader/; settings in pyproject.toml
 	$(PY) -m ruff check .

@@ -7,20 +7,24 @@ differ: ``"same"`` with a stride or an even kernel, transposed convolutions, Con
 ``"causal"``, the LSTM's gate order, BatchNormalization's defaults.
 """
 
-import os
-
 import numpy as np
 import pytest
 
+from keras_oracle import real_keras
 from minidl.keras import layers
 
-os.environ.setdefault("KERAS_BACKEND", "torch")
-keras = pytest.importorskip("keras")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Keras on NumPy 2
 
 
+@pytest.fixture(autouse=True)
+def keras():
+    """Keras 3 on PyTorch, imported by the first test that runs (not when the file is collected:
+    the import takes seconds); every test here skips without it."""
+    return real_keras()
+
+
 def _numpy(y):
-    return np.asarray(keras.ops.convert_to_numpy(y))
+    return np.asarray(real_keras().ops.convert_to_numpy(y))
 
 
 def assert_same_as_keras(name, x, *args, **kwargs):
@@ -28,7 +32,7 @@ def assert_same_as_keras(name, x, *args, **kwargs):
     ``x`` and given the same weights, give the same output. minidl keeps a kernel with Keras's
     last two axes first, in reverse: Conv2D's (KH, KW, C, F) as (F, C, KH, KW), Conv1D's
     (K, C, F) as (F, C, K)."""
-    theirs = getattr(keras.layers, name)(*args, **kwargs)
+    theirs = getattr(real_keras().layers, name)(*args, **kwargs)
     theirs.build(x.shape)
     W, b = (np.asarray(w) for w in theirs.get_weights())
     ours = getattr(layers, name)(*args, **kwargs)
@@ -69,7 +73,7 @@ def test_conv2d_transpose_equals_keras(kernel, strides, padding, rng):
         dict(kernel_size=3, padding="causal"),
     ],
 )
-def test_conv1d_and_pooling_equal_keras(kwargs, rng):
+def test_conv1d_and_pooling_equal_keras(kwargs, rng, keras):
     x = rng.standard_normal((2, 9, 3)).astype(np.float32)
     assert_same_as_keras("Conv1D", x, 4, **kwargs)
     for ours, theirs in (
@@ -80,7 +84,7 @@ def test_conv1d_and_pooling_equal_keras(kwargs, rng):
         np.testing.assert_allclose(ours.forward(x), _numpy(theirs(x)), rtol=1e-6, atol=1e-6)
 
 
-def test_lstm_gates_and_layout_equal_keras(rng):
+def test_lstm_gates_and_layout_equal_keras(rng, keras):
     """Keras's kernel, recurrent_kernel and bias are minidl's Wx, Wh, b: the same [i f c o] blocks."""
     x = rng.standard_normal((3, 6, 4)).astype(np.float32)
     theirs = keras.layers.LSTM(5, return_sequences=True)
@@ -92,7 +96,7 @@ def test_lstm_gates_and_layout_equal_keras(rng):
     np.testing.assert_allclose(ours.forward(x), _numpy(theirs(x)), rtol=1e-5, atol=1e-5)
 
 
-def test_batch_normalization_defaults_equal_keras(rng):
+def test_batch_normalization_defaults_equal_keras(rng, keras):
     x = (3 + 2 * rng.standard_normal((8, 4, 4, 3))).astype(np.float32)
     theirs, ours = keras.layers.BatchNormalization(), layers.BatchNormalization()
     np.testing.assert_allclose(
