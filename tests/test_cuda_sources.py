@@ -10,7 +10,10 @@ equals ``minidl.kernels.reference`` is the conformance table's job
 (``tests/kernel_cases.py``, run by ``tests/test_conformance.py``).
 """
 
+import signal
 import struct
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -150,6 +153,35 @@ def test_emulator_lets_threads_leave_before_a_barrier_the_others_meet_at():
     module.get_function("prefix_sums_of_live")((1,), (64,), (x, out, np.int32(37)))
     np.testing.assert_array_equal(out[:37], np.cumsum(x[:37]))
     np.testing.assert_array_equal(out[37:], 0)  # the threads that left wrote nothing
+
+
+# A thread whose locals do not fit in its fiber's 256 KiB stack: it must stop at the guard page,
+# not write over the stack of another thread.
+TOO_DEEP = """
+import sys
+import numpy as np
+from minidl.kernels import emulate
+source = (
+    'extern "C" __global__ void deep(float* out) {'
+    ' volatile float big[FLOATS]; for (int i = 0; i < FLOATS; ++i) big[i] = i;'
+    ' __syncthreads(); out[threadIdx.x] = big[FLOATS - 1]; }'
+).replace("FLOATS", sys.argv[1])
+out = np.zeros(4, np.float32)
+emulate.EmulatedModule(source, np.float32, "deep.cu").get_function("deep")((1,), (4,), (out,))
+print(out[0])
+"""
+
+
+@needs_compiler
+@pytest.mark.parametrize("floats, fits", [(1000, True), (200_000, False)])
+def test_emulator_stops_a_thread_whose_locals_overflow_its_stack(floats, fits):
+    command = [sys.executable, "-c", TOO_DEEP, str(floats)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    if fits:
+        assert result.returncode == 0, result.stderr
+        assert float(result.stdout) == floats - 1
+    else:
+        assert result.returncode == -signal.SIGSEGV, (result.returncode, result.stderr[-500:])
 
 
 @needs_compiler

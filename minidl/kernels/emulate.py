@@ -309,7 +309,9 @@ def _build(text: str, flags: list[str]) -> Path:
     cxx = compiler()
     if cxx is None:
         raise RuntimeError("the CUDA emulator needs a C++ compiler (g++); none was found on PATH")
-    command = [cxx, "-std=c++20", "-O1", "-shared", "-fPIC", *flags]
+    # -fstack-clash-protection: a frame larger than a page touches its pages one by one, so a
+    # fiber whose locals overflow its stack reaches the guard page below it, not the next stack
+    command = [cxx, "-std=c++20", "-O1", "-shared", "-fPIC", "-fstack-clash-protection", *flags]
     key = hashlib.sha256("\0".join([*command, text]).encode()).hexdigest()[:24]
     library = _cache_dir() / f"kernels-{key}.so"
     if library.exists():
