@@ -5249,22 +5249,18 @@ wrong_variants(
 )
 right(
     "rouge_l_fbeta",
-    "LCS by memoised recursion on the suffixes; F as 1 / weighted harmonic mean",
+    "LCS in one row updated in place (the diagonal kept aside); F as 1 / weighted harmonic mean",
     """
-from functools import lru_cache
-
 def rouge_l_fbeta(candidate, reference, beta):
     a, b = candidate.split(), reference.split()
-
-    @lru_cache(maxsize=None)
-    def suffix_lcs(i, j):  # the LCS of a[i:] and b[j:]
-        if i == len(a) or j == len(b):
-            return 0
-        if a[i] == b[j]:
-            return 1 + suffix_lcs(i + 1, j + 1)
-        return max(suffix_lcs(i + 1, j), suffix_lcs(i, j + 1))
-
-    lcs = suffix_lcs(0, 0)
+    row = [0] * (len(b) + 1)  # one row of the LCS table, overwritten word by word of a
+    for x in a:
+        diagonal = 0  # the entry up and to the left, before this row overwrote it
+        for j, y in enumerate(b, start=1):
+            above = row[j]
+            row[j] = diagonal + 1 if x == y else max(above, row[j - 1])
+            diagonal = above
+    lcs = row[-1]
     if not lcs:
         return 0.0
     P, R = lcs / len(a), lcs / len(b)
