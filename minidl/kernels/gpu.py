@@ -340,37 +340,34 @@ def adam_update(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay, de
 
 
 # ============================================================ convolution (im2col / col2im)
-def _im2col_launch(name, arrays, items, x_shape, kh, kw, sh, sw, ph, pw):
-    """Launch ``im2col.cu``'s kernel ``name`` on ``arrays`` (input first, output last), one
-    thread per element of the output, ``items`` of them; the geometry follows as ints."""
+def _im2col_geometry(x_shape, kh, kw, sh, sw, ph, pw):
+    """The ints ``im2col.cu``'s kernels take after their arrays (N, C, H, W, the window,
+    strides, padding, OH, OW), and the shape of cols, (C*kh*kw, N*OH*OW)."""
     n, c, height, width = x_shape
     out_h, out_w = conv_output_length(height, kh, sh, ph), conv_output_length(width, kw, sw, pw)
     geometry = _int32(n, c, height, width, kh, kw, sh, sw, ph, pw, out_h, out_w)
-    _launch("im2col.cu", name, items, (*arrays, *geometry))
+    return geometry, (c * kh * kw, n * out_h * out_w)
 
 
 def im2col(x, kh, kw, sh, sw, ph, pw):
     """Unfold the (kh, kw) windows of x (N, C, H, W) into cols (C*kh*kw, N*OH*OW); see ``reference.im2col``."""
     xp, x = _contiguous(x)
-    n, c, height, width = x.shape
-    out_h, out_w = conv_output_length(height, kh, sh, ph), conv_output_length(width, kw, sw, pw)
-    cols = xp.empty((c * kh * kw, n * out_h * out_w), dtype=x.dtype)
-    _im2col_launch("im2col", (x, cols), cols.size, x.shape, kh, kw, sh, sw, ph, pw)
+    geometry, cols_shape = _im2col_geometry(x.shape, kh, kw, sh, sw, ph, pw)
+    cols = xp.empty(cols_shape, dtype=x.dtype)
+    _launch("im2col.cu", "im2col", cols.size, (x, cols, *geometry))
     return cols
 
 
 def col2im(cols, x_shape, kh, kw, sh, sw, ph, pw):
     """Add the columns back onto the pixels they came from: cols -> dx of shape x_shape (N, C, H, W)."""
     xp, cols = _contiguous(cols)
-    n, c, height, width = x_shape
-    out_h, out_w = conv_output_length(height, kh, sh, ph), conv_output_length(width, kw, sw, pw)
-    expected = (c * kh * kw, n * out_h * out_w)
+    geometry, expected = _im2col_geometry(x_shape, kh, kw, sh, sw, ph, pw)
     if cols.shape != expected:
         raise ValueError(
             f"col2im expected cols of shape {expected} for x_shape {tuple(x_shape)}, got {cols.shape}"
         )
     dx = xp.empty(tuple(x_shape), dtype=cols.dtype)
-    _im2col_launch("col2im", (cols, dx), dx.size, x_shape, kh, kw, sh, sw, ph, pw)
+    _launch("im2col.cu", "col2im", dx.size, (cols, dx, *geometry))
     return dx
 
 
