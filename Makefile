@@ -19,11 +19,12 @@ export MALLOC_TRIM_THRESHOLD_ ?= 67108864
 
 .PHONY: lab test test-unit test-portable test-e2e test-gpu lint demo bench book html release clean
 
-$(STAMP): pyproject.toml grader/pyproject.toml
+$(STAMP): pyproject.toml grader/pyproject.toml keras_door/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
 	$(PY) -m pip install --quiet -e ./grader
+	$(PY) -m pip install --quiet -e ./keras_door
 	touch $(STAMP)
 
 # Chapter 9 compiles its CUDA kernels with NVRTC (CuPy's, no GPU needed): the targets that run
@@ -37,7 +38,7 @@ $(GPU_STAMP): $(STAMP)
 # pop-up, no update check. Nothing in the user's home folder is touched.
 LAB_SETTINGS := --LabApp.app_settings_dir=$(CURDIR)/jupyter/settings
 
-lab: $(GPU_STAMP)  ## open the course in JupyterLab (prints the URL; works headless); minidl and its grader (minidl-grade) are installed
+lab: $(GPU_STAMP)  ## open the course in JupyterLab (prints the URL; works headless); minidl, its grader (minidl-grade) and the Keras door (minidl_keras) are installed
 	$(PY) -m jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) --notebook-dir=notebooks \
 		$(LAB_SETTINGS) $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 

@@ -3,9 +3,8 @@
     import minidl as mdl
     from minidl import layers as L, losses, optim, callbacks, datasets
 
-``minidl.gallery``, ``minidl.zoo``, ``minidl.plot`` (with Matplotlib) and ``minidl.keras``
-(Keras's door: ``import minidl.keras as keras``) are imported on first use, so
-``import minidl`` stays light; ``mdl.zoo.load(...)`` and ``from minidl import zoo`` work as usual.
+``minidl.gallery``, ``minidl.zoo`` and ``minidl.plot`` (with Matplotlib) are imported on first
+use, so ``import minidl`` stays light; ``mdl.zoo.load(...)`` and ``from minidl import zoo`` work as usual.
 """
 
 import importlib
@@ -22,7 +21,7 @@ from .training import augment, callbacks, data, metrics
 from .training.model import NonFiniteLossError, Sequential, load_model
 from . import datasets, models
 
-_ON_FIRST_USE = ("gallery", "keras", "plot", "zoo")
+_ON_FIRST_USE = ("gallery", "plot", "zoo")
 
 __all__ = [
     "__version__",
@@ -34,7 +33,6 @@ __all__ = [
     "datasets",
     "gallery",
     "gradcheck",
-    "keras",
     "plot",
     "zoo",
     "initializers",
@@ -51,7 +49,7 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    """Import ``gallery``, ``keras``, ``plot`` and ``zoo`` the first time they are asked for."""
+    """Import ``gallery``, ``plot`` and ``zoo`` the first time they are asked for."""
     if name in _ON_FIRST_USE:
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""Keras 3 itself, the optional oracle of the ``minidl.keras`` tests (PyTorch backend).
+"""Keras 3 itself, the optional oracle of the ``minidl_keras`` tests (PyTorch backend).
 
 ``HAVE_KERAS`` says whether Keras and PyTorch are installed; ``real_keras()`` imports Keras
 on the PyTorch backend, or skips the calling test (saying why) where it cannot.

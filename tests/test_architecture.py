@@ -84,7 +84,6 @@ GROUPS = [
     ("gallery", 8, ["minidl.gallery"]),
     ("zoo", 8, ["minidl.zoo"]),
     ("bench", 8, ["minidl.bench"]),
-    ("keras", 8, ["minidl.keras"]),
     ("exercises", 8, ["minidl.exercises"]),
     ("root", 9, ["minidl"]),
     ("main", 10, ["minidl.__main__"]),
@@ -95,7 +94,6 @@ ON_FIRST_USE = (
     "minidl.zoo",
     "minidl.plot",
     "minidl.bench",
-    "minidl.keras",
     "minidl.exercises",
 )
 
@@ -264,7 +262,7 @@ def test_old_paths_do_not_import_and_minidl_installs_no_finder():
     code = textwrap.dedent(f"""
         import sys
         finders = list(sys.meta_path)
-        import minidl, minidl.keras, minidl.training.model
+        import minidl, minidl_keras, minidl.training.model
         assert sys.meta_path == finders, sys.meta_path
         for old in {sorted(OLD_PATHS)!r}:
             try:
@@ -281,9 +279,10 @@ def test_no_module_imports_the_package_root():
     assert root_imports(GRAPH) == []
 
 
-def grader_imports(package_dir: Path = PACKAGE_DIR) -> list[str]:
-    """``file:line`` of every import of the grader (``minidl_grader``) in the package: an
-    ``import``/``from`` statement, or a string that names the module (``importlib``)."""
+def grader_imports(package_dir: Path = PACKAGE_DIR, other: str = "minidl_grader") -> list[str]:
+    """``file:line`` of every import of another distribution (the grader, ``minidl_grader``, or
+    the Keras door, ``minidl_keras``) in the package: an ``import``/``from`` statement, or a
+    string that names the module (``importlib``)."""
     found = []
     for path in sorted(package_dir.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
@@ -294,7 +293,7 @@ def grader_imports(package_dir: Path = PACKAGE_DIR) -> list[str]:
                 names = [node.module or ""]
             elif isinstance(node, ast.Constant) and isinstance(node.value, str):
                 names = [node.value] if re.fullmatch(r"[\w.]+", node.value) else []
-            if any(n == "minidl_grader" or n.startswith("minidl_grader.") for n in names):
+            if any(n == other or n.startswith(other + ".") for n in names):
                 found.append(f"{path.relative_to(package_dir.parent)}:{node.lineno}")
     return found
 
@@ -302,6 +301,11 @@ def grader_imports(package_dir: Path = PACKAGE_DIR) -> list[str]:
 def test_nothing_in_minidl_imports_the_grader():
     """The grader (grader/, ``minidl_grader``) depends on minidl, never the other way round."""
     assert grader_imports() == []
+
+
+def test_nothing_in_minidl_imports_the_keras_door():
+    """The Keras door (keras_door/, ``minidl_keras``) adapts minidl from outside."""
+    assert grader_imports(other="minidl_keras") == []
 
 
 def test_the_grader_import_check_can_fail(tmp_path):
@@ -408,7 +412,7 @@ TOP_LEVEL = {
     "models.py",
     "plot.py",
 }
-PACKAGES = {"kernels", "nn", "training", "datasets", "gallery", "zoo", "bench", "keras", "exercises"}
+PACKAGES = {"kernels", "nn", "training", "datasets", "gallery", "zoo", "bench", "exercises"}
 
 
 def test_the_package_root_holds_only_the_floors():
@@ -518,12 +522,12 @@ def keras_aliases(keras_module, minidl_module) -> list[str]:
 
 
 def test_minidl_nn_and_training_hold_no_keras_name():
-    """One door (issue 43): a Keras name lives in ``minidl.keras`` only, with Keras's defaults;
+    """One door (issue 43): a Keras name lives in ``minidl_keras`` only, with Keras's defaults;
     ``minidl.nn`` and ``minidl.training`` keep minidl's own names, and no name means two things."""
     import inspect
 
     import minidl
-    import minidl.keras as keras
+    import minidl_keras as keras
     from minidl.nn import constraints, layers as L, losses, optim
     from minidl.training import callbacks, data, metrics
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import minidl as mdl
-import minidl.keras as keras
-from minidl.keras import layers, ops
-from minidl.keras.missing import KerasFeatureMissing
+import minidl_keras as keras
+from minidl_keras import layers, ops
+from minidl_keras.missing import KerasFeatureMissing
 from minidl.nn.gradcheck import numerical_gradient, rel_error
 from keras_oracle import real_keras
 
@@ -133,8 +133,8 @@ def test_cross_attention_in_a_functional_model_as_keras():
     ns_theirs: dict = {}
     exec(CROSS_ATTENTION, ns_theirs)
     ns: dict = {}
-    exec(CROSS_ATTENTION.replace("import keras\n", "import minidl.keras as keras\n").replace(
-        "from keras import", "from minidl.keras import"), ns)  # fmt: skip
+    exec(CROSS_ATTENTION.replace("import keras\n", "import minidl_keras as keras\n").replace(
+        "from keras import", "from minidl_keras import"), ns)  # fmt: skip
     assert ns["model"].count_params() == ns_theirs["model"].count_params()
     ns["model"].set_weights(ns_theirs["model"].get_weights())
     query, value, _, mask = _inputs(4, np.float32)

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import minidl as mdl
-import minidl.keras as keras
-from minidl.keras import layers
+import minidl_keras as keras
+from minidl_keras import layers
 from minidl.nn.gradcheck import numerical_gradient, rel_error
 from keras_oracle import HAVE_KERAS
 

@@ -6,7 +6,7 @@ float64, and forwards against Keras 3 where it is installed (``KERAS_BACKEND=tor
 import numpy as np
 import pytest
 
-import minidl.keras as keras
+import minidl_keras as keras
 from minidl.nn.gradcheck import check_layer
 
 from keras_oracle import real_keras

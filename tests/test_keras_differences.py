@@ -1,4 +1,4 @@
-"""No silent difference between ``minidl.keras`` and Keras 3: the optimizers' update rules
+"""No silent difference between ``minidl_keras`` and Keras 3: the optimizers' update rules
 (epsilon where Keras puts it), a schedule's reported learning rate, BatchNormalization's
 moving variance. Each is checked against Keras's rule written out here in NumPy, and against
 Keras itself where it is installed (PyTorch backend); ``minidl.nn`` keeps PyTorch's rules.
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import minidl as mdl
-import minidl.keras as keras
+import minidl_keras as keras
 from minidl.nn import optim
 
 from keras_oracle import real_keras

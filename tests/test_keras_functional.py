@@ -1,4 +1,4 @@
-"""The layer-level tape of ``minidl.keras``: the functional API, merging layers, ``keras.ops``,
+"""The layer-level tape of ``minidl_keras``: the functional API, merging layers, ``keras.ops``,
 custom layers, subclassed models and ``Lambda``.
 
 Every gradient is checked in float64 against central differences: the inputs' and every
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 import minidl as mdl
-import minidl.keras as keras
-from minidl.keras import layers, ops
-from minidl.keras.graph import Graph, KerasTensor
+import minidl_keras as keras
+from minidl_keras import layers, ops
+from minidl_keras.graph import Graph, KerasTensor
 from minidl.nn.gradcheck import numerical_gradient, rel_error
 
 from keras_oracle import real_keras

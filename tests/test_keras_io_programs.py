@@ -1,5 +1,5 @@
 """keras.io-style programs that use the functional API, shared layers, skip connections,
-subclassed models and custom layers, run through ``minidl.keras`` with only their imports
+subclassed models and custom layers, run through ``minidl_keras`` with only their imports
 changed -- and, where Keras 3 is installed (PyTorch backend), run in Keras as written, to
 check that both report the same parameter counts and the same names in ``history``.
 
@@ -30,8 +30,8 @@ def channels_last():
 
 
 def as_minidl(source: str) -> str:
-    source = re.sub(r"^(\s*)import keras$", r"\1import minidl.keras as keras", source, flags=re.M)
-    return re.sub(r"^(\s*)from keras(\.| )", r"\1from minidl.keras\2", source, flags=re.M)
+    source = re.sub(r"^(\s*)import keras$", r"\1import minidl_keras as keras", source, flags=re.M)
+    return re.sub(r"^(\s*)from keras(\.| )", r"\1from minidl_keras\2", source, flags=re.M)
 
 
 def run(source: str, real: bool = False) -> dict:

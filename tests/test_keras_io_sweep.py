@@ -1,5 +1,5 @@
 """An independent sweep: twelve more keras.io-style programs, none of them in
-``test_keras_io_programs.py`` or ``test_keras_programs.py``, run through ``minidl.keras`` with
+``test_keras_io_programs.py`` or ``test_keras_programs.py``, run through ``minidl_keras`` with
 only their imports changed and, where Keras 3 is installed (PyTorch backend), in Keras as
 written: both must report the same parameter counts and the same names in ``history`` (and
 whatever else each test names), and minidl's training loss must fall.

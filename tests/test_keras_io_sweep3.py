@@ -1,4 +1,4 @@
-"""A third sweep: four more keras.io-style programs run through ``minidl.keras`` with only their
+"""A third sweep: four more keras.io-style programs run through ``minidl_keras`` with only their
 imports changed and, where Keras 3 is installed (PyTorch backend), in Keras as written. Both must
 report the same parameter counts, layer counts, weight shapes and names in ``history`` and
 ``evaluate(return_dict=True)``; minidl's training loss must fall; and minidl given Keras's

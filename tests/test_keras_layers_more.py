@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import minidl as mdl
-import minidl.keras as keras
+import minidl_keras as keras
 from minidl.nn import layers as L
 from minidl.nn.gradcheck import check_layer, check_loss
 
@@ -246,7 +246,7 @@ def test_keras_options_minidl_lacks_raise_not_implemented():
             getattr(keras.layers, missing)
         assert not hasattr(keras.layers, missing)  # also an AttributeError
     for metric in ("F1Score", "MeanIoU"):
-        with pytest.raises(NotImplementedError, match=f"keras.metrics.{metric} is not in minidl.keras"):
+        with pytest.raises(NotImplementedError, match=f"keras.metrics.{metric} is not in minidl_keras"):
             getattr(keras.metrics, metric)
     with pytest.raises(NotImplementedError, match="multi_label"):
         keras.metrics.AUC(multi_label=True)

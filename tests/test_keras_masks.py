@@ -1,4 +1,4 @@
-"""Keras's masks and recurrent states through ``minidl.keras`` (issue 43).
+"""Keras's masks and recurrent states through ``minidl_keras`` (issue 43).
 
 * ``Embedding(mask_zero=True)`` and ``Masking`` make a mask that reaches SimpleRNN, LSTM, GRU,
   ``Bidirectional`` and ``GlobalAveragePooling1D`` through Dense, Dropout, Activation and
@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 import minidl as mdl
-import minidl.keras as keras
-from minidl.keras import layers
+import minidl_keras as keras
+from minidl_keras import layers
 from minidl.nn.gradcheck import numerical_gradient, rel_error
 
 from keras_oracle import real_keras as _real_keras
@@ -33,7 +33,7 @@ def real_keras():
 
 
 def move_weights(ours, theirs):
-    """Keras's weights into ours: they move unchanged (a GRU's too: ``minidl.keras.weights``)."""
+    """Keras's weights into ours: they move unchanged (a GRU's too: ``minidl_keras.weights``)."""
     ours.set_weights([np.asarray(w) for w in theirs.get_weights()])
 
 

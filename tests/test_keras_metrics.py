@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import minidl as mdl
-import minidl.keras as keras
+import minidl_keras as keras
 
 from keras_oracle import real_keras
 

@@ -1,6 +1,6 @@
 """Keras 3's optimizer options (``RMSprop(centered=True)``, ``Adam``/``AdamW(amsgrad=True)``,
 ``clipvalue``, ``clipnorm``, ``global_clipnorm``, ``SGD(nesterov=True)``), initializers with
-arguments, constraints and ``add_weight(regularizer=, constraint=)`` in ``minidl.keras``:
+arguments, constraints and ``add_weight(regularizer=, constraint=)`` in ``minidl_keras``:
 each against Keras's rule written out in NumPy and, where Keras 3 is installed (PyTorch
 backend), against Keras itself; ``minidl.nn.optim``'s ``centered``/``amsgrad`` keep PyTorch's rules.
 """
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import minidl as mdl
-import minidl.keras as keras
+import minidl_keras as keras
 from minidl.nn import optim
 from keras_oracle import HAVE_KERAS, real_keras
 
@@ -353,7 +353,7 @@ def test_kerass_constraint_strings_are_the_doors_only():
     assert (conv.kernel_constraint, conv.bias_constraint) == (C.UnitNorm(), C.NonNeg())
     assert C.get("MinMaxNorm") == C.get("min_max_norm")
     assert mdl.nn.layers.Dense(3, kernel_constraint="MaxNorm").kernel_constraint == C.MaxNorm()
-    with pytest.raises(ValueError, match="max_norm.*minidl.keras.constraints"):
+    with pytest.raises(ValueError, match="max_norm.*minidl_keras.constraints"):
         mdl.nn.layers.Dense(3, kernel_constraint="max_norm")
     assert not hasattr(nn_constraints, "KERAS_NAMES")
 

@@ -1,4 +1,4 @@
-"""minidl.keras's layers against Keras 3 itself (an optional oracle, skipped without it).
+"""minidl_keras's layers against Keras 3 itself (an optional oracle, skipped without it).
 
 The same weights in both (Keras stores a convolution's kernel (KH, KW, C, F), minidl
 (F, C, KH, KW)), the same channels-last input: the outputs must agree to float32
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from keras_oracle import real_keras
-from minidl.keras import layers
+from minidl_keras import layers
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Keras on NumPy 2
 

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 import minidl as mdl
-import minidl.keras as keras
-from minidl.keras import layers
-from minidl.keras.missing import KerasFeatureMissing
+import minidl_keras as keras
+from minidl_keras import layers
+from minidl_keras.missing import KerasFeatureMissing
 from minidl.nn.gradcheck import numerical_gradient, rel_error
 
 HAVE_KERAS = importlib.util.find_spec("keras") is not None and importlib.util.find_spec("torch") is not None

@@ -1,9 +1,9 @@
-"""Keras programs, as keras.io and introductory texts print them, run through ``minidl.keras``
+"""Keras programs, as keras.io and introductory texts print them, run through ``minidl_keras``
 with only their imports changed -- and the pieces they rely on.
 
 Each program in ``PROGRAMS`` is Keras source: ``run_program`` changes its imports
-(``import keras`` -> ``import minidl.keras as keras``, ``from keras...`` ->
-``from minidl.keras...``) and nothing else, executes it, and the test checks that it
+(``import keras`` -> ``import minidl_keras as keras``, ``from keras...`` ->
+``from minidl_keras...``) and nothing else, executes it, and the test checks that it
 trained (the loss fell, the accuracy beat chance). The data are small (a few batches) so
 the whole file stays fast; the Simple MNIST convnet is keras.io's text verbatim, fed a
 slice of the bundled MNIST subset.
@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import minidl as mdl
-import minidl.keras
+import minidl_keras
 from minidl import layers as L
 from minidl.nn.gradcheck import check_layer
 
@@ -40,8 +40,8 @@ def falls(history, key="loss", by=0.8):
 
 def as_minidl(source: str) -> str:
     """The one change a Keras program needs: its imports."""
-    source = re.sub(r"^(\s*)import keras$", r"\1import minidl.keras as keras", source, flags=re.M)
-    return re.sub(r"^(\s*)from keras(\.| )", r"\1from minidl.keras\2", source, flags=re.M)
+    source = re.sub(r"^(\s*)import keras$", r"\1import minidl_keras as keras", source, flags=re.M)
+    return re.sub(r"^(\s*)from keras(\.| )", r"\1from minidl_keras\2", source, flags=re.M)
 
 
 def run_program(source: str, **data) -> dict:
@@ -54,7 +54,7 @@ def run_program(source: str, **data) -> dict:
 
 def mnist_slice(n_train=600, n_test=200):
     """A slice of the bundled subset in Keras's format (uint8 (N, 28, 28))."""
-    (x, y), (xt, yt) = minidl.keras.datasets.mnist.load_data()
+    (x, y), (xt, yt) = minidl_keras.datasets.mnist.load_data()
     return (x[:n_train], y[:n_train]), (xt[:n_test], yt[:n_test])
 
 
@@ -119,7 +119,7 @@ def test_keras_io_simple_mnist_convnet_verbatim(monkeypatch, capsys):
     the bundled training images (one batch of 115 per epoch after the validation split: 15
     steps of Adam) so it runs in seconds."""
     data = mnist_slice(128, 200)
-    monkeypatch.setattr(minidl.keras.datasets.mnist, "load_data", lambda: data)
+    monkeypatch.setattr(minidl_keras.datasets.mnist, "load_data", lambda: data)
     ns = run_program(SIMPLE_MNIST_CONVNET)
     model, score = ns["model"], ns["score"]
     history = model.history.history
@@ -510,8 +510,8 @@ def test_rescaling_inside_the_model_on_uint8_images():
 
 def test_only_the_import_changes():
     assert as_minidl("import keras\nfrom keras import layers\nfrom keras.models import Sequential\n") == (
-        "import minidl.keras as keras\nfrom minidl.keras import layers\n"
-        "from minidl.keras.models import Sequential\n"
+        "import minidl_keras as keras\nfrom minidl_keras import layers\n"
+        "from minidl_keras.models import Sequential\n"
     )
 
 
@@ -545,9 +545,9 @@ def test_mlp_with_add_input_shape_mse_and_mae():
 
 
 def test_small_cnn_on_mnist_channels_last(channels_last):
-    from minidl.keras.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
-    from minidl.keras.models import Sequential
-    from minidl.keras.utils import to_categorical
+    from minidl_keras.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
+    from minidl_keras.models import Sequential
+    from minidl_keras.utils import to_categorical
 
     (x_all, y_all), _ = mdl.datasets.load_mnist()
     x_train = x_all[:600].transpose(0, 2, 3, 1)  # what Keras's mnist.load_data() gives, scaled
@@ -596,10 +596,10 @@ def test_lstm_regressor_with_a_free_time_axis():
 
 
 def test_frozen_base_with_a_new_head_keeps_the_base_bit_identical():
-    from minidl.keras import Input
-    from minidl.keras.layers import BatchNormalization, Dense
-    from minidl.keras.models import Sequential
-    from minidl.keras.optimizers import Adam
+    from minidl_keras import Input
+    from minidl_keras.layers import BatchNormalization, Dense
+    from minidl_keras.models import Sequential
+    from minidl_keras.optimizers import Adam
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((200, 8)).astype("float32")
@@ -700,8 +700,8 @@ def test_dense_acts_on_the_last_axis(rng):
 
 
 def test_keras_names_print_and_save_under_minidl_names(tmp_path):
-    layers = minidl.keras.layers
-    model = minidl.keras.Sequential(
+    layers = minidl_keras.layers
+    model = minidl_keras.Sequential(
         [
             layers.InputLayer((6, 6, 1)),
             layers.Conv2D(2, 3),
@@ -723,7 +723,7 @@ def test_keras_names_print_and_save_under_minidl_names(tmp_path):
     ]
     model.compile(optimizer="sgd", loss="mse")
     model.save(tmp_path / "m.npz")
-    loaded = minidl.keras.models.load_model(tmp_path / "m.npz")
+    loaded = minidl_keras.models.load_model(tmp_path / "m.npz")
     assert [layer.data_format for layer in loaded.layers[:4]] == ["channels_last"] * 4
     x = np.random.default_rng(0).random((3, 6, 6, 1)).astype(np.float32)
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
@@ -746,9 +746,9 @@ def test_input_shape_errors_say_which_shapes_disagree():
     model = mdl.Sequential([L.Dense(4, input_shape=(3,)), L.Dense(2, input_shape=(4,))])  # agrees: fine
     assert model.input_shape == (3,)
     with pytest.raises(ValueError, match="Input.*must come first"):
-        minidl.keras.Sequential([minidl.keras.layers.Dense(4), minidl.keras.Input((3,))])
+        minidl_keras.Sequential([minidl_keras.layers.Dense(4), minidl_keras.Input((3,))])
     with pytest.raises(TypeError, match="takes minidl layers, got KerasTensor.*input_shape="):
-        mdl.Sequential([minidl.keras.Input((3,)), L.Dense(4)])
+        mdl.Sequential([minidl_keras.Input((3,)), L.Dense(4)])
     with pytest.raises(ValueError, match="input_shape must hold positive integers"):
         L.Dense(4, input_shape=(0, 3))
     with pytest.raises(TypeError, match="unexpected keyword argument.*activaton.*it takes units"):
@@ -761,7 +761,7 @@ def test_input_shape_errors_say_which_shapes_disagree():
 def test_to_categorical_matches_one_hot():
     y = np.array([0, 2, 1, 2])
     expected = mdl.data.one_hot(y, 3)
-    to_categorical = minidl.keras.utils.to_categorical
+    to_categorical = minidl_keras.utils.to_categorical
     np.testing.assert_array_equal(to_categorical(y), expected)
     np.testing.assert_array_equal(to_categorical(y[:, None].astype(float), 3), expected)
     assert to_categorical(y, 4).shape == (4, 4)
@@ -804,18 +804,18 @@ def test_frozen_zoo_base_trains_a_new_head_and_saves_frozen(tmp_path):
 
 # ------------------------------------------------------------------ the Keras door's own pieces
 def test_channels_last_is_the_keras_doors_default_only():
-    from minidl.keras import layers
+    from minidl_keras import layers
 
     assert layers.Conv2D(4, 3).data_format == "channels_last"
     assert layers.MaxPooling1D().data_format == "channels_last"
     assert mdl.layers.Conv2D(4, 3).data_format == "channels_first"  # native: unchanged
     assert mdl.layers.image_data_format() == "channels_first"
-    minidl.keras.config.set_image_data_format("channels_first")
+    minidl_keras.config.set_image_data_format("channels_first")
     try:
         assert layers.Conv2D(4, 3).data_format == "channels_first"
         assert mdl.layers.image_data_format() == "channels_first"
     finally:
-        minidl.keras.config.set_image_data_format("channels_last")
+        minidl_keras.config.set_image_data_format("channels_last")
     assert layers.Conv2D(4, 3, data_format="channels_first").data_format == "channels_first"
     bn = layers.BatchNormalization()
     assert (bn.momentum, bn.eps, bn.data_format) == (0.99, 0.001, "channels_last")
@@ -823,7 +823,7 @@ def test_channels_last_is_the_keras_doors_default_only():
 
 
 def test_keras_optimizer_names_and_defaults():
-    from minidl.keras import optimizers
+    from minidl_keras import optimizers
     from minidl import optim
 
     sgd = optimizers.SGD()
@@ -838,7 +838,7 @@ def test_keras_optimizer_names_and_defaults():
 
 
 def test_schedules_follow_keras_formulas_and_save_with_the_model(tmp_path):
-    from minidl.keras.optimizers import schedules
+    from minidl_keras.optimizers import schedules
 
     decay = schedules.ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5)
     assert decay(0) == 0.1 and decay(10) == pytest.approx(0.05) and decay(5) == pytest.approx(0.1 * 0.5**0.5)
@@ -846,13 +846,13 @@ def test_schedules_follow_keras_formulas_and_save_with_the_model(tmp_path):
     assert schedules.PiecewiseConstantDecay([5, 10], [1.0, 0.5, 0.1])(7) == 0.5
     assert schedules.InverseTimeDecay(1.0, 1, 1.0)(3) == 0.25
     assert schedules.CosineDecay(1.0, 10)(10) == pytest.approx(0.0, abs=1e-12)
-    model = minidl.keras.Sequential([minidl.keras.Input((3,)), minidl.keras.layers.Dense(1)])
-    model.compile(optimizer=minidl.keras.optimizers.SGD(learning_rate=decay), loss="mse")
+    model = minidl_keras.Sequential([minidl_keras.Input((3,)), minidl_keras.layers.Dense(1)])
+    model.compile(optimizer=minidl_keras.optimizers.SGD(learning_rate=decay), loss="mse")
     x = np.ones((8, 3), np.float32)
     model.fit(x, x[:, :1], batch_size=4, epochs=2, verbose=0)  # 4 steps
     assert model.optimizer.lr == pytest.approx(decay(4))  # the next step's rate, as Keras reports it
     model.save(tmp_path / "m.keras")
-    loaded = minidl.keras.models.load_model(tmp_path / "m.keras")
+    loaded = minidl_keras.models.load_model(tmp_path / "m.keras")
     assert loaded.optimizer.iterations == 4 and isinstance(
         loaded.optimizer.schedule, schedules.ExponentialDecay
     )
@@ -861,31 +861,31 @@ def test_schedules_follow_keras_formulas_and_save_with_the_model(tmp_path):
 
 
 def test_mnist_load_data_is_the_bundled_subset_in_keras_format():
-    (x, y), (xt, yt) = minidl.keras.datasets.mnist.load_data()
+    (x, y), (xt, yt) = minidl_keras.datasets.mnist.load_data()
     assert x.shape == (4000, 28, 28) and xt.shape == (1000, 28, 28)
     assert x.dtype == y.dtype == np.uint8 and x.max() == 255
     (xm, ym), _ = mdl.datasets.load_mnist()
     np.testing.assert_array_equal(x / np.float32(255), xm[:, 0])  # the same pictures
     np.testing.assert_array_equal(y, ym)
     with pytest.raises(NotImplementedError, match="keras.datasets.imdb is not in minidl.*np.savez"):
-        minidl.keras.datasets.imdb.load_data(num_words=10000)
+        minidl_keras.datasets.imdb.load_data(num_words=10000)
 
 
 def test_what_minidl_lacks_says_so_and_names_the_minidl_way():
-    import minidl.keras as keras
+    import minidl_keras as keras
 
     with pytest.raises(TypeError, match="needs inputs and outputs.*or a subclass that defines call"):
         keras.Model(inputs=None, outputs=None)
-    with pytest.raises(AttributeError, match="AdditiveAttention is not in minidl.keras: chapter 'attention'"):
+    with pytest.raises(AttributeError, match="AdditiveAttention is not in minidl_keras: chapter 'attention'"):
         keras.layers.AdditiveAttention
-    with pytest.raises(AttributeError, match="keras.applications is not in minidl.keras.*minidl.zoo"):
+    with pytest.raises(AttributeError, match="keras.applications is not in minidl_keras.*minidl.zoo"):
         keras.applications
-    with pytest.raises(AttributeError, match="keras.losses.KLDivergence is not in minidl.keras"):
+    with pytest.raises(AttributeError, match="keras.losses.KLDivergence is not in minidl_keras"):
         keras.losses.KLDivergence
 
 
 def test_keras_metrics_log_under_keras_names():
-    import minidl.keras as keras
+    import minidl_keras as keras
 
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((40, 3)).astype("float32"), rng.integers(0, 2, 40)
@@ -902,7 +902,7 @@ def test_keras_metrics_log_under_keras_names():
 
 
 def test_keras_utils():
-    from minidl.keras.utils import pad_sequences, to_categorical
+    from minidl_keras.utils import pad_sequences, to_categorical
 
     seqs = [[1, 2, 3], [4], [5, 6, 7, 8, 9]]
     np.testing.assert_array_equal(pad_sequences(seqs, maxlen=4), [[0, 1, 2, 3], [0, 0, 0, 4], [6, 7, 8, 9]])
@@ -912,7 +912,7 @@ def test_keras_utils():
     )
     assert pad_sequences(seqs).shape == (3, 5) and pad_sequences(seqs).dtype == np.int32
     assert to_categorical([0, 2], 3).tolist() == [[1, 0, 0], [0, 0, 1]]
-    minidl.keras.utils.set_random_seed(5)
+    minidl_keras.utils.set_random_seed(5)
     a = mdl.backend.rng().random()
     mdl.seed(5)
     assert mdl.backend.rng().random() == a

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import minidl as mdl
-import minidl.keras as keras
-from minidl.keras import layers, ops
+import minidl_keras as keras
+from minidl_keras import layers, ops
 
 
 class Scale(layers.Layer):
@@ -200,7 +200,7 @@ def test_what_cannot_be_saved_says_so(tmp_path):
     x = keras.Input((3,))
     model = keras.Model(x, ops.take(layers.Dense(4)(x), np.array([0, 2]), axis=1)[np.array([0])])
     with pytest.raises(
-        NotImplementedError, match=r"saving tensor\[.*\] is not in minidl.keras.*keras.ops.take"
+        NotImplementedError, match=r"saving tensor\[.*\] is not in minidl_keras.*keras.ops.take"
     ):
         model.save(tmp_path / "never-written.keras")
     assert not (tmp_path / "never-written.keras").exists()

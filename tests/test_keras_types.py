@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import minidl as mdl
-import minidl.keras as keras
-from minidl.keras import layers, ops
+import minidl_keras as keras
+from minidl_keras import layers, ops
 from minidl.nn import layers as L
 
 

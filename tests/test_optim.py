@@ -174,11 +174,11 @@ def test_pytorch_spellings_build_the_same_optimizer(cls, theirs, ours):
     ],
 )
 def test_keras_spellings_are_refused_naming_minidls_name_and_the_keras_door(cls, keras_name, ours):
-    """One name, one meaning: Keras's names (and defaults and rules) are minidl.keras.optimizers'."""
+    """One name, one meaning: Keras's names (and defaults and rules) are minidl_keras.optimizers'."""
     with pytest.raises(
         TypeError,
         match=rf"{cls.__name__}\({keras_name}=\.\.\.\) is Keras's spelling: minidl.nn.optim takes "
-        rf"{ours}= for {keras_name}=.*minidl.keras.optimizers.{cls.__name__}",
+        rf"{ours}= for {keras_name}=.*minidl_keras.optimizers.{cls.__name__}",
     ):
         cls(**{keras_name: 0.5})
 

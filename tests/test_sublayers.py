@@ -157,8 +157,8 @@ def test_a_sub_layer_frozen_on_its_own_stays_frozen_after_loading(tmp_path):
 
 
 def test_a_keras_model_keeps_its_frozen_sub_layers_through_a_file(tmp_path):
-    import minidl.keras as keras
-    from minidl.keras import layers as keras_layers
+    import minidl_keras as keras
+    from minidl_keras import layers as keras_layers
 
     class Pair(keras_layers.Layer):
         """Two Dense layers in turn, held as attributes (a Keras custom layer)."""
@@ -237,7 +237,7 @@ def test_layers_within_walks_the_tree_depth_first_with_paths():
 
 
 def test_unet_and_the_keras_wrappers_use_the_mechanism_with_their_key_names():
-    from minidl.keras import layers as keras_layers
+    from minidl_keras import layers as keras_layers
     from minidl.nn.layers import UNet
 
     unet = UNet(2, filters=(2,))
@@ -255,8 +255,8 @@ def test_unet_and_the_keras_wrappers_use_the_mechanism_with_their_key_names():
 
 
 def test_a_keras_custom_layer_holds_its_attribute_layers_as_sub_layers():
-    from minidl import keras
-    from minidl.keras import layers as keras_layers
+    import minidl_keras as keras
+    from minidl_keras import layers as keras_layers
 
     class Gain(keras_layers.Layer):
         def __init__(self, **kwargs):
@@ -333,8 +333,8 @@ def test_no_class_in_minidl_has_its_own_mapping_of_arrays():
 
 
 def test_a_shared_wrapper_counts_its_sub_layers_gradients_once_and_keras_lays_out_their_kernels():
-    from minidl import keras
-    from minidl.keras import layers as keras_layers
+    import minidl_keras as keras
+    from minidl_keras import layers as keras_layers
 
     mdl.seed(0)
     inputs = keras.Input((3, 2), dtype="float64")

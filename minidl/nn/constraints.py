@@ -12,7 +12,7 @@ pulls towards it. The norms are taken along ``axis`` of the weight as the layer 
 
 with ``|w|`` the Euclidean norm along ``axis`` (kept for broadcasting) and ``eps = 1e-7``, as
 Keras 3 computes them. For a Dense kernel (in, units), ``axis=0`` constrains the weights
-into each unit. A layer of ``minidl.keras`` hands its kernel in Keras's layout (a Conv2D's
+into each unit. A layer of ``minidl_keras`` hands its kernel in Keras's layout (a Conv2D's
 (KH, KW, C, F): ``axis=[0, 1, 2]`` is one filter), a minidl layer in its own (Conv2D's
 (F, C, KH, KW): one filter is ``axis=(1, 2, 3)``).
 
@@ -20,7 +20,7 @@ Layers take them as ``kernel_constraint=``/``bias_constraint=`` (Dense, Conv1D, 
 Conv2DTranspose), a Keras custom layer as ``add_weight(constraint=)``; any function
 ``w -> w`` will do. A constraint keeps its arguments (``get_config``) and is made again by
 class name when a saved layer is loaded (``get``). Keras's lower-case strings
-(``kernel_constraint="max_norm"``) belong to the Keras door, ``minidl.keras.constraints``.
+(``kernel_constraint="max_norm"``) belong to the Keras door, ``minidl_keras.constraints``.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ class NonNeg(Constraint):
 def get(spec):
     """``None``, a constraint (any function ``w -> w``), a class name (``"MaxNorm"``) with its
     defaults, or a saved ``{"class", "config"}``. Keras's lower-case strings (``"max_norm"``)
-    are ``minidl.keras.constraints.get``'s."""
+    are ``minidl_keras.constraints.get``'s."""
     if spec is None or callable(spec):
         return spec
     if isinstance(spec, str) and spec in Constraint.classes:
@@ -109,5 +109,5 @@ def get(spec):
     raise ValueError(
         f"unknown constraint {spec!r}; expected None, a function w -> w, or one of "
         f"{sorted(c for c in Constraint.classes)} (Keras's max_norm, non_neg, unit_norm and "
-        "min_max_norm are minidl.keras.constraints' and its layers')"
+        "min_max_norm are minidl_keras.constraints' and its layers')"
     )

@@ -25,7 +25,7 @@ derivation fixes, is the same.
 
 Every initialiser is called as ``init(shape, fan_in, fan_out, dtype)`` and draws from
 ``minidl.backend.rng()``, so ``minidl.seed`` makes it repeatable. An initialiser with
-arguments is an ``Initializer`` object (Keras's classes in ``minidl.keras.initializers`` are
+arguments is an ``Initializer`` object (Keras's classes in ``minidl_keras.initializers`` are
 its subclasses): it keeps its arguments (``get_config``), so a layer holding one saves as
 ``{"class", "config"}`` and ``get`` makes it again from that.
 """
@@ -218,7 +218,7 @@ def get(name_or_fn):
         if cls is None:
             raise ValueError(
                 f"unknown initializer class {name_or_fn['class']!r} (known: {sorted(Initializer.classes)}); "
-                "Keras's initializers are defined by minidl.keras: import minidl.keras before loading"
+                "Keras's initializers are defined by minidl_keras: import minidl_keras before loading"
             )
         return cls.from_config(dict(name_or_fn.get("config", {})))
     try:

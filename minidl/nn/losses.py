@@ -47,7 +47,7 @@ class Loss:
     #: whether swapping y_pred and y_true changes nothing (then argument order cannot be wrong)
     symmetric = False
 
-    #: ``minidl.keras`` sets this to a function giving the model's output mask (N, T) of the
+    #: ``minidl_keras`` sets this to a function giving the model's output mask (N, T) of the
     #: batch (Keras's mask of a padded sequence), or None; the loss then averages over the
     #: real steps only (``_masked``)
     _mask_from = None

@@ -10,7 +10,7 @@ number for number. With ``g`` the gradient, ``p`` a parameter and ``lr`` the lea
                p -= lr m_hat / (sqrt(v_hat) + eps),  m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t)
     AdamW      Adam, but weight decay shrinks p directly: p *= 1 - lr wd  (not added to g)
 
-``keras_epsilon=True`` puts epsilon where Keras 3 does (what ``minidl.keras.optimizers``
+``keras_epsilon=True`` puts epsilon where Keras 3 does (what ``minidl_keras.optimizers``
 passes): RMSprop and Adagrad divide by ``sqrt(s + eps)``; Adam takes
 ``p -= lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps)``, the same as the rule above with
 ``eps / sqrt(1 - b2^t)`` in place of ``eps``. ``Adagrad(initial_accumulator_value=0.1)`` is
@@ -36,7 +36,7 @@ After the updates, a parameter with a constraint (``layer.constraint_of(key)``: 
 ``kernel_constraint=``, ``minidl.nn.constraints``) is replaced by ``constraint(param)``, as
 Keras does.
 
-``keras_weight_decay=wd`` (what ``minidl.keras.optimizers`` passes for Keras's
+``keras_weight_decay=wd`` (what ``minidl_keras.optimizers`` passes for Keras's
 ``weight_decay`` to SGD, RMSprop and Adagrad) shrinks every parameter before its update,
 ``p -= p * wd * lr``, as Keras does for every optimizer; AdamW's ``weight_decay`` is the same
 decay inside its kernel.
@@ -65,7 +65,7 @@ class Optimizer:
     ``model`` may be a ``Sequential``, a layer, or a list of layers. The arguments have
     PyTorch's names (``lr``, ``beta1``, ``beta2``, ``alpha``, ``eps``); Keras's spellings
     (``learning_rate``, ``beta_1``, ``beta_2``, ``rho``, ``epsilon``) are refused with the name
-    to use: they belong to ``minidl.keras.optimizers``, whose defaults and rules are Keras's
+    to use: they belong to ``minidl_keras.optimizers``, whose defaults and rules are Keras's
     (its epsilon sits elsewhere in the update rule). ``opt.learning_rate`` reads and sets
     ``lr`` (the optimizers of both doors are these classes).
     """
@@ -87,7 +87,7 @@ class Optimizer:
             raise TypeError(
                 f"{who}({', '.join(k + '=...' for k in keras_spellings)}) is Keras's spelling: "
                 f"minidl.nn.optim takes {ours} (PyTorch's names and rules), or use "
-                f"minidl.keras.optimizers.{who} for Keras's names, defaults and rules"
+                f"minidl_keras.optimizers.{who} for Keras's names, defaults and rules"
             )
         if unknown:
             raise TypeError(
@@ -250,7 +250,7 @@ class LearningRateSchedule:
     optimizer's ``iterations`` (0 at the first update). Pass one as the learning rate,
     ``Adam(lr=schedule)``. Subclasses store their constructor arguments under their own names
     (that is their ``get_config``) and are found again by class name when a saved optimizer is
-    loaded. Keras's schedules (``minidl.keras.optimizers.schedules``) are subclasses."""
+    loaded. Keras's schedules (``minidl_keras.optimizers.schedules``) are subclasses."""
 
     classes: dict[str, type] = {}
 
@@ -274,7 +274,7 @@ def _schedule_from_config(spec: dict) -> LearningRateSchedule:
         raise ValueError(
             f"unknown learning-rate schedule {spec.get('class')!r} (known: "
             f"{sorted(LearningRateSchedule.classes)}); Keras's schedules are defined "
-            "by minidl.keras: import minidl.keras before loading"
+            "by minidl_keras: import minidl_keras before loading"
         )
     return cls(**spec.get("config", {}))
 
@@ -298,7 +298,7 @@ def _zeros_like(param):
     return backend.get_array_module(param).zeros_like(param)
 
 
-# Keras's argument names -> minidl's: refused with this advice (``minidl.keras.optimizers`` takes them)
+# Keras's argument names -> minidl's: refused with this advice (``minidl_keras.optimizers`` takes them)
 KERAS_SPELLINGS = {
     "learning_rate": "lr",
     "beta_1": "beta1",
@@ -355,7 +355,7 @@ class SGD(Optimizer):
 
 class RMSprop(Optimizer):
     """Divides each step by a running RMS of recent gradients (PyTorch's ``alpha``, 0.99 by
-    default, is Keras's ``rho``, 0.9 in ``minidl.keras.optimizers.RMSprop``).
+    default, is Keras's ``rho``, 0.9 in ``minidl_keras.optimizers.RMSprop``).
 
     ``centered=True`` also keeps ``a = alpha a + (1 - alpha) g`` and divides by
     ``sqrt(s - a^2) + eps`` (with ``keras_epsilon``, ``sqrt(s - a^2 + eps)``). With
@@ -470,7 +470,7 @@ class Adam(Optimizer):
 
     PyTorch's ``betas=(beta1, beta2)`` is accepted too. Keras adds its ``epsilon`` to sqrt(v)
     before the bias correction, minidl and PyTorch after it (chapter 14), and Keras's default
-    is 1e-7: ``minidl.keras.optimizers.Adam`` passes ``keras_epsilon=True``.
+    is 1e-7: ``minidl_keras.optimizers.Adam`` passes ``keras_epsilon=True``.
     ``amsgrad=True`` divides by ``sqrt(v_max)``, ``v_max = max(v_max, v)`` the largest second
     moment so far (PyTorch's and Keras's rule; composed from array operations).
     """
@@ -597,7 +597,7 @@ class StepDecay:
 
 class ExponentialEpochDecay:
     """``lr(epoch) = initial_lr * gamma ** epoch`` (per epoch; Keras's ``ExponentialDecay``,
-    ``minidl.keras.optimizers.schedules``, counts batches and has other arguments)."""
+    ``minidl_keras.optimizers.schedules``, counts batches and has other arguments)."""
 
     def __init__(self, initial_lr: float, gamma: float = 0.95):
         self.initial_lr, self.gamma = initial_lr, gamma

@@ -113,7 +113,7 @@ class Sequential(Trainer):
         if not isinstance(layer, Layer):
             raise TypeError(
                 f"Sequential takes minidl layers, got {type(layer).__name__} (Keras's Input goes to "
-                "minidl.keras.Sequential; minidl's Sequential takes input_shape=)"
+                "minidl_keras.Sequential; minidl's Sequential takes input_shape=)"
             )
         if any(layer is existing for existing in self.layers):
             raise ValueError(f"{layer.label} is already in this model; create a new layer instead")
@@ -430,9 +430,9 @@ class Sequential(Trainer):
 def load_model(path, compile: bool = True, *, make_layer=None, model_class: type | None = None) -> Sequential:
     """Rebuild a model written by ``Sequential.save``: layers, weights and (if it was
     compiled and ``compile=True``) loss, optimizer and metrics. ``make_layer(spec)`` turns a
-    saved layer (``{"class", "config", "trainable"}``) into a layer, if given (``minidl.keras``
+    saved layer (``{"class", "config", "trainable"}``) into a layer, if given (``minidl_keras``
     passes one that finds custom classes and ``Lambda`` functions in its ``custom_objects``).
-    ``model_class`` (a subclass of ``Sequential``: ``minidl.keras``'s, whose ``compile`` knows
+    ``model_class`` (a subclass of ``Sequential``: ``minidl_keras``'s, whose ``compile`` knows
     Keras's metric names) is the class of the model made, ``Sequential`` by default.
 
     When the file holds the training state (``save(include_optimizer=True)``, the

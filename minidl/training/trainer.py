@@ -118,7 +118,7 @@ class Trainer:
 
         Everything after ``x`` and ``y`` is given by name: Keras's positional order is
         ``(x, y, batch_size, epochs)``, and ``fit(x, y, 64, 5)`` must not mean one thing here
-        and another in ``minidl.keras`` (whose models take Keras's order).
+        and another in ``minidl_keras`` (whose models take Keras's order).
 
         ``x`` is an array of samples (with targets ``y``), or a source of batches that
         yields ``(x, y)`` or ``(x, y, sample_weight)`` itself -- a generator, a ``DataLoader``,

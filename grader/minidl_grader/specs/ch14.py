@@ -75,7 +75,7 @@ function_exercise(
             lambda k, rk, b: _gates_taken(k, rk, b, (2, 1, 0)),
         ),
     ),
-    forbids=("minidl.keras", "minidl.nn.layers.recurrent"),
+    forbids=("minidl_keras", "minidl.nn.layers.recurrent"),
     fresh_outputs=True,
 )
 
@@ -121,7 +121,7 @@ function_exercise(
             lambda k: k.transpose(3, 2, 1, 0),
         ),
     ),
-    forbids=("minidl.keras", "minidl.nn.layers.layout", "minidl.nn.layers.upsampling"),
+    forbids=("minidl_keras", "minidl.nn.layers.layout", "minidl.nn.layers.upsampling"),
     fresh_outputs=True,
 )
 
@@ -171,6 +171,6 @@ function_exercise(
             lambda k, h, w, c: k.reshape(c, h, w, -1).transpose(1, 2, 0, 3).reshape(-1, k.shape[1]),
         ),
     ),
-    forbids=("minidl.keras", "minidl.nn.layers.layout"),
+    forbids=("minidl_keras", "minidl.nn.layers.layout"),
     fresh_outputs=True,
 )

@@ -19,7 +19,7 @@
 Image layers take ``data_format="channels_first"`` (N, C, H, W), minidl's default, or
 ``"channels_last"`` (N, H, W, C), Keras's; ``set_image_data_format`` changes the default.
 Keras's names (``MaxPooling2D``, ``BatchNormalization``, ``Input``, ``Activation``,
-``Rescaling``) live in ``minidl.keras.layers``, with Keras's defaults.
+``Rescaling``) live in ``minidl_keras.layers``, with Keras's defaults.
 """
 
 from .base import LAYER_CLASSES, Layer, image_data_format, set_image_data_format

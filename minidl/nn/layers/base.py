@@ -50,9 +50,20 @@ from .layout import set_image_data_format as set_image_data_format
 LAYER_CLASSES: dict[str, type] = {}
 
 
+# The packages whose layer classes count as the library's own (not a user's): minidl, and any
+# distribution built on it that says so with ``library_package`` (it then saves and loads its
+# layers by class name, as minidl does).
+LIBRARY_PACKAGES = {"minidl"}
+
+
+def library_package(name: str) -> None:
+    """Count the layer classes of package ``name`` as library classes, not a user's."""
+    LIBRARY_PACKAGES.add(name)
+
+
 def from_minidl(cls: type) -> bool:
-    """Whether ``cls`` is one of minidl's own classes (not a user's subclass)."""
-    return cls.__module__ == "minidl" or cls.__module__.startswith("minidl.")
+    """Whether ``cls`` is one of the library's own classes (not a user's subclass)."""
+    return cls.__module__.split(".")[0] in LIBRARY_PACKAGES
 
 
 def _register_layer_class(cls: type) -> None:
@@ -230,7 +241,7 @@ class Layer:
     (in ``build``, or assigned as attributes, as a Keras custom layer does) and may be
     computed from lists (``UNet``'s ``"enc.0.0"``, ``Residual``'s ``"block.1"``).
     ``layers_within()`` walks the tree depth first, ``(path, layer)``, for code that needs
-    each array's own layer (Keras's weight order and layouts in ``minidl.keras.weights``).
+    each array's own layer (Keras's weight order and layouts in ``minidl_keras.weights``).
     """
 
     input_ndims: tuple[int, ...] | None = None
@@ -421,7 +432,7 @@ class Layer:
 
     def __call__(self, x, training: bool | None = None, **kwargs):
         symbolic = x[0] if isinstance(x, (list, tuple)) and x else x
-        if hasattr(symbolic, "record_call"):  # a KerasTensor (minidl.keras.graph): record, not compute
+        if hasattr(symbolic, "record_call"):  # a KerasTensor (minidl_keras.graph): record, not compute
             return symbolic.record_call(self, x, training=training, **kwargs)
         return self.forward(x, training=bool(training), **kwargs)
 

@@ -30,7 +30,7 @@ class Embedding(Layer):
         Vector size D.
     mask_zero : bool
         Id 0 is padding: ``compute_mask(ids)`` gives ``ids != 0``, the mask that Keras's
-        recurrent layers and pooling read (``minidl.keras``'s models pass it on; with
+        recurrent layers and pooling read (``minidl_keras``'s models pass it on; with
         minidl's own ``Sequential`` pass it yourself: ``lstm.forward(x, mask=emb.compute_mask(ids))``).
         The vectors are computed for id 0 as for any id.
 

@@ -1,0 +1,115 @@
+"""``keras.callbacks``: minidl's callbacks, which have Keras's names and arguments.
+
+``ModelCheckpoint`` writes minidl's model file (an ``.npz`` archive, whatever the name:
+``"best.keras"`` works) and ``load_model`` reads it back.
+"""
+
+import math
+import warnings
+
+from minidl.training.callbacks import (
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    History,
+    ModelCheckpoint,
+)
+from minidl.training.callbacks import LearningRateScheduler as _MinidlScheduler
+from .missing import KerasFeatureMissing
+
+__all__ = [
+    "Callback",
+    "History",
+    "EarlyStopping",
+    "ModelCheckpoint",
+    "LearningRateScheduler",
+    "CSVLogger",
+    "ReduceLROnPlateau",
+]
+
+
+def __getattr__(name: str):
+    raise KerasFeatureMissing(
+        f"keras.callbacks.{name} is not in minidl_keras; its callbacks are "
+        f"{', '.join(__all__)} (a Callback subclass can do the rest: it sees "
+        "self.model, and on_epoch_end receives the logs)"
+    )
+
+
+class LearningRateScheduler(_MinidlScheduler):
+    """minidl's ``LearningRateScheduler`` (``schedule(epoch)`` or ``schedule(epoch, lr)`` sets
+    the rate at the start of each epoch), logging the rate as Keras 3 does: once, as
+    ``"learning_rate"``, at the end of the epoch (minidl's own logs ``"lr"``)."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        super().on_epoch_begin(epoch, None)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(self.model.optimizer.lr)
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when ``monitor`` has not improved by more than
+    ``min_delta`` for ``patience`` epochs (Keras 3's rule): then wait ``cooldown`` epochs before
+    counting again; never below ``min_lr``. The rate is logged as ``"learning_rate"``."""
+
+    def __init__(
+        self,
+        monitor="val_loss",
+        factor=0.1,
+        patience=10,
+        verbose=0,
+        mode="auto",
+        min_delta=1e-4,
+        cooldown=0,
+        min_lr=0.0,
+    ):
+        if factor >= 1.0:
+            raise ValueError(f"ReduceLROnPlateau factor must be < 1, got {factor!r}")
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"ReduceLROnPlateau mode must be 'auto', 'min' or 'max', got {mode!r}")
+        self.monitor, self.factor, self.patience, self.verbose = (
+            monitor,
+            float(factor),
+            int(patience),
+            verbose,
+        )
+        self.min_delta, self.cooldown, self.min_lr = float(min_delta), int(cooldown), float(min_lr)
+        self.maximize = mode == "max" or (mode == "auto" and ("acc" in monitor or "auc" in monitor))
+        self.on_train_begin()
+
+    def on_train_begin(self, logs=None):
+        self.best = -math.inf if self.maximize else math.inf
+        self.wait = self.cooldown_counter = 0
+
+    def _improved(self, current) -> bool:
+        if self.maximize:
+            return current > self.best + self.min_delta
+        return current < self.best - self.min_delta
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        optimizer = self.model.optimizer
+        logs["learning_rate"] = optimizer.lr
+        current = logs.get(self.monitor)
+        if current is None:
+            warnings.warn(
+                f"ReduceLROnPlateau monitors {self.monitor!r}, which is not in the logs "
+                f"({', '.join(sorted(logs))})",
+                UserWarning,
+                stacklevel=2,
+            )
+            return
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._improved(current):
+            self.best, self.wait = current, 0
+        elif self.cooldown_counter == 0:
+            self.wait += 1
+            if self.wait >= self.patience and optimizer.lr > self.min_lr:
+                optimizer.lr = max(optimizer.lr * self.factor, self.min_lr)
+                if self.verbose:
+                    print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {optimizer.lr}.")
+                self.cooldown_counter, self.wait = self.cooldown, 0

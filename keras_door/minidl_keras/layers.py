@@ -1,0 +1,294 @@
+"""``keras.layers``: minidl's layers under Keras 3's names, signatures and defaults.
+
+Layers whose Keras defaults are minidl's are minidl's classes themselves (``Dense``,
+``LSTM``, ``Embedding``, ...). The others are made by a function of the Keras name that
+fills in Keras's defaults and returns the minidl layer -- no second implementation:
+
+* image and sequence layers (Conv2D, MaxPooling2D, Conv1D, ...) get
+  ``data_format=keras.config.image_data_format()``, channels-last unless changed;
+* ``BatchNormalization(momentum=0.99, epsilon=0.001, axis=-1)``;
+* ``LayerNormalization(epsilon=0.001)``; ``LeakyReLU(negative_slope=0.3)``.
+
+The layers print and save under minidl's names (``MaxPool2D``, ``BatchNorm``).
+
+Layers with Keras's own call or data (no minidl class of that name) live in their modules:
+``MultiHeadAttention`` (chapter 17's, with Keras's call and weight layout) and ``Attention``
+(``attention.py``), ``TextVectorization`` (``text.py``), ``Normalization``
+(``normalization.py``), ``RandomFlip``, ``RandomTranslation``, ``RandomRotation``,
+``RandomZoom``, ``RandomContrast`` (``augmentation.py``).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from minidl.nn import layers as _L
+from . import config, merging, noise, reshaping
+from .attention import Attention, MultiHeadAttention
+from .constraints import with_keras_constraints
+from .augmentation import RandomContrast, RandomFlip, RandomRotation, RandomTranslation, RandomZoom
+from .normalization import Normalization
+from .text import TextVectorization
+from .custom import Lambda, Layer
+from .elementwise import Activation, Rescaling
+from .functional import Input, InputLayer
+from .merging import *  # noqa: F403  (the names in merging.__all__)
+from .masking import Masking
+from .missing import feature_missing
+from .naming import name_layer
+from .pooling import GlobalMaxPooling1D, GlobalMaxPooling2D, ZeroPadding2D
+from .noise import *  # noqa: F403  (the names in noise.__all__)
+from .reshaping import *  # noqa: F403  (the names in reshaping.__all__)
+from .weights import KerasNames, keras_names
+from .wrappers import Bidirectional, TimeDistributed
+
+__all__ = [
+    "MultiHeadAttention",
+    "Attention",
+    "Normalization",
+    "TextVectorization",
+    "RandomFlip",
+    "RandomTranslation",
+    "RandomRotation",
+    "RandomZoom",
+    "RandomContrast",
+    "Layer",
+    "Lambda",
+    "Input",
+    *merging.__all__,  # Add, ..., Dot and add, ..., dot: listed once, in merging.py
+    *noise.__all__,
+    *reshaping.__all__,
+    "GlobalMaxPooling1D",
+    "GlobalMaxPooling2D",
+    "GlobalMaxPool1D",
+    "GlobalMaxPool2D",
+    "ZeroPadding2D",
+    "Bidirectional",
+    "TimeDistributed",
+    "Masking",
+    "ELU",
+    "InputLayer",
+    "Dense",
+    "Activation",
+    "Dropout",
+    "Flatten",
+    "Reshape",
+    "Embedding",
+    "SimpleRNN",
+    "LSTM",
+    "GRU",
+    "ReLU",
+    "Softmax",
+    "LeakyReLU",
+    "Rescaling",
+    "Conv1D",
+    "Conv2D",
+    "Conv2DTranspose",
+    "DepthwiseConv2D",
+    "SeparableConv2D",
+    "MaxPooling1D",
+    "MaxPooling2D",
+    "AveragePooling1D",
+    "AveragePooling2D",
+    "GlobalAveragePooling1D",
+    "GlobalAveragePooling2D",
+    "UpSampling2D",
+    "BatchNormalization",
+    "LayerNormalization",
+    "MaxPool1D",
+    "MaxPool2D",
+    "AvgPool1D",
+    "AvgPool2D",
+    "GlobalAvgPool1D",
+    "GlobalAvgPool2D",
+]
+
+# the same classes (their defaults are Keras's already)
+Dropout, Flatten, Reshape = _L.Dropout, _L.Flatten, _L.Reshape
+
+# minidl's classes with Keras's names for their weights (``layer.kernel``, ``minidl_keras.weights``);
+# they save as minidl's and a loaded model gets them back (``as_keras_layer``)
+_KERNEL_AND_BIAS = {"kernel": ("params", "W"), "bias": ("params", "b")}
+
+
+@keras_names(_L.Dense, **_KERNEL_AND_BIAS)
+class Dense(KerasNames, _L.Dense, register=False):
+    """Keras's ``Dense``: minidl's ``Dense`` with ``layer.kernel`` (in, units) and ``layer.bias``."""
+
+    def __init__(self, units: int, activation=None, use_bias: bool = True, *, name=None, **options):
+        """minidl's ``Dense(...)``, taking Keras's constraint strings (``"max_norm"``) too."""
+        super().__init__(units, activation, use_bias, name=name, **with_keras_constraints(options))
+
+
+def _with_keras_names(base: type, doc: str, **names: tuple[str, str]) -> type:
+    """A subclass of minidl's ``base`` that adds only Keras's ``names`` for its weights (as
+    ``keras_names`` takes them); it prints as ``base`` and saves as it."""
+    cls = type(base.__name__, (KerasNames, base), {"__doc__": doc, "__module__": __name__}, register=False)
+    return keras_names(base, **names)(cls)
+
+
+_Conv1D = _with_keras_names(
+    _L.Conv1D, "minidl's ``Conv1D`` with ``layer.kernel`` (K, C, F) and ``layer.bias``.", **_KERNEL_AND_BIAS
+)
+_Conv2D = _with_keras_names(
+    _L.Conv2D,
+    "minidl's ``Conv2D`` with ``layer.kernel`` (KH, KW, C, F) and ``layer.bias``.",
+    **_KERNEL_AND_BIAS,
+)
+_Conv2DTranspose = _with_keras_names(
+    _L.Conv2DTranspose,
+    "minidl's ``Conv2DTranspose`` with ``layer.kernel`` (KH, KW, F, C) and ``layer.bias``.",
+    **_KERNEL_AND_BIAS,
+)
+_Embedding = _with_keras_names(
+    _L.Embedding, "minidl's ``Embedding`` with ``layer.embeddings`` (V, D).", embeddings=("params", "W")
+)
+_BatchNorm = _with_keras_names(
+    _L.BatchNorm,
+    "minidl's ``BatchNorm`` with ``gamma``, ``beta``, ``moving_mean``, ``moving_variance``.",
+    gamma=("params", "gamma"),
+    beta=("params", "beta"),
+    moving_mean=("buffers", "running_mean"),
+    moving_variance=("buffers", "running_var"),
+)
+_DepthwiseConv2D = _with_keras_names(
+    _L.DepthwiseConv2D,
+    "minidl's ``DepthwiseConv2D`` with ``layer.depthwise_kernel`` (KH, KW, C, M) and ``layer.bias``.",
+    depthwise_kernel=("params", "W"),
+    bias=("params", "b"),
+)
+_SeparableConv2D = _with_keras_names(
+    _L.SeparableConv2D,
+    "minidl's ``SeparableConv2D`` with ``depthwise_kernel`` (KH, KW, C, M), ``pointwise_kernel`` "
+    "(1, 1, C*M, F) and ``bias``.",
+    depthwise_kernel=("params", "depthwise.W"),
+    pointwise_kernel=("params", "pointwise.W"),
+    bias=("params", "pointwise.b"),
+)
+SimpleRNN, LSTM, GRU = _L.SimpleRNN, _L.LSTM, _L.GRU
+
+
+class _LayerName:
+    """A Keras layer name whose layer is made by a function: ``Conv2D(32, 3)`` calls ``make``,
+    which returns a ``layer_class`` (``minidl.nn.layers.Conv2D``) with this namespace's defaults."""
+
+    def __init__(
+        self, make: Callable[..., _L.Layer], layer_class: type[_L.Layer], name: str, doc: str | None
+    ):
+        self.make = make
+        self.layer_class = layer_class
+        self.__name__ = self.__qualname__ = name
+        self.__doc__ = doc
+        self.__wrapped__ = make  # inspect.signature and help() show make's arguments
+
+    def __call__(self, *args, **kwargs) -> _L.Layer:
+        return name_layer(self.make(*args, **kwargs), self.__name__)  # Keras's name, as it is made
+
+    def __repr__(self) -> str:
+        return f"<keras.layers.{self.__name__}: makes a minidl.nn.layers.{self.layer_class.__name__}>"
+
+
+def _embedding(input_dim, output_dim, mask_zero: bool = False, **kwargs) -> _L.Embedding:
+    """Keras's ``Embedding``: ``minidl.nn.layers.Embedding``; with ``mask_zero=True`` id 0 is
+    padding and the layers after it get Keras's mask (``minidl_keras.masking``)."""
+    return _Embedding(input_dim, output_dim, mask_zero=mask_zero, **kwargs)
+
+
+Embedding = _LayerName(_embedding, _L.Embedding, "Embedding", _embedding.__doc__)
+ReLU, Softmax, ELU = _L.ReLU, _L.Softmax, _L.ELU
+GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
+
+
+def _channels_last_by_default(cls: type[_L.Layer], keras_name: str) -> _LayerName:
+    """``cls`` with ``data_format`` defaulting to this namespace's setting (channels-last)."""
+
+    @functools.wraps(cls, assigned=("__doc__",), updated=())
+    def make(*args, data_format=None, **kwargs):
+        kwargs = with_keras_constraints(kwargs)  # Keras's "max_norm", ...: minidl's layers know class names
+        return cls(*args, data_format=data_format or config.image_data_format(), **kwargs)
+
+    doc = (
+        f"Keras's ``{keras_name}``: a ``minidl.nn.layers.{cls.__name__}`` (with Keras's weight names "
+        f"where it has weights) whose ``data_format`` "
+        f"defaults to ``keras.config.image_data_format()`` (channels-last).\n\n" + (cls.__doc__ or "")
+    )
+    return _LayerName(make, _minidl_class(cls), keras_name, doc)
+
+
+def _minidl_class(cls: type) -> type:
+    """minidl's class under a door's class that adds Keras's names (``_Conv2D`` -> ``Conv2D``)."""
+    return cls.__mro__[2] if issubclass(cls, KerasNames) else cls
+
+
+Conv1D = _channels_last_by_default(_Conv1D, "Conv1D")
+Conv2D = _channels_last_by_default(_Conv2D, "Conv2D")
+Conv2DTranspose = _channels_last_by_default(_Conv2DTranspose, "Conv2DTranspose")
+DepthwiseConv2D = _channels_last_by_default(_DepthwiseConv2D, "DepthwiseConv2D")
+SeparableConv2D = _channels_last_by_default(_SeparableConv2D, "SeparableConv2D")
+MaxPooling1D = MaxPool1D = _channels_last_by_default(_L.MaxPool1D, "MaxPooling1D")
+MaxPooling2D = MaxPool2D = _channels_last_by_default(_L.MaxPool2D, "MaxPooling2D")
+AveragePooling1D = AvgPool1D = _channels_last_by_default(_L.AvgPool1D, "AveragePooling1D")
+AveragePooling2D = AvgPool2D = _channels_last_by_default(_L.AvgPool2D, "AveragePooling2D")
+GlobalAveragePooling1D = GlobalAvgPool1D = _channels_last_by_default(
+    _L.GlobalAvgPool1D, "GlobalAveragePooling1D"
+)
+GlobalAveragePooling2D = GlobalAvgPool2D = _channels_last_by_default(
+    _L.GlobalAvgPool2D, "GlobalAveragePooling2D"
+)
+UpSampling2D = _channels_last_by_default(_L.UpSampling2D, "UpSampling2D")
+
+
+def BatchNormalization(
+    axis=-1, momentum: float = 0.99, epsilon: float = 0.001, center: bool = True, scale: bool = True, **kwargs
+) -> _L.BatchNorm:
+    """Keras's ``BatchNormalization``: a ``minidl.nn.layers.BatchNorm`` with Keras's defaults
+    (momentum 0.99, epsilon 0.001). ``axis=-1`` (the channels last) or ``axis=1`` (first)
+    sets the ``data_format`` of image inputs; (N, D) features normalise over N either way.
+    Keras's ``momentum`` means minidl's: ``running = momentum * running + (1 - momentum) * batch``,
+    and the moving variance follows the biased batch variance, as Keras's does.
+    """
+    if axis in (-1, 3):
+        data_format = "channels_last"
+    elif axis == 1:
+        data_format = "channels_first"
+    else:
+        raise ValueError(
+            f"BatchNormalization axis must be -1 (channels last) or 1 (channels first), got {axis!r}"
+        )
+    if not (center and scale):
+        raise ValueError(
+            "BatchNormalization: minidl's BatchNorm always learns gamma and beta (center=True, scale=True)"
+        )
+    return _BatchNorm(
+        momentum=momentum, eps=epsilon, data_format=data_format, unbiased_running_var=False, **kwargs
+    )
+
+
+def LayerNormalization(axis=-1, epsilon: float = 0.001, **kwargs) -> _L.LayerNorm:
+    """Keras's ``LayerNormalization``: a ``minidl.nn.layers.LayerNorm`` over the last axis with
+    Keras's epsilon 0.001."""
+    if axis != -1:
+        raise ValueError(f"LayerNormalization normalises the last axis only (axis=-1), got axis={axis!r}")
+    return _L.LayerNorm(eps=epsilon, **kwargs)
+
+
+def LeakyReLU(negative_slope: float = 0.3, **kwargs) -> _L.LeakyReLU:
+    """Keras's ``LeakyReLU`` (slope 0.3 below zero by default; minidl's and PyTorch's is 0.01)."""
+    if "alpha" in kwargs:  # Keras 2's name
+        negative_slope = kwargs.pop("alpha")
+    return _L.LeakyReLU(alpha=negative_slope, **kwargs)
+
+
+_ABSENT = {
+    "AdditiveAttention": "chapter 'attention' writes dot-product attention by hand; "
+    "keras.layers.Attention (score_mode='dot') and MultiHeadAttention are here",
+    "RandomBrightness": "RandomFlip, RandomTranslation, RandomRotation, RandomZoom and RandomContrast "
+    "are here; or augment the NumPy arrays before fit (minidl.training.augmentation)",
+}
+
+
+def __getattr__(name: str):
+    raise feature_missing(
+        f"keras.layers.{name}", _ABSENT.get(name, f"its layers are {', '.join(sorted(__all__))}")
+    )

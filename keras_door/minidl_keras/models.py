@@ -1,0 +1,170 @@
+"""``keras.models``: ``Sequential``, ``Model`` (the functional API and subclassing,
+``minidl_keras.functional``) and ``load_model``.
+
+``keras.Sequential`` is minidl's ``Sequential`` with Keras's ways where they differ from
+minidl's own door:
+
+* ``fit(x, y, batch_size, epochs, ...)`` takes its positional arguments in Keras's order
+  (minidl's ``fit`` takes them by name only);
+* ``compile`` reads names with Keras's defaults (``optimizer="rmsprop"``, ``"adam"`` with
+  epsilon 1e-7) and calls a metric function as Keras does, ``fn(y_true, y_pred)``, logged under
+  the name given;
+* ``count_params()`` is one int; ``metrics_names`` and ``get_layer`` are there;
+* a model among the layers (a pretrained base) stays **one** layer, as in Keras:
+  ``keras.Sequential([base, layers.Dense(10)])`` is built as a small ``keras.Model`` whose
+  ``layers`` are ``[base, dense]``, so ``model.layers[0].trainable = False`` freezes the base.
+"""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+
+from minidl import backend
+from minidl.nn.layers.base import Layer
+from minidl.training import model as _model
+from minidl.training.trainer import Trainer
+from .fitting import KerasFit
+from .functional import Input, InputLayer, Model, _metric, _unique_names
+from .graph import KerasTensor
+from .masking import attach_to_loss_and_metrics, call_layer, makes_mask
+from .naming import name_layer
+from .weights import KerasWeights
+
+__all__ = ["Sequential", "Model", "load_model"]
+
+
+def _is_model(layer) -> bool:
+    return isinstance(layer, (Trainer, Model))
+
+
+def _declared_input_shape(entry) -> tuple | None:
+    """The per-sample shape a ``keras.Input(shape)`` or a ``layers.InputLayer(shape)`` among a
+    Sequential's layers declares (it is not kept in ``layers``, as in Keras); None for a layer."""
+    if isinstance(entry, InputLayer):
+        return entry.shape
+    if isinstance(entry, KerasTensor) and hasattr(entry, "input_layer"):
+        return tuple(entry.shape[1:])
+    return None
+
+
+class Sequential(KerasFit, KerasWeights, _model.Sequential):  # fit in Keras's order
+    """Keras's ``Sequential`` (see the module's docstring for what differs from minidl's)."""
+
+    def __new__(cls, layers=None, *args, **kwargs):
+        if layers is not None and any(_is_model(layer) for layer in layers):
+            return ModelStack(layers, name=kwargs.get("name"))
+        return super().__new__(cls)
+
+    def add(self, layer) -> None:
+        if _is_model(layer):
+            raise NotImplementedError(
+                "keras.Sequential.add(model): a model inside a Sequential built one add at a time is "
+                "not in minidl_keras; pass it in the list, keras.Sequential([base, layers.Dense(10)]), "
+                "or write x = base(inputs) with the functional API"
+            )
+        shape = _declared_input_shape(layer)
+        if shape is None:
+            super().add(name_layer(layer))  # Keras's name ("dense", "dense_1", ...) if it has none
+        elif self.layers:
+            raise ValueError(
+                f"Input(shape={shape}) must come first: this model already has "
+                f"{len(self.layers)} layer(s); pass the shape to the first layer"
+            )
+        else:
+            self._declare_input_shape(shape, f"Input(shape={shape})")
+
+    def forward(self, x, training: bool = False):
+        """minidl's ``Sequential.forward``, with Keras's masks passed from layer to layer
+        (``minidl_keras.masking``) once a layer makes one (``Embedding(mask_zero=True)``)."""
+        if not any(makes_mask(layer) for layer in self.layers):
+            return super().forward(x, training)
+        if self.input_shape is None:
+            if not hasattr(x, "shape"):
+                x = np.asarray(x)
+            self.input_shape = tuple(x.shape[1:])
+            if not self._device_chosen:  # the layers are built where this batch is
+                self.device = backend.device_of(x)
+        mask = None
+        for layer in self.layers:
+            frozen_inference = not layer.trainable and layer.inference_when_frozen
+            x, mask = call_layer(layer, x, mask, training and not frozen_inference)
+        self.output_mask = mask
+        return x
+
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, **unsupported) -> None:
+        """Keras's ``compile``: Keras's names and defaults, metric functions called ``fn(y_true, y_pred)``."""
+        from . import losses, optimizers
+
+        if unsupported:
+            raise NotImplementedError(
+                f"compile({', '.join(sorted(unsupported))}=...) is not in minidl_keras's Sequential: "
+                "it takes optimizer, loss and metrics"
+            )
+        super().compile(
+            optimizer=optimizers.get(optimizer), loss=losses.get(loss) if loss is not None else None
+        )
+        if isinstance(metrics, str) or callable(metrics):
+            metrics = [metrics]
+        self.metrics = _unique_names([_metric(m, self.loss, None, "") for m in (metrics or [])])
+        attach_to_loss_and_metrics(self)
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        if steps is not None:
+            x = x[: steps * (batch_size or 32)]
+        return super().predict(x, batch_size, verbose, callbacks=callbacks)
+
+    def count_params(self) -> int:  # type: ignore[override]  # Keras 3 returns one int, minidl a pair
+        """The number of scalars in the weights, trainable or not (Keras returns one int)."""
+        return sum(_model.Sequential.count_params(self))
+
+    def _weight_layers(self) -> list:
+        return list(self.layers)
+
+
+class ModelStack(Model):
+    """``keras.Sequential([base, ...])`` with a model among the layers: a ``keras.Model`` whose
+    ``call`` applies the entries in turn, each model one layer (as Keras keeps it)."""
+
+    def __init__(self, layers, name=None):
+        super().__init__(name=name)
+        self.stack: list = []
+        for layer in layers:
+            self.add(layer)
+
+    @property
+    def layers(self) -> list:
+        return list(self.stack)
+
+    def add(self, layer) -> None:
+        if _declared_input_shape(layer) is not None:  # the shape each call brings
+            return
+        self.stack.append(name_layer(layer) if isinstance(layer, Layer) else layer)
+        self._traces.clear()  # the next batch records the longer stack
+
+    def call(self, inputs, training=None):
+        x = inputs
+        for layer in self.stack:
+            x = layer(x)
+        return x
+
+
+def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True):
+    """Read a model file: a functional or subclassed ``keras.Model`` (its classes and its
+    ``Lambda`` functions from ``custom_objects``), or a ``keras.Sequential`` (minidl's
+    ``Sequential`` format). ``safe_mode`` is Keras's switch for running a saved lambda's
+    bytecode; minidl's files hold no code, so loading never runs any (a Python lambda is
+    refused when saving instead)."""
+    from . import model_file
+
+    arrays = model_file.read(filepath)
+    if model_file.KEY in arrays:
+        kinds = types.SimpleNamespace(Input=Input, Model=Model, ModelStack=ModelStack, Sequential=Sequential)
+        return model_file.load(filepath, arrays, kinds, custom_objects, compile)
+    return _model.load_model(
+        filepath,
+        compile=compile,
+        make_layer=lambda spec: model_file.make_layer(spec, custom_objects),
+        model_class=Sequential,
+    )

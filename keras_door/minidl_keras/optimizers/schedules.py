@@ -1,0 +1,94 @@
+"""``keras.optimizers.schedules``: learning rates that change every step (batch).
+
+Pass one as the learning rate, ``Adam(learning_rate=ExponentialDecay(1e-3, 1000, 0.9))``;
+the optimizer evaluates it at its step count before every update
+(``minidl.nn.optim.LearningRateSchedule``). ``step`` counts batches, not epochs, as in Keras.
+
+    ExponentialDecay        lr = initial * decay_rate ** (step / decay_steps)   (floor with staircase)
+    InverseTimeDecay        lr = initial / (1 + decay_rate * step / decay_steps)
+    PiecewiseConstantDecay  values[i] while step <= boundaries[i] (values[-1] after the last)
+    CosineDecay             initial * ((1 - alpha) * (1 + cos(pi * min(step, decay_steps) / decay_steps)) / 2 + alpha)
+"""
+
+import math
+
+from minidl.nn.optim import LearningRateSchedule
+
+__all__ = [
+    "LearningRateSchedule",
+    "ExponentialDecay",
+    "InverseTimeDecay",
+    "PiecewiseConstantDecay",
+    "CosineDecay",
+]
+
+
+def _positive(value, what, who):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{who} {what} must be a positive number, got {value!r}")
+    return value
+
+
+class ExponentialDecay(LearningRateSchedule):
+    """``initial_learning_rate * decay_rate ** (step / decay_steps)``; with ``staircase`` the
+    exponent is floored (the rate drops every ``decay_steps`` batches)."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase: bool = False, name=None):
+        self.initial_learning_rate = _positive(
+            initial_learning_rate, "initial_learning_rate", "ExponentialDecay"
+        )
+        self.decay_steps = _positive(decay_steps, "decay_steps", "ExponentialDecay")
+        self.decay_rate = _positive(decay_rate, "decay_rate", "ExponentialDecay")
+        self.staircase, self.name = bool(staircase), name
+
+    def __call__(self, step):
+        p = step / self.decay_steps
+        return self.initial_learning_rate * self.decay_rate ** (math.floor(p) if self.staircase else p)
+
+
+class InverseTimeDecay(LearningRateSchedule):
+    """``initial_learning_rate / (1 + decay_rate * step / decay_steps)`` (floored with ``staircase``)."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase: bool = False, name=None):
+        self.initial_learning_rate = _positive(
+            initial_learning_rate, "initial_learning_rate", "InverseTimeDecay"
+        )
+        self.decay_steps = _positive(decay_steps, "decay_steps", "InverseTimeDecay")
+        self.decay_rate, self.staircase, self.name = decay_rate, bool(staircase), name
+
+    def __call__(self, step):
+        p = step / self.decay_steps
+        return self.initial_learning_rate / (1 + self.decay_rate * (math.floor(p) if self.staircase else p))
+
+
+class PiecewiseConstantDecay(LearningRateSchedule):
+    """``values[0]`` while ``step <= boundaries[0]``, ``values[1]`` while ``step <= boundaries[1]``,
+    ..., ``values[-1]`` after the last boundary (``len(values) == len(boundaries) + 1``)."""
+
+    def __init__(self, boundaries, values, name=None):
+        if len(values) != len(boundaries) + 1:
+            raise ValueError(
+                f"PiecewiseConstantDecay needs one value more than boundaries, got "
+                f"{len(boundaries)} boundaries and {len(values)} values"
+            )
+        self.boundaries, self.values, self.name = list(boundaries), list(values), name
+
+    def __call__(self, step):
+        for boundary, value in zip(self.boundaries, self.values):
+            if step <= boundary:
+                return value
+        return self.values[-1]
+
+
+class CosineDecay(LearningRateSchedule):
+    """Cosine from ``initial_learning_rate`` down to ``alpha * initial_learning_rate`` over
+    ``decay_steps`` batches, then constant (Keras's CosineDecay without warm-up)."""
+
+    def __init__(self, initial_learning_rate, decay_steps, alpha: float = 0.0, name=None):
+        self.initial_learning_rate = _positive(initial_learning_rate, "initial_learning_rate", "CosineDecay")
+        self.decay_steps = _positive(decay_steps, "decay_steps", "CosineDecay")
+        self.alpha, self.name = alpha, name
+
+    def __call__(self, step):
+        cosine = 0.5 * (1 + math.cos(math.pi * min(step, self.decay_steps) / self.decay_steps))
+        return self.initial_learning_rate * ((1 - self.alpha) * cosine + self.alpha)

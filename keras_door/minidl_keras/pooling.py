@@ -1,0 +1,111 @@
+"""Keras layers minidl's own door does not have: ``GlobalMaxPooling1D``/``2D`` and
+``ZeroPadding2D``, channels-last unless ``data_format="channels_first"`` (this door's setting
+by default). They have no weights::
+
+    GlobalMaxPooling2D  (N, H, W, C) -> (N, C)      y = max over H, W
+                        dx = dy at each channel's maximum (shared equally by ties), else 0
+    GlobalMaxPooling1D  (N, L, C) -> (N, C)         the same over L
+    ZeroPadding2D       (N, H, W, C) -> (N, t + H + b, l + W + r, C)
+                        dx = the middle of dy
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minidl import backend
+from minidl.nn.layers.base import Layer
+from . import config
+
+__all__ = ["GlobalMaxPooling1D", "GlobalMaxPooling2D", "ZeroPadding2D"]
+
+
+def _format(data_format):
+    data_format = data_format or config.image_data_format()
+    if data_format not in ("channels_last", "channels_first"):
+        raise ValueError(f"data_format must be 'channels_last' or 'channels_first', got {data_format!r}")
+    return data_format
+
+
+class _GlobalMax(Layer):
+    spatial_rank = 2
+
+    def __init__(self, data_format=None, keepdims: bool = False, name=None, **kwargs):
+        super().__init__(name, **kwargs)
+        self.data_format, self.keepdims = _format(data_format), bool(keepdims)
+        self.input_ndims = (self.spatial_rank + 2,)
+        where = "L" if self.spatial_rank == 1 else "H, W"
+        self.input_layout = f"(N, {where}, C)" if self.data_format == "channels_last" else f"(N, C, {where})"
+
+    def _axes(self, ndim):
+        first = 1 if self.data_format == "channels_last" else 2
+        return tuple(range(first, first + self.spatial_rank))
+
+    def compute_output_shape(self, input_shape):
+        axes = [a - 1 for a in self._axes(len(input_shape) + 1)]
+        if self.keepdims:
+            return tuple(1 if i in axes else d for i, d in enumerate(input_shape))
+        return tuple(d for i, d in enumerate(input_shape) if i not in axes)
+
+    def forward(self, x, training=False):
+        x = self.check_input(x)
+        axes = self._axes(x.ndim)
+        y = x.max(axis=axes, keepdims=True)
+        hits = x == y
+        self.cache = (hits / hits.sum(axis=axes, keepdims=True)).astype(x.dtype)
+        return y if self.keepdims else y.reshape(self.cache.shape[0], -1)
+
+    def backward(self, dy):
+        share = self.require_cache()
+        axes = self._axes(share.ndim)
+        shape = tuple(1 if a in axes else n for a, n in enumerate(share.shape))
+        return share * dy.reshape(shape)
+
+
+class GlobalMaxPooling2D(_GlobalMax):
+    """The largest value of each channel over the image: (N, H, W, C) -> (N, C)."""
+
+
+class GlobalMaxPooling1D(_GlobalMax):
+    """The largest value of each channel over the sequence: (N, L, C) -> (N, C)."""
+
+    spatial_rank = 1
+
+
+class ZeroPadding2D(Layer):
+    """``ZeroPadding2D(padding)``: rows and columns of zeros around each image; ``padding`` is
+    an int, ``(rows, columns)`` or ``((top, bottom), (left, right))``."""
+
+    input_ndims = (4,)
+
+    def __init__(self, padding=(1, 1), data_format=None, name=None, **kwargs):
+        super().__init__(name, **kwargs)
+        self.data_format = _format(data_format)
+        if isinstance(padding, (int, np.integer)):
+            padding = ((padding, padding), (padding, padding))
+        elif all(isinstance(p, (int, np.integer)) for p in padding):
+            padding = ((padding[0], padding[0]), (padding[1], padding[1]))
+        self.padding = tuple(tuple(int(v) for v in p) for p in padding)
+        if any(v < 0 for p in self.padding for v in p):
+            raise ValueError(f"ZeroPadding2D padding must be >= 0, got {padding!r}")
+        self.input_layout = "(N, H, W, C)" if self.data_format == "channels_last" else "(N, C, H, W)"
+
+    def _pad_widths(self):
+        (t, b), (left, r) = self.padding
+        if self.data_format == "channels_last":
+            return ((0, 0), (t, b), (left, r), (0, 0))
+        return ((0, 0), (0, 0), (t, b), (left, r))
+
+    def compute_output_shape(self, input_shape):
+        widths = self._pad_widths()[1:]
+        return tuple(None if d is None else d + a + b for d, (a, b) in zip(input_shape, widths))
+
+    def forward(self, x, training=False):
+        x = self.check_input(x)
+        self.cache = x.shape
+        return backend.get_array_module(x).pad(x, self._pad_widths())
+
+    def backward(self, dy):
+        shape = self.require_cache()
+        index = tuple(slice(a, a + n) for (a, _), n in zip(self._pad_widths(), shape))
+        return dy[index]

@@ -1,0 +1,301 @@
+"""Weights as Keras lays them out, for ``get_weights``/``set_weights`` (and the files of
+``save_weights``) through this door, so arrays move between Keras and minidl unchanged.
+
+minidl's kernels hold PyTorch's layout; Keras's differ for the convolutions only:
+
+    Conv2D           minidl W (F, C, KH, KW)      Keras kernel (KH, KW, C, F)
+    Conv2DTranspose  minidl W (C, F, KH, KW)      Keras kernel (KH, KW, F, C)
+    Conv1D           minidl W (F, C, K)           Keras kernel (K, C, F)
+    DepthwiseConv2D  minidl W (C, M, KH, KW)      Keras depthwise_kernel (KH, KW, C, M)
+    SeparableConv2D  its sub-layers': a DepthwiseConv2D and a 1x1 Conv2D, whose kernel
+                     (1, 1, C*M, F) is Keras's pointwise_kernel
+
+    GRU              minidl Wx, Wh, bx, bh,        Keras kernel, recurrent_kernel, bias (2, 3H),
+                     blocks [r | z | n]            blocks [z | r | h] (the same cell: reset_after)
+
+so a GRU has three Keras weights, its bias the two of minidl's stacked (``GRU_BIAS``).
+
+    MultiHeadAttention  minidl Wq (D, H*dk), bq (H*dk,), Wo (H*dv, D')
+                     Keras query kernel (D, H, dk), bias (H, dk), output kernel (H, dv, D')
+                     (the same numbers, reshaped: ``minidl_keras.attention``)
+
+Every other weight (Dense's (in, out) kernel, biases, LSTM's blocks, batch-norm statistics)
+is laid out alike.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minidl.nn import layers as _L
+from minidl.nn.layers.base import _own
+
+__all__ = [
+    "to_keras",
+    "from_keras",
+    "Weight",
+    "KerasWeights",
+    "KerasNames",
+    "as_keras_layer",
+    "own_slots",
+    "weights_of",
+]
+
+# the axes that turn minidl's W into Keras's kernel
+_TO_KERAS = {
+    _L.Conv2D: (2, 3, 1, 0),
+    _L.Conv2DTranspose: (2, 3, 1, 0),
+    _L.Conv1D: (2, 1, 0),
+    _L.DepthwiseConv2D: (2, 3, 0, 1),
+}
+
+
+#: the key of a GRU's one Keras bias: minidl's ``bx`` and ``bh`` stacked, (2, 3H)
+GRU_BIAS = ("bx", "bh")
+
+
+def _axes(layer, key):
+    if key != "W":
+        return None
+    return next((_TO_KERAS[cls] for cls in type(layer).__mro__ if cls in _TO_KERAS), None)
+
+
+def _swap_gru_blocks(layer, array):
+    """[r | z | n] <-> [z | r | n] along the last axis (its own inverse)."""
+    H = layer.units
+    return np.concatenate([array[..., H : 2 * H], array[..., :H], array[..., 2 * H :]], axis=-1)
+
+
+def to_keras(layer, key, array):
+    """``layer.params[key]`` (or a copy of it) in Keras's layout (a layer with its own rule,
+    ``to_keras_layout``, as MultiHeadAttention's (D, H, dk) kernels, gives it)."""
+    if hasattr(type(layer), "to_keras_layout"):
+        return layer.to_keras_layout(key, array)
+    if isinstance(layer, _L.GRU):
+        return _swap_gru_blocks(layer, array)
+    axes = _axes(layer, key)
+    return array if axes is None else np.ascontiguousarray(np.transpose(array, axes))
+
+
+def from_keras(layer, key, array):
+    """A Keras-laid-out weight in minidl's layout for ``layer.params[key]``."""
+    if hasattr(type(layer), "from_keras_layout"):
+        return layer.from_keras_layout(key, array)
+    if isinstance(layer, _L.GRU):
+        return _swap_gru_blocks(layer, array)
+    axes = _axes(layer, key)
+    return array if axes is None else np.ascontiguousarray(np.transpose(array, np.argsort(axes)))
+
+
+def _keys(layer, store: str) -> list:
+    """A layer's own weights in ``store``, as Keras counts them (a GRU's two biases are one)."""
+    keys = list(_own(getattr(layer, store)))
+    if isinstance(layer, _L.GRU) and store == "params" and all(k in keys for k in GRU_BIAS):
+        keys = [k for k in keys if k not in GRU_BIAS] + [GRU_BIAS]
+    return keys
+
+
+class Weight:
+    """One weight of a model as Keras's ``model.weights`` lists it: ``numpy()`` (Keras's
+    layout), ``shape``, ``name``, ``trainable``, ``assign(value)``. ``layer`` is the layer whose
+    own array it is (a sub-layer's, for a layer that holds others); ``frozen``: a layer that
+    holds it is frozen."""
+
+    def __init__(self, layer, store: str, key: str, frozen: bool = False):
+        self.layer, self.store, self.key, self.frozen = layer, store, key, frozen
+
+    def _array(self):
+        """The minidl array (a GRU's bias: its two, stacked, as a copy)."""
+        arrays = getattr(self.layer, self.store)
+        if isinstance(self.key, tuple):
+            from minidl import backend
+
+            return backend.get_array_module(arrays[self.key[0]]).stack([arrays[k] for k in self.key])
+        return arrays[self.key]
+
+    def numpy(self):
+        from minidl import backend
+
+        return to_keras(self.layer, self.key, backend.to_numpy(self._array()).copy())
+
+    def set(self, value, device=None) -> None:
+        """Assign a Keras-laid-out ``value`` (shape checked), on ``device`` (the array's own)."""
+        from minidl import backend
+
+        value = from_keras(self.layer, self.key, np.asarray(value))
+        target = self._array()
+        if tuple(np.shape(value)) != tuple(target.shape):
+            raise ValueError(
+                f"set_weights: {self.layer.label}.{self.name} has shape {tuple(to_keras(self.layer, self.key, backend.to_numpy(target)).shape)}, "
+                f"got {tuple(np.shape(to_keras(self.layer, self.key, value)))}"
+            )
+        value = backend.to_device(value, device or backend.device_of(target))
+        arrays = getattr(self.layer, self.store)
+        if isinstance(self.key, tuple):
+            for k, part in zip(self.key, value):
+                arrays[k][...] = part
+        else:
+            arrays[self.key][...] = value
+
+    @property
+    def shape(self) -> tuple:
+        return tuple(self.numpy().shape)
+
+    @property
+    def name(self) -> str:
+        return "bias" if isinstance(self.key, tuple) else self.key
+
+    @property
+    def path(self) -> str:
+        return f"{self.layer.name or type(self.layer).__name__.lower()}/{self.key}"
+
+    @property
+    def trainable(self) -> bool:
+        return self.store == "params" and bool(self.layer.trainable) and not self.frozen
+
+    def assign(self, value) -> None:
+        value = np.asarray(value)
+        if tuple(value.shape) != self.shape:
+            raise ValueError(f"{self.path}.assign expected shape {self.shape}, got {value.shape}")
+        self.set(value)
+
+    def __array__(self, dtype=None, copy=None):
+        return self.numpy() if dtype is None else self.numpy().astype(dtype)
+
+    def __repr__(self) -> str:
+        return f"<Weight path={self.path} shape={self.shape}>"
+
+
+class KerasNames:
+    """Mixin of the door's layers (``keras.layers.Dense`` is ``KerasNames`` + minidl's ``Dense``):
+    Keras's attribute names for a layer's weights, ``layer.kernel``, ``layer.bias``, ... as
+    ``Weight`` views in Keras's layout (``numpy()``, ``shape``, ``assign``). ``keras_weights``
+    maps each name to ``(store, key)``: ``{"kernel": ("params", "W"), "bias": ("params", "b")}``,
+    a sub-layer's as ``"<sub-layer>.<key>"`` (``("params", "pointwise.W")``). A built layer
+    without the weight (``use_bias=False``) gives None, as Keras."""
+
+    keras_weights: dict[str, tuple[str, str]] = {}
+
+    def __getattr__(self, name: str):
+        spec = type(self).keras_weights.get(name)
+        if spec is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        store, key = spec
+        if not self.__dict__.get("built", False):
+            raise AttributeError(
+                f"{type(self).__name__}.{name} exists once the layer is built: call it on a batch, "
+                "or build it (layer.build(input_shape))"
+            )
+        path, _, key = key.rpartition(".")
+        owner = dict(self.layers_within())[path]
+        return Weight(owner, store, key) if key in getattr(owner, store) else None
+
+    def get_weights(self) -> list:
+        """Keras's ``layer.get_weights()``: copies of the layer's arrays in Keras's layout and
+        order (a Dense's kernel (in, out) then bias)."""
+        return [w.numpy() for w in weights_of([self])]
+
+    def set_weights(self, weights) -> None:
+        """Assign arrays laid out as ``get_weights`` returns them (shapes checked)."""
+        slots = weights_of([self])
+        if len(weights) != len(slots):
+            raise ValueError(
+                f"{type(self).__name__}.set_weights expected {len(slots)} arrays, got {len(weights)}"
+            )
+        for slot, w in zip(slots, weights):
+            slot.assign(w)
+
+    def constraint_of(self, key: str):
+        """The layer's constraint on ``params[key]`` applied in Keras's layout (a Conv2D's kernel
+        as (KH, KW, C, F), so ``axis`` means what it means in Keras), the result put back in
+        minidl's."""
+        constraint = super().constraint_of(key)  # type: ignore[misc]
+        axes = _axes(self, key)
+        if constraint is None or axes is None:
+            return constraint
+        back = tuple(int(i) for i in np.argsort(axes))
+        return lambda w: constraint(w.transpose(axes)).transpose(back)
+
+
+#: minidl's class -> the door's class with Keras's names (filled by ``keras_names``)
+_KERAS_CLASSES: dict[type, type] = {}
+
+
+def keras_names(base: type, **names: tuple[str, str]):
+    """Class decorator: the door's layer ``cls`` (a subclass of ``base``) with ``names``
+    (``kernel=("params", "W")``); ``as_keras_layer`` turns a loaded ``base`` into it."""
+
+    def decorate(cls):
+        cls.keras_weights = dict(names)
+        _KERAS_CLASSES[base] = cls
+        return cls
+
+    return decorate
+
+
+def as_keras_layer(layer):
+    """A layer of minidl's class (as a file loads it) as the door's class of that name, which
+    adds only Keras's weight names; any other layer unchanged."""
+    cls = _KERAS_CLASSES.get(type(layer))
+    if cls is not None:
+        layer.__class__ = cls
+    return layer
+
+
+def own_slots(layers) -> list:
+    """``(layer, store, key, frozen)`` for every weight of ``layers`` in ``get_weights`` order:
+    each layer's own params, then its own buffers, then each of its sub-layers' the same way
+    (``Layer.layers_within``; Keras's order); ``layer`` is the one whose own array it is."""
+    slots = []
+    for top in layers:
+        for path, layer in top.layers_within():
+            frozen = not top.trainable or any(
+                not above.trainable for name, above in top.layers_within() if _holds(name, path)
+            )
+            for store in ("params", "buffers"):
+                slots += [(layer, store, key, frozen) for key in _keys(layer, store)]
+    return slots
+
+
+def _holds(outer: str, inner: str) -> bool:
+    """Whether the layer at path ``outer`` holds the one at ``inner`` (both under one top layer)."""
+    return outer != inner and (outer == "" or inner.startswith(outer + "."))
+
+
+def weights_of(layers) -> list:
+    """Every weight of ``layers`` in ``get_weights`` order (``own_slots``)."""
+    return [Weight(layer, store, key, frozen) for layer, store, key, frozen in own_slots(layers)]
+
+
+class KerasWeights:
+    """``weights`` / ``trainable_weights`` / ``non_trainable_weights`` for a model with ``_weight_layers()``."""
+
+    def _weight_layers(self) -> list:
+        """The layers whose arrays are the model's weights, in ``get_weights`` order."""
+        raise NotImplementedError(f"{type(self).__name__} must define _weight_layers()")
+
+    @property
+    def weights(self) -> list:
+        return weights_of(self._weight_layers())
+
+    @property
+    def trainable_weights(self) -> list:
+        return [w for w in self.weights if w.trainable]
+
+    @property
+    def non_trainable_weights(self) -> list:
+        return [w for w in self.weights if not w.trainable]
+
+    def get_weights(self) -> list:
+        """Copies of every weight array as Keras lays them out (a Conv2D kernel (KH, KW, C, F), a
+        GRU's three arrays), in Keras's order (``own_slots``: a layer's own weights, then its
+        sub-layers')."""
+        return [w.numpy() for w in self.weights]
+
+    def set_weights(self, weights) -> None:
+        """Assign weights laid out as Keras's ``get_weights`` returns them (shapes checked)."""
+        slots = self.weights
+        if len(weights) != len(slots):
+            raise ValueError(f"set_weights expected {len(slots)} arrays, got {len(weights)}")
+        for slot, w in zip(slots, weights):
+            slot.set(w, self.device)  # type: ignore[attr-defined]  # the model's device
