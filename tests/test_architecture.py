@@ -24,6 +24,10 @@ A module may import modules of its own group and of groups on lower levels, noth
 No module imports the package root (``import minidl``, ``from minidl import __version__``)
 except ``__main__``, which sits above it. An import path is a file path: no import hook, no
 alias module (the old paths ``minidl.layers``, ``minidl.model``, ... are gone; CHANGELOG.md).
+
+The grader (``grader/minidl_grader``, its own distribution) has floors of its own,
+``GRADER_GROUPS``, checked by the same functions: ``FLOORS`` holds one table per package, and
+another package is checked by adding its table there.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import re
 import subprocess
 import sys
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -58,7 +63,8 @@ OLD_PATHS = {
 PACKAGE_DIR = Path(__file__).resolve().parents[1] / "minidl"
 ROOT = "minidl"
 
-# (group, level, the modules in it: a name covers the module and everything below it)
+# (group, level, the modules in it: a name covers the module and everything below it, but
+# "minidl", the package root, covers the root only)
 GROUPS = [
     ("kernels", 0, ["minidl.kernels"]),
     ("version", 0, ["minidl._version"]),
@@ -89,6 +95,48 @@ GROUPS = [
     ("main", 10, ["minidl.__main__"]),
 ]
 ENTRY_POINT = "minidl.__main__"  # the one module allowed to import the package root
+
+# The grader's floors, lowest first (docs/ARCHITECTURE.md, "The grader's floors"): what runs in
+# the sandbox; the walls around it and the judging (siblings); the exercises, built-in and an
+# instructor's (they register into the judge's registry: the package root hands the registry
+# ``specs.load_all``, so the registry imports no spec); what is shown and written; notebooks,
+# public data and the catalogue of mistakes; grading one notebook and releasing exercises; the
+# command line's ``grade``; the public names; ``python -m minidl_grader``.
+GRADER_DIR = PACKAGE_DIR.parent / "grader" / "minidl_grader"
+GRADER_GROUPS = [
+    ("runtime", 0, ["minidl_grader.runtime"]),
+    ("version", 0, ["minidl_grader._version"]),
+    ("confinement", 1, ["minidl_grader.confinement"]),
+    ("judge", 1, ["minidl_grader.judge"]),
+    ("specs", 2, ["minidl_grader.specs"]),
+    ("course", 2, ["minidl_grader.course"]),
+    ("reports", 3, ["minidl_grader.reports", "minidl_grader.similarity"]),
+    ("notebook", 4, ["minidl_grader.notebook"]),
+    ("public", 4, ["minidl_grader.public"]),
+    ("catalogue", 4, ["minidl_grader.catalogue"]),
+    ("runner", 5, ["minidl_grader.runner"]),
+    ("release", 5, ["minidl_grader.release"]),
+    ("cli", 6, ["minidl_grader.cli"]),
+    ("root", 7, ["minidl_grader"]),
+    ("main", 8, ["minidl_grader.__main__"]),
+]
+
+
+@dataclass(frozen=True)
+class Floors:
+    """One package's floor table: its folder (whose name is the package's), its groups
+    ``(group, level, modules)``, and the modules allowed to import its root."""
+
+    package_dir: Path
+    groups: list
+    entry_points: tuple[str, ...]
+
+
+# Every package of the repository whose import graph is checked: add a table to check another.
+FLOORS = {
+    "minidl": Floors(PACKAGE_DIR, GROUPS, (ENTRY_POINT,)),
+    "minidl_grader": Floors(GRADER_DIR, GRADER_GROUPS, ("minidl_grader.__main__",)),
+}
 ON_FIRST_USE = (
     "minidl.gallery",
     "minidl.zoo",
@@ -143,11 +191,13 @@ def import_graph(package_dir: Path = PACKAGE_DIR) -> dict[str, list[tuple[str, i
 
 
 def group_of(module: str, groups=GROUPS) -> tuple[str, int] | None:
-    """(group, level) of ``module``: the group with the longest name that covers it."""
+    """(group, level) of ``module``: the group with the longest name that covers it. A name
+    covers its module and everything below it, but the package root's covers the root only
+    (so a new module is on no floor until a table places it)."""
     best = None
     for name, level, prefixes in groups:
         for prefix in prefixes:
-            if module == prefix or module.startswith(prefix + "."):
+            if module == prefix or ("." in prefix and module.startswith(prefix + ".")):
                 if best is None or len(prefix) > best[0]:
                     best = (len(prefix), name, level)
     return None if best is None else best[1:]
@@ -196,36 +246,57 @@ def wrong_way_imports(graph: dict, groups=GROUPS) -> list[str]:
     return problems
 
 
-def root_imports(graph: dict, root: str = ROOT) -> list[str]:
+def root_imports(graph: dict, root: str = ROOT, entry_points: tuple[str, ...] = (ENTRY_POINT,)) -> list[str]:
     return [
         f"{module}:{line} imports the package root {root}"
         for module, edges in sorted(graph.items())
         for target, line in edges
-        if target == root and module not in (root, ENTRY_POINT)
+        if target == root and module != root and module not in entry_points
     ]
 
 
-# ============================================================================ the package
-GRAPH = import_graph()
+def floor_problems(floors: Floors) -> list[str]:
+    """Everything wrong with one package's import graph against its floor table: a module on
+    no floor, an import cycle, an import sideways or upward, an import of the package root."""
+    graph = import_graph(floors.package_dir)
+    problems = [f"{module} is on no floor" for module in graph if group_of(module, floors.groups) is None]
+    cycle = find_cycle(graph)
+    if cycle is not None:
+        problems.append("import cycle: " + " -> ".join(cycle))
+    problems += wrong_way_imports(graph, floors.groups)
+    return problems + root_imports(graph, floors.package_dir.name, floors.entry_points)
+
+
+# ============================================================================ the packages
+GRAPHS = {name: import_graph(floors.package_dir) for name, floors in FLOORS.items()}
+GRAPH = GRAPHS["minidl"]
 
 
 def test_the_graph_is_read_from_the_source():
     assert any(t == "minidl.nn.layers.base" for t, _ in GRAPH["minidl.training.model"])
     assert any(t == "minidl.kernels.reference" for t, _ in GRAPH["minidl.kernels.cpu"])
     assert len(GRAPH) > 40
+    grader = GRAPHS["minidl_grader"]
+    assert any(t == "minidl_grader.judge.judging" for t, _ in grader["minidl_grader.reports.report"])
+    assert any(t == "minidl_grader.runtime.codec" for t, _ in grader["minidl_grader.confinement.process"])
+    assert len(grader) > 30
 
 
-def test_every_module_belongs_to_a_group():
-    assert [m for m in GRAPH if group_of(m) is None] == []
+@pytest.mark.parametrize("package", sorted(FLOORS))
+def test_every_module_belongs_to_a_group(package):
+    groups = FLOORS[package].groups
+    assert [m for m in GRAPHS[package] if group_of(m, groups) is None] == []
 
 
-def test_no_import_cycle():
-    cycle = find_cycle(GRAPH)
+@pytest.mark.parametrize("package", sorted(FLOORS))
+def test_no_import_cycle(package):
+    cycle = find_cycle(GRAPHS[package])
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
 
 
-def test_imports_go_down_the_layers_only():
-    assert wrong_way_imports(GRAPH) == []
+@pytest.mark.parametrize("package", sorted(FLOORS))
+def test_imports_go_down_the_layers_only(package):
+    assert wrong_way_imports(GRAPHS[package], FLOORS[package].groups) == []
 
 
 _OLD_NAMES = "|".join(map(re.escape, OLD_PATHS))
@@ -275,8 +346,15 @@ def test_old_paths_do_not_import_and_minidl_installs_no_finder():
     assert out.returncode == 0, out.stderr
 
 
-def test_no_module_imports_the_package_root():
-    assert root_imports(GRAPH) == []
+@pytest.mark.parametrize("package", sorted(FLOORS))
+def test_no_module_imports_the_package_root(package):
+    floors = FLOORS[package]
+    assert root_imports(GRAPHS[package], package, floors.entry_points) == []
+
+
+def test_the_floor_tables_name_their_packages():
+    assert {name: floors.package_dir.name for name, floors in FLOORS.items()} == {n: n for n in FLOORS}
+    assert all((floors.package_dir / "__init__.py").is_file() for floors in FLOORS.values())
 
 
 def grader_imports(package_dir: Path = PACKAGE_DIR, other: str = "minidl_grader") -> list[str]:
@@ -381,6 +459,38 @@ def test_the_checks_catch_a_cycle_a_wrong_way_import_and_a_root_import(tmp_path)
     assert "minidl.nn.losses:1 imports minidl.nn.layers.activations (sideways" in problems
     assert "minidl.nn.layers.activations:1 imports minidl.training.model (upward" in problems
     assert root_imports(graph) == ["minidl.training.model:1 imports the package root minidl"]
+
+
+def test_floor_problems_checks_any_package_by_its_table(tmp_path):
+    """The checks are not minidl's alone: a package named by its folder, with its own table."""
+    package = tmp_path / "door"
+    files = {
+        "__init__.py": "from .layers import Dense\n",
+        "__main__.py": "import door\n",
+        "core.py": "",
+        "layers.py": "from . import core\n",
+        "saving.py": "from .layers import Dense\nimport door\n",
+        "extra.py": "",
+    }
+    for name, text in files.items():
+        (package / name).parent.mkdir(parents=True, exist_ok=True)
+        (package / name).write_text(text)
+    groups = [
+        ("core", 0, ["door.core", "door.saving"]),
+        ("layers", 1, ["door.layers"]),
+        ("root", 2, ["door"]),
+    ]
+    floors = Floors(package, groups, ("door.__main__",))
+    assert floor_problems(floors) == [
+        "door.__main__ is on no floor",
+        "door.extra is on no floor",
+        "door.saving:1 imports door.layers (upward: core is on level 0, layers on level 1)",
+        "door.saving:2 imports door (upward: core is on level 0, root on level 2)",
+        "door.saving:2 imports the package root door",
+    ]
+    groups += [("main", 3, ["door.__main__"]), ("extra", 0, ["door.extra"])]
+    (package / "saving.py").write_text("from .core import *\n")
+    assert floor_problems(Floors(package, groups, ("door.__main__",))) == []
 
 
 def test_a_clean_package_passes(tmp_path):
@@ -571,11 +681,14 @@ def test_architecture_md_names_only_paths_that_exist():
     assert missing == [], f"docs/ARCHITECTURE.md names paths that are not in the repository: {missing}"
 
 
-def test_architecture_md_names_every_floor():
+@pytest.mark.parametrize("package", sorted(FLOORS))
+def test_architecture_md_names_every_floor(package):
     text = ARCHITECTURE_MD.read_text(encoding="utf-8")
-    for _, _, modules in GROUPS:
+    floors = FLOORS[package]
+    folder = floors.package_dir.parent.relative_to(REPOSITORY)  # "." for minidl, "grader"
+    for _, _, modules in floors.groups:
         for module in modules:
-            path = module.replace(".", "/")
+            path = (folder / module.replace(".", "/")).as_posix()
             assert f"`{path}/`" in text or f"`{path}.py`" in text or path.rpartition("/")[2] in text, (
                 f"docs/ARCHITECTURE.md does not place {module} on a floor"
             )

@@ -253,7 +253,7 @@ def _run_batch(tmp_path: Path, attacks: dict, *options: str) -> tuple[dict, list
     assert code == 0
     results = json.loads(out.read_text())
     by_path = {r["submission"]: r for r in results}
-    from minidl_grader.runner import display_path
+    from minidl_grader.reports.text import display_path
 
     graded = {name: by_path[display_path(path)] for name, path in paths.items()}
     rows = list(csv.reader(io.StringIO(grades.read_text(encoding="utf-8"))))
@@ -434,7 +434,7 @@ def test_no_notebook_still_writes_one_gradescope_object(tmp_path):
 
 def test_magics_become_harmless_calls_and_strings_keep_their_percent_lines():
     from minidl_grader.runtime.probes import NotebookShell
-    from minidl_grader.runner import python_source
+    from minidl_grader.runtime.sandbox import python_source
 
     cell = "%%time\ndef f(x):\n    '''doc\n%  not a magic\n'''\n    return (x\n% 2)\n"
     namespace = {}

@@ -12,7 +12,7 @@ from minidl_grader import cli
 from minidl_grader.reports import report
 from minidl_grader.judge.judging import SubmissionError, judge_exercise
 from minidl_grader.judge.registry import Case, function_exercise
-from minidl_grader.runner import SubmissionResult
+from minidl_grader.judge.judging import SubmissionResult
 
 from grading_answers import chapter3_with_cell, wn_private_checks
 

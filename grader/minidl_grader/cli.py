@@ -27,21 +27,15 @@ from pathlib import Path
 from . import course, notebook, similarity
 from .confinement import isolation, limits
 from .judge import registry
+from .judge.judging import SubmissionResult
 from .judge.private_checks import load_checks
+from .judge.registry import parse_chapter
 from .reports import report
+from .reports.text import clean_text, display_path
 from .notebook import read_notebook, read_submission
 from .public import PUBLIC_SEED
 from .release import ROOT
-from .runner import (
-    DEFAULT_MEMORY,
-    _graded_cells,
-    SubmissionResult,
-    clean_text,
-    display_path,
-    find_chapter,
-    grade_notebook,
-    parse_chapter,
-)
+from .runner import DEFAULT_MEMORY, _graded_cells, find_chapter, grade_notebook
 
 __all__ = ["main"]
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import notebook
@@ -29,20 +28,16 @@ from .confinement.process import (
     _TimedOut,
 )
 from .judge import provenance, registry
-from .judge.judging import Result, SubmissionError, judge_exercise
-from .reports.text import MAX_MESSAGE, clean_text, display_path, one_line  # noqa: F401 (re-exported)
-from .runtime.sandbox import python_source  # noqa: F401 (re-exported)
+from .judge.judging import Result, SubmissionError, SubmissionResult, judge_exercise
+from .judge.registry import parse_chapter
+from .reports.text import clean_text, display_path, one_line
 
 __all__ = [
     "grade_notebook",
-    "SubmissionResult",
     "find_chapter",
     "DEFAULT_MEMORY",
     "DEFAULT_TMPFS",
     "MAX_SETUP_CELLS",
-    "clean_text",
-    "display_path",
-    "parse_chapter",
 ]
 
 MAX_SETUP_CELLS = 3  # setup cells run; more are ignored (and reported)
@@ -62,44 +57,6 @@ _HONEST_IMPORT = re.compile(
     r"(check|evaluate)([ \t]*,[ \t]*(check|evaluate))*[ \t]*$",
     re.M,
 )
-
-
-@dataclass
-class SubmissionResult:
-    """Every exercise's verdict for one notebook."""
-
-    path: str
-    chapter: str | None
-    results: list[Result] = field(default_factory=list)
-    error: str | None = None  # why nothing could be graded, if so
-    seed: int = 0
-    seconds: float = 0.0
-    isolated: bool = False  # ran under bubblewrap
-    flags: list[str] = field(default_factory=list)  # for the instructor, not scored
-    note: str | None = None  # told to the student too (which of several notebooks was graded)
-    similarity: str = ""  # the most similar other answer (similarity.highest), for the instructor
-
-    @property
-    def score(self) -> float:
-        return round(sum(r.score for r in self.results), 6)
-
-    @property
-    def max_score(self) -> float:
-        return round(sum(r.points for r in self.results), 6)
-
-
-def parse_chapter(text: str) -> str:
-    """``"03"``, ``"3"`` or ``"03_backpropagation"`` -> ``"03_backpropagation"`` (a private
-    course's chapter, ``--course``, by its whole name)."""
-    for chapter in registry.CHAPTERS:
-        if text == chapter or (text.isdigit() and int(text) == int(chapter[:2])):
-            return chapter
-    if text in registry.COURSE_CHAPTERS:
-        return text
-    raise ValueError(
-        f"unknown chapter {text!r}; expected a number 1-{len(registry.CHAPTERS)} "
-        f"or one of {', '.join(registry.chapters())}"
-    )
 
 
 def find_chapter(nb: dict, path: Path) -> str | None:

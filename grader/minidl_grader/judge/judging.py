@@ -18,7 +18,16 @@ from ..runtime import codec
 from ..runtime.probes import PROBES, Case, describe_exception
 from .registry import Exercise, get, rng_for
 
-__all__ = ["Result", "CaseResult", "SubmissionError", "judge_exercise", "check", "evaluate", "VISIBILITIES"]
+__all__ = [
+    "Result",
+    "CaseResult",
+    "SubmissionResult",
+    "SubmissionError",
+    "judge_exercise",
+    "check",
+    "evaluate",
+    "VISIBILITIES",
+]
 
 # Gradescope's visibilities, from the least to the most restricted
 VISIBILITIES = ("visible", "after_due_date", "hidden")
@@ -61,6 +70,30 @@ class Result:
     @property
     def status(self) -> str:
         return "passed" if self.passed else "failed"
+
+
+@dataclass
+class SubmissionResult:
+    """Every exercise's verdict for one notebook."""
+
+    path: str
+    chapter: str | None
+    results: list[Result] = field(default_factory=list)
+    error: str | None = None  # why nothing could be graded, if so
+    seed: int = 0
+    seconds: float = 0.0
+    isolated: bool = False  # ran under bubblewrap
+    flags: list[str] = field(default_factory=list)  # for the instructor, not scored
+    note: str | None = None  # told to the student too (which of several notebooks was graded)
+    similarity: str = ""  # the most similar other answer (similarity.highest), for the instructor
+
+    @property
+    def score(self) -> float:
+        return round(sum(r.score for r in self.results), 6)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(r.points for r in self.results), 6)
 
 
 def visibility_of(exercise: Exercise, case: Case) -> str:

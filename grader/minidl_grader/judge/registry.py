@@ -15,9 +15,7 @@ and a list of known mistakes.
 from __future__ import annotations
 
 import copy
-import importlib
 import importlib.util
-import pkgutil
 import threading
 import types
 import zlib
@@ -41,10 +39,12 @@ __all__ = [
     "CHAPTERS",
     "COURSE_CHAPTERS",
     "chapters",
+    "parse_chapter",
     "PROBES",
     "probe",
     "counts",
     "run_spec_file",
+    "add_source",
 ]
 
 CHAPTERS = (
@@ -76,6 +76,19 @@ COURSE_CHAPTERS: list[str] = []
 def chapters() -> tuple[str, ...]:
     """Every chapter the grader knows: the built-in ones, then the loaded courses'."""
     return CHAPTERS + tuple(COURSE_CHAPTERS)
+
+
+def parse_chapter(text: str) -> str:
+    """``"03"``, ``"3"`` or ``"03_backpropagation"`` -> ``"03_backpropagation"`` (a private
+    course's chapter, ``--course``, by its whole name)."""
+    for chapter in CHAPTERS:
+        if text == chapter or (text.isdigit() and int(text) == int(chapter[:2])):
+            return chapter
+    if text in COURSE_CHAPTERS:
+        return text
+    raise ValueError(
+        f"unknown chapter {text!r}; expected a number 1-{len(CHAPTERS)} or one of {', '.join(chapters())}"
+    )
 
 
 @dataclass
@@ -120,7 +133,9 @@ class Exercise:
 
 # ---------------------------------------------------------------------- registry
 _REGISTRY: dict[str, Exercise] = {}
-_loaded = False
+# what registers the exercises, run once before the registry is first read: the package
+# root adds the built-in chapters (``specs.load_all``), so this floor imports no spec
+_sources: list[Callable[[], None]] = []
 _load_lock = threading.RLock()
 
 
@@ -131,19 +146,21 @@ def register(exercise: Exercise) -> Exercise:
     return exercise
 
 
+def add_source(load: Callable[[], None]) -> None:
+    """Have ``load()`` (which calls ``register``) run before the registry is next read."""
+    with _load_lock:
+        _sources.append(load)
+
+
 def _load_specs() -> None:
-    """Import every chapter's module once (thread-safe: the grader judges in threads)."""
-    global _loaded
-    if _loaded:
+    """Run the sources not yet run, once each (thread-safe: the grader judges in threads).
+    A source leaves the list only when it has run, so no thread reads a half-filled registry."""
+    if not _sources:
         return
     with _load_lock:
-        if not _loaded:
-            from .. import specs
-
-            for module in sorted(m.name for m in pkgutil.iter_modules(specs.__path__)):
-                if not module.startswith("_"):
-                    importlib.import_module(f"minidl_grader.specs.{module}")
-            _loaded = True
+        while _sources:
+            _sources[0]()
+            _sources.pop(0)
 
 
 def run_spec_file(path: Path, module_name: str) -> types.ModuleType:

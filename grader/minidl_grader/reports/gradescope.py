@@ -30,7 +30,7 @@ import zipfile
 from pathlib import Path
 
 from ..confinement.isolation import library_dir
-from ..runner import parse_chapter
+from ..judge.registry import parse_chapter
 
 __all__ = ["build_package", "main"]
 

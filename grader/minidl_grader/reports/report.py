@@ -16,7 +16,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from ..runner import SubmissionResult
+from ..judge.judging import SubmissionResult
 from .text import spreadsheet_cell
 
 __all__ = ["format_table", "gradescope_json", "write_json", "write_csv", "atomic_write"]
