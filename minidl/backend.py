@@ -7,8 +7,8 @@ Two independent choices are made here:
   an array and returns ``numpy`` or ``cupy``, and the rest of the library writes
   ``xp.exp(...)`` instead of ``np.exp(...)`` (the idea of DeZero's ``cuda.py``).
 * the **CPU kernel tier** -- ``"numpy"`` (the readable reference in
-  ``minidl/kernels/reference.py``) or ``"numba"`` (the compiled versions of the same
-  functions in ``minidl/kernels/cpu.py``). ``use("numpy")`` switches every layer to the
+  ``minidl/kernels/reference/``) or ``"numba"`` (the compiled versions of the same
+  functions in ``minidl/kernels/cpu/``). ``use("numpy")`` switches every layer to the
   reference at once, which is how the tests compare the two.
 
 Randomness is here too: every random number minidl draws (weight initialisation,

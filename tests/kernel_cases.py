@@ -1,13 +1,13 @@
 """The kernel-conformance table: every kernel of ``minidl/kernels``, its cases and tolerances, once.
 
-``reference.py`` (NumPy) is the ground truth. Every other tier -- ``cpu.py`` (Numba) and
-``gpu.py`` (CUDA, run through the CPU emulator or on a device) -- must return what the
+``reference/`` (NumPy) is the ground truth. Every other tier -- ``cpu/`` (Numba) and
+``gpu/`` (CUDA, run through the CPU emulator or on a device) -- must return what the
 reference returns for every case below. ``tests/test_conformance.py`` runs this table over
 every tier present; ``tests/test_kernels.py`` reuses it for the Numba-only checks.
 
 Adding a kernel means adding ONE entry to ``TABLE``: a function ``(rng, dtype) -> list of
 argument tuples`` and, when the default is wrong for it, ``exact=True`` (the tiers must agree
-bit for bit) or a looser ``scale`` of the tolerance (rtol, atol). A public function of ``reference.py``
+bit for bit) or a looser ``scale`` of the tolerance (rtol, atol). A public function of ``reference/``
 without an entry fails ``test_every_reference_kernel_has_an_entry``.
 
 How a case is compared (``compare``): each tier gets its own copy of the arguments (aliasing

@@ -30,7 +30,7 @@ needs_compiler = pytest.mark.skipif(
 # =========================================================================== the contract
 def test_every_cuda_kernel_is_listed_in_the_gpu_docstring():
     for filename in gpu.cuda_sources():
-        assert filename in gpu.__doc__, f"{filename} is not described in gpu.py's docstring"
+        assert filename in gpu.__doc__, f"{filename} is not described in gpu/__init__.py's docstring"
         for kernel in emulate.kernel_signatures((gpu.CUDA_DIR / filename).read_text()):
             assert kernel in gpu.__doc__, f"kernel {kernel} ({filename}) missing from gpu.__doc__"
 
@@ -226,7 +226,7 @@ def test_batchnorm_chunks_of_any_size_give_the_reference(chunk, shape, monkeypat
     with a short last one, one chunk larger than the channel -- all equal the reference."""
     import kernel_cases as kc
 
-    monkeypatch.setattr(gpu, "BATCHNORM_CHUNK", chunk)
+    monkeypatch.setattr(gpu.batchnorm, "BATCHNORM_CHUNK", chunk)
     rng = np.random.default_rng(chunk)
     x = rng.standard_normal(shape) * 2 + 3
     gamma, beta, dy = rng.standard_normal(shape[1]), rng.standard_normal(shape[1]), rng.standard_normal(shape)

@@ -338,7 +338,7 @@ def test_lstm_sequence_kernels_equal_the_per_step_path(device, dtype, T, N, H, r
     """One launch for the whole forward (and backward) = T products and T cell kernels.
     ``rows`` samples per block (None: the launcher's choice); N = 7 leaves a last block part full."""
     if rows is not None:
-        monkeypatch.setattr(gpu, "sequence_rows_per_block", lambda n: rows)
+        monkeypatch.setattr(gpu.recurrent, "sequence_rows_per_block", lambda n: rows)
     place, to_numpy = _device_arrays(device)
     rng = np.random.default_rng(T * 100 + H)
     xw = (rng.standard_normal((T, N, 4 * H)) * 2).astype(dtype)
@@ -366,7 +366,7 @@ def test_lstm_sequence_kernels_equal_the_per_step_path(device, dtype, T, N, H, r
 @pytest.mark.parametrize("T, N, H, rows", [(4, 3, 5, 1), (6, 7, 19, 2), (3, 7, 9, 4), (2, 1, 1, None)])
 def test_gru_sequence_kernels_equal_the_per_step_path(device, dtype, T, N, H, rows, monkeypatch):
     if rows is not None:
-        monkeypatch.setattr(gpu, "sequence_rows_per_block", lambda n: rows)
+        monkeypatch.setattr(gpu.recurrent, "sequence_rows_per_block", lambda n: rows)
     place, to_numpy = _device_arrays(device)
     rng = np.random.default_rng(T * 100 + H + 1)
     xw = (rng.standard_normal((T, N, 3 * H)) * 2).astype(dtype)
@@ -391,7 +391,7 @@ def test_gru_sequence_kernels_equal_the_per_step_path(device, dtype, T, N, H, ro
 def test_sequence_kernels_refuse_what_they_cannot_do():
     xw = np.zeros((2, 3, 4 * 300))
     with pytest.raises(ValueError, match="at most 256 hidden units, got 300"):
-        gpu._lstm_forward_sequence_launch(
+        gpu.recurrent._lstm_forward_sequence_launch(
             xw,
             np.zeros((300, 1200)),
             np.zeros(1200),
@@ -451,12 +451,14 @@ def test_recurrent_layers_give_the_same_numbers_with_and_without_sequence_kernel
         if device == "gpu":
             layer.to("gpu")
         with monkeypatch.context() as patch:
-            patch.setattr(gpu, "USE_SEQUENCE_KERNELS", sequence)
+            patch.setattr(gpu.recurrent, "USE_SEQUENCE_KERNELS", sequence)
             patch.setattr(backend, "kernels_for", lambda a: gpu)
             calls = []
             for name in ("_lstm_forward_sequence_launch", "_gru_forward_sequence_launch"):
-                original = getattr(gpu, name)
-                patch.setattr(gpu, name, lambda *a, _f=original, _calls=calls: _calls.append(1) or _f(*a))
+                original = getattr(gpu.recurrent, name)
+                patch.setattr(
+                    gpu.recurrent, name, lambda *a, _f=original, _calls=calls: _calls.append(1) or _f(*a)
+                )
             y = layer.forward(x, training=True, initial_state=state)
             dx = layer.backward(dy)
         assert bool(calls) == sequence, "the layer did not take the path asked for"

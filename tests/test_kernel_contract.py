@@ -30,7 +30,7 @@ def test_the_reference_has_no_kernel_outside_the_contract():
     public = {
         name
         for name, fn in inspect.getmembers(reference, inspect.isfunction)
-        if not name.startswith("_") and fn.__module__ == reference.__name__
+        if not name.startswith("_") and fn.__module__.startswith(reference.__name__ + ".")
     }
     assert public == set(contract.KERNELS), (
         f"not declared: {sorted(public - set(contract.KERNELS))}; "
@@ -53,6 +53,26 @@ def test_the_contract_lists_the_families_and_their_math():
         "adam_update",
     }
     assert all(kernel.math and kernel.params for kernel in contract.KERNELS.values())
+
+
+@pytest.mark.parametrize("tier", TIERS, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+def test_each_family_lives_in_the_tier_module_of_its_name(tier):
+    """The tiers mirror each other by family: ``reference/conv.py`` beside ``cpu/conv.py`` beside
+    ``gpu/conv.py``, so a reader who knows a kernel's family knows its three files."""
+    misplaced = [
+        f"{tier.__name__}.{name} is defined in {getattr(tier, name).__module__}"
+        for name, kernel in contract.KERNELS.items()
+        if getattr(tier, name).__module__ != f"{tier.__name__}.{kernel.family}"
+    ]
+    assert misplaced == []
+
+
+def test_every_kernel_file_is_one_a_reader_can_hold():
+    """No file of ``minidl/kernels`` over 500 lines (DESIGN.md): a large family gets its own module."""
+    files = sorted((PACKAGE_DIR / "kernels").rglob("*.py"))
+    assert len(files) > 20  # the tiers are folders of family modules
+    long = {str(f.relative_to(PACKAGE_DIR)): n for f in files if (n := len(f.read_text().splitlines())) > 500}
+    assert long == {}
 
 
 def test_violations_names_a_missing_kernel_and_a_wrong_signature():
@@ -145,15 +165,21 @@ def test_keep_freed_memory_is_the_programs_choice():
 
 # ------------------------------------------------------------------ no hidden state in the kernels
 def _kernel_modules():
-    import minidl.kernels as package
-    from minidl.kernels import common, emulate
+    """Every module of ``minidl/kernels``: the package, its files and each tier's family modules."""
+    import importlib
+    import pkgutil
 
-    return [package, common, contract, cpu, emulate, gpu, reference]
+    import minidl.kernels as package
+
+    return [package] + [
+        importlib.import_module(info.name)
+        for info in pkgutil.walk_packages(package.__path__, package.__name__ + ".")
+    ]
 
 
 #: the one kind of state a kernel module may hold: caches of compiled code (Numba's dispatchers
 #: are allowed as a kind; these are the ``functools`` caches, named so that a new one is a decision)
-COMPILED_CACHES = {"gpu._cuda_module", "gpu._cuda_kernel", "emulate.load_module"}
+COMPILED_CACHES = {"launch._cuda_module", "launch._cuda_kernel", "emulate.load_module"}
 
 
 def _immutable(value) -> bool:
@@ -202,6 +228,15 @@ def test_kernel_modules_hold_no_mutable_state(module):
     """What a backward needs travels in the layer's cache, never in a kernel module: no
     per-thread lists, no scratch buffers, no registries (tables are read-only mappings)."""
     assert mutable_globals(module) == []
+
+
+def test_the_state_check_reaches_every_family_module():
+    names = {module.__name__ for module in _kernel_modules()}
+    assert {
+        "minidl.kernels.cpu.conv",
+        "minidl.kernels.gpu.launch",
+        "minidl.kernels.reference.recurrent",
+    } <= names
 
 
 def test_the_state_check_finds_a_list_a_dict_and_a_thread_local():

@@ -1,4 +1,4 @@
-"""What is particular to the Numba tier (``minidl/kernels/cpu.py``).
+"""What is particular to the Numba tier (``minidl/kernels/cpu/``).
 
 That every Numba kernel equals its NumPy reference is the conformance table's job
 (``tests/kernel_cases.py``, run by ``tests/test_conformance.py`` over every tier). Here:
@@ -29,7 +29,7 @@ def test_parallel_versions_equal_the_serial_ones(name, monkeypatch):
     for args in kc.TABLE[name].make_cases(np.float32):
         results = []
         for threshold in (0, 2**62):
-            monkeypatch.setattr(cpu, "PARALLEL_MIN_ELEMENTS", threshold)
+            monkeypatch.setattr(cpu.loops, "PARALLEL_MIN_ELEMENTS", threshold)
             call_args = copy.deepcopy(args)
             results.append(
                 kc.arrays_in(getattr(cpu, name)(*call_args))
@@ -42,11 +42,11 @@ def test_parallel_versions_equal_the_serial_ones(name, monkeypatch):
 
 
 def test_small_work_runs_serially_and_large_work_in_parallel(monkeypatch):
-    monkeypatch.setattr(cpu.numba, "get_num_threads", lambda: 2)
-    assert not cpu.threads_pay(cpu.PARALLEL_MIN_ELEMENTS - 1)
-    assert cpu.threads_pay(cpu.PARALLEL_MIN_ELEMENTS)
-    monkeypatch.setattr(cpu.numba, "get_num_threads", lambda: 1)
-    assert not cpu.threads_pay(10 * cpu.PARALLEL_MIN_ELEMENTS)
+    monkeypatch.setattr(cpu.loops.numba, "get_num_threads", lambda: 2)
+    assert not cpu.threads_pay(cpu.loops.PARALLEL_MIN_ELEMENTS - 1)
+    assert cpu.threads_pay(cpu.loops.PARALLEL_MIN_ELEMENTS)
+    monkeypatch.setattr(cpu.loops.numba, "get_num_threads", lambda: 1)
+    assert not cpu.threads_pay(10 * cpu.loops.PARALLEL_MIN_ELEMENTS)
 
 
 def test_float32_gate_functions_are_accurate():
@@ -78,36 +78,36 @@ def test_float32_gate_functions_are_accurate():
 def test_both_routes_and_every_tile_size_compute_the_reference_convolution(
     name, max_filters, tile_bytes, monkeypatch
 ):
-    monkeypatch.setattr(cpu, "CONV_TILE_MAX_FILTERS", max_filters)
-    monkeypatch.setattr(cpu, "CONV_TILE_BYTES", tile_bytes)
+    monkeypatch.setattr(cpu.conv, "CONV_TILE_MAX_FILTERS", max_filters)
+    monkeypatch.setattr(cpu.conv, "CONV_TILE_BYTES", tile_bytes)
     for dtype in kc.DTYPES:
         assert kc.check_kernel(cpu, name, dtype) == len(kc.CONV2D_GEOMETRIES)
 
 
 def test_the_route_follows_the_number_of_filters():
     assert cpu.conv2d_route((64, 1, 28, 28), (6, 1, 5, 5), 1, 1, 2, 2) == "tiles"
-    assert cpu.conv2d_route((64, 1, 28, 28), (cpu.CONV_TILE_MAX_FILTERS, 1, 5, 5), 1, 1, 2, 2) == "tiles"
+    assert cpu.conv2d_route((64, 1, 28, 28), (cpu.conv.CONV_TILE_MAX_FILTERS, 1, 5, 5), 1, 1, 2, 2) == "tiles"
     assert cpu.conv2d_route((64, 16, 14, 14), (32, 16, 3, 3), 1, 1, 1, 1) == "whole"
 
 
 def test_the_whole_route_returns_its_patch_matrix_and_the_backward_uses_what_it_is_given(monkeypatch):
     """The forward returns cols = im2col(x) (the tiles route: None); the backward given cols
     builds nothing, given None rebuilds them; both give the reference's gradients."""
-    monkeypatch.setattr(cpu, "CONV_TILE_MAX_FILTERS", 0)
+    monkeypatch.setattr(cpu.conv, "CONV_TILE_MAX_FILTERS", 0)
     rng = np.random.default_rng(3)
     x = rng.standard_normal((3, 3, 6, 5))
     weight, dy = rng.standard_normal((4, 3, 3, 3)), rng.standard_normal((3, 4, 6, 5))
     y, cols = cpu.conv2d_forward(x, weight, None, 1, 1, 1, 1)
     np.testing.assert_array_equal(cols, reference.im2col(x, 3, 3, 1, 1, 1, 1))
     built = []
-    monkeypatch.setattr(cpu, "im2col", lambda *a: built.append(1) or reference.im2col(*a))
+    monkeypatch.setattr(cpu.conv, "im2col", lambda *a: built.append(1) or reference.im2col(*a))
     want = reference.conv2d_backward(dy, x, None, weight, 1, 1, 1, 1, True)
     for given, builds in ((cols, 0), (None, 1)):
         got = cpu.conv2d_backward(dy, x, given, weight, 1, 1, 1, 1, True)
         assert len(built) == builds
         for ours, theirs in zip(got, want):
             np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
-    monkeypatch.setattr(cpu, "CONV_TILE_MAX_FILTERS", 64)
+    monkeypatch.setattr(cpu.conv, "CONV_TILE_MAX_FILTERS", 64)
     assert cpu.conv2d_forward(x, weight, None, 1, 1, 1, 1)[1] is None
 
 
@@ -117,7 +117,7 @@ def test_two_forwards_then_two_backwards_in_reverse_order_give_the_references_gr
 ):
     """What a backward needs travels in the cache the forward returned, not in the tier: two
     convolutions in flight at once (a network's layers) each get their own gradients."""
-    monkeypatch.setattr(cpu, "CONV_TILE_MAX_FILTERS", max_filters)
+    monkeypatch.setattr(cpu.conv, "CONV_TILE_MAX_FILTERS", max_filters)
     rng = np.random.default_rng(4)
     x1, x2 = rng.standard_normal((2, 3, 3, 7, 6))
     weight, dy1, dy2 = rng.standard_normal((4, 3, 3, 3)), *rng.standard_normal((2, 3, 4, 7, 6))
@@ -130,7 +130,7 @@ def test_two_forwards_then_two_backwards_in_reverse_order_give_the_references_gr
 
 
 def test_the_tile_holds_conv_tile_bytes_of_patch_matrix(monkeypatch):
-    monkeypatch.setattr(cpu, "CONV_TILE_BYTES", 512 * 1024)
+    monkeypatch.setattr(cpu.conv, "CONV_TILE_BYTES", 512 * 1024)
     # 16 -> 32, 3x3, pad 1 on 14x14: 144 rows x 196 columns x 4 bytes = 112,896 bytes an image
     assert cpu.conv2d_tile((64, 16, 14, 14), (32, 16, 3, 3), 1, 1, 1, 1, 4) == 4
     assert cpu.conv2d_tile((64, 16, 14, 14), (32, 16, 3, 3), 1, 1, 1, 1, 8) == 2
@@ -146,7 +146,7 @@ def test_the_shifted_weight_gradient_is_the_reference_and_the_same_with_threads(
     dy = rng.standard_normal((19, 7, 9, 6))  # padding (1, 1): OH = 9, OW = 7 + 2 - 4 + 1 = 6
     results = []
     for threshold in (0, 2**62):
-        monkeypatch.setattr(cpu, "PARALLEL_MIN_ELEMENTS", threshold)
+        monkeypatch.setattr(cpu.loops, "PARALLEL_MIN_ELEMENTS", threshold)
         results.append(cpu.conv2d_weight_gradient_shifted(dy, x, weight.shape, 1, 1))
     for threaded, serial in zip(*results):
         np.testing.assert_array_equal(threaded, serial)
@@ -188,7 +188,7 @@ def test_a_conv_layer_hands_its_patch_matrix_to_the_backward_which_frees_it_befo
     from minidl.kernels import common
     from minidl.nn.layers import Conv2D
 
-    monkeypatch.setattr(cpu, "CONV_TILE_MAX_FILTERS", 0)
+    monkeypatch.setattr(cpu.conv, "CONV_TILE_MAX_FILTERS", 0)
     rng = np.random.default_rng(7)
     layer = Conv2D(4, 3, padding=1)
     x = rng.standard_normal((2, 3, 6, 5)).astype(np.float32)
@@ -220,7 +220,7 @@ def test_two_conv_layers_in_flight_each_backward_from_its_own_cache(max_filters,
     from minidl import backend
     from minidl.nn.layers import Conv2D
 
-    monkeypatch.setattr(cpu, "CONV_TILE_MAX_FILTERS", max_filters)
+    monkeypatch.setattr(cpu.conv, "CONV_TILE_MAX_FILTERS", max_filters)
     rng = np.random.default_rng(8)
     x1, x2 = rng.standard_normal((2, 3, 2, 7, 6))
     dy1, dy2 = rng.standard_normal((2, 3, 5, 7, 6))

@@ -1,12 +1,13 @@
-"""The plain recurrent steps in minidl/nn/layers/recurrent.py against the fused cell kernels.
+"""The recurrent steps in minidl/nn/layers/recurrent.py against the fused cell kernels.
 
-The readable steps (``lstm_step_forward`` / ``lstm_step_backward``, ``gru_step_*``,
+The steps (``lstm_step_forward`` / ``lstm_step_backward``, ``gru_step_*``: two matrix
+products around the one readable cell of ``minidl/kernels/reference/recurrent.py``;
 ``rnn_step_*``) are what a student reads; the layers run the same math through the kernel
 contract (``lstm_forward_sequence`` etc., built from the cells ``lstm_cell_forward`` etc.),
 on whichever tier is in use. Here:
 
 * one step built from each tier's fused kernels (plus the matrix products the layer does
-  around them) equals the plain step, forward and backward, in float64;
+  around them) equals the step on the reference tier, forward and backward, in float64;
 * a whole layer equals the plain steps run along the sequence, outputs and gradients;
 * a whole layer gives the same numbers on the reference and the Numba tier (float64);
 * the plain steps pass a finite-difference gradient check, every input and parameter.
@@ -86,7 +87,7 @@ def upstream(N, H, seed=1):
 @pytest.mark.parametrize("tier", TIERS)
 @pytest.mark.parametrize("N, D, H", SHAPES)
 @pytest.mark.parametrize("with_state", [False, True], ids=["zero-state", "initial-state"])
-def test_lstm_step_equals_fused_kernels(tier, N, D, H, with_state):
+def test_lstm_step_equals_fused_kernels(tier, N, D, H, with_state, reference_kernels):
     x_t, h_prev, c_prev, Wx, Wh, b, _ = step_inputs(N, D, H, 4, with_state)
     dh, dc = upstream(N, H)
     h, c, cache = lstm_step_forward(x_t, h_prev, c_prev, Wx, Wh, b)
@@ -99,7 +100,7 @@ def test_lstm_step_equals_fused_kernels(tier, N, D, H, with_state):
     k.lstm_cell_forward(xw, hw, b_, c_prev_, gates, c_k, h_k)
     np.testing.assert_allclose(host(h_k), h, **TOL)
     np.testing.assert_allclose(host(c_k), c, **TOL)
-    np.testing.assert_allclose(host(gates), np.concatenate(cache[5], axis=1), **TOL)  # [i f g o]
+    np.testing.assert_allclose(host(gates), cache[5], **TOL)  # [i f g o]
 
     da, dc_prev_k = xp.empty((N, 4 * H)), xp.empty((N, H))
     k.lstm_cell_backward(dh_, dc_, gates, c_prev_, c_k, da, dc_prev_k)
@@ -115,7 +116,7 @@ def test_lstm_step_equals_fused_kernels(tier, N, D, H, with_state):
 @pytest.mark.parametrize("tier", TIERS)
 @pytest.mark.parametrize("N, D, H", SHAPES)
 @pytest.mark.parametrize("with_state", [False, True], ids=["zero-state", "initial-state"])
-def test_gru_step_equals_fused_kernels(tier, N, D, H, with_state):
+def test_gru_step_equals_fused_kernels(tier, N, D, H, with_state, reference_kernels):
     x_t, h_prev, _, Wx, Wh, bx, bh = step_inputs(N, D, H, 3, with_state)
     dh, _ = upstream(N, H)
     h, cache = gru_step_forward(x_t, h_prev, Wx, Wh, bx, bh)
@@ -127,7 +128,7 @@ def test_gru_step_equals_fused_kernels(tier, N, D, H, with_state):
     gates, hn, h_k = xp.empty((N, 3 * H)), xp.empty((N, H)), xp.empty((N, H))
     k.gru_cell_forward(xw, hw, bx_, bh_, h_prev_, gates, hn, h_k)
     np.testing.assert_allclose(host(h_k), h, **TOL)
-    np.testing.assert_allclose(host(gates), np.concatenate(cache[4], axis=1), **TOL)  # [r z n]
+    np.testing.assert_allclose(host(gates), cache[4], **TOL)  # [r z n]
     np.testing.assert_allclose(host(hn), cache[5], **TOL)  # h_prev Wh_n + bh_n
 
     dxw, dhw, dh_direct = xp.empty((N, 3 * H)), xp.empty((N, 3 * H)), xp.empty((N, H))

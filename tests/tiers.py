@@ -1,7 +1,7 @@
 """The kernel tiers that need more than NumPy and Numba, as pytest parameters that skip
 (with the reason in one line) where the machine lacks what they need.
 
-* ``EMULATOR`` -- ``minidl/kernels/gpu.py`` given NumPy arrays, its CUDA sources run on the CPU
+* ``EMULATOR`` -- ``minidl/kernels/gpu/`` given NumPy arrays, its CUDA sources run on the CPU
   by ``minidl.kernels.emulate``: needs a C++ compiler;
 * ``gpu_tier(name)`` -- CuPy arrays on a CUDA device, marked ``gpu``: needs a usable device.
 """

@@ -1,6 +1,6 @@
 """The Numba convolution's tile size, measured: ``python -m minidl.bench.conv_tiles``.
 
-``kernels/cpu.py`` runs a convolution by one of two routes (``conv2d_route``): tiles of a
+``kernels/cpu/conv.py`` runs a convolution by one of two routes (``conv2d_route``): tiles of a
 few images, or the whole batch's patch matrix. This times ``conv2d_forward`` +
 ``conv2d_backward`` (dx included unless said) on the tiles with several tile budgets
 ``CONV_TILE_BYTES``, against the whole-batch im2col route (one patch matrix, kept from the
@@ -64,13 +64,13 @@ def contenders(N, C, F, k, H, pad, stride, dx, tiles=TILES, seed=0):
 
     def tiled(tile_bytes):
         def step():  # the "tiles" route forced, whatever conv2d_route would choose
-            saved = cpu.CONV_TILE_BYTES, cpu.CONV_TILE_MAX_FILTERS
-            cpu.CONV_TILE_BYTES, cpu.CONV_TILE_MAX_FILTERS = tile_bytes, F
+            saved = cpu.conv.CONV_TILE_BYTES, cpu.conv.CONV_TILE_MAX_FILTERS
+            cpu.conv.CONV_TILE_BYTES, cpu.conv.CONV_TILE_MAX_FILTERS = tile_bytes, F
             try:
                 _, cols = cpu.conv2d_forward(x, weight, bias, *geometry)  # cols: None on this route
                 cpu.conv2d_backward(dy, x, cols, weight, *geometry, dx)
             finally:
-                cpu.CONV_TILE_BYTES, cpu.CONV_TILE_MAX_FILTERS = saved
+                cpu.conv.CONV_TILE_BYTES, cpu.conv.CONV_TILE_MAX_FILTERS = saved
 
         return step
 

@@ -1,7 +1,8 @@
 """Kernels: the hot loops of minidl, in tiers that share one signature per function.
 
-``contract.py`` declares every kernel (name, parameters, one line of math); each tier below
-implements all of them, and ``tests/test_kernel_contract.py`` checks it.
+``contract.py`` declares every kernel (name, parameters, one line of math, family); each tier
+below implements all of them, in a folder with one module per family (``reference/conv.py``
+beside ``cpu/conv.py`` beside ``gpu/conv.py``), and ``tests/test_kernel_contract.py`` checks it.
 
 * ``reference`` -- NumPy, written to be read; the ground truth every other tier is tested against.
 * ``cpu``       -- Numba versions of the same functions (``njit``, ``parallel`` where it pays).

@@ -37,7 +37,7 @@ with NumPy arrays in place of CuPy arrays. It is *stricter* than CuPy, on purpos
 array must be C-contiguous with the element type the kernel signature names, and every
 scalar must be a NumPy scalar of exactly the C type of its parameter (CuPy would pass a
 Python ``float`` as a ``double`` to a ``float`` parameter without complaint, and the
-kernel would read garbage). Launch mistakes in ``gpu.py`` therefore fail here, on a
+kernel would read garbage). Launch mistakes in ``gpu/`` therefore fail here, on a
 machine without a GPU, with a message naming the kernel and the argument.
 
 ``minidl.kernels.gpu``'s launchers call this module themselves when they are given NumPy

@@ -17,7 +17,7 @@ plus ``col2im``, the adjoint of the copy. The whole computation is one pair of k
 ``conv2d_forward`` and ``conv2d_backward``, of the tier chosen by ``minidl.backend.use``:
 the NumPy reference does exactly the above; the Numba tier does the same products either
 over the whole batch or, for layers with few filters, tile by tile, never building the whole
-patch matrix (``kernels/cpu.py``, ``conv2d_route``, says why and when). The forward kernel
+patch matrix (``kernels/cpu/conv.py``, ``conv2d_route``, says why and when). The forward kernel
 returns the patch matrix (or None) with y, the layer keeps it in its cache, and the backward
 kernel takes it back: what the backward depends on is in the layer, in sight.
 

@@ -12,10 +12,13 @@ hidden state h (N, H) from step to step with the SAME weights at every step:
 
 How to read this file:
 
-1. **One step of each cell**, forward and backward, in plain NumPy
-   (``rnn_step_forward`` / ``rnn_step_backward``, ``lstm_step_*``, ``gru_step_*``): every
-   equation above and its derivative, written once, in the CS231n style
-   ``step_forward(...) -> (..., cache)`` and ``step_backward(d..., cache) -> gradients``.
+1. **One step of each cell**, forward and backward, in the CS231n style
+   ``step_forward(...) -> (..., cache)`` and ``step_backward(d..., cache) -> gradients``:
+   ``rnn_step_forward`` / ``rnn_step_backward`` in plain NumPy; ``lstm_step_*`` and
+   ``gru_step_*`` are the two matrix products around a cell kernel (``lstm_cell_forward``,
+   ...), whose equations and derivatives are written once, in NumPy, in
+   ``minidl/kernels/reference/recurrent.py`` (the one readable cell, which chapter 10 reads
+   too); on the other tiers the steps run that cell's fused twin.
 2. **The layers.** ``forward`` computes ``x_t Wx`` for every step in ONE matrix product,
    then hands the loop over time to a kernel (``kernels.lstm_forward_sequence`` etc.);
    ``backward`` hands backpropagation through time to its twin (walk the steps backwards,
@@ -23,8 +26,8 @@ How to read this file:
    through h_t and, in an LSTM, through c_t), then computes the weight gradients -- sums
    over the steps, since the weights are shared -- as one product over all N*T rows.
    The kernel tier changes how the loop runs, never what it computes: the reference tier
-   (``backend.use("numpy")``) is the readable loop in ``minidl/kernels/reference.py`` over
-   the same cell equations as part 1, the Numba tier fuses each step's pointwise part, the
+   (``backend.use("numpy")``) is the readable loop in ``minidl/kernels/reference/recurrent.py``
+   over the same cells as part 1, the Numba tier fuses each step's pointwise part, the
    CUDA tier runs the whole loop in one launch. tests/test_recurrent_step.py checks that
    the layers and the steps of part 1 give the same numbers.
 
@@ -57,7 +60,6 @@ import numpy as np
 
 from ... import backend
 from .. import initializers
-from .activations import sigmoid
 from .base import Layer, positive_int
 
 __all__ = [
@@ -98,103 +100,73 @@ def rnn_step_backward(dh, cache):
 
 
 def lstm_step_forward(x_t, h_prev, c_prev, Wx, Wh, b):
-    """One LSTM step. Columns of Wx, Wh, b come in four blocks of H: [i | f | g | o].
+    """One LSTM step: the two matrix products, then the cell ``lstm_cell_forward``.
 
-        a = x_t Wx + h_prev Wh + b            pre-activations (N, 4H)
-        i = σ(a_i)      input gate:  how much of the candidate to write
-        f = σ(a_f)      forget gate: how much of the old cell to keep
-        g = tanh(a_g)   candidate values
-        o = σ(a_o)      output gate: how much of the cell to show
-        c = f * c_prev + i * g                the new cell state
-        h = o * tanh(c)                       the new hidden state
+        a = x_t Wx + h_prev Wh + b            pre-activations (N, 4H), blocks [i | f | g | o]
+        c = σ(a_f) * c_prev + σ(a_i) * tanh(a_g)          h = σ(a_o) * tanh(c)
 
+    The cell (what each gate does, and its derivatives) is written once, in NumPy, in
+    ``minidl/kernels/reference/recurrent.py``; here it runs on the kernel tier in use.
     x_t (N, D), h_prev (N, H), c_prev (N, H), Wx (D, 4H), Wh (H, 4H), b (4H,).
     Returns h (N, H), c (N, H) and the cache that ``lstm_step_backward`` needs.
     """
-    H = h_prev.shape[1]
-    a = x_t @ Wx + h_prev @ Wh + b
-    i, f, o = sigmoid(a[:, :H]), sigmoid(a[:, H : 2 * H]), sigmoid(a[:, 3 * H :])
-    g = np.tanh(a[:, 2 * H : 3 * H])
-    c = f * c_prev + i * g
-    tanh_c = np.tanh(c)
-    h = o * tanh_c
-    gates = (i, f, g, o)
-    return h, c, (x_t, h_prev, c_prev, Wx, Wh, gates, tanh_c)
+    xw, hw = x_t @ Wx, h_prev @ Wh
+    xp, (N, H) = backend.get_array_module(xw), h_prev.shape
+    gates, c, h = xp.empty_like(xw), xp.empty((N, H), xw.dtype), xp.empty((N, H), xw.dtype)
+    backend.kernels_for(xw).lstm_cell_forward(xw, hw, b, c_prev, gates, c, h)
+    return h, c, (x_t, h_prev, c_prev, Wx, Wh, gates, c)
 
 
 def lstm_step_backward(dh, dc, cache):
-    """Backward of ``lstm_step_forward``.
+    """Backward of ``lstm_step_forward``: the cell's backward ``lstm_cell_backward``, then the
+    products' (a = x_t Wx + h_prev Wh + b):
+
+        da, dc_prev = lstm_cell_backward(dh, dc, ...)       dL/da (N, 4H), dL/dc_prev (N, H)
+        dx = da Wx^T    dh_prev = da Wh^T    dWx = x_t^T da    dWh = h_prev^T da    db = Σ_n da
 
     dh (N, H) = dL/dh, from the layer's output and from the next step;
     dc (N, H) = dL/dc from the next step (through c_next = f_next * c + ...).
-
-        d_cell = dc + dh * o * (1 - tanh(c)^2)     c reaches the loss through c_next AND h
-        da_i = d_cell * g      * i (1 - i)          σ'(a) = σ(a) (1 - σ(a))
-        da_f = d_cell * c_prev * f (1 - f)
-        da_g = d_cell * i      * (1 - g^2)          tanh'(a) = 1 - tanh(a)^2
-        da_o = dh * tanh(c)    * o (1 - o)
-        dc_prev = d_cell * f                        the "gradient highway": no squashing
-        dx = da Wx^T    dh_prev = da Wh^T    dWx = x_t^T da    dWh = h_prev^T da    db = Σ_n da
-
     Returns dx (N, D), dh_prev (N, H), dc_prev (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,).
     """
-    x_t, h_prev, c_prev, Wx, Wh, (i, f, g, o), tanh_c = cache
-    d_cell = dc + dh * o * (1 - tanh_c**2)
-    da = np.concatenate(
-        [
-            d_cell * g * i * (1 - i),
-            d_cell * c_prev * f * (1 - f),
-            d_cell * i * (1 - g**2),
-            dh * tanh_c * o * (1 - o),
-        ],
-        axis=1,
-    )
-    return da @ Wx.T, da @ Wh.T, d_cell * f, x_t.T @ da, h_prev.T @ da, da.sum(axis=0)
+    x_t, h_prev, c_prev, Wx, Wh, gates, c = cache
+    xp = backend.get_array_module(gates)
+    da, dc_prev = xp.empty_like(gates), xp.empty_like(c)
+    backend.kernels_for(gates).lstm_cell_backward(dh, dc, gates, c_prev, c, da, dc_prev)
+    return da @ Wx.T, da @ Wh.T, dc_prev, x_t.T @ da, h_prev.T @ da, da.sum(axis=0)
 
 
 def gru_step_forward(x_t, h_prev, Wx, Wh, bx, bh):
-    """One GRU step (PyTorch's formulation). Columns come in three blocks of H: [r | z | n].
+    """One GRU step (PyTorch's formulation): the two matrix products, then the cell
+    ``gru_cell_forward`` (written out, with its derivatives, in ``minidl/kernels/reference/recurrent.py``).
 
-        ax = x_t Wx + bx     ah = h_prev Wh + bh      the two projections (N, 3H)
-        r = σ(ax_r + ah_r)          reset gate:  how much of h_prev the candidate sees
-        z = σ(ax_z + ah_z)          update gate: how much of h_prev to keep
-        n = tanh(ax_n + r * ah_n)   candidate (r gates h_prev Wh_n + bh_n, after the product)
-        h = (1 - z) * n + z * h_prev
+        ax = x_t Wx + bx     ah = h_prev Wh + bh      the two projections (N, 3H), blocks [r | z | n]
+        r = σ(ax_r + ah_r)   z = σ(ax_z + ah_z)   n = tanh(ax_n + r * ah_n)   h = (1 - z) n + z h_prev
 
     x_t (N, D), h_prev (N, H), Wx (D, 3H), Wh (H, 3H), bx (3H,), bh (3H,).
     Returns h (N, H) and the cache that ``gru_step_backward`` needs.
     """
-    H = h_prev.shape[1]
-    ax = x_t @ Wx + bx
-    ah = h_prev @ Wh + bh
-    r = sigmoid(ax[:, :H] + ah[:, :H])
-    z = sigmoid(ax[:, H : 2 * H] + ah[:, H : 2 * H])
-    n = np.tanh(ax[:, 2 * H :] + r * ah[:, 2 * H :])
-    h = (1 - z) * n + z * h_prev
-    gates = (r, z, n)
-    return h, (x_t, h_prev, Wx, Wh, gates, ah[:, 2 * H :])
+    xw, hw = x_t @ Wx, h_prev @ Wh
+    xp, (N, H) = backend.get_array_module(xw), h_prev.shape
+    gates, hn, h = xp.empty_like(xw), xp.empty((N, H), xw.dtype), xp.empty((N, H), xw.dtype)
+    backend.kernels_for(xw).gru_cell_forward(xw, hw, bx, bh, h_prev, gates, hn, h)
+    return h, (x_t, h_prev, Wx, Wh, gates, hn)
 
 
 def gru_step_backward(dh, cache):
-    """Backward of ``gru_step_forward``, from dh = dL/dh (N, H).
+    """Backward of ``gru_step_forward``, from dh = dL/dh (N, H): the cell's backward
+    ``gru_cell_backward``, then the products':
 
-        da_n = dh * (1 - z) * (1 - n^2)             pre-activation of n
-        da_z = dh * (h_prev - n) * z (1 - z)
-        da_r = da_n * ah_n * r (1 - r)
-        dax = [da_r | da_z | da_n]                  dL/d(x_t Wx + bx)
-        dah = [da_r | da_z | da_n * r]              dL/d(h_prev Wh + bh)
-        dx = dax Wx^T      dh_prev = dh * z + dah Wh^T      (h_prev enters directly and via Wh)
+        dax, dah, dh_direct = gru_cell_backward(dh, ...)   dL/d(x_t Wx + bx), dL/d(h_prev Wh + bh), dh * z
+        dx = dax Wx^T      dh_prev = dh_direct + dah Wh^T      (h_prev enters directly and via Wh)
         dWx = x_t^T dax    dWh = h_prev^T dah    dbx = Σ_n dax    dbh = Σ_n dah
 
     Returns dx (N, D), dh_prev (N, H), dWx (D, 3H), dWh (H, 3H), dbx (3H,), dbh (3H,).
     """
-    x_t, h_prev, Wx, Wh, (r, z, n), ah_n = cache
-    da_n = dh * (1 - z) * (1 - n**2)
-    da_z = dh * (h_prev - n) * z * (1 - z)
-    da_r = da_n * ah_n * r * (1 - r)
-    dax = np.concatenate([da_r, da_z, da_n], axis=1)
-    dah = np.concatenate([da_r, da_z, da_n * r], axis=1)
-    dh_prev = dh * z + dah @ Wh.T
+    x_t, h_prev, Wx, Wh, gates, hn = cache
+    xp = backend.get_array_module(gates)
+    dax, dah, dh_prev = xp.empty_like(gates), xp.empty_like(gates), xp.empty_like(hn)
+    backend.kernels_for(gates).gru_cell_backward(dh, gates, hn, h_prev, dax, dah, dh_prev)
+    dh_prev += dah @ Wh.T
     return dax @ Wx.T, dh_prev, x_t.T @ dax, h_prev.T @ dah, dax.sum(axis=0), dah.sum(axis=0)
 
 
@@ -611,7 +583,9 @@ class LSTM(_Recurrent):
         i, f, o = σ(a_i), σ(a_f), σ(a_o)     g = tanh(a_g)
         c_t = f * c_{t-1} + i * g            h_t = o * tanh(c_t)
 
-    One step is ``lstm_step_forward`` / ``lstm_step_backward`` (the derivatives are there).
+    One step is ``lstm_step_forward`` / ``lstm_step_backward``, around the cell
+    ``lstm_cell_forward`` / ``lstm_cell_backward`` (``minidl/kernels/reference/recurrent.py``:
+    the derivatives are there).
 
     Shapes: x (N, T, D) -> (N, T, H) with ``return_sequences`` else (N, H); params
     ``Wx`` (D, 4H), ``Wh`` (H, 4H), ``b`` (4H,) (one bias: PyTorch's b_ih + b_hh), each
@@ -668,7 +642,9 @@ class GRU(_Recurrent):
         n = tanh(x_t Wx_n + bx_n + r * (h_{t-1} Wh_n + bh_n))
         h_t = (1 - z) * n + z * h_{t-1}
 
-    One step is ``gru_step_forward`` / ``gru_step_backward`` (the derivatives are there).
+    One step is ``gru_step_forward`` / ``gru_step_backward``, around the cell
+    ``gru_cell_forward`` / ``gru_cell_backward`` (``minidl/kernels/reference/recurrent.py``:
+    the derivatives are there).
     The reset gate multiplies ``h Wh_n + bh_n`` (after the product), which is why the
     GRU has two biases: ``bh_n`` sits inside the gating and cannot be merged with ``bx_n``.
 

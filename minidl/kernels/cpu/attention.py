@@ -1,0 +1,106 @@
+"""Numba twins of ``reference/attention.py``: the masked softmax of attention and its backward.
+
+Rows of scores in parallel for large inputs; the exponentials are left to NumPy (SIMD exp)
+between two Numba passes that LLVM vectorises (measured: docs/performance.md, section 6).
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from .loops import SUM_MATH, pick, serial_twin
+
+# Flat 1-D views indexed by unsigned offsets: no per-element check for a negative index,
+# so LLVM vectorises the copies (``loops.py`` says why; docs/performance.md measures it).
+_u = np.uint64
+
+
+# ============================================================ masked softmax (attention)
+# Three passes over the scores instead of one: Numba cannot vectorise exp (LLVM has no vector
+# exp without Intel's SVML, which is not installed), so one loop that calls exp per element is
+# several times slower than NumPy's SIMD exp. So the exponentials are left to NumPy, between
+# two Numba passes that LLVM does vectorise: the shifted, scaled scores with -inf at the
+# masked keys, then the row sums and one multiplication per element by 1 / sum.
+# exp(-inf) = 0 makes the masked entries exactly 0. (Measured: see docs/performance.md.)
+@njit(parallel=True, cache=True)
+def _masked_softmax_shift(scores, keep, scale, z):
+    # z = scale * scores - (row max over kept keys), -inf where masked (and on a row with no key)
+    G, Tq, Tk = scores.shape
+    per_mask = G // keep.shape[0]
+    scores_flat, keep_flat, z_flat = scores.reshape(-1), keep.reshape(-1), z.reshape(-1)
+    minus_inf = z.dtype.type(-np.inf)
+    for row in prange(G * Tq):
+        g, i = row // Tq, row % Tq
+        start = _u(row * Tk)
+        mask_start = _u(((g // per_mask) * Tq + i) * Tk)
+        m = minus_inf
+        for j in range(Tk):
+            if keep_flat[mask_start + _u(j)]:
+                m = max(m, scale * scores_flat[start + _u(j)])
+        for j in range(Tk):
+            kept = keep_flat[mask_start + _u(j)] != 0
+            z_flat[start + _u(j)] = scale * scores_flat[start + _u(j)] - m if kept else minus_inf
+
+
+_masked_softmax_shift_serial = serial_twin(_masked_softmax_shift)
+
+
+@njit(parallel=True, fastmath=set(SUM_MATH), cache=True)
+def _normalise_rows(e, Tk):
+    # each row of Tk numbers times 1 / its sum (a row of zeros, every key masked, stays 0)
+    e_flat = e.reshape(-1)
+    for row in prange(e_flat.size // Tk):
+        start = _u(row * Tk)
+        total = 0.0
+        for j in range(Tk):
+            total += e_flat[start + _u(j)]
+        if total > 0:
+            inverse = e_flat.dtype.type(1.0 / total)  # one division per row, in e's precision
+            for j in range(Tk):
+                e_flat[start + _u(j)] *= inverse
+
+
+_normalise_rows_serial = serial_twin(_normalise_rows)
+
+
+def masked_softmax(scores, keep, scale):
+    """Numba twin of ``reference.masked_softmax``: shift, NumPy's exp, normalise (rows in parallel)."""
+    scores = np.ascontiguousarray(scores)
+    keep = (
+        np.ascontiguousarray(keep).view(np.uint8)
+        if keep.dtype == np.bool_
+        else np.ascontiguousarray(keep, dtype=np.uint8)
+    )
+    probs = np.empty_like(scores)
+    pick(_masked_softmax_shift, _masked_softmax_shift_serial, scores.size)(
+        scores, keep, scores.dtype.type(scale), probs
+    )
+    np.exp(probs, out=probs)
+    pick(_normalise_rows, _normalise_rows_serial, probs.size)(probs, scores.shape[-1])
+    return probs
+
+
+@njit(parallel=True, fastmath=set(SUM_MATH), cache=True)
+def _masked_softmax_backward(probs, dprobs, scale, dscores):
+    # one row per iteration: the Jacobian-vector product needs the row's sum of dp * p first;
+    # unsigned flat offsets (see ``loops.py``) so both loops vectorise
+    G, Tq, Tk = probs.shape
+    p_flat, dp_flat, ds_flat = probs.reshape(-1), dprobs.reshape(-1), dscores.reshape(-1)
+    for row in prange(G * Tq):
+        start = _u(row * Tk)
+        inner = 0.0
+        for j in range(Tk):
+            inner += dp_flat[start + _u(j)] * p_flat[start + _u(j)]
+        for j in range(Tk):
+            ds_flat[start + _u(j)] = scale * p_flat[start + _u(j)] * (dp_flat[start + _u(j)] - inner)
+
+
+_masked_softmax_backward_serial = serial_twin(_masked_softmax_backward)
+
+
+def masked_softmax_backward(probs, dprobs, scale):
+    """Numba twin of ``reference.masked_softmax_backward``."""
+    probs, dprobs = np.ascontiguousarray(probs), np.ascontiguousarray(dprobs, dtype=probs.dtype)
+    dscores = np.empty_like(probs)
+    kernel = pick(_masked_softmax_backward, _masked_softmax_backward_serial, probs.size)
+    kernel(probs, dprobs, probs.dtype.type(scale), dscores)
+    return dscores

@@ -1,0 +1,407 @@
+"""Numba twins of ``reference/conv.py``: im2col, col2im and a whole convolution layer.
+
+im2col and col2im are copy kernels over flat unsigned offsets (vectorised); the layer's
+products stay in BLAS, by one of two routes chosen by shape (``conv2d_route``): tiles of a few
+images whose patch matrix stays in cache, or the whole batch's patch matrix, kept for the
+backward. ``CONV_TILE_BYTES`` and ``CONV_TILE_MAX_FILTERS`` are the tunables (measured:
+docs/performance.md, section 2).
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from .. import common
+from ..common import conv_output_length
+from .loops import SUM_MATH, pick, serial_twin
+
+# Flat 1-D views indexed by unsigned offsets: no per-element check for a negative index,
+# so LLVM vectorises the copies (``loops.py`` says why; docs/performance.md measures it).
+_u = np.uint64
+
+
+@njit(cache=True, inline="always")
+def _valid_range(count, offset, stride, size):
+    """The positions o in [0, count) with 0 <= o * stride + offset < size, as (first, stop)."""
+    first = 0 if offset >= 0 else (-offset + stride - 1) // stride
+    stop = (size - 1 - offset) // stride + 1 if size - 1 - offset >= 0 else 0
+    return first, max(first, min(count, stop))
+
+
+@njit(parallel=True, cache=True)
+def _im2col(x, kh, kw, sh, sw, ph, pw, OH, OW, cols):
+    # one task per row (c, i, j); padding zeroed by ranges computed once per row (no test
+    # per pixel); unsigned flat offsets so the inner copy vectorises
+    N, C, H, W = x.shape
+    x_flat, cols_flat = x.reshape(-1), cols.reshape(-1)
+    block = N * OH * OW
+    for row in prange(C * kh * kw):
+        c, i, j = row // (kh * kw), (row // kw) % kh, row % kw
+        h_first, h_stop = _valid_range(OH, i - ph, sh, H)
+        w_first, w_stop = _valid_range(OW, j - pw, sw, W)
+        for n in range(N):
+            for oh in range(OH):
+                out = _u(row * block + (n * OH + oh) * OW)
+                if oh < h_first or oh >= h_stop:  # the window row lies in the padding
+                    for ow in range(OW):
+                        cols_flat[out + _u(ow)] = 0
+                    continue
+                for ow in range(w_first):
+                    cols_flat[out + _u(ow)] = 0
+                source = _u(((n * C + c) * H + oh * sh + i - ph) * W + w_first * sw + j - pw)
+                first = out + _u(w_first)
+                for t in range(w_stop - w_first):
+                    cols_flat[first + _u(t)] = x_flat[source + _u(t * sw)]
+                for ow in range(w_stop, OW):
+                    cols_flat[out + _u(ow)] = 0
+
+
+_im2col_serial = serial_twin(_im2col)
+
+
+def im2col(x, kh, kw, sh, sw, ph, pw):
+    """Numba twin of ``reference.im2col``: cols (C*kh*kw, N*OH*OW)."""
+    x = np.ascontiguousarray(x)
+    N, C, H, W = x.shape
+    OH, OW = conv_output_length(H, kh, sh, ph), conv_output_length(W, kw, sw, pw)
+    cols = np.empty((C * kh * kw, N * OH * OW), dtype=x.dtype)
+    kernel = pick(_im2col, _im2col_serial, cols.size)
+    kernel(x, kh, kw, sh, sw, ph, pw, OH, OW, cols)
+    return cols
+
+
+@njit(parallel=True, cache=True)
+def _col2im(cols, kh, kw, sh, sw, ph, pw, OH, OW, dx):
+    # one task per image plane (n, c): planes are disjoint, so the scatter-add needs no
+    # atomics; offsets (i, j) run in the reference's order (bitwise equal); unsigned flat
+    # offsets so the inner add vectorises
+    N, C, H, W = dx.shape
+    cols_flat, dx_flat = cols.reshape(-1), dx.reshape(-1)
+    block = N * OH * OW
+    for plane in prange(N * C):
+        n, c = plane // C, plane % C
+        for i in range(kh):
+            oh_first, oh_stop = _valid_range(OH, i - ph, sh, H)
+            for j in range(kw):
+                row = (c * kh + i) * kw + j
+                ow_first, ow_stop = _valid_range(OW, j - pw, sw, W)
+                for oh in range(oh_first, oh_stop):
+                    target = _u(((n * C + c) * H + oh * sh + i - ph) * W + ow_first * sw + j - pw)
+                    source = _u(row * block + (n * OH + oh) * OW + ow_first)
+                    for t in range(ow_stop - ow_first):
+                        dx_flat[target + _u(t * sw)] += cols_flat[source + _u(t)]
+
+
+_col2im_serial = serial_twin(_col2im)
+
+
+def col2im(cols, x_shape, kh, kw, sh, sw, ph, pw):
+    """Numba twin of ``reference.col2im``: dx (N, C, H, W)."""
+    N, C, H, W = (int(d) for d in x_shape)
+    OH, OW = conv_output_length(H, kh, sh, ph), conv_output_length(W, kw, sw, pw)
+    dx = np.zeros((N, C, H, W), dtype=cols.dtype)
+    kernel = pick(_col2im, _col2im_serial, cols.size)
+    kernel(np.ascontiguousarray(cols), kh, kw, sh, sw, ph, pw, OH, OW, dx)
+    return dx
+
+
+# ============================================================ convolution (a whole layer)
+# ``conv2d_forward`` / ``conv2d_backward`` do the products of ``reference.conv2d_forward``
+# (W2 @ cols, dY2 @ cols.T, W2.T @ dY2) in BLAS, by one of two routes chosen by shape
+# (``conv2d_route``, measured):
+#
+# * "tiles": the patch matrix is never built whole. For a one-channel 5x5 convolution it is
+#   25 times the images (5 MB for LeNet-5's first layer on a batch of 64), and with few
+#   filters each of its elements is used in only 2 F flops by each product: the products are
+#   thin and the time goes to streaming the patch matrix through memory -- im2col writes it,
+#   the forward product reads it, the dW product reads it again, dcols is as large again for
+#   col2im. Instead a TILE of a few images at a time (about ``CONV_TILE_BYTES`` of patch
+#   matrix, sized to stay in a core's L2 cache) is built by the same im2col kernel, multiplied,
+#   and in the backward folded back by col2im while still in cache, in buffers allocated once
+#   per call and reused from tile to tile. A tile's product is written straight into the NCHW
+#   output (no transposed copy of y), and dy's tile is gathered as (F, g*OH*OW) in one pass
+#   that also sums db. With stride 1 the backward needs no patch matrix at all for dW and db
+#   (``conv2d_weight_gradient_shifted``, below); the tiles then serve dx alone. The forward
+#   returns None for cols: the backward has nothing to reuse.
+# * "whole": with more filters the products have the arithmetic to hide that traffic, and
+#   one large product per quantity is what BLAS's threads share best; the patch matrix of
+#   the batch is built once, returned by the forward for the layer's cache and handed back
+#   to the backward (which builds it again only when given None).
+CONV_TILE_BYTES = 512 * 1024
+CONV_TILE_MAX_FILTERS = 8  # "tiles" for F <= this many filters (the rule: see conv2d_route)
+
+
+def conv2d_route(x_shape, weight_shape, sh, sw, ph, pw) -> str:
+    """``"tiles"`` or ``"whole"``: how ``conv2d_forward``/``_backward`` run this shape.
+
+    The rule: tiles when the layer has at most ``CONV_TILE_MAX_FILTERS`` filters (thin,
+    memory-bound products), else the whole batch's patch matrix. With one BLAS thread the
+    tiles win or tie on every shape of the course; with two, the many small products of the
+    tiles cost a thread hand-over each, and only the thin one-channel layers still gain --
+    by a third or more. The rule follows the two-thread case, the way ``python -m minidl
+    bench`` runs. Measured with ``python -m minidl.bench.conv_tiles``: see docs/performance.md.
+    """
+    return "tiles" if weight_shape[0] <= CONV_TILE_MAX_FILTERS else "whole"
+
+
+def conv2d_tile(x_shape, weight_shape, sh, sw, ph, pw, itemsize=4) -> int:
+    """Images per tile of the "tiles" route: as many as ``CONV_TILE_BYTES`` of patch matrix
+    hold (at least 1, at most N)."""
+    N, C, H, W = x_shape
+    _, _, kh, kw = weight_shape
+    OH, OW = conv_output_length(H, kh, sh, ph), conv_output_length(W, kw, sw, pw)
+    per_image = C * kh * kw * OH * OW * itemsize
+    return max(1, min(N, CONV_TILE_BYTES // max(per_image, 1)))
+
+
+def _tile_buffer(rows, per_tile, P, dtype):
+    """A flat buffer for (rows, g*P) matrices of every tile of up to ``per_tile`` images, and
+    the view of it for a tile of g images (a contiguous prefix, so the products can write it)."""
+    flat = np.empty(rows * per_tile * P, dtype=dtype)
+    return lambda g: flat[: rows * g * P].reshape(rows, g * P)
+
+
+@njit(cache=True)
+def _scatter_output(products, bias, n0, y):
+    # products (F, g*OH*OW) of a tile -> y[n0 : n0 + g] (N, F, OH, OW) with the bias added
+    _, F, OH, OW = y.shape
+    P = OH * OW
+    g = products.shape[1] // P
+    y_flat = y.reshape(y.shape[0], F, P)
+    for m in range(g):
+        for f in range(F):
+            row, out = products[f, m * P : (m + 1) * P], y_flat[n0 + m, f]
+            b = bias[f]
+            for p in range(P):
+                out[p] = row[p] + b
+
+
+@njit(cache=True)
+def _gather_gradient(dy, n0, tile, dbias):
+    # dy[n0 : n0 + g] (N, F, OH, OW) -> tile (F, g*OH*OW); dbias (float64) += each channel's sum
+    N, F = dy.shape[0], dy.shape[1]
+    P = dy.shape[2] * dy.shape[3]
+    g = tile.shape[1] // P
+    dy_flat = dy.reshape(N, F, P)
+    for f in range(F):
+        total = 0.0
+        for m in range(g):
+            source, target = dy_flat[n0 + m, f], tile[f, m * P : (m + 1) * P]
+            for p in range(P):
+                value = source[p]
+                target[p] = value
+                total += value
+        dbias[f] += total
+
+
+def _conv_operands(x, weight):
+    dtype = np.result_type(x.dtype, weight.dtype)
+    return np.ascontiguousarray(x, dtype=dtype), np.ascontiguousarray(weight, dtype=dtype), dtype
+
+
+# The weight gradient of a stride-1 convolution without a patch matrix. Lay each image out
+# padded, flat, and dy "wide": dy[n, f, oh, ow] at oh * Wp + ow of a row of the padded width
+# Wp, zeros at ow >= OW. Then for a tap (c, i, j) at offset o = (c * Hp + i) * Wp + j,
+#
+#     dW[f, (c, i, j)] = sum over m < OH * Wp of wide[f, m] * x_padded[o + m]
+#
+# (the zeros of wide cancel the positions past the row's end): one long dot product per
+# (filter, tap) over two contiguous arrays, which a 4x4 register tile computes 16 at a time,
+# vectorised along m. A non-finite x is sent to the patch-matrix route instead, since a zero
+# of wide times an inf of x would put a NaN where the reference has none.
+@njit(inline="always", cache=True)
+def _shifted_dot_4x4(wide, f, xp, offsets, r, L, zero):
+    """Sums over m < L of wide[f + q, m] xp[offsets[r + t] + m] for q, t < 4 (16 sums)."""
+    a0_, a1_, a2_, a3_ = wide[f], wide[f + 1], wide[f + 2], wide[f + 3]
+    o0, o1, o2, o3 = offsets[r], offsets[r + 1], offsets[r + 2], offsets[r + 3]
+    s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = zero
+    s20 = s21 = s22 = s23 = s30 = s31 = s32 = s33 = zero
+    for m in range(L):
+        um = _u(m)
+        a0, a1, a2, a3 = a0_[m], a1_[m], a2_[m], a3_[m]
+        w0, w1, w2, w3 = xp[o0 + um], xp[o1 + um], xp[o2 + um], xp[o3 + um]
+        s00, s01, s02, s03 = s00 + a0 * w0, s01 + a0 * w1, s02 + a0 * w2, s03 + a0 * w3
+        s10, s11, s12, s13 = s10 + a1 * w0, s11 + a1 * w1, s12 + a1 * w2, s13 + a1 * w3
+        s20, s21, s22, s23 = s20 + a2 * w0, s21 + a2 * w1, s22 + a2 * w2, s23 + a2 * w3
+        s30, s31, s32, s33 = s30 + a3 * w0, s31 + a3 * w1, s32 + a3 * w2, s33 + a3 * w3
+    return (s00, s01, s02, s03), (s10, s11, s12, s13), (s20, s21, s22, s23), (s30, s31, s32, s33)
+
+
+@njit(inline="always", cache=True)
+def _shifted_dot_1x4(wide, f, xp, offsets, r, L, zero):
+    """Sums over m < L of wide[f, m] xp[offsets[r + t] + m] for t < 4."""
+    a_ = wide[f]
+    o0, o1, o2, o3 = offsets[r], offsets[r + 1], offsets[r + 2], offsets[r + 3]
+    s0 = s1 = s2 = s3 = zero
+    for m in range(L):
+        um = _u(m)
+        a = a_[m]
+        s0, s1 = s0 + a * xp[o0 + um], s1 + a * xp[o1 + um]
+        s2, s3 = s2 + a * xp[o2 + um], s3 + a * xp[o3 + um]
+    return s0, s1, s2, s3
+
+
+@njit(fastmath=set(SUM_MATH), cache=True)
+def _shifted_products(wide, xp, offsets, out):
+    """out[f, r] += sum over m of wide[f, m] xp[offsets[r] + m]: 4x4 tiles, then 1x4, then one sum."""
+    F, L = wide.shape
+    R = offsets.shape[0]
+    F4, R4 = F - F % 4, R - R % 4
+    zero = wide.dtype.type(0)  # (a literal 0.0 would be float64 and widen every sum)
+    for f in range(0, F4, 4):
+        for r in range(0, R4, 4):
+            sums = _shifted_dot_4x4(wide, f, xp, offsets, r, L, zero)
+            for q in range(4):
+                out[f + q, r], out[f + q, r + 1] = out[f + q, r] + sums[q][0], out[f + q, r + 1] + sums[q][1]
+                out[f + q, r + 2], out[f + q, r + 3] = (
+                    out[f + q, r + 2] + sums[q][2],
+                    out[f + q, r + 3] + sums[q][3],
+                )
+    for f in range(F4, F):
+        for r in range(0, R4, 4):
+            s0, s1, s2, s3 = _shifted_dot_1x4(wide, f, xp, offsets, r, L, zero)
+            out[f, r], out[f, r + 1], out[f, r + 2], out[f, r + 3] = (
+                out[f, r] + s0,
+                out[f, r + 1] + s1,
+                out[f, r + 2] + s2,
+                out[f, r + 3] + s3,
+            )
+    for f in range(F):
+        for r in range(R4, R):
+            s = zero
+            for m in range(L):
+                s += wide[f, m] * xp[offsets[r] + _u(m)]
+            out[f, r] += s
+
+
+SHIFTED_IMAGES_PER_PART = 8  # images summed into one partial dW (the same with or without threads)
+
+
+@njit(parallel=True, fastmath=set(SUM_MATH), cache=True)
+def _conv2d_weight_gradient_shifted(dy, x, ph, pw, offsets, dweight_parts, dbias_parts):
+    # one part of SHIFTED_IMAGES_PER_PART images per task, each with its own partial dW and db
+    # (summed by the caller in part order, so threads change no bit); the padded image and
+    # wide dy live in buffers reused from image to image
+    N, C, H, W = x.shape
+    F, OH, OW = dy.shape[1], dy.shape[2], dy.shape[3]
+    kw = W + 2 * pw - OW + 1
+    Hp, Wp = H + 2 * ph, W + 2 * pw
+    L = OH * Wp
+    per = SHIFTED_IMAGES_PER_PART
+    for part in prange(dweight_parts.shape[0]):
+        xp = np.zeros(C * Hp * Wp + kw, dtype=x.dtype)  # + kw: the last tap's reach past the end
+        wide = np.zeros((F, L), dtype=x.dtype)
+        x_flat, wide_flat = x.reshape(-1), wide.reshape(-1)
+        for n in range(part * per, min(N, (part + 1) * per)):
+            for c in range(C):  # the image into the padded layout (its border stays zero)
+                for h in range(H):
+                    target = _u((c * Hp + h + ph) * Wp + pw)
+                    source = _u(((n * C + c) * H + h) * W)
+                    for w in range(W):
+                        xp[target + _u(w)] = x_flat[source + _u(w)]
+            for f in range(F):  # dy into the wide layout, and its sum for db
+                total = 0.0
+                for oh in range(OH):
+                    for ow in range(OW):
+                        value = dy[n, f, oh, ow]
+                        wide_flat[_u(f * L + oh * Wp + ow)] = value
+                        total += value
+                dbias_parts[part, f] += total
+            _shifted_products(wide, xp, offsets, dweight_parts[part])
+
+
+_conv2d_weight_gradient_shifted_serial = serial_twin(_conv2d_weight_gradient_shifted)
+
+
+def conv2d_weight_gradient_shifted(dy, x, weight_shape, ph, pw):
+    """(dweight, dbias) of a stride-1 convolution by shifted dot products (see above)."""
+    N, C, H, W = x.shape
+    F, _, kh, kw = weight_shape
+    Hp, Wp = H + 2 * ph, W + 2 * pw
+    c, i, j = np.meshgrid(np.arange(C), np.arange(kh), np.arange(kw), indexing="ij")
+    offsets = ((c * Hp + i) * Wp + j).reshape(-1).astype(np.uint64)
+    parts = -(-N // SHIFTED_IMAGES_PER_PART)
+    dweight_parts = np.zeros((parts, F, C * kh * kw), dtype=x.dtype)
+    dbias_parts = np.zeros((parts, F))
+    kernel = pick(_conv2d_weight_gradient_shifted, _conv2d_weight_gradient_shifted_serial, dy.size)
+    kernel(dy, x, ph, pw, offsets, dweight_parts, dbias_parts)
+    return dweight_parts.sum(axis=0).reshape(weight_shape), dbias_parts.sum(axis=0).astype(x.dtype)
+
+
+def conv2d_forward(x, weight, bias, sh, sw, ph, pw):
+    """Numba twin of ``reference.conv2d_forward``, by ``conv2d_route``: tiles of images (im2col
+    of a tile into a buffer reused by every tile, one BLAS product, written into y as NCHW;
+    returns (y, None)), or the whole batch's patch matrix in one product (returns (y, cols))."""
+    x, weight, dtype = _conv_operands(x, weight)
+    if conv2d_route(x.shape, weight.shape, sh, sw, ph, pw) == "whole":
+        return common.conv2d_forward_by_im2col(im2col, x, weight, bias, sh, sw, ph, pw)
+    N, C, H, W = x.shape
+    F, _, kh, kw = weight.shape
+    K = C * kh * kw
+    OH, OW = conv_output_length(H, kh, sh, ph), conv_output_length(W, kw, sw, pw)
+    W2 = weight.reshape(F, K)
+    per_tile = conv2d_tile(x.shape, weight.shape, sh, sw, ph, pw, dtype.itemsize)
+    cols_of, products_of = (_tile_buffer(rows, per_tile, OH * OW, dtype) for rows in (K, F))
+    bias = np.zeros(F, dtype) if bias is None else np.ascontiguousarray(bias, dtype=dtype)
+    y = np.empty((N, F, OH, OW), dtype=dtype)
+    for n0 in range(0, N, per_tile):
+        g = min(per_tile, N - n0)
+        cols, products = cols_of(g), products_of(g)
+        _im2col_serial(x[n0 : n0 + g], kh, kw, sh, sw, ph, pw, OH, OW, cols)
+        np.matmul(W2, cols, out=products)
+        _scatter_output(products, bias, n0, y)
+    return y, None
+
+
+def conv2d_backward(dy, x, cols, weight, sh, sw, ph, pw, input_grad):
+    """Numba twin of ``reference.conv2d_backward``, by ``conv2d_route``: tile by tile (with
+    stride 1, dW and db by ``conv2d_weight_gradient_shifted``, no patch matrix; otherwise the
+    tile's patch matrix rebuilt from x and dW += dY_tile @ cols.T; with ``input_grad``
+    dcols = W2.T @ dY_tile folded back by col2im while still in cache; ``cols`` is not
+    needed), or in three whole products over ``cols``, the patch matrix the forward returned
+    (built again from x when None; dropped after dW, before dcols is allocated)."""
+    x, weight, dtype = _conv_operands(x, weight)
+    dy = np.ascontiguousarray(dy, dtype=dtype)
+    N, C, H, W = x.shape
+    F, _, kh, kw = weight.shape
+    if conv2d_route(x.shape, weight.shape, sh, sw, ph, pw) == "whole":
+        dy2d = dy.transpose(1, 0, 2, 3).reshape(F, -1)  # (F, N*OH*OW), one copy
+        if cols is None:
+            cols = im2col(x, kh, kw, sh, sw, ph, pw)
+        dweight, dbias = common.conv2d_weight_gradient_by_cols(np.asarray(cols, dtype), dy2d, weight.shape)
+        # a layer hands cols over (its cache lets go of them): freed here, before dcols, as large
+        del cols
+        if not input_grad:
+            return None, dweight, dbias
+        dx = common.conv2d_input_gradient_by_col2im(col2im, dy2d, weight, x.shape, sh, sw, ph, pw)
+        return dx, dweight, dbias
+    K = C * kh * kw
+    OH, OW = dy.shape[2], dy.shape[3]
+    shifted = sh == 1 and sw == 1 and bool(np.isfinite(x).all())
+    if shifted:  # dW and db with no patch matrix at all
+        dweight, dbias = conv2d_weight_gradient_shifted(dy, x, weight.shape, ph, pw)
+        if not input_grad:
+            return None, dweight, dbias
+    per_tile = conv2d_tile(x.shape, weight.shape, sh, sw, ph, pw, dtype.itemsize)
+    cols_of, dy_tile_of = (_tile_buffer(rows, per_tile, OH * OW, dtype) for rows in (K, F))
+    W2_T = np.ascontiguousarray(weight.reshape(F, K).T)
+    dweight_tiles = np.zeros((F, K), dtype=dtype)
+    dbias_tiles = np.zeros(F)  # float64 sums
+    dx = np.empty(x.shape, dtype=dtype) if input_grad else None
+    for n0 in range(0, N, per_tile):
+        g = min(per_tile, N - n0)
+        tile_cols, dy_tile = cols_of(g), dy_tile_of(g)
+        _gather_gradient(dy, n0, dy_tile, dbias_tiles)
+        if not shifted:
+            _im2col_serial(x[n0 : n0 + g], kh, kw, sh, sw, ph, pw, OH, OW, tile_cols)
+            if n0 == 0:
+                np.matmul(dy_tile, tile_cols.T, out=dweight_tiles)
+            else:
+                dweight_tiles += dy_tile @ tile_cols.T
+        if dx is not None:  # input_grad
+            np.matmul(W2_T, dy_tile, out=tile_cols)  # the tile's dcols, in the cols buffer
+            dx_tile = dx[n0 : n0 + g]
+            dx_tile[...] = 0
+            _col2im_serial(tile_cols, kh, kw, sh, sw, ph, pw, OH, OW, dx_tile)
+    if shifted:
+        return dx, dweight, dbias
+    return dx, dweight_tiles.reshape(weight.shape), dbias_tiles.astype(dtype)

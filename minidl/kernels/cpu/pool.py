@@ -1,0 +1,222 @@
+"""Numba twins of ``reference/pool.py``: max and average pooling, forward and backward.
+
+One loop nest per kernel over flat unsigned offsets, planes (N*C) in parallel for large
+inputs; the common 2x2 stride-2 max pooling has its own unrolled kernels (measured:
+docs/performance.md, section 5).
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from ..common import pool_output_length
+from .loops import pick, serial_twin
+
+# Flat 1-D views indexed by unsigned offsets: no per-element check for a negative index,
+# so LLVM vectorises the copies (``loops.py`` says why; docs/performance.md measures it).
+_u = np.uint64
+
+
+# ============================================================ pooling
+@njit(parallel=True, cache=True)
+def _max_pool_forward(x, kh, kw, sh, sw, y, argmax):
+    # one task per plane (n, c); a strict ">" in row-major order keeps the first maximum;
+    # unsigned flat offsets (see ``loops.py``)
+    N, C, H, W = x.shape
+    OH, OW = y.shape[2], y.shape[3]
+    x_flat, y_flat, argmax_flat = x.reshape(-1), y.reshape(-1), argmax.reshape(-1)
+    for plane in prange(N * C):
+        for oh in range(OH):
+            out = _u((plane * OH + oh) * OW)
+            top = _u((plane * H + oh * sh) * W)
+            for ow in range(OW):
+                corner = top + _u(ow * sw)
+                best = x_flat[corner]
+                best_at = 0
+                for i in range(kh):
+                    for j in range(kw):
+                        value = x_flat[corner + _u(i * W + j)]
+                        if value > best:
+                            best = value
+                            best_at = i * kw + j
+                y_flat[out + _u(ow)] = best
+                argmax_flat[out + _u(ow)] = best_at
+
+
+_max_pool_forward_serial = serial_twin(_max_pool_forward)
+
+
+@njit(parallel=True, cache=True)
+def _max_pool_forward_2x2(x, y, argmax):
+    # the common 2x2 window with stride 2, unrolled: the four candidates of a window are
+    # compared in row-major order with the same strict ">" as the general kernel (same
+    # results, ties and NaN included), without the inner loops and their index arithmetic,
+    # so the comparisons become selects that LLVM vectorises (measured: docs/performance.md)
+    N, C, H, W = x.shape
+    OH, OW = y.shape[2], y.shape[3]
+    x_flat, y_flat, argmax_flat = x.reshape(-1), y.reshape(-1), argmax.reshape(-1)
+    for plane in prange(N * C):
+        for oh in range(OH):
+            out = _u((plane * OH + oh) * OW)
+            top = _u((plane * H + 2 * oh) * W)
+            bottom = top + _u(W)
+            for ow in range(OW):
+                best, best_at = x_flat[top + _u(2 * ow)], 0
+                value = x_flat[top + _u(2 * ow + 1)]
+                if value > best:
+                    best, best_at = value, 1
+                value = x_flat[bottom + _u(2 * ow)]
+                if value > best:
+                    best, best_at = value, 2
+                value = x_flat[bottom + _u(2 * ow + 1)]
+                if value > best:
+                    best, best_at = value, 3
+                y_flat[out + _u(ow)] = best
+                argmax_flat[out + _u(ow)] = best_at
+
+
+_max_pool_forward_2x2_serial = serial_twin(_max_pool_forward_2x2)
+
+
+def max_pool_forward(x, kh, kw, sh, sw):
+    """Numba twin of ``reference.max_pool_forward``: y and argmax (N, C, OH, OW)."""
+    x = np.ascontiguousarray(x)
+    N, C, H, W = x.shape
+    OH, OW = pool_output_length(H, kh, sh), pool_output_length(W, kw, sw)
+    y = np.empty((N, C, OH, OW), dtype=x.dtype)
+    argmax = np.empty((N, C, OH, OW), dtype=np.int64)
+    if (kh, kw, sh, sw) == (2, 2, 2, 2):
+        kernel = pick(_max_pool_forward_2x2, _max_pool_forward_2x2_serial, x.size)
+        kernel(x, y, argmax)
+    else:
+        kernel = pick(_max_pool_forward, _max_pool_forward_serial, x.size)
+        kernel(x, kh, kw, sh, sw, y, argmax)
+    return y, argmax
+
+
+@njit(parallel=True, cache=True)
+def _max_pool_backward(dy, argmax, kw, sh, sw, dx):
+    # one task per plane; windows visited last-to-first so that a pixel shared by
+    # several windows adds their gradients in the reference's order (bitwise equal);
+    # unsigned flat offsets (see ``loops.py``)
+    N, C, OH, OW = dy.shape
+    H, W = dx.shape[2], dx.shape[3]
+    dy_flat, argmax_flat, dx_flat = dy.reshape(-1), argmax.reshape(-1), dx.reshape(-1)
+    for plane in prange(N * C):
+        for oh in range(OH - 1, -1, -1):
+            out = _u((plane * OH + oh) * OW)
+            top = _u((plane * H + oh * sh) * W)
+            for ow in range(OW - 1, -1, -1):
+                at = argmax_flat[out + _u(ow)]
+                dx_flat[top + _u(ow * sw + (at // kw) * W + at % kw)] += dy_flat[out + _u(ow)]
+
+
+_max_pool_backward_serial = serial_twin(_max_pool_backward)
+
+
+@njit(parallel=True, cache=True)
+def _max_pool_backward_2x2(dy, argmax, dx):
+    # the 2x2 window with stride 2: windows do not overlap, so every pixel of dx is written
+    # once, row by row, instead of zeroing dx and scattering with a division of each argmax by
+    # kw (measured: see docs/performance.md). "zero + g" is the reference's
+    # 0 + dy, bit for bit (-0.0 becomes +0.0); a last row or column no window covers gets zeros.
+    N, C, OH, OW = dy.shape
+    H, W = dx.shape[2], dx.shape[3]
+    dy_flat, argmax_flat, dx_flat = dy.reshape(-1), argmax.reshape(-1), dx.reshape(-1)
+    zero = dx.dtype.type(0)
+    for plane in prange(N * C):
+        for oh in range(OH):
+            out = _u((plane * OH + oh) * OW)
+            for i in range(2):  # the window's top row, then its bottom row
+                row = _u((plane * H + 2 * oh + i) * W)
+                for w in range(2 * OW):
+                    at = argmax_flat[out + _u(w >> 1)]
+                    g = dy_flat[out + _u(w >> 1)]
+                    dx_flat[row + _u(w)] = zero + g if at == 2 * i + (w & 1) else zero
+                for w in range(2 * OW, W):
+                    dx_flat[row + _u(w)] = zero
+        for h in range(2 * OH, H):
+            row = _u((plane * H + h) * W)
+            for w in range(W):
+                dx_flat[row + _u(w)] = zero
+
+
+_max_pool_backward_2x2_serial = serial_twin(_max_pool_backward_2x2)
+
+
+def max_pool_backward(dy, argmax, x_shape, kh, kw, sh, sw):
+    """Numba twin of ``reference.max_pool_backward``: dx (N, C, H, W)."""
+    dy, argmax = np.ascontiguousarray(dy), np.ascontiguousarray(argmax)
+    shape = tuple(int(d) for d in x_shape)
+    if (kh, kw, sh, sw) == (2, 2, 2, 2):
+        dx = np.empty(shape, dtype=dy.dtype)
+        pick(_max_pool_backward_2x2, _max_pool_backward_2x2_serial, dx.size)(dy, argmax, dx)
+        return dx
+    dx = np.zeros(shape, dtype=dy.dtype)
+    kernel = pick(_max_pool_backward, _max_pool_backward_serial, dx.size)
+    kernel(dy, argmax, kw, sh, sw, dx)
+    return dx
+
+
+@njit(parallel=True, cache=True)
+def _avg_pool_forward(x, kh, kw, sh, sw, divisor, y):
+    # one task per plane; sums in row-major order in the input's precision, as the reference;
+    # unsigned flat offsets (see ``loops.py``)
+    N, C, H, W = x.shape
+    OH, OW = y.shape[2], y.shape[3]
+    x_flat, y_flat = x.reshape(-1), y.reshape(-1)
+    for plane in prange(N * C):
+        for oh in range(OH):
+            out = _u((plane * OH + oh) * OW)
+            top = _u((plane * H + oh * sh) * W)
+            for ow in range(OW):
+                corner = top + _u(ow * sw)
+                total = x_flat[corner]
+                for i in range(kh):
+                    for j in range(kw):
+                        if i or j:
+                            total += x_flat[corner + _u(i * W + j)]
+                y_flat[out + _u(ow)] = total / divisor
+
+
+_avg_pool_forward_serial = serial_twin(_avg_pool_forward)
+
+
+def avg_pool_forward(x, kh, kw, sh, sw):
+    """Numba twin of ``reference.avg_pool_forward``: y (N, C, OH, OW)."""
+    x = np.ascontiguousarray(x)
+    N, C, H, W = x.shape
+    OH, OW = pool_output_length(H, kh, sh), pool_output_length(W, kw, sw)
+    y = np.empty((N, C, OH, OW), dtype=x.dtype)
+    kernel = pick(_avg_pool_forward, _avg_pool_forward_serial, x.size)
+    kernel(x, kh, kw, sh, sw, x.dtype.type(kh * kw), y)
+    return y
+
+
+@njit(parallel=True, cache=True)
+def _avg_pool_backward(dy, kh, kw, sh, sw, divisor, dx):
+    # one task per plane; windows last-to-first to add in the reference's order;
+    # unsigned flat offsets (see ``loops.py``)
+    N, C, OH, OW = dy.shape
+    H, W = dx.shape[2], dx.shape[3]
+    dy_flat, dx_flat = dy.reshape(-1), dx.reshape(-1)
+    for plane in prange(N * C):
+        for oh in range(OH - 1, -1, -1):
+            out = _u((plane * OH + oh) * OW)
+            top = _u((plane * H + oh * sh) * W)
+            for ow in range(OW - 1, -1, -1):
+                share = dy_flat[out + _u(ow)] / divisor
+                corner = top + _u(ow * sw)
+                for i in range(kh):
+                    for j in range(kw):
+                        dx_flat[corner + _u(i * W + j)] += share
+
+
+_avg_pool_backward_serial = serial_twin(_avg_pool_backward)
+
+
+def avg_pool_backward(dy, x_shape, kh, kw, sh, sw):
+    """Numba twin of ``reference.avg_pool_backward``: dx (N, C, H, W)."""
+    dx = np.zeros(tuple(int(d) for d in x_shape), dtype=dy.dtype)
+    kernel = pick(_avg_pool_backward, _avg_pool_backward_serial, dx.size)
+    kernel(np.ascontiguousarray(dy), kh, kw, sh, sw, dy.dtype.type(kh * kw), dx)
+    return dx

@@ -1,0 +1,224 @@
+"""Numba twins of ``reference/recurrent.py``: the LSTM and GRU cells and their loops over time.
+
+A cell is one fused pass over each row's gates, serial (per step the work is too small for
+threads); float32 gates use a vectorisable rational tanh. The loop over time stays in Python,
+one BLAS product and one fused cell per step (``common.lstm_steps``, shared with the GPU tier).
+"""
+
+import math
+
+import numpy as np
+from numba import njit, types
+from numba.extending import overload
+
+from .. import common
+
+# ============================================================ recurrent cells
+# Serial, one row of the batch at a time: per step there are only N*H units (~10 µs of
+# work) and OpenBLAS's threads, still spinning after the step's matrix product, hold the
+# other cores; a parallel loop here fights them and loses by orders of magnitude. Each row
+# goes through a small helper on 1-D rows, which LLVM vectorises behind a runtime check
+# that outputs and inputs do not overlap (an output passed as its own input, where the
+# docstring allows it, is still right but takes the scalar path, several times slower; the layers
+# never do it). Numba has no vector math library here,
+# so float32 tanh/sigmoid use a rational approximation (accurate to a few float32 ulp)
+# made of multiply-adds and one division, which vectorises; float64 uses math.tanh/exp.
+# ``gate_tanh``/``gate_sigmoid`` pick one of the two by type at compile time (overload).
+_TANH_CLAMP = np.float32(7.90531110763549805)  # beyond this tanh(x) rounds to ±1 in float32
+_TANH_P = tuple(
+    np.float32(v)
+    for v in (
+        4.89352455891786e-03,
+        6.37261928875436e-04,
+        1.48572235717979e-05,
+        5.12229709037114e-08,
+        -8.60467152213735e-11,
+        2.00018790482477e-13,
+        -2.76076847742355e-16,
+    )
+)
+_TANH_Q = tuple(
+    np.float32(v)
+    for v in (4.89352518554385e-03, 2.26843463243900e-03, 1.18534705686654e-04, 1.19825839466702e-06)
+)
+_P1, _P3, _P5, _P7, _P9, _P11, _P13 = _TANH_P
+_Q0, _Q2, _Q4, _Q6 = _TANH_Q
+_HALF32 = np.float32(0.5)
+_GATE_MATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})  # fastmath without no-NaN/no-inf
+
+
+@njit(inline="always", cache=True)
+def _tanh_f32(x):
+    # odd rational approximation p(x)/q(x) (Eigen's float tanh); NaN passes through the clamp
+    x = _TANH_CLAMP if x > _TANH_CLAMP else x
+    x = -_TANH_CLAMP if x < -_TANH_CLAMP else x
+    x2 = x * x
+    p = x2 * _P13 + _P11
+    p = x2 * p + _P9
+    p = x2 * p + _P7
+    p = x2 * p + _P5
+    p = x2 * p + _P3
+    p = x2 * p + _P1
+    q = x2 * _Q6 + _Q4
+    q = x2 * q + _Q2
+    q = x2 * q + _Q0
+    return x * p / q
+
+
+@njit(inline="always", cache=True)
+def _sigmoid_f32(x):
+    return _HALF32 + _HALF32 * _tanh_f32(_HALF32 * x)  # σ(x) = (1 + tanh(x/2)) / 2
+
+
+def gate_tanh(x):
+    """tanh for the cell kernels (plain Python under NUMBA_DISABLE_JIT=1)."""
+    return math.tanh(x)
+
+
+def gate_sigmoid(x):
+    """σ for the cell kernels (plain Python under NUMBA_DISABLE_JIT=1)."""
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def _is_float32(x):
+    return isinstance(x, types.Float) and x.bitwidth == 32
+
+
+@overload(gate_tanh)
+def _gate_tanh_typed(x):
+    if _is_float32(x):
+        return lambda x: _tanh_f32(x)
+    return lambda x: math.tanh(x)
+
+
+@overload(gate_sigmoid)
+def _gate_sigmoid_typed(x):
+    if _is_float32(x):
+        return lambda x: _sigmoid_f32(x)
+    return lambda x: 1.0 / (1.0 + math.exp(-x))
+
+
+@njit(fastmath=set(_GATE_MATH), error_model="numpy", cache=True)
+def _lstm_forward_row(xw, hw, b, c_prev, gates, c, h):
+    H = c_prev.shape[0]
+    for j in range(H):
+        i = gate_sigmoid(xw[j] + hw[j] + b[j])
+        f = gate_sigmoid(xw[H + j] + hw[H + j] + b[H + j])
+        g = gate_tanh(xw[2 * H + j] + hw[2 * H + j] + b[2 * H + j])
+        o = gate_sigmoid(xw[3 * H + j] + hw[3 * H + j] + b[3 * H + j])
+        c_new = f * c_prev[j] + i * g
+        c[j] = c_new
+        h[j] = o * gate_tanh(c_new)
+        gates[j], gates[H + j], gates[2 * H + j], gates[3 * H + j] = i, f, g, o
+
+
+@njit(cache=True)
+def _lstm_forward(xw, hw, b, c_prev, gates, c, h):
+    for n in range(c_prev.shape[0]):
+        _lstm_forward_row(xw[n], hw[n], b, c_prev[n], gates[n], c[n], h[n])
+
+
+def lstm_cell_forward(xw, hw, b, c_prev, gates, c, h):
+    """Numba twin of ``reference.lstm_cell_forward``: one fused pass over each row's gates."""
+    _lstm_forward(xw, hw, b, c_prev, gates, c, h)
+    return gates, c, h
+
+
+@njit(fastmath=set(_GATE_MATH), error_model="numpy", cache=True)
+def _lstm_backward_row(dh, dc_next, gates, c_prev, c, da, dc_prev):
+    H = c_prev.shape[0]
+    for j in range(H):
+        i, f, g, o = gates[j], gates[H + j], gates[2 * H + j], gates[3 * H + j]
+        tanh_c = gate_tanh(c[j])
+        dc = dc_next[j] + dh[j] * o * (1 - tanh_c * tanh_c)
+        da[j] = dc * g * i * (1 - i)
+        da[H + j] = dc * c_prev[j] * f * (1 - f)
+        da[2 * H + j] = dc * i * (1 - g * g)
+        da[3 * H + j] = dh[j] * tanh_c * o * (1 - o)
+        dc_prev[j] = dc * f
+
+
+@njit(cache=True)
+def _lstm_backward(dh, dc_next, gates, c_prev, c, da, dc_prev):
+    for n in range(c_prev.shape[0]):
+        _lstm_backward_row(dh[n], dc_next[n], gates[n], c_prev[n], c[n], da[n], dc_prev[n])
+
+
+def lstm_cell_backward(dh, dc_next, gates, c_prev, c, da, dc_prev):
+    """Numba twin of ``reference.lstm_cell_backward`` (tanh(c) recomputed, not stored)."""
+    _lstm_backward(dh, dc_next, gates, c_prev, c, da, dc_prev)
+    return da, dc_prev
+
+
+@njit(fastmath=set(_GATE_MATH), error_model="numpy", cache=True)
+def _gru_forward_row(xw, hw, bx, bh, h_prev, gates, hn, h):
+    H = h_prev.shape[0]
+    for j in range(H):
+        r = gate_sigmoid(xw[j] + bx[j] + hw[j] + bh[j])
+        z = gate_sigmoid(xw[H + j] + bx[H + j] + hw[H + j] + bh[H + j])
+        hn_j = hw[2 * H + j] + bh[2 * H + j]
+        n = gate_tanh(xw[2 * H + j] + bx[2 * H + j] + r * hn_j)
+        hn[j] = hn_j
+        h[j] = (1 - z) * n + z * h_prev[j]
+        gates[j], gates[H + j], gates[2 * H + j] = r, z, n
+
+
+@njit(cache=True)
+def _gru_forward(xw, hw, bx, bh, h_prev, gates, hn, h):
+    for n in range(h_prev.shape[0]):
+        _gru_forward_row(xw[n], hw[n], bx, bh, h_prev[n], gates[n], hn[n], h[n])
+
+
+def gru_cell_forward(xw, hw, bx, bh, h_prev, gates, hn, h):
+    """Numba twin of ``reference.gru_cell_forward``: one fused pass over each row's gates."""
+    _gru_forward(xw, hw, bx, bh, h_prev, gates, hn, h)
+    return gates, hn, h
+
+
+@njit(fastmath=set(_GATE_MATH), error_model="numpy", cache=True)
+def _gru_backward_row(dh, gates, hn, h_prev, dxw, dhw, dh_prev):
+    H = h_prev.shape[0]
+    for j in range(H):
+        r, z, n = gates[j], gates[H + j], gates[2 * H + j]
+        d = dh[j]
+        da_n = d * (1 - z) * (1 - n * n)
+        da_z = d * (h_prev[j] - n) * z * (1 - z)
+        da_r = da_n * hn[j] * r * (1 - r)
+        dxw[j], dxw[H + j], dxw[2 * H + j] = da_r, da_z, da_n
+        dhw[j], dhw[H + j], dhw[2 * H + j] = da_r, da_z, da_n * r
+        dh_prev[j] = d * z
+
+
+@njit(cache=True)
+def _gru_backward(dh, gates, hn, h_prev, dxw, dhw, dh_prev):
+    for n in range(h_prev.shape[0]):
+        _gru_backward_row(dh[n], gates[n], hn[n], h_prev[n], dxw[n], dhw[n], dh_prev[n])
+
+
+def gru_cell_backward(dh, gates, hn, h_prev, dxw, dhw, dh_prev):
+    """Numba twin of ``reference.gru_cell_backward``: one pass, both gradient blocks at once."""
+    _gru_backward(dh, gates, hn, h_prev, dxw, dhw, dh_prev)
+    return dxw, dhw, dh_prev
+
+
+# ============================================================ recurrent sequences
+# The loop over time stays in Python (each step is a BLAS product and one fused cell kernel
+# above); the loops are shared with the CUDA tier's fallback in ``common.py``.
+def lstm_forward_sequence(xw, Wh, b, gates, cells, hs):
+    """Numba twin of ``reference.lstm_forward_sequence``: a product and a fused cell per step."""
+    return common.lstm_steps(lstm_cell_forward, xw, Wh, b, gates, cells, hs)
+
+
+def lstm_backward_sequence(dy, Wh_T, gates, cells, da, dh0, dc0):
+    """Numba twin of ``reference.lstm_backward_sequence``."""
+    return common.lstm_steps_backward(lstm_cell_backward, dy, Wh_T, gates, cells, da, dh0, dc0)
+
+
+def gru_forward_sequence(xw, Wh, bx, bh, gates, hn, hs):
+    """Numba twin of ``reference.gru_forward_sequence``: a product and a fused cell per step."""
+    return common.gru_steps(gru_cell_forward, xw, Wh, bx, bh, gates, hn, hs)
+
+
+def gru_backward_sequence(dy, Wh_T, gates, hn, hs, dxw, dhw, dh0):
+    """Numba twin of ``reference.gru_backward_sequence``."""
+    return common.gru_steps_backward(gru_cell_backward, dy, Wh_T, gates, hn, hs, dxw, dhw, dh0)

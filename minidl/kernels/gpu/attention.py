@@ -1,0 +1,58 @@
+"""CUDA launcher of ``reference/attention.py``: the masked softmax (``cuda/masked_softmax.cu``).
+
+One thread per row of scores, forward and backward: rows are short (the keys of one query).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .launch import contiguous, launch, real_array
+
+
+# ============================================================ masked softmax (attention)
+def masked_softmax(scores, keep, scale):
+    """Softmax of ``scale * scores`` over the kept keys; see ``reference.masked_softmax``.
+
+    scores (G, Tq, Tk) float, keep (Gm, Tq, Tk) bool or uint8 with G % Gm == 0 -> probs (G, Tq, Tk).
+    """
+    xp, scores = contiguous(scores)
+    keep = xp.ascontiguousarray(keep).astype(np.uint8, copy=False)
+    G, Tq, Tk = scores.shape
+    if keep.shape[1:] != (Tq, Tk) or keep.shape[0] == 0 or G % keep.shape[0]:
+        raise ValueError(
+            f"masked_softmax: keep must be (Gm, {Tq}, {Tk}) with {G} a multiple of Gm, "
+            f"got {tuple(keep.shape)}"
+        )
+    probs = xp.empty_like(scores)
+    launch(
+        "masked_softmax.cu",
+        "masked_softmax_forward",
+        G * Tq if scores.size else 0,
+        (
+            scores,
+            keep,
+            probs,
+            scores.dtype.type(scale),
+            np.int32(G),
+            np.int32(keep.shape[0]),
+            np.int32(Tq),
+            np.int32(Tk),
+        ),
+    )
+    return probs
+
+
+def masked_softmax_backward(probs, dprobs, scale):
+    """dscores of ``masked_softmax``: probs, dprobs (G, Tq, Tk) -> (G, Tq, Tk)."""
+    xp, probs = contiguous(probs)
+    dprobs = real_array(xp, dprobs, probs.dtype)
+    dscores = xp.empty_like(probs)
+    rows = probs.size // probs.shape[-1] if probs.size else 0
+    launch(
+        "masked_softmax.cu",
+        "masked_softmax_backward",
+        rows,
+        (probs, dprobs, dscores, probs.dtype.type(scale), np.int64(rows), np.int32(probs.shape[-1])),
+    )
+    return dscores
