@@ -132,10 +132,29 @@ class Floors:
     entry_points: tuple[str, ...]
 
 
+# The Keras door (keras_door/, its own distribution): what every module may read (the version,
+# the settings, the error for a missing feature, Keras's names and weight order); Keras's
+# parts, each a map onto minidl's (layers, losses, optimizers, metrics, ...); the layer-level
+# tape and what rests on it (custom layers, ops, attention, the model file); the models and the
+# public ``layers`` namespace; the public names.
+KERAS_DIR = PACKAGE_DIR.parent / "keras_door" / "minidl_keras"
+_KERAS_PARTS = """activations augmentation backend callbacks constraints datasets elementwise initializers
+    losses masking merging metrics noise normalization optimizers pooling regularizers reshaping
+    text utils wrappers"""
+KERAS_GROUPS = [
+    ("foundations", 0, [f"minidl_keras.{m}" for m in "_version config missing naming weights fitting".split()]),
+    ("parts", 1, [f"minidl_keras.{m}" for m in _KERAS_PARTS.split()]),
+    ("tape", 2, [f"minidl_keras.{m}" for m in "graph custom ops attention model_file".split()]),
+    ("models", 3, [f"minidl_keras.{m}" for m in "functional layers models saving".split()]),
+    ("root", 4, ["minidl_keras"]),
+]
+
+
 # Every package of the repository whose import graph is checked: add a table to check another.
 FLOORS = {
     "minidl": Floors(PACKAGE_DIR, GROUPS, (ENTRY_POINT,)),
     "minidl_grader": Floors(GRADER_DIR, GRADER_GROUPS, ("minidl_grader.__main__",)),
+    "minidl_keras": Floors(KERAS_DIR, KERAS_GROUPS, ()),
 }
 ON_FIRST_USE = (
     "minidl.gallery",
