@@ -184,7 +184,7 @@ LOOKUP = (
 
 @pytest.mark.parametrize(
     "chapter, name, default",
-    [("16_going_deep", "lsuv_scales", "0.0"), ("03_backpropagation", "weight_norm_backward", "None")],
+    [("08_going_deep", "lsuv_scales", "0.0"), ("03_backpropagation", "weight_norm_backward", "None")],
 )
 def test_a_lookup_table_of_the_public_outputs_scores_zero(tmp_path, monkeypatch, chapter, name, default):
     source = LOOKUP.replace("{name!r}", repr(name)).replace("{name}", name).replace("{default}", default)
@@ -260,10 +260,10 @@ def _leaks(files: dict[str, str]) -> dict[str, list[str]]:
 
 
 def test_the_leak_check_finds_a_pasted_reference():
-    from minidl_grader.specs import ch06, ch15
+    from minidl_grader.specs import ch06, ch18
 
-    pasted = "import numpy as np\n\n" + inspect.getsource(ch15.delta_features).replace("def delta", "def my")
-    assert _leaks({"a.py": pasted}) == {"a.py": ["minidl_grader.specs.ch15.delta_features"]}
+    pasted = "import numpy as np\n\n" + inspect.getsource(ch18.delta_features).replace("def delta", "def my")
+    assert _leaks({"a.py": pasted}) == {"a.py": ["minidl_grader.specs.ch18.delta_features"]}
     assert list(_leaks({"b.py": textwrap.indent(inspect.getsource(ch06.groupnorm_backward), "    ")}))
 
 

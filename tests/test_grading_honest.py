@@ -13,7 +13,7 @@ from minidl_grader.judge import registry
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER3 = ROOT / "solutions" / "03_backpropagation.ipynb"
-CHAPTER8 = ROOT / "solutions" / "08_fast_cpu_kernels.ipynb"
+CHAPTER9 = ROOT / "solutions" / "09_fast_cpu_kernels.ipynb"
 CH3_POINTS = sum(e.points for e in registry.for_chapter("03_backpropagation"))
 
 
@@ -131,7 +131,7 @@ def test_a_symbolic_link_is_an_error_row_not_graded(graded_folder):
 
 def test_a_numba_kernel_with_cache_true_gets_its_marks(tmp_path):
     pytest.importorskip("numba")
-    nb = notebook.read_notebook(CHAPTER8)
+    nb = notebook.read_notebook(CHAPTER9)
     cached = 0
     for cell in nb["cells"]:
         source = notebook.cell_source(cell)

@@ -1,4 +1,4 @@
-"""Chapter 19's text tools: words, vocabulary, padding, generated sets, the IMDB reader, ROUGE."""
+"""Chapter 13's text tools: words, vocabulary, padding, generated sets, the IMDB reader, ROUGE."""
 
 import hashlib
 import io

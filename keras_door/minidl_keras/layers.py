@@ -12,7 +12,7 @@ fills in Keras's defaults and returns the minidl layer -- no second implementati
 The layers print and save under minidl's names (``MaxPool2D``, ``BatchNorm``).
 
 Layers with Keras's own call or data (no minidl class of that name) live in their modules:
-``MultiHeadAttention`` (chapter 17's, with Keras's call and weight layout) and ``Attention``
+``MultiHeadAttention`` (chapter 12's, with Keras's call and weight layout) and ``Attention``
 (``attention.py``), ``TextVectorization`` (``text.py``), ``Normalization``
 (``normalization.py``), ``RandomFlip``, ``RandomTranslation``, ``RandomRotation``,
 ``RandomZoom``, ``RandomContrast`` (``augmentation.py``).

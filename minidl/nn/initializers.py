@@ -3,7 +3,7 @@
 A layer ``y = x W`` with ``fan_in`` inputs of variance ``Var(x)`` and independent zero-mean
 weights has ``Var(y) = fan_in * Var(W) * E[x^2]``. Choosing ``Var(W)`` so that this
 product stays the same from layer to layer (and its mirror image, ``fan_out * Var(W)``,
-for the gradients going back) gives every scheme below; chapter 16 derives them.
+for the gradients going back) gives every scheme below; chapter 8 derives them.
 
     variance_scaling   Var(W) = scale / n, n = fan_in, fan_out or their mean (Keras's VarianceScaling)
     glorot_uniform     U(-a, a), a = sqrt(6 / (fan_in + fan_out))      (tanh / sigmoid / linear)

@@ -469,7 +469,7 @@ class Adam(Optimizer):
     """Momentum (first moment) + RMSprop (second moment), both bias-corrected.
 
     PyTorch's ``betas=(beta1, beta2)`` is accepted too. Keras adds its ``epsilon`` to sqrt(v)
-    before the bias correction, minidl and PyTorch after it (chapter 14), and Keras's default
+    before the bias correction, minidl and PyTorch after it (chapter 17), and Keras's default
     is 1e-7: ``minidl_keras.optimizers.Adam`` passes ``keras_epsilon=True``.
     ``amsgrad=True`` divides by ``sqrt(v_max)``, ``v_max = max(v_max, v)`` the largest second
     moment so far (PyTorch's and Keras's rule; composed from array operations).

@@ -45,7 +45,7 @@ def random_shifts(x, max_shift: int = 2):
 
     A cheap augmentation: the network has to recognise a stroke wherever it sits, which
     makes its convolutional features more general -- what transfer learning reuses.
-    It is ``minidl.training.augment.RandomShift`` (chapter 16), applied here to the whole training
+    It is ``minidl.training.augment.RandomShift`` (chapter 8), applied here to the whole training
     set once per epoch; it draws the same numbers as the per-image loop the zoo's weights
     were trained with, so the committed files are still what this script produces.
     """

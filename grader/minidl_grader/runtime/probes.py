@@ -224,7 +224,7 @@ def _capture_emulator():
     return _TRUSTED["emulate"]
 
 
-# ---------------------------------------------------------------------- chapter 8: Numba
+# ---------------------------------------------------------------------- chapter 9: Numba
 @probe("numba")
 def _numba_probe(namespace, entries, case):
     """Call a submitted kernel and report whether Numba compiled it: its type is exactly
@@ -242,7 +242,7 @@ def _numba_probe(namespace, entries, case):
     }
 
 
-# ---------------------------------------------------------------------- chapter 9: CUDA C
+# ---------------------------------------------------------------------- chapter 10: CUDA C
 _GUARD = 64
 _SENTINEL = -12345.0
 
@@ -292,7 +292,7 @@ def _cuda_probe(namespace, entries, case):
     return {"out": out_view.copy(), "guard_ok": bool(np.all(output[n:] == _SENTINEL))}
 
 
-# ---------------------------------------------------------------------- chapter 13: models
+# ---------------------------------------------------------------------- chapter 16: models
 def build_model(weights: list):
     """Dense(h) - ReLU - Dense(h2) - ReLU - Dense(k) in float64 with the given (W, b) pairs."""
     from minidl.nn import layers as L

@@ -1,220 +1,263 @@
-"""Chapter 8, fast CPU kernels: Numba kernels for a depthwise convolution, the ReLU backward
-(in parallel) and the backward of average pooling over a padded input."""
+"""Chapter 8, going deep: the backward of a pre-activation residual block (batch norm inside,
+identity skip), a data-dependent initialization (one scale per layer, LSUV), the loss and
+gradient of mixup's soft targets; questions on a residual stack that explodes at initialization and on which
+augmentations keep a digit's label."""
 
 import numpy as np
 
-from ..judge.registry import Case
-from ._kernels import numba_exercise
+from ..judge.registry import Case, function_exercise
 
-CHAPTER = "08_fast_cpu_kernels"
-
-
-# The "numba" probe (is it compiled? then call it) is in probes.py; the judge in _kernels.py.
+CHAPTER = "08_going_deep"
 
 
-# ---------------------------------------------------------------- depthwise convolution
-def depthwise_conv2d_numba(x, W, stride, pad, flip=False, mix_channels=False, shift=0):
-    """Reference (NumPy): y[n, c, i, j] = sum_{a, b} W[c, a, b] x[n, c, i s + a - p, j s + b - p],
-    zero outside x. x (N, C, H, Wd), W (C, KH, KW) -> y (N, C, OH, OW) with
-    OH = (H + 2 p - KH) // s + 1. The keywords apply a mistake: the kernel flipped, every
-    channel's filter applied to the sum of the channels, the window moved ``shift`` further."""
-    n, c, h, w = x.shape
-    _, kh, kw = W.shape
-    oh, ow = (h + 2 * pad - kh) // stride + 1, (w + 2 * pad - kw) // stride + 1
-    kernel = W[:, ::-1, ::-1] if flip else W
-    source = np.repeat(x.sum(axis=1, keepdims=True), c, axis=1) if mix_channels else x
-    padded = np.pad(source, ((0, 0), (0, 0), (pad, pad + shift), (pad, pad + shift)))
-    y = np.zeros((n, c, oh, ow))
-    for a in range(kh):
-        for b in range(kw):
-            top, left = a + shift, b + shift
-            seen = padded[
-                :, :, top : top + stride * (oh - 1) + 1 : stride, left : left + stride * (ow - 1) + 1 : stride
-            ]
-            y += kernel[None, :, a, b, None, None] * seen
-    return y
+# ---------------------------------------------------------------- pre-activation block backward
+def _batch_normalise(x, eps, ddof=0):
+    """(x - mean) / sqrt(var + eps) over the batch axis, and the 1 / sqrt(var + eps) it used."""
+    inv_std = 1.0 / np.sqrt(x.var(axis=0, ddof=ddof) + eps)
+    return (x - x.mean(axis=0)) * inv_std, inv_std
 
 
-def _depthwise_cases(rng):
+def _preact_backward(dy, x, W1, W2, eps, skip=True, batch_terms=2, ddof=0):
+    u, inv_std = _batch_normalise(x, eps, ddof)
+    a = u @ W1
+    h = np.maximum(a, 0.0)
+    da = (dy @ W2.T) * (a > 0)
+    du = da @ W1.T
+    dx = du * inv_std  # batch_terms = 0: the statistics taken as constants
+    if batch_terms >= 1:
+        dx = dx - du.mean(axis=0) * inv_std
+    if batch_terms >= 2:
+        dx = dx - u * (du * u).mean(axis=0) * inv_std
+    return (dx + dy if skip else dx), u.T @ da, h.T @ dy
+
+
+def preact_residual_backward(dy, x, W1, W2, eps):
+    """y = x + relu(bn(x) W1) W2, bn over the batch without gamma and beta (training mode);
+    x (N, D), W1 (D, H), W2 (H, D), dy (N, D) -> dx (N, D), dW1 (D, H), dW2 (H, D)."""
+    return _preact_backward(dy, x, W1, W2, eps)
+
+
+def _preact_cases(rng):
     cases = []
-    for (n, c, h, w), (kh, kw), stride, pad in (
-        ((2, 3, 6, 6), (3, 3), 1, 1),
-        ((1, 4, 7, 6), (3, 2), 2, 1),
-        ((2, 2, 5, 5), (5, 5), 1, 2),  # the window as large as the image: most taps fall on the padding
-        ((1, 3, 8, 8), (2, 2), 3, 0),
-    ):
+    for n, d, hidden, eps in ((5, 3, 4, 1e-5), (8, 4, 6, 0.5), (6, 6, 3, 1e-3)):
+        x = rng.standard_normal((n, d)) * rng.uniform(0.5, 3.0, size=d) + rng.uniform(-2, 2, size=d)
+        weights = (rng.standard_normal((d, hidden)), rng.standard_normal((hidden, d)))
         cases.append(
             Case(
-                (rng.standard_normal((n, c, h, w)), rng.standard_normal((c, kh, kw)), stride, pad),
-                label=f"x {(n, c, h, w)}, W {(c, kh, kw)}, stride={stride}, pad={pad}",
+                (rng.standard_normal((n, d)), x) + weights + (eps,),
+                label=f"x {(n, d)}, hidden {hidden}, eps={eps}",
             )
         )
-    x, W = (
-        rng.standard_normal((2, 3, 7, 7)).astype(np.float32),
-        rng.standard_normal((3, 3, 3)).astype(np.float32),
-    )
-    cases.append(Case((x, W, 2, 1), label="float32 x (2, 3, 7, 7), W (3, 3, 3), stride=2, pad=1"))
     return cases
 
 
-numba_exercise(
-    "depthwise_conv2d_numba",
+function_exercise(
+    "preact_residual_backward",
     CHAPTER,
     3,
-    "A depthwise convolution as a Numba kernel",
-    _depthwise_cases,
-    depthwise_conv2d_numba,
-    ("y",),
+    "preact_residual_backward",
+    "A pre-activation residual block, backward",
+    _preact_cases,
+    preact_residual_backward,
+    ("dx", "dW1", "dW2"),
     mistakes=(
         (
-            "the channels are mixed: a depthwise filter W[c] reads channel c of x only (no sum over channels)",
-            lambda x, W, s, p: depthwise_conv2d_numba(x, W, s, p, mix_channels=True),
+            "dx has lost the skip: y = x + ..., so dy itself is added to what comes back through the block",
+            lambda dy, x, W1, W2, eps: _preact_backward(dy, x, W1, W2, eps, skip=False),
         ),
         (
-            "the kernel is flipped (a true convolution); the layer is a cross-correlation: "
-            "W[c, a, b] multiplies x[n, c, i*stride + a - pad, j*stride + b - pad]",
-            lambda x, W, s, p: depthwise_conv2d_numba(x, W, s, p, flip=True),
+            "the batch mean and variance depend on x too: the backward of the normalisation subtracts "
+            "the batch mean of du and u times the batch mean of du * u before dividing by the std",
+            lambda dy, x, W1, W2, eps: _preact_backward(dy, x, W1, W2, eps, batch_terms=0),
         ),
         (
-            "the window of output (i, j) starts at (i*stride - pad, j*stride - pad) in x: the padding "
-            "moves it up and left, and the taps that fall outside x count as zeros",
-            lambda x, W, s, p: depthwise_conv2d_numba(x, W, s, p, shift=p),
+            "the variance depends on x too: after subtracting the mean of du, subtract u times the "
+            "batch mean of du * u",
+            lambda dy, x, W1, W2, eps: _preact_backward(dy, x, W1, W2, eps, batch_terms=1),
+        ),
+        (
+            "batch normalization divides by the biased variance (over N, not N - 1)",
+            lambda dy, x, W1, W2, eps: _preact_backward(dy, x, W1, W2, eps, ddof=1),
         ),
     ),
     forbids=(
-        "minidl.nn.layers.Conv2D",
-        "minidl.nn.layers.conv",
-        "minidl.nn.layers.conv1d",
+        "minidl.nn.layers.Residual",
+        "minidl.nn.layers.residual",
+        "minidl.nn.layers.BatchNorm",
+        "minidl.nn.layers.normalization",
+        "minidl.nn.layers.Dense",
         "minidl.kernels",
+        "minidl.nn.gradcheck",
     ),
-    dtype_of=0,
-    catches=(
-        "the channels mixed (every filter applied to the sum of the channels)",
-        "the kernel flipped",
-        "the window not moved up and left by the padding",
-        "the stride ignored in the input index",
-        "y returned in float64 for a float32 x (the task asks for x's dtype)",
-    ),
+    catches=("eps ignored or fixed at 1e-5: one case uses eps = 0.5",),
 )
 
 
-# ---------------------------------------------------------------- ReLU backward, parallel
-def relu_backward_numba(dy, x):
-    """Reference (NumPy): dx = dy where x > 0, else 0."""
-    return dy * (x > 0)
+# ---------------------------------------------------------------- data-dependent initialization
+def _lsuv(x, weights, sequential=True, after_relu=False, power=1.0, ddof=0):
+    scales, h, h_unscaled = [], x, x
+    for W in weights:
+        a = h @ W
+        seen = np.maximum(a, 0.0) if after_relu else a
+        if sequential:
+            scale = 1.0 / seen.std(ddof=ddof) ** power
+        else:
+            a_unscaled = h_unscaled @ W
+            scale = 1.0 / a_unscaled.std(ddof=ddof) ** power
+            h_unscaled = np.maximum(a_unscaled, 0.0)
+        scales.append(scale)
+        h = np.maximum(a * scale, 0.0)
+    return np.array(scales)
 
 
-def _relu_cases(rng):
+def lsuv_scales(x, weights):
+    """The factor s_l for each weight matrix of a ReLU network (x (N, D0) and weights a list of
+    (D_l-1, D_l) arrays) that gives the pre-activations a_l = h_l-1 (s_l W_l) of the batch a
+    standard deviation of 1, layer after layer, the earlier layers already rescaled."""
+    return _lsuv(x, weights)
+
+
+def _lsuv_cases(rng):
     cases = []
-    for shape in ((4, 7), (2, 3, 5)):
-        x = rng.standard_normal(shape)
-        cases.append(Case((rng.standard_normal(shape), x), label=f"arrays of shape {shape}"))
-    x = rng.integers(-1, 2, (3, 8)).astype(np.float32)  # exact zeros: relu'(0) = 0 here
+    for widths, spread in (((6, 5), (0.1, 3.0)), ((8, 7, 6, 5), (0.05, 2.0)), ((5, 9, 4), (0.3, 0.3))):
+        n = 12
+        x = rng.random((n, widths[0])) * 2.0  # pixels: positive, with a mean
+        weights = [
+            rng.standard_normal((fan_in, fan_out)) * rng.uniform(*spread)
+            for fan_in, fan_out in zip(widths[:-1], widths[1:])
+        ]
+        cases.append(Case((x, weights), label=f"x {(n, widths[0])}, widths {widths}"))
+    x = rng.random((10, 4)) * 2.0
+    cases.append(Case((x, [rng.standard_normal((4, 3)) * 5.0]), label="x (10, 4), one layer"))
+    return cases
+
+
+function_exercise(
+    "lsuv_scales",
+    CHAPTER,
+    2,
+    "lsuv_scales",
+    "Initialization by the data: one scale per layer",
+    _lsuv_cases,
+    lsuv_scales,
+    ("scales",),
+    mistakes=(
+        (
+            "each layer is measured on the output of the *rescaled* layers below it: rescale layer l "
+            "before you compute the input of layer l + 1",
+            lambda x, weights: _lsuv(x, weights, sequential=False),
+        ),
+        (
+            "the standard deviation asked for is the pre-activations' a_l, before the ReLU",
+            lambda x, weights: _lsuv(x, weights, after_relu=True),
+        ),
+        (
+            "dividing by the variance gives a variance of 1 / Var(a); a factor s scales the standard "
+            "deviation by s, so s = 1 / std(a)",
+            lambda x, weights: _lsuv(x, weights, power=2.0),
+        ),
+        (
+            "the standard deviation of the batch, over all N * D_l numbers, divides by N * D_l (ddof 0)",
+            lambda x, weights: _lsuv(x, weights, ddof=1),
+        ),
+    ),
+    forbids=("minidl.nn.initializers",),
+    catches=("the weights rescaled in place (W *= s): the caller's weights must not change",),
+)
+
+
+# ---------------------------------------------------------------- mixup
+def _mixup(logits, labels, perm, lam, partner=None, own=None, per_batch=True):
+    """The loss and dlogits of mixup's cross-entropy; the keywords apply the usual mistakes."""
+    n, k = logits.shape
+    partner = labels[perm] if partner is None else partner
+    own = lam if own is None else own
+    target = np.zeros((n, k))
+    np.add.at(target, (np.arange(n), labels), own)
+    np.add.at(target, (np.arange(n), partner), 1.0 - own)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    grad = np.exp(log_p) - target
+    return float(-(target * log_p).sum() / n), grad / n if per_batch else grad
+
+
+def mixup_cross_entropy(logits, labels, perm, lam):
+    """Cross-entropy of softmax(logits) (N, K) against mixup's soft targets
+    lam * onehot(labels[n]) + (1 - lam) * onehot(labels[perm[n]]), the mean over the batch,
+    and its gradient with respect to the logits. Returns (loss, dlogits)."""
+    return _mixup(logits, labels, perm, lam)
+
+
+def _mixup_cases(rng):
+    cases = []
+    for n, k, lam in ((6, 4, 0.7), (8, 10, 0.25), (5, 3, 1.0)):
+        perm = rng.permutation(n)
+        labels = rng.integers(0, k, size=n)
+        cases.append(
+            Case(
+                (rng.standard_normal((n, k)) * 2, labels, perm, lam),
+                label=f"logits {(n, k)}, lam={lam}, perm={perm.tolist()}",
+            )
+        )
+    # a confident network: logits near 1000, where exp overflows unless each row's maximum goes
+    # first; a partner with the same label as its image (the two weights add up on one class)
+    n, k = 4, 5
+    labels, perm = np.array([1, 1, 3, 0]), np.array([1, 0, 3, 2])
+    logits = rng.standard_normal((n, k)) * 300 + 800
+    logits[2, 0] = logits[2, 1:].max() - 900.0  # image 2's partner's class: its softmax underflows to 0
     cases.append(
         Case(
-            (rng.standard_normal((3, 8)).astype(np.float32), x),
-            label="float32 arrays (3, 8) where a third of x is exactly 0",
+            (logits, labels, perm, 0.6),
+            label="logits near 1000, lam=0.6, images 0 and 1 of one class, a target 900 below its row's max",
         )
     )
     return cases
 
 
-numba_exercise(
-    "relu_backward_numba",
-    CHAPTER,
-    1,
-    "The ReLU backward as a parallel Numba kernel",
-    _relu_cases,
-    relu_backward_numba,
-    ("dx",),
-    mistakes=(
-        (
-            "this is relu(dy); the gradient passes where the INPUT x is positive",
-            lambda dy, x: np.maximum(dy, 0),
-        ),
-        (
-            "the gradient passes where x == 0 too: ReLU's derivative at 0 is taken as 0 "
-            "(pass dy only where x > 0)",
-            lambda dy, x: dy * (x >= 0),
-        ),
-    ),
-    forbids=("minidl.nn.layers.ReLU", "minidl.nn.layers.activations", "minidl.kernels"),
-    catches=(
-        "relu(dy) instead of dy where x > 0",
-        "the gradient passed where x == 0 (float32 cases with exact zeros)",
-    ),
-    parallel=True,
-)
-
-
-# ---------------------------------------------------------------- average pooling with padding, backward
-def avgpool2d_padded_backward_numba(dy, height, width, pool, stride, pad, count_padding=False, shift=0):
-    """Reference (NumPy) of average pooling's backward over an input padded with ``pad`` on
-    every side, the padding left out of each average (PyTorch's ``count_include_pad=False``):
-    window (i, j) covers rows i s - p .. i s - p + pool - 1 (likewise columns), cut to the
-    image, and y[i, j] is the mean of what is left, so each of those inputs gets
-    dy[i, j] / (the number left). dy (N, C, OH, OW) -> dx (N, C, height, width).
-    The keywords apply a mistake: divide by pool * pool, or move the windows ``shift``."""
-    n, c, oh, ow = dy.shape
-    dx = np.zeros((n, c, height, width))
-    for i in range(oh):
-        for j in range(ow):
-            top, left = i * stride - pad + shift, j * stride - pad + shift
-            rows = slice(max(top, 0), min(top + pool, height))
-            cols = slice(max(left, 0), min(left + pool, width))
-            covered = max(rows.stop - rows.start, 0) * max(cols.stop - cols.start, 0)
-            area = pool * pool if count_padding else covered
-            if covered > 0:
-                dx[:, :, rows, cols] += (dy[:, :, i, j] / area)[:, :, None, None]
-    return dx
-
-
-def _avg_cases(rng):
-    cases = []
-    for (n, c, h, w), pool, stride, pad in (
-        ((2, 3, 6, 6), 2, 2, 1),
-        ((1, 2, 7, 5), 3, 2, 1),
-        ((2, 1, 5, 5), 3, 1, 1),  # overlapping windows
-        ((1, 2, 4, 6), 2, 2, 0),  # no padding: every window is full
-    ):
-        oh, ow = (h + 2 * pad - pool) // stride + 1, (w + 2 * pad - pool) // stride + 1
-        cases.append(
-            Case(
-                (rng.standard_normal((n, c, oh, ow)), h, w, pool, stride, pad),
-                label=f"x {(n, c, h, w)}, pool={pool}, stride={stride}, pad={pad}",
-            )
-        )
-    return cases
-
-
-numba_exercise(
-    "avgpool2d_padded_backward_numba",
+function_exercise(
+    "mixup_cross_entropy",
     CHAPTER,
     2,
-    "Average pooling over a padded input, backward, as a Numba kernel",
-    _avg_cases,
-    avgpool2d_padded_backward_numba,
-    ("dx",),
-    mistakes=(
-        (
-            "each window's dy is divided by pool * pool; the padding is left out of the average, "
-            "so a window cut by the edge divides by the number of inputs it really covers",
-            lambda dy, h, w, pool, stride, pad: avgpool2d_padded_backward_numba(
-                dy, h, w, pool, stride, pad, count_padding=True
+    "mixup_cross_entropy",
+    "Mixup: the loss of a mixed batch and its gradient",
+    _mixup_cases,
+    mixup_cross_entropy,
+    ("loss", "dlogits"),
+    mistakes=tuple(
+        (hint, lambda z, y, perm, lam, change=change: _mixup(z, y, perm, lam, **change(y, perm, lam)))
+        for hint, change in (
+            (
+                "the labels are mixed too: image n is lam of itself and 1 - lam of image perm[n], so "
+                "its target is lam on its own class and 1 - lam on its partner's",
+                lambda y, perm, lam: {"own": 1.0},
             ),
-        ),
-        (
-            "the windows are not moved by the padding: window (i, j) starts at row i*stride - pad "
-            "of x (column j*stride - pad)",
-            lambda dy, h, w, pool, stride, pad: avgpool2d_padded_backward_numba(
-                dy, h, w, pool, stride, pad, shift=pad
+            (
+                "image n's partner is image perm[n], so its label is labels[perm[n]] (not the image "
+                "whose partner is n)",
+                lambda y, perm, lam: {"partner": y[np.argsort(perm)]},
             ),
-        ),
+            (
+                "the weights are swapped: lam belongs to the image's own label, 1 - lam to its partner's",
+                lambda y, perm, lam: {"own": 1.0 - lam},
+            ),
+            (
+                "the loss is the mean over the batch, so its gradient is divided by N too",
+                lambda y, perm, lam: {"per_batch": False},
+            ),
+        )
     ),
-    forbids=("minidl.nn.layers.AvgPool2D", "minidl.nn.layers.conv", "minidl.kernels"),
+    factors=lambda z, y, perm, lam: {"N": float(len(y))},
+    forbids=(
+        "minidl.nn.losses",
+        "minidl.kernels",
+        "minidl.training.augment",
+        "minidl.nn.layers.activations",
+    ),
     catches=(
-        "the padding counted in the average (divided by pool * pool)",
-        "the windows not moved up and left by the padding",
-        "overlapping windows overwrite each other's share instead of adding",
+        "exp of the logits without the row maximum: NaN for logits near 1000",
+        "lam = 1 (no mixing) and a partner of the same class: the two weights add up on one class",
     ),
 )
+
+
+# ---------------------------------------------------------------- questions

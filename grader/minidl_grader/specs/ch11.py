@@ -1,206 +1,193 @@
-"""Chapter 11, autoencoders: a training step, tied weights, a sparsity penalty."""
+"""Chapter 11, recurrent networks: BPTT over a sequence, gradient clipping, LSTM cell backward."""
 
 import numpy as np
 
 from ..judge.registry import Case, function_exercise
 
-CHAPTER = "11_autoencoders"
+CHAPTER = "11_recurrent_networks"
 
 
 def _sigmoid(z):
     return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
-def autoencoder_train_step(x, W1, b1, W2, b2, lr):
-    """One SGD step of h = relu(x W1 + b1), x_hat = sigmoid(h W2 + b2), loss = mean((x_hat - x)**2).
+# ---------------------------------------------------------------- BPTT over a sequence
+def rnn_bptt(dhs, xs, h0, Wx, Wh, b):
+    """Backpropagation through time for h_t = tanh(x_t Wx + h_{t-1} Wh + b), t = 1..T.
 
-    The mean is over every element (N * D of them). Returns (loss, W1, b1, W2, b2): the
-    loss before the step and the parameters after it.
-    """
-    return _autoencoder_step(x, W1, b1, W2, b2, lr, count=x.size)
+    dhs (T, N, H): dL/dh_t from the loss at each step; xs (T, N, D), h0 (N, H).
+    Returns (dxs (T, N, D), dh0 (N, H), dWx, dWh, db)."""
+    hs = [h0]
+    for x in xs:
+        hs.append(np.tanh(x @ Wx + hs[-1] @ Wh + b))
+    dxs = np.zeros_like(xs)
+    dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)
+    dh_next = np.zeros_like(h0)
+    for t in reversed(range(len(xs))):
+        da = (dhs[t] + dh_next) * (1.0 - hs[t + 1] ** 2)
+        dxs[t] = da @ Wx.T
+        dWx += xs[t].T @ da
+        dWh += hs[t].T @ da
+        db += da.sum(axis=0)
+        dh_next = da @ Wh.T
+    return dxs, dh_next, dWx, dWh, db
 
 
-def _autoencoder_step(x, W1, b1, W2, b2, lr, *, count):
-    a1 = x @ W1 + b1
-    h = np.maximum(a1, 0.0)
-    x_hat = _sigmoid(h @ W2 + b2)
-    loss = np.sum((x_hat - x) ** 2) / count
-    da2 = 2.0 * (x_hat - x) / count * x_hat * (1.0 - x_hat)
-    dW2, db2 = h.T @ da2, da2.sum(axis=0)
-    da1 = (da2 @ W2.T) * (a1 > 0)
-    dW1, db1 = x.T @ da1, da1.sum(axis=0)
-    return loss, W1 - lr * dW1, b1 - lr * db1, W2 - lr * dW2, b2 - lr * db2
-
-
-def _ae_cases(rng):
+def _bptt_cases(rng):
     cases = []
-    for n, d, k in ((6, 5, 3), (4, 8, 2)):
+    for t, n, d, h in ((4, 3, 2, 3), (6, 2, 3, 4)):
         cases.append(
             Case(
                 (
-                    rng.random((n, d)),
-                    rng.standard_normal((d, k)),
-                    rng.standard_normal(k) * 0.1,
-                    rng.standard_normal((k, d)),
-                    rng.standard_normal(d) * 0.1,
-                    0.5,
+                    rng.standard_normal((t, n, h)),
+                    rng.standard_normal((t, n, d)),
+                    rng.standard_normal((n, h)) * 0.5,
+                    rng.standard_normal((d, h)) * 0.5,
+                    rng.standard_normal((h, h)) * 0.5,
+                    rng.standard_normal(h) * 0.2,
                 ),
-                label=f"x of shape {(n, d)}, code size {k}, lr=0.5",
+                label=f"T={t} steps, batch {n}, input {d}, hidden {h}",
             )
         )
     return cases
 
 
+def _bptt_no_carry(dhs, xs, h0, Wx, Wh, b):
+    hs = [h0]
+    for x in xs:
+        hs.append(np.tanh(x @ Wx + hs[-1] @ Wh + b))
+    das = [dhs[t] * (1.0 - hs[t + 1] ** 2) for t in range(len(xs))]
+    return (
+        np.stack([da @ Wx.T for da in das]),
+        das[0] @ Wh.T,
+        sum(x.T @ da for x, da in zip(xs, das)),
+        sum(hp.T @ da for hp, da in zip(hs, das)),
+        sum(da.sum(axis=0) for da in das),
+    )
+
+
 function_exercise(
-    "autoencoder_train_step",
+    "rnn_bptt",
     CHAPTER,
     3,
-    "autoencoder_train_step",
-    "One training step of a small autoencoder",
-    _ae_cases,
-    autoencoder_train_step,
-    ("loss", "W1", "b1", "W2", "b2"),
+    "rnn_bptt",
+    "Backpropagation through time over a whole sequence",
+    _bptt_cases,
+    rnn_bptt,
+    ("dxs", "dh0", "dWx", "dWh", "db"),
     mistakes=(
         (
-            "the loss is averaged over the batch only (summed over features); this exercise "
-            "averages over all N * D elements",
-            lambda x, *p: _autoencoder_step(x, *p, count=x.shape[0]),
+            "the gradient that flows back from step t+1 into h_t is missing: h_t feeds the "
+            "next step too, so dL/dh_t = dhs[t] + (what comes back from step t+1)",
+            _bptt_no_carry,
         ),
     ),
     forbids=(
-        "minidl.gallery.autoencoders",
-        "minidl.nn.layers.Dense",
-        "minidl.training",
-        "minidl.nn.optim",
-        "minidl.nn.losses",
+        "minidl.nn.layers.SimpleRNN",
+        "minidl.nn.layers.recurrent",
+        "minidl.kernels",
         "minidl.nn.gradcheck",
     ),
 )
 
 
-# ---------------------------------------------------------------- tied weights
-def tied_autoencoder_gradient(x, W, b_enc, b_dec):
-    """h = relu(x W + b_enc), x_hat = h W^T + b_dec, L = mean((x_hat - x)**2) over all N*D.
-
-    W is used twice (encoder and, transposed, decoder). Returns (loss, dW, db_enc, db_dec)."""
-    a = x @ W + b_enc
-    h = np.maximum(a, 0.0)
-    x_hat = h @ W.T + b_dec
-    d_out = 2.0 * (x_hat - x) / x.size  # (N, D)
-    da = (d_out @ W) * (a > 0)  # (N, k)
-    dW = x.T @ da + d_out.T @ h  # encoder use + decoder use
-    return float(np.mean((x_hat - x) ** 2)), dW, da.sum(axis=0), d_out.sum(axis=0)
+# ---------------------------------------------------------------- clipping
+def clip_by_global_norm(grads, max_norm):
+    """Scale every gradient by max_norm / ||all grads|| when that norm exceeds max_norm."""
+    total = np.sqrt(sum(np.sum(g**2) for g in grads))
+    scale = min(1.0, max_norm / total) if total > 0 else 1.0
+    return [g * scale for g in grads]
 
 
-def _tied_decoder_only(x, W, b_enc, b_dec):
-    loss, _, db_enc, db_dec = tied_autoencoder_gradient(x, W, b_enc, b_dec)
-    h = np.maximum(x @ W + b_enc, 0.0)
-    return loss, (2.0 * (h @ W.T + b_dec - x) / x.size).T @ h, db_enc, db_dec
+def _clip_each(grads, max_norm):
+    return [g * min(1.0, max_norm / np.linalg.norm(g)) for g in grads]
 
 
-def _tied_encoder_only(x, W, b_enc, b_dec):
-    loss, _, db_enc, db_dec = tied_autoencoder_gradient(x, W, b_enc, b_dec)
-    a = x @ W + b_enc
-    d_out = 2.0 * (np.maximum(a, 0.0) @ W.T + b_dec - x) / x.size
-    return loss, x.T @ ((d_out @ W) * (a > 0)), db_enc, db_dec
+def _clip_always(grads, max_norm):
+    total = np.sqrt(sum(np.sum(g**2) for g in grads))
+    return [g * max_norm / total for g in grads]
 
 
-def _tied_cases(rng):
+def _clip_cases(rng):
+    grads = [rng.standard_normal((3, 2)), rng.standard_normal(4), rng.standard_normal((2, 2))]
+    small = [g * 0.01 for g in grads]
+    return [
+        Case((grads, 1.0), label="3 gradients with a global norm above max_norm=1.0"),
+        Case((small, 1.0), label="3 gradients with a global norm below max_norm=1.0"),
+    ]
+
+
+function_exercise(
+    "clip_by_global_norm",
+    CHAPTER,
+    1,
+    "clip_by_global_norm",
+    "Gradient clipping by global norm",
+    _clip_cases,
+    clip_by_global_norm,
+    ("grads[0]", "grads[1]", "grads[2]"),
+    mistakes=(
+        ("each gradient is clipped on its own; the norm is over all gradients together", _clip_each),
+        ("gradients below the limit must be left unchanged (scale = min(1, max_norm / norm))", _clip_always),
+    ),
+    forbids=("minidl.nn.optim",),
+    fresh_outputs=True,
+)
+
+
+# ---------------------------------------------------------------- LSTM
+def lstm_step_backward(dh, dc, x, h_prev, c_prev, Wx, Wh, b):
+    """Gradients of one LSTM step, given dL/dh and dL/dc from later steps.
+
+    Returns (dx, dh_prev, dc_prev, dWx, dWh, db).
+    """
+    return _lstm_backward(dh, dc, x, h_prev, c_prev, Wx, Wh, b, through_h=True)
+
+
+def _lstm_backward(dh, dc, x, h_prev, c_prev, Wx, Wh, b, *, through_h):
+    a_i, a_f, a_g, a_o = np.split(x @ Wx + h_prev @ Wh + b, 4, axis=1)
+    i, f, g, o = _sigmoid(a_i), _sigmoid(a_f), np.tanh(a_g), _sigmoid(a_o)
+    c = f * c_prev + i * g
+    tc = np.tanh(c)
+    dc_total = dc + (dh * o * (1 - tc**2) if through_h else 0.0)
+    # first the gradients with respect to the gate values, then through their nonlinearities
+    d_i, d_f, d_g, d_o = dc_total * g, dc_total * c_prev, dc_total * i, dh * tc
+    da = np.hstack([d_i * i * (1 - i), d_f * f * (1 - f), d_g * (1 - g**2), d_o * o * (1 - o)])
+    return (da @ Wx.T, da @ Wh.T, dc_total * f, x.T @ da, h_prev.T @ da, da.sum(axis=0))
+
+
+def _lstm_cases(rng, backward):
     cases = []
-    for n, d, k in ((5, 6, 3), (4, 8, 2)):
-        cases.append(
-            Case(
-                (
-                    rng.random((n, d)),
-                    rng.standard_normal((d, k)) * 0.5,
-                    rng.standard_normal(k) * 0.1,
-                    rng.standard_normal(d) * 0.1,
-                ),
-                label=f"x of shape {(n, d)}, a code of {k}",
-            )
+    for n, d, h in ((3, 4, 2), (2, 3, 5)):
+        args: tuple = (
+            rng.standard_normal((n, d)),
+            rng.standard_normal((n, h)),
+            rng.standard_normal((n, h)),
+            rng.standard_normal((d, 4 * h)) * 0.5,
+            rng.standard_normal((h, 4 * h)) * 0.5,
+            rng.standard_normal(4 * h) * 0.5,
         )
+        if backward:
+            args = (rng.standard_normal((n, h)), rng.standard_normal((n, h))) + args
+        cases.append(Case(args, label=f"batch {n}, input size {d}, hidden size {h}"))
     return cases
 
 
 function_exercise(
-    "tied_autoencoder_gradient",
+    "lstm_step_backward",
     CHAPTER,
     3,
-    "tied_autoencoder_gradient",
-    "The gradient of an autoencoder whose decoder reuses the encoder's weights",
-    _tied_cases,
-    tied_autoencoder_gradient,
-    ("loss", "dW", "db_enc", "db_dec"),
+    "lstm_step_backward",
+    "One LSTM step, backward",
+    lambda rng: _lstm_cases(rng, True),
+    lstm_step_backward,
+    ("dx", "dh_prev", "dc_prev", "dWx", "dWh", "db"),
     mistakes=(
         (
-            "dW holds only the decoder's use of W (d_out^T h); W is also the encoder's "
-            "weight, so its gradient is the sum of both uses",
-            _tied_decoder_only,
-        ),
-        (
-            "dW holds only the encoder's use of W (x^T da); the decoder uses W^T too, and "
-            "that use adds (d_out^T h) to the gradient",
-            _tied_encoder_only,
+            "the gradient reaching c through h = o * tanh(c) is missing: "
+            "dc_total = dc + dh * o * (1 - tanh(c)**2)",
+            lambda *args: _lstm_backward(*args, through_h=False),
         ),
     ),
-    forbids=("minidl.gallery.autoencoders", "minidl.nn.layers.Dense", "minidl.nn.gradcheck"),
+    forbids=("minidl.nn.layers.LSTM", "minidl.nn.layers.recurrent", "minidl.kernels", "minidl.nn.gradcheck"),
 )
-
-
-# ---------------------------------------------------------------- a sparsity penalty
-def sparsity_penalty(h, rho, beta):
-    """beta * sum_j KL(rho || rho_hat_j), rho_hat_j = mean over the batch of h[:, j] in (0, 1).
-
-    Returns (penalty, dpenalty/dh of shape (N, k))."""
-    rho_hat = h.mean(axis=0)
-    kl = rho * np.log(rho / rho_hat) + (1 - rho) * np.log((1 - rho) / (1 - rho_hat))
-    grad = beta * (-rho / rho_hat + (1 - rho) / (1 - rho_hat)) / h.shape[0]
-    return float(beta * kl.sum()), np.broadcast_to(grad, h.shape).copy()
-
-
-def _sparsity_cases(rng):
-    cases = []
-    for n, k, rho, beta in ((6, 4, 0.05, 3.0), (3, 5, 0.2, 0.5)):
-        cases.append(
-            Case(
-                (0.02 + 0.96 * rng.random((n, k)), rho, beta),
-                label=f"h of shape {(n, k)}, rho={rho}, beta={beta}",
-            )
-        )
-    return cases
-
-
-function_exercise(
-    "sparsity_penalty",
-    CHAPTER,
-    2,
-    "sparsity_penalty",
-    "A sparsity penalty on the code, and its gradient",
-    _sparsity_cases,
-    sparsity_penalty,
-    ("penalty", "dh"),
-    mistakes=(
-        (
-            "the gradient is missing the 1/N: rho_hat is a mean over the batch, so each "
-            "sample's h moves it by 1/N",
-            lambda h, rho, beta: (
-                sparsity_penalty(h, rho, beta)[0],
-                sparsity_penalty(h, rho, beta)[1] * h.shape[0],
-            ),
-        ),
-        (
-            "KL(rho_hat || rho) is not the same divergence: the penalty is KL(rho || rho_hat), "
-            "with the target rho weighting the logs",
-            lambda h, rho, beta: _reversed_kl(h, rho, beta),
-        ),
-    ),
-    factors=lambda h, rho, beta: {"the batch size N": h.shape[0]},
-    forbids=("minidl.gallery.autoencoders", "minidl.nn.regularizers", "minidl.nn.gradcheck"),
-)
-
-
-def _reversed_kl(h, rho, beta):
-    r = h.mean(axis=0)
-    kl = r * np.log(r / rho) + (1 - r) * np.log((1 - r) / (1 - rho))
-    grad = beta * (np.log(r / rho) - np.log((1 - r) / (1 - rho))) / h.shape[0]
-    return float(beta * kl.sum()), np.broadcast_to(grad, h.shape).copy()

@@ -1,294 +1,322 @@
-"""Chapter 12, GANs: the hinge loss, one generator step, a broken training step repaired."""
+"""Chapter 12, attention: sliding-window attention, ALiBi-biased attention, attention with
+rotary position embeddings, the backward of causal attention (dq, dk, dv); questions on the
+1/sqrt(d) scale and on a causal mask applied after the softmax."""
 
 import numpy as np
 
-from ..judge.registry import Case, Exercise, function_exercise, register
-from ..judge.feedback import compare_outputs
+from ..judge.registry import Case, function_exercise
 
-CHAPTER = "12_gans"
-
-
-def _sigmoid(z):
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
+CHAPTER = "12_attention"
 
 
-def _softplus(z):
-    return np.logaddexp(0.0, z)
+def _softmax_rows(z):
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
 
 
-# ---------------------------------------------------------------- the hinge loss
-def hinge_gan_losses(real_logits, fake_logits):
-    """The hinge GAN losses on D's raw scores and their (sub)gradients, derivative 0 at a kink.
+def _attend(q, k, v, allowed, bias=0.0, scale=None):
+    """softmax((q k^T) * scale + bias, over allowed keys) v, written without the library."""
+    d = q.shape[-1]
+    scale = 1.0 / np.sqrt(d) if scale is None else scale
+    scores = np.einsum("nid,njd->nij", q, k) * scale + bias
+    scores = np.where(allowed, scores, -np.inf)
+    return np.einsum("nij,njd->nid", _softmax_rows(scores), v)
 
-    L_D = mean(relu(1 - real)) + mean(relu(1 + fake)),  L_G = -mean(fake).
-    Returns (loss_d, d_real, d_fake, loss_g, dg_fake).
+
+def _window(T, window, causal=True):
+    i, j = np.arange(T)[:, None], np.arange(T)[None, :]
+    return (j <= i) & (j > i - window) if causal else np.abs(i - j) < window
+
+
+# ---------------------------------------------------------------- sliding-window attention
+def sliding_window_attention(q, k, v, window):
+    """Causal attention where query i sees keys j with i - window < j <= i.
+
+    q, k (N, T, d), v (N, T, dv), window >= 1 -> (N, T, dv).
     """
-    n_real, n_fake = len(real_logits), len(fake_logits)
-    loss_d = np.mean(np.maximum(0.0, 1.0 - real_logits)) + np.mean(np.maximum(0.0, 1.0 + fake_logits))
-    d_real = np.where(real_logits < 1.0, -1.0 / n_real, 0.0)
-    d_fake = np.where(fake_logits > -1.0, 1.0 / n_fake, 0.0)
-    return loss_d, d_real, d_fake, -np.mean(fake_logits), np.full(n_fake, -1.0 / n_fake)
+    return _attend(q, k, v, _window(q.shape[1], window)[None])
 
 
-def _hinge_variant(real, fake, mistake):
-    """``hinge_gan_losses`` with one of the mistakes of ``HINGE_MISTAKES``."""
-    loss_d, d_real, d_fake, loss_g, dg_fake = hinge_gan_losses(real, fake)
-    n_real, n_fake = len(real), len(fake)
-    if mistake == "swapped":
-        loss_d = np.mean(np.maximum(0.0, 1.0 + real)) + np.mean(np.maximum(0.0, 1.0 - fake))
-        d_real, d_fake = np.where(real > -1.0, 1.0 / n_real, 0.0), np.where(fake < 1.0, -1.0 / n_fake, 0.0)
-    elif mistake == "kink":
-        d_real, d_fake = np.where(real <= 1.0, -1.0 / n_real, 0.0), np.where(fake >= -1.0, 1.0 / n_fake, 0.0)
-    elif mistake == "pooled":
-        total = n_real + n_fake
-        loss_d = (np.maximum(0.0, 1.0 - real).sum() + np.maximum(0.0, 1.0 + fake).sum()) / total
-        d_real, d_fake = d_real * n_real / total, d_fake * n_fake / total
-    elif mistake == "generator hinge":
-        loss_g, dg_fake = np.mean(np.maximum(0.0, 1.0 - fake)), np.where(fake < 1.0, -1.0 / n_fake, 0.0)
-    elif mistake == "generator minimax":
-        loss_g, dg_fake = -np.mean(np.maximum(0.0, 1.0 + fake)), np.where(fake > -1.0, -1.0 / n_fake, 0.0)
-    elif mistake == "sums":
-        d_real, d_fake, dg_fake = d_real * n_real, d_fake * n_fake, dg_fake * n_fake
-    return loss_d, d_real, d_fake, loss_g, dg_fake
-
-
-HINGE_MISTAKES = {
-    "swapped": "real and fake are swapped in L_D: D wants real scores above +1, fake ones below -1",
-    "kink": "the derivative at a kink is taken as 1; take 0 there (as ReLU's backward does at 0): "
-    "a real score of exactly 1 or a fake score of exactly -1 gets no gradient",
-    "pooled": "L_D is a mean over the 2n pooled scores; it is the sum of two means, one over the real "
-    "scores and one over the fakes",
-    "generator hinge": "the generator minimises relu(1 - fake): its gradient vanishes as soon as a "
-    "fake's score passes 1; the hinge GAN's generator minimises -mean(fake), with no hinge",
-    "generator minimax": "the generator maximises D's own fake term relu(1 + fake) (the minimax "
-    "form): flat, no gradient at all, once D pushes a fake below -1; L_G = -mean(fake)",
-    "sums": "the gradients are not divided by the number of scores: each loss is a mean",
-}
-
-
-def _hinge_cases(rng):
-    ties = (np.array([1.0, 0.5, 1.0, 3.0, -2.0]), np.array([-1.0, -1.0, 0.2, -3.0]))
-    return [
-        Case((rng.standard_normal(6) * 2, rng.standard_normal(4) * 2), label="6 real and 4 fake scores"),
-        Case(ties, label="scores exactly at the kinks (real 1, fake -1)"),
-        Case(
-            (rng.standard_normal(3) * 3, rng.standard_normal(7) * 3 - 2),
-            label="3 real and 7 fake scores, most fakes below -1",
-        ),
-    ]
-
-
-function_exercise(
-    "hinge_gan_losses",
-    CHAPTER,
-    2,
-    "hinge_gan_losses",
-    "The hinge loss of a GAN, and its gradients",
-    _hinge_cases,
-    hinge_gan_losses,
-    ("loss_d", "d_real", "d_fake", "loss_g", "dg_fake"),
-    mistakes=tuple(
-        (hint, lambda r, f, mistake=mistake: _hinge_variant(r, f, mistake))
-        for mistake, hint in HINGE_MISTAKES.items()
-    ),
-    forbids=("minidl.gallery.gan", "minidl.nn.losses", "minidl.nn.layers"),
-)
-
-
-# ---------------------------------------------------------------- generator step
-def generator_step(z, Wg, bg, Wd, bd, lr):
-    """One SGD step on the generator only.
-
-    G(z) = tanh(z Wg + bg) (N, D);  logits = G(z) Wd + bd (N,);  loss = mean(softplus(-logits)).
-    Returns the updated (Wg, bg); the discriminator's Wd, bd stay unchanged.
-    """
-    return _generator_step(z, Wg, bg, Wd, bd, lr, saturating=False)
-
-
-def _generator_step(z, Wg, bg, Wd, bd, lr, *, saturating):
-    a = z @ Wg + bg
-    x = np.tanh(a)
-    logits = x @ Wd + bd
-    n = z.shape[0]
-    dlogits = -_sigmoid(logits) / n if saturating else -_sigmoid(-logits) / n
-    da = np.outer(dlogits, Wd) * (1.0 - x**2)
-    return Wg - lr * (z.T @ da), bg - lr * da.sum(axis=0)
-
-
-def _gen_step_cases(rng):
+def _attention_cases(rng, extra):
     cases = []
-    for n, k, d, lr in ((5, 3, 4, 0.1), (3, 2, 6, 0.25)):  # lr not always 0.1
-        cases.append(
-            Case(
-                (
-                    rng.standard_normal((n, k)),
-                    rng.standard_normal((k, d)),
-                    rng.standard_normal(d) * 0.1,
-                    rng.standard_normal(d),
-                    float(rng.standard_normal()),
-                    lr,
-                ),
-                label=f"z of shape {(n, k)}, samples of size {d}, lr={lr}",
-            )
+    for n, t, d, dv in ((2, 6, 4, 3), (1, 9, 8, 5)):
+        args = (
+            rng.standard_normal((n, t, d)),
+            rng.standard_normal((n, t, d)),
+            rng.standard_normal((n, t, dv)),
         )
-    return cases
-
-
-def _judge_generator_step(case, got):
-    if not isinstance(got, dict) or "out" not in got:
-        return "the grader could not read the result"
-    args = case.args
-    z, Wg, bg, Wd, bd, lr = args
-    wrong = [
-        (
-            "the saturating loss was used; the generator step uses the non-saturating "
-            "loss mean(softplus(-logits))",
-            _generator_step(z, Wg, bg, Wd, bd, lr, saturating=True),
-        ),
-        (
-            "the step goes uphill: subtract lr * gradient",
-            _generator_step(z, Wg, bg, Wd, bd, -lr, saturating=False),
-        ),
-    ]
-    problem = compare_outputs(got["out"], generator_step(*args), ("Wg", "bg"), wrong)
-    if problem:
-        return problem
-    after = got.get("args_after") or ()
-    for position, name in ((3, "Wd"), (4, "bd")):  # the discriminator's weights, unchanged
-        before = args[position]
-        if len(after) > position and (
-            after[position].shape != before.shape or not np.array_equal(after[position], before)
-        ):
-            return f"the discriminator's {name} was changed: the generator step must only update Wg and bg"
-    for position, name in ((0, "z"), (1, "Wg"), (2, "bg")):  # new arrays, the caller's kept
-        before = args[position]
-        if len(after) > position and (
-            after[position].shape != before.shape or not np.array_equal(after[position], before)
-        ):
-            return (
-                f"the function changed its input `{name}` in place; the task asks for new arrays "
-                "(write `Wg = Wg - lr * dWg` instead of `Wg -= lr * dWg`)"
-            )
-    return None
-
-
-register(
-    Exercise(
-        name="generator_step",
-        chapter=CHAPTER,
-        points=3,
-        entries=("generator_step",),
-        title="One training step of a GAN's generator",
-        make_cases=_gen_step_cases,
-        judge=_judge_generator_step,
-        probe="call_and_inputs",
-        forbids=(
-            "minidl.gallery.gan",
-            "minidl.nn.losses",
-            "minidl.nn.optim",
-            "minidl.training",
-            "minidl.nn.gradcheck",
-        ),
-        catches=(
-            "the saturating loss instead of the non-saturating one",
-            "a step uphill (+ lr * gradient)",
-            "the discriminator's Wd or bd changed",
-            "Wg or bg updated in place (the task asks for new arrays)",
-        ),
-    )
-)
-
-
-# ---------------------------------------------------------------- a broken GAN step, repaired
-def gan_step(x_real, z_d, z_g, params, lr):
-    """One alternating GAN step on 1-D data, as GANTrainer does: G(z) = a z + c, D's logit
-    l = w x + b. The discriminator step (real 1, fake 0, G only forward) updates w, b; the
-    generator step, with fresh noise z_g and the *updated* D, updates a, c on the
-    non-saturating loss. Returns (a, c, w, b, loss_d, loss_g), the losses before each update."""
-    return _gan_step(x_real, z_d, z_g, params, lr, ())
-
-
-# the four bugs of the step the task shows (its cell holds them all)
-GAN_STEP_BUGS = {
-    "labels": "the discriminator's labels are flipped: real samples are labelled 1 "
-    "(softplus(-l_real)), fakes 0 (softplus(l_fake))",
-    "leak": "the discriminator step moves the generator too: a and c must change only in the "
-    "generator step (G only runs forward while D learns)",
-    "stale": "the generator step scores the fakes with the discriminator from before its step; "
-    "the alternating step uses the updated w and b",
-    "saturating": "the generator step uses the saturating loss mean(log(1 - D(G(z)))); use the "
-    "non-saturating mean(softplus(-l)), whose gradient is -sigmoid(-l) / n",
-}
-
-
-def _gan_step(x_real, z_d, z_g, params, lr, bugs):
-    a, c, w, b = params
-    sign = -1.0 if "labels" in bugs else 1.0  # -1: real labelled 0, fake 1
-    fake = a * z_d + c
-    l_real, l_fake = w * x_real + b, w * fake + b
-    loss_d = np.mean(_softplus(-sign * l_real)) + np.mean(_softplus(sign * l_fake))
-    d_real = -sign * _sigmoid(-sign * l_real) / len(x_real)
-    d_fake = sign * _sigmoid(sign * l_fake) / len(z_d)
-    w_new = w - lr * (np.sum(d_real * x_real) + np.sum(d_fake * fake))
-    b_new = b - lr * (np.sum(d_real) + np.sum(d_fake))
-    if "leak" in bugs:  # the fakes' gradient carried on into G
-        a, c = a - lr * np.sum(d_fake * w * z_d), c - lr * np.sum(d_fake * w)
-    w_g, b_g = (w, b) if "stale" in bugs else (w_new, b_new)
-    l_g = w_g * (a * z_g + c) + b_g
-    if "saturating" in bugs:
-        loss_g, dl = -np.mean(_softplus(l_g)), -_sigmoid(l_g) / len(z_g)
-    else:
-        loss_g, dl = np.mean(_softplus(-l_g)), -_sigmoid(-l_g) / len(z_g)
-    a_new, c_new = a - lr * np.sum(dl * w_g * z_g), c - lr * np.sum(dl * w_g)
-    return a_new, c_new, w_new, b_new, loss_d, loss_g
-
-
-def _gan_step_cases(rng):
-    cases = []
-    for n_real, n_d, n_g, lr in ((8, 6, 5, 0.1), (4, 7, 3, 0.3)):  # lr not always the chapter's
-        params = (
-            float(rng.uniform(0.5, 1.5)),
-            float(rng.normal()),
-            float(rng.normal()),
-            float(rng.normal() * 0.5),
-        )
-        cases.append(
-            Case(
-                (
-                    rng.normal(2.0, 0.5, n_real),
-                    rng.standard_normal(n_d),
-                    rng.standard_normal(n_g),
-                    params,
-                    lr,
-                ),
-                label=f"{n_real} real samples, {n_d} fakes for D, {n_g} for G, lr={lr}",
-            )
-        )
+        for value in extra(t):
+            cases.append(Case(args + (value,), label=f"N={n}, T={t}, d={d}, dv={dv}, {value}"))
     return cases
 
 
 function_exercise(
-    "gan_step",
+    "sliding_window_attention",
     CHAPTER,
     2,
-    "gan_step",
-    "A broken GAN training step, repaired",
-    _gan_step_cases,
-    gan_step,
-    ("a", "c", "w", "b", "loss_d", "loss_g"),
+    "sliding_window_attention",
+    "Attention in a sliding window",
+    lambda rng: _attention_cases(rng, lambda t: (1, 3, t)),
+    sliding_window_attention,
+    ("out",),
     mistakes=(
         (
-            "this is the step as given, all four bugs still in it: read it against the two steps "
-            "of the chapter's Section 2",
-            lambda x, z_d, z_g, params, lr: _gan_step(x, z_d, z_g, params, lr, tuple(GAN_STEP_BUGS)),
+            "the window is one key too wide: query i sees keys i - window + 1 .. i, which is "
+            "`window` keys including itself",
+            lambda q, k, v, w: _attend(q, k, v, _window(q.shape[1], w + 1)[None]),
         ),
-    )
-    + tuple(
         (
-            f"{hint} (the other three bugs are fixed)",
-            lambda x, z_d, z_g, params, lr, bug=bug: _gan_step(x, z_d, z_g, params, lr, (bug,)),
-        )
-        for bug, hint in GAN_STEP_BUGS.items()
+            "the window must also be causal: no key after the query",
+            lambda q, k, v, w: _attend(q, k, v, _window(q.shape[1], w, causal=False)[None]),
+        ),
+        (
+            "the scores are divided by sqrt(d) before the softmax",
+            lambda q, k, v, w: _attend(q, k, v, _window(q.shape[1], w)[None], scale=1.0),
+        ),
     ),
-    forbids=("minidl.gallery.gan", "minidl.nn.losses", "minidl.nn.optim", "minidl.training"),
+    forbids=("minidl.nn.layers.attention", "minidl.kernels"),
 )
+
+
+# ---------------------------------------------------------------- ALiBi
+def alibi_attention(q, k, v, slope):
+    """Causal attention with a linear distance penalty (ALiBi, Press et al., 2022):
+
+    scores_ij = q_i . k_j / sqrt(d) - slope * (i - j)    for j <= i (others masked)
+    """
+    T = q.shape[1]
+    i, j = np.arange(T)[:, None], np.arange(T)[None, :]
+    return _attend(q, k, v, (j <= i)[None], bias=-slope * (i - j))
+
+
+def _alibi_sign(q, k, v, slope):
+    T = q.shape[1]
+    i, j = np.arange(T)[:, None], np.arange(T)[None, :]
+    return _attend(q, k, v, (j <= i)[None], bias=slope * (i - j))
+
+
+def _alibi_not_causal(q, k, v, slope):
+    T = q.shape[1]
+    i, j = np.arange(T)[:, None], np.arange(T)[None, :]
+    return _attend(q, k, v, np.ones((1, T, T), bool), bias=-slope * np.abs(i - j))
+
+
+function_exercise(
+    "alibi_attention",
+    CHAPTER,
+    2,
+    "alibi_attention",
+    "Attention with a distance penalty (ALiBi)",
+    lambda rng: _attention_cases(rng, lambda t: (0.5, 2.0)),
+    alibi_attention,
+    ("out",),
+    mistakes=(
+        (
+            "the penalty has the wrong sign: far keys must get *lower* scores, "
+            "-slope * (i - j) with i - j >= 0",
+            _alibi_sign,
+        ),
+        ("the causal mask is missing: keys after the query must get weight 0", _alibi_not_causal),
+    ),
+    forbids=("minidl.nn.layers.attention", "minidl.kernels"),
+)
+
+
+# ---------------------------------------------------------------- rotary position embeddings
+def _rotate(x, base, sign=1.0, halves=False, exponent=2.0):
+    """Rotate the feature pairs of x (N, T, d) by the angle t / base^(exponent i / d) of position t."""
+    T, d = x.shape[1], x.shape[2]
+    angle = np.arange(T)[:, None] / base ** (exponent * np.arange(d // 2) / d)  # (T, d/2)
+    cos, sin = np.cos(angle), sign * np.sin(angle)
+    first, second = (x[..., : d // 2], x[..., d // 2 :]) if halves else (x[..., 0::2], x[..., 1::2])
+    out = np.empty_like(x)
+    target = (slice(None, d // 2), slice(d // 2, None)) if halves else (slice(0, None, 2), slice(1, None, 2))
+    out[..., target[0]] = first * cos - second * sin
+    out[..., target[1]] = first * sin + second * cos
+    return out
+
+
+def rope_attention(q, k, v, base):
+    """Causal attention on rotated queries and keys (RoPE, Su et al., 2021): the pair
+    (x_2i, x_2i+1) of position t turned by the angle t / base^(2i / d). q, k (N, T, d), d even."""
+    return _attend(_rotate(q, base), _rotate(k, base), v, np.tri(q.shape[1], dtype=bool)[None])
+
+
+def _rope_with(causal=True, rotate_v=False, rotate_k=True, **rotation):
+    def answer(q, k, v, base):
+        T = q.shape[1]
+        allowed = np.tri(T, dtype=bool)[None] if causal else np.ones((1, T, T), bool)
+        values = _rotate(v, base, **rotation) if rotate_v else v
+        keys = _rotate(k, base, **rotation) if rotate_k else k
+        return _attend(_rotate(q, base, **rotation), keys, values, allowed)
+
+    return answer
+
+
+def _rope_cases(rng):
+    cases = []
+    for n, t, d, base in ((2, 5, 4, 10000.0), (1, 8, 6, 10.0), (2, 6, 8, 3.0)):
+        args = tuple(rng.standard_normal((n, t, width)) for width in (d, d, d))
+        cases.append(Case(args + (base,), label=f"N={n}, T={t}, d={d}, base={base}"))
+    # long vectors: scores near 1000, where exp overflows unless each row's maximum goes first
+    # (every query of norm sqrt(2000) and its key nearly parallel: q'_i . k'_i / 2 is near 1000 in every row)
+    q = rng.standard_normal((1, 6, 4))
+    q *= np.sqrt(2000.0) / np.linalg.norm(q, axis=-1, keepdims=True)
+    k = q + rng.standard_normal((1, 6, 4))
+    cases.append(
+        Case((q, k, rng.standard_normal((1, 6, 4)), 100.0), label="N=1, T=6, d=4, base=100, scores near 1000")
+    )
+    return cases
+
+
+function_exercise(
+    "rope_attention",
+    CHAPTER,
+    2,
+    "rope_attention",
+    "Rotary position embeddings",
+    _rope_cases,
+    rope_attention,
+    ("out",),
+    mistakes=(
+        (
+            "the values are rotated too: RoPE turns only the queries and the keys, whose dot product "
+            "then depends on i - j; the values carry content, not position",
+            _rope_with(rotate_v=True),
+        ),
+        (
+            "the keys are not rotated: only when both sides turn does q_i . k_j depend on the "
+            "distance i - j rather than on the query's position alone",
+            _rope_with(rotate_k=False),
+        ),
+        (
+            "the rotation turns the wrong way: (x_2i, x_2i+1) -> (x_2i cos - x_2i+1 sin, "
+            "x_2i sin + x_2i+1 cos), a turn by +angle",
+            _rope_with(sign=-1.0),
+        ),
+        (
+            "the pairs are neighbours (x_2i, x_2i+1), as in the chapter's sinusoidal table, not "
+            "the two halves (x_i, x_i+d/2)",
+            _rope_with(halves=True),
+        ),
+        (
+            "pair i turns at the speed 1 / base^(2i / d), not 1 / base^(i / d)",
+            _rope_with(exponent=1.0),
+        ),
+        ("the causal mask is missing: keys after the query get weight 0", _rope_with(causal=False)),
+    ),
+    forbids=("minidl.nn.layers.attention", "minidl.kernels"),
+    catches=(
+        "the base ignored (10000 always): the cases use bases 10000, 10, 3 and 100",
+        "exp of the scores without the row maximum: NaN for scores near 1000",
+    ),
+)
+
+
+# ---------------------------------------------------------------- attention's backward
+def attention_backward(dout, q, k, v, causal):
+    """dq, dk, dv of out = softmax(q k^T / sqrt(d) + mask) v, the softmax over the keys.
+
+    q, k (N, T, d), v (N, T, dv), dout (N, T, dv); ``causal``: query i sees keys j <= i.
+    With S = q k^T / sqrt(d), P = softmax(S) and dP = dout v^T:
+    dS = P * (dP - rowsum(P * dP)), dq = dS k / sqrt(d), dk = dS^T q / sqrt(d), dv = P^T dout.
+    """
+    return _attention_backward(dout, q, k, v, causal)
+
+
+def _attention_backward(dout, q, k, v, causal, scale_in_backward=True, row_sum=True, mask=True, fix=None):
+    d = q.shape[-1]
+    T = q.shape[1]
+    scale = 1.0 / np.sqrt(d)
+    scores = np.einsum("nid,njd->nij", q, k) * scale
+    if causal and mask:
+        scores = np.where(np.tri(T, dtype=bool)[None], scores, -np.inf)
+    P = _softmax_rows(scores)
+    dP = np.einsum("nie,nje->nij", dout, v)
+    dS = P * (dP - (P * dP).sum(axis=-1, keepdims=True)) if row_sum else P * dP
+    back = scale if scale_in_backward else 1.0
+    dq = np.einsum("nij,njd->nid", dS, k) * back
+    dk = np.einsum("nij,nid->njd", dS, q) * back
+    dv = np.einsum("nij,nie->nje", P, dout)
+    if fix == "dk_not_transposed":
+        dk = np.einsum("nij,njd->nid", dS, q) * back
+    if fix == "dv_not_transposed":
+        dv = np.einsum("nij,nje->nie", P, dout)
+    return dq, dk, dv
+
+
+def _attention_backward_cases(rng):
+    cases = []
+    for n, t, d, dv, causal, visibility in (
+        (1, 4, 3, 2, True, "visible"),
+        (2, 7, 8, 5, True, "hidden"),
+        (2, 5, 4, 6, False, "hidden"),
+    ):
+        q, k = rng.standard_normal((n, t, d)), rng.standard_normal((n, t, d))
+        args = (rng.standard_normal((n, t, dv)), q, k, rng.standard_normal((n, t, dv)), causal)
+        label = f"N={n}, T={t}, d={d}, dv={dv}, causal={causal}"
+        cases.append(Case(args, label=label, visibility=visibility))
+    # scores near 1000: the same offset for every key of a query (softmax and the gradients do
+    # not change), so exp without the row maximum overflows while the answer stays well
+    # conditioned (the rows of dS sum to 0, so the offset in k cancels in dS k)
+    n, t, d, dv = 2, 6, 8, 3
+    q, k = rng.standard_normal((n, t, d)), rng.standard_normal((n, t, d))
+    q[..., 0] += 10.0
+    k[..., 0] += 300.0
+    cases.append(
+        Case(
+            (rng.standard_normal((n, t, dv)), q, k, rng.standard_normal((n, t, dv)), True),
+            label=f"N={n}, T={t}, d={d}, dv={dv}, causal=True, scores near 1000",
+            visibility="hidden",
+        )
+    )
+    return cases
+
+
+function_exercise(
+    "attention_backward",
+    CHAPTER,
+    3,
+    "attention_backward",
+    "The backward of causal scaled dot-product attention",
+    _attention_backward_cases,
+    attention_backward,
+    ("dq", "dk", "dv"),
+    mistakes=(
+        (
+            "the 1/sqrt(d) scale is missing in dq and dk: S = q k^T / sqrt(d), so the chain rule "
+            "multiplies dS k and dS^T q by 1/sqrt(d) too",
+            lambda dout, q, k, v, causal: _attention_backward(dout, q, k, v, causal, scale_in_backward=False),
+        ),
+        (
+            "the softmax Jacobian's row sum is missing: dS = P * (dP - sum_j P dP), not P * dP "
+            "(each p_j depends on every score of its row)",
+            lambda dout, q, k, v, causal: _attention_backward(dout, q, k, v, causal, row_sum=False),
+        ),
+        (
+            "masked positions receive gradient: with causal=True a query's future keys get "
+            "weight 0 in the forward, so P (and dS) must be 0 there in the backward too",
+            lambda dout, q, k, v, causal: _attention_backward(dout, q, k, v, causal, mask=False),
+        ),
+        (
+            "dk is dS q; the keys are the columns of S, so dk = dS^T q / sqrt(d) (sum over the queries)",
+            lambda dout, q, k, v, causal: _attention_backward(dout, q, k, v, causal, fix="dk_not_transposed"),
+        ),
+        (
+            "dv is P dout; each value row j is used by every query i with weight P_ij, so dv = P^T dout",
+            lambda dout, q, k, v, causal: _attention_backward(dout, q, k, v, causal, fix="dv_not_transposed"),
+        ),
+    ),
+    factors=lambda dout, q, k, v, causal: {
+        "sqrt(d)": np.sqrt(q.shape[-1]),
+        "1/sqrt(d)": 1 / np.sqrt(q.shape[-1]),
+    },
+    forbids=("minidl.nn.layers.attention", "minidl.kernels", "minidl.nn.gradcheck"),
+    catches=(
+        "exp of the scores without the row maximum: NaN for scores near 1000 (hidden case)",
+        "the non-causal case answered with the mask (causal ignored)",
+    ),
+)
+
+
+# ---------------------------------------------------------------- questions

@@ -1,306 +1,314 @@
-"""Chapter 13, transfer learning: freezing layers, a learning rate per layer, a probe's
-penalty chosen by leave-one-out.
-
-The first two checks use minidl itself: the submission receives a real ``Sequential`` model.
-The model is rebuilt from weights drawn by the grader, so the grader's process can
-compute the expected result on an identical copy.
-"""
-
-import copy
+"""Chapter 13, language tasks: masked max-pooling and its backward, beam search with length
+normalisation, ROUGE-L as an F-beta score; questions on a bag of words and on ROUGE."""
 
 import numpy as np
 
-from ..judge.feedback import compare_models, compare_outputs
-from ..runtime.probes import build_model, model_summary as _summary
-from ..judge.registry import Case, Exercise, function_exercise, register
+from ..judge.registry import Case, function_exercise
 
-CHAPTER = "13_transfer_learning"
+CHAPTER = "13_language_tasks"
 
 
-def _draw_weights(rng, sizes):
-    return [
-        (rng.standard_normal((a, b)) * 0.5, rng.standard_normal(b) * 0.1)
-        for a, b in zip(sizes[:-1], sizes[1:])
-    ]
+# ---------------------------------------------------------------- masked max-pooling
+def _masked_max(h, mask, dout, counted=None, ties="first"):
+    """Max over the real steps of each (sample, feature) and the gradient routed to it.
 
-
-# ---------------------------------------------------------------- freezing
-# The "freeze" and "fine_tune" probes (build the model, call, summarise) are in probes.py.
-def _freeze_cases(rng):
-    stages: tuple[tuple[int, list[int]], ...] = (
-        (1, []),
-        (2, [0, 2, 4]),
-        (0, []),
-        (3, [0, 2]),
-        (1, [0, 2, 4]),
-    )
-    return [
-        Case(
-            (_draw_weights(rng, (6, 5, 4, 3)), n, earlier),
-            label=f"keep the last {n} weighted layer(s) trainable in Dense-ReLU-Dense-ReLU-Dense"
-            + (f", layers {earlier} frozen by an earlier stage" if earlier else ""),
-        )
-        for n, earlier in stages
-    ]
-
-
-def _judge_freeze(case, got):
-    weights, n_trainable, earlier = case.args
-    if not isinstance(got, dict) or "trainable" not in got:
-        return "the grader could not read the result"
-    problem = compare_models(got, _summary(build_model(weights)), "freezing changed the weights")
-    if problem:  # the layers and weights must be there, as they were
-        return problem
-    weighted = [i for i, has in enumerate(got["has_params"]) if has]
-    keep = set(weighted[len(weighted) - n_trainable :])  # [-0:] would be all of them
-    for i in weighted:
-        wanted = i in keep
-        if got["trainable"][i] != wanted:
-            state = "trainable" if got["trainable"][i] else "frozen"
-            hint = (
-                " (count only layers with weights: the ReLUs have none)"
-                if len(weighted) != len(got["trainable"])
-                else ""
-            )
-            if wanted and i in earlier:
-                hint += (
-                    " (this layer was frozen by an earlier stage: set trainable = True on the "
-                    "last n_trainable weighted layers, not only False on the others)"
-                )
-            if n_trainable == 0 and got["trainable"][i]:
-                hint += (
-                    " (n_trainable = 0 freezes every weighted layer; layers[:-0] is "
-                    "layers[:0], an empty list: slice with len(layers) - n instead)"
-                )
-            return (
-                f"layer {i} (a Dense layer) is {state}, expected {'trainable' if wanted else 'frozen'}{hint}"
-            )
-    return None
-
-
-register(
-    Exercise(
-        name="freeze_all_but_last",
-        chapter=CHAPTER,
-        points=2,
-        entries=("freeze_all_but_last",),
-        title="One stage of gradual unfreezing",
-        make_cases=_freeze_cases,
-        judge=_judge_freeze,
-        probe="freeze",
-        forbids=("minidl.gallery.transfer",),
-        catches=(
-            "ReLU layers (no weights) counted among the layers",
-            "layers[:-n] for n = 0, which freezes nothing instead of everything",
-            "the weights changed, or layers removed or replaced",
-            "layers left frozen that should train (n = all weighted layers)",
-            "layers frozen by an earlier stage left frozen (trainable never set back to True)",
-        ),
-    )
-)
-
-
-# ---------------------------------------------------------------- discriminative fine-tuning
-DECAY = 2.6  # ULMFiT's factor between one weighted layer's rate and the next one's
-
-
-def _rates(model, lr, rule="right"):
-    """The learning rate of each layer of ``model`` (None: not updated) under ``rule``: the
-    reference ("right"), or a named mistake."""
-    layers = model.layers
-    weighted = [i for i, layer in enumerate(layers) if layer.params]
-    if rule == "relus counted":  # depth over every layer, weights or not
-        depth = {i: len(layers) - 1 - i for i in weighted}
-    elif rule == "frozen skipped":  # depth over the trainable layers only
-        kept = [i for i in weighted if layers[i].trainable]
-        depth = {i: len(kept) - 1 - kept.index(i) for i in kept}
-    elif rule == "from the bottom":
-        depth = {i: k for k, i in enumerate(weighted)}
+    ``counted`` overrides which steps take part (the padding mistake); ``ties`` says which of
+    several equal maxima receives the gradient ("first", "last", "all" or "split").
+    """
+    N, T, H = h.shape
+    counted = mask if counted is None else counted
+    scores = np.where(counted[:, :, None], h, -np.inf)  # (N, T, H)
+    out = scores.max(axis=1)  # (N, H)
+    at_max = scores == out[:, None, :]  # (N, T, H)
+    if ties == "first":
+        winner = np.zeros_like(at_max)
+        np.put_along_axis(winner, at_max.argmax(axis=1)[:, None, :], True, axis=1)
+    elif ties == "last":
+        winner = np.zeros_like(at_max)
+        np.put_along_axis(winner, (T - 1 - at_max[:, ::-1].argmax(axis=1))[:, None, :], True, axis=1)
     else:
-        depth = {i: len(weighted) - 1 - k for k, i in enumerate(weighted)}
-    factor = {"one rate": 1.0, "multiplied": 1.0 / DECAY}.get(rule, DECAY)
-    rates: list = [None] * len(layers)
-    for i, k in depth.items():
-        if layers[i].trainable or rule == "frozen updated":
-            rates[i] = lr / factor**k
-    return rates
+        winner = at_max
+    dh = winner * dout[:, None, :]
+    if ties == "split":
+        dh = dh / at_max.sum(axis=1, keepdims=True)
+    return out, dh
 
 
-def _discriminative_step(model, x, y, loss_fn, lr, rule="right"):
-    """Reference: forward (training), loss, backward, then SGD with each layer's own rate."""
-    rates = _rates(model, lr, rule)
-    loss = loss_fn(model.forward(x, training=True), y)
-    model.backward(loss_fn.backward())
-    for layer, rate in zip(model.layers, rates):
-        for key in layer.params if rate is not None else ():
-            layer.params[key] -= rate * layer.grads[key]
-    return float(loss)
+def masked_max_pool(h, mask, dout):
+    """out[n, k] = max of h[n, t, k] over the real steps t (mask[n, t] True) and
+    dh = dL/dh for dL/dout = dout: dout[n, k] at the step of the maximum (the first one
+    when several steps tie), 0 elsewhere (padding included).
+
+    h (N, T, H) float, mask (N, T) bool with at least one True per row, dout (N, H).
+    """
+    return _masked_max(h, mask, dout)
 
 
-DISCRIMINATIVE_MISTAKES = {
-    "one rate": "every layer stepped with lr: the layer below the top one steps with lr / 2.6, "
-    "the next with lr / 2.6**2, and so on",
-    "from the bottom": "the rates decay from the bottom up: the *last* weighted layer (the head) "
-    "gets lr, the first one the smallest rate",
-    "relus counted": "layers without weights were counted: the ReLUs have no rate and do not "
-    "add a factor 2.6",
-    "frozen skipped": "frozen layers were left out of the count: they keep their place (a layer "
-    "under a frozen one still gets its own depth's rate)",
-    "frozen updated": "the frozen layers were updated too: skip layers with trainable == False",
-    "multiplied": "the rates grow with depth (lr * 2.6**k); the lower layers, whose features are "
-    "generic, get the *smaller* rates",
-}
-
-
-def _discriminative_cases(rng):
+def _pool_cases(rng):
     cases = []
-    for sizes, frozen in (((4, 6, 5, 3), []), ((3, 5, 4, 2), [0]), ((4, 5, 6, 3), [4]), ((5, 4, 4, 3), [2])):
-        n = 7
-        x = rng.standard_normal((n, sizes[0]))
-        y = rng.integers(0, sizes[-1], n)
-        where = ", ".join(f"layer {i}" for i in frozen) or "none"
-        cases.append(
-            Case(
-                (_draw_weights(rng, sizes), frozen, x, y, 0.5),
-                label=f"frozen: {where}; batch of {n}, lr=0.5",
-            )
-        )
-    return cases
-
-
-def _after_step(case, rule):
-    from minidl.nn import losses
-
-    weights, frozen, x, y, lr = copy.deepcopy(case.args)
-    model = build_model(weights)
-    for index in frozen:
-        model.layers[index].trainable = False
-    loss_fn = losses.SparseCategoricalCrossentropy(from_logits=True)
-    loss = _discriminative_step(model, x, y, loss_fn, lr, rule)
-    return loss, _summary(model)
-
-
-def _judge_discriminative(case, got):
-    if not isinstance(got, dict) or "params" not in got:
-        return "the grader could not read the result"
-    if True not in got.get("training_modes", []):
-        return (
-            "the model never ran in training mode: call model.forward(x, training=True) in a "
-            "training step (Dropout and BatchNorm behave differently in training)"
-        )
-    loss, expected = _after_step(case, "right")
-    problem = compare_outputs(got["loss"], loss, ("the returned loss",))
-    if problem:
-        return problem + "\n    hint: return the loss of the forward pass, before the update"
-    problem = compare_models(got, expected)
-    if problem is None:
-        return None
-    for rule, hint in DISCRIMINATIVE_MISTAKES.items():
-        if compare_models(got, _after_step(case, rule)[1]) is None:
-            return f"{problem}\n    hint: {hint}"
-    return problem
-
-
-register(
-    Exercise(
-        name="discriminative_fine_tune_step",
-        chapter=CHAPTER,
-        points=2,
-        entries=("discriminative_fine_tune_step",),
-        title="Fine-tuning with a learning rate per layer",
-        make_cases=_discriminative_cases,
-        judge=_judge_discriminative,
-        probe="fine_tune",
-        forbids=("minidl.gallery.transfer", "minidl.nn.optim", "minidl.training.trainer"),
-        catches=(
-            "the model never run with training=True",
-            "the loss returned after the update instead of before",
-            "the weights changed, or layers removed or replaced",
-        )
-        + tuple(DISCRIMINATIVE_MISTAKES.values()),
-    )
-)
-
-
-# ---------------------------------------------------------------- choosing the probe's penalty
-def ridge_loo(features, labels, n_classes, lams):
-    """Leave-one-out errors of the ridge probe W = (X^T X + lam I)^-1 X^T Y (X the features
-    with a column of ones, penalised like the rest; Y one-hot), without refitting: with
-    H = X (X^T X + lam I)^-1 X^T, sample i's left-out residual is (Y - H Y)_i / (1 - H_ii).
-
-    Returns (loo_mse (L,), the mean of the squared left-out residuals over samples and
-    classes; loo_accuracy (L,), the share of samples whose left-out prediction Y_i - residual
-    has its largest entry at the sample's label; best_lam, the lam of the smallest loo_mse,
-    the first one on a tie)."""
-    return _ridge_loo(features, labels, n_classes, lams)
-
-
-def _ridge_loo(features, labels, n_classes, lams, mistake=None):
-    x = features if mistake == "no bias" else np.hstack([features, np.ones((len(features), 1))])
-    y = np.eye(n_classes)[labels]
-    mse, accuracy = [], []
-    for lam in lams:
-        hat = x @ np.linalg.solve(x.T @ x + lam * np.eye(x.shape[1]), x.T)
-        residual = y - hat @ y
-        leverage = np.diag(hat)[:, None]
-        divisor = {
-            "in-sample": 1.0,
-            "squared": (1.0 - leverage) ** 2,
-            "generalized": 1.0 - leverage.mean(),
-        }.get(mistake, 1.0 - leverage)
-        left_out = residual / divisor
-        mse.append(np.mean(left_out**2))
-        accuracy.append(np.mean(np.argmax(y - left_out, axis=1) == labels))
-    return np.array(mse), np.array(accuracy), float(lams[int(np.argmin(mse))])
-
-
-RIDGE_LOO_MISTAKES = {
-    "in-sample": "these are the in-sample residuals Y - HY: each sample was in its own fit, so the "
-    "error is too small and favours the smallest lam; divide row i by 1 - H_ii",
-    "squared": "row i was divided by (1 - H_ii)**2; the left-out residual is the residual over 1 - H_ii",
-    "generalized": "every row was divided by the mean of 1 - H_ii (generalised cross-validation, an "
-    "approximation); leave-one-out divides row i by its own 1 - H_ii",
-    "no bias": "the bias column is missing: append a column of ones to the features (penalised like "
-    "the rest) before forming H",
-}
-
-
-def _ridge_loo_cases(rng):
-    cases = []
-    for n, f, k, lams in (
-        (12, 4, 3, [0.01, 0.1, 1.0, 10.0]),
-        (20, 6, 5, [0.5, 5.0, 50.0]),
-        (6, 8, 2, [0.1, 1.0, 3.0]),  # more features than samples: lam > 0 keeps it solvable
-        (9, 3, 3, [2.0]),
-    ):
-        for _ in range(200):  # with several lams: drawn until the best accuracy is not at the best error
-            labels = np.concatenate([np.arange(k), rng.integers(0, k, n - k)])
-            centres = rng.standard_normal((k, f)) * 1.5
-            features = centres[labels] + rng.standard_normal((n, f)) + 1.0
-            _, accuracy, best = ridge_loo(features, labels, k, lams)
-            if len(lams) < 4 or lams[int(np.argmax(accuracy))] != best:
-                break
-        cases.append(
-            Case(
-                (features, labels, k, lams),
-                label=f"{n} samples of {f} features, {k} classes, {len(lams)} values of lam",
-            )
-        )
+    for n, t, hdim in ((2, 5, 3), (4, 7, 4), (3, 6, 5)):
+        h = rng.integers(-3, 4, size=(n, t, hdim)).astype(np.float64)  # small integers: ties
+        lengths = rng.integers(1, t + 1, size=n)
+        lengths[0] = max(1, t - 2)  # at least one row with padding
+        mask = np.arange(t)[None, :] < lengths[:, None]
+        h[~mask] = 5.0  # padding holds values above every real one
+        h[0, : lengths[0], 0] = -rng.integers(1, 4, size=lengths[0])  # a feature whose real steps are all < 0
+        dout = rng.standard_normal((n, hdim))
+        cases.append(Case((h, mask, dout), label=f"N={n}, T={t}, H={hdim}, lengths {lengths.tolist()}"))
     return cases
 
 
 function_exercise(
-    "ridge_loo",
+    "masked_max_pool",
     CHAPTER,
     2,
-    "ridge_loo",
-    "Choosing the linear probe's penalty by leave-one-out, without refitting",
-    _ridge_loo_cases,
-    ridge_loo,
-    ("loo_mse", "loo_accuracy", "best_lam"),
-    mistakes=tuple(
-        (hint, lambda f, labels, k, lams, mistake=mistake: _ridge_loo(f, labels, k, lams, mistake))
-        for mistake, hint in RIDGE_LOO_MISTAKES.items()
+    "masked_max_pool",
+    "Masked max-pooling and its backward",
+    _pool_cases,
+    masked_max_pool,
+    ("out", "dh"),
+    mistakes=(
+        (
+            "the padding takes part in the max: leave out the steps where mask is False",
+            lambda h, m, d: _masked_max(h, m, d, counted=np.ones_like(m)),
+        ),
+        (
+            "when several steps tie for the max, the gradient goes to the first of them only",
+            lambda h, m, d: _masked_max(h, m, d, ties="all"),
+        ),
+        (
+            "ties: the gradient is not split among the tied steps; it goes to the first one",
+            lambda h, m, d: _masked_max(h, m, d, ties="split"),
+        ),
+        (
+            "ties: the first (earliest) of the tied steps receives the gradient, not the last",
+            lambda h, m, d: _masked_max(h, m, d, ties="last"),
+        ),
     ),
-    forbids=("minidl.gallery.transfer", "minidl.nn.regularizers"),
+    forbids=("minidl.nn.layers.conv1d", "minidl.kernels"),
+)
+
+
+# ---------------------------------------------------------------- beam search
+def _beam_search(
+    log_probs, start, end, beam_width, max_len, alpha, tie_sign=1, end_counted=True, live_kept=True
+):
+    V = log_probs.shape[0]
+    beams: list[tuple[tuple[int, ...], float]] = [((), 0.0)]
+    finished: list[tuple[tuple[int, ...], float]] = []
+    for _ in range(max_len):
+        candidates: list[tuple[tuple[int, ...], float]] = []
+        for seq, score in beams:
+            last = seq[-1] if seq else start
+            for token in range(V):
+                candidates.append((seq + (token,), score + log_probs[last, token]))
+        candidates.sort(key=lambda c: (-c[1], tuple(tie_sign * t for t in c[0])))
+        beams = []
+        for seq, score in candidates[:beam_width]:
+            (finished if seq[-1] == end else beams).append((seq, score))
+        if not beams:
+            break
+    if live_kept or not finished:  # live_kept=False (a named mistake): the live ones dropped
+        finished += beams
+
+    def length(seq):  # ``end`` counts as a token (end_counted=False: a named mistake)
+        return max(len(seq) - (not end_counted and seq[-1] == end), 1)
+
+    best = min(finished, key=lambda c: (-c[1] / length(c[0]) ** alpha, tuple(tie_sign * t for t in c[0])))
+    return np.asarray(best[0], dtype=np.int64)
+
+
+def beam_search(log_probs, start, end, beam_width, max_len, alpha):
+    """Beam search on a model whose next token depends on the last one only.
+
+    log_probs (V, V): log_probs[a, b] = log P(next = b | last = a). A hypothesis starts after
+    ``start``; each step extends every live hypothesis by every token, and the ``beam_width``
+    best by total log-probability are kept (ties: the smaller token sequence, compared
+    token by token). A kept hypothesis that ends in ``end`` is finished and leaves the
+    beam; the search stops when no hypothesis is live or after ``max_len`` steps (the live
+    ones then count as finished). The answer is the finished hypothesis with the best
+    score / length ** alpha (length: its number of tokens, ``end`` included; ties as above),
+    as an int64 array of its tokens (``start`` excluded).
+    """
+    return _beam_search(log_probs, start, end, beam_width, max_len, alpha)
+
+
+def _random_model(rng, v):
+    logits = rng.standard_normal((v, v)) * 2.0
+    logits[np.arange(v), np.arange(v)] -= 2.0  # fewer repeats of one token
+    return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+
+
+def _same(a, b):
+    return len(a) == len(b) and bool(np.all(a == b))
+
+
+def _beam_cases(rng):
+    """Random models, each drawn until beam search differs from the mistake the case is for."""
+    cases = []
+    for v, start, end, width, max_len, alpha, against in (  # start and end tokens vary
+        (5, 0, 1, 2, 6, 1.0, "greedy"),
+        (6, 4, 2, 3, 7, 0.7, "no normalisation"),
+        (7, 3, 0, 3, 8, 1.0, "greedy"),
+        (6, 5, 1, 2, 6, 1.0, "no normalisation"),
+    ):
+        for _ in range(500):
+            log_probs = _random_model(rng, v)
+            args = (log_probs, start, end, width, max_len, alpha)
+            best = _beam_search(*args)
+            other = (
+                _beam_search(*args[:3], 1, max_len, alpha)
+                if against == "greedy"
+                else _beam_search(*args[:5], 0.0)
+            )
+            without_end = _beam_search(*args, end_counted=False)  # the length without `end`
+            if len(best) > 1 and not _same(best, other) and not _same(best, without_end):
+                break
+        cases.append(
+            Case(
+                args, label=f"V={v}, start {start}, end {end}, beam {width}, max_len {max_len}, alpha {alpha}"
+            )
+        )
+    # the search stops at max_len and the best hypothesis is still live there
+    for _ in range(500):
+        args = (_random_model(rng, 6), 1, 0, 2, 4, 1.0)
+        best = _beam_search(*args)
+        if best[-1] != 0 and not _same(best, _beam_search(*args, live_kept=False)):
+            break
+    cases.append(
+        Case(args, label="V=6, start 1, end 0, beam 2, max_len 4: the best is still live at max_len")
+    )
+    # a tie: from the start, tokens 2 and 3 are equally likely
+    tie = np.log(
+        np.array(
+            [
+                [0.05, 0.05, 0.4, 0.4, 0.1],
+                [0.2, 0.2, 0.2, 0.2, 0.2],
+                [0.1, 0.5, 0.1, 0.1, 0.2],
+                [0.1, 0.5, 0.1, 0.1, 0.2],
+                [0.1, 0.6, 0.1, 0.1, 0.1],
+            ]
+        )
+    )
+    cases.append(Case((tie, 0, 1, 1, 5, 1.0), label="a tie at the first step, beam 1"))
+    return cases
+
+
+function_exercise(
+    "beam_search",
+    CHAPTER,
+    3,
+    "beam_search",
+    "Beam search with length normalisation",
+    _beam_cases,
+    beam_search,
+    ("tokens",),
+    mistakes=(
+        (
+            "the final choice divides the total log-probability by length ** alpha",
+            lambda lp, s, e, w, m, a: _beam_search(lp, s, e, w, m, 0.0),
+        ),
+        (
+            "this is greedy decoding: keep the beam_width best hypotheses at every step",
+            lambda lp, s, e, w, m, a: _beam_search(lp, s, e, 1, m, a),
+        ),
+        (
+            "ties are broken towards the smaller token sequence",
+            lambda lp, s, e, w, m, a: _beam_search(lp, s, e, w, m, a, tie_sign=-1),
+        ),
+        (
+            "the length counts every token, `end` included: score / len(tokens) ** alpha",
+            lambda lp, s, e, w, m, a: _beam_search(lp, s, e, w, m, a, end_counted=False),
+        ),
+        (
+            "after max_len steps the live hypotheses count as finished: compare them too",
+            lambda lp, s, e, w, m, a: _beam_search(lp, s, e, w, m, a, live_kept=False),
+        ),
+        (
+            "the first token follows `start`: score it with log_probs[start, b], not with row 0",
+            lambda lp, s, e, w, m, a: _beam_search(lp, 0, e, w, m, a),
+        ),
+    ),
+    forbids=("minidl.training.decoding",),
+)
+
+
+# ---------------------------------------------------------------- ROUGE-L F-beta
+def _common(a, b, gaps=True):
+    """The longest common subsequence of two word lists (gaps allowed), or with ``gaps=False``
+    the longest common substring (contiguous words, the mistake): ``table[i, j]`` is the
+    answer for ``a[:i]`` and ``b[:j]``, for the substring the run ending at ``a[i-1]`` and ``b[j-1]``."""
+    table = np.zeros((len(a) + 1, len(b) + 1), dtype=np.int64)
+    for i, x in enumerate(a):
+        for j, y in enumerate(b):
+            if x == y:
+                table[i + 1, j + 1] = table[i, j] + 1
+            elif gaps:
+                table[i + 1, j + 1] = max(table[i, j + 1], table[i + 1, j])
+    return int(table[-1, -1] if gaps else table.max())
+
+
+def _fbeta(candidate, reference, beta, gaps=True, squared=True, swap=False):
+    c, r = candidate.split(), reference.split()
+    common = _common(c, r, gaps)
+    if common == 0:
+        return 0.0
+    p, rec = common / len(c), common / len(r)
+    if swap:
+        p, rec = rec, p
+    b2 = beta**2 if squared else beta
+    return (1 + b2) * p * rec / (rec + b2 * p)
+
+
+def rouge_l_fbeta(candidate, reference, beta):
+    """ROUGE-L F-beta of two white-space separated texts (Lin, 2004):
+
+    P = LCS / len(candidate), R = LCS / len(reference), F = (1 + beta^2) P R / (R + beta^2 P),
+    and 0 when the texts share no word (an empty text included).
+    """
+    return _fbeta(candidate, reference, beta)
+
+
+_WORDS = "the home side won a late goal at home in the rain".split()
+
+
+def _rouge_cases(rng):
+    cases = []
+    for beta in (1.0, 2.0, 0.5, 3.0):
+        while True:  # beta matters only where P != R: lengths differ, and a word in common
+            cand = " ".join(rng.choice(_WORDS, size=rng.integers(3, 9)))
+            ref = " ".join(rng.choice(_WORDS, size=rng.integers(3, 9)))
+            if len(cand.split()) != len(ref.split()) and set(cand.split()) & set(ref.split()):
+                break
+        cases.append(Case((cand, ref, beta), label=f"beta={beta}: {cand!r} against {ref!r}"))
+    cases.append(Case(("", "the home side won", 1.0), label="an empty candidate"))
+    cases.append(Case(("home side the won", "the home side won", 2.0), label="a reordered candidate"))
+    return cases
+
+
+function_exercise(
+    "rouge_l_fbeta",
+    CHAPTER,
+    2,
+    "rouge_l_fbeta",
+    "ROUGE-L as an F-beta score",
+    _rouge_cases,
+    rouge_l_fbeta,
+    ("f",),
+    mistakes=(
+        (
+            "this is the longest common *substring* (contiguous); ROUGE-L uses the longest common "
+            "subsequence, gaps allowed",
+            lambda c, r, b: _fbeta(c, r, b, gaps=False),
+        ),
+        (
+            "beta enters squared: (1 + beta^2) P R / (R + beta^2 P)",
+            lambda c, r, b: _fbeta(c, r, b, squared=False),
+        ),
+        (
+            "precision divides by the candidate's length and recall by the reference's",
+            lambda c, r, b: _fbeta(c, r, b, swap=True),
+        ),
+    ),
+    forbids=("minidl.training.rouge",),
 )

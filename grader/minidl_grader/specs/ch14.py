@@ -1,176 +1,206 @@
-"""Chapter 14, frameworks: carrying trained weights from Keras and PyTorch into minidl.
-
-The inputs are the arrays a framework's ``state_dict()`` or ``get_weights()`` returns,
-drawn here as NumPy arrays: neither framework is needed to grade (or to solve) these."""
+"""Chapter 14, autoencoders: a training step, tied weights, a sparsity penalty."""
 
 import numpy as np
 
 from ..judge.registry import Case, function_exercise
 
-CHAPTER = "14_frameworks"
+CHAPTER = "14_autoencoders"
 
 
-# ---------------------------------------------------------------- GRU from Keras
-def _gates_taken(kernel, recurrent_kernel, bias, blocks):
-    """The columns of the three arrays (and both bias rows) as Keras's gate blocks ``blocks``."""
-    h = recurrent_kernel.shape[0]
-    order = np.concatenate([np.arange(k * h, (k + 1) * h) for k in blocks])
-    return kernel[:, order], recurrent_kernel[:, order], bias[0, order], bias[1, order]
+def _sigmoid(z):
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
-def gru_from_keras(kernel, recurrent_kernel, bias):
-    """Keras's GRU (reset_after=True, Keras 3's default): kernel (D, 3H), recurrent_kernel
-    (H, 3H), bias (2, 3H) (row 0 the input bias, row 1 the recurrent one), gate blocks
-    [z | r | h]; as minidl's GRU's Wx (D, 3H), Wh (H, 3H), bx, bh (3H,), blocks [r | z | n]."""
-    return _gates_taken(kernel, recurrent_kernel, bias, (1, 0, 2))  # Keras's r, z, then h
+def autoencoder_train_step(x, W1, b1, W2, b2, lr):
+    """One SGD step of h = relu(x W1 + b1), x_hat = sigmoid(h W2 + b2), loss = mean((x_hat - x)**2).
+
+    The mean is over every element (N * D of them). Returns (loss, W1, b1, W2, b2): the
+    loss before the step and the parameters after it.
+    """
+    return _autoencoder_step(x, W1, b1, W2, b2, lr, count=x.size)
 
 
-def _gru_biases_summed(kernel, recurrent_kernel, bias):
-    Wx, Wh, bx, bh = gru_from_keras(kernel, recurrent_kernel, bias)
-    return Wx, Wh, bx + bh, np.zeros_like(bh)
+def _autoencoder_step(x, W1, b1, W2, b2, lr, *, count):
+    a1 = x @ W1 + b1
+    h = np.maximum(a1, 0.0)
+    x_hat = _sigmoid(h @ W2 + b2)
+    loss = np.sum((x_hat - x) ** 2) / count
+    da2 = 2.0 * (x_hat - x) / count * x_hat * (1.0 - x_hat)
+    dW2, db2 = h.T @ da2, da2.sum(axis=0)
+    da1 = (da2 @ W2.T) * (a1 > 0)
+    dW1, db1 = x.T @ da1, da1.sum(axis=0)
+    return loss, W1 - lr * dW1, b1 - lr * db1, W2 - lr * dW2, b2 - lr * db2
 
 
-def _gru_cases(rng):
+def _ae_cases(rng):
     cases = []
-    for d, h in ((3, 2), (2, 5), (4, 1)):
+    for n, d, k in ((6, 5, 3), (4, 8, 2)):
         cases.append(
             Case(
                 (
-                    rng.standard_normal((d, 3 * h)),
-                    rng.standard_normal((h, 3 * h)),
-                    rng.standard_normal((2, 3 * h)),
+                    rng.random((n, d)),
+                    rng.standard_normal((d, k)),
+                    rng.standard_normal(k) * 0.1,
+                    rng.standard_normal((k, d)),
+                    rng.standard_normal(d) * 0.1,
+                    0.5,
                 ),
-                label=f"keras.layers.GRU({h}) on {d} inputs",
+                label=f"x of shape {(n, d)}, code size {k}, lr=0.5",
             )
         )
     return cases
 
 
 function_exercise(
-    "gru_from_keras",
-    CHAPTER,
-    2,
-    "gru_from_keras",
-    "A GRU's weights from Keras to minidl",
-    _gru_cases,
-    gru_from_keras,
-    ("Wx", "Wh", "bx", "bh"),
-    mistakes=(
-        (
-            "the gate blocks are left in Keras's order [z | r | h]; minidl's GRU reads [r | z | n]: "
-            "move the first two blocks, the candidate block stays last",
-            lambda k, rk, b: _gates_taken(k, rk, b, (0, 1, 2)),
-        ),
-        (
-            "the two biases were added into bx (bh zero): right for r and z, wrong for the candidate, "
-            "where the reset gate multiplies h Wh_n + bh_n, recurrent bias included",
-            _gru_biases_summed,
-        ),
-        (
-            "the bias rows are swapped: Keras's bias[0] is the input bias (bx), bias[1] the recurrent one (bh)",
-            lambda k, rk, b: gru_from_keras(k, rk, b[::-1]),
-        ),
-        (
-            "the gate blocks are reversed ([h | r | z]); only z and r trade places, the candidate stays last",
-            lambda k, rk, b: _gates_taken(k, rk, b, (2, 1, 0)),
-        ),
-    ),
-    forbids=("minidl_keras", "minidl.nn.layers.recurrent"),
-    fresh_outputs=True,
-)
-
-
-# ---------------------------------------------------------------- a Keras transposed-conv kernel
-def conv_transpose_from_keras(kernel):
-    """Keras's Conv2DTranspose kernel (KH, KW, F, C_in) -- the kernel of the Conv2D it is the
-    adjoint of, which maps F channels to C_in -- as minidl's (PyTorch's) W (C_in, F, KH, KW).
-    No flip: both are the adjoint of the same cross-correlation."""
-    return kernel.transpose(3, 2, 0, 1)
-
-
-def _conv_transpose_cases(rng):
-    return [
-        Case((rng.standard_normal(shape),), label=f"a Keras Conv2DTranspose kernel {shape}")
-        for shape in ((3, 2, 4, 5), (3, 3, 2, 2), (1, 4, 3, 6), (2, 2, 1, 3))
-    ]
-
-
-function_exercise(
-    "conv_transpose_from_keras",
-    CHAPTER,
-    1,
-    "conv_transpose_from_keras",
-    "A transposed convolution's kernel from Keras's layout to minidl's",
-    _conv_transpose_cases,
-    conv_transpose_from_keras,
-    ("W",),
-    mistakes=(
-        (
-            "the channel roles are swapped: Keras keeps the kernel of the Conv2D this layer reverses, "
-            "so its third axis is this layer's filters F and its fourth its input channels C_in",
-            lambda k: k.transpose(2, 3, 0, 1),
-        ),
-        (
-            "the kernel was flipped in height and width: no flip, Keras's and PyTorch's transposed "
-            "convolutions are the adjoint of the same cross-correlation",
-            lambda k: k.transpose(3, 2, 0, 1)[:, :, ::-1, ::-1],
-        ),
-        (
-            "the kernel's height and width are swapped: Keras's first two axes are (KH, KW) "
-            "and stay in that order",
-            lambda k: k.transpose(3, 2, 1, 0),
-        ),
-    ),
-    forbids=("minidl_keras", "minidl.nn.layers.layout", "minidl.nn.layers.upsampling"),
-    fresh_outputs=True,
-)
-
-
-# ---------------------------------------------------------------- a Dense after Flatten
-def dense_after_flatten_from_keras(kernel, height, width, channels):
-    """Keras flattens (H, W, C) feature maps, minidl (C, H, W). The first Dense's kernel
-    (H*W*C, M) from Keras, with its rows reordered so that minidl's flatten meets them."""
-    m = kernel.shape[1]
-    return kernel.reshape(height, width, channels, m).transpose(2, 0, 1, 3).reshape(-1, m)
-
-
-def _flatten_cases(rng):
-    cases = []
-    for h, w, c, m in ((2, 3, 4, 5), (3, 3, 2, 3), (4, 2, 3, 2)):
-        cases.append(
-            Case(
-                (rng.standard_normal((h * w * c, m)), h, w, c),
-                label=f"feature maps of (H, W, C) = {(h, w, c)}, {m} units",
-            )
-        )
-    return cases
-
-
-function_exercise(
-    "dense_after_flatten_from_keras",
+    "autoencoder_train_step",
     CHAPTER,
     3,
-    "dense_after_flatten_from_keras",
-    "The Dense layer after a Flatten, from channels-last to channels-first",
-    _flatten_cases,
-    dense_after_flatten_from_keras,
-    ("W",),
+    "autoencoder_train_step",
+    "One training step of a small autoencoder",
+    _ae_cases,
+    autoencoder_train_step,
+    ("loss", "W1", "b1", "W2", "b2"),
     mistakes=(
         (
-            "the kernel is returned as it is: the same feature-map value sits at another "
-            "row in a (C, H, W) flatten than in an (H, W, C) one",
-            lambda k, h, w, c: k,
-        ),
-        (
-            "the rows are reordered as if minidl flattened (C, W, H); its maps are (C, H, W)",
-            lambda k, h, w, c: k.reshape(h, w, c, -1).transpose(2, 1, 0, 3).reshape(-1, k.shape[1]),
-        ),
-        (
-            "the rows are permuted the other way round (from (C, H, W) to (H, W, C)): read "
-            "Keras's rows as (H, W, C) and put them in (C, H, W) order",
-            lambda k, h, w, c: k.reshape(c, h, w, -1).transpose(1, 2, 0, 3).reshape(-1, k.shape[1]),
+            "the loss is averaged over the batch only (summed over features); this exercise "
+            "averages over all N * D elements",
+            lambda x, *p: _autoencoder_step(x, *p, count=x.shape[0]),
         ),
     ),
-    forbids=("minidl_keras", "minidl.nn.layers.layout"),
-    fresh_outputs=True,
+    forbids=(
+        "minidl.gallery.autoencoders",
+        "minidl.nn.layers.Dense",
+        "minidl.training",
+        "minidl.nn.optim",
+        "minidl.nn.losses",
+        "minidl.nn.gradcheck",
+    ),
 )
+
+
+# ---------------------------------------------------------------- tied weights
+def tied_autoencoder_gradient(x, W, b_enc, b_dec):
+    """h = relu(x W + b_enc), x_hat = h W^T + b_dec, L = mean((x_hat - x)**2) over all N*D.
+
+    W is used twice (encoder and, transposed, decoder). Returns (loss, dW, db_enc, db_dec)."""
+    a = x @ W + b_enc
+    h = np.maximum(a, 0.0)
+    x_hat = h @ W.T + b_dec
+    d_out = 2.0 * (x_hat - x) / x.size  # (N, D)
+    da = (d_out @ W) * (a > 0)  # (N, k)
+    dW = x.T @ da + d_out.T @ h  # encoder use + decoder use
+    return float(np.mean((x_hat - x) ** 2)), dW, da.sum(axis=0), d_out.sum(axis=0)
+
+
+def _tied_decoder_only(x, W, b_enc, b_dec):
+    loss, _, db_enc, db_dec = tied_autoencoder_gradient(x, W, b_enc, b_dec)
+    h = np.maximum(x @ W + b_enc, 0.0)
+    return loss, (2.0 * (h @ W.T + b_dec - x) / x.size).T @ h, db_enc, db_dec
+
+
+def _tied_encoder_only(x, W, b_enc, b_dec):
+    loss, _, db_enc, db_dec = tied_autoencoder_gradient(x, W, b_enc, b_dec)
+    a = x @ W + b_enc
+    d_out = 2.0 * (np.maximum(a, 0.0) @ W.T + b_dec - x) / x.size
+    return loss, x.T @ ((d_out @ W) * (a > 0)), db_enc, db_dec
+
+
+def _tied_cases(rng):
+    cases = []
+    for n, d, k in ((5, 6, 3), (4, 8, 2)):
+        cases.append(
+            Case(
+                (
+                    rng.random((n, d)),
+                    rng.standard_normal((d, k)) * 0.5,
+                    rng.standard_normal(k) * 0.1,
+                    rng.standard_normal(d) * 0.1,
+                ),
+                label=f"x of shape {(n, d)}, a code of {k}",
+            )
+        )
+    return cases
+
+
+function_exercise(
+    "tied_autoencoder_gradient",
+    CHAPTER,
+    3,
+    "tied_autoencoder_gradient",
+    "The gradient of an autoencoder whose decoder reuses the encoder's weights",
+    _tied_cases,
+    tied_autoencoder_gradient,
+    ("loss", "dW", "db_enc", "db_dec"),
+    mistakes=(
+        (
+            "dW holds only the decoder's use of W (d_out^T h); W is also the encoder's "
+            "weight, so its gradient is the sum of both uses",
+            _tied_decoder_only,
+        ),
+        (
+            "dW holds only the encoder's use of W (x^T da); the decoder uses W^T too, and "
+            "that use adds (d_out^T h) to the gradient",
+            _tied_encoder_only,
+        ),
+    ),
+    forbids=("minidl.gallery.autoencoders", "minidl.nn.layers.Dense", "minidl.nn.gradcheck"),
+)
+
+
+# ---------------------------------------------------------------- a sparsity penalty
+def sparsity_penalty(h, rho, beta):
+    """beta * sum_j KL(rho || rho_hat_j), rho_hat_j = mean over the batch of h[:, j] in (0, 1).
+
+    Returns (penalty, dpenalty/dh of shape (N, k))."""
+    rho_hat = h.mean(axis=0)
+    kl = rho * np.log(rho / rho_hat) + (1 - rho) * np.log((1 - rho) / (1 - rho_hat))
+    grad = beta * (-rho / rho_hat + (1 - rho) / (1 - rho_hat)) / h.shape[0]
+    return float(beta * kl.sum()), np.broadcast_to(grad, h.shape).copy()
+
+
+def _sparsity_cases(rng):
+    cases = []
+    for n, k, rho, beta in ((6, 4, 0.05, 3.0), (3, 5, 0.2, 0.5)):
+        cases.append(
+            Case(
+                (0.02 + 0.96 * rng.random((n, k)), rho, beta),
+                label=f"h of shape {(n, k)}, rho={rho}, beta={beta}",
+            )
+        )
+    return cases
+
+
+function_exercise(
+    "sparsity_penalty",
+    CHAPTER,
+    2,
+    "sparsity_penalty",
+    "A sparsity penalty on the code, and its gradient",
+    _sparsity_cases,
+    sparsity_penalty,
+    ("penalty", "dh"),
+    mistakes=(
+        (
+            "the gradient is missing the 1/N: rho_hat is a mean over the batch, so each "
+            "sample's h moves it by 1/N",
+            lambda h, rho, beta: (
+                sparsity_penalty(h, rho, beta)[0],
+                sparsity_penalty(h, rho, beta)[1] * h.shape[0],
+            ),
+        ),
+        (
+            "KL(rho_hat || rho) is not the same divergence: the penalty is KL(rho || rho_hat), "
+            "with the target rho weighting the logs",
+            lambda h, rho, beta: _reversed_kl(h, rho, beta),
+        ),
+    ),
+    factors=lambda h, rho, beta: {"the batch size N": h.shape[0]},
+    forbids=("minidl.gallery.autoencoders", "minidl.nn.regularizers", "minidl.nn.gradcheck"),
+)
+
+
+def _reversed_kl(h, rho, beta):
+    r = h.mean(axis=0)
+    kl = r * np.log(r / rho) + (1 - r) * np.log((1 - r) / (1 - rho))
+    grad = beta * (np.log(r / rho) - np.log((1 - r) / (1 - rho))) / h.shape[0]
+    return float(beta * kl.sum()), np.broadcast_to(grad, h.shape).copy()

@@ -1,197 +1,294 @@
-"""Chapter 15, speech: delta features and per-utterance normalisation around the chapter's log-mel
-spectrogram, and dynamic time warping between two utterances."""
+"""Chapter 15, GANs: the hinge loss, one generator step, a broken training step repaired."""
 
 import numpy as np
 
-from ..judge.registry import Case, function_exercise
+from ..judge.registry import Case, Exercise, function_exercise, register
+from ..judge.feedback import compare_outputs
 
-CHAPTER = "15_speech"
-
-
-# ---------------------------------------------------------------- delta features
-def delta_features(features, width):
-    """Deltas over time of features (T, F), as HTK and librosa define them:
-    d_t = sum_{n=1..width} n (c_{t+n} - c_{t-n}) / (2 sum_{n=1..width} n^2),
-    frames beyond either end replaced by the first or the last frame."""
-    t = features.shape[0]
-    padded = np.concatenate(
-        [np.repeat(features[:1], width, axis=0), features, np.repeat(features[-1:], width, axis=0)]
-    )
-    numerator = sum(
-        n * (padded[width + n : width + n + t] - padded[width - n : width - n + t])
-        for n in range(1, width + 1)
-    )
-    return numerator / (2 * sum(n * n for n in range(1, width + 1)))
+CHAPTER = "15_gans"
 
 
-def _delta_zero_pad(features, width):
-    t = features.shape[0]
-    padded = np.pad(features, ((width, width), (0, 0)))
-    numerator = sum(
-        n * (padded[width + n : width + n + t] - padded[width - n : width - n + t])
-        for n in range(1, width + 1)
-    )
-    return numerator / (2 * sum(n * n for n in range(1, width + 1)))
+def _sigmoid(z):
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
-def _delta_cases(rng):
+def _softplus(z):
+    return np.logaddexp(0.0, z)
+
+
+# ---------------------------------------------------------------- the hinge loss
+def hinge_gan_losses(real_logits, fake_logits):
+    """The hinge GAN losses on D's raw scores and their (sub)gradients, derivative 0 at a kink.
+
+    L_D = mean(relu(1 - real)) + mean(relu(1 + fake)),  L_G = -mean(fake).
+    Returns (loss_d, d_real, d_fake, loss_g, dg_fake).
+    """
+    n_real, n_fake = len(real_logits), len(fake_logits)
+    loss_d = np.mean(np.maximum(0.0, 1.0 - real_logits)) + np.mean(np.maximum(0.0, 1.0 + fake_logits))
+    d_real = np.where(real_logits < 1.0, -1.0 / n_real, 0.0)
+    d_fake = np.where(fake_logits > -1.0, 1.0 / n_fake, 0.0)
+    return loss_d, d_real, d_fake, -np.mean(fake_logits), np.full(n_fake, -1.0 / n_fake)
+
+
+def _hinge_variant(real, fake, mistake):
+    """``hinge_gan_losses`` with one of the mistakes of ``HINGE_MISTAKES``."""
+    loss_d, d_real, d_fake, loss_g, dg_fake = hinge_gan_losses(real, fake)
+    n_real, n_fake = len(real), len(fake)
+    if mistake == "swapped":
+        loss_d = np.mean(np.maximum(0.0, 1.0 + real)) + np.mean(np.maximum(0.0, 1.0 - fake))
+        d_real, d_fake = np.where(real > -1.0, 1.0 / n_real, 0.0), np.where(fake < 1.0, -1.0 / n_fake, 0.0)
+    elif mistake == "kink":
+        d_real, d_fake = np.where(real <= 1.0, -1.0 / n_real, 0.0), np.where(fake >= -1.0, 1.0 / n_fake, 0.0)
+    elif mistake == "pooled":
+        total = n_real + n_fake
+        loss_d = (np.maximum(0.0, 1.0 - real).sum() + np.maximum(0.0, 1.0 + fake).sum()) / total
+        d_real, d_fake = d_real * n_real / total, d_fake * n_fake / total
+    elif mistake == "generator hinge":
+        loss_g, dg_fake = np.mean(np.maximum(0.0, 1.0 - fake)), np.where(fake < 1.0, -1.0 / n_fake, 0.0)
+    elif mistake == "generator minimax":
+        loss_g, dg_fake = -np.mean(np.maximum(0.0, 1.0 + fake)), np.where(fake > -1.0, -1.0 / n_fake, 0.0)
+    elif mistake == "sums":
+        d_real, d_fake, dg_fake = d_real * n_real, d_fake * n_fake, dg_fake * n_fake
+    return loss_d, d_real, d_fake, loss_g, dg_fake
+
+
+HINGE_MISTAKES = {
+    "swapped": "real and fake are swapped in L_D: D wants real scores above +1, fake ones below -1",
+    "kink": "the derivative at a kink is taken as 1; take 0 there (as ReLU's backward does at 0): "
+    "a real score of exactly 1 or a fake score of exactly -1 gets no gradient",
+    "pooled": "L_D is a mean over the 2n pooled scores; it is the sum of two means, one over the real "
+    "scores and one over the fakes",
+    "generator hinge": "the generator minimises relu(1 - fake): its gradient vanishes as soon as a "
+    "fake's score passes 1; the hinge GAN's generator minimises -mean(fake), with no hinge",
+    "generator minimax": "the generator maximises D's own fake term relu(1 + fake) (the minimax "
+    "form): flat, no gradient at all, once D pushes a fake below -1; L_G = -mean(fake)",
+    "sums": "the gradients are not divided by the number of scores: each loss is a mean",
+}
+
+
+def _hinge_cases(rng):
+    ties = (np.array([1.0, 0.5, 1.0, 3.0, -2.0]), np.array([-1.0, -1.0, 0.2, -3.0]))
     return [
-        Case((rng.standard_normal((9, 4)), 2), label="features (9, 4), width 2"),
-        Case((rng.standard_normal((6, 3)) + 5.0, 1), label="features (6, 3) around 5, width 1"),
-        Case((rng.standard_normal((12, 2)), 3), label="features (12, 2), width 3"),
+        Case((rng.standard_normal(6) * 2, rng.standard_normal(4) * 2), label="6 real and 4 fake scores"),
+        Case(ties, label="scores exactly at the kinks (real 1, fake -1)"),
+        Case(
+            (rng.standard_normal(3) * 3, rng.standard_normal(7) * 3 - 2),
+            label="3 real and 7 fake scores, most fakes below -1",
+        ),
     ]
 
 
 function_exercise(
-    "delta_features",
+    "hinge_gan_losses",
     CHAPTER,
     2,
-    "delta_features",
-    "Delta features: the slope of each band over time",
-    _delta_cases,
-    delta_features,
-    ("deltas",),
-    mistakes=(
-        (
-            "the frames beyond the ends are zeros; they are copies of the first and last "
-            "frame (with zeros the deltas at the ends jump by the features' level)",
-            _delta_zero_pad,
-        ),
-        (
-            "the normaliser is missing its factor 2: divide by 2 * sum(n**2)",
-            lambda f, w: 2 * delta_features(f, w),
-        ),
-    ),
-    factors=lambda f, w: {"2": 2.0},
-    forbids=("minidl.datasets.audio", "minidl.datasets.speech"),
-)
-
-
-# ---------------------------------------------------------------- masked normalisation
-def masked_cmvn(features, lengths):
-    """Per-utterance mean and variance normalisation of a padded batch (N, T, F): each
-    utterance n uses only its first lengths[n] frames; padded frames come back as 0."""
-    out = np.zeros_like(features)
-    for n, length in enumerate(lengths):
-        valid = features[n, :length]
-        out[n, :length] = (valid - valid.mean(axis=0)) / valid.std(axis=0)
-    return out
-
-
-def _cmvn_padding_counted(features, lengths):
-    mean = features.mean(axis=1, keepdims=True)
-    std = features.std(axis=1, keepdims=True)
-    out = (features - mean) / std
-    for n, length in enumerate(lengths):
-        out[n, length:] = 0.0
-    return out
-
-
-def _cmvn_cases(rng):
-    cases = []
-    for n, t, f in ((3, 8, 4), (2, 10, 3)):
-        lengths = [t] + [int(v) for v in rng.integers(3, t, n - 1)]
-        x = rng.standard_normal((n, t, f)) * 2.0 + 3.0
-        for i, length in enumerate(lengths):
-            x[i, length:] = 0.0  # the padding, as a batch carries it
-        cases.append(Case((x, lengths), label=f"batch {(n, t, f)}, lengths {lengths}"))
-    return cases
-
-
-function_exercise(
-    "masked_cmvn",
-    CHAPTER,
-    2,
-    "masked_cmvn",
-    "Mean and variance normalisation of a padded batch",
-    _cmvn_cases,
-    masked_cmvn,
-    ("normalised",),
-    mistakes=(
-        (
-            "the padded frames are counted in the mean and the standard deviation: their "
-            "zeros pull the mean towards 0; use each utterance's first lengths[n] frames only",
-            _cmvn_padding_counted,
-        ),
-    ),
-    forbids=("minidl.datasets.audio", "minidl.datasets.speech"),
-)
-
-
-# ---------------------------------------------------------------- dynamic time warping
-def _dtw(a, b, squared=False, diagonal=True, free_start=False, per_step=False):
-    cost = ((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=-1)  # (Ta, Tb)
-    cost = cost if squared else np.sqrt(cost)
-    ta, tb = cost.shape
-    total = np.full((ta + 1, tb + 1), np.inf)
-    if free_start:
-        total[0, :], total[:, 0] = 0.0, 0.0
-    total[0, 0] = 0.0
-    for i in range(1, ta + 1):
-        for j in range(1, tb + 1):
-            best = min(total[i - 1, j], total[i, j - 1])
-            if diagonal:
-                best = min(best, total[i - 1, j - 1])
-            total[i, j] = cost[i - 1, j - 1] + best
-    return total[ta, tb] / (ta + tb) if per_step else total[ta, tb]
-
-
-def dtw_distance(a, b):
-    """The cost of the cheapest alignment of a (Ta, F) with b (Tb, F): a monotone path from frame
-    pair (0, 0) to (Ta - 1, Tb - 1) in steps (1, 0), (0, 1), (1, 1), each pair it visits costing
-    the Euclidean distance between the two frames (Sakoe and Chiba, 1978)."""
-    return _dtw(a, b)
-
-
-def _dtw_cases(rng):
-    a = rng.standard_normal((7, 3))
-    cases = [Case((a, rng.standard_normal((5, 3))), label="a (7, 3), b (5, 3)")]
-    # the same word said more slowly: every frame held for 1 to 3 frames, and a little noise
-    word = rng.standard_normal((5, 4)) * 3.0
-    slow = np.repeat(word, rng.integers(1, 4, size=5), axis=0) + 0.01 * rng.standard_normal((1, 4))
-    cases.append(Case((word, slow), label=f"a (5, 4), b = a said slower {slow.shape}"))
-    cases.append(
-        Case((rng.standard_normal((1, 4)), rng.standard_normal((6, 4))), label="a of one frame, b (6, 4)")
-    )
-    cases.append(
-        Case((rng.standard_normal((6, 2)), rng.standard_normal((9, 2)) + 1.0), label="a (6, 2), b (9, 2)")
-    )
-    # the cheapest first step (a frame of a held) leads to a dearer path: greedy steps cost 7, DTW 4
-    trap_a, trap_b = np.array([[0.0], [3.0], [0.0], [2.0]]), np.array([[0.0], [1.0], [1.0], [1.0]])
-    cases.append(Case((trap_a, trap_b), label="a = [0, 3, 0, 2], b = [0, 1, 1, 1] (F = 1)"))
-    return cases
-
-
-function_exercise(
-    "dtw_distance",
-    CHAPTER,
-    2,
-    "dtw_distance",
-    "Dynamic time warping: the distance between two utterances",
-    _dtw_cases,
-    dtw_distance,
-    ("distance",),
+    "hinge_gan_losses",
+    "The hinge loss of a GAN, and its gradients",
+    _hinge_cases,
+    hinge_gan_losses,
+    ("loss_d", "d_real", "d_fake", "loss_g", "dg_fake"),
     mistakes=tuple(
-        (hint, lambda a, b, change=change: _dtw(a, b, **change))
-        for hint, change in (
-            (
-                "each visited pair costs the Euclidean distance between the frames, the square root "
-                "of the summed squares",
-                {"squared": True},
-            ),
-            (
-                "the diagonal step (1, 1) is missing: a path must be able to advance in both "
-                "sequences at once",
-                {"diagonal": False},
-            ),
-            (
-                "the path must start at the pair (0, 0): only the corner of the table starts at 0, "
-                "the rest of its first row and column is unreachable (infinity) or accumulated",
-                {"free_start": True},
-            ),
-            ("the task asks for the path's total cost, not the cost per step", {"per_step": True}),
-        )
+        (hint, lambda r, f, mistake=mistake: _hinge_variant(r, f, mistake))
+        for mistake, hint in HINGE_MISTAKES.items()
     ),
-    forbids=("minidl.datasets.audio", "minidl.datasets.speech"),
-    catches=("a sequence of a single frame: the path runs along one edge of the table",),
+    forbids=("minidl.gallery.gan", "minidl.nn.losses", "minidl.nn.layers"),
+)
+
+
+# ---------------------------------------------------------------- generator step
+def generator_step(z, Wg, bg, Wd, bd, lr):
+    """One SGD step on the generator only.
+
+    G(z) = tanh(z Wg + bg) (N, D);  logits = G(z) Wd + bd (N,);  loss = mean(softplus(-logits)).
+    Returns the updated (Wg, bg); the discriminator's Wd, bd stay unchanged.
+    """
+    return _generator_step(z, Wg, bg, Wd, bd, lr, saturating=False)
+
+
+def _generator_step(z, Wg, bg, Wd, bd, lr, *, saturating):
+    a = z @ Wg + bg
+    x = np.tanh(a)
+    logits = x @ Wd + bd
+    n = z.shape[0]
+    dlogits = -_sigmoid(logits) / n if saturating else -_sigmoid(-logits) / n
+    da = np.outer(dlogits, Wd) * (1.0 - x**2)
+    return Wg - lr * (z.T @ da), bg - lr * da.sum(axis=0)
+
+
+def _gen_step_cases(rng):
+    cases = []
+    for n, k, d, lr in ((5, 3, 4, 0.1), (3, 2, 6, 0.25)):  # lr not always 0.1
+        cases.append(
+            Case(
+                (
+                    rng.standard_normal((n, k)),
+                    rng.standard_normal((k, d)),
+                    rng.standard_normal(d) * 0.1,
+                    rng.standard_normal(d),
+                    float(rng.standard_normal()),
+                    lr,
+                ),
+                label=f"z of shape {(n, k)}, samples of size {d}, lr={lr}",
+            )
+        )
+    return cases
+
+
+def _judge_generator_step(case, got):
+    if not isinstance(got, dict) or "out" not in got:
+        return "the grader could not read the result"
+    args = case.args
+    z, Wg, bg, Wd, bd, lr = args
+    wrong = [
+        (
+            "the saturating loss was used; the generator step uses the non-saturating "
+            "loss mean(softplus(-logits))",
+            _generator_step(z, Wg, bg, Wd, bd, lr, saturating=True),
+        ),
+        (
+            "the step goes uphill: subtract lr * gradient",
+            _generator_step(z, Wg, bg, Wd, bd, -lr, saturating=False),
+        ),
+    ]
+    problem = compare_outputs(got["out"], generator_step(*args), ("Wg", "bg"), wrong)
+    if problem:
+        return problem
+    after = got.get("args_after") or ()
+    for position, name in ((3, "Wd"), (4, "bd")):  # the discriminator's weights, unchanged
+        before = args[position]
+        if len(after) > position and (
+            after[position].shape != before.shape or not np.array_equal(after[position], before)
+        ):
+            return f"the discriminator's {name} was changed: the generator step must only update Wg and bg"
+    for position, name in ((0, "z"), (1, "Wg"), (2, "bg")):  # new arrays, the caller's kept
+        before = args[position]
+        if len(after) > position and (
+            after[position].shape != before.shape or not np.array_equal(after[position], before)
+        ):
+            return (
+                f"the function changed its input `{name}` in place; the task asks for new arrays "
+                "(write `Wg = Wg - lr * dWg` instead of `Wg -= lr * dWg`)"
+            )
+    return None
+
+
+register(
+    Exercise(
+        name="generator_step",
+        chapter=CHAPTER,
+        points=3,
+        entries=("generator_step",),
+        title="One training step of a GAN's generator",
+        make_cases=_gen_step_cases,
+        judge=_judge_generator_step,
+        probe="call_and_inputs",
+        forbids=(
+            "minidl.gallery.gan",
+            "minidl.nn.losses",
+            "minidl.nn.optim",
+            "minidl.training",
+            "minidl.nn.gradcheck",
+        ),
+        catches=(
+            "the saturating loss instead of the non-saturating one",
+            "a step uphill (+ lr * gradient)",
+            "the discriminator's Wd or bd changed",
+            "Wg or bg updated in place (the task asks for new arrays)",
+        ),
+    )
+)
+
+
+# ---------------------------------------------------------------- a broken GAN step, repaired
+def gan_step(x_real, z_d, z_g, params, lr):
+    """One alternating GAN step on 1-D data, as GANTrainer does: G(z) = a z + c, D's logit
+    l = w x + b. The discriminator step (real 1, fake 0, G only forward) updates w, b; the
+    generator step, with fresh noise z_g and the *updated* D, updates a, c on the
+    non-saturating loss. Returns (a, c, w, b, loss_d, loss_g), the losses before each update."""
+    return _gan_step(x_real, z_d, z_g, params, lr, ())
+
+
+# the four bugs of the step the task shows (its cell holds them all)
+GAN_STEP_BUGS = {
+    "labels": "the discriminator's labels are flipped: real samples are labelled 1 "
+    "(softplus(-l_real)), fakes 0 (softplus(l_fake))",
+    "leak": "the discriminator step moves the generator too: a and c must change only in the "
+    "generator step (G only runs forward while D learns)",
+    "stale": "the generator step scores the fakes with the discriminator from before its step; "
+    "the alternating step uses the updated w and b",
+    "saturating": "the generator step uses the saturating loss mean(log(1 - D(G(z)))); use the "
+    "non-saturating mean(softplus(-l)), whose gradient is -sigmoid(-l) / n",
+}
+
+
+def _gan_step(x_real, z_d, z_g, params, lr, bugs):
+    a, c, w, b = params
+    sign = -1.0 if "labels" in bugs else 1.0  # -1: real labelled 0, fake 1
+    fake = a * z_d + c
+    l_real, l_fake = w * x_real + b, w * fake + b
+    loss_d = np.mean(_softplus(-sign * l_real)) + np.mean(_softplus(sign * l_fake))
+    d_real = -sign * _sigmoid(-sign * l_real) / len(x_real)
+    d_fake = sign * _sigmoid(sign * l_fake) / len(z_d)
+    w_new = w - lr * (np.sum(d_real * x_real) + np.sum(d_fake * fake))
+    b_new = b - lr * (np.sum(d_real) + np.sum(d_fake))
+    if "leak" in bugs:  # the fakes' gradient carried on into G
+        a, c = a - lr * np.sum(d_fake * w * z_d), c - lr * np.sum(d_fake * w)
+    w_g, b_g = (w, b) if "stale" in bugs else (w_new, b_new)
+    l_g = w_g * (a * z_g + c) + b_g
+    if "saturating" in bugs:
+        loss_g, dl = -np.mean(_softplus(l_g)), -_sigmoid(l_g) / len(z_g)
+    else:
+        loss_g, dl = np.mean(_softplus(-l_g)), -_sigmoid(-l_g) / len(z_g)
+    a_new, c_new = a - lr * np.sum(dl * w_g * z_g), c - lr * np.sum(dl * w_g)
+    return a_new, c_new, w_new, b_new, loss_d, loss_g
+
+
+def _gan_step_cases(rng):
+    cases = []
+    for n_real, n_d, n_g, lr in ((8, 6, 5, 0.1), (4, 7, 3, 0.3)):  # lr not always the chapter's
+        params = (
+            float(rng.uniform(0.5, 1.5)),
+            float(rng.normal()),
+            float(rng.normal()),
+            float(rng.normal() * 0.5),
+        )
+        cases.append(
+            Case(
+                (
+                    rng.normal(2.0, 0.5, n_real),
+                    rng.standard_normal(n_d),
+                    rng.standard_normal(n_g),
+                    params,
+                    lr,
+                ),
+                label=f"{n_real} real samples, {n_d} fakes for D, {n_g} for G, lr={lr}",
+            )
+        )
+    return cases
+
+
+function_exercise(
+    "gan_step",
+    CHAPTER,
+    2,
+    "gan_step",
+    "A broken GAN training step, repaired",
+    _gan_step_cases,
+    gan_step,
+    ("a", "c", "w", "b", "loss_d", "loss_g"),
+    mistakes=(
+        (
+            "this is the step as given, all four bugs still in it: read it against the two steps "
+            "of the chapter's Section 2",
+            lambda x, z_d, z_g, params, lr: _gan_step(x, z_d, z_g, params, lr, tuple(GAN_STEP_BUGS)),
+        ),
+    )
+    + tuple(
+        (
+            f"{hint} (the other three bugs are fixed)",
+            lambda x, z_d, z_g, params, lr, bug=bug: _gan_step(x, z_d, z_g, params, lr, (bug,)),
+        )
+        for bug, hint in GAN_STEP_BUGS.items()
+    ),
+    forbids=("minidl.gallery.gan", "minidl.nn.losses", "minidl.nn.optim", "minidl.training"),
 )

@@ -1,263 +1,306 @@
-"""Chapter 16, going deep: the backward of a pre-activation residual block (batch norm inside,
-identity skip), a data-dependent initialization (one scale per layer, LSUV), the loss and
-gradient of mixup's soft targets; questions on a residual stack that explodes at initialization and on which
-augmentations keep a digit's label."""
+"""Chapter 16, transfer learning: freezing layers, a learning rate per layer, a probe's
+penalty chosen by leave-one-out.
+
+The first two checks use minidl itself: the submission receives a real ``Sequential`` model.
+The model is rebuilt from weights drawn by the grader, so the grader's process can
+compute the expected result on an identical copy.
+"""
+
+import copy
 
 import numpy as np
 
-from ..judge.registry import Case, function_exercise
+from ..judge.feedback import compare_models, compare_outputs
+from ..runtime.probes import build_model, model_summary as _summary
+from ..judge.registry import Case, Exercise, function_exercise, register
 
-CHAPTER = "16_going_deep"
-
-
-# ---------------------------------------------------------------- pre-activation block backward
-def _batch_normalise(x, eps, ddof=0):
-    """(x - mean) / sqrt(var + eps) over the batch axis, and the 1 / sqrt(var + eps) it used."""
-    inv_std = 1.0 / np.sqrt(x.var(axis=0, ddof=ddof) + eps)
-    return (x - x.mean(axis=0)) * inv_std, inv_std
+CHAPTER = "16_transfer_learning"
 
 
-def _preact_backward(dy, x, W1, W2, eps, skip=True, batch_terms=2, ddof=0):
-    u, inv_std = _batch_normalise(x, eps, ddof)
-    a = u @ W1
-    h = np.maximum(a, 0.0)
-    da = (dy @ W2.T) * (a > 0)
-    du = da @ W1.T
-    dx = du * inv_std  # batch_terms = 0: the statistics taken as constants
-    if batch_terms >= 1:
-        dx = dx - du.mean(axis=0) * inv_std
-    if batch_terms >= 2:
-        dx = dx - u * (du * u).mean(axis=0) * inv_std
-    return (dx + dy if skip else dx), u.T @ da, h.T @ dy
+def _draw_weights(rng, sizes):
+    return [
+        (rng.standard_normal((a, b)) * 0.5, rng.standard_normal(b) * 0.1)
+        for a, b in zip(sizes[:-1], sizes[1:])
+    ]
 
 
-def preact_residual_backward(dy, x, W1, W2, eps):
-    """y = x + relu(bn(x) W1) W2, bn over the batch without gamma and beta (training mode);
-    x (N, D), W1 (D, H), W2 (H, D), dy (N, D) -> dx (N, D), dW1 (D, H), dW2 (H, D)."""
-    return _preact_backward(dy, x, W1, W2, eps)
-
-
-def _preact_cases(rng):
-    cases = []
-    for n, d, hidden, eps in ((5, 3, 4, 1e-5), (8, 4, 6, 0.5), (6, 6, 3, 1e-3)):
-        x = rng.standard_normal((n, d)) * rng.uniform(0.5, 3.0, size=d) + rng.uniform(-2, 2, size=d)
-        weights = (rng.standard_normal((d, hidden)), rng.standard_normal((hidden, d)))
-        cases.append(
-            Case(
-                (rng.standard_normal((n, d)), x) + weights + (eps,),
-                label=f"x {(n, d)}, hidden {hidden}, eps={eps}",
-            )
-        )
-    return cases
-
-
-function_exercise(
-    "preact_residual_backward",
-    CHAPTER,
-    3,
-    "preact_residual_backward",
-    "A pre-activation residual block, backward",
-    _preact_cases,
-    preact_residual_backward,
-    ("dx", "dW1", "dW2"),
-    mistakes=(
-        (
-            "dx has lost the skip: y = x + ..., so dy itself is added to what comes back through the block",
-            lambda dy, x, W1, W2, eps: _preact_backward(dy, x, W1, W2, eps, skip=False),
-        ),
-        (
-            "the batch mean and variance depend on x too: the backward of the normalisation subtracts "
-            "the batch mean of du and u times the batch mean of du * u before dividing by the std",
-            lambda dy, x, W1, W2, eps: _preact_backward(dy, x, W1, W2, eps, batch_terms=0),
-        ),
-        (
-            "the variance depends on x too: after subtracting the mean of du, subtract u times the "
-            "batch mean of du * u",
-            lambda dy, x, W1, W2, eps: _preact_backward(dy, x, W1, W2, eps, batch_terms=1),
-        ),
-        (
-            "batch normalization divides by the biased variance (over N, not N - 1)",
-            lambda dy, x, W1, W2, eps: _preact_backward(dy, x, W1, W2, eps, ddof=1),
-        ),
-    ),
-    forbids=(
-        "minidl.nn.layers.Residual",
-        "minidl.nn.layers.residual",
-        "minidl.nn.layers.BatchNorm",
-        "minidl.nn.layers.normalization",
-        "minidl.nn.layers.Dense",
-        "minidl.kernels",
-        "minidl.nn.gradcheck",
-    ),
-    catches=("eps ignored or fixed at 1e-5: one case uses eps = 0.5",),
-)
-
-
-# ---------------------------------------------------------------- data-dependent initialization
-def _lsuv(x, weights, sequential=True, after_relu=False, power=1.0, ddof=0):
-    scales, h, h_unscaled = [], x, x
-    for W in weights:
-        a = h @ W
-        seen = np.maximum(a, 0.0) if after_relu else a
-        if sequential:
-            scale = 1.0 / seen.std(ddof=ddof) ** power
-        else:
-            a_unscaled = h_unscaled @ W
-            scale = 1.0 / a_unscaled.std(ddof=ddof) ** power
-            h_unscaled = np.maximum(a_unscaled, 0.0)
-        scales.append(scale)
-        h = np.maximum(a * scale, 0.0)
-    return np.array(scales)
-
-
-def lsuv_scales(x, weights):
-    """The factor s_l for each weight matrix of a ReLU network (x (N, D0) and weights a list of
-    (D_l-1, D_l) arrays) that gives the pre-activations a_l = h_l-1 (s_l W_l) of the batch a
-    standard deviation of 1, layer after layer, the earlier layers already rescaled."""
-    return _lsuv(x, weights)
-
-
-def _lsuv_cases(rng):
-    cases = []
-    for widths, spread in (((6, 5), (0.1, 3.0)), ((8, 7, 6, 5), (0.05, 2.0)), ((5, 9, 4), (0.3, 0.3))):
-        n = 12
-        x = rng.random((n, widths[0])) * 2.0  # pixels: positive, with a mean
-        weights = [
-            rng.standard_normal((fan_in, fan_out)) * rng.uniform(*spread)
-            for fan_in, fan_out in zip(widths[:-1], widths[1:])
-        ]
-        cases.append(Case((x, weights), label=f"x {(n, widths[0])}, widths {widths}"))
-    x = rng.random((10, 4)) * 2.0
-    cases.append(Case((x, [rng.standard_normal((4, 3)) * 5.0]), label="x (10, 4), one layer"))
-    return cases
-
-
-function_exercise(
-    "lsuv_scales",
-    CHAPTER,
-    2,
-    "lsuv_scales",
-    "Initialization by the data: one scale per layer",
-    _lsuv_cases,
-    lsuv_scales,
-    ("scales",),
-    mistakes=(
-        (
-            "each layer is measured on the output of the *rescaled* layers below it: rescale layer l "
-            "before you compute the input of layer l + 1",
-            lambda x, weights: _lsuv(x, weights, sequential=False),
-        ),
-        (
-            "the standard deviation asked for is the pre-activations' a_l, before the ReLU",
-            lambda x, weights: _lsuv(x, weights, after_relu=True),
-        ),
-        (
-            "dividing by the variance gives a variance of 1 / Var(a); a factor s scales the standard "
-            "deviation by s, so s = 1 / std(a)",
-            lambda x, weights: _lsuv(x, weights, power=2.0),
-        ),
-        (
-            "the standard deviation of the batch, over all N * D_l numbers, divides by N * D_l (ddof 0)",
-            lambda x, weights: _lsuv(x, weights, ddof=1),
-        ),
-    ),
-    forbids=("minidl.nn.initializers",),
-    catches=("the weights rescaled in place (W *= s): the caller's weights must not change",),
-)
-
-
-# ---------------------------------------------------------------- mixup
-def _mixup(logits, labels, perm, lam, partner=None, own=None, per_batch=True):
-    """The loss and dlogits of mixup's cross-entropy; the keywords apply the usual mistakes."""
-    n, k = logits.shape
-    partner = labels[perm] if partner is None else partner
-    own = lam if own is None else own
-    target = np.zeros((n, k))
-    np.add.at(target, (np.arange(n), labels), own)
-    np.add.at(target, (np.arange(n), partner), 1.0 - own)
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    grad = np.exp(log_p) - target
-    return float(-(target * log_p).sum() / n), grad / n if per_batch else grad
-
-
-def mixup_cross_entropy(logits, labels, perm, lam):
-    """Cross-entropy of softmax(logits) (N, K) against mixup's soft targets
-    lam * onehot(labels[n]) + (1 - lam) * onehot(labels[perm[n]]), the mean over the batch,
-    and its gradient with respect to the logits. Returns (loss, dlogits)."""
-    return _mixup(logits, labels, perm, lam)
-
-
-def _mixup_cases(rng):
-    cases = []
-    for n, k, lam in ((6, 4, 0.7), (8, 10, 0.25), (5, 3, 1.0)):
-        perm = rng.permutation(n)
-        labels = rng.integers(0, k, size=n)
-        cases.append(
-            Case(
-                (rng.standard_normal((n, k)) * 2, labels, perm, lam),
-                label=f"logits {(n, k)}, lam={lam}, perm={perm.tolist()}",
-            )
-        )
-    # a confident network: logits near 1000, where exp overflows unless each row's maximum goes
-    # first; a partner with the same label as its image (the two weights add up on one class)
-    n, k = 4, 5
-    labels, perm = np.array([1, 1, 3, 0]), np.array([1, 0, 3, 2])
-    logits = rng.standard_normal((n, k)) * 300 + 800
-    logits[2, 0] = logits[2, 1:].max() - 900.0  # image 2's partner's class: its softmax underflows to 0
-    cases.append(
-        Case(
-            (logits, labels, perm, 0.6),
-            label="logits near 1000, lam=0.6, images 0 and 1 of one class, a target 900 below its row's max",
-        )
+# ---------------------------------------------------------------- freezing
+# The "freeze" and "fine_tune" probes (build the model, call, summarise) are in probes.py.
+def _freeze_cases(rng):
+    stages: tuple[tuple[int, list[int]], ...] = (
+        (1, []),
+        (2, [0, 2, 4]),
+        (0, []),
+        (3, [0, 2]),
+        (1, [0, 2, 4]),
     )
+    return [
+        Case(
+            (_draw_weights(rng, (6, 5, 4, 3)), n, earlier),
+            label=f"keep the last {n} weighted layer(s) trainable in Dense-ReLU-Dense-ReLU-Dense"
+            + (f", layers {earlier} frozen by an earlier stage" if earlier else ""),
+        )
+        for n, earlier in stages
+    ]
+
+
+def _judge_freeze(case, got):
+    weights, n_trainable, earlier = case.args
+    if not isinstance(got, dict) or "trainable" not in got:
+        return "the grader could not read the result"
+    problem = compare_models(got, _summary(build_model(weights)), "freezing changed the weights")
+    if problem:  # the layers and weights must be there, as they were
+        return problem
+    weighted = [i for i, has in enumerate(got["has_params"]) if has]
+    keep = set(weighted[len(weighted) - n_trainable :])  # [-0:] would be all of them
+    for i in weighted:
+        wanted = i in keep
+        if got["trainable"][i] != wanted:
+            state = "trainable" if got["trainable"][i] else "frozen"
+            hint = (
+                " (count only layers with weights: the ReLUs have none)"
+                if len(weighted) != len(got["trainable"])
+                else ""
+            )
+            if wanted and i in earlier:
+                hint += (
+                    " (this layer was frozen by an earlier stage: set trainable = True on the "
+                    "last n_trainable weighted layers, not only False on the others)"
+                )
+            if n_trainable == 0 and got["trainable"][i]:
+                hint += (
+                    " (n_trainable = 0 freezes every weighted layer; layers[:-0] is "
+                    "layers[:0], an empty list: slice with len(layers) - n instead)"
+                )
+            return (
+                f"layer {i} (a Dense layer) is {state}, expected {'trainable' if wanted else 'frozen'}{hint}"
+            )
+    return None
+
+
+register(
+    Exercise(
+        name="freeze_all_but_last",
+        chapter=CHAPTER,
+        points=2,
+        entries=("freeze_all_but_last",),
+        title="One stage of gradual unfreezing",
+        make_cases=_freeze_cases,
+        judge=_judge_freeze,
+        probe="freeze",
+        forbids=("minidl.gallery.transfer",),
+        catches=(
+            "ReLU layers (no weights) counted among the layers",
+            "layers[:-n] for n = 0, which freezes nothing instead of everything",
+            "the weights changed, or layers removed or replaced",
+            "layers left frozen that should train (n = all weighted layers)",
+            "layers frozen by an earlier stage left frozen (trainable never set back to True)",
+        ),
+    )
+)
+
+
+# ---------------------------------------------------------------- discriminative fine-tuning
+DECAY = 2.6  # ULMFiT's factor between one weighted layer's rate and the next one's
+
+
+def _rates(model, lr, rule="right"):
+    """The learning rate of each layer of ``model`` (None: not updated) under ``rule``: the
+    reference ("right"), or a named mistake."""
+    layers = model.layers
+    weighted = [i for i, layer in enumerate(layers) if layer.params]
+    if rule == "relus counted":  # depth over every layer, weights or not
+        depth = {i: len(layers) - 1 - i for i in weighted}
+    elif rule == "frozen skipped":  # depth over the trainable layers only
+        kept = [i for i in weighted if layers[i].trainable]
+        depth = {i: len(kept) - 1 - kept.index(i) for i in kept}
+    elif rule == "from the bottom":
+        depth = {i: k for k, i in enumerate(weighted)}
+    else:
+        depth = {i: len(weighted) - 1 - k for k, i in enumerate(weighted)}
+    factor = {"one rate": 1.0, "multiplied": 1.0 / DECAY}.get(rule, DECAY)
+    rates: list = [None] * len(layers)
+    for i, k in depth.items():
+        if layers[i].trainable or rule == "frozen updated":
+            rates[i] = lr / factor**k
+    return rates
+
+
+def _discriminative_step(model, x, y, loss_fn, lr, rule="right"):
+    """Reference: forward (training), loss, backward, then SGD with each layer's own rate."""
+    rates = _rates(model, lr, rule)
+    loss = loss_fn(model.forward(x, training=True), y)
+    model.backward(loss_fn.backward())
+    for layer, rate in zip(model.layers, rates):
+        for key in layer.params if rate is not None else ():
+            layer.params[key] -= rate * layer.grads[key]
+    return float(loss)
+
+
+DISCRIMINATIVE_MISTAKES = {
+    "one rate": "every layer stepped with lr: the layer below the top one steps with lr / 2.6, "
+    "the next with lr / 2.6**2, and so on",
+    "from the bottom": "the rates decay from the bottom up: the *last* weighted layer (the head) "
+    "gets lr, the first one the smallest rate",
+    "relus counted": "layers without weights were counted: the ReLUs have no rate and do not "
+    "add a factor 2.6",
+    "frozen skipped": "frozen layers were left out of the count: they keep their place (a layer "
+    "under a frozen one still gets its own depth's rate)",
+    "frozen updated": "the frozen layers were updated too: skip layers with trainable == False",
+    "multiplied": "the rates grow with depth (lr * 2.6**k); the lower layers, whose features are "
+    "generic, get the *smaller* rates",
+}
+
+
+def _discriminative_cases(rng):
+    cases = []
+    for sizes, frozen in (((4, 6, 5, 3), []), ((3, 5, 4, 2), [0]), ((4, 5, 6, 3), [4]), ((5, 4, 4, 3), [2])):
+        n = 7
+        x = rng.standard_normal((n, sizes[0]))
+        y = rng.integers(0, sizes[-1], n)
+        where = ", ".join(f"layer {i}" for i in frozen) or "none"
+        cases.append(
+            Case(
+                (_draw_weights(rng, sizes), frozen, x, y, 0.5),
+                label=f"frozen: {where}; batch of {n}, lr=0.5",
+            )
+        )
+    return cases
+
+
+def _after_step(case, rule):
+    from minidl.nn import losses
+
+    weights, frozen, x, y, lr = copy.deepcopy(case.args)
+    model = build_model(weights)
+    for index in frozen:
+        model.layers[index].trainable = False
+    loss_fn = losses.SparseCategoricalCrossentropy(from_logits=True)
+    loss = _discriminative_step(model, x, y, loss_fn, lr, rule)
+    return loss, _summary(model)
+
+
+def _judge_discriminative(case, got):
+    if not isinstance(got, dict) or "params" not in got:
+        return "the grader could not read the result"
+    if True not in got.get("training_modes", []):
+        return (
+            "the model never ran in training mode: call model.forward(x, training=True) in a "
+            "training step (Dropout and BatchNorm behave differently in training)"
+        )
+    loss, expected = _after_step(case, "right")
+    problem = compare_outputs(got["loss"], loss, ("the returned loss",))
+    if problem:
+        return problem + "\n    hint: return the loss of the forward pass, before the update"
+    problem = compare_models(got, expected)
+    if problem is None:
+        return None
+    for rule, hint in DISCRIMINATIVE_MISTAKES.items():
+        if compare_models(got, _after_step(case, rule)[1]) is None:
+            return f"{problem}\n    hint: {hint}"
+    return problem
+
+
+register(
+    Exercise(
+        name="discriminative_fine_tune_step",
+        chapter=CHAPTER,
+        points=2,
+        entries=("discriminative_fine_tune_step",),
+        title="Fine-tuning with a learning rate per layer",
+        make_cases=_discriminative_cases,
+        judge=_judge_discriminative,
+        probe="fine_tune",
+        forbids=("minidl.gallery.transfer", "minidl.nn.optim", "minidl.training.trainer"),
+        catches=(
+            "the model never run with training=True",
+            "the loss returned after the update instead of before",
+            "the weights changed, or layers removed or replaced",
+        )
+        + tuple(DISCRIMINATIVE_MISTAKES.values()),
+    )
+)
+
+
+# ---------------------------------------------------------------- choosing the probe's penalty
+def ridge_loo(features, labels, n_classes, lams):
+    """Leave-one-out errors of the ridge probe W = (X^T X + lam I)^-1 X^T Y (X the features
+    with a column of ones, penalised like the rest; Y one-hot), without refitting: with
+    H = X (X^T X + lam I)^-1 X^T, sample i's left-out residual is (Y - H Y)_i / (1 - H_ii).
+
+    Returns (loo_mse (L,), the mean of the squared left-out residuals over samples and
+    classes; loo_accuracy (L,), the share of samples whose left-out prediction Y_i - residual
+    has its largest entry at the sample's label; best_lam, the lam of the smallest loo_mse,
+    the first one on a tie)."""
+    return _ridge_loo(features, labels, n_classes, lams)
+
+
+def _ridge_loo(features, labels, n_classes, lams, mistake=None):
+    x = features if mistake == "no bias" else np.hstack([features, np.ones((len(features), 1))])
+    y = np.eye(n_classes)[labels]
+    mse, accuracy = [], []
+    for lam in lams:
+        hat = x @ np.linalg.solve(x.T @ x + lam * np.eye(x.shape[1]), x.T)
+        residual = y - hat @ y
+        leverage = np.diag(hat)[:, None]
+        divisor = {
+            "in-sample": 1.0,
+            "squared": (1.0 - leverage) ** 2,
+            "generalized": 1.0 - leverage.mean(),
+        }.get(mistake, 1.0 - leverage)
+        left_out = residual / divisor
+        mse.append(np.mean(left_out**2))
+        accuracy.append(np.mean(np.argmax(y - left_out, axis=1) == labels))
+    return np.array(mse), np.array(accuracy), float(lams[int(np.argmin(mse))])
+
+
+RIDGE_LOO_MISTAKES = {
+    "in-sample": "these are the in-sample residuals Y - HY: each sample was in its own fit, so the "
+    "error is too small and favours the smallest lam; divide row i by 1 - H_ii",
+    "squared": "row i was divided by (1 - H_ii)**2; the left-out residual is the residual over 1 - H_ii",
+    "generalized": "every row was divided by the mean of 1 - H_ii (generalised cross-validation, an "
+    "approximation); leave-one-out divides row i by its own 1 - H_ii",
+    "no bias": "the bias column is missing: append a column of ones to the features (penalised like "
+    "the rest) before forming H",
+}
+
+
+def _ridge_loo_cases(rng):
+    cases = []
+    for n, f, k, lams in (
+        (12, 4, 3, [0.01, 0.1, 1.0, 10.0]),
+        (20, 6, 5, [0.5, 5.0, 50.0]),
+        (6, 8, 2, [0.1, 1.0, 3.0]),  # more features than samples: lam > 0 keeps it solvable
+        (9, 3, 3, [2.0]),
+    ):
+        for _ in range(200):  # with several lams: drawn until the best accuracy is not at the best error
+            labels = np.concatenate([np.arange(k), rng.integers(0, k, n - k)])
+            centres = rng.standard_normal((k, f)) * 1.5
+            features = centres[labels] + rng.standard_normal((n, f)) + 1.0
+            _, accuracy, best = ridge_loo(features, labels, k, lams)
+            if len(lams) < 4 or lams[int(np.argmax(accuracy))] != best:
+                break
+        cases.append(
+            Case(
+                (features, labels, k, lams),
+                label=f"{n} samples of {f} features, {k} classes, {len(lams)} values of lam",
+            )
+        )
     return cases
 
 
 function_exercise(
-    "mixup_cross_entropy",
+    "ridge_loo",
     CHAPTER,
     2,
-    "mixup_cross_entropy",
-    "Mixup: the loss of a mixed batch and its gradient",
-    _mixup_cases,
-    mixup_cross_entropy,
-    ("loss", "dlogits"),
+    "ridge_loo",
+    "Choosing the linear probe's penalty by leave-one-out, without refitting",
+    _ridge_loo_cases,
+    ridge_loo,
+    ("loo_mse", "loo_accuracy", "best_lam"),
     mistakes=tuple(
-        (hint, lambda z, y, perm, lam, change=change: _mixup(z, y, perm, lam, **change(y, perm, lam)))
-        for hint, change in (
-            (
-                "the labels are mixed too: image n is lam of itself and 1 - lam of image perm[n], so "
-                "its target is lam on its own class and 1 - lam on its partner's",
-                lambda y, perm, lam: {"own": 1.0},
-            ),
-            (
-                "image n's partner is image perm[n], so its label is labels[perm[n]] (not the image "
-                "whose partner is n)",
-                lambda y, perm, lam: {"partner": y[np.argsort(perm)]},
-            ),
-            (
-                "the weights are swapped: lam belongs to the image's own label, 1 - lam to its partner's",
-                lambda y, perm, lam: {"own": 1.0 - lam},
-            ),
-            (
-                "the loss is the mean over the batch, so its gradient is divided by N too",
-                lambda y, perm, lam: {"per_batch": False},
-            ),
-        )
+        (hint, lambda f, labels, k, lams, mistake=mistake: _ridge_loo(f, labels, k, lams, mistake))
+        for mistake, hint in RIDGE_LOO_MISTAKES.items()
     ),
-    factors=lambda z, y, perm, lam: {"N": float(len(y))},
-    forbids=(
-        "minidl.nn.losses",
-        "minidl.kernels",
-        "minidl.training.augment",
-        "minidl.nn.layers.activations",
-    ),
-    catches=(
-        "exp of the logits without the row maximum: NaN for logits near 1000",
-        "lam = 1 (no mixing) and a partner of the same class: the two weights add up on one class",
-    ),
+    forbids=("minidl.gallery.transfer", "minidl.nn.regularizers"),
 )
-
-
-# ---------------------------------------------------------------- questions

@@ -1,322 +1,176 @@
-"""Chapter 17, attention: sliding-window attention, ALiBi-biased attention, attention with
-rotary position embeddings, the backward of causal attention (dq, dk, dv); questions on the
-1/sqrt(d) scale and on a causal mask applied after the softmax."""
+"""Chapter 17, frameworks: carrying trained weights from Keras and PyTorch into minidl.
+
+The inputs are the arrays a framework's ``state_dict()`` or ``get_weights()`` returns,
+drawn here as NumPy arrays: neither framework is needed to grade (or to solve) these."""
 
 import numpy as np
 
 from ..judge.registry import Case, function_exercise
 
-CHAPTER = "17_attention"
+CHAPTER = "17_frameworks"
 
 
-def _softmax_rows(z):
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+# ---------------------------------------------------------------- GRU from Keras
+def _gates_taken(kernel, recurrent_kernel, bias, blocks):
+    """The columns of the three arrays (and both bias rows) as Keras's gate blocks ``blocks``."""
+    h = recurrent_kernel.shape[0]
+    order = np.concatenate([np.arange(k * h, (k + 1) * h) for k in blocks])
+    return kernel[:, order], recurrent_kernel[:, order], bias[0, order], bias[1, order]
 
 
-def _attend(q, k, v, allowed, bias=0.0, scale=None):
-    """softmax((q k^T) * scale + bias, over allowed keys) v, written without the library."""
-    d = q.shape[-1]
-    scale = 1.0 / np.sqrt(d) if scale is None else scale
-    scores = np.einsum("nid,njd->nij", q, k) * scale + bias
-    scores = np.where(allowed, scores, -np.inf)
-    return np.einsum("nij,njd->nid", _softmax_rows(scores), v)
+def gru_from_keras(kernel, recurrent_kernel, bias):
+    """Keras's GRU (reset_after=True, Keras 3's default): kernel (D, 3H), recurrent_kernel
+    (H, 3H), bias (2, 3H) (row 0 the input bias, row 1 the recurrent one), gate blocks
+    [z | r | h]; as minidl's GRU's Wx (D, 3H), Wh (H, 3H), bx, bh (3H,), blocks [r | z | n]."""
+    return _gates_taken(kernel, recurrent_kernel, bias, (1, 0, 2))  # Keras's r, z, then h
 
 
-def _window(T, window, causal=True):
-    i, j = np.arange(T)[:, None], np.arange(T)[None, :]
-    return (j <= i) & (j > i - window) if causal else np.abs(i - j) < window
+def _gru_biases_summed(kernel, recurrent_kernel, bias):
+    Wx, Wh, bx, bh = gru_from_keras(kernel, recurrent_kernel, bias)
+    return Wx, Wh, bx + bh, np.zeros_like(bh)
 
 
-# ---------------------------------------------------------------- sliding-window attention
-def sliding_window_attention(q, k, v, window):
-    """Causal attention where query i sees keys j with i - window < j <= i.
-
-    q, k (N, T, d), v (N, T, dv), window >= 1 -> (N, T, dv).
-    """
-    return _attend(q, k, v, _window(q.shape[1], window)[None])
-
-
-def _attention_cases(rng, extra):
+def _gru_cases(rng):
     cases = []
-    for n, t, d, dv in ((2, 6, 4, 3), (1, 9, 8, 5)):
-        args = (
-            rng.standard_normal((n, t, d)),
-            rng.standard_normal((n, t, d)),
-            rng.standard_normal((n, t, dv)),
+    for d, h in ((3, 2), (2, 5), (4, 1)):
+        cases.append(
+            Case(
+                (
+                    rng.standard_normal((d, 3 * h)),
+                    rng.standard_normal((h, 3 * h)),
+                    rng.standard_normal((2, 3 * h)),
+                ),
+                label=f"keras.layers.GRU({h}) on {d} inputs",
+            )
         )
-        for value in extra(t):
-            cases.append(Case(args + (value,), label=f"N={n}, T={t}, d={d}, dv={dv}, {value}"))
     return cases
 
 
 function_exercise(
-    "sliding_window_attention",
+    "gru_from_keras",
     CHAPTER,
     2,
-    "sliding_window_attention",
-    "Attention in a sliding window",
-    lambda rng: _attention_cases(rng, lambda t: (1, 3, t)),
-    sliding_window_attention,
-    ("out",),
+    "gru_from_keras",
+    "A GRU's weights from Keras to minidl",
+    _gru_cases,
+    gru_from_keras,
+    ("Wx", "Wh", "bx", "bh"),
     mistakes=(
         (
-            "the window is one key too wide: query i sees keys i - window + 1 .. i, which is "
-            "`window` keys including itself",
-            lambda q, k, v, w: _attend(q, k, v, _window(q.shape[1], w + 1)[None]),
+            "the gate blocks are left in Keras's order [z | r | h]; minidl's GRU reads [r | z | n]: "
+            "move the first two blocks, the candidate block stays last",
+            lambda k, rk, b: _gates_taken(k, rk, b, (0, 1, 2)),
         ),
         (
-            "the window must also be causal: no key after the query",
-            lambda q, k, v, w: _attend(q, k, v, _window(q.shape[1], w, causal=False)[None]),
+            "the two biases were added into bx (bh zero): right for r and z, wrong for the candidate, "
+            "where the reset gate multiplies h Wh_n + bh_n, recurrent bias included",
+            _gru_biases_summed,
         ),
         (
-            "the scores are divided by sqrt(d) before the softmax",
-            lambda q, k, v, w: _attend(q, k, v, _window(q.shape[1], w)[None], scale=1.0),
+            "the bias rows are swapped: Keras's bias[0] is the input bias (bx), bias[1] the recurrent one (bh)",
+            lambda k, rk, b: gru_from_keras(k, rk, b[::-1]),
+        ),
+        (
+            "the gate blocks are reversed ([h | r | z]); only z and r trade places, the candidate stays last",
+            lambda k, rk, b: _gates_taken(k, rk, b, (2, 1, 0)),
         ),
     ),
-    forbids=("minidl.nn.layers.attention", "minidl.kernels"),
+    forbids=("minidl_keras", "minidl.nn.layers.recurrent"),
+    fresh_outputs=True,
 )
 
 
-# ---------------------------------------------------------------- ALiBi
-def alibi_attention(q, k, v, slope):
-    """Causal attention with a linear distance penalty (ALiBi, Press et al., 2022):
-
-    scores_ij = q_i . k_j / sqrt(d) - slope * (i - j)    for j <= i (others masked)
-    """
-    T = q.shape[1]
-    i, j = np.arange(T)[:, None], np.arange(T)[None, :]
-    return _attend(q, k, v, (j <= i)[None], bias=-slope * (i - j))
+# ---------------------------------------------------------------- a Keras transposed-conv kernel
+def conv_transpose_from_keras(kernel):
+    """Keras's Conv2DTranspose kernel (KH, KW, F, C_in) -- the kernel of the Conv2D it is the
+    adjoint of, which maps F channels to C_in -- as minidl's (PyTorch's) W (C_in, F, KH, KW).
+    No flip: both are the adjoint of the same cross-correlation."""
+    return kernel.transpose(3, 2, 0, 1)
 
 
-def _alibi_sign(q, k, v, slope):
-    T = q.shape[1]
-    i, j = np.arange(T)[:, None], np.arange(T)[None, :]
-    return _attend(q, k, v, (j <= i)[None], bias=slope * (i - j))
-
-
-def _alibi_not_causal(q, k, v, slope):
-    T = q.shape[1]
-    i, j = np.arange(T)[:, None], np.arange(T)[None, :]
-    return _attend(q, k, v, np.ones((1, T, T), bool), bias=-slope * np.abs(i - j))
+def _conv_transpose_cases(rng):
+    return [
+        Case((rng.standard_normal(shape),), label=f"a Keras Conv2DTranspose kernel {shape}")
+        for shape in ((3, 2, 4, 5), (3, 3, 2, 2), (1, 4, 3, 6), (2, 2, 1, 3))
+    ]
 
 
 function_exercise(
-    "alibi_attention",
+    "conv_transpose_from_keras",
     CHAPTER,
-    2,
-    "alibi_attention",
-    "Attention with a distance penalty (ALiBi)",
-    lambda rng: _attention_cases(rng, lambda t: (0.5, 2.0)),
-    alibi_attention,
-    ("out",),
+    1,
+    "conv_transpose_from_keras",
+    "A transposed convolution's kernel from Keras's layout to minidl's",
+    _conv_transpose_cases,
+    conv_transpose_from_keras,
+    ("W",),
     mistakes=(
         (
-            "the penalty has the wrong sign: far keys must get *lower* scores, "
-            "-slope * (i - j) with i - j >= 0",
-            _alibi_sign,
+            "the channel roles are swapped: Keras keeps the kernel of the Conv2D this layer reverses, "
+            "so its third axis is this layer's filters F and its fourth its input channels C_in",
+            lambda k: k.transpose(2, 3, 0, 1),
         ),
-        ("the causal mask is missing: keys after the query must get weight 0", _alibi_not_causal),
+        (
+            "the kernel was flipped in height and width: no flip, Keras's and PyTorch's transposed "
+            "convolutions are the adjoint of the same cross-correlation",
+            lambda k: k.transpose(3, 2, 0, 1)[:, :, ::-1, ::-1],
+        ),
+        (
+            "the kernel's height and width are swapped: Keras's first two axes are (KH, KW) "
+            "and stay in that order",
+            lambda k: k.transpose(3, 2, 1, 0),
+        ),
     ),
-    forbids=("minidl.nn.layers.attention", "minidl.kernels"),
+    forbids=("minidl_keras", "minidl.nn.layers.layout", "minidl.nn.layers.upsampling"),
+    fresh_outputs=True,
 )
 
 
-# ---------------------------------------------------------------- rotary position embeddings
-def _rotate(x, base, sign=1.0, halves=False, exponent=2.0):
-    """Rotate the feature pairs of x (N, T, d) by the angle t / base^(exponent i / d) of position t."""
-    T, d = x.shape[1], x.shape[2]
-    angle = np.arange(T)[:, None] / base ** (exponent * np.arange(d // 2) / d)  # (T, d/2)
-    cos, sin = np.cos(angle), sign * np.sin(angle)
-    first, second = (x[..., : d // 2], x[..., d // 2 :]) if halves else (x[..., 0::2], x[..., 1::2])
-    out = np.empty_like(x)
-    target = (slice(None, d // 2), slice(d // 2, None)) if halves else (slice(0, None, 2), slice(1, None, 2))
-    out[..., target[0]] = first * cos - second * sin
-    out[..., target[1]] = first * sin + second * cos
-    return out
+# ---------------------------------------------------------------- a Dense after Flatten
+def dense_after_flatten_from_keras(kernel, height, width, channels):
+    """Keras flattens (H, W, C) feature maps, minidl (C, H, W). The first Dense's kernel
+    (H*W*C, M) from Keras, with its rows reordered so that minidl's flatten meets them."""
+    m = kernel.shape[1]
+    return kernel.reshape(height, width, channels, m).transpose(2, 0, 1, 3).reshape(-1, m)
 
 
-def rope_attention(q, k, v, base):
-    """Causal attention on rotated queries and keys (RoPE, Su et al., 2021): the pair
-    (x_2i, x_2i+1) of position t turned by the angle t / base^(2i / d). q, k (N, T, d), d even."""
-    return _attend(_rotate(q, base), _rotate(k, base), v, np.tri(q.shape[1], dtype=bool)[None])
-
-
-def _rope_with(causal=True, rotate_v=False, rotate_k=True, **rotation):
-    def answer(q, k, v, base):
-        T = q.shape[1]
-        allowed = np.tri(T, dtype=bool)[None] if causal else np.ones((1, T, T), bool)
-        values = _rotate(v, base, **rotation) if rotate_v else v
-        keys = _rotate(k, base, **rotation) if rotate_k else k
-        return _attend(_rotate(q, base, **rotation), keys, values, allowed)
-
-    return answer
-
-
-def _rope_cases(rng):
+def _flatten_cases(rng):
     cases = []
-    for n, t, d, base in ((2, 5, 4, 10000.0), (1, 8, 6, 10.0), (2, 6, 8, 3.0)):
-        args = tuple(rng.standard_normal((n, t, width)) for width in (d, d, d))
-        cases.append(Case(args + (base,), label=f"N={n}, T={t}, d={d}, base={base}"))
-    # long vectors: scores near 1000, where exp overflows unless each row's maximum goes first
-    # (every query of norm sqrt(2000) and its key nearly parallel: q'_i . k'_i / 2 is near 1000 in every row)
-    q = rng.standard_normal((1, 6, 4))
-    q *= np.sqrt(2000.0) / np.linalg.norm(q, axis=-1, keepdims=True)
-    k = q + rng.standard_normal((1, 6, 4))
-    cases.append(
-        Case((q, k, rng.standard_normal((1, 6, 4)), 100.0), label="N=1, T=6, d=4, base=100, scores near 1000")
-    )
-    return cases
-
-
-function_exercise(
-    "rope_attention",
-    CHAPTER,
-    2,
-    "rope_attention",
-    "Rotary position embeddings",
-    _rope_cases,
-    rope_attention,
-    ("out",),
-    mistakes=(
-        (
-            "the values are rotated too: RoPE turns only the queries and the keys, whose dot product "
-            "then depends on i - j; the values carry content, not position",
-            _rope_with(rotate_v=True),
-        ),
-        (
-            "the keys are not rotated: only when both sides turn does q_i . k_j depend on the "
-            "distance i - j rather than on the query's position alone",
-            _rope_with(rotate_k=False),
-        ),
-        (
-            "the rotation turns the wrong way: (x_2i, x_2i+1) -> (x_2i cos - x_2i+1 sin, "
-            "x_2i sin + x_2i+1 cos), a turn by +angle",
-            _rope_with(sign=-1.0),
-        ),
-        (
-            "the pairs are neighbours (x_2i, x_2i+1), as in the chapter's sinusoidal table, not "
-            "the two halves (x_i, x_i+d/2)",
-            _rope_with(halves=True),
-        ),
-        (
-            "pair i turns at the speed 1 / base^(2i / d), not 1 / base^(i / d)",
-            _rope_with(exponent=1.0),
-        ),
-        ("the causal mask is missing: keys after the query get weight 0", _rope_with(causal=False)),
-    ),
-    forbids=("minidl.nn.layers.attention", "minidl.kernels"),
-    catches=(
-        "the base ignored (10000 always): the cases use bases 10000, 10, 3 and 100",
-        "exp of the scores without the row maximum: NaN for scores near 1000",
-    ),
-)
-
-
-# ---------------------------------------------------------------- attention's backward
-def attention_backward(dout, q, k, v, causal):
-    """dq, dk, dv of out = softmax(q k^T / sqrt(d) + mask) v, the softmax over the keys.
-
-    q, k (N, T, d), v (N, T, dv), dout (N, T, dv); ``causal``: query i sees keys j <= i.
-    With S = q k^T / sqrt(d), P = softmax(S) and dP = dout v^T:
-    dS = P * (dP - rowsum(P * dP)), dq = dS k / sqrt(d), dk = dS^T q / sqrt(d), dv = P^T dout.
-    """
-    return _attention_backward(dout, q, k, v, causal)
-
-
-def _attention_backward(dout, q, k, v, causal, scale_in_backward=True, row_sum=True, mask=True, fix=None):
-    d = q.shape[-1]
-    T = q.shape[1]
-    scale = 1.0 / np.sqrt(d)
-    scores = np.einsum("nid,njd->nij", q, k) * scale
-    if causal and mask:
-        scores = np.where(np.tri(T, dtype=bool)[None], scores, -np.inf)
-    P = _softmax_rows(scores)
-    dP = np.einsum("nie,nje->nij", dout, v)
-    dS = P * (dP - (P * dP).sum(axis=-1, keepdims=True)) if row_sum else P * dP
-    back = scale if scale_in_backward else 1.0
-    dq = np.einsum("nij,njd->nid", dS, k) * back
-    dk = np.einsum("nij,nid->njd", dS, q) * back
-    dv = np.einsum("nij,nie->nje", P, dout)
-    if fix == "dk_not_transposed":
-        dk = np.einsum("nij,njd->nid", dS, q) * back
-    if fix == "dv_not_transposed":
-        dv = np.einsum("nij,nje->nie", P, dout)
-    return dq, dk, dv
-
-
-def _attention_backward_cases(rng):
-    cases = []
-    for n, t, d, dv, causal, visibility in (
-        (1, 4, 3, 2, True, "visible"),
-        (2, 7, 8, 5, True, "hidden"),
-        (2, 5, 4, 6, False, "hidden"),
-    ):
-        q, k = rng.standard_normal((n, t, d)), rng.standard_normal((n, t, d))
-        args = (rng.standard_normal((n, t, dv)), q, k, rng.standard_normal((n, t, dv)), causal)
-        label = f"N={n}, T={t}, d={d}, dv={dv}, causal={causal}"
-        cases.append(Case(args, label=label, visibility=visibility))
-    # scores near 1000: the same offset for every key of a query (softmax and the gradients do
-    # not change), so exp without the row maximum overflows while the answer stays well
-    # conditioned (the rows of dS sum to 0, so the offset in k cancels in dS k)
-    n, t, d, dv = 2, 6, 8, 3
-    q, k = rng.standard_normal((n, t, d)), rng.standard_normal((n, t, d))
-    q[..., 0] += 10.0
-    k[..., 0] += 300.0
-    cases.append(
-        Case(
-            (rng.standard_normal((n, t, dv)), q, k, rng.standard_normal((n, t, dv)), True),
-            label=f"N={n}, T={t}, d={d}, dv={dv}, causal=True, scores near 1000",
-            visibility="hidden",
+    for h, w, c, m in ((2, 3, 4, 5), (3, 3, 2, 3), (4, 2, 3, 2)):
+        cases.append(
+            Case(
+                (rng.standard_normal((h * w * c, m)), h, w, c),
+                label=f"feature maps of (H, W, C) = {(h, w, c)}, {m} units",
+            )
         )
-    )
     return cases
 
 
 function_exercise(
-    "attention_backward",
+    "dense_after_flatten_from_keras",
     CHAPTER,
     3,
-    "attention_backward",
-    "The backward of causal scaled dot-product attention",
-    _attention_backward_cases,
-    attention_backward,
-    ("dq", "dk", "dv"),
+    "dense_after_flatten_from_keras",
+    "The Dense layer after a Flatten, from channels-last to channels-first",
+    _flatten_cases,
+    dense_after_flatten_from_keras,
+    ("W",),
     mistakes=(
         (
-            "the 1/sqrt(d) scale is missing in dq and dk: S = q k^T / sqrt(d), so the chain rule "
-            "multiplies dS k and dS^T q by 1/sqrt(d) too",
-            lambda dout, q, k, v, causal: _attention_backward(dout, q, k, v, causal, scale_in_backward=False),
+            "the kernel is returned as it is: the same feature-map value sits at another "
+            "row in a (C, H, W) flatten than in an (H, W, C) one",
+            lambda k, h, w, c: k,
         ),
         (
-            "the softmax Jacobian's row sum is missing: dS = P * (dP - sum_j P dP), not P * dP "
-            "(each p_j depends on every score of its row)",
-            lambda dout, q, k, v, causal: _attention_backward(dout, q, k, v, causal, row_sum=False),
+            "the rows are reordered as if minidl flattened (C, W, H); its maps are (C, H, W)",
+            lambda k, h, w, c: k.reshape(h, w, c, -1).transpose(2, 1, 0, 3).reshape(-1, k.shape[1]),
         ),
         (
-            "masked positions receive gradient: with causal=True a query's future keys get "
-            "weight 0 in the forward, so P (and dS) must be 0 there in the backward too",
-            lambda dout, q, k, v, causal: _attention_backward(dout, q, k, v, causal, mask=False),
-        ),
-        (
-            "dk is dS q; the keys are the columns of S, so dk = dS^T q / sqrt(d) (sum over the queries)",
-            lambda dout, q, k, v, causal: _attention_backward(dout, q, k, v, causal, fix="dk_not_transposed"),
-        ),
-        (
-            "dv is P dout; each value row j is used by every query i with weight P_ij, so dv = P^T dout",
-            lambda dout, q, k, v, causal: _attention_backward(dout, q, k, v, causal, fix="dv_not_transposed"),
+            "the rows are permuted the other way round (from (C, H, W) to (H, W, C)): read "
+            "Keras's rows as (H, W, C) and put them in (C, H, W) order",
+            lambda k, h, w, c: k.reshape(c, h, w, -1).transpose(1, 2, 0, 3).reshape(-1, k.shape[1]),
         ),
     ),
-    factors=lambda dout, q, k, v, causal: {
-        "sqrt(d)": np.sqrt(q.shape[-1]),
-        "1/sqrt(d)": 1 / np.sqrt(q.shape[-1]),
-    },
-    forbids=("minidl.nn.layers.attention", "minidl.kernels", "minidl.nn.gradcheck"),
-    catches=(
-        "exp of the scores without the row maximum: NaN for scores near 1000 (hidden case)",
-        "the non-causal case answered with the mask (causal ignored)",
-    ),
+    forbids=("minidl_keras", "minidl.nn.layers.layout"),
+    fresh_outputs=True,
 )
-
-
-# ---------------------------------------------------------------- questions

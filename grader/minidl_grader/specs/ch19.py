@@ -1,314 +1,314 @@
-"""Chapter 19, language tasks: masked max-pooling and its backward, beam search with length
-normalisation, ROUGE-L as an F-beta score; questions on a bag of words and on ROUGE."""
+"""Chapter 19, detection and segmentation: the backward pass of a transposed convolution,
+class-aware non-maximum suppression, and VOC average precision from a ranked list; questions
+on the IoU of two boxes and on what pixel accuracy and mean IoU say about a lazy segmenter.
+
+References: Long et al. (2015), Ronneberger et al. (2015) for the transposed convolution of a
+decoder; Redmon et al. (2016) for NMS in a grid detector; Everingham et al. (2010) for the
+all-point interpolated average precision of Pascal VOC."""
 
 import numpy as np
 
 from ..judge.registry import Case, function_exercise
 
-CHAPTER = "19_language_tasks"
+CHAPTER = "19_detection_segmentation"
 
 
-# ---------------------------------------------------------------- masked max-pooling
-def _masked_max(h, mask, dout, counted=None, ties="first"):
-    """Max over the real steps of each (sample, feature) and the gradient routed to it.
-
-    ``counted`` overrides which steps take part (the padding mistake); ``ties`` says which of
-    several equal maxima receives the gradient ("first", "last", "all" or "split").
-    """
-    N, T, H = h.shape
-    counted = mask if counted is None else counted
-    scores = np.where(counted[:, :, None], h, -np.inf)  # (N, T, H)
-    out = scores.max(axis=1)  # (N, H)
-    at_max = scores == out[:, None, :]  # (N, T, H)
-    if ties == "first":
-        winner = np.zeros_like(at_max)
-        np.put_along_axis(winner, at_max.argmax(axis=1)[:, None, :], True, axis=1)
-    elif ties == "last":
-        winner = np.zeros_like(at_max)
-        np.put_along_axis(winner, (T - 1 - at_max[:, ::-1].argmax(axis=1))[:, None, :], True, axis=1)
-    else:
-        winner = at_max
-    dh = winner * dout[:, None, :]
-    if ties == "split":
-        dh = dh / at_max.sum(axis=1, keepdims=True)
-    return out, dh
+# ---------------------------------------------------------------- transposed convolution backward
+def conv_transpose_backward(dy, x, W, stride):
+    """y[n, f, i s + p, j s + q] += x[n, c, i, j] W[c, f, p, q] (no padding, no bias);
+    x (N, C, H, W), W (C, F, KH, KW), dy (N, F, (H-1)s+KH, (W-1)s+KW) -> dx (like x), dW (like W)."""
+    _, _, h, w = x.shape
+    _, _, kh, kw = W.shape
+    dx = np.zeros_like(x)
+    dW = np.zeros_like(W)
+    for i in range(h):
+        for j in range(w):
+            window = dy[:, :, i * stride : i * stride + kh, j * stride : j * stride + kw]  # (N, F, KH, KW)
+            dx[:, :, i, j] = np.einsum("nfpq,cfpq->nc", window, W)
+            dW += np.einsum("nc,nfpq->cfpq", x[:, :, i, j], window)
+    return dx, dW
 
 
-def masked_max_pool(h, mask, dout):
-    """out[n, k] = max of h[n, t, k] over the real steps t (mask[n, t] True) and
-    dh = dL/dh for dL/dout = dout: dout[n, k] at the step of the maximum (the first one
-    when several steps tie), 0 elsewhere (padding included).
-
-    h (N, T, H) float, mask (N, T) bool with at least one True per row, dout (N, H).
-    """
-    return _masked_max(h, mask, dout)
+def _ct_flipped_kernel(dy, x, W, stride):
+    return conv_transpose_backward(dy, x, W[:, :, ::-1, ::-1].copy(), stride)
 
 
-def _pool_cases(rng):
+def _ct_stride_ignored(dy, x, W, stride):
+    """Windows read one pixel apart instead of ``stride`` apart."""
+    return conv_transpose_backward(dy, x, W, 1)
+
+
+def _ct_batch_mean(dy, x, W, stride):
+    dx, dW = conv_transpose_backward(dy, x, W, stride)
+    return dx, dW / x.shape[0]
+
+
+def _ct_dx_without_channel_sum(dy, x, W, stride):
+    """dx from the first output channel only (the sum over F forgotten)."""
+    dx, dW = conv_transpose_backward(dy[:, :1], x, W[:, :1], stride)
+    return dx, conv_transpose_backward(dy, x, W, stride)[1]
+
+
+def _ct_cases(rng):
     cases = []
-    for n, t, hdim in ((2, 5, 3), (4, 7, 4), (3, 6, 5)):
-        h = rng.integers(-3, 4, size=(n, t, hdim)).astype(np.float64)  # small integers: ties
-        lengths = rng.integers(1, t + 1, size=n)
-        lengths[0] = max(1, t - 2)  # at least one row with padding
-        mask = np.arange(t)[None, :] < lengths[:, None]
-        h[~mask] = 5.0  # padding holds values above every real one
-        h[0, : lengths[0], 0] = -rng.integers(1, 4, size=lengths[0])  # a feature whose real steps are all < 0
-        dout = rng.standard_normal((n, hdim))
-        cases.append(Case((h, mask, dout), label=f"N={n}, T={t}, H={hdim}, lengths {lengths.tolist()}"))
-    return cases
-
-
-function_exercise(
-    "masked_max_pool",
-    CHAPTER,
-    2,
-    "masked_max_pool",
-    "Masked max-pooling and its backward",
-    _pool_cases,
-    masked_max_pool,
-    ("out", "dh"),
-    mistakes=(
-        (
-            "the padding takes part in the max: leave out the steps where mask is False",
-            lambda h, m, d: _masked_max(h, m, d, counted=np.ones_like(m)),
-        ),
-        (
-            "when several steps tie for the max, the gradient goes to the first of them only",
-            lambda h, m, d: _masked_max(h, m, d, ties="all"),
-        ),
-        (
-            "ties: the gradient is not split among the tied steps; it goes to the first one",
-            lambda h, m, d: _masked_max(h, m, d, ties="split"),
-        ),
-        (
-            "ties: the first (earliest) of the tied steps receives the gradient, not the last",
-            lambda h, m, d: _masked_max(h, m, d, ties="last"),
-        ),
-    ),
-    forbids=("minidl.nn.layers.conv1d", "minidl.kernels"),
-)
-
-
-# ---------------------------------------------------------------- beam search
-def _beam_search(
-    log_probs, start, end, beam_width, max_len, alpha, tie_sign=1, end_counted=True, live_kept=True
-):
-    V = log_probs.shape[0]
-    beams: list[tuple[tuple[int, ...], float]] = [((), 0.0)]
-    finished: list[tuple[tuple[int, ...], float]] = []
-    for _ in range(max_len):
-        candidates: list[tuple[tuple[int, ...], float]] = []
-        for seq, score in beams:
-            last = seq[-1] if seq else start
-            for token in range(V):
-                candidates.append((seq + (token,), score + log_probs[last, token]))
-        candidates.sort(key=lambda c: (-c[1], tuple(tie_sign * t for t in c[0])))
-        beams = []
-        for seq, score in candidates[:beam_width]:
-            (finished if seq[-1] == end else beams).append((seq, score))
-        if not beams:
-            break
-    if live_kept or not finished:  # live_kept=False (a named mistake): the live ones dropped
-        finished += beams
-
-    def length(seq):  # ``end`` counts as a token (end_counted=False: a named mistake)
-        return max(len(seq) - (not end_counted and seq[-1] == end), 1)
-
-    best = min(finished, key=lambda c: (-c[1] / length(c[0]) ** alpha, tuple(tie_sign * t for t in c[0])))
-    return np.asarray(best[0], dtype=np.int64)
-
-
-def beam_search(log_probs, start, end, beam_width, max_len, alpha):
-    """Beam search on a model whose next token depends on the last one only.
-
-    log_probs (V, V): log_probs[a, b] = log P(next = b | last = a). A hypothesis starts after
-    ``start``; each step extends every live hypothesis by every token, and the ``beam_width``
-    best by total log-probability are kept (ties: the smaller token sequence, compared
-    token by token). A kept hypothesis that ends in ``end`` is finished and leaves the
-    beam; the search stops when no hypothesis is live or after ``max_len`` steps (the live
-    ones then count as finished). The answer is the finished hypothesis with the best
-    score / length ** alpha (length: its number of tokens, ``end`` included; ties as above),
-    as an int64 array of its tokens (``start`` excluded).
-    """
-    return _beam_search(log_probs, start, end, beam_width, max_len, alpha)
-
-
-def _random_model(rng, v):
-    logits = rng.standard_normal((v, v)) * 2.0
-    logits[np.arange(v), np.arange(v)] -= 2.0  # fewer repeats of one token
-    return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
-
-
-def _same(a, b):
-    return len(a) == len(b) and bool(np.all(a == b))
-
-
-def _beam_cases(rng):
-    """Random models, each drawn until beam search differs from the mistake the case is for."""
-    cases = []
-    for v, start, end, width, max_len, alpha, against in (  # start and end tokens vary
-        (5, 0, 1, 2, 6, 1.0, "greedy"),
-        (6, 4, 2, 3, 7, 0.7, "no normalisation"),
-        (7, 3, 0, 3, 8, 1.0, "greedy"),
-        (6, 5, 1, 2, 6, 1.0, "no normalisation"),
+    # (N, C, H, W), F, K, stride: stride 2 with K 2 (no overlap, a U-Net's up-sampling),
+    # overlapping stamps (K 3, stride 2), stride 1, a non-square kernel, C != F
+    for (n, c, h, w), f, (kh, kw), s in (
+        ((2, 3, 3, 3), 2, (2, 2), 2),
+        ((3, 2, 4, 3), 4, (3, 3), 2),
+        ((2, 3, 2, 4), 3, (3, 2), 1),
+        ((1, 1, 3, 2), 2, (4, 4), 3),
     ):
-        for _ in range(500):
-            log_probs = _random_model(rng, v)
-            args = (log_probs, start, end, width, max_len, alpha)
-            best = _beam_search(*args)
-            other = (
-                _beam_search(*args[:3], 1, max_len, alpha)
-                if against == "greedy"
-                else _beam_search(*args[:5], 0.0)
-            )
-            without_end = _beam_search(*args, end_counted=False)  # the length without `end`
-            if len(best) > 1 and not _same(best, other) and not _same(best, without_end):
-                break
-        cases.append(
-            Case(
-                args, label=f"V={v}, start {start}, end {end}, beam {width}, max_len {max_len}, alpha {alpha}"
-            )
-        )
-    # the search stops at max_len and the best hypothesis is still live there
-    for _ in range(500):
-        args = (_random_model(rng, 6), 1, 0, 2, 4, 1.0)
-        best = _beam_search(*args)
-        if best[-1] != 0 and not _same(best, _beam_search(*args, live_kept=False)):
-            break
-    cases.append(
-        Case(args, label="V=6, start 1, end 0, beam 2, max_len 4: the best is still live at max_len")
-    )
-    # a tie: from the start, tokens 2 and 3 are equally likely
-    tie = np.log(
-        np.array(
-            [
-                [0.05, 0.05, 0.4, 0.4, 0.1],
-                [0.2, 0.2, 0.2, 0.2, 0.2],
-                [0.1, 0.5, 0.1, 0.1, 0.2],
-                [0.1, 0.5, 0.1, 0.1, 0.2],
-                [0.1, 0.6, 0.1, 0.1, 0.1],
-            ]
-        )
-    )
-    cases.append(Case((tie, 0, 1, 1, 5, 1.0), label="a tie at the first step, beam 1"))
+        x = rng.standard_normal((n, c, h, w))
+        W = rng.standard_normal((c, f, kh, kw))
+        dy = rng.standard_normal((n, f, (h - 1) * s + kh, (w - 1) * s + kw))
+        cases.append(Case((dy, x, W, s), label=f"x {(n, c, h, w)}, W {(c, f, kh, kw)}, stride {s}"))
     return cases
 
 
 function_exercise(
-    "beam_search",
+    "conv_transpose_backward",
     CHAPTER,
     3,
-    "beam_search",
-    "Beam search with length normalisation",
-    _beam_cases,
-    beam_search,
-    ("tokens",),
+    "conv_transpose_backward",
+    "The backward pass of a transposed convolution",
+    _ct_cases,
+    conv_transpose_backward,
+    ("dx", "dW"),
     mistakes=(
         (
-            "the final choice divides the total log-probability by length ** alpha",
-            lambda lp, s, e, w, m, a: _beam_search(lp, s, e, w, m, 0.0),
+            "no flip: the forward stamps W[c, f, p, q] at offset (p, q), so the backward reads dy at "
+            "the same offset (a cross-correlation with W, as Conv2D's forward)",
+            _ct_flipped_kernel,
         ),
         (
-            "this is greedy decoding: keep the beam_width best hypotheses at every step",
-            lambda lp, s, e, w, m, a: _beam_search(lp, s, e, 1, m, a),
+            "input pixel (i, j) stamps its kernel at (i * stride, j * stride): read the window of dy there",
+            _ct_stride_ignored,
         ),
+        ("dW is a sum over the batch, not a mean: the loss already carries any 1/N", _ct_batch_mean),
         (
-            "ties are broken towards the smaller token sequence",
-            lambda lp, s, e, w, m, a: _beam_search(lp, s, e, w, m, a, tie_sign=-1),
-        ),
-        (
-            "the length counts every token, `end` included: score / len(tokens) ** alpha",
-            lambda lp, s, e, w, m, a: _beam_search(lp, s, e, w, m, a, end_counted=False),
-        ),
-        (
-            "after max_len steps the live hypotheses count as finished: compare them too",
-            lambda lp, s, e, w, m, a: _beam_search(lp, s, e, w, m, a, live_kept=False),
-        ),
-        (
-            "the first token follows `start`: score it with log_probs[start, b], not with row 0",
-            lambda lp, s, e, w, m, a: _beam_search(lp, 0, e, w, m, a),
+            "every output channel f receives x[n, c, i, j] W[c, f]: dx sums over f",
+            _ct_dx_without_channel_sum,
         ),
     ),
-    forbids=("minidl.training.decoding",),
+    forbids=("minidl.nn.layers.Conv2DTranspose", "minidl.nn.layers.upsampling", "minidl.kernels"),
 )
 
 
-# ---------------------------------------------------------------- ROUGE-L F-beta
-def _common(a, b, gaps=True):
-    """The longest common subsequence of two word lists (gaps allowed), or with ``gaps=False``
-    the longest common substring (contiguous words, the mistake): ``table[i, j]`` is the
-    answer for ``a[:i]`` and ``b[:j]``, for the substring the run ending at ``a[i-1]`` and ``b[j-1]``."""
-    table = np.zeros((len(a) + 1, len(b) + 1), dtype=np.int64)
-    for i, x in enumerate(a):
-        for j, y in enumerate(b):
-            if x == y:
-                table[i + 1, j + 1] = table[i, j] + 1
-            elif gaps:
-                table[i + 1, j + 1] = max(table[i, j + 1], table[i + 1, j])
-    return int(table[-1, -1] if gaps else table.max())
+# ---------------------------------------------------------------- class-aware NMS
+def _iou_one_to_many(box, boxes):
+    left = np.maximum(box[0], boxes[:, 0])
+    top = np.maximum(box[1], boxes[:, 1])
+    right = np.minimum(box[2], boxes[:, 2])
+    bottom = np.minimum(box[3], boxes[:, 3])
+    inter = np.clip(right - left, 0, None) * np.clip(bottom - top, 0, None)
+    union = (
+        (box[2] - box[0]) * (box[3] - box[1])
+        + (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+        - inter
+    )
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
 
 
-def _fbeta(candidate, reference, beta, gaps=True, squared=True, swap=False):
-    c, r = candidate.split(), reference.split()
-    common = _common(c, r, gaps)
-    if common == 0:
-        return 0.0
-    p, rec = common / len(c), common / len(r)
-    if swap:
-        p, rec = rec, p
-    b2 = beta**2 if squared else beta
-    return (1 + b2) * p * rec / (rec + b2 * p)
+def _nms(boxes, scores, classes, iou_threshold, order_key, overlap, class_aware=True, strict=True):
+    boxes, scores, classes = np.asarray(boxes, float).reshape(-1, 4), np.asarray(scores), np.asarray(classes)
+    order = list(order_key(scores))
+    keep = []
+    while order:
+        best = order.pop(0)
+        keep.append(best)
+        rest = np.array(order, dtype=np.int64)
+        if rest.size == 0:
+            break
+        o = overlap(boxes[best], boxes[rest])
+        hit = o > iou_threshold if strict else o >= iou_threshold
+        if class_aware:
+            hit &= classes[rest] == classes[best]
+        order = [int(r) for r, h in zip(rest, hit) if not h]
+    return np.array(keep, dtype=np.int64)
 
 
-def rouge_l_fbeta(candidate, reference, beta):
-    """ROUGE-L F-beta of two white-space separated texts (Lin, 2004):
-
-    P = LCS / len(candidate), R = LCS / len(reference), F = (1 + beta^2) P R / (R + beta^2 P),
-    and 0 when the texts share no word (an empty text included).
-    """
-    return _fbeta(candidate, reference, beta)
+def _by_score(scores):
+    return np.argsort(-np.asarray(scores, float), kind="stable")
 
 
-_WORDS = "the home side won a late goal at home in the rain".split()
+def class_aware_nms(boxes, scores, classes, iou_threshold):
+    """Greedy NMS per class: boxes (D, 4) (x1, y1, x2, y2), scores (D,), classes (D,) ->
+    the kept indices (int) in decreasing score order, ties the lower index first; a box is
+    suppressed by a kept box of its own class whose IoU with it exceeds the threshold."""
+    return _nms(boxes, scores, classes, iou_threshold, _by_score, _iou_one_to_many)
 
 
-def _rouge_cases(rng):
+def _nms_plus_one(box, boxes):
+    """The old VOC pixel convention: widths x2 - x1 + 1, so touching boxes overlap."""
+    grown = np.array(box, float) + np.array([0, 0, 1, 1])
+    return _iou_one_to_many(grown, np.asarray(boxes, float) + np.array([0, 0, 1, 1]))
+
+
+def _nms_cases(rng):
     cases = []
-    for beta in (1.0, 2.0, 0.5, 3.0):
-        while True:  # beta matters only where P != R: lengths differ, and a word in common
-            cand = " ".join(rng.choice(_WORDS, size=rng.integers(3, 9)))
-            ref = " ".join(rng.choice(_WORDS, size=rng.integers(3, 9)))
-            if len(cand.split()) != len(ref.split()) and set(cand.split()) & set(ref.split()):
-                break
-        cases.append(Case((cand, ref, beta), label=f"beta={beta}: {cand!r} against {ref!r}"))
-    cases.append(Case(("", "the home side won", 1.0), label="an empty candidate"))
-    cases.append(Case(("home side the won", "the home side won", 2.0), label="a reordered candidate"))
+    for d in (12, 20):
+        corner = rng.integers(0, 20, (d, 2)).astype(float)
+        boxes = np.hstack([corner, corner + rng.integers(3, 10, (d, 2))])
+        scores = np.round(rng.random(d), 1)  # many ties
+        classes = rng.integers(0, 3, d)
+        cases.append(Case((boxes, scores, classes, 0.3), label=f"{d} random boxes, tied scores, 3 classes"))
+    # edge cases: same box in two classes; boxes that touch; IoU exactly the threshold; ties
+    # (and a pair of class 3 with IoU 24 / 56 = 0.43: above this case's threshold, below 0.5)
+    boxes = np.array(
+        [[0, 0, 4, 4], [0, 0, 4, 4], [4, 0, 8, 4], [2, 0, 6, 4], [10, 10, 14, 14], [10, 10, 14, 14]]
+        + [[20, 20, 30, 24], [24, 20, 34, 24]],
+        float,
+    )
+    scores = np.array([0.9, 0.8, 0.7, 0.7, 0.5, 0.5, 0.45, 0.4])
+    classes = np.array([0, 1, 0, 0, 2, 2, 3, 3])
+    cases.append(
+        Case(
+            (boxes, scores, classes, 1 / 3),
+            label="the same box in two classes, touching boxes, IoU = threshold, tied duplicates, IoU 0.43",
+        )
+    )
+    # (no case without detections: its empty answer could not tell a right answer from filler)
+    cases.append(
+        Case(
+            (np.array([[3.0, 1.0, 7.0, 2.0]]), np.array([0.2]), np.array([1]), 0.5),
+            label="a single detection",
+        )
+    )
     return cases
 
 
 function_exercise(
-    "rouge_l_fbeta",
+    "class_aware_nms",
     CHAPTER,
     2,
-    "rouge_l_fbeta",
-    "ROUGE-L as an F-beta score",
-    _rouge_cases,
-    rouge_l_fbeta,
-    ("f",),
+    "class_aware_nms",
+    "Non-maximum suppression, class by class",
+    _nms_cases,
+    class_aware_nms,
+    ("keep",),
     mistakes=(
         (
-            "this is the longest common *substring* (contiguous); ROUGE-L uses the longest common "
-            "subsequence, gaps allowed",
-            lambda c, r, b: _fbeta(c, r, b, gaps=False),
+            "boxes of different classes must not suppress each other (a dog's box does not hide the cat under it)",
+            lambda b, s, c, t: _nms(b, s, c, t, _by_score, _iou_one_to_many, class_aware=False),
         ),
         (
-            "beta enters squared: (1 + beta^2) P R / (R + beta^2 P)",
-            lambda c, r, b: _fbeta(c, r, b, squared=False),
+            "a box is suppressed when its IoU *exceeds* the threshold; at exactly the threshold it is kept",
+            lambda b, s, c, t: _nms(b, s, c, t, _by_score, _iou_one_to_many, strict=False),
         ),
         (
-            "precision divides by the candidate's length and recall by the reference's",
-            lambda c, r, b: _fbeta(c, r, b, swap=True),
+            "ties in score: visit the lower index first (a stable sort of -scores); "
+            "np.argsort(scores)[::-1] puts the higher index first",
+            lambda b, s, c, t: _nms(
+                b, s, c, t, lambda v: np.argsort(np.asarray(v), kind="stable")[::-1], _iou_one_to_many
+            ),
+        ),
+        (
+            "boxes that only touch overlap by 0: the width of the intersection is min(x2) - max(x1), with no + 1",
+            lambda b, s, c, t: _nms(b, s, c, t, _by_score, _nms_plus_one),
+        ),
+        (
+            "return the kept indices in decreasing score order, not sorted by index",
+            lambda b, s, c, t: np.sort(class_aware_nms(b, s, c, t)),
         ),
     ),
-    forbids=("minidl.training.rouge",),
+    forbids=("minidl.training.vision_metrics", "minidl.kernels.boxes"),
+)
+
+
+# ---------------------------------------------------------------- average precision from a ranked list
+def _true_positives_by_rank(scores, is_true_positive):
+    """The running count of true positives down the detections ranked by decreasing score
+    (ties in the order given): ``tp[k]`` counts the hits among the first k + 1."""
+    order = np.argsort(-np.asarray(scores, float), kind="stable")
+    return np.cumsum(np.asarray(is_true_positive, float)[order])
+
+
+def average_precision_ranked(scores, is_true_positive, n_true):
+    """VOC all-point AP of one class: scores (D,), is_true_positive (D,) bool (already matched),
+    n_true >= 1 true boxes. Sort by decreasing score, ties in the order given."""
+    tp = _true_positives_by_rank(scores, is_true_positive)
+    if tp.size == 0:
+        return 0.0
+    recall = tp / n_true
+    precision = tp / np.arange(1, tp.size + 1)
+    envelope = np.maximum.accumulate(precision[::-1])[::-1]
+    return float(np.sum(np.diff(np.concatenate([[0.0], recall])) * envelope))
+
+
+def _ap_no_envelope(scores, hits, n_true):
+    tp = _true_positives_by_rank(scores, hits)
+    if tp.size == 0:
+        return 0.0
+    return float(np.sum(np.diff(np.concatenate([[0.0], tp / n_true])) * tp / np.arange(1, tp.size + 1)))
+
+
+def _ap_eleven_points(scores, hits, n_true):
+    tp = _true_positives_by_rank(scores, hits)
+    if tp.size == 0:
+        return 0.0
+    recall, precision = tp / n_true, tp / np.arange(1, tp.size + 1)
+    return float(
+        np.mean([precision[recall >= r].max() if (recall >= r).any() else 0.0 for r in np.linspace(0, 1, 11)])
+    )
+
+
+def _ap_recall_over_detections(scores, hits, n_true):
+    d = len(np.asarray(hits))
+    return average_precision_ranked(scores, hits, d) if d else 0.0
+
+
+def _ap_ties_reversed(scores, hits, n_true):
+    order = np.argsort(np.asarray(scores, float), kind="stable")[::-1]
+    return average_precision_ranked(np.asarray(scores, float)[order], np.asarray(hits)[order], n_true)
+
+
+def _ap_cases(rng):
+    cases = []
+    for d, n_true in ((10, 6), (15, 9)):
+        scores = np.round(rng.random(d), 1)  # ties
+        hits = rng.random(d) < 0.5
+        hits[np.argmax(scores)] = False  # the best-scored detection is a false positive
+        cases.append(Case((scores, hits, n_true), label=f"{d} detections, {n_true} true boxes, tied scores"))
+    cases.append(
+        Case(
+            (np.array([0.9, 0.8, 0.8, 0.7, 0.7]), np.array([True, False, True, True, False]), 4),
+            label="tied scores with a hit and a miss at each tie",
+        )
+    )
+    cases.append(Case((np.zeros(0), np.zeros(0, bool), 3), label="no detections"))
+    cases.append(Case((np.array([0.5, 0.4]), np.array([False, False]), 2), label="only false positives"))
+    return cases
+
+
+function_exercise(
+    "average_precision_ranked",
+    CHAPTER,
+    2,
+    "average_precision_ranked",
+    "Average precision from a ranked list",
+    _ap_cases,
+    average_precision_ranked,
+    ("ap",),
+    mistakes=(
+        (
+            "interpolate: use at each recall the best precision at that recall *or higher* "
+            "(np.maximum.accumulate over the reversed precisions)",
+            _ap_no_envelope,
+        ),
+        (
+            "that is VOC 2007's 11-point AP; the chapter's (VOC 2010 on) sums over every recall step",
+            _ap_eleven_points,
+        ),
+        (
+            "recall divides by the number of true boxes, n_true, not by the number of detections",
+            _ap_recall_over_detections,
+        ),
+        (
+            "ties in score keep the order given (a stable sort of -scores); "
+            "np.argsort(scores)[::-1] reverses them",
+            _ap_ties_reversed,
+        ),
+    ),
+    forbids=("minidl.training.vision_metrics",),
 )
