@@ -497,8 +497,8 @@ def test_a_submission_that_hangs_everywhere_stops_at_its_budget(tmp_path):
 CHAPTER9 = ROOT / "solutions" / "09_fast_cpu_kernels.ipynb"
 CHAPTER10 = ROOT / "solutions" / "10_gpu_kernels.ipynb"
 CHAPTER16 = ROOT / "solutions" / "16_transfer_learning.ipynb"
-KERNELS8 = ("depthwise_conv2d_numba", "relu_backward_numba", "avgpool2d_padded_backward_numba")
-KERNELS9 = ("bias_relu_cuda", "relu_backward_cuda", "silu_backward_cuda", "upsample_backward_cuda")
+KERNELS9 = ("depthwise_conv2d_numba", "relu_backward_numba", "avgpool2d_padded_backward_numba")
+KERNELS10 = ("bias_relu_cuda", "relu_backward_cuda", "silu_backward_cuda", "upsample_backward_cuda")
 FAKE_NJIT = (
     'exec("import numba\\n'
     "numba.njit = lambda *a, **k: a[0] if a and callable(a[0]) else (lambda f: f)\\n"
@@ -569,25 +569,25 @@ def _plain(source: str) -> str:
 
 def _spoofs() -> dict:
     """name -> (notebook, exercises that must score 0, words their message must hold)."""
-    plain = dict.fromkeys(KERNELS8, _plain)
-    keep = dict.fromkeys(KERNELS8, lambda s: s)
-    blank = dict.fromkeys(KERNELS9, notebook.strip_solutions)
+    plain = dict.fromkeys(KERNELS9, _plain)
+    keep = dict.fromkeys(KERNELS9, lambda s: s)
+    blank = dict.fromkeys(KERNELS10, notebook.strip_solutions)
     return {
         "rebinds numba's Dispatcher (the instructor's spoof)": (
             _with_cells(
                 CHAPTER9, plain, "import numba.core.dispatcher\nnumba.core.dispatcher.Dispatcher = object\n"
             ),
-            KERNELS8,
+            KERNELS9,
             "changes modules",
         ),
         "the same, hidden in exec": (
             _with_cells(
                 CHAPTER9, plain, 'exec("import numba.core.dispatcher as d\\nd.Dispatcher = object")\n'
             ),
-            KERNELS8,
+            KERNELS9,
             "with Numba",  # not compiled as written; the sandbox's check is the captured class too
         ),
-        "a fake njit, hidden in exec": (_with_cells(CHAPTER9, keep, FAKE_NJIT), KERNELS8, "plain Python"),
+        "a fake njit, hidden in exec": (_with_cells(CHAPTER9, keep, FAKE_NJIT), KERNELS9, "plain Python"),
         "a fake njit, and the probes' captured class forged by a built name": (
             _with_cells(
                 CHAPTER9,
@@ -597,7 +597,7 @@ def _spoofs() -> dict:
                 "    p._TRUSTED['numba'] = (type(lambda: 0), [])\n"
                 "except Exception:\n    pass\n",
             ),
-            KERNELS8,
+            KERNELS9,
             "plain Python",
         ),
         "a subclass of numba's dispatcher": (
@@ -609,7 +609,7 @@ def _spoofs() -> dict:
                 "    def __call__(self, *a):\n        return self.f(*a)\n"
                 "njit = lambda f=None, **k: _Fake(f) if f is not None else _Fake\n",
             ),
-            KERNELS8,
+            KERNELS9,
             "plain Python",
         ),
         "the dispatcher's call patched, hidden in exec": (
@@ -619,7 +619,7 @@ def _spoofs() -> dict:
                 'exec("from numba.core.registry import CPUDispatcher as C\\n'
                 'C.__call__ = lambda self, *a, **k: self.py_func(*a, **k)")\n',
             ),
-            KERNELS8,
+            KERNELS9,
             "changed Numba's dispatcher",
         ),
         "Numba's object mode inside the kernel": (
@@ -632,11 +632,11 @@ def _spoofs() -> dict:
                             "    # BEGIN SOLUTION\n    with numba.objmode():\n        pass\n",
                         )
                     )
-                    for name in KERNELS8
+                    for name in KERNELS9
                 },
                 "import numba\n",
             ),
-            KERNELS8,
+            KERNELS9,
             "object mode",
         ),
         "a serial loop where the task asks for prange": (
@@ -648,7 +648,7 @@ def _spoofs() -> dict:
         ),
         "the CUDA emulator replaced by a built name, kernels left blank": (
             _with_cells(CHAPTER10, blank, FAKE_EMULATOR),
-            KERNELS9,
+            KERNELS10,
             "changed the CUDA emulator",
         ),
         "a layer class changed under the frozen-layers probe": (

@@ -90,8 +90,8 @@ def test_no_execution_timestamps_or_errors_are_stored(path):
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_each_chapter_links_to_its_neighbours(path):
     """Each side links to the chapter before (after) it in the reading order, or to the one
-    numbered before (after) it when that one is on the same side in the reading order: a
-    chapter read out of its number's order (16 after 7) links to where the reader goes next."""
+    numbered before (after) it when that one is on the same side in the reading order (the two
+    agree while the numbers follow the reading order, as the next test checks)."""
     text = markdown(load(path))
     number = int(path.name[:2])
     order = reading_order()
@@ -124,6 +124,67 @@ def test_readme_lists_every_chapter():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     missing = [p.name for p in CHAPTERS if f"(notebooks/{p.name})" not in readme]
     assert not missing, f"README.md does not list {missing}"
+
+
+def test_the_chapters_are_numbered_in_reading_order():
+    """The README's table gives the reading order; the numbers follow it, so a chapter added
+    later is renumbered into its place (tools/renumber_chapters.py moves the files and
+    rewrites the references)."""
+    order = [path.name for path in reading_order()]
+    assert order == [path.name for path in CHAPTERS], f"README.md's table reads {order}"
+
+
+BY_SLUG = {path.stem[3:]: number for number, path in BY_NUMBER.items()}
+# "Chapter 7's LeNet", "chapters 11 and 12", "chapter-9 kernel"; not 4,000 nor 13.5
+CHAPTER_REFERENCE = re.compile(
+    r"\b[Cc]hapters?[ -](\d{1,2}(?![\d.,]\d)(?:(?:,\s+and\s+|,\s*|\s+and\s+|\s+to\s+)\d{1,2}(?![\d.,]\d))*)"
+)
+
+
+def _cites_another_book(text, start):
+    """The reference's clause (back to a sentence end, a semicolon or the line's start) has a
+    year or an *italic title*: a chapter of another book (Goodfellow et al., chapter 6)."""
+    clause = re.split(r"(?<=[a-z)])\.\s|;", text[text.rfind("\n", 0, start) + 1 : start])[-1]
+    return bool(re.search(r"\b(?:19|20)\d\d\b|\*[^*\n]+\*,\s*", clause))
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_every_chapter_reference_names_a_chapter(path):
+    """Every "chapter N" in a chapter's text names a chapter that exists, its heading and its
+    links to other chapters carry their numbers ("[8 · Going deep](08_going_deep.ipynb)")."""
+    text = markdown(load(path))
+    for match in CHAPTER_REFERENCE.finditer(text):
+        if _cites_another_book(text, match.start()):
+            continue
+        for number in map(int, re.findall(r"\d+", match.group(1))):
+            assert number in BY_NUMBER, f"{path.name}: {match.group(0)!r} names no chapter"
+    heading = re.search(r"^# (\d+) · ", text, re.M)
+    assert heading and int(heading.group(1)) == int(path.name[:2]), f"{path.name}: heading {heading}"
+    for number, target in re.findall(r"\[(\d{1,2}) · [^\]\n]*\]\((\d\d)_\w+\.ipynb\)", text):
+        assert int(number) == int(target), f"{path.name}: a link [{number} · ...] to chapter {target}"
+
+
+# Cross-references whose words say which chapter they mean: (chapter, text with {slug} for
+# that chapter's number). A renumbering that moved one number and not the other fails here.
+KNOWN_REFERENCES = [
+    ("welcome", "(GANs, Chapter {gans})"),
+    ("fast_cpu_kernels", "Our patient is LeNet-5 from Chapter {convolutional_networks}"),
+    ("gpu_kernels", "Chapter {fast_cpu_kernels} made the hot loops of a training step fast"),
+    ("recurrent_networks", "(Chapter {going_deep} is about initialisation"),
+    ("attention", "The recurrent networks of Chapter {recurrent_networks} read a sequence"),
+    ("language_tasks", "Chapter {attention}'s translator, applied to reports"),
+    ("transfer_learning", "Chapter {going_deep} teaches data"),
+    ("frameworks", "the GAN of Chapter {gans}"),
+    ("speech", "The model is Chapter {recurrent_networks}'s: a **GRU**"),
+    ("detection_segmentation", "transposed convolutions (chapter {autoencoders}'s `Conv2DTranspose`)"),
+]
+
+
+@pytest.mark.parametrize("slug, words", KNOWN_REFERENCES, ids=[k[0] for k in KNOWN_REFERENCES])
+def test_known_cross_references_name_the_chapter_they_mean(slug, words):
+    text = " ".join(markdown(load(BY_NUMBER[BY_SLUG[slug]])).split())
+    expected = re.sub(r"\{(\w+)\}", lambda m: str(BY_SLUG[m.group(1)]), words)
+    assert expected in text, f"{BY_NUMBER[BY_SLUG[slug]].name} does not say {expected!r}"
 
 
 # Text a writer meant to replace: "<the course repository's URL>", "<this repository>".

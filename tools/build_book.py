@@ -5,9 +5,9 @@
 Every notebooks/NN_*.ipynb becomes NN_*.html (nothing is re-executed), with links to the
 previous and next chapter and to the contents page, index.html, which lists the chapters by
 the first heading of each notebook. A new chapter appears by being in notebooks/. The
-reading order is the README's chapter table (a chapter keeps its number once published, so a
-later chapter such as 16 can be read right after 7); chapters the table does not list follow
-in the order of their numbers.
+reading order is the README's chapter table, which lists the chapters in the order of their
+numbers (tests/test_notebooks.py checks it); chapters the table does not list follow in the
+order of their numbers.
 
 Offline: nbconvert's "lab" template is used without its CDN scripts (require.js, Mermaid).
 Math is typeset by MathJax 2 copied into the site when one is installed -- the Python
