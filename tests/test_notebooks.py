@@ -6,9 +6,12 @@ a misspelt ``# NBVAL_IGNORE_OUTPUT`` line silently compares a timing, and a chap
 lost its links or its exercises breaks the course without failing any cell.
 """
 
+import ast
+import importlib
 import importlib.util
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -225,3 +228,151 @@ def test_every_solutions_notebook_belongs_to_a_chapter():
     ]
     assert not orphans, f"solutions without a chapter of the same name: {orphans}"
     assert GRADED, "no chapter has a solutions notebook: the exercise sections would go unchecked"
+
+
+# --- Every import a reader is shown resolves -------------------------------------------------
+# A chapter or an exercise that names a module the library no longer has (``from minidl.grading
+# import check`` outlived the module by several releases) fails only when a reader types it.
+PROJECT_PACKAGES = ("minidl", "minidl_keras", "minidl_grader")
+# Imported by a chapter but installed by hand, not by any extra: the chapter says so and skips
+# its cells without it (chapter 17 runs Keras 3 on PyTorch; pyproject's [compare] comment).
+INSTALLED_BY_HAND = {"torch"}
+# Distributions whose import name differs from the distribution's name.
+IMPORT_NAMES = {"cupy_cuda12x": ["cupy", "cupy_backends"], "scikit_learn": ["sklearn"], "pillow": ["PIL"]}
+FILE_SUFFIXES = (".zip", ".py", ".whl", ".gz", ".ipynb", ".json", ".npz", ".md", ".toml")
+
+
+def declared_imports():
+    """Top-level import names of every dependency the three pyproject files declare (extras too)."""
+    import tomllib
+
+    names = set()
+    for path in (
+        ROOT / "pyproject.toml",
+        ROOT / "grader" / "pyproject.toml",
+        ROOT / "keras_door" / "pyproject.toml",
+    ):
+        project = tomllib.loads(path.read_text(encoding="utf-8")).get("project", {})
+        requirements = list(project.get("dependencies", []))
+        for extra in project.get("optional-dependencies", {}).values():
+            requirements += extra
+        for requirement in requirements:
+            distribution = re.match(r"[A-Za-z0-9_.\-]+", requirement).group(0)
+            key = re.sub(r"[-.]", "_", distribution).lower()
+            names.update(IMPORT_NAMES.get(key, [key, distribution]))
+    return names
+
+
+def _module_exists(name):
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # a parent that is not a package, or does not exist
+        return False
+
+
+def project_name_resolves(dotted):
+    """`minidl.training.rouge` or `minidl.nn.gradcheck.check_layer`: the longest prefix that is a
+    module is imported, and the rest must be its attributes (or submodules)."""
+    parts = dotted.split(".")
+    for length in range(len(parts), 0, -1):
+        module_name = ".".join(parts[:length])
+        if _module_exists(module_name):
+            break
+    else:
+        return False
+    obj = importlib.import_module(module_name)
+    for part in parts[length:]:
+        if not hasattr(obj, part) and not _module_exists(f"{obj.__name__}.{part}"):
+            return False
+        obj = getattr(obj, part, None) or importlib.import_module(f"{obj.__name__}.{part}")
+    return True
+
+
+def shown_imports(path):
+    """(where, module, names) for every import in a notebook's code cells and in its markdown's
+    code (spans and fenced blocks), and (where, dotted, None) for every project name in code spans."""
+    found = []
+    for index, cell in enumerate(load(path)["cells"]):
+        source = "".join(cell["source"])
+        where = f"{path.parent.name}/{path.name}, cell {index}"
+        if cell["cell_type"] == "code":
+            lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()]
+            for node in ast.walk(ast.parse("\n".join(lines))):
+                if isinstance(node, ast.Import):
+                    found += [(where, alias.name, []) for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                    found.append((where, node.module, [alias.name for alias in node.names]))
+        elif cell["cell_type"] == "markdown":
+            for code in re.findall(r"```.*?```|`[^`\n]+`", source, re.S):
+                from_import = r"\bfrom\s+([\w.]+)\s+import\s+([\w, ]+)"
+                for module, names in re.findall(from_import, code):
+                    found.append((where, module, [n.strip() for n in names.split(",") if n.strip()]))
+                for module in re.findall(r"(?<![\w.])import\s+([\w.]+)", re.sub(from_import, "", code)):
+                    found.append((where, module, []))
+                for dotted in re.findall(r"(?<![\w./])((?:%s)(?:\.\w+)*)" % "|".join(PROJECT_PACKAGES), code):
+                    if not dotted.endswith(FILE_SUFFIXES):
+                        found.append((where, dotted, None))
+    return found
+
+
+IMPORTING = CHAPTERS + sorted((ROOT / "solutions").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", IMPORTING, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_every_import_shown_resolves(path):
+    """Every import in a chapter's or a solution's code and markdown names a module of minidl,
+    minidl_keras or minidl_grader that exists (with the names imported from it), the standard
+    library, or a declared dependency."""
+    declared, problems = declared_imports(), []
+    for where, module, names in shown_imports(path):
+        top = module.split(".")[0]
+        if top in PROJECT_PACKAGES:
+            if not project_name_resolves(module):
+                problems.append(f"{where}: {module} does not exist")
+            for name in names or []:
+                if not project_name_resolves(f"{module}.{name}"):
+                    problems.append(f"{where}: {module} has no {name}")
+        elif top not in sys.stdlib_module_names and top not in declared | INSTALLED_BY_HAND:
+            problems.append(f"{where}: {module} is neither the standard library nor a declared dependency")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_import_check_catches_a_module_that_is_gone():
+    """The check above, on the names it must reject and accept."""
+    assert not project_name_resolves("minidl.grading")
+    assert not project_name_resolves("minidl.exercises.no_such_name")
+    assert project_name_resolves("minidl.exercises.check")
+    assert project_name_resolves("minidl.nn.gradcheck.check_layer")
+    assert project_name_resolves("minidl_keras.layers")
+    assert {"numpy", "gymnasium", "vaderSentiment", "cupy"} <= declared_imports()
+
+
+# "## 8.4 Title": chapter 8, section 4 (chapters 9, 10 and 17 number "## 1." with "### 1.1" inside)
+SECTION_HEADING = re.compile(r"^## (\d+)\.(\d+) ", re.M)
+SECTION_REFERENCE = re.compile(r"\b[Ss]ections? (\d+)\.(\d+)\b")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_numbered_sections_carry_their_chapters_number(path):
+    """A chapter whose sections are numbered "## 8.4 ..." numbers them all with its own number, and
+    its text and its exercises refer to them by that number (a renumbering that moved the chapter
+    and left "section 16.4" behind fails here)."""
+    number = int(path.name[:2])
+    text = markdown(load(path))
+    headings = SECTION_HEADING.findall(text)
+    assert all(int(chapter) == number for chapter, _ in headings), f"{path.name}: sections {headings}"
+    if not headings:
+        return
+    sections = {int(section) for _, section in headings}
+    texts = [(path.name, text)]
+    solutions = ROOT / "solutions" / path.name
+    if solutions.exists():
+        texts.append((f"solutions/{path.name}", markdown(load(solutions))))
+    for name, body in texts:
+        for match in SECTION_REFERENCE.finditer(body):
+            if _cites_another_book(body, match.start()):
+                continue
+            chapter, section = map(int, match.groups())
+            assert chapter == number and section in sections, (
+                f"{name}: {match.group(0)!r} names no section of it"
+            )
