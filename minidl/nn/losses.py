@@ -5,7 +5,7 @@ A loss is called PyTorch-style, prediction first, and then asked for its gradien
     loss = loss_fn(y_pred, y_true)      # a float, the mean over the batch
     dy = loss_fn.backward()             # dL/dy_pred, same shape as y_pred
 
-``loss_fn(y_pred, y_true, sample_weight=w)`` weighs sample n by ``w[n]`` as Keras does:
+``loss_fn(y_pred, y_true, sample_weight=w)`` weighs sample n by ``w[n]``:
 ``L = mean_n(w_n l_n)`` (divided by N, not by the sum of the weights), so its gradient is
 the unweighted one with each sample's rows scaled by ``w_n``.
 
@@ -15,10 +15,10 @@ the unweighted one with each sample's rows scaled by ``w_n``.
     SparseCategoricalCrossentropy  the same with integer labels            logits: dL/dz = (softmax(z) - onehot(t)) / N
 
 With ``from_logits=True`` the prediction is the raw score ``z`` and the softmax (or
-sigmoid) is fused into the loss, which is cheaper and numerically stable. With the Keras
+sigmoid) is fused into the loss, which is cheaper and numerically stable. With the
 default ``from_logits=False`` the prediction must be probabilities; values that clearly
 are not (negative, or rows not summing to one) trigger a one-time warning, and the
-computation goes on with the values clipped to [1e-7, 1 - 1e-7], as Keras does.
+computation goes on with the values clipped to [1e-7, 1 - 1e-7].
 """
 
 import warnings
@@ -39,7 +39,7 @@ class Loss:
     loss is their mean; the gradient is that of the mean.
     """
 
-    #: which accuracy ``metrics=["accuracy"]`` means with this loss (Keras's resolution); None: no accuracy
+    #: which accuracy ``metrics=["accuracy"]`` means with this loss; None: no accuracy
     accuracy: str | None = "categorical_accuracy"
     #: whether ``y_pred`` holds raw scores (the cross-entropies take ``from_logits=``)
     from_logits = False
@@ -47,9 +47,9 @@ class Loss:
     #: whether swapping y_pred and y_true changes nothing (then argument order cannot be wrong)
     symmetric = False
 
-    #: ``minidl_keras`` sets this to a function giving the model's output mask (N, T) of the
-    #: batch (Keras's mask of a padded sequence), or None; the loss then averages over the
-    #: real steps only (``_masked``)
+    #: a model whose output carries a mask sets this to a function giving the output mask
+    #: (N, T) of the batch (the real steps of a padded sequence), or None; the loss then
+    #: averages over the real steps only (``_masked``)
     _mask_from = None
 
     def __init__(self):
@@ -58,7 +58,7 @@ class Loss:
         self._order_checked = False
 
     def __call__(self, y_pred, y_true, sample_weight=None) -> float:
-        if not self._order_checked:  # the first call tells: Keras users write (y_true, y_pred)
+        if not self._order_checked:  # the first call tells: some libraries take (y_true, y_pred)
             self._order_checked = True
             if not self.symmetric:
                 _warn_if_arguments_look_swapped(type(self).__name__, y_pred, y_true)
@@ -75,12 +75,12 @@ class Loss:
         return float((per_sample * w).mean())
 
     def _masked(self, losses, y_pred, mask, sample_weight):
-        """Keras's masked loss: the mean over the real positions of a sequence output (N, T, ...),
+        """The masked loss: the mean over the real positions of a sequence output (N, T, ...),
         each sample's positions weighted by its ``sample_weight``:
 
             L = sum_{n,t} w_n m_nt l_nt / sum_{n,t} m_nt      (0 when no position is real)
 
-        ``l_nt`` the loss of position (n, t) (averaged over its last axis, as Keras's losses);
+        ``l_nt`` the loss of position (n, t) (averaged over its last axis);
         the gradient is the plain mean's scaled by ``w_n m_nt (N T) / sum m``."""
         xp = backend.get_array_module(y_pred)
         who = type(self).__name__
@@ -143,7 +143,7 @@ class MeanSquaredError(Loss):
 
 class MeanAbsoluteError(Loss):
     """``mean(|y_pred - y_true|)`` over every element; gradient ``sign(y_pred - y_true) / size``
-    (0 where they are equal, as Keras and PyTorch take it)."""
+    (0 where they are equal, as PyTorch takes it)."""
 
     accuracy = None
     symmetric = True
@@ -156,7 +156,7 @@ class MeanAbsoluteError(Loss):
 
 
 class Huber(Loss):
-    """Squared error near the target, absolute error far from it (Keras's ``Huber(delta=1.0)``)::
+    """Squared error near the target, absolute error far from it (``Huber(delta=1.0)``)::
 
     l = d^2 / 2                  if |d| <= delta        dl/dd = d
     l = delta (|d| - delta / 2)  otherwise              dl/dd = delta sign(d)
@@ -212,7 +212,7 @@ class BinaryCrossentropy(Loss):
 class CategoricalCrossentropy(Loss):
     """Cross-entropy against one-hot (or soft) targets ``y_true`` shaped like ``y_pred`` (..., K).
 
-    From probabilities, as Keras: rows are normalised to sum to one, then clipped.
+    From probabilities, rows are normalised to sum to one, then clipped.
     """
 
     accuracy = "categorical_accuracy"
@@ -275,7 +275,7 @@ def _categorical(loss: Loss, y_pred, t):
 # ------------------------------------------------------------------ input checks
 ORDER_HINT = (
     "minidl's losses take loss(y_pred, y_true), prediction first (PyTorch's order); "
-    "Keras's loss(y_true, y_pred) is the other way round"
+    "some libraries take loss(y_true, y_pred), the other way round"
 )
 
 
@@ -394,7 +394,7 @@ LOSSES = {
 
 
 def get(spec) -> Loss:
-    """A ``Loss`` from an instance, a Keras name (``"mse"``, ...), or a saved config."""
+    """A ``Loss`` from an instance, a name (``"mse"``, ...), or a saved config."""
     if isinstance(spec, Loss):
         return spec
     if isinstance(spec, str) and spec in LOSSES:
