@@ -47,10 +47,10 @@ class Loss:
     #: whether swapping y_pred and y_true changes nothing (then argument order cannot be wrong)
     symmetric = False
 
-    #: a model whose output carries a mask sets this to a function giving the output mask
-    #: (N, T) of the batch (the real steps of a padded sequence), or None; the loss then
-    #: averages over the real steps only (``_masked``)
-    _mask_from = None
+    #: a function ``(loss, losses, y_pred, sample_weight) -> float`` set from outside to
+    #: replace ``mean`` (scaling ``loss._grad`` to match; for example a mean over the real
+    #: steps of a padded sequence), or None
+    _reduce = None
 
     def __init__(self):
         self._grad = None
@@ -64,40 +64,19 @@ class Loss:
                 _warn_if_arguments_look_swapped(type(self).__name__, y_pred, y_true)
         y_pred = _as_float_array(y_pred, type(self).__name__)
         losses, self._grad = self.compute(y_pred, y_true)
-        mask = None if self._mask_from is None else self._mask_from()
-        if mask is not None:
-            return self._masked(losses, y_pred, mask, sample_weight)
+        if self._reduce is not None:
+            return self._reduce(self, losses, y_pred, sample_weight)
+        return self.mean(losses, y_pred, sample_weight)
+
+    def mean(self, losses, y_pred, sample_weight=None) -> float:
+        """The loss from the ``losses`` of ``compute``: their mean, each sample's weighted by
+        ``sample_weight`` (``self._grad`` scaled to match)."""
         if sample_weight is None:
             return float(losses.mean())
-        w = _sample_weights(sample_weight, y_pred, type(self).__name__)
+        w = sample_weights(sample_weight, y_pred, type(self).__name__)
         self._grad = self._grad * w.reshape((-1,) + (1,) * (y_pred.ndim - 1))
         per_sample = losses.reshape(len(w), -1).mean(axis=1)
         return float((per_sample * w).mean())
-
-    def _masked(self, losses, y_pred, mask, sample_weight):
-        """The masked loss: the mean over the real positions of a sequence output (N, T, ...),
-        each sample's positions weighted by its ``sample_weight``:
-
-            L = sum_{n,t} w_n m_nt l_nt / sum_{n,t} m_nt      (0 when no position is real)
-
-        ``l_nt`` the loss of position (n, t) (averaged over its last axis);
-        the gradient is the plain mean's scaled by ``w_n m_nt (N T) / sum m``."""
-        xp = backend.get_array_module(y_pred)
-        who = type(self).__name__
-        if tuple(mask.shape) != tuple(y_pred.shape[: mask.ndim]):
-            raise ValueError(
-                f"{who}: the output's mask has shape {tuple(mask.shape)}, which does not lead the "
-                f"prediction's shape {tuple(y_pred.shape)}"
-            )
-        weights = xp.asarray(mask, dtype=y_pred.dtype)
-        if sample_weight is not None:
-            w = _sample_weights(sample_weight, y_pred, who)
-            weights = weights * w.reshape((-1,) + (1,) * (weights.ndim - 1))
-        valid = float(xp.asarray(mask).sum())
-        scale = 0.0 if valid == 0 else mask.size / valid
-        per_position = losses.reshape(mask.size, -1).mean(axis=1)
-        self._grad = self._grad * (weights * scale).reshape(weights.shape + (1,) * (y_pred.ndim - mask.ndim))
-        return float((per_position * weights.reshape(-1)).sum() / valid) if valid else 0.0
 
     def compute(self, y_pred, y_true):
         """Return ``(losses, dL/dy_pred)``: the losses whose mean is the loss, samples
@@ -316,7 +295,7 @@ def _warn_if_arguments_look_swapped(who, y_pred, y_true) -> None:
         )
 
 
-def _sample_weights(sample_weight, y_pred, who):
+def sample_weights(sample_weight, y_pred, who):
     """Per-sample weights as a float array (N,) of ``y_pred``'s dtype, on its device."""
     xp = backend.get_array_module(y_pred)
     w = xp.asarray(sample_weight, dtype=y_pred.dtype)
