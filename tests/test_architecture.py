@@ -678,7 +678,7 @@ def test_minidl_nn_and_training_hold_no_keras_name():
     assert not hasattr(constraints, "KERAS_NAMES")  # "max_norm" is keras.constraints.get's
     for cls in (optim.SGD, optim.RMSprop, optim.Adagrad, optim.Adam, optim.AdamW):
         keywords = set(inspect.signature(cls).parameters) | set(inspect.signature(optim.Optimizer).parameters)
-        assert not keywords & set(optim.KERAS_SPELLINGS), cls
+        assert not keywords & set(optim.RENAMED), cls
 
 
 def test_the_alias_check_can_fail():

@@ -353,7 +353,7 @@ def test_kerass_constraint_strings_are_the_doors_only():
     assert (conv.kernel_constraint, conv.bias_constraint) == (C.UnitNorm(), C.NonNeg())
     assert C.get("MinMaxNorm") == C.get("min_max_norm")
     assert mdl.nn.layers.Dense(3, kernel_constraint="MaxNorm").kernel_constraint == C.MaxNorm()
-    with pytest.raises(ValueError, match="max_norm.*minidl_keras.constraints"):
+    with pytest.raises(ValueError, match="unknown constraint 'max_norm'"):
         mdl.nn.layers.Dense(3, kernel_constraint="max_norm")
     assert not hasattr(nn_constraints, "KERAS_NAMES")
 

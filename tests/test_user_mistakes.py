@@ -169,9 +169,9 @@ def test_metrics_as_one_string():
 
 def test_optimizers_take_lr_and_refuse_keras_spelling_learning_rate():
     for cls in (optim.SGD, optim.RMSprop, optim.Adagrad, optim.Adam, optim.AdamW):
-        assert cls(lr=0.02).learning_rate == 0.02  # read under Keras's name too: both doors use it
+        assert cls(lr=0.02).lr == 0.02
         with pytest.raises(
-            TypeError, match=rf"learning_rate=.*Keras's spelling.*lr=.*minidl_keras.optimizers.{cls.__name__}"
+            TypeError, match=rf"{cls.__name__}\(\) got .* 'learning_rate': minidl's name is lr"
         ):
             cls(learning_rate=0.03)
     with pytest.raises(TypeError, match="learning rate must be a number"):

@@ -1,6 +1,7 @@
 """``keras.initializers``: Keras 3's initializer classes, with their arguments and rules.
 
-Each is a ``minidl.nn.initializers.Initializer``: a layer of either door takes it as
+Each is a ``minidl.nn.initializers.Initializer`` (through this module's ``Initializer``, which
+adds Keras's call): a layer of either door takes it as
 ``kernel_initializer=``/``bias_initializer=`` (it draws with the fans the layer gives, which
 are Keras's), a custom layer's ``add_weight(initializer=)`` takes it, it is called as Keras
 calls it, ``init(shape, dtype=None)`` (fans from ``shape`` as Keras computes them), and a
@@ -27,7 +28,6 @@ import numpy as np
 
 from minidl import backend
 from minidl.nn import initializers as _init
-from minidl.nn.initializers import Initializer
 from .missing import KerasFeatureMissing
 
 __all__ = [
@@ -35,6 +35,48 @@ __all__ = [
     "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "LecunUniform", "LecunNormal",
     "Orthogonal", "Constant", "Zeros", "Ones", "Identity", "get",
 ]  # fmt: skip
+
+
+def fans(shape) -> tuple[int, int]:
+    """Keras's fans of a weight of ``shape``: a vector's length twice; a matrix (in, out); a
+    kernel (..., in, out) times its window (Keras's layout, channels before filters)."""
+    shape = tuple(int(d) for d in shape)
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    window = math.prod(shape[:-2])
+    return window * shape[-2], window * shape[-1]
+
+
+def truncated_normal(std, shape, dtype, rng):
+    """Draws from N(0, std^2) truncated to (-2 std, 2 std) with ``rng``: values outside are
+    drawn again (so the standard deviation of the result is about 0.88 std)."""
+    z = rng.standard_normal(shape)
+    outside = np.abs(z) >= 2.0
+    while outside.any():
+        z[outside] = rng.standard_normal(int(outside.sum()))
+        outside = np.abs(z) >= 2.0
+    return (z * std).astype(dtype)
+
+
+class Initializer(_init.Initializer):
+    """Keras's initializer: called ``init(shape, fan_in, fan_out, dtype)`` as every minidl
+    layer calls it, or ``init(shape, dtype=None)`` as Keras calls it (the fans then Keras's,
+    ``fans(shape)``). A subclass defines ``draw(shape, fan_in, fan_out, dtype)``."""
+
+    def __call__(self, shape, fan_in=None, fan_out=None, dtype=None):
+        if (
+            dtype is None
+            and fan_out is None
+            and fan_in is not None
+            and not isinstance(fan_in, (int, np.integer))
+        ):
+            fan_in, dtype = None, fan_in  # Keras's positional order: init(shape, dtype)
+        shape = tuple(int(d) for d in shape)
+        if fan_in is None or fan_out is None:
+            fan_in, fan_out = fans(shape)
+        return self.draw(shape, fan_in, fan_out, np.dtype(dtype or "float32"))
 
 
 class RandomInitializer(Initializer):
@@ -70,7 +112,7 @@ class TruncatedNormal(RandomInitializer):
         super().__init__(seed)
 
     def draw(self, shape, fan_in, fan_out, dtype):
-        z = _init.truncated_normal(1.0, shape, np.float64, rng=self.generator())
+        z = truncated_normal(1.0, shape, np.float64, self.generator())
         return (self.mean + self.stddev * z).astype(dtype)
 
 
@@ -121,7 +163,7 @@ class VarianceScaling(RandomInitializer):
         scale = self.scale / max(1.0, n)
         rng = self.generator()
         if self.distribution == "truncated_normal":
-            return _init.truncated_normal(math.sqrt(scale) / 0.87962566103423978, shape, dtype, rng=rng)
+            return truncated_normal(math.sqrt(scale) / 0.87962566103423978, shape, dtype, rng)
         if self.distribution == "untruncated_normal":
             return (math.sqrt(scale) * rng.standard_normal(shape)).astype(dtype)
         limit = math.sqrt(3.0 * scale)

@@ -39,6 +39,7 @@ from minidl.nn.layers.base import Layer
 from minidl.nn.layers.recurrent import _Recurrent
 from minidl.training import metrics as minidl_metrics
 from .elementwise import Activation, Rescaling
+from .losses import masked_mean
 
 __all__ = ["Masking", "call_layer", "makes_mask"]
 
@@ -195,18 +196,19 @@ def _on_device(mask, x):
 # ---------------------------------------------------------------------- the loss and the metrics
 def attach_to_loss_and_metrics(model) -> None:
     """After ``compile``: as in Keras, a model output that carries a mask (a sequence with
-    padding) has its loss averaged over the real steps (``minidl.nn.losses.Loss._masked``) and
+    padding) has its loss averaged over the real steps (``losses.masked_mean``) and
     its metrics computed on the real steps only. ``model.output_mask`` is the last forward's."""
     losses = getattr(model.loss, "losses", None)
     if losses is None:  # one output
         if model.loss is not None:
-            model.loss._mask_from = lambda: getattr(model, "output_mask", None)
+            mask_from = lambda: getattr(model, "output_mask", None)  # noqa: E731
+            model.loss._reduce = functools.partial(masked_mean, mask_from)
         if _may_mask(model):
             model.metrics = [(name, _MaskedMetric(fn, model)) for name, fn in model.metrics]
         return
     for i, loss in enumerate(losses):
         if loss is not None:
-            loss._mask_from = functools.partial(_output_mask, model, i)
+            loss._reduce = functools.partial(masked_mean, functools.partial(_output_mask, model, i))
     model.metrics = [  # "<output>_loss" reads the (masked) loss itself
         (name, fn if getattr(fn, "func", None) == model.loss.recorded else _UnmaskedOnly(fn, model, name))
         for name, fn in model.metrics

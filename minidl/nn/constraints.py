@@ -1,8 +1,8 @@
 """Weight constraints: a function applied to a weight after every optimizer step.
 
 A constraint projects a weight back into a set after each update (the optimizer calls it
-once the step is taken, Keras's rule), where a regularizer (``minidl.nn.regularizers``) only
-pulls towards it. The norms are taken along ``axis`` of the weight as the layer hands it:
+once the step is taken), where a regularizer (``minidl.nn.regularizers``) only pulls
+towards it. The norms are taken along ``axis`` of the weight as the layer hands it:
 
     MaxNorm(max_value=2, axis=0)   w * clip(|w|, 0, max_value) / (eps + |w|)   (Srivastava et al., 2014)
     UnitNorm(axis=0)               w / (eps + |w|)
@@ -10,17 +10,14 @@ pulls towards it. The norms are taken along ``axis`` of the weight as the layer 
                                    w * (rate clip(|w|, min, max) + (1 - rate) |w|) / (eps + |w|)
     NonNeg()                       max(w, 0)
 
-with ``|w|`` the Euclidean norm along ``axis`` (kept for broadcasting) and ``eps = 1e-7``, as
-Keras 3 computes them. For a Dense kernel (in, units), ``axis=0`` constrains the weights
-into each unit. A layer of ``minidl_keras`` hands its kernel in Keras's layout (a Conv2D's
-(KH, KW, C, F): ``axis=[0, 1, 2]`` is one filter), a minidl layer in its own (Conv2D's
-(F, C, KH, KW): one filter is ``axis=(1, 2, 3)``).
+with ``|w|`` the Euclidean norm along ``axis`` (kept for broadcasting) and ``eps = 1e-7``.
+For a Dense kernel (in, units), ``axis=0`` constrains the weights into each unit; for a
+Conv2D kernel (F, C, KH, KW), one filter is ``axis=(1, 2, 3)``.
 
 Layers take them as ``kernel_constraint=``/``bias_constraint=`` (Dense, Conv1D, Conv2D,
-Conv2DTranspose), a Keras custom layer as ``add_weight(constraint=)``; any function
-``w -> w`` will do. A constraint keeps its arguments (``get_config``) and is made again by
-class name when a saved layer is loaded (``get``). Keras's lower-case strings
-(``kernel_constraint="max_norm"``) belong to the Keras door, ``minidl_keras.constraints``.
+Conv2DTranspose); any function ``w -> w`` will do. A constraint keeps its arguments
+(``get_config``) and is made again by class name when a saved layer is loaded (``get``;
+``Constraint.classes`` holds every subclass, wherever it is defined).
 """
 
 from __future__ import annotations
@@ -28,7 +25,7 @@ from __future__ import annotations
 from .. import backend
 from .configurable import Configurable
 
-EPSILON = 1e-7  # Keras's backend.epsilon()
+EPSILON = 1e-7
 
 
 class Constraint(Configurable):
@@ -98,8 +95,7 @@ class NonNeg(Constraint):
 
 def get(spec):
     """``None``, a constraint (any function ``w -> w``), a class name (``"MaxNorm"``) with its
-    defaults, or a saved ``{"class", "config"}``. Keras's lower-case strings (``"max_norm"``)
-    are ``minidl_keras.constraints.get``'s."""
+    defaults, or a saved ``{"class", "config"}``."""
     if spec is None or callable(spec):
         return spec
     if isinstance(spec, str) and spec in Constraint.classes:
@@ -108,6 +104,5 @@ def get(spec):
         return Constraint.classes[spec["class"]].from_config(dict(spec.get("config", {})))
     raise ValueError(
         f"unknown constraint {spec!r}; expected None, a function w -> w, or one of "
-        f"{sorted(c for c in Constraint.classes)} (Keras's max_norm, non_neg, unit_norm and "
-        "min_max_norm are minidl_keras.constraints' and its layers')"
+        f"{sorted(c for c in Constraint.classes)}"
     )

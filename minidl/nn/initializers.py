@@ -5,7 +5,7 @@ weights has ``Var(y) = fan_in * Var(W) * E[x^2]``. Choosing ``Var(W)`` so that t
 product stays the same from layer to layer (and its mirror image, ``fan_out * Var(W)``,
 for the gradients going back) gives every scheme below; chapter 8 derives them.
 
-    variance_scaling   Var(W) = scale / n, n = fan_in, fan_out or their mean (Keras's VarianceScaling)
+    variance_scaling   Var(W) = scale / n, n = fan_in, fan_out or their mean
     glorot_uniform     U(-a, a), a = sqrt(6 / (fan_in + fan_out))      (tanh / sigmoid / linear)
     glorot_normal      N(0, 2 / (fan_in + fan_out))
     he_uniform         U(-a, a), a = sqrt(6 / fan_in)                  (ReLU halves E[x^2])
@@ -13,21 +13,19 @@ for the gradients going back) gives every scheme below; chapter 8 derives them.
     lecun_uniform      U(-a, a), a = sqrt(3 / fan_in)                  (SELU; linear forward pass)
     lecun_normal       N(0, 1 / fan_in)
     orthogonal         a random matrix with orthonormal rows or columns, times ``gain``
-    random_normal      N(0, 0.05^2)   (Keras's RandomNormal default; ``normal`` is the same)
-    random_uniform     U(-0.05, 0.05) (Keras's RandomUniform default)
+    random_normal      N(0, 0.05^2)   (``normal`` is the same)
+    random_uniform     U(-0.05, 0.05)
     zeros, ones
 
-The names are Keras's (``Dense(64, kernel_initializer="he_normal")``). One difference:
-Keras's ``*_normal`` schemes draw from a normal truncated at two standard deviations
-(rescaled to keep the variance); minidl's draw from the plain normal, as PyTorch's
-``kaiming_normal_`` and ``xavier_normal_`` do. The variance, which is what the
-derivation fixes, is the same.
+A layer takes one by name (``Dense(64, kernel_initializer="he_normal")``; He is PyTorch's
+``kaiming``, Glorot its ``xavier``). The ``*_normal`` schemes draw from the plain normal, as
+PyTorch's ``kaiming_normal_`` and ``xavier_normal_`` do.
 
 Every initialiser is called as ``init(shape, fan_in, fan_out, dtype)`` and draws from
 ``minidl.backend.rng()``, so ``minidl.seed`` makes it repeatable. An initialiser with
-arguments is an ``Initializer`` object (Keras's classes in ``minidl_keras.initializers`` are
-its subclasses): it keeps its arguments (``get_config``), so a layer holding one saves as
-``{"class", "config"}`` and ``get`` makes it again from that.
+arguments is an ``Initializer`` object: it keeps its arguments (``get_config``), so a layer
+holding one saves as ``{"class", "config"}`` and ``get`` makes it again from that
+(``Initializer.classes`` holds every subclass, wherever it is defined).
 """
 
 import math
@@ -73,34 +71,9 @@ def _normal(std, shape, dtype):
     return (backend.rng().standard_normal(shape) * std).astype(dtype)
 
 
-def truncated_normal(std, shape, dtype, rng=None):
-    """Draws from N(0, std^2) truncated to (-2 std, 2 std): values outside are drawn again
-    (so the standard deviation of the result is about 0.88 std)."""
-    rng = backend.rng() if rng is None else rng
-    z = rng.standard_normal(shape)
-    outside = np.abs(z) >= 2.0
-    while outside.any():
-        z[outside] = rng.standard_normal(int(outside.sum()))
-        outside = np.abs(z) >= 2.0
-    return (z * std).astype(dtype)
-
-
-def fans(shape) -> tuple[int, int]:
-    """Keras's fans of a weight of ``shape``: a vector's length twice; a matrix (in, out); a
-    kernel (..., in, out) times its window (Keras's layout, channels before filters)."""
-    shape = tuple(int(d) for d in shape)
-    if len(shape) == 0:
-        return 1, 1
-    if len(shape) == 1:
-        return shape[0], shape[0]
-    window = math.prod(shape[:-2])
-    return window * shape[-2], window * shape[-1]
-
-
 class Initializer(Configurable):
-    """An initialiser with arguments: ``init(shape, fan_in, fan_out, dtype)`` as every
-    minidl layer calls it, or ``init(shape, dtype=None)`` as Keras calls it (the fans then
-    Keras's, ``fans(shape)``). A subclass defines ``draw(shape, fan_in, fan_out, dtype)`` and
+    """An initialiser with arguments, called ``init(shape, fan_in, fan_out, dtype)`` as every
+    minidl layer calls it. A subclass defines ``draw(shape, fan_in, fan_out, dtype)`` and
     keeps its constructor's arguments under their own names (that is its ``get_config``); it
     is found again by class name when a saved layer is made again (``get``)."""
 
@@ -110,18 +83,8 @@ class Initializer(Configurable):
         super().__init_subclass__(**kwargs)
         Initializer.classes[cls.__name__] = cls
 
-    def __call__(self, shape, fan_in=None, fan_out=None, dtype=None):
-        if (
-            dtype is None
-            and fan_out is None
-            and fan_in is not None
-            and not isinstance(fan_in, (int, np.integer))
-        ):
-            fan_in, dtype = None, fan_in  # Keras's positional order: init(shape, dtype)
-        shape = tuple(int(d) for d in shape)
-        if fan_in is None or fan_out is None:
-            fan_in, fan_out = fans(shape)
-        return self.draw(shape, fan_in, fan_out, np.dtype(dtype or "float32"))
+    def __call__(self, shape, fan_in, fan_out, dtype=np.float32):
+        return self.draw(tuple(int(d) for d in shape), fan_in, fan_out, np.dtype(dtype))
 
     def draw(self, shape: tuple, fan_in: int, fan_out: int, dtype):
         raise NotImplementedError
@@ -209,7 +172,7 @@ INITIALIZERS["random_normal"] = random_normal
 
 
 def get(name_or_fn):
-    """Look an initialiser up by name (``"he_normal"``, Keras's names), make a saved
+    """Look an initialiser up by name (``"he_normal"``), make a saved
     ``Initializer`` again from ``{"class", "config"}``, or pass a callable through."""
     if callable(name_or_fn):
         return name_or_fn
@@ -218,7 +181,7 @@ def get(name_or_fn):
         if cls is None:
             raise ValueError(
                 f"unknown initializer class {name_or_fn['class']!r} (known: {sorted(Initializer.classes)}); "
-                "Keras's initializers are defined by minidl_keras: import minidl_keras before loading"
+                "a class defined outside minidl is known once its module is imported"
             )
         return cls.from_config(dict(name_or_fn.get("config", {})))
     try:

@@ -5,7 +5,7 @@ A loss is called PyTorch-style, prediction first, and then asked for its gradien
     loss = loss_fn(y_pred, y_true)      # a float, the mean over the batch
     dy = loss_fn.backward()             # dL/dy_pred, same shape as y_pred
 
-``loss_fn(y_pred, y_true, sample_weight=w)`` weighs sample n by ``w[n]`` as Keras does:
+``loss_fn(y_pred, y_true, sample_weight=w)`` weighs sample n by ``w[n]``:
 ``L = mean_n(w_n l_n)`` (divided by N, not by the sum of the weights), so its gradient is
 the unweighted one with each sample's rows scaled by ``w_n``.
 
@@ -15,10 +15,10 @@ the unweighted one with each sample's rows scaled by ``w_n``.
     SparseCategoricalCrossentropy  the same with integer labels            logits: dL/dz = (softmax(z) - onehot(t)) / N
 
 With ``from_logits=True`` the prediction is the raw score ``z`` and the softmax (or
-sigmoid) is fused into the loss, which is cheaper and numerically stable. With the Keras
+sigmoid) is fused into the loss, which is cheaper and numerically stable. With the
 default ``from_logits=False`` the prediction must be probabilities; values that clearly
 are not (negative, or rows not summing to one) trigger a one-time warning, and the
-computation goes on with the values clipped to [1e-7, 1 - 1e-7], as Keras does.
+computation goes on with the values clipped to [1e-7, 1 - 1e-7].
 """
 
 import warnings
@@ -39,7 +39,7 @@ class Loss:
     loss is their mean; the gradient is that of the mean.
     """
 
-    #: which accuracy ``metrics=["accuracy"]`` means with this loss (Keras's resolution); None: no accuracy
+    #: which accuracy ``metrics=["accuracy"]`` means with this loss; None: no accuracy
     accuracy: str | None = "categorical_accuracy"
     #: whether ``y_pred`` holds raw scores (the cross-entropies take ``from_logits=``)
     from_logits = False
@@ -47,10 +47,10 @@ class Loss:
     #: whether swapping y_pred and y_true changes nothing (then argument order cannot be wrong)
     symmetric = False
 
-    #: ``minidl_keras`` sets this to a function giving the model's output mask (N, T) of the
-    #: batch (Keras's mask of a padded sequence), or None; the loss then averages over the
-    #: real steps only (``_masked``)
-    _mask_from = None
+    #: a function ``(loss, losses, y_pred, sample_weight) -> float`` set from outside to
+    #: replace ``mean`` (scaling ``loss._grad`` to match; for example a mean over the real
+    #: steps of a padded sequence), or None
+    _reduce = None
 
     def __init__(self):
         self._grad = None
@@ -58,46 +58,25 @@ class Loss:
         self._order_checked = False
 
     def __call__(self, y_pred, y_true, sample_weight=None) -> float:
-        if not self._order_checked:  # the first call tells: Keras users write (y_true, y_pred)
+        if not self._order_checked:  # the first call tells: some libraries take (y_true, y_pred)
             self._order_checked = True
             if not self.symmetric:
                 _warn_if_arguments_look_swapped(type(self).__name__, y_pred, y_true)
         y_pred = _as_float_array(y_pred, type(self).__name__)
         losses, self._grad = self.compute(y_pred, y_true)
-        mask = None if self._mask_from is None else self._mask_from()
-        if mask is not None:
-            return self._masked(losses, y_pred, mask, sample_weight)
+        if self._reduce is not None:
+            return self._reduce(self, losses, y_pred, sample_weight)
+        return self.mean(losses, y_pred, sample_weight)
+
+    def mean(self, losses, y_pred, sample_weight=None) -> float:
+        """The loss from the ``losses`` of ``compute``: their mean, each sample's weighted by
+        ``sample_weight`` (``self._grad`` scaled to match)."""
         if sample_weight is None:
             return float(losses.mean())
-        w = _sample_weights(sample_weight, y_pred, type(self).__name__)
+        w = sample_weights(sample_weight, y_pred, type(self).__name__)
         self._grad = self._grad * w.reshape((-1,) + (1,) * (y_pred.ndim - 1))
         per_sample = losses.reshape(len(w), -1).mean(axis=1)
         return float((per_sample * w).mean())
-
-    def _masked(self, losses, y_pred, mask, sample_weight):
-        """Keras's masked loss: the mean over the real positions of a sequence output (N, T, ...),
-        each sample's positions weighted by its ``sample_weight``:
-
-            L = sum_{n,t} w_n m_nt l_nt / sum_{n,t} m_nt      (0 when no position is real)
-
-        ``l_nt`` the loss of position (n, t) (averaged over its last axis, as Keras's losses);
-        the gradient is the plain mean's scaled by ``w_n m_nt (N T) / sum m``."""
-        xp = backend.get_array_module(y_pred)
-        who = type(self).__name__
-        if tuple(mask.shape) != tuple(y_pred.shape[: mask.ndim]):
-            raise ValueError(
-                f"{who}: the output's mask has shape {tuple(mask.shape)}, which does not lead the "
-                f"prediction's shape {tuple(y_pred.shape)}"
-            )
-        weights = xp.asarray(mask, dtype=y_pred.dtype)
-        if sample_weight is not None:
-            w = _sample_weights(sample_weight, y_pred, who)
-            weights = weights * w.reshape((-1,) + (1,) * (weights.ndim - 1))
-        valid = float(xp.asarray(mask).sum())
-        scale = 0.0 if valid == 0 else mask.size / valid
-        per_position = losses.reshape(mask.size, -1).mean(axis=1)
-        self._grad = self._grad * (weights * scale).reshape(weights.shape + (1,) * (y_pred.ndim - mask.ndim))
-        return float((per_position * weights.reshape(-1)).sum() / valid) if valid else 0.0
 
     def compute(self, y_pred, y_true):
         """Return ``(losses, dL/dy_pred)``: the losses whose mean is the loss, samples
@@ -143,7 +122,7 @@ class MeanSquaredError(Loss):
 
 class MeanAbsoluteError(Loss):
     """``mean(|y_pred - y_true|)`` over every element; gradient ``sign(y_pred - y_true) / size``
-    (0 where they are equal, as Keras and PyTorch take it)."""
+    (0 where they are equal, as PyTorch takes it)."""
 
     accuracy = None
     symmetric = True
@@ -156,7 +135,7 @@ class MeanAbsoluteError(Loss):
 
 
 class Huber(Loss):
-    """Squared error near the target, absolute error far from it (Keras's ``Huber(delta=1.0)``)::
+    """Squared error near the target, absolute error far from it (``Huber(delta=1.0)``)::
 
     l = d^2 / 2                  if |d| <= delta        dl/dd = d
     l = delta (|d| - delta / 2)  otherwise              dl/dd = delta sign(d)
@@ -212,7 +191,7 @@ class BinaryCrossentropy(Loss):
 class CategoricalCrossentropy(Loss):
     """Cross-entropy against one-hot (or soft) targets ``y_true`` shaped like ``y_pred`` (..., K).
 
-    From probabilities, as Keras: rows are normalised to sum to one, then clipped.
+    From probabilities, rows are normalised to sum to one, then clipped.
     """
 
     accuracy = "categorical_accuracy"
@@ -275,7 +254,7 @@ def _categorical(loss: Loss, y_pred, t):
 # ------------------------------------------------------------------ input checks
 ORDER_HINT = (
     "minidl's losses take loss(y_pred, y_true), prediction first (PyTorch's order); "
-    "Keras's loss(y_true, y_pred) is the other way round"
+    "some libraries take loss(y_true, y_pred), the other way round"
 )
 
 
@@ -316,7 +295,7 @@ def _warn_if_arguments_look_swapped(who, y_pred, y_true) -> None:
         )
 
 
-def _sample_weights(sample_weight, y_pred, who):
+def sample_weights(sample_weight, y_pred, who):
     """Per-sample weights as a float array (N,) of ``y_pred``'s dtype, on its device."""
     xp = backend.get_array_module(y_pred)
     w = xp.asarray(sample_weight, dtype=y_pred.dtype)
@@ -394,7 +373,7 @@ LOSSES = {
 
 
 def get(spec) -> Loss:
-    """A ``Loss`` from an instance, a Keras name (``"mse"``, ...), or a saved config."""
+    """A ``Loss`` from an instance, a name (``"mse"``, ...), or a saved config."""
     if isinstance(spec, Loss):
         return spec
     if isinstance(spec, str) and spec in LOSSES:

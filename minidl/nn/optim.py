@@ -10,45 +10,31 @@ number for number. With ``g`` the gradient, ``p`` a parameter and ``lr`` the lea
                p -= lr m_hat / (sqrt(v_hat) + eps),  m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t)
     AdamW      Adam, but weight decay shrinks p directly: p *= 1 - lr wd  (not added to g)
 
-``keras_epsilon=True`` puts epsilon where Keras 3 does (what ``minidl_keras.optimizers``
-passes): RMSprop and Adagrad divide by ``sqrt(s + eps)``; Adam takes
-``p -= lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps)``, the same as the rule above with
-``eps / sqrt(1 - b2^t)`` in place of ``eps``. ``Adagrad(initial_accumulator_value=0.1)`` is
-Keras's starting sum (PyTorch's and minidl's is 0).
-
 Each rule is one kernel (``sgd_update``, ``rmsprop_update``, ``adagrad_update``,
 ``adam_update`` in ``minidl/kernels``), run in place on the parameter and its state.
 ``weight_decay`` (all but AdamW) adds ``wd * p`` to ``g``: L2 regularisation.
 ``clipnorm`` rescales each parameter's gradient to norm at most ``clipnorm``,
-``g * clipnorm / max(|g|, clipnorm)`` (Keras); ``global_clipnorm`` rescales all gradients
+``g * clipnorm / max(|g|, clipnorm)``; ``global_clipnorm`` rescales all gradients
 together (PyTorch's ``clip_grad_norm_``); ``clipvalue`` clips each entry to
-``[-clipvalue, clipvalue]`` (PyTorch's ``clip_grad_value_``, Keras's ``clipvalue``).
+``[-clipvalue, clipvalue]`` (PyTorch's ``clip_grad_value_``).
 
-Two options of PyTorch's (and Keras's) are composed here from array operations rather than
-kernels, since each adds one running array to a kernel's rule (the fused kernels cover the
-common case): ``RMSprop(centered=True)`` keeps a running mean of the gradients ``a`` too and
-divides by ``sqrt(s - a^2) + eps`` (Keras: ``sqrt(s - a^2 + eps)``), an estimate of the
-gradient's variance instead of its second moment; ``Adam(amsgrad=True)`` divides by the
-largest ``v`` seen so far, ``v_max = max(v_max, v)``, so a step can never grow because ``v``
-shrank (Reddi et al., 2018).
+Two options of PyTorch's are composed here from array operations rather than kernels, since
+each adds one running array to a kernel's rule (the fused kernels cover the common case):
+``RMSprop(centered=True)`` keeps a running mean of the gradients ``a`` too and divides by
+``sqrt(s - a^2) + eps``, an estimate of the gradient's variance instead of its second
+moment; ``Adam(amsgrad=True)`` divides by the largest ``v`` seen so far,
+``v_max = max(v_max, v)``, so a step can never grow because ``v`` shrank (Reddi et al., 2018).
 
 After the updates, a parameter with a constraint (``layer.constraint_of(key)``: a layer's
-``kernel_constraint=``, ``minidl.nn.constraints``) is replaced by ``constraint(param)``, as
-Keras does.
-
-``keras_weight_decay=wd`` (what ``minidl_keras.optimizers`` passes for Keras's
-``weight_decay`` to SGD, RMSprop and Adagrad) shrinks every parameter before its update,
-``p -= p * wd * lr``, as Keras does for every optimizer; AdamW's ``weight_decay`` is the same
-decay inside its kernel.
+``kernel_constraint=``, ``minidl.nn.constraints``) is replaced by ``constraint(param)``.
 
 Use with ``model.compile(optimizer=Adam(1e-3))``, or by hand:
-``opt.step(model); model.zero_grad()``.
+``opt.step(model); model.zero_grad()``. The schedules at the end of this file (``StepDecay``,
+``ExponentialEpochDecay``, ``CosineEpochDecay``) give the learning rate of each epoch to the
+``LearningRateScheduler`` callback.
 
-The learning rate may also be a ``LearningRateSchedule``, a function of the step (Keras's
-``keras.optimizers.schedules``): the optimizer then sets ``lr = schedule(iterations)``
-before every update. The epoch-based schedules at the end of this file (``StepDecay``,
-``ExponentialEpochDecay``, ``CosineEpochDecay``) go to the ``LearningRateScheduler`` callback
-instead.
+A subclass (one with another update rule, defined anywhere) is found again by its class name
+when a saved model is loaded (``get``), once the module defining it has been imported.
 """
 
 import inspect
@@ -63,12 +49,16 @@ class Optimizer:
     """Base class. ``step(model)`` updates every trainable parameter of ``model`` in place.
 
     ``model`` may be a ``Sequential``, a layer, or a list of layers. The arguments have
-    PyTorch's names (``lr``, ``beta1``, ``beta2``, ``alpha``, ``eps``); Keras's spellings
-    (``learning_rate``, ``beta_1``, ``beta_2``, ``rho``, ``epsilon``) are refused with the name
-    to use: they belong to ``minidl_keras.optimizers``, whose defaults and rules are Keras's
-    (its epsilon sits elsewhere in the update rule). ``opt.learning_rate`` reads and sets
-    ``lr`` (the optimizers of both doors are these classes).
+    PyTorch's names (``lr``, ``beta1``, ``beta2``, ``alpha``, ``eps``); other libraries'
+    spellings (``learning_rate``, ``beta_1``, ...) are refused with minidl's name (``RENAMED``).
     """
+
+    #: every optimizer class by name, filled as subclasses are defined (``get`` reads it)
+    classes: dict[str, type] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        Optimizer.classes[cls.__name__] = cls
 
     def __init__(
         self,
@@ -76,29 +66,20 @@ class Optimizer:
         clipnorm: float | None = None,
         global_clipnorm: float | None = None,
         clipvalue: float | None = None,
-        keras_weight_decay: float = 0.0,
         **unknown,
     ):
-        who = type(self).__name__
-        accepted = _accepted_names(type(self))
-        keras_spellings = sorted(k for k in unknown if KERAS_SPELLINGS.get(k) in accepted)
-        if keras_spellings:
-            ours = ", ".join(f"{KERAS_SPELLINGS[k]}= for {k}=" for k in keras_spellings)
-            raise TypeError(
-                f"{who}({', '.join(k + '=...' for k in keras_spellings)}) is Keras's spelling: "
-                f"minidl.nn.optim takes {ours} (PyTorch's names and rules), or use "
-                f"minidl_keras.optimizers.{who} for Keras's names, defaults and rules"
-            )
+        who, accepted = type(self).__name__, _accepted_names(type(self))
+        for name in sorted(unknown):
+            if RENAMED.get(name) in accepted:
+                raise TypeError(
+                    f"{who}() got an unexpected keyword {name!r}: minidl's name is {RENAMED[name]}"
+                )
         if unknown:
             raise TypeError(
-                f"{who} got unexpected keyword argument(s) "
-                f"{', '.join(sorted(unknown))}; it takes {', '.join(accepted)}"
+                f"{who} got unexpected keyword argument(s) {', '.join(sorted(unknown))}; it takes {', '.join(accepted)}"
             )
-        self.schedule = lr if isinstance(lr, LearningRateSchedule) else None
-        if self.schedule is not None:
-            lr = self.schedule(0)
         if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating, np.integer)):
-            raise TypeError(f"{type(self).__name__} learning rate must be a number, e.g. lr=1e-3, got {lr!r}")
+            raise TypeError(f"{who} learning rate must be a number, e.g. lr=1e-3, got {lr!r}")
         if not lr > 0:
             raise ValueError(f"learning rate must be positive, got {lr!r}")
         for name, value in (
@@ -112,46 +93,29 @@ class Optimizer:
         self.clipnorm = clipnorm
         self.global_clipnorm = global_clipnorm
         self.clipvalue = clipvalue
-        self.keras_weight_decay = float(keras_weight_decay)
         self.iterations = 0
         self.state: dict = {}
-
-    @property
-    def learning_rate(self) -> float:
-        """Keras's name for ``lr``."""
-        return self.lr
-
-    @learning_rate.setter
-    def learning_rate(self, value: float) -> None:
-        self.lr = float(value)
 
     def step(self, model) -> None:
         """Apply one update to every trainable parameter, using the gradients in ``layer.grads``."""
         slots = [(layer, name) for layer in _layers_of(model) for name in layer.trainable_keys()]
         grads = [layer.grads[name] for layer, name in slots]
         grads = self._clip(grads)
-        if self.schedule is not None:
-            self.lr = float(self.schedule(self.iterations))
         for (layer, name), grad in zip(slots, grads):
             key = (id(layer), name)
             if key not in self.state:
                 self.state[key] = self.init_state(layer.params[name])
-            if self.keras_weight_decay:  # Keras's decay of every optimizer: before the step
-                param = layer.params[name]
-                param -= param * param.dtype.type(self.keras_weight_decay) * param.dtype.type(self.lr)
             self.update(layer.params[name], grad, self.state[key])
-        for layer, name in slots:  # weight constraints after the step, as Keras
+        for layer, name in slots:  # weight constraints after the step
             constraint = layer.constraint_of(name)
             if constraint is not None:
                 param = layer.params[name]
                 param[...] = constraint(param)
         self.iterations += 1
-        if self.schedule is not None:  # what lr reports now is the next step's rate, as in Keras
-            self.lr = float(self.schedule(self.iterations))
 
     def _clip(self, grads):
         """The gradients after ``clipnorm``, ``global_clipnorm`` and ``clipvalue``, in that order
-        (Keras allows one of them; PyTorch's clipping functions compose)."""
+        (PyTorch's clipping functions compose)."""
         if self.clipnorm is not None:
             c = self.clipnorm
             grads = [g * g.dtype.type(c / max(_norm(g), c)) for g in grads]
@@ -181,10 +145,13 @@ class Optimizer:
         return self
 
     def get_config(self) -> dict:
-        config = {k: v for k, v in vars(self).items() if k not in ("state", "iterations", "schedule")}
-        if self.schedule is not None:
-            config["lr"] = self.schedule
-        return config
+        """The constructor's arguments, under their own names (a saved model keeps them)."""
+        return {k: v for k, v in vars(self).items() if k not in ("state", "iterations")}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Optimizer":
+        """The optimizer ``get_config`` described (``get`` calls this for a saved one)."""
+        return cls(**config)
 
     # ------------------------------------------------------------------ saving the progress
     def get_state(self, layers) -> tuple[dict, dict]:
@@ -245,47 +212,13 @@ class Optimizer:
         return f"{type(self).__name__}({args})"
 
 
-class LearningRateSchedule:
-    """A learning rate that changes every step: ``schedule(step) -> lr``, with ``step`` the
-    optimizer's ``iterations`` (0 at the first update). Pass one as the learning rate,
-    ``Adam(lr=schedule)``. Subclasses store their constructor arguments under their own names
-    (that is their ``get_config``) and are found again by class name when a saved optimizer is
-    loaded. Keras's schedules (``minidl_keras.optimizers.schedules``) are subclasses."""
-
-    classes: dict[str, type] = {}
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        LearningRateSchedule.classes[cls.__name__] = cls
-
-    def __call__(self, step: int) -> float:
-        raise NotImplementedError
-
-    def get_config(self) -> dict:
-        return dict(vars(self))
-
-    def __repr__(self):
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_config().items())})"
-
-
-def _schedule_from_config(spec: dict) -> LearningRateSchedule:
-    cls = LearningRateSchedule.classes.get(str(spec.get("class")))
-    if cls is None:
-        raise ValueError(
-            f"unknown learning-rate schedule {spec.get('class')!r} (known: "
-            f"{sorted(LearningRateSchedule.classes)}); Keras's schedules are defined "
-            "by minidl_keras: import minidl_keras before loading"
-        )
-    return cls(**spec.get("config", {}))
-
-
 def _norm(g) -> float:
     xp = backend.get_array_module(g)
     return float(xp.sqrt((g * g).sum()))
 
 
 def _layers_of(model):
-    if hasattr(model, "leaf_layers"):  # a keras.Model: nested models and custom layers opened
+    if hasattr(model, "leaf_layers"):  # a model of nested models: the layers holding parameters
         return model.leaf_layers()
     if hasattr(model, "layers"):
         return model.layers
@@ -298,8 +231,8 @@ def _zeros_like(param):
     return backend.get_array_module(param).zeros_like(param)
 
 
-# Keras's argument names -> minidl's: refused with this advice (``minidl_keras.optimizers`` takes them)
-KERAS_SPELLINGS = {
+# other libraries' names for minidl's arguments: refused with minidl's name
+RENAMED = {
     "learning_rate": "lr",
     "beta_1": "beta1",
     "beta_2": "beta2",
@@ -354,15 +287,9 @@ class SGD(Optimizer):
 
 
 class RMSprop(Optimizer):
-    """Divides each step by a running RMS of recent gradients (PyTorch's ``alpha``, 0.99 by
-    default, is Keras's ``rho``, 0.9 in ``minidl_keras.optimizers.RMSprop``).
-
-    ``centered=True`` also keeps ``a = alpha a + (1 - alpha) g`` and divides by
-    ``sqrt(s - a^2) + eps`` (with ``keras_epsilon``, ``sqrt(s - a^2 + eps)``). With
-    ``keras_epsilon`` the momentum buffer holds the steps times the learning rate, as
-    Keras's does (``b = momentum b + lr g / sqrt(...)``; ``p -= b``), which matters when the
-    rate changes (a schedule); PyTorch's holds them without it.
-    """
+    """Divides each step by a running RMS of recent gradients (``alpha``, 0.99 by default,
+    weighs the past). ``centered=True`` also keeps ``a = alpha a + (1 - alpha) g`` and divides
+    by ``sqrt(s - a^2) + eps``."""
 
     def __init__(
         self,
@@ -372,7 +299,6 @@ class RMSprop(Optimizer):
         momentum: float = 0.0,
         weight_decay: float = 0.0,
         centered: bool = False,
-        keras_epsilon: bool = False,
         **options,
     ):
         super().__init__(lr, **options)
@@ -383,7 +309,6 @@ class RMSprop(Optimizer):
             float(weight_decay),
         )
         self.centered = bool(centered)
-        self.keras_epsilon = bool(keras_epsilon)
 
     def init_state(self, param):
         state = {"square_avg": _zeros_like(param), "buffer": _zeros_like(param)}
@@ -392,7 +317,7 @@ class RMSprop(Optimizer):
         return state
 
     def update(self, param, grad, state):
-        if not (self.keras_epsilon or self.centered):
+        if not self.centered:
             backend.kernels_for(param).rmsprop_update(
                 param,
                 grad,
@@ -405,61 +330,50 @@ class RMSprop(Optimizer):
                 self.weight_decay,
             )
             return
-        # Keras's epsilon or the centred variant: composed from array operations
-        xp = backend.get_array_module(param)
-        g = grad + self.weight_decay * param if self.weight_decay else grad
-        s, buffer = state["square_avg"], state["buffer"]
-        s *= self.alpha
-        s += (1.0 - self.alpha) * g * g
-        variance = s
-        if self.centered:
-            a = state["grad_avg"]
-            a *= self.alpha
-            a += (1.0 - self.alpha) * g
-            variance = s - a * a
-        if self.keras_epsilon:  # Keras's rule: lr g / sqrt(s [- a^2] + eps), lr inside the buffer
-            step = self.lr * g / xp.sqrt(variance + self.eps)
-            if self.momentum:
-                buffer *= self.momentum
-                buffer += step
-                step = buffer
-            param -= step
-            return
-        step = g / (xp.sqrt(variance) + self.eps)  # PyTorch's centred rule
+        xp = backend.get_array_module(param)  # the centred rule, from array operations
+        g = self._averages(param, grad, state)
+        step = g / (xp.sqrt(state["square_avg"] - state["grad_avg"] ** 2) + self.eps)
         if self.momentum:
+            buffer = state["buffer"]
             buffer *= self.momentum
             buffer += step
             step = buffer
         param -= self.lr * step
 
+    def _averages(self, param, grad, state):
+        """Update the running averages (``s``, and ``a`` when centred) in place; return the
+        gradient with its weight-decay term."""
+        g = grad + self.weight_decay * param if self.weight_decay else grad
+        s = state["square_avg"]
+        s *= self.alpha
+        s += (1.0 - self.alpha) * g * g
+        if "grad_avg" in state:
+            a = state["grad_avg"]
+            a *= self.alpha
+            a += (1.0 - self.alpha) * g
+        return g
+
 
 class Adagrad(Optimizer):
-    """Divides each step by the root of the sum of all past squared gradients."""
+    """Divides each step by the root of the sum of all past squared gradients; the sum starts
+    at ``initial_accumulator_value`` (PyTorch's argument, 0 by default)."""
 
     def __init__(
         self,
         lr: float = 1e-2,
         eps: float = 1e-10,
         weight_decay: float = 0.0,
-        keras_epsilon: bool = False,
         initial_accumulator_value: float = 0.0,
         **options,
     ):
         super().__init__(lr, **options)
         self.eps, self.weight_decay = float(eps), float(weight_decay)
-        self.keras_epsilon = bool(keras_epsilon)
         self.initial_accumulator_value = float(initial_accumulator_value)
 
     def init_state(self, param):
         return {"sum": _zeros_like(param) + param.dtype.type(self.initial_accumulator_value)}
 
     def update(self, param, grad, state):
-        if self.keras_epsilon:  # Keras's rule: g / sqrt(s + eps)
-            g = grad + self.weight_decay * param if self.weight_decay else grad
-            total = state["sum"]
-            total += g * g
-            param -= self.lr * g / backend.get_array_module(total).sqrt(total + self.eps)
-            return
         backend.kernels_for(param).adagrad_update(
             param, grad, state["sum"], self.lr, self.eps, self.weight_decay
         )
@@ -468,11 +382,10 @@ class Adagrad(Optimizer):
 class Adam(Optimizer):
     """Momentum (first moment) + RMSprop (second moment), both bias-corrected.
 
-    PyTorch's ``betas=(beta1, beta2)`` is accepted too. Keras adds its ``epsilon`` to sqrt(v)
-    before the bias correction, minidl and PyTorch after it (chapter 17), and Keras's default
-    is 1e-7: ``minidl_keras.optimizers.Adam`` passes ``keras_epsilon=True``.
-    ``amsgrad=True`` divides by ``sqrt(v_max)``, ``v_max = max(v_max, v)`` the largest second
-    moment so far (PyTorch's and Keras's rule; composed from array operations).
+    PyTorch's ``betas=(beta1, beta2)`` is accepted too. ``eps`` is added to ``sqrt(v_hat)``,
+    after the bias correction (``epsilon(t)``, the ``eps`` of step ``t``, is where a subclass
+    may move it). ``amsgrad=True`` divides by ``sqrt(v_max)``, ``v_max = max(v_max, v)`` the
+    largest second moment so far (PyTorch's rule; composed from array operations).
     """
 
     decoupled = False
@@ -485,7 +398,6 @@ class Adam(Optimizer):
         eps: float = 1e-8,
         weight_decay: float = 0.0,
         amsgrad: bool = False,
-        keras_epsilon: bool = False,
         **options,
     ):
         who = type(self).__name__
@@ -504,7 +416,6 @@ class Adam(Optimizer):
             float(weight_decay),
         )
         self.amsgrad = bool(amsgrad)
-        self.keras_epsilon = bool(keras_epsilon)
 
     def init_state(self, param):
         state = {"m": _zeros_like(param), "v": _zeros_like(param), "step": 0}
@@ -514,9 +425,7 @@ class Adam(Optimizer):
 
     def update(self, param, grad, state):
         state["step"] += 1
-        eps = self.eps
-        if self.keras_epsilon:  # Keras's eps is added to sqrt(v) before the bias correction
-            eps = self.eps / math.sqrt(1.0 - self.beta2 ** state["step"])
+        eps = self.epsilon(state["step"])
         if self.amsgrad:
             self._amsgrad_update(param, grad, state, eps)
             return
@@ -533,6 +442,10 @@ class Adam(Optimizer):
             self.weight_decay,
             self.decoupled,
         )
+
+    def epsilon(self, step: int) -> float:
+        """The ``eps`` added to ``sqrt(v_hat)`` at step ``step`` (1 at the first update)."""
+        return self.eps
 
     def _amsgrad_update(self, param, grad, state, eps) -> None:
         """The kernel's rule (``adam_update``) with ``v_max`` in place of ``v`` in the step."""
@@ -559,7 +472,7 @@ class AdamW(Adam):
     decoupled = True
 
     def __init__(self, lr: float = 1e-3, weight_decay: float = 0.01, **adam_options):
-        """Adam's options (``beta1``, ``beta2``, ``eps``, ``amsgrad``, ``keras_epsilon``, clipping) by
+        """Adam's options (``beta1``, ``beta2``, ``eps``, ``amsgrad``, clipping) by
         keyword; only the default weight decay differs (PyTorch's 0.01)."""
         super().__init__(lr, weight_decay=weight_decay, **adam_options)
 
@@ -568,17 +481,20 @@ OPTIMIZERS = {"sgd": SGD, "rmsprop": RMSprop, "adagrad": Adagrad, "adam": Adam, 
 
 
 def get(spec) -> Optimizer:
-    """An optimizer from an instance, a name with default settings (``"adam"``), or a saved config."""
+    """An optimizer from an instance, a name with default settings (``"adam"``), or a saved
+    ``{"class", "config"}`` (any ``Optimizer`` subclass, by ``Optimizer.classes``)."""
     if isinstance(spec, Optimizer):
         return spec
     if isinstance(spec, str) and spec.lower() in OPTIMIZERS:
         return OPTIMIZERS[spec.lower()]()
-    if isinstance(spec, dict) and spec.get("class") in {c.__name__ for c in OPTIMIZERS.values()}:
-        cls = next(c for c in OPTIMIZERS.values() if c.__name__ == spec["class"])
-        config = dict(spec.get("config", {}))
-        if isinstance(config.get("lr"), dict):
-            config["lr"] = _schedule_from_config(config["lr"])
-        return cls(**config)
+    if isinstance(spec, dict) and spec.get("class") is not None:
+        cls = Optimizer.classes.get(str(spec["class"]))
+        if cls is None:
+            raise ValueError(
+                f"unknown optimizer class {spec['class']!r} (known: {sorted(Optimizer.classes)}); "
+                "a class defined outside minidl is known once its module is imported"
+            )
+        return cls.from_config(dict(spec.get("config", {})))
     raise ValueError(
         f"unknown optimizer {spec!r}; expected a minidl.nn.optim.Optimizer or one of {sorted(OPTIMIZERS)}"
     )
@@ -596,8 +512,7 @@ class StepDecay:
 
 
 class ExponentialEpochDecay:
-    """``lr(epoch) = initial_lr * gamma ** epoch`` (per epoch; Keras's ``ExponentialDecay``,
-    ``minidl_keras.optimizers.schedules``, counts batches and has other arguments)."""
+    """``lr(epoch) = initial_lr * gamma ** epoch``, once per epoch."""
 
     def __init__(self, initial_lr: float, gamma: float = 0.95):
         self.initial_lr, self.gamma = initial_lr, gamma
@@ -608,7 +523,7 @@ class ExponentialEpochDecay:
 
 class CosineEpochDecay:
     """``lr(epoch) = min_lr + (initial_lr - min_lr) (1 + cos(pi epoch / total_epochs)) / 2``, then
-    ``min_lr`` (per epoch; Keras's ``CosineDecay`` counts batches)."""
+    ``min_lr``, once per epoch."""
 
     def __init__(self, initial_lr: float, total_epochs: int, min_lr: float = 0.0):
         if total_epochs <= 0:

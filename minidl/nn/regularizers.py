@@ -1,6 +1,6 @@
 """Weight penalties added to the loss: L1, L2 and both.
 
-    L2(W) = l2 * sum(W^2)        dL2/dW = 2 l2 W          (Keras's definition, no 1/2)
+    L2(W) = l2 * sum(W^2)        dL2/dW = 2 l2 W          (no 1/2)
     L1(W) = l1 * sum(|W|)        dL1/dW = l1 sign(W)
 
 A layer given ``kernel_regularizer=L2(1e-4)`` (or the string ``"l2"``) adds ``loss(W)``
@@ -66,7 +66,7 @@ REGULARIZERS = {"l1": L1, "l2": L2, "l1_l2": L1L2, "L1": L1, "L2": L2, "L1L2": L
 
 
 def get(spec):
-    """``None``, a ``Regularizer``, a name (``"l2"``: Keras's default factor 0.01), or a saved config."""
+    """``None``, a ``Regularizer``, a name (``"l2"``: the default factor 0.01), or a saved config."""
     if spec is None or isinstance(spec, Regularizer):
         return spec
     if isinstance(spec, str) and spec in REGULARIZERS:

@@ -1,7 +1,7 @@
-"""``keras.optimizers``: minidl's optimizers with Keras 3's argument names and defaults.
+"""``keras.optimizers``: minidl's optimizers with Keras 3's argument names, defaults and rules.
 
-Each name is a function that returns the minidl optimizer (``minidl.nn.optim``), so the update
-rules are minidl's (PyTorch's, documented in ``minidl.nn.optim``); the defaults are Keras's:
+Each name is a function that returns a subclass of the minidl optimizer
+(``minidl.nn.optim``, PyTorch's rules) with Keras's rules; the defaults are Keras's:
 
     SGD(learning_rate=0.01, momentum=0.0, nesterov=False)
     RMSprop(learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7)
@@ -12,20 +12,31 @@ rules are minidl's (PyTorch's, documented in ``minidl.nn.optim``); the defaults 
 ``learning_rate`` may be a schedule from ``keras.optimizers.schedules``; each also takes
 one of ``clipnorm`` (``g * clipnorm / max(|g|, clipnorm)`` per weight), ``global_clipnorm``
 (all weights together) and ``clipvalue`` (each entry clipped to ``[-clipvalue, clipvalue]``),
-as Keras (two of them are a ``ValueError``), and ``name``. ``RMSprop(centered=True)`` and
-``Adam``/``AdamW(amsgrad=True)`` follow Keras's rules (``minidl.nn.optim``'s ``centered`` and
-``amsgrad`` with ``keras_epsilon=True``). Keras's
-``weight_decay`` is decoupled (the weights shrink by ``lr * weight_decay`` each step):
-``Adam(weight_decay=...)`` is therefore minidl's ``AdamW``; for SGD, RMSprop and Adagrad it is
-``keras_weight_decay`` (the same shrinking before the step; minidl's own ``weight_decay`` of
-those classes is PyTorch's L2 term added to the gradient). Epsilon sits where Keras 3 puts it
-(``keras_epsilon=True``): RMSprop and Adagrad divide by ``sqrt(s + epsilon)``, Adam adds it to
-``sqrt(v)`` before the bias correction; Adagrad's sum starts at ``initial_accumulator_value``
-(0.1). ``minidl.nn.optim`` keeps PyTorch's rules for its own names.
+as Keras (two of them are a ``ValueError``), and ``name``.
+
+Keras's rules, where they differ from minidl's (PyTorch's):
+
+* epsilon: RMSprop and Adagrad divide by ``sqrt(s + epsilon)`` (minidl: ``sqrt(s) + eps``;
+  centred RMSprop ``sqrt(s - a^2 + epsilon)``); Adam adds it to ``sqrt(v)`` before the bias
+  correction, ``p -= lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps)``, which is minidl's
+  rule with ``eps / sqrt(1 - b2^t)`` in place of ``eps`` (``KerasAdam.epsilon``);
+* RMSprop's momentum buffer holds the steps times the learning rate
+  (``b = momentum b + lr g / sqrt(...)``; ``p -= b``), which matters when the rate changes;
+* Adagrad's sum starts at ``initial_accumulator_value`` (0.1; minidl's 0);
+* ``weight_decay`` is decoupled for every optimizer: each weight shrinks by
+  ``p -= p * weight_decay * lr`` before its update (``Adam(weight_decay=...)`` is therefore
+  minidl's ``AdamW`` with Keras's epsilon); minidl's own ``weight_decay`` of SGD, RMSprop and
+  Adagrad is PyTorch's L2 term added to the gradient;
+* a schedule is evaluated at the step count before each update, and ``lr`` (also read and set
+  as ``learning_rate``) reports the next step's rate after it.
+
+The classes (``KerasSGD``, ..., ``KerasAdamW``) take minidl's argument names, as a saved
+optimizer's configuration holds them; ``minidl.nn.optim.get`` finds them by class name.
 """
 
-from collections.abc import Callable
+import math
 
+from minidl import backend
 from minidl.nn import optim as _optim
 from . import schedules
 
@@ -34,12 +45,106 @@ __all__ = ["SGD", "RMSprop", "Adagrad", "Adam", "AdamW", "Optimizer", "schedules
 Optimizer = _optim.Optimizer
 
 
-def _common(options: dict, who: str, weight_decay, decay_by_kernel: bool = False, **rule) -> dict:
-    """The arguments every Keras optimizer takes, as minidl's optimizers take them:
+class KerasRules:
+    """What every Keras optimizer adds to minidl's: ``lr`` may be a ``LearningRateSchedule``,
+    ``decoupled_weight_decay`` shrinks each weight before its update, ``learning_rate`` is
+    ``lr``. Placed before a minidl optimizer class among a subclass's bases."""
+
+    def __init__(self, lr, *args, decoupled_weight_decay: float = 0.0, **options):
+        self.schedule = lr if isinstance(lr, schedules.LearningRateSchedule) else None
+        super().__init__(lr if self.schedule is None else self.schedule(0), *args, **options)
+        self.decoupled_weight_decay = float(decoupled_weight_decay)
+
+    @property
+    def learning_rate(self) -> float:
+        """Keras's name for ``lr``."""
+        return self.lr
+
+    @learning_rate.setter
+    def learning_rate(self, value: float) -> None:
+        self.lr = float(value)
+
+    def step(self, model) -> None:
+        if self.schedule is not None:
+            self.lr = float(self.schedule(self.iterations))
+        super().step(model)
+        if self.schedule is not None:  # what lr reports now is the next step's rate, as in Keras
+            self.lr = float(self.schedule(self.iterations))
+
+    def decay(self, param) -> None:
+        """Keras's decoupled weight decay, before the step: ``p -= p * wd * lr``."""
+        if self.decoupled_weight_decay:
+            param -= param * param.dtype.type(self.decoupled_weight_decay) * param.dtype.type(self.lr)
+
+    def update(self, param, grad, state) -> None:
+        self.decay(param)
+        super().update(param, grad, state)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        schedule = config.pop("schedule")
+        if schedule is not None:
+            config["lr"] = schedule
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict):
+        config = dict(config)
+        if isinstance(config.get("lr"), dict):
+            config["lr"] = schedules.from_saved(config["lr"])
+        return cls(**config)
+
+
+class KerasSGD(KerasRules, _optim.SGD):
+    """minidl's SGD (the same steps as Keras's for a constant learning rate) with Keras's decay."""
+
+
+class KerasRMSprop(KerasRules, _optim.RMSprop):
+    """RMSprop with Keras's rule: ``b = momentum b + lr g / sqrt(s [- a^2] + eps)``; ``p -= b``."""
+
+    def update(self, param, grad, state) -> None:
+        self.decay(param)
+        xp = backend.get_array_module(param)
+        g = self._averages(param, grad, state)
+        variance = state["square_avg"]
+        if self.centered:
+            variance = variance - state["grad_avg"] * state["grad_avg"]
+        step = self.lr * g / xp.sqrt(variance + self.eps)
+        if self.momentum:
+            buffer = state["buffer"]
+            buffer *= self.momentum
+            buffer += step
+            step = buffer
+        param -= step
+
+
+class KerasAdagrad(KerasRules, _optim.Adagrad):
+    """Adagrad with Keras's rule: ``p -= lr g / sqrt(s + eps)``."""
+
+    def update(self, param, grad, state) -> None:
+        self.decay(param)
+        g = grad + self.weight_decay * param if self.weight_decay else grad
+        total = state["sum"]
+        total += g * g
+        param -= self.lr * g / backend.get_array_module(total).sqrt(total + self.eps)
+
+
+class KerasAdam(KerasRules, _optim.Adam):
+    """Adam with Keras's epsilon, added to ``sqrt(v)`` before the bias correction."""
+
+    def epsilon(self, step: int) -> float:
+        return self.eps / math.sqrt(1.0 - self.beta2**step)
+
+
+class KerasAdamW(KerasAdam, _optim.AdamW):
+    """AdamW (decoupled decay in the kernel) with Keras's epsilon."""
+
+
+def _common(options: dict, who: str, weight_decay, decay_by_kernel: bool = False) -> dict:
+    """The arguments every Keras optimizer takes, as the classes above take them:
     ``weight_decay`` (None: 0; Keras's decoupled decay: AdamW's kernel does it
-    (``decay_by_kernel``), for the others ``keras_weight_decay``), one of ``clipnorm``,
-    ``global_clipnorm`` and ``clipvalue``
-    (Keras's rule), ``name`` (ignored); ``rule`` adds minidl's switches (``keras_epsilon=True``).
+    (``decay_by_kernel``), for the others ``decoupled_weight_decay``), one of ``clipnorm``,
+    ``global_clipnorm`` and ``clipvalue`` (Keras's rule), ``name`` (ignored).
     Anything else is not in minidl."""
     options = dict(options)
     options.pop("name", None)
@@ -53,17 +158,17 @@ def _common(options: dict, who: str, weight_decay, decay_by_kernel: bool = False
     if options:
         raise TypeError(f"{who} got argument(s) minidl does not have: {', '.join(sorted(options))}")
     if decay_by_kernel:
-        return {"weight_decay": weight_decay or 0.0, **clipping, **rule}
-    return {"keras_weight_decay": weight_decay or 0.0, **clipping, **rule}
+        return {"weight_decay": weight_decay or 0.0, **clipping}
+    return {"decoupled_weight_decay": weight_decay or 0.0, **clipping}
 
 
 def SGD(
     learning_rate=0.01, momentum: float = 0.0, nesterov: bool = False, weight_decay=None, **common
-) -> _optim.SGD:
+) -> KerasSGD:
     """Keras's SGD as ``minidl.nn.optim.SGD`` (PyTorch's momentum rule, the same steps as
     Keras's for a constant learning rate)."""
     options = _common(common, "SGD", weight_decay)
-    return _optim.SGD(learning_rate, momentum=momentum, nesterov=nesterov, **options)
+    return KerasSGD(learning_rate, momentum=momentum, nesterov=nesterov, **options)
 
 
 def RMSprop(
@@ -74,10 +179,10 @@ def RMSprop(
     centered: bool = False,
     weight_decay=None,
     **common,
-) -> _optim.RMSprop:
+) -> KerasRMSprop:
     """Keras's RMSprop (``rho`` 0.9) as ``minidl.nn.optim.RMSprop`` (whose ``alpha`` is ``rho``)."""
-    options = _common(common, "RMSprop", weight_decay, keras_epsilon=True)
-    return _optim.RMSprop(
+    options = _common(common, "RMSprop", weight_decay)
+    return KerasRMSprop(
         learning_rate, alpha=rho, eps=epsilon, momentum=momentum, centered=centered, **options
     )
 
@@ -88,10 +193,10 @@ def Adagrad(
     epsilon: float = 1e-7,
     weight_decay=None,
     **common,
-) -> _optim.Adagrad:
+) -> KerasAdagrad:
     """Keras's Adagrad as ``minidl.nn.optim.Adagrad`` with Keras's starting sum and epsilon."""
-    options = _common(common, "Adagrad", weight_decay, keras_epsilon=True)
-    return _optim.Adagrad(
+    options = _common(common, "Adagrad", weight_decay)
+    return KerasAdagrad(
         learning_rate, eps=epsilon, initial_accumulator_value=initial_accumulator_value, **options
     )
 
@@ -104,10 +209,10 @@ def Adam(
     amsgrad: bool = False,
     weight_decay=None,
     **common,
-):
+) -> KerasAdam:
     """Keras's Adam as ``minidl.nn.optim.Adam`` (``minidl.nn.optim.AdamW`` with a ``weight_decay``,
     which Keras applies decoupled)."""
-    cls = _optim.AdamW if weight_decay else _optim.Adam
+    cls = KerasAdamW if weight_decay else KerasAdam
     return _adam("Adam", cls, learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay, common)
 
 
@@ -119,28 +224,23 @@ def AdamW(
     epsilon: float = 1e-7,
     amsgrad: bool = False,
     **common,
-) -> _optim.AdamW:
+) -> KerasAdamW:
     """Keras's AdamW (weight decay 0.004) as ``minidl.nn.optim.AdamW``."""
-    return _adam("AdamW", _optim.AdamW, learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay, common)
+    return _adam("AdamW", KerasAdamW, learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay, common)
 
 
 def _adam(who, cls, learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay, common):
-    """Keras's Adam or AdamW (``who``) as minidl's ``cls``, epsilon where Keras puts it."""
-    options = _common(common, who, weight_decay, decay_by_kernel=True, keras_epsilon=True)
+    """Keras's Adam or AdamW (``who``) as ``cls``."""
+    options = _common(common, who, weight_decay, decay_by_kernel=True)
     return cls(learning_rate, beta1=beta_1, beta2=beta_2, eps=epsilon, amsgrad=amsgrad, **options)
 
 
-_BY_NAME: dict[str, Callable[[], _optim.Optimizer]] = {
-    "sgd": SGD,
-    "rmsprop": RMSprop,
-    "adagrad": Adagrad,
-    "adam": Adam,
-    "adamw": AdamW,
-}
+_BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adagrad": Adagrad, "adam": Adam, "adamw": AdamW}
 
 
 def get(identifier):
-    """An optimizer from a name (Keras's defaults) or an optimizer object."""
+    """An optimizer from a name (Keras's defaults), an optimizer object, or a saved
+    ``{"class", "config"}`` (``minidl.nn.optim.get``)."""
     if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
         return _BY_NAME[identifier.lower()]()
     return _optim.get(identifier)

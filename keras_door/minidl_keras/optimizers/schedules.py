@@ -1,8 +1,9 @@
 """``keras.optimizers.schedules``: learning rates that change every step (batch).
 
 Pass one as the learning rate, ``Adam(learning_rate=ExponentialDecay(1e-3, 1000, 0.9))``;
-the optimizer evaluates it at its step count before every update
-(``minidl.nn.optim.LearningRateSchedule``). ``step`` counts batches, not epochs, as in Keras.
+the optimizer evaluates it at its step count before every update (``LearningRateSchedule``).
+``step`` counts batches, not epochs, as in Keras (minidl's own schedules,
+``minidl.nn.optim.StepDecay`` and the like, give the rate of an epoch to a callback).
 
     ExponentialDecay        lr = initial * decay_rate ** (step / decay_steps)   (floor with staircase)
     InverseTimeDecay        lr = initial / (1 + decay_rate * step / decay_steps)
@@ -12,8 +13,6 @@ the optimizer evaluates it at its step count before every update
 
 import math
 
-from minidl.nn.optim import LearningRateSchedule
-
 __all__ = [
     "LearningRateSchedule",
     "ExponentialDecay",
@@ -21,6 +20,40 @@ __all__ = [
     "PiecewiseConstantDecay",
     "CosineDecay",
 ]
+
+
+class LearningRateSchedule:
+    """A learning rate that changes every step: ``schedule(step) -> lr``, with ``step`` the
+    optimizer's ``iterations`` (0 at the first update). Subclasses store their constructor
+    arguments under their own names (that is their ``get_config``) and are found again by
+    class name when a saved optimizer is loaded (``from_saved``)."""
+
+    classes: dict[str, type] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        LearningRateSchedule.classes[cls.__name__] = cls
+
+    def __call__(self, step: int) -> float:
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        return dict(vars(self))
+
+    def __repr__(self):
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_config().items())})"
+
+
+def from_saved(spec: dict) -> LearningRateSchedule:
+    """The schedule a saved optimizer describes as ``{"class", "config"}``."""
+    cls = LearningRateSchedule.classes.get(str(spec.get("class")))
+    if cls is None:
+        raise ValueError(
+            f"unknown learning-rate schedule {spec.get('class')!r} (known: "
+            f"{sorted(LearningRateSchedule.classes)}); a schedule defined elsewhere is known once "
+            "its module is imported"
+        )
+    return cls(**spec.get("config", {}))
 
 
 def _positive(value, what, who):
