@@ -138,7 +138,7 @@ class Floors:
 # tape and what rests on it (custom layers, ops, attention, the model file); the models and the
 # public ``layers`` namespace; the public names.
 KERAS_DIR = PACKAGE_DIR.parent / "keras_door" / "minidl_keras"
-_KERAS_PARTS = """activations augmentation backend callbacks constraints datasets elementwise initializers
+_KERAS_PARTS = """activations affine augmentation backend callbacks constraints datasets elementwise initializers
     losses masking merging metrics noise normalization optimizers pooling regularizers reshaping
     text utils wrappers"""
 KERAS_GROUPS = [

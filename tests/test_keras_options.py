@@ -346,15 +346,15 @@ def test_constraints_follow_kerass_formulas(name, kw):
 
 def test_kerass_constraint_strings_are_the_doors_only():
     """One door (issue 43): ``"max_norm"`` is Keras's string, taken by ``keras.constraints`` and
-    the door's layers; minidl's own layers know the class names."""
+    the door's layers; minidl's own layers take no constraint (a Keras option)."""
     C = keras.constraints
     assert keras.layers.Dense(3, kernel_constraint="max_norm").kernel_constraint == C.MaxNorm()
     conv = keras.layers.Conv2D(2, 3, kernel_constraint="unit_norm", bias_constraint="non_neg")
     assert (conv.kernel_constraint, conv.bias_constraint) == (C.UnitNorm(), C.NonNeg())
     assert C.get("MinMaxNorm") == C.get("min_max_norm")
-    assert mdl.nn.layers.Dense(3, kernel_constraint="MaxNorm").kernel_constraint == C.MaxNorm()
-    with pytest.raises(ValueError, match="unknown constraint 'max_norm'"):
-        mdl.nn.layers.Dense(3, kernel_constraint="max_norm")
+    assert keras.layers.Dense(3, kernel_constraint="MaxNorm").kernel_constraint == C.MaxNorm()
+    with pytest.raises(TypeError, match="kernel_constraint"):  # a Keras option: the door's Dense takes it
+        mdl.nn.layers.Dense(3, kernel_constraint=C.MaxNorm())
     assert not hasattr(nn_constraints, "KERAS_NAMES")
 
 
@@ -422,11 +422,13 @@ def test_constraints_hold_after_every_step_and_save(tmp_path):
 
 
 @pytest.mark.parametrize("make", [
-    lambda: mdl.layers.Dense(3, activation="tanh", bias_regularizer="l1_l2", activity_regularizer=mdl.regularizers.L2(0.3)),
-    lambda: mdl.layers.Conv2D(2, 3, padding="same", activation="relu", bias_regularizer=mdl.regularizers.L2(0.2),
-                              activity_regularizer=mdl.regularizers.L1L2(0.1, 0.2)),
-    lambda: mdl.layers.Conv1D(2, 3, bias_regularizer=mdl.regularizers.L2(0.2), activity_regularizer="l2"),
-    lambda: mdl.layers.Conv2DTranspose(2, 3, stride=2, bias_regularizer="l2", activity_regularizer="l1"),
+    lambda: keras.layers.Dense(3, activation="tanh", bias_regularizer="l1_l2", activity_regularizer=mdl.regularizers.L2(0.3)),
+    lambda: keras.layers.Conv2D(2, 3, padding="same", activation="relu", bias_regularizer=mdl.regularizers.L2(0.2),
+                                activity_regularizer=mdl.regularizers.L1L2(0.1, 0.2), data_format="channels_first"),
+    lambda: keras.layers.Conv1D(2, 3, bias_regularizer=mdl.regularizers.L2(0.2), activity_regularizer="l2",
+                                data_format="channels_first"),
+    lambda: keras.layers.Conv2DTranspose(2, 3, strides=2, bias_regularizer="l2", activity_regularizer="l1",
+                                         data_format="channels_first"),
 ])  # fmt: skip
 def test_bias_and_activity_penalties_pass_the_gradient_check(make):
     layer = make()

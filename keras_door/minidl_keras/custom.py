@@ -214,10 +214,14 @@ class Layer(MinidlLayer):
     def backward(self, dy):
         graph, tape, many = self.require_cache()
         dxs = graph.backward(tape, [dy])
+        return dxs if many else dxs[0]
+
+    def add_penalty_gradients(self) -> None:
+        """The sub-layers' penalty gradients and those of the weights made with ``regularizer=``."""
+        super().add_penalty_gradients()
         for key, regularizer in self.__dict__.get("_weight_regularizers", {}).items():
             if key in _own(self.grads):
                 self.grads[key] += regularizer.gradient(self.params[key])
-        return dxs if many else dxs[0]
 
     def symbolic_output(self, x):
         first = x[0] if isinstance(x, (list, tuple)) else x

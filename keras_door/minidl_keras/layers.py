@@ -21,10 +21,13 @@ Layers with Keras's own call or data (no minidl class of that name) live in thei
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 
 from minidl.nn import layers as _L
+from minidl.nn.layers.affine import AffineLayer
 from . import config, merging, noise, reshaping
+from .affine import KerasAffineOptions, with_keras_options
 from .attention import Attention, MultiHeadAttention
 from .constraints import with_keras_constraints
 from .augmentation import RandomContrast, RandomFlip, RandomRotation, RandomTranslation, RandomZoom
@@ -113,19 +116,47 @@ _KERNEL_AND_BIAS = {"kernel": ("params", "W"), "bias": ("params", "b")}
 
 
 @keras_names(_L.Dense, **_KERNEL_AND_BIAS)
-class Dense(KerasNames, _L.Dense, register=False):
-    """Keras's ``Dense``: minidl's ``Dense`` with ``layer.kernel`` (in, units) and ``layer.bias``."""
-
-    def __init__(self, units: int, activation=None, use_bias: bool = True, *, name=None, **options):
-        """minidl's ``Dense(...)``, taking Keras's constraint strings (``"max_norm"``) too."""
-        super().__init__(units, activation, use_bias, name=name, **with_keras_constraints(options))
+@with_keras_options
+class Dense(KerasNames, KerasAffineOptions, _L.Dense, register=False):
+    """Keras's ``Dense``: minidl's ``Dense`` with ``layer.kernel`` (in, units) and ``layer.bias``,
+    and Keras's options minidl's lacks (``bias_initializer``, ``bias_regularizer``,
+    ``activity_regularizer``, ``kernel_constraint``, ``bias_constraint``: ``minidl_keras.affine``)."""
 
 
 def _with_keras_names(base: type, doc: str, **names: tuple[str, str]) -> type:
-    """A subclass of minidl's ``base`` that adds only Keras's ``names`` for its weights (as
-    ``keras_names`` takes them); it prints as ``base`` and saves as it."""
-    cls = type(base.__name__, (KerasNames, base), {"__doc__": doc, "__module__": __name__}, register=False)
-    return keras_names(base, **names)(cls)
+    """A subclass of minidl's ``base`` that adds Keras's ``names`` for its weights (as
+    ``keras_names`` takes them) and, for an affine layer, Keras's options (``minidl_keras.affine``);
+    it prints as ``base`` and saves as it."""
+    affine = issubclass(base, AffineLayer)
+    bases = (KerasNames, KerasAffineOptions, base) if affine else (KerasNames, base)
+    cls = type(base.__name__, bases, {"__doc__": doc, "__module__": __name__}, register=False)
+    return keras_names(base, **names)(with_keras_options(cls) if affine else cls)
+
+
+def refuse_missing_penalties(who: str, options: dict) -> None:
+    """Keras's penalty and constraint options that a layer here lacks (``LSTM(recurrent_regularizer=)``):
+    a ``NotImplementedError`` naming them and where such options are taken, not a ``TypeError``."""
+    missing = sorted(k for k in options if k.endswith(("_regularizer", "_constraint")))
+    if missing:
+        raise NotImplementedError(
+            f"{who}({', '.join(k + '=...' for k in missing)}) is not in minidl; "
+            "kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint and "
+            "bias_constraint are taken by Dense, Conv1D, Conv2D and Conv2DTranspose, and "
+            "add_weight(regularizer=, constraint=) by a custom keras layer"
+        )
+
+
+def _without_penalties(base: type) -> type:
+    """minidl's ``base`` (a layer of Keras's defaults) whose constructor answers the penalties and
+    constraints it lacks with ``refuse_missing_penalties``; it prints as ``base`` and saves as it."""
+
+    def __init__(self, *args, **kwargs):
+        refuse_missing_penalties(base.__name__, kwargs)
+        base.__init__(self, *args, **kwargs)
+
+    __init__.__signature__ = inspect.signature(base.__init__)  # type: ignore[attr-defined]
+    namespace = {"__init__": __init__, "__doc__": base.__doc__, "__module__": __name__}
+    return type(base.__name__, (base,), namespace, register=False)
 
 
 _Conv1D = _with_keras_names(
@@ -166,7 +197,7 @@ _SeparableConv2D = _with_keras_names(
     pointwise_kernel=("params", "pointwise.W"),
     bias=("params", "pointwise.b"),
 )
-SimpleRNN, LSTM, GRU = _L.SimpleRNN, _L.LSTM, _L.GRU
+SimpleRNN, LSTM, GRU = (_without_penalties(cls) for cls in (_L.SimpleRNN, _L.LSTM, _L.GRU))
 
 
 class _LayerName:
@@ -192,6 +223,7 @@ class _LayerName:
 def _embedding(input_dim, output_dim, mask_zero: bool = False, **kwargs) -> _L.Embedding:
     """Keras's ``Embedding``: ``minidl.nn.layers.Embedding``; with ``mask_zero=True`` id 0 is
     padding and the layers after it get Keras's mask (``minidl_keras.masking``)."""
+    refuse_missing_penalties("Embedding", kwargs)
     return _Embedding(input_dim, output_dim, mask_zero=mask_zero, **kwargs)
 
 
@@ -218,7 +250,7 @@ def _channels_last_by_default(cls: type[_L.Layer], keras_name: str) -> _LayerNam
 
 def _minidl_class(cls: type) -> type:
     """minidl's class under a door's class that adds Keras's names (``_Conv2D`` -> ``Conv2D``)."""
-    return cls.__mro__[2] if issubclass(cls, KerasNames) else cls
+    return next(c for c in cls.__mro__ if c.__module__.startswith("minidl."))
 
 
 Conv1D = _channels_last_by_default(_Conv1D, "Conv1D")

@@ -38,7 +38,7 @@ from minidl.nn.layers.base import Layer
 from minidl.training import saving
 from minidl.training.saving import jsonable
 from .graph import KerasTensor
-from .weights import as_keras_layer
+from .weights import as_keras_layer, keras_class
 
 FORMAT, FORMAT_VERSION = "minidl.keras.Model", 2
 KEY = "__minidl_keras_model__"
@@ -304,8 +304,8 @@ def make_layer(spec, custom_objects):
     """A saved layer made again: its class from ``custom_objects`` or by name, through
     ``from_config`` where it has one (a ``Lambda`` finds its function there)."""
     cls = (custom_objects or {}).get(spec["class"])
-    if cls is None:
-        cls = saving.saved_class(spec)
+    if cls is None:  # minidl's class, as the door's (which may take Keras's options: Dense)
+        cls = keras_class(saving.saved_class(spec))
     if cls is None:
         raise ValueError(
             f"unknown layer class {spec['class']!r}{saving.saved_from(spec)}: pass it in "

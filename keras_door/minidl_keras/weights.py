@@ -37,6 +37,7 @@ __all__ = [
     "KerasWeights",
     "KerasNames",
     "as_keras_layer",
+    "keras_class",
     "own_slots",
     "weights_of",
 ]
@@ -231,6 +232,11 @@ def keras_names(base: type, **names: tuple[str, str]):
         return cls
 
     return decorate
+
+
+def keras_class(cls):
+    """The door's class for minidl's ``cls`` (``Dense`` -> ``keras.layers.Dense``), else ``cls``."""
+    return _KERAS_CLASSES.get(cls, cls)
 
 
 def as_keras_layer(layer):

@@ -203,6 +203,7 @@ def check_layer(
 
     forward()
     dx = layer.backward(dy)
+    layer.add_penalty_gradients()  # the penalty's gradient, as an optimizer step adds it
     pairs = {}
     if wrt_input:
         pairs["x"] = (dx, numerical_gradient(scalar, x, eps=eps))

@@ -97,7 +97,10 @@ class Optimizer:
         self.state: dict = {}
 
     def step(self, model) -> None:
-        """Apply one update to every trainable parameter, using the gradients in ``layer.grads``."""
+        """Apply one update to every trainable parameter, using the gradients in ``layer.grads``
+        plus the gradients of the layers' weight penalties (``layer.add_penalty_gradients()``)."""
+        for layer in _layers_of(model):
+            layer.add_penalty_gradients()
         slots = [(layer, name) for layer in _layers_of(model) for name in layer.trainable_keys()]
         grads = [layer.grads[name] for layer, name in slots]
         grads = self._clip(grads)

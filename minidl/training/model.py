@@ -263,9 +263,8 @@ class Sequential(Trainer):
         """Run every layer's backward in reverse order; returns ``dL/d(input)``.
 
         With ``input_grad=False`` (a training step: nobody reads the gradient of the data)
-        a first layer that has ``backward_params`` (Dense, Conv2D) fills its weight
-        gradients only, and the result is None: for a first convolution that skips a
-        matrix product and ``col2im``.
+        the result is None, and a first layer that has ``backward_params`` (Conv2D) fills its
+        weight gradients only: for a first convolution that skips a matrix product and ``col2im``.
         """
         if not self.layers:
             return dy
@@ -275,7 +274,8 @@ class Sequential(Trainer):
         if not input_grad and hasattr(first, "backward_params"):
             first.backward_params(dy)
             return None
-        return first.backward(dy)
+        dx = first.backward(dy)
+        return dx if input_grad else None
 
     def zero_grad(self) -> None:
         for layer in self.layers:

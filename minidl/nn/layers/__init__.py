@@ -17,9 +17,7 @@
     unet.py           UNet (an encoder-decoder with skip connections, for per-pixel labels)
 
 Image layers take ``data_format="channels_first"`` (N, C, H, W), minidl's default, or
-``"channels_last"`` (N, H, W, C), Keras's; ``set_image_data_format`` changes the default.
-Keras's names (``MaxPooling2D``, ``BatchNormalization``, ``Input``, ``Activation``,
-``Rescaling``) live in ``minidl_keras.layers``, with Keras's defaults.
+``"channels_last"`` (N, H, W, C); ``set_image_data_format`` changes the default.
 """
 
 from .base import LAYER_CLASSES, Layer, image_data_format, set_image_data_format

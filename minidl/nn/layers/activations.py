@@ -206,8 +206,8 @@ class ReLU6(Layer):
 
 def point_softmax_at_last_user_axis(layer) -> None:
     """An image layer computes channels-first inside; a ``softmax`` activation must still run
-    along the last axis of the output the user gets (Keras's rule): the channels when the
-    layer is channels-last (axis 1 inside), the last axis otherwise."""
+    along the last axis of the output the user gets: the channels when the layer is
+    channels-last (axis 1 inside), the last axis otherwise."""
     if isinstance(layer.activation_layer, Softmax):
         layer.activation_layer.axis = 1 if layer.channels_last else -1
 
@@ -230,7 +230,7 @@ ACTIVATIONS = {
 
 def get(name):
     """A new activation layer for ``name`` (``"relu"``, ``"tanh"``, ...); ``None``/``"linear"`` give ``None``."""
-    if callable(name) and getattr(name, "__name__", None) in ACTIVATIONS:  # keras.activations.relu
+    if callable(name) and getattr(name, "__name__", None) in ACTIVATIONS:  # a function named relu, ...
         name = name.__name__
     if name is None or name == "linear" or getattr(name, "__name__", None) == "linear":
         return None

@@ -18,14 +18,14 @@ mask hides filler positions. The masked softmax and its backward are one kernel 
 
 Layers here:
 
-    MultiHeadAttention            Keras's names: num_heads, key_dim, value_dim, output_shape
+    MultiHeadAttention            num_heads, key_dim, value_dim, output_shape
     SinusoidalPositionalEncoding  x + PE (fixed sines and cosines)
     PositionalEmbedding           x + P  (learned, one vector per position)
     TransformerBlock              pre-LN: x + MHA(LN(x)), then + MLP(LN(.)) with GELU
 
 How several inputs are passed. A minidl layer takes one input, ``forward(x, training)``, so
 self-attention works inside ``Sequential``. Cross-attention (queries from one sequence,
-keys and values from another) takes the other sequence by keyword, as Keras does:
+keys and values from another) takes the other sequence by keyword:
 ``mha(query, value=context)`` or ``block(x, context=memory)``; ``backward(dy)`` then returns
 a tuple ``(d_query, d_value)`` (``(d_query, d_value, d_key)`` when a separate ``key`` was
 given) instead of a single array.
@@ -118,7 +118,7 @@ def scaled_dot_product_attention(q, k, v, mask=None, is_causal=False, scale=None
         for booleans), or None
     is_causal : bool     also hide keys j > i (PyTorch's ``is_causal``)
     scale : float        defaults to 1 / sqrt(d)
-    dropout_keep : array (..., Tq, Tk) or None   dropout on the weights (Keras's ``dropout``):
+    dropout_keep : array (..., Tq, Tk) or None   dropout on the weights:
         ``O = (P * keep) V`` with ``keep`` 0 or 1 / (1 - rate); ``probs`` stays P
 
     Returns ``out`` (..., Tq, dv), ``probs`` (..., Tq, Tk) (the attention weights) and
@@ -163,7 +163,7 @@ def scaled_dot_product_attention_backward(dout, cache):
 
 # ============================================================ multi-head attention
 class MultiHeadAttention(Layer):
-    """Multi-head attention with Keras's argument names.
+    """Multi-head attention (Vaswani et al., 2017).
 
     Each of H heads projects the inputs to its own queries and keys (``key_dim`` numbers)
     and values (``value_dim``), attends, and the heads' outputs, side by side, are mapped
@@ -182,16 +182,16 @@ class MultiHeadAttention(Layer):
     value_dim : int      dv, each head's value size (default ``key_dim``)
     use_bias : bool      whether the four projections have biases
     output_shape : int   the output's last axis (default: the query's)
-    dropout : float      in training, dropout on the attention weights (Keras's ``dropout``)
+    dropout : float      in training, dropout on the attention weights
 
     Call: ``forward(query, training=False, value=None, key=None, attention_mask=None,
     use_causal_mask=False, return_attention_scores=False, kv_cache=None)``; ``value``
     defaults to ``query`` (self-attention), ``key`` to ``value``. ``attention_mask`` is bool,
-    broadcastable to (N, Tq, Tk), True = may attend (Keras's meaning). The last attention
+    broadcastable to (N, Tq, Tk), True = may attend. The last attention
     weights (N, H, Tq, Tk) are kept in ``last_attention_scores``.
 
     Params: ``Wq`` (Dq, H*dk), ``Wk`` (Dk, H*dk), ``Wv`` (Dv, H*dv), ``Wo`` (H*dv, Dout),
-    biases ``bq``, ``bk``, ``bv``, ``bo``. (Keras keeps ``Wq`` as (Dq, H, dk): the same numbers.)
+    biases ``bq``, ``bk``, ``bv``, ``bo``. (``Wq`` read as (Dq, H, dk) holds each head's columns.)
     """
 
     input_ndims = (3,)
@@ -351,7 +351,7 @@ class MultiHeadAttention(Layer):
         )
         return (y, probs) if return_attention_scores else y
 
-    # Keras's call: (query, value, key) where Layer takes (x, training)
+    # called as mha(query, value, key): the other sequences by position, where Layer takes (x, training)
     def __call__(self, query, value=None, key=None, training=False, **kwargs):  # type: ignore[override]
         return self.forward(query, training=training, value=value, key=key, **kwargs)
 

@@ -7,7 +7,7 @@ A layer is a function ``y = f(x; params)`` that also knows its derivative:
 * ``backward(dy)`` receives ``dL/dy`` (same shape as ``y``), writes ``dL/dparam`` into
   ``self.grads`` (same keys and shapes as ``self.params``) and returns ``dL/dx``.
 
-Weights are created lazily, as in Keras: the first ``forward`` calls ``build`` with the
+Weights are created lazily: the first ``forward`` calls ``build`` with the
 input's shape (without the batch axis), so ``Dense(128)`` needs no input size. They are
 created where the data lives (DeZero's rule): on the device of the batch that builds the
 layer, or on the device given to ``to()`` before it was built. ``build`` draws the initial
@@ -23,7 +23,7 @@ A layer may hold other layers (``Residual``, ``TransformerBlock``): ``Layer``'s 
 says how, under "Layers that hold layers".
 
 Image layers are written for (N, C, H, W), the layout of the kernels (and PyTorch's);
-Keras's (N, H, W, C) is handled at their edges by ``layout.py`` (``ImageLayout``,
+channels-last (N, H, W, C) is handled at their edges by ``layout.py`` (``ImageLayout``,
 ``@accepts_channels_last``), so this file knows nothing of image layouts.
 """
 
@@ -68,10 +68,9 @@ def from_minidl(cls: type) -> bool:
 
 def _register_layer_class(cls: type) -> None:
     """Make ``cls`` known to ``load_model`` by its class name. A class defined outside minidl
-    never takes the name of one of minidl's own: a Keras custom layer called
-    ``TransformerBlock`` (as keras.io's is) would otherwise make every saved minidl
-    ``TransformerBlock`` load as the user's class. (Such a class is loaded through
-    ``custom_objects``.)"""
+    never takes the name of one of minidl's own: a user's layer called ``TransformerBlock``
+    would otherwise make every saved minidl ``TransformerBlock`` load as the user's class.
+    (Such a class is loaded by passing it to the loader.)"""
     known = LAYER_CLASSES.get(cls.__name__)
     if known is not None and from_minidl(known) and not from_minidl(cls):
         return
@@ -210,7 +209,7 @@ class Layer:
         for an image layer whatever its ``data_format`` (``output_shape`` is given in the
         layer's format).
     declared_input_shape : tuple or None
-        Keras's ``input_shape=`` (or ``input_dim=``) given to the constructor: on a model's
+        The ``input_shape=`` (or ``input_dim=``) given to the constructor: on a model's
         first layer it means what ``Sequential(..., input_shape=)`` means.
     input_ndims : tuple[int, ...] or None
         The input ranks (batch axis included) the layer accepts; ``None`` accepts any.
@@ -238,10 +237,17 @@ class Layer:
     with no arrays applied inside the layer, not a sub-layer.)
 
     ``sublayers()`` is read at each access, so it may name layers made after ``__init__``
-    (in ``build``, or assigned as attributes, as a Keras custom layer does) and may be
-    computed from lists (``UNet``'s ``"enc.0.0"``, ``Residual``'s ``"block.1"``).
-    ``layers_within()`` walks the tree depth first, ``(path, layer)``, for code that needs
-    each array's own layer (Keras's weight order and layouts in ``minidl_keras.weights``).
+    (in ``build``, or assigned as attributes) and may be computed from lists (``UNet``'s
+    ``"enc.0.0"``, ``Residual``'s ``"block.1"``). ``layers_within()`` walks the tree depth
+    first, ``(path, layer)``, for code that needs each array's own layer.
+
+    Symbolic inputs
+    ---------------
+    Calling a layer, ``layer(x)``, runs ``forward(x, training)``, unless ``x`` (or the first of
+    a list of inputs) has a method ``record_call(layer, x, **kwargs)``: then the call is handed
+    to it and its result returned. That is the hook for a tracer, a placeholder tensor that
+    records which layers are applied to it to build a graph instead of computing (a
+    functional API built on minidl's layers); minidl's own arrays have no such method.
     """
 
     input_ndims: tuple[int, ...] | None = None
@@ -252,7 +258,7 @@ class Layer:
         if register:  # ``register=False``: a door's subclass that adds names only, saved as its base
             _register_layer_class(cls)
 
-    #: whether a frozen layer runs in inference mode inside a model (Keras's rule for BatchNorm)
+    #: whether a frozen layer runs in inference mode inside a model (BatchNorm: its running statistics)
     inference_when_frozen = False
     #: a penalty on the weight matrix ``W``, added to the loss by ``regularization_loss``
     kernel_regularizer = None
@@ -260,14 +266,6 @@ class Layer:
     def __init__(
         self, name: str | None = None, input_shape=None, input_dim=None, trainable: bool = True, **unknown
     ):
-        penalties = sorted(k for k in unknown if k.endswith(("_regularizer", "_constraint")))
-        if penalties:  # Keras's options that this layer lacks: not a silent difference, not a TypeError
-            raise NotImplementedError(
-                f"{type(self).__name__}({', '.join(k + '=...' for k in penalties)}) is not in minidl; "
-                "kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint and "
-                "bias_constraint are taken by Dense, Conv1D, Conv2D and Conv2DTranspose, and "
-                "add_weight(regularizer=, constraint=) by a custom keras layer"
-            )
         if unknown:
             raise TypeError(
                 f"{type(self).__name__} got unexpected keyword argument(s) "
@@ -303,8 +301,7 @@ class Layer:
     def layers_within(self, path: str = "") -> Iterator[tuple[str, "Layer"]]:
         """``(path, layer)`` for this layer (``path``, ``""`` at the top) and then, depth first,
         every layer it holds (``"fc1"``, ``"block.0.fc1"``): each layer's own arrays are
-        ``_own(layer.params)``, so a walk over them visits every array once (the order of
-        Keras's ``layer.weights``)."""
+        ``_own(layer.params)``, so a walk over them visits every array once."""
         yield path, self
         for name, layer in self.sublayers().items():
             yield from layer.layers_within(f"{path}.{name}" if path else name)
@@ -431,9 +428,9 @@ class Layer:
         raise NotImplementedError(f"{type(self).__name__} does not implement backward")
 
     def __call__(self, x, training: bool | None = None, **kwargs):
-        symbolic = x[0] if isinstance(x, (list, tuple)) and x else x
-        if hasattr(symbolic, "record_call"):  # a KerasTensor (minidl_keras.graph): record, not compute
-            return symbolic.record_call(self, x, training=training, **kwargs)
+        first = x[0] if isinstance(x, (list, tuple)) and x else x
+        if hasattr(first, "record_call"):  # a tracer's symbolic input: record, not compute (see above)
+            return first.record_call(self, x, training=training, **kwargs)
         return self.forward(x, training=bool(training), **kwargs)
 
     def require_cache(self):
@@ -450,15 +447,28 @@ class Layer:
             g[...] = 0
 
     def regularization_loss(self) -> float:
-        """The penalty this layer adds to the loss: its ``kernel_regularizer`` on ``W``, 0 without one.
+        """The penalty this layer (and the layers it holds) adds to the loss: its
+        ``kernel_regularizer`` on ``W``, 0 without one.
 
-        (Dense, Conv2D and Conv2DTranspose take ``kernel_regularizer=``; a layer with other
-        penalties overrides this.)
+        (Dense, Conv1D, Conv2D and Conv2DTranspose take ``kernel_regularizer=``; a layer with
+        other penalties overrides this and ``add_penalty_gradients``.)
         """
         inner = sum((layer.regularization_loss() for layer in self.sublayers().values()), 0.0)
         if self.kernel_regularizer is None or not self.built:
             return inner
         return inner + self.kernel_regularizer.loss(self.params["W"])
+
+    def add_penalty_gradients(self) -> None:
+        """Add the gradient of ``regularization_loss()`` to ``grads``.
+
+        A penalty on the weights is part of the loss, not of the layer's function, so
+        ``backward`` leaves it out (it shows the layer's math alone) and the optimizer's
+        ``step`` calls this first: ``dL/dW = (the data's gradient) + penalty'(W)``.
+        """
+        for layer in self.sublayers().values():
+            layer.add_penalty_gradients()
+        if self.kernel_regularizer is not None and self.built:
+            self.grads["W"] += self.kernel_regularizer.gradient(self.params["W"])
 
     def own_constraints(self) -> dict:
         """``{key: fn}``: the constraints on this layer's own ``params`` (``minidl.nn.constraints``,

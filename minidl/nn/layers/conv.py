@@ -137,11 +137,11 @@ class Conv2D(_Convolution):
         Name of an activation applied after the convolution (``"relu"``, ...).
     use_bias : bool
         Whether to add ``b``.
-    kernel_initializer, bias_initializer : str (keyword-only, as all that follow)
-        Names from ``minidl.nn.initializers`` (Glorot uniform and zeros by default, as Keras;
-        ``"he_uniform"`` suits ReLU networks). Fans: C*KH*KW in, F*KH*KW out.
-    kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint
-        Penalties on ``W``, ``b``, ``y`` and constraints on ``W``, ``b``, as Dense's (``AffineLayer``).
+    kernel_initializer : str (keyword-only, as the option that follows)
+        A name from ``minidl.nn.initializers`` (Glorot uniform by default; ``"he_uniform"``
+        suits ReLU networks). Fans: C*KH*KW in, F*KH*KW out.
+    kernel_regularizer : Regularizer, str or None
+        A penalty on ``W``, as Dense's (``AffineLayer``).
     data_format : "channels_first", "channels_last" or None
         (N, C, H, W) images (minidl's default, PyTorch's) or (N, H, W, C) (Keras's);
         ``None`` takes ``minidl.nn.layers.image_data_format()``. Channels-last inputs are
@@ -227,7 +227,7 @@ class Conv2D(_Convolution):
         if self.activation_layer is not None:
             activations.point_softmax_at_last_user_axis(self)
             y = self.activation_layer.forward(y, training)
-        return self.penalize_output(y)
+        return y
 
     def backward(self, dy):
         return self._backward(dy, input_grad=True)
@@ -239,13 +239,11 @@ class Conv2D(_Convolution):
 
     def _backward(self, dy, input_grad):
         cache, pads = self.require_cache()
-        dy = self.output_penalty_gradient(dy)
         if self.activation_layer is not None:
             dy = self.activation_layer.backward(dy)
         dx = convolve_backward(
             dy, cache, self.params, self.grads, self.kernel_size, self.stride, pads, input_grad
         )
-        self.add_penalty_gradients()
         return dx
 
 

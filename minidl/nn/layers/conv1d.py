@@ -118,8 +118,7 @@ class Conv1D(_Sequence1D, _Convolution):
         output t sees inputs up to t (stride 1).
     activation, use_bias
         As Conv2D's.
-    kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
-    activity_regularizer, kernel_constraint, bias_constraint
+    kernel_initializer, kernel_regularizer
         Keyword-only, as Conv2D's (``AffineLayer``). Fans: C*K in, F*K out.
     data_format : "channels_first" (N, C, L), "channels_last" (N, L, C) or None (the default
         image format); keyword-only.
@@ -183,17 +182,16 @@ class Conv1D(_Sequence1D, _Convolution):
         if self.activation_layer is not None:
             activations.point_softmax_at_last_user_axis(self)
             y = self.activation_layer.forward(y, training)
-        return self.penalize_output(self._last(y))
+        return self._last(y)
 
     def backward(self, dy):
         cache, pads = self.require_cache()
-        dy = self._first(self.output_penalty_gradient(dy))
+        dy = self._first(dy)
         if self.activation_layer is not None:
             dy = self.activation_layer.backward(dy)
         dx = convolve_backward(
             dy[:, :, None, :], cache, self.params, self.grads, (1, self.kernel_size), (1, self.stride), pads
         )
-        self.add_penalty_gradients()
         return self._last(dx[:, :, 0, :])
 
 

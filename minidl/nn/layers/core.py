@@ -30,12 +30,11 @@ class Dense(AffineLayer):
         Name of an activation applied after the affine map (``"relu"``, ``"softmax"``, ...).
     use_bias : bool
         Whether to add ``b``.
-    kernel_initializer, bias_initializer : str (keyword-only, as the options below)
-        Names from ``minidl.nn.initializers`` (Glorot uniform and zeros by default, as Keras).
-    kernel_regularizer, bias_regularizer, activity_regularizer : Regularizer, str or None
-        Penalties on ``W``, ``b`` and ``y`` added to the loss (``"l2"`` or ``regularizers.L2(1e-4)``).
-    kernel_constraint, bias_constraint : Constraint, str or None
-        Applied to ``W`` and ``b`` after each optimizer step (``AffineLayer`` has the details).
+    kernel_initializer : str or Initializer (keyword-only, as the option below)
+        How ``W`` is drawn: a name from ``minidl.nn.initializers``; Glorot uniform by default.
+    kernel_regularizer : Regularizer, str or None
+        A penalty on ``W`` added to the loss (``"l2"`` or ``regularizers.L2(1e-4)``); its
+        gradient is added by ``add_penalty_gradients``, not by ``backward``.
 
     Shapes: x (N, ..., D_in) -> y (N, ..., D_out); params ``W`` (D_in, D_out), ``b`` (D_out,).
     """
@@ -67,35 +66,19 @@ class Dense(AffineLayer):
 
     def forward(self, x, training=False):
         x = self.check_input(x)
+        self.cache = x
         y = x @ self.params["W"]
         if self.use_bias:
             y += self.params["b"]  # y is ours: add in place, no second array
-        self.cache = x
-        if self.activation_layer is not None:
-            y = self.activation_layer.forward(y, training)
-        return self.penalize_output(y)
+        return y if self.activation_layer is None else self.activation_layer.forward(y, training)
 
     def backward(self, dy):
-        return self._backward(dy, input_grad=True)
-
-    def backward_params(self, dy) -> None:
-        """``backward`` without ``dL/dx``: only ``self.grads`` are filled. A model calls it
-        for its first layer in a training step, where nobody reads the input's gradient
-        (it saves the product ``dy W^T``, a quarter of an MLP's backward)."""
-        self._backward(dy, input_grad=False)
-
-    def _backward(self, dy, input_grad):
         x = self.require_cache()
-        dy = self.output_penalty_gradient(dy)
-        if self.activation_layer is not None:
-            dy = self.activation_layer.backward(dy)
-        W = self.params["W"]
-        x2d, dy2d = x.reshape(-1, x.shape[-1]), dy.reshape(-1, dy.shape[-1])
-        backend.get_array_module(dy2d).matmul(x2d.T, dy2d, out=self.grads["W"])  # no temporary
+        dy = dy if self.activation_layer is None else self.activation_layer.backward(dy)
+        self.grads["W"][...] = x.reshape(-1, x.shape[-1]).T @ dy.reshape(-1, self.units)  # x^T dy
         if self.use_bias:
-            self.grads["b"][...] = dy2d.sum(axis=0)
-        self.add_penalty_gradients()
-        return dy @ W.T if input_grad else None
+            self.grads["b"][...] = dy.reshape(-1, self.units).sum(axis=0)
+        return dy @ self.params["W"].T
 
 
 class Flatten(Layer):

@@ -29,13 +29,13 @@ class Embedding(Layer):
     output_dim : int
         Vector size D.
     mask_zero : bool
-        Id 0 is padding: ``compute_mask(ids)`` gives ``ids != 0``, the mask that Keras's
-        recurrent layers and pooling read (``minidl_keras``'s models pass it on; with
-        minidl's own ``Sequential`` pass it yourself: ``lstm.forward(x, mask=emb.compute_mask(ids))``).
+        Id 0 is padding: ``compute_mask(ids)`` gives ``ids != 0``, the mask that the
+        recurrent layers read (with ``Sequential`` pass it yourself:
+        ``lstm.forward(x, mask=emb.compute_mask(ids))``).
         The vectors are computed for id 0 as for any id.
 
     Shapes: ids (N, ...) integers -> y (N, ..., D), usually (N, T) -> (N, T, D);
-    param ``W`` (V, D), initialised uniformly in [-0.05, 0.05] (Keras's default).
+    param ``W`` (V, D), initialised uniformly in [-0.05, 0.05].
     ``backward`` returns ``None``: token ids have no gradient.
     """
 
@@ -50,7 +50,7 @@ class Embedding(Layer):
         self.mask_zero = bool(mask_zero)
 
     def compute_mask(self, ids):
-        """Keras's mask: ``ids != 0`` (N, T) with ``mask_zero=True`` (id 0 is padding), else None."""
+        """The padding mask: ``ids != 0`` (N, T) with ``mask_zero=True`` (id 0 is padding), else None."""
         return None if not self.mask_zero else ids != 0
 
     def build(self, input_shape, dtype=np.float32):

@@ -25,7 +25,7 @@ class Concatenate(Layer):
     ----------
     axis : int
         The axis to join along, counted with the batch axis (default 1: the channels of an
-        (N, C, H, W) batch; Keras's ``Concatenate`` defaults to -1, its channels-last axis).
+        (N, C, H, W) batch; -1 joins channels-last images).
 
     Shapes: xs = [(N, ..., C_i, ...)] equal on every other axis -> y (N, ..., sum C_i, ...).
     """

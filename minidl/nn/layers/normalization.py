@@ -14,12 +14,12 @@ They differ in the group: BatchNorm takes one channel across the batch (and the 
 LayerNorm takes one sample across its features.
 
 BatchNorm's batch statistics make sense only in training; at inference it uses running
-averages gathered during training (Keras's meaning of momentum):
+averages gathered during training (``momentum`` is the weight of the old value):
 
     running = momentum * running + (1 - momentum) * batch_statistic
 
 with the unbiased batch variance (M / (M - 1) times the biased one), as PyTorch
-(``unbiased_running_var=False``: the biased one, as Keras, which ``keras.layers`` passes).
+(``unbiased_running_var=False``: the biased one, as TensorFlow keeps it).
 """
 
 from __future__ import annotations
@@ -43,10 +43,10 @@ class BatchNorm(ImageLayout, Layer):
         Added to the variance before the square root.
     data_format : "channels_first", "channels_last" or None
         Which axis of a 4-D input holds the channels: (N, C, H, W) (minidl's default) or
-        (N, H, W, C) (Keras's). ``None`` takes ``minidl.nn.layers.image_data_format()``.
+        (N, H, W, C) (channels-last). ``None`` takes ``minidl.nn.layers.image_data_format()``.
 
     Frozen (``trainable = False``) inside a model, it runs in inference mode -- running
-    statistics used, not updated -- as Keras does, so a frozen base stays unchanged.
+    statistics used, not updated -- so a frozen pretrained base stays unchanged.
 
     Shapes: x (N, D) -> y (N, D), statistics over N; x (N, C, H, W) -> y (N, C, H, W),
     statistics over N, H, W. params ``gamma``, ``beta`` (C,); buffers ``running_mean``

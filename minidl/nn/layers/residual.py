@@ -11,8 +11,8 @@ weight multiplies the gradient. When the block changes the shape (more channels,
 stride), the identity no longer fits and the shortcut becomes a 1x1 convolution with the
 same stride (a *projection*), whose backward is a convolution's.
 
-Keras writes this with the functional API, ``z = layers.add([block(x), x])``; minidl's
-models are ``Sequential``, so the graph lives inside one layer:
+A framework with a graph API writes this as a sum of two branches; minidl's models are
+``Sequential``, so the graph lives inside one layer:
 
     Residual([Conv2D(16, 3, padding="same"), BatchNorm(), ReLU(),
               Conv2D(16, 3, padding="same"), BatchNorm()], activation="relu")
@@ -22,8 +22,8 @@ layers): their parameters appear in ``params`` / ``grads`` / ``buffers`` under
 ``"block.<i>.<name>"`` and ``"shortcut.<i>.<name>"`` (PyTorch's ``state_dict`` style), views
 onto the inner layers' own arrays, so an optimizer, ``save`` and ``load_model`` see and update
 them with no copy. ``trainable = False`` on the Residual freezes all of them and runs the
-whole block in inference mode inside a model (BatchNorm on its running statistics, as Keras
-does for a frozen BatchNorm; Dropout off too); on an inner layer, that layer alone.
+whole block in inference mode inside a model (BatchNorm on its running statistics, as a
+frozen BatchNorm runs; Dropout off too); on an inner layer, that layer alone.
 A ``Sequential(data_format=...)`` does not reach inner layers: give them ``data_format``.
 """
 

@@ -282,7 +282,6 @@ class SeparableConv2D(_Depthwise):
             1,
             use_bias=use_bias,
             kernel_initializer=pointwise_initializer,
-            bias_initializer=bias_initializer,
             data_format="channels_first",
         )
         self.kernel_size, self.padding, self.depth_multiplier = (
@@ -301,6 +300,9 @@ class SeparableConv2D(_Depthwise):
             layer.device = self.device
             layer.build(input_shape, dtype)
             input_shape = layer.compute_output_shape(input_shape)
+        if self.use_bias:  # the pointwise convolution's b, drawn by this layer's bias_initializer
+            F, fan_in = self.pointwise.filters, self.pointwise.params["W"].shape[1]
+            self.pointwise.add_param("b", initializers.get(self.bias_initializer)((F,), fan_in, F, dtype))
 
     def compute_output_shape(self, input_shape):
         return self.pointwise.compute_output_shape(self.depthwise.compute_output_shape(input_shape))

@@ -105,9 +105,9 @@ class Conv2DTranspose(_Convolution):
         Name of an activation applied after the layer.
     use_bias : bool
         Whether to add ``b``.
-    kernel_initializer, bias_initializer : str (keyword-only, as all that follow)
-        Names from ``minidl.nn.initializers``. Fans: C_in*KH*KW in, F*KH*KW out.
-    kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint
+    kernel_initializer : str (keyword-only, as the option that follows)
+        A name from ``minidl.nn.initializers``. Fans: C_in*KH*KW in, F*KH*KW out.
+    kernel_regularizer : Regularizer, str or None
         As Conv2D's (``AffineLayer``).
     data_format : "channels_first", "channels_last" or None
         As Conv2D's.
@@ -231,11 +231,10 @@ class Conv2DTranspose(_Convolution):
         if self.activation_layer is not None:
             activations.point_softmax_at_last_user_axis(self)
             y = self.activation_layer.forward(y, training)
-        return self.penalize_output(y)
+        return y
 
     def backward(self, dy):
         x2d, (N, C, H, W) = self.require_cache()
-        dy = self.output_penalty_gradient(dy)
         if self.activation_layer is not None:
             dy = self.activation_layer.backward(dy)
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self._pads()
@@ -248,7 +247,6 @@ class Conv2DTranspose(_Convolution):
 
         dcols = backend.kernels_for(dy).im2col(xp.ascontiguousarray(dy), kh, kw, sh, sw, ph, pw)
         self.grads["W"][...] = (x2d @ dcols.T).reshape(Wt.shape)  # (C, F*KH*KW)
-        self.add_penalty_gradients()
         dx2d = Wt.reshape(C, -1) @ dcols  # (C, N*H*W)
         return xp.ascontiguousarray(dx2d.reshape(C, N, H, W).transpose(1, 0, 2, 3))
 
