@@ -1,11 +1,13 @@
 """``keras.layers``: minidl's layers under Keras 3's names, signatures and defaults.
 
-Layers whose Keras defaults are minidl's are minidl's classes themselves (``Dense``,
-``LSTM``, ``Embedding``, ...). The others are made by a function of the Keras name that
+Layers whose Keras defaults are minidl's are minidl's classes themselves (``Dropout``,
+``Flatten``, ...), or subclasses that add Keras's options (``LSTM``'s masks, dropout and
+``return_state``: ``recurrent.py``). The others are made by a function of the Keras name that
 fills in Keras's defaults and returns the minidl layer -- no second implementation:
 
-* image and sequence layers (Conv2D, MaxPooling2D, Conv1D, ...) get
-  ``data_format=keras.config.image_data_format()``, channels-last unless changed;
+* image and sequence layers (Conv2D, MaxPooling2D, Conv1D, ...) take Keras's ``data_format``
+  (``keras.config.image_data_format()``, channels-last unless changed: ``layout.py`` turns
+  the layout at their edges) and ``strides=``;
 * ``BatchNormalization(momentum=0.99, epsilon=0.001, axis=-1)``;
 * ``LayerNormalization(epsilon=0.001)``; ``LeakyReLU(negative_slope=0.3)``.
 
@@ -24,7 +26,7 @@ import functools
 from collections.abc import Callable
 
 from minidl.nn import layers as _L
-from . import config, merging, noise, reshaping
+from . import merging, noise, reshaping
 from .attention import Attention, MultiHeadAttention
 from .constraints import with_keras_constraints
 from .augmentation import RandomContrast, RandomFlip, RandomRotation, RandomTranslation, RandomZoom
@@ -37,7 +39,10 @@ from .merging import *  # noqa: F403  (the names in merging.__all__)
 from .masking import Masking
 from .missing import feature_missing
 from .naming import name_layer
+from .layout import channels_last_class
 from .pooling import GlobalMaxPooling1D, GlobalMaxPooling2D, ZeroPadding2D
+from .recurrent import GRU, LSTM, SimpleRNN
+from . import pooling
 from .noise import *  # noqa: F403  (the names in noise.__all__)
 from .reshaping import *  # noqa: F403  (the names in reshaping.__all__)
 from .weights import KerasNames, keras_names
@@ -166,7 +171,14 @@ _SeparableConv2D = _with_keras_names(
     pointwise_kernel=("params", "pointwise.W"),
     bias=("params", "pointwise.b"),
 )
-SimpleRNN, LSTM, GRU = _L.SimpleRNN, _L.LSTM, _L.GRU
+# in Keras's layout (``layout.py``); Keras's positional data_format follows the padding of
+# DepthwiseConv2D (kernel_size, strides, padding, depth_multiplier, data_format) and
+# SeparableConv2D (filters, kernel_size, strides, padding, data_format)
+_Conv1D, _Conv2D, _Conv2DTranspose, _BatchNorm = (
+    channels_last_class(c) for c in (_Conv1D, _Conv2D, _Conv2DTranspose, _BatchNorm)
+)
+_DepthwiseConv2D = channels_last_class(_DepthwiseConv2D, data_format_at=4)
+_SeparableConv2D = channels_last_class(_SeparableConv2D, data_format_at=4)
 
 
 class _LayerName:
@@ -201,12 +213,15 @@ GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
 
 
 def _channels_last_by_default(cls: type[_L.Layer], keras_name: str) -> _LayerName:
-    """``cls`` with ``data_format`` defaulting to this namespace's setting (channels-last)."""
+    """The door's ``cls`` (``layout.channels_last_class``), whose ``data_format`` defaults to
+    this namespace's setting (channels-last)."""
 
     @functools.wraps(cls, assigned=("__doc__",), updated=())
     def make(*args, data_format=None, **kwargs):
         kwargs = with_keras_constraints(kwargs)  # Keras's "max_norm", ...: minidl's layers know class names
-        return cls(*args, data_format=data_format or config.image_data_format(), **kwargs)
+        if data_format is not None:
+            kwargs["data_format"] = data_format
+        return cls(*args, **kwargs)
 
     doc = (
         f"Keras's ``{keras_name}``: a ``minidl.nn.layers.{cls.__name__}`` (with Keras's weight names "
@@ -217,8 +232,8 @@ def _channels_last_by_default(cls: type[_L.Layer], keras_name: str) -> _LayerNam
 
 
 def _minidl_class(cls: type) -> type:
-    """minidl's class under a door's class that adds Keras's names (``_Conv2D`` -> ``Conv2D``)."""
-    return cls.__mro__[2] if issubclass(cls, KerasNames) else cls
+    """minidl's class under a door's class (``_Conv2D`` -> ``minidl.nn.layers.Conv2D``)."""
+    return next(c for c in cls.__mro__ if c.__module__.split(".")[0] == "minidl")
 
 
 Conv1D = _channels_last_by_default(_Conv1D, "Conv1D")
@@ -226,17 +241,17 @@ Conv2D = _channels_last_by_default(_Conv2D, "Conv2D")
 Conv2DTranspose = _channels_last_by_default(_Conv2DTranspose, "Conv2DTranspose")
 DepthwiseConv2D = _channels_last_by_default(_DepthwiseConv2D, "DepthwiseConv2D")
 SeparableConv2D = _channels_last_by_default(_SeparableConv2D, "SeparableConv2D")
-MaxPooling1D = MaxPool1D = _channels_last_by_default(_L.MaxPool1D, "MaxPooling1D")
-MaxPooling2D = MaxPool2D = _channels_last_by_default(_L.MaxPool2D, "MaxPooling2D")
-AveragePooling1D = AvgPool1D = _channels_last_by_default(_L.AvgPool1D, "AveragePooling1D")
-AveragePooling2D = AvgPool2D = _channels_last_by_default(_L.AvgPool2D, "AveragePooling2D")
+MaxPooling1D = MaxPool1D = _channels_last_by_default(pooling.MaxPool1D, "MaxPooling1D")
+MaxPooling2D = MaxPool2D = _channels_last_by_default(pooling.MaxPool2D, "MaxPooling2D")
+AveragePooling1D = AvgPool1D = _channels_last_by_default(pooling.AvgPool1D, "AveragePooling1D")
+AveragePooling2D = AvgPool2D = _channels_last_by_default(pooling.AvgPool2D, "AveragePooling2D")
 GlobalAveragePooling1D = GlobalAvgPool1D = _channels_last_by_default(
-    _L.GlobalAvgPool1D, "GlobalAveragePooling1D"
+    pooling.GlobalAvgPool1D, "GlobalAveragePooling1D"
 )
 GlobalAveragePooling2D = GlobalAvgPool2D = _channels_last_by_default(
-    _L.GlobalAvgPool2D, "GlobalAveragePooling2D"
+    pooling.GlobalAvgPool2D, "GlobalAveragePooling2D"
 )
-UpSampling2D = _channels_last_by_default(_L.UpSampling2D, "UpSampling2D")
+UpSampling2D = _channels_last_by_default(pooling.UpSampling2D, "UpSampling2D")
 
 
 def BatchNormalization(
