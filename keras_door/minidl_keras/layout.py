@@ -20,11 +20,13 @@ configuration, and a file loads back into the door's class (``door_class``).
 from __future__ import annotations
 
 import inspect
+from typing import Any
 
 import numpy as np
 
 from minidl import backend
 from minidl.nn.layers.activations import Softmax
+from minidl.nn.layers.base import Layer
 from . import config
 
 __all__ = ["DATA_FORMATS", "check_data_format", "channels_last_class", "door_class", "inside", "outside"]
@@ -63,7 +65,7 @@ def _moved_last(y, rank: int):
     return backend.get_array_module(y).ascontiguousarray(np.moveaxis(y, 1, -1))
 
 
-class ChannelsLast:
+class ChannelsLast(Layer, register=False):
     """The mixin ``channels_last_class`` puts before minidl's class (see the module's docstring)."""
 
     data_format = "channels_last"
@@ -76,8 +78,9 @@ class ChannelsLast:
             self.input_layout = self.input_layout.replace("(N, C, H, W)", "(N, H, W, C)").replace(
                 "(N, C, L)", "(N, L, C)"
             )
-            if isinstance(getattr(self, "activation_layer", None), Softmax):
-                self.activation_layer.axis = 1  # the channels: the output's last axis outside
+            activation = getattr(self, "activation_layer", None)
+            if isinstance(activation, Softmax):
+                activation.axis = 1  # the channels: the output's last axis outside
 
     @property
     def channels_last(self) -> bool:
@@ -99,15 +102,15 @@ class ChannelsLast:
 
     # ------------------------------------------------------------------ shapes
     def build(self, input_shape, dtype=np.float32):
-        super().build(self.inside(input_shape), dtype)  # type: ignore[misc]
+        super().build(self.inside(input_shape), dtype)
 
     @property
     def output_shape(self):
-        shape = super().output_shape  # type: ignore[misc]
+        shape = super().output_shape
         return None if shape is None else self.outside(shape)
 
     def output_shape_for(self, input_shape):
-        return self.outside(super().output_shape_for(self.inside(input_shape)))  # type: ignore[misc]
+        return self.outside(super().output_shape_for(self.inside(input_shape)))
 
     def _shape_hint(self, shape) -> str:
         if not self.channels_last:
@@ -122,22 +125,22 @@ class ChannelsLast:
     # ------------------------------------------------------------------ computing
     def forward(self, x, training=False, **kwargs):
         if not self.channels_last:
-            return super().forward(x, training, **kwargs)  # type: ignore[misc]
+            return super().forward(x, training, **kwargs)
         if not hasattr(x, "ndim"):
             x = np.asarray(x, dtype=np.float32)
         if not self.built:
             self.check_input(x)  # checks the rank, builds from the per-sample (H, W, C)
-        elif self.params and self._input_mismatch(self.inside(x.shape[1:])):  # type: ignore[attr-defined]
+        elif self.params and self._input_mismatch(self.inside(x.shape[1:])):
             raise ValueError(
-                f"{self.label} was built for inputs (N, "  # type: ignore[attr-defined]
-                f"{', '.join(map(str, self.outside(self.input_shape)))}), got shape "  # type: ignore[attr-defined]
+                f"{self.label} was built for inputs (N, "
+                f"{', '.join(map(str, self.outside(self.input_shape)))}), got shape "
                 f"{tuple(x.shape)}{self._swapped_hint(tuple(x.shape))}"
             )
         rank = self.spatial_rank + 2
-        return _moved_last(super().forward(_moved_first(x, rank), training, **kwargs), rank)  # type: ignore[misc]
+        return _moved_last(super().forward(_moved_first(x, rank), training, **kwargs), rank)
 
     def _swapped_hint(self, got: tuple) -> str:
-        built = self.input_shape  # type: ignore[attr-defined]
+        built = self.input_shape or ()
         if len(got) == 4 and len(built) == 3 and tuple(got[1:]) == tuple(built):
             return (
                 "; the images look channels-first (N, C, H, W): use data_format='channels_first' "
@@ -147,9 +150,9 @@ class ChannelsLast:
 
     def backward(self, dy):
         if not self.channels_last:
-            return super().backward(dy)  # type: ignore[misc]
+            return super().backward(dy)
         rank = self.spatial_rank + 2
-        return _moved_last(super().backward(_moved_first(dy, rank)), rank)  # type: ignore[misc]
+        return _moved_last(super().backward(_moved_first(dy, rank)), rank)
 
 
 def _backward_params(self, dy) -> None:
@@ -166,17 +169,17 @@ def channels_last_class(base: type, data_format_at: int | None = None) -> type:
     ``stride``; its signature (what ``get_config``, ``help`` and error messages read) says so.
     """
 
-    def __init__(self, *args, data_format=None, **kwargs):
+    def __init__(self, *args, data_format=None, **kwargs) -> None:
         if data_format_at is not None and len(args) > data_format_at:
             data_format, args = args[data_format_at], args[:data_format_at] + args[data_format_at + 1 :]
         if "strides" in kwargs:
             if kwargs.get("stride") not in (None, 1):
                 raise ValueError(f"{type(self).__name__}: give stride or strides (Keras's name), not both")
             kwargs["stride"] = kwargs.pop("strides")
-        base.__init__(self, *args, **kwargs)
+        base.__init__(self, *args, **kwargs)  # type: ignore[misc]
         self._take_data_format(data_format)
 
-    signature = inspect.signature(base.__init__)
+    signature = inspect.signature(base.__init__)  # type: ignore[misc]
     parameters = [  # (``Layer``'s own arguments, not a layer's configuration, pass in ``**kwargs``)
         p for p in signature.parameters.values() if p.kind != p.VAR_KEYWORD and p.name not in _LAYER_ARGUMENTS
     ]
@@ -191,7 +194,7 @@ def channels_last_class(base: type, data_format_at: int | None = None) -> type:
     parameters += [p for p in signature.parameters.values() if p.kind == p.VAR_KEYWORD]
     __init__.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
 
-    namespace = {
+    namespace: dict[str, Any] = {
         "__init__": __init__,
         "__doc__": base.__doc__,
         "__module__": __name__,

@@ -18,6 +18,8 @@ also takes Keras's ``mask`` (N, L) and averages the real steps only::
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from minidl import backend
@@ -56,7 +58,10 @@ GlobalAvgPool2D = channels_last_class(_L.GlobalAvgPool2D, data_format_at=0)
 UpSampling2D = channels_last_class(_L.UpSampling2D, data_format_at=1)
 
 
-class GlobalAvgPool1D(channels_last_class(_L.GlobalAvgPool1D, data_format_at=0), register=False):  # type: ignore[misc]
+_GlobalAvgPool1D: Any = channels_last_class(_L.GlobalAvgPool1D, data_format_at=0)
+
+
+class GlobalAvgPool1D(_GlobalAvgPool1D, register=False):  # type: ignore[call-arg]
     """minidl's ``GlobalAvgPool1D`` in Keras's layout, with Keras's ``mask`` (N, L) of booleans
     (from ``Embedding(mask_zero=True)``): the mean over the real steps only. A sample with no
     real step is an error (Keras divides 0 by 0 and returns NaN)."""

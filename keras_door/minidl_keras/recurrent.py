@@ -33,6 +33,7 @@ import numpy as np
 from minidl import backend
 from minidl.nn import layers as _L
 from minidl.nn.layers.recurrent import (
+    _Recurrent,
     gru_step_backward,
     gru_step_forward,
     lstm_step_backward,
@@ -86,7 +87,7 @@ def _step_backward(layer, dstate, cache):
     return dx, (dh,), {"Wx": dWx, "Wh": dWh, "b": db}
 
 
-class KerasRecurrent:
+class KerasRecurrent(_Recurrent, register=False):
     """The mixin put before minidl's SimpleRNN, LSTM and GRU (see the module's docstring)."""
 
     def __init__(
@@ -112,7 +113,7 @@ class KerasRecurrent:
                     f"{key}={_FIXED[key]!r} (the cell equations of minidl.nn.layers.recurrent); "
                     "write another cell with a keras.layers.Layer subclass, or use the default"
                 )
-        super().__init__(  # type: ignore[call-arg]
+        super().__init__(
             units,
             return_sequences,
             name=name,
@@ -166,7 +167,7 @@ class KerasRecurrent:
         if input_mask is not None:
             x = x * input_mask
         if h_mask is None and keep is None:  # minidl's layer, its sequence kernels
-            y, final = super().forward(x, training, initial_state), None  # type: ignore[misc]
+            y, final = super().forward(x, training, initial_state), None
         else:
             state = self._initial_state(initial_state, N, xp, x.dtype)
             x_tm = xp.ascontiguousarray(x.transpose(1, 0, 2))

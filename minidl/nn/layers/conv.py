@@ -54,7 +54,7 @@ def _pair(value, what: str, who: str, minimum: int = 1) -> tuple[int, int]:
     return pair
 
 
-class _ImageHints:
+class _ImageHints(Layer, register=False):
     """The hints an image layer adds to a shape error when the channels are on the last axis."""
 
     def _shape_hint(self, shape) -> str:
@@ -69,7 +69,7 @@ class _ImageHints:
 
     def _mismatch_hint(self, got: tuple) -> str:
         """For a 4-D batch that is the built (C, H, W) with the channels moved last."""
-        built = self.input_shape
+        built = self.input_shape or ()
         if len(got) == 4 and len(built) == 3 and tuple(got[1:]) == (built[1], built[2], built[0]):
             return "; the images look channels-last (N, H, W, C): transpose them with x.transpose(0, 3, 1, 2)"
         return ""
