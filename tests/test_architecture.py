@@ -139,10 +139,14 @@ class Floors:
 # public ``layers`` namespace; the public names.
 KERAS_DIR = PACKAGE_DIR.parent / "keras_door" / "minidl_keras"
 _KERAS_PARTS = """activations affine augmentation backend callbacks constraints datasets elementwise initializers
-    losses masking merging metrics noise normalization optimizers pooling regularizers reshaping
-    text utils wrappers"""
+    losses masking merging metrics noise normalization optimizers pooling recurrent regularizers
+    reshaping text utils wrappers"""
 KERAS_GROUPS = [
-    ("foundations", 0, [f"minidl_keras.{m}" for m in "_version config missing naming weights fitting".split()]),
+    (
+        "foundations",
+        0,
+        [f"minidl_keras.{m}" for m in "_version config layout missing naming weights fitting".split()],
+    ),
     ("parts", 1, [f"minidl_keras.{m}" for m in _KERAS_PARTS.split()]),
     ("tape", 2, [f"minidl_keras.{m}" for m in "graph custom ops attention model_file".split()]),
     ("models", 3, [f"minidl_keras.{m}" for m in "functional layers models saving".split()]),

@@ -101,8 +101,8 @@ def test_conv2d_regularizer_adds_its_loss_and_gradient(rng):
 
 
 def test_conv2d_same_padding_with_a_stride_gives_ceil_of_size_over_stride():
-    """Keras's rule: "same" gives ceil(H / SH) x ceil(W / SW); the odd zero goes after."""
-    layer = Conv2D(4, 3, strides=2, padding="same")
+    """TensorFlow's rule: "same" gives ceil(H / SH) x ceil(W / SW); the odd zero goes after."""
+    layer = Conv2D(4, 3, stride=2, padding="same")
     assert layer.forward(np.zeros((1, 1, 7, 8), np.float32)).shape == (1, 4, 4, 4)
     assert layer.pads_for(7, 8) == (1, 1, 0, 1)  # 7: total 2 -> 1 + 1; 8: total 1 -> 0 + 1
     assert Conv2D(2, 2, padding="same").pads_for(5, 5) == (0, 1, 0, 1)

@@ -185,8 +185,7 @@ def test_affine_layers_show_every_option_they_take_in_their_signature_config_and
     import inspect
 
     parameters = inspect.signature(cls).parameters
-    tail = ["data_format", "name"] if cls is not L.Dense else ["name"]
-    assert list(parameters)[:-1] == own + AFFINE_OPTIONS + tail
+    assert list(parameters)[:-1] == own + AFFINE_OPTIONS + ["name"]
     assert all(parameters[name].kind is inspect.Parameter.KEYWORD_ONLY for name in AFFINE_OPTIONS)
     assert parameters["kernel_initializer"].default == "glorot_uniform"
 

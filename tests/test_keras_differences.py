@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import minidl as mdl
+import minidl_keras
 import minidl_keras as keras
 from minidl.nn import optim
 
@@ -306,9 +307,10 @@ def test_nested_model_layers_match_keras():
 # ------------------------------------------------------------------ weights and image activations
 @pytest.fixture
 def channels_last():
-    previous = mdl.layers.set_image_data_format("channels_last")
+    previous = minidl_keras.config.image_data_format()
+    minidl_keras.config.set_image_data_format("channels_last")
     yield
-    mdl.layers.set_image_data_format(previous)
+    minidl_keras.config.set_image_data_format(previous)
 
 
 def image_models(lib):

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import minidl as mdl
+import minidl_keras
 
 from keras_oracle import HAVE_KERAS, real_keras
 
@@ -24,9 +25,10 @@ pytestmark = pytest.mark.slow  # whole programs trained in minidl and in Keras: 
 
 @pytest.fixture
 def channels_last():
-    previous = mdl.layers.set_image_data_format("channels_last")
+    previous = minidl_keras.config.image_data_format()
+    minidl_keras.config.set_image_data_format("channels_last")
     yield
-    mdl.layers.set_image_data_format(previous)
+    minidl_keras.config.set_image_data_format(previous)
 
 
 def as_minidl(source: str) -> str:

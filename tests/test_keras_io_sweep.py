@@ -19,7 +19,7 @@ import importlib.util
 import numpy as np
 import pytest
 
-import minidl as mdl
+import minidl_keras
 
 from keras_oracle import HAVE_KERAS
 from test_keras_io_programs import run, same_report
@@ -27,9 +27,10 @@ from test_keras_io_programs import run, same_report
 
 @pytest.fixture
 def channels_last():
-    previous = mdl.layers.set_image_data_format("channels_last")
+    previous = minidl_keras.config.image_data_format()
+    minidl_keras.config.set_image_data_format("channels_last")
     yield
-    mdl.layers.set_image_data_format(previous)
+    minidl_keras.config.set_image_data_format(previous)
 
 
 MNIST_CONVNET_CALLBACKS = """

@@ -17,7 +17,7 @@ other three ran unchanged.
 import numpy as np
 import pytest
 
-import minidl as mdl
+import minidl_keras
 
 from keras_oracle import HAVE_KERAS
 from test_keras_io_programs import run, same_report
@@ -128,9 +128,10 @@ y = (x.sum(axis=1, keepdims=True) ** 2).astype("float32")
 
 @pytest.fixture
 def channels_last():
-    previous = mdl.layers.set_image_data_format("channels_last")
+    previous = minidl_keras.config.image_data_format()
+    minidl_keras.config.set_image_data_format("channels_last")
     yield
-    mdl.layers.set_image_data_format(previous)
+    minidl_keras.config.set_image_data_format(previous)
 
 
 @pytest.mark.parametrize(

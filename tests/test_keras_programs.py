@@ -28,9 +28,10 @@ from minidl.nn.gradcheck import check_layer
 @pytest.fixture
 def channels_last():
     """Keras's default image layout for the duration of one test (what a Keras program assumes)."""
-    previous = mdl.layers.set_image_data_format("channels_last")
+    previous = minidl_keras.config.image_data_format()
+    minidl_keras.config.set_image_data_format("channels_last")
     yield
-    mdl.layers.set_image_data_format(previous)
+    minidl_keras.config.set_image_data_format(previous)
 
 
 def falls(history, key="loss", by=0.8):
@@ -631,23 +632,29 @@ def test_frozen_base_with_a_new_head_keeps_the_base_bit_identical():
 
 # ------------------------------------------------------------------ what the programs rely on
 def test_channels_last_layers_compute_what_channels_first_ones_do(rng):
-    """The same CNN on NHWC and NCHW data, with the same weights, gives the same numbers."""
+    """The same CNN on NHWC and NCHW data, with the same weights, gives the same numbers: minidl's
+    layers, and the door's (``minidl_keras.layout``) made from them."""
+    from minidl_keras.layout import channels_last_class
 
     def net(data_format):
+        def made(cls, *args, **kwargs):
+            if data_format == "channels_first":
+                return cls(*args, **kwargs)
+            return channels_last_class(cls)(*args, data_format=data_format, **kwargs)
+
         mdl.seed(3)
         return mdl.Sequential(
             [
-                L.Conv2D(4, 3, padding="same", activation="relu"),
-                L.BatchNorm(),
-                L.MaxPool2D(2),
-                L.Conv2D(6, 3),
-                L.AvgPool2D(2, strides=1),
-                L.UpSampling2D(2),
-                L.GlobalAvgPool2D(),
+                made(L.Conv2D, 4, 3, padding="same", activation="relu"),
+                made(L.BatchNorm),
+                made(L.MaxPool2D, 2),
+                made(L.Conv2D, 6, 3),
+                made(L.AvgPool2D, 2, stride=1),
+                made(L.UpSampling2D, 2),
+                made(L.GlobalAvgPool2D),
                 L.Dense(3),
             ],
             input_shape=(9, 9, 2) if data_format == "channels_last" else (2, 9, 9),
-            data_format=data_format,
         )
 
     first, last = net("channels_first"), net("channels_last")
@@ -667,19 +674,22 @@ def test_channels_last_layers_compute_what_channels_first_ones_do(rng):
             np.testing.assert_allclose(a.grads[key], b.grads[key], rtol=1e-4, atol=1e-6)
 
 
+K = minidl_keras.layers
+
+
 @pytest.mark.parametrize(
     "make_layer, training",
     [
-        (lambda: L.Conv2D(3, 3, padding=1, data_format="channels_last"), False),
-        (lambda: L.Conv2D(2, (2, 3), strides=2, data_format="channels_last"), False),
-        (lambda: L.MaxPool2D(2, data_format="channels_last"), False),
-        (lambda: L.AvgPool2D(2, strides=1, data_format="channels_last"), False),
+        (lambda: K.Conv2D(3, 3, padding=1), False),
+        (lambda: K.Conv2D(2, (2, 3), strides=2), False),
+        (lambda: K.MaxPooling2D(2), False),
+        (lambda: K.AveragePooling2D(2, strides=1), False),
         (lambda: L.GlobalAvgPool2D(), False),
-        (lambda: L.GlobalAvgPool2D(data_format="channels_last"), False),
-        (lambda: L.BatchNorm(data_format="channels_last"), True),
-        (lambda: L.BatchNorm(data_format="channels_last"), False),
-        (lambda: L.UpSampling2D(2, data_format="channels_last"), False),
-        (lambda: L.Conv2DTranspose(2, 3, stride=2, data_format="channels_last"), False),
+        (lambda: K.GlobalAveragePooling2D(), False),
+        (lambda: K.BatchNormalization(), True),
+        (lambda: K.BatchNormalization(), False),
+        (lambda: K.UpSampling2D(2), False),
+        (lambda: K.Conv2DTranspose(2, 3, strides=2), False),
         (lambda: L.Tanh(), False),
     ],
     ids=lambda v: repr(v()) if callable(v) else f"training={v}",
@@ -731,9 +741,9 @@ def test_keras_names_print_and_save_under_minidl_names(tmp_path):
 
 
 def test_the_global_setting_does_not_change_saved_channels_first_models(tmp_path, channels_last):
-    """Files written before data_format existed (the zoo's) stay channels-first when loaded."""
+    """minidl's files (the zoo's) hold minidl's channels-first layers, whatever the door's setting."""
     model = mdl.zoo.load("lenet-mnist-0to4")
-    assert model.layers[0].data_format == "channels_first"
+    assert type(model.layers[0]) is L.Conv2D and not hasattr(model.layers[0], "data_format")
     (x, _), _ = mdl.datasets.load_mnist()
     assert model.predict(x[:4]).shape == (4, 5)
 
@@ -754,7 +764,9 @@ def test_input_shape_errors_say_which_shapes_disagree():
     with pytest.raises(TypeError, match="unexpected keyword argument.*activaton.*it takes units"):
         L.Dense(4, activaton="relu")
     with pytest.raises(ValueError, match="data_format must be 'channels_first'.*got 'NHWC'"):
-        L.Conv2D(4, 3, data_format="NHWC")
+        minidl_keras.layers.Conv2D(4, 3, data_format="NHWC")
+    with pytest.raises(TypeError, match="unexpected keyword argument.*data_format"):
+        L.Conv2D(4, 3, data_format="channels_last")  # minidl's layers take (N, C, H, W) only
     assert L.Dense(4, input_dim=3).declared_input_shape == (3,)
 
 
@@ -808,12 +820,10 @@ def test_channels_last_is_the_keras_doors_default_only():
 
     assert layers.Conv2D(4, 3).data_format == "channels_last"
     assert layers.MaxPooling1D().data_format == "channels_last"
-    assert mdl.layers.Conv2D(4, 3).data_format == "channels_first"  # native: unchanged
-    assert mdl.layers.image_data_format() == "channels_first"
+    assert not hasattr(mdl.layers.Conv2D(4, 3), "data_format")  # native: (N, C, H, W) only
     minidl_keras.config.set_image_data_format("channels_first")
     try:
         assert layers.Conv2D(4, 3).data_format == "channels_first"
-        assert mdl.layers.image_data_format() == "channels_first"
     finally:
         minidl_keras.config.set_image_data_format("channels_last")
     assert layers.Conv2D(4, 3, data_format="channels_first").data_format == "channels_first"

@@ -1,11 +1,12 @@
-"""Image layout at the edges (minidl/nn/layers/layout.py): what the mixin and decorator promise."""
+"""Keras's channels-last layout at the door (keras_door/minidl_keras/layout.py): what the
+classes made by ``channels_last_class`` promise."""
 
 import numpy as np
 import pytest
 
 import minidl as mdl
 from minidl.nn.layers import BatchNorm, Conv2D, Layer
-from minidl.nn.layers.layout import ImageLayout, accepts_channels_last
+from minidl_keras.layout import channels_last_class
 
 
 def test_backward_params_takes_the_gradient_in_the_layers_data_format():
@@ -13,7 +14,7 @@ def test_backward_params_takes_the_gradient_in_the_layers_data_format():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 6, 5, 3))  # (N, H, W, C)
     mdl.seed(0)
-    layer = Conv2D(4, 3, padding="same", data_format="channels_last")
+    layer = channels_last_class(Conv2D)(4, 3, padding="same", data_format="channels_last")
     y = layer.forward(x, training=True)
     dy = rng.standard_normal(y.shape)
     layer.backward(dy)
@@ -25,22 +26,19 @@ def test_backward_params_takes_the_gradient_in_the_layers_data_format():
         np.testing.assert_allclose(layer.grads[key], grad, rtol=1e-12, err_msg=key)
 
 
-def test_set_data_format_checks_and_defaults():
-    assert BatchNorm().data_format == "channels_first" and not BatchNorm().data_format_given
-    layer = BatchNorm(data_format="channels_last")
-    assert layer.channels_last and layer.data_format_given
+def test_data_format_is_checked_and_defaults_to_the_doors_setting():
+    DoorBatchNorm = channels_last_class(BatchNorm)
+    assert DoorBatchNorm().data_format == "channels_last" and DoorBatchNorm().channels_last
+    layer = DoorBatchNorm(data_format="channels_first")
+    assert not layer.channels_last and layer.get_config()["data_format"] == "channels_first"
     with pytest.raises(ValueError, match="BatchNorm data_format must be 'channels_first'.*got 'NHWC'"):
-        BatchNorm(data_format="NHWC")
+        DoorBatchNorm(data_format="NHWC")
+    assert not hasattr(BatchNorm(), "data_format")  # minidl's own: (N, C, H, W) only
 
 
-def test_the_decorator_makes_a_plain_layer_an_image_layer():
-    @accepts_channels_last
+def test_any_channels_first_layer_gets_a_channels_last_twin():
     class Shift(Layer):
         input_ndims = (4,)
-
-        def __init__(self, data_format=None):
-            super().__init__()
-            self.set_data_format(data_format)
 
         def forward(self, x, training=False):
             x = self.check_input(x)
@@ -50,9 +48,10 @@ def test_the_decorator_makes_a_plain_layer_an_image_layer():
         def backward(self, dy):
             return dy
 
-    assert not issubclass(Shift, ImageLayout)
-    y = Shift("channels_last").forward(np.zeros((1, 4, 5, 3)))
+    layer = channels_last_class(Shift)()
+    y = layer.forward(np.zeros((1, 4, 5, 3)))
     assert y.shape == (1, 4, 5, 3) and (y[0, 0, 0] == [0, 1, 2]).all()
+    assert layer.input_shape == (3, 4, 5) and layer.output_shape == (4, 5, 3)
 
 
 def test_the_chapter3_fixture_replaces_one_exercise_cell(chapter3):

@@ -8,6 +8,7 @@ import pytest
 
 import minidl as mdl
 from minidl import callbacks, layers as L, losses, optim
+from minidl_keras.layout import channels_last_class
 
 from small_problems import blobs
 
@@ -63,12 +64,13 @@ def test_pytorch_style_loop_equals_train_on_batch():
 
 @pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
 def test_training_step_skips_only_the_unread_input_gradient(data_format):
-    """``backward(dy, input_grad=False)`` (what train_on_batch runs) returns None and fills
+    """(The Keras door's Conv2D for either layout: minidl's own takes channels-first.)
+    ``backward(dy, input_grad=False)`` (what train_on_batch runs) returns None and fills
     every gradient exactly as the full backward does, for a Conv2D or a Dense first layer."""
     rng = np.random.default_rng(0)
     for first, x in [
         (
-            L.Conv2D(3, 3, padding=1, activation="relu", data_format=data_format),
+            channels_last_class(L.Conv2D)(3, 3, padding=1, activation="relu", data_format=data_format),
             rng.standard_normal((4, 6, 6, 2) if data_format == "channels_last" else (4, 2, 6, 6)),
         ),
         (L.Dense(5, activation="relu"), rng.standard_normal((4, 7))),

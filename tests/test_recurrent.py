@@ -159,14 +159,9 @@ def test_param_shapes_output_shapes_and_config(cell, blocks):
     assert layer.get_config() == {
         "units": 6,
         "return_sequences": True,
-        "dropout": 0.0,
-        "recurrent_dropout": 0.0,
         "name": None,
         "kernel_initializer": "glorot_uniform",
         "recurrent_initializer": "orthogonal",
-        "return_state": False,
-        "zero_output_for_mask": False,
-        "go_backwards": False,
     }
     # sequences of another length reuse the same weights
     assert layer.forward(np.zeros((2, 4, 3), np.float32)).shape == (2, 4, 6)
@@ -327,53 +322,3 @@ def test_save_and_load_round_trip(tmp_path):
     ]
     assert loaded.layers[1].return_sequences and not loaded.layers[3].return_sequences
     np.testing.assert_array_equal(loaded.predict(ids), model.predict(ids))
-
-
-# ------------------------------------------------------------------ Keras's dropout and recurrent_dropout
-@pytest.mark.parametrize(
-    "make_layer",
-    [
-        lambda: LSTM(4, dropout=0.3, recurrent_dropout=0.4, return_sequences=True),
-        lambda: LSTM(3, dropout=0.5),
-        lambda: SimpleRNN(3, recurrent_dropout=0.5),
-        lambda: GRU(3, dropout=0.4, return_sequences=True),
-    ],
-    ids=["lstm-both", "lstm-input", "rnn-recurrent", "gru-input"],
-)
-def test_dropout_gradients(make_layer, tier, rng):
-    report = check_layer(make_layer(), rng.standard_normal((3, 5, 2)), training=True)
-    assert report.passed, str(report)
-
-
-def test_input_dropout_is_one_mask_per_sample_for_every_step(tier, rng):
-    x = rng.standard_normal((4, 6, 3)).astype(np.float32)
-    layer = LSTM(5, dropout=0.5, return_sequences=True)
-    layer.build((6, 3))
-    mdl.seed(0)
-    y = layer.forward(x, training=True)
-    mdl.seed(0)
-    mask = (mdl.backend.rng().random((4, 1, 3)) >= 0.5) / 0.5
-    np.testing.assert_allclose(y, layer.forward((x * mask).astype(np.float32)), rtol=1e-5, atol=1e-6)
-    np.testing.assert_array_equal(layer.forward(x), layer.forward(x))  # inference: no mask
-
-
-def test_recurrent_dropout_masks_the_state_where_it_meets_wh(tier, rng):
-    from minidl.nn.layers.recurrent import lstm_step_forward
-
-    x = rng.standard_normal((4, 6, 3))
-    layer = LSTM(5, recurrent_dropout=0.4, return_sequences=True)
-    layer.build((6, 3), dtype=np.float64)
-    mdl.seed(1)
-    y = layer.forward(x, training=True)
-    mdl.seed(1)
-    mask = (mdl.backend.rng().random((4, 5)) >= 0.4) / 0.6
-    h = c = np.zeros((4, 5))
-    p = layer.params
-    for t in range(6):
-        h, c, _ = lstm_step_forward(x[:, t], h * mask, c, p["Wx"], p["Wh"], p["b"])
-        np.testing.assert_allclose(y[:, t], h, rtol=1e-10)
-    assert not np.allclose(y, layer.forward(x))
-    with pytest.raises(ValueError, match="GRU has no recurrent_dropout.*use dropout="):
-        GRU(3, recurrent_dropout=0.2)
-    with pytest.raises(ValueError, match=r"dropout must be a fraction in \[0, 1\), got 1.5"):
-        LSTM(3, dropout=1.5)

@@ -1,7 +1,5 @@
-"""``keras.config``: this namespace's image data format (channels-last, Keras's default),
-kept apart from minidl's own (``minidl.nn.layers.image_data_format()``, channels-first)."""
-
-from minidl.nn.layers.base import check_data_format
+"""``keras.config``: this namespace's image data format (channels-last, Keras's default;
+minidl's own layers take channels-first only)."""
 
 __all__ = ["image_data_format", "set_image_data_format", "floatx"]
 
@@ -15,7 +13,12 @@ def image_data_format() -> str:
 
 def set_image_data_format(data_format: str) -> None:
     """Change it for layers created from now on through ``minidl_keras.layers`` only."""
-    _settings["image_data_format"] = check_data_format(data_format, "set_image_data_format")
+    if data_format not in ("channels_first", "channels_last"):
+        raise ValueError(
+            "set_image_data_format data_format must be 'channels_first' (N, C, H, W) or "
+            f"'channels_last' (N, H, W, C), got {data_format!r}"
+        )
+    _settings["image_data_format"] = data_format
 
 
 def floatx() -> str:

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from minidl.nn.layers.base import _own
+from . import layout
 from .masking import call_layer
 
 if TYPE_CHECKING:
@@ -315,8 +316,8 @@ def _layer_output(layer, x: KerasTensor):
     if not layer.built:
         dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else "float32"
         layer.build(per_sample, dtype=np.dtype(dtype))
-    elif layer.params and layer._input_mismatch(tuple(layer.kernel_layout(per_sample))):
-        built_for = ", ".join(map(str, layer.user_layout(layer.input_shape)))
+    elif layer.params and layer._input_mismatch(layout.inside(layer, per_sample)):
+        built_for = ", ".join(map(str, layout.outside(layer, layer.input_shape)))
         raise ValueError(f"{layer.label} was built for inputs (None, {built_for}), got {x.shape}")
     if layer.params:  # the weights' type (an Embedding turns integer ids into floats)
         dtype = next(iter(layer.params.values())).dtype.name

@@ -1,11 +1,13 @@
 """``keras.layers``: minidl's layers under Keras 3's names, signatures and defaults.
 
-Layers whose Keras defaults are minidl's are minidl's classes themselves (``Dense``,
-``LSTM``, ``Embedding``, ...). The others are made by a function of the Keras name that
+Layers whose Keras defaults are minidl's are minidl's classes themselves (``Dropout``,
+``Flatten``, ...), or subclasses that add Keras's options (``LSTM``'s masks, dropout and
+``return_state``: ``recurrent.py``). The others are made by a function of the Keras name that
 fills in Keras's defaults and returns the minidl layer -- no second implementation:
 
-* image and sequence layers (Conv2D, MaxPooling2D, Conv1D, ...) get
-  ``data_format=keras.config.image_data_format()``, channels-last unless changed;
+* image and sequence layers (Conv2D, MaxPooling2D, Conv1D, ...) take Keras's ``data_format``
+  (``keras.config.image_data_format()``, channels-last unless changed: ``layout.py`` turns
+  the layout at their edges) and ``strides=``;
 * ``BatchNormalization(momentum=0.99, epsilon=0.001, axis=-1)``;
 * ``LayerNormalization(epsilon=0.001)``; ``LeakyReLU(negative_slope=0.3)``.
 
@@ -21,13 +23,12 @@ Layers with Keras's own call or data (no minidl class of that name) live in thei
 from __future__ import annotations
 
 import functools
-import inspect
 from collections.abc import Callable
 
 from minidl.nn import layers as _L
 from minidl.nn.layers.affine import AffineLayer
-from . import config, merging, noise, reshaping
-from .affine import KerasAffineOptions, with_keras_options
+from . import merging, noise, reshaping
+from .affine import KerasAffineOptions, refuse_missing_penalties, with_keras_options
 from .attention import Attention, MultiHeadAttention
 from .constraints import with_keras_constraints
 from .augmentation import RandomContrast, RandomFlip, RandomRotation, RandomTranslation, RandomZoom
@@ -40,7 +41,10 @@ from .merging import *  # noqa: F403  (the names in merging.__all__)
 from .masking import Masking
 from .missing import feature_missing
 from .naming import name_layer
+from .layout import channels_last_class
 from .pooling import GlobalMaxPooling1D, GlobalMaxPooling2D, ZeroPadding2D
+from .recurrent import GRU, LSTM, SimpleRNN
+from . import pooling
 from .noise import *  # noqa: F403  (the names in noise.__all__)
 from .reshaping import *  # noqa: F403  (the names in reshaping.__all__)
 from .weights import KerasNames, keras_names
@@ -133,32 +137,6 @@ def _with_keras_names(base: type, doc: str, **names: tuple[str, str]) -> type:
     return keras_names(base, **names)(with_keras_options(cls) if affine else cls)
 
 
-def refuse_missing_penalties(who: str, options: dict) -> None:
-    """Keras's penalty and constraint options that a layer here lacks (``LSTM(recurrent_regularizer=)``):
-    a ``NotImplementedError`` naming them and where such options are taken, not a ``TypeError``."""
-    missing = sorted(k for k in options if k.endswith(("_regularizer", "_constraint")))
-    if missing:
-        raise NotImplementedError(
-            f"{who}({', '.join(k + '=...' for k in missing)}) is not in minidl; "
-            "kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint and "
-            "bias_constraint are taken by Dense, Conv1D, Conv2D and Conv2DTranspose, and "
-            "add_weight(regularizer=, constraint=) by a custom keras layer"
-        )
-
-
-def _without_penalties(base: type) -> type:
-    """minidl's ``base`` (a layer of Keras's defaults) whose constructor answers the penalties and
-    constraints it lacks with ``refuse_missing_penalties``; it prints as ``base`` and saves as it."""
-
-    def __init__(self, *args, **kwargs):
-        refuse_missing_penalties(base.__name__, kwargs)
-        base.__init__(self, *args, **kwargs)
-
-    __init__.__signature__ = inspect.signature(base.__init__)  # type: ignore[attr-defined]
-    namespace = {"__init__": __init__, "__doc__": base.__doc__, "__module__": __name__}
-    return type(base.__name__, (base,), namespace, register=False)
-
-
 _Conv1D = _with_keras_names(
     _L.Conv1D, "minidl's ``Conv1D`` with ``layer.kernel`` (K, C, F) and ``layer.bias``.", **_KERNEL_AND_BIAS
 )
@@ -197,7 +175,14 @@ _SeparableConv2D = _with_keras_names(
     pointwise_kernel=("params", "pointwise.W"),
     bias=("params", "pointwise.b"),
 )
-SimpleRNN, LSTM, GRU = (_without_penalties(cls) for cls in (_L.SimpleRNN, _L.LSTM, _L.GRU))
+# in Keras's layout (``layout.py``); Keras's positional data_format follows the padding of
+# DepthwiseConv2D (kernel_size, strides, padding, depth_multiplier, data_format) and
+# SeparableConv2D (filters, kernel_size, strides, padding, data_format)
+_Conv1D, _Conv2D, _Conv2DTranspose, _BatchNorm = (
+    channels_last_class(c) for c in (_Conv1D, _Conv2D, _Conv2DTranspose, _BatchNorm)
+)
+_DepthwiseConv2D = channels_last_class(_DepthwiseConv2D, data_format_at=4)
+_SeparableConv2D = channels_last_class(_SeparableConv2D, data_format_at=4)
 
 
 class _LayerName:
@@ -233,12 +218,15 @@ GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
 
 
 def _channels_last_by_default(cls: type[_L.Layer], keras_name: str) -> _LayerName:
-    """``cls`` with ``data_format`` defaulting to this namespace's setting (channels-last)."""
+    """The door's ``cls`` (``layout.channels_last_class``), whose ``data_format`` defaults to
+    this namespace's setting (channels-last)."""
 
     @functools.wraps(cls, assigned=("__doc__",), updated=())
     def make(*args, data_format=None, **kwargs):
         kwargs = with_keras_constraints(kwargs)  # Keras's "max_norm", ...: minidl's layers know class names
-        return cls(*args, data_format=data_format or config.image_data_format(), **kwargs)
+        if data_format is not None:
+            kwargs["data_format"] = data_format
+        return cls(*args, **kwargs)
 
     doc = (
         f"Keras's ``{keras_name}``: a ``minidl.nn.layers.{cls.__name__}`` (with Keras's weight names "
@@ -249,8 +237,8 @@ def _channels_last_by_default(cls: type[_L.Layer], keras_name: str) -> _LayerNam
 
 
 def _minidl_class(cls: type) -> type:
-    """minidl's class under a door's class that adds Keras's names (``_Conv2D`` -> ``Conv2D``)."""
-    return next(c for c in cls.__mro__ if c.__module__.startswith("minidl."))
+    """minidl's class under a door's class (``_Conv2D`` -> ``minidl.nn.layers.Conv2D``)."""
+    return next(c for c in cls.__mro__ if c.__module__.split(".")[0] == "minidl")
 
 
 Conv1D = _channels_last_by_default(_Conv1D, "Conv1D")
@@ -258,17 +246,17 @@ Conv2D = _channels_last_by_default(_Conv2D, "Conv2D")
 Conv2DTranspose = _channels_last_by_default(_Conv2DTranspose, "Conv2DTranspose")
 DepthwiseConv2D = _channels_last_by_default(_DepthwiseConv2D, "DepthwiseConv2D")
 SeparableConv2D = _channels_last_by_default(_SeparableConv2D, "SeparableConv2D")
-MaxPooling1D = MaxPool1D = _channels_last_by_default(_L.MaxPool1D, "MaxPooling1D")
-MaxPooling2D = MaxPool2D = _channels_last_by_default(_L.MaxPool2D, "MaxPooling2D")
-AveragePooling1D = AvgPool1D = _channels_last_by_default(_L.AvgPool1D, "AveragePooling1D")
-AveragePooling2D = AvgPool2D = _channels_last_by_default(_L.AvgPool2D, "AveragePooling2D")
+MaxPooling1D = MaxPool1D = _channels_last_by_default(pooling.MaxPool1D, "MaxPooling1D")
+MaxPooling2D = MaxPool2D = _channels_last_by_default(pooling.MaxPool2D, "MaxPooling2D")
+AveragePooling1D = AvgPool1D = _channels_last_by_default(pooling.AvgPool1D, "AveragePooling1D")
+AveragePooling2D = AvgPool2D = _channels_last_by_default(pooling.AvgPool2D, "AveragePooling2D")
 GlobalAveragePooling1D = GlobalAvgPool1D = _channels_last_by_default(
-    _L.GlobalAvgPool1D, "GlobalAveragePooling1D"
+    pooling.GlobalAvgPool1D, "GlobalAveragePooling1D"
 )
 GlobalAveragePooling2D = GlobalAvgPool2D = _channels_last_by_default(
-    _L.GlobalAvgPool2D, "GlobalAveragePooling2D"
+    pooling.GlobalAvgPool2D, "GlobalAveragePooling2D"
 )
-UpSampling2D = _channels_last_by_default(_L.UpSampling2D, "UpSampling2D")
+UpSampling2D = _channels_last_by_default(pooling.UpSampling2D, "UpSampling2D")
 
 
 def BatchNormalization(

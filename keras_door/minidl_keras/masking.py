@@ -36,8 +36,9 @@ import warnings
 from minidl import backend
 from minidl.nn import layers as _L
 from minidl.nn.layers.base import Layer
-from minidl.nn.layers.recurrent import _Recurrent
 from minidl.training import metrics as minidl_metrics
+from .pooling import GlobalAvgPool1D
+from .recurrent import KerasRecurrent
 from .elementwise import Activation, Rescaling
 from .losses import masked_mean
 
@@ -156,14 +157,14 @@ def call_layer(layer, x, mask=None, training: bool = False, explicit=None):
             raise _unsupported(layer, "got inputs with masks")
         mask = None
     Bidirectional, TimeDistributed = _wrappers()
-    if explicit and not isinstance(layer, (_Recurrent, Bidirectional)):
+    if explicit and not isinstance(layer, (KerasRecurrent, Bidirectional)):
         raise NotImplementedError(
             f"{layer.label} called with {', '.join(sorted(explicit))}=: minidl_keras takes "
             "initial_state= on SimpleRNN, LSTM and GRU (and Bidirectional)"
         )
     if makes_mask(layer):
         return layer.forward(x, training=training), layer.compute_mask(x)
-    if isinstance(layer, (_Recurrent, Bidirectional)):
+    if isinstance(layer, (KerasRecurrent, Bidirectional)):
         used = mask
         if mask is not None and not mask_given and explicit.get("initial_state") is not None:
             used = None  # Keras 3: a call with several tensor arguments gets no implicit mask
@@ -173,7 +174,7 @@ def call_layer(layer, x, mask=None, training: bool = False, explicit=None):
         return y, ([out] + [None] * (len(y) - 1) if layer.return_state else out)  # states: no mask
     if mask is None:
         return layer.forward(x, training=training), None
-    if isinstance(layer, _L.GlobalAvgPool1D):
+    if isinstance(layer, GlobalAvgPool1D):
         return layer.forward(x, training=training, mask=_on_device(mask, x)), None
     if isinstance(layer, _PASS) or (isinstance(layer, TimeDistributed) and isinstance(layer.layer, _PASS)):
         return layer.forward(x, training=training), mask

@@ -38,6 +38,7 @@ from minidl.nn.layers.base import Layer
 from minidl.training import saving
 from minidl.training.saving import jsonable
 from .graph import KerasTensor
+from .layout import door_class
 from .weights import as_keras_layer, keras_class
 
 FORMAT, FORMAT_VERSION = "minidl.keras.Model", 2
@@ -75,7 +76,7 @@ def describe(model, constants: list) -> dict:
     (a ``keras.Sequential``); ``constants`` collects the arrays its graph reads."""
     if not hasattr(model, "graph"):  # a keras.Sequential (minidl's Sequential underneath)
         config = model.get_config()
-        keep = ("name", "input_shape", "data_format", "dtype", "layers")
+        keep = ("name", "input_shape", "dtype", "layers")
         return {"sequential": {k: config[k] for k in keep}}
     if model.graph is not None:
         return {"functional": _graph_spec(model, constants), "name": model.name}
@@ -225,8 +226,7 @@ def rebuild(spec: dict, kinds, custom_objects, constants: list, path: str):
     if "sequential" in spec:
         s = spec["sequential"]
         layers = [make_layer(layer, custom_objects) for layer in s["layers"]]
-        model = Sequential(layers, input_shape=s["input_shape"], name=s["name"],
-                           data_format=s["data_format"], dtype=s["dtype"])  # fmt: skip
+        model = Sequential(layers, input_shape=s["input_shape"], name=s["name"], dtype=s["dtype"])
         for layer, layer_spec in zip(layers, s["layers"]):
             saving.refreeze(layer, layer_spec, path)
         return model
@@ -312,6 +312,7 @@ def make_layer(spec, custom_objects):
             f"load_model(..., custom_objects={{{spec['class']!r}: cls}})"
         )
     config = dict(spec["config"])
+    cls = door_class(cls, config)  # a channels-last Conv2D, ...: the door's class
     if not hasattr(cls, "from_config"):
         layer = cls(**config)
     elif "custom_objects" in inspect.signature(cls.from_config).parameters:

@@ -1,6 +1,13 @@
-"""Keras layers minidl's own door does not have: ``GlobalMaxPooling1D``/``2D`` and
-``ZeroPadding2D``, channels-last unless ``data_format="channels_first"`` (this door's setting
-by default). They have no weights::
+"""Keras's pooling layers: minidl's own in Keras's layout, and those minidl lacks.
+
+``MaxPooling1D``/``2D``, ``AveragePooling1D``/``2D``, ``GlobalAveragePooling1D``/``2D`` are
+minidl's pools made channels-last (``layout.channels_last_class``); ``GlobalAveragePooling1D``
+also takes Keras's ``mask`` (N, L) and averages the real steps only::
+
+    y[n, c] = sum_t m[n, t] x[n, t, c] / sum_t m[n, t]       dx[n, t, c] = m[n, t] dy[n, c] / sum_t m[n, t]
+
+``GlobalMaxPooling1D``/``2D`` and ``ZeroPadding2D`` are this door's own, channels-last unless
+``data_format="channels_first"`` (this door's setting by default). They have no weights::
 
     GlobalMaxPooling2D  (N, H, W, C) -> (N, C)      y = max over H, W
                         dx = dy at each channel's maximum (shared equally by ties), else 0
@@ -11,13 +18,28 @@ by default). They have no weights::
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from minidl import backend
+from minidl.nn import layers as _L
 from minidl.nn.layers.base import Layer
 from . import config
+from .layout import DOOR_CLASSES, channels_last_class
 
-__all__ = ["GlobalMaxPooling1D", "GlobalMaxPooling2D", "ZeroPadding2D"]
+__all__ = [
+    "MaxPool1D",
+    "MaxPool2D",
+    "AvgPool1D",
+    "AvgPool2D",
+    "GlobalAvgPool1D",
+    "GlobalAvgPool2D",
+    "UpSampling2D",
+    "GlobalMaxPooling1D",
+    "GlobalMaxPooling2D",
+    "ZeroPadding2D",
+]
 
 
 def _format(data_format):
@@ -25,6 +47,61 @@ def _format(data_format):
     if data_format not in ("channels_last", "channels_first"):
         raise ValueError(f"data_format must be 'channels_last' or 'channels_first', got {data_format!r}")
     return data_format
+
+
+# Keras's positional order: (pool_size, strides, padding, data_format), (size, data_format), (data_format)
+MaxPool1D = channels_last_class(_L.MaxPool1D, data_format_at=3)
+MaxPool2D = channels_last_class(_L.MaxPool2D, data_format_at=3)
+AvgPool1D = channels_last_class(_L.AvgPool1D, data_format_at=3)
+AvgPool2D = channels_last_class(_L.AvgPool2D, data_format_at=3)
+GlobalAvgPool2D = channels_last_class(_L.GlobalAvgPool2D, data_format_at=0)
+UpSampling2D = channels_last_class(_L.UpSampling2D, data_format_at=1)
+
+
+_GlobalAvgPool1D: Any = channels_last_class(_L.GlobalAvgPool1D, data_format_at=0)
+
+
+class GlobalAvgPool1D(_GlobalAvgPool1D, register=False):  # type: ignore[call-arg]
+    """minidl's ``GlobalAvgPool1D`` in Keras's layout, with Keras's ``mask`` (N, L) of booleans
+    (from ``Embedding(mask_zero=True)``): the mean over the real steps only. A sample with no
+    real step is an error (Keras divides 0 by 0 and returns NaN)."""
+
+    def forward(self, x, training=False, mask=None):
+        if not hasattr(x, "ndim"):
+            x = np.asarray(x, dtype=np.float32)
+        y = super().forward(x, training)  # builds and checks the layer, and caches (N, C, L)
+        if mask is None:
+            self._weights = None
+            return y
+        N, _, L = self.cache
+        xp = backend.get_array_module(y)
+        if tuple(mask.shape) != (N, L):
+            raise ValueError(
+                f"{self.label} mask must have shape (N, L) = ({N}, {L}), got {tuple(mask.shape)}"
+            )
+        weights = xp.asarray(mask, dtype=y.dtype)
+        counts = weights.sum(axis=1, keepdims=True)
+        if not bool(xp.all(counts > 0)):
+            empty = int(xp.argmin(counts[:, 0]))
+            raise ValueError(
+                f"{self.label}: sample {empty} has no unmasked step to average (Keras would give NaN); "
+                "drop empty sequences or give them at least one token"
+            )
+        self._weights = weights / counts  # (N, L): 1 / (real steps) where real, else 0
+        steps = 1 if self.channels_last else 2
+        return (x * xp.expand_dims(self._weights, -1 if self.channels_last else 1)).sum(axis=steps)
+
+    def backward(self, dy):
+        weights = getattr(self, "_weights", None)
+        if weights is None:
+            return super().backward(dy)
+        xp = backend.get_array_module(dy)
+        if self.channels_last:
+            return xp.ascontiguousarray(dy[:, None, :] * weights[:, :, None])
+        return xp.ascontiguousarray(dy[:, :, None] * weights[:, None, :])
+
+
+DOOR_CLASSES[_L.GlobalAvgPool1D] = GlobalAvgPool1D  # a file loads it back with its mask
 
 
 class _GlobalMax(Layer):

@@ -26,6 +26,7 @@ import numpy as np
 
 from minidl import backend
 from minidl.nn.layers.base import Layer
+from .recurrent import KerasRecurrent
 
 __all__ = ["Bidirectional", "TimeDistributed"]
 
@@ -100,9 +101,10 @@ class Bidirectional(_Wrapper):
                 f"Bidirectional(merge_mode={merge_mode!r}) is not in minidl_keras; it merges with "
                 f"{', '.join(map(repr, self.MODES))}"
             )
-        if not hasattr(layer, "return_sequences"):
+        if not isinstance(layer, KerasRecurrent):
             raise TypeError(
-                f"Bidirectional wraps a recurrent layer (SimpleRNN, LSTM, GRU), got {type(layer).__name__}"
+                "Bidirectional wraps a recurrent layer of keras.layers (SimpleRNN, LSTM, GRU), got "
+                f"{type(layer).__module__}.{type(layer).__name__}"
             )
         self.forward_layer = layer
         self.backward_layer = backward_layer or type(layer)(

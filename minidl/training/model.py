@@ -21,7 +21,6 @@ Forward runs the layers in order; backward runs them in reverse, each turning
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 
@@ -29,7 +28,7 @@ import numpy as np
 
 from .. import backend
 from .._version import __version__
-from ..nn.layers.base import LAYER_CLASSES, Layer, _checked_shape, check_data_format
+from ..nn.layers.base import LAYER_CLASSES, Layer, _checked_shape
 from .saving import (
     FORMAT,
     FORMAT_VERSION,
@@ -68,7 +67,6 @@ class Sequential(Trainer):
         layers=None,
         input_shape=None,
         name: str | None = None,
-        data_format: str | None = None,
         dtype=None,
     ):
         self.layers: list[Layer] = []
@@ -80,7 +78,6 @@ class Sequential(Trainer):
                 f"'float64', got {dtype!r}"
             )
         self.input_shape: tuple | None = None
-        self.data_format = check_data_format(data_format, "Sequential")
         self.optimizer = self.loss = None
         self.metrics: list = []
         self.stop_training = False
@@ -100,9 +97,7 @@ class Sequential(Trainer):
 
         The input shape may also be given as ``input_shape=`` on the first layer. A
         ``Sequential`` added to a ``Sequential`` contributes its layers (shared, not
-        copied: a frozen base stays frozen). With ``Sequential(data_format=...)`` every
-        image layer created without its own ``data_format`` gets the model's. After
-        ``to(device)`` an added layer moves there (or, not built yet, will be built there).
+        copied: a frozen base stays frozen). After ``to(device)`` an added layer moves there (or, not built yet, will be built there).
         """
         if isinstance(layer, Sequential):
             if self.input_shape is None and not self.layers and layer.input_shape is not None:
@@ -117,13 +112,6 @@ class Sequential(Trainer):
             )
         if any(layer is existing for existing in self.layers):
             raise ValueError(f"{layer.label} is already in this model; create a new layer instead")
-        if (
-            self.data_format is not None
-            and hasattr(layer, "data_format")
-            and not getattr(layer, "data_format_given", True)
-            and not layer.built
-        ):
-            layer.data_format = self.data_format
         if layer.declared_input_shape is not None:
             if not self.layers:
                 self._declare_input_shape(
@@ -172,11 +160,10 @@ class Sequential(Trainer):
         Only at the model's input, where such a mistake comes from: a per-sample shape whose
         last axis is at most 4 while both others are larger cannot be (C, H, W) images.
         """
-        image_layer = next((layer for layer in self.layers if hasattr(layer, "data_format")), None)
+        image_layer = self.layers[0] if self.layers else None
         if (
             image_layer is None
-            or image_layer is not self.layers[0]
-            or image_layer.channels_last
+            or "(N, C, H, W)" not in image_layer.input_layout
             or len(shape) != 3
             or None in shape
         ):
@@ -185,10 +172,7 @@ class Sequential(Trainer):
             raise ValueError(
                 f"the {what} (N, {', '.join(map(str, shape))}) looks channels-last (N, H, W, C) "
                 f"with C = {shape[2]}, but {image_layer.label} expects (N, C, H, W) (minidl's "
-                "default, as PyTorch). Either use data_format='channels_last' (on the layers, as "
-                "Sequential(..., data_format='channels_last'), or once with "
-                "minidl.nn.layers.set_image_data_format('channels_last')), or transpose the images "
-                "with x.transpose(0, 3, 1, 2)"
+                "layout, as PyTorch's): transpose the images with x.transpose(0, 3, 1, 2)"
             )
 
     @property
@@ -388,7 +372,6 @@ class Sequential(Trainer):
             "minidl_version": __version__,
             "name": self.name,
             "input_shape": self.input_shape,
-            "data_format": self.data_format,
             "dtype": self.dtype,
             "layers": [layer_spec(layer) for layer in self.layers],
         }
@@ -470,7 +453,6 @@ def load_model(path, compile: bool = True, *, make_layer=None, model_class: type
         layers,
         input_shape=config["input_shape"],
         name=config.get("name"),
-        data_format=config.get("data_format"),
         dtype=config.get("dtype"),
     )
     stream.state = state
@@ -506,9 +488,8 @@ def _layer_from_spec(spec: dict, path) -> Layer:
             "under a name minidl's classes do not use)"
         )
     layer_config = dict(spec["config"])
-    if "data_format" in inspect.signature(cls).parameters:
-        # files written before data_format existed hold channels-first image layers
-        layer_config.setdefault("data_format", "channels_first")
+    if layer_config.get("data_format") == "channels_first":
+        del layer_config["data_format"]  # files of minidl 0.1 name the one layout image layers have
     layer = cls(**layer_config)
     layer.trainable = spec.get("trainable", True)
     return layer

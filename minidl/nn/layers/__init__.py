@@ -16,11 +16,11 @@
     merge.py          Concatenate (join arrays along the channels; backward slices the gradient)
     unet.py           UNet (an encoder-decoder with skip connections, for per-pixel labels)
 
-Image layers take ``data_format="channels_first"`` (N, C, H, W), minidl's default, or
-``"channels_last"`` (N, H, W, C); ``set_image_data_format`` changes the default.
+Image layers take (N, C, H, W) batches, PyTorch's layout; sequences of feature vectors are
+(N, T, D) for the recurrent and attention layers, (N, C, L) for Conv1D and its pools.
 """
 
-from .base import LAYER_CLASSES, Layer, image_data_format, set_image_data_format
+from .base import LAYER_CLASSES, Layer
 from .core import Dense, Dropout, Flatten, Reshape
 from .activations import ELU, GELU, SELU, LeakyReLU, ReLU, ReLU6, Sigmoid, Softmax, Softplus, Swish, Tanh
 from .conv import AvgPool2D, Conv2D, GlobalAvgPool2D, MaxPool2D
@@ -93,6 +93,4 @@ __all__ = [
     "Residual",
     "Concatenate",
     "UNet",
-    "image_data_format",
-    "set_image_data_format",
 ]

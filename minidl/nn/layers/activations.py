@@ -204,14 +204,6 @@ class ReLU6(Layer):
         return dy * self.require_cache()
 
 
-def point_softmax_at_last_user_axis(layer) -> None:
-    """An image layer computes channels-first inside; a ``softmax`` activation must still run
-    along the last axis of the output the user gets: the channels when the layer is
-    channels-last (axis 1 inside), the last axis otherwise."""
-    if isinstance(layer.activation_layer, Softmax):
-        layer.activation_layer.axis = 1 if layer.channels_last else -1
-
-
 ACTIVATIONS = {
     "relu": ReLU,
     "leaky_relu": LeakyReLU,

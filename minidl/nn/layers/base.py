@@ -21,10 +21,6 @@ the layer on first use.
 
 A layer may hold other layers (``Residual``, ``TransformerBlock``): ``Layer``'s docstring
 says how, under "Layers that hold layers".
-
-Image layers are written for (N, C, H, W), the layout of the kernels (and PyTorch's);
-channels-last (N, H, W, C) is handled at their edges by ``layout.py`` (``ImageLayout``,
-``@accepts_channels_last``), so this file knows nothing of image layouts.
 """
 
 from __future__ import annotations
@@ -36,15 +32,6 @@ from typing import Any
 import numpy as np
 
 from ... import backend
-
-# names that moved to layout.py, importable from here as before (explicit re-exports)
-from .layout import DATA_FORMATS as DATA_FORMATS
-from .layout import ImageLayout as ImageLayout
-from .layout import accepts_channels_last as accepts_channels_last
-from .layout import check_data_format as check_data_format
-from .layout import image_data_format as image_data_format
-from .layout import layout_hint as layout_hint
-from .layout import set_image_data_format as set_image_data_format
 
 # Every Layer subclass, by class name: how ``load_model`` turns saved JSON back into layers.
 LAYER_CLASSES: dict[str, type] = {}
@@ -205,9 +192,7 @@ class Layer:
         ``"cpu"`` or ``"gpu"``: where the layer's arrays live, set by ``to()`` or by the
         batch that built the layer; ``None`` until then (the first batch decides).
     input_shape : tuple or None
-        The per-sample shape the layer was built for, as its own code sees it: (C, H, W)
-        for an image layer whatever its ``data_format`` (``output_shape`` is given in the
-        layer's format).
+        The per-sample shape the layer was built for ((C, H, W) for an image layer).
     declared_input_shape : tuple or None
         The ``input_shape=`` (or ``input_dim=``) given to the constructor: on a model's
         first layer it means what ``Sequential(..., input_shape=)`` means.
@@ -312,8 +297,7 @@ class Layer:
 
         Subclasses with weights override this, call ``super().build(input_shape, dtype)``
         first and create their arrays with ``add_param``. ``input_shape`` may hold ``None``
-        for a free axis (a sequence's length). A channels-last image layer takes it as
-        (H, W, C): ``@accepts_channels_last`` hands the layer's ``build`` (C, H, W).
+        for a free axis (a sequence's length).
         """
         self.input_shape = tuple(None if d is None else int(d) for d in input_shape)
         self.built = True
@@ -345,34 +329,18 @@ class Layer:
 
     @property
     def output_shape(self) -> tuple | None:
-        """Per-sample output shape once built, in the layer's ``data_format``."""
+        """Per-sample output shape once built."""
         if self.input_shape is None:
             return None
-        return self.user_layout(self.compute_output_shape(self.input_shape))
+        return tuple(self.compute_output_shape(self.input_shape))
 
     def output_shape_for(self, input_shape: tuple) -> tuple:
-        """``compute_output_shape`` for a shape in the layer's ``data_format`` (what
-        ``Sequential`` and ``summary`` pass along)."""
-        return self.user_layout(self.compute_output_shape(self.kernel_layout(tuple(input_shape))))
-
-    # ------------------------------------------------------------------ layouts (image layers: layout.py)
-    @property
-    def channels_last(self) -> bool:
-        """False: only an image layer (``ImageLayout``) takes channels-last input."""
-        return False
-
-    def kernel_layout(self, shape: tuple) -> tuple:
-        """A per-sample shape as the layer's code sees it (``ImageLayout`` moves channels first)."""
-        return tuple(shape)
-
-    def user_layout(self, shape: tuple) -> tuple:
-        """The inverse of ``kernel_layout``."""
-        return tuple(shape)
-
-    def _layout_text(self) -> str:
-        return self.input_layout
+        """The per-sample output shape for inputs of ``input_shape`` (what ``Sequential`` and
+        ``summary`` pass along; a layer that adapts another's inputs overrides it)."""
+        return tuple(self.compute_output_shape(tuple(input_shape)))
 
     def _mismatch_hint(self, got: tuple) -> str:
+        """A hint added to the error for a batch a built layer cannot take (image layers': conv.py)."""
         return ""
 
     def check_input(self, x):
@@ -384,19 +352,18 @@ class Layer:
             x = np.asarray(x, dtype=np.float32)
         if self.input_ndims is not None and x.ndim not in self.input_ndims:
             raise ValueError(
-                f"{self.label} expected input {self._layout_text()}, "
+                f"{self.label} expected input {self.input_layout}, "
                 f"got shape {tuple(x.shape)}{_batch_axis_hint(self, x)}"
             )
         if not self.built:
             if self.device is None:
                 self.device = backend.device_of(x)  # weights are born where the data is
             dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.float32
-            self.build(self.user_layout(tuple(x.shape[1:])), dtype=dtype)
+            self.build(tuple(x.shape[1:]), dtype=dtype)
         elif self.params and self._input_mismatch(tuple(x.shape[1:])):
-            got = (x.shape[0],) + self.user_layout(tuple(x.shape[1:]))
+            got = tuple(x.shape)
             raise ValueError(
-                f"{self.label} was built for inputs "
-                f"(N, {_dims(self.user_layout(self.built_input_shape))}), "
+                f"{self.label} was built for inputs (N, {_dims(self.built_input_shape)}), "
                 f"got shape {got}{self._mismatch_hint(got)}"
             )
         if self.params:

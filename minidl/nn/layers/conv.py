@@ -1,6 +1,6 @@
 """Convolution and pooling layers for image batches (N, C, H, W).
 
-Conv2D computes a cross-correlation, as PyTorch and Keras do (the kernel is not flipped):
+Conv2D computes a cross-correlation, as PyTorch does (the kernel is not flipped):
 
     y[n, f, oh, ow] = b[f] + sum_{c, i, j} W[f, c, i, j] * x_pad[n, c, sh*oh + i, sw*ow + j]
 
@@ -33,10 +33,8 @@ import numpy as np
 
 from ... import backend
 from ...kernels.common import conv_output_length, pool_output_length
-from . import activations
 from .affine import AffineLayer
 from .base import Layer, positive_int
-from .layout import ImageLayout, accepts_channels_last, layout_hint
 
 
 def _pair(value, what: str, who: str, minimum: int = 1) -> tuple[int, int]:
@@ -56,26 +54,36 @@ def _pair(value, what: str, who: str, minimum: int = 1) -> tuple[int, int]:
     return pair
 
 
-def _keras_strides(stride, kwargs: dict, who: str):
-    """Take Keras's ``strides=`` out of ``kwargs`` as minidl's ``stride``."""
-    strides = kwargs.pop("strides", None)
-    if strides is None:
-        return stride
-    if stride not in (None, 1):
-        raise ValueError(f"{who}: give stride or strides (Keras's name), not both")
-    return strides
+class _ImageHints(Layer, register=False):
+    """The hints an image layer adds to a shape error when the channels are on the last axis."""
+
+    def _shape_hint(self, shape) -> str:
+        """For a per-sample (C, H, W) so thin (one side at most 4 pixels, the other more) that
+        the channels are probably on the wrong axis."""
+        if len(shape) != 3 or None in shape or not min(shape[1:]) <= 4 < max(shape[1:]):
+            return ""
+        return (
+            "; an image this thin usually means channels-last images (N, H, W, C) fed to a "
+            "layer that takes (N, C, H, W): transpose them with x.transpose(0, 3, 1, 2)"
+        )
+
+    def _mismatch_hint(self, got: tuple) -> str:
+        """For a 4-D batch that is the built (C, H, W) with the channels moved last."""
+        built = self.input_shape or ()
+        if len(got) == 4 and len(built) == 3 and tuple(got[1:]) == (built[1], built[2], built[0]):
+            return "; the images look channels-last (N, H, W, C): transpose them with x.transpose(0, 3, 1, 2)"
+        return ""
 
 
-class _Convolution(ImageLayout, AffineLayer, register=False):
+class _Convolution(_ImageHints, AffineLayer, register=False):
     """What Conv1D, Conv2D and Conv2DTranspose share: their arguments, and which input shapes
     a built layer takes.
 
     Each takes ``filters`` (F, the output channels), a window of ``kernel_size`` moved by
     ``stride`` (pairs for the 2-D layers, one integer for Conv1D: ``_window``), a ``padding``
     that each checks by its own rules (``set_padding``), ``activation`` and ``use_bias`` and
-    the other options of ``AffineLayer``, and ``data_format``; Keras's ``strides=`` is
-    accepted for ``stride``. Inputs are (N, C, H, W) images (Conv1D's ``_Sequence1D`` makes
-    them (N, C, L) sequences). Once built, ``W`` fixes the input channels only: the image (or
+    the other options of ``AffineLayer``. Inputs are (N, C, H, W) images (Conv1D's: (N, C, L)
+    sequences). Once built, ``W`` fixes the input channels only: the image (or
     sequence) may be of any size the kernel fits.
     """
 
@@ -91,14 +99,11 @@ class _Convolution(ImageLayout, AffineLayer, register=False):
         activation=None,
         use_bias: bool = True,
         *,
-        data_format=None,
         name=None,
         **options,
     ):
         who = type(self).__name__
-        stride = _keras_strides(stride, options, who)
         super().__init__(name, activation=activation, use_bias=use_bias, **options)
-        self.set_data_format(data_format)
         self.filters = positive_int(filters, f"{who} filters")
         self.kernel_size = self._window(kernel_size, "kernel_size")
         self.stride = self._window(stride, "stride")
@@ -116,7 +121,6 @@ class _Convolution(ImageLayout, AffineLayer, register=False):
         return shape[0] != self.built_input_shape[0]  # W fixes the input channels; the rest may vary
 
 
-@accepts_channels_last
 class Conv2D(_Convolution):
     """2-D convolution (cross-correlation) ``y = activation(conv(x, W) + b)``.
 
@@ -130,7 +134,7 @@ class Conv2D(_Convolution):
         Step between windows, SH, SW.
     padding : int, (int, int), "valid" or "same"
         Zeros added on each side (PH, PW). ``"valid"`` is 0; ``"same"`` gives
-        ceil(H / SH) x ceil(W / SW) outputs as Keras (with a stride or an even kernel the
+        ceil(H / SH) x ceil(W / SW) outputs (with a stride or an even kernel the
         zeros cannot be shared equally: the odd row and column go at the bottom and
         right, as in TensorFlow; ``pads_for`` says which).
     activation : str or None
@@ -138,20 +142,15 @@ class Conv2D(_Convolution):
     use_bias : bool
         Whether to add ``b``.
     kernel_initializer : str (keyword-only, as the option that follows)
-        A name from ``minidl.nn.initializers`` (Glorot uniform by default; ``"he_uniform"``
+        A name from minidl.nn.initializers (Glorot uniform by default; "he_uniform"
         suits ReLU networks). Fans: C*KH*KW in, F*KH*KW out.
     kernel_regularizer : Regularizer, str or None
-        A penalty on ``W``, as Dense's (``AffineLayer``).
-    data_format : "channels_first", "channels_last" or None
-        (N, C, H, W) images (minidl's default, PyTorch's) or (N, H, W, C) (Keras's);
-        ``None`` takes ``minidl.nn.layers.image_data_format()``. Channels-last inputs are
-        transposed at the layer's edges; ``W`` keeps its (F, C, KH, KW) layout.
+        A penalty on W, as Dense's (AffineLayer).
     **kwargs
-        Keras's ``strides=`` (for ``stride``), ``input_shape=``, ``input_dim=``, ``trainable=``.
+        ``input_shape=``, ``input_dim=``, ``trainable=`` (``Layer``'s).
 
     Shapes: x (N, C, H, W) -> y (N, F, OH, OW) with OH = (H + 2 PH - KH) // SH + 1
-    (likewise OW); params ``W`` (F, C, KH, KW), ``b`` (F,). Channels-last: x (N, H, W, C)
-    -> y (N, OH, OW, F).
+    (likewise OW); params ``W`` (F, C, KH, KW), ``b`` (F,).
     """
 
     def set_padding(self, padding) -> None:
@@ -177,7 +176,7 @@ class Conv2D(_Convolution):
 
     def pads_for(self, H: int, W: int):
         """The padding for an H x W input: ``pads`` (PH, PW), or for ``"same"`` with a stride
-        or an even kernel Keras's (top, bottom, left, right), which gives ceil(H / SH) x
+        or an even kernel (top, bottom, left, right), which gives ceil(H / SH) x
         ceil(W / SW) outputs (the odd zero row and column at the bottom and right)."""
         if self.pads is not None:
             return self.pads
@@ -196,13 +195,13 @@ class Conv2D(_Convolution):
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 3:
             raise ValueError(
-                f"Conv2D expected input {self._layout_text()}, got per-sample shape {tuple(input_shape)}"
+                f"Conv2D expected input {self.input_layout}, got per-sample shape {tuple(input_shape)}"
             )
         _, H, W = input_shape
         if H is None or W is None:
             raise ValueError(
                 f"{self.label} needs the image height and width; got per-sample shape "
-                f"{self.user_layout(tuple(input_shape))} with a free (None) axis"
+                f"{tuple(input_shape)} with a free (None) axis"
             )
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
         if self.pads is None:  # "same": ceil(size / stride), always fits
@@ -212,8 +211,8 @@ class Conv2D(_Convolution):
             raise ValueError(
                 f"{self.label} kernel {kh}x{kw} is larger than the padded input "
                 f"{H + 2 * ph}x{W + 2 * pw} (input (N, "
-                f"{', '.join(map(str, self.user_layout(tuple(input_shape))))}) "
-                f"with padding ({ph}, {pw})){layout_hint(self, input_shape)}"
+                f"{', '.join(map(str, input_shape))}) "
+                f"with padding ({ph}, {pw})){self._shape_hint(input_shape)}"
             )
         return (self.filters, conv_output_length(H, kh, sh, ph), conv_output_length(W, kw, sw, pw))
 
@@ -225,7 +224,6 @@ class Conv2D(_Convolution):
         y, cache = convolve(x, self.params, self.kernel_size, self.stride, pads, training)
         self.cache = (cache, pads)
         if self.activation_layer is not None:
-            activations.point_softmax_at_last_user_axis(self)
             y = self.activation_layer.forward(y, training)
         return y
 
@@ -252,8 +250,8 @@ def convolve(x, params, kernel_size, stride, pads, training=True):
 
     x (N, C, H, W); ``params["W"]`` (F, C, KH, KW) or any array with that memory layout
     (Conv1D's (F, C, KW)), ``params.get("b")`` (F,); ``pads`` (PH, PW) on each side, or
-    (top, bottom, left, right) when the two sides differ (Keras's ``"same"`` with a stride,
-    or an even kernel: the extra row and column go at the bottom and right, as TensorFlow;
+    (top, bottom, left, right) when the two sides differ (``"same"`` with a stride, or an
+    even kernel: the extra row and column go at the bottom and right, as TensorFlow;
     Conv1D's ``"causal"``: zeros before the sequence only). The zeros both sides share are
     the kernel's padding; the rest are added to ``x`` here.
     Returns y (N, F, OH, OW) and the cache ``convolve_backward`` takes, a dict: ``"x"`` the
@@ -316,7 +314,7 @@ def _symmetric_part(pads):
 
 
 def same_padding(size, kernel: int, stride: int) -> tuple[int, int]:
-    """Keras's (TensorFlow's) ``padding="same"`` along one axis: (before, after) zeros so that
+    """TensorFlow's ``padding="same"`` along one axis: (before, after) zeros so that
     the output has ``ceil(size / stride)`` positions; the odd one goes after."""
     out = -(-size // stride)
     total = max((out - 1) * stride + kernel - size, 0)
@@ -325,7 +323,7 @@ def same_padding(size, kernel: int, stride: int) -> tuple[int, int]:
 
 def pooling_pads(padding: str, sizes, pool, stride):
     """The (before, after) padding of each axis for a pooling ``padding``: None for ``"valid"``
-    (windows that do not fit are dropped), Keras's ``"same"`` (``same_padding``: ceil(size /
+    (windows that do not fit are dropped), ``"same"`` (``same_padding``: ceil(size /
     stride) windows, the odd one after) flattened to (top, bottom, left, right)."""
     if padding == "valid":
         return None
@@ -336,7 +334,7 @@ def pool(kind: str, x, pool_size, stride, pads):
     """Max (``kind="max"``) or average pooling of x (N, C, H, W) over (KH, KW) windows moved by
     (SH, SW), with ``pads`` (top, bottom, left, right) cells around the image or None.
 
-    The padded cells are not data (Keras's ``padding="same"``): a maximum is taken over the
+    The padded cells are not data (``padding="same"``): a maximum is taken over the
     window's valid cells only (they are padded with -inf, and every window holds at least
     one valid cell), and an average divides by the number of valid cells in its window::
 
@@ -385,21 +383,18 @@ def pool_backward(kind: str, dy, cache, pool_size, stride):
     return xp.ascontiguousarray(dx[:, :, top : top + shape[2], left : left + shape[3]])
 
 
-class _Pooling(ImageLayout, Layer, register=False):
+class _Pooling(_ImageHints, Layer, register=False):
     """What the pooling layers (MaxPool1D/2D, AvgPool1D/2D) share: their arguments.
 
     A window of ``pool_size`` moved by ``stride`` (default: the pool size), pairs for the 2-D
-    layers and one integer for the 1-D ones (``_window``); ``padding`` "valid" or Keras's
-    "same"; ``data_format``; Keras's ``strides=`` is accepted for ``stride``.
+    layers and one integer for the 1-D ones (``_window``); ``padding`` "valid" or "same".
     """
 
     kind = "max"
 
-    def __init__(self, pool_size=2, stride=None, padding="valid", data_format=None, name=None, **kwargs):
+    def __init__(self, pool_size=2, stride=None, padding="valid", name=None, **kwargs):
         who = type(self).__name__
-        stride = _keras_strides(stride, kwargs, who)
         super().__init__(name, **kwargs)
-        self.set_data_format(data_format)
         self.pool_size = self._window(pool_size, "pool_size")
         self.stride = self.pool_size if stride is None else self._window(stride, "stride")
         if padding not in ("valid", "same"):
@@ -414,10 +409,9 @@ class _Pooling(ImageLayout, Layer, register=False):
 class _Pool2D(_Pooling):
     """MaxPool2D and AvgPool2D: output shape, fit check, forward and backward.
 
-    ``padding="valid"`` (the default) drops the windows that do not fit; ``"same"`` (Keras's)
-    pads the image so that ceil(H / SH) x ceil(W / SW) windows fit, the padded cells taking
-    no part (``pool``). ``data_format`` as Conv2D's: (N, H, W, C) inputs with
-    ``"channels_last"``; ``strides=`` is accepted for ``stride`` (Keras's spelling).
+    ``padding="valid"`` (the default) drops the windows that do not fit; ``"same"`` pads the
+    image so that ceil(H / SH) x ceil(W / SW) windows fit, the padded cells taking no part
+    (``pool``).
     """
 
     input_ndims = (4,)
@@ -426,8 +420,7 @@ class _Pool2D(_Pooling):
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 3:
             raise ValueError(
-                f"{self.label} expected input {self._layout_text()}, got per-sample "
-                f"shape {tuple(input_shape)}"
+                f"{self.label} expected input {self.input_layout}, got per-sample shape {tuple(input_shape)}"
             )
         C, H, W = input_shape
         (kh, kw), (sh, sw) = self.pool_size, self.stride
@@ -436,8 +429,8 @@ class _Pool2D(_Pooling):
         if kh > H or kw > W:
             raise ValueError(
                 f"{self.label} pool {kh}x{kw} does not fit the input {H}x{W} "
-                f"(got per-sample shape {self.user_layout(tuple(input_shape))}, "
-                f"read as {self._layout_text()}){layout_hint(self, input_shape)}"
+                f"(got per-sample shape {tuple(input_shape)}, "
+                f"read as {self.input_layout}){self._shape_hint(input_shape)}"
             )
         return (C, pool_output_length(H, kh, sh), pool_output_length(W, kw, sw))
 
@@ -452,13 +445,11 @@ class _Pool2D(_Pooling):
         return pool_backward(self.kind, dy, self.require_cache(), self.pool_size, self.stride)
 
 
-@accepts_channels_last
 class MaxPool2D(_Pool2D):
     """Maximum over (KH, KW) windows, moved by ``stride`` (default: the pool size).
 
     With ``padding="valid"`` windows that do not fit at the right or bottom edge are dropped
-    (floor), as in PyTorch and Keras; ``"same"`` is Keras's (the maximum of each window's
-    valid cells). Backward sends each window's gradient to the first maximum of the window
+    (floor), as in PyTorch; ``"same"`` takes the maximum of each window's valid cells. Backward sends each window's gradient to the first maximum of the window
     in row-major order.
 
     Shapes: x (N, C, H, W) -> y (N, C, (H - KH) // SH + 1, (W - KW) // SW + 1) ("valid"),
@@ -468,10 +459,9 @@ class MaxPool2D(_Pool2D):
     kind = "max"
 
 
-@accepts_channels_last
 class AvgPool2D(_Pool2D):
     """Mean over (KH, KW) windows; backward gives every pixel of a window 1/(KH*KW) of its
-    gradient. With ``padding="same"`` (Keras's) a window at the edge averages its valid
+    gradient. With ``padding="same"`` a window at the edge averages its valid
     cells only, and shares its gradient among them.
 
     Shapes as MaxPool2D.
@@ -480,10 +470,8 @@ class AvgPool2D(_Pool2D):
     kind = "avg"
 
 
-@accepts_channels_last
-class GlobalAvgPool2D(ImageLayout, Layer):
-    """Average each channel over the whole image: (N, C, H, W) -> (N, C); with
-    ``data_format="channels_last"`` (N, H, W, C) -> (N, C). Keras's GlobalAveragePooling2D.
+class GlobalAvgPool2D(Layer):
+    """Average each channel over the whole image: (N, C, H, W) -> (N, C).
 
     y[n, c] = mean_{h, w} x[n, c, h, w]        dx[n, c, h, w] = dy[n, c] / (H W)
     """
@@ -491,15 +479,10 @@ class GlobalAvgPool2D(ImageLayout, Layer):
     input_ndims = (4,)
     input_layout = "(N, C, H, W)"
 
-    def __init__(self, data_format=None, name=None, **kwargs):
-        super().__init__(name, **kwargs)
-        self.set_data_format(data_format)
-
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 3:
             raise ValueError(
-                f"{self.label} expected input {self._layout_text()}, got per-sample "
-                f"shape {tuple(input_shape)}"
+                f"{self.label} expected input {self.input_layout}, got per-sample shape {tuple(input_shape)}"
             )
         return (input_shape[0],)
 

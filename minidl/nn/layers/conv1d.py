@@ -10,9 +10,8 @@ their own, only the views:
     MaxPool1D   y[n, c, t] = max_k x[n, c, s t + k]          AvgPool1D: the mean
     GlobalAvgPool1D   y[n, c] = mean_t x[n, c, t]
 
-``data_format`` as for images: ``"channels_first"`` (N, C, L), PyTorch's ``Conv1d`` layout
-and minidl's default, or ``"channels_last"`` (N, L, C), Keras's default and the layout of
-minidl's recurrent layers (N, T, D) -- so a Conv1D with ``"channels_last"`` can feed an LSTM.
+Sequences are (N, C, L), channels first, PyTorch's ``Conv1d`` layout (the recurrent layers
+take (N, T, D): ``x.transpose(0, 2, 1)`` turns one into the other).
 """
 
 from __future__ import annotations
@@ -21,9 +20,7 @@ import numpy as np
 
 from ... import backend
 from ...kernels.common import pool_output_length
-from . import activations
 from .base import Layer
-from .layout import ImageLayout
 from .conv import (
     _Convolution,
     _Pooling,
@@ -47,57 +44,25 @@ def _single(value, what: str, who: str, minimum: int = 1) -> int:
     return int(value)
 
 
-class _Sequence1D(ImageLayout, Layer):
-    """What the 1-D layers share: ``data_format``, the (N, C, L) <-> (N, L, C) views at the
-    edges, and shapes given as (C, L) to the layer's code whatever the format."""
+class _Sequence1D(Layer):
+    """What the 1-D layers share: (N, C, L) inputs, windows given as one integer."""
 
     input_ndims = (3,)
-
-    def set_data_format(self, data_format) -> None:
-        """``ImageLayout``'s, and ``input_layout``, (N, L, C) or (N, C, L), to match."""
-        super().set_data_format(data_format)
-        self.input_layout = "(N, L, C)" if self.channels_last else "(N, C, L)"
-
-    def _layout_text(self) -> str:
-        return self.input_layout
-
-    def kernel_layout(self, shape):
-        return (shape[1], shape[0]) if self.channels_last and len(shape) == 2 else tuple(shape)
-
-    user_layout = kernel_layout  # swapping two axes is its own inverse
+    input_layout = "(N, C, L)"
 
     def _window(self, value, what: str):
         """A window's size or stride (Conv1D's, a pool's): one integer (a 1-tuple is taken too)."""
         return _single(value, what, type(self).__name__)
 
-    def _first(self, x):
-        """(N, C, L) as the layer's code wants it."""
-        if not self.channels_last:
-            return x
-        return backend.get_array_module(x).ascontiguousarray(x.transpose(0, 2, 1))
-
-    _last = _first  # and back: (N, C, L) -> (N, L, C) when channels-last
-
-    def check_input(self, x):
-        """``Layer.check_input`` for a batch in the layer's format; returns it as (N, C, L).
-
-        ``Layer.check_input`` reads the per-sample shape as the layer's code sees it, (C, L),
-        so a channels-last batch is turned first (a batch of another rank is left for its
-        error message)."""
-        if not hasattr(x, "shape") or not hasattr(x, "dtype"):
-            x = np.asarray(x, dtype=np.float32)
-        return super().check_input(self._first(x) if x.ndim == 3 else x)
-
     def _check_shape(self, shape):
         if len(shape) != 2:
             raise ValueError(
-                f"{self.label} expected input {self.input_layout}, got per-sample "
-                f"shape {tuple(self.user_layout(shape))}"
+                f"{self.label} expected input {self.input_layout}, got per-sample shape {tuple(shape)}"
             )
         if shape[1] is None:
             raise ValueError(
                 f"{self.label} needs the sequence length; got per-sample shape "
-                f"{tuple(self.user_layout(shape))} with a free (None) axis"
+                f"{tuple(shape)} with a free (None) axis"
             )
 
 
@@ -111,17 +76,15 @@ class Conv1D(_Sequence1D, _Convolution):
     kernel_size : int
         K, the window length.
     stride : int
-        Step between windows (Keras's ``strides=`` is accepted).
+        Step between windows.
     padding : int, "valid", "same" or "causal"
-        Zeros added at each end. ``"same"`` gives ceil(L / stride) outputs (Keras's rule;
-        an odd zero goes at the end); ``"causal"`` adds K - 1 zeros at the start only, so
+        Zeros added at each end. ``"same"`` gives ceil(L / stride) outputs (an odd zero
+        goes at the end); ``"causal"`` adds K - 1 zeros at the start only, so
         output t sees inputs up to t (stride 1).
     activation, use_bias
         As Conv2D's.
     kernel_initializer, kernel_regularizer
         Keyword-only, as Conv2D's (``AffineLayer``). Fans: C*K in, F*K out.
-    data_format : "channels_first" (N, C, L), "channels_last" (N, L, C) or None (the default
-        image format); keyword-only.
 
     Shapes: x (N, C, L) -> y (N, F, OL) with OL = (L + P_start + P_end - K) // stride + 1;
     params ``W`` (F, C, K) (PyTorch's ``Conv1d`` layout), ``b`` (F,).
@@ -151,10 +114,9 @@ class Conv1D(_Sequence1D, _Convolution):
         return (int(self.padding), int(self.padding))
 
     def build(self, input_shape, dtype=np.float32):
-        shape = self.kernel_layout(tuple(input_shape))
-        self.compute_output_shape(shape)
-        super().build(shape, dtype)
-        C, K, F = shape[0], self.kernel_size, self.filters
+        self.compute_output_shape(input_shape)
+        super().build(input_shape, dtype)
+        C, K, F = input_shape[0], self.kernel_size, self.filters
         self.add_kernel_and_bias((F, C, K), F, C * K, F * K, dtype)
 
     def compute_output_shape(self, input_shape):
@@ -165,7 +127,7 @@ class Conv1D(_Sequence1D, _Convolution):
             raise ValueError(
                 f"{self.label} kernel of {self.kernel_size} is longer than the padded "
                 f"sequence {L + start + end} (input {self.input_layout} = (N, "
-                f"{', '.join(map(str, self.user_layout(tuple(input_shape))))}))"
+                f"{', '.join(map(str, input_shape))}))"
             )
         return (self.filters, (L + start + end - self.kernel_size) // self.stride + 1)
 
@@ -180,25 +142,23 @@ class Conv1D(_Sequence1D, _Convolution):
         y = y[:, :, 0, :]
         self.cache = (cache, pads)
         if self.activation_layer is not None:
-            activations.point_softmax_at_last_user_axis(self)
             y = self.activation_layer.forward(y, training)
-        return self._last(y)
+        return y
 
     def backward(self, dy):
         cache, pads = self.require_cache()
-        dy = self._first(dy)
         if self.activation_layer is not None:
             dy = self.activation_layer.backward(dy)
         dx = convolve_backward(
             dy[:, :, None, :], cache, self.params, self.grads, (1, self.kernel_size), (1, self.stride), pads
         )
-        return self._last(dx[:, :, 0, :])
+        return dx[:, :, 0, :]
 
 
 class _Pool1D(_Sequence1D, _Pooling):
     """MaxPool1D and AvgPool1D: windows of ``pool_size`` moved by ``stride`` (default: the
     pool size); with ``padding="valid"`` windows that do not fit at the end are dropped, with
-    Keras's ``"same"`` ceil(L / stride) windows whose padded steps take no part (Conv2D's
+    ``"same"`` ceil(L / stride) windows whose padded steps take no part (Conv2D's
     ``pool``, on (N, C, 1, L) images with (1, K) windows)."""
 
     def compute_output_shape(self, input_shape):
@@ -210,14 +170,13 @@ class _Pool1D(_Sequence1D, _Pooling):
             raise ValueError(
                 f"{self.label} pool of {self.pool_size} does not fit the sequence of "
                 f"{L} (input {self.input_layout} = (N, "
-                f"{', '.join(map(str, self.user_layout(tuple(input_shape))))}))"
+                f"{', '.join(map(str, input_shape))}))"
             )
         return (C, pool_output_length(L, self.pool_size, self.stride))
 
     def build(self, input_shape, dtype=np.float32):
-        shape = self.kernel_layout(tuple(input_shape))
-        self.compute_output_shape(shape)
-        super().build(shape, dtype)
+        self.compute_output_shape(input_shape)
+        super().build(input_shape, dtype)
 
     def forward(self, x, training=False):
         x = self.check_input(x)
@@ -225,12 +184,13 @@ class _Pool1D(_Sequence1D, _Pooling):
         window, stride = (1, self.pool_size), (1, self.stride)
         pads = pooling_pads(self.padding, (1, x.shape[2]), window, stride)
         y, self.cache = pool(self.kind, x[:, :, None, :], window, stride, pads)
-        return self._last(y[:, :, 0, :])
+        return y[:, :, 0, :]
 
     def backward(self, dy):
-        dy4 = self._first(dy)[:, :, None, :]
-        dx = pool_backward(self.kind, dy4, self.require_cache(), (1, self.pool_size), (1, self.stride))
-        return self._last(dx[:, :, 0, :])
+        dx = pool_backward(
+            self.kind, dy[:, :, None, :], self.require_cache(), (1, self.pool_size), (1, self.stride)
+        )
+        return dx[:, :, 0, :]
 
 
 class MaxPool1D(_Pool1D):
@@ -249,57 +209,22 @@ class AvgPool1D(_Pool1D):
 
 
 class GlobalAvgPool1D(_Sequence1D):
-    """Average each channel over the whole sequence: (N, C, L) -> (N, C); with
-    ``data_format="channels_last"`` (N, L, C) -> (N, C). Keras's GlobalAveragePooling1D.
+    """Average each channel over the whole sequence: (N, C, L) -> (N, C).
 
     y[n, c] = mean_t x[n, c, t]        dx[n, c, t] = dy[n, c] / L
-
-    With ``mask`` (N, L) of booleans (Keras's, from ``Embedding(mask_zero=True)``) the mean is
-    over the real steps only: ``y[n, c] = sum_t m[n, t] x[n, c, t] / sum_t m[n, t]`` and
-    ``dx[n, c, t] = m[n, t] dy[n, c] / sum_t m[n, t]``. A sample with no real step is an error
-    (Keras divides 0 by 0 and returns NaN).
     """
-
-    def __init__(self, data_format=None, name=None, **kwargs):
-        super().__init__(name, **kwargs)
-        self.set_data_format(data_format)
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 2:
             self._check_shape(input_shape)
         return (input_shape[0],)  # any length: a free (None) one too
 
-    def build(self, input_shape, dtype=np.float32):
-        super().build(self.kernel_layout(tuple(input_shape)), dtype)
-
-    def forward(self, x, training=False, mask=None):
+    def forward(self, x, training=False):
         x = self.check_input(x)
-        if mask is None:
-            self.cache = (x.shape, None)
-            return x.mean(axis=2)
-        xp = backend.get_array_module(x)
-        N, _, L = x.shape
-        if tuple(mask.shape) != (N, L):
-            raise ValueError(
-                f"{self.label} mask must have shape (N, L) = ({N}, {L}), got {tuple(mask.shape)}"
-            )
-        weights = xp.asarray(mask, dtype=x.dtype)
-        counts = weights.sum(axis=1, keepdims=True)
-        if not bool(xp.all(counts > 0)):
-            empty = int(xp.argmin(counts[:, 0]))
-            raise ValueError(
-                f"{self.label}: sample {empty} has no unmasked step to average (Keras would give NaN); "
-                "drop empty sequences or give them at least one token"
-            )
-        weights = weights / counts  # (N, L): 1 / (real steps) where real, else 0
-        self.cache = (x.shape, weights)
-        return (x * weights[:, None, :]).sum(axis=2)
+        self.cache = x.shape
+        return x.mean(axis=2)
 
     def backward(self, dy):
-        (N, C, L), weights = self.require_cache()
+        N, C, L = self.require_cache()
         xp = backend.get_array_module(dy)
-        if weights is None:
-            dx = xp.broadcast_to((dy / dy.dtype.type(L))[:, :, None], (N, C, L))
-        else:
-            dx = dy[:, :, None] * weights[:, None, :]
-        return self._last(xp.ascontiguousarray(dx))
+        return xp.ascontiguousarray(xp.broadcast_to((dy / dy.dtype.type(L))[:, :, None], (N, C, L)))

@@ -28,11 +28,9 @@ import numpy as np
 
 from ... import backend
 from .base import Layer, fraction, positive
-from .layout import ImageLayout, accepts_channels_last
 
 
-@accepts_channels_last
-class BatchNorm(ImageLayout, Layer):
+class BatchNorm(Layer):
     """Batch normalization for (N, D) features or (N, C, H, W) images.
 
     Parameters
@@ -41,9 +39,6 @@ class BatchNorm(ImageLayout, Layer):
         Weight of the old value in the running averages (0.9: slow, smooth).
     eps : float
         Added to the variance before the square root.
-    data_format : "channels_first", "channels_last" or None
-        Which axis of a 4-D input holds the channels: (N, C, H, W) (minidl's default) or
-        (N, H, W, C) (channels-last). ``None`` takes ``minidl.nn.layers.image_data_format()``.
 
     Frozen (``trainable = False``) inside a model, it runs in inference mode -- running
     statistics used, not updated -- so a frozen pretrained base stays unchanged.
@@ -62,13 +57,11 @@ class BatchNorm(ImageLayout, Layer):
         self,
         momentum: float = 0.9,
         eps: float = 1e-5,
-        data_format=None,
         name=None,
         unbiased_running_var: bool = True,
         **kwargs,
     ):
         super().__init__(name, **kwargs)
-        self.set_data_format(data_format)
         self.momentum, self.eps = fraction(momentum, "BatchNorm momentum"), positive(eps, "BatchNorm eps")
         self.unbiased_running_var = bool(unbiased_running_var)
 

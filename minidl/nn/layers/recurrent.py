@@ -31,27 +31,9 @@ How to read this file:
    CUDA tier runs the whole loop in one launch. tests/test_recurrent_step.py checks that
    the layers and the steps of part 1 give the same numbers.
 
-Every layer takes ``forward(x, training=False, initial_state=None, mask=None)``. The initial
-state is h0 (N, H) (for LSTM a pair (h0, c0)); when it is given, ``backward`` also leaves its
-gradient in ``layer.initial_state_grad`` (for LSTM a pair (dh0, dc0)). ``return_state=True``
-makes the output a list ``[output, h_T]`` (LSTM ``[output, h_T, c_T]``) and ``backward`` take
-one gradient per entry (``None`` for an entry the loss does not read).
-
-Masks, as Keras: ``mask`` (N, T) of booleans marks the real steps (False: padding). A masked
-step changes nothing: every state is carried over, ``s_t = s_{t-1}``, and its output repeats
-the previous step's (zeros before the first real step), or is zeros with
-``zero_output_for_mask=True`` (what ``Bidirectional`` asks for). So the last output is the
-output of the last real step. ``go_backwards=True`` reads the steps (and the mask) last to
-first and returns the outputs in that order, as Keras does. The mask sits inside the
-recurrence, so a masked sequence runs the steps of part 1 (as recurrent dropout does);
-masked steps get no gradient.
-
-Dropout, as Keras (Gal & Ghahramani's variational dropout): ``dropout=p`` zeroes the same
-input features of a sample at every step (a mask (N, 1, D) on x, kept values scaled by
-1 / (1 - p)); ``recurrent_dropout=p`` (SimpleRNN, LSTM) likewise masks h_{t-1} where it
-enters ``h_{t-1} Wh``, with one mask (N, H) for the whole sequence. Both act only with
-``training=True``. A recurrent mask sits inside the recurrence, where no sequence kernel
-reaches, so while it is on the layer runs the steps of part 1 along the sequence.
+Every layer takes ``forward(x, training=False, initial_state=None)``. The initial state is
+h0 (N, H) (for LSTM a pair (h0, c0)); when it is given, ``backward`` also leaves its gradient
+in ``layer.initial_state_grad`` (for LSTM a pair (dh0, dc0)).
 """
 
 from __future__ import annotations
@@ -172,30 +154,13 @@ def gru_step_backward(dh, cache):
 
 # ================================================================== the layers
 def orthogonal(shape, dtype=np.float32):
-    """A random matrix with orthonormal rows or columns (Keras's recurrent initializer).
+    """A random matrix with orthonormal rows or columns (the recurrent layers' initializer).
 
     Repeated multiplication by an orthogonal ``Wh`` neither blows up nor shrinks the
     state at initialisation, which helps gradients survive many time steps.
     (``initializers.orthogonal``, under the name the recurrent layers have always used.)
     """
     return initializers.orthogonal(shape, dtype=dtype)
-
-
-# Keras's recurrent-layer arguments that minidl's layers always behave as: accepted at these
-# values (so a Keras program that spells them out runs), refused otherwise.
-_KERAS_FIXED = {
-    "activation": "tanh",
-    "recurrent_activation": "sigmoid",
-    "use_bias": True,
-    "unit_forget_bias": True,
-    "bias_initializer": "zeros",
-    "stateful": False,
-    "unroll": False,
-    "use_cudnn": "auto",
-    "reset_after": True,
-    "time_major": False,
-    "seed": None,
-}
 
 
 class _Recurrent(Layer):
@@ -206,7 +171,7 @@ class _Recurrent(Layer):
     time-major arrays.
 
     ``kernel_initializer`` draws ``Wx`` (Glorot uniform) and ``recurrent_initializer`` ``Wh``
-    (orthogonal), by name from ``minidl.nn.initializers``, as Keras's recurrent layers do.
+    (orthogonal), by name from ``minidl.nn.initializers``.
     """
 
     input_ndims = (3,)
@@ -214,54 +179,24 @@ class _Recurrent(Layer):
     gate_blocks = 1
     state_names: tuple[str, ...] = ("h0",)
 
-    #: whether ``recurrent_dropout`` can mask h_{t-1} (where h_{t-1} enters only ``h Wh``)
-    masks_recurrent_state = True
-
     def __init__(
         self,
         units: int,
         return_sequences: bool = False,
-        dropout: float = 0.0,
-        recurrent_dropout: float = 0.0,
         name=None,
         kernel_initializer="glorot_uniform",
         recurrent_initializer="orthogonal",
-        return_state: bool = False,
-        zero_output_for_mask: bool = False,
-        go_backwards: bool = False,
         **kwargs,
     ):
-        who = type(self).__name__
-        for key in [k for k in kwargs if k in _KERAS_FIXED]:
-            value = kwargs.pop(key)
-            if value != _KERAS_FIXED[key] and not (key == "use_cudnn" and value is False):
-                raise NotImplementedError(
-                    f"{who}({key}={value!r}) is not in minidl: its {who} always has "
-                    f"{key}={_KERAS_FIXED[key]!r} (the cell equations of minidl.nn.layers.recurrent); "
-                    "write another cell with a keras.layers.Layer subclass, or use the default"
-                )
         super().__init__(name, **kwargs)
-        self.go_backwards = bool(go_backwards)
-        self.return_state = bool(return_state)
-        self.zero_output_for_mask = bool(zero_output_for_mask)
-        self.units = positive_int(units, f"{who} units")
+        self.units = positive_int(units, f"{type(self).__name__} units")
         self.return_sequences = bool(return_sequences)
-        for what, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
-            if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate < 1.0:
-                raise ValueError(f"{who} {what} must be a fraction in [0, 1), got {rate!r}")
-        if recurrent_dropout and not self.masks_recurrent_state:
-            raise ValueError(
-                f"{who} has no recurrent_dropout: in PyTorch's GRU h_(t-1) also enters "
-                "h_t = (1 - z) n + z h_(t-1), where Keras leaves it unmasked; use "
-                "dropout= (on the inputs), or an LSTM"
-            )
-        self.dropout, self.recurrent_dropout = float(dropout), float(recurrent_dropout)
-        self.kernel_initializer = initializers.from_saved(kernel_initializer)
-        self.recurrent_initializer = initializers.from_saved(recurrent_initializer)
         (
             initializers.get(kernel_initializer),
             initializers.get(recurrent_initializer),
         )  # unknown names fail here
+        self.kernel_initializer = initializers.from_saved(kernel_initializer)
+        self.recurrent_initializer = initializers.from_saved(recurrent_initializer)
         self.initial_state_grad = None
 
     # ------------------------------------------------------------------ building
@@ -281,7 +216,7 @@ class _Recurrent(Layer):
         self.add_param("b", np.zeros(width, dtype=dtype))
 
     def compute_output_shape(self, input_shape):
-        """The output's shape (with ``return_state`` the first entry's; each state is (units,))."""
+        """The output's per-sample shape."""
         T = input_shape[0]
         return (T, self.units) if self.return_sequences else (self.units,)
 
@@ -340,100 +275,44 @@ class _Recurrent(Layer):
         return tuple(self._check_state(s, N, name, xp, dtype) for s, name in zip(states, self.state_names))
 
     # ------------------------------------------------------------------ computing
-    def _dropout_mask(self, shape, rate, xp, dtype):
-        """A mask of 0 and 1 / (1 - rate), drawn from minidl's generator (None when rate is 0)."""
-        if not rate:
-            return None
-        keep = backend.rng().random(shape) >= rate
-        return xp.asarray(keep / (1.0 - rate), dtype=dtype)
-
-    def _check_mask(self, mask, N, T, xp):
-        """A mask (N, T) as a (T, N, 1) boolean array in the time-major frame, or a clear error."""
-        if not hasattr(mask, "shape"):
-            mask = np.asarray(mask)
-        if tuple(mask.shape) != (N, T):
-            raise ValueError(
-                f"{self.label} mask must have shape (N, T) = ({N}, {T}), got shape {tuple(mask.shape)}"
-            )
-        return xp.ascontiguousarray(xp.asarray(mask, dtype=bool).T[:, :, None])
-
-    def forward(self, x, training=False, initial_state=None, mask=None):
-        """x (N, T, D) -> (N, T, H) if ``return_sequences`` else the last output (N, H);
-        with ``return_state`` a list ``[output, *final states]``."""
+    def forward(self, x, training=False, initial_state=None):
+        """x (N, T, D) -> (N, T, H) if ``return_sequences`` else the last output (N, H)."""
         x = self._check_sequence(x)
         xp = backend.get_array_module(x)
-        (N, T, D), H = x.shape, self.units
+        N, T, D = x.shape
         state = self._initial_state(initial_state, N, xp, x.dtype)
-        keep = None if mask is None else self._check_mask(mask, N, T, xp)
-        if self.go_backwards:  # Keras's: read the steps last to first (outputs in that order)
-            x, keep = x[:, ::-1], None if keep is None else keep[::-1]
-        input_mask = self._dropout_mask((N, 1, D), self.dropout, xp, x.dtype) if training else None
-        h_mask = self._dropout_mask((N, H), self.recurrent_dropout, xp, x.dtype) if training else None
-        if input_mask is not None:
-            x = x * input_mask
         x_tm = xp.ascontiguousarray(x.transpose(1, 0, 2))  # time-major: one step = one contiguous slice
-        if h_mask is None and keep is None:
-            hs, cache = self._forward_sequence(x_tm, state, backend.kernels_for(x))  # hs (T + 1, N, H)
-            outputs, final = hs[1:], None
-        else:
-            outputs, final, cache = self._forward_masked_steps(x_tm, state, h_mask, keep)
-        self.cache = dict(
-            cache,
-            has_state=initial_state is not None,
-            x_shape=(N, T, D),
-            input_mask=input_mask,
-            h_mask=h_mask,
-            keep=keep,
-        )
+        hs, cache = self._forward_sequence(x_tm, state, backend.kernels_for(x))  # hs (T + 1, N, H)
+        self.cache = dict(cache, has_state=initial_state is not None, x_shape=(N, T, D))
         if self.return_sequences:
-            y = xp.ascontiguousarray(outputs.transpose(1, 0, 2))
-        else:
-            y = outputs[-1].copy()
-        if not self.return_state:
-            return y
-        if final is None:  # no mask: the final states are the last step's
-            final = (hs[-1].copy(),) + ((cache["cells"][-1].copy(),) if "cells" in cache else ())
-        return [y, *final]
+            return xp.ascontiguousarray(hs[1:].transpose(1, 0, 2))
+        return hs[-1].copy()
 
     def backward(self, dy):
-        """dy (N, T, H) or (N, H) (as the forward's output) -> dx (N, T, D); fills ``grads``.
-        With ``return_state``, dy is a list ``[d output, d h_T(, d c_T)]`` (``None`` for zeros)."""
+        """dy (N, T, H) or (N, H) (as the forward's output) -> dx (N, T, D); fills ``grads``."""
         cache = self.require_cache()
         N, T = cache["x_shape"][:2]
-        dfinal = None
-        if self.return_state:
-            dy, *dfinal = dy
-        dtype = self.params["Wx"].dtype
         xp = backend.get_array_module(self.params["Wx"])
+        dy_tm = self._time_major_gradient(dy, N, T, xp)
+        dx_tm, state_grad = self._backward_sequence(dy_tm, cache, backend.kernels_for(dy_tm))
+        self.initial_state_grad = state_grad if cache["has_state"] else None
+        return xp.ascontiguousarray(dx_tm.transpose(1, 0, 2))
+
+    def _time_major_gradient(self, dy, N, T, xp):
+        """dy checked against the output's shape, as (T, N, H): zeros but the last step for an
+        output that is the last step only."""
+        dtype = self.params["Wx"].dtype
         expected = (N, T, self.units) if self.return_sequences else (N, self.units)
-        if dy is None:
-            dy = xp.zeros(expected, dtype=dtype)
         if tuple(dy.shape) != expected:
             raise ValueError(
                 f"{self.label}.backward expected dy of shape {expected} (as its output), "
                 f"got shape {tuple(dy.shape)}"
             )
         if self.return_sequences:
-            dy_tm = xp.array(dy.transpose(1, 0, 2), dtype=dtype)  # (T, N, H), a copy: added to below
-        else:  # only the last step receives a gradient from outside
-            dy_tm = xp.zeros((T, N, self.units), dtype=dtype)
-            dy_tm[-1] = dy
-        dfinal = [
-            xp.zeros((N, self.units), dtype=dtype) if g is None else xp.asarray(g, dtype=dtype)
-            for g in (dfinal or [None] * len(self.state_names))
-        ]
-        if cache["h_mask"] is None and cache["keep"] is None:
-            if len(dfinal) == 2 and bool(xp.any(dfinal[1])):  # the kernels take no dL/dc_T
-                dx_tm, state_grad = self._backward_masked_steps(dy_tm, cache, dfinal, from_kernels=True)
-            else:
-                dy_tm[-1] += dfinal[0]  # the last h is the last output
-                dx_tm, state_grad = self._backward_sequence(dy_tm, cache, backend.kernels_for(dy_tm))
-        else:
-            dx_tm, state_grad = self._backward_masked_steps(dy_tm, cache, dfinal)
-        self.initial_state_grad = state_grad if cache["has_state"] else None
-        dx = dx_tm.transpose(1, 0, 2)
-        dx = xp.ascontiguousarray(dx[:, ::-1] if self.go_backwards else dx)
-        return dx if cache["input_mask"] is None else dx * cache["input_mask"]
+            return xp.array(dy.transpose(1, 0, 2), dtype=dtype)  # (T, N, H), a copy: added to below
+        dy_tm = xp.zeros((T, N, self.units), dtype=dtype)
+        dy_tm[-1] = dy
+        return dy_tm
 
     # ------------------------------------------------------------------ what each cell writes
     def _forward_sequence(self, x_tm, state, kernels):
@@ -444,72 +323,6 @@ class _Recurrent(Layer):
     def _backward_sequence(self, dy_tm, cache, kernels):
         """dy_tm (T, N, H) -> dx (T, N, D) and the initial state's gradient; fills ``grads``."""
         raise NotImplementedError
-
-    def _step_forward(self, x_t, state):
-        """One step, x_t (N, D): the new state (a tuple as ``state``) and the step's cache."""
-        raise NotImplementedError
-
-    def _step_backward(self, dstate, step):
-        """One step back: dx_t (N, D), the previous state's gradient and the weights' gradients."""
-        raise NotImplementedError
-
-    # ------------------------------------------------------------------ recurrent dropout, masks
-    def _forward_masked_steps(self, x_tm, state, h_mask, keep):
-        """Part 1's steps along the sequence, h_{t-1} masked where it enters ``h Wh`` (recurrent
-        dropout, ``h_mask`` (N, H) or None) and steps skipped where ``keep`` (T, N, 1) is False:
-
-            s_t = keep_t ? cell(x_t, s_{t-1}) : s_{t-1}
-            y_t = keep_t ? h_t : (0 if zero_output_for_mask else y_{t-1}),   y_{-1} = 0
-
-        Returns the outputs (T, N, H), the final states and the cache."""
-        xp = backend.get_array_module(x_tm)
-        T = x_tm.shape[0]
-        outputs = xp.empty((T,) + state[0].shape, dtype=x_tm.dtype)
-        previous = xp.zeros_like(state[0])
-        steps = []
-        for t in range(T):
-            entered = state if h_mask is None else (state[0] * h_mask,) + tuple(state[1:])
-            new, step = self._step_forward(x_tm[t], entered)
-            if keep is None:
-                state, out = new, new[0]
-            else:
-                state = tuple(xp.where(keep[t], n, s) for n, s in zip(new, state))
-                out = xp.where(keep[t], new[0], 0 if self.zero_output_for_mask else previous)
-            outputs[t] = previous = out
-            steps.append(step)
-        return outputs, tuple(s.copy() for s in state), {"steps": steps}
-
-    def _backward_masked_steps(self, dy_tm, cache, dfinal, from_kernels=False):
-        """Backpropagation through part 1's steps, the forward's rules read backwards: a skipped
-        step hands the state's gradient (and a carried output's) to the step before; a recurrent
-        dropout mask multiplies dL/dh_{t-1}. ``dfinal``: the final states' gradients."""
-        if from_kernels:  # a forward without the steps' caches: recompute them
-            x_tm, state = cache["x_tm"], (cache["hs"][0], cache["cells"][0])
-            cache = dict(cache, **self._forward_masked_steps(x_tm, state, None, None)[2])
-        xp, h_mask, keep = backend.get_array_module(dy_tm), cache["h_mask"], cache["keep"]
-        for grad in self.grads.values():
-            grad[...] = 0
-        dx = xp.empty(cache["x_shape"][1:2] + (dy_tm.shape[1], self.params["Wx"].shape[0]), dtype=dy_tm.dtype)
-        dstate = tuple(dfinal)
-        d_carried = xp.zeros_like(dy_tm[0])  # dL/dy_t through the outputs that repeat it
-        for t in reversed(range(dy_tm.shape[0])):
-            d_out = dy_tm[t] + d_carried
-            if keep is None:
-                dnew = (dstate[0] + d_out,) + dstate[1:]
-                skipped = tuple(xp.zeros_like(d) for d in dstate)
-            else:
-                k = keep[t]
-                dnew = (xp.where(k, dstate[0] + d_out, 0),) + tuple(xp.where(k, d, 0) for d in dstate[1:])
-                skipped = tuple(xp.where(k, 0, d) for d in dstate)
-                if not self.zero_output_for_mask:
-                    d_carried = xp.where(k, 0, d_out)
-            dx[t], dprev, step_grads = self._step_backward(dnew, cache["steps"][t])
-            if h_mask is not None:
-                dprev = (dprev[0] * h_mask,) + tuple(dprev[1:])
-            dstate = tuple(d + s for d, s in zip(dprev, skipped))
-            for name, grad in step_grads.items():
-                self.grads[name] += grad
-        return dx, dstate[0] if len(dstate) == 1 else dstate
 
     def _weight_gradients(self, dxw, dhw, cache, biases):
         """The shared weights' gradients are sums over the steps, each one product over all N*T rows:
@@ -566,15 +379,6 @@ class SimpleRNN(_Recurrent):
                 dh += dy_tm[t - 1]
         return self._weight_gradients(da, da, cache, {"b": da}), dh
 
-    def _step_forward(self, x_t, state):
-        p = self.params
-        h, step = rnn_step_forward(x_t, state[0], p["Wx"], p["Wh"], p["b"])
-        return (h,), step
-
-    def _step_backward(self, dstate, step):
-        dx, dh, dWx, dWh, db = rnn_step_backward(dstate[0], step)
-        return dx, (dh,), {"Wx": dWx, "Wh": dWh, "b": db}
-
 
 class LSTM(_Recurrent):
     """Long short-term memory layer (Hochreiter & Schmidhuber, 1997), gate order [i f g o].
@@ -625,15 +429,6 @@ class LSTM(_Recurrent):
         kernels.lstm_backward_sequence(dy_tm, Wh_T, cache["gates"], cache["cells"], da, dh0, dc0)
         return self._weight_gradients(da, da, cache, {"b": da}), (dh0, dc0)
 
-    def _step_forward(self, x_t, state):
-        p = self.params
-        h, c, step = lstm_step_forward(x_t, state[0], state[1], p["Wx"], p["Wh"], p["b"])
-        return (h, c), step
-
-    def _step_backward(self, dstate, step):
-        dx, dh, dc, dWx, dWh, db = lstm_step_backward(dstate[0], dstate[1], step)
-        return dx, (dh, dc), {"Wx": dWx, "Wh": dWh, "b": db}
-
 
 class GRU(_Recurrent):
     """Gated recurrent unit (Cho et al., 2014) in PyTorch's formulation, gate order [r z n].
@@ -654,7 +449,6 @@ class GRU(_Recurrent):
     """
 
     gate_blocks = 3
-    masks_recurrent_state = False
 
     def _add_biases(self, width, dtype):
         self.add_param("bx", np.zeros(width, dtype=dtype))
@@ -680,12 +474,3 @@ class GRU(_Recurrent):
         Wh_T = xp.ascontiguousarray(self.params["Wh"].T)
         kernels.gru_backward_sequence(dy_tm, Wh_T, cache["gates"], cache["hn"], cache["hs"], dxw, dhw, dh0)
         return self._weight_gradients(dxw, dhw, cache, {"bx": dxw, "bh": dhw}), dh0
-
-    def _step_forward(self, x_t, state):
-        p = self.params
-        h, step = gru_step_forward(x_t, state[0], p["Wx"], p["Wh"], p["bx"], p["bh"])
-        return (h,), step
-
-    def _step_backward(self, dstate, step):
-        dx, dh, dWx, dWh, dbx, dbh = gru_step_backward(dstate[0], step)
-        return dx, (dh,), {"Wx": dWx, "Wh": dWh, "bx": dbx, "bh": dbh}

@@ -24,7 +24,6 @@ onto the inner layers' own arrays, so an optimizer, ``save`` and ``load_model`` 
 them with no copy. ``trainable = False`` on the Residual freezes all of them and runs the
 whole block in inference mode inside a model (BatchNorm on its running statistics, as a
 frozen BatchNorm runs; Dropout off too); on an inner layer, that layer alone.
-A ``Sequential(data_format=...)`` does not reach inner layers: give them ``data_format``.
 """
 
 from __future__ import annotations

@@ -19,8 +19,7 @@ A separable convolution (Chollet's Xception, MobileNet) is a depthwise convoluti
 a 1x1 convolution that mixes the C*M channels into F: ``SeparableConv2D`` holds a
 ``DepthwiseConv2D`` (no bias) and a 1x1 ``Conv2D`` (with the bias and the activation) as its
 sub-layers ``depthwise`` and ``pointwise`` and runs one after the other; its backward is
-theirs in reverse. Keras's layouts: ``depthwise_kernel`` (KH, KW, C, M) is ``W`` (C, M, KH,
-KW) transposed, ``pointwise_kernel`` (1, 1, C*M, F) the 1x1 Conv2D's (F, C*M, 1, 1).
+theirs in reverse.
 """
 
 from __future__ import annotations
@@ -31,8 +30,7 @@ from ... import backend
 from .. import initializers
 from . import activations
 from .base import Layer, positive_int
-from .conv import Conv2D, _keras_strides, _pair, same_padding
-from .layout import ImageLayout, accepts_channels_last, layout_hint
+from .conv import Conv2D, _ImageHints, _pair, same_padding
 
 __all__ = ["DepthwiseConv2D", "SeparableConv2D", "depthwise_conv", "depthwise_conv_backward"]
 
@@ -52,7 +50,7 @@ def _no_dilation(dilation_rate, who: str) -> None:
 
 
 def conv_pads(padding: str, H: int, W: int, kernel_size, stride) -> tuple[int, int, int, int]:
-    """(top, bottom, left, right) zeros: none for ``"valid"``; Keras's ``"same"`` (ceil(size / stride)
+    """(top, bottom, left, right) zeros: none for ``"valid"``; ``"same"`` (ceil(size / stride)
     outputs, the odd zero at the bottom and right)."""
     if padding == "valid":
         return (0, 0, 0, 0)
@@ -104,7 +102,7 @@ def depthwise_conv_backward(dy, cache, W, stride, pads):
     return dx, dW, db
 
 
-class _Depthwise(ImageLayout, Layer, register=False):
+class _Depthwise(_ImageHints, Layer, register=False):
     """What DepthwiseConv2D and SeparableConv2D share: (N, C, H, W) images, whose channels the
     built layer's weights fix (H and W may vary), and the arguments they take alike."""
 
@@ -115,7 +113,6 @@ class _Depthwise(ImageLayout, Layer, register=False):
         self,
         name,
         stride,
-        data_format,
         activation,
         use_bias,
         depthwise_initializer,
@@ -123,9 +120,7 @@ class _Depthwise(ImageLayout, Layer, register=False):
         **kwargs,
     ):
         who = type(self).__name__
-        stride = _keras_strides(stride, kwargs, who)
         super().__init__(name, **kwargs)
-        self.set_data_format(data_format)
         self.stride = _pair(stride, "stride", who)
         self.dilation_rate = 1
         self.activation, self.use_bias = activation, use_bias
@@ -137,7 +132,6 @@ class _Depthwise(ImageLayout, Layer, register=False):
         return shape[0] != self.built_input_shape[0]  # W fixes the channels; H and W may vary
 
 
-@accepts_channels_last
 class DepthwiseConv2D(_Depthwise):
     """Each input channel convolved on its own with ``depth_multiplier`` kernels (no sum over channels).
 
@@ -146,20 +140,20 @@ class DepthwiseConv2D(_Depthwise):
     kernel_size : int or (int, int)
         KH, KW.
     stride : int or (int, int)
-        SH, SW (Keras's ``strides=`` is accepted).
+        SH, SW.
     padding : "valid" or "same"
-        ``"same"`` gives ceil(H / SH) x ceil(W / SW) outputs, as Keras (odd zeros at the bottom/right).
+        ``"same"`` gives ceil(H / SH) x ceil(W / SW) outputs (odd zeros at the bottom/right).
     depth_multiplier : int
         M, the kernels (output channels) per input channel.
-    data_format, activation, use_bias
-        As Conv2D's (the arguments in Keras's order).
+    activation, use_bias
+        As Conv2D's.
     dilation_rate : 1
         Only 1: another is a ``NotImplementedError``.
     depthwise_initializer, bias_initializer : str
-        Glorot uniform and zeros by default (Keras's); fans KH*KW*C in, KH*KW*M out (Keras's).
+        Glorot uniform and zeros by default; fans KH*KW*C in, KH*KW*M out.
 
     Shapes: x (N, C, H, W) -> y (N, C*M, OH, OW), output channel c*M + m from input channel c;
-    params ``W`` (C, M, KH, KW), ``b`` (C*M,). Channels-last: x (N, H, W, C) -> y (N, OH, OW, C*M).
+    params ``W`` (C, M, KH, KW), ``b`` (C*M,).
     """
 
     def __init__(
@@ -168,7 +162,6 @@ class DepthwiseConv2D(_Depthwise):
         stride=1,
         padding="valid",
         depth_multiplier: int = 1,
-        data_format=None,
         dilation_rate=1,
         activation=None,
         use_bias: bool = True,
@@ -178,7 +171,7 @@ class DepthwiseConv2D(_Depthwise):
         **kwargs,
     ):
         super().__init__(
-            name, stride, data_format, activation, use_bias, depthwise_initializer, bias_initializer, **kwargs
+            name, stride, activation, use_bias, depthwise_initializer, bias_initializer, **kwargs
         )
         who = type(self).__name__
         _no_dilation(dilation_rate, who)
@@ -199,7 +192,7 @@ class DepthwiseConv2D(_Depthwise):
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 3:
             raise ValueError(
-                f"{self.label} expected input {self._layout_text()}, got per-sample shape {tuple(input_shape)}"
+                f"{self.label} expected input {self.input_layout}, got per-sample shape {tuple(input_shape)}"
             )
         C, H, W = input_shape
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
@@ -208,7 +201,7 @@ class DepthwiseConv2D(_Depthwise):
         if kh > H or kw > W:
             raise ValueError(
                 f"{self.label} kernel {kh}x{kw} is larger than the input {H}x{W} (per-sample shape "
-                f"{self.user_layout(tuple(input_shape))}){layout_hint(self, input_shape)}"
+                f"{tuple(input_shape)}){self._shape_hint(input_shape)}"
             )
         return (C * self.depth_multiplier, (H - kh) // sh + 1, (W - kw) // sw + 1)
 
@@ -220,7 +213,6 @@ class DepthwiseConv2D(_Depthwise):
         y, cache = depthwise_conv(x, self.params["W"], self.params.get("b"), self.stride, pads)
         self.cache = (cache, pads)
         if self.activation_layer is not None:
-            activations.point_softmax_at_last_user_axis(self)
             y = self.activation_layer.forward(y, training)
         return y
 
@@ -235,12 +227,11 @@ class DepthwiseConv2D(_Depthwise):
         return dx
 
 
-@accepts_channels_last
 class SeparableConv2D(_Depthwise):
     """A depthwise convolution then a 1x1 convolution to ``filters`` channels (see the module's docstring).
 
     Parameters as DepthwiseConv2D's, plus ``filters`` (F) and ``pointwise_initializer``; the bias
-    (``use_bias``, the 1x1 convolution's) and the ``activation`` come last, as in Keras.
+    (``use_bias``, the 1x1 convolution's) and the ``activation`` come last.
 
     Shapes: x (N, C, H, W) -> y (N, F, OH, OW) (OH, OW as DepthwiseConv2D's); params
     ``depthwise.W`` (C, M, KH, KW), ``pointwise.W`` (F, C*M, 1, 1), ``pointwise.b`` (F,).
@@ -252,7 +243,6 @@ class SeparableConv2D(_Depthwise):
         kernel_size,
         stride=1,
         padding="valid",
-        data_format=None,
         dilation_rate=1,
         depth_multiplier: int = 1,
         activation=None,
@@ -264,7 +254,7 @@ class SeparableConv2D(_Depthwise):
         **kwargs,
     ):
         super().__init__(
-            name, stride, data_format, activation, use_bias, depthwise_initializer, bias_initializer, **kwargs
+            name, stride, activation, use_bias, depthwise_initializer, bias_initializer, **kwargs
         )
         self.filters = positive_int(filters, f"{type(self).__name__} filters")
         self.depthwise = DepthwiseConv2D(
@@ -272,7 +262,6 @@ class SeparableConv2D(_Depthwise):
             self.stride,
             padding,
             depth_multiplier,
-            "channels_first",
             use_bias=False,
             depthwise_initializer=depthwise_initializer,
             dilation_rate=dilation_rate,
@@ -282,7 +271,6 @@ class SeparableConv2D(_Depthwise):
             1,
             use_bias=use_bias,
             kernel_initializer=pointwise_initializer,
-            data_format="channels_first",
         )
         self.kernel_size, self.padding, self.depth_multiplier = (
             self.depthwise.kernel_size,
@@ -311,7 +299,6 @@ class SeparableConv2D(_Depthwise):
         x = self.check_input(x)
         y = self.pointwise.forward(self.depthwise.forward(x, training), training)
         if self.activation_layer is not None:
-            activations.point_softmax_at_last_user_axis(self)
             y = self.activation_layer.forward(y, training)
         return y
 

@@ -30,14 +30,11 @@ from __future__ import annotations
 import numpy as np
 
 from ... import backend
-from . import activations
 from .base import Layer
-from .layout import ImageLayout, accepts_channels_last
 from .conv import _Convolution, _pair
 
 
-@accepts_channels_last
-class UpSampling2D(ImageLayout, Layer):
+class UpSampling2D(Layer):
     """Nearest-neighbour upsampling: each pixel becomes an ``sh x sw`` block.
 
     Parameters
@@ -51,9 +48,8 @@ class UpSampling2D(ImageLayout, Layer):
     input_ndims = (4,)
     input_layout = "(N, C, H, W)"
 
-    def __init__(self, size=2, data_format=None, name=None, **kwargs):
+    def __init__(self, size=2, name=None, **kwargs):
         super().__init__(name, **kwargs)
-        self.set_data_format(data_format)
         self.size = _pair(size, "size", "UpSampling2D")
 
     def compute_output_shape(self, input_shape):
@@ -78,7 +74,6 @@ class UpSampling2D(ImageLayout, Layer):
         return dy.reshape(N, C, H, sh, W, sw).sum(axis=(3, 5))
 
 
-@accepts_channels_last
 class Conv2DTranspose(_Convolution):
     """Transposed convolution ("deconvolution"): the adjoint of Conv2D, used to upsample.
 
@@ -93,7 +88,7 @@ class Conv2DTranspose(_Convolution):
     padding : int, (int, int), "valid" or "same"
         PH, PW: rows/columns cropped from each side of the full output (the padding of the
         Conv2D this layer is the adjoint of). ``kernel_size=4, stride=2, padding=1`` doubles
-        H and W exactly. Keras's ``"same"`` gives H * SH x W * SW for any kernel (the
+        H and W exactly. ``"same"`` gives H * SH x W * SW for any kernel (the
         adjoint of a ``"same"`` Conv2D: when KH - SH is odd, the extra row is cropped at
         the bottom, as TensorFlow, where an integer padding with ``output_padding`` crops
         it at the top, as PyTorch); ``"valid"`` keeps the full output, (H - 1) * SH + KH
@@ -109,8 +104,6 @@ class Conv2DTranspose(_Convolution):
         A name from ``minidl.nn.initializers``. Fans: C_in*KH*KW in, F*KH*KW out.
     kernel_regularizer : Regularizer, str or None
         As Conv2D's (``AffineLayer``).
-    data_format : "channels_first", "channels_last" or None
-        As Conv2D's.
 
     Shapes: x (N, C_in, H, W) -> y (N, F, OH, OW) with
     OH = (H - 1) * SH - 2 PH + KH + OPH (likewise OW); params ``W`` (C_in, F, KH, KW)
@@ -127,21 +120,10 @@ class Conv2DTranspose(_Convolution):
         activation=None,
         use_bias: bool = True,
         *,
-        data_format=None,
         name=None,
         **options,
     ):
-        super().__init__(
-            filters,
-            kernel_size,
-            stride,
-            padding,
-            activation,
-            use_bias,
-            data_format=data_format,
-            name=name,
-            **options,
-        )
+        super().__init__(filters, kernel_size, stride, padding, activation, use_bias, name=name, **options)
         if isinstance(padding, str) and output_padding not in (0, (0, 0), None):
             raise ValueError(
                 "Conv2DTranspose: output_padding goes with an integer padding; "
@@ -217,7 +199,7 @@ class Conv2DTranspose(_Convolution):
         x2d = x.transpose(1, 0, 2, 3).reshape(C, N * H * W)  # (C, N*H*W)
         cols = self.params["W"].reshape(C, -1).T @ x2d  # (F*KH*KW, N*H*W)
         # col2im treats (N, F, OH, OW) as the input of a Conv2D whose output is (N, C, H, W)
-        if isinstance(self.padding, str):  # the full output, then Keras's crop
+        if isinstance(self.padding, str):  # the full output, then the crop
             full = backend.kernels_for(cols).col2im(
                 cols, (N, F, (H - 1) * sh + kh, (W - 1) * sw + kw), kh, kw, sh, sw, 0, 0
             )
@@ -229,7 +211,6 @@ class Conv2DTranspose(_Convolution):
         self.cache = (x2d, x.shape)
         y = xp.ascontiguousarray(y)
         if self.activation_layer is not None:
-            activations.point_softmax_at_last_user_axis(self)
             y = self.activation_layer.forward(y, training)
         return y
 

@@ -1,4 +1,5 @@
-"""Masks, ``return_state`` and ``zero_output_for_mask`` in minidl's recurrent layers (Keras's rules).
+"""The Keras door's SimpleRNN, LSTM and GRU (keras_door/minidl_keras/recurrent.py): masks,
+``return_state``, ``zero_output_for_mask``, ``go_backwards``, dropout and recurrent dropout.
 
 * a masked step carries every state over and repeats the previous output (zeros before the
   first real step, or zeros everywhere it is masked with ``zero_output_for_mask``);
@@ -15,7 +16,7 @@ import pytest
 import minidl as mdl
 from minidl import backend
 from minidl.nn.gradcheck import check_layer, numerical_gradient, rel_error
-from minidl.nn.layers.recurrent import GRU, LSTM, SimpleRNN
+from minidl_keras.recurrent import GRU, LSTM, SimpleRNN
 
 CELLS = [SimpleRNN, LSTM, GRU]
 MASK = np.array([[1, 1, 1, 0, 0], [0, 1, 1, 1, 1], [1, 0, 1, 1, 0]], dtype=bool)  # right, left, holes
@@ -156,3 +157,53 @@ def test_keras_arguments_at_minidls_behaviour_are_accepted_and_others_say_so():
         GRU(4, reset_after=False)
     with pytest.raises(TypeError, match="unexpected keyword"):
         LSTM(4, colour="blue")
+
+
+# ------------------------------------------------------------------ dropout and recurrent_dropout
+@pytest.mark.parametrize(
+    "make_layer",
+    [
+        lambda: LSTM(4, dropout=0.3, recurrent_dropout=0.4, return_sequences=True),
+        lambda: LSTM(3, dropout=0.5),
+        lambda: SimpleRNN(3, recurrent_dropout=0.5),
+        lambda: GRU(3, dropout=0.4, return_sequences=True),
+    ],
+    ids=["lstm-both", "lstm-input", "rnn-recurrent", "gru-input"],
+)
+def test_dropout_gradients(make_layer, tier, rng):
+    report = check_layer(make_layer(), rng.standard_normal((3, 5, 2)), training=True)
+    assert report.passed, str(report)
+
+
+def test_input_dropout_is_one_mask_per_sample_for_every_step(tier, rng):
+    x = rng.standard_normal((4, 6, 3)).astype(np.float32)
+    layer = LSTM(5, dropout=0.5, return_sequences=True)
+    layer.build((6, 3))
+    mdl.seed(0)
+    y = layer.forward(x, training=True)
+    mdl.seed(0)
+    mask = (mdl.backend.rng().random((4, 1, 3)) >= 0.5) / 0.5
+    np.testing.assert_allclose(y, layer.forward((x * mask).astype(np.float32)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(layer.forward(x), layer.forward(x))  # inference: no mask
+
+
+def test_recurrent_dropout_masks_the_state_where_it_meets_wh(tier, rng):
+    from minidl.nn.layers.recurrent import lstm_step_forward
+
+    x = rng.standard_normal((4, 6, 3))
+    layer = LSTM(5, recurrent_dropout=0.4, return_sequences=True)
+    layer.build((6, 3), dtype=np.float64)
+    mdl.seed(1)
+    y = layer.forward(x, training=True)
+    mdl.seed(1)
+    mask = (mdl.backend.rng().random((4, 5)) >= 0.4) / 0.6
+    h = c = np.zeros((4, 5))
+    p = layer.params
+    for t in range(6):
+        h, c, _ = lstm_step_forward(x[:, t], h * mask, c, p["Wx"], p["Wh"], p["b"])
+        np.testing.assert_allclose(y[:, t], h, rtol=1e-10)
+    assert not np.allclose(y, layer.forward(x))
+    with pytest.raises(ValueError, match="GRU has no recurrent_dropout.*use dropout="):
+        GRU(3, recurrent_dropout=0.2)
+    with pytest.raises(ValueError, match=r"dropout must be a fraction in \[0, 1\), got 1.5"):
+        LSTM(3, dropout=1.5)
