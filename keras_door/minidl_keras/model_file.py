@@ -16,7 +16,7 @@ gives them (``weights/00000``, ...) and the constants the graph reads (``constan
 * a subclassed model: its class name, ``get_config()`` and the input shapes it was run on;
   loading makes ``cls.from_config(config)`` (``cls`` from ``custom_objects``), runs it once on
   zeros of those shapes (inference mode: no statistics move) and assigns the weights;
-* a ``keras.Sequential`` inside a model: its layers, as ``Sequential.describe`` gives them.
+* a ``keras.Sequential`` inside a model: its layers, as ``Sequential.get_config`` gives them.
 
 A ``keras.Sequential`` alone is saved as minidl's ``Sequential`` is; ``load`` reads both kinds.
 
@@ -74,7 +74,7 @@ def describe(model, constants: list) -> dict:
     """A model as JSON: ``{"functional": ...}``, ``{"subclassed": ...}`` or ``{"sequential": ...}``
     (a ``keras.Sequential``); ``constants`` collects the arrays its graph reads."""
     if not hasattr(model, "graph"):  # a keras.Sequential (minidl's Sequential underneath)
-        return {"sequential": model.describe()}
+        return {"sequential": model.get_config()}
     if model.graph is not None:
         return {"functional": _graph_spec(model, constants), "name": model.name}
     if not model._traces:

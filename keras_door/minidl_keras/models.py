@@ -12,7 +12,6 @@ Sequential, Trainer``. What it changes, where Keras's ways differ from minidl's 
   epsilon 1e-7) and calls a metric function as Keras does, ``fn(y_true, y_pred)``, logged under
   the name given;
 * ``count_params()`` is one int; ``metrics_names`` and ``get_layer`` are there;
-* called on a ``keras.Input`` (``x = model(inputs)``) it becomes one node of a ``keras.Model``;
 * its ``repr`` is Keras's (``<Sequential name=sequential, built=True>``);
 * a model among the layers (a pretrained base) stays **one** layer, as in Keras:
   ``keras.Sequential([base, layers.Dense(10)])`` is built as a small ``keras.Model`` whose

@@ -26,7 +26,6 @@ import os
 import numpy as np
 
 from .. import backend
-from .._version import __version__
 from ..nn.layers.base import Layer, _checked_shape, check_data_format
 from . import saving
 from .summary import summary_table
@@ -361,21 +360,8 @@ class Sequential(Trainer):
 
     # ------------------------------------------------------------------ saving
     def get_config(self) -> dict:
-        """The model as its file describes it: the header, ``describe()``, and what ``compile``
-        was given (when it was called)."""
-        config = {
-            "format": saving.FORMAT,
-            "format_version": saving.FORMAT_VERSION,
-            "minidl_version": __version__,
-            **self.describe(),
-        }
-        if self.loss is not None:
-            config["compile"] = saving.compile_config(self)
-        return config
-
-    def describe(self) -> dict:
-        """The architecture as JSON: name, input shape, data format, dtype and each layer's
-        ``saving.layer_spec``; ``load_model`` makes the model again from it."""
+        """The architecture as its file keeps it (JSON): name, input shape, data format, dtype
+        and each layer's ``saving.layer_spec``; ``load_model`` makes the model again from it."""
         return {
             "name": self.name,
             "input_shape": self.input_shape,
@@ -403,7 +389,7 @@ class Sequential(Trainer):
             raise ValueError("save needs a built model (give input_shape or run one batch first)")
         saving.write_model(
             path,
-            self.describe(),
+            self.get_config(),
             saving.layer_arrays(self.layers),
             model=self,
             layers=self.layers,

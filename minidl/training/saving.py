@@ -1,18 +1,12 @@
-"""The model file: the one place a model file is written and read.
+"""The model file: the one place one is written (``write_model``) and read (``read_model``).
 
-A model file is one ``.npz`` archive: a JSON description under one key (``"__minidl__"`` for
-a ``Sequential``: its layers as ``layer_spec`` gives them, its input shape, name, data format
-and dtype) with a header (``format``, ``format_version``, ``minidl_version``), the arrays
-(a ``Sequential``'s as ``layers/<i>/params/<name>`` and ``layers/<i>/buffers/<name>``), and,
-for a compiled model, what ``compile`` was given and, with the optimizer, the training state
-(``optimizer/...``, the epochs completed, the random stream). ``write_model`` writes one,
-``read_model`` reads one back with errors that say what the file is; a weights file
-(``save_weights``) is ``write_weights``/``read_weights``'s. Files are written under a temporary
-name and renamed over the target only when complete, so a failed save never leaves a
-half-written file nor destroys an earlier one.
-
-A model of another shape (a graph of layers) is written through the same functions under its
-own key, with its own description and arrays.
+One ``.npz`` archive: a JSON description under one key (``"__minidl__"`` for a ``Sequential``:
+``Sequential.get_config()``) after a header (format, version, minidl's version), the arrays (a
+``Sequential``'s as ``layers/<i>/params/<name>``, ``layers/<i>/buffers/<name>``) and, for a
+compiled model, ``compile``'s settings and the training state (``optimizer/...``, the epochs
+completed, the random stream). A model of another shape is written through the same functions
+under its own key. Files are written under a temporary name and renamed over the target only
+when complete, so a failed save never leaves a half-written file nor destroys an earlier one.
 """
 
 from __future__ import annotations
@@ -29,30 +23,6 @@ import numpy as np
 from .. import backend
 from .._version import __version__
 from ..nn.layers.base import LAYER_CLASSES, Layer, from_minidl
-
-__all__ = [
-    "FORMAT",
-    "FORMAT_VERSION",
-    "MODEL_KEY",
-    "write_model",
-    "read_model",
-    "model_config",
-    "restore_compiled",
-    "write_weights",
-    "read_weights",
-    "layer_arrays",
-    "load_layer_arrays",
-    "layer_from_spec",
-    "keeping_random_stream",
-    "write_atomically",
-    "read_npz",
-    "jsonable",
-    "layer_spec",
-    "refreeze",
-    "compile_config",
-    "training_state",
-    "restore_training_state",
-]
 
 FORMAT = "minidl.Sequential"
 FORMAT_VERSION = 1
