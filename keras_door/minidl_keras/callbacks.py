@@ -1,5 +1,8 @@
 """``keras.callbacks``: minidl's callbacks, which have Keras's names and arguments.
 
+``Callback`` adds Keras's older hook names: ``on_batch_begin``/``on_batch_end`` are
+``on_train_batch_begin``/``on_train_batch_end`` (overriding either works).
+
 ``ModelCheckpoint`` writes minidl's model file (an ``.npz`` archive, whatever the name:
 ``"best.keras"`` works) and ``load_model`` reads it back.
 """
@@ -7,8 +10,8 @@
 import math
 import warnings
 
+from minidl.training import callbacks as _callbacks
 from minidl.training.callbacks import (
-    Callback,
     CSVLogger,
     EarlyStopping,
     History,
@@ -34,6 +37,19 @@ def __getattr__(name: str):
         f"{', '.join(__all__)} (a Callback subclass can do the rest: it sees "
         "self.model, and on_epoch_end receives the logs)"
     )
+
+
+class Callback(_callbacks.Callback):
+    """minidl's ``Callback`` with Keras's older names of the training-batch hooks."""
+
+    def on_batch_begin(self, batch: int, logs=None): ...
+    def on_batch_end(self, batch: int, logs=None): ...
+
+    def on_train_batch_begin(self, batch: int, logs=None):
+        self.on_batch_begin(batch, logs)
+
+    def on_train_batch_end(self, batch: int, logs=None):
+        self.on_batch_end(batch, logs)
 
 
 class LearningRateScheduler(_MinidlScheduler):

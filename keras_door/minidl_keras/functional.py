@@ -444,7 +444,8 @@ class Model(KerasFit, KerasWeights, Trainer):  # fit in Keras's order
             name = getattr(layer, "name", None) or type(layer).__name__.lower()  # a nested model
             count = layer.count_params()
             count = count if isinstance(count, int) else sum(count)
-            rows.append((f"{name} ({type(layer).__name__})", str(shapes.get(id(layer), "?")), f"{count:,}"))
+            kind = getattr(layer, "display_name", type(layer).__name__)  # keras.Sequential's: Sequential
+            rows.append((f"{name} ({kind})", str(shapes.get(id(layer), "?")), f"{count:,}"))
         widths = [max(len(r[c]) for r in rows) + 2 for c in range(3)]
         line = "=" * sum(widths)
         trainable, frozen = self._trainable_counts()

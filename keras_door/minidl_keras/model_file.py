@@ -1,9 +1,11 @@
-"""Saving a functional or subclassed ``keras.Model`` in one ``.npz`` file, and loading it back
-bit for bit, ready to train on where it stopped.
+"""What the door adds to minidl's model file (``minidl.training.saving``, the one place a file
+is written and read): the description of a functional or subclassed ``keras.Model``, so that
+``load_model`` gives it back bit for bit, ready to train on where it stopped.
 
-The file holds a JSON description under ``"__minidl_keras_model__"``, the weights as
-``get_weights`` gives them (``weights/00000``, ...), the constants the graph reads
-(``constants/0``, ...) and, with the optimizer, its state (``optimizer/...``):
+Such a model's file is written by ``saving.write_model`` under the key
+``"__minidl_keras_model__"``: this module's JSON description, the weights as ``get_weights``
+gives them (``weights/00000``, ...) and the constants the graph reads (``constants/0``, ...);
+``saving`` adds the compile settings and the training state, as for a ``Sequential``:
 
 * a functional model: its inputs (shape, dtype, name), the distinct things its nodes call, in
   order -- a layer (class, config, trainable), a ``keras.ops`` function (name and arguments:
@@ -14,7 +16,9 @@ The file holds a JSON description under ``"__minidl_keras_model__"``, the weight
 * a subclassed model: its class name, ``get_config()`` and the input shapes it was run on;
   loading makes ``cls.from_config(config)`` (``cls`` from ``custom_objects``), runs it once on
   zeros of those shapes (inference mode: no statistics move) and assigns the weights;
-* a ``keras.Sequential`` inside a model: its layers, as ``Sequential.save`` describes them.
+* a ``keras.Sequential`` inside a model: its layers, as ``Sequential.get_config`` gives them.
+
+A ``keras.Sequential`` alone is saved as minidl's ``Sequential`` is; ``load`` reads both kinds.
 
 A custom layer is found in ``custom_objects`` (or among the classes defined in the process, by
 name and module: ``saving.saved_class``), a
@@ -27,13 +31,10 @@ training had never stopped.
 from __future__ import annotations
 
 import inspect
-import json
 import os
 
 import numpy as np
 
-from minidl import backend
-from minidl._version import __version__
 from minidl.nn.layers.base import Layer
 from minidl.training import saving
 from minidl.training.saving import jsonable
@@ -44,7 +45,7 @@ from .weights import as_keras_layer, keras_class
 FORMAT, FORMAT_VERSION = "minidl.keras.Model", 2
 KEY = "__minidl_keras_model__"
 
-__all__ = ["save", "load", "read", "make_layer", "KEY"]
+__all__ = ["save", "load", "make_layer", "KEY"]
 
 
 # ---------------------------------------------------------------------- saving
@@ -53,22 +54,21 @@ def save(model, path, include_optimizer: bool = True) -> None:
     if not model.built:
         raise ValueError("save needs a built model: run one batch through it first (model.predict(x[:1]))")
     constants: list = []
-    spec = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "minidl_version": __version__,
-        "model": describe(model, constants),
-    }
-    saved_loss = model.loss is not None and type(model.loss).__name__ != "_OutputLosses"
-    if saved_loss:
-        spec["compile"] = saving.compile_config(model)
+    description = {"model": describe(model, constants)}
     arrays = {f"weights/{i:05d}": w for i, w in enumerate(model.get_weights())}
     arrays.update({f"constants/{i}": value for i, value in enumerate(constants)})
-    if include_optimizer and saved_loss and model.optimizer is not None:
-        spec["training_state"], state = saving.training_state(model, model.leaf_layers())
-        arrays.update(state)
-    arrays[KEY] = np.array(json.dumps(spec))
-    saving.write_atomically(os.fspath(path), arrays)
+    saved_loss = model.loss is not None and type(model.loss).__name__ != "_OutputLosses"
+    saving.write_model(
+        path,
+        description,
+        arrays,
+        key=KEY,
+        format=FORMAT,
+        version=FORMAT_VERSION,
+        model=model if saved_loss else None,  # a loss per output is not kept: compile again
+        layers=model.leaf_layers(),
+        include_optimizer=include_optimizer,
+    )
 
 
 def describe(model, constants: list) -> dict:
@@ -194,29 +194,33 @@ def _index_from_spec(spec: dict):
 
 
 # ---------------------------------------------------------------------- loading
-def load(path, arrays, kinds, custom_objects=None, compile=True):
-    """Rebuild the model in ``arrays`` (read from ``path``), with its weights and, when the file
-    holds it, its compile settings and training state. ``kinds`` holds the classes it is rebuilt
-    with (``Input``, ``Model``, ``ModelStack``, ``Sequential``: ``keras.models`` passes them, as
-    this module sits below it)."""
+def load(path, kinds, custom_objects=None, compile=True):
+    """Rebuild the model in the file at ``path`` -- a ``keras.Model`` (this module's description)
+    or a ``Sequential`` (minidl's, made a ``keras.Sequential``) -- with its weights and, when the
+    file holds them, its compile settings and training state. ``kinds`` holds the classes it is
+    rebuilt with (``Input``, ``Model``, ``ModelStack``, ``Sequential``: ``keras.models`` passes
+    them, as this module sits below it)."""
     from minidl.nn import layers as _register  # noqa: F401  (fills LAYER_CLASSES)
 
-    spec = json.loads(str(arrays.pop(KEY)))
-    if spec.get("format") != FORMAT or spec.get("format_version", 0) > FORMAT_VERSION:
-        raise ValueError(f"{path}: not a minidl_keras model file of version <= {FORMAT_VERSION}")
+    path = os.fspath(path)
+    arrays = saving.read_npz(path)
+    if KEY not in arrays:  # minidl's Sequential format
+        config, arrays = saving.model_config(arrays, path)
+        with saving.keeping_random_stream():  # building draws weights the file replaces
+            model = rebuild({"sequential": config}, kinds, custom_objects, [], path)
+        saving.load_layer_arrays(model.layers, arrays, path)
+        if compile:
+            saving.restore_compiled(model, config, arrays, model.layers, path)
+        return model
+    spec, arrays = saving.model_config(arrays, path, key=KEY, format=FORMAT, version=FORMAT_VERSION)
     if spec.get("format_version") == 1:  # version 1 kept the model's description at the top
         spec["model"] = spec
     constants = [arrays[f"constants/{i}"] for i in range(sum(k.startswith("constants/") for k in arrays))]
-    stream = backend.rng().bit_generator
-    state = stream.state  # building draws weights the file replaces: leave the seeded stream alone
-    model = rebuild(spec["model"], kinds, custom_objects, constants, str(path))
-    stream.state = state
-    model.set_weights([arrays[k] for k in sorted(k for k in arrays if k.startswith("weights/"))])
-    if compile and "compile" in spec:
-        c = spec["compile"]
-        model.compile(optimizer=c["optimizer"], loss=c["loss"], metrics=c["metrics"])
-        if "training_state" in spec:
-            saving.restore_training_state(model, model.leaf_layers(), spec["training_state"], arrays, path)
+    with saving.keeping_random_stream():
+        model = rebuild(spec["model"], kinds, custom_objects, constants, path)
+    model.set_weights(saving.weights_list(arrays))
+    if compile:
+        saving.restore_compiled(model, spec, arrays, model.leaf_layers(), path)
     return model
 
 
@@ -226,7 +230,7 @@ def rebuild(spec: dict, kinds, custom_objects, constants: list, path: str):
     if "sequential" in spec:
         s = spec["sequential"]
         layers = [make_layer(layer, custom_objects) for layer in s["layers"]]
-        model = Sequential(layers, input_shape=s["input_shape"], name=s["name"], dtype=s["dtype"])
+        model = Sequential(layers, input_shape=s["input_shape"], name=s.get("name"), dtype=s.get("dtype"))
         for layer, layer_spec in zip(layers, s["layers"]):
             saving.refreeze(layer, layer_spec, path)
         return model
@@ -324,7 +328,3 @@ def make_layer(spec, custom_objects):
         for _, inner in layer.layers_within():
             as_keras_layer(inner)  # Keras's weight names (layer.kernel) on the loaded layers
     return layer
-
-
-def read(path) -> dict:
-    return saving.read_npz(os.fspath(path))

@@ -1,8 +1,10 @@
 """``keras.models``: ``Sequential``, ``Model`` (the functional API and subclassing,
 ``minidl_keras.functional``) and ``load_model``.
 
-``keras.Sequential`` is minidl's ``Sequential`` with Keras's ways where they differ from
-minidl's own door:
+``keras.Sequential`` is ``KerasSequential``: a subclass of minidl's ``Sequential``
+(``minidl.training.model``), exported here under Keras's name, so that there is one class named
+``Sequential`` and a Keras model's MRO reads ``KerasSequential, KerasFit, KerasWeights,
+Sequential, Trainer``. What it changes, where Keras's ways differ from minidl's own door:
 
 * ``fit(x, y, batch_size, epochs, ...)`` takes its positional arguments in Keras's order
   (minidl's ``fit`` takes them by name only);
@@ -10,6 +12,7 @@ minidl's own door:
   epsilon 1e-7) and calls a metric function as Keras does, ``fn(y_true, y_pred)``, logged under
   the name given;
 * ``count_params()`` is one int; ``metrics_names`` and ``get_layer`` are there;
+* its ``repr`` is Keras's (``<Sequential name=sequential, built=True>``);
 * a model among the layers (a pretrained base) stays **one** layer, as in Keras:
   ``keras.Sequential([base, layers.Dense(10)])`` is built as a small ``keras.Model`` whose
   ``layers`` are ``[base, dense]``, so ``model.layers[0].trainable = False`` freezes the base.
@@ -32,7 +35,7 @@ from .masking import attach_to_loss_and_metrics, call_layer, makes_mask
 from .naming import name_layer
 from .weights import KerasWeights
 
-__all__ = ["Sequential", "Model", "load_model"]
+__all__ = ["Sequential", "KerasSequential", "Model", "load_model"]
 
 
 def _is_model(layer) -> bool:
@@ -49,8 +52,11 @@ def _declared_input_shape(entry) -> tuple | None:
     return None
 
 
-class Sequential(KerasFit, KerasWeights, _model.Sequential):  # fit in Keras's order
-    """Keras's ``Sequential`` (see the module's docstring for what differs from minidl's)."""
+class KerasSequential(KerasFit, KerasWeights, _model.Sequential):  # fit in Keras's order
+    """Keras's ``Sequential``, exported as ``keras.Sequential`` (see the module's docstring for
+    what differs from minidl's)."""
+
+    display_name = "Sequential"  # the class name Keras shows (repr, a summary's rows)
 
     def __new__(cls, layers=None, *args, **kwargs):
         if layers is not None and any(_is_model(layer) for layer in layers):
@@ -74,6 +80,9 @@ class Sequential(KerasFit, KerasWeights, _model.Sequential):  # fit in Keras's o
             )
         else:
             self._declare_input_shape(shape, f"Input(shape={shape})")
+
+    def __repr__(self) -> str:
+        return f"<{self.display_name} name={self.name or 'sequential'}, built={self.built}>"
 
     def forward(self, x, training: bool = False):
         """minidl's ``Sequential.forward``, with Keras's masks passed from layer to layer
@@ -151,20 +160,15 @@ class ModelStack(Model):
 
 
 def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True):
-    """Read a model file: a functional or subclassed ``keras.Model`` (its classes and its
-    ``Lambda`` functions from ``custom_objects``), or a ``keras.Sequential`` (minidl's
-    ``Sequential`` format). ``safe_mode`` is Keras's switch for running a saved lambda's
+    """Read a model file (``minidl.training.saving``'s): a functional or subclassed
+    ``keras.Model`` (its classes and its ``Lambda`` functions from ``custom_objects``), or a
+    ``keras.Sequential`` (minidl's ``Sequential`` format, read as a ``keras.Sequential``). ``safe_mode`` is Keras's switch for running a saved lambda's
     bytecode; minidl's files hold no code, so loading never runs any (a Python lambda is
     refused when saving instead)."""
     from . import model_file
 
-    arrays = model_file.read(filepath)
-    if model_file.KEY in arrays:
-        kinds = types.SimpleNamespace(Input=Input, Model=Model, ModelStack=ModelStack, Sequential=Sequential)
-        return model_file.load(filepath, arrays, kinds, custom_objects, compile)
-    return _model.load_model(
-        filepath,
-        compile=compile,
-        make_layer=lambda spec: model_file.make_layer(spec, custom_objects),
-        model_class=Sequential,
-    )
+    kinds = types.SimpleNamespace(Input=Input, Model=Model, ModelStack=ModelStack, Sequential=Sequential)
+    return model_file.load(filepath, kinds, custom_objects, compile)
+
+
+Sequential = KerasSequential  # Keras's name for it: keras.Sequential, keras.models.Sequential

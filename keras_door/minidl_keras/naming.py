@@ -39,7 +39,8 @@ def auto_name(class_name: str) -> str:
 def name_layer(layer, class_name: str | None = None):
     """Give ``layer`` Keras's name for its class (or for ``class_name``) unless it has one; returns it."""
     if getattr(layer, "name", None) is None:
-        layer.name = auto_name(class_name or type(layer).__name__.lstrip("_"))
+        shown = getattr(layer, "display_name", None) or type(layer).__name__  # KerasSequential: Sequential
+        layer.name = auto_name(class_name or shown.lstrip("_"))
     return layer
 
 

@@ -1,6 +1,6 @@
 """Image classification sets: MNIST (bundled 5k subset or full), Fashion-MNIST, CIFAR-10.
 
-Every loader returns Keras-style ``((x_train, y_train), (x_test, y_test))`` with images
+Every loader returns ``((x_train, y_train), (x_test, y_test))`` with images
 as float32 in [0, 1] in NCHW layout and labels as int64. The arrays are fresh copies on
 every call: changing them in place cannot affect a later call.
 """

@@ -124,8 +124,7 @@ def pad_sequences(
     """Lists of ids of different lengths -> one (N, T) int64 array.
 
     T is ``maxlen`` or the longest length. Shorter sequences are filled with ``value``
-    after their ids (``padding="post"``, the default here) or before them (``"pre"``,
-    Keras's default); longer ones lose their end (``truncating="post"``) or their start
+    after their ids (``padding="post"``, the default here) or before them (``"pre"``); longer ones lose their end (``truncating="post"``) or their start
     (``"pre"``). Padding after the words suits a left-to-right recurrent layer whose
     outputs are pooled over the real words: its outputs at the real words never see the
     padding, so padding changes nothing.

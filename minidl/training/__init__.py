@@ -3,14 +3,14 @@
     model.py        Sequential: layers in order, forward/backward, weights, devices, save;
                     load_model
     trainer.py      what Sequential inherits for training: compile, fit, evaluate, predict
-    saving.py       the model file (.npz): written atomically, read with clear errors
+    saving.py       the model file (.npz), the one place it is written (atomically) and read
     summary.py      the table model.summary() prints
     callbacks.py    History, EarlyStopping, ModelCheckpoint, LearningRateScheduler, progress bar
     data.py         DataLoader, splits, one_hot, standardize
     augment.py      data augmentation: RandomShift, RandomCrop, RandomFlip, GaussianNoise, Compose
     metrics.py      accuracy and friends, by name
 
-Above ``nn`` (layers, losses, optimizers); below ``gallery``, ``zoo``, ``bench``, ``keras``.
+Above ``nn`` (layers, losses, optimizers); below ``gallery``, ``zoo``, ``bench``.
 """
 
 from . import augment, callbacks, data, metrics

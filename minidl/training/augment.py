@@ -19,9 +19,8 @@ input is never changed. Randomness comes from ``seed``'s own generator, or from
 repeatable. ``DataLoader(..., transform=t)`` and ``model.fit(..., augment=t)`` apply
 ``t`` to every training batch (never to validation or test data).
 
-Keras has the same ideas as layers (``RandomTranslation``, ``RandomCrop``,
-``RandomFlip``, ``GaussianNoise``) that act only in training. Here they are transforms of
-the data pipeline, as in torchvision, so the model's layers stay what is learned.
+These are transforms of the data pipeline, as in torchvision, so the model's layers stay
+what is learned (the same ideas can also be layers that act only in training).
 
 The work is a gather (each output pixel reads one input pixel) done by one fancy-indexing
 expression for the whole batch: no per-image Python loop and no hot loop that a Numba or
@@ -109,8 +108,7 @@ def shift_images(x, dy, dx, fill: float = 0.0):
 
 class RandomShift(Transform):
     """Move each image by its own integer offset, uniform in ``[-max_shift, max_shift]`` on
-    each axis, filling the pixels that enter with ``fill`` (Keras's ``RandomTranslation``
-    with whole pixels and ``fill_mode="constant"``). Shapes are kept."""
+    each axis, filling the pixels that enter with ``fill``. Shapes are kept."""
 
     def __init__(self, max_shift: int = 2, fill: float = 0.0, seed: int | None = None):
         super().__init__(seed)
@@ -129,8 +127,7 @@ class RandomShift(Transform):
 
 class RandomCrop(Transform):
     """Pad every side with ``padding`` pixels of ``fill``, then cut a random ``size`` window
-    from each image (torchvision's ``RandomCrop(size, padding)``; Keras's ``RandomCrop``
-    without the padding). ``size`` is an int (square) or (height, width)."""
+    from each image (torchvision's ``RandomCrop(size, padding)``). ``size`` is an int (square) or (height, width)."""
 
     def __init__(self, size, padding: int = 0, fill: float = 0.0, seed: int | None = None):
         super().__init__(seed)
@@ -158,8 +155,8 @@ class RandomCrop(Transform):
 
 class RandomFlip(Transform):
     """Mirror each image with probability 1/2: ``"horizontal"`` (left-right),
-    ``"vertical"`` (up-down) or ``"horizontal_and_vertical"`` (each axis on its own draw),
-    Keras's modes. Only for classes that a mirror does not change (not for digits)."""
+    ``"vertical"`` (up-down) or ``"horizontal_and_vertical"`` (each axis on its own draw).
+    Only for classes that a mirror does not change (not for digits)."""
 
     MODES = ("horizontal", "vertical", "horizontal_and_vertical")
 
@@ -182,8 +179,7 @@ class RandomFlip(Transform):
 
 
 class GaussianNoise(Transform):
-    """Add independent N(0, ``stddev``^2) noise to every value (Keras's ``GaussianNoise``);
-    any shape. The noise is drawn on the host in float32, so CPU and GPU runs see the same."""
+    """Add independent N(0, ``stddev``^2) noise to every value; any shape. The noise is drawn on the host in float32, so CPU and GPU runs see the same."""
 
     def __init__(self, stddev: float = 0.1, seed: int | None = None):
         super().__init__(seed)

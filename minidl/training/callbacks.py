@@ -24,13 +24,11 @@ import numpy as np
 
 
 class Callback:
-    """Base class: override any of the ``on_*`` hooks (Keras's names and arguments).
+    """Base class: override any of the ``on_*`` hooks.
 
     ``fit`` calls the ``on_train_*``, ``on_epoch_*`` and ``on_train_batch_*`` hooks, and the
     ``on_test_*`` ones while it validates; ``evaluate(callbacks=...)`` calls ``on_test_*``,
-    ``predict(callbacks=...)`` ``on_predict_*``. ``on_batch_begin``/``on_batch_end`` are the
-    older names of ``on_train_batch_begin``/``on_train_batch_end``, as in Keras: overriding
-    either works.
+    ``predict(callbacks=...)`` ``on_predict_*``.
     """
 
     # The Sequential that ``fit`` trains, set (by ``set_model``) before the first hook runs. Any:
@@ -44,14 +42,8 @@ class Callback:
     def on_train_end(self, logs=None): ...
     def on_epoch_begin(self, epoch: int, logs=None): ...
     def on_epoch_end(self, epoch: int, logs=None): ...
-    def on_batch_begin(self, batch: int, logs=None): ...
-    def on_batch_end(self, batch: int, logs=None): ...
-
-    def on_train_batch_begin(self, batch: int, logs=None):
-        self.on_batch_begin(batch, logs)
-
-    def on_train_batch_end(self, batch: int, logs=None):
-        self.on_batch_end(batch, logs)
+    def on_train_batch_begin(self, batch: int, logs=None): ...
+    def on_train_batch_end(self, batch: int, logs=None): ...
 
     def on_test_begin(self, logs=None): ...
     def on_test_end(self, logs=None): ...
@@ -102,14 +94,14 @@ class EarlyStopping(Callback):
     """Stop training when ``monitor`` has not improved by more than ``min_delta`` for
     ``patience`` epochs.
 
-    Counted as Keras counts: ``wait`` is the number of epochs since the last improvement, and
+    Counted this way: ``wait`` is the number of epochs since the last improvement, and
     training stops at the end of the epoch where ``wait >= patience``. With ``patience=2`` and
     the best value at epoch 0, epochs 1 and 2 do not improve and training stops after epoch 2;
     ``patience=0`` stops at the first epoch that does not improve.
 
     With ``restore_best_weights=True`` the weights of the best epoch are put back when
     training ends **for any reason** -- an early stop, the last epoch, or an error -- so the
-    model you get is always the best one seen (older Keras restored only on an early stop).
+    model you get is always the best one seen.
     """
 
     def __init__(
@@ -201,7 +193,7 @@ class ModelCheckpoint(Callback):
 class LearningRateScheduler(Callback):
     """Set the learning rate at the start of every epoch from ``schedule``.
 
-    ``schedule(epoch)`` or ``schedule(epoch, lr)`` (Keras's form) returns the new rate;
+    ``schedule(epoch)`` or ``schedule(epoch, lr)`` returns the new rate;
     the schedules in ``minidl.nn.optim`` (``StepDecay``, ``ExponentialEpochDecay``,
     ``CosineEpochDecay``) fit. The rate used is logged as ``"lr"``.
     """

@@ -82,7 +82,7 @@ class DataLoader:
 
 def yields_batches(x) -> bool:
     """Whether ``x`` is a source of batches -- a generator, an iterator, a ``DataLoader``, an
-    object with ``__getitem__`` and ``__len__`` giving batches (Keras's ``PyDataset``) -- rather
+    object with ``__getitem__`` and ``__len__`` giving batches (a batch sequence) -- rather
     than the samples themselves (an array, or a list of samples)."""
     if hasattr(x, "shape") or isinstance(x, (list, tuple, dict, str, bytes)):
         return False
@@ -96,12 +96,12 @@ def yields_batches(x) -> bool:
 class BatchStream:
     """Batches ``(x, y)`` or ``(x, y, sample_weight)`` read from a source that yields them.
 
-    * an object with ``__getitem__`` and ``__len__`` (Keras's ``PyDataset``, a
-      ``keras.utils.Sequence``): batch ``i`` of an epoch is ``source[i]``, ``len(source)``
+    * an object with ``__getitem__`` and ``__len__`` (a batch sequence): batch ``i`` of an
+      epoch is ``source[i]``, ``len(source)``
       batches per epoch, then ``source.on_epoch_end()`` if it has one;
     * a re-iterable object (a ``DataLoader``): a fresh ``iter(source)`` every epoch;
-    * a generator or other iterator: read on from where the last epoch stopped, as Keras
-      does, so one that loops forever (``while True: ... yield``) needs ``steps_per_epoch``.
+    * a generator or other iterator: read on from where the last epoch stopped, so one that
+      loops forever (``while True: ... yield``) needs ``steps_per_epoch``.
 
     ``steps_per_epoch`` caps the batches of an epoch. ``stream.steps`` is the number of
     batches an epoch has, ``None`` while unknown (an iterator without ``steps_per_epoch``).

@@ -5,10 +5,10 @@ end: a ``Metric`` object with ``reset()``, ``update(y_pred, y_true)`` after each
 ``result()``. Most metrics are a function ``fn(y_pred, y_true) -> float`` that averages over
 the samples of a batch (accuracy, mean errors): ``BatchMean`` accumulates
 ``sum_b n_b fn(batch b)`` and ``sum_b n_b``, whose ratio is the mean over every sample seen.
-A metric that is not a mean over samples (precision, AUC, RMSE: ``minidl_keras.metrics``)
-keeps counts or sums of its own and computes its result from them.
+A metric that is not a mean over samples (precision, AUC, RMSE) keeps counts or sums of its
+own and computes its result from them.
 
-``"accuracy"`` means what Keras makes it mean for the loss in use: argmax against integer
+``"accuracy"`` means what fits the loss in use: argmax against integer
 labels for sparse categorical cross-entropy, argmax against argmax for one-hot targets, and a
 threshold for binary outputs (0.5 on probabilities, 0 on logits).
 """

@@ -1,6 +1,6 @@
-"""``Sequential``: a stack of layers, trained Keras-style or by hand.
+"""``Sequential``: a stack of layers, trained with ``compile``/``fit`` or by hand.
 
-Keras-style::
+With ``compile`` and ``fit``::
 
     model = Sequential([Dense(128, activation="relu"), Dense(10)])
     model.compile(optimizer="adam", loss=SparseCategoricalCrossentropy(from_logits=True),
@@ -21,27 +21,13 @@ Forward runs the layers in order; backward runs them in reverse, each turning
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
 
 from .. import backend
-from .._version import __version__
-from ..nn.layers.base import LAYER_CLASSES, Layer, _checked_shape
-from .saving import (
-    FORMAT,
-    FORMAT_VERSION,
-    compile_config,
-    layer_spec,
-    read_npz,
-    refreeze,
-    restore_training_state,
-    saved_class,
-    saved_from,
-    training_state,
-    write_atomically,
-)
+from ..nn.layers.base import Layer, _checked_shape
+from . import saving
 from .summary import summary_table
 from .trainer import NonFiniteLossError, Trainer
 
@@ -57,7 +43,7 @@ class Sequential(Trainer):
 
     ``dtype`` is the floating-point type the weights are created in (float32 unless given;
     ``"float64"`` for gradient checks). ``fit``, ``evaluate``, ``predict`` and
-    ``train_on_batch`` cast their inputs to the model's dtype, as Keras does, so float64 data
+    ``train_on_batch`` cast their inputs to the model's dtype, so float64 data
     or Python lists never turn a float32 model into a float64 one; ``forward`` (the by-hand
     path) takes arrays as they come.
     """
@@ -107,8 +93,8 @@ class Sequential(Trainer):
             return
         if not isinstance(layer, Layer):
             raise TypeError(
-                f"Sequential takes minidl layers, got {type(layer).__name__} (Keras's Input goes to "
-                "minidl_keras.Sequential; minidl's Sequential takes input_shape=)"
+                f"Sequential takes minidl layers, got {type(layer).__name__}; give the input "
+                "shape as Sequential(..., input_shape=) or on the first layer (input_shape=)"
             )
         if any(layer is existing for existing in self.layers):
             raise ValueError(f"{layer.label} is already in this model; create a new layer instead")
@@ -181,8 +167,8 @@ class Sequential(Trainer):
 
     @property
     def trainable(self) -> bool:
-        """Whether any layer trains. Setting it sets every layer's ``trainable`` (Keras's
-        ``model.trainable = False`` freezes the whole model, e.g. a pretrained base)."""
+        """Whether any layer trains. Setting it sets every layer's ``trainable``
+        (``model.trainable = False`` freezes the whole model, e.g. a pretrained base)."""
         return any(layer.trainable for layer in self.layers)
 
     @trainable.setter
@@ -208,7 +194,7 @@ class Sequential(Trainer):
 
     def _as_input(self, x):
         """``x`` as the model takes it in ``fit``/``evaluate``/``predict``: an array of the
-        model's dtype (Keras's cast), except integer token ids for a first ``Embedding``."""
+        model's dtype, except integer token ids for a first ``Embedding``."""
         if not hasattr(x, "shape") or not hasattr(x, "dtype"):
             x = np.asarray(x)
         takes_ids = bool(self.layers) and getattr(self.layers[0], "takes_integer_ids", False)
@@ -221,7 +207,7 @@ class Sequential(Trainer):
     def forward(self, x, training: bool = False):
         """Run every layer in order; ``training`` switches Dropout and BatchNorm to training mode.
 
-        A frozen BatchNorm stays in inference mode (Keras's rule), so freezing a base with
+        A frozen BatchNorm stays in inference mode, so freezing a base with
         ``trainable = False`` keeps its running statistics too.
         """
         if not self.layers:
@@ -239,7 +225,10 @@ class Sequential(Trainer):
         return x
 
     def __call__(self, x, training: bool = False):
-        if hasattr(x, "record_call"):  # a KerasTensor: this model becomes one node of a keras.Model
+        """``forward``; an input that records calls instead of computing them (a symbolic
+        tensor, with a ``record_call`` method, as ``Layer.__call__`` also honours) records
+        this whole model as one step."""
+        if hasattr(x, "record_call"):
             return x.record_call(self, x)
         return self.forward(x, training=training)
 
@@ -279,7 +268,7 @@ class Sequential(Trainer):
         """Print a table of layers, output shapes and parameter counts (``summary.summary_table``).
 
         ``print_fn`` receives the whole table as one string (pass ``lines.append`` to keep
-        it). Like Keras's, it returns None, so a notebook cell ending in ``model.summary()``
+        it). It returns None, so a notebook cell ending in ``model.summary()``
         shows the table once.
         """
         print_fn(summary_table(self))
@@ -314,31 +303,21 @@ class Sequential(Trainer):
 
     def save_weights(self, path) -> None:
         """Write the arrays of ``get_weights`` (no architecture, no optimizer) to one ``.npz``
-        file, atomically; ``load_weights`` puts them back into a model of the same layers.
-        Keras's names (``"model.weights.h5"``) work: the file is an .npz archive whatever its name."""
+        file, atomically (``saving.write_weights``); ``load_weights`` puts them back into a
+        model of the same layers. The file is an .npz archive whatever its name."""
         if not self.built:
             raise ValueError("save_weights needs a built model (give input_shape or run one batch first)")
-        arrays = {f"weights/{i:05d}": w for i, w in enumerate(self.get_weights())}
-        arrays["__minidl_weights__"] = np.array(len(arrays))
-        write_atomically(os.fspath(path), arrays)
+        saving.write_weights(path, self.get_weights())
 
     def load_weights(self, path) -> None:
         """Assign the weights that ``save_weights`` wrote (checked array by array, as
         ``set_weights``); a whole model file is read with ``load_model`` instead."""
-        path = os.fspath(path)
-        arrays = read_npz(path)
-        if "__minidl_weights__" not in arrays:
-            hint = (
-                " it is a whole model: use load_model(path)"
-                if "__minidl__" in arrays
-                else " it was not written by model.save_weights"
-            )
-            raise ValueError(f"{path} holds no weights list;{hint}")
+        weights = saving.read_weights(path)
         if not self.built:
             raise ValueError(
                 "load_weights needs a built model: give input_shape or run one batch through it first"
             )
-        self.set_weights([arrays[k] for k in sorted(k for k in arrays if k.startswith("weights/"))])
+        self.set_weights(weights)
 
     def to(self, device: str) -> "Sequential":
         """Move every layer's arrays and the optimizer state to ``"cpu"`` or ``"gpu"``.
@@ -366,23 +345,19 @@ class Sequential(Trainer):
 
     # ------------------------------------------------------------------ saving
     def get_config(self) -> dict:
-        config = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "minidl_version": __version__,
+        """The architecture as its file keeps it (JSON): name, input shape, data format, dtype
+        and each layer's ``saving.layer_spec``; ``load_model`` makes the model again from it."""
+        return {
             "name": self.name,
             "input_shape": self.input_shape,
             "dtype": self.dtype,
-            "layers": [layer_spec(layer) for layer in self.layers],
+            "layers": [saving.layer_spec(layer) for layer in self.layers],
         }
-        if self.loss is not None:
-            config["compile"] = compile_config(self)
-        return config
 
     def save(self, path, include_optimizer: bool = True) -> None:
         """Write architecture (JSON), weights and training progress to one ``.npz`` file.
 
-        With ``include_optimizer=True`` (the default, as Keras) the file also holds what
+        With ``include_optimizer=True`` (the default) the file also holds what
         training needs to go on exactly where it stopped: the optimizer's state (step
         counts, moment and velocity buffers, its current learning rate), the number of
         epochs completed and minidl's random stream (the next shuffles and dropout masks).
@@ -390,33 +365,25 @@ class Sequential(Trainer):
         if training had never stopped. ``include_optimizer=False`` keeps only the
         architecture, weights and compile settings.
 
-        The file is written under a temporary name in the same folder and renamed over
-        ``path`` only when complete, so a failed save never destroys an earlier file.
+        The file (``saving.write_model``) is written under a temporary name in the same
+        folder and renamed over ``path`` only when complete, so a failed save never leaves a
+        half-written file nor destroys an earlier one.
         """
-        path = os.fspath(path)
         if not self.built:
             raise ValueError("save needs a built model (give input_shape or run one batch first)")
-        config = self.get_config()
-        arrays = {}
-        for i, layer in enumerate(self.layers):
-            for key, value in layer.params.items():
-                arrays[f"layers/{i}/params/{key}"] = backend.to_numpy(value)
-            for key, value in layer.buffers.items():
-                arrays[f"layers/{i}/buffers/{key}"] = backend.to_numpy(value)
-        if include_optimizer and self.optimizer is not None:
-            config["training_state"], state = training_state(self, self.layers)
-            arrays.update(state)
-        arrays["__minidl__"] = np.array(json.dumps(config))
-        write_atomically(path, arrays)
+        saving.write_model(
+            path,
+            self.get_config(),
+            saving.layer_arrays(self.layers),
+            model=self,
+            layers=self.layers,
+            include_optimizer=include_optimizer,
+        )
 
 
-def load_model(path, compile: bool = True, *, make_layer=None, model_class: type | None = None) -> Sequential:
+def load_model(path, compile: bool = True) -> Sequential:
     """Rebuild a model written by ``Sequential.save``: layers, weights and (if it was
-    compiled and ``compile=True``) loss, optimizer and metrics. ``make_layer(spec)`` turns a
-    saved layer (``{"class", "config", "trainable"}``) into a layer, if given (``minidl_keras``
-    passes one that finds custom classes and ``Lambda`` functions in its ``custom_objects``).
-    ``model_class`` (a subclass of ``Sequential``: ``minidl_keras``'s, whose ``compile`` knows
-    Keras's metric names) is the class of the model made, ``Sequential`` by default.
+    compiled and ``compile=True``) loss, optimizer and metrics.
 
     When the file holds the training state (``save(include_optimizer=True)``, the
     default), the optimizer continues from its saved step counts and moments, and the
@@ -426,77 +393,26 @@ def load_model(path, compile: bool = True, *, make_layer=None, model_class: type
     from ..nn import layers as _register_all_layers  # noqa: F401  (fills LAYER_CLASSES)
 
     path = os.fspath(path)
-    arrays = read_npz(path)
-    if "__minidl__" not in arrays:
-        raise ValueError(
-            f"{path} is an .npz file but not a minidl model (no '__minidl__' entry; "
-            f"found {sorted(arrays)[:5]})"
+    config, arrays = saving.read_model(path)
+    layers = [saving.layer_from_spec(spec, path) for spec in config["layers"]]
+    with saving.keeping_random_stream():  # building draws weights that the file's replace
+        model = Sequential(
+            layers,
+            input_shape=config["input_shape"],
+            name=config.get("name"),
+            dtype=config.get("dtype"),
         )
-    try:
-        config = json.loads(str(arrays.pop("__minidl__")))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: the model description is corrupt ({err})") from None
-    if config.get("format") != FORMAT or config.get("format_version", 0) > FORMAT_VERSION:
-        raise ValueError(
-            f"{path}: expected format {FORMAT} version <= {FORMAT_VERSION}, got "
-            f"{config.get('format')} version {config.get('format_version')}"
-        )
-
-    layers = [
-        _layer_from_spec(spec, path) if make_layer is None else make_layer(spec) for spec in config["layers"]
-    ]
-    # Building draws initial weights that the saved ones replace at once; loading must not
-    # move the seeded stream, or the layers a reader builds next would change with it.
-    stream = backend.rng().bit_generator
-    state = stream.state
-    model = (model_class or Sequential)(
-        layers,
-        input_shape=config["input_shape"],
-        name=config.get("name"),
-        dtype=config.get("dtype"),
-    )
-    stream.state = state
-    for i, (layer, spec) in enumerate(zip(model.layers, config["layers"])):
-        refreeze(layer, spec, path)
-        for kind, store in (("params", layer.params), ("buffers", layer.buffers)):
-            for key in store:
-                name = f"layers/{i}/{kind}/{key}"
-                if name not in arrays:
-                    raise ValueError(f"{path}: missing array {name} for {layer.label}")
-                if arrays[name].shape != store[key].shape:
-                    raise ValueError(
-                        f"{path}: {name} has shape {arrays[name].shape}, "
-                        f"{layer.label} expects {store[key].shape}"
-                    )
-                store[key] = arrays[name].copy()
-    if compile and "compile" in config:
-        c = config["compile"]
-        model.compile(optimizer=c["optimizer"], loss=c["loss"], metrics=c["metrics"])
-        if "training_state" in config:
-            restore_training_state(model, model.layers, config["training_state"], arrays, path)
+    for layer, spec in zip(model.layers, config["layers"]):
+        saving.refreeze(layer, spec, path)
+    saving.load_layer_arrays(model.layers, arrays, path)
+    if compile:
+        saving.restore_compiled(model, config, arrays, model.layers, path)
     return model
 
 
 # ------------------------------------------------------------------ helpers
-def _layer_from_spec(spec: dict, path) -> Layer:
-    """A saved layer (``{"class", "config", "trainable"}``) made again, by class name."""
-    cls = saved_class(spec)
-    if cls is None:
-        raise ValueError(
-            f"{path}: unknown layer type {spec['class']!r}{saved_from(spec)} "
-            f"(known: {sorted(LAYER_CLASSES)}; a class of your own is known once defined, "
-            "under a name minidl's classes do not use)"
-        )
-    layer_config = dict(spec["config"])
-    if layer_config.get("data_format") == "channels_first":
-        del layer_config["data_format"]  # files of minidl 0.1 name the one layout image layers have
-    layer = cls(**layer_config)
-    layer.trainable = spec.get("trainable", True)
-    return layer
-
-
 def _check_declared_shape(layer, incoming, position: int) -> None:
-    """A later layer's ``input_shape=`` must match what reaches it (Keras would not build otherwise)."""
+    """A later layer's ``input_shape=`` must match what reaches it (the model could not build otherwise)."""
     if tuple(layer.declared_input_shape) != tuple(incoming):
         raise ValueError(
             f"{layer.label} (layer {position} of the model) was given "

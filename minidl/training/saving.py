@@ -1,36 +1,183 @@
-"""The model file: how ``Sequential.save`` writes and ``load_model`` reads it.
+"""The model file: the one place one is written (``write_model``) and read (``read_model``).
 
-One ``.npz`` archive holds the architecture as JSON (``__minidl__``), every layer's arrays
-(``layers/<i>/params/<name>``, ``layers/<i>/buffers/<name>``) and, with the optimizer, its
-state (``optimizer/...``). Files are written under a temporary name and renamed over the
-target only when complete, so a failed save never destroys an earlier file.
+One ``.npz`` archive: a JSON description under one key (``"__minidl__"`` for a ``Sequential``:
+``Sequential.get_config()``) after a header (format, version, minidl's version), the arrays (a
+``Sequential``'s as ``layers/<i>/params/<name>``, ``layers/<i>/buffers/<name>``) and, for a
+compiled model, ``compile``'s settings and the training state (``optimizer/...``, the epochs
+completed, the random stream). A model of another shape is written through the same functions
+under its own key. Files are written under a temporary name and renamed over the target only
+when complete, so a failed save never leaves a half-written file nor destroys an earlier one.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import tempfile
 import zipfile
 
 import numpy as np
 
-from ..nn.layers.base import LAYER_CLASSES, from_minidl
-
-__all__ = [
-    "FORMAT",
-    "FORMAT_VERSION",
-    "write_atomically",
-    "read_npz",
-    "jsonable",
-    "layer_spec",
-    "refreeze",
-    "compile_config",
-    "training_state",
-    "restore_training_state",
-]
+from .. import backend
+from .._version import __version__
+from ..nn.layers.base import LAYER_CLASSES, Layer, from_minidl
 
 FORMAT = "minidl.Sequential"
 FORMAT_VERSION = 1
+MODEL_KEY = "__minidl__"  # a Sequential's description
+WEIGHTS_KEY = "__minidl_weights__"  # a weights file (save_weights)
+
+
+# ---------------------------------------------------------------------- whole files
+def write_model(
+    path,
+    description: dict,
+    arrays: dict,
+    *,
+    key: str = MODEL_KEY,
+    format: str = FORMAT,
+    version: int = FORMAT_VERSION,
+    model=None,
+    layers=(),
+    include_optimizer: bool = True,
+) -> None:
+    """Write a model file atomically: ``description`` (JSON, under ``key``, after the header),
+    ``arrays``, and -- when ``model`` is given and compiled -- ``compile``'s settings and, with
+    ``include_optimizer``, the training state of ``layers`` (``training_state``)."""
+    config = {"format": format, "format_version": version, "minidl_version": __version__, **description}
+    arrays = dict(arrays)
+    if model is not None and model.loss is not None:
+        config["compile"] = compile_config(model)
+        if include_optimizer and model.optimizer is not None:
+            config["training_state"], state = training_state(model, layers)
+            arrays.update(state)
+    arrays[key] = np.array(json.dumps(config))
+    write_atomically(os.fspath(path), arrays)
+
+
+def read_model(path, **expected) -> tuple[dict, dict]:
+    """``(description, arrays)`` of the model file at ``path`` (``model_config``'s checks)."""
+    path = os.fspath(path)
+    return model_config(read_npz(path), path, **expected)
+
+
+def model_config(
+    arrays: dict, path, *, key: str = MODEL_KEY, format: str = FORMAT, version: int = FORMAT_VERSION
+) -> tuple[dict, dict]:
+    """The description under ``key`` in ``arrays`` (read from ``path``), checked to be of
+    ``format`` at most ``version``, and the other arrays."""
+    arrays = dict(arrays)
+    if key not in arrays:
+        raise ValueError(
+            f"{path} is an .npz file but not a minidl model (no {key!r} entry; found {sorted(arrays)[:5]})"
+        )
+    try:
+        config = json.loads(str(arrays.pop(key)))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: the model description is corrupt ({err})") from None
+    if config.get("format") != format or config.get("format_version", 0) > version:
+        raise ValueError(
+            f"{path}: expected format {format} version <= {version}, got "
+            f"{config.get('format')} version {config.get('format_version')}"
+        )
+    return config, arrays
+
+
+def restore_compiled(model, config: dict, arrays: dict, layers, path) -> None:
+    """Compile ``model`` as the file says (if it was compiled) and put back its training
+    state (if the file holds one), the optimizer's slots numbered by ``layers``."""
+    if "compile" not in config:
+        return
+    c = config["compile"]
+    model.compile(optimizer=c["optimizer"], loss=c["loss"], metrics=c["metrics"])
+    if "training_state" in config:
+        restore_training_state(model, layers, config["training_state"], arrays, path)
+
+
+def write_weights(path, weights: list) -> None:
+    """A weights file: the arrays of ``weights`` in order (no architecture, no optimizer)."""
+    arrays = {f"weights/{i:05d}": w for i, w in enumerate(weights)}
+    arrays[WEIGHTS_KEY] = np.array(len(arrays))
+    write_atomically(os.fspath(path), arrays)
+
+
+def read_weights(path) -> list:
+    """The arrays a weights file holds, in order (a model file is refused, with the fix)."""
+    path = os.fspath(path)
+    arrays = read_npz(path)
+    if WEIGHTS_KEY not in arrays:
+        hint = (
+            " it is a whole model: use load_model(path)"
+            if any(k.startswith("__minidl") for k in arrays)
+            else " it was not written by model.save_weights"
+        )
+        raise ValueError(f"{path} holds no weights list;{hint}")
+    return weights_list(arrays)
+
+
+def weights_list(arrays: dict) -> list:
+    """The arrays saved as ``weights/00000``, ``weights/00001``, ... in order."""
+    return [arrays[k] for k in sorted(k for k in arrays if k.startswith("weights/"))]
+
+
+def layer_arrays(layers) -> dict:
+    """Every layer's params and buffers as ``layers/<i>/params/<name>`` (``buffers``), on the CPU."""
+    arrays = {}
+    for i, layer in enumerate(layers):
+        for kind, store in (("params", layer.params), ("buffers", layer.buffers)):
+            for key, value in store.items():
+                arrays[f"layers/{i}/{kind}/{key}"] = backend.to_numpy(value)
+    return arrays
+
+
+def load_layer_arrays(layers, arrays: dict, path) -> None:
+    """Assign what ``layer_arrays`` saved to the built ``layers``, every shape checked."""
+    for i, layer in enumerate(layers):
+        for kind, store in (("params", layer.params), ("buffers", layer.buffers)):
+            for key in store:
+                name = f"layers/{i}/{kind}/{key}"
+                if name not in arrays:
+                    raise ValueError(f"{path}: missing array {name} for {layer.label}")
+                if arrays[name].shape != store[key].shape:
+                    raise ValueError(
+                        f"{path}: {name} has shape {arrays[name].shape}, "
+                        f"{layer.label} expects {store[key].shape}"
+                    )
+                store[key] = arrays[name].copy()
+
+
+def layer_from_spec(spec: dict, path) -> Layer:
+    """A saved layer (``{"class", "config", "trainable"}``) made again, by class name."""
+    cls = saved_class(spec)
+    if cls is None:
+        raise ValueError(
+            f"{path}: unknown layer type {spec['class']!r}{saved_from(spec)} "
+            f"(known: {sorted(LAYER_CLASSES)}; a class of your own is known once defined, "
+            "under a name minidl's classes do not use)"
+        )
+    layer_config = dict(spec["config"])
+    if layer_config.get("data_format") == "channels_first":
+        del layer_config["data_format"]  # files of minidl 0.1 name the one layout image layers have
+    layer = cls(**layer_config)
+    layer.trainable = spec.get("trainable", True)
+    return layer
+
+
+@contextlib.contextmanager
+def keeping_random_stream():
+    """``with keeping_random_stream():`` build a model being loaded. Building draws initial
+    weights that the saved ones replace at once; loading must not move the seeded stream, or
+    the layers a reader builds next would change with it."""
+    stream = backend.rng().bit_generator
+    state = stream.state
+    try:
+        yield
+    finally:
+        stream.state = state
+
+
+# ---------------------------------------------------------------------- the pieces
 
 
 def write_atomically(path: str, arrays: dict) -> None:
@@ -81,7 +228,7 @@ def read_npz(path: str) -> dict:
     if os.path.isdir(path):
         raise IsADirectoryError(
             f"{path} is a folder; a minidl model is one .npz file written by "
-            "model.save (a Keras SavedModel folder cannot be read)"
+            "model.save (a folder of files, as other libraries save, cannot be read)"
         )
     if not os.path.exists(path):
         folder = os.path.dirname(os.path.abspath(path))
@@ -191,8 +338,6 @@ def training_state(model, layers) -> tuple[dict, dict]:
     the optimizer's step counts, the epochs completed and minidl's random stream (the next
     shuffles and dropout masks); ``arrays`` the optimizer's moments as ``optimizer/...``,
     its slots numbered by their layer's place in ``layers``."""
-    from .. import backend
-
     info, state = model.optimizer.get_state(layers)
     training = {
         "optimizer": info,
@@ -205,8 +350,6 @@ def training_state(model, layers) -> tuple[dict, dict]:
 def restore_training_state(model, layers, training: dict, arrays: dict, path) -> None:
     """Put back what ``training_state`` saved, on a model compiled from the same file: the
     next ``fit`` continues bit for bit (unless ``minidl.seed`` is called in between)."""
-    from .. import backend
-
     prefix = "optimizer/"
     state = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
     try:

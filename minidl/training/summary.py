@@ -1,4 +1,4 @@
-"""``model.summary()``: the table of layers, output shapes and parameter counts, as Keras prints it."""
+"""``model.summary()``: the table of layers, output shapes and parameter counts."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
-"""Training a model Keras's way: ``compile``, ``fit``, ``evaluate``, ``predict``, ``train_on_batch``.
+"""Training a model with ``compile``, ``fit``, ``evaluate``, ``predict``, ``train_on_batch``.
 
-``Trainer`` is what ``Sequential`` inherits for training (as Keras 3's models inherit its
-``Trainer``): the loop over epochs and batches, callbacks, validation, sample and class
+``Trainer`` is what ``Sequential`` inherits for training: the loop over epochs and batches, callbacks, validation, sample and class
 weights, and the checks that turn bad input into a clear error. It relies on the model's
 ``forward``, ``backward``, ``zero_grad``, ``regularization_loss``, ``layers`` and device.
 The same step written by hand (PyTorch-style) is in ``Sequential``'s docstring.
@@ -51,7 +50,7 @@ class Trainer:
     if TYPE_CHECKING:
 
         @property
-        def layers(self) -> list[Layer]: ...  # an attribute of Sequential, a property of keras.Model
+        def layers(self) -> list[Layer]: ...  # an attribute of Sequential, a property elsewhere
         def forward(self, x, training: bool = False) -> Any: ...
         def backward(self, dy, input_grad: bool = True) -> Any: ...
         def zero_grad(self) -> None: ...
@@ -60,8 +59,8 @@ class Trainer:
         def _as_input(self, x) -> Any: ...
 
     def compile(self, optimizer="adam", loss=None, *, metrics=None) -> None:
-        """Choose the optimizer, the loss and the metrics to report (names or objects).
-        ``metrics`` is given by name: Keras's third positional argument is ``loss_weights``."""
+        """Choose the optimizer, the loss and the metrics to report (names or objects);
+        ``metrics`` is given by name."""
         if loss is None:
             raise ValueError("compile needs a loss, e.g. loss='sparse_categorical_crossentropy'")
         self.optimizer = optim.get(optimizer)
@@ -116,23 +115,21 @@ class Trainer:
     ) -> History:
         """Train for ``epochs`` passes over ``(x, y)``; returns the ``History``.
 
-        Everything after ``x`` and ``y`` is given by name: Keras's positional order is
-        ``(x, y, batch_size, epochs)``, and ``fit(x, y, 64, 5)`` must not mean one thing here
-        and another in ``minidl_keras`` (whose models take Keras's order).
+        Everything after ``x`` and ``y`` is given by name (``fit(x, y, 64, 5)`` would leave
+        the reader guessing which number is which).
 
         ``x`` is an array of samples (with targets ``y``), or a source of batches that
         yields ``(x, y)`` or ``(x, y, sample_weight)`` itself -- a generator, a ``DataLoader``,
-        a Keras ``PyDataset``-like object (``__getitem__`` + ``__len__``) -- with no ``y``;
+        an object with ``__getitem__`` + ``__len__`` giving batches -- with no ``y``;
         ``steps_per_epoch`` batches make an epoch (required for a generator that loops forever).
 
-        ``initial_epoch`` (Keras's meaning) numbers the epochs from there: ``fit(epochs=10,
+        ``initial_epoch`` numbers the epochs from there: ``fit(epochs=10,
         initial_epoch=model.epochs_completed)`` resumes a loaded model's schedule and
         progress display and runs the remaining epochs.
 
         ``class_weight`` (``{class: weight}``) and ``sample_weight`` (one weight per sample)
-        weigh each sample's loss as Keras does (``mean_n w_n loss_n``; both given: their
-        product). ``validation_split`` holds out the *last* fraction of ``x, y`` (before
-        shuffling, as Keras does). ``verbose``: 0 silent, 1 (or ``"auto"``) a progress bar,
+        weigh each sample's loss (``mean_n w_n loss_n``; both given: their product).
+        ``validation_split`` holds out the *last* fraction of ``x, y`` (before shuffling). ``verbose``: 0 silent, 1 (or ``"auto"``) a progress bar,
         2 one line per epoch. ``batch_size`` defaults to 32. A NaN or infinite loss stops
         training with ``NonFiniteLossError`` naming the epoch and batch; ``model.history``
         keeps the epochs completed so far.
@@ -176,7 +173,7 @@ class Trainer:
             validation_data = _validation_source(validation_data, validation_steps)
 
         history = History()
-        callbacks = list(callbacks or []) + [history]  # last, as Keras: it records what the others logged
+        callbacks = list(callbacks or []) + [history]  # last: it records what the others logged
         if verbose == 1:
             callbacks.append(ProgressBar(epochs, _steps(loader)))
         elif verbose == 2:
@@ -262,7 +259,7 @@ class Trainer:
     ):
         """Loss (with weight penalties) and metrics over ``(x, y)`` in inference mode.
 
-        Returns what Keras returns: the loss (a float) when the model has no metrics, the
+        Returns the loss (a float) when the model has no metrics, the
         list ``[loss, *metrics]`` in ``compile``'s order when it has (``loss, acc =
         model.evaluate(x, y)``), and ``{"loss": .., "accuracy": ..}`` with
         ``return_dict=True``. ``x`` may be a source of batches as in ``fit`` (then no ``y``;
@@ -415,7 +412,7 @@ def _warn_if_not_finite(x, who) -> None:
 
 
 def _check_epochs(epochs, initial_epoch) -> None:
-    """``epochs`` a whole number above ``initial_epoch`` (Keras's meaning: the last epoch's number)."""
+    """``epochs`` a whole number above ``initial_epoch`` (the last epoch's number)."""
     for name, value in (("epochs", epochs), ("initial_epoch", initial_epoch)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
             raise TypeError(
@@ -428,7 +425,7 @@ def _check_epochs(epochs, initial_epoch) -> None:
         start = f" above initial_epoch={initial_epoch}" if initial_epoch else " of at least 1"
         raise ValueError(
             f"fit: epochs={epochs} trains nothing; give a number of epochs{start} "
-            f"(epochs is the number of the last epoch, as in Keras)"
+            f"(epochs is the number of the last epoch)"
         )
 
 
@@ -437,7 +434,7 @@ def _sample_weights(y, sample_weight, class_weight, who):
     ``class_weight`` ``{class: weight}`` (their product when both), or None without either.
 
     The class of a sample is its label: an integer, the argmax of a one-hot row, or a 0/1
-    binary target (rounded), as Keras reads it.
+    binary target (rounded).
     """
     if sample_weight is None and class_weight is None:
         return None

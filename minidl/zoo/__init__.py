@@ -88,7 +88,7 @@ MODELS: dict[str, ZooEntry] = {
             "VGG-style network (three blocks of two Conv 3x3 'same' + ReLU and a 2x2 max-pool, "
             "8, 16, 32 channels; Dense 64, 5)",
             10,
-            "The shape of Keras's VGG16 at 1/8 of its width; made for transfer learning to digits "
+            "The shape of VGG16 at 1/8 of its width; made for transfer learning to digits "
             "5-9 next to the LeNet.",
         ),
     )
