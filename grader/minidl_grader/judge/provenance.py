@@ -182,8 +182,8 @@ def minidl_uses(names: list[str], setup: bool = False) -> list[str]:
             return False
         if setup:
             return name == "minidl_grader" or name.startswith(("minidl_grader.", "a dynamic"))
-        return name in ("minidl", "minidl_grader") or name.startswith(
-            ("minidl.", "minidl_grader.", "a string naming", "a dynamic")
+        return name in ("minidl", "minidl_grader", "minidl_keras") or name.startswith(
+            ("minidl.", "minidl_grader.", "minidl_keras.", "a string naming", "a dynamic")
         )
 
     return [n for n in names if flagged(n)]
@@ -201,14 +201,16 @@ def grader_uses(names: list[str]) -> list[str]:
 
 
 def _resolve(dotted: str):
-    """The object ``dotted`` names in minidl (imported here, in the grader), or ``None``.
+    """The object ``dotted`` names in minidl or its Keras door (imported here, in the grader),
+    or ``None``.
 
-    Only names under ``minidl.`` are resolved: importing a name a submission wrote must
-    never run anything but the library's own modules."""
+    Only names under ``minidl.`` and ``minidl_keras`` are resolved: importing a name a
+    submission wrote must never run anything but the library's own modules."""
     import importlib
 
     parts = dotted.split(".")
-    if parts[0] != "minidl" or len(parts) < 2 or parts[1] == "grading":
+    in_library = parts[0] == "minidl" and len(parts) >= 2 and parts[1] != "grading"
+    if not (in_library or parts[0] == "minidl_keras"):
         return None
     for cut in range(len(parts), 0, -1):
         try:

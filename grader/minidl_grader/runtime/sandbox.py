@@ -219,6 +219,8 @@ def _forbid_during_call(names, namespace: dict) -> list:
     def resolve(dotted: str):
         parent, _, attribute = dotted.rpartition(".")
         try:
+            if not parent:  # a top-level package (the Keras door, minidl_keras)
+                return importlib.import_module(dotted)
             return getattr(importlib.import_module(parent), attribute)
         except Exception:
             return None
@@ -236,15 +238,20 @@ def _forbid_during_call(names, namespace: dict) -> list:
             continue
         stub = _Forbidden(name)
         for module in list(sys.modules.values()):
-            if isinstance(module, types.ModuleType) and module.__name__.split(".")[0] == "minidl":
+            if isinstance(module, types.ModuleType) and module.__name__.split(".")[0] in (
+                "minidl",
+                "minidl_keras",
+            ):
                 space = vars(module)
                 for key in [k for k, v in list(space.items()) if v is found]:
                     swap(space, key, stub)
         for key in [k for k, v in list(namespace.items()) if v is found]:
             swap(namespace, key, stub)
-    for name, _module in modules:
+    for name, module in modules:
         for key in [m for m in list(sys.modules) if m == name or m.startswith(name + ".")]:
             swap(sys.modules, key, _Forbidden(key))
+        for key in [k for k, v in list(namespace.items()) if v is module]:  # import minidl_keras as keras
+            swap(namespace, key, _Forbidden(name))
         parent, _, attribute = name.rpartition(".")
         owner = sys.modules.get(parent)
         if isinstance(owner, types.ModuleType) and attribute in vars(owner):
