@@ -87,16 +87,16 @@ test-e2e: $(STAMP)  ## headless Chromium: JupyterLab runs the welcome chapter; t
 	command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || true
 	$(PY) -m pip install --quiet -e ".[e2e,book]"
-	$(PY) -m pytest -q -m e2e tests/test_lab_e2e.py tests/test_book_e2e.py
+	$(PY) -m pytest -q -m e2e tests/course/test_lab_e2e.py tests/course/test_book_e2e.py
 
 # test-gpu installs nothing where it needs nothing: a GPU machine that reaches no package
 # registry but has NumPy, Numba, CuPy and pytest runs the repository from its root. That run
 # by hand, with no venv and no install:
-#   PYTHONPATH=. python -m pytest -o addopts="" -v -rs tests/test_conformance.py tests/test_gpu_device.py tests/test_cuda_sources.py
+#   PYTHONPATH=. python -m pytest -o addopts="" -v -rs tests/minidl/kernels/test_conformance.py tests/minidl/kernels/gpu/test_device.py tests/minidl/kernels/test_cuda_sources.py
 # (-o addopts="" drops pyproject.toml's --nbval options, which fail without the nbval plugin:
 # "unrecognized arguments: --nbval ..."). Elsewhere it uses .venv and adds only what is
 # missing (CuPy: pip install ".[gpu]").
-GPU_TESTS := tests/test_conformance.py tests/test_gpu_device.py tests/test_cuda_sources.py
+GPU_TESTS := tests/minidl/kernels/test_conformance.py tests/minidl/kernels/gpu/test_device.py tests/minidl/kernels/test_cuda_sources.py
 
 # $(PYTHON) itself when there is no .venv and it has all the GPU tests need; empty otherwise.
 # (Expanded only when test-gpu runs.)

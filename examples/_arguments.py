@@ -1,7 +1,7 @@
 """What every example's command line shares: ``--quick``.
 
 ``--quick`` runs an example in seconds instead of minutes (small data and model, few
-epochs): the size at which ``tests/test_examples.py`` runs each script. Explicit options
+epochs): the size at which ``tests/course/test_examples.py`` runs each script. Explicit options
 still win over it (``--quick --epochs 5``).
 """
 

@@ -10,7 +10,7 @@ import pytest
 import minidl as mdl
 from minidl.datasets import download, images
 
-from grading_answers import chapter3_with_cell
+from tests.grader.grading_answers import chapter3_with_cell
 
 TIERS = ["numpy", "numba"]  # numba is a dependency: a broken install fails, it is not skipped
 

@@ -5,7 +5,7 @@
 door's ``keras_door/minidl_keras/text.py`` in ``tests/keras/test_text.py`` and
 ``tools/figures.py`` in ``tests/tools/test_figures.py``. A package's ``__init__.py`` is tested in
 ``test_init.py`` of its folder, a ``__main__.py`` in ``test_main.py``. A second file for one
-module adds a word after the module's name (``test_recurrent_mask.py`` tests ``recurrent.py``).
+module adds a word after the module's name (``tests/minidl/nn/layers/test_recurrent_mask.py`` tests ``recurrent.py``).
 
 A module with no test file of its own is listed in ``UNTESTED`` with the test files that
 exercise it; a test file that mirrors no module is listed in ``CROSS_CUTTING`` with what it
@@ -254,7 +254,7 @@ CROSS_CUTTING = {
     "tests/minidl/test_user_mistakes.py": "the mistakes users make, across layers, losses, training and saving",
     "tests/minidl/datasets/test_datasets.py": "the loaders: images, formats, download, synthetic, sequences, text",
     "tests/minidl/gallery/test_gallery.py": "autoencoders, gan, transfer and the upsampling layers they use",
-    "tests/minidl/kernels/test_conformance.py": "every tier against the reference, case by case (kernel_cases.py)",
+    "tests/minidl/kernels/test_conformance.py": "every tier against the reference, case by case (tests/minidl/kernels/kernel_cases.py)",
     "tests/minidl/kernels/test_cuda_sources.py": "every CUDA source compiled by NVRTC, and the emulator",
     "tests/minidl/kernels/gpu/test_device.py": "the GPU tier on a device, device placement everywhere",
     "tests/grader/test_layout.py": "the grader's folders and its own distribution",
@@ -403,4 +403,4 @@ def test_the_mirror_rule_finds_known_pairs():
         area = Path(test).relative_to("tests").parts[0]
         found = module_of(area, ROOT / test)
         assert found is not None and rel(found) == module, (test, found)
-    assert module_of("minidl", TESTS / "minidl" / "test_user_mistakes.py") is None
+    assert module_of("minidl", TESTS / "minidl" / "tests/minidl/test_user_mistakes.py") is None

@@ -6,7 +6,7 @@ Every notebooks/NN_*.ipynb becomes NN_*.html (nothing is re-executed), with link
 previous and next chapter and to the contents page, index.html, which lists the chapters by
 the first heading of each notebook. A new chapter appears by being in notebooks/. The
 reading order is the README's chapter table, which lists the chapters in the order of their
-numbers (tests/test_notebooks.py checks it); chapters the table does not list follow in the
+numbers (tests/course/test_notebooks.py checks it); chapters the table does not list follow in the
 order of their numbers.
 
 Offline: nbconvert's "lab" template is used without its CDN scripts (require.js, Mermaid).

@@ -4,7 +4,7 @@
 
 Each figure is one small function that draws on a fresh matplotlib figure. The output is
 byte-stable: SVG ids come from a fixed salt and no date is written, so running the script
-again changes nothing unless a drawing changed (tests/test_figures.py checks exactly that).
+again changes nothing unless a drawing changed (tests/tools/test_figures.py checks exactly that).
 Colours mean the same thing in every figure: blue for values flowing forward, red for
 gradients flowing backward, orange for the part the text is talking about, green for
 learned parameters.

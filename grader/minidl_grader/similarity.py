@@ -23,7 +23,7 @@ docstring) is the *base*: its hashes are removed from every answer first, as MOS
 tell a copy from the one obvious way of writing it (``return w - lr * dw``), and is not
 compared. ``THRESHOLD`` and the other constants were set on measured data: the published
 solutions against independent rewrites and renamed/reordered copies
-(``tests/test_grading_similarity.py`` measures the false-positive and false-negative
+(``tests/grader/test_similarity.py`` measures the false-positive and false-negative
 rates and ``README.md`` states them).
 """
 
@@ -55,7 +55,7 @@ __all__ = [
     "write_report",
 ]
 
-# Set on the measured data of tests/grading_similarity_data.py (the README's "Similarity"
+# Set on the measured data of tests/grader/grading_similarity_data.py (the README's "Similarity"
 # states the rates): with these, honest pairs reach at most 0.44 and copies at least 0.60.
 K = 7  # tokens per k-gram
 W = 6  # k-gram hashes per winnowing window: any common run of W + K - 1 = 12 tokens is found

@@ -12,7 +12,7 @@ axes its input was broadcast along.
     sum mean max reshape transpose concatenate stack expand_dims squeeze
     where clip one_hot take cast argmax equal not_equal
 
-Each is checked against finite differences in ``tests/test_keras_functional.py``.
+Each is checked against finite differences in ``tests/keras/test_functional.py``.
 """
 
 from __future__ import annotations

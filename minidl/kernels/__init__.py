@@ -2,7 +2,7 @@
 
 ``contract.py`` declares every kernel (name, parameters, one line of math, family); each tier
 below implements all of them, in a folder with one module per family (``reference/conv.py``
-beside ``cpu/conv.py`` beside ``gpu/conv.py``), and ``tests/test_kernel_contract.py`` checks it.
+beside ``cpu/conv.py`` beside ``gpu/conv.py``), and ``tests/minidl/kernels/test_contract.py`` checks it.
 
 * ``reference`` -- NumPy, written to be read; the ground truth every other tier is tested against.
 * ``cpu``       -- Numba versions of the same functions (``njit``, ``parallel`` where it pays).

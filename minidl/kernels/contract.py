@@ -6,7 +6,7 @@ Layers and optimizers call kernels only through ``backend.kernels_for(x)``, so s
 tier swaps the implementation of a line below and never the algorithm around it
 (minitorch's ``FastOps`` idea). ``tests/test_architecture.py`` checks that every tier
 implements every kernel with these parameters, and that the conformance table
-(``tests/kernel_cases.py``) holds a row for each; ``reference/`` has the full docstrings.
+(``tests/minidl/kernels/kernel_cases.py``) holds a row for each; ``reference/`` has the full docstrings.
 
 Arguments written in place are marked ``!`` in the math; shapes: images NCHW, sequences
 time-major (T, N, ...) inside the sequence kernels, batch-norm inputs (N, C, L).

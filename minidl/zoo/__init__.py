@@ -9,7 +9,7 @@
 Every weights file next to this module was written by ``python -m minidl.zoo.train NAME``
 (see ``train.py``), which retrains it from a fixed seed: the file is a reproducible
 artefact, not a download. Each entry states the test accuracy the shipped weights reach,
-and ``tests/test_zoo.py`` checks that claim against the bundled MNIST test digits.
+and ``tests/minidl/zoo/test_init.py`` checks that claim against the bundled MNIST test digits.
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ def gru_cell_backward(dh, gates, hn, h_prev, dxw, dhw, dh_prev):
 # Twins of ``reference.lstm_forward_sequence`` & co.: the loop over time in ONE kernel launch
 # when ``sequence_kernels_fit(hidden)``, else the per-step loop (a cuBLAS product and a cell
 # kernel per step, ``common.lstm_steps``). The conformance table holds both to the reference,
-# tests/test_gpu_device.py holds the one-launch kernels to the per-step loop.
+# tests/minidl/kernels/gpu/test_device.py holds the one-launch kernels to the per-step loop.
 SEQUENCE_MAX_HIDDEN = 256  # SEQ_MAX_HIDDEN in recurrent.cu
 SEQUENCE_MAX_ROWS = 4  # SEQ_MAX_ROWS in recurrent.cu
 USE_SEQUENCE_KERNELS = True  # False: the layers take the per-step path (for comparisons)

@@ -28,7 +28,7 @@ How to read this file:
    The kernel tier changes how the loop runs, never what it computes: the reference tier
    (``backend.use("numpy")``) is the readable loop in ``minidl/kernels/reference/recurrent.py``
    over the same cells as part 1, the Numba tier fuses each step's pointwise part, the
-   CUDA tier runs the whole loop in one launch. tests/test_recurrent_step.py checks that
+   CUDA tier runs the whole loop in one launch. tests/minidl/nn/layers/test_recurrent_step.py checks that
    the layers and the steps of part 1 give the same numbers.
 
 Every layer takes ``forward(x, training=False, initial_state=None)``. The initial state is

@@ -1,0 +1,161 @@
+"""The Gradescope autograder zip, unpacked where ``AUTOGRADER_ROOT`` says, grades a
+correct, a wrong and a hostile submission (one run each, as Gradescope does)."""
+
+import json
+import shlex
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from minidl_grader import cli, notebook
+from minidl_grader.confinement import isolation
+from minidl_grader.judge import registry
+
+from tests.grader.grading_answers import run_autograder
+
+pytestmark = pytest.mark.sandbox  # grades in confined processes: make test, not make test-unit
+
+ROOT = Path(__file__).resolve().parents[3]
+CHAPTER3 = ROOT / "solutions" / "03_backpropagation.ipynb"
+CH3_POINTS = sum(e.points for e in registry.for_chapter("03_backpropagation"))
+OTHERS = CH3_POINTS - registry.get("weight_norm_backward").points  # all but the replaced cell
+
+
+def _chapter3_with(source: str) -> str:
+    """Chapter 3's solutions with ``source`` in weight_norm_backward's cell."""
+    nb = notebook.read_notebook(CHAPTER3)
+    for cell in nb["cells"]:
+        if notebook.exercise_meta(cell).get("exercise") == "weight_norm_backward":
+            cell["source"] = source
+    return json.dumps(nb)
+
+
+@pytest.fixture(scope="module")
+def autograder(tmp_path_factory):
+    """The package for chapter 3, unpacked as Gradescope lays it out."""
+    work = tmp_path_factory.mktemp("gradescope")
+    zip_path = work / "autograder.zip"
+    assert cli.main(["package", "--chapter", "03", "-o", str(zip_path), "--timeout", "10"]) == 0
+    root = work / "autograder"
+    with zipfile.ZipFile(zip_path) as archive:
+        archive.extractall(root / "source")
+        names = archive.namelist()
+    expected = {"setup.sh", "run_autograder", "minidl_grader/specs/ch03.py", "minidl/nn/layers/conv.py"}
+    assert expected <= set(names)
+    shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
+    return root
+
+
+def _run(root: Path, notebook_text: str, others: dict | None = None) -> dict:
+    """Grade ``homework.ipynb`` (and the files ``others``, name -> text, beside it) as Gradescope would."""
+    submission = root / "submission"
+    shutil.rmtree(submission, ignore_errors=True)
+    shutil.rmtree(root / "results", ignore_errors=True)
+    submission.mkdir()
+    (submission / "homework.ipynb").write_text(notebook_text)
+    for name, text in (others or {}).items():
+        (submission / name).parent.mkdir(parents=True, exist_ok=True)
+        (submission / name).write_text(text)
+    return run_autograder(root)
+
+
+def test_the_package_has_its_scripts_and_pins_the_chapter(autograder):
+    script = (autograder / "run_autograder").read_text()
+    assert "--chapter 03_backpropagation" in script and "results/results.json" in script
+    assert "bubblewrap" in (autograder / "source" / "setup.sh").read_text()
+    with zipfile.ZipFile(autograder.parent / "autograder.zip") as archive:
+        for name in ("setup.sh", "run_autograder"):
+            assert (archive.getinfo(name).external_attr >> 16) & 0o111, name
+
+
+def test_a_correct_submission_gets_full_marks(autograder):
+    data = _run(autograder, CHAPTER3.read_text())
+    assert data["score"] == CH3_POINTS and all(t["status"] == "passed" for t in data["tests"])
+
+
+def test_a_notebook_uploaded_inside_a_folder_is_found(autograder):
+    """Only ``hw3/work.ipynb`` holds the work (``homework.ipynb`` beside it is empty)."""
+    empty = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    data = _run(autograder, empty, {"hw3/work.ipynb": CHAPTER3.read_text()})
+    assert data["score"] == CH3_POINTS, data["output"]
+    assert "graded work.ipynb" in data["output"]
+
+
+def test_a_wrong_submission_gets_its_message(autograder):
+    data = _run(
+        autograder,
+        _chapter3_with(  # dv transposed
+            "def weight_norm_backward(dy, x, v, g):\n"
+            "    n = (v * v).sum(axis=0) ** 0.5\n"
+            "    dg = (x.T @ dy * v / n).sum(axis=0)\n"
+            "    return dy @ (g * v / n).T, (g * (x.T @ dy - dg * v / n) / n).T, dg, dy.sum(axis=0)\n"
+        ),
+    )
+    wrong = next(t for t in data["tests"] if t["name"] == "weight_norm_backward")
+    assert data["score"] == OTHERS and wrong["score"] == 0 and "transposed" in wrong["output"]
+
+
+def test_a_hostile_submission_cannot_reach_the_references(autograder):
+    specs = autograder / "source" / "minidl_grader" / "specs" / "ch03.py"
+    hostile = (
+        "import importlib.util\n"
+        f"spec = importlib.util.spec_from_file_location('x', {str(specs)!r})\n"
+        "try:\n    m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+        "    weight_norm_backward = m.weight_norm_backward\nexcept Exception:\n"
+        "    from minidl_grader.specs.ch03 import weight_norm_backward\n"
+    )
+    if isolation.bwrap_missing() and isolation.unprivileged_user() is None:
+        pytest.skip(
+            "without bubblewrap and running as the files' owner, the path is readable: "
+            "only the import is refused (tested in test_grading_attacks)"
+        )
+    data = _run(autograder, _chapter3_with(hostile))
+    assert data["score"] == OTHERS
+    assert any("minidl_grader" in f or "specs" in f for f in data["extra_data"]["flags"])
+
+
+def test_of_several_notebooks_the_chapters_is_graded_and_the_output_says_so(autograder):
+    """Students upload scratch work beside the homework: "a_scratch.ipynb" (chapter 1's
+    exercises) sorts first by name, but the chapter-3 notebook is the one graded."""
+    scratch = (ROOT / "exercises" / "01_linear_models.ipynb").read_text()
+    data = _run(autograder, CHAPTER3.read_text(), {"a_scratch.ipynb": scratch, "b_notes.ipynb": "{not json"})
+    assert data["score"] == CH3_POINTS
+    assert (
+        "3 notebooks were submitted; graded homework.ipynb (the notebook of chapter "
+        "03_backpropagation); not graded: a_scratch.ipynb, b_notes.ipynb"
+    ) in data["output"]
+
+
+def test_pick_notebook_falls_back_to_the_first_by_name(tmp_path):
+    ch1 = (ROOT / "exercises" / "01_linear_models.ipynb").read_text()
+    for name in ("b.ipynb", "a.ipynb", "c.ipynb"):
+        (tmp_path / name).write_text(ch1)
+    paths = sorted(tmp_path.glob("*.ipynb"), reverse=True)
+    chosen, why = cli.pick_notebook(paths, "03_backpropagation")
+    assert chosen == [tmp_path / "a.ipynb"] and "none is of the assignment's chapter" in why
+    chosen, why = cli.pick_notebook(paths, "01_linear_models")
+    assert chosen == [tmp_path / "a.ipynb"] and "the first by name of the 3 notebooks of chapter" in why
+    (tmp_path / "z.ipynb").write_text(CHAPTER3.read_text())
+    chosen, why = cli.pick_notebook(sorted(tmp_path.glob("*.ipynb")), "03_backpropagation")
+    assert chosen == [tmp_path / "z.ipynb"] and "not graded: a.ipynb, b.ipynb, c.ipynb" in why
+
+
+def test_the_package_passes_forbid_on(tmp_path):
+    from minidl_grader.reports.gradescope import build_package
+
+    path = build_package(tmp_path / "a.zip", "03", forbid=("minidl.nn.gradcheck", "numpy.linalg.solve"))
+    with zipfile.ZipFile(path) as archive:
+        script = archive.read("run_autograder").decode()
+    assert "--forbid minidl.nn.gradcheck --forbid numpy.linalg.solve" in script
+
+
+def test_setup_installs_the_dependencies_of_minidl_and_of_the_grader(autograder):
+    """Every requirement is one shell word (a marker's quotes survive), minidl itself is not
+    fetched from a registry (the zip holds it), and the grader's tomli is there for Python 3.10."""
+    setup = (autograder / "source" / "setup.sh").read_text()
+    line = next(line for line in setup.splitlines() if "pip install" in line and "||" in line)
+    words = shlex.split(line.rstrip("\\ "))
+    assert "tomli>=2; python_version < '3.11'" in words and "ipython>=8" in words
+    assert any(w.startswith("numpy") for w in words) and not any(w.split(";")[0] == "minidl" for w in words)

@@ -1,0 +1,98 @@
+"""Chapter 19's graded exercises: the references agree with the library (written
+independently of it), and every named mistake is caught on at least one case with its hint.
+
+Whole-notebook grading (solutions full marks, generated exercises 0) is in
+tests/grader/test_runner.py and tests/grader/judge/test_feedback_verdict.py, which cover every chapter of the registry.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minidl as mdl
+from minidl import layers as L
+from minidl_grader.judge import registry
+from minidl_grader.specs import ch19
+from minidl.training import vision_metrics as vm
+
+EXERCISES = {
+    "conv_transpose_backward": ch19.conv_transpose_backward,
+    "class_aware_nms": ch19.class_aware_nms,
+    "average_precision_ranked": ch19.average_precision_ranked,
+}
+
+
+def test_the_chapter_has_three_code_exercises_and_two_questions():
+    items = registry.for_chapter("19_detection_segmentation")
+    assert sorted(e.name for e in items if not e.is_question) == sorted(EXERCISES)
+    assert sorted(e.kind for e in items if e.is_question) == ["choice", "choice"]
+
+
+@pytest.mark.parametrize("stride, kernel", [(2, 2), (2, 3), (1, 3)])
+def test_conv_transpose_reference_equals_the_layers_backward(stride, kernel):
+    rng = np.random.default_rng(stride * 10 + kernel)
+    x = rng.standard_normal((2, 3, 4, 3))
+    mdl.seed(0)
+    layer = L.Conv2DTranspose(2, kernel, stride=stride)
+    layer.build((3, 4, 3), dtype=np.float64)
+    layer.astype(np.float64)
+    layer.params["b"][...] = 0.0
+    y = layer.forward(x)
+    dy = rng.standard_normal(y.shape)
+    dx = layer.backward(dy)
+    ref_dx, ref_dW = ch19.conv_transpose_backward(dy, x, layer.params["W"], stride)
+    np.testing.assert_allclose(ref_dx, dx, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ref_dW, layer.grads["W"], rtol=1e-10, atol=1e-12)
+
+
+def test_nms_reference_equals_the_librarys_class_aware_nms():
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        corner = rng.integers(0, 20, (15, 2)).astype(float)
+        boxes = np.hstack([corner, corner + rng.integers(2, 9, (15, 2))])
+        scores, classes = np.round(rng.random(15), 1), rng.integers(0, 3, 15)
+        expected = vm.batched_nms(boxes, scores, classes, 0.4)
+        assert ch19.class_aware_nms(boxes, scores, classes, 0.4).tolist() == expected.tolist()
+
+
+def test_ap_reference_equals_the_librarys_average_precision():
+    rng = np.random.default_rng(2)
+    truth = np.array([[10.0 * k, 0, 10.0 * k + 5, 5] for k in range(8)])
+    for _ in range(20):
+        d = int(rng.integers(0, 9))
+        hits = rng.random(d) < 0.5
+        targets = rng.permutation(8)[:d]  # each hit on its own true box, each miss far away
+        boxes = np.array([truth[t] if h else [500, 500, 505, 505] for t, h in zip(targets, hits)]).reshape(
+            -1, 4
+        )
+        scores = np.round(rng.random(d), 1)
+        expected = vm.average_precision([(boxes, scores)], [truth])
+        assert ch19.average_precision_ranked(scores, hits, 8) == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(EXERCISES))
+def test_every_named_mistake_scores_below_full_with_its_hint(name):
+    exercise = registry.get(name)
+    cases = exercise.make_cases(np.random.default_rng(3))
+    reference = EXERCISES[name]
+    assert all(exercise.judge(case, reference(*case.args)) is None for case in cases)
+    caught: dict[str, list] = {}
+    for case in cases:
+        for hint, wrong in exercise.public(case)["mistakes"]:  # (hint, the output with that mistake)
+            caught.setdefault(hint, []).append(exercise.judge(case, wrong))
+    assert len(caught) >= 4
+    for hint, messages in caught.items():
+        failing = [m for m in messages if m is not None]
+        assert failing, f"the mistake {hint!r} passes every case of {name}"
+        assert any(hint in m for m in failing), f"{name}: no case names the mistake {hint!r}: {failing}"
+
+
+def test_empty_detections_and_touching_boxes_are_cases():
+    labels = {
+        name: [c.label for c in registry.get(name).make_cases(np.random.default_rng(0))] for name in EXERCISES
+    }
+    assert any("single detection" in label for label in labels["class_aware_nms"])
+    assert any("touching" in label for label in labels["class_aware_nms"])
+    assert any("no detections" in label for label in labels["average_precision_ranked"])
+    assert any("tied" in label for label in labels["average_precision_ranked"])

@@ -1,0 +1,148 @@
+"""The wrong-answer catalogue: every wrong answer scores below full marks, every right one
+(a different but correct formulation) full marks, on several grading seeds.
+
+The answers are judged through the grader's own path (``judge_exercise`` with the probes
+that a grading process runs, then the rules the runner reads from the cell), in this process
+for speed; ``tests/grader/specs/wrong_answers.py`` holds the
+table, one entry per usual mistake, by chapter.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from minidl_grader import runner
+from minidl_grader.judge import registry
+from minidl_grader.judge.judging import Result, _in_process_outputs, judge_exercise
+
+from tests.grader.specs.wrong_answers import RIGHT, WRONG, SETUP
+
+SEEDS = (11, 2027)
+
+
+@pytest.fixture(autouse=True)
+def _interpreter_left_as_found():
+    """The answers run in this test process: one must not change the interpreter for the tests
+    after it (a raised recursion limit let json's C parser overflow the stack in a later test)."""
+    limit = sys.getrecursionlimit()
+    yield
+    changed = sys.getrecursionlimit()
+    sys.setrecursionlimit(limit)
+    assert changed == limit, f"a catalogue answer set the recursion limit to {changed}"
+
+
+def _judge(name: str, source: str, seed: int):
+    exercise = registry.get(name)
+    for module in exercise.needs:
+        pytest.importorskip(module)
+    namespace: dict = {}
+    exec(SETUP, namespace)
+    exec(compile(source, f"<answer to {name}>", "exec"), namespace)
+    result = judge_exercise(exercise, _in_process_outputs(exercise, namespace), seed)
+    # what the grader judges from the cell itself, in its own process (a Numba kernel that
+    # must be parallel), as the runner does once the numbers are right
+    not_parallel = runner._not_parallel(exercise, [(f"<answer to {name}>", source, name)])
+    if result.passed and not_parallel:
+        return Result(name, exercise.points, 0, not_parallel)
+    return result
+
+
+@pytest.mark.slow  # the whole catalogue, twice: make test (run this file after changing a spec)
+@pytest.mark.parametrize("name, label, source", WRONG, ids=[f"{name}: {label}" for name, label, _ in WRONG])
+def test_a_wrong_answer_scores_below_full_marks(name, label, source):
+    for seed in SEEDS:
+        result = _judge(name, source, seed)
+        assert result.score < result.points, f"seed {seed}: accepted: {result.message}"
+        # judged on its numbers or its rules, not rejected because the answer itself is broken
+        broken = "could not compare" in result.message or (
+            "raised" in result.message and "ModifiedInput" not in result.message
+        )
+        assert not broken, f"seed {seed}: the wrong answer does not run: {result.message}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, label, source", RIGHT, ids=[f"{name}: {label}" for name, label, _ in RIGHT])
+def test_a_right_answer_scores_full_marks(name, label, source):
+    for seed in SEEDS:
+        result = _judge(name, source, seed)
+        assert result.passed, f"seed {seed}: rejected: {result.message}"
+
+
+def test_check_on_the_public_cases_fails_an_input_changed_in_place_and_a_view(monkeypatch):
+    """What a student sees without the grader: the same two rules as the grader's probe."""
+    from minidl.exercises import evaluate
+
+    monkeypatch.setenv("MINIDL_PUBLIC_CHECK", "1")
+    namespace: dict = {}
+    exec(SETUP, namespace)
+    for name, label, source in WRONG:
+        if label in ("updates w and v in place", "returns a transposed view of the Keras kernel"):
+            exec(source, namespace)
+            verdict = evaluate(name, namespace[name])
+            assert verdict.status == "failed", verdict
+            assert "in place" in verdict.message or "view of an input" in verdict.message
+    for name, _, source in RIGHT:
+        if name in ("sgd_momentum_update", "conv_transpose_from_keras"):
+            exec(source, namespace)
+            assert evaluate(name, namespace[name]).status == "passed"
+
+
+def test_check_on_the_public_cases_holds_exact_zeros_as_the_grader_does(monkeypatch):
+    """l1_proximal_step's zeros left at 1e-17 fail the student's check() too, not only the grade."""
+    from minidl.exercises import evaluate
+
+    monkeypatch.setenv("MINIDL_PUBLIC_CHECK", "1")
+    label = "zero inside the threshold left at rounding error, not exactly 0"
+    for kind, name, source in [("wrong", n, s) for n, lab, s in WRONG if lab == label] + [
+        ("right", n, s) for n, _, s in RIGHT if n == "l1_proximal_step"
+    ]:
+        namespace: dict = {}
+        exec(SETUP, namespace)
+        exec(source, namespace)
+        verdict = evaluate(name, namespace[name])
+        assert verdict.status == ("failed" if kind == "wrong" else "passed"), verdict
+        if kind == "wrong":
+            assert "exactly 0" in verdict.message
+
+
+# The in-process judging above uses the probes of a grading process; these go the whole way,
+# through the sandboxed process that grades a notebook (the cases' flags must reach it).
+SANDBOXED = (
+    ("08_going_deep", "lsuv_scales", "the weights rescaled in place (W *= s)"),
+    ("17_frameworks", "conv_transpose_from_keras", "returns a transposed view of the Keras kernel"),
+    ("16_transfer_learning", "discriminative_fine_tune_step", "never passes training=True"),
+    ("09_fast_cpu_kernels", "depthwise_conv2d_numba", "y in float64 for a float32 x"),
+    (
+        "11_recurrent_networks",
+        "clip_by_global_norm",
+        "the inputs themselves returned when nothing is clipped",
+    ),
+)
+
+
+@pytest.mark.parametrize("chapter, name, label", SANDBOXED, ids=[f"{n}: {lab}" for _, n, lab in SANDBOXED])
+def test_a_wrong_answer_scores_below_full_marks_in_the_sandbox(tmp_path, chapter, name, label):
+    import json
+    from pathlib import Path
+
+    from minidl_grader.runner import grade_notebook
+
+    source = next(s for n, lab, s in WRONG if n == name and lab == label)
+    solutions = Path(__file__).resolve().parents[3] / "solutions" / f"{chapter}.ipynb"
+    notebook = json.loads(solutions.read_text(encoding="utf-8"))
+    for cell in notebook["cells"]:
+        if cell.get("metadata", {}).get("minidl", {}).get("exercise") == name:
+            cell["source"] = source
+    path = tmp_path / f"{chapter}.ipynb"
+    path.write_text(json.dumps(notebook), encoding="utf-8")
+    results = {r.name: r for r in grade_notebook(path, seed=SEEDS[0]).results}
+    assert results[name].score == 0, results[name].message
+    assert all(r.passed for n, r in results.items() if n != name and not registry.get(n).is_question)
+
+
+def test_every_code_exercise_has_a_wrong_answer_in_the_catalogue():
+    listed = {name for name, _, _ in WRONG}
+    missing = [e.name for e in registry.all_exercises() if not e.is_question and e.name not in listed]
+    assert missing == []

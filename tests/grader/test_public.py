@@ -1,0 +1,359 @@
+"""Instant feedback without the answer key (issue 40): ``minidl.exercises.check`` judges
+against public cases shipped as data; grades come from hidden cases drawn by the grader.
+
+What can fail here: the library (its wheel, a student release) holding a reference, a
+mistake function or a question's answer; the public data drifting from the grader's
+specs; a solution not passing its public cases or a blank exercise passing them; a
+lookup table of the public outputs scoring in a grade; a message printing an expected
+array; a question judged right or wrong without the grader.
+"""
+
+import ast
+import inspect
+import json
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from minidl.exercises import data, evaluate
+from minidl_grader import cli, notebook, release
+from minidl_grader.judge import registry
+from minidl_grader.public import PUBLIC_SEED, public_data
+
+ROOT = Path(__file__).resolve().parents[2]
+SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"
+QUESTION_KEYS = {"chapter", "kind", "entries", "choices"}
+
+
+def _same(a, b) -> bool:
+    """Equal structures, arrays equal to the last bits a BLAS may change: float64 to 1e-9,
+    float32 to 64 units in the last place of the array's largest value (another CPU's kernels
+    round a float32 product differently)."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        if np.shape(a) != np.shape(b):
+            return False
+        rtol, atol = 1e-9, 1e-12
+        if np.result_type(a, b) == np.float32 and np.size(b):
+            rtol = 64 * float(np.finfo(np.float32).eps)
+            finite = np.abs(np.asarray(b)[np.isfinite(b)])
+            atol = rtol * float(np.max(finite, initial=0.0))
+        return bool(np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True))
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b or abs(a - b) <= 1e-9 * max(abs(a), abs(b)) or (a != a and b != b)
+    return a == b
+
+
+def _decode_all(entry, arrays):
+    """An exercise's entry of the index with every encoded value decoded."""
+    if isinstance(entry, dict) and len(entry) == 1 and next(iter(entry)) in ("array", "tuple", "dict"):
+        return data.decode(entry, arrays)
+    if isinstance(entry, dict):
+        return {k: _decode_all(v, arrays) for k, v in entry.items()}
+    if isinstance(entry, list):
+        return [_decode_all(v, arrays) for v in entry]
+    return entry
+
+
+def test_the_shipped_public_data_is_what_the_grader_generates():
+    """Regenerate with `minidl-grade public-data` after changing a spec."""
+    index, arrays = data.load()
+    fresh_index, fresh_arrays = public_data()
+    assert index["seed"] == PUBLIC_SEED and index["exercises"].keys() == fresh_index["exercises"].keys()
+    decoded = {n: _decode_all(e, arrays) for n, e in index["exercises"].items()}
+    fresh = {n: _decode_all(e, fresh_arrays) for n, e in fresh_index["exercises"].items()}
+    stale = [name for name in decoded if not _same(decoded[name], fresh[name])]
+    assert stale == [], "run `minidl-grade public-data` and commit minidl/exercises/data/"
+
+
+def test_questions_are_shipped_without_their_answers():
+    index, _ = data.load()
+    questions = {n: e for n, e in index["exercises"].items() if e["kind"] != "code"}
+    assert len(questions) == sum(e.is_question for e in registry.all_exercises())
+    for name, entry in questions.items():
+        assert set(entry) <= QUESTION_KEYS, (name, entry)
+    assert questions["relu_gradient_negative"]["choices"] == ["a", "b", "c", "d"]
+
+
+def _namespaces(folder: Path):
+    """``(chapter, namespace)`` with each notebook's setup and exercise cells run."""
+    for path in sorted(folder.glob("*.ipynb")):
+        namespace: dict = {}
+        for cell in notebook.read_notebook(path)["cells"]:
+            meta = notebook.exercise_meta(cell)
+            if cell["cell_type"] == "code" and (meta.get("setup") or meta.get("exercise")):
+                exec(notebook.cell_source(cell), namespace)
+        yield path.stem, namespace
+
+
+def test_solutions_pass_their_public_cases_and_blank_exercises_do_not(monkeypatch):
+    monkeypatch.setenv("MINIDL_PUBLIC_CHECK", "1")
+    checked = 0
+    for (chapter, solved), (_, blank) in zip(_namespaces(SOLUTIONS), _namespaces(EXERCISES)):
+        for exercise in registry.for_chapter(chapter):
+            verdict = evaluate(exercise.name, *[solved[e] for e in exercise.entries])
+            if verdict.status == "unchecked":
+                assert exercise.public is None and not exercise.is_question
+                continue
+            assert verdict.passed, (exercise.name, verdict.message)
+            checked += 1
+            verdict = evaluate(exercise.name, *[blank[e] for e in exercise.entries])
+            assert verdict.status == "failed" and "not" in verdict.message, (exercise.name, verdict)
+    # every question, and every code exercise but the kernels and models (their probes)
+    assert checked >= 35 + 41
+
+
+def test_check_names_the_mistake_and_never_prints_an_expected_array(monkeypatch, capsys):
+    from minidl.exercises import check
+
+    monkeypatch.setenv("MINIDL_PUBLIC_CHECK", "1")
+
+    def weight_norm_backward(dy, x, v, g):  # dv transposed: one of the listed mistakes
+        n = (v * v).sum(axis=0) ** 0.5
+        dg = (x.T @ dy * v / n).sum(axis=0)
+        return dy @ (g * v / n).T, (g * (x.T @ dy - dg * v / n) / n).T, dg, dy.sum(axis=0)
+
+    check("weight_norm_backward", weight_norm_backward)
+    out = capsys.readouterr().out
+    assert out.startswith("✘ weight_norm_backward") and "transposed" in out
+    # a wrong answer of the right shape, for every exercise with public cases: at most the
+    # first differing value and its position, never the expected array
+    index, arrays = data.load()
+    for name, entry in index["exercises"].items():
+        if entry["kind"] != "code" or not entry["cases"]:
+            continue
+        expected = [data.decode(c["expected"], arrays) for c in entry["cases"]]
+
+        def off(*args, _expected=expected[0]):
+            return _perturbed(_expected)
+
+        verdict = evaluate(name, *[off] * len(entry["entries"]))
+        numbers = re.findall(r"-?\d+\.\d+(?:e[-+]?\d+)?", verdict.message)
+        assert not verdict.passed and len(numbers) <= 6, (name, verdict.message)
+
+
+def _perturbed(value):
+    if isinstance(value, np.ndarray):
+        return value * 1.5 + 0.25
+    if isinstance(value, (tuple, list)):
+        return type(value)(_perturbed(v) for v in value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value * 1.5 + 0.25
+    return value
+
+
+def test_a_question_is_only_checked_for_form_without_the_grader(monkeypatch, capsys):
+    """A student release (no grader) cannot try a, b, c, d: every letter is well-formed."""
+    from minidl.exercises import check
+
+    monkeypatch.setenv("MINIDL_PUBLIC_CHECK", "1")
+    verdicts = {letter: evaluate("relu_gradient_negative", letter) for letter in "abcd"}
+    assert len({(v.status, v.message) for v in verdicts.values()}) == 1
+    assert verdicts["a"].passed and "well-formed" in verdicts["a"].message
+    assert not evaluate("relu_gradient_negative", "z").passed
+    assert "not answered yet" in evaluate("relu_gradient_negative", ...).message
+    # the self-study install (the grader present) says right or wrong, with the reason
+    monkeypatch.delenv("MINIDL_PUBLIC_CHECK")
+    check("relu_gradient_negative", "a")
+    assert "(a) is not right" in capsys.readouterr().out
+
+
+LOOKUP = (
+    "import numpy as _np\n"
+    "from minidl.exercises import data as _data\n"
+    "_index, _arrays = _data.load()\n"
+    "def _key(args):\n"
+    "    return repr([(a.shape, a.tobytes()) if isinstance(a, _np.ndarray) else a for a in args])\n"
+    "_TABLE = {}\n"
+    "for _case in _index['exercises'][{name!r}]['cases']:\n"
+    "    _TABLE[_key(_data.decode(_case['args'], _arrays))] = _data.decode(_case['expected'], _arrays)\n"
+    "def {name}(*args):\n"
+    "    return _TABLE.get(_key(args), {default})\n"
+)
+
+
+@pytest.mark.parametrize(
+    "chapter, name, default",
+    [("08_going_deep", "lsuv_scales", "0.0"), ("03_backpropagation", "weight_norm_backward", "None")],
+)
+def test_a_lookup_table_of_the_public_outputs_scores_zero(tmp_path, monkeypatch, chapter, name, default):
+    source = LOOKUP.replace("{name!r}", repr(name)).replace("{name}", name).replace("{default}", default)
+    namespace: dict = {}
+    exec(source, namespace)
+    monkeypatch.setenv("MINIDL_PUBLIC_CHECK", "1")
+    assert evaluate(name, namespace[name]).passed  # check() on the public cases: fooled
+    nb = notebook.read_notebook(SOLUTIONS / f"{chapter}.ipynb")
+    for cell in nb["cells"]:
+        if notebook.exercise_meta(cell).get("exercise") == name:
+            cell["source"] = source
+    path = tmp_path / f"{chapter}.ipynb"
+    notebook.write_notebook(nb, path)
+    out = tmp_path / "out.json"
+    assert cli.main([str(path), "--seed", "1234", "--json", str(out), "--quiet", "--timeout", "30"]) == 0
+    tests = {t["name"]: t for t in json.loads(out.read_text())["tests"]}
+    assert tests[name]["score"] == 0, tests[name]
+    others = [t for n, t in tests.items() if n != name]
+    assert all(t["score"] == t["max_score"] for t in others), others  # the rest of the solutions
+
+
+def test_grading_refuses_the_public_seed(capsys):
+    assert cli.main([str(SOLUTIONS / "03_backpropagation.ipynb"), "--seed", str(PUBLIC_SEED)]) == 2
+    assert "public cases" in capsys.readouterr().err
+
+
+def _body(source: str) -> str:
+    """A function's code lines, stripped, without its ``def`` line and docstring."""
+    tree = ast.parse(textwrap.dedent(source))
+    node = tree.body[0]
+    statements = node.body[1:] if ast.get_docstring(node) else node.body
+    lines = [ast.unparse(s) for s in statements]
+    return "\n".join(line.strip() for text in lines for line in text.splitlines() if line.strip())
+
+
+def _spec_functions() -> dict[str, str]:
+    """Every function of the grader's specs (references, mistakes, case makers) longer
+    than a short line: ``{qualified name: body}``."""
+    registry.all_exercises()
+    found = {}
+    for name, module in sorted(sys.modules.items()):
+        if not name.startswith("minidl_grader.specs."):
+            continue
+        for attr, fn in vars(module).items():
+            if inspect.isfunction(fn) and fn.__module__ == name and fn.__name__ != "<lambda>":
+                body = _body(inspect.getsource(fn))
+                if body.count("\n") >= 1 or len(body) >= 40:
+                    found[f"{name}.{attr}"] = body
+    return found
+
+
+def _normalized(text: str) -> str:
+    try:
+        text = ast.unparse(ast.parse(textwrap.dedent(text)))
+    except SyntaxError:
+        pass
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _leaks(files: dict[str, str]) -> dict[str, list[str]]:
+    """Files (``{name: text}``) that hold a spec function's code, a solution block or the
+    grader's name."""
+    functions = _spec_functions()
+    assert len(functions) > 50  # the check looks at something
+    leaks = {}
+    for name, text in files.items():
+        code = _normalized(text) if name.endswith(".py") else text
+        found = [f for f, body in functions.items() if body in code]
+        found += [m for m in ("minidl_grader", "BEGIN SOLUTION", "quiz.toml") if m in text]
+        if found:
+            leaks[name] = found
+    return leaks
+
+
+def test_the_leak_check_finds_a_pasted_reference():
+    from minidl_grader.specs import ch06, ch18
+
+    pasted = "import numpy as np\n\n" + inspect.getsource(ch18.delta_features).replace("def delta", "def my")
+    assert _leaks({"a.py": pasted}) == {"a.py": ["minidl_grader.specs.ch18.delta_features"]}
+    assert list(_leaks({"b.py": textwrap.indent(inspect.getsource(ch06.groupnorm_backward), "    ")}))
+
+
+def _pip(*args: str, cwd=None) -> None:
+    """``python -m pip *args`` with this interpreter; fails the test with pip's last words."""
+    run = subprocess.run(
+        [sys.executable, "-m", "pip", *args], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+
+
+def test_the_wheel_holds_no_answer(tmp_path):
+    """What `pip install .` installs: the library and its public data, no reference, no
+    mistake function, no question's answer, no grader."""
+    # built from a clean copy of what setuptools reads: no stale build/ of the repository
+    source = tmp_path / "source"
+    shutil.copytree(ROOT / "minidl", source / "minidl", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
+    _pip("wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), ".", cwd=source)
+    (wheel,) = tmp_path.glob("minidl-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        assert "minidl/exercises/data/public.json" in names and "minidl/exercises/data/public.npz" in names
+        assert not [n for n in names if re.search(r"grading|minidl_grader|/specs/|solutions|quiz", n)]
+        texts = {n: archive.read(n).decode("utf-8", "replace") for n in names if n.endswith((".py", ".json"))}
+    assert _leaks(texts) == {}
+    index = json.loads(texts["minidl/exercises/data/public.json"])
+    for entry in index["exercises"].values():
+        assert entry["kind"] == "code" or set(entry) <= QUESTION_KEYS
+
+
+def test_a_student_release_has_no_solutions_no_grader_and_no_specs(tmp_path):
+    out = tmp_path / "course"
+    assert release.main(["--out", str(out)]) == 0
+    top = sorted(p.name for p in out.iterdir())
+    assert top == ["README.md", "exercises", "minidl", "notebooks", "pyproject.toml"]
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert not [
+        p for p in files if re.search(r"grading|minidl_grader|specs|solutions", str(p.relative_to(out)))
+    ]
+    assert sorted(p.name for p in (out / "exercises").glob("*.ipynb")) == sorted(
+        p.name for p in EXERCISES.glob("*.ipynb")
+    )
+    assert (out / "notebooks" / "00_welcome.ipynb").is_file()
+    assert (out / "minidl" / "exercises" / "data" / "public.npz").is_file()
+    texts = {
+        str(p.relative_to(out)): p.read_text(encoding="utf-8", errors="replace")
+        for p in files
+        if p.suffix in (".py", ".json") or p.parent.name == "exercises"
+    }
+    assert _leaks(texts) == {}
+    assert release.main(["--out", str(out)]) == 1  # never over an existing release
+    # it installs, and check() runs from the installed copy on its public cases
+    target = tmp_path / "installed"
+    _pip("install", "-q", "--no-deps", "--no-build-isolation", "--target", str(target), str(out))
+    code = (
+        "import minidl, numpy as np\n"
+        "from minidl.exercises import check\n"
+        "print(minidl.__file__)\n"
+        "def lsuv(x, weights, rescaled=True):\n"
+        "    scales, h = [], x\n"
+        "    for W in weights:\n"
+        "        scales.append(1.0 / (h @ W).std())\n"
+        "        h = np.maximum(h @ W * (scales[-1] if rescaled else 1.0), 0.0)\n"
+        "    return np.array(scales)\n"
+        "check('lsuv_scales', lsuv)\n"
+        "check('lsuv_scales', lambda x, weights: lsuv(x, weights, rescaled=False))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(target), "MINIDL_PUBLIC_CHECK": "1", "PATH": "/usr/bin:/bin"},
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith(str(target))
+    assert lines[1].startswith("✔ lsuv_scales: passed (4 public test cases)")
+    assert lines[2].startswith("✘ lsuv_scales") and "*rescaled* layers below it" in run.stdout
+
+
+def test_the_readme_states_how_many_exercises_have_public_cases():
+    index, _ = data.load()
+    code = [e for e in index["exercises"].values() if e["kind"] == "code"]
+    public = sum(bool(e["cases"]) for e in code)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert (
+        f"{public} of the {len(code)} code exercises have public cases; the other {len(code) - public}"
+        in readme
+    )

@@ -1,0 +1,221 @@
+"""The similarity report: winnowed fingerprints find copies and leave honest answers alone.
+
+The rates are measured on ``tests/grader/grading_similarity_data.py``: independent rewrites of eight
+exercises (pairs among them and with the published solution must not be reported) and
+renamed / reordered copies of the solution (each must be reported). The module's
+constants were set on this data; the measured rates are printed (``-s``) and stated in
+README.md.
+"""
+
+import copy
+import csv
+import itertools
+import json
+import random
+
+import numpy as np
+import pytest
+
+from minidl_grader import cli, evaluate, notebook, similarity
+from minidl_grader.judge import registry
+
+from tests.grader.grading_similarity_data import COPIES, HONEST
+from tests.grader.test_runner_attacks import ROOT
+
+
+def _solutions():
+    return cli.published_solutions(ROOT / "solutions")
+
+
+SOLUTIONS, HANDED_OUT = _solutions()
+
+
+def _run(source: str):
+    namespace = {"np": np}
+    exec(compile(source, "<answer>", "exec"), namespace)
+    return namespace
+
+
+@pytest.mark.parametrize(
+    "exercise, source",
+    [(e, s) for e, answers in HONEST.items() for s in answers]
+    + [(e, s) for e, answers in COPIES.items() for s in answers],
+)
+def test_every_answer_of_the_data_is_right(exercise, source):
+    """The data are real answers: each passes the grader's own cases."""
+    result = evaluate(exercise, _run(source)[exercise], seed=3)
+    assert result.passed, result.message
+
+
+def test_names_literals_comments_and_docstrings_do_not_change_the_tokens():
+    a = 'def f(x, n):\n    """Doc."""\n    total = x * 2.0  # twice\n    return total + n\n'
+    b = "def g(values, count):\n    s = values * 3   # other comment\n\n    return s + count\n"
+    assert similarity.normalized_tokens(a)[0][0] == "def"
+    assert [t for t, _ in similarity.normalized_tokens(a)] == [t for t, _ in similarity.normalized_tokens(b)]
+    c = "def f(x, n):\n    return x - n\n"
+    assert [t for t, _ in similarity.normalized_tokens(a)] != [t for t, _ in similarity.normalized_tokens(c)]
+
+
+def test_winnowing_finds_every_common_run_of_w_plus_k_minus_1_tokens():
+    """The guarantee of winnowing: a shared run of W + K - 1 tokens shares a kept hash."""
+    rng = random.Random(0)
+    alphabet = ["V", "N", "+", "*", "(", ")", "[", "]", ",", "="]
+    for _ in range(200):
+        common = [(rng.choice(alphabet), 1) for _ in range(similarity.W + similarity.K - 1)]
+        a = [(rng.choice(alphabet), 1) for _ in range(rng.randrange(30))] + common
+        b = common + [(rng.choice(alphabet), 1) for _ in range(rng.randrange(30))]
+        kept_a = {h for h, *_ in similarity._winnow(similarity._kgram_hashes(a, similarity.K), similarity.W)}
+        kept_b = {h for h, *_ in similarity._winnow(similarity._kgram_hashes(b, similarity.K), similarity.W)}
+        assert kept_a & kept_b
+
+
+def measured_rates() -> dict:
+    """Scores of every honest pair (rewrites with each other and with the solution) and of
+    every copy against the solution."""
+    honest, copies = [], []
+    for exercise, answers in HONEST.items():
+        base = HANDED_OUT[exercise]
+        prints = [similarity.fingerprint(s, base) for s in answers + [SOLUTIONS[exercise]]]
+        for a, b in itertools.combinations(prints, 2):
+            match = similarity.compare(a, b)
+            honest.append((exercise, match.score if match else None))
+    for exercise, answers in COPIES.items():
+        solution = similarity.fingerprint(SOLUTIONS[exercise], HANDED_OUT[exercise])
+        for source in answers:
+            match = similarity.compare(similarity.fingerprint(source, HANDED_OUT[exercise]), solution)
+            copies.append((exercise, match.score if match else None))
+    false_positives = [h for h in honest if h[1] is not None and h[1] >= similarity.THRESHOLD]
+    false_negatives = [c for c in copies if c[1] is None or c[1] < similarity.THRESHOLD]
+    return {
+        "honest pairs": len(honest),
+        "honest pairs too short to compare": sum(s is None for _, s in honest),
+        "highest honest score": max(s for _, s in honest if s is not None),
+        "copies": len(copies),
+        "lowest copy score": min(s or 0 for _, s in copies),
+        "false positives": false_positives,
+        "false negatives": false_negatives,
+    }
+
+
+def test_measured_rates_no_honest_pair_reported_every_copy_found():
+    rates = measured_rates()
+    print("similarity measured:", json.dumps(rates))
+    assert rates["honest pairs"] >= 40 and rates["copies"] >= 14
+    assert rates["false positives"] == [], rates
+    assert rates["false negatives"] == [], rates
+    # a margin on both sides of the threshold, not a knife edge
+    assert rates["highest honest score"] <= similarity.THRESHOLD - 0.05
+    assert rates["lowest copy score"] >= similarity.THRESHOLD + 0.05
+
+
+def test_a_short_exercise_is_not_compared_at_all():
+    """Three honest lines of SGD with momentum are what everyone writes: not a copy."""
+    base = HANDED_OUT["sgd_momentum_update"]
+    first, second = (similarity.fingerprint(s, base) for s in HONEST["sgd_momentum_update"])
+    assert similarity.compare(first, second) is None
+    assert similarity.compare(first, similarity.fingerprint(SOLUTIONS["sgd_momentum_update"], base)) is None
+
+
+def test_the_batch_pairs_name_the_copy_and_the_matching_lines():
+    answers = {
+        "alice.ipynb": {
+            "conv2d_input_gradient": COPIES["conv2d_input_gradient"][0],
+            "maxpool_backward": HONEST["maxpool_backward"][0],
+        },
+        "bob.ipynb": {
+            "conv2d_input_gradient": HONEST["conv2d_input_gradient"][2],
+            "maxpool_backward": HONEST["maxpool_backward"][1],
+        },
+        "carol.ipynb": {"conv2d_input_gradient": HONEST["conv2d_input_gradient"][2].replace("dx", "grad")},
+    }
+    matches = similarity.compare_batch(answers, SOLUTIONS, HANDED_OUT)
+    flagged = {(m.left, m.right, m.exercise) for m in matches if m.score >= similarity.THRESHOLD}
+    assert flagged == {
+        ("alice.ipynb", similarity.SOLUTIONS, "conv2d_input_gradient"),
+        ("bob.ipynb", "carol.ipynb", "conv2d_input_gradient"),
+    }
+    copy_match = next(m for m in matches if m.left == "alice.ipynb" and m.right == similarity.SOLUTIONS)
+    assert copy_match.left_lines and copy_match.right_lines
+    assert similarity.highest(matches, "carol.ipynb").startswith("1.00 bob.ipynb: conv2d_input_gradient")
+
+
+@pytest.mark.parametrize("suffix", [".html", ".md"])
+def test_the_report_escapes_what_a_submission_controls(tmp_path, suffix):
+    hostile = "<script>alert(1)</script>.ipynb"
+    code = COPIES["conv2d_input_gradient"][0].replace(
+        '"""conv2d_input_gradient"""', '"""```</pre><script>x()</script>"""'
+    )
+    code += "    # ```` <img src=x onerror=alert(2)>\n"
+    matches = similarity.compare_batch({hostile: {"conv2d_input_gradient": code}}, SOLUTIONS, HANDED_OUT)
+    report = tmp_path / f"report{suffix}"
+    assert similarity.write_report(report, matches) == 1
+    text = report.read_text()
+    if suffix == ".html":
+        assert "<script>" not in text and "<img" not in text and "&lt;script&gt;" in text
+    else:
+        fence = next(line for line in text.splitlines() if line.startswith("```"))
+        assert len(fence) == 5  # longer than the 4 backticks inside
+        assert "\\<script\\>" in text  # the file name in a heading
+    # the matching lines are marked on both sides
+    assert ("class='same'" in text) if suffix == ".html" else ("\n>" in text or " | >" in text)
+
+
+def _chapter4_with_adam(path, source: str):
+    """Chapter 4 with ``source`` as its only answer: the other exercises are left out, so
+    that the published solutions of the long ones (ema_weights, ...) are not pairs too."""
+    nb = copy.deepcopy(notebook.read_notebook(ROOT / "solutions" / "04_optimization.ipynb"))
+    kept = []
+    for cell in nb["cells"]:
+        exercise = notebook.exercise_meta(cell).get("exercise")
+        if exercise == "adam_update":
+            cell["source"] = source
+        if exercise in (None, "adam_update"):
+            kept.append(cell)
+    nb["cells"] = kept
+    notebook.write_notebook(nb, path)
+
+
+def test_grading_a_batch_fills_the_column_and_writes_the_report(tmp_path):
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    _chapter4_with_adam(folder / "alice.ipynb", COPIES["adam_update"][1])
+    _chapter4_with_adam(folder / "bob.ipynb", HONEST["adam_update"][1])
+    _chapter4_with_adam(folder / "carol.ipynb", HONEST["adam_update"][2])
+    grades, report = tmp_path / "grades.csv", tmp_path / "similar.md"
+    code = cli.main(
+        [
+            str(folder),
+            "--csv",
+            str(grades),
+            "--similarity",
+            str(report),
+            "--seed",
+            "5",
+            "--no-isolation",
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    rows = {row["submission"].rsplit("/", 1)[-1]: row for row in csv.DictReader(grades.open())}
+    points = registry.get("adam_update").points
+    assert all(float(r["adam_update"]) == points for r in rows.values()), rows
+    pairs = [line for line in report.read_text().splitlines() if line.startswith("## ")]
+    assert (
+        len(pairs) == 1
+        and pairs[0].startswith("## adam\\_update: ")
+        and "alice.ipynb and published" in pairs[0]
+    )
+    assert rows["alice.ipynb"]["similarity"].startswith("0.88 published solution: adam_update")
+    assert float(rows["bob.ipynb"]["similarity"].split()[0]) < similarity.THRESHOLD
+    assert float(rows["carol.ipynb"]["similarity"].split()[0]) < similarity.THRESHOLD
+
+
+def test_a_renamed_cuda_kernel_is_found():
+    """Chapter 10's answers are CUDA C inside a string: read as C, renamed copies are found."""
+    source = SOLUTIONS["bias_relu_cuda"]
+    renamed = source.replace(" v ", " val ").replace("v > ", "val > ").replace(": 0.0f", ": 0.f")
+    renamed = renamed.replace("int c ", "int ch ").replace("b[c]", "b[ch]").replace("// planes", "// memory")
+    assert renamed != source
+    base = HANDED_OUT["bias_relu_cuda"]
+    match = similarity.compare(similarity.fingerprint(renamed, base), similarity.fingerprint(source, base))
+    assert match is not None and match.score >= similarity.THRESHOLD

@@ -1,0 +1,243 @@
+"""What is particular to the Numba tier (``minidl/kernels/cpu/``).
+
+That every Numba kernel equals its NumPy reference is the conformance table's job
+(``tests/minidl/kernels/kernel_cases.py``, run by ``tests/minidl/kernels/test_conformance.py`` over every tier). Here:
+
+* the threaded versions of the kernels equal their serial twins bit for bit, on the same
+  table's cases;
+* small work runs serially and large work in parallel;
+* the float32 tanh / sigmoid approximations of the recurrent cells stay within a few ulp;
+* the convolution's two routes (tiles of any size, the whole batch with the forward's cols
+  kept for the backward) compute the reference's convolution, and follow the documented rule;
+* the tiles route's dW by shifted dot products is the reference's, the same with or without
+  threads, and keeps the reference's NaN and inf pattern.
+"""
+
+import copy
+
+import numpy as np
+import pytest
+
+from tests.minidl.kernels import kernel_cases as kc
+from minidl.kernels import cpu, reference
+
+
+@pytest.mark.parametrize("name", sorted(kc.TABLE))
+def test_parallel_versions_equal_the_serial_ones(name, monkeypatch):
+    """The table's cases are small, so they run the serial versions; force the threaded
+    ones (``PARALLEL_MIN_ELEMENTS = 0``) and require the same results, bit for bit."""
+    for args in kc.TABLE[name].make_cases(np.float32):
+        results = []
+        for threshold in (0, 2**62):
+            monkeypatch.setattr(cpu.loops, "PARALLEL_MIN_ELEMENTS", threshold)
+            call_args = copy.deepcopy(args)
+            results.append(
+                kc.arrays_in(getattr(cpu, name)(*call_args))
+                + [a for a in call_args if isinstance(a, np.ndarray)]
+            )
+        for threaded, serial in zip(*results):
+            np.testing.assert_array_equal(
+                threaded, serial, err_msg=f"{name}({kc.describe(args)}): threaded != serial"
+            )
+
+
+def test_small_work_runs_serially_and_large_work_in_parallel(monkeypatch):
+    monkeypatch.setattr(cpu.loops.numba, "get_num_threads", lambda: 2)
+    assert not cpu.threads_pay(cpu.loops.PARALLEL_MIN_ELEMENTS - 1)
+    assert cpu.threads_pay(cpu.loops.PARALLEL_MIN_ELEMENTS)
+    monkeypatch.setattr(cpu.loops.numba, "get_num_threads", lambda: 1)
+    assert not cpu.threads_pay(10 * cpu.loops.PARALLEL_MIN_ELEMENTS)
+
+
+def test_float32_gate_functions_are_accurate():
+    """The Numba float32 tanh/sigmoid approximation stays within a few float32 ulp."""
+    x = np.linspace(-30, 30, 200_001).astype(np.float32)
+    H = x.size // 4
+    xw = x[: 4 * H].reshape(1, 4 * H)
+    zeros = np.zeros_like(xw)
+    gates = np.empty_like(xw)
+    c, h = np.empty((1, H), np.float32), np.empty((1, H), np.float32)
+    cpu.lstm_cell_forward(xw, zeros, np.zeros(4 * H, np.float32), np.zeros((1, H), np.float32), gates, c, h)
+    exact = xw.astype(np.float64)
+    sig = 1 / (1 + np.exp(-exact))
+    expected = np.concatenate([sig[:, : 2 * H], np.tanh(exact[:, 2 * H : 3 * H]), sig[:, 3 * H :]], axis=1)
+    assert np.max(np.abs(gates - expected)) < 4e-7
+    nan_in = np.full((1, 4 * H), np.nan, np.float32)
+    cpu.lstm_cell_forward(
+        nan_in, zeros, np.zeros(4 * H, np.float32), np.zeros((1, H), np.float32), gates, c, h
+    )
+    assert np.isnan(h).all()  # NaN is not clamped into a number
+
+
+@pytest.mark.parametrize(
+    "max_filters, tile_bytes",
+    [(0, 0), (64, 1), (64, 40_000), (64, 2**40)],
+    ids=["whole batch", "tiles of one image", "tiles of a few images", "one tile"],
+)
+@pytest.mark.parametrize("name", ["conv2d_forward", "conv2d_backward"])
+def test_both_routes_and_every_tile_size_compute_the_reference_convolution(
+    name, max_filters, tile_bytes, monkeypatch
+):
+    monkeypatch.setattr(cpu.conv, "CONV_TILE_MAX_FILTERS", max_filters)
+    monkeypatch.setattr(cpu.conv, "CONV_TILE_BYTES", tile_bytes)
+    for dtype in kc.DTYPES:
+        assert kc.check_kernel(cpu, name, dtype) == len(kc.CONV2D_GEOMETRIES)
+
+
+def test_the_route_follows_the_number_of_filters():
+    assert cpu.conv2d_route((64, 1, 28, 28), (6, 1, 5, 5), 1, 1, 2, 2) == "tiles"
+    assert cpu.conv2d_route((64, 1, 28, 28), (cpu.conv.CONV_TILE_MAX_FILTERS, 1, 5, 5), 1, 1, 2, 2) == "tiles"
+    assert cpu.conv2d_route((64, 16, 14, 14), (32, 16, 3, 3), 1, 1, 1, 1) == "whole"
+
+
+def test_the_whole_route_returns_its_patch_matrix_and_the_backward_uses_what_it_is_given(monkeypatch):
+    """The forward returns cols = im2col(x) (the tiles route: None); the backward given cols
+    builds nothing, given None rebuilds them; both give the reference's gradients."""
+    monkeypatch.setattr(cpu.conv, "CONV_TILE_MAX_FILTERS", 0)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 3, 6, 5))
+    weight, dy = rng.standard_normal((4, 3, 3, 3)), rng.standard_normal((3, 4, 6, 5))
+    y, cols = cpu.conv2d_forward(x, weight, None, 1, 1, 1, 1)
+    np.testing.assert_array_equal(cols, reference.im2col(x, 3, 3, 1, 1, 1, 1))
+    built = []
+    monkeypatch.setattr(cpu.conv, "im2col", lambda *a: built.append(1) or reference.im2col(*a))
+    want = reference.conv2d_backward(dy, x, None, weight, 1, 1, 1, 1, True)
+    for given, builds in ((cols, 0), (None, 1)):
+        got = cpu.conv2d_backward(dy, x, given, weight, 1, 1, 1, 1, True)
+        assert len(built) == builds
+        for ours, theirs in zip(got, want):
+            np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+    monkeypatch.setattr(cpu.conv, "CONV_TILE_MAX_FILTERS", 64)
+    assert cpu.conv2d_forward(x, weight, None, 1, 1, 1, 1)[1] is None
+
+
+@pytest.mark.parametrize("max_filters", [0, 64], ids=["whole batch", "tiles"])
+def test_two_forwards_then_two_backwards_in_reverse_order_give_the_references_gradients(
+    max_filters, monkeypatch
+):
+    """What a backward needs travels in the cache the forward returned, not in the tier: two
+    convolutions in flight at once (a network's layers) each get their own gradients."""
+    monkeypatch.setattr(cpu.conv, "CONV_TILE_MAX_FILTERS", max_filters)
+    rng = np.random.default_rng(4)
+    x1, x2 = rng.standard_normal((2, 3, 3, 7, 6))
+    weight, dy1, dy2 = rng.standard_normal((4, 3, 3, 3)), *rng.standard_normal((2, 3, 4, 7, 6))
+    caches = [cpu.conv2d_forward(x, weight, None, 1, 1, 1, 1)[1] for x in (x1, x2)]
+    for x, dy, cols in reversed(list(zip((x1, x2), (dy1, dy2), caches))):
+        got = cpu.conv2d_backward(dy, x, cols, weight, 1, 1, 1, 1, True)
+        want = reference.conv2d_backward(dy, x, None, weight, 1, 1, 1, 1, True)
+        for ours, theirs in zip(got, want):
+            np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+
+
+def test_the_tile_holds_conv_tile_bytes_of_patch_matrix(monkeypatch):
+    monkeypatch.setattr(cpu.conv, "CONV_TILE_BYTES", 512 * 1024)
+    # 16 -> 32, 3x3, pad 1 on 14x14: 144 rows x 196 columns x 4 bytes = 112,896 bytes an image
+    assert cpu.conv2d_tile((64, 16, 14, 14), (32, 16, 3, 3), 1, 1, 1, 1, 4) == 4
+    assert cpu.conv2d_tile((64, 16, 14, 14), (32, 16, 3, 3), 1, 1, 1, 1, 8) == 2
+    assert cpu.conv2d_tile((3, 1, 5, 5), (2, 1, 3, 3), 1, 1, 1, 1, 4) == 3  # never more than N
+    assert cpu.conv2d_tile((2, 512, 64, 64), (8, 512, 3, 3), 1, 1, 1, 1, 4) == 1  # never fewer than 1
+
+
+def test_the_shifted_weight_gradient_is_the_reference_and_the_same_with_threads(monkeypatch):
+    """dW and db of a stride-1 layer by shifted dot products: the reference's numbers, and bit
+    for bit the same threaded or not (images are summed in fixed parts of 8; 19 images make 3)."""
+    rng = np.random.default_rng(5)
+    x, weight = rng.standard_normal((19, 2, 9, 7)), rng.standard_normal((7, 2, 3, 4))
+    dy = rng.standard_normal((19, 7, 9, 6))  # padding (1, 1): OH = 9, OW = 7 + 2 - 4 + 1 = 6
+    results = []
+    for threshold in (0, 2**62):
+        monkeypatch.setattr(cpu.loops, "PARALLEL_MIN_ELEMENTS", threshold)
+        results.append(cpu.conv2d_weight_gradient_shifted(dy, x, weight.shape, 1, 1))
+    for threaded, serial in zip(*results):
+        np.testing.assert_array_equal(threaded, serial)
+    _, dweight, dbias = reference.conv2d_backward(dy, x, None, weight, 1, 1, 1, 1, False)
+    np.testing.assert_allclose(results[0][0], dweight, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(results[0][1], dbias, rtol=1e-12, atol=1e-12)
+
+
+def test_the_tiles_route_keeps_the_references_nan_and_inf_pattern():
+    """An inf in x sends dW to the patch matrix (a zero of the wide dy times inf would be NaN
+    where the reference has none); an inf or NaN in dy reaches the same entries as in the reference."""
+    rng = np.random.default_rng(6)
+    for where in ("x", "dy"):
+        x = rng.standard_normal((3, 1, 8, 8)).astype(np.float32)
+        weight = rng.standard_normal((6, 1, 3, 3)).astype(np.float32)
+        dy = rng.standard_normal((3, 6, 8, 8)).astype(np.float32)
+        if where == "x":
+            x[0, 0, 3, 0] = np.inf
+        else:
+            dy[0, 0, 0, 0], dy[1, 2, 3, 3] = np.inf, np.nan
+        assert cpu.conv2d_route(x.shape, weight.shape, 1, 1, 1, 1) == "tiles"
+        with np.errstate(invalid="ignore"):
+            _, ours, _ = cpu.conv2d_backward(dy, x, None, weight, 1, 1, 1, 1, False)
+            _, theirs, _ = reference.conv2d_backward(dy, x, None, weight, 1, 1, 1, 1, False)
+        np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs))
+        np.testing.assert_array_equal(np.isinf(ours), np.isinf(theirs))
+        assert np.isnan(ours).any() or np.isinf(ours).any()
+        finite = np.isfinite(theirs)
+        np.testing.assert_allclose(ours[finite], theirs[finite], rtol=1e-4, atol=1e-4)
+
+
+def test_a_conv_layer_hands_its_patch_matrix_to_the_backward_which_frees_it_before_dcols(monkeypatch):
+    """The whole route's cols live in the layer's cache from forward to backward, and no longer:
+    the backward takes them out and the kernel drops them after dW, before dcols (as large) is
+    allocated; a forward for inference keeps none."""
+    import weakref
+
+    from minidl import backend
+    from minidl.kernels import common
+    from minidl.nn.layers import Conv2D
+
+    monkeypatch.setattr(cpu.conv, "CONV_TILE_MAX_FILTERS", 0)
+    rng = np.random.default_rng(7)
+    layer = Conv2D(4, 3, padding=1)
+    x = rng.standard_normal((2, 3, 6, 5)).astype(np.float32)
+    previous = backend.current()
+    backend.use("numba")
+    try:
+        layer.forward(x, training=False)
+        assert layer.cache[0]["cols"] is None
+        layer.forward(x, training=True)
+        kept = weakref.ref(layer.cache[0]["cols"])
+        alive_at_dcols = []
+        input_gradient = common.conv2d_input_gradient_by_col2im
+
+        def spy(*args):
+            alive_at_dcols.append(kept() is not None)
+            return input_gradient(*args)
+
+        monkeypatch.setattr(common, "conv2d_input_gradient_by_col2im", spy)
+        layer.backward(np.ones((2, 4, 6, 5), np.float32))
+    finally:
+        backend.use(previous)
+    assert alive_at_dcols == [False] and "cols" not in layer.cache[0]
+
+
+@pytest.mark.parametrize("max_filters", [0, 64], ids=["whole batch", "tiles"])
+def test_two_conv_layers_in_flight_each_backward_from_its_own_cache(max_filters, monkeypatch):
+    """The same with layers: two Conv2D forwards, then their backwards in reverse order (a
+    network's order), each layer's gradients those of the reference for its own input."""
+    from minidl import backend
+    from minidl.nn.layers import Conv2D
+
+    monkeypatch.setattr(cpu.conv, "CONV_TILE_MAX_FILTERS", max_filters)
+    rng = np.random.default_rng(8)
+    x1, x2 = rng.standard_normal((2, 3, 2, 7, 6))
+    dy1, dy2 = rng.standard_normal((2, 3, 5, 7, 6))
+    layers = [Conv2D(5, 3, padding=1) for _ in range(2)]
+    previous = backend.current()
+    backend.use("numba")
+    try:
+        for layer, x in zip(layers, (x1, x2)):
+            layer.build((2, 7, 6), dtype=np.float64)
+            layer.forward(x, training=True)
+        dxs = [layers[1].backward(dy2), layers[0].backward(dy1)][::-1]
+    finally:
+        backend.use(previous)
+    for layer, x, dy, dx in zip(layers, (x1, x2), (dy1, dy2), dxs):
+        want_dx, want_dw, want_db = reference.conv2d_backward(
+            dy, x, None, layer.params["W"], 1, 1, 1, 1, True
+        )
+        np.testing.assert_allclose(dx, want_dx, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(layer.grads["W"], want_dw, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(layer.grads["b"], want_db, rtol=1e-12, atol=1e-12)

@@ -1,0 +1,305 @@
+"""The CUDA sources and the emulator, checked on a machine without a GPU.
+
+* NVRTC (CUDA's runtime compiler, which needs no device) compiles every ``kernels/cuda/*.cu``
+  for float32 and float64, to machine code for two current architectures, without a warning.
+* The emulator (``minidl.kernels.emulate``) runs barriers, shared memory and atomics as a
+  device does, and refuses the launch mistakes CuPy would let through.
+
+That each launcher of ``minidl.kernels.gpu`` -- through the emulator, and on a device --
+equals ``minidl.kernels.reference`` is the conformance table's job
+(``tests/minidl/kernels/kernel_cases.py``, run by ``tests/minidl/kernels/test_conformance.py``).
+"""
+
+import signal
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from minidl.kernels import emulate, gpu, reference
+
+DTYPES = [np.float32, np.float64]
+
+needs_compiler = pytest.mark.skipif(
+    emulate.compiler() is None, reason="the CUDA emulator needs a C++ compiler (g++)"
+)
+
+
+# =========================================================================== the contract
+def test_every_cuda_kernel_is_listed_in_the_gpu_docstring():
+    for filename in gpu.cuda_sources():
+        assert filename in gpu.__doc__, f"{filename} is not described in gpu/__init__.py's docstring"
+        for kernel in emulate.kernel_signatures((gpu.CUDA_DIR / filename).read_text()):
+            assert kernel in gpu.__doc__, f"kernel {kernel} ({filename}) missing from gpu.__doc__"
+
+
+# =========================================================================== NVRTC
+# Machine code (cubin, through NVRTC's built-in ptxas, as CuPy compiles for the device it
+# finds) for Turing (Colab's T4) and Hopper.
+ARCHITECTURES = ["sm_75", "sm_90"]
+CUPY_ADDS = ["-ftz=true"]  # what cupy.RawModule adds to our options (with -arch for the device)
+
+
+def nvrtc_module():
+    """CuPy's NVRTC binding, or a skip naming what is missing (NVRTC itself needs no GPU)."""
+    try:
+        from cupy_backends.cuda.libs import nvrtc
+
+        nvrtc.getVersion()  # loads libnvrtc: fails here if the library is absent
+    except Exception as err:  # ImportError, or CuPy's error for a missing libnvrtc
+        pytest.skip(
+            f"NVRTC unavailable ({type(err).__name__}: {str(err).splitlines()[0]}); "
+            'pip install -e ".[gpu-dev]" (CuPy and NVRTC)'
+        )
+    return nvrtc
+
+
+def nvrtc_compile(source, name, options):
+    """Compile with NVRTC; returns (ok, log, cubin)."""
+    nvrtc = nvrtc_module()
+    program = nvrtc.createProgram(source, name, [], [])
+    try:
+        nvrtc.compileProgram(program, list(options))
+        ok = True
+    except nvrtc.NVRTCError:
+        ok = False
+    log = nvrtc.getProgramLog(program)
+    cubin = nvrtc.getCUBIN(program) if ok else b""
+    nvrtc.destroyProgram(program)
+    return ok, log, cubin
+
+
+def test_cuda_sources_exist():
+    assert len(gpu.cuda_sources()) >= 3, gpu.cuda_sources()
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("filename", gpu.cuda_sources())
+def test_nvrtc_compiles_source(filename, dtype, arch):
+    source = (gpu.CUDA_DIR / filename).read_text()
+    options = [*gpu.compile_options(dtype), *CUPY_ADDS, f"--gpu-architecture={arch}"]
+    ok, log, cubin = nvrtc_compile(source, filename, options)
+    assert ok, f"NVRTC could not compile {filename} with {options}:\n{log}"
+    assert "warning" not in log.lower(), f"NVRTC warned on {filename} with {options}:\n{log}"
+    for kernel in emulate.kernel_signatures(source):
+        assert kernel.encode() + b"\0" in cubin, f"{kernel} missing from the machine code of {filename}"
+
+
+def test_nvrtc_reports_a_broken_source():
+    ok, log, _ = nvrtc_compile(
+        'extern "C" __global__ void k(float* x) { x[0] = y; }', "broken.cu", ["--gpu-architecture=sm_75"]
+    )
+    assert not ok and 'identifier "y" is undefined' in log
+
+
+# =========================================================================== the emulator itself
+BLOCK_SUM = r"""
+typedef REAL_T real_t;
+#define BLOCK 64
+// Tree reduction in shared memory: one block sums BLOCK * blocks values, a barrier per level.
+extern "C" __global__ void block_sums(const real_t* x, real_t* sums, real_t* total, int n) {
+    __shared__ real_t partial[BLOCK];
+    const int i = blockIdx.x * blockDim.x + threadIdx.x;
+    partial[threadIdx.x] = i < n ? x[i] : 0;
+    __syncthreads();
+    for (int stride = BLOCK / 2; stride > 0; stride /= 2) {
+        if (threadIdx.x < stride) partial[threadIdx.x] += partial[threadIdx.x + stride];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) {
+        sums[blockIdx.x] = partial[0];
+        atomicAdd(total, partial[0]);
+    }
+}
+// Threads past `live` return before the first barrier; the others still meet at every one,
+// and each reads what the others wrote before it.
+extern "C" __global__ void prefix_sums_of_live(const real_t* x, real_t* out, int live) {
+    __shared__ real_t values[BLOCK];
+    if ((int)threadIdx.x >= live) return;
+    values[threadIdx.x] = x[threadIdx.x];
+    __syncthreads();
+    real_t total = 0;
+    for (int i = 0; i <= (int)threadIdx.x; ++i) total += values[i];
+    __syncthreads();
+    out[threadIdx.x] = total;
+}
+extern "C" __global__ void scale(real_t* x, real_t factor, int n) {
+    const int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) x[i] *= factor;
+}
+"""
+
+
+@needs_compiler
+def test_emulator_runs_barriers_shared_memory_and_atomics():
+    module = emulate.EmulatedModule(BLOCK_SUM, np.float64, "block_sum.cu")
+    assert module.signatures["block_sums"][1] and not module.signatures["scale"][1]
+    x = np.random.default_rng(0).standard_normal(200)
+    sums, total = np.zeros(4), np.zeros(1)
+    module.get_function("block_sums")((4,), (64,), (x, sums, total, np.int32(x.size)))
+    expected = [x[i : i + 64].sum() for i in range(0, 200, 64)]
+    np.testing.assert_allclose(sums, expected, rtol=1e-12)
+    np.testing.assert_allclose(total[0], x.sum(), rtol=1e-12)
+
+
+@needs_compiler
+def test_emulator_lets_threads_leave_before_a_barrier_the_others_meet_at():
+    module = emulate.EmulatedModule(BLOCK_SUM, np.float64, "block_sum.cu")
+    x = np.arange(1.0, 65.0)
+    out = np.zeros(64)
+    module.get_function("prefix_sums_of_live")((1,), (64,), (x, out, np.int32(37)))
+    np.testing.assert_array_equal(out[:37], np.cumsum(x[:37]))
+    np.testing.assert_array_equal(out[37:], 0)  # the threads that left wrote nothing
+
+
+# A thread whose locals do not fit in its fiber's 256 KiB stack: it must stop at the guard page,
+# not write over the stack of another thread.
+TOO_DEEP = """
+import sys
+import numpy as np
+from minidl.kernels import emulate
+source = (
+    'extern "C" __global__ void deep(float* out) {'
+    ' volatile float big[FLOATS]; for (int i = 0; i < FLOATS; ++i) big[i] = i;'
+    ' __syncthreads(); out[threadIdx.x] = big[FLOATS - 1]; }'
+).replace("FLOATS", sys.argv[1])
+out = np.zeros(4, np.float32)
+emulate.EmulatedModule(source, np.float32, "deep.cu").get_function("deep")((1,), (4,), (out,))
+print(out[0])
+"""
+
+
+@needs_compiler
+@pytest.mark.parametrize("floats, fits", [(1000, True), (200_000, False)])
+def test_emulator_stops_a_thread_whose_locals_overflow_its_stack(floats, fits):
+    command = [sys.executable, "-c", TOO_DEEP, str(floats)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    if fits:
+        assert result.returncode == 0, result.stderr
+        assert float(result.stdout) == floats - 1
+    else:
+        assert result.returncode == -signal.SIGSEGV, (result.returncode, result.stderr[-500:])
+
+
+@needs_compiler
+def test_emulator_rejects_what_cupy_would_misread():
+    kernel = emulate.EmulatedModule(BLOCK_SUM, np.float32, "block_sum.cu").get_function("scale")
+    x = np.ones(10, dtype=np.float32)
+    with pytest.raises(TypeError, match="'factor'.*float32 scalar"):
+        kernel((1,), (32,), (x, 2.0, np.int32(10)))  # a Python float is a C double in CuPy
+    with pytest.raises(TypeError, match="'x'.*float32, got float64"):
+        kernel((1,), (32,), (x.astype(np.float64), np.float32(2), np.int32(10)))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        kernel((1,), (32,), (np.ones((10, 2), np.float32)[:, 0], np.float32(2), np.int32(10)))
+    with pytest.raises(TypeError, match="takes 3 arguments"):
+        kernel((1,), (32,), (x, np.float32(2)))
+    kernel((1,), (32,), (x, np.float32(2), np.int32(10)))
+    np.testing.assert_array_equal(x, 2)
+
+
+@needs_compiler
+def test_emulator_reports_compile_errors():
+    with pytest.raises(RuntimeError, match="could not compile"):
+        emulate.EmulatedModule(
+            'extern "C" __global__ void k(float* x) { x[0] = y; }', np.float32, "broken.cu"
+        )
+
+
+# =========================================================================== launcher checks
+@needs_compiler
+def test_in_place_updates_refuse_arrays_they_cannot_write_through():
+    param = np.ones((4, 4), np.float32)
+    with pytest.raises(ValueError, match="velocity must have param's shape"):
+        gpu.sgd_update(param, param, np.zeros((4, 4), np.float64), 0.1, 0.9, False, 0.0)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        gpu.sgd_update(param.T, param, np.zeros((4, 4), np.float32).T, 0.1, 0.9, False, 0.0)
+
+
+@needs_compiler
+@pytest.mark.parametrize("chunk, shape", [(1, (2, 2, 3)), (100, (3, 2, 150)), (7000, (3, 2, 150))])
+def test_batchnorm_chunks_of_any_size_give_the_reference(chunk, shape, monkeypatch):
+    """The GPU batch norm splits each channel into chunks of ``BATCHNORM_CHUNK`` values (a block
+    each) and combines them: chunks of one value, chunks shorter than a block's 256 threads
+    with a short last one, one chunk larger than the channel -- all equal the reference."""
+    from tests.minidl.kernels import kernel_cases as kc
+
+    monkeypatch.setattr(gpu.batchnorm, "BATCHNORM_CHUNK", chunk)
+    rng = np.random.default_rng(chunk)
+    x = rng.standard_normal(shape) * 2 + 3
+    gamma, beta, dy = rng.standard_normal(shape[1]), rng.standard_normal(shape[1]), rng.standard_normal(shape)
+    _, mean, var = reference.batchnorm_forward(x, gamma, beta, 1e-5)
+    how = dict(label=f"emulator, chunk {chunk}")
+    kc.compare(gpu, "batchnorm_forward", np.float64, (x, gamma, beta, 1e-5), **how)
+    kc.compare(gpu, "batchnorm_backward", np.float64, (dy, x, gamma, mean, var, 1e-5), **how)
+
+
+# =========================================================================== resources per block
+def _elf_sections(cubin: bytes) -> dict:
+    """``{name: (offset, size)}`` of the sections of an ELF64 file (a cubin)."""
+    (shoff,) = struct.unpack_from("<Q", cubin, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", cubin, 0x3A)
+    heads = [struct.unpack_from("<IIQQQQIIQQ", cubin, shoff + i * shentsize) for i in range(shnum)]
+    names_at = heads[shstrndx][4]
+    return {_c_string(cubin, names_at + h[0]): (h[4], h[5]) for h in heads}
+
+
+def _c_string(data: bytes, start: int) -> str:
+    return data[start : data.index(b"\0", start)].decode()
+
+
+def register_counts(cubin: bytes) -> dict:
+    """Registers per thread of each kernel, from the cubin's ``.nv.info`` attributes
+    (EIATTR_REGCOUNT = 0x2f: symbol index, count), as ``cuobjdump --dump-resource-usage`` shows."""
+    sections = _elf_sections(cubin)
+    symtab, strtab = sections[".symtab"], sections[".strtab"]
+    symbols = [
+        _c_string(cubin, strtab[0] + struct.unpack_from("<I", cubin, symtab[0] + 24 * i)[0])
+        for i in range(symtab[1] // 24)
+    ]
+    offset, size = sections[".nv.info"]
+    info, at, counts = cubin[offset : offset + size], 0, {}
+    while at < len(info):
+        fmt, attribute = info[at], info[at + 1]
+        if fmt == 0x04:  # EIFMT_SVAL: a 16-bit size, then that many bytes
+            (length,) = struct.unpack_from("<H", info, at + 2)
+            if attribute == 0x2F:
+                index, count = struct.unpack_from("<II", info, at + 4)
+                counts[symbols[index]] = count
+            at += 4 + length
+        else:  # the other formats take 4 bytes in all
+            at += 4
+    return counts
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+def test_sequence_kernels_fit_a_block_of_1024_threads(dtype, arch):
+    """A block of 4 H = 1024 threads (an LSTM of 256 units) has 65536 registers to share: at
+    most 64 a thread, or the launch fails on the device ("too many resources requested").
+    ``__launch_bounds__`` makes the compiler fit; this checks the machine code it produced."""
+    source = (gpu.CUDA_DIR / "recurrent.cu").read_text()
+    options = [*gpu.compile_options(dtype), *CUPY_ADDS, f"--gpu-architecture={arch}"]
+    ok, log, cubin = nvrtc_compile(source, "recurrent.cu", options)
+    assert ok, log
+    counts = register_counts(cubin)
+    assert set(counts) == set(emulate.kernel_signatures(source)), counts
+    assert gpu.SEQUENCE_MAX_HIDDEN * 4 == 1024
+    for name in (
+        "lstm_forward_sequence",
+        "lstm_backward_sequence",
+        "gru_forward_sequence",
+        "gru_backward_sequence",
+    ):
+        assert 0 < counts[name] <= 64, f"{name}: {counts[name]} registers a thread ({arch}, {dtype.__name__})"
+    assert all(count <= 255 for count in counts.values()), counts
+
+
+def test_emulator_reads_kernels_with_launch_bounds():
+    source = (
+        'extern "C" __global__ void __launch_bounds__(128) k(float* x, int n) {\n    __syncthreads();\n}\n'
+    )
+    ((params, threaded),) = emulate.kernel_signatures(source).values()
+    assert [p.name for p in params] == ["x", "n"] and threaded
