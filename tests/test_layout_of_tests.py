@@ -202,6 +202,8 @@ UNTESTED = {
     "tests/grader/judge/test_feedback.py (test_numba_and_cuda_exercises_explain_their_own_mistakes)",
     **{f"grader/minidl_grader/specs/ch{n:02d}.py": SPEC for n in (*range(1, 13), *range(14, 19))},
     # ------------------------------------------------------------------ keras_door/minidl_keras/
+    "keras_door/minidl_keras/affine.py": "Keras's options of Dense and the convolutions (bias_initializer, "
+    "regularizers, constraints): tests/keras/test_options.py",
     "keras_door/minidl_keras/__init__.py": PACKAGE_NAMES + " (tests/keras/programs/test_programs.py)",
     "keras_door/minidl_keras/_version.py": VERSION,
     "keras_door/minidl_keras/activations.py": "tests/keras/test_layers_more.py (activations as strings, layers "
