@@ -14,11 +14,11 @@ printing the loss and a sample after each epoch, then a final sample at a lower 
 import argparse
 import time
 
+from _arguments import parse_args
+
 import minidl as mdl
 from minidl import datasets, losses, optim
 from minidl import layers as L
-
-from _arguments import parse_args
 
 
 def main():

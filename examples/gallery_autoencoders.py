@@ -23,12 +23,11 @@ import os
 import time
 
 import numpy as np
+from _arguments import parse_args
 
 import minidl as mdl
 from minidl import datasets
 from minidl.gallery import autoencoders as ae
-
-from _arguments import parse_args
 
 
 def fit_timed(model, x, y, epochs):
@@ -139,6 +138,7 @@ def save_plots(directory, codes, yt, xt, xt_noisy, cleaned, model):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     from minidl import plot
 
     os.makedirs(directory, exist_ok=True)

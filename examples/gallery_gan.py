@@ -20,12 +20,11 @@ import os
 import time
 
 import numpy as np
+from _arguments import parse_args
 
 import minidl as mdl
 from minidl import datasets
 from minidl.gallery import gan
-
-from _arguments import parse_args
 
 MODES, RADIUS, STD = 8, 2.0, 0.05
 
@@ -109,6 +108,7 @@ def save_plots(directory, ring, digits):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     from minidl import plot
 
     os.makedirs(directory, exist_ok=True)

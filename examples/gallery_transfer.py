@@ -26,14 +26,13 @@ import argparse
 import time
 
 import numpy as np
+from _arguments import parse_args
 
 import minidl as mdl
 from minidl import datasets, losses, optim, zoo
 from minidl.gallery.transfer import extract_features, freeze, replace_head, unfreeze
 from minidl.nn.layers import Dense, Flatten
 from minidl.zoo.train import digits_subset, lenet5
-
-from _arguments import parse_args
 
 TARGET_DIGITS = (5, 6, 7, 8, 9)
 

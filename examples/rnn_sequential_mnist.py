@@ -13,11 +13,11 @@ Prints the test accuracy and the training time.
 import argparse
 import time
 
+from _arguments import parse_args
+
 import minidl as mdl
 from minidl import callbacks, datasets, losses, optim
 from minidl import layers as L
-
-from _arguments import parse_args
 
 
 def main():

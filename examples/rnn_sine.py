@@ -15,12 +15,11 @@ import argparse
 import time
 
 import numpy as np
+from _arguments import parse_args
 
 import minidl as mdl
 from minidl import datasets, losses, optim
 from minidl import layers as L
-
-from _arguments import parse_args
 
 
 def main():

@@ -9,8 +9,8 @@ use, so ``import minidl`` stays light; ``mdl.zoo.load(...)`` and ``from minidl i
 
 import importlib
 
+from . import backend, datasets, models
 from ._version import __version__
-from . import backend
 from .backend import seed
 
 # The short spellings readers use (``mdl.layers.Dense``, ``from minidl import layers as L``)
@@ -19,7 +19,6 @@ from .backend import seed
 from .nn import gradcheck, initializers, layers, losses, optim, regularizers
 from .training import augment, callbacks, data, metrics
 from .training.model import NonFiniteLossError, Sequential, load_model
-from . import datasets, models
 
 _ON_FIRST_USE = ("gallery", "plot", "zoo")
 

@@ -34,7 +34,8 @@ def demo(epochs: int = 8, output: str | None = None, verbose: int = 1) -> int:
     import time
 
     import minidl as mdl
-    from minidl import callbacks, datasets, layers as L, losses, optim, plot
+    from minidl import callbacks, datasets, losses, optim, plot
+    from minidl import layers as L
 
     mdl.seed(0)
     (x_train, y_train), (x_test, y_test) = datasets.load_mnist(flatten=True)

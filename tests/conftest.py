@@ -9,7 +9,6 @@ import pytest
 
 import minidl as mdl
 from minidl.datasets import download, images
-
 from tests.grader.grading_answers import chapter3_with_cell
 
 TIERS = ["numpy", "numba"]  # numba is a dependency: a broken install fails, it is not skipped

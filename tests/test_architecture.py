@@ -44,7 +44,6 @@ from pathlib import Path
 
 import pytest
 
-
 # Import paths that named moved modules until the layout became the floors (CHANGELOG.md).
 # They are gone: nothing in the repository may import them.
 OLD_PATHS = {
@@ -589,7 +588,7 @@ def named_paths(markdown: str) -> list[str]:
         span
         for span in spans
         if re.fullmatch(r"[\w.\-/*{},<>+]+", span)
-        and ("/" in span or re.fullmatch(r"[\w\-]+\.(%s)" % "|".join(_FILE_ENDINGS), span))
+        and ("/" in span or re.fullmatch(rf"[\w\-]+\.({'|'.join(_FILE_ENDINGS)})", span))
         and not span.startswith(("http", "www."))
     ]
 
@@ -659,9 +658,11 @@ def test_minidl_nn_and_training_hold_no_keras_name():
     ``minidl.nn`` and ``minidl.training`` keep minidl's own names, and no name means two things."""
     import inspect
 
-    import minidl
     import minidl_keras as keras
-    from minidl.nn import constraints, layers as L, losses, optim
+
+    import minidl
+    from minidl.nn import constraints, losses, optim
+    from minidl.nn import layers as L
     from minidl.training import callbacks, data, metrics
 
     pairs = [

@@ -30,11 +30,11 @@ from .judge import registry
 from .judge.judging import SubmissionResult
 from .judge.private_checks import load_checks
 from .judge.registry import parse_chapter
-from .reports import report
-from .reports.text import clean_text, display_path
 from .notebook import read_notebook, read_submission
 from .public import PUBLIC_SEED
 from .release import ROOT
+from .reports import report
+from .reports.text import clean_text, display_path
 from .runner import DEFAULT_MEMORY, _graded_cells, find_chapter, grade_notebook
 
 __all__ = ["main"]

@@ -58,8 +58,8 @@ from . import (  # noqa: E402  (after the line above, which the layer classes' r
 )
 from .functional import Input, Model  # noqa: E402
 from .graph import KerasTensor  # noqa: E402
-from .models import Sequential, load_model  # noqa: E402
 from .missing import feature_missing  # noqa: E402
+from .models import Sequential, load_model  # noqa: E402
 
 __all__ = [
     "activations",

@@ -10,6 +10,7 @@ erf form: they differ by less than 1e-3).
 from __future__ import annotations
 
 from minidl.nn.layers import activations as _A
+
 from .missing import KerasFeatureMissing
 
 __all__ = [

@@ -22,6 +22,7 @@ from __future__ import annotations
 import inspect
 
 from minidl.nn import initializers, regularizers
+
 from . import constraints
 
 __all__ = ["KerasAffineOptions", "with_keras_options"]

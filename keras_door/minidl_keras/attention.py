@@ -35,6 +35,7 @@ import numpy as np
 from minidl import backend
 from minidl.nn.layers import attention as _attention
 from minidl.nn.layers.base import Layer
+
 from .custom import _fans
 from .graph import KerasTensor, Node, is_symbolic, symbolic
 from .missing import KerasFeatureMissing

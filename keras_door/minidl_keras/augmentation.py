@@ -40,6 +40,7 @@ import numpy as np
 
 from minidl import backend
 from minidl.nn.layers.base import Layer
+
 from . import config
 
 __all__ = ["RandomFlip", "RandomTranslation", "RandomRotation", "RandomZoom", "RandomContrast"]

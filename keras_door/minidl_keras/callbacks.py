@@ -18,6 +18,7 @@ from minidl.training.callbacks import (
     ModelCheckpoint,
 )
 from minidl.training.callbacks import LearningRateScheduler as _MinidlScheduler
+
 from .missing import KerasFeatureMissing
 
 __all__ = [

@@ -37,6 +37,7 @@ from minidl.nn import regularizers as minidl_regularizers
 from minidl.nn.layers.base import Layer as MinidlLayer
 from minidl.nn.layers.base import _own
 from minidl.training.model import Sequential as MinidlSequential
+
 from . import constraints as keras_constraints
 from .graph import Graph, KerasTensor, is_symbolic, tracing
 

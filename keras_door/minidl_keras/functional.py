@@ -37,6 +37,7 @@ from minidl import backend
 from minidl.nn.layers.base import Layer, _checked_shape
 from minidl.training import metrics as minidl_metrics
 from minidl.training.trainer import Trainer, _with_model
+
 from . import metrics as keras_metrics
 from .fitting import KerasFit
 from .graph import Graph, KerasTensor, dtype_name, is_symbolic, record

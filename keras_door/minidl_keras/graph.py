@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from minidl.nn.layers.base import _own
+
 from . import layout
 from .masking import call_layer
 

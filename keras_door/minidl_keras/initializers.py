@@ -28,6 +28,7 @@ import numpy as np
 
 from minidl import backend
 from minidl.nn import initializers as _init
+
 from .missing import KerasFeatureMissing
 
 __all__ = [

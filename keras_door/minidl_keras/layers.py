@@ -27,26 +27,26 @@ from collections.abc import Callable
 
 from minidl.nn import layers as _L
 from minidl.nn.layers.affine import AffineLayer
-from . import merging, noise, reshaping
+
+from . import merging, noise, pooling, reshaping
 from .affine import KerasAffineOptions, refuse_missing_penalties, with_keras_options
 from .attention import Attention, MultiHeadAttention
-from .constraints import with_keras_constraints
 from .augmentation import RandomContrast, RandomFlip, RandomRotation, RandomTranslation, RandomZoom
-from .normalization import Normalization
-from .text import TextVectorization
+from .constraints import with_keras_constraints
 from .custom import Lambda, Layer
 from .elementwise import Activation, Rescaling
 from .functional import Input, InputLayer
-from .merging import *  # noqa: F403  (the names in merging.__all__)
+from .layout import channels_last_class
 from .masking import Masking
+from .merging import *  # noqa: F403  (the names in merging.__all__)
 from .missing import feature_missing
 from .naming import name_layer
-from .layout import channels_last_class
+from .noise import *  # noqa: F403  (the names in noise.__all__)
+from .normalization import Normalization
 from .pooling import GlobalMaxPooling1D, GlobalMaxPooling2D, ZeroPadding2D
 from .recurrent import GRU, LSTM, SimpleRNN
-from . import pooling
-from .noise import *  # noqa: F403  (the names in noise.__all__)
 from .reshaping import *  # noqa: F403  (the names in reshaping.__all__)
+from .text import TextVectorization
 from .weights import KerasNames, keras_names
 from .wrappers import Bidirectional, TimeDistributed
 

@@ -27,6 +27,7 @@ import numpy as np
 from minidl import backend
 from minidl.nn.layers.activations import Softmax
 from minidl.nn.layers.base import Layer
+
 from . import config
 
 __all__ = ["DATA_FORMATS", "check_data_format", "channels_last_class", "door_class", "inside", "outside"]

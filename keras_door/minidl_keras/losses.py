@@ -23,6 +23,7 @@ from minidl.nn.losses import (
     get,
     sample_weights,
 )
+
 from .missing import KerasFeatureMissing
 
 __all__ = [

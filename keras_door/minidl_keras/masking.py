@@ -32,15 +32,15 @@ import functools
 import inspect
 import warnings
 
-
 from minidl import backend
 from minidl.nn import layers as _L
 from minidl.nn.layers.base import Layer
 from minidl.training import metrics as minidl_metrics
-from .pooling import GlobalAvgPool1D
-from .recurrent import KerasRecurrent
+
 from .elementwise import Activation, Rescaling
 from .losses import masked_mean
+from .pooling import GlobalAvgPool1D
+from .recurrent import KerasRecurrent
 
 __all__ = ["Masking", "call_layer", "makes_mask"]
 

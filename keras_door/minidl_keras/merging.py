@@ -19,9 +19,9 @@ one merge of two shapes that differ: a dot product per sample (see its docstring
 
 from __future__ import annotations
 
-from minidl import backend
 import numpy as np
 
+from minidl import backend
 from minidl.nn.layers import merge
 from minidl.nn.layers.base import Layer
 

@@ -34,6 +34,7 @@ import numpy as np
 
 from minidl import backend
 from minidl.training import metrics as _metrics
+
 from .missing import KerasFeatureMissing
 from .naming import auto_name
 

@@ -38,6 +38,7 @@ import numpy as np
 from minidl.nn.layers.base import Layer
 from minidl.training import saving
 from minidl.training.saving import jsonable
+
 from .graph import KerasTensor
 from .layout import door_class
 from .weights import as_keras_layer, keras_class

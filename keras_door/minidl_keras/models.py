@@ -28,6 +28,7 @@ from minidl import backend
 from minidl.nn.layers.base import Layer
 from minidl.training import model as _model
 from minidl.training.trainer import Trainer
+
 from .fitting import KerasFit
 from .functional import Input, InputLayer, Model, _metric, _unique_names
 from .graph import KerasTensor

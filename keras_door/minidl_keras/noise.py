@@ -20,6 +20,7 @@ import numpy as np
 
 from minidl import backend
 from minidl.nn.layers.base import Layer, fraction
+
 from .pooling import _format
 
 __all__ = ["SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "Identity"]

@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 
 from minidl import backend
-from .missing import KerasFeatureMissing
+
 from .graph import OPERATORS, is_symbolic, is_tracing, record, symbolic
+from .missing import KerasFeatureMissing
 
 __all__ = [
     "Operation",

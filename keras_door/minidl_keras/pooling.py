@@ -25,6 +25,7 @@ import numpy as np
 from minidl import backend
 from minidl.nn import layers as _L
 from minidl.nn.layers.base import Layer
+
 from . import config
 from .layout import DOOR_CLASSES, channels_last_class
 

@@ -41,6 +41,7 @@ from minidl.nn.layers.recurrent import (
     rnn_step_backward,
     rnn_step_forward,
 )
+
 from .affine import refuse_missing_penalties
 from .layout import DOOR_CLASSES
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from minidl import backend
 from minidl.nn.layers.base import Layer
+
 from .pooling import _format
 
 __all__ = ["RepeatVector", "Permute", "UpSampling1D", "ZeroPadding1D", "Cropping1D", "Cropping2D"]

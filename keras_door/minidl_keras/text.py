@@ -30,6 +30,7 @@ from collections import Counter
 import numpy as np
 
 from minidl.nn.layers.base import Layer
+
 from .missing import KerasFeatureMissing
 
 __all__ = ["TextVectorization"]

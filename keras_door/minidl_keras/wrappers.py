@@ -26,6 +26,7 @@ import numpy as np
 
 from minidl import backend
 from minidl.nn.layers.base import Layer
+
 from .recurrent import KerasRecurrent
 
 __all__ = ["Bidirectional", "TimeDistributed"]

@@ -28,8 +28,8 @@ from __future__ import annotations
 import argparse
 import functools
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -123,6 +123,7 @@ def _torch_synchronizer(torch, device):
 def torch_lenet_step(x_shape, device="cuda") -> Callable[[], None]:
     """PyTorch's LeNet-5 SGD step (``bench.conv.torch_lenet5``) on ``device``."""
     import torch
+
     from .conv import torch_lenet5
 
     model = torch_lenet5().to(device)

@@ -80,7 +80,7 @@ class Vocabulary:
         if texts is not None:
             self.fit(texts)
 
-    def fit(self, texts) -> "Vocabulary":
+    def fit(self, texts) -> Vocabulary:
         """Count the words of ``texts`` (an iterable of str) and number them; returns ``self``."""
         if isinstance(texts, str):
             raise TypeError("Vocabulary.fit expects a list of texts, got one str (wrap it in a list)")

@@ -134,7 +134,7 @@ class CharEncoder:
         if text is not None:
             self.fit(text)
 
-    def fit(self, text: str) -> "CharEncoder":
+    def fit(self, text: str) -> CharEncoder:
         """Build the vocabulary from the characters of ``text``; returns ``self``."""
         if not isinstance(text, str):
             raise TypeError(f"CharEncoder.fit expects a str, got {type(text).__name__}")

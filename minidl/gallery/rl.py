@@ -19,7 +19,7 @@ The pieces, each small enough to read on one screen:
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -311,7 +311,7 @@ def legal_moves(board) -> list[int]:
     return [] if winner(board) != 0 else [int(i) for i in np.flatnonzero(board == 0)]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _solve(board: tuple, player: int) -> int:
     """Minimax value for +1 of ``board`` with ``player`` to move: +1 win, 0 draw, -1 loss."""
     w = int(winner(board))

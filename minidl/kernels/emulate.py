@@ -336,7 +336,7 @@ class EmulatedKernel:
     """One kernel of an :class:`EmulatedModule`, called like ``cupy.RawKernel``:
     ``kernel(grid, block, args)``, with NumPy arrays and NumPy scalars in ``args``."""
 
-    def __init__(self, module: "EmulatedModule", name: str, params: list[Param], threaded: bool):
+    def __init__(self, module: EmulatedModule, name: str, params: list[Param], threaded: bool):
         self.module, self.name, self.params, self.threaded = module, name, params, threaded
         self._function = getattr(module.library, f"emu_launch_{name}")
         self._function.restype = None
@@ -416,7 +416,7 @@ class EmulatedModule:
         return self._kernels[name]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_module(filename: str, dtype) -> EmulatedModule:
     """The emulated module of ``kernels/cuda/<filename>`` for ``dtype``, built once per process."""
     return EmulatedModule((CUDA_DIR / filename).read_text(), np.dtype(dtype), filename)

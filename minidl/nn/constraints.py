@@ -32,7 +32,7 @@ class Constraint(Configurable):
     """Base class: ``constraint(w) -> w`` (the identity here). Subclasses keep their
     constructor's arguments under their own names (their ``get_config``)."""
 
-    classes: dict[str, "type[Constraint]"] = {}
+    classes: dict[str, type[Constraint]] = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

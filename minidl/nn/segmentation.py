@@ -19,7 +19,6 @@ two are often added. ``y_pred`` is always logits here (the softmax is part of th
 
 from __future__ import annotations
 
-
 from .. import backend
 from .losses import Loss
 

@@ -319,7 +319,7 @@ class Sequential(Trainer):
             )
         self.set_weights(weights)
 
-    def to(self, device: str) -> "Sequential":
+    def to(self, device: str) -> Sequential:
         """Move every layer's arrays and the optimizer state to ``"cpu"`` or ``"gpu"``.
 
         The model remembers the device: layers not built yet are built there, and layers
@@ -338,7 +338,7 @@ class Sequential(Trainer):
             a if self.device == "cpu" and backend.device_of(a) == "cpu" else backend.to_device(a, self.device)
         )
 
-    def astype(self, dtype) -> "Sequential":
+    def astype(self, dtype) -> Sequential:
         for layer in self.layers:
             layer.astype(dtype)
         return self

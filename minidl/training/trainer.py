@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import backend
-from ..nn import losses as losses_module, optim
+from ..nn import losses as losses_module
+from ..nn import optim
 from . import metrics as metrics_module
 from .callbacks import Callback, EpochLogger, History, ProgressBar
 from .data import BatchStream, DataLoader, yields_batches

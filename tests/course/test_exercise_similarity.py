@@ -54,7 +54,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import pytest
-
 from minidl_grader import notebook
 
 pytestmark = pytest.mark.slow  # every answer against every chapter cell: make test, not make test-unit

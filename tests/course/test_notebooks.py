@@ -309,7 +309,7 @@ def shown_imports(path):
                     found.append((where, module, [n.strip() for n in names.split(",") if n.strip()]))
                 for module in re.findall(r"(?<![\w.])import\s+([\w.]+)", re.sub(from_import, "", code)):
                     found.append((where, module, []))
-                for dotted in re.findall(r"(?<![\w./])((?:%s)(?:\.\w+)*)" % "|".join(PROJECT_PACKAGES), code):
+                for dotted in re.findall(rf"(?<![\w./])((?:{'|'.join(PROJECT_PACKAGES)})(?:\.\w+)*)", code):
                     if not dotted.endswith(FILE_SUFFIXES):
                         found.append((where, dotted, None))
     return found

@@ -2,7 +2,6 @@
 each exercise's cases catch."""
 
 import pytest
-
 from minidl_grader.__main__ import main
 from minidl_grader.catalogue import PROBE_CATCHES, catalogue
 from minidl_grader.judge import registry

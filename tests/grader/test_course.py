@@ -20,7 +20,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from minidl_grader import notebook
 from minidl_grader.confinement import isolation
 

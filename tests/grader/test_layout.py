@@ -7,9 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import minidl_grader as grading
+import pytest
 
 GRADING = Path(grading.__file__).parent
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from minidl.exercises import data, evaluate
 from minidl_grader import cli, notebook, release
 from minidl_grader.judge import registry
 from minidl_grader.public import PUBLIC_SEED, public_data
+
+from minidl.exercises import data, evaluate
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"

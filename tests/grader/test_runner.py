@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-
 from minidl_grader import cli, notebook
 from minidl_grader.judge import registry
 from minidl_grader.judge.judging import visibility_of

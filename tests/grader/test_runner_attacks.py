@@ -20,7 +20,6 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from minidl_grader import cli, notebook
 from minidl_grader.confinement import isolation
 from minidl_grader.judge import registry

@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from minidl_grader import cli, notebook, runner
 from minidl_grader.judge import registry
 

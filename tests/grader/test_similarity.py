@@ -15,7 +15,6 @@ import random
 
 import numpy as np
 import pytest
-
 from minidl_grader import cli, evaluate, notebook, similarity
 from minidl_grader.judge import registry
 

@@ -5,13 +5,13 @@ mask held fixed); where Keras 3 (PyTorch backend) is installed, the outputs and 
 scores equal Keras's after ``set_weights``, eagerly and inside a functional model.
 """
 
+import minidl_keras as keras
 import numpy as np
 import pytest
-
-import minidl as mdl
-import minidl_keras as keras
 from minidl_keras import layers, ops
 from minidl_keras.missing import KerasFeatureMissing
+
+import minidl as mdl
 from minidl.nn.gradcheck import numerical_gradient, rel_error
 from tests.keras.keras_oracle import real_keras
 

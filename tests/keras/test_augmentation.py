@@ -10,15 +10,14 @@ and the backward (the adjoint of the resampling) passes the float64 finite-diffe
 
 import os
 
+import minidl_keras as keras
 import numpy as np
 import pytest
+from minidl_keras import layers
 
 import minidl as mdl
-import minidl_keras as keras
-from minidl_keras import layers
 from minidl.nn.gradcheck import numerical_gradient, rel_error
 from tests.keras.keras_oracle import HAVE_KERAS
-
 
 FIXED = [
     ("RandomTranslation", {"height_factor": (0.25, 0.25), "width_factor": (-0.1, -0.1)}),

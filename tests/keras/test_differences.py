@@ -4,14 +4,13 @@ moving variance. Each is checked against Keras's rule written out here in NumPy,
 Keras itself where it is installed (PyTorch backend); ``minidl.nn`` keeps PyTorch's rules.
 """
 
+import minidl_keras
+import minidl_keras as keras
 import numpy as np
 import pytest
 
 import minidl as mdl
-import minidl_keras
-import minidl_keras as keras
 from minidl.nn import optim
-
 from tests.keras.keras_oracle import real_keras
 
 

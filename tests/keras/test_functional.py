@@ -7,15 +7,14 @@ nested models. Where Keras 3 is installed (PyTorch backend), the same programs r
 from the same weights and must give the same numbers; elsewhere those tests skip.
 """
 
+import minidl_keras as keras
 import numpy as np
 import pytest
-
-import minidl as mdl
-import minidl_keras as keras
 from minidl_keras import layers, ops
 from minidl_keras.graph import Graph, KerasTensor
-from minidl.nn.gradcheck import numerical_gradient, rel_error
 
+import minidl as mdl
+from minidl.nn.gradcheck import numerical_gradient, rel_error
 from tests.keras.keras_oracle import real_keras
 
 

@@ -3,12 +3,11 @@
 built by a channels-last batch. Each backward is checked against finite differences in
 float64, and forwards against Keras 3 where it is installed (``KERAS_BACKEND=torch``)."""
 
+import minidl_keras as keras
 import numpy as np
 import pytest
 
-import minidl_keras as keras
 from minidl.nn.gradcheck import check_layer
-
 from tests.keras.keras_oracle import real_keras
 
 

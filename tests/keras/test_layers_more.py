@@ -3,16 +3,14 @@
 ``ReduceLROnPlateau``. Each backward is checked against finite differences in float64, and
 against Keras 3 where it is installed."""
 
+import minidl_keras as keras
 import numpy as np
 import pytest
 
 import minidl as mdl
-import minidl_keras as keras
 from minidl.nn import layers as L
 from minidl.nn.gradcheck import check_layer, check_loss
-
 from tests.keras.keras_oracle import HAVE_KERAS, real_keras
-
 
 ACTIVATIONS = ["elu", "selu", "swish", "softplus", "relu6", "relu", "sigmoid", "tanh"]
 

@@ -9,9 +9,9 @@ differ: ``"same"`` with a stride or an even kernel, transposed convolutions, Con
 
 import numpy as np
 import pytest
+from minidl_keras import layers
 
 from tests.keras.keras_oracle import real_keras
-from minidl_keras import layers
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Keras on NumPy 2
 

@@ -3,10 +3,10 @@ classes made by ``channels_last_class`` promise."""
 
 import numpy as np
 import pytest
+from minidl_keras.layout import channels_last_class
 
 import minidl as mdl
 from minidl.nn.layers import BatchNorm, Conv2D, Layer
-from minidl_keras.layout import channels_last_class
 
 
 def test_backward_params_takes_the_gradient_in_the_layers_data_format():

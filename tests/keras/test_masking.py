@@ -11,14 +11,13 @@
 
 import warnings
 
+import minidl_keras as keras
 import numpy as np
 import pytest
+from minidl_keras import layers
 
 import minidl as mdl
-import minidl_keras as keras
-from minidl_keras import layers
 from minidl.nn.gradcheck import numerical_gradient, rel_error
-
 from tests.keras.keras_oracle import real_keras as _real_keras
 from tests.keras.test_functional import check_model_gradients
 

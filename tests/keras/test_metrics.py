@@ -3,12 +3,11 @@
 ``fit``/``evaluate`` (not a mean of per-batch values), logged under Keras's names, with
 Keras's numbers; compared with Keras 3 where it is installed (``KERAS_BACKEND=torch``)."""
 
+import minidl_keras as keras
 import numpy as np
 import pytest
 
 import minidl as mdl
-import minidl_keras as keras
-
 from tests.keras.keras_oracle import real_keras
 
 

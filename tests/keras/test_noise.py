@@ -2,13 +2,12 @@
 ``Identity``): the identity at inference, as Keras; in training the noise has the distribution
 Keras's has, whole channels drop together, and backward multiplies by what forward did."""
 
+import minidl_keras as keras
 import numpy as np
 import pytest
-
-import minidl as mdl
-import minidl_keras as keras
 from minidl_keras import layers
 
+import minidl as mdl
 from tests.keras.keras_oracle import HAVE_KERAS, real_keras
 
 LAYERS = [

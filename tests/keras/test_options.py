@@ -5,11 +5,11 @@ each against Keras's rule written out in NumPy and, where Keras 3 is installed (
 backend), against Keras itself; ``minidl.nn.optim``'s ``centered``/``amsgrad`` keep PyTorch's rules.
 """
 
+import minidl_keras as keras
 import numpy as np
 import pytest
 
 import minidl as mdl
-import minidl_keras as keras
 from minidl.nn import optim
 from tests.keras.keras_oracle import HAVE_KERAS, real_keras
 

@@ -12,11 +12,11 @@ import functools
 
 import numpy as np
 import pytest
+from minidl_keras.recurrent import GRU, LSTM, SimpleRNN
 
 import minidl as mdl
 from minidl import backend
 from minidl.nn.gradcheck import check_layer, numerical_gradient, rel_error
-from minidl_keras.recurrent import GRU, LSTM, SimpleRNN
 
 CELLS = [SimpleRNN, LSTM, GRU]
 MASK = np.array([[1, 1, 1, 0, 0], [0, 1, 1, 1, 1], [1, 0, 1, 1, 0]], dtype=bool)  # right, left, holes

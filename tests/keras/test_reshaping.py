@@ -3,14 +3,13 @@
 checks of their hand-written backward, Keras's shapes and numbers where Keras 3 is installed,
 and a functional model built of them that predicts as Keras with Keras's weights."""
 
+import minidl_keras as keras
 import numpy as np
 import pytest
+from minidl_keras import layers
 
 import minidl as mdl
-import minidl_keras as keras
-from minidl_keras import layers
 from minidl.nn.gradcheck import check_layer
-
 from tests.keras.keras_oracle import HAVE_KERAS, real_keras
 from tests.keras.test_functional import check_model_gradients
 

@@ -2,12 +2,12 @@
 ``keras.models.load_model(path, custom_objects=...)`` gives the same weights bit for bit and the
 same predictions, with shared layers, several inputs and outputs and custom layers."""
 
+import minidl_keras as keras
 import numpy as np
 import pytest
+from minidl_keras import layers, ops
 
 import minidl as mdl
-import minidl_keras as keras
-from minidl_keras import layers, ops
 
 
 class Scale(layers.Layer):

@@ -9,13 +9,13 @@ finite-difference check in float64.
 import importlib.util
 import os
 
+import minidl_keras as keras
 import numpy as np
 import pytest
-
-import minidl as mdl
-import minidl_keras as keras
 from minidl_keras import layers
 from minidl_keras.missing import KerasFeatureMissing
+
+import minidl as mdl
 from minidl.nn.gradcheck import numerical_gradient, rel_error
 
 HAVE_KERAS = importlib.util.find_spec("keras") is not None and importlib.util.find_spec("torch") is not None

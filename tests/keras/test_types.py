@@ -4,12 +4,12 @@ arguments and the errors that replaced an ``AttributeError`` on ``None``."""
 
 import inspect
 
+import minidl_keras as keras
 import numpy as np
 import pytest
+from minidl_keras import layers, ops
 
 import minidl as mdl
-import minidl_keras as keras
-from minidl_keras import layers, ops
 from minidl.nn import layers as L
 
 

@@ -8,7 +8,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import minidl as mdl  # noqa: E402
-from minidl import layers as L, plot  # noqa: E402
+from minidl import layers as L  # noqa: E402
+from minidl import plot
 
 
 def labelled(fig):

@@ -7,12 +7,13 @@ actionable; cases that touch files also check that nothing on disk was lost.
 import os
 import warnings
 
+import minidl_keras
 import numpy as np
 import pytest
 
 import minidl as mdl
-import minidl_keras
-from minidl import layers as L, losses, optim
+from minidl import layers as L
+from minidl import losses, optim
 
 
 def mlp(input_shape=(10,), loss="mse", metrics=("mae",)):

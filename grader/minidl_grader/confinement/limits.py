@@ -74,7 +74,7 @@ class ProcessGroup:
     @classmethod
     def create(
         cls, max_processes: int = DEFAULT_MAX_PROCESSES, memory: int | None = None
-    ) -> "ProcessGroup | None":
+    ) -> ProcessGroup | None:
         """A fresh cgroup whose ``pids.max`` is ``max_processes`` (and memory bound to
         ``memory`` bytes, CPU shared, where those controllers are usable); None where no
         pids cgroup can be made."""
@@ -85,7 +85,7 @@ class ProcessGroup:
         return group
 
     @classmethod
-    def _make(cls, parent: str, version: int, max_processes: int) -> "ProcessGroup | None":
+    def _make(cls, parent: str, version: int, max_processes: int) -> ProcessGroup | None:
         path = os.path.join(parent, f"minidl-grade-{os.getpid()}-{secrets.token_hex(4)}")
         try:
             os.mkdir(path)

@@ -11,8 +11,8 @@ The same loop serves both uses:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from ..runtime import codec
 from ..runtime.probes import PROBES, Case, describe_exception

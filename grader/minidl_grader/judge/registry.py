@@ -19,14 +19,14 @@ import importlib.util
 import threading
 import types
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from .feedback import TOLERANCE, compare_outputs
 from ..runtime.probes import PROBES, Case, probe
+from .feedback import TOLERANCE, compare_outputs
 
 __all__ = [
     "Exercise",

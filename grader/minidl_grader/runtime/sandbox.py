@@ -475,6 +475,7 @@ def main() -> None:
             pass
     _redirect_output(workdir)
     import numpy  # noqa: F401  -- imported before the hook, like everything trusted
+
     from . import codec, probes  # noqa: F401
 
     for module in preload:

@@ -10,7 +10,7 @@ public cases: ``check()`` cannot compile or launch the student's kernel the grad
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -1,7 +1,7 @@
 """Chapter 2, neural networks: derivatives of three activations the chapter does not derive, a
 ReLU network through given points, the parity of n bits by hand."""
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

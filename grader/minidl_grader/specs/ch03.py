@@ -4,8 +4,8 @@ cross-entropy backward, a gradient check along random directions."""
 import numpy as np
 
 from ..judge.feedback import compare_outputs, rel_error
-from ..runtime.probes import cubic, log_sum_exp
 from ..judge.registry import Case, Exercise, function_exercise, register
+from ..runtime.probes import cubic, log_sum_exp
 
 CHAPTER = "03_backpropagation"
 

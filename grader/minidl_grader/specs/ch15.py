@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from ..judge.registry import Case, Exercise, function_exercise, register
 from ..judge.feedback import compare_outputs
+from ..judge.registry import Case, Exercise, function_exercise, register
 
 CHAPTER = "15_gans"
 

@@ -11,8 +11,9 @@ import copy
 import numpy as np
 
 from ..judge.feedback import compare_models, compare_outputs
-from ..runtime.probes import build_model, model_summary as _summary
 from ..judge.registry import Case, Exercise, function_exercise, register
+from ..runtime.probes import build_model
+from ..runtime.probes import model_summary as _summary
 
 CHAPTER = "16_transfer_learning"
 

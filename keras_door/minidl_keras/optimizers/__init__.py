@@ -38,6 +38,7 @@ import math
 
 from minidl import backend
 from minidl.nn import optim as _optim
+
 from . import schedules
 
 __all__ = ["SGD", "RMSprop", "Adagrad", "Adam", "AdamW", "Optimizer", "schedules", "get"]

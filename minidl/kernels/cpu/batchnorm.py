@@ -10,7 +10,6 @@ from numba import njit, prange
 
 from .loops import SUM_MATH, pick, serial_twin
 
-
 # ============================================================ batch normalization
 # (the statistics are long sums, hence ``SUM_MATH``: see its note in ``loops.py``)
 

@@ -33,7 +33,7 @@ def compile_options(dtype) -> tuple[str, ...]:
     return ("--std=c++17", f"-DREAL_T={C_REAL_TYPES[dtype]}")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cuda_module(filename: str, dtype: np.dtype):
     import cupy as cp
 
@@ -51,7 +51,7 @@ def get_kernel(filename: str, name: str, like):
     return _cuda_kernel(filename, name, dtype)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cuda_kernel(filename: str, name: str, dtype: np.dtype):
     return _cuda_module(filename, dtype).get_function(name)  # compiles the module on first use
 

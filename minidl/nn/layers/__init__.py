@@ -20,15 +20,7 @@ Image layers take (N, C, H, W) batches, PyTorch's layout; sequences of feature v
 (N, T, D) for the recurrent and attention layers, (N, C, L) for Conv1D and its pools.
 """
 
-from .base import LAYER_CLASSES, Layer
-from .core import Dense, Dropout, Flatten, Reshape
 from .activations import ELU, GELU, SELU, LeakyReLU, ReLU, ReLU6, Sigmoid, Softmax, Softplus, Swish, Tanh
-from .conv import AvgPool2D, Conv2D, GlobalAvgPool2D, MaxPool2D
-from .conv1d import AvgPool1D, Conv1D, GlobalAvgPool1D, MaxPool1D
-from .separable import DepthwiseConv2D, SeparableConv2D
-from .normalization import BatchNorm, LayerNorm
-from .recurrent import GRU, LSTM, SimpleRNN
-from .embedding import Embedding
 from .attention import (
     MultiHeadAttention,
     PositionalEmbedding,
@@ -39,11 +31,19 @@ from .attention import (
     scaled_dot_product_attention,
     scaled_dot_product_attention_backward,
 )
-from .pointer import PointerGenerator
-from .upsampling import Conv2DTranspose, UpSampling2D
-from .residual import Residual
+from .base import LAYER_CLASSES, Layer
+from .conv import AvgPool2D, Conv2D, GlobalAvgPool2D, MaxPool2D
+from .conv1d import AvgPool1D, Conv1D, GlobalAvgPool1D, MaxPool1D
+from .core import Dense, Dropout, Flatten, Reshape
+from .embedding import Embedding
 from .merge import Concatenate
+from .normalization import BatchNorm, LayerNorm
+from .pointer import PointerGenerator
+from .recurrent import GRU, LSTM, SimpleRNN
+from .residual import Residual
+from .separable import DepthwiseConv2D, SeparableConv2D
 from .unet import UNet
+from .upsampling import Conv2DTranspose, UpSampling2D
 
 __all__ = [
     "Layer",

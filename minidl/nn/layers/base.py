@@ -122,7 +122,7 @@ class SubLayerArrays(MutableMapping):
     own (``add_param``); entries cannot be deleted.
     """
 
-    def __init__(self, owner: "Layer", store: str):
+    def __init__(self, owner: Layer, store: str):
         self.owner, self.store = owner, store
         self.own: dict = {}
 
@@ -276,14 +276,14 @@ class Layer:
         self.cache: Any = None  # what forward keeps for backward
 
     # ------------------------------------------------------------------ sub-layers
-    def sublayers(self) -> dict[str, "Layer"]:
+    def sublayers(self) -> dict[str, Layer]:
         """The layers this one holds, by name: ``{}`` for a layer of its own arrays only.
 
         A layer built from others overrides this (see "Layers that hold layers" in the class
         docstring); its ``params`` / ``grads`` / ``buffers`` then include the sub-layers'."""
         return {}
 
-    def layers_within(self, path: str = "") -> Iterator[tuple[str, "Layer"]]:
+    def layers_within(self, path: str = "") -> Iterator[tuple[str, Layer]]:
         """``(path, layer)`` for this layer (``path``, ``""`` at the top) and then, depth first,
         every layer it holds (``"fc1"``, ``"block.0.fc1"``): each layer's own arrays are
         ``_own(layer.params)``, so a walk over them visits every array once."""
@@ -495,7 +495,7 @@ class Layer:
             for key in store:
                 store[key] = fn(store[key])
 
-    def to(self, device: str) -> "Layer":
+    def to(self, device: str) -> Layer:
         """Move params, grads and buffers to ``"cpu"`` or ``"gpu"``; a layer not built yet
         will create them there."""
         device = backend.check_device(device)
@@ -506,7 +506,7 @@ class Layer:
         self.cache = None
         return self
 
-    def astype(self, dtype) -> "Layer":
+    def astype(self, dtype) -> Layer:
         """Cast params, grads and buffers to ``dtype`` (float64 for gradient checks)."""
         self.map_arrays(lambda a: a.astype(dtype))
         return self

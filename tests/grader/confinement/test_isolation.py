@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from minidl_grader import notebook
 from minidl_grader.confinement import isolation
 from minidl_grader.judge import registry

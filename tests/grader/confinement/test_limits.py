@@ -9,7 +9,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from minidl_grader.confinement import isolation, limits
 from minidl_grader.runner import grade_notebook
 
@@ -142,6 +141,7 @@ def test_the_summary_says_which_bound_on_processes_holds():
 # ------------------------------------------------------------------ the grader's own limits (issue 27)
 def test_a_reply_of_nested_lists_is_refused_before_it_is_parsed():
     import tracemalloc
+
     from minidl_grader.runtime import codec
 
     body = b"[" + b"[]," * (2**20 // 3) + b"[]]"
@@ -157,8 +157,9 @@ def test_a_reply_of_nested_lists_is_refused_before_it_is_parsed():
 
 
 def test_decoding_an_array_reply_holds_it_about_twice():
-    import numpy as np
     import tracemalloc
+
+    import numpy as np
     from minidl_grader.runtime import codec
 
     raw = bytearray(codec.dumps({"out": np.ones((512, 256)), "n": (1, [2.0])}))

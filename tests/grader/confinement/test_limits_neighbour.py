@@ -20,7 +20,6 @@ that the batch completes with full marks.
 from pathlib import Path
 
 import pytest
-
 from minidl_grader.confinement import isolation, limits
 from minidl_grader.judge import registry
 

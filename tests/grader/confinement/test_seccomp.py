@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from minidl_grader.confinement import isolation, seccomp
 
 pytestmark = pytest.mark.sandbox  # grades in confined processes: make test, not make test-unit

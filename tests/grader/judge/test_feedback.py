@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from minidl_grader import check, evaluate, notebook, release
 from minidl_grader.judge import registry
 from minidl_grader.runtime import codec

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from minidl_grader import notebook, runner
 from minidl_grader.judge import registry
-from minidl_grader.runtime import codec
 from minidl_grader.judge.feedback import compare_models, compare_outputs, rel_error
+from minidl_grader.runtime import codec
 from minidl_grader.runtime.probes import PROBES, NotebookShell, build_model, model_summary
 
 from tests.grader.grading_answers import solutions_with_answers

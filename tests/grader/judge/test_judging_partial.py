@@ -7,12 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from minidl_grader import cli
-from minidl_grader.reports import report
-from minidl_grader.judge.judging import SubmissionError, judge_exercise
+from minidl_grader.judge.judging import SubmissionError, SubmissionResult, judge_exercise
 from minidl_grader.judge.registry import Case, function_exercise
-from minidl_grader.judge.judging import SubmissionResult
+from minidl_grader.reports import report
 
 from tests.grader.grading_answers import chapter3_with_cell, wn_private_checks
 

@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from minidl_grader import cli, notebook, runner
 from minidl_grader.judge import provenance, registry
 

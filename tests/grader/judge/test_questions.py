@@ -11,12 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from minidl_grader import check, cli, evaluate, notebook, release
 from minidl_grader.confinement import isolation
 from minidl_grader.judge import registry
-from minidl_grader.runtime import codec
 from minidl_grader.judge.questions import multiple_choice, number_question, shape_question
+from minidl_grader.runtime import codec
 
 from tests.grader.grading_answers import chapter3_with_cell
 

@@ -8,7 +8,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from minidl_grader import cli, notebook
 from minidl_grader.confinement import isolation
 from minidl_grader.judge import registry

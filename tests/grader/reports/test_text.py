@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from minidl_grader import cli, notebook
 from minidl_grader.judge import registry
 from minidl_grader.reports.text import clean_text, display_path, one_line, spreadsheet_cell

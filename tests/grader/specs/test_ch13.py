@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from minidl_grader.judge import registry
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from minidl_grader.judge import registry
+from minidl_grader.specs import ch19
 
 import minidl as mdl
 from minidl import layers as L
-from minidl_grader.judge import registry
-from minidl_grader.specs import ch19
 from minidl.training import vision_metrics as vm
 
 EXERCISES = {

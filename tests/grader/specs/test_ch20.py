@@ -6,7 +6,6 @@ import copy
 
 import numpy as np
 import pytest
-
 from minidl_grader.judge import registry
 from minidl_grader.specs import ch20
 

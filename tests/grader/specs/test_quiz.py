@@ -9,7 +9,6 @@ wrong option carries its own feedback (checked in ``tests/grader/judge/test_ques
 from collections import Counter
 
 import pytest
-
 from minidl_grader.judge import registry
 from minidl_grader.specs import quiz
 

@@ -12,12 +12,11 @@ from __future__ import annotations
 import sys
 
 import pytest
-
 from minidl_grader import runner
 from minidl_grader.judge import registry
 from minidl_grader.judge.judging import Result, _in_process_outputs, judge_exercise
 
-from tests.grader.specs.wrong_answers import RIGHT, WRONG, SETUP
+from tests.grader.specs.wrong_answers import RIGHT, SETUP, WRONG
 
 SEEDS = (11, 2027)
 

@@ -12,12 +12,11 @@ with Transformer" and "Image classification from scratch" (augmentation layers),
 import re
 import textwrap
 
+import minidl_keras
 import numpy as np
 import pytest
 
 import minidl as mdl
-import minidl_keras
-
 from tests.keras.keras_oracle import HAVE_KERAS, real_keras
 
 pytestmark = pytest.mark.slow  # whole programs trained in minidl and in Keras: make test, not make test-unit

@@ -16,10 +16,9 @@ small size and on generated data (nothing is downloaded).
 
 import importlib.util
 
+import minidl_keras
 import numpy as np
 import pytest
-
-import minidl_keras
 
 from tests.keras.keras_oracle import HAVE_KERAS
 from tests.keras.programs.test_io_programs import run, same_report

@@ -14,10 +14,9 @@ stopped at ``keras.metrics.TopKCategoricalAccuracy`` (a clear ``NotImplementedEr
 other three ran unchanged.
 """
 
+import minidl_keras
 import numpy as np
 import pytest
-
-import minidl_keras
 
 from tests.keras.keras_oracle import HAVE_KERAS
 from tests.keras.programs.test_io_programs import run, same_report

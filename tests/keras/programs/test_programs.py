@@ -16,11 +16,11 @@ Keras's names print and save under minidl's class names.
 import re
 import textwrap
 
+import minidl_keras
 import numpy as np
 import pytest
 
 import minidl as mdl
-import minidl_keras
 from minidl import layers as L
 from minidl.nn.gradcheck import check_layer
 
@@ -834,6 +834,7 @@ def test_channels_last_is_the_keras_doors_default_only():
 
 def test_keras_optimizer_names_and_defaults():
     from minidl_keras import optimizers
+
     from minidl import optim
 
     sgd = optimizers.SGD()

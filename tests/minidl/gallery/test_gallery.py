@@ -6,8 +6,7 @@ import pytest
 import minidl as mdl
 from minidl import optim
 from minidl.gallery import autoencoders as ae
-from minidl.gallery import gan
-from minidl.gallery import transfer
+from minidl.gallery import gan, transfer
 from minidl.nn.gradcheck import check_layer, numerical_gradient, rel_error
 from minidl.nn.layers import Dense, Flatten, ReLU
 from minidl.nn.layers.conv import Conv2D

@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.minidl.kernels import kernel_cases as kc
 from minidl import backend
 from minidl.kernels import cpu, gpu, reference
+from tests.minidl.kernels import kernel_cases as kc
 from tests.minidl.kernels.tiers import EMULATOR, GPU_STATUS, gpu_tier
 
 TIERS = ["numba", EMULATOR, gpu_tier("cuda")]

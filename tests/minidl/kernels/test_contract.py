@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.minidl.kernels import kernel_cases as kc
 from minidl.kernels import contract, cpu, gpu, reference
+from tests.minidl.kernels import kernel_cases as kc
 
 PACKAGE_DIR = Path(__file__).resolve().parents[3] / "minidl"
 TIERS = [reference, cpu, gpu]
@@ -186,6 +186,7 @@ def _immutable(value) -> bool:
     """Whether ``value`` can hold no state: numbers, strings, dtypes, paths, patterns, types,
     and tuples, frozensets and read-only mappings of such."""
     import __future__
+
     import re
     from pathlib import PurePath
     from types import MappingProxyType

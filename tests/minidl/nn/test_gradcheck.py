@@ -18,7 +18,6 @@ from minidl import layers as L
 from minidl.nn import gradcheck
 from minidl.nn.gradcheck import check_layer, check_loss
 
-
 pytestmark = pytest.mark.usefixtures("reference_kernels")  # float64 checks on the NumPy reference
 
 

@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from minidl import layers as L, optim
+from minidl import layers as L
+from minidl import optim
 
 P0 = np.array([1.0, -2.0, 0.5])
 GRADS = [np.array([0.5, 0.1, -0.3]), np.array([-0.2, 0.4, 0.3]), np.array([0.1, 0.1, 0.1])]

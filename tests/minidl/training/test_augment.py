@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import minidl as mdl
-from minidl import augment, layers as L, losses, optim
+from minidl import augment, losses, optim
+from minidl import layers as L
 from minidl.training.data import DataLoader
 
 

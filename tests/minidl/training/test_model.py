@@ -5,11 +5,11 @@ import os
 
 import numpy as np
 import pytest
-
-import minidl as mdl
-from minidl import callbacks, layers as L, losses, optim
 from minidl_keras.layout import channels_last_class
 
+import minidl as mdl
+from minidl import callbacks, losses, optim
+from minidl import layers as L
 from tests.minidl.training.small_problems import blobs
 
 

@@ -10,10 +10,9 @@ import numpy as np
 import pytest
 
 import minidl as mdl
-from minidl import callbacks, layers as L, losses, optim
-
+from minidl import callbacks, losses, optim
+from minidl import layers as L
 from tests.minidl.training.small_problems import blobs
-
 
 OPTIMIZERS = {
     "adam": lambda: optim.Adam(1e-2),

@@ -7,7 +7,6 @@ as functions, the points, and what an answer may not use.
 """
 
 import numpy as np
-
 from minidl_grader.judge.registry import Case, function_exercise
 
 CHAPTER = "p1_softsign"  # the stem of solutions/p1_softsign.ipynb

@@ -18,8 +18,8 @@ import copy
 import numpy as np
 import pytest
 
-from tests.minidl.kernels import kernel_cases as kc
 from minidl.kernels import cpu, reference
+from tests.minidl.kernels import kernel_cases as kc
 
 
 @pytest.mark.parametrize("name", sorted(kc.TABLE))

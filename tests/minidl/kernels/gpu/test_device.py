@@ -603,6 +603,7 @@ def test_peer_builds_the_cuda_step_of_a_gpu_row(monkeypatch):
     pytest.importorskip("torch")
     import io
     import json
+
     from minidl.bench import peer
 
     built = []

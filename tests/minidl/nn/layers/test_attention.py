@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 import minidl as mdl
-from minidl import backend, gradcheck, layers as L
+from minidl import backend, gradcheck
+from minidl import layers as L
 from minidl.nn.gradcheck import numerical_gradient, rel_error
 
 TOL = 1e-7

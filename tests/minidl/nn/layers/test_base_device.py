@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 
 import minidl as mdl
-from minidl import backend, layers as L, losses, optim
+from minidl import backend, losses, optim
+from minidl import layers as L
 from minidl.kernels import reference
 
 

@@ -238,6 +238,7 @@ def test_layers_within_walks_the_tree_depth_first_with_paths():
 
 def test_unet_and_the_keras_wrappers_use_the_mechanism_with_their_key_names():
     from minidl_keras import layers as keras_layers
+
     from minidl.nn.layers import UNet
 
     unet = UNet(2, filters=(2,))

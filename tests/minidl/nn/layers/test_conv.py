@@ -6,7 +6,6 @@ import pytest
 import minidl as mdl
 from minidl.nn.gradcheck import check_layer
 from minidl.nn.layers.conv import AvgPool2D, Conv2D, GlobalAvgPool2D, MaxPool2D
-
 from tests.minidl.nn.layers.torch_oracle import assert_layer_equals_torch, torch_grads
 
 

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 import minidl as mdl
-from minidl import backend, layers as L
+from minidl import backend
+from minidl import layers as L
 from minidl.nn.gradcheck import numerical_gradient, rel_error
 
 N, T, S, D, DM, E, V, EXTENDED = 2, 3, 5, 4, 6, 3, 7, 9

@@ -18,8 +18,8 @@ import pytest
 
 import minidl as mdl
 from minidl import backend
-from minidl.nn.gradcheck import numerical_gradient, rel_error
 from minidl.kernels import reference
+from minidl.nn.gradcheck import numerical_gradient, rel_error
 from minidl.nn.layers.recurrent import (
     GRU,
     LSTM,

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import minidl as mdl
-from minidl import initializers, layers as L, losses, optim
+from minidl import initializers, losses, optim
+from minidl import layers as L
 from minidl.nn.gradcheck import check_layer
 
 
