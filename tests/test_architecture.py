@@ -735,3 +735,57 @@ def test_the_path_check_can_fail(tmp_path):
         "pkg/cuda/*.cpp",
         "moved.py",
     ]
+
+
+# ============================================================================ the teaching core knows no Keras
+TEACHING_CORE = ("nn", "training", "kernels", "backend.py")
+
+
+def keras_mentions(package_dir: Path = PACKAGE_DIR) -> list[str]:
+    """``file:line`` of every line of the teaching core (``nn/``, ``training/``, ``kernels/``,
+    ``backend.py``) that names Keras: an identifier, a message, a docstring or a comment. The
+    Keras door adapts minidl from outside; what it needs is not written in the core."""
+    found = []
+    for part in TEACHING_CORE:
+        root = package_dir / part
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        for path in files:
+            if path.suffix not in (".py", ".cu", ".md", ".txt"):
+                continue
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if re.search("keras", line, re.IGNORECASE):
+                    found.append(f"{path.relative_to(package_dir.parent)}:{number}")
+    return found
+
+
+def test_the_teaching_core_names_no_keras():
+    assert keras_mentions() == []
+
+
+def test_the_keras_check_can_fail(tmp_path):
+    package = tmp_path / "minidl"
+    (package / "nn").mkdir(parents=True)
+    (package / "training").mkdir()
+    (package / "kernels").mkdir()
+    (package / "backend.py").write_text("x = 1\n")
+    (package / "nn" / "a.py").write_text("'''As Keras does.'''\n")
+    (package / "training" / "b.py").write_text("y = 2\nif hasattr(x, 'keras_history'): pass\n")
+    assert keras_mentions(package) == ["minidl/nn/a.py:1", "minidl/training/b.py:2"]
+
+
+def classes_named(name: str, roots) -> list[str]:
+    """``file:line`` of every class statement named ``name`` under ``roots``."""
+    found = []
+    for root in roots:
+        for path in sorted(root.rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+                if isinstance(node, ast.ClassDef) and node.name == name:
+                    found.append(f"{path.relative_to(REPOSITORY)}:{node.lineno}")
+    return found
+
+
+def test_one_class_is_named_sequential():
+    """minidl's ``Sequential``; the door's model class is ``KerasSequential``, which the door
+    exports as ``keras.Sequential`` (and shows as "Sequential", as Keras does)."""
+    found = classes_named("Sequential", [PACKAGE_DIR, KERAS_DIR])
+    assert [place.rpartition(":")[0] for place in found] == ["minidl/training/model.py"], found
