@@ -211,9 +211,10 @@ def channels_last_class(base: type, data_format_at: int | None = None) -> type:
 def door_class(cls: type, config: dict) -> type:
     """The class a saved layer entry is made again with: the door's class for one of minidl's
     (``DOOR_CLASSES``: the channels-last image layers, the recurrent layers) saved with arguments
-    minidl's does not take (``data_format``, ``dropout``, ...: saved by this door), else ``cls``."""
-    door = DOOR_CLASSES.get(cls)
-    if door is None:
+    minidl's does not take (``data_format``, ``dropout``, ...: saved by this door), else ``cls``.
+    ``cls`` may be minidl's class or the door's class over it that only adds Keras's names."""
+    door = next((DOOR_CLASSES[c] for c in cls.__mro__ if c in DOOR_CLASSES), None)
+    if door is None or issubclass(cls, ChannelsLast):
         return cls
     takes = inspect.signature(cls).parameters
     return door if any(key not in takes for key in config) else cls

@@ -91,6 +91,9 @@ def test_conv2d_regularizer_adds_its_loss_and_gradient(rng):
     for layer in (plain, penalised):
         layer.forward(x)
         layer.backward(dy)
+    np.testing.assert_array_equal(penalised.grads["W"], plain.grads["W"])  # backward is the data's
+    for layer in (plain, penalised):
+        layer.add_penalty_gradients()  # what the optimizer's step does before it updates
     W = plain.params["W"]
     assert plain.regularization_loss() == 0.0
     assert penalised.regularization_loss() == pytest.approx(
