@@ -120,7 +120,7 @@ def with_keras_options(cls: type) -> type:
     """Class decorator for a door subclass of ``KerasAffineOptions`` and a minidl affine layer:
     an ``__init__`` that takes minidl's arguments and Keras's options (``KERAS_OPTIONS``), with
     a signature listing them in Keras's order (``help``, ``get_config`` and saving read it)."""
-    minidl_init = cls.__init__
+    minidl_init = cls.__init__  # type: ignore[misc]
 
     def __init__(self, *args, **kwargs):
         options = {name: kwargs.pop(name) for name in KERAS_OPTIONS if name in kwargs}
@@ -145,7 +145,7 @@ def with_keras_options(cls: type) -> type:
     __init__.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     __init__.__doc__ = minidl_init.__doc__
     __init__.__qualname__ = f"{cls.__qualname__}.__init__"
-    cls.__init__ = __init__
+    cls.__init__ = __init__  # type: ignore[misc]
     return cls
 
 

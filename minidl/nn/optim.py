@@ -54,7 +54,7 @@ class Optimizer:
     """
 
     #: every optimizer class by name, filled as subclasses are defined (``get`` reads it)
-    classes: dict[str, type] = {}
+    classes: dict[str, type["Optimizer"]] = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

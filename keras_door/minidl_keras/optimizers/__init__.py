@@ -35,6 +35,8 @@ optimizer's configuration holds them; ``minidl.nn.optim.get`` finds them by clas
 """
 
 import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from minidl import backend
 from minidl.nn import optim as _optim
@@ -45,8 +47,15 @@ __all__ = ["SGD", "RMSprop", "Adagrad", "Adam", "AdamW", "Optimizer", "schedules
 
 Optimizer = _optim.Optimizer
 
+# KerasRules is a mixin placed before one of minidl's optimizers; the type checker reads it as
+# the Optimizer it always extends.
+if TYPE_CHECKING:
+    _RulesBase = _optim.Optimizer
+else:
+    _RulesBase = object
 
-class KerasRules:
+
+class KerasRules(_RulesBase):
     """What every Keras optimizer adds to minidl's: ``lr`` may be a ``LearningRateSchedule``,
     ``decoupled_weight_decay`` shrinks each weight before its update, ``learning_rate`` is
     ``lr``. Placed before a minidl optimizer class among a subclass's bases."""
@@ -236,7 +245,13 @@ def _adam(who, cls, learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_deca
     return cls(learning_rate, beta1=beta_1, beta2=beta_2, eps=epsilon, amsgrad=amsgrad, **options)
 
 
-_BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adagrad": Adagrad, "adam": Adam, "adamw": AdamW}
+_BY_NAME: dict[str, Callable[[], Optimizer]] = {
+    "sgd": SGD,
+    "rmsprop": RMSprop,
+    "adagrad": Adagrad,
+    "adam": Adam,
+    "adamw": AdamW,
+}
 
 
 def get(identifier):
