@@ -119,7 +119,7 @@ bench: $(STAMP)  ## speed of the NumPy reference vs Numba (vs PyTorch when insta
 
 book: $(GPU_STAMP)  ## re-execute every chapter in notebooks/ in place (outputs that nbval compares)
 	$(PY) -m pip install --quiet -e ".[compare]" || \
-		echo "Keras 3 not installed: chapter 17's Keras cells will say they were skipped"
+		echo "Keras 3 not installed: chapter 19's Keras cells will say they were skipped"
 	$(PY) tools/execute_notebooks.py notebooks/*.ipynb
 
 html: $(STAMP)  ## the chapters with their stored outputs as a static site, build/html/index.html (offline, nothing re-executed)

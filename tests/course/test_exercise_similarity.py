@@ -19,8 +19,8 @@ Calibration: ``copies_in`` run on the solutions of the commit before issue 28's 
 (coverage >= 0.78): ch03 ``dense_backward`` 1.00 (chapter 3 cell 21) and
 ``softmax_cross_entropy_backward`` 0.84 (cell 25), ch06 ``batchnorm_forward`` 0.89 (cell 4),
 ch07 ``conv2d_forward`` 0.90 (cell 5), ch10 ``relu_forward_cuda`` 0.91 (the leaky-ReLU
-kernel of cell 11), ch11 ``rnn_step_forward`` 0.93 (``minidl/layers/recurrent.py``), ch14
-``reconstruction_errors`` 0.80 (chapter 14 cell 6), ch02 ``activation_derivatives`` 0.80
+kernel of cell 11), ch11 ``rnn_step_forward`` 0.93 (``minidl/layers/recurrent.py``), ch15
+``reconstruction_errors`` 0.80 (chapter 15 cell 6), ch02 ``activation_derivatives`` 0.80
 (cell 7); and two the issue did not list: ch01 ``softmax`` 0.98
 (``minidl/kernels/reference.py``), ch05 ``inverted_dropout`` 0.93 (the same file), ch03
 ``numerical_gradient`` 0.80 (``minidl/gradcheck.py``). Copies the issue lists that a token

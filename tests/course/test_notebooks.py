@@ -235,7 +235,7 @@ def test_every_solutions_notebook_belongs_to_a_chapter():
 # import check`` outlived the module by several releases) fails only when a reader types it.
 PROJECT_PACKAGES = ("minidl", "minidl_keras", "minidl_grader")
 # Imported by a chapter but installed by hand, not by any extra: the chapter says so and skips
-# its cells without it (chapter 17 runs Keras 3 on PyTorch; pyproject's [compare] comment).
+# its cells without it (chapter 19 runs Keras 3 on PyTorch; pyproject's [compare] comment).
 INSTALLED_BY_HAND = {"torch"}
 # Distributions whose import name differs from the distribution's name.
 IMPORT_NAMES = {"cupy_cuda12x": ["cupy", "cupy_backends"], "scikit_learn": ["sklearn"], "pillow": ["PIL"]}
@@ -347,7 +347,7 @@ def test_the_import_check_catches_a_module_that_is_gone():
     assert {"numpy", "gymnasium", "vaderSentiment", "cupy"} <= declared_imports()
 
 
-# "## 8.4 Title": chapter 8, section 4 (chapters 9, 10 and 17 number "## 1." with "### 1.1" inside)
+# "## 8.4 Title": chapter 8, section 4 (chapters 9, 10 and 19 number "## 1." with "### 1.1" inside)
 SECTION_HEADING = re.compile(r"^## (\d+)\.(\d+) ", re.M)
 SECTION_REFERENCE = re.compile(r"\b[Ss]ections? (\d+)\.(\d+)\b")
 

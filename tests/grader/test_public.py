@@ -260,10 +260,10 @@ def _leaks(files: dict[str, str]) -> dict[str, list[str]]:
 
 
 def test_the_leak_check_finds_a_pasted_reference():
-    from minidl_grader.specs import ch06, ch18
+    from minidl_grader.specs import ch06, ch20
 
-    pasted = "import numpy as np\n\n" + inspect.getsource(ch18.delta_features).replace("def delta", "def my")
-    assert _leaks({"a.py": pasted}) == {"a.py": ["minidl_grader.specs.ch18.delta_features"]}
+    pasted = "import numpy as np\n\n" + inspect.getsource(ch20.delta_features).replace("def delta", "def my")
+    assert _leaks({"a.py": pasted}) == {"a.py": ["minidl_grader.specs.ch20.delta_features"]}
     assert list(_leaks({"b.py": textwrap.indent(inspect.getsource(ch06.groupnorm_backward), "    ")}))
 
 

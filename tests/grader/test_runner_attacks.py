@@ -488,14 +488,14 @@ def test_a_submission_that_hangs_everywhere_stops_at_its_budget(tmp_path):
 
 # ---------------------------------------------------------------------- forged evidence (issue 40)
 # What the verdict needs beyond the outputs -- that a chapter-9 kernel is compiled by Numba,
-# that chapter 10's CUDA source is what the emulator ran, which layers a chapter-16 model
+# that chapter 10's CUDA source is what the emulator ran, which layers a chapter-18 model
 # trains -- is observed in the sandbox, which the submission controls. Each spoof below
 # hands in plain Python (or nothing) and tries to make that observation lie; each must score
 # 0 on the exercises it targets. The first is the one an instructor found: 3/3, 1/1, 2/2
 # for plain Python before the probe compared with classes captured before the notebook ran.
 CHAPTER9 = ROOT / "solutions" / "09_fast_cpu_kernels.ipynb"
 CHAPTER10 = ROOT / "solutions" / "10_gpu_kernels.ipynb"
-CHAPTER16 = ROOT / "solutions" / "16_transfer_learning.ipynb"
+CHAPTER18 = ROOT / "solutions" / "18_transfer_learning.ipynb"
 KERNELS9 = ("depthwise_conv2d_numba", "relu_backward_numba", "avgpool2d_padded_backward_numba")
 KERNELS10 = ("bias_relu_cuda", "relu_backward_cuda", "silu_backward_cuda", "upsample_backward_cuda")
 FAKE_NJIT = (
@@ -651,7 +651,7 @@ def _spoofs() -> dict:
             "changed the CUDA emulator",
         ),
         "a layer class changed under the frozen-layers probe": (
-            _with_cells(CHAPTER16, {}, "from minidl.nn import layers as L\nL.Layer.trainable = True\n"),
+            _with_cells(CHAPTER18, {}, "from minidl.nn import layers as L\nL.Layer.trainable = True\n"),
             ("freeze_all_but_last", "discriminative_fine_tune_step"),
             "changes modules",
         ),
@@ -666,11 +666,11 @@ def test_forged_evidence_scores_zero_and_the_honest_notebooks_keep_theirs(tmp_pa
     folder.mkdir()
     for i, (nb, _, _) in enumerate(spoofs.values()):
         (folder / f"spoof_{i}.ipynb").write_text(json.dumps(nb))
-    for source in (CHAPTER9, CHAPTER10, CHAPTER16):
+    for source in (CHAPTER9, CHAPTER10, CHAPTER18):
         (folder / f"honest_{source.name}").write_bytes(source.read_bytes())
     options = ["--no-isolation"] if mode == "--no-isolation" else []
     graded = grade_batch(folder, "--seed", "3", "--timeout", "30", *options)
-    for source in (CHAPTER9, CHAPTER10, CHAPTER16):
+    for source in (CHAPTER9, CHAPTER10, CHAPTER18):
         honest = graded[f"honest_{source.name}"]
         assert all(t["status"] == "passed" for t in honest["tests"]), honest["tests"]
     for i, (name, (_, targets, words)) in enumerate(spoofs.items()):

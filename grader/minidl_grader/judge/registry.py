@@ -61,13 +61,13 @@ CHAPTERS = (
     "11_recurrent_networks",
     "12_attention",
     "13_language_tasks",
-    "14_autoencoders",
-    "15_gans",
-    "16_transfer_learning",
-    "17_frameworks",
-    "18_speech",
-    "19_detection_segmentation",
-    "20_game_playing",
+    "15_autoencoders",
+    "16_gans",
+    "18_transfer_learning",
+    "19_frameworks",
+    "20_speech",
+    "21_detection_segmentation",
+    "22_game_playing",
 )
 # an instructor's private chapters (``--course DIR``: ``course.load``), after the built-in ones
 COURSE_CHAPTERS: list[str] = []

@@ -292,7 +292,7 @@ def _cuda_probe(namespace, entries, case):
     return {"out": out_view.copy(), "guard_ok": bool(np.all(output[n:] == _SENTINEL))}
 
 
-# ---------------------------------------------------------------------- chapter 16: models
+# ---------------------------------------------------------------------- chapter 18: models
 def build_model(weights: list):
     """Dense(h) - ReLU - Dense(h2) - ReLU - Dense(k) in float64 with the given (W, b) pairs."""
     from minidl.nn import layers as L

@@ -1,294 +1,206 @@
-"""Chapter 15, GANs: the hinge loss, one generator step, a broken training step repaired."""
+"""Chapter 15, autoencoders: a training step, tied weights, a sparsity penalty."""
 
 import numpy as np
 
-from ..judge.feedback import compare_outputs
-from ..judge.registry import Case, Exercise, function_exercise, register
+from ..judge.registry import Case, function_exercise
 
-CHAPTER = "15_gans"
+CHAPTER = "15_autoencoders"
 
 
 def _sigmoid(z):
     return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
-def _softplus(z):
-    return np.logaddexp(0.0, z)
+def autoencoder_train_step(x, W1, b1, W2, b2, lr):
+    """One SGD step of h = relu(x W1 + b1), x_hat = sigmoid(h W2 + b2), loss = mean((x_hat - x)**2).
 
-
-# ---------------------------------------------------------------- the hinge loss
-def hinge_gan_losses(real_logits, fake_logits):
-    """The hinge GAN losses on D's raw scores and their (sub)gradients, derivative 0 at a kink.
-
-    L_D = mean(relu(1 - real)) + mean(relu(1 + fake)),  L_G = -mean(fake).
-    Returns (loss_d, d_real, d_fake, loss_g, dg_fake).
+    The mean is over every element (N * D of them). Returns (loss, W1, b1, W2, b2): the
+    loss before the step and the parameters after it.
     """
-    n_real, n_fake = len(real_logits), len(fake_logits)
-    loss_d = np.mean(np.maximum(0.0, 1.0 - real_logits)) + np.mean(np.maximum(0.0, 1.0 + fake_logits))
-    d_real = np.where(real_logits < 1.0, -1.0 / n_real, 0.0)
-    d_fake = np.where(fake_logits > -1.0, 1.0 / n_fake, 0.0)
-    return loss_d, d_real, d_fake, -np.mean(fake_logits), np.full(n_fake, -1.0 / n_fake)
+    return _autoencoder_step(x, W1, b1, W2, b2, lr, count=x.size)
 
 
-def _hinge_variant(real, fake, mistake):
-    """``hinge_gan_losses`` with one of the mistakes of ``HINGE_MISTAKES``."""
-    loss_d, d_real, d_fake, loss_g, dg_fake = hinge_gan_losses(real, fake)
-    n_real, n_fake = len(real), len(fake)
-    if mistake == "swapped":
-        loss_d = np.mean(np.maximum(0.0, 1.0 + real)) + np.mean(np.maximum(0.0, 1.0 - fake))
-        d_real, d_fake = np.where(real > -1.0, 1.0 / n_real, 0.0), np.where(fake < 1.0, -1.0 / n_fake, 0.0)
-    elif mistake == "kink":
-        d_real, d_fake = np.where(real <= 1.0, -1.0 / n_real, 0.0), np.where(fake >= -1.0, 1.0 / n_fake, 0.0)
-    elif mistake == "pooled":
-        total = n_real + n_fake
-        loss_d = (np.maximum(0.0, 1.0 - real).sum() + np.maximum(0.0, 1.0 + fake).sum()) / total
-        d_real, d_fake = d_real * n_real / total, d_fake * n_fake / total
-    elif mistake == "generator hinge":
-        loss_g, dg_fake = np.mean(np.maximum(0.0, 1.0 - fake)), np.where(fake < 1.0, -1.0 / n_fake, 0.0)
-    elif mistake == "generator minimax":
-        loss_g, dg_fake = -np.mean(np.maximum(0.0, 1.0 + fake)), np.where(fake > -1.0, -1.0 / n_fake, 0.0)
-    elif mistake == "sums":
-        d_real, d_fake, dg_fake = d_real * n_real, d_fake * n_fake, dg_fake * n_fake
-    return loss_d, d_real, d_fake, loss_g, dg_fake
+def _autoencoder_step(x, W1, b1, W2, b2, lr, *, count):
+    a1 = x @ W1 + b1
+    h = np.maximum(a1, 0.0)
+    x_hat = _sigmoid(h @ W2 + b2)
+    loss = np.sum((x_hat - x) ** 2) / count
+    da2 = 2.0 * (x_hat - x) / count * x_hat * (1.0 - x_hat)
+    dW2, db2 = h.T @ da2, da2.sum(axis=0)
+    da1 = (da2 @ W2.T) * (a1 > 0)
+    dW1, db1 = x.T @ da1, da1.sum(axis=0)
+    return loss, W1 - lr * dW1, b1 - lr * db1, W2 - lr * dW2, b2 - lr * db2
 
 
-HINGE_MISTAKES = {
-    "swapped": "real and fake are swapped in L_D: D wants real scores above +1, fake ones below -1",
-    "kink": "the derivative at a kink is taken as 1; take 0 there (as ReLU's backward does at 0): "
-    "a real score of exactly 1 or a fake score of exactly -1 gets no gradient",
-    "pooled": "L_D is a mean over the 2n pooled scores; it is the sum of two means, one over the real "
-    "scores and one over the fakes",
-    "generator hinge": "the generator minimises relu(1 - fake): its gradient vanishes as soon as a "
-    "fake's score passes 1; the hinge GAN's generator minimises -mean(fake), with no hinge",
-    "generator minimax": "the generator maximises D's own fake term relu(1 + fake) (the minimax "
-    "form): flat, no gradient at all, once D pushes a fake below -1; L_G = -mean(fake)",
-    "sums": "the gradients are not divided by the number of scores: each loss is a mean",
-}
-
-
-def _hinge_cases(rng):
-    ties = (np.array([1.0, 0.5, 1.0, 3.0, -2.0]), np.array([-1.0, -1.0, 0.2, -3.0]))
-    return [
-        Case((rng.standard_normal(6) * 2, rng.standard_normal(4) * 2), label="6 real and 4 fake scores"),
-        Case(ties, label="scores exactly at the kinks (real 1, fake -1)"),
-        Case(
-            (rng.standard_normal(3) * 3, rng.standard_normal(7) * 3 - 2),
-            label="3 real and 7 fake scores, most fakes below -1",
-        ),
-    ]
-
-
-function_exercise(
-    "hinge_gan_losses",
-    CHAPTER,
-    2,
-    "hinge_gan_losses",
-    "The hinge loss of a GAN, and its gradients",
-    _hinge_cases,
-    hinge_gan_losses,
-    ("loss_d", "d_real", "d_fake", "loss_g", "dg_fake"),
-    mistakes=tuple(
-        (hint, lambda r, f, mistake=mistake: _hinge_variant(r, f, mistake))
-        for mistake, hint in HINGE_MISTAKES.items()
-    ),
-    forbids=("minidl.gallery.gan", "minidl.nn.losses", "minidl.nn.layers"),
-)
-
-
-# ---------------------------------------------------------------- generator step
-def generator_step(z, Wg, bg, Wd, bd, lr):
-    """One SGD step on the generator only.
-
-    G(z) = tanh(z Wg + bg) (N, D);  logits = G(z) Wd + bd (N,);  loss = mean(softplus(-logits)).
-    Returns the updated (Wg, bg); the discriminator's Wd, bd stay unchanged.
-    """
-    return _generator_step(z, Wg, bg, Wd, bd, lr, saturating=False)
-
-
-def _generator_step(z, Wg, bg, Wd, bd, lr, *, saturating):
-    a = z @ Wg + bg
-    x = np.tanh(a)
-    logits = x @ Wd + bd
-    n = z.shape[0]
-    dlogits = -_sigmoid(logits) / n if saturating else -_sigmoid(-logits) / n
-    da = np.outer(dlogits, Wd) * (1.0 - x**2)
-    return Wg - lr * (z.T @ da), bg - lr * da.sum(axis=0)
-
-
-def _gen_step_cases(rng):
+def _ae_cases(rng):
     cases = []
-    for n, k, d, lr in ((5, 3, 4, 0.1), (3, 2, 6, 0.25)):  # lr not always 0.1
+    for n, d, k in ((6, 5, 3), (4, 8, 2)):
         cases.append(
             Case(
                 (
-                    rng.standard_normal((n, k)),
+                    rng.random((n, d)),
+                    rng.standard_normal((d, k)),
+                    rng.standard_normal(k) * 0.1,
                     rng.standard_normal((k, d)),
                     rng.standard_normal(d) * 0.1,
-                    rng.standard_normal(d),
-                    float(rng.standard_normal()),
-                    lr,
+                    0.5,
                 ),
-                label=f"z of shape {(n, k)}, samples of size {d}, lr={lr}",
-            )
-        )
-    return cases
-
-
-def _judge_generator_step(case, got):
-    if not isinstance(got, dict) or "out" not in got:
-        return "the grader could not read the result"
-    args = case.args
-    z, Wg, bg, Wd, bd, lr = args
-    wrong = [
-        (
-            "the saturating loss was used; the generator step uses the non-saturating "
-            "loss mean(softplus(-logits))",
-            _generator_step(z, Wg, bg, Wd, bd, lr, saturating=True),
-        ),
-        (
-            "the step goes uphill: subtract lr * gradient",
-            _generator_step(z, Wg, bg, Wd, bd, -lr, saturating=False),
-        ),
-    ]
-    problem = compare_outputs(got["out"], generator_step(*args), ("Wg", "bg"), wrong)
-    if problem:
-        return problem
-    after = got.get("args_after") or ()
-    for position, name in ((3, "Wd"), (4, "bd")):  # the discriminator's weights, unchanged
-        before = args[position]
-        if len(after) > position and (
-            after[position].shape != before.shape or not np.array_equal(after[position], before)
-        ):
-            return f"the discriminator's {name} was changed: the generator step must only update Wg and bg"
-    for position, name in ((0, "z"), (1, "Wg"), (2, "bg")):  # new arrays, the caller's kept
-        before = args[position]
-        if len(after) > position and (
-            after[position].shape != before.shape or not np.array_equal(after[position], before)
-        ):
-            return (
-                f"the function changed its input `{name}` in place; the task asks for new arrays "
-                "(write `Wg = Wg - lr * dWg` instead of `Wg -= lr * dWg`)"
-            )
-    return None
-
-
-register(
-    Exercise(
-        name="generator_step",
-        chapter=CHAPTER,
-        points=3,
-        entries=("generator_step",),
-        title="One training step of a GAN's generator",
-        make_cases=_gen_step_cases,
-        judge=_judge_generator_step,
-        probe="call_and_inputs",
-        forbids=(
-            "minidl.gallery.gan",
-            "minidl.nn.losses",
-            "minidl.nn.optim",
-            "minidl.training",
-            "minidl.nn.gradcheck",
-        ),
-        catches=(
-            "the saturating loss instead of the non-saturating one",
-            "a step uphill (+ lr * gradient)",
-            "the discriminator's Wd or bd changed",
-            "Wg or bg updated in place (the task asks for new arrays)",
-        ),
-    )
-)
-
-
-# ---------------------------------------------------------------- a broken GAN step, repaired
-def gan_step(x_real, z_d, z_g, params, lr):
-    """One alternating GAN step on 1-D data, as GANTrainer does: G(z) = a z + c, D's logit
-    l = w x + b. The discriminator step (real 1, fake 0, G only forward) updates w, b; the
-    generator step, with fresh noise z_g and the *updated* D, updates a, c on the
-    non-saturating loss. Returns (a, c, w, b, loss_d, loss_g), the losses before each update."""
-    return _gan_step(x_real, z_d, z_g, params, lr, ())
-
-
-# the four bugs of the step the task shows (its cell holds them all)
-GAN_STEP_BUGS = {
-    "labels": "the discriminator's labels are flipped: real samples are labelled 1 "
-    "(softplus(-l_real)), fakes 0 (softplus(l_fake))",
-    "leak": "the discriminator step moves the generator too: a and c must change only in the "
-    "generator step (G only runs forward while D learns)",
-    "stale": "the generator step scores the fakes with the discriminator from before its step; "
-    "the alternating step uses the updated w and b",
-    "saturating": "the generator step uses the saturating loss mean(log(1 - D(G(z)))); use the "
-    "non-saturating mean(softplus(-l)), whose gradient is -sigmoid(-l) / n",
-}
-
-
-def _gan_step(x_real, z_d, z_g, params, lr, bugs):
-    a, c, w, b = params
-    sign = -1.0 if "labels" in bugs else 1.0  # -1: real labelled 0, fake 1
-    fake = a * z_d + c
-    l_real, l_fake = w * x_real + b, w * fake + b
-    loss_d = np.mean(_softplus(-sign * l_real)) + np.mean(_softplus(sign * l_fake))
-    d_real = -sign * _sigmoid(-sign * l_real) / len(x_real)
-    d_fake = sign * _sigmoid(sign * l_fake) / len(z_d)
-    w_new = w - lr * (np.sum(d_real * x_real) + np.sum(d_fake * fake))
-    b_new = b - lr * (np.sum(d_real) + np.sum(d_fake))
-    if "leak" in bugs:  # the fakes' gradient carried on into G
-        a, c = a - lr * np.sum(d_fake * w * z_d), c - lr * np.sum(d_fake * w)
-    w_g, b_g = (w, b) if "stale" in bugs else (w_new, b_new)
-    l_g = w_g * (a * z_g + c) + b_g
-    if "saturating" in bugs:
-        loss_g, dl = -np.mean(_softplus(l_g)), -_sigmoid(l_g) / len(z_g)
-    else:
-        loss_g, dl = np.mean(_softplus(-l_g)), -_sigmoid(-l_g) / len(z_g)
-    a_new, c_new = a - lr * np.sum(dl * w_g * z_g), c - lr * np.sum(dl * w_g)
-    return a_new, c_new, w_new, b_new, loss_d, loss_g
-
-
-def _gan_step_cases(rng):
-    cases = []
-    for n_real, n_d, n_g, lr in ((8, 6, 5, 0.1), (4, 7, 3, 0.3)):  # lr not always the chapter's
-        params = (
-            float(rng.uniform(0.5, 1.5)),
-            float(rng.normal()),
-            float(rng.normal()),
-            float(rng.normal() * 0.5),
-        )
-        cases.append(
-            Case(
-                (
-                    rng.normal(2.0, 0.5, n_real),
-                    rng.standard_normal(n_d),
-                    rng.standard_normal(n_g),
-                    params,
-                    lr,
-                ),
-                label=f"{n_real} real samples, {n_d} fakes for D, {n_g} for G, lr={lr}",
+                label=f"x of shape {(n, d)}, code size {k}, lr=0.5",
             )
         )
     return cases
 
 
 function_exercise(
-    "gan_step",
+    "autoencoder_train_step",
     CHAPTER,
-    2,
-    "gan_step",
-    "A broken GAN training step, repaired",
-    _gan_step_cases,
-    gan_step,
-    ("a", "c", "w", "b", "loss_d", "loss_g"),
+    3,
+    "autoencoder_train_step",
+    "One training step of a small autoencoder",
+    _ae_cases,
+    autoencoder_train_step,
+    ("loss", "W1", "b1", "W2", "b2"),
     mistakes=(
         (
-            "this is the step as given, all four bugs still in it: read it against the two steps "
-            "of the chapter's Section 2",
-            lambda x, z_d, z_g, params, lr: _gan_step(x, z_d, z_g, params, lr, tuple(GAN_STEP_BUGS)),
+            "the loss is averaged over the batch only (summed over features); this exercise "
+            "averages over all N * D elements",
+            lambda x, *p: _autoencoder_step(x, *p, count=x.shape[0]),
         ),
-    )
-    + tuple(
-        (
-            f"{hint} (the other three bugs are fixed)",
-            lambda x, z_d, z_g, params, lr, bug=bug: _gan_step(x, z_d, z_g, params, lr, (bug,)),
-        )
-        for bug, hint in GAN_STEP_BUGS.items()
     ),
-    forbids=("minidl.gallery.gan", "minidl.nn.losses", "minidl.nn.optim", "minidl.training"),
+    forbids=(
+        "minidl.gallery.autoencoders",
+        "minidl.nn.layers.Dense",
+        "minidl.training",
+        "minidl.nn.optim",
+        "minidl.nn.losses",
+        "minidl.nn.gradcheck",
+    ),
 )
+
+
+# ---------------------------------------------------------------- tied weights
+def tied_autoencoder_gradient(x, W, b_enc, b_dec):
+    """h = relu(x W + b_enc), x_hat = h W^T + b_dec, L = mean((x_hat - x)**2) over all N*D.
+
+    W is used twice (encoder and, transposed, decoder). Returns (loss, dW, db_enc, db_dec)."""
+    a = x @ W + b_enc
+    h = np.maximum(a, 0.0)
+    x_hat = h @ W.T + b_dec
+    d_out = 2.0 * (x_hat - x) / x.size  # (N, D)
+    da = (d_out @ W) * (a > 0)  # (N, k)
+    dW = x.T @ da + d_out.T @ h  # encoder use + decoder use
+    return float(np.mean((x_hat - x) ** 2)), dW, da.sum(axis=0), d_out.sum(axis=0)
+
+
+def _tied_decoder_only(x, W, b_enc, b_dec):
+    loss, _, db_enc, db_dec = tied_autoencoder_gradient(x, W, b_enc, b_dec)
+    h = np.maximum(x @ W + b_enc, 0.0)
+    return loss, (2.0 * (h @ W.T + b_dec - x) / x.size).T @ h, db_enc, db_dec
+
+
+def _tied_encoder_only(x, W, b_enc, b_dec):
+    loss, _, db_enc, db_dec = tied_autoencoder_gradient(x, W, b_enc, b_dec)
+    a = x @ W + b_enc
+    d_out = 2.0 * (np.maximum(a, 0.0) @ W.T + b_dec - x) / x.size
+    return loss, x.T @ ((d_out @ W) * (a > 0)), db_enc, db_dec
+
+
+def _tied_cases(rng):
+    cases = []
+    for n, d, k in ((5, 6, 3), (4, 8, 2)):
+        cases.append(
+            Case(
+                (
+                    rng.random((n, d)),
+                    rng.standard_normal((d, k)) * 0.5,
+                    rng.standard_normal(k) * 0.1,
+                    rng.standard_normal(d) * 0.1,
+                ),
+                label=f"x of shape {(n, d)}, a code of {k}",
+            )
+        )
+    return cases
+
+
+function_exercise(
+    "tied_autoencoder_gradient",
+    CHAPTER,
+    3,
+    "tied_autoencoder_gradient",
+    "The gradient of an autoencoder whose decoder reuses the encoder's weights",
+    _tied_cases,
+    tied_autoencoder_gradient,
+    ("loss", "dW", "db_enc", "db_dec"),
+    mistakes=(
+        (
+            "dW holds only the decoder's use of W (d_out^T h); W is also the encoder's "
+            "weight, so its gradient is the sum of both uses",
+            _tied_decoder_only,
+        ),
+        (
+            "dW holds only the encoder's use of W (x^T da); the decoder uses W^T too, and "
+            "that use adds (d_out^T h) to the gradient",
+            _tied_encoder_only,
+        ),
+    ),
+    forbids=("minidl.gallery.autoencoders", "minidl.nn.layers.Dense", "minidl.nn.gradcheck"),
+)
+
+
+# ---------------------------------------------------------------- a sparsity penalty
+def sparsity_penalty(h, rho, beta):
+    """beta * sum_j KL(rho || rho_hat_j), rho_hat_j = mean over the batch of h[:, j] in (0, 1).
+
+    Returns (penalty, dpenalty/dh of shape (N, k))."""
+    rho_hat = h.mean(axis=0)
+    kl = rho * np.log(rho / rho_hat) + (1 - rho) * np.log((1 - rho) / (1 - rho_hat))
+    grad = beta * (-rho / rho_hat + (1 - rho) / (1 - rho_hat)) / h.shape[0]
+    return float(beta * kl.sum()), np.broadcast_to(grad, h.shape).copy()
+
+
+def _sparsity_cases(rng):
+    cases = []
+    for n, k, rho, beta in ((6, 4, 0.05, 3.0), (3, 5, 0.2, 0.5)):
+        cases.append(
+            Case(
+                (0.02 + 0.96 * rng.random((n, k)), rho, beta),
+                label=f"h of shape {(n, k)}, rho={rho}, beta={beta}",
+            )
+        )
+    return cases
+
+
+function_exercise(
+    "sparsity_penalty",
+    CHAPTER,
+    2,
+    "sparsity_penalty",
+    "A sparsity penalty on the code, and its gradient",
+    _sparsity_cases,
+    sparsity_penalty,
+    ("penalty", "dh"),
+    mistakes=(
+        (
+            "the gradient is missing the 1/N: rho_hat is a mean over the batch, so each "
+            "sample's h moves it by 1/N",
+            lambda h, rho, beta: (
+                sparsity_penalty(h, rho, beta)[0],
+                sparsity_penalty(h, rho, beta)[1] * h.shape[0],
+            ),
+        ),
+        (
+            "KL(rho_hat || rho) is not the same divergence: the penalty is KL(rho || rho_hat), "
+            "with the target rho weighting the logs",
+            lambda h, rho, beta: _reversed_kl(h, rho, beta),
+        ),
+    ),
+    factors=lambda h, rho, beta: {"the batch size N": h.shape[0]},
+    forbids=("minidl.gallery.autoencoders", "minidl.nn.regularizers", "minidl.nn.gradcheck"),
+)
+
+
+def _reversed_kl(h, rho, beta):
+    r = h.mean(axis=0)
+    kl = r * np.log(r / rho) + (1 - r) * np.log((1 - r) / (1 - rho))
+    grad = beta * (np.log(r / rho) - np.log((1 - r) / (1 - rho))) / h.shape[0]
+    return float(beta * kl.sum()), np.broadcast_to(grad, h.shape).copy()

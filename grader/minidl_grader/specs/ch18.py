@@ -1,197 +1,307 @@
-"""Chapter 18, speech: delta features and per-utterance normalisation around the chapter's log-mel
-spectrogram, and dynamic time warping between two utterances."""
+"""Chapter 18, transfer learning: freezing layers, a learning rate per layer, a probe's
+penalty chosen by leave-one-out.
+
+The first two checks use minidl itself: the submission receives a real ``Sequential`` model.
+The model is rebuilt from weights drawn by the grader, so the grader's process can
+compute the expected result on an identical copy.
+"""
+
+import copy
 
 import numpy as np
 
-from ..judge.registry import Case, function_exercise
+from ..judge.feedback import compare_models, compare_outputs
+from ..judge.registry import Case, Exercise, function_exercise, register
+from ..runtime.probes import build_model
+from ..runtime.probes import model_summary as _summary
 
-CHAPTER = "18_speech"
-
-
-# ---------------------------------------------------------------- delta features
-def delta_features(features, width):
-    """Deltas over time of features (T, F), as HTK and librosa define them:
-    d_t = sum_{n=1..width} n (c_{t+n} - c_{t-n}) / (2 sum_{n=1..width} n^2),
-    frames beyond either end replaced by the first or the last frame."""
-    t = features.shape[0]
-    padded = np.concatenate(
-        [np.repeat(features[:1], width, axis=0), features, np.repeat(features[-1:], width, axis=0)]
-    )
-    numerator = sum(
-        n * (padded[width + n : width + n + t] - padded[width - n : width - n + t])
-        for n in range(1, width + 1)
-    )
-    return numerator / (2 * sum(n * n for n in range(1, width + 1)))
+CHAPTER = "18_transfer_learning"
 
 
-def _delta_zero_pad(features, width):
-    t = features.shape[0]
-    padded = np.pad(features, ((width, width), (0, 0)))
-    numerator = sum(
-        n * (padded[width + n : width + n + t] - padded[width - n : width - n + t])
-        for n in range(1, width + 1)
-    )
-    return numerator / (2 * sum(n * n for n in range(1, width + 1)))
-
-
-def _delta_cases(rng):
+def _draw_weights(rng, sizes):
     return [
-        Case((rng.standard_normal((9, 4)), 2), label="features (9, 4), width 2"),
-        Case((rng.standard_normal((6, 3)) + 5.0, 1), label="features (6, 3) around 5, width 1"),
-        Case((rng.standard_normal((12, 2)), 3), label="features (12, 2), width 3"),
+        (rng.standard_normal((a, b)) * 0.5, rng.standard_normal(b) * 0.1)
+        for a, b in zip(sizes[:-1], sizes[1:])
     ]
 
 
-function_exercise(
-    "delta_features",
-    CHAPTER,
-    2,
-    "delta_features",
-    "Delta features: the slope of each band over time",
-    _delta_cases,
-    delta_features,
-    ("deltas",),
-    mistakes=(
-        (
-            "the frames beyond the ends are zeros; they are copies of the first and last "
-            "frame (with zeros the deltas at the ends jump by the features' level)",
-            _delta_zero_pad,
-        ),
-        (
-            "the normaliser is missing its factor 2: divide by 2 * sum(n**2)",
-            lambda f, w: 2 * delta_features(f, w),
-        ),
-    ),
-    factors=lambda f, w: {"2": 2.0},
-    forbids=("minidl.datasets.audio", "minidl.datasets.speech"),
-)
-
-
-# ---------------------------------------------------------------- masked normalisation
-def masked_cmvn(features, lengths):
-    """Per-utterance mean and variance normalisation of a padded batch (N, T, F): each
-    utterance n uses only its first lengths[n] frames; padded frames come back as 0."""
-    out = np.zeros_like(features)
-    for n, length in enumerate(lengths):
-        valid = features[n, :length]
-        out[n, :length] = (valid - valid.mean(axis=0)) / valid.std(axis=0)
-    return out
-
-
-def _cmvn_padding_counted(features, lengths):
-    mean = features.mean(axis=1, keepdims=True)
-    std = features.std(axis=1, keepdims=True)
-    out = (features - mean) / std
-    for n, length in enumerate(lengths):
-        out[n, length:] = 0.0
-    return out
-
-
-def _cmvn_cases(rng):
-    cases = []
-    for n, t, f in ((3, 8, 4), (2, 10, 3)):
-        lengths = [t] + [int(v) for v in rng.integers(3, t, n - 1)]
-        x = rng.standard_normal((n, t, f)) * 2.0 + 3.0
-        for i, length in enumerate(lengths):
-            x[i, length:] = 0.0  # the padding, as a batch carries it
-        cases.append(Case((x, lengths), label=f"batch {(n, t, f)}, lengths {lengths}"))
-    return cases
-
-
-function_exercise(
-    "masked_cmvn",
-    CHAPTER,
-    2,
-    "masked_cmvn",
-    "Mean and variance normalisation of a padded batch",
-    _cmvn_cases,
-    masked_cmvn,
-    ("normalised",),
-    mistakes=(
-        (
-            "the padded frames are counted in the mean and the standard deviation: their "
-            "zeros pull the mean towards 0; use each utterance's first lengths[n] frames only",
-            _cmvn_padding_counted,
-        ),
-    ),
-    forbids=("minidl.datasets.audio", "minidl.datasets.speech"),
-)
-
-
-# ---------------------------------------------------------------- dynamic time warping
-def _dtw(a, b, squared=False, diagonal=True, free_start=False, per_step=False):
-    cost = ((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=-1)  # (Ta, Tb)
-    cost = cost if squared else np.sqrt(cost)
-    ta, tb = cost.shape
-    total = np.full((ta + 1, tb + 1), np.inf)
-    if free_start:
-        total[0, :], total[:, 0] = 0.0, 0.0
-    total[0, 0] = 0.0
-    for i in range(1, ta + 1):
-        for j in range(1, tb + 1):
-            best = min(total[i - 1, j], total[i, j - 1])
-            if diagonal:
-                best = min(best, total[i - 1, j - 1])
-            total[i, j] = cost[i - 1, j - 1] + best
-    return total[ta, tb] / (ta + tb) if per_step else total[ta, tb]
-
-
-def dtw_distance(a, b):
-    """The cost of the cheapest alignment of a (Ta, F) with b (Tb, F): a monotone path from frame
-    pair (0, 0) to (Ta - 1, Tb - 1) in steps (1, 0), (0, 1), (1, 1), each pair it visits costing
-    the Euclidean distance between the two frames (Sakoe and Chiba, 1978)."""
-    return _dtw(a, b)
-
-
-def _dtw_cases(rng):
-    a = rng.standard_normal((7, 3))
-    cases = [Case((a, rng.standard_normal((5, 3))), label="a (7, 3), b (5, 3)")]
-    # the same word said more slowly: every frame held for 1 to 3 frames, and a little noise
-    word = rng.standard_normal((5, 4)) * 3.0
-    slow = np.repeat(word, rng.integers(1, 4, size=5), axis=0) + 0.01 * rng.standard_normal((1, 4))
-    cases.append(Case((word, slow), label=f"a (5, 4), b = a said slower {slow.shape}"))
-    cases.append(
-        Case((rng.standard_normal((1, 4)), rng.standard_normal((6, 4))), label="a of one frame, b (6, 4)")
+# ---------------------------------------------------------------- freezing
+# The "freeze" and "fine_tune" probes (build the model, call, summarise) are in probes.py.
+def _freeze_cases(rng):
+    stages: tuple[tuple[int, list[int]], ...] = (
+        (1, []),
+        (2, [0, 2, 4]),
+        (0, []),
+        (3, [0, 2]),
+        (1, [0, 2, 4]),
     )
-    cases.append(
-        Case((rng.standard_normal((6, 2)), rng.standard_normal((9, 2)) + 1.0), label="a (6, 2), b (9, 2)")
-    )
-    # the cheapest first step (a frame of a held) leads to a dearer path: greedy steps cost 7, DTW 4
-    trap_a, trap_b = np.array([[0.0], [3.0], [0.0], [2.0]]), np.array([[0.0], [1.0], [1.0], [1.0]])
-    cases.append(Case((trap_a, trap_b), label="a = [0, 3, 0, 2], b = [0, 1, 1, 1] (F = 1)"))
-    return cases
-
-
-function_exercise(
-    "dtw_distance",
-    CHAPTER,
-    2,
-    "dtw_distance",
-    "Dynamic time warping: the distance between two utterances",
-    _dtw_cases,
-    dtw_distance,
-    ("distance",),
-    mistakes=tuple(
-        (hint, lambda a, b, change=change: _dtw(a, b, **change))
-        for hint, change in (
-            (
-                "each visited pair costs the Euclidean distance between the frames, the square root "
-                "of the summed squares",
-                {"squared": True},
-            ),
-            (
-                "the diagonal step (1, 1) is missing: a path must be able to advance in both "
-                "sequences at once",
-                {"diagonal": False},
-            ),
-            (
-                "the path must start at the pair (0, 0): only the corner of the table starts at 0, "
-                "the rest of its first row and column is unreachable (infinity) or accumulated",
-                {"free_start": True},
-            ),
-            ("the task asks for the path's total cost, not the cost per step", {"per_step": True}),
+    return [
+        Case(
+            (_draw_weights(rng, (6, 5, 4, 3)), n, earlier),
+            label=f"keep the last {n} weighted layer(s) trainable in Dense-ReLU-Dense-ReLU-Dense"
+            + (f", layers {earlier} frozen by an earlier stage" if earlier else ""),
         )
+        for n, earlier in stages
+    ]
+
+
+def _judge_freeze(case, got):
+    weights, n_trainable, earlier = case.args
+    if not isinstance(got, dict) or "trainable" not in got:
+        return "the grader could not read the result"
+    problem = compare_models(got, _summary(build_model(weights)), "freezing changed the weights")
+    if problem:  # the layers and weights must be there, as they were
+        return problem
+    weighted = [i for i, has in enumerate(got["has_params"]) if has]
+    keep = set(weighted[len(weighted) - n_trainable :])  # [-0:] would be all of them
+    for i in weighted:
+        wanted = i in keep
+        if got["trainable"][i] != wanted:
+            state = "trainable" if got["trainable"][i] else "frozen"
+            hint = (
+                " (count only layers with weights: the ReLUs have none)"
+                if len(weighted) != len(got["trainable"])
+                else ""
+            )
+            if wanted and i in earlier:
+                hint += (
+                    " (this layer was frozen by an earlier stage: set trainable = True on the "
+                    "last n_trainable weighted layers, not only False on the others)"
+                )
+            if n_trainable == 0 and got["trainable"][i]:
+                hint += (
+                    " (n_trainable = 0 freezes every weighted layer; layers[:-0] is "
+                    "layers[:0], an empty list: slice with len(layers) - n instead)"
+                )
+            return (
+                f"layer {i} (a Dense layer) is {state}, expected {'trainable' if wanted else 'frozen'}{hint}"
+            )
+    return None
+
+
+register(
+    Exercise(
+        name="freeze_all_but_last",
+        chapter=CHAPTER,
+        points=2,
+        entries=("freeze_all_but_last",),
+        title="One stage of gradual unfreezing",
+        make_cases=_freeze_cases,
+        judge=_judge_freeze,
+        probe="freeze",
+        forbids=("minidl.gallery.transfer",),
+        catches=(
+            "ReLU layers (no weights) counted among the layers",
+            "layers[:-n] for n = 0, which freezes nothing instead of everything",
+            "the weights changed, or layers removed or replaced",
+            "layers left frozen that should train (n = all weighted layers)",
+            "layers frozen by an earlier stage left frozen (trainable never set back to True)",
+        ),
+    )
+)
+
+
+# ---------------------------------------------------------------- discriminative fine-tuning
+DECAY = 2.6  # ULMFiT's factor between one weighted layer's rate and the next one's
+
+
+def _rates(model, lr, rule="right"):
+    """The learning rate of each layer of ``model`` (None: not updated) under ``rule``: the
+    reference ("right"), or a named mistake."""
+    layers = model.layers
+    weighted = [i for i, layer in enumerate(layers) if layer.params]
+    if rule == "relus counted":  # depth over every layer, weights or not
+        depth = {i: len(layers) - 1 - i for i in weighted}
+    elif rule == "frozen skipped":  # depth over the trainable layers only
+        kept = [i for i in weighted if layers[i].trainable]
+        depth = {i: len(kept) - 1 - kept.index(i) for i in kept}
+    elif rule == "from the bottom":
+        depth = {i: k for k, i in enumerate(weighted)}
+    else:
+        depth = {i: len(weighted) - 1 - k for k, i in enumerate(weighted)}
+    factor = {"one rate": 1.0, "multiplied": 1.0 / DECAY}.get(rule, DECAY)
+    rates: list = [None] * len(layers)
+    for i, k in depth.items():
+        if layers[i].trainable or rule == "frozen updated":
+            rates[i] = lr / factor**k
+    return rates
+
+
+def _discriminative_step(model, x, y, loss_fn, lr, rule="right"):
+    """Reference: forward (training), loss, backward, then SGD with each layer's own rate."""
+    rates = _rates(model, lr, rule)
+    loss = loss_fn(model.forward(x, training=True), y)
+    model.backward(loss_fn.backward())
+    for layer, rate in zip(model.layers, rates):
+        for key in layer.params if rate is not None else ():
+            layer.params[key] -= rate * layer.grads[key]
+    return float(loss)
+
+
+DISCRIMINATIVE_MISTAKES = {
+    "one rate": "every layer stepped with lr: the layer below the top one steps with lr / 2.6, "
+    "the next with lr / 2.6**2, and so on",
+    "from the bottom": "the rates decay from the bottom up: the *last* weighted layer (the head) "
+    "gets lr, the first one the smallest rate",
+    "relus counted": "layers without weights were counted: the ReLUs have no rate and do not "
+    "add a factor 2.6",
+    "frozen skipped": "frozen layers were left out of the count: they keep their place (a layer "
+    "under a frozen one still gets its own depth's rate)",
+    "frozen updated": "the frozen layers were updated too: skip layers with trainable == False",
+    "multiplied": "the rates grow with depth (lr * 2.6**k); the lower layers, whose features are "
+    "generic, get the *smaller* rates",
+}
+
+
+def _discriminative_cases(rng):
+    cases = []
+    for sizes, frozen in (((4, 6, 5, 3), []), ((3, 5, 4, 2), [0]), ((4, 5, 6, 3), [4]), ((5, 4, 4, 3), [2])):
+        n = 7
+        x = rng.standard_normal((n, sizes[0]))
+        y = rng.integers(0, sizes[-1], n)
+        where = ", ".join(f"layer {i}" for i in frozen) or "none"
+        cases.append(
+            Case(
+                (_draw_weights(rng, sizes), frozen, x, y, 0.5),
+                label=f"frozen: {where}; batch of {n}, lr=0.5",
+            )
+        )
+    return cases
+
+
+def _after_step(case, rule):
+    from minidl.nn import losses
+
+    weights, frozen, x, y, lr = copy.deepcopy(case.args)
+    model = build_model(weights)
+    for index in frozen:
+        model.layers[index].trainable = False
+    loss_fn = losses.SparseCategoricalCrossentropy(from_logits=True)
+    loss = _discriminative_step(model, x, y, loss_fn, lr, rule)
+    return loss, _summary(model)
+
+
+def _judge_discriminative(case, got):
+    if not isinstance(got, dict) or "params" not in got:
+        return "the grader could not read the result"
+    if True not in got.get("training_modes", []):
+        return (
+            "the model never ran in training mode: call model.forward(x, training=True) in a "
+            "training step (Dropout and BatchNorm behave differently in training)"
+        )
+    loss, expected = _after_step(case, "right")
+    problem = compare_outputs(got["loss"], loss, ("the returned loss",))
+    if problem:
+        return problem + "\n    hint: return the loss of the forward pass, before the update"
+    problem = compare_models(got, expected)
+    if problem is None:
+        return None
+    for rule, hint in DISCRIMINATIVE_MISTAKES.items():
+        if compare_models(got, _after_step(case, rule)[1]) is None:
+            return f"{problem}\n    hint: {hint}"
+    return problem
+
+
+register(
+    Exercise(
+        name="discriminative_fine_tune_step",
+        chapter=CHAPTER,
+        points=2,
+        entries=("discriminative_fine_tune_step",),
+        title="Fine-tuning with a learning rate per layer",
+        make_cases=_discriminative_cases,
+        judge=_judge_discriminative,
+        probe="fine_tune",
+        forbids=("minidl.gallery.transfer", "minidl.nn.optim", "minidl.training.trainer"),
+        catches=(
+            "the model never run with training=True",
+            "the loss returned after the update instead of before",
+            "the weights changed, or layers removed or replaced",
+        )
+        + tuple(DISCRIMINATIVE_MISTAKES.values()),
+    )
+)
+
+
+# ---------------------------------------------------------------- choosing the probe's penalty
+def ridge_loo(features, labels, n_classes, lams):
+    """Leave-one-out errors of the ridge probe W = (X^T X + lam I)^-1 X^T Y (X the features
+    with a column of ones, penalised like the rest; Y one-hot), without refitting: with
+    H = X (X^T X + lam I)^-1 X^T, sample i's left-out residual is (Y - H Y)_i / (1 - H_ii).
+
+    Returns (loo_mse (L,), the mean of the squared left-out residuals over samples and
+    classes; loo_accuracy (L,), the share of samples whose left-out prediction Y_i - residual
+    has its largest entry at the sample's label; best_lam, the lam of the smallest loo_mse,
+    the first one on a tie)."""
+    return _ridge_loo(features, labels, n_classes, lams)
+
+
+def _ridge_loo(features, labels, n_classes, lams, mistake=None):
+    x = features if mistake == "no bias" else np.hstack([features, np.ones((len(features), 1))])
+    y = np.eye(n_classes)[labels]
+    mse, accuracy = [], []
+    for lam in lams:
+        hat = x @ np.linalg.solve(x.T @ x + lam * np.eye(x.shape[1]), x.T)
+        residual = y - hat @ y
+        leverage = np.diag(hat)[:, None]
+        divisor = {
+            "in-sample": 1.0,
+            "squared": (1.0 - leverage) ** 2,
+            "generalized": 1.0 - leverage.mean(),
+        }.get(mistake, 1.0 - leverage)
+        left_out = residual / divisor
+        mse.append(np.mean(left_out**2))
+        accuracy.append(np.mean(np.argmax(y - left_out, axis=1) == labels))
+    return np.array(mse), np.array(accuracy), float(lams[int(np.argmin(mse))])
+
+
+RIDGE_LOO_MISTAKES = {
+    "in-sample": "these are the in-sample residuals Y - HY: each sample was in its own fit, so the "
+    "error is too small and favours the smallest lam; divide row i by 1 - H_ii",
+    "squared": "row i was divided by (1 - H_ii)**2; the left-out residual is the residual over 1 - H_ii",
+    "generalized": "every row was divided by the mean of 1 - H_ii (generalised cross-validation, an "
+    "approximation); leave-one-out divides row i by its own 1 - H_ii",
+    "no bias": "the bias column is missing: append a column of ones to the features (penalised like "
+    "the rest) before forming H",
+}
+
+
+def _ridge_loo_cases(rng):
+    cases = []
+    for n, f, k, lams in (
+        (12, 4, 3, [0.01, 0.1, 1.0, 10.0]),
+        (20, 6, 5, [0.5, 5.0, 50.0]),
+        (6, 8, 2, [0.1, 1.0, 3.0]),  # more features than samples: lam > 0 keeps it solvable
+        (9, 3, 3, [2.0]),
+    ):
+        for _ in range(200):  # with several lams: drawn until the best accuracy is not at the best error
+            labels = np.concatenate([np.arange(k), rng.integers(0, k, n - k)])
+            centres = rng.standard_normal((k, f)) * 1.5
+            features = centres[labels] + rng.standard_normal((n, f)) + 1.0
+            _, accuracy, best = ridge_loo(features, labels, k, lams)
+            if len(lams) < 4 or lams[int(np.argmax(accuracy))] != best:
+                break
+        cases.append(
+            Case(
+                (features, labels, k, lams),
+                label=f"{n} samples of {f} features, {k} classes, {len(lams)} values of lam",
+            )
+        )
+    return cases
+
+
+function_exercise(
+    "ridge_loo",
+    CHAPTER,
+    2,
+    "ridge_loo",
+    "Choosing the linear probe's penalty by leave-one-out, without refitting",
+    _ridge_loo_cases,
+    ridge_loo,
+    ("loo_mse", "loo_accuracy", "best_lam"),
+    mistakes=tuple(
+        (hint, lambda f, labels, k, lams, mistake=mistake: _ridge_loo(f, labels, k, lams, mistake))
+        for mistake, hint in RIDGE_LOO_MISTAKES.items()
     ),
-    forbids=("minidl.datasets.audio", "minidl.datasets.speech"),
-    catches=("a sequence of a single frame: the path runs along one edge of the table",),
+    forbids=("minidl.gallery.transfer", "minidl.nn.regularizers"),
 )

@@ -1,332 +1,197 @@
-"""Chapter 20, game playing: the returns, advantages, targets and game values around the
-chapter's reinforcement learning, each a step the chapter does not take.
-
-Wrong answers the cases catch, by name:
-
-* ``returns_with_time_limit`` -- bootstrapping across an episode end (no cut at all), a
-  truncated episode treated as terminated (the bootstrap at the time limit lost), and an
-  off-by-one in the discount (the first reward discounted too);
-* ``gae_advantages`` -- the advantage carried across an episode end, a terminated step
-  bootstrapped from V(s'), and lambda forgotten (gamma alone decays the sum);
-* ``double_dqn_targets`` -- DQN's own target (the target network chooses and evaluates), the
-  online network evaluating its own choice, and a terminal state bootstrapped;
-* ``subtraction_game_values`` -- normal and misère play swapped, and a move larger than the
-  heap allowed.
-"""
+"""Chapter 20, speech: delta features and per-utterance normalisation around the chapter's log-mel
+spectrogram, and dynamic time warping between two utterances."""
 
 import numpy as np
 
 from ..judge.registry import Case, function_exercise
 
-CHAPTER = "20_game_playing"
+CHAPTER = "20_speech"
 
 
-# ---------------------------------------------------------------- returns with a time limit
-def returns_with_time_limit(rewards, terminated, truncated, next_values, gamma):
-    """Discounted returns (T, N) of rollouts whose episodes end in two ways.
-
-    rewards, terminated, truncated, next_values (T, N): step t of environment n; next_values
-    holds V(s_{t+1}) of the state that step t reached (before any restart). A terminated
-    step's future is worth 0; a truncated step's is gamma V(s_{t+1}); the last step of the
-    batch, if its episode goes on, is bootstrapped the same way.
-        G_t = r_t + gamma * (0 if terminated_t else V(s_{t+1}) if truncated_t or t = T-1 else G_{t+1})
-    """
-    steps = rewards.shape[0]
-    returns = np.zeros(rewards.shape)
-    for t in range(steps - 1, -1, -1):
-        if t == steps - 1:
-            future = next_values[t]
-        else:
-            future = np.where(truncated[t], next_values[t], returns[t + 1])
-        returns[t] = rewards[t] + gamma * np.where(terminated[t], 0.0, future)
-    return returns
-
-
-def _returns_no_cut(rewards, terminated, truncated, next_values, gamma):
-    steps = rewards.shape[0]
-    returns = np.zeros(rewards.shape)
-    future = next_values[-1]
-    for t in range(steps - 1, -1, -1):
-        future = rewards[t] + gamma * future
-        returns[t] = future
-    return returns
-
-
-def _returns_truncation_as_termination(rewards, terminated, truncated, next_values, gamma):
-    return returns_with_time_limit(
-        rewards, terminated | truncated, np.zeros_like(truncated), next_values, gamma
+# ---------------------------------------------------------------- delta features
+def delta_features(features, width):
+    """Deltas over time of features (T, F), as HTK and librosa define them:
+    d_t = sum_{n=1..width} n (c_{t+n} - c_{t-n}) / (2 sum_{n=1..width} n^2),
+    frames beyond either end replaced by the first or the last frame."""
+    t = features.shape[0]
+    padded = np.concatenate(
+        [np.repeat(features[:1], width, axis=0), features, np.repeat(features[-1:], width, axis=0)]
     )
-
-
-def _returns_first_reward_discounted(rewards, terminated, truncated, next_values, gamma):
-    return gamma * returns_with_time_limit(rewards, terminated, truncated, next_values, gamma)
-
-
-def _rollout(rng, steps, envs):
-    """Rewards, both end flags (never both at once) and next values of a random rollout."""
-    rewards = rng.uniform(-1.0, 2.0, (steps, envs))
-    ends = rng.random((steps, envs))
-    terminated = ends < 0.15
-    truncated = (ends >= 0.15) & (ends < 0.3)
-    terminated[1, 0], truncated[2, 1] = True, True  # each kind of end at least once
-    truncated[1, 0], terminated[2, 1] = False, False
-    next_values = rng.uniform(0.0, 5.0, (steps, envs))
-    return rewards, terminated, truncated, next_values
-
-
-def _returns_cases(rng):
-    cases = []
-    for steps, envs, gamma in ((6, 3, 0.9), (9, 2, 0.5), (5, 4, 0.99)):
-        cases.append(
-            Case(
-                (*_rollout(rng, steps, envs), gamma),
-                label=f"{steps} steps of {envs} environments, gamma {gamma}",
-            )
-        )
-    return cases
-
-
-function_exercise(
-    "returns_with_time_limit",
-    CHAPTER,
-    2,
-    "returns_with_time_limit",
-    "Discounted returns when episodes end in two ways",
-    _returns_cases,
-    returns_with_time_limit,
-    ("returns",),
-    mistakes=(
-        (
-            "the return runs on across an episode end: a step whose episode terminated or was "
-            "truncated must not receive the rewards of the next episode",
-            _returns_no_cut,
-        ),
-        (
-            "a truncated episode is treated as terminated: the time limit stopped it, so its "
-            "future is still worth gamma * V(s'), not 0",
-            _returns_truncation_as_termination,
-        ),
-        (
-            "an off-by-one in the discount: the first reward r_t counts fully, only later ones "
-            "are discounted (G_t = r_t + gamma * ...)",
-            _returns_first_reward_discounted,
-        ),
-    ),
-    forbids=("minidl.gallery.rl",),
-)
-
-
-# ---------------------------------------------------------------- generalised advantage estimation
-def gae_advantages(rewards, values, next_values, terminated, truncated, gamma, lam):
-    """Generalised advantage estimates (Schulman et al., 2016) of rollouts (T, N).
-
-    delta_t = r_t + gamma (1 - terminated_t) V(s_{t+1}) - V(s_t)
-    A_t = delta_t + gamma lam (1 - done_t) A_{t+1},  done = terminated or truncated,  A_T = 0
-    values (T, N): V(s_t); next_values (T, N): V(s_{t+1}) of the state step t reached.
-    """
-    steps = rewards.shape[0]
-    done = terminated | truncated
-    advantages = np.zeros(rewards.shape)
-    running = np.zeros(rewards.shape[1:])
-    for t in range(steps - 1, -1, -1):
-        delta = rewards[t] + gamma * np.where(terminated[t], 0.0, next_values[t]) - values[t]
-        running = delta + gamma * lam * np.where(done[t], 0.0, running)
-        advantages[t] = running
-    return advantages
-
-
-def _gae_carried_across(rewards, values, next_values, terminated, truncated, gamma, lam):
-    # the deltas are right; only the sum runs on across the ends
-    steps = rewards.shape[0]
-    advantages = np.zeros(rewards.shape)
-    running = np.zeros(rewards.shape[1:])
-    for t in range(steps - 1, -1, -1):
-        delta = rewards[t] + gamma * np.where(terminated[t], 0.0, next_values[t]) - values[t]
-        running = delta + gamma * lam * running
-        advantages[t] = running
-    return advantages
-
-
-def _gae_terminal_bootstrapped(rewards, values, next_values, terminated, truncated, gamma, lam):
-    return gae_advantages(
-        rewards, values, next_values, np.zeros_like(terminated), terminated | truncated, gamma, lam
+    numerator = sum(
+        n * (padded[width + n : width + n + t] - padded[width - n : width - n + t])
+        for n in range(1, width + 1)
     )
+    return numerator / (2 * sum(n * n for n in range(1, width + 1)))
 
 
-def _gae_without_lambda(rewards, values, next_values, terminated, truncated, gamma, lam):
-    return gae_advantages(rewards, values, next_values, terminated, truncated, gamma, 1.0)
+def _delta_zero_pad(features, width):
+    t = features.shape[0]
+    padded = np.pad(features, ((width, width), (0, 0)))
+    numerator = sum(
+        n * (padded[width + n : width + n + t] - padded[width - n : width - n + t])
+        for n in range(1, width + 1)
+    )
+    return numerator / (2 * sum(n * n for n in range(1, width + 1)))
 
 
-def _gae_cases(rng):
-    cases = []
-    for steps, envs, gamma, lam in ((7, 3, 0.9, 0.8), (5, 2, 0.99, 0.5), (10, 2, 0.8, 0.95)):
-        rewards, terminated, truncated, next_values = _rollout(rng, steps, envs)
-        values = rng.uniform(0.0, 5.0, (steps, envs))
-        cases.append(
-            Case(
-                (rewards, values, next_values, terminated, truncated, gamma, lam),
-                label=f"{steps} steps of {envs} environments, gamma {gamma}, lambda {lam}",
-            )
-        )
-    return cases
-
-
-function_exercise(
-    "gae_advantages",
-    CHAPTER,
-    2,
-    "gae_advantages",
-    "Generalised advantage estimation",
-    _gae_cases,
-    gae_advantages,
-    ("advantages",),
-    mistakes=(
-        (
-            "the advantage is carried across an episode end: the sum of deltas must stop at a "
-            "terminated or truncated step",
-            _gae_carried_across,
-        ),
-        (
-            "a terminated step is bootstrapped: after the last step of an episode that ended for "
-            "good, V(s') counts 0 in delta",
-            _gae_terminal_bootstrapped,
-        ),
-        ("lambda is missing: the deltas decay by gamma * lam per step, not gamma", _gae_without_lambda),
-    ),
-    forbids=("minidl.gallery.rl",),
-)
-
-
-# ---------------------------------------------------------------- double DQN
-def double_dqn_targets(rewards, terminated, q_next_online, q_next_target, gamma):
-    """Double-DQN targets (N,): the online network chooses the next action, the target
-    network evaluates it, a terminal state adds nothing.
-    y = r + gamma (1 - terminated) Q_target(s', argmax_a Q_online(s', a))."""
-    choice = q_next_online.argmax(axis=1)
-    evaluated = q_next_target[np.arange(len(choice)), choice]
-    return rewards + gamma * np.where(terminated, 0.0, evaluated)
-
-
-def _dqn_target_network_max(rewards, terminated, q_next_online, q_next_target, gamma):
-    return rewards + gamma * np.where(terminated, 0.0, q_next_target.max(axis=1))
-
-
-def _dqn_online_max(rewards, terminated, q_next_online, q_next_target, gamma):
-    return rewards + gamma * np.where(terminated, 0.0, q_next_online.max(axis=1))
-
-
-def _dqn_terminal_bootstrapped(rewards, terminated, q_next_online, q_next_target, gamma):
-    return double_dqn_targets(rewards, np.zeros_like(terminated), q_next_online, q_next_target, gamma)
-
-
-def _dqn_cases(rng):
-    cases = []
-    for n, actions, gamma in ((8, 2, 0.99), (6, 4, 0.9), (10, 3, 0.5)):
-        terminated = rng.random(n) < 0.3
-        terminated[0], terminated[1] = True, False
-        cases.append(
-            Case(
-                (
-                    rng.uniform(-1.0, 1.0, n),
-                    terminated,
-                    rng.standard_normal((n, actions)) * 2.0,
-                    rng.standard_normal((n, actions)) * 2.0,
-                    gamma,
-                ),
-                label=f"{n} transitions, {actions} actions, gamma {gamma}",
-            )
-        )
-    return cases
-
-
-function_exercise(
-    "double_dqn_targets",
-    CHAPTER,
-    2,
-    "double_dqn_targets",
-    "The double-DQN target",
-    _dqn_cases,
-    double_dqn_targets,
-    ("targets",),
-    mistakes=(
-        (
-            "that is DQN's target: the target network both chooses and evaluates the action "
-            "(max over Q_target); in double DQN the online network chooses it",
-            _dqn_target_network_max,
-        ),
-        (
-            "the online network evaluates its own choice (max over Q_online); the target "
-            "network's value of that action is wanted",
-            _dqn_online_max,
-        ),
-        (
-            "a terminal state is bootstrapped: when the episode terminated, the target is the reward alone",
-            _dqn_terminal_bootstrapped,
-        ),
-    ),
-    forbids=("minidl.gallery.rl",),
-)
-
-
-# ---------------------------------------------------------------- a subtraction game by minimax
-def subtraction_game_values(heap, moves, misere):
-    """Minimax values (heap + 1,) of a one-heap subtraction game for every heap size 0..heap:
-    +1 if the player to move wins with perfect play, -1 if they lose. A move removes m stones,
-    m in ``moves``, m at most the heap. The player who cannot move loses (normal play) or wins
-    (``misere``)."""
-    values = np.zeros(heap + 1, dtype=np.int64)
-    for h in range(heap + 1):
-        options = [values[h - m] for m in moves if m <= h]
-        if not options:
-            values[h] = 1 if misere else -1
-        else:
-            values[h] = max(-v for v in options)
-    return values
-
-
-def _game_swapped(heap, moves, misere):
-    return subtraction_game_values(heap, moves, not misere)
-
-
-def _game_move_too_large(heap, moves, misere):
-    # a heap smaller than a move is emptied by it (the heap cannot go below 0)
-    values = np.zeros(heap + 1, dtype=np.int64)
-    for h in range(heap + 1):
-        options = [values[max(h - m, 0)] for m in moves if h > 0]
-        values[h] = (1 if misere else -1) if not options else max(-v for v in options)
-    return values
-
-
-def _game_cases(rng):
-    cases = [
-        Case((30, (2, 5), False), label="heap 30, moves {2, 5}, normal play"),
-        Case((25, (3, 4), True), label="heap 25, moves {3, 4}, misère"),
-        Case((200, (1, 2, 3), False), label="heap 200, moves {1, 2, 3}: needs memoisation"),
+def _delta_cases(rng):
+    return [
+        Case((rng.standard_normal((9, 4)), 2), label="features (9, 4), width 2"),
+        Case((rng.standard_normal((6, 3)) + 5.0, 1), label="features (6, 3) around 5, width 1"),
+        Case((rng.standard_normal((12, 2)), 3), label="features (12, 2), width 3"),
     ]
-    moves = tuple(sorted(int(m) for m in rng.choice(np.arange(2, 8), size=3, replace=False)))
-    cases.append(Case((40, moves, True), label=f"heap 40, moves {set(moves)}, misère"))
+
+
+function_exercise(
+    "delta_features",
+    CHAPTER,
+    2,
+    "delta_features",
+    "Delta features: the slope of each band over time",
+    _delta_cases,
+    delta_features,
+    ("deltas",),
+    mistakes=(
+        (
+            "the frames beyond the ends are zeros; they are copies of the first and last "
+            "frame (with zeros the deltas at the ends jump by the features' level)",
+            _delta_zero_pad,
+        ),
+        (
+            "the normaliser is missing its factor 2: divide by 2 * sum(n**2)",
+            lambda f, w: 2 * delta_features(f, w),
+        ),
+    ),
+    factors=lambda f, w: {"2": 2.0},
+    forbids=("minidl.datasets.audio", "minidl.datasets.speech"),
+)
+
+
+# ---------------------------------------------------------------- masked normalisation
+def masked_cmvn(features, lengths):
+    """Per-utterance mean and variance normalisation of a padded batch (N, T, F): each
+    utterance n uses only its first lengths[n] frames; padded frames come back as 0."""
+    out = np.zeros_like(features)
+    for n, length in enumerate(lengths):
+        valid = features[n, :length]
+        out[n, :length] = (valid - valid.mean(axis=0)) / valid.std(axis=0)
+    return out
+
+
+def _cmvn_padding_counted(features, lengths):
+    mean = features.mean(axis=1, keepdims=True)
+    std = features.std(axis=1, keepdims=True)
+    out = (features - mean) / std
+    for n, length in enumerate(lengths):
+        out[n, length:] = 0.0
+    return out
+
+
+def _cmvn_cases(rng):
+    cases = []
+    for n, t, f in ((3, 8, 4), (2, 10, 3)):
+        lengths = [t] + [int(v) for v in rng.integers(3, t, n - 1)]
+        x = rng.standard_normal((n, t, f)) * 2.0 + 3.0
+        for i, length in enumerate(lengths):
+            x[i, length:] = 0.0  # the padding, as a batch carries it
+        cases.append(Case((x, lengths), label=f"batch {(n, t, f)}, lengths {lengths}"))
     return cases
 
 
 function_exercise(
-    "subtraction_game_values",
+    "masked_cmvn",
     CHAPTER,
     2,
-    "subtraction_game_values",
-    "Minimax with a memo: a subtraction game",
-    _game_cases,
-    subtraction_game_values,
-    ("values",),
+    "masked_cmvn",
+    "Mean and variance normalisation of a padded batch",
+    _cmvn_cases,
+    masked_cmvn,
+    ("normalised",),
     mistakes=(
         (
-            "normal and misère play are swapped: in normal play the player who cannot move has "
-            "lost (value -1)",
-            _game_swapped,
-        ),
-        (
-            "a move larger than the heap is allowed: with 2 stones left, a move of 3 is not legal",
-            _game_move_too_large,
+            "the padded frames are counted in the mean and the standard deviation: their "
+            "zeros pull the mean towards 0; use each utterance's first lengths[n] frames only",
+            _cmvn_padding_counted,
         ),
     ),
-    forbids=("minidl.gallery.rl",),
+    forbids=("minidl.datasets.audio", "minidl.datasets.speech"),
+)
+
+
+# ---------------------------------------------------------------- dynamic time warping
+def _dtw(a, b, squared=False, diagonal=True, free_start=False, per_step=False):
+    cost = ((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=-1)  # (Ta, Tb)
+    cost = cost if squared else np.sqrt(cost)
+    ta, tb = cost.shape
+    total = np.full((ta + 1, tb + 1), np.inf)
+    if free_start:
+        total[0, :], total[:, 0] = 0.0, 0.0
+    total[0, 0] = 0.0
+    for i in range(1, ta + 1):
+        for j in range(1, tb + 1):
+            best = min(total[i - 1, j], total[i, j - 1])
+            if diagonal:
+                best = min(best, total[i - 1, j - 1])
+            total[i, j] = cost[i - 1, j - 1] + best
+    return total[ta, tb] / (ta + tb) if per_step else total[ta, tb]
+
+
+def dtw_distance(a, b):
+    """The cost of the cheapest alignment of a (Ta, F) with b (Tb, F): a monotone path from frame
+    pair (0, 0) to (Ta - 1, Tb - 1) in steps (1, 0), (0, 1), (1, 1), each pair it visits costing
+    the Euclidean distance between the two frames (Sakoe and Chiba, 1978)."""
+    return _dtw(a, b)
+
+
+def _dtw_cases(rng):
+    a = rng.standard_normal((7, 3))
+    cases = [Case((a, rng.standard_normal((5, 3))), label="a (7, 3), b (5, 3)")]
+    # the same word said more slowly: every frame held for 1 to 3 frames, and a little noise
+    word = rng.standard_normal((5, 4)) * 3.0
+    slow = np.repeat(word, rng.integers(1, 4, size=5), axis=0) + 0.01 * rng.standard_normal((1, 4))
+    cases.append(Case((word, slow), label=f"a (5, 4), b = a said slower {slow.shape}"))
+    cases.append(
+        Case((rng.standard_normal((1, 4)), rng.standard_normal((6, 4))), label="a of one frame, b (6, 4)")
+    )
+    cases.append(
+        Case((rng.standard_normal((6, 2)), rng.standard_normal((9, 2)) + 1.0), label="a (6, 2), b (9, 2)")
+    )
+    # the cheapest first step (a frame of a held) leads to a dearer path: greedy steps cost 7, DTW 4
+    trap_a, trap_b = np.array([[0.0], [3.0], [0.0], [2.0]]), np.array([[0.0], [1.0], [1.0], [1.0]])
+    cases.append(Case((trap_a, trap_b), label="a = [0, 3, 0, 2], b = [0, 1, 1, 1] (F = 1)"))
+    return cases
+
+
+function_exercise(
+    "dtw_distance",
+    CHAPTER,
+    2,
+    "dtw_distance",
+    "Dynamic time warping: the distance between two utterances",
+    _dtw_cases,
+    dtw_distance,
+    ("distance",),
+    mistakes=tuple(
+        (hint, lambda a, b, change=change: _dtw(a, b, **change))
+        for hint, change in (
+            (
+                "each visited pair costs the Euclidean distance between the frames, the square root "
+                "of the summed squares",
+                {"squared": True},
+            ),
+            (
+                "the diagonal step (1, 1) is missing: a path must be able to advance in both "
+                "sequences at once",
+                {"diagonal": False},
+            ),
+            (
+                "the path must start at the pair (0, 0): only the corner of the table starts at 0, "
+                "the rest of its first row and column is unreachable (infinity) or accumulated",
+                {"free_start": True},
+            ),
+            ("the task asks for the path's total cost, not the cost per step", {"per_step": True}),
+        )
+    ),
+    forbids=("minidl.datasets.audio", "minidl.datasets.speech"),
+    catches=("a sequence of a single frame: the path runs along one edge of the table",),
 )

@@ -379,7 +379,7 @@ def test_codec_never_unpickles_and_rejects_malformed_data():
 
 def test_exercise_notebooks_run_cell_by_cell_without_crashing(capsys):
     """A reader who runs a fresh exercise notebook top to bottom sees failures, not crashes."""
-    for name in ("01_linear_models", "03_backpropagation", "16_transfer_learning"):
+    for name in ("01_linear_models", "03_backpropagation", "18_transfer_learning"):
         namespace = {}
         for cell in notebook.read_notebook(EXERCISES / f"{name}.ipynb")["cells"]:
             if cell["cell_type"] == "code":

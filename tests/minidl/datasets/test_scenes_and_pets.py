@@ -1,4 +1,4 @@
-"""Data for chapter 19: the shape-scene generator and the Oxford-IIIT Pet loader (offline).
+"""Data for chapter 21: the shape-scene generator and the Oxford-IIIT Pet loader (offline).
 
 The Pet loader is tested on small archives the test writes in the dataset's real layout
 (JPEG photographs, trimap PNGs with values 1/2/3, Pascal VOC head boxes, the two lists),

@@ -1,4 +1,4 @@
-"""Chapter 19's library: Concatenate, UNet, the segmentation and detection losses (float64
+"""Chapter 21's library: Concatenate, UNet, the segmentation and detection losses (float64
 gradient checks), IoU/Dice, box IoU, NMS and VOC mAP against brute-force references written
 here (and against torchvision.ops / torch where installed), the Numba box kernels against
 the NumPy reference."""

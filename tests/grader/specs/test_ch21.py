@@ -1,4 +1,4 @@
-"""Chapter 19's graded exercises: the references agree with the library (written
+"""Chapter 21's graded exercises: the references agree with the library (written
 independently of it), and every named mistake is caught on at least one case with its hint.
 
 Whole-notebook grading (solutions full marks, generated exercises 0) is in
@@ -10,21 +10,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from minidl_grader.judge import registry
-from minidl_grader.specs import ch19
+from minidl_grader.specs import ch21
 
 import minidl as mdl
 from minidl import layers as L
 from minidl.training import vision_metrics as vm
 
 EXERCISES = {
-    "conv_transpose_backward": ch19.conv_transpose_backward,
-    "class_aware_nms": ch19.class_aware_nms,
-    "average_precision_ranked": ch19.average_precision_ranked,
+    "conv_transpose_backward": ch21.conv_transpose_backward,
+    "class_aware_nms": ch21.class_aware_nms,
+    "average_precision_ranked": ch21.average_precision_ranked,
 }
 
 
 def test_the_chapter_has_three_code_exercises_and_two_questions():
-    items = registry.for_chapter("19_detection_segmentation")
+    items = registry.for_chapter("21_detection_segmentation")
     assert sorted(e.name for e in items if not e.is_question) == sorted(EXERCISES)
     assert sorted(e.kind for e in items if e.is_question) == ["choice", "choice"]
 
@@ -41,7 +41,7 @@ def test_conv_transpose_reference_equals_the_layers_backward(stride, kernel):
     y = layer.forward(x)
     dy = rng.standard_normal(y.shape)
     dx = layer.backward(dy)
-    ref_dx, ref_dW = ch19.conv_transpose_backward(dy, x, layer.params["W"], stride)
+    ref_dx, ref_dW = ch21.conv_transpose_backward(dy, x, layer.params["W"], stride)
     np.testing.assert_allclose(ref_dx, dx, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(ref_dW, layer.grads["W"], rtol=1e-10, atol=1e-12)
 
@@ -53,7 +53,7 @@ def test_nms_reference_equals_the_librarys_class_aware_nms():
         boxes = np.hstack([corner, corner + rng.integers(2, 9, (15, 2))])
         scores, classes = np.round(rng.random(15), 1), rng.integers(0, 3, 15)
         expected = vm.batched_nms(boxes, scores, classes, 0.4)
-        assert ch19.class_aware_nms(boxes, scores, classes, 0.4).tolist() == expected.tolist()
+        assert ch21.class_aware_nms(boxes, scores, classes, 0.4).tolist() == expected.tolist()
 
 
 def test_ap_reference_equals_the_librarys_average_precision():
@@ -68,7 +68,7 @@ def test_ap_reference_equals_the_librarys_average_precision():
         )
         scores = np.round(rng.random(d), 1)
         expected = vm.average_precision([(boxes, scores)], [truth])
-        assert ch19.average_precision_ranked(scores, hits, 8) == pytest.approx(expected, abs=1e-12)
+        assert ch21.average_precision_ranked(scores, hits, 8) == pytest.approx(expected, abs=1e-12)
 
 
 @pytest.mark.parametrize("name", sorted(EXERCISES))

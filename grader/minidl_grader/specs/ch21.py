@@ -1,0 +1,314 @@
+"""Chapter 21, detection and segmentation: the backward pass of a transposed convolution,
+class-aware non-maximum suppression, and VOC average precision from a ranked list; questions
+on the IoU of two boxes and on what pixel accuracy and mean IoU say about a lazy segmenter.
+
+References: Long et al. (2015), Ronneberger et al. (2015) for the transposed convolution of a
+decoder; Redmon et al. (2016) for NMS in a grid detector; Everingham et al. (2010) for the
+all-point interpolated average precision of Pascal VOC."""
+
+import numpy as np
+
+from ..judge.registry import Case, function_exercise
+
+CHAPTER = "21_detection_segmentation"
+
+
+# ---------------------------------------------------------------- transposed convolution backward
+def conv_transpose_backward(dy, x, W, stride):
+    """y[n, f, i s + p, j s + q] += x[n, c, i, j] W[c, f, p, q] (no padding, no bias);
+    x (N, C, H, W), W (C, F, KH, KW), dy (N, F, (H-1)s+KH, (W-1)s+KW) -> dx (like x), dW (like W)."""
+    _, _, h, w = x.shape
+    _, _, kh, kw = W.shape
+    dx = np.zeros_like(x)
+    dW = np.zeros_like(W)
+    for i in range(h):
+        for j in range(w):
+            window = dy[:, :, i * stride : i * stride + kh, j * stride : j * stride + kw]  # (N, F, KH, KW)
+            dx[:, :, i, j] = np.einsum("nfpq,cfpq->nc", window, W)
+            dW += np.einsum("nc,nfpq->cfpq", x[:, :, i, j], window)
+    return dx, dW
+
+
+def _ct_flipped_kernel(dy, x, W, stride):
+    return conv_transpose_backward(dy, x, W[:, :, ::-1, ::-1].copy(), stride)
+
+
+def _ct_stride_ignored(dy, x, W, stride):
+    """Windows read one pixel apart instead of ``stride`` apart."""
+    return conv_transpose_backward(dy, x, W, 1)
+
+
+def _ct_batch_mean(dy, x, W, stride):
+    dx, dW = conv_transpose_backward(dy, x, W, stride)
+    return dx, dW / x.shape[0]
+
+
+def _ct_dx_without_channel_sum(dy, x, W, stride):
+    """dx from the first output channel only (the sum over F forgotten)."""
+    dx, dW = conv_transpose_backward(dy[:, :1], x, W[:, :1], stride)
+    return dx, conv_transpose_backward(dy, x, W, stride)[1]
+
+
+def _ct_cases(rng):
+    cases = []
+    # (N, C, H, W), F, K, stride: stride 2 with K 2 (no overlap, a U-Net's up-sampling),
+    # overlapping stamps (K 3, stride 2), stride 1, a non-square kernel, C != F
+    for (n, c, h, w), f, (kh, kw), s in (
+        ((2, 3, 3, 3), 2, (2, 2), 2),
+        ((3, 2, 4, 3), 4, (3, 3), 2),
+        ((2, 3, 2, 4), 3, (3, 2), 1),
+        ((1, 1, 3, 2), 2, (4, 4), 3),
+    ):
+        x = rng.standard_normal((n, c, h, w))
+        W = rng.standard_normal((c, f, kh, kw))
+        dy = rng.standard_normal((n, f, (h - 1) * s + kh, (w - 1) * s + kw))
+        cases.append(Case((dy, x, W, s), label=f"x {(n, c, h, w)}, W {(c, f, kh, kw)}, stride {s}"))
+    return cases
+
+
+function_exercise(
+    "conv_transpose_backward",
+    CHAPTER,
+    3,
+    "conv_transpose_backward",
+    "The backward pass of a transposed convolution",
+    _ct_cases,
+    conv_transpose_backward,
+    ("dx", "dW"),
+    mistakes=(
+        (
+            "no flip: the forward stamps W[c, f, p, q] at offset (p, q), so the backward reads dy at "
+            "the same offset (a cross-correlation with W, as Conv2D's forward)",
+            _ct_flipped_kernel,
+        ),
+        (
+            "input pixel (i, j) stamps its kernel at (i * stride, j * stride): read the window of dy there",
+            _ct_stride_ignored,
+        ),
+        ("dW is a sum over the batch, not a mean: the loss already carries any 1/N", _ct_batch_mean),
+        (
+            "every output channel f receives x[n, c, i, j] W[c, f]: dx sums over f",
+            _ct_dx_without_channel_sum,
+        ),
+    ),
+    forbids=("minidl.nn.layers.Conv2DTranspose", "minidl.nn.layers.upsampling", "minidl.kernels"),
+)
+
+
+# ---------------------------------------------------------------- class-aware NMS
+def _iou_one_to_many(box, boxes):
+    left = np.maximum(box[0], boxes[:, 0])
+    top = np.maximum(box[1], boxes[:, 1])
+    right = np.minimum(box[2], boxes[:, 2])
+    bottom = np.minimum(box[3], boxes[:, 3])
+    inter = np.clip(right - left, 0, None) * np.clip(bottom - top, 0, None)
+    union = (
+        (box[2] - box[0]) * (box[3] - box[1])
+        + (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+        - inter
+    )
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+
+
+def _nms(boxes, scores, classes, iou_threshold, order_key, overlap, class_aware=True, strict=True):
+    boxes, scores, classes = np.asarray(boxes, float).reshape(-1, 4), np.asarray(scores), np.asarray(classes)
+    order = list(order_key(scores))
+    keep = []
+    while order:
+        best = order.pop(0)
+        keep.append(best)
+        rest = np.array(order, dtype=np.int64)
+        if rest.size == 0:
+            break
+        o = overlap(boxes[best], boxes[rest])
+        hit = o > iou_threshold if strict else o >= iou_threshold
+        if class_aware:
+            hit &= classes[rest] == classes[best]
+        order = [int(r) for r, h in zip(rest, hit) if not h]
+    return np.array(keep, dtype=np.int64)
+
+
+def _by_score(scores):
+    return np.argsort(-np.asarray(scores, float), kind="stable")
+
+
+def class_aware_nms(boxes, scores, classes, iou_threshold):
+    """Greedy NMS per class: boxes (D, 4) (x1, y1, x2, y2), scores (D,), classes (D,) ->
+    the kept indices (int) in decreasing score order, ties the lower index first; a box is
+    suppressed by a kept box of its own class whose IoU with it exceeds the threshold."""
+    return _nms(boxes, scores, classes, iou_threshold, _by_score, _iou_one_to_many)
+
+
+def _nms_plus_one(box, boxes):
+    """The old VOC pixel convention: widths x2 - x1 + 1, so touching boxes overlap."""
+    grown = np.array(box, float) + np.array([0, 0, 1, 1])
+    return _iou_one_to_many(grown, np.asarray(boxes, float) + np.array([0, 0, 1, 1]))
+
+
+def _nms_cases(rng):
+    cases = []
+    for d in (12, 20):
+        corner = rng.integers(0, 20, (d, 2)).astype(float)
+        boxes = np.hstack([corner, corner + rng.integers(3, 10, (d, 2))])
+        scores = np.round(rng.random(d), 1)  # many ties
+        classes = rng.integers(0, 3, d)
+        cases.append(Case((boxes, scores, classes, 0.3), label=f"{d} random boxes, tied scores, 3 classes"))
+    # edge cases: same box in two classes; boxes that touch; IoU exactly the threshold; ties
+    # (and a pair of class 3 with IoU 24 / 56 = 0.43: above this case's threshold, below 0.5)
+    boxes = np.array(
+        [[0, 0, 4, 4], [0, 0, 4, 4], [4, 0, 8, 4], [2, 0, 6, 4], [10, 10, 14, 14], [10, 10, 14, 14]]
+        + [[20, 20, 30, 24], [24, 20, 34, 24]],
+        float,
+    )
+    scores = np.array([0.9, 0.8, 0.7, 0.7, 0.5, 0.5, 0.45, 0.4])
+    classes = np.array([0, 1, 0, 0, 2, 2, 3, 3])
+    cases.append(
+        Case(
+            (boxes, scores, classes, 1 / 3),
+            label="the same box in two classes, touching boxes, IoU = threshold, tied duplicates, IoU 0.43",
+        )
+    )
+    # (no case without detections: its empty answer could not tell a right answer from filler)
+    cases.append(
+        Case(
+            (np.array([[3.0, 1.0, 7.0, 2.0]]), np.array([0.2]), np.array([1]), 0.5),
+            label="a single detection",
+        )
+    )
+    return cases
+
+
+function_exercise(
+    "class_aware_nms",
+    CHAPTER,
+    2,
+    "class_aware_nms",
+    "Non-maximum suppression, class by class",
+    _nms_cases,
+    class_aware_nms,
+    ("keep",),
+    mistakes=(
+        (
+            "boxes of different classes must not suppress each other (a dog's box does not hide the cat under it)",
+            lambda b, s, c, t: _nms(b, s, c, t, _by_score, _iou_one_to_many, class_aware=False),
+        ),
+        (
+            "a box is suppressed when its IoU *exceeds* the threshold; at exactly the threshold it is kept",
+            lambda b, s, c, t: _nms(b, s, c, t, _by_score, _iou_one_to_many, strict=False),
+        ),
+        (
+            "ties in score: visit the lower index first (a stable sort of -scores); "
+            "np.argsort(scores)[::-1] puts the higher index first",
+            lambda b, s, c, t: _nms(
+                b, s, c, t, lambda v: np.argsort(np.asarray(v), kind="stable")[::-1], _iou_one_to_many
+            ),
+        ),
+        (
+            "boxes that only touch overlap by 0: the width of the intersection is min(x2) - max(x1), with no + 1",
+            lambda b, s, c, t: _nms(b, s, c, t, _by_score, _nms_plus_one),
+        ),
+        (
+            "return the kept indices in decreasing score order, not sorted by index",
+            lambda b, s, c, t: np.sort(class_aware_nms(b, s, c, t)),
+        ),
+    ),
+    forbids=("minidl.training.vision_metrics", "minidl.kernels.boxes"),
+)
+
+
+# ---------------------------------------------------------------- average precision from a ranked list
+def _true_positives_by_rank(scores, is_true_positive):
+    """The running count of true positives down the detections ranked by decreasing score
+    (ties in the order given): ``tp[k]`` counts the hits among the first k + 1."""
+    order = np.argsort(-np.asarray(scores, float), kind="stable")
+    return np.cumsum(np.asarray(is_true_positive, float)[order])
+
+
+def average_precision_ranked(scores, is_true_positive, n_true):
+    """VOC all-point AP of one class: scores (D,), is_true_positive (D,) bool (already matched),
+    n_true >= 1 true boxes. Sort by decreasing score, ties in the order given."""
+    tp = _true_positives_by_rank(scores, is_true_positive)
+    if tp.size == 0:
+        return 0.0
+    recall = tp / n_true
+    precision = tp / np.arange(1, tp.size + 1)
+    envelope = np.maximum.accumulate(precision[::-1])[::-1]
+    return float(np.sum(np.diff(np.concatenate([[0.0], recall])) * envelope))
+
+
+def _ap_no_envelope(scores, hits, n_true):
+    tp = _true_positives_by_rank(scores, hits)
+    if tp.size == 0:
+        return 0.0
+    return float(np.sum(np.diff(np.concatenate([[0.0], tp / n_true])) * tp / np.arange(1, tp.size + 1)))
+
+
+def _ap_eleven_points(scores, hits, n_true):
+    tp = _true_positives_by_rank(scores, hits)
+    if tp.size == 0:
+        return 0.0
+    recall, precision = tp / n_true, tp / np.arange(1, tp.size + 1)
+    return float(
+        np.mean([precision[recall >= r].max() if (recall >= r).any() else 0.0 for r in np.linspace(0, 1, 11)])
+    )
+
+
+def _ap_recall_over_detections(scores, hits, n_true):
+    d = len(np.asarray(hits))
+    return average_precision_ranked(scores, hits, d) if d else 0.0
+
+
+def _ap_ties_reversed(scores, hits, n_true):
+    order = np.argsort(np.asarray(scores, float), kind="stable")[::-1]
+    return average_precision_ranked(np.asarray(scores, float)[order], np.asarray(hits)[order], n_true)
+
+
+def _ap_cases(rng):
+    cases = []
+    for d, n_true in ((10, 6), (15, 9)):
+        scores = np.round(rng.random(d), 1)  # ties
+        hits = rng.random(d) < 0.5
+        hits[np.argmax(scores)] = False  # the best-scored detection is a false positive
+        cases.append(Case((scores, hits, n_true), label=f"{d} detections, {n_true} true boxes, tied scores"))
+    cases.append(
+        Case(
+            (np.array([0.9, 0.8, 0.8, 0.7, 0.7]), np.array([True, False, True, True, False]), 4),
+            label="tied scores with a hit and a miss at each tie",
+        )
+    )
+    cases.append(Case((np.zeros(0), np.zeros(0, bool), 3), label="no detections"))
+    cases.append(Case((np.array([0.5, 0.4]), np.array([False, False]), 2), label="only false positives"))
+    return cases
+
+
+function_exercise(
+    "average_precision_ranked",
+    CHAPTER,
+    2,
+    "average_precision_ranked",
+    "Average precision from a ranked list",
+    _ap_cases,
+    average_precision_ranked,
+    ("ap",),
+    mistakes=(
+        (
+            "interpolate: use at each recall the best precision at that recall *or higher* "
+            "(np.maximum.accumulate over the reversed precisions)",
+            _ap_no_envelope,
+        ),
+        (
+            "that is VOC 2007's 11-point AP; the chapter's (VOC 2010 on) sums over every recall step",
+            _ap_eleven_points,
+        ),
+        (
+            "recall divides by the number of true boxes, n_true, not by the number of detections",
+            _ap_recall_over_detections,
+        ),
+        (
+            "ties in score keep the order given (a stable sort of -scores); "
+            "np.argsort(scores)[::-1] reverses them",
+            _ap_ties_reversed,
+        ),
+    ),
+    forbids=("minidl.training.vision_metrics",),
+)
