@@ -50,6 +50,9 @@ XDIST ?= -n 2 --dist loadfile
 # per worker against 444 s with two; the stored outputs are the same either way (nbval passes
 # both). Serial runs (XDIST=) may set TEST_THREADS= to keep the two threads exported above.
 TEST_THREADS ?= OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1
+# pytest rewrites every test module's asserts on import and keeps the result as a .pyc beside it;
+# where the environment sets PYTHONDONTWRITEBYTECODE it redoes that in every worker on every run.
+KEEP_BYTECODE := PYTHONDONTWRITEBYTECODE=
 
 test: $(GPU_STAMP)  ## the whole suite: unit tests, kernels, the grader (grader/, installed as minidl-grade), notebooks (nbval); installs bubblewrap (the grader's isolation) and espeak-ng (the spoken-digits generator)
 	command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
@@ -58,13 +61,13 @@ test: $(GPU_STAMP)  ## the whole suite: unit tests, kernels, the grader (grader/
 	command -v espeak-ng >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null; } || \
 		echo "espeak-ng is not installed: the test of the spoken-digits generator is skipped"
-	$(TEST_THREADS) MPLBACKEND=Agg $(PY) -m pytest -q -m "not e2e" $(XDIST)
+	$(TEST_THREADS) $(KEEP_BYTECODE) MPLBACKEND=Agg $(PY) -m pytest -q -m "not e2e" $(XDIST)
 
 # What a contributor runs after each change: tests/ without the notebooks (nbval, whose plugin
 # is not even loaded), the grader's runs in confined processes (marker sandbox) and the longer
 # runs (marker slow). Under a minute on two cores (docs/performance.md); `make test` runs all.
 test-unit: $(STAMP)  ## the fast tests: tests/ without notebooks, grader sandbox runs and slow runs (under a minute)
-	$(TEST_THREADS) MPLBACKEND=Agg $(PY) -m pytest -q -o addopts="" -p no:nbval -m "not e2e and not slow and not sandbox" $(XDIST) tests
+	$(TEST_THREADS) $(KEEP_BYTECODE) MPLBACKEND=Agg $(PY) -m pytest -q -o addopts="" -p no:nbval -m "not e2e and not slow and not sandbox" $(XDIST) tests
 
 lint: $(STAMP)  ## ruff (lint and format check, notebooks and solutions included) and mypy on minidl/ and grader/; settings in pyproject.toml
 	$(PY) -m ruff check .

@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from minidl.__main__ import main
 
 
@@ -12,6 +14,7 @@ def test_info_reports_versions_backend_and_gpu(capsys):
     assert "minidl 0.1.0" in out and "kernel backend:" in out and "GPU:" in out
 
 
+@pytest.mark.slow
 def test_demo_trains_and_saves_curves(tmp_path):
     png = tmp_path / "curves.png"
     result = subprocess.run(

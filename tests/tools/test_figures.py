@@ -39,6 +39,7 @@ def markdown_images(path: Path) -> list[str]:
     return [src for src in found if not src.startswith(("http:", "https:", "data:"))]
 
 
+@pytest.mark.slow
 def test_committed_figures_are_what_the_script_draws(tmp_path):
     figures = load_figures_module()
     written = figures.write_all(tmp_path)
@@ -57,6 +58,7 @@ def test_committed_figures_are_what_the_script_draws(tmp_path):
         )
 
 
+@pytest.mark.slow
 def test_drawing_twice_gives_the_same_bytes(tmp_path):
     figures = load_figures_module()
     first = {p.name: p.read_bytes() for p in figures.write_all(tmp_path / "a")}

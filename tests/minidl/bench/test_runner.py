@@ -114,6 +114,7 @@ def torch_peer(monkeypatch):
     p.close()
 
 
+@pytest.mark.slow
 def test_peer_runs_with_none_of_minidls_thread_settings(torch_peer, monkeypatch):
     # the runner's process has minidl's settings (the fixture sets OMP_WAIT_POLICY=PASSIVE)
     assert os.environ.get("OMP_WAIT_POLICY") == "PASSIVE"
@@ -121,12 +122,14 @@ def test_peer_runs_with_none_of_minidls_thread_settings(torch_peer, monkeypatch)
     assert torch_peer.info["threads"] >= 1
 
 
+@pytest.mark.slow
 def test_peer_times_a_row_of_the_table(torch_peer):
     run = torch_peer.setup("batch norm train (256, 512), fwd+bwd")
     times = run(3)
     assert len(times) == 3 and all(t > 0 for t in times)
 
 
+@pytest.mark.slow
 def test_bench_prints_the_table_and_writes_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert (

@@ -228,6 +228,7 @@ print(count, "cases")
 """
 
 
+@pytest.mark.slow
 def test_numba_kernels_as_plain_python_equal_the_reference():
     """``NUMBA_DISABLE_JIT=1`` (the debugging path the docs promise) turns every Numba kernel
     into plain Python; the whole table (a few seconds as plain Python) must still pass."""

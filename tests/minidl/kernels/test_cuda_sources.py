@@ -75,6 +75,7 @@ def test_cuda_sources_exist():
     assert len(gpu.cuda_sources()) >= 3, gpu.cuda_sources()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ARCHITECTURES)
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
 @pytest.mark.parametrize("filename", gpu.cuda_sources())
@@ -172,6 +173,7 @@ print(out[0])
 """
 
 
+@pytest.mark.slow
 @needs_compiler
 @pytest.mark.parametrize("floats, fits", [(1000, True), (200_000, False)])
 def test_emulator_stops_a_thread_whose_locals_overflow_its_stack(floats, fits):
@@ -184,6 +186,7 @@ def test_emulator_stops_a_thread_whose_locals_overflow_its_stack(floats, fits):
         assert result.returncode == -signal.SIGSEGV, (result.returncode, result.stderr[-500:])
 
 
+@pytest.mark.slow
 @needs_compiler
 def test_emulator_rejects_what_cupy_would_misread():
     kernel = emulate.EmulatedModule(BLOCK_SUM, np.float32, "block_sum.cu").get_function("scale")
@@ -200,6 +203,7 @@ def test_emulator_rejects_what_cupy_would_misread():
     np.testing.assert_array_equal(x, 2)
 
 
+@pytest.mark.slow
 @needs_compiler
 def test_emulator_reports_compile_errors():
     with pytest.raises(RuntimeError, match="could not compile"):
@@ -274,6 +278,7 @@ def register_counts(cubin: bytes) -> dict:
     return counts
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ARCHITECTURES)
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
 def test_sequence_kernels_fit_a_block_of_1024_threads(dtype, arch):

@@ -125,7 +125,15 @@ def test_every_layer_has_a_case():
     assert not missing, f"add a gradient-check case for {sorted(missing)}"
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+# The default U-Net takes longer than all the other cases together: it runs in `make test`;
+# `make test-unit` checks a one-level U-Net (tests/minidl/nn/test_segmentation_detection.py).
+SLOW_CASES = {"UNet"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(name, marks=pytest.mark.slow) if name in SLOW_CASES else name for name in sorted(CASES)],
+)
 def test_every_layer_passes_the_gradient_check(name):
     make, x, kwargs = CASES[name]
     mdl.seed(0)
@@ -156,6 +164,7 @@ def test_the_key_bias_gradient_is_zero_and_the_check_passes():
         assert report.errors[key] < 1e-7, f"d/d{key}: {report.errors[key]:.1e}"
 
 
+@pytest.mark.slow
 def test_the_transformer_block_passes_with_its_zero_key_bias():
     mdl.seed(0)
     block = L.TransformerBlock(num_heads=2, mlp_dim=16, causal=True)

@@ -51,7 +51,7 @@ def test_concatenate_forward_backward_and_errors():
         L.Concatenate(axis=0).forward([a, a])
 
 
-@pytest.mark.parametrize("filters", [(2,), (2, 3)])
+@pytest.mark.parametrize("filters", [(2,), pytest.param((2, 3), marks=pytest.mark.slow)])
 def test_unet_gradient_check_every_parameter(filters):
     mdl.seed(1)
     unet = L.UNet(3, filters=filters)
@@ -84,6 +84,7 @@ def test_unet_saves_and_loads(tmp_path):
     assert again.layers[0].filters == (4,) and again.layers[0].num_classes == 3
 
 
+@pytest.mark.slow
 def test_unet_removing_the_skip_gradient_fails_the_check(monkeypatch):
     """The fan-out sum is what the check tests: dropping the skip's gradient is caught."""
     mdl.seed(1)

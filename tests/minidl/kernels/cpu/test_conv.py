@@ -69,6 +69,7 @@ def test_float32_gate_functions_are_accurate():
     assert np.isnan(h).all()  # NaN is not clamped into a number
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "max_filters, tile_bytes",
     [(0, 0), (64, 1), (64, 40_000), (64, 2**40)],

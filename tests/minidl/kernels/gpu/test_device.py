@@ -105,6 +105,7 @@ def _fit(make_model, data, device, monkeypatch):
     return model, history.history, predictions, scores
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize(
     "make_model, data", [(_lenet, _images), (_recurrent, _sequences)], ids=["lenet", "lstm-gru"]

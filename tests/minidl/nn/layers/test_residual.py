@@ -35,6 +35,7 @@ def test_dense_residual_gradients(tier, rng):
     assert report.passed, report
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("c_in, c_out, stride", [(3, 3, 1), (2, 4, 2), (2, 4, 1)])
 def test_conv_residual_gradients(c_in, c_out, stride, tier, rng):
     report = check_layer(
