@@ -71,7 +71,7 @@ def _as_array(value):
     """``value`` as a float64 array, or ``None`` if it is not numeric."""
     if isinstance(value, (bool, np.bool_)):
         return np.asarray(value, dtype=np.float64)
-    if isinstance(value, (int, float, np.ndarray)):
+    if isinstance(value, (int, float, np.number, np.ndarray)):
         try:
             return np.asarray(value, dtype=np.float64)
         except (TypeError, ValueError):
@@ -245,11 +245,18 @@ def _compare_one(name: str, got, expected, tolerance: float) -> str | None:
 def dtype_problem(name: str, got, expected) -> str | None:
     """A message if ``got`` is not of ``expected``'s kind of array, else ``None``.
 
-    Only an expected NumPy array sets a contract (a plain number may come back as any real
-    number): a float array must come back as an array of the very same dtype (float32
+    An expected int (a count, an index) must come back as an int (Python's or NumPy's); a
+    plain float may come back as any real number. A float array must come back as an array of the very same dtype (float32
     where float64 is asked loses half the digits), an integer array as an integer array
     (any width: indices, counts, tokens), a boolean array as a boolean array.
     """
+    if isinstance(expected, (int, np.integer)) and not isinstance(expected, (bool, np.bool_)):
+        if isinstance(got, (int, np.integer)) and not isinstance(got, (bool, np.bool_)):
+            return None
+        return (
+            f"`{name}`: the value is right, but it should be an int, got {describe_value(got)}\n"
+            "    hint: an index, a count or an epoch is an int: int(...) converts a float that holds one"
+        )
     if not isinstance(expected, np.ndarray) or expected.dtype.kind not in "biuf":
         return None
     kind = expected.dtype.kind

@@ -6,7 +6,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..judge.feedback import compare_outputs
-from ..judge.registry import Case, Exercise, function_exercise, register
+from ..judge.registry import Case, Contract, Exercise, function_exercise, register
 
 CHAPTER = "02_neural_networks"
 
@@ -172,6 +172,7 @@ register(
         make_cases=_activation_cases,
         judge=_judge_activation,
         public=_public_activation,
+        contract=Contract(("float64",)),  # each function's one output
         forbids=("minidl.nn.layers.activations", "minidl.nn.gradcheck"),
         catches=tuple(hint for _, mistakes in _ACTIVATIONS.values() for hint, _ in mistakes)
         + ("softplus' as e^z / (1 + e^z): inf / inf = NaN for z = 800",),
@@ -240,6 +241,7 @@ function_exercise(
     ),
     forbids=("minidl.nn.layers.Dense", "minidl.training.model.Sequential"),
     catches=("points on one line: every weight but the first is 0, and the last is minus the slope",),
+    dtypes=("float64", "number"),
 )
 
 

@@ -108,6 +108,7 @@ function_exercise(
     ),
     factors=lambda dy, x, v, g: {"the batch size N": x.shape[0]},
     forbids=("minidl.nn.layers.Dense", "minidl.nn.gradcheck"),
+    dtypes="float64",
 )
 
 
@@ -200,6 +201,7 @@ function_exercise(
         "minidl.nn.gradcheck",
     ),
     catches=("a softmax without the row maximum: NaN for logits near 800",),
+    dtypes="float64",
 )
 
 

@@ -48,6 +48,7 @@ function_exercise(
         ),
     ),
     forbids=("minidl.nn.optim.SGD", "minidl.kernels"),
+    dtypes="float64",
 )
 
 
@@ -104,6 +105,7 @@ function_exercise(
         ("eps is inside the square root; Adam adds it after: sqrt(v_hat) + eps", _adam_eps_inside),
     ),
     forbids=("minidl.nn.optim.Adam", "minidl.nn.optim.AdamW", "minidl.kernels"),
+    dtypes="float64",
 )
 
 
@@ -170,6 +172,7 @@ function_exercise(
     ),
     forbids=("minidl.nn.optim",),
     catches=("a crash, or an output of the wrong shape, on 0 snapshots",),
+    dtypes="float64",
 )
 
 
@@ -252,4 +255,5 @@ function_exercise(
         ),
     ),
     forbids=("minidl.nn.optim",),
+    dtypes=("number",),
 )

@@ -116,6 +116,7 @@ function_exercise(
     ),
     forbids=("minidl.training.callbacks.EarlyStopping",),
     catches=("a crash on an empty list of losses",),
+    dtypes=("int", "int"),
 )
 
 
@@ -193,6 +194,7 @@ function_exercise(
     forbids=("minidl.nn.optim", "minidl.nn.regularizers"),
     catches=("NaN for a unit whose weights are all 0 (0 / 0 when scaling by c / norm)",),
     fresh_outputs=True,
+    dtypes="float64",
 )
 
 
@@ -260,6 +262,7 @@ _L1 = function_exercise(
     forbids=("minidl.nn.optim", "minidl.nn.regularizers"),
     catches=("weights inside the threshold left at 1e-17 instead of exactly 0",),
     do_register=False,
+    dtypes=("like:w",),
 )
 _close_enough = _L1.judge
 

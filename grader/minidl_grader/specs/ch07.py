@@ -116,6 +116,7 @@ function_exercise(
     ),
     forbids=_CONV_FORBIDS,
     catches=("the padding ignored (taps read from the unpadded x)",),
+    dtypes="float64",
 )
 
 
@@ -189,6 +190,7 @@ function_exercise(
     ),
     forbids=_CONV_FORBIDS,
     catches=("the stride ignored (every window placed one step apart)",),
+    dtypes="float64",
 )
 
 
@@ -301,4 +303,5 @@ function_exercise(
         "minidl.kernels",
         "minidl.nn.gradcheck",
     ),
+    dtypes="float64",
 )

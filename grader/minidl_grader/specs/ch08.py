@@ -90,6 +90,7 @@ function_exercise(
         "minidl.nn.gradcheck",
     ),
     catches=("eps ignored or fixed at 1e-5: one case uses eps = 0.5",),
+    dtypes="float64",
 )
 
 
@@ -163,6 +164,7 @@ function_exercise(
     ),
     forbids=("minidl.nn.initializers",),
     catches=("the weights rescaled in place (W *= s): the caller's weights must not change",),
+    dtypes="float64",
 )
 
 
@@ -257,6 +259,7 @@ function_exercise(
         "exp of the logits without the row maximum: NaN for logits near 1000",
         "lam = 1 (no mixing) and a partner of the same class: the two weights add up on one class",
     ),
+    dtypes=("number", "float64"),
 )
 
 

@@ -88,6 +88,7 @@ function_exercise(
         "minidl.kernels",
         "minidl.nn.gradcheck",
     ),
+    dtypes="float64",
 )
 
 
@@ -132,6 +133,7 @@ function_exercise(
     ),
     forbids=("minidl.nn.optim",),
     fresh_outputs=True,
+    dtypes="float64",
 )
 
 
@@ -190,4 +192,5 @@ function_exercise(
         ),
     ),
     forbids=("minidl.nn.layers.LSTM", "minidl.nn.layers.recurrent", "minidl.kernels", "minidl.nn.gradcheck"),
+    dtypes="float64",
 )

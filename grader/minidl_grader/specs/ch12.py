@@ -75,6 +75,7 @@ function_exercise(
         ),
     ),
     forbids=("minidl.nn.layers.attention", "minidl.kernels"),
+    dtypes="float64",
 )
 
 
@@ -119,6 +120,7 @@ function_exercise(
         ("the causal mask is missing: keys after the query must get weight 0", _alibi_not_causal),
     ),
     forbids=("minidl.nn.layers.attention", "minidl.kernels"),
+    dtypes="float64",
 )
 
 
@@ -210,6 +212,7 @@ function_exercise(
         "the base ignored (10000 always): the cases use bases 10000, 10, 3 and 100",
         "exp of the scores without the row maximum: NaN for scores near 1000",
     ),
+    dtypes="float64",
 )
 
 
@@ -316,6 +319,7 @@ function_exercise(
         "exp of the scores without the row maximum: NaN for scores near 1000 (hidden case)",
         "the non-causal case answered with the mask (causal ignored)",
     ),
+    dtypes="float64",
 )
 
 

@@ -86,6 +86,7 @@ function_exercise(
         ),
     ),
     forbids=("minidl.nn.layers.conv1d", "minidl.kernels"),
+    dtypes="float64",
 )
 
 
@@ -230,6 +231,7 @@ function_exercise(
         ),
     ),
     forbids=("minidl.training.decoding",),
+    dtypes=("int",),
 )
 
 
@@ -311,4 +313,5 @@ function_exercise(
         ),
     ),
     forbids=("minidl.training.rouge",),
+    dtypes=("number",),
 )

@@ -75,6 +75,7 @@ function_exercise(
         "minidl.nn.losses",
         "minidl.nn.gradcheck",
     ),
+    dtypes=("number", "float64", "float64", "float64", "float64"),
 )
 
 
@@ -144,6 +145,7 @@ function_exercise(
         ),
     ),
     forbids=("minidl.gallery.autoencoders", "minidl.nn.layers.Dense", "minidl.nn.gradcheck"),
+    dtypes=("number", "float64", "float64", "float64"),
 )
 
 
@@ -196,6 +198,7 @@ function_exercise(
     ),
     factors=lambda h, rho, beta: {"the batch size N": h.shape[0]},
     forbids=("minidl.gallery.autoencoders", "minidl.nn.regularizers", "minidl.nn.gradcheck"),
+    dtypes=("number", "float64"),
 )
 
 

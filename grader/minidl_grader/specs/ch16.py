@@ -92,6 +92,7 @@ function_exercise(
         for mistake, hint in HINGE_MISTAKES.items()
     ),
     forbids=("minidl.gallery.gan", "minidl.nn.losses", "minidl.nn.layers"),
+    dtypes=("number", "float64", "float64", "number", "float64"),
 )
 
 
@@ -291,4 +292,5 @@ function_exercise(
         for bug, hint in GAN_STEP_BUGS.items()
     ),
     forbids=("minidl.gallery.gan", "minidl.nn.losses", "minidl.nn.optim", "minidl.training"),
+    dtypes=("number", "number", "number", "number", "number", "number"),
 )

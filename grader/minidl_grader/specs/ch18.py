@@ -304,4 +304,5 @@ function_exercise(
         for mistake, hint in RIDGE_LOO_MISTAKES.items()
     ),
     forbids=("minidl.gallery.transfer", "minidl.nn.regularizers"),
+    dtypes=("float64", "float64", "number"),
 )

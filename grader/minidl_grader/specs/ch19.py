@@ -77,6 +77,7 @@ function_exercise(
     ),
     forbids=("minidl_keras", "minidl.nn.layers.recurrent"),
     fresh_outputs=True,
+    dtypes="float64",
 )
 
 
@@ -123,6 +124,7 @@ function_exercise(
     ),
     forbids=("minidl_keras", "minidl.nn.layers.upsampling"),
     fresh_outputs=True,
+    dtypes="float64",
 )
 
 
@@ -173,4 +175,5 @@ function_exercise(
     ),
     forbids=("minidl_keras",),
     fresh_outputs=True,
+    dtypes="float64",
 )

@@ -64,6 +64,7 @@ function_exercise(
     ),
     factors=lambda f, w: {"2": 2.0},
     forbids=("minidl.datasets.audio", "minidl.datasets.speech"),
+    dtypes="float64",
 )
 
 
@@ -115,6 +116,7 @@ function_exercise(
         ),
     ),
     forbids=("minidl.datasets.audio", "minidl.datasets.speech"),
+    dtypes="float64",
 )
 
 
@@ -194,4 +196,5 @@ function_exercise(
     ),
     forbids=("minidl.datasets.audio", "minidl.datasets.speech"),
     catches=("a sequence of a single frame: the path runs along one edge of the table",),
+    dtypes=("number",),
 )

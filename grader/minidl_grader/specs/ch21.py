@@ -92,6 +92,7 @@ function_exercise(
         ),
     ),
     forbids=("minidl.nn.layers.Conv2DTranspose", "minidl.nn.layers.upsampling", "minidl.kernels"),
+    dtypes="float64",
 )
 
 
@@ -213,6 +214,7 @@ function_exercise(
         ),
     ),
     forbids=("minidl.training.vision_metrics", "minidl.kernels.boxes"),
+    dtypes=("int",),
 )
 
 
@@ -311,4 +313,5 @@ function_exercise(
         ),
     ),
     forbids=("minidl.training.vision_metrics",),
+    dtypes=("number",),
 )

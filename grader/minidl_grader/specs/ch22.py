@@ -113,6 +113,7 @@ function_exercise(
         ),
     ),
     forbids=("minidl.gallery.rl",),
+    dtypes="float64",
 )
 
 
@@ -194,6 +195,7 @@ function_exercise(
         ("lambda is missing: the deltas decay by gamma * lam per step, not gamma", _gae_without_lambda),
     ),
     forbids=("minidl.gallery.rl",),
+    dtypes="float64",
 )
 
 
@@ -265,6 +267,7 @@ function_exercise(
         ),
     ),
     forbids=("minidl.gallery.rl",),
+    dtypes="float64",
 )
 
 
@@ -329,4 +332,5 @@ function_exercise(
         ),
     ),
     forbids=("minidl.gallery.rl",),
+    dtypes=("int",),
 )
