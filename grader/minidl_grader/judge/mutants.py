@@ -36,9 +36,9 @@ Before mutating, the reference's own mistake switches (keyword arguments no case
 such as ``flip=False``) are replaced by their defaults and the branches they turn off are
 dropped: a student's function has no such arguments.
 
-A mutant's id is ``ENTRY: OPERATOR: BEFORE -> AFTER`` (the mutated code, unparsed), with
-`` #2``, ``#3`` for a repeat; a spec declares an equivalent one by that id (or a prefix of
-ids ending in ``*``).
+A mutant's id is ``ENTRY: OPERATOR: BEFORE -> AFTER`` (the mutated code, unparsed; ``ENTRY >
+HELPER: ...`` in a helper), with `` #2``, ``#3`` for a repeat; a spec declares an equivalent
+one by that id, where ``*`` stands for any text.
 """
 
 from __future__ import annotations
@@ -739,9 +739,26 @@ def _passes(exercise: Exercise, namespace: dict, seed: int) -> tuple[bool, str]:
 
 def _declared(exercise: Exercise, mutant_id: str) -> str | None:
     for key, reason in exercise.equivalent_mutants.items():
-        if key == mutant_id or (key.endswith("*") and mutant_id.startswith(key[:-1])):
+        if matches(key, mutant_id):
             return reason
     return None
+
+
+def matches(pattern: str, mutant_id: str) -> bool:
+    """Whether ``mutant_id`` is ``pattern``, where each ``*`` in it stands for any text
+    (nothing else is special: ids hold brackets)."""
+    parts = pattern.split("*")
+    if len(parts) == 1:
+        return pattern == mutant_id
+    if not (mutant_id.startswith(parts[0]) and mutant_id.endswith(parts[-1])):
+        return False
+    at = len(parts[0])
+    for part in parts[1:-1]:
+        found = mutant_id.find(part, at)
+        if found < 0:
+            return False
+        at = found + len(part)
+    return at <= len(mutant_id) - len(parts[-1])
 
 
 def run_exercise(

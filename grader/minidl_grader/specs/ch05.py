@@ -78,6 +78,12 @@ def _stopping_cases(rng):
         Case(([0.5, 0.5, 0.5, 0.4], 2, 0.0), label="a loss that stays level: a tie is no improvement")
     )
     cases.append(Case(([], 3, 0.0), label="no epoch at all"))
+    cases.append(
+        Case(
+            ([float("inf"), float("inf"), 0.5, 0.4], 2, 0.0),
+            label="a run that starts diverged (losses of inf): inf is no improvement on inf",
+        )
+    )
     return cases
 
 
@@ -115,7 +121,14 @@ function_exercise(
         ),
     ),
     forbids=("minidl.training.callbacks.EarlyStopping",),
-    catches=("a crash on an empty list of losses",),
+    catches=(
+        "a crash on an empty list of losses",
+        "a wait count that does not start at 0 (seen when the first losses are inf)",
+    ),
+    equivalent_mutants={
+        "early_stopping_epochs > _simulate_stopping: augassign: wait += 1 -> *": "wait is an int "
+        "of the function's own: += and = + give the same count",
+    },
     dtypes=("int", "int"),
 )
 
@@ -153,6 +166,9 @@ def _max_norm_cases(rng):
     cases.append(Case((W, 1.0), label="a Dense kernel with a column of zeros (a unit whose norm is 0)"))
     W = rng.standard_normal((3, 3, 2, 2)) * 0.1
     cases.append(Case((W, 5.0), label="a convolution kernel whose every filter is below the limit"))
+    W = rng.standard_normal((6, 4))
+    W *= np.array([0.3, 0.8, 0.3, 0.8]) / np.linalg.norm(W, axis=0)  # norms 0.3 and 0.8
+    cases.append(Case((W, 0.5), label="c = 0.5 < 1, units of norm 0.3 (left alone) and 0.8"))
     return cases
 
 
@@ -195,6 +211,10 @@ function_exercise(
     catches=("NaN for a unit whose weights are all 0 (0 / 0 when scaling by c / norm)",),
     fresh_outputs=True,
     dtypes="float64",
+    equivalent_mutants={
+        "max_norm > _scaled_to_norm: const: 1e-300 -> -1.0": "the guard only keeps c / 0 from "
+        "warning: a unit of norm 0 gets the factor inf, which the minimum with 1 caps",
+    },
 )
 
 

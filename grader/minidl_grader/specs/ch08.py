@@ -91,6 +91,12 @@ function_exercise(
     ),
     catches=("eps ignored or fixed at 1e-5: one case uses eps = 0.5",),
     dtypes="float64",
+    equivalent_mutants={
+        "preact_residual_backward > _preact_backward: augassign: dx = dx - *": "dx is the function's "
+        "own array (du * inv_std): -= and = - give the same numbers",
+        "preact_residual_backward > _preact_backward: compare: a > 0 -> a >= 0": "relu'(0): a "
+        "pre-activation (a sum of products of random floats) is never exactly 0 here",
+    },
 )
 
 
@@ -165,6 +171,10 @@ function_exercise(
     forbids=("minidl.nn.initializers",),
     catches=("the weights rescaled in place (W *= s): the caller's weights must not change",),
     dtypes="float64",
+    equivalent_mutants={
+        "lsuv_scales > _lsuv: arith: seen.std(ddof=0) ** 1.0 -> seen.std(ddof=0) * 1.0": "x ** 1 is "
+        "x * 1 (the power is a switch of the grader's mistakes)",
+    },
 )
 
 
@@ -211,6 +221,14 @@ def _mixup_cases(rng):
         Case(
             (logits, labels, perm, 0.6),
             label="logits near 1000, lam=0.6, images 0 and 1 of one class, a target 900 below its row's max",
+        )
+    )
+    # rows 1600 apart: the shift must be each row's maximum, not the batch's
+    logits = rng.standard_normal((3, 4)) + np.array([[800.0], [-800.0], [0.0]])
+    cases.append(
+        Case(
+            (logits, rng.integers(0, 4, 3), np.array([2, 0, 1]), 0.3),
+            label="rows near 800, -800 and 0, lam=0.3 (shift each row by its own maximum)",
         )
     )
     return cases
