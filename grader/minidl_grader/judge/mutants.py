@@ -286,13 +286,14 @@ def student_parameters(exercise: Exercise, entry: str) -> tuple[str, ...] | None
 
 
 def _function_tree(
-    fn: Callable, arity: int, keywords: frozenset = frozenset()
+    fn: Callable, arity: int, keywords: frozenset = frozenset(), fixed: dict | None = None
 ) -> tuple[ast.FunctionDef, int, dict[str, object]]:
     """The function's ``def`` (specialised), the line of the ``def`` in its file, and the
     defaults of the arguments its callers can pass (a reference's: the student's).
 
     An argument with a default that no caller passes (past the ``arity`` positional ones,
-    not among ``keywords``) is a switch of the grader's own: it is replaced by its value."""
+    not among ``keywords``) is a switch of the grader's own: it is replaced by its value, as
+    is one that every caller passes as the same constant (``fixed``)."""
     source = textwrap.dedent(inspect.getsource(fn))
     tree = ast.parse(source)
     func = tree.body[0]
@@ -303,6 +304,9 @@ def _function_tree(
     switches: dict[str, Any] = {}
     defaults: dict[str, Any] = {}
     for index, param in enumerate(params):
+        if fixed and param.name in fixed:  # every caller passes this constant
+            switches[param.name] = fixed[param.name]
+            continue
         if param.default is inspect.Parameter.empty:
             continue
         if isinstance(param.default, (bool, int, float, str, type(None))):
@@ -344,11 +348,13 @@ def _closure(fn: Callable) -> dict[str, Callable]:
     return found
 
 
-def _call_sites(trees: dict[str, ast.FunctionDef], name: str) -> tuple[int, frozenset] | None:
-    """How the functions of ``trees`` call ``name``: the most positional arguments and the
-    keywords passed; None where a call unpacks ``*args`` or ``**kwargs``, or passes the
-    function on (then every argument counts as passed)."""
-    arity, keywords = 0, set[str]()
+def _call_sites(trees: dict[str, ast.FunctionDef], name: str) -> tuple[int, frozenset, dict] | None:
+    """How the functions of ``trees`` call ``name``: the most positional arguments, the
+    keywords passed, and those passed as the same constant at every call (``{name: value}``:
+    fixed, so the same as a switch); None where a call unpacks ``*args`` or ``**kwargs``, or
+    passes the function on (then every argument counts as passed)."""
+    arity, calls = 0, 0
+    values: dict[str, set] = {}
     for tree in trees.values():
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name:
@@ -356,12 +362,31 @@ def _call_sites(trees: dict[str, ast.FunctionDef], name: str) -> tuple[int, froz
                     k.arg is None for k in node.keywords
                 ):
                     return None
+                calls += 1
                 arity = max(arity, len(node.args))
-                keywords.update(k.arg for k in node.keywords if k.arg)
+                for k in node.keywords:
+                    constant = isinstance(k.value, ast.Constant)
+                    values.setdefault(str(k.arg), set()).add(repr(k.value.value) if constant else None)
             elif isinstance(node, ast.Call):
                 if any(isinstance(a, ast.Name) and a.id == name for a in node.args):
                     return None
-    return arity, frozenset(keywords)
+    fixed = {}
+    for key, seen in values.items():
+        if len(seen) == 1 and None not in seen and calls == _count_calls(trees, name, key):
+            fixed[key] = ast.literal_eval(next(iter(seen)))
+    return arity, frozenset(k for k in values if k not in fixed), fixed
+
+
+def _count_calls(trees: dict[str, ast.FunctionDef], name: str, keyword: str) -> int:
+    """How many calls of ``name`` in ``trees`` pass ``keyword``."""
+    return sum(
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == name
+        and any(k.arg == keyword for k in node.keywords)
+        for tree in trees.values()
+        for node in ast.walk(tree)
+    )
 
 
 # ---------------------------------------------------------------------- the operators

@@ -47,6 +47,19 @@ def _attention_cases(rng, extra):
         )
         for value in extra(t):
             cases.append(Case(args + (value,), label=f"N={n}, T={t}, d={d}, dv={dv}, {value}"))
+    # scores near -1500 .. 1500, one level per query: exp overflows unless each row's own
+    # maximum goes first (the batch's maximum underflows the rows below it to 0 / 0)
+    n, t, d, dv = 1, 7, 4, 3
+    q, k = rng.standard_normal((n, t, d)), rng.standard_normal((n, t, d))
+    q[..., 0] += np.linspace(-10.0, 10.0, t)
+    k[..., 0] += 300.0
+    value = extra(t)[-1]
+    cases.append(
+        Case(
+            (q, k, rng.standard_normal((n, t, dv)), value),
+            label=f"N={n}, T={t}, d={d}, dv={dv}, {value}, scores from -1500 to 1500 (a level per query)",
+        )
+    )
     return cases
 
 
@@ -76,6 +89,11 @@ function_exercise(
     ),
     forbids=("minidl.nn.layers.attention", "minidl.kernels"),
     dtypes="float64",
+    equivalent_mutants={
+        "sliding_window_attention > _attend: arith: np.einsum('nid,njd->nij', q, k) * scale + 0.0 -> *": "a constant added "
+        "to every score: the softmax does not change",
+        "sliding_window_attention > _attend: const: 0.0 -> *": "a constant added to every score: the softmax does not change",
+    },
 )
 
 
@@ -164,9 +182,13 @@ def _rope_cases(rng):
     # (every query of norm sqrt(2000) and its key nearly parallel: q'_i . k'_i / 2 is near 1000 in every row)
     q = rng.standard_normal((1, 6, 4))
     q *= np.sqrt(2000.0) / np.linalg.norm(q, axis=-1, keepdims=True)
+    q *= np.linspace(0.2, 1.0, 6)[:, None]  # rows at levels from 40 to 1000: each its own maximum
     k = q + rng.standard_normal((1, 6, 4))
     cases.append(
-        Case((q, k, rng.standard_normal((1, 6, 4)), 100.0), label="N=1, T=6, d=4, base=100, scores near 1000")
+        Case(
+            (q, k, rng.standard_normal((1, 6, 4)), 100.0),
+            label="N=1, T=6, d=4, base=100, scores from 40 to 1000",
+        )
     )
     return cases
 
@@ -213,6 +235,13 @@ function_exercise(
         "exp of the scores without the row maximum: NaN for scores near 1000",
     ),
     dtypes="float64",
+    equivalent_mutants={
+        "rope_attention > _attend: arith: np.einsum('nid,njd->nij', q, k) * scale + 0.0 -> *": "a constant added "
+        "to every score: the softmax does not change",
+        "rope_attention > _attend: const: 0.0 -> *": "a constant added to every score: the softmax does not change",
+        "rope_attention > _rotate: arith: d // 2 -> d / 2": "d is even (the features come in "
+        "pairs): arange(d / 2) holds the same numbers as arange(d // 2)",
+    },
 )
 
 
@@ -264,12 +293,12 @@ def _attention_backward_cases(rng):
     # conditioned (the rows of dS sum to 0, so the offset in k cancels in dS k)
     n, t, d, dv = 2, 6, 8, 3
     q, k = rng.standard_normal((n, t, d)), rng.standard_normal((n, t, d))
-    q[..., 0] += 10.0
+    q[..., 0] += np.linspace(-10.0, 10.0, t)  # a level per query, from about -1000 to 1000
     k[..., 0] += 300.0
     cases.append(
         Case(
             (rng.standard_normal((n, t, dv)), q, k, rng.standard_normal((n, t, dv)), True),
-            label=f"N={n}, T={t}, d={d}, dv={dv}, causal=True, scores near 1000",
+            label=f"N={n}, T={t}, d={d}, dv={dv}, causal=True, scores from -1000 to 1000",
             visibility="hidden",
         )
     )
