@@ -365,8 +365,8 @@ def _call_sites(trees: dict[str, ast.FunctionDef], name: str) -> tuple[int, froz
                 calls += 1
                 arity = max(arity, len(node.args))
                 for k in node.keywords:
-                    constant = isinstance(k.value, ast.Constant)
-                    values.setdefault(str(k.arg), set()).add(repr(k.value.value) if constant else None)
+                    given = repr(k.value.value) if isinstance(k.value, ast.Constant) else None
+                    values.setdefault(str(k.arg), set()).add(given)
             elif isinstance(node, ast.Call):
                 if any(isinstance(a, ast.Name) and a.id == name for a in node.args):
                     return None
