@@ -147,6 +147,7 @@ class ExerciseReport:
     skipped: str = ""  # why the exercise has no mutants
     outcomes: list[Outcome] = field(default_factory=list)
     seconds: float = 0.0
+    stale: list[str] = field(default_factory=list)  # declared equivalents that match no mutant
 
     def count(self, *statuses: str) -> int:
         return sum(o.status in statuses for o in self.outcomes)
@@ -192,6 +193,7 @@ class ExerciseReport:
                 if o.status in ("survived", "flaky", "equivalent-but-killed")
             ],
             "equivalent_mutants": {o.mutant.id: o.reason for o in self.outcomes if o.status == "equivalent"},
+            "stale_declarations": list(self.stale),
         }
 
 
@@ -222,21 +224,44 @@ class _Specialise(ast.NodeTransformer):
 
     def visit_Name(self, node: ast.Name):
         if isinstance(node.ctx, ast.Load) and node.id in self.constants:
-            return ast.copy_location(ast.Constant(self.constants[node.id]), node)
+            return _switch(ast.copy_location(ast.Constant(self.constants[node.id]), node))
         return node
 
     def _fold(self, node):
         self.generic_visit(node)
-        if all(isinstance(child, ast.Constant) for child in _operands(node)):
+        operands = _operands(node)
+        if all(isinstance(child, ast.Constant) for child in operands):
             try:
                 value = eval(compile(ast.Expression(node), "<fold>", "eval"), {})  # constants only
             except Exception:
                 return node
             if value is None or isinstance(value, (bool, int, float, str)):
-                return ast.copy_location(ast.Constant(value), node)
+                folded = ast.copy_location(ast.Constant(value), node)
+                return _switch(folded) if any(_is_switch(c) for c in operands) else folded
+        if isinstance(node, ast.BinOp):  # x * 1, x + 0, x - False with a switch's constant
+            left, right = node.left, node.right
+            if _is_switch(right) and _identity(node.op, right.value, right_side=True):
+                return left
+            if _is_switch(left) and _identity(node.op, left.value, right_side=False):
+                return right
         return node
 
-    visit_BoolOp = visit_UnaryOp = visit_Compare = visit_BinOp = _fold
+    visit_UnaryOp = visit_Compare = visit_BinOp = _fold
+
+    def visit_BoolOp(self, node: ast.BoolOp):
+        """``False and x`` is False, ``True or x`` is True; constants that do not decide drop out."""
+        self.generic_visit(node)
+        deciding = isinstance(node.op, ast.Or)  # the value that ends an ``or``: a true one
+        values = []
+        for value in node.values:
+            if isinstance(value, ast.Constant):
+                if bool(value.value) == deciding:
+                    return value if not values else ast.BoolOp(node.op, [*values, value])
+                continue  # True in an ``and``, False in an ``or``: no effect (unless last)
+            values.append(value)
+        if not values:
+            return node.values[-1]
+        return values[0] if len(values) == 1 else ast.BoolOp(node.op, values)
 
     def visit_IfExp(self, node: ast.IfExp):
         self.generic_visit(node)
@@ -249,6 +274,26 @@ class _Specialise(ast.NodeTransformer):
         if isinstance(node.test, ast.Constant):
             return (node.body if node.test.value else node.orelse) or [ast.Pass()]
         return node
+
+
+def _switch(node: ast.Constant) -> ast.Constant:
+    """Mark a constant as a switch's value (the grader's, not the student's: never mutated)."""
+    node._minidl_switch = True  # type: ignore[attr-defined]
+    return node
+
+
+def _is_switch(node) -> bool:
+    return isinstance(node, ast.Constant) and getattr(node, "_minidl_switch", False)
+
+
+def _identity(op: ast.operator, value, right_side: bool) -> bool:
+    """Whether ``value`` on that side of ``op`` leaves the other operand as it is."""
+    if isinstance(value, bool) or isinstance(value, (int, float)):
+        if isinstance(op, ast.Add) or (isinstance(op, ast.Sub) and right_side):
+            return value == 0
+        if isinstance(op, ast.Mult) or (isinstance(op, (ast.Div, ast.Pow)) and right_side):
+            return value == 1
+    return False
 
 
 def _operands(node) -> list:
@@ -303,8 +348,9 @@ def _function_tree(
     params = list(inspect.signature(fn).parameters.values())
     switches: dict[str, Any] = {}
     defaults: dict[str, Any] = {}
+    fixed = {(params[int(k[1:])].name if k.startswith("#") else k): v for k, v in (fixed or {}).items()}
     for index, param in enumerate(params):
-        if fixed and param.name in fixed:  # every caller passes this constant
+        if param.name in fixed:  # every caller passes this constant
             switches[param.name] = fixed[param.name]
             continue
         if param.default is inspect.Parameter.empty:
@@ -364,6 +410,9 @@ def _call_sites(trees: dict[str, ast.FunctionDef], name: str) -> tuple[int, froz
                     return None
                 calls += 1
                 arity = max(arity, len(node.args))
+                for index, a in enumerate(node.args):
+                    given = repr(a.value) if isinstance(a, ast.Constant) else None
+                    values.setdefault(f"#{index}", set()).add(given)
                 for k in node.keywords:
                     given = repr(k.value.value) if isinstance(k.value, ast.Constant) else None
                     values.setdefault(str(k.arg), set()).add(given)
@@ -373,17 +422,26 @@ def _call_sites(trees: dict[str, ast.FunctionDef], name: str) -> tuple[int, froz
     fixed = {}
     for key, seen in values.items():
         if len(seen) == 1 and None not in seen and calls == _count_calls(trees, name, key):
-            fixed[key] = ast.literal_eval(next(iter(seen)))
+            value = ast.literal_eval(next(iter(seen)))
+            if value is None or isinstance(value, (bool, str)):  # a flag; a number stays mutable
+                fixed[key] = value
     return arity, frozenset(k for k in values if k not in fixed), fixed
 
 
 def _count_calls(trees: dict[str, ast.FunctionDef], name: str, keyword: str) -> int:
-    """How many calls of ``name`` in ``trees`` pass ``keyword``."""
+    """How many calls of ``name`` in ``trees`` pass ``keyword`` (``#i``: a positional
+    argument at index i)."""
+
+    def passes(call: ast.Call) -> bool:
+        if keyword.startswith("#"):
+            return len(call.args) > int(keyword[1:])
+        return any(k.arg == keyword for k in call.keywords)
+
     return sum(
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Name)
         and node.func.id == name
-        and any(k.arg == keyword for k in node.keywords)
+        and passes(node)
         for tree in trees.values()
         for node in ast.walk(tree)
     )
@@ -468,7 +526,7 @@ def _changes(
     elif isinstance(node, ast.Compare) and len(node.ops) == 1:
         for op in _COMPARE.get(type(node.ops[0]), []):
             yield "compare", ast.Compare(copy.deepcopy(node.left), [op()], copy.deepcopy(node.comparators))
-    elif isinstance(node, ast.Constant) and type(node.value) in (int, float):
+    elif isinstance(node, ast.Constant) and type(node.value) in (int, float) and not _is_switch(node):
         if not (isinstance(parent, ast.Call) and node in parent.args and _is_dtype_literal(parent)):
             value: Any = node.value
             for delta in (1, -1):
@@ -835,6 +893,9 @@ def run_exercise(
             else:
                 status = "killed" if len(killed) == len(seeds) else ("flaky" if killed else "survived")
             report.outcomes.append(Outcome(mutant, status, tuple(killed), reason if reason else first[:200]))
+    if tuple(operators) == OPERATORS:
+        ids = [o.mutant.id for o in report.outcomes]
+        report.stale = [key for key in exercise.equivalent_mutants if not any(matches(key, i) for i in ids)]
     report.seconds = time.perf_counter() - start
     return report
 
@@ -854,6 +915,8 @@ def _table(reports: list[ExerciseReport]) -> str:
             f"{r.count('survived'):8d} {r.count('flaky'):5d} {100 * r.score:5.1f}%"
         )
     for r in reports:
+        if r.stale:
+            lines.append(f"\n{r.name}: declared equivalent, but no such mutant: {r.stale}")
         left = [o for o in r.outcomes if o.status in ("survived", "flaky", "equivalent-but-killed")]
         if left:
             lines.append(f"\n{r.name}: not killed")
