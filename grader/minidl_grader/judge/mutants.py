@@ -412,6 +412,8 @@ def _call_sites(trees: dict[str, ast.FunctionDef], name: str) -> tuple[int, froz
                 arity = max(arity, len(node.args))
                 for index, a in enumerate(node.args):
                     given = repr(a.value) if isinstance(a, ast.Constant) else None
+                    if isinstance(a, ast.Tuple) and not a.elts:
+                        given = "()"  # an empty tuple of flags
                     values.setdefault(f"#{index}", set()).add(given)
                 for k in node.keywords:
                     given = repr(k.value.value) if isinstance(k.value, ast.Constant) else None
@@ -423,7 +425,9 @@ def _call_sites(trees: dict[str, ast.FunctionDef], name: str) -> tuple[int, froz
     for key, seen in values.items():
         if len(seen) == 1 and None not in seen and calls == _count_calls(trees, name, key):
             value = ast.literal_eval(next(iter(seen)))
-            if value is None or isinstance(value, (bool, str)):  # a flag; a number stays mutable
+            if (
+                value is None or value == () or isinstance(value, (bool, str))
+            ):  # a flag; a number stays mutable
                 fixed[key] = value
     return arity, frozenset(k for k in values if k not in fixed), fixed
 
