@@ -176,4 +176,8 @@ function_exercise(
     forbids=("minidl_keras",),
     fresh_outputs=True,
     dtypes="float64",
+    equivalent_mutants={
+        "dense_after_flatten_from_keras: const: 1 -> 2 #2": "NumPy reads any negative size in a "
+        "reshape as the one it works out: reshape(-2, m) is reshape(-1, m)",
+    },
 )
