@@ -299,3 +299,40 @@ def test_kernels_and_questions_are_skipped_with_a_reason():
 
     report = mutants.run_exercise(registry.get("relu_backward_numba"))
     assert report.skipped.startswith("a Numba kernel") and report.total == 0
+
+
+# ---------------------------------------------------------------------- the certified chapters
+# every code exercise of these chapters kills at least 95 % of its reference's mutants that are
+# not declared equivalent, all of its argument-ignored and dtype mutants, at every seed (no
+# flaky verdict); chapters 09 and 10 are kernels (their references are NumPy, not Numba or
+# CUDA), chapter 18's model exercises have no reference function to mutate
+CERTIFIED = (
+    "01", "02", "03", "04", "05", "06", "07", "08", "11", "12", "13",
+    "15", "16", "18", "19", "20", "21", "22",
+)  # fmt: skip
+
+
+@pytest.mark.slow  # all of them: about a minute (minidl-grade mutants --chapter NN for one)
+@pytest.mark.parametrize("chapter", CERTIFIED)
+def test_the_cases_of_a_certified_chapter_kill_its_mutants(chapter):
+    from minidl_grader.judge import registry
+
+    chapter = registry.parse_chapter(chapter)
+    reports = [mutants.run_exercise(e) for e in registry.for_chapter(chapter) if not e.is_question]
+    mutated = [r for r in reports if not r.skipped]
+    assert mutated, f"{chapter}: no exercise was mutated"
+    for report in mutated:
+        left = [
+            f"[{o.status}] {o.mutant.id}"
+            for o in report.outcomes
+            if o.status in ("flaky", "equivalent-but-killed")
+            or (o.status == "survived" and o.mutant.operator in ("default", "dtype"))
+        ]
+        assert not left, f"{report.name}: {left}"
+        assert report.score >= 0.95, (
+            report.name,
+            [o.mutant.id for o in report.outcomes if o.status == "survived"],
+        )
+        assert not report.stale, f"{report.name}: declared equivalent, but no such mutant: {report.stale}"
+    skipped = {r.name: r.skipped for r in reports if r.skipped}
+    assert set(skipped) <= {"freeze_all_but_last", "discriminative_fine_tune_step"}, skipped
