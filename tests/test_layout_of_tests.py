@@ -261,6 +261,7 @@ CROSS_CUTTING = {
     "tests/minidl/kernels/gpu/test_device.py": "the GPU tier on a device, device placement everywhere",
     "tests/grader/test_layout.py": "the grader's folders and its own distribution",
     "tests/grader/specs/test_wrong_answers.py": "the usual wrong answers of every chapter's exercises",
+    "tests/grader/specs/test_contracts.py": "every spec's contract (dtypes, inputs) against its reference and task",
     "tests/keras/test_differences.py": "no silent difference with Keras: optimizers, schedules, fit, weights",
     "tests/keras/test_options.py": "optimizer options, initializers, constraints, penalties, add_weight",
     "tests/keras/test_types.py": "what typing the door changed: names, metrics, keyword arguments",

@@ -1,4 +1,4 @@
-"""The grader's front door: ``minidl-grade {grade, package, release, public-data, mistakes} ...``.
+"""The grader's front door: ``minidl-grade {grade, package, release, public-data, mistakes, mutants} ...``.
 
 ``minidl-grade`` is the console command of the ``minidl-grader`` distribution
 (``pip install ./grader``); ``python -m minidl_grader ...`` is the same command.
@@ -6,12 +6,13 @@
 
 import sys
 
-COMMANDS = ("grade", "package", "release", "public-data", "mistakes")
+COMMANDS = ("grade", "package", "release", "public-data", "mistakes", "mutants")
 USAGE = """usage: minidl-grade grade NOTEBOOK ... [options]   grade submissions (see minidl-grade grade --help)
        minidl-grade package --chapter NN -o autograder.zip   a Gradescope autograder
        minidl-grade release [--check] [--out DIR]      regenerate exercises/ from solutions/; a student release
        minidl-grade public-data                        the public cases minidl's check() uses (data)
        minidl-grade mistakes --chapter NN              the wrong answers each exercise's cases catch
+       minidl-grade mutants --chapter NN [--exercise NAME]   the mutants of the references the cases kill
        (python -m minidl_grader ... is the same command)"""
 
 
@@ -34,6 +35,10 @@ def main(argv=None) -> int:
         from .catalogue import main as mistakes_main
 
         return mistakes_main(argv[1:])
+    if argv and argv[0] == "mutants":
+        from .judge.mutants import main as mutants_main
+
+        return mutants_main(argv[1:])
     if argv and argv[0] == "grade":
         from .cli import main as grade_main
 

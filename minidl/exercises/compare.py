@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["rel_error", "compare_outputs", "describe_value", "TOLERANCE"]
+__all__ = ["rel_error", "compare_outputs", "describe_value", "dtype_problem", "TOLERANCE"]
 
 TOLERANCE = 1e-6
 
@@ -71,7 +71,7 @@ def _as_array(value):
     """``value`` as a float64 array, or ``None`` if it is not numeric."""
     if isinstance(value, (bool, np.bool_)):
         return np.asarray(value, dtype=np.float64)
-    if isinstance(value, (int, float, np.ndarray)):
+    if isinstance(value, (int, float, np.number, np.ndarray)):
         try:
             return np.asarray(value, dtype=np.float64)
         except (TypeError, ValueError):
@@ -191,6 +191,9 @@ def compare_outputs(
     for i, name in enumerate(names):
         message = _compare_one(name, got[i], expected[i], tolerance)
         if message is None:
+            message = dtype_problem(name, got[i], expected[i])
+            if message is not None:  # the values are right: no hint about them
+                return message
             continue
         hints = [text for text, wrong in mistakes if _matches(got[i], wrong[i], tolerance)]
         g, e = _as_array(got[i]), _as_array(expected[i])
@@ -237,3 +240,45 @@ def _compare_one(name: str, got, expected, tolerance: float) -> str | None:
             f"; {detail}" if detail else ""
         )
     return None
+
+
+def dtype_problem(name: str, got, expected) -> str | None:
+    """A message if ``got`` is not of ``expected``'s kind of array, else ``None``.
+
+    An expected int (a count, an index) must come back as an int (Python's or NumPy's); a
+    plain float may come back as any real number. A float array must come back as an array of the very same dtype (float32
+    where float64 is asked loses half the digits), an integer array as an integer array
+    (any width: indices, counts, tokens), a boolean array as a boolean array.
+    """
+    if isinstance(expected, (int, np.integer)) and not isinstance(expected, (bool, np.bool_)):
+        if isinstance(got, (int, np.integer)) and not isinstance(got, (bool, np.bool_)):
+            return None
+        return (
+            f"`{name}`: the value is right, but it should be an int, got {describe_value(got)}\n"
+            "    hint: an index, a count or an epoch is an int: int(...) converts a float that holds one"
+        )
+    if not isinstance(expected, np.ndarray) or expected.dtype.kind not in "biuf":
+        return None
+    kind = expected.dtype.kind
+    if isinstance(got, np.ndarray):
+        if kind == "f" and got.dtype == expected.dtype:
+            return None
+        if kind in "iu" and got.dtype.kind in "iu":
+            return None
+        if kind == "b" and got.dtype.kind == "b":
+            return None
+        found = f"an array of dtype {got.dtype}"
+    else:
+        found = describe_value(got)
+    wanted = {"f": f"an array of dtype {expected.dtype}", "b": "an array of booleans (dtype bool)"}.get(
+        kind, "an array of integers (an integer dtype)"
+    )
+    hint = {
+        "f": f"compute in {expected.dtype} (a float32 input or constant, or an astype, changes the "
+        "dtype; np.asarray(..., dtype=np.float64) converts)",
+        "b": "a comparison (x > 0) gives booleans; do not multiply or convert them",
+        "i": "indices, counts and tokens are integers: np.argmax, np.argsort and np.nonzero give "
+        "them; an empty result needs dtype=int (np.array([]) is float)",
+        "u": "indices, counts and tokens are integers",
+    }[kind]
+    return f"`{name}`: the values are right, but it should be {wanted}, got {found}\n    hint: {hint}"

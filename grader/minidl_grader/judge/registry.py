@@ -20,7 +20,7 @@ import threading
 import types
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,7 @@ from .feedback import TOLERANCE, compare_outputs
 
 __all__ = [
     "Exercise",
+    "Contract",
     "Case",
     "function_exercise",
     "register",
@@ -91,6 +92,35 @@ def parse_chapter(text: str) -> str:
     )
 
 
+DTYPES = ("float64", "float32", "int", "bool", "number")
+
+
+@dataclass(frozen=True)
+class Contract:
+    """What a task promises about its outputs and inputs, declared once in its spec.
+
+    dtypes : per output (in the order of ``outputs``), what it must be: ``"float64"`` or
+        ``"float32"`` (an array of exactly that dtype), ``"int"`` (an array of an integer
+        dtype), ``"bool"``, ``"number"`` (a plain Python or NumPy number), or ``"like:ARG"``
+        (an array of the dtype of the argument named ``ARG``); the comparison enforces the
+        reference's dtype, and the contracts test checks the reference against this
+    changes : the arguments the function must change in place (a task that says "in
+        place"); every other argument must be left as it was
+    fresh : no output may share memory with an input (``fresh_outputs``)
+    """
+
+    dtypes: tuple[str, ...] = ()
+    changes: tuple[str, ...] = ()
+    fresh: bool = False
+
+    def __post_init__(self):
+        for dtype in self.dtypes:
+            if dtype not in DTYPES and not dtype.startswith("like:"):
+                raise ValueError(
+                    f"unknown dtype {dtype!r} in a contract; expected one of {DTYPES} or like:ARG"
+                )
+
+
 @dataclass
 class Exercise:
     name: str
@@ -122,6 +152,16 @@ class Exercise:
     # the wrong answers its cases catch, one line each, for the instructor's catalogue
     # (``minidl-grade mistakes``); a function exercise lists its named mistakes' hints
     catches: tuple[str, ...] = ()
+    # what the task promises of the outputs and the inputs (checked against the reference by
+    # tests/grader/specs/test_contracts.py, enforced by the comparison and the probe)
+    contract: Contract | None = None
+    # the reference of each entry, which ``minidl-grade mutants`` mutates (a function
+    # exercise's is its ``reference``); an entry without one is looked up by name in the
+    # module of ``make_cases``
+    references: dict[str, Callable] = field(default_factory=dict)
+    # mutants of the references that cannot change the result: ``{mutant id: why}``; an id
+    # may end with ``*`` to cover every mutant it starts (see judge/mutants.py)
+    equivalent_mutants: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_question(self) -> bool:
@@ -236,6 +276,8 @@ def function_exercise(
     forbids: tuple[str, ...] = (),
     catches: tuple = (),
     fresh_outputs: bool = False,
+    dtypes: str | tuple[str, ...] = (),
+    equivalent_mutants: dict[str, str] | None = None,
 ) -> Exercise:
     """An exercise that calls ``entry(*case.args)`` and compares with ``reference(*case.args)``.
 
@@ -251,7 +293,12 @@ def function_exercise(
         n = 0), one line each; the catalogue lists both
     fresh_outputs : an output that is a view of an input fails (the probe checks; the task
         must ask for new arrays)
+    dtypes : the outputs' dtypes (``Contract.dtypes``; one string stands for every output)
+    equivalent_mutants : ``{mutant id: why}``, the mutants of the reference that cannot
+        change the result (``minidl-grade mutants``)
     """
+    if isinstance(dtypes, str):
+        dtypes = (dtypes,) * len(outputs)
     if fresh_outputs:
         draw = make_cases
 
@@ -293,5 +340,8 @@ def function_exercise(
         tolerance=tolerance,
         forbids=tuple(forbids),
         catches=tuple(hint for hint, _ in mistakes) + tuple(catches),
+        contract=Contract(tuple(dtypes), (), fresh_outputs) if dtypes else None,
+        references={entry: reference},
+        equivalent_mutants=dict(equivalent_mutants or {}),
     )
     return register(exercise) if do_register else exercise

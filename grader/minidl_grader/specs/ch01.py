@@ -5,7 +5,7 @@ which gradient descent on the mean squared error converges, for any data."""
 import numpy as np
 
 from ..judge.feedback import compare_outputs, rel_error
-from ..judge.registry import Case, Exercise, function_exercise, register
+from ..judge.registry import Case, Contract, Exercise, function_exercise, register
 
 CHAPTER = "01_linear_models"
 
@@ -60,6 +60,7 @@ function_exercise(
     ),
     factors=lambda X, y, w, b: {"the batch size N": X.shape[0], "2": 2.0, "2N": 2.0 * X.shape[0]},
     forbids=("minidl.nn.losses.MeanSquaredError", "minidl.nn.layers.Dense", "minidl.nn.gradcheck"),
+    dtypes=("float64", "number"),
 )
 
 
@@ -121,6 +122,7 @@ function_exercise(
     ),
     factors=lambda X, y, w, b, pw: {"the batch size N": X.shape[0]},
     forbids=("minidl.nn.losses.BinaryCrossentropy", "minidl.nn.layers.Dense", "minidl.nn.gradcheck"),
+    dtypes=("float64", "number"),
 )
 
 
@@ -242,6 +244,7 @@ register(
         judge=_judge_bce,
         public=_public_bce,
         outputs=("losses",),
+        contract=Contract(("float64",)),
         forbids=("minidl.nn.losses.BinaryCrossentropy",),
         catches=tuple(hint for hint, _ in _BCE_MISTAKES)
         + ("log(sigmoid(z)) written directly: -inf or NaN for |z| of 40 and 800",),
@@ -314,4 +317,5 @@ function_exercise(
     factors=lambda X: {"2": 2.0, "the batch size N": X.shape[0]},
     forbids=("minidl.nn.optim", "minidl.nn.losses.MeanSquaredError"),
     catches=("the standardised feature: the answer is exactly 1, the chapter's limit",),
+    dtypes=("number",),
 )

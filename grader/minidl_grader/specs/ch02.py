@@ -6,7 +6,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..judge.feedback import compare_outputs
-from ..judge.registry import Case, Exercise, function_exercise, register
+from ..judge.registry import Case, Contract, Exercise, function_exercise, register
 
 CHAPTER = "02_neural_networks"
 
@@ -133,7 +133,8 @@ def _activation_cases(rng):
             )
         )
     z = _away_from_kinks(rng.standard_normal((3, 8)) * 3, (-3.0, 3.0))
-    z[0, :2] = (-5.0, 5.0)  # both flat parts, whatever the draw
+    # both flat parts and both sides of each kink, whatever the draw
+    z[0, :6] = (-5.0, 5.0, -3.5, -2.5, 2.5, 3.5)
     cases.append(
         Case((z,), label="hard_swish_derivative on z of shape (3, 8)", entry="hard_swish_derivative")
     )
@@ -172,9 +173,22 @@ register(
         make_cases=_activation_cases,
         judge=_judge_activation,
         public=_public_activation,
+        contract=Contract(("float64",)),  # each function's one output
         forbids=("minidl.nn.layers.activations", "minidl.nn.gradcheck"),
         catches=tuple(hint for _, mistakes in _ACTIVATIONS.values() for hint, _ in mistakes)
-        + ("softplus' as e^z / (1 + e^z): inf / inf = NaN for z = 800",),
+        + (
+            "softplus' as e^z / (1 + e^z): inf / inf = NaN for z = 800",
+            "hard-swish's kinks moved (e.g. to +-2): points at +-2.5 and +-3.5 in every draw",
+        ),
+        equivalent_mutants={
+            # the derivative does not exist at a kink: the cases keep z 1e-3 away from them, so
+            # which side a kink belongs to (> or >=) is the student's choice
+            "elu_derivative: compare: z > 0 -> z >= 0": "z = 0 is a kink, kept out of the cases",
+            "hard_swish_derivative: compare: z < -3.0 -> z <= -3.0": "z = -3 is a kink, kept out of the cases",
+            "hard_swish_derivative: compare: z > 3.0 -> z >= 3.0": "z = 3 is a kink, kept out of the cases",
+            "elu_derivative: const: 0.0 -> 1.0": "np.minimum(z, 1.0) only feeds the branch of z <= 0, "
+            "where it is z as well (the minimum only keeps exp from overflowing on the branch not taken)",
+        },
     )
 )
 
@@ -240,6 +254,7 @@ function_exercise(
     ),
     forbids=("minidl.nn.layers.Dense", "minidl.training.model.Sequential"),
     catches=("points on one line: every weight but the first is 0, and the last is minus the slope",),
+    dtypes=("float64", "number"),
 )
 
 
@@ -319,6 +334,11 @@ register(
         make_cases=lambda rng: [Case((n,), label=f"n = {n}: all {2**n} inputs") for n in (1, 2, 3, 5, 8)],
         judge=_judge_parity,
         forbids=("minidl.nn.layers.Dense", "minidl.training.model.Sequential"),
+        equivalent_mutants={
+            "parity_by_hand: dtype: *": "the task asks for weights that compute the parity, in any "
+            "dtype: the judge runs the network in float64 on them, and these small integers are "
+            "exact in float32",
+        },
         catches=(
             "weights that are close but not exact (1e-6 off): the outputs must be the parities to 1e-12",
             "every unit after the first turning the slope the same way: right up to two bits on, "

@@ -108,6 +108,7 @@ function_exercise(
     ),
     factors=lambda dy, x, v, g: {"the batch size N": x.shape[0]},
     forbids=("minidl.nn.layers.Dense", "minidl.nn.gradcheck"),
+    dtypes="float64",
 )
 
 
@@ -162,6 +163,13 @@ def _sce_cases(rng):
             label="logits near 800 (exp overflows), smoothing=0.2",
         )
     )
+    # rows at levels 1600 apart, and a row that spans -800..800: a shift by the row's minimum,
+    # or by the maximum of the whole batch, overflows or underflows to NaN
+    logits = rng.standard_normal((3, 5)) * 3 + np.array([[800.0], [-800.0], [0.0]])
+    logits[2, :2] = (800.0, -800.0)
+    cases.append(
+        Case((logits, rng.integers(0, 5, 3), 0.1), label="rows near 800, near -800, and from -800 to 800")
+    )
     return cases
 
 
@@ -200,6 +208,11 @@ function_exercise(
         "minidl.nn.gradcheck",
     ),
     catches=("a softmax without the row maximum: NaN for logits near 800",),
+    dtypes="float64",
+    equivalent_mutants={
+        "softmax_cross_entropy_backward: augassign: target[np.arange(n), labels] += *": "each "
+        "(row, label) pair is written once (the rows are distinct), into the function's own array",
+    },
 )
 
 
@@ -225,9 +238,12 @@ def _along(directions, array):
 def directional_gradient_check(f, x, grad, directions, h=1e-5):
     """numeric_k = (f(x + h d_k) - f(x - h d_k)) / 2h and analytic_k = sum(grad * d_k), each (K,).
 
-    The grader's numeric reference is the exact directional derivative of the probe function
-    (its gradient is known); a central difference agrees with it to about 1e-10."""
-    return _along(directions, _FUNCTIONS[f](x)), _along(directions, grad)
+    The grader's numeric reference is exact: for the cubic, the central difference of
+    sum(x**3 - 2x) is sum((3x**2 - 2) d) + h**2 sum(d**3) exactly, so a step h other than
+    the one passed shows; for log-sum-exp it is the directional derivative, which a central
+    difference with h = 1e-5 matches to about 1e-10."""
+    step_error = h**2 * _along(directions**3, np.ones_like(x)) if f is cubic else 0.0
+    return _along(directions, _FUNCTIONS[f](x)) + step_error, _along(directions, grad)
 
 
 def _forward_difference(f, x, grad, directions, h=1e-5):
@@ -247,6 +263,7 @@ def _never_moved_back(f, x, grad, directions, h=1e-5):
 def _directional_cases(rng):
     x1 = rng.standard_normal(5)
     x2 = rng.standard_normal((3, 4))
+    x3 = rng.standard_normal(4)
     buggy = np.exp(x2) / np.exp(x2).sum(axis=1, keepdims=True)  # softmax per row: a bug
     return [
         Case(
@@ -257,28 +274,39 @@ def _directional_cases(rng):
             (log_sum_exp, x2, buggy, rng.standard_normal((4, 3, 4))),
             label="f(x) = log(sum(exp(x))), x of shape (3, 4), 4 directions, a gradient with a bug",
         ),
+        Case(
+            (cubic, x3, _cubic_grad(x3), rng.standard_normal((2, 4)), 0.05),
+            label="f(x) = sum(x**3 - 2x), x of shape (4,), h = 0.05 (the step passed must be used)",
+        ),
     ]
 
 
 def _judge_directional(case, got):
-    f, x, grad, directions = case.args
+    f, x, grad, directions, *step = case.args
     if not isinstance(got, dict) or "out" not in got:
         return "the grader could not read the result"
     x_after = got["args_after"][0] if got.get("args_after") else x
-    expected = directional_gradient_check(f, x.copy(), grad, directions)
+    expected = directional_gradient_check(f, x.copy(), grad, directions, *step)
     wrong = [
         (
             "this is the one-sided difference (f(x+hd) - f(x)) / h; the central difference "
             "(f(x+hd) - f(x-hd)) / (2h) is far more accurate",
-            _forward_difference(f, x.copy(), grad, directions),
+            _forward_difference(f, x.copy(), grad, directions, *step),
         ),
         (
             "x was left changed after a direction: the next differences are taken at a moved "
             "point; put x back after each pair of evaluations",
-            _never_moved_back(f, x.copy(), grad, directions),
+            _never_moved_back(f, x.copy(), grad, directions, *step),
         ),
         ("numeric and analytic are swapped: return (numeric, analytic)", expected[::-1]),
     ]
+    if step:
+        wrong.append(
+            (
+                "the step h passed as an argument is not used (a fixed 1e-5 instead)",
+                directional_gradient_check(f, x.copy(), grad, directions),
+            )
+        )
     factors = {"2 (the central difference divides by 2h)": 2.0}
     problem = compare_outputs(got["out"], expected, ("numeric", "analytic"), wrong, factors, tolerance=1e-8)
     if problem:
@@ -308,6 +336,11 @@ register(
             "numeric and analytic swapped",
             "a missing 2 in the central difference",
             "x not restored when the function returns",
+            "the step h ignored (a case passes h = 0.05)",
         ),
+        equivalent_mutants={
+            "directional_gradient_check > _along: const: 1 -> 2*": "NumPy reads any negative size in "
+            "a reshape as the one it works out: reshape(K, -2) is reshape(K, -1)",
+        },
     )
 )

@@ -48,6 +48,7 @@ function_exercise(
         ),
     ),
     forbids=("minidl.nn.optim.SGD", "minidl.kernels"),
+    dtypes="float64",
 )
 
 
@@ -104,6 +105,7 @@ function_exercise(
         ("eps is inside the square root; Adam adds it after: sqrt(v_hat) + eps", _adam_eps_inside),
     ),
     forbids=("minidl.nn.optim.Adam", "minidl.nn.optim.AdamW", "minidl.kernels"),
+    dtypes="float64",
 )
 
 
@@ -170,6 +172,11 @@ function_exercise(
     ),
     forbids=("minidl.nn.optim",),
     catches=("a crash, or an output of the wrong shape, on 0 snapshots",),
+    dtypes="float64",
+    equivalent_mutants={
+        "ema_weights > _ema: const: 1 -> 2 #2": "the average starts at 0: zeros of shape "
+        "snapshots.shape[2:] broadcast to the same first step as zeros of shape[1:]",
+    },
 )
 
 
@@ -252,4 +259,5 @@ function_exercise(
         ),
     ),
     forbids=("minidl.nn.optim",),
+    dtypes=("number",),
 )

@@ -116,6 +116,15 @@ function_exercise(
     ),
     forbids=("minidl.training.callbacks.EarlyStopping",),
     catches=("a crash on an empty list of losses",),
+    equivalent_mutants={
+        "early_stopping_epochs > _simulate_stopping: augassign: wait += 1 -> *": "wait is an int "
+        "of the function's own: += and = + give the same count",
+        "early_stopping_epochs > _simulate_stopping: const: 0 -> 1": "the start of wait: the first "
+        "loss (finite) always improves on inf and resets it, so it is never seen",
+        "early_stopping_epochs > _simulate_stopping: const: 0 -> -1": "the start of wait: the first "
+        "loss (finite) always improves on inf and resets it, so it is never seen",
+    },
+    dtypes=("int", "int"),
 )
 
 
@@ -152,6 +161,9 @@ def _max_norm_cases(rng):
     cases.append(Case((W, 1.0), label="a Dense kernel with a column of zeros (a unit whose norm is 0)"))
     W = rng.standard_normal((3, 3, 2, 2)) * 0.1
     cases.append(Case((W, 5.0), label="a convolution kernel whose every filter is below the limit"))
+    W = rng.standard_normal((6, 4))
+    W *= np.array([0.3, 0.8, 0.3, 0.8]) / np.linalg.norm(W, axis=0)  # norms 0.3 and 0.8
+    cases.append(Case((W, 0.5), label="c = 0.5 < 1, units of norm 0.3 (left alone) and 0.8"))
     return cases
 
 
@@ -193,6 +205,11 @@ function_exercise(
     forbids=("minidl.nn.optim", "minidl.nn.regularizers"),
     catches=("NaN for a unit whose weights are all 0 (0 / 0 when scaling by c / norm)",),
     fresh_outputs=True,
+    dtypes="float64",
+    equivalent_mutants={
+        "max_norm > _scaled_to_norm: const: 1e-300 -> -1.0": "the guard only keeps c / 0 from "
+        "warning: a unit of norm 0 gets the factor inf, which the minimum with 1 caps",
+    },
 )
 
 
@@ -260,6 +277,7 @@ _L1 = function_exercise(
     forbids=("minidl.nn.optim", "minidl.nn.regularizers"),
     catches=("weights inside the threshold left at 1e-17 instead of exactly 0",),
     do_register=False,
+    dtypes=("like:w",),
 )
 _close_enough = _L1.judge
 

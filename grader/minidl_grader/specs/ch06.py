@@ -96,6 +96,7 @@ function_exercise(
         "eps written in as its default 1e-5 (one case has eps = 0.1)",
         "eps added to the standard deviation instead of the variance",
     ),
+    dtypes="float64",
 )
 
 function_exercise(
@@ -125,6 +126,7 @@ function_exercise(
         "minidl.nn.gradcheck",
     ),
     catches=("eps written in as its default 1e-5 (one case has eps = 0.1)",),
+    dtypes="float64",
 )
 
 
@@ -217,4 +219,5 @@ function_exercise(
         ),
     ),
     forbids=("minidl.nn.layers.BatchNorm", "minidl.nn.layers.normalization"),
+    dtypes=("like:W", "like:W"),
 )

@@ -116,6 +116,7 @@ function_exercise(
     ),
     forbids=_CONV_FORBIDS,
     catches=("the padding ignored (taps read from the unpadded x)",),
+    dtypes="float64",
 )
 
 
@@ -189,6 +190,16 @@ function_exercise(
     ),
     forbids=_CONV_FORBIDS,
     catches=("the stride ignored (every window placed one step apart)",),
+    dtypes="float64",
+    equivalent_mutants={
+        "conv2d_input_gradient > _dx: copy: kernel = W -> kernel = W.copy()": "the kernel is only read",
+        "conv2d_input_gradient > _dx: copy: dx[*].copy() -> *": "the view is of the function's own "
+        "padded array, not of an input: its values are the same",
+        "conv2d_input_gradient > _dx: augassign: dx[:, :, rows, cols] = *": "a slice of the function's "
+        "own array: += and = + add the same share",
+        "conv2d_input_gradient > _dx: const: 2 -> 3*": "a canvas padded more at the bottom and right: "
+        "the crop from (pad, pad) takes the same rows and columns",
+    },
 )
 
 
@@ -301,4 +312,11 @@ function_exercise(
         "minidl.kernels",
         "minidl.nn.gradcheck",
     ),
+    dtypes="float64",
+    equivalent_mutants={
+        "maxpool_backward > _route: augassign: dx[target] = *": "one position per (n, c) in each "
+        "window: no index repeats within an assignment, so += and = + add the same",
+        "maxpool_backward > _route: const: -1 -> -2": "NumPy reads any negative size in a reshape as "
+        "the one it works out",
+    },
 )

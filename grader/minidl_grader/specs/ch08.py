@@ -90,6 +90,13 @@ function_exercise(
         "minidl.nn.gradcheck",
     ),
     catches=("eps ignored or fixed at 1e-5: one case uses eps = 0.5",),
+    dtypes="float64",
+    equivalent_mutants={
+        "preact_residual_backward > _preact_backward: augassign: dx = dx - *": "dx is the function's "
+        "own array (du * inv_std): -= and = - give the same numbers",
+        "preact_residual_backward > _preact_backward: compare: a > 0 -> a >= 0": "relu'(0): a "
+        "pre-activation (a sum of products of random floats) is never exactly 0 here",
+    },
 )
 
 
@@ -163,6 +170,7 @@ function_exercise(
     ),
     forbids=("minidl.nn.initializers",),
     catches=("the weights rescaled in place (W *= s): the caller's weights must not change",),
+    dtypes="float64",
 )
 
 
@@ -211,6 +219,14 @@ def _mixup_cases(rng):
             label="logits near 1000, lam=0.6, images 0 and 1 of one class, a target 900 below its row's max",
         )
     )
+    # rows 1600 apart: the shift must be each row's maximum, not the batch's
+    logits = rng.standard_normal((3, 4)) + np.array([[800.0], [-800.0], [0.0]])
+    cases.append(
+        Case(
+            (logits, rng.integers(0, 4, 3), np.array([2, 0, 1]), 0.3),
+            label="rows near 800, -800 and 0, lam=0.3 (shift each row by its own maximum)",
+        )
+    )
     return cases
 
 
@@ -257,6 +273,7 @@ function_exercise(
         "exp of the logits without the row maximum: NaN for logits near 1000",
         "lam = 1 (no mixing) and a partner of the same class: the two weights add up on one class",
     ),
+    dtypes=("number", "float64"),
 )
 
 

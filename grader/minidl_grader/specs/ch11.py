@@ -88,6 +88,11 @@ function_exercise(
         "minidl.kernels",
         "minidl.nn.gradcheck",
     ),
+    dtypes="float64",
+    equivalent_mutants={
+        "rnn_bptt: augassign: d* += *": "dWx, dWh and db are the function's own accumulators "
+        "(np.zeros_like): += and = + add the same",
+    },
 )
 
 
@@ -100,20 +105,29 @@ def clip_by_global_norm(grads, max_norm):
 
 
 def _clip_each(grads, max_norm):
-    return [g * min(1.0, max_norm / np.linalg.norm(g)) for g in grads]
+    with np.errstate(divide="ignore", invalid="ignore"):  # gradients of norm 0: NaN, as a student's
+        return [g * min(1.0, max_norm / np.linalg.norm(g)) for g in grads]
 
 
 def _clip_always(grads, max_norm):
     total = np.sqrt(sum(np.sum(g**2) for g in grads))
-    return [g * max_norm / total for g in grads]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return [g * max_norm / total for g in grads]
 
 
 def _clip_cases(rng):
     grads = [rng.standard_normal((3, 2)), rng.standard_normal(4), rng.standard_normal((2, 2))]
     small = [g * 0.01 for g in grads]
+    total = np.sqrt(sum(np.sum(g**2) for g in grads))
     return [
         Case((grads, 1.0), label="3 gradients with a global norm above max_norm=1.0"),
         Case((small, 1.0), label="3 gradients with a global norm below max_norm=1.0"),
+        Case(
+            ([g * 0.8 / total for g in grads], 0.5),
+            label="a global norm of 0.8 above max_norm=0.5 (both below 1)",
+        ),
+        Case(([g * 2.0 for g in grads], 2.5), label="3 gradients, max_norm=2.5 (not 1)"),
+        Case(([np.zeros_like(g) for g in grads], 1.0), label="gradients that are all 0 (norm 0)"),
     ]
 
 
@@ -132,6 +146,17 @@ function_exercise(
     ),
     forbids=("minidl.nn.optim",),
     fresh_outputs=True,
+    equivalent_mutants={
+        "clip_by_global_norm: compare: total > 0 -> total >= 0": "at total = 0 every gradient is 0: "
+        "any finite scale (max_norm / 0 = inf is capped at 1) leaves them 0",
+        "clip_by_global_norm: const: 1.0 -> 2.0": "the else branch: total = 0, every gradient is 0, "
+        "and any scale leaves them 0",
+        "clip_by_global_norm: const: 1.0 -> 0.0": "the else branch: total = 0, every gradient is 0, "
+        "and any scale leaves them 0",
+        "clip_by_global_norm: const: 0 -> -1": "total is a norm: > -1 is > 0 but at 0, where the "
+        "gradients are 0 whatever the scale",
+    },
+    dtypes="float64",
 )
 
 
@@ -190,4 +215,5 @@ function_exercise(
         ),
     ),
     forbids=("minidl.nn.layers.LSTM", "minidl.nn.layers.recurrent", "minidl.kernels", "minidl.nn.gradcheck"),
+    dtypes="float64",
 )

@@ -47,6 +47,19 @@ def _attention_cases(rng, extra):
         )
         for value in extra(t):
             cases.append(Case(args + (value,), label=f"N={n}, T={t}, d={d}, dv={dv}, {value}"))
+    # scores near -1500 .. 1500, one level per query: exp overflows unless each row's own
+    # maximum goes first (the batch's maximum underflows the rows below it to 0 / 0)
+    n, t, d, dv = 1, 7, 4, 3
+    q, k = rng.standard_normal((n, t, d)), rng.standard_normal((n, t, d))
+    q[..., 0] += np.linspace(-10.0, 10.0, t)
+    k[..., 0] += 300.0
+    value = extra(t)[-1]
+    cases.append(
+        Case(
+            (q, k, rng.standard_normal((n, t, dv)), value),
+            label=f"N={n}, T={t}, d={d}, dv={dv}, {value}, scores from -1500 to 1500 (a level per query)",
+        )
+    )
     return cases
 
 
@@ -75,6 +88,7 @@ function_exercise(
         ),
     ),
     forbids=("minidl.nn.layers.attention", "minidl.kernels"),
+    dtypes="float64",
 )
 
 
@@ -119,6 +133,7 @@ function_exercise(
         ("the causal mask is missing: keys after the query must get weight 0", _alibi_not_causal),
     ),
     forbids=("minidl.nn.layers.attention", "minidl.kernels"),
+    dtypes="float64",
 )
 
 
@@ -162,9 +177,13 @@ def _rope_cases(rng):
     # (every query of norm sqrt(2000) and its key nearly parallel: q'_i . k'_i / 2 is near 1000 in every row)
     q = rng.standard_normal((1, 6, 4))
     q *= np.sqrt(2000.0) / np.linalg.norm(q, axis=-1, keepdims=True)
+    q *= np.linspace(0.2, 1.0, 6)[:, None]  # rows at levels from 40 to 1000: each its own maximum
     k = q + rng.standard_normal((1, 6, 4))
     cases.append(
-        Case((q, k, rng.standard_normal((1, 6, 4)), 100.0), label="N=1, T=6, d=4, base=100, scores near 1000")
+        Case(
+            (q, k, rng.standard_normal((1, 6, 4)), 100.0),
+            label="N=1, T=6, d=4, base=100, scores from 40 to 1000",
+        )
     )
     return cases
 
@@ -210,6 +229,11 @@ function_exercise(
         "the base ignored (10000 always): the cases use bases 10000, 10, 3 and 100",
         "exp of the scores without the row maximum: NaN for scores near 1000",
     ),
+    dtypes="float64",
+    equivalent_mutants={
+        "rope_attention > _rotate: arith: d // 2 -> d / 2": "d is even (the features come in "
+        "pairs): arange(d / 2) holds the same numbers as arange(d // 2)",
+    },
 )
 
 
@@ -261,12 +285,12 @@ def _attention_backward_cases(rng):
     # conditioned (the rows of dS sum to 0, so the offset in k cancels in dS k)
     n, t, d, dv = 2, 6, 8, 3
     q, k = rng.standard_normal((n, t, d)), rng.standard_normal((n, t, d))
-    q[..., 0] += 10.0
+    q[..., 0] += np.linspace(-10.0, 10.0, t)  # a level per query, from about -1000 to 1000
     k[..., 0] += 300.0
     cases.append(
         Case(
             (rng.standard_normal((n, t, dv)), q, k, rng.standard_normal((n, t, dv)), True),
-            label=f"N={n}, T={t}, d={d}, dv={dv}, causal=True, scores near 1000",
+            label=f"N={n}, T={t}, d={d}, dv={dv}, causal=True, scores from -1000 to 1000",
             visibility="hidden",
         )
     )
@@ -316,6 +340,7 @@ function_exercise(
         "exp of the scores without the row maximum: NaN for scores near 1000 (hidden case)",
         "the non-causal case answered with the mask (causal ignored)",
     ),
+    dtypes="float64",
 )
 
 

@@ -86,6 +86,11 @@ function_exercise(
         ),
     ),
     forbids=("minidl.nn.layers.conv1d", "minidl.kernels"),
+    dtypes="float64",
+    equivalent_mutants={
+        "masked_max_pool > _masked_max: delete: N, T, H = h.shape -> pass": "the sizes serve only "
+        "the grader's own mistake (ties going to the last step)",
+    },
 )
 
 
@@ -151,16 +156,16 @@ def _beam_cases(rng):
         (6, 4, 2, 3, 7, 0.7, "no normalisation"),
         (7, 3, 0, 3, 8, 1.0, "greedy"),
         (6, 5, 1, 2, 6, 1.0, "no normalisation"),
+        (6, 2, 0, 3, 7, 0.5, "alpha 1"),  # length ** alpha, not length * alpha
     ):
         for _ in range(500):
             log_probs = _random_model(rng, v)
             args = (log_probs, start, end, width, max_len, alpha)
             best = _beam_search(*args)
-            other = (
-                _beam_search(*args[:3], 1, max_len, alpha)
-                if against == "greedy"
-                else _beam_search(*args[:5], 0.0)
-            )
+            if against == "greedy":
+                other = _beam_search(*args[:3], 1, max_len, alpha)
+            else:  # no length normalisation (alpha 0), or length * alpha where it is length ** alpha
+                other = _beam_search(*args[:5], 0.0 if against == "no normalisation" else 1.0)
             without_end = _beam_search(*args, end_counted=False)  # the length without `end`
             if len(best) > 1 and not _same(best, other) and not _same(best, without_end):
                 break
@@ -230,6 +235,17 @@ function_exercise(
         ),
     ),
     forbids=("minidl.training.decoding",),
+    dtypes=("int",),
+    equivalent_mutants={
+        "beam_search > _beam_search: augassign: finished += beams -> *": "finished is the "
+        "function's own list: += and = + hold the same hypotheses",
+        "beam_search > _beam_search: const: 0 -> 1": "log_probs is square (V, V): shape[1] is V as well",
+        "beam_search > _beam_search: const: 0 -> -1": "log_probs is square (V, V): shape[-1] is V as well",
+        "beam_search > _beam_search: delete: break -> pass": "with no live beam left, the next steps "
+        "extend nothing and finish nothing: the loop runs on without effect",
+        "beam_search > _beam_search: const: 1 -> 0": "a hypothesis holds at least one token: "
+        "max(length, 0) is max(length, 1)",
+    },
 )
 
 
@@ -283,6 +299,14 @@ def _rouge_cases(rng):
         cases.append(Case((cand, ref, beta), label=f"beta={beta}: {cand!r} against {ref!r}"))
     cases.append(Case(("", "the home side won", 1.0), label="an empty candidate"))
     cases.append(Case(("home side the won", "the home side won", 2.0), label="a reordered candidate"))
+    # the textbook case (ABCBDAB against BDCABA): the longest common subsequence, 4 words, is
+    # found only by a table that takes the better of both neighbours at every mismatch
+    cases.append(
+        Case(
+            ("a b c b d a b", "b d c a b a", 0.5),
+            label="'a b c b d a b' against 'b d c a b a' (repeated words, several longest subsequences)",
+        )
+    )
     return cases
 
 
@@ -311,4 +335,5 @@ function_exercise(
         ),
     ),
     forbids=("minidl.training.rouge",),
+    dtypes=("number",),
 )

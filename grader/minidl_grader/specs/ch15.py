@@ -75,6 +75,11 @@ function_exercise(
         "minidl.nn.losses",
         "minidl.nn.gradcheck",
     ),
+    dtypes=("number", "float64", "float64", "float64", "float64"),
+    equivalent_mutants={
+        "autoencoder_train_step > _autoencoder_step: compare: a1 > 0 -> a1 >= 0": "relu'(0): a "
+        "pre-activation (a sum of products of random floats) is never exactly 0 here",
+    },
 )
 
 
@@ -144,6 +149,11 @@ function_exercise(
         ),
     ),
     forbids=("minidl.gallery.autoencoders", "minidl.nn.layers.Dense", "minidl.nn.gradcheck"),
+    dtypes=("number", "float64", "float64", "float64"),
+    equivalent_mutants={
+        "tied_autoencoder_gradient: compare: a > 0 -> a >= 0": "relu'(0): a pre-activation (a sum "
+        "of products of random floats) is never exactly 0 here",
+    },
 )
 
 
@@ -196,6 +206,11 @@ function_exercise(
     ),
     factors=lambda h, rho, beta: {"the batch size N": h.shape[0]},
     forbids=("minidl.gallery.autoencoders", "minidl.nn.regularizers", "minidl.nn.gradcheck"),
+    dtypes=("number", "float64"),
+    equivalent_mutants={
+        "sparsity_penalty: copy: np.broadcast_to(grad, h.shape).copy() -> *": "a view of the "
+        "function's own gradient, not of an input: the same values",
+    },
 )
 
 

@@ -67,7 +67,8 @@ HINGE_MISTAKES = {
 
 
 def _hinge_cases(rng):
-    ties = (np.array([1.0, 0.5, 1.0, 3.0, -2.0]), np.array([-1.0, -1.0, 0.2, -3.0]))
+    # at the kinks, and between each kink and 0 (a real score of 0.5, a fake one of -0.5)
+    ties = (np.array([1.0, 0.5, 1.0, 3.0, -2.0]), np.array([-1.0, -1.0, 0.2, -3.0, -0.5]))
     return [
         Case((rng.standard_normal(6) * 2, rng.standard_normal(4) * 2), label="6 real and 4 fake scores"),
         Case(ties, label="scores exactly at the kinks (real 1, fake -1)"),
@@ -92,6 +93,7 @@ function_exercise(
         for mistake, hint in HINGE_MISTAKES.items()
     ),
     forbids=("minidl.gallery.gan", "minidl.nn.losses", "minidl.nn.layers"),
+    dtypes=("number", "float64", "float64", "number", "float64"),
 )
 
 
@@ -291,4 +293,5 @@ function_exercise(
         for bug, hint in GAN_STEP_BUGS.items()
     ),
     forbids=("minidl.gallery.gan", "minidl.nn.losses", "minidl.nn.optim", "minidl.training"),
+    dtypes=("number", "number", "number", "number", "number", "number"),
 )

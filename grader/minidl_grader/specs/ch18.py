@@ -244,11 +244,14 @@ def _ridge_loo(features, labels, n_classes, lams, mistake=None):
         hat = x @ np.linalg.solve(x.T @ x + lam * np.eye(x.shape[1]), x.T)
         residual = y - hat @ y
         leverage = np.diag(hat)[:, None]
-        divisor = {
-            "in-sample": 1.0,
-            "squared": (1.0 - leverage) ** 2,
-            "generalized": 1.0 - leverage.mean(),
-        }.get(mistake, 1.0 - leverage)
+        if mistake == "in-sample":
+            divisor = 1.0
+        elif mistake == "squared":
+            divisor = (1.0 - leverage) ** 2
+        elif mistake == "generalized":
+            divisor = 1.0 - leverage.mean()
+        else:
+            divisor = 1.0 - leverage
         left_out = residual / divisor
         mse.append(np.mean(left_out**2))
         accuracy.append(np.mean(np.argmax(y - left_out, axis=1) == labels))
@@ -304,4 +307,5 @@ function_exercise(
         for mistake, hint in RIDGE_LOO_MISTAKES.items()
     ),
     forbids=("minidl.gallery.transfer", "minidl.nn.regularizers"),
+    dtypes=("float64", "float64", "number"),
 )

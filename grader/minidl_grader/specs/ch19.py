@@ -77,6 +77,7 @@ function_exercise(
     ),
     forbids=("minidl_keras", "minidl.nn.layers.recurrent"),
     fresh_outputs=True,
+    dtypes="float64",
 )
 
 
@@ -123,6 +124,7 @@ function_exercise(
     ),
     forbids=("minidl_keras", "minidl.nn.layers.upsampling"),
     fresh_outputs=True,
+    dtypes="float64",
 )
 
 
@@ -173,4 +175,9 @@ function_exercise(
     ),
     forbids=("minidl_keras",),
     fresh_outputs=True,
+    dtypes="float64",
+    equivalent_mutants={
+        "dense_after_flatten_from_keras: const: 1 -> 2 #2": "NumPy reads any negative size in a "
+        "reshape as the one it works out: reshape(-2, m) is reshape(-1, m)",
+    },
 )

@@ -64,6 +64,11 @@ function_exercise(
     ),
     factors=lambda f, w: {"2": 2.0},
     forbids=("minidl.datasets.audio", "minidl.datasets.speech"),
+    dtypes="float64",
+    equivalent_mutants={
+        "delta_features: const: 1 -> 0": "a sum from n = 0: its term is 0 * (...) = 0",
+        "delta_features: const: 1 -> 0 #5": "a sum of n * n from n = 0: its term is 0",
+    },
 )
 
 
@@ -115,6 +120,7 @@ function_exercise(
         ),
     ),
     forbids=("minidl.datasets.audio", "minidl.datasets.speech"),
+    dtypes="float64",
 )
 
 
@@ -159,6 +165,20 @@ def _dtw_cases(rng):
     # the cheapest first step (a frame of a held) leads to a dearer path: greedy steps cost 7, DTW 4
     trap_a, trap_b = np.array([[0.0], [3.0], [0.0], [2.0]]), np.array([[0.0], [1.0], [1.0], [1.0]])
     cases.append(Case((trap_a, trap_b), label="a = [0, 3, 0, 2], b = [0, 1, 1, 1] (F = 1)"))
+    # every path needs all three steps: b holds a's frames 1 and 3 twice, and a its frame 5 twice
+    a = np.array([[0.0], [4.0], [8.0], [12.0], [16.0], [16.0]])
+    b = np.array([[0.0], [4.0], [4.0], [8.0], [12.0], [12.0], [16.0]])
+    cases.append(Case((a, b), label="a = 0, 4, 8, 12, 16, 16 against b = 0, 4, 4, 8, 12, 12, 16 (F = 1)"))
+    cases.append(
+        Case((rng.standard_normal((5, 3)), rng.standard_normal((1, 3))), label="a (5, 3), b of one frame")
+    )
+    # each ends with the frame the other starts with: a path may not start anywhere but (0, 0)
+    cases.append(
+        Case(
+            (np.array([[2.0], [2.0], [3.0]]), np.array([[3.0], [2.0]])),
+            label="a = [2, 2, 3], b = [3, 2] (F = 1)",
+        )
+    )
     return cases
 
 
@@ -194,4 +214,9 @@ function_exercise(
     ),
     forbids=("minidl.datasets.audio", "minidl.datasets.speech"),
     catches=("a sequence of a single frame: the path runs along one edge of the table",),
+    dtypes=("number",),
+    equivalent_mutants={
+        "dtw_distance > _dtw: const: 1 -> 2 #4": "a table one row larger: the cost is read at [Ta, Tb]",
+        "dtw_distance > _dtw: const: 1 -> 2 #5": "a table one column larger: the cost is read at [Ta, Tb]",
+    },
 )

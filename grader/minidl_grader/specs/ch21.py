@@ -92,6 +92,11 @@ function_exercise(
         ),
     ),
     forbids=("minidl.nn.layers.Conv2DTranspose", "minidl.nn.layers.upsampling", "minidl.kernels"),
+    dtypes="float64",
+    equivalent_mutants={
+        "conv_transpose_backward: augassign: dW += *": "dW is the function's own accumulator: += "
+        "and = + add the same",
+    },
 )
 
 
@@ -168,7 +173,28 @@ def _nms_cases(rng):
             label="the same box in two classes, touching boxes, IoU = threshold, tied duplicates, IoU 0.43",
         )
     )
-    # (no case without detections: its empty answer could not tell a right answer from filler)
+    # tiny boxes (areas below 1), boxes of zero area (IoU 0 by convention), unit boxes that touch,
+    # and boxes apart by 0.5 on both axes: the intersection's sides are clipped at 0, not at 1
+    boxes = np.array(
+        [[0, 0, 0.5, 0.5], [0.1, 0.1, 0.5, 0.5], [5, 5, 5, 9], [5, 5, 5, 9]]
+        + [[10, 10, 11, 11], [11, 10, 12, 11], [30, 30, 31, 31], [30, 31, 31, 32]]
+        + [[20, 20, 20.5, 20.5], [21, 21, 21.5, 21.5]],
+        float,
+    )
+    scores = np.linspace(0.9, 0.1, 10)
+    cases.append(
+        Case(
+            (boxes, scores, np.zeros(10, dtype=np.int64), 0.2),
+            label="tiny boxes, two boxes of zero area, unit boxes touching side by side and one above the other, boxes 0.5 apart on both axes",
+        )
+    )
+    # no detection at all: an empty array of ints (np.array([]) is float)
+    cases.append(
+        Case(
+            (np.zeros((0, 4)), np.zeros(0), np.zeros(0, dtype=np.int64), 0.5),
+            label="no detections: an empty int array",
+        )
+    )
     cases.append(
         Case(
             (np.array([[3.0, 1.0, 7.0, 2.0]]), np.array([0.2]), np.array([1]), 0.5),
@@ -213,6 +239,35 @@ function_exercise(
         ),
     ),
     forbids=("minidl.training.vision_metrics", "minidl.kernels.boxes"),
+    dtypes=("int",),
+    equivalent_mutants={
+        "class_aware_nms > _nms: delete: boxes, scores, classes = *": "the inputs are already arrays "
+        "of the right shapes (the conversion is for callers with lists)",
+        "class_aware_nms > _nms: const: -1 -> -2": "NumPy reads any negative size in a reshape as the "
+        "one it works out",
+        "class_aware_nms > _nms: augassign: hit &= *": "hit is the function's own array: &= and = & "
+        "give the same flags",
+        "class_aware_nms > _nms: delete: break -> pass": "with no box left, the loop compares with "
+        "nothing and ends",
+        "class_aware_nms > _nms: const: 0 -> -1 #2": "rest.size == -1 never holds: the same as no "
+        "break, which changes nothing",
+        "class_aware_nms > _iou_one_to_many: compare: union > 0 -> union >= 0 #2": "the divisor "
+        "guard: at union 0 the outer where gives 0 whatever is divided",
+        "class_aware_nms > _iou_one_to_many: const: 1.0 -> *": "the divisor where union is 0, where "
+        "the outer where gives 0 anyway",
+        "class_aware_nms > _iou_one_to_many: const: 0 -> -1 #6": "the divisor guard union > -1: at "
+        "union 0 the outer where gives 0 whatever is divided",
+        "class_aware_nms > _iou_one_to_many: compare: union > 0 -> union >= 0": "at union 0 the "
+        "intersection is 0 too: 0 / 1 is the 0 the reference gives",
+        "class_aware_nms > _iou_one_to_many: const: 0 -> -1 #4": "union > -1: at union 0 the "
+        "intersection is 0 too, 0 / 1 = 0",
+        "class_aware_nms > _iou_one_to_many: const: 0.0 -> -1.0": "an IoU of -1 where the union is "
+        "0: like 0, below every threshold",
+        "class_aware_nms > _iou_one_to_many: const: 0 -> -1 #2": "one side clipped at -1, the other "
+        "at 0: the intersection of boxes apart is 0 or negative, an IoU below every threshold",
+        "class_aware_nms > _iou_one_to_many: const: 0 -> -1 #3": "one side clipped at -1, the other "
+        "at 0: the intersection of boxes apart is 0 or negative, an IoU below every threshold",
+    },
 )
 
 
@@ -278,6 +333,7 @@ def _ap_cases(rng):
     )
     cases.append(Case((np.zeros(0), np.zeros(0, bool), 3), label="no detections"))
     cases.append(Case((np.array([0.5, 0.4]), np.array([False, False]), 2), label="only false positives"))
+    cases.append(Case((np.array([0.7]), np.array([True]), 3), label="one detection, a hit, 3 true boxes"))
     return cases
 
 
@@ -311,4 +367,9 @@ function_exercise(
         ),
     ),
     forbids=("minidl.training.vision_metrics",),
+    dtypes=("number",),
+    equivalent_mutants={
+        "average_precision_ranked: const: 0 -> -1": "with no detection the general formula sums "
+        "nothing: 0.0 as well",
+    },
 )

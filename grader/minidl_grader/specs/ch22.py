@@ -113,6 +113,7 @@ function_exercise(
         ),
     ),
     forbids=("minidl.gallery.rl",),
+    dtypes="float64",
 )
 
 
@@ -194,6 +195,11 @@ function_exercise(
         ("lambda is missing: the deltas decay by gamma * lam per step, not gamma", _gae_without_lambda),
     ),
     forbids=("minidl.gallery.rl",),
+    dtypes="float64",
+    equivalent_mutants={
+        "gae_advantages: const: 1 -> 2 #4": "the running advantage starts at 0: zeros of shape "
+        "rewards.shape[2:] broadcast to the same first step as zeros of shape[1:]",
+    },
 )
 
 
@@ -265,6 +271,7 @@ function_exercise(
         ),
     ),
     forbids=("minidl.gallery.rl",),
+    dtypes="float64",
 )
 
 
@@ -329,4 +336,5 @@ function_exercise(
         ),
     ),
     forbids=("minidl.gallery.rl",),
+    dtypes=("int",),
 )

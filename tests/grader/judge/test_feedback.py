@@ -186,6 +186,48 @@ def test_a_list_of_indices_of_the_wrong_length_is_not_called_a_wrong_axis():
     assert "2 items where 3 were expected" in message and "wrong axis" not in message
 
 
+@pytest.mark.parametrize(
+    "got, expected, fails",
+    [
+        (np.ones(3, np.float32), np.ones(3), True),  # float32 where float64 is asked
+        (np.ones(3), np.ones(3, np.float32), True),  # float64 where the input's float32 is asked
+        (np.arange(3.0), np.arange(3), True),  # indices as floats
+        (np.arange(3, dtype=np.int32), np.arange(3), False),  # any integer width
+        (np.array([0.0, 1.0]), np.array([False, True]), True),
+        ([1.0, 2.0], np.array([1.0, 2.0]), True),  # a list where an array is asked
+        (2.0, 2, True),  # a count as a float
+        (np.int64(2), 2, False),
+        (np.float32(1.5), 1.5, False),  # a plain number may be any real number
+        (1, 1.0, False),
+    ],
+)
+def test_output_dtypes_are_compared_exactly(got, expected, fails):
+    from minidl.exercises.compare import compare_outputs
+
+    message = compare_outputs(got, expected, ("y",))
+    assert (message is not None) == fails, message
+    if fails:
+        assert "the value" in message and ("dtype" in message or "an int" in message)
+
+
+def test_a_wrong_dtype_is_reported_after_wrong_values():
+    from minidl.exercises.compare import compare_outputs
+
+    message = compare_outputs(np.full(3, 2.0, np.float32), np.ones(3), ("y",))
+    assert "relative error" in message and "dtype" not in message
+
+
+def test_check_on_the_public_data_rejects_float32(monkeypatch):
+    from minidl.exercises import evaluate as public_evaluate
+
+    monkeypatch.setenv("MINIDL_PUBLIC_CHECK", "1")
+    assert public_evaluate("weight_norm_backward", _weight_norm).passed
+    narrowed = public_evaluate(
+        "weight_norm_backward", _weight_norm_with(dx=lambda dy, x, v, g, r: r["dx"].astype(np.float32))
+    )
+    assert not narrowed.passed and "dtype float32" in narrowed.message
+
+
 def test_an_extra_batch_mean_is_named():
     message = _message("weight_norm_backward", _weight_norm_with(db=lambda dy, x, v, g, r: dy.mean(axis=0)))
     assert "`db` is wrong: relative error" in message and "which is 1 / (the batch size N)" in message
