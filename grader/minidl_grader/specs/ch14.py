@@ -162,11 +162,18 @@ function_exercise(
         (
             "this is the rule as given, its bugs still in it: read it against BERT's rule in "
             "the chapter's section 3",
-            lambda *args: _bert_mask(*args, tuple(BERT_MASK_BUGS)),
+            lambda ids, u_c, u_k, rand, rate, mask_id, n_sp: _bert_mask(
+                ids, u_c, u_k, rand, rate, mask_id, n_sp, tuple(BERT_MASK_BUGS)
+            ),
         ),
     )
     + tuple(
-        (f"{hint} (the other bugs are fixed)", lambda *args, bug=bug: _bert_mask(*args, (bug,)))
+        (
+            f"{hint} (the other bugs are fixed)",
+            lambda ids, u_c, u_k, rand, rate, mask_id, n_sp, bug=bug: _bert_mask(
+                ids, u_c, u_k, rand, rate, mask_id, n_sp, (bug,)
+            ),
+        )
         for bug, hint in BERT_MASK_BUGS.items()
     ),
     forbids=("minidl.datasets", "minidl.nn.layers"),
