@@ -16,6 +16,8 @@ Everything a notebook or test needs works offline:
 * ``load_aclsum`` -- 250 real ACL papers (sentences of abstract, introduction and conclusion)
   with experts' one-sentence summaries of their challenge, approach and outcome (ACLSum,
   from the ``aclsum`` package, which minidl installs), in ``papers``.
+* ``BPETokenizer`` -- byte-pair encoding (Sennrich et al., 2016) trained by hand on any
+  texts (chapter 14 trains it on ACLSum's sentences), in ``bpe``.
 * ``load_spoken_digits``, ``load_spoken_digit_clips`` -- "zero" .. "nine" spoken by 24
   synthetic voices, as log-mel spectrograms (N, 49, 32) split by held-out voices, and 40
   clips as 8 kHz audio; ``audio`` holds the feature pipeline (frames, FFT, mel filters).
@@ -32,6 +34,7 @@ The public names of ``images``, ``language`` and ``papers`` are theirs (their ``
 """
 
 from . import audio, images, language, papers
+from .bpe import BPETokenizer
 from .download import ChecksumError, DownloadError, data_home
 from .formats import read_idx
 from .images import *  # noqa: F403  (the names in images.__all__)
@@ -66,6 +69,7 @@ __all__ = [
     "sample",
     *language.__all__,
     *papers.__all__,
+    "BPETokenizer",
     "load_spoken_digits",
     "load_spoken_digit_clips",
     "SPOKEN_DIGITS",

@@ -62,6 +62,7 @@ CHAPTERS = (
     "11_recurrent_networks",
     "12_attention",
     "13_language_tasks",
+    "14_pretraining",
     "15_autoencoders",
     "16_gans",
     "18_transfer_learning",

@@ -15,6 +15,8 @@
     residual.py       Residual (a block of layers with a skip connection around it)
     merge.py          Concatenate (join arrays along the channels; backward slices the gradient)
     unet.py           UNet (an encoder-decoder with skip connections, for per-pixel labels)
+    patches.py        PatchEmbedding, ClassToken, SelectToken (images as token sequences: ViT)
+    lora.py           LoRA (a frozen Dense plus a trained low-rank update)
 
 Image layers take (N, C, H, W) batches, PyTorch's layout; sequences of feature vectors are
 (N, T, D) for the recurrent and attention layers, (N, C, L) for Conv1D and its pools.
@@ -36,8 +38,10 @@ from .conv import AvgPool2D, Conv2D, GlobalAvgPool2D, MaxPool2D
 from .conv1d import AvgPool1D, Conv1D, GlobalAvgPool1D, MaxPool1D
 from .core import Dense, Dropout, Flatten, Reshape
 from .embedding import Embedding
+from .lora import LoRA
 from .merge import Concatenate
 from .normalization import BatchNorm, LayerNorm
+from .patches import ClassToken, PatchEmbedding, SelectToken
 from .pointer import PointerGenerator
 from .recurrent import GRU, LSTM, SimpleRNN
 from .residual import Residual
@@ -93,4 +97,8 @@ __all__ = [
     "Residual",
     "Concatenate",
     "UNet",
+    "PatchEmbedding",
+    "ClassToken",
+    "SelectToken",
+    "LoRA",
 ]

@@ -5732,3 +5732,124 @@ def subtraction_game_values(heap, moves, misere):
     return np.array([value(h) for h in range(heap + 1)], dtype=np.int64)
 """,
 )
+
+
+# ------------------------------------------------------------------ 14 pretraining (chapter 14's exercises)
+LORA = """
+def lora_backward(x, W, A, B, dy, alpha):
+    s = {scale}
+    u = x @ A
+    du = {du}
+    return {dx}, {dA}, {dB}
+"""
+LORA_RIGHT = dict(
+    scale="alpha / A.shape[1]", du="s * dy @ B.T", dx="dy @ W.T + du @ A.T", dA="x.T @ du", dB="s * u.T @ dy"
+)
+wrong_variants(
+    "lora_backward",
+    LORA,
+    LORA_RIGHT,
+    (
+        ("the rank read from A's rows (A.shape[0])", dict(scale="alpha / A.shape[0]")),
+        ("the scale left out of dB", dict(dB="u.T @ dy")),
+        ("the scale left out of du", dict(du="dy @ B.T")),
+        ("the scale twice in dA", dict(dA="s * x.T @ du")),
+        ("dx through the frozen W only", dict(dx="dy @ W.T")),
+        ("dA with x and du swapped (du^T x, transposed)", dict(dA="(du.T @ x).T.T")),
+    ),
+)
+right(
+    "lora_backward",
+    "through the effective weight W + s A B: dW_eff = x^T dy",
+    """
+def lora_backward(x, W, A, B, dy, alpha):
+    s = alpha / A.shape[1]
+    d_eff = x.T @ dy
+    return dy @ (W + s * A @ B).T, s * d_eff @ B.T, s * A.T @ d_eff
+""",
+)
+
+BERT = """
+def bert_mask(ids, u_choose, u_kind, random_ids, rate, mask_id, n_special):
+    chosen = {chosen}
+    inputs = {copy}
+    inputs[chosen & ({to_mask})] = mask_id
+    swap = chosen & ({to_swap})
+    inputs[swap] = random_ids[swap]
+    return inputs, chosen
+"""
+BERT_RIGHT = dict(
+    chosen="(u_choose < rate) & (ids >= n_special)",
+    copy="ids.copy()",
+    to_mask="u_kind < 0.8",
+    to_swap="(u_kind >= 0.8) & (u_kind < 0.9)",
+)
+wrong_variants(
+    "bert_mask",
+    BERT,
+    BERT_RIGHT,
+    (
+        (
+            "the rule as given (all four bugs)",
+            dict(chosen="u_choose < rate", copy="ids", to_mask="u_kind >= 0.2", to_swap="u_kind < 0.2"),
+        ),
+        ("special ids chosen too", dict(chosen="u_choose < rate")),
+        ("ids changed in place", dict(copy="ids")),
+        ("no token left unchanged", dict(to_swap="u_kind >= 0.8")),
+        (
+            "the first word id counted as special (> for >=)",
+            dict(chosen="(u_choose < rate) & (ids > n_special)"),
+        ),
+        (
+            "a draw equal to the rate chosen (<= for <)",
+            dict(chosen="(u_choose <= rate) & (ids >= n_special)"),
+        ),
+        (
+            "u_kind = 0.8 masked (<= for <)",
+            dict(to_mask="u_kind <= 0.8", to_swap="(u_kind > 0.8) & (u_kind < 0.9)"),
+        ),
+        ("u_kind = 0.9 swapped (<= 0.9)", dict(to_swap="(u_kind >= 0.8) & (u_kind <= 0.9)")),
+        ("only padding (id 0) left out, not every special id", dict(chosen="(u_choose < rate) & (ids != 0)")),
+    ),
+)
+right(
+    "bert_mask",
+    "with np.where, one decision at a time",
+    """
+def bert_mask(ids, u_choose, u_kind, random_ids, rate, mask_id, n_special):
+    chosen = np.logical_and(ids >= n_special, u_choose < rate)
+    replaced = np.where(u_kind < 0.8, mask_id, np.where(u_kind < 0.9, random_ids, ids))
+    return np.where(chosen, replaced, ids).astype(ids.dtype), chosen
+""",
+)
+
+PATCHIFY = """
+def patchify(x, ph, pw):
+    N, C, H, W = x.shape
+    grid = x.reshape(N, C, H // ph, ph, W // pw, pw)
+    return grid.transpose({axes}).reshape(N, {count}, C * ph * pw)
+"""
+PATCHIFY_RIGHT = dict(axes="0, 2, 4, 1, 3, 5", count="(H // ph) * (W // pw)")
+wrong_variants(
+    "patchify",
+    PATCHIFY,
+    PATCHIFY_RIGHT,
+    (
+        ("channel last inside a patch", dict(axes="0, 2, 4, 3, 5, 1")),
+        ("patches in column-major order", dict(axes="0, 4, 2, 1, 3, 5")),
+        ("a patch's columns before its rows", dict(axes="0, 2, 4, 1, 5, 3")),
+    ),
+)
+right(
+    "patchify",
+    "two loops over the grid of patches",
+    """
+def patchify(x, ph, pw):
+    N, C, H, W = x.shape
+    rows = []
+    for i in range(0, H, ph):
+        for j in range(0, W, pw):
+            rows.append(x[:, :, i:i + ph, j:j + pw].reshape(N, -1))
+    return np.stack(rows, axis=1)
+""",
+)

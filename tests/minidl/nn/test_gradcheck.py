@@ -29,6 +29,16 @@ def _tokens(shape, vocab, seed=0):
     return _rng(seed).integers(0, vocab, size=shape)
 
 
+def _lora_to_check():
+    """LoRA with a nonzero B (at B = 0, dA is zero by construction) and its base unfrozen, so
+    that every one of its four arrays is checked."""
+    layer = L.LoRA(L.Dense(4, activation="tanh"), rank=2, alpha=3.0)
+    layer.build((5,))
+    layer.params["B"][...] = _rng(43).standard_normal(layer.params["B"].shape)
+    layer.base.trainable = True
+    return layer
+
+
 # name -> (a function making the layer, the input, keyword arguments of check_layer).
 # Inputs are small and random, so no ReLU or max-pool input sits on a kink.
 CASES = {
@@ -96,6 +106,10 @@ CASES = {
         _rng(41).standard_normal((2, 2, 5, 5)),
         {},
     ),
+    "PatchEmbedding": (lambda: L.PatchEmbedding((2, 3), 4), _rng(44).standard_normal((2, 2, 4, 6)), {}),
+    "ClassToken": (lambda: L.ClassToken(), _rng(45).standard_normal((2, 3, 4)), {}),
+    "SelectToken": (lambda: L.SelectToken(1), _rng(46).standard_normal((2, 3, 4)), {}),
+    "LoRA": (_lora_to_check, _rng(47).standard_normal((3, 2, 5)), {}),
 }
 
 # Exported classes that are not layers one can run: the abstract base has no forward.

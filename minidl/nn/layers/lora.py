@@ -1,0 +1,151 @@
+"""LoRA: fine-tune a Dense layer through a low-rank update (Hu et al., 2022).
+
+Fine-tuning changes a pretrained weight W (D_in, D_out) by some dW. LoRA bets that the
+change a new task needs has low rank, and learns it as a product of two thin matrices while
+W stays frozen:
+
+    forward     u = x A                       A (D_in, r), u (N, ..., r)
+                z = x W + b + s u B           B (r, D_out), s = alpha / r
+                y = activation(z)             (the wrapped layer's activation, if any)
+    backward    dz = activation'(dy)
+                dB = s u^T dz                 (r, D_out)
+                du = s dz B^T                 (N, ..., r)
+                dA = x^T du                   (D_in, r)
+                dx = dz W^T + du A^T
+
+A starts random and B at zero, so at first the layer computes exactly what W computed and
+the update grows from there. The number of trained values is r (D_in + D_out) instead of
+D_in D_out. The scale s = alpha / r keeps the update's size about the same when r changes
+(one learning rate serves several ranks). After training, ``merge()`` folds the update into
+one plain Dense, W' = W + s A B, which costs nothing extra at inference.
+
+The wrapped layer is held as the sub-layer ``"base"`` and frozen (``trainable = False``):
+its arrays appear as ``params["base.W"]``, ``params["base.b"]``, saved with the model and
+skipped by optimizers. Its gradients are computed only while it is trainable (unfreeze it to
+train W as well: then dW = x^T dz, db = sum dz, as in Dense).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ... import backend
+from .base import LAYER_CLASSES, Layer, positive, positive_int
+from .core import Dense
+
+__all__ = ["LoRA"]
+
+
+def _as_dense(layer) -> Dense:
+    if isinstance(layer, dict):  # a saved layer (load_model)
+        spec = layer
+        cls = LAYER_CLASSES.get(str(spec.get("class")))
+        if cls is None:
+            raise ValueError(f"LoRA: unknown layer type {spec.get('class')!r}")
+        layer = cls(**spec.get("config", {}))
+    if not isinstance(layer, Dense):
+        raise TypeError(f"LoRA wraps a Dense layer, got {type(layer).__name__}")
+    return layer
+
+
+class LoRA(Layer):
+    """A Dense layer with its weight frozen and a trained low-rank update (see the module docstring).
+
+    Parameters
+    ----------
+    layer : Dense
+        The layer to adapt, usually pretrained (built); it is frozen.
+    rank : int
+        r, the rank of the update.
+    alpha : float
+        The update is scaled by alpha / r (Hu et al. keep alpha fixed when trying ranks).
+
+    Shapes: x (N, ..., D_in) -> (N, ..., D_out); params ``A`` (D_in, r) drawn from
+    N(0, 1 / D_in), ``B`` (r, D_out) zeros, and the wrapped layer's ``base.W``, ``base.b``.
+    """
+
+    input_ndims = None
+    input_layout = "(N, ..., features)"
+
+    def __init__(self, layer, rank: int = 4, alpha: float = 8.0, name=None, **kwargs):
+        super().__init__(name, **kwargs)
+        self.base = _as_dense(layer)
+        self.base.trainable = False
+        self.rank = positive_int(rank, "LoRA rank")
+        self.alpha = positive(alpha, "LoRA alpha")
+        if self.base.built:  # a pretrained layer: its input shape is known, build the update now
+            self.device = self.base.device
+            self.build(self.base.built_input_shape, dtype=self.base.params["W"].dtype)
+
+    @property
+    def scale(self) -> float:
+        """s = alpha / rank."""
+        return self.alpha / self.rank
+
+    def sublayers(self) -> dict:
+        return {"base": self.base}
+
+    def get_config(self) -> dict:
+        base = {"class": type(self.base).__name__, "config": self.base.get_config(), "trainable": False}
+        return {"layer": base, "rank": self.rank, "alpha": self.alpha, "name": self.name}
+
+    def build(self, input_shape, dtype=np.float32):
+        super().build(input_shape, dtype)
+        if not self.base.built:
+            self.base.device = self.device
+            self.base.build(input_shape, dtype)
+        W = self.base.params["W"]
+        d_in, d_out = W.shape
+        if input_shape[-1] != d_in:
+            raise ValueError(
+                f"{self.label} wraps a layer built for {d_in} input features, got per-sample shape {input_shape}"
+            )
+        A = backend.rng().standard_normal((d_in, self.rank)) / math.sqrt(d_in)
+        self.add_param("A", A.astype(W.dtype))
+        self.add_param("B", np.zeros((self.rank, d_out), dtype=W.dtype))
+
+    def compute_output_shape(self, input_shape):
+        return self.base.compute_output_shape(input_shape)
+
+    def forward(self, x, training=False):
+        x = self.check_input(x)
+        base, s = self.base, self.scale
+        u = x @ self.params["A"]  # (N, ..., r)
+        z = x @ base.params["W"] + s * (u @ self.params["B"])  # (N, ..., D_out)
+        if base.use_bias:
+            z += base.params["b"]
+        self.cache = (x, u)
+        return z if base.activation_layer is None else base.activation_layer.forward(z, training)
+
+    def backward(self, dy):
+        x, u = self.require_cache()
+        base, s = self.base, self.scale
+        dz = dy if base.activation_layer is None else base.activation_layer.backward(dy)
+        d_out, r = dz.shape[-1], self.rank
+        x2, u2, dz2 = x.reshape(-1, x.shape[-1]), u.reshape(-1, r), dz.reshape(-1, d_out)
+        self.grads["B"][...] = s * (u2.T @ dz2)  # (r, D_out)
+        du = s * (dz2 @ self.params["B"].T)  # (N*, r)
+        self.grads["A"][...] = x2.T @ du  # (D_in, r)
+        if base.trainable:  # the full weight's gradient only when it is trained too
+            base.grads["W"][...] = x2.T @ dz2
+            if base.use_bias:
+                base.grads["b"][...] = dz2.sum(axis=0)
+        dx = dz2 @ base.params["W"].T + du @ self.params["A"].T
+        return dx.reshape(x.shape)
+
+    def merge(self) -> Dense:
+        """A new Dense computing what this layer computes: W' = W + (alpha / r) A B, the same b
+        and activation (for inference: one product instead of three)."""
+        base = self.base
+        merged = type(base)(**base.get_config())
+        merged.device = base.device
+        Layer.build(merged, base.built_input_shape)  # built without drawing weights: they are given
+        merged.add_param("W", base.params["W"] + self.scale * (self.params["A"] @ self.params["B"]))
+        if base.use_bias:
+            merged.add_param("b", base.params["b"].copy())
+        return merged
+
+    def __repr__(self) -> str:
+        return f"LoRA({self.base!r}, rank={self.rank}, alpha={self.alpha})"
