@@ -15,6 +15,7 @@
     residual.py       Residual (a block of layers with a skip connection around it)
     merge.py          Concatenate (join arrays along the channels; backward slices the gradient)
     unet.py           UNet (an encoder-decoder with skip connections, for per-pixel labels)
+    gaussian.py       GaussianSample (the reparameterised sample of a variational autoencoder)
 
 Image layers take (N, C, H, W) batches, PyTorch's layout; sequences of feature vectors are
 (N, T, D) for the recurrent and attention layers, (N, C, L) for Conv1D and its pools.
@@ -36,6 +37,7 @@ from .conv import AvgPool2D, Conv2D, GlobalAvgPool2D, MaxPool2D
 from .conv1d import AvgPool1D, Conv1D, GlobalAvgPool1D, MaxPool1D
 from .core import Dense, Dropout, Flatten, Reshape
 from .embedding import Embedding
+from .gaussian import GaussianSample
 from .merge import Concatenate
 from .normalization import BatchNorm, LayerNorm
 from .pointer import PointerGenerator
@@ -93,4 +95,5 @@ __all__ = [
     "Residual",
     "Concatenate",
     "UNet",
+    "GaussianSample",
 ]

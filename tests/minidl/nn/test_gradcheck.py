@@ -96,6 +96,8 @@ CASES = {
         _rng(41).standard_normal((2, 2, 5, 5)),
         {},
     ),
+    # training: z = mu + exp(logvar / 2) eps with eps drawn anew (reseeded: the same) each forward
+    "GaussianSample": (lambda: L.GaussianSample(), _rng(42).standard_normal((3, 8)), {"training": True}),
 }
 
 # Exported classes that are not layers one can run: the abstract base has no forward.
