@@ -63,6 +63,7 @@ CHAPTERS = (
     "13_language_tasks",
     "15_autoencoders",
     "16_gans",
+    "17_generative_models",
     "18_transfer_learning",
     "19_frameworks",
     "20_speech",
