@@ -90,3 +90,19 @@ def test_kl_matches_a_monte_carlo_estimate():
     log_q = -0.5 * (((z - mu) ** 2) / var + logvar + np.log(2 * np.pi)).sum(axis=1)
     log_p = -0.5 * (z**2 + np.log(2 * np.pi)).sum(axis=1)
     assert losses.GaussianKL()(h[:1]) == pytest.approx(np.mean(log_q - log_p), abs=0.01)
+
+
+def test_a_model_with_the_sample_saves_and_loads(tmp_path, rng):
+    mdl.seed(0)
+    model = mdl.Sequential(
+        [L.Dense(4), L.GaussianSample(mean_at_inference=False), L.Dense(2)], input_shape=(3,)
+    )
+    path = tmp_path / "vae_part.npz"
+    model.save(path)
+    again = mdl.load_model(path)
+    assert isinstance(again.layers[1], L.GaussianSample) and again.layers[1].mean_at_inference is False
+    x = rng.standard_normal((5, 3)).astype(np.float32)
+    mdl.seed(4)
+    first = model.predict(x)
+    mdl.seed(4)
+    np.testing.assert_allclose(again.predict(x), first, rtol=1e-6)
