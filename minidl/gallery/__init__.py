@@ -1,9 +1,15 @@
-"""A gallery of models built from minidl's layers: autoencoders, GANs, RL, transfer learning.
+"""A gallery of models built from minidl's layers: autoencoders, GANs, VAEs, diffusion, RL, transfer.
 
 * ``autoencoders`` -- dense and convolutional autoencoders, denoising, anomaly detection
   by reconstruction error (``detect_anomalies`` returns the threshold and detection rate);
 * ``gan`` -- a generator and a discriminator trained by hand (``GANTrainer``), the
   ring-of-Gaussians toy problem and its mode-coverage measure;
+* ``vae`` -- the variational autoencoder trained by hand (``VAE``, ``dense_vae``): the
+  reparameterised sample and the KL term joined to a Bernoulli decoder (chapter 17);
+* ``diffusion`` -- DDPM and DDIM: the noise schedule, ``q_sample``, the sinusoidal step code, a
+  small MLP denoiser, ancestral and deterministic sampling (chapter 17);
+* ``sample_quality`` -- a classifier's confidence and class entropy on samples, and the Fréchet
+  distance in its features (chapter 17);
 * ``rl`` -- reinforcement learning (chapter 22): a batched NumPy CartPole that follows
   Gymnasium's, discounted returns, the policy-gradient and Huber losses, a replay buffer,
   tic-tac-toe and its memoised minimax solver;
@@ -13,6 +19,6 @@
 The experiments that go with them are ``examples/gallery_*.py``; ``rl``'s are in chapter 22.
 """
 
-from . import autoencoders, gan, rl, transfer
+from . import autoencoders, diffusion, gan, rl, sample_quality, transfer, vae
 
-__all__ = ["autoencoders", "gan", "rl", "transfer"]
+__all__ = ["autoencoders", "diffusion", "gan", "rl", "sample_quality", "transfer", "vae"]

@@ -13,6 +13,7 @@ the unweighted one with each sample's rows scaled by ``w_n``.
     BinaryCrossentropy           L = -mean(t log p + (1 - t) log(1 - p))  logits: dL/dz = (sigmoid(z) - t) / size
     CategoricalCrossentropy      L = -mean_n sum_k t_nk log p_nk          logits: dL/dz = (softmax(z) sum_k t - t) / N
     SparseCategoricalCrossentropy  the same with integer labels            logits: dL/dz = (softmax(z) - onehot(t)) / N
+    GaussianKL                   L = beta mean_n KL(N(mu, sigma^2) || N(0, I))   dL/dmu = beta mu / N
 
 With ``from_logits=True`` the prediction is the raw score ``z`` and the softmax (or
 sigmoid) is fused into the loss, which is cheaper and numerically stable. With the
@@ -224,6 +225,51 @@ class SparseCategoricalCrossentropy(Loss):
         losses, probs = kernels.softmax_cross_entropy(logits, flat_labels)
         grad = kernels.softmax_cross_entropy_backward(probs, flat_labels, 1.0 / logits.shape[0])
         return losses, grad.reshape(y_pred.shape)
+
+
+class GaussianKL(Loss):
+    """``beta * KL(N(mu, diag sigma^2) || N(0, I))``, summed over the latent axis, mean over samples.
+
+    The regulariser of a variational autoencoder's loss (Kingma & Welling, 2014; ``beta`` as in
+    Higgins et al., 2017). ``y_pred`` is the encoder's output ``[mu | logvar]`` joined on the last
+    axis, (N, ..., 2D), the input of ``layers.GaussianSample``; ``y_true`` is not used (the prior
+    is fixed: pass ``None``). In closed form, per sample::
+
+        KL = 1/2 sum_j (mu_j^2 + sigma_j^2 - 1 - log sigma_j^2),   sigma_j^2 = exp(logvar_j)
+        dKL/dmu_j     = mu_j
+        dKL/dlogvar_j = (sigma_j^2 - 1) / 2
+
+    and the loss is ``beta`` times the mean of that over the N samples (and any axes between),
+    so its gradient is the one above times ``beta / N``: the same scale as a reconstruction
+    term summed over pixels and averaged over samples, which together give the negative ELBO.
+    """
+
+    accuracy = None
+    symmetric = True  # y_true is not read: no argument order to check
+
+    def __init__(self, beta: float = 1.0):
+        super().__init__()
+        if not beta >= 0:
+            raise ValueError(f"GaussianKL beta must be >= 0, got {beta!r}")
+        self.beta = float(beta)
+
+    def __call__(self, y_pred, y_true=None, sample_weight=None) -> float:
+        return super().__call__(y_pred, y_true, sample_weight)
+
+    def compute(self, y_pred, y_true):
+        if y_pred.ndim < 2 or y_pred.shape[-1] % 2:
+            raise ValueError(
+                "GaussianKL expected [mu | logvar] joined on the last axis, (N, ..., 2 * latent_dim) "
+                f"with an even last axis, got shape {tuple(y_pred.shape)}"
+            )
+        d = y_pred.shape[-1] // 2
+        mu, logvar = y_pred[..., :d], y_pred[..., d:]
+        xp = backend.get_array_module(y_pred)
+        var = xp.exp(logvar)
+        kl = 0.5 * (mu * mu + var - 1.0 - logvar).sum(axis=-1)  # (N, ...): one KL per code
+        scale = self.beta / kl.size
+        grad = xp.concatenate([scale * mu, scale * 0.5 * (var - 1.0)], axis=-1)
+        return self.beta * kl, grad.astype(y_pred.dtype)
 
 
 def _categorical(loss: Loss, y_pred, t):

@@ -65,6 +65,7 @@ CHAPTERS = (
     "14_pretraining",
     "15_autoencoders",
     "16_gans",
+    "17_generative_models",
     "18_transfer_learning",
     "19_frameworks",
     "20_speech",

@@ -17,6 +17,7 @@
     unet.py           UNet (an encoder-decoder with skip connections, for per-pixel labels)
     patches.py        PatchEmbedding, ClassToken, SelectToken (images as token sequences: ViT)
     lora.py           LoRA (a frozen Dense plus a trained low-rank update)
+    gaussian.py       GaussianSample (the reparameterised sample of a variational autoencoder)
 
 Image layers take (N, C, H, W) batches, PyTorch's layout; sequences of feature vectors are
 (N, T, D) for the recurrent and attention layers, (N, C, L) for Conv1D and its pools.
@@ -39,6 +40,7 @@ from .conv1d import AvgPool1D, Conv1D, GlobalAvgPool1D, MaxPool1D
 from .core import Dense, Dropout, Flatten, Reshape
 from .embedding import Embedding
 from .lora import LoRA
+from .gaussian import GaussianSample
 from .merge import Concatenate
 from .normalization import BatchNorm, LayerNorm
 from .patches import ClassToken, PatchEmbedding, SelectToken
@@ -101,4 +103,5 @@ __all__ = [
     "ClassToken",
     "SelectToken",
     "LoRA",
+    "GaussianSample",
 ]

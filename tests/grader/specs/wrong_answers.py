@@ -5851,5 +5851,128 @@ def patchify(x, ph, pw):
         for j in range(0, W, pw):
             rows.append(x[:, :, i:i + ph, j:j + pw].reshape(N, -1))
     return np.stack(rows, axis=1)
+# ------------------------------------------------------------------ 17 VAEs and diffusion
+_KL_GENERAL = """
+def gaussian_kl_general(mu_q, logvar_q, mu_p, logvar_p):
+    n = mu_q.shape[0]
+    var_q, var_p = np.exp(logvar_q), np.exp(logvar_p)
+    diff = mu_q - mu_p
+    kl = 0.5 * np.sum({kl_terms}) / n
+    return float(kl), {d_mu_q} / n, {d_logvar_q} / n, -({d_mu_q}) / n, {d_logvar_p} / n
+"""
+_KL_RIGHT = dict(
+    kl_terms="logvar_p - logvar_q + (var_q + diff**2) / var_p - 1.0",
+    d_mu_q="diff / var_p",
+    d_logvar_q="0.5 * (var_q / var_p - 1.0)",
+    d_logvar_p="0.5 * (1.0 - (var_q + diff**2) / var_p)",
+)
+wrong_variants(
+    "gaussian_kl_general",
+    _KL_GENERAL,
+    _KL_RIGHT,
+    (
+        (
+            "the prior taken as N(0, I), the chapter's formula",
+            dict(kl_terms="mu_q**2 + var_q - 1.0 - logvar_q"),
+        ),
+        (
+            "the log-variance gradient taken per variance",
+            dict(d_logvar_q="0.5 * (1.0 / var_p - 1.0 / var_q)"),
+        ),
+        (
+            "the prior's log-variance gradient without the mean gap",
+            dict(d_logvar_p="0.5 * (1.0 - var_q / var_p)"),
+        ),
+        ("the mean gradient not divided by the prior's variance", dict(d_mu_q="diff")),
+    ),
+)
+right(
+    "gaussian_kl_general",
+    "as a sum of a cross-entropy and an entropy, vectorised",
+    """
+def gaussian_kl_general(mu_q, logvar_q, mu_p, logvar_p):
+    n = len(mu_q)
+    inv_p = np.exp(-logvar_p)
+    second_moment = np.exp(logvar_q) + (mu_q - mu_p) ** 2
+    cross = 0.5 * (logvar_p + second_moment * inv_p)  # E_q[-log p] without the 2 pi
+    entropy = 0.5 * (logvar_q + 1.0)  # H[q] without the 2 pi
+    kl = (cross - entropy).sum() / n
+    d_mu_q = (mu_q - mu_p) * inv_p / n
+    return kl, d_mu_q, 0.5 * (np.exp(logvar_q) * inv_p - 1.0) / n, -d_mu_q, 0.5 * (1.0 - second_moment * inv_p) / n
+""",
+)
+
+_Q_SAMPLE = """
+def q_sample_from_betas(betas, x0, t, noise):
+    alpha_bar = {alpha_bar}
+    shape = (-1,) + (1,) * (x0.ndim - 1)
+    ab = alpha_bar.reshape(shape)
+    return np.sqrt(ab) * x0 + {noise_weight} * noise, alpha_bar
+"""
+_Q_RIGHT = dict(alpha_bar="np.cumprod(1.0 - betas)[t]", noise_weight="np.sqrt(1.0 - ab)")
+wrong_variants(
+    "q_sample_from_betas",
+    _Q_SAMPLE,
+    _Q_RIGHT,
+    (
+        ("alpha_t instead of the product alpha_bar_t", dict(alpha_bar="(1.0 - betas)[t]")),
+        (
+            "the product stops one step early",
+            dict(alpha_bar="np.concatenate([[1.0], np.cumprod(1.0 - betas)])[t]"),
+        ),
+        ("the noise weighted by the variance", dict(noise_weight="(1.0 - ab)")),
+        ("the product of the betas", dict(alpha_bar="1.0 - np.cumprod(betas)[t]")),
+    ),
+)
+right(
+    "q_sample_from_betas",
+    "alpha_bar through logarithms, the noise's weight from the identity ab + (1 - ab) = 1",
+    """
+def q_sample_from_betas(betas, x0, t, noise):
+    alpha_bar = np.exp(np.cumsum(np.log1p(-betas)))[t]
+    rows = alpha_bar[(...,) + (None,) * (x0.ndim - 1)]
+    return rows**0.5 * x0 + (1.0 - rows) ** 0.5 * noise, alpha_bar
+""",
+)
+
+_DDIM = """
+def ddim_step_eta(x_t, x0_hat, alpha_bar_t, alpha_bar_s, eta, noise):
+    eps = (x_t - np.sqrt(alpha_bar_t) * x0_hat) / np.sqrt(1.0 - alpha_bar_t)
+    sigma = {sigma}
+    return np.sqrt(alpha_bar_s) * x0_hat + {direction} * eps + sigma * noise, float(sigma)
+"""
+_DDIM_RIGHT = dict(
+    sigma="eta * np.sqrt((1 - alpha_bar_s) / (1 - alpha_bar_t)) * np.sqrt(1 - alpha_bar_t / alpha_bar_s)",
+    direction="np.sqrt(1.0 - alpha_bar_s - sigma**2)",
+)
+wrong_variants(
+    "ddim_step_eta",
+    _DDIM,
+    _DDIM_RIGHT,
+    (
+        ("the direction's weight not reduced by sigma", dict(direction="np.sqrt(1.0 - alpha_bar_s)")),
+        (
+            "sigma without its factor sqrt(1 - ab_t / ab_s)",
+            dict(sigma="eta * np.sqrt((1 - alpha_bar_s) / (1 - alpha_bar_t))"),
+        ),
+        (
+            "sigma with the ratio of alpha_bars upside down",
+            dict(
+                sigma="eta * np.sqrt((1 - alpha_bar_s) / (1 - alpha_bar_t)) * np.sqrt(abs(1 - alpha_bar_s / alpha_bar_t))"
+            ),
+        ),
+        ("eta ignored: the deterministic step", dict(sigma="0.0 * eta")),
+    ),
+)
+right(
+    "ddim_step_eta",
+    "the step written with variances, sigma squared first",
+    """
+def ddim_step_eta(x_t, x0_hat, alpha_bar_t, alpha_bar_s, eta, noise):
+    var_t, var_s = 1.0 - alpha_bar_t, 1.0 - alpha_bar_s
+    sigma2 = eta**2 * var_s / var_t * (1.0 - alpha_bar_t / alpha_bar_s)
+    eps = (x_t - alpha_bar_t**0.5 * x0_hat) / var_t**0.5
+    mean = alpha_bar_s**0.5 * x0_hat + (var_s - sigma2) ** 0.5 * eps
+    return mean + sigma2**0.5 * noise, sigma2**0.5
 """,
 )

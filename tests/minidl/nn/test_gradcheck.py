@@ -110,6 +110,8 @@ CASES = {
     "ClassToken": (lambda: L.ClassToken(), _rng(45).standard_normal((2, 3, 4)), {}),
     "SelectToken": (lambda: L.SelectToken(1), _rng(46).standard_normal((2, 3, 4)), {}),
     "LoRA": (_lora_to_check, _rng(47).standard_normal((3, 2, 5)), {}),
+    # training: z = mu + exp(logvar / 2) eps with eps drawn anew (reseeded: the same) each forward
+    "GaussianSample": (lambda: L.GaussianSample(), _rng(42).standard_normal((3, 8)), {"training": True}),
 }
 
 # Exported classes that are not layers one can run: the abstract base has no forward.

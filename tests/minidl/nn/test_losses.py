@@ -121,3 +121,28 @@ def test_lookup_by_name():
         losses.get("crossentropy")
     with pytest.raises(RuntimeError, match="before the loss was computed"):
         losses.MeanSquaredError().backward()
+
+
+# ------------------------------------------------------------------ GaussianKL (the VAE's KL term)
+@pytest.mark.parametrize("beta", [1.0, 0.3])
+def test_kl_gradient_check(rng, beta):
+    assert check_loss(
+        losses.GaussianKL(beta),
+        np.concatenate([rng.standard_normal((4, 3)), 0.5 * rng.standard_normal((4, 3))], axis=1),
+        None,
+    ).passed
+
+
+def test_kl_is_the_closed_form_summed_over_the_code_and_averaged_over_samples():
+    h = np.array([[0.0, 0.0, 0.0, 0.0], [1.0, 2.0, np.log(2.0), 0.0]])
+    per_sample = [0.0, 0.5 * (1 + 4) + 0.5 * (2 - 1 - np.log(2.0))]
+    assert losses.GaussianKL()(h) == pytest.approx(np.mean(per_sample))
+    assert losses.GaussianKL(beta=4.0)(h) == pytest.approx(4.0 * np.mean(per_sample))
+
+
+def test_kl_is_zero_at_the_prior_and_refuses_a_negative_beta():
+    loss = losses.GaussianKL()
+    assert loss(np.zeros((3, 4))) == 0.0
+    assert np.all(loss.backward() == 0.0)
+    with pytest.raises(ValueError, match="beta must be >= 0, got -1"):
+        losses.GaussianKL(beta=-1)

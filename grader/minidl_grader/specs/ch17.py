@@ -1,0 +1,249 @@
+"""Chapter 17, VAEs and diffusion: a KL between two Gaussians, the forward process from raw betas,
+and one step of DDIM's family with its noise scale eta."""
+
+import numpy as np
+
+from ..judge.registry import Case, function_exercise
+
+CHAPTER = "17_generative_models"
+
+
+# ---------------------------------------------------------------- KL between two diagonal Gaussians
+def gaussian_kl_general(mu_q, logvar_q, mu_p, logvar_p):
+    """Mean over the N rows of KL(N(mu_q, e^logvar_q) || N(mu_p, e^logvar_p)), summed over D.
+
+    All four inputs (N, D). Returns (kl, d_mu_q, d_logvar_q, d_mu_p, d_logvar_p)."""
+    n = mu_q.shape[0]
+    var_q, var_p = np.exp(logvar_q), np.exp(logvar_p)
+    diff = mu_q - mu_p
+    per_element = 0.5 * (logvar_p - logvar_q + (var_q + diff**2) / var_p - 1.0)
+    kl = float(per_element.sum() / n)
+    d_mu_q = diff / var_p / n
+    d_logvar_q = 0.5 * (var_q / var_p - 1.0) / n
+    d_logvar_p = 0.5 * (1.0 - (var_q + diff**2) / var_p) / n
+    return kl, d_mu_q, d_logvar_q, -d_mu_q, d_logvar_p
+
+
+def _kl_against_standard_normal(mu_q, logvar_q, mu_p, logvar_p):
+    """The chapter's formula, the prior taken as N(0, I) whatever it is."""
+    zeros = np.zeros_like(mu_q)
+    kl, d_mu, d_lv, _, _ = gaussian_kl_general(mu_q, logvar_q, zeros, zeros)
+    return kl, d_mu, d_lv, np.zeros_like(mu_p), np.zeros_like(logvar_p)
+
+
+def _kl_reversed(mu_q, logvar_q, mu_p, logvar_p):
+    """KL(p || q): the arguments of the divergence swapped."""
+    kl, d_mu_p, d_lv_p, d_mu_q, d_lv_q = gaussian_kl_general(mu_p, logvar_p, mu_q, logvar_q)
+    return kl, d_mu_q, d_lv_q, d_mu_p, d_lv_p
+
+
+def _kl_per_variance(mu_q, logvar_q, mu_p, logvar_p):
+    """Derivatives with respect to the variances, not the log-variances (the chain rule's e^l missing)."""
+    kl, d_mu_q, d_lv_q, d_mu_p, d_lv_p = gaussian_kl_general(mu_q, logvar_q, mu_p, logvar_p)
+    return kl, d_mu_q, d_lv_q / np.exp(logvar_q), d_mu_p, d_lv_p / np.exp(logvar_p)
+
+
+def _kl_cases(rng):
+    cases = []
+    for n, d in ((4, 3), (3, 5)):
+        cases.append(
+            Case(
+                (
+                    rng.standard_normal((n, d)),
+                    0.8 * rng.standard_normal((n, d)),
+                    rng.standard_normal((n, d)),
+                    0.8 * rng.standard_normal((n, d)),
+                ),
+                label=f"{n} rows of {d}-D Gaussians, neither standard",
+            )
+        )
+    return cases
+
+
+function_exercise(
+    "gaussian_kl_general",
+    CHAPTER,
+    3,
+    "gaussian_kl_general",
+    "The KL divergence between two diagonal Gaussians, and its four gradients",
+    _kl_cases,
+    gaussian_kl_general,
+    ("kl", "d_mu_q", "d_logvar_q", "d_mu_p", "d_logvar_p"),
+    mistakes=(
+        (
+            "this is the chapter's KL against N(0, I): here the prior has its own mean and "
+            "log-variance, which enter the divergence and receive gradients",
+            _kl_against_standard_normal,
+        ),
+        (
+            "this is KL(p || q): the divergence is not symmetric; the first argument, q, is the one "
+            "the expectation is taken under",
+            _kl_reversed,
+        ),
+        (
+            "the log-variance gradients are derivatives with respect to the variances: by the chain "
+            "rule d/dl = e^l d/d(sigma^2)",
+            _kl_per_variance,
+        ),
+        (
+            "the gradients are missing the 1/N: the KL is a mean over the N rows",
+            lambda *a: (
+                gaussian_kl_general(*a)[0],
+                *(g * a[0].shape[0] for g in gaussian_kl_general(*a)[1:]),
+            ),
+        ),
+    ),
+    factors=lambda mu_q, *rest: {"the number of rows N": mu_q.shape[0]},
+    forbids=("minidl.nn.losses", "minidl.nn.layers.gaussian", "minidl.gallery.vae", "minidl.nn.gradcheck"),
+)
+
+
+# ---------------------------------------------------------------- the forward process from betas
+def q_sample_from_betas(betas, x0, t, noise):
+    """x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) noise, alpha_bar_t = prod_{s <= t} (1 - beta_s).
+
+    betas (T,); x0 and noise (N, ...); t (N,) integer steps in [0, T) (numbered from 0).
+    Returns (x_t, alpha_bar) with alpha_bar (N,) the value used for each row."""
+    alpha_bar = np.cumprod(1.0 - betas)[t]
+    shape = (-1,) + (1,) * (x0.ndim - 1)
+    x_t = np.sqrt(alpha_bar).reshape(shape) * x0 + np.sqrt(1.0 - alpha_bar).reshape(shape) * noise
+    return x_t, alpha_bar
+
+
+def _with_alpha_bar(alpha_bar, x0, noise, noise_weight=np.sqrt):
+    shape = (-1,) + (1,) * (x0.ndim - 1)
+    return np.sqrt(alpha_bar).reshape(shape) * x0 + noise_weight(1.0 - alpha_bar).reshape(
+        shape
+    ) * noise, alpha_bar
+
+
+def _qs_cases(rng):
+    cases = []
+    for steps, shape in ((10, (4, 1, 2, 3)), (25, (5, 6))):
+        betas = np.sort(rng.uniform(0.01, 0.3, steps))
+        t = rng.integers(0, steps, size=shape[0])
+        t[0], t[-1] = 0, steps - 1  # the first and the last step
+        cases.append(
+            Case(
+                (betas, rng.standard_normal(shape), t, rng.standard_normal(shape)),
+                label=f"T = {steps} increasing betas, x0 of shape {shape}, steps 0 and T-1 among t",
+            )
+        )
+    return cases
+
+
+function_exercise(
+    "q_sample_from_betas",
+    CHAPTER,
+    2,
+    "q_sample_from_betas",
+    "The forward process in closed form from a raw schedule of betas",
+    _qs_cases,
+    q_sample_from_betas,
+    ("x_t", "alpha_bar"),
+    mistakes=(
+        (
+            "alpha_bar is the product of the alphas up to and including step t, not the single "
+            "alpha_t = 1 - beta_t",
+            lambda b, x0, t, e: _with_alpha_bar((1.0 - b)[t], x0, e),
+        ),
+        (
+            "off by one step: the product runs over s <= t, so step 0 already holds the factor 1 - beta_0",
+            lambda b, x0, t, e: _with_alpha_bar(np.concatenate([[1.0], np.cumprod(1.0 - b)])[t], x0, e),
+        ),
+        (
+            "the noise's weight is a standard deviation, sqrt(1 - alpha_bar), not the variance 1 - alpha_bar",
+            lambda b, x0, t, e: _with_alpha_bar(np.cumprod(1.0 - b)[t], x0, e, noise_weight=lambda v: v),
+        ),
+    ),
+    forbids=("minidl.gallery.diffusion",),
+)
+
+
+# ---------------------------------------------------------------- one step of DDIM with eta
+def ddim_step_eta(x_t, x0_hat, alpha_bar_t, alpha_bar_s, eta, noise):
+    """One step of Song et al.'s family from step t to an earlier step s (alpha_bar_s > alpha_bar_t):
+
+    eps_hat = (x_t - sqrt(ab_t) x0_hat) / sqrt(1 - ab_t)
+    sigma   = eta sqrt((1 - ab_s) / (1 - ab_t)) sqrt(1 - ab_t / ab_s)
+    x_s     = sqrt(ab_s) x0_hat + sqrt(1 - ab_s - sigma^2) eps_hat + sigma noise
+    Returns (x_s, sigma)."""
+    eps_hat = (x_t - np.sqrt(alpha_bar_t) * x0_hat) / np.sqrt(1.0 - alpha_bar_t)
+    sigma = (
+        eta * np.sqrt((1.0 - alpha_bar_s) / (1.0 - alpha_bar_t)) * np.sqrt(1.0 - alpha_bar_t / alpha_bar_s)
+    )
+    x_s = np.sqrt(alpha_bar_s) * x0_hat + np.sqrt(1.0 - alpha_bar_s - sigma**2) * eps_hat + sigma * noise
+    return x_s, float(sigma)
+
+
+def _ddim_keep_direction(x_t, x0_hat, ab_t, ab_s, eta, noise):
+    """The noise added on top of the deterministic step: the direction's weight not reduced by sigma^2."""
+    x_det, sigma = ddim_step_eta(x_t, x0_hat, ab_t, ab_s, 0.0, noise)
+    return x_det + sigma_of(ab_t, ab_s, eta) * noise, sigma_of(ab_t, ab_s, eta)
+
+
+def sigma_of(ab_t, ab_s, eta):
+    return float(eta * np.sqrt((1.0 - ab_s) / (1.0 - ab_t)) * np.sqrt(1.0 - ab_t / ab_s))
+
+
+def _ddim_sigma_without_ratio(x_t, x0_hat, ab_t, ab_s, eta, noise):
+    """sigma without its second factor sqrt(1 - ab_t / ab_s)."""
+    sigma = float(eta * np.sqrt((1.0 - ab_s) / (1.0 - ab_t)))
+    eps_hat = (x_t - np.sqrt(ab_t) * x0_hat) / np.sqrt(1.0 - ab_t)
+    return np.sqrt(ab_s) * x0_hat + np.sqrt(max(1.0 - ab_s - sigma**2, 0.0)) * eps_hat + sigma * noise, sigma
+
+
+def _ddim_cases(rng):
+    cases = []
+    for shape, ab_t, ab_s, eta in (
+        ((3, 4), 0.3, 0.7, 1.0),
+        ((2, 1, 3, 3), 0.05, 0.4, 0.5),
+        ((4, 2), 0.5, 0.9, 0.0),
+    ):
+        cases.append(
+            Case(
+                (
+                    rng.standard_normal(shape),
+                    rng.uniform(-1, 1, shape),
+                    ab_t,
+                    ab_s,
+                    eta,
+                    rng.standard_normal(shape),
+                ),
+                label=f"x_t of shape {shape}, alpha_bar {ab_t} -> {ab_s}, eta = {eta}",
+            )
+        )
+    return cases
+
+
+function_exercise(
+    "ddim_step_eta",
+    CHAPTER,
+    3,
+    "ddim_step_eta",
+    "One step of DDIM's family, with the noise scale eta",
+    _ddim_cases,
+    ddim_step_eta,
+    ("x_s", "sigma"),
+    mistakes=(
+        (
+            "this is the chapter's deterministic step (eta = 0) whatever eta is: with eta > 0 part of "
+            "the predicted noise's weight goes to fresh noise, sigma * noise",
+            lambda x_t, x0, ab_t, ab_s, eta, e: (
+                ddim_step_eta(x_t, x0, ab_t, ab_s, 0.0, e)[0],
+                sigma_of(ab_t, ab_s, eta),
+            ),
+        ),
+        (
+            "the fresh noise is added on top of the deterministic step: the predicted noise's weight "
+            "must shrink to sqrt(1 - alpha_bar_s - sigma^2) so that the variance stays 1 - alpha_bar_s",
+            _ddim_keep_direction,
+        ),
+        (
+            "sigma is missing its factor sqrt(1 - alpha_bar_t / alpha_bar_s), the variance of the "
+            "forward step from s to t",
+            _ddim_sigma_without_ratio,
+        ),
+    ),
+    forbids=("minidl.gallery.diffusion",),
+)
