@@ -12,7 +12,9 @@ Everything a notebook or test needs works offline:
 * ``tokenize_words``, ``Vocabulary``, ``pad_sequences``, ``padding_mask`` -- word-level
   tokens with padding and masks; ``make_reviews`` (GENERATED reviews with sentiment labels:
   negation, intensifiers, contrast) and ``make_match_reports`` (GENERATED match reports with
-  reference summaries), in ``language``.
+  reference summaries), in ``language``. A small grammar repeats itself: draw a held-out set
+  with ``exclude=`` (reviews) or ``exclude_summaries=`` (reports) set to the training set's
+  texts, and none of its examples is a training example.
 * ``load_aclsum`` -- 250 real ACL papers (sentences of abstract, introduction and conclusion)
   with experts' one-sentence summaries of their challenge, approach and outcome (ACLSum,
   from the ``aclsum`` package, which minidl installs), in ``papers``.
@@ -23,7 +25,8 @@ Everything a notebook or test needs works offline:
   clips as 8 kHz audio; ``audio`` holds the feature pipeline (frames, FFT, mel filters).
 
 * ``make_shape_scenes`` -- scenes of overlapping squares, disks and triangles with a
-  per-pixel mask and a box and class per object (segmentation and detection).
+  per-pixel mask and a box and class per object (segmentation and detection);
+  ``exclude=`` training scenes gives test scenes none of whose masks is a training mask.
 
 The full sets -- ``load_mnist(subset="full")``, ``load_fashion_mnist()``,
 ``load_cifar10()``, ``load_oxford_pets()`` (photographs with pet masks and head boxes), ``load_imdb()`` (movie reviews) -- are downloaded once into ``$MINIDL_DATA`` (default

@@ -48,6 +48,7 @@ def make_shape_scenes(
     min_visible: float = 0.5,
     noise: float = 0.08,
     seed: int = 0,
+    exclude=None,
 ) -> Scenes:
     """``n`` scenes of ``size x size`` pixels with 1..``max_objects`` shapes each.
 
@@ -61,6 +62,13 @@ def make_shape_scenes(
         painted over it; a placement that would hide more is drawn again.
     noise : standard deviation of the Gaussian noise added to every pixel.
     seed : the random seed; the same seed gives the same scenes.
+    exclude : None, or scenes that no returned scene may repeat: a ``Scenes`` or masks
+        (M, S, S). A scene whose mask (the layout of classes over the pixels, what a
+        segmenter predicts) equals one of them is drawn again. Small scenes do repeat: of
+        ``make_shape_scenes(300, seed=1)``, 3 have the mask of a scene of
+        ``make_shape_scenes(1500, seed=0)`` (one shape of the same class, size and place).
+        Pass the training scenes here to draw a held-out set that is held out. With
+        ``exclude=None`` (the default) the scenes are exactly those of earlier versions.
 
     Returns
     -------
@@ -73,11 +81,13 @@ def make_shape_scenes(
         f"need 2 <= min_extent <= max_extent <= size, got {min_extent}, {max_extent}, {size}",
     )
     _check(0.0 <= min_visible <= 1.0, f"min_visible must be in [0, 1], got {min_visible!r}")
+    excluded = _excluded_masks(exclude, size)
     rng = np.random.default_rng(seed)
     images = np.empty((n, 1, size, size), np.float32)
     masks = np.zeros((n, size, size), np.int64)
     boxes, labels = [], []
-    for i in range(n):
+    i = 0
+    while i < n:
         count = int(rng.integers(1, max_objects + 1))
         owner, classes = _place_objects(rng, size, count, min_extent, max_extent, min_visible)
         background = rng.uniform(0.0, 0.35)
@@ -85,8 +95,12 @@ def make_shape_scenes(
         for k in range(len(classes)):
             image[owner == k] = rng.uniform(background + 0.3, 1.0)
         image += noise * rng.standard_normal((size, size))
+        mask = np.where(owner >= 0, np.asarray(classes)[np.maximum(owner, 0)] + 1, 0)
+        if mask.tobytes() in excluded:
+            continue
         images[i, 0] = np.clip(image, 0.0, 1.0)
-        masks[i] = np.where(owner >= 0, np.asarray(classes)[np.maximum(owner, 0)] + 1, 0)
+        masks[i] = mask
+        i += 1
         boxes.append(masks_to_boxes(owner, len(classes)))
         labels.append(np.asarray(classes, np.int64))
     return Scenes(images, masks, boxes, labels)
@@ -142,6 +156,16 @@ def _place_objects(rng, size, count, min_extent, max_extent, min_visible, tries=
     if not classes:  # cannot happen for count >= 1 (an empty image accepts any shape)
         raise RuntimeError("no object could be placed")
     return owner, classes
+
+
+def _excluded_masks(exclude, size: int) -> frozenset:
+    """The masks (as int64 bytes) that ``make_shape_scenes`` must not return."""
+    if exclude is None:
+        return frozenset()
+    masks = np.asarray(exclude.masks if isinstance(exclude, Scenes) else exclude)
+    if masks.ndim != 3 or masks.shape[1:] != (size, size):
+        raise ValueError(f"exclude must hold masks of shape (M, {size}, {size}), got shape {masks.shape}")
+    return frozenset(m.tobytes() for m in masks.astype(np.int64))
 
 
 def _check(condition: bool, message: str) -> None:

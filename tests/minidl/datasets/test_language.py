@@ -89,6 +89,60 @@ def test_match_report_summaries_follow_their_records():
             assert summary == f"{winner} beat {loser} {max(h, a)} - {min(h, a)} ."
 
 
+def _digest(value) -> str:
+    return hashlib.sha256(repr(value).encode()).hexdigest()
+
+
+def test_generators_without_exclude_give_the_sets_of_earlier_versions():
+    # digests of the outputs before `exclude` existed: chapters and exercises rely on them
+    texts, labels, kinds = datasets.make_reviews(500, seed=3)
+    assert _digest((texts, labels.tolist(), kinds)) == (
+        "767f289afd955903a0497f4b15df0c8b0f92af4eb9f58cd4a0fde61523f4df72"
+    )
+    assert datasets.make_reviews(500, seed=3, exclude=[])[0] == texts
+    reports = datasets.make_match_reports(300, seed=3)
+    assert _digest(reports) == "2aa72368a9ce7d94c2c28585c84e921557d017c0af1560cb7b5609fe85acd72e"
+    assert datasets.make_match_reports(300, seed=3, exclude_summaries=[]) == reports
+
+
+def test_plain_slices_of_one_draw_share_reviews_and_summaries():
+    # the reason for `exclude`: without it a "held-out" slice repeats the training slice
+    texts, _, _ = datasets.make_reviews(3000, seed=0)
+    assert sum(t in set(texts[:2400]) for t in texts[2400:]) > 150
+    _, summaries, _ = datasets.make_match_reports(1000, seed=0)
+    assert sum(s in set(summaries[:800]) for s in summaries[800:]) > 50
+
+
+def test_held_out_reviews_share_no_text_with_training():
+    train, _, _ = datasets.make_reviews(2400, seed=0)
+    test, labels, kinds = datasets.make_reviews(600, seed=1, exclude=train)
+    assert len(test) == 600 and labels.shape == (600,) and len(kinds) == 600
+    assert sum(t in set(train) for t in test) == 0
+    assert set(kinds) == {"plain", "negated", "contrast"} and 0.4 < labels.mean() < 0.6
+    # the grammar still labels them (same check as above, on the held-out reviews)
+    for text, label in zip(test, labels):
+        deciding = text.rstrip(" .").split(" but ")[-1]
+        said = any(deciding.endswith(" " + a) for a in language._POSITIVE)
+        assert label == int(said != (" not " in f" {deciding} ")), text
+    with pytest.raises(TypeError, match="list of texts"):
+        datasets.make_reviews(5, exclude="the plot was good .")
+
+
+def test_held_out_reports_share_no_summary_with_training():
+    _, train_summaries, _ = datasets.make_match_reports(800, seed=0)
+    documents, summaries, records = datasets.make_match_reports(
+        200, seed=1, exclude_summaries=train_summaries
+    )
+    assert len(documents) == len(summaries) == len(records) == 200
+    assert sum(s in set(train_summaries) for s in summaries) == 0
+    assert all(r["home"] in d and r["away"] in d for d, r in zip(documents, records))
+    every = sorted(language._ALL_SUMMARIES)
+    assert len(every) == 1350
+    with pytest.raises(ValueError, match="every possible summary"):
+        datasets.make_match_reports(1, exclude_summaries=every)
+    assert datasets.make_match_reports(3, exclude_summaries=every[1:])[1] == [every[0]] * 3
+
+
 # ----------------------------------------------------------------- IMDB
 def imdb_archive(reviews) -> bytes:
     """A .tar.gz in the layout of aclImdb_v1.tar.gz: {(split, label, name): text}."""

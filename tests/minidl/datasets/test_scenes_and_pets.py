@@ -74,6 +74,34 @@ def test_shapes_are_what_their_names_say():
     assert triangle[0, 3] and not triangle[0, 0] and triangle[6].sum() == 7 and triangle.sum() < 49
 
 
+def test_scenes_without_exclude_are_those_of_earlier_versions():
+    a = datasets.make_shape_scenes(50, seed=3)
+    digest = hashlib.sha256(a.masks.tobytes())
+    for array in (*a.boxes, *a.labels):
+        digest.update(array.tobytes())
+    assert digest.hexdigest() == "4948396097982368b19cedb0f9def3304f563058113b25c8b77a1e3638952b65"
+    assert abs(float(a.images.astype(np.float64).sum()) - 14565.916393) < 1e-3
+    b = datasets.make_shape_scenes(50, seed=3, exclude=np.zeros((0, 32, 32), np.int64))
+    np.testing.assert_array_equal(a.images, b.images)
+
+
+def test_held_out_scenes_repeat_no_training_mask():
+    train = datasets.make_shape_scenes(1500, seed=0)
+    seen = {m.tobytes() for m in train.masks}
+    plain = datasets.make_shape_scenes(300, seed=1)
+    assert sum(m.tobytes() in seen for m in plain.masks) > 0  # what `exclude` is for
+    held = datasets.make_shape_scenes(300, seed=1, exclude=train)
+    assert held.images.shape == (300, 1, 32, 32) and len(held.boxes) == len(held.labels) == 300
+    assert sum(m.tobytes() in seen for m in held.masks) == 0
+    for mask, boxes, labels in zip(held.masks, held.boxes, held.labels):
+        assert set(np.unique(mask).tolist()) - {0} <= set((labels + 1).tolist())
+        assert len(boxes) == len(labels)
+    again = datasets.make_shape_scenes(300, seed=1, exclude=train.masks)
+    np.testing.assert_array_equal(held.images, again.images)
+    with pytest.raises(ValueError, match=r"masks of shape \(M, 32, 32\), got shape \(3, 8, 8\)"):
+        datasets.make_shape_scenes(2, exclude=np.zeros((3, 8, 8)))
+
+
 def test_scene_arguments_are_checked():
     with pytest.raises(ValueError, match="min_extent <= max_extent <= size"):
         datasets.make_shape_scenes(2, size=8, max_extent=10)

@@ -36,6 +36,13 @@ def test_train_and_test_share_no_voice():
     assert set(counts.values()) == {70}, counts  # 10 digits x 7 accents per voice
 
 
+def test_no_test_clip_repeats_a_training_clip():
+    (x, y), (xt, yt) = datasets.load_spoken_digits()
+    seen = {row.tobytes() for row in x}
+    assert sum(row.tobytes() in seen for row in xt) == 0
+    assert len({row.tobytes() for row in np.concatenate([x, xt])}) == len(x) + len(xt)
+
+
 def test_other_held_out_voices_and_clear_errors(tmp_path):
     (x, y, v), (xt, yt, vt) = datasets.load_spoken_digits(test_voices=["m1", "whisper"], return_voices=True)
     assert len(xt) == 140 and set(vt) == {"m1", "whisper"} and "m1" not in set(v)
