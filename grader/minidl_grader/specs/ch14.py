@@ -80,6 +80,7 @@ function_exercise(
     ),
     factors=lambda x, W, A, B, dy, alpha: {"the scale alpha / r": alpha / A.shape[1]},
     forbids=("minidl.nn.layers.LoRA", "minidl.nn.layers.lora", "minidl.nn.gradcheck"),
+    dtypes="float64",
 )
 
 
@@ -177,6 +178,7 @@ function_exercise(
         for bug, hint in BERT_MASK_BUGS.items()
     ),
     forbids=("minidl.datasets", "minidl.nn.layers"),
+    dtypes=("int", "bool"),
 )
 
 
@@ -234,4 +236,5 @@ function_exercise(
         ),
     ),
     forbids=("minidl.nn.layers.patches", "minidl.nn.layers.PatchEmbedding"),
+    dtypes="float64",
 )

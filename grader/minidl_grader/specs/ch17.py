@@ -95,6 +95,7 @@ function_exercise(
     ),
     factors=lambda mu_q, *rest: {"the number of rows N": mu_q.shape[0]},
     forbids=("minidl.nn.losses", "minidl.nn.layers.gaussian", "minidl.gallery.vae", "minidl.nn.gradcheck"),
+    dtypes=("number", "float64", "float64", "float64", "float64"),
 )
 
 
@@ -157,6 +158,7 @@ function_exercise(
         ),
     ),
     forbids=("minidl.gallery.diffusion",),
+    dtypes="float64",
 )
 
 
@@ -246,4 +248,5 @@ function_exercise(
         ),
     ),
     forbids=("minidl.gallery.diffusion",),
+    dtypes=("float64", "number"),
 )
