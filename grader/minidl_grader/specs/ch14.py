@@ -80,6 +80,7 @@ function_exercise(
     ),
     factors=lambda x, W, A, B, dy, alpha: {"the scale alpha / r": alpha / A.shape[1]},
     forbids=("minidl.nn.layers.LoRA", "minidl.nn.layers.lora", "minidl.nn.gradcheck"),
+    dtypes="float64",
 )
 
 
@@ -110,7 +111,10 @@ def _bert_mask(ids, u_choose, u_kind, random_ids, rate, mask_id, n_special, bugs
     if "split" in bugs:
         to_mask, to_swap = u_kind >= 0.2, u_kind < 0.1
     else:
-        to_mask, to_swap = u_kind < 0.8, (u_kind >= 0.8) & (u_kind < 0.9)
+        # the swap excludes the masked tokens explicitly (not by overwriting them afterwards), so
+        # that a tie u_kind = 0.8 read as <mask> changes the result
+        to_mask = u_kind < 0.8
+        to_swap = ~to_mask & (u_kind < 0.9)
     if "unchanged" in bugs:
         to_swap = ~to_mask
     inputs[chosen & to_mask] = mask_id
@@ -177,6 +181,7 @@ function_exercise(
         for bug, hint in BERT_MASK_BUGS.items()
     ),
     forbids=("minidl.datasets", "minidl.nn.layers"),
+    dtypes=("int", "bool"),
 )
 
 
@@ -188,7 +193,9 @@ def patchify(x, ph, pw):
     out = np.empty((N, (H // ph) * (W // pw), C * ph * pw), dtype=x.dtype)
     for i in range(H // ph):
         for j in range(W // pw):
-            out[:, i * (W // pw) + j] = x[:, :, i * ph : (i + 1) * ph, j * pw : (j + 1) * pw].reshape(N, -1)
+            patch = x[:, :, i * ph : (i + 1) * ph, j * pw : (j + 1) * pw]
+            # the size named, not -1: NumPy infers any negative size, so -1 -> -2 would not show
+            out[:, i * (W // pw) + j] = patch.reshape(N, C * ph * pw)
     return out
 
 
@@ -234,4 +241,5 @@ function_exercise(
         ),
     ),
     forbids=("minidl.nn.layers.patches", "minidl.nn.layers.PatchEmbedding"),
+    dtypes="float64",
 )

@@ -95,6 +95,7 @@ function_exercise(
     ),
     factors=lambda mu_q, *rest: {"the number of rows N": mu_q.shape[0]},
     forbids=("minidl.nn.losses", "minidl.nn.layers.gaussian", "minidl.gallery.vae", "minidl.nn.gradcheck"),
+    dtypes=("number", "float64", "float64", "float64", "float64"),
 )
 
 
@@ -105,7 +106,8 @@ def q_sample_from_betas(betas, x0, t, noise):
     betas (T,); x0 and noise (N, ...); t (N,) integer steps in [0, T) (numbered from 0).
     Returns (x_t, alpha_bar) with alpha_bar (N,) the value used for each row."""
     alpha_bar = np.cumprod(1.0 - betas)[t]
-    shape = (-1,) + (1,) * (x0.ndim - 1)
+    # the size named, not -1: NumPy infers any negative size, so -1 -> -2 would not show
+    shape = (x0.shape[0],) + (1,) * (x0.ndim - 1)
     x_t = np.sqrt(alpha_bar).reshape(shape) * x0 + np.sqrt(1.0 - alpha_bar).reshape(shape) * noise
     return x_t, alpha_bar
 
@@ -157,6 +159,7 @@ function_exercise(
         ),
     ),
     forbids=("minidl.gallery.diffusion",),
+    dtypes="float64",
 )
 
 
@@ -246,4 +249,5 @@ function_exercise(
         ),
     ),
     forbids=("minidl.gallery.diffusion",),
+    dtypes=("float64", "number"),
 )

@@ -5851,6 +5851,10 @@ def patchify(x, ph, pw):
         for j in range(0, W, pw):
             rows.append(x[:, :, i:i + ph, j:j + pw].reshape(N, -1))
     return np.stack(rows, axis=1)
+""",
+)
+
+
 # ------------------------------------------------------------------ 17 VAEs and diffusion
 _KL_GENERAL = """
 def gaussian_kl_general(mu_q, logvar_q, mu_p, logvar_p):
