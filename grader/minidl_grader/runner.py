@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from . import notebook
+from .confinement.isolation import isolation_status
 from .confinement.process import (
     DEFAULT_MEMORY,
     DEFAULT_TMPFS,
@@ -46,8 +47,9 @@ PROBE_MODULES = {"numba": ("numba",), "cuda": ("minidl.kernels.emulate",)}
 # probes whose outputs carry what the sandbox observed, not only what the answer returned:
 # a notebook that changes modules (``provenance.tampering``) scores 0 on these exercises
 OBSERVING_PROBES = {"numba", "cuda", "freeze", "fine_tune"}
-# probes that only call the answer: there a spec's forbidden names also raise in the sandbox
-# during the call (``sandbox._forbid_during_call``); the others use the library themselves
+# probes that only call the answer: what their spec forbids is left out of the minidl that
+# their submission's process imports (``confinement/overlay.py``); the others use the
+# library themselves (chapter 18's probes build models with its layers)
 RUN_TIME_FORBIDS = {"call", "call_and_inputs"}
 MAX_NOTEBOOK_BYTES = notebook.MAX_NOTEBOOK_BYTES  # the JSON without its outputs
 _MENTIONS = re.compile(r"minidl_grader|minidl[./\\]grading|\bsolutions\b|\bspecs\b")
@@ -154,14 +156,24 @@ class _Session:
     submission's budget; once the budget is spent, nothing more runs.
     """
 
-    def __init__(self, cells, limits: Limits, preload: list[str]):
+    def __init__(
+        self,
+        cells,
+        limits: Limits,
+        preload: list[str],
+        left_out: tuple[str, ...] = (),
+        allow: tuple[str, ...] = (),
+        deadline: float | None = None,
+    ):
+        """``left_out``: what the minidl of this session's processes holds only as stand-ins
+        that raise (the forbids of the exercises it grades, less ``allow``); ``deadline``:
+        the submission's, shared by all its sessions."""
         self.cells, self.limits, self.preload = cells, limits, preload
-        self.deadline = time.monotonic() + limits.budget
+        self.left_out, self.allow = left_out, allow
+        self.deadline = deadline if deadline is not None else time.monotonic() + limits.budget
         self.cell_errors: dict[str, str] = {}
         self.good_cells: list[tuple[str, str]] = []
         self.sandbox: Sandbox | None = None
-        # {exercise: names its spec forbids (less --allow)}, refused in the sandbox during its calls
-        self.forbidden_at_run_time: dict[str, tuple[str, ...]] = {}
 
     @property
     def isolated(self) -> bool:
@@ -217,7 +229,7 @@ class _Session:
         self._restart()
 
     def _spawn(self) -> None:
-        self.sandbox = Sandbox(self.limits, self.preload)
+        self.sandbox = Sandbox(self.limits, self.preload, self.left_out, self.allow)
 
     def _restart(self) -> None:
         self._running.close()
@@ -234,9 +246,7 @@ class _Session:
 
         def get_outputs(case):
             try:
-                forbidden = self.forbidden_at_run_time.get(exercise.name, ())
-                request = ("call", exercise.probe, exercise.entries, case)
-                reply = self._request(request + ((forbidden,) if forbidden else ()))
+                reply = self._request(("call", exercise.probe, exercise.entries, case))
             except _TimedOut:
                 self._restart()
                 raise SubmissionError(
@@ -474,29 +484,54 @@ def _grade_into(
     changed = provenance.tampering(cells)
     result.flags += changed
     refusals = _refusals(exercises, cells, uses, limits.forbid, allow, changed)
-    session = _Session(cells, limits, preload)
-    session.forbidden_at_run_time = {
-        e.name: tuple(f for f in getattr(e, "forbids", ()) if not allowed(f, allow))
-        for e in exercises
-        if e.probe in RUN_TIME_FORBIDS
-    }
+    deadline = time.monotonic() + limits.budget
+    judged: dict[str, Result] = {}
+    sessions: list[_Session] = []
     try:
-        try:
-            session.start()
-            for exercise in exercises:
-                if refusals.get(exercise.name):
-                    result.results.append(Result(exercise.name, exercise.points, 0, refusals[exercise.name]))
-                    continue
-                judged = judge_exercise(exercise, session.outputs_for(exercise), seed)
-                if judged.score > 0 and (why := _not_parallel(exercise, cells)):
-                    judged = Result(exercise.name, exercise.points, 0, why)  # right, but serial
-                result.results.append(judged)
-        except _OutOfTime:
-            done = {r.name for r in result.results}
-            result.results += _zero(
-                [e for e in exercises if e.name not in done],
-                f"the submission used its whole time budget of {limits.budget:g} s",
-            )
+        for left_out, group in _by_left_out(exercises, limits.forbid, allow).items():
+            to_run = [e for e in group if not refusals.get(e.name)]
+            if not to_run:
+                continue
+            session = _Session(cells, limits, preload, left_out, allow, deadline)
+            sessions.append(session)
+            try:
+                session.start()
+                for exercise in to_run:
+                    got = judge_exercise(exercise, session.outputs_for(exercise), seed)
+                    if got.score > 0 and (why := _not_parallel(exercise, cells)):
+                        got = Result(exercise.name, exercise.points, 0, why)  # right, but serial
+                    judged[exercise.name] = got
+            finally:
+                session.close()
+    except _OutOfTime:
+        for e in exercises:
+            if e.name not in judged and not refusals.get(e.name):
+                judged[e.name] = _zero(
+                    [e], f"the submission used its whole time budget of {limits.budget:g} s"
+                )[0]
     finally:
-        result.isolated = session.isolated
-        session.close()
+        # no process at all (every exercise refused by the reading): what one would have been
+        result.isolated = (
+            all(s.isolated for s in sessions) if sessions else bool(limits.isolate and isolation_status()[0])
+        )
+    result.results += [
+        Result(e.name, e.points, 0, refusals[e.name]) if refusals.get(e.name) else judged[e.name]
+        for e in exercises
+    ]
+
+
+def _by_left_out(exercises: list, forbid: tuple[str, ...], allow: tuple[str, ...]) -> dict:
+    """``{what to leave out of minidl: [exercises]}``, in the exercises' order: an exercise
+    graded by a probe that only calls its answer gets a process whose minidl lacks what its
+    spec forbids (less ``--allow``); every exercise, what ``--forbid`` names in minidl (or
+    the Keras door). Exercises that leave out the same share a process."""
+    command_line = tuple(f"--forbid {f}" for f in forbid if f.split(".")[0] in ("minidl", "minidl_keras"))
+    groups: dict[tuple[str, ...], list] = {}
+    for exercise in exercises:
+        own = (
+            tuple(f for f in getattr(exercise, "forbids", ()) if not allowed(f, allow))
+            if exercise.probe in RUN_TIME_FORBIDS
+            else ()
+        )
+        groups.setdefault(tuple(sorted(set(own))) + command_line, []).append(exercise)
+    return groups
