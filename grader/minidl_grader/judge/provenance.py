@@ -9,19 +9,20 @@ imports in the setup cells (``from minidl import layers as L`` then ``L.Dense`` 
 ``minidl_grader`` included) for the instructor, and ``--forbid MODULE[.NAME]`` makes a
 use of that module or name fail the exercise.
 
-A static reading can be evaded (``exec`` of a built string); it is one of two guards:
-the sandbox also replaces each forbidden name by one that raises when called
-(``sandbox._forbid``). Strings that name minidl and dynamic imports are flagged too.
+The reading sees what the cell runs (``reading.py``): the code of its magics (``%time``,
+``%%time``, ...) and the constant strings it hands to ``exec``, ``eval`` or ``compile``. A
+string built at run time escapes it; what an exercise forbids is then still absent from the
+process that runs it (``confinement/overlay.py``). Strings that name minidl and dynamic
+imports are flagged too.
 """
 
 from __future__ import annotations
 
 import ast
 import re
-import threading
 import types
 
-from ..runtime.sandbox import without_magic_lines
+from . import reading
 
 __all__ = [
     "library_uses",
@@ -47,17 +48,11 @@ _ALLOWED = {
 GRADER = ("minidl_grader", "minidl.grading")
 _DYNAMIC = {"__import__", "importlib.import_module", "importlib.__import__", "exec", "eval", "compile"}
 
-# The grader reads submissions in several threads (``--jobs``), and CPython 3.11 keeps
-# ast.parse's recursion counter in state shared by the whole interpreter, not per thread: two
-# parses at once failed with "SystemError: AST constructor recursion depth mismatch" (Python
-# 3.11.7, --jobs 2; the counter of CPython issue 106905), which zeroed a whole submission as an
-# internal grader error. So one parse at a time: a cell parses in microseconds.
-_PARSE_LOCK = threading.Lock()
-
 
 def _parse(source: str) -> ast.Module:
-    with _PARSE_LOCK:
-        return ast.parse(source)
+    tree = reading._parse(source)
+    assert isinstance(tree, ast.Module)
+    return tree
 
 
 def _canonical(dotted: str) -> str:
@@ -131,17 +126,10 @@ def _uses(tree: ast.AST, aliases: dict[str, str]) -> set[str]:
 
 
 def _parse_cell(source: str) -> ast.Module | None:
-    """A cell's syntax tree; a cell with magics (``%timeit``) is read without their lines;
+    """A cell's syntax tree as it runs: magics read for the code they run, and the constant
+    strings it hands to ``exec``/``eval``/``compile`` parsed as code (``reading.parse_cell``);
     None for one that is not Python, or too deep or too large to read."""
-    try:
-        return _parse(source)
-    except SyntaxError:
-        try:
-            return _parse(without_magic_lines(source))
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return None
-    except (ValueError, RecursionError, MemoryError):
-        return None
+    return reading.parse_cell(source)
 
 
 def library_uses(cells: list[tuple[str, str, str | None]]) -> dict[str, list[str]]:
