@@ -49,6 +49,9 @@ GRADER = ("minidl_grader", "minidl.grading")
 _DYNAMIC = {"__import__", "importlib.import_module", "importlib.__import__", "exec", "eval", "compile"}
 
 
+_PARSE_LOCK = reading.PARSE_LOCK  # one ast.parse at a time across grading threads (reading.py)
+
+
 def _parse(source: str) -> ast.Module:
     tree = reading._parse(source)
     assert isinstance(tree, ast.Module)
