@@ -51,6 +51,8 @@ OBSERVING_PROBES = {"numba", "cuda", "freeze", "fine_tune"}
 # their submission's process imports (``confinement/overlay.py``); the others use the
 # library themselves (chapter 18's probes build models with its layers)
 RUN_TIME_FORBIDS = {"call", "call_and_inputs"}
+# a parallel kernel: the largest share of its prange loop's work one iteration may do
+MAX_SHARE = 0.75
 MAX_NOTEBOOK_BYTES = notebook.MAX_NOTEBOOK_BYTES  # the JSON without its outputs
 _MENTIONS = re.compile(r"minidl_grader|minidl[./\\]grading|\bsolutions\b|\bspecs\b")
 # every notebook's setup cell imports check(); that line alone is not a mention
@@ -174,6 +176,8 @@ class _Session:
         self.cell_errors: dict[str, str] = {}
         self.good_cells: list[tuple[str, str]] = []
         self.sandbox: Sandbox | None = None
+        # {exercise: what its kernel's prange loops did, one entry per case (the numba probe)}
+        self.prange_work: dict[str, list] = {}
 
     @property
     def isolated(self) -> bool:
@@ -271,7 +275,15 @@ class _Session:
                 raise SubmissionError(message)
             if reply["status"] == "error":
                 raise SubmissionError(one_line(reply["message"]))
-            return reply["value"]
+            value = reply["value"]
+            if exercise.probe == "numba" and isinstance(value, dict) and value.get("is_numba"):
+                if value.get("object_mode"):
+                    raise SubmissionError(
+                        f"the kernel runs Python inside the compiled function ({one_line(str(value['object_mode']), 200)}): "
+                        "write the loops in nopython code, without numba.objmode"
+                    )
+                self.prange_work.setdefault(exercise.name, []).append(value.get("parallel"))
+            return value
 
         return get_outputs
 
@@ -304,7 +316,8 @@ def _refusals(
     """``{exercise: why it scores 0}`` for what the grader reads in the cells, before any of
     them runs: a use of the grader, of a ``--forbid`` name, of what the exercise's spec
     forbids (unless ``--allow``-ed), a notebook that changes modules (for the exercises
-    whose verdict needs what the sandbox observes), a Numba kernel not compiled as written."""
+    whose verdict needs what the sandbox observes). (Whether a kernel is compiled by Numba,
+    in nopython mode, in parallel, is observed on the compiled kernel: ``outputs_for``.)"""
     setup_grader = sorted({n for where, names in uses.items() if where not in {e.name for e in exercises}
                            for n in provenance.grader_uses(names)})  # fmt: skip
     refusals = {}
@@ -336,35 +349,39 @@ def _refusals(
                 f"the notebook changes modules it did not write ({'; '.join(changed[:3])}): the grader "
                 "cannot trust what the sandbox observed for this exercise"
             )
-        elif exercise.probe == "numba" and (objmode := [n for n in names if "objmode" in n.split(".")]):
-            why = (
-                f"the kernel uses {objmode[0]}: object mode runs Python inside the compiled function; "
-                "write the loops in nopython code"
-            )
-        elif exercise.probe == "numba" and not provenance.numba_compiled(
-            cells, exercise.name, exercise.entries[0]
-        ):
-            why = (
-                f"the cell does not compile `{exercise.entries[0]}` with Numba as written: put "
-                "`@njit` (`from numba import njit`) on the line above its `def`"
-            )
         else:
             continue
         refusals[exercise.name] = why
     return refusals
 
 
-def _not_parallel(exercise, cells) -> str | None:
-    """Why a kernel whose spec says ``numba_parallel`` is not, as written in its cell (asked
-    once its answer is right: an unanswered cell says "not implemented yet")."""
+def _not_parallel(exercise, seen: list) -> str | None:
+    """Why a kernel whose spec says ``numba_parallel`` is not, from what its compiled kernel
+    and its prange loops did on the cases (``probes._prange_work``, one entry per case;
+    asked once its answer is right): compiled with ``parallel=True``, and on some case its
+    outermost ``prange`` loops ran at least two iterations, none of which did more than
+    ``MAX_SHARE`` of their work (a ``prange(1)``, or one iteration doing it all, is serial)."""
     if not getattr(exercise, "numba_parallel", False):
         return None
-    if provenance.numba_compiled(cells, exercise.name, exercise.entries[0], parallel=True):
-        return None
-    return (
-        f"`{exercise.entries[0]}` must run in parallel, as written in its cell: "
-        "`@njit(parallel=True)` above its `def` and a `for i in prange(...)` loop"
-    )
+    entry = exercise.entries[0]
+    if not seen or any(not isinstance(work, dict) for work in seen):
+        return (
+            f"`{entry}` must run in parallel: compile it with `@njit(parallel=True)` and loop with `prange`"
+        )
+    best = max(seen, key=lambda work: (work.get("iterations", 0), -work.get("largest_share", 1.0)))
+    if best.get("error"):
+        return f"`{entry}`'s prange loop could not be observed (run as Python it raised {best['error']})"
+    if best.get("iterations", 0) < 2:
+        return (
+            f"`{entry}` must run in parallel: its prange loop ran {best.get('iterations', 0)} iteration(s); "
+            "loop over the data with `prange` (`for i in prange(x.size)`)"
+        )
+    if best.get("largest_share", 1.0) > MAX_SHARE:
+        return (
+            f"`{entry}` must run in parallel: one iteration of its prange loop did "
+            f"{best['largest_share']:.0%} of the loop's work; split the data between the iterations"
+        )
+    return None
 
 
 def _exercises_of(chapter: str | None, extra: list) -> list:
@@ -498,7 +515,9 @@ def _grade_into(
                 session.start()
                 for exercise in to_run:
                     got = judge_exercise(exercise, session.outputs_for(exercise), seed)
-                    if got.score > 0 and (why := _not_parallel(exercise, cells)):
+                    if got.score > 0 and (
+                        why := _not_parallel(exercise, session.prange_work.get(exercise.name, []))
+                    ):
                         got = Result(exercise.name, exercise.points, 0, why)  # right, but serial
                     judged[exercise.name] = got
             finally:

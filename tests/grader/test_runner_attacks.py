@@ -584,7 +584,7 @@ def _spoofs() -> dict:
                 CHAPTER9, plain, 'exec("import numba.core.dispatcher as d\\nd.Dispatcher = object")\n'
             ),
             KERNELS9,
-            "with Numba",  # not compiled as written; the sandbox's check is the captured class too
+            "changes modules",  # the exec string is read (judge/reading.py)
         ),
         "a fake njit, hidden in exec": (_with_cells(CHAPTER9, keep, FAKE_NJIT), KERNELS9, "plain Python"),
         "a fake njit, and the probes' captured class forged by a built name": (
