@@ -218,3 +218,28 @@ def test_a_renamed_cuda_kernel_is_found():
     base = HANDED_OUT["bias_relu_cuda"]
     match = similarity.compare(similarity.fingerprint(renamed, base), similarity.fingerprint(source, base))
     assert match is not None and match.score >= similarity.THRESHOLD
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        lambda code: f"exec({code!r})\n",  # the published solution on one line, in a string
+        lambda code: f"%time exec({code!r})\n",
+        lambda code: f"_code = {code!r}\nexec(_code)\n",
+        lambda code: f"%%time\nexec(compile({code!r}, 'x', 'exec'))\n",
+        lambda code: "%%capture\n" + code,
+    ],
+)
+def test_a_solution_inside_a_string_or_a_magic_is_compared(wrap):
+    """Issue 56: `exec('...')` on one line was one token, under the minimum, never compared;
+    its contents are now read as code, and score as the copy they are."""
+    for exercise in ("maxpool_backward", "conv2d_input_gradient"):
+        base = HANDED_OUT[exercise]
+        solution = similarity.fingerprint(SOLUTIONS[exercise], base)
+        match = similarity.compare(similarity.fingerprint(wrap(SOLUTIONS[exercise]), base), solution)
+        assert match is not None and match.score >= similarity.THRESHOLD, (exercise, match)
+
+
+def test_prose_and_messages_in_strings_stay_one_token():
+    source = 'raise ValueError("expected x of shape (N, D), got something else entirely")\n'
+    assert [t for t, _ in similarity.normalized_tokens(source)] == ["raise", "V", "(", "S", ")"]

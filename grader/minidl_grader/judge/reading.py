@@ -114,8 +114,8 @@ def readable_source(source: str) -> str:
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is not None and lines[first].lstrip().startswith("%%"):
         name = lines[first].lstrip()[2:].split(None, 1)[0] if lines[first].strip() != "%%" else ""
-        if name in CODE_CELL_MAGICS:
-            return readable_source("\n".join(lines[first + 1 :]))
+        if name in CODE_CELL_MAGICS:  # the body, on its own lines
+            return "\n" * (first + 1) + readable_source("\n".join(lines[first + 1 :]))
         return "pass\n"  # %%bash, %%writefile, %%html: nothing runs as Python
     out = []
     start = True  # does this physical line start a logical line?
