@@ -264,17 +264,20 @@ class _Session:
                 raise SubmissionError(
                     f"the code ended the grading process ({why}): os._exit, a crash, or too much memory?"
                 ) from None
+            setup = self.setup_failure()
             if reply["status"] == "missing":
                 cell_problem = self.cell_errors.get(exercise.name)
                 message = f"`{one_line(reply['message'], 200)}` is not defined"
                 message += (
                     f": {cell_problem}"
                     if cell_problem
+                    else f" ({setup})"
+                    if setup
                     else " (is the exercise cell, with its metadata, still in the notebook?)"
                 )
                 raise SubmissionError(message)
             if reply["status"] == "error":
-                raise SubmissionError(one_line(reply["message"]))
+                raise SubmissionError(one_line(reply["message"]) + (f" ({setup})" if setup else ""))
             value = reply["value"]
             if exercise.probe == "numba" and isinstance(value, dict) and value.get("is_numba"):
                 if value.get("object_mode"):
@@ -286,6 +289,14 @@ class _Session:
             return value
 
         return get_outputs
+
+    def setup_failure(self) -> str | None:
+        """What went wrong in the first setup cell that failed, or None."""
+        for label, _source, exercise in self.cells:
+            if exercise is None and label in self.cell_errors:
+                problem = self.cell_errors[label].removeprefix("its cell failed: ")
+                return f"setup {label.strip('<>')} failed: {problem}"
+        return None
 
     def close(self) -> None:
         if self.sandbox:
@@ -522,6 +533,9 @@ def _grade_into(
                     judged[exercise.name] = got
             finally:
                 session.close()
+                if (setup := session.setup_failure()) and setup not in result.flags:
+                    result.flags.append(setup)  # reported whatever the exercises scored
+                    result.error = result.error or setup
     except _OutOfTime:
         for e in exercises:
             if e.name not in judged and not refusals.get(e.name):

@@ -498,10 +498,12 @@ CHAPTER10 = ROOT / "solutions" / "10_gpu_kernels.ipynb"
 CHAPTER18 = ROOT / "solutions" / "18_transfer_learning.ipynb"
 KERNELS9 = ("depthwise_conv2d_numba", "relu_backward_numba", "avgpool2d_padded_backward_numba")
 KERNELS10 = ("bias_relu_cuda", "relu_backward_cuda", "silu_backward_cuda", "upsample_backward_cuda")
+# a string built at run time, which the grader's reading cannot parse (a constant one is read:
+# judge/reading.py): what catches it is the class the probes captured before the first cell
 FAKE_NJIT = (
-    'exec("import numba\\n'
-    "numba.njit = lambda *a, **k: a[0] if a and callable(a[0]) else (lambda f: f)\\n"
-    'from numba import njit")\n'
+    'exec("import numba\\n" + '
+    '"numba.njit = lambda *a, **k: a[0] if a and callable(a[0]) else (lambda f: f)\\n" + '
+    '"from numba import njit")\n'
 )
 FAKE_EMULATOR = """import importlib
 import numpy as _np
