@@ -1,9 +1,14 @@
 """The instructor's path (issue 56, item 5): what a grading run reports and writes."""
 
 import csv
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
-from minidl_grader import cli
+from minidl_grader import cli, release
 
 from tests.grader.grading_answers import GOOD_WN, chapter3_with_cell, grade_batch
 
@@ -36,3 +41,77 @@ def test_an_exception_in_a_setup_cell_is_reported_in_the_message_and_the_csv(tmp
     graded = grade_batch(folder, "--seed", "3", "--timeout", "30")
     message = {t["name"]: t for t in graded["before.ipynb"]["tests"]}["weight_norm_backward"]["output"]
     assert "my_sqrt" in message and "setup cell 3 failed: raised ValueError: boom before" in message
+
+
+ROOT = Path(__file__).resolve().parents[2]
+COURSE = ROOT / "grader" / "examples" / "private-course"
+
+
+def test_release_course_writes_nothing_when_its_validation_fails(tmp_path):
+    """Before, ``release --course`` wrote the exercise notebook and then exited 1."""
+    course = tmp_path / "course"
+    shutil.copytree(COURSE, course)
+    shutil.rmtree(course / "exercises")
+    (course / "exercises").mkdir()
+    solution = course / "solutions" / "p1_softsign.ipynb"
+    nb = json.loads(solution.read_text())
+    for cell in nb["cells"]:
+        if cell.get("metadata", {}).get("minidl", {}).get("points"):
+            cell["metadata"]["minidl"]["points"] += 1  # not what its spec says
+    solution.write_text(json.dumps(nb))
+    assert release.main(["--course", str(course)]) == 1
+    assert list((course / "exercises").iterdir()) == []
+    out = tmp_path / "out"
+    assert release.main(["--out", str(out), "--course", str(course)]) == 1
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_release_chapters_writes_only_those_chapters(tmp_path):
+    out = tmp_path / "out"
+    assert release.main(["--out", str(out), "--chapters", "03,07"]) == 0
+    assert sorted(p.name[:2] for p in (out / "exercises").glob("*.ipynb")) == ["03", "07"]
+    assert sorted(p.name[:2] for p in (out / "notebooks").glob("*.ipynb")) == ["03", "07"]
+    assert "pip install . jupyterlab" in (out / "README.md").read_text()
+    assert release.main(["--out", str(tmp_path / "bad"), "--chapters", "3"]) == 2
+
+
+def test_a_release_from_an_installed_minidl_has_a_pyproject_that_builds(tmp_path, monkeypatch):
+    """An installed minidl (site-packages) has no pyproject.toml beside it: before, the release
+    silently had none and ``pip install .`` failed. Now one is made from the installed
+    distribution's metadata, with every data file, and the release builds into a wheel that
+    holds the library and its public cases."""
+    import tomllib
+    import zipfile
+    from importlib import metadata
+
+    from minidl_grader.confinement import isolation
+
+    site = tmp_path / "site-packages"
+    shutil.copytree(isolation.library_dir(), site / "minidl", ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(isolation, "library_dir", lambda: site / "minidl")
+    out = tmp_path / "out"
+    assert release.main(["--out", str(out), "--chapters", "03"]) == 0
+    project = tomllib.loads((out / "pyproject.toml").read_text())["project"]
+    assert project["name"] == "minidl" and project["version"] == metadata.version("minidl")
+    assert any(r.startswith("numpy") for r in project["dependencies"])
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path / "w"),
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    (wheel,) = (tmp_path / "w").glob("minidl-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "minidl/__init__.py" in names and "minidl/exercises/data/public.npz" in names
