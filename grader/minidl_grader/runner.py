@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 from . import notebook
-from .confinement.isolation import isolation_status
 from .confinement.process import (
     DEFAULT_MEMORY,
     DEFAULT_TMPFS,
@@ -543,10 +542,7 @@ def _grade_into(
                     [e], f"the submission used its whole time budget of {limits.budget:g} s"
                 )[0]
     finally:
-        # no process at all (every exercise refused by the reading): what one would have been
-        result.isolated = (
-            all(s.isolated for s in sessions) if sessions else bool(limits.isolate and isolation_status()[0])
-        )
+        result.isolated = all(s.isolated for s in sessions) if sessions else None  # None: nothing ran
     result.results += [
         Result(e.name, e.points, 0, refusals[e.name]) if refusals.get(e.name) else judged[e.name]
         for e in exercises

@@ -285,11 +285,14 @@ def compare_batch(
 
 def highest(matches: list[Match], who: str) -> str:
     """The CSV's ``similarity`` cell for submission ``who``: its highest score, with whom
-    and on which exercise (``0.93 bob.ipynb: im2col``); empty when nothing was comparable."""
+    and on which exercise (``0.93 bob.ipynb: im2col``); empty when nothing was comparable or
+    nothing is shared."""
     mine = [m for m in matches if who in (m.left, m.right)]
     if not mine:
         return ""
     best = max(mine, key=lambda m: m.score)
+    if best.score <= 0:  # nothing shared: no one to name
+        return ""
     other = best.right if best.left == who else best.left
     return f"{best.score:.2f} {other}: {best.exercise}"
 

@@ -115,3 +115,38 @@ def test_a_release_from_an_installed_minidl_has_a_pyproject_that_builds(tmp_path
     (wheel,) = (tmp_path / "w").glob("minidl-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "minidl/__init__.py" in names and "minidl/exercises/data/public.npz" in names
+
+
+def test_the_csv_and_the_table_say_what_they_mean(tmp_path):
+    """A case line does not repeat its label; a refused exercise's case columns show 0 as
+    other failures do; a row that never ran says nothing of isolation (not "no"); a
+    similarity of 0 names no one."""
+    from minidl_grader import similarity
+    from minidl_grader.judge.judging import CaseResult, Result, SubmissionResult
+    from minidl_grader.reports import report
+
+    cases = [
+        CaseResult("a batch of one", 1, 1, "a batch of one: passed"),
+        CaseResult("a large batch", 2, 0, "a large batch: `dx` has shape (3, 4), expected (4, 3)"),
+    ]
+    graded = SubmissionResult("a.ipynb", "03", [Result("ex", 3, 1, "1 of 2 cases", cases)], isolated=True)
+    refused = SubmissionResult(
+        "b.ipynb", "03", [Result("ex", 3, 0, "uses minidl.nn.layers.Dense, which ...")]
+    )
+    unread = SubmissionResult("c.ipynb", None, error="not a notebook")
+    out = tmp_path / "g.csv"
+    report.write_csv(out, [graded, refused, unread])
+    rows = {row["submission"]: row for row in csv.DictReader(out.open())}
+    assert (rows["a.ipynb"]["ex/1"], rows["a.ipynb"]["ex/2"], rows["a.ipynb"]["isolated"]) == (
+        "1",
+        "0",
+        "yes",
+    )
+    assert (rows["b.ipynb"]["ex/1"], rows["b.ipynb"]["ex/2"]) == ("0", "0")
+    assert rows["c.ipynb"]["isolated"] == ""
+    table = report.format_table(graded)
+    assert "- a large batch: 0/2 `dx` has shape" in table and "a large batch: a large batch" not in table
+    assert "not run" in report.format_table(unread)
+    assert "not isolated" not in report.gradescope_json(unread)["output"]
+    nothing = similarity.Match("ex", "a.ipynb", "b.ipynb", containment=0.0, jaccard=0.0)
+    assert similarity.highest([nothing], "a.ipynb") == ""
