@@ -553,7 +553,8 @@ def _by_left_out(exercises: list, forbid: tuple[str, ...], allow: tuple[str, ...
     """``{what to leave out of minidl: [exercises]}``, in the exercises' order: an exercise
     graded by a probe that only calls its answer gets a process whose minidl lacks what its
     spec forbids (less ``--allow``); every exercise, what ``--forbid`` names in minidl (or
-    the Keras door). Exercises that leave out the same share a process."""
+    the Keras door). Exercises that leave out the same share a process, and the questions
+    join the first group that leaves something out (their probe reads a value only)."""
     command_line = tuple(f"--forbid {f}" for f in forbid if f.split(".")[0] in ("minidl", "minidl_keras"))
     groups: dict[tuple[str, ...], list] = {}
     for exercise in exercises:
@@ -563,4 +564,12 @@ def _by_left_out(exercises: list, forbid: tuple[str, ...], allow: tuple[str, ...
             else ()
         )
         groups.setdefault(tuple(sorted(set(own))) + command_line, []).append(exercise)
+    # a question's probe only reads the answer's value: it needs no process of its own
+    questions = [e for e in groups.get(command_line, []) if e.probe == "answer"]
+    other = next((key for key in groups if key != command_line), None)
+    if questions and other is not None:
+        groups[other] += questions
+        groups[command_line] = [e for e in groups[command_line] if e.probe != "answer"]
+        if not groups[command_line]:
+            del groups[command_line]
     return groups
