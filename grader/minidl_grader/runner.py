@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from . import notebook
+from .confinement.isolation import build_runtime
 from .confinement.process import (
     DEFAULT_MEMORY,
     DEFAULT_TMPFS,
@@ -511,11 +512,14 @@ def _grade_into(
     changed = provenance.tampering(cells)
     result.flags += changed
     refusals = _refusals(exercises, cells, uses, limits.forbid, allow, changed)
+    groups = _merged(_by_left_out(exercises, limits.forbid, allow), uses, names)
+    for left_out in groups:  # made once per grading run, before this submission's clock starts
+        build_runtime(left_out, allow)
     deadline = time.monotonic() + limits.budget
     judged: dict[str, Result] = {}
     sessions: list[_Session] = []
     try:
-        for left_out, group in _by_left_out(exercises, limits.forbid, allow).items():
+        for left_out, group in groups.items():
             to_run = [e for e in group if not refusals.get(e.name)]
             if not to_run:
                 continue
@@ -547,6 +551,32 @@ def _grade_into(
         Result(e.name, e.points, 0, refusals[e.name]) if refusals.get(e.name) else judged[e.name]
         for e in exercises
     ]
+
+
+def _merged(groups: dict, uses: dict, exercise_names: set) -> dict:
+    """``groups`` (``_by_left_out``) with every group that leaves something out merged into
+    one process leaving out all of it, when no graded cell uses (as the grader reads it:
+    ``provenance.library_uses``) what it would lose: an exercise's cell nothing another's
+    spec forbids beyond its own, a setup cell nothing any of them forbids. Otherwise (or
+    for a name the reading cannot see) each group keeps its process: the merge only spares
+    the replay of the cells."""
+    leaving = {key: group for key, group in groups.items() if any(not k.startswith("--forbid ") for k in key)}
+    if len(leaving) < 2:
+        return groups
+    union = tuple(sorted({k for key in leaving for k in key}))
+    entries = [k.removeprefix("--forbid ") for k in union]
+    setup = [n for where, used in uses.items() if where not in exercise_names for n in used]
+    if provenance.spec_forbidden_uses(setup, entries):
+        return groups
+    for key, group in leaving.items():
+        own = {k.removeprefix("--forbid ") for k in key}
+        extra = [entry for entry in entries if entry not in own]
+        for exercise in group:
+            if provenance.spec_forbidden_uses(uses.get(exercise.name, []), extra):
+                return groups
+    merged = {key: group for key, group in groups.items() if key not in leaving}
+    merged[union] = [e for group in leaving.values() for e in group]
+    return merged
 
 
 def _by_left_out(exercises: list, forbid: tuple[str, ...], allow: tuple[str, ...]) -> dict:

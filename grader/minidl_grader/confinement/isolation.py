@@ -117,10 +117,15 @@ def build_runtime(forbidden: tuple[str, ...] = (), allow: tuple[str, ...] = ()) 
             return _overlays[key]
         replaced, packages = overlay.plan(key[0], key[1], library_dir())
         root = tempfile.mkdtemp(prefix="minidl-runtime-forbids-")
-        shutil.copytree(_runtime, root, dirs_exist_ok=True)
+        try:  # hard links: the copy costs no data; a rewritten file is a new file (unlinked first)
+            shutil.copytree(_runtime, root, dirs_exist_ok=True, copy_function=os.link)
+        except OSError:
+            shutil.copytree(_runtime, root, dirs_exist_ok=True)
         for relative, names in replaced.items():
             path = Path(root) / "minidl" / relative
-            path.write_text(overlay.rewrite(path.read_text(encoding="utf-8"), names), encoding="utf-8")
+            text = overlay.rewrite(path.read_text(encoding="utf-8"), names)
+            path.unlink()  # never write through a link into the shared runtime
+            path.write_text(text, encoding="utf-8")
             for cached in path.parent.glob(f"__pycache__/{path.stem}.*.pyc"):
                 cached.unlink()
             compileall.compile_file(str(path), quiet=2)
