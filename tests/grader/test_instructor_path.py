@@ -150,3 +150,13 @@ def test_the_csv_and_the_table_say_what_they_mean(tmp_path):
     assert "not isolated" not in report.gradescope_json(unread)["output"]
     nothing = similarity.Match("ex", "a.ipynb", "b.ipynb", containment=0.0, jaccard=0.0)
     assert similarity.highest([nothing], "a.ipynb") == ""
+
+
+def test_gradescope_output_does_not_show_the_seed():
+    """The seed is the instructor's (``package --seed``): before, every results.json told the
+    student "inputs drawn with seed S"; it is in ``extra_data`` now, which students do not see."""
+    from minidl_grader.judge.judging import SubmissionResult
+    from minidl_grader.reports import report
+
+    data = report.gradescope_json(SubmissionResult("a.ipynb", "03", seed=987654, isolated=True))
+    assert "987654" not in data["output"] and data["extra_data"]["seed"] == 987654

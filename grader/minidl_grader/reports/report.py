@@ -67,19 +67,20 @@ def format_table(sub: SubmissionResult) -> str:
 def gradescope_json(sub: SubmissionResult) -> dict:
     """Gradescope's ``results.json`` for one submission.
 
-    The flags (for the instructor) go in ``extra_data``, which Gradescope does not show
-    to students; whether the run was isolated is said in the top-level ``output``.
+    The flags and the grading seed (for the instructor) go in ``extra_data``, which
+    Gradescope does not show to students; whether the run was isolated is said in the
+    top-level ``output``.
     """
     data = {
         "score": sub.score,
         "tests": [test for r in sub.results for test in _tests(r)],
         "output": (
-            f"chapter {sub.chapter}; inputs drawn with seed {sub.seed}"
+            f"chapter {sub.chapter}"  # the seed is the instructor's: in extra_data, not shown
             + ("" if sub.isolated or sub.isolated is None else "; not isolated")
             + (f"; error: {sub.error}" if sub.error else "")
             + (f"; {sub.note}" if sub.note else "")
         ),
-        "extra_data": {"flags": sub.flags, "isolated": sub.isolated},
+        "extra_data": {"flags": sub.flags, "isolated": sub.isolated, "seed": sub.seed},
     }
     return data
 
