@@ -329,7 +329,8 @@ def test_isolated_batch_every_attack_fails_and_honest_rows_survive(tmp_path, lis
     attacks.update(COMMON)
     graded, rows, _ = _run_batch(tmp_path, attacks)
     _check_common(graded, rows, attacks)
-    assert all(r["extra_data"]["isolated"] for r in graded.values() if r["tests"])
+    # None: nothing of the row ran (every exercise refused by the reading), not a sandbox failure
+    assert all(r["extra_data"]["isolated"] is not False for r in graded.values() if r["tests"])
     assert list(outside.iterdir()) == []  # no write reached the host
     assert connections == []  # no connection left the sandbox
     assert _sleepers() == []  # nothing outlived its sandbox
