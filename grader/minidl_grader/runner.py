@@ -279,13 +279,7 @@ class _Session:
             if reply["status"] == "error":
                 raise SubmissionError(one_line(reply["message"]) + (f" ({setup})" if setup else ""))
             value = reply["value"]
-            if exercise.probe == "numba" and isinstance(value, dict) and value.get("is_numba"):
-                if value.get("object_mode"):
-                    raise SubmissionError(
-                        f"the kernel runs Python inside the compiled function ({one_line(str(value['object_mode']), 200)}): "
-                        "write the loops in nopython code, without numba.objmode"
-                    )
-                self.prange_work.setdefault(exercise.name, []).append(value.get("parallel"))
+            kernel_evidence(exercise, value, self.prange_work.setdefault(exercise.name, []))
             return value
 
         return get_outputs
@@ -301,6 +295,21 @@ class _Session:
     def close(self) -> None:
         if self.sandbox:
             self.sandbox.close()
+
+
+def kernel_evidence(exercise, value, seen: list) -> None:
+    """What a "numba" probe observed on a compiled kernel (``probes._object_mode``,
+    ``probes._prange_work``): raises ``SubmissionError`` for a kernel that runs Python in
+    object mode; appends the work of its prange loop on this case to ``seen`` (read by
+    ``_not_parallel`` once the answer is right)."""
+    if exercise.probe != "numba" or not isinstance(value, dict) or not value.get("is_numba"):
+        return
+    if value.get("object_mode"):
+        raise SubmissionError(
+            f"the kernel runs Python inside the compiled function ({one_line(str(value['object_mode']), 200)}): "
+            "write the loops in nopython code, without numba.objmode"
+        )
+    seen.append(value.get("parallel"))
 
 
 def allowed(entry: str, allow: tuple[str, ...]) -> bool:
