@@ -10,6 +10,8 @@ generated (the test suite and CI use it).
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import sys
 from pathlib import Path
 
@@ -90,14 +92,19 @@ def _validate_question(nb: dict, path: Path, cell: dict, exercise, blocks) -> li
     ]
 
 
-def release(solutions: Path, exercises: Path, check: bool = False) -> tuple[list[str], list[str]]:
+def release(
+    solutions: Path, exercises: Path, check: bool = False, chapters: tuple[str, ...] | None = None
+) -> tuple[list[str], list[str]]:
     """Regenerate every exercise notebook. Returns ``(changed_files, problems)``.
 
-    With ``check=True`` nothing is written; ``changed_files`` lists the files that
-    would change.
+    Every solution is validated first: when one has a problem, nothing is written. With
+    ``check=True`` nothing is written; ``changed_files`` lists the files that would change.
+    ``chapters``: only the notebooks whose name starts with one of them (``"03"``).
     """
-    changed, problems = [], []
+    changed, problems, to_write = [], [], []
     for path in sorted(Path(solutions).glob("*.ipynb")):
+        if chapters is not None and not path.name.startswith(tuple(f"{c}_" for c in chapters)):
+            continue
         nb = notebook.read_notebook(path)
         problems += validate_solution(nb, path)
         text = notebook.dumps_notebook(notebook.release_notebook(nb))
@@ -105,17 +112,58 @@ def release(solutions: Path, exercises: Path, check: bool = False) -> tuple[list
         current = target.read_text(encoding="utf-8") if target.exists() else None
         if current != text:
             changed.append(str(target))
-            if not check:
-                notebook.write_notebook(notebook.release_notebook(nb), target)
+            to_write.append((nb, target))
+    if not check and not problems:
+        for nb, target in to_write:
+            notebook.write_notebook(notebook.release_notebook(nb), target)
     return changed, problems
 
 
-def student_release(out: Path, solutions: Path, notebooks: Path) -> list[str]:
+def _pyproject_of_installed(library: Path) -> str:
+    """A ``pyproject.toml`` for the copy of an installed minidl (no source tree beside it):
+    its name, version, Python and dependencies from the distribution's metadata (the extras
+    left out), and every file of the copy that is not Python as package data."""
+    from importlib import metadata
+
+    meta = metadata.metadata("minidl")
+    requires = [r for r in (metadata.requires("minidl") or []) if "extra ==" not in r]
+    data = sorted(
+        str(p.relative_to(library))
+        for p in library.rglob("*")
+        if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts
+    )
+    lines = [
+        "[build-system]",
+        'requires = ["setuptools>=64"]',
+        'build-backend = "setuptools.build_meta"',
+        "",
+        "[project]",
+        'name = "minidl"',
+        f"version = {json.dumps(meta['Version'])}",
+        f"description = {json.dumps((meta.get_all('Summary') or ['minidl'])[0])}",
+        f"requires-python = {json.dumps((meta.get_all('Requires-Python') or ['>=3.11'])[0])}",
+        f"dependencies = {json.dumps(requires)}",
+        "",
+        "[tool.setuptools.packages.find]",
+        'include = ["minidl", "minidl.*"]',
+        "",
+        "[tool.setuptools.package-data]",
+        f"minidl = {json.dumps(data)}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def student_release(
+    out: Path, solutions: Path, notebooks: Path, chapters: tuple[str, ...] | None = None
+) -> list[str]:
     """Write what an instructor hands out into ``out`` (a new or empty folder) and return
     problems (empty when it went well): ``notebooks/`` (the chapters), ``exercises/``
     (generated from ``solutions``), ``minidl/`` (the library, with its public-case data
     regenerated) and the ``pyproject.toml`` and a short ``README.md`` that ``pip install .``
-    needs. Not there: ``solutions/``, the grader (``minidl_grader``, its specs), tests."""
+    needs (the source tree's, or one made from the installed distribution's metadata). Not
+    there: ``solutions/``, the grader (``minidl_grader``, its specs), tests. ``chapters``:
+    only those chapters' notebooks and exercises (``("03", "07")``)."""
     import shutil
 
     from minidl.exercises import data
@@ -126,25 +174,34 @@ def student_release(out: Path, solutions: Path, notebooks: Path) -> list[str]:
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         return [f"{out} is not empty: a student release is written into a new or empty folder"]
-    out.mkdir(parents=True, exist_ok=True)
-    changed, problems = release(solutions, out / "exercises")
+    _, problems = release(solutions, out / "exercises", check=True, chapters=chapters)
     if problems:
         return problems
+    out.mkdir(parents=True, exist_ok=True)
+    release(solutions, out / "exercises", chapters=chapters)
     skip = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
-    shutil.copytree(notebooks, out / "notebooks", ignore=skip)
+    if chapters is None:
+        shutil.copytree(notebooks, out / "notebooks", ignore=skip)
+    else:
+        (out / "notebooks").mkdir()
+        for path in sorted(Path(notebooks).glob("*.ipynb")):
+            if path.name.startswith(tuple(f"{c}_" for c in chapters)):
+                shutil.copy2(path, out / "notebooks" / path.name)
     library = library_dir()
     shutil.copytree(library, out / "minidl", ignore=skip)
     data.write(*public_data(), out / "minidl" / "exercises" / "data")
     pyproject = library.parent / "pyproject.toml"
     if pyproject.is_file():
         shutil.copy2(pyproject, out / "pyproject.toml")
+    else:  # an installed minidl (site-packages): no source tree beside it
+        (out / "pyproject.toml").write_text(_pyproject_of_installed(out / "minidl"), encoding="utf-8")
     (out / "README.md").write_text(STUDENT_README, encoding="utf-8")
     return []
 
 
 STUDENT_README = """# minidl: the course
 
-    pip install .              # the library, with the public test cases of check()
+    pip install . jupyterlab   # the library, with the public test cases of check(), and Jupyter
     jupyter lab                # notebooks/ are the chapters, exercises/ the graded exercises
 
 In an exercise notebook, `check("name", your_function)` runs your function on public test
@@ -180,7 +237,20 @@ def main(argv: list[str] | None = None) -> int:
         "checked against DIR/specs/; with --out, its exercise notebooks (and their public "
         "cases) go into the student release too",
     )
+    parser.add_argument(
+        "--chapters",
+        help="only these chapters, by number, comma-separated (--chapters 03,07): their exercise "
+        "notebooks (and, with --out, their chapter notebooks)",
+    )
     args = parser.parse_args(argv)
+    chapters = None
+    if args.chapters:
+        chapters = tuple(c.strip() for c in args.chapters.split(",") if c.strip())
+        if not all(re.fullmatch(r"\d\d", c) for c in chapters):
+            print(
+                f"problem: --chapters takes two-digit numbers (03,07), got {args.chapters!r}", file=sys.stderr
+            )
+            return 2
     if args.course is not None:
         from . import course
 
@@ -190,7 +260,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"problem: {err}", file=sys.stderr)
             return 1
     if args.out is not None:
-        problems = student_release(args.out, args.solutions, args.notebooks)
+        problems: list[str] = []
+        if args.course is not None:  # validated before anything is written
+            _, problems = release(
+                course.solutions_folder(args.course), Path(args.out) / "exercises", check=True
+            )
+        problems = problems or student_release(args.out, args.solutions, args.notebooks, chapters)
         if not problems and args.course is not None:
             _, problems = release(course.solutions_folder(args.course), Path(args.out) / "exercises")
         for problem in problems:
@@ -201,10 +276,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.course is not None:
         args.solutions = course.solutions_folder(args.course)
         args.exercises = course.exercises_folder(args.course)
-    changed, problems = release(args.solutions, args.exercises, check=args.check)
+    changed, problems = release(args.solutions, args.exercises, check=args.check, chapters=chapters)
     for problem in problems:
         print(f"problem: {problem}", file=sys.stderr)
-    verb = "out of date" if args.check else "written"
+    verb = "out of date" if args.check or problems else "written"
+    if problems and not args.check:
+        print("nothing written: fix the problems above first", file=sys.stderr)
     for path in changed:
         print(f"{verb}: {path}")
     if not changed:

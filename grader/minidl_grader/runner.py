@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from . import notebook
+from .confinement.isolation import build_runtime
 from .confinement.process import (
     DEFAULT_MEMORY,
     DEFAULT_TMPFS,
@@ -46,9 +47,12 @@ PROBE_MODULES = {"numba": ("numba",), "cuda": ("minidl.kernels.emulate",)}
 # probes whose outputs carry what the sandbox observed, not only what the answer returned:
 # a notebook that changes modules (``provenance.tampering``) scores 0 on these exercises
 OBSERVING_PROBES = {"numba", "cuda", "freeze", "fine_tune"}
-# probes that only call the answer: there a spec's forbidden names also raise in the sandbox
-# during the call (``sandbox._forbid_during_call``); the others use the library themselves
+# probes that only call the answer: what their spec forbids is left out of the minidl that
+# their submission's process imports (``confinement/overlay.py``); the others use the
+# library themselves (chapter 18's probes build models with its layers)
 RUN_TIME_FORBIDS = {"call", "call_and_inputs"}
+# a parallel kernel: the largest share of its prange loop's work one iteration may do
+MAX_SHARE = 0.75
 MAX_NOTEBOOK_BYTES = notebook.MAX_NOTEBOOK_BYTES  # the JSON without its outputs
 _MENTIONS = re.compile(r"minidl_grader|minidl[./\\]grading|\bsolutions\b|\bspecs\b")
 # every notebook's setup cell imports check(); that line alone is not a mention
@@ -154,14 +158,26 @@ class _Session:
     submission's budget; once the budget is spent, nothing more runs.
     """
 
-    def __init__(self, cells, limits: Limits, preload: list[str]):
+    def __init__(
+        self,
+        cells,
+        limits: Limits,
+        preload: list[str],
+        left_out: tuple[str, ...] = (),
+        allow: tuple[str, ...] = (),
+        deadline: float | None = None,
+    ):
+        """``left_out``: what the minidl of this session's processes holds only as stand-ins
+        that raise (the forbids of the exercises it grades, less ``allow``); ``deadline``:
+        the submission's, shared by all its sessions."""
         self.cells, self.limits, self.preload = cells, limits, preload
-        self.deadline = time.monotonic() + limits.budget
+        self.left_out, self.allow = left_out, allow
+        self.deadline = deadline if deadline is not None else time.monotonic() + limits.budget
         self.cell_errors: dict[str, str] = {}
         self.good_cells: list[tuple[str, str]] = []
         self.sandbox: Sandbox | None = None
-        # {exercise: names its spec forbids (less --allow)}, refused in the sandbox during its calls
-        self.forbidden_at_run_time: dict[str, tuple[str, ...]] = {}
+        # {exercise: what its kernel's prange loops did, one entry per case (the numba probe)}
+        self.prange_work: dict[str, list] = {}
 
     @property
     def isolated(self) -> bool:
@@ -217,7 +233,7 @@ class _Session:
         self._restart()
 
     def _spawn(self) -> None:
-        self.sandbox = Sandbox(self.limits, self.preload)
+        self.sandbox = Sandbox(self.limits, self.preload, self.left_out, self.allow)
 
     def _restart(self) -> None:
         self._running.close()
@@ -234,9 +250,7 @@ class _Session:
 
         def get_outputs(case):
             try:
-                forbidden = self.forbidden_at_run_time.get(exercise.name, ())
-                request = ("call", exercise.probe, exercise.entries, case)
-                reply = self._request(request + ((forbidden,) if forbidden else ()))
+                reply = self._request(("call", exercise.probe, exercise.entries, case))
             except _TimedOut:
                 self._restart()
                 raise SubmissionError(
@@ -250,24 +264,52 @@ class _Session:
                 raise SubmissionError(
                     f"the code ended the grading process ({why}): os._exit, a crash, or too much memory?"
                 ) from None
+            setup = self.setup_failure()
             if reply["status"] == "missing":
                 cell_problem = self.cell_errors.get(exercise.name)
                 message = f"`{one_line(reply['message'], 200)}` is not defined"
                 message += (
                     f": {cell_problem}"
                     if cell_problem
+                    else f" ({setup})"
+                    if setup
                     else " (is the exercise cell, with its metadata, still in the notebook?)"
                 )
                 raise SubmissionError(message)
             if reply["status"] == "error":
-                raise SubmissionError(one_line(reply["message"]))
-            return reply["value"]
+                raise SubmissionError(one_line(reply["message"]) + (f" ({setup})" if setup else ""))
+            value = reply["value"]
+            kernel_evidence(exercise, value, self.prange_work.setdefault(exercise.name, []))
+            return value
 
         return get_outputs
+
+    def setup_failure(self) -> str | None:
+        """What went wrong in the first setup cell that failed, or None."""
+        for label, _source, exercise in self.cells:
+            if exercise is None and label in self.cell_errors:
+                problem = self.cell_errors[label].removeprefix("its cell failed: ")
+                return f"setup {label.strip('<>')} failed: {problem}"
+        return None
 
     def close(self) -> None:
         if self.sandbox:
             self.sandbox.close()
+
+
+def kernel_evidence(exercise, value, seen: list) -> None:
+    """What a "numba" probe observed on a compiled kernel (``probes._object_mode``,
+    ``probes._prange_work``): raises ``SubmissionError`` for a kernel that runs Python in
+    object mode; appends the work of its prange loop on this case to ``seen`` (read by
+    ``_not_parallel`` once the answer is right)."""
+    if exercise.probe != "numba" or not isinstance(value, dict) or not value.get("is_numba"):
+        return
+    if value.get("object_mode"):
+        raise SubmissionError(
+            f"the kernel runs Python inside the compiled function ({one_line(str(value['object_mode']), 200)}): "
+            "write the loops in nopython code, without numba.objmode"
+        )
+    seen.append(value.get("parallel"))
 
 
 def allowed(entry: str, allow: tuple[str, ...]) -> bool:
@@ -294,7 +336,8 @@ def _refusals(
     """``{exercise: why it scores 0}`` for what the grader reads in the cells, before any of
     them runs: a use of the grader, of a ``--forbid`` name, of what the exercise's spec
     forbids (unless ``--allow``-ed), a notebook that changes modules (for the exercises
-    whose verdict needs what the sandbox observes), a Numba kernel not compiled as written."""
+    whose verdict needs what the sandbox observes). (Whether a kernel is compiled by Numba,
+    in nopython mode, in parallel, is observed on the compiled kernel: ``outputs_for``.)"""
     setup_grader = sorted({n for where, names in uses.items() if where not in {e.name for e in exercises}
                            for n in provenance.grader_uses(names)})  # fmt: skip
     refusals = {}
@@ -326,35 +369,39 @@ def _refusals(
                 f"the notebook changes modules it did not write ({'; '.join(changed[:3])}): the grader "
                 "cannot trust what the sandbox observed for this exercise"
             )
-        elif exercise.probe == "numba" and (objmode := [n for n in names if "objmode" in n.split(".")]):
-            why = (
-                f"the kernel uses {objmode[0]}: object mode runs Python inside the compiled function; "
-                "write the loops in nopython code"
-            )
-        elif exercise.probe == "numba" and not provenance.numba_compiled(
-            cells, exercise.name, exercise.entries[0]
-        ):
-            why = (
-                f"the cell does not compile `{exercise.entries[0]}` with Numba as written: put "
-                "`@njit` (`from numba import njit`) on the line above its `def`"
-            )
         else:
             continue
         refusals[exercise.name] = why
     return refusals
 
 
-def _not_parallel(exercise, cells) -> str | None:
-    """Why a kernel whose spec says ``numba_parallel`` is not, as written in its cell (asked
-    once its answer is right: an unanswered cell says "not implemented yet")."""
+def _not_parallel(exercise, seen: list) -> str | None:
+    """Why a kernel whose spec says ``numba_parallel`` is not, from what its compiled kernel
+    and its prange loops did on the cases (``probes._prange_work``, one entry per case;
+    asked once its answer is right): compiled with ``parallel=True``, and on some case its
+    outermost ``prange`` loops ran at least two iterations, none of which did more than
+    ``MAX_SHARE`` of their work (a ``prange(1)``, or one iteration doing it all, is serial)."""
     if not getattr(exercise, "numba_parallel", False):
         return None
-    if provenance.numba_compiled(cells, exercise.name, exercise.entries[0], parallel=True):
-        return None
-    return (
-        f"`{exercise.entries[0]}` must run in parallel, as written in its cell: "
-        "`@njit(parallel=True)` above its `def` and a `for i in prange(...)` loop"
-    )
+    entry = exercise.entries[0]
+    if not seen or any(not isinstance(work, dict) for work in seen):
+        return (
+            f"`{entry}` must run in parallel: compile it with `@njit(parallel=True)` and loop with `prange`"
+        )
+    best = max(seen, key=lambda work: (work.get("iterations", 0), -work.get("largest_share", 1.0)))
+    if best.get("error"):
+        return f"`{entry}`'s prange loop could not be observed (run as Python it raised {best['error']})"
+    if best.get("iterations", 0) < 2:
+        return (
+            f"`{entry}` must run in parallel: its prange loop ran {best.get('iterations', 0)} iteration(s); "
+            "loop over the data with `prange` (`for i in prange(x.size)`)"
+        )
+    if best.get("largest_share", 1.0) > MAX_SHARE:
+        return (
+            f"`{entry}` must run in parallel: one iteration of its prange loop did "
+            f"{best['largest_share']:.0%} of the loop's work; split the data between the iterations"
+        )
+    return None
 
 
 def _exercises_of(chapter: str | None, extra: list) -> list:
@@ -474,29 +521,94 @@ def _grade_into(
     changed = provenance.tampering(cells)
     result.flags += changed
     refusals = _refusals(exercises, cells, uses, limits.forbid, allow, changed)
-    session = _Session(cells, limits, preload)
-    session.forbidden_at_run_time = {
-        e.name: tuple(f for f in getattr(e, "forbids", ()) if not allowed(f, allow))
-        for e in exercises
-        if e.probe in RUN_TIME_FORBIDS
-    }
+    groups = _merged(_by_left_out(exercises, limits.forbid, allow), uses, names)
+    for left_out in groups:  # made once per grading run, before this submission's clock starts
+        build_runtime(left_out, allow)
+    deadline = time.monotonic() + limits.budget
+    judged: dict[str, Result] = {}
+    sessions: list[_Session] = []
     try:
-        try:
-            session.start()
-            for exercise in exercises:
-                if refusals.get(exercise.name):
-                    result.results.append(Result(exercise.name, exercise.points, 0, refusals[exercise.name]))
-                    continue
-                judged = judge_exercise(exercise, session.outputs_for(exercise), seed)
-                if judged.score > 0 and (why := _not_parallel(exercise, cells)):
-                    judged = Result(exercise.name, exercise.points, 0, why)  # right, but serial
-                result.results.append(judged)
-        except _OutOfTime:
-            done = {r.name for r in result.results}
-            result.results += _zero(
-                [e for e in exercises if e.name not in done],
-                f"the submission used its whole time budget of {limits.budget:g} s",
-            )
+        for left_out, group in groups.items():
+            to_run = [e for e in group if not refusals.get(e.name)]
+            if not to_run:
+                continue
+            session = _Session(cells, limits, preload, left_out, allow, deadline)
+            sessions.append(session)
+            try:
+                session.start()
+                for exercise in to_run:
+                    got = judge_exercise(exercise, session.outputs_for(exercise), seed)
+                    if got.score > 0 and (
+                        why := _not_parallel(exercise, session.prange_work.get(exercise.name, []))
+                    ):
+                        got = Result(exercise.name, exercise.points, 0, why)  # right, but serial
+                    judged[exercise.name] = got
+            finally:
+                session.close()
+                if (setup := session.setup_failure()) and setup not in result.flags:
+                    result.flags.append(setup)  # reported whatever the exercises scored
+                    result.error = result.error or setup
+    except _OutOfTime:
+        for e in exercises:
+            if e.name not in judged and not refusals.get(e.name):
+                judged[e.name] = _zero(
+                    [e], f"the submission used its whole time budget of {limits.budget:g} s"
+                )[0]
     finally:
-        result.isolated = session.isolated
-        session.close()
+        result.isolated = all(s.isolated for s in sessions) if sessions else None  # None: nothing ran
+    result.results += [
+        Result(e.name, e.points, 0, refusals[e.name]) if refusals.get(e.name) else judged[e.name]
+        for e in exercises
+    ]
+
+
+def _merged(groups: dict, uses: dict, exercise_names: set) -> dict:
+    """``groups`` (``_by_left_out``) with every group that leaves something out merged into
+    one process leaving out all of it, when no graded cell uses (as the grader reads it:
+    ``provenance.library_uses``) what it would lose: an exercise's cell nothing another's
+    spec forbids beyond its own, a setup cell nothing any of them forbids. Otherwise (or
+    for a name the reading cannot see) each group keeps its process: the merge only spares
+    the replay of the cells."""
+    leaving = {key: group for key, group in groups.items() if any(not k.startswith("--forbid ") for k in key)}
+    if len(leaving) < 2:
+        return groups
+    union = tuple(sorted({k for key in leaving for k in key}))
+    entries = [k.removeprefix("--forbid ") for k in union]
+    setup = [n for where, used in uses.items() if where not in exercise_names for n in used]
+    if provenance.spec_forbidden_uses(setup, entries):
+        return groups
+    for key, group in leaving.items():
+        own = {k.removeprefix("--forbid ") for k in key}
+        extra = [entry for entry in entries if entry not in own]
+        for exercise in group:
+            if provenance.spec_forbidden_uses(uses.get(exercise.name, []), extra):
+                return groups
+    merged = {key: group for key, group in groups.items() if key not in leaving}
+    merged[union] = [e for group in leaving.values() for e in group]
+    return merged
+
+
+def _by_left_out(exercises: list, forbid: tuple[str, ...], allow: tuple[str, ...]) -> dict:
+    """``{what to leave out of minidl: [exercises]}``, in the exercises' order: an exercise
+    graded by a probe that only calls its answer gets a process whose minidl lacks what its
+    spec forbids (less ``--allow``); every exercise, what ``--forbid`` names in minidl (or
+    the Keras door). Exercises that leave out the same share a process, and the questions
+    join the first group that leaves something out (their probe reads a value only)."""
+    command_line = tuple(f"--forbid {f}" for f in forbid if f.split(".")[0] in ("minidl", "minidl_keras"))
+    groups: dict[tuple[str, ...], list] = {}
+    for exercise in exercises:
+        own = (
+            tuple(f for f in getattr(exercise, "forbids", ()) if not allowed(f, allow))
+            if exercise.probe in RUN_TIME_FORBIDS
+            else ()
+        )
+        groups.setdefault(tuple(sorted(set(own))) + command_line, []).append(exercise)
+    # a question's probe only reads the answer's value: it needs no process of its own
+    questions = [e for e in groups.get(command_line, []) if e.probe == "answer"]
+    other = next((key for key in groups if key != command_line), None)
+    if questions and other is not None:
+        groups[other] += questions
+        groups[command_line] = [e for e in groups[command_line] if e.probe != "answer"]
+        if not groups[command_line]:
+            del groups[command_line]
+    return groups

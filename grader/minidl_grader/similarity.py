@@ -29,6 +29,7 @@ rates and ``README.md`` states them).
 
 from __future__ import annotations
 
+import ast
 import html
 import io
 import itertools
@@ -38,6 +39,8 @@ import tokenize
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .judge import reading
 
 __all__ = [
     "K",
@@ -74,14 +77,17 @@ _LAYOUT = {
 }
 
 
-def normalized_tokens(source: str) -> list[tuple[str, int]]:
+def normalized_tokens(source: str, depth: int = 0) -> list[tuple[str, int]]:
     """``(token, line)`` for each token of ``source`` that carries meaning, normalised:
     identifiers -> ``V``, numbers -> ``N``, strings -> ``S``; comments, docstrings and
     layout dropped; ``line`` counts from 1 in ``source``.
 
-    A line that starts with ``%`` or ``!`` (an IPython magic) is skipped; code Python
-    cannot tokenize (an unclosed bracket) gives the tokens read before the problem."""
-    lines = [("" if line.lstrip().startswith(("%", "!")) else line) for line in source.splitlines(True)]
+    Magics are read for the code they run (``reading.readable_source``: ``%time f(x)`` is
+    ``f(x)``, a ``%%time`` cell its body); a string whose contents are Python of at least
+    ``K`` tokens (``exec("...")``, a solution pasted into a string) is read as that code,
+    ``reading.MAX_DEPTH`` strings deep; code Python cannot tokenize (an unclosed bracket)
+    gives the tokens read before the problem."""
+    lines = reading.readable_source(source).splitlines(True)
     tokens: list[tuple[str, int]] = []
     statement_start = True  # a string alone at the start of a statement is a docstring
     try:
@@ -93,6 +99,10 @@ def normalized_tokens(source: str) -> list[tuple[str, int]]:
             if tok.type == tokenize.STRING and statement_start:
                 continue  # a docstring (or a bare string statement): it reads as a comment
             statement_start = False
+            code = _python_in_string(tok.string, depth) if tok.type == tokenize.STRING else None
+            if code is not None:  # exec("..."): the code's own tokens, on the string's line
+                tokens += [(text, tok.start[0] + line - 1) for text, line in code]
+                continue
             if tok.type == tokenize.STRING and "\n" in tok.string:
                 tokens += _source_in_string(tok.string, tok.start[0])  # CUDA C: its own tokens
                 continue
@@ -108,6 +118,23 @@ def normalized_tokens(source: str) -> list[tuple[str, int]]:
     except (tokenize.TokenError, IndentationError, SyntaxError):
         pass
     return tokens
+
+
+def _python_in_string(literal: str, depth: int) -> list[tuple[str, int]] | None:
+    """The normalised tokens of the Python a string literal holds, if it holds at least
+    ``K`` tokens of it (prose, a format or a shape does not parse); None otherwise."""
+    if depth >= reading.MAX_DEPTH or len(literal) < 2 * K:
+        return None
+    try:
+        value = ast.literal_eval(literal)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None  # an f-string: its contents are not one constant text
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if not isinstance(value, str) or reading.parse_cell(value) is None:
+        return None
+    found = normalized_tokens(value, depth + 1)
+    return found if len(found) >= K else None
 
 
 # A string of several lines is code in another language (chapter 10's CUDA C kernels):
@@ -258,11 +285,14 @@ def compare_batch(
 
 def highest(matches: list[Match], who: str) -> str:
     """The CSV's ``similarity`` cell for submission ``who``: its highest score, with whom
-    and on which exercise (``0.93 bob.ipynb: im2col``); empty when nothing was comparable."""
+    and on which exercise (``0.93 bob.ipynb: im2col``); empty when nothing was comparable or
+    nothing is shared."""
     mine = [m for m in matches if who in (m.left, m.right)]
     if not mine:
         return ""
     best = max(mine, key=lambda m: m.score)
+    if best.score <= 0:  # nothing shared: no one to name
+        return ""
     other = best.right if best.left == who else best.left
     return f"{best.score:.2f} {other}: {best.exercise}"
 

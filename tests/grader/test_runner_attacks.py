@@ -329,7 +329,8 @@ def test_isolated_batch_every_attack_fails_and_honest_rows_survive(tmp_path, lis
     attacks.update(COMMON)
     graded, rows, _ = _run_batch(tmp_path, attacks)
     _check_common(graded, rows, attacks)
-    assert all(r["extra_data"]["isolated"] for r in graded.values() if r["tests"])
+    # None: nothing of the row ran (every exercise refused by the reading), not a sandbox failure
+    assert all(r["extra_data"]["isolated"] is not False for r in graded.values() if r["tests"])
     assert list(outside.iterdir()) == []  # no write reached the host
     assert connections == []  # no connection left the sandbox
     assert _sleepers() == []  # nothing outlived its sandbox
@@ -498,10 +499,12 @@ CHAPTER10 = ROOT / "solutions" / "10_gpu_kernels.ipynb"
 CHAPTER18 = ROOT / "solutions" / "18_transfer_learning.ipynb"
 KERNELS9 = ("depthwise_conv2d_numba", "relu_backward_numba", "avgpool2d_padded_backward_numba")
 KERNELS10 = ("bias_relu_cuda", "relu_backward_cuda", "silu_backward_cuda", "upsample_backward_cuda")
+# a string built at run time, which the grader's reading cannot parse (a constant one is read:
+# judge/reading.py): what catches it is the class the probes captured before the first cell
 FAKE_NJIT = (
-    'exec("import numba\\n'
-    "numba.njit = lambda *a, **k: a[0] if a and callable(a[0]) else (lambda f: f)\\n"
-    'from numba import njit")\n'
+    'exec("import numba\\n" + '
+    '"numba.njit = lambda *a, **k: a[0] if a and callable(a[0]) else (lambda f: f)\\n" + '
+    '"from numba import njit")\n'
 )
 FAKE_EMULATOR = """import importlib
 import numpy as _np
@@ -584,7 +587,7 @@ def _spoofs() -> dict:
                 CHAPTER9, plain, 'exec("import numba.core.dispatcher as d\\nd.Dispatcher = object")\n'
             ),
             KERNELS9,
-            "with Numba",  # not compiled as written; the sandbox's check is the captured class too
+            "changes modules",  # the exec string is read (judge/reading.py)
         ),
         "a fake njit, hidden in exec": (_with_cells(CHAPTER9, keep, FAKE_NJIT), KERNELS9, "plain Python"),
         "a fake njit, and the probes' captured class forged by a built name": (
@@ -615,8 +618,8 @@ def _spoofs() -> dict:
             _with_cells(
                 CHAPTER9,
                 keep,
-                'exec("from numba.core.registry import CPUDispatcher as C\\n'
-                'C.__call__ = lambda self, *a, **k: self.py_func(*a, **k)")\n',
+                'exec("from numba.core.registry import CPUDispatcher as C\\n" + '  # built: not read
+                '"C.__call__ = lambda self, *a, **k: self.py_func(*a, **k)")\n',
             ),
             KERNELS9,
             "changed Numba's dispatcher",

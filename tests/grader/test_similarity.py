@@ -205,8 +205,9 @@ def test_grading_a_batch_fills_the_column_and_writes_the_report(tmp_path):
         and "alice.ipynb and published" in pairs[0]
     )
     assert rows["alice.ipynb"]["similarity"].startswith("0.88 published solution: adam_update")
-    assert float(rows["bob.ipynb"]["similarity"].split()[0]) < similarity.THRESHOLD
-    assert float(rows["carol.ipynb"]["similarity"].split()[0]) < similarity.THRESHOLD
+    # empty: nothing shared with anyone (a 0.00 names no partner)
+    for who in ("bob.ipynb", "carol.ipynb"):
+        assert float((rows[who]["similarity"] or "0").split()[0]) < similarity.THRESHOLD
 
 
 def test_a_renamed_cuda_kernel_is_found():
@@ -218,3 +219,28 @@ def test_a_renamed_cuda_kernel_is_found():
     base = HANDED_OUT["bias_relu_cuda"]
     match = similarity.compare(similarity.fingerprint(renamed, base), similarity.fingerprint(source, base))
     assert match is not None and match.score >= similarity.THRESHOLD
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        lambda code: f"exec({code!r})\n",  # the published solution on one line, in a string
+        lambda code: f"%time exec({code!r})\n",
+        lambda code: f"_code = {code!r}\nexec(_code)\n",
+        lambda code: f"%%time\nexec(compile({code!r}, 'x', 'exec'))\n",
+        lambda code: "%%capture\n" + code,
+    ],
+)
+def test_a_solution_inside_a_string_or_a_magic_is_compared(wrap):
+    """Issue 56: `exec('...')` on one line was one token, under the minimum, never compared;
+    its contents are now read as code, and score as the copy they are."""
+    for exercise in ("maxpool_backward", "conv2d_input_gradient"):
+        base = HANDED_OUT[exercise]
+        solution = similarity.fingerprint(SOLUTIONS[exercise], base)
+        match = similarity.compare(similarity.fingerprint(wrap(SOLUTIONS[exercise]), base), solution)
+        assert match is not None and match.score >= similarity.THRESHOLD, (exercise, match)
+
+
+def test_prose_and_messages_in_strings_stay_one_token():
+    source = 'raise ValueError("expected x of shape (N, D), got something else entirely")\n'
+    assert [t for t, _ in similarity.normalized_tokens(source)] == ["raise", "V", "(", "S", ")"]

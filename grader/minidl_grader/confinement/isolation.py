@@ -33,7 +33,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from . import seccomp
+from . import overlay, seccomp
 
 __all__ = [
     "build_runtime",
@@ -70,6 +70,7 @@ evaluate = check
 
 _lock = threading.Lock()
 _runtime: str | None = None
+_overlays: dict[tuple, str] = {}  # (forbidden, allow) -> a copy of the runtime without them
 _status: tuple[bool, str] | None = None
 
 
@@ -81,30 +82,59 @@ def library_dir() -> Path:
     return Path(minidl.__file__).resolve().parent
 
 
-def build_runtime() -> str:
+def build_runtime(forbidden: tuple[str, ...] = (), allow: tuple[str, ...] = ()) -> str:
     """The folder (made once per grading run) that holds the stripped runtime: the whole
     ``minidl`` library and, of ``minidl_grader``, only ``runtime/`` and a stub
     ``__init__.py`` (``_RUNTIME_INIT``).
+
+    ``forbidden`` (dotted names, ``"--forbid NAME"`` for the command line's): a copy of that
+    runtime, made once per set of names, in which each of them is a stand-in that raises
+    (``overlay.py``) -- what the exercises graded with it forbid is not in their process.
+    ``allow``: what ``--allow`` keeps of them.
 
     Everything in it is world-readable, so a submission's process running as an
     unprivileged user can import it; nothing in it is an answer.
     """
     global _runtime
     with _lock:
-        if _runtime and os.path.isdir(_runtime):
+        if not (_runtime and os.path.isdir(_runtime)):
+            root = tempfile.mkdtemp(prefix="minidl-runtime-")
+            shutil.copytree(library_dir(), Path(root) / "minidl", ignore=_skip_caches)
+            grader = Path(root) / "minidl_grader"
+            grader.mkdir()
+            (grader / "__init__.py").write_text(_RUNTIME_INIT)
+            (grader / "runtime").mkdir()
+            for name in ("__init__.py", *RUNTIME_GRADING_FILES):
+                shutil.copy2(_GRADER_DIR / "runtime" / name, grader / "runtime" / name)
+            compileall.compile_dir(root, quiet=2, workers=1)
+            _make_world_readable(Path(root))
+            atexit.register(shutil.rmtree, root, ignore_errors=True)
+            _runtime = root
+        if not forbidden:
             return _runtime
-        root = tempfile.mkdtemp(prefix="minidl-runtime-")
-        shutil.copytree(library_dir(), Path(root) / "minidl", ignore=_skip_caches)
-        grader = Path(root) / "minidl_grader"
-        grader.mkdir()
-        (grader / "__init__.py").write_text(_RUNTIME_INIT)
-        (grader / "runtime").mkdir()
-        for name in ("__init__.py", *RUNTIME_GRADING_FILES):
-            shutil.copy2(_GRADER_DIR / "runtime" / name, grader / "runtime" / name)
-        compileall.compile_dir(root, quiet=2, workers=1)
+        key = (tuple(sorted(set(forbidden))), tuple(sorted(set(allow))))
+        if key in _overlays and os.path.isdir(_overlays[key]):
+            return _overlays[key]
+        replaced, packages = overlay.plan(key[0], key[1], library_dir())
+        root = tempfile.mkdtemp(prefix="minidl-runtime-forbids-")
+        try:  # hard links: the copy costs no data; a rewritten file is a new file (unlinked first)
+            shutil.copytree(_runtime, root, dirs_exist_ok=True, copy_function=os.link)
+        except OSError:
+            shutil.copytree(_runtime, root, dirs_exist_ok=True)
+        for relative, names in replaced.items():
+            path = Path(root) / "minidl" / relative
+            text = overlay.rewrite(path.read_text(encoding="utf-8"), names)
+            path.unlink()  # never write through a link into the shared runtime
+            path.write_text(text, encoding="utf-8")
+            for cached in path.parent.glob(f"__pycache__/{path.stem}.*.pyc"):
+                cached.unlink()
+            compileall.compile_file(str(path), quiet=2)
+        for package in packages:
+            (Path(root) / package).mkdir()
+            (Path(root) / package / "__init__.py").write_text(overlay.stand_in_package(package))
         _make_world_readable(Path(root))
         atexit.register(shutil.rmtree, root, ignore_errors=True)
-        _runtime = root
+        _overlays[key] = root
         return root
 
 
@@ -167,6 +197,9 @@ def _masks(runtime: str) -> list[str]:
         os.path.realpath(_GRADER_DIR.parent.parent / "solutions"): None,
     }
     found.update((path, stripped.get(os.path.basename(path))) for path in minidl_copies(mounted))
+    for package in overlay.OTHER_PACKAGES:  # forbidden whole: its stand-in over every copy
+        if os.path.isdir(os.path.join(runtime, package)):
+            found.update((path, os.path.join(runtime, package)) for path in _package_dirs(package, mounted))
     args = []
     for path, replacement in sorted(found.items()):
         if os.path.exists(path) and any(path.startswith(root + os.sep) for root in mounted):
@@ -174,6 +207,25 @@ def _masks(runtime: str) -> list[str]:
                 ["--ro-bind", replacement, path] if replacement else ["--tmpfs", path, "--remount-ro", path]
             )
     return args
+
+
+def _package_dirs(name: str, roots: list[str]) -> list[str]:
+    """The folders of package ``name`` found on this Python's path (and in the
+    ``site-packages`` under ``roots``)."""
+    import importlib.util
+
+    found = set()
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        spec = None
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        found.add(os.path.realpath(location))
+    for root in roots:
+        found.update(
+            os.path.realpath(p) for p in glob.glob(os.path.join(root, "lib/python3*/*-packages", name))
+        )
+    return sorted(found)
 
 
 def _holds_references(path: str) -> bool:

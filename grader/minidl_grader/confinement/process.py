@@ -88,8 +88,12 @@ def _processes_of(uid: int) -> int:
 class Sandbox:
     """One process running a submission's code; talks through two pipes."""
 
-    def __init__(self, limits: Limits, preload: list[str]):
-        runtime = isolation.build_runtime()
+    def __init__(
+        self, limits: Limits, preload: list[str], left_out: tuple[str, ...] = (), allow: tuple[str, ...] = ()
+    ):
+        """``left_out``: what this process's minidl holds only as stand-ins that raise
+        (``isolation.build_runtime(left_out, allow)``)."""
+        runtime = isolation.build_runtime(left_out, allow)
         self.isolated = limits.isolate and isolation.isolation_status()[0]
         user = None if self.isolated else isolation.unprivileged_user()
         if self.isolated:

@@ -82,7 +82,7 @@ class SubmissionResult:
     error: str | None = None  # why nothing could be graded, if so
     seed: int = 0
     seconds: float = 0.0
-    isolated: bool = False  # ran under bubblewrap
+    isolated: bool | None = None  # ran under bubblewrap; None: nothing of it ran
     flags: list[str] = field(default_factory=list)  # for the instructor, not scored
     note: str | None = None  # told to the student too (which of several notebooks was graded)
     similarity: str = ""  # the most similar other answer (similarity.highest), for the instructor

@@ -9,19 +9,20 @@ imports in the setup cells (``from minidl import layers as L`` then ``L.Dense`` 
 ``minidl_grader`` included) for the instructor, and ``--forbid MODULE[.NAME]`` makes a
 use of that module or name fail the exercise.
 
-A static reading can be evaded (``exec`` of a built string); it is one of two guards:
-the sandbox also replaces each forbidden name by one that raises when called
-(``sandbox._forbid``). Strings that name minidl and dynamic imports are flagged too.
+The reading sees what the cell runs (``reading.py``): the code of its magics (``%time``,
+``%%time``, ...) and the constant strings it hands to ``exec``, ``eval`` or ``compile``. A
+string built at run time escapes it; what an exercise forbids is then still absent from the
+process that runs it (``confinement/overlay.py``). Strings that name minidl and dynamic
+imports are flagged too.
 """
 
 from __future__ import annotations
 
 import ast
 import re
-import threading
 import types
 
-from ..runtime.sandbox import without_magic_lines
+from . import reading
 
 __all__ = [
     "library_uses",
@@ -47,17 +48,14 @@ _ALLOWED = {
 GRADER = ("minidl_grader", "minidl.grading")
 _DYNAMIC = {"__import__", "importlib.import_module", "importlib.__import__", "exec", "eval", "compile"}
 
-# The grader reads submissions in several threads (``--jobs``), and CPython 3.11 keeps
-# ast.parse's recursion counter in state shared by the whole interpreter, not per thread: two
-# parses at once failed with "SystemError: AST constructor recursion depth mismatch" (Python
-# 3.11.7, --jobs 2; the counter of CPython issue 106905), which zeroed a whole submission as an
-# internal grader error. So one parse at a time: a cell parses in microseconds.
-_PARSE_LOCK = threading.Lock()
+
+_PARSE_LOCK = reading.PARSE_LOCK  # one ast.parse at a time across grading threads (reading.py)
 
 
 def _parse(source: str) -> ast.Module:
-    with _PARSE_LOCK:
-        return ast.parse(source)
+    tree = reading._parse(source)
+    assert isinstance(tree, ast.Module)
+    return tree
 
 
 def _canonical(dotted: str) -> str:
@@ -131,17 +129,10 @@ def _uses(tree: ast.AST, aliases: dict[str, str]) -> set[str]:
 
 
 def _parse_cell(source: str) -> ast.Module | None:
-    """A cell's syntax tree; a cell with magics (``%timeit``) is read without their lines;
+    """A cell's syntax tree as it runs: magics read for the code they run, and the constant
+    strings it hands to ``exec``/``eval``/``compile`` parsed as code (``reading.parse_cell``);
     None for one that is not Python, or too deep or too large to read."""
-    try:
-        return _parse(source)
-    except SyntaxError:
-        try:
-            return _parse(without_magic_lines(source))
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return None
-    except (ValueError, RecursionError, MemoryError):
-        return None
+    return reading.parse_cell(source)
 
 
 def library_uses(cells: list[tuple[str, str, str | None]]) -> dict[str, list[str]]:
@@ -350,74 +341,3 @@ def _assigned(target: ast.AST):
 
 def _reaches(dotted: str) -> bool:
     return any(dotted == t or dotted.startswith(t + ".") for t in _REACHING)
-
-
-# ---------------------------------------------------------------------- compiled by Numba
-_NUMBA_COMPILERS = {"numba.njit", "numba.jit", "numba.core.decorators.njit", "numba.core.decorators.jit"}
-
-
-def numba_compiled(
-    cells: list[tuple[str, str, str | None]], exercise: str, entry: str, parallel: bool = False
-) -> bool:
-    """Whether exercise ``exercise``'s cell defines ``entry`` compiled by Numba, as written:
-    ``@njit`` / ``@numba.jit(...)`` (any import spelling, read with the setup cells'
-    imports) above ``def entry``, or ``entry = njit(...)(f)`` / ``entry = njit(f)``.
-    ``parallel``: also ``parallel=True`` in that decorator and a ``prange`` loop in the
-    function.
-
-    Read here, in the grader, from the cell's text: what the notebook does when it runs
-    cannot change this reading (the sandbox's probe checks the compiled object too)."""
-    aliases: dict[str, str] = {}
-    verdict = False
-    for _label, source, name in cells:
-        try:
-            tree = _parse(source)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            continue
-        local = {**aliases, **_aliases(tree)}
-        if name is None:
-            aliases.update(_aliases(tree))
-            continue
-        if name != exercise:
-            continue
-        for node in tree.body:
-            if isinstance(node, ast.FunctionDef) and node.name == entry:
-                verdict = any(_is_numba_compiler(d, local, parallel) for d in node.decorator_list)
-                if parallel:
-                    verdict = verdict and any(
-                        isinstance(n, ast.For)
-                        and isinstance(n.iter, ast.Call)
-                        and _resolved(n.iter.func, local) == "numba.prange"
-                        for n in ast.walk(node)
-                    )
-            elif isinstance(node, ast.Assign) and any(
-                isinstance(t, ast.Name) and t.id == entry for t in node.targets
-            ):
-                verdict = (
-                    not parallel
-                    and isinstance(node.value, ast.Call)
-                    and _is_numba_compiler(node.value.func, local)
-                )
-    return verdict
-
-
-def _resolved(node: ast.AST, aliases: dict[str, str]) -> str | None:
-    parts = _dotted(node)
-    if not parts or parts[0] not in aliases:
-        return None
-    return ".".join([aliases[parts[0]], *parts[1:]])
-
-
-def _is_numba_compiler(node: ast.AST, aliases: dict[str, str], parallel: bool = False) -> bool:
-    """``njit``, ``numba.jit``, ``njit(parallel=True)`` (the call's function), resolved;
-    ``parallel``: only a call with ``parallel=True``."""
-    call = node if isinstance(node, ast.Call) else None
-    if parallel and not (
-        call
-        and any(
-            k.arg == "parallel" and isinstance(k.value, ast.Constant) and k.value.value is True
-            for k in call.keywords
-        )
-    ):
-        return False
-    return _resolved(call.func if call else node, aliases) in _NUMBA_COMPILERS

@@ -3,7 +3,8 @@
 The zip holds, at its top level (Gradescope unpacks it into ``/autograder/source``):
 
 * ``setup.sh`` -- run once when the image is built: installs Python, bubblewrap and
-  minidl's dependencies (and IPython, whose input transformation reads magics);
+  minidl's dependencies (and IPython, whose input transformation reads magics), each pinned
+  to the version installed where the package was built;
 * ``run_autograder`` -- run for each submission: makes the grader's files readable by
   root only, then grades the notebook in ``/autograder/submission/`` for the pinned chapter
   into ``/autograder/results/results.json`` (one Gradescope object, always written); of
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import re
 import shlex
 import shutil
 import sys
@@ -58,7 +60,7 @@ chmod -R go-rwx "$SOURCE/minidl" "$SOURCE/minidl_grader" "$SOURCE/private_checks
 cd "$SOURCE"
 # Gradescope takes one results object: of several notebooks, the chapter's is graded
 PYTHONPATH="$SOURCE" exec "$PYTHON" -m minidl_grader grade --chapter {chapter} {checks}{course}{forbid}{allow}\\
-  --timeout {timeout} --one-notebook --json "$ROOT/results/results.json" "$ROOT/submission"
+  --timeout {timeout} {limits}--one-notebook --json "$ROOT/results/results.json" "$ROOT/submission"
 """
 
 
@@ -72,13 +74,29 @@ def _dependencies(pyproject: Path, default: list[str]) -> list[str]:
         return default
 
 
+def _pinned(requirement: str) -> str:
+    """``requirement`` pinned to the version installed here, the one the instructor grades
+    with (``numba>=0.58`` -> ``numba==0.61.2``), its marker kept; as given where it is not
+    installed here."""
+    from importlib import metadata
+
+    spec, semicolon, marker = requirement.partition(";")
+    name = re.split(r"[<>=!~\[ ]", spec.strip(), maxsplit=1)[0]
+    try:
+        version = metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return requirement
+    return f"{name}=={version}" + (f";{marker}" if semicolon else "")
+
+
 def _requirements() -> str:
     """minidl's and the grader's dependencies (from the pyproject.toml next to each
-    package; the grader's ``minidl`` is the copy in the zip), plus IPython."""
+    package; the grader's ``minidl`` is the copy in the zip), plus IPython, each pinned to
+    the version installed where the package is built (``_pinned``)."""
     library = _dependencies(library_dir().parent / "pyproject.toml", ["numpy", "numba", "matplotlib", "tqdm"])
     grader = _dependencies(_GRADER_DIR.parent / "pyproject.toml", ["tomli>=2; python_version < '3.11'"])
     deps = [*library, *(d for d in grader if d.split(";")[0].strip() != "minidl" and d not in library)]
-    return " ".join(f'"{d}"' for d in [*deps, "ipython>=8"])
+    return " ".join(f'"{_pinned(d)}"' for d in [*deps, "ipython>=8"])
 
 
 def build_package(
@@ -89,8 +107,15 @@ def build_package(
     forbid: tuple[str, ...] = (),
     allow: tuple[str, ...] = (),
     course=None,
+    seed: int | None = None,
+    memory: float | None = None,
+    budget: float | None = None,
 ) -> Path:
     """Write the autograder zip for ``chapter`` to ``output`` and return its path.
+
+    seed : the grading seed of every upload (default: a fresh one per upload)
+    memory, budget : passed on to ``grade`` (GiB per submission's process; seconds per
+        submission)
 
     course : a private course's folder (``--course``): its ``specs/`` and ``solutions/`` go
         into the package as ``course/``, readable by root (the grader) only"""
@@ -110,6 +135,11 @@ def build_package(
             forbid="".join(f"--forbid {shlex.quote(f)} " for f in forbid),
             allow="".join(f"--allow {shlex.quote(a)} " for a in allow),
             timeout=f"{timeout:g}",
+            limits="".join(
+                f"{option} {value:g} "
+                for option, value in (("--seed", seed), ("--memory", memory), ("--budget", budget))
+                if value is not None
+            ),
         ),
     }
     buffer = io.BytesIO()
@@ -144,6 +174,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checks", type=Path, help="folder of private checks (*.py) to include")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per cell and call")
     parser.add_argument(
+        "--seed", type=int, help="the seed every upload is graded with (default: a fresh one per upload)"
+    )
+    parser.add_argument("--memory", type=float, help="address-space limit of a submission's process, GiB")
+    parser.add_argument("--budget", type=float, help="seconds for a whole submission (default 10 timeouts)")
+    parser.add_argument(
         "--forbid",
         action="append",
         default=[],
@@ -170,6 +205,9 @@ def main(argv: list[str] | None = None) -> int:
             tuple(args.forbid),
             tuple(args.allow),
             args.course,
+            args.seed,
+            args.memory,
+            args.budget,
         )
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -41,7 +41,7 @@ def _points(x: float) -> str:
 
 def format_table(sub: SubmissionResult) -> str:
     """A plain-text table of one submission's results."""
-    mode = "isolated" if sub.isolated else "not isolated"
+    mode = "not run" if sub.isolated is None else "isolated" if sub.isolated else "not isolated"
     lines = [f"{sub.path}  (chapter {sub.chapter or '?'}, seed {sub.seed}, {sub.seconds:.1f} s, {mode})"]
     if sub.error:
         lines.append(f"  error: {sub.error}")
@@ -54,7 +54,8 @@ def format_table(sub: SubmissionResult) -> str:
         lines += [f"  {'':<{width + 14}} {line.strip()}" for line in rest]
         for case in r.cases:  # scored case by case: one line each
             hidden = "" if case.visibility == "visible" else f" [{case.visibility}]"
-            verdict = "ok" if case.passed else case.message.splitlines()[0]
+            verdict = "ok" if case.passed else (case.message.splitlines() or [""])[0]
+            verdict = verdict.removeprefix(f"{case.label}: ")  # the label is on the line already
             lines.append(
                 f"  {'':<6}- {case.label}{hidden}: {_points(case.score)}/"
                 f"{_points(case.points)} {verdict if not case.passed else ''}".rstrip()
@@ -66,19 +67,20 @@ def format_table(sub: SubmissionResult) -> str:
 def gradescope_json(sub: SubmissionResult) -> dict:
     """Gradescope's ``results.json`` for one submission.
 
-    The flags (for the instructor) go in ``extra_data``, which Gradescope does not show
-    to students; whether the run was isolated is said in the top-level ``output``.
+    The flags and the grading seed (for the instructor) go in ``extra_data``, which
+    Gradescope does not show to students; whether the run was isolated is said in the
+    top-level ``output``.
     """
     data = {
         "score": sub.score,
         "tests": [test for r in sub.results for test in _tests(r)],
         "output": (
-            f"chapter {sub.chapter}; inputs drawn with seed {sub.seed}"
-            + ("" if sub.isolated else "; not isolated")
+            f"chapter {sub.chapter}"  # the seed is the instructor's: in extra_data, not shown
+            + ("" if sub.isolated or sub.isolated is None else "; not isolated")
             + (f"; error: {sub.error}" if sub.error else "")
             + (f"; {sub.note}" if sub.note else "")
         ),
-        "extra_data": {"flags": sub.flags, "isolated": sub.isolated},
+        "extra_data": {"flags": sub.flags, "isolated": sub.isolated, "seed": sub.seed},
     }
     return data
 
@@ -161,6 +163,9 @@ def write_csv(path, subs: list[SubmissionResult]) -> None:
         scores.update(
             (f"{r.name}/{i + 1}", _points(c.score)) for r in sub.results for i, c in enumerate(r.cases)
         )
+        for r in sub.results:  # refused before its cases ran (a shortcut): each case scores 0
+            if not r.cases and r.score == 0:
+                scores.update((n, "0") for n in names if n.startswith(f"{r.name}/") and n not in scores)
         row = [
             sub.path,
             sub.chapter or "",
@@ -168,7 +173,7 @@ def write_csv(path, subs: list[SubmissionResult]) -> None:
             _points(sub.max_score),
             *(scores.get(n, "") for n in names),
             sub.error or "",
-            "yes" if sub.isolated else "no",
+            "" if sub.isolated is None else "yes" if sub.isolated else "no",  # "": nothing ran
             "; ".join(sub.flags),
             sub.similarity,
         ]

@@ -206,10 +206,12 @@ _SENTINEL_KEY = object()
 
 def _capture_numba():
     if "numba" not in _TRUSTED:
+        import numba
         from numba.core import dispatcher, registry
 
         classes = [c for c in registry.CPUDispatcher.__mro__ if c is not object]
         _TRUSTED["numba"] = (registry.CPUDispatcher, _snapshot([*classes, dispatcher, registry]))
+        _TRUSTED["numba.prange"] = (numba.prange, numba)
     return _TRUSTED["numba"]
 
 
@@ -234,11 +236,107 @@ def _numba_probe(namespace, entries, case):
         raise RuntimeError("the notebook changed Numba's dispatcher: the grader cannot tell what compiled")
     fn = namespace[entries[0]]
     compiled = _type(fn) is dispatcher_class
+    out = unchanged_inputs(fn, case.args, _parameter_names(getattr(fn, "py_func", fn))) if compiled else None
+    found = {"is_numba": compiled, "out": out}
+    if compiled:
+        found["object_mode"] = _object_mode(fn)
+        if fn.targetoptions.get("parallel"):
+            found["parallel"] = _prange_work(fn, case.args)
+    return found
+
+
+def _object_mode(fn) -> str | None:
+    """Why a compiled kernel runs Python (None if it does not), read from its compiled
+    overloads: compiled in object mode, or with a block lifted to object mode
+    (``numba.objmode``, under any name), or calling into the Python interpreter."""
+    for signature, compiled in list(fn.overloads.items()):
+        if compiled.objectmode:
+            return "it was compiled in object mode"
+        if compiled.lifted:
+            return "a block of it runs in object mode (numba.objmode)"
+        if "PyObject_Call" in fn.inspect_llvm(signature):
+            return "it calls the Python interpreter"
+    return None
+
+
+class _CountingRange:
+    """Stands for ``prange`` in a plain-Python run of a kernel: records, for every outermost
+    prange loop, the lines of the kernel run in each iteration (``_prange_work``)."""
+
+    def __init__(self):
+        self.iterations: list[int] = []  # lines run per iteration, every outermost loop
+        self.depth = 0
+        self.current = -1
+
+    def __call__(self, *args):
+        return self._loop(range(*args))
+
+    def _loop(self, numbers):
+        outer = self.depth == 0
+        self.depth += 1
+        try:
+            for i in numbers:
+                if outer:
+                    self.iterations.append(0)
+                    self.current = len(self.iterations) - 1
+                yield i
+        finally:
+            self.depth -= 1
+            if outer:
+                self.current = -1
+
+
+def _prange_work(fn, args) -> dict:
+    """What the kernel's ``prange`` loops do on these inputs, observed here: its Python
+    function is run once, traced, with ``prange`` (Numba's, however the kernel names it:
+    a global, ``numba.prange``, a closure) replaced by a counting range. Returns the number
+    of iterations of its outermost prange loops and the largest share of the lines they ran
+    that one iteration ran (1.0: all the work in one iteration)."""
+    import types
+
+    prange, numba_module = _TRUSTED["numba.prange"]
+    counting = _CountingRange()
+
+    class _Numba(types.ModuleType):
+        def __getattr__(self, name):
+            return getattr(numba_module, name)
+
+    proxy = _Numba("numba")
+    setattr(proxy, "prange", counting)  # noqa: B010
+    func = fn.py_func
+    space = {
+        k: counting if v is prange else proxy if v is numba_module else v for k, v in func.__globals__.items()
+    }
+    cells = tuple(
+        types.CellType(counting if c.cell_contents is prange else c.cell_contents)
+        for c in (func.__closure__ or ())
+    )
+    plain = types.FunctionType(func.__code__, space, func.__name__, func.__defaults__, cells or None)
+    code = func.__code__
+
+    def tracer(frame, event, arg):
+        if frame.f_code is not code:
+            return None
+
+        def lines(frame, event, arg):
+            if event == "line" and counting.current >= 0:
+                counting.iterations[counting.current] += 1
+            return lines
+
+        return lines
+
+    previous = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        plain(*copy.deepcopy(args))
+    except Exception as err:
+        return {"iterations": 0, "largest_share": 1.0, "error": f"{type(err).__name__}: {err}"[:300]}
+    finally:
+        sys.settrace(previous)
+    total = sum(counting.iterations)
     return {
-        "is_numba": compiled,
-        "out": unchanged_inputs(fn, case.args, _parameter_names(getattr(fn, "py_func", fn)))
-        if compiled
-        else None,
+        "iterations": len(counting.iterations),
+        "largest_share": max(counting.iterations) / total if total else 1.0,
     }
 
 

@@ -13,9 +13,11 @@ bubblewrap, around this process (see ``isolation.py``). Then it obeys the grader
 requests one at a time:
 
 * ``(id, "exec", label, source)`` -- run one notebook cell in the submission's namespace;
-* ``(id, "call", probe, entries, case[, forbidden])`` -- call the submitted function(s)
-  through a probe and send back its outputs; ``forbidden``: names that raise during the
-  call (``_forbid_during_call``).
+* ``(id, "call", probe, entries, case)`` -- call the submitted function(s) through a probe
+  and send back its outputs.
+
+What an exercise forbids is not in this process at all: the runtime it imports minidl from
+was built without it (``confinement/overlay.py``).
 
 Requests arrive pickled (they come from the grader). Replies go back as JSON through
 ``codec`` -- never pickle -- and echo the request's id, because the submission controls
@@ -198,72 +200,6 @@ def _forbid(name: str) -> None:
             pass
 
 
-def _forbid_during_call(names, namespace: dict) -> list:
-    """Replace, for one call, what an exercise's spec forbids (``Exercise.forbids``, less
-    ``--allow``) by stand-ins that raise; returns what to put back (``_put_back``).
-
-    A name is swapped wherever minidl's modules or the notebook bind that very object
-    (``minidl.models.MaxPool2D`` is ``L.MaxPool2D``); a module is swapped in ``sys.modules`` with its
-    submodules and on its package. This catches what the grader's reading cannot see
-    (``getattr(L, "Max" + "Pool2D")``, a built import); only for the probes that just call
-    the answer, so a probe's own use of the library is never in the way."""
-    import importlib
-    import types
-
-    saved = []
-
-    def swap(space: dict, key, stub) -> None:
-        saved.append((space, key, space[key]))
-        space[key] = stub
-
-    def resolve(dotted: str):
-        parent, _, attribute = dotted.rpartition(".")
-        try:
-            if not parent:  # a top-level package (the Keras door, minidl_keras)
-                return importlib.import_module(dotted)
-            return getattr(importlib.import_module(parent), attribute)
-        except Exception:
-            return None
-
-    modules: list[tuple[str, types.ModuleType]] = []
-    objects: list[tuple[str, object]] = []
-    for name in names:
-        found = resolve(name)
-        if isinstance(found, types.ModuleType):
-            modules.append((name, found))
-        else:
-            objects.append((name, found))
-    for name, found in objects:
-        if found is None:
-            continue
-        stub = _Forbidden(name)
-        for module in list(sys.modules.values()):
-            if isinstance(module, types.ModuleType) and module.__name__.split(".")[0] in (
-                "minidl",
-                "minidl_keras",
-            ):
-                space = vars(module)
-                for key in [k for k, v in list(space.items()) if v is found]:
-                    swap(space, key, stub)
-        for key in [k for k, v in list(namespace.items()) if v is found]:
-            swap(namespace, key, stub)
-    for name, module in modules:
-        for key in [m for m in list(sys.modules) if m == name or m.startswith(name + ".")]:
-            swap(sys.modules, key, _Forbidden(key))
-        for key in [k for k, v in list(namespace.items()) if v is module]:  # import minidl_keras as keras
-            swap(namespace, key, _Forbidden(name))
-        parent, _, attribute = name.rpartition(".")
-        owner = sys.modules.get(parent)
-        if isinstance(owner, types.ModuleType) and attribute in vars(owner):
-            swap(vars(owner), attribute, _Forbidden(name))
-    return saved
-
-
-def _put_back(saved: list) -> None:
-    for space, key, value in reversed(saved):
-        space[key] = value
-
-
 def _install_audit_hook(workdir: str, protected_fds: set) -> None:
     root = os.path.realpath(workdir)
     own_pid = os.getpid()
@@ -431,20 +367,16 @@ def serve(read_fd: int, write_fd: int, runtime=None) -> None:
                 continue
             _reply(write_fd, "ok")
         elif kind == "call":
-            probe_name, entries, case, *rest = request
+            probe_name, entries, case = request[:3]
             missing = [name for name in entries if name not in namespace]
             if missing:
                 _reply(write_fd, "missing", message=", ".join(missing))
                 continue
-            saved = []
             try:
-                saved = _forbid_during_call(rest[0], namespace) if rest and rest[0] else []
                 value = probes[probe_name](namespace, entries, case)
             except BaseException as err:
                 _reply(write_fd, "error", message=describe_exception(err))
                 continue
-            finally:
-                _put_back(saved)
             _reply(write_fd, "ok", value=value)
 
 

@@ -22,9 +22,9 @@ def judge_numba(
     reference: Callable, names: tuple, mistakes: tuple = (), dtype_of: int | None = None
 ) -> Callable:
     """Compiled by Numba (the probe compares the kernel's type with the dispatcher class
-    captured before the notebook ran), then the numbers. Whether a kernel is parallel is read
-    from its cell in the grader's process (``numba_parallel``), where the notebook cannot
-    change the check. ``dtype_of``: the position of the argument whose dtype the output must
+    captured before the notebook ran), then the numbers. Object mode and, for
+    ``numba_parallel``, the work of the kernel's prange loop are observed by the probe and
+    judged by the runner (``runner.outputs_for``, ``runner._not_parallel``). ``dtype_of``: the position of the argument whose dtype the output must
     have (a task that says "in the dtype of x")."""
 
     def judge(case, got):

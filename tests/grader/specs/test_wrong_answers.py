@@ -39,10 +39,17 @@ def _judge(name: str, source: str, seed: int):
     namespace: dict = {}
     exec(SETUP, namespace)
     exec(compile(source, f"<answer to {name}>", "exec"), namespace)
-    result = judge_exercise(exercise, _in_process_outputs(exercise, namespace), seed)
-    # what the grader judges from the cell itself, in its own process (a Numba kernel that
-    # must be parallel), as the runner does once the numbers are right
-    not_parallel = runner._not_parallel(exercise, [(f"<answer to {name}>", source, name)])
+    outputs, seen = _in_process_outputs(exercise, namespace), []
+
+    def observed(case):  # what the runner reads of a Numba kernel (object mode, prange work)
+        value = outputs(case)
+        runner.kernel_evidence(exercise, value, seen)
+        return value
+
+    result = judge_exercise(exercise, observed, seed)
+    # a Numba kernel that must be parallel: judged on its prange loop's work, as the runner
+    # does once the numbers are right
+    not_parallel = runner._not_parallel(exercise, seen)
     if result.passed and not_parallel:
         return Result(name, exercise.points, 0, not_parallel)
     return result
