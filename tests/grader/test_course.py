@@ -62,6 +62,7 @@ def test_the_exercise_notebook_is_generated_from_the_solution():
     assert "return dy / (1.0 + np.abs(x)) ** 2" not in EXERCISE.read_text()
 
 
+@pytest.mark.sandbox
 def test_the_solution_scores_full_marks_the_exercise_notebook_zero(tmp_path):
     out = tmp_path / "results.json"
     done = _grade(
@@ -74,6 +75,7 @@ def test_the_solution_scores_full_marks_the_exercise_notebook_zero(tmp_path):
     assert exercise["score"] == 0 and "not implemented yet" in exercise["tests"][0]["output"]
 
 
+@pytest.mark.sandbox
 def test_mistakes_shortcuts_and_the_reference_out_of_reach(tmp_path):
     folder = tmp_path / "subs"
     folder.mkdir()
@@ -112,6 +114,7 @@ def test_the_runtime_given_to_a_submission_holds_nothing_of_the_course():
         assert "softsign" not in path.read_text(errors="replace"), path
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize("problem", ["built-in chapter", "no specs", "taken name"])
 def test_a_malformed_course_is_refused_with_a_reason(tmp_path, problem):
     course = tmp_path / "course"
@@ -134,6 +137,7 @@ def test_a_malformed_course_is_refused_with_a_reason(tmp_path, problem):
     assert expected in done.stderr, done.stderr
 
 
+@pytest.mark.sandbox
 def test_a_gradescope_package_grades_the_private_chapter(tmp_path):
     """``package --course``: the course goes into the zip (root-only), and its run grades it."""
     zip_path = tmp_path / "autograder.zip"

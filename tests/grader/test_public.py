@@ -275,6 +275,7 @@ def _pip(*args: str, cwd=None) -> None:
     assert run.returncode == 0, run.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_the_wheel_holds_no_answer(tmp_path):
     """What `pip install .` installs: the library and its public data, no reference, no
     mistake function, no question's answer, no grader."""
@@ -296,6 +297,7 @@ def test_the_wheel_holds_no_answer(tmp_path):
         assert entry["kind"] == "code" or set(entry) <= QUESTION_KEYS
 
 
+@pytest.mark.slow
 def test_a_student_release_has_no_solutions_no_grader_and_no_specs(tmp_path):
     out = tmp_path / "course"
     assert release.main(["--out", str(out)]) == 0

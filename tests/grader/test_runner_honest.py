@@ -128,6 +128,7 @@ def test_a_symbolic_link_is_an_error_row_not_graded(graded_folder):
     assert all(t["score"] == 0 for t in result["tests"]) and result["tests"]
 
 
+@pytest.mark.sandbox
 def test_a_numba_kernel_with_cache_true_gets_its_marks(tmp_path):
     pytest.importorskip("numba")
     nb = notebook.read_notebook(CHAPTER9)

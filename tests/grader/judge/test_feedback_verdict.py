@@ -143,12 +143,14 @@ def _missing(module: str) -> bool:
         return True
 
 
+@pytest.mark.slow
 def test_every_chapter_is_probed(honest_outputs):
     graded = {registry.get(name).chapter for name in honest_outputs}
     with_solutions = {c for c in registry.CHAPTERS if _solution(c).exists() and registry.for_chapter(c)}
     assert graded == with_solutions
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("poison", POISONS)
 def test_numbers_of_the_right_shape_score_zero_everywhere(honest_outputs, poison):
     poisoned_items = 0

@@ -103,6 +103,7 @@ def _grade(folder: Path, *options: str) -> dict:
     }
 
 
+@pytest.mark.sandbox
 def test_a_shortcut_scores_zero_names_what_it_used_and_allow_restores_it(tmp_path):
     folder = tmp_path / "subs"
     folder.mkdir()

@@ -196,6 +196,7 @@ def test_no_message_before_an_answer_depends_on_the_answer():
     assert all(len(messages) == 1 for messages in by_kind.values()), by_kind
 
 
+@pytest.mark.slow
 def test_exercise_notebooks_hold_no_answer_and_no_feedback():
     """What a reader is given: each question cell assigns ``...``, and no explanation of a
     wrong or right answer (grader-side text) appears anywhere in exercises/."""

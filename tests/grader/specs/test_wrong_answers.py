@@ -128,6 +128,7 @@ SANDBOXED = (
 )
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize("chapter, name, label", SANDBOXED, ids=[f"{n}: {lab}" for _, n, lab in SANDBOXED])
 def test_a_wrong_answer_scores_below_full_marks_in_the_sandbox(tmp_path, chapter, name, label):
     import json
