@@ -50,6 +50,10 @@ def beam_search(
     ``log-probability / length ** alpha`` (length: tokens after ``start``, ``end`` included):
     ``alpha = 0`` favours short sequences (every token costs log-probability), ``alpha = 1``
     ranks by log-probability per token. ``beam_width = 1`` is greedy decoding.
+
+    Ties, in the beam and in the answer, go to the smaller token sequence (compared token by
+    token, as Python compares lists), whatever the order in which the beams were found: the
+    rule of Chapter 13's beam-search exercise, whose answers this function reproduces.
     """
     if beam_width < 1 or max_len < 1:
         raise ValueError(f"beam_width and max_len must be >= 1, got {beam_width} and {max_len}")
@@ -59,14 +63,16 @@ def beam_search(
         log_probs = np.asarray(next_log_probs(np.array([seq for seq, _ in live], dtype=np.int64)))  # (B, V)
         candidates = []
         for (seq, score), row in zip(live, log_probs):
-            for token in np.argsort(-row, kind="stable")[:beam_width]:
-                candidates.append((seq + [int(token)], score + float(row[token])))
-        candidates.sort(key=lambda c: -c[1])  # stable: earlier beams and smaller ids first on ties
+            totals = score + row.astype(np.float64)  # the candidates' scores, summed as they are ranked
+            # a beam's best beam_width extensions (ties: smaller ids) hold every one the beam keeps
+            for token in np.argsort(-totals, kind="stable")[:beam_width]:
+                candidates.append((seq + [int(token)], float(totals[token])))
+        candidates.sort(key=lambda c: (-c[1], c[0]))  # ties: the smaller token sequence first
         live = []
         for seq, score in candidates[:beam_width]:
             (finished if seq[-1] == end else live).append((seq, score))
         if not live:
             break
     finished += live
-    best, score = max(finished, key=lambda c: c[1] / (len(c[0]) - 1) ** alpha)
+    best, score = min(finished, key=lambda c: (-(c[1] / (len(c[0]) - 1) ** alpha), c[0]))
     return best[1:], score

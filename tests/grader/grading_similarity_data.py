@@ -16,30 +16,34 @@ answer here is also a right answer (the test checks it against the grader's refe
 
 HONEST = {
     "linear_regression_gradient": [
-        '''def linear_regression_gradient(X, y, w, b):
-    """Gradient of L = mean((X @ w + b - y)**2) with respect to w and b: returns (dw, db)."""
-    m = len(y)
-    predictions = np.dot(X, w) + b
-    errors = predictions - y
-    grad_w = np.dot(errors, X) * (2 / m)
-    grad_b = np.mean(errors) * 2
+        '''def linear_regression_gradient(X, y, w, b, sample_weight, lam):
+    """Gradient of the weighted mean squared error plus lam |w|^2 with respect to w and b: (dw, db)."""
+    total = np.sum(sample_weight)
+    errors = np.dot(X, w) + b - y
+    weighted = sample_weight * errors
+    grad_w = np.dot(weighted, X) * (2 / total) + 2 * lam * w
+    grad_b = 2 * np.sum(weighted) / total
     return grad_w, grad_b
 ''',
-        '''def linear_regression_gradient(X, y, w, b):
-    """Gradient of L = mean((X @ w + b - y)**2) with respect to w and b: returns (dw, db)."""
-    # dL/dpred = 2 (pred - y) / N, then the chain rule through pred = X w + b
-    dpred = 2 * (X.dot(w) + b - y) / X.shape[0]
-    return X.T.dot(dpred), float(np.sum(dpred))
+        '''def linear_regression_gradient(X, y, w, b, sample_weight, lam):
+    """Gradient of the weighted mean squared error plus lam |w|^2 with respect to w and b: (dw, db)."""
+    # average of the per-sample gradients 2 r_i (x_i, 1), weighted by s_i
+    r = X.dot(w) + b - y
+    dw = np.average(2 * r[:, None] * X, axis=0, weights=sample_weight)
+    return dw + 2 * lam * w, np.average(2 * r, weights=sample_weight)
 ''',
-        '''def linear_regression_gradient(X, y, w, b):
-    """Gradient of L = mean((X @ w + b - y)**2) with respect to w and b: returns (dw, db)."""
+        '''def linear_regression_gradient(X, y, w, b, sample_weight, lam):
+    """Gradient of the weighted mean squared error plus lam |w|^2 with respect to w and b: (dw, db)."""
     N, D = X.shape
     dw = np.zeros(D)
     db = 0.0
     for i in range(N):
         r = X[i] @ w + b - y[i]
-        dw += 2 * r * X[i] / N
-        db += 2 * r / N
+        dw += 2 * sample_weight[i] * r * X[i]
+        db += 2 * sample_weight[i] * r
+    dw /= sample_weight.sum()
+    db /= sample_weight.sum()
+    dw += 2 * lam * w
     return dw, db
 ''',
     ],
@@ -287,21 +291,18 @@ HONEST = {
 
 COPIES = {
     "linear_regression_gradient": [
-        '''def linear_regression_gradient(X, y, w, b):
-    """returns dw and db for the MSE loss"""
-    err = X @ w + b - y  # how far off we are
-    num = X.shape[0]
-    grad_w = 2 / num * X.T @ err
-    grad_b = 2 / num * err.sum()
-    return grad_w, grad_b
+        '''def linear_regression_gradient(X, y, w, b, sample_weight, lam):
+    """returns dw and db for the weighted ridge loss"""
+    frac = sample_weight / sample_weight.sum()  # share of every sample
+    g = 2 * frac * (X @ w + b - y)  # dL/dresidual
+    return g @ X + 2 * lam * w, float(g.sum())
 ''',
-        """def linear_regression_gradient(X, y, w, b):
-    n = X.shape[0]
-    r = X @ w + b - y
-    db = 2.0 / n * r.sum()
-    dw = 2.0 / n * X.T @ r
-    print(dw.shape)
-    return dw, db
+        """def linear_regression_gradient(X, y, w, b, sample_weight, lam):
+    share = sample_weight / sample_weight.sum()
+    residual = X @ w + b - y
+    scaled = 2 * share * residual
+    print(scaled.shape)
+    return scaled @ X + 2 * lam * w, float(scaled.sum())
 """,
     ],
     "softmax_cross_entropy_backward": [

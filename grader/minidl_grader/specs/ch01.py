@@ -1,6 +1,7 @@
-"""Chapter 1, linear models: gradients of linear and logistic regression; the weighted
-binary cross-entropy computed from the logits without overflow; the largest learning rate at
-which gradient descent on the mean squared error converges, for any data."""
+"""Chapter 1, linear models: gradients of a sample-weighted ridge regression and of a
+class-weighted logistic regression; the weighted binary cross-entropy computed from the logits
+without overflow; the largest learning rate at which gradient descent on the mean squared
+error converges, for any data."""
 
 import numpy as np
 
@@ -15,31 +16,60 @@ def _sigmoid(z):
 
 
 # ---------------------------------------------------------------- linear regression
-def linear_regression_gradient(X, y, w, b):
-    """L = mean((X w + b - y)^2): dL/dw = 2/N X^T r, dL/db = 2/N sum(r), r the residual."""
+def linear_regression_gradient(X, y, w, b, sample_weight, lam):
+    """L = sum_i s_i (x_i w + b - y_i)^2 / sum_i s_i + lam |w|^2 (the bias not penalised):
+
+    dL/dw = 2 X^T (s r) / sum(s) + 2 lam w, dL/db = 2 sum(s r) / sum(s), r the residual.
+    """
     r = X @ w + b - y
-    n = X.shape[0]
-    return 2.0 / n * X.T @ r, 2.0 / n * np.sum(r)
+    share = sample_weight / np.sum(sample_weight)
+    return 2.0 * X.T @ (share * r) + 2.0 * lam * w, 2.0 * np.sum(share * r)
 
 
-def _linreg_no_two(X, y, w, b):
+def _linreg_weights_per_sample_count(X, y, w, b, sample_weight, lam):
     r = X @ w + b - y
-    return X.T @ r / X.shape[0], np.mean(r)
+    share = sample_weight / X.shape[0]
+    return 2.0 * X.T @ (share * r) + 2.0 * lam * w, 2.0 * np.sum(share * r)
 
 
-def _linreg_no_mean(X, y, w, b):
-    r = X @ w + b - y
-    return 2.0 * X.T @ r, 2.0 * np.sum(r)
+def _linreg_bias_penalised(X, y, w, b, sample_weight, lam):
+    dw, db = linear_regression_gradient(X, y, w, b, sample_weight, lam)
+    return dw, db + 2.0 * lam * b
+
+
+def _linreg_penalty_no_two(X, y, w, b, sample_weight, lam):
+    dw, db = linear_regression_gradient(X, y, w, b, sample_weight, 0.0)
+    return dw + lam * w, db
+
+
+def _linreg_no_two(X, y, w, b, sample_weight, lam):
+    dw, db = linear_regression_gradient(X, y, w, b, sample_weight, 0.0)
+    return dw / 2.0 + 2.0 * lam * w, db / 2.0
+
+
+def _linreg_weights_squared(X, y, w, b, sample_weight, lam):
+    return linear_regression_gradient(X, y, w, b, sample_weight**2, lam)
 
 
 def _linreg_cases(rng):
     cases = []
-    for n, d in ((6, 3), (11, 4)):
+    for n, d, weights, lam in (
+        (6, 3, "positive", 0.3),
+        (11, 4, "some 0", 1.5),
+        (7, 2, "positive", 0.0),
+        (5, 3, "all 1", 0.0),
+    ):
         X = rng.standard_normal((n, d))
+        if weights == "all 1":
+            s = np.ones(n)
+        else:
+            s = rng.uniform(0.2, 3.0, n)
+            if weights == "some 0":
+                s[[1, 4]] = 0.0
         cases.append(
             Case(
-                (X, rng.standard_normal(n), rng.standard_normal(d), float(rng.standard_normal())),
-                label=f"X of shape {(n, d)}",
+                (X, rng.standard_normal(n), rng.standard_normal(d), float(rng.standard_normal()), s, lam),
+                label=f"X of shape {(n, d)}, sample weights {weights}, lam={lam}",
             )
         )
     return cases
@@ -50,15 +80,29 @@ function_exercise(
     CHAPTER,
     1,
     "linear_regression_gradient",
-    "Gradient of the mean squared error of a linear model",
+    "Gradient of a weighted, regularised squared error",
     _linreg_cases,
     linear_regression_gradient,
     ("dw", "db"),
     mistakes=(
+        (
+            "the weighted sum is divided by N, not by the sum of the weights: the loss is a "
+            "weighted *mean*, unchanged when every weight is multiplied by the same number",
+            _linreg_weights_per_sample_count,
+        ),
+        ("the bias is penalised too: the penalty is lam |w|^2, w only", _linreg_bias_penalised),
+        ("the penalty's gradient lacks its 2: d(lam |w|^2)/dw = 2 lam w", _linreg_penalty_no_two),
         ("the factor 2 from the derivative of the square is missing", _linreg_no_two),
-        ("the 1/N of the mean is missing: the loss is a mean over the batch", _linreg_no_mean),
+        (
+            "each weight is squared: s_i multiplies the squared residual, so its gradient has s_i, not s_i^2",
+            _linreg_weights_squared,
+        ),
     ),
-    factors=lambda X, y, w, b: {"the batch size N": X.shape[0], "2": 2.0, "2N": 2.0 * X.shape[0]},
+    factors=lambda X, y, w, b, sample_weight, lam: {
+        "the batch size N": X.shape[0],
+        "2": 2.0,
+        "the sum of the weights": float(np.sum(sample_weight)),
+    },
     forbids=("minidl.nn.losses.MeanSquaredError", "minidl.nn.layers.Dense", "minidl.nn.gradcheck"),
     dtypes=("float64", "number"),
 )

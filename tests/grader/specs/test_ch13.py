@@ -148,3 +148,25 @@ def test_wrong_answers_fail_and_are_named(name, answer, hint):
     assert failures, f"{answer.__name__} passed every case of {name}"
     if hint is not None:
         assert any(hint in m for m in failures), failures[:3]
+
+
+def test_the_library_beam_search_agrees_with_the_exercise_on_ties():
+    """minidl.training.decoding.beam_search and the exercise break ties alike (issue 57): on
+    tables of small integer log-probabilities (sums exact, so ties everywhere), the library's
+    answer is the solution's and the spec reference's, at every width and alpha."""
+    from minidl.training import decoding
+
+    reference, answer = registry.get("beam_search").references["beam_search"], solution("beam_search")
+    rng = np.random.default_rng(57)
+    for _ in range(60):
+        v = int(rng.integers(3, 6))
+        table = -rng.integers(1, 4, size=(v, v)).astype(np.float64)
+        start, end = (int(t) for t in rng.choice(v, 2, replace=False))
+        width, max_len, alpha = (
+            int(rng.integers(1, 4)),
+            int(rng.integers(2, 6)),
+            float(rng.choice([0.0, 0.7, 1.0])),
+        )
+        args = (table, start, end, width, max_len, alpha)
+        tokens, _ = decoding.beam_search(lambda p, t=table: t[p[:, -1]], start, end, width, max_len, alpha)
+        assert tokens == reference(*args).tolist() == answer(*args).tolist(), args

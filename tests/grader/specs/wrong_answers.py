@@ -72,19 +72,37 @@ def max_stable_learning_rate(X):
 """,
 )
 LINREG = """
-def linear_regression_gradient(X, y, w, b):
+def linear_regression_gradient(X, y, w, b, sample_weight, lam):
     r = {r}
-    return 2 * X.T @ r / {n}, 2 * {db}
+    s = {s}
+    return 2 * X.T @ (s * r) / {total} + {penalty}, 2 * {db}
 """
+LINREG_RIGHT = dict(
+    r="X @ w + b - y", s="sample_weight", total="s.sum()", penalty="2 * lam * w", db="(s * r).sum() / s.sum()"
+)
 wrong_variants(
     "linear_regression_gradient",
     LINREG,
-    dict(r="X @ w + b - y", n="len(y)", db="r.mean()"),
+    LINREG_RIGHT,
     (
         ("the residual y - y_hat (the sign flipped)", dict(r="y - (X @ w + b)")),
-        ("dw summed over the batch, not averaged", dict(n="1")),
+        ("the weighted sum divided by N, not by the sum of the weights", dict(total="len(y)")),
+        (
+            "the sample weights ignored in dw",
+            dict(s="np.ones_like(sample_weight)", db="(sample_weight * r).sum() / sample_weight.sum()"),
+        ),
+        ("the penalty's gradient without its 2", dict(penalty="lam * w")),
+        ("the penalty as lam |w| (its gradient lam sign(w))", dict(penalty="lam * np.sign(w)")),
         ("db from the first sample's residual only", dict(db="r[0]")),
+        ("db unweighted: the plain mean of the residuals", dict(db="r.mean()")),
     ),
+)
+wrong_with_line(
+    "linear_regression_gradient",
+    "the weights normalised in place (sample_weight /= its sum)",
+    LINREG,
+    LINREG_RIGHT,
+    "sample_weight /= sample_weight.sum()",
 )
 LOGREG = """
 def logistic_regression_gradient(X, y, w, b, pos_weight):
@@ -2745,18 +2763,46 @@ wrong(
     "linear_regression_gradient",
     "the factor 2 of the square dropped",
     """
-def linear_regression_gradient(X, y, w, b):
+def linear_regression_gradient(X, y, w, b, sample_weight, lam):
+    s = sample_weight / sample_weight.sum()
     r = X @ w + b - y
-    return X.T @ r / len(y), r.mean()
+    return X.T @ (s * r) + 2 * lam * w, (s * r).sum()
+""",
+)
+wrong(
+    "linear_regression_gradient",
+    "the bias penalised too",
+    """
+def linear_regression_gradient(X, y, w, b, sample_weight, lam):
+    s = sample_weight / sample_weight.sum()
+    r = X @ w + b - y
+    return 2 * X.T @ (s * r) + 2 * lam * w, 2 * (s * r).sum() + 2 * lam * b
 """,
 )
 right(
     "linear_regression_gradient",
-    "the mean of per-sample gradients",
+    "the weighted average of per-sample gradients",
     """
-def linear_regression_gradient(X, y, w, b):
+def linear_regression_gradient(X, y, w, b, sample_weight, lam):
     r = X @ w + b - y
-    return np.mean(2 * r[:, None] * X, axis=0), np.mean(2 * r)
+    per_sample = 2 * r[:, None] * X
+    dw = np.average(per_sample, axis=0, weights=sample_weight) + 2 * lam * w
+    return dw, np.average(2 * r, weights=sample_weight)
+""",
+)
+right(
+    "linear_regression_gradient",
+    "a loop over the samples with positive weight",
+    """
+def linear_regression_gradient(X, y, w, b, sample_weight, lam):
+    dw, db, total = np.zeros(X.shape[1]), 0.0, 0.0
+    for x_i, y_i, s_i in zip(X, y, sample_weight):
+        if s_i > 0:
+            r = x_i @ w + b - y_i
+            dw = dw + 2 * s_i * r * x_i
+            db += 2 * s_i * r
+            total += s_i
+    return dw / total + 2 * lam * w, db / total
 """,
 )
 right(

@@ -300,3 +300,15 @@ def test_greedy_decode_batches_rows_and_pads_after_the_end():
     np.testing.assert_array_equal(out, [[2, 1, 1, 1], [2, 1, 1, 1]])
     with pytest.raises(ValueError, match="beam_width"):
         decoding.beam_search(lambda p: table[p[:, -1]], 0, 1, beam_width=0)
+
+
+def test_beam_search_ties_go_to_the_smaller_sequence():
+    """Two finished sequences of equal score: (2, 3), found from the better first beam, and
+    (1, 3); the smaller sequence wins (Chapter 13's exercise has the same rule)."""
+    from minidl.training import decoding
+
+    table = np.full((4, 4), -50.0)
+    table[0, 2], table[0, 1] = -1.0, -2.0  # after start: 2 is the better first token
+    table[2, 3], table[1, 3] = -2.0, -1.0  # both then end with a total of -3
+    tokens, score = decoding.beam_search(lambda p: table[p[:, -1]], 0, 3, beam_width=2, max_len=3)
+    assert (tokens, score) == ([1, 3], -3.0)
