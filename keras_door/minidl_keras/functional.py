@@ -404,6 +404,9 @@ class Model(KerasFit, KerasWeights, Trainer):  # fit in Keras's order
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs in inference mode: an array, or a list of arrays for several outputs."""
         arrays = self._arrays(x)
+        method = self._override("predict_step")
+        if method is not None:
+            return self._predict_by_step(method, arrays, batch_size, steps, callbacks)
         n = len(arrays[0])
         size = 32 if batch_size is None else batch_size
         callbacks = _with_model(callbacks, self)

@@ -121,6 +121,9 @@ class KerasSequential(KerasFit, KerasWeights, _model.Sequential):  # fit in Kera
         attach_to_loss_and_metrics(self)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        method = self._override("predict_step")
+        if method is not None:
+            return self._predict_by_step(method, [x], batch_size, steps, callbacks)
         if steps is not None:
             x = x[: steps * (batch_size or 32)]
         return super().predict(x, batch_size, verbose, callbacks=callbacks)

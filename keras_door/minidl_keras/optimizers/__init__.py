@@ -20,6 +20,9 @@ Keras's rules, where they differ from minidl's (PyTorch's):
   centred RMSprop ``sqrt(s - a^2 + epsilon)``); Adam adds it to ``sqrt(v)`` before the bias
   correction, ``p -= lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps)``, which is minidl's
   rule with ``eps / sqrt(1 - b2^t)`` in place of ``eps`` (``KerasAdam.epsilon``);
+* SGD's velocity holds the steps times the learning rate (``v = momentum v - lr g``;
+  ``p += v``; minidl's holds the gradients, ``v = mu v + g; p -= lr v``), which matters when the
+  rate changes: a schedule, ``ReduceLROnPlateau``, ``LearningRateScheduler``;
 * RMSprop's momentum buffer holds the steps times the learning rate
   (``b = momentum b + lr g / sqrt(...)``; ``p -= b``), which matters when the rate changes;
 * Adagrad's sum starts at ``initial_accumulator_value`` (0.1; minidl's 0);
@@ -106,7 +109,27 @@ class KerasRules(_RulesBase):
 
 
 class KerasSGD(KerasRules, _optim.SGD):
-    """minidl's SGD (the same steps as Keras's for a constant learning rate) with Keras's decay."""
+    """SGD with Keras's momentum rule, the learning rate inside the velocity:
+    ``v = momentum v - lr g``, then ``p += v`` (Nesterov: ``p += momentum v - lr g``, with the
+    new ``v``). For a constant rate these are minidl's (PyTorch's) steps, whose velocity holds
+    the gradients without the rate (``v = mu v + g; p -= lr v``); when the rate changes (a
+    schedule, ``ReduceLROnPlateau``, ``LearningRateScheduler``) each past gradient keeps the
+    rate it was taken with, as in Keras. The velocity is kept in Keras's units."""
+
+    def update(self, param, grad, state) -> None:
+        if not self.momentum:  # p -= lr g: one rule in both libraries, minidl's kernel
+            super().update(param, grad, state)
+            return
+        self.decay(param)
+        g = grad + param.dtype.type(self.weight_decay) * param if self.weight_decay else grad
+        lr, momentum = param.dtype.type(self.lr), param.dtype.type(self.momentum)
+        velocity = state["velocity"]
+        velocity *= momentum
+        velocity -= lr * g
+        if self.nesterov:
+            param += momentum * velocity - lr * g
+        else:
+            param += velocity
 
 
 class KerasRMSprop(KerasRules, _optim.RMSprop):
@@ -175,8 +198,8 @@ def _common(options: dict, who: str, weight_decay, decay_by_kernel: bool = False
 def SGD(
     learning_rate=0.01, momentum: float = 0.0, nesterov: bool = False, weight_decay=None, **common
 ) -> KerasSGD:
-    """Keras's SGD as ``minidl.nn.optim.SGD`` (PyTorch's momentum rule, the same steps as
-    Keras's for a constant learning rate)."""
+    """Keras's SGD: ``minidl.nn.optim.SGD`` with Keras's momentum rule (``v = momentum v -
+    lr g; p += v``: the rate inside the velocity, ``KerasSGD``)."""
     options = _common(common, "SGD", weight_decay)
     return KerasSGD(learning_rate, momentum=momentum, nesterov=nesterov, **options)
 
