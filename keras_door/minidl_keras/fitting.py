@@ -19,7 +19,7 @@ import numpy as np
 
 from minidl import backend
 from minidl.training import trainer as _trainer
-from minidl.training.data import BatchStream, DataLoader
+from minidl.training.data import BatchStream, DataLoader, yields_batches
 
 __all__ = ["KerasFit", "unpack_x_y_sample_weight"]
 
@@ -186,6 +186,16 @@ class KerasFit:
         if isinstance(validation_data, (tuple, list)):
             xv, yv, *wv = validation_data
             validation_data = (self._pack(xv), self._pack_y(yv), *wv)
+        params = {
+            "verbose": 1 if verbose == "auto" else verbose,
+            "epochs": epochs,
+            "steps": _steps_per_epoch(x, batch_size, validation_split, steps_per_epoch),
+        }
+        for cb in callbacks or []:  # Keras's callback.params
+            if hasattr(cb, "set_params"):
+                cb.set_params(params)
+            else:  # one of minidl's own callbacks
+                cb.params = dict(params)
         return super().fit(  # type: ignore[misc]
             self._pack(x),
             self._pack_y(y),
@@ -379,6 +389,38 @@ class KerasFit:
                 cb.on_test_batch_end(batch, dict(logs))
         return logs
 
+    def _predict_source(self, source, steps, callbacks):
+        """``predict`` over a source of batches (a ``PyDataset``, a ``Sequence``, a generator):
+        one batch at a time, ``len(source)`` batches (at most ``steps``), never the whole
+        source at once. A batch is ``x`` or a tuple whose first entry is ``x``."""
+        method = self._override("predict_step")
+        callbacks = _trainer._with_model(callbacks, self)
+        if hasattr(source, "__getitem__") and hasattr(source, "__len__"):
+            count = len(source) if steps is None else min(int(steps), len(source))
+            batches = (source[i] for i in range(count))
+        else:
+            iterator = iter(source)
+            batches = (next(iterator) for _ in range(int(steps))) if steps is not None else iterator
+        for cb in callbacks:
+            cb.on_predict_begin()
+        chunks: list = []
+        for batch, data in enumerate(batches):
+            for cb in callbacks:
+                cb.on_predict_batch_begin(batch, {})
+            x = data[0] if isinstance(data, tuple) else data
+            if method is not None:
+                out = self._run_step("predict_step", method, (x,))
+            else:
+                out = self.predict_step((x,))
+            chunks.append(out)
+            for cb in callbacks:
+                cb.on_predict_batch_end(batch, {"outputs": out})
+        for cb in callbacks:
+            cb.on_predict_end()
+        if not chunks:
+            raise ValueError(f"predict: {type(source).__name__} gave no batches")
+        return _join(chunks)
+
     def _predict_by_step(self, method, arrays, batch_size, steps, callbacks):
         """``predict`` through the subclass's ``predict_step``, batch by batch: its outputs (an
         array, a list or a dict of arrays) joined along the batch axis."""
@@ -453,6 +495,13 @@ class KerasFit:
         running.update(y_pred, self._to_device(self._pack_y(y)))  # type: ignore[attr-defined]
         return running.logs()
 
+    def to_json(self, **dumps_options) -> str:
+        """Keras's ``to_json``: the architecture (no weights) as a JSON string in minidl_keras's
+        own format (``model_file.to_json``); ``keras.models.model_from_json`` reads it back."""
+        from . import model_file
+
+        return model_file.to_json(self, **dumps_options)
+
     def reset_metrics(self) -> None:
         """Keras's ``reset_metrics``: ``fit``'s epochs, ``evaluate`` and ``train_on_batch``
         each start their metrics afresh; this resets the running logs a step override reads."""
@@ -474,6 +523,21 @@ class KerasFit:
         raise ValueError(
             f"no layer named {name!r}; the layers are {[getattr(x, 'name', None) for x in layers]}"
         )
+
+
+def _steps_per_epoch(x, batch_size, validation_split, steps_per_epoch):
+    """The batches of one epoch of ``fit`` (Keras's ``params["steps"]``; None while unknown)."""
+    if steps_per_epoch is not None:
+        return int(steps_per_epoch)
+    if yields_batches(x):
+        return len(x) if hasattr(x, "__len__") else None
+    first = _first_array(x)
+    if first is None or not hasattr(first, "__len__"):
+        return None
+    n = len(first)
+    if validation_split:
+        n = int(n * (1.0 - validation_split))
+    return math.ceil(n / (32 if batch_size is None else batch_size))
 
 
 def _join(chunks):

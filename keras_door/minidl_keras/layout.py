@@ -29,6 +29,7 @@ from minidl.nn.layers.activations import Softmax
 from minidl.nn.layers.base import Layer
 
 from . import config
+from .weights import KerasLayerAPI
 
 __all__ = ["DATA_FORMATS", "check_data_format", "channels_last_class", "door_class", "inside", "outside"]
 
@@ -66,7 +67,7 @@ def _moved_last(y, rank: int):
     return backend.get_array_module(y).ascontiguousarray(np.moveaxis(y, 1, -1))
 
 
-class ChannelsLast(Layer, register=False):
+class ChannelsLast(KerasLayerAPI, Layer, register=False):
     """The mixin ``channels_last_class`` puts before minidl's class (see the module's docstring)."""
 
     data_format = "channels_last"

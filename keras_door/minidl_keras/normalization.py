@@ -18,12 +18,14 @@ import numpy as np
 from minidl import backend
 from minidl.nn.layers.base import Layer
 
+from .weights import KerasLayerAPI
+
 __all__ = ["Normalization"]
 
 EPSILON = 1e-7  # keras.config.epsilon()
 
 
-class Normalization(Layer):
+class Normalization(KerasLayerAPI, Layer):
     """Keras 3's ``Normalization(axis=-1, mean=None, variance=None, invert=False)``.
 
     Shapes: x (N, ...) -> y of the same shape; the statistics have the shape of the kept axes.

@@ -508,3 +508,19 @@ def test_normalization_statistics_shapes_match_keras(axis, shape, expected):
     ours.adapt(data)
     assert tuple(ours.mean.shape) == tuple(theirs.mean.shape)
     np.testing.assert_allclose(ours.mean, np.asarray(theirs.mean.cpu()), rtol=1e-5, atol=1e-6)
+
+
+def test_setting_the_rate_of_a_scheduled_optimizer_is_refused_as_in_keras():
+    opt = keras.optimizers.SGD(keras.optimizers.schedules.ExponentialDecay(0.1, 1, 0.5), momentum=0.9)
+    with pytest.raises(TypeError, match="not settable"):
+        opt.learning_rate = 0.5
+    with pytest.raises(TypeError, match="not settable"):
+        opt.lr = 0.5
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=opt, loss="mse")
+    with pytest.raises(TypeError, match="not settable"):
+        model.fit(np.zeros((4, 2)), np.zeros((4, 1)), verbose=0,
+                  callbacks=[keras.callbacks.LearningRateScheduler(lambda epoch, lr: lr)])  # fmt: skip
+    plain = keras.optimizers.SGD(0.1)
+    plain.learning_rate = 0.5
+    assert plain.lr == 0.5 and plain.get_config()["lr"] == 0.5

@@ -31,7 +31,9 @@ Keras's rules, where they differ from minidl's (PyTorch's):
   minidl's ``AdamW`` with Keras's epsilon); minidl's own ``weight_decay`` of SGD, RMSprop and
   Adagrad is PyTorch's L2 term added to the gradient;
 * a schedule is evaluated at the step count before each update, and ``lr`` (also read and set
-  as ``learning_rate``) reports the next step's rate after it.
+  as ``learning_rate``) reports the next step's rate after it; setting the rate of an optimizer
+  driven by a schedule is a ``TypeError``, as in Keras (a ``LearningRateScheduler`` or
+  ``ReduceLROnPlateau`` would otherwise be overridden at the next step).
 
 The classes (``KerasSGD``, ..., ``KerasAdamW``) take minidl's argument names, as a saved
 optimizer's configuration holds them; ``minidl.nn.optim.get`` finds them by class name.
@@ -44,6 +46,7 @@ from typing import TYPE_CHECKING
 from minidl import backend
 from minidl.nn import optim as _optim
 
+from ..keras_api import KerasAbsent
 from . import schedules
 
 __all__ = ["SGD", "RMSprop", "Adagrad", "Adam", "AdamW", "Optimizer", "schedules", "get"]
@@ -58,15 +61,35 @@ else:
     _RulesBase = object
 
 
-class KerasRules(_RulesBase):
+class KerasRules(KerasAbsent, _RulesBase):
     """What every Keras optimizer adds to minidl's: ``lr`` may be a ``LearningRateSchedule``,
     ``decoupled_weight_decay`` shrinks each weight before its update, ``learning_rate`` is
-    ``lr``. Placed before a minidl optimizer class among a subclass's bases."""
+    ``lr``. Placed before a minidl optimizer class among a subclass's bases. Keras's names it
+    lacks raise ``KerasFeatureMissing`` with minidl's way (``keras_api``)."""
+
+    keras_kind = "Optimizer"
 
     def __init__(self, lr, *args, decoupled_weight_decay: float = 0.0, **options):
         self.schedule = lr if isinstance(lr, schedules.LearningRateSchedule) else None
         super().__init__(lr if self.schedule is None else self.schedule(0), *args, **options)
         self.decoupled_weight_decay = float(decoupled_weight_decay)
+
+    @property  # minidl's plain attribute, kept in vars(self) for get_config
+    def lr(self) -> float:
+        return self.__dict__["lr"]
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        """Set the rate; refused, as in Keras, when a schedule gives it (a callback such as
+        ``LearningRateScheduler`` or ``ReduceLROnPlateau`` would be overridden silently)."""
+        if getattr(self, "schedule", None) is not None and "lr" in self.__dict__:
+            raise TypeError(
+                "This optimizer was created with a `LearningRateSchedule` object as its "
+                "`learning_rate` constructor argument, hence its learning rate is not settable. "
+                "If you need the learning rate to be settable, you should instantiate the "
+                "optimizer with a float `learning_rate` argument."
+            )
+        self.__dict__["lr"] = float(value)
 
     @property
     def learning_rate(self) -> float:
@@ -79,10 +102,10 @@ class KerasRules(_RulesBase):
 
     def step(self, model) -> None:
         if self.schedule is not None:
-            self.lr = float(self.schedule(self.iterations))
+            self.__dict__["lr"] = float(self.schedule(self.iterations))
         super().step(model)
         if self.schedule is not None:  # what lr reports now is the next step's rate, as in Keras
-            self.lr = float(self.schedule(self.iterations))
+            self.__dict__["lr"] = float(self.schedule(self.iterations))
 
     def decay(self, param) -> None:
         """Keras's decoupled weight decay, before the step: ``p -= p * wd * lr``."""
