@@ -495,13 +495,6 @@ class KerasFit:
         running.update(y_pred, self._to_device(self._pack_y(y)))  # type: ignore[attr-defined]
         return running.logs()
 
-    def to_json(self, **dumps_options) -> str:
-        """Keras's ``to_json``: the architecture (no weights) as a JSON string in minidl_keras's
-        own format (``model_file.to_json``); ``keras.models.model_from_json`` reads it back."""
-        from . import model_file
-
-        return model_file.to_json(self, **dumps_options)
-
     def reset_metrics(self) -> None:
         """Keras's ``reset_metrics``: ``fit``'s epochs, ``evaluate`` and ``train_on_batch``
         each start their metrics afresh; this resets the running logs a step override reads."""

@@ -559,6 +559,13 @@ class Model(KerasFit, KerasWeights, KerasAbsent, Trainer):  # fit in Keras's ord
 
         model_file.save(self, filepath, include_optimizer=include_optimizer)
 
+    def to_json(self, **dumps_options) -> str:
+        """Keras's ``to_json``: the architecture (no weights) as a JSON string in minidl_keras's
+        own format (``model_file.to_json``); ``keras.models.model_from_json`` reads it back."""
+        from . import model_file
+
+        return model_file.to_json(self, **dumps_options)
+
     def get_config(self) -> dict:
         """A subclass's constructor arguments (those given by keyword; override for others)."""
         return dict(self.__dict__.get("_init_config", {}))

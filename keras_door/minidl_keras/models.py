@@ -154,6 +154,13 @@ class KerasSequential(KerasFit, KerasWeights, KerasAbsent, _model.Sequential):  
         """Keras's ``model.output``: the last layer's output tensor."""
         return self.outputs[0]
 
+    def to_json(self, **dumps_options) -> str:
+        """Keras's ``to_json``: the architecture (no weights) as a JSON string in minidl_keras's
+        own format (``model_file.to_json``); ``keras.models.model_from_json`` reads it back."""
+        from . import model_file
+
+        return model_file.to_json(self, **dumps_options)
+
     def pop(self, rebuild: bool = True):
         """Remove and return the last layer (Keras's ``pop``)."""
         if not self.layers:
