@@ -244,7 +244,7 @@ class KerasFit:
         the metrics of this batch's predictions before the step (Keras resets them each call)."""
         method = self._override("train_step")
         if method is not None:  # Keras: the metrics reset, one step, its logs
-            self._require_compiled("train_on_batch")  # type: ignore[attr-defined]
+            self._require_compiled("train_on_batch")
             self._reset_running()
             x, y = self._pack(x), self._pack_y(y)
             weights = _trainer._sample_weights(y, sample_weight, class_weight, "train_on_batch")
@@ -255,7 +255,7 @@ class KerasFit:
             return logs if return_dict else (values[0] if len(values) == 1 else values)
         if not self.metrics and not return_dict:  # type: ignore[attr-defined]
             return super().train_on_batch(self._pack(x), self._pack_y(y), sample_weight, class_weight)  # type: ignore[misc]
-        self._require_compiled("train_on_batch")  # type: ignore[attr-defined]
+        self._require_compiled("train_on_batch")
         x, y = self._pack(x), self._pack_y(y)
         weights = _trainer._sample_weights(y, sample_weight, class_weight, "train_on_batch")
         xb, yb = self._to_device(self._as_input(x)), self._to_device(y)  # type: ignore[attr-defined]
@@ -308,6 +308,19 @@ class KerasFit:
                 f"minidl_keras). If the step uses another framework's autograd (loss.backward() on "
                 f"a tensor, v.value.grad, tape.gradient), that is not here: {MINIDL_WAY}"
             ) from err
+
+    def _require_compiled(self, what: str) -> None:
+        """``Trainer``'s check, which a step override that computes its own losses (keras.io's
+        GAN: ``super().compile()`` with no loss, two optimizers of its own) does not need."""
+        step = {"fit": "train_step", "train_on_batch": "train_step", "evaluate": "test_step"}.get(what)
+        if step is not None and self._override(step) is not None:
+            return
+        if self.loss is None:  # type: ignore[attr-defined]
+            raise RuntimeError(
+                f"{what} needs a loss: compile(optimizer=..., loss=...), or override train_step "
+                "(and test_step) to compute the losses yourself"
+            )
+        super()._require_compiled(what)  # type: ignore[misc]
 
     def _running_logs(self) -> _Running:
         running = self.__dict__.get("_running")
@@ -449,7 +462,7 @@ class KerasFit:
         sample_weight)``; returns the logs so far this epoch (``{"loss": .., metric: ..}``).
         The door's own (``Trainer``'s step); a subclass may override it and call it with
         ``super().train_step(data)``."""
-        self._require_compiled("train_step")  # type: ignore[attr-defined]
+        self._require_compiled("train_step")
         x, y, sample_weight = unpack_x_y_sample_weight(data)
         x = self._to_device(self._as_input(self._pack(x)))  # type: ignore[attr-defined]
         y = self._to_device(self._pack_y(y))  # type: ignore[attr-defined]
@@ -462,7 +475,7 @@ class KerasFit:
     def test_step(self, data):
         """Keras's ``test_step``: the loss and metrics of ``data`` in inference mode, added to
         this ``evaluate``'s running logs, which it returns."""
-        self._require_compiled("test_step")  # type: ignore[attr-defined]
+        self._require_compiled("test_step")
         x, y, sample_weight = unpack_x_y_sample_weight(data)
         y_pred = self.forward(self._to_device(self._as_input(self._pack(x))), training=False)  # type: ignore[attr-defined]
         self.compute_loss(x, y, y_pred, sample_weight, training=False)
@@ -480,7 +493,7 @@ class KerasFit:
         weight penalties, a float; afterwards ``self.loss.backward()`` is ``dL/dy_pred`` (what
         ``self.backward`` takes). Where Keras's step adds the loss to its loss tracker after
         calling this, the door's adds it here: the ``"loss"`` of ``compute_metrics``."""
-        self._require_compiled("compute_loss")  # type: ignore[attr-defined]
+        self._require_compiled("compute_loss")
         y = self._to_device(self._pack_y(y))  # type: ignore[attr-defined]
         if sample_weight is not None:
             sample_weight = self._to_device(np.asarray(sample_weight))  # type: ignore[attr-defined]

@@ -438,9 +438,11 @@ class Model(KerasFit, KerasWeights, KerasAbsent, Trainer):  # fit in Keras's ord
                 f"compile({', '.join(sorted(unsupported))}=...) is not in minidl_keras: it takes "
                 "optimizer, loss, loss_weights and metrics"
             )
-        if loss is None:
-            raise ValueError("compile needs a loss, e.g. loss='sparse_categorical_crossentropy'")
         self.optimizer = keras_optimizers.get(optimizer)
+        if loss is None:  # Keras allows it: a train_step override computes its own losses
+            self.loss = None  # (fit without such an override says compile needs a loss)
+            self.metrics = _unique_names([_metric(m, None, None, "") for m in _as_list(metrics)])
+            return
         names = self._output_names or ["output"]
         n = len(names)
         saved = isinstance(loss, dict) and "class" in loss  # a loss read from a model file

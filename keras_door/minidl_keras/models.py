@@ -221,9 +221,12 @@ class KerasSequential(KerasFit, KerasWeights, KerasAbsent, _model.Sequential):  
                 f"compile({', '.join(sorted(unsupported))}=...) is not in minidl_keras's Sequential: "
                 "it takes optimizer, loss and metrics"
             )
-        super().compile(
-            optimizer=optimizers.get(optimizer), loss=losses.get(loss) if loss is not None else None
-        )
+        if loss is None:  # Keras allows it: a train_step override computes its own losses
+            self.optimizer, self.loss = optimizers.get(optimizer), None
+            if self.device != "cpu":
+                self.optimizer.to(self.device)
+        else:
+            super().compile(optimizer=optimizers.get(optimizer), loss=losses.get(loss))
         if isinstance(metrics, str) or callable(metrics):
             metrics = [metrics]
         self.metrics = _unique_names([_metric(m, self.loss, None, "") for m in (metrics or [])])

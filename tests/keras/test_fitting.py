@@ -278,3 +278,49 @@ def test_predict_on_a_generator_reads_only_the_steps_asked():
             yield x[:4]
 
     assert model.predict(forever(), steps=3, verbose=0).shape == (12, 2)
+
+
+class TwoParts(keras.Model):
+    """keras.io's GAN shape: compile() without a loss, an optimizer per part, a step of its own
+    written with minidl's backward (here two regressors trained in turn)."""
+
+    def __init__(self):
+        super().__init__()
+        self.first = keras.Sequential([keras.Input((4,)), layers.Dense(1)])
+        self.second = keras.Sequential([keras.Input((4,)), layers.Dense(1)])
+
+    def call(self, x):
+        return self.first(x) + self.second(x)
+
+    def compile(self, first_optimizer, second_optimizer, loss_fn):
+        super().compile()
+        self.first_optimizer, self.second_optimizer, self.loss_fn = first_optimizer, second_optimizer, loss_fn
+
+    def train_step(self, data):
+        x, y = data
+        logs = {}
+        for name, part, opt in (
+            ("first", self.first, self.first_optimizer),
+            ("second", self.second, self.second_optimizer),
+        ):
+            y_pred = part(x, training=True)
+            logs[f"{name}_loss"] = self.loss_fn(y_pred, y)
+            part.backward(self.loss_fn.backward())
+            opt.step(part)
+        return logs
+
+
+def test_a_model_compiled_without_a_loss_trains_through_its_own_step():
+    x, y = data(64)
+    model = TwoParts()
+    model.compile(keras.optimizers.SGD(0.1), keras.optimizers.Adam(0.01), keras.losses.MeanSquaredError())
+    before = [w.copy() for w in model.get_weights()]
+    history = model.fit(x, y, batch_size=16, epochs=3, verbose=0)
+    assert set(history.history) == {"first_loss", "second_loss"}
+    assert history.history["first_loss"][-1] < history.history["first_loss"][0]
+    assert all(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    assert model.first_optimizer.iterations == model.second_optimizer.iterations == 12
+    plain = keras.Sequential([keras.Input((4,)), layers.Dense(1)])
+    plain.compile(optimizer="sgd")
+    with pytest.raises(RuntimeError, match="needs a loss"):
+        plain.fit(x, y, verbose=0)
