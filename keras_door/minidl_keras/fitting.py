@@ -88,6 +88,28 @@ def foreign_names(fn) -> list:
     return sorted(found)
 
 
+class _NoTargets:
+    """The targets of ``fit(x)`` without ``y`` for a ``train_step`` that needs none (keras.io's
+    GAN): as many "samples" as ``x``, sliced as ``fit`` slices ``y``; the step receives ``x``
+    alone, as Keras gives it."""
+
+    ndim = 1
+    dtype = np.dtype(object)
+
+    def __init__(self, n: int):
+        self.n = int(n)
+
+    def __len__(self) -> int:
+        return self.n
+
+    @property
+    def shape(self) -> tuple:
+        return (self.n,)
+
+    def __getitem__(self, index):
+        return _NoTargets(len(range(self.n)[index]) if isinstance(index, slice) else len(index))
+
+
 class _Running:
     """The logs a step returns: the loss averaged over the samples so far (``compute_loss``
     adds each batch's) and the compiled metrics accumulated over the batches
@@ -186,6 +208,8 @@ class KerasFit:
         if isinstance(validation_data, (tuple, list)):
             xv, yv, *wv = validation_data
             validation_data = (self._pack(xv), self._pack_y(yv), *wv)
+        if y is None and x is not None and not yields_batches(x) and self._override("train_step"):
+            y = _NoTargets(len(_first_array(x)))  # the step gets x alone, as in Keras
         params = {
             "verbose": 1 if verbose == "auto" else verbose,
             "epochs": epochs,
@@ -349,14 +373,17 @@ class KerasFit:
         for batch, (xb, yb, *wb) in enumerate(loader):
             for cb in callbacks:
                 cb.on_train_batch_begin(batch, {})
-            weights = _trainer._sample_weights(yb, wb[0] if wb else None, class_weight, "fit")
-            xb, yb = self._to_device(self._as_input(xb)), self._to_device(yb)  # type: ignore[attr-defined]
-            if weights is not None:
-                weights = self._to_device(weights)  # type: ignore[attr-defined]
+            xb = self._to_device(self._as_input(xb))  # type: ignore[attr-defined]
+            if isinstance(yb, _NoTargets):  # fit(x) without y: the step gets x alone
+                data = list(xb.arrays) if hasattr(xb, "arrays") else xb
+            else:
+                weights = _trainer._sample_weights(yb, wb[0] if wb else None, class_weight, "fit")
+                yb = self._to_device(yb)  # type: ignore[attr-defined]
+                if weights is not None:
+                    weights = self._to_device(weights)  # type: ignore[attr-defined]
+                data = self._step_data(xb, yb, weights)
             before = _optimizer_steps(self)
-            logs = _as_logs(
-                self._run_step("train_step", method, self._step_data(xb, yb, weights)), "train_step"
-            )
+            logs = _as_logs(self._run_step("train_step", method, data), "train_step")
             if batch == 0 and _optimizer_steps(self) == before and self.trainable_weights:  # type: ignore[attr-defined]
                 warnings.warn(
                     f"{type(self).__name__}.train_step ran without an optimizer step: no weight "

@@ -324,3 +324,34 @@ def test_a_model_compiled_without_a_loss_trains_through_its_own_step():
     plain.compile(optimizer="sgd")
     with pytest.raises(RuntimeError, match="needs a loss"):
         plain.fit(x, y, verbose=0)
+
+
+def fit_without_targets(lib):
+    """keras.io's GAN calls fit(images): the step receives the batch of x alone."""
+    received = []
+
+    class Unsupervised(lib.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = lib.layers.Dense(2)
+
+        def call(self, x):
+            return self.dense(x)
+
+        def train_step(self, data):
+            received.append(tuple(data.shape))
+            return {"batch": float(data.shape[0])}
+
+    model = Unsupervised()
+    model.compile()
+    history = model.fit(np.zeros((10, 3), "float32"), batch_size=4, epochs=2, verbose=0)
+    return received, {k: [float(v) for v in vs] for k, vs in history.history.items()}
+
+
+def test_fit_without_targets_hands_the_step_x_alone():
+    assert fit_without_targets(keras) == ([(4, 3), (4, 3), (2, 3)] * 2, {"batch": [2.0, 2.0]})
+
+
+def test_fit_without_targets_matches_keras():
+    real_keras()
+    assert fit_without_targets(keras) == fit_without_targets(real_keras())
