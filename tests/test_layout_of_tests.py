@@ -264,6 +264,7 @@ CROSS_CUTTING = {
     "tests/keras/programs/test_io_programs.py": "keras.io's functional and subclassing programs",
     "tests/keras/programs/test_io_sweep.py": "twelve more keras.io-style programs",
     "tests/keras/programs/test_io_sweep3.py": "four more keras.io-style programs",
+    "tests/keras/programs/test_io_sweep4.py": "twelve keras.io-style programs on round 3's additions",
 }
 
 SPECIAL_STEMS = {"__init__": "init", "__main__": "main"}
