@@ -218,8 +218,6 @@ UNTESTED = {
     "keras_door/minidl_keras/datasets.py": "mnist.load_data(): tests/keras/programs/test_programs.py",
     "keras_door/minidl_keras/elementwise.py": "Activation and Rescaling: tests/keras/test_layers_more.py, "
     "tests/keras/programs/test_programs.py",
-    "keras_door/minidl_keras/fitting.py": "Keras's fit/evaluate signatures: tests/keras/test_differences.py "
-    "(test_positional_fit_*), tests/keras/test_types.py",
     "keras_door/minidl_keras/graph.py": "the layer-level tape: tests/keras/test_functional.py",
     "keras_door/minidl_keras/initializers.py": "tests/keras/test_options.py (test_initializers_*)",
     "keras_door/minidl_keras/losses.py": "tests/keras/test_layers_more.py (Huber, mae), "
@@ -228,8 +226,6 @@ UNTESTED = {
     "keras_door/minidl_keras/missing.py": "tests/keras/test_attention.py, tests/keras/test_text_and_normalization.py",
     "keras_door/minidl_keras/model_file.py": "the .keras file (save, load_model): tests/keras/test_saving.py, "
     "tests/keras/programs/test_programs.py",
-    "keras_door/minidl_keras/models.py": "keras.Model and Sequential: tests/keras/programs/test_programs.py, "
-    "tests/keras/test_saving.py",
     "keras_door/minidl_keras/naming.py": "Keras's automatic names (dense, dense_1): tests/keras/test_functional.py",
     "keras_door/minidl_keras/normalization.py": "tests/keras/test_text_and_normalization.py "
     "(Normalization), tests/keras/test_differences.py (BatchNormalization)",
@@ -269,6 +265,7 @@ CROSS_CUTTING = {
     "tests/keras/programs/test_io_programs.py": "keras.io's functional and subclassing programs",
     "tests/keras/programs/test_io_sweep.py": "twelve more keras.io-style programs",
     "tests/keras/programs/test_io_sweep3.py": "four more keras.io-style programs",
+    "tests/keras/programs/test_io_sweep4.py": "twelve keras.io-style programs on round 3's additions",
 }
 
 SPECIAL_STEMS = {"__init__": "init", "__main__": "main"}

@@ -37,13 +37,14 @@ from minidl.nn.layers import attention as _attention
 from minidl.nn.layers.base import Layer
 
 from .custom import _fans
-from .graph import KerasTensor, Node, is_symbolic, symbolic
+from .graph import KerasTensor, Node, is_symbolic, remember_call, symbolic
 from .missing import KerasFeatureMissing
+from .weights import KerasLayerAPI
 
 __all__ = ["MultiHeadAttention", "Attention"]
 
 
-class MultiHeadAttention(_attention.MultiHeadAttention):
+class MultiHeadAttention(KerasLayerAPI, _attention.MultiHeadAttention):
     """Keras 3's ``MultiHeadAttention(num_heads, key_dim, value_dim=None, dropout=0.0,
     use_bias=True, output_shape=None, ...)`` (see the module's docstring).
 
@@ -223,6 +224,7 @@ class MultiHeadAttention(_attention.MultiHeadAttention):
         node.output = KerasTensor(
             (*query.shape[:-1], out), self.params["Wo"].dtype, name=self.name, node=node
         )
+        remember_call(self, inputs, node.output)
         return node.output
 
     def _keep_source_dims(self, value, key) -> None:
@@ -262,7 +264,7 @@ class MultiHeadAttention(_attention.MultiHeadAttention):
         return grads + [None] * (self._n_inputs - len(grads))
 
 
-class Attention(Layer):
+class Attention(KerasLayerAPI, Layer):
     """Keras 3's ``Attention(use_scale=False, score_mode="dot", dropout=0.0, seed=None)``:
     dot-product attention without projections (Luong's), called on a list::
 
@@ -329,6 +331,7 @@ class Attention(Layer):
             node.output = KerasTensor(
                 (*tensors[0].shape[:-1], tensors[1].shape[-1]), "float32", name=self.name, node=node
             )
+            remember_call(self, inputs, node.output)
             return node.output
         q_mask, v_mask = (None, None) if mask is None else (mask[0], mask[1])
         y = self.forward(

@@ -42,6 +42,7 @@ from minidl import backend
 from minidl.nn.layers.base import Layer
 
 from . import config
+from .weights import KerasLayerAPI
 
 __all__ = ["RandomFlip", "RandomTranslation", "RandomRotation", "RandomZoom", "RandomContrast"]
 
@@ -133,7 +134,7 @@ def _range(factor, name: str, symmetric: bool = True) -> tuple[float, float]:
     return lower, upper
 
 
-class _Augmentation(Layer):
+class _Augmentation(KerasLayerAPI, Layer):
     """One random transformation per image in training, the identity in inference."""
 
     def __init__(self, seed=None, data_format=None, name=None, **kwargs):

@@ -41,7 +41,20 @@ def __getattr__(name: str):
 
 
 class Callback(_callbacks.Callback):
-    """minidl's ``Callback`` with Keras's older names of the training-batch hooks."""
+    """minidl's ``Callback`` with Keras's older names of the training-batch hooks and Keras's
+    ``params`` (``{"verbose", "epochs", "steps"}`` of the ``fit`` that runs it; ``{}`` before)."""
+
+    @property
+    def params(self) -> dict:
+        return self.__dict__.get("_params", {})
+
+    @params.setter
+    def params(self, value: dict) -> None:
+        self.__dict__["_params"] = dict(value)
+
+    def set_params(self, params: dict) -> None:
+        """Keras's hook: ``fit`` hands each callback its ``params`` before training."""
+        self.params = params
 
     def on_batch_begin(self, batch: int, logs=None): ...
     def on_batch_end(self, batch: int, logs=None): ...

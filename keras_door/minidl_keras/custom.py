@@ -40,6 +40,7 @@ from minidl.training.model import Sequential as MinidlSequential
 
 from . import constraints as keras_constraints
 from .graph import Graph, KerasTensor, is_symbolic, tracing
+from .weights import KerasLayerAPI, ParamCount
 
 __all__ = ["Layer", "Lambda", "Variable"]
 
@@ -76,7 +77,7 @@ def _fans(shape):
     return window * shape[-2], window * shape[-1]
 
 
-class Layer(MinidlLayer):
+class Layer(KerasLayerAPI, MinidlLayer):
     """Keras's ``keras.layers.Layer``: subclass it with ``build(input_shape)`` (optional),
     ``call(inputs[, training])`` and ``get_config()``."""
 
@@ -247,7 +248,7 @@ class Layer(MinidlLayer):
 
     def count_params(self):
         counts = [MinidlLayer.count_params(leaf) for leaf in self.leaf_layers()]  # sub-layers included
-        return sum(c[0] for c in counts), sum(c[1] for c in counts)
+        return ParamCount(sum(c[0] for c in counts), sum(c[1] for c in counts))
 
     @property
     def weights(self) -> list:

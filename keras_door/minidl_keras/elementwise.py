@@ -13,10 +13,12 @@ import numpy as np
 from minidl.nn.layers import activations
 from minidl.nn.layers.base import Layer
 
+from .weights import KerasLayerAPI
+
 __all__ = ["Activation", "Rescaling"]
 
 
-class Activation(Layer):
+class Activation(KerasLayerAPI, Layer):
     """An activation as a layer of its own: ``Activation("relu")`` is ``Dense(..., activation="relu")``
     split in two (Keras's ``Activation``). ``"linear"`` is the identity."""
 
@@ -33,7 +35,7 @@ class Activation(Layer):
         return dy if self.activation_layer is None else self.activation_layer.backward(dy)
 
 
-class Rescaling(Layer):
+class Rescaling(KerasLayerAPI, Layer):
     """``y = x * scale + offset`` elementwise: Keras's ``Rescaling(1.0 / 255)`` puts the scaling
     of 0..255 pixels into the model. ``dx = dy * scale``; no params. Integer inputs become
     floating point (the model's dtype when ``fit`` casts them, float32 otherwise)."""

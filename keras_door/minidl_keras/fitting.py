@@ -11,9 +11,149 @@ as they are).
 
 from __future__ import annotations
 
-from minidl.training import trainer as _trainer
+import math
+import types
+import warnings
 
-__all__ = ["KerasFit"]
+import numpy as np
+
+from minidl import backend
+from minidl.training import trainer as _trainer
+from minidl.training.data import BatchStream, DataLoader, yields_batches
+
+__all__ = ["KerasFit", "unpack_x_y_sample_weight"]
+
+#: the step methods a Keras model may override; fit, evaluate and predict call them
+STEPS = ("train_step", "test_step", "predict_step")
+
+#: other frameworks with an autograd of their own: a step written with theirs cannot train here
+FOREIGN = ("torch", "tensorflow", "jax", "jaxlib")
+
+MINIDL_WAY = (
+    "write the step with minidl's own operations: y_pred = self(x, training=True); "
+    "loss = self.compute_loss(x, y, y_pred); self.backward(self.loss.backward()); "
+    "self.optimizer.step(self); return self.compute_metrics(x, y, y_pred) "
+    "(docs/keras.md, 'Overriding train_step'), or call super().train_step(data)"
+)
+
+
+def unpack_x_y_sample_weight(data):
+    """Keras's ``keras.utils.unpack_x_y_sample_weight``: ``(x, y, sample_weight)`` from a step's
+    ``data`` -- a tuple ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)``, or ``x`` alone."""
+    if isinstance(data, list):
+        data = tuple(data)
+    if not isinstance(data, tuple):
+        return data, None, None
+    if len(data) == 1:
+        return data[0], None, None
+    if len(data) == 2:
+        return data[0], data[1], None
+    if len(data) == 3:
+        return data
+    raise ValueError(
+        f"a step's data is (x,), (x, y) or (x, y, sample_weight), got a tuple of {len(data)} entries"
+    )
+
+
+def foreign_names(fn) -> list:
+    """The names ``fn``'s code reads (nested functions included) that belong to another
+    framework: a module ``torch``, ``tensorflow`` or ``jax`` (under any alias, ``tf``), or an
+    object imported from one (``from torch import no_grad``)."""
+    fn = getattr(fn, "__func__", fn)
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return []
+    scope = dict(getattr(fn, "__globals__", {}))
+    for name, cell in zip(code.co_freevars, getattr(fn, "__closure__", None) or ()):
+        try:
+            scope[name] = cell.cell_contents
+        except ValueError:  # an empty cell
+            pass
+    found = set()
+
+    def visit(code):
+        for name in (*code.co_names, *code.co_freevars):
+            if name in FOREIGN:  # import torch inside the function
+                found.add(name)
+                continue
+            obj = scope.get(name)
+            module = obj.__name__ if isinstance(obj, types.ModuleType) else getattr(obj, "__module__", None)
+            if isinstance(module, str) and module.split(".")[0] in FOREIGN:
+                found.add(name)
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                visit(const)
+
+    visit(code)
+    return sorted(found)
+
+
+class _NoTargets:
+    """The targets of ``fit(x)`` without ``y`` for a ``train_step`` that needs none (keras.io's
+    GAN): as many "samples" as ``x``, sliced as ``fit`` slices ``y``; the step receives ``x``
+    alone, as Keras gives it."""
+
+    ndim = 1
+    dtype = np.dtype(object)
+
+    def __init__(self, n: int):
+        self.n = int(n)
+
+    def __len__(self) -> int:
+        return self.n
+
+    @property
+    def shape(self) -> tuple:
+        return (self.n,)
+
+    def __getitem__(self, index):
+        return _NoTargets(len(range(self.n)[index]) if isinstance(index, slice) else len(index))
+
+
+class _Running:
+    """The logs a step returns: the loss averaged over the samples so far (``compute_loss``
+    adds each batch's) and the compiled metrics accumulated over the batches
+    (``compute_metrics``); reset at the start of each epoch and of each ``evaluate``, as
+    Keras resets its metrics."""
+
+    def __init__(self, metrics):
+        self.tally = _trainer.Tally(metrics)
+
+    def add_loss(self, loss: float, n: int) -> None:
+        self.tally.loss_total += float(loss) * n
+        self.tally.seen += n
+
+    def update(self, y_pred, y_true) -> None:
+        for _, meter in self.tally.meters:
+            meter.update(y_pred, y_true)
+
+    def logs(self) -> dict:
+        loss = {"loss": self.tally.loss_total / self.tally.seen} if self.tally.seen else {}
+        return {**loss, **{name: m.result() for name, m in self.tally.meters}}
+
+
+def _as_logs(logs, who: str) -> dict:
+    """A step's returned dict with Python floats (arrays of one value become floats)."""
+    if logs is None:
+        return {}
+    if not isinstance(logs, dict):
+        raise TypeError(f"{who} must return a dict of logs, e.g. {{'loss': ...}}, got {type(logs).__name__}")
+    out = {}
+    for key, value in logs.items():
+        if hasattr(value, "result") and callable(value.result):  # a metric object
+            value = value.result()
+        array = backend.to_numpy(value) if hasattr(value, "shape") else value
+        out[key] = float(np.asarray(array)) if np.size(array) == 1 else array
+    return out
+
+
+def _optimizer_steps(model) -> int:
+    """How many updates the optimizers the model holds (``optimizer``, a GAN's two) have made."""
+    return sum(
+        int(getattr(value, "iterations", 0))
+        for value in vars(model).values()
+        if hasattr(value, "step") and hasattr(value, "iterations")
+    )
 
 
 def _first_array(x):
@@ -26,7 +166,15 @@ def _first_array(x):
 
 
 class KerasFit:
-    """Mixin before ``Trainer`` in a Keras model's bases (``class Model(KerasFit, ..., Trainer)``)."""
+    """Mixin before ``Trainer`` in a Keras model's bases (``class Model(KerasFit, ..., Trainer)``).
+
+    ``train_step``, ``test_step`` and ``predict_step`` are Keras's: a subclass that overrides
+    one has it called by ``fit`` (and ``train_on_batch``), ``evaluate`` (and fit's
+    validation) and ``predict`` once per batch, with ``data`` a tuple ``(x, y)`` or
+    ``(x, y, sample_weight)`` (``(x,)`` for ``predict_step``); ``super().train_step(data)`` is
+    the door's own step. An override must compute with minidl (its layers' backward); one
+    that names another framework's autograd (torch, tensorflow, jax) is refused with an error
+    naming it, since it would see no graph to differentiate."""
 
     def _pack(self, data):
         """``x`` (or a validation ``x``) as ``Trainer`` slices it; unchanged by default."""
@@ -60,6 +208,18 @@ class KerasFit:
         if isinstance(validation_data, (tuple, list)):
             xv, yv, *wv = validation_data
             validation_data = (self._pack(xv), self._pack_y(yv), *wv)
+        if y is None and x is not None and not yields_batches(x) and self._override("train_step"):
+            y = _NoTargets(len(_first_array(x)))  # the step gets x alone, as in Keras
+        params = {
+            "verbose": 1 if verbose == "auto" else verbose,
+            "epochs": epochs,
+            "steps": _steps_per_epoch(x, batch_size, validation_split, steps_per_epoch),
+        }
+        for cb in callbacks or []:  # Keras's callback.params
+            if hasattr(cb, "set_params"):
+                cb.set_params(params)
+            else:  # one of minidl's own callbacks
+                cb.params = dict(params)
         return super().fit(  # type: ignore[misc]
             self._pack(x),
             self._pack_y(y),
@@ -106,9 +266,20 @@ class KerasFit:
         """One gradient step on one batch. Returns what Keras 3 returns: the loss when the model
         has no metrics, ``[loss, *metrics]`` when it has, a dict with ``return_dict=True`` --
         the metrics of this batch's predictions before the step (Keras resets them each call)."""
+        method = self._override("train_step")
+        if method is not None:  # Keras: the metrics reset, one step, its logs
+            self._require_compiled("train_on_batch")
+            self._reset_running()
+            x, y = self._pack(x), self._pack_y(y)
+            weights = _trainer._sample_weights(y, sample_weight, class_weight, "train_on_batch")
+            xb, yb = self._to_device(self._as_input(x)), self._to_device(y)  # type: ignore[attr-defined]
+            data = self._step_data(xb, yb, None if weights is None else self._to_device(weights))  # type: ignore[attr-defined]
+            logs = _as_logs(self._run_step("train_step", method, data), "train_step")
+            values = list(logs.values())
+            return logs if return_dict else (values[0] if len(values) == 1 else values)
         if not self.metrics and not return_dict:  # type: ignore[attr-defined]
             return super().train_on_batch(self._pack(x), self._pack_y(y), sample_weight, class_weight)  # type: ignore[misc]
-        self._require_compiled("train_on_batch")  # type: ignore[attr-defined]
+        self._require_compiled("train_on_batch")
         x, y = self._pack(x), self._pack_y(y)
         weights = _trainer._sample_weights(y, sample_weight, class_weight, "train_on_batch")
         xb, yb = self._to_device(self._as_input(x)), self._to_device(y)  # type: ignore[attr-defined]
@@ -130,10 +301,244 @@ class KerasFit:
         n = len(_trainer._as_batch(_first_array(x), "predict_on_batch"))
         return self.predict(x, batch_size=n, verbose=0)  # type: ignore[attr-defined]
 
+    # ------------------------------------------------------------------ Keras's steps
+    def _override(self, step: str):
+        """The subclass's ``step`` method (bound) when it overrides the door's, else None;
+        refused when it calls another framework's autograd."""
+        if getattr(type(self), step) is getattr(KerasFit, step):
+            return None
+        method = getattr(self, step)
+        names = foreign_names(method)
+        if names:
+            from .missing import KerasFeatureMissing
+
+            raise KerasFeatureMissing(
+                f"{type(self).__name__}.{step} (an override) uses {', '.join(names)}: another "
+                "framework's autograd sees no graph in minidl_keras, whose layers compute with "
+                "NumPy and differentiate with their own backward, so that step would not train "
+                f"(or would train wrong). {MINIDL_WAY[0].upper()}{MINIDL_WAY[1:]}"
+            )
+        return method
+
+    def _run_step(self, step: str, method, data):
+        """Call the override ``method`` on ``data``; an ``AttributeError`` or ``TypeError``
+        inside it is raised again with its name and the minidl way (a tensor's ``.backward()``
+        or ``.grad`` is another framework's autograd)."""
+        try:
+            return method(data)
+        except (AttributeError, TypeError) as err:
+            raise type(err)(
+                f"{err} -- raised inside {type(self).__name__}.{step} (an override called by "
+                f"minidl_keras). If the step uses another framework's autograd (loss.backward() on "
+                f"a tensor, v.value.grad, tape.gradient), that is not here: {MINIDL_WAY}"
+            ) from err
+
+    def _require_compiled(self, what: str) -> None:
+        """``Trainer``'s check, which a step override that computes its own losses (keras.io's
+        GAN: ``super().compile()`` with no loss, two optimizers of its own) does not need."""
+        step = {"fit": "train_step", "train_on_batch": "train_step", "evaluate": "test_step"}.get(what)
+        if step is not None and self._override(step) is not None:
+            return
+        if self.loss is None:  # type: ignore[attr-defined]
+            raise RuntimeError(
+                f"{what} needs a loss: compile(optimizer=..., loss=...), or override train_step "
+                "(and test_step) to compute the losses yourself"
+            )
+        super()._require_compiled(what)  # type: ignore[misc]
+
+    def _running_logs(self) -> _Running:
+        running = self.__dict__.get("_running")
+        if running is None:
+            running = self.__dict__["_running"] = _Running(self.metrics)  # type: ignore[attr-defined]
+        return running
+
+    def _reset_running(self) -> None:
+        self.__dict__["_running"] = _Running(self.metrics)  # type: ignore[attr-defined]
+
+    def _step_data(self, x, y, weights):
+        """What a step receives: ``(x, y)`` or ``(x, y, sample_weight)``, several inputs or
+        outputs as lists of arrays."""
+        unpack = lambda a: list(a.arrays) if hasattr(a, "arrays") else a  # noqa: E731
+        data = (unpack(x), unpack(y))
+        return data if weights is None else (*data, weights)
+
+    def _train_epoch(self, loader, epoch, callbacks, class_weight=None) -> dict:
+        """``Trainer``'s epoch, or one that calls the subclass's ``train_step`` per batch (its
+        returned logs are the batch's; the last batch's are the epoch's, as in Keras)."""
+        method = self._override("train_step")
+        if method is None:
+            return super()._train_epoch(loader, epoch, callbacks, class_weight)  # type: ignore[misc]
+        self._reset_running()
+        logs: dict = {}
+        for batch, (xb, yb, *wb) in enumerate(loader):
+            for cb in callbacks:
+                cb.on_train_batch_begin(batch, {})
+            xb = self._to_device(self._as_input(xb))  # type: ignore[attr-defined]
+            if isinstance(yb, _NoTargets):  # fit(x) without y: the step gets x alone
+                data = list(xb.arrays) if hasattr(xb, "arrays") else xb
+            else:
+                weights = _trainer._sample_weights(yb, wb[0] if wb else None, class_weight, "fit")
+                yb = self._to_device(yb)  # type: ignore[attr-defined]
+                if weights is not None:
+                    weights = self._to_device(weights)  # type: ignore[attr-defined]
+                data = self._step_data(xb, yb, weights)
+            before = _optimizer_steps(self)
+            logs = _as_logs(self._run_step("train_step", method, data), "train_step")
+            if batch == 0 and _optimizer_steps(self) == before and self.trainable_weights:  # type: ignore[attr-defined]
+                warnings.warn(
+                    f"{type(self).__name__}.train_step ran without an optimizer step: no weight "
+                    f"changed. {MINIDL_WAY[0].upper()}{MINIDL_WAY[1:]}",
+                    UserWarning,
+                    stacklevel=4,
+                )
+            loss = logs.get("loss")
+            if isinstance(loss, float) and not math.isfinite(loss):
+                raise _trainer.NonFiniteLossError(
+                    f"the loss became {loss} at epoch {epoch + 1}, batch {batch + 1} "
+                    f"({type(self).__name__}.train_step); training stopped. The History so far is "
+                    "in model.history.",
+                    self.history,  # type: ignore[attr-defined]
+                )
+            for cb in callbacks:
+                cb.on_train_batch_end(batch, dict(logs))
+        return logs
+
+    def _evaluate(self, data, batch_size: int, callbacks=()) -> dict:
+        """``Trainer``'s evaluation, or one that calls the subclass's ``test_step`` per batch."""
+        method = self._override("test_step")
+        if method is None:
+            return super()._evaluate(data, batch_size, callbacks)  # type: ignore[misc]
+        if isinstance(data, BatchStream):
+            batches = data
+        else:
+            x, y, *w = data
+            x, y = _trainer._check_xy(x, y, "evaluate", self.input_shape)  # type: ignore[attr-defined]
+            w = _trainer._sample_weights(y, w[0] if w else None, None, "evaluate")
+            batches = DataLoader(x, y, batch_size=batch_size, sample_weight=w)  # type: ignore[assignment]
+        self._reset_running()
+        logs: dict = {}
+        for batch, (xb, yb, *wb) in enumerate(batches):
+            for cb in callbacks:
+                cb.on_test_batch_begin(batch, {})
+            xb, yb = self._to_device(self._as_input(xb)), self._to_device(yb)  # type: ignore[attr-defined]
+            weights = self._to_device(np.asarray(wb[0])) if wb else None  # type: ignore[attr-defined]
+            logs = _as_logs(
+                self._run_step("test_step", method, self._step_data(xb, yb, weights)), "test_step"
+            )
+            for cb in callbacks:
+                cb.on_test_batch_end(batch, dict(logs))
+        return logs
+
+    def _predict_source(self, source, steps, callbacks):
+        """``predict`` over a source of batches (a ``PyDataset``, a ``Sequence``, a generator):
+        one batch at a time, ``len(source)`` batches (at most ``steps``), never the whole
+        source at once. A batch is ``x`` or a tuple whose first entry is ``x``."""
+        method = self._override("predict_step")
+        callbacks = _trainer._with_model(callbacks, self)
+        if hasattr(source, "__getitem__") and hasattr(source, "__len__"):
+            count = len(source) if steps is None else min(int(steps), len(source))
+            batches = (source[i] for i in range(count))
+        else:
+            iterator = iter(source)
+            batches = (next(iterator) for _ in range(int(steps))) if steps is not None else iterator
+        for cb in callbacks:
+            cb.on_predict_begin()
+        chunks: list = []
+        for batch, data in enumerate(batches):
+            for cb in callbacks:
+                cb.on_predict_batch_begin(batch, {})
+            x = data[0] if isinstance(data, tuple) else data
+            if method is not None:
+                out = self._run_step("predict_step", method, (x,))
+            else:
+                out = self.predict_step((x,))
+            chunks.append(out)
+            for cb in callbacks:
+                cb.on_predict_batch_end(batch, {"outputs": out})
+        for cb in callbacks:
+            cb.on_predict_end()
+        if not chunks:
+            raise ValueError(f"predict: {type(source).__name__} gave no batches")
+        return _join(chunks)
+
+    def _predict_by_step(self, method, arrays, batch_size, steps, callbacks):
+        """``predict`` through the subclass's ``predict_step``, batch by batch: its outputs (an
+        array, a list or a dict of arrays) joined along the batch axis."""
+        n = len(arrays[0])
+        size = 32 if batch_size is None else batch_size
+        callbacks = _trainer._with_model(callbacks, self)
+        for cb in callbacks:
+            cb.on_predict_begin()
+        chunks: list = []
+        for batch, start in enumerate(range(0, n, size)):
+            if steps is not None and batch == steps:
+                break
+            for cb in callbacks:
+                cb.on_predict_batch_begin(batch, {})
+            part = [a[start : start + size] for a in arrays]
+            out = self._run_step("predict_step", method, (part if len(part) > 1 else part[0],))
+            chunks.append(out)
+            for cb in callbacks:
+                cb.on_predict_batch_end(batch, {"outputs": out})
+        for cb in callbacks:
+            cb.on_predict_end()
+        return _join(chunks)
+
+    def train_step(self, data):
+        """Keras's ``train_step``: one gradient step on ``data`` = ``(x, y)`` or ``(x, y,
+        sample_weight)``; returns the logs so far this epoch (``{"loss": .., metric: ..}``).
+        The door's own (``Trainer``'s step); a subclass may override it and call it with
+        ``super().train_step(data)``."""
+        self._require_compiled("train_step")
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
+        x = self._to_device(self._as_input(self._pack(x)))  # type: ignore[attr-defined]
+        y = self._to_device(self._pack_y(y))  # type: ignore[attr-defined]
+        loss, y_pred = self._train_step(x, y, sample_weight)  # type: ignore[attr-defined]
+        running = self._running_logs()
+        running.add_loss(loss, len(_first_array(y_pred)))
+        running.update(y_pred, y)
+        return running.logs()
+
+    def test_step(self, data):
+        """Keras's ``test_step``: the loss and metrics of ``data`` in inference mode, added to
+        this ``evaluate``'s running logs, which it returns."""
+        self._require_compiled("test_step")
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
+        y_pred = self.forward(self._to_device(self._as_input(self._pack(x))), training=False)  # type: ignore[attr-defined]
+        self.compute_loss(x, y, y_pred, sample_weight, training=False)
+        return self.compute_metrics(x, y, y_pred, sample_weight)
+
+    def predict_step(self, data):
+        """Keras's ``predict_step``: the model's outputs for ``data`` = ``(x,)`` in inference
+        mode (an array, or a list of arrays for several outputs)."""
+        x, _, _ = unpack_x_y_sample_weight(data)
+        y = self.forward(self._to_device(self._as_input(self._pack(x))), training=False)  # type: ignore[attr-defined]
+        return [backend.to_numpy(a) for a in y] if isinstance(y, list) else backend.to_numpy(y)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Keras's ``compute_loss``: the compiled loss of ``y_pred`` against ``y`` plus the
+        weight penalties, a float; afterwards ``self.loss.backward()`` is ``dL/dy_pred`` (what
+        ``self.backward`` takes). Where Keras's step adds the loss to its loss tracker after
+        calling this, the door's adds it here: the ``"loss"`` of ``compute_metrics``."""
+        self._require_compiled("compute_loss")
+        y = self._to_device(self._pack_y(y))  # type: ignore[attr-defined]
+        if sample_weight is not None:
+            sample_weight = self._to_device(np.asarray(sample_weight))  # type: ignore[attr-defined]
+        loss = self.loss(y_pred, y, sample_weight=sample_weight) + self.regularization_loss()  # type: ignore[attr-defined]
+        self._running_logs().add_loss(loss, len(_first_array(y_pred)))
+        return loss
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None) -> dict:
+        """Keras's ``compute_metrics``: the compiled metrics updated with this batch; returns
+        the logs so far (the running loss of ``compute_loss`` and each metric)."""
+        running = self._running_logs()
+        running.update(y_pred, self._to_device(self._pack_y(y)))  # type: ignore[attr-defined]
+        return running.logs()
+
     def reset_metrics(self) -> None:
-        """Keras's ``reset_metrics``. minidl keeps no metric state between calls: ``fit``'s
-        epochs, ``evaluate`` and ``train_on_batch`` each start their metrics afresh, so there is
-        nothing to reset."""
+        """Keras's ``reset_metrics``: ``fit``'s epochs, ``evaluate`` and ``train_on_batch``
+        each start their metrics afresh; this resets the running logs a step override reads."""
+        self._reset_running()
 
     @property
     def metrics_names(self) -> list:
@@ -151,3 +556,30 @@ class KerasFit:
         raise ValueError(
             f"no layer named {name!r}; the layers are {[getattr(x, 'name', None) for x in layers]}"
         )
+
+
+def _steps_per_epoch(x, batch_size, validation_split, steps_per_epoch):
+    """The batches of one epoch of ``fit`` (Keras's ``params["steps"]``; None while unknown)."""
+    if steps_per_epoch is not None:
+        return int(steps_per_epoch)
+    if yields_batches(x):
+        return len(x) if hasattr(x, "__len__") else None
+    first = _first_array(x)
+    if first is None or not hasattr(first, "__len__"):
+        return None
+    n = len(first)
+    if validation_split:
+        n = int(n * (1.0 - validation_split))
+    return math.ceil(n / (32 if batch_size is None else batch_size))
+
+
+def _join(chunks):
+    """Per-batch outputs (arrays, lists or dicts of arrays) joined along the batch axis."""
+    first = chunks[0]
+    if isinstance(first, dict):
+        return {k: _join([c[k] for c in chunks]) for k in first}
+    if isinstance(first, (list, tuple)):
+        return [_join([c[i] for c in chunks]) for i in range(len(first))]
+    return np.concatenate(
+        [backend.to_numpy(np.asarray(c) if not hasattr(c, "shape") else c) for c in chunks], axis=0
+    )

@@ -36,19 +36,21 @@ import numpy as np
 from minidl import backend
 from minidl.nn.layers.base import Layer, _checked_shape
 from minidl.training import metrics as minidl_metrics
+from minidl.training.data import yields_batches
 from minidl.training.trainer import Trainer, _with_model
 
 from . import metrics as keras_metrics
 from .fitting import KerasFit
 from .graph import Graph, KerasTensor, dtype_name, is_symbolic, record
+from .keras_api import KerasAbsent
 from .masking import attach_to_loss_and_metrics
 from .naming import name_layer, unique_name
-from .weights import KerasWeights
+from .weights import KerasLayerAPI, KerasWeights
 
 __all__ = ["Input", "InputLayer", "Model"]
 
 
-class InputLayer(Layer):
+class InputLayer(KerasLayerAPI, Layer):
     """The entry of a functional model's ``layers`` for one ``keras.Input`` (no weights); as the
     first entry of a ``keras.Sequential`` it declares the per-sample input shape (not kept in
     ``layers``, as in Keras). ``batch_shape`` is ``(batch_size, *shape)``."""
@@ -60,6 +62,7 @@ class InputLayer(Layer):
         if shape is None:
             raise ValueError("InputLayer needs the per-sample shape, e.g. InputLayer(shape=(784,))")
         self.shape = _checked_shape(shape, "InputLayer")
+        self.batch_size, self.batch_shape = batch_size, None  # (the config: shape and batch_size)
         self.dtype = dtype_name(dtype or "float32")
         self.build(self.shape)
 
@@ -90,6 +93,16 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, 
     return tensor
 
 
+class _ShapeOnly:
+    """The shape and dtype of a batch without its values: what ``Model.build`` records a
+    subclassed model's graph for."""
+
+    dtype = np.dtype("float32")
+
+    def __init__(self, shape):
+        self.shape = shape
+
+
 class _Columns:
     """Several arrays with the same samples, sliced together: a multi-input ``x`` or a
     multi-output ``y`` as ``fit``'s batching sees one array (``len``, ``[index]``)."""
@@ -116,9 +129,11 @@ class _Columns:
         return _Columns([a[index] for a in self.arrays])
 
 
-class Model(KerasFit, KerasWeights, Trainer):  # fit in Keras's order
+class Model(KerasFit, KerasWeights, KerasAbsent, Trainer):  # fit in Keras's order
     """A functional model (``Model(inputs, outputs)``) or, subclassed, a model whose ``call``
     says what it computes. It is also a layer: call it on a KerasTensor inside another model."""
+
+    keras_kind = "Model"  # its row of keras_api.ABSENT
 
     def __init__(self, inputs=None, outputs=None, name=None, **kwargs):
         if kwargs:
@@ -208,6 +223,69 @@ class Model(KerasFit, KerasWeights, Trainer):  # fit in Keras's order
         return self.graph is not None or bool(self._traces)
 
     @property
+    def dtype(self) -> str:
+        """The weights' dtype (Keras's ``model.dtype``): float32 unless built otherwise."""
+        for leaf in self.leaf_layers():
+            for value in leaf.params.values():
+                return value.dtype.name
+        return "float32"
+
+    def _symbolic_graph(self, what: str) -> Graph:
+        if self.graph is not None:
+            return self.graph
+        if self._traces:
+            return list(self._traces.values())[-1]
+        raise AttributeError(
+            f"{self.label} has no {what} yet: a subclassed model has one once it has run on a batch "
+            "(or model.build((None, ...)))"
+        )
+
+    @property
+    def output_shape(self):
+        """Keras's ``model.output_shape``: ``(None, ...)``, a list of them for several outputs."""
+        shapes = [t.shape for t in self._symbolic_graph("output_shape").outputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def input_names(self) -> list:
+        graph = self._symbolic_graph("input_names")
+        return self._input_names or [t.name for t in graph.inputs]
+
+    @property
+    def output_names(self) -> list:
+        """Keras's ``model.output_names``: each output's name (its layer's, or the dict's key)."""
+        graph = self._symbolic_graph("output_names")
+        return self._output_names or [t.name or f"output_{i}" for i, t in enumerate(graph.outputs)]
+
+    @property
+    def input(self):
+        """Keras's ``model.input``: the input tensor (a list of them for several)."""
+        inputs = self._symbolic_graph("input").inputs
+        return inputs[0] if len(inputs) == 1 else list(inputs)
+
+    @property
+    def output(self):
+        """Keras's ``model.output``: the output tensor (a list of them for several)."""
+        outputs = self._symbolic_graph("output").outputs
+        return outputs[0] if len(outputs) == 1 else list(outputs)
+
+    def build(self, input_shape) -> None:
+        """Keras's ``build(input_shape)`` (the batch axis first, ``(None, 4)``; a list of shapes
+        for several inputs): a subclassed model records its graph for that shape, building its
+        layers (nothing is computed). A functional model is built already."""
+        if self.graph is not None:
+            return
+        shapes = input_shape if input_shape and isinstance(input_shape[0], (list, tuple)) else [input_shape]
+        for shape in shapes:
+            if shape is None or len(tuple(shape)) < 2:
+                raise ValueError(
+                    f"{self.label}.build takes Keras's input_shape, the batch axis first: "
+                    f"model.build((None, 4)); got {input_shape!r}"
+                )
+        arrays = [_ShapeOnly(tuple(shape)) for shape in shapes]
+        self._graph_for(arrays, False)
+
+    @property
     def trainable(self) -> bool:
         return any(leaf.trainable for leaf in self.leaf_layers()) if self.leaf_layers() else True
 
@@ -241,10 +319,10 @@ class Model(KerasFit, KerasWeights, Trainer):  # fit in Keras's order
     def _graph_for(self, xs, training: bool) -> Graph:
         if self.graph is not None:
             return self.graph
-        key = (tuple((tuple(np.shape(x)[1:]), np.dtype(x.dtype).name) for x in xs), bool(training))
+        key = (tuple((tuple(x.shape)[1:], np.dtype(x.dtype).name) for x in xs), bool(training))
         if key not in self._traces:
             inputs = [
-                KerasTensor((None, *np.shape(x)[1:]), x.dtype, name=f"input_{i}") for i, x in enumerate(xs)
+                KerasTensor((None, *tuple(x.shape)[1:]), x.dtype, name=f"input_{i}") for i, x in enumerate(xs)
             ]
             outputs = self._call_symbolic(inputs[0] if len(inputs) == 1 else inputs, training)
             flat = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
@@ -353,14 +431,18 @@ class Model(KerasFit, KerasWeights, Trainer):  # fit in Keras's order
         from . import losses as keras_losses
         from . import optimizers as keras_optimizers
 
+        for key in ("jit_compile", "run_eagerly", "auto_scale_loss"):  # change nothing here
+            unsupported.pop(key, None)
         if unsupported:
             raise NotImplementedError(
                 f"compile({', '.join(sorted(unsupported))}=...) is not in minidl_keras: it takes "
                 "optimizer, loss, loss_weights and metrics"
             )
-        if loss is None:
-            raise ValueError("compile needs a loss, e.g. loss='sparse_categorical_crossentropy'")
         self.optimizer = keras_optimizers.get(optimizer)
+        if loss is None:  # Keras allows it: a train_step override computes its own losses
+            self.loss = None  # (fit without such an override says compile needs a loss)
+            self.metrics = _unique_names([_metric(m, None, None, "") for m in _as_list(metrics)])
+            return
         names = self._output_names or ["output"]
         n = len(names)
         saved = isinstance(loss, dict) and "class" in loss  # a loss read from a model file
@@ -402,8 +484,14 @@ class Model(KerasFit, KerasWeights, Trainer):  # fit in Keras's order
         return self._pack(y)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        """Outputs in inference mode: an array, or a list of arrays for several outputs."""
+        """Outputs in inference mode: an array, or a list of arrays for several outputs. A
+        source of batches (a ``PyDataset``, a ``Sequence``, a generator) is read batch by batch."""
+        if yields_batches(x):
+            return self._predict_source(x, steps, callbacks)
         arrays = self._arrays(x)
+        method = self._override("predict_step")
+        if method is not None:
+            return self._predict_by_step(method, arrays, batch_size, steps, callbacks)
         n = len(arrays[0])
         size = 32 if batch_size is None else batch_size
         callbacks = _with_model(callbacks, self)
@@ -472,6 +560,13 @@ class Model(KerasFit, KerasWeights, Trainer):  # fit in Keras's order
         from . import model_file
 
         model_file.save(self, filepath, include_optimizer=include_optimizer)
+
+    def to_json(self, **dumps_options) -> str:
+        """Keras's ``to_json``: the architecture (no weights) as a JSON string in minidl_keras's
+        own format (``model_file.to_json``); ``keras.models.model_from_json`` reads it back."""
+        from . import model_file
+
+        return model_file.to_json(self, **dumps_options)
 
     def get_config(self) -> dict:
         """A subclass's constructor arguments (those given by keyword; override for others)."""

@@ -52,6 +52,7 @@ __all__ = [
     "Graph",
     "Tape",
     "record",
+    "remember_call",
     "symbolic",
     "is_symbolic",
     "tracing",
@@ -287,8 +288,16 @@ def record(layer, x, training=None, **keywords):
     if getattr(layer, "return_state", False):
         for _ in range(_state_count(layer)):
             node.outputs.append(KerasTensor((shape[0], _units(layer)), dtype, node=node))
-        return list(node.outputs)
-    return node.output
+    made = list(node.outputs) if len(node.outputs) > 1 else node.output
+    remember_call(layer, x, made)
+    return made
+
+
+def remember_call(layer, inputs, outputs) -> None:
+    """Keep a layer's first symbolic call: Keras's ``layer.input`` and ``layer.output``
+    (``minidl_keras.weights.KerasLayerAPI`` reads them; kept out of the layer's config)."""
+    if hasattr(layer, "__dict__") and "_keras_output" not in layer.__dict__:
+        layer.__dict__["_keras_input"], layer.__dict__["_keras_output"] = inputs, outputs
 
 
 def _units(layer) -> int:

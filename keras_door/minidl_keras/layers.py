@@ -111,8 +111,8 @@ __all__ = [
     "GlobalAvgPool2D",
 ]
 
-# the same classes (their defaults are Keras's already)
-Dropout, Flatten, Reshape = _L.Dropout, _L.Flatten, _L.Reshape
+# minidl's classes (their defaults are Keras's already) with Keras's Layer API
+# (``KerasLayerAPI``: get_weights, input/output, ...), saved under minidl's names
 
 # minidl's classes with Keras's names for their weights (``layer.kernel``, ``minidl_keras.weights``);
 # they save as minidl's and a loaded model gets them back (``as_keras_layer``)
@@ -201,6 +201,22 @@ class _LayerName:
     def __call__(self, *args, **kwargs) -> _L.Layer:
         return name_layer(self.make(*args, **kwargs), self.__name__)  # Keras's name, as it is made
 
+    def __instancecheck__(self, obj) -> bool:
+        """``isinstance(layer, layers.BatchNormalization)``: a layer of minidl's class behind
+        this name (``minidl.nn.layers.BatchNorm``), as Keras's fine-tuning examples test."""
+        return isinstance(obj, self.layer_class)
+
+    def __subclasscheck__(self, cls) -> bool:
+        return isinstance(cls, type) and issubclass(cls, self.layer_class)
+
+    def __mro_entries__(self, bases):
+        raise NotImplementedError(
+            f"class ...(keras.layers.{self.__name__}) is not in minidl_keras: "
+            f"keras.layers.{self.__name__} makes a minidl.nn.layers.{self.layer_class.__name__} with "
+            f"Keras's defaults; subclass minidl.nn.layers.{self.layer_class.__name__} (its forward and "
+            "backward), or keras.layers.Layer holding one"
+        )
+
     def __repr__(self) -> str:
         return f"<keras.layers.{self.__name__}: makes a minidl.nn.layers.{self.layer_class.__name__}>"
 
@@ -213,7 +229,13 @@ def _embedding(input_dim, output_dim, mask_zero: bool = False, **kwargs) -> _L.E
 
 
 Embedding = _LayerName(_embedding, _L.Embedding, "Embedding", _embedding.__doc__)
-ReLU, Softmax, ELU = _L.ReLU, _L.Softmax, _L.ELU
+Dropout, Flatten, Reshape, ReLU, Softmax, ELU = (
+    _with_keras_names(base, base.__doc__ or "")
+    for base in (_L.Dropout, _L.Flatten, _L.Reshape, _L.ReLU, _L.Softmax, _L.ELU)
+)
+_LayerNorm, _LeakyReLU = (
+    _with_keras_names(base, base.__doc__ or "") for base in (_L.LayerNorm, _L.LeakyReLU)
+)
 GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
 
 
@@ -259,7 +281,7 @@ GlobalAveragePooling2D = GlobalAvgPool2D = _channels_last_by_default(
 UpSampling2D = _channels_last_by_default(pooling.UpSampling2D, "UpSampling2D")
 
 
-def BatchNormalization(
+def _batch_normalization(
     axis=-1, momentum: float = 0.99, epsilon: float = 0.001, center: bool = True, scale: bool = True, **kwargs
 ) -> _L.BatchNorm:
     """Keras's ``BatchNormalization``: a ``minidl.nn.layers.BatchNorm`` with Keras's defaults
@@ -285,19 +307,32 @@ def BatchNormalization(
     )
 
 
-def LayerNormalization(axis=-1, epsilon: float = 0.001, **kwargs) -> _L.LayerNorm:
+BatchNormalization = _LayerName(
+    _batch_normalization, _L.BatchNorm, "BatchNormalization", _batch_normalization.__doc__
+)
+
+
+def _layer_normalization(axis=-1, epsilon: float = 0.001, **kwargs) -> _L.LayerNorm:
     """Keras's ``LayerNormalization``: a ``minidl.nn.layers.LayerNorm`` over the last axis with
     Keras's epsilon 0.001."""
     if axis != -1:
         raise ValueError(f"LayerNormalization normalises the last axis only (axis=-1), got axis={axis!r}")
-    return _L.LayerNorm(eps=epsilon, **kwargs)
+    return _LayerNorm(eps=epsilon, **kwargs)
 
 
-def LeakyReLU(negative_slope: float = 0.3, **kwargs) -> _L.LeakyReLU:
+LayerNormalization = _LayerName(
+    _layer_normalization, _L.LayerNorm, "LayerNormalization", _layer_normalization.__doc__
+)
+
+
+def _leaky_relu(negative_slope: float = 0.3, **kwargs) -> _L.LeakyReLU:
     """Keras's ``LeakyReLU`` (slope 0.3 below zero by default; minidl's and PyTorch's is 0.01)."""
     if "alpha" in kwargs:  # Keras 2's name
         negative_slope = kwargs.pop("alpha")
-    return _L.LeakyReLU(alpha=negative_slope, **kwargs)
+    return _LeakyReLU(alpha=negative_slope, **kwargs)
+
+
+LeakyReLU = _LayerName(_leaky_relu, _L.LeakyReLU, "LeakyReLU", _leaky_relu.__doc__)
 
 
 _ABSENT = {

@@ -29,6 +29,7 @@ from minidl.nn.layers.activations import Softmax
 from minidl.nn.layers.base import Layer
 
 from . import config
+from .weights import KerasLayerAPI
 
 __all__ = ["DATA_FORMATS", "check_data_format", "channels_last_class", "door_class", "inside", "outside"]
 
@@ -66,7 +67,7 @@ def _moved_last(y, rank: int):
     return backend.get_array_module(y).ascontiguousarray(np.moveaxis(y, 1, -1))
 
 
-class ChannelsLast(Layer, register=False):
+class ChannelsLast(KerasLayerAPI, Layer, register=False):
     """The mixin ``channels_last_class`` puts before minidl's class (see the module's docstring)."""
 
     data_format = "channels_last"
@@ -204,7 +205,9 @@ def channels_last_class(base: type, data_format_at: int | None = None) -> type:
     if hasattr(base, "backward_params"):
         namespace["backward_params"] = _backward_params
     cls = type(base.__name__, (ChannelsLast, base), namespace, register=False)
-    DOOR_CLASSES.setdefault(next(c for c in base.__mro__ if c.__module__.split(".")[0] == "minidl"), cls)
+    if base.__module__.split(".")[0] in ("minidl", "minidl_keras"):  # a user's class (a test's) is
+        home = next(c for c in base.__mro__ if c.__module__.split(".")[0] == "minidl")  # no door for
+        DOOR_CLASSES.setdefault(home, cls)  # minidl's: it would claim minidl's base Layer itself
     return cls
 
 

@@ -41,11 +41,12 @@ from .elementwise import Activation, Rescaling
 from .losses import masked_mean
 from .pooling import GlobalAvgPool1D
 from .recurrent import KerasRecurrent
+from .weights import KerasLayerAPI
 
 __all__ = ["Masking", "call_layer", "makes_mask"]
 
 
-class Masking(Layer):
+class Masking(KerasLayerAPI, Layer):
     """``Masking(mask_value=0.0)``: a step whose features all equal ``mask_value`` is padding.
 
     keep[n, t] = any_d x[n, t, d] != mask_value       y = x * keep[..., None]

@@ -25,6 +25,8 @@ from minidl import backend
 from minidl.nn.layers import merge
 from minidl.nn.layers.base import Layer
 
+from .weights import KerasLayerAPI
+
 __all__ = [
     "Add",
     "Subtract",
@@ -45,7 +47,7 @@ __all__ = [
 ]
 
 
-class _Merge(Layer):
+class _Merge(KerasLayerAPI, Layer):
     """A layer of a list of inputs (at least two, of one shape)."""
 
     least: int = 2

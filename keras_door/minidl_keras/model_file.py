@@ -31,6 +31,7 @@ training had never stopped.
 from __future__ import annotations
 
 import inspect
+import json
 import os
 
 import numpy as np
@@ -46,7 +47,7 @@ from .weights import as_keras_layer, keras_class
 FORMAT, FORMAT_VERSION = "minidl.keras.Model", 2
 KEY = "__minidl_keras_model__"
 
-__all__ = ["save", "load", "make_layer", "KEY"]
+__all__ = ["save", "load", "make_layer", "KEY", "to_json", "from_json"]
 
 
 # ---------------------------------------------------------------------- saving
@@ -223,6 +224,33 @@ def load(path, kinds, custom_objects=None, compile=True):
     if compile:
         saving.restore_compiled(model, spec, arrays, model.leaf_layers(), path)
     return model
+
+
+def to_json(model, **dumps_options) -> str:
+    """``model.to_json()``: the description ``save`` writes (no weights), with the constants
+    its graph reads as lists, as one JSON string."""
+    constants: list = []
+    description = describe(model, constants)
+    stored = [{"dtype": np.asarray(c).dtype.str, "shape": list(np.shape(c)), "values": np.asarray(c).ravel().tolist()}
+              for c in constants]  # fmt: skip
+    text = {"format": FORMAT, "format_version": FORMAT_VERSION, "model": description, "constants": stored}
+    return json.dumps(text, **dumps_options)
+
+
+def from_json(text: str, kinds, custom_objects=None):
+    """``keras.models.model_from_json``: the model ``to_json`` described, with new weights."""
+    spec = json.loads(text)
+    if not isinstance(spec, dict) or spec.get("format") != FORMAT:
+        raise ValueError(
+            "model_from_json reads the JSON of minidl_keras's model.to_json(); this text is not one "
+            f"(format {spec.get('format') if isinstance(spec, dict) else None!r}, expected {FORMAT!r}). "
+            "Keras's own JSON names Keras's classes and layouts: rebuild the model with the door's "
+            "layers and move the weights with get_weights/set_weights"
+        )
+    constants = [
+        np.asarray(c["values"], dtype=np.dtype(c["dtype"])).reshape(c["shape"]) for c in spec["constants"]
+    ]
+    return rebuild(spec["model"], kinds, custom_objects, constants, "the JSON")
 
 
 def rebuild(spec: dict, kinds, custom_objects, constants: list, path: str):

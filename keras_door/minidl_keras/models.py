@@ -20,6 +20,7 @@ Sequential, Trainer``. What it changes, where Keras's ways differ from minidl's 
 
 from __future__ import annotations
 
+import contextlib
 import types
 
 import numpy as np
@@ -27,16 +28,21 @@ import numpy as np
 from minidl import backend
 from minidl.nn.layers.base import Layer
 from minidl.training import model as _model
+from minidl.training.data import yields_batches
 from minidl.training.trainer import Trainer
 
 from .fitting import KerasFit
 from .functional import Input, InputLayer, Model, _metric, _unique_names
 from .graph import KerasTensor
+from .keras_api import KerasAbsent
 from .masking import attach_to_loss_and_metrics, call_layer, makes_mask
 from .naming import name_layer
 from .weights import KerasWeights
 
-__all__ = ["Sequential", "KerasSequential", "Model", "load_model"]
+__all__ = ["Sequential", "KerasSequential", "Model", "load_model", "model_from_json"]
+
+#: compile's options that change nothing here, accepted and ignored (Keras compiles for speed)
+IGNORED_COMPILE_OPTIONS = ("jit_compile", "run_eagerly", "auto_scale_loss")
 
 
 def _is_model(layer) -> bool:
@@ -53,9 +59,11 @@ def _declared_input_shape(entry) -> tuple | None:
     return None
 
 
-class KerasSequential(KerasFit, KerasWeights, _model.Sequential):  # fit in Keras's order
+class KerasSequential(KerasFit, KerasWeights, KerasAbsent, _model.Sequential):  # fit in Keras's order
     """Keras's ``Sequential``, exported as ``keras.Sequential`` (see the module's docstring for
     what differs from minidl's)."""
+
+    keras_kind = "Sequential"  # its row of keras_api.ABSENT
 
     display_name = "Sequential"  # the class name Keras shows (repr, a summary's rows)
 
@@ -63,6 +71,103 @@ class KerasSequential(KerasFit, KerasWeights, _model.Sequential):  # fit in Kera
         if layers is not None and any(_is_model(layer) for layer in layers):
             return ModelStack(layers, name=kwargs.get("name"))
         return super().__new__(cls)
+
+    def __init__(self, layers=None, *args, **kwargs):
+        with self._per_sample_shapes():  # minidl's own build calls pass the shape of one sample
+            super().__init__(layers, *args, **kwargs)
+
+    @contextlib.contextmanager
+    def _per_sample_shapes(self):
+        outer = self.__dict__.get("_minidl_build", False)
+        self.__dict__["_minidl_build"] = True
+        try:
+            yield
+        finally:
+            self.__dict__["_minidl_build"] = outer
+
+    def _declare_input_shape(self, shape, source: str) -> None:
+        with self._per_sample_shapes():
+            super()._declare_input_shape(shape, source)
+        self._set_symbolic_calls()
+
+    def build(self, input_shape=None) -> None:
+        """Keras's ``build(input_shape)``: the shape of a batch, its first axis the batch
+        (``model.build((None, 4))``: samples of 4 features). (minidl's ``Sequential.build``
+        takes the shape of one sample; the door calls it with ``input_shape[1:]``.)"""
+        if self.__dict__.get("_minidl_build"):
+            super().build(input_shape)
+            return
+        if input_shape is None or len(tuple(input_shape)) < 2:
+            raise ValueError(
+                "Sequential.build takes Keras's input_shape, the batch axis first: "
+                f"model.build((None, 4)) for samples of 4 features; got {input_shape!r}"
+            )
+        with self._per_sample_shapes():
+            super().build(tuple(input_shape)[1:])
+        self._set_symbolic_calls()
+
+    def _set_symbolic_calls(self) -> None:
+        """Each layer's ``input`` and ``output`` tensors (Keras's ``layer.output``) once the
+        input shape is known, from the per-sample shapes the layers give."""
+        if self.input_shape is None:
+            return
+        x = KerasTensor((None, *self.input_shape), name="input_layer")
+        for layer in self.layers:
+            try:
+                shape = layer.output_shape_for(tuple(x.shape[1:]))
+            except Exception:  # a layer without a shape rule: no tensors from here on
+                return
+            y = KerasTensor((None, *shape), name=getattr(layer, "name", None))
+            layer.__dict__["_keras_input"], layer.__dict__["_keras_output"] = x, y
+            x = y
+
+    @property
+    def output_shape(self) -> tuple:
+        """Keras's ``model.output_shape``: ``(None, *per-sample output shape)``."""
+        if self.input_shape is None:
+            raise AttributeError(
+                f"{self.name or 'sequential'} has no output_shape yet: it is known once the model "
+                "knows its input shape (keras.Input(shape) first, model.build((None, ...)), or a batch)"
+            )
+        return (None, *self._output_shape())
+
+    @property
+    def inputs(self) -> list:
+        """Keras's ``model.inputs``: the symbolic input, once the input shape is known."""
+        if self.input_shape is None or not self.layers:
+            raise AttributeError(f"{self.name or 'sequential'} has no inputs yet (no input shape)")
+        return [self.layers[0].input]  # type: ignore[attr-defined]  # every door layer has it (KerasLayerAPI)
+
+    @property
+    def outputs(self) -> list:
+        if self.input_shape is None or not self.layers:
+            raise AttributeError(f"{self.name or 'sequential'} has no outputs yet (no input shape)")
+        return [self.layers[-1].output]  # type: ignore[attr-defined]
+
+    @property
+    def input(self):
+        """Keras's ``model.input``: the symbolic input, once the input shape is known."""
+        return self.inputs[0]
+
+    @property
+    def output(self):
+        """Keras's ``model.output``: the last layer's output tensor."""
+        return self.outputs[0]
+
+    def to_json(self, **dumps_options) -> str:
+        """Keras's ``to_json``: the architecture (no weights) as a JSON string in minidl_keras's
+        own format (``model_file.to_json``); ``keras.models.model_from_json`` reads it back."""
+        from . import model_file
+
+        return model_file.to_json(self, **dumps_options)
+
+    def pop(self, rebuild: bool = True):
+        """Remove and return the last layer (Keras's ``pop``)."""
+        if not self.layers:
+            raise TypeError("There are no layers in the model.")
+        layer = self.layers.pop()
+        self._set_symbolic_calls()
+        return layer
 
     def add(self, layer) -> None:
         if _is_model(layer):
@@ -73,7 +178,9 @@ class KerasSequential(KerasFit, KerasWeights, _model.Sequential):  # fit in Kera
             )
         shape = _declared_input_shape(layer)
         if shape is None:
-            super().add(name_layer(layer))  # Keras's name ("dense", "dense_1", ...) if it has none
+            with self._per_sample_shapes():
+                super().add(name_layer(layer))  # Keras's name ("dense", "dense_1", ...) if it has none
+            self._set_symbolic_calls()
         elif self.layers:
             raise ValueError(
                 f"Input(shape={shape}) must come first: this model already has "
@@ -107,20 +214,30 @@ class KerasSequential(KerasFit, KerasWeights, _model.Sequential):  # fit in Kera
         """Keras's ``compile``: Keras's names and defaults, metric functions called ``fn(y_true, y_pred)``."""
         from . import losses, optimizers
 
+        for key in IGNORED_COMPILE_OPTIONS:
+            unsupported.pop(key, None)
         if unsupported:
             raise NotImplementedError(
                 f"compile({', '.join(sorted(unsupported))}=...) is not in minidl_keras's Sequential: "
                 "it takes optimizer, loss and metrics"
             )
-        super().compile(
-            optimizer=optimizers.get(optimizer), loss=losses.get(loss) if loss is not None else None
-        )
+        if loss is None:  # Keras allows it: a train_step override computes its own losses
+            self.optimizer, self.loss = optimizers.get(optimizer), None
+            if self.device != "cpu":
+                self.optimizer.to(self.device)
+        else:
+            super().compile(optimizer=optimizers.get(optimizer), loss=losses.get(loss))
         if isinstance(metrics, str) or callable(metrics):
             metrics = [metrics]
         self.metrics = _unique_names([_metric(m, self.loss, None, "") for m in (metrics or [])])
         attach_to_loss_and_metrics(self)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        if yields_batches(x):  # a PyDataset, a Sequence, a generator: batch by batch
+            return self._predict_source(x, steps, callbacks)
+        method = self._override("predict_step")
+        if method is not None:
+            return self._predict_by_step(method, [x], batch_size, steps, callbacks)
         if steps is not None:
             x = x[: steps * (batch_size or 32)]
         return super().predict(x, batch_size, verbose, callbacks=callbacks)
@@ -170,6 +287,15 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
 
     kinds = types.SimpleNamespace(Input=Input, Model=Model, ModelStack=ModelStack, Sequential=Sequential)
     return model_file.load(filepath, kinds, custom_objects, compile)
+
+
+def model_from_json(json_string, custom_objects=None):
+    """Keras's ``keras.models.model_from_json``: the model a door model's ``to_json()``
+    describes, with new weights (move them with ``get_weights``/``set_weights``)."""
+    from . import model_file
+
+    kinds = types.SimpleNamespace(Input=Input, Model=Model, ModelStack=ModelStack, Sequential=Sequential)
+    return model_file.from_json(json_string, kinds, custom_objects)
 
 
 Sequential = KerasSequential  # Keras's name for it: keras.Sequential, keras.models.Sequential

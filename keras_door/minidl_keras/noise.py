@@ -22,6 +22,7 @@ from minidl import backend
 from minidl.nn.layers.base import Layer, fraction
 
 from .pooling import _format
+from .weights import KerasLayerAPI
 
 __all__ = ["SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "Identity"]
 
@@ -33,7 +34,7 @@ def _on_device_of(x, values):
     return backend.to_device(values.astype(x.dtype, copy=False), backend.device_of(x))
 
 
-class _Noise(Layer):
+class _Noise(KerasLayerAPI, Layer):
     """A layer that draws noise in training: from its own generator with ``seed=``, else from
     minidl's (``minidl.seed``)."""
 
@@ -139,7 +140,7 @@ class GaussianDropout(_Noise):
         return dy if noise is _PASS_THROUGH else dy * noise
 
 
-class Identity(Layer):
+class Identity(KerasLayerAPI, Layer):
     """``Identity()``: returns its input (a placeholder in a model's list of layers)."""
 
     def forward(self, x, training=False):

@@ -18,12 +18,14 @@ import numpy as np
 from minidl import backend
 from minidl.nn.layers.base import Layer
 
+from .weights import KerasLayerAPI
+
 __all__ = ["Normalization"]
 
 EPSILON = 1e-7  # keras.config.epsilon()
 
 
-class Normalization(Layer):
+class Normalization(KerasLayerAPI, Layer):
     """Keras 3's ``Normalization(axis=-1, mean=None, variance=None, invert=False)``.
 
     Shapes: x (N, ...) -> y of the same shape; the statistics have the shape of the kept axes.
@@ -44,13 +46,30 @@ class Normalization(Layer):
 
     @property
     def mean(self):
-        """Keras's ``layer.mean``: the given mean, or the adapted one (None before ``build``)."""
-        return self.given_mean if self.given_mean is not None else self.buffers.get("mean")
+        """Keras's ``layer.mean``: the given mean, or the adapted one (None before ``build``),
+        shaped as Keras shapes it once built: to broadcast against the inputs, 1 on every
+        averaged axis and the batch axis ((1, d) for (N, d) inputs; the weight itself,
+        ``get_weights()[0]``, is (d,))."""
+        return self._broadcast(self.given_mean if self.given_mean is not None else self.buffers.get("mean"))
 
     @property
     def variance(self):
-        """Keras's ``layer.variance``: the given variance, or the adapted one."""
-        return self.given_variance if self.given_variance is not None else self.buffers.get("variance")
+        """Keras's ``layer.variance``: the given variance, or the adapted one (shaped as ``mean``)."""
+        return self._broadcast(
+            self.given_variance if self.given_variance is not None else self.buffers.get("variance")
+        )
+
+    def _broadcast(self, value):
+        if value is None or not self.built or self.input_shape is None:
+            return value
+        ndim = 1 + len(self.input_shape)
+        shape = [1] * ndim
+        keep = self._keep_axes(ndim)
+        if value.ndim == len(keep):
+            for d, size in zip(keep, value.shape):
+                shape[d] = size
+            return value.reshape(shape)
+        return value
 
     def _keep_axes(self, ndim: int) -> tuple[int, ...]:
         keep = []

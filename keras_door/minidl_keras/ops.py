@@ -9,8 +9,11 @@ axes its input was broadcast along.
 
     matmul add subtract multiply divide negative power maximum minimum
     exp log sqrt square abs relu sigmoid tanh softmax
-    sum mean max reshape transpose concatenate stack expand_dims squeeze
-    where clip one_hot take cast argmax equal not_equal
+    log1p expm1 erf rsqrt sign floor ceil round softplus silu log_softmax logsumexp
+    sum mean max min var std norm cumsum reshape transpose swapaxes flip
+    concatenate stack expand_dims squeeze
+    where clip one_hot take take_along_axis cast argmax argmin argsort sort top_k
+    equal not_equal less less_equal greater greater_equal zeros_like ones_like
 
 Each is checked against finite differences in ``tests/keras/test_functional.py``.
 """
@@ -18,6 +21,7 @@ Each is checked against finite differences in ``tests/keras/test_functional.py``
 from __future__ import annotations
 
 import builtins
+import math
 from typing import Any
 
 import numpy as np
@@ -67,6 +71,36 @@ __all__ = [
     "equal",
     "not_equal",
     "getitem",
+    "log1p",
+    "expm1",
+    "erf",
+    "rsqrt",
+    "sign",
+    "floor",
+    "ceil",
+    "round",
+    "softplus",
+    "silu",
+    "log_softmax",
+    "logsumexp",
+    "min",
+    "var",
+    "std",
+    "norm",
+    "cumsum",
+    "swapaxes",
+    "flip",
+    "take_along_axis",
+    "argmin",
+    "argsort",
+    "sort",
+    "top_k",
+    "less",
+    "less_equal",
+    "greater",
+    "greater_equal",
+    "zeros_like",
+    "ones_like",
     "convert_to_tensor",
     "convert_to_numpy",
     "shape",
@@ -417,6 +451,299 @@ def arange(start, stop=None, step=1, dtype=None):
         )
     values = np.arange(start, stop, step, dtype=dtype) if stop is not None else np.arange(start, dtype=dtype)
     return symbolic(values) if is_tracing() else values
+
+
+# ---------------------------------------------------------------------- more elementwise functions
+def log1p(x):
+    """``log(1 + x)``, exact for small ``x``; dx = dy / (1 + x)."""
+    return _apply("log1p", np.log1p, lambda dy, y, x: (dy / (1 + x),), x)
+
+
+def expm1(x):
+    """``exp(x) - 1``, exact for small ``x``; dx = dy (y + 1)."""
+    return _apply("expm1", np.expm1, lambda dy, y, x: (dy * (y + 1),), x)
+
+
+_ERF = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def erf(x):
+    """The error function ``2/sqrt(pi) int_0^x exp(-t^2) dt``; dx = dy 2/sqrt(pi) exp(-x^2)."""
+
+    def compute(x):
+        x = np.asarray(x)
+        return _ERF(x).astype(x.dtype if np.issubdtype(x.dtype, np.floating) else np.float32)
+
+    return _apply("erf", compute, lambda dy, y, x: (dy * (2 / math.sqrt(math.pi)) * np.exp(-x * x),), x)
+
+
+def rsqrt(x):
+    """``1 / sqrt(x)``; dx = -dy y^3 / 2."""
+    return _apply("rsqrt", lambda x: 1 / np.sqrt(x), lambda dy, y, x: (-0.5 * dy * y**3,), x)
+
+
+def _flat(name, fn):
+    """An op whose gradient is zero almost everywhere (a step function): none flows back."""
+
+    def op(x):
+        return _apply(name, fn, lambda dy, y, x: (np.zeros_like(dy),), x)
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"``np.{fn.__name__}`` elementwise (its gradient is 0 almost everywhere)."
+    return op
+
+
+sign = _flat("sign", np.sign)
+floor = _flat("floor", np.floor)
+ceil = _flat("ceil", np.ceil)
+
+
+def round(x, decimals: int = 0):  # noqa: A001  (Keras's name)
+    """``x`` rounded (half to even, as NumPy and Keras); no gradient flows back."""
+    return _apply(
+        "round",
+        lambda x: np.round(x, decimals),
+        lambda dy, y, x: (np.zeros_like(dy),),
+        x,
+        config={"decimals": decimals},
+    )
+
+
+def softplus(x):
+    """``log(1 + exp(x))`` without overflow; dx = dy sigmoid(x)."""
+
+    def compute(x):
+        return np.logaddexp(0, x)
+
+    return _apply("softplus", compute, lambda dy, y, x: (dy * 0.5 * (1 + np.tanh(0.5 * x)),), x)
+
+
+def silu(x):
+    """``x sigmoid(x)`` (swish); dx = dy (s + x s (1 - s)), s = sigmoid(x)."""
+
+    def vjp(dy, y, x):
+        s = 0.5 * (1 + np.tanh(0.5 * x))
+        return (dy * (s + x * s * (1 - s)),)
+
+    return _apply("silu", lambda x: x * 0.5 * (1 + np.tanh(0.5 * x)), vjp, x)
+
+
+def log_softmax(x, axis: int = -1):
+    """``x - logsumexp(x)`` along ``axis``; dx = dy - softmax(x) sum(dy)."""
+
+    def compute(x):
+        shifted = x - x.max(axis=axis, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+    def vjp(dy, y, x):
+        return (dy - np.exp(y) * dy.sum(axis=axis, keepdims=True),)
+
+    return _apply("log_softmax", compute, vjp, x, config={"axis": axis})
+
+
+def logsumexp(x, axis=None, keepdims: bool = False):
+    """``log(sum(exp(x)))`` over ``axis`` without overflow; dx = dy softmax(x)."""
+
+    def compute(x):
+        top = np.max(x, axis=axis, keepdims=True)
+        out = np.log(np.exp(x - top).sum(axis=axis, keepdims=True)) + top
+        return out if keepdims else np.squeeze(out, axis=axis)
+
+    def vjp(dy, y, x):
+        kept = _keep(y, axis, keepdims, x.ndim)
+        return (_keep(dy, axis, keepdims, x.ndim) * np.exp(x - kept),)
+
+    return _apply("logsumexp", compute, vjp, x, config={"axis": axis, "keepdims": keepdims})
+
+
+# ---------------------------------------------------------------------- more reductions
+def min(x, axis=None, keepdims: bool = False):  # noqa: A001
+    """The smallest entry; its gradient is shared equally by the entries that reach it."""
+
+    def vjp(dy, y, x):
+        hit = x == _keep(y, axis, keepdims, x.ndim)
+        share = hit / hit.sum(axis=axis, keepdims=True)
+        return (_keep(dy, axis, keepdims, x.ndim) * share,)
+
+    config = {"axis": axis, "keepdims": keepdims}
+    return _apply("min", lambda x: np.min(x, axis=axis, keepdims=keepdims), vjp, x, config=config)
+
+
+def var(x, axis=None, keepdims: bool = False):
+    """The biased variance ``mean((x - mean(x))^2)`` (Keras's); dx = dy 2 (x - mean) / n."""
+
+    def vjp(dy, y, x):
+        count = x.size // np.size(y)
+        centred = x - np.mean(x, axis=axis, keepdims=True)
+        return (_keep(dy, axis, keepdims, x.ndim) * 2 * centred / count,)
+
+    config = {"axis": axis, "keepdims": keepdims}
+    return _apply("var", lambda x: np.var(x, axis=axis, keepdims=keepdims), vjp, x, config=config)
+
+
+def std(x, axis=None, keepdims: bool = False):
+    """``sqrt(var(x))`` (biased, as Keras); dx = dy (x - mean) / (n std)."""
+
+    def vjp(dy, y, x):
+        count = x.size // np.size(y)
+        centred = x - np.mean(x, axis=axis, keepdims=True)
+        return (_keep(dy, axis, keepdims, x.ndim) * centred / (count * _keep(y, axis, keepdims, x.ndim)),)
+
+    config = {"axis": axis, "keepdims": keepdims}
+    return _apply("std", lambda x: np.std(x, axis=axis, keepdims=keepdims), vjp, x, config=config)
+
+
+def norm(x, ord=None, axis=None, keepdims: bool = False):  # noqa: A002  (Keras's name)
+    """The Euclidean norm ``sqrt(sum(x^2))`` over ``axis`` (all entries when None: Frobenius
+    for a matrix), or with ``ord=1`` over a vector axis ``sum(|x|)``. dx = dy x / norm
+    (``ord=1``: dy sign(x)). Other orders raise."""
+    if (
+        ord not in (None, 2, "fro", 1)
+        or (ord == 1 and not isinstance(axis, int))
+        or (ord == 2 and not isinstance(axis, int))
+    ):
+        raise KerasFeatureMissing(
+            f"keras.ops.norm(ord={ord!r}, axis={axis!r}) is not in minidl_keras: it has the Euclidean "
+            "norm (ord=None, or 2 over one axis, 'fro') and ord=1 over one axis"
+        )
+    if ord == 1:
+
+        def compute(x):
+            return np.sum(np.abs(x), axis=axis, keepdims=keepdims)
+
+        def vjp(dy, y, x):
+            return (_keep(dy, axis, keepdims, x.ndim) * np.sign(x),)
+
+    else:
+
+        def compute(x):
+            return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
+
+        def vjp(dy, y, x):
+            return (_keep(dy, axis, keepdims, x.ndim) * x / _keep(y, axis, keepdims, x.ndim),)
+
+    return _apply("norm", compute, vjp, x, config={"ord": ord, "axis": axis, "keepdims": keepdims})
+
+
+def cumsum(x, axis=None):
+    """Running sums along ``axis`` (of the flattened ``x`` when None); dx = the running sums of
+    ``dy`` taken from the end."""
+
+    def compute(x):
+        return np.cumsum(x, axis=axis)
+
+    def vjp(dy, y, x):
+        if axis is None:
+            return (np.flip(np.cumsum(np.flip(dy))).reshape(x.shape),)
+        return (np.flip(np.cumsum(np.flip(dy, axis), axis=axis), axis),)
+
+    return _apply("cumsum", compute, vjp, x, config={"axis": axis})
+
+
+# ---------------------------------------------------------------------- more shapes and selection
+def swapaxes(x, axis1, axis2):
+    """``x`` with two axes exchanged; dx = dy with them exchanged back."""
+    return _apply(
+        "swapaxes",
+        lambda x: np.swapaxes(x, axis1, axis2),
+        lambda dy, y, x: (np.swapaxes(dy, axis1, axis2),),
+        x,
+        config={"axis1": axis1, "axis2": axis2},
+    )
+
+
+def flip(x, axis=None):
+    """``x`` reversed along ``axis`` (every axis when None); dx = dy reversed the same way."""
+    return _apply(
+        "flip", lambda x: np.flip(x, axis), lambda dy, y, x: (np.flip(dy, axis),), x, config={"axis": axis}
+    )
+
+
+def take_along_axis(x, indices, axis=None):
+    """``np.take_along_axis``: for each position, the entry of ``x`` at ``indices`` along
+    ``axis``; repeated indices add their gradients."""
+
+    def compute(x, indices):
+        return np.take_along_axis(x, np.asarray(indices).astype(np.int64), axis=axis)
+
+    def vjp(dy, y, x, indices):
+        dx = np.zeros_like(x, dtype=dy.dtype)
+        ids = np.asarray(indices).astype(np.int64)
+        grid = list(np.ix_(*[np.arange(n) for n in ids.shape]))
+        grid[axis % x.ndim] = ids
+        np.add.at(dx, tuple(grid), dy)
+        return dx, None
+
+    return _apply("take_along_axis", compute, vjp, x, indices, config={"axis": axis})
+
+
+def argmin(x, axis=-1):
+    """Index of the smallest entry along ``axis`` (no gradient)."""
+    return _apply(
+        "argmin", lambda x: np.argmin(x, axis=axis), lambda dy, y, x: (None,), x, config={"axis": axis}
+    )
+
+
+def argsort(x, axis=-1):
+    """The indices that sort ``x`` along ``axis`` (stable; no gradient)."""
+    return _apply(
+        "argsort",
+        lambda x: np.argsort(x, axis=axis, kind="stable"),
+        lambda dy, y, x: (None,),
+        x,
+        config={"axis": axis},
+    )
+
+
+def sort(x, axis=-1):
+    """``x`` sorted along ``axis``; each entry's gradient goes back to where it came from."""
+    return take_along_axis(x, argsort(x, axis=axis), axis=axis)
+
+
+def top_k(x, k, sorted: bool = True):  # noqa: A002  (Keras's name)
+    """``(values, indices)`` of the ``k`` largest entries along the last axis, largest first
+    (ties: the first index first); the values' gradient goes back to where they came from."""
+    if not sorted:
+        raise KerasFeatureMissing(
+            "keras.ops.top_k(sorted=False) is not in minidl_keras: the k entries come sorted"
+        )
+    indices = getitem(argsort(negative(x), axis=-1), (Ellipsis, slice(0, int(k))))
+    return take_along_axis(x, indices, axis=-1), indices
+
+
+def _compare(name, fn):
+    def op(x1, x2):
+        return _apply(name, fn, lambda dy, y, a, b: (None, None), x1, x2)
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"``np.{fn.__name__}(x1, x2)`` elementwise, booleans (no gradient)."
+    return op
+
+
+less, less_equal = _compare("less", np.less), _compare("less_equal", np.less_equal)
+greater, greater_equal = _compare("greater", np.greater), _compare("greater_equal", np.greater_equal)
+
+
+def zeros_like(x, dtype=None):
+    """Zeros of ``x``'s shape (no gradient)."""
+    return _apply(
+        "zeros_like",
+        lambda x: np.zeros_like(x, dtype=dtype),
+        lambda dy, y, x: (None,),
+        x,
+        config={"dtype": dtype},
+    )
+
+
+def ones_like(x, dtype=None):
+    """Ones of ``x``'s shape (no gradient)."""
+    return _apply(
+        "ones_like",
+        lambda x: np.ones_like(x, dtype=dtype),
+        lambda dy, y, x: (None,),
+        x,
+        config={"dtype": dtype},
+    )
 
 
 OPERATORS.update(

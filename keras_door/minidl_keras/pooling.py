@@ -28,6 +28,7 @@ from minidl.nn.layers.base import Layer
 
 from . import config
 from .layout import DOOR_CLASSES, channels_last_class
+from .weights import KerasLayerAPI
 
 __all__ = [
     "MaxPool1D",
@@ -105,7 +106,7 @@ class GlobalAvgPool1D(_GlobalAvgPool1D, register=False):  # type: ignore[call-ar
 DOOR_CLASSES[_L.GlobalAvgPool1D] = GlobalAvgPool1D  # a file loads it back with its mask
 
 
-class _GlobalMax(Layer):
+class _GlobalMax(KerasLayerAPI, Layer):
     spatial_rank = 2
 
     def __init__(self, data_format=None, keepdims: bool = False, name=None, **kwargs):
@@ -150,7 +151,7 @@ class GlobalMaxPooling1D(_GlobalMax):
     spatial_rank = 1
 
 
-class ZeroPadding2D(Layer):
+class ZeroPadding2D(KerasLayerAPI, Layer):
     """``ZeroPadding2D(padding)``: rows and columns of zeros around each image; ``padding`` is
     an int, ``(rows, columns)`` or ``((top, bottom), (left, right))``."""
 

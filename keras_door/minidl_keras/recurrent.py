@@ -44,6 +44,7 @@ from minidl.nn.layers.recurrent import (
 
 from .affine import refuse_missing_penalties
 from .layout import DOOR_CLASSES
+from .weights import KerasLayerAPI
 
 __all__ = ["SimpleRNN", "LSTM", "GRU", "KerasRecurrent"]
 
@@ -89,7 +90,7 @@ def _step_backward(layer, dstate, cache):
     return dx, (dh,), {"Wx": dWx, "Wh": dWh, "b": db}
 
 
-class KerasRecurrent(_Recurrent, register=False):
+class KerasRecurrent(KerasLayerAPI, _Recurrent, register=False):
     """The mixin put before minidl's SimpleRNN, LSTM and GRU (see the module's docstring)."""
 
     def __init__(

@@ -20,6 +20,7 @@ from minidl import backend
 from minidl.nn.layers.base import Layer
 
 from .pooling import _format
+from .weights import KerasLayerAPI
 
 __all__ = ["RepeatVector", "Permute", "UpSampling1D", "ZeroPadding1D", "Cropping1D", "Cropping2D"]
 
@@ -32,7 +33,7 @@ def _pair_of_ints(value, who: str) -> tuple[int, int]:
     return int(pair[0]), int(pair[1])
 
 
-class RepeatVector(Layer):
+class RepeatVector(KerasLayerAPI, Layer):
     """``RepeatVector(n)``: (N, D) -> (N, n, D), the input repeated at every step."""
 
     input_ndims = (2,)
@@ -57,7 +58,7 @@ class RepeatVector(Layer):
         return dy.sum(axis=1)
 
 
-class Permute(Layer):
+class Permute(KerasLayerAPI, Layer):
     """``Permute(dims)``: the axes after the batch reordered, ``dims`` numbered from 1 (Keras's
     ``Permute((2, 1))`` swaps the steps and the features of (N, T, C))."""
 
@@ -82,7 +83,7 @@ class Permute(Layer):
         return dy.transpose(0, *(1 + int(i) for i in np.argsort(self.dims)))
 
 
-class UpSampling1D(Layer):
+class UpSampling1D(KerasLayerAPI, Layer):
     """``UpSampling1D(size)``: (N, T, C) -> (N, size T, C), each step repeated ``size`` times."""
 
     input_ndims = (3,)
@@ -109,7 +110,7 @@ class UpSampling1D(Layer):
         return dy.reshape(n, steps // self.size, self.size, channels).sum(axis=2)
 
 
-class ZeroPadding1D(Layer):
+class ZeroPadding1D(KerasLayerAPI, Layer):
     """``ZeroPadding1D(padding)``: zero steps before and after each sequence (N, T, C);
     ``padding`` is an int or ``(before, after)``."""
 
@@ -134,7 +135,7 @@ class ZeroPadding1D(Layer):
         return dy[:, self.padding[0] : self.padding[0] + steps]
 
 
-class Cropping1D(Layer):
+class Cropping1D(KerasLayerAPI, Layer):
     """``Cropping1D(cropping)``: steps cut from the start and the end of each sequence (N, T, C);
     ``cropping`` is an int or ``(start, end)``."""
 
@@ -164,7 +165,7 @@ class Cropping1D(Layer):
         return dx
 
 
-class Cropping2D(Layer):
+class Cropping2D(KerasLayerAPI, Layer):
     """``Cropping2D(cropping)``: rows and columns cut at the edges of each image; ``cropping``
     is an int, ``(rows, columns)`` or ``((top, bottom), (left, right))`` (a U-Net crops the
     encoder's map to the decoder's this way)."""

@@ -32,6 +32,7 @@ import numpy as np
 from minidl.nn.layers.base import Layer
 
 from .missing import KerasFeatureMissing
+from .weights import KerasLayerAPI
 
 __all__ = ["TextVectorization"]
 
@@ -41,7 +42,7 @@ _STANDARDIZE = (None, "lower_and_strip_punctuation", "lower", "strip_punctuation
 PAD, OOV = "", "[UNK]"
 
 
-class TextVectorization(Layer):
+class TextVectorization(KerasLayerAPI, Layer):
     """Keras 3's ``TextVectorization(max_tokens=None, standardize="lower_and_strip_punctuation",
     split="whitespace", output_mode="int", output_sequence_length=None, vocabulary=None)``
     (see the module's docstring). ``standardize`` and ``split`` may also be functions of one

@@ -10,8 +10,9 @@ from minidl.training.data import one_hot
 __all__ = ["to_categorical", "pad_sequences", "set_random_seed", "PyDataset", "Sequence"]
 
 
-def to_categorical(y, num_classes: int | None = None, dtype="float32"):
-    """Integer labels (N,) (or (N, 1), as Keras accepts) -> one-hot rows (N, num_classes).
+def to_categorical(y, num_classes: int | None = None, dtype="float64"):
+    """Integer labels (N,) (or (N, 1), as Keras accepts) -> one-hot rows (N, num_classes),
+    float64 as Keras 3 returns them (``dtype=`` picks another; ``fit`` casts inputs to float32).
 
     Keras's name for ``minidl.training.data.one_hot``; ``num_classes`` defaults to ``max(y) + 1``.
     """

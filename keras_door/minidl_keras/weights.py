@@ -25,12 +25,18 @@ is laid out alike.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from minidl.nn import layers as _L
 from minidl.nn.layers.base import _own
 
+from .keras_api import KerasAbsent
+
 __all__ = [
+    "KerasLayerAPI",
+    "ParamCount",
     "to_keras",
     "from_keras",
     "Weight",
@@ -167,29 +173,33 @@ class Weight:
         return f"<Weight path={self.path} shape={self.shape}>"
 
 
-class KerasNames:
-    """Mixin of the door's layers (``keras.layers.Dense`` is ``KerasNames`` + minidl's ``Dense``):
-    Keras's attribute names for a layer's weights, ``layer.kernel``, ``layer.bias``, ... as
-    ``Weight`` views in Keras's layout (``numpy()``, ``shape``, ``assign``). ``keras_weights``
-    maps each name to ``(store, key)``: ``{"kernel": ("params", "W"), "bias": ("params", "b")}``,
-    a sub-layer's as ``"<sub-layer>.<key>"`` (``("params", "pointwise.W")``). A built layer
-    without the weight (``use_bias=False``) gives None, as Keras."""
+class ParamCount(int):
+    """A layer's ``count_params()`` as Keras gives it, one int (trainable and not), that also
+    unpacks as minidl's pair ``(trainable, non_trainable)``, which minidl's models and
+    ``summary`` read: ``n = layer.count_params()`` is 176 and ``t, f = layer.count_params()``
+    is ``(176, 0)``."""
 
-    keras_weights: dict[str, tuple[str, str]] = {}
+    pair: tuple[int, int]
 
-    def __getattr__(self, name: str):
-        spec = type(self).keras_weights.get(name)
-        if spec is None:
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        store, key = spec
-        if not self.__dict__.get("built", False):
-            raise AttributeError(
-                f"{type(self).__name__}.{name} exists once the layer is built: call it on a batch, "
-                "or build it (layer.build(input_shape))"
-            )
-        path, _, key = key.rpartition(".")
-        owner = dict(self.layers_within())[path]
-        return Weight(owner, store, key) if key in getattr(owner, store) else None
+    def __new__(cls, trainable: int, non_trainable: int):
+        count = super().__new__(cls, int(trainable) + int(non_trainable))
+        count.pair = (int(trainable), int(non_trainable))
+        return count
+
+    def __iter__(self):
+        return iter(self.pair)
+
+    def __getitem__(self, index):
+        return self.pair[index]
+
+
+class KerasLayerAPI(KerasAbsent):
+    """Mixin of every door layer class (before minidl's ``Layer`` among its bases): what Keras's
+    ``Layer`` has beyond minidl's -- ``get_weights``/``set_weights`` and ``weights``,
+    ``trainable_weights``, ``non_trainable_weights`` (``Weight`` views in Keras's layout and
+    order; ``[]`` for a layer without weights, as an ``InputLayer``), and ``input``/``output``,
+    the ``KerasTensor``s of the layer's first call on symbolic tensors (a functional model, or
+    a ``keras.Sequential`` that knows its input shape), as Keras's ``layer.output``."""
 
     def get_weights(self) -> list:
         """Keras's ``layer.get_weights()``: copies of the layer's arrays in Keras's layout and
@@ -205,6 +215,77 @@ class KerasNames:
             )
         for slot, w in zip(slots, weights):
             slot.assign(w)
+
+    @property
+    def weights(self) -> list:
+        return weights_of([self])
+
+    @property
+    def trainable_weights(self) -> list:
+        return [w for w in weights_of([self]) if w.trainable]
+
+    @property
+    def non_trainable_weights(self) -> list:
+        return [w for w in weights_of([self]) if not w.trainable]
+
+    # Keras 3's names for the same lists
+    variables = weights
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+
+    def count_params(self) -> Any:  # a ParamCount: read as an int or as minidl's pair
+        """Keras's one int, which also unpacks as minidl's ``(trainable, non_trainable)``."""
+        return ParamCount(*super().count_params())  # type: ignore[misc]
+
+    @property
+    def output(self):
+        """The tensor this layer made at its first symbolic call (Keras's ``layer.output``)."""
+        return _symbolic_call(self, "_keras_output", "output")
+
+    @property
+    def input(self):
+        """The tensor (or list of tensors) of this layer's first symbolic call."""
+        return _symbolic_call(self, "_keras_input", "input")
+
+
+def _symbolic_call(layer, key: str, what: str):
+    value = layer.__dict__.get(key)
+    if value is None:
+        raise AttributeError(no_symbolic_call(layer, what))
+    return value
+
+
+def no_symbolic_call(layer, what: str) -> str:
+    return (
+        f"{getattr(layer, 'label', type(layer).__name__)} has no {what}: it has not been called on "
+        "symbolic tensors. Keras's layer.output exists once the layer is called on a keras.Input "
+        "(a functional model, or a keras.Sequential that starts with keras.Input(shape) or is built)"
+    )
+
+
+class KerasNames(KerasLayerAPI):
+    """Mixin of the door's layers (``keras.layers.Dense`` is ``KerasNames`` + minidl's ``Dense``):
+    Keras's attribute names for a layer's weights, ``layer.kernel``, ``layer.bias``, ... as
+    ``Weight`` views in Keras's layout (``numpy()``, ``shape``, ``assign``). ``keras_weights``
+    maps each name to ``(store, key)``: ``{"kernel": ("params", "W"), "bias": ("params", "b")}``,
+    a sub-layer's as ``"<sub-layer>.<key>"`` (``("params", "pointwise.W")``). A built layer
+    without the weight (``use_bias=False``) gives None, as Keras."""
+
+    keras_weights: dict[str, tuple[str, str]] = {}
+
+    def __getattr__(self, name: str):
+        spec = type(self).keras_weights.get(name)
+        if spec is None:  # Keras's other names (KerasAbsent)
+            return super().__getattr__(name)
+        store, key = spec
+        if not self.__dict__.get("built", False):
+            raise AttributeError(
+                f"{type(self).__name__}.{name} exists once the layer is built: call it on a batch, "
+                "or build it (layer.build(input_shape))"
+            )
+        path, _, key = key.rpartition(".")
+        owner = dict(self.layers_within())[path]
+        return Weight(owner, store, key) if key in getattr(owner, store) else None
 
     def constraint_of(self, key: str):
         """The layer's constraint on ``params[key]`` applied in Keras's layout (a Conv2D's kernel
@@ -291,6 +372,11 @@ class KerasWeights:
     @property
     def non_trainable_weights(self) -> list:
         return [w for w in self.weights if not w.trainable]
+
+    # Keras 3's names for the same lists
+    variables = weights
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
 
     def get_weights(self) -> list:
         """Copies of every weight array as Keras lays them out (a Conv2D kernel (KH, KW, C, F), a

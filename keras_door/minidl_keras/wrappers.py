@@ -28,11 +28,12 @@ from minidl import backend
 from minidl.nn.layers.base import Layer
 
 from .recurrent import KerasRecurrent
+from .weights import KerasLayerAPI
 
 __all__ = ["Bidirectional", "TimeDistributed"]
 
 
-class _Wrapper(Layer):
+class _Wrapper(KerasLayerAPI, Layer):
     def sublayers(self) -> dict[str, Layer]:
         raise NotImplementedError
 

@@ -393,3 +393,134 @@ def test_model_weights_list_each_weight_in_get_weights_order(channels_last):
     inputs = keras.Input((4,))
     functional = keras.Model(inputs, keras.layers.Dense(2)(inputs))
     assert [w.numpy().shape for w in functional.weights] == [(4, 2), (2,)]
+
+
+def keras_sgd(p, grads, rates, momentum, nesterov=False):
+    """Keras 3's SGD (keras/src/optimizers/sgd.py) in NumPy: the rate inside the velocity."""
+    p, v = p.copy(), np.zeros_like(p)
+    for g, lr in zip(grads, rates):
+        v = momentum * v - lr * g
+        p = p + (momentum * v - lr * g if nesterov else v)
+    return p
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgd_momentum_under_a_changing_rate_follows_kerass_rule(nesterov):
+    rng = np.random.default_rng(2)
+    start = rng.normal(size=(3,))
+    grads = [rng.normal(size=(3,)) for _ in range(5)]
+    rates = [0.1, 0.1, 0.05, 0.01, 0.2]  # as ReduceLROnPlateau or a scheduler would set them
+    layer, opt = Weight(start), keras.optimizers.SGD(0.1, momentum=0.9, nesterov=nesterov)
+    for g, lr in zip(grads, rates):
+        opt.learning_rate = lr
+        layer.grads["W"][...] = g
+        opt.step([layer])
+    np.testing.assert_allclose(layer.params["W"], keras_sgd(start, grads, rates, 0.9, nesterov), rtol=1e-12)
+    # minidl's own SGD keeps PyTorch's rule (v = mu v + g; p -= lr v): here it differs
+    layer, torch_rule = Weight(start), optim.SGD(0.1, momentum=0.9, nesterov=nesterov)
+    for g, lr in zip(grads, rates):
+        torch_rule.lr = lr
+        layer.grads["W"][...] = g
+        torch_rule.step([layer])
+    assert np.abs(layer.params["W"] - keras_sgd(start, grads, rates, 0.9, nesterov)).max() > 1e-3
+
+
+def test_sgd_momentum_with_a_schedule_matches_keras():
+    real = real_keras()
+    rng = np.random.default_rng(3)
+    start = rng.normal(size=(4,)).astype("float32")
+    grads = [rng.normal(size=(4,)).astype("float32") for _ in range(6)]
+    theirs = real.optimizers.SGD(real.optimizers.schedules.ExponentialDecay(0.1, 1, 0.5), momentum=0.9)
+    var = real.Variable(start)
+    ours = keras.optimizers.SGD(keras.optimizers.schedules.ExponentialDecay(0.1, 1, 0.5), momentum=0.9)
+    layer = Weight(start.astype(np.float32))
+    layer.params["W"] = layer.params["W"].astype(np.float32)
+    layer.grads["W"] = np.zeros_like(layer.params["W"])
+    for g in grads:
+        theirs.apply_gradients([(real.ops.convert_to_tensor(g), var)])
+        layer.grads["W"][...] = g
+        ours.step([layer])
+    np.testing.assert_allclose(layer.params["W"], np.asarray(var.numpy()), rtol=1e-5, atol=1e-7)
+
+
+SCHEDULES = [
+    ("PiecewiseConstantDecay", ([10], [0.1, 0.01]), "PiecewiseConstant"),
+    ("ExponentialDecay", (0.1, 10, 0.9), "ExponentialDecay"),
+    ("InverseTimeDecay", (0.1, 10, 0.9), "InverseTimeDecay"),
+    ("CosineDecay", (0.1, 10), "CosineDecay"),
+]
+
+
+@pytest.mark.parametrize("cls, args, name", SCHEDULES)
+def test_a_schedules_config_names_it_as_keras_does(cls, args, name):
+    config = getattr(keras.optimizers.schedules, cls)(*args).get_config()
+    assert config["name"] == name
+    assert getattr(keras.optimizers.schedules, cls)(*args, name="mine").get_config()["name"] == "mine"
+
+
+@pytest.mark.parametrize("cls, args, name", SCHEDULES)
+def test_a_schedules_config_matches_keras(cls, args, name):
+    real = real_keras()
+    theirs = getattr(real.optimizers.schedules, cls)(*args).get_config()
+    ours = getattr(keras.optimizers.schedules, cls)(*args).get_config()
+    assert {k: v for k, v in theirs.items() if k in ours} == ours
+
+
+def test_to_categorical_is_float64_as_in_keras():
+    y = keras.utils.to_categorical([0, 2, 1])
+    assert y.dtype == np.float64
+    np.testing.assert_array_equal(y, np.eye(3)[[0, 2, 1]])
+    assert keras.utils.to_categorical([1], 3, dtype="float32").dtype == np.float32
+
+
+def test_to_categorical_matches_keras():
+    real = real_keras()
+    ours, theirs = keras.utils.to_categorical([0, 2, 1]), real.utils.to_categorical([0, 2, 1])
+    assert ours.dtype == np.asarray(theirs).dtype
+    np.testing.assert_array_equal(ours, theirs)
+
+
+NORMALIZATION = [
+    (-1, (10, 4), (1, 4)),
+    (None, (10, 4), (1, 1)),
+    (None, (10,), (1,)),
+    (-1, (10, 3, 4), (1, 1, 4)),
+]
+
+
+@pytest.mark.parametrize("axis, shape, expected", NORMALIZATION)
+def test_normalization_statistics_are_shaped_to_broadcast_as_in_keras(axis, shape, expected):
+    data = np.random.default_rng(0).normal(size=shape)
+    layer = keras.layers.Normalization(axis=axis)
+    layer.adapt(data)
+    assert tuple(layer.mean.shape) == expected and tuple(layer.variance.shape) == expected
+    axes = tuple(range(data.ndim)) if axis is None else tuple(range(data.ndim - 1))
+    np.testing.assert_allclose(layer.mean, data.mean(axis=axes, keepdims=True), rtol=1e-5)
+
+
+@pytest.mark.parametrize("axis, shape, expected", NORMALIZATION)
+def test_normalization_statistics_shapes_match_keras(axis, shape, expected):
+    real = real_keras()
+    data = np.random.default_rng(0).normal(size=shape).astype("float32")
+    theirs = real.layers.Normalization(axis=axis)
+    theirs.adapt(data)
+    ours = keras.layers.Normalization(axis=axis)
+    ours.adapt(data)
+    assert tuple(ours.mean.shape) == tuple(theirs.mean.shape)
+    np.testing.assert_allclose(ours.mean, np.asarray(theirs.mean.cpu()), rtol=1e-5, atol=1e-6)
+
+
+def test_setting_the_rate_of_a_scheduled_optimizer_is_refused_as_in_keras():
+    opt = keras.optimizers.SGD(keras.optimizers.schedules.ExponentialDecay(0.1, 1, 0.5), momentum=0.9)
+    with pytest.raises(TypeError, match="not settable"):
+        opt.learning_rate = 0.5
+    with pytest.raises(TypeError, match="not settable"):
+        opt.lr = 0.5
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=opt, loss="mse")
+    with pytest.raises(TypeError, match="not settable"):
+        model.fit(np.zeros((4, 2)), np.zeros((4, 1)), verbose=0,
+                  callbacks=[keras.callbacks.LearningRateScheduler(lambda epoch, lr: lr)])  # fmt: skip
+    plain = keras.optimizers.SGD(0.1)
+    plain.learning_rate = 0.5
+    assert plain.lr == 0.5 and plain.get_config()["lr"] == 0.5

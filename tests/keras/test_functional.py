@@ -7,6 +7,8 @@ nested models. Where Keras 3 is installed (PyTorch backend), the same programs r
 from the same weights and must give the same numbers; elsewhere those tests skip.
 """
 
+import math
+
 import minidl_keras as keras
 import numpy as np
 import pytest
@@ -231,7 +233,135 @@ OPS = {
         [(3, 4), (3, 4)],
     ),
     "one_hot_times": (lambda x: x * ops.one_hot(np.array([0, 1, 3]), 4), [(3, 4)]),
+    "log1p": (ops.log1p, ["pos(3, 4)"]),
+    "expm1": (ops.expm1, [(3, 4)]),
+    "erf": (ops.erf, [(3, 4)]),
+    "rsqrt": (ops.rsqrt, ["pos(3, 4)"]),
+    "softplus": (ops.softplus, [(3, 4)]),
+    "silu": (ops.silu, [(3, 4)]),
+    "log_softmax": (lambda x: ops.log_softmax(x, axis=0), [(3, 4)]),
+    "logsumexp": (lambda x: ops.logsumexp(x, axis=-1), [(3, 4)]),
+    "logsumexp_all": (lambda x: ops.logsumexp(x, keepdims=True), [(3, 4)]),
+    "min": (lambda x: ops.min(x, axis=0), [(3, 4)]),
+    "var": (lambda x: ops.var(x, axis=1, keepdims=True), [(3, 4)]),
+    "std": (lambda x: ops.std(x, axis=0), [(3, 4)]),
+    "norm": (lambda x: ops.norm(x, axis=-1), [(3, 4)]),
+    "norm_all": (lambda x: ops.norm(x), [(3, 4)]),
+    "norm_1": (lambda x: ops.norm(x, ord=1, axis=0), [(3, 4)]),
+    "cumsum": (lambda x: ops.cumsum(x, axis=1), [(3, 4)]),
+    "cumsum_flat": (lambda x: ops.cumsum(x), [(3, 4)]),
+    "swapaxes": (lambda x: ops.swapaxes(x, 0, 2), [(3, 4, 2)]),
+    "flip": (lambda x: ops.flip(x, axis=1), [(3, 4)]),
+    "sort": (lambda x: ops.sort(x, axis=0), [(3, 4)]),
+    "top_k": (lambda x: ops.top_k(x, 2)[0], [(3, 4)]),
+    "take_along_axis": (
+        lambda x: ops.take_along_axis(x, np.array([[0, 0], [3, 1], [2, 2]]), axis=1),
+        [(3, 4)],
+    ),
+    "where_less": (
+        lambda a, b: ops.where(ops.less(a, b), a * ops.ones_like(a), b + ops.zeros_like(b)),
+        [(3, 4), (3, 4)],
+    ),
 }
+
+# the ops added in round 3, compared with Keras's on the same arrays (eager values)
+NEW_OPS = {
+    "log1p": (lambda k, x: k.ops.log1p(x), "pos"),
+    "expm1": (lambda k, x: k.ops.expm1(x), "normal"),
+    "erf": (lambda k, x: k.ops.erf(x), "normal"),
+    "rsqrt": (lambda k, x: k.ops.rsqrt(x), "pos"),
+    "sign": (lambda k, x: k.ops.sign(x), "normal"),
+    "floor": (lambda k, x: k.ops.floor(x), "normal"),
+    "ceil": (lambda k, x: k.ops.ceil(x), "normal"),
+    "round": (lambda k, x: k.ops.round(3 * x), "normal"),
+    "softplus": (lambda k, x: k.ops.softplus(x), "normal"),
+    "silu": (lambda k, x: k.ops.silu(x), "normal"),
+    "log_softmax": (lambda k, x: k.ops.log_softmax(x, axis=0), "normal"),
+    "logsumexp": (lambda k, x: k.ops.logsumexp(x, axis=-1), "normal"),
+    "min": (lambda k, x: k.ops.min(x, axis=0), "normal"),
+    "var": (lambda k, x: k.ops.var(x, axis=1), "normal"),
+    "std": (lambda k, x: k.ops.std(x), "normal"),
+    "norm": (lambda k, x: k.ops.norm(x, axis=-1), "normal"),
+    "norm_all": (lambda k, x: k.ops.norm(x), "normal"),
+    "norm_1": (lambda k, x: k.ops.norm(x, ord=1, axis=0), "normal"),
+    "cumsum": (lambda k, x: k.ops.cumsum(x, axis=1), "normal"),
+    "cumsum_flat": (lambda k, x: k.ops.cumsum(x), "normal"),
+    "swapaxes": (lambda k, x: k.ops.swapaxes(x, 0, 1), "normal"),
+    "flip": (lambda k, x: k.ops.flip(x, axis=1), "normal"),
+    "sort": (lambda k, x: k.ops.sort(x, axis=0), "normal"),
+    "argsort": (lambda k, x: k.ops.argsort(x, axis=-1), "normal"),
+    "argmin": (lambda k, x: k.ops.argmin(x, axis=0), "normal"),
+    "top_k_values": (lambda k, x: k.ops.top_k(x, 2)[0], "normal"),
+    "top_k_indices": (lambda k, x: k.ops.top_k(x, 2)[1], "normal"),
+    "take_along_axis": (
+        lambda k, x: k.ops.take_along_axis(x, np.array([[0, 0], [3, 1], [2, 2]]), axis=1),
+        "normal",
+    ),
+    "less": (lambda k, x: k.ops.less(x, 0.1), "normal"),
+    "greater_equal": (lambda k, x: k.ops.greater_equal(x, 0.1), "normal"),
+    "zeros_like": (lambda k, x: k.ops.zeros_like(x), "normal"),
+    "ones_like": (lambda k, x: k.ops.ones_like(x), "normal"),
+}
+
+
+def _new_op_input(kind):
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(3, 4)).astype("float32")
+    return np.abs(x) + 0.5 if kind == "pos" else x
+
+
+@pytest.mark.parametrize("name", sorted(NEW_OPS))
+def test_new_ops_compute_what_numpy_says(name):
+    fn, kind = NEW_OPS[name]
+    x = _new_op_input(kind).astype(np.float64)
+    expected = {
+        "log1p": lambda: np.log1p(x),
+        "expm1": lambda: np.expm1(x),
+        "erf": lambda: np.array([[math.erf(v) for v in row] for row in x]),
+        "rsqrt": lambda: 1 / np.sqrt(x),
+        "sign": lambda: np.sign(x),
+        "floor": lambda: np.floor(x),
+        "ceil": lambda: np.ceil(x),
+        "round": lambda: np.round(3 * x),
+        "softplus": lambda: np.log(1 + np.exp(x)),
+        "silu": lambda: x / (1 + np.exp(-x)),
+        "log_softmax": lambda: x - np.log(np.exp(x).sum(axis=0, keepdims=True)),
+        "logsumexp": lambda: np.log(np.exp(x).sum(axis=-1)),
+        "min": lambda: x.min(axis=0),
+        "var": lambda: x.var(axis=1),
+        "std": lambda: x.std(),
+        "norm": lambda: np.sqrt((x * x).sum(axis=-1)),
+        "norm_all": lambda: np.sqrt((x * x).sum()),
+        "norm_1": lambda: np.abs(x).sum(axis=0),
+        "cumsum": lambda: np.cumsum(x, axis=1),
+        "cumsum_flat": lambda: np.cumsum(x),
+        "swapaxes": lambda: x.T,
+        "flip": lambda: x[:, ::-1],
+        "sort": lambda: np.sort(x, axis=0),
+        "argsort": lambda: np.argsort(x, axis=-1),
+        "argmin": lambda: x.argmin(axis=0),
+        "top_k_values": lambda: -np.sort(-x, axis=-1)[:, :2],
+        "top_k_indices": lambda: np.argsort(-x, axis=-1)[:, :2],
+        "take_along_axis": lambda: np.take_along_axis(x, np.array([[0, 0], [3, 1], [2, 2]]), axis=1),
+        "less": lambda: x < 0.1,
+        "greater_equal": lambda: x >= 0.1,
+        "zeros_like": lambda: np.zeros_like(x),
+        "ones_like": lambda: np.ones_like(x),
+    }[name]()
+    np.testing.assert_allclose(fn(keras, x), expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(NEW_OPS))
+def test_new_ops_match_keras(name):
+    real = real_keras()
+    fn, kind = NEW_OPS[name]
+    x = _new_op_input(kind)
+    theirs = real.ops.convert_to_numpy(fn(real, x))
+    ours = fn(keras, x)
+    assert np.shape(ours) == np.shape(theirs)
+    np.testing.assert_allclose(
+        np.asarray(ours, dtype=np.float64), theirs.astype(np.float64), rtol=1e-5, atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("name", sorted(OPS))

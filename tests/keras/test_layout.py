@@ -69,3 +69,15 @@ def test_the_chapter3_fixture_replaces_one_exercise_cell(chapter3):
     assert cells[2]["source"] == "x = 1" and path.name == "03_backpropagation.ipynb"
     removed = json.loads(chapter3("weight_norm_backward", keep=False).read_text())["cells"]
     assert len(removed) == len(cells) - 2
+
+
+def test_a_users_channels_last_class_is_no_door_for_minidls_own():
+    """A class made from a user's layer (as the test above does) does not become the door's class
+    for minidl's base ``Layer``: a saved custom layer then loads as itself, whatever ran before."""
+    from minidl_keras.layout import DOOR_CLASSES
+
+    class Mine(Layer):
+        input_ndims = (4,)
+
+    channels_last_class(Mine)
+    assert Layer not in DOOR_CLASSES

@@ -20,6 +20,9 @@ Keras's rules, where they differ from minidl's (PyTorch's):
   centred RMSprop ``sqrt(s - a^2 + epsilon)``); Adam adds it to ``sqrt(v)`` before the bias
   correction, ``p -= lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps)``, which is minidl's
   rule with ``eps / sqrt(1 - b2^t)`` in place of ``eps`` (``KerasAdam.epsilon``);
+* SGD's velocity holds the steps times the learning rate (``v = momentum v - lr g``;
+  ``p += v``; minidl's holds the gradients, ``v = mu v + g; p -= lr v``), which matters when the
+  rate changes: a schedule, ``ReduceLROnPlateau``, ``LearningRateScheduler``;
 * RMSprop's momentum buffer holds the steps times the learning rate
   (``b = momentum b + lr g / sqrt(...)``; ``p -= b``), which matters when the rate changes;
 * Adagrad's sum starts at ``initial_accumulator_value`` (0.1; minidl's 0);
@@ -28,7 +31,9 @@ Keras's rules, where they differ from minidl's (PyTorch's):
   minidl's ``AdamW`` with Keras's epsilon); minidl's own ``weight_decay`` of SGD, RMSprop and
   Adagrad is PyTorch's L2 term added to the gradient;
 * a schedule is evaluated at the step count before each update, and ``lr`` (also read and set
-  as ``learning_rate``) reports the next step's rate after it.
+  as ``learning_rate``) reports the next step's rate after it; setting the rate of an optimizer
+  driven by a schedule is a ``TypeError``, as in Keras (a ``LearningRateScheduler`` or
+  ``ReduceLROnPlateau`` would otherwise be overridden at the next step).
 
 The classes (``KerasSGD``, ..., ``KerasAdamW``) take minidl's argument names, as a saved
 optimizer's configuration holds them; ``minidl.nn.optim.get`` finds them by class name.
@@ -41,6 +46,7 @@ from typing import TYPE_CHECKING
 from minidl import backend
 from minidl.nn import optim as _optim
 
+from ..keras_api import KerasAbsent
 from . import schedules
 
 __all__ = ["SGD", "RMSprop", "Adagrad", "Adam", "AdamW", "Optimizer", "schedules", "get"]
@@ -55,15 +61,35 @@ else:
     _RulesBase = object
 
 
-class KerasRules(_RulesBase):
+class KerasRules(KerasAbsent, _RulesBase):
     """What every Keras optimizer adds to minidl's: ``lr`` may be a ``LearningRateSchedule``,
     ``decoupled_weight_decay`` shrinks each weight before its update, ``learning_rate`` is
-    ``lr``. Placed before a minidl optimizer class among a subclass's bases."""
+    ``lr``. Placed before a minidl optimizer class among a subclass's bases. Keras's names it
+    lacks raise ``KerasFeatureMissing`` with minidl's way (``keras_api``)."""
+
+    keras_kind = "Optimizer"
 
     def __init__(self, lr, *args, decoupled_weight_decay: float = 0.0, **options):
         self.schedule = lr if isinstance(lr, schedules.LearningRateSchedule) else None
         super().__init__(lr if self.schedule is None else self.schedule(0), *args, **options)
         self.decoupled_weight_decay = float(decoupled_weight_decay)
+
+    @property  # minidl's plain attribute, kept in vars(self) for get_config
+    def lr(self) -> float:
+        return self.__dict__["lr"]
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        """Set the rate; refused, as in Keras, when a schedule gives it (a callback such as
+        ``LearningRateScheduler`` or ``ReduceLROnPlateau`` would be overridden silently)."""
+        if getattr(self, "schedule", None) is not None and "lr" in self.__dict__:
+            raise TypeError(
+                "This optimizer was created with a `LearningRateSchedule` object as its "
+                "`learning_rate` constructor argument, hence its learning rate is not settable. "
+                "If you need the learning rate to be settable, you should instantiate the "
+                "optimizer with a float `learning_rate` argument."
+            )
+        self.__dict__["lr"] = float(value)
 
     @property
     def learning_rate(self) -> float:
@@ -76,10 +102,10 @@ class KerasRules(_RulesBase):
 
     def step(self, model) -> None:
         if self.schedule is not None:
-            self.lr = float(self.schedule(self.iterations))
+            self.__dict__["lr"] = float(self.schedule(self.iterations))
         super().step(model)
         if self.schedule is not None:  # what lr reports now is the next step's rate, as in Keras
-            self.lr = float(self.schedule(self.iterations))
+            self.__dict__["lr"] = float(self.schedule(self.iterations))
 
     def decay(self, param) -> None:
         """Keras's decoupled weight decay, before the step: ``p -= p * wd * lr``."""
@@ -106,7 +132,27 @@ class KerasRules(_RulesBase):
 
 
 class KerasSGD(KerasRules, _optim.SGD):
-    """minidl's SGD (the same steps as Keras's for a constant learning rate) with Keras's decay."""
+    """SGD with Keras's momentum rule, the learning rate inside the velocity:
+    ``v = momentum v - lr g``, then ``p += v`` (Nesterov: ``p += momentum v - lr g``, with the
+    new ``v``). For a constant rate these are minidl's (PyTorch's) steps, whose velocity holds
+    the gradients without the rate (``v = mu v + g; p -= lr v``); when the rate changes (a
+    schedule, ``ReduceLROnPlateau``, ``LearningRateScheduler``) each past gradient keeps the
+    rate it was taken with, as in Keras. The velocity is kept in Keras's units."""
+
+    def update(self, param, grad, state) -> None:
+        if not self.momentum:  # p -= lr g: one rule in both libraries, minidl's kernel
+            super().update(param, grad, state)
+            return
+        self.decay(param)
+        g = grad + param.dtype.type(self.weight_decay) * param if self.weight_decay else grad
+        lr, momentum = param.dtype.type(self.lr), param.dtype.type(self.momentum)
+        velocity = state["velocity"]
+        velocity *= momentum
+        velocity -= lr * g
+        if self.nesterov:
+            param += momentum * velocity - lr * g
+        else:
+            param += velocity
 
 
 class KerasRMSprop(KerasRules, _optim.RMSprop):
@@ -175,8 +221,8 @@ def _common(options: dict, who: str, weight_decay, decay_by_kernel: bool = False
 def SGD(
     learning_rate=0.01, momentum: float = 0.0, nesterov: bool = False, weight_decay=None, **common
 ) -> KerasSGD:
-    """Keras's SGD as ``minidl.nn.optim.SGD`` (PyTorch's momentum rule, the same steps as
-    Keras's for a constant learning rate)."""
+    """Keras's SGD: ``minidl.nn.optim.SGD`` with Keras's momentum rule (``v = momentum v -
+    lr g; p += v``: the rate inside the velocity, ``KerasSGD``)."""
     options = _common(common, "SGD", weight_decay)
     return KerasSGD(learning_rate, momentum=momentum, nesterov=nesterov, **options)
 

@@ -25,8 +25,9 @@ __all__ = [
 class LearningRateSchedule:
     """A learning rate that changes every step: ``schedule(step) -> lr``, with ``step`` the
     optimizer's ``iterations`` (0 at the first update). Subclasses store their constructor
-    arguments under their own names (that is their ``get_config``) and are found again by
-    class name when a saved optimizer is loaded (``from_saved``)."""
+    arguments under their own names (that is their ``get_config``; ``name`` defaults to Keras's:
+    the class name, ``"PiecewiseConstant"`` for ``PiecewiseConstantDecay``) and are found again
+    by class name when a saved optimizer is loaded (``from_saved``)."""
 
     classes: dict[str, type] = {}
 
@@ -72,7 +73,7 @@ class ExponentialDecay(LearningRateSchedule):
         )
         self.decay_steps = _positive(decay_steps, "decay_steps", "ExponentialDecay")
         self.decay_rate = _positive(decay_rate, "decay_rate", "ExponentialDecay")
-        self.staircase, self.name = bool(staircase), name
+        self.staircase, self.name = bool(staircase), name or "ExponentialDecay"
 
     def __call__(self, step):
         p = step / self.decay_steps
@@ -87,7 +88,8 @@ class InverseTimeDecay(LearningRateSchedule):
             initial_learning_rate, "initial_learning_rate", "InverseTimeDecay"
         )
         self.decay_steps = _positive(decay_steps, "decay_steps", "InverseTimeDecay")
-        self.decay_rate, self.staircase, self.name = decay_rate, bool(staircase), name
+        self.decay_rate, self.staircase = decay_rate, bool(staircase)
+        self.name = name or "InverseTimeDecay"
 
     def __call__(self, step):
         p = step / self.decay_steps
@@ -104,7 +106,8 @@ class PiecewiseConstantDecay(LearningRateSchedule):
                 f"PiecewiseConstantDecay needs one value more than boundaries, got "
                 f"{len(boundaries)} boundaries and {len(values)} values"
             )
-        self.boundaries, self.values, self.name = list(boundaries), list(values), name
+        self.boundaries, self.values = list(boundaries), list(values)
+        self.name = name or "PiecewiseConstant"  # Keras's default name (not the class's)
 
     def __call__(self, step):
         for boundary, value in zip(self.boundaries, self.values):
@@ -120,7 +123,7 @@ class CosineDecay(LearningRateSchedule):
     def __init__(self, initial_learning_rate, decay_steps, alpha: float = 0.0, name=None):
         self.initial_learning_rate = _positive(initial_learning_rate, "initial_learning_rate", "CosineDecay")
         self.decay_steps = _positive(decay_steps, "decay_steps", "CosineDecay")
-        self.alpha, self.name = alpha, name
+        self.alpha, self.name = alpha, name or "CosineDecay"
 
     def __call__(self, step):
         cosine = 0.5 * (1 + math.cos(math.pi * min(step, self.decay_steps) / self.decay_steps))
