@@ -144,7 +144,10 @@ KERAS_GROUPS = [
     (
         "foundations",
         0,
-        [f"minidl_keras.{m}" for m in "_version config layout missing keras_api naming weights fitting".split()],
+        [
+            f"minidl_keras.{m}"
+            for m in "_version config layout missing keras_api naming weights fitting".split()
+        ],
     ),
     ("parts", 1, [f"minidl_keras.{m}" for m in _KERAS_PARTS.split()]),
     ("tape", 2, [f"minidl_keras.{m}" for m in "graph custom ops attention model_file".split()]),

@@ -240,9 +240,17 @@ class _Specialise(ast.NodeTransformer):
                 return _switch(folded) if any(_is_switch(c) for c in operands) else folded
         if isinstance(node, ast.BinOp):  # x * 1, x + 0, x - False with a switch's constant
             left, right = node.left, node.right
-            if _is_switch(right) and _identity(node.op, right.value, right_side=True):
+            if (
+                isinstance(right, ast.Constant)
+                and _is_switch(right)
+                and _identity(node.op, right.value, right_side=True)
+            ):
                 return left
-            if _is_switch(left) and _identity(node.op, left.value, right_side=False):
+            if (
+                isinstance(left, ast.Constant)
+                and _is_switch(left)
+                and _identity(node.op, left.value, right_side=False)
+            ):
                 return right
         return node
 
@@ -252,7 +260,7 @@ class _Specialise(ast.NodeTransformer):
         """``False and x`` is False, ``True or x`` is True; constants that do not decide drop out."""
         self.generic_visit(node)
         deciding = isinstance(node.op, ast.Or)  # the value that ends an ``or``: a true one
-        values = []
+        values: list[ast.expr] = []
         for value in node.values:
             if isinstance(value, ast.Constant):
                 if bool(value.value) == deciding:

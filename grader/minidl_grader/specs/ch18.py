@@ -244,6 +244,7 @@ def _ridge_loo(features, labels, n_classes, lams, mistake=None):
         hat = x @ np.linalg.solve(x.T @ x + lam * np.eye(x.shape[1]), x.T)
         residual = y - hat @ y
         leverage = np.diag(hat)[:, None]
+        divisor: float | np.ndarray
         if mistake == "in-sample":
             divisor = 1.0
         elif mistake == "squared":

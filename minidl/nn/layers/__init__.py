@@ -39,8 +39,8 @@ from .conv import AvgPool2D, Conv2D, GlobalAvgPool2D, MaxPool2D
 from .conv1d import AvgPool1D, Conv1D, GlobalAvgPool1D, MaxPool1D
 from .core import Dense, Dropout, Flatten, Reshape
 from .embedding import Embedding
-from .lora import LoRA
 from .gaussian import GaussianSample
+from .lora import LoRA
 from .merge import Concatenate
 from .normalization import BatchNorm, LayerNorm
 from .patches import ClassToken, PatchEmbedding, SelectToken
