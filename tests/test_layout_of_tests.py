@@ -258,6 +258,8 @@ CROSS_CUTTING = {
     "tests/grader/test_layout.py": "the grader's folders and its own distribution",
     "tests/grader/specs/test_wrong_answers.py": "the usual wrong answers of every chapter's exercises",
     "tests/grader/specs/test_contracts.py": "every spec's contract (dtypes, inputs) against its reference and task",
+    "tests/grader/test_instructor_path.py": "an instructor's path: release, package, setup-cell errors, the CSV",
+    "tests/grader/test_numba_evidence.py": "Numba kernels judged by their compiled dispatcher and prange work",
     "tests/keras/test_differences.py": "no silent difference with Keras: optimizers, schedules, fit, weights",
     "tests/keras/test_options.py": "optimizer options, initializers, constraints, penalties, add_weight",
     "tests/keras/test_types.py": "what typing the door changed: names, metrics, keyword arguments",
