@@ -154,6 +154,7 @@ def test_a_gradescope_package_grades_the_private_chapter(tmp_path):
     assert results["score"] == 2 and results["tests"][0]["name"] == "softsign_backward"
 
 
+@pytest.mark.slow
 def test_a_student_release_carries_the_course_exercise_not_its_key(tmp_path):
     """``release --out DIR --course C``: the course's exercise notebook and its public cases
     go to the students; its specs and solutions do not."""

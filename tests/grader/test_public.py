@@ -259,6 +259,7 @@ def _leaks(files: dict[str, str]) -> dict[str, list[str]]:
     return leaks
 
 
+@pytest.mark.slow
 def test_the_leak_check_finds_a_pasted_reference():
     from minidl_grader.specs import ch06, ch20
 

@@ -115,6 +115,7 @@ def graded_folder(tmp_path_factory):
     return {Path(r["submission"]).name: r for r in json.loads(out.read_text())}
 
 
+@pytest.mark.sandbox
 def test_a_notebook_in_a_subfolder_in_nbformat3_with_large_outputs_gets_full_marks(graded_folder):
     assert set(graded_folder) == {"my work.ipynb", "copied.ipynb"}  # no checkpoint copy
     result = graded_folder["my work.ipynb"]

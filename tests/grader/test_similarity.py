@@ -174,6 +174,7 @@ def _chapter4_with_adam(path, source: str):
     notebook.write_notebook(nb, path)
 
 
+@pytest.mark.sandbox
 def test_grading_a_batch_fills_the_column_and_writes_the_report(tmp_path):
     folder = tmp_path / "submissions"
     folder.mkdir()

@@ -314,6 +314,7 @@ class TinyTransformerBlock(layers.Layer):
         return self.layernorm2(out1 + self.ffn(out1))
 
 
+@pytest.mark.slow
 def test_gradients_through_a_transformer_block_of_custom_layers():
     """Every weight of the block -- the attention's, the held Sequential's (trained since this
     change), the norms' -- and the input get finite-difference gradients through the tape."""

@@ -182,6 +182,7 @@ SEPARABLE = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, args, kwargs", SEPARABLE)
 @pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
 def test_depthwise_and_separable_convolutions_pass_gradient_checks(name, args, kwargs, data_format):

@@ -153,6 +153,7 @@ def test_a_functional_cnn_with_the_new_layers_trains():
 
 
 # ------------------------------------------------------------------ wrappers
+@pytest.mark.slow
 @pytest.mark.parametrize("merge_mode", ["concat", "sum", "ave", "mul"])
 @pytest.mark.parametrize("rnn", ["SimpleRNN", "LSTM", "GRU"])
 @pytest.mark.parametrize("return_sequences", [False, True])

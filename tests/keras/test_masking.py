@@ -77,6 +77,7 @@ def test_masked_models_equal_keras(case):
     assert np.abs(unmasked - ours.predict(IDS)).max() > 1e-4
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
 def test_masked_models_pass_gradient_checks(case):
     mdl.seed(0)
@@ -227,6 +228,7 @@ def _seq2seq_data(n=12, steps=4, tokens=5, seed=0):
     return source, decoder_in, target
 
 
+@pytest.mark.slow
 def test_seq2seq_states_carry_gradients_and_pass_a_gradient_check():
     mdl.seed(0)
     source, decoder_in, _ = _seq2seq_data()
@@ -369,6 +371,7 @@ def test_bidirectional_with_a_given_backward_layer_equals_keras():
         layers.Bidirectional(layers.LSTM(5), backward_layer=layers.LSTM(5))
 
 
+@pytest.mark.slow
 def test_a_subclassed_encoder_decoder_passes_states_and_a_gradient_check():
     class Seq2Seq(keras.Model):
         def __init__(self):

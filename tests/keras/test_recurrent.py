@@ -83,6 +83,7 @@ def test_a_mask_of_ones_changes_nothing(tier):
         )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cell", CELLS, ids=lambda c: c.__name__)
 @pytest.mark.parametrize("return_sequences", [False, True], ids=["last", "sequences"])
 @pytest.mark.parametrize("zero_output", [False, True], ids=["carried", "zeros"])

@@ -15,9 +15,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import nbformat
 import pytest
-from nbformat.v4 import new_markdown_cell, new_notebook
 
 # builds the whole book from the stored notebooks: make test, not make test-unit
 pytestmark = pytest.mark.slow
@@ -32,13 +30,17 @@ def load_builder():
     return module
 
 
-CHAPTERS = load_builder().chapters()  # the reading order: the README's chapter table
+@pytest.fixture(scope="module")
+def chapters():
+    """The reading order: the README's chapter table. (A fixture, so that collecting this module,
+    which `make test-unit` deselects, imports neither the builder nor nbconvert.)"""
+    return load_builder().chapters()
 
 
-def test_the_reading_order_is_the_readme_table_and_holds_every_chapter():
+def test_the_reading_order_is_the_readme_table_and_holds_every_chapter(chapters):
     on_disk = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    assert sorted(CHAPTERS) == on_disk
-    stems = [c.stem for c in CHAPTERS]
+    assert sorted(chapters) == on_disk
+    stems = [c.stem for c in chapters]
     assert stems[0] == "00_welcome"
     assert stems.index("08_going_deep") == stems.index("07_convolutional_networks") + 1
     assert stems.index("12_attention") == stems.index("11_recurrent_networks") + 1
@@ -66,6 +68,8 @@ def links_of(page: Path):
 
 
 def first_heading(path: Path) -> str:
+    import nbformat
+
     for cell in nbformat.read(path, as_version=4).cells:
         if cell.cell_type == "markdown":
             for line in cell.source.splitlines():
@@ -81,23 +85,23 @@ def site(tmp_path_factory):
     return out
 
 
-def test_every_chapter_has_a_page_and_the_contents_list_them_in_order(site):
-    assert CHAPTERS, "expected chapter notebooks in notebooks/"
-    for chapter in CHAPTERS:
+def test_every_chapter_has_a_page_and_the_contents_list_them_in_order(site, chapters):
+    assert chapters, "expected chapter notebooks in notebooks/"
+    for chapter in chapters:
         page = site / (chapter.stem + ".html")
         assert page.is_file(), f"expected {page.name} for {chapter.name}"
     index = site / "index.html"
     toc = [(url, rel) for tag, _, url, rel in links_of(index) if tag == "a"]
-    expected = [chapter.stem + ".html" for chapter in CHAPTERS]
+    expected = [chapter.stem + ".html" for chapter in chapters]
     assert [url for url, _ in toc] == expected, f"contents list {toc}, expected {expected}"
     text = index.read_text(encoding="utf-8")
-    for chapter in CHAPTERS:
+    for chapter in chapters:
         title = first_heading(chapter).replace("&", "&amp;")
         assert title in text, f"expected the title {title!r} of {chapter.name} in index.html"
 
 
-def test_next_links_chain_the_chapters_from_first_to_last(site):
-    expected = [chapter.stem + ".html" for chapter in CHAPTERS]
+def test_next_links_chain_the_chapters_from_first_to_last(site, chapters):
+    expected = [chapter.stem + ".html" for chapter in chapters]
     order, page = [expected[0]], expected[0]
     while True:
         nexts = {url for tag, _, url, rel in links_of(site / page) if rel == "next"}
@@ -144,6 +148,9 @@ def test_no_page_loads_scripts_or_styles_from_the_network(site):
 
 
 def test_a_new_chapter_appears_and_offsite_links_become_text(tmp_path):
+    import nbformat
+    from nbformat.v4 import new_markdown_cell, new_notebook
+
     builder = load_builder()
     folder = tmp_path / "notebooks"
     folder.mkdir()
@@ -172,6 +179,8 @@ def test_a_new_chapter_appears_and_offsite_links_become_text(tmp_path):
 
 
 def test_a_notebook_without_a_heading_is_an_error():
+    from nbformat.v4 import new_markdown_cell, new_notebook
+
     builder = load_builder()
     with pytest.raises(ValueError, match="heading"):
         builder.title_of(new_notebook(cells=[new_markdown_cell("no heading here")]))

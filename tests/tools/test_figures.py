@@ -14,7 +14,6 @@ import re
 from pathlib import Path
 
 import matplotlib
-import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,6 +30,8 @@ def load_figures_module():
 
 
 def markdown_images(path: Path) -> list[str]:
+    import nbformat  # here, not at collection: its schema checks take seconds to import
+
     notebook = nbformat.read(path, as_version=4)
     found = []
     for cell in notebook.cells:

@@ -380,6 +380,7 @@ def test_a_three_entry_exercise_names_the_entry_and_its_mistake():
     assert "hard_swish_derivative(z)" in message and "the product rule adds z h'(z)" in message
 
 
+@pytest.mark.slow
 def test_numba_and_cuda_exercises_explain_their_own_mistakes():
     import numba  # noqa: F401  (a dependency: missing is a failure, not a skip)
     from minidl_grader.specs import ch09

@@ -169,6 +169,7 @@ def test_numbers_of_the_right_shape_score_zero_everywhere(honest_outputs, poison
     assert poisoned_items >= len(registry.CHAPTERS)
 
 
+@pytest.mark.sandbox
 def test_a_notebook_returning_huge_values_scores_zero_through_the_sandbox(tmp_path):
     """End to end, one chapter: every code exercise of chapter 3 answered with 1e200."""
     fakes = {

@@ -239,6 +239,7 @@ def test_a_verdict_that_depends_on_the_seed_is_flaky():
     assert statuses["scaled: default: factor -> factor ignored (always 2.0)"] == "flaky"
 
 
+@pytest.mark.slow
 def test_an_endless_mutant_is_stopped_and_killed(monkeypatch):
     def looping(x):
         n = 0

@@ -270,6 +270,7 @@ def test_the_submissions_process_cannot_find_an_answer_not_isolated(tmp_path):
     assert all(t["status"] == "passed" for t in others), others
 
 
+@pytest.mark.sandbox
 @pytest.mark.skipif(isolation.bwrap_missing(), reason=f"bubblewrap cannot isolate here: {WHY_NOT}")
 def test_the_submissions_process_cannot_find_an_answer_isolated(tmp_path):
     data = _question_attack(tmp_path)

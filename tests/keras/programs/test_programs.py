@@ -115,6 +115,7 @@ print("Test accuracy:", score[1])
 """
 
 
+@pytest.mark.slow
 def test_keras_io_simple_mnist_convnet_verbatim(monkeypatch, capsys):
     """keras.io's "Simple MNIST convnet" (Keras 3), unchanged but for the import; fed 128 of
     the bundled training images (one batch of 115 per epoch after the validation split: 15
@@ -403,6 +404,7 @@ def test_learning_rate_schedule_and_class_weight():
     assert model.optimizer.lr == pytest.approx(1e-2 * 0.9 ** (steps / 20))  # the next step's, as Keras
 
 
+@pytest.mark.slow
 def test_first_network_on_a_csv_file(tmp_path, monkeypatch):
     """The classic "your first neural network" program: a CSV read with np.loadtxt (float64)."""
     monkeypatch.chdir(tmp_path)

@@ -29,6 +29,7 @@ def test_clean_environment_drops_every_thread_and_wait_setting():
     assert runner.clean_environment(env) == {"PATH": "/bin", "HOME": "/root"}
 
 
+@pytest.mark.slow
 def test_interleaved_alternates_the_contenders_round_by_round():
     order = []
 

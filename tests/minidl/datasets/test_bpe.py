@@ -57,6 +57,7 @@ def test_ties_go_to_the_pair_that_sorts_first_whatever_the_order_of_the_words():
     assert a.merges[0] == ("a", "b")  # (a,b), (b,</w>), (c,d), ... all occur twice
 
 
+@pytest.mark.slow
 def test_the_incremental_counts_give_the_naive_loops_merges():
     papers = load_aclsum("val")[:3]
     texts = [s for p in papers for s in p.all_sentences()]

@@ -105,6 +105,7 @@ def test_generators_without_exclude_give_the_sets_of_earlier_versions():
     assert datasets.make_match_reports(300, seed=3, exclude_summaries=[]) == reports
 
 
+@pytest.mark.slow
 def test_plain_slices_of_one_draw_share_reviews_and_summaries():
     # the reason for `exclude`: without it a "held-out" slice repeats the training slice
     texts, _, _ = datasets.make_reviews(3000, seed=0)
@@ -128,6 +129,7 @@ def test_held_out_reviews_share_no_text_with_training():
         datasets.make_reviews(5, exclude="the plot was good .")
 
 
+@pytest.mark.slow
 def test_held_out_reports_share_no_summary_with_training():
     _, train_summaries, _ = datasets.make_match_reports(800, seed=0)
     documents, summaries, records = datasets.make_match_reports(

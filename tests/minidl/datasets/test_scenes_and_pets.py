@@ -85,6 +85,7 @@ def test_scenes_without_exclude_are_those_of_earlier_versions():
     np.testing.assert_array_equal(a.images, b.images)
 
 
+@pytest.mark.slow
 def test_held_out_scenes_repeat_no_training_mask():
     train = datasets.make_shape_scenes(1500, seed=0)
     seen = {m.tobytes() for m in train.masks}

@@ -7,6 +7,7 @@ import pytest
 
 from minidl import layers as L
 from minidl import optim
+from tests.keras.keras_oracle import real_keras
 
 P0 = np.array([1.0, -2.0, 0.5])
 GRADS = [np.array([0.5, 0.1, -0.3]), np.array([-0.2, 0.4, 0.3]), np.array([0.1, 0.1, 0.1])]
@@ -208,13 +209,11 @@ def test_the_refused_spellings_are_kerass_own():
     """Every Keras spelling minidl.nn.optim refuses is a keyword of the Keras optimizer (read from
     Keras's signatures, when installed), and ``betas`` one of PyTorch's Adam and AdamW."""
     import inspect
-    import os
 
     torch = pytest.importorskip("torch")
     for cls in (optim.Adam, optim.AdamW):
         assert "betas" in inspect.signature(getattr(torch.optim, cls.__name__)).parameters
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    keras = pytest.importorskip("keras")
+    keras = real_keras()
     keywords = {
         name: set(inspect.signature(getattr(keras.optimizers, name)).parameters)
         for name in ("SGD", "RMSprop", "Adagrad", "Adam", "AdamW")

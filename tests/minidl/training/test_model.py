@@ -1,7 +1,6 @@
 """Sequential: training, determinism, saving, callbacks, and the errors users meet."""
 
 import csv
-import os
 
 import numpy as np
 import pytest
@@ -10,6 +9,7 @@ from minidl_keras.layout import channels_last_class
 import minidl as mdl
 from minidl import callbacks, losses, optim
 from minidl import layers as L
+from tests.keras.keras_oracle import real_keras
 from tests.minidl.training.small_problems import blobs
 
 
@@ -312,9 +312,7 @@ def test_moving_to_gpu_without_cupy_says_how_to_install(monkeypatch):
 def test_early_stopping_counts_patience_as_keras(patience):
     # The same sequence of monitored values through Keras's EarlyStopping and minidl's: the
     # same epoch ends training. Skipped where Keras (with its torch backend) is not installed.
-    pytest.importorskip("torch")
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    keras = pytest.importorskip("keras")
+    keras = real_keras()
     values = [1.0, 0.5, 0.6, 0.55, 0.7, 0.4, 0.45, 0.5, 0.45, 0.6, 0.7, 0.8]
 
     def stop_epoch(callback, model):

@@ -244,6 +244,7 @@ def test_learned_positional_embedding_gradients_and_length_error():
 
 
 # ============================================================ the transformer block
+@pytest.mark.slow
 @pytest.mark.parametrize("causal", [False, True])
 def test_transformer_block_gradients(causal):
     mdl.seed(0)
