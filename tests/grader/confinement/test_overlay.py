@@ -23,11 +23,15 @@ from tests.grader.grading_answers import grade_batch
 
 pytestmark = pytest.mark.sandbox
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CHAPTER1 = ROOT / "solutions" / "01_linear_models.ipynb"
 EXERCISE = "linear_regression_gradient"  # its spec forbids minidl.nn.losses.MeanSquaredError
-HEAD = "def linear_regression_gradient(X, y, w, b{extra}):\n"
-USE = "    loss = {cls}()\n    loss(X @ w + b, y)\n    g = loss.backward()\n    return X.T @ g, g.sum()\n"
+HEAD = "def linear_regression_gradient(X, y, w, b, sample_weight, lam{extra}):\n"
+USE = (
+    "    loss = {cls}()\n    loss(X @ w + b, y)\n"
+    "    g = loss.backward() * len(y) * sample_weight / sample_weight.sum()\n"
+    "    return X.T @ g + 2 * lam * w, float(g.sum())\n"
+)
 PICKLED = b"cminidl.nn.losses\nMeanSquaredError\np0\n."
 
 ATTACKS = {
@@ -39,11 +43,11 @@ ATTACKS = {
     "a closure over vars(minidl)": (
         "import minidl\n\n\ndef _make():\n"
         "    L = getattr(vars(minidl)['los' + 'ses'], 'MeanSquared' + 'Error')\n\n"
-        "    def linear_regression_gradient(X, y, w, b):\n"
+        "    def linear_regression_gradient(X, y, w, b, sample_weight, lam):\n"
         "        loss = L()\n"
         "        loss(X @ w + b, y)\n"
-        "        g = loss.backward()\n"
-        "        return X.T @ g, g.sum()\n\n"
+        "        g = loss.backward() * len(y) * sample_weight / sample_weight.sum()\n"
+        "        return X.T @ g + 2 * lam * w, float(g.sum())\n\n"
         "    return linear_regression_gradient\n\n\nlinear_regression_gradient = _make()\n"
     ),
     "unpickled from bytes": (
