@@ -461,9 +461,10 @@ class KerasFit:
             raise ValueError(f"predict: {type(source).__name__} gave no batches")
         return _join(chunks)
 
-    def _predict_by_step(self, method, arrays, batch_size, steps, callbacks):
-        """``predict`` through the subclass's ``predict_step``, batch by batch: its outputs (an
-        array, a list or a dict of arrays) joined along the batch axis."""
+    def _predict_batches(self, arrays, batch_size, steps, callbacks, run) -> list:
+        """The outputs of ``run(x)`` for each batch ``x`` of ``arrays`` (the inputs, one array per
+        model input, all of length n), batch by batch, with the predict callbacks around each;
+        at most ``steps`` batches. ``x`` is one array, or a list for several inputs."""
         n = len(arrays[0])
         size = 32 if batch_size is None else batch_size
         callbacks = _trainer._with_model(callbacks, self)
@@ -476,12 +477,19 @@ class KerasFit:
             for cb in callbacks:
                 cb.on_predict_batch_begin(batch, {})
             part = [a[start : start + size] for a in arrays]
-            out = self._run_step("predict_step", method, (part if len(part) > 1 else part[0],))
-            chunks.append(out)
+            chunks.append(run(part if len(part) > 1 else part[0]))
             for cb in callbacks:
-                cb.on_predict_batch_end(batch, {"outputs": out})
+                cb.on_predict_batch_end(batch, {"outputs": chunks[-1]})
         for cb in callbacks:
             cb.on_predict_end()
+        return chunks
+
+    def _predict_by_step(self, method, arrays, batch_size, steps, callbacks):
+        """``predict`` through the subclass's ``predict_step``, batch by batch: its outputs (an
+        array, a list or a dict of arrays) joined along the batch axis."""
+        chunks = self._predict_batches(
+            arrays, batch_size, steps, callbacks, lambda x: self._run_step("predict_step", method, (x,))
+        )
         return _join(chunks)
 
     def train_step(self, data):

@@ -37,7 +37,7 @@ from minidl import backend
 from minidl.nn.layers.base import Layer, _checked_shape
 from minidl.training import metrics as minidl_metrics
 from minidl.training.data import yields_batches
-from minidl.training.trainer import Trainer, _with_model
+from minidl.training.trainer import Trainer
 
 from . import metrics as keras_metrics
 from .fitting import KerasFit
@@ -492,24 +492,12 @@ class Model(KerasFit, KerasWeights, KerasAbsent, Trainer):  # fit in Keras's ord
         method = self._override("predict_step")
         if method is not None:
             return self._predict_by_step(method, arrays, batch_size, steps, callbacks)
-        n = len(arrays[0])
-        size = 32 if batch_size is None else batch_size
-        callbacks = _with_model(callbacks, self)
-        for cb in callbacks:
-            cb.on_predict_begin()
-        chunks: list = []
-        for batch, start in enumerate(range(0, n, size)):
-            if steps is not None and batch == steps:
-                break
-            for cb in callbacks:
-                cb.on_predict_batch_begin(batch, {})
-            part = [a[start : start + size] for a in arrays]
-            ys = self.forward(self._as_input(part if len(part) > 1 else part[0]), training=False)
-            chunks.append([backend.to_numpy(y) for y in (ys if isinstance(ys, list) else [ys])])
-            for cb in callbacks:
-                cb.on_predict_batch_end(batch, {"outputs": chunks[-1]})
-        for cb in callbacks:
-            cb.on_predict_end()
+
+        def run(x):
+            ys = self.forward(self._as_input(x), training=False)
+            return [backend.to_numpy(y) for y in (ys if isinstance(ys, list) else [ys])]
+
+        chunks = self._predict_batches(arrays, batch_size, steps, callbacks, run)
         outputs = [np.concatenate(parts, axis=0) for parts in zip(*chunks)]
         return outputs[0] if len(outputs) == 1 else outputs
 
