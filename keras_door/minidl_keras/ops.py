@@ -279,8 +279,9 @@ def mean(x, axis=None, keepdims: bool = False):
     return _apply("mean", lambda x: np.mean(x, axis=axis, keepdims=keepdims), vjp, x, config=config)
 
 
-def max(x, axis=None, keepdims: bool = False):  # noqa: A001
-    """The largest entry; its gradient is shared equally by the entries that reach it."""
+def _extreme(name: str, reduce, x, axis, keepdims: bool):
+    """``max`` or ``min`` (``reduce``: ``np.max`` or ``np.min``) over ``axis``; the gradient is
+    shared equally by the entries that reach the extreme."""
 
     def vjp(dy, y, x):
         hit = x == _keep(y, axis, keepdims, x.ndim)
@@ -288,7 +289,12 @@ def max(x, axis=None, keepdims: bool = False):  # noqa: A001
         return (_keep(dy, axis, keepdims, x.ndim) * share,)
 
     config = {"axis": axis, "keepdims": keepdims}
-    return _apply("max", lambda x: np.max(x, axis=axis, keepdims=keepdims), vjp, x, config=config)
+    return _apply(name, lambda x: reduce(x, axis=axis, keepdims=keepdims), vjp, x, config=config)
+
+
+def max(x, axis=None, keepdims: bool = False):  # noqa: A001
+    """The largest entry; its gradient is shared equally by the entries that reach it."""
+    return _extreme("max", np.max, x, axis, keepdims)
 
 
 # ---------------------------------------------------------------------- shapes
@@ -559,14 +565,7 @@ def logsumexp(x, axis=None, keepdims: bool = False):
 # ---------------------------------------------------------------------- more reductions
 def min(x, axis=None, keepdims: bool = False):  # noqa: A001
     """The smallest entry; its gradient is shared equally by the entries that reach it."""
-
-    def vjp(dy, y, x):
-        hit = x == _keep(y, axis, keepdims, x.ndim)
-        share = hit / hit.sum(axis=axis, keepdims=True)
-        return (_keep(dy, axis, keepdims, x.ndim) * share,)
-
-    config = {"axis": axis, "keepdims": keepdims}
-    return _apply("min", lambda x: np.min(x, axis=axis, keepdims=keepdims), vjp, x, config=config)
+    return _extreme("min", np.min, x, axis, keepdims)
 
 
 def var(x, axis=None, keepdims: bool = False):

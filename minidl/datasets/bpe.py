@@ -40,6 +40,20 @@ __all__ = ["BPETokenizer", "END_OF_WORD"]
 END_OF_WORD = "</w>"
 
 
+def merge_pair(symbols: list[str], pair: tuple[str, str]) -> list[str]:
+    """``symbols`` with every occurrence of ``pair`` joined into one symbol, left to right
+    (``a a a`` with the pair ``(a, a)`` gives ``aa a``)."""
+    merged, out, j = pair[0] + pair[1], [], 0
+    while j < len(symbols):
+        if j + 1 < len(symbols) and symbols[j] == pair[0] and symbols[j + 1] == pair[1]:
+            out.append(merged)
+            j += 2
+        else:
+            out.append(symbols[j])
+            j += 1
+    return out
+
+
 class BPETokenizer:
     """A byte-pair-encoding tokenizer trained by ``fit`` (see the module docstring).
 
@@ -118,21 +132,13 @@ class BPETokenizer:
             if -negative < self.min_frequency:
                 break
             merges.append(pair)
-            merged = pair[0] + pair[1]
             changed: set[tuple[str, str]] = set()
             for i in sorted(where.pop(pair)):
                 w, f = words[i], freq[i]
                 for old in zip(w, w[1:]):  # take the word's pairs out ...
                     pairs[old] -= f
                     changed.add(old)
-                new, j = [], 0
-                while j < len(w):  # ... merge left to right ...
-                    if j + 1 < len(w) and w[j] == pair[0] and w[j + 1] == pair[1]:
-                        new.append(merged)
-                        j += 2
-                    else:
-                        new.append(w[j])
-                        j += 1
+                new = merge_pair(w, pair)  # ... merge left to right ...
                 words[i] = new
                 for p in zip(new, new[1:]):  # ... and put its new pairs in
                     pairs[p] += f
@@ -183,15 +189,7 @@ class BPETokenizer:
                 break
             rank, j = min(ranked)
             pair = self.merges[rank]
-            new, k = [], 0
-            while k < len(symbols):  # merge every occurrence of that pair, left to right
-                if k + 1 < len(symbols) and (symbols[k], symbols[k + 1]) == pair:
-                    new.append(symbols[k] + symbols[k + 1])
-                    k += 2
-                else:
-                    new.append(symbols[k])
-                    k += 1
-            symbols = new
+            symbols = merge_pair(symbols, pair)
         pieces = tuple(symbols)
         self._cache[word] = pieces
         return pieces
