@@ -57,8 +57,8 @@ def test_solutions_score_full_marks(graded_folders):
     solutions = [r for r in results if r["submission"].startswith(str(SOLUTIONS))]
     assert len(solutions) == len(registry.CHAPTERS)
     for sub in solutions:
-        failed = [t for t in sub["tests"] if t["status"] != "passed"]
-        assert not failed, (sub["submission"], failed)
+        failed = [f"{t['name']}: {t['output']}" for t in sub["tests"] if t["status"] != "passed"]
+        assert not failed, f"{sub['submission']}:\n" + "\n".join(failed)
         assert sub["score"] == sum(e.points for e in registry.for_chapter(Path(sub["submission"]).stem))
 
 
