@@ -47,7 +47,29 @@ ROOT = Path(__file__).resolve().parents[2]
 COURSE = ROOT / "grader" / "examples" / "private-course"
 
 
-def test_release_course_writes_nothing_when_its_validation_fails(tmp_path):
+@pytest.fixture
+def registry_restored():
+    """``release --course`` run in this process registers the course's chapters and
+    exercises; put the registry back as it was, for the tests that run after in this worker
+    (the README's table, whole-folder grading)."""
+    from minidl_grader import course
+    from minidl_grader.judge import registry
+
+    registry.all_exercises()  # the built-in specs, loaded before the snapshot
+    exercises, chapters, loaded = (
+        dict(registry._REGISTRY),
+        list(registry.COURSE_CHAPTERS),
+        dict(course._loaded),
+    )
+    yield
+    registry._REGISTRY.clear()
+    registry._REGISTRY.update(exercises)
+    registry.COURSE_CHAPTERS[:] = chapters
+    course._loaded.clear()
+    course._loaded.update(loaded)
+
+
+def test_release_course_writes_nothing_when_its_validation_fails(tmp_path, registry_restored):
     """Before, ``release --course`` wrote the exercise notebook and then exited 1."""
     course = tmp_path / "course"
     shutil.copytree(COURSE, course)
