@@ -16,7 +16,7 @@
     merge.py          Concatenate (join arrays along the channels; backward slices the gradient)
     unet.py           UNet (an encoder-decoder with skip connections, for per-pixel labels)
     patches.py        PatchEmbedding, ClassToken, SelectToken (images as token sequences: ViT)
-    lora.py           LoRA (a frozen Dense plus a trained low-rank update)
+    lora.py           LoRA, LoRAAttention (a frozen Dense or attention plus trained low-rank updates)
     gaussian.py       GaussianSample (the reparameterised sample of a variational autoencoder)
 
 Image layers take (N, C, H, W) batches, PyTorch's layout; sequences of feature vectors are
@@ -40,7 +40,7 @@ from .conv1d import AvgPool1D, Conv1D, GlobalAvgPool1D, MaxPool1D
 from .core import Dense, Dropout, Flatten, Reshape
 from .embedding import Embedding
 from .gaussian import GaussianSample
-from .lora import LoRA
+from .lora import LoRA, LoRAAttention
 from .merge import Concatenate
 from .normalization import BatchNorm, LayerNorm
 from .patches import ClassToken, PatchEmbedding, SelectToken
@@ -103,5 +103,6 @@ __all__ = [
     "ClassToken",
     "SelectToken",
     "LoRA",
+    "LoRAAttention",
     "GaussianSample",
 ]

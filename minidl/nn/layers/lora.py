@@ -1,4 +1,5 @@
-"""LoRA: fine-tune a Dense layer through a low-rank update (Hu et al., 2022).
+"""LoRA: fine-tune a Dense layer, or attention's projections, through a low-rank update
+(Hu et al., 2022).
 
 Fine-tuning changes a pretrained weight W (D_in, D_out) by some dW. LoRA bets that the
 change a new task needs has low rank, and learns it as a product of two thin matrices while
@@ -23,31 +24,52 @@ The wrapped layer is held as the sub-layer ``"base"`` and frozen (``trainable = 
 its arrays appear as ``params["base.W"]``, ``params["base.b"]``, saved with the model and
 skipped by optimizers. Its gradients are computed only while it is trainable (unfreeze it to
 train W as well: then dW = x^T dz, db = sum dz, as in Dense).
+
+``LoRAAttention`` adapts some of a MultiHeadAttention's four projections (Hu et al. adapt
+the queries' and the values': ``targets=("q", "v")``) the other way round, through the weight:
+
+    forward     W_p' = W_p + s A_p B_p        for each adapted projection p
+                y = attention(x; W')          (the wrapped layer, computing with W')
+    backward    G = dL/dW_p'                  (the attention's own backward gives it)
+                dA_p = s G B_p^T,  dB_p = s A_p^T G
+
+which is the chain rule through W' = W + s A B. It forms the full matrix G (D_in, D_out),
+which ``LoRA`` above avoids by going through u = x A; for attention's projections, whose
+inputs pass through a softmax, the weight's gradient is the simpler way in, and at these sizes
+it costs little.
 """
 
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 
 import numpy as np
 
 from ... import backend
+from .attention import MultiHeadAttention
 from .base import LAYER_CLASSES, Layer, positive, positive_int
 from .core import Dense
 
-__all__ = ["LoRA"]
+__all__ = ["LoRA", "LoRAAttention"]
 
 
-def _as_dense(layer) -> Dense:
+def _as_layer(layer, kind: type, wrapper: str):
+    """``layer``, or the layer a saved config (``load_model``) describes; a ``TypeError``
+    unless it is a ``kind``."""
     if isinstance(layer, dict):  # a saved layer (load_model)
         spec = layer
         cls = LAYER_CLASSES.get(str(spec.get("class")))
         if cls is None:
-            raise ValueError(f"LoRA: unknown layer type {spec.get('class')!r}")
+            raise ValueError(f"{wrapper}: unknown layer type {spec.get('class')!r}")
         layer = cls(**spec.get("config", {}))
-    if not isinstance(layer, Dense):
-        raise TypeError(f"LoRA wraps a Dense layer, got {type(layer).__name__}")
+    if not isinstance(layer, kind):
+        raise TypeError(f"{wrapper} wraps a {kind.__name__} layer, got {type(layer).__name__}")
     return layer
+
+
+def _as_dense(layer) -> Dense:
+    return _as_layer(layer, Dense, "LoRA")
 
 
 class LoRA(Layer):
@@ -149,3 +171,140 @@ class LoRA(Layer):
 
     def __repr__(self) -> str:
         return f"LoRA({self.base!r}, rank={self.rank}, alpha={self.alpha})"
+
+
+class LoRAAttention(Layer):
+    """A MultiHeadAttention with its weights frozen and trained low-rank updates of the
+    projections named in ``targets`` (see the module docstring).
+
+    Parameters
+    ----------
+    layer : MultiHeadAttention
+        The attention to adapt, usually pretrained (built); it is frozen.
+    rank : int
+        r, the rank of each update.
+    alpha : float
+        Each update is scaled by alpha / r.
+    targets : sequence of str
+        Which projections to adapt, of ``"q"``, ``"k"``, ``"v"``, ``"o"`` (default ``("q", "v")``;
+        a string such as ``"qkvo"`` names one per letter).
+
+    Shapes: as the wrapped attention (call it the same way: ``layer(query, value, key, ...)``).
+    Params, for each target p: ``A_p`` (D_in, r) drawn from N(0, 1 / D_in) and ``B_p``
+    (r, D_out) zeros; the wrapped layer's arrays as ``base.Wq``, ``base.bq``, ...
+    """
+
+    input_ndims = (3,)
+    input_layout = "(N, T, features)"
+
+    def __init__(self, layer, rank: int = 4, alpha: float = 8.0, targets=("q", "v"), name=None, **kwargs):
+        super().__init__(name, **kwargs)
+        self.base = _as_layer(layer, MultiHeadAttention, "LoRAAttention")
+        self.base.trainable = False
+        self.rank = positive_int(rank, "LoRAAttention rank")
+        self.alpha = positive(alpha, "LoRAAttention alpha")
+        chosen = tuple(targets)  # "qv" or ("q", "v")
+        if (
+            not chosen
+            or any(p not in ("q", "k", "v", "o") for p in chosen)
+            or len(set(chosen)) != len(chosen)
+        ):
+            raise ValueError(
+                f"LoRAAttention targets must be distinct names among 'q', 'k', 'v', 'o', got {targets!r}"
+            )
+        self.targets = tuple(p for p in "qkvo" if p in chosen)
+        if self.base.built:  # a pretrained layer: its weights give the updates' shapes
+            self.device = self.base.device
+            self.build(self.base.built_input_shape, dtype=self.base.params["Wq"].dtype)
+
+    @property
+    def scale(self) -> float:
+        """s = alpha / rank."""
+        return self.alpha / self.rank
+
+    def sublayers(self) -> dict:
+        return {"base": self.base}
+
+    def get_config(self) -> dict:
+        base = {"class": type(self.base).__name__, "config": self.base.get_config(), "trainable": False}
+        return {
+            "layer": base,
+            "rank": self.rank,
+            "alpha": self.alpha,
+            "targets": list(self.targets),
+            "name": self.name,
+        }
+
+    def build(self, input_shape, dtype=np.float32):
+        super().build(input_shape, dtype)
+        if not self.base.built:
+            self.base.device = self.device
+            self.base.build(input_shape, dtype)
+        for p in self.targets:
+            d_in, d_out = self.base.params["W" + p].shape
+            A = backend.rng().standard_normal((d_in, self.rank)) / math.sqrt(d_in)
+            self.add_param("A_" + p, A.astype(dtype))
+            self.add_param("B_" + p, np.zeros((self.rank, d_out), dtype=dtype))
+
+    def compute_output_shape(self, input_shape):
+        return self.base.compute_output_shape(input_shape)
+
+    def merged_weight(self, p: str):
+        """W_p' = W_p + (alpha / r) A_p B_p, the weight the attention computes with."""
+        return self.base.params["W" + p] + self.scale * (self.params["A_" + p] @ self.params["B_" + p])
+
+    @contextmanager
+    def _computing_with_merged_weights(self):
+        """The wrapped attention's W_p replaced by W_p' for the length of a forward or backward."""
+        params = self.base.params
+        kept = {p: params["W" + p] for p in self.targets}
+        for p in self.targets:
+            params["W" + p] = self.merged_weight(p)
+        try:
+            yield
+        finally:
+            for p, W in kept.items():
+                params["W" + p] = W
+
+    def forward(self, query, training=False, **kwargs):
+        if not self.built:  # an unbuilt attention builds from all its inputs (cross-attention too)
+            sources = {k: v for k, v in kwargs.items() if k in ("value", "key")}
+            self.base.forward(query, training=False, **sources)
+            self.device = self.base.device
+            self.build(self.base.built_input_shape, dtype=self.base.params["Wq"].dtype)
+        with self._computing_with_merged_weights():
+            return self.base.forward(query, training=training, **kwargs)
+
+    # called as mha(query, value, key), as MultiHeadAttention is
+    def __call__(self, query, value=None, key=None, training=False, **kwargs):  # type: ignore[override]
+        return self.forward(query, training=training, value=value, key=key, **kwargs)
+
+    def backward(self, dy):
+        with self._computing_with_merged_weights():
+            dx = self.base.backward(dy)  # fills base.grads: dL/dW' = dL/dW
+        s = self.scale
+        for p in self.targets:
+            G = self.base.grads["W" + p]  # (D_in, D_out)
+            self.grads["A_" + p][...] = s * (G @ self.params["B_" + p].T)  # (D_in, r)
+            self.grads["B_" + p][...] = s * (self.params["A_" + p].T @ G)  # (r, D_out)
+        if not self.base.trainable:  # a frozen base gets no gradient
+            for grad in self.base.grads.values():
+                grad[...] = 0
+        return dx
+
+    def merge(self) -> MultiHeadAttention:
+        """A new MultiHeadAttention computing what this layer computes, with W_p' in place of
+        W_p for each target (for inference: no extra products)."""
+        base = self.base
+        merged = type(base)(**base.get_config())
+        merged.device, merged.source_dims = base.device, base.source_dims
+        Layer.build(merged, base.built_input_shape)  # built without drawing weights: they are given
+        for key, value in base.params.items():
+            p = key[1:]
+            merged.add_param(
+                key, self.merged_weight(p) if key[0] == "W" and p in self.targets else value.copy()
+            )
+        return merged
+
+    def __repr__(self) -> str:
+        return f"LoRAAttention({self.base!r}, rank={self.rank}, alpha={self.alpha}, targets={self.targets})"

@@ -39,6 +39,16 @@ def _lora_to_check():
     return layer
 
 
+def _lora_attention_to_check():
+    """LoRAAttention on all four projections, with nonzero B and its base unfrozen."""
+    layer = L.LoRAAttention(L.MultiHeadAttention(2, 3), rank=2, alpha=3.0, targets="qkvo")
+    layer.build((5, 6))
+    for p in layer.targets:
+        layer.params["B_" + p][...] = _rng(44).standard_normal(layer.params["B_" + p].shape)
+    layer.base.trainable = True
+    return layer
+
+
 # name -> (a function making the layer, the input, keyword arguments of check_layer).
 # Inputs are small and random, so no ReLU or max-pool input sits on a kink.
 CASES = {
@@ -110,6 +120,7 @@ CASES = {
     "ClassToken": (lambda: L.ClassToken(), _rng(45).standard_normal((2, 3, 4)), {}),
     "SelectToken": (lambda: L.SelectToken(1), _rng(46).standard_normal((2, 3, 4)), {}),
     "LoRA": (_lora_to_check, _rng(47).standard_normal((3, 2, 5)), {}),
+    "LoRAAttention": (_lora_attention_to_check, _rng(48).standard_normal((2, 5, 6)), {}),
     # training: z = mu + exp(logvar / 2) eps with eps drawn anew (reseeded: the same) each forward
     "GaussianSample": (lambda: L.GaussianSample(), _rng(42).standard_normal((3, 8)), {"training": True}),
 }

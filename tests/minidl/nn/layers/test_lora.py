@@ -140,3 +140,116 @@ def test_errors_name_what_was_expected(rng):
     lora = L.LoRA(_pretrained_dense(rng), rank=2)
     with pytest.raises(ValueError, match=r"LoRA was built for inputs \(N, 6\), got shape \(2, 5\)"):
         lora.forward(rng.standard_normal((2, 5)).astype(np.float32))
+
+
+# ------------------------------------------------------------------ LoRAAttention
+def _pretrained_attention(rng, T=5, D=6):
+    mdl.seed(0)
+    attention = L.MultiHeadAttention(num_heads=2, key_dim=3)
+    attention.forward(rng.standard_normal((2, T, D)))
+    return attention
+
+
+def test_lora_attention_at_first_computes_what_the_attention_computes(rng):
+    attention = _pretrained_attention(rng)
+    x = rng.standard_normal((3, 5, 6)).astype(np.float32)
+    expected = attention(x)
+    adapted = L.LoRAAttention(attention, rank=2, alpha=4.0)
+    np.testing.assert_array_equal(adapted(x), expected)
+    assert adapted.targets == ("q", "v") and adapted.scale == 2.0
+    assert adapted.params["A_q"].shape == (6, 2) and adapted.params["B_v"].shape == (2, 6)
+    assert adapted.trainable_keys() == ["A_q", "B_q", "A_v", "B_v"]
+    assert adapted.count_params() == (2 * 2 * (6 + 6), sum(p.size for p in attention.params.values()))
+
+
+@pytest.mark.parametrize("targets", [("q", "v"), ("k", "o"), "qkvo"])
+def test_lora_attention_gradients_every_array(targets, rng):
+    mdl.backend.use("numpy")
+    adapted = L.LoRAAttention(_pretrained_attention(rng), rank=2, alpha=3.0, targets=tuple(targets))
+    for p in adapted.targets:
+        adapted.params["B_" + p][...] = rng.standard_normal(adapted.params["B_" + p].shape)
+    adapted.base.trainable = True  # so that the base's gradients (through W') are checked too
+    report = check_layer(adapted, rng.standard_normal((2, 5, 6)))
+    assert report.passed, report
+    for p in adapted.targets:
+        assert report.errors["A_" + p] < 1e-7 and report.errors["B_" + p] < 1e-7
+
+
+def test_lora_attention_cross_attention_and_a_frozen_base(rng):
+    mdl.backend.use("numpy")
+    mdl.seed(0)
+    attention = L.MultiHeadAttention(num_heads=2, key_dim=2)
+    query, memory = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 5, 7))
+    adapted = L.LoRAAttention(attention, rank=1, targets=("k", "v"))  # built on its first call
+    y = adapted(query, memory)
+    assert y.shape == (2, 3, 4) and adapted.params["A_k"].shape == (7, 1)
+    for p in adapted.targets:
+        adapted.params["B_" + p][...] = rng.standard_normal(adapted.params["B_" + p].shape)
+    dy = rng.standard_normal(y.shape)
+    adapted(query, memory)
+    d_query, d_memory = adapted.backward(dy)
+    assert d_query.shape == query.shape and d_memory.shape == memory.shape
+    assert not any(g.any() for g in attention.grads.values()), "a frozen base gets no gradient"
+    # dA, dB against finite differences of the loss <y, dy> in float64
+    eps = 1e-6
+    for key in ("A_k", "B_v"):
+        array = adapted.params[key]
+        numeric = np.zeros_like(array)
+        for index in np.ndindex(array.shape):
+            kept = array[index]
+            array[index] = kept + eps
+            plus = np.sum(adapted(query, memory) * dy)
+            array[index] = kept - eps
+            minus = np.sum(adapted(query, memory) * dy)
+            array[index] = kept
+            numeric[index] = (plus - minus) / (2 * eps)
+        adapted(query, memory)
+        adapted.backward(dy)
+        np.testing.assert_allclose(adapted.grads[key], numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_lora_attention_merges_into_one_attention(rng):
+    adapted = L.LoRAAttention(_pretrained_attention(rng), rank=2, alpha=3.0, targets=("q", "o"))
+    for p in adapted.targets:
+        adapted.params["B_" + p][...] = rng.standard_normal(adapted.params["B_" + p].shape)
+    x = rng.standard_normal((2, 5, 6)).astype(np.float32)
+    merged = adapted.merge()
+    assert type(merged) is L.MultiHeadAttention
+    np.testing.assert_allclose(merged(x), adapted(x), rtol=1e-5, atol=1e-5)
+    expected = adapted.base.params["Wq"] + 1.5 * adapted.params["A_q"] @ adapted.params["B_q"]
+    np.testing.assert_allclose(merged.params["Wq"], expected, rtol=1e-6)
+    np.testing.assert_array_equal(merged.params["Wk"], adapted.base.params["Wk"])
+    np.testing.assert_array_equal(adapted.base.params["Wq"], _pretrained_attention(rng).params["Wq"])
+
+
+def test_lora_attention_trains_saves_and_loads_bit_exact(tmp_path, rng):
+    mdl.seed(1)
+    attention = L.MultiHeadAttention(num_heads=2, key_dim=2)
+    model = mdl.Sequential(
+        [L.LoRAAttention(attention, rank=2, alpha=2.0), L.GlobalAvgPool1D(), L.Dense(2)], input_shape=(4, 3)
+    )
+    model.compile(optimizer=optim.Adam(1e-2), loss=losses.MeanSquaredError())
+    x, y = rng.standard_normal((6, 4, 3)).astype(np.float32), rng.standard_normal((6, 2)).astype(np.float32)
+    W = {k: v.copy() for k, v in attention.params.items()}
+    for _ in range(4):
+        model.train_on_batch(x, y)
+    for key, value in W.items():
+        np.testing.assert_array_equal(attention.params[key], value)  # frozen
+    assert np.abs(model.layers[0].params["B_q"]).max() > 0
+    model.save(tmp_path / "lora_attention.npz")
+    loaded = mdl.load_model(tmp_path / "lora_attention.npz")
+    adapted = loaded.layers[0]
+    assert isinstance(adapted, L.LoRAAttention) and adapted.targets == ("q", "v")
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    assert model.train_on_batch(x, y) == loaded.train_on_batch(x, y)
+
+
+def test_lora_attention_errors_name_what_was_expected():
+    with pytest.raises(TypeError, match="LoRAAttention wraps a MultiHeadAttention layer, got Dense"):
+        L.LoRAAttention(L.Dense(2))
+    with pytest.raises(
+        ValueError, match=r"targets must be distinct names among 'q', 'k', 'v', 'o', got \('q', 'x'\)"
+    ):
+        L.LoRAAttention(L.MultiHeadAttention(2, 2), targets=("q", "x"))
+    with pytest.raises(ValueError, match="LoRAAttention rank must be a positive integer, got 0"):
+        L.LoRAAttention(L.MultiHeadAttention(2, 2), rank=0)
