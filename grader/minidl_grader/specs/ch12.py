@@ -1,6 +1,7 @@
-"""Chapter 12, attention: sliding-window attention, ALiBi-biased attention, attention with
-rotary position embeddings, the backward of causal attention (dq, dk, dv); questions on the
-1/sqrt(d) scale and on a causal mask applied after the softmax."""
+"""Chapter 12, attention: one generation step of windowed ALiBi attention on a ring-buffer KV
+cache, attention with rotary position embeddings, a broken backward of causal attention to
+repair (dq, dk, dv); questions on what a stale 1/sqrt(d) scale does and on a causal mask
+applied after the softmax."""
 
 import numpy as np
 
@@ -23,116 +24,116 @@ def _attend(q, k, v, allowed, bias=0.0, scale=None):
     return np.einsum("nij,njd->nid", _softmax_rows(scores), v)
 
 
-def _window(T, window, causal=True):
-    i, j = np.arange(T)[:, None], np.arange(T)[None, :]
-    return (j <= i) & (j > i - window) if causal else np.abs(i - j) < window
+# ---------------------------------------------------------------- a windowed KV cache
+def _cache_step(
+    cache_k, cache_v, t, q, k, v, slope, write=True, seen=True, distance="ring", sign=-1.0, scale=True
+):
+    """One decoding step on a ring buffer of W slots (position p in slot p % W), with the
+    ALiBi penalty; the keyword arguments switch on the named mistakes."""
+    W = cache_k.shape[1]
+    keys, values = cache_k.copy(), cache_v.copy()
+    if write:
+        keys[:, t % W], values[:, t % W] = k, v
+    if distance == "ring":
+        back = (t - np.arange(W)) % W  # (W,): how many steps ago each slot was written
+    else:  # the mistake: the slot index taken as the position
+        back = np.abs(t % W - np.arange(W))
+    written = back <= t if seen else np.ones(W, dtype=bool)
+    d = q.shape[-1]
+    scores = np.einsum("nd,nsd->ns", q, keys) / (np.sqrt(d) if scale else 1.0) + sign * slope * back
+    scores = np.where(written[None], scores, -np.inf)
+    return np.einsum("ns,nse->ne", _softmax_rows(scores), values), keys, values
 
 
-# ---------------------------------------------------------------- sliding-window attention
-def sliding_window_attention(q, k, v, window):
-    """Causal attention where query i sees keys j with i - window < j <= i.
+def windowed_cache_step(cache_k, cache_v, t, q, k, v, slope):
+    """One generation step of causal attention over the last W positions with a distance
+    penalty (ALiBi), on a KV cache kept as a ring buffer: position p lives in slot p % W.
 
-    q, k (N, T, d), v (N, T, dv), window >= 1 -> (N, T, dv).
+    cache_k (N, W, d), cache_v (N, W, dv) hold positions t - W .. t - 1 (the slots of negative
+    positions were never written); q, k (N, d), v (N, dv) are the token at position t.
+    Returns (out (N, dv), the new cache_k, the new cache_v), the inputs left as they were.
     """
-    return _attend(q, k, v, _window(q.shape[1], window)[None])
+    return _cache_step(cache_k, cache_v, t, q, k, v, slope)
 
 
-def _attention_cases(rng, extra):
+def _cache_cases(rng):
     cases = []
-    for n, t, d, dv in ((2, 6, 4, 3), (1, 9, 8, 5)):
+    for n, w, d, dv, t, slope in (
+        (2, 4, 4, 3, 0, 0.5),  # the first token: only itself to see
+        (1, 5, 8, 5, 2, 2.0),  # slots 3 and 4 never written
+        (2, 4, 4, 3, 3, 0.5),  # the cache just full, not yet wrapped
+        (3, 4, 6, 2, 9, 0.25),  # wrapped twice: slot order is not position order
+        (1, 1, 4, 3, 5, 1.0),  # one slot: only the new token
+        (2, 6, 4, 3, 13, 0.0),  # no penalty, wrapped
+        (2, 5, 4, 4, 7, 1.5),
+    ):
+        cache_k, cache_v = rng.standard_normal((n, w, d)), rng.standard_normal((n, w, dv))
+        unwritten = (t - np.arange(w)) % w > t  # slots whose position would be negative
+        cache_k[:, unwritten] = 3.0 * rng.standard_normal((n, int(unwritten.sum()), d)) + 4.0
+        cache_v[:, unwritten] = 100.0
         args = (
-            rng.standard_normal((n, t, d)),
-            rng.standard_normal((n, t, d)),
-            rng.standard_normal((n, t, dv)),
+            cache_k,
+            cache_v,
+            t,
+            rng.standard_normal((n, d)),
+            rng.standard_normal((n, d)),
+            rng.standard_normal((n, dv)),
+            slope,
         )
-        for value in extra(t):
-            cases.append(Case(args + (value,), label=f"N={n}, T={t}, d={d}, dv={dv}, {value}"))
-    # scores near -1500 .. 1500, one level per query: exp overflows unless each row's own
+        cases.append(Case(args, label=f"N={n}, W={w}, d={d}, dv={dv}, t={t}, slope={slope}"))
+    # scores near -1500 .. 1500, one level per sample: exp overflows unless each row's own
     # maximum goes first (the batch's maximum underflows the rows below it to 0 / 0)
-    n, t, d, dv = 1, 7, 4, 3
-    q, k = rng.standard_normal((n, t, d)), rng.standard_normal((n, t, d))
-    q[..., 0] += np.linspace(-10.0, 10.0, t)
-    k[..., 0] += 300.0
-    value = extra(t)[-1]
-    cases.append(
-        Case(
-            (q, k, rng.standard_normal((n, t, dv)), value),
-            label=f"N={n}, T={t}, d={d}, dv={dv}, {value}, scores from -1500 to 1500 (a level per query)",
-        )
-    )
+    n, w, d, dv, t = 3, 4, 4, 3, 6
+    q, k = rng.standard_normal((n, d)), rng.standard_normal((n, d))
+    q[:, 0] += np.linspace(-10.0, 10.0, n)
+    cache_k = rng.standard_normal((n, w, d))
+    cache_k[..., 0] += 300.0
+    k[:, 0] += 300.0
+    args = (cache_k, rng.standard_normal((n, w, dv)), t, q, k, rng.standard_normal((n, dv)), 0.5)
+    label = f"N={n}, W={w}, d={d}, dv={dv}, t={t}, slope=0.5, scores from -1500 to 1500 (a level per sample)"
+    cases.append(Case(args, label=label))
     return cases
 
 
 function_exercise(
-    "sliding_window_attention",
+    "windowed_cache_step",
     CHAPTER,
-    2,
-    "sliding_window_attention",
-    "Attention in a sliding window",
-    lambda rng: _attention_cases(rng, lambda t: (1, 3, t)),
-    sliding_window_attention,
-    ("out",),
+    3,
+    "windowed_cache_step",
+    "A step of windowed ALiBi attention on a ring-buffer KV cache",
+    _cache_cases,
+    windowed_cache_step,
+    ("out", "cache_k", "cache_v"),
     mistakes=(
         (
-            "the window is one key too wide: query i sees keys i - window + 1 .. i, which is "
-            "`window` keys including itself",
-            lambda q, k, v, w: _attend(q, k, v, _window(q.shape[1], w + 1)[None]),
+            "the new token's key and value go into the cache (slot t % W) before the query "
+            "attends: a query sees its own position",
+            lambda ck, cv, t, q, k, v, m: _cache_step(ck, cv, t, q, k, v, m, write=False),
         ),
         (
-            "the window must also be causal: no key after the query",
-            lambda q, k, v, w: _attend(q, k, v, _window(q.shape[1], w, causal=False)[None]),
+            "slots never written (negative positions, while t < W - 1) hold no token: give them weight 0",
+            lambda ck, cv, t, q, k, v, m: _cache_step(ck, cv, t, q, k, v, m, seen=False),
         ),
         (
-            "the scores are divided by sqrt(d) before the softmax",
-            lambda q, k, v, w: _attend(q, k, v, _window(q.shape[1], w)[None], scale=1.0),
+            "a slot's index is not its position once the buffer has wrapped: the distance of the "
+            "token in slot s is how many steps ago slot s was written",
+            lambda ck, cv, t, q, k, v, m: _cache_step(ck, cv, t, q, k, v, m, distance="slot"),
+        ),
+        (
+            "the penalty has the wrong sign: older keys must get *lower* scores",
+            lambda ck, cv, t, q, k, v, m: _cache_step(ck, cv, t, q, k, v, m, sign=1.0),
+        ),
+        (
+            "the scores are divided by sqrt(d) before the penalty and the softmax",
+            lambda ck, cv, t, q, k, v, m: _cache_step(ck, cv, t, q, k, v, m, scale=False),
         ),
     ),
     forbids=("minidl.nn.layers.attention", "minidl.kernels"),
-    dtypes="float64",
-)
-
-
-# ---------------------------------------------------------------- ALiBi
-def alibi_attention(q, k, v, slope):
-    """Causal attention with a linear distance penalty (ALiBi, Press et al., 2022):
-
-    scores_ij = q_i . k_j / sqrt(d) - slope * (i - j)    for j <= i (others masked)
-    """
-    T = q.shape[1]
-    i, j = np.arange(T)[:, None], np.arange(T)[None, :]
-    return _attend(q, k, v, (j <= i)[None], bias=-slope * (i - j))
-
-
-def _alibi_sign(q, k, v, slope):
-    T = q.shape[1]
-    i, j = np.arange(T)[:, None], np.arange(T)[None, :]
-    return _attend(q, k, v, (j <= i)[None], bias=slope * (i - j))
-
-
-def _alibi_not_causal(q, k, v, slope):
-    T = q.shape[1]
-    i, j = np.arange(T)[:, None], np.arange(T)[None, :]
-    return _attend(q, k, v, np.ones((1, T, T), bool), bias=-slope * np.abs(i - j))
-
-
-function_exercise(
-    "alibi_attention",
-    CHAPTER,
-    2,
-    "alibi_attention",
-    "Attention with a distance penalty (ALiBi)",
-    lambda rng: _attention_cases(rng, lambda t: (0.5, 2.0)),
-    alibi_attention,
-    ("out",),
-    mistakes=(
-        (
-            "the penalty has the wrong sign: far keys must get *lower* scores, "
-            "-slope * (i - j) with i - j >= 0",
-            _alibi_sign,
-        ),
-        ("the causal mask is missing: keys after the query must get weight 0", _alibi_not_causal),
+    catches=(
+        "the new key written into the caller's cache (the inputs must stay as they were)",
+        "exp of the scores without each row's maximum: overflow for scores near 1500",
     ),
-    forbids=("minidl.nn.layers.attention", "minidl.kernels"),
+    fresh_outputs=True,
     dtypes="float64",
 )
 
@@ -239,11 +240,11 @@ function_exercise(
 
 # ---------------------------------------------------------------- attention's backward
 def attention_backward(dout, q, k, v, causal):
-    """dq, dk, dv of out = softmax(q k^T / sqrt(d) + mask) v, the softmax over the keys.
+    """dq, dk, dv of out = softmax(q k^T / sqrt(d) + mask) v, the softmax over the keys: the
+    repair of a student's backward with four bugs (the task shows it), which a gradient check
+    on q = 0 (every weight 1/T, non-causal) could not see.
 
     q, k (N, T, d), v (N, T, dv), dout (N, T, dv); ``causal``: query i sees keys j <= i.
-    With S = q k^T / sqrt(d), P = softmax(S) and dP = dout v^T:
-    dS = P * (dP - rowsum(P * dP)), dq = dS k / sqrt(d), dk = dS^T q / sqrt(d), dv = P^T dout.
     """
     return _attention_backward(dout, q, k, v, causal)
 
@@ -254,10 +255,13 @@ def _attention_backward(dout, q, k, v, causal, scale_in_backward=True, row_sum=T
     scale = 1.0 / np.sqrt(d)
     scores = np.einsum("nid,njd->nij", q, k) * scale
     if causal and mask:
-        scores = np.where(np.tri(T, dtype=bool)[None], scores, -np.inf)
+        scores = np.where(np.tri(T, dtype=bool)[None], scores, -np.inf if mask is True else 0.0)
     P = _softmax_rows(scores)
     dP = np.einsum("nie,nje->nij", dout, v)
-    dS = P * (dP - (P * dP).sum(axis=-1, keepdims=True)) if row_sum else P * dP
+    if row_sum == "mean":  # the student's bug: the plain mean of the row, not its P-weighted sum
+        dS = P * (dP - dP.mean(axis=-1, keepdims=True))
+    else:
+        dS = P * (dP - (P * dP).sum(axis=-1, keepdims=True)) if row_sum else P * dP
     back = scale if scale_in_backward else 1.0
     dq = np.einsum("nij,njd->nid", dS, k) * back
     dk = np.einsum("nij,nid->njd", dS, q) * back
@@ -275,6 +279,7 @@ def _attention_backward_cases(rng):
         (1, 4, 3, 2, True, "visible"),
         (2, 7, 8, 5, True, "hidden"),
         (2, 5, 4, 6, False, "hidden"),
+        (3, 1, 4, 2, True, "hidden"),  # one position: every weight is 1
     ):
         q, k = rng.standard_normal((n, t, d)), rng.standard_normal((n, t, d))
         args = (rng.standard_normal((n, t, dv)), q, k, rng.standard_normal((n, t, dv)), causal)
@@ -302,7 +307,7 @@ function_exercise(
     CHAPTER,
     3,
     "attention_backward",
-    "The backward of causal scaled dot-product attention",
+    "A broken attention backward, repaired",
     _attention_backward_cases,
     attention_backward,
     ("dq", "dk", "dv"),
@@ -321,6 +326,16 @@ function_exercise(
             "masked positions receive gradient: with causal=True a query's future keys get "
             "weight 0 in the forward, so P (and dS) must be 0 there in the backward too",
             lambda dout, q, k, v, causal: _attention_backward(dout, q, k, v, causal, mask=False),
+        ),
+        (
+            "masked scores set to 0 are not masked: exp(0 - max) is not 0, so the future keys "
+            "still take weight; a masked score must be -inf before the softmax",
+            lambda dout, q, k, v, causal: _attention_backward(dout, q, k, v, causal, mask="zero"),
+        ),
+        (
+            "the softmax Jacobian subtracts the P-weighted sum of dP over the row, not its plain "
+            "mean (the two agree only when every weight of the row is equal)",
+            lambda dout, q, k, v, causal: _attention_backward(dout, q, k, v, causal, row_sum="mean"),
         ),
         (
             "dk is dS q; the keys are the columns of S, so dk = dS^T q / sqrt(d) (sum over the queries)",

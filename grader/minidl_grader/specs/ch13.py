@@ -1,5 +1,6 @@
-"""Chapter 13, language tasks: masked max-pooling and its backward, beam search with length
-normalisation, ROUGE-L as an F-beta score; questions on a bag of words and on ROUGE."""
+"""Chapter 13, language tasks: masked max-pooling and its backward, beam search that never
+repeats an n-gram, a broken ROUGE-L F-beta to repair; questions on what a bag of words and
+pairs cannot tell apart, and on ROUGE."""
 
 import numpy as np
 
@@ -94,53 +95,100 @@ function_exercise(
 )
 
 
-# ---------------------------------------------------------------- beam search
+# ---------------------------------------------------------------- beam search without repeats
+def _repeats(seq, n, start=None, overlap=True):
+    """Whether the last n tokens of ``seq`` occur as n neighbours earlier in it (occurrences
+    that overlap the last n included; ``start``, ``overlap=False``: the named mistakes)."""
+    if start is not None:
+        seq = (start,) + seq
+    if len(seq) < n:
+        return False
+    tail, stop = seq[-n:], len(seq) - n if overlap else len(seq) - 2 * n + 1
+    return any(seq[i : i + n] == tail for i in range(stop))
+
+
 def _beam_search(
-    log_probs, start, end, beam_width, max_len, alpha, tie_sign=1, end_counted=True, live_kept=True
+    log_probs,
+    start,
+    end,
+    beam_width,
+    max_len,
+    alpha,
+    ngram,
+    tie_sign=1,
+    start_counted=False,
+    overlap=True,
 ):
     V = log_probs.shape[0]
     beams: list[tuple[tuple[int, ...], float]] = [((), 0.0)]
     finished: list[tuple[tuple[int, ...], float]] = []
+    first = start if start_counted else None
+
+    def blocked(seq):
+        return _repeats(seq, ngram, first, overlap)
+
     for _ in range(max_len):
         candidates: list[tuple[tuple[int, ...], float]] = []
         for seq, score in beams:
             last = seq[-1] if seq else start
             for token in range(V):
-                candidates.append((seq + (token,), score + log_probs[last, token]))
+                if not blocked(seq + (token,)):
+                    candidates.append((seq + (token,), score + log_probs[last, token]))
         candidates.sort(key=lambda c: (-c[1], tuple(tie_sign * t for t in c[0])))
         beams = []
         for seq, score in candidates[:beam_width]:
             (finished if seq[-1] == end else beams).append((seq, score))
         if not beams:
             break
-    if live_kept or not finished:  # live_kept=False (a named mistake): the live ones dropped
-        finished += beams
-
-    def length(seq):  # ``end`` counts as a token (end_counted=False: a named mistake)
-        return max(len(seq) - (not end_counted and seq[-1] == end), 1)
-
-    best = min(finished, key=lambda c: (-c[1] / length(c[0]) ** alpha, tuple(tie_sign * t for t in c[0])))
+    finished += beams
+    best = min(finished, key=lambda c: (-c[1] / len(c[0]) ** alpha, tuple(tie_sign * t for t in c[0])))
     return np.asarray(best[0], dtype=np.int64)
 
 
-def beam_search(log_probs, start, end, beam_width, max_len, alpha):
-    """Beam search on a model whose next token depends on the last one only.
+def _beam_after_cut(log_probs, start, end, beam_width, max_len, alpha, ngram):
+    """The mistake: the beam cut to ``beam_width`` first, the repeats dropped after it (the beam
+    may then shrink to nothing: an empty answer)."""
+    beams: list[tuple[tuple[int, ...], float]] = [((), 0.0)]
+    finished: list[tuple[tuple[int, ...], float]] = []
+    for _ in range(max_len):
+        candidates = [
+            (seq + (token,), score + log_probs[seq[-1] if seq else start, token])
+            for seq, score in beams
+            for token in range(len(log_probs))
+        ]
+        candidates.sort(key=lambda c: (-c[1], c[0]))
+        beams = []
+        for seq, score in candidates[:beam_width]:
+            if not _repeats(seq, ngram):
+                (finished if seq[-1] == end else beams).append((seq, score))
+        if not beams:
+            break
+    finished += beams
+    if not finished:
+        return np.zeros(0, dtype=np.int64)
+    best = min(finished, key=lambda c: (-c[1] / len(c[0]) ** alpha, c[0]))
+    return np.asarray(best[0], dtype=np.int64)
 
-    log_probs (V, V): log_probs[a, b] = log P(next = b | last = a). A hypothesis starts after
-    ``start``; each step extends every live hypothesis by every token, and the ``beam_width``
-    best by total log-probability are kept (ties: the smaller token sequence, compared
-    token by token). A kept hypothesis that ends in ``end`` is finished and leaves the
-    beam; the search stops when no hypothesis is live or after ``max_len`` steps (the live
-    ones then count as finished). The answer is the finished hypothesis with the best
-    score / length ** alpha (length: its number of tokens, ``end`` included; ties as above),
-    as an int64 array of its tokens (``start`` excluded).
+
+def beam_search_no_repeat(log_probs, start, end, beam_width, max_len, alpha, ngram):
+    """Beam search with length normalisation that never repeats an n-gram.
+
+    log_probs (V, V): log_probs[a, b] = log P(next = b | last = a); the first token follows
+    ``start``. Each step extends every live hypothesis by every token, drops the extensions
+    whose last ``ngram`` tokens already occur as ``ngram`` neighbours earlier in the same
+    hypothesis (``start`` is not one of its tokens; occurrences overlapping the last n count),
+    and keeps the ``beam_width`` best of the rest by total log-probability (ties: the smaller
+    token sequence). A kept hypothesis ending in ``end`` is finished; the search stops when none
+    is live or after ``max_len`` steps (the live ones then count as finished). The answer is the
+    finished one with the best score / len ** alpha (ties as above), an int64 array of tokens.
     """
-    return _beam_search(log_probs, start, end, beam_width, max_len, alpha)
+    return _beam_search(log_probs, start, end, beam_width, max_len, alpha, ngram)
 
 
-def _random_model(rng, v):
-    logits = rng.standard_normal((v, v)) * 2.0
-    logits[np.arange(v), np.arange(v)] -= 2.0  # fewer repeats of one token
+def _loopy_model(rng, v, scale=2.5, diagonal=0.0):
+    """A random next-token table with strong preferences, so that hypotheses loop."""
+    logits = rng.standard_normal((v, v)) * scale
+    logits[np.arange(v), np.arange(v)] += diagonal
     return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
 
 
@@ -148,103 +196,128 @@ def _same(a, b):
     return len(a) == len(b) and bool(np.all(a == b))
 
 
+def _beam_against(args, against):
+    """The mistake a case is drawn to catch (besides beam search without the blocking)."""
+    lp, start, end, width, max_len, alpha, n = args
+    return {
+        "start counted": lambda: _beam_search(lp, start, end, width, max_len, alpha, n, start_counted=True),
+        "overlap": lambda: _beam_search(lp, start, end, width, max_len, alpha, n, overlap=False),
+        "after cut": lambda: _beam_after_cut(lp, start, end, width, max_len, alpha, n),
+        "n - 1": lambda: _beam_search(lp, start, end, width, max_len, alpha, max(n - 1, 1)),
+        "n + 1": lambda: _beam_search(lp, start, end, width, max_len, alpha, n + 1),
+        "greedy": lambda: _beam_search(lp, start, end, 1, max_len, alpha, n),
+        "no normalisation": lambda: _beam_search(lp, start, end, width, max_len, 0.0, n),
+    }[against]()
+
+
 def _beam_cases(rng):
-    """Random models, each drawn until beam search differs from the mistake the case is for."""
+    """Random models, each drawn until the blocking changes the answer and the mistake the
+    case is for gives another one."""
     cases = []
-    for v, start, end, width, max_len, alpha, against in (  # start and end tokens vary
-        (5, 0, 1, 2, 6, 1.0, "greedy"),
-        (6, 4, 2, 3, 7, 0.7, "no normalisation"),
-        (7, 3, 0, 3, 8, 1.0, "greedy"),
-        (6, 5, 1, 2, 6, 1.0, "no normalisation"),
-        (6, 2, 0, 3, 7, 0.5, "alpha 1"),  # length ** alpha, not length * alpha
+    for v, start, end, width, max_len, alpha, n, diagonal, against in (
+        (5, 0, 1, 2, 8, 1.0, 2, 0.0, "n + 1"),
+        (6, 4, 2, 3, 9, 0.7, 2, 0.0, "start counted"),
+        (5, 2, 1, 2, 8, 1.0, 2, 4.0, "overlap"),  # a strong diagonal: a token that repeats itself
+        (6, 3, 0, 3, 8, 1.0, 3, 0.0, "n - 1"),
+        (6, 5, 0, 3, 8, 0.5, 1, 0.0, "after cut"),  # n = 1: no token twice
+        (5, 1, 3, 2, 9, 1.0, 3, 4.0, "overlap"),
+        (6, 2, 0, 3, 8, 1.0, 2, 0.0, "greedy"),
+        (6, 0, 5, 2, 8, 0.7, 2, 0.0, "no normalisation"),
+        (5, 3, 2, 2, 7, 1.0, 2, 0.0, "after cut"),
     ):
-        for _ in range(500):
-            log_probs = _random_model(rng, v)
-            args = (log_probs, start, end, width, max_len, alpha)
+        for _ in range(2000):
+            args = (_loopy_model(rng, v, diagonal=diagonal), start, end, width, max_len, alpha, n)
             best = _beam_search(*args)
-            if against == "greedy":
-                other = _beam_search(*args[:3], 1, max_len, alpha)
-            else:  # no length normalisation (alpha 0), or length * alpha where it is length ** alpha
-                other = _beam_search(*args[:5], 0.0 if against == "no normalisation" else 1.0)
-            without_end = _beam_search(*args, end_counted=False)  # the length without `end`
-            if len(best) > 1 and not _same(best, other) and not _same(best, without_end):
+            free = _beam_search(*args[:6], max_len + 1)  # an n-gram longer than any hypothesis
+            if len(best) > 2 and not _same(best, free) and not _same(best, _beam_against(args, against)):
                 break
-        cases.append(
-            Case(
-                args, label=f"V={v}, start {start}, end {end}, beam {width}, max_len {max_len}, alpha {alpha}"
-            )
-        )
-    # the search stops at max_len and the best hypothesis is still live there
-    for _ in range(500):
-        args = (_random_model(rng, 6), 1, 0, 2, 4, 1.0)
-        best = _beam_search(*args)
-        if best[-1] != 0 and not _same(best, _beam_search(*args, live_kept=False)):
-            break
-    cases.append(
-        Case(args, label="V=6, start 1, end 0, beam 2, max_len 4: the best is still live at max_len")
-    )
+        label = f"V={v}, start {start}, end {end}, beam {width}, max_len {max_len}, alpha {alpha}, ngram {n}"
+        cases.append(Case(args, label=label))
     # a tie: from the start, tokens 2 and 3 are equally likely
     tie = np.log(
         np.array(
             [
                 [0.05, 0.05, 0.4, 0.4, 0.1],
                 [0.2, 0.2, 0.2, 0.2, 0.2],
-                [0.1, 0.5, 0.1, 0.1, 0.2],
-                [0.1, 0.5, 0.1, 0.1, 0.2],
+                [0.1, 0.1, 0.1, 0.6, 0.1],
+                [0.1, 0.1, 0.6, 0.1, 0.1],
                 [0.1, 0.6, 0.1, 0.1, 0.1],
             ]
         )
     )
-    cases.append(Case((tie, 0, 1, 1, 5, 1.0), label="a tie at the first step, beam 1"))
+    cases.append(Case((tie, 0, 1, 1, 6, 1.0, 2), label="a tie at the first step, beam 1, ngram 2"))
     return cases
 
 
+_BEAM_MISTAKES = (
+    (
+        "no n-gram is blocked: drop every extension whose last n tokens already occur as "
+        "neighbours earlier in the hypothesis",
+        lambda lp, s, e, w, m, a, n: _beam_search(lp, s, e, w, m, a, m + 1),
+    ),
+    (
+        "`start` is not one of the hypothesis's tokens: an n-gram that begins with it does not count",
+        lambda lp, s, e, w, m, a, n: _beam_search(lp, s, e, w, m, a, n, start_counted=True),
+    ),
+    (
+        "an earlier occurrence that overlaps the last n tokens counts too (for n = 2, 'a a a' "
+        "repeats the pair 'a a')",
+        lambda lp, s, e, w, m, a, n: _beam_search(lp, s, e, w, m, a, n, overlap=False),
+    ),
+    (
+        "the repeats are dropped before the cut: the beam then holds beam_width allowed hypotheses, "
+        "not fewer",
+        _beam_after_cut,
+    ),
+    (
+        "the blocked n-grams are `ngram` tokens long, not one fewer",
+        lambda lp, s, e, w, m, a, n: _beam_search(lp, s, e, w, m, a, max(n - 1, 1)),
+    ),
+    (
+        "the blocked n-grams are `ngram` tokens long, not one more",
+        lambda lp, s, e, w, m, a, n: _beam_search(lp, s, e, w, m, a, n + 1),
+    ),
+    (
+        "this is greedy decoding: keep the beam_width best hypotheses at every step",
+        lambda lp, s, e, w, m, a, n: _beam_search(lp, s, e, 1, m, a, n),
+    ),
+    (
+        "the final choice divides the total log-probability by length ** alpha",
+        lambda lp, s, e, w, m, a, n: _beam_search(lp, s, e, w, m, 0.0, n),
+    ),
+    (
+        "ties are broken towards the smaller token sequence",
+        lambda lp, s, e, w, m, a, n: _beam_search(lp, s, e, w, m, a, n, tie_sign=-1),
+    ),
+)
+
 function_exercise(
-    "beam_search",
+    "beam_search_no_repeat",
     CHAPTER,
     3,
-    "beam_search",
-    "Beam search with length normalisation",
+    "beam_search_no_repeat",
+    "Beam search that never repeats an n-gram",
     _beam_cases,
-    beam_search,
+    beam_search_no_repeat,
     ("tokens",),
-    mistakes=(
-        (
-            "the final choice divides the total log-probability by length ** alpha",
-            lambda lp, s, e, w, m, a: _beam_search(lp, s, e, w, m, 0.0),
-        ),
-        (
-            "this is greedy decoding: keep the beam_width best hypotheses at every step",
-            lambda lp, s, e, w, m, a: _beam_search(lp, s, e, 1, m, a),
-        ),
-        (
-            "ties are broken towards the smaller token sequence",
-            lambda lp, s, e, w, m, a: _beam_search(lp, s, e, w, m, a, tie_sign=-1),
-        ),
-        (
-            "the length counts every token, `end` included: score / len(tokens) ** alpha",
-            lambda lp, s, e, w, m, a: _beam_search(lp, s, e, w, m, a, end_counted=False),
-        ),
-        (
-            "after max_len steps the live hypotheses count as finished: compare them too",
-            lambda lp, s, e, w, m, a: _beam_search(lp, s, e, w, m, a, live_kept=False),
-        ),
-        (
-            "the first token follows `start`: score it with log_probs[start, b], not with row 0",
-            lambda lp, s, e, w, m, a: _beam_search(lp, 0, e, w, m, a),
-        ),
-    ),
+    mistakes=_BEAM_MISTAKES,
     forbids=("minidl.training.decoding",),
     dtypes=("int",),
     equivalent_mutants={
-        "beam_search > _beam_search: augassign: finished += beams -> *": "finished is the "
-        "function's own list: += and = + hold the same hypotheses",
-        "beam_search > _beam_search: const: 0 -> 1": "log_probs is square (V, V): shape[1] is V as well",
-        "beam_search > _beam_search: const: 0 -> -1": "log_probs is square (V, V): shape[-1] is V as well",
-        "beam_search > _beam_search: delete: break -> pass": "with no live beam left, the next steps "
-        "extend nothing and finish nothing: the loop runs on without effect",
-        "beam_search > _beam_search: const: 1 -> 0": "a hypothesis holds at least one token: "
-        "max(length, 0) is max(length, 1)",
+        "beam_search_no_repeat > _beam_search: augassign: finished += beams -> *": "finished is "
+        "the function's own list: += and = + hold the same hypotheses",
+        "beam_search_no_repeat > _beam_search: const: 0 -> 1": "log_probs is square (V, V): "
+        "shape[1] is V as well",
+        "beam_search_no_repeat > _beam_search: const: 0 -> -1": "log_probs is square (V, V): "
+        "shape[-1] is V as well",
+        "beam_search_no_repeat > _beam_search: delete: break -> pass": "with no live beam left, "
+        "the next steps extend nothing and finish nothing: the loop runs on without effect",
+        "beam_search_no_repeat > _repeats: delete: seq = (start,) + seq -> pass": "the branch "
+        "serves only the grader's mistake (start counted); the reference passes start=None",
+        "beam_search_no_repeat > _repeats: arith: (start,) + seq -> (start,) - seq": "the branch "
+        "serves only the grader's mistake (start counted); the reference passes start=None",
+        "beam_search_no_repeat > _repeats: compare: len(seq) < n -> len(seq) <= n": "with "
+        "len(seq) == n there is no earlier position to look at: range(len(seq) - n) is empty",
     },
 )
 
@@ -264,9 +337,19 @@ def _common(a, b, gaps=True):
     return int(table[-1, -1] if gaps else table.max())
 
 
-def _fbeta(candidate, reference, beta, gaps=True, squared=True, swap=False):
+def _one_row(a, b):
+    """The student's LCS (the bug the exercise repairs): one row of the table, updated in
+    place, so that a match reads the *new* row's left neighbour instead of the old diagonal."""
+    row = [0] * (len(b) + 1)
+    for x in a:
+        for j, y in enumerate(b):
+            row[j + 1] = row[j] + 1 if x == y else max(row[j + 1], row[j])
+    return row[-1]
+
+
+def _fbeta(candidate, reference, beta, gaps=True, squared=True, swap=False, lcs=None):
     c, r = candidate.split(), reference.split()
-    common = _common(c, r, gaps)
+    common = _common(c, r, gaps) if lcs is None else lcs(c, r)
     if common == 0:
         return 0.0
     p, rec = common / len(c), common / len(r)
@@ -277,7 +360,9 @@ def _fbeta(candidate, reference, beta, gaps=True, squared=True, swap=False):
 
 
 def rouge_l_fbeta(candidate, reference, beta):
-    """ROUGE-L F-beta of two white-space separated texts (Lin, 2004):
+    """ROUGE-L F-beta of two white-space separated texts (Lin, 2004), the repair of a
+    student's version with three bugs (the task shows it: an LCS table kept as one row updated
+    in place, precision and recall swapped, no case for texts that share no word):
 
     P = LCS / len(candidate), R = LCS / len(reference), F = (1 + beta^2) P R / (R + beta^2 P),
     and 0 when the texts share no word (an empty text included).
@@ -298,6 +383,12 @@ def _rouge_cases(rng):
                 break
         cases.append(Case((cand, ref, beta), label=f"beta={beta}: {cand!r} against {ref!r}"))
     cases.append(Case(("", "the home side won", 1.0), label="an empty candidate"))
+    cases.append(Case(("the home side", "", 2.0), label="an empty reference"))
+    cases.append(Case(("rain rain late", "the home side won", 0.5), label="no word in common"))
+    # a repeated word in the reference: a table of one row updated in place matches 'the' twice
+    cases.append(
+        Case(("the goal won", "the the goal won", 2.0), label="'the goal won' against 'the the goal won'")
+    )
     cases.append(Case(("home side the won", "the home side won", 2.0), label="a reordered candidate"))
     # the textbook case (ABCBDAB against BDCABA): the longest common subsequence, 4 words, is
     # found only by a table that takes the better of both neighbours at every mismatch
@@ -315,11 +406,17 @@ function_exercise(
     CHAPTER,
     2,
     "rouge_l_fbeta",
-    "ROUGE-L as an F-beta score",
+    "A broken ROUGE-L F-beta, repaired",
     _rouge_cases,
     rouge_l_fbeta,
     ("f",),
     mistakes=(
+        (
+            "the LCS table kept as one row updated in place: at a match, row[j] already holds the "
+            "current word's row, not the previous one, so a word is matched more than once (an "
+            "LCS longer than the candidate, F above 1)",
+            lambda c, r, b: _fbeta(c, r, b, lcs=_one_row),
+        ),
         (
             "this is the longest common *substring* (contiguous); ROUGE-L uses the longest common "
             "subsequence, gaps allowed",

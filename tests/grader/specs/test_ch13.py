@@ -39,7 +39,7 @@ def verdicts(name, answer, seeds=(0, 1, 2, 3)):
     return messages
 
 
-@pytest.mark.parametrize("name", ["masked_max_pool", "beam_search", "rouge_l_fbeta"])
+@pytest.mark.parametrize("name", ["masked_max_pool", "beam_search_no_repeat", "rouge_l_fbeta"])
 def test_the_solutions_pass_every_case(name):
     assert all(m is None for m in verdicts(name, solution(name)))
 
@@ -69,7 +69,7 @@ def max_pool_pads_with_zero(h, mask, dout):
     return out, dh
 
 
-def greedy(log_probs, start, end, beam_width, max_len, alpha):
+def greedy(log_probs, start, end, beam_width, max_len, alpha, ngram):
     tokens, last = [], start
     for _ in range(max_len):
         last = int(np.argmax(log_probs[last]))
@@ -79,28 +79,53 @@ def greedy(log_probs, start, end, beam_width, max_len, alpha):
     return np.array(tokens, dtype=np.int64)
 
 
-def beam_unnormalised(log_probs, start, end, beam_width, max_len, alpha):
-    return solution("beam_search")(log_probs, start, end, beam_width, max_len, 0.0)
+def beam_unnormalised(log_probs, start, end, beam_width, max_len, alpha, ngram):
+    return solution("beam_search_no_repeat")(log_probs, start, end, beam_width, max_len, 0.0, ngram)
 
 
-def beam_ties_by_sort_stability(log_probs, start, end, beam_width, max_len, alpha):
-    """Candidates sorted by score only, generated with the larger tokens first."""
+def beam_without_the_rule(log_probs, start, end, beam_width, max_len, alpha, ngram):
+    """The plain beam search of the chapter: no n-gram is ever blocked."""
+    return solution("beam_search_no_repeat")(log_probs, start, end, beam_width, max_len, alpha, max_len + 1)
+
+
+def beam_blocks_after_the_cut(log_probs, start, end, beam_width, max_len, alpha, ngram):
+    """The beam_width best kept first, the repeats among them dropped after (a beam that shrinks)."""
+
+    def repeats(t):
+        return len(t) >= ngram and any(t[i : i + ngram] == t[-ngram:] for i in range(len(t) - ngram))
+
     live, finished = [(0.0, ())], []
     for _ in range(max_len):
         ext = [
             (s + log_probs[t[-1] if t else start, b], t + (b,))
             for s, t in live
-            for b in reversed(range(log_probs.shape[0]))
+            for b in range(len(log_probs))
         ]
-        ext.sort(key=lambda item: -item[0])
+        ext.sort(key=lambda item: (-item[0], item[1]))
         live = []
         for s, t in ext[:beam_width]:
-            (finished if t[-1] == end else live).append((s, t))
+            if not repeats(t):
+                (finished if t[-1] == end else live).append((s, t))
         if not live:
             break
     finished += live
-    best = max(finished, key=lambda item: item[0] / len(item[1]) ** alpha)
+    if not finished:
+        return np.zeros(0, dtype=np.int64)
+    best = min(finished, key=lambda item: (-item[0] / len(item[1]) ** alpha, item[1]))
     return np.array(best[1], dtype=np.int64)
+
+
+def rouge_one_row_in_place(candidate, reference, beta):
+    """The student's LCS of exercise 3, the other two bugs repaired: one row updated in place."""
+    cand, ref = candidate.split(), reference.split()
+    row = [0] * (len(ref) + 1)
+    for word in cand:
+        for j, other in enumerate(ref):
+            row[j + 1] = row[j] + 1 if word == other else max(row[j + 1], row[j])
+    if row[-1] == 0:
+        return 0.0
+    p, rec = row[-1] / len(cand), row[-1] / len(ref)
+    return (1 + beta**2) * p * rec / (rec + beta**2 * p)
 
 
 def rouge_unigram_overlap(candidate, reference, beta):
@@ -134,9 +159,11 @@ def rouge_no_guard_for_empty_text(candidate, reference, beta):
         ("masked_max_pool", max_pool_padding_counted, "padding takes part"),
         ("masked_max_pool", max_pool_every_tie, "first of them only"),
         ("masked_max_pool", max_pool_pads_with_zero, None),
-        ("beam_search", greedy, "greedy decoding"),
-        ("beam_search", beam_unnormalised, "length ** alpha"),
-        ("beam_search", beam_ties_by_sort_stability, None),
+        ("beam_search_no_repeat", greedy, None),
+        ("beam_search_no_repeat", beam_unnormalised, "length ** alpha"),
+        ("beam_search_no_repeat", beam_without_the_rule, "no n-gram is blocked"),
+        ("beam_search_no_repeat", beam_blocks_after_the_cut, "dropped before the cut"),
+        ("rouge_l_fbeta", rouge_one_row_in_place, "one row updated in place"),
         ("rouge_l_fbeta", rouge_unigram_overlap, None),
         ("rouge_l_fbeta", rouge_beta_not_squared, "beta enters squared"),
         ("rouge_l_fbeta", rouge_no_guard_for_empty_text, None),
@@ -153,10 +180,12 @@ def test_wrong_answers_fail_and_are_named(name, answer, hint):
 def test_the_library_beam_search_agrees_with_the_exercise_on_ties():
     """minidl.training.decoding.beam_search and the exercise break ties alike (issue 57): on
     tables of small integer log-probabilities (sums exact, so ties everywhere), the library's
-    answer is the solution's and the spec reference's, at every width and alpha."""
+    answer is the solution's and the spec reference's, at every width and alpha, when the
+    exercise's n-grams are longer than any hypothesis (so that none is blocked)."""
     from minidl.training import decoding
 
-    reference, answer = registry.get("beam_search").references["beam_search"], solution("beam_search")
+    reference = registry.get("beam_search_no_repeat").references["beam_search_no_repeat"]
+    answer = solution("beam_search_no_repeat")
     rng = np.random.default_rng(57)
     for _ in range(60):
         v = int(rng.integers(3, 6))
@@ -167,6 +196,6 @@ def test_the_library_beam_search_agrees_with_the_exercise_on_ties():
             int(rng.integers(2, 6)),
             float(rng.choice([0.0, 0.7, 1.0])),
         )
-        args = (table, start, end, width, max_len, alpha)
+        args = (table, start, end, width, max_len, alpha, max_len + 1)  # no n-gram long enough to repeat
         tokens, _ = decoding.beam_search(lambda p, t=table: t[p[:, -1]], start, end, width, max_len, alpha)
         assert tokens == reference(*args).tolist() == answer(*args).tolist(), args

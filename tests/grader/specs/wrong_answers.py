@@ -1984,19 +1984,6 @@ def hinge_gan_losses(real_logits, fake_logits):
 """,
 )
 
-wrong(
-    "sliding_window_attention",
-    "a window of window + 1 positions (rows - cols <= window)",
-    """
-def sliding_window_attention(q, k, v, window):
-    T, d = q.shape[1], q.shape[2]
-    rows, cols = np.indices((T, T))
-    allowed = (cols <= rows) & (rows - cols <= window)
-    s = np.where(allowed, q @ k.transpose(0, 2, 1) / np.sqrt(d), -np.inf)
-    w = np.exp(s - s.max(axis=2, keepdims=True))
-    return (w / w.sum(axis=2, keepdims=True)) @ v
-""",
-)
 # one answer with a slot for each mistake: the rotation (pairs, base), the mask, the values
 ROPE = """
 def rope_attention(q, k, v, base):
@@ -2611,19 +2598,6 @@ def lsuv_scales(x, weights):
         scales[l] = 1.0 / (sd * product)
         product *= scales[l]
     return scales
-""",
-)
-wrong(
-    "alibi_attention",
-    "the penalty added instead of subtracted",
-    """
-def alibi_attention(q, k, v, slope):
-    T, d = q.shape[1], q.shape[2]
-    dist = np.arange(T)[:, None] - np.arange(T)[None, :]
-    s = q @ k.transpose(0, 2, 1) / np.sqrt(d) + slope * dist
-    s = np.where(dist >= 0, s, -np.inf)
-    w = np.exp(s - s.max(axis=2, keepdims=True))
-    return (w / w.sum(axis=2, keepdims=True)) @ v
 """,
 )
 wrong(
@@ -4398,101 +4372,7 @@ def attention_backward(dout, q, k, v, causal):
     return ds @ k / np.sqrt(d), ds.transpose(0, 2, 1) @ q, dv
 """,
 )
-SW_TA = """
-def sliding_window_attention(q, k, v, window):
-    T, d = q.shape[1], q.shape[2]
-    i, j = np.arange(T)[:, None], np.arange(T)[None, :]
-    allowed = {allowed}
-    s = q @ k.transpose(0, 2, 1) / np.sqrt({dim})
-    s = np.where(allowed, s, {fill})
-    s = s - s.max(axis=-1, keepdims=True)
-    p = np.exp(s)
-    p = p / p.sum(axis=-1, keepdims=True)
-    return p @ v
-"""
-SW_RIGHT_TA = dict(allowed="(j <= i) & (j > i - window)", dim="d", fill="-np.inf")
-wrong_variants(
-    "sliding_window_attention",
-    SW_TA,
-    SW_RIGHT_TA,
-    (
-        ("window + 1 keys (j >= i - window)", dict(allowed="(j <= i) & (j >= i - window)")),
-        ("window - 1 keys", dict(allowed="(j <= i) & (j > i - window + 1)")),
-        ("not causal: a symmetric window", dict(allowed="np.abs(i - j) < window")),
-        ("only causal: the window ignored", dict(allowed="j <= i")),
-        ("scaled by sqrt(dv)", dict(dim="v.shape[2]")),
-        ("masked scores set to 0 instead of -inf", dict(fill="0.0")),
-    ),
-)
-wrong_with_line("sliding_window_attention", "window taken as 3", SW_TA, SW_RIGHT_TA, "window = 3")
-right(
-    "sliding_window_attention",
-    "a loop over the queries",
-    """
-def sliding_window_attention(q, k, v, window):
-    N, T, d = q.shape
-    out = np.zeros((N, T, v.shape[2]))
-    for t in range(T):
-        lo = max(0, t - window + 1)
-        s = np.einsum('nd,nsd->ns', q[:, t], k[:, lo : t + 1]) / d ** 0.5
-        p = np.exp(s - s.max(axis=1, keepdims=True))
-        p /= p.sum(axis=1, keepdims=True)
-        out[:, t] = np.einsum('ns,nsd->nd', p, v[:, lo : t + 1])
-    return out
-""",
-)
 
-AL_TA = """
-def alibi_attention(q, k, v, slope):
-    T, d = q.shape[1], q.shape[2]
-    i, j = np.arange(T)[:, None], np.arange(T)[None, :]
-    s = {score}
-    s = np.where({mask}, s, -np.inf)
-    p = np.exp(s - s.max(axis=-1, keepdims=True))
-    return (p / p.sum(axis=-1, keepdims=True)) @ v
-"""
-AL_RIGHT_TA = dict(score="q @ k.transpose(0, 2, 1) / np.sqrt(d) - slope * (i - j)", mask="j <= i")
-wrong_variants(
-    "alibi_attention",
-    AL_TA,
-    AL_RIGHT_TA,
-    (
-        (
-            "the penalty's sign flipped (far keys favoured)",
-            dict(score="q @ k.transpose(0, 2, 1) / np.sqrt(d) + slope * (i - j)"),
-        ),
-        (
-            "the penalty scaled by 1/sqrt(d) with the scores",
-            dict(score="(q @ k.transpose(0, 2, 1) - slope * (i - j)) / np.sqrt(d)"),
-        ),
-        (
-            "not causal: |i - j| over every key",
-            dict(score="q @ k.transpose(0, 2, 1) / np.sqrt(d) - slope * np.abs(i - j)", mask="j >= 0"),
-        ),
-        ("the scale sqrt(d) forgotten", dict(score="q @ k.transpose(0, 2, 1) - slope * (i - j)")),
-        (
-            "the penalty (j - i): a bonus for the distance",
-            dict(score="q @ k.transpose(0, 2, 1) / np.sqrt(d) - slope * (j - i)"),
-        ),
-    ),
-)
-wrong_with_line("alibi_attention", "slope taken as 0.5", AL_TA, AL_RIGHT_TA, "slope = 0.5")
-right(
-    "alibi_attention",
-    "a loop over the queries",
-    """
-def alibi_attention(q, k, v, slope):
-    N, T, d = q.shape
-    out = np.empty((N, T, v.shape[-1]))
-    for t in range(T):
-        dist = t - np.arange(t + 1)
-        s = np.einsum('nd,nsd->ns', q[:, t], k[:, : t + 1]) / np.sqrt(d) - slope * dist
-        s -= s.max(axis=1, keepdims=True)
-        w = np.exp(s)
-        out[:, t] = np.einsum('ns,nsd->nd', w / w.sum(axis=1, keepdims=True), v[:, : t + 1])
-    return out
-""",
-)
 
 ROPE_TA = """
 def rope_attention(q, k, v, base):
@@ -4982,34 +4862,6 @@ def masked_max_pool(h, mask, dout):
     return out, dh
 """,
 )
-right(
-    "beam_search",
-    "scores and sequences kept in arrays, a stable lexicographic sort",
-    """
-def beam_search(log_probs, start, end, beam_width, max_len, alpha):
-    v = log_probs.shape[0]
-    live_seqs, live_scores = [[]], np.zeros(1)
-    done = []
-    for _ in range(max_len):
-        seqs = [s + [tok] for s in live_seqs for tok in range(v)]
-        lasts = np.array([s[-1] if s else start for s in live_seqs])
-        scores = (live_scores[:, None] + log_probs[lasts]).ravel()
-        order = sorted(range(len(seqs)), key=lambda k: (-scores[k], seqs[k]))[:beam_width]
-        live_seqs, kept = [], []
-        for k in order:
-            if seqs[k][-1] == end:
-                done.append((seqs[k], scores[k]))
-            else:
-                live_seqs.append(seqs[k])
-                kept.append(scores[k])
-        live_scores = np.array(kept)
-        if not live_seqs:
-            break
-    done += list(zip(live_seqs, live_scores))
-    seq, _ = min(done, key=lambda c: (-c[1] / len(c[0]) ** alpha, c[0]))
-    return np.array(seq, dtype=np.int64)
-""",
-)
 wrong(
     "rouge_l_fbeta",
     "the longest common substring (contiguous words)",
@@ -5169,96 +5021,6 @@ def masked_max_pool(h, mask, dout):
 """,
 )
 
-BEAM_TA = """
-def beam_search(log_probs, start, end, beam_width, max_len, alpha):
-    live = [((), 0.0)]
-    done = []
-    for _ in range(max_len):
-        cand = [(seq + (b,), sc + log_probs[seq[-1] if seq else {first}, b]) for seq, sc in live for b in range(len(log_probs))]
-        cand.sort(key=lambda c: {key})
-        live = []
-        for seq, sc in cand[:beam_width]:
-            {finish}
-        if not live:
-            break
-    {tail}
-    best = min(done, key=lambda c: {final})
-    return np.array(best[0], dtype=np.int64)
-"""
-BEAM_RIGHT_TA = dict(
-    first="start",
-    tail="done += live",
-    key="(-c[1], c[0])",
-    finish="(done if seq[-1] == end else live).append((seq, sc))",
-    final="(-c[1] / len(c[0]) ** alpha, c[0])",
-)
-wrong_variants(
-    "beam_search",
-    BEAM_TA,
-    BEAM_RIGHT_TA,
-    (
-        ("no length normalisation", dict(final="(-c[1], c[0])")),
-        ("ties: the larger sequence first", dict(key="(-c[1], tuple(-t for t in c[0]))")),
-        (
-            "finished hypotheses stay in the beam (and are extended)",
-            dict(finish="live.append((seq, sc))\n            if seq[-1] == end: done.append((seq, sc))"),
-        ),
-        (
-            "normalised by the length without end",
-            dict(final="(-c[1] / max(len(c[0]) - (c[0][-1] == end), 1) ** alpha, c[0])"),
-        ),
-    ),
-)
-wrong(
-    "beam_search",
-    "the live hypotheses at max_len dropped",
-    BEAM_TA.format(**{**BEAM_RIGHT_TA, "tail": "done = done or live"}),
-)
-wrong(
-    "beam_search",
-    "the first token scored from row 0, not start",
-    BEAM_TA.format(**{**BEAM_RIGHT_TA, "first": "0"}),
-)
-wrong(
-    "beam_search",
-    "greedy decoding (beam of 1 whatever beam_width)",
-    BEAM_TA.format(
-        **{
-            **BEAM_RIGHT_TA,
-            "finish": "(done if seq[-1] == end else live).append((seq, sc))\n            break",
-        }
-    ),
-)
-right(
-    "beam_search",
-    "two stable sorts: by tokens, then by score",
-    """
-def beam_search(log_probs, start, end, beam_width, max_len, alpha):
-    V = log_probs.shape[0]
-    beams = [([], 0.0)]
-    finished = []
-    for step in range(max_len):
-        pool = []
-        for toks, score in beams:
-            last = toks[-1] if toks else start
-            for b in range(V):
-                pool.append((toks + [b], score + float(log_probs[last, b])))
-        pool.sort(key=lambda c: tuple(c[0]))
-        pool.sort(key=lambda c: c[1], reverse=True)
-        beams = []
-        for toks, score in pool[:beam_width]:
-            if toks[-1] == end:
-                finished.append((toks, score))
-            else:
-                beams.append((toks, score))
-        if not beams:
-            break
-    finished.extend(beams)
-    finished.sort(key=lambda c: tuple(c[0]))
-    finished.sort(key=lambda c: c[1] / len(c[0]) ** alpha, reverse=True)
-    return np.asarray(finished[0][0], dtype=np.int64)
-""",
-)
 
 RG_TA = """
 def rouge_l_fbeta(candidate, reference, beta):
@@ -5313,11 +5075,6 @@ def rouge_l_fbeta(candidate, reference, beta):
     w = beta * beta
     return 1.0 / ((1.0 / (1 + w)) / P + (w / (1 + w)) / R)
 """,
-)
-right(
-    "beam_search",
-    "the pruning by the normalised score: equal lengths within a step",
-    BEAM_TA.format(**{**BEAM_RIGHT_TA, "key": "(-c[1] / len(c[0]) ** alpha, c[0])"}),
 )
 
 # ------------------------------------------------------------------ 20 game playing
@@ -6025,4 +5782,217 @@ def ddim_step_eta(x_t, x0_hat, alpha_bar_t, alpha_bar_s, eta, noise):
     mean = alpha_bar_s**0.5 * x0_hat + (var_s - sigma2) ** 0.5 * eps
     return mean + sigma2**0.5 * noise, sigma2**0.5
 """,
+)
+
+
+# ------------------------------------------------------------------ 12 attention and 13 language tasks, reworked (issue 57)
+# a step on a ring-buffer KV cache: one slot per mistake (the copy, the order of write and
+# read, the slots never written, the distance of a slot, the sign, the row maximum)
+CACHE = """
+def windowed_cache_step(cache_k, cache_v, t, q, k, v, slope):
+    N, W, d = cache_k.shape
+    keys, values = {copy}
+    {write}
+    age = {age}
+    s = np.einsum("nd,nwd->nw", q, keys) / np.sqrt(d) {sign} slope * age
+    s = np.where({seen}, s, -np.inf)
+    w = np.exp(s - s.max({axis}, keepdims=True))
+    out = np.einsum("nw,nwe->ne", w / w.sum(axis=1, keepdims=True), values)
+    {late}
+    return out, keys, values
+"""
+CACHE_RIGHT = dict(
+    copy="cache_k.copy(), cache_v.copy()",
+    write="keys[:, t % W], values[:, t % W] = k, v",
+    age="(t - np.arange(W)) % W",
+    sign="-",
+    seen="age <= t",
+    axis="axis=1",
+    late="",
+)
+right("windowed_cache_step", "the ages from t - slot, modulo W", CACHE.format(**CACHE_RIGHT))
+right(
+    "windowed_cache_step",
+    "each slot's position rebuilt, then t - position",
+    CACHE.format(**{**CACHE_RIGHT, "age": "t - (t - (t - np.arange(W)) % W)", "seen": "t - age >= 0"}),
+)
+wrong_variants(
+    "windowed_cache_step",
+    CACHE,
+    CACHE_RIGHT,
+    (
+        ("the caller's caches written in place", dict(copy="cache_k, cache_v")),
+        (
+            "the query attends before its key joins the cache",
+            dict(write="", late="keys[:, t % W], values[:, t % W] = k, v"),
+        ),
+        ("the slots never written attended too", dict(seen="np.ones(W, dtype=bool)")),
+        ("the distance taken from the slot index", dict(age="np.abs(t % W - np.arange(W))")),
+        (
+            "the slot's position as the current lap's, (t // W) * W + s",
+            dict(age="t - ((t // W) * W + np.arange(W))", seen="(age >= 0) & (age <= t)"),
+        ),
+        ("the penalty added", dict(sign="+")),
+        ("the batch's maximum, not each row's", dict(axis="axis=None")),
+        (
+            "the new token written into slot t - 1",
+            dict(write="keys[:, (t - 1) % W], values[:, (t - 1) % W] = k, v"),
+        ),
+    ),
+)
+
+# the student's broken attention backward (four bugs) and each bug left alone
+ATT_DEBUG = """
+def attention_backward(dout, q, k, v, causal):
+    N, T, d = q.shape
+    S = q @ k.transpose(0, 2, 1) / np.sqrt(d)
+    if causal:
+        {mask}
+    P = np.exp(S - S.max(axis=2, keepdims=True))
+    P /= P.sum(axis=2, keepdims=True)
+    dv = {dv}
+    dP = dout @ v.transpose(0, 2, 1)
+    dS = P * (dP - {rowsum})
+    dq = dS @ k / np.sqrt(d)
+    dk = {dk} / np.sqrt(d)
+    return dq, dk, dv
+"""
+ATT_DEBUG_RIGHT = dict(
+    mask="S = np.where(np.tril(np.ones((T, T), dtype=bool)), S, -np.inf)",
+    dv="P.transpose(0, 2, 1) @ dout",
+    rowsum="(P * dP).sum(axis=2, keepdims=True)",
+    dk="dS.transpose(0, 2, 1) @ q",
+)
+ATT_DEBUG_BUGS = dict(
+    mask="S = S * np.tril(np.ones((T, T)))",
+    dv="P @ dout",
+    rowsum="dP.mean(axis=2, keepdims=True)",
+    dk="dS @ q",
+)
+right(
+    "attention_backward",
+    "the student's function with its four bugs repaired",
+    ATT_DEBUG.format(**ATT_DEBUG_RIGHT),
+)
+wrong("attention_backward", "the student's function as given (four bugs)", ATT_DEBUG.format(**ATT_DEBUG_BUGS))
+wrong_variants(
+    "attention_backward",
+    ATT_DEBUG,
+    ATT_DEBUG_RIGHT,
+    (
+        ("the mask left as a product with tril (masked scores 0)", dict(mask=ATT_DEBUG_BUGS["mask"])),
+        ("dv left as P dout", dict(dv=ATT_DEBUG_BUGS["dv"])),
+        ("the row's plain mean of dP left in dS", dict(rowsum=ATT_DEBUG_BUGS["rowsum"])),
+        ("dk left as dS q", dict(dk=ATT_DEBUG_BUGS["dk"])),
+    ),
+)
+
+# beam search without repeated n-grams: one slot for the rule, one for the cut
+NO_REPEAT = """
+def beam_search_no_repeat(log_probs, start, end, beam_width, max_len, alpha, ngram):
+    def blocked(tokens):
+        seq, n = {seq}, {n}
+        if len(seq) < n:
+            return False
+        earlier = {{tuple(seq[i : i + n]) for i in range({stop})}}
+        return tuple(seq[-n:]) in earlier
+
+    live, done = [((), 0.0)], []
+    for _ in range(max_len):
+        cands = [
+            (toks + (b,), score + log_probs[toks[-1] if toks else start, b])
+            for toks, score in live
+            for b in range(log_probs.shape[0])
+            {allowed}
+        ]
+        cands.sort(key=lambda c: {order})
+        live = []
+        for toks, score in cands[:{width}]:
+            if {after}:
+                (done if toks[-1] == end else live).append((toks, score))
+        if not live:
+            break
+    done += live
+    if not done:
+        return np.zeros(0, dtype=np.int64)
+    best = min(done, key=lambda c: (-c[1] / len(c[0]) ** {alpha}, c[0]))
+    return np.array(best[0], dtype=np.int64)
+"""
+NO_REPEAT_RIGHT = dict(
+    seq="tokens",
+    n="ngram",
+    stop="len(seq) - n",
+    allowed="if not blocked(toks + (b,))",
+    order="(-c[1], c[0])",
+    width="beam_width",
+    after="True",
+    alpha="alpha",
+)
+right("beam_search_no_repeat", "a set of the earlier n-grams", NO_REPEAT.format(**NO_REPEAT_RIGHT))
+wrong_variants(
+    "beam_search_no_repeat",
+    NO_REPEAT,
+    NO_REPEAT_RIGHT,
+    (
+        ("no n-gram blocked", dict(allowed="")),
+        ("`start` counted as the hypothesis's first token", dict(seq="(start,) + tokens")),
+        ("earlier occurrences may not overlap the last n tokens", dict(stop="len(seq) - 2 * n + 1")),
+        ("the repeats dropped after the cut", dict(allowed="", after="not blocked(toks)")),
+        ("n-grams of ngram + 1 tokens", dict(n="ngram + 1")),
+        ("n-grams of ngram - 1 tokens", dict(n="max(ngram - 1, 1)")),
+        ("greedy: a beam of one", dict(width="1")),
+        ("no length normalisation", dict(alpha="0")),
+        ("ties to the larger token sequence", dict(order="(-c[1], tuple(-t for t in c[0]))")),
+    ),
+)
+
+# the student's broken ROUGE-L (one row updated in place, precision and recall swapped, no
+# case for texts that share no word) and each bug left alone (the missing case raises, so the
+# catalogue's "no guard" answer above, which returns nan, stands for it)
+ROUGE_DEBUG = """
+def rouge_l_fbeta(candidate, reference, beta):
+    cand, ref = candidate.split(), reference.split()
+    row = [0] * (len(ref) + 1)
+    for word in cand:
+        diagonal = 0
+        for j, other in enumerate(ref):
+            above = row[j + 1]
+            row[j + 1] = {match} if word == other else max(above, row[j])
+            diagonal = above
+    lcs = row[-1]
+    {guard}
+    precision, recall = {pr}
+    return (1 + beta**2) * precision * recall / (recall + beta**2 * precision)
+"""
+ROUGE_DEBUG_RIGHT = dict(
+    match="diagonal + 1", guard="if lcs == 0:\n        return 0.0", pr="lcs / len(cand), lcs / len(ref)"
+)
+ROUGE_DEBUG_BUGS = dict(match="row[j] + 1", guard="", pr="lcs / len(ref), lcs / len(cand)")
+right(
+    "rouge_l_fbeta",
+    "two rows, the previous one kept",
+    """
+def rouge_l_fbeta(candidate, reference, beta):
+    cand, ref = candidate.split(), reference.split()
+    prev = [0] * (len(ref) + 1)
+    for word in cand:
+        cur = [0] * (len(ref) + 1)
+        for j, other in enumerate(ref):
+            cur[j + 1] = prev[j] + 1 if word == other else max(prev[j + 1], cur[j])
+        prev = cur
+    if prev[-1] == 0:
+        return 0.0
+    p, r = prev[-1] / len(cand), prev[-1] / len(ref)
+    return (1 + beta**2) * p * r / (r + beta**2 * p)
+""",
+)
+wrong("rouge_l_fbeta", "the student's function as given (three bugs)", ROUGE_DEBUG.format(**ROUGE_DEBUG_BUGS))
+wrong_variants(
+    "rouge_l_fbeta",
+    ROUGE_DEBUG,
+    ROUGE_DEBUG_RIGHT,
+    (
+        ("the row updated in place left (a word matched twice)", dict(match=ROUGE_DEBUG_BUGS["match"])),
+        ("precision and recall left swapped", dict(pr=ROUGE_DEBUG_BUGS["pr"])),
+    ),
 )
