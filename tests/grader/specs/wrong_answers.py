@@ -5077,8 +5077,110 @@ def rouge_l_fbeta(candidate, reference, beta):
 """,
 )
 
-# ------------------------------------------------------------------ 20 game playing
-# 20 game playing: an independent TA's answers (written from the task alone)
+# ------------------------------------------------------------------ 22 game playing
+# 22 game playing: an independent TA's answers (written from the task alone)
+NSTEP_TA = """
+def n_step_returns(rewards, terminated, truncated, next_values, gamma, n):
+    T = len(rewards)
+    G = np.zeros(rewards.shape)
+    for t in range(T):
+        for e in range(rewards.shape[1]):
+            total, k = 0.0, 0
+            while True:
+                s = t + k
+                total += gamma**k * rewards[s, e]
+                k += 1
+                if {ended}:
+                    tail = {term_tail}
+                    break
+                if {stop}:
+                    tail = {tail}
+                    break
+            G[t, e] = total + gamma**k * tail
+    return G
+"""
+NSTEP_RIGHT_TA = dict(
+    ended="terminated[s, e]",
+    term_tail="0.0",
+    stop="truncated[s, e] or k == n or s == T - 1",
+    tail="next_values[s, e]",
+)
+wrong_variants(
+    "n_step_returns",
+    NSTEP_TA,
+    NSTEP_RIGHT_TA,
+    (
+        ("a termination bootstrapped like a truncation", dict(term_tail="next_values[s, e]")),
+        ("a truncation treated as a termination", dict(ended="terminated[s, e] or truncated[s, e]")),
+        ("the window runs on across a truncation", dict(stop="k == n or s == T - 1")),
+        ("the window stops one reward early", dict(stop="truncated[s, e] or k == n - 1 or s == T - 1")),
+        ("the window runs one reward too far", dict(stop="truncated[s, e] or k == n + 1 or s == T - 1")),
+        (
+            "the value of the window's next row, not of the state reached",
+            dict(tail="next_values[min(s + 1, T - 1), e]"),
+        ),
+        (
+            "nothing after the batch's last step",
+            dict(tail="0.0 if s == T - 1 and not truncated[s, e] else next_values[s, e]"),
+        ),
+    ),
+)
+wrong_with_line("n_step_returns", "n taken as the chapter's 16", NSTEP_TA, NSTEP_RIGHT_TA, "n = 16")
+wrong(
+    "n_step_returns",
+    "the chapter's rollout returns: a window to the batch's end whatever n",
+    """
+def n_step_returns(rewards, terminated, truncated, next_values, gamma, n):
+    G = np.zeros(rewards.shape)
+    future = next_values[-1]
+    for t in reversed(range(len(rewards))):
+        future = np.where(truncated[t], next_values[t], future)
+        future = np.where(terminated[t], 0.0, future)
+        G[t] = rewards[t] + gamma * future
+        future = G[t]
+    return G
+""",
+)
+wrong(
+    "n_step_returns",
+    "the rewards discounted from 1: gamma^(k+1) r_(t+k)",
+    """
+def n_step_returns(rewards, terminated, truncated, next_values, gamma, n):
+    T, N = rewards.shape
+    G = np.zeros((T, N))
+    for t in range(T):
+        for e in range(N):
+            g, d = 0.0, gamma
+            for s in range(t, min(t + n, T)):
+                g += d * rewards[s, e]
+                if terminated[s, e]:
+                    break
+                if truncated[s, e] or s == min(t + n, T) - 1:
+                    g += d * gamma * next_values[s, e]
+                    break
+                d *= gamma
+            G[t, e] = g
+    return G
+""",
+)
+right(
+    "n_step_returns",
+    "n passes of the one-step recursion, each cut where the window must stop",
+    """
+def n_step_returns(rewards, terminated, truncated, next_values, gamma, n):
+    T = len(rewards)
+    after = np.where(terminated, 0.0, next_values)
+    stop = terminated | truncated
+    stop[T - 1] = True
+    G = rewards + gamma * after
+    for _ in range(n - 1):
+        shifted = np.zeros_like(G)
+        shifted[:-1] = G[1:]
+        G = rewards + gamma * np.where(stop, after, shifted)
+    return G
+""",
+)
+
 wrong(
     "gae_advantages",
     "the advantages accumulated into the caller's rewards",
@@ -5092,93 +5194,6 @@ def gae_advantages(rewards, values, next_values, terminated, truncated, gamma, l
     return A
 """,
 )
-wrong(
-    "returns_with_time_limit",
-    "G written into the caller's rewards (G = rewards)",
-    """
-def returns_with_time_limit(rewards, terminated, truncated, next_values, gamma):
-    G = rewards
-    future = next_values[-1]
-    for t in range(len(G) - 1, -1, -1):
-        future = np.where(terminated[t], 0.0, np.where(truncated[t], next_values[t], future))
-        G[t] = G[t] + gamma * future
-        future = G[t]
-    return G
-""",
-)
-RET_TA = """
-def returns_with_time_limit(rewards, terminated, truncated, next_values, gamma):
-    T = len(rewards)
-    G = np.zeros(rewards.shape)
-    future = {last}
-    for t in range(T - 1, -1, -1):
-        future = np.where(truncated[t], {trunc}, future)
-        future = np.where(terminated[t], 0.0, future)
-        G[t] = rewards[t] + gamma * future
-        future = G[t]
-    return G
-"""
-RET_RIGHT_TA = dict(last="next_values[-1]", trunc="next_values[t]")
-wrong_variants(
-    "returns_with_time_limit",
-    RET_TA,
-    RET_RIGHT_TA,
-    (
-        ("the last step not bootstrapped", dict(last="np.zeros(rewards.shape[1])")),
-        ("a truncation treated as a termination", dict(trunc="0.0")),
-        ("a truncation ignored (the next episode's return flows back)", dict(trunc="future")),
-        ("the last step bootstrapped from next_values[0]", dict(last="next_values[0]")),
-    ),
-)
-wrong_with_line("returns_with_time_limit", "gamma taken as 0.9", RET_TA, RET_RIGHT_TA, "gamma = 0.9")
-wrong(
-    "returns_with_time_limit",
-    "one done flag: terminated | truncated cuts the return",
-    """
-def returns_with_time_limit(rewards, terminated, truncated, next_values, gamma):
-    G = np.zeros_like(rewards)
-    future = next_values[-1]
-    for t in reversed(range(len(rewards))):
-        done = terminated[t] | truncated[t]
-        G[t] = rewards[t] + gamma * (1 - done) * future
-        future = G[t]
-    return G
-""",
-)
-wrong(
-    "returns_with_time_limit",
-    "the reward itself discounted",
-    """
-def returns_with_time_limit(rewards, terminated, truncated, next_values, gamma):
-    G = np.zeros_like(rewards)
-    future = next_values[-1]
-    for t in reversed(range(len(rewards))):
-        boot = np.where(truncated[t], next_values[t], future)
-        G[t] = gamma * (rewards[t] + np.where(terminated[t], 0.0, boot))
-        future = G[t] / gamma
-    return G
-""",
-)
-right(
-    "returns_with_time_limit",
-    "one bootstrap array, a Python loop per environment",
-    """
-def returns_with_time_limit(rewards, terminated, truncated, next_values, gamma):
-    T, N = rewards.shape
-    G = np.empty((T, N))
-    for n in range(N):
-        g = next_values[T - 1, n]
-        for t in range(T - 1, -1, -1):
-            if terminated[t, n]:
-                g = 0.0
-            elif truncated[t, n]:
-                g = next_values[t, n]
-            g = rewards[t, n] + gamma * g
-            G[t, n] = g
-    return G
-""",
-)
-
 GAE_TA = """
 def gae_advantages(rewards, values, next_values, terminated, truncated, gamma, lam):
     delta = rewards + gamma * {cut} * next_values - values
@@ -5222,175 +5237,6 @@ def gae_advantages(rewards, values, next_values, terminated, truncated, gamma, l
                 w *= gamma * lam
             A[t, n] = acc
     return A
-""",
-)
-
-DD_TA = """
-def double_dqn_targets(rewards, terminated, q_next_online, q_next_target, gamma):
-    a = {choose}.argmax(axis=1)
-    q = {evaluate}[np.arange(len(a)), a]
-    return rewards + gamma * {cut} * q
-"""
-DD_RIGHT_TA = dict(choose="q_next_online", evaluate="q_next_target", cut="(1 - terminated)")
-wrong_variants(
-    "double_dqn_targets",
-    DD_TA,
-    DD_RIGHT_TA,
-    (
-        ("plain DQN: the target network chooses and evaluates", dict(choose="q_next_target")),
-        ("the online network chooses and evaluates", dict(evaluate="q_next_online")),
-        ("the roles swapped", dict(choose="q_next_target", evaluate="q_next_online")),
-        ("no cut at termination", dict(cut="1")),
-    ),
-)
-wrong_with_line(
-    "double_dqn_targets",
-    "the terminal rows of q_next_target zeroed in place",
-    DD_TA,
-    DD_RIGHT_TA,
-    "q_next_target[terminated] = 0.0",
-)
-wrong_with_line("double_dqn_targets", "gamma taken as 0.99", DD_TA, DD_RIGHT_TA, "gamma = 0.99")
-wrong(
-    "double_dqn_targets",
-    "the min of the two networks (clipped double Q)",
-    """
-def double_dqn_targets(rewards, terminated, q_next_online, q_next_target, gamma):
-    q = np.minimum(q_next_online, q_next_target).max(axis=1)
-    return rewards + gamma * np.where(terminated, 0.0, q)
-""",
-)
-right(
-    "double_dqn_targets",
-    "take_along_axis and where",
-    """
-def double_dqn_targets(rewards, terminated, q_next_online, q_next_target, gamma):
-    best = np.argmax(q_next_online, axis=1)[:, None]
-    value = np.take_along_axis(q_next_target, best, axis=1)[:, 0]
-    return np.where(terminated, rewards, rewards + gamma * value)
-""",
-)
-
-SUB_TA = """
-def subtraction_game_values(heap, moves, misere):
-    v = np.zeros(heap + 1, dtype=int)
-    for h in range(heap + 1):
-        options = [-v[h - m] for m in moves if {legal}]
-        v[h] = max(options) if options else {stuck}
-    return v
-"""
-SUB_RIGHT_TA = dict(legal="m <= h", stuck="(1 if misere else -1)")
-wrong_variants(
-    "subtraction_game_values",
-    SUB_TA,
-    SUB_RIGHT_TA,
-    (
-        ("misere ignored", dict(stuck="-1")),
-        ("misere read backwards", dict(stuck="(-1 if misere else 1)")),
-        ("a move may take more stones than are left (m < h... off by one: m < h)", dict(legal="m < h")),
-    ),
-)
-wrong(
-    "subtraction_game_values",
-    "misere as the negation of normal play",
-    """
-def subtraction_game_values(heap, moves, misere):
-    v = np.zeros(heap + 1, dtype=int)
-    for h in range(heap + 1):
-        opts = [-v[h - m] for m in moves if m <= h]
-        v[h] = max(opts) if opts else -1
-    return -v if misere else v
-""",
-)
-wrong(
-    "subtraction_game_values",
-    "heap 0 only is the end: a heap with no legal move (moves > h) gets the best of nothing = 0",
-    """
-def subtraction_game_values(heap, moves, misere):
-    v = np.zeros(heap + 1, dtype=int)
-    v[0] = 1 if misere else -1
-    for h in range(1, heap + 1):
-        opts = [-v[h - m] for m in moves if m <= h]
-        v[h] = max(opts) if opts else 1
-    return v
-""",
-)
-right(
-    "subtraction_game_values",
-    "recursion with lru_cache",
-    """
-def subtraction_game_values(heap, moves, misere):
-    import functools
-    @functools.lru_cache(maxsize=None)
-    def value(h):
-        reach = [h - m for m in moves if m <= h]
-        if not reach:
-            return 1 if misere else -1
-        return max(-value(r) for r in reach)
-    for h in range(heap + 1):
-        value(h)
-    return np.array([value(h) for h in range(heap + 1)], dtype=np.int64)
-""",
-)
-
-wrong(
-    "returns_with_time_limit",
-    "bootstrapping across an episode end (the flags never read)",
-    """
-def returns_with_time_limit(rewards, terminated, truncated, next_values, gamma):
-    returns = np.zeros(rewards.shape)
-    g = next_values[-1]
-    for t in reversed(range(len(rewards))):
-        g = rewards[t] + gamma * g
-        returns[t] = g
-    return returns
-""",
-)
-wrong(
-    "returns_with_time_limit",
-    "an off-by-one in the discount: the first reward discounted too",
-    """
-def returns_with_time_limit(rewards, terminated, truncated, next_values, gamma):
-    returns = np.zeros(rewards.shape)
-    g = next_values[-1]
-    for t in reversed(range(len(rewards))):
-        g = np.where(truncated[t], next_values[t], g)
-        g = np.where(terminated[t], 0.0, g)
-        g = gamma * (rewards[t] + g)
-        returns[t] = g
-    return returns
-""",
-)
-wrong(
-    "returns_with_time_limit",
-    "a truncated step treated as terminated",
-    """
-def returns_with_time_limit(rewards, terminated, truncated, next_values, gamma):
-    returns = np.zeros(rewards.shape)
-    g = next_values[-1]
-    for t in reversed(range(len(rewards))):
-        if t < len(rewards) - 1:
-            g = returns[t + 1]
-        g = np.where(terminated[t] | truncated[t], 0.0, g)
-        returns[t] = rewards[t] + gamma * g
-    return returns
-""",
-)
-right(
-    "returns_with_time_limit",
-    "the bootstrap value chosen first, then one backward sweep",
-    """
-def returns_with_time_limit(rewards, terminated, truncated, next_values, gamma):
-    T = len(rewards)
-    cut = truncated.copy()
-    cut[-1] = True
-    out = np.empty(rewards.shape, dtype=float)
-    later = np.zeros(rewards.shape[1:])
-    for t in range(T - 1, -1, -1):
-        future = np.where(cut[t], next_values[t], later) * (1.0 - terminated[t])
-        out[t] = rewards[t] + gamma * future
-        later = out[t]
-    return out
 """,
 )
 wrong(
@@ -5458,81 +5304,245 @@ def gae_advantages(rewards, values, next_values, terminated, truncated, gamma, l
     return adv
 """,
 )
-wrong(
-    "double_dqn_targets",
-    "DQN's target: max over the target network",
+# the broken GAE of the task, and the student's fixes of some of its four bugs
+GAE_BROKEN = """
+def gae_advantages(rewards, values, next_values, terminated, truncated, gamma, lam):
+    T = len(rewards)
+    done = terminated | truncated
+    advantages = np.zeros_like(rewards)
+    last_advantage = 0.0
+    for t in reversed(range(T)):
+        if t == T - 1:
+            keep, boot = {last_keep}, {last_boot}
+            next_value = next_values[T - 1]
+        else:
+            keep, boot = 1.0 - done[{i}], 1.0 - {cut}[{i}]
+            next_value = {nxt}
+        delta = rewards[t] + gamma * boot * next_value - values[t]
+        last_advantage = delta + gamma * lam * keep * last_advantage
+        advantages[t] = last_advantage
+    return advantages
+"""
+GAE_BROKEN_RIGHT = dict(
+    last_keep="1.0 - done[T - 1]",
+    last_boot="1.0 - terminated[T - 1]",
+    i="t",
+    cut="terminated",
+    nxt="next_values[t]",
+)
+wrong_variants(
+    "gae_advantages",
+    GAE_BROKEN,
+    GAE_BROKEN_RIGHT,
+    (
+        (
+            "the code as given (all four bugs)",
+            dict(last_keep="1.0", last_boot="1.0", i="t + 1", cut="done", nxt="values[t + 1]"),
+        ),
+        ("only the index fixed", dict(last_keep="1.0", last_boot="1.0", cut="done", nxt="values[t + 1]")),
+        ("all fixed but the last step", dict(last_keep="1.0", last_boot="1.0")),
+        ("all fixed but the one flag", dict(cut="done", last_boot="1.0 - done[T - 1]")),
+        ("all fixed but values[t + 1]", dict(nxt="values[t + 1]")),
+        ("all fixed but the index", dict(i="t + 1")),
+    ),
+)
+right(
+    "gae_advantages",
+    "the weighted mean of the k-step advantages, as defined",
     """
-def double_dqn_targets(rewards, terminated, q_next_online, q_next_target, gamma):
-    return rewards + gamma * (1 - terminated) * q_next_target.max(axis=1)
+def gae_advantages(rewards, values, next_values, terminated, truncated, gamma, lam):
+    T, N = rewards.shape
+    A = np.zeros((T, N))
+    for t in range(T):
+        for e in range(N):
+            g, d, weight = 0.0, 1.0, 1.0
+            for s in range(t, T):
+                g += d * rewards[s, e]
+                d *= gamma
+                stops = terminated[s, e] or truncated[s, e] or s == T - 1
+                tail = 0.0 if terminated[s, e] else d * next_values[s, e]
+                adv = g + tail - values[t, e]
+                if stops:
+                    A[t, e] += weight * adv
+                    break
+                A[t, e] += weight * (1 - lam) * adv
+                weight *= lam
+    return A
+""",
+)
+
+PQ_TA = """
+def policy_action_values(P, R, policy, gamma):
+    S, A = R.shape
+    P_pi = np.einsum("sa,sat->st", {pi}, P)
+    r_pi = (policy * R).sum(axis=1)
+    V = np.linalg.solve({system}, r_pi)
+    return {q}
+"""
+PQ_RIGHT_TA = dict(pi="policy", system="np.eye(S) - gamma * P_pi", q="R + gamma * P @ V")
+wrong_variants(
+    "policy_action_values",
+    PQ_TA,
+    PQ_RIGHT_TA,
+    (
+        ("the transitions transposed (P_pi.T)", dict(system="np.eye(S) - gamma * P_pi.T")),
+        ("V^pi returned for Q^pi, repeated over the actions", dict(q="np.repeat(V[:, None], A, axis=1)")),
+        ("the reward discounted", dict(q="gamma * (R + P @ V)")),
+        ("a uniform policy for the given one", dict(pi="np.full_like(policy, 1.0 / A)")),
+        ("gamma left out of the system", dict(system="np.eye(S) - P_pi")),
+    ),
+)
+wrong_with_line("policy_action_values", "gamma taken as 0.99", PQ_TA, PQ_RIGHT_TA, "gamma = 0.99")
+wrong(
+    "policy_action_values",
+    "the optimal values: value iteration with max",
+    """
+def policy_action_values(P, R, policy, gamma):
+    Q = np.zeros(R.shape)
+    for _ in range(5000):
+        Q = R + gamma * P @ Q.max(axis=1)
+    return Q
 """,
 )
 wrong(
-    "double_dqn_targets",
-    "a terminal state bootstrapped",
+    "policy_action_values",
+    "200 sweeps of the Bellman update",
     """
-def double_dqn_targets(rewards, terminated, q_next_online, q_next_target, gamma):
-    a = np.argmax(q_next_online, axis=1)
-    return rewards + gamma * q_next_target[np.arange(len(a)), a]
+def policy_action_values(P, R, policy, gamma):
+    Q = np.zeros(R.shape)
+    for _ in range(200):
+        Q = R + gamma * P @ (policy * Q).sum(axis=1)
+    return Q
 """,
 )
 wrong(
-    "double_dqn_targets",
-    "the online network evaluates its own choice",
+    "policy_action_values",
+    "each row of P renormalised to 1: termination ignored",
     """
-def double_dqn_targets(rewards, terminated, q_next_online, q_next_target, gamma):
-    a = np.argmax(q_next_online, axis=1)
-    return rewards + gamma * (1 - terminated) * q_next_online[np.arange(len(a)), a]
+def policy_action_values(P, R, policy, gamma):
+    S, A = R.shape
+    Pn = P / np.maximum(P.sum(axis=2, keepdims=True), 1e-12)
+    P_pi = (policy[:, :, None] * Pn).sum(axis=1)
+    V = np.linalg.solve(np.eye(S) - gamma * P_pi, (policy * R).sum(axis=1))
+    return R + gamma * Pn @ V
 """,
 )
 right(
-    "double_dqn_targets",
-    "take_along_axis, the terminal mask as a float",
+    "policy_action_values",
+    "the (S A, S A) system for Q directly",
     """
-def double_dqn_targets(rewards, terminated, q_next_online, q_next_target, gamma):
-    a = q_next_online.argmax(axis=1)[:, None]
-    value = np.take_along_axis(q_next_target, a, axis=1)[:, 0]
-    return rewards + gamma * (~terminated).astype(float) * value
+def policy_action_values(P, R, policy, gamma):
+    S, A = R.shape
+    M = (P[:, :, :, None] * policy[None, None, :, :]).reshape(S * A, S * A)
+    Q = np.linalg.solve(np.eye(S * A) - gamma * M, R.reshape(-1))
+    return Q.reshape(S, A)
 """,
 )
-wrong(
-    "subtraction_game_values",
-    "normal and misère play swapped",
+right(
+    "policy_action_values",
+    "sweeps until the change is below 1e-13",
     """
-def subtraction_game_values(heap, moves, misere):
-    values = np.zeros(heap + 1, dtype=np.int64)
+def policy_action_values(P, R, policy, gamma):
+    Q = np.zeros(R.shape)
+    while True:
+        new = R + gamma * P @ (policy * Q).sum(axis=1)
+        if np.abs(new - Q).max() < 1e-13:
+            return new
+        Q = new
+""",
+)
+
+LEN_TA = """
+def subtraction_game_lengths(heap, moves, misere):
+    win = np.zeros(heap + 1, dtype=int)
+    n = np.zeros(heap + 1, dtype=int)
     for h in range(heap + 1):
-        options = [values[h - m] for m in moves if m <= h]
-        values[h] = (-1 if misere else 1) if not options else max(-v for v in options)
-    return values
+        kids = [h - m for m in moves if {legal}]
+        if not kids:
+            win[h] = {stuck}
+            continue
+        lost = [k for k in kids if win[k] == -1]
+        if lost:
+            win[h], n[h] = 1, 1 + {fast}
+        else:
+            win[h], n[h] = -1, 1 + {slow}
+    return win, n
+"""
+LEN_RIGHT_TA = dict(
+    legal="m <= h",
+    stuck="1 if misere else -1",
+    fast="min(n[k] for k in lost)",
+    slow="max(n[k] for k in kids)",
+)
+wrong_variants(
+    "subtraction_game_lengths",
+    LEN_TA,
+    LEN_RIGHT_TA,
+    (
+        ("the loser hurries too", dict(slow="min(n[k] for k in kids)")),
+        ("the winner dawdles", dict(fast="max(n[k] for k in lost)")),
+        ("the winner's length over every move", dict(fast="min(n[k] for k in kids)")),
+        ("misère ignored", dict(stuck="-1")),
+        ("a move must leave a stone (m < h)", dict(legal="m < h")),
+    ),
+)
+wrong(
+    "subtraction_game_lengths",
+    "the length counts positions, not moves (1 at the end)",
+    """
+def subtraction_game_lengths(heap, moves, misere):
+    outcome = np.zeros(heap + 1, dtype=int)
+    length = np.ones(heap + 1, dtype=int)
+    for h in range(heap + 1):
+        after = [h - m for m in moves if m <= h]
+        if not after:
+            outcome[h] = 1 if misere else -1
+            continue
+        losing = [a for a in after if outcome[a] < 0]
+        outcome[h] = 1 if losing else -1
+        length[h] = 1 + (min(length[a] for a in losing) if losing else max(length[a] for a in after))
+    return outcome, length
 """,
 )
 wrong(
-    "subtraction_game_values",
-    "a move larger than the heap empties it",
+    "subtraction_game_lengths",
+    "a float array for the lengths",
     """
-def subtraction_game_values(heap, moves, misere):
-    values = np.zeros(heap + 1, dtype=np.int64)
-    values[0] = 1 if misere else -1
-    for h in range(1, heap + 1):
-        values[h] = max(-values[max(h - m, 0)] for m in moves)
-    return values
+def subtraction_game_lengths(heap, moves, misere):
+    outcome = np.zeros(heap + 1, dtype=int)
+    length = np.zeros(heap + 1)
+    for h in range(heap + 1):
+        after = [h - m for m in moves if m <= h]
+        if not after:
+            outcome[h] = 1 if misere else -1
+            continue
+        losing = [a for a in after if outcome[a] < 0]
+        outcome[h] = 1 if losing else -1
+        length[h] = 1 + (min(length[a] for a in losing) if losing else max(length[a] for a in after))
+    return outcome, length
 """,
 )
 right(
-    "subtraction_game_values",
-    "recursive minimax with a memo",
+    "subtraction_game_lengths",
+    "a memoised recursion over (outcome, length)",
     """
-from functools import lru_cache
+import functools
 
-def subtraction_game_values(heap, moves, misere):
-    @lru_cache(maxsize=None)
-    def value(h):
-        legal = [m for m in moves if m <= h]
-        if not legal:
-            return 1 if misere else -1
-        return 1 if any(value(h - m) == -1 for m in legal) else -1
+def subtraction_game_lengths(heap, moves, misere):
+    @functools.lru_cache(maxsize=None)
+    def solve(h):
+        after = [solve(h - m) for m in moves if m <= h]
+        if not after:
+            return (1 if misere else -1), 0
+        wins = [n for o, n in after if o == -1]
+        if wins:
+            return 1, 1 + min(wins)
+        return -1, 1 + max(n for _, n in after)
 
-    return np.array([value(h) for h in range(heap + 1)], dtype=np.int64)
+    for h in range(heap + 1):
+        solve(h)
+    pairs = [solve(h) for h in range(heap + 1)]
+    return np.array([o for o, _ in pairs]), np.array([n for _, n in pairs])
 """,
 )
 
