@@ -290,6 +290,7 @@ def test_the_wheel_holds_no_answer(tmp_path):
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
         assert "minidl/exercises/data/public.json" in names and "minidl/exercises/data/public.npz" in names
+        assert "minidl/kernels/emulate_prelude.h" in names  # the CUDA emulator's C++ (package data)
         assert not [n for n in names if re.search(r"grading|minidl_grader|/specs/|solutions|quiz", n)]
         texts = {n: archive.read(n).decode("utf-8", "replace") for n in names if n.endswith((".py", ".json"))}
     assert _leaks(texts) == {}
