@@ -297,7 +297,7 @@ class EmulatedKernel:
         self.module, self.name, self.params, self.threaded = module, name, params, threaded
         self._function = getattr(module.library, f"emu_launch_{name}")
         self._function.restype = None
-        arguments = [ctypes.c_uint] * 6 + [ctypes.c_void_p]  # the grid, the block, the fault record
+        arguments: list = [ctypes.c_uint] * 6 + [ctypes.c_void_p]  # the grid, the block, the fault record
         for p in params:
             arguments += (
                 [ctypes.c_void_p, ctypes.c_longlong, ctypes.c_void_p] if p.pointer else [self._c_type(p)[0]]
@@ -372,8 +372,14 @@ class EmulatedKernel:
 
 
 class OutOfBounds(IndexError):
-    """A thread of a kernel read or wrote outside an array (the first such access of a launch).
-    ``kernel``, ``array`` (the parameter's name), ``index``, ``shape``, ``block``, ``thread``."""
+    """A thread of a kernel read or wrote outside an array (the first such access of a launch)."""
+
+    kernel: str  # the kernel's name
+    array: str  # the parameter's name
+    index: int  # from the array's first element
+    shape: tuple  # the NumPy array's
+    block: tuple  # blockIdx (x, y, z) of the thread
+    thread: tuple  # its threadIdx
 
 
 def _out_of_bounds(kernel: str, param: Param, array: np.ndarray, index: int, block, thread) -> OutOfBounds:

@@ -400,10 +400,10 @@ def _cuda_probe(namespace, entries, case):
             kernel(*launch)
     except out_of_bounds as err:
         return {"out_of_bounds": str(err), "array": err.array}
-    arrays = list(owners.items())
+    owned = list(owners.items())
     shared = [  # the output first
         (name, int(np.count_nonzero(owner == -2)), int(np.argmax(owner == -2)), owner.size)
-        for name, owner in arrays[len(inputs) : len(inputs) + 1] + arrays[: len(inputs)]
+        for name, owner in owned[len(inputs) : len(inputs) + 1] + owned[: len(inputs)]
         if np.any(owner == -2)
     ]
     return {"out": out_view.copy(), "guard_ok": bool(np.all(output[n:] == _SENTINEL)), "shared": shared}
