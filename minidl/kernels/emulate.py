@@ -210,9 +210,9 @@ def _checked(source: str) -> str:
         for i, piece in enumerate(pieces):
             if piece.strip():
                 param = _parse_param(piece, match.group(1))
-                if param.pointer:
-                    indent = piece[: len(piece) - len(piece.lstrip())]
-                    pieces[i] = f"{indent}emu_array<{_element(param)}> {param.name}"
+                if param.pointer:  # the white space around it kept: line numbers do not move
+                    before, after = piece[: len(piece) - len(piece.lstrip())], piece[len(piece.rstrip()) :]
+                    pieces[i] = f"{before}emu_array<{_element(param)}> {param.name}{after}"
         start, end = match.span(2)
         return (
             match.group(0)[: start - match.start()] + ",".join(pieces) + match.group(0)[end - match.start() :]

@@ -261,6 +261,13 @@ def test_emulator_stops_a_read_outside_an_array():
 
 
 @needs_compiler
+def test_emulator_checked_parameters_keep_the_line_numbers_of_errors():
+    source = 'extern "C" __global__ void k(const float* x,\n    float* out\n) {\n    out[0] = y;\n}\n'
+    with pytest.raises(RuntimeError, match=r"lines\.cu:4:\d+: error"):
+        emulate.EmulatedModule(source, np.float32, "lines.cu")
+
+
+@needs_compiler
 def test_emulator_stops_a_write_outside_an_array_before_it_lands():
     kernel = emulate.EmulatedModule(BOUNDS, np.float32, "bounds.cu").get_function("write_all")
     buffer = np.zeros(40, np.float32)
