@@ -23,7 +23,9 @@ PROBE_CATCHES = {
     "numba": ("a plain Python function, not compiled by Numba",),
     "cuda": (
         "CUDA source that does not compile, or still has its #error placeholder",
-        "a write past the end of the output (guard values after it)",
+        "a read or a write outside an array, such as x[i] read before the `i < n` test (the "
+        "emulator checks every index into a kernel's array parameters)",
+        "a write past the end of the output through a plain pointer (guard values after it)",
     ),
 }
 _ALWAYS = (

@@ -48,6 +48,8 @@ def public_data(seed: int = PUBLIC_SEED) -> tuple[dict, dict]:
             "kind": exercise.kind,
             "entries": list(exercise.entries),
         }
+        if getattr(exercise, "forbids", ()):  # check() fails an answer that uses them
+            entry["forbids"] = list(exercise.forbids)
         if exercise.is_question:
             if exercise.kind == "choice":
                 assert exercise.choices is not None, exercise.name  # a choice question has them

@@ -18,14 +18,26 @@ hands over to it: the same messages on the grader's own cases, and questions jud
 or wrong with the reason. It is found through the ``minidl.exercises`` entry point that
 the grader's distribution declares, so minidl never imports it; ``MINIDL_PUBLIC_CHECK=1``
 keeps ``check`` on the public data (what a course's students get).
+
+Either way ``check`` fails an answer that uses what the exercise forbids (its spec's
+``forbids``: the library's own implementation of what the exercise asks, which the grader
+scores 0): ``names_used`` reads the answer's code for the names it takes from minidl, as the
+grader reads the cell (an alias bound by the notebook's imports, ``L.Dense`` for
+``minidl.nn.layers.Dense``, counts; another spelling of the same object too).
 """
 
 from __future__ import annotations
 
+import ast
 import copy
+import dis
+import importlib
+import inspect
 import math
 import os
 import re
+import textwrap
+import types
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +45,7 @@ import numpy as np
 from . import data
 from .compare import compare_outputs
 
-__all__ = ["check", "evaluate", "Verdict"]
+__all__ = ["check", "evaluate", "Verdict", "names_used", "forbidden_use", "forbidden_message"]
 
 _LETTER = re.compile(r"^\(?\s*([a-z])\s*[).]?$")
 
@@ -81,6 +93,9 @@ def evaluate(name: str, *objects) -> Verdict:
         raise TypeError(f"check({name!r}, ...) expects {len(entries)} object(s): {', '.join(entries)}")
     if exercise["kind"] != "code":
         return _question(name, exercise, objects[0])
+    used = forbidden_use(names_used(*objects), exercise.get("forbids", ()))
+    if used:
+        return Verdict(name, "failed", forbidden_message(*used))
     if not exercise.get("cases"):
         return Verdict(
             name,
@@ -137,6 +152,156 @@ def evaluate(name: str, *objects) -> Verdict:
             )
     count = len(exercise["cases"])
     return Verdict(name, "passed", f"passed ({count} public test case{'s' if count != 1 else ''})")
+
+
+# ---------------------------------------------------------------------- forbidden names
+def forbidden_message(name: str, entry: str) -> str:
+    """What ``check`` says of an answer that uses ``name``, which the spec's ``entry`` forbids."""
+    return (
+        f"uses {name}, which computes what this exercise asks (its spec forbids {entry}): "
+        "write the operation yourself -- the grader scores such an answer 0"
+    )
+
+
+def names_used(*objects) -> list[str]:
+    """The dotted names the functions among ``objects`` (and the methods of classes) take from
+    a module: what they import (``import minidl.nn.layers as L``, ``from minidl.nn import
+    gradcheck``), and each chain of attributes whose first name is bound to a module, a
+    class or a function, in the function or in its globals (the notebook's imports):
+    ``L.Dense(...)`` is ``minidl.nn.layers.Dense``. Read from the source where ``inspect``
+    finds it (a notebook cell, a file), else from the names the compiled code loads."""
+    found: set[str] = set()
+    for function in _functions(objects):
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+        except (OSError, TypeError, SyntaxError):  # made by exec() of a string: no source
+            found.update(_compiled_names(function))
+            continue
+        local: dict[str, str] = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):  # import a.b binds a; import a.b as c binds c
+                for alias in node.names:
+                    found.add(alias.name)
+                    bound = alias.asname or alias.name.partition(".")[0]
+                    local[bound] = alias.name if alias.asname else bound
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                for alias in node.names:
+                    found.add(f"{node.module}.{alias.name}")
+                    local[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+        for node in ast.walk(tree):
+            chain = _chain(node)
+            if chain:
+                root, _, rest = chain.partition(".")
+                home = local.get(root) or _dotted(function.__globals__.get(root))
+                if home:
+                    found.add(f"{home}.{rest}" if rest else home)
+    return sorted(found)
+
+
+def _functions(objects):
+    for obj in objects:
+        if isinstance(obj, types.FunctionType):
+            yield obj
+        elif isinstance(obj, type):
+            yield from (f for f in vars(obj).values() if isinstance(f, types.FunctionType))
+
+
+def _chain(node) -> str | None:
+    """``a.b.c`` for the outermost node of an attribute chain on a name, else None."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    return ".".join([node.id, *reversed(parts)]) if isinstance(node, ast.Name) else None
+
+
+def _dotted(obj) -> str | None:
+    """The dotted name of a module, a class or a function (None for anything else)."""
+    if isinstance(obj, types.ModuleType):
+        return obj.__name__
+    if isinstance(obj, (type, types.FunctionType, types.BuiltinFunctionType)):
+        module = getattr(obj, "__module__", None)
+        return f"{module}.{obj.__qualname__}" if isinstance(module, str) else None
+    return None
+
+
+def _compiled_names(function) -> set[str]:
+    """Without the source: what the code imports (``import a.b``, ``from a.b import c``), each
+    global it loads, and each attribute it loads of a global module (``L`` and ``Dense`` in
+    ``L.Dense`` give ``minidl.nn.layers.Dense``)."""
+    names: set[str] = set()
+    found = set()
+    codes = [function.__code__]
+    while codes:
+        code = codes.pop()
+        codes.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+        names.update(code.co_names)
+        module = None
+        for instruction in dis.get_instructions(code):
+            if instruction.opname == "IMPORT_NAME":
+                module = instruction.argval
+                found.add(module)
+            elif instruction.opname == "IMPORT_FROM" and module:
+                found.add(f"{module}.{instruction.argval}")
+    for name in names:
+        obj = function.__globals__.get(name)
+        home = _dotted(obj)
+        if home:
+            found.add(home)
+        if isinstance(obj, types.ModuleType):
+            found.update(f"{home}.{attribute}" for attribute in names if hasattr(obj, attribute))
+    return found
+
+
+def forbidden_use(names: list[str], forbids) -> tuple[str, str] | None:
+    """``(name, entry)`` for the first of ``names`` that an entry of ``forbids`` covers, as the
+    grader's ``provenance.spec_forbidden_uses`` decides: the entry itself or a name under it,
+    or another spelling of it (the same object, a subclass of the class, an object defined in
+    the module); else None."""
+    for name in names:
+        entry = next((e for e in forbids if _covers(e, name)), None)
+        if entry:
+            return name, entry
+    return None
+
+
+def _covers(entry: str, name: str) -> bool:
+    if name == entry or name.startswith(entry + "."):
+        return True
+    used, forbidden = _resolve(name), _resolve(entry)
+    if used is None or forbidden is None:
+        return False
+    if used is forbidden:
+        return True
+    if isinstance(used, type) and isinstance(forbidden, type) and forbidden in used.__mro__:
+        return True
+    if isinstance(forbidden, types.ModuleType):
+        home = used.__name__ if isinstance(used, types.ModuleType) else getattr(used, "__module__", None)
+        return isinstance(home, str) and (
+            home == forbidden.__name__ or home.startswith(forbidden.__name__ + ".")
+        )
+    return False
+
+
+def _resolve(dotted: str):
+    """The object ``dotted`` names in minidl (imported), or None: only the library's own
+    modules are imported, never a name an answer made up elsewhere. (The grader resolves the
+    Keras door's names too; minidl knows nothing of the door, so its names match as spelled.)"""
+    parts = dotted.split(".")
+    if parts[0] != "minidl" or len(parts) < 2 or parts[1] == "grading":
+        return None
+    for cut in range(len(parts), 0, -1):
+        try:
+            found = importlib.import_module(".".join(parts[:cut]))
+        except Exception:
+            continue
+        try:
+            for attribute in parts[cut:]:
+                found = getattr(found, attribute)
+        except AttributeError:
+            return None
+        return found
+    return None
 
 
 def _zeros_not_exact(got, expected) -> bool:

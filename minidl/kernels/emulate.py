@@ -4,13 +4,14 @@ A CUDA kernel is a C++ function that every thread of a grid runs once, telling i
 apart by the built-in variables ``blockIdx``, ``blockDim``, ``threadIdx`` and ``gridDim``.
 Nothing else about it needs a GPU. So the emulator
 
-1. puts a short *prelude* in front of the unchanged ``.cu`` source that defines those
+1. puts a short *prelude* (``emulate_prelude.h``) in front of the ``.cu`` source that defines those
    built-ins as ordinary C++ variables (``threadIdx`` is set for each thread as it runs or
    resumes), erases ``__global__`` / ``__device__``, turns ``__shared__`` into
    ``static`` (one copy, shared by the threads of the block being run) and provides
    ``atomicAdd`` and ``__syncthreads``;
-2. appends, for every ``extern "C" __global__`` kernel, a launcher ``emu_launch_<name>``
-   that loops over the grid and, inside each block, over its threads;
+2. declares each kernel's pointer parameters as ``emu_array`` (below) and appends, for every
+   ``extern "C" __global__`` kernel, a launcher ``emu_launch_<name>`` that loops over the
+   grid and, inside each block, over its threads;
 3. compiles the result with the system C++ compiler (``g++``, C++20) into a shared
    library, cached on disk by a hash of its text, and loads it with ``ctypes``.
 
@@ -24,6 +25,16 @@ as on the device; a thread that returns early simply is not resumed again. Fiber
 than OS threads meeting at a ``std::barrier``: no thread is created, and a barrier is one
 context switch per thread instead of waking a block's 256 threads on a machine's few cores
 (measured: docs/performance.md).
+
+Every array reaches the kernel as an ``emu_array`` of the prelude: its pointer with the
+array's size, so that ``x[i]`` (``*(x + i)``, ``x += k`` ...) checks that the element exists.
+The first read or write outside an array is not made; the launch stops after that block and
+the call raises :class:`OutOfBounds`, naming the kernel, the thread, the array, the index and
+the array's shape -- the kernel that reads ``x[i]`` before its ``i < n`` test is caught, as
+the one that writes past its output. (A pointer the kernel copies into a plain ``float*``, to
+hand it to a device function, is no longer checked.) ``kernel.owners(grid, block, args)``
+launches and says which thread touched each element of each array: one thread for each, in
+a grid-stride loop.
 
 Names beginning with ``emu_`` are the emulator's own: kernels must not use them.
 
@@ -62,131 +73,42 @@ import numpy as np
 
 from .common import C_REAL_TYPES
 
-__all__ = ["CUDA_DIR", "compiler", "load_module", "kernel_signatures", "EmulatedModule", "EmulatedKernel"]
+__all__ = [
+    "CUDA_DIR",
+    "compiler",
+    "load_module",
+    "kernel_signatures",
+    "EmulatedModule",
+    "EmulatedKernel",
+    "OutOfBounds",
+]
 
 CUDA_DIR = Path(__file__).resolve().parent / "cuda"
 
-PRELUDE = r"""
-// ---- minidl CUDA emulator prelude: CUDA built-ins as plain C++ -----------------
-#include <algorithm>
-#include <cmath>
-#include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <functional>
-#include <math.h>
-#include <sys/mman.h>
-#include <ucontext.h>
-#include <vector>
-
-using std::exp; using std::log; using std::tanh; using std::sqrt; using std::fabs;
-using std::fmax; using std::fmin; using std::pow; using std::max; using std::min;
-
-struct dim3 { unsigned int x = 1, y = 1, z = 1; };
-static thread_local dim3 threadIdx, blockIdx;
-static dim3 blockDim, gridDim;
-
-// The threads of a block that calls __syncthreads(), as fibers: emu_run_fibers resumes each
-// live one in turn until it reaches a barrier (__syncthreads swaps back) or its end; a round
-// over all of them is one phase between two barriers.
-static thread_local ucontext_t emu_scheduler;
-static thread_local std::vector<ucontext_t> emu_fibers;
-static thread_local std::vector<char> emu_finished;
-static thread_local unsigned int emu_current = 0;
-static thread_local const std::function<void()>* emu_thread_body = nullptr;
-
-inline dim3 emu_thread_index(unsigned int t) {  // t counts x fastest, then y, then z
-    return dim3{t % blockDim.x, t / blockDim.x % blockDim.y, t / (blockDim.x * blockDim.y)};
-}
-
-static void emu_fiber_main() {
-    (*emu_thread_body)();
-    emu_finished[emu_current] = 1;  // returning resumes uc_link: the scheduler
-}
-
-// A fiber's stack: 256 KiB with an unmapped page below it, so that a kernel whose locals
-// do not fit stops with a segmentation fault instead of writing over another stack.
-constexpr size_t emu_stack_size = 256 * 1024, emu_guard_size = 4096;
-
-static char* emu_new_stack() {
-    void* mapped = mmap(nullptr, emu_guard_size + emu_stack_size, PROT_READ | PROT_WRITE,
-                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (mapped == MAP_FAILED) {
-        std::fprintf(stderr, "CUDA emulator: no memory for the stack of a block's thread\n");
-        std::abort();
-    }
-    mprotect(mapped, emu_guard_size, PROT_NONE);
-    return static_cast<char*>(mapped) + emu_guard_size;
-}
-
-static void emu_run_fibers(unsigned int count, const std::function<void()>& body) {
-    static thread_local std::vector<char*> stacks;  // kept for the next block
-    while (stacks.size() < count) stacks.push_back(emu_new_stack());
-    emu_fibers.assign(count, ucontext_t{});
-    emu_finished.assign(count, 0);
-    emu_thread_body = &body;
-    for (unsigned int t = 0; t < count; ++t) {
-        getcontext(&emu_fibers[t]);
-        emu_fibers[t].uc_stack.ss_sp = stacks[t];
-        emu_fibers[t].uc_stack.ss_size = emu_stack_size;
-        emu_fibers[t].uc_link = &emu_scheduler;
-        makecontext(&emu_fibers[t], emu_fiber_main, 0);
-    }
-    for (bool alive = true; alive;) {
-        alive = false;
-        for (unsigned int t = 0; t < count; ++t) {
-            if (emu_finished[t]) continue;
-            emu_current = t;
-            threadIdx = emu_thread_index(t);
-            swapcontext(&emu_scheduler, &emu_fibers[t]);
-            alive = alive || !emu_finished[t];
-        }
-    }
-    emu_thread_body = nullptr;
-}
-
-#define __global__
-#define __device__
-#define __host__
-#define __forceinline__ inline
-#define __launch_bounds__(...)
-#define __shared__ static
-
-inline void __syncthreads() { swapcontext(&emu_fibers[emu_current], &emu_scheduler); }
-template <class T> inline T atomicAdd(T* address, T value) {  // a compare-and-swap loop, as on old GPUs
-    T old, updated;
-    __atomic_load(address, &old, __ATOMIC_RELAXED);
-    do { updated = old + value; }
-    while (!__atomic_compare_exchange(address, &old, &updated, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
-    return old;
-}
-inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
-inline double rsqrt(double x) { return 1.0 / std::sqrt(x); }
-// ---- end of prelude -------------------------------------------------------------
-"""
+# CUDA's built-ins as plain C++, put in front of every source: a file of its own, to read as C++
+PRELUDE = (Path(__file__).resolve().parent / "emulate_prelude.h").read_text()
 
 LAUNCHER = r"""
 extern "C" void emu_launch_{name}(unsigned int emu_gx, unsigned int emu_gy, unsigned int emu_gz,
-                                  unsigned int emu_bx, unsigned int emu_by, unsigned int emu_bz{params}) {{
+                                  unsigned int emu_bx, unsigned int emu_by, unsigned int emu_bz,
+                                  long long* emu_fault_record{params}) {{
     gridDim = dim3{{emu_gx, emu_gy, emu_gz}};
     blockDim = dim3{{emu_bx, emu_by, emu_bz}};
-    const unsigned int emu_threads_per_block = emu_bx * emu_by * emu_bz;
+    emu_fault = emu_fault_record;
     for (unsigned int emu_z = 0; emu_z < emu_gz; ++emu_z)
     for (unsigned int emu_y = 0; emu_y < emu_gy; ++emu_y)
     for (unsigned int emu_x = 0; emu_x < emu_gx; ++emu_x) {{
-        const dim3 emu_block{{emu_x, emu_y, emu_z}};
-        if (!{threaded}) {{
-            blockIdx = emu_block;
+        blockIdx = dim3{{emu_x, emu_y, emu_z}};
+        if ({threaded})
+            emu_run_fibers(emu_bx * emu_by * emu_bz, [&] {{ {name}({args}); }});
+        else
             for (unsigned int emu_tz = 0; emu_tz < emu_bz; ++emu_tz)
             for (unsigned int emu_ty = 0; emu_ty < emu_by; ++emu_ty)
             for (unsigned int emu_tx = 0; emu_tx < emu_bx; ++emu_tx) {{
                 threadIdx = dim3{{emu_tx, emu_ty, emu_tz}};
                 {name}({args});
             }}
-            continue;
-        }}
-        blockIdx = emu_block;
-        emu_run_fibers(emu_threads_per_block, [&] {{ {name}({args}); }});
+        if (emu_fault[0] >= 0) return;  // an access outside an array: the launch stops here
     }}
 }}
 """
@@ -216,7 +138,8 @@ _FUNCTION_RE = re.compile(r"(?:__device__|__global__)[^;{}()]*?" + _BOUNDS + r"\
 
 @dataclass(frozen=True)
 class Param:
-    """One kernel parameter: ``name``, its C base type (``"real_t"``, ``"int"``...), pointer or not."""
+    """One kernel parameter: ``name``, its C base type (``"real_t"``, ``"int"``...), pointer or
+    not, and ``const``: for a pointer, whether what it points to is (the kernel only reads it)."""
 
     name: str
     c_type: str
@@ -227,7 +150,7 @@ class Param:
 def _parse_param(text: str, kernel: str) -> Param:
     words = text.replace("*", " * ").split()
     pointer = "*" in words
-    const = "const" in words
+    const = "const" in (words[: words.index("*")] if pointer else words)
     words = [w for w in words if w not in ("*", "const", "__restrict__")]
     name, c_type = words[-1], " ".join(words[:-1])
     if c_type != "real_t" and c_type not in _C_TYPES:
@@ -273,13 +196,47 @@ def kernel_signatures(source: str) -> dict[str, tuple[list[Param], bool]]:
     return kernels
 
 
+def _element(param: Param) -> str:
+    return f"{'const ' if param.const else ''}{param.c_type}"
+
+
+def _checked(source: str) -> str:
+    """``source`` with every kernel's pointer parameters declared as ``emu_array`` (the
+    prelude's array that checks its indices), on the same lines: ``const float* x`` becomes
+    ``emu_array<const float> x``. The rest of the source is unchanged."""
+
+    def declare(match: re.Match) -> str:
+        pieces = match.group(2).split(",")
+        for i, piece in enumerate(pieces):
+            if piece.strip():
+                param = _parse_param(piece, match.group(1))
+                if param.pointer:  # the white space around it kept: line numbers do not move
+                    before, after = piece[: len(piece) - len(piece.lstrip())], piece[len(piece.rstrip()) :]
+                    pieces[i] = f"{before}emu_array<{_element(param)}> {param.name}{after}"
+        start, end = match.span(2)
+        return (
+            match.group(0)[: start - match.start()] + ",".join(pieces) + match.group(0)[end - match.start() :]
+        )
+
+    return _KERNEL_RE.sub(declare, source)
+
+
 def _launcher(name: str, params: list[Param], threaded: bool) -> str:
+    """``emu_launch_<name>``: takes each array as its pointer, its size and its owner table
+    (or null) and hands it to the kernel as an ``emu_array``."""
     declared = "".join(
-        f", {'const ' if p.const else ''}{p.c_type}{'*' if p.pointer else ''} {p.name}" for p in params
+        f", {_element(p)}* {p.name}, long long emu_size_{p.name}, long long* emu_owner_{p.name}"
+        if p.pointer
+        else f", {p.c_type} {p.name}"
+        for p in params
     )
-    return LAUNCHER.format(
-        name=name, params=declared, threaded=int(threaded), args=", ".join(p.name for p in params)
+    args = ", ".join(
+        f"emu_array<{_element(p)}>{{{p.name}, emu_size_{p.name}, 0, {i}, emu_owner_{p.name}}}"
+        if p.pointer
+        else p.name
+        for i, p in enumerate(params)
     )
+    return LAUNCHER.format(name=name, params=declared, threaded=int(threaded), args=args)
 
 
 # --------------------------------------------------------------------------- compiling
@@ -340,9 +297,12 @@ class EmulatedKernel:
         self.module, self.name, self.params, self.threaded = module, name, params, threaded
         self._function = getattr(module.library, f"emu_launch_{name}")
         self._function.restype = None
-        self._function.argtypes = [ctypes.c_uint] * 6 + [
-            ctypes.c_void_p if p.pointer else self._c_type(p)[0] for p in params
-        ]
+        arguments: list = [ctypes.c_uint] * 6 + [ctypes.c_void_p]  # the grid, the block, the fault record
+        for p in params:
+            arguments += (
+                [ctypes.c_void_p, ctypes.c_longlong, ctypes.c_void_p] if p.pointer else [self._c_type(p)[0]]
+            )
+        self._function.argtypes = arguments
 
     def _c_type(self, param: Param):
         if param.c_type == "real_t":
@@ -374,6 +334,18 @@ class EmulatedKernel:
         return value.item()
 
     def __call__(self, grid, block, args):
+        """Launch ``grid`` blocks of ``block`` threads on ``args``; raises :class:`OutOfBounds`
+        at the first access outside an array."""
+        self._launch(grid, block, args, owned=False)
+
+    def owners(self, grid, block, args) -> dict[str, np.ndarray]:
+        """Launch as a call does, and say which thread touched (read or wrote) each element of
+        each array: ``{parameter: owner}``, ``owner[e]`` = -1 if no thread did, the linear
+        index of the one thread that did (``block * threads per block + thread``), or -2 if
+        several did. A grid-stride loop gives every element one owner."""
+        return self._launch(grid, block, args, owned=True)
+
+    def _launch(self, grid, block, args, owned: bool) -> dict[str, np.ndarray]:
         grid, block = _dim3(grid, "grid"), _dim3(block, "block")
         if len(args) != len(self.params):
             raise TypeError(
@@ -382,8 +354,47 @@ class EmulatedKernel:
             )
         if self.threaded and block[0] * block[1] * block[2] > 1024:
             raise ValueError(f"kernel {self.name}: a block has at most 1024 threads, got {block}")
-        converted = [self._convert(p, a) for p, a in zip(self.params, args)]
-        self._function(*grid, *block, *converted)
+        owners = {
+            p.name: np.full(a.size, -1, np.int64) for p, a in zip(self.params, args) if p.pointer and owned
+        }
+        converted = []
+        for p, a in zip(self.params, args):
+            value = self._convert(p, a)
+            converted += (
+                [value, a.size, owners[p.name].ctypes.data if owned else None] if p.pointer else [value]
+            )
+        fault = np.full(8, -1, np.int64)  # the prelude's emu_fault
+        self._function(*grid, *block, fault.ctypes.data, *converted)
+        if fault[0] >= 0:
+            param = self.params[fault[0]]
+            raise _out_of_bounds(self.name, param, args[fault[0]], int(fault[1]), fault[2:5], fault[5:])
+        return owners
+
+
+class OutOfBounds(IndexError):
+    """A thread of a kernel read or wrote outside an array (the first such access of a launch)."""
+
+    kernel: str  # the kernel's name
+    array: str  # the parameter's name
+    index: int  # from the array's first element
+    shape: tuple  # the NumPy array's
+    block: tuple  # blockIdx (x, y, z) of the thread
+    thread: tuple  # its threadIdx
+
+
+def _out_of_bounds(kernel: str, param: Param, array: np.ndarray, index: int, block, thread) -> OutOfBounds:
+    def where(dims) -> str:
+        x, y, z = (int(d) for d in dims)
+        return str(x) if y == z == 0 else f"({x}, {y}, {z})"
+
+    verb = "read" if param.const else "read or wrote"
+    error = OutOfBounds(
+        f"kernel {kernel}: thread {where(thread)} of block {where(block)} {verb} "
+        f"{param.name}[{index}], but {param.name} has {array.size} elements (shape {array.shape})"
+    )
+    error.kernel, error.array, error.index, error.shape = kernel, param.name, index, array.shape
+    error.block, error.thread = tuple(int(d) for d in block), tuple(int(d) for d in thread)
+    return error
 
 
 def _dim3(value, what: str) -> tuple[int, int, int]:
@@ -403,7 +414,7 @@ class EmulatedModule:
             raise TypeError(f"CUDA kernels run in float32 or float64, got {self.dtype}")
         self.signatures = kernel_signatures(source)
         launchers = "".join(_launcher(n, p, t) for n, (p, t) in self.signatures.items())
-        text = f'{PRELUDE}\n#line 1 "{name}"\n{source}\n#line 1 "<emulator launchers>"\n{launchers}'
+        text = f'{PRELUDE}\n#line 1 "{name}"\n{_checked(source)}\n#line 1 "<emulator launchers>"\n{launchers}'
         self.library = ctypes.CDLL(str(_build(text, [f"-DREAL_T={C_REAL_TYPES[self.dtype]}"])))
         self._kernels: dict[str, EmulatedKernel] = {}
 

@@ -11,6 +11,7 @@ array; a question judged right or wrong without the grader.
 import ast
 import inspect
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -290,6 +291,7 @@ def test_the_wheel_holds_no_answer(tmp_path):
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
         assert "minidl/exercises/data/public.json" in names and "minidl/exercises/data/public.npz" in names
+        assert "minidl/kernels/emulate_prelude.h" in names  # the CUDA emulator's C++ (package data)
         assert not [n for n in names if re.search(r"grading|minidl_grader|/specs/|solutions|quiz", n)]
         texts = {n: archive.read(n).decode("utf-8", "replace") for n in names if n.endswith((".py", ".json"))}
     assert _leaks(texts) == {}
@@ -360,3 +362,135 @@ def test_the_readme_states_how_many_exercises_have_public_cases():
         f"{public} of the {len(code)} code exercises have public cases; the other {len(code) - public}"
         in readme
     )
+
+
+# ---------------------------------------------------------------------- forbidden names (issue 55)
+# rouge_l_fbeta forbids minidl.training.rouge: an answer built on its lcs_length passes the
+# numbers, and the grader scores it 0 on reading the cell. check() must say so, in every spelling.
+ROUGE_BY_THE_LIBRARY = """
+from minidl.training import rouge as R
+
+
+def rouge_l_fbeta(candidate, reference, beta):
+    a, b = candidate.split(), reference.split()
+    m = R.lcs_length(a, b)
+    if m == 0:
+        return 0.0
+    p, r = m / len(a), m / len(b)
+    return (1 + beta**2) * p * r / (r + beta**2 * p)
+"""
+ROUGE_BY_HAND = """
+def rouge_l_fbeta(candidate, reference, beta):
+    a, b = candidate.split(), reference.split()
+    table = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
+    for i in range(len(a)):
+        for j in range(len(b)):
+            table[i + 1][j + 1] = table[i][j] + 1 if a[i] == b[j] else max(table[i][j + 1], table[i + 1][j])
+    m = table[-1][-1]
+    if m == 0:
+        return 0.0
+    p, r = m / len(a), m / len(b)
+    return (1 + beta**2) * p * r / (r + beta**2 * p)
+"""
+SPELLINGS = {  # each uses lcs_length of minidl.training.rouge
+    "a module alias": ROUGE_BY_THE_LIBRARY,
+    "imported by name": ROUGE_BY_THE_LIBRARY.replace(
+        "from minidl.training import rouge as R", "from minidl.training.rouge import lcs_length"
+    ).replace("R.lcs_length", "lcs_length"),
+    "imported inside the function": ROUGE_BY_THE_LIBRARY.replace(
+        "    m = R.", "    import minidl.training.rouge as R\n    m = R."
+    ).replace("from minidl.training import rouge as R\n", ""),
+}
+
+
+def _from_file(tmp_path, source: str, name: str = "rouge_l_fbeta"):
+    """The answer defined in a module file (its source readable, as in a notebook cell)."""
+    import importlib.util
+
+    path = tmp_path / f"answer_{abs(hash(source))}.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return getattr(module, name)
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+@pytest.mark.parametrize("readable", [True, False], ids=["source", "exec"])
+def test_check_fails_an_answer_that_uses_what_the_exercise_forbids(spelling, readable, tmp_path, monkeypatch):
+    import minidl_grader
+
+    source = SPELLINGS[spelling]
+    namespace: dict = {}
+    exec(source, namespace)  # no source for inspect: read from the compiled code
+    answer = _from_file(tmp_path, source) if readable else namespace["rouge_l_fbeta"]
+    monkeypatch.setenv("MINIDL_PUBLIC_CHECK", "1")
+    verdict = evaluate("rouge_l_fbeta", answer)  # the public data, without the grader
+    assert verdict.status == "failed", verdict
+    assert (
+        "minidl.training.rouge" in verdict.message and "the grader scores such an answer 0" in verdict.message
+    )
+    result = minidl_grader.evaluate("rouge_l_fbeta", answer)  # the grader's check()
+    assert not result.passed and result.message == verdict.message
+
+
+def test_check_passes_the_same_answer_written_by_hand(tmp_path, monkeypatch):
+    import minidl_grader
+
+    monkeypatch.setenv("MINIDL_PUBLIC_CHECK", "1")
+    answer = _from_file(tmp_path, ROUGE_BY_HAND)
+    assert evaluate("rouge_l_fbeta", answer).passed
+    assert minidl_grader.evaluate("rouge_l_fbeta", answer).passed
+    # the library's answer has the right numbers: only its use of the library fails it
+    monkeypatch.setattr("minidl.exercises.forbidden_use", lambda names, forbids: None)
+    assert evaluate("rouge_l_fbeta", _from_file(tmp_path, ROUGE_BY_THE_LIBRARY)).passed
+
+
+def test_check_applies_the_forbids_where_the_grader_cannot_be_imported(tmp_path):
+    """A student release has no grader: check() falls back to the public data, forbids included."""
+    (tmp_path / "answer.py").write_text(ROUGE_BY_THE_LIBRARY)
+    script = (
+        "import sys\n"
+        "sys.modules['minidl_grader'] = None  # importing the grader fails, as where it is absent\n"
+        "from minidl.exercises import _grader_check, check\n"
+        "assert _grader_check() is None\n"
+        "from answer import rouge_l_fbeta\n"
+        "check('rouge_l_fbeta', rouge_l_fbeta)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    env.pop("MINIDL_PUBLIC_CHECK", None)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("✘ rouge_l_fbeta: uses minidl.training.rouge"), result.stdout
+
+
+def test_check_and_the_grader_agree_on_what_a_spec_forbids():
+    """minidl's forbidden_use (no grader) decides as provenance.spec_forbidden_uses does."""
+    from minidl_grader.judge import provenance
+
+    from minidl.exercises import forbidden_use
+
+    forbids = sorted({entry for e in registry.all_exercises() for entry in getattr(e, "forbids", ())})
+    names = [
+        *forbids,
+        *(f"{entry}.anything" for entry in forbids),
+        "minidl.nn.layers.conv.MaxPool2D",
+        "minidl.nn.layers.dense.Dense",
+        "minidl.nn.layers.normalization.LayerNorm",
+        "minidl.nn.losses.MeanSquaredError",
+        "minidl.nn",
+        "minidl.training.rouge.lcs_length",
+        "minidl.kernels.reference",
+        "numpy.linalg.solve",
+        "minidl.grading.anything",
+    ]
+    for exercise in registry.all_exercises():
+        entries = list(getattr(exercise, "forbids", ()))
+        for name in names:
+            by_grader = provenance.spec_forbidden_uses([name], entries)
+            assert forbidden_use([name], entries) == (by_grader[0] if by_grader else None), (
+                exercise.name,
+                name,
+            )

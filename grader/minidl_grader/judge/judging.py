@@ -14,8 +14,11 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from minidl.exercises import forbidden_message, names_used
+
 from ..runtime import codec
 from ..runtime.probes import PROBES, Case, describe_exception
+from . import provenance
 from .registry import Exercise, get, rng_for
 
 __all__ = [
@@ -238,6 +241,10 @@ def evaluate(name: str, *objects, seed: int = 0) -> Result:
     if len(objects) != len(exercise.entries):
         wanted = ", ".join(exercise.entries)
         raise TypeError(f"check({name!r}, ...) expects {len(exercise.entries)} object(s): {wanted}")
+    # what the grader would refuse on reading the cell: the spec's forbids (runner._refusals)
+    used = provenance.spec_forbidden_uses(names_used(*objects), list(getattr(exercise, "forbids", ())))
+    if used and not exercise.is_question:
+        return Result(name, exercise.points, 0, forbidden_message(*used[0]))
     namespace = dict(zip(exercise.entries, objects))
     return judge_exercise(exercise, _in_process_outputs(exercise, namespace), seed, visible_only=True)
 

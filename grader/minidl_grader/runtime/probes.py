@@ -220,8 +220,8 @@ def _capture_emulator():
         from minidl.kernels import emulate
 
         _TRUSTED["emulate"] = (
-            emulate.EmulatedModule,
-            _snapshot([emulate, emulate.EmulatedModule, emulate.EmulatedKernel]),
+            (emulate.EmulatedModule, emulate.OutOfBounds),
+            _snapshot([emulate, emulate.EmulatedModule, emulate.EmulatedKernel, emulate.OutOfBounds]),
         )
     return _TRUSTED["emulate"]
 
@@ -358,9 +358,14 @@ def _cuda_probe(namespace, entries, case):
 
     The kernel is called as ``kernel(*inputs, out, n, *ints)``: each input is ``case.args``'
     array flattened (its own length), ``out`` has ``case.extra["n"]`` elements and the
-    optional ``case.extra["ints"]`` are passed on as ``int``. Every array is followed by
-    guard values; a write past ``out`` shows as ``guard_ok`` False."""
-    emulated_module, snapshot = _capture_emulator()
+    optional ``case.extra["ints"]`` are passed on as ``int``. The emulator stops a kernel
+    that reads or writes outside an array: ``out_of_bounds`` is then its message, ``array``
+    the parameter. Every array is also followed by guard values; a write past ``out`` that
+    the emulator could not see (through a plain pointer) shows as ``guard_ok`` False.
+    ``case.extra["one_thread_per_element"]``: ``shared`` lists ``(array, elements touched by
+    several threads, the first of them, its size)`` for each array where some are, the
+    output first."""
+    (emulated_module, out_of_bounds), snapshot = _capture_emulator()
     if not _unchanged(snapshot):
         raise RuntimeError("the notebook changed the CUDA emulator: the grader cannot tell what ran")
     source = namespace[entries[0]]
@@ -382,12 +387,26 @@ def _cuda_probe(namespace, entries, case):
     output = _guarded(np.zeros(n, dtype=np.float32))
     out_view = output[:n]
     ints = tuple(np.int32(v) for v in case.extra.get("ints", ()))
-    kernel(
+    launch = (
         (case.extra["blocks"],),
         (case.extra["threads"],),
         tuple(inputs) + (out_view, np.int32(n)) + ints,
     )
-    return {"out": out_view.copy(), "guard_ok": bool(np.all(output[n:] == _SENTINEL))}
+    try:
+        owners = {}
+        if case.extra.get("one_thread_per_element"):
+            owners = kernel.owners(*launch)
+        else:
+            kernel(*launch)
+    except out_of_bounds as err:
+        return {"out_of_bounds": str(err), "array": err.array}
+    owned = list(owners.items())
+    shared = [  # the output first
+        (name, int(np.count_nonzero(owner == -2)), int(np.argmax(owner == -2)), owner.size)
+        for name, owner in owned[len(inputs) : len(inputs) + 1] + owned[: len(inputs)]
+        if np.any(owner == -2)
+    ]
+    return {"out": out_view.copy(), "guard_ok": bool(np.all(output[n:] == _SENTINEL)), "shared": shared}
 
 
 # ---------------------------------------------------------------------- chapter 18: models

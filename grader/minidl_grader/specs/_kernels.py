@@ -3,7 +3,8 @@ a compiled kernel, run where the submission runs and judged here against a NumPy
 
 ``numba_exercise`` registers a kernel the "numba" probe calls (is it compiled by Numba?
 then its outputs); ``cuda_exercise`` one the "cuda" probe compiles with the emulator and
-launches (guard values after every array catch a write past the output). Neither has
+launches (the emulator stops a read or write outside an array; guard values after every
+array catch a write past the output through a plain pointer). Neither has
 public cases: ``check()`` cannot compile or launch the student's kernel the grader's way.
 """
 
@@ -48,17 +49,38 @@ def judge_numba(
     return judge
 
 
-def judge_cuda(reference: Callable, name: str, mistakes: tuple = ()) -> Callable:
+# what an access outside an array needs, unless the spec knows better (``judge_cuda``'s ``outside``)
+OUTSIDE = (
+    "a thread must touch only elements that exist: test `i < n` before the first x[i] "
+    "(the threads past the end, i >= n, must not even read)"
+)
+
+
+def judge_cuda(reference: Callable, name: str, mistakes: tuple = (), outside: dict | None = None) -> Callable:
     """The output ``name`` within 1e-6 of ``reference(*case.args)``, after checking that the
-    kernel wrote nothing past its end; ``mistakes`` are ``(hint, fn)`` as for the reference."""
+    kernel touched no element outside an array (the emulator's message, then ``outside[array]``
+    or ``OUTSIDE``), wrote nothing past the output's end, and -- where the case asks for
+    ``one_thread_per_element`` -- handled each element in one thread; ``mistakes`` are
+    ``(hint, fn)`` as for the reference."""
 
     def judge(case, got):
-        if not isinstance(got, dict) or "out" not in got:
+        if not isinstance(got, dict) or not ("out" in got or "out_of_bounds" in got):
             return "the grader could not read the result"
+        if "out_of_bounds" in got:
+            return f"{got['out_of_bounds']}: {(outside or {}).get(got.get('array'), OUTSIDE)}"
         if not got.get("guard_ok", False):
             return (
                 f"the kernel wrote past the end of `{name}`: threads with an index >= n must "
                 "do nothing (check `if (i < n)`)"
+            )
+        if got.get("shared"):
+            array, count, first, size = got["shared"][0]
+            return (
+                f"{count} of the {size} elements of `{array}` were handled by more than one thread "
+                f"({array}[{first}] first), so the blocks redo each other's work: each element must "
+                "have exactly one thread. A grid-stride loop steps by the size of the whole grid, "
+                "i += blockDim.x * gridDim.x (a step of blockDim.x gives every block the elements "
+                "of the blocks after it)"
             )
         expected = reference(*case.args)
         wrong = [(hint, fn(*case.args)) for hint, fn in mistakes]

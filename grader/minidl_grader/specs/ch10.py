@@ -2,15 +2,17 @@
 grid-stride loop, the SiLU backward and the backward of nearest upsampling (a gather), in CUDA C.
 
 The CUDA sources are run by ``minidl.kernels.emulate`` in the submission's process (the
-same code would run on a GPU through CuPy). Arrays are surrounded by guard values so a
-kernel that writes past the end of its output is caught instead of corrupting memory
-silently.
+same code would run on a GPU through CuPy). The emulator stops a kernel that reads or writes
+outside an array, and the grader fails it with the emulator's message (which array, which
+index, which thread); arrays are also followed by guard values, so that a write past the
+output through a plain pointer is caught too. The grid-stride task is launched with
+``one_thread_per_element``: a loop that hands an element to several threads fails even when
+its numbers are right.
 """
 
 import numpy as np
 
 from ..judge.registry import Case
-from ..runtime.probes import _GUARD, _SENTINEL
 from ._kernels import cuda_exercise, judge_cuda
 
 CHAPTER = "10_gpu_kernels"
@@ -33,10 +35,16 @@ def bias_relu(x, b, shape):
 
 
 def _bias_by(x, b, index):
-    """max(x + b[index], 0) with the probe's guard values after b, as a kernel reading past
-    the end of b would see them."""
-    padded = np.concatenate([b, np.full(_GUARD, _SENTINEL, dtype=np.float32)])
-    return np.maximum(x + padded[index], 0).astype(np.float32)
+    """max(x + b[index], 0): the bias taken from the wrong place (``index`` stays inside b; a
+    kernel reading past its end is stopped by the emulator, see ``_OUTSIDE_B``)."""
+    return np.maximum(x + b[index], 0).astype(np.float32)
+
+
+# i / (H*W) without the modulo reads past b from the second image on
+_OUTSIDE_B = {
+    "b": "the channel index runs past C: i / (H*W) counts the planes of every image, so from the "
+    "second image on it is >= C; take it modulo C, c = (i / (H*W)) % C"
+}
 
 
 def _bias_relu_mistakes(x, b, shape):
@@ -47,11 +55,6 @@ def _bias_relu_mistakes(x, b, shape):
             "the bias is indexed by i % C, the channel of a channels-last (N, H, W, C) array; in "
             "(N, C, H, W) the C planes of H*W elements come one after another: c = (i / (H*W)) % C",
             _bias_by(x, b, i % c),
-        ),
-        (
-            "i / (H*W) counts the planes of every image, so it runs past C from the second image "
-            "on (reading past the end of b): take it modulo C",
-            _bias_by(x, b, i // (h * w)),
         ),
         (
             "b is indexed by the image i / (C*H*W), not by the channel (i / (H*W)) % C",
@@ -95,7 +98,7 @@ def _judge_bias_relu(case, got):
     mistakes = tuple(
         (hint, lambda *_, wrong=wrong: wrong) for hint, wrong in _bias_relu_mistakes(x, b, shape)
     )
-    return judge_cuda(lambda x, b: bias_relu(x, b, shape), "y", mistakes)(case, got)
+    return judge_cuda(lambda x, b: bias_relu(x, b, shape), "y", mistakes, _OUTSIDE_B)(case, got)
 
 
 cuda_exercise(
@@ -108,7 +111,7 @@ cuda_exercise(
     _judge_bias_relu,
     catches=(
         "the bias indexed by i % C (channels-last)",
-        "the channel index i / (H*W) not taken modulo C",
+        "the channel index i / (H*W) not taken modulo C (a read past the end of b)",
         "the bias indexed by the image",
         "the ReLU applied before the bias",
         "a write past the output when the grid has more threads than n",
@@ -131,7 +134,13 @@ def _relu_backward_cases(rng):
             Case(
                 (dy, x),
                 label=f"n={n} launched as {blocks} block(s) of {threads} threads, every 7th x exactly 0",
-                extra={"kernel": "relu_backward", "n": n, "threads": threads, "blocks": blocks},
+                extra={
+                    "kernel": "relu_backward",
+                    "n": n,
+                    "threads": threads,
+                    "blocks": blocks,
+                    "one_thread_per_element": True,
+                },
             )
         )
     return cases
@@ -165,6 +174,7 @@ cuda_exercise(
     catches=(
         "no grid-stride loop: only the first blocks * threads elements written when the grid is smaller than n",
         "the gradient passed where x == 0 (x >= 0)",
+        "a loop stepping by blockDim.x: right numbers, but every block redoes the elements of the blocks after it",
     ),
 )
 

@@ -396,12 +396,51 @@ def test_numba_and_cuda_exercises_explain_their_own_mistakes():
         "  int i = blockIdx.x * blockDim.x + threadIdx.x;\n"
         "  float v = x[i] + b[(i / hw) % channels];\n  y[i] = v > 0 ? v : 0;\n}\n"
     )
-    assert "wrote past the end of `y`" in _message("bias_relu_cuda", unguarded)
+    assert "read x[120], but x has 120 elements" in _message("bias_relu_cuda", unguarded)
+    # a write through a plain pointer, which the emulator does not check: the guard values see it
+    through_pointer = unguarded.split("{")[0] + (
+        "{\n  int i = blockIdx.x * blockDim.x + threadIdx.x;\n  float* out = y;\n"
+        "  if (i <= n) out[i] = i < n ? fmaxf(x[i] + b[(i / hw) % channels], 0.0f) : 0.0f;\n}\n"
+    )
+    assert "wrote past the end of `y`" in _message("bias_relu_cuda", through_pointer)
     assert "does not compile" in _message("bias_relu_cuda", unguarded.replace(";", "", 1))
     channels_last = unguarded.replace("b[(i / hw) % channels]", "b[i % channels]").replace(
         "  float v", "  if (i >= n) return;\n  float v"
     )
     assert "channels-last" in _message("bias_relu_cuda", channels_last)
+
+
+# issue 55: what the guard values after the output could not see
+READ_FIRST = r"""
+extern "C" __global__ void silu_backward(const float* dy, const float* x, float* dx, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    float v = x[i];  // read before the test: the threads past the end read past x
+    if (i < n) { float s = 1.0f / (1.0f + expf(-v)); dx[i] = dy[i] * s * (1.0f + v * (1.0f - s)); }
+}
+"""
+BLOCK_STRIDE = r"""
+extern "C" __global__ void relu_backward(const float* dy, const float* x, float* dx, int n) {
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += STEP)
+        dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+}
+"""
+
+
+@pytest.mark.slow
+def test_cuda_exercises_fail_a_read_outside_an_array_and_blocks_that_redo_each_others_work():
+    from minidl.kernels import emulate
+
+    if emulate.compiler() is None:
+        pytest.skip("no C++ compiler for the CUDA emulator")
+    message = _message("silu_backward_cuda", READ_FIRST)
+    assert "kernel silu_backward: thread 9 of block 6 read x[777], but x has 777 elements" in message
+    assert "test `i < n` before the first x[i]" in message
+    assert evaluate("silu_backward_cuda", READ_FIRST.replace("x[i];", "x[i < n ? i : 0];")).passed
+    # the right numbers, each block redoing the elements after its start: fails on the 4-block case
+    message = _message("relu_backward_cuda", BLOCK_STRIDE.replace("STEP", "blockDim.x"))
+    assert "of the 3000 elements of `dx` were handled by more than one thread" in message
+    assert "i += blockDim.x * gridDim.x" in message
+    assert evaluate("relu_backward_cuda", BLOCK_STRIDE.replace("STEP", "blockDim.x * gridDim.x")).passed
 
 
 # ------------------------------------------------------------------ codec

@@ -1420,6 +1420,41 @@ wrong_variants(
         ("x >= 0 passes the gradient at exact zeros", dict(test=">=")),
     ),
 )
+# issue 55: a loop whose numbers are right but whose blocks redo each other's elements, and
+# reads outside an array (which the emulator stops; the guard values saw only writes)
+wrong(
+    "relu_backward_cuda",
+    "the loop steps by blockDim.x: right numbers, every block redoes the elements after its start",
+    '''
+RELU_BACKWARD_SOURCE = r"""
+extern "C" __global__ void relu_backward(const float* dy, const float* x, float* dx, int n)
+{
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += blockDim.x)
+        dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+}
+"""
+''',
+)
+wrong(
+    "silu_backward_cuda",
+    "x[i] read before the i < n test: the threads past the end read past x",
+    '''
+SILU_BACKWARD_SOURCE = r"""
+extern "C" __global__ void silu_backward(const float* dy, const float* x, float* dx, int n)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    float v = x[i];
+    float s = 1.0f / (1.0f + expf(-v));
+    if (i < n) dx[i] = dy[i] * s * (1.0f + v * (1.0f - s));
+}
+"""
+''',
+)
+wrong(
+    "bias_relu_cuda",
+    "the channel index i / hw not taken modulo C: reads past b from the second image on",
+    BIAS_RELU.replace("(i / hw) % channels", "i / hw").format(**BIAS_RELU_RIGHT),
+)
 SILU_BACKWARD = '''
 SILU_BACKWARD_SOURCE = r"""
 extern "C" __global__ void silu_backward(const float* dy, const float* x, float* dx, int n)

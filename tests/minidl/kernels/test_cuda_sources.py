@@ -212,6 +212,86 @@ def test_emulator_reports_compile_errors():
         )
 
 
+# Indices the emulator checks (issue 55): every array parameter knows its size, through
+# pointer arithmetic too; a thread's access outside stops the launch with the array, the index,
+# the shape and the thread, and touches no memory that is not the array's.
+BOUNDS = r"""
+extern "C" __global__ void read_first(const float* x, float* out, int n) {
+    const int i = blockIdx.x * blockDim.x + threadIdx.x;
+    const float v = x[i];  // read before the test
+    if (i < n) out[i] = 2 * v;
+}
+extern "C" __global__ void shifted(const float* x, float* out, int n, int shift) {
+    const int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) out[i] = (x + shift)[i] + *(shift + x + i);
+}
+extern "C" __global__ void write_all(float* out, int n) {
+    out[blockIdx.x * blockDim.x + threadIdx.x] = 1;
+}
+extern "C" __global__ void stride(float* out, int n, int step) {
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += step) out[i] += 1;
+}
+"""
+
+
+@needs_compiler
+def test_emulator_stops_a_read_outside_an_array():
+    module = emulate.EmulatedModule(BOUNDS, np.float32, "bounds.cu")
+    x, out = np.arange(100, dtype=np.float32).reshape(10, 10), np.zeros(100, np.float32)
+    with pytest.raises(emulate.OutOfBounds) as caught:
+        module.get_function("read_first")((4,), (32,), (x, out, np.int32(100)))
+    assert str(caught.value) == (
+        "kernel read_first: thread 4 of block 3 read x[100], but x has 100 elements (shape (10, 10))"
+    )
+    assert (caught.value.array, caught.value.index, caught.value.block, caught.value.thread) == (
+        "x",
+        100,
+        (3, 0, 0),
+        (4, 0, 0),
+    )
+    module.get_function("read_first")((4,), (25,), (x, out, np.int32(100)))  # no thread past the end
+    np.testing.assert_array_equal(out, 2 * x.ravel())
+    shifted = module.get_function("shifted")
+    with pytest.raises(emulate.OutOfBounds, match=r"thread 0 of block 0 read x\[-1\]"):
+        shifted((1,), (8,), (x, out, np.int32(8), np.int32(-1)))
+    with pytest.raises(emulate.OutOfBounds, match=r"thread 31 of block 2 read x\[100\]"):
+        shifted((4,), (32,), (x, out, np.int32(96), np.int32(5)))  # (x + 5)[95] is x[100]
+    shifted((4,), (32,), (x, out, np.int32(95), np.int32(5)))
+    np.testing.assert_array_equal(out[:95], 2 * x.ravel()[5:])
+
+
+@needs_compiler
+def test_emulator_checked_parameters_keep_the_line_numbers_of_errors():
+    source = 'extern "C" __global__ void k(const float* x,\n    float* out\n) {\n    out[0] = y;\n}\n'
+    with pytest.raises(RuntimeError, match=r"lines\.cu:4:\d+: error"):
+        emulate.EmulatedModule(source, np.float32, "lines.cu")
+
+
+@needs_compiler
+def test_emulator_stops_a_write_outside_an_array_before_it_lands():
+    kernel = emulate.EmulatedModule(BOUNDS, np.float32, "bounds.cu").get_function("write_all")
+    buffer = np.zeros(40, np.float32)
+    with pytest.raises(
+        emulate.OutOfBounds, match=r"thread 0 of block 1 read or wrote out\[32\], but out has 32"
+    ):
+        kernel((2,), (32,), (buffer[:32], np.int32(32)))
+    np.testing.assert_array_equal(buffer[32:], 0)  # the write past the view went nowhere
+
+
+@needs_compiler
+def test_emulator_says_which_thread_touched_each_element():
+    kernel = emulate.EmulatedModule(BOUNDS, np.float32, "bounds.cu").get_function("stride")
+    out = np.zeros(100, np.float32)
+    owners = kernel.owners((2,), (16,), (out, np.int32(100), np.int32(32)))  # a grid-stride loop
+    np.testing.assert_array_equal(owners["out"], np.arange(100) % 32)
+    out[:] = 0
+    owners = kernel.owners((2,), (16,), (out, np.int32(100), np.int32(16)))  # steps by blockDim.x
+    np.testing.assert_array_equal(owners["out"][:16], np.arange(16))  # block 0's first elements
+    assert np.all(owners["out"][16:] == -2)  # the rest: block 0 and block 1 both
+    np.testing.assert_array_equal(out, np.r_[np.ones(16), 2 * np.ones(84)])  # and twice the work
+    assert kernel.owners((1,), (4,), (out, np.int32(2), np.int32(4)))["out"].tolist() == [0, 1] + [-1] * 98
+
+
 # =========================================================================== launcher checks
 @needs_compiler
 def test_in_place_updates_refuse_arrays_they_cannot_write_through():
