@@ -159,8 +159,6 @@ UNTESTED = {
     "minidl/training/callbacks.py": "tests/minidl/training/test_model.py (callbacks), "
     "tests/minidl/training/test_saving.py (checkpoints)",
     "minidl/training/decoding.py": "beam and greedy decoding: tests/minidl/datasets/test_language.py",
-    "minidl/training/metrics.py": "tests/minidl/training/test_model.py (compile(metrics=...)), "
-    "tests/minidl/test_user_mistakes.py",
     "minidl/training/rouge.py": "ROUGE against the rouge_score package: tests/minidl/datasets/test_language.py",
     "minidl/training/summary.py": "model.summary(): tests/minidl/training/test_model.py, "
     "tests/minidl/nn/layers/test_base_sublayers.py",

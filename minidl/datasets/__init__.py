@@ -24,12 +24,15 @@ Everything a notebook or test needs works offline:
   synthetic voices, as log-mel spectrograms (N, 49, 32) split by held-out voices, and 40
   clips as 8 kHz audio; ``audio`` holds the feature pipeline (frames, FFT, mel filters).
 
+* ``make_scans`` -- GENERATED grey scans with a faint, rare "finding" (yes/no), a stand-in
+  for ``load_medmnist()`` (PneumoniaMNIST or BreastMNIST, downloaded); ``exclude=`` training
+  scans gives test scans none of whose layouts ("patients") is a training one, in ``medical``.
 * ``make_shape_scenes`` -- scenes of overlapping squares, disks and triangles with a
   per-pixel mask and a box and class per object (segmentation and detection);
   ``exclude=`` training scenes gives test scenes none of whose masks is a training mask.
 
 The full sets -- ``load_mnist(subset="full")``, ``load_fashion_mnist()``,
-``load_cifar10()``, ``load_oxford_pets()`` (photographs with pet masks and head boxes), ``load_imdb()`` (movie reviews) -- are downloaded once into ``$MINIDL_DATA`` (default
+``load_cifar10()``, ``load_medmnist()``, ``load_oxford_pets()`` (photographs with pet masks and head boxes), ``load_imdb()`` (movie reviews) -- are downloaded once into ``$MINIDL_DATA`` (default
 ``~/.cache/minidl``) and checked by SHA-256 (see ``minidl.datasets.download``); ``read_idx`` and
 ``read_imdb_archive`` read such files already on disk.
 
@@ -42,6 +45,7 @@ from .download import ChecksumError, DownloadError, data_home
 from .formats import read_idx
 from .images import *  # noqa: F403  (the names in images.__all__)
 from .language import *  # noqa: F403  (the names in language.__all__)
+from .medical import MEDMNIST_CLASSES, Scans, load_medmnist, make_scans
 from .papers import *  # noqa: F403  (the names in papers.__all__)
 from .pets import PET_TRIMAP, PetScenes, load_oxford_pets
 from .scenes import SHAPE_CLASSES, Scenes, make_shape_scenes, masks_to_boxes
@@ -52,6 +56,10 @@ from .text import CharEncoder, load_text_corpus, make_char_windows, sample
 
 __all__ = [
     *images.__all__,
+    "load_medmnist",
+    "MEDMNIST_CLASSES",
+    "make_scans",
+    "Scans",
     "load_oxford_pets",
     "PetScenes",
     "PET_TRIMAP",

@@ -17,8 +17,12 @@ A file is used only after its sum matches, whether it was downloaded or placed b
 | oxford_pets | images.tar.gz | 67195c5e...37fa318d | thor.robots.ox.ac.uk/~vgg/data/pets, www.robots.ox.ac.uk/~vgg/data/pets/data |
 | oxford_pets | annotations.tar.gz | 52425fb6...1d358e91 | (same) |
 | imdb | aclImdb_v1.tar.gz | c40f74a1...1d1658fe | ai.stanford.edu/~amaas/data/sentiment |
+| medmnist | pneumoniamnist.npz | md5:28209eda...1b15f | zenodo.org/records/10519652/files |
+| medmnist | breastmnist.npz | md5:750601b1...ff8f6 | (same) |
 
-(The Oxford-IIIT Pet sums are the ones TensorFlow Datasets publishes for these files.)
+(The Oxford-IIIT Pet sums are the ones TensorFlow Datasets publishes for these files.
+MedMNIST's authors publish MD5 sums only, in their Zenodo record and in the ``medmnist``
+package: an entry ``"md5:<hex>"`` is checked with MD5, every other entry with SHA-256.)
 
 The full sums are in ``SHA256``, the addresses in ``MIRRORS`` (tried in order).
 
@@ -55,7 +59,10 @@ MIRRORS = {
         "https://www.robots.ox.ac.uk/~vgg/data/pets/data/",
     ),
     "imdb": ("https://ai.stanford.edu/~amaas/data/sentiment/",),
+    "medmnist": ("https://zenodo.org/records/10519652/files/",),
 }
+# what follows a file's name in its address, where a server wants it
+URL_SUFFIX = {"medmnist": "?download=1"}
 
 SHA256 = {
     "mnist": {
@@ -80,8 +87,13 @@ SHA256 = {
     "imdb": {
         "aclImdb_v1.tar.gz": "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe",
     },
+    "medmnist": {
+        "pneumoniamnist.npz": "md5:28209eda62fecd6e6a2d98b1501bb15f",
+        "breastmnist.npz": "md5:750601b1f35ba3300ea97c75c52ff8f6",
+    },
 }
 
+_NAMES = {"sha256": "SHA-256", "md5": "MD5"}
 TIMEOUT_SECONDS = 60
 _CHUNK = 1 << 20
 
@@ -102,11 +114,21 @@ def data_home() -> Path:
 
 def sha256_of(path) -> str:
     """Hex SHA-256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
+    return _digest_of(path, "sha256")
+
+
+def _digest_of(path, algorithm: str) -> str:
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(_CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _split_sum(expected: str) -> tuple[str, str]:
+    """A table entry -> (algorithm, hex): ``"md5:<hex>"`` is MD5, a bare hex string SHA-256."""
+    algorithm, _, value = expected.rpartition(":")
+    return (algorithm or "sha256"), value
 
 
 def fetch(dataset: str, filenames=None) -> dict:
@@ -152,10 +174,11 @@ def fetch(dataset: str, filenames=None) -> dict:
 
 
 def _check_sum(path: Path, expected: str, source: str, remedy: str) -> None:
-    actual = sha256_of(path)
+    algorithm, expected = _split_sum(expected)
+    actual = _digest_of(path, algorithm)
     if actual != expected:
         raise ChecksumError(
-            f"SHA-256 mismatch for {source}: expected {expected}, got {actual}. "
+            f"{_NAMES[algorithm]} mismatch for {source}: expected {expected}, got {actual}. "
             f"The file is corrupt, truncated or not the file minidl expects. {remedy}"
         )
 
@@ -164,7 +187,7 @@ def _download_with_mirrors(dataset: str, name: str, path: Path) -> None:
     """Try each mirror in turn; raise DownloadError with hand-placing advice if all fail."""
     failures = []
     for base in MIRRORS[dataset]:
-        url = base + name
+        url = base + name + URL_SUFFIX.get(dataset, "")
         try:
             download(url, path, SHA256[dataset][name])
             return
@@ -176,7 +199,7 @@ def _download_with_mirrors(dataset: str, name: str, path: Path) -> None:
 def _hand_placing_message(dataset: str, name: str, failures) -> str:
     folder = data_home() / dataset
     wanted = "\n".join(
-        f"  {f}  (SHA-256 {sha}, from {MIRRORS[dataset][0] + f})"
+        f"  {f}  ({_NAMES[_split_sum(sha)[0]]} {_split_sum(sha)[1]}, from {MIRRORS[dataset][0] + f})"
         for f, sha in SHA256[dataset].items()
         if not (folder / f).exists()
     )
@@ -189,7 +212,8 @@ def _hand_placing_message(dataset: str, name: str, failures) -> str:
 
 
 def download(url: str, path, expected_sha256: str) -> Path:
-    """Download ``url`` to ``path`` atomically, checking its SHA-256 on the way.
+    """Download ``url`` to ``path`` atomically, checking its SHA-256 on the way (its MD5 when
+    ``expected_sha256`` is ``"md5:<hex>"``).
 
     The bytes go to a temporary file next to ``path``; only when the sum matches is it
     renamed to ``path`` (``os.replace`` is atomic on one file system). On any failure
@@ -200,16 +224,17 @@ def download(url: str, path, expected_sha256: str) -> Path:
     print(f"minidl: downloading {url} -> {path}", file=sys.stderr)
     handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
-        digest = hashlib.sha256()
+        algorithm, expected = _split_sum(expected_sha256)
+        digest = hashlib.new(algorithm)
         request = Request(url, headers={"User-Agent": "minidl (dataset downloader)"})
         with os.fdopen(handle, "wb") as out, urlopen(request, timeout=TIMEOUT_SECONDS) as response:
             for chunk in iter(lambda: response.read(_CHUNK), b""):
                 digest.update(chunk)
                 out.write(chunk)
         actual = digest.hexdigest()
-        if actual != expected_sha256:
+        if actual != expected:
             raise ChecksumError(
-                f"SHA-256 mismatch for the download of {url}: expected {expected_sha256}, got {actual}"
+                f"{_NAMES[algorithm]} mismatch for the download of {url}: expected {expected}, got {actual}"
             )
         os.replace(tmp_name, path)
     except BaseException:

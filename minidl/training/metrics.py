@@ -46,6 +46,97 @@ def mean_squared_error(y_pred, y_true) -> float:
     return float(((y_pred - y_true.reshape(y_pred.shape)) ** 2).mean())
 
 
+# --------------------------------------------------------------------------- scores of a binary test
+# A classifier that outputs a score s per case (a logit or a probability) and a label y in
+# {0, 1} (1: the finding is there). Prediction first, as in every minidl metric (scikit-learn's
+# functions take the labels first).
+def _binary(y_score, y_true, name):
+    s = np.asarray(backend.to_numpy(y_score), dtype=np.float64).ravel()
+    y = np.asarray(backend.to_numpy(y_true)).ravel()
+    if s.shape != y.shape:
+        raise ValueError(f"{name}: expected as many scores as labels, got {s.size} and {y.size}")
+    if not np.isin(y, (0, 1)).all():
+        raise ValueError(f"{name}: labels must be 0 or 1, got values {np.unique(y)[:5]}")
+    if not np.isfinite(s).all():
+        raise ValueError(f"{name}: scores must be finite")
+    return s, y.astype(bool)
+
+
+def sensitivity_specificity(y_score, y_true, threshold: float) -> tuple[float, float]:
+    """(sensitivity, specificity) of the test "positive when score >= threshold":
+
+        sensitivity = TP / (TP + FN)  (the fraction of the positives found; recall)
+        specificity = TN / (TN + FP)  (the fraction of the negatives cleared)
+
+    NaN for a class the labels do not hold."""
+    s, y = _binary(y_score, y_true, "sensitivity_specificity")
+    called = s >= threshold
+    sensitivity = float(called[y].mean()) if y.any() else float("nan")
+    specificity = float((~called[~y]).mean()) if (~y).any() else float("nan")
+    return sensitivity, specificity
+
+
+def roc_curve(y_score, y_true):
+    """The ROC curve: ``(fpr, tpr, thresholds)``, one point per distinct score.
+
+    Sort the scores in decreasing order; at each distinct score t, calling every case with
+    score >= t positive gives ``tpr = TP / P`` (sensitivity) and ``fpr = FP / N``
+    (1 - specificity). Tied scores are passed together (one step, diagonal if the tie holds
+    both classes). The curve starts at (0, 0) with threshold ``inf`` and ends at (1, 1).
+    Both classes must be present.
+    """
+    s, y = _binary(y_score, y_true, "roc_curve")
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError(f"roc_curve needs both classes, got {n_pos} positives and {n_neg} negatives")
+    order = np.argsort(-s, kind="stable")
+    s, y = s[order], y[order]
+    last_of_tie = np.r_[np.flatnonzero(np.diff(s) != 0), s.size - 1]  # the end of each run of equal scores
+    tp = np.cumsum(y)[last_of_tie]
+    fp = (last_of_tie + 1) - tp
+    return (
+        np.r_[0.0, fp / n_neg],
+        np.r_[0.0, tp / n_pos],
+        np.r_[np.inf, s[last_of_tie]],
+    )
+
+
+def auc(x, y) -> float:
+    """The area under a curve through the points (x, y), x in increasing order: the trapezoid rule."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if x.shape != y.shape or x.ndim != 1 or x.size < 2:
+        raise ValueError(f"auc expects two 1-D arrays of one length >= 2, got {x.shape} and {y.shape}")
+    if np.any(np.diff(x) < 0):
+        raise ValueError("auc expects x in increasing order")
+    return float(np.sum(np.diff(x) * (y[1:] + y[:-1]) / 2))
+
+
+def roc_auc(y_score, y_true) -> float:
+    """The area under the ROC curve: the probability that a random positive scores above a
+    random negative, a tie counting one half (the Mann-Whitney U statistic over P N)."""
+    fpr, tpr, _ = roc_curve(y_score, y_true)
+    return auc(fpr, tpr)
+
+
+def reliability_curve(y_prob, y_true, n_bins: int = 10):
+    """Calibration: ``(mean_predicted, fraction_positive, count)`` per bin of probability.
+
+    The bins split [0, 1] into ``n_bins`` equal widths (a probability of exactly 1 falls in
+    the last); for each bin, the mean of the predicted probabilities and the fraction of
+    positives among its cases. Empty bins give NaN and a count of 0. A calibrated model's
+    points lie on the diagonal.
+    """
+    p, y = _binary(y_prob, y_true, "reliability_curve")
+    if p.size and (p.min() < 0 or p.max() > 1):
+        raise ValueError("reliability_curve expects probabilities in [0, 1] (apply the sigmoid to logits)")
+    bins = np.minimum((p * n_bins).astype(np.int64), n_bins - 1)
+    count = np.bincount(bins, minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_predicted = np.bincount(bins, weights=p, minlength=n_bins) / count
+        fraction_positive = np.bincount(bins, weights=y, minlength=n_bins) / count
+    return mean_predicted, fraction_positive, count
+
+
 class Metric:
     """A number accumulated over batches: ``reset()``, ``update(y_pred, y_true)`` per batch,
     ``result()`` -> float at any point (of the batches since ``reset``)."""

@@ -1,10 +1,13 @@
 """Chapter 21, detection and segmentation: the backward pass of a transposed convolution,
-class-aware non-maximum suppression, and VOC average precision from a ranked list; questions
-on the IoU of two boxes and on what pixel accuracy and mean IoU say about a lazy segmenter.
+class-aware non-maximum suppression, VOC average precision from a ranked list, the AUC from
+ranks with ties, and a screening report whose threshold was chosen on the test set, repaired;
+questions on the IoU of two boxes, on what pixel accuracy and mean IoU say about a lazy
+segmenter, and on the predictive value of a good test at a low prevalence.
 
 References: Long et al. (2015), Ronneberger et al. (2015) for the transposed convolution of a
 decoder; Redmon et al. (2016) for NMS in a grid detector; Everingham et al. (2010) for the
-all-point interpolated average precision of Pascal VOC."""
+all-point interpolated average precision of Pascal VOC; Hanley and McNeil (1982) for the AUC
+as the Mann-Whitney statistic."""
 
 import numpy as np
 
@@ -371,5 +374,225 @@ function_exercise(
     equivalent_mutants={
         "average_precision_ranked: const: 0 -> -1": "with no detection the general formula sums "
         "nothing: 0.0 as well",
+    },
+)
+
+
+# ---------------------------------------------------------------- AUC from ranks, ties as midranks
+def _midranks(scores):
+    """1-based ranks of the scores in increasing order; a run of equal scores shares the mean
+    of the ranks it spans (below + 1 .. up_to: their mean is (below + 1 + up_to) / 2)."""
+    ordered = np.sort(scores)
+    below = np.searchsorted(ordered, scores, side="left")
+    up_to = np.searchsorted(ordered, scores, side="right")
+    return (below + 1 + up_to) / 2
+
+
+def auc_by_ranks(scores, labels):
+    """AUC = (R_pos - P (P + 1) / 2) / (P N): R_pos the sum of the positives' ranks among all the
+    scores (ties: midranks), P positives, N negatives; scores (n,) float, labels (n,) int in {0, 1}
+    with both classes present."""
+    positive = labels == 1
+    n_pos = int(np.sum(positive))
+    n_neg = labels.size - n_pos
+    rank_sum = np.sum(_midranks(scores)[positive])
+    return float((rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def _auc_ranks_with(scores, labels, ranks=_midranks, offset=1, denominator=None, of_class=1):
+    positive = labels == of_class
+    n_pos = int(np.sum(positive))
+    n_neg = labels.size - n_pos
+    rank_sum = np.sum(ranks(scores)[positive])
+    return float((rank_sum - n_pos * (n_pos + offset) / 2) / (denominator or n_pos * n_neg))
+
+
+def _ordinal_ranks(scores):
+    """Ties broken by position: 1..n in a stable sort."""
+    ranks = np.empty(len(scores))
+    ranks[np.argsort(scores, kind="stable")] = np.arange(1, len(scores) + 1)
+    return ranks
+
+
+def _min_ranks(scores):
+    return np.searchsorted(np.sort(scores), scores, side="left") + 1.0
+
+
+def _ranks_cases(rng):
+    cases = []
+    for n in (12, 30):
+        labels = rng.integers(0, 2, n)
+        labels[:2] = (0, 1)
+        scores = np.round(rng.random(n) + 0.4 * labels, 1)  # many ties, across and within classes
+        cases.append(Case((scores, labels), label=f"{n} scores rounded to 0.1 (ties), both classes"))
+    cases.append(
+        Case(
+            (np.array([0.9, 0.8, 0.6, 0.6, 0.3, 0.3, 0.1]), np.array([1, 0, 1, 0, 1, 1, 0])),
+            label="the chapter's seven scores: a tie across the classes and one within (AUC 6.5 / 12)",
+        )
+    )
+    cases.append(Case((np.full(5, 0.5), np.array([1, 0, 0, 1, 0])), label="every score tied: AUC 0.5"))
+    cases.append(
+        Case(
+            (np.array([-3.0, -1.0, 2.0, 5.0]), np.array([0, 0, 1, 1])), label="negative scores, separated: 1"
+        )
+    )
+    cases.append(
+        Case((np.array([4.0, 3.0, 2.0, 1.0]), np.array([1, 1, 0, 0])[::-1].copy()), label="reversed: 0")
+    )
+    cases.append(Case((np.array([0.2, 0.7, 0.4]), np.array([0, 1, 0])), label="a single positive"))
+    cases.append(
+        Case(
+            (np.array([0.3, 0.3, 0.9, 0.1]), np.array([1, 0, 0, 0])),
+            label="a single positive tied with a negative",
+        )
+    )
+    return cases
+
+
+function_exercise(
+    "auc_by_ranks",
+    CHAPTER,
+    2,
+    "auc_by_ranks",
+    "The AUC from ranks, ties included",
+    _ranks_cases,
+    auc_by_ranks,
+    ("auc",),
+    mistakes=(
+        (
+            "tied scores share the mean of the ranks they span (midranks); ranks from a sort break "
+            "ties by position, so a tie counts 0 or 1 instead of one half",
+            lambda s, y: _auc_ranks_with(s, y, ranks=_ordinal_ranks),
+        ),
+        (
+            "tied scores share the *mean* of the ranks they span, not the lowest",
+            lambda s, y: _auc_ranks_with(s, y, ranks=_min_ranks),
+        ),
+        (
+            "the positives' smallest possible rank sum is 1 + 2 + ... + P = P (P + 1) / 2",
+            lambda s, y: _auc_ranks_with(s, y, offset=-1),
+        ),
+        (
+            "divide by the number of (positive, negative) pairs, P N, not by P times all the cases",
+            lambda s, y: _auc_ranks_with(s, y, denominator=int(np.sum(y == 1)) * y.size),
+        ),
+        (
+            "sum the ranks of the positives (label 1); the negatives' rank sum gives 1 - AUC",
+            lambda s, y: _auc_ranks_with(s, y, of_class=0),
+        ),
+    ),
+    forbids=("minidl.training.metrics", "scipy.stats", "sklearn.metrics"),
+    dtypes=("number",),
+    equivalent_mutants={
+        "auc_by_ranks: arith: n_pos * (n_pos + 1) / 2 -> n_pos * (n_pos + 1) // 2": "n (n + 1) is "
+        "always even: // 2 divides it exactly",
+    },
+)
+
+
+# ---------------------------------------------------------------- a screening report, repaired
+def screening_report(val_scores, val_labels, test_scores, test_labels, target):
+    """The highest validation score t whose test "score >= t" finds at least ``target`` of the
+    validation positives, then the test set's sensitivity and specificity at t."""
+    return _screening_report(val_scores, val_labels, test_scores, test_labels, target, ())
+
+
+SCREENING_BUGS = {
+    "test": "the threshold is read off the test set, which then reports a number tuned on itself: "
+    "choose it on the validation scores and labels, and only measure on the test set",
+    "strict": "a case whose score equals the threshold is called positive (score >= threshold); "
+    "with > the case that made the target is dropped",
+    "share": "the fraction found divides the positives found by the number of *positives*, not by every case",
+}
+
+
+def _screening_report(val_scores, val_labels, test_scores, test_labels, target, bugs):
+    if "test" in bugs:
+        val_scores, val_labels = test_scores, test_labels
+    order = np.argsort(-val_scores, kind="stable")
+    found = np.cumsum(val_labels[order] == 1)
+    found = found / (val_labels.size if "share" in bugs else np.sum(val_labels == 1))
+    threshold = float(val_scores[order][np.argmax(found >= target)])
+    called = test_scores > threshold if "strict" in bugs else test_scores >= threshold
+    sensitivity = float(np.mean(called[test_labels == 1]))
+    specificity = float(np.mean(~called[test_labels == 0]))
+    return threshold, sensitivity, specificity
+
+
+def _screening_cases(rng):
+    cases = []
+    # validation positives P in {7, 11, 13} and targets whose P * target is never a whole number
+    # (so that no case rests on how a float compares at the boundary), plus 1.0 and 0.0
+    for n_val, p_val, n_test, target in (
+        (20, 7, 25, 0.8),
+        (30, 11, 40, 0.5),
+        (35, 13, 30, 0.9),
+        (20, 7, 24, 1.0),
+    ):
+        val_labels = np.zeros(n_val, dtype=np.int64)
+        val_labels[rng.permutation(n_val)[:p_val]] = 1
+        test_labels = rng.integers(0, 2, n_test)
+        test_labels[:2] = (0, 1)
+        # scores on a grid of 0.05: ties within each set and between the two sets
+        val_scores = np.round(rng.random(n_val) * 0.7 + 0.3 * val_labels, 2) // 0.05 * 0.05
+        test_scores = np.round(rng.random(n_test) * 0.7 + 0.25 * test_labels, 2) // 0.05 * 0.05
+        val_scores, test_scores = np.round(val_scores, 2), np.round(test_scores, 2)
+        test_scores[:3] = _screening_report(val_scores, val_labels, test_scores, test_labels, target, ())[0]
+        cases.append(
+            Case(
+                (val_scores, val_labels, test_scores, test_labels, target),
+                label=f"{n_val} validation cases ({p_val} positive), {n_test} test cases, target {target}, "
+                "scores on a grid of 0.05, three test scores on the threshold",
+            )
+        )
+    val_scores = np.array([0.9, 0.7, 0.7, 0.7, 0.4, 0.2])
+    val_labels = np.array([0, 1, 0, 1, 1, 0])
+    test_scores = np.array([0.7, 0.7, 0.3, 0.8, 0.1])
+    test_labels = np.array([1, 0, 1, 0, 0])
+    cases.append(
+        Case(
+            (val_scores, val_labels, test_scores, test_labels, 0.5),
+            label="the target reached inside a tie: the whole tie is called (threshold 0.7)",
+        )
+    )
+    cases.append(
+        Case(
+            (val_scores, val_labels, test_scores, test_labels, 0.0),
+            label="target 0: the highest validation score",
+        )
+    )
+    return cases
+
+
+function_exercise(
+    "screening_report",
+    CHAPTER,
+    2,
+    "screening_report",
+    "A screening report, repaired",
+    _screening_cases,
+    screening_report,
+    ("threshold", "sensitivity", "specificity"),
+    mistakes=(
+        (
+            "this is the report as given, its bugs still in it: read it against section 21.9's "
+            "rule, threshold on validation and measures on test",
+            lambda vs, vy, ts, ty, t: _screening_report(vs, vy, ts, ty, t, tuple(SCREENING_BUGS)),
+        ),
+    )
+    + tuple(
+        (
+            f"{hint} (the other bugs are fixed)",
+            lambda vs, vy, ts, ty, t, bug=bug: _screening_report(vs, vy, ts, ty, t, (bug,)),
+        )
+        for bug, hint in SCREENING_BUGS.items()
+    ),
+    forbids=("minidl.training.metrics", "sklearn.metrics"),
+    dtypes=("number", "number", "number"),
+    equivalent_mutants={
+        "screening_report > _screening_report: argsort: np.argsort(-val_scores, kind='stable') -> "
+        "__mutant_argsort(-val_scores)": "the order inside a tie moves where the count of positives "
+        "found crosses the target within the tie, never the tied score that becomes the threshold",
     },
 )

@@ -14,19 +14,22 @@ from minidl_grader.specs import ch21
 
 import minidl as mdl
 from minidl import layers as L
+from minidl.training import metrics
 from minidl.training import vision_metrics as vm
 
 EXERCISES = {
     "conv_transpose_backward": ch21.conv_transpose_backward,
     "class_aware_nms": ch21.class_aware_nms,
     "average_precision_ranked": ch21.average_precision_ranked,
+    "auc_by_ranks": ch21.auc_by_ranks,
+    "screening_report": ch21.screening_report,
 }
 
 
-def test_the_chapter_has_three_code_exercises_and_two_questions():
+def test_the_chapter_has_five_code_exercises_and_three_questions():
     items = registry.for_chapter("21_detection_segmentation")
     assert sorted(e.name for e in items if not e.is_question) == sorted(EXERCISES)
-    assert sorted(e.kind for e in items if e.is_question) == ["choice", "choice"]
+    assert sorted(e.kind for e in items if e.is_question) == ["choice", "choice", "choice"]
 
 
 @pytest.mark.parametrize("stride, kernel", [(2, 2), (2, 3), (1, 3)])
@@ -96,3 +99,41 @@ def test_empty_detections_and_touching_boxes_are_cases():
     assert any("touching" in label for label in labels["class_aware_nms"])
     assert any("no detections" in label for label in labels["average_precision_ranked"])
     assert any("tied" in label for label in labels["average_precision_ranked"])
+
+
+def test_auc_by_ranks_reference_equals_the_librarys_roc_auc():
+    rng = np.random.default_rng(4)
+    for n in (2, 7, 40):
+        for _ in range(10):
+            labels = rng.integers(0, 2, n)
+            labels[:2] = (0, 1)
+            scores = np.round(rng.standard_normal(n), 1)  # ties
+            assert ch21.auc_by_ranks(scores, labels) == pytest.approx(
+                metrics.roc_auc(scores, labels), abs=1e-12
+            )
+
+
+def test_screening_reference_equals_the_librarys_roc_and_rates():
+    """The threshold is the validation ROC curve's first point with sensitivity >= target; the
+    rates are the library's at that threshold on the test set."""
+    rng = np.random.default_rng(5)
+    for case in registry.get("screening_report").make_cases(rng):
+        val_scores, val_labels, test_scores, test_labels, target = case.args
+        _, tpr, thresholds = metrics.roc_curve(val_scores, val_labels)
+        expected = thresholds[1:][np.argmax(tpr[1:] >= target)]
+        threshold, sensitivity, specificity = ch21.screening_report(*case.args)
+        assert threshold == expected
+        assert (sensitivity, specificity) == metrics.sensitivity_specificity(
+            test_scores, test_labels, threshold
+        )
+
+
+def test_ties_and_edges_of_the_section_21_9_exercises_are_cases():
+    labels = {
+        name: [c.label for c in registry.get(name).make_cases(np.random.default_rng(0))]
+        for name in ("auc_by_ranks", "screening_report")
+    }
+    assert any("every score tied" in label for label in labels["auc_by_ranks"])
+    assert any("single positive tied" in label for label in labels["auc_by_ranks"])
+    assert any("inside a tie" in label for label in labels["screening_report"])
+    assert any("on the threshold" in label for label in labels["screening_report"])

@@ -4853,6 +4853,150 @@ def average_precision_ranked(scores, is_true_positive, n_true):
 """,
 )
 
+# (chapter 21, section 21.9: the AUC from ranks and the screening report)
+AUC_RANKS_TA = """
+def auc_by_ranks(scores, labels):
+    n = len(scores)
+    order = np.argsort(scores, kind="stable")
+    ranks = np.empty(n)
+    ranks[order] = np.arange(1, n + 1)
+    {ties}
+    P = int(np.sum(labels == {cls}))
+    N = n - P
+    return float((ranks[labels == {cls}].sum() - {smallest}) / ({pairs}))
+"""
+AUC_RANKS_RIGHT_TA = dict(
+    ties="for v in np.unique(scores):\n        ranks[scores == v] = ranks[scores == v].mean()",
+    cls="1",
+    smallest="P * (P + 1) / 2",
+    pairs="P * N",
+)
+wrong_variants(
+    "auc_by_ranks",
+    AUC_RANKS_TA,
+    AUC_RANKS_RIGHT_TA,
+    (
+        ("ties broken by position (no midranks)", dict(ties="pass")),
+        (
+            "ties given the lowest rank of their run",
+            dict(ties="for v in np.unique(scores):\n        ranks[scores == v] = ranks[scores == v].min()"),
+        ),
+        ("the smallest rank sum taken as P (P - 1) / 2", dict(smallest="P * (P - 1) / 2")),
+        ("divided by P n instead of P N", dict(pairs="P * n")),
+        ("the negatives' ranks summed (1 - AUC)", dict(cls="0")),
+    ),
+)
+wrong(
+    "auc_by_ranks",
+    "the pairs counted with > only: a tie counts 0, not one half",
+    """
+def auc_by_ranks(scores, labels):
+    pos, neg = scores[labels == 1], scores[labels == 0]
+    return float(np.mean(pos[:, None] > neg[None, :]))
+""",
+)
+right(
+    "auc_by_ranks",
+    "the pairs counted directly, a tie one half (the same number as the ranks give)",
+    """
+def auc_by_ranks(scores, labels):
+    pos, neg = scores[labels == 1], scores[labels == 0]
+    wins = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return float(wins / (len(pos) * len(neg)))
+""",
+)
+right(
+    "auc_by_ranks",
+    "midranks with a loop over the runs of equal scores",
+    """
+def auc_by_ranks(scores, labels):
+    n = len(scores)
+    order = sorted(range(n), key=lambda i: scores[i])
+    ranks = [0.0] * n
+    i = 0
+    while i < n:
+        j = i
+        while j + 1 < n and scores[order[j + 1]] == scores[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    P = sum(1 for y in labels if y == 1)
+    R = sum(r for r, y in zip(ranks, labels) if y == 1)
+    return (R - P * (P + 1) / 2) / (P * (n - P))
+""",
+)
+
+SCREENING_TA = """
+def screening_report(val_scores, val_labels, test_scores, test_labels, target):
+    order = np.argsort(-{scores}, kind="stable")
+    found = np.cumsum({labels}[order] == 1) / {denom}
+    threshold = float({scores}[order][np.argmax(found >= target)])
+    called = test_scores {op} threshold
+    sensitivity = float(np.mean(called[test_labels == 1]))
+    specificity = float(np.mean({spec}))
+    return threshold, sensitivity, specificity
+"""
+SCREENING_RIGHT_TA = dict(
+    scores="val_scores",
+    labels="val_labels",
+    denom="np.sum(val_labels == 1)",
+    op=">=",
+    spec="~called[test_labels == 0]",
+)
+wrong_variants(
+    "screening_report",
+    SCREENING_TA,
+    SCREENING_RIGHT_TA,
+    (
+        (
+            "the student's version as given",
+            dict(scores="test_scores", labels="test_labels", denom="len(test_labels)", op=">"),
+        ),
+        (
+            "the threshold chosen on the test set",
+            dict(scores="test_scores", labels="test_labels", denom="np.sum(test_labels == 1)"),
+        ),
+        ("a score on the threshold not called (>)", dict(op=">")),
+        ("the fraction found over every case", dict(denom="len(val_labels)")),
+        ("specificity as the share of all test cases cleared", dict(spec="~called")),
+        ("the fraction found over the test set's positives", dict(denom="np.sum(test_labels == 1)")),
+    ),
+)
+wrong(
+    "screening_report",
+    "the threshold that reaches the target on the test set's own ROC curve",
+    """
+def screening_report(val_scores, val_labels, test_scores, test_labels, target):
+    for t in sorted(set(test_scores.tolist()), reverse=True):
+        if np.mean(test_scores[test_labels == 1] >= t) >= target:
+            break
+    sens = float(np.mean(test_scores[test_labels == 1] >= t))
+    spec = float(np.mean(test_scores[test_labels == 0] < t))
+    return float(t), sens, spec
+""",
+)
+wrong_with_line(
+    "screening_report",
+    "the caller's validation scores sorted in place",
+    SCREENING_TA,
+    SCREENING_RIGHT_TA,
+    "val_scores.sort()",
+)
+right(
+    "screening_report",
+    "the distinct validation scores tried from the highest down",
+    """
+def screening_report(val_scores, val_labels, test_scores, test_labels, target):
+    positives = val_scores[val_labels == 1]
+    for t in sorted(set(val_scores.tolist()), reverse=True):
+        if np.mean(positives >= t) >= target:
+            break
+    called = test_scores >= t
+    return float(t), float(called[test_labels == 1].mean()), float((~called)[test_labels == 0].mean())
+""",
+)
+
 # ------------------------------------------------------------------ 19 language tasks
 wrong(
     "masked_max_pool",
