@@ -17,7 +17,7 @@ export OMP_WAIT_POLICY ?= PASSIVE
 export MALLOC_MMAP_THRESHOLD_ ?= 33554432
 export MALLOC_TRIM_THRESHOLD_ ?= 67108864
 
-.PHONY: lab test test-unit test-portable test-e2e test-gpu lint demo bench book html release clean
+.PHONY: lab test test-unit test-portable test-e2e test-gpu certify lint demo bench book html release clean
 
 $(STAMP): pyproject.toml grader/pyproject.toml keras_door/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -72,6 +72,11 @@ UNIT_XDIST ?= -n 2 --dist worksteal
 
 test-unit: $(STAMP)  ## the fast tests: tests/ without notebooks, grader sandbox runs and slow runs (under a minute)
 	$(TEST_THREADS) $(KEEP_BYTECODE) MINIDL_KERAS_ORACLE=0 MPLBACKEND=Agg $(PY) -m pytest -q -o addopts="" -p no:nbval -m "not e2e and not slow and not sandbox" $(UNIT_XDIST) tests
+
+# The wrong-answer catalogue at twelve grading seeds (make test judges it at two): a wrong
+# answer whose verdict depends on the seed shows here. About 6 CPU-minutes; CI runs it.
+certify: $(STAMP)  ## every wrong answer of the catalogue below full marks, every right one full, at 12 seeds
+	$(TEST_THREADS) MINIDL_CATALOGUE_SEEDS=12 MPLBACKEND=Agg $(PY) -m pytest -q -o addopts="" -p no:nbval $(UNIT_XDIST) tests/grader/specs/test_wrong_answers.py -k "full_marks and not sandbox"
 
 lint: $(STAMP)  ## ruff (lint and format check, notebooks and solutions included) and mypy on minidl/ and grader/; settings in pyproject.toml
 	$(PY) -m ruff check .
