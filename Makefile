@@ -38,8 +38,9 @@ $(GPU_STAMP): $(STAMP)
 # pop-up, no update check. Nothing in the user's home folder is touched.
 LAB_SETTINGS := --LabApp.app_settings_dir=$(CURDIR)/jupyter/settings
 
-lab: $(GPU_STAMP)  ## open the course in JupyterLab (prints the URL; works headless); minidl, its grader (minidl-grade) and the Keras door (minidl_keras) are installed
-	$(PY) -m jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) --notebook-dir=notebooks \
+lab: $(GPU_STAMP)  ## open the course in JupyterLab at the repository's root, on chapter 0 (prints the URL; works headless); minidl, its grader (minidl-grade) and the Keras door (minidl_keras) are installed
+	$(PY) -m jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) --notebook-dir=. \
+		--LabApp.default_url=/lab/tree/notebooks/00_welcome.ipynb \
 		$(LAB_SETTINGS) $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 # Two pytest-xdist workers. --dist loadfile keeps every file in one worker: a notebook's cells run
