@@ -379,3 +379,16 @@ def test_numbered_sections_carry_their_chapters_number(path):
             assert chapter == number and section in sections, (
                 f"{name}: {match.group(0)!r} names no section of it"
             )
+
+
+def test_make_lab_serves_the_root_so_that_chapters_reach_their_exercises():
+    """The chapters link to ``../exercises/NN.ipynb``: a Lab rooted at notebooks/ cannot open
+    them. ``make lab`` serves the repository's root and opens on the welcome chapter."""
+    recipe = re.search(r"^lab:.*\n((?:\t.*\n)+)", (ROOT / "Makefile").read_text(), re.MULTILINE)
+    assert recipe, "the Makefile has no lab target"
+    command = recipe.group(1).replace("\\\n", " ")
+    assert "--notebook-dir=. " in command
+    opened = re.search(r"--LabApp\.default_url=/lab/tree/(\S+)", command)
+    assert opened and (ROOT / opened.group(1)).is_file(), command
+    linked = {m for path in CHAPTERS for m in re.findall(r"\]\(\.\./(exercises/[^)]+)\)", path.read_text())}
+    assert linked and all((ROOT / link).is_file() for link in linked)
