@@ -266,7 +266,7 @@ class LoRAAttention(Layer):
             for p, W in kept.items():
                 params["W" + p] = W
 
-    def forward(self, query, training=False, **kwargs):
+    def forward(self, query, training: bool = False, **kwargs):  # type: ignore[override]  # (query, ...) as MultiHeadAttention
         if not self.built:  # an unbuilt attention builds from all its inputs (cross-attention too)
             sources = {k: v for k, v in kwargs.items() if k in ("value", "key")}
             self.base.forward(query, training=False, **sources)
