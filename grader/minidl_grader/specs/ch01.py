@@ -6,7 +6,7 @@ error converges, for any data."""
 import numpy as np
 
 from ..judge.feedback import compare_outputs, rel_error
-from ..judge.registry import Case, Contract, Exercise, function_exercise, register
+from ..judge.registry import Case, Contract, Exercise, declare_edges, function_exercise, register
 
 CHAPTER = "01_linear_models"
 
@@ -362,4 +362,43 @@ function_exercise(
     forbids=("minidl.nn.optim", "minidl.nn.losses.MeanSquaredError"),
     catches=("the standardised feature: the answer is exactly 1, the chapter's limit",),
     dtypes=("number",),
+)
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why the others that could arise do not apply
+
+declare_edges(
+    "linear_regression_gradient",
+    ("non_square", "varied_settings"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+    },
+)
+declare_edges(
+    "logistic_regression_gradient",
+    ("non_square", "varied_settings"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+        "extreme_magnitude": "its inputs are of unit scale by the task's statement; no exp of a large input is asked for",
+    },
+)
+declare_edges(
+    "weighted_bce_with_logits",
+    ("ties", "extreme_magnitude", "varied_settings"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
+    },
+)
+declare_edges(
+    "max_stable_learning_rate",
+    ("size_one", "non_square"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+    },
 )

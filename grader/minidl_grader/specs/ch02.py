@@ -6,7 +6,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..judge.feedback import compare_outputs
-from ..judge.registry import Case, Contract, Exercise, function_exercise, register
+from ..judge.registry import Case, Contract, Exercise, declare_edges, function_exercise, register
 
 CHAPTER = "02_neural_networks"
 
@@ -347,4 +347,36 @@ register(
             "NaN or inf among the weights or the outputs",
         ),
     )
+)
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why the others that could arise do not apply
+
+declare_edges(
+    "activation_derivatives",
+    ("non_square", "extreme_magnitude", "varied_settings"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+        "ties": "its comparisons only shift or clip values; equal values give the same result whichever wins",
+        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
+    },
+)
+declare_edges(
+    "relu_interpolant_weights",
+    (),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+    },
+)
+declare_edges(
+    "parity_by_hand",
+    ("varied_settings",),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+    },
 )

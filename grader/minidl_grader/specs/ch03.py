@@ -4,7 +4,7 @@ cross-entropy backward, a gradient check along random directions."""
 import numpy as np
 
 from ..judge.feedback import compare_outputs, rel_error
-from ..judge.registry import Case, Exercise, function_exercise, register
+from ..judge.registry import Case, Exercise, declare_edges, function_exercise, register
 from ..runtime.probes import cubic, log_sum_exp
 
 CHAPTER = "03_backpropagation"
@@ -343,4 +343,38 @@ register(
             "a reshape as the one it works out: reshape(K, -2) is reshape(K, -1)",
         },
     )
+)
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why the others that could arise do not apply
+
+declare_edges(
+    "weight_norm_backward",
+    ("non_square",),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+    },
+)
+declare_edges(
+    "softmax_cross_entropy_backward",
+    ("non_square", "extreme_magnitude", "repeated_indices", "varied_settings"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+        "ties": "its comparisons only shift or clip values; equal values give the same result whichever wins",
+    },
+)
+declare_edges(
+    "directional_gradient_check",
+    ("non_square",),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+        "extreme_magnitude": "its inputs are of unit scale by the task's statement; no exp of a large input is asked for",
+        "varied_settings": "every setting is drawn per case already (no scalar argument)",
+        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
+    },
 )

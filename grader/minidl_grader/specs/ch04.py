@@ -3,7 +3,7 @@ how fast momentum converges on a quadratic (the chapter's step-size limit carrie
 
 import numpy as np
 
-from ..judge.registry import Case, function_exercise
+from ..judge.registry import Case, declare_edges, function_exercise
 
 CHAPTER = "04_optimization"
 
@@ -260,4 +260,47 @@ function_exercise(
     ),
     forbids=("minidl.nn.optim",),
     dtypes=("number",),
+)
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why the others that could arise do not apply
+
+declare_edges(
+    "sgd_momentum_update",
+    ("non_square", "varied_settings"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+    },
+)
+declare_edges(
+    "adam_update",
+    ("non_square", "varied_settings"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+    },
+)
+declare_edges(
+    "ema_weights",
+    ("empty", "non_square", "varied_settings"),
+    {
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+        "extreme_magnitude": "its inputs are of unit scale by the task's statement; no exp of a large input is asked for",
+        "float32": "the task takes float64 inputs and asks float64 outputs",
+        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
+    },
+)
+declare_edges(
+    "momentum_convergence_rate",
+    ("varied_settings",),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+        "non_square": "its inputs hold no matrices whose two axes could be swapped",
+        "ties": "its comparisons only shift or clip values; equal values give the same result whichever wins",
+        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
+    },
 )

@@ -5,7 +5,7 @@ import operator
 
 import numpy as np
 
-from ..judge.registry import Case, function_exercise, register
+from ..judge.registry import Case, declare_edges, function_exercise, register
 
 CHAPTER = "05_regularization"
 
@@ -297,3 +297,34 @@ def _judge_l1(case, got):
 
 _L1.judge = _judge_l1
 register(_L1)
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why the others that could arise do not apply
+
+declare_edges(
+    "early_stopping_epochs",
+    ("empty", "varied_settings"),
+    {
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
+    },
+)
+declare_edges(
+    "max_norm",
+    ("size_one", "non_square", "varied_settings"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "ties": "its comparisons only shift or clip values; equal values give the same result whichever wins",
+    },
+)
+declare_edges(
+    "l1_proximal_step",
+    ("non_square", "ties", "float32", "varied_settings"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
+    },
+)

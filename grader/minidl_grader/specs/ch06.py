@@ -3,7 +3,7 @@ that follows it."""
 
 import numpy as np
 
-from ..judge.registry import Case, function_exercise
+from ..judge.registry import Case, declare_edges, function_exercise
 
 CHAPTER = "06_batch_normalization"
 
@@ -220,4 +220,35 @@ function_exercise(
     ),
     forbids=("minidl.nn.layers.BatchNorm", "minidl.nn.layers.normalization"),
     dtypes=("like:W", "like:W"),
+)
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why the others that could arise do not apply
+
+declare_edges(
+    "groupnorm_forward",
+    ("non_square", "varied_settings"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+    },
+)
+declare_edges(
+    "groupnorm_backward",
+    ("non_square", "varied_settings"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+    },
+)
+declare_edges(
+    "fold_batchnorm",
+    ("non_square", "float32", "varied_settings"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
+    },
 )

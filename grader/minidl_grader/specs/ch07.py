@@ -5,7 +5,7 @@ from functools import partial
 
 import numpy as np
 
-from ..judge.registry import Case, function_exercise
+from ..judge.registry import Case, declare_edges, function_exercise
 
 CHAPTER = "07_convolutional_networks"
 # what computes a convolution's gradients for the student (the layers, the kernels, gradcheck)
@@ -318,5 +318,37 @@ function_exercise(
         "window: no index repeats within an assignment, so += and = + add the same",
         "maxpool_backward > _route: const: -1 -> -2": "NumPy reads any negative size in a reshape as "
         "the one it works out",
+    },
+)
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why the others that could arise do not apply
+
+declare_edges(
+    "dilated_conv2d_weight_gradient",
+    ("size_one", "non_square", "varied_settings"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "ties": "its comparisons only shift or clip values; equal values give the same result whichever wins",
+        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
+    },
+)
+declare_edges(
+    "conv2d_input_gradient",
+    ("size_one", "non_square", "varied_settings"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "ties": "its comparisons only shift or clip values; equal values give the same result whichever wins",
+        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
+    },
+)
+declare_edges(
+    "maxpool_backward",
+    ("size_one", "non_square", "ties", "varied_settings"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
     },
 )

@@ -5,7 +5,7 @@ augmentations keep a digit's label."""
 
 import numpy as np
 
-from ..judge.registry import Case, function_exercise
+from ..judge.registry import Case, declare_edges, function_exercise
 
 CHAPTER = "08_going_deep"
 
@@ -278,3 +278,36 @@ function_exercise(
 
 
 # ---------------------------------------------------------------- questions
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why the others that could arise do not apply
+
+declare_edges(
+    "preact_residual_backward",
+    ("non_square", "varied_settings"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+        "ties": "its comparisons only shift or clip values; equal values give the same result whichever wins",
+    },
+)
+declare_edges(
+    "lsuv_scales",
+    ("size_one", "non_square"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "ties": "its comparisons only shift or clip values; equal values give the same result whichever wins",
+        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
+    },
+)
+declare_edges(
+    "mixup_cross_entropy",
+    ("non_square", "extreme_magnitude", "repeated_indices", "varied_settings"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+        "ties": "its comparisons only shift or clip values; equal values give the same result whichever wins",
+    },
+)

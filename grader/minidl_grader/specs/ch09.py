@@ -3,7 +3,7 @@
 
 import numpy as np
 
-from ..judge.registry import Case
+from ..judge.registry import Case, declare_edges
 from ._kernels import numba_exercise
 
 CHAPTER = "09_fast_cpu_kernels"
@@ -217,4 +217,36 @@ numba_exercise(
         "the windows not moved up and left by the padding",
         "overlapping windows overwrite each other's share instead of adding",
     ),
+)
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why the others that could arise do not apply
+
+declare_edges(
+    "depthwise_conv2d_numba",
+    ("size_one", "non_square", "float32", "varied_settings"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "ties": "its comparisons only shift or clip values; equal values give the same result whichever wins",
+        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
+    },
+)
+declare_edges(
+    "relu_backward_numba",
+    ("non_square",),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+    },
+)
+declare_edges(
+    "avgpool2d_padded_backward_numba",
+    ("size_one", "non_square", "varied_settings"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "ties": "its comparisons only shift or clip values; equal values give the same result whichever wins",
+        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
+    },
 )

@@ -12,7 +12,7 @@ its numbers are right.
 
 import numpy as np
 
-from ..judge.registry import Case
+from ..judge.registry import Case, declare_edges
 from ._kernels import cuda_exercise, judge_cuda
 
 CHAPTER = "10_gpu_kernels"
@@ -328,4 +328,42 @@ cuda_exercise(
         "only the block's top-left dy taken",
         "the plane offset forgotten (every thread reads plane 0)",
     ),
+)
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why the others that could arise do not apply
+
+declare_edges(
+    "bias_relu_cuda",
+    (),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+    },
+)
+declare_edges(
+    "relu_backward_cuda",
+    (),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+    },
+)
+declare_edges(
+    "silu_backward_cuda",
+    (),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+    },
+)
+declare_edges(
+    "upsample_backward_cuda",
+    (),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+    },
 )

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ..judge.registry import Case, function_exercise
+from ..judge.registry import Case, declare_edges, function_exercise
 
 CHAPTER = "11_recurrent_networks"
 
@@ -216,4 +216,38 @@ function_exercise(
     ),
     forbids=("minidl.nn.layers.LSTM", "minidl.nn.layers.recurrent", "minidl.kernels", "minidl.nn.gradcheck"),
     dtypes="float64",
+)
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why the others that could arise do not apply
+
+declare_edges(
+    "rnn_bptt",
+    ("non_square",),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+        "extreme_magnitude": "its inputs are of unit scale by the task's statement; no exp of a large input is asked for",
+        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
+    },
+)
+declare_edges(
+    "clip_by_global_norm",
+    ("non_square", "ties", "varied_settings"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
+    },
+)
+declare_edges(
+    "lstm_step_backward",
+    ("non_square",),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+        "extreme_magnitude": "its inputs are of unit scale by the task's statement; no exp of a large input is asked for",
+    },
 )

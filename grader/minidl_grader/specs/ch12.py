@@ -5,7 +5,7 @@ applied after the softmax."""
 
 import numpy as np
 
-from ..judge.registry import Case, function_exercise
+from ..judge.registry import Case, declare_edges, function_exercise
 
 CHAPTER = "12_attention"
 
@@ -360,3 +360,36 @@ function_exercise(
 
 
 # ---------------------------------------------------------------- questions
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why the others that could arise do not apply
+
+declare_edges(
+    "windowed_cache_step",
+    ("size_one", "non_square", "varied_settings"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "float32": "the task takes float64 inputs and asks float64 outputs",
+        "inf_or_nan_input": "the inputs are finite by the task's statement (any inf is made inside the function)",
+    },
+)
+declare_edges(
+    "rope_attention",
+    ("size_one", "non_square", "extreme_magnitude", "varied_settings"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "float32": "the task takes float64 inputs and asks float64 outputs",
+        "inf_or_nan_input": "the inputs are finite by the task's statement (any inf is made inside the function)",
+    },
+)
+declare_edges(
+    "attention_backward",
+    ("size_one", "non_square", "extreme_magnitude", "varied_settings"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "float32": "the task takes float64 inputs and asks float64 outputs",
+        "inf_or_nan_input": "the inputs are finite by the task's statement (any inf is made inside the function)",
+    },
+)

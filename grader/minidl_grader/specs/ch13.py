@@ -4,7 +4,7 @@ pairs cannot tell apart, and on ROUGE."""
 
 import numpy as np
 
-from ..judge.registry import Case, function_exercise
+from ..judge.registry import Case, declare_edges, function_exercise
 
 CHAPTER = "13_language_tasks"
 
@@ -56,6 +56,16 @@ def _pool_cases(rng):
         h[0, : lengths[0], 0] = -rng.integers(1, 4, size=lengths[0])  # a feature whose real steps are all < 0
         dout = rng.standard_normal((n, hdim))
         cases.append(Case((h, mask, dout), label=f"N={n}, T={t}, H={hdim}, lengths {lengths.tolist()}"))
+    # padding on either side: the real steps are wherever the mask says, not a prefix
+    mask = np.array([[0, 0, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0], [0, 0, 1, 0, 0, 0]], dtype=bool)
+    h = rng.integers(-3, 4, size=(3, 6, 1)).astype(np.float64)
+    h[~mask] = 5.0
+    cases.append(
+        Case(
+            (h, mask, rng.standard_normal((3, 1))),
+            label="N=3, T=6, H=1, padded on the left, the right and both sides",
+        )
+    )
     return cases
 
 
@@ -433,4 +443,40 @@ function_exercise(
     ),
     forbids=("minidl.training.rouge",),
     dtypes=("number",),
+)
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why the others that could arise do not apply
+
+declare_edges(
+    "masked_max_pool",
+    ("size_one", "non_square", "ties", "left_and_right_padding"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "inf_or_nan_input": "the inputs are finite by the task's statement (any inf is made inside the function)",
+        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
+    },
+)
+declare_edges(
+    "beam_search_no_repeat",
+    ("ties", "varied_settings"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+        "non_square": "its inputs hold no matrices whose two axes could be swapped",
+        "extreme_magnitude": "its inputs are of unit scale by the task's statement; no exp of a large input is asked for",
+        "float32": "the task takes float64 inputs and asks float64 outputs",
+        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
+    },
+)
+declare_edges(
+    "rouge_l_fbeta",
+    ("varied_settings",),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
+    },
 )

@@ -3,7 +3,7 @@ patches of non-square images."""
 
 import numpy as np
 
-from ..judge.registry import Case, function_exercise
+from ..judge.registry import Case, declare_edges, function_exercise
 
 CHAPTER = "14_pretraining"
 
@@ -242,4 +242,38 @@ function_exercise(
     ),
     forbids=("minidl.nn.layers.patches", "minidl.nn.layers.PatchEmbedding"),
     dtypes="float64",
+)
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why the others that could arise do not apply
+
+declare_edges(
+    "lora_backward",
+    ("non_square", "varied_settings"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+    },
+)
+declare_edges(
+    "bert_mask",
+    ("non_square", "repeated_indices", "varied_settings"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+        "extreme_magnitude": "its inputs are of unit scale by the task's statement; no exp of a large input is asked for",
+        "left_and_right_padding": "its mask is not padding of a sequence",
+    },
+)
+declare_edges(
+    "patchify",
+    ("size_one", "non_square", "varied_settings"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "ties": "its comparisons only shift or clip values; equal values give the same result whichever wins",
+        "float32": "the task takes float64 inputs and asks float64 outputs",
+        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
+    },
 )

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ..judge.registry import Case, function_exercise
+from ..judge.registry import Case, declare_edges, function_exercise
 
 CHAPTER = "15_autoencoders"
 
@@ -219,3 +219,38 @@ def _reversed_kl(h, rho, beta):
     kl = r * np.log(r / rho) + (1 - r) * np.log((1 - r) / (1 - rho))
     grad = beta * (np.log(r / rho) - np.log((1 - r) / (1 - rho))) / h.shape[0]
     return float(beta * kl.sum()), np.broadcast_to(grad, h.shape).copy()
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why the others that could arise do not apply
+
+declare_edges(
+    "autoencoder_train_step",
+    ("non_square",),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+        "ties": "its comparisons only shift or clip values; equal values give the same result whichever wins",
+        "extreme_magnitude": "its inputs are of unit scale by the task's statement; no exp of a large input is asked for",
+        "varied_settings": "every setting is drawn per case already (no scalar argument)",
+    },
+)
+declare_edges(
+    "tied_autoencoder_gradient",
+    ("non_square",),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+        "ties": "its comparisons only shift or clip values; equal values give the same result whichever wins",
+    },
+)
+declare_edges(
+    "sparsity_penalty",
+    ("non_square", "varied_settings"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+        "extreme_magnitude": "its inputs are of unit scale by the task's statement; no exp of a large input is asked for",
+    },
+)

@@ -3,7 +3,7 @@ and one step of DDIM's family with its noise scale eta."""
 
 import numpy as np
 
-from ..judge.registry import Case, function_exercise
+from ..judge.registry import Case, declare_edges, function_exercise
 
 CHAPTER = "17_generative_models"
 
@@ -250,4 +250,34 @@ function_exercise(
     ),
     forbids=("minidl.gallery.diffusion",),
     dtypes=("float64", "number"),
+)
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why the others that could arise do not apply
+
+declare_edges(
+    "gaussian_kl_general",
+    ("non_square",),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+        "extreme_magnitude": "its inputs are of unit scale by the task's statement; no exp of a large input is asked for",
+    },
+)
+declare_edges(
+    "q_sample_from_betas",
+    ("size_one", "non_square", "repeated_indices"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
+    },
+)
+declare_edges(
+    "ddim_step_eta",
+    ("size_one", "non_square", "varied_settings"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+    },
 )

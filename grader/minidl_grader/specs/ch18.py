@@ -11,7 +11,7 @@ import copy
 import numpy as np
 
 from ..judge.feedback import compare_models, compare_outputs
-from ..judge.registry import Case, Exercise, function_exercise, register
+from ..judge.registry import Case, Exercise, declare_edges, function_exercise, register
 from ..runtime.probes import build_model
 from ..runtime.probes import model_summary as _summary
 
@@ -309,4 +309,34 @@ function_exercise(
     ),
     forbids=("minidl.gallery.transfer", "minidl.nn.regularizers"),
     dtypes=("float64", "float64", "number"),
+)
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why the others that could arise do not apply
+
+declare_edges(
+    "freeze_all_but_last",
+    ("empty", "non_square", "varied_settings"),
+    {
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+        "repeated_indices": "its integer inputs are sizes or labels, not indices gathered or scattered",
+    },
+)
+declare_edges(
+    "discriminative_fine_tune_step",
+    ("empty", "size_one", "non_square", "repeated_indices"),
+    {
+        "varied_settings": "every setting is drawn per case already (no scalar argument)",
+    },
+)
+declare_edges(
+    "ridge_loo",
+    ("size_one", "non_square", "repeated_indices", "varied_settings"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "ties": "its comparisons only shift or clip values; equal values give the same result whichever wins",
+        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
+    },
 )

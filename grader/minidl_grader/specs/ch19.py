@@ -5,7 +5,7 @@ drawn here as NumPy arrays: neither framework is needed to grade (or to solve) t
 
 import numpy as np
 
-from ..judge.registry import Case, function_exercise
+from ..judge.registry import Case, declare_edges, function_exercise
 
 CHAPTER = "19_frameworks"
 
@@ -179,5 +179,34 @@ function_exercise(
     equivalent_mutants={
         "dense_after_flatten_from_keras: const: 1 -> 2 #2": "NumPy reads any negative size in a "
         "reshape as the one it works out: reshape(-2, m) is reshape(-1, m)",
+    },
+)
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why the others that could arise do not apply
+
+declare_edges(
+    "gru_from_keras",
+    ("size_one", "non_square"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
+    },
+)
+declare_edges(
+    "conv_transpose_from_keras",
+    ("size_one", "non_square"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+    },
+)
+declare_edges(
+    "dense_after_flatten_from_keras",
+    ("non_square", "varied_settings"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
     },
 )

@@ -3,7 +3,7 @@ spectrogram, and dynamic time warping between two utterances."""
 
 import numpy as np
 
-from ..judge.registry import Case, function_exercise
+from ..judge.registry import Case, declare_edges, function_exercise
 
 CHAPTER = "20_speech"
 
@@ -218,5 +218,40 @@ function_exercise(
     equivalent_mutants={
         "dtw_distance > _dtw: const: 1 -> 2 #4": "a table one row larger: the cost is read at [Ta, Tb]",
         "dtw_distance > _dtw: const: 1 -> 2 #5": "a table one column larger: the cost is read at [Ta, Tb]",
+    },
+)
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why the others that could arise do not apply
+
+declare_edges(
+    "delta_features",
+    ("non_square", "varied_settings"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
+    },
+)
+declare_edges(
+    "masked_cmvn",
+    ("non_square",),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+        "repeated_indices": "its integer inputs are sizes or labels, not indices gathered or scattered",
+        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
+    },
+)
+declare_edges(
+    "dtw_distance",
+    ("size_one", "non_square"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "ties": "its comparisons only shift or clip values; equal values give the same result whichever wins",
+        "inf_or_nan_input": "the inputs are finite by the task's statement (any inf is made inside the function)",
+        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
     },
 )

@@ -8,7 +8,7 @@ all-point interpolated average precision of Pascal VOC."""
 
 import numpy as np
 
-from ..judge.registry import Case, function_exercise
+from ..judge.registry import Case, declare_edges, function_exercise
 
 CHAPTER = "21_detection_segmentation"
 
@@ -371,5 +371,35 @@ function_exercise(
     equivalent_mutants={
         "average_precision_ranked: const: 0 -> -1": "with no detection the general formula sums "
         "nothing: 0.0 as well",
+    },
+)
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why the others that could arise do not apply
+
+declare_edges(
+    "conv_transpose_backward",
+    ("size_one", "non_square", "varied_settings"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
+    },
+)
+declare_edges(
+    "class_aware_nms",
+    ("empty", "size_one", "non_square", "ties", "repeated_indices", "varied_settings"),
+    {
+        "float32": "the task takes float64 inputs and asks float64 outputs",
+        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
+    },
+)
+declare_edges(
+    "average_precision_ranked",
+    ("empty", "size_one", "ties", "varied_settings"),
+    {
+        "left_and_right_padding": "its mask is not padding of a sequence",
+        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
     },
 )

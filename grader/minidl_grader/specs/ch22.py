@@ -20,7 +20,7 @@ Wrong answers the cases catch, by name:
 
 import numpy as np
 
-from ..judge.registry import Case, function_exercise
+from ..judge.registry import Case, declare_edges, function_exercise
 
 CHAPTER = "22_game_playing"
 
@@ -459,4 +459,45 @@ function_exercise(
     ),
     forbids=("minidl.gallery.rl",),
     dtypes=("int", "int"),
+)
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why the others that could arise do not apply
+
+declare_edges(
+    "n_step_returns",
+    ("size_one", "non_square", "varied_settings", "left_and_right_padding", "terminal_at_batch_end"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
+    },
+)
+declare_edges(
+    "gae_advantages",
+    ("non_square", "varied_settings", "left_and_right_padding", "terminal_at_batch_end"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
+    },
+)
+declare_edges(
+    "policy_action_values",
+    ("size_one", "non_square", "varied_settings"),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "extreme_magnitude": "its inputs are of unit scale by the task's statement; no exp of a large input is asked for",
+    },
+)
+declare_edges(
+    "subtraction_game_lengths",
+    ("varied_settings",),
+    {
+        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
+        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+        "repeated_indices": "its integer inputs are sizes or labels, not indices gathered or scattered",
+        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
+    },
 )
