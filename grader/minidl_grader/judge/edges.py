@@ -39,8 +39,9 @@ repeated_indices
     some list of ints or strings holds an item twice (gate: some integer array or such list)
 varied_settings
     some argument that is a plain scalar (a number, flag, string or None) in the cases of an
-    entry takes two different values among them, so that hard-coding the chapter's value of
-    a setting fails (gate: some scalar argument)
+    entry takes two different values among them (a case that leaves it out, so that its
+    default applies, counts as one value), so that hard-coding the chapter's value of a
+    setting fails (gate: some scalar argument)
 left_and_right_padding
     one mask (a bool array, or a 0/1 array of a parameter named ``*mask*``) of 2 or more
     dimensions has a row padded on the left (starts with 0, holds a 1) and a row padded on
@@ -56,8 +57,10 @@ long_sequence
 
 from __future__ import annotations
 
+import ast
 import inspect
 import re
+import textwrap
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -180,16 +183,23 @@ def _repeated(cases) -> bool:
 
 def _scalar_positions(cases) -> dict[tuple, set]:
     """``{(entry, position): {repr of each value}}`` for the positions that hold a scalar in
-    every case of that entry."""
+    every case of that entry that passes them; a case that leaves the argument out (its
+    default applies) counts as the value ``"default"``."""
     seen: dict[tuple, set] = {}
     broken: set[tuple] = set()
+    longest: dict[object, int] = {}
     for case, _ in cases:
+        longest[case.entry] = max(longest.get(case.entry, 0), len(case.args))
         for i, argument in enumerate(case.args):
             key = (case.entry, i)
             if _is_scalar(argument):
                 seen.setdefault(key, set()).add(repr(argument))
             else:
                 broken.add(key)
+    for case, _ in cases:
+        for i in range(len(case.args), longest[case.entry]):
+            if (case.entry, i) in seen:
+                seen[(case.entry, i)].add("default")
     return {key: values for key, values in seen.items() if key not in broken}
 
 
@@ -222,9 +232,9 @@ def _long(cases) -> bool:
 
 # ---------------------------------------------------------------------- the gates
 # each takes (the cases, the reference's code, the contract's dtypes)
-_COMPARES = re.compile(r"\b(argmax|argmin|argsort|sort|max|min|maximum|minimum|top\w*)\b")
-_GROWS = re.compile(r"\b(exp\w*|log\w*|tanh|sigmoid|softplus|softmax|cosh|sinh)\b")
-_NON_FINITE = re.compile(r"\b(inf|nan|isfinite|isinf|isnan)\b")
+_COMPARES = re.compile(r"^(argmax|argmin|argsort|sort|sorted|max|min|maximum|minimum|top\w*)$", re.M)
+_GROWS = re.compile(r"^(exp\w*|log\w*|tanh|sigmoid|softplus|softmax|cosh|sinh)$", re.M)
+_NON_FINITE = re.compile(r"^(inf|-inf|nan|isfinite|isinf|isnan)$", re.M)
 
 
 def _always(cases, code, dtypes) -> bool:
@@ -232,7 +242,7 @@ def _always(cases, code, dtypes) -> bool:
 
 
 def _iterates(cases, code, dtypes) -> bool:
-    return bool(re.search(r"\b(for|while|cumsum|cumprod)\b", code))
+    return bool(re.search(r"^(for|while|cumsum|cumprod)$", code, re.M))
 
 
 def _some_matrix(cases, code, dtypes) -> bool:
@@ -253,7 +263,7 @@ def _grows(cases, code, dtypes) -> bool:
 
 def _single_precision(cases, code, dtypes) -> bool:
     follows = any(d == "float32" or d.startswith("like:") for d in dtypes)
-    return _some_float(cases) and (follows or bool(re.search(r"float32|dtype", code)))
+    return _some_float(cases) and (follows or bool(re.search(r"^(float32|dtype)$", code, re.M)))
 
 
 def _handles_non_finite(cases, code, dtypes) -> bool:
@@ -307,21 +317,41 @@ def gate(name: str, cases: list[tuple[Case, list[str]]], code: str = "", dtypes:
     return CLASSES[name][1](cases, code, dtypes)
 
 
+def _names_in(source: str) -> set[str]:
+    """The names, attributes and string constants of ``source``'s code (not its docstrings
+    or comments), and ``"for"`` / ``"while"`` where it loops."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(textwrap.dedent(source))):
+        if isinstance(node, ast.Name):
+            found.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            found.add(node.attr)
+        elif isinstance(node, ast.keyword) and node.arg:
+            found.add(node.arg)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) < 12:
+            found.add(node.value)  # float("inf"), astype("float32"); not a docstring
+        elif isinstance(node, (ast.For, ast.comprehension)):
+            found.add("for")
+        elif isinstance(node, ast.While):
+            found.add("while")
+    return found
+
+
 def code_of(reference: Callable | None) -> str:
-    """The source of ``reference`` and of the functions of its module that it names (one
-    level down); ``""`` where there is none."""
+    """The names in the code of ``reference`` and of the functions of its module that it
+    calls (one level down), one per line: what the gates read; ``""`` where there is none."""
     if reference is None:
         return ""
-    try:
-        parts = [inspect.getsource(reference)]
-    except (OSError, TypeError):
-        return ""
     module = inspect.getmodule(reference)
+    functions = [reference]
     for name in getattr(getattr(reference, "__code__", None), "co_names", ()):
         helper = getattr(module, name, None)
         if inspect.isfunction(helper) and helper is not reference and helper.__module__ == module.__name__:
-            try:
-                parts.append(inspect.getsource(helper))
-            except (OSError, TypeError):
-                pass
-    return "\n".join(parts)
+            functions.append(helper)
+    found: set[str] = set()
+    for function in functions:
+        try:
+            found |= _names_in(inspect.getsource(function))
+        except (OSError, TypeError, SyntaxError):
+            pass
+    return "\n".join(sorted(found))

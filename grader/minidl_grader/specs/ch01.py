@@ -58,6 +58,7 @@ def _linreg_cases(rng):
         (11, 4, "some 0", 1.5),
         (7, 2, "positive", 0.0),
         (5, 3, "all 1", 0.0),
+        (1, 3, "positive", 0.3),  # a single sample
     ):
         X = rng.standard_normal((n, d))
         if weights == "all 1":
@@ -131,13 +132,20 @@ def _logreg_scaled_error(X, y, w, b, pos_weight):
 
 def _logreg_cases(rng):
     cases = []
-    for n, d, pos_weight in ((8, 3, 3.0), (13, 5, 0.5), (6, 2, 1.0)):
-        X = rng.standard_normal((n, d))
+    for n, d, pos_weight, scale in (
+        (8, 3, 3.0, 1.0),
+        (13, 5, 0.5, 1.0),
+        (6, 2, 1.0, 1.0),
+        (1, 4, 2.0, 1.0),
+        (6, 2, 2.0, 300.0),
+    ):
+        X = rng.standard_normal((n, d)) * scale
         y = (rng.random(n) < 0.5).astype(np.float64)
         cases.append(
             Case(
                 (X, y, rng.standard_normal(d), float(rng.standard_normal()), pos_weight),
-                label=f"X of shape {(n, d)}, pos_weight={pos_weight}",
+                label=f"X of shape {(n, d)}, pos_weight={pos_weight}"
+                + (", features of a few hundred: logits in the hundreds" if scale > 1 else ""),
             )
         )
     return cases
@@ -367,38 +375,29 @@ function_exercise(
 
 # ---------------------------------------------------------------- edge cases
 # the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
-# generated cases), and why the others that could arise do not apply
+# generated cases), and why each other class that could arise does not apply
 
 declare_edges(
     "linear_regression_gradient",
-    ("non_square", "varied_settings"),
-    {
-        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
-        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
-    },
+    ("size_one", "non_square", "varied_settings"),
+    {"empty": "the loss is a weighted mean over the samples: with none, sum(s) = 0 and it has no value"},
 )
 declare_edges(
     "logistic_regression_gradient",
-    ("non_square", "varied_settings"),
-    {
-        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
-        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
-        "extreme_magnitude": "its inputs are of unit scale by the task's statement; no exp of a large input is asked for",
-    },
+    ("size_one", "non_square", "extreme_magnitude", "varied_settings"),
+    {"empty": "the loss is a mean over the samples: with none it has no value"},
 )
 declare_edges(
     "weighted_bce_with_logits",
-    ("ties", "extreme_magnitude", "varied_settings"),
+    ("extreme_magnitude", "varied_settings"),
     {
-        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
-        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
-        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
+        "ties": "the only comparison is softplus's max(t, 0), which is continuous: no tie to break",
+        "empty": "the losses are per sample, each from its own logit: no length is special",
+        "size_one": "the losses are per sample, each from its own logit: no length is special",
     },
 )
 declare_edges(
     "max_stable_learning_rate",
     ("size_one", "non_square"),
-    {
-        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
-    },
+    {"empty": "with no samples the Hessian 2/N [X 1]^T [X 1] has no value (N = 0)"},
 )

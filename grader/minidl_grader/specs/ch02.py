@@ -352,31 +352,31 @@ register(
 
 # ---------------------------------------------------------------- edge cases
 # the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
-# generated cases), and why the others that could arise do not apply
+# generated cases), and why each other class that could arise does not apply
 
+_ELEMENTWISE = "each derivative is elementwise: no length of an axis is special"
 declare_edges(
     "activation_derivatives",
     ("non_square", "extreme_magnitude", "varied_settings"),
     {
-        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
-        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
-        "ties": "its comparisons only shift or clip values; equal values give the same result whichever wins",
-        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
+        "empty": _ELEMENTWISE,
+        "size_one": _ELEMENTWISE,
+        "ties": "the comparisons are elementwise against fixed kinks (0, -3, 3), never between entries",
     },
 )
 declare_edges(
     "relu_interpolant_weights",
     (),
     {
-        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
-        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+        "empty": "the task takes at least two knots: a piecewise-linear function needs a first slope",
+        "size_one": "the task takes at least two knots: a piecewise-linear function needs a first slope",
     },
 )
 declare_edges(
     "parity_by_hand",
     ("varied_settings",),
     {
-        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
-        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+        "empty": "its one argument is the number of inputs n >= 1, not an array",
+        "size_one": "its one argument is the number of inputs n, not an array (n = 1 is a case)",
     },
 )

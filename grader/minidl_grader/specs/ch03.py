@@ -59,7 +59,7 @@ def _wn_row_norms(dy, x, v, g):
 
 def _weight_norm_cases(rng):
     cases = []
-    for n, d, h in ((5, 4, 3), (7, 2, 6)):
+    for n, d, h in ((5, 4, 3), (7, 2, 6), (1, 3, 1)):  # the last: one sample, one unit
         v = rng.standard_normal((d, h)) * rng.uniform(0.5, 3.0, h)  # columns of unequal norms
         g = rng.uniform(0.5, 2.0, h) * rng.choice([-1.0, 1.0], h)
         cases.append(
@@ -149,7 +149,7 @@ def _sce_wrong_spread(logits, labels, smoothing):
 
 def _sce_cases(rng):
     cases = []
-    for n, k, smoothing in ((6, 4, 0.1), (3, 7, 0.3), (4, 5, 0.0)):
+    for n, k, smoothing in ((6, 4, 0.1), (3, 7, 0.3), (4, 5, 0.0), (1, 3, 0.2)):  # the last: one sample
         cases.append(
             Case(
                 (rng.standard_normal((n, k)) * 2, rng.integers(0, k, n), smoothing),
@@ -348,33 +348,26 @@ register(
 
 # ---------------------------------------------------------------- edge cases
 # the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
-# generated cases), and why the others that could arise do not apply
+# generated cases), and why each other class that could arise does not apply
 
 declare_edges(
     "weight_norm_backward",
-    ("non_square",),
-    {
-        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
-        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
-    },
+    ("size_one", "non_square"),
+    {"empty": "a layer with no input or no unit has no column norm to divide by"},
 )
 declare_edges(
     "softmax_cross_entropy_backward",
-    ("non_square", "extreme_magnitude", "repeated_indices", "varied_settings"),
+    ("size_one", "non_square", "extreme_magnitude", "repeated_indices", "varied_settings"),
     {
-        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
-        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
-        "ties": "its comparisons only shift or clip values; equal values give the same result whichever wins",
+        "empty": "the loss is a mean over the samples: with none it has no value",
+        "ties": "the row's maximum only shifts the logits before exp: equal maxima shift by the same value",
     },
 )
 declare_edges(
     "directional_gradient_check",
-    ("non_square",),
+    ("non_square", "varied_settings"),
     {
-        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
-        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
-        "extreme_magnitude": "its inputs are of unit scale by the task's statement; no exp of a large input is asked for",
-        "varied_settings": "every setting is drawn per case already (no scalar argument)",
-        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
+        "empty": "the task checks along at least one direction of a non-empty x",
+        "size_one": "the differences are taken per direction and summed over x: no length is special",
     },
 )
