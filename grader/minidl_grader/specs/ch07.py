@@ -324,31 +324,22 @@ function_exercise(
 
 # ---------------------------------------------------------------- edge cases
 # the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
-# generated cases), and why the others that could arise do not apply
+# generated cases), and why each other class that could arise does not apply
 
+_NOT_EMPTY = "the task takes at least one image, channel, filter and output position"
+_OFFSETS = "its loops run over the kernel's offsets or the output's positions, a few each"
 declare_edges(
     "dilated_conv2d_weight_gradient",
     ("size_one", "non_square", "varied_settings"),
-    {
-        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
-        "ties": "its comparisons only shift or clip values; equal values give the same result whichever wins",
-        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
-    },
+    {"empty": _NOT_EMPTY, "ties": "it compares no values: products and sums only", "long_sequence": _OFFSETS},
 )
 declare_edges(
     "conv2d_input_gradient",
     ("size_one", "non_square", "varied_settings"),
-    {
-        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
-        "ties": "its comparisons only shift or clip values; equal values give the same result whichever wins",
-        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
-    },
+    {"empty": _NOT_EMPTY, "ties": "it compares no values: products and sums only", "long_sequence": _OFFSETS},
 )
 declare_edges(
     "maxpool_backward",
     ("size_one", "non_square", "ties", "varied_settings"),
-    {
-        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
-        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
-    },
+    {"empty": _NOT_EMPTY, "long_sequence": _OFFSETS},
 )

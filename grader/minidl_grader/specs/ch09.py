@@ -222,31 +222,32 @@ numba_exercise(
 
 # ---------------------------------------------------------------- edge cases
 # the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
-# generated cases), and why the others that could arise do not apply
+# generated cases), and why each other class that could arise does not apply
 
+_OFFSETS = "its loops run over the kernel's offsets or the output's positions, a few each"
 declare_edges(
     "depthwise_conv2d_numba",
     ("size_one", "non_square", "float32", "varied_settings"),
     {
-        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
-        "ties": "its comparisons only shift or clip values; equal values give the same result whichever wins",
-        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
+        "empty": "the task takes at least one image, channel and output position",
+        "ties": "it compares no values: products and sums only",
+        "long_sequence": _OFFSETS,
     },
 )
 declare_edges(
     "relu_backward_numba",
-    ("non_square",),
+    ("non_square", "float32"),
     {
-        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
-        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
+        "empty": "the kernel is elementwise: no length of an axis is special",
+        "size_one": "the kernel is elementwise: no length of an axis is special",
     },
 )
 declare_edges(
     "avgpool2d_padded_backward_numba",
     ("size_one", "non_square", "varied_settings"),
     {
-        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
-        "ties": "its comparisons only shift or clip values; equal values give the same result whichever wins",
-        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
+        "empty": "the task takes at least one image, channel and output position",
+        "ties": "average pooling compares no values",
+        "long_sequence": _OFFSETS,
     },
 )

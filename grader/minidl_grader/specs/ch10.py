@@ -333,37 +333,31 @@ cuda_exercise(
 
 # ---------------------------------------------------------------- edge cases
 # the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
-# generated cases), and why the others that could arise do not apply
+# generated cases), and why each other class that could arise does not apply. The kernels are
+# launched by the "cuda" probe on the cases' shapes: n from 18 to 3000 elements
+# (long_sequence), never a multiple of the block, so the last block's bounds check is tested.
 
+_ONE_THREAD_EACH = (
+    "one thread per element: a length of 0 or 1 is one more n whose last block is partly "
+    "idle, which every case's n (not a multiple of the block) already tests"
+)
 declare_edges(
     "bias_relu_cuda",
-    (),
-    {
-        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
-        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
-    },
+    ("float32", "long_sequence"),
+    {"empty": _ONE_THREAD_EACH, "size_one": _ONE_THREAD_EACH},
 )
 declare_edges(
     "relu_backward_cuda",
-    (),
-    {
-        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
-        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
-    },
+    ("float32", "long_sequence"),
+    {"empty": _ONE_THREAD_EACH, "size_one": _ONE_THREAD_EACH},
 )
 declare_edges(
     "silu_backward_cuda",
-    (),
-    {
-        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
-        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
-    },
+    ("extreme_magnitude", "float32", "long_sequence"),
+    {"empty": _ONE_THREAD_EACH, "size_one": _ONE_THREAD_EACH},
 )
 declare_edges(
     "upsample_backward_cuda",
-    (),
-    {
-        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
-        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
-    },
+    ("float32", "long_sequence"),
+    {"empty": _ONE_THREAD_EACH, "size_one": _ONE_THREAD_EACH},
 )
