@@ -14,7 +14,8 @@ equal floats in one row, not that the reference breaks a tie on them. They look 
 argument of every case, inside tuples, lists and dicts. What each finds:
 
 empty
-    some array argument has an axis of length 0, or some list/tuple argument is empty
+    some array argument has an axis of length 0, or some list/tuple argument is empty (here
+    and below, a string argument counts as the list of its words: a text, not a setting)
 size_one
     some array argument has an axis of length 1, or some list/tuple argument has one item
 non_square
@@ -29,8 +30,8 @@ extreme_magnitude
     the reference's code names exp, log, tanh, sigmoid, softplus, softmax, cosh or sinh)
 float32
     some float array argument is float32 (gate: some float array, and the contract lets an
-    output be float32 (``"float32"``, ``"like:ARG"``) or the reference's code names float32
-    or dtype; a task whose contract asks float64 outputs of float64 inputs has no float32)
+    output be float32 (``"float32"``, ``"like:ARG"``) or the reference's code names float32;
+    a task whose contract asks float64 outputs of float64 inputs has no float32)
 inf_or_nan_input
     some float argument holds an inf or a NaN (gate: some float array, and the reference's
     code names inf, nan or isfinite: a task that says nothing of non-finite inputs has none)
@@ -38,7 +39,7 @@ repeated_indices
     some integer array (not bool) holds the same value twice in one row of its last axis, or
     some list of ints or strings holds an item twice (gate: some integer array or such list)
 varied_settings
-    some argument that is a plain scalar (a number, flag, string or None) in the cases of an
+    some argument that is a plain scalar (a number, flag or None) in the cases of an
     entry takes two different values among them (a case that leaves it out, so that its
     default applies, counts as one value), so that hard-coding the chapter's value of a
     setting fails (gate: some scalar argument)
@@ -102,14 +103,17 @@ def _arrays(cases, kind: str = "") -> Iterator[tuple[str, np.ndarray]]:
 
 
 def _sequences(cases) -> Iterator[list | tuple]:
+    """The list and tuple arguments, and each string argument as the list of its words."""
     for case, names in cases:
         for _, leaf in arguments_of(case, names):
             if isinstance(leaf, (list, tuple)):
                 yield leaf
+            elif isinstance(leaf, str):
+                yield leaf.split()
 
 
 def _is_scalar(value) -> bool:
-    return value is None or isinstance(value, (bool, int, float, str, np.generic))
+    return value is None or isinstance(value, (bool, int, float, np.generic))
 
 
 def _repeats_in_a_row(a: np.ndarray) -> bool:
@@ -233,7 +237,10 @@ def _long(cases) -> bool:
 # ---------------------------------------------------------------------- the gates
 # each takes (the cases, the reference's code, the contract's dtypes)
 _COMPARES = re.compile(r"^(argmax|argmin|argsort|sort|sorted|max|min|maximum|minimum|top\w*)$", re.M)
-_GROWS = re.compile(r"^(exp\w*|log\w*|tanh|sigmoid|softplus|softmax|cosh|sinh)$", re.M)
+_GROWS = re.compile(
+    r"^(exp|expm1|exp2|log|log1p|log2|log10|logaddexp|logsumexp|tanh|sigmoid|softplus|softmax|cosh|sinh)$",
+    re.M,
+)
 _NON_FINITE = re.compile(r"^(inf|-inf|nan|isfinite|isinf|isnan)$", re.M)
 
 
@@ -263,7 +270,7 @@ def _grows(cases, code, dtypes) -> bool:
 
 def _single_precision(cases, code, dtypes) -> bool:
     follows = any(d == "float32" or d.startswith("like:") for d in dtypes)
-    return _some_float(cases) and (follows or bool(re.search(r"^(float32|dtype)$", code, re.M)))
+    return _some_float(cases) and (follows or bool(re.search(r"^float32$", code, re.M)))
 
 
 def _handles_non_finite(cases, code, dtypes) -> bool:

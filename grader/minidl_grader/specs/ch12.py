@@ -364,32 +364,24 @@ function_exercise(
 
 # ---------------------------------------------------------------- edge cases
 # the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
-# generated cases), and why the others that could arise do not apply
+# generated cases), and why each other class that could arise does not apply
 
+_FINITE = "the inputs are finite: the -inf of a masked score is made inside the function"
 declare_edges(
     "windowed_cache_step",
-    ("size_one", "non_square", "varied_settings"),
+    ("size_one", "non_square", "extreme_magnitude", "varied_settings"),
     {
-        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
-        "float32": "the task takes float64 inputs and asks float64 outputs",
-        "inf_or_nan_input": "the inputs are finite by the task's statement (any inf is made inside the function)",
+        "empty": "a cache has at least one slot, and the new token always attends to itself",
+        "inf_or_nan_input": _FINITE,
     },
 )
 declare_edges(
     "rope_attention",
     ("size_one", "non_square", "extreme_magnitude", "varied_settings"),
-    {
-        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
-        "float32": "the task takes float64 inputs and asks float64 outputs",
-        "inf_or_nan_input": "the inputs are finite by the task's statement (any inf is made inside the function)",
-    },
+    {"empty": "the task takes at least one position of at least one sequence", "inf_or_nan_input": _FINITE},
 )
 declare_edges(
     "attention_backward",
     ("size_one", "non_square", "extreme_magnitude", "varied_settings"),
-    {
-        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
-        "float32": "the task takes float64 inputs and asks float64 outputs",
-        "inf_or_nan_input": "the inputs are finite by the task's statement (any inf is made inside the function)",
-    },
+    {"empty": "the task takes at least one position of at least one sequence", "inf_or_nan_input": _FINITE},
 )

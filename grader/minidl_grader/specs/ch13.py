@@ -395,6 +395,7 @@ def _rouge_cases(rng):
     cases.append(Case(("", "the home side won", 1.0), label="an empty candidate"))
     cases.append(Case(("the home side", "", 2.0), label="an empty reference"))
     cases.append(Case(("rain rain late", "the home side won", 0.5), label="no word in common"))
+    cases.append(Case(("goal", "the goal won", 2.0), label="a candidate of one word"))
     # a repeated word in the reference: a table of one row updated in place matches 'the' twice
     cases.append(
         Case(("the goal won", "the the goal won", 2.0), label="'the goal won' against 'the the goal won'")
@@ -448,35 +449,27 @@ function_exercise(
 
 # ---------------------------------------------------------------- edge cases
 # the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
-# generated cases), and why the others that could arise do not apply
+# generated cases), and why each other class that could arise does not apply
 
 declare_edges(
     "masked_max_pool",
     ("size_one", "non_square", "ties", "left_and_right_padding"),
     {
-        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
-        "inf_or_nan_input": "the inputs are finite by the task's statement (any inf is made inside the function)",
-        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
+        "empty": "every row holds at least one real step (the task says so): a max over none has no value",
+        "inf_or_nan_input": "the inputs are finite: the -inf that hides the padding is made inside the function",
     },
 )
 declare_edges(
     "beam_search_no_repeat",
     ("ties", "varied_settings"),
     {
-        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
-        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
-        "non_square": "its inputs hold no matrices whose two axes could be swapped",
-        "extreme_magnitude": "its inputs are of unit scale by the task's statement; no exp of a large input is asked for",
-        "float32": "the task takes float64 inputs and asks float64 outputs",
-        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
+        "empty": "the vocabulary holds at least the start and the end token",
+        "size_one": "the model is a V x V table with V >= 5; a beam of width 1 is a case (a setting)",
+        "non_square": "the model is a table of next-token log-probabilities, V x V: square by definition",
+        "long_sequence": "its loop runs over at most max_len (<= 9) steps: longer searches repeat the same step",
     },
 )
 declare_edges(
     "rouge_l_fbeta",
-    ("varied_settings",),
-    {
-        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
-        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
-        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
-    },
+    ("empty", "size_one", "repeated_indices", "varied_settings"),
 )
