@@ -46,7 +46,7 @@ varied_settings
 left_and_right_padding
     one mask (a bool array, or a 0/1 array of a parameter named ``*mask*``) of 2 or more
     dimensions has a row padded on the left (starts with 0, holds a 1) and a row padded on
-    the right (ends with 0, holds a 1) (gate: a bool array or a parameter named ``*mask*``)
+    the right (ends with 0, holds a 1) (gate: such a mask of 2 or more dimensions)
 terminal_at_batch_end
     an argument of a parameter named ``*terminat*``, ``*truncat*`` or ``*done*`` is true at
     the last step (its last entry along axis 0) (gate: such a parameter)
@@ -286,9 +286,7 @@ def _some_scalar(cases, code, dtypes) -> bool:
 
 
 def _some_mask(cases, code, dtypes) -> bool:
-    return any("mask" in n.lower() for _, ns in cases for n in ns) or any(
-        a.dtype == np.bool_ for _, a in _arrays(cases)
-    )
+    return any(_is_mask(name, a) and a.ndim >= 2 for name, a in _arrays(cases))
 
 
 def _some_terminal(cases, code, dtypes) -> bool:

@@ -25,7 +25,11 @@ def _lora_backward(x, W, A, B, dy, s, *, scale_a=True, scale_b=True, low_rank_dx
 
 def _lora_cases(rng):
     cases = []
-    for n, d_in, d_out, r, alpha in ((5, 6, 4, 2, 3.0), (3, 4, 7, 3, 12.0)):
+    for n, d_in, d_out, r, alpha in (
+        (5, 6, 4, 2, 3.0),
+        (3, 4, 7, 3, 12.0),
+        (1, 3, 2, 1, 2.0),
+    ):  # last: rank 1
         cases.append(
             Case(
                 (
@@ -125,7 +129,7 @@ def _bert_mask(ids, u_choose, u_kind, random_ids, rate, mask_id, n_special, bugs
 
 def _bert_cases(rng):
     cases = []
-    for n, t, vocab, rate, n_special in ((4, 9, 30, 0.5, 4), (3, 12, 50, 0.3, 3)):
+    for n, t, vocab, rate, n_special in ((4, 9, 30, 0.5, 4), (3, 12, 50, 0.3, 3), (1, 8, 20, 0.5, 3)):
         ids = rng.integers(n_special, vocab, size=(n, t)).astype(np.int64)
         ids[:, 0] = n_special - 1  # a <cls>-like special token first
         ids[:, 1] = n_special  # the first word id: chosen like any word (>=, not >)
@@ -247,33 +251,23 @@ function_exercise(
 
 # ---------------------------------------------------------------- edge cases
 # the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
-# generated cases), and why the others that could arise do not apply
+# generated cases), and why each other class that could arise does not apply
 
 declare_edges(
     "lora_backward",
-    ("non_square", "varied_settings"),
-    {
-        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
-        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
-    },
+    ("size_one", "non_square", "varied_settings"),
+    {"empty": "the task takes at least one sample, and a rank of at least 1"},
 )
 declare_edges(
     "bert_mask",
-    ("non_square", "repeated_indices", "varied_settings"),
-    {
-        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
-        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
-        "extreme_magnitude": "its inputs are of unit scale by the task's statement; no exp of a large input is asked for",
-        "left_and_right_padding": "its mask is not padding of a sequence",
-    },
+    ("size_one", "non_square", "repeated_indices", "varied_settings"),
+    {"empty": "a batch holds at least one sequence, which starts with a special token"},
 )
 declare_edges(
     "patchify",
     ("size_one", "non_square", "varied_settings"),
     {
-        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
-        "ties": "its comparisons only shift or clip values; equal values give the same result whichever wins",
-        "float32": "the task takes float64 inputs and asks float64 outputs",
-        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
+        "empty": "the image holds at least one patch",
+        "long_sequence": "its loops run over the patches of an image, each alike: their number changes nothing",
     },
 )
