@@ -155,15 +155,20 @@ DISCRIMINATIVE_MISTAKES = {
 
 def _discriminative_cases(rng):
     cases = []
-    for sizes, frozen in (((4, 6, 5, 3), []), ((3, 5, 4, 2), [0]), ((4, 5, 6, 3), [4]), ((5, 4, 4, 3), [2])):
+    for sizes, frozen, lr in (
+        ((4, 6, 5, 3), [], 0.5),
+        ((3, 5, 4, 2), [0], 0.5),
+        ((4, 5, 6, 3), [4], 0.5),
+        ((5, 4, 4, 3), [2], 0.2),
+    ):
         n = 7
         x = rng.standard_normal((n, sizes[0]))
         y = rng.integers(0, sizes[-1], n)
         where = ", ".join(f"layer {i}" for i in frozen) or "none"
         cases.append(
             Case(
-                (_draw_weights(rng, sizes), frozen, x, y, 0.5),
-                label=f"frozen: {where}; batch of {n}, lr=0.5",
+                (_draw_weights(rng, sizes), frozen, x, y, lr),
+                label=f"frozen: {where}; batch of {n}, lr={lr}",
             )
         )
     return cases
@@ -314,29 +319,26 @@ function_exercise(
 
 # ---------------------------------------------------------------- edge cases
 # the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
-# generated cases), and why the others that could arise do not apply
+# generated cases), and why each other class that could arise does not apply
 
 declare_edges(
     "freeze_all_but_last",
     ("empty", "non_square", "varied_settings"),
     {
-        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
-        "repeated_indices": "its integer inputs are sizes or labels, not indices gathered or scattered",
+        "size_one": "the model is the chapter's Dense-ReLU-Dense-ReLU-Dense; keeping 1 layer is a case (a setting)",
+        "repeated_indices": "the earlier stage's frozen layers are a set of indices: a repeat would mean nothing",
     },
 )
 declare_edges(
     "discriminative_fine_tune_step",
-    ("empty", "size_one", "non_square", "repeated_indices"),
-    {
-        "varied_settings": "every setting is drawn per case already (no scalar argument)",
-    },
+    ("empty", "size_one", "non_square", "repeated_indices", "varied_settings"),
 )
 declare_edges(
     "ridge_loo",
     ("size_one", "non_square", "repeated_indices", "varied_settings"),
     {
-        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
-        "ties": "its comparisons only shift or clip values; equal values give the same result whichever wins",
-        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
+        "empty": "the task takes at least one sample of each class and one value of lam",
+        "ties": "its argmax runs over fitted class scores, which real-valued features do not tie",
+        "long_sequence": "its loop runs over the values of lam, a few",
     },
 )

@@ -138,7 +138,7 @@ def dense_after_flatten_from_keras(kernel, height, width, channels):
 
 def _flatten_cases(rng):
     cases = []
-    for h, w, c, m in ((2, 3, 4, 5), (3, 3, 2, 3), (4, 2, 3, 2)):
+    for h, w, c, m in ((2, 3, 4, 5), (3, 3, 2, 3), (4, 2, 3, 2), (2, 1, 3, 1)):  # last: W = 1, one unit
         cases.append(
             Case(
                 (rng.standard_normal((h * w * c, m)), h, w, c),
@@ -185,28 +185,15 @@ function_exercise(
 
 # ---------------------------------------------------------------- edge cases
 # the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
-# generated cases), and why the others that could arise do not apply
+# generated cases), and why each other class that could arise does not apply
 
+_NOT_EMPTY = "a Keras layer has at least one unit and one input"
 declare_edges(
     "gru_from_keras",
     ("size_one", "non_square"),
-    {
-        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
-        "long_sequence": "its loops run over a few positions fixed by the task, not a sequence's length",
-    },
+    {"empty": _NOT_EMPTY, "long_sequence": "its loop runs over the GRU's three gates"},
 )
+declare_edges("conv_transpose_from_keras", ("size_one", "non_square"), {"empty": _NOT_EMPTY})
 declare_edges(
-    "conv_transpose_from_keras",
-    ("size_one", "non_square"),
-    {
-        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
-    },
-)
-declare_edges(
-    "dense_after_flatten_from_keras",
-    ("non_square", "varied_settings"),
-    {
-        "empty": "the task takes at least one entry along every axis (an empty input has no result it defines)",
-        "size_one": "no axis of length 1 changes what the function computes (it broadcasts nothing and squeezes nothing)",
-    },
+    "dense_after_flatten_from_keras", ("size_one", "non_square", "varied_settings"), {"empty": _NOT_EMPTY}
 )
