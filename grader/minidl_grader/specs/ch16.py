@@ -277,7 +277,7 @@ def _gan_step_cases(rng):
                 rng.normal(2.0, 0.5, 3),
                 rng.standard_normal(1),
                 rng.standard_normal(2),
-                (1.0, 0.0, 150.0, 0.5),
+                (1.0, 0.7, 150.0, 0.5),
                 0.001,
             ),
             label="3 real samples, 1 fake for D, 2 for G, D's weight w = 150 (logits in the hundreds), lr=0.001",
