@@ -6,7 +6,7 @@ case covers a class is not declared but checked: each class has a detector, run 
 arguments of the spec's generated cases (tests/grader/specs/test_edges.py), and a class is
 covered only where the detector finds it in some case. Each class also has a gate, read off
 the cases, the reference's parameter names and code (that of the reference and of the
-functions of its module it calls) and the contract: where the gate fails, the class cannot
+functions of its module it calls, and they call) and the contract: where the gate fails, the class cannot
 arise or does not concern the task, and needs neither a case nor a reason.
 
 The detectors are deliberately plain, and necessary rather than sufficient: "ties" finds two
@@ -344,15 +344,17 @@ def _names_in(source: str) -> set[str]:
 
 def code_of(reference: Callable | None) -> str:
     """The names in the code of ``reference`` and of the functions of its module that it
-    calls (one level down), one per line: what the gates read; ``""`` where there is none."""
+    calls (and that they call), one per line: what the gates read; ``""`` where there is none."""
     if reference is None:
         return ""
     module = inspect.getmodule(reference)
+    home = getattr(module, "__name__", None)
     functions = [reference]
-    for name in getattr(getattr(reference, "__code__", None), "co_names", ()):
-        helper = getattr(module, name, None)
-        if inspect.isfunction(helper) and helper is not reference and helper.__module__ == module.__name__:
-            functions.append(helper)
+    for function in functions:  # grows as the helpers' own helpers are found
+        for name in getattr(getattr(function, "__code__", None), "co_names", ()):
+            helper = getattr(module, name, None)
+            if inspect.isfunction(helper) and helper not in functions and helper.__module__ == home:
+                functions.append(helper)
     found: set[str] = set()
     for function in functions:
         try:

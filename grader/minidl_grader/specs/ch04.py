@@ -287,7 +287,6 @@ declare_edges(
 declare_edges(
     "ema_weights",
     ("empty", "size_one", "non_square", "varied_settings", "long_sequence"),
-    {"float32": "the task takes float64 snapshots and asks float64 averages"},
 )
 declare_edges(
     "momentum_convergence_rate",

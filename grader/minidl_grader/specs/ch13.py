@@ -409,6 +409,8 @@ def _rouge_cases(rng):
             label="'a b c b d a b' against 'b d c a b a' (repeated words, several longest subsequences)",
         )
     )
+    cand, ref = " ".join(rng.choice(_WORDS, size=70)), " ".join(rng.choice(_WORDS, size=64))
+    cases.append(Case((cand, ref, 1.5), label="a candidate of 70 words against a reference of 64, beta=1.5"))
     return cases
 
 
@@ -471,5 +473,5 @@ declare_edges(
 )
 declare_edges(
     "rouge_l_fbeta",
-    ("empty", "size_one", "repeated_indices", "varied_settings"),
+    ("empty", "size_one", "repeated_indices", "varied_settings", "long_sequence"),
 )

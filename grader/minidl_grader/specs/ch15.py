@@ -229,7 +229,12 @@ _NOT_EMPTY = "the losses are means over the samples: with none they have no valu
 declare_edges(
     "autoencoder_train_step",
     ("size_one", "non_square", "varied_settings"),
-    {"empty": _NOT_EMPTY, "ties": "ReLU compares each value with 0 alone, never two values"},
+    {
+        "empty": _NOT_EMPTY,
+        "ties": "ReLU compares each value with 0 alone, never two values",
+        "extreme_magnitude": "pixels in [0, 1] and weights of unit scale, as in the chapter: the task is "
+        "one SGD step, not a sigmoid stable for any input",
+    },
 )
 declare_edges(
     "tied_autoencoder_gradient",

@@ -1,7 +1,7 @@
 """Every code exercise accounts for each class of edge cases (judge/edges.py): the classes
 its spec names (``edges``) are found by their detectors in its generated cases, for every
-seed; each other class that could arise from its arguments has a reason it does not apply
-(``not_applicable``)."""
+seed; each other class that could arise from its arguments (its gate) has a reason it does
+not apply (``not_applicable``), and no reason is kept for a class that cannot arise."""
 
 import inspect
 
@@ -40,6 +40,11 @@ def test_the_named_classes_are_covered_and_the_others_have_reasons(exercise):
     assert not both, f"{exercise.name}: {sorted(both)} both named and not applicable"
     assert all(isinstance(r, str) and r.strip() for r in reasons.values()), exercise.name
     code, dtypes = _code_of(exercise), exercise.contract.dtypes if exercise.contract else ()
+    for name in reasons:
+        assert any(edges.gate(name, _cases(exercise, seed), code, dtypes) for seed in SEEDS), (
+            f"{exercise.name}: the class {name!r} cannot arise from its arguments (judge/edges.py, "
+            f"its gate): drop the reason"
+        )
     for seed in SEEDS:
         cases = _cases(exercise, seed)
         for name in edges.CLASSES:
