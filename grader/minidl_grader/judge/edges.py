@@ -6,8 +6,10 @@ case covers a class is not declared but checked: each class has a detector, run 
 arguments of the spec's generated cases (tests/grader/specs/test_edges.py), and a class is
 covered only where the detector finds it in some case. Each class also has a gate, read off
 the cases, the reference's parameter names and code (that of the reference and of the
-functions of its module it calls, and they call) and the contract: where the gate fails, the class cannot
-arise or does not concern the task, and needs neither a case nor a reason.
+functions of its module it calls, and they call) and the contract: where the gate fails, the
+class cannot arise or does not concern the task, and needs neither a case nor a reason (a
+reason kept for it fails the test). A named class needs only its detector, not its gate: an
+exercise judged by a probe without a reference to read (a CUDA kernel) may still name one.
 
 The detectors are deliberately plain, and necessary rather than sufficient: "ties" finds two
 equal floats in one row, not that the reference breaks a tie on them. They look at every
@@ -27,7 +29,8 @@ ties
     names argmax, argmin, argsort, sort, max, min, maximum, minimum or top)
 extreme_magnitude
     some float argument has a finite entry with ``|x| >= 100`` (gate: some float array, and
-    the reference's code names exp, log, tanh, sigmoid, softplus, softmax, cosh or sinh)
+    the reference's code names exp, expm1, exp2, log, log1p, log2, log10, logaddexp,
+    logsumexp, tanh, sigmoid, softplus, softmax, cosh or sinh)
 float32
     some float array argument is float32 (gate: some float array, and the contract lets an
     output be float32 (``"float32"``, ``"like:ARG"``) or the reference's code names float32;
@@ -45,8 +48,8 @@ varied_settings
     setting fails (gate: some scalar argument)
 left_and_right_padding
     one mask (a bool array, or a 0/1 array of a parameter named ``*mask*``) of 2 or more
-    dimensions has a row padded on the left (starts with 0, holds a 1) and a row padded on
-    the right (ends with 0, holds a 1) (gate: such a mask of 2 or more dimensions)
+    dimensions has a row (along its last axis) padded on the left (starts with 0, holds a 1)
+    and a row padded on the right (ends with 0, holds a 1) (gate: such a mask)
 terminal_at_batch_end
     an argument of a parameter named ``*terminat*``, ``*truncat*`` or ``*done*`` is true at
     the last step (its last entry along axis 0) (gate: such a parameter)
