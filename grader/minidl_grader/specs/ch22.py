@@ -481,17 +481,21 @@ function_exercise(
 # the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
 # generated cases), and why each other class that could arise does not apply
 
+_FLAGS = "terminated and truncated are episode flags per step, not the padding of a sequence"
+
 declare_edges(
     "n_step_returns",
     (
         "size_one",
         "non_square",
         "varied_settings",
-        "left_and_right_padding",
         "terminal_at_batch_end",
         "long_sequence",
     ),
-    {"empty": "a rollout has at least one step of at least one environment"},
+    {
+        "empty": "a rollout has at least one step of at least one environment",
+        "left_and_right_padding": _FLAGS,
+    },
 )
 declare_edges(
     "gae_advantages",
@@ -499,11 +503,13 @@ declare_edges(
         "size_one",
         "non_square",
         "varied_settings",
-        "left_and_right_padding",
         "terminal_at_batch_end",
         "long_sequence",
     ),
-    {"empty": "a rollout has at least one step of at least one environment"},
+    {
+        "empty": "a rollout has at least one step of at least one environment",
+        "left_and_right_padding": _FLAGS,
+    },
 )
 declare_edges(
     "policy_action_values",
