@@ -46,6 +46,7 @@ __all__ = [
     "counts",
     "run_spec_file",
     "add_source",
+    "declare_edges",
 ]
 
 CHAPTERS = (
@@ -164,6 +165,12 @@ class Exercise:
     # mutants of the references that cannot change the result: ``{mutant id: why}``; an id
     # may end with ``*`` to cover every mutant it starts (see judge/mutants.py)
     equivalent_mutants: dict[str, str] = field(default_factory=dict)
+    # the classes of edge cases its cases cover (judge/edges.py: the vocabulary, and the
+    # detector that checks each against the generated cases), and why each other class that
+    # could arise does not apply: ``{"ties": "the output has no argmax"}``
+    # (tests/grader/specs/test_edges.py)
+    edges: tuple[str, ...] = ()
+    not_applicable: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_question(self) -> bool:
@@ -218,6 +225,13 @@ def run_spec_file(path: Path, module_name: str) -> types.ModuleType:
     except Exception as err:
         raise ValueError(f"{path}: {type(err).__name__}: {err}") from None
     return module
+
+
+def declare_edges(name: str, edges: tuple[str, ...], not_applicable: dict[str, str] | None = None) -> None:
+    """State the classes of edge cases that the registered exercise ``name`` covers and why
+    the others do not apply (``Exercise.edges``; judge/edges.py checks them)."""
+    exercise = _REGISTRY[name]
+    exercise.edges, exercise.not_applicable = tuple(edges), dict(not_applicable or {})
 
 
 def get(name: str) -> Exercise:
@@ -280,6 +294,8 @@ def function_exercise(
     fresh_outputs: bool = False,
     dtypes: str | tuple[str, ...] = (),
     equivalent_mutants: dict[str, str] | None = None,
+    edges: tuple[str, ...] = (),
+    not_applicable: dict[str, str] | None = None,
 ) -> Exercise:
     """An exercise that calls ``entry(*case.args)`` and compares with ``reference(*case.args)``.
 
@@ -298,6 +314,8 @@ def function_exercise(
     dtypes : the outputs' dtypes (``Contract.dtypes``; one string stands for every output)
     equivalent_mutants : ``{mutant id: why}``, the mutants of the reference that cannot
         change the result (``minidl-grade mutants``)
+    edges, not_applicable : the classes of edge cases the cases cover, and why the others do
+        not apply (``Exercise.edges``, judge/edges.py)
     """
     if isinstance(dtypes, str):
         dtypes = (dtypes,) * len(outputs)
@@ -345,5 +363,7 @@ def function_exercise(
         contract=Contract(tuple(dtypes), (), fresh_outputs) if dtypes else None,
         references={entry: reference},
         equivalent_mutants=dict(equivalent_mutants or {}),
+        edges=tuple(edges),
+        not_applicable=dict(not_applicable or {}),
     )
     return register(exercise) if do_register else exercise

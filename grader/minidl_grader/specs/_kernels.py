@@ -101,12 +101,16 @@ def kernel_exercise(
     catches: tuple[str, ...] = (),
     forbids: tuple[str, ...] = ("minidl.kernels",),
     parallel: bool = False,
+    edges: tuple[str, ...] = (),
+    not_applicable: dict[str, str] | None = None,
 ) -> Exercise:
     """Register a kernel exercise: the answer ``entry`` is handed to ``probe`` ("numba" or
-    "cuda"), whose result ``judge`` reads; ``catches`` lists the wrong answers its cases catch."""
+    "cuda"), whose result ``judge`` reads; ``catches`` lists the wrong answers its cases catch;
+    ``edges`` and ``not_applicable`` as for ``Exercise``."""
     exercise = Exercise(name, chapter, points, (entry,), title, make_cases, judge, probe)
     exercise.needs = ("numba",) if probe == "numba" else ()
     exercise.forbids, exercise.catches, exercise.numba_parallel = tuple(forbids), tuple(catches), parallel
+    exercise.edges, exercise.not_applicable = tuple(edges), dict(not_applicable or {})
     return register(exercise)
 
 
@@ -123,6 +127,8 @@ def numba_exercise(
     catches: tuple[str, ...] = (),
     parallel: bool = False,
     dtype_of: int | None = None,
+    edges: tuple[str, ...] = (),
+    not_applicable: dict[str, str] | None = None,
 ) -> Exercise:
     """A Numba kernel called ``name``, compared with ``reference`` (NumPy) on every case.
 
@@ -130,6 +136,7 @@ def numba_exercise(
     catches : the wrong answers the cases catch, one line each, for the catalogue
     parallel : the cell must say ``@njit(parallel=True)`` and loop with ``prange``
     dtype_of : the position of the argument whose dtype the output must have
+    edges, not_applicable : as for ``Exercise``
     """
     if parallel:
         catches = (
@@ -139,7 +146,19 @@ def numba_exercise(
         )
     judge = judge_numba(reference, outputs, mistakes, dtype_of)
     return kernel_exercise(
-        name, chapter, points, name, title, make_cases, judge, "numba", catches, forbids, parallel
+        name,
+        chapter,
+        points,
+        name,
+        title,
+        make_cases,
+        judge,
+        "numba",
+        catches,
+        forbids,
+        parallel,
+        edges,
+        not_applicable,
     )
 
 

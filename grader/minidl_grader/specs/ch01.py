@@ -6,7 +6,7 @@ error converges, for any data."""
 import numpy as np
 
 from ..judge.feedback import compare_outputs, rel_error
-from ..judge.registry import Case, Contract, Exercise, function_exercise, register
+from ..judge.registry import Case, Contract, Exercise, declare_edges, function_exercise, register
 
 CHAPTER = "01_linear_models"
 
@@ -58,6 +58,7 @@ def _linreg_cases(rng):
         (11, 4, "some 0", 1.5),
         (7, 2, "positive", 0.0),
         (5, 3, "all 1", 0.0),
+        (1, 3, "positive", 0.3),  # a single sample
     ):
         X = rng.standard_normal((n, d))
         if weights == "all 1":
@@ -131,13 +132,20 @@ def _logreg_scaled_error(X, y, w, b, pos_weight):
 
 def _logreg_cases(rng):
     cases = []
-    for n, d, pos_weight in ((8, 3, 3.0), (13, 5, 0.5), (6, 2, 1.0)):
-        X = rng.standard_normal((n, d))
+    for n, d, pos_weight, scale in (
+        (8, 3, 3.0, 1.0),
+        (13, 5, 0.5, 1.0),
+        (6, 2, 1.0, 1.0),
+        (1, 4, 2.0, 1.0),
+        (6, 2, 2.0, 300.0),
+    ):
+        X = rng.standard_normal((n, d)) * scale
         y = (rng.random(n) < 0.5).astype(np.float64)
         cases.append(
             Case(
                 (X, y, rng.standard_normal(d), float(rng.standard_normal()), pos_weight),
-                label=f"X of shape {(n, d)}, pos_weight={pos_weight}",
+                label=f"X of shape {(n, d)}, pos_weight={pos_weight}"
+                + (", features of a few hundred: logits in the hundreds" if scale > 1 else ""),
             )
         )
     return cases
@@ -362,4 +370,34 @@ function_exercise(
     forbids=("minidl.nn.optim", "minidl.nn.losses.MeanSquaredError"),
     catches=("the standardised feature: the answer is exactly 1, the chapter's limit",),
     dtypes=("number",),
+)
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why each other class that could arise does not apply
+
+declare_edges(
+    "linear_regression_gradient",
+    ("size_one", "non_square", "varied_settings"),
+    {"empty": "the loss is a weighted mean over the samples: with none, sum(s) = 0 and it has no value"},
+)
+declare_edges(
+    "logistic_regression_gradient",
+    ("size_one", "non_square", "extreme_magnitude", "varied_settings"),
+    {"empty": "the loss is a mean over the samples: with none it has no value"},
+)
+declare_edges(
+    "weighted_bce_with_logits",
+    ("extreme_magnitude", "varied_settings"),
+    {
+        "ties": "the only comparison is softplus's max(t, 0), which is continuous: no tie to break",
+        "empty": "the losses are per sample, each from its own logit: no length is special",
+        "size_one": "the losses are per sample, each from its own logit: no length is special",
+    },
+)
+declare_edges(
+    "max_stable_learning_rate",
+    ("size_one", "non_square"),
+    {"empty": "with no samples the Hessian 2/N [X 1]^T [X 1] has no value (N = 0)"},
 )

@@ -6,7 +6,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..judge.feedback import compare_outputs
-from ..judge.registry import Case, Contract, Exercise, function_exercise, register
+from ..judge.registry import Case, Contract, Exercise, declare_edges, function_exercise, register
 
 CHAPTER = "02_neural_networks"
 
@@ -347,4 +347,36 @@ register(
             "NaN or inf among the weights or the outputs",
         ),
     )
+)
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why each other class that could arise does not apply
+
+_ELEMENTWISE = "each derivative is elementwise: no length of an axis is special"
+declare_edges(
+    "activation_derivatives",
+    ("non_square", "extreme_magnitude", "varied_settings"),
+    {
+        "empty": _ELEMENTWISE,
+        "size_one": _ELEMENTWISE,
+        "ties": "the comparisons are elementwise against fixed kinks (0, -3, 3), never between entries",
+    },
+)
+declare_edges(
+    "relu_interpolant_weights",
+    (),
+    {
+        "empty": "the task takes at least two knots: a piecewise-linear function needs a first slope",
+        "size_one": "the task takes at least two knots: a piecewise-linear function needs a first slope",
+    },
+)
+declare_edges(
+    "parity_by_hand",
+    ("varied_settings",),
+    {
+        "empty": "its one argument is the number of inputs n >= 1, not an array",
+        "size_one": "its one argument is the number of inputs n, not an array (n = 1 is a case)",
+    },
 )

@@ -4,7 +4,7 @@ cross-entropy backward, a gradient check along random directions."""
 import numpy as np
 
 from ..judge.feedback import compare_outputs, rel_error
-from ..judge.registry import Case, Exercise, function_exercise, register
+from ..judge.registry import Case, Exercise, declare_edges, function_exercise, register
 from ..runtime.probes import cubic, log_sum_exp
 
 CHAPTER = "03_backpropagation"
@@ -59,7 +59,7 @@ def _wn_row_norms(dy, x, v, g):
 
 def _weight_norm_cases(rng):
     cases = []
-    for n, d, h in ((5, 4, 3), (7, 2, 6)):
+    for n, d, h in ((5, 4, 3), (7, 2, 6), (1, 3, 1)):  # the last: one sample, one unit
         v = rng.standard_normal((d, h)) * rng.uniform(0.5, 3.0, h)  # columns of unequal norms
         g = rng.uniform(0.5, 2.0, h) * rng.choice([-1.0, 1.0], h)
         cases.append(
@@ -149,7 +149,7 @@ def _sce_wrong_spread(logits, labels, smoothing):
 
 def _sce_cases(rng):
     cases = []
-    for n, k, smoothing in ((6, 4, 0.1), (3, 7, 0.3), (4, 5, 0.0)):
+    for n, k, smoothing in ((6, 4, 0.1), (3, 7, 0.3), (4, 5, 0.0), (1, 3, 0.2)):  # the last: one sample
         cases.append(
             Case(
                 (rng.standard_normal((n, k)) * 2, rng.integers(0, k, n), smoothing),
@@ -343,4 +343,31 @@ register(
             "a reshape as the one it works out: reshape(K, -2) is reshape(K, -1)",
         },
     )
+)
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why each other class that could arise does not apply
+
+declare_edges(
+    "weight_norm_backward",
+    ("size_one", "non_square"),
+    {"empty": "a layer with no input or no unit has no column norm to divide by"},
+)
+declare_edges(
+    "softmax_cross_entropy_backward",
+    ("size_one", "non_square", "extreme_magnitude", "repeated_indices", "varied_settings"),
+    {
+        "empty": "the loss is a mean over the samples: with none it has no value",
+        "ties": "the row's maximum only shifts the logits before exp: equal maxima shift by the same value",
+    },
+)
+declare_edges(
+    "directional_gradient_check",
+    ("non_square", "varied_settings"),
+    {
+        "empty": "the task checks along at least one direction of a non-empty x",
+        "size_one": "the differences are taken per direction and summed over x: no length is special",
+    },
 )

@@ -3,7 +3,7 @@ how fast momentum converges on a quadratic (the chapter's step-size limit carrie
 
 import numpy as np
 
-from ..judge.registry import Case, function_exercise
+from ..judge.registry import Case, declare_edges, function_exercise
 
 CHAPTER = "04_optimization"
 
@@ -138,6 +138,11 @@ def _ema_cases(rng):
     constant = np.tile(rng.standard_normal(3), (5, 1))
     cases.append(Case((constant, 0.9), label="5 equal snapshots: every average is that snapshot"))
     cases.append(Case((np.zeros((0, 3)), 0.9), label="no step at all: 0 snapshots of shape (3,)"))
+    cases.append(
+        Case((rng.standard_normal((1, 3)), 0.9), label="a single step: its average is that snapshot")
+    )
+    long = rng.standard_normal(2) + 0.05 * np.cumsum(rng.standard_normal((200, 2)), axis=0)
+    cases.append(Case((long, 0.99), label="200 snapshots of shape (2,), decay=0.99"))
     return cases
 
 
@@ -223,6 +228,7 @@ def _rate_cases(rng):
         ((0.5, 3.0, 8.0), 0.1, 0.0, "no momentum: plain gradient descent"),
         ((1.0, 4.0, 10.0), 0.35, 0.5, "a learning rate above 2 (1 + momentum) / lam_max: it diverges"),
         ((0.2, 1.0, 5.0, 9.0), 0.15, 0.6, "4 parameters, a mix of real and complex roots"),
+        ((2.0,), 0.1, 0.5, "one parameter: A is 1x1"),
     )
     return [Case((_rotated(rng, np.array(lams)), lr, mu), label=what) for lams, lr, mu, what in settings]
 
@@ -260,4 +266,35 @@ function_exercise(
     ),
     forbids=("minidl.nn.optim",),
     dtypes=("number",),
+)
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why each other class that could arise does not apply
+
+_ELEMENTWISE = "the update is elementwise: no length of an axis is special"
+declare_edges(
+    "sgd_momentum_update",
+    ("non_square", "varied_settings"),
+    {"empty": _ELEMENTWISE, "size_one": _ELEMENTWISE},
+)
+declare_edges(
+    "adam_update",
+    ("non_square", "varied_settings"),
+    {"empty": _ELEMENTWISE, "size_one": _ELEMENTWISE},
+)
+declare_edges(
+    "ema_weights",
+    ("empty", "size_one", "non_square", "varied_settings", "long_sequence"),
+)
+declare_edges(
+    "momentum_convergence_rate",
+    ("size_one", "varied_settings"),
+    {
+        "empty": "A describes at least one parameter",
+        "non_square": "A is the Hessian of w^T A w / 2: square by definition",
+        "ties": "the rate is the largest of the directions' rates, a value: which direction attains it does not matter",
+        "long_sequence": "its loop runs over A's eigenvalues, one per parameter, a handful",
+    },
 )

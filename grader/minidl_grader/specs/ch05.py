@@ -5,7 +5,7 @@ import operator
 
 import numpy as np
 
-from ..judge.registry import Case, function_exercise, register
+from ..judge.registry import Case, declare_edges, function_exercise, register
 
 CHAPTER = "05_regularization"
 
@@ -78,6 +78,10 @@ def _stopping_cases(rng):
         Case(([0.5, 0.5, 0.5, 0.4], 2, 0.0), label="a loss that stays level: a tie is no improvement")
     )
     cases.append(Case(([], 3, 0.0), label="no epoch at all"))
+    cases.append(Case(([0.7], 2, 0.0), label="a single epoch"))
+    noise = rng.standard_normal(80) * 0.01
+    losses = [round(float(v), 4) for v in 1.0 / (1.0 + 0.1 * np.arange(80)) + noise]
+    cases.append(Case((losses, 6, 0.002), label="80 epochs of a slowly falling, noisy loss, patience=6"))
     return cases
 
 
@@ -297,3 +301,31 @@ def _judge_l1(case, got):
 
 _L1.judge = _judge_l1
 register(_L1)
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why each other class that could arise does not apply
+
+declare_edges(
+    "early_stopping_epochs",
+    ("empty", "size_one", "varied_settings", "long_sequence"),
+)
+declare_edges(
+    "max_norm",
+    ("size_one", "non_square", "varied_settings"),
+    {
+        "empty": "a kernel has at least one unit and one weight into it",
+        "ties": "each unit's norm is compared with c alone: units of equal norms are scaled alike",
+    },
+)
+_ELEMENTWISE = "the step is elementwise: no length of an axis is special"
+declare_edges(
+    "l1_proximal_step",
+    ("non_square", "float32", "varied_settings"),
+    {
+        "empty": _ELEMENTWISE,
+        "size_one": _ELEMENTWISE,
+        "ties": "each weight is compared with the threshold alone, never with another weight",
+    },
+)

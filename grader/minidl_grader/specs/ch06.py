@@ -3,7 +3,7 @@ that follows it."""
 
 import numpy as np
 
-from ..judge.registry import Case, function_exercise
+from ..judge.registry import Case, declare_edges, function_exercise
 
 CHAPTER = "06_batch_normalization"
 
@@ -55,7 +55,13 @@ def _gn_cases(rng, backward):
     cases = []
     # the last case's eps is far from the default: an eps written in as 1e-5, or added to
     # the standard deviation instead of the variance, is off by a percent there
-    for n, c, groups, eps in ((4, 6, 2, 1e-5), (3, 8, 4, 1e-5), (2, 6, 1, 1e-5), (3, 9, 3, 0.1)):
+    for n, c, groups, eps in (
+        (4, 6, 2, 1e-5),
+        (3, 8, 4, 1e-5),
+        (2, 6, 1, 1e-5),
+        (3, 9, 3, 0.1),
+        (1, 6, 3, 1e-5),
+    ):
         x = rng.standard_normal((n, c)) * 2 + 1
         args = (x, 1 + 0.5 * rng.standard_normal(c), 0.5 * rng.standard_normal(c), groups, eps)
         if backward:
@@ -156,6 +162,7 @@ def _fold_cases(rng):
         (5, 2, 1e-5, np.float64),
         (4, 4, 0.1, np.float64),
         (6, 3, 1e-3, np.float32),
+        (1, 3, 1e-3, np.float64),  # a layer of one unit
     ):
         args = (
             rng.standard_normal((d, m)),
@@ -220,4 +227,18 @@ function_exercise(
     ),
     forbids=("minidl.nn.layers.BatchNorm", "minidl.nn.layers.normalization"),
     dtypes=("like:W", "like:W"),
+)
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why each other class that could arise does not apply
+
+_NO_GROUP = "a group holds at least one channel of at least one sample: an empty one has no mean"
+declare_edges("groupnorm_forward", ("size_one", "non_square", "varied_settings"), {"empty": _NO_GROUP})
+declare_edges("groupnorm_backward", ("size_one", "non_square", "varied_settings"), {"empty": _NO_GROUP})
+declare_edges(
+    "fold_batchnorm",
+    ("size_one", "non_square", "float32", "varied_settings"),
+    {"empty": "a layer has at least one unit and one input"},
 )

@@ -5,7 +5,7 @@ from functools import partial
 
 import numpy as np
 
-from ..judge.registry import Case, function_exercise
+from ..judge.registry import Case, declare_edges, function_exercise
 
 CHAPTER = "07_convolutional_networks"
 # what computes a convolution's gradients for the student (the layers, the kernels, gradcheck)
@@ -319,4 +319,27 @@ function_exercise(
         "maxpool_backward > _route: const: -1 -> -2": "NumPy reads any negative size in a reshape as "
         "the one it works out",
     },
+)
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why each other class that could arise does not apply
+
+_NOT_EMPTY = "the task takes at least one image, channel, filter and output position"
+_OFFSETS = "its loops run over the kernel's offsets or the output's positions, a few each"
+declare_edges(
+    "dilated_conv2d_weight_gradient",
+    ("size_one", "non_square", "varied_settings"),
+    {"empty": _NOT_EMPTY, "ties": "it compares no values: products and sums only", "long_sequence": _OFFSETS},
+)
+declare_edges(
+    "conv2d_input_gradient",
+    ("size_one", "non_square", "varied_settings"),
+    {"empty": _NOT_EMPTY, "ties": "it compares no values: products and sums only", "long_sequence": _OFFSETS},
+)
+declare_edges(
+    "maxpool_backward",
+    ("size_one", "non_square", "ties", "varied_settings"),
+    {"empty": _NOT_EMPTY, "long_sequence": _OFFSETS},
 )

@@ -5,7 +5,7 @@ augmentations keep a digit's label."""
 
 import numpy as np
 
-from ..judge.registry import Case, function_exercise
+from ..judge.registry import Case, declare_edges, function_exercise
 
 CHAPTER = "08_going_deep"
 
@@ -39,7 +39,12 @@ def preact_residual_backward(dy, x, W1, W2, eps):
 
 def _preact_cases(rng):
     cases = []
-    for n, d, hidden, eps in ((5, 3, 4, 1e-5), (8, 4, 6, 0.5), (6, 6, 3, 1e-3)):
+    for n, d, hidden, eps in (
+        (5, 3, 4, 1e-5),
+        (8, 4, 6, 0.5),
+        (6, 6, 3, 1e-3),
+        (4, 3, 1, 1e-5),
+    ):  # last: one hidden unit
         x = rng.standard_normal((n, d)) * rng.uniform(0.5, 3.0, size=d) + rng.uniform(-2, 2, size=d)
         weights = (rng.standard_normal((d, hidden)), rng.standard_normal((hidden, d)))
         cases.append(
@@ -198,7 +203,12 @@ def mixup_cross_entropy(logits, labels, perm, lam):
 
 def _mixup_cases(rng):
     cases = []
-    for n, k, lam in ((6, 4, 0.7), (8, 10, 0.25), (5, 3, 1.0)):
+    for n, k, lam in (
+        (6, 4, 0.7),
+        (8, 10, 0.25),
+        (5, 3, 1.0),
+        (1, 4, 0.6),
+    ):  # last: one image, its own partner
         perm = rng.permutation(n)
         labels = rng.integers(0, k, size=n)
         cases.append(
@@ -278,3 +288,34 @@ function_exercise(
 
 
 # ---------------------------------------------------------------- questions
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why each other class that could arise does not apply
+
+declare_edges(
+    "preact_residual_backward",
+    ("size_one", "non_square", "varied_settings"),
+    {
+        "empty": "batch normalisation needs a batch: its mean over no sample has no value",
+        "ties": "ReLU compares each value with 0 alone, never two values",
+    },
+)
+declare_edges(
+    "lsuv_scales",
+    ("size_one", "non_square"),
+    {
+        "empty": "the task takes a batch and at least one layer of at least one unit",
+        "ties": "ReLU compares each value with 0 alone, never two values",
+        "long_sequence": "its loop runs over the network's layers, a few",
+    },
+)
+declare_edges(
+    "mixup_cross_entropy",
+    ("size_one", "non_square", "extreme_magnitude", "repeated_indices", "varied_settings"),
+    {
+        "empty": "the loss is a mean over the images: with none it has no value",
+        "ties": "the row's maximum only shifts the logits before exp: equal maxima shift by the same value",
+    },
+)

@@ -3,7 +3,7 @@
 
 import numpy as np
 
-from ..judge.registry import Case
+from ..judge.registry import Case, declare_edges
 from ._kernels import numba_exercise
 
 CHAPTER = "09_fast_cpu_kernels"
@@ -217,4 +217,37 @@ numba_exercise(
         "the windows not moved up and left by the padding",
         "overlapping windows overwrite each other's share instead of adding",
     ),
+)
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why each other class that could arise does not apply
+
+_OFFSETS = "its loops run over the kernel's offsets or the output's positions, a few each"
+declare_edges(
+    "depthwise_conv2d_numba",
+    ("size_one", "non_square", "float32", "varied_settings"),
+    {
+        "empty": "the task takes at least one image, channel and output position",
+        "ties": "it compares no values: products and sums only",
+        "long_sequence": _OFFSETS,
+    },
+)
+declare_edges(
+    "relu_backward_numba",
+    ("non_square", "float32"),
+    {
+        "empty": "the kernel is elementwise: no length of an axis is special",
+        "size_one": "the kernel is elementwise: no length of an axis is special",
+    },
+)
+declare_edges(
+    "avgpool2d_padded_backward_numba",
+    ("size_one", "non_square", "varied_settings"),
+    {
+        "empty": "the task takes at least one image, channel and output position",
+        "ties": "average pooling compares no values",
+        "long_sequence": _OFFSETS,
+    },
 )

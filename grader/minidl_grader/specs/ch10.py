@@ -12,7 +12,7 @@ its numbers are right.
 
 import numpy as np
 
-from ..judge.registry import Case
+from ..judge.registry import Case, declare_edges
 from ._kernels import cuda_exercise, judge_cuda
 
 CHAPTER = "10_gpu_kernels"
@@ -328,4 +328,36 @@ cuda_exercise(
         "only the block's top-left dy taken",
         "the plane offset forgotten (every thread reads plane 0)",
     ),
+)
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why each other class that could arise does not apply. The kernels are
+# launched by the "cuda" probe on the cases' shapes: n from 18 to 3000 elements
+# (long_sequence), never a multiple of the block, so the last block's bounds check is tested.
+
+_ONE_THREAD_EACH = (
+    "one thread per element: a length of 0 or 1 is one more n whose last block is partly "
+    "idle, which every case's n (not a multiple of the block) already tests"
+)
+declare_edges(
+    "bias_relu_cuda",
+    ("float32", "long_sequence"),
+    {"empty": _ONE_THREAD_EACH, "size_one": _ONE_THREAD_EACH},
+)
+declare_edges(
+    "relu_backward_cuda",
+    ("float32", "long_sequence"),
+    {"empty": _ONE_THREAD_EACH, "size_one": _ONE_THREAD_EACH},
+)
+declare_edges(
+    "silu_backward_cuda",
+    ("extreme_magnitude", "float32", "long_sequence"),
+    {"empty": _ONE_THREAD_EACH, "size_one": _ONE_THREAD_EACH},
+)
+declare_edges(
+    "upsample_backward_cuda",
+    ("float32", "long_sequence"),
+    {"empty": _ONE_THREAD_EACH, "size_one": _ONE_THREAD_EACH},
 )

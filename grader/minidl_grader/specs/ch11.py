@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ..judge.registry import Case, function_exercise
+from ..judge.registry import Case, declare_edges, function_exercise
 
 CHAPTER = "11_recurrent_networks"
 
@@ -35,7 +35,8 @@ def rnn_bptt(dhs, xs, h0, Wx, Wh, b):
 
 def _bptt_cases(rng):
     cases = []
-    for t, n, d, h in ((4, 3, 2, 3), (6, 2, 3, 4)):
+    # the last two: one step of one sample, and 80 steps (the gradient flows back through all)
+    for t, n, d, h in ((4, 3, 2, 3), (6, 2, 3, 4), (1, 1, 2, 3), (80, 2, 2, 3)):
         cases.append(
             Case(
                 (
@@ -183,7 +184,7 @@ def _lstm_backward(dh, dc, x, h_prev, c_prev, Wx, Wh, b, *, through_h):
 
 def _lstm_cases(rng, backward):
     cases = []
-    for n, d, h in ((3, 4, 2), (2, 3, 5)):
+    for n, d, h in ((3, 4, 2), (2, 3, 5), (1, 3, 1)):  # the last: one sample, one hidden unit
         args: tuple = (
             rng.standard_normal((n, d)),
             rng.standard_normal((n, h)),
@@ -216,4 +217,31 @@ function_exercise(
     ),
     forbids=("minidl.nn.layers.LSTM", "minidl.nn.layers.recurrent", "minidl.kernels", "minidl.nn.gradcheck"),
     dtypes="float64",
+)
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why each other class that could arise does not apply
+
+_SATURATES = "tanh and sigmoid saturate without overflow: a large input only zeroes a gradient"
+declare_edges(
+    "rnn_bptt",
+    ("size_one", "non_square", "long_sequence"),
+    {"empty": "the task takes at least one step of at least one sample", "extreme_magnitude": _SATURATES},
+)
+declare_edges(
+    "clip_by_global_norm",
+    ("non_square", "varied_settings"),
+    {
+        "empty": "the outputs are the three gradients of one model: the list's length is fixed",
+        "size_one": "the outputs are the three gradients of one model: the list's length is fixed",
+        "ties": "the one comparison is of the global norm with max_norm, never of two entries",
+        "long_sequence": "its loops run over the model's parameters, a few",
+    },
+)
+declare_edges(
+    "lstm_step_backward",
+    ("size_one", "non_square"),
+    {"empty": "the task takes at least one sample and one hidden unit", "extreme_magnitude": _SATURATES},
 )

@@ -5,7 +5,7 @@ applied after the softmax."""
 
 import numpy as np
 
-from ..judge.registry import Case, function_exercise
+from ..judge.registry import Case, declare_edges, function_exercise
 
 CHAPTER = "12_attention"
 
@@ -360,3 +360,38 @@ function_exercise(
 
 
 # ---------------------------------------------------------------- questions
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why each other class that could arise does not apply
+
+_FINITE = "the inputs are finite: the -inf of a masked score is made inside the function"
+_SHIFT = "the row's maximum only shifts the scores before exp: equal maxima shift by the same value"
+declare_edges(
+    "windowed_cache_step",
+    ("size_one", "non_square", "extreme_magnitude", "varied_settings"),
+    {
+        "empty": "a cache has at least one slot, and the new token always attends to itself",
+        "inf_or_nan_input": _FINITE,
+        "ties": _SHIFT,
+    },
+)
+declare_edges(
+    "rope_attention",
+    ("size_one", "non_square", "extreme_magnitude", "varied_settings"),
+    {
+        "empty": "the task takes at least one position of at least one sequence",
+        "inf_or_nan_input": _FINITE,
+        "ties": _SHIFT,
+    },
+)
+declare_edges(
+    "attention_backward",
+    ("size_one", "non_square", "extreme_magnitude", "varied_settings"),
+    {
+        "empty": "the task takes at least one position of at least one sequence",
+        "inf_or_nan_input": _FINITE,
+        "ties": _SHIFT,
+    },
+)

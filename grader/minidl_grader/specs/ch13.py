@@ -4,7 +4,7 @@ pairs cannot tell apart, and on ROUGE."""
 
 import numpy as np
 
-from ..judge.registry import Case, function_exercise
+from ..judge.registry import Case, declare_edges, function_exercise
 
 CHAPTER = "13_language_tasks"
 
@@ -56,6 +56,16 @@ def _pool_cases(rng):
         h[0, : lengths[0], 0] = -rng.integers(1, 4, size=lengths[0])  # a feature whose real steps are all < 0
         dout = rng.standard_normal((n, hdim))
         cases.append(Case((h, mask, dout), label=f"N={n}, T={t}, H={hdim}, lengths {lengths.tolist()}"))
+    # padding on either side: the real steps are wherever the mask says, not a prefix
+    mask = np.array([[0, 0, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0], [0, 0, 1, 0, 0, 0]], dtype=bool)
+    h = rng.integers(-3, 4, size=(3, 6, 1)).astype(np.float64)
+    h[~mask] = 5.0
+    cases.append(
+        Case(
+            (h, mask, rng.standard_normal((3, 1))),
+            label="N=3, T=6, H=1, padded on the left, the right and both sides",
+        )
+    )
     return cases
 
 
@@ -385,6 +395,7 @@ def _rouge_cases(rng):
     cases.append(Case(("", "the home side won", 1.0), label="an empty candidate"))
     cases.append(Case(("the home side", "", 2.0), label="an empty reference"))
     cases.append(Case(("rain rain late", "the home side won", 0.5), label="no word in common"))
+    cases.append(Case(("goal", "the goal won", 2.0), label="a candidate of one word"))
     # a repeated word in the reference: a table of one row updated in place matches 'the' twice
     cases.append(
         Case(("the goal won", "the the goal won", 2.0), label="'the goal won' against 'the the goal won'")
@@ -398,6 +409,8 @@ def _rouge_cases(rng):
             label="'a b c b d a b' against 'b d c a b a' (repeated words, several longest subsequences)",
         )
     )
+    cand, ref = " ".join(rng.choice(_WORDS, size=70)), " ".join(rng.choice(_WORDS, size=64))
+    cases.append(Case((cand, ref, 1.5), label="a candidate of 70 words against a reference of 64, beta=1.5"))
     return cases
 
 
@@ -433,4 +446,32 @@ function_exercise(
     ),
     forbids=("minidl.training.rouge",),
     dtypes=("number",),
+)
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why each other class that could arise does not apply
+
+declare_edges(
+    "masked_max_pool",
+    ("size_one", "non_square", "ties", "left_and_right_padding"),
+    {
+        "empty": "every row holds at least one real step (the task says so): a max over none has no value",
+        "inf_or_nan_input": "the inputs are finite: the -inf that hides the padding is made inside the function",
+    },
+)
+declare_edges(
+    "beam_search_no_repeat",
+    ("ties", "varied_settings"),
+    {
+        "empty": "the vocabulary holds at least the start and the end token",
+        "size_one": "the model is a V x V table with V >= 5; a beam of width 1 is a case (a setting)",
+        "non_square": "the model is a table of next-token log-probabilities, V x V: square by definition",
+        "long_sequence": "its loop runs over at most max_len (<= 9) steps: longer searches repeat the same step",
+    },
+)
+declare_edges(
+    "rouge_l_fbeta",
+    ("empty", "size_one", "repeated_indices", "varied_settings", "long_sequence"),
 )

@@ -3,7 +3,7 @@ patches of non-square images."""
 
 import numpy as np
 
-from ..judge.registry import Case, function_exercise
+from ..judge.registry import Case, declare_edges, function_exercise
 
 CHAPTER = "14_pretraining"
 
@@ -25,7 +25,11 @@ def _lora_backward(x, W, A, B, dy, s, *, scale_a=True, scale_b=True, low_rank_dx
 
 def _lora_cases(rng):
     cases = []
-    for n, d_in, d_out, r, alpha in ((5, 6, 4, 2, 3.0), (3, 4, 7, 3, 12.0)):
+    for n, d_in, d_out, r, alpha in (
+        (5, 6, 4, 2, 3.0),
+        (3, 4, 7, 3, 12.0),
+        (1, 3, 2, 1, 2.0),
+    ):  # last: rank 1
         cases.append(
             Case(
                 (
@@ -125,7 +129,7 @@ def _bert_mask(ids, u_choose, u_kind, random_ids, rate, mask_id, n_special, bugs
 
 def _bert_cases(rng):
     cases = []
-    for n, t, vocab, rate, n_special in ((4, 9, 30, 0.5, 4), (3, 12, 50, 0.3, 3)):
+    for n, t, vocab, rate, n_special in ((4, 9, 30, 0.5, 4), (3, 12, 50, 0.3, 3), (1, 8, 20, 0.5, 3)):
         ids = rng.integers(n_special, vocab, size=(n, t)).astype(np.int64)
         ids[:, 0] = n_special - 1  # a <cls>-like special token first
         ids[:, 1] = n_special  # the first word id: chosen like any word (>=, not >)
@@ -242,4 +246,28 @@ function_exercise(
     ),
     forbids=("minidl.nn.layers.patches", "minidl.nn.layers.PatchEmbedding"),
     dtypes="float64",
+)
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why each other class that could arise does not apply
+
+declare_edges(
+    "lora_backward",
+    ("size_one", "non_square", "varied_settings"),
+    {"empty": "the task takes at least one sample, and a rank of at least 1"},
+)
+declare_edges(
+    "bert_mask",
+    ("size_one", "non_square", "repeated_indices", "varied_settings"),
+    {"empty": "a batch holds at least one sequence, which starts with a special token"},
+)
+declare_edges(
+    "patchify",
+    ("size_one", "non_square", "varied_settings"),
+    {
+        "empty": "the image holds at least one patch",
+        "long_sequence": "its loops run over the patches of an image, each alike: their number changes nothing",
+    },
 )

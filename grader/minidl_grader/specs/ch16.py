@@ -3,7 +3,7 @@
 import numpy as np
 
 from ..judge.feedback import compare_outputs
-from ..judge.registry import Case, Exercise, function_exercise, register
+from ..judge.registry import Case, Exercise, declare_edges, function_exercise, register
 
 CHAPTER = "16_gans"
 
@@ -76,6 +76,7 @@ def _hinge_cases(rng):
             (rng.standard_normal(3) * 3, rng.standard_normal(7) * 3 - 2),
             label="3 real and 7 fake scores, most fakes below -1",
         ),
+        Case((np.array([0.4]), np.array([-0.3])), label="one real and one fake score"),
     ]
 
 
@@ -119,18 +120,20 @@ def _generator_step(z, Wg, bg, Wd, bd, lr, *, saturating):
 
 def _gen_step_cases(rng):
     cases = []
-    for n, k, d, lr in ((5, 3, 4, 0.1), (3, 2, 6, 0.25)):  # lr not always 0.1
+    # the last: one sample, and D's weights of a few hundred: logits in the hundreds
+    for n, k, d, lr, scale in ((5, 3, 4, 0.1, 1.0), (3, 2, 6, 0.25, 1.0), (1, 2, 3, 0.05, 300.0)):
         cases.append(
             Case(
                 (
                     rng.standard_normal((n, k)),
                     rng.standard_normal((k, d)),
                     rng.standard_normal(d) * 0.1,
-                    rng.standard_normal(d),
+                    rng.standard_normal(d) * scale,
                     float(rng.standard_normal()),
                     lr,
                 ),
-                label=f"z of shape {(n, k)}, samples of size {d}, lr={lr}",
+                label=f"z of shape {(n, k)}, samples of size {d}, lr={lr}"
+                + (f", D's weights of about {scale:g}" if scale > 1 else ""),
             )
         )
     return cases
@@ -266,6 +269,20 @@ def _gan_step_cases(rng):
                 label=f"{n_real} real samples, {n_d} fakes for D, {n_g} for G, lr={lr}",
             )
         )
+    # a confident discriminator, w = 150: logits in the hundreds, where log(sigmoid) is -inf
+    # unless every softplus is a logaddexp; one fake for D
+    cases.append(
+        Case(
+            (
+                rng.normal(2.0, 0.5, 3),
+                rng.standard_normal(1),
+                rng.standard_normal(2),
+                (1.0, 0.7, 150.0, 0.5),
+                0.001,
+            ),
+            label="3 real samples, 1 fake for D, 2 for G, D's weight w = 150 (logits in the hundreds), lr=0.001",
+        )
+    )
     return cases
 
 
@@ -295,3 +312,17 @@ function_exercise(
     forbids=("minidl.gallery.gan", "minidl.nn.losses", "minidl.nn.optim", "minidl.training"),
     dtypes=("number", "number", "number", "number", "number", "number"),
 )
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why each other class that could arise does not apply
+
+_NOT_EMPTY = "the losses are means over the samples: with none they have no value"
+declare_edges("hinge_gan_losses", ("size_one", "ties"), {"empty": _NOT_EMPTY})
+declare_edges(
+    "generator_step",
+    ("size_one", "non_square", "extreme_magnitude", "varied_settings"),
+    {"empty": _NOT_EMPTY},
+)
+declare_edges("gan_step", ("size_one", "extreme_magnitude", "varied_settings"), {"empty": _NOT_EMPTY})

@@ -3,7 +3,7 @@ and one step of DDIM's family with its noise scale eta."""
 
 import numpy as np
 
-from ..judge.registry import Case, function_exercise
+from ..judge.registry import Case, declare_edges, function_exercise
 
 CHAPTER = "17_generative_models"
 
@@ -45,7 +45,7 @@ def _kl_per_variance(mu_q, logvar_q, mu_p, logvar_p):
 
 def _kl_cases(rng):
     cases = []
-    for n, d in ((4, 3), (3, 5)):
+    for n, d in ((4, 3), (3, 5), (1, 1)):  # the last: one row of one coordinate
         cases.append(
             Case(
                 (
@@ -54,7 +54,7 @@ def _kl_cases(rng):
                     rng.standard_normal((n, d)),
                     0.8 * rng.standard_normal((n, d)),
                 ),
-                label=f"{n} rows of {d}-D Gaussians, neither standard",
+                label=f"{n} row(s) of {d}-D Gaussians, neither standard",
             )
         )
     return cases
@@ -121,14 +121,15 @@ def _with_alpha_bar(alpha_bar, x0, noise, noise_weight=np.sqrt):
 
 def _qs_cases(rng):
     cases = []
-    for steps, shape in ((10, (4, 1, 2, 3)), (25, (5, 6))):
-        betas = np.sort(rng.uniform(0.01, 0.3, steps))
+    for steps, shape in ((10, (4, 1, 2, 3)), (25, (5, 6)), (1000, (3, 2))):
+        betas = np.sort(rng.uniform(0.01, 0.3, steps)) if steps < 1000 else np.linspace(1e-4, 0.02, steps)
         t = rng.integers(0, steps, size=shape[0])
         t[0], t[-1] = 0, steps - 1  # the first and the last step
         cases.append(
             Case(
                 (betas, rng.standard_normal(shape), t, rng.standard_normal(shape)),
-                label=f"T = {steps} increasing betas, x0 of shape {shape}, steps 0 and T-1 among t",
+                label=f"T = {steps} increasing betas, x0 of shape {shape}, steps 0 and T-1 among t"
+                + (" (DDPM's linear schedule)" if steps == 1000 else ""),
             )
         )
     return cases
@@ -250,4 +251,28 @@ function_exercise(
     ),
     forbids=("minidl.gallery.diffusion",),
     dtypes=("float64", "number"),
+)
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why each other class that could arise does not apply
+
+declare_edges(
+    "gaussian_kl_general",
+    ("size_one", "non_square"),
+    {
+        "empty": "the KL is a mean over the rows: with none it has no value",
+        "extreme_magnitude": "log-variances of a few units, as an encoder gives: the task computes exp(logvar) itself",
+    },
+)
+declare_edges(
+    "q_sample_from_betas",
+    ("size_one", "non_square", "repeated_indices", "long_sequence"),
+    {"empty": "a schedule has at least one step, and the batch at least one sample"},
+)
+declare_edges(
+    "ddim_step_eta",
+    ("size_one", "non_square", "varied_settings"),
+    {"empty": "the step is elementwise: no length of an axis is special"},
 )

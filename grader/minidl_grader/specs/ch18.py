@@ -11,7 +11,7 @@ import copy
 import numpy as np
 
 from ..judge.feedback import compare_models, compare_outputs
-from ..judge.registry import Case, Exercise, function_exercise, register
+from ..judge.registry import Case, Exercise, declare_edges, function_exercise, register
 from ..runtime.probes import build_model
 from ..runtime.probes import model_summary as _summary
 
@@ -155,15 +155,20 @@ DISCRIMINATIVE_MISTAKES = {
 
 def _discriminative_cases(rng):
     cases = []
-    for sizes, frozen in (((4, 6, 5, 3), []), ((3, 5, 4, 2), [0]), ((4, 5, 6, 3), [4]), ((5, 4, 4, 3), [2])):
+    for sizes, frozen, lr in (
+        ((4, 6, 5, 3), [], 0.5),
+        ((3, 5, 4, 2), [0], 0.5),
+        ((4, 5, 6, 3), [4], 0.5),
+        ((5, 4, 4, 3), [2], 0.2),
+    ):
         n = 7
         x = rng.standard_normal((n, sizes[0]))
         y = rng.integers(0, sizes[-1], n)
         where = ", ".join(f"layer {i}" for i in frozen) or "none"
         cases.append(
             Case(
-                (_draw_weights(rng, sizes), frozen, x, y, 0.5),
-                label=f"frozen: {where}; batch of {n}, lr=0.5",
+                (_draw_weights(rng, sizes), frozen, x, y, lr),
+                label=f"frozen: {where}; batch of {n}, lr={lr}",
             )
         )
     return cases
@@ -309,4 +314,31 @@ function_exercise(
     ),
     forbids=("minidl.gallery.transfer", "minidl.nn.regularizers"),
     dtypes=("float64", "float64", "number"),
+)
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why each other class that could arise does not apply
+
+declare_edges(
+    "freeze_all_but_last",
+    ("empty", "non_square", "varied_settings"),
+    {
+        "size_one": "the model is the chapter's Dense-ReLU-Dense-ReLU-Dense; keeping 1 layer is a case (a setting)",
+        "repeated_indices": "the earlier stage's frozen layers are a set of indices: a repeat would mean nothing",
+    },
+)
+declare_edges(
+    "discriminative_fine_tune_step",
+    ("empty", "size_one", "non_square", "repeated_indices", "varied_settings"),
+)
+declare_edges(
+    "ridge_loo",
+    ("size_one", "non_square", "repeated_indices", "varied_settings"),
+    {
+        "empty": "the task takes at least one sample of each class and one value of lam",
+        "ties": "its argmax runs over fitted class scores, which real-valued features do not tie",
+        "long_sequence": "its loop runs over the values of lam, a few",
+    },
 )

@@ -5,7 +5,7 @@ drawn here as NumPy arrays: neither framework is needed to grade (or to solve) t
 
 import numpy as np
 
-from ..judge.registry import Case, function_exercise
+from ..judge.registry import Case, declare_edges, function_exercise
 
 CHAPTER = "19_frameworks"
 
@@ -138,7 +138,7 @@ def dense_after_flatten_from_keras(kernel, height, width, channels):
 
 def _flatten_cases(rng):
     cases = []
-    for h, w, c, m in ((2, 3, 4, 5), (3, 3, 2, 3), (4, 2, 3, 2)):
+    for h, w, c, m in ((2, 3, 4, 5), (3, 3, 2, 3), (4, 2, 3, 2), (2, 1, 3, 1)):  # last: W = 1, one unit
         cases.append(
             Case(
                 (rng.standard_normal((h * w * c, m)), h, w, c),
@@ -180,4 +180,20 @@ function_exercise(
         "dense_after_flatten_from_keras: const: 1 -> 2 #2": "NumPy reads any negative size in a "
         "reshape as the one it works out: reshape(-2, m) is reshape(-1, m)",
     },
+)
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why each other class that could arise does not apply
+
+_NOT_EMPTY = "a Keras layer has at least one unit and one input"
+declare_edges(
+    "gru_from_keras",
+    ("size_one", "non_square"),
+    {"empty": _NOT_EMPTY, "long_sequence": "its loop runs over the GRU's three gates"},
+)
+declare_edges("conv_transpose_from_keras", ("size_one", "non_square"), {"empty": _NOT_EMPTY})
+declare_edges(
+    "dense_after_flatten_from_keras", ("size_one", "non_square", "varied_settings"), {"empty": _NOT_EMPTY}
 )

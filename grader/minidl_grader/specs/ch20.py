@@ -3,7 +3,7 @@ spectrogram, and dynamic time warping between two utterances."""
 
 import numpy as np
 
-from ..judge.registry import Case, function_exercise
+from ..judge.registry import Case, declare_edges, function_exercise
 
 CHAPTER = "20_speech"
 
@@ -39,6 +39,7 @@ def _delta_cases(rng):
         Case((rng.standard_normal((9, 4)), 2), label="features (9, 4), width 2"),
         Case((rng.standard_normal((6, 3)) + 5.0, 1), label="features (6, 3) around 5, width 1"),
         Case((rng.standard_normal((12, 2)), 3), label="features (12, 2), width 3"),
+        Case((rng.standard_normal((1, 3)), 2), label="features (1, 3): a single frame, width 2"),
     ]
 
 
@@ -94,7 +95,7 @@ def _cmvn_padding_counted(features, lengths):
 
 def _cmvn_cases(rng):
     cases = []
-    for n, t, f in ((3, 8, 4), (2, 10, 3)):
+    for n, t, f in ((3, 8, 4), (2, 10, 3), (1, 6, 3)):  # the last: a batch of one utterance
         lengths = [t] + [int(v) for v in rng.integers(3, t, n - 1)]
         x = rng.standard_normal((n, t, f)) * 2.0 + 3.0
         for i, length in enumerate(lengths):
@@ -179,6 +180,9 @@ def _dtw_cases(rng):
             label="a = [2, 2, 3], b = [3, 2] (F = 1)",
         )
     )
+    long = rng.standard_normal((70, 2))
+    slow = np.repeat(long, rng.integers(1, 3, size=70), axis=0)[:100] + 0.05 * rng.standard_normal((1, 2))
+    cases.append(Case((long, slow), label=f"a (70, 2), b = a said slower, cut to {slow.shape}"))
     return cases
 
 
@@ -218,5 +222,37 @@ function_exercise(
     equivalent_mutants={
         "dtw_distance > _dtw: const: 1 -> 2 #4": "a table one row larger: the cost is read at [Ta, Tb]",
         "dtw_distance > _dtw: const: 1 -> 2 #5": "a table one column larger: the cost is read at [Ta, Tb]",
+    },
+)
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why each other class that could arise does not apply
+
+declare_edges(
+    "delta_features",
+    ("size_one", "non_square", "varied_settings"),
+    {
+        "empty": "an utterance has at least one frame",
+        "long_sequence": "its loop runs over the width (at most 3), not the frames",
+    },
+)
+declare_edges(
+    "masked_cmvn",
+    ("size_one", "non_square"),
+    {
+        "empty": "an utterance has at least one frame: a mean over none has no value",
+        "repeated_indices": "the lengths are one per utterance: two equal lengths are two utterances alike",
+        "long_sequence": "its loop runs over the utterances of a batch, a few",
+    },
+)
+declare_edges(
+    "dtw_distance",
+    ("size_one", "non_square", "long_sequence"),
+    {
+        "empty": "each sequence has at least one frame: an alignment of nothing has no cost",
+        "ties": "the min over the three predecessors is a value: which one attains it does not matter",
+        "inf_or_nan_input": "the frames are finite: the inf of the table's border is made inside the function",
     },
 )

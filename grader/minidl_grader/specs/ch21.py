@@ -11,7 +11,7 @@ as the Mann-Whitney statistic."""
 
 import numpy as np
 
-from ..judge.registry import Case, function_exercise
+from ..judge.registry import Case, declare_edges, function_exercise
 
 CHAPTER = "21_detection_segmentation"
 
@@ -155,7 +155,7 @@ def _nms_plus_one(box, boxes):
 
 def _nms_cases(rng):
     cases = []
-    for d in (12, 20):
+    for d in (12, 20, 80):
         corner = rng.integers(0, 20, (d, 2)).astype(float)
         boxes = np.hstack([corner, corner + rng.integers(3, 10, (d, 2))])
         scores = np.round(rng.random(d), 1)  # many ties
@@ -323,7 +323,7 @@ def _ap_ties_reversed(scores, hits, n_true):
 
 def _ap_cases(rng):
     cases = []
-    for d, n_true in ((10, 6), (15, 9)):
+    for d, n_true in ((10, 6), (15, 9), (100, 45)):
         scores = np.round(rng.random(d), 1)  # ties
         hits = rng.random(d) < 0.5
         hits[np.argmax(scores)] = False  # the best-scored detection is a false positive
@@ -529,6 +529,7 @@ def _screening_cases(rng):
         (30, 11, 40, 0.5),
         (35, 13, 30, 0.9),
         (20, 7, 24, 1.0),
+        (200, 47, 300, 0.75),  # long sets
     ):
         val_labels = np.zeros(n_val, dtype=np.int64)
         val_labels[rng.permutation(n_val)[:p_val]] = 1
@@ -594,5 +595,43 @@ function_exercise(
         "screening_report > _screening_report: argsort: np.argsort(-val_scores, kind='stable') -> "
         "__mutant_argsort(-val_scores)": "the order inside a tie moves where the count of positives "
         "found crosses the target within the tie, never the tied score that becomes the threshold",
+    },
+)
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why each other class that could arise does not apply
+
+declare_edges(
+    "conv_transpose_backward",
+    ("size_one", "non_square", "varied_settings"),
+    {
+        "empty": "the task takes at least one image, channel and filter",
+        "long_sequence": "its loops run over the kernel's offsets, a few",
+    },
+)
+declare_edges(
+    "class_aware_nms",
+    ("empty", "size_one", "non_square", "ties", "repeated_indices", "varied_settings", "long_sequence"),
+)
+declare_edges(
+    "average_precision_ranked",
+    ("empty", "size_one", "ties", "varied_settings", "long_sequence"),
+)
+declare_edges(
+    "auc_by_ranks",
+    ("ties", "repeated_indices"),
+    {
+        "empty": "the AUC needs a positive and a negative: the task promises both classes",
+        "size_one": "both classes present: at least two scores",
+    },
+)
+declare_edges(
+    "screening_report",
+    ("ties", "repeated_indices", "varied_settings", "long_sequence"),
+    {
+        "empty": "a report needs validation and test scores of both classes",
+        "size_one": "both classes present in each set: at least two scores",
     },
 )

@@ -20,7 +20,7 @@ Wrong answers the cases catch, by name:
 
 import numpy as np
 
-from ..judge.registry import Case, function_exercise
+from ..judge.registry import Case, declare_edges, function_exercise
 
 CHAPTER = "22_game_playing"
 
@@ -101,7 +101,13 @@ N_STEP_MISTAKES = {
 
 def _n_step_cases(rng):
     cases = []
-    for steps, envs, gamma, n in ((8, 3, 0.9, 3), (6, 2, 0.5, 1), (7, 4, 0.99, 5), (5, 2, 0.8, 9)):
+    for steps, envs, gamma, n in (
+        (8, 3, 0.9, 3),
+        (6, 2, 0.5, 1),
+        (7, 4, 0.99, 5),
+        (5, 2, 0.8, 9),
+        (80, 2, 0.99, 8),
+    ):
         rewards, terminated, truncated, _, next_values = _rollout(rng, steps, envs)
         cases.append(
             Case(
@@ -204,6 +210,7 @@ def _gae_cases(rng):
         (5, 2, 0.99, 0.5),
         (10, 2, 0.8, 0.95),
         (4, 3, 0.9, 0.0),
+        (80, 2, 0.99, 0.95),  # a long rollout: the recursion runs back over 80 steps
     ):
         rewards, terminated, truncated, values, next_values = _rollout(rng, steps, envs)
         cases.append(
@@ -217,6 +224,13 @@ def _gae_cases(rng):
         Case(
             (rewards, values, next_values, terminated, truncated, 0.9, 1.0),
             label="6 steps of 2 environments, gamma 0.9, lambda 1",
+        )
+    )
+    one = (np.array([[1.5, -0.5]]), np.array([[0.5, 1.0]]), np.array([[4.0, 3.0]]))
+    cases.append(
+        Case(
+            one + (np.array([[False, True]]), np.array([[False, False]]), 0.9, 0.95),
+            label="a batch of 1 step, the second environment terminating",
         )
     )
     return cases
@@ -441,6 +455,7 @@ def _lengths_cases(rng):
     ]
     moves = tuple(sorted(int(m) for m in rng.choice(np.arange(1, 8), size=3, replace=False)))
     cases.append(Case((40, moves, False), label=f"heap 40, moves {set(moves)}, normal play"))
+    cases.append(Case((10, (3,), False), label="heap 10, one move {3}: the game is forced"))
     return cases
 
 
@@ -459,4 +474,54 @@ function_exercise(
     ),
     forbids=("minidl.gallery.rl",),
     dtypes=("int", "int"),
+)
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why each other class that could arise does not apply
+
+_FLAGS = "terminated and truncated are episode flags per step, not the padding of a sequence"
+
+declare_edges(
+    "n_step_returns",
+    (
+        "size_one",
+        "non_square",
+        "varied_settings",
+        "terminal_at_batch_end",
+        "long_sequence",
+    ),
+    {
+        "empty": "a rollout has at least one step of at least one environment",
+        "left_and_right_padding": _FLAGS,
+    },
+)
+declare_edges(
+    "gae_advantages",
+    (
+        "size_one",
+        "non_square",
+        "varied_settings",
+        "terminal_at_batch_end",
+        "long_sequence",
+    ),
+    {
+        "empty": "a rollout has at least one step of at least one environment",
+        "left_and_right_padding": _FLAGS,
+    },
+)
+declare_edges(
+    "policy_action_values",
+    ("size_one", "non_square", "varied_settings"),
+    {"empty": "an MDP has at least one state and one action"},
+)
+declare_edges(
+    "subtraction_game_lengths",
+    ("size_one", "varied_settings"),
+    {
+        "empty": "the game has at least one move (heap 0 is a case: a scalar, not a list)",
+        "repeated_indices": "the moves are a set of sizes: a repeat would mean nothing",
+        "long_sequence": "the loop runs over the heap, a scalar (heap 200 is a case), not over a list",
+    },
 )
