@@ -60,17 +60,36 @@ def _is_trivial(line: str) -> bool:
     return len(stripped) < 10 or stripped.startswith(("#", "//"))
 
 
+def _leaks(solution_cells: list[str], exercise_cells: list[str]) -> list[str]:
+    """The lines of the solution blocks that the exercise shows and the task does not give: a
+    repair exercise shows the broken code outside the solution blocks, and the repaired
+    answer keeps its correct lines, which are then no leak."""
+    shown = {line.strip() for source in exercise_cells for line in source.splitlines()}
+    given = {
+        line.strip() for source in solution_cells for line in notebook.strip_solutions(source).splitlines()
+    }
+    return [
+        line
+        for source in solution_cells
+        for block in notebook.solution_blocks(source)
+        for line in block
+        if not _is_trivial(line) and line.strip() in shown - given
+    ]
+
+
 def test_no_line_of_a_solution_appears_in_the_exercises():
     for path in SOLUTIONS.glob("*.ipynb"):
-        exercise_lines = {
-            line.strip()
-            for cell in notebook.read_notebook(EXERCISES / path.name)["cells"]
-            for line in notebook.cell_source(cell).splitlines()
-        }
-        for cell in notebook.read_notebook(path)["cells"]:
-            for block in notebook.solution_blocks(notebook.cell_source(cell)):
-                leaked = [l for l in block if not _is_trivial(l) and l.strip() in exercise_lines]
-                assert not leaked, f"{path.name} leaks {leaked}"
+        solution = [notebook.cell_source(c) for c in notebook.read_notebook(path)["cells"]]
+        exercise = [notebook.cell_source(c) for c in notebook.read_notebook(EXERCISES / path.name)["cells"]]
+        assert not (leaked := _leaks(solution, exercise)), f"{path.name} leaks {leaked}"
+
+
+def test_a_leak_is_a_solution_line_the_task_does_not_give():
+    repair = 'BROKEN = """\n    total = sum(x) / len(x)\n"""\n'
+    answer = "def f(x):\n    # BEGIN SOLUTION\n    total = sum(x) / len(x)\n    return total * 2.0\n    # END SOLUTION\n"
+    stripped = [repair, notebook.strip_solutions(answer)]
+    assert _leaks([repair, answer], stripped) == []  # the given line, kept by the repair
+    assert _leaks([repair, answer], [*stripped, "    return total * 2.0\n"]) == ["    return total * 2.0"]
 
 
 def test_exercise_notebooks_are_clean_and_keep_the_metadata():
