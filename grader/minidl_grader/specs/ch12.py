@@ -363,7 +363,7 @@ function_exercise(
 
 # ---------------------------------------------------------------- corpus BLEU
 def _ngram_counts(words, n):
-    counts = {}
+    counts: dict[tuple, int] = {}
     for i in range(len(words) - n + 1):
         gram = tuple(words[i : i + n])
         counts[gram] = counts.get(gram, 0) + 1
