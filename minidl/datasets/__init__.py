@@ -18,6 +18,10 @@ Everything a notebook or test needs works offline:
 * ``load_aclsum`` -- 250 real ACL papers (sentences of abstract, introduction and conclusion)
   with experts' one-sentence summaries of their challenge, approach and outcome (ACLSum,
   from the ``aclsum`` package, which minidl installs), in ``papers``.
+* ``make_sentence_pairs`` -- GENERATED (English, target) sentence pairs in a rule-based language
+  with another word order and agreement (``TARGET_LANGUAGE``), for translation;
+  ``load_tatoeba_pairs`` downloads the real Tatoeba pairs (CC BY 2.0 FR) as ManyThings packs
+  them and ``read_sentence_pairs`` reads that tab-separated format, in ``translation``.
 * ``BPETokenizer`` -- byte-pair encoding (Sennrich et al., 2016) trained by hand on any
   texts (chapter 14 trains it on ACLSum's sentences), in ``bpe``.
 * ``load_spoken_digits``, ``load_spoken_digit_clips`` -- "zero" .. "nine" spoken by 24
@@ -36,10 +40,10 @@ The full sets -- ``load_mnist(subset="full")``, ``load_fashion_mnist()``,
 ``~/.cache/minidl``) and checked by SHA-256 (see ``minidl.datasets.download``); ``read_idx`` and
 ``read_imdb_archive`` read such files already on disk.
 
-The public names of ``images``, ``language`` and ``papers`` are theirs (their ``__all__``), listed once.
+The public names of ``images``, ``language``, ``papers`` and ``translation`` are theirs (their ``__all__``), listed once.
 """
 
-from . import audio, images, language, papers
+from . import audio, images, language, papers, translation
 from .bpe import BPETokenizer
 from .download import ChecksumError, DownloadError, data_home
 from .formats import read_idx
@@ -53,6 +57,7 @@ from .sequences import last_value_forecast, make_adding_problem, make_sine_seque
 from .speech import SPOKEN_DIGITS, load_spoken_digit_clips, load_spoken_digits
 from .synthetic import make_circles, make_moons, make_spirals, make_xor
 from .text import CharEncoder, load_text_corpus, make_char_windows, sample
+from .translation import *  # noqa: F403  (the names in translation.__all__)
 
 __all__ = [
     *images.__all__,
@@ -80,6 +85,7 @@ __all__ = [
     "sample",
     *language.__all__,
     *papers.__all__,
+    *translation.__all__,
     "BPETokenizer",
     "load_spoken_digits",
     "load_spoken_digit_clips",

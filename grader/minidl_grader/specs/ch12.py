@@ -1,7 +1,9 @@
 """Chapter 12, attention: one generation step of windowed ALiBi attention on a ring-buffer KV
 cache, attention with rotary position embeddings, a broken backward of causal attention to
-repair (dq, dk, dv); questions on what a stale 1/sqrt(d) scale does and on a causal mask
+repair (dq, dk, dv), corpus BLEU; questions on what a stale 1/sqrt(d) scale does and on a causal mask
 applied after the softmax."""
+
+import math
 
 import numpy as np
 
@@ -359,6 +361,167 @@ function_exercise(
 )
 
 
+# ---------------------------------------------------------------- corpus BLEU
+def _ngram_counts(words, n):
+    counts: dict[tuple, int] = {}
+    for i in range(len(words) - n + 1):
+        gram = tuple(words[i : i + n])
+        counts[gram] = counts.get(gram, 0) + 1
+    return counts
+
+
+def _bleu(candidates, references, clip=True, corpus=True, penalty="right", mean="geometric"):
+    """BLEU-4 with the named mistakes switched on by the keyword arguments."""
+    if not corpus:  # the mistake: the mean of the sentences' BLEU
+        return float(
+            np.mean([_bleu([c], [r], clip, True, penalty, mean) for c, r in zip(candidates, references)])
+        )
+    matches, totals, c_len, r_len = [0] * 4, [0] * 4, 0, 0
+    for candidate, reference in zip(candidates, references):
+        cand, ref = candidate.split(), reference.split()
+        c_len, r_len = c_len + len(cand), r_len + len(ref)
+        for n in range(1, 5):
+            counts, ref_counts = _ngram_counts(cand, n), _ngram_counts(ref, n)
+            for gram, count in counts.items():
+                matches[n - 1] += (
+                    min(count, ref_counts.get(gram, 0)) if clip else count * (gram in ref_counts)
+                )
+                totals[n - 1] += count
+    if min(matches) == 0:  # empty candidates included
+        return 0.0
+    precisions = [m / t for m, t in zip(matches, totals)]
+    if mean == "geometric":
+        score = math.exp(sum(math.log(p) for p in precisions) / 4)
+    else:
+        score = sum(precisions) / 4
+    if penalty == "right":
+        bp = 1.0 if c_len > r_len else math.exp(1 - r_len / c_len)
+    elif penalty == "none":
+        bp = 1.0
+    else:  # the mistake: the ratio upside down
+        bp = 1.0 if c_len > r_len else math.exp(1 - c_len / r_len)
+    return bp * score
+
+
+def corpus_bleu(candidates, references):
+    """Corpus BLEU-4 (Papineni et al., 2002) of white-space separated candidates, one reference
+    each: clipped n-gram matches and n-gram counts summed over the corpus for n = 1..4, the
+    geometric mean of the four precisions, times the brevity penalty 1 if c > r else
+    exp(1 - r / c) (c, r: the total lengths); 0 when a precision is 0 or the candidates are empty.
+    """
+    return _bleu(candidates, references)
+
+
+_TARGET_WORDS = "lo la gato casa una pelota mira roja miran".split()
+
+
+def _bleu_cases(rng):
+    cases = []
+    for n_sentences, drop in ((3, 0.2), (5, 0.1), (4, 0.35), (70, 0.15)):  # and a corpus of 70
+        candidates, references = [], []
+        for _ in range(n_sentences):
+            ref = list(rng.choice(_TARGET_WORDS, size=rng.integers(5, 9)))
+            cand = [w if rng.random() > drop else str(rng.choice(_TARGET_WORDS)) for w in ref]
+            cand = cand[: len(cand) - int(rng.integers(0, 3))]  # some shorter than their reference
+            candidates.append(" ".join(cand))
+            references.append(" ".join(ref))
+        cases.append(Case((candidates, references), label=f"{n_sentences} random sentences"))
+    cases.append(
+        Case(
+            (
+                ["lo gato una pelota mira .", "la casa roja"],
+                ["lo gato una pelota mira .", "la casa roja una pelota mira ."],
+            ),
+            label="a candidate shorter than its reference (brevity penalty)",
+        )
+    )
+    cases.append(
+        Case(
+            (
+                ["lo lo lo lo lo lo", "la casa una pelota mira ."],
+                ["lo gato una pelota mira .", "la casa una pelota mira ."],
+            ),
+            label="a repeated word ('lo' six times against one 'lo')",
+        )
+    )
+    cases.append(
+        Case(
+            (
+                ["lo gato mira una pelota .", "la casa mira una pelota"],
+                ["lo gato una pelota mira .", "la casa mira una pelota roja"],
+            ),
+            label="the verb moved in one candidate, the other a prefix of its reference",
+        )
+    )
+    cases.append(
+        Case((["lo gato mira"], ["lo gato una pelota mira ."]), label="no 4-gram in the candidate (BLEU 0)")
+    )
+    cases.append(Case((["", ""], ["lo gato", "la casa"]), label="empty candidates (BLEU 0)"))
+    cases.append(
+        Case(
+            (["lo gato una pelota mira . la", "x y z w"], ["lo gato una pelota mira .", "la casa"]),
+            label="candidates longer than the references",
+        )
+    )
+    return cases
+
+
+function_exercise(
+    "corpus_bleu",
+    CHAPTER,
+    2,
+    "corpus_bleu",
+    "Corpus BLEU",
+    _bleu_cases,
+    corpus_bleu,
+    ("bleu",),
+    mistakes=(
+        (
+            "an n-gram of the candidate counts at most as often as the reference holds it "
+            "(clipping): 'lo' six times against one 'lo' is one match, not six",
+            lambda c, r: _bleu(c, r, clip=False),
+        ),
+        (
+            "matches and n-gram counts are summed over the whole corpus before dividing; this "
+            "is the mean of the sentences' BLEU",
+            lambda c, r: _bleu(c, r, corpus=False),
+        ),
+        (
+            "the brevity penalty is missing: a candidate shorter than its reference must pay exp(1 - r / c)",
+            lambda c, r: _bleu(c, r, penalty="none"),
+        ),
+        (
+            "the brevity penalty is exp(1 - r / c), r the references' length and c the candidates'",
+            lambda c, r: _bleu(c, r, penalty="inverted"),
+        ),
+        (
+            "the four precisions are combined by their geometric mean, exp(mean of log p_n)",
+            lambda c, r: _bleu(c, r, mean="arithmetic"),
+        ),
+    ),
+    forbids=("minidl.training.bleu", "minidl.training.rouge", "nltk", "sacrebleu"),
+    dtypes=("number",),
+    equivalent_mutants={
+        "corpus_bleu > _bleu: compare: c_len > r_len -> c_len >= r_len": "at c = r the penalty "
+        "exp(1 - r / c) is exp(0) = 1, as in the other branch",
+        "corpus_bleu > _bleu: const: 4 -> 5 #2": "a fifth count in totals is never read: zip "
+        "stops at the four matches",
+        "corpus_bleu > _bleu: augassign: matches[n - 1] += min(count, ref_counts.get(gram, 0)) -> *": "matches "
+        "is the function's own list: += and = + add the same number",
+        "corpus_bleu > _bleu: augassign: totals[n - 1] += count -> *": "totals is the function's "
+        "own list: += and = + add the same number",
+        "corpus_bleu > _bleu: const: 1 -> 2 #3": "matches[n - 2] files each order's matches one "
+        "place back (the unigrams last): with equal weights the geometric mean is "
+        "(prod m_n / prod t_n)^(1/4), which a permutation of the matches does not change, nor "
+        "does min(matches)",
+        "corpus_bleu > _bleu: const: 1 -> 2 #4": "totals[n - 2]: the same permutation of the "
+        "counts, which leaves prod t_n unchanged",
+        "corpus_bleu > _ngram_counts: const: 1 -> 2 #2": "every count doubled, the reference's "
+        "too: min(2a, 2b) / 2t is min(a, b) / t, every precision the same",
+    },
+)
+
+
 # ---------------------------------------------------------------- questions
 
 
@@ -394,4 +557,9 @@ declare_edges(
         "inf_or_nan_input": _FINITE,
         "ties": _SHIFT,
     },
+)
+declare_edges(
+    "corpus_bleu",
+    ("empty", "repeated_indices", "size_one", "long_sequence"),
+    {},
 )

@@ -6185,3 +6185,82 @@ wrong_variants(
         ("precision and recall left swapped", dict(pr=ROUGE_DEBUG_BUGS["pr"])),
     ),
 )
+
+# ------------------------------------------------------------------ 12 attention: corpus BLEU (issue 61)
+BLEU = """
+def corpus_bleu(candidates, references):
+    from collections import Counter
+    import math
+
+    matches, totals, c, r = [0] * 4, [0] * 4, 0, 0
+    for cand, ref in zip(candidates, references):
+        cand, ref = cand.split(), ref.split()
+        c, r = c + len(cand), r + len(ref)
+        for n in range(1, 5):
+            cg = Counter(tuple(cand[i : i + n]) for i in range(len(cand) - n + 1))
+            rg = Counter(tuple(ref[i : i + n]) for i in range(len(ref) - n + 1))
+            matches[n - 1] += sum({match} for g, k in cg.items())
+            totals[n - 1] += sum(cg.values())
+    {guard}
+    score = {mean}
+    return {penalty} * score
+"""
+BLEU_RIGHT = dict(
+    match="min(k, rg[g])",
+    guard="if c == 0 or min(matches) == 0:\n        return 0.0",
+    mean="math.exp(sum(math.log(m / t) for m, t in zip(matches, totals)) / 4)",
+    penalty="(1.0 if c > r else math.exp(1 - r / c))",
+)
+right("corpus_bleu", "Counter n-grams, the formula as given", BLEU.format(**BLEU_RIGHT))
+right(
+    "corpus_bleu",
+    "numpy's log of the product, c >= r for no penalty",
+    BLEU.format(
+        **{
+            **BLEU_RIGHT,
+            "mean": "float(np.prod(np.array(matches) / np.array(totals)) ** 0.25)",
+            "penalty": "(1.0 if c >= r else np.exp(1 - r / c))",
+        }
+    ),
+)
+wrong_variants(
+    "corpus_bleu",
+    BLEU,
+    BLEU_RIGHT,
+    (
+        ("no clipping: every n-gram found in the reference counts", dict(match="k * (g in rg)")),
+        ("the brevity penalty left out", dict(penalty="1.0")),
+        (
+            "the penalty's ratio upside down, exp(1 - c / r)",
+            dict(penalty="(1.0 if c > r else math.exp(1 - c / r))"),
+        ),
+        (
+            "the arithmetic mean of the precisions",
+            dict(mean="sum(m / t for m, t in zip(matches, totals)) / 4"),
+        ),
+    ),
+)
+wrong(
+    "corpus_bleu",
+    "the mean of the sentences' BLEU",
+    """
+def corpus_bleu(candidates, references):
+    import math
+    from collections import Counter
+
+    def one(cand, ref):
+        cand, ref = cand.split(), ref.split()
+        ps = []
+        for n in range(1, 5):
+            cg = Counter(tuple(cand[i : i + n]) for i in range(len(cand) - n + 1))
+            rg = Counter(tuple(ref[i : i + n]) for i in range(len(ref) - n + 1))
+            m = sum(min(k, rg[g]) for g, k in cg.items())
+            if m == 0:
+                return 0.0
+            ps.append(m / sum(cg.values()))
+        bp = 1.0 if len(cand) > len(ref) else math.exp(1 - len(ref) / len(cand))
+        return bp * math.exp(sum(math.log(p) for p in ps) / 4)
+
+    return sum(one(c, r) for c, r in zip(candidates, references)) / len(candidates)
+""",
+)
