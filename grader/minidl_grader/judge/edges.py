@@ -3,7 +3,7 @@
 A spec names the classes that apply to its exercise (``edges``) and says why each other class
 that could apply does not (``not_applicable={"ties": "the output has no argmax"}``). That a
 case covers a class is not declared but checked: each class has a detector, run over the
-arguments of the spec's generated cases (tests/grader/specs/test_edges.py), and a class is
+arguments of the spec's generated cases (tests/grader/judge/test_edges.py), and a class is
 covered only where the detector finds it in some case. Each class also has a gate, read off
 the cases, the reference's parameter names and code (that of the reference and of the
 functions of its module it calls, and they call) and the contract: where the gate fails, the

@@ -168,7 +168,7 @@ class Exercise:
     # the classes of edge cases its cases cover (judge/edges.py: the vocabulary, and the
     # detector that checks each against the generated cases), and why each other class that
     # could arise does not apply: ``{"ties": "the output has no argmax"}``
-    # (tests/grader/specs/test_edges.py)
+    # (tests/grader/judge/test_edges.py)
     edges: tuple[str, ...] = ()
     not_applicable: dict[str, str] = field(default_factory=dict)
 
