@@ -220,7 +220,7 @@ class KerasFit:
                 cb.set_params(params)
             else:  # one of minidl's own callbacks
                 cb.params = dict(params)
-        return super().fit(  # type: ignore[misc]
+        history = super().fit(  # type: ignore[misc]
             self._pack(x),
             self._pack_y(y),
             epochs=epochs,
@@ -237,6 +237,8 @@ class KerasFit:
             validation_steps=validation_steps,
             **minidl_options,
         )
+        history.params = params  # Keras's History has the params of its fit
+        return history
 
     def evaluate(
         self,
@@ -412,7 +414,7 @@ class KerasFit:
             batches = data
         else:
             x, y, *w = data
-            x, y = _trainer._check_xy(x, y, "evaluate", self.input_shape)  # type: ignore[attr-defined]
+            x, y = _trainer._check_xy(x, y, "evaluate", self._sample_shape())  # type: ignore[attr-defined]
             w = _trainer._sample_weights(y, w[0] if w else None, None, "evaluate")
             batches = DataLoader(x, y, batch_size=batch_size, sample_weight=w)  # type: ignore[assignment]
         self._reset_running()

@@ -44,6 +44,7 @@ from .naming import name_layer
 from .noise import *  # noqa: F403  (the names in noise.__all__)
 from .normalization import Normalization
 from .pooling import GlobalMaxPooling1D, GlobalMaxPooling2D, ZeroPadding2D
+from .preprocessing import CategoryEncoding, Discretization
 from .recurrent import GRU, LSTM, SimpleRNN
 from .reshaping import *  # noqa: F403  (the names in reshaping.__all__)
 from .text import TextVectorization
@@ -54,6 +55,8 @@ __all__ = [
     "MultiHeadAttention",
     "Attention",
     "Normalization",
+    "CategoryEncoding",
+    "Discretization",
     "TextVectorization",
     "RandomFlip",
     "RandomTranslation",

@@ -85,6 +85,22 @@ class KerasSequential(KerasFit, KerasWeights, KerasAbsent, _model.Sequential):  
         finally:
             self.__dict__["_minidl_build"] = outer
 
+    @property  # type: ignore[override]  # minidl's is an attribute, the shape of one sample
+    def input_shape(self) -> tuple | None:
+        """Keras's ``model.input_shape``: ``(None, *shape of one sample)``, the batch axis
+        ``None``; ``None`` until the model knows it. (minidl's ``Sequential.input_shape`` is the
+        shape of one sample, which its training reads: here ``_sample_shape()``.)"""
+        shape = self.__dict__.get("_per_sample_input_shape")
+        return None if shape is None else (None, *shape)
+
+    @input_shape.setter
+    def input_shape(self, shape) -> None:
+        """minidl's ``Sequential`` sets the shape of one sample (``build``, the first batch)."""
+        self.__dict__["_per_sample_input_shape"] = None if shape is None else tuple(shape)
+
+    def _sample_shape(self) -> tuple | None:
+        return self.__dict__.get("_per_sample_input_shape")
+
     def _declare_input_shape(self, shape, source: str) -> None:
         with self._per_sample_shapes():
             super()._declare_input_shape(shape, source)
@@ -111,7 +127,7 @@ class KerasSequential(KerasFit, KerasWeights, KerasAbsent, _model.Sequential):  
         input shape is known, from the per-sample shapes the layers give."""
         if self.input_shape is None:
             return
-        x = KerasTensor((None, *self.input_shape), name="input_layer")
+        x = KerasTensor(self.input_shape, name="input_layer")
         for layer in self.layers:
             try:
                 shape = layer.output_shape_for(tuple(x.shape[1:]))
@@ -200,7 +216,7 @@ class KerasSequential(KerasFit, KerasWeights, KerasAbsent, _model.Sequential):  
         if self.input_shape is None:
             if not hasattr(x, "shape"):
                 x = np.asarray(x)
-            self.input_shape = tuple(x.shape[1:])
+            self.input_shape = tuple(x.shape[1:])  # the shape of one sample (the setter's)
             if not self._device_chosen:  # the layers are built where this batch is
                 self.device = backend.device_of(x)
         mask = None
