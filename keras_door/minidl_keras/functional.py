@@ -588,7 +588,13 @@ class Model(KerasFit, KerasWeights, KerasAbsent, Trainer):  # fit in Keras's ord
         return model_file.to_json(self, **dumps_options)
 
     def get_config(self) -> dict:
-        """A subclass's constructor arguments (those given by keyword; override for others)."""
+        """A functional model's Keras structure (``keras_config.functional_config``: name, layers,
+        input and output layers); a subclass's constructor arguments (those given by keyword;
+        override for others)."""
+        if type(self) is Model and self.graph is not None:
+            from . import keras_config
+
+            return keras_config.functional_config(self)
         return dict(self.__dict__.get("_init_config", {}))
 
     @classmethod

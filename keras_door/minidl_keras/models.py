@@ -170,9 +170,36 @@ class KerasSequential(KerasFit, KerasWeights, KerasAbsent, _model.Sequential):  
         """Keras's ``model.output``: the last layer's output tensor."""
         return self.outputs[0]
 
+    def get_config(self) -> dict:
+        """Keras's ``Sequential.get_config()`` (``keras_config``): name, trainable, each layer as
+        ``{"module", "class_name", "config", ...}`` (an ``InputLayer`` first), ``build_input_shape``."""
+        from . import keras_config
+
+        return keras_config.sequential_config(self)
+
+    def minidl_config(self) -> dict:
+        """minidl's ``Sequential.get_config()``, what the model file keeps (``save``, ``load_model``)."""
+        return _model.Sequential.get_config(self)
+
+    def save(self, path, include_optimizer: bool = True) -> None:
+        """minidl's ``Sequential.save`` (its file keeps ``minidl_config()``)."""
+        from minidl.training import saving
+
+        if not self.built:
+            raise ValueError("save needs a built model (give input_shape or run one batch first)")
+        saving.write_model(
+            path,
+            self.minidl_config(),
+            saving.layer_arrays(self.layers),
+            model=self,
+            layers=self.layers,
+            include_optimizer=include_optimizer,
+        )
+
     def to_json(self, **dumps_options) -> str:
-        """Keras's ``to_json``: the architecture (no weights) as a JSON string in minidl_keras's
-        own format (``model_file.to_json``); ``keras.models.model_from_json`` reads it back."""
+        """Keras's ``to_json``: the architecture (no weights) as a JSON string, Keras's structure
+        (``get_config``) with minidl_keras's own description beside it (``model_file.to_json``),
+        which ``keras.models.model_from_json`` reads back."""
         from . import model_file
 
         return model_file.to_json(self, **dumps_options)
