@@ -132,6 +132,31 @@ class _Running:
         return {**loss, **{name: m.result() for name, m in self.tally.meters}}
 
 
+class _CompileMetrics:
+    """Keras's ``compile_metrics`` inside a step override: ``update_state(y, y_pred)`` updates
+    the compiled metrics (as ``compute_metrics``), ``result()`` is their dict, which the logs
+    flatten (``{"loss": ..., "compile_metrics": {"mae": ...}}`` logs ``loss`` and ``mae``)."""
+
+    name = "compile_metrics"
+
+    def __init__(self, model):
+        self.model = model
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        self.model._running_logs().update(backend.to_numpy(y_pred), backend.to_numpy(y_true))
+
+    def result(self) -> dict:
+        logs = self.model._running_logs().logs()
+        logs.pop("loss", None)
+        return logs
+
+    def reset_state(self) -> None:
+        self.model._reset_running()
+
+    def __repr__(self) -> str:
+        return "<CompileMetrics name=compile_metrics>"
+
+
 def _as_logs(logs, who: str) -> dict:
     """A step's returned dict with Python floats (arrays of one value become floats)."""
     if logs is None:
@@ -142,6 +167,9 @@ def _as_logs(logs, who: str) -> dict:
     for key, value in logs.items():
         if hasattr(value, "result") and callable(value.result):  # a metric object
             value = value.result()
+        if isinstance(value, dict):  # Keras's "compile_metrics": its metrics, each by name
+            out.update(_as_logs(value, who))
+            continue
         array = backend.to_numpy(value) if hasattr(value, "shape") else value
         out[key] = float(np.asarray(array)) if np.size(array) == 1 else array
     return out
@@ -326,6 +354,8 @@ class KerasFit:
         """Call the override ``method`` on ``data``; an ``AttributeError`` or ``TypeError``
         inside it is raised again with its name and the minidl way (a tensor's ``.backward()``
         or ``.grad`` is another framework's autograd)."""
+        pairs = self.metrics  # type: ignore[has-type]
+        self.metrics = self._step_metrics()  # Keras's objects while the step runs (``_StepMetric``)
         try:
             return method(data)
         except (AttributeError, TypeError) as err:
@@ -334,6 +364,20 @@ class KerasFit:
                 f"minidl_keras). If the step uses another framework's autograd (loss.backward() on "
                 f"a tensor, v.value.grad, tape.gradient), that is not here: {MINIDL_WAY}"
             ) from err
+        finally:
+            self.metrics = pairs
+
+    def _step_metrics(self) -> list:
+        """What ``self.metrics`` is inside a step override, as in Keras: a loss tracker
+        (``keras.metrics.Mean(name="loss")``) and ``"compile_metrics"``, whose
+        ``update_state(y, y_pred)`` feeds the compiled metrics and whose ``result()`` is their
+        dict; both start afresh with each epoch and each ``evaluate``."""
+        made = self.__dict__.get("_step_metric_objects")
+        if made is None:
+            from .metrics import Mean
+
+            made = self.__dict__["_step_metric_objects"] = [Mean(name="loss"), _CompileMetrics(self)]
+        return list(made)
 
     def _require_compiled(self, what: str) -> None:
         """``Trainer``'s check, which a step override that computes its own losses (keras.io's
@@ -356,6 +400,7 @@ class KerasFit:
 
     def _reset_running(self) -> None:
         self.__dict__["_running"] = _Running(self.metrics)  # type: ignore[attr-defined]
+        self.__dict__["_step_metric_objects"] = None
 
     def _step_data(self, x, y, weights):
         """What a step receives: ``(x, y)`` or ``(x, y, sample_weight)``, several inputs or

@@ -67,7 +67,9 @@ def sequential_config(model) -> dict:
     """Keras's ``Sequential.get_config()``: name, trainable, the layers (an ``InputLayer`` first
     once the input shape is known) and ``build_input_shape``."""
     shape = model._sample_shape()
-    layers = [] if shape is None else [_input_entry(shape, model.dtype or "float32")]
+    name = model.__dict__.get("_input_name") or "input_layer"
+    dtype = model.__dict__.get("_input_dtype") or model.dtype or "float32"
+    layers = [] if shape is None else [_input_entry(shape, dtype, name)]
     layers += [layer_entry(layer) for layer in model.layers]
     config = {"name": model.name or "sequential", "trainable": bool(model.trainable), "layers": layers}
     if shape is not None:

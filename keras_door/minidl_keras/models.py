@@ -33,10 +33,10 @@ from minidl.training.trainer import Trainer
 
 from .fitting import KerasFit
 from .functional import Input, InputLayer, Model, _metric, _unique_names
-from .graph import KerasTensor
+from .graph import KerasTensor, record
 from .keras_api import KerasAbsent
 from .masking import attach_to_loss_and_metrics, call_layer, makes_mask
-from .naming import name_layer
+from .naming import name_layer, unique_name
 from .weights import KerasWeights
 
 __all__ = ["Sequential", "KerasSequential", "Model", "load_model", "model_from_json"]
@@ -125,15 +125,29 @@ class KerasSequential(KerasFit, KerasWeights, KerasAbsent, _model.Sequential):  
     def _set_symbolic_calls(self) -> None:
         """Each layer's ``input`` and ``output`` tensors (Keras's ``layer.output``) once the
         input shape is known, from the per-sample shapes the layers give."""
-        if self.input_shape is None:
+        shape = self._sample_shape()
+        if shape is None:
             return
-        x = KerasTensor(self.input_shape, name="input_layer")
+        if "_input_name" not in self.__dict__:
+            self.__dict__["_input_name"] = unique_name("input_layer")
+        dtype = self.__dict__.get("_input_dtype")
+        x = Input(
+            shape, dtype=dtype, name=self.__dict__["_input_name"]
+        )  # a graph's input: keras.Model(seq.inputs, ...)
+        recorded = True
         for layer in self.layers:
-            try:
-                shape = layer.output_shape_for(tuple(x.shape[1:]))
-            except Exception:  # a layer without a shape rule: no tensors from here on
-                return
-            y = KerasTensor((None, *shape), name=getattr(layer, "name", None))
+            y = None
+            if recorded:  # a node of the tape, as Keras's Sequential calls its layers on its input
+                try:
+                    y = record(layer, x)
+                except Exception:  # a layer the tape cannot record here: shapes only from here on
+                    recorded = False
+            if y is None or isinstance(y, list):
+                try:
+                    out = layer.output_shape_for(tuple(x.shape[1:]))
+                except Exception:  # a layer without a shape rule: no tensors from here on
+                    return
+                y, recorded = KerasTensor((None, *out), name=getattr(layer, "name", None)), False
             layer.__dict__["_keras_input"], layer.__dict__["_keras_output"] = x, y
             x = y
 
@@ -230,6 +244,8 @@ class KerasSequential(KerasFit, KerasWeights, KerasAbsent, _model.Sequential):  
                 f"{len(self.layers)} layer(s); pass the shape to the first layer"
             )
         else:
+            if isinstance(layer, KerasTensor):  # Keras keeps the Input's name and dtype
+                self.__dict__["_input_name"], self.__dict__["_input_dtype"] = layer.name, layer.dtype
             self._declare_input_shape(shape, f"Input(shape={shape})")
 
     def __repr__(self) -> str:

@@ -19,10 +19,11 @@ subclassing" (``ComputeSum``'s non-trainable weight and ``assign_add``, ``get_co
 
 On the door as it was before this file none of the twelve ran the same as Keras: nine stopped
 (``LambdaCallback``, ``keras.metrics.Mean``, ``ops.ones``, ``CategoryEncoding``,
-``Model.save_weights``, ``KerasTensor > 0``, ``self.metrics`` as pairs, a Sequential's
-``inputs`` in ``keras.Model``, ``get_config``'s structure) and three ran with a difference
-(``Sequential.input_shape`` without the batch axis, ``argmax``'s int64, a subclassed model's
-``build`` -- a Keras quirk the program no longer leans on). ``KNOWN`` lists what still differs.
+``Model.save_weights``, ``KerasTensor > 0``, ``self.metrics`` as pairs inside ``test_step``, a
+Sequential's ``inputs`` in ``keras.Model``, ``get_config``'s structure) and three ran with a
+difference (``Sequential.input_shape`` without the batch axis, ``argmax``'s int64, a subclassed
+model's ``build`` -- a Keras quirk (it builds no layer) the program no longer leans on). Now nine
+run the same; ``STOPS`` and ``SEEN_DIFFERS`` say what still differs and why.
 """
 
 import numpy as np
@@ -437,10 +438,6 @@ PROGRAMS = {
 STOPS = {
     "summary_config": "a layer's get_config names its initializer ('glorot_uniform'), Keras's nests "
     "{'class_name': 'GlorotUniform', ...}",
-    "custom_evaluate": "model.metrics are (name, metric) pairs (docs/keras.md), Keras's are metric "
-    "objects with .name",
-    "feature_extractor": "a keras.Sequential's inputs/outputs are shape-only KerasTensors: "
-    "keras.Model(inputs=seq.inputs, outputs=[l.output ...]) is refused",
 }
 
 #: programs that run but whose ``seen`` differs from Keras's on purpose or for now
