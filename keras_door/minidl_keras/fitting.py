@@ -307,14 +307,14 @@ class KerasFit:
             logs = _as_logs(self._run_step("train_step", method, data), "train_step")
             values = list(logs.values())
             return logs if return_dict else (values[0] if len(values) == 1 else values)
-        if not self.metrics and not return_dict:  # type: ignore[attr-defined]
+        if not self.metrics and not return_dict:
             return super().train_on_batch(self._pack(x), self._pack_y(y), sample_weight, class_weight)  # type: ignore[misc]
         self._require_compiled("train_on_batch")
         x, y = self._pack(x), self._pack_y(y)
         weights = _trainer._sample_weights(y, sample_weight, class_weight, "train_on_batch")
         xb, yb = self._to_device(self._as_input(x)), self._to_device(y)  # type: ignore[attr-defined]
         loss, y_pred = self._train_step(xb, yb, None if weights is None else self._to_device(weights))  # type: ignore[attr-defined]
-        tally = _trainer.Tally(self.metrics)  # type: ignore[attr-defined]
+        tally = _trainer.Tally(self.metrics)
         tally.add(loss, 1, y_pred, yb)
         logs = tally.logs()
         return logs if return_dict else list(logs.values())
@@ -395,11 +395,11 @@ class KerasFit:
     def _running_logs(self) -> _Running:
         running = self.__dict__.get("_running")
         if running is None:
-            running = self.__dict__["_running"] = _Running(self.metrics)  # type: ignore[attr-defined]
+            running = self.__dict__["_running"] = _Running(self.metrics)
         return running
 
     def _reset_running(self) -> None:
-        self.__dict__["_running"] = _Running(self.metrics)  # type: ignore[attr-defined]
+        self.__dict__["_running"] = _Running(self.metrics)
         self.__dict__["_step_metric_objects"] = None
 
     def _step_data(self, x, y, weights):
@@ -598,7 +598,7 @@ class KerasFit:
     @property
     def metrics_names(self) -> list:
         """``["loss", <metric names>]``, the order of ``evaluate``'s list."""
-        return ["loss"] + [name for name, _ in self.metrics]  # type: ignore[attr-defined]
+        return ["loss"] + [name for name, _ in self.metrics]
 
     def get_layer(self, name=None, index=None):
         """The layer called ``name`` (or at ``index`` of ``layers``)."""

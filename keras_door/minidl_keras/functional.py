@@ -240,7 +240,7 @@ class Model(KerasFit, KerasWeights, KerasAbsent, Trainer):  # fit in Keras's ord
         )
 
     @property
-    def input_shape(self):
+    def input_shape(self):  # type: ignore[override]  # Trainer declares an attribute
         """Keras's ``model.input_shape``: ``(None, ...)``, a list of them for several inputs;
         ``None`` before a subclassed model has run."""
         if self.graph is None and not self._traces:

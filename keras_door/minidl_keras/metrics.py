@@ -144,7 +144,7 @@ class Mean(Metric):
     def reset_state(self) -> None:
         self.total, self.count = 0.0, 0.0
 
-    def update_state(self, values, sample_weight=None) -> None:
+    def update_state(self, values, sample_weight=None) -> None:  # type: ignore[override]
         v = np.asarray(backend.to_numpy(values), dtype=np.float64)
         w = _weights(sample_weight, v.shape)
         self.total += float(np.sum(v * w))
@@ -153,7 +153,7 @@ class Mean(Metric):
     def update(self, y_pred, y_true=None) -> None:
         self.update_state(y_pred)
 
-    def __call__(self, values, sample_weight=None):
+    def __call__(self, values, sample_weight=None):  # type: ignore[override]
         self.update_state(values, sample_weight)
         return self.result()
 

@@ -85,7 +85,7 @@ class KerasSequential(KerasFit, KerasWeights, KerasAbsent, _model.Sequential):  
         finally:
             self.__dict__["_minidl_build"] = outer
 
-    @property  # type: ignore[override]  # minidl's is an attribute, the shape of one sample
+    @property  # minidl's is an attribute, the shape of one sample
     def input_shape(self) -> tuple | None:
         """Keras's ``model.input_shape``: ``(None, *shape of one sample)``, the batch axis
         ``None``; ``None`` until the model knows it. (minidl's ``Sequential.input_shape`` is the
