@@ -132,6 +132,35 @@ class _Running:
         return {**loss, **{name: m.result() for name, m in self.tally.meters}}
 
 
+class _LossTracker:
+    """Keras's loss tracker inside a step override (a ``keras.metrics.Mean`` named ``"loss"``):
+    the mean of the values given to ``update_state`` since the epoch or ``evaluate`` began."""
+
+    name = "loss"
+
+    def __init__(self):
+        self.reset_state()
+
+    def reset_state(self) -> None:
+        self.total, self.count = 0.0, 0.0
+
+    def update_state(self, values, sample_weight=None) -> None:
+        v = np.asarray(backend.to_numpy(values), dtype=np.float64)
+        w = (
+            np.ones_like(v)
+            if sample_weight is None
+            else np.broadcast_to(np.asarray(backend.to_numpy(sample_weight), dtype=np.float64), v.shape)
+        )
+        self.total += float(np.sum(v * w))
+        self.count += float(np.sum(w))
+
+    def result(self) -> float:
+        return self.total / self.count if self.count else 0.0
+
+    def __repr__(self) -> str:
+        return "<Mean name=loss>"
+
+
 class _CompileMetrics:
     """Keras's ``compile_metrics`` inside a step override: ``update_state(y, y_pred)`` updates
     the compiled metrics (as ``compute_metrics``), ``result()`` is their dict, which the logs
@@ -374,9 +403,7 @@ class KerasFit:
         dict; both start afresh with each epoch and each ``evaluate``."""
         made = self.__dict__.get("_step_metric_objects")
         if made is None:
-            from .metrics import Mean
-
-            made = self.__dict__["_step_metric_objects"] = [Mean(name="loss"), _CompileMetrics(self)]
+            made = self.__dict__["_step_metric_objects"] = [_LossTracker(), _CompileMetrics(self)]
         return list(made)
 
     def _require_compiled(self, what: str) -> None:

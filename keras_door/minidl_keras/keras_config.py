@@ -18,22 +18,32 @@ from __future__ import annotations
 
 from .graph import dtype_name
 
-__all__ = ["keras_class_name", "layer_entry", "sequential_config", "functional_config", "envelope"]
+__all__ = [
+    "KERAS_CLASS_NAMES",
+    "keras_class_name",
+    "layer_entry",
+    "sequential_config",
+    "functional_config",
+    "envelope",
+]
+
+
+#: minidl's classes (and the door's) by the name Keras gives them, filled in by ``minidl_keras.layers``
+KERAS_CLASS_NAMES: dict[type, str] = {}
 
 
 def keras_class_name(layer) -> str:
     """The name Keras gives ``layer``'s class (``BatchNormalization`` for minidl's ``BatchNorm``)."""
-    from . import layers as keras_layers
-
     shown = getattr(layer, "display_name", None)
     if shown:
         return shown
-    for name in keras_layers.__all__:  # Keras's long names come before the aliases (MaxPool2D)
-        made = getattr(keras_layers, name, None)
-        layer_class = getattr(made, "layer_class", made)
-        if isinstance(layer_class, type) and type(layer) is layer_class:
-            return name
-    return type(layer).__name__
+    cls = type(layer)
+    if not cls.__module__.startswith(("minidl.", "minidl_keras.")):
+        return cls.__name__  # a user's class: its own name, as Keras's registered name
+    for base in cls.__mro__:  # the door's subclass of a minidl class: the name of the class behind
+        if base in KERAS_CLASS_NAMES:
+            return KERAS_CLASS_NAMES[base]
+    return cls.__name__
 
 
 def _input_entry(shape, dtype="float32", name="input_layer") -> dict:

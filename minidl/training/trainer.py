@@ -50,8 +50,8 @@ class Trainer:
 
     def _sample_shape(self) -> tuple | None:
         """The shape of one sample (no batch axis) that inputs are checked against: minidl's
-        ``input_shape``. (A subclass whose ``input_shape`` includes the batch axis, as Keras's
-        does, returns the per-sample shape here.)"""
+        ``input_shape``. (A subclass whose ``input_shape`` includes the batch axis returns the
+        per-sample shape here.)"""
         return self.input_shape
 
     if TYPE_CHECKING:
