@@ -113,9 +113,10 @@ class Sequential(Trainer):
 
     def _declare_input_shape(self, shape, source: str) -> None:
         """Set the input shape from ``input_shape`` (the model's or a first layer's); a clash is an error."""
-        if self.input_shape is not None and tuple(self._sample_shape()) != tuple(shape):  # type: ignore[arg-type]
+        known = self._sample_shape()
+        if known is not None and tuple(known) != tuple(shape):
             raise ValueError(
-                f"{source} disagrees with the model's input shape {self._sample_shape()}; "
+                f"{source} disagrees with the model's input shape {known}; "
                 "give the input shape once"
             )
         if self.input_shape is None:
