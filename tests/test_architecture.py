@@ -138,7 +138,7 @@ class Floors:
 # public ``layers`` namespace; the public names.
 KERAS_DIR = PACKAGE_DIR.parent / "keras_door" / "minidl_keras"
 _KERAS_PARTS = """activations affine augmentation backend callbacks constraints datasets elementwise initializers
-    losses masking merging metrics noise normalization optimizers pooling recurrent regularizers
+    losses masking merging metrics noise normalization optimizers pooling preprocessing recurrent regularizers
     reshaping text utils wrappers"""
 KERAS_GROUPS = [
     (
@@ -150,7 +150,7 @@ KERAS_GROUPS = [
         ],
     ),
     ("parts", 1, [f"minidl_keras.{m}" for m in _KERAS_PARTS.split()]),
-    ("tape", 2, [f"minidl_keras.{m}" for m in "graph custom ops attention model_file".split()]),
+    ("tape", 2, [f"minidl_keras.{m}" for m in "graph custom ops attention keras_config model_file".split()]),
     ("models", 3, [f"minidl_keras.{m}" for m in "functional layers models saving".split()]),
     ("root", 4, ["minidl_keras"]),
 ]

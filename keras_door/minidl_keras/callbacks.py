@@ -29,6 +29,8 @@ __all__ = [
     "LearningRateScheduler",
     "CSVLogger",
     "ReduceLROnPlateau",
+    "LambdaCallback",
+    "TerminateOnNaN",
 ]
 
 
@@ -143,3 +145,43 @@ class ReduceLROnPlateau(Callback):
                 if self.verbose:
                     print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {optimizer.lr}.")
                 self.cooldown_counter, self.wait = self.cooldown, 0
+
+
+class LambdaCallback(Callback):
+    """Keras's ``LambdaCallback``: each hook given as a function (``on_epoch_end=lambda epoch,
+    logs: ...``); the others do nothing. Keras's argument names: ``on_train_begin(logs)``,
+    ``on_epoch_begin(epoch, logs)``, ``on_train_batch_end(batch, logs)``, ..."""
+
+    HOOKS = (
+        "on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
+        "on_train_batch_begin", "on_train_batch_end", "on_test_begin", "on_test_end",
+        "on_test_batch_begin", "on_test_batch_end", "on_predict_begin", "on_predict_end",
+        "on_predict_batch_begin", "on_predict_batch_end",
+    )  # fmt: skip
+
+    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None, on_train_end=None,
+                 on_train_batch_begin=None, on_train_batch_end=None, **kwargs):  # fmt: skip
+        given = dict(
+            on_epoch_begin=on_epoch_begin,
+            on_epoch_end=on_epoch_end,
+            on_train_begin=on_train_begin,
+            on_train_end=on_train_end,
+            on_train_batch_begin=on_train_batch_begin,
+            on_train_batch_end=on_train_batch_end,
+            **kwargs,
+        )
+        for hook, fn in given.items():
+            if hook not in self.HOOKS:
+                raise TypeError(f"LambdaCallback got an unexpected keyword argument {hook!r}")
+            if fn is not None:
+                setattr(self, hook, fn)
+
+
+class TerminateOnNaN(Callback):
+    """Stop training when a batch's loss is NaN or infinite (Keras's ``TerminateOnNaN``)."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            print(f"Batch {batch}: Invalid loss, terminating training")
+            self.model.stop_training = True

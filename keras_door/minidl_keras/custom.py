@@ -39,7 +39,7 @@ from minidl.nn.layers.base import _own
 from minidl.training.model import Sequential as MinidlSequential
 
 from . import constraints as keras_constraints
-from .graph import Graph, KerasTensor, is_symbolic, tracing
+from .graph import Graph, KerasTensor, is_symbolic, is_tracing, record, record_effect, tracing
 from .weights import KerasLayerAPI, ParamCount
 
 __all__ = ["Layer", "Lambda", "Variable"]
@@ -60,8 +60,41 @@ class Variable(KerasTensor):
     def numpy(self):
         return backend.to_numpy(self._store()[self.name]).copy()
 
+    def __array__(self, dtype=None, copy=None):
+        """Its values (``np.asarray(layer.total)``, as Keras's ``Variable``), outside a ``call``
+        being recorded; inside one it is symbolic (compute with ``keras.ops``)."""
+        if is_tracing():
+            return super().__array__()
+        values = self.numpy()
+        return values if dtype is None else values.astype(dtype)
+
     def assign(self, value) -> None:
-        self._store()[self.name][...] = np.asarray(value)
+        self._update(value, "assign", lambda old, new: new)
+
+    def assign_add(self, value) -> None:
+        self._update(value, "assign_add", lambda old, new: old + new)
+
+    def assign_sub(self, value) -> None:
+        self._update(value, "assign_sub", lambda old, new: old - new)
+
+    def _update(self, value, what: str, rule) -> None:
+        """Set the weight to ``rule(old, value)``: now for arrays; for a symbolic ``value``
+        (inside ``call``) a node that does it each time the layer runs (``graph.tracing``)."""
+
+        def compute(new):
+            store = self._store()
+            new = backend.to_device(np.asarray(backend.to_numpy(new)), backend.device_of(store[self.name]))
+            store[self.name][...] = rule(store[self.name], new)
+            return store[self.name]
+
+        if not is_symbolic(value):
+            compute(value)
+            return
+        from .ops import Operation
+
+        update = Operation(what, compute, lambda dy, y, v: (None,))
+        update.symbolic_output = lambda v: (self.shape, self.dtype)  # type: ignore[attr-defined]  # no probe run: it would update
+        record_effect(record(update, [value]))
 
     def __repr__(self) -> str:
         return f"<Variable {self.name} shape={self.shape}>"
@@ -192,14 +225,14 @@ class Layer(KerasLayerAPI, MinidlLayer):
         if key not in self._traces:
             inputs = [KerasTensor((None, *np.shape(a)[1:]), a.dtype) for a in xs]
             kwargs = {"training": training} if "training" in inspect.signature(self.call).parameters else {}
-            with tracing():
+            with tracing() as effects:
                 output = self.call(inputs if many else inputs[0], **kwargs)
             if not is_symbolic(output):
                 raise TypeError(
                     f"{type(self).__name__}.call must return one tensor computed with keras.ops or "
                     f"layers from its inputs, got {type(output).__name__}"
                 )
-            self._traces[key] = Graph(inputs, [output])
+            self._traces[key] = Graph(inputs, [output], effects)
         return self._traces[key]
 
     def forward(self, x, training: bool = False):

@@ -132,6 +132,60 @@ class _Running:
         return {**loss, **{name: m.result() for name, m in self.tally.meters}}
 
 
+class _LossTracker:
+    """Keras's loss tracker inside a step override (a ``keras.metrics.Mean`` named ``"loss"``):
+    the mean of the values given to ``update_state`` since the epoch or ``evaluate`` began."""
+
+    name = "loss"
+
+    def __init__(self):
+        self.reset_state()
+
+    def reset_state(self) -> None:
+        self.total, self.count = 0.0, 0.0
+
+    def update_state(self, values, sample_weight=None) -> None:
+        v = np.asarray(backend.to_numpy(values), dtype=np.float64)
+        w = (
+            np.ones_like(v)
+            if sample_weight is None
+            else np.broadcast_to(np.asarray(backend.to_numpy(sample_weight), dtype=np.float64), v.shape)
+        )
+        self.total += float(np.sum(v * w))
+        self.count += float(np.sum(w))
+
+    def result(self) -> float:
+        return self.total / self.count if self.count else 0.0
+
+    def __repr__(self) -> str:
+        return "<Mean name=loss>"
+
+
+class _CompileMetrics:
+    """Keras's ``compile_metrics`` inside a step override: ``update_state(y, y_pred)`` updates
+    the compiled metrics (as ``compute_metrics``), ``result()`` is their dict, which the logs
+    flatten (``{"loss": ..., "compile_metrics": {"mae": ...}}`` logs ``loss`` and ``mae``)."""
+
+    name = "compile_metrics"
+
+    def __init__(self, model):
+        self.model = model
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        self.model._running_logs().update(backend.to_numpy(y_pred), backend.to_numpy(y_true))
+
+    def result(self) -> dict:
+        logs = self.model._running_logs().logs()
+        logs.pop("loss", None)
+        return logs
+
+    def reset_state(self) -> None:
+        self.model._reset_running()
+
+    def __repr__(self) -> str:
+        return "<CompileMetrics name=compile_metrics>"
+
+
 def _as_logs(logs, who: str) -> dict:
     """A step's returned dict with Python floats (arrays of one value become floats)."""
     if logs is None:
@@ -142,6 +196,9 @@ def _as_logs(logs, who: str) -> dict:
     for key, value in logs.items():
         if hasattr(value, "result") and callable(value.result):  # a metric object
             value = value.result()
+        if isinstance(value, dict):  # Keras's "compile_metrics": its metrics, each by name
+            out.update(_as_logs(value, who))
+            continue
         array = backend.to_numpy(value) if hasattr(value, "shape") else value
         out[key] = float(np.asarray(array)) if np.size(array) == 1 else array
     return out
@@ -220,7 +277,7 @@ class KerasFit:
                 cb.set_params(params)
             else:  # one of minidl's own callbacks
                 cb.params = dict(params)
-        return super().fit(  # type: ignore[misc]
+        history = super().fit(  # type: ignore[misc]
             self._pack(x),
             self._pack_y(y),
             epochs=epochs,
@@ -237,6 +294,8 @@ class KerasFit:
             validation_steps=validation_steps,
             **minidl_options,
         )
+        history.params = params  # Keras's History has the params of its fit
+        return history
 
     def evaluate(
         self,
@@ -277,14 +336,14 @@ class KerasFit:
             logs = _as_logs(self._run_step("train_step", method, data), "train_step")
             values = list(logs.values())
             return logs if return_dict else (values[0] if len(values) == 1 else values)
-        if not self.metrics and not return_dict:  # type: ignore[attr-defined]
+        if not self.metrics and not return_dict:
             return super().train_on_batch(self._pack(x), self._pack_y(y), sample_weight, class_weight)  # type: ignore[misc]
         self._require_compiled("train_on_batch")
         x, y = self._pack(x), self._pack_y(y)
         weights = _trainer._sample_weights(y, sample_weight, class_weight, "train_on_batch")
         xb, yb = self._to_device(self._as_input(x)), self._to_device(y)  # type: ignore[attr-defined]
         loss, y_pred = self._train_step(xb, yb, None if weights is None else self._to_device(weights))  # type: ignore[attr-defined]
-        tally = _trainer.Tally(self.metrics)  # type: ignore[attr-defined]
+        tally = _trainer.Tally(self.metrics)
         tally.add(loss, 1, y_pred, yb)
         logs = tally.logs()
         return logs if return_dict else list(logs.values())
@@ -324,6 +383,8 @@ class KerasFit:
         """Call the override ``method`` on ``data``; an ``AttributeError`` or ``TypeError``
         inside it is raised again with its name and the minidl way (a tensor's ``.backward()``
         or ``.grad`` is another framework's autograd)."""
+        pairs = self.metrics  # type: ignore[has-type]
+        self.metrics = self._step_metrics()  # Keras's objects while the step runs (``_StepMetric``)
         try:
             return method(data)
         except (AttributeError, TypeError) as err:
@@ -332,6 +393,18 @@ class KerasFit:
                 f"minidl_keras). If the step uses another framework's autograd (loss.backward() on "
                 f"a tensor, v.value.grad, tape.gradient), that is not here: {MINIDL_WAY}"
             ) from err
+        finally:
+            self.metrics = pairs
+
+    def _step_metrics(self) -> list:
+        """What ``self.metrics`` is inside a step override, as in Keras: a loss tracker
+        (``keras.metrics.Mean(name="loss")``) and ``"compile_metrics"``, whose
+        ``update_state(y, y_pred)`` feeds the compiled metrics and whose ``result()`` is their
+        dict; both start afresh with each epoch and each ``evaluate``."""
+        made = self.__dict__.get("_step_metric_objects")
+        if made is None:
+            made = self.__dict__["_step_metric_objects"] = [_LossTracker(), _CompileMetrics(self)]
+        return list(made)
 
     def _require_compiled(self, what: str) -> None:
         """``Trainer``'s check, which a step override that computes its own losses (keras.io's
@@ -349,11 +422,12 @@ class KerasFit:
     def _running_logs(self) -> _Running:
         running = self.__dict__.get("_running")
         if running is None:
-            running = self.__dict__["_running"] = _Running(self.metrics)  # type: ignore[attr-defined]
+            running = self.__dict__["_running"] = _Running(self.metrics)
         return running
 
     def _reset_running(self) -> None:
-        self.__dict__["_running"] = _Running(self.metrics)  # type: ignore[attr-defined]
+        self.__dict__["_running"] = _Running(self.metrics)
+        self.__dict__["_step_metric_objects"] = None
 
     def _step_data(self, x, y, weights):
         """What a step receives: ``(x, y)`` or ``(x, y, sample_weight)``, several inputs or
@@ -412,7 +486,7 @@ class KerasFit:
             batches = data
         else:
             x, y, *w = data
-            x, y = _trainer._check_xy(x, y, "evaluate", self.input_shape)  # type: ignore[attr-defined]
+            x, y = _trainer._check_xy(x, y, "evaluate", self._sample_shape())  # type: ignore[attr-defined]
             w = _trainer._sample_weights(y, w[0] if w else None, None, "evaluate")
             batches = DataLoader(x, y, batch_size=batch_size, sample_weight=w)  # type: ignore[assignment]
         self._reset_running()
@@ -551,7 +625,7 @@ class KerasFit:
     @property
     def metrics_names(self) -> list:
         """``["loss", <metric names>]``, the order of ``evaluate``'s list."""
-        return ["loss"] + [name for name, _ in self.metrics]  # type: ignore[attr-defined]
+        return ["loss"] + [name for name, _ in self.metrics]
 
     def get_layer(self, name=None, index=None):
         """The layer called ``name`` (or at ``index`` of ``layers``)."""

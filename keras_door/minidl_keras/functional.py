@@ -139,7 +139,6 @@ class Model(KerasFit, KerasWeights, KerasAbsent, Trainer):  # fit in Keras's ord
         if kwargs:
             raise TypeError(f"keras.Model got unexpected argument(s) {', '.join(sorted(kwargs))}")
         self.name = name
-        self.input_shape = None
         self.device, self._device_chosen = "cpu", False
         self.optimizer = self.loss = None
         self.metrics: list = []
@@ -239,6 +238,19 @@ class Model(KerasFit, KerasWeights, KerasAbsent, Trainer):  # fit in Keras's ord
             f"{self.label} has no {what} yet: a subclassed model has one once it has run on a batch "
             "(or model.build((None, ...)))"
         )
+
+    @property
+    def input_shape(self):  # type: ignore[override]  # Trainer declares an attribute
+        """Keras's ``model.input_shape``: ``(None, ...)``, a list of them for several inputs;
+        ``None`` before a subclassed model has run."""
+        if self.graph is None and not self._traces:
+            return None
+        shapes = [t.shape for t in self._symbolic_graph("input_shape").inputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    def _sample_shape(self) -> None:
+        """No one shape to check a batch against: the graph checks each input as it runs."""
+        return None
 
     @property
     def output_shape(self):
@@ -549,6 +561,25 @@ class Model(KerasFit, KerasWeights, KerasAbsent, Trainer):  # fit in Keras's ord
 
         model_file.save(self, filepath, include_optimizer=include_optimizer)
 
+    def save_weights(self, filepath) -> None:
+        """Keras's ``save_weights``: the arrays of ``get_weights`` (no architecture, no
+        optimizer) in one ``.npz`` file, whatever its name (``"m.weights.h5"`` works);
+        ``load_weights`` puts them back into a model of the same layers."""
+        from minidl.training import saving
+
+        if not self.built:
+            raise ValueError(f"{self.label}.save_weights needs a built model (run it on a batch first)")
+        saving.write_weights(filepath, self.get_weights())
+
+    def load_weights(self, filepath) -> None:
+        """Assign the weights that ``save_weights`` wrote (checked array by array, as ``set_weights``)."""
+        from minidl.training import saving
+
+        weights = saving.read_weights(filepath)
+        if not self.built:
+            raise ValueError(f"{self.label}.load_weights needs a built model (run it on a batch first)")
+        self.set_weights(weights)
+
     def to_json(self, **dumps_options) -> str:
         """Keras's ``to_json``: the architecture (no weights) as a JSON string in minidl_keras's
         own format (``model_file.to_json``); ``keras.models.model_from_json`` reads it back."""
@@ -557,7 +588,13 @@ class Model(KerasFit, KerasWeights, KerasAbsent, Trainer):  # fit in Keras's ord
         return model_file.to_json(self, **dumps_options)
 
     def get_config(self) -> dict:
-        """A subclass's constructor arguments (those given by keyword; override for others)."""
+        """A functional model's Keras structure (``keras_config.functional_config``: name, layers,
+        input and output layers); a subclass's constructor arguments (those given by keyword;
+        override for others)."""
+        if type(self) is Model and self.graph is not None:
+            from . import keras_config
+
+            return keras_config.functional_config(self)
         return dict(self.__dict__.get("_init_config", {}))
 
     @classmethod

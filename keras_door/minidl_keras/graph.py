@@ -33,6 +33,7 @@ several outputs. Keras's masks (``Embedding(mask_zero=True)``) are not tensors o
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -57,6 +58,7 @@ __all__ = [
     "is_symbolic",
     "tracing",
     "is_tracing",
+    "record_effect",
 ]
 
 
@@ -146,27 +148,57 @@ class KerasTensor:
     def __getitem__(self, index):
         return OPERATORS["getitem"](self, index)
 
+    # comparisons record boolean keras.ops nodes (``ops.where(x > 0, x, 0)``); ``==`` stays
+    # Python's identity, which the tape's dictionaries of tensors rely on
+    def __lt__(self, other):
+        return self._op("less", self, other)
+
+    def __le__(self, other):
+        return self._op("less_equal", self, other)
+
+    def __gt__(self, other):
+        return self._op("greater", self, other)
+
+    def __ge__(self, other):
+        return self._op("greater_equal", self, other)
+
 
 # the ops behind a KerasTensor's operators, filled in by ``minidl_keras.ops`` (which imports this module)
 OPERATORS: dict = {}
 
 _TRACING = [0]  # how many custom-layer ``call``s are being recorded right now
+_EFFECTS: list[list] = []  # per call being recorded: the tensors of its state updates
 
 
 class tracing:
-    """``with tracing():`` a custom layer's ``call`` is being recorded on KerasTensors. An op
-    that makes a tensor from no input (``keras.ops.arange``) then returns a graph constant,
-    so that a layer called on it (``self.pos_emb(positions)``) is recorded, not computed once."""
+    """``with tracing() as effects:`` a custom layer's ``call`` is being recorded on
+    KerasTensors. An op that makes a tensor from no input (``keras.ops.arange``) then returns a
+    graph constant, so that a layer called on it (``self.pos_emb(positions)``) is recorded, not
+    computed once; a weight's update (``self.total.assign_add(ops.sum(x, axis=0))``) is a node
+    whose output no one reads, listed in ``effects``: the layer's graph runs it with its outputs."""
 
-    def __enter__(self):
+    def __enter__(self) -> list:
         _TRACING[0] += 1
+        _EFFECTS.append([])
+        return _EFFECTS[-1]
 
     def __exit__(self, *exc):
         _TRACING[0] -= 1
+        _EFFECTS.pop()
 
 
 def is_tracing() -> bool:
     return _TRACING[0] > 0
+
+
+def record_effect(tensor: KerasTensor) -> None:
+    """Keep a state update recorded inside a custom layer's ``call`` (see ``tracing``)."""
+    if not _EFFECTS:
+        raise NotImplementedError(
+            "a weight's assign/assign_add of a symbolic tensor outside a custom layer's call is not "
+            "in minidl_keras: update it with arrays (variable.assign_add(values))"
+        )
+    _EFFECTS[-1].append(tensor)
 
 
 def dtype_name(dtype) -> str:
@@ -318,10 +350,16 @@ def _layer_output(layer, x: KerasTensor):
     """Build a minidl layer for ``x``'s per-sample shape (as ``Sequential`` does); its output spec."""
     per_sample = x.shape[1:]
     if hasattr(layer, "layers") and not hasattr(layer, "params"):  # a Sequential model
-        if layer.input_shape is None:
-            layer.build(per_sample)
-        elif tuple(layer.input_shape) != tuple(per_sample):
-            raise ValueError(f"{_label(layer)} was built for inputs {layer.input_shape}, got {x.shape}")
+        built_for = (
+            layer._sample_shape()
+        )  # minidl's per-sample shape (a keras.Sequential's input_shape has the batch axis)
+        if built_for is None:
+            with getattr(layer, "_per_sample_shapes", contextlib.nullcontext)():
+                layer.build(per_sample)
+        elif tuple(built_for) != tuple(per_sample):
+            raise ValueError(
+                f"{_label(layer)} was built for inputs (None, {', '.join(map(str, built_for))}), got {x.shape}"
+            )
         return (None, *layer._output_shape()), "float32"
     if not layer.built:
         dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else "float32"
@@ -379,9 +417,9 @@ class Graph:
     custom layer's ``add_weight``, whose gradient goes to that layer's ``grads``).
     """
 
-    def __init__(self, inputs, outputs):
+    def __init__(self, inputs, outputs, effects=()):
         self.inputs, self.outputs = list(inputs), list(outputs)
-        self.nodes = topological_order(self.outputs)
+        self.nodes = topological_order(self.outputs + list(effects))  # effects: state updates, run too
         given = {id(t) for t in self.inputs}
         for node in self.nodes:
             for t in node.inputs:

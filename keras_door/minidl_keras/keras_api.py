@@ -109,8 +109,6 @@ HINTS: dict[str, str] = {
     "make_train_function": _LOOP,
     "jit_compile": "compile(jit_compile=...) is accepted and ignored: minidl runs NumPy (Numba kernels inside)",
     "run_eagerly": "compile(run_eagerly=...) is accepted and ignored: minidl always runs step by step",
-    "load_weights": "model.set_weights(arrays) (save them with get_weights), or model.save / load_model",
-    "save_weights": "model.get_weights() (and set_weights), or model.save / load_model",
     "path": "layer.name (a weight's own path is Weight.path: 'dense/W')",
     "quantization_mode": _QUANTIZE,
     "quantize": _QUANTIZE,
@@ -152,9 +150,9 @@ ABSENT: dict[str, list[str]] = {
         "add_loss add_metric add_variable add_weight build_from_config compile_from_config compute_dtype "
         "compute_mask compute_output_shape compute_output_spec dtype_policy export get_build_config "
         "get_compile_config get_metrics_result get_quantization_layer_structure get_state_tree input_dtype "
-        "input_spec jit_compile load_own_variables load_weights losses make_predict_function "
+        "input_spec jit_compile load_own_variables losses make_predict_function "
         "make_test_function make_train_function metrics_variables path quantization_mode quantize "
-        "quantized_build quantized_call rematerialized_call run_eagerly save_own_variables save_weights "
+        "quantized_build quantized_call rematerialized_call run_eagerly save_own_variables "
         "set_state_tree stateless_call stateless_compute_loss supports_masking symbolic_call torch_params "
         "variable_dtype"
     ).split(),

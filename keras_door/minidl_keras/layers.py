@@ -36,6 +36,7 @@ from .constraints import with_keras_constraints
 from .custom import Lambda, Layer
 from .elementwise import Activation, Rescaling
 from .functional import Input, InputLayer
+from .keras_config import KERAS_CLASS_NAMES
 from .layout import channels_last_class
 from .masking import Masking
 from .merging import *  # noqa: F403  (the names in merging.__all__)
@@ -44,6 +45,7 @@ from .naming import name_layer
 from .noise import *  # noqa: F403  (the names in noise.__all__)
 from .normalization import Normalization
 from .pooling import GlobalMaxPooling1D, GlobalMaxPooling2D, ZeroPadding2D
+from .preprocessing import CategoryEncoding, Discretization
 from .recurrent import GRU, LSTM, SimpleRNN
 from .reshaping import *  # noqa: F403  (the names in reshaping.__all__)
 from .text import TextVectorization
@@ -54,6 +56,8 @@ __all__ = [
     "MultiHeadAttention",
     "Attention",
     "Normalization",
+    "CategoryEncoding",
+    "Discretization",
     "TextVectorization",
     "RandomFlip",
     "RandomTranslation",
@@ -334,6 +338,12 @@ def _leaky_relu(negative_slope: float = 0.3, **kwargs) -> _L.LeakyReLU:
 
 LeakyReLU = _LayerName(_leaky_relu, _L.LeakyReLU, "LeakyReLU", _leaky_relu.__doc__)
 
+
+for _name in __all__:  # Keras's class names (the long ones come before aliases: MaxPool2D)
+    _made = globals().get(_name)
+    _class = getattr(_made, "layer_class", _made)
+    if isinstance(_class, type):
+        KERAS_CLASS_NAMES.setdefault(_class, _name)
 
 _ABSENT = {
     "AdditiveAttention": "chapter 'attention' writes dot-product attention by hand; "

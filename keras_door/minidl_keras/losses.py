@@ -11,6 +11,8 @@ carries a mask (a padded sequence) has its loss averaged over the real steps,
 ``masked_mean`` (``minidl_keras.masking`` sets it as the loss's ``_reduce``).
 """
 
+import numpy as np
+
 from minidl import backend
 from minidl.nn.losses import (
     BinaryCrossentropy,
@@ -20,9 +22,9 @@ from minidl.nn.losses import (
     MeanAbsoluteError,
     MeanSquaredError,
     SparseCategoricalCrossentropy,
-    get,
     sample_weights,
 )
+from minidl.nn.losses import get as _get
 
 from .missing import KerasFeatureMissing
 
@@ -34,8 +36,51 @@ __all__ = [
     "BinaryCrossentropy",
     "CategoricalCrossentropy",
     "SparseCategoricalCrossentropy",
+    "mean_squared_error",
+    "mean_absolute_error",
+    "huber",
+    "binary_crossentropy",
+    "categorical_crossentropy",
+    "sparse_categorical_crossentropy",
+    "mse",
+    "mae",
     "get",
 ]
+
+
+def _per_sample(loss_class, name: str):
+    """Keras's loss function ``name(y_true, y_pred)``: the loss of each sample (the mean over
+    the last axis), computed by minidl's ``loss_class`` (no gradient); ``compile(loss=fn)``
+    trains with ``loss_class`` itself."""
+
+    def fn(y_true, y_pred, **options):
+        y_pred = np.asarray(backend.to_numpy(y_pred), dtype=np.float32)
+        y_true = np.asarray(backend.to_numpy(y_true))
+        losses, _ = loss_class(**options).compute(y_pred, y_true)
+        losses = np.asarray(backend.to_numpy(losses))
+        if losses.ndim == y_pred.ndim and losses.ndim > 1:
+            losses = losses.reshape(*y_pred.shape[:-1], -1).mean(axis=-1)
+        return losses.astype(np.float32)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.loss_class = loss_class  # type: ignore[attr-defined]
+    return fn
+
+
+mean_squared_error = mse = _per_sample(MeanSquaredError, "mean_squared_error")
+mean_absolute_error = mae = _per_sample(MeanAbsoluteError, "mean_absolute_error")
+huber = _per_sample(Huber, "huber")
+binary_crossentropy = _per_sample(BinaryCrossentropy, "binary_crossentropy")
+categorical_crossentropy = _per_sample(CategoricalCrossentropy, "categorical_crossentropy")
+sparse_categorical_crossentropy = _per_sample(
+    SparseCategoricalCrossentropy, "sparse_categorical_crossentropy"
+)
+
+
+def get(spec):
+    """minidl's ``losses.get``, which also takes one of the loss functions above (its class)."""
+    loss_class = getattr(spec, "loss_class", None)
+    return loss_class() if loss_class is not None and callable(spec) else _get(spec)
 
 
 def __getattr__(name: str):

@@ -51,6 +51,8 @@ __all__ = [
     "Precision",
     "Recall",
     "AUC",
+    "Mean",
+    "Sum",
     "get",
 ]
 
@@ -133,6 +135,37 @@ class _SampleMean(Metric):
 
     def result(self) -> float:
         return self.mean.result()
+
+
+class Mean(Metric):
+    """Keras's ``Mean``: the (weighted) mean of every value given to ``update_state(values,
+    sample_weight=None)`` since the last reset -- a loss tracker in a ``train_step``."""
+
+    def reset_state(self) -> None:
+        self.total, self.count = 0.0, 0.0
+
+    def update_state(self, values, sample_weight=None) -> None:  # type: ignore[override]
+        v = np.asarray(backend.to_numpy(values), dtype=np.float64)
+        w = _weights(sample_weight, v.shape)
+        self.total += float(np.sum(v * w))
+        self.count += float(np.sum(w))
+
+    def update(self, y_pred, y_true=None) -> None:
+        self.update_state(y_pred)
+
+    def __call__(self, values, sample_weight=None):  # type: ignore[override]
+        self.update_state(values, sample_weight)
+        return self.result()
+
+    def result(self) -> float:
+        return float(_ratio(self.total, self.count))
+
+
+class Sum(Mean):
+    """Keras's ``Sum``: the (weighted) sum of every value given since the last reset."""
+
+    def result(self) -> float:
+        return self.total
 
 
 class SparseCategoricalAccuracy(_SampleMean):

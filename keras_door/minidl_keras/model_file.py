@@ -77,7 +77,7 @@ def describe(model, constants: list) -> dict:
     """A model as JSON: ``{"functional": ...}``, ``{"subclassed": ...}`` or ``{"sequential": ...}``
     (a ``keras.Sequential``); ``constants`` collects the arrays its graph reads."""
     if not hasattr(model, "graph"):  # a keras.Sequential (minidl's Sequential underneath)
-        config = model.get_config()
+        config = model.minidl_config()
         keep = ("name", "input_shape", "dtype", "layers")
         return {"sequential": {k: config[k] for k in keep}}
     if model.graph is not None:
@@ -227,19 +227,29 @@ def load(path, kinds, custom_objects=None, compile=True):
 
 
 def to_json(model, **dumps_options) -> str:
-    """``model.to_json()``: the description ``save`` writes (no weights), with the constants
-    its graph reads as lists, as one JSON string."""
+    """``model.to_json()``: Keras's structure (``keras_config``) and, under ``"minidl_keras"``,
+    the description ``save`` writes (no weights), with the constants its graph reads as lists."""
+    from . import keras_config
+
     constants: list = []
     description = describe(model, constants)
     stored = [{"dtype": np.asarray(c).dtype.str, "shape": list(np.shape(c)), "values": np.asarray(c).ravel().tolist()}
               for c in constants]  # fmt: skip
     text = {"format": FORMAT, "format_version": FORMAT_VERSION, "model": description, "constants": stored}
-    return json.dumps(text, **dumps_options)
+    if "sequential" in description:
+        kind, config = "Sequential", model.get_config()
+    elif "functional" in description:
+        kind, config = "Functional", model.get_config()
+    else:
+        kind, config = type(model).__name__, model.get_config()
+    return json.dumps(keras_config.envelope(kind, config, text), **dumps_options)
 
 
 def from_json(text: str, kinds, custom_objects=None):
     """``keras.models.model_from_json``: the model ``to_json`` described, with new weights."""
     spec = json.loads(text)
+    if isinstance(spec, dict) and isinstance(spec.get("minidl_keras"), dict):
+        spec = spec["minidl_keras"]
     if not isinstance(spec, dict) or spec.get("format") != FORMAT:
         raise ValueError(
             "model_from_json reads the JSON of minidl_keras's model.to_json(); this text is not one "

@@ -33,10 +33,10 @@ from minidl.training.trainer import Trainer
 
 from .fitting import KerasFit
 from .functional import Input, InputLayer, Model, _metric, _unique_names
-from .graph import KerasTensor
+from .graph import KerasTensor, record
 from .keras_api import KerasAbsent
 from .masking import attach_to_loss_and_metrics, call_layer, makes_mask
-from .naming import name_layer
+from .naming import name_layer, unique_name
 from .weights import KerasWeights
 
 __all__ = ["Sequential", "KerasSequential", "Model", "load_model", "model_from_json"]
@@ -85,6 +85,22 @@ class KerasSequential(KerasFit, KerasWeights, KerasAbsent, _model.Sequential):  
         finally:
             self.__dict__["_minidl_build"] = outer
 
+    @property  # minidl's is an attribute, the shape of one sample
+    def input_shape(self) -> tuple | None:
+        """Keras's ``model.input_shape``: ``(None, *shape of one sample)``, the batch axis
+        ``None``; ``None`` until the model knows it. (minidl's ``Sequential.input_shape`` is the
+        shape of one sample, which its training reads: here ``_sample_shape()``.)"""
+        shape = self.__dict__.get("_per_sample_input_shape")
+        return None if shape is None else (None, *shape)
+
+    @input_shape.setter
+    def input_shape(self, shape) -> None:
+        """minidl's ``Sequential`` sets the shape of one sample (``build``, the first batch)."""
+        self.__dict__["_per_sample_input_shape"] = None if shape is None else tuple(shape)
+
+    def _sample_shape(self) -> tuple | None:
+        return self.__dict__.get("_per_sample_input_shape")
+
     def _declare_input_shape(self, shape, source: str) -> None:
         with self._per_sample_shapes():
             super()._declare_input_shape(shape, source)
@@ -109,15 +125,29 @@ class KerasSequential(KerasFit, KerasWeights, KerasAbsent, _model.Sequential):  
     def _set_symbolic_calls(self) -> None:
         """Each layer's ``input`` and ``output`` tensors (Keras's ``layer.output``) once the
         input shape is known, from the per-sample shapes the layers give."""
-        if self.input_shape is None:
+        shape = self._sample_shape()
+        if shape is None:
             return
-        x = KerasTensor((None, *self.input_shape), name="input_layer")
+        if "_input_name" not in self.__dict__:
+            self.__dict__["_input_name"] = unique_name("input_layer")
+        dtype = self.__dict__.get("_input_dtype")
+        x = Input(
+            shape, dtype=dtype, name=self.__dict__["_input_name"]
+        )  # a graph's input: keras.Model(seq.inputs, ...)
+        recorded = True
         for layer in self.layers:
-            try:
-                shape = layer.output_shape_for(tuple(x.shape[1:]))
-            except Exception:  # a layer without a shape rule: no tensors from here on
-                return
-            y = KerasTensor((None, *shape), name=getattr(layer, "name", None))
+            y = None
+            if recorded:  # a node of the tape, as Keras's Sequential calls its layers on its input
+                try:
+                    y = record(layer, x)
+                except Exception:  # a layer the tape cannot record here: shapes only from here on
+                    recorded = False
+            if y is None or isinstance(y, list):
+                try:
+                    out = layer.output_shape_for(tuple(x.shape[1:]))
+                except Exception:  # a layer without a shape rule: no tensors from here on
+                    return
+                y, recorded = KerasTensor((None, *out), name=getattr(layer, "name", None)), False
             layer.__dict__["_keras_input"], layer.__dict__["_keras_output"] = x, y
             x = y
 
@@ -154,9 +184,36 @@ class KerasSequential(KerasFit, KerasWeights, KerasAbsent, _model.Sequential):  
         """Keras's ``model.output``: the last layer's output tensor."""
         return self.outputs[0]
 
+    def get_config(self) -> dict:
+        """Keras's ``Sequential.get_config()`` (``keras_config``): name, trainable, each layer as
+        ``{"module", "class_name", "config", ...}`` (an ``InputLayer`` first), ``build_input_shape``."""
+        from . import keras_config
+
+        return keras_config.sequential_config(self)
+
+    def minidl_config(self) -> dict:
+        """minidl's ``Sequential.get_config()``, what the model file keeps (``save``, ``load_model``)."""
+        return _model.Sequential.get_config(self)
+
+    def save(self, path, include_optimizer: bool = True) -> None:
+        """minidl's ``Sequential.save`` (its file keeps ``minidl_config()``)."""
+        from minidl.training import saving
+
+        if not self.built:
+            raise ValueError("save needs a built model (give input_shape or run one batch first)")
+        saving.write_model(
+            path,
+            self.minidl_config(),
+            saving.layer_arrays(self.layers),
+            model=self,
+            layers=self.layers,
+            include_optimizer=include_optimizer,
+        )
+
     def to_json(self, **dumps_options) -> str:
-        """Keras's ``to_json``: the architecture (no weights) as a JSON string in minidl_keras's
-        own format (``model_file.to_json``); ``keras.models.model_from_json`` reads it back."""
+        """Keras's ``to_json``: the architecture (no weights) as a JSON string, Keras's structure
+        (``get_config``) with minidl_keras's own description beside it (``model_file.to_json``),
+        which ``keras.models.model_from_json`` reads back."""
         from . import model_file
 
         return model_file.to_json(self, **dumps_options)
@@ -187,6 +244,8 @@ class KerasSequential(KerasFit, KerasWeights, KerasAbsent, _model.Sequential):  
                 f"{len(self.layers)} layer(s); pass the shape to the first layer"
             )
         else:
+            if isinstance(layer, KerasTensor):  # Keras keeps the Input's name and dtype
+                self.__dict__["_input_name"], self.__dict__["_input_dtype"] = layer.name, layer.dtype
             self._declare_input_shape(shape, f"Input(shape={shape})")
 
     def __repr__(self) -> str:
@@ -200,7 +259,7 @@ class KerasSequential(KerasFit, KerasWeights, KerasAbsent, _model.Sequential):  
         if self.input_shape is None:
             if not hasattr(x, "shape"):
                 x = np.asarray(x)
-            self.input_shape = tuple(x.shape[1:])
+            self.input_shape = tuple(x.shape[1:])  # the shape of one sample (the setter's)
             if not self._device_chosen:  # the layers are built where this batch is
                 self.device = backend.device_of(x)
         mask = None

@@ -13,7 +13,8 @@ axes its input was broadcast along.
     sum mean max min var std norm cumsum reshape transpose swapaxes flip
     concatenate stack expand_dims squeeze
     where clip one_hot take take_along_axis cast argmax argmin argsort sort top_k
-    equal not_equal less less_equal greater greater_equal zeros_like ones_like
+    equal not_equal less less_equal greater greater_equal logical_and logical_or logical_not
+    zeros_like ones_like zeros ones full eye array
 
 Each is checked against finite differences in ``tests/keras/test_functional.py``.
 """
@@ -105,6 +106,14 @@ __all__ = [
     "convert_to_numpy",
     "shape",
     "arange",
+    "zeros",
+    "ones",
+    "full",
+    "eye",
+    "array",
+    "logical_and",
+    "logical_or",
+    "logical_not",
 ]
 
 
@@ -404,9 +413,13 @@ def getitem(x, index):
 
 
 def argmax(x, axis=-1):
-    """Index of the largest entry along ``axis`` (no gradient)."""
+    """Index of the largest entry along ``axis``, int32 as Keras (no gradient)."""
     return _apply(
-        "argmax", lambda x: np.argmax(x, axis=axis), lambda dy, y, x: (None,), x, config={"axis": axis}
+        "argmax",
+        lambda x: np.argmax(x, axis=axis).astype(np.int32),
+        lambda dy, y, x: (None,),
+        x,
+        config={"axis": axis},
     )
 
 
@@ -457,6 +470,55 @@ def arange(start, stop=None, step=1, dtype=None):
         )
     values = np.arange(start, stop, step, dtype=dtype) if stop is not None else np.arange(start, dtype=dtype)
     return symbolic(values) if is_tracing() else values
+
+
+def _made(values):
+    """An array an op made from no input: a graph constant inside a custom layer's ``call``
+    being recorded (as ``arange``), the array itself otherwise."""
+    return symbolic(values) if is_tracing() else values
+
+
+def zeros(shape, dtype="float32"):
+    """``np.zeros`` (float32 by default, as Keras)."""
+    return _made(np.zeros(shape, dtype=dtype))
+
+
+def ones(shape, dtype="float32"):
+    """``np.ones`` (float32 by default, as Keras)."""
+    return _made(np.ones(shape, dtype=dtype))
+
+
+def full(shape, fill_value, dtype=None):
+    """``np.full``; float32 for a float fill, int32 for an int one, as Keras."""
+    if dtype is None:
+        dtype = (
+            "int32"
+            if isinstance(fill_value, (int, np.integer)) and not isinstance(fill_value, bool)
+            else "float32"
+        )
+    return _made(np.full(shape, fill_value, dtype=dtype))
+
+
+def eye(N, M=None, k=0, dtype="float32"):  # noqa: N803  (Keras's names)
+    """``np.eye`` (float32 by default, as Keras)."""
+    return _made(np.eye(N, M, k, dtype=dtype))
+
+
+def array(x, dtype=None):
+    """A NumPy array of ``x``: Python floats become float32 and ints int32, as Keras."""
+    if is_symbolic(x):
+        return x
+    values = np.asarray(x, dtype=dtype)
+    if dtype is None and values.dtype == np.float64:
+        values = values.astype(np.float32)
+    elif dtype is None and values.dtype == np.int64:
+        values = values.astype(np.int32)
+    return values
+
+
+def logical_not(x):
+    """``np.logical_not`` elementwise, booleans (no gradient)."""
+    return _apply("logical_not", np.logical_not, lambda dy, y, x: (None,), x)
 
 
 # ---------------------------------------------------------------------- more elementwise functions
@@ -677,17 +739,21 @@ def take_along_axis(x, indices, axis=None):
 
 
 def argmin(x, axis=-1):
-    """Index of the smallest entry along ``axis`` (no gradient)."""
+    """Index of the smallest entry along ``axis``, int32 as Keras (no gradient)."""
     return _apply(
-        "argmin", lambda x: np.argmin(x, axis=axis), lambda dy, y, x: (None,), x, config={"axis": axis}
+        "argmin",
+        lambda x: np.argmin(x, axis=axis).astype(np.int32),
+        lambda dy, y, x: (None,),
+        x,
+        config={"axis": axis},
     )
 
 
 def argsort(x, axis=-1):
-    """The indices that sort ``x`` along ``axis`` (stable; no gradient)."""
+    """The indices that sort ``x`` along ``axis``, int32 as Keras (stable; no gradient)."""
     return _apply(
         "argsort",
-        lambda x: np.argsort(x, axis=axis, kind="stable"),
+        lambda x: np.argsort(x, axis=axis, kind="stable").astype(np.int32),
         lambda dy, y, x: (None,),
         x,
         config={"axis": axis},
@@ -706,7 +772,9 @@ def top_k(x, k, sorted: bool = True):  # noqa: A002  (Keras's name)
         raise KerasFeatureMissing(
             "keras.ops.top_k(sorted=False) is not in minidl_keras: the k entries come sorted"
         )
-    indices = getitem(argsort(negative(x), axis=-1), (Ellipsis, slice(0, int(k))))
+    indices = cast(
+        getitem(argsort(negative(x), axis=-1), (Ellipsis, slice(0, int(k)))), "int64"
+    )  # Keras's dtype
     return take_along_axis(x, indices, axis=-1), indices
 
 
@@ -719,6 +787,7 @@ def _compare(name, fn):
     return op
 
 
+logical_and, logical_or = _compare("logical_and", np.logical_and), _compare("logical_or", np.logical_or)
 less, less_equal = _compare("less", np.less), _compare("less_equal", np.less_equal)
 greater, greater_equal = _compare("greater", np.greater), _compare("greater_equal", np.greater_equal)
 
@@ -754,6 +823,10 @@ OPERATORS.update(
     negative=negative,
     power=power,
     getitem=getitem,
+    less=less,
+    less_equal=less_equal,
+    greater=greater,
+    greater_equal=greater_equal,
 )
 
 

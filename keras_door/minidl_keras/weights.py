@@ -166,6 +166,12 @@ class Weight:
             raise ValueError(f"{self.path}.assign expected shape {self.shape}, got {value.shape}")
         self.set(value)
 
+    def assign_add(self, value) -> None:
+        self.assign(self.numpy() + np.asarray(value))
+
+    def assign_sub(self, value) -> None:
+        self.assign(self.numpy() - np.asarray(value))
+
     def __array__(self, dtype=None, copy=None):
         return self.numpy() if dtype is None else self.numpy().astype(dtype)
 

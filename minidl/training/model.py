@@ -113,9 +113,10 @@ class Sequential(Trainer):
 
     def _declare_input_shape(self, shape, source: str) -> None:
         """Set the input shape from ``input_shape`` (the model's or a first layer's); a clash is an error."""
-        if self.input_shape is not None and tuple(self.input_shape) != tuple(shape):
+        known = self._sample_shape()
+        if known is not None and tuple(known) != tuple(shape):
             raise ValueError(
-                f"{source} disagrees with the model's input shape {self.input_shape}; "
+                f"{source} disagrees with the model's input shape {known}; "
                 "give the input shape once"
             )
         if self.input_shape is None:
@@ -178,7 +179,7 @@ class Sequential(Trainer):
 
     def _output_shape(self) -> tuple:
         """The last layer's per-sample output shape, from the model's (known) input shape."""
-        shape = self.input_shape
+        shape = self._sample_shape()
         if shape is None:
             raise RuntimeError("Sequential: the output shape is asked before the input shape is known")
         for layer in self.layers:
@@ -349,7 +350,7 @@ class Sequential(Trainer):
         and each layer's ``saving.layer_spec``; ``load_model`` makes the model again from it."""
         return {
             "name": self.name,
-            "input_shape": self.input_shape,
+            "input_shape": self._sample_shape(),
             "dtype": self.dtype,
             "layers": [saving.layer_spec(layer) for layer in self.layers],
         }

@@ -48,6 +48,12 @@ class Trainer:
     epochs_completed: int
     _resume_rng: Any
 
+    def _sample_shape(self) -> tuple | None:
+        """The shape of one sample (no batch axis) that inputs are checked against: minidl's
+        ``input_shape``. (A subclass whose ``input_shape`` includes the batch axis returns the
+        per-sample shape here.)"""
+        return self.input_shape
+
     if TYPE_CHECKING:
 
         @property
@@ -153,7 +159,7 @@ class Trainer:
                 )
             loader: Any = BatchStream(x, steps_per_epoch, "fit")
         else:
-            x, y = _check_xy(x, y, "fit", self.input_shape)
+            x, y = _check_xy(x, y, "fit", self._sample_shape())
             weights = _sample_weights(y, sample_weight, class_weight, "fit")
             if validation_split:
                 split = int(len(x) * (1.0 - validation_split))
@@ -297,7 +303,7 @@ class Trainer:
             batches = data
         else:
             x, y, *w = data
-            x, y = _check_xy(x, y, "evaluate", self.input_shape)
+            x, y = _check_xy(x, y, "evaluate", self._sample_shape())
             _warn_if_not_finite(x, "evaluate")
             w = _sample_weights(y, w[0] if w else None, None, "evaluate")
             batches = DataLoader(x, y, batch_size=batch_size, sample_weight=w)  # type: ignore[assignment]
@@ -319,7 +325,7 @@ class Trainer:
     def predict(self, x, batch_size: int | None = None, verbose=0, *, callbacks=None):
         """Outputs for ``x`` in inference mode, as a NumPy array (inputs cast as in ``fit``);
         ``callbacks`` get the ``on_predict_*`` hooks."""
-        x = _as_batch(x, "predict", self.input_shape)
+        x = _as_batch(x, "predict", self._sample_shape())
         _warn_if_not_finite(x, "predict")
         loader = DataLoader(x, batch_size=32 if batch_size is None else batch_size)
         callbacks = _with_model(callbacks, self)

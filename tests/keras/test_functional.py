@@ -186,7 +186,7 @@ def test_symbolic_tensors_never_reach_numpy_and_unsupported_calls_say_so():
 
 def test_keras_input_still_starts_a_sequential():
     model = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(2)])
-    assert model.input_shape == (3,) and len(model.layers) == 1
+    assert model.input_shape == (None, 3) and len(model.layers) == 1  # Keras's shape, the batch axis None
 
 
 # ------------------------------------------------------------------ keras.ops

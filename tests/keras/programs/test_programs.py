@@ -253,7 +253,7 @@ def test_input_and_gru_on_sequences_of_any_length():
         y=y,
     )
     assert falls(ns["history"], by=0.3) and ns["short"].shape == (4, 1)
-    assert ns["model"].input_shape == (None, 3)
+    assert ns["model"].input_shape == (None, None, 3)  # Keras's: the batch axis, then the free time axis
 
 
 def _waves(n=240, L=64, seed=0):
