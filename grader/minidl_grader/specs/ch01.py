@@ -139,13 +139,14 @@ def _logreg_cases(rng):
         (1, 4, 2.0, 1.0),
         (6, 2, 2.0, 300.0),
     ):
-        X = rng.standard_normal((n, d)) * scale
+        X = rng.standard_normal((n, d))
+        X[: n // 2] *= scale  # half the rows: logits in the hundreds beside ordinary ones
         y = (rng.random(n) < 0.5).astype(np.float64)
         cases.append(
             Case(
                 (X, y, rng.standard_normal(d), float(rng.standard_normal()), pos_weight),
                 label=f"X of shape {(n, d)}, pos_weight={pos_weight}"
-                + (", features of a few hundred: logits in the hundreds" if scale > 1 else ""),
+                + (", half the rows' features a few hundred: logits in the hundreds" if scale > 1 else ""),
             )
         )
     return cases

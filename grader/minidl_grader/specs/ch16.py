@@ -270,13 +270,15 @@ def _gan_step_cases(rng):
             )
         )
     # a confident discriminator, w = 150: logits in the hundreds, where log(sigmoid) is -inf
-    # unless every softplus is a logaddexp; one fake for D
+    # unless every softplus is a logaddexp; one fake for D. The fakes are fixed so that the
+    # losses are large, not about 1e-90 (where a right answer differs from the reference in
+    # every digit)
     cases.append(
         Case(
             (
                 rng.normal(2.0, 0.5, 3),
-                rng.standard_normal(1),
-                rng.standard_normal(2),
+                np.array([1.5]),  # the fake 2.2, D's logit about 330: softplus(330), not log(0)
+                np.array([-1.2, 0.4]),  # G's logits about -75 and 165
                 (1.0, 0.7, 150.0, 0.5),
                 0.001,
             ),
