@@ -116,8 +116,7 @@ class Sequential(Trainer):
         known = self._sample_shape()
         if known is not None and tuple(known) != tuple(shape):
             raise ValueError(
-                f"{source} disagrees with the model's input shape {known}; "
-                "give the input shape once"
+                f"{source} disagrees with the model's input shape {known}; give the input shape once"
             )
         if self.input_shape is None:
             self.build(shape)
