@@ -336,7 +336,7 @@ def _voc_ap_penalising_repeats(boxes, scores, true_boxes, difficult):
     if positives == 0:
         return float("nan")
     taken = np.zeros(len(true_boxes), bool)
-    hits = []
+    flags = []
     for d in np.argsort(-np.asarray(scores, float), kind="stable"):
         overlap = _iou_one_to_many(np.asarray(boxes, float)[d], true_boxes)
         best = int(np.argmax(overlap))
@@ -344,9 +344,9 @@ def _voc_ap_penalising_repeats(boxes, scores, true_boxes, difficult):
         if close and difficult[best] and not taken[best]:
             taken[best] = True
             continue
-        hits.append(bool(close and not taken[best]))
+        flags.append(bool(close and not taken[best]))
         taken[best] = taken[best] or close
-    hits = np.array(hits, dtype=bool)
+    hits = np.array(flags, dtype=bool)
     precision = np.maximum.accumulate((np.cumsum(hits) / np.arange(1, hits.size + 1))[::-1])[::-1]
     return float(np.sum(precision[hits]) / positives)
 
