@@ -1,13 +1,14 @@
 """Chapter 21, detection and segmentation: the backward pass of a transposed convolution,
-class-aware non-maximum suppression, VOC average precision from a ranked list, the AUC from
-ranks with ties, and a screening report whose threshold was chosen on the test set, repaired;
-questions on the IoU of two boxes, on what pixel accuracy and mean IoU say about a lazy
-segmenter, and on the predictive value of a good test at a low prevalence.
+Gaussian soft-NMS, VOC average precision with "difficult" objects, the AUC from ranks with
+ties, and a screening report whose threshold was chosen on the test set, repaired; questions
+on the IoU of two boxes, on what pixel accuracy and mean IoU say about a lazy segmenter, and on
+the predictive value of a good test at a low prevalence.
 
 References: Long et al. (2015), Ronneberger et al. (2015) for the transposed convolution of a
-decoder; Redmon et al. (2016) for NMS in a grid detector; Everingham et al. (2010) for the
-all-point interpolated average precision of Pascal VOC; Hanley and McNeil (1982) for the AUC
-as the Mann-Whitney statistic."""
+decoder; Bodla et al. (2017), "Soft-NMS -- improving object detection with one line of code",
+for soft-NMS; Everingham et al. (2010) for Pascal VOC's all-point average precision and its
+"difficult" objects (ignored: neither positives nor false positives); Hanley and McNeil (1982)
+for the AUC as the Mann-Whitney statistic."""
 
 import numpy as np
 
@@ -103,7 +104,7 @@ function_exercise(
 )
 
 
-# ---------------------------------------------------------------- class-aware NMS
+# ---------------------------------------------------------------- soft-NMS
 def _iou_one_to_many(box, boxes):
     left = np.maximum(box[0], boxes[:, 0])
     top = np.maximum(box[1], boxes[:, 1])
@@ -115,265 +116,397 @@ def _iou_one_to_many(box, boxes):
         + (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
         - inter
     )
-    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+    return inter / union
 
 
-def _nms(boxes, scores, classes, iou_threshold, order_key, overlap, class_aware=True, strict=True):
-    boxes, scores, classes = np.asarray(boxes, float).reshape(-1, 4), np.asarray(scores), np.asarray(classes)
-    order = list(order_key(scores))
-    keep = []
-    while order:
-        best = order.pop(0)
-        keep.append(best)
-        rest = np.array(order, dtype=np.int64)
-        if rest.size == 0:
-            break
-        o = overlap(boxes[best], boxes[rest])
-        hit = o > iou_threshold if strict else o >= iou_threshold
-        if class_aware:
-            hit &= classes[rest] == classes[best]
-        order = [int(r) for r, h in zip(rest, hit) if not h]
-    return np.array(keep, dtype=np.int64)
+def soft_nms(boxes, scores, sigma, score_threshold):
+    """Gaussian soft-NMS (Bodla et al., 2017): boxes (D, 4) (x1, y1, x2, y2) of positive
+    area, scores (D,) -> the picked indices (int) in the order picked and each one's score
+    when picked (float64). Boxes below ``score_threshold`` (initially or after a decay) are
+    dropped; after each pick every box left has its score multiplied by exp(-IoU^2 / sigma)."""
+    return _soft_nms(boxes, scores, sigma, score_threshold)
 
 
-def _by_score(scores):
-    return np.argsort(-np.asarray(scores, float), kind="stable")
+def _soft_nms(
+    boxes,
+    scores,
+    sigma,
+    score_threshold,
+    power=2,
+    spread=1.0,
+    resort=True,
+    lower_first=True,
+    keep_equal=True,
+    cut_decayed=True,
+    decayed_scores=True,
+):
+    boxes = np.asarray(boxes, float).reshape(-1, 4)
+    current = np.array(scores, dtype=float)
+    left = current >= score_threshold if keep_equal else current > score_threshold
+    picked, picked_scores = [], []
+    while left.any():
+        if not resort:
+            given = np.argsort(-np.asarray(scores, float), kind="stable")
+            best = int(given[left[given]][0])
+        elif lower_first:
+            candidates = np.flatnonzero(left)
+            best = int(candidates[np.argmax(current[candidates])])  # argmax: the first of a tie
+        else:
+            candidates = np.flatnonzero(left)[::-1]
+            best = int(candidates[np.argmax(current[candidates])])
+        picked.append(best)
+        picked_scores.append(current[best] if decayed_scores else float(scores[best]))
+        left[best] = False
+        current = current * np.exp(-(_iou_one_to_many(boxes[best], boxes) ** power) / (spread * sigma))
+        if cut_decayed:
+            left = left & (current >= score_threshold)
+    return np.array(picked, dtype=np.int64), np.array(picked_scores, dtype=float)
 
 
-def class_aware_nms(boxes, scores, classes, iou_threshold):
-    """Greedy NMS per class: boxes (D, 4) (x1, y1, x2, y2), scores (D,), classes (D,) ->
-    the kept indices (int) in decreasing score order, ties the lower index first; a box is
-    suppressed by a kept box of its own class whose IoU with it exceeds the threshold."""
-    return _nms(boxes, scores, classes, iou_threshold, _by_score, _iou_one_to_many)
-
-
-def _nms_plus_one(box, boxes):
-    """The old VOC pixel convention: widths x2 - x1 + 1, so touching boxes overlap."""
-    grown = np.array(box, float) + np.array([0, 0, 1, 1])
-    return _iou_one_to_many(grown, np.asarray(boxes, float) + np.array([0, 0, 1, 1]))
-
-
-def _nms_cases(rng):
+def _soft_nms_cases(rng):
     cases = []
-    for d in (12, 20, 80):
-        corner = rng.integers(0, 20, (d, 2)).astype(float)
-        boxes = np.hstack([corner, corner + rng.integers(3, 10, (d, 2))])
-        scores = np.round(rng.random(d), 1)  # many ties
-        classes = rng.integers(0, 3, d)
-        cases.append(Case((boxes, scores, classes, 0.3), label=f"{d} random boxes, tied scores, 3 classes"))
-    # edge cases: same box in two classes; boxes that touch; IoU exactly the threshold; ties
-    # (and a pair of class 3 with IoU 24 / 56 = 0.43: above this case's threshold, below 0.5)
+    # clusters of jittered boxes around a few objects, in an image of 640 px; scores on a grid
+    # of 0.05 (ties at the start; the decays then part them)
+    for d, objects, sigma, threshold in ((12, 3, 0.5, 0.001), (25, 5, 0.1, 0.05), (80, 12, 2.0, 0.3)):
+        centre = rng.uniform(60, 580, (objects, 2))[rng.integers(0, objects, d)]
+        size = rng.uniform(30, 120, (d, 2))
+        jitter = rng.normal(0, 12, (d, 2))
+        boxes = np.hstack([centre + jitter - size / 2, centre + jitter + size / 2])
+        scores = np.round(rng.uniform(0.05, 1.0, d) * 20) / 20
+        cases.append(
+            Case(
+                (boxes, scores, sigma, threshold),
+                label=f"{d} boxes around {objects} objects, scores on a grid of 0.05, sigma {sigma}, "
+                f"threshold {threshold}",
+            )
+        )
+    # picking again after each decay: box 1 decays below box 2, which is picked before it;
+    # boxes 3 and 4 are the same box with the same score (the lower index first, the other
+    # decayed by exp(-1 / sigma)); boxes 5 and 6 overlap box 7 by an IoU of 0.25 each and
+    # tie after its decay (the lower index first); box 8's score equals the threshold (kept)
     boxes = np.array(
-        [[0, 0, 4, 4], [0, 0, 4, 4], [4, 0, 8, 4], [2, 0, 6, 4], [10, 10, 14, 14], [10, 10, 14, 14]]
-        + [[20, 20, 30, 24], [24, 20, 34, 24]],
+        [[0, 0, 10, 10], [0, 0, 10, 9], [40, 0, 50, 10], [60, 60, 80, 80], [60, 60, 80, 80]]
+        + [[116, 0, 126, 10], [104, 0, 114, 10], [110, 0, 120, 10], [200, 200, 210, 220]],
         float,
     )
-    scores = np.array([0.9, 0.8, 0.7, 0.7, 0.5, 0.5, 0.45, 0.4])
-    classes = np.array([0, 1, 0, 0, 2, 2, 3, 3])
+    scores = np.array([0.9, 0.85, 0.6, 0.7, 0.7, 0.5, 0.5, 0.95, 0.05])
+    for sigma in (0.5, 0.2):
+        cases.append(
+            Case(
+                (boxes, scores, sigma, 0.05),
+                label=f"sigma {sigma}: a decay that reorders, the same box twice with tied scores, "
+                "a tie after a decay, a score equal to the threshold",
+            )
+        )
+    # the threshold between two decayed scores: box 1 decays to 0.8 exp(-0.81 / 0.5) = 0.158
+    # (dropped at 0.16), box 2 to 0.8 exp(-0.64 / 0.5) = 0.222 (kept)
+    boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 9], [0, 0, 10, 8], [30, 30, 31, 31]], float)
     cases.append(
         Case(
-            (boxes, scores, classes, 1 / 3),
-            label="the same box in two classes, touching boxes, IoU = threshold, tied duplicates, IoU 0.43",
+            (boxes, np.array([0.9, 0.8, 0.8, 0.1]), 0.5, 0.16),
+            label="one decayed score just below the threshold, one above; a box below it from the start",
         )
     )
-    # tiny boxes (areas below 1), boxes of zero area (IoU 0 by convention), unit boxes that touch,
-    # and boxes apart by 0.5 on both axes: the intersection's sides are clipped at 0, not at 1
-    boxes = np.array(
-        [[0, 0, 0.5, 0.5], [0.1, 0.1, 0.5, 0.5], [5, 5, 5, 9], [5, 5, 5, 9]]
-        + [[10, 10, 11, 11], [11, 10, 12, 11], [30, 30, 31, 31], [30, 31, 31, 32]]
-        + [[20, 20, 20.5, 20.5], [21, 21, 21.5, 21.5]],
-        float,
-    )
-    scores = np.linspace(0.9, 0.1, 10)
-    cases.append(
-        Case(
-            (boxes, scores, np.zeros(10, dtype=np.int64), 0.2),
-            label="tiny boxes, two boxes of zero area, unit boxes touching side by side and one above the other, boxes 0.5 apart on both axes",
-        )
-    )
-    # no detection at all: an empty array of ints (np.array([]) is float)
-    cases.append(
-        Case(
-            (np.zeros((0, 4)), np.zeros(0), np.zeros(0, dtype=np.int64), 0.5),
-            label="no detections: an empty int array",
-        )
-    )
-    cases.append(
-        Case(
-            (np.array([[3.0, 1.0, 7.0, 2.0]]), np.array([0.2]), np.array([1]), 0.5),
-            label="a single detection",
-        )
-    )
+    cases.append(Case((np.zeros((0, 4)), np.zeros(0), 0.5, 0.001), label="no boxes"))
+    cases.append(Case((np.array([[3.0, 1.0, 7.0, 2.0]]), np.array([0.2]), 0.5, 0.001), label="a single box"))
     return cases
 
 
 function_exercise(
-    "class_aware_nms",
+    "soft_nms",
     CHAPTER,
     2,
-    "class_aware_nms",
-    "Non-maximum suppression, class by class",
-    _nms_cases,
-    class_aware_nms,
-    ("keep",),
+    "soft_nms",
+    "Soft non-maximum suppression",
+    _soft_nms_cases,
+    soft_nms,
+    ("keep", "kept_scores"),
     mistakes=(
         (
-            "boxes of different classes must not suppress each other (a dog's box does not hide the cat under it)",
-            lambda b, s, c, t: _nms(b, s, c, t, _by_score, _iou_one_to_many, class_aware=False),
+            "pick again after every decay: the box left with the highest *current* score comes next, "
+            "not the next one in the order of the scores given",
+            lambda b, s, g, t: _soft_nms(b, s, g, t, resort=False),
         ),
         (
-            "a box is suppressed when its IoU *exceeds* the threshold; at exactly the threshold it is kept",
-            lambda b, s, c, t: _nms(b, s, c, t, _by_score, _iou_one_to_many, strict=False),
+            "the Gaussian decay squares the IoU: exp(-IoU ** 2 / sigma)",
+            lambda b, s, g, t: _soft_nms(b, s, g, t, power=1),
         ),
         (
-            "ties in score: visit the lower index first (a stable sort of -scores); "
-            "np.argsort(scores)[::-1] puts the higher index first",
-            lambda b, s, c, t: _nms(
-                b, s, c, t, lambda v: np.argsort(np.asarray(v), kind="stable")[::-1], _iou_one_to_many
-            ),
+            "the decay is exp(-IoU ** 2 / sigma), with no factor 2 under sigma",
+            lambda b, s, g, t: _soft_nms(b, s, g, t, spread=2.0),
         ),
         (
-            "boxes that only touch overlap by 0: the width of the intersection is min(x2) - max(x1), with no + 1",
-            lambda b, s, c, t: _nms(b, s, c, t, _by_score, _nms_plus_one),
+            "ties in the current score: the lower index first",
+            lambda b, s, g, t: _soft_nms(b, s, g, t, lower_first=False),
         ),
         (
-            "return the kept indices in decreasing score order, not sorted by index",
-            lambda b, s, c, t: np.sort(class_aware_nms(b, s, c, t)),
+            "a box whose score equals the threshold stays; only a score *below* it drops the box",
+            lambda b, s, g, t: _soft_nms(b, s, g, t, keep_equal=False),
+        ),
+        (
+            "drop a box as soon as a decay takes its score below the threshold, not only at the start",
+            lambda b, s, g, t: _soft_nms(b, s, g, t, cut_decayed=False),
+        ),
+        (
+            "report each box's score when it was picked, after the decays so far, not the score given",
+            lambda b, s, g, t: _soft_nms(b, s, g, t, decayed_scores=False),
         ),
     ),
     forbids=("minidl.training.vision_metrics", "minidl.kernels.boxes"),
-    dtypes=("int",),
+    dtypes=("int", "float64"),
     equivalent_mutants={
-        "class_aware_nms > _nms: delete: boxes, scores, classes = *": "the inputs are already arrays "
-        "of the right shapes (the conversion is for callers with lists)",
-        "class_aware_nms > _nms: const: -1 -> -2": "NumPy reads any negative size in a reshape as the "
+        "soft_nms > _soft_nms: delete: boxes = *": "the boxes are already a float array (D, 4) (the "
+        "conversion is for callers with lists)",
+        "soft_nms > _soft_nms: const: -1 -> -2": "NumPy reads any negative size in a reshape as the "
         "one it works out",
-        "class_aware_nms > _nms: augassign: hit &= *": "hit is the function's own array: &= and = & "
-        "give the same flags",
-        "class_aware_nms > _nms: delete: break -> pass": "with no box left, the loop compares with "
-        "nothing and ends",
-        "class_aware_nms > _nms: const: 0 -> -1 #2": "rest.size == -1 never holds: the same as no "
-        "break, which changes nothing",
-        "class_aware_nms > _iou_one_to_many: compare: union > 0 -> union >= 0 #2": "the divisor "
-        "guard: at union 0 the outer where gives 0 whatever is divided",
-        "class_aware_nms > _iou_one_to_many: const: 1.0 -> *": "the divisor where union is 0, where "
-        "the outer where gives 0 anyway",
-        "class_aware_nms > _iou_one_to_many: const: 0 -> -1 #6": "the divisor guard union > -1: at "
-        "union 0 the outer where gives 0 whatever is divided",
-        "class_aware_nms > _iou_one_to_many: compare: union > 0 -> union >= 0": "at union 0 the "
-        "intersection is 0 too: 0 / 1 is the 0 the reference gives",
-        "class_aware_nms > _iou_one_to_many: const: 0 -> -1 #4": "union > -1: at union 0 the "
-        "intersection is 0 too, 0 / 1 = 0",
-        "class_aware_nms > _iou_one_to_many: const: 0.0 -> -1.0": "an IoU of -1 where the union is "
-        "0: like 0, below every threshold",
-        "class_aware_nms > _iou_one_to_many: const: 0 -> -1 #2": "one side clipped at -1, the other "
-        "at 0: the intersection of boxes apart is 0 or negative, an IoU below every threshold",
-        "class_aware_nms > _iou_one_to_many: const: 0 -> -1 #3": "one side clipped at -1, the other "
-        "at 0: the intersection of boxes apart is 0 or negative, an IoU below every threshold",
+        "soft_nms > _soft_nms: augassign: current = current * *": "current is the function's own "
+        "copy of the scores: *= and = * give the same",
     },
 )
 
 
-# ---------------------------------------------------------------- average precision from a ranked list
-def _true_positives_by_rank(scores, is_true_positive):
-    """The running count of true positives down the detections ranked by decreasing score
-    (ties in the order given): ``tp[k]`` counts the hits among the first k + 1."""
-    order = np.argsort(-np.asarray(scores, float), kind="stable")
-    return np.cumsum(np.asarray(is_true_positive, float)[order])
+# ---------------------------------------------------------------- VOC's difficult objects
+def voc_ap_difficult(boxes, scores, true_boxes, difficult):
+    """VOC all-point AP of one class in one image with "difficult" true boxes: a detection
+    (by decreasing score, ties in the order given) takes the true box of highest IoU (the
+    first of a tie); at IoU >= 0.5 it is ignored if that box is difficult, else a true
+    positive if the box is not taken yet (then taken), else a false positive; below 0.5 a
+    false positive. Recall counts the boxes that are not difficult; none: NaN."""
+    return _voc_ap(boxes, scores, true_boxes, difficult)
 
 
-def average_precision_ranked(scores, is_true_positive, n_true):
-    """VOC all-point AP of one class: scores (D,), is_true_positive (D,) bool (already matched),
-    n_true >= 1 true boxes. Sort by decreasing score, ties in the order given."""
-    tp = _true_positives_by_rank(scores, is_true_positive)
-    if tp.size == 0:
-        return 0.0
-    recall = tp / n_true
-    precision = tp / np.arange(1, tp.size + 1)
-    envelope = np.maximum.accumulate(precision[::-1])[::-1]
-    return float(np.sum(np.diff(np.concatenate([[0.0], recall])) * envelope))
+def _voc_hits(boxes, scores, true_boxes, difficult, skip_ignored=True, at_half=True, first_choice=True):
+    """For each detection that counts, in decreasing score order (ties in the order given),
+    whether it is a hit; a detection on a difficult box is left out."""
+    taken = np.zeros(len(true_boxes), bool)
+    hits = []
+    for d in np.argsort(-scores, kind="stable"):
+        overlap = _iou_one_to_many(boxes[d], true_boxes)
+        if not first_choice:
+            overlap = np.where(taken, -1.0, overlap)
+        best = int(np.argmax(overlap))  # the first of a tie
+        close = overlap[best] >= 0.5 if at_half else overlap[best] > 0.5
+        if close and difficult[best]:
+            if not skip_ignored:
+                hits.append(False)
+            continue
+        hits.append(bool(close and not taken[best]))
+        taken[best] = taken[best] or close
+    return np.array(hits, dtype=bool)
 
 
-def _ap_no_envelope(scores, hits, n_true):
-    tp = _true_positives_by_rank(scores, hits)
-    if tp.size == 0:
-        return 0.0
-    return float(np.sum(np.diff(np.concatenate([[0.0], tp / n_true])) * tp / np.arange(1, tp.size + 1)))
-
-
-def _ap_eleven_points(scores, hits, n_true):
-    tp = _true_positives_by_rank(scores, hits)
-    if tp.size == 0:
-        return 0.0
-    recall, precision = tp / n_true, tp / np.arange(1, tp.size + 1)
-    return float(
-        np.mean([precision[recall >= r].max() if (recall >= r).any() else 0.0 for r in np.linspace(0, 1, 11)])
+def _voc_ap(
+    boxes,
+    scores,
+    true_boxes,
+    difficult,
+    honour_flags=True,
+    keep_difficult=True,
+    skip_ignored=True,
+    at_half=True,
+    first_choice=True,
+    interpolate=True,
+):
+    if not honour_flags:
+        difficult = np.zeros_like(difficult)
+    if not keep_difficult:
+        true_boxes, difficult = true_boxes[~difficult], difficult[~difficult]
+    positives = int(np.sum(~difficult))
+    if positives == 0:
+        return float("nan")
+    hits = _voc_hits(
+        boxes,
+        scores,
+        true_boxes,
+        difficult,
+        skip_ignored=skip_ignored,
+        at_half=at_half,
+        first_choice=first_choice,
     )
+    precision = np.cumsum(hits) / np.arange(1, hits.size + 1)
+    if interpolate:
+        precision = np.maximum.accumulate(precision[::-1])[::-1]  # the best precision from here on
+    return float(np.sum(precision[hits]) / positives)
 
 
-def _ap_recall_over_detections(scores, hits, n_true):
-    d = len(np.asarray(hits))
-    return average_precision_ranked(scores, hits, d) if d else 0.0
+def _voc_ap_penalising_repeats(boxes, scores, true_boxes, difficult):
+    """The mistake: a second detection on a difficult box counted as a false positive."""
+    true_boxes = np.asarray(true_boxes, float).reshape(-1, 4)
+    positives = int(np.sum(~difficult))
+    if positives == 0:
+        return float("nan")
+    taken = np.zeros(len(true_boxes), bool)
+    flags = []
+    for d in np.argsort(-np.asarray(scores, float), kind="stable"):
+        overlap = _iou_one_to_many(np.asarray(boxes, float)[d], true_boxes)
+        best = int(np.argmax(overlap))
+        close = overlap[best] >= 0.5
+        if close and difficult[best] and not taken[best]:
+            taken[best] = True
+            continue
+        flags.append(bool(close and not taken[best]))
+        taken[best] = taken[best] or close
+    hits = np.array(flags, dtype=bool)
+    precision = np.maximum.accumulate((np.cumsum(hits) / np.arange(1, hits.size + 1))[::-1])[::-1]
+    return float(np.sum(precision[hits]) / positives)
 
 
-def _ap_ties_reversed(scores, hits, n_true):
-    order = np.argsort(np.asarray(scores, float), kind="stable")[::-1]
-    return average_precision_ranked(np.asarray(scores, float)[order], np.asarray(hits)[order], n_true)
-
-
-def _ap_cases(rng):
+def _voc_cases(rng):
     cases = []
-    for d, n_true in ((10, 6), (15, 9), (100, 45)):
-        scores = np.round(rng.random(d), 1)  # ties
-        hits = rng.random(d) < 0.5
-        hits[np.argmax(scores)] = False  # the best-scored detection is a false positive
-        cases.append(Case((scores, hits, n_true), label=f"{d} detections, {n_true} true boxes, tied scores"))
+    # G true boxes on a grid (IoU 0 between them), a share of them difficult; detections
+    # jittered about them (some below IoU 0.5), second detections on the same box, and boxes
+    # on nothing; scores on a grid of 0.1 (ties)
+    for g, d in ((6, 10), (10, 25), (20, 80)):
+        corner = np.stack([np.arange(g) % 5 * 100.0, np.arange(g) // 5 * 100.0], axis=1)
+        true_boxes = np.hstack([corner, corner + rng.uniform(30, 60, (g, 2))])
+        difficult = rng.random(g) < 0.3
+        difficult[:2] = (True, False)
+        target = rng.integers(0, g, d)
+        size = true_boxes[target, 2:] - true_boxes[target, :2]
+        shift = rng.normal(0, 0.15, (d, 2)) * size
+        boxes = np.hstack([true_boxes[target, :2] + shift, true_boxes[target, 2:] + shift])
+        nowhere = rng.random(d) < 0.2
+        boxes[nowhere] += 1000.0
+        scores = np.round(rng.random(d), 1)
+        cases.append(
+            Case(
+                (boxes, scores, true_boxes, difficult),
+                label=f"{d} detections of {g} true boxes, {int(difficult.sum())} difficult, tied scores",
+            )
+        )
+    # box 1 is difficult: detections 0 and 2 on it are ignored (the first ranked first), 3 is
+    # a second detection on box 0 (a false positive), 4 is on nothing, 5 has IoU 0.5 exactly
+    # with box 2 (a hit); 6 ties with 3 in score
+    true_boxes = np.array([[0, 0, 10, 10], [20, 0, 30, 10], [40, 0, 48, 10]], float)
+    difficult = np.array([False, True, False])
+    boxes = np.array(
+        [[20, 0, 30, 10], [0, 0, 10, 10], [21, 0, 30, 10], [0, 0, 10, 9]]
+        + [[100, 100, 110, 110], [40, 0, 44, 10], [80, 80, 90, 90]],
+        float,
+    )
+    scores = np.array([0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.8])
     cases.append(
         Case(
-            (np.array([0.9, 0.8, 0.8, 0.7, 0.7]), np.array([True, False, True, True, False]), 4),
-            label="tied scores with a hit and a miss at each tie",
+            (boxes, scores, true_boxes, difficult),
+            label="the best detection and a second one on a difficult box, a second detection on a taken "
+            "box, IoU exactly 0.5, tied scores",
         )
     )
-    cases.append(Case((np.zeros(0), np.zeros(0, bool), 3), label="no detections"))
-    cases.append(Case((np.array([0.5, 0.4]), np.array([False, False]), 2), label="only false positives"))
-    cases.append(Case((np.array([0.7]), np.array([True]), 3), label="one detection, a hit, 3 true boxes"))
+    # box 0 is taken by detection 0; detection 1 overlaps box 0 most (taken: a false positive),
+    # though it overlaps box 1 by more than 0.5 too; detection 2 overlaps the difficult box 2
+    # most and box 3 by more than 0.5 (ignored); detection 3 is on box 3
+    true_boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 12], [50, 0, 60, 10], [50, 0, 60, 12]], float)
+    difficult = np.array([False, False, True, False])
+    boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 10.5], [50, 0, 60, 10], [50, 0, 60, 12]], float)
+    cases.append(
+        Case(
+            (boxes, np.array([0.9, 0.8, 0.7, 0.6]), true_boxes, difficult),
+            label="a detection whose best box is taken, another whose best box is difficult, "
+            "each overlapping a free box by more than 0.5",
+        )
+    )
+    # one score for a miss, a hit and a detection on a difficult box: the order given decides
+    # (the miss ranks first); box 2 is found later
+    true_boxes = np.array([[0, 0, 10, 10], [20, 0, 30, 10], [40, 0, 50, 10]], float)
+    cases.append(
+        Case(
+            (
+                np.array([[60, 0, 70, 10], [0, 0, 10, 10], [20, 0, 30, 10], [40, 0, 50, 10]], float),
+                np.array([0.5, 0.5, 0.5, 0.3]),
+                true_boxes,
+                np.array([False, True, False]),
+            ),
+            label="tied scores: a miss, a hit and a detection on a difficult box",
+        )
+    )
+    # unit boxes: a detection 0.5 to the side of box 0 and one touching it from above overlap
+    # it by nothing (the intersection's sides are clipped at 0, not at 1)
+    cases.append(
+        Case(
+            (
+                np.array([[1.5, 0, 2.5, 1], [0, 1, 1, 2], [3, 0, 4, 1]]),
+                np.array([0.9, 0.8, 0.7]),
+                np.array([[0.0, 0, 1, 1], [3, 0, 4, 1]]),
+                np.array([False, False]),
+            ),
+            label="unit boxes 0.5 apart and touching: no overlap",
+        )
+    )
+    every = np.array([[0, 0, 10, 10], [20, 0, 30, 10]], float)
+    cases.append(
+        Case(
+            (every + 1, np.array([0.9, 0.3]), every, np.array([True, True])),
+            label="every true box difficult: AP undefined (NaN)",
+        )
+    )
+    cases.append(Case((np.zeros((0, 4)), np.zeros(0), every, np.array([False, True])), label="no detections"))
+    cases.append(
+        Case(
+            (
+                np.array([[0.0, 0.0, 10.0, 10.0]]),
+                np.array([0.4]),
+                np.array([[0.0, 0.0, 10.0, 12.0]]),
+                np.array([False]),
+            ),
+            label="a single detection and a single true box",
+        )
+    )
     return cases
 
 
 function_exercise(
-    "average_precision_ranked",
+    "voc_ap_difficult",
     CHAPTER,
     2,
-    "average_precision_ranked",
-    "Average precision from a ranked list",
-    _ap_cases,
-    average_precision_ranked,
+    "voc_ap_difficult",
+    "Average precision with VOC's difficult objects",
+    _voc_cases,
+    voc_ap_difficult,
     ("ap",),
     mistakes=(
         (
-            "interpolate: use at each recall the best precision at that recall *or higher* "
-            "(np.maximum.accumulate over the reversed precisions)",
-            _ap_no_envelope,
+            "a difficult box is not a positive: recall divides by the boxes that are not difficult, and "
+            "a detection on a difficult box is ignored",
+            lambda b, s, t, f: _voc_ap(b, s, t, f, honour_flags=False),
         ),
         (
-            "that is VOC 2007's 11-point AP; the chapter's (VOC 2010 on) sums over every recall step",
-            _ap_eleven_points,
+            "keep the difficult boxes when matching: a detection whose best box is difficult is ignored, "
+            "even if it also overlaps a box that is not",
+            lambda b, s, t, f: _voc_ap(b, s, t, f, keep_difficult=False),
         ),
         (
-            "recall divides by the number of true boxes, n_true, not by the number of detections",
-            _ap_recall_over_detections,
+            "an ignored detection leaves the ranking: it counts neither as a hit nor in the number of "
+            "detections so far that divides the precision",
+            lambda b, s, t, f: _voc_ap(b, s, t, f, skip_ignored=False),
         ),
         (
-            "ties in score keep the order given (a stable sort of -scores); "
-            "np.argsort(scores)[::-1] reverses them",
-            _ap_ties_reversed,
+            "a detection matches at IoU >= 0.5: exactly 0.5 is a match",
+            lambda b, s, t, f: _voc_ap(b, s, t, f, at_half=False),
+        ),
+        (
+            "a detection whose best box is already taken is a false positive: it does not move on to "
+            "the next box",
+            lambda b, s, t, f: _voc_ap(b, s, t, f, first_choice=False),
+        ),
+        (
+            "every detection on a difficult box is ignored, the second one too (no penalty, ever)",
+            _voc_ap_penalising_repeats,
+        ),
+        (
+            "VOC's all-point AP uses at each recall the best precision at that recall or higher",
+            lambda b, s, t, f: _voc_ap(b, s, t, f, interpolate=False),
         ),
     ),
-    forbids=("minidl.training.vision_metrics",),
+    catches=("a class whose every true box is difficult given an AP of 0 (it is undefined: NaN)",),
+    forbids=("minidl.training.vision_metrics", "minidl.kernels.boxes"),
     dtypes=("number",),
     equivalent_mutants={
-        "average_precision_ranked: const: 0 -> -1": "with no detection the general formula sums "
-        "nothing: 0.0 as well",
+        "voc_ap_difficult > _voc_ap: const: 0 -> -1": "with no box that counts, the sum over no hit "
+        "divided by 0 positives is NaN as well",
+        "voc_ap_difficult > _iou_one_to_many: const: 0 -> -1 #2": "a side clipped at -1: boxes apart "
+        "get an IoU of 0 or below, a miss all the same",
+        "voc_ap_difficult > _iou_one_to_many: const: 0 -> -1 #3": "a side clipped at -1: boxes apart "
+        "get an IoU of 0 or below, a miss all the same",
     },
 )
 
@@ -612,12 +745,15 @@ declare_edges(
     },
 )
 declare_edges(
-    "class_aware_nms",
-    ("empty", "size_one", "non_square", "ties", "repeated_indices", "varied_settings", "long_sequence"),
+    "soft_nms",
+    ("empty", "size_one", "non_square", "ties", "extreme_magnitude", "varied_settings", "long_sequence"),
 )
 declare_edges(
-    "average_precision_ranked",
-    ("empty", "size_one", "ties", "varied_settings", "long_sequence"),
+    "voc_ap_difficult",
+    ("empty", "size_one", "non_square", "ties", "long_sequence"),
+    {
+        "inf_or_nan_input": "boxes and scores are finite: NaN is only the answer for a class with no box that counts"
+    },
 )
 declare_edges(
     "auc_by_ranks",

@@ -94,6 +94,27 @@ def _poison(value, poison: float):
     return value
 
 
+def _numbers(value) -> list:
+    """Every number (not bools) of ``value``, each array as one item."""
+    if isinstance(value, np.ndarray):
+        return [value] if value.dtype.kind in "iuf" else []
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [n for v in value for n in _numbers(v)]
+    if isinstance(value, dict):
+        return [n for v in value.values() for n in _numbers(v)]
+    return []
+
+
+def _same_numbers(a, b) -> bool:
+    """``a`` and ``b`` hold the same numbers, NaN equal to NaN (a poison that is the answer)."""
+    x, y = _numbers(a), _numbers(b)
+    return len(x) == len(y) and all(
+        np.array_equal(np.asarray(u, float), np.asarray(v, float), equal_nan=True) for u, v in zip(x, y)
+    )
+
+
 def _has_number(value) -> bool:
     if isinstance(value, np.ndarray):
         return value.dtype.kind in "iuf" and value.size > 0
@@ -164,6 +185,8 @@ def test_numbers_of_the_right_shape_score_zero_everywhere(honest_outputs, poison
             if not _has_number(out):
                 continue  # an empty answer (no step at all) has no number to fake
             bad = _poison(out, POISONS[poison])
+            if _same_numbers(bad, out):
+                continue  # the right answer is that value (NaN: an AP that is undefined)
             problem = exercise.judge(case, bad)
             assert problem, f"{name} ({case.label}) accepts outputs filled with {poison}"
     assert poisoned_items >= len(registry.CHAPTERS)

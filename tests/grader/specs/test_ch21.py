@@ -19,8 +19,8 @@ from minidl.training import vision_metrics as vm
 
 EXERCISES = {
     "conv_transpose_backward": ch21.conv_transpose_backward,
-    "class_aware_nms": ch21.class_aware_nms,
-    "average_precision_ranked": ch21.average_precision_ranked,
+    "soft_nms": ch21.soft_nms,
+    "voc_ap_difficult": ch21.voc_ap_difficult,
     "auc_by_ranks": ch21.auc_by_ranks,
     "screening_report": ch21.screening_report,
 }
@@ -49,29 +49,52 @@ def test_conv_transpose_reference_equals_the_layers_backward(stride, kernel):
     np.testing.assert_allclose(ref_dW, layer.grads["W"], rtol=1e-10, atol=1e-12)
 
 
-def test_nms_reference_equals_the_librarys_class_aware_nms():
+def test_soft_nms_with_a_tiny_sigma_is_the_librarys_hard_nms_at_iou_0():
+    """exp(-IoU^2 / sigma) with sigma -> 0 takes any overlapping box below the threshold."""
     rng = np.random.default_rng(1)
     for _ in range(20):
         corner = rng.integers(0, 20, (15, 2)).astype(float)
         boxes = np.hstack([corner, corner + rng.integers(2, 9, (15, 2))])
-        scores, classes = np.round(rng.random(15), 1), rng.integers(0, 3, 15)
-        expected = vm.batched_nms(boxes, scores, classes, 0.4)
-        assert ch21.class_aware_nms(boxes, scores, classes, 0.4).tolist() == expected.tolist()
+        scores = np.round(rng.uniform(0.1, 1.0, 15), 1)
+        keep, kept_scores = ch21.soft_nms(boxes, scores, 1e-9, 1e-3)
+        assert keep.tolist() == vm.nms(boxes, scores, 0.0).tolist()
+        assert kept_scores.tolist() == scores[keep].tolist()
 
 
-def test_ap_reference_equals_the_librarys_average_precision():
+def test_soft_nms_by_hand():
+    """Box 1 (IoU 0.9 with box 0) decays to 0.85 exp(-0.81 / 0.5) = 0.169, below box 2."""
+    boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 9], [40, 0, 50, 10]], float)
+    keep, kept_scores = ch21.soft_nms(boxes, np.array([0.9, 0.85, 0.6]), 0.5, 0.001)
+    assert keep.tolist() == [0, 2, 1]
+    np.testing.assert_allclose(kept_scores, [0.9, 0.6, 0.85 * np.exp(-0.81 / 0.5)], rtol=1e-12)
+    keep, _ = ch21.soft_nms(boxes, np.array([0.9, 0.85, 0.6]), 0.5, 0.85 * np.exp(-0.81 / 0.5) * 1.01)
+    assert keep.tolist() == [0, 2]
+
+
+def test_voc_ap_without_difficult_boxes_is_the_librarys_average_precision():
     rng = np.random.default_rng(2)
     truth = np.array([[10.0 * k, 0, 10.0 * k + 5, 5] for k in range(8)])
     for _ in range(20):
-        d = int(rng.integers(0, 9))
-        hits = rng.random(d) < 0.5
-        targets = rng.permutation(8)[:d]  # each hit on its own true box, each miss far away
-        boxes = np.array([truth[t] if h else [500, 500, 505, 505] for t, h in zip(targets, hits)]).reshape(
-            -1, 4
-        )
+        d = int(rng.integers(0, 12))
+        boxes = truth[rng.integers(0, 8, d)] + rng.normal(0, 1.0, (d, 1))
         scores = np.round(rng.random(d), 1)
         expected = vm.average_precision([(boxes, scores)], [truth])
-        assert ch21.average_precision_ranked(scores, hits, 8) == pytest.approx(expected, abs=1e-12)
+        got = ch21.voc_ap_difficult(boxes, scores, truth, np.zeros(8, bool))
+        assert got == pytest.approx(expected, abs=1e-12)
+
+
+def test_voc_ap_with_difficult_boxes_by_hand():
+    """Ranked: on the difficult box (ignored), a hit, on the difficult box again (ignored), a
+    second detection on box 0 and a miss tied at 0.8, a miss, a hit at IoU 0.5: precisions 1
+    and 2 / 5 at the hits, over the 2 boxes that are not difficult."""
+    case = next(
+        c
+        for c in registry.get("voc_ap_difficult").make_cases(np.random.default_rng(0))
+        if "IoU exactly" in c.label
+    )
+    assert ch21.voc_ap_difficult(*case.args) == pytest.approx((1 + 2 / 5) / 2, abs=1e-12)
+    boxes, scores, true_boxes, difficult = case.args
+    assert np.isnan(ch21.voc_ap_difficult(boxes, scores, true_boxes, np.ones(3, bool)))
 
 
 @pytest.mark.parametrize("name", sorted(EXERCISES))
@@ -91,14 +114,16 @@ def test_every_named_mistake_scores_below_full_with_its_hint(name):
         assert any(hint in m for m in failing), f"{name}: no case names the mistake {hint!r}: {failing}"
 
 
-def test_empty_detections_and_touching_boxes_are_cases():
+def test_empty_detections_ties_and_difficult_boxes_are_cases():
     labels = {
         name: [c.label for c in registry.get(name).make_cases(np.random.default_rng(0))] for name in EXERCISES
     }
-    assert any("single detection" in label for label in labels["class_aware_nms"])
-    assert any("touching" in label for label in labels["class_aware_nms"])
-    assert any("no detections" in label for label in labels["average_precision_ranked"])
-    assert any("tied" in label for label in labels["average_precision_ranked"])
+    assert any("single box" in label for label in labels["soft_nms"])
+    assert any("same box twice" in label for label in labels["soft_nms"])
+    assert any("equal to the threshold" in label for label in labels["soft_nms"])
+    assert any("no detections" in label for label in labels["voc_ap_difficult"])
+    assert any("every true box difficult" in label for label in labels["voc_ap_difficult"])
+    assert any("tied" in label for label in labels["voc_ap_difficult"])
 
 
 def test_auc_by_ranks_reference_equals_the_librarys_roc_auc():

@@ -4575,76 +4575,83 @@ def conv_transpose_backward(dy, x, W, stride):
 """,
 )
 right(
-    "class_aware_nms",
-    "one pass over the boxes by score, each checked against the kept ones of its class",
+    "soft_nms",
+    "a mask of the boxes left, their scores decayed in one vector step per pick",
     """
-def class_aware_nms(boxes, scores, classes, iou_threshold):
-    boxes = np.asarray(boxes, dtype=float)
-    order = sorted(range(len(scores)), key=lambda k: (-scores[k], k))
-    keep = []
-    for k in order:
-        same = [j for j in keep if classes[j] == classes[k]]
-        if same:
-            b = boxes[same]
-            w = np.clip(np.minimum(b[:, 2], boxes[k, 2]) - np.maximum(b[:, 0], boxes[k, 0]), 0, None)
-            h = np.clip(np.minimum(b[:, 3], boxes[k, 3]) - np.maximum(b[:, 1], boxes[k, 1]), 0, None)
-            inter = w * h
-            area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-            union = area + (boxes[k, 2] - boxes[k, 0]) * (boxes[k, 3] - boxes[k, 1]) - inter
-            if np.any(inter > iou_threshold * union):
-                continue
-        keep.append(k)
-    return np.array(keep, dtype=np.int64)
+def soft_nms(boxes, scores, sigma, score_threshold):
+    s = np.array(scores, dtype=float)
+    left = s >= score_threshold
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    keep, kept = [], []
+    while left.any():
+        i = int(np.flatnonzero(left)[np.argmax(s[left])])
+        keep.append(i)
+        kept.append(s[i])
+        left[i] = False
+        w = np.clip(np.minimum(boxes[i, 2], boxes[:, 2]) - np.maximum(boxes[i, 0], boxes[:, 0]), 0, None)
+        h = np.clip(np.minimum(boxes[i, 3], boxes[:, 3]) - np.maximum(boxes[i, 1], boxes[:, 1]), 0, None)
+        iou = w * h / (area[i] + area - w * h)
+        s = np.where(left, s * np.exp(-(iou**2) / sigma), s)
+        left &= s >= score_threshold
+    return np.array(keep, dtype=np.int64), np.array(kept, dtype=float)
 """,
 )
 wrong(
-    "average_precision_ranked",
-    "ties in score reversed (argsort(scores)[::-1])",
+    "voc_ap_difficult",
+    "the difficult boxes removed before matching (a detection on one then matches another box or misses)",
     """
-def average_precision_ranked(scores, is_true_positive, n_true):
-    if len(scores) == 0:
-        return 0.0
-    order = np.argsort(scores)[::-1]
-    tp = np.cumsum(is_true_positive[order])
-    recall = tp / n_true
-    precision = tp / np.arange(1, len(order) + 1)
-    for k in range(len(precision) - 2, -1, -1):
-        precision[k] = max(precision[k], precision[k + 1])
-    return float(np.sum(np.diff(np.concatenate([[0.0], recall])) * precision))
-""",
-)
-wrong(
-    "average_precision_ranked",
-    "no interpolation: the raw precision at each recall step",
-    """
-def average_precision_ranked(scores, is_true_positive, n_true):
-    if len(scores) == 0:
-        return 0.0
-    order = np.argsort(-scores, kind="stable")
-    tp = np.cumsum(is_true_positive[order])
-    recall = tp / n_true
-    precision = tp / np.arange(1, len(order) + 1)
-    return float(np.sum(np.diff(np.concatenate([[0.0], recall])) * precision))
+def voc_ap_difficult(boxes, scores, true_boxes, difficult):
+    truth = true_boxes[~difficult]
+    if len(truth) == 0:
+        return float("nan")
+    used = np.zeros(len(truth), bool)
+    hits = []
+    for d in np.argsort(-scores, kind="stable"):
+        b = boxes[d]
+        w = np.clip(np.minimum(b[2], truth[:, 2]) - np.maximum(b[0], truth[:, 0]), 0, None)
+        h = np.clip(np.minimum(b[3], truth[:, 3]) - np.maximum(b[1], truth[:, 1]), 0, None)
+        area = (truth[:, 2] - truth[:, 0]) * (truth[:, 3] - truth[:, 1])
+        iou = w * h / ((b[2] - b[0]) * (b[3] - b[1]) + area - w * h)
+        j = int(np.argmax(iou))
+        hits.append(bool(iou[j] >= 0.5 and not used[j]))
+        used[j] = used[j] or iou[j] >= 0.5
+    hits = np.array(hits, dtype=bool)
+    p = np.cumsum(hits) / np.arange(1, len(hits) + 1)
+    p = np.maximum.accumulate(p[::-1])[::-1]
+    return float(p[hits].sum() / len(truth))
 """,
 )
 right(
-    "average_precision_ranked",
-    "a sum over the hits of the best precision from that rank on, over n_true",
+    "voc_ap_difficult",
+    "a list of (score, outcome) pairs, sorted, then a sum over the hits of the best precision from there",
     """
-def average_precision_ranked(scores, is_true_positive, n_true):
-    ranked = [bool(is_true_positive[k]) for k in sorted(range(len(scores)), key=lambda k: (-scores[k], k))]
+def voc_ap_difficult(boxes, scores, true_boxes, difficult):
+    n_pos = sum(1 for flag in difficult if not flag)
+    if n_pos == 0:
+        return float("nan")
+    taken = [False] * len(true_boxes)
+    ranked = []
+    for d in sorted(range(len(scores)), key=lambda k: (-scores[k], k)):
+        x1, y1, x2, y2 = boxes[d]
+        best, best_iou = -1, -1.0
+        for g, (a1, b1, a2, b2) in enumerate(true_boxes):
+            inter = max(0.0, min(x2, a2) - max(x1, a1)) * max(0.0, min(y2, b2) - max(y1, b1))
+            iou = inter / ((x2 - x1) * (y2 - y1) + (a2 - a1) * (b2 - b1) - inter)
+            if iou > best_iou:
+                best, best_iou = g, iou
+        if best_iou >= 0.5 and difficult[best]:
+            continue
+        hit = best_iou >= 0.5 and not taken[best]
+        if hit:
+            taken[best] = True
+        ranked.append(hit)
     precision, tp = [], 0
     for rank, hit in enumerate(ranked, start=1):
         tp += hit
         precision.append(tp / rank)
-    ap = 0.0
-    for k, hit in enumerate(ranked):
-        if hit:
-            ap += max(precision[k:]) / n_true
-    return ap
+    return sum(max(precision[k:]) for k, hit in enumerate(ranked) if hit) / n_pos
 """,
 )
-
 # 18 detection and segmentation: an independent TA's answers (written from the task alone)
 CTB_TA = """
 def conv_transpose_backward(dy, x, W, stride):
@@ -4706,150 +4713,164 @@ def conv_transpose_backward(dy, x, W, stride):
 """,
 )
 
-NMS_TA = """
-def class_aware_nms(boxes, scores, classes, iou_threshold):
-    order = {order}
-    keep = []
-    for i in order:
-        ok = True
-        for j in keep:
-            if {same}:
-                x1 = max(boxes[i, 0], boxes[j, 0]); y1 = max(boxes[i, 1], boxes[j, 1])
-                x2 = min(boxes[i, 2], boxes[j, 2]); y2 = min(boxes[i, 3], boxes[j, 3])
-                inter = max(0.0, x2 - x1{px}) * max(0.0, y2 - y1{px})
-                area = lambda b: (b[2] - b[0]{px}) * (b[3] - b[1]{px})
-                iou = inter / (area(boxes[i]) + area(boxes[j]) - inter)
-                if iou {cmp} iou_threshold:
-                    ok = False
-        if ok:
-            keep.append(int(i))
-    return {ret}
+SOFT_TA = """
+def soft_nms(boxes, scores, sigma, score_threshold):
+    s = np.array(scores, dtype=float)
+    alive = sorted([i for i in range(len(s)) if s[i] {keep_cmp} score_threshold], key=lambda k: (-s[k], k))
+    keep, kept = [], []
+    while alive:
+        i = {pick}
+        alive.remove(i)
+        keep.append(i)
+        kept.append({reported})
+        for j in alive:
+            x1 = max(boxes[i, 0], boxes[j, 0]); y1 = max(boxes[i, 1], boxes[j, 1])
+            x2 = min(boxes[i, 2], boxes[j, 2]); y2 = min(boxes[i, 3], boxes[j, 3])
+            inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
+            area = lambda b: (b[2] - b[0]) * (b[3] - b[1])
+            iou = inter / (area(boxes[i]) + area(boxes[j]) - inter)
+            s[j] *= np.exp({decay})
+        alive = [j for j in alive if {cut}]
+    return np.array(keep, dtype=np.int64), np.array(kept, dtype=float)
 """
-NMS_RIGHT_TA = dict(
-    order="np.argsort(-scores, kind='stable')",
-    same="classes[i] == classes[j]",
-    px="",
-    cmp=">",
-    ret="np.array(keep, dtype=int)",
+SOFT_RIGHT_TA = dict(
+    keep_cmp=">=",
+    pick="max(alive, key=lambda k: (s[k], -k))",
+    reported="s[i]",
+    decay="-iou ** 2 / sigma",
+    cut="s[j] >= score_threshold",
 )
 wrong_variants(
-    "class_aware_nms",
-    NMS_TA,
-    NMS_RIGHT_TA,
+    "soft_nms",
+    SOFT_TA,
+    SOFT_RIGHT_TA,
     (
-        ("class-agnostic: any kept box suppresses", dict(same="True")),
-        ("suppresses at IoU equal to the threshold (>=)", dict(cmp=">=")),
+        ("the IoU not squared", dict(decay="-iou / sigma")),
+        ("exp(-IoU^2 / (2 sigma))", dict(decay="-iou ** 2 / (2 * sigma)")),
+        ("ties: the higher index first", dict(pick="max(alive, key=lambda k: (s[k], k))")),
+        ("no new pick after a decay: the order of the scores given", dict(pick="alive[0]")),
         (
-            "ties: the higher index first (argsort(scores)[::-1])",
-            dict(order="np.argsort(scores, kind='stable')[::-1]"),
+            "a score equal to the threshold dropped",
+            dict(keep_cmp=">", cut="s[j] > score_threshold"),
         ),
-        ("pixel widths x2 - x1 + 1", dict(px=" + 1")),
-        ("the kept indices sorted, not in the order kept", dict(ret="np.sort(np.array(keep, dtype=int))")),
-        ("ties broken by argsort's default (not stable)", dict(order="np.argsort(-scores)")),
+        ("boxes never dropped after a decay", dict(cut="True")),
+        ("the scores given reported, not the decayed ones", dict(reported="scores[i]")),
     ),
 )
-wrong_with_line("class_aware_nms", "iou_threshold taken as 0.5", NMS_TA, NMS_RIGHT_TA, "iou_threshold = 0.5")
-right(
-    "class_aware_nms",
-    "vectorised IoU against all remaining boxes, class offsets",
+wrong_with_line("soft_nms", "sigma taken as 0.5", SOFT_TA, SOFT_RIGHT_TA, "sigma = 0.5")
+wrong(
+    "soft_nms",
+    "linear decay (1 - IoU) instead of the Gaussian",
     """
-def class_aware_nms(boxes, scores, classes, iou_threshold):
-    idx = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
-    alive = np.ones(len(scores), bool)
-    keep = []
-    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    for i in idx:
-        if not alive[i]:
-            continue
-        keep.append(i)
+def soft_nms(boxes, scores, sigma, score_threshold):
+    s = np.array(scores, dtype=float)
+    left = s >= score_threshold
+    keep, kept = [], []
+    while left.any():
+        i = int(np.flatnonzero(left)[np.argmax(s[left])])
+        keep.append(i); kept.append(s[i]); left[i] = False
         w = np.clip(np.minimum(boxes[i, 2], boxes[:, 2]) - np.maximum(boxes[i, 0], boxes[:, 0]), 0, None)
         h = np.clip(np.minimum(boxes[i, 3], boxes[:, 3]) - np.maximum(boxes[i, 1], boxes[:, 1]), 0, None)
+        area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
         iou = w * h / (area[i] + area - w * h)
-        alive &= ~((iou > iou_threshold) & (classes == classes[i]))
-    return np.asarray(keep, dtype=np.int64)
+        s = s * (1 - iou)
+        left &= s >= score_threshold
+    return np.array(keep, dtype=np.int64), np.array(kept, dtype=float)
 """,
 )
 
-AP_TA = """
-def average_precision_ranked(scores, is_true_positive, n_true):
-    if len(scores) == 0:
+VOC_TA = """
+def voc_ap_difficult(boxes, scores, true_boxes, difficult):
+    n_pos = {n_pos}
+    if n_pos == 0:
+        return {undefined}
+    used = np.zeros(len(true_boxes), bool)
+    flags = []
+    for d in np.argsort(-scores, kind="stable"):
+        b = boxes[d]
+        w = np.clip(np.minimum(b[2], true_boxes[:, 2]) - np.maximum(b[0], true_boxes[:, 0]), 0, None)
+        h = np.clip(np.minimum(b[3], true_boxes[:, 3]) - np.maximum(b[1], true_boxes[:, 1]), 0, None)
+        area = (true_boxes[:, 2] - true_boxes[:, 0]) * (true_boxes[:, 3] - true_boxes[:, 1])
+        iou = w * h / ((b[2] - b[0]) * (b[3] - b[1]) + area - w * h)
+        j = int(np.argmax(iou))
+        if iou[j] {cmp} 0.5:
+            if difficult[j]{diff_extra}:
+                {on_difficult}
+                continue
+            flags.append(0 if used[j] else 1)
+            used[j] = True
+        else:
+            flags.append(0)
+    flags = np.array(flags, dtype=float)
+    if flags.size == 0:
         return 0.0
-    order = {order}
-    hits = np.asarray(is_true_positive, bool)[order]
-    tp = np.cumsum(hits)
-    recall = tp / {denom}
-    precision = tp / np.arange(1, len(hits) + 1)
-    {interp}
-    r_prev = np.concatenate([[0.0], recall[:-1]])
-    return float(np.sum((recall - r_prev) * p))
+    prec = np.cumsum(flags) / np.arange(1, len(flags) + 1)
+    prec = {interp}
+    return float(np.sum(flags / n_pos * prec))
 """
-AP_RIGHT_TA = dict(
-    order="np.argsort(-scores, kind='stable')",
-    denom="n_true",
-    interp="p = np.maximum.accumulate(precision[::-1])[::-1]",
+VOC_RIGHT_TA = dict(
+    n_pos="int(np.sum(~difficult))",
+    undefined='float("nan")',
+    cmp=">=",
+    diff_extra="",
+    on_difficult="pass",
+    interp="np.maximum.accumulate(prec[::-1])[::-1]",
 )
 wrong_variants(
-    "average_precision_ranked",
-    AP_TA,
-    AP_RIGHT_TA,
+    "voc_ap_difficult",
+    VOC_TA,
+    VOC_RIGHT_TA,
     (
-        ("no interpolation (the raw precision)", dict(interp="p = precision")),
-        ("ties reversed (argsort(scores)[::-1])", dict(order="np.argsort(scores, kind='stable')[::-1]")),
-        ("recall over the hits found, not n_true", dict(denom="max(tp[-1], 1)")),
+        ("the difficult flags ignored (plain VOC)", dict(n_pos="len(true_boxes)", diff_extra=" and False")),
+        ("recall over every true box, difficult ones included", dict(n_pos="len(true_boxes)")),
+        ("every box difficult: AP 0, not NaN", dict(undefined="0.0")),
+        ("IoU > 0.5, not >= 0.5", dict(cmp=">")),
+        ("an ignored detection still takes a rank", dict(on_difficult="flags.append(0)")),
+        ("no interpolation", dict(interp="prec")),
         (
-            "interpolated with the running max from the top (max over r' <= r)",
-            dict(interp="p = np.maximum.accumulate(precision)"),
+            "a second detection on a difficult box a false positive",
+            dict(diff_extra=" and not used[j]", on_difficult="used[j] = True"),
         ),
     ),
 )
 wrong_with_line(
-    "average_precision_ranked", "the caller's scores sorted in place", AP_TA, AP_RIGHT_TA, "scores.sort()"
-)
-wrong(
-    "average_precision_ranked",
-    "the mean of the precision at each hit (over the hits found)",
-    """
-def average_precision_ranked(scores, is_true_positive, n_true):
-    order = np.argsort(-scores, kind='stable')
-    hits = np.asarray(is_true_positive)[order]
-    if not hits.any():
-        return 0.0
-    prec = np.cumsum(hits) / np.arange(1, len(hits) + 1)
-    return float(prec[hits].mean())
-""",
-)
-wrong(
-    "average_precision_ranked",
-    "11-point interpolation",
-    """
-def average_precision_ranked(scores, is_true_positive, n_true):
-    if len(scores) == 0:
-        return 0.0
-    order = np.argsort(-scores, kind='stable')
-    tp = np.cumsum(np.asarray(is_true_positive)[order])
-    rec = tp / n_true
-    prec = tp / np.arange(1, len(tp) + 1)
-    return float(np.mean([prec[rec >= t].max() if (rec >= t).any() else 0.0 for t in np.linspace(0, 1, 11)]))
-""",
+    "voc_ap_difficult", "the caller's scores sorted in place", VOC_TA, VOC_RIGHT_TA, "scores.sort()"
 )
 right(
-    "average_precision_ranked",
-    "a loop with the precision envelope from the right",
+    "voc_ap_difficult",
+    "outcomes 1 / 0 / ignored in rank order, the ignored ones filtered out, the envelope from the right",
     """
-def average_precision_ranked(scores, is_true_positive, n_true):
-    D = len(scores)
-    order = sorted(range(D), key=lambda i: -scores[i])
-    rec, prec, tp = [], [], 0
-    for k, i in enumerate(order, 1):
-        tp += bool(is_true_positive[i])
-        rec.append(tp / n_true); prec.append(tp / k)
-    for k in range(D - 2, -1, -1):
-        prec[k] = max(prec[k], prec[k + 1])
-    ap, last = 0.0, 0.0
-    for r, p in zip(rec, prec):
-        ap += (r - last) * p
-        last = r
-    return ap
+def voc_ap_difficult(boxes, scores, true_boxes, difficult):
+    positives = np.count_nonzero(~difficult)
+    if positives == 0:
+        return np.nan
+    order = np.argsort(-scores, kind="stable")
+    matched = set()
+    outcome = []
+    for d in order:
+        ious = []
+        for t in true_boxes:
+            iw = max(0.0, min(boxes[d][2], t[2]) - max(boxes[d][0], t[0]))
+            ih = max(0.0, min(boxes[d][3], t[3]) - max(boxes[d][1], t[1]))
+            union = (boxes[d][2] - boxes[d][0]) * (boxes[d][3] - boxes[d][1]) + (t[2] - t[0]) * (t[3] - t[1])
+            ious.append(iw * ih / (union - iw * ih))
+        g = int(np.argmax(ious))
+        if ious[g] < 0.5:
+            outcome.append(0)
+        elif difficult[g]:
+            outcome.append(None)
+        elif g in matched:
+            outcome.append(0)
+        else:
+            matched.add(g)
+            outcome.append(1)
+    hits = np.array([o for o in outcome if o is not None], dtype=float)
+    if hits.size == 0:
+        return 0.0
+    precision = np.cumsum(hits) / np.arange(1, hits.size + 1)
+    for k in range(hits.size - 2, -1, -1):
+        precision[k] = max(precision[k], precision[k + 1])
+    return float(np.dot(hits, precision) / positives)
 """,
 )
 
