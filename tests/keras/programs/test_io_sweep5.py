@@ -295,6 +295,8 @@ seen = (np.asarray(encode(np.array([[0], [2]]))).tolist(), np.asarray(bins(np.ar
     + REPORT
 )
 
+# (the metrics are named: Keras numbers an unnamed Precision "precision_1" when another was made
+# earlier in the process, which depends on the tests that ran before in the worker)
 METRICS_STANDALONE = (
     """
 import numpy as np
@@ -318,7 +320,8 @@ seen = (round(first, 5), round(float(acc.result()), 5), round(float(mse.result()
         round(float(cat.result()), 5), round(loss_value, 4), mae_value, acc.name, mse.name, cat.name)
 model = keras.Sequential([keras.Input((4,)), layers.Dense(6, activation="relu"), layers.Dense(1, activation="sigmoid")])
 model.compile(optimizer="adam", loss="binary_crossentropy",
-              metrics=[keras.metrics.BinaryAccuracy(name="acc"), keras.metrics.Precision(), keras.metrics.Recall()])
+              metrics=[keras.metrics.BinaryAccuracy(name="acc"), keras.metrics.Precision(name="precision"),
+                       keras.metrics.Recall(name="recall")])
 rng = np.random.default_rng(8)
 x = rng.normal(size=(64, 4)).astype("float32")
 y = (x[:, :1] > 0).astype("float32")
