@@ -127,3 +127,32 @@ def test_the_task_states_the_dtypes_of_its_contract(exercise):
         assert re.search(r"\bints?\b|integer", text), f"{exercise.name}: the task should say int"
     if any(d.startswith("like:") for d in dtypes):
         assert "dtype of" in text, f"{exercise.name}: the task should say the output has its input's dtype"
+
+
+def _int_kind(value) -> str | None:
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return "an int"
+    if isinstance(value, np.ndarray) and value.dtype.kind in "iu":
+        return "an int array"
+    if isinstance(value, (list, tuple)) and value and all(_int_kind(v) == "an int" for v in value):
+        return "a list of ints"
+    return None
+
+
+@pytest.mark.parametrize("exercise", _compared(), ids=lambda e: e.name)
+def test_the_task_names_only_int_arguments_that_exist(exercise):
+    """No boilerplate about ints the exercise does not take: each argument the task calls an
+    int is one in every case, and the generic "sizes, counts, labels and lengths" is gone."""
+    text = " ".join(_task_texts().get(exercise.name, "").split())
+    assert "sizes, counts, labels and lengths" not in text, exercise.name
+    named = set(re.findall(r"`(\w+)`(?= is an int| is a list of ints)", text))
+    listed = re.search(r"((?:`\w+`, )*`\w+` and `\w+`) are ints", text)
+    if listed:
+        named |= set(re.findall(r"`(\w+)`", listed.group(1)))
+    for seed in SEEDS:
+        for case in exercise.make_cases(registry.rng_for(exercise.name, seed)):
+            names = _arg_names(exercise, case)
+            for name in named:
+                if name in names:
+                    value = case.args[names.index(name)]
+                    assert _int_kind(value), f"{exercise.name}: the task calls `{name}` an int"
