@@ -99,36 +99,45 @@ function_exercise(
 )
 
 
-# ---------------------------------------------------------------- the forward process from betas
-def q_sample_from_betas(betas, x0, t, noise):
-    """x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) noise, alpha_bar_t = prod_{s <= t} (1 - beta_s).
+# ---------------------------------------------------------------- a jump along the forward process
+def q_jump_from_betas(betas, x_s, s, t, noise):
+    """x_t drawn from q(x_t | x_s) in one go: x_t = sqrt(k) x_s + sqrt(1 - k) noise.
 
-    betas (T,); x0 and noise (N, ...); t (N,) integer steps in [0, T) (numbered from 0).
-    Returns (x_t, alpha_bar) with alpha_bar (N,) the value used for each row."""
-    alpha_bar = np.cumprod(1.0 - betas)[t]
+    The one-step process is x_r = sqrt(1 - beta_r) x_{r-1} + sqrt(beta_r) eps_r (steps from 0,
+    x_{-1} clean), so k = prod_{r = s+1}^{t} (1 - beta_r) = alpha_bar_t / alpha_bar_s.
+    betas (T,); x_s and noise (N, ...); s (N,) in [-1, T-1), t (N,) with s < t < T.
+    Returns (x_t, keep) with keep (N,) the k used for each row."""
+    alpha_bar = np.concatenate([[1.0], np.cumprod(1.0 - betas)])  # alpha_bar[r + 1] for step r
+    keep = alpha_bar[t + 1] / alpha_bar[s + 1]
     # the size named, not -1: NumPy infers any negative size, so -1 -> -2 would not show
-    shape = (x0.shape[0],) + (1,) * (x0.ndim - 1)
-    x_t = np.sqrt(alpha_bar).reshape(shape) * x0 + np.sqrt(1.0 - alpha_bar).reshape(shape) * noise
-    return x_t, alpha_bar
+    shape = (x_s.shape[0],) + (1,) * (x_s.ndim - 1)
+    x_t = np.sqrt(keep).reshape(shape) * x_s + np.sqrt(1.0 - keep).reshape(shape) * noise
+    return x_t, keep
 
 
-def _with_alpha_bar(alpha_bar, x0, noise, noise_weight=np.sqrt):
-    shape = (-1,) + (1,) * (x0.ndim - 1)
-    return np.sqrt(alpha_bar).reshape(shape) * x0 + noise_weight(1.0 - alpha_bar).reshape(
-        shape
-    ) * noise, alpha_bar
+def _jump_with(keep, x_s, noise, noise_weight=np.sqrt):
+    shape = (-1,) + (1,) * (x_s.ndim - 1)
+    return np.sqrt(keep).reshape(shape) * x_s + noise_weight(1.0 - keep).reshape(shape) * noise, keep
 
 
-def _qs_cases(rng):
+def _cumulative(betas):
+    return np.concatenate([[1.0], np.cumprod(1.0 - betas)])
+
+
+def _jump_cases(rng):
     cases = []
-    for steps, shape in ((10, (4, 1, 2, 3)), (25, (5, 6)), (1000, (3, 2))):
+    for steps, shape in ((10, (5, 1, 2, 3)), (25, (6, 4)), (1000, (4, 2))):
         betas = np.sort(rng.uniform(0.01, 0.3, steps)) if steps < 1000 else np.linspace(1e-4, 0.02, steps)
-        t = rng.integers(0, steps, size=shape[0])
-        t[0], t[-1] = 0, steps - 1  # the first and the last step
+        s = rng.integers(-1, steps - 1, size=shape[0])
+        t = np.minimum(s + 1 + rng.integers(0, steps, size=shape[0]), steps - 1)
+        s[0], t[0] = -1, steps - 1  # from the clean image to the last step
+        s[1], t[1] = steps // 2, steps // 2 + 1  # a single step
+        s[2], t[2] = -1, 0  # the first step alone
         cases.append(
             Case(
-                (betas, rng.standard_normal(shape), t, rng.standard_normal(shape)),
-                label=f"T = {steps} increasing betas, x0 of shape {shape}, steps 0 and T-1 among t"
+                (betas, rng.standard_normal(shape), s, t, rng.standard_normal(shape)),
+                label=f"T = {steps} increasing betas, x_s of shape {shape}; jumps from the clean image "
+                "(s = -1) to T-1 and to 0, one single step, others of random length"
                 + (" (DDPM's linear schedule)" if steps == 1000 else ""),
             )
         )
@@ -136,27 +145,34 @@ def _qs_cases(rng):
 
 
 function_exercise(
-    "q_sample_from_betas",
+    "q_jump_from_betas",
     CHAPTER,
     2,
-    "q_sample_from_betas",
-    "The forward process in closed form from a raw schedule of betas",
-    _qs_cases,
-    q_sample_from_betas,
-    ("x_t", "alpha_bar"),
+    "q_jump_from_betas",
+    "A jump along the forward process, q(x_t | x_s), from a raw schedule of betas",
+    _jump_cases,
+    q_jump_from_betas,
+    ("x_t", "keep"),
     mistakes=(
         (
-            "alpha_bar is the product of the alphas up to and including step t, not the single "
-            "alpha_t = 1 - beta_t",
-            lambda b, x0, t, e: _with_alpha_bar((1.0 - b)[t], x0, e),
+            "the jump keeps the factors of the steps after s only: from s+1 to t, not from 0 to t "
+            "(x_s has already been through steps 0 to s)",
+            lambda b, x, s, t, e: _jump_with(_cumulative(b)[t + 1], x, e),
         ),
         (
-            "off by one step: the product runs over s <= t, so step 0 already holds the factor 1 - beta_0",
-            lambda b, x0, t, e: _with_alpha_bar(np.concatenate([[1.0], np.cumprod(1.0 - b)])[t], x0, e),
+            "off by one step: step s is already behind x_s, so the product starts at s+1 and ends "
+            "with step t included",
+            lambda b, x, s, t, e: _jump_with(_cumulative(b)[t + 1] / _cumulative(b)[np.maximum(s, 0)], x, e),
         ),
         (
-            "the noise's weight is a standard deviation, sqrt(1 - alpha_bar), not the variance 1 - alpha_bar",
-            lambda b, x0, t, e: _with_alpha_bar(np.cumprod(1.0 - b)[t], x0, e, noise_weight=lambda v: v),
+            "the signal's weight over the jump is a ratio alpha_bar_t / alpha_bar_s, not a difference",
+            lambda b, x, s, t, e: _jump_with(1.0 - (_cumulative(b)[s + 1] - _cumulative(b)[t + 1]), x, e),
+        ),
+        (
+            "the noise's weight is a standard deviation, sqrt(1 - k), not the variance 1 - k",
+            lambda b, x, s, t, e: _jump_with(
+                _cumulative(b)[t + 1] / _cumulative(b)[s + 1], x, e, noise_weight=lambda v: v
+            ),
         ),
     ),
     forbids=("minidl.gallery.diffusion",),
@@ -267,7 +283,7 @@ declare_edges(
     },
 )
 declare_edges(
-    "q_sample_from_betas",
+    "q_jump_from_betas",
     ("size_one", "non_square", "repeated_indices", "long_sequence"),
     {"empty": "a schedule has at least one step, and the batch at least one sample"},
 )

@@ -5919,36 +5919,51 @@ def gaussian_kl_general(mu_q, logvar_q, mu_p, logvar_p):
 """,
 )
 
-_Q_SAMPLE = """
-def q_sample_from_betas(betas, x0, t, noise):
-    alpha_bar = {alpha_bar}
-    shape = (-1,) + (1,) * (x0.ndim - 1)
-    ab = alpha_bar.reshape(shape)
-    return np.sqrt(ab) * x0 + {noise_weight} * noise, alpha_bar
+_Q_JUMP = """
+def q_jump_from_betas(betas, x_s, s, t, noise):
+    alpha_bar = np.concatenate([[1.0], np.cumprod(1.0 - betas)])
+    keep = {keep}
+    shape = (-1,) + (1,) * (x_s.ndim - 1)
+    k = keep.reshape(shape)
+    return np.sqrt(k) * x_s + {noise_weight} * noise, keep
 """
-_Q_RIGHT = dict(alpha_bar="np.cumprod(1.0 - betas)[t]", noise_weight="np.sqrt(1.0 - ab)")
+_Q_RIGHT = dict(keep="alpha_bar[t + 1] / alpha_bar[s + 1]", noise_weight="np.sqrt(1.0 - k)")
 wrong_variants(
-    "q_sample_from_betas",
-    _Q_SAMPLE,
+    "q_jump_from_betas",
+    _Q_JUMP,
     _Q_RIGHT,
     (
-        ("alpha_t instead of the product alpha_bar_t", dict(alpha_bar="(1.0 - betas)[t]")),
+        ("the whole way from the clean image: alpha_bar_t", dict(keep="alpha_bar[t + 1]")),
         (
-            "the product stops one step early",
-            dict(alpha_bar="np.concatenate([[1.0], np.cumprod(1.0 - betas)])[t]"),
+            "the product starts at step s, one too early",
+            dict(keep="alpha_bar[t + 1] / alpha_bar[np.maximum(s, 0)]"),
         ),
-        ("the noise weighted by the variance", dict(noise_weight="(1.0 - ab)")),
-        ("the product of the betas", dict(alpha_bar="1.0 - np.cumprod(betas)[t]")),
+        ("the product stops before step t", dict(keep="alpha_bar[t] / alpha_bar[s + 1]")),
+        ("a difference instead of a ratio", dict(keep="1.0 - (alpha_bar[s + 1] - alpha_bar[t + 1])")),
+        ("the ratio upside down", dict(keep="np.minimum(alpha_bar[s + 1] / alpha_bar[t + 1], 1.0)")),
+        ("the noise weighted by the variance", dict(noise_weight="(1.0 - k)")),
+        ("alpha_t of the last step alone", dict(keep="(1.0 - betas)[t]")),
     ),
 )
 right(
-    "q_sample_from_betas",
-    "alpha_bar through logarithms, the noise's weight from the identity ab + (1 - ab) = 1",
+    "q_jump_from_betas",
+    "the product of the alphas between the two steps, one row at a time",
     """
-def q_sample_from_betas(betas, x0, t, noise):
-    alpha_bar = np.exp(np.cumsum(np.log1p(-betas)))[t]
-    rows = alpha_bar[(...,) + (None,) * (x0.ndim - 1)]
-    return rows**0.5 * x0 + (1.0 - rows) ** 0.5 * noise, alpha_bar
+def q_jump_from_betas(betas, x_s, s, t, noise):
+    keep = np.array([np.prod(1.0 - betas[a + 1 : b + 1]) for a, b in zip(s, t)])
+    rows = keep[(...,) + (None,) * (x_s.ndim - 1)]
+    return rows**0.5 * x_s + (1.0 - rows) ** 0.5 * noise, keep
+""",
+)
+right(
+    "q_jump_from_betas",
+    "through logarithms: a difference of cumulative sums",
+    """
+def q_jump_from_betas(betas, x_s, s, t, noise):
+    logs = np.concatenate([[0.0], np.cumsum(np.log1p(-betas))])
+    keep = np.exp(logs[t + 1] - logs[s + 1])
+    rows = keep.reshape((-1,) + (1,) * (x_s.ndim - 1))
+    return np.sqrt(rows) * x_s + np.sqrt(1.0 - rows) * noise, keep
 """,
 )
 
