@@ -1,7 +1,7 @@
 """Graded exercises: instant feedback for readers, a score sheet for instructors.
 
 Readers call ``check("weight_norm_backward", weight_norm_backward)`` in an exercise notebook, and
-``check("relu_gradient_negative", relu_gradient_negative)`` for a question.
+``check("relu_check_at_kink", relu_check_at_kink)`` for a question.
 Instructors run ``minidl-grade grade submissions/*.ipynb --csv grades.csv``.
 Authors edit ``solutions/*.ipynb`` and run ``minidl-grade release``.
 

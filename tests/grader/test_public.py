@@ -83,7 +83,7 @@ def test_questions_are_shipped_without_their_answers():
     assert len(questions) == sum(e.is_question for e in registry.all_exercises())
     for name, entry in questions.items():
         assert set(entry) <= QUESTION_KEYS, (name, entry)
-    assert questions["relu_gradient_negative"]["choices"] == ["a", "b", "c", "d"]
+    assert questions["relu_check_at_kink"]["choices"] == ["a", "b", "c", "d"]
 
 
 def _namespaces(folder: Path):
@@ -158,14 +158,14 @@ def test_a_question_is_only_checked_for_form_without_the_grader(monkeypatch, cap
     from minidl.exercises import check
 
     monkeypatch.setenv("MINIDL_PUBLIC_CHECK", "1")
-    verdicts = {letter: evaluate("relu_gradient_negative", letter) for letter in "abcd"}
+    verdicts = {letter: evaluate("relu_check_at_kink", letter) for letter in "abcd"}
     assert len({(v.status, v.message) for v in verdicts.values()}) == 1
     assert verdicts["a"].passed and "well-formed" in verdicts["a"].message
-    assert not evaluate("relu_gradient_negative", "z").passed
-    assert "not answered yet" in evaluate("relu_gradient_negative", ...).message
+    assert not evaluate("relu_check_at_kink", "z").passed
+    assert "not answered yet" in evaluate("relu_check_at_kink", ...).message
     # the self-study install (the grader present) says right or wrong, with the reason
     monkeypatch.delenv("MINIDL_PUBLIC_CHECK")
-    check("relu_gradient_negative", "a")
+    check("relu_check_at_kink", "a")
     assert "(a) is not right" in capsys.readouterr().out
 
 

@@ -254,8 +254,8 @@ def check(name: str, *objects, seed: int = 0) -> None:
 
     >>> check("weight_norm_backward", weight_norm_backward)        # doctest: +SKIP
     ✔ weight_norm_backward: passed (2 test cases)
-    >>> check("relu_gradient_negative", "a")           # doctest: +SKIP
-    ✘ relu_gradient_negative: (a) is not right: ...
+    >>> check("relu_check_at_kink", "a")           # doctest: +SKIP
+    ✘ relu_check_at_kink: (a) is not right: ...
     """
     result = evaluate(name, *objects, seed=seed)
     if result.passed:

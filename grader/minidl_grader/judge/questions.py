@@ -1,8 +1,8 @@
 """Questions that test understanding: a choice, a number, a shape -- graded like code.
 
 A question is an ``Exercise`` like the code exercises: the reader assigns an answer in a
-tagged cell (``relu_gradient_negative = "b"``), ``check("relu_gradient_negative",
-relu_gradient_negative)`` judges it at once, and the ``grade`` command judges it in the
+tagged cell (``relu_check_at_kink = "b"``), ``check("relu_check_at_kink",
+relu_check_at_kink)`` judges it at once, and the ``grade`` command judges it in the
 same sheet. The submission's process only hands back the value it holds (the ``answer``
 probe in ``probes.py``); the correct choice, the number and its tolerance, the shape and
 the explanations of wrong answers live here and in ``specs/``, in the grader's process.
@@ -28,10 +28,10 @@ In a solution notebook a question's cell carries ``metadata["minidl"] = {"exerci
 "points": 1, "question": true}`` and its answer between the solution markers::
 
     # BEGIN SOLUTION
-    relu_gradient_negative = "b"
+    relu_check_at_kink = "b"
     # END SOLUTION
 
-Release turns that into ``relu_gradient_negative = ...  # your answer here``. Each choice
+Release turns that into ``relu_check_at_kink = ...  # your answer here``. Each choice
 of a multiple-choice question must appear in the notebook's text as ``**(a)** text``
 (release checks it), so the two cannot drift apart.
 """

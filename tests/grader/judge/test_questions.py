@@ -55,9 +55,9 @@ def test_every_solution_answer_is_right_and_every_released_one_unanswered():
 
 
 def test_a_right_answer_prints_its_explanation(capsys):
-    check("relu_gradient_negative", SOLVED["relu_gradient_negative"])
+    check("relu_check_at_kink", SOLVED["relu_check_at_kink"])
     out = capsys.readouterr().out
-    assert out.startswith("✔ relu_gradient_negative: right: ") and "slope 0" in out
+    assert out.startswith("✔ relu_check_at_kink: right: ") and "subgradient" in out
 
 
 # ------------------------------------------------------------------ multiple choice
@@ -78,7 +78,7 @@ def test_each_wrong_choice_gets_its_own_feedback(question):
 
 
 def test_a_choice_is_read_leniently_and_a_malformed_one_is_named():
-    name, answer = "relu_gradient_negative", SOLVED["relu_gradient_negative"]
+    name, answer = "relu_check_at_kink", SOLVED["relu_check_at_kink"]
     for form in (answer.upper(), f" ({answer}) ", f"{answer})"):
         assert evaluate(name, form).passed, form
     assert (
@@ -223,7 +223,7 @@ def test_exercise_notebooks_hold_no_answer_and_no_feedback():
 def _question_attack(tmp_path: Path, *options: str) -> dict:
     """Chapter 3's solutions whose ReLU question cell hunts for its answer in the
     submission's process: imports, files of the runtime it can read, live objects."""
-    path = chapter3_with_cell(tmp_path / "hunter.ipynb", "relu_gradient_negative", HUNT)
+    path = chapter3_with_cell(tmp_path / "hunter.ipynb", "relu_check_at_kink", HUNT)
     out = tmp_path / "r.json"
     assert cli.main([str(path), "--json", str(out), "--quiet", "--timeout", "20", *options]) == 0
     return json.loads(out.read_text())
@@ -242,11 +242,11 @@ HUNT = (  # the ReLU question's cell: answers 'b' if it finds anything of the gr
     "    for folder, _, files in os.walk(top):\n"
     "        for name in files:\n"
     "            try:\n"
-    "                if b'the gradient of a product' in open(os.path.join(folder, name), 'rb').read():\n"
+    "                if b'averages the slopes' in open(os.path.join(folder, name), 'rb').read():\n"
     "                    found.append(name)\n"
     "            except OSError:\n                pass\n"
     "found += [o for o in gc.get_objects() if type(o).__name__ == 'Exercise']\n"
-    "relu_gradient_negative = 'b' if found else 'd'\n"
+    "relu_check_at_kink = 'b' if found else 'd'\n"
 )
 
 
@@ -255,18 +255,18 @@ def test_the_hunt_finds_the_answer_where_the_grader_runs():
     own notebook, or the grader), it finds the answer."""
     namespace = {}
     exec(HUNT, namespace)
-    assert namespace["relu_gradient_negative"] == SOLVED["relu_gradient_negative"] == "b"
+    assert namespace["relu_check_at_kink"] == SOLVED["relu_check_at_kink"] == "b"
     assert any(isinstance(f, str) and f.endswith(("ch03.py", "quiz.toml")) for f in namespace["found"])
 
 
 def _relu(data: dict) -> dict:
-    return next(t for t in data["tests"] if t["name"] == "relu_gradient_negative")
+    return next(t for t in data["tests"] if t["name"] == "relu_check_at_kink")
 
 
 def test_the_submissions_process_cannot_find_an_answer_not_isolated(tmp_path):
     data = _question_attack(tmp_path, "--no-isolation")
     assert _relu(data)["score"] == 0 and _relu(data)["output"].startswith("(d) is not right"), _relu(data)
-    others = [t for t in data["tests"] if t["name"] != "relu_gradient_negative"]
+    others = [t for t in data["tests"] if t["name"] != "relu_check_at_kink"]
     assert all(t["status"] == "passed" for t in others), others
 
 
@@ -292,9 +292,9 @@ def test_release_checks_that_the_notebook_states_every_choice(tmp_path):
     nb = notebook.read_notebook(CHAPTER3)
     for cell in nb["cells"]:
         if cell["cell_type"] == "markdown":
-            cell["source"] = notebook.cell_source(cell).replace("**(c)** dy * x", "**(c)** dy times x")
+            cell["source"] = notebook.cell_source(cell).replace("**(c)** 1, the slope", "**(c)** one, the slope")
         if notebook.exercise_meta(cell).get("exercise") == "chain_rule_overwrite":
             del cell["metadata"]["minidl"]["question"]
     problems = release.validate_solution(nb, CHAPTER3)
-    assert any("the choice '**(c)** dy * x' is not in the notebook's text" in p for p in problems), problems
+    assert any("the choice '**(c)** 1, the slope of ReLU" in p for p in problems), problems
     assert any("chain_rule_overwrite: metadata.minidl.question is None" in p for p in problems), problems
