@@ -308,8 +308,10 @@ def report(thresholds: dict, honest: list, made: list) -> str:
         f"{len(thresholds['formulaic'])} exercises) {classes['formulaic']:.2f}, the other "
         f"{len(thresholds['exercises']) - len(thresholds['formulaic'])} {classes['long']:.2f}; raised "
         "on their own answers: "
-        + ", ".join(f"`{e}` {t:.2f}" for e, t in sorted(raised.items()))
-        + " (1.01: never reported).",
+        + ", ".join(
+            f"`{e}` {t:.2f}" + (" (never reported)" if t > 1 else "") for e, t in sorted(raised.items())
+        )
+        + ".",
         "",
         "| half | honest pairs | false positives | copies | false negatives | of which too short to compare |",
         "|---|---|---|---|---|---|",
