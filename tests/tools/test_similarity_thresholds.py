@@ -43,6 +43,7 @@ def test_only_independent_assignments_are_swapped():
     assert not tool.independent(write, read)  # an item written is its array written
 
 
+@pytest.mark.slow  # every copy of every solution: about 10 s
 def test_a_pair_of_rewrites_is_in_one_half_only():
     data = tool.corpus()
     pairs = [h for h in data["honest"] if h[1] == "pair"]
