@@ -127,9 +127,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--similarity-threshold",
         type=float,
-        default=similarity.THRESHOLD,
-        help=f"containment from which a pair is reported (default {similarity.THRESHOLD:g}, "
-        "set on measured data: see README.md, 'Similarity')",
+        default=None,
+        help="containment from which a pair is reported, for every exercise (default: each "
+        "exercise's own threshold, set on independent right answers: grader/README.md, "
+        f"'Similarity'; {similarity.THRESHOLD:g} for a private course's exercises)",
     )
     parser.add_argument(
         "--solutions",
@@ -268,7 +269,12 @@ def _similarity(args, submissions: list[Path], contents: list, chapter: str | No
     matches = similarity.compare_batch(answers, solutions, handed_out)
     if args.similarity:
         count = similarity.write_report(args.similarity, matches, args.similarity_threshold)
-        print(f"similarity: {count} pair(s) at or above {args.similarity_threshold:g} in {args.similarity}")
+        limit = (
+            "each exercise's threshold"
+            if args.similarity_threshold is None
+            else f"{args.similarity_threshold:g}"
+        )
+        print(f"similarity: {count} pair(s) at or above {limit} in {args.similarity}")
     return {who: similarity.highest(matches, who) for who in answers}
 
 

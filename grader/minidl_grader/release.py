@@ -121,12 +121,15 @@ def release(
 
 def _pyproject_of_installed(library: Path) -> str:
     """A ``pyproject.toml`` for the copy of an installed minidl (no source tree beside it):
-    its name, version, Python and dependencies from the distribution's metadata (the extras
-    left out), and every file of the copy that is not Python as package data."""
+    its name, version, Python, dependencies (the extras left out) and entry points (the
+    ``minidl`` command) from the distribution's metadata, and every file of the copy that is not Python as package data."""
     from importlib import metadata
 
     meta = metadata.metadata("minidl")
     requires = [r for r in (metadata.requires("minidl") or []) if "extra ==" not in r]
+    groups: dict[str, list[str]] = {}  # the console scripts (``minidl``) and other entry points
+    for entry in metadata.distribution("minidl").entry_points:
+        groups.setdefault(entry.group, []).append(f"{json.dumps(entry.name)} = {json.dumps(entry.value)}")
     data = sorted(
         str(p.relative_to(library))
         for p in library.rglob("*")
@@ -144,6 +147,17 @@ def _pyproject_of_installed(library: Path) -> str:
         f"requires-python = {json.dumps((meta.get_all('Requires-Python') or ['>=3.11'])[0])}",
         f"dependencies = {json.dumps(requires)}",
         "",
+        *(
+            line
+            for group, entries in sorted(groups.items())
+            for line in (
+                "[project.scripts]"
+                if group == "console_scripts"
+                else f"[project.entry-points.{json.dumps(group)}]",
+                *entries,
+                "",
+            )
+        ),
         "[tool.setuptools.packages.find]",
         'include = ["minidl", "minidl.*"]',
         "",

@@ -21,18 +21,26 @@ What every submission receives (the exercise notebook's cell: the ``def`` line, 
 docstring) is the *base*: its hashes are removed from every answer first, as MOSS's
 ``-b`` does. An answer with fewer than ``MIN_FINGERPRINTS`` hashes left is too short to
 tell a copy from the one obvious way of writing it (``return w - lr * dw``), and is not
-compared. ``THRESHOLD`` and the other constants were set on measured data: the published
-solutions against independent rewrites and renamed/reordered copies
-(``tests/grader/test_similarity.py`` measures the false-positive and false-negative
-rates and ``README.md`` states them).
+compared. Before step 1 the cell is rewritten in one spelling (``ast.unparse``: the
+parentheses, quotes and line breaks Python's printer puts), its lines mapped back to the
+cell's for the report.
+
+A pair is reported at or above its exercise's threshold (``threshold``), set per exercise
+on independent right answers (short formulaic exercises have their own baseline) by
+``tools/similarity_thresholds.py``, which writes ``similarity_thresholds.json`` and the
+false-positive and false-negative rates measured on a held-out half (``grader/README.md``,
+"Similarity"). ``THRESHOLD``: the floor of every threshold, and the threshold of an
+exercise the file does not name (a private course's).
 """
 
 from __future__ import annotations
 
 import ast
+import bisect
 import html
 import io
 import itertools
+import json
 import keyword
 import re
 import tokenize
@@ -46,6 +54,8 @@ __all__ = [
     "K",
     "W",
     "THRESHOLD",
+    "THRESHOLDS_FILE",
+    "threshold",
     "MIN_FINGERPRINTS",
     "SOLUTIONS",
     "normalized_tokens",
@@ -58,11 +68,12 @@ __all__ = [
     "write_report",
 ]
 
-# Set on the measured data of tests/grader/grading_similarity_data.py (the README's "Similarity"
-# states the rates): with these, honest pairs reach at most 0.44 and copies at least 0.60.
+# K, W and MIN_FINGERPRINTS were set on tests/grader/grading_similarity_data.py; the
+# thresholds per exercise by tools/similarity_thresholds.py (grader/README.md, "Similarity").
 K = 7  # tokens per k-gram
 W = 6  # k-gram hashes per winnowing window: any common run of W + K - 1 = 12 tokens is found
-THRESHOLD = 0.5  # containment at or above which a pair is reported
+THRESHOLD = 0.5  # the lowest threshold, and that of an exercise not in THRESHOLDS_FILE
+THRESHOLDS_FILE = Path(__file__).with_name("similarity_thresholds.json")
 MIN_FINGERPRINTS = 8  # fewer kept hashes than this (after the base): too short to compare
 SOLUTIONS = "published solution"  # how the published solutions are named in a pair
 
@@ -87,11 +98,11 @@ def normalized_tokens(source: str, depth: int = 0) -> list[tuple[str, int]]:
     ``K`` tokens (``exec("...")``, a solution pasted into a string) is read as that code,
     ``reading.MAX_DEPTH`` strings deep; code Python cannot tokenize (an unclosed bracket)
     gives the tokens read before the problem."""
-    lines = reading.readable_source(source).splitlines(True)
+    text, lines_of = _canonical(reading.readable_source(source))
     tokens: list[tuple[str, int]] = []
     statement_start = True  # a string alone at the start of a statement is a docstring
     try:
-        for tok in tokenize.generate_tokens(io.StringIO("".join(lines)).readline):
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
             if tok.type in _LAYOUT:
                 if tok.type in (tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT):
                     statement_start = True
@@ -101,23 +112,61 @@ def normalized_tokens(source: str, depth: int = 0) -> list[tuple[str, int]]:
             statement_start = False
             code = _python_in_string(tok.string, depth) if tok.type == tokenize.STRING else None
             if code is not None:  # exec("..."): the code's own tokens, on the string's line
-                tokens += [(text, tok.start[0] + line - 1) for text, line in code]
+                tokens += [(word, lines_of(tok.start[0]) + line - 1) for word, line in code]
                 continue
-            if tok.type == tokenize.STRING and "\n" in tok.string:
-                tokens += _source_in_string(tok.string, tok.start[0])  # CUDA C: its own tokens
+            value = _string_value(tok.string) if tok.type == tokenize.STRING else None
+            if value is not None and "\n" in value:  # CUDA C: its own tokens
+                tokens += _source_in_string(value, lines_of(tok.start[0]))
                 continue
             if tok.type == tokenize.NAME:
-                text = tok.string if keyword.iskeyword(tok.string) else "V"
+                word = tok.string if keyword.iskeyword(tok.string) else "V"
             elif tok.type == tokenize.NUMBER:
-                text = "N"
+                word = "N"
             elif tok.type == tokenize.STRING:
-                text = "S"
+                word = "S"
             else:
-                text = tok.string
-            tokens.append((text, tok.start[0]))
+                word = tok.string
+            tokens.append((word, lines_of(tok.start[0])))
     except (tokenize.TokenError, IndentationError, SyntaxError):
         pass
     return tokens
+
+
+def _canonical(source: str):
+    """``(text, lines_of)``: the cell as ``ast.unparse`` writes it (one spelling of every
+    construct: parentheses, quotes, line breaks and comments as Python's own printer puts
+    them, so that ``a, b = x, y`` and ``(a, b) = (x, y)`` are the same tokens), and a
+    function from a line of that text to the line of ``source`` it comes from (the report
+    marks the student's lines). A cell that does not parse is read as it is."""
+    try:
+        tree = ast.parse(source)
+        text = ast.unparse(tree) + "\n"
+        again = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return source, lambda line: line
+    origin: dict[int, int] = {}
+    for new, old in zip(ast.walk(again), ast.walk(tree)):  # the same tree, node for node
+        new_line, old_line = getattr(new, "lineno", None), getattr(old, "lineno", None)
+        if new_line is not None and old_line is not None:
+            origin.setdefault(new_line, old_line)
+    known = sorted(origin)
+
+    def lines_of(line: int) -> int:
+        at = bisect.bisect_right(known, line)
+        return origin[known[at - 1]] + (line - known[at - 1]) if at else line
+
+    return text, lines_of
+
+
+def _string_value(literal: str) -> str | None:
+    """The text a string literal holds (None for an f-string or bytes that are not text)."""
+    try:
+        value = ast.literal_eval(literal)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return value if isinstance(value, str) else None
 
 
 def _python_in_string(literal: str, depth: int) -> list[tuple[str, int]] | None:
@@ -125,13 +174,8 @@ def _python_in_string(literal: str, depth: int) -> list[tuple[str, int]] | None:
     ``K`` tokens of it (prose, a format or a shape does not parse); None otherwise."""
     if depth >= reading.MAX_DEPTH or len(literal) < 2 * K:
         return None
-    try:
-        value = ast.literal_eval(literal)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return None  # an f-string: its contents are not one constant text
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    if not isinstance(value, str) or reading.parse_cell(value) is None:
+    value = _string_value(literal)  # None: an f-string, its contents are not one constant text
+    if value is None or reading.parse_cell(value) is None:
         return None
     found = normalized_tokens(value, depth + 1)
     return found if len(found) >= K else None
@@ -146,11 +190,11 @@ _C_KEYWORDS = {
 }  # fmt: skip
 
 
-def _source_in_string(literal: str, first_line: int) -> list[tuple[str, int]]:
+def _source_in_string(code: str, first_line: int) -> list[tuple[str, int]]:
     tokens = []
-    for match in _C_TOKEN.finditer(literal):
+    for match in _C_TOKEN.finditer(code):
         text = match.group()
-        line = first_line + literal.count("\n", 0, match.start())
+        line = first_line + code.count("\n", 0, match.start())
         if text.startswith(("//", "/*")):
             continue
         if text[0].isalpha() or text[0] == "_":
@@ -159,6 +203,17 @@ def _source_in_string(literal: str, first_line: int) -> list[tuple[str, int]]:
             text = "N"
         tokens.append((text, line))
     return tokens
+
+
+_thresholds: dict[str, float] = {}
+
+
+def threshold(exercise: str) -> float:
+    """The containment at or above which a pair of answers to ``exercise`` is reported: its
+    own (``THRESHOLDS_FILE``; above 1: never), else ``THRESHOLD``."""
+    if not _thresholds:
+        _thresholds.update(json.loads(THRESHOLDS_FILE.read_text(encoding="utf-8"))["exercises"])
+    return _thresholds.get(exercise, THRESHOLD)
 
 
 @dataclass
@@ -298,19 +353,16 @@ def highest(matches: list[Match], who: str) -> str:
 
 
 # ---------------------------------------------------------------------- the report
-def write_report(path, matches: list[Match], threshold: float = THRESHOLD) -> int:
-    """Write the pairs at or above ``threshold`` to ``path`` (``.html``, else Markdown),
-    with their matching lines side by side. Returns how many pairs it lists.
+def write_report(path, matches: list[Match], limit: float | None = None) -> int:
+    """Write the pairs at or above ``limit`` (None: their exercise's ``threshold``) to
+    ``path`` (``.html``, else Markdown), with their matching lines side by side. Returns how
+    many pairs it lists.
 
     Everything a submission controls (its code, its file name) is escaped: HTML by
     ``html.escape``; Markdown inside a fence longer than any run of backticks in it."""
-    flagged = [m for m in matches if m.score >= threshold]
+    flagged = [m for m in matches if m.score >= (threshold(m.exercise) if limit is None else limit)]
     path = Path(path)
-    text = (
-        _html(flagged, threshold)
-        if path.suffix.lower() in (".html", ".htm")
-        else _markdown(flagged, threshold)
-    )
+    text = _html(flagged, limit) if path.suffix.lower() in (".html", ".htm") else _markdown(flagged, limit)
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_text(text, encoding="utf-8")
     temporary.replace(path)
@@ -318,24 +370,28 @@ def write_report(path, matches: list[Match], threshold: float = THRESHOLD) -> in
 
 
 def _summary(m: Match) -> str:
-    return f"{m.exercise}: {m.left} and {m.right}: containment {m.containment:.2f}, jaccard {m.jaccard:.2f}"
-
-
-def _heading(count: int, threshold: float) -> str:
     return (
-        f"{count} pair(s) of answers at or above containment {threshold:.2f} (winnowed token "
+        f"{m.exercise}: {m.left} and {m.right}: containment {m.containment:.2f} "
+        f"(threshold {threshold(m.exercise):.2f}), jaccard {m.jaccard:.2f}"
+    )
+
+
+def _heading(count: int, limit: float | None) -> str:
+    at = "its exercise's threshold" if limit is None else f"containment {limit:.2f}"
+    return (
+        f"{count} pair(s) of answers at or above {at} (winnowed token "
         f"fingerprints, k={K}, w={W}; identifiers, literals and comments normalised away). "
         "Matching lines are marked. A high score is a reason to read both answers, not a verdict."
     )
 
 
-def _html(flagged: list[Match], threshold: float) -> str:
+def _html(flagged: list[Match], limit: float | None) -> str:
     parts = [
         "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>Similarity report</title>",
         "<style>body{font-family:sans-serif}table{border-collapse:collapse;width:100%}"
         "td{vertical-align:top;border:1px solid #ccc;width:50%}pre{margin:0;white-space:pre-wrap}"
         ".same{background:#ffe08a}</style></head><body>",
-        f"<h1>Similarity report</h1><p>{html.escape(_heading(len(flagged), threshold))}</p>",
+        f"<h1>Similarity report</h1><p>{html.escape(_heading(len(flagged), limit))}</p>",
     ]
     for m in flagged:
         parts.append(f"<h2>{html.escape(_summary(m))}</h2><table><tr>")
@@ -376,8 +432,8 @@ def _side_by_side(m: Match, width: int = 60) -> str:
     return "\n".join(rows)
 
 
-def _markdown(flagged: list[Match], threshold: float) -> str:
-    parts = ["# Similarity report", "", _markdown_cell(_heading(len(flagged), threshold)), ""]
+def _markdown(flagged: list[Match], limit: float | None) -> str:
+    parts = ["# Similarity report", "", _markdown_cell(_heading(len(flagged), limit)), ""]
     for m in flagged:
         body = _side_by_side(m)
         fence = _fence(body)

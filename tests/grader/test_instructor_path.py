@@ -182,3 +182,84 @@ def test_gradescope_output_does_not_show_the_seed():
 
     data = report.gradescope_json(SubmissionResult("a.ipynb", "03", seed=987654, isolated=True))
     assert "987654" not in data["output"] and data["extra_data"]["seed"] == 987654
+
+
+def _venv(path: Path) -> Path:
+    """A fresh venv's Python, offline: it sees this environment's packages through a ``.pth``
+    line after its own site-packages (what it installs itself comes first), without running
+    this environment's ``.pth`` files (the editable installs of minidl and its grader)."""
+    import sysconfig
+
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True, timeout=120)
+    python = path / "bin" / "python"
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    Path(site, "zz_this_environment.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    return python
+
+
+def _run(*command, cwd: Path, **kwargs) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    run = subprocess.run(
+        [str(c) for c in command], cwd=cwd, env=env, capture_output=True, text=True, timeout=600, **kwargs
+    )
+    assert run.returncode == 0, (command, run.stdout[-2000:], run.stderr[-3000:])
+    return run
+
+
+@pytest.mark.slow
+def test_a_release_made_by_a_non_editable_install_installs_and_runs_its_readme(tmp_path):
+    """Issue 56: minidl and the grader built into wheels and installed (not editable) in a
+    fresh venv; ``minidl-grade release`` from there (no source tree beside the library:
+    the pyproject.toml comes from the distribution's metadata); then, in another fresh venv,
+    the README's ``pip install`` line in the release folder, and the README's commands:
+    ``jupyter lab`` and the library with its public cases. Offline: the venvs see this
+    environment's packages (numpy, jupyterlab, setuptools) and build without isolation;
+    the same run against the registry (venv without them) is in the issue's note."""
+    import shlex
+
+    wheels, source = tmp_path / "wheels", tmp_path / "source"  # built from a copy: no build/ here
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc", "build", "*.egg-info")
+    for part in ("minidl", "grader/minidl_grader"):
+        shutil.copytree(ROOT / part, source / part, ignore=skip)
+    for part in ("pyproject.toml", "README.md", "grader/pyproject.toml", "grader/README.md"):
+        shutil.copy2(ROOT / part, source / part)
+    _run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", wheels,
+         source, source / "grader", cwd=tmp_path)  # fmt: skip
+    instructor = _venv(tmp_path / "instructor")
+    _run(sys.executable, "-m", "pip", "--python", instructor, "install", "-q", "--no-deps",
+         *sorted(wheels.glob("*.whl")), cwd=tmp_path)  # fmt: skip
+    where = _run(instructor, "-c", "import minidl, minidl_grader; print(minidl.__file__, minidl_grader.__file__)",
+                 cwd=tmp_path).stdout  # fmt: skip
+    assert where.count(str(tmp_path / "instructor")) == 2, where  # the installed copies, not the repository's
+    # the grader's data files are in its wheel: the similarity thresholds per exercise
+    limit = _run(instructor, "-c", "from minidl_grader import similarity; print(similarity.threshold('adam_update'))",
+                 cwd=tmp_path).stdout  # fmt: skip
+    assert float(limit) > 0.5, limit
+    out = tmp_path / "release"
+    _run(instructor.parent / "minidl-grade", "release", "--out", out, "--chapters", "03", cwd=ROOT)
+    pyproject = (out / "pyproject.toml").read_text()
+    assert 'version = "' in pyproject and "[project.scripts]" in pyproject  # made from the metadata
+    readme = (out / "README.md").read_text()
+    (install,) = [
+        line.split("#")[0] for line in readme.splitlines() if line.strip().startswith("pip install")
+    ]
+    words = shlex.split(install)
+    assert words[:3] == ["pip", "install", "."] and "jupyterlab" in words, install
+    assert any(line.strip().startswith("jupyter lab") for line in readme.splitlines())
+    student = _venv(tmp_path / "student")
+    _run(sys.executable, "-m", "pip", "--python", student, *words[1:2], "-q", "--no-build-isolation",
+         *words[2:], cwd=out)  # fmt: skip
+    check = _run(
+        student,
+        "-c",
+        "import os, minidl, minidl.exercises.data as d; print(minidl.__file__, sorted(os.listdir(d.DATA_DIR)))",
+        cwd=tmp_path,
+    ).stdout
+    assert str(tmp_path / "student") in check and "public.npz" in check, check
+    assert (student.parent / "minidl").is_file()  # the library's own command, from its entry point
+    assert _run(student, "-m", "jupyterlab", "--version", cwd=tmp_path).stdout.strip()

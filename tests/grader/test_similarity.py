@@ -1,12 +1,15 @@
 """The similarity report: winnowed fingerprints find copies and leave honest answers alone.
 
-The rates are measured on ``tests/grader/grading_similarity_data.py``: independent rewrites of eight
+The thresholds per exercise, and their rates on a held-out half, are set and measured by
+``tools/similarity_thresholds.py`` (``tests/tools/test_similarity_thresholds.py``). Here the
+rates are measured on ``tests/grader/grading_similarity_data.py``: independent rewrites of eight
 exercises (pairs among them and with the published solution must not be reported) and
 renamed / reordered copies of the solution (each must be reported). The module's
 constants were set on this data; the measured rates are printed (``-s``) and stated in
 README.md.
 """
 
+import ast
 import copy
 import csv
 import itertools
@@ -83,8 +86,8 @@ def measured_rates() -> dict:
         for source in answers:
             match = similarity.compare(similarity.fingerprint(source, HANDED_OUT[exercise]), solution)
             copies.append((exercise, match.score if match else None))
-    false_positives = [h for h in honest if h[1] is not None and h[1] >= similarity.THRESHOLD]
-    false_negatives = [c for c in copies if c[1] is None or c[1] < similarity.THRESHOLD]
+    false_positives = [h for h in honest if h[1] is not None and h[1] >= similarity.threshold(h[0])]
+    false_negatives = [c for c in copies if c[1] is None or c[1] < similarity.threshold(c[0])]
     return {
         "honest pairs": len(honest),
         "honest pairs too short to compare": sum(s is None for _, s in honest),
@@ -101,10 +104,10 @@ def test_measured_rates_no_honest_pair_reported_every_copy_found():
     print("similarity measured:", json.dumps(rates))
     assert rates["honest pairs"] >= 40 and rates["copies"] >= 14
     assert rates["false positives"] == [], rates
-    assert rates["false negatives"] == [], rates
-    # a margin on both sides of the threshold, not a knife edge
-    assert rates["highest honest score"] <= similarity.THRESHOLD - 0.05
-    assert rates["lowest copy score"] >= similarity.THRESHOLD + 0.05
+    # one threshold of 0.5 found every copy here but reported honest students elsewhere (the
+    # README's held-out rates); per exercise, one copy of a formulaic exercise is missed
+    assert [e for e, _ in rates["false negatives"]] == ["linear_regression_gradient"], rates
+    assert rates["highest honest score"] <= min(similarity.threshold(e) for e in HONEST) - 0.05
 
 
 def test_a_short_exercise_is_not_compared_at_all():
@@ -128,7 +131,7 @@ def test_the_batch_pairs_name_the_copy_and_the_matching_lines():
         "carol.ipynb": {"conv2d_input_gradient": HONEST["conv2d_input_gradient"][2].replace("dx", "grad")},
     }
     matches = similarity.compare_batch(answers, SOLUTIONS, HANDED_OUT)
-    flagged = {(m.left, m.right, m.exercise) for m in matches if m.score >= similarity.THRESHOLD}
+    flagged = {(m.left, m.right, m.exercise) for m in matches if m.score >= similarity.threshold(m.exercise)}
     assert flagged == {
         ("alice.ipynb", similarity.SOLUTIONS, "conv2d_input_gradient"),
         ("bob.ipynb", "carol.ipynb", "conv2d_input_gradient"),
@@ -205,10 +208,10 @@ def test_grading_a_batch_fills_the_column_and_writes_the_report(tmp_path):
         and pairs[0].startswith("## adam\\_update: ")
         and "alice.ipynb and published" in pairs[0]
     )
-    assert rows["alice.ipynb"]["similarity"].startswith("0.88 published solution: adam_update")
+    assert rows["alice.ipynb"]["similarity"].startswith("0.89 published solution: adam_update")
     # empty: nothing shared with anyone (a 0.00 names no partner)
     for who in ("bob.ipynb", "carol.ipynb"):
-        assert float((rows[who]["similarity"] or "0").split()[0]) < similarity.THRESHOLD
+        assert float((rows[who]["similarity"] or "0").split()[0]) < similarity.threshold("adam_update")
 
 
 def test_a_renamed_cuda_kernel_is_found():
@@ -219,7 +222,7 @@ def test_a_renamed_cuda_kernel_is_found():
     assert renamed != source
     base = HANDED_OUT["bias_relu_cuda"]
     match = similarity.compare(similarity.fingerprint(renamed, base), similarity.fingerprint(source, base))
-    assert match is not None and match.score >= similarity.THRESHOLD
+    assert match is not None and match.score >= similarity.threshold("bias_relu_cuda")
 
 
 @pytest.mark.parametrize(
@@ -239,9 +242,41 @@ def test_a_solution_inside_a_string_or_a_magic_is_compared(wrap):
         base = HANDED_OUT[exercise]
         solution = similarity.fingerprint(SOLUTIONS[exercise], base)
         match = similarity.compare(similarity.fingerprint(wrap(SOLUTIONS[exercise]), base), solution)
-        assert match is not None and match.score >= similarity.THRESHOLD, (exercise, match)
+        assert match is not None and match.score >= similarity.threshold(exercise), (exercise, match)
 
 
 def test_prose_and_messages_in_strings_stay_one_token():
     source = 'raise ValueError("expected x of shape (N, D), got something else entirely")\n'
     assert [t for t, _ in similarity.normalized_tokens(source)] == ["raise", "V", "(", "S", ")"]
+
+
+def test_one_spelling_parentheses_quotes_and_line_breaks_change_nothing():
+    """A formatter's rewrite (``return (a, b)``, a tuple in brackets, another line break) was
+    a different run of tokens: the cell is read as ``ast.unparse`` writes it."""
+    a = "def f(x, y):\n    p, q = x + 1, y * 2\n    return p, q\n"
+    b = "def f(x, y):\n    (p, q) = (x + 1,\n              y * 2)\n    return (p, q)\n"
+    assert [t for t, _ in similarity.normalized_tokens(a)] == [t for t, _ in similarity.normalized_tokens(b)]
+    # the lines are the cell's own: the report marks the student's lines
+    assert [line for _, line in similarity.normalized_tokens(b)][-3:] == [4, 4, 4]
+
+
+def test_cuda_source_on_one_line_is_read_as_c():
+    """A kernel's source written with newline escapes (one line) was one string token."""
+    source, base = SOLUTIONS["bias_relu_cuda"], HANDED_OUT["bias_relu_cuda"]
+    one_line = ast.unparse(ast.parse(source))  # every multi-line string on one line
+    assert '"""' not in one_line
+    match = similarity.compare(similarity.fingerprint(one_line, base), similarity.fingerprint(source, base))
+    assert match is not None and match.score == 1.0
+
+
+def test_thresholds_are_per_exercise_and_a_private_exercise_gets_the_floor():
+    assert similarity.threshold("a private course's exercise") == similarity.THRESHOLD
+    values = {similarity.threshold(e) for e in SOLUTIONS}
+    assert len(values) > 2 and min(values) >= similarity.THRESHOLD
+
+
+def test_the_report_flags_each_pair_at_its_exercises_threshold(tmp_path):
+    pair = similarity.Match("adam_update", "a.ipynb", "b.ipynb", containment=0.6, jaccard=0.5)
+    assert 0.6 < similarity.threshold("adam_update")
+    assert similarity.write_report(tmp_path / "r.md", [pair]) == 0
+    assert similarity.write_report(tmp_path / "r.md", [pair], 0.5) == 1

@@ -165,7 +165,7 @@ def test_setup_installs_the_dependencies_of_minidl_and_of_the_grader(autograder)
         assert f"{name}=={metadata.version(name)}" in words, (name, words)
 
 
-def test_the_package_passes_seed_memory_and_budget_on(tmp_path):
+def test_the_package_passes_seed_memory_timeout_and_budget_on(tmp_path):
     """Before, each upload drew a new seed, and the limits were the defaults."""
     from minidl_grader.reports import gradescope
 
@@ -182,6 +182,8 @@ def test_the_package_passes_seed_memory_and_budget_on(tmp_path):
                 "2",
                 "--budget",
                 "300",
+                "--timeout",
+                "45",
             ]
         )
         == 0
@@ -189,3 +191,4 @@ def test_the_package_passes_seed_memory_and_budget_on(tmp_path):
     with zipfile.ZipFile(tmp_path / "a.zip") as archive:
         script = archive.read("run_autograder").decode()
     assert "--seed 1234 --memory 2 --budget 300 " in script
+    assert "--timeout 45 " in script
