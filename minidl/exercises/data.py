@@ -129,7 +129,7 @@ def write(index: dict, arrays: dict[str, np.ndarray], folder: Path = DATA_DIR) -
     return paths
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load(folder: Path = DATA_DIR) -> tuple[dict, dict]:
     """``(index, arrays)`` of the public data (read once). ``FileNotFoundError`` if it was
     never generated."""
