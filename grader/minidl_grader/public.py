@@ -5,9 +5,13 @@ For every exercise of the registry it writes into ``minidl/exercises/data/`` (se
 (``function_exercise``, or any exercise that says what it compares: ``Exercise.public``),
 its *visible* cases drawn at ``PUBLIC_SEED`` -- the arguments,
 the reference's outputs, the outputs of each listed mistake, the constants that explain a
-scaled answer -- computed here, in the grader; for any other code exercise (Numba and CUDA
-kernels, models) only why it has none; for a question its kind and, for a multiple choice,
-the letters: never the answer.
+scaled answer -- computed here, in the grader. An exercise judged otherwise than by its
+outputs (``Exercise.public_kind``: Numba and CUDA kernels, models changed in place, answers
+judged with their inputs after the call, weights judged by what they compute) adds what
+``check()`` needs to judge it that way (``minidl.exercises.probes``) under ``extra``: the
+launch of a kernel, the state of the inputs after the call, the model's expected flags. An
+exercise without ``public`` (a course's own) records only why it has no public case. For a
+question: its kind and, for a multiple choice, the letters: never the answer.
 
 Grading never uses ``PUBLIC_SEED`` (``minidl-grade grade --seed`` refuses it), so what
 ``check()`` reveals is never what is graded.
@@ -61,6 +65,10 @@ def public_data(seed: int = PUBLIC_SEED) -> tuple[dict, dict]:
             cases = exercise.make_cases(registry.rng_for(exercise.name, seed))
             entry["outputs"] = list(exercise.outputs)
             entry["tolerance"] = exercise.tolerance
+            if exercise.public_kind != "call":  # how check() judges the cases
+                entry["judged_as"] = exercise.public_kind
+            if exercise.numba_parallel:  # check() looks for @njit(parallel=True)
+                entry["parallel"] = True
             public_cases: list[dict[str, object]] = []
             entry["cases"] = public_cases
             for case in cases:
@@ -81,6 +89,8 @@ def public_data(seed: int = PUBLIC_SEED) -> tuple[dict, dict]:
                     public_case["exact_zeros"] = True
                 if "outputs" in known:  # the outputs' names, when they depend on the case
                     public_case["outputs"] = list(known["outputs"])
+                if "extra" in known:  # what the exercise's way of judging needs
+                    public_case["extra"] = data.encode(known["extra"], arrays)
                 public_cases.append(public_case)
         exercises[exercise.name] = entry
     return {"seed": seed, "exercises": exercises}, arrays

@@ -8,7 +8,10 @@ on a question says whether the answer is well-formed (one of the letters, a numb
 shape); whether it is right is the grader's to say.
 
 The public cases are data shipped with minidl (``data.py``: inputs, expected outputs, the
-outputs of the usual mistakes), generated from the grader's specs at a public seed. The
+outputs of the usual mistakes), generated from the grader's specs at a public seed; every
+code exercise has some. An exercise judged otherwise than by what it returns (Numba and
+CUDA kernels, models changed in place, inputs judged after the call) is judged as the
+grader's probes do, by ``probes.py`` (a CUDA kernel runs in minidl's CPU emulator). The
 library holds no reference answer and no question's answer; a grade is computed by the
 grader (``grader/``, ``minidl-grade``) on cases drawn with the instructor's seed, which
 no one sees beforehand -- a function that only reproduces the public outputs scores 0.
@@ -42,7 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import data
+from . import data, probes
 from .compare import compare_outputs
 
 __all__ = ["check", "evaluate", "Verdict", "names_used", "forbidden_use", "forbidden_message"]
@@ -52,7 +55,8 @@ _LETTER = re.compile(r"^\(?\s*([a-z])\s*[).]?$")
 
 @dataclass
 class Verdict:
-    """What ``check`` prints: ``status`` is "passed", "failed" or "unchecked" (no public case)."""
+    """What ``check`` prints: ``status`` is "passed", "failed" or "unchecked" (no public case,
+    or what it needs is missing here: Numba, a C++ compiler for the CUDA emulator)."""
 
     name: str
     status: str
@@ -104,6 +108,9 @@ def evaluate(name: str, *objects) -> Verdict:
             "the grader checks it; install it (pip install ./grader) to check it here",
         )
     _, arrays = data.load()
+    if exercise.get("judged_as"):  # a kernel, a model, inputs judged after the call: probes.py
+        status, message = probes.evaluate(exercise, objects[0], arrays)
+        return Verdict(name, status, message)
     functions = dict(zip(entries, objects))
     for number, case in enumerate(exercise["cases"], 1):
         label = case.get("label") or f"case {number}"

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["rel_error", "compare_outputs", "describe_value", "dtype_problem", "TOLERANCE"]
+__all__ = ["rel_error", "compare_outputs", "compare_models", "describe_value", "dtype_problem", "TOLERANCE"]
 
 TOLERANCE = 1e-6
 
@@ -282,3 +282,39 @@ def dtype_problem(name: str, got, expected) -> str | None:
         "u": "indices, counts and tokens are integers",
     }[kind]
     return f"`{name}`: the values are right, but it should be {wanted}, got {found}\n    hint: {hint}"
+
+
+def compare_models(got: dict, expected: dict, what: str = "the weights") -> str | None:
+    """``None`` if a model summary (``probes.model_summary``: every layer's ``trainable``, ``has_params``, ``param_names``, ``params``) has the reference's layers,
+    parameter names and shapes, and ``expected``'s values; else what differs.
+
+    A judge calls this before it reads anything else of the summary, so an emptied
+    ``layer.params`` or a layer removed cannot leave it nothing to compare.
+    """
+    for key in ("params", "has_params", "trainable"):
+        if not isinstance(got.get(key), list) or len(got[key]) != len(expected[key]):
+            return (
+                f"the model should still have its {len(expected['params'])} layers "
+                "(were layers removed or replaced?)"
+            )
+    names = got.get("param_names", expected.get("param_names"))
+    for index, (mine, theirs) in enumerate(zip(got["params"], expected["params"])):
+        wanted = expected.get("param_names", [None] * len(expected["params"]))[index]
+        if wanted is not None and (not isinstance(names, list) or names[index] != wanted):
+            return (
+                f"layer {index}'s parameters should be named {wanted}, found "
+                f"{names[index] if isinstance(names, list) else 'none'} (was `layer.params` "
+                "replaced or emptied?)"
+            )
+        labels = [f"layer {index} {n}" for n in (wanted or range(len(theirs)))]
+        if not isinstance(mine, (tuple, list)) or len(mine) != len(theirs):
+            count = len(mine) if isinstance(mine, (tuple, list)) else describe_value(mine)
+            return (
+                f"layer {index} should have {len(theirs)} parameter(s), found {count} "
+                "(was `layer.params` replaced or emptied?)"
+            )
+        for label, m, t in zip(labels, mine, theirs):
+            problem = compare_outputs(m, t, (label,))
+            if problem:
+                return f"{what}: {problem}"
+    return None

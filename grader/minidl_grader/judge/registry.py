@@ -144,6 +144,10 @@ class Exercise:
     # {"expected": outputs, "mistakes": [(hint, outputs)], "factors": {...}}``, with
     # ``outputs`` (their names) and ``tolerance``; None: no public cases (the grader only)
     public: Callable[[Case], dict] | None = None
+    # how ``check()`` judges those public cases (``minidl.exercises.probes``): "call" (the
+    # outputs compared), or "call_and_inputs", "numba", "cuda", "freeze", "fine_tune",
+    # "relu_network"; ``public(case)`` then adds what that way needs under ``"extra"``
+    public_kind: str = "call"
     outputs: tuple[str, ...] = ()
     tolerance: float = TOLERANCE
     # what computes the asked result (minidl's functions, layer classes, modules): an

@@ -4,12 +4,15 @@ a compiled kernel, run where the submission runs and judged here against a NumPy
 ``numba_exercise`` registers a kernel the "numba" probe calls (is it compiled by Numba?
 then its outputs); ``cuda_exercise`` one the "cuda" probe compiles with the emulator and
 launches (the emulator stops a read or write outside an array; guard values after every
-array catch a write past the output through a plain pointer). Neither has
-public cases: ``check()`` cannot compile or launch the student's kernel the grader's way.
+array catch a write past the output through a plain pointer). Both have public cases:
+``check()`` calls a Numba kernel and looks at what compiled it, and compiles and launches a
+CUDA kernel with minidl's emulator as the probe does (``minidl.exercises.probes``), from
+the reference's outputs and the launch stored as data (``public`` below).
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Callable
 
@@ -56,12 +59,47 @@ OUTSIDE = (
 )
 
 
-def judge_cuda(reference: Callable, name: str, mistakes: tuple = (), outside: dict | None = None) -> Callable:
+# what a CUDA case's ``extra`` says of its launch (the "cuda" probe reads them)
+LAUNCH = ("kernel", "n", "threads", "blocks", "ints", "one_thread_per_element")
+
+
+class CudaJudge:
+    """A ``judge(case, got)`` for a CUDA kernel (``judge_cuda``), with ``public(case)``: what
+    ``check()`` needs to judge the case the same way without the grader."""
+
+    def __init__(self, judge: Callable, public: Callable):
+        self.judge, self.public = judge, public
+
+    def __call__(self, case, got):
+        return self.judge(case, got)
+
+
+def per_case(make: Callable) -> CudaJudge:
+    """A CUDA judge made for each case by ``make(case)`` (a ``judge_cuda`` that depends on the
+    case's shape)."""
+    return CudaJudge(lambda case, got: make(case)(case, got), lambda case: make(case).public(case))
+
+
+def judge_cuda(
+    reference: Callable, name: str, mistakes: tuple = (), outside: dict | None = None
+) -> CudaJudge:
     """The output ``name`` within 1e-6 of ``reference(*case.args)``, after checking that the
     kernel touched no element outside an array (the emulator's message, then ``outside[array]``
     or ``OUTSIDE``), wrote nothing past the output's end, and -- where the case asks for
     ``one_thread_per_element`` -- handled each element in one thread; ``mistakes`` are
     ``(hint, fn)`` as for the reference."""
+
+    def public(case) -> dict:
+        return {
+            "expected": reference(*copy.deepcopy(case.args)),
+            "mistakes": [(hint, fn(*copy.deepcopy(case.args))) for hint, fn in mistakes],
+            "factors": {},
+            "outputs": [name],
+            "extra": {
+                "launch": {key: case.extra[key] for key in LAUNCH if key in case.extra},
+                "outside": {**(outside or {}), "": OUTSIDE},  # "": any other array
+            },
+        }
 
     def judge(case, got):
         if not isinstance(got, dict) or not ("out" in got or "out_of_bounds" in got):
@@ -86,7 +124,7 @@ def judge_cuda(reference: Callable, name: str, mistakes: tuple = (), outside: di
         wrong = [(hint, fn(*case.args)) for hint, fn in mistakes]
         return compare_outputs(got["out"], expected, (name,), wrong, tolerance=1e-6)
 
-    return judge
+    return CudaJudge(judge, public)
 
 
 def kernel_exercise(
@@ -111,6 +149,8 @@ def kernel_exercise(
     exercise.needs = ("numba",) if probe == "numba" else ()
     exercise.forbids, exercise.catches, exercise.numba_parallel = tuple(forbids), tuple(catches), parallel
     exercise.edges, exercise.not_applicable = tuple(edges), dict(not_applicable or {})
+    exercise.public = getattr(judge, "public", None)  # a CudaJudge's, or numba_exercise's
+    exercise.public_kind = probe
     return register(exercise)
 
 
@@ -145,7 +185,16 @@ def numba_exercise(
             *catches,
         )
     judge = judge_numba(reference, outputs, mistakes, dtype_of)
-    return kernel_exercise(
+
+    def public(case) -> dict:
+        known = {
+            "expected": reference(*copy.deepcopy(case.args)),
+            "mistakes": [(hint, fn(*copy.deepcopy(case.args))) for hint, fn in mistakes],
+            "factors": {},
+        }
+        return {**known, "extra": {"dtype_of": dtype_of}} if dtype_of is not None else known
+
+    exercise = kernel_exercise(
         name,
         chapter,
         points,
@@ -160,6 +209,8 @@ def numba_exercise(
         edges,
         not_applicable,
     )
+    exercise.public, exercise.outputs = public, tuple(outputs)
+    return exercise
 
 
 # A CUDA C kernel in the string ``entry``: ``cuda_exercise(name, chapter, points, entry, title,

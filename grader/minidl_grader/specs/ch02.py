@@ -313,15 +313,38 @@ def _judge_parity(case, got):
     wrong = x[np.abs(out - target) > 1e-3 * scale]
     hint = ""
     if n > 2 and np.all(np.abs(out[x.sum(axis=1) <= 2] - target[x.sum(axis=1) <= 2]) <= 1e-6 * scale):
-        hint = (
-            "\n    hint: right up to two bits on, wrong from three on: the parity keeps turning, "
-            "at every count k = 1, ..., n - 1, so each hidden unit must switch on at its own count"
-        )
+        hint = f"\n    hint: {_TURNING}"
     return (
         f"n = {n}: wrong on {len(wrong)} of the {2**n} inputs, the first {wrong[0].astype(int).tolist()} "
         f"(output {out[np.abs(out - target) > 1e-3 * scale][0]:.4g}, parity "
         f"{int(wrong[0].sum()) % 2})" + hint
     )
+
+
+_TURNING = (
+    "right up to two bits on, wrong from three on: the parity keeps turning, "
+    "at every count k = 1, ..., n - 1, so each hidden unit must switch on at its own count"
+)
+
+
+def _public_parity(case) -> dict:
+    """What check() needs: every input, its parity (what the network must output), the
+    weights' shapes, and the inputs whose being right alone points at the usual mistake."""
+    (n,) = case.args
+    x = _all_bit_patterns(n)
+    extra = {
+        "inputs": x.astype(np.uint8),
+        "shapes": {"W1": (n, n), "b1": (n,), "w2": (n,), "b2": ()},
+        "label": f"n = {n}",
+    }
+    if n > 2:
+        extra["hint"] = (x.sum(axis=1) <= 2, _TURNING)
+    return {
+        "expected": (x.sum(axis=1) % 2).astype(np.uint8),
+        "mistakes": [],
+        "factors": {},
+        "extra": extra,
+    }
 
 
 register(
@@ -333,6 +356,9 @@ register(
         title="The parity of n bits with n ReLU units, weights chosen by hand",
         make_cases=lambda rng: [Case((n,), label=f"n = {n}: all {2**n} inputs") for n in (1, 2, 3, 5, 8)],
         judge=_judge_parity,
+        public=_public_parity,
+        public_kind="relu_network",
+        outputs=("W1", "b1", "w2", "b2"),
         forbids=("minidl.nn.layers.Dense", "minidl.training.model.Sequential"),
         equivalent_mutants={
             "parity_by_hand: dtype: *": "the task asks for weights that compute the parity, in any "

@@ -281,11 +281,15 @@ def _directional_cases(rng):
     ]
 
 
-def _judge_directional(case, got):
+_X_MOVED = (
+    "the numbers are right, but x was left changed after the call: move it back "
+    "after each pair of evaluations (x holds a model's weights in a real check)"
+)
+
+
+def _directional_known(case) -> dict:
+    """The expected outputs, the listed mistakes' outputs and the scale that explains one."""
     f, x, grad, directions, *step = case.args
-    if not isinstance(got, dict) or "out" not in got:
-        return "the grader could not read the result"
-    x_after = got["args_after"][0] if got.get("args_after") else x
     expected = directional_gradient_check(f, x.copy(), grad, directions, *step)
     wrong = [
         (
@@ -308,14 +312,28 @@ def _judge_directional(case, got):
             )
         )
     factors = {"2 (the central difference divides by 2h)": 2.0}
-    problem = compare_outputs(got["out"], expected, ("numeric", "analytic"), wrong, factors, tolerance=1e-8)
+    return {"expected": expected, "mistakes": wrong, "factors": factors}
+
+
+def _public_directional(case) -> dict:
+    """What check() needs: the outputs, and x as it must be after the call (as it was)."""
+    after = {"arg": 1, "expected": case.args[1].copy(), "tolerance": 1e-12, "problem": _X_MOVED}
+    return {**_directional_known(case), "extra": {"after": [after]}}
+
+
+def _judge_directional(case, got):
+    x = case.args[1]
+    if not isinstance(got, dict) or "out" not in got:
+        return "the grader could not read the result"
+    x_after = got["args_after"][0] if got.get("args_after") else x
+    known = _directional_known(case)
+    problem = compare_outputs(
+        got["out"], known["expected"], ("numeric", "analytic"), known["mistakes"], known["factors"], 1e-8
+    )
     if problem:
         return problem
     if not isinstance(x_after, np.ndarray) or x_after.shape != x.shape or rel_error(x_after, x) > 1e-12:
-        return (
-            "the numbers are right, but x was left changed after the call: move it back "
-            "after each pair of evaluations (x holds a model's weights in a real check)"
-        )
+        return _X_MOVED
     return None
 
 
@@ -329,6 +347,10 @@ register(
         make_cases=_directional_cases,
         judge=_judge_directional,
         probe="call_and_inputs",
+        public=_public_directional,
+        public_kind="call_and_inputs",
+        outputs=("numeric", "analytic"),
+        tolerance=1e-8,
         forbids=("minidl.nn.gradcheck",),
         catches=(
             "the one-sided difference (f(x + hd) - f(x)) / h",

@@ -13,7 +13,7 @@ its numbers are right.
 import numpy as np
 
 from ..judge.registry import Case, declare_edges
-from ._kernels import cuda_exercise, judge_cuda
+from ._kernels import cuda_exercise, judge_cuda, per_case
 
 CHAPTER = "10_gpu_kernels"
 
@@ -92,13 +92,16 @@ def _bias_relu_cases(rng):
     return cases
 
 
-def _judge_bias_relu(case, got):
+def _bias_relu_judge(case):
     x, b = case.args
     shape = case.extra["shape"]
     mistakes = tuple(
         (hint, lambda *_, wrong=wrong: wrong) for hint, wrong in _bias_relu_mistakes(x, b, shape)
     )
-    return judge_cuda(lambda x, b: bias_relu(x, b, shape), "y", mistakes, _OUTSIDE_B)(case, got)
+    return judge_cuda(lambda x, b: bias_relu(x, b, shape), "y", mistakes, _OUTSIDE_B)
+
+
+_judge_bias_relu = per_case(_bias_relu_judge)
 
 
 cuda_exercise(
@@ -146,7 +149,7 @@ def _relu_backward_cases(rng):
     return cases
 
 
-def _judge_relu_backward(case, got):
+def _relu_backward_judge(case):
     dy, x = case.args
     covered = case.extra["threads"] * case.extra["blocks"]
     hints = (
@@ -160,7 +163,10 @@ def _judge_relu_backward(case, got):
             lambda dy, x: (dy * (x >= 0)).astype(np.float32),
         ),
     )
-    return judge_cuda(lambda dy, x: (dy * (x > 0)).astype(np.float32), "dx", hints)(case, got)
+    return judge_cuda(lambda dy, x: (dy * (x > 0)).astype(np.float32), "dx", hints)
+
+
+_judge_relu_backward = per_case(_relu_backward_judge)
 
 
 cuda_exercise(
@@ -289,7 +295,7 @@ def _upsample_cases(rng):
     return cases
 
 
-def _judge_upsample_backward(case, got):
+def _upsample_backward_judge(case):
     shape, factor = case.extra["shape"], case.extra["factor"]
     hints = (
         (
@@ -311,7 +317,10 @@ def _judge_upsample_backward(case, got):
     mistakes = tuple(
         (hint, lambda dy, kw=kw: upsample_backward(dy, shape, factor, **kw)) for hint, kw in hints
     )
-    return judge_cuda(lambda dy: upsample_backward(dy, shape, factor), "dx", mistakes)(case, got)
+    return judge_cuda(lambda dy: upsample_backward(dy, shape, factor), "dx", mistakes)
+
+
+_judge_upsample_backward = per_case(_upsample_backward_judge)
 
 
 cuda_exercise(

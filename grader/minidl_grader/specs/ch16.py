@@ -139,12 +139,9 @@ def _gen_step_cases(rng):
     return cases
 
 
-def _judge_generator_step(case, got):
-    if not isinstance(got, dict) or "out" not in got:
-        return "the grader could not read the result"
-    args = case.args
+def _generator_step_mistakes(args):
     z, Wg, bg, Wd, bd, lr = args
-    wrong = [
+    return [
         (
             "the saturating loss was used; the generator step uses the non-saturating "
             "loss mean(softplus(-logits))",
@@ -155,25 +152,52 @@ def _judge_generator_step(case, got):
             _generator_step(z, Wg, bg, Wd, bd, -lr, saturating=False),
         ),
     ]
+
+
+def _unchanged_problem(position: int) -> str:
+    """What is said of an input changed by the call: D's weights, or the others."""
+    name = ("z", "Wg", "bg", "Wd", "bd")[position]
+    if position >= 3:  # the discriminator's weights, unchanged
+        return f"the discriminator's {name} was changed: the generator step must only update Wg and bg"
+    return (  # new arrays, the caller's kept
+        f"the function changed its input `{name}` in place; the task asks for new arrays "
+        "(write `Wg = Wg - lr * dWg` instead of `Wg -= lr * dWg`)"
+    )
+
+
+_AFTER_ORDER = (3, 4, 0, 1, 2)  # D's weights first
+
+
+def _public_generator_step(case) -> dict:
+    """What check() needs: the new (Wg, bg), and every array input as it was."""
+    after = [
+        {"arg": p, "expected": case.args[p].copy(), "tolerance": 0.0, "problem": _unchanged_problem(p)}
+        for p in _AFTER_ORDER
+        if isinstance(case.args[p], np.ndarray)  # a float bd cannot change in place
+    ]
+    return {
+        "expected": generator_step(*case.args),
+        "mistakes": _generator_step_mistakes(case.args),
+        "factors": {},
+        "extra": {"after": after},
+    }
+
+
+def _judge_generator_step(case, got):
+    if not isinstance(got, dict) or "out" not in got:
+        return "the grader could not read the result"
+    args = case.args
+    wrong = _generator_step_mistakes(args)
     problem = compare_outputs(got["out"], generator_step(*args), ("Wg", "bg"), wrong)
     if problem:
         return problem
     after = got.get("args_after") or ()
-    for position, name in ((3, "Wd"), (4, "bd")):  # the discriminator's weights, unchanged
+    for position in _AFTER_ORDER:
         before = args[position]
         if len(after) > position and (
             after[position].shape != before.shape or not np.array_equal(after[position], before)
         ):
-            return f"the discriminator's {name} was changed: the generator step must only update Wg and bg"
-    for position, name in ((0, "z"), (1, "Wg"), (2, "bg")):  # new arrays, the caller's kept
-        before = args[position]
-        if len(after) > position and (
-            after[position].shape != before.shape or not np.array_equal(after[position], before)
-        ):
-            return (
-                f"the function changed its input `{name}` in place; the task asks for new arrays "
-                "(write `Wg = Wg - lr * dWg` instead of `Wg -= lr * dWg`)"
-            )
+            return _unchanged_problem(position)
     return None
 
 
@@ -187,6 +211,9 @@ register(
         make_cases=_gen_step_cases,
         judge=_judge_generator_step,
         probe="call_and_inputs",
+        public=_public_generator_step,
+        public_kind="call_and_inputs",
+        outputs=("Wg", "bg"),
         forbids=(
             "minidl.gallery.gan",
             "minidl.nn.losses",

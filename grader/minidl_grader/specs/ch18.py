@@ -45,6 +45,41 @@ def _freeze_cases(rng):
     ]
 
 
+_RELUS_COUNTED = "count only layers with weights: the ReLUs have none"
+_EARLIER_LEFT = (
+    "this layer was frozen by an earlier stage: set trainable = True on the last n_trainable "
+    "weighted layers, not only False on the others"
+)
+_SLICE_ZERO = (
+    "n_trainable = 0 freezes every weighted layer; layers[:-0] is layers[:0], an empty list: "
+    "slice with len(layers) - n instead"
+)
+_LAYERS = 5  # Dense-ReLU-Dense-ReLU-Dense
+_WEIGHTED = (0, 2, 4)
+
+
+def _public_freeze(case) -> dict:
+    """What check() needs: each layer's expected ``trainable`` (None: a ReLU, not judged),
+    and the flags that the usual mistakes leave (the model's weights are the case's)."""
+    _, n, earlier = case.args
+    keep = set(_WEIGHTED[len(_WEIGHTED) - n :])
+
+    def flags(trainable) -> list:
+        return [bool(trainable(i)) if i in _WEIGHTED else None for i in range(_LAYERS)]
+
+    expected = flags(lambda i: i in keep)
+    mistakes = [
+        (_RELUS_COUNTED, flags(lambda i: i >= _LAYERS - n)),
+        (_SLICE_ZERO, flags(lambda i: True) if n == 0 else expected),
+        (_EARLIER_LEFT, flags(lambda i: i in keep and i not in earlier)),
+    ]
+    return {
+        "expected": expected,
+        "mistakes": [(hint, wrong) for hint, wrong in mistakes if wrong != expected],
+        "factors": {},
+    }
+
+
 def _judge_freeze(case, got):
     weights, n_trainable, earlier = case.args
     if not isinstance(got, dict) or "trainable" not in got:
@@ -58,21 +93,11 @@ def _judge_freeze(case, got):
         wanted = i in keep
         if got["trainable"][i] != wanted:
             state = "trainable" if got["trainable"][i] else "frozen"
-            hint = (
-                " (count only layers with weights: the ReLUs have none)"
-                if len(weighted) != len(got["trainable"])
-                else ""
-            )
+            hint = f" ({_RELUS_COUNTED})" if len(weighted) != len(got["trainable"]) else ""
             if wanted and i in earlier:
-                hint += (
-                    " (this layer was frozen by an earlier stage: set trainable = True on the "
-                    "last n_trainable weighted layers, not only False on the others)"
-                )
+                hint += f" ({_EARLIER_LEFT})"
             if n_trainable == 0 and got["trainable"][i]:
-                hint += (
-                    " (n_trainable = 0 freezes every weighted layer; layers[:-0] is "
-                    "layers[:0], an empty list: slice with len(layers) - n instead)"
-                )
+                hint += f" ({_SLICE_ZERO})"
             return (
                 f"layer {i} (a Dense layer) is {state}, expected {'trainable' if wanted else 'frozen'}{hint}"
             )
@@ -89,6 +114,8 @@ register(
         make_cases=_freeze_cases,
         judge=_judge_freeze,
         probe="freeze",
+        public=_public_freeze,
+        public_kind="freeze",
         forbids=("minidl.gallery.transfer",),
         catches=(
             "ReLU layers (no weights) counted among the layers",
@@ -186,6 +213,27 @@ def _after_step(case, rule):
     return loss, _summary(model)
 
 
+def _public_discriminative(case) -> dict:
+    """What check() needs: the loss, every layer's parameters after the step, and the
+    parameters each usual mistake leaves (those that differ from the right ones)."""
+    loss, expected = _after_step(case, "right")
+    mistakes = []
+    for rule, hint in DISCRIMINATIVE_MISTAKES.items():
+        params = _after_step(case, rule)[1]["params"]
+        same = all(
+            np.array_equal(a, b)
+            for mine, theirs in zip(params, expected["params"])
+            for a, b in zip(mine, theirs)
+        )
+        if not same:
+            mistakes.append((hint, params))
+    return {
+        "expected": {"loss": loss, "params": expected["params"]},
+        "mistakes": mistakes,
+        "factors": {},
+    }
+
+
 def _judge_discriminative(case, got):
     if not isinstance(got, dict) or "params" not in got:
         return "the grader could not read the result"
@@ -217,6 +265,8 @@ register(
         make_cases=_discriminative_cases,
         judge=_judge_discriminative,
         probe="fine_tune",
+        public=_public_discriminative,
+        public_kind="fine_tune",
         forbids=("minidl.gallery.transfer", "minidl.nn.optim", "minidl.training.trainer"),
         catches=(
             "the model never run with training=True",

@@ -17,8 +17,12 @@ SEEDS = (1, 2, 3)
 
 
 def _compared() -> list[registry.Exercise]:
-    """The code exercises judged by comparing outputs with a reference (``public``)."""
-    return [e for e in registry.all_exercises() if not e.is_question and e.public is not None]
+    """The code exercises judged by comparing outputs with a reference (``public``, as a call)."""
+    return [
+        e
+        for e in registry.all_exercises()
+        if not e.is_question and e.public is not None and e.public_kind == "call"
+    ]
 
 
 def _outputs(exercise, out) -> tuple:

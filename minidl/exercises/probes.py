@@ -1,0 +1,527 @@
+"""``check()`` on the exercises whose answer is not judged by its return value alone.
+
+Most public cases are "call the answer on these arguments, compare what it returns"
+(``minidl.exercises.evaluate``). The others say how they are judged (``judged_as`` in
+``public.json``), and this module judges them the way the grader's probes do, on the same
+kind of data -- inputs, expected results, the results of the usual mistakes -- never with a
+reference:
+
+* ``call_and_inputs``: what the answer returns, then the inputs it was handed, which must be
+  as the case stores them after the call (a gradient check that leaves ``x`` moved, a GAN
+  step that changes the discriminator's weights);
+* ``numba``: the kernel must be compiled by Numba (a ``numba.njit`` dispatcher), in nopython
+  mode, with ``parallel=True`` where the task asks; then its outputs and their dtype;
+* ``cuda``: the CUDA C source is compiled and launched by minidl's CPU emulator
+  (``minidl.kernels.emulate``, which needs a C++ compiler), as the grader does: a read or a
+  write outside an array, a write past the output (guard values) and an element handled by
+  several threads fail, then the outputs are compared;
+* ``freeze`` and ``fine_tune``: the answer gets a real ``Sequential`` built from the case's
+  weights; the flags ``trainable`` it leaves, the parameters after its training step, the
+  loss it returns and whether it ran the model in training mode are compared;
+* ``relu_network``: the returned weights must make the one-hidden-layer ReLU network output
+  the stored targets on the stored inputs, exactly (any weights that do are right).
+
+``evaluate(exercise, answer, arrays)`` returns ``(status, message)`` as ``Verdict`` holds them.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from . import data
+from .compare import compare_models, compare_outputs, rel_error
+
+__all__ = ["evaluate", "build_model", "model_summary", "KINDS"]
+
+_NOT_YET = "not implemented yet (the cell still raises NotImplementedError)"
+
+
+class _Failed(Exception):
+    """A case failed: the message says why (with the case's label)."""
+
+
+class _Unchecked(Exception):
+    """The case cannot be run here (no Numba, no compiler): the message says what to do."""
+
+
+def _cases(exercise: dict, arrays):
+    """``(label, args, expected, mistakes, factors, extra)`` for each public case."""
+    for number, case in enumerate(exercise["cases"], 1):
+        yield (
+            case.get("label") or f"case {number}",
+            data.decode(case["args"], arrays),
+            data.decode(case["expected"], arrays),
+            [(hint, data.decode(wrong, arrays)) for hint, wrong in case["mistakes"]],
+            data.decode(case["factors"], arrays),
+            data.decode(case.get("extra", {"dict": {}}), arrays),
+        )
+
+
+def _call(label: str, function, *args):
+    """``function(*args)``; a raised exception fails the case with its type and message."""
+    try:
+        return function(*args)
+    except NotImplementedError:
+        raise _Failed(_NOT_YET) from None
+    except Exception as err:
+        raise _Failed(f"{label}: raised {type(err).__name__}: {str(err)[:200]}") from None
+
+
+def _changed(before, after) -> int | None:
+    """The position of the first array argument that the call changed, or None."""
+    for index, (old, new) in enumerate(zip(before, after)):
+        if isinstance(old, np.ndarray) and (
+            not isinstance(new, np.ndarray)
+            or old.shape != new.shape
+            or not np.array_equal(old, new, equal_nan=old.dtype.kind in "fc")
+        ):
+            return index
+    return None
+
+
+def _passed(exercise: dict, what: str = "") -> str:
+    count = len(exercise["cases"])
+    return f"passed ({count} public test case{'s' if count != 1 else ''}{what})"
+
+
+# ---------------------------------------------------------------------- inputs after the call
+def _call_and_inputs(exercise: dict, function, arrays) -> str:
+    names = tuple(exercise["outputs"])
+    for label, args, expected, mistakes, factors, extra in _cases(exercise, arrays):
+        given = copy.deepcopy(args)
+        got = _call(label, function, *given)
+        problem = compare_outputs(got, expected, names, mistakes, factors, exercise["tolerance"])
+        if problem:
+            raise _Failed(f"{label}: {problem}")
+        for after in extra.get("after", []):
+            now, wanted, tolerance = given[after["arg"]], after["expected"], after["tolerance"]
+            right = isinstance(now, np.ndarray) and now.shape == wanted.shape
+            if right and tolerance:
+                right = rel_error(now, wanted) <= tolerance
+            elif right:
+                right = np.array_equal(now, wanted, equal_nan=True)
+            if not right:
+                raise _Failed(f"{label}: {after['problem']}")
+    return _passed(exercise, "; the inputs checked after the call too")
+
+
+# ---------------------------------------------------------------------- Numba
+def _object_mode(kernel) -> str | None:
+    """Why a compiled kernel runs Python (None if it does not), as the grader reads it."""
+    for signature, compiled in list(kernel.overloads.items()):
+        if compiled.objectmode:
+            return "it was compiled in object mode"
+        if compiled.lifted:
+            return "a block of it runs in object mode (numba.objmode)"
+        if "PyObject_Call" in kernel.inspect_llvm(signature):
+            return "it calls the Python interpreter"
+    return None
+
+
+# a parallel kernel: the largest share of its prange loop's work one iteration may do (the
+# grader's runner.MAX_SHARE)
+MAX_SHARE = 0.75
+
+
+class _CountingRange:
+    """Stands for ``prange`` in a plain-Python run of a kernel: records, for every outermost
+    prange loop, the lines of the kernel run in each iteration (``_prange_work``)."""
+
+    def __init__(self):
+        self.iterations: list[int] = []  # lines run per iteration, every outermost loop
+        self.depth = 0
+        self.current = -1
+
+    def __call__(self, *args):
+        return self._loop(range(*args))
+
+    def _loop(self, numbers):
+        outer = self.depth == 0
+        self.depth += 1
+        try:
+            for i in numbers:
+                if outer:
+                    self.iterations.append(0)
+                    self.current = len(self.iterations) - 1
+                yield i
+        finally:
+            self.depth -= 1
+            if outer:
+                self.current = -1
+
+
+def _prange_work(kernel, args) -> tuple[int, float]:
+    """``(iterations, largest share)`` of the kernel's outermost ``prange`` loops on ``args``,
+    as the grader observes them: its Python function run once, traced, with ``prange`` (however
+    the kernel names it) replaced by a counting range."""
+    import sys
+    import types
+
+    import numba
+
+    counting = _CountingRange()
+
+    class _Numba(types.ModuleType):
+        def __getattr__(self, name):
+            return getattr(numba, name)
+
+    proxy = _Numba("numba")
+    setattr(proxy, "prange", counting)  # noqa: B010
+    func = kernel.py_func
+    space = {
+        k: counting if v is numba.prange else proxy if v is numba else v for k, v in func.__globals__.items()
+    }
+    cells = tuple(
+        types.CellType(counting if c.cell_contents is numba.prange else c.cell_contents)
+        for c in (func.__closure__ or ())
+    )
+    plain = types.FunctionType(func.__code__, space, func.__name__, func.__defaults__, cells or None)
+    code = func.__code__
+
+    def tracer(frame, event, arg):
+        if frame.f_code is not code:
+            return None
+
+        def lines(frame, event, arg):
+            if event == "line" and counting.current >= 0:
+                counting.iterations[counting.current] += 1
+            return lines
+
+        return lines
+
+    previous = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        plain(*copy.deepcopy(args))
+    except Exception as err:
+        raise _Failed(
+            f"the kernel's prange loop could not be observed (run as Python it raised "
+            f"{type(err).__name__}: {str(err)[:200]})"
+        ) from None
+    finally:
+        sys.settrace(previous)
+    total = sum(counting.iterations)
+    return len(counting.iterations), (max(counting.iterations) / total if total else 1.0)
+
+
+def _not_parallel(entry: str, work: list[tuple[int, float]]) -> str | None:
+    """Why the kernel is not parallel, from its prange loops' work on the cases (the grader's
+    rule): on some case, at least two iterations, none doing more than ``MAX_SHARE``."""
+    iterations, share = max(work, key=lambda w: (w[0], -w[1]))
+    if iterations < 2:
+        return (
+            f"`{entry}` must run in parallel: its prange loop ran {iterations} iteration(s); "
+            "loop over the data with `prange` (`for i in prange(x.size)`)"
+        )
+    if share > MAX_SHARE:
+        return (
+            f"`{entry}` must run in parallel: one iteration of its prange loop did {share:.0%} of "
+            "the loop's work; split the data between the iterations"
+        )
+    return None
+
+
+def _numba(exercise: dict, kernel, arrays) -> str:
+    try:
+        from numba.core.registry import CPUDispatcher
+    except ImportError:
+        raise _Unchecked(
+            "Numba is not installed here, so the kernel cannot be compiled: install it "
+            "(pip install numba) to check it; the grader checks it with Numba"
+        ) from None
+    entry, names = exercise["entries"][0], tuple(exercise["outputs"])
+    if type(kernel) is not CPUDispatcher:
+        raise _Failed(
+            "this is a plain Python function: compile it with Numba "
+            "(`from numba import njit` and `@njit` above the `def`)"
+        )
+    work = []
+    for label, args, expected, mistakes, factors, extra in _cases(exercise, arrays):
+        given = copy.deepcopy(args)
+        got = _call(label, kernel, *given)
+        if exercise.get("parallel") and kernel.targetoptions.get("parallel"):
+            work.append(_prange_work(kernel, args))
+        changed = _changed(args, given)
+        if changed is not None:
+            raise _Failed(
+                f"{label}: the kernel changed its input {changed + 1} in place; the task asks to "
+                "leave the inputs as they were and return a new array"
+            )
+        why = _object_mode(kernel)
+        if why:
+            raise _Failed(
+                f"the kernel runs Python inside the compiled function ({why}): write the loops "
+                "in nopython code, without numba.objmode"
+            )
+        if extra.get("dtype_of") is not None:
+            want = np.asarray(args[extra["dtype_of"]]).dtype
+            if isinstance(got, np.ndarray) and got.dtype != want:
+                raise _Failed(
+                    f"{label}: `{names[0]}` is {got.dtype}, expected {want}: the task asks for the "
+                    "input's dtype (create the output with `dtype=x.dtype`)"
+                )
+        problem = compare_outputs(got, expected, names, mistakes, factors, exercise["tolerance"])
+        if problem:
+            raise _Failed(f"{label}: {problem}")
+    if exercise.get("parallel"):
+        if not kernel.targetoptions.get("parallel"):
+            raise _Failed(
+                f"`{entry}` must run in parallel: compile it with `@njit(parallel=True)` and loop with `prange`"
+            )
+        why = _not_parallel(entry, work)
+        if why:
+            raise _Failed(why)
+        return _passed(exercise, "; compiled by Numba in nopython mode, its prange loop sharing out the work")
+    return _passed(exercise, "; compiled by Numba in nopython mode")
+
+
+# ---------------------------------------------------------------------- CUDA C, emulated
+_GUARD, _SENTINEL = 64, -12345.0
+
+
+def _guarded(values: np.ndarray) -> np.ndarray:
+    """``values`` with guard values after them; the kernel gets ``buffer[:len(values)]``."""
+    buffer = np.full(values.size + _GUARD, _SENTINEL, dtype=np.float32)
+    buffer[: values.size] = values
+    return buffer
+
+
+def _compile(exercise: dict, source):
+    from minidl.kernels import emulate
+
+    entry = exercise["entries"][0]
+    if type(source) is not str:
+        raise _Failed(f"{entry} should be a string of CUDA C source, got {type(source).__name__}")
+    if emulate.compiler() is None:
+        raise _Unchecked(
+            "no C++ compiler (g++) here, which minidl's CUDA emulator needs to run the kernel on "
+            "the CPU: install one to check it; the grader compiles and runs it"
+        )
+    try:
+        return emulate.EmulatedModule(source, np.float32, entry)
+    except RuntimeError as err:
+        errors = [line for line in str(err).splitlines() if "error" in line]
+        if any("not implemented yet" in line for line in errors):
+            raise _Failed("not implemented yet (the kernel still has its #error placeholder)") from None
+        raise _Failed(
+            "the CUDA source does not compile: " + ("; ".join(errors[:3]) if errors else str(err)[:500])
+        ) from None
+
+
+def _cuda(exercise: dict, source, arrays) -> str:
+    from minidl.kernels import emulate
+
+    module = _compile(exercise, source)
+    for label, args, expected, mistakes, _, extra in _cases(exercise, arrays):
+        launch, outside = extra["launch"], extra["outside"]
+        name = (exercise["cases"][0].get("outputs") or exercise["outputs"])[0]
+        n = launch["n"]
+        inputs = [_guarded(a.ravel())[: a.size] for a in (np.asarray(x, dtype=np.float32) for x in args)]
+        output = _guarded(np.zeros(n, dtype=np.float32))
+        ints = tuple(np.int32(v) for v in launch.get("ints", ()))
+        grid = ((launch["blocks"],), (launch["threads"],), (*inputs, output[:n], np.int32(n), *ints))
+        try:
+            kernel = module.get_function(launch["kernel"])
+            owners = kernel.owners(*grid) if launch.get("one_thread_per_element") else {}
+            if not launch.get("one_thread_per_element"):
+                kernel(*grid)
+        except emulate.OutOfBounds as err:
+            raise _Failed(f"{label}: {err}: {outside.get(err.array, outside[''])}") from None
+        except Exception as err:
+            raise _Failed(f"{label}: raised {type(err).__name__}: {str(err)[:200]}") from None
+        if not np.all(output[n:] == _SENTINEL):
+            raise _Failed(
+                f"{label}: the kernel wrote past the end of `{name}`: threads with an index >= n "
+                "must do nothing (check `if (i < n)`)"
+            )
+        owned = list(owners.items())
+        for array, owner in owned[len(inputs) : len(inputs) + 1] + owned[: len(inputs)]:  # the output first
+            if np.any(owner == -2):
+                count, first = int(np.count_nonzero(owner == -2)), int(np.argmax(owner == -2))
+                raise _Failed(
+                    f"{label}: {count} of the {owner.size} elements of `{array}` were handled by more "
+                    f"than one thread ({array}[{first}] first), so the blocks redo each other's work: "
+                    "each element must have exactly one thread. A grid-stride loop steps by the size "
+                    "of the whole grid, i += blockDim.x * gridDim.x (a step of blockDim.x gives every "
+                    "block the elements of the blocks after it)"
+                )
+        problem = compare_outputs(output[:n].copy(), expected, (name,), mistakes, tolerance=1e-6)
+        if problem:
+            raise _Failed(f"{label}: {problem}")
+    return _passed(
+        exercise,
+        ", run on the CPU by minidl's CUDA emulator, which stops a read or write outside an "
+        "array; the grader runs the same checks on its own cases",
+    )
+
+
+# ---------------------------------------------------------------------- models (chapter 18)
+def build_model(weights: list):
+    """Dense(h) - ReLU - Dense(h2) - ReLU - Dense(k) in float64 with the given (W, b) pairs
+    (the model the grader hands an answer)."""
+    from minidl.nn import layers as L
+    from minidl.training.model import Sequential
+
+    dense = [L.Dense(W.shape[1]) for W, _ in weights]
+    model = Sequential(
+        [dense[0], L.ReLU(), dense[1], L.ReLU(), dense[2]], input_shape=(weights[0][0].shape[0],)
+    )
+    model.astype(np.float64) if hasattr(model, "astype") else None
+    for layer, (W, b) in zip(dense, weights):
+        layer.params["W"] = np.array(W, dtype=np.float64)
+        layer.params["b"] = np.array(b, dtype=np.float64)
+        layer.grads["W"] = np.zeros_like(layer.params["W"])
+        layer.grads["b"] = np.zeros_like(layer.params["b"])
+    return model
+
+
+def model_summary(model) -> dict:
+    """What is compared of a model: which layers train, and every parameter (names, values)."""
+    return {
+        "trainable": [bool(layer.trainable) for layer in model.layers],
+        "has_params": [bool(layer.params) for layer in model.layers],
+        "param_names": [[str(k) for k in layer.params] for layer in model.layers],
+        "params": [tuple(np.array(p) for p in layer.params.values()) for layer in model.layers],
+    }
+
+
+def _freeze(exercise: dict, function, arrays) -> str:
+    for label, args, expected, mistakes, _, _ in _cases(exercise, arrays):
+        weights, n_trainable, earlier = args
+        model = build_model(weights)
+        for index in earlier:  # frozen by an earlier stage
+            model.layers[index].trainable = False
+        _call(label, function, model, n_trainable)
+        summary = model_summary(model)
+        problem = compare_models(summary, model_summary(build_model(weights)), "freezing changed the weights")
+        if problem:
+            raise _Failed(f"{label}: {problem}")
+        flags = [bool(t) if e is not None else None for t, e in zip(summary["trainable"], expected)]
+        for i, (got, wanted) in enumerate(zip(flags, expected)):
+            if got != wanted:
+                hints = "".join(f"\n    hint: {hint}" for hint, wrong in mistakes if wrong == flags)
+                state = "trainable" if got else "frozen"
+                raise _Failed(
+                    f"{label}: layer {i} (a Dense layer) is {state}, expected "
+                    f"{'trainable' if wanted else 'frozen'}{hints}"
+                )
+    return _passed(exercise)
+
+
+def _record_training_modes(model) -> set:
+    """The ``training`` flags that the model's layers were run with (filled as they run)."""
+    modes: set = set()
+    for layer in model.layers:
+
+        def forward(x, training=False, _forward=layer.forward):
+            modes.add(bool(training))
+            return _forward(x, training=training)
+
+        layer.forward = forward
+    return modes
+
+
+def _fine_tune(exercise: dict, function, arrays) -> str:
+    from minidl.nn import losses
+
+    for label, args, expected, mistakes, _, _ in _cases(exercise, arrays):
+        weights, frozen, x, y, lr = args
+        model = build_model(weights)
+        for index in frozen:
+            model.layers[index].trainable = False
+        modes = _record_training_modes(model)
+        loss_fn = losses.SparseCategoricalCrossentropy(from_logits=True)
+        loss = _call(label, function, model, x, y, loss_fn, lr)
+        summary = model_summary(model)
+        if True not in modes:
+            raise _Failed(
+                f"{label}: the model never ran in training mode: call model.forward(x, training=True) "
+                "in a training step (Dropout and BatchNorm behave differently in training)"
+            )
+        problem = compare_outputs(loss, expected["loss"], ("the returned loss",))
+        if problem:
+            raise _Failed(
+                f"{label}: {problem}\n    hint: return the loss of the forward pass, before the update"
+            )
+        before = model_summary(build_model(weights))
+        problem = compare_models(summary, {**before, "params": expected["params"]})
+        if problem:
+            hint = next(
+                (
+                    h
+                    for h, params in mistakes
+                    if compare_models(summary, {**before, "params": params}) is None
+                ),
+                None,
+            )
+            raise _Failed(f"{label}: {problem}" + (f"\n    hint: {hint}" if hint else ""))
+    return _passed(exercise)
+
+
+# ---------------------------------------------------------------------- weights by what they compute
+def _relu_network(exercise: dict, function, arrays) -> str:
+    names = tuple(exercise["outputs"])
+    for label, args, expected, _, _, extra in _cases(exercise, arrays):
+        got = _call(label, function, *args)
+        if got is None:
+            raise _Failed(f"{label}: the function returned None: did you forget `return`?")
+        if not isinstance(got, (tuple, list)) or len(got) != len(names):
+            raise _Failed(f"{label}: expected {len(names)} return values ({', '.join(names)})")
+        try:
+            W1, b1, w2, b2 = (np.asarray(v, dtype=np.float64) for v in got)
+        except (TypeError, ValueError):
+            raise _Failed(f"{label}: every returned value must be a number or an array of numbers") from None
+        for name, value in zip(names, (W1, b1, w2, b2)):
+            shape = tuple(extra["shapes"][name])
+            if value.shape != shape:
+                raise _Failed(f"{label}: `{name}` has shape {value.shape}, expected {shape}")
+        if not all(np.all(np.isfinite(v)) for v in (W1, b1, w2, b2)):
+            raise _Failed(f"{label}: every weight must be a finite number (no NaN or inf)")
+        x, target = extra["inputs"].astype(np.float64), expected.astype(np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = np.maximum(x @ W1 + b1, 0.0) @ w2 + b2
+        if not np.all(np.isfinite(out)):
+            raise _Failed(f"{label}: the network's outputs are not finite")
+        scale = max(1.0, *(float(np.max(np.abs(v), initial=0.0)) for v in (W1, b1, w2)))
+        error = float(np.max(np.abs(out - target), initial=0.0))
+        if error <= 1e-12 * scale * x.shape[1]:
+            continue
+        if error <= 1e-3:
+            raise _Failed(
+                f"{label}: the outputs are within {error:.1e} of the targets but not exact: the task "
+                "asks for weights that compute them exactly (no training, no rounding)"
+            )
+        off = np.abs(out - target) > 1e-3 * scale
+        hint = ""
+        if "hint" in extra:
+            rows, text = extra["hint"]
+            if np.all(np.abs(out[rows] - target[rows]) <= 1e-6 * scale):
+                hint = f"\n    hint: {text}"
+        raise _Failed(
+            f"{label}: wrong on {int(off.sum())} of the {len(x)} inputs, the first "
+            f"{x[off][0].astype(int).tolist()} (output {out[off][0]:.4g}, expected {target[off][0]:g})" + hint
+        )
+    return _passed(exercise)
+
+
+KINDS = {
+    "call_and_inputs": _call_and_inputs,
+    "numba": _numba,
+    "cuda": _cuda,
+    "freeze": _freeze,
+    "fine_tune": _fine_tune,
+    "relu_network": _relu_network,
+}
+
+
+def evaluate(exercise: dict, answer, arrays) -> tuple[str, str]:
+    """``(status, message)`` for ``answer`` on the exercise's public cases, judged as its
+    ``judged_as`` says: "passed", "failed", or "unchecked" (what it needs is missing here)."""
+    try:
+        return "passed", KINDS[exercise["judged_as"]](exercise, answer, arrays)
+    except _Failed as failed:
+        return "failed", str(failed)
+    except _Unchecked as unchecked:
+        return "unchecked", str(unchecked)
