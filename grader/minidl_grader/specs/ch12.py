@@ -1,7 +1,9 @@
 """Chapter 12, attention: one generation step of windowed ALiBi attention on a ring-buffer KV
 cache, attention with rotary position embeddings, a broken backward of causal attention to
-repair (dq, dk, dv), corpus BLEU; questions on what a stale 1/sqrt(d) scale does and on a causal mask
-applied after the softmax."""
+repair (dq, dk, dv), corpus BLEU, corpus chrF (Popovic, 2015), a teacher-forced loss to
+repair; questions on what a stale 1/sqrt(d) scale does, on a causal mask
+applied after the softmax, on the BLEU of candidates that stop halfway and on why teacher-forced
+accuracy overstates decoding."""
 
 import math
 
@@ -522,6 +524,279 @@ function_exercise(
 )
 
 
+# ---------------------------------------------------------------- corpus chrF
+def _char_grams(text, n, spaces=False):
+    """The character n-grams of ``text`` and their counts, white space removed (or kept)."""
+    chars = text if spaces else "".join(text.split())
+    counts: dict[str, int] = {}
+    for i in range(len(chars) - n + 1):
+        counts[chars[i : i + n]] = counts.get(chars[i : i + n], 0) + 1
+    return counts
+
+
+def _f_beta(p, r, beta, recall_side=True):
+    b2 = beta**2
+    if p == 0 or r == 0:
+        return 0.0
+    return (1 + b2) * p * r / (b2 * p + r) if recall_side else (1 + b2) * p * r / (p + b2 * r)
+
+
+def _chrf(
+    candidates,
+    references,
+    beta,
+    clip=True,
+    corpus=True,
+    spaces=False,
+    orders=6,
+    per_order=False,
+    recall_side=True,
+):
+    """chrF with the named mistakes switched on by the keyword arguments."""
+    if not corpus:  # the mistake: the mean of the sentences' chrF
+        return float(
+            np.mean(
+                [
+                    _chrf([c], [r], beta, clip, True, spaces, orders, per_order, recall_side)
+                    for c, r in zip(candidates, references)
+                ]
+            )
+        )
+    matches, hyp, ref = [0] * orders, [0] * orders, [0] * orders
+    for candidate, reference in zip(candidates, references):
+        for n in range(1, orders + 1):
+            c_grams, r_grams = _char_grams(candidate, n, spaces), _char_grams(reference, n, spaces)
+            for gram, count in c_grams.items():
+                matches[n - 1] += min(count, r_grams.get(gram, 0)) if clip else count * (gram in r_grams)
+            hyp[n - 1] += sum(c_grams.values())
+            ref[n - 1] += sum(r_grams.values())
+    precisions = [m / h if h else 0.0 for m, h in zip(matches, hyp)]
+    recalls = [m / r if r else 0.0 for m, r in zip(matches, ref)]
+    if per_order:  # the mistake: sacreBLEU's order, an F-score per order, then their mean
+        return float(np.mean([_f_beta(p, r, beta, recall_side) for p, r in zip(precisions, recalls)]))
+    return _f_beta(sum(precisions) / orders, sum(recalls) / orders, beta, recall_side)
+
+
+def corpus_chrf(candidates, references, beta):
+    """chrF (Popovic, 2015) of white-space separated candidates, one reference each: character
+    n-grams of the sentences with their white space removed, n = 1..6; for each n the clipped
+    matches, the candidates' n-grams and the references' n-grams summed over the corpus,
+    P_n = matches / candidate n-grams and R_n = matches / reference n-grams (0 where there are
+    none); P and R the means of the six; chrF = (1 + beta^2) P R / (beta^2 P + R), 0 if P R = 0."""
+    return _chrf(candidates, references, beta)
+
+
+def _misspell(word, rng):
+    """The word with two neighbouring letters swapped, or one letter dropped."""
+    if len(word) < 3:
+        return word
+    i = int(rng.integers(0, len(word) - 1))
+    if rng.random() < 0.5:
+        return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+    return word[:i] + word[i + 1 :]
+
+
+def _chrf_cases(rng):
+    cases = []
+    for n_sentences, noise, beta in ((3, 0.3, 2.0), (5, 0.2, 1.0), (4, 0.4, 3.0), (70, 0.25, 2.0)):
+        candidates, references = [], []
+        for _ in range(n_sentences):
+            ref = [str(w) for w in rng.choice(_TARGET_WORDS, size=rng.integers(3, 7))]
+            cand = [
+                w
+                if rng.random() > noise
+                else _misspell(w, rng)
+                if rng.random() < 0.6
+                else str(rng.choice(_TARGET_WORDS))
+                for w in ref
+            ]
+            cand = cand[: len(cand) - int(rng.integers(0, 2))]  # some shorter than their reference
+            candidates.append(" ".join(cand))
+            references.append(" ".join(ref))
+        label = f"{n_sentences} random sentences, some words misspelt, beta={beta}"
+        cases.append(Case((candidates, references, beta), label=label))
+    cases.append(
+        Case(
+            (["aaaaaaa", "la casa"], ["a gato", "la casa roja"], 2.0),
+            label="a repeated letter ('a' seven times against two)",
+        )
+    )
+    cases.append(
+        Case(
+            (["logato mira", "la casa roja"], ["lo gato mira", "lacasa roja"], 2.0),
+            label="the same letters, the spaces elsewhere",
+        )
+    )
+    cases.append(
+        Case(
+            (["la pelota rojo", "un gatos"], ["la pelota roja", "unos gatos"], 0.5),
+            label="endings changed: words wrong, most characters right (beta 0.5)",
+        )
+    )
+    cases.append(
+        Case(
+            (["lo", "y"], ["la", "y"], 2.0),
+            label="every sentence shorter than 6 characters: P_n = R_n = 0 there",
+        )
+    )
+    cases.append(Case(([""], ["lo gato"], 2.0), label="an empty candidate: chrF 0"))
+    cases.append(Case((["gato mira"], ["mira una pelota"], 1.0), label="one sentence, words moved"))
+    return cases
+
+
+function_exercise(
+    "corpus_chrf",
+    CHAPTER,
+    2,
+    "corpus_chrf",
+    "Corpus chrF",
+    _chrf_cases,
+    corpus_chrf,
+    ("chrf",),
+    mistakes=(
+        (
+            "chrF removes the white space before taking character n-grams: 'lo gato' and 'logato' have the "
+            "same n-grams",
+            lambda c, r, b: _chrf(c, r, b, spaces=True),
+        ),
+        (
+            "a character n-gram of the candidate counts at most as often as the reference holds it "
+            "(clipping): 'a' seven times against two is two matches",
+            lambda c, r, b: _chrf(c, r, b, clip=False),
+        ),
+        (
+            "matches and n-gram counts are summed over the whole corpus before dividing; this is the "
+            "mean of the sentences' chrF",
+            lambda c, r, b: _chrf(c, r, b, corpus=False),
+        ),
+        (
+            "P and R are the means of the six orders' precisions and recalls, combined once; this is "
+            "the mean of six F-scores",
+            lambda c, r, b: _chrf(c, r, b, per_order=True),
+        ),
+        (
+            "beta weighs recall: chrF = (1 + beta^2) P R / (beta^2 P + R); this puts beta^2 on R",
+            lambda c, r, b: _chrf(c, r, b, recall_side=False),
+        ),
+        (
+            "chrF's character n-grams go up to 6, not 4 as BLEU's words do",
+            lambda c, r, b: _chrf(c, r, b, orders=4),
+        ),
+    ),
+    forbids=("minidl.training.bleu", "minidl.training.rouge", "nltk", "sacrebleu"),
+    dtypes=("number",),
+    equivalent_mutants={
+        "corpus_chrf > _chrf: augassign: hyp[n - 1] += sum(c_grams.values()) -> hyp[n - 1] = "
+        "hyp[n - 1] + sum(c_grams.values())": "hyp is the function's own list: += and = + add the same number",
+        "corpus_chrf > _chrf: augassign: ref[n - 1] += sum(r_grams.values()) -> ref[n - 1] = "
+        "ref[n - 1] + sum(r_grams.values())": "ref is the function's own list: += and = + add the same number",
+        "corpus_chrf > _chrf: augassign: matches[n - 1] += min(count, r_grams.get(gram, 0)) -> "
+        "matches[n - 1] = matches[n - 1] + min(count, r_grams.get(gram, 0))": "matches is the "
+        "function's own list: += and = + add the same number",
+        "corpus_chrf > _f_beta: negate: p == 0 or r == 0 -> p == 0 and r == 0": "P is 0 exactly when "
+        "R is (a match is an n-gram of both sides), and where one is 0 the formula gives 0 too",
+        "corpus_chrf > _f_beta: const: 0 -> -1": "p == -1 never holds; p = 0 comes with r = 0, which "
+        "the other test catches",
+        "corpus_chrf > _f_beta: const: 0 -> -1 #2": "r == -1 never holds; r = 0 comes with p = 0, which "
+        "the other test catches",
+        "corpus_chrf > _char_grams: const: 1 -> 2 #2": "every count doubled, the reference's too: "
+        "min(2a, 2b) / 2t is min(a, b) / t, every P_n and R_n the same",
+    },
+)
+
+
+# ---------------------------------------------------------------- teacher forcing, repaired
+TEACHER_BUGS = {
+    "shift": "the decoder's input at position t is the word *before* the one it predicts: start, "
+    "then the targets shifted one place to the right (targets[:, :-1]), not to the left",
+    "pad": "padding is the id ``pad``, not always 0: with pad = V - 1, word 0 is a real word",
+    "end": "the end token is a word the model must predict (it is how the model learns to stop): "
+    "its log-probability counts",
+}
+
+
+def teacher_forced_nll(table, targets, start, end, pad):
+    """The negative log-likelihood of each padded target sentence under teacher forcing, the
+    decoder a bigram table: table[w, v] = log p(next word v | previous word w); the input at
+    position 0 is ``start``, at position t the target word t - 1; positions holding ``pad``
+    are left out, the ``end`` that closes each sentence counts. targets (N, T) int -> (N,)."""
+    return _teacher_forced(table, targets, start, end, pad, ())
+
+
+def _teacher_forced(table, targets, start, end, pad, bugs, mean=False):
+    N = targets.shape[0]
+    if "shift" in bugs:
+        inputs = np.concatenate([targets[:, 1:], np.full((N, 1), start)], axis=1)
+    elif "unshifted" in bugs:
+        inputs = targets
+    else:
+        inputs = np.concatenate([np.full((N, 1), start), targets[:, :-1]], axis=1)
+    real = targets != (0 if "pad" in bugs else pad)
+    if "end" in bugs:
+        real = real & (targets != end)
+    nll = -np.where(real, table[inputs, targets], 0.0).sum(axis=1)
+    return nll / real.sum(axis=1) if mean else nll
+
+
+def _teacher_cases(rng):
+    cases = []
+    for n, t, v, start, end, pad, lengths, visibility in (
+        (3, 5, 7, 5, 4, 0, (5, 3, 1), "visible"),  # pad 0; a full sentence and a lone end
+        (4, 6, 9, 1, 2, 8, (2, 6, 4, 3), "hidden"),  # pad the last id: word 0 is a real word
+        (2, 4, 6, 0, 3, 5, (4, 2), "hidden"),  # start is id 0
+        (3, 1, 5, 3, 1, 0, (1, 1, 1), "hidden"),  # T = 1: every sentence is its end alone
+        (2, 7, 8, 7, 6, 3, (7, 5), "hidden"),  # pad in the middle of the ids
+    ):
+        table = rng.standard_normal((v, v)) * 2.0
+        table -= np.log(np.exp(table).sum(axis=1, keepdims=True))  # each row a log-distribution
+        words = np.array([w for w in range(v) if w not in (start, end, pad)])
+        targets = np.full((n, t), pad)
+        for row, length in enumerate(lengths):
+            targets[row, : length - 1] = rng.choice(words, size=length - 1)
+            targets[row, length - 1] = end
+        label = f"N={n}, T={t}, V={v}, start={start}, end={end}, pad={pad}, sentence lengths {lengths}"
+        cases.append(Case((table, targets, start, end, pad), label=label, visibility=visibility))
+    return cases
+
+
+function_exercise(
+    "teacher_forced_nll",
+    CHAPTER,
+    2,
+    "teacher_forced_nll",
+    "A teacher-forced loss, repaired",
+    _teacher_cases,
+    teacher_forced_nll,
+    ("nll",),
+    mistakes=(
+        (
+            "this is the function as given, its bugs still in it: read it against the task's "
+            "definition, the input at position t being the target word t - 1",
+            lambda tb, y, s, e, p: _teacher_forced(tb, y, s, e, p, tuple(TEACHER_BUGS)),
+        ),
+    )
+    + tuple(
+        (
+            f"{hint} (the other bugs are fixed)",
+            lambda tb, y, s, e, p, bug=bug: _teacher_forced(tb, y, s, e, p, (bug,)),
+        )
+        for bug, hint in TEACHER_BUGS.items()
+    )
+    + (
+        (
+            "the decoder reads the word it must predict (inputs = targets): shift them by one, start first",
+            lambda tb, y, s, e, p: _teacher_forced(tb, y, s, e, p, ("unshifted",)),
+        ),
+        (
+            "the negative log-likelihood of a sentence is the sum over its words, not their mean",
+            lambda tb, y, s, e, p: _teacher_forced(tb, y, s, e, p, (), mean=True),
+        ),
+    ),
+    forbids=("minidl.nn.losses", "minidl.training.decoding"),
+    dtypes="float64",
+)
+
+
 # ---------------------------------------------------------------- questions
 
 
@@ -562,4 +837,14 @@ declare_edges(
     "corpus_bleu",
     ("empty", "repeated_indices", "size_one", "long_sequence"),
     {},
+)
+declare_edges(
+    "corpus_chrf",
+    ("empty", "size_one", "repeated_indices", "varied_settings", "long_sequence"),
+    {},
+)
+declare_edges(
+    "teacher_forced_nll",
+    ("size_one", "non_square", "repeated_indices", "varied_settings"),
+    {"empty": "every sentence holds at least its end token"},
 )

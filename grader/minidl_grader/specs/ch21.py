@@ -1,8 +1,9 @@
 """Chapter 21, detection and segmentation: the backward pass of a transposed convolution,
 Gaussian soft-NMS, VOC average precision with "difficult" objects, the AUC from ranks with
-ties, and a screening report whose threshold was chosen on the test set, repaired; questions
-on the IoU of two boxes, on what pixel accuracy and mean IoU say about a lazy segmenter, and on
-the predictive value of a good test at a low prevalence.
+ties, a screening report whose threshold was chosen on the test set, repaired, and the expected
+calibration error over bins of equal mass; questions on the IoU of two boxes, on what pixel
+accuracy and mean IoU say about a lazy segmenter, on the predictive value of a good test at a low
+prevalence, and on probabilities learned on a balanced set and used at a low prevalence.
 
 References: Long et al. (2015), Ronneberger et al. (2015) for the transposed convolution of a
 decoder; Bodla et al. (2017), "Soft-NMS -- improving object detection with one line of code",
@@ -732,6 +733,142 @@ function_exercise(
 )
 
 
+# ---------------------------------------------------------------- calibration error, equal-mass bins
+def equal_mass_ece(probs, labels, n_bins):
+    """The expected calibration error over bins of equal mass: the cases sorted by predicted
+    probability (a stable sort: ties keep their order), cut into n_bins runs of consecutive
+    cases whose sizes differ by at most one, the larger ones first (np.array_split's sizes);
+    ECE = sum over the bins of (n_b / n) |fraction of positives in b - mean probability in b|."""
+    order = np.argsort(probs, kind="stable")
+    ece = 0.0
+    for run in np.array_split(order, n_bins):
+        ece += run.size / probs.size * abs(np.mean(labels[run]) - np.mean(probs[run]))
+    return float(ece)
+
+
+def _ece_runs(n, n_bins, sizes):
+    """Consecutive runs of 0..n-1: equal mass with the remainder in the first bins ("split"),
+    all of size n // B but the last, which takes the rest ("last"), or size ceil(n / B) ("ceil")."""
+    if sizes == "split":
+        return np.array_split(np.arange(n), n_bins)
+    if sizes == "last":
+        edges = [b * (n // n_bins) for b in range(n_bins)] + [n]
+    else:
+        step = -(-n // n_bins)
+        edges = [min(b * step, n) for b in range(n_bins)] + [n]
+    return [np.arange(lo, hi) for lo, hi in zip(edges[:-1], edges[1:])]
+
+
+def _ece_with(probs, labels, n_bins, sizes="split", weighted=True, gap=abs, decreasing=False, ties="kept"):
+    order = np.argsort(-probs if decreasing else probs, kind="stable")
+    if ties == "reversed":  # equal probabilities, the later case first
+        order = np.lexsort((-np.arange(probs.size), probs))
+    p, y = probs[order], labels[order]
+    runs = [run for run in _ece_runs(probs.size, n_bins, sizes) if run.size]
+    gaps = [gap(np.mean(y[run]) - np.mean(p[run])) for run in runs]
+    if weighted:
+        return float(sum(run.size / probs.size * g for run, g in zip(runs, gaps)))
+    return float(np.mean(gaps))
+
+
+def _ece_equal_width(probs, labels, n_bins):
+    """The reliability diagram's bins: [0, 1] cut into n_bins equal widths."""
+    bins = np.minimum((probs * n_bins).astype(int), n_bins - 1)
+    return float(
+        sum(
+            np.sum(bins == b) / probs.size * abs(labels[bins == b].mean() - probs[bins == b].mean())
+            for b in np.unique(bins)
+        )
+    )
+
+
+def _ece_cases(rng):
+    cases = []
+    for n, n_bins, slope in ((20, 5, 0.4), (23, 4, 0.3), (13, 5, 1.8), (10, 4, 0.2), (200, 10, 0.5)):
+        # a model too confident (slope < 1: the true rate is nearer 1/2 than the probability) or
+        # not enough (slope > 1): the bins' gaps take both signs
+        probs = np.round(rng.random(n), 2)  # rounded to 0.01: ties occur
+        rate = np.clip(0.5 + slope * (probs - 0.5), 0.0, 1.0)
+        labels = (rng.random(n) < rate).astype(np.int64)
+        label = f"{n} cases, {n_bins} bins" + (f" ({n % n_bins} one case larger)" if n % n_bins else "")
+        kind = "too confident" if slope < 1 else "not confident enough"
+        cases.append(Case((probs, labels, n_bins), label=f"{label}, a model {kind}, probabilities to 0.01"))
+    probs = np.array([0.9, 0.3, 0.3, 0.3, 0.1, 0.3, 0.8])
+    labels = np.array([1, 1, 0, 0, 0, 0, 1])
+    cases.append(
+        Case(
+            (probs, labels, 2),
+            label="four equal probabilities (labels 1, 0, 0, 0 in order), three of them in the first bin",
+        )
+    )
+    probs = np.array([0.5, 0.1, 0.7, 0.3, 0.6, 0.2, 0.4])
+    labels = np.array([0, 0, 1, 1, 0, 0, 1])
+    cases.append(Case((probs, labels, 3), label="seven cases, three bins of 3, 2 and 2 (not 3, 3 and 1)"))
+    cases.append(Case((np.array([0.8]), np.array([0]), 1), label="a single case: |0 - 0.8|"))
+    probs = np.array([0.0, 1.0, 0.7, 0.2, 0.95])
+    cases.append(
+        Case((probs, np.array([0, 1, 0, 0, 1]), 1), label="one bin: |mean label - mean probability|")
+    )
+    cases.append(
+        Case((probs, np.array([1, 1, 0, 0, 1]), 5), label="one case per bin: mean |label - probability|")
+    )
+    return cases
+
+
+function_exercise(
+    "equal_mass_ece",
+    CHAPTER,
+    2,
+    "equal_mass_ece",
+    "Expected calibration error over bins of equal mass",
+    _ece_cases,
+    equal_mass_ece,
+    ("ece",),
+    mistakes=(
+        (
+            "the bins hold equal numbers of cases (the sorted cases cut into runs), not equal widths "
+            "of [0, 1] as in the reliability diagram",
+            _ece_equal_width,
+        ),
+        (
+            "each bin's gap is weighted by its share of the cases, n_b / n",
+            lambda p, y, b: _ece_with(p, y, b, weighted=False),
+        ),
+        (
+            "the gap of a bin is an absolute value: a bin too confident and one not confident enough "
+            "must not cancel",
+            lambda p, y, b: _ece_with(p, y, b, gap=lambda x: x),
+        ),
+        (
+            "when n_bins does not divide n, the first n mod n_bins bins hold one case more; here the "
+            "last bin took the rest",
+            lambda p, y, b: _ece_with(p, y, b, sizes="last"),
+        ),
+        (
+            "the bins' sizes differ by at most one (np.array_split's); runs of ceil(n / n_bins) leave "
+            "the last bins short",
+            lambda p, y, b: _ece_with(p, y, b, sizes="ceil"),
+        ),
+        (
+            "sort by increasing probability: the first bin holds the lowest probabilities",
+            lambda p, y, b: _ece_with(p, y, b, decreasing=True),
+        ),
+        (
+            "equal probabilities keep the order they were given in (a stable sort), so that a run of ties "
+            "cut by a bin edge splits the same way everywhere; here the ties were taken last first",
+            lambda p, y, b: _ece_with(p, y, b, ties="reversed"),
+        ),
+    ),
+    forbids=("minidl.training.metrics", "sklearn.calibration", "sklearn.metrics"),
+    dtypes=("number",),
+    equivalent_mutants={
+        "equal_mass_ece: augassign: ece += run.size / probs.size * abs(np.mean(labels[run]) - "
+        "np.mean(probs[run])) -> ece = ece + run.size / probs.size * abs(np.mean(labels[run]) - "
+        "np.mean(probs[run]))": "ece is a float: += and = + add the same number",
+    },
+)
+
+
 # ---------------------------------------------------------------- edge cases
 # the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
 # generated cases), and why each other class that could arise does not apply
@@ -770,4 +907,9 @@ declare_edges(
         "empty": "a report needs validation and test scores of both classes",
         "size_one": "both classes present in each set: at least two scores",
     },
+)
+declare_edges(
+    "equal_mass_ece",
+    ("ties", "repeated_indices", "size_one", "varied_settings", "long_sequence"),
+    {"empty": "every bin holds at least one case: the task promises n_bins <= n"},
 )

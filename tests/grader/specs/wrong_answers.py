@@ -6300,3 +6300,248 @@ def corpus_bleu(candidates, references):
     return sum(one(c, r) for c, r in zip(candidates, references)) / len(candidates)
 """,
 )
+
+# ------------------------------------------------------------------ 12 attention: chrF and teacher forcing (issue 61)
+CHRF = """
+def corpus_chrf(candidates, references, beta):
+    from collections import Counter
+
+    N = {orders}
+    m, h, g = [0] * N, [0] * N, [0] * N
+    for cand, ref in zip(candidates, references):
+        cand, ref = {strip}
+        for n in range(1, N + 1):
+            cg = Counter(cand[i : i + n] for i in range(len(cand) - n + 1))
+            rg = Counter(ref[i : i + n] for i in range(len(ref) - n + 1))
+            m[n - 1] += sum({match} for x, k in cg.items())
+            h[n - 1] += sum(cg.values())
+            g[n - 1] += sum(rg.values())
+    P = sum(a / b if b else 0.0 for a, b in zip(m, h)) / N
+    R = sum(a / b if b else 0.0 for a, b in zip(m, g)) / N
+    if P == 0 or R == 0:
+        return 0.0
+    return {f}
+"""
+CHRF_RIGHT = dict(
+    orders="6",
+    strip='cand.replace(" ", ""), ref.replace(" ", "")',
+    match="min(k, rg[x])",
+    f="(1 + beta**2) * P * R / (beta**2 * P + R)",
+)
+right("corpus_chrf", "Counter n-grams, the formula as given", CHRF.format(**CHRF_RIGHT))
+wrong_variants(
+    "corpus_chrf",
+    CHRF,
+    CHRF_RIGHT,
+    (
+        ("the spaces kept in the character n-grams", dict(strip="cand, ref")),
+        ("no clipping: every n-gram found in the reference counts", dict(match="k * (x in rg)")),
+        ("orders 1 to 4, as BLEU's", dict(orders="4")),
+        ("beta^2 on the recall side", dict(f="(1 + beta**2) * P * R / (P + beta**2 * R)")),
+        ("beta, not its square", dict(f="(1 + beta) * P * R / (beta * P + R)")),
+        ("the harmonic mean, beta ignored", dict(f="2 * P * R / (P + R)")),
+        ("word n-grams instead of characters", dict(strip="tuple(cand.split()), tuple(ref.split())")),
+    ),
+)
+wrong(
+    "corpus_chrf",
+    "an F-score per order, then their mean (sacreBLEU's order)",
+    """
+def corpus_chrf(candidates, references, beta):
+    from collections import Counter
+
+    m, h, g = [0] * 6, [0] * 6, [0] * 6
+    for cand, ref in zip(candidates, references):
+        cand, ref = cand.replace(" ", ""), ref.replace(" ", "")
+        for n in range(1, 7):
+            cg = Counter(cand[i : i + n] for i in range(len(cand) - n + 1))
+            rg = Counter(ref[i : i + n] for i in range(len(ref) - n + 1))
+            m[n - 1] += sum((cg & rg).values())
+            h[n - 1] += sum(cg.values())
+            g[n - 1] += sum(rg.values())
+    total = 0.0
+    for a, b, c in zip(m, h, g):
+        p, r = (a / b if b else 0.0), (a / c if c else 0.0)
+        total += (1 + beta**2) * p * r / (beta**2 * p + r) if p * r else 0.0
+    return total / 6
+""",
+)
+wrong(
+    "corpus_chrf",
+    "the mean of the sentences' chrF",
+    """
+def corpus_chrf(candidates, references, beta):
+    from collections import Counter
+
+    def one(cand, ref):
+        cand, ref = cand.replace(" ", ""), ref.replace(" ", "")
+        ps, rs = [], []
+        for n in range(1, 7):
+            cg = Counter(cand[i : i + n] for i in range(len(cand) - n + 1))
+            rg = Counter(ref[i : i + n] for i in range(len(ref) - n + 1))
+            m = sum((cg & rg).values())
+            ps.append(m / sum(cg.values()) if cg else 0.0)
+            rs.append(m / sum(rg.values()) if rg else 0.0)
+        P, R = sum(ps) / 6, sum(rs) / 6
+        return (1 + beta**2) * P * R / (beta**2 * P + R) if P * R else 0.0
+
+    return sum(one(c, r) for c, r in zip(candidates, references)) / len(candidates)
+""",
+)
+right(
+    "corpus_chrf",
+    "numpy counts over a loop of n-gram strings",
+    """
+def corpus_chrf(candidates, references, beta):
+    stats = np.zeros((6, 3))
+    for cand, ref in zip(candidates, references):
+        cand, ref = "".join(cand.split()), "".join(ref.split())
+        for n in range(1, 7):
+            cg = [cand[i : i + n] for i in range(len(cand) - n + 1)]
+            rg = [ref[i : i + n] for i in range(len(ref) - n + 1)]
+            stats[n - 1] += (sum(min(cg.count(x), rg.count(x)) for x in set(cg)), len(cg), len(rg))
+    P = np.mean([s[0] / s[1] if s[1] else 0.0 for s in stats])
+    R = np.mean([s[0] / s[2] if s[2] else 0.0 for s in stats])
+    return 0.0 if P * R == 0 else float((1 + beta**2) * P * R / (beta**2 * P + R))
+""",
+)
+
+TEACHER = """
+def teacher_forced_nll(table, targets, start, end, pad):
+    N, T = targets.shape
+    inputs = {inputs}
+    log_p = table[inputs, targets]
+    real = {real}
+    return {result}
+"""
+TEACHER_RIGHT = dict(
+    inputs="np.concatenate([np.full((N, 1), start), targets[:, :-1]], axis=1)",
+    real="targets != pad",
+    result="-(log_p * real).sum(axis=1)",
+)
+TEACHER_BUGS = dict(
+    inputs="np.concatenate([targets[:, 1:], np.full((N, 1), start)], axis=1)",
+    real="(targets != 0) & (targets != end)",
+)
+right(
+    "teacher_forced_nll",
+    "the student's function with its three bugs repaired",
+    TEACHER.format(**TEACHER_RIGHT),
+)
+wrong(
+    "teacher_forced_nll",
+    "the student's function as given (three bugs)",
+    TEACHER.format(**TEACHER_BUGS, result=TEACHER_RIGHT["result"]),
+)
+wrong_variants(
+    "teacher_forced_nll",
+    TEACHER,
+    TEACHER_RIGHT,
+    (
+        ("the inputs left shifted to the left", dict(inputs=TEACHER_BUGS["inputs"])),
+        ("padding compared with 0 (the end token counted)", dict(real="targets != 0")),
+        (
+            "the end token left out (padding compared with pad)",
+            dict(real="(targets != pad) & (targets != end)"),
+        ),
+        ("the decoder reading the word it predicts", dict(inputs="targets")),
+        (
+            "the last word rolled round to position 0 instead of start",
+            dict(inputs="np.roll(targets, 1, axis=1)"),
+        ),
+        ("the mean over the sentence's words", dict(result="-(log_p * real).sum(axis=1) / real.sum(axis=1)")),
+        ("the log-likelihood, not its negative", dict(result="(log_p * real).sum(axis=1)")),
+        (
+            "the table read as table[target, input]",
+            dict(result="-(table[targets, inputs] * real).sum(axis=1)"),
+        ),
+    ),
+)
+right(
+    "teacher_forced_nll",
+    "a loop over each sentence until its end token",
+    """
+def teacher_forced_nll(table, targets, start, end, pad):
+    out = np.zeros(len(targets))
+    for i, sentence in enumerate(targets):
+        previous = start
+        for word in sentence:
+            if word == pad:
+                break
+            out[i] -= table[previous, word]
+            previous = word
+    return out
+""",
+)
+
+# ------------------------------------------------------------------ 21 detection and segmentation: equal-mass ECE (issue 61)
+ECE = """
+def equal_mass_ece(probs, labels, n_bins):
+    n = len(probs)
+    order = {order}
+    sizes = {sizes}
+    ece, lo = 0.0, 0
+    for size in sizes:
+        run = order[lo : lo + size]
+        lo += size
+        if size:
+            ece += {weight} * {gap}
+    return float(ece)
+"""
+ECE_RIGHT = dict(
+    order='np.argsort(probs, kind="stable")',
+    sizes="[n // n_bins + (b < n % n_bins) for b in range(n_bins)]",
+    weight="size / n",
+    gap="abs(labels[run].mean() - probs[run].mean())",
+)
+right("equal_mass_ece", "the bins' sizes computed by hand", ECE.format(**ECE_RIGHT))
+wrong_variants(
+    "equal_mass_ece",
+    ECE,
+    ECE_RIGHT,
+    (
+        (
+            "the remainder put in the last bin",
+            dict(sizes="[n // n_bins] * (n_bins - 1) + [n - (n_bins - 1) * (n // n_bins)]"),
+        ),
+        (
+            "bins of ceil(n / n_bins) cases, the last ones short",
+            dict(sizes="[min(-(-n // n_bins), max(n - b * -(-n // n_bins), 0)) for b in range(n_bins)]"),
+        ),
+        ("the bins not weighted by their size", dict(weight="1 / n_bins")),
+        ("the signed gap", dict(gap="(labels[run].mean() - probs[run].mean())")),
+        ("the squared gap", dict(gap="(labels[run].mean() - probs[run].mean()) ** 2")),
+        ("sorted by decreasing probability", dict(order='np.argsort(-probs, kind="stable")')),
+        ("ties taken in reverse order", dict(order="np.lexsort((-np.arange(n), probs))")),
+    ),
+)
+wrong(
+    "equal_mass_ece",
+    "bins of equal width, as in the reliability diagram",
+    """
+def equal_mass_ece(probs, labels, n_bins):
+    bins = np.minimum((probs * n_bins).astype(int), n_bins - 1)
+    ece = 0.0
+    for b in range(n_bins):
+        inside = bins == b
+        if inside.any():
+            ece += inside.mean() * abs(labels[inside].mean() - probs[inside].mean())
+    return float(ece)
+""",
+)
+wrong_with_line(
+    "equal_mass_ece",
+    "the caller's probabilities sorted in place",
+    ECE,
+    ECE_RIGHT,
+    "probs.sort()",
+)
+right(
+    "equal_mass_ece",
+    "np.array_split of the stable order",
+    """
+def equal_mass_ece(probs, labels, n_bins):
+    order = np.argsort(probs, kind="stable")
+    return float(sum(len(r) / len(probs) * abs(labels[r].mean() - probs[r].mean()) for r in np.array_split(order, n_bins)))
+""",
+)
