@@ -1,5 +1,6 @@
-"""Chapter 4, optimization: SGD with momentum, Adam, a bias-corrected average of the weights, and
-how fast momentum converges on a quadratic (the chapter's step-size limit carried to momentum)."""
+"""Chapter 4, optimization: a broken AdamW step to repair, the longest step Adam can take (a bound
+to derive), a bias-corrected average of the weights, and how fast momentum converges on a
+quadratic (the chapter's step-size limit carried to momentum)."""
 
 import numpy as np
 
@@ -8,104 +9,170 @@ from ..judge.registry import Case, declare_edges, function_exercise
 CHAPTER = "04_optimization"
 
 
-# ---------------------------------------------------------------- momentum
-def sgd_momentum_update(w, dw, v, lr, momentum):
-    """PyTorch's rule: v = momentum * v + dw;  w = w - lr * v. Returns (w, v)."""
-    v = momentum * v + dw
-    return w - lr * v, v
+# ---------------------------------------------------------------- AdamW, repaired
+def adamw_update(w, dw, m, v, t, lr, beta1, beta2, eps, weight_decay):
+    """One AdamW step after t steps already taken (t = 0 on the first call). Returns (w, m, v).
+
+    The moments see the loss gradient only; the weights as they were before this step shrink
+    by the fraction lr * weight_decay of themselves (decoupled weight decay), and the Adam step
+    of step number t + 1 is subtracted."""
+    m = beta1 * m + (1 - beta1) * dw
+    v = beta2 * v + (1 - beta2) * dw**2
+    m_hat = m / (1 - beta1 ** (t + 1))
+    v_hat = v / (1 - beta2 ** (t + 1))
+    return w * (1 - lr * weight_decay) - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
 
 
-def _momentum_cases(rng):
-    cases = []
-    for shape, lr, mu in (((4, 3), 0.1, 0.9), ((6,), 0.05, 0.5)):
-        cases.append(
-            Case(
-                (rng.standard_normal(shape), rng.standard_normal(shape), rng.standard_normal(shape), lr, mu),
-                label=f"w of shape {shape}, lr={lr}, momentum={mu}",
-            )
-        )
-    return cases
+def _adamw(args, l2=False, step=1, inside=False, decay=None):
+    """AdamW on ``args`` (the reference's) with one of the student's bugs (or another mistake)
+    switched on."""
+    w, dw, m, v, t, lr, beta1, beta2, eps, weight_decay = args
+    if l2:
+        dw = dw + weight_decay * w
+    m = beta1 * m + (1 - beta1) * dw
+    v = beta2 * v + (1 - beta2) * dw**2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m_hat = m / (1 - beta1 ** (t + step))
+        v_hat = v / (1 - beta2 ** (t + step))
+        adam = m_hat / np.sqrt(v_hat + eps) if inside else m_hat / (np.sqrt(v_hat) + eps)
+    shrink = 1.0 if l2 else (1 - lr * weight_decay if decay is None else decay(lr, weight_decay))
+    return w * shrink - lr * adam, m, v
+
+
+def _adamw_cases(rng):
+    def case(shape, t, lr, eps, wd, what, grad_scale=1.0, zero_grad=False):
+        fresh = t == 0
+        m = np.zeros(shape) if fresh else 0.1 * rng.standard_normal(shape)
+        v = np.zeros(shape) if fresh else 0.1 * rng.random(shape)
+        dw = np.zeros(shape) if zero_grad else grad_scale * rng.standard_normal(shape)
+        return Case((rng.standard_normal(shape), dw, m, v, t, lr, 0.9, 0.999, eps, wd), label=what)
+
+    return [
+        case((3, 4), 0, 1e-2, 1e-8, 0.01, "the first step of a fresh optimizer: t = 0, zero moments"),
+        case((5,), 4, 1e-2, 1e-8, 0.1, "t = 4 steps already taken"),
+        case((2, 3), 2, 1e-2, 0.1, 0.05, "eps = 0.1, not tiny"),
+        case((4,), 0, 0.1, 1e-8, 0.5, "a zero loss gradient: only the decay acts", zero_grad=True),
+        case((3, 2), 99, 1e-3, 1e-8, 0.0, "weight_decay = 0: AdamW is Adam (t = 99)"),
+        case((6,), 7, 0.1, 1e-8, 0.5, "gradients a thousand times larger, a strong decay", grad_scale=1e3),
+    ]
 
 
 function_exercise(
-    "sgd_momentum_update",
+    "adamw_update",
     CHAPTER,
-    1,
-    "sgd_momentum_update",
-    "One step of SGD with momentum",
-    _momentum_cases,
-    sgd_momentum_update,
-    ("w", "v"),
+    2,
+    "adamw_update",
+    "AdamW, repaired",
+    _adamw_cases,
+    adamw_update,
+    ("w", "m", "v"),
     mistakes=(
         (
-            "w is updated with the old velocity: update v first, then w -= lr * v",
-            lambda w, dw, v, lr, mu: (w - lr * v, mu * v + dw),
+            "the decay goes through the gradient (Adam's L2), so the division by sqrt(v_hat) "
+            "rescales it: AdamW shrinks the weights directly, and m and v see the loss gradient only",
+            lambda *a: _adamw(a, l2=True),
         ),
         (
-            "this v is the 'classic' form v = momentum * v - lr * dw; this exercise keeps "
-            "PyTorch's v = momentum * v + dw (the learning rate is applied to w only)",
-            lambda w, dw, v, lr, mu: (w + (mu * v - lr * dw), mu * v - lr * dw),
+            "the bias correction uses the t of the argument: t counts the steps already taken "
+            "(0 on the first call, where 1 - beta1**0 = 0), so this step is number t + 1",
+            lambda *a: _adamw(a, step=0),
+        ),
+        ("eps is inside the square root; it is added to sqrt(v_hat)", lambda *a: _adamw(a, inside=True)),
+        (
+            "the weights shrink by weight_decay itself; the fraction is lr * weight_decay",
+            lambda *a: _adamw(a, decay=lambda lr, wd: 1 - wd),
         ),
     ),
-    forbids=("minidl.nn.optim.SGD", "minidl.kernels"),
+    forbids=("minidl.nn.optim", "minidl.kernels"),
+    catches=(
+        "the caller's m and v changed in place (the grader checks that the inputs did not change)",
+        "the updated weights decayed instead of the weights before the step",
+    ),
     dtypes="float64",
 )
 
 
-# ---------------------------------------------------------------- Adam
-def adam_update(w, dw, m, v, t, lr, beta1, beta2, eps):
-    """One Adam step at step t (counting from 1). Returns (w, m, v)."""
-    m = beta1 * m + (1 - beta1) * dw
-    v = beta2 * v + (1 - beta2) * dw**2
-    m_hat = m / (1 - beta1**t)
-    v_hat = v / (1 - beta2**t)
-    return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+# ---------------------------------------------------------------- Adam's largest step
+def adam_largest_step(t, beta1, beta2):
+    """The largest |m_hat_t| / sqrt(v_hat_t) of Adam (eps = 0) over every sequence of t
+    gradients, and the sequence that attains it, scaled so that its last gradient is 1.
+
+    m_t = sum_s a_s g_s and v_t = sum_s b_s g_s^2, a_s = (1 - beta1) beta1^(t-s) and
+    b_s = (1 - beta2) beta2^(t-s): by Cauchy-Schwarz, m_t^2 <= (sum_s a_s^2 / b_s) v_t, with
+    equality where g_s is proportional to a_s / b_s, (beta1 / beta2)^(t-s)."""
+    k = np.arange(t)
+    total = np.sum((beta1**2 / beta2) ** k)
+    ratio = (1 - beta1) / (1 - beta1**t) * np.sqrt((1 - beta2**t) / (1 - beta2) * total)
+    return float(ratio), (beta1 / beta2) ** k[::-1]
 
 
-def _adam_no_correction(w, dw, m, v, t, lr, beta1, beta2, eps):
-    m = beta1 * m + (1 - beta1) * dw
-    v = beta2 * v + (1 - beta2) * dw**2
-    return w - lr * m / (np.sqrt(v) + eps), m, v
+def _largest_step(t, beta1, beta2, corrected=True, terms=0, base=None, order=-1):
+    k = np.arange(t + terms)
+    total = np.sum((beta1**2 / beta2 if base is None else base(beta1, beta2)) ** k)
+    ratio = (1 - beta1) * np.sqrt(total / (1 - beta2))
+    if corrected:
+        ratio *= np.sqrt(1 - beta2**t) / (1 - beta1**t)
+    return float(ratio), (beta1 / beta2) ** np.arange(t)[::order]
 
 
-def _adam_eps_inside(w, dw, m, v, t, lr, beta1, beta2, eps):
-    m = beta1 * m + (1 - beta1) * dw
-    v = beta2 * v + (1 - beta2) * dw**2
-    return w - lr * (m / (1 - beta1**t)) / np.sqrt(v / (1 - beta2**t) + eps), m, v
+def _kingma_ba(t, beta1, beta2):
+    """Kingma & Ba's rule of thumb (section 2.1) and the constant gradient."""
+    bound = (1 - beta1) / np.sqrt(1 - beta2)
+    return float(max(bound, 1.0)), np.ones(t)
 
 
-def _adam_cases(rng):
-    cases = []
-    for shape, t, eps in (((3, 4), 1, 1e-8), ((5,), 7, 1e-8), ((2, 3), 3, 0.1)):
-        m = np.zeros(shape) if t == 1 else rng.standard_normal(shape) * 0.1
-        v = np.zeros(shape) if t == 1 else rng.random(shape) * 0.1
-        cases.append(
-            Case(
-                (rng.standard_normal(shape), rng.standard_normal(shape), m, v, t, 1e-2, 0.9, 0.999, eps),
-                label=f"step t={t}, eps={eps}",
-            )
-        )
-    return cases
+def _largest_step_cases(rng):
+    settings = (
+        (1, 0.9, 0.999, "the first step (t = 1), the default betas"),
+        (10, 0.9, 0.999, "t = 10, the default betas"),
+        (1000, 0.9, 0.999, "t = 1000, the default betas: the long run"),
+        (20, 0.0, 0.99, "beta1 = 0 (RMSprop with a bias correction), t = 20"),
+        (12, 0.5, 0.25, "beta1**2 == beta2 exactly, t = 12"),
+        (8, 0.9, 0.5, "beta1**2 > beta2 (and beta1 > beta2), t = 8"),
+        (3, 0.8, 0.95, "t = 3"),
+        (2, 0.3, 0.6, "t = 2"),
+    )
+    return [Case((t, b1, b2), label=what) for t, b1, b2, what in settings]
 
 
 function_exercise(
-    "adam_update",
+    "adam_largest_step",
     CHAPTER,
     2,
-    "adam_update",
-    "One step of Adam",
-    _adam_cases,
-    adam_update,
-    ("w", "m", "v"),
+    "adam_largest_step",
+    "How long can one step of Adam be?",
+    _largest_step_cases,
+    adam_largest_step,
+    ("ratio", "gradients"),
     mistakes=(
         (
-            "the bias correction is missing: divide m by (1 - beta1**t) and v by (1 - beta2**t)",
-            _adam_no_correction,
+            "this is the step on a constant gradient (m_hat = g, v_hat = g^2 at every t): gradients "
+            "that grow (with the default betas) do more, since v remembers their smaller past",
+            lambda t, b1, b2: (1.0, np.ones(t)),
         ),
-        ("eps is inside the square root; Adam adds it after: sqrt(v_hat) + eps", _adam_eps_inside),
+        ("Kingma & Ba's rule of thumb is not the maximum: derive it", _kingma_ba),
+        (
+            "the bias corrections are left out: the ratio is of m_hat and sqrt(v_hat), "
+            "m_t / (1 - beta1**t) and v_t / (1 - beta2**t)",
+            lambda t, b1, b2: _largest_step(t, b1, b2, corrected=False),
+        ),
+        (
+            "one term too many: the sums run over the t gradients g_1 ... g_t, powers 0 ... t - 1",
+            lambda t, b1, b2: _largest_step(t, b1, b2, terms=1),
+        ),
+        (
+            "the ratio of the weights is a_s^2 / b_s (squared first weight), not a_s / b_s",
+            lambda t, b1, b2: _largest_step(t, b1, b2, base=lambda b1, b2: b1 / b2),
+        ),
+        (
+            "the gradients are in reverse order: g_1 comes first, and the last one, g_t, has the "
+            "largest weight in m",
+            lambda t, b1, b2: _largest_step(t, b1, b2, order=1),
+        ),
     ),
-    forbids=("minidl.nn.optim.Adam", "minidl.nn.optim.AdamW", "minidl.kernels"),
-    dtypes="float64",
+    forbids=("minidl.nn.optim", "minidl.kernels"),
+    catches=("0 / 0 where beta1**2 == beta2 (a geometric series of ratio 1)",),
+    dtypes=("number", "float64"),
 )
 
 
@@ -273,16 +340,21 @@ function_exercise(
 # the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
 # generated cases), and why each other class that could arise does not apply
 
-_ELEMENTWISE = "the update is elementwise: no length of an axis is special"
 declare_edges(
-    "sgd_momentum_update",
+    "adamw_update",
     ("non_square", "varied_settings"),
-    {"empty": _ELEMENTWISE, "size_one": _ELEMENTWISE},
+    {
+        "empty": "the update is elementwise: no length of an axis is special",
+        "size_one": "the update is elementwise: no length of an axis is special",
+    },
 )
 declare_edges(
-    "adam_update",
-    ("non_square", "varied_settings"),
-    {"empty": _ELEMENTWISE, "size_one": _ELEMENTWISE},
+    "adam_largest_step",
+    ("varied_settings",),
+    {
+        "empty": "no array argument; t >= 1 (Adam's first step has t = 1, among the cases)",
+        "size_one": "no array argument; t = 1, a single gradient, is among the cases",
+    },
 )
 declare_edges(
     "ema_weights",

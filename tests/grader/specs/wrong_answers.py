@@ -465,25 +465,6 @@ def directional_gradient_check(f, x, grad, directions, h=1e-5):
 )
 
 # ------------------------------------------------------------------ 04 optimization
-wrong(
-    "sgd_momentum_update",
-    "updates w and v in place",
-    """
-def sgd_momentum_update(w, dw, v, lr, momentum):
-    v *= momentum
-    v += dw
-    w -= lr * v
-    return w, v
-""",
-)
-right(
-    "sgd_momentum_update",
-    "w - lr * (momentum * v + dw) in one line",
-    """
-def sgd_momentum_update(w, dw, v, lr, momentum):
-    return w - lr * (momentum * v + dw), momentum * v + dw
-""",
-)
 right(
     "momentum_convergence_rate",
     "the spectral radius of the 2 x 2 map, by np.linalg.eigvals",
@@ -532,49 +513,168 @@ wrong(
 )
 
 # an independent TA's answers, written from the task alone
-SGD_MOMENTUM = """
-def sgd_momentum_update(w, dw, v, lr, momentum):
-    v_new = {v}
-    return {w}, v_new
+ADAMW = """
+def adamw_update(w, dw, m, v, t, lr, beta1, beta2, eps, weight_decay):
+    g = {g}
+    m_new = beta1 * m + (1 - beta1) * g
+    v_new = beta2 * v + (1 - beta2) * g * g
+    m_hat = m_new / (1 - beta1 ** {step})
+    v_hat = v_new / (1 - beta2 ** {step})
+    return {decay} - lr * m_hat / ({den}), m_new, v_new
 """
+ADAMW_RIGHT = dict(g="dw", step="(t + 1)", den="np.sqrt(v_hat) + eps", decay="w * (1 - lr * weight_decay)")
 wrong_variants(
-    "sgd_momentum_update",
-    SGD_MOMENTUM,
-    dict(v="momentum * v + dw", w="w - lr * v_new"),
+    "adamw_update",
+    ADAMW,
+    ADAMW_RIGHT,
     (
-        ("Keras's form: v = mu v - lr g, w = w + v", dict(v="momentum * v - lr * dw", w="w + v_new")),
-        ("w moved by the old velocity", dict(w="w - lr * v")),
-        ("the gradient damped by 1 - momentum", dict(v="momentum * v + (1 - momentum) * dw")),
+        (
+            "the student's version as given, but for the arrays changed in place",
+            dict(g="dw + weight_decay * w", step="t", den="np.sqrt(v_hat + eps)", decay="w"),
+        ),
+        ("the decay through the gradient (Adam's L2)", dict(g="dw + weight_decay * w", decay="w")),
+        ("L2 through the gradient and the decoupled decay too", dict(g="dw + weight_decay * w")),
+        ("the bias correction at t, the steps already taken", dict(step="t")),
+        ("the bias correction at t + 2", dict(step="(t + 2)")),
+        ("eps inside the square root", dict(den="np.sqrt(v_hat + eps)")),
+        ("the weights shrunk by weight_decay, without lr", dict(decay="w * (1 - weight_decay)")),
+        ("the decay forgotten", dict(decay="w")),
+        ("the uncorrected v under the root", dict(den="np.sqrt(v_new) + eps")),
     ),
 )
-ADAM = """
-def adam_update(w, dw, m, v, t, lr, beta1, beta2, eps):
+wrong(
+    "adamw_update",
+    "the moments updated in place (the student's bug 2 alone)",
+    """
+def adamw_update(w, dw, m, v, t, lr, beta1, beta2, eps, weight_decay):
+    m *= beta1
+    m += (1 - beta1) * dw
+    v *= beta2
+    v += (1 - beta2) * dw**2
+    m_hat = m / (1 - beta1 ** (t + 1))
+    v_hat = v / (1 - beta2 ** (t + 1))
+    return w * (1 - lr * weight_decay) - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+""",
+)
+wrong(
+    "adamw_update",
+    "the updated weights decayed, not those before the step",
+    """
+def adamw_update(w, dw, m, v, t, lr, beta1, beta2, eps, weight_decay):
     m = beta1 * m + (1 - beta1) * dw
-    v = beta2 * v + (1 - beta2) * dw * dw
-    m_hat = m / (1 - beta1 ** {t})
-    v_hat = v / (1 - beta2 ** {t})
-    return w - lr * m_hat / ({den}), m, v
-"""
-wrong_variants(
-    "adam_update",
-    ADAM,
-    dict(t="t", den="np.sqrt(v_hat) + eps"),
-    (
-        ("the correction at t + 1 (the step counted from 0 and then incremented)", dict(t="(t + 1)")),
-        ("eps inside the square root", dict(den="np.sqrt(v_hat + eps)")),
-        ("the uncorrected v under the root", dict(den="np.sqrt(v) + eps")),
-    ),
+    v = beta2 * v + (1 - beta2) * dw**2
+    step = (m / (1 - beta1 ** (t + 1))) / (np.sqrt(v / (1 - beta2 ** (t + 1))) + eps)
+    return (w - lr * step) * (1 - lr * weight_decay), m, v
+""",
 )
 right(
-    "adam_update",
-    "the corrections folded into the step size and eps",
+    "adamw_update",
+    "the student's code repaired on copies, decay by subtraction",
     """
-def adam_update(w, dw, m, v, t, lr, beta1, beta2, eps):
+def adamw_update(w, dw, m, v, t, lr, beta1, beta2, eps, weight_decay):
+    m, v = m.copy(), v.copy()
+    m *= beta1
+    m += (1 - beta1) * dw
+    v *= beta2
+    v += (1 - beta2) * dw**2
+    n = t + 1
+    m_hat = m / (1 - beta1**n)
+    v_hat = v / (1 - beta2**n)
+    decayed = w - lr * weight_decay * w
+    return decayed - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+""",
+)
+right(
+    "adamw_update",
+    "the corrections folded into the step size and eps, PyTorch's way",
+    """
+def adamw_update(w, dw, m, v, t, lr, beta1, beta2, eps, weight_decay):
     m2 = beta1 * m + (1 - beta1) * dw
     v2 = beta2 * v + (1 - beta2) * np.square(dw)
-    c2 = np.sqrt(1 - beta2**t)
-    step = lr * c2 / (1 - beta1**t)
-    return w - step * m2 / (np.sqrt(v2) + eps * c2), m2, v2
+    c1, c2 = 1 - beta1 ** (t + 1), np.sqrt(1 - beta2 ** (t + 1))
+    w2 = w * (1 - lr * weight_decay)
+    return w2 - (lr * c2 / c1) * m2 / (np.sqrt(v2) + eps * c2), m2, v2
+""",
+)
+LARGEST_STEP = """
+def adam_largest_step(t, beta1, beta2):
+    total = sum(({r}) ** k for k in range({n}))
+    ratio = (1 - beta1) * np.sqrt(total / (1 - beta2)){correction}
+    history = np.array([(beta1 / beta2) ** {lag} for s in range(1, t + 1)], dtype=float)
+    return float(ratio), history
+"""
+LARGEST_STEP_RIGHT = dict(
+    r="beta1 * beta1 / beta2",
+    n="t",
+    correction=" * np.sqrt(1 - beta2**t) / (1 - beta1**t)",
+    lag="(t - s)",
+)
+wrong_variants(
+    "adam_largest_step",
+    LARGEST_STEP,
+    LARGEST_STEP_RIGHT,
+    (
+        ("no bias correction", dict(correction="")),
+        ("only the first moment's correction", dict(correction=" / (1 - beta1**t)")),
+        ("the corrections inverted", dict(correction=" * (1 - beta1**t) / np.sqrt(1 - beta2**t)")),
+        ("t + 1 terms in the sum", dict(n="t + 1")),
+        ("t - 1 terms in the sum", dict(n="t - 1")),
+        ("the ratio beta1 / beta2 in the sum", dict(r="beta1 / beta2")),
+        ("the ratio beta1**2 / beta2**2 in the sum", dict(r="(beta1 / beta2) ** 2")),
+        ("the gradients in reverse order", dict(lag="(s - 1)")),
+        ("the gradients' ratio squared, as in the sum", dict(lag="(t - s) * 2")),
+    ),
+)
+wrong(
+    "adam_largest_step",
+    "the geometric series summed by its closed form (0 / 0 where beta1**2 == beta2)",
+    """
+def adam_largest_step(t, beta1, beta2):
+    r = np.float64(beta1) ** 2 / beta2
+    total = (1 - r**t) / (1 - r)
+    ratio = (1 - beta1) / (1 - beta1**t) * np.sqrt((1 - beta2**t) / (1 - beta2) * total)
+    return float(ratio), (beta1 / beta2) ** np.arange(t - 1, -1, -1.0)
+""",
+)
+wrong(
+    "adam_largest_step",
+    "Kingma & Ba's bound and a constant gradient",
+    """
+def adam_largest_step(t, beta1, beta2):
+    return max(1.0, (1 - beta1) / np.sqrt(1 - beta2)), np.ones(t)
+""",
+)
+wrong(
+    "adam_largest_step",
+    "the limit as t grows, whatever t",
+    """
+def adam_largest_step(t, beta1, beta2):
+    ratio = (1 - beta1) / np.sqrt((1 - beta2) * (1 - beta1**2 / beta2))
+    return float(ratio), (beta1 / beta2) ** np.arange(t - 1, -1, -1.0)
+""",
+)
+right(
+    "adam_largest_step",
+    "the bound by running Adam on the maximising sequence",
+    """
+def adam_largest_step(t, beta1, beta2):
+    g = np.array([(beta1 / beta2) ** (t - s) for s in range(1, t + 1)])
+    m = v = 0.0
+    for x in g:
+        m = beta1 * m + (1 - beta1) * x
+        v = beta2 * v + (1 - beta2) * x * x
+    return float((m / (1 - beta1**t)) / np.sqrt(v / (1 - beta2**t))), g
+""",
+)
+right(
+    "adam_largest_step",
+    "the closed form of the series, with its ratio-1 case apart",
+    """
+def adam_largest_step(t, beta1, beta2):
+    r = beta1 * beta1 / beta2
+    total = float(t) if r == 1 else (1 - r**t) / (1 - r)
+    scale = np.sqrt((1 - beta2**t) / (1 - beta2)) * (1 - beta1) / (1 - beta1**t)
+    return float(scale * np.sqrt(total)), np.power(beta1 / beta2, np.arange(t)[::-1])
 """,
 )
 EMA = """
@@ -2281,28 +2381,6 @@ def softmax_cross_entropy_backward(logits, labels, smoothing):
     t = np.full((n, k), smoothing / k)
     t[np.arange(n), labels] += 1 - smoothing
     return (e / e.sum(axis=1, keepdims=True) - t) / n
-""",
-)
-wrong(
-    "adam_update",
-    "updates m and v in place",
-    """
-def adam_update(w, dw, m, v, t, lr, beta1, beta2, eps):
-    m *= beta1
-    m += (1 - beta1) * dw
-    v *= beta2
-    v += (1 - beta2) * dw**2
-    return w - lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps), m, v
-""",
-)
-wrong(
-    "adam_update",
-    "eps fixed at 1e-8 instead of the argument",
-    """
-def adam_update(w, dw, m, v, t, lr, beta1, beta2, eps):
-    m = beta1 * m + (1 - beta1) * dw
-    v = beta2 * v + (1 - beta2) * dw**2
-    return w - lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + 1e-8), m, v
 """,
 )
 wrong(
