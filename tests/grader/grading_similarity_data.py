@@ -80,33 +80,37 @@ HONEST = {
     return (probabilities - smooth) / n
 ''',
     ],
-    "adam_update": [
-        '''def adam_update(w, dw, m, v, t, lr, beta1, beta2, eps):
-    """One Adam step; returns (w, m, v)."""
+    "adamw_update": [
+        '''def adamw_update(w, dw, m, v, t, lr, beta1, beta2, eps, weight_decay):
+    """One AdamW step after t steps already taken; returns (w, m, v)."""
     m_new = beta1 * m + (1 - beta1) * dw
     v_new = beta2 * v + (1 - beta2) * np.square(dw)
-    # the bias corrections, applied to the new moments
-    w_new = w - lr * (m_new / (1 - beta1**t)) / (np.sqrt(v_new / (1 - beta2**t)) + eps)
+    # this call is step number t + 1; the decay acts on the weights before the step
+    w_new = w * (1 - lr * weight_decay)
+    w_new = w_new - lr * (m_new / (1 - beta1 ** (t + 1))) / (np.sqrt(v_new / (1 - beta2 ** (t + 1))) + eps)
     return w_new, m_new, v_new
 ''',
-        '''def adam_update(w, dw, m, v, t, lr, beta1, beta2, eps):
-    """One Adam step; returns (w, m, v)."""
+        '''def adamw_update(w, dw, m, v, t, lr, beta1, beta2, eps, weight_decay):
+    """One AdamW step after t steps already taken; returns (w, m, v)."""
+    n = t + 1
     first = m * beta1 + dw * (1.0 - beta1)
     second = v * beta2 + dw * dw * (1.0 - beta2)
-    corrected_first = first / (1.0 - np.power(beta1, t))
-    corrected_second = second / (1.0 - np.power(beta2, t))
-    update = corrected_first / (corrected_second ** 0.5 + eps)
+    corrected_first = first / (1.0 - np.power(beta1, n))
+    corrected_second = second / (1.0 - np.power(beta2, n))
+    update = corrected_first / (corrected_second ** 0.5 + eps) + weight_decay * w
     return w - lr * update, first, second
 ''',
-        '''def adam_update(w, dw, m, v, t, lr, beta1, beta2, eps):
-    """One Adam step; returns (w, m, v)."""
-    new_m, new_v = m.copy(), v.copy()
+        '''def adamw_update(w, dw, m, v, t, lr, beta1, beta2, eps, weight_decay):
+    """One AdamW step after t steps already taken; returns (w, m, v)."""
+    new_m, new_v, new_w = m.copy(), v.copy(), w.copy()
+    new_w *= 1 - lr * weight_decay
     new_m *= beta1
     new_m += (1 - beta1) * dw
     new_v *= beta2
     new_v += (1 - beta2) * dw * dw
-    bias1, bias2 = 1 - beta1**t, 1 - beta2**t
-    return w - lr * (new_m / bias1) / (np.sqrt(new_v / bias2) + eps), new_m, new_v
+    bias1, bias2 = 1 - beta1 ** (t + 1), 1 - beta2 ** (t + 1)
+    new_w -= lr * (new_m / bias1) / (np.sqrt(new_v / bias2) + eps)
+    return new_w, new_m, new_v
 ''',
     ],
     "groupnorm_forward": [
@@ -257,17 +261,15 @@ HONEST = {
     return list(map(lambda g: ratio * g, grads))
 ''',
     ],
-    "sgd_momentum_update": [
-        '''def sgd_momentum_update(w, dw, v, lr, momentum):
-    """One SGD-with-momentum step; returns (w, v)."""
-    velocity = momentum * v + dw
-    return w - lr * velocity, velocity
+    "conv_transpose_from_keras": [
+        '''def conv_transpose_from_keras(kernel):
+    """A Keras Conv2DTranspose kernel as minidl's Conv2DTranspose W (C_in, F, KH, KW)."""
+    return np.transpose(kernel, (3, 2, 0, 1)).copy()
 ''',
-        '''def sgd_momentum_update(w, dw, v, lr, momentum):
-    """One SGD-with-momentum step; returns (w, v)."""
-    v_next = dw + v * momentum
-    w_next = w - v_next * lr
-    return w_next, v_next
+        '''def conv_transpose_from_keras(kernel):
+    """A Keras Conv2DTranspose kernel as minidl's Conv2DTranspose W (C_in, F, KH, KW)."""
+    w = np.moveaxis(kernel, (3, 2), (0, 1))
+    return np.ascontiguousarray(w)
 ''',
     ],
     "l1_proximal_step": [
@@ -324,23 +326,25 @@ COPIES = {
     return (probabilities - target) / N
 """,
     ],
-    "adam_update": [
-        '''def adam_update(w, dw, m, v, t, lr, beta1, beta2, eps):
-    """adam"""
+    "adamw_update": [
+        '''def adamw_update(w, dw, m, v, t, lr, beta1, beta2, eps, weight_decay):
+    """adamw"""
     first = beta1 * m + (1 - beta1) * dw
     second = beta2 * v + (1 - beta2) * dw ** 2
-    fh = first / (1 - beta1 ** t)
-    sh = second / (1 - beta2 ** t)
-    w = w - lr * fh / (np.sqrt(sh) + eps)
-    return w, first, second
+    n = t + 1
+    fh = first / (1 - beta1 ** n)
+    sh = second / (1 - beta2 ** n)
+    step = fh / (np.sqrt(sh) + eps)
+    return w - lr * weight_decay * w - lr * step, first, second
 ''',
-        """def adam_update(w, dw, m, v, t, lr, beta1, beta2, eps):
+        """def adamw_update(w, dw, m, v, t, lr, beta1, beta2, eps, weight_decay):
     v = beta2 * v + (1.0 - beta2) * dw ** 2
     m = beta1 * m + (1.0 - beta1) * dw
-    v_corr = v / (1.0 - beta2 ** t)
-    m_corr = m / (1.0 - beta1 ** t)
-    w = w - lr * m_corr / (np.sqrt(v_corr) + eps)
-    return w, m, v
+    k = t + 1
+    v_corr = v / (1.0 - beta2 ** k)
+    m_corr = m / (1.0 - beta1 ** k)
+    adam = m_corr / (np.sqrt(v_corr) + eps)
+    return w - lr * weight_decay * w - lr * adam, m, v
 """,
     ],
     "groupnorm_forward": [

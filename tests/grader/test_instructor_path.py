@@ -237,7 +237,7 @@ def test_a_release_made_by_a_non_editable_install_installs_and_runs_its_readme(t
                  cwd=tmp_path).stdout  # fmt: skip
     assert where.count(str(tmp_path / "instructor")) == 2, where  # the installed copies, not the repository's
     # the grader's data files are in its wheel: the similarity thresholds per exercise
-    limit = _run(instructor, "-c", "from minidl_grader import similarity; print(similarity.threshold('adam_update'))",
+    limit = _run(instructor, "-c", "from minidl_grader import similarity; print(similarity.threshold('adamw_update'))",
                  cwd=tmp_path).stdout  # fmt: skip
     assert float(limit) > 0.5, limit
     out = tmp_path / "release"
