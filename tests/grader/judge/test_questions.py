@@ -292,7 +292,9 @@ def test_release_checks_that_the_notebook_states_every_choice(tmp_path):
     nb = notebook.read_notebook(CHAPTER3)
     for cell in nb["cells"]:
         if cell["cell_type"] == "markdown":
-            cell["source"] = notebook.cell_source(cell).replace("**(c)** 1, the slope", "**(c)** one, the slope")
+            cell["source"] = notebook.cell_source(cell).replace(
+                "**(c)** 1, the slope", "**(c)** one, the slope"
+            )
         if notebook.exercise_meta(cell).get("exercise") == "chain_rule_overwrite":
             del cell["metadata"]["minidl"]["question"]
     problems = release.validate_solution(nb, CHAPTER3)
