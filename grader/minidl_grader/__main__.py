@@ -4,9 +4,19 @@
 (``pip install ./grader``); ``python -m minidl_grader ...`` is the same command.
 """
 
+import importlib
 import sys
 
-COMMANDS = ("grade", "package", "release", "public-data", "mistakes", "mutants")
+# each command and the module whose ``main`` runs it, imported only when that command is given
+_MAINS = {
+    "grade": "cli",
+    "package": "reports.gradescope",
+    "release": "release",
+    "public-data": "public",
+    "mistakes": "catalogue",
+    "mutants": "judge.mutants",
+}
+COMMANDS = tuple(_MAINS)
 USAGE = """usage: minidl-grade grade NOTEBOOK ... [options]   grade submissions (see minidl-grade grade --help)
        minidl-grade package --chapter NN -o autograder.zip   a Gradescope autograder
        minidl-grade release [--check] [--out DIR]      regenerate exercises/ from solutions/; a student release
@@ -19,30 +29,8 @@ USAGE = """usage: minidl-grade grade NOTEBOOK ... [options]   grade submissions 
 def main(argv=None) -> int:
     """Run ``argv`` = ``[command, *arguments]`` with command one of ``COMMANDS``."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "release":
-        from .release import main as release_main
-
-        return release_main(argv[1:])
-    if argv and argv[0] == "package":
-        from .reports.gradescope import main as package_main
-
-        return package_main(argv[1:])
-    if argv and argv[0] == "public-data":
-        from .public import main as public_main
-
-        return public_main(argv[1:])
-    if argv and argv[0] == "mistakes":
-        from .catalogue import main as mistakes_main
-
-        return mistakes_main(argv[1:])
-    if argv and argv[0] == "mutants":
-        from .judge.mutants import main as mutants_main
-
-        return mutants_main(argv[1:])
-    if argv and argv[0] == "grade":
-        from .cli import main as grade_main
-
-        return grade_main(argv[1:])
+    if argv and argv[0] in _MAINS:
+        return importlib.import_module(f"minidl_grader.{_MAINS[argv[0]]}").main(argv[1:])
     print(USAGE, file=sys.stderr)
     return 2
 

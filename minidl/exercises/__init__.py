@@ -48,7 +48,16 @@ import numpy as np
 from . import data, probes
 from .compare import compare_outputs
 
-__all__ = ["check", "evaluate", "Verdict", "names_used", "forbidden_use", "forbidden_message"]
+__all__ = [
+    "check",
+    "evaluate",
+    "Verdict",
+    "names_used",
+    "forbidden_use",
+    "forbidden_message",
+    "forbid_covers",
+    "library_object",
+]
 
 _LETTER = re.compile(r"^\(?\s*([a-z])\s*[).]?$")
 
@@ -262,20 +271,27 @@ def _compiled_names(function) -> set[str]:
 
 def forbidden_use(names: list[str], forbids) -> tuple[str, str] | None:
     """``(name, entry)`` for the first of ``names`` that an entry of ``forbids`` covers, as the
-    grader's ``provenance.spec_forbidden_uses`` decides: the entry itself or a name under it,
-    or another spelling of it (the same object, a subclass of the class, an object defined in
-    the module); else None."""
+    grader's ``provenance.spec_forbidden_uses`` decides (``forbid_covers``); else None."""
     for name in names:
-        entry = next((e for e in forbids if _covers(e, name)), None)
+        entry = next((e for e in forbids if forbid_covers(e, name)), None)
         if entry:
             return name, entry
     return None
 
 
-def _covers(entry: str, name: str) -> bool:
+def forbid_covers(entry: str, name: str, resolve=None) -> bool:
+    """Whether the forbidden ``entry`` covers the used ``name``: by spelling (the name or a
+    module above it), or by what they are: the same object (``minidl.models.MaxPool2D`` is
+    ``minidl.nn.layers.MaxPool2D``), a subclass of it, or a function or class defined in
+    the forbidden module (``minidl.nn.layers.MaxPool2D`` lives in ``minidl.nn.layers.conv``).
+
+    ``resolve(dotted)`` gives the object a name stands for, or None (default
+    ``library_object``); the grader passes its own, which knows the Keras door's names too,
+    so that ``check()`` and the grader decide by this one function."""
     if name == entry or name.startswith(entry + "."):
         return True
-    used, forbidden = _resolve(name), _resolve(entry)
+    resolve = library_object if resolve is None else resolve
+    used, forbidden = resolve(name), resolve(entry)
     if used is None or forbidden is None:
         return False
     if used is forbidden:
@@ -290,12 +306,14 @@ def _covers(entry: str, name: str) -> bool:
     return False
 
 
-def _resolve(dotted: str):
-    """The object ``dotted`` names in minidl (imported), or None: only the library's own
-    modules are imported, never a name an answer made up elsewhere. (The grader resolves the
-    Keras door's names too; minidl knows nothing of the door, so its names match as spelled.)"""
+def library_object(dotted: str, packages: tuple[str, ...] = ()):
+    """The object ``dotted`` names in minidl, or in one of ``packages`` (top-level names the
+    caller adds: the grader adds the Keras door's ``minidl_keras``), imported; or None. Only
+    those packages' own modules are imported, never a name an answer made up elsewhere
+    (minidl knows nothing of the door: without ``packages`` its names match as spelled)."""
     parts = dotted.split(".")
-    if parts[0] != "minidl" or len(parts) < 2 or parts[1] == "grading":
+    in_library = parts[0] == "minidl" and len(parts) >= 2 and parts[1] != "grading"
+    if not (in_library or parts[0] in packages):
         return None
     for cut in range(len(parts), 0, -1):
         try:

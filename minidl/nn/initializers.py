@@ -33,7 +33,7 @@ import math
 import numpy as np
 
 from .. import backend
-from .configurable import Configurable
+from .configurable import Configurable, made_again
 
 
 def variance_scaling(scale=1.0, mode="fan_in", distribution="normal"):
@@ -177,13 +177,7 @@ def get(name_or_fn):
     if callable(name_or_fn):
         return name_or_fn
     if isinstance(name_or_fn, dict) and name_or_fn.get("class") is not None:
-        cls = Initializer.classes.get(str(name_or_fn["class"]))
-        if cls is None:
-            raise ValueError(
-                f"unknown initializer class {name_or_fn['class']!r} (known: {sorted(Initializer.classes)}); "
-                "a class defined outside minidl is known once its module is imported"
-            )
-        return cls.from_config(dict(name_or_fn.get("config", {})))
+        return made_again(name_or_fn, Initializer.classes, "initializer")
     try:
         return INITIALIZERS[name_or_fn]
     except (KeyError, TypeError):

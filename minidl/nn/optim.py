@@ -43,6 +43,7 @@ import math
 import numpy as np
 
 from .. import backend
+from .configurable import made_again
 
 
 class Optimizer:
@@ -491,13 +492,7 @@ def get(spec) -> Optimizer:
     if isinstance(spec, str) and spec.lower() in OPTIMIZERS:
         return OPTIMIZERS[spec.lower()]()
     if isinstance(spec, dict) and spec.get("class") is not None:
-        cls = Optimizer.classes.get(str(spec["class"]))
-        if cls is None:
-            raise ValueError(
-                f"unknown optimizer class {spec['class']!r} (known: {sorted(Optimizer.classes)}); "
-                "a class defined outside minidl is known once its module is imported"
-            )
-        return cls.from_config(dict(spec.get("config", {})))
+        return made_again(spec, Optimizer.classes, "optimizer")
     raise ValueError(
         f"unknown optimizer {spec!r}; expected a minidl.nn.optim.Optimizer or one of {sorted(OPTIMIZERS)}"
     )

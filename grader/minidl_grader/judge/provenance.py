@@ -22,6 +22,8 @@ import ast
 import re
 import types
 
+from minidl.exercises import forbid_covers, library_object
+
 from . import reading
 
 __all__ = [
@@ -197,54 +199,15 @@ def _resolve(dotted: str):
 
     Only names under ``minidl.`` and ``minidl_keras`` are resolved: importing a name a
     submission wrote must never run anything but the library's own modules."""
-    import importlib
-
-    parts = dotted.split(".")
-    in_library = parts[0] == "minidl" and len(parts) >= 2 and parts[1] != "grading"
-    if not (in_library or parts[0] == "minidl_keras"):
-        return None
-    for cut in range(len(parts), 0, -1):
-        try:
-            found = importlib.import_module(".".join(parts[:cut]))
-        except Exception:
-            continue
-        try:
-            for attribute in parts[cut:]:
-                found = getattr(found, attribute)
-        except AttributeError:
-            return None
-        return found
-    return None
-
-
-def _covers(entry: str, name: str) -> bool:
-    """Whether the forbidden ``entry`` covers the used ``name``: by spelling (the name or a
-    module above it), or by what they are: the same object (``minidl.models.MaxPool2D`` is
-    ``minidl.nn.layers.MaxPool2D``), a subclass of it, or a function or class defined in
-    the forbidden module (``minidl.nn.layers.MaxPool2D`` lives in ``minidl.nn.layers.conv``)."""
-    if name == entry or name.startswith(entry + "."):
-        return True
-    used, forbidden = _resolve(name), _resolve(entry)
-    if used is None or forbidden is None:
-        return False
-    if used is forbidden:
-        return True
-    if isinstance(used, type) and isinstance(forbidden, type) and forbidden in used.__mro__:
-        return True
-    if isinstance(forbidden, types.ModuleType):
-        home = used.__name__ if isinstance(used, types.ModuleType) else getattr(used, "__module__", None)
-        return isinstance(home, str) and (
-            home == forbidden.__name__ or home.startswith(forbidden.__name__ + ".")
-        )
-    return False
+    return library_object(dotted, ("minidl_keras",))
 
 
 def spec_forbidden_uses(names: list[str], forbids: list[str]) -> list[tuple[str, str]]:
     """``(name, entry)`` for each use that an exercise's ``forbids`` covers, in any spelling
-    (``_covers``)."""
+    (minidl's ``forbid_covers``, with the Keras door's names resolved too: ``_resolve``)."""
     found = []
     for name in names:
-        entry = next((e for e in forbids if _covers(e, name)), None)
+        entry = next((e for e in forbids if forbid_covers(e, name, _resolve)), None)
         if entry:
             found.append((name, entry))
     return found

@@ -68,11 +68,56 @@ def _as_layer(layer, kind: type, wrapper: str):
     return layer
 
 
-def _as_dense(layer) -> Dense:
-    return _as_layer(layer, Dense, "LoRA")
+class _Adapter(Layer, register=False):
+    """What ``LoRA`` and ``LoRAAttention`` share: the wrapped layer (a ``wraps``), frozen and
+    held as the sub-layer ``"base"``; the rank r, alpha and the scale s = alpha / r; the
+    wrapped layer's config in their own; building the wrapped layer too where it is not built."""
+
+    #: the layer class it adapts, its own name in messages, and the wrapped weight whose dtype
+    #: the update takes when the wrapped layer is built
+    wraps: type = Layer
+    _kind = "LoRA"
+    _weight = "W"
+
+    def __init__(self, layer, rank: int, alpha: float, name=None, **kwargs):
+        super().__init__(name, **kwargs)
+        self.base = _as_layer(layer, self.wraps, self._kind)
+        self.base.trainable = False
+        self.rank = positive_int(rank, f"{self._kind} rank")
+        self.alpha = positive(alpha, f"{self._kind} alpha")
+
+    def _build_like_base(self) -> None:
+        """Build the update where the wrapped layer is built: its input shape and dtype are known."""
+        self.device = self.base.device
+        self.build(self.base.built_input_shape, dtype=self.base.params[self._weight].dtype)
+
+    @property
+    def scale(self) -> float:
+        """s = alpha / rank."""
+        return self.alpha / self.rank
+
+    def sublayers(self) -> dict:
+        return {"base": self.base}
+
+    def _options(self) -> dict:
+        """The adapter's own settings after rank and alpha in its config (``LoRAAttention``'s targets)."""
+        return {}
+
+    def get_config(self) -> dict:
+        base = {"class": type(self.base).__name__, "config": self.base.get_config(), "trainable": False}
+        return {"layer": base, "rank": self.rank, "alpha": self.alpha, **self._options(), "name": self.name}
+
+    def build(self, input_shape, dtype=np.float32):
+        super().build(input_shape, dtype)
+        if not self.base.built:
+            self.base.device = self.device
+            self.base.build(input_shape, dtype)
+
+    def compute_output_shape(self, input_shape):
+        return self.base.compute_output_shape(input_shape)
 
 
-class LoRA(Layer):
+class LoRA(_Adapter):
     """A Dense layer with its weight frozen and a trained low-rank update (see the module docstring).
 
     Parameters
@@ -90,34 +135,15 @@ class LoRA(Layer):
 
     input_ndims = None
     input_layout = "(N, ..., features)"
+    wraps = Dense
 
     def __init__(self, layer, rank: int = 4, alpha: float = 8.0, name=None, **kwargs):
-        super().__init__(name, **kwargs)
-        self.base = _as_dense(layer)
-        self.base.trainable = False
-        self.rank = positive_int(rank, "LoRA rank")
-        self.alpha = positive(alpha, "LoRA alpha")
+        super().__init__(layer, rank, alpha, name, **kwargs)
         if self.base.built:  # a pretrained layer: its input shape is known, build the update now
-            self.device = self.base.device
-            self.build(self.base.built_input_shape, dtype=self.base.params["W"].dtype)
-
-    @property
-    def scale(self) -> float:
-        """s = alpha / rank."""
-        return self.alpha / self.rank
-
-    def sublayers(self) -> dict:
-        return {"base": self.base}
-
-    def get_config(self) -> dict:
-        base = {"class": type(self.base).__name__, "config": self.base.get_config(), "trainable": False}
-        return {"layer": base, "rank": self.rank, "alpha": self.alpha, "name": self.name}
+            self._build_like_base()
 
     def build(self, input_shape, dtype=np.float32):
         super().build(input_shape, dtype)
-        if not self.base.built:
-            self.base.device = self.device
-            self.base.build(input_shape, dtype)
         W = self.base.params["W"]
         d_in, d_out = W.shape
         if input_shape[-1] != d_in:
@@ -127,9 +153,6 @@ class LoRA(Layer):
         A = backend.rng().standard_normal((d_in, self.rank)) / math.sqrt(d_in)
         self.add_param("A", A.astype(W.dtype))
         self.add_param("B", np.zeros((self.rank, d_out), dtype=W.dtype))
-
-    def compute_output_shape(self, input_shape):
-        return self.base.compute_output_shape(input_shape)
 
     def forward(self, x, training=False):
         x = self.check_input(x)
@@ -173,7 +196,7 @@ class LoRA(Layer):
         return f"LoRA({self.base!r}, rank={self.rank}, alpha={self.alpha})"
 
 
-class LoRAAttention(Layer):
+class LoRAAttention(_Adapter):
     """A MultiHeadAttention with its weights frozen and trained low-rank updates of the
     projections named in ``targets`` (see the module docstring).
 
@@ -196,13 +219,12 @@ class LoRAAttention(Layer):
 
     input_ndims = (3,)
     input_layout = "(N, T, features)"
+    wraps = MultiHeadAttention
+    _kind = "LoRAAttention"
+    _weight = "Wq"
 
     def __init__(self, layer, rank: int = 4, alpha: float = 8.0, targets=("q", "v"), name=None, **kwargs):
-        super().__init__(name, **kwargs)
-        self.base = _as_layer(layer, MultiHeadAttention, "LoRAAttention")
-        self.base.trainable = False
-        self.rank = positive_int(rank, "LoRAAttention rank")
-        self.alpha = positive(alpha, "LoRAAttention alpha")
+        super().__init__(layer, rank, alpha, name, **kwargs)
         chosen = tuple(targets)  # "qv" or ("q", "v")
         if (
             not chosen
@@ -214,40 +236,18 @@ class LoRAAttention(Layer):
             )
         self.targets = tuple(p for p in "qkvo" if p in chosen)
         if self.base.built:  # a pretrained layer: its weights give the updates' shapes
-            self.device = self.base.device
-            self.build(self.base.built_input_shape, dtype=self.base.params["Wq"].dtype)
+            self._build_like_base()
 
-    @property
-    def scale(self) -> float:
-        """s = alpha / rank."""
-        return self.alpha / self.rank
-
-    def sublayers(self) -> dict:
-        return {"base": self.base}
-
-    def get_config(self) -> dict:
-        base = {"class": type(self.base).__name__, "config": self.base.get_config(), "trainable": False}
-        return {
-            "layer": base,
-            "rank": self.rank,
-            "alpha": self.alpha,
-            "targets": list(self.targets),
-            "name": self.name,
-        }
+    def _options(self) -> dict:
+        return {"targets": list(self.targets)}
 
     def build(self, input_shape, dtype=np.float32):
         super().build(input_shape, dtype)
-        if not self.base.built:
-            self.base.device = self.device
-            self.base.build(input_shape, dtype)
         for p in self.targets:
             d_in, d_out = self.base.params["W" + p].shape
             A = backend.rng().standard_normal((d_in, self.rank)) / math.sqrt(d_in)
             self.add_param("A_" + p, A.astype(dtype))
             self.add_param("B_" + p, np.zeros((self.rank, d_out), dtype=dtype))
-
-    def compute_output_shape(self, input_shape):
-        return self.base.compute_output_shape(input_shape)
 
     def merged_weight(self, p: str):
         """W_p' = W_p + (alpha / r) A_p B_p, the weight the attention computes with."""
@@ -270,8 +270,7 @@ class LoRAAttention(Layer):
         if not self.built:  # an unbuilt attention builds from all its inputs (cross-attention too)
             sources = {k: v for k, v in kwargs.items() if k in ("value", "key")}
             self.base.forward(query, training=False, **sources)
-            self.device = self.base.device
-            self.build(self.base.built_input_shape, dtype=self.base.params["Wq"].dtype)
+            self._build_like_base()
         with self._computing_with_merged_weights():
             return self.base.forward(query, training=training, **kwargs)
 
