@@ -22,8 +22,12 @@ docstring) is the *base*: its hashes are removed from every answer first, as MOS
 ``-b`` does. An answer with fewer than ``MIN_FINGERPRINTS`` hashes left is too short to
 tell a copy from the one obvious way of writing it (``return w - lr * dw``), and is not
 compared. Before step 1 the cell is rewritten in one spelling (``ast.unparse``: the
-parentheses, quotes and line breaks Python's printer puts), its lines mapped back to the
-cell's for the report.
+parentheses, quotes and line breaks Python's printer puts), without the statements that
+cannot change a result (``pass``, a bare constant, ``assert True``, ``x = x``, an
+assignment to a name no code reads, ``if False:``, ``x + 0``, ...: a copy padded with them
+reads as the original), and with each run of consecutive assignments in one order that keeps
+their dependencies (a copy with independent assignments swapped reads as the original); its
+lines mapped back to the cell's for the report.
 
 A pair is reported at or above its exercise's threshold (``threshold``), set per exercise
 on independent right answers (short formulaic exercises have their own baseline) by
@@ -135,14 +139,22 @@ def normalized_tokens(source: str, depth: int = 0) -> list[tuple[str, int]]:
 def _canonical(source: str):
     """``(text, lines_of)``: the cell as ``ast.unparse`` writes it (one spelling of every
     construct: parentheses, quotes, line breaks and comments as Python's own printer puts
-    them, so that ``a, b = x, y`` and ``(a, b) = (x, y)`` are the same tokens), and a
-    function from a line of that text to the line of ``source`` it comes from (the report
-    marks the student's lines). A cell that does not parse is read as it is."""
-    try:
-        tree = ast.parse(source)
-        text = ast.unparse(tree) + "\n"
-        again = ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    them, so that ``a, b = x, y`` and ``(a, b) = (x, y)`` are the same tokens), without the
+    statements that change no result (``_without_no_ops``) and with independent neighbouring
+    assignments in one order (``_in_one_order``); and a function from a line of that text to
+    the line of ``source`` it comes from (the report marks the student's lines, a moved
+    statement's where the student wrote it). A cell that does not parse is read as it is."""
+    for simplified in (True, False):  # without the no-ops, else (too deep) with them
+        try:
+            tree = ast.parse(source)
+            if simplified:
+                tree = _in_one_order(_without_no_ops(tree))
+            text = ast.unparse(tree) + "\n"
+            again = ast.parse(text)
+            break
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+    else:
         return source, lambda line: line
     origin: dict[int, int] = {}
     for new, old in zip(ast.walk(again), ast.walk(tree)):  # the same tree, node for node
@@ -156,6 +168,301 @@ def _canonical(source: str):
         return origin[known[at - 1]] + (line - known[at - 1]) if at else line
 
     return text, lines_of
+
+
+# ---------------------------------------------------------------------- no-op statements
+# Padding a copy with statements that change nothing (``pass``, ``_unused = None``,
+# ``assert True``) cut its runs of tokens short of the original's; each is dropped before
+# the tokens are read, in the original and the copy alike. Every rule drops only what
+# cannot change what right code computes.
+_PURE = (
+    ast.Constant, ast.Name, ast.Attribute, ast.Subscript, ast.Slice, ast.Tuple, ast.List,
+    ast.Set, ast.Dict, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.IfExp,
+    ast.expr_context, ast.operator, ast.unaryop, ast.boolop, ast.cmpop,
+)  # fmt: skip
+_INTROSPECTION = {"locals", "vars", "globals", "eval", "exec", "dir"}  # names read by name
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef)
+_EXITS = (ast.Return, ast.Raise, ast.Continue, ast.Break)
+
+
+def _pure(node: ast.AST) -> bool:
+    """Whether evaluating ``node`` only reads (no call, no assignment expression)."""
+    return all(isinstance(n, _PURE) for n in ast.walk(node))
+
+
+def _number(node: ast.AST, value: int) -> bool:
+    return isinstance(node, ast.Constant) and type(node.value) in (int, float) and node.value == value
+
+
+def _names_of(target: ast.AST) -> list[str] | None:
+    """The names a plain target binds (``x``; ``a, b``), None for an item or an attribute."""
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, (ast.Tuple, ast.List)):
+        names = [e.id for e in target.elts if isinstance(e, ast.Name)]
+        return names if len(names) == len(target.elts) else None
+    return None
+
+
+class _NoOps(ast.NodeTransformer):
+    """One pass of the rules (``_without_no_ops`` repeats it while fewer names are read).
+
+    Expressions: ``x + 0``, ``0 + x``, ``x - 0``, ``x * 1``, ``1 * x``, ``x / 1``, ``x ** 1``
+    and ``+x`` are ``x`` (the same values; a dtype at most). Statements dropped: ``pass``; a
+    constant alone (a docstring, ``...``); a pure expression alone (``x.shape``); ``assert``
+    of a true constant; ``print(end="")``; ``x = x``; ``x += 0``; whatever follows a
+    ``return``, ``raise``, ``break`` or ``continue``; ``if`` on a constant (its live branch
+    stays), ``while`` on a false one; an ``if`` whose branches are both empty. An assignment
+    to a name no code of the cell reads (a function's local, or a ``_name`` outside
+    functions: the cell's other names are read by the next cells and the grader) becomes its
+    value alone, dropped if pure; ``del`` of such a name, or of a function's local, goes.
+    Kept: ``x += v`` (an array changed in place), and every assignment of a cell that reads
+    names by name (``locals()``, ``eval``, ``exec``)."""
+
+    def __init__(self, read: set[str]):
+        self.read = read  # the names the cell reads (``_read_names``)
+        self.introspects = bool(read & _INTROSPECTION)
+        self.in_function = False
+
+    def _dead(self, name: str) -> bool:
+        return not self.introspects and name not in self.read and (self.in_function or name.startswith("_"))
+
+    # expressions
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        self.generic_visit(node)
+        kept = None
+        if isinstance(node.op, (ast.Add, ast.Sub)) and _number(node.right, 0):
+            kept = node.left
+        elif isinstance(node.op, ast.Add) and _number(node.left, 0):
+            kept = node.right
+        elif isinstance(node.op, (ast.Mult, ast.Div, ast.Pow)) and _number(node.right, 1):
+            kept = node.left
+        elif isinstance(node.op, ast.Mult) and _number(node.left, 1):
+            kept = node.right
+        return node if kept is None else kept
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.AST:
+        self.generic_visit(node)
+        if isinstance(node.op, ast.UAdd):
+            return node.operand
+        return node
+
+    # scopes
+    def _scope(self, node: ast.AST, in_function: bool) -> ast.AST:
+        outer, self.in_function = self.in_function, in_function
+        try:
+            return self.generic_visit(node)
+        finally:
+            self.in_function = outer
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+        return self._scope(node, True)
+
+    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> ast.AST:
+        return self._scope(node, True)
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
+        return self._scope(node, False)  # its names are the class's attributes
+
+    # statements
+    def generic_visit(self, node: ast.AST) -> ast.AST:
+        for name, value in ast.iter_fields(node):
+            if isinstance(value, list) and any(isinstance(v, ast.stmt) for v in value):
+                body = self._statements(value)
+                if not body and name == "body" and not isinstance(node, ast.Module):
+                    body = [ast.copy_location(ast.Pass(), node)]
+                setattr(node, name, body)
+            elif isinstance(value, list):
+                kept = [self.visit(v) if isinstance(v, ast.AST) else v for v in value]
+                setattr(node, name, [v for v in kept if v is not None])
+            elif isinstance(value, ast.AST):
+                setattr(node, name, self.visit(value))
+        return node
+
+    def _statements(self, body: list) -> list:
+        kept: list = []
+        for statement in body:
+            for s in self._statement(statement):
+                kept.append(s)
+                if isinstance(s, _EXITS):
+                    return kept  # what follows is never run
+        return kept
+
+    def _statement(self, node: ast.stmt) -> list:
+        """What ``node`` becomes: no statement, itself, or the statements it stands for."""
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Constant):
+            return self._statements(node.body if node.test.value else node.orelse)
+        if isinstance(node, ast.While) and isinstance(node.test, ast.Constant) and not node.test.value:
+            return self._statements(node.orelse)
+        node = self.visit(node)
+        if isinstance(node, ast.Pass):
+            return []
+        if isinstance(node, ast.Expr):
+            return [] if _pure(node.value) or self._prints_nothing(node.value) else [node]
+        if isinstance(node, ast.Assert):
+            return [] if isinstance(node.test, ast.Constant) and node.test.value else [node]
+        if isinstance(node, ast.If) and not node.orelse and [type(s) for s in node.body] == [ast.Pass]:
+            return [] if _pure(node.test) else [node]
+        if isinstance(node, ast.AugAssign):
+            zero = isinstance(node.op, (ast.Add, ast.Sub)) and _number(node.value, 0)
+            one = isinstance(node.op, (ast.Mult, ast.Div, ast.Pow)) and _number(node.value, 1)
+            return [] if zero or one else [node]  # else kept: an array changed in place
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and self._dead(node.target.id)
+        ):
+            return self._value_alone(node.value, node) if node.value else []
+        if isinstance(node, ast.Assign):
+            return self._assignment(node)
+        if isinstance(node, ast.Delete):
+            names = [_names_of(t) for t in node.targets]
+            gone = all(n is not None and all(self.in_function or self._dead(x) for x in n) for n in names)
+            return [] if gone else [node]
+        return [node]
+
+    def _assignment(self, node: ast.Assign) -> list:
+        value = _names_of(node.value)
+        targets = [
+            t
+            for t in node.targets
+            if not (isinstance(t, ast.Name) and self._dead(t.id))  # never read
+            and not (value is not None and _names_of(t) == value and len(set(value)) == len(value))
+        ]  # x = x; a, b = a, b
+        if not targets:
+            return self._value_alone(node.value, node)
+        node.targets = targets
+        return [node]
+
+    @staticmethod
+    def _value_alone(value: ast.expr, where: ast.stmt) -> list:
+        return [] if _pure(value) else [ast.copy_location(ast.Expr(value), where)]
+
+    @staticmethod
+    def _prints_nothing(value: ast.expr) -> bool:
+        """``print(end="")``: no argument to print and nothing at the end."""
+        return (
+            isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Name)
+            and value.func.id == "print"
+            and not value.args
+            and any(
+                k.arg == "end" and isinstance(k.value, ast.Constant) and k.value.value == ""
+                for k in value.keywords
+            )
+            and all(k.arg in ("end", "sep", "flush", "file") and _pure(k.value) for k in value.keywords)
+        )
+
+
+def _read_names(tree: ast.AST) -> set[str]:
+    """The names read anywhere in ``tree`` (``x += v`` reads ``x``: an array it changes in
+    place), and those declared ``global`` or ``nonlocal``."""
+    read = set()
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
+            read.add(n.id)
+        elif isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name):
+            read.add(n.target.id)
+        elif isinstance(n, (ast.Global, ast.Nonlocal)):
+            read.update(n.names)
+    return read
+
+
+def _without_no_ops(tree: ast.Module) -> ast.Module:
+    """``tree`` without the statements that change no result (``_NoOps``), again while a
+    pass leaves fewer names read (``b = a`` goes once ``a``'s only reader has gone)."""
+    read = _read_names(tree)
+    for _ in range(5):
+        tree = _NoOps(read).visit(tree)
+        now = _read_names(tree)
+        if now == read:
+            break
+        read = now
+    return tree
+
+
+# ---------------------------------------------------------------------- one order
+# A copy with independent neighbouring assignments swapped (``a = f(x)`` and ``b = g(y)``)
+# broke every run of tokens across the swap. In each run of consecutive assignments, the
+# statements are put in one order that keeps every dependency (a statement stays after
+# those that write what it reads or writes, or read what it writes): repeatedly, of the
+# statements whose own dependencies are placed, the one of smallest normalised text
+# (``_words``) is placed next. Every order of the same statements that keeps the dependencies, renamed or
+# not, gives that one order; the lines stay the student's.
+_MOVABLE = (ast.Assign, ast.AugAssign, ast.AnnAssign)
+
+
+def _reads_and_writes(node: ast.stmt) -> tuple[set[str], set[str]]:
+    """The names ``node`` reads, and those it writes (``x[i] = v`` and ``x.a = v`` write
+    ``x``; ``x += v`` reads ``x`` too)."""
+    reads: set[str] = set()
+    writes: set[str] = set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.Name):
+            (reads if isinstance(n.ctx, ast.Load) else writes).add(n.id)
+        elif isinstance(n, (ast.Subscript, ast.Attribute)) and isinstance(n.ctx, (ast.Store, ast.Del)):
+            base = n.value
+            while isinstance(base, (ast.Subscript, ast.Attribute)):
+                base = base.value
+            if isinstance(base, ast.Name):
+                writes.add(base.id)
+    if isinstance(node, ast.AugAssign):
+        reads |= writes
+    return reads, writes
+
+
+def _words(node: ast.stmt) -> tuple[str, ...]:
+    """``node``'s normalised tokens (``normalized_tokens`` without lines, strings read as
+    strings): renamed statements have the same."""
+    found = []
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(ast.unparse(node)).readline):
+            if tok.type in _LAYOUT:
+                continue
+            if tok.type == tokenize.NAME:
+                found.append(tok.string if keyword.iskeyword(tok.string) else "V")
+            else:
+                found.append({tokenize.NUMBER: "N", tokenize.STRING: "S"}.get(tok.type, tok.string))
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        pass
+    return tuple(found)
+
+
+def _ordered(run: list) -> list:
+    """``run`` (consecutive assignments) in the one order (see above)."""
+    if len(run) < 2:
+        return run
+    effects = [_reads_and_writes(s) for s in run]
+    keys = [_words(s) for s in run]
+    before: list[set[int]] = [set() for _ in run]
+    for j, (reads_j, writes_j) in enumerate(effects):
+        for i in range(j):
+            reads_i, writes_i = effects[i]
+            if writes_i & (reads_j | writes_j) or writes_j & reads_i:
+                before[j].add(i)
+    placed: list[int] = []
+    while len(placed) < len(run):
+        ready = [j for j in range(len(run)) if j not in placed and before[j] <= set(placed)]
+        placed.append(min(ready, key=lambda j: (keys[j], j)))
+    return [run[j] for j in placed]
+
+
+def _in_one_order(tree: ast.Module) -> ast.Module:
+    """``tree`` with every run of consecutive assignments in the one order (``_ordered``)."""
+    for node in ast.walk(tree):
+        for name, value in ast.iter_fields(node):
+            if isinstance(value, list) and any(isinstance(v, ast.stmt) for v in value):
+                ordered, run = [], []
+                for statement in value + [None]:
+                    if isinstance(statement, _MOVABLE):
+                        run.append(statement)
+                        continue
+                    ordered += _ordered(run)
+                    run = []
+                    if statement is not None:
+                        ordered.append(statement)
+                setattr(node, name, ordered)
+    return tree
 
 
 def _string_value(literal: str) -> str | None:
@@ -218,36 +525,45 @@ def threshold(exercise: str) -> float:
 
 @dataclass
 class Fingerprint:
-    """An answer's kept hashes, each with the lines (first, last) of its k-gram(s)."""
+    """An answer's kept hashes, each with the lines of its k-gram(s) (``_lines``)."""
 
     source: str
-    hashes: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    hashes: dict[int, list[tuple[int, ...]]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.hashes)
 
 
-def _kgram_hashes(tokens: list[tuple[str, int]], k: int) -> list[tuple[int, int, int]]:
-    """``(hash, first line, last line)`` of each run of ``k`` tokens."""
+def _lines(lines: list[int]) -> tuple[int, ...]:
+    """The cell's lines a k-gram covers, from its tokens' lines in order: from each line to
+    the next when it is further down (a statement's own continuation lines included), the
+    two alone when a moved statement comes back up (``_in_one_order``)."""
+    covered = {lines[0]}
+    for before, after in itertools.pairwise(lines):
+        covered.update(range(before, after + 1) if after >= before else (after,))
+    return tuple(sorted(covered))
+
+
+def _kgram_hashes(tokens: list[tuple[str, int]], k: int) -> list[tuple[int, tuple[int, ...]]]:
+    """``(hash, the lines it covers)`` of each run of ``k`` tokens."""
     return [
         (
             zlib.crc32(" ".join(t for t, _ in tokens[i : i + k]).encode()),
-            tokens[i][1],
-            tokens[i + k - 1][1],
+            _lines([line for _, line in tokens[i : i + k]]),
         )
         for i in range(len(tokens) - k + 1)
     ]
 
 
-def _winnow(hashes: list[tuple[int, int, int]], w: int) -> list[tuple[int, int, int]]:
+def _winnow(hashes: list[tuple[int, tuple[int, ...]]], w: int) -> list[tuple[int, tuple[int, ...]]]:
     """The smallest hash of every window of ``w`` (rightmost on a tie), each position once."""
     if not hashes:
         return []
     kept, last = [], -1
     for start in range(max(1, len(hashes) - w + 1)):
         window = hashes[start : start + w]
-        smallest = min(h for h, _, _ in window)
-        position = start + max(i for i, (h, _, _) in enumerate(window) if h == smallest)
+        smallest = min(h for h, _ in window)
+        position = start + max(i for i, (h, _) in enumerate(window) if h == smallest)
         if position != last:
             kept.append(hashes[position])
             last = position
@@ -257,11 +573,11 @@ def _winnow(hashes: list[tuple[int, int, int]], w: int) -> list[tuple[int, int, 
 def fingerprint(source: str, base: str = "", k: int = K, w: int = W) -> Fingerprint:
     """The winnowed fingerprint of ``source`` without the hashes that ``base`` (the code
     every student was given) has."""
-    given = {h for h, _, _ in _kgram_hashes(normalized_tokens(base), k)} if base else set()
+    given = {h for h, _ in _kgram_hashes(normalized_tokens(base), k)} if base else set()
     found = Fingerprint(source)
-    for h, first, last in _winnow(_kgram_hashes(normalized_tokens(source), k), w):
+    for h, lines in _winnow(_kgram_hashes(normalized_tokens(source), k), w):
         if h not in given:
-            found.hashes.setdefault(h, []).append((first, last))
+            found.hashes.setdefault(h, []).append(lines)
     return found
 
 
@@ -302,8 +618,8 @@ def compare(
     )
     for h in shared:
         for lines, spans in ((match.left_lines, a.hashes[h]), (match.right_lines, b.hashes[h])):
-            for first, last in spans:
-                lines.update(range(first, last + 1))
+            for span in spans:
+                lines.update(span)
     return match
 
 

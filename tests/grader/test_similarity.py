@@ -105,8 +105,12 @@ def test_measured_rates_no_honest_pair_reported_every_copy_found():
     assert rates["honest pairs"] >= 40 and rates["copies"] >= 14
     assert rates["false positives"] == [], rates
     # one threshold of 0.5 found every copy here but reported honest students elsewhere (the
-    # README's held-out rates); per exercise, one copy of a formulaic exercise is missed
-    assert [e for e, _ in rates["false negatives"]] == ["linear_regression_gradient"], rates
+    # README's held-out rates); per exercise, two copies of formulaic exercises are missed
+    # (the clip_by_global_norm copy writes the solution's conditional expression as an if)
+    assert [e for e, _ in rates["false negatives"]] == [
+        "linear_regression_gradient",
+        "clip_by_global_norm",
+    ], rates
     assert rates["highest honest score"] <= min(similarity.threshold(e) for e in HONEST) - 0.05
 
 
@@ -211,7 +215,7 @@ def test_grading_a_batch_fills_the_column_and_writes_the_report(tmp_path):
         and pairs[0].startswith("## adamw\\_update: ")
         and "alice.ipynb and published" in pairs[0]
     )
-    assert rows["alice.ipynb"]["similarity"].startswith("0.89 published solution: adamw_update")
+    assert rows["alice.ipynb"]["similarity"].startswith("1.00 published solution: adamw_update")
     # empty: nothing shared with anyone (a 0.00 names no partner)
     for who in ("bob.ipynb", "carol.ipynb"):
         assert float((rows[who]["similarity"] or "0").split()[0]) < similarity.threshold("adamw_update")
@@ -283,3 +287,204 @@ def test_the_report_flags_each_pair_at_its_exercises_threshold(tmp_path):
     assert 0.6 < similarity.threshold("adamw_update")
     assert similarity.write_report(tmp_path / "r.md", [pair]) == 0
     assert similarity.write_report(tmp_path / "r.md", [pair], 0.5) == 1
+
+
+# ------------------------------------------------------- padding and reordering (issue 56)
+_ANSWER = '''def f(x, w, lr):
+    """One step of a toy regression."""
+    h = x @ w
+    g = np.maximum(h, 0.0)
+    loss = np.mean(g * g)
+    dw = x.T @ (2 * g * (h > 0)) / len(x)
+    return loss, w - lr * dw
+'''
+_AFTER = "    h = x @ w\n"  # the padding goes after this line
+
+PADDING = {
+    "pass": "pass",
+    "a bare string": '"""a second docstring"""',
+    "an ellipsis": "...",
+    "a bare constant": "42",
+    "a pure expression": "h.shape",
+    "an unread local": "_unused = None",
+    "an unread local computed": "scratch = h * 2.0 + lr",
+    "an unread chain": "a = h.T\n    b = a + 1",
+    "x = x": "h = h",
+    "a, b = a, b": "x, w = x, w",
+    "del of a local": "tmp = 3\n    del tmp",
+    "assert of a true constant": "assert True",
+    "print of nothing": "print(end='')",
+    "if False": "if False:\n        h = h * 100.0",
+    "while False": "while False:\n        lr = 0",
+    "an empty if": "if lr > 0:\n        pass",
+    "x += 0": "lr += 0",
+    "x *= 1": "lr *= 1",
+}
+
+
+def _words(source: str) -> list[str]:
+    return [t for t, _ in similarity.normalized_tokens(source)]
+
+
+@pytest.mark.parametrize("padding", list(PADDING.values()), ids=list(PADDING))
+def test_a_statement_that_changes_nothing_is_dropped(padding):
+    """A copy padded with a no-op statement has the original's tokens: it scores 1.00."""
+    padded = _ANSWER.replace(_AFTER, _AFTER + f"    {padding}\n")
+    assert padded != _ANSWER and _words(padded) == _words(_ANSWER)
+    match = similarity.compare(similarity.fingerprint(padded), similarity.fingerprint(_ANSWER))
+    assert match is not None and match.containment == match.jaccard == 1.0
+
+
+@pytest.mark.parametrize(
+    "before, after",
+    [
+        ("    h = x @ w\n", "    h = (x @ w) * 1 + 0\n"),  # no-op arithmetic
+        ("    h = x @ w\n", "    h = 1 * (0 + x @ w) - 0\n"),
+        ("    h = x @ w\n", "    h = (x @ w) / 1 ** 1\n"),
+        ("    h = x @ w\n", "    h = +(x @ w)\n"),
+        ("    g = np.maximum(h, 0.0)\n", "    if True:\n        g = np.maximum(h, 0.0)\n"),  # a live branch
+        (
+            "    return loss, w - lr * dw\n",
+            "    return loss, w - lr * dw\n    print('never')\n",
+        ),  # unreachable
+    ],
+    ids=["x * 1 + 0", "1 * (0 + x) - 0", "x / 1 ** 1", "+x", "if True", "after return"],
+)
+def test_an_expression_or_branch_that_changes_nothing_is_read_as_its_value(before, after):
+    padded = _ANSWER.replace(before, after)
+    assert padded != _ANSWER and _words(padded) == _words(_ANSWER)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "h = h + 1",  # arithmetic that changes the value
+        "h = h // 1",  # floor division changes floats
+        "h = 0 - h",
+        "h = h * 1.5",
+        "assert lr > 0",  # a real check
+        "assert False",
+        "print()",  # prints a line
+        "np.random.shuffle(x)",  # a call: it may change what it is given
+        "extra = np.sum(h)",  # an unread result of a call: the call stays
+        "h += lr",  # in place: an array changed
+        "while True:\n        break",
+        "if lr > 0:\n        h = h * lr",
+    ],
+)
+def test_a_statement_that_may_change_something_is_kept(extra):
+    """The rules drop only what cannot change a result: an honest answer with more code in
+    it does not read as one without."""
+    assert _words(_ANSWER.replace(_AFTER, _AFTER + f"    {extra}\n")) != _words(_ANSWER)
+
+
+def test_the_names_a_cell_leaves_to_the_next_cells_are_kept():
+    """Outside a function a name is read by the next cells and the grader (``lr = 0.1`` may
+    be the answer); only a ``_name`` never read is dropped there, and a cell that reads
+    names by name (``eval``, ``locals()``) keeps every assignment."""
+    assert _words("lr = 0.1\nsteps = 10\n") == ["V", "=", "N", "V", "=", "N"]
+    assert _words("lr = 0.1\n_scratch = 10\n") == ["V", "=", "N"]
+    assert _words("lr = 0.1\ndel lr\n") == ["V", "=", "N", "del", "V"]
+    kept = "def f(x):\n    y = x * 2\n    return eval('x')\n"
+    assert _words(kept)[:12] == ["def", "V", "(", "V", ")", ":", "V", "=", "V", "*", "N", "return"]
+
+
+def test_published_solutions_padded_as_the_tool_pads_score_as_the_solution():
+    """Every long published solution with a no-op after each statement (the four kinds of
+    ``tools/similarity_thresholds.py`` and more) scores 1.00 against itself."""
+    fillers = ["pass", "_unused = None", "assert True", "print(end='')", "...", "_ = 0"]
+    checked = 0
+    for exercise in ("gaussian_kl_general", "maxpool_backward", "conv2d_input_gradient", "adamw_update"):
+        tree = ast.parse(SOLUTIONS[exercise])
+        for node in ast.walk(tree):
+            for name, value in ast.iter_fields(node):
+                if isinstance(value, list) and value and isinstance(value[0], ast.stmt):
+                    padded = []
+                    for i, statement in enumerate(value):
+                        padded += [statement, ast.parse(fillers[i % len(fillers)]).body[0]]
+                    setattr(node, name, padded)
+        copy_ = ast.unparse(tree)
+        base = HANDED_OUT[exercise]
+        match = similarity.compare(
+            similarity.fingerprint(copy_, base), similarity.fingerprint(SOLUTIONS[exercise], base)
+        )
+        assert match is not None and match.containment == 1.0, (exercise, match)
+        checked += 1
+    assert checked == 4
+
+
+def test_honest_answers_keep_their_scores_when_padded():
+    """Padding an honest rewrite neither raises nor lowers its score with the solution: the
+    rules read it as the rewrite it is, not as the solution."""
+    for exercise, answers in HONEST.items():
+        base = HANDED_OUT[exercise]
+        solution = similarity.fingerprint(SOLUTIONS[exercise], base)
+        for source in answers:
+            lines = source.splitlines(keepends=True)
+            at = next(i for i, line in enumerate(lines) if line.startswith("    ") and '"""' not in line)
+            padded = "".join(lines[: at + 1] + ["    pass\n", "    _unused = None\n"] + lines[at + 1 :])
+            plain = similarity.compare(similarity.fingerprint(source, base), solution)
+            again = similarity.compare(similarity.fingerprint(padded, base), solution)
+            assert (plain and plain.score) == (again and again.score), (exercise, source)
+
+
+_SWAPPED = '''def f(x, w, lr):
+    """One step of a toy regression."""
+    h = x @ w
+    loss_scale = 1.0 / len(x)
+    g = np.maximum(h, 0.0)
+    loss = np.mean(g * g)
+    dw = x.T @ (2 * g * (h > 0)) * loss_scale
+    return loss, w - lr * dw
+'''
+
+
+def test_independent_assignments_in_any_order_are_read_in_one_order():
+    """Every order of a run of assignments that keeps their dependencies (renamed or not)
+    gives the same tokens; an order that changes what is computed does not."""
+    body = _SWAPPED.splitlines(keepends=True)
+    statements = body[2:7]
+    reads_before = {  # statement: those it must follow (it reads what they write)
+        2: {0},  # g reads h
+        3: {2},  # loss reads g
+        4: {0, 1, 2},  # dw reads h, loss_scale, g
+    }
+    expected = _words(_SWAPPED)
+    seen = 0
+    for order in itertools.permutations(range(5)):
+        if all(order.index(j) > order.index(i) for j, need in reads_before.items() for i in need):
+            source = "".join(body[:2] + [statements[i] for i in order] + body[7:])
+            assert _words(source) == expected, order
+            seen += 1
+    assert seen > 5
+    renamed = _SWAPPED.replace("loss_scale", "s").replace("h", "pre")
+    assert _words(renamed) == expected
+    # a dependent pair in the other order computes something else: other tokens
+    assert _words("def f(x):\n    a = x\n    x = 2\n    return a\n") != _words(
+        "def f(x):\n    x = 2\n    a = x\n    return a\n"
+    )
+
+
+def test_reordered_and_padded_copies_mark_the_students_own_lines():
+    """The report marks the lines where the student wrote them: a moved statement at its own
+    line, a dropped statement after the last copied one not at all."""
+    copy_ = (
+        "def f(x, w, lr):\n"  # 1
+        '    """Mine."""\n'  # 2
+        "    loss_scale = 1.0 / len(x)\n"  # 3  (moved up)
+        "    pass\n"  # 4
+        "    h = x @ w\n"  # 5
+        "    g = np.maximum(h, 0.0)\n"  # 6
+        "    _unused = None\n"  # 7
+        "    loss = np.mean(g * g)\n"  # 8
+        "    dw = x.T @ (2 * g * (h > 0)) * loss_scale\n"  # 9
+        "    return loss, w - lr * dw\n"  # 10
+        "    print(end='')\n"  # 11 (after the return: never run)
+    )
+    tokens = similarity.normalized_tokens(copy_)
+    assert [t for t, _ in tokens] == _words(_SWAPPED)
+    assert {line for _, line in tokens} == {1, 3, 5, 6, 8, 9, 10}
+    match = similarity.compare(similarity.fingerprint(copy_), similarity.fingerprint(_SWAPPED))
+    assert match is not None and match.containment == 1.0
+    assert {3, 5, 6, 8, 9, 10} <= match.left_lines <= set(range(1, 11))
+    assert 11 not in match.left_lines and match.right_lines <= set(range(1, 9))
