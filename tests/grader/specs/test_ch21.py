@@ -23,13 +23,14 @@ EXERCISES = {
     "voc_ap_difficult": ch21.voc_ap_difficult,
     "auc_by_ranks": ch21.auc_by_ranks,
     "screening_report": ch21.screening_report,
+    "equal_mass_ece": ch21.equal_mass_ece,
 }
 
 
-def test_the_chapter_has_five_code_exercises_and_three_questions():
+def test_the_chapter_has_six_code_exercises_and_four_questions():
     items = registry.for_chapter("21_detection_segmentation")
     assert sorted(e.name for e in items if not e.is_question) == sorted(EXERCISES)
-    assert sorted(e.kind for e in items if e.is_question) == ["choice", "choice", "choice"]
+    assert sorted(e.kind for e in items if e.is_question) == ["choice", "choice", "choice", "choice"]
 
 
 @pytest.mark.parametrize("stride, kernel", [(2, 2), (2, 3), (1, 3)])
