@@ -380,6 +380,21 @@ def test_sine_sequences_deterministic_and_validated():
         datasets.last_value_forecast(np.zeros((3, 4)))
 
 
+@pytest.mark.parametrize("length", [40, 50])  # chapter 11's series, examples/rnn_sine.py's
+def test_test_series_share_no_example_with_training(length):
+    # the sets are drawn from two seeds, as chapter 11 draws them: continuous values, so no
+    # held-out series (or adding-problem input) equals a training one, and none repeats
+    def rows(x, y):
+        return {a.tobytes() + b.tobytes() for a, b in zip(x, y)}
+
+    train = rows(*datasets.make_sine_sequences(n_series=1000, length=length, noise=0.05, seed=1))
+    test = rows(*datasets.make_sine_sequences(n_series=500, length=length, noise=0.05, seed=2))
+    assert len(train) == 1000 and len(test) == 500 and not train & test
+    train = rows(*datasets.make_adding_problem(n=1000, length=length, seed=1))
+    test = rows(*datasets.make_adding_problem(n=500, length=length, seed=2))
+    assert len(train) == 1000 and len(test) == 500 and not train & test
+
+
 # =========================================================================== text
 def test_text_corpus_is_deterministic_printable_ascii():
     text = datasets.load_text_corpus(max_chars=20_000)
