@@ -28,6 +28,7 @@ The toy problem is a ring of Gaussians: 8 small blobs on a circle. A GAN that su
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -136,24 +137,27 @@ def ring_discriminator(hidden: int = 128, depth: int = 3) -> Sequential:
     return Sequential(layers + [Dense(1)], input_shape=(2,), name="discriminator")
 
 
-def mnist_generator(latent_dim: int = 64, hidden=(256, 512)) -> Sequential:
-    """z (N, latent_dim) -> image (N, 1, 28, 28) in (-1, 1): Dense + LeakyReLU blocks, Dense(784), Tanh.
+def mnist_generator(latent_dim: int = 64, hidden=(256, 512), image_shape=(1, 28, 28)) -> Sequential:
+    """z (N, latent_dim) -> image (N, *image_shape) in (-1, 1): Dense + LeakyReLU blocks,
+    Dense(pixels), Tanh (784 pixels for the default (1, 28, 28); chapter 17 uses (1, 14, 14)).
 
     Train it against images scaled to [-1, 1] (``2 x - 1``).
     """
+    image_shape = tuple(int(d) for d in image_shape)
     layers = []
     for h in hidden:
         layers += [Dense(h, kernel_initializer="he_uniform"), LeakyReLU(0.2)]
-    layers += [Dense(784), Tanh(), Reshape((1, 28, 28))]
+    layers += [Dense(math.prod(image_shape)), Tanh(), Reshape(image_shape)]
     return Sequential(layers, input_shape=(latent_dim,), name="generator")
 
 
-def mnist_discriminator(hidden=(512, 256)) -> Sequential:
-    """image (N, 1, 28, 28) -> logit (N, 1): Reshape to 784, Dense + LeakyReLU blocks, Dense(1)."""
-    layers: list[Layer] = [Reshape((784,))]
+def mnist_discriminator(hidden=(512, 256), image_shape=(1, 28, 28)) -> Sequential:
+    """image (N, *image_shape) -> logit (N, 1): Reshape to (N, pixels), Dense + LeakyReLU blocks, Dense(1)."""
+    image_shape = tuple(int(d) for d in image_shape)
+    layers: list[Layer] = [Reshape((math.prod(image_shape),))]
     for h in hidden:
         layers += [Dense(h, kernel_initializer="he_uniform"), LeakyReLU(0.2)]
-    return Sequential(layers + [Dense(1)], input_shape=(1, 28, 28), name="discriminator")
+    return Sequential(layers + [Dense(1)], input_shape=image_shape, name="discriminator")
 
 
 # ------------------------------------------------------------------ training by hand

@@ -1,6 +1,7 @@
 """DDPM and DDIM (minidl/gallery/diffusion.py): the schedule, the closed-form forward process
-against the chain it summarises, the step code, the denoiser's backward, and both samplers driven
-by an exact denoiser for data whose posterior mean is known."""
+against the chain it summarises, the step code, both denoisers' backward (the U-Net's in float64
+on the reference kernels, for its input and every weight), and both samplers driven by an exact
+denoiser for data whose posterior mean is known."""
 
 import math
 
@@ -74,6 +75,63 @@ def test_denoiser_backward_matches_finite_differences(rng):
     for layer in den.layers:
         for key, param in layer.params.items():
             assert rel_error(layer.grads[key].copy(), numerical_gradient(loss, param)) < 1e-6, layer.label
+
+
+@pytest.mark.parametrize(
+    "image_shape, channels",
+    [((2, 4, 4), (3,)), ((1, 6, 6), (2, 3)), ((2, 5, 7), (2, 3, 4))],  # 0, 1 and 2 scales; odd sizes
+    ids=["one-scale", "two-scales", "three-scales-odd"],
+)
+def test_unet_denoiser_backward_matches_finite_differences(image_shape, channels, reference_kernels, rng):
+    """dL/dx_t and every weight's gradient of the U-Net denoiser against central differences in
+    float64: the time code's sum over pixels, the skip's fan-out and the odd sizes' extra row."""
+    mdl.seed(0)
+    den = D.UNetDenoiser(image_shape=image_shape, channels=channels, time_dim=4)
+    for layer in den.layers:
+        layer.astype(np.float64)
+    x, t = rng.standard_normal((3, *image_shape)), np.array([0, 4, 9])
+    target = rng.standard_normal((3, *image_shape))
+
+    def loss():
+        return 0.5 * float(((den.forward(x, t) - target) ** 2).sum())
+
+    y = den.forward(x, t, training=True)
+    assert y.shape == x.shape and y.dtype == np.float64
+    dx = den.backward(y - target)
+    assert rel_error(dx, numerical_gradient(loss, x)) < 1e-6
+    checked = 0
+    for layer in den.layers:
+        for key, param in layer.params.items():
+            assert rel_error(layer.grads[key].copy(), numerical_gradient(loss, param)) < 1e-6, layer.label
+            checked += 1
+    assert (
+        checked == 3 * (2 * len(channels) - 1) + 2 * (len(channels) - 1) + 2
+    )  # conv W b, time W; up W b; head
+
+
+def test_unet_denoiser_shapes_and_refusals():
+    mdl.seed(0)
+    den = D.UNetDenoiser(image_shape=(1, 14, 14), channels=(4, 8, 16))
+    assert [conv.filters for conv in den.conv] == [4, 8, 16, 8, 4]
+    assert [up.output_padding for up in den.up] == [(1, 1), (0, 0)]  # 3 -> 7 gets its row back; 7 -> 14
+    y = den.forward(np.zeros((2, 1, 14, 14), np.float32), np.array([3, 50]))
+    assert y.shape == (2, 1, 14, 14) and y.dtype == np.float32
+    x0, eps = den.x0_and_eps(D.NoiseSchedule.linear(100), np.ones((2, 1, 14, 14), np.float32), 10)
+    assert x0.min() >= -1 and x0.max() <= 1 and eps.shape == (2, 1, 14, 14)
+    with pytest.raises(ValueError, match="predict must be 'x0' or 'eps', got 'v'"):
+        D.UNetDenoiser(predict="v")
+    with pytest.raises(ValueError, match=r"H, W >= 8, got image_shape \(1, 4, 4\)"):
+        D.UNetDenoiser(image_shape=(1, 4, 4), channels=(2, 3, 4, 5))
+    with pytest.raises(ValueError, match=r"expected x_t \(N, 1, 14, 14\), got shape \(2, 1, 28, 28\)"):
+        den.forward(np.zeros((2, 1, 28, 28), np.float32), 0)
+
+
+def test_unet_denoiser_trains():
+    mdl.seed(0)
+    x = np.tile(np.linspace(-1, 1, 36, dtype=np.float32).reshape(1, 1, 6, 6), (64, 1, 1, 1))
+    den = D.UNetDenoiser(image_shape=(1, 6, 6), channels=(4, 8))
+    losses = D.DiffusionTrainer(den, D.NoiseSchedule.linear(20), mdl.optim.Adam(3e-3)).train(x, 200, 32)
+    assert np.mean(losses[-20:]) < 0.5 * np.mean(losses[:20])
 
 
 def test_denoiser_refuses_other_images_and_targets():

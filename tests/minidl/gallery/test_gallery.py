@@ -258,6 +258,16 @@ def test_mnist_gan_networks_fit_together(rng):
     assert trainer.sample(3).shape == (3, 1, 28, 28)
 
 
+def test_mnist_gan_networks_take_other_image_shapes(rng):
+    G = gan.mnist_generator(latent_dim=8, hidden=(16,), image_shape=(1, 14, 14))
+    D = gan.mnist_discriminator(hidden=(16,), image_shape=(1, 14, 14))
+    assert G.layers[-3].units == 196 and D.layers[1].params["W"].shape == (196, 16)
+    trainer = gan.GANTrainer(G, D, latent_dim=8)
+    d_loss, g_loss = trainer.train_step(rng.random((4, 1, 14, 14)).astype(np.float32) * 2 - 1)
+    assert np.isfinite(d_loss) and np.isfinite(g_loss)
+    assert trainer.sample(3).shape == (3, 1, 14, 14)
+
+
 # ------------------------------------------------------------------ transfer learning
 def _small_classifier():
     return mdl.Sequential([Flatten(), Dense(12), ReLU(), Dense(6), ReLU(), Dense(3)], input_shape=(1, 4, 4))
