@@ -285,7 +285,7 @@ class KerasSequential(KerasFit, KerasWeights, KerasAbsent, _model.Sequential):  
             if self.device != "cpu":
                 self.optimizer.to(self.device)
         else:
-            super().compile(optimizer=optimizers.get(optimizer), loss=losses.get(loss))
+            super().compile(optimizer=optimizers.get(optimizer), loss=losses.compiled(loss))
         if isinstance(metrics, str) or callable(metrics):
             metrics = [metrics]
         self.metrics = _unique_names([_metric(m, self.loss, None, "") for m in (metrics or [])])
