@@ -286,7 +286,7 @@ class Adam(KerasRules, _optim.Adam, saved_name="KerasAdam"):
 
     decoupled = True  # (with weight_decay 0, minidl's Adam step)
     keras_keys = (("beta_1", "beta1"), ("beta_2", "beta2"), ("epsilon", "eps"), ("amsgrad", "amsgrad"))
-    default_weight_decay = None
+    default_weight_decay: float | None = None
 
     def __init__(
         self,
