@@ -25,6 +25,7 @@ is laid out alike.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
@@ -208,6 +209,13 @@ class KerasLayerType(type):
 
     def __call__(cls, *args, **kwargs):
         return super().__call__(*args, **deserialized_config(kwargs))
+
+    @property
+    def __signature__(cls) -> inspect.Signature:
+        """The class's signature is its ``__init__``'s without ``self``, as without this
+        metaclass (``inspect.signature(keras.layers.Conv2D)`` names ``data_format``)."""
+        signature = inspect.signature(cls.__init__)
+        return signature.replace(parameters=list(signature.parameters.values())[1:])
 
 
 class KerasLayerAPI(KerasAbsent, metaclass=KerasLayerType):
