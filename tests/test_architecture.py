@@ -137,7 +137,7 @@ class Floors:
 # tape and what rests on it (custom layers, ops, attention, the model file); the models and the
 # public ``layers`` namespace; the public names.
 KERAS_DIR = PACKAGE_DIR.parent / "keras_door" / "minidl_keras"
-_KERAS_PARTS = """activations affine augmentation backend callbacks constraints datasets elementwise initializers
+_KERAS_PARTS = """activations affine augmentation backend callbacks constraints datasets elementwise
     losses masking merging metrics noise normalization optimizers pooling preprocessing recurrent regularizers
     reshaping text utils wrappers"""
 KERAS_GROUPS = [
@@ -146,7 +146,7 @@ KERAS_GROUPS = [
         0,
         [
             f"minidl_keras.{m}"
-            for m in "_version config layout missing keras_api naming weights fitting".split()
+            for m in "_version config layout missing keras_api naming initializers weights fitting".split()
         ],
     ),
     ("parts", 1, [f"minidl_keras.{m}" for m in _KERAS_PARTS.split()]),
@@ -649,8 +649,16 @@ def keras_aliases(keras_module, minidl_module) -> list[str]:
             continue
         theirs = getattr(keras_module, name)
         makes = getattr(theirs, "layer_class", None)  # keras.layers.Conv2D makes nn.layers.Conv2D
-        if getattr(ours, "__name__", None) != name or makes not in (None, ours):
+        # keras.losses.MeanSquaredError is Keras's (y_true, y_pred) view over nn.losses.MeanSquaredError
+        computes = getattr(theirs, "library_class", None)
+        if (
+            getattr(ours, "__name__", None) != name
+            or makes not in (None, ours)
+            or computes not in (None, ours)
+        ):
             found.append(f"{minidl_module.__name__}.{name}")
+        elif computes is ours:
+            continue
         elif isinstance(theirs, type) and not (isinstance(ours, type) and issubclass(theirs, ours)):
             found.append(f"{minidl_module.__name__}.{name}")  # two unrelated classes of one name
     return found

@@ -36,12 +36,21 @@ from minidl import backend
 from minidl.nn.layers import attention as _attention
 from minidl.nn.layers.base import Layer
 
+from . import initializers as keras_initializers
 from .custom import _fans
 from .graph import KerasTensor, Node, is_symbolic, remember_call, symbolic
 from .missing import KerasFeatureMissing
 from .weights import KerasLayerAPI
 
 __all__ = ["MultiHeadAttention", "Attention"]
+
+
+def _is_default(initializer, name: str, class_name: str) -> bool:
+    """Whether ``initializer`` is Keras's default ``name`` (the string, the class name, or the
+    class with its defaults, as a loaded ``get_config`` gives it back)."""
+    if isinstance(initializer, str):
+        return initializer in (name, class_name)
+    return keras_initializers.serialize(initializer) == keras_initializers.serialize(name)
 
 
 class MultiHeadAttention(KerasLayerAPI, _attention.MultiHeadAttention):
@@ -89,12 +98,12 @@ class MultiHeadAttention(KerasLayerAPI, _attention.MultiHeadAttention):
                     f"MultiHeadAttention({option}=...) is not in minidl_keras: it attends over the "
                     "sequence axis of (B, T, features) inputs, with no regularizers or constraints"
                 )
-        if kernel_initializer not in ("glorot_uniform", "GlorotUniform"):
+        if not _is_default(kernel_initializer, "glorot_uniform", "GlorotUniform"):
             raise KerasFeatureMissing(
                 "MultiHeadAttention(kernel_initializer=...) other than 'glorot_uniform' is not in "
                 "minidl_keras: assign the kernels with set_weights"
             )
-        if bias_initializer not in ("zeros", "Zeros"):
+        if not _is_default(bias_initializer, "zeros", "Zeros"):
             raise KerasFeatureMissing(
                 "MultiHeadAttention(bias_initializer=...) other than 'zeros' is not in minidl_keras: "
                 "assign the biases with set_weights"

@@ -459,11 +459,11 @@ class Model(KerasFit, KerasWeights, KerasAbsent, Trainer):  # fit in Keras's ord
         n = len(names)
         saved = isinstance(loss, dict) and "class" in loss  # a loss read from a model file
         if n == 1 and (saved or not isinstance(loss, (list, tuple, dict))):
-            self.loss = keras_losses.get(loss)
+            self.loss = keras_losses.compiled(loss)
             self.metrics = [_metric(m, self.loss, None, "") for m in _as_list(metrics)]
         else:
             per_output = _per_output(loss, names, "loss")
-            losses = [None if spec is None else keras_losses.get(spec) for spec in per_output]
+            losses = [None if spec is None else keras_losses.compiled(spec) for spec in per_output]
             weights = _per_output(1.0 if loss_weights is None else loss_weights, names, "loss_weights")
             self.loss = _OutputLosses(losses, [1.0 if w is None else float(w) for w in weights])
             # each output's own (unweighted) loss is logged as "<output>_loss", as Keras does

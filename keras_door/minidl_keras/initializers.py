@@ -22,6 +22,7 @@ minidl's initializers (``minidl.nn.initializers``: plain normal, fresh values at
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -34,7 +35,7 @@ from .missing import KerasFeatureMissing
 __all__ = [
     "Initializer", "RandomNormal", "RandomUniform", "TruncatedNormal", "VarianceScaling",
     "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "LecunUniform", "LecunNormal",
-    "Orthogonal", "Constant", "Zeros", "Ones", "Identity", "get",
+    "Orthogonal", "Constant", "Zeros", "Ones", "Identity", "get", "serialize", "deserialize",
 ]  # fmt: skip
 
 
@@ -276,17 +277,99 @@ _BY_NAME = {
 
 def get(identifier):
     """Keras's ``keras.initializers.get``: an ``Initializer`` passes through; a class name
-    (``"HeNormal"``) gives that class with its defaults; a minidl name (``"he_normal"``) or a
+    (``"HeNormal"``) gives that class with its defaults; Keras's serialized dict
+    (``{"class_name", "config"}``) that initializer; a minidl name (``"he_normal"``) or a
     function gives minidl's initializer, as a layer takes it; ``{"class", "config"}`` a saved one."""
     if isinstance(identifier, Initializer):
         return identifier
     if isinstance(identifier, str) and identifier in _BY_NAME:
         return _BY_NAME[identifier]()
+    if is_serialized(identifier):
+        return deserialize(identifier)
     return _init.get(identifier)
+
+
+#: minidl's initializer names (``minidl.nn.initializers.INITIALIZERS``) as Keras's class names
+_CLASS_OF_NAME = {
+    "glorot_uniform": "GlorotUniform",
+    "glorot_normal": "GlorotNormal",
+    "he_uniform": "HeUniform",
+    "he_normal": "HeNormal",
+    "lecun_uniform": "LecunUniform",
+    "lecun_normal": "LecunNormal",
+    "orthogonal": "Orthogonal",
+    "normal": "RandomNormal",
+    "random_normal": "RandomNormal",
+    "random_uniform": "RandomUniform",
+    "zeros": "Zeros",
+    "ones": "Ones",
+}
+
+
+def _envelope(class_name: str, config: dict) -> dict:
+    return {
+        "module": "keras.initializers",
+        "class_name": class_name,
+        "config": config,
+        "registered_name": None,
+    }
+
+
+def _default_config(cls) -> dict:
+    """The config of ``cls()`` without making one (a seedless one would draw from minidl's stream)."""
+    init = cls.__init__
+    if init is object.__init__:
+        return {}
+    return {
+        name: p.default
+        for name, p in inspect.signature(init).parameters.items()
+        if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    }
+
+
+def serialize(initializer):
+    """Keras's ``keras.initializers.serialize``: ``{"module", "class_name", "config",
+    "registered_name"}`` -- of one of this module's initializers, or of a minidl name
+    (``"glorot_uniform"``: Keras's ``GlorotUniform`` with its defaults, as Keras's layers show
+    the string they were given). Anything else (a function, minidl's own objects) as it is."""
+    if isinstance(initializer, Initializer):
+        return _envelope(type(initializer).__name__, initializer.get_config())
+    if isinstance(initializer, str) and initializer in _CLASS_OF_NAME:
+        name = _CLASS_OF_NAME[initializer]
+        return _envelope(name, _default_config(_BY_NAME[name]))
+    return initializer
+
+
+def is_serialized(value) -> bool:
+    """Whether ``value`` is Keras's serialized initializer (a dict with ``class_name``)."""
+    return isinstance(value, dict) and "class_name" in value
+
+
+def deserialize(config: dict) -> Initializer:
+    """Keras's ``keras.initializers.deserialize``: the initializer ``serialize`` described."""
+    cls = _BY_NAME.get(str(config.get("class_name")))
+    if cls is None:
+        raise ValueError(
+            f"unknown initializer class {config.get('class_name')!r}; minidl_keras has {', '.join(sorted(_BY_NAME))}"
+        )
+    return cls.from_config(dict(config.get("config") or {}))
+
+
+def serialized_config(config: dict) -> dict:
+    """A layer's ``get_config()`` with each ``*_initializer`` entry as Keras shows it (``serialize``)."""
+    return {key: serialize(value) if key.endswith("initializer") else value for key, value in config.items()}
+
+
+def deserialized_config(config: dict) -> dict:
+    """The inverse of ``serialized_config``: each Keras-serialized initializer made again."""
+    return {
+        key: deserialize(value) if key.endswith("initializer") and is_serialized(value) else value
+        for key, value in config.items()
+    }
 
 
 def __getattr__(name: str):
     raise KerasFeatureMissing(
-        f"keras.initializers.{name} is not in minidl_keras; it has {', '.join(__all__[:-1])}, "
+        f"keras.initializers.{name} is not in minidl_keras; it has {', '.join(__all__[:-3])}, "
         "or a function fn(shape, fan_in, fan_out, dtype)"
     )

@@ -187,7 +187,6 @@ BUILT_IN_LAYER_ABSENT: dict[str, str] = {
     "add_weight": "minidl's layers make their weights in build (layer.params); a keras.layers.Layer subclass has add_weight",
     "call": "layer.forward(x, training=...) computes (layer(x) calls it), layer.backward(dy) differentiates",
     "dtype": "minidl's layers are float32 unless built otherwise: layer.params[key].dtype",
-    "from_config": "make the layer again with its arguments (layer.get_config()); load_model reads saved layers",
     "path": HINTS["path"],
 }
 

@@ -88,6 +88,16 @@ class ChannelsLast(KerasLayerAPI, Layer, register=False):
     def channels_last(self) -> bool:
         return self.data_format == "channels_last"
 
+    def get_config(self) -> dict:
+        """The layer's arguments; a sequence layer's window as Keras shows it, a 1-tuple
+        (``kernel_size=(3,)``; minidl's 1-D layers take either)."""
+        config = super().get_config()
+        if self.spatial_rank == 1:
+            for key in ("kernel_size", "pool_size"):
+                if isinstance(config.get(key), (int, np.integer)):
+                    config[key] = (int(config[key]),)
+        return config
+
     def inside(self, shape) -> tuple:
         """A per-sample shape as minidl's layer takes it: (H, W, C) -> (C, H, W) when channels-last."""
         shape = tuple(shape)

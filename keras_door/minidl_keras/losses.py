@@ -1,8 +1,12 @@
-"""``keras.losses``: minidl's losses, which have Keras's names and ``from_logits=False`` default.
+"""``keras.losses``: Keras's loss classes and functions, in Keras's order, over minidl's losses.
 
-One difference: called directly, a minidl loss takes ``loss(y_pred, y_true)`` (PyTorch's
-order; Keras's is ``(y_true, y_pred)``) and then ``loss.backward()``. ``compile(loss=...)``
-takes either a name or one of these objects, as Keras.
+Called directly, a loss takes ``loss(y_true, y_pred, sample_weight=None)`` as Keras's does
+(minidl's own losses, ``minidl.nn.losses``, take ``(y_pred, y_true)``, PyTorch's order); each
+class here holds the minidl loss that computes it (``library_loss``), and after a call
+``loss.backward()`` is ``dL/dy_pred``, minidl's gradient. ``compile(loss=...)`` takes a name, a
+class, a loss function or one of these objects, as Keras; the model trains with the minidl loss
+behind it (``model.loss`` is that minidl loss, which the training loop calls as minidl does).
+``get_config()`` and ``serialize`` give Keras's keys.
 
 Keras's rules, as minidl's losses follow them: ``sample_weight`` divides by N, not by the sum
 of the weights; probabilities are clipped to [1e-7, 1 - 1e-7] (``CategoricalCrossentropy``'s
@@ -14,17 +18,8 @@ carries a mask (a padded sequence) has its loss averaged over the real steps,
 import numpy as np
 
 from minidl import backend
-from minidl.nn.losses import (
-    BinaryCrossentropy,
-    CategoricalCrossentropy,
-    Huber,
-    Loss,
-    MeanAbsoluteError,
-    MeanSquaredError,
-    SparseCategoricalCrossentropy,
-    sample_weights,
-)
-from minidl.nn.losses import get as _get
+from minidl.nn import losses as _losses
+from minidl.nn.losses import sample_weights
 
 from .missing import KerasFeatureMissing
 
@@ -45,7 +40,163 @@ __all__ = [
     "mse",
     "mae",
     "get",
+    "serialize",
+    "deserialize",
 ]
+
+#: Keras's ``reduction`` default, the only one the door has (the mean over the batch)
+REDUCTION = "sum_over_batch_size"
+
+
+class Loss:
+    """Keras's loss base: ``loss(y_true, y_pred, sample_weight=None)``, the mean loss of the
+    batch (a float). A subclass names the minidl loss that computes it (``library_class``),
+    Keras's default ``name`` and the options it passes on (``options``: Keras's argument names,
+    minidl's being the same); Keras's options the door keeps at their defaults
+    (``fixed``: ``label_smoothing=0``, ``axis=-1``, ...) are refused at any other value."""
+
+    library_class: type = _losses.Loss
+    default_name = "loss"
+    options: tuple[str, ...] = ()
+    fixed: dict = {}
+
+    def __init__(self, name=None, reduction=REDUCTION, dtype=None, **options):
+        who = type(self).__name__
+        if type(self).library_class is _losses.Loss:
+            raise KerasFeatureMissing(
+                f"keras.losses.{who}: a Keras Loss subclass (its call(y_true, y_pred)) is not in "
+                "minidl_keras, which needs each loss's gradient; subclass minidl.nn.losses.Loss "
+                "(compute(y_pred, y_true) -> (losses, dL/dy_pred)) and pass it to compile(loss=...)"
+            )
+        if reduction != REDUCTION:
+            raise KerasFeatureMissing(
+                f"keras.losses.{who}(reduction={reduction!r}) is not in minidl_keras: its losses "
+                f"take the mean over the batch (reduction={REDUCTION!r})"
+            )
+        for key, default in type(self).fixed.items():
+            value = options.pop(key, default)
+            if value != default:
+                raise KerasFeatureMissing(
+                    f"keras.losses.{who}({key}={value!r}) is not in minidl_keras: it keeps {key}={default!r}"
+                )
+        unknown = set(options) - set(type(self).options)
+        if unknown:
+            raise TypeError(f"{who} got unexpected keyword argument(s) {', '.join(sorted(unknown))}")
+        self.name = name or type(self).default_name
+        self.reduction = reduction
+        self.dtype = dtype
+        self.library_loss = type(self).library_class(**options)
+
+    def __call__(self, y_true, y_pred, sample_weight=None) -> float:
+        return self.library_loss(y_pred, y_true, sample_weight=sample_weight)
+
+    def backward(self):
+        """``dL/dy_pred`` of the last call (minidl's gradient, for a step written by hand)."""
+        return self.library_loss.backward()
+
+    def get_config(self) -> dict:
+        config = {"name": self.name, "reduction": self.reduction}
+        config.update({key: getattr(self.library_loss, key) for key in type(self).options})
+        config.update(type(self).fixed)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}>"
+
+
+class MeanSquaredError(Loss):
+    """Keras's ``MeanSquaredError``: ``mean((y_true - y_pred)^2)``."""
+
+    library_class = _losses.MeanSquaredError
+    default_name = "mean_squared_error"
+
+
+class MeanAbsoluteError(Loss):
+    """Keras's ``MeanAbsoluteError``: ``mean(|y_true - y_pred|)``."""
+
+    library_class = _losses.MeanAbsoluteError
+    default_name = "mean_absolute_error"
+
+
+class Huber(Loss):
+    """Keras's ``Huber(delta=1.0)``."""
+
+    library_class = _losses.Huber
+    default_name = "huber_loss"
+    options = ("delta",)
+
+    def __init__(self, delta=1.0, reduction=REDUCTION, name=None, dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype, delta=delta)
+
+    def get_config(self) -> dict:  # Keras's Huber keeps no delta in its config
+        return {"name": self.name, "reduction": self.reduction}
+
+
+class BinaryCrossentropy(Loss):
+    """Keras's ``BinaryCrossentropy(from_logits=False)``."""
+
+    library_class = _losses.BinaryCrossentropy
+    default_name = "binary_crossentropy"
+    options = ("from_logits",)
+    fixed = {"label_smoothing": 0.0, "axis": -1}
+
+    def __init__(
+        self, from_logits=False, label_smoothing=0.0, axis=-1, reduction=REDUCTION, name=None, dtype=None
+    ):
+        super().__init__(
+            name=name,
+            reduction=reduction,
+            dtype=dtype,
+            from_logits=from_logits,
+            label_smoothing=label_smoothing,
+            axis=axis,
+        )
+
+
+class CategoricalCrossentropy(Loss):
+    """Keras's ``CategoricalCrossentropy(from_logits=False)``."""
+
+    library_class = _losses.CategoricalCrossentropy
+    default_name = "categorical_crossentropy"
+    options = ("from_logits",)
+    fixed = {"label_smoothing": 0.0, "axis": -1}
+
+    def __init__(
+        self, from_logits=False, label_smoothing=0.0, axis=-1, reduction=REDUCTION, name=None, dtype=None
+    ):
+        super().__init__(
+            name=name,
+            reduction=reduction,
+            dtype=dtype,
+            from_logits=from_logits,
+            label_smoothing=label_smoothing,
+            axis=axis,
+        )
+
+
+class SparseCategoricalCrossentropy(Loss):
+    """Keras's ``SparseCategoricalCrossentropy(from_logits=False)``."""
+
+    library_class = _losses.SparseCategoricalCrossentropy
+    default_name = "sparse_categorical_crossentropy"
+    options = ("from_logits",)
+    fixed = {"ignore_class": None}
+
+    def __init__(
+        self, from_logits=False, ignore_class=None, reduction=REDUCTION, axis=-1, name=None, dtype=None
+    ):
+        if axis != -1:
+            raise KerasFeatureMissing(
+                f"keras.losses.SparseCategoricalCrossentropy(axis={axis!r}) is not in minidl_keras: "
+                "the classes are on the last axis"
+            )
+        super().__init__(
+            name=name, reduction=reduction, dtype=dtype, from_logits=from_logits, ignore_class=ignore_class
+        )
 
 
 def _per_sample(loss_class, name: str):
@@ -67,26 +218,95 @@ def _per_sample(loss_class, name: str):
     return fn
 
 
-mean_squared_error = mse = _per_sample(MeanSquaredError, "mean_squared_error")
-mean_absolute_error = mae = _per_sample(MeanAbsoluteError, "mean_absolute_error")
-huber = _per_sample(Huber, "huber")
-binary_crossentropy = _per_sample(BinaryCrossentropy, "binary_crossentropy")
-categorical_crossentropy = _per_sample(CategoricalCrossentropy, "categorical_crossentropy")
+mean_squared_error = mse = _per_sample(_losses.MeanSquaredError, "mean_squared_error")
+mean_absolute_error = mae = _per_sample(_losses.MeanAbsoluteError, "mean_absolute_error")
+huber = _per_sample(_losses.Huber, "huber")
+binary_crossentropy = _per_sample(_losses.BinaryCrossentropy, "binary_crossentropy")
+categorical_crossentropy = _per_sample(_losses.CategoricalCrossentropy, "categorical_crossentropy")
 sparse_categorical_crossentropy = _per_sample(
-    SparseCategoricalCrossentropy, "sparse_categorical_crossentropy"
+    _losses.SparseCategoricalCrossentropy, "sparse_categorical_crossentropy"
 )
 
+_CLASSES = {
+    cls.__name__: cls
+    for cls in (
+        MeanSquaredError,
+        MeanAbsoluteError,
+        Huber,
+        BinaryCrossentropy,
+        CategoricalCrossentropy,
+        SparseCategoricalCrossentropy,
+    )
+}
+_FUNCTIONS = {
+    fn.__name__: fn
+    for fn in (
+        mean_squared_error,
+        mean_absolute_error,
+        huber,
+        binary_crossentropy,
+        categorical_crossentropy,
+        sparse_categorical_crossentropy,
+    )
+}
+_FUNCTIONS.update({"mse": mean_squared_error, "mae": mean_absolute_error})
 
-def get(spec):
-    """minidl's ``losses.get``, which also takes one of the loss functions above (its class)."""
+
+def get(identifier):
+    """Keras's ``keras.losses.get``: a name gives Keras's loss function (``"mae"`` ->
+    ``mean_absolute_error``), a class name (``"Huber"``) or Keras's serialized dict a loss
+    object, a loss object or function passes through."""
+    if identifier is None or callable(identifier):
+        return identifier
+    if isinstance(identifier, str) and identifier in _FUNCTIONS:
+        return _FUNCTIONS[identifier]
+    if isinstance(identifier, str) and identifier in _CLASSES:
+        return _CLASSES[identifier]()
+    if isinstance(identifier, dict) and "class_name" in identifier:
+        return deserialize(identifier)
+    raise ValueError(f"Could not interpret loss identifier: {identifier!r}")
+
+
+def compiled(spec) -> _losses.Loss:
+    """The minidl loss a model trains with for what ``compile(loss=spec)`` was given: a name, one
+    of this module's objects (the minidl loss behind it) or functions (its minidl class), a
+    minidl loss, or a saved ``{"class", "config"}`` (``minidl.nn.losses.get``)."""
+    if isinstance(spec, Loss):
+        return spec.library_loss
+    if isinstance(spec, type) and issubclass(spec, Loss):
+        return spec().library_loss
     loss_class = getattr(spec, "loss_class", None)
-    return loss_class() if loss_class is not None and callable(spec) else _get(spec)
+    if loss_class is not None and callable(spec):
+        return loss_class()
+    if isinstance(spec, dict) and "class_name" in spec:
+        return deserialize(spec).library_loss
+    return _losses.get(spec)
+
+
+def serialize(loss) -> dict:
+    """Keras's ``keras.losses.serialize`` of a loss object."""
+    return {
+        "module": "keras.losses",
+        "class_name": type(loss).__name__,
+        "config": loss.get_config(),
+        "registered_name": None,
+    }
+
+
+def deserialize(config: dict):
+    """Keras's ``keras.losses.deserialize``: the loss ``serialize`` described."""
+    cls = _CLASSES.get(str(config.get("class_name")))
+    if cls is None:
+        raise ValueError(
+            f"unknown loss class {config.get('class_name')!r}; minidl_keras has {sorted(_CLASSES)}"
+        )
+    return cls.from_config(dict(config.get("config", {})))
 
 
 def __getattr__(name: str):
     raise KerasFeatureMissing(
         f"keras.losses.{name} is not in minidl_keras; its losses are "
-        f"{', '.join(__all__[1:-1])} (or the names 'mse', 'mae', 'huber', 'binary_crossentropy', "
+        f"{', '.join(__all__[1:-3])} (or the names 'mse', 'mae', 'huber', 'binary_crossentropy', "
         "'categorical_crossentropy', 'sparse_categorical_crossentropy')"
     )
 

@@ -39,7 +39,7 @@ from .masking import attach_to_loss_and_metrics, call_layer, makes_mask
 from .naming import name_layer, unique_name
 from .weights import KerasWeights
 
-__all__ = ["Sequential", "KerasSequential", "Model", "load_model", "model_from_json"]
+__all__ = ["Sequential", "KerasSequential", "Model", "load_model", "model_from_json", "clone_model"]
 
 #: compile's options that change nothing here, accepted and ignored (Keras compiles for speed)
 IGNORED_COMPILE_OPTIONS = ("jit_compile", "run_eagerly", "auto_scale_loss")
@@ -285,7 +285,7 @@ class KerasSequential(KerasFit, KerasWeights, KerasAbsent, _model.Sequential):  
             if self.device != "cpu":
                 self.optimizer.to(self.device)
         else:
-            super().compile(optimizer=optimizers.get(optimizer), loss=losses.get(loss))
+            super().compile(optimizer=optimizers.get(optimizer), loss=losses.compiled(loss))
         if isinstance(metrics, str) or callable(metrics):
             metrics = [metrics]
         self.metrics = _unique_names([_metric(m, self.loss, None, "") for m in (metrics or [])])
@@ -358,3 +358,29 @@ def model_from_json(json_string, custom_objects=None):
 
 
 Sequential = KerasSequential  # Keras's name for it: keras.Sequential, keras.models.Sequential
+
+
+def clone_model(
+    model, input_tensors=None, clone_function=None, call_function=None, recursive=False, **kwargs
+):
+    """Keras's ``keras.models.clone_model``: a new model of the same architecture (a
+    ``keras.Sequential`` or a functional ``keras.Model``, a subclassed one through its
+    ``get_config``) with new layers and freshly drawn weights, not compiled, as Keras's. Its
+    options (``input_tensors``, ``clone_function``, ``call_function``, ``recursive``) are not in
+    minidl_keras."""
+    from .missing import KerasFeatureMissing
+
+    given = {
+        "input_tensors": input_tensors,
+        "clone_function": clone_function,
+        "call_function": call_function,
+        **kwargs,
+    }
+    given = {key: value for key, value in given.items() if value is not None}
+    if given or recursive:
+        names = ", ".join(sorted(given) + (["recursive"] if recursive else []))
+        raise KerasFeatureMissing(
+            f"keras.models.clone_model({names}=...) is not in minidl_keras: it clones the whole "
+            "model with new weights (model_from_json(model.to_json()) is the same)"
+        )
+    return model_from_json(model.to_json())

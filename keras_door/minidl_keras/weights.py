@@ -25,6 +25,7 @@ is laid out alike.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,7 @@ import numpy as np
 from minidl.nn import layers as _L
 from minidl.nn.layers.base import _own
 
+from .initializers import deserialized_config, serialized_config
 from .keras_api import KerasAbsent
 
 __all__ = [
@@ -199,13 +201,42 @@ class ParamCount(int):
         return self.pair[index]
 
 
-class KerasLayerAPI(KerasAbsent):
+class KerasLayerType(type):
+    """The door layers' metaclass: a layer is made with Keras's serialized initializers read as
+    Keras reads them (``Dense(kernel_initializer={"class_name": "GlorotUniform", ...})``, what
+    ``get_config`` gives), so ``type(layer)(**layer.get_config())`` and a saved model's layers
+    make the same layer again."""
+
+    def __call__(cls, *args, **kwargs):
+        return super().__call__(*args, **deserialized_config(kwargs))
+
+    @property
+    def __signature__(cls) -> inspect.Signature:
+        """The class's signature is its ``__init__``'s without ``self``, as without this
+        metaclass (``inspect.signature(keras.layers.Conv2D)`` names ``data_format``)."""
+        signature = inspect.signature(cls.__init__)
+        return signature.replace(parameters=list(signature.parameters.values())[1:])
+
+
+class KerasLayerAPI(KerasAbsent, metaclass=KerasLayerType):
     """Mixin of every door layer class (before minidl's ``Layer`` among its bases): what Keras's
     ``Layer`` has beyond minidl's -- ``get_weights``/``set_weights`` and ``weights``,
     ``trainable_weights``, ``non_trainable_weights`` (``Weight`` views in Keras's layout and
     order; ``[]`` for a layer without weights, as an ``InputLayer``), and ``input``/``output``,
     the ``KerasTensor``s of the layer's first call on symbolic tensors (a functional model, or
     a ``keras.Sequential`` that knows its input shape), as Keras's ``layer.output``."""
+
+    def get_config(self) -> dict:
+        """The layer's arguments (minidl's ``get_config``, which a saved model keeps), each
+        initializer as Keras serializes it (``{"module": "keras.initializers", "class_name":
+        "GlorotUniform", "config": {...}, "registered_name": None}``), as Keras's layers show it."""
+        return serialized_config(super().get_config())  # type: ignore[misc]
+
+    @classmethod
+    def from_config(cls, config: dict):
+        """Keras's ``from_config``: the layer ``get_config`` described (Keras's serialized
+        initializers made again, ``keras.initializers.deserialize``, by ``KerasLayerType``)."""
+        return cls(**config)
 
     def get_weights(self) -> list:
         """Keras's ``layer.get_weights()``: copies of the layer's arrays in Keras's layout and

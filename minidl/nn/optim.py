@@ -56,10 +56,15 @@ class Optimizer:
 
     #: every optimizer class by name, filled as subclasses are defined (``get`` reads it)
     classes: dict[str, type["Optimizer"]] = {}
+    #: the name a saved model records for this class, its key in ``classes``: the class name,
+    #: unless the class says another (``class Adam(optim.Adam, saved_name="OtherAdam")``: a
+    #: subclass that shows the name of one of minidl's classes leaves that name to minidl's)
+    saved_name: str = "Optimizer"
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, saved_name: str | None = None, **kwargs):
         super().__init_subclass__(**kwargs)
-        Optimizer.classes[cls.__name__] = cls
+        cls.saved_name = saved_name or cls.__name__
+        Optimizer.classes[cls.saved_name] = cls
 
     def __init__(
         self,

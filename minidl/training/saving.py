@@ -326,7 +326,7 @@ def compile_config(model) -> dict:
     return {
         "loss": {"class": type(model.loss).__name__, "config": jsonable(model.loss.get_config())},
         "optimizer": {
-            "class": type(model.optimizer).__name__,
+            "class": getattr(type(model.optimizer), "saved_name", type(model.optimizer).__name__),
             "config": jsonable(model.optimizer.get_config()),
         },
         "metrics": [name for name, _ in model.metrics],

@@ -523,4 +523,4 @@ def test_setting_the_rate_of_a_scheduled_optimizer_is_refused_as_in_keras():
                   callbacks=[keras.callbacks.LearningRateScheduler(lambda epoch, lr: lr)])  # fmt: skip
     plain = keras.optimizers.SGD(0.1)
     plain.learning_rate = 0.5
-    assert plain.lr == 0.5 and plain.get_config()["lr"] == 0.5
+    assert plain.lr == 0.5 and plain.get_config()["learning_rate"] == 0.5

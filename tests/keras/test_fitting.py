@@ -304,7 +304,7 @@ class TwoParts(keras.Model):
             ("second", self.second, self.second_optimizer),
         ):
             y_pred = part(x, training=True)
-            logs[f"{name}_loss"] = self.loss_fn(y_pred, y)
+            logs[f"{name}_loss"] = self.loss_fn(y, y_pred)  # Keras's order
             part.backward(self.loss_fn.backward())
             opt.step(part)
         return logs

@@ -214,3 +214,70 @@ def test_a_layers_count_params_is_one_int_as_in_keras():
 def test_a_layers_count_params_matches_keras():
     real = real_keras()
     assert layer_counts(keras) == layer_counts(real)
+
+
+# ------------------------------------------------------------------ losses, optimizers, configs (sweep 5)
+def test_a_loss_object_takes_keras_order_and_trains_with_minidls_loss():
+    y_true, y_pred = np.array([[1.0], [0.0]]), np.array([[0.8], [0.1]])
+    bce = keras.losses.BinaryCrossentropy()
+    expected = -np.mean([np.log(0.8), np.log(0.9)])
+    assert bce(y_true, y_pred) == pytest.approx(expected, rel=1e-6)
+    np.testing.assert_allclose(bce.backward(), bce.library_loss.backward())
+    assert bce.name == "binary_crossentropy" and bce.get_config()["label_smoothing"] == 0.0
+    model = stacked(keras)
+    model.compile(optimizer="sgd", loss=keras.losses.MeanSquaredError())
+    assert isinstance(model.loss, keras.losses.MeanSquaredError.library_class)
+    with pytest.raises(NotImplementedError, match="label_smoothing"):
+        keras.losses.BinaryCrossentropy(label_smoothing=0.1)
+    assert keras.losses.get("mse") is keras.losses.mean_squared_error
+    real = real_keras()
+    assert bce.get_config() == real.losses.BinaryCrossentropy().get_config()
+    assert bce(y_true, y_pred) == pytest.approx(
+        float(real.losses.BinaryCrossentropy()(y_true, y_pred)), rel=1e-5
+    )
+
+
+def test_optimizers_are_classes_named_and_configured_as_kerass(tmp_path):
+    opt = keras.optimizers.Adam(0.5, beta_1=0.8, name="mine")
+    assert type(opt).__name__ == "Adam" and isinstance(opt, keras.optimizers.Adam)
+    assert keras.optimizers.Adam.from_config(opt.get_config()).get_config() == opt.get_config()
+    assert keras.optimizers.deserialize(keras.optimizers.serialize(opt)).beta1 == 0.8
+    model = stacked(keras)
+    model.compile(optimizer=opt, loss="mse")
+    model.fit(np.ones((4, 4), "float32"), np.ones((4, 2), "float32"), verbose=0)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras").optimizer
+    assert type(loaded) is keras.optimizers.Adam and loaded.name == "mine" and loaded.iterations == 1
+    real = real_keras()
+    for name in ("SGD", "RMSprop", "Adagrad", "Adam", "AdamW"):
+        ours, theirs = getattr(keras.optimizers, name)(0.5), getattr(real.optimizers, name)(0.5)
+        assert type(ours).__name__ == type(theirs).__name__ == name
+        assert ours.get_config() == {**theirs.get_config(), "name": ours.name}
+
+
+def test_layer_configs_serialize_initializers_as_keras():
+    dense = layers.Dense(3, kernel_initializer="he_normal", name="d")
+    config = dense.get_config()
+    assert config["kernel_initializer"] == {
+        "module": "keras.initializers",
+        "class_name": "HeNormal",
+        "config": {"seed": None, "input_axes": None, "output_axes": None},
+        "registered_name": None,
+    }
+    again = layers.Dense.from_config(config)
+    assert isinstance(again.kernel_initializer, keras.initializers.HeNormal)
+    assert type(dense)(**config).get_config() == config
+    real = real_keras()
+    theirs = real.layers.Dense(3, kernel_initializer="he_normal", name="d").get_config()
+    assert config["kernel_initializer"] == theirs["kernel_initializer"]
+    assert config["bias_initializer"] == theirs["bias_initializer"]
+
+
+def test_clone_model_makes_new_layers_and_weights():
+    model = stacked(keras)
+    clone = keras.models.clone_model(model)
+    assert [layer.name for layer in clone.layers] == ["d1", "d2"] and clone.optimizer is None
+    assert clone.layers[0] is not model.layers[0]
+    assert not np.allclose(clone.get_weights()[0], model.get_weights()[0])
+    with pytest.raises(NotImplementedError, match="clone_function"):
+        keras.models.clone_model(model, clone_function=lambda layer: layer)

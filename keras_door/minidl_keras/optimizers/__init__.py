@@ -1,7 +1,7 @@
 """``keras.optimizers``: minidl's optimizers with Keras 3's argument names, defaults and rules.
 
-Each name is a function that returns a subclass of the minidl optimizer
-(``minidl.nn.optim``, PyTorch's rules) with Keras's rules; the defaults are Keras's:
+Each is a class named as Keras's (``type(opt).__name__ == "Adam"``), a subclass of the minidl
+optimizer (``minidl.nn.optim``, PyTorch's rules) with Keras's rules; the defaults are Keras's:
 
     SGD(learning_rate=0.01, momentum=0.0, nesterov=False)
     RMSprop(learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7)
@@ -19,7 +19,7 @@ Keras's rules, where they differ from minidl's (PyTorch's):
 * epsilon: RMSprop and Adagrad divide by ``sqrt(s + epsilon)`` (minidl: ``sqrt(s) + eps``;
   centred RMSprop ``sqrt(s - a^2 + epsilon)``); Adam adds it to ``sqrt(v)`` before the bias
   correction, ``p -= lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps)``, which is minidl's
-  rule with ``eps / sqrt(1 - b2^t)`` in place of ``eps`` (``KerasAdam.epsilon``);
+  rule with ``eps / sqrt(1 - b2^t)`` in place of ``eps`` (``Adam.epsilon(step)``);
 * SGD's velocity holds the steps times the learning rate (``v = momentum v - lr g``;
   ``p += v``; minidl's holds the gradients, ``v = mu v + g; p -= lr v``), which matters when the
   rate changes: a schedule, ``ReduceLROnPlateau``, ``LearningRateScheduler``;
@@ -35,8 +35,10 @@ Keras's rules, where they differ from minidl's (PyTorch's):
   driven by a schedule is a ``TypeError``, as in Keras (a ``LearningRateScheduler`` or
   ``ReduceLROnPlateau`` would otherwise be overridden at the next step).
 
-The classes (``KerasSGD``, ..., ``KerasAdamW``) take minidl's argument names, as a saved
-optimizer's configuration holds them; ``minidl.nn.optim.get`` finds them by class name.
+``get_config()`` gives Keras's keys (``name``, ``learning_rate``, ``weight_decay``, ...), which
+``from_config`` and a saved model read back; ``serialize``/``deserialize`` Keras's envelope. A
+saved model names each class by its ``saved_name`` (``KerasSGD``, ..., ``KerasAdamW``), where
+``minidl.nn.optim.get`` finds it, so that minidl's own ``Adam`` keeps the name ``Adam``.
 """
 
 import math
@@ -47,11 +49,17 @@ from minidl import backend
 from minidl.nn import optim as _optim
 
 from ..keras_api import KerasAbsent
+from ..missing import KerasFeatureMissing
+from ..naming import auto_name
 from . import schedules
 
-__all__ = ["SGD", "RMSprop", "Adagrad", "Adam", "AdamW", "Optimizer", "schedules", "get"]
+__all__ = [
+    "SGD", "RMSprop", "Adagrad", "Adam", "AdamW", "Optimizer", "schedules", "get", "serialize", "deserialize",
+]  # fmt: skip
 
 Optimizer = _optim.Optimizer
+
+_DEFAULT = object()  # "not given" (AdamW's default weight decay differs from Adam's)
 
 # KerasRules is a mixin placed before one of minidl's optimizers; the type checker reads it as
 # the Optimizer it always extends.
@@ -61,18 +69,61 @@ else:
     _RulesBase = object
 
 
+#: Keras's options every optimizer takes that the door keeps at Keras's default (another value
+#: is refused, naming the option): exponential moving averages, loss scaling, accumulation
+_KERAS_DEFAULTS = {
+    "use_ema": False,
+    "ema_momentum": 0.99,
+    "ema_overwrite_frequency": None,
+    "loss_scale_factor": None,
+    "gradient_accumulation_steps": None,
+}
+
+
 class KerasRules(KerasAbsent, _RulesBase):
-    """What every Keras optimizer adds to minidl's: ``lr`` may be a ``LearningRateSchedule``,
+    """What every Keras optimizer adds to minidl's: Keras's constructor (``learning_rate``,
+    ``weight_decay``, clipping, ``name``), ``lr`` may be a ``LearningRateSchedule``,
     ``decoupled_weight_decay`` shrinks each weight before its update, ``learning_rate`` is
-    ``lr``. Placed before a minidl optimizer class among a subclass's bases. Keras's names it
-    lacks raise ``KerasFeatureMissing`` with minidl's way (``keras_api``)."""
+    ``lr``, and ``get_config``/``from_config`` in Keras's keys. Placed before a minidl optimizer
+    class among a subclass's bases. Keras's names it lacks raise ``KerasFeatureMissing`` with
+    minidl's way (``keras_api``). Each class is named as Keras's (``Adam``) and saved under its
+    own name (``KerasAdam``, minidl's ``saved_name``), so minidl's ``Adam`` keeps its own."""
 
     keras_kind = "Optimizer"
+    #: Keras's configuration keys of this optimizer after the common ones, each with the
+    #: attribute of minidl's optimizer that holds it
+    keras_keys: tuple[tuple[str, str], ...] = ()
 
-    def __init__(self, lr, *args, decoupled_weight_decay: float = 0.0, **options):
-        self.schedule = lr if isinstance(lr, schedules.LearningRateSchedule) else None
-        super().__init__(lr if self.schedule is None else self.schedule(0), *args, **options)
-        self.decoupled_weight_decay = float(decoupled_weight_decay)
+    def __init__(self, learning_rate, weight_decay, common: dict, decay_by_kernel=False, **minidl_options):
+        who = type(self).__name__
+        common = dict(common)
+        name = common.pop("name", None)
+        for key, default in _KERAS_DEFAULTS.items():
+            value = common.pop(key, default)
+            if value != default:
+                raise KerasFeatureMissing(
+                    f"keras.optimizers.{who}({key}={value!r}) is not in minidl_keras: it keeps "
+                    f"{key}={default!r} (Keras's default)"
+                )
+        clipping = {key: common.pop(key, None) for key in ("clipnorm", "global_clipnorm", "clipvalue")}
+        if sum(value is not None for value in clipping.values()) > 1:
+            given = ", ".join(f"{key}={value}" for key, value in clipping.items())
+            raise ValueError(
+                f"{who}: only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set "
+                f"(as in Keras). Received: {given}"
+            )
+        if common:
+            raise TypeError(f"{who} got argument(s) minidl does not have: {', '.join(sorted(common))}")
+        if isinstance(learning_rate, dict):  # a saved schedule (Keras's or the door's form)
+            learning_rate = schedules.deserialize(learning_rate)
+        self.schedule = learning_rate if isinstance(learning_rate, schedules.LearningRateSchedule) else None
+        lr = learning_rate if self.schedule is None else self.schedule(0)
+        if decay_by_kernel:
+            minidl_options["weight_decay"] = weight_decay or 0.0
+        super().__init__(lr, **minidl_options, **clipping)
+        self.decoupled_weight_decay = 0.0 if decay_by_kernel else float(weight_decay or 0.0)
+        self.keras_weight_decay = None if weight_decay is None else float(weight_decay)
+        self.name = name or auto_name(who)
 
     @property  # minidl's plain attribute, kept in vars(self) for get_config
     def lr(self) -> float:
@@ -117,27 +168,40 @@ class KerasRules(KerasAbsent, _RulesBase):
         super().update(param, grad, state)
 
     def get_config(self) -> dict:
-        config = super().get_config()
-        schedule = config.pop("schedule")
-        if schedule is not None:
-            config["lr"] = schedule
+        """Keras's ``get_config()``: its keys, in its order (a schedule serialized as Keras
+        serializes it; the learning rate as given, 0.01, where Keras shows the float32 it holds,
+        0.009999999776482582)."""
+        rate = schedules.serialize(self.schedule) if self.schedule is not None else self.lr
+        config = {
+            "name": self.name,
+            "learning_rate": rate,
+            "weight_decay": self.keras_weight_decay,
+            "clipnorm": self.clipnorm,
+            "global_clipnorm": self.global_clipnorm,
+            "clipvalue": self.clipvalue,
+            **_KERAS_DEFAULTS,
+        }
+        config.update({key: getattr(self, attribute) for key, attribute in type(self).keras_keys})
         return config
 
     @classmethod
     def from_config(cls, config: dict):
-        config = dict(config)
-        if isinstance(config.get("lr"), dict):
-            config["lr"] = schedules.from_saved(config["lr"])
+        """The optimizer ``get_config`` described (Keras's keys), as Keras's ``from_config``."""
         return cls(**config)
 
 
-class KerasSGD(KerasRules, _optim.SGD):
-    """SGD with Keras's momentum rule, the learning rate inside the velocity:
-    ``v = momentum v - lr g``, then ``p += v`` (Nesterov: ``p += momentum v - lr g``, with the
-    new ``v``). For a constant rate these are minidl's (PyTorch's) steps, whose velocity holds
-    the gradients without the rate (``v = mu v + g; p -= lr v``); when the rate changes (a
-    schedule, ``ReduceLROnPlateau``, ``LearningRateScheduler``) each past gradient keeps the
-    rate it was taken with, as in Keras. The velocity is kept in Keras's units."""
+class SGD(KerasRules, _optim.SGD, saved_name="KerasSGD"):
+    """Keras's SGD: ``minidl.nn.optim.SGD`` with Keras's momentum rule, the learning rate inside
+    the velocity: ``v = momentum v - lr g``, then ``p += v`` (Nesterov: ``p += momentum v -
+    lr g``, with the new ``v``). For a constant rate these are minidl's (PyTorch's) steps, whose
+    velocity holds the gradients without the rate (``v = mu v + g; p -= lr v``); when the rate
+    changes (a schedule, ``ReduceLROnPlateau``, ``LearningRateScheduler``) each past gradient
+    keeps the rate it was taken with, as in Keras. The velocity is kept in Keras's units."""
+
+    keras_keys = (("momentum", "momentum"), ("nesterov", "nesterov"))
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None, **common):
+        super().__init__(learning_rate, weight_decay, common, momentum=momentum, nesterov=nesterov)
 
     def update(self, param, grad, state) -> None:
         if not self.momentum:  # p -= lr g: one rule in both libraries, minidl's kernel
@@ -155,8 +219,25 @@ class KerasSGD(KerasRules, _optim.SGD):
             param += velocity
 
 
-class KerasRMSprop(KerasRules, _optim.RMSprop):
-    """RMSprop with Keras's rule: ``b = momentum b + lr g / sqrt(s [- a^2] + eps)``; ``p -= b``."""
+class RMSprop(KerasRules, _optim.RMSprop, saved_name="KerasRMSprop"):
+    """Keras's RMSprop (``rho`` 0.9, minidl's ``alpha``) with Keras's rule:
+    ``b = momentum b + lr g / sqrt(s [- a^2] + eps)``; ``p -= b``."""
+
+    keras_keys = (("rho", "alpha"), ("momentum", "momentum"), ("epsilon", "eps"), ("centered", "centered"))
+
+    def __init__(
+        self,
+        learning_rate=0.001,
+        rho=0.9,
+        momentum=0.0,
+        epsilon=1e-7,
+        centered=False,
+        weight_decay=None,
+        **common,
+    ):
+        super().__init__(
+            learning_rate, weight_decay, common, alpha=rho, eps=epsilon, momentum=momentum, centered=centered
+        )
 
     def update(self, param, grad, state) -> None:
         self.decay(param)
@@ -174,8 +255,22 @@ class KerasRMSprop(KerasRules, _optim.RMSprop):
         param -= step
 
 
-class KerasAdagrad(KerasRules, _optim.Adagrad):
-    """Adagrad with Keras's rule: ``p -= lr g / sqrt(s + eps)``."""
+class Adagrad(KerasRules, _optim.Adagrad, saved_name="KerasAdagrad"):
+    """Keras's Adagrad (the sum starts at ``initial_accumulator_value``, 0.1) with Keras's rule:
+    ``p -= lr g / sqrt(s + eps)``."""
+
+    keras_keys = (("initial_accumulator_value", "initial_accumulator_value"), ("epsilon", "eps"))
+
+    def __init__(
+        self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, weight_decay=None, **common
+    ):
+        super().__init__(
+            learning_rate,
+            weight_decay,
+            common,
+            eps=epsilon,
+            initial_accumulator_value=initial_accumulator_value,
+        )
 
     def update(self, param, grad, state) -> None:
         self.decay(param)
@@ -185,110 +280,45 @@ class KerasAdagrad(KerasRules, _optim.Adagrad):
         param -= self.lr * g / backend.get_array_module(total).sqrt(total + self.eps)
 
 
-class KerasAdam(KerasRules, _optim.Adam):
-    """Adam with Keras's epsilon, added to ``sqrt(v)`` before the bias correction."""
+class Adam(KerasRules, _optim.Adam, saved_name="KerasAdam"):
+    """Keras's Adam: Keras's epsilon, added to ``sqrt(v)`` before the bias correction; a
+    ``weight_decay`` is decoupled, as Keras applies it (minidl's ``AdamW`` kernel)."""
+
+    decoupled = True  # (with weight_decay 0, minidl's Adam step)
+    keras_keys = (("beta_1", "beta1"), ("beta_2", "beta2"), ("epsilon", "eps"), ("amsgrad", "amsgrad"))
+    default_weight_decay: float | None = None
+
+    def __init__(
+        self,
+        learning_rate=0.001,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-7,
+        amsgrad=False,
+        weight_decay=_DEFAULT,
+        **common,
+    ):
+        if weight_decay is _DEFAULT:
+            weight_decay = type(self).default_weight_decay
+        super().__init__(
+            learning_rate,
+            weight_decay,
+            common,
+            decay_by_kernel=True,
+            beta1=beta_1,
+            beta2=beta_2,
+            eps=epsilon,
+            amsgrad=amsgrad,
+        )
 
     def epsilon(self, step: int) -> float:
         return self.eps / math.sqrt(1.0 - self.beta2**step)
 
 
-class KerasAdamW(KerasAdam, _optim.AdamW):
-    """AdamW (decoupled decay in the kernel) with Keras's epsilon."""
+class AdamW(Adam, _optim.AdamW, saved_name="KerasAdamW"):
+    """Keras's AdamW: Adam with ``weight_decay`` 0.004 by default (decoupled, in the kernel)."""
 
-
-def _common(options: dict, who: str, weight_decay, decay_by_kernel: bool = False) -> dict:
-    """The arguments every Keras optimizer takes, as the classes above take them:
-    ``weight_decay`` (None: 0; Keras's decoupled decay: AdamW's kernel does it
-    (``decay_by_kernel``), for the others ``decoupled_weight_decay``), one of ``clipnorm``,
-    ``global_clipnorm`` and ``clipvalue`` (Keras's rule), ``name`` (ignored).
-    Anything else is not in minidl."""
-    options = dict(options)
-    options.pop("name", None)
-    clipping = {key: options.pop(key, None) for key in ("clipnorm", "global_clipnorm", "clipvalue")}
-    if sum(value is not None for value in clipping.values()) > 1:
-        given = ", ".join(f"{key}={value}" for key, value in clipping.items())
-        raise ValueError(
-            f"{who}: only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set "
-            f"(as in Keras). Received: {given}"
-        )
-    if options:
-        raise TypeError(f"{who} got argument(s) minidl does not have: {', '.join(sorted(options))}")
-    if decay_by_kernel:
-        return {"weight_decay": weight_decay or 0.0, **clipping}
-    return {"decoupled_weight_decay": weight_decay or 0.0, **clipping}
-
-
-def SGD(
-    learning_rate=0.01, momentum: float = 0.0, nesterov: bool = False, weight_decay=None, **common
-) -> KerasSGD:
-    """Keras's SGD: ``minidl.nn.optim.SGD`` with Keras's momentum rule (``v = momentum v -
-    lr g; p += v``: the rate inside the velocity, ``KerasSGD``)."""
-    options = _common(common, "SGD", weight_decay)
-    return KerasSGD(learning_rate, momentum=momentum, nesterov=nesterov, **options)
-
-
-def RMSprop(
-    learning_rate=0.001,
-    rho: float = 0.9,
-    momentum: float = 0.0,
-    epsilon: float = 1e-7,
-    centered: bool = False,
-    weight_decay=None,
-    **common,
-) -> KerasRMSprop:
-    """Keras's RMSprop (``rho`` 0.9) as ``minidl.nn.optim.RMSprop`` (whose ``alpha`` is ``rho``)."""
-    options = _common(common, "RMSprop", weight_decay)
-    return KerasRMSprop(
-        learning_rate, alpha=rho, eps=epsilon, momentum=momentum, centered=centered, **options
-    )
-
-
-def Adagrad(
-    learning_rate=0.001,
-    initial_accumulator_value: float = 0.1,
-    epsilon: float = 1e-7,
-    weight_decay=None,
-    **common,
-) -> KerasAdagrad:
-    """Keras's Adagrad as ``minidl.nn.optim.Adagrad`` with Keras's starting sum and epsilon."""
-    options = _common(common, "Adagrad", weight_decay)
-    return KerasAdagrad(
-        learning_rate, eps=epsilon, initial_accumulator_value=initial_accumulator_value, **options
-    )
-
-
-def Adam(
-    learning_rate=0.001,
-    beta_1: float = 0.9,
-    beta_2: float = 0.999,
-    epsilon: float = 1e-7,
-    amsgrad: bool = False,
-    weight_decay=None,
-    **common,
-) -> KerasAdam:
-    """Keras's Adam as ``minidl.nn.optim.Adam`` (``minidl.nn.optim.AdamW`` with a ``weight_decay``,
-    which Keras applies decoupled)."""
-    cls = KerasAdamW if weight_decay else KerasAdam
-    return _adam("Adam", cls, learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay, common)
-
-
-def AdamW(
-    learning_rate=0.001,
-    weight_decay: float = 0.004,
-    beta_1: float = 0.9,
-    beta_2: float = 0.999,
-    epsilon: float = 1e-7,
-    amsgrad: bool = False,
-    **common,
-) -> KerasAdamW:
-    """Keras's AdamW (weight decay 0.004) as ``minidl.nn.optim.AdamW``."""
-    return _adam("AdamW", KerasAdamW, learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay, common)
-
-
-def _adam(who, cls, learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay, common):
-    """Keras's Adam or AdamW (``who``) as ``cls``."""
-    options = _common(common, who, weight_decay, decay_by_kernel=True)
-    return cls(learning_rate, beta1=beta_1, beta2=beta_2, eps=epsilon, amsgrad=amsgrad, **options)
+    default_weight_decay = 0.004
 
 
 _BY_NAME: dict[str, Callable[[], Optimizer]] = {
@@ -301,8 +331,31 @@ _BY_NAME: dict[str, Callable[[], Optimizer]] = {
 
 
 def get(identifier):
-    """An optimizer from a name (Keras's defaults), an optimizer object, or a saved
-    ``{"class", "config"}`` (``minidl.nn.optim.get``)."""
+    """An optimizer from a name (Keras's defaults), an optimizer object, Keras's serialized
+    ``{"class_name", "config"}`` or a saved ``{"class", "config"}`` (``minidl.nn.optim.get``)."""
     if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
         return _BY_NAME[identifier.lower()]()
+    if isinstance(identifier, dict) and "class_name" in identifier:
+        return deserialize(identifier)
     return _optim.get(identifier)
+
+
+def serialize(optimizer) -> dict:
+    """Keras's ``keras.optimizers.serialize``: ``{"module", "class_name", "config", "registered_name"}``."""
+    return {
+        "module": "keras.optimizers",
+        "class_name": type(optimizer).__name__,
+        "config": optimizer.get_config(),
+        "registered_name": None,
+    }
+
+
+def deserialize(config: dict):
+    """Keras's ``keras.optimizers.deserialize``: the optimizer ``serialize`` described."""
+    cls = {c.__name__: c for c in (SGD, RMSprop, Adagrad, Adam, AdamW)}.get(str(config.get("class_name")))
+    if cls is None:
+        raise ValueError(
+            f"unknown optimizer class {config.get('class_name')!r}; minidl_keras has SGD, RMSprop, "
+            "Adagrad, Adam and AdamW"
+        )
+    return cls.from_config(dict(config.get("config", {})))

@@ -19,6 +19,8 @@ __all__ = [
     "InverseTimeDecay",
     "PiecewiseConstantDecay",
     "CosineDecay",
+    "serialize",
+    "deserialize",
 ]
 
 
@@ -55,6 +57,23 @@ def from_saved(spec: dict) -> LearningRateSchedule:
             "its module is imported"
         )
     return cls(**spec.get("config", {}))
+
+
+def serialize(schedule: LearningRateSchedule) -> dict:
+    """Keras's serialized schedule, as an optimizer's ``get_config()`` holds it."""
+    return {
+        "module": "keras.optimizers.schedules",
+        "class_name": type(schedule).__name__,
+        "config": schedule.get_config(),
+        "registered_name": None,
+    }
+
+
+def deserialize(spec: dict) -> LearningRateSchedule:
+    """The schedule ``serialize`` (Keras's ``class_name``) or a saved ``{"class", "config"}`` describes."""
+    if "class_name" in spec:
+        spec = {"class": spec["class_name"], "config": spec.get("config", {})}
+    return from_saved(spec)
 
 
 def _positive(value, what, who):

@@ -219,3 +219,17 @@ def test_the_refused_spellings_are_kerass_own():
         for name in ("SGD", "RMSprop", "Adagrad", "Adam", "AdamW")
     }
     assert set(optim.RENAMED) <= set().union(*keywords.values())
+
+
+def test_a_subclass_may_be_saved_under_another_name():
+    """A subclass that shows the name of one of minidl's classes (the Keras door's ``Adam``)
+    registers under its ``saved_name``; minidl's class keeps its own name."""
+
+    class Adam(optim.Adam, saved_name="ShownAsAdam"):
+        pass
+
+    assert optim.Optimizer.classes["Adam"] is optim.Adam and optim.Adam.saved_name == "Adam"
+    assert optim.Optimizer.classes["ShownAsAdam"] is Adam and Adam.saved_name == "ShownAsAdam"
+    restored = optim.get({"class": "ShownAsAdam", "config": Adam(lr=0.1).get_config()})
+    assert type(restored) is Adam and restored.lr == 0.1
+    del optim.Optimizer.classes["ShownAsAdam"]
