@@ -843,7 +843,20 @@ def test_keras_optimizer_names_and_defaults():
     assert isinstance(sgd, optim.SGD) and sgd.lr == 0.01 and sgd.momentum == 0.0
     adam = optimizers.Adam()
     assert (adam.lr, adam.beta1, adam.beta2, adam.eps) == (0.001, 0.9, 0.999, 1e-7)
-    assert isinstance(optimizers.Adam(weight_decay=0.01), optim.AdamW)  # Keras decays decoupled
+
+    # Keras decays decoupled: Adam(weight_decay=...) steps as minidl's AdamW, not as Adam
+    def one_step(optimizer):
+        mdl.seed(0)
+        model = mdl.Sequential([mdl.layers.Dense(3)], input_shape=(4,))
+        y = model.forward(np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32), training=True)
+        model.backward(np.ones_like(y))
+        optimizer.step(model)
+        return model.layers[0].params["W"].copy()
+
+    decayed = one_step(optimizers.Adam(learning_rate=0.1, weight_decay=0.5))
+    assert np.allclose(decayed, one_step(optim.AdamW(0.1, weight_decay=0.5, eps=1e-7)), atol=1e-5)
+    assert not np.allclose(decayed, one_step(optimizers.Adam(learning_rate=0.1)), atol=1e-3)
+    assert type(optimizers.Adam()).__name__ == "Adam"
     rms = optimizers.RMSprop(learning_rate=0.01, rho=0.8)
     assert (rms.lr, rms.alpha, rms.eps) == (0.01, 0.8, 1e-7)
     assert optimizers.AdamW().weight_decay == 0.004
