@@ -214,7 +214,7 @@ class KerasLayerType(type):
     def __signature__(cls) -> inspect.Signature:
         """The class's signature is its ``__init__``'s without ``self``, as without this
         metaclass (``inspect.signature(keras.layers.Conv2D)`` names ``data_format``)."""
-        signature = inspect.signature(cls.__init__)
+        signature = inspect.signature(cls.__init__)  # type: ignore[misc]  # cls is a class here
         return signature.replace(parameters=list(signature.parameters.values())[1:])
 
 
