@@ -269,6 +269,7 @@ CROSS_CUTTING = {
     "tests/keras/programs/test_io_sweep3.py": "four more keras.io-style programs",
     "tests/keras/programs/test_io_sweep4.py": "twelve keras.io-style programs on round 3's additions",
     "tests/keras/programs/test_io_sweep5.py": "twelve keras.io-style programs written fresh for issue #62",
+    "tests/keras/programs/test_io_sweep6.py": "six more keras.io-style programs written fresh for issue #62",
 }
 
 SPECIAL_STEMS = {"__init__": "init", "__main__": "main"}
