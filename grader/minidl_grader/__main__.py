@@ -7,22 +7,23 @@
 import importlib
 import sys
 
-# each command and the module whose ``main`` runs it, imported only when that command is given
+# each command and the module whose ``main`` (or the function after a colon) runs it, imported
+# only when that command is given
 _MAINS = {
     "grade": "cli",
     "package": "reports.gradescope",
     "release": "release",
     "public-data": "public",
     "mistakes": "catalogue",
-    "mutants": "judge.mutants",
+    "mutants": "catalogue:mutants_main",  # loads --course, then judge.mutants.main
 }
 COMMANDS = tuple(_MAINS)
 USAGE = """usage: minidl-grade grade NOTEBOOK ... [options]   grade submissions (see minidl-grade grade --help)
        minidl-grade package --chapter NN -o autograder.zip   a Gradescope autograder
        minidl-grade release [--check] [--out DIR]      regenerate exercises/ from solutions/; a student release
        minidl-grade public-data                        the public cases minidl's check() uses (data)
-       minidl-grade mistakes --chapter NN              the wrong answers each exercise's cases catch
-       minidl-grade mutants --chapter NN [--exercise NAME]   the mutants of the references the cases kill
+       minidl-grade mistakes --chapter NN [--course DIR]   the wrong answers each exercise's cases catch
+       minidl-grade mutants --chapter NN [--exercise NAME] [--course DIR]   the mutants the cases kill
        (python -m minidl_grader ... is the same command)"""
 
 
@@ -30,7 +31,8 @@ def main(argv=None) -> int:
     """Run ``argv`` = ``[command, *arguments]`` with command one of ``COMMANDS``."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in _MAINS:
-        return importlib.import_module(f"minidl_grader.{_MAINS[argv[0]]}").main(argv[1:])
+        module, _, function = _MAINS[argv[0]].partition(":")
+        return getattr(importlib.import_module(f"minidl_grader.{module}"), function or "main")(argv[1:])
     print(USAGE, file=sys.stderr)
     return 2
 

@@ -5,6 +5,7 @@ exercise's named mistakes, and the edge cases its judge or its cases add). What 
 exercise called the same way catches (its probe) is added here once:
 
     minidl-grade mistakes --chapter 07
+    minidl-grade mistakes --course DIR --chapter p1_softsign   # a private course's chapter
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from __future__ import annotations
 import argparse
 import sys
 import textwrap
+from pathlib import Path
 
 from .judge import registry
 
-__all__ = ["PROBE_CATCHES", "catalogue", "main"]
+__all__ = ["PROBE_CATCHES", "catalogue", "main", "mutants_main"]
 
 # what the way an answer is called catches, for every exercise called that way
 PROBE_CATCHES = {
@@ -38,7 +40,9 @@ def catalogue(chapter: str) -> list[tuple[registry.Exercise, tuple[str, ...]]]:
     """``(exercise, mistakes)`` for every code exercise of ``chapter`` (e.g. ``"07"``)."""
     rows = []
     for exercise in registry.all_exercises():
-        if exercise.is_question or not exercise.chapter.startswith(chapter):
+        if exercise.is_question or not (
+            exercise.chapter == chapter or (chapter.isdigit() and exercise.chapter.startswith(chapter))
+        ):
             continue
         rows.append((exercise, exercise.catches + PROBE_CATCHES.get(exercise.probe, ())))
     return rows
@@ -60,21 +64,65 @@ def main(argv: list[str] | None = None) -> int:
         prog="minidl-grade mistakes",
         description="Print, for each code exercise of a chapter, the wrong answers its cases catch.",
     )
-    parser.add_argument("--chapter", required=True, help="the chapter, e.g. 07 or 07_convolutional_networks")
+    parser.add_argument(
+        "--chapter",
+        required=True,
+        help="the chapter, e.g. 07 or 07_convolutional_networks (with --course: one of its chapters)",
+    )
+    parser.add_argument(
+        "--course", type=Path, help="an instructor's private course (specs/, solutions/): its chapters too"
+    )
     args = parser.parse_args(argv)
-    number = args.chapter[:2]
-    if not any(c.startswith(number) for c in registry.CHAPTERS) or not number.isdigit():
-        print(f"no chapter {args.chapter!r}; chapters are 01 to {registry.CHAPTERS[-1][:2]}", file=sys.stderr)
-        return 2
-    chapter = next(c for c in registry.CHAPTERS if c.startswith(number))
+    course_chapters: list[str] = []
+    if args.course is not None:
+        from . import course
+
+        try:
+            course_chapters = course.load(args.course)
+        except ValueError as err:
+            print(f"error: --course: {err}", file=sys.stderr)
+            return 2
+    if args.chapter in course_chapters:
+        chapter = key = args.chapter
+    else:
+        number = args.chapter[:2]
+        if not any(c.startswith(number) for c in registry.CHAPTERS) or not number.isdigit():
+            also = f", or the course's {', '.join(course_chapters)}" if course_chapters else ""
+            print(
+                f"no chapter {args.chapter!r}; chapters are 01 to {registry.CHAPTERS[-1][:2]}{also}",
+                file=sys.stderr,
+            )
+            return 2
+        chapter, key = next(c for c in registry.CHAPTERS if c.startswith(number)), number
     print(f"Chapter {chapter}: the wrong answers the grader's cases catch")
-    for exercise, mistakes in catalogue(number):
+    for exercise, mistakes in catalogue(key):
         points = f"{exercise.points} point{'s' if exercise.points != 1 else ''}"
         print(f"\n{exercise.name} ({points}): {exercise.title}")
         for mistake in mistakes:
             print(_line(mistake))
     print("\nEvery exercise also catches: " + "; ".join(_ALWAYS) + ".")
     return 0
+
+
+def mutants_main(argv: list[str] | None = None) -> int:
+    """``minidl-grade mutants [--course DIR] --chapter NN ...``: ``judge.mutants.main``, after
+    loading a private course's exercises (its chapters, and its exercise notebooks for the
+    students' signatures), which the judge's floor cannot import itself."""
+    from .judge import mutants
+
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--course", type=Path)
+    known, rest = parser.parse_known_args(list(sys.argv[1:] if argv is None else argv))
+    if known.course is not None:
+        from . import course
+
+        try:
+            course.load(known.course)
+        except ValueError as err:
+            print(f"error: --course: {err}", file=sys.stderr)
+            return 2
+        mutants.COURSE_EXERCISES.append(course.exercises_folder(known.course))
+    return mutants.main(rest)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
         [--csv grades.csv] [--chapter NN] [--timeout 60] [--budget S] [--jobs N]
         [--checks DIR] [--seed N] [--require-isolation] [--one-notebook]
         [--forbid MODULE[.NAME] ...] [--allow NAME ...] [--similarity REPORT.html|.md]
-        [--solutions DIR]
+        [--solutions DIR | --no-published] [--question-visibility V] [--explain]
     minidl-grade package --chapter NN -o autograder.zip [--checks DIR]
 
 A folder given as a submission means every ``*.ipynb`` in it. Every file is read before
@@ -32,8 +32,8 @@ from .judge.private_checks import load_checks
 from .judge.registry import parse_chapter
 from .notebook import read_notebook, read_submission
 from .public import PUBLIC_SEED
-from .release import ROOT
-from .reports import report
+from .release import NOT_FOUND, published
+from .reports import groups, report
 from .reports.text import clean_text, display_path
 from .runner import DEFAULT_MEMORY, _graded_cells, find_chapter, grade_notebook
 
@@ -135,8 +135,26 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--solutions",
         type=Path,
-        help="folder of the published solution notebooks to compare with (default: the "
-        "repository's solutions/, where there is one)",
+        help="folder of the published solution notebooks to compare with (default: found from "
+        "the grader whatever the current folder: the repository's solutions/, or the copy "
+        "installed with the grader; grading stops with a message where there is none)",
+    )
+    parser.add_argument(
+        "--no-published",
+        action="store_true",
+        help="compare the submissions with each other only, not with the published solutions",
+    )
+    parser.add_argument(
+        "--question-visibility",
+        choices=("visible", "hidden", "after_due_date", "after_published"),
+        default="visible",
+        help="Gradescope's visibility of the questions' results in --json (default visible; "
+        "`package` defaults to after_due_date, so that answers cannot be found by trial)",
+    )
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="in the terminal, print every message in full, right questions' explanations too",
     )
     parser.add_argument("--quiet", action="store_true", help="print only the totals")
     return parser
@@ -231,8 +249,11 @@ def _answers(path: Path, content, chapter: str | None) -> dict[str, str]:
 
 def published_solutions(folder: Path | None) -> tuple[dict[str, str], dict[str, str]]:
     """``({exercise: the solution's cell}, {exercise: the cell as handed out})`` of the code
-    exercises in ``folder``'s notebooks (default: the repository's ``solutions/``)."""
-    folder = folder if folder is not None else ROOT / "solutions"
+    exercises in ``folder``'s notebooks (default: the published solutions, ``release.published``;
+    none where there are none)."""
+    folder = folder if folder is not None else published("solutions")
+    if folder is None:
+        return {}, {}
     solutions, handed_out = {}, {}
     for path in sorted(Path(folder).glob("*.ipynb")) if Path(folder).is_dir() else []:
         try:
@@ -251,14 +272,13 @@ def published_solutions(folder: Path | None) -> tuple[dict[str, str], dict[str, 
     return solutions, handed_out
 
 
-def _similarity(args, submissions: list[Path], contents: list, chapter: str | None) -> dict[str, str]:
-    """Compare every pair of submissions, and each with the published solutions; write
-    ``--similarity``; return each submission's CSV cell (``similarity.highest``)."""
-    if args.solutions is not None and not args.solutions.is_dir():
-        print(
-            f"warning: --solutions {args.solutions} is not a folder: no comparison with them", file=sys.stderr
-        )
-    solutions, handed_out = published_solutions(args.solutions)
+def _similarity(
+    args, submissions: list[Path], contents: list, chapter: str | None
+) -> tuple[dict[str, str], dict[str, tuple[int, int]]]:
+    """Compare every pair of submissions, and each with the published solutions (unless
+    ``--no-published``); write ``--similarity`` (the groups: ``reports/groups.py``); return
+    each submission's CSV cells: ``similarity.highest``, and (group, its size)."""
+    solutions, handed_out = ({}, {}) if args.no_published else published_solutions(args.solutions)
     if args.course is not None:  # the course's own solutions: a leaked key is a copy too
         private, private_handed_out = published_solutions(course.solutions_folder(args.course))
         solutions.update(private)
@@ -267,15 +287,41 @@ def _similarity(args, submissions: list[Path], contents: list, chapter: str | No
         display_path(path): _answers(path, content, chapter) for path, content in zip(submissions, contents)
     }
     matches = similarity.compare_batch(answers, solutions, handed_out)
+    found = groups.groups(matches, args.similarity_threshold)
     if args.similarity:
-        count = similarity.write_report(args.similarity, matches, args.similarity_threshold)
+        groups.write_group_report(args.similarity, matches, args.similarity_threshold)
         limit = (
             "each exercise's threshold"
             if args.similarity_threshold is None
             else f"{args.similarity_threshold:g}"
         )
-        print(f"similarity: {count} pair(s) at or above {limit} in {args.similarity}")
-    return {who: similarity.highest(matches, who) for who in answers}
+        print(
+            f"similarity: {len(found)} group(s), {sum(len(g.submissions) for g in found)} submission(s), "
+            f"joined by pairs at or above {limit}, in {args.similarity}"
+            + ("" if solutions else " (not compared with the published solutions: --no-published)")
+        )
+    return {who: similarity.highest(matches, who) for who in answers}, groups.group_columns(found)
+
+
+def _published_problem(args) -> str | None:
+    """Why the published solutions cannot be compared with (what to pass), or None; fills
+    ``args.solutions`` with the folder found from the grader."""
+    if args.no_published:
+        if args.solutions is not None:
+            return "--solutions and --no-published contradict each other: give one"
+        return None
+    if args.solutions is None:
+        args.solutions = published("solutions")
+        if args.solutions is None:
+            return (
+                NOT_FOUND.format(what="solutions")
+                + ", and the similarity report compares every submission with them: pass "
+                "--solutions DIR (the solution notebooks), or --no-published to compare the "
+                "submissions with each other only"
+            )
+    if not args.solutions.is_dir() or not any(args.solutions.glob("*.ipynb")):
+        return f"--solutions {args.solutions} is not a folder of notebooks (*.ipynb)"
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -315,6 +361,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"error: --chapter: {err}", file=sys.stderr)
         return 2
+    problem = _published_problem(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     found = _expand(args.submissions)
     named = {path for path, by_name in found if by_name}
     submissions = [path for path, _ in found]
@@ -338,6 +388,18 @@ def main(argv: list[str] | None = None) -> int:
     if not isolated:
         if args.require_isolation:
             print(f"error: --require-isolation: submissions cannot be isolated here: {why}", file=sys.stderr)
+            if args.json:  # Gradescope still needs its results file: say why nothing was graded
+                refused = SubmissionResult(
+                    ", ".join(display_path(p) for p in submissions),
+                    chapter,
+                    error="not graded: the grader cannot isolate a submission on this machine "
+                    "(your instructor has been told)",
+                    flags=[
+                        f"refused by --require-isolation: {why}; rebuild the package with "
+                        "--allow-unisolated to grade without bubblewrap (see grader/README.md)"
+                    ],
+                )
+                report.write_json(args.json, [refused], single=True, questions=args.question_visibility)
             return 3
         print(
             f"warning: NOT ISOLATED: {why}; each submission runs as an ordinary process "
@@ -355,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
     while seed == PUBLIC_SEED:
         seed = secrets.randbelow(2**31)
     contents = _read_all([(path, path in named) for path in submissions])
-    similar = _similarity(args, submissions, contents, chapter)
+    similar, grouped = _similarity(args, submissions, contents, chapter)
     results: list[SubmissionResult | None] = [None] * len(submissions)
     lock = threading.Lock()
 
@@ -383,9 +445,9 @@ def main(argv: list[str] | None = None) -> int:
             done = [r for r in results if r is not None]
             single = len(submissions) == 1
             if args.json:
-                report.write_json(args.json, done, single=single)
+                report.write_json(args.json, done, single=single, questions=args.question_visibility)
             if args.csv:
-                report.write_csv(args.csv, done)
+                report.write_csv(args.csv, done, grouped)
 
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = {pool.submit(grade, i): i for i in range(len(submissions))}
@@ -404,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.quiet:
             print(f"{sub.path}: {sub.score:g}/{sub.max_score:g}")
         else:
-            print(report.format_table(sub))
+            print(report.format_table(sub, explain=args.explain))
             print()
     mode = "isolated by bubblewrap" if isolated else f"NOT ISOLATED ({why})"
     print(

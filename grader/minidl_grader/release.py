@@ -20,10 +20,41 @@ from .judge import registry
 
 __all__ = ["release", "validate_solution", "main"]
 
-# the repository (grader/minidl_grader/release.py is two folders down), where solutions/
-# and exercises/ are; an installed grader works in the current folder instead
+# the repository (grader/minidl_grader/release.py is two folders down), where solutions/,
+# notebooks/ and exercises/ are; a grader installed from a wheel carries copies of
+# solutions/ and notebooks/ in ``minidl_grader/published/`` (grader/setup.py puts them there)
 _REPOSITORY = Path(__file__).resolve().parents[2]
-ROOT = _REPOSITORY if (_REPOSITORY / "solutions").is_dir() else Path.cwd()
+_INSTALLED = Path(__file__).resolve().parent / "published"
+ROOT: Path | None = _REPOSITORY if (_REPOSITORY / "solutions").is_dir() else None
+
+NOT_FOUND = (
+    "cannot find the published {what}: this grader is neither in the repository nor installed "
+    "from a wheel that carries them (grader/setup.py copies solutions/ and notebooks/ into it "
+    "when it is built from the repository)"
+)
+
+
+def published(name: str) -> Path | None:
+    """The folder of published notebooks ``name`` (``"solutions"`` or ``"notebooks"``),
+    whatever the current folder: the repository's, beside a grader run from its source
+    (editable install), else the copy installed with the grader
+    (``minidl_grader/published/NAME``); None when neither holds a notebook."""
+    for base in (_REPOSITORY, _INSTALLED):
+        folder = base / name
+        if folder.is_dir() and any(folder.glob("*.ipynb")):
+            return folder
+    return None
+
+
+def _folder_problem(folder: Path | None, what: str, option: str) -> str | None:
+    """Why ``folder`` cannot be read as the ``what`` (a message naming ``option``), or None."""
+    if folder is None:
+        return NOT_FOUND.format(what=what) + f": pass {option} DIR"
+    if not Path(folder).is_dir():
+        return f"{option} {folder} is not a folder"
+    if not any(Path(folder).glob("*.ipynb")):
+        return f"{option} {folder} holds no notebook (*.ipynb): nothing to release"
+    return None
 
 
 def validate_solution(nb: dict, path: Path) -> list[str]:
@@ -225,13 +256,51 @@ Submit the exercise notebooks as your instructor says.
 """
 
 
+def _resolve_folders(args, chapters: tuple[str, ...] | None) -> str | None:
+    """Fill ``args.solutions``, ``args.notebooks`` (with ``--out``) and ``args.exercises``
+    (without) with their defaults, found from the grader (``published``), never from the
+    current folder; return what to pass where one cannot be found or read, else None."""
+    solutions_given = args.solutions is not None
+    if not solutions_given:
+        args.solutions = published("solutions")
+    problem = _folder_problem(args.solutions, "solutions", "--solutions")
+    if problem:
+        return problem
+    if chapters is not None:
+        missing = [c for c in chapters if not any(Path(args.solutions).glob(f"{c}_*.ipynb"))]
+        if missing:
+            return f"no solution notebook of chapter(s) {', '.join(missing)} in {args.solutions}"
+    if args.out is not None:
+        if args.notebooks is None:
+            args.notebooks = published("notebooks")
+        return _folder_problem(args.notebooks, "chapter notebooks", "--notebooks")
+    if args.exercises is None:
+        if Path(args.solutions).resolve().parent == _INSTALLED.resolve():
+            return (
+                f"the solutions installed with the grader ({args.solutions}) have no exercises/ "
+                "beside them: pass --out DIR (a student release) or --exercises DIR"
+            )
+        args.exercises = Path(args.solutions).parent / "exercises"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="minidl-grade release",
         description="Regenerate exercises/ from solutions/; with --out, write a student release.",
     )
-    parser.add_argument("--solutions", type=Path, default=ROOT / "solutions")
-    parser.add_argument("--exercises", type=Path, default=ROOT / "exercises")
+    parser.add_argument(
+        "--solutions",
+        type=Path,
+        help="the solution notebooks (default: the published ones, found from the grader whatever "
+        "the current folder: the repository's solutions/, or the copy installed with the grader)",
+    )
+    parser.add_argument(
+        "--exercises",
+        type=Path,
+        help="where the exercise notebooks are regenerated (default: exercises/ beside the "
+        "repository's solutions/)",
+    )
     parser.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 if exercises/ is out of date"
     )
@@ -242,7 +311,9 @@ def main(argv: list[str] | None = None) -> int:
         "library with its public cases; no solutions, no grader",
     )
     parser.add_argument(
-        "--notebooks", type=Path, default=ROOT / "notebooks", help="the chapters (with --out)"
+        "--notebooks",
+        type=Path,
+        help="the chapter notebooks (with --out; default: the published ones, found like --solutions)",
     )
     parser.add_argument(
         "--course",
@@ -273,6 +344,13 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as err:
             print(f"problem: {err}", file=sys.stderr)
             return 1
+    if args.course is not None and args.out is None:
+        args.solutions = course.solutions_folder(args.course)
+        args.exercises = course.exercises_folder(args.course)
+    problem = _resolve_folders(args, chapters)
+    if problem:  # never an empty release: say what to pass
+        print(f"problem: {problem}", file=sys.stderr)
+        return 2
     if args.out is not None:
         problems: list[str] = []
         if args.course is not None:  # validated before anything is written
@@ -285,11 +363,11 @@ def main(argv: list[str] | None = None) -> int:
         for problem in problems:
             print(f"problem: {problem}", file=sys.stderr)
         if not problems:
-            print(f"wrote a student release to {args.out}: pip install {args.out}, then hand it out")
+            print(
+                f"wrote a student release to {args.out} (solutions from {args.solutions}, chapters "
+                f"from {args.notebooks}): pip install {args.out}, then hand it out"
+            )
         return 1 if problems else 0
-    if args.course is not None:
-        args.solutions = course.solutions_folder(args.course)
-        args.exercises = course.exercises_folder(args.course)
     changed, problems = release(args.solutions, args.exercises, check=args.check, chapters=chapters)
     for problem in problems:
         print(f"problem: {problem}", file=sys.stderr)

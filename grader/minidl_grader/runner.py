@@ -14,6 +14,7 @@ budget; whatever it does, ``grade_notebook`` returns its row and never raises.
 
 from __future__ import annotations
 
+import ast
 import re
 import time
 from pathlib import Path
@@ -53,6 +54,7 @@ OBSERVING_PROBES = {"numba", "cuda", "freeze", "fine_tune"}
 RUN_TIME_FORBIDS = {"call", "call_and_inputs"}
 # a parallel kernel: the largest share of its prange loop's work one iteration may do
 MAX_SHARE = 0.75
+OUTPUT_LIMIT = 2**20  # bytes a submission may print (stdout and stderr) before it is flagged
 MAX_NOTEBOOK_BYTES = notebook.MAX_NOTEBOOK_BYTES  # the JSON without its outputs
 _MENTIONS = re.compile(r"minidl_grader|minidl[./\\]grading|\bsolutions\b|\bspecs\b")
 # every notebook's setup cell imports check(); that line alone is not a mention
@@ -178,6 +180,7 @@ class _Session:
         self.sandbox: Sandbox | None = None
         # {exercise: what its kernel's prange loops did, one entry per case (the numba probe)}
         self.prange_work: dict[str, list] = {}
+        self.output_bytes = 0  # the most the process had printed at a reply (runtime's "output_bytes")
 
     @property
     def isolated(self) -> bool:
@@ -195,7 +198,10 @@ class _Session:
         if left <= 0:
             raise _OutOfTime()
         try:
-            return self._running.request(message, min(self.limits.timeout, left))
+            reply = self._running.request(message, min(self.limits.timeout, left))
+            if isinstance(reply.get("output_bytes"), int):
+                self.output_bytes = max(self.output_bytes, reply["output_bytes"])
+            return reply
         except _TimedOut:
             if time.monotonic() >= self.deadline - 0.01:
                 raise _OutOfTime() from None
@@ -227,6 +233,36 @@ class _Session:
                 self.good_cells.append((label, source))
             else:
                 self.cell_errors[exercise or label] = f"its cell failed: {one_line(reply['message'])}"
+                if exercise is None and re.search(r"\b(ModuleNotFoundError|ImportError)\b", reply["message"]):
+                    self._salvage(label, source)
+
+    def _salvage(self, label: str, source: str) -> None:
+        """A setup cell whose import failed (a module the grading environment lacks, which the
+        student's had): run its top-level statements one by one, as the student's notebook ran
+        them all, keeping those that work, so that what is missing costs only the exercises
+        that use it. A cell Python cannot parse (magics) is left as it was."""
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            return
+        lines = source.splitlines(keepends=True)
+        pieces: list[list[int]] = []  # [first, last] line of each statement (decorators in)
+        for node in tree.body:
+            first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+            last = node.end_lineno or node.lineno
+            if pieces and first <= pieces[-1][1]:  # a; b on one line: one piece
+                pieces[-1][1] = max(pieces[-1][1], last)
+            else:
+                pieces.append([first, last])
+        for first, last in pieces:
+            piece = "\n" * (first - 1) + "".join(lines[first - 1 : last])  # its line numbers kept
+            try:
+                reply = self._request(("exec", label, piece))
+            except (_TimedOut, _ChildDied):
+                self._restart()
+                return
+            if reply["status"] == "ok":
+                self.good_cells.append((label, piece))
 
     def _fail_cell(self, label: str, exercise: str | None, message: str) -> None:
         self.cell_errors[exercise or label] = message
@@ -291,6 +327,19 @@ class _Session:
                 problem = self.cell_errors[label].removeprefix("its cell failed: ")
                 return f"setup {label.strip('<>')} failed: {problem}"
         return None
+
+    def setup_hint(self) -> str | None:
+        """For the instructor: the module a failed setup cell could not import and how to
+        regrade with it provided, or None."""
+        found = re.search(r"No module named '([\w.]+)'", self.setup_failure() or "")
+        if not found:
+            return None
+        module = found.group(1).split(".")[0]
+        return (
+            f"{module} is not installed where this was graded (the exercises not using it were "
+            f"graded): to regrade with it, pip install {module} (or its package) here, or "
+            f"package with --allow-import {module} (or the course's requirements.txt)"
+        )
 
     def close(self) -> None:
         if self.sandbox:
@@ -548,6 +597,8 @@ def _grade_into(
                 if (setup := session.setup_failure()) and setup not in result.flags:
                     result.flags.append(setup)  # reported whatever the exercises scored
                     result.error = result.error or setup
+                    if hint := session.setup_hint():
+                        result.flags.append(hint)
     except _OutOfTime:
         for e in exercises:
             if e.name not in judged and not refusals.get(e.name):
@@ -556,6 +607,12 @@ def _grade_into(
                 )[0]
     finally:
         result.isolated = all(s.isolated for s in sessions) if sessions else None  # None: nothing ran
+        printed = max((s.output_bytes for s in sessions), default=0)
+        if printed > OUTPUT_LIMIT:
+            result.flags.append(
+                f"printed {printed / 2**20:.1f} MiB of output, over the {OUTPUT_LIMIT / 2**20:g} MiB "
+                "limit (not scored: a print left in a loop slows grading and fills the sandbox's disk)"
+            )
     result.results += [
         Result(e.name, e.points, 0, refusals[e.name]) if refusals.get(e.name) else judged[e.name]
         for e in exercises

@@ -141,7 +141,16 @@ def test_a_malformed_course_is_refused_with_a_reason(tmp_path, problem):
 def test_a_gradescope_package_grades_the_private_chapter(tmp_path):
     """``package --course``: the course goes into the zip (root-only), and its run grades it."""
     zip_path = tmp_path / "autograder.zip"
-    done = _grade("package", "--chapter", "p1_softsign", "--course", str(COURSE), "-o", str(zip_path))
+    done = _grade(
+        "package",
+        "--chapter",
+        "p1_softsign",
+        "--course",
+        str(COURSE),
+        "-o",
+        str(zip_path),
+        "--no-index-check",
+    )
     assert done.returncode == 0, done.stderr
     root = tmp_path / "autograder"
     with zipfile.ZipFile(zip_path) as archive:
@@ -169,3 +178,40 @@ def test_a_student_release_carries_the_course_exercise_not_its_key(tmp_path):
     for path in files:
         if path.suffix in (".py", ".json", ".ipynb"):
             assert "np.abs(x)) ** 2" not in path.read_text(errors="replace"), path
+
+
+def test_mistakes_mutants_and_release_check_accept_the_course(tmp_path):
+    """Issue 69, item 4: before, ``mistakes`` and ``mutants`` refused ``--course``, so an
+    instructor could not check the cases of their own exercise. Run from a folder outside
+    the repository, as an instructor would."""
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "minidl_grader", *args],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=tmp_path,
+            env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        )
+
+    done = run("mistakes", "--course", str(COURSE), "--chapter", "p1_softsign")
+    assert done.returncode == 0, done.stderr
+    assert "Chapter p1_softsign" in done.stdout and "softsign_backward (2 points)" in done.stdout
+    assert "an input changed in place" in done.stdout  # what its probe catches
+    done = run("mutants", "--course", str(COURSE), "--chapter", "p1_softsign", "--json", "-")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    (exercise,) = report["exercises"]
+    assert report["chapter"] == "p1_softsign" and exercise["exercise"] == "softsign_backward"
+    assert not exercise["skipped"] and exercise["mutants"] >= 5, exercise
+    assert exercise["killed"] == exercise["mutants"] and exercise["flaky"] == 0, exercise
+    done = run("release", "--check", "--course", str(COURSE))
+    assert done.returncode == 0 and "up to date" in done.stdout, done.stderr
+    stale = tmp_path / "course"
+    shutil.copytree(COURSE, stale)
+    (stale / "exercises" / "p1_softsign.ipynb").write_text("{}")
+    done = run("release", "--check", "--course", str(stale))
+    assert done.returncode == 1 and "out of date" in done.stdout, (done.stdout, done.stderr)
+    done = run("mistakes", "--chapter", "p1_softsign")  # without the course: a clear refusal
+    assert done.returncode == 2 and "no chapter 'p1_softsign'" in done.stderr

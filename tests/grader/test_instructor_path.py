@@ -263,3 +263,159 @@ def test_a_release_made_by_a_non_editable_install_installs_and_runs_its_readme(t
     assert str(tmp_path / "student") in check and "public.npz" in check, check
     assert (student.parent / "minidl").is_file()  # the library's own command, from its entry point
     assert _run(student, "-m", "jupyterlab", "--version", cwd=tmp_path).stdout.strip()
+
+
+def test_a_missing_import_costs_only_what_uses_it_and_big_output_is_reported(tmp_path):
+    """Issue 69, item 6. A setup cell importing a module the grading machine lacks (the
+    student's had it): before, nothing after the import ran, and every code exercise scored
+    0; now the cell's other statements run, the exercises that do not use the module are
+    graded, and the row names the module and how to regrade with it provided. A 10 MB print
+    was not reported; it is in the CSV's flags now."""
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    chapter3_with_cell(
+        folder / "import.ipynb",
+        "weight_norm_backward",
+        GOOD_WN.replace("(v * v).sum(axis=0) ** 0.5", "my_sqrt((v * v).sum(axis=0))"),
+        extra_cell="import numpy as np\nimport course_plots_not_here as cp\nfrom numpy import sqrt as my_sqrt\n",
+    )
+    chapter3_with_cell(folder / "loud.ipynb", extra_cell="print('x' * 10_000_000)\n")
+    out = tmp_path / "grades.csv"
+    assert cli.main([str(folder), "--csv", str(out), "--seed", "3", "--quiet", "--no-published"]) == 0
+    rows = {row["submission"].rsplit("/", 1)[-1]: row for row in csv.DictReader(out.open())}
+    missing, loud = rows["import.ipynb"], rows["loud.ipynb"]
+    assert float(missing["score"]) == float(missing["max_score"]), missing  # my_sqrt was defined
+    assert "No module named 'course_plots_not_here'" in missing["error"], missing
+    assert "--allow-import course_plots_not_here" in missing["flags"]
+    assert "requirements.txt" in missing["flags"] and "pip install course_plots_not_here" in missing["flags"]
+    assert float(loud["score"]) == float(loud["max_score"])  # reported, not scored
+    assert "printed 9.5 MiB of output, over the 1 MiB limit" in loud["flags"], loud["flags"]
+    assert "MiB of output" not in missing["flags"]
+
+
+def test_the_terminal_keeps_explanations_for_wrong_questions_only():
+    """Issue 69, item 3: a right question is one word in the terminal (its explanation,
+    the same for everyone, with ``--explain``); a wrong one keeps why."""
+    from minidl_grader.judge import registry
+    from minidl_grader.judge.judging import Result, SubmissionResult
+    from minidl_grader.reports import report
+
+    question = next(e for e in registry.for_chapter("03_backpropagation") if e.is_question)
+    right = Result(question.name, question.points, question.points, "right: because of the chain rule\nmore")
+    wrong = Result(question.name, question.points, 0, "(a) is not right: it forgets the batch")
+    code = Result("weight_norm_backward", 2, 2, "passed (2 test cases)")
+    sub = SubmissionResult("a.ipynb", "03", [right, code])
+    table = report.format_table(sub)
+    assert "chain rule" not in table and f"{question.name}" in table and " right" in table
+    assert "chain rule" in report.format_table(sub, explain=True)
+    assert "passed (2 test cases)" in table
+    assert "it forgets the batch" in report.format_table(SubmissionResult("b.ipynb", "03", [wrong]))
+    # on Gradescope: the question's test carries the visibility asked for, the code's none
+    tests = report.gradescope_json(sub, questions="after_due_date")["tests"]
+    assert [t.get("visibility") for t in tests] == ["after_due_date", None]
+    assert all("visibility" not in t for t in report.gradescope_json(sub)["tests"])
+
+
+def test_similar_submissions_come_in_groups(tmp_path):
+    """Issue 69, item 5: five copies of one answer (and two honest answers) were 10 pairs
+    per exercise, and the CSV named only the closest partner; now one group of five, each
+    member with its group and size, and the report shows the group once."""
+    from minidl_grader import similarity
+    from minidl_grader.judge.judging import SubmissionResult
+    from minidl_grader.reports import groups, report
+
+    copies = [f"copy{i}.ipynb" for i in range(5)]
+    pairs = [
+        similarity.Match(
+            "ex", a, b, containment=0.95, jaccard=0.9, left_source=f"# {a}\nx = 1", right_source="y"
+        )
+        for i, a in enumerate(copies)
+        for b in copies[i + 1 :]
+    ]
+    pairs += [
+        similarity.Match("ex", "honest1.ipynb", "honest2.ipynb", containment=0.1, jaccard=0.05),
+        similarity.Match("other", "pair_a.ipynb", "pair_b.ipynb", containment=0.99, jaccard=0.99),
+        similarity.Match("other", "pair_b.ipynb", similarity.SOLUTIONS, containment=0.97, jaccard=0.9),
+    ]
+    found = groups.groups(pairs, limit=0.5)
+    assert [g.members for g in found] == [copies, ["pair_a.ipynb", "pair_b.ipynb", similarity.SOLUTIONS]]
+    columns = groups.group_columns(found)
+    assert all(columns[c] == (1, 5) for c in copies) and columns["pair_b.ipynb"] == (2, 2)
+    assert "honest1.ipynb" not in columns
+    subs = [SubmissionResult(who, "03") for who in [*copies, "honest1.ipynb", "pair_a.ipynb"]]
+    out = tmp_path / "g.csv"
+    report.write_csv(out, subs, columns)
+    rows = {row["submission"]: row for row in csv.DictReader(out.open())}
+    assert (rows["copy3.ipynb"]["similarity_group"], rows["copy3.ipynb"]["group_size"]) == ("1", "5")
+    assert (rows["honest1.ipynb"]["similarity_group"], rows["honest1.ipynb"]["group_size"]) == ("", "")
+    assert rows["pair_a.ipynb"]["group_size"] == "2"
+    html = tmp_path / "r.html"
+    groups.write_group_report(html, pairs, limit=0.5)
+    text = html.read_text()
+    assert text.count("<h2>Group ") == 2 and "Group 1: 5 submission(s), highest 0.95" in text
+    assert text.count("# copy0.ipynb") == 4  # the center's answer beside each of the 4 others
+    assert "Group 2: 2 submission(s) and the published solution" in text
+    assert text.count("honest1") == 0
+    markdown = tmp_path / "r.md"
+    groups.write_group_report(markdown, pairs, limit=0.5)
+    assert markdown.read_text().count("## Group ") == 2
+
+
+def test_without_the_published_notebooks_release_and_grade_say_what_to_pass(tmp_path, monkeypatch, capsys):
+    """Issue 69, item 2: a grader that finds no published notebooks (neither a repository
+    beside it nor a copy installed with it) used the current folder: run elsewhere, release
+    wrote an empty release and exited 0, and grade left the published solutions out of the
+    similarity report without a word. Now both stop and say what to pass, even run from
+    the repository root."""
+    nowhere = tmp_path / "nowhere"
+    monkeypatch.setattr(release, "_REPOSITORY", nowhere)
+    monkeypatch.setattr(release, "_INSTALLED", nowhere / "published")
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "out"
+    assert release.main(["--out", str(out), "--chapters", "03"]) == 2
+    assert "cannot find the published solutions" in capsys.readouterr().err and not out.exists()
+    assert release.main(["--out", str(out), "--solutions", str(ROOT / "solutions"), "--chapters", "03"]) == 2
+    assert "pass --notebooks DIR" in capsys.readouterr().err and not out.exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert release.main(["--out", str(out), "--solutions", str(empty), "--notebooks", str(empty)]) == 2
+    assert "holds no notebook" in capsys.readouterr().err and not out.exists()
+    assert release.main(["--check"]) == 2  # no exercises/ to check either
+    homework = tmp_path / "hw.ipynb"
+    shutil.copy(ROOT / "solutions" / "03_backpropagation.ipynb", homework)
+    assert cli.main([str(homework), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "pass --solutions DIR" in err and "--no-published" in err, err
+    assert cli.main([str(homework), "--quiet", "--solutions", str(empty)]) == 2
+    assert cli.main([str(homework), "--quiet", "--no-published", "--solutions", str(ROOT / "solutions")]) == 2
+    grades = tmp_path / "g.csv"
+    assert cli.main([str(homework), "--quiet", "--no-published", "--csv", str(grades), "--seed", "4"]) == 0
+    assert next(csv.DictReader(grades.open()))["similarity"] == ""
+    assert (
+        cli.main([str(homework), "--quiet", "--solutions", str(ROOT / "solutions"), "--csv", str(grades)])
+        == 0
+    )
+    assert next(csv.DictReader(grades.open()))["similarity"].startswith("1.00 published solution")
+
+
+def test_release_and_grade_work_from_a_folder_outside_the_repository(tmp_path):
+    """The same commands run in a folder of their own (the grader run from the repository,
+    as ``pip install -e``): the published notebooks are found from the grader, not from the
+    current folder; a verbatim copy of a solution reads 1.00 against the published one."""
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    env = {k: v for k, v in __import__("os").environ.items() if k != "PYTHONPATH"}
+
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "minidl_grader", *args], cwd=work, env=env, capture_output=True, text=True
+        )
+
+    done = run("release", "--out", "course", "--chapters", "03")
+    assert done.returncode == 0, done.stderr
+    assert [p.name for p in (work / "course" / "exercises").glob("*.ipynb")] == ["03_backpropagation.ipynb"]
+    assert [p.name for p in (work / "course" / "notebooks").glob("*.ipynb")] == ["03_backpropagation.ipynb"]
+    shutil.copy(ROOT / "solutions" / "03_backpropagation.ipynb", work / "copy.ipynb")
+    done = run("grade", "copy.ipynb", "--csv", "g.csv", "--quiet", "--seed", "9")
+    assert done.returncode == 0, done.stderr
+    assert next(csv.DictReader((work / "g.csv").open()))["similarity"].startswith("1.00 published solution")

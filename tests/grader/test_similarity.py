@@ -209,12 +209,13 @@ def test_grading_a_batch_fills_the_column_and_writes_the_report(tmp_path):
     rows = {row["submission"].rsplit("/", 1)[-1]: row for row in csv.DictReader(grades.open())}
     points = registry.get("adamw_update").points
     assert all(float(r["adamw_update"]) == points for r in rows.values()), rows
-    pairs = [line for line in report.read_text().splitlines() if line.startswith("## ")]
-    assert (
-        len(pairs) == 1
-        and pairs[0].startswith("## adamw\\_update: ")
-        and "alice.ipynb and published" in pairs[0]
-    )
+    text = report.read_text()
+    found = [line for line in text.splitlines() if line.startswith("## ")]  # one group (reports/groups.py)
+    assert found == ["## Group 1: 1 submission(s) and the published solution, highest 1.00"], found
+    (members,) = [line for line in text.splitlines() if line.startswith("members: ")]
+    assert "alice.ipynb, published solution; exercises: adamw\\_update" in members, members
+    assert (rows["alice.ipynb"]["similarity_group"], rows["alice.ipynb"]["group_size"]) == ("1", "1")
+    assert all(rows[who]["similarity_group"] == "" for who in ("bob.ipynb", "carol.ipynb"))
     assert rows["alice.ipynb"]["similarity"].startswith("1.00 published solution: adamw_update")
     # empty: nothing shared with anyone (a 0.00 names no partner)
     for who in ("bob.ipynb", "carol.ipynb"):

@@ -316,10 +316,16 @@ def _operands(node) -> list:
     return []
 
 
+COURSE_EXERCISES: list[Path] = []  # the exercises/ of the courses loaded by --course
+
+
 def student_parameters(exercise: Exercise, entry: str) -> tuple[str, ...] | None:
     """The parameters of ``entry`` as the exercise notebook gives them to the student (its
-    ``def`` line in ``exercises/CHAPTER.ipynb``), or None where there is no such notebook."""
-    path = Path(__file__).resolve().parents[3] / "exercises" / f"{exercise.chapter}.ipynb"
+    ``def`` line in ``exercises/CHAPTER.ipynb``, or in a ``--course``'s ``exercises/``), or
+    None where there is no such notebook."""
+    folders = [Path(__file__).resolve().parents[3] / "exercises", *COURSE_EXERCISES]
+    path = next((f / f"{exercise.chapter}.ipynb" for f in folders if (f / f"{exercise.chapter}.ipynb").is_file()),
+                folders[0] / f"{exercise.chapter}.ipynb")  # fmt: skip
     try:
         cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
     except (OSError, ValueError, KeyError):
@@ -946,7 +952,11 @@ def main(argv: list[str] | None = None) -> int:
         description="Mutate each exercise's reference and report which mutants its hidden cases "
         "reject (killed), accept (survived) or accept at some seeds only (flaky).",
     )
-    parser.add_argument("--chapter", required=True, help="e.g. 07")
+    parser.add_argument(
+        "--chapter",
+        required=True,
+        help="e.g. 07 (with --course DIR, which `minidl-grade mutants` loads first: one of its chapters)",
+    )
     parser.add_argument("--exercise", action="append", default=[], help="only this exercise (repeatable)")
     parser.add_argument("--seeds", default=",".join(map(str, SEEDS)), help="grading seeds, comma-separated")
     parser.add_argument(

@@ -16,8 +16,11 @@ import os
 import tempfile
 from pathlib import Path
 
-from ..judge.judging import SubmissionResult
+from ..judge import registry
+from ..judge.judging import Result, SubmissionResult
 from .text import spreadsheet_cell
+
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")  # Gradescope's, least first
 
 __all__ = ["format_table", "gradescope_json", "write_json", "write_csv", "atomic_write"]
 
@@ -39,8 +42,16 @@ def _points(x: float) -> str:
     return f"{x:g}"
 
 
-def format_table(sub: SubmissionResult) -> str:
-    """A plain-text table of one submission's results."""
+def _is_question(r: Result) -> bool:
+    try:
+        return registry.get(r.name).is_question
+    except KeyError:  # a private check: code
+        return False
+
+
+def format_table(sub: SubmissionResult, explain: bool = False) -> str:
+    """A plain-text table of one submission's results, for the instructor: every message in
+    full, but a right question's explanation (the same for everyone) only with ``explain``."""
     mode = "not run" if sub.isolated is None else "isolated" if sub.isolated else "not isolated"
     lines = [f"{sub.path}  (chapter {sub.chapter or '?'}, seed {sub.seed}, {sub.seconds:.1f} s, {mode})"]
     if sub.error:
@@ -50,6 +61,8 @@ def format_table(sub: SubmissionResult) -> str:
     for r in sub.results:
         mark = "ok  " if r.passed else "FAIL"
         first, *rest = r.message.splitlines() or [""]
+        if r.passed and not explain and _is_question(r):
+            first, rest = "right", []
         lines.append(f"  {mark} {r.name:<{width}} {_points(r.score):>3}/{_points(r.points):<3} {first}")
         lines += [f"  {'':<{width + 14}} {line.strip()}" for line in rest]
         for case in r.cases:  # scored case by case: one line each
@@ -64,23 +77,44 @@ def format_table(sub: SubmissionResult) -> str:
     return "\n".join(lines)
 
 
-def gradescope_json(sub: SubmissionResult) -> dict:
+def _restricted(a: str, b: str) -> str:
+    """The more restricted of two Gradescope visibilities."""
+    return max(a, b, key=VISIBILITIES.index)
+
+
+def gradescope_json(sub: SubmissionResult, questions: str = "visible") -> dict:
     """Gradescope's ``results.json`` for one submission.
 
-    The flags and the grading seed (for the instructor) go in ``extra_data``, which
-    Gradescope does not show to students; whether the run was isolated is said in the
-    top-level ``output``.
+    The flags, the grading seed and whether the run was isolated (``isolated``: true,
+    false, or null when nothing ran, with ``isolation`` in words) go in ``extra_data``,
+    which Gradescope shows the instructor, not students; the top-level ``output`` says
+    "not isolated" too. ``questions``: the ``visibility`` of every question's test
+    (``after_due_date``: a student cannot find an answer by uploading each choice in turn).
     """
+    isolation = (
+        "nothing ran"
+        if sub.isolated is None
+        else "isolated by bubblewrap"
+        if sub.isolated
+        else "NOT isolated"
+    )
     data = {
         "score": sub.score,
-        "tests": [test for r in sub.results for test in _tests(r)],
+        "tests": [
+            test for r in sub.results for test in _tests(r, questions if _is_question(r) else "visible")
+        ],
         "output": (
             f"chapter {sub.chapter}"  # the seed is the instructor's: in extra_data, not shown
             + ("" if sub.isolated or sub.isolated is None else "; not isolated")
             + (f"; error: {sub.error}" if sub.error else "")
             + (f"; {sub.note}" if sub.note else "")
         ),
-        "extra_data": {"flags": sub.flags, "isolated": sub.isolated, "seed": sub.seed},
+        "extra_data": {
+            "flags": sub.flags,
+            "isolated": sub.isolated,
+            "isolation": isolation,
+            "seed": sub.seed,
+        },
     }
     return data
 
@@ -89,9 +123,10 @@ def _points_value(x: float):
     return int(x) if float(x).is_integer() else round(x, 6)
 
 
-def _tests(r) -> list[dict]:
+def _tests(r, at_least: str = "visible") -> list[dict]:
     """Gradescope's ``tests`` entries for one exercise: one, or one per case when it is
-    scored case by case, each with its ``visibility`` where it is not ``visible``."""
+    scored case by case, each with its ``visibility`` (the more restricted of its own and
+    ``at_least``) where it is not ``visible``."""
     if not r.cases:
         test = {
             "name": r.name,
@@ -100,8 +135,9 @@ def _tests(r) -> list[dict]:
             "status": r.status,
             "output": r.message,
         }
-        if r.visibility != "visible":
-            test["visibility"] = r.visibility
+        visibility = _restricted(r.visibility, at_least)
+        if visibility != "visible":
+            test["visibility"] = visibility
         return [test]
     tests = []
     for case in r.cases:
@@ -112,28 +148,35 @@ def _tests(r) -> list[dict]:
             "status": "passed" if case.passed else "failed",
             "output": case.message,
         }
-        if case.visibility != "visible":
-            test["visibility"] = case.visibility
+        visibility = _restricted(case.visibility, at_least)
+        if visibility != "visible":
+            test["visibility"] = visibility
         tests.append(test)
     return tests
 
 
-def write_json(path, subs: list[SubmissionResult], single: bool | None = None) -> None:
+def write_json(
+    path, subs: list[SubmissionResult], single: bool | None = None, questions: str = "visible"
+) -> None:
     """One submission (``single``): Gradescope's format. Several: a list of those, each
-    with its file. ``single`` defaults to ``len(subs) == 1``."""
+    with its file. ``single`` defaults to ``len(subs) == 1``; ``questions``: the
+    visibility of the questions' tests (``gradescope_json``)."""
     single = len(subs) == 1 if single is None else single
     data: dict | list[dict]
     if single:
-        data = gradescope_json(subs[0])
+        data = gradescope_json(subs[0], questions)
     else:
-        data = [dict(gradescope_json(s), submission=s.path) for s in subs]
+        data = [dict(gradescope_json(s, questions), submission=s.path) for s in subs]
     atomic_write(path, json.dumps(data, indent=2) + "\n")
 
 
-def write_csv(path, subs: list[SubmissionResult]) -> None:
+def write_csv(path, subs: list[SubmissionResult], groups: dict[str, tuple[int, int]] | None = None) -> None:
     """One row per submission: file, chapter, total, maximum, one column per exercise, then
-    the error, whether it ran isolated, the flags (mentions of the grader's answers) and
-    the most similar other answer (``similarity.highest``: score, with whom, exercise)."""
+    the error, whether it ran isolated, the flags (mentions of the grader's answers, output
+    over the limit), the most similar other answer (``similarity.highest``: score, with
+    whom, exercise), and its group of similar submissions (``groups``: submission ->
+    (number, size), from ``reports/groups.py``; empty in none)."""
+    groups = groups or {}
     names = []
     for sub in subs:  # an exercise scored case by case has a column per case too
         for r in sub.results:
@@ -155,6 +198,8 @@ def write_csv(path, subs: list[SubmissionResult]) -> None:
                 "isolated",
                 "flags",
                 "similarity",
+                "similarity_group",
+                "group_size",
             ]
         ]
     )
@@ -176,6 +221,7 @@ def write_csv(path, subs: list[SubmissionResult]) -> None:
             "" if sub.isolated is None else "yes" if sub.isolated else "no",  # "": nothing ran
             "; ".join(sub.flags),
             sub.similarity,
+            *((str(n) for n in groups[sub.path]) if sub.path in groups else ("", "")),
         ]
         writer.writerow([spreadsheet_cell(cell) for cell in row])
     atomic_write(path, buffer.getvalue())

@@ -114,6 +114,14 @@ def _redirect_output(workdir: str) -> None:
     os.dup2(null, 0)
 
 
+def _output_bytes() -> int:
+    """How much the process has printed (the size of ``output.log``; 0 where unknown)."""
+    try:
+        return os.fstat(1).st_size
+    except OSError:
+        return 0
+
+
 def _allow_numba_cache(workdir: str) -> None:
     """Let ``@njit(cache=True)`` work on a function defined in a notebook cell.
 
@@ -328,7 +336,13 @@ def serve(read_fd: int, write_fd: int, runtime=None) -> None:
     def _reply(fd: int, status: str, value=None, message: str = "") -> None:
         try:
             payload = codec.dumps(
-                {"id": request_id, "status": status, "value": value, "message": str(message)}
+                {
+                    "id": request_id,
+                    "status": status,
+                    "value": value,
+                    "message": str(message),
+                    "output_bytes": _output_bytes(),  # what the cells printed so far
+                }
             )
         except Exception as err:  # an output that cannot be encoded is reported, not fatal
             payload = codec.dumps(

@@ -2,8 +2,9 @@
 correct, a wrong and a hostile submission (one run each, as Gradescope does)."""
 
 import json
-import shlex
+import os
 import shutil
+import subprocess
 import zipfile
 from importlib import metadata
 from pathlib import Path
@@ -37,7 +38,11 @@ def autograder(tmp_path_factory):
     """The package for chapter 3, unpacked as Gradescope lays it out."""
     work = tmp_path_factory.mktemp("gradescope")
     zip_path = work / "autograder.zip"
-    assert cli.main(["package", "--chapter", "03", "-o", str(zip_path), "--timeout", "10"]) == 0
+    # offline: the index is asked in test_package_python.py (network)
+    assert (
+        cli.main(["package", "--chapter", "03", "-o", str(zip_path), "--timeout", "10", "--no-index-check"])
+        == 0
+    )
     root = work / "autograder"
     with zipfile.ZipFile(zip_path) as archive:
         archive.extractall(root / "source")
@@ -145,24 +150,102 @@ def test_pick_notebook_falls_back_to_the_first_by_name(tmp_path):
 def test_the_package_passes_forbid_on(tmp_path):
     from minidl_grader.reports.gradescope import build_package
 
-    path = build_package(tmp_path / "a.zip", "03", forbid=("minidl.nn.gradcheck", "numpy.linalg.solve"))
+    path = build_package(
+        tmp_path / "a.zip", "03", forbid=("minidl.nn.gradcheck", "numpy.linalg.solve"), check_index=False
+    )
     with zipfile.ZipFile(path) as archive:
         script = archive.read("run_autograder").decode()
     assert "--forbid minidl.nn.gradcheck --forbid numpy.linalg.solve" in script
 
 
 def test_setup_installs_the_dependencies_of_minidl_and_of_the_grader(autograder):
-    """Every requirement is one shell word (a marker's quotes survive), minidl itself is not
-    fetched from a registry (the zip holds it), and the grader's tomli is there for Python 3.10."""
-    setup = (autograder / "source" / "setup.sh").read_text()
-    line = next(line for line in setup.splitlines() if "pip install" in line and "||" in line)
-    words = shlex.split(line.rstrip("\\ "))
-    tomli = next(w for w in words if w.startswith("tomli"))
-    assert tomli.endswith("; python_version < '3.11'"), tomli
-    assert not any(w.split(";")[0] == "minidl" for w in words)
-    # pinned to what grades here (issue 56): the image installs the versions the instructor graded with
-    for name in ("numpy", "numba", "ipython"):
-        assert f"{name}=={metadata.version(name)}" in words, (name, words)
+    """A requirements file per Python (the default 3.10, 3.11, 3.12), which setup.sh picks
+    by the image's Python; minidl itself is not fetched from a registry (the zip holds it);
+    the grader's tomli only for 3.10, chapter 13's aclsum (3.11+) not for 3.10."""
+    source = autograder / "source"
+    setup = (source / "setup.sh").read_text()
+    assert "requirements-$VERSION.txt" in setup and "--allow-import" not in setup
+    files = {p.name: p.read_text().splitlines() for p in source.glob("requirements-*.txt")}
+    assert set(files) == {"requirements-3.10.txt", "requirements-3.11.txt", "requirements-3.12.txt"}
+    for name, lines in files.items():
+        words = [line for line in lines if not line.startswith("#")]
+        assert not any(w.split("=")[0] == "minidl" for w in words)
+        assert any(w.startswith("tomli") for w in words) == (name == "requirements-3.10.txt"), words
+        assert any(w.startswith("aclsum") for w in words) == (name != "requirements-3.10.txt"), words
+        # pinned to what grades here (issue 56), unchecked (--no-index-check)
+        for package in ("numpy", "numba", "ipython"):
+            assert f"{package}=={metadata.version(package)}" in words, (package, words)
+
+
+def test_setup_sh_installs_the_file_of_the_images_python(autograder, tmp_path):
+    """setup.sh run with a stand-in Python and pip (no apt): it installs the requirements
+    file of that Python's version, and refuses a Python the package was not built for."""
+    log = tmp_path / "log"
+    for version, expected in (("3.10", 0), ("3.9", 1)):
+        fake = tmp_path / f"python{version}"
+        fake.write_text(
+            f'#!/usr/bin/env bash\nif [ "$1" = -c ]; then echo {version}; else echo "$@" >> {log}; fi\n'
+        )
+        fake.chmod(0o755)
+        run = subprocess.run(
+            ["bash", str(autograder / "source" / "setup.sh")],
+            env=dict(os.environ, SKIP_APT="1", PYTHON=str(fake)),
+            capture_output=True,
+            text=True,
+        )
+        assert run.returncode == expected, run.stderr
+    assert f"-r {autograder / 'source' / 'requirements-3.10.txt'}" in log.read_text()
+    assert "rebuild it with: minidl-grade package ... --python 3.9" in run.stderr
+
+
+def test_the_package_requires_isolation_and_hides_questions_by_default(autograder, tmp_path):
+    """run_autograder passes --require-isolation (unless --allow-unisolated) and shows the
+    questions' results after the due date (unless --questions visible); results.json says,
+    for the instructor, whether the upload ran isolated."""
+    from minidl_grader.reports.gradescope import build_package
+
+    script = (autograder / "run_autograder").read_text()
+    assert "--require-isolation" in script and "--question-visibility after_due_date" in script
+    data = _run(autograder, CHAPTER3.read_text())
+    questions = [t for t in data["tests"] if registry.get(t["name"]).is_question]
+    code = [t for t in data["tests"] if not registry.get(t["name"]).is_question]
+    assert questions and all(t["visibility"] == "after_due_date" for t in questions), questions
+    assert code and all("visibility" not in t for t in code)
+    assert (
+        data["extra_data"]["isolated"] is True and data["extra_data"]["isolation"] == "isolated by bubblewrap"
+    )
+    path = build_package(
+        tmp_path / "b.zip", "03", check_index=False, require_isolation=False, questions="visible"
+    )
+    with zipfile.ZipFile(path) as archive:
+        script = archive.read("run_autograder").decode()
+    assert "--require-isolation" not in script and "--question-visibility visible" in script
+
+
+def test_an_upload_that_cannot_be_isolated_gets_a_results_file_that_says_why(tmp_path, monkeypatch):
+    """--require-isolation where bubblewrap cannot run: exit 3, and Gradescope still gets its
+    results.json (score 0, the reason for the student; the cause and the way out in
+    extra_data, for the instructor)."""
+    from minidl_grader.confinement import isolation as iso
+
+    monkeypatch.setattr(iso, "isolation_status", lambda: (False, "bubblewrap cannot create a namespace"))
+    (tmp_path / "hw.ipynb").write_text(CHAPTER3.read_text())
+    out = tmp_path / "results.json"
+    code = cli.main(
+        [
+            str(tmp_path / "hw.ipynb"),
+            "--require-isolation",
+            "--json",
+            str(out),
+            "--no-published",
+            "--chapter",
+            "03",
+        ]
+    )
+    data = json.loads(out.read_text())
+    assert code == 3 and data["score"] == 0 and "cannot isolate" in data["output"]
+    assert data["extra_data"]["isolated"] is None
+    assert any("--allow-unisolated" in f and "namespace" in f for f in data["extra_data"]["flags"])
 
 
 def test_the_package_passes_seed_memory_timeout_and_budget_on(tmp_path):
@@ -184,6 +267,7 @@ def test_the_package_passes_seed_memory_timeout_and_budget_on(tmp_path):
                 "300",
                 "--timeout",
                 "45",
+                "--no-index-check",
             ]
         )
         == 0
