@@ -224,9 +224,15 @@ def test_a_release_made_by_a_non_editable_install_installs_and_runs_its_readme(t
 
     wheels, source = tmp_path / "wheels", tmp_path / "source"  # built from a copy: no build/ here
     skip = shutil.ignore_patterns("__pycache__", "*.pyc", "build", "*.egg-info")
-    for part in ("minidl", "grader/minidl_grader"):
+    for part in ("minidl", "grader/minidl_grader", "solutions", "notebooks"):
         shutil.copytree(ROOT / part, source / part, ignore=skip)
-    for part in ("pyproject.toml", "README.md", "grader/pyproject.toml", "grader/README.md"):
+    for part in (
+        "pyproject.toml",
+        "README.md",
+        "grader/pyproject.toml",
+        "grader/README.md",
+        "grader/setup.py",
+    ):
         shutil.copy2(ROOT / part, source / part)
     _run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", wheels,
          source, source / "grader", cwd=tmp_path)  # fmt: skip
@@ -240,8 +246,17 @@ def test_a_release_made_by_a_non_editable_install_installs_and_runs_its_readme(t
     limit = _run(instructor, "-c", "from minidl_grader import similarity; print(similarity.threshold('adamw_update'))",
                  cwd=tmp_path).stdout  # fmt: skip
     assert float(limit) > 0.5, limit
-    out = tmp_path / "release"
-    _run(instructor.parent / "minidl-grade", "release", "--out", out, "--chapters", "03", cwd=ROOT)
+    # the published notebooks travel in the grader's wheel (grader/setup.py): a release for
+    # three chapters, run from a folder of its own (issue 69: before, from anywhere but the
+    # repository root it wrote an empty release and exited 0)
+    out, elsewhere = tmp_path / "release", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = _run(
+        instructor.parent / "minidl-grade", "release", "--out", out, "--chapters", "03,07,12", cwd=elsewhere
+    )
+    assert "site-packages/minidl_grader/published/solutions" in done.stdout, done.stdout
+    assert sorted(p.name[:2] for p in (out / "exercises").glob("*.ipynb")) == ["03", "07", "12"]
+    assert sorted(p.name[:2] for p in (out / "notebooks").glob("*.ipynb")) == ["03", "07", "12"]
     pyproject = (out / "pyproject.toml").read_text()
     assert 'version = "' in pyproject and "[project.scripts]" in pyproject  # made from the metadata
     readme = (out / "README.md").read_text()

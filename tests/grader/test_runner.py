@@ -93,8 +93,8 @@ def test_gradescope_json_and_csv_have_every_item(graded_folders):
     assert len(lines) == 1 + 2 * len(registry.CHAPTERS)
     header = lines[0].split(",")
     assert header[:4] == ["submission", "chapter", "score", "max_score"]
-    assert header[-4:] == ["error", "isolated", "flags", "similarity"]
-    assert len(header) == 4 + sum(_columns(e) for e in registry.all_exercises()) + 4
+    assert header[-6:] == ["error", "isolated", "flags", "similarity", "similarity_group", "group_size"]
+    assert len(header) == 4 + sum(_columns(e) for e in registry.all_exercises()) + 6
 
 
 def _columns(exercise) -> int:
