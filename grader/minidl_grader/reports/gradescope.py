@@ -103,14 +103,25 @@ PYTHONPATH="$SOURCE" exec "$PYTHON" -m minidl_grader grade --chapter {chapter} {
 """
 
 
-def _dependencies(pyproject: Path, default: list[str]) -> list[str]:
-    """The ``[project] dependencies`` of ``pyproject`` (``default`` where it cannot be read)."""
+def _dependencies(pyproject: Path, distribution: str, default: list[str]) -> list[str]:
+    """The ``[project] dependencies`` of ``pyproject`` (a source tree), else those the
+    installed ``distribution``'s metadata lists (an install from a wheel: no pyproject.toml
+    beside the package; its extras left out), else ``default``."""
     try:
         import tomllib  # Python 3.11+
 
         return tomllib.loads(pyproject.read_text())["project"]["dependencies"]
     except (ImportError, OSError, KeyError):
+        pass
+    from importlib import metadata
+
+    try:
+        requires = metadata.requires(distribution) or []
+    except metadata.PackageNotFoundError:
         return default
+    # "numba>=0.58", "aclsum>=0.1.2; python_version >= \"3.11\"": the marker as the pyproject writes it
+    listed = [r.replace('"', "'") for r in requires if "extra ==" not in r]
+    return [r.replace(" ; ", "; ") for r in listed] or default
 
 
 class Unresolvable(ValueError):
@@ -230,8 +241,12 @@ def _requirement_list(extra: tuple[str, ...] = (), bounds: dict[str, str] | None
     package; the grader's ``minidl`` is the copy in the zip), plus IPython and ``extra``
     (``--allow-import``, a course's requirements.txt), each pinned to the version installed
     where the package is built (``_pinned``); ``bounds`` is filled with each one unpinned."""
-    library = _dependencies(library_dir().parent / "pyproject.toml", ["numpy", "numba", "matplotlib", "tqdm"])
-    grader = _dependencies(_GRADER_DIR.parent / "pyproject.toml", ["tomli>=2; python_version < '3.11'"])
+    library = _dependencies(
+        library_dir().parent / "pyproject.toml", "minidl", ["numpy", "numba", "matplotlib", "tqdm"]
+    )
+    grader = _dependencies(
+        _GRADER_DIR.parent / "pyproject.toml", "minidl-grader", ["tomli>=2; python_version < '3.11'"]
+    )
     deps = [*library, *(d for d in grader if d.split(";")[0].strip() != "minidl" and d not in library)]
     deps = [
         *deps,

@@ -100,3 +100,16 @@ def test_python_versions_are_read_as_lists_and_ranges():
     assert gradescope._versions("3.12, 3.10") == ("3.12", "3.10")
     with pytest.raises(ValueError, match="--python takes versions"):
         gradescope.build_package("x.zip", "03", pythons=("3",), check_index=False)
+
+
+def test_an_installed_grader_reads_the_dependencies_from_the_metadata(tmp_path):
+    """A grader and a minidl installed from wheels have no pyproject.toml beside them: before,
+    the package then listed four of minidl's dependencies (no gymnasium, no vaderSentiment),
+    and its image could not import chapter 13's or 22's library code."""
+    listed = gradescope._dependencies(tmp_path / "no-pyproject.toml", "minidl", ["numpy"])
+    names = {gradescope._name(r) for r in listed}
+    assert {"numpy", "numba", "gymnasium", "vaderSentiment", "aclsum"} <= names, listed
+    assert not any("extra ==" in r for r in listed)
+    assert not gradescope._applies(next(r for r in listed if r.startswith("aclsum")), "3.10")
+    grader = gradescope._dependencies(tmp_path / "no-pyproject.toml", "minidl-grader", [])
+    assert gradescope._applies(next(r for r in grader if r.startswith("tomli")), "3.10")
