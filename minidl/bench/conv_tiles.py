@@ -54,21 +54,21 @@ def contenders(N, C, F, k, H, pad, stride, dx, tiles=TILES, seed=0):
 
     def whole_batch():  # the "whole" route: cols kept from the forward for the backward
         W2 = weight.reshape(F, -1)
-        cols = cpu.im2col(x, k, k, *geometry)
+        cols = cpu.conv.im2col(x, k, k, *geometry)
         y2d = W2 @ cols + bias[:, None]
         np.ascontiguousarray(y2d.reshape(F, N, OH, OH).transpose(1, 0, 2, 3))
         dy2d = dy.transpose(1, 0, 2, 3).reshape(F, -1)
         dy2d @ cols.T, dy2d.sum(axis=1)
         if dx:
-            cpu.col2im(W2.T @ dy2d, x.shape, k, k, *geometry)
+            cpu.conv.col2im(W2.T @ dy2d, x.shape, k, k, *geometry)
 
     def tiled(tile_bytes):
         def step():  # the "tiles" route forced, whatever conv2d_route would choose
             saved = cpu.conv.CONV_TILE_BYTES, cpu.conv.CONV_TILE_MAX_FILTERS
             cpu.conv.CONV_TILE_BYTES, cpu.conv.CONV_TILE_MAX_FILTERS = tile_bytes, F
             try:
-                _, cols = cpu.conv2d_forward(x, weight, bias, *geometry)  # cols: None on this route
-                cpu.conv2d_backward(dy, x, cols, weight, *geometry, dx)
+                _, cols = cpu.conv.conv2d_forward(x, weight, bias, *geometry)  # cols: None on this route
+                cpu.conv.conv2d_backward(dy, x, cols, weight, *geometry, dx)
             finally:
                 cpu.conv.CONV_TILE_BYTES, cpu.conv.CONV_TILE_MAX_FILTERS = saved
 
