@@ -1,11 +1,11 @@
-"""The Numba convolution's tile size, measured: ``python -m minidl.bench.conv_tiles``.
+"""The Numba convolution's tile size, measured: ``python -m bench.conv_tiles``.
 
 ``kernels/cpu/conv.py`` runs a convolution by one of two routes (``conv2d_route``): tiles of a
 few images, or the whole batch's patch matrix. This times ``conv2d_forward`` +
 ``conv2d_backward`` (dx included unless said) on the tiles with several tile budgets
 ``CONV_TILE_BYTES``, against the whole-batch im2col route (one patch matrix, kept from the
 forward for the backward), all interleaved round by round
-in one process (the method of ``python -m minidl bench``), and prints each contender's median
+in one process (the method of ``python -m bench``), and prints each contender's median
 time and GFLOP/s per shape: the measurement behind ``conv2d_route``'s rule (its table is in
 docs/performance.md), to repeat on another machine. ``--cpu-time`` reads the thread's CPU time instead of the wall clock (with
 one thread, a fairer number on a machine shared with other jobs). Like ``python -m minidl``
@@ -20,9 +20,9 @@ import time
 
 import numpy as np
 
-from .. import backend
-from ..kernels import cpu
-from ..kernels.common import conv_output_length
+from minidl import backend
+from minidl.kernels import cpu
+from minidl.kernels.common import conv_output_length
 
 #: (N, C, F, k, H, pad, stride, dx wanted)
 Shape = tuple[int, int, int, int, int, int, int, bool]
@@ -99,7 +99,7 @@ def sweep(shape: Shape, rounds=10, calls=3, clock=time.perf_counter, tiles=TILES
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m minidl.bench.conv_tiles", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.conv_tiles", description=__doc__)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--cpu-time", action="store_true", help="thread CPU time, not wall clock")
     parser.add_argument("--default-malloc", action="store_true", help="skip backend.keep_freed_memory()")
