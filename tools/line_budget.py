@@ -94,7 +94,8 @@ def installed_files(project: Path) -> list[Path]:
     config = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["setuptools"]
     include = config["packages"]["find"]["include"]
     packages = []
-    for init in sorted(project.rglob("__init__.py")):
+    tops = sorted({pattern.split(".")[0] for pattern in include})  # "minidl" of "minidl.*"
+    for init in sorted(init for top in tops for init in (project / top).rglob("__init__.py")):
         folder = init.parent
         name = ".".join(folder.relative_to(project).parts)
         if any(fnmatchcase(name, pattern) for pattern in include):
