@@ -79,7 +79,7 @@ test-unit: $(STAMP)  ## the fast tests: tests/ without notebooks, grader sandbox
 certify: $(STAMP)  ## every wrong answer of the catalogue below full marks, every right one full, at 12 seeds
 	$(TEST_THREADS) MINIDL_CATALOGUE_SEEDS=12 MPLBACKEND=Agg $(PY) -m pytest -q -o addopts="" -p no:nbval $(UNIT_XDIST) tests/grader/specs/test_wrong_answers.py -k "full_marks and not sandbox"
 
-lint: $(STAMP)  ## ruff (lint and format check, notebooks and solutions included) and mypy on minidl/ and grader/; settings in pyproject.toml
+lint: $(STAMP)  ## ruff (lint and format check, notebooks and solutions included) and mypy on minidl/, grader/, keras_door/ and bench/; settings in pyproject.toml
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
@@ -105,11 +105,11 @@ test-e2e: $(STAMP)  ## headless Chromium: JupyterLab runs the welcome chapter; t
 # test-gpu installs nothing where it needs nothing: a GPU machine that reaches no package
 # registry but has NumPy, Numba, CuPy and pytest runs the repository from its root. That run
 # by hand, with no venv and no install:
-#   PYTHONPATH=. python -m pytest -o addopts="" -v -rs tests/minidl/kernels/test_conformance.py tests/minidl/kernels/gpu/test_device.py tests/minidl/kernels/test_cuda_sources.py
+#   PYTHONPATH=. python -m pytest -o addopts="" -v -rs tests/minidl/kernels/test_conformance.py tests/minidl/kernels/gpu/test_device.py tests/minidl/kernels/test_cuda_sources.py tests/bench/test_gpu.py
 # (-o addopts="" drops pyproject.toml's --nbval options, which fail without the nbval plugin:
 # "unrecognized arguments: --nbval ..."). Elsewhere it uses .venv and adds only what is
 # missing (CuPy: pip install ".[gpu]").
-GPU_TESTS := tests/minidl/kernels/test_conformance.py tests/minidl/kernels/gpu/test_device.py tests/minidl/kernels/test_cuda_sources.py
+GPU_TESTS := tests/minidl/kernels/test_conformance.py tests/minidl/kernels/gpu/test_device.py tests/minidl/kernels/test_cuda_sources.py tests/bench/test_gpu.py
 
 # $(PYTHON) itself when there is no .venv and it has all the GPU tests need; empty otherwise.
 # (Expanded only when test-gpu runs.)
@@ -127,8 +127,8 @@ test-gpu:  ## kernel conformance (emulator and device), NVRTC, training on a CUD
 demo: $(STAMP)  ## train an MLP on the bundled MNIST subset
 	$(PY) -m minidl demo
 
-bench: $(STAMP)  ## speed of the NumPy reference vs Numba (vs PyTorch when installed)
-	$(PY) -m minidl bench
+bench: $(STAMP)  ## speed of the NumPy reference vs Numba (vs PyTorch when installed): bench/, a tool of the repository (not installed with minidl)
+	$(PY) -m bench
 
 book: $(GPU_STAMP)  ## re-execute every chapter in notebooks/ in place (outputs that nbval compares)
 	$(PY) -m pip install --quiet -e ".[compare]" || \

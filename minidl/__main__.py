@@ -1,4 +1,4 @@
-"""``python -m minidl {demo, bench, info}``; ``grade`` and ``release`` say where the grader is."""
+"""``python -m minidl {demo, info}``; ``grade``, ``release`` and ``bench`` say where those are."""
 
 from __future__ import annotations
 
@@ -85,6 +85,14 @@ in the repository's grader/ folder. Install it and use its command:
 (minidl-grade grade, minidl-grade package, minidl-grade release; see grader/README.md)"""
 
 
+BENCH_MOVED = """The benchmarks are not part of the installed minidl: they are a tool of the
+repository (its bench/ folder). From a checkout of the repository, run
+
+    make bench          (or, at the repository's root: python -m bench --help)
+
+(see docs/performance.md)"""
+
+
 def grader_moved(command: str) -> int:
     """``python -m minidl grade|release``: grade nothing, say how to install the grader."""
     print(GRADER_MOVED.format(command=command), file=sys.stderr)
@@ -99,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     demo_parser.add_argument("--epochs", type=int, default=8)
     demo_parser.add_argument("--output", help="where to save the training-curve PNG")
     demo_parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    commands.add_parser("bench", help="kernel and training-step benchmarks", add_help=False)
+    commands.add_parser("bench", help="moved: make bench, from a checkout of the repository", add_help=False)
     commands.add_parser("grade", help="moved: pip install ./grader, then minidl-grade grade", add_help=False)
     commands.add_parser(
         "release", help="moved: pip install ./grader, then minidl-grade release", add_help=False
@@ -111,9 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     backend.wait_passively()  # before any thread pool starts (see its docstring)
     backend.keep_freed_memory()  # reuse freed arrays instead of faulting fresh pages in (see its docstring)
     if argv and argv[0] == "bench":
-        from minidl.bench.runner import main as bench_main
-
-        return bench_main(argv[1:])
+        print(BENCH_MOVED, file=sys.stderr)
+        return 2
     if argv and argv[0] in ("grade", "release"):
         return grader_moved(argv[0])
     args = parser.parse_args(argv)

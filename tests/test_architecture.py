@@ -5,7 +5,8 @@ and ``from ... import`` of a ``minidl`` module, at the top of a file or inside a
 is an edge. ``from pkg import name`` is an edge to the submodule ``pkg.name`` when there is
 one, else to ``pkg`` itself.
 
-The layering, lowest first (DESIGN.md, "One dependency direction"; docs/ARCHITECTURE.md).
+The layering, lowest first (docs/ARCHITECTURE.md, "The floors"; the project's design notes, "One
+dependency direction").
 The folders are the floors: ``kernels/``, ``nn/``, ``training/``, then what sits on top::
 
     0  kernels, _version
@@ -16,7 +17,7 @@ The folders are the floors: ``kernels/``, ``nn/``, ``training/``, then what sits
     5  nn (the package's names)
     6  training: model, callbacks, data, metrics
     7  models
-    8  gallery | zoo | bench | keras | exercises   (siblings; exercises: check() on public data)
+    8  gallery | zoo | exercises   (siblings; exercises: check() on public data)
     9  minidl (the package root: the public names)
     10 minidl.__main__ (the command line)
 
@@ -25,14 +26,18 @@ No module imports the package root (``import minidl``, ``from minidl import __ve
 except ``__main__``, which sits above it. An import path is a file path: no import hook, no
 alias module (the old paths ``minidl.layers``, ``minidl.model``, ... are gone; CHANGELOG.md).
 
-The grader (``grader/minidl_grader``, its own distribution) has floors of its own,
-``GRADER_GROUPS``, checked by the same functions: ``FLOORS`` holds one table per package, and
-another package is checked by adding its table there.
+The grader (``grader/minidl_grader``) and the Keras door (``keras_door/minidl_keras``) are
+distributions of their own, above minidl and never imported by it; each has floors of its own,
+``GRADER_GROUPS`` and ``KERAS_GROUPS``, checked by the same functions: ``FLOORS`` holds one table
+per package, and another package is checked by adding its table there. The benchmarks
+(``bench/``) are a tool of the repository, outside the installed minidl: nothing in minidl
+imports them.
 """
 
 from __future__ import annotations
 
 import ast
+import fnmatch
 import json
 import os
 import re
@@ -88,7 +93,6 @@ GROUPS = [
     ("model", 7, ["minidl.models"]),
     ("gallery", 8, ["minidl.gallery"]),
     ("zoo", 8, ["minidl.zoo"]),
-    ("bench", 8, ["minidl.bench"]),
     ("exercises", 8, ["minidl.exercises"]),
     ("root", 9, ["minidl"]),
     ("main", 10, ["minidl.__main__"]),
@@ -166,7 +170,6 @@ ON_FIRST_USE = (
     "minidl.gallery",
     "minidl.zoo",
     "minidl.plot",
-    "minidl.bench",
     "minidl.exercises",
 )
 
@@ -299,7 +302,7 @@ GRAPH = GRAPHS["minidl"]
 
 def test_the_graph_is_read_from_the_source():
     assert any(t == "minidl.nn.layers.base" for t, _ in GRAPH["minidl.training.model"])
-    assert any(t == "minidl.kernels.reference" for t, _ in GRAPH["minidl.kernels.cpu.optim"])
+    assert any(t == "minidl.kernels.reference.optim" for t, _ in GRAPH["minidl.kernels.cpu.optim"])
     assert len(GRAPH) > 40
     grader = GRAPHS["minidl_grader"]
     assert any(t == "minidl_grader.judge.judging" for t, _ in grader["minidl_grader.reports.report"])
@@ -409,6 +412,37 @@ def test_nothing_in_minidl_imports_the_grader():
 def test_nothing_in_minidl_imports_the_keras_door():
     """The Keras door (keras_door/, ``minidl_keras``) adapts minidl from outside."""
     assert grader_imports(other="minidl_keras") == []
+
+
+def tool_imports(package_dir: Path = PACKAGE_DIR, tool: str = "bench") -> list[str]:
+    """``file:line`` of every ``import``/``from`` statement in the package that names the
+    repository's tool ``tool`` (``bench``: not installed with minidl, so never imported by it)."""
+    found = []
+    for path in sorted(package_dir.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            if any(n == tool or n.startswith(tool + ".") for n in names):
+                found.append(f"{path.relative_to(package_dir.parent)}:{node.lineno}")
+    return found
+
+
+def test_nothing_in_minidl_imports_the_benchmarks():
+    """``bench/`` is a tool of the repository; an installed minidl has no ``bench`` to import."""
+    assert (PACKAGE_DIR.parent / "bench" / "runner.py").is_file()
+    assert not (PACKAGE_DIR / "bench").exists()
+    assert tool_imports() == []
+
+
+def test_the_benchmark_import_check_can_fail(tmp_path):
+    package = tmp_path / "minidl"
+    package.mkdir()
+    (package / "a.py").write_text("import os\n\n\ndef f():\n    from bench.runner import main\n")
+    (package / "b.py").write_text("x = 'bench'\nimport benchmarks\n")  # a string, another name
+    assert tool_imports(package) == ["minidl/a.py:5"]
 
 
 def test_the_grader_import_check_can_fail(tmp_path):
@@ -547,7 +581,7 @@ TOP_LEVEL = {
     "models.py",
     "plot.py",
 }
-PACKAGES = {"kernels", "nn", "training", "datasets", "gallery", "zoo", "bench", "exercises"}
+PACKAGES = {"kernels", "nn", "training", "datasets", "gallery", "zoo", "exercises"}
 
 
 def test_the_package_root_holds_only_the_floors():
@@ -714,6 +748,88 @@ def test_the_alias_check_can_fail():
 def test_architecture_md_names_only_paths_that_exist():
     missing = missing_paths(ARCHITECTURE_MD.read_text(encoding="utf-8"), REPOSITORY)
     assert missing == [], f"docs/ARCHITECTURE.md names paths that are not in the repository: {missing}"
+
+
+# What the other pages may name in backticks that is not a file of the repository: what a
+# command writes, what another machine holds, a pattern, a formula.
+NOT_IN_THE_REPOSITORY = {
+    "build/html/index.html": "written by make html",
+    "benchmarks/results/bench.json": "written by make bench",
+    "setup.sh": "in the Gradescope autograder zip that minidl-grade package writes",
+    ".venv/": "the virtual environment the Makefile creates",
+    "exercises/NN_topic.ipynb": "a pattern: NN the chapter's number, topic its slug",
+    "dL/dy_pred": "a derivative, not a path",
+}
+OTHER_PAGES = [REPOSITORY / "README.md", *sorted((REPOSITORY / "docs").glob("*.md"))]
+
+
+def repository_paths(root: Path) -> list[str]:
+    """Every file and folder of the repository (a folder with a trailing "/"), from its root."""
+    paths = []
+    for folder, subfolders, files in _walk(root):
+        base = Path(folder).relative_to(root).as_posix()
+        prefix = "" if base == "." else base + "/"
+        paths += [prefix + d + "/" for d in subfolders] + [prefix + f for f in files]
+    return paths
+
+
+def missing_anywhere(markdown: str, root: Path) -> list[str]:
+    """The paths ``markdown`` names that no file or folder of ``root`` ends with: a page may name
+    ``minidl/kernels/cpu/conv.py`` or, inside a passage about the kernels, ``cpu/conv.py``."""
+    paths = ["/" + p for p in repository_paths(root)]
+    missing = []
+    for span in named_paths(markdown):
+        if span in NOT_IN_THE_REPOSITORY or span.startswith("/"):  # "/proc", "/tmp": the machine's
+            continue
+        for path in _alternatives(span):
+            pattern = "*/" + path.lstrip("/") + ("" if path.endswith("/") or "*" in path else "")
+            found = any(
+                fnmatch.fnmatchcase(p, pattern) or fnmatch.fnmatchcase(p, pattern + "/") for p in paths
+            )
+            if not found:
+                missing.append(path if path == span else f"{path} (from {span})")
+    return missing
+
+
+@pytest.mark.parametrize("page", OTHER_PAGES, ids=lambda p: p.name)
+def test_the_readme_and_the_docs_name_only_paths_that_exist(page):
+    """README.md and docs/*.md: every path in backticks is (the end of) a path of the repository."""
+    assert len(OTHER_PAGES) >= 4
+    missing = missing_anywhere(page.read_text(encoding="utf-8"), REPOSITORY)
+    assert missing == [], (
+        f"{page.relative_to(REPOSITORY)} names paths the repository does not hold: {missing}"
+    )
+
+
+def test_the_suffix_path_check_can_fail(tmp_path):
+    (tmp_path / "minidl" / "kernels" / "cpu").mkdir(parents=True)
+    (tmp_path / "minidl" / "kernels" / "cpu" / "conv.py").write_text("")
+    page = "`cpu/conv.py`, `kernels/cpu/`, `minidl/kernels/cpu/*.py`, `kernels/cpu.py`, `cpu/pool.py`, `setup.sh`, `/tmp`"
+    assert missing_anywhere(page, tmp_path) == ["kernels/cpu.py", "cpu/pool.py"]
+
+
+# Markdown files that tests and tools write (their names appear in the code), not the repository's
+WRITTEN_MARKDOWN = {"similar.md", "r.md", "moves.md", "REPORT.md"}
+
+
+def test_code_and_tests_cite_only_markdown_files_that_exist():
+    """A docstring or comment that sends the reader to a Markdown file names one the repository holds
+    (tests once cited a design document the repository does not have)."""
+    paths = repository_paths(REPOSITORY)
+    folders = ["minidl", "grader/minidl_grader", "keras_door/minidl_keras", "bench", "tools", "tests"]
+    cited = {
+        (str(path.relative_to(REPOSITORY)), name)
+        for folder in folders
+        for path in sorted((REPOSITORY / folder).rglob("*.py"))
+        for name in re.findall(r"[\w./-]*\w\.md\b", path.read_text(encoding="utf-8"))
+    }
+    assert ("tests/test_architecture.py", "ARCHITECTURE.md") in cited  # the search finds citations
+    missing = sorted(
+        (file, name)
+        for file, name in cited
+        if name not in WRITTEN_MARKDOWN and not any(("/" + p).endswith("/" + name) for p in paths)
+    )
+    assert missing == []
 
 
 @pytest.mark.parametrize("package", sorted(FLOORS))

@@ -25,6 +25,7 @@ AREAS = {
     "minidl": ROOT / "minidl",
     "grader": ROOT / "grader" / "minidl_grader",
     "keras": ROOT / "keras_door" / "minidl_keras",
+    "bench": ROOT / "bench",
     "tools": ROOT / "tools",
 }
 COURSE = "course"  # tests of the course as a whole: they mirror no module
@@ -40,7 +41,7 @@ VERSION = (
     "tests/test_architecture.py, which parses every module of the package"
 )
 BENCH_ROWS = (
-    "benchmark rows: built by the runner that tests/minidl/bench/test_runner.py drives, which times "
+    "benchmark rows: built by the runner that tests/bench/test_runner.py drives, which times "
     "one row (--only); `make bench` times them all"
 )
 GPU_FAMILY = (
@@ -69,18 +70,16 @@ UNTESTED = {
     "on each tier; devices in tests/minidl/nn/layers/test_base_device.py and tests/minidl/kernels/gpu/test_device.py",
     "minidl/models.py": "load_model and the zoo's builders: tests/minidl/training/test_model.py, "
     "tests/minidl/zoo/test_init.py (vgg_style, LeNet-5)",
-    "minidl/bench/__init__.py": PACKAGE_NAMES + " (tests/minidl/bench/test_runner.py)",
-    "minidl/bench/attention.py": BENCH_ROWS,
-    "minidl/bench/conv.py": BENCH_ROWS + " (the batch norm row timed there is this file's)",
-    "minidl/bench/conv_tiles.py": "tests/minidl/bench/test_runner.py "
+    "bench/__init__.py": PACKAGE_NAMES + " (tests/bench/test_runner.py)",
+    "bench/__main__.py": "`python -m bench`: the runner's main (tests/bench/test_runner.py) after the "
+    "process settings that tests/minidl/kernels/test_contract.py checks",
+    "bench/conv.py": BENCH_ROWS + " (the batch norm row timed there is this file's)",
+    "bench/conv_tiles.py": "tests/bench/test_runner.py "
     "(test_conv_tiles_times_the_im2col_route_and_each_tile_budget)",
-    "minidl/bench/gpu.py": "the device benchmark: tests/minidl/kernels/gpu/test_device.py runs it on a GPU",
-    "minidl/bench/peer.py": "PyTorch's side of the benchmark: tests/minidl/bench/test_runner.py (test_peer_*)",
-    "minidl/bench/recurrent.py": BENCH_ROWS,
+    "bench/peer.py": "PyTorch's side of the benchmark: tests/bench/test_runner.py (test_peer_*)",
+    "bench/recurrent.py": BENCH_ROWS,
     "minidl/datasets/__init__.py": PACKAGE_NAMES + " (tests/minidl/datasets/test_datasets.py)",
     "minidl/datasets/audio.py": "the speech features: tests/minidl/datasets/test_speech.py",
-    "minidl/datasets/data/make_mnist_5k.py": "a script run once by hand to rebuild mnist_5k.npz; "
-    "its output is checked by tests/minidl/datasets/test_datasets.py (test_bundled_mnist_*)",
     "minidl/datasets/download.py": "offline downloads and checksums: tests/minidl/datasets/test_datasets.py",
     "minidl/datasets/formats.py": "IDX and CIFAR parsing: tests/minidl/datasets/test_datasets.py (test_parse_*)",
     "minidl/datasets/images.py": "MNIST and CIFAR loaders: tests/minidl/datasets/test_datasets.py",
@@ -244,6 +243,8 @@ UNTESTED = {
     # ------------------------------------------------------------------ tools/
     "tools/execute_notebooks.py": "runs the chapters to store their outputs; tests/course/test_notebooks.py "
     "checks what it stored",
+    "tools/make_mnist_5k.py": "a script run once by hand to rebuild mnist_5k.npz; "
+    "its output is checked by tests/minidl/datasets/test_datasets.py (test_bundled_mnist_*)",
     "tools/make_spoken_digits.py": "tests/minidl/datasets/test_speech.py regenerates a stored clip with it",
 }
 

@@ -32,6 +32,7 @@ from .. import backend
 from ..nn import optim
 from ..nn.layers.activations import ReLU, Sigmoid
 from ..nn.layers.core import Dense, Flatten, Reshape
+from ..training.metrics import roc_auc
 from ..training.model import Sequential
 
 __all__ = [
@@ -43,7 +44,6 @@ __all__ = [
     "anomaly_threshold",
     "detect_anomalies",
     "AnomalyReport",
-    "roc_auc",
 ]
 
 
@@ -198,20 +198,8 @@ def detect_anomalies(
         threshold=threshold,
         detection_rate=float(np.mean(anomalous_errors > threshold)),
         false_alarm_rate=float(np.mean(normal_errors > threshold)),
-        auc=roc_auc(normal_errors, anomalous_errors),
+        auc=roc_auc(  # the anomalies are the positives
+            np.concatenate([normal_errors, anomalous_errors]),
+            np.r_[np.zeros(len(normal_errors)), np.ones(len(anomalous_errors))],
+        ),
     )
-
-
-def roc_auc(negative_scores, positive_scores) -> float:
-    """Area under the ROC curve: the probability that a random positive scores higher than a
-    random negative (ties count one half), computed from ranks (Mann-Whitney U)."""
-    neg, pos = np.asarray(negative_scores, np.float64), np.asarray(positive_scores, np.float64)
-    scores = np.concatenate([neg, pos])
-    order = scores.argsort(kind="mergesort")
-    ranks = np.empty(len(scores))
-    ranks[order] = np.arange(1, len(scores) + 1)
-    for value in np.unique(scores[order][np.diff(scores[order], prepend=np.nan) == 0]):
-        tied = scores == value  # average the ranks of ties
-        ranks[tied] = ranks[tied].mean()
-    u = ranks[len(neg) :].sum() - len(pos) * (len(pos) + 1) / 2
-    return float(u / (len(pos) * len(neg)))

@@ -23,7 +23,7 @@ from functools import cache
 
 import numpy as np
 
-from ..nn.losses import Loss
+from ..nn.losses import Huber, Loss
 
 __all__ = [
     "CartPole",
@@ -221,7 +221,8 @@ class HuberLoss(Loss):
         L = 1/N sum_n huber(d_n)
 
     Called as ``loss(q, (actions, targets))``: q (N, A), actions (N,) ints, targets y (N,)
-    (constants). The gradient reaches only the column of the action taken:
+    (constants). The Huber loss itself is ``minidl.nn.losses.Huber``'s, applied to the column of
+    the action taken; so the gradient reaches only that column:
     ``dL/dq[n, a_n] = clip(d_n, -delta, delta) / N``, 0 elsewhere -- an error larger than
     delta pushes with a fixed force instead of a growing one.
     """
@@ -230,7 +231,8 @@ class HuberLoss(Loss):
 
     def __init__(self, delta: float = 1.0):
         super().__init__()
-        self.delta = float(delta)
+        self._huber = Huber(delta)  # the one Huber loss, on the chosen column
+        self.delta = self._huber.delta
 
     def compute(self, y_pred, y_true):
         actions, targets = y_true
@@ -241,11 +243,9 @@ class HuberLoss(Loss):
             raise ValueError(
                 f"HuberLoss expected actions and targets of shape ({n},), got {actions.shape} and {targets.shape}"
             )
-        d = y_pred[np.arange(n), actions] - targets
-        small = np.abs(d) <= self.delta
-        losses = np.where(small, 0.5 * d**2, self.delta * (np.abs(d) - 0.5 * self.delta))
+        losses, d_chosen = self._huber.compute(y_pred[np.arange(n), actions], targets)
         grad = np.zeros_like(y_pred)
-        grad[np.arange(n), actions] = np.clip(d, -self.delta, self.delta) / n
+        grad[np.arange(n), actions] = d_chosen
         return losses, grad
 
 

@@ -1,10 +1,12 @@
 """The kernel contract: every kernel a tier must provide, its arguments and its math, in one table.
 
-A tier is a module of functions with these names and exactly these parameters:
-``reference`` (NumPy, the ground truth), ``cpu`` (Numba) and ``gpu`` (CUDA launchers).
+A tier is a package of functions with these names and exactly these parameters:
+``reference`` (NumPy, the ground truth), ``cpu`` (Numba) and ``gpu`` (CUDA launchers). Each tier
+holds one module per family, named for it (``cpu/conv.py``), and its ``__init__`` takes its
+kernels' names from this table (``tier_kernels``): adding a kernel lists it nowhere else.
 Layers and optimizers call kernels only through ``backend.kernels_for(x)``, so switching
 tier swaps the implementation of a line below and never the algorithm around it
-(minitorch's ``FastOps`` idea). ``tests/test_architecture.py`` checks that every tier
+(minitorch's ``FastOps`` idea). ``tests/minidl/kernels/test_contract.py`` checks that every tier
 implements every kernel with these parameters, and that the conformance table
 (``tests/minidl/kernels/kernel_cases.py``) holds a row for each; ``reference/`` has the full docstrings.
 
@@ -19,12 +21,13 @@ forward returns it (``conv2d_forward``'s patch matrix, ``max_pool_forward``'s ar
 
 from __future__ import annotations
 
+import importlib
 import inspect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType, ModuleType
 from typing import NamedTuple
 
-__all__ = ["Kernel", "KERNELS", "FAMILIES", "violations"]
+__all__ = ["Kernel", "KERNELS", "FAMILIES", "tier_kernels", "violations"]
 
 
 class Kernel(NamedTuple):
@@ -166,6 +169,34 @@ FAMILIES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         for family in dict.fromkeys(kernel.family for kernel in KERNELS.values())
     }
 )
+
+
+def tier_kernels(tier: str) -> dict[str, Callable]:
+    """Every kernel of the contract as the tier package ``tier`` (``"minidl.kernels.cpu"``) defines
+    it: name -> function, taken from the tier's module of the kernel's family (``cpu/conv.py``).
+
+    A tier's ``__init__`` puts these in its namespace, so ``cpu.im2col`` is ``cpu.conv.im2col``
+    and a new kernel needs no line there. A family without its module, or a module without one of
+    its family's kernels, fails the import with what is missing.
+    """
+    found = {}
+    for family, names in FAMILIES.items():
+        try:
+            module = importlib.import_module(f"{tier}.{family}")
+        except ModuleNotFoundError as error:
+            if error.name != f"{tier}.{family}":
+                raise  # the family's module exists but something it imports does not
+            raise ImportError(
+                f"the kernel contract's family {family!r} {names} has no module in the tier {tier}: "
+                f"expected {tier}.{family} ({tier.replace('.', '/')}/{family}.py)"
+            ) from error
+        for name in names:
+            if not hasattr(module, name):
+                raise ImportError(
+                    f"{module.__name__} does not define the contract's kernel {name}{KERNELS[name].params}"
+                )
+            found[name] = getattr(module, name)
+    return found
 
 
 def violations(tier: ModuleType) -> list[str]:

@@ -1,4 +1,4 @@
-"""python -m minidl: info and demo; minidl-grade: the grader's commands."""
+"""python -m minidl: info and demo (grade, release and bench say where they went); minidl-grade: the grader's commands."""
 
 import subprocess
 import sys
@@ -34,6 +34,17 @@ def test_grade_and_release_say_the_grader_moved(capsys):
         assert main(command) == 2
         err = capsys.readouterr().err
         assert "pip install ./grader" in err and f"minidl-grade {command[0]}" in err
+
+
+def test_bench_says_it_is_a_tool_of_the_repository(capsys):
+    """``python -m minidl bench`` times nothing: the benchmarks are ``bench/`` (``make bench``),
+    not installed with minidl."""
+    assert main(["bench", "--quick"]) == 2
+    err = capsys.readouterr().err
+    assert "make bench" in err and "python -m bench" in err and "not part of the installed minidl" in err
+    import importlib.util
+
+    assert importlib.util.find_spec("minidl.bench") is None
 
 
 def test_minidl_grade_is_the_grader_s_front_door(tmp_path, capsys):

@@ -137,8 +137,8 @@ def conv2d_route(x_shape, weight_shape, sh, sw, ph, pw) -> str:
     memory-bound products), else the whole batch's patch matrix. With one BLAS thread the
     tiles win or tie on every shape of the course; with two, the many small products of the
     tiles cost a thread hand-over each, and only the thin one-channel layers still gain --
-    by a third or more. The rule follows the two-thread case, the way ``python -m minidl
-    bench`` runs. Measured with ``python -m minidl.bench.conv_tiles``: see docs/performance.md.
+    by a third or more. The rule follows the two-thread case, the way ``make bench``
+    runs. Measured with ``python -m bench.conv_tiles``: see docs/performance.md.
     """
     return "tiles" if weight_shape[0] <= CONV_TILE_MAX_FILTERS else "whole"
 

@@ -8,7 +8,7 @@ contiguous go to the reference, which handles any layout.
 import numpy as np
 from numba import njit, prange
 
-from .. import reference
+from ..reference import optim as reference
 from .loops import pick, serial_twin
 
 

@@ -16,7 +16,7 @@ table in a subprocess.
 
 On a GPU machine, with nothing installed (see the Makefile's ``test-gpu``)::
 
-    PYTHONPATH=. python -m pytest -o addopts="" -v -rs tests/minidl/kernels/test_conformance.py tests/minidl/kernels/gpu/test_device.py tests/minidl/kernels/test_cuda_sources.py
+    PYTHONPATH=. python -m pytest -o addopts="" -v -rs tests/minidl/kernels/test_conformance.py tests/minidl/kernels/gpu/test_device.py tests/minidl/kernels/test_cuda_sources.py tests/bench/test_gpu.py
 """
 
 import inspect

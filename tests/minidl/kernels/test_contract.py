@@ -43,7 +43,7 @@ def test_the_conformance_table_covers_the_contract():
 
 
 def test_the_contract_lists_the_families_and_their_math():
-    assert {"optim", "conv", "pool", "batchnorm", "recurrent", "loss", "dropout", "attention"} == set(
+    assert {"optim", "conv", "pool", "batchnorm", "recurrent", "loss", "dropout", "attention"} <= set(
         contract.FAMILIES
     )
     assert set(contract.FAMILIES["optim"]) == {
@@ -68,11 +68,157 @@ def test_each_family_lives_in_the_tier_module_of_its_name(tier):
 
 
 def test_every_kernel_file_is_one_a_reader_can_hold():
-    """No file of ``minidl/kernels`` over 500 lines (DESIGN.md): a large family gets its own module."""
+    """No file of ``minidl/kernels`` over 500 lines (docs/ARCHITECTURE.md): a large family gets its own module."""
     files = sorted((PACKAGE_DIR / "kernels").rglob("*.py"))
     assert len(files) > 20  # the tiers are folders of family modules
     long = {str(f.relative_to(PACKAGE_DIR)): n for f in files if (n := len(f.read_text().splitlines())) > 500}
     assert long == {}
+
+
+@pytest.mark.parametrize("tier", TIERS, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+def test_a_tier_s_names_are_the_contract_s_taken_from_its_family_modules(tier):
+    """No tier lists kernel names by hand: its ``__init__`` takes them from the contract."""
+    assert contract.tier_kernels(tier.__name__) == {name: getattr(tier, name) for name in contract.KERNELS}
+    assert set(contract.KERNELS) <= set(tier.__all__)
+    source = (PACKAGE_DIR / "kernels" / tier.__name__.rsplit(".", 1)[-1] / "__init__.py").read_text()
+    code = source.split('"""', 2)[2]  # after the docstring (which may name a kernel as an example)
+    assert "tier_kernels(__name__)" in code
+    assert not [name for name in contract.KERNELS if re.search(rf"\b{name}\b", code)]
+
+
+# A throwaway kernel family, written as docs/ARCHITECTURE.md ("Adding a kernel") says: its
+# contract entry, its three tier modules and its CUDA source (the sixth edit, a row of the
+# conformance table, is held by test_the_conformance_table_covers_the_contract).
+THROWAWAY_ENTRY = """
+        "scale_forward": _k("scale", "x factor", "y = factor x"),
+"""
+THROWAWAY = {
+    "reference/scale.py": '''"""y = factor x."""
+
+
+def scale_forward(x, factor):
+    return factor * x
+''',
+    "cpu/scale.py": '''"""y = factor x, by Numba."""
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=False)
+def _scale(x, factor, y):
+    for i in range(x.size):
+        y[i] = factor * x[i]
+
+
+def scale_forward(x, factor):
+    x = np.ascontiguousarray(x)
+    y = np.empty_like(x)
+    _scale(x.reshape(-1), x.dtype.type(factor), y.reshape(-1))
+    return y
+''',
+    "gpu/scale.py": '''"""y = factor x (cuda/scale.cu), one thread per element."""
+
+import numpy as np
+
+from .launch import contiguous, launch
+
+
+def scale_forward(x, factor):
+    xp, x = contiguous(x)
+    y = xp.empty_like(x)
+    launch("scale.cu", "scale_forward", x.size, (x, y, x.dtype.type(factor), np.int64(x.size)))
+    return y
+''',
+    "cuda/scale.cu": """#ifndef REAL_T
+#define REAL_T float
+#endif
+typedef REAL_T real_t;
+
+extern "C" __global__ void scale_forward(const real_t* x, real_t* y, real_t factor, long long size)
+{
+    const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= size) return;
+    y[i] = factor * x[i];
+}
+""",
+}
+
+
+def _kernels_copy(tmp_path, files):
+    """A copy of ``minidl/kernels`` as the top-level package ``kcopy``, with the throwaway
+    family's entry in its contract and ``files`` (path in the package -> text) added."""
+    import shutil
+
+    copy = tmp_path / "kcopy"
+    shutil.copytree(PACKAGE_DIR / "kernels", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    text = (copy / "contract.py").read_text()
+    end = text.index("\n    }\n)\n")  # the end of the KERNELS table
+    (copy / "contract.py").write_text(text[:end] + THROWAWAY_ENTRY.rstrip() + text[end:])
+    for path, source in files.items():
+        (copy / path).write_text(source)
+    return copy
+
+
+def _import_tiers(tmp_path, code):
+    import subprocess
+    import sys
+
+    prelude = "import sys; sys.path.insert(0, sys.argv[1]); import numpy as np\n"
+    return subprocess.run(
+        [sys.executable, "-c", prelude + code, str(tmp_path)], capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.mark.slow  # Numba and the emulator's C++ compiler in a fresh process: several seconds
+def test_a_new_kernel_family_is_its_entry_three_tier_modules_and_its_cuda_source(tmp_path):
+    from minidl.kernels import emulate
+
+    _kernels_copy(tmp_path, THROWAWAY)
+    run = _import_tiers(
+        tmp_path,
+        "from kcopy import contract, cpu, gpu, reference\n"
+        "for tier in (reference, cpu, gpu):\n"
+        "    assert contract.violations(tier) == [], contract.violations(tier)\n"
+        "    assert tier.scale_forward.__module__ == tier.__name__ + '.scale' and 'scale_forward' in tier.__all__\n"
+        "x = np.arange(5.0)\n"
+        "assert (cpu.scale_forward(x, 3.0) == reference.scale_forward(x, 3.0)).all()\n"
+        f"if {emulate.compiler() is not None}:  # the launcher runs cuda/scale.cu in the emulator\n"
+        "    assert (gpu.scale_forward(x, 3.0) == 3.0 * x).all()\n"
+        "print('ok', contract.FAMILIES['scale'])\n",
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.split() == ["ok", "('scale_forward',)"]
+
+
+def test_a_family_without_its_tier_module_fails_the_import_with_what_is_missing(tmp_path):
+    files = {path: text for path, text in THROWAWAY.items() if path != "reference/scale.py"}
+    _kernels_copy(tmp_path, files)
+    run = _import_tiers(tmp_path, "import kcopy.reference\n")
+    assert run.returncode == 1
+    assert (
+        "ImportError: the kernel contract's family 'scale' ('scale_forward',) has no module in the tier "
+        "kcopy.reference: expected kcopy.reference.scale (kcopy/reference/scale.py)" in run.stderr
+    )
+    files["reference/scale.py"] = "def scale(x, factor):\n    return factor * x\n"  # the kernel misnamed
+    _kernels_copy(tmp_path / "again", files)
+    run = _import_tiers(tmp_path / "again", "import kcopy.reference\n")
+    assert (
+        "kcopy.reference.scale does not define the contract's kernel scale_forward('x', 'factor')"
+        in run.stderr
+    )
+
+
+def test_the_architecture_page_lists_the_edits_of_a_new_kernel_family():
+    """docs/ARCHITECTURE.md's list is the one the throwaway family above follows."""
+    page = (PACKAGE_DIR.parent / "docs" / "ARCHITECTURE.md").read_text()
+    section = page.split("## Adding a kernel\n", 1)[1].split("\n## ", 1)[0]
+    named = re.findall(r"^\d\. `([^`]+)`", section, re.MULTILINE)
+    assert named == [
+        "minidl/kernels/contract.py",
+        *(f"minidl/kernels/{path.replace('scale', '<family>')}" for path in THROWAWAY),
+        "tests/minidl/kernels/kernel_cases.py",
+    ]
 
 
 def test_violations_names_a_missing_kernel_and_a_wrong_signature():

@@ -28,11 +28,26 @@ needs_compiler = pytest.mark.skipif(
 
 
 # =========================================================================== the contract
-def test_every_cuda_kernel_is_listed_in_the_gpu_docstring():
+def test_every_cuda_source_is_described_and_launched_by_its_family_module():
+    """Each ``cuda/<file>.cu`` is named in the docstring of one launcher module of the CUDA tier
+    (``gpu/<family>.py``), and every kernel in it is launched by name from that module."""
+    import importlib
+    import inspect
+
+    from minidl.kernels import contract
+
+    modules = [importlib.import_module(f"{gpu.__name__}.{family}") for family in contract.FAMILIES]
+    assert gpu.cuda_sources()
     for filename in gpu.cuda_sources():
-        assert filename in gpu.__doc__, f"{filename} is not described in gpu/__init__.py's docstring"
+        owners = [m for m in modules if f"cuda/{filename}" in (m.__doc__ or "")]
+        assert len(owners) == 1, (
+            f"cuda/{filename} is described by {[m.__name__ for m in owners]}, not by one module"
+        )
+        source = inspect.getsource(owners[0])
         for kernel in emulate.kernel_signatures((gpu.CUDA_DIR / filename).read_text()):
-            assert kernel in gpu.__doc__, f"kernel {kernel} ({filename}) missing from gpu.__doc__"
+            assert f'"{kernel}"' in source, (
+                f"kernel {kernel} ({filename}) is not launched by {owners[0].__name__}"
+            )
 
 
 # =========================================================================== NVRTC

@@ -397,15 +397,6 @@ def test_embedding_backward_is_a_scatter_add_and_matches_pytorch():
     np.testing.assert_allclose(ours.grads["W"][3], dy[0, 1] + dy[1, 0] + dy[1, 1], rtol=1e-12)
 
 
-# ============================================================ the bench row
-def test_the_bench_has_an_attention_row_that_runs():
-    from minidl.bench import runner
-
-    (workload,) = runner.collect_workloads("attention", log=lambda *_: None)
-    assert "attention" in workload.name and workload.flops > 0
-    workload.setup("numpy")()  # one forward + backward, untimed
-
-
 def test_a_gpt_with_a_block_saves_and_loads(tmp_path):
     mdl.seed(0)
     model = mdl.Sequential(

@@ -1,11 +1,11 @@
-"""The Numba convolution's tile size, measured: ``python -m minidl.bench.conv_tiles``.
+"""The Numba convolution's tile size, measured: ``python -m bench.conv_tiles``.
 
 ``kernels/cpu/conv.py`` runs a convolution by one of two routes (``conv2d_route``): tiles of a
 few images, or the whole batch's patch matrix. This times ``conv2d_forward`` +
 ``conv2d_backward`` (dx included unless said) on the tiles with several tile budgets
 ``CONV_TILE_BYTES``, against the whole-batch im2col route (one patch matrix, kept from the
 forward for the backward), all interleaved round by round
-in one process (the method of ``python -m minidl bench``), and prints each contender's median
+in one process (the method of ``python -m bench``), and prints each contender's median
 time and GFLOP/s per shape: the measurement behind ``conv2d_route``'s rule (its table is in
 docs/performance.md), to repeat on another machine. ``--cpu-time`` reads the thread's CPU time instead of the wall clock (with
 one thread, a fairer number on a machine shared with other jobs). Like ``python -m minidl``
@@ -20,9 +20,9 @@ import time
 
 import numpy as np
 
-from .. import backend
-from ..kernels import cpu
-from ..kernels.common import conv_output_length
+from minidl import backend
+from minidl.kernels import cpu
+from minidl.kernels.common import conv_output_length
 
 #: (N, C, F, k, H, pad, stride, dx wanted)
 Shape = tuple[int, int, int, int, int, int, int, bool]
@@ -54,21 +54,21 @@ def contenders(N, C, F, k, H, pad, stride, dx, tiles=TILES, seed=0):
 
     def whole_batch():  # the "whole" route: cols kept from the forward for the backward
         W2 = weight.reshape(F, -1)
-        cols = cpu.im2col(x, k, k, *geometry)
+        cols = cpu.conv.im2col(x, k, k, *geometry)
         y2d = W2 @ cols + bias[:, None]
         np.ascontiguousarray(y2d.reshape(F, N, OH, OH).transpose(1, 0, 2, 3))
         dy2d = dy.transpose(1, 0, 2, 3).reshape(F, -1)
         dy2d @ cols.T, dy2d.sum(axis=1)
         if dx:
-            cpu.col2im(W2.T @ dy2d, x.shape, k, k, *geometry)
+            cpu.conv.col2im(W2.T @ dy2d, x.shape, k, k, *geometry)
 
     def tiled(tile_bytes):
         def step():  # the "tiles" route forced, whatever conv2d_route would choose
             saved = cpu.conv.CONV_TILE_BYTES, cpu.conv.CONV_TILE_MAX_FILTERS
             cpu.conv.CONV_TILE_BYTES, cpu.conv.CONV_TILE_MAX_FILTERS = tile_bytes, F
             try:
-                _, cols = cpu.conv2d_forward(x, weight, bias, *geometry)  # cols: None on this route
-                cpu.conv2d_backward(dy, x, cols, weight, *geometry, dx)
+                _, cols = cpu.conv.conv2d_forward(x, weight, bias, *geometry)  # cols: None on this route
+                cpu.conv.conv2d_backward(dy, x, cols, weight, *geometry, dx)
             finally:
                 cpu.conv.CONV_TILE_BYTES, cpu.conv.CONV_TILE_MAX_FILTERS = saved
 
@@ -99,7 +99,7 @@ def sweep(shape: Shape, rounds=10, calls=3, clock=time.perf_counter, tiles=TILES
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m minidl.bench.conv_tiles", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.conv_tiles", description=__doc__)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--cpu-time", action="store_true", help="thread CPU time, not wall clock")
     parser.add_argument("--default-malloc", action="store_true", help="skip backend.keep_freed_memory()")

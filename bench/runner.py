@@ -1,10 +1,10 @@
 """Time every workload on the NumPy reference tier, the Numba tier and PyTorch CPU.
 
-    python -m minidl bench [--quick] [--only SUBSTRING] [--json PATH] [--no-cold-start]
+    python -m bench [--quick] [--only SUBSTRING] [--json PATH] [--no-cold-start]
 
 Method. Each workload's ``setup(tier)`` allocates everything and returns a zero-argument
 ``step``; only ``step()`` is timed. PyTorch (when installed) runs in a process of its own
-(``minidl.bench.peer``), started with every OMP_/MKL_/OPENBLAS_/NUMBA_ variable removed
+(``bench.peer``), started with every OMP_/MKL_/OPENBLAS_/NUMBA_ variable removed
 from its environment and ``torch`` imported before any minidl code, so nothing minidl or
 the Makefile sets (thread counts, OMP_WAIT_POLICY) reaches it: it runs with its own
 defaults. After a few warm-up calls of each contender (JIT compilation, caches,
@@ -36,15 +36,16 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO
 
 import numpy as np
 
-from .. import backend
+from minidl import backend
 
 __all__ = ["Workload", "main", "measure", "collect_workloads", "run_workload"]
 
-BENCH_MODULES = ("minidl.bench.conv", "minidl.bench.recurrent", "minidl.bench.attention", "minidl.bench.gpu")
+BENCH_MODULES = ("bench.conv", "bench.recurrent", "bench.attention", "bench.gpu")
 DEFAULT_JSON = os.path.join("benchmarks", "results", "bench.json")
 TIERS = ("numpy", "numba")
 
@@ -98,6 +99,17 @@ print(json.dumps({"import_s": t_import - t0, "first_step_s": t_step - t_import,
 
 
 # ------------------------------------------------------------------ the PyTorch peer's process
+# bench/ is a tool of the repository, not part of the installed minidl: a process it starts
+# finds it (and the minidl beside it) through PYTHONPATH.
+REPOSITORY = Path(__file__).resolve().parents[1]
+
+
+def with_repository(environ: dict) -> dict:
+    """``environ`` with the repository's root first on PYTHONPATH, where ``bench`` is found."""
+    paths = [str(REPOSITORY), *filter(None, [environ.get("PYTHONPATH")])]
+    return {**environ, "PYTHONPATH": os.pathsep.join(paths)}
+
+
 def clean_environment(environ=None) -> dict:
     """A copy of ``environ`` (default ``os.environ``) without any thread or wait-policy setting."""
     environ = os.environ if environ is None else environ
@@ -110,7 +122,7 @@ def peer_command() -> list[str]:
         sys.executable,
         "-c",
         "import os, runpy, torch; start = dict(os.environ); "
-        "runpy.run_module('minidl.bench.peer', {'START_ENVIRON': start}, run_name='__main__')",
+        "runpy.run_module('bench.peer', {'START_ENVIRON': start}, run_name='__main__')",
     ]
 
 
@@ -220,11 +232,15 @@ def _torch_installed() -> bool:
 
 
 class Peer:
-    """PyTorch in its own process (``minidl.bench.peer``), with its own thread defaults."""
+    """PyTorch in its own process (``bench.peer``), with its own thread defaults."""
 
     def __init__(self):
         self.process = subprocess.Popen(
-            peer_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=clean_environment()
+            peer_command(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=with_repository(clean_environment()),
         )
         assert self.process.stdin is not None and self.process.stdout is not None  # the two PIPEs
         self.requests: IO[str] = self.process.stdin
@@ -495,7 +511,7 @@ def _fresh_process_functions():
 # ------------------------------------------------------------------ command line
 def parse_args(argv):
     parser = argparse.ArgumentParser(
-        prog="python -m minidl bench",
+        prog="python -m bench",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -547,7 +563,7 @@ def main(argv=None) -> int:
 
 
 def _device_columns(workloads):
-    """The GPU columns (``minidl.bench.gpu``: GPU, PyTorch CUDA) when a row runs on a GPU, else
+    """The GPU columns (``bench.gpu``: GPU, PyTorch CUDA) when a row runs on a GPU, else
     None: without a GPU the table is the CPU one, unchanged."""
     return next((w.columns() for w in workloads if hasattr(w, "device_contenders")), None)
 

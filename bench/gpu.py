@@ -10,7 +10,7 @@ and ``torch_cuda_setup(device="cuda")`` builds PyTorch's twin of it on the devic
 step ends with a device synchronisation (kernel launches are asynchronous: without it the
 timer would stop before the GPU finished).
 
-``python -m minidl bench`` on a machine with a GPU: ``workloads()`` returns these rows, and
+``python -m bench`` on a machine with a GPU: ``workloads()`` returns these rows, and
 the runner adds the columns of this module (``header``, ``summarise``, ``format_row``):
 
     gpu ms          minidl on the GPU
@@ -20,7 +20,7 @@ the runner adds the columns of this module (``header``, ``summarise``, ``format_
     gpu/tcuda       minidl GPU time / PyTorch CUDA time (below 1: faster than PyTorch)
 
 Without a GPU ``workloads()`` is empty and the table is exactly the CPU one.
-``python -m minidl.bench.gpu`` prints the GPU rows alone (CPU tier vs GPU, no PyTorch).
+``python -m bench.gpu`` prints the GPU rows alone (CPU tier vs GPU, no PyTorch).
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import backend
-from ..models import lenet5
+from minidl import backend
+from minidl.models import lenet5
+
 from .runner import Workload, measure, timed_calls
 
 __all__ = [
@@ -93,7 +94,7 @@ def _place(device, *arrays):
 # ------------------------------------------------------------------ training steps
 def training_step(build, x_shape, device: str) -> Callable[[], None]:
     """One SGD step (forward, softmax cross-entropy, backward, update) on a random batch x_shape."""
-    from ..nn import losses, optim
+    from minidl.nn import losses, optim
 
     model = build(input_shape=x_shape[1:])
     model.compile(optimizer=optim.SGD(0.01), loss=losses.SparseCategoricalCrossentropy(from_logits=True))
@@ -232,7 +233,7 @@ def layer_workload(name, make_layer, x_shape, make_torch=None) -> GpuWorkload:
 
 def _conv(filters, size, padding):
     def make():
-        from ..nn.layers.conv import Conv2D
+        from minidl.nn.layers.conv import Conv2D
 
         return Conv2D(filters, size, padding=padding)
 
@@ -240,19 +241,19 @@ def _conv(filters, size, padding):
 
 
 def _lstm(hidden):
-    from ..nn.layers.recurrent import LSTM
+    from minidl.nn.layers.recurrent import LSTM
 
     return LSTM(hidden, return_sequences=True)
 
 
 def _maxpool():
-    from ..nn.layers.conv import MaxPool2D
+    from minidl.nn.layers.conv import MaxPool2D
 
     return MaxPool2D(2)
 
 
 def _batchnorm():
-    from ..nn.layers.normalization import BatchNorm
+    from minidl.nn.layers.normalization import BatchNorm
 
     return BatchNorm()
 
@@ -263,7 +264,7 @@ def adam_step(size: int, device: str) -> Callable[[], None]:
     v = np.abs(grad)
     kernels = backend.kernels()
     if device == "gpu":
-        from ..kernels import gpu as kernels
+        from minidl.kernels import gpu as kernels
 
         param, grad, m, v = _place("gpu", param, grad, m, v)
 
@@ -281,7 +282,7 @@ def softmax_step(n: int, k: int, device: str) -> Callable[[], None]:
     labels = _rng().integers(0, k, n)
     kernels = backend.kernels()
     if device == "gpu":
-        from ..kernels import gpu as kernels
+        from minidl.kernels import gpu as kernels
 
         logits, labels = _place("gpu", logits, labels)
 
@@ -346,7 +347,7 @@ def all_workloads(batch_sizes=BATCH_SIZES, scale: int = 1) -> list[GpuWorkload]:
 
 
 def workloads() -> list[GpuWorkload]:
-    """The GPU rows for ``python -m minidl bench``: none unless a CUDA device is usable."""
+    """The GPU rows for ``python -m bench``: none unless a CUDA device is usable."""
     return all_workloads() if backend.gpu_available() else []
 
 
@@ -412,8 +413,8 @@ def environment(peer=None) -> dict:
 
 # ------------------------------------------------------------------ standalone table
 def main(argv=None) -> int:
-    """``python -m minidl.bench.gpu [--quick] [--tier numba]``: CPU tier vs GPU, per workload."""
-    parser = argparse.ArgumentParser(prog="python -m minidl.bench.gpu", description=main.__doc__)
+    """``python -m bench.gpu [--quick] [--tier numba]``: CPU tier vs GPU, per workload."""
+    parser = argparse.ArgumentParser(prog="python -m bench.gpu", description=main.__doc__)
     parser.add_argument("--quick", action="store_true", help="few repeats, batch 256 only")
     parser.add_argument(
         "--tier",

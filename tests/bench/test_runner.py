@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from minidl.bench import runner
+from bench import runner
 
 
 def test_clean_environment_drops_every_thread_and_wait_setting():
@@ -191,7 +191,7 @@ def test_cpu_line_names_model_flags_and_peak():
 
 
 def test_conv_tiles_times_the_im2col_route_and_each_tile_budget():
-    from minidl.bench import conv_tiles
+    from bench import conv_tiles
 
     shape = (3, 2, 4, 3, 6, 1, 1, True)  # N, C, F, k, H, pad, stride, dx
     ms = conv_tiles.sweep(shape, rounds=1, calls=1, tiles=(1, 10**9))

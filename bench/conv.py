@@ -20,9 +20,10 @@ import tempfile
 
 import numpy as np
 
-from .. import backend
-from ..models import lenet5
-from .runner import TWO_TIMED_STEPS, Workload, clean_environment, layer_step
+from minidl import backend
+from minidl.models import lenet5
+
+from .runner import TWO_TIMED_STEPS, Workload, clean_environment, layer_step, with_repository
 
 F32 = np.float32
 
@@ -47,7 +48,7 @@ def conv_workload(N, C, F, k, H, pad) -> Workload:
     """Conv2D forward + backward (dx, dW, db) on (N, C, H, H)."""
 
     def setup(tier):
-        from ..nn.layers.conv import Conv2D
+        from minidl.nn.layers.conv import Conv2D
 
         layer = Conv2D(F, k, padding=pad)
         x = _rng().standard_normal((N, C, H, H)).astype(F32)
@@ -80,7 +81,7 @@ def conv_workload(N, C, F, k, H, pad) -> Workload:
 
 def maxpool_workload(N=64, C=32, H=28) -> Workload:
     def setup(tier):
-        from ..nn.layers.conv import MaxPool2D
+        from minidl.nn.layers.conv import MaxPool2D
 
         layer = MaxPool2D(2)
         x = _rng().standard_normal((N, C, H, H)).astype(F32)
@@ -103,7 +104,7 @@ def maxpool_workload(N=64, C=32, H=28) -> Workload:
 
 def batchnorm_workload(shape) -> Workload:
     def setup(tier):
-        from ..nn.layers.normalization import BatchNorm
+        from minidl.nn.layers.normalization import BatchNorm
 
         layer = BatchNorm()
         x = _rng().standard_normal(shape).astype(F32)
@@ -147,8 +148,8 @@ def torch_lenet5():
 
 
 def mlp(input_shape=(784,)):
-    from ..nn import layers as L
-    from ..training.model import Sequential
+    from minidl.nn import layers as L
+    from minidl.training.model import Sequential
 
     return Sequential(
         [L.Dense(256, activation="relu"), L.Dense(256, activation="relu"), L.Dense(10)],
@@ -165,7 +166,7 @@ def training_step_workload(name, build, build_torch, x_shape) -> Workload:
     """One SGD step (forward, softmax cross-entropy, backward, update) on a batch x_shape."""
 
     def setup(tier):
-        from ..nn import losses, optim
+        from minidl.nn import losses, optim
 
         model = build(input_shape=x_shape[1:])
         model.compile(optimizer=optim.SGD(0.01), loss=losses.SparseCategoricalCrossentropy(from_logits=True))
@@ -229,7 +230,7 @@ import json, time
 t0 = time.perf_counter()
 import minidl
 t_import = time.perf_counter()
-from minidl.bench.conv import training_step_workload, torch_lenet5
+from bench.conv import training_step_workload, torch_lenet5
 from minidl.models import lenet5
 minidl.backend.use("numba")
 step = training_step_workload("", lenet5, torch_lenet5, (64, 1, 28, 28)).setup("numba")
@@ -245,7 +246,7 @@ if sys.argv[1] == "with torch":          # as a notebook that used PyTorch befor
     float(torch.nn.functional.conv2d(x, torch.randn(6, 1, 5, 5), padding=2).relu().sum())
 import numpy as np
 import minidl
-from minidl.bench.conv import training_step_workload, torch_lenet5
+from bench.conv import training_step_workload, torch_lenet5
 from minidl.models import lenet5
 minidl.backend.use("numba")
 step = training_step_workload("", lenet5, torch_lenet5, (64, 1, 28, 28)).setup("numba")
@@ -261,7 +262,9 @@ print(json.dumps({"median_ms": 1e3 * float(np.median(times))}))
 
 
 def _fresh_process(script: str, env: dict, *args) -> dict:
-    out = subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", script, *args], env=with_repository(env), capture_output=True, text=True
+    )
     if out.returncode != 0:
         raise RuntimeError(f"benchmark subprocess failed (exit {out.returncode}):\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])

@@ -1,4 +1,4 @@
-"""The PyTorch side of ``python -m minidl bench``: a process of its own, with PyTorch's defaults.
+"""The PyTorch side of ``python -m bench``: a process of its own, with PyTorch's defaults.
 
 PyTorch must not be timed inside minidl's process: ``python -m minidl`` sets
 ``OMP_WAIT_POLICY=PASSIVE`` (``backend.wait_passively``) for minidl's thread pools (which

@@ -30,7 +30,7 @@ def _flops(blocks: int) -> float:
 
 def _recurrent_workload(kind: str) -> Workload:
     def setup(tier):
-        from ..nn.layers.recurrent import GRU, LSTM
+        from minidl.nn.layers.recurrent import GRU, LSTM
 
         layer = (LSTM if kind == "LSTM" else GRU)(H, return_sequences=True)
         rng = np.random.default_rng(0)

@@ -31,7 +31,7 @@ def _flops() -> float:
 
 def _workload() -> Workload:
     def setup(tier):
-        from ..nn.layers.attention import MultiHeadAttention
+        from minidl.nn.layers.attention import MultiHeadAttention
 
         layer = MultiHeadAttention(num_heads=H, key_dim=D // H)
         rng = np.random.default_rng(0)

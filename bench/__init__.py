@@ -1,0 +1,18 @@
+"""Benchmarks: the NumPy reference kernels vs the Numba ones (vs PyTorch CPU when installed).
+
+``python -m bench`` (or ``make bench``) runs ``runner.main``: every workload is
+timed on each tier (median of repeats after a warm-up), printed as a table and written
+as JSON. Workloads live in ``conv`` (convolution, pooling, batch norm, LeNet-5 and MLP
+training steps, a GEMM for the machine's practical peak) and, when present,
+``recurrent`` and ``gpu``; each such module exposes ``workloads() -> list[Workload]``.
+
+A tool of the repository, not a part of the library: ``pip install`` does not install it (the
+package is ``minidl`` alone; tests/tools/test_line_budget.py counts what it installs), nothing
+in minidl imports it, and it runs from a checkout, from the repository's root (the Makefile's
+``bench`` target). Chapters 9 and 10 import a few of its functions with the repository's root
+put on ``sys.path``. Its PyTorch side needs torch.
+"""
+
+from .runner import Workload, main
+
+__all__ = ["Workload", "main"]
