@@ -16,7 +16,7 @@ The folders are the floors: ``kernels/``, ``nn/``, ``training/``, then what sits
     5  nn (the package's names)
     6  training: model, callbacks, data, metrics
     7  models
-    8  gallery | zoo | bench | keras | exercises   (siblings; exercises: check() on public data)
+    8  gallery | zoo | bench | exercises   (siblings; exercises: check() on public data)
     9  minidl (the package root: the public names)
     10 minidl.__main__ (the command line)
 
@@ -25,8 +25,9 @@ No module imports the package root (``import minidl``, ``from minidl import __ve
 except ``__main__``, which sits above it. An import path is a file path: no import hook, no
 alias module (the old paths ``minidl.layers``, ``minidl.model``, ... are gone; CHANGELOG.md).
 
-The grader (``grader/minidl_grader``, its own distribution) has floors of its own,
-``GRADER_GROUPS``, checked by the same functions: ``FLOORS`` holds one table per package, and
+The grader (``grader/minidl_grader``) and the Keras door (``keras_door/minidl_keras``), each its
+own distribution, have floors of their own, ``GRADER_GROUPS`` and ``KERAS_GROUPS``, checked by
+the same functions: ``FLOORS`` holds one table per package, and
 another package is checked by adding its table there.
 """
 
