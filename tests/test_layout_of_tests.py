@@ -162,9 +162,7 @@ UNTESTED = {
     "minidl/training/decoding.py": "beam and greedy decoding: tests/minidl/datasets/test_language.py",
     "minidl/training/rouge.py": "ROUGE against the rouge_score package: tests/minidl/datasets/test_language.py",
     "minidl/training/summary.py": "model.summary(): tests/minidl/training/test_model.py, "
-    "tests/minidl/nn/layers/test_base_sublayers.py",
-    "minidl/training/trainer.py": "fit, evaluate, predict: tests/minidl/training/test_model.py, "
-    "tests/minidl/training/test_saving.py",
+    "tests/minidl/nn/layers/test_sublayers.py",
     "minidl/training/vision_metrics.py": "IoU, Dice and mAP: tests/minidl/nn/test_segmentation_detection.py",
     "minidl/zoo/train.py": "the zoo's recipe: tests/minidl/zoo/test_init.py (test_train_script_*, "
     "test_the_shared_recipe_*)",
