@@ -30,10 +30,6 @@ AREAS = {
 COURSE = "course"  # tests of the course as a whole: they mirror no module
 TOP_LEVEL = {"__init__.py", "conftest.py", "test_architecture.py", "test_layout_of_tests.py"}
 
-SPEC = (
-    "the chapter's exercises are graded for every chapter by tests/grader/test_runner.py "
-    "(solutions full marks, exercises 0) and probed by tests/grader/judge/test_feedback_verdict.py"
-)
 PACKAGE_NAMES = "names only (its package's public names); imported by the tests of its modules"
 VERSION = (
     "the version string that pip reads (pyproject's dynamic version); no test needs more than "
@@ -186,8 +182,6 @@ UNTESTED = {
     "grader/minidl_grader/judge/__init__.py": PACKAGE_NAMES + " (tests/grader/judge/test_feedback.py)",
     "grader/minidl_grader/judge/private_checks.py": "tests/grader/judge/test_questions.py, "
     "tests/grader/judge/test_judging_partial.py (a private check with hidden cases)",
-    "grader/minidl_grader/judge/registry.py": "tests/grader/judge/test_feedback.py (test_every_chapter_has_*, "
-    "test_unknown_exercise_*), tests/grader/judge/test_judging_partial.py",
     "grader/minidl_grader/reports/__init__.py": PACKAGE_NAMES + " (tests/grader/reports/test_text.py)",
     "grader/minidl_grader/reports/report.py": "tests/grader/judge/test_judging_partial.py "
     "(gradescope JSON, CSV and table per case), tests/grader/reports/test_text.py",
@@ -200,7 +194,6 @@ UNTESTED = {
     "grader/minidl_grader/specs/__init__.py": PACKAGE_NAMES + " (tests/grader/specs/test_quiz.py)",
     "grader/minidl_grader/specs/_kernels.py": "the Numba and CUDA exercises' scaffolding: "
     "tests/grader/judge/test_feedback.py (test_numba_and_cuda_exercises_explain_their_own_mistakes)",
-    **{f"grader/minidl_grader/specs/ch{n:02d}.py": SPEC for n in (*range(1, 13), *range(14, 21))},
     # ------------------------------------------------------------------ keras_door/minidl_keras/
     "keras_door/minidl_keras/affine.py": "Keras's options of Dense and the convolutions (bias_initializer, "
     "regularizers, constraints): tests/keras/test_options.py",
@@ -258,6 +251,7 @@ CROSS_CUTTING = {
     "tests/grader/test_layout.py": "the grader's folders and its own distribution",
     "tests/grader/specs/test_wrong_answers.py": "the usual wrong answers of every chapter's exercises",
     "tests/grader/specs/test_contracts.py": "every spec's contract (dtypes, inputs) against its reference and task",
+    "tests/grader/test_new_chapter.py": "a throwaway chapter found by the registry, release, public data and layout",
     "tests/grader/test_instructor_path.py": "an instructor's path: release, package, setup-cell errors, the CSV",
     "tests/grader/test_numba_evidence.py": "Numba kernels judged by their compiled dispatcher and prange work",
     "tests/keras/test_differences.py": "no silent difference with Keras: optimizers, schedules, fit, weights",
