@@ -73,17 +73,11 @@ UNTESTED = {
     "minidl/bench/gpu.py": "the device benchmark: tests/minidl/kernels/gpu/test_device.py runs it on a GPU",
     "minidl/bench/peer.py": "PyTorch's side of the benchmark: tests/minidl/bench/test_runner.py (test_peer_*)",
     "minidl/bench/recurrent.py": BENCH_ROWS,
-    "minidl/datasets/__init__.py": PACKAGE_NAMES + " (tests/minidl/datasets/test_datasets.py)",
+    "minidl/datasets/__init__.py": PACKAGE_NAMES + " (tests/minidl/datasets/test_images.py)",
     "minidl/datasets/audio.py": "the speech features: tests/minidl/datasets/test_speech.py",
     "minidl/datasets/data/make_mnist_5k.py": "a script run once by hand to rebuild mnist_5k.npz; "
-    "its output is checked by tests/minidl/datasets/test_datasets.py (test_bundled_mnist_*)",
-    "minidl/datasets/download.py": "offline downloads and checksums: tests/minidl/datasets/test_datasets.py",
-    "minidl/datasets/formats.py": "IDX and CIFAR parsing: tests/minidl/datasets/test_datasets.py (test_parse_*)",
-    "minidl/datasets/images.py": "MNIST and CIFAR loaders: tests/minidl/datasets/test_datasets.py",
+    "its output is checked by tests/minidl/datasets/test_images.py (test_bundled_mnist_*)",
     "minidl/datasets/pets.py": "the Pet loader on archives in its layout: tests/minidl/datasets/test_scenes_and_pets.py",
-    "minidl/datasets/sequences.py": "tests/minidl/datasets/test_datasets.py (adding problem, sine sequences)",
-    "minidl/datasets/synthetic.py": "tests/minidl/datasets/test_datasets.py (test_synthetic_*, spirals, moons)",
-    "minidl/datasets/text.py": "tests/minidl/datasets/test_datasets.py (text corpus, char encoder, sample)",
     "minidl/exercises/__init__.py": "check() on the public cases: tests/grader/test_public.py",
     "minidl/exercises/compare.py": "the explanations of a wrong answer: tests/grader/judge/test_feedback.py, "
     "tests/grader/judge/test_feedback_verdict.py",
@@ -95,7 +89,6 @@ UNTESTED = {
     "minidl/gallery/gan.py": "tests/minidl/gallery/test_gallery.py (generator and discriminator steps)",
     "minidl/gallery/transfer.py": "tests/minidl/gallery/test_gallery.py (freeze, replace_head)",
     "minidl/kernels/__init__.py": PACKAGE_NAMES + " (tests/minidl/kernels/test_contract.py)",
-    "minidl/kernels/boxes.py": "box IoU, NMS and mAP against brute force: tests/minidl/nn/test_segmentation_detection.py",
     "minidl/kernels/common.py": "shared by the tiers: tests/minidl/kernels/cpu/test_conv.py, "
     "tests/minidl/kernels/test_conformance.py",
     "minidl/kernels/emulate.py": "the CUDA emulator: tests/minidl/kernels/test_cuda_sources.py (test_emulator_*), "
@@ -136,7 +129,6 @@ UNTESTED = {
     "minidl/nn/configurable.py": "the base of initializer and constraint objects: tests/keras/test_options.py "
     "(test_initializer_objects_in_layers_draw_and_save, test_constraints_hold_after_every_step_and_save)",
     "minidl/nn/constraints.py": "tests/keras/test_options.py (test_constraints_*)",
-    "minidl/nn/detection.py": "the grid detector's targets and loss: tests/minidl/nn/test_segmentation_detection.py",
     "minidl/nn/initializers.py": "tests/minidl/nn/layers/test_residual.py (the initializers), "
     "tests/keras/test_options.py (with arguments)",
     "minidl/nn/regularizers.py": "tests/minidl/nn/layers/test_core.py (weight penalties), "
@@ -148,21 +140,16 @@ UNTESTED = {
     "minidl/nn/layers/affine.py": "Dense: tests/minidl/nn/layers/test_core.py",
     "minidl/nn/layers/embedding.py": "tests/minidl/nn/layers/test_recurrent.py (Embedding), "
     "tests/minidl/nn/layers/test_attention.py",
-    "minidl/nn/layers/merge.py": "Concatenate: tests/minidl/nn/test_segmentation_detection.py",
     "minidl/nn/layers/separable.py": "tests/minidl/nn/test_gradcheck.py (every exported layer), "
     "tests/keras/test_layers_conv_pool.py (depthwise and separable convolutions)",
-    "minidl/nn/layers/unet.py": "tests/minidl/nn/test_segmentation_detection.py (test_unet_*)",
     "minidl/nn/layers/upsampling.py": "tests/minidl/gallery/test_gallery.py (UpSampling2D, Conv2DTranspose)",
     "minidl/training/__init__.py": PACKAGE_NAMES + " (tests/minidl/training/test_model.py)",
     "minidl/training/callbacks.py": "tests/minidl/training/test_model.py (callbacks), "
     "tests/minidl/training/test_saving.py (checkpoints)",
-    "minidl/training/decoding.py": "beam and greedy decoding: tests/minidl/datasets/test_language.py",
-    "minidl/training/rouge.py": "ROUGE against the rouge_score package: tests/minidl/datasets/test_language.py",
     "minidl/training/summary.py": "model.summary(): tests/minidl/training/test_model.py, "
     "tests/minidl/nn/layers/test_base_sublayers.py",
     "minidl/training/trainer.py": "fit, evaluate, predict: tests/minidl/training/test_model.py, "
     "tests/minidl/training/test_saving.py",
-    "minidl/training/vision_metrics.py": "IoU, Dice and mAP: tests/minidl/nn/test_segmentation_detection.py",
     "minidl/zoo/train.py": "the zoo's recipe: tests/minidl/zoo/test_init.py (test_train_script_*, "
     "test_the_shared_recipe_*)",
     # ------------------------------------------------------------------ grader/minidl_grader/
@@ -243,7 +230,6 @@ UNTESTED = {
 # test file -> what it covers (it mirrors no one module)
 CROSS_CUTTING = {
     "tests/minidl/test_user_mistakes.py": "the mistakes users make, across layers, losses, training and saving",
-    "tests/minidl/datasets/test_datasets.py": "the loaders: images, formats, download, synthetic, sequences, text",
     "tests/minidl/gallery/test_gallery.py": "autoencoders, gan, transfer and the upsampling layers they use",
     "tests/minidl/kernels/test_conformance.py": "every tier against the reference, case by case (tests/minidl/kernels/kernel_cases.py)",
     "tests/minidl/kernels/test_cuda_sources.py": "every CUDA source compiled by NVRTC, and the emulator",
