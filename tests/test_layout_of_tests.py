@@ -126,13 +126,6 @@ UNTESTED = {
     "minidl/kernels/reference/pool.py": reference("tests/minidl/nn/layers/test_conv.py"),
     "minidl/kernels/reference/recurrent.py": reference("tests/minidl/nn/layers/test_recurrent_step.py"),
     "minidl/nn/__init__.py": PACKAGE_NAMES + " (tests/minidl/nn/test_gradcheck.py)",
-    "minidl/nn/configurable.py": "the base of initializer and constraint objects: tests/keras/test_options.py "
-    "(test_initializer_objects_in_layers_draw_and_save, test_constraints_hold_after_every_step_and_save)",
-    "minidl/nn/constraints.py": "tests/keras/test_options.py (test_constraints_*)",
-    "minidl/nn/initializers.py": "tests/minidl/nn/layers/test_residual.py (the initializers), "
-    "tests/keras/test_options.py (with arguments)",
-    "minidl/nn/regularizers.py": "tests/minidl/nn/layers/test_core.py (weight penalties), "
-    "tests/keras/test_options.py (bias and activity penalties)",
     "minidl/nn/layers/__init__.py": PACKAGE_NAMES
     + "; tests/minidl/nn/test_gradcheck.py checks every name it exports",
     "minidl/nn/layers/activations.py": "tests/minidl/nn/layers/test_core.py (the activations), "
