@@ -49,13 +49,6 @@ CPU_FAMILY = (
 )
 
 
-def reference(layer_test: str) -> str:
-    return (
-        f"the NumPy reference of one kernel family: gradient-checked through its layers in {layer_test}; "
-        "the table of tests/minidl/kernels/kernel_cases.py holds the other tiers to it"
-    )
-
-
 # module (repository path) -> where it is exercised, naming the test files
 UNTESTED = {
     # ------------------------------------------------------------------ minidl/
@@ -117,14 +110,6 @@ UNTESTED = {
     "minidl/kernels/gpu/recurrent.py": GPU_FAMILY
     + "; one-launch loops in tests/minidl/kernels/gpu/test_device.py",
     "minidl/kernels/reference/__init__.py": PACKAGE_NAMES + " (tests/minidl/kernels/test_conformance.py)",
-    "minidl/kernels/reference/attention.py": reference("tests/minidl/nn/layers/test_attention.py"),
-    "minidl/kernels/reference/batchnorm.py": reference("tests/minidl/nn/layers/test_normalization.py"),
-    "minidl/kernels/reference/conv.py": reference("tests/minidl/nn/layers/test_conv.py"),
-    "minidl/kernels/reference/dropout.py": reference("tests/minidl/nn/layers/test_core.py"),
-    "minidl/kernels/reference/loss.py": reference("tests/minidl/nn/test_losses.py"),
-    "minidl/kernels/reference/optim.py": reference("tests/minidl/nn/test_optim.py"),
-    "minidl/kernels/reference/pool.py": reference("tests/minidl/nn/layers/test_conv.py"),
-    "minidl/kernels/reference/recurrent.py": reference("tests/minidl/nn/layers/test_recurrent_step.py"),
     "minidl/nn/__init__.py": PACKAGE_NAMES + " (tests/minidl/nn/test_gradcheck.py)",
     "minidl/nn/layers/__init__.py": PACKAGE_NAMES
     + "; tests/minidl/nn/test_gradcheck.py checks every name it exports",
