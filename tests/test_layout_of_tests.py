@@ -43,12 +43,6 @@ GPU_FAMILY = (
     "the CUDA tier of one kernel family: held to the reference by tests/minidl/kernels/test_conformance.py "
     "(emulator and device), its source compiled by tests/minidl/kernels/test_cuda_sources.py"
 )
-CPU_FAMILY = (
-    "the Numba tier of one kernel family: held to the reference case by case by "
-    "tests/minidl/kernels/test_conformance.py, declared as tests/minidl/kernels/test_contract.py checks"
-)
-
-
 # module (repository path) -> where it is exercised, naming the test files
 UNTESTED = {
     # ------------------------------------------------------------------ minidl/
@@ -87,16 +81,6 @@ UNTESTED = {
     "minidl/kernels/emulate.py": "the CUDA emulator: tests/minidl/kernels/test_cuda_sources.py (test_emulator_*), "
     "and every GPU kernel through it in tests/minidl/kernels/test_conformance.py",
     "minidl/kernels/cpu/__init__.py": PACKAGE_NAMES + " (tests/minidl/kernels/test_contract.py)",
-    "minidl/kernels/cpu/attention.py": CPU_FAMILY,
-    "minidl/kernels/cpu/batchnorm.py": CPU_FAMILY,
-    "minidl/kernels/cpu/dropout.py": CPU_FAMILY,
-    "minidl/kernels/cpu/loops.py": "serial and parallel loop nests: tests/minidl/kernels/cpu/test_conv.py "
-    "(test_parallel_versions_equal_the_serial_ones, test_small_work_runs_serially_*)",
-    "minidl/kernels/cpu/loss.py": CPU_FAMILY,
-    "minidl/kernels/cpu/optim.py": CPU_FAMILY,
-    "minidl/kernels/cpu/pool.py": CPU_FAMILY,
-    "minidl/kernels/cpu/recurrent.py": CPU_FAMILY + "; gates in tests/minidl/kernels/cpu/test_conv.py "
-    "(test_float32_gate_functions_are_accurate)",
     "minidl/kernels/gpu/__init__.py": PACKAGE_NAMES + " (tests/minidl/kernels/gpu/test_device.py)",
     "minidl/kernels/gpu/attention.py": GPU_FAMILY,
     "minidl/kernels/gpu/batchnorm.py": GPU_FAMILY,
