@@ -39,10 +39,6 @@ BENCH_ROWS = (
     "benchmark rows: built by the runner that tests/minidl/bench/test_runner.py drives, which times "
     "one row (--only); `make bench` times them all"
 )
-GPU_FAMILY = (
-    "the CUDA tier of one kernel family: held to the reference by tests/minidl/kernels/test_conformance.py "
-    "(emulator and device), its source compiled by tests/minidl/kernels/test_cuda_sources.py"
-)
 # module (repository path) -> where it is exercised, naming the test files
 UNTESTED = {
     # ------------------------------------------------------------------ minidl/
@@ -82,17 +78,6 @@ UNTESTED = {
     "and every GPU kernel through it in tests/minidl/kernels/test_conformance.py",
     "minidl/kernels/cpu/__init__.py": PACKAGE_NAMES + " (tests/minidl/kernels/test_contract.py)",
     "minidl/kernels/gpu/__init__.py": PACKAGE_NAMES + " (tests/minidl/kernels/gpu/test_device.py)",
-    "minidl/kernels/gpu/attention.py": GPU_FAMILY,
-    "minidl/kernels/gpu/batchnorm.py": GPU_FAMILY,
-    "minidl/kernels/gpu/conv.py": GPU_FAMILY,
-    "minidl/kernels/gpu/dropout.py": GPU_FAMILY,
-    "minidl/kernels/gpu/launch.py": "compiling and launching: tests/minidl/kernels/test_cuda_sources.py, "
-    "tests/minidl/kernels/test_contract.py",
-    "minidl/kernels/gpu/loss.py": GPU_FAMILY,
-    "minidl/kernels/gpu/optim.py": GPU_FAMILY,
-    "minidl/kernels/gpu/pool.py": GPU_FAMILY,
-    "minidl/kernels/gpu/recurrent.py": GPU_FAMILY
-    + "; one-launch loops in tests/minidl/kernels/gpu/test_device.py",
     "minidl/kernels/reference/__init__.py": PACKAGE_NAMES + " (tests/minidl/kernels/test_conformance.py)",
     "minidl/nn/__init__.py": PACKAGE_NAMES + " (tests/minidl/nn/test_gradcheck.py)",
     "minidl/nn/layers/__init__.py": PACKAGE_NAMES
