@@ -82,14 +82,6 @@ UNTESTED = {
     "minidl/nn/__init__.py": PACKAGE_NAMES + " (tests/minidl/nn/test_gradcheck.py)",
     "minidl/nn/layers/__init__.py": PACKAGE_NAMES
     + "; tests/minidl/nn/test_gradcheck.py checks every name it exports",
-    "minidl/nn/layers/activations.py": "tests/minidl/nn/layers/test_core.py (the activations), "
-    "tests/minidl/nn/test_gradcheck.py (each one's gradient)",
-    "minidl/nn/layers/affine.py": "Dense: tests/minidl/nn/layers/test_core.py",
-    "minidl/nn/layers/embedding.py": "tests/minidl/nn/layers/test_recurrent.py (Embedding), "
-    "tests/minidl/nn/layers/test_attention.py",
-    "minidl/nn/layers/separable.py": "tests/minidl/nn/test_gradcheck.py (every exported layer), "
-    "tests/keras/test_layers_conv_pool.py (depthwise and separable convolutions)",
-    "minidl/nn/layers/upsampling.py": "tests/minidl/gallery/test_gallery.py (UpSampling2D, Conv2DTranspose)",
     "minidl/training/__init__.py": PACKAGE_NAMES + " (tests/minidl/training/test_model.py)",
     "minidl/training/callbacks.py": "tests/minidl/training/test_model.py (callbacks), "
     "tests/minidl/training/test_saving.py (checkpoints)",
