@@ -57,10 +57,8 @@ UNTESTED = {
     "minidl/bench/peer.py": "PyTorch's side of the benchmark: tests/minidl/bench/test_runner.py (test_peer_*)",
     "minidl/bench/recurrent.py": BENCH_ROWS,
     "minidl/datasets/__init__.py": PACKAGE_NAMES + " (tests/minidl/datasets/test_images.py)",
-    "minidl/datasets/audio.py": "the speech features: tests/minidl/datasets/test_speech.py",
     "minidl/datasets/data/make_mnist_5k.py": "a script run once by hand to rebuild mnist_5k.npz; "
     "its output is checked by tests/minidl/datasets/test_images.py (test_bundled_mnist_*)",
-    "minidl/datasets/pets.py": "the Pet loader on archives in its layout: tests/minidl/datasets/test_scenes_and_pets.py",
     "minidl/exercises/__init__.py": "check() on the public cases: tests/grader/test_public.py",
     "minidl/exercises/compare.py": "the explanations of a wrong answer: tests/grader/judge/test_feedback.py, "
     "tests/grader/judge/test_feedback_verdict.py",
