@@ -44,10 +44,6 @@ UNTESTED = {
     # ------------------------------------------------------------------ minidl/
     "minidl/__init__.py": PACKAGE_NAMES + "; tests/test_architecture.py keeps `import minidl` light",
     "minidl/_version.py": "the version: tests/minidl/test_main.py (info prints it)",
-    "minidl/backend.py": "the tier switch: tests/conftest.py's tier fixture runs tests/minidl/nn/layers/ "
-    "on each tier; devices in tests/minidl/nn/layers/test_base_device.py and tests/minidl/kernels/gpu/test_device.py",
-    "minidl/models.py": "load_model and the zoo's builders: tests/minidl/training/test_model.py, "
-    "tests/minidl/zoo/test_init.py (vgg_style, LeNet-5)",
     "minidl/bench/__init__.py": PACKAGE_NAMES + " (tests/minidl/bench/test_runner.py)",
     "minidl/bench/attention.py": BENCH_ROWS,
     "minidl/bench/conv.py": BENCH_ROWS + " (the batch norm row timed there is this file's)",
@@ -70,8 +66,6 @@ UNTESTED = {
     "minidl/gallery/gan.py": "tests/minidl/gallery/test_gallery.py (generator and discriminator steps)",
     "minidl/gallery/transfer.py": "tests/minidl/gallery/test_gallery.py (freeze, replace_head)",
     "minidl/kernels/__init__.py": PACKAGE_NAMES + " (tests/minidl/kernels/test_contract.py)",
-    "minidl/kernels/common.py": "shared by the tiers: tests/minidl/kernels/cpu/test_conv.py, "
-    "tests/minidl/kernels/test_conformance.py",
     "minidl/kernels/emulate.py": "the CUDA emulator: tests/minidl/kernels/test_cuda_sources.py (test_emulator_*), "
     "and every GPU kernel through it in tests/minidl/kernels/test_conformance.py",
     "minidl/kernels/cpu/__init__.py": PACKAGE_NAMES + " (tests/minidl/kernels/test_contract.py)",
@@ -83,8 +77,6 @@ UNTESTED = {
     "minidl/training/__init__.py": PACKAGE_NAMES + " (tests/minidl/training/test_model.py)",
     "minidl/training/callbacks.py": "tests/minidl/training/test_model.py (callbacks), "
     "tests/minidl/training/test_saving.py (checkpoints)",
-    "minidl/training/summary.py": "model.summary(): tests/minidl/training/test_model.py, "
-    "tests/minidl/nn/layers/test_base_sublayers.py",
     "minidl/training/trainer.py": "fit, evaluate, predict: tests/minidl/training/test_model.py, "
     "tests/minidl/training/test_saving.py",
     "minidl/zoo/train.py": "the zoo's recipe: tests/minidl/zoo/test_init.py (test_train_script_*, "
