@@ -87,8 +87,6 @@ UNTESTED = {
     "grader/minidl_grader/_version.py": VERSION,
     "grader/minidl_grader/cli.py": "the commands: tests/grader/test_runner.py, tests/grader/reports/test_gradescope.py, "
     "tests/grader/test_similarity.py",
-    "grader/minidl_grader/notebook.py": "reading submissions: tests/grader/test_runner_honest.py, "
-    "tests/grader/judge/test_feedback.py",
     "grader/minidl_grader/release.py": "solutions -> exercises: tests/grader/judge/test_feedback.py "
     "(test_release_*, test_committed_exercises_are_exactly_what_release_generates)",
     "grader/minidl_grader/confinement/__init__.py": PACKAGE_NAMES
@@ -96,14 +94,11 @@ UNTESTED = {
     "grader/minidl_grader/confinement/process.py": "the submission's process, started by every graded run: "
     "tests/grader/test_runner.py, tests/grader/confinement/test_limits.py",
     "grader/minidl_grader/judge/__init__.py": PACKAGE_NAMES + " (tests/grader/judge/test_feedback.py)",
-    "grader/minidl_grader/judge/private_checks.py": "tests/grader/judge/test_questions.py, "
-    "tests/grader/judge/test_judging_partial.py (a private check with hidden cases)",
     "grader/minidl_grader/reports/__init__.py": PACKAGE_NAMES + " (tests/grader/reports/test_text.py)",
     "grader/minidl_grader/reports/report.py": "tests/grader/judge/test_judging_partial.py "
     "(gradescope JSON, CSV and table per case), tests/grader/reports/test_text.py",
     "grader/minidl_grader/runtime/__init__.py": PACKAGE_NAMES
     + " (tests/grader/judge/test_feedback_verdict.py)",
-    "grader/minidl_grader/runtime/codec.py": "tests/grader/judge/test_feedback.py (test_codec_*)",
     "grader/minidl_grader/runtime/probes.py": "tests/grader/judge/test_feedback_verdict.py (every chapter probed)",
     "grader/minidl_grader/runtime/sandbox.py": "the code inside the sandbox: tests/grader/test_runner.py, "
     "tests/grader/test_runner_attacks.py",
