@@ -56,9 +56,6 @@ UNTESTED = {
     "minidl/datasets/data/make_mnist_5k.py": "a script run once by hand to rebuild mnist_5k.npz; "
     "its output is checked by tests/minidl/datasets/test_images.py (test_bundled_mnist_*)",
     "minidl/exercises/__init__.py": "check() on the public cases: tests/grader/test_public.py",
-    "minidl/exercises/compare.py": "the explanations of a wrong answer: tests/grader/judge/test_feedback.py, "
-    "tests/grader/judge/test_feedback_verdict.py",
-    "minidl/exercises/data.py": "the shipped public cases: tests/grader/test_public.py",
     "minidl/exercises/probes.py": "check() on the kernels, models and inputs after the call: "
     "tests/grader/test_public.py",
     "minidl/gallery/__init__.py": PACKAGE_NAMES + " (tests/minidl/gallery/test_gallery.py)",
