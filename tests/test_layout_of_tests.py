@@ -107,33 +107,22 @@ UNTESTED = {
     "regularizers, constraints): tests/keras/test_options.py",
     "keras_door/minidl_keras/__init__.py": PACKAGE_NAMES + " (tests/keras/programs/test_programs.py)",
     "keras_door/minidl_keras/_version.py": VERSION,
-    "keras_door/minidl_keras/activations.py": "tests/keras/test_layers_more.py (activations as strings, layers "
-    "and keras.activations)",
-    "keras_door/minidl_keras/backend.py": "clear_session: tests/keras/test_functional.py, tests/keras/test_reshaping.py",
     "keras_door/minidl_keras/callbacks.py": "tests/keras/test_differences.py (every callback hook), "
     "tests/keras/test_layers_more.py (ReduceLROnPlateau)",
-    "keras_door/minidl_keras/config.py": "tests/keras/programs/test_programs.py",
-    "keras_door/minidl_keras/constraints.py": "tests/keras/test_options.py (test_constraints_*)",
     "keras_door/minidl_keras/custom.py": "custom layers and models: tests/keras/test_functional.py, "
     "tests/keras/programs/test_io_programs.py",
-    "keras_door/minidl_keras/datasets.py": "mnist.load_data(): tests/keras/programs/test_programs.py",
-    "keras_door/minidl_keras/elementwise.py": "Activation and Rescaling: tests/keras/test_layers_more.py, "
-    "tests/keras/programs/test_programs.py",
     "keras_door/minidl_keras/graph.py": "the layer-level tape: tests/keras/test_functional.py",
     "keras_door/minidl_keras/initializers.py": "tests/keras/test_options.py (test_initializers_*)",
     "keras_door/minidl_keras/losses.py": "tests/keras/test_layers_more.py (Huber, mae), "
     "tests/keras/programs/test_programs.py",
     "keras_door/minidl_keras/merging.py": "the merge layers, gradient-checked: tests/keras/test_functional.py",
-    "keras_door/minidl_keras/missing.py": "tests/keras/test_attention.py, tests/keras/test_text_and_normalization.py",
     "keras_door/minidl_keras/model_file.py": "the .keras file (save, load_model): tests/keras/test_saving.py, "
     "tests/keras/programs/test_programs.py",
-    "keras_door/minidl_keras/naming.py": "Keras's automatic names (dense, dense_1): tests/keras/test_functional.py",
     "keras_door/minidl_keras/normalization.py": "tests/keras/test_text_and_normalization.py "
     "(Normalization), tests/keras/test_differences.py (BatchNormalization)",
     "keras_door/minidl_keras/ops.py": "keras.ops, each gradient-checked: tests/keras/test_functional.py",
     "keras_door/minidl_keras/pooling.py": "tests/keras/test_layers_conv_pool.py (same pooling), "
     "tests/keras/test_layers_more.py (global max pooling)",
-    "keras_door/minidl_keras/regularizers.py": "tests/keras/test_options.py (penalties)",
     "keras_door/minidl_keras/utils.py": "tests/keras/programs/test_programs.py",
     "keras_door/minidl_keras/weights.py": "Keras's weight order: tests/keras/test_differences.py "
     "(test_weights_are_laid_out_*), tests/keras/test_masking.py",
