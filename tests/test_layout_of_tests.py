@@ -76,8 +76,6 @@ UNTESTED = {
     "tests/minidl/training/test_saving.py (checkpoints)",
     "minidl/training/trainer.py": "fit, evaluate, predict: tests/minidl/training/test_model.py, "
     "tests/minidl/training/test_saving.py",
-    "minidl/zoo/train.py": "the zoo's recipe: tests/minidl/zoo/test_init.py (test_train_script_*, "
-    "test_the_shared_recipe_*)",
     # ------------------------------------------------------------------ grader/minidl_grader/
     "grader/minidl_grader/__init__.py": PACKAGE_NAMES + " (tests/grader/test_layout.py)",
     "grader/minidl_grader/__main__.py": "minidl-grade's entry: tests/grader/test_catalogue.py, tests/minidl/test_main.py",
@@ -123,14 +121,12 @@ UNTESTED = {
     "keras_door/minidl_keras/ops.py": "keras.ops, each gradient-checked: tests/keras/test_functional.py",
     "keras_door/minidl_keras/pooling.py": "tests/keras/test_layers_conv_pool.py (same pooling), "
     "tests/keras/test_layers_more.py (global max pooling)",
-    "keras_door/minidl_keras/utils.py": "tests/keras/programs/test_programs.py",
     "keras_door/minidl_keras/weights.py": "Keras's weight order: tests/keras/test_differences.py "
     "(test_weights_are_laid_out_*), tests/keras/test_masking.py",
     "keras_door/minidl_keras/wrappers.py": "Bidirectional: tests/keras/test_masking.py, "
     "tests/keras/test_options.py (test_bidirectional_*)",
     "keras_door/minidl_keras/optimizers/__init__.py": "tests/keras/test_options.py (optimizer options), "
     "tests/keras/test_differences.py (update rules)",
-    "keras_door/minidl_keras/optimizers/schedules.py": "tests/keras/test_differences.py (a schedule's learning rate)",
     # ------------------------------------------------------------------ tools/
     "tools/execute_notebooks.py": "runs the chapters to store their outputs; tests/course/test_notebooks.py "
     "checks what it stored",
