@@ -63,8 +63,6 @@ UNTESTED = {
     "minidl/gallery/gan.py": "tests/minidl/gallery/test_gallery.py (generator and discriminator steps)",
     "minidl/gallery/transfer.py": "tests/minidl/gallery/test_gallery.py (freeze, replace_head)",
     "minidl/kernels/__init__.py": PACKAGE_NAMES + " (tests/minidl/kernels/test_contract.py)",
-    "minidl/kernels/emulate.py": "the CUDA emulator: tests/minidl/kernels/test_cuda_sources.py (test_emulator_*), "
-    "and every GPU kernel through it in tests/minidl/kernels/test_conformance.py",
     "minidl/kernels/cpu/__init__.py": PACKAGE_NAMES + " (tests/minidl/kernels/test_contract.py)",
     "minidl/kernels/gpu/__init__.py": PACKAGE_NAMES + " (tests/minidl/kernels/gpu/test_device.py)",
     "minidl/kernels/reference/__init__.py": PACKAGE_NAMES + " (tests/minidl/kernels/test_conformance.py)",
@@ -138,7 +136,7 @@ CROSS_CUTTING = {
     "tests/minidl/test_user_mistakes.py": "the mistakes users make, across layers, losses, training and saving",
     "tests/minidl/gallery/test_gallery.py": "autoencoders, gan, transfer and the upsampling layers they use",
     "tests/minidl/kernels/test_conformance.py": "every tier against the reference, case by case (tests/minidl/kernels/kernel_cases.py)",
-    "tests/minidl/kernels/test_cuda_sources.py": "every CUDA source compiled by NVRTC, and the emulator",
+    "tests/minidl/kernels/test_cuda_sources.py": "every CUDA source compiled by NVRTC, the launchers' own checks",
     "tests/minidl/kernels/gpu/test_device.py": "the GPU tier on a device, device placement everywhere",
     "tests/grader/test_layout.py": "the grader's folders and its own distribution",
     "tests/grader/specs/test_wrong_answers.py": "the usual wrong answers of every chapter's exercises",
