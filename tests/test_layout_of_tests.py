@@ -109,8 +109,6 @@ UNTESTED = {
     "keras_door/minidl_keras/custom.py": "custom layers and models: tests/keras/test_functional.py, "
     "tests/keras/programs/test_io_programs.py",
     "keras_door/minidl_keras/graph.py": "the layer-level tape: tests/keras/test_functional.py",
-    "keras_door/minidl_keras/losses.py": "tests/keras/test_layers_more.py (Huber, mae), "
-    "tests/keras/programs/test_programs.py",
     "keras_door/minidl_keras/merging.py": "the merge layers, gradient-checked: tests/keras/test_functional.py",
     "keras_door/minidl_keras/model_file.py": "the .keras file (save, load_model): tests/keras/test_saving.py, "
     "tests/keras/programs/test_programs.py",
