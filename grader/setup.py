@@ -1,7 +1,8 @@
 """The grader's build: everything is in pyproject.toml but one step.
 
 A wheel built from the repository carries the published notebooks -- ``solutions/`` and
-``notebooks/`` beside ``grader/`` -- as ``minidl_grader/published/{solutions,notebooks}/``,
+``notebooks/`` beside ``grader/`` -- as ``minidl_grader/published/{solutions,notebooks}/``
+(and ``bench/``, the benchmarks chapters 9 and 10 import, as ``published/bench/``),
 so that an installed grader finds them whatever the current folder (``release.published``:
 ``minidl-grade release --out DIR`` and the similarity report of ``minidl-grade grade``).
 An editable install reads them from the repository instead; a build from a folder without
@@ -33,6 +34,14 @@ class BuildWithPublishedNotebooks(build_py):
                 target.mkdir(parents=True)
             for path in notebooks:
                 shutil.copy2(path, target / path.name)
+        # the benchmarks that chapters 9 and 10 import (a tool of the repository, not of minidl)
+        bench = Path(self.build_lib) / "minidl_grader" / "published" / "bench"
+        if bench.is_dir():
+            shutil.rmtree(bench)
+        if (REPOSITORY / "bench").is_dir():
+            shutil.copytree(
+                REPOSITORY / "bench", bench, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+            )
 
 
 setup(cmdclass={"build_py": BuildWithPublishedNotebooks})

@@ -204,11 +204,12 @@ def student_release(
 ) -> list[str]:
     """Write what an instructor hands out into ``out`` (a new or empty folder) and return
     problems (empty when it went well): ``notebooks/`` (the chapters), ``exercises/``
-    (generated from ``solutions``), ``minidl/`` (the library, with its public-case data
-    regenerated) and the ``pyproject.toml`` and a short ``README.md`` that ``pip install .``
-    needs (the source tree's, or one made from the installed distribution's metadata). Not
-    there: ``solutions/``, the grader (``minidl_grader``, its specs), tests. ``chapters``:
-    only those chapters' notebooks and exercises (``("03", "07")``)."""
+    (generated from ``solutions``), ``bench/`` (the benchmarks chapters 9 and 10 import, when
+    the published notebooks have them beside them), ``minidl/`` (the library, with its
+    public-case data regenerated) and the ``pyproject.toml`` and a short ``README.md`` that
+    ``pip install .`` needs (the source tree's, or one made from the installed distribution's
+    metadata). Not there: ``solutions/``, the grader (``minidl_grader``, its specs), tests.
+    ``chapters``: only those chapters' notebooks and exercises (``("03", "07")``)."""
     import shutil
 
     from minidl.exercises import data
@@ -232,6 +233,11 @@ def student_release(
         for path in sorted(Path(notebooks).glob("*.ipynb")):
             if path.name.startswith(tuple(f"{c}_" for c in chapters)):
                 shutil.copy2(path, out / "notebooks" / path.name)
+    # the benchmarks chapters 9 and 10 import sit beside notebooks/ (a tool of the repository,
+    # not of the installed minidl: the chapters put the folder above theirs on the path)
+    bench = Path(notebooks).parent / "bench"
+    if bench.is_dir():
+        shutil.copytree(bench, out / "bench", ignore=skip)
     library = library_dir()
     shutil.copytree(library, out / "minidl", ignore=skip)
     data.write(*public_data(), out / "minidl" / "exercises" / "data")

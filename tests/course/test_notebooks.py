@@ -236,7 +236,8 @@ def test_every_solutions_notebook_belongs_to_a_chapter():
 # --- Every import a reader is shown resolves -------------------------------------------------
 # A chapter or an exercise that names a module the library no longer has (``from minidl.grading
 # import check`` outlived the module by several releases) fails only when a reader types it.
-PROJECT_PACKAGES = ("minidl", "minidl_keras", "minidl_grader")
+PROJECT_PACKAGES = ("minidl", "minidl_keras", "minidl_grader", "bench")  # bench/: the repository's
+# benchmarks, which a student release carries beside notebooks/ (chapters 9 and 10 import them)
 # Imported by a chapter but installed by hand, not by any extra: the chapter says so and skips
 # its cells without it (chapter 19 runs Keras 3 on PyTorch; pyproject's [compare] comment).
 INSTALLED_BY_HAND = {"torch"}
