@@ -75,7 +75,7 @@ function_exercise(
     ),
     catches=("-log sigma(h) computed as -log(1 / (1 + exp(-h))), which overflows for margins of hundreds",),
     forbids=("minidl.nn.preference", "minidl.nn.losses"),
-    dtypes=("float64", "float64"),
+    dtypes=("number", "float64"),
 )
 
 
@@ -251,7 +251,7 @@ function_exercise(
         for bug, hint in RESPONSE_BUGS.items()
     ),
     forbids=("minidl.nn.preference", "minidl.nn.losses"),
-    dtypes=("float64", "float64"),
+    dtypes=("number", "float64"),
     equivalent_mutants={
         "response_nll > _response_nll: augassign: mask &= * -> *": "mask is the function's own "
         "array: &= and = & give the same",
