@@ -268,16 +268,24 @@ function_exercise(
 # ---------------------------------------------------------------- edge cases
 declare_edges(
     "cdpo_loss",
-    ("size_one", "extreme_magnitude", "varied_settings"),
+    ("size_one", "non_square", "extreme_magnitude", "varied_settings"),
     {"empty": "a batch holds at least one preference pair"},
 )
 declare_edges(
     "kl_shaped_returns",
     ("size_one", "non_square", "left_and_right_padding", "varied_settings"),
-    {"empty": "every response has at least one token"},
+    {
+        "empty": "every response has at least one token",
+        "ties": "the largest of a row's response positions is one column number: positions never tie",
+        "long_sequence": "the returns are one cumulative sum per row: a longer response adds terms to "
+        "it, not steps whose state could go wrong",
+    },
 )
 declare_edges(
     "response_nll",
-    ("size_one", "non_square", "extreme_magnitude", "left_and_right_padding"),
-    {"empty": "every response has at least one target"},
+    ("size_one", "non_square", "extreme_magnitude", "repeated_indices"),
+    {
+        "empty": "every response has at least one target",
+        "ties": "the maximum is only subtracted from its row: two tied logits give the same shift",
+    },
 )
