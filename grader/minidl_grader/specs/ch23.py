@@ -38,7 +38,8 @@ def _cdpo_cases(rng):
         policy, ref = scale * rng.standard_normal((n, 2)), scale * rng.standard_normal((n, 2))
         label = f"{n} pairs, beta={beta}, eps={eps}"
         if scale > 100:  # margins of hundreds: exp(-h) overflows unless -log sigma is computed stably
-            policy[:, 0] += 600.0
+            policy[0] = ref[0] + (800.0, 0.0)  # h = +800 beta: exp(h) overflows
+            policy[1] = ref[1] + (0.0, 800.0)  # h = -800 beta: exp(-h) overflows
             label += ", log-ratio margins of several hundred"
         cases.append(Case((policy, ref, beta, eps), label=label))
     return cases
