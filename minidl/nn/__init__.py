@@ -8,10 +8,20 @@ gradient checks.
     regularizers.py L1, L2 weight penalties
     constraints.py  MaxNorm, UnitNorm, MinMaxNorm, NonNeg: applied after each optimizer step
     gradcheck.py    numerical gradients and the float64 check every layer passes
+    preference.py   sequence log-probability, SFT's masked loss, Bradley-Terry and DPO losses
 
 Above ``kernels`` and ``backend``; below ``training`` (which knows these, never the reverse).
 """
 
-from . import constraints, gradcheck, initializers, layers, losses, optim, regularizers
+from . import constraints, gradcheck, initializers, layers, losses, optim, preference, regularizers
 
-__all__ = ["constraints", "gradcheck", "initializers", "layers", "losses", "optim", "regularizers"]
+__all__ = [
+    "constraints",
+    "gradcheck",
+    "initializers",
+    "layers",
+    "losses",
+    "optim",
+    "preference",
+    "regularizers",
+]

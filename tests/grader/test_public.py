@@ -482,7 +482,7 @@ def test_a_student_release_has_no_solutions_no_grader_and_no_specs(tmp_path):
     out = tmp_path / "course"
     assert release.main(["--out", str(out)]) == 0
     top = sorted(p.name for p in out.iterdir())
-    assert top == ["README.md", "exercises", "minidl", "notebooks", "pyproject.toml"]
+    assert top == ["README.md", "bench", "exercises", "minidl", "notebooks", "pyproject.toml"]
     files = [p for p in out.rglob("*") if p.is_file()]
     assert not [
         p for p in files if re.search(r"grading|minidl_grader|specs|solutions", str(p.relative_to(out)))
