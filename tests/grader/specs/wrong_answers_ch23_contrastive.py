@@ -4,7 +4,15 @@ differently, in the ``wrong()/right()`` form of ``wrong_answers.py`` (the catalo
 
 from __future__ import annotations
 
-from tests.grader.specs.wrong_answers import right, wrong_variants
+from tests.grader.specs.wrong_answers import right, wrong
+
+
+def wrong_variants(name: str, template: str, right_slots: dict, table: tuple) -> None:
+    """One wrong answer per ``(label, slots)``: the template filled as the right answer fills it
+    but for the slots the mistake changes (local: the catalogue's own helpers are wrong/right)."""
+    for label, slots in table:
+        wrong(name, label, template.format(**{**right_slots, **slots}))
+
 
 # ------------------------------------------------------------------ CLIP's loss and its gradients
 CLIP = """
