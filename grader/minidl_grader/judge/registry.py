@@ -72,7 +72,7 @@ CHAPTERS = (
     "20_speech",
     "21_detection_segmentation",
     "22_game_playing",
-    "23_contrastive",
+    "24_contrastive",
 )
 # an instructor's private chapters (``--course DIR``: ``course.load``), after the built-in ones
 COURSE_CHAPTERS: list[str] = []

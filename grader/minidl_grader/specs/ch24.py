@@ -1,11 +1,11 @@
-"""Chapter 23, contrastive learning, CLIP and guidance: CLIP's symmetric loss with its gradients
+"""Chapter 24, contrastive learning, CLIP and guidance: CLIP's symmetric loss with its gradients
 (temperature included), retrieval recall@k with ties, and a guided DDIM step to repair."""
 
 import numpy as np
 
 from ..judge.registry import Case, declare_edges, function_exercise
 
-CHAPTER = "23_contrastive"
+CHAPTER = "24_contrastive"
 
 
 # ---------------------------------------------------------------- CLIP's loss and its gradients

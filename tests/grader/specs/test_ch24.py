@@ -1,4 +1,4 @@
-"""Chapter 23's graded exercises: the references agree with the library where it computes the
+"""Chapter 24's graded exercises: the references agree with the library where it computes the
 same thing (written independently of it), and every named mistake is caught with its hint.
 
 Whole-notebook grading (solutions full marks, generated exercises 0) is in
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from minidl_grader.judge import registry
-from minidl_grader.specs import ch23
+from minidl_grader.specs import ch24
 
 from minidl import losses
 from minidl.gallery import diffusion as dif
@@ -18,7 +18,7 @@ from minidl.nn.gradcheck import numerical_gradient, rel_error
 
 
 def test_the_chapter_has_three_code_exercises_and_two_questions():
-    items = registry.for_chapter("23_contrastive")
+    items = registry.for_chapter("24_contrastive")
     assert sorted(e.name for e in items if not e.is_question) == [
         "clip_loss_grad",
         "guided_ddim_step",
@@ -35,7 +35,7 @@ def test_clip_reference_is_the_librarys_loss_on_unit_embeddings(tau):
     b /= np.linalg.norm(b, axis=1, keepdims=True)
     loss = losses.InfoNCE(tau, within=False)
     value = loss(np.concatenate([a, b]))
-    ref, da, db, dtau = ch23.clip_loss_grad(a, b, tau)
+    ref, da, db, dtau = ch24.clip_loss_grad(a, b, tau)
     assert ref == pytest.approx(value, rel=1e-10)
     assert dtau == pytest.approx(loss.d_temperature, rel=1e-8)
     # on the sphere the library's gradient is the reference's with its radial part removed
@@ -47,19 +47,19 @@ def test_clip_reference_is_the_librarys_loss_on_unit_embeddings(tau):
 def test_clip_reference_gradients_are_finite_differences():
     rng = np.random.default_rng(1)
     a, b, tau = rng.standard_normal((4, 3)), rng.standard_normal((4, 3)), np.array([0.3])
-    _, da, db, dtau = ch23.clip_loss_grad(a, b, 0.3)
-    assert rel_error(da, numerical_gradient(lambda: ch23.clip_loss_grad(a, b, 0.3)[0], a)) < 1e-6
-    assert rel_error(db, numerical_gradient(lambda: ch23.clip_loss_grad(a, b, 0.3)[0], b)) < 1e-6
-    numeric = numerical_gradient(lambda: ch23.clip_loss_grad(a, b, float(tau[0]))[0], tau)
+    _, da, db, dtau = ch24.clip_loss_grad(a, b, 0.3)
+    assert rel_error(da, numerical_gradient(lambda: ch24.clip_loss_grad(a, b, 0.3)[0], a)) < 1e-6
+    assert rel_error(db, numerical_gradient(lambda: ch24.clip_loss_grad(a, b, 0.3)[0], b)) < 1e-6
+    numeric = numerical_gradient(lambda: ch24.clip_loss_grad(a, b, float(tau[0]))[0], tau)
     assert rel_error(np.array([dtau]), numeric) < 1e-6
 
 
 def test_recall_at_k_ranks_ties_by_index():
     similarity = np.array([[0.5, 0.5, 0.9], [0.1, 0.2, 0.2]])
     queries, gallery = np.array([1, 0]), np.array([0, 1, 2])
-    assert ch23.recall_at_k(similarity, queries, gallery, 1) == 0.0  # 2 first, then 0 before 1
-    assert ch23.recall_at_k(similarity, queries, gallery, 2) == 0.0
-    assert ch23.recall_at_k(similarity, queries, gallery, 3) == 1.0
+    assert ch24.recall_at_k(similarity, queries, gallery, 1) == 0.0  # 2 first, then 0 before 1
+    assert ch24.recall_at_k(similarity, queries, gallery, 2) == 0.0
+    assert ch24.recall_at_k(similarity, queries, gallery, 3) == 1.0
 
 
 def test_guided_step_is_the_librarys_guidance_and_ddim_step():
@@ -78,14 +78,14 @@ def test_guided_step_is_the_librarys_guidance_and_ddim_step():
     x0 = x0_c + w * (x0_c - x0_u)
     library = np.sqrt(ab_s) * x0 + np.sqrt(1 - ab_s) * eps(x0)
     np.testing.assert_allclose(
-        ch23.guided_ddim_step(x_t, eps(x0_c), eps(x0_u), w, ab_t, ab_s), library, atol=1e-10
+        ch24.guided_ddim_step(x_t, eps(x0_c), eps(x0_u), w, ab_t, ab_s), library, atol=1e-10
     )
 
 
 EXERCISES = {
-    "clip_loss_grad": ch23.clip_loss_grad,
-    "recall_at_k": ch23.recall_at_k,
-    "guided_ddim_step": ch23.guided_ddim_step,
+    "clip_loss_grad": ch24.clip_loss_grad,
+    "recall_at_k": ch24.recall_at_k,
+    "guided_ddim_step": ch24.guided_ddim_step,
 }
 
 

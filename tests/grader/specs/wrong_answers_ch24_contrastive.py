@@ -1,4 +1,4 @@
-"""Chapter 23's (contrastive learning, CLIP, guidance) wrong answers and right answers written
+"""Chapter 24's (contrastive learning, CLIP, guidance) wrong answers and right answers written
 differently, in the ``wrong()/right()`` form of ``wrong_answers.py`` (the catalogue reads every
 ``wrong_answers_*.py``): an independent TA's answers, written from the tasks alone."""
 
