@@ -16,11 +16,10 @@ from tests.course import claims
 _fresh: dict[str, list] = {}
 
 
-@pytest.hookimpl(wrapper=True)
+@pytest.hookimpl(trylast=True)  # after the call that runs the cell (it raised if the cell failed)
 def pytest_runtest_call(item):
-    result = yield
     if type(item).__name__ != "IPyNbCell" or item.test_outputs is None:
-        return result
+        return
     notebook = item.parent
     key = str(notebook.fspath)
     cells = _fresh.setdefault(key, [])
@@ -31,4 +30,3 @@ def pytest_runtest_call(item):
         assert not problems, "claims in the prose that this run's outputs do not support:\n" + "\n".join(
             problems
         )
-    return result

@@ -108,3 +108,44 @@ def test_fresh_outputs_that_drift_fail_where_the_stored_ones_pass():
     assert claims.failures(chapter) == []
     fresh = [{"cell_type": "code", "outputs": [{"output_type": "stream", "text": "acc 0.86"}]}]
     assert claims.failures(chapter, fresh)
+
+
+@pytest.mark.slow
+def test_nbval_fails_the_last_cell_when_a_recomputed_output_no_longer_supports_the_prose(tmp_path):
+    """The repository's conftest.py, loaded as a plugin beside nbval, on two small notebooks whose
+    prose binds a printed value: the one whose prose matches passes, the other fails its last cell."""
+    import os
+    import subprocess
+    import sys
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    for name, written in (("agrees.ipynb", "0.50"), ("disagrees.ipynb", "0.60")):
+        notebook = nbformat.v4.new_notebook()
+        notebook.metadata["kernelspec"] = {
+            "name": "python3",
+            "display_name": "Python 3",
+            "language": "python",
+        }
+        notebook.cells = [
+            nbformat.v4.new_markdown_cell(
+                f"The value is {written}<!-- claim: out('value ([\\\\d.]+)') ± 0.01 -->."
+            ),
+            nbformat.v4.new_code_cell("print('value', 0.5)"),
+            nbformat.v4.new_code_cell("x = 1"),
+        ]
+        NotebookClient(notebook, kernel_name="python3").execute()
+        nbformat.write(notebook, tmp_path / name)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-o", "addopts=", "-p", "no:xdist", "-p", "no:cacheprovider"]
+        + ["-p", "conftest", "--nbval", "--nbval-current-env", "agrees.ipynb", "disagrees.ipynb"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert "1 failed, 3 passed" in run.stdout, run.stdout[-3000:]
+    assert "disagrees.ipynb::Cell 1" in run.stdout and "the prose says 0.60" in run.stdout
