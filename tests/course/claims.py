@@ -7,7 +7,8 @@ comment is invisible in JupyterLab and in the book)::
     the model misses 44.5<!-- claim: 100 * (1 - out("sensitivity ([\\d.]+)")) ± 1 --> % of them
 
 ``EXPR`` is arithmetic (``+ - * / **``, parentheses, numbers) over ``out("regex")``: the number
-that the regex's first group captures in the chapter's outputs, the text that the code cells
+that the regex's first group captures in the chapter's outputs (the regex is read as a raw
+string: ``\\d`` is written ``\d``), the text that the code cells
 print (streams and ``text/plain``). The regex must match exactly once in all the outputs
 (``out("regex", k)`` takes the k-th match, from 0, where a table prints several); a thousands
 comma in the captured number is dropped. The prose's number (the last number written before
@@ -122,6 +123,7 @@ _ALLOWED = (
 
 def evaluate(expr: str, outputs: list[str]) -> float:
     """The value of a claim's expression over a chapter's outputs."""
+    expr = re.sub(r"\bout\(\s*([\"'])", r"out(r\1", expr)  # the regex is read as a raw string
     try:
         tree = ast.parse(expr, mode="eval")
     except SyntaxError as error:

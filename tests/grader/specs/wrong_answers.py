@@ -4952,7 +4952,7 @@ def voc_ap_difficult(boxes, scores, true_boxes, difficult):
 """,
 )
 
-# (chapter 21, section 21.9: the AUC from ranks and the screening report)
+# (chapter 21, section 9: the AUC from ranks and the screening report)
 AUC_RANKS_TA = """
 def auc_by_ranks(scores, labels):
     n = len(scores)
