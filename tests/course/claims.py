@@ -8,7 +8,7 @@ comment is invisible in JupyterLab and in the book)::
 
 ``EXPR`` is arithmetic (``+ - * / **``, parentheses, numbers) over ``out("regex")``: the number
 that the regex's first group captures in the chapter's outputs (the regex is read as a raw
-string: ``\\d`` is written ``\d``), the text that the code cells
+string: one backslash before ``d`` means a digit), the text that the code cells
 print (streams and ``text/plain``). The regex must match exactly once in all the outputs
 (``out("regex", k)`` takes the k-th match, from 0, where a table prints several); a thousands
 comma in the captured number is dropped. The prose's number (the last number written before
