@@ -169,3 +169,38 @@ def test_a_sentence_that_looks_back_to_a_later_chapter_is_caught():
     assert [int(n) for n in re.findall(r"\d+", CHAPTER_NUMBERS.findall(sentence)[0])] == [3, 14]
     assert LOOKING_BACK.search("As chapter 7 showed, filters are edges.")
     assert not LOOKING_BACK.search("Dosovitskiy et al. showed the same.")
+
+
+# ------------------------------------------------------------------------------ times in prose
+# "trained in under two minutes on 2 cores", "runs in about a minute": a time that no cell beside it
+# measures, on a machine the reader does not have. A chapter prints its times (and never asserts
+# them); its prose does not quote them.
+RUN_TIME = re.compile(
+    r"\b(?:in|under|within|about|takes?|took|costs?)\s+(?:about\s+|under\s+|less than\s+|a few\s+)?"
+    r"(?:a|an|one|two|three|four|five|ten|\d+(?:\.\d+)?)\s+(?:minutes?|seconds?|hours?|s|ms)\b"
+    r"(?:\s+on\s+(?:\w+\s+)?(?:cores?|CPUs?|machines?|laptops?))?",
+    re.I,
+)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_no_run_time_is_quoted_in_prose(path):
+    text = prose(markdown(path))
+    found = [
+        " ".join(text[max(0, m.start() - 50) : m.end() + 10].split())
+        for m in RUN_TIME.finditer(text)
+        if re.search(r"\b(?:cores?|CPUs?|machines?|laptops?)\b", m.group(0))
+        or re.search(
+            r"\b(?:run|runs|train|trains|trained|takes?|took|step|epoch|costs?)\b",
+            text[max(0, m.start() - 80) : m.end()],
+        )
+    ]
+    assert not found, f"{path.name} quotes run times in its prose (print them in a cell): {found}"
+
+
+def test_the_run_time_check_catches_a_quoted_time():
+    caught = (
+        "Everything is trained on the bundled MNIST in under two minutes on 2 cores, so the models are small."
+    )
+    assert RUN_TIME.search(caught)
+    assert not RUN_TIME.search("Each clip is 0.8 s of speech")  # a duration of the data, no run time
