@@ -711,7 +711,7 @@ function_exercise(
     ("threshold", "sensitivity", "specificity"),
     mistakes=(
         (
-            "this is the report as given, its bugs still in it: read it against section 21.9's "
+            "this is the report as given, its bugs still in it: read it against section 9's "
             "rule, threshold on validation and measures on test",
             lambda vs, vy, ts, ty, t: _screening_report(vs, vy, ts, ty, t, tuple(SCREENING_BUGS)),
         ),
