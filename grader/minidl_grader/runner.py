@@ -39,9 +39,14 @@ __all__ = [
     "DEFAULT_MEMORY",
     "DEFAULT_TMPFS",
     "MAX_SETUP_CELLS",
+    "MAX_CELL_CHARS",
 ]
 
 MAX_SETUP_CELLS = 3  # setup cells run; more are ignored (and reported)
+# a graded cell longer than this is neither read nor run (reported): the grader's static
+# readings of a cell (provenance, tampering, similarity) are about linear in its length,
+# and this bounds them to about a second (the longest published solution: 1,600 characters)
+MAX_CELL_CHARS = 200_000
 # modules a probe checks with, imported (and captured: ``probes.seal``) before any cell runs
 PROBE_MODULES = {"numba": ("numba",), "cuda": ("minidl.kernels.emulate",)}
 # probes whose outputs carry what the sandbox observed, not only what the answer returned:
@@ -131,7 +136,14 @@ def _graded_cells(nb: dict, exercises: list) -> tuple[list[tuple[str, str, str |
         label = f"<cell {index + 1}{': ' + exercise if exercise else ''}>"
         # sent as written: the sandbox turns magics into Python (``sandbox.python_source``),
         # under the submission's own time limits
-        cells.append((label, notebook.cell_source(nb["cells"][index]), exercise))
+        source = notebook.cell_source(nb["cells"][index])
+        if len(source) > MAX_CELL_CHARS:
+            notes.append(
+                f"{label}: {len(source)} characters, more than the {MAX_CELL_CHARS} the grader "
+                "reads in a cell: not read and not run"
+            )
+            source = ""
+        cells.append((label, source, exercise))
     return cells, notes
 
 
@@ -521,6 +533,10 @@ def _grade_into(
     changed = provenance.tampering(cells)
     result.flags += changed
     refusals = _refusals(exercises, cells, uses, limits.forbid, allow, changed)
+    for label, _, name in cells:  # a cell too long to read (MAX_CELL_CHARS) scores 0, said why
+        too_long = [n for n in notes if n.startswith(label + ":") and n.endswith("not read and not run")]
+        if name and too_long:
+            refusals[name] = too_long[0]
     groups = _merged(_by_left_out(exercises, limits.forbid, allow), uses, names)
     for left_out in groups:  # made once per grading run, before this submission's clock starts
         build_runtime(left_out, allow)

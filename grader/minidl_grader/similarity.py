@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import heapq
 import html
 import io
 import itertools
@@ -79,6 +80,12 @@ W = 6  # k-gram hashes per winnowing window: any common run of W + K - 1 = 12 to
 THRESHOLD = 0.5  # the lowest threshold, and that of an exercise not in THRESHOLDS_FILE
 THRESHOLDS_FILE = Path(__file__).with_name("similarity_thresholds.json")
 MIN_FINGERPRINTS = 8  # fewer kept hashes than this (after the base): too short to compare
+# The work on an answer is bounded (issue 68): the grader reads it in its own process, so a
+# cell of tens of thousands of lines must not stall the batch. The longest published
+# solution is about 1,600 characters and 500 tokens.
+MAX_CANONICAL_CHARS = 20_000  # longer: read as written (no one spelling, no one order)
+MAX_READ_CHARS = 400_000  # longer: only this much is read (the Fingerprint says ``cut``)
+MAX_TOKENS = 20_000  # more: only the first are fingerprinted (the Fingerprint says ``cut``)
 SOLUTIONS = "published solution"  # how the published solutions are named in a pair
 
 _LAYOUT = {
@@ -101,7 +108,12 @@ def normalized_tokens(source: str, depth: int = 0) -> list[tuple[str, int]]:
     ``f(x)``, a ``%%time`` cell its body); a string whose contents are Python of at least
     ``K`` tokens (``exec("...")``, a solution pasted into a string) is read as that code,
     ``reading.MAX_DEPTH`` strings deep; code Python cannot tokenize (an unclosed bracket)
-    gives the tokens read before the problem."""
+    gives the tokens read before the problem.
+
+    Bounded (``MAX_CANONICAL_CHARS``, ``MAX_READ_CHARS``, ``MAX_TOKENS``): time and memory
+    about linear in the first ``MAX_READ_CHARS`` characters; ``cut_short`` says whether
+    an answer was read only in part."""
+    source = _first_chars(source)
     text, lines_of = _canonical(reading.readable_source(source))
     tokens: list[tuple[str, int]] = []
     statement_start = True  # a string alone at the start of a statement is a docstring
@@ -131,9 +143,24 @@ def normalized_tokens(source: str, depth: int = 0) -> list[tuple[str, int]]:
             else:
                 word = tok.string
             tokens.append((word, lines_of(tok.start[0])))
+            if len(tokens) >= MAX_TOKENS:
+                break
     except (tokenize.TokenError, IndentationError, SyntaxError):
         pass
-    return tokens
+    return tokens[:MAX_TOKENS]
+
+
+def _first_chars(source: str) -> str:
+    """``source`` up to ``MAX_READ_CHARS`` characters, cut at a line's end."""
+    if len(source) <= MAX_READ_CHARS:
+        return source
+    return source[: source.rfind("\n", 0, MAX_READ_CHARS) + 1]
+
+
+def cut_short(source: str) -> bool:
+    """Whether ``normalized_tokens`` reads only part of ``source`` (``MAX_READ_CHARS``,
+    ``MAX_TOKENS``): such an answer is compared on its first part, and the report says so."""
+    return len(source) > MAX_READ_CHARS or len(normalized_tokens(source)) >= MAX_TOKENS
 
 
 def _canonical(source: str):
@@ -144,6 +171,8 @@ def _canonical(source: str):
     assignments in one order (``_in_one_order``); and a function from a line of that text to
     the line of ``source`` it comes from (the report marks the student's lines, a moved
     statement's where the student wrote it). A cell that does not parse is read as it is."""
+    if len(source) > MAX_CANONICAL_CHARS:  # too long to rewrite within bounds: as written
+        return source, lambda line: line
     for simplified in (True, False):  # without the no-ops, else (too deep) with them
         try:
             tree = ast.parse(source)
@@ -429,21 +458,41 @@ def _words(node: ast.stmt) -> tuple[str, ...]:
 
 
 def _ordered(run: list) -> list:
-    """``run`` (consecutive assignments) in the one order (see above)."""
+    """``run`` (consecutive assignments) in the one order (see above), in time about linear
+    in the run's length: each statement waits only for the last writer of every name it
+    reads or writes and for the readers of every name it writes since that name's last
+    writer (the same order as waiting for every earlier statement it depends on, whose
+    dependencies these carry), and the ready statements wait in a heap."""
     if len(run) < 2:
         return run
-    effects = [_reads_and_writes(s) for s in run]
     keys = [_words(s) for s in run]
-    before: list[set[int]] = [set() for _ in run]
-    for j, (reads_j, writes_j) in enumerate(effects):
-        for i in range(j):
-            reads_i, writes_i = effects[i]
-            if writes_i & (reads_j | writes_j) or writes_j & reads_i:
-                before[j].add(i)
+    after: list[list[int]] = [[] for _ in run]  # i -> the statements that wait for i
+    waiting = [0] * len(run)
+    last_writer: dict[str, int] = {}
+    readers: dict[str, list[int]] = {}  # name -> who read it since its last writer
+    for j, statement in enumerate(run):
+        reads, writes = _reads_and_writes(statement)
+        before = {last_writer[n] for n in reads | writes if n in last_writer}
+        for n in writes:
+            before.update(readers.pop(n, ()))
+        before.discard(j)
+        for i in before:
+            after[i].append(j)
+        waiting[j] = len(before)
+        for n in reads - writes:
+            readers.setdefault(n, []).append(j)
+        for n in writes:
+            last_writer[n] = j
+    ready = [(keys[j], j) for j in range(len(run)) if not waiting[j]]
+    heapq.heapify(ready)
     placed: list[int] = []
-    while len(placed) < len(run):
-        ready = [j for j in range(len(run)) if j not in placed and before[j] <= set(placed)]
-        placed.append(min(ready, key=lambda j: (keys[j], j)))
+    while ready:
+        _, i = heapq.heappop(ready)
+        placed.append(i)
+        for j in after[i]:
+            waiting[j] -= 1
+            if not waiting[j]:
+                heapq.heappush(ready, (keys[j], j))
     return [run[j] for j in placed]
 
 
@@ -529,6 +578,7 @@ class Fingerprint:
 
     source: str
     hashes: dict[int, list[tuple[int, ...]]] = field(default_factory=dict)
+    cut: bool = False  # read only in part (``MAX_READ_CHARS``, ``MAX_TOKENS``)
 
     def __len__(self) -> int:
         return len(self.hashes)
@@ -574,8 +624,9 @@ def fingerprint(source: str, base: str = "", k: int = K, w: int = W) -> Fingerpr
     """The winnowed fingerprint of ``source`` without the hashes that ``base`` (the code
     every student was given) has."""
     given = {h for h, _ in _kgram_hashes(normalized_tokens(base), k)} if base else set()
-    found = Fingerprint(source)
-    for h, lines in _winnow(_kgram_hashes(normalized_tokens(source), k), w):
+    tokens = normalized_tokens(source)
+    found = Fingerprint(source, cut=len(source) > MAX_READ_CHARS or len(tokens) >= MAX_TOKENS)
+    for h, lines in _winnow(_kgram_hashes(tokens, k), w):
         if h not in given:
             found.hashes.setdefault(h, []).append(lines)
     return found
@@ -594,6 +645,7 @@ class Match:
     right_source: str = ""
     left_lines: set[int] = field(default_factory=set)
     right_lines: set[int] = field(default_factory=set)
+    cut: bool = False  # either answer read only in part (``Fingerprint.cut``)
 
     @property
     def score(self) -> float:
@@ -615,6 +667,7 @@ def compare(
         jaccard=len(shared) / len(a.hashes.keys() | b.hashes.keys()),
         left_source=a.source,
         right_source=b.source,
+        cut=a.cut or b.cut,
     )
     for h in shared:
         for lines, spans in ((match.left_lines, a.hashes[h]), (match.right_lines, b.hashes[h])):
@@ -689,6 +742,7 @@ def _summary(m: Match) -> str:
     return (
         f"{m.exercise}: {m.left} and {m.right}: containment {m.containment:.2f} "
         f"(threshold {threshold(m.exercise):.2f}), jaccard {m.jaccard:.2f}"
+        + (f" (an answer too long to read whole: compared on its first {MAX_TOKENS} tokens)" if m.cut else "")
     )
 
 
