@@ -28,10 +28,11 @@ from .confinement.process import (
     _ChildDied,
     _TimedOut,
 )
-from .judge import provenance, registry
+from .judge import provenance, reading, registry
 from .judge.judging import Result, SubmissionError, SubmissionResult, judge_exercise
 from .judge.registry import parse_chapter
 from .reports.text import clean_text, display_path, one_line
+from .runtime.probes import ModifiedInput, settle
 
 __all__ = [
     "grade_notebook",
@@ -190,6 +191,9 @@ class _Session:
         self.sandbox: Sandbox | None = None
         # {exercise: what its kernel's prange loops did, one entry per case (the numba probe)}
         self.prange_work: dict[str, list] = {}
+        # {exercise or cell label: source compiled at run time that the cell does not hold}
+        # (the sandbox's audit hook records every string compiled while the submission runs)
+        self.built: dict[str, list[str]] = {}
 
     @property
     def isolated(self) -> bool:
@@ -202,22 +206,37 @@ class _Session:
             raise RuntimeError("the submission's sandbox is not started: call start() first")
         return self.sandbox
 
-    def _request(self, message: tuple) -> dict:
+    def _request(self, message: tuple, where: str | None = None, written: str = "") -> dict:
         left = self.deadline - time.monotonic()
         if left <= 0:
             raise _OutOfTime()
         try:
-            return self._running.request(message, min(self.limits.timeout, left))
+            reply = self._running.request(message, min(self.limits.timeout, left))
+            if where is not None:
+                self._record_built(where, reply.get("compiled"), written)
+            return reply
         except _TimedOut:
             if time.monotonic() >= self.deadline - 0.01:
                 raise _OutOfTime() from None
             raise
 
+    def _record_built(self, where: str, compiled, written: str) -> None:
+        """Keep the strings compiled at run time that ``written`` (the cell) does not hold
+        as they are: code built from pieces, decoded or unmarshalled (issue 68)."""
+        if not isinstance(compiled, list):
+            return
+        cell = reading.readable_source(written) if written else ""
+        for source in compiled:
+            if isinstance(source, str) and source.strip() and source.strip() not in cell:
+                kept = self.built.setdefault(where, [])
+                if sum(map(len, kept)) < MAX_CELL_CHARS:
+                    kept.append(source[:MAX_CELL_CHARS])
+
     def start(self) -> None:
         self._spawn()
         for label, source, exercise in self.cells:
             try:
-                reply = self._request(("exec", label, source))
+                reply = self._request(("exec", label, source), exercise or label, source)
             except _TimedOut:
                 self._fail_cell(
                     label,
@@ -262,7 +281,10 @@ class _Session:
 
         def get_outputs(case):
             try:
-                reply = self._request(("call", exercise.probe, exercise.entries, case))
+                # a kernel's compilation compiles Numba's own generated code: not recorded
+                where = None if exercise.probe in ("numba", "cuda") else exercise.name
+                written = next((src for _, src, name in self.cells if name == exercise.name), "")
+                reply = self._request(("call", exercise.probe, exercise.entries, case), where, written)
             except _TimedOut:
                 self._restart()
                 raise SubmissionError(
@@ -290,7 +312,10 @@ class _Session:
                 raise SubmissionError(message)
             if reply["status"] == "error":
                 raise SubmissionError(one_line(reply["message"]) + (f" ({setup})" if setup else ""))
-            value = reply["value"]
+            try:  # judged here, in the grader's process, from the plain data sent back
+                value = settle(exercise.probe, case, reply["value"])
+            except ModifiedInput as err:
+                raise SubmissionError(f"raised ModifiedInput: {err}") from None
             kernel_evidence(exercise, value, self.prange_work.setdefault(exercise.name, []))
             return value
 
@@ -553,7 +578,12 @@ def _grade_into(
             try:
                 session.start()
                 for exercise in to_run:
+                    if why := _built_refusal(exercise, session, limits, allow):
+                        judged[exercise.name] = Result(exercise.name, exercise.points, 0, why)
+                        continue
                     got = judge_exercise(exercise, session.outputs_for(exercise), seed)
+                    if got.score > 0 and (why := _built_refusal(exercise, session, limits, allow)):
+                        got = Result(exercise.name, exercise.points, 0, why)  # built while called
                     if got.score > 0 and (
                         why := _not_parallel(exercise, session.prange_work.get(exercise.name, []))
                     ):
@@ -561,6 +591,10 @@ def _grade_into(
                     judged[exercise.name] = got
             finally:
                 session.close()
+                for where, sources in session.built.items():
+                    note = f"{where} ran code built at run time: {one_line(sources[0], 120)}"
+                    if note not in result.flags:
+                        result.flags.append(note)
                 if (setup := session.setup_failure()) and setup not in result.flags:
                     result.flags.append(setup)  # reported whatever the exercises scored
                     result.error = result.error or setup
@@ -576,6 +610,20 @@ def _grade_into(
         Result(e.name, e.points, 0, refusals[e.name]) if refusals.get(e.name) else judged[e.name]
         for e in exercises
     ]
+
+
+def _built_refusal(exercise, session: _Session, limits: Limits, allow: tuple) -> str | None:
+    """Why ``exercise`` scores 0 for the code its cell or the setup cells built at run time
+    (recorded by the sandbox's audit hook): it uses what the spec or ``--forbid`` forbids,
+    or the grader, read as the cells are read (``provenance.library_uses``)."""
+    setup = [src for where, sources in session.built.items() if where.startswith("<") for src in sources]
+    own = session.built.get(exercise.name, [])
+    if not own and not setup:
+        return None
+    cells = [(f"<built: {exercise.name}>", "\n".join(own + setup), exercise.name)]
+    uses = provenance.library_uses(cells)
+    refusal = _refusals([exercise], cells, uses, limits.forbid, allow, []).get(exercise.name)
+    return f"in code built at run time (exec of a built string, marshal): {refusal}" if refusal else None
 
 
 def _merged(groups: dict, uses: dict, exercise_names: set) -> dict:

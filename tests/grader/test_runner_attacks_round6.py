@@ -97,3 +97,170 @@ def test_a_batch_with_cells_of_34000_lines_is_graded_within_its_budget(tmp_path)
     too_long = wn["assigned.ipynb"]["output"]
     assert wn["assigned.ipynb"]["score"] == 0 and str(runner.MAX_CELL_CHARS) in too_long, too_long
     assert any("not read and not run" in f for f in rows["assigned.ipynb"]["extra_data"]["flags"])
+
+
+# ---------------------------------------------------------------------- 1 and 2: the attacks
+# Each notebook below is a chapter's solutions with some exercise cells replaced by an attack
+# of the fifth hostile review; each attack scored full marks on the round-5 grader. The
+# batch is graded in confined processes, the honest solutions beside them.
+ROOT = Path(__file__).resolve().parents[2]
+CHAPTER3 = ROOT / "solutions" / "03_backpropagation.ipynb"
+CHAPTER4 = ROOT / "solutions" / "04_optimization.ipynb"
+CHAPTER9 = ROOT / "solutions" / "09_fast_cpu_kernels.ipynb"
+RELU = "relu_backward_numba"
+PLAIN_KERNELS = (
+    "def depthwise_conv2d_numba(x, W, stride, pad):\n"
+    "    n, c, h, w = x.shape\n"
+    "    kh, kw = W.shape[1:]\n"
+    "    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))\n"
+    "    oh, ow = (h + 2 * pad - kh) // stride + 1, (w + 2 * pad - kw) // stride + 1\n"
+    "    y = np.zeros((n, c, oh, ow), dtype=x.dtype)\n"
+    "    for a in range(kh):\n"
+    "        for b in range(kw):\n"
+    "            y += W[None, :, a, b, None, None] * xp[:, :, a:a + stride * oh:stride, b:b + stride * ow:stride]\n"
+    "    return y\n"
+)
+# the cell the round-5 reviewer wrote: raise, catch, walk up to the server's frame and put a
+# probe that says "compiled, nopython, parallel" in place of the real one
+TRACEBACK_WALK = (
+    "def _fake(namespace, entries, case, **_):\n"
+    "    out = namespace[entries[0]](*case.args)\n"
+    "    after = [[str(i), a.copy()] for i, a in enumerate(case.args) if isinstance(a, np.ndarray)]\n"
+    "    return {'is_numba': True, 'out': out, 'call': {'out': out, 'after': after},\n"
+    "            'object_mode': None, 'parallel': {'iterations': 4, 'largest_share': 0.25}}\n"
+    "try:\n"
+    "    raise ValueError\n"
+    "except ValueError as err:\n"
+    "    frame = err.__traceback__.tb_frame\n"
+    "while frame is not None:\n"
+    "    if isinstance(frame.f_locals.get('probes'), dict):\n"
+    "        frame.f_locals['probes']['numba'] = _fake\n"
+    "    frame = frame.f_back\n"
+)
+RELU_SERIAL = (
+    "@njit(parallel=True)\n"
+    "def relu_backward_numba(dy, x):\n"
+    "    flat_dy, flat_x = dy.ravel(), x.ravel()\n"
+    "    dx = np.empty_like(flat_dy)\n"
+    "    for i in range(flat_x.size):\n"
+    "        dx[i] = flat_dy[i] if flat_x[i] > 0 else 0.0\n"
+    "    return dx.reshape(dy.shape)\n"
+)
+# py_func swapped: a Python function whose prange loop shares the work, but which Numba
+# cannot compile (a Python object in the loop); the compiled kernel above is serial
+PY_FUNC_SWAP = RELU_SERIAL + (
+    "def _shown(dy, x):\n"
+    "    flat_dy, flat_x = dy.ravel(), x.ravel()\n"
+    "    dx = np.empty_like(flat_dy)\n"
+    "    for i in prange(flat_x.size):\n"
+    "        dx[i] = flat_dy[i] if flat_x[i] > 0 else object() and 0.0\n"
+    "    return dx.reshape(dy.shape)\n"
+    "relu_backward_numba.py_func = _shown\n"
+)
+# overloads swapped: the kernel's work runs in object mode, hidden behind a mapping whose
+# items() is empty
+OVERLOADS_SWAP = (
+    "import numba\n"
+    "@njit(parallel=True)\n"
+    "def relu_backward_numba(dy, x):\n"
+    "    with numba.objmode(dx='float64[:]'):\n"
+    "        dx = (dy * (x > 0)).ravel().astype(np.float64)\n"
+    "    out = np.empty_like(dx)\n"
+    "    for i in prange(dx.size):\n"
+    "        out[i] = dx[i]\n"
+    "    return out.reshape(dy.shape)\n"
+    "class _Nothing(dict):\n"
+    "    def items(self):\n"
+    "        return []\n"
+    "relu_backward_numba(np.ones((2, 2)), np.ones((2, 2)))\n"
+    "relu_backward_numba.overloads = _Nothing(relu_backward_numba.overloads)\n"
+)
+# "inputs unchanged" forged: AdamW that changes its inputs, the checks' tools rebound
+ADAMW_IN_PLACE = (
+    "import builtins, copy\n"
+    "vars(np)['array_equal'] = lambda *a, **k: True\n"
+    "vars(copy)['deepcopy'] = lambda x, memo=None: x\n"
+    "vars(builtins)['zip'] = lambda *a: iter(())\n"
+    "def adamw_update(w, dw, m, v, t, lr, beta1, beta2, eps, weight_decay):\n"
+    "    m *= beta1\n"
+    "    m += (1 - beta1) * dw\n"
+    "    v *= beta2\n"
+    "    v += (1 - beta2) * dw**2\n"
+    "    step = t + 1\n"
+    "    adam = (m / (1 - beta1**step)) / (np.sqrt(v / (1 - beta2**step)) + eps)\n"
+    "    return w - lr * weight_decay * w - lr * adam, m, v\n"
+)
+
+
+def _rot13(text: str) -> str:
+    import codecs
+
+    return codecs.encode(text, "rot13")
+
+
+ROT13 = (
+    "import builtins, codecs\n"
+    f"_hidden = {_rot13(GOOD_WN)!r}\n"
+    "getattr(builtins, 'ex' + 'ec')(codecs.decode(_hidden, 'rot13'), globals())\n"
+)
+MARSHAL = (
+    "import marshal, types\n"
+    "_blob = {blob!r}\n"
+    "weight_norm_backward = types.FunctionType(marshal.loads(_blob), globals())\n"
+)
+
+
+def _marshal_cell() -> str:
+    import marshal
+
+    namespace: dict = {}
+    exec(compile(GOOD_WN, "<x>", "exec"), namespace)
+    return MARSHAL.format(blob=marshal.dumps(namespace["weight_norm_backward"].__code__))
+
+
+def _with(source: Path, path: Path, cells: dict) -> Path:
+    from tests.grader.grading_answers import solutions_with_answers
+
+    return solutions_with_answers(path, cells, source)
+
+
+def _scores(row: dict) -> dict:
+    return {t["name"]: (t["score"], t["max_score"], t.get("output", "")) for t in row["tests"]}
+
+
+@pytest.mark.sandbox
+def test_round5_attacks_score_zero_and_honest_answers_keep_full_marks(tmp_path):
+    folder = tmp_path / "attacks"
+    folder.mkdir()
+    nine = json.loads(CHAPTER9.read_text())
+    setup9 = next(
+        "".join(c["source"]) for c in nine["cells"] if c.get("metadata", {}).get("minidl", {}).get("setup")
+    )
+    assert "prange" in setup9
+    plain_relu = RELU_SERIAL.replace("@njit(parallel=True)\n", "")
+    _with(CHAPTER9, folder / "09_traceback.ipynb", {
+        "depthwise_conv2d_numba": PLAIN_KERNELS + TRACEBACK_WALK,
+        RELU: plain_relu,
+    })  # fmt: skip
+    _with(CHAPTER9, folder / "09_py_func.ipynb", {RELU: PY_FUNC_SWAP})
+    _with(CHAPTER9, folder / "09_overloads.ipynb", {RELU: OVERLOADS_SWAP})
+    _with(CHAPTER9, folder / "09_honest.ipynb", {})
+    _with(CHAPTER4, folder / "04_vars.ipynb", {"adamw_update": ADAMW_IN_PLACE})
+    _with(CHAPTER3, folder / "03_rot13.ipynb", {"weight_norm_backward": ROT13})
+    _with(CHAPTER3, folder / "03_marshal.ipynb", {"weight_norm_backward": _marshal_cell()})
+    out = tmp_path / "rows.json"
+    assert cli.main([str(folder), "--json", str(out), "--quiet", "--timeout", "120"]) == 0
+    rows = {Path(r["submission"]).name: r for r in json.loads(out.read_text())}
+    scores = {name: _scores(row) for name, row in rows.items()}
+    honest = scores["09_honest.ipynb"]
+    assert all(s == m for s, m, _ in honest.values()), honest
+    assert scores["09_traceback.ipynb"][RELU][0] == 0, scores["09_traceback.ipynb"]
+    assert scores["09_traceback.ipynb"]["depthwise_conv2d_numba"][0] == 0
+    assert scores["09_py_func.ipynb"][RELU][0] == 0, scores["09_py_func.ipynb"][RELU]
+    assert scores["09_overloads.ipynb"][RELU][0] == 0, scores["09_overloads.ipynb"][RELU]
+    assert "object mode" in scores["09_overloads.ipynb"][RELU][2]
+    adamw = scores["04_vars.ipynb"]["adamw_update"]
+    assert adamw[0] == 0 and "in place" in adamw[2], adamw
+    assert scores["03_marshal.ipynb"]["weight_norm_backward"][0] == 0
+    flags = rows["03_rot13.ipynb"]["extra_data"]["flags"]
+    assert any("ran code built at run time" in f for f in flags), flags
