@@ -17,6 +17,7 @@ from minidl_grader import runner
 from minidl_grader.judge import registry
 from minidl_grader.judge.judging import Result, _in_process_outputs, judge_exercise
 
+import tests.grader.specs.wrong_answers_round6  # noqa: F401  (adds its entries to WRONG)
 from tests.grader.specs.wrong_answers import RIGHT, SETUP, WRONG
 
 # make test judges the catalogue at the first two seeds; `make certify` (CI) at all twelve,
