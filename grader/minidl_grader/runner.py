@@ -194,6 +194,7 @@ class _Session:
         # {exercise or cell label: source compiled at run time that the cell does not hold}
         # (the sandbox's audit hook records every string compiled while the submission runs)
         self.built: dict[str, list[str]] = {}
+        self.noted: set[str] = set()  # what the hook reported (a C library loaded)
 
     @property
     def isolated(self) -> bool:
@@ -214,6 +215,9 @@ class _Session:
             reply = self._running.request(message, min(self.limits.timeout, left))
             if where is not None:
                 self._record_built(where, reply.get("compiled"), written)
+            notes = reply.get("notes")
+            if where is not None and isinstance(notes, list):
+                self.noted.update(f"{where} {n}" for n in notes[:20] if isinstance(n, str))
             return reply
         except _TimedOut:
             if time.monotonic() >= self.deadline - 0.01:
@@ -591,6 +595,7 @@ def _grade_into(
                     judged[exercise.name] = got
             finally:
                 session.close()
+                result.flags += sorted(n for n in session.noted if n not in result.flags)
                 for where, sources in session.built.items():
                     note = f"{where} ran code built at run time: {one_line(sources[0], 120)}"
                     if note not in result.flags:

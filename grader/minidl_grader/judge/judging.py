@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from minidl.exercises import forbidden_message, names_used
 
 from ..runtime import codec
-from ..runtime.probes import PROBES, Case, ModifiedInput, describe_exception, settle
+from ..runtime.probes import PROBES, Case, describe_exception
 from . import provenance
 from .registry import Exercise, get, rng_for
 
@@ -229,10 +229,7 @@ def _in_process_outputs(exercise: Exercise, namespace: dict):
         except Exception as err:
             raise SubmissionError(describe_exception(err)) from None
         # the same round trip as from a grading process, so check and grade agree
-        try:
-            return settle(exercise.probe, case, codec.loads(codec.dumps(out)))
-        except ModifiedInput as err:
-            raise SubmissionError(f"raised ModifiedInput: {err}") from None
+        return codec.loads(codec.dumps(out))
 
     return get_outputs
 

@@ -29,6 +29,7 @@ __all__ = [
     "describe_exception",
     "settle",
     "recorded_call",
+    "SANDBOX_PROBES",
     "cubic",
     "log_sum_exp",
     "build_model",
@@ -184,11 +185,17 @@ def _parameter_names(fn) -> tuple:
     return tuple(code.co_varnames[: code.co_argcount]) if code is not None else ()
 
 
-@probe("call")
-def _call_probe(namespace: dict, entries: tuple, case: Case):
-    """Call the entry on a deep copy of the arguments, which it must leave unchanged."""
+def _recorded_call_probe(namespace: dict, entries: tuple, case: Case):
+    """Call the entry on a deep copy of the arguments; what comes back (``recorded_call``)
+    is judged by the grader (``settle``): the arguments must be left unchanged."""
     fn = namespace[case.entry or entries[0]]
     return recorded_call(fn, case.args, _parameter_names(fn), bool(case.extra.get("fresh_outputs")))
+
+
+@probe("call")
+def _call_probe(namespace: dict, entries: tuple, case: Case):
+    """In one process (``check()``, the mutants, tests): the output, the call judged at once."""
+    return settle("call", case, _recorded_call_probe(namespace, entries, case))
 
 
 @probe("call_and_inputs")
@@ -288,8 +295,7 @@ def _capture_emulator():
 
 
 # ---------------------------------------------------------------------- chapter 9: Numba
-@probe("numba")
-def _numba_probe(namespace, entries, case, trusted=contextlib.nullcontext):
+def _recorded_numba_probe(namespace, entries, case, trusted=contextlib.nullcontext):
     """Call a submitted kernel and report whether Numba compiled it, from a dispatcher the
     probe compiles itself (issue 68): the submitted object must be exactly the dispatcher
     class captured before the notebook ran, whose methods are unchanged; its Python
@@ -320,6 +326,12 @@ def _numba_probe(namespace, entries, case, trusted=contextlib.nullcontext):
     if kernel.targetoptions.get("parallel"):
         found["parallel"] = _prange_work(kernel, case.args, trusted)
     return found
+
+
+@probe("numba")
+def _numba_probe(namespace, entries, case):
+    """In one process: the numba probe's data with the call judged at once (``settle``)."""
+    return settle("numba", case, _recorded_numba_probe(namespace, entries, case))
 
 
 def _recompiled(fn):
@@ -592,6 +604,15 @@ def _record_training_modes(model) -> set:
 
         layer.forward = forward
     return modes
+
+
+# What the submission's process runs: the probes whose data the grader judges (``settle``)
+# in its own process, the others as they are.
+SANDBOX_PROBES: dict[str, Callable] = {
+    **PROBES,
+    "call": _recorded_call_probe,
+    "numba": _recorded_numba_probe,
+}
 
 
 # ---------------------------------------------------------------------- errors

@@ -219,7 +219,6 @@ _REFUSED_WHILE_ACTIVE = {
     "gc.get_objects",
     "gc.get_referrers",
     "gc.get_referents",
-    "ctypes.dlopen",
 }
 # refused unless a library's code asks (the import system unmarshals every .pyc it loads;
 # Numba builds functions while it compiles)
@@ -258,6 +257,7 @@ class _Guard:
         self.active = False
         self.compiled: list[str] = []
         self.size = 0
+        self.noted: list[str] = []  # what a cell did that the grader reports (a C library loaded)
 
     def record(self, source) -> None:
         if isinstance(source, bytes):
@@ -269,6 +269,10 @@ class _Guard:
 
     def taken(self) -> list[str]:
         found, self.compiled, self.size = self.compiled, [], 0
+        return found
+
+    def notes(self) -> list[str]:
+        found, self.noted = self.noted[:20], []
         return found
 
 
@@ -331,6 +335,10 @@ def _install_audit_hook(workdir: str, protected_fds: set) -> _Guard:
                         guard.record(args[0])
                 finally:
                     guard.active = True
+            elif event == "ctypes.dlopen":  # native code: bubblewrap's to bound; reported
+                guard.noted.append(
+                    f"loaded a C library through ctypes ({str(args[0] if args else '')[:80]!r})"
+                )
             elif refused(event, args):
                 raise PermissionError(f"the grader does not allow {event} in a submission")
         if event == "open":
@@ -441,7 +449,7 @@ def serve(read_fd: int, write_fd: int, runtime=None, guard: _Guard | None = None
 
         runtime = (
             own_codec,
-            own_probes.PROBES,
+            own_probes.SANDBOX_PROBES,
             own_probes.NotebookShell,
             own_probes.describe_exception,
             {},
@@ -583,7 +591,7 @@ def main() -> None:
     probes.seal()  # what the probes compare with, captured before any cell runs
     runtime = (
         codec,
-        probes.PROBES,
+        probes.SANDBOX_PROBES,
         probes.NotebookShell,
         probes.describe_exception,
         _hide_runtime(),
