@@ -177,7 +177,7 @@ def _canonical(source: str):
         try:
             tree = ast.parse(source)
             if simplified:
-                tree = _in_one_order(_without_no_ops(tree))
+                tree = _in_one_order(_without_no_ops(_one_meaning(tree)))
             text = ast.unparse(tree) + "\n"
             again = ast.parse(text)
             break
@@ -197,6 +197,111 @@ def _canonical(source: str):
         return origin[known[at - 1]] + (line - known[at - 1]) if at else line
 
     return text, lines_of
+
+
+# ---------------------------------------------------------------------- one meaning, one form
+# Rewrites that keep what the code computes broke a copy's runs of tokens (issue 68): every
+# read wrapped in an identity helper (``_i(x)``), operands of + and * swapped, ``a @ b`` for
+# ``np.matmul(a, b)``, ``np.sum(x)`` for ``x.sum()``, ``x * x`` for ``x ** 2``. Each is put in
+# one form before the tokens are read, in the original and the copy alike.
+_NUMPY = {"np", "numpy"}
+# NumPy functions whose first argument is the array a method of the same name works on
+_AS_METHOD = {
+    "sum", "mean", "max", "min", "prod", "std", "var", "argmax", "argmin", "any", "all",
+    "cumsum", "cumprod", "ravel", "transpose", "clip", "round", "dot", "reshape", "squeeze",
+    "nonzero", "argsort", "sort", "trace", "conj", "copy", "astype", "flatten",
+}  # fmt: skip
+_COMMUTATIVE = (ast.Add, ast.Mult, ast.BitAnd, ast.BitOr, ast.BitXor)
+
+
+def _helpers(tree: ast.Module) -> dict[str, ast.expr | None]:
+    """``{name: None}`` for each top-level function that returns its only argument (an
+    identity helper), ``{name: callee}`` for one that returns a call of ``callee`` with its
+    own arguments, in order (a forwarding helper)."""
+    found: dict[str, ast.expr | None] = {}
+    for node in tree.body:
+        if not isinstance(node, ast.FunctionDef) or node.decorator_list:
+            continue
+        body = node.body[1:] if ast.get_docstring(node) is not None else node.body
+        a = node.args
+        if len(body) != 1 or not isinstance(body[0], ast.Return) or a.vararg or a.kwarg or a.kwonlyargs:
+            continue
+        params = [p.arg for p in a.posonlyargs + a.args]
+        value = body[0].value
+        if len(params) == 1 and isinstance(value, ast.Name) and value.id == params[0]:
+            found[node.name] = None
+        elif (
+            isinstance(value, ast.Call)
+            and not value.keywords
+            and [getattr(v, "id", None) for v in value.args] == params
+            and not any(isinstance(n, ast.Name) and n.id in params for n in ast.walk(value.func))
+        ):
+            found[node.name] = value.func
+    return found
+
+
+class _OneForm(ast.NodeTransformer):
+    """The rewrites above, bottom-up (``_one_meaning``)."""
+
+    def __init__(self, helpers: dict[str, ast.expr | None]):
+        self.helpers = helpers
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        node = self.generic_visit(node)  # type: ignore[assignment]
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in self.helpers and not node.keywords:
+            callee = self.helpers[func.id]
+            if callee is None and len(node.args) == 1 and not isinstance(node.args[0], ast.Starred):
+                return node.args[0]
+            if callee is not None:
+                return ast.Call(func=callee, args=node.args, keywords=[])
+        if (
+            isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and func.value.id in _NUMPY
+            and node.args
+            and not isinstance(node.args[0], ast.Starred)
+        ):
+            if func.attr == "matmul" and len(node.args) == 2 and not node.keywords:
+                return ast.BinOp(left=node.args[0], op=ast.MatMult(), right=node.args[1])
+            if func.attr in _AS_METHOD:
+                method = ast.Attribute(value=node.args[0], attr=func.attr, ctx=ast.Load())
+                return ast.Call(func=method, args=node.args[1:], keywords=node.keywords)
+        return node
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        node = self.generic_visit(node)  # type: ignore[assignment]
+        if isinstance(node.op, ast.Mult) and _pure(node.left) and ast.dump(node.left) == ast.dump(node.right):
+            return ast.BinOp(left=node.left, op=ast.Pow(), right=ast.Constant(2))
+        if isinstance(node.op, _COMMUTATIVE):
+            operands = _chain(node, type(node.op))
+            operands.sort(key=_expr_key)
+            result = operands[0]
+            for operand in operands[1:]:
+                result = ast.BinOp(left=result, op=type(node.op)(), right=operand)
+            return ast.copy_location(result, node)
+        return node
+
+
+def _chain(node: ast.expr, op: type) -> list[ast.expr]:
+    """The operands of ``a op b op c`` (however grouped)."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, op):
+        return _chain(node.left, op) + _chain(node.right, op)
+    return [node]
+
+
+def _expr_key(node: ast.expr) -> tuple[str, ...]:
+    return _words(ast.Expr(value=node))
+
+
+def _one_meaning(tree: ast.Module) -> ast.Module:
+    """``tree`` with identity and forwarding helpers inlined (their definitions dropped),
+    ``np.matmul(a, b)`` as ``a @ b``, ``np.f(x, ...)`` as ``x.f(...)``, ``x * x`` as
+    ``x ** 2`` and the operands of +, *, &, |, ^ in one order (by their normalised tokens)."""
+    helpers = _helpers(tree)
+    tree.body = [n for n in tree.body if not (isinstance(n, ast.FunctionDef) and n.name in helpers)]
+    tree = _OneForm(helpers).visit(tree)
+    return ast.fix_missing_locations(tree)
 
 
 # ---------------------------------------------------------------------- no-op statements

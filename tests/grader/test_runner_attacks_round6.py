@@ -264,3 +264,23 @@ def test_round5_attacks_score_zero_and_honest_answers_keep_full_marks(tmp_path):
     assert scores["03_marshal.ipynb"]["weight_norm_backward"][0] == 0
     flags = rows["03_rot13.ipynb"]["extra_data"]["flags"]
     assert any("ran code built at run time" in f for f in flags), flags
+
+
+# ---------------------------------------------------------------------- 4. rewrites
+IDENTITY_WRAPPED = (
+    "def _i(v):\n    return v\n\n\n"
+    "def weight_norm_backward(dy, x, v, g):\n"
+    "    n = np.sum(_i(v) * _i(v), axis=0) ** 0.5\n"
+    "    u = _i(v) / _i(n)\n"
+    "    dg = (u * np.matmul(_i(x).T, _i(dy))).sum(axis=0)\n"
+    "    return np.matmul(_i(dy), (u * g).T), g * (np.matmul(_i(x).T, _i(dy)) - u * dg) / n, dg, np.sum(dy, axis=0)\n"
+)
+
+
+def test_identity_helpers_and_respelled_operators_do_not_hide_a_copy():
+    """The published answer with every read wrapped in ``_i``, operands swapped, ``@`` as
+    ``np.matmul``, ``x.sum()`` as ``np.sum(x)`` and ``v ** 2`` as ``v * v`` (round 5: 0.30)."""
+    original = similarity.fingerprint(GOOD_WN.replace("(v * v)", "(v ** 2)"))
+    copy = similarity.fingerprint(IDENTITY_WRAPPED)
+    match = similarity.compare(original, copy, "weight_norm_backward")
+    assert match is not None and match.score >= similarity.threshold("weight_norm_backward"), match
