@@ -341,8 +341,9 @@ def _recompiled(fn):
     py_func = _dict(_vars(fn)).get("py_func")
     if _type(py_func) is not _FunctionType:
         raise TypeError("the kernel's Python function is not a plain function: the grader cannot compile it")
-    options = _dict(_vars(fn)).get("targetoptions")
-    options = {k: v for k, v in (options.items() if _type(options) is dict else ()) if k in _OPTIONS}
+    given = _dict(_vars(fn)).get("targetoptions")
+    pairs = list(given.items()) if _type(given) is dict and given is not None else []
+    options = {k: v for k, v in pairs if k in _OPTIONS}
     key = (id(fn), id(py_func), repr(sorted(options.items())))
     kept = _KERNELS.get(key)
     if kept is None or kept[0] is not fn or kept[1] is not py_func:  # compiled once per kernel

@@ -456,16 +456,16 @@ def serve(read_fd: int, write_fd: int, runtime=None, guard: _Guard | None = None
             own_probes.traceback_frames,
         )
     codec, PROBES, NotebookShell, describe_exception, hidden, traceback_frames = runtime
-    guard = guard if guard is not None else _Guard()
+    state: _Guard = guard if guard is not None else _Guard()
 
     class trusted:
         """The server's own steps that need what the hook refuses to the submission."""
 
         def __enter__(self):
-            self.was, guard.active = guard.active, False
+            self.was, state.active = state.active, False
 
         def __exit__(self, *exc):
-            guard.active = self.was
+            state.active = self.was
 
     def described(err: BaseException) -> str:
         with trusted():
@@ -479,7 +479,7 @@ def serve(read_fd: int, write_fd: int, runtime=None, guard: _Guard | None = None
     request_id = None
 
     def _reply(fd: int, status: str, value=None, message: str = "") -> None:
-        compiled = guard.taken()  # the source compiled at run time, for the grader's readings
+        compiled = state.taken()  # the source compiled at run time, for the grader's readings
         try:
             payload = codec.dumps(
                 {
@@ -521,7 +521,7 @@ def serve(read_fd: int, write_fd: int, runtime=None, guard: _Guard | None = None
                     + (f": {err.text.strip()})" if err.text else ")"),
                 )
                 continue
-            guard.active = True  # from the first cell on (see _install_audit_hook)
+            state.active = True  # from the first cell on (see _install_audit_hook)
             try:
                 exec(code, namespace)
             except BaseException as err:  # SystemExit and KeyboardInterrupt too
