@@ -734,6 +734,8 @@ def main(argv=None) -> int:
         "warm-up, in alternating rounds"
     )
     print(scaling.plan_line(run_plan))
+    env["load_average_start"] = scaling.load_average()
+    print(scaling.load_line(env["load_average_start"], len(run_plan["cpus"])))
     cores.minidl.set(cores.counts[-1])  # the peak with the threads of the table's main columns
     env["blas_peak_gflops"] = round(blas_peak_gflops(repeats=2 if args.quick else 5), 1)
     print(cpu_line(env))
@@ -796,6 +798,8 @@ def _run(args, env, peer, repeats, warmup, budget, cores: CoreCounts) -> int:
             print(format_scaling_row(row))
         print(scaling_legend(cores.counts, in_force))
     cores.minidl.restore()  # the fresh processes below inherit this process's CPUs
+    env["load_average_end"] = scaling.load_average()
+    print(scaling.load_line(env["load_average_end"], len(cores.cpus)) + " (after the table)")
     cold = []
     if not args.no_cold_start and not args.only:
         for fresh_process in _fresh_process_functions():

@@ -32,6 +32,8 @@ __all__ = [
     "PREDICT_AT",
     "amdahl_fit",
     "cpu_set",
+    "load_average",
+    "load_line",
     "parse_cores",
     "pin_process",
     "plan",
@@ -114,6 +116,26 @@ def plan_line(run_plan: dict) -> str:
         )
     if len(counts) < 2:
         line += "; one core count: no speedup or Amdahl fit"
+    return line
+
+
+def load_average() -> float | None:
+    """Runnable processes on average over the last minute (``os.getloadavg``), None where unknown."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
+def load_line(load: float | None, usable: int) -> str:
+    """One line on how busy the machine is. At a load of at least the usable CPUs, other
+    processes want the cores this run times: an all-core time then waits for them at every
+    parallel region's barrier, and the speedups measure the neighbours as much as the code."""
+    if load is None:
+        return "load average: unknown"
+    line = f"load average {load:.2f} over the last minute on {usable} usable CPU{'s' if usable > 1 else ''}"
+    if load >= usable:
+        line += ": busy, other processes compete for the cores (the all-core times measure them too)"
     return line
 
 

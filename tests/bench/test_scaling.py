@@ -106,6 +106,16 @@ def test_plan_line_says_where_each_count_runs_and_what_it_skipped():
     assert single == "cores: 1 (1: CPU 4); one core count: no speedup or Amdahl fit"
 
 
+def test_load_line_says_when_the_machine_is_busy():
+    assert scaling.load_line(0.4, 2) == "load average 0.40 over the last minute on 2 usable CPUs"
+    busy = scaling.load_line(5.63, 2)
+    assert busy.startswith("load average 5.63 over the last minute on 2 usable CPUs: busy")
+    assert "busy" not in scaling.load_line(15.0, 16) and "busy" in scaling.load_line(1.0, 1)
+    assert scaling.load_line(None, 2) == "load average: unknown"
+    load = scaling.load_average()
+    assert load is None or load >= 0
+
+
 def test_bad_cores_are_a_usage_error(capsys):
     with pytest.raises(SystemExit):
         runner.parse_args(["--cores", "two"])
@@ -247,6 +257,7 @@ def test_a_real_row_at_one_and_two_cores(tmp_path):
     assert row["scaling"]["cores"] == expected
     assert set(row["scaling"]["numba"]) == {str(c) for c in expected}
     assert row["numba"] == row["scaling"]["numba"][str(expected[-1])]  # the main columns: most cores
+    assert "load average" in printed and "load_average_start" in result["environment"]
     in_force = env_out["threads_in_force"]["minidl"]
     assert in_force["1"]["numba"] == 1 and in_force["1"]["pinned"]
     if usable < 2:
