@@ -122,7 +122,7 @@ def plan_line(run_plan: dict) -> str:
 def load_average() -> float | None:
     """Runnable processes on average over the last minute (``os.getloadavg``), None where unknown."""
     try:
-        return os.getloadavg()[0]
+        return round(os.getloadavg()[0], 2)
     except (AttributeError, OSError):
         return None
 
