@@ -158,8 +158,6 @@ UNTESTED = {
     "minidl/nn/layers/unet.py": "tests/minidl/nn/test_segmentation_detection.py (test_unet_*)",
     "minidl/nn/layers/upsampling.py": "tests/minidl/gallery/test_gallery.py (UpSampling2D, Conv2DTranspose)",
     "minidl/training/__init__.py": PACKAGE_NAMES + " (tests/minidl/training/test_model.py)",
-    "minidl/training/callbacks.py": "tests/minidl/training/test_model.py (callbacks), "
-    "tests/minidl/training/test_saving.py (checkpoints)",
     "minidl/training/decoding.py": "beam and greedy decoding: tests/minidl/datasets/test_language.py",
     "minidl/training/rouge.py": "ROUGE against the rouge_score package: tests/minidl/datasets/test_language.py",
     "minidl/training/summary.py": "model.summary(): tests/minidl/training/test_model.py, "
