@@ -35,10 +35,14 @@ $(GPU_STAMP): $(STAMP)
 	touch $(GPU_STAMP)
 
 # JupyterLab settings kept in the repository (jupyter/settings/overrides.json): no "Jupyter news?"
-# pop-up, no update check. Nothing in the user's home folder is touched.
+# pop-up, no update check, a notebook's kernel shut down when its tab closes (two cores do not
+# keep five kernels). Nothing in the user's home folder is touched.
 LAB_SETTINGS := --LabApp.app_settings_dir=$(CURDIR)/jupyter/settings
 
-lab: $(GPU_STAMP)  ## open the course in JupyterLab at the repository's root, on chapter 0 (prints the URL; works headless); minidl, its grader (minidl-grade) and the Keras door (minidl_keras) are installed
+# Your answers go into workspace/ (git ignores it): make lab copies each exercise notebook there
+# the first time, never over your work; `python -m minidl exercises reset NN` starts one again.
+lab: $(GPU_STAMP)  ## open the course in JupyterLab at the repository's root, on chapter 0 (prints the URL; works headless); copies the exercises into workspace/ (yours, git-ignored) on first use; minidl, its grader (minidl-grade) and the Keras door (minidl_keras) are installed
+	$(PY) -m minidl exercises copy
 	$(PY) -m jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) --notebook-dir=. \
 		--LabApp.default_url=/lab/tree/notebooks/00_welcome.ipynb \
 		$(LAB_SETTINGS) $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
