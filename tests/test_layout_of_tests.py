@@ -88,7 +88,6 @@ UNTESTED = {
     "minidl/datasets/sequences.py": "tests/minidl/datasets/test_datasets.py (adding problem, sine sequences)",
     "minidl/datasets/synthetic.py": "tests/minidl/datasets/test_datasets.py (test_synthetic_*, spirals, moons)",
     "minidl/datasets/text.py": "tests/minidl/datasets/test_datasets.py (text corpus, char encoder, sample)",
-    "minidl/exercises/__init__.py": "check() on the public cases: tests/grader/test_public.py",
     "minidl/exercises/compare.py": "the explanations of a wrong answer: tests/grader/judge/test_feedback.py, "
     "tests/grader/judge/test_feedback_verdict.py",
     "minidl/exercises/data.py": "the shipped public cases: tests/grader/test_public.py",
