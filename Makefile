@@ -100,11 +100,11 @@ test-portable: $(GPU_STAMP)  ## the notebooks again (nbval) under other BLAS ker
 		env $$setting $(TEST_THREADS) MPLBACKEND=Agg $(PY) -m pytest -q $(XDIST) notebooks/ || exit 1; \
 	done
 
-test-e2e: $(STAMP)  ## headless Chromium: JupyterLab runs the welcome chapter; the book's pages load (installs what it needs)
+test-e2e: $(STAMP)  ## headless Chromium: JupyterLab runs the welcome chapter; a learner's walk (chapter, exercises, wrong answer, hint, right answer, reset; screenshots in build/e2e/); the progress bar moves; the book's pages load (installs what it needs)
 	command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || true
 	$(PY) -m pip install --quiet -e ".[e2e,book]"
-	$(PY) -m pytest -q -m e2e tests/course/test_lab_e2e.py tests/course/test_book_e2e.py
+	$(PY) -m pytest -q -m e2e tests/course/test_lab_e2e.py tests/course/test_learner_e2e.py tests/course/test_book_e2e.py
 
 # test-gpu installs nothing where it needs nothing: a GPU machine that reaches no package
 # registry but has NumPy, Numba, CuPy and pytest runs the repository from its root. That run
