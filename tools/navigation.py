@@ -12,6 +12,9 @@ For each chapter ``notebooks/NN_slug.ipynb`` that has exercises (``solutions/NN_
 * the solution notebook gets a first cell (id ``nav-chapter``) headed ``# Exercises for
   chapter N · Title`` with a link back to ``../notebooks/NN_slug.ipynb``; ``minidl-grade
   release`` carries it into ``exercises/`` (run it after this tool);
+* chapter 0 gets a cell (id ``your-work``) after its section on how the course works: where a
+  learner's own copies live, how to reset one, how to ask for a hint, and that closing a tab
+  shuts its kernel down;
 * every chapter and solution notebook gets ``KERNELSPEC`` and ``LANGUAGE_INFO`` as its
   metadata (what JupyterLab writes when it saves a notebook run by the project's Python;
   the release writes the same into the exercise notebooks).
@@ -36,7 +39,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "grader"))
 from minidl_grader.notebook import LAB_METADATA  # noqa: E402
 
-TOP, END, BACK = "nav-exercises", "nav-exercises-end", "nav-chapter"
+TOP, END, BACK, YOURS = "nav-exercises", "nav-exercises-end", "nav-chapter", "your-work"
+WELCOME = "00_welcome"  # the chapter that says where a learner's work lives (after its cell COURSE_CELL)
+COURSE_CELL = "c014"
 _HEADING = re.compile(r"^# (\d{1,2}) · (.+)$", re.M)
 
 
@@ -76,6 +81,24 @@ def back_cell(stem: str, number: int, title: str) -> str:
         f"*The chapter:* [{number} · {title}](../notebooks/{stem}.ipynb). "
         '`from minidl.exercises import hint`, then `hint("name")` gives a hint for an exercise (again: the next one); '
         f"`python -m minidl exercises reset {stem}` puts a fresh copy of this notebook in workspace/."
+    )
+
+
+def your_work_cell() -> str:
+    """What chapter 0 says of a learner's own copies, resetting them, hints and kernels."""
+    return (
+        "**Your own work** lives in `workspace/`, beside `exercises/`: `make lab` copies every exercise "
+        "notebook there the first time (git ignores that folder, so a `git pull` never fights with your "
+        "answers), and each chapter links to your copy. `python -m minidl exercises reset "
+        "03_backpropagation` starts those exercises again from a fresh copy (yours is kept as "
+        "`workspace/03_backpropagation.ipynb.bak`); `python -m minidl exercises where` lists your copies "
+        "and which ones you changed.\n\n"
+        '**Stuck?** `from minidl.exercises import hint`, then `hint("name")` with the name in the '
+        "exercise's `check(...)` cell: the first call gives a nudge, the next one the idea, never the answer.\n\n"
+        "**One kernel per open notebook.** Every notebook you open starts its own Python kernel, and "
+        "each holds its data in memory; closing a notebook's tab shuts its kernel down (the course's Lab "
+        "settings). Without those settings, use *Kernel → Shut Down Kernel* before closing a tab, or the "
+        "*Running Terminals and Kernels* panel on the left."
     )
 
 
@@ -137,6 +160,11 @@ def run(root: Path = ROOT, check: bool = False) -> list[Path]:
             pairs.append((solution_path, solution))
         else:
             with_lab_metadata(chapter)
+        if chapter_path.stem == WELCOME:
+            cells = chapter["cells"]
+            cells[:] = [c for c in cells if c.get("id") != YOURS]
+            after = next((i for i, c in enumerate(cells) if c.get("id") == COURSE_CELL), len(cells) - 1)
+            cells.insert(after + 1, _markdown(YOURS, your_work_cell()))
         for path, nb in pairs:
             text = _dumps(nb)
             if path.read_text(encoding="utf-8") != text:

@@ -168,6 +168,11 @@ RAN = """(index) => {
     const kernel = panel.sessionContext.session.kernel;
     return cell.executionCount !== null && kernel.status === "idle";
 }"""
+# the default of "shut down the kernel when the tab closes", as the server hands it to Lab
+KERNEL_SHUTDOWN_DEFAULT = """async () => {
+    const plugin = await window.jupyterapp.serviceManager.settings.fetch("@jupyterlab/notebook-extension:tracker");
+    return plugin.schema.properties.kernelShutdown.default;
+}"""
 SCROLL_TO = """async (id) => {
     const panel = window.jupyterapp.shell.currentWidget;
     const cells = panel.content.model.cells;
@@ -229,6 +234,7 @@ def test_opening_and_saving_an_exercise_leaves_the_repository_clean(browser_tool
         walk = Walk(page, "save")
         walk.open(url, path)
         assert page.evaluate(SAVE) is False  # saved: nothing left unsaved
+        assert page.evaluate(KERNEL_SHUTDOWN_DEFAULT) is True  # overrides.json reached Lab
         walk.shows("Exercises for chapter 1 · Linear models")
         walk.photo("exercise_saved")
     finally:

@@ -94,7 +94,14 @@ def test_the_links_survive_renumbering():
 
     chapters = rc.chapters_in(ROOT)
     r, _ = rc.plan(chapters, rc.parse_moves(["18_transfer_learning:09", "09_fast_cpu_kernels:18"]))
+    assert rc.rewrite_text(navigation.your_work_cell(), r) == navigation.your_work_cell()  # ids of chapter 3
     title = "Transfer learning"
     for make in (navigation.top_cell, navigation.end_cell, navigation.back_cell):
         before, after = make("18_transfer_learning", 18, title), make("09_transfer_learning", 9, title)
         assert rc.rewrite_text(before, r) == after
+
+
+def test_chapter_0_says_where_your_work_lives_and_how_to_reset_it():
+    found = {c["id"]: text(c) for c in cells(ROOT / "notebooks" / "00_welcome.ipynb")}
+    assert "python -m minidl exercises reset 03_backpropagation" in found["your-work"]
+    assert "closing a notebook's tab shuts its kernel down" in found["your-work"]
