@@ -144,7 +144,8 @@ html: $(STAMP)  ## the chapters with their stored outputs as a static site, buil
 		echo "jupyter-server-mathjax not installed: formulas will be shown as TeX source"
 	$(PY) tools/build_book.py build/html
 
-release: $(STAMP)  ## regenerate exercises/ from solutions/ and check()'s public cases (never edit either by hand)
+release: $(STAMP)  ## links between chapters and exercises and Lab's metadata (tools/navigation.py), then regenerate exercises/ from solutions/ and check()'s public cases (never edit either by hand)
+	$(PY) tools/navigation.py
 	$(VENV)/bin/minidl-grade release
 	$(VENV)/bin/minidl-grade public-data
 
