@@ -154,21 +154,25 @@ def _exercise(name: str) -> dict:
 _hints_given: dict[str, int] = {}  # exercise -> how many of its hints were shown
 
 
-def hint(name: str, level: int | None = None) -> str:
-    """Print the next hint for exercise ``name`` and return it: the first call gives a nudge,
+def hint(name: str, level: int | None = None) -> None:
+    """Print the next hint for exercise ``name``: the first call gives a nudge,
     the next the idea (and so on where an exercise has more); never the answer. ``level``
     (1, 2, ...) shows that one again. Once all are shown it says so, and ``check`` explains
     what is wrong with an attempt.
 
     >>> hint("weight_norm_backward")        # doctest: +SKIP
-    💡 weight_norm_backward, hint 1 of 2: Go through the effective weight W: ...
+    ➜ weight_norm_backward, hint 1 of 2: Go through the effective weight W: ...
     """
     exercise = _exercise(name)
     hints = exercise.get("hints", [])
     if not hints:
-        what = "a question: check() explains a wrong answer" if exercise["kind"] != "code" else "no hint written yet"
-        say("💡", name, f"no hints for this exercise ({what}).")
-        return ""
+        what = (
+            "a question: check() explains a wrong answer"
+            if exercise["kind"] != "code"
+            else "no hint written yet"
+        )
+        say("➜", name, f"no hints for this exercise ({what}).")
+        return None
     shown = _hints_given.get(name, 0)
     if level is not None:
         if not 1 <= level <= len(hints):
@@ -176,18 +180,18 @@ def hint(name: str, level: int | None = None) -> str:
         number = level
     elif shown >= len(hints):
         say(
-            "💡",
+            "➜",
             name,
             f"that was the last of its {len(hints)} hints (hint({name!r}, 1) shows the first again). "
             "Write an attempt and run its check(...): it says what is wrong, and how.",
         )
-        return ""
+        return None
     else:
         number = shown + 1
     _hints_given[name] = max(shown, number)
     more = " (call hint again for the next)" if number < len(hints) else ""
-    say("💡", f"{name}, hint {number} of {len(hints)}{more}", hints[number - 1])
-    return hints[number - 1]
+    say("➜", f"{name}, hint {number} of {len(hints)}{more}", hints[number - 1])
+    return None  # printed, not returned: Jupyter would show it a second time
 
 
 def evaluate(name: str, *objects) -> Verdict:

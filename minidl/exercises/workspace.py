@@ -40,7 +40,9 @@ def _originals(chapters, originals: Path) -> list[Path]:
     try:
         wanted = {f"{int(str(c).split('_')[0]):02d}" for c in chapters}
     except ValueError:
-        raise ValueError(f"chapters are given by number (03) or id (03_backpropagation), got {chapters}") from None
+        raise ValueError(
+            f"chapters are given by number (03) or id (03_backpropagation), got {chapters}"
+        ) from None
     picked = [p for p in found if p.name[:2] in wanted]
     missing = sorted(wanted - {p.name[:2] for p in picked})
     if missing:

@@ -282,7 +282,7 @@ def test_chapter_to_exercises_wrong_answer_hint_right_answer_reset(browser_tools
             "initial_loss_too_high-check",
             'from minidl.exercises import hint\n\nhint("linear_regression_gradient")',
         )
-        assert out.startswith("💡 linear_regression_gradient, hint 1 of 2"), out
+        assert out.startswith("➜ linear_regression_gradient, hint 1 of 2"), out
         walk.shows("hint 1 of 2")
         walk.photo("a_hint")
 
