@@ -54,10 +54,11 @@ def _originals(chapters, originals: Path) -> list[Path]:
 def copy(chapters=(), originals: Path = ORIGINALS, workspace: Path = WORKSPACE) -> list[Path]:
     """Copy the exercise notebooks of ``chapters`` that are not in ``workspace`` yet; return
     the copies made (an existing copy, your work, is never touched)."""
+    found = _originals(chapters, originals)  # an unknown chapter makes no folder
     workspace = Path(workspace)
     workspace.mkdir(parents=True, exist_ok=True)
     made = []
-    for original in _originals(chapters, originals):
+    for original in found:
         target = workspace / original.name
         if not target.exists():
             shutil.copyfile(original, target)
@@ -70,10 +71,11 @@ def reset(chapters, originals: Path = ORIGINALS, workspace: Path = WORKSPACE) ->
     ``workspace``; a copy that was there is first renamed ``NN_topic.ipynb.bak``."""
     if not chapters:
         raise ValueError("reset which chapter? give its number: python -m minidl exercises reset 03")
+    found = _originals(chapters, originals)  # an unknown chapter makes no folder
     workspace = Path(workspace)
     workspace.mkdir(parents=True, exist_ok=True)
     made = []
-    for original in _originals(chapters, originals):
+    for original in found:
         target = workspace / original.name
         if target.exists():
             target.replace(target.with_name(target.name + ".bak"))

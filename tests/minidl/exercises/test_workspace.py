@@ -44,6 +44,7 @@ def test_unknown_chapter_and_missing_number_are_explained(folders):
         workspace.copy(("7",), originals, work)
     with pytest.raises(ValueError, match="reset which chapter"):
         workspace.reset((), originals, work)
+    assert not work.exists()  # nothing made for a mistake
 
 
 def test_the_command_line(folders, monkeypatch, capsys):
