@@ -2,6 +2,9 @@
 repeats an n-gram, a broken ROUGE-L F-beta to repair; questions on what a bag of words and
 pairs cannot tell apart, and on ROUGE."""
 
+from collections.abc import Callable
+from functools import partial
+
 import numpy as np
 
 from ..judge.registry import Case, declare_edges, function_exercise
@@ -230,7 +233,7 @@ def _same(a, b):
 def _beam_against(args, against):
     """The mistake a case is drawn to catch (besides beam search without the blocking)."""
     lp, start, end, width, max_len, alpha, n = args
-    return {
+    table: dict[str, Callable[[], np.ndarray]] = {
         "start counted": lambda: _beam_search(lp, start, end, width, max_len, alpha, n, start_counted=True),
         "overlap": lambda: _beam_search(lp, start, end, width, max_len, alpha, n, overlap=False),
         "after cut": lambda: _beam_after_cut(lp, start, end, width, max_len, alpha, n),
@@ -239,10 +242,11 @@ def _beam_against(args, against):
         "greedy": lambda: _beam_search(lp, start, end, 1, max_len, alpha, n),
         "no normalisation": lambda: _beam_search(lp, start, end, width, max_len, 0.0, n),
         **{
-            key: lambda key=key, value=value: _beam_search(*args, **{key: value})
+            key: partial(_beam_search, lp, start, end, width, max_len, alpha, n, **{key: value})
             for key, value in _RULES.items()
         },
-    }[against]()
+    }
+    return table[against]()
 
 
 # the rules the task states beyond the named n-gram mistakes: a finished hypothesis takes its
@@ -342,19 +346,19 @@ _BEAM_MISTAKES = (
     (
         "a hypothesis that ends in `end` is one of the beam_width kept at its step: it leaves the "
         "beam and takes its place, so fewer live ones go on",
-        lambda *args: _beam_search(*args, finished_take_slots=False),
+        lambda lp, s, e, w, m, a, n: _beam_search(lp, s, e, w, m, a, n, finished_take_slots=False),
     ),
     (
         "after max_len steps the live hypotheses count as finished too, and compete with the finished ones",
-        lambda *args: _beam_search(*args, live_count_at_end=False),
+        lambda lp, s, e, w, m, a, n: _beam_search(lp, s, e, w, m, a, n, live_count_at_end=False),
     ),
     (
         "the length that normalises a finished hypothesis counts its `end` token",
-        lambda *args: _beam_search(*args, end_in_length=False),
+        lambda lp, s, e, w, m, a, n: _beam_search(lp, s, e, w, m, a, n, end_in_length=False),
     ),
     (
         "the length that normalises counts the hypothesis's own tokens; `start` is not one of them",
-        lambda *args: _beam_search(*args, length_shift=1),
+        lambda lp, s, e, w, m, a, n: _beam_search(lp, s, e, w, m, a, n, length_shift=1),
     ),
 )
 
