@@ -152,11 +152,18 @@ class Weight:
 
     @property
     def name(self) -> str:
-        return "bias" if isinstance(self.key, tuple) else self.key
+        """Keras's name of the weight (``kernel``, ``moving_mean``: the layer class's
+        ``keras_weights``), else minidl's key."""
+        if isinstance(self.key, tuple):
+            return "bias"
+        for keras_name, (store, key) in getattr(type(self.layer), "keras_weights", {}).items():
+            if (store, key) == (self.store, self.key):
+                return keras_name
+        return self.key
 
     @property
     def path(self) -> str:
-        return f"{self.layer.name or type(self.layer).__name__.lower()}/{self.key}"
+        return f"{self.layer.name or type(self.layer).__name__.lower()}/{self.name}"
 
     @property
     def trainable(self) -> bool:
