@@ -31,11 +31,13 @@ from minidl.training import model as _model
 from minidl.training.data import yields_batches
 from minidl.training.trainer import Trainer
 
+from .custom import compiled_loss
 from .fitting import KerasFit
 from .functional import Input, InputLayer, Model, _metric, _unique_names
 from .graph import KerasTensor, record
 from .keras_api import KerasAbsent
 from .masking import attach_to_loss_and_metrics, call_layer, makes_mask
+from .missing import KerasFeatureMissing
 from .naming import name_layer, unique_name
 from .weights import KerasWeights
 
@@ -271,10 +273,16 @@ class KerasSequential(KerasFit, KerasWeights, KerasAbsent, _model.Sequential):  
 
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, **unsupported) -> None:
         """Keras's ``compile``: Keras's names and defaults, metric functions called ``fn(y_true, y_pred)``."""
-        from . import losses, optimizers
+        from . import optimizers
 
         for key in IGNORED_COMPILE_OPTIONS:
             unsupported.pop(key, None)
+        steps = unsupported.pop("steps_per_execution", 1)
+        if steps != 1:
+            raise KerasFeatureMissing(
+                f"compile(steps_per_execution={steps!r}) is not in minidl_keras: it runs one batch per "
+                "step; leave steps_per_execution at 1 (Keras's default)"
+            )
         if unsupported:
             raise NotImplementedError(
                 f"compile({', '.join(sorted(unsupported))}=...) is not in minidl_keras's Sequential: "
@@ -285,7 +293,7 @@ class KerasSequential(KerasFit, KerasWeights, KerasAbsent, _model.Sequential):  
             if self.device != "cpu":
                 self.optimizer.to(self.device)
         else:
-            super().compile(optimizer=optimizers.get(optimizer), loss=losses.compiled(loss))
+            super().compile(optimizer=optimizers.get(optimizer), loss=compiled_loss(loss))
         if isinstance(metrics, str) or callable(metrics):
             metrics = [metrics]
         self.metrics = _unique_names([_metric(m, self.loss, None, "") for m in (metrics or [])])
