@@ -99,6 +99,8 @@ class KerasSequential(KerasFit, KerasWeights, KerasAbsent, _model.Sequential):  
     def input_shape(self, shape) -> None:
         """minidl's ``Sequential`` sets the shape of one sample (``build``, the first batch)."""
         self.__dict__["_per_sample_input_shape"] = None if shape is None else tuple(shape)
+        if shape is not None and "_input_name" not in self.__dict__:  # built by its first batch:
+            self.__dict__["_input_name"] = unique_name("input_layer")  # Keras's InputLayer counts then
 
     def sample_shape(self) -> tuple | None:
         return self.__dict__.get("_per_sample_input_shape")

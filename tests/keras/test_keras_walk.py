@@ -53,3 +53,28 @@ def test_the_renamed_classes_keep_their_names_and_weights():
     dense = layers.Dense(2)
     dense(np.zeros((1, 3), dtype="float32"))
     assert [w.name for w in dense.weights] == ["kernel", "bias"]
+
+
+def test_automatic_input_names_count_every_input_layer_as_keras():
+    """Keras 3.15 names each InputLayer when it is made, a Sequential's too when its first
+    batch builds it: input_layer, input_layer_1, ... (measured: the same program in Keras gives
+    these names)."""
+    import minidl_keras as keras
+    import numpy as np
+
+    keras.backend.clear_session()
+    first = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    built = keras.Sequential([keras.layers.Dense(2)])
+    built.build((None, 3))
+    fitted = keras.Sequential([keras.layers.Dense(2)])
+    fitted.compile("sgd", "mse")
+    fitted.fit(np.zeros((4, 3), "float32"), np.zeros((4, 2), "float32"), verbose=0)
+    inputs = keras.Input((3,))
+    functional = keras.Model(inputs, keras.layers.Dense(1)(inputs))
+    names = [m.get_config()["layers"][0]["config"]["name"] for m in (first, built, fitted)]
+    assert names + [functional.layers[0].name] == [
+        "input_layer",
+        "input_layer_1",
+        "input_layer_2",
+        "input_layer_3",
+    ]
