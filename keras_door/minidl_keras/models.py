@@ -21,6 +21,7 @@ Sequential, Trainer``. What it changes, where Keras's ways differ from minidl's 
 from __future__ import annotations
 
 import contextlib
+import re
 import types
 
 import numpy as np
@@ -33,7 +34,7 @@ from minidl.training.trainer import Trainer
 
 from .custom import compiled_loss
 from .fitting import KerasFit
-from .functional import Input, InputLayer, Model, _metric, _unique_names
+from .functional import Input, InputLayer, Model, _metric, _unique_names, readable_size
 from .graph import KerasTensor, record
 from .keras_api import KerasAbsent
 from .masking import attach_to_loss_and_metrics, call_layer, makes_mask
@@ -254,6 +255,24 @@ class KerasSequential(KerasFit, KerasWeights, KerasAbsent, _model.Sequential):  
 
     def __repr__(self) -> str:
         return f"<{self.display_name} name={self.name or 'sequential'}, built={self.built}>"
+
+    def summary(self, print_fn=print) -> None:
+        """minidl's table (a row per layer: name, type, output shape, parameters) with each
+        total followed by its size in bytes, as Keras prints it (``Total params: 44 (176.00 B)``)."""
+        tables: list[str] = []
+        super().summary(print_fn=tables.append)
+        size = np.dtype(self.dtype or "float32").itemsize
+
+        def with_bytes(match) -> str:
+            count = int(match.group(2).replace(",", ""))
+            return f"{match.group(1)}: {match.group(2)} ({readable_size(count * size)})"
+
+        for table in tables:
+            print_fn(
+                re.sub(
+                    r"^((?:Total|Trainable|Non-trainable) params): ([\d,]+)$", with_bytes, table, flags=re.M
+                )
+            )
 
     def forward(self, x, training: bool = False):
         """minidl's ``Sequential.forward``, with Keras's masks passed from layer to layer
