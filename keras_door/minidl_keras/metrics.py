@@ -184,8 +184,18 @@ class Metric(_metrics.Metric):
         self.name = name or auto_name(type(self).__name__)
         self.dtype = "float32" if dtype is None else np.dtype(dtype).name
         self.__dict__.setdefault("_variables", [])
-        if _door_defined(type(self).reset_state):
-            self.reset_state()
+        door_reset = next(
+            (
+                c.__dict__["reset_state"]
+                for c in type(self).__mro__
+                if _door_defined(c.__dict__.get("reset_state"))
+            ),
+            None,
+        )
+        if (
+            door_reset is not None
+        ):  # a door metric's state (a user's reset_state runs later, on its variables)
+            door_reset(self)
 
     @property
     def variables(self) -> list:
