@@ -147,7 +147,7 @@ KERAS_FLOORS = [
         "parts",
         """constraints regularizers datasets utils activations backend callbacks losses metrics
         optimizers affine augmentation elementwise merging normalization preprocessing text pooling
-        recurrent noise reshaping wrappers masking""",
+        recurrent noise reshaping wrappers masking random""",
     ),
     ("tape", "graph keras_config ops custom model_file attention"),
     ("models", "functional layers models saving"),
