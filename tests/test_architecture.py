@@ -135,29 +135,28 @@ class Floors:
     entry_points: tuple[str, ...]
 
 
-# The Keras door (keras_door/, its own distribution): what every module may read (the version,
-# the settings, the error for a missing feature, Keras's names and weight order); Keras's
-# parts, each a map onto minidl's (layers, losses, optimizers, metrics, ...); the layer-level
-# tape and what rests on it (custom layers, ops, attention, the model file); the models and the
-# public ``layers`` namespace; the public names.
+# The Keras door (keras_door/, its own distribution), docs/ARCHITECTURE.md "The Keras door's
+# floors": each module is a room of its own, and the rooms of a floor are listed in order: a room
+# may import the rooms listed before it on its floor and any room of a lower floor, nothing else
+# (a room's level is its floor plus its place on the floor / 100). So the table says exactly who
+# may import whom, and an import of a later room on the same floor fails as an upward one.
 KERAS_DIR = PACKAGE_DIR.parent / "keras_door" / "minidl_keras"
-_KERAS_PARTS = """activations affine augmentation backend callbacks constraints datasets elementwise
-    losses masking merging metrics noise normalization optimizers pooling preprocessing recurrent regularizers
-    reshaping text utils wrappers"""
-KERAS_GROUPS = [
+KERAS_FLOORS = [
+    ("foundations", "_version config missing naming keras_api initializers weights layout fitting"),
     (
-        "foundations",
-        0,
-        [
-            f"minidl_keras.{m}"
-            for m in "_version config layout missing keras_api naming initializers weights fitting".split()
-        ],
+        "parts",
+        """constraints regularizers datasets utils activations backend callbacks losses metrics
+        optimizers affine augmentation elementwise merging normalization preprocessing text pooling
+        recurrent noise reshaping wrappers masking""",
     ),
-    ("parts", 1, [f"minidl_keras.{m}" for m in _KERAS_PARTS.split()]),
-    ("tape", 2, [f"minidl_keras.{m}" for m in "graph custom ops attention keras_config model_file".split()]),
-    ("models", 3, [f"minidl_keras.{m}" for m in "functional layers models saving".split()]),
-    ("root", 4, ["minidl_keras"]),
+    ("tape", "graph keras_config ops custom model_file attention"),
+    ("models", "functional layers models saving"),
 ]
+KERAS_GROUPS = [
+    (room, floor + place / 100, [f"minidl_keras.{room}"])
+    for floor, (_, rooms) in enumerate(KERAS_FLOORS)
+    for place, room in enumerate(rooms.split())
+] + [("root", len(KERAS_FLOORS), ["minidl_keras"])]
 
 
 # Every package of the repository whose import graph is checked: add a table to check another.
@@ -916,3 +915,85 @@ def test_one_class_is_named_sequential():
     exports as ``keras.Sequential`` (and shows as "Sequential", as Keras does)."""
     found = classes_named("Sequential", [PACKAGE_DIR, KERAS_DIR])
     assert [place.rpartition(":")[0] for place in found] == ["minidl/training/model.py"], found
+
+
+# ============================================================================ the door uses minidl's public API
+def private_names(package_dir: Path = PACKAGE_DIR) -> set[str]:
+    """Every name with one leading underscore that the package defines: a function, a class,
+    a method, a module global, an attribute assigned (``self._grad = ...``)."""
+    names = set()
+    for path in sorted(package_dir.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                names.add(node.attr)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                names.add(node.id)
+    return {n for n in names if n.startswith("_") and not n.endswith("__")}
+
+
+def private_uses(door_dir: Path, private: set[str], library: str = "minidl") -> list[str]:
+    """``file:line name`` of every place the door reaches into ``library`` past its public API:
+    an import of an underscored name from it (``from minidl.x import _y``, ``import minidl._y``),
+    an attribute ``obj._y`` whose name the library defines, or a method of a door class that
+    overrides one (``def _train_epoch``). The door's own helpers keep names minidl does not use."""
+    found = []
+    for path in sorted(door_dir.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        where = f"{path.relative_to(door_dir.parent)}"
+        methods = {
+            (item.name, item.lineno)
+            for cls in ast.walk(tree)
+            if isinstance(cls, ast.ClassDef)
+            for item in cls.body
+            if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))
+        }
+        for node in ast.walk(tree):
+            module = node.module or "" if isinstance(node, ast.ImportFrom) and not node.level else ""
+            if module == library or module.startswith(library + "."):
+                private_parts = [p for p in module.split(".") if p.startswith("_") and not p.endswith("__")]
+                found += [f"{where}:{node.lineno} {p}" for p in private_parts]
+                found += [f"{where}:{node.lineno} {a.name}" for a in node.names if a.name.startswith("_")]
+            elif isinstance(node, ast.Import):
+                found += [
+                    f"{where}:{node.lineno} {a.name}"
+                    for a in node.names
+                    if a.name.split(".")[0] == library and any(p.startswith("_") for p in a.name.split("."))
+                ]
+            elif isinstance(node, ast.Attribute) and node.attr in private:
+                found.append(f"{where}:{node.lineno} .{node.attr}")
+        found += [f"{where}:{line} def {name}" for name, line in sorted(methods) if name in private]
+    return sorted(found)
+
+
+def test_the_keras_door_uses_no_private_name_of_minidl():
+    """The door extends minidl through its public extension API (docs/ARCHITECTURE.md,
+    "Extending minidl"), so a refactor of minidl's private code is never a change of the door."""
+    assert private_uses(KERAS_DIR, private_names()) == []
+
+
+def test_the_private_name_check_can_fail(tmp_path):
+    library = tmp_path / "minidl"
+    library.mkdir()
+    (library / "__init__.py").write_text("")
+    (library / "core.py").write_text(
+        "def _helper(): pass\nclass Trainer:\n    def _epoch(self): self._state = 1\n"
+    )
+    door = tmp_path / "door"
+    door.mkdir()
+    (door / "a.py").write_text(
+        "from minidl.core import _helper, Trainer\n"
+        "import minidl._version\n"
+        "class Mine(Trainer):\n"
+        "    def _epoch(self):\n"
+        "        return self._state\n"
+        "    def _own(self):\n"
+        "        return _helper\n"
+    )
+    assert private_uses(door, private_names(library)) == [
+        "door/a.py:1 _helper",
+        "door/a.py:2 minidl._version",
+        "door/a.py:4 def _epoch",
+        "door/a.py:5 ._state",
+    ]

@@ -34,7 +34,7 @@ what differs from Keras 3 on purpose and what is not there; what minidl does not
 (``keras.applications``, layers it lacks) raises an error that names the minidl way.
 """
 
-from minidl.nn.layers.base import library_package
+from minidl.nn.layers.registry import library_package
 
 library_package(__name__)  # the door's layers save and load by name, as minidl's own do
 

@@ -145,7 +145,7 @@ class _Augmentation(KerasLayerAPI, Layer):
             raise ValueError(
                 f"data_format must be 'channels_last' or 'channels_first', got {self.data_format!r}"
             )
-        self._rng = None if seed is None else np.random.default_rng(seed)
+        self._own_rng = None if seed is None else np.random.default_rng(seed)
 
     @property
     def channels_last(self) -> bool:
@@ -154,14 +154,14 @@ class _Augmentation(KerasLayerAPI, Layer):
 
     def rng(self) -> np.random.Generator:
         """The layer's own generator with ``seed=``, else minidl's (``minidl.seed``)."""
-        return self._rng if self._rng is not None else backend.rng()
+        return self._own_rng if self._own_rng is not None else backend.rng()
 
     def __call__(self, x, training=None, **kwargs):
         if hasattr(x, "record_call"):  # a KerasTensor: record; the model decides training
             return x.record_call(self, x, training=training, **kwargs)
         return self.forward(x, training=True if training is None else bool(training))  # Keras's default
 
-    def _images(self, x):
+    def _image_batch(self, x):
         """x as a float (N, H, W, C) NumPy batch, and how to give the result x's shape back."""
         x = np.asarray(backend.to_numpy(x))
         if x.ndim not in (3, 4):
@@ -187,7 +187,7 @@ class _Augmentation(KerasLayerAPI, Layer):
             self.cache = None
             return x
         device = backend.device_of(x) if hasattr(x, "shape") else "cpu"
-        images, restore = self._images(x)  # NumPy (a GPU batch comes to the host and goes back)
+        images, restore = self._image_batch(x)  # NumPy (a GPU batch comes to the host and goes back)
         y, state = self.transform(images)
         self.cache = (state, restore, device)
         return backend.to_device(restore(y), device)
@@ -196,7 +196,7 @@ class _Augmentation(KerasLayerAPI, Layer):
         if self.cache is None:  # inference: the identity
             return dy
         state, restore, device = self.cache
-        dimages, _ = self._images(dy)
+        dimages, _ = self._image_batch(dy)
         return backend.to_device(restore(self.transform_backward(dimages, state)), device)
 
     def transform(self, images):

@@ -35,7 +35,7 @@ from minidl import backend
 from minidl.nn import initializers as minidl_initializers
 from minidl.nn import regularizers as minidl_regularizers
 from minidl.nn.layers.base import Layer as MinidlLayer
-from minidl.nn.layers.base import _own
+from minidl.nn.layers.sublayers import own_arrays
 from minidl.training.model import Sequential as MinidlSequential
 
 from . import constraints as keras_constraints
@@ -180,7 +180,7 @@ class Layer(KerasLayerAPI, MinidlLayer):
                 f"add_weight got argument(s) minidl_keras does not have: {', '.join(sorted(kwargs))}"
             )
         shape = tuple(int(d) for d in shape)
-        key = name or f"weight_{len(_own(self.params)) + len(_own(self.buffers))}"
+        key = name or f"weight_{len(own_arrays(self.params)) + len(own_arrays(self.buffers))}"
         dtype = np.dtype(dtype or self.dtype)
         value = _initial_value(initializer, shape, dtype)
         if trainable:
@@ -200,7 +200,7 @@ class Layer(KerasLayerAPI, MinidlLayer):
         """The sub-layers' penalties and those of the weights made with ``regularizer=``."""
         total = super().regularization_loss()
         for key, regularizer in self.__dict__.get("_weight_regularizers", {}).items():
-            store = self.params if key in _own(self.params) else self.buffers
+            store = self.params if key in own_arrays(self.params) else self.buffers
             total += regularizer.loss(store[key])
         return total
 
@@ -255,7 +255,7 @@ class Layer(KerasLayerAPI, MinidlLayer):
         """The sub-layers' penalty gradients and those of the weights made with ``regularizer=``."""
         super().add_penalty_gradients()
         for key, regularizer in self.__dict__.get("_weight_regularizers", {}).items():
-            if key in _own(self.grads):
+            if key in own_arrays(self.grads):
                 self.grads[key] += regularizer.gradient(self.params[key])
 
     def symbolic_output(self, x):
@@ -289,7 +289,7 @@ class Layer(KerasLayerAPI, MinidlLayer):
         return [
             Variable(layer, k, v.shape, v.dtype)
             for _, layer in self.layers_within()
-            for store in (_own(layer.params), _own(layer.buffers))
+            for store in (own_arrays(layer.params), own_arrays(layer.buffers))
             for k, v in store.items()
         ]
 

@@ -327,22 +327,22 @@ class KerasFit:
         the metrics of this batch's predictions before the step (Keras resets them each call)."""
         method = self._override("train_step")
         if method is not None:  # Keras: the metrics reset, one step, its logs
-            self._require_compiled("train_on_batch")
+            self.require_compiled("train_on_batch")
             self._reset_running()
             x, y = self._pack(x), self._pack_y(y)
-            weights = _trainer._sample_weights(y, sample_weight, class_weight, "train_on_batch")
-            xb, yb = self._to_device(self._as_input(x)), self._to_device(y)  # type: ignore[attr-defined]
-            data = self._step_data(xb, yb, None if weights is None else self._to_device(weights))  # type: ignore[attr-defined]
+            weights = _trainer.per_sample_weights(y, sample_weight, class_weight, "train_on_batch")
+            xb, yb = self.on_device(self.as_input(x)), self.on_device(y)  # type: ignore[attr-defined]
+            data = self._step_data(xb, yb, None if weights is None else self.on_device(weights))  # type: ignore[attr-defined]
             logs = _as_logs(self._run_step("train_step", method, data), "train_step")
             values = list(logs.values())
             return logs if return_dict else (values[0] if len(values) == 1 else values)
         if not self.metrics and not return_dict:
             return super().train_on_batch(self._pack(x), self._pack_y(y), sample_weight, class_weight)  # type: ignore[misc]
-        self._require_compiled("train_on_batch")
+        self.require_compiled("train_on_batch")
         x, y = self._pack(x), self._pack_y(y)
-        weights = _trainer._sample_weights(y, sample_weight, class_weight, "train_on_batch")
-        xb, yb = self._to_device(self._as_input(x)), self._to_device(y)  # type: ignore[attr-defined]
-        loss, y_pred = self._train_step(xb, yb, None if weights is None else self._to_device(weights))  # type: ignore[attr-defined]
+        weights = _trainer.per_sample_weights(y, sample_weight, class_weight, "train_on_batch")
+        xb, yb = self.on_device(self.as_input(x)), self.on_device(y)  # type: ignore[attr-defined]
+        loss, y_pred = self.train_batch(xb, yb, None if weights is None else self.on_device(weights))  # type: ignore[attr-defined]
         tally = _trainer.Tally(self.metrics)
         tally.add(loss, 1, y_pred, yb)
         logs = tally.logs()
@@ -350,14 +350,14 @@ class KerasFit:
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """``evaluate`` on one batch, as one batch: the loss, ``[loss, *metrics]`` or a dict."""
-        n = len(_trainer._as_batch(_first_array(x), "test_on_batch"))
+        n = len(_trainer.as_batch(_first_array(x), "test_on_batch"))
         return self.evaluate(
             x, y, batch_size=n, verbose=0, sample_weight=sample_weight, return_dict=return_dict
         )
 
     def predict_on_batch(self, x):
         """``predict`` on one batch, as one batch."""
-        n = len(_trainer._as_batch(_first_array(x), "predict_on_batch"))
+        n = len(_trainer.as_batch(_first_array(x), "predict_on_batch"))
         return self.predict(x, batch_size=n, verbose=0)  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ Keras's steps
@@ -406,7 +406,7 @@ class KerasFit:
             made = self.__dict__["_step_metric_objects"] = [_LossTracker(), _CompileMetrics(self)]
         return list(made)
 
-    def _require_compiled(self, what: str) -> None:
+    def require_compiled(self, what: str) -> None:
         """``Trainer``'s check, which a step override that computes its own losses (keras.io's
         GAN: ``super().compile()`` with no loss, two optimizers of its own) does not need."""
         step = {"fit": "train_step", "train_on_batch": "train_step", "evaluate": "test_step"}.get(what)
@@ -417,7 +417,7 @@ class KerasFit:
                 f"{what} needs a loss: compile(optimizer=..., loss=...), or override train_step "
                 "(and test_step) to compute the losses yourself"
             )
-        super()._require_compiled(what)  # type: ignore[misc]
+        super().require_compiled(what)  # type: ignore[misc]
 
     def _running_logs(self) -> _Running:
         running = self.__dict__.get("_running")
@@ -436,25 +436,25 @@ class KerasFit:
         data = (unpack(x), unpack(y))
         return data if weights is None else (*data, weights)
 
-    def _train_epoch(self, loader, epoch, callbacks, class_weight=None) -> dict:
+    def train_epoch(self, loader, epoch, callbacks, class_weight=None) -> dict:
         """``Trainer``'s epoch, or one that calls the subclass's ``train_step`` per batch (its
         returned logs are the batch's; the last batch's are the epoch's, as in Keras)."""
         method = self._override("train_step")
         if method is None:
-            return super()._train_epoch(loader, epoch, callbacks, class_weight)  # type: ignore[misc]
+            return super().train_epoch(loader, epoch, callbacks, class_weight)  # type: ignore[misc]
         self._reset_running()
         logs: dict = {}
         for batch, (xb, yb, *wb) in enumerate(loader):
             for cb in callbacks:
                 cb.on_train_batch_begin(batch, {})
-            xb = self._to_device(self._as_input(xb))  # type: ignore[attr-defined]
+            xb = self.on_device(self.as_input(xb))  # type: ignore[attr-defined]
             if isinstance(yb, _NoTargets):  # fit(x) without y: the step gets x alone
                 data = list(xb.arrays) if hasattr(xb, "arrays") else xb
             else:
-                weights = _trainer._sample_weights(yb, wb[0] if wb else None, class_weight, "fit")
-                yb = self._to_device(yb)  # type: ignore[attr-defined]
+                weights = _trainer.per_sample_weights(yb, wb[0] if wb else None, class_weight, "fit")
+                yb = self.on_device(yb)  # type: ignore[attr-defined]
                 if weights is not None:
-                    weights = self._to_device(weights)  # type: ignore[attr-defined]
+                    weights = self.on_device(weights)  # type: ignore[attr-defined]
                 data = self._step_data(xb, yb, weights)
             before = _optimizer_steps(self)
             logs = _as_logs(self._run_step("train_step", method, data), "train_step")
@@ -477,25 +477,25 @@ class KerasFit:
                 cb.on_train_batch_end(batch, dict(logs))
         return logs
 
-    def _evaluate(self, data, batch_size: int, callbacks=()) -> dict:
+    def evaluate_batches(self, data, batch_size: int, callbacks=()) -> dict:
         """``Trainer``'s evaluation, or one that calls the subclass's ``test_step`` per batch."""
         method = self._override("test_step")
         if method is None:
-            return super()._evaluate(data, batch_size, callbacks)  # type: ignore[misc]
+            return super().evaluate_batches(data, batch_size, callbacks)  # type: ignore[misc]
         if isinstance(data, BatchStream):
             batches = data
         else:
             x, y, *w = data
-            x, y = _trainer._check_xy(x, y, "evaluate", self._sample_shape())  # type: ignore[attr-defined]
-            w = _trainer._sample_weights(y, w[0] if w else None, None, "evaluate")
+            x, y = _trainer.check_xy(x, y, "evaluate", self.sample_shape())  # type: ignore[attr-defined]
+            w = _trainer.per_sample_weights(y, w[0] if w else None, None, "evaluate")
             batches = DataLoader(x, y, batch_size=batch_size, sample_weight=w)  # type: ignore[assignment]
         self._reset_running()
         logs: dict = {}
         for batch, (xb, yb, *wb) in enumerate(batches):
             for cb in callbacks:
                 cb.on_test_batch_begin(batch, {})
-            xb, yb = self._to_device(self._as_input(xb)), self._to_device(yb)  # type: ignore[attr-defined]
-            weights = self._to_device(np.asarray(wb[0])) if wb else None  # type: ignore[attr-defined]
+            xb, yb = self.on_device(self.as_input(xb)), self.on_device(yb)  # type: ignore[attr-defined]
+            weights = self.on_device(np.asarray(wb[0])) if wb else None  # type: ignore[attr-defined]
             logs = _as_logs(
                 self._run_step("test_step", method, self._step_data(xb, yb, weights)), "test_step"
             )
@@ -508,7 +508,7 @@ class KerasFit:
         one batch at a time, ``len(source)`` batches (at most ``steps``), never the whole
         source at once. A batch is ``x`` or a tuple whose first entry is ``x``."""
         method = self._override("predict_step")
-        callbacks = _trainer._with_model(callbacks, self)
+        callbacks = _trainer.with_model(callbacks, self)
         if hasattr(source, "__getitem__") and hasattr(source, "__len__"):
             count = len(source) if steps is None else min(int(steps), len(source))
             batches = (source[i] for i in range(count))
@@ -541,7 +541,7 @@ class KerasFit:
         at most ``steps`` batches. ``x`` is one array, or a list for several inputs."""
         n = len(arrays[0])
         size = 32 if batch_size is None else batch_size
-        callbacks = _trainer._with_model(callbacks, self)
+        callbacks = _trainer.with_model(callbacks, self)
         for cb in callbacks:
             cb.on_predict_begin()
         chunks: list = []
@@ -571,11 +571,11 @@ class KerasFit:
         sample_weight)``; returns the logs so far this epoch (``{"loss": .., metric: ..}``).
         The door's own (``Trainer``'s step); a subclass may override it and call it with
         ``super().train_step(data)``."""
-        self._require_compiled("train_step")
+        self.require_compiled("train_step")
         x, y, sample_weight = unpack_x_y_sample_weight(data)
-        x = self._to_device(self._as_input(self._pack(x)))  # type: ignore[attr-defined]
-        y = self._to_device(self._pack_y(y))  # type: ignore[attr-defined]
-        loss, y_pred = self._train_step(x, y, sample_weight)  # type: ignore[attr-defined]
+        x = self.on_device(self.as_input(self._pack(x)))  # type: ignore[attr-defined]
+        y = self.on_device(self._pack_y(y))  # type: ignore[attr-defined]
+        loss, y_pred = self.train_batch(x, y, sample_weight)  # type: ignore[attr-defined]
         running = self._running_logs()
         running.add_loss(loss, len(_first_array(y_pred)))
         running.update(y_pred, y)
@@ -584,9 +584,9 @@ class KerasFit:
     def test_step(self, data):
         """Keras's ``test_step``: the loss and metrics of ``data`` in inference mode, added to
         this ``evaluate``'s running logs, which it returns."""
-        self._require_compiled("test_step")
+        self.require_compiled("test_step")
         x, y, sample_weight = unpack_x_y_sample_weight(data)
-        y_pred = self.forward(self._to_device(self._as_input(self._pack(x))), training=False)  # type: ignore[attr-defined]
+        y_pred = self.forward(self.on_device(self.as_input(self._pack(x))), training=False)  # type: ignore[attr-defined]
         self.compute_loss(x, y, y_pred, sample_weight, training=False)
         return self.compute_metrics(x, y, y_pred, sample_weight)
 
@@ -594,7 +594,7 @@ class KerasFit:
         """Keras's ``predict_step``: the model's outputs for ``data`` = ``(x,)`` in inference
         mode (an array, or a list of arrays for several outputs)."""
         x, _, _ = unpack_x_y_sample_weight(data)
-        y = self.forward(self._to_device(self._as_input(self._pack(x))), training=False)  # type: ignore[attr-defined]
+        y = self.forward(self.on_device(self.as_input(self._pack(x))), training=False)  # type: ignore[attr-defined]
         return [backend.to_numpy(a) for a in y] if isinstance(y, list) else backend.to_numpy(y)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
@@ -602,10 +602,10 @@ class KerasFit:
         weight penalties, a float; afterwards ``self.loss.backward()`` is ``dL/dy_pred`` (what
         ``self.backward`` takes). Where Keras's step adds the loss to its loss tracker after
         calling this, the door's adds it here: the ``"loss"`` of ``compute_metrics``."""
-        self._require_compiled("compute_loss")
-        y = self._to_device(self._pack_y(y))  # type: ignore[attr-defined]
+        self.require_compiled("compute_loss")
+        y = self.on_device(self._pack_y(y))  # type: ignore[attr-defined]
         if sample_weight is not None:
-            sample_weight = self._to_device(np.asarray(sample_weight))  # type: ignore[attr-defined]
+            sample_weight = self.on_device(np.asarray(sample_weight))  # type: ignore[attr-defined]
         loss = self.loss(y_pred, y, sample_weight=sample_weight) + self.regularization_loss()  # type: ignore[attr-defined]
         self._running_logs().add_loss(loss, len(_first_array(y_pred)))
         return loss
@@ -614,7 +614,7 @@ class KerasFit:
         """Keras's ``compute_metrics``: the compiled metrics updated with this batch; returns
         the logs so far (the running loss of ``compute_loss`` and each metric)."""
         running = self._running_logs()
-        running.update(y_pred, self._to_device(self._pack_y(y)))  # type: ignore[attr-defined]
+        running.update(y_pred, self.on_device(self._pack_y(y)))  # type: ignore[attr-defined]
         return running.logs()
 
     def reset_metrics(self) -> None:

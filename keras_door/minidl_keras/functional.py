@@ -34,7 +34,8 @@ import inspect
 import numpy as np
 
 from minidl import backend
-from minidl.nn.layers.base import Layer, _checked_shape
+from minidl.nn.layers.base import Layer
+from minidl.nn.layers.checks import checked_shape
 from minidl.training import metrics as minidl_metrics
 from minidl.training.data import yields_batches
 from minidl.training.trainer import Trainer
@@ -61,7 +62,7 @@ class InputLayer(KerasLayerAPI, Layer):
             shape = batch_shape[1:]
         if shape is None:
             raise ValueError("InputLayer needs the per-sample shape, e.g. InputLayer(shape=(784,))")
-        self.shape = _checked_shape(shape, "InputLayer")
+        self.shape = checked_shape(shape, "InputLayer")
         self.batch_size, self.batch_shape = batch_size, None  # (the config: shape and batch_size)
         self.dtype = dtype_name(dtype or "float32")
         self.build(self.shape)
@@ -85,7 +86,7 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, 
         batch_size, shape = batch_shape[0], batch_shape[1:]
     if shape is None:
         raise ValueError("keras.Input needs the per-sample shape, e.g. keras.Input(shape=(784,))")
-    shape = _checked_shape(shape, "keras.Input")
+    shape = checked_shape(shape, "keras.Input")
     if name is None:
         name = unique_name("input_layer")
     tensor = KerasTensor((batch_size, *shape), dtype or "float32", name=name)
@@ -139,13 +140,12 @@ class Model(KerasFit, KerasWeights, KerasAbsent, Trainer):  # fit in Keras's ord
         if kwargs:
             raise TypeError(f"keras.Model got unexpected argument(s) {', '.join(sorted(kwargs))}")
         self.name = name
-        self.device, self._device_chosen = "cpu", False
+        self.device, self.device_chosen = "cpu", False
         self.optimizer = self.loss = None
         self.metrics: list = []
         self.stop_training = False
         self.history = None
         self.epochs_completed = 0
-        self._resume_rng = None
         self.cache = None
         self._traces: dict = {}
         self._input_names: list = []
@@ -248,7 +248,7 @@ class Model(KerasFit, KerasWeights, KerasAbsent, Trainer):  # fit in Keras's ord
         shapes = [t.shape for t in self._symbolic_graph("input_shape").inputs]
         return shapes[0] if len(shapes) == 1 else shapes
 
-    def _sample_shape(self) -> None:
+    def sample_shape(self) -> None:
         """No one shape to check a batch against: the graph checks each input as it runs."""
         return None
 
@@ -408,16 +408,16 @@ class Model(KerasFit, KerasWeights, KerasAbsent, Trainer):  # fit in Keras's ord
     def regularization_loss(self) -> float:
         return sum(leaf.regularization_loss() for leaf in self.leaf_layers())
 
-    def _to_device(self, a):
+    def on_device(self, a):
         if isinstance(a, _Columns):
-            return _Columns([self._to_device(v) for v in a.arrays])
+            return _Columns([self.on_device(v) for v in a.arrays])
         if isinstance(a, (list, tuple)):
-            return _Columns([self._to_device(v) for v in a])
+            return _Columns([self.on_device(v) for v in a])
         if self.device == "cpu" and backend.device_of(a) == "cpu":
             return a
         return backend.to_device(a, self.device)
 
-    def _as_input(self, x):
+    def as_input(self, x):
         """Inputs as ``fit`` feeds them: floats cast to float32, integer ids kept."""
         arrays = [np.asarray(a) if not hasattr(a, "dtype") else a for a in self._arrays(x)]
         arrays = [
@@ -431,7 +431,7 @@ class Model(KerasFit, KerasWeights, KerasAbsent, Trainer):  # fit in Keras's ord
             leaf.to(device)
         if self.optimizer is not None:
             self.optimizer.to(device)
-        self.device, self._device_chosen = device, True
+        self.device, self.device_chosen = device, True
         return self
 
     # ------------------------------------------------------------------ training
@@ -506,7 +506,7 @@ class Model(KerasFit, KerasWeights, KerasAbsent, Trainer):  # fit in Keras's ord
             return self._predict_by_step(method, arrays, batch_size, steps, callbacks)
 
         def run(x):
-            ys = self.forward(self._as_input(x), training=False)
+            ys = self.forward(self.as_input(x), training=False)
             return [backend.to_numpy(y) for y in (ys if isinstance(ys, list) else [ys])]
 
         chunks = self._predict_batches(arrays, batch_size, steps, callbacks, run)

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from minidl.nn.layers.base import _own
+from minidl.nn.layers.sublayers import own_arrays
 
 from . import layout
 from .masking import call_layer
@@ -351,7 +351,7 @@ def _layer_output(layer, x: KerasTensor):
     per_sample = x.shape[1:]
     if hasattr(layer, "layers") and not hasattr(layer, "params"):  # a Sequential model
         built_for = (
-            layer._sample_shape()
+            layer.sample_shape()
         )  # minidl's per-sample shape (a keras.Sequential's input_shape has the batch axis)
         if built_for is None:
             with getattr(layer, "_per_sample_shapes", contextlib.nullcontext)():
@@ -360,11 +360,11 @@ def _layer_output(layer, x: KerasTensor):
             raise ValueError(
                 f"{_label(layer)} was built for inputs (None, {', '.join(map(str, built_for))}), got {x.shape}"
             )
-        return (None, *layer._output_shape()), "float32"
+        return (None, *layer.output_shape_per_sample()), "float32"
     if not layer.built:
         dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else "float32"
         layer.build(per_sample, dtype=np.dtype(dtype))
-    elif layer.params and layer._input_mismatch(layout.inside(layer, per_sample)):
+    elif layer.params and layer.input_mismatch(layout.inside(layer, per_sample)):
         built_for = ", ".join(map(str, layout.outside(layer, layer.input_shape)))
         raise ValueError(f"{layer.label} was built for inputs (None, {built_for}), got {x.shape}")
     if layer.params:  # the weights' type (an Embedding turns integer ids into floats)
@@ -585,7 +585,7 @@ def save_caches(layer) -> list:
 def weight_gradients(layer) -> list:
     """Copies of the weight gradients inside ``layer``, as ``(grads dict, copies)`` pairs."""
     return [  # each part's own (a sub-layer's are its own part's: counted once)
-        (_own(part.grads), {k: g.copy() for k, g in _own(part.grads).items()})
+        (own_arrays(part.grads), {k: g.copy() for k, g in own_arrays(part.grads).items()})
         for part in _parts(layer)
         if getattr(part, "grads", None)
     ]

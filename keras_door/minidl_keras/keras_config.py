@@ -76,7 +76,7 @@ def layer_entry(layer) -> dict:
 def sequential_config(model) -> dict:
     """Keras's ``Sequential.get_config()``: name, trainable, the layers (an ``InputLayer`` first
     once the input shape is known) and ``build_input_shape``."""
-    shape = model._sample_shape()
+    shape = model.sample_shape()
     name = model.__dict__.get("_input_name") or "input_layer"
     dtype = model.__dict__.get("_input_dtype") or model.dtype or "float32"
     layers = [] if shape is None else [_input_entry(shape, dtype, name)]

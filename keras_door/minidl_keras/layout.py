@@ -124,9 +124,9 @@ class ChannelsLast(KerasLayerAPI, Layer, register=False):
     def output_shape_for(self, input_shape):
         return self.outside(super().output_shape_for(self.inside(input_shape)))
 
-    def _shape_hint(self, shape) -> str:
+    def shape_hint(self, shape) -> str:
         if not self.channels_last:
-            return super()._shape_hint(shape)  # type: ignore[misc]
+            return super().shape_hint(shape)  # type: ignore[misc]
         if len(shape) != 3 or None in shape or not min(shape[1:]) <= 4 < max(shape[1:]):
             return ""
         return (
@@ -142,7 +142,7 @@ class ChannelsLast(KerasLayerAPI, Layer, register=False):
             x = np.asarray(x, dtype=np.float32)
         if not self.built:
             self.check_input(x)  # checks the rank, builds from the per-sample (H, W, C)
-        elif self.params and self._input_mismatch(self.inside(x.shape[1:])):
+        elif self.params and self.input_mismatch(self.inside(x.shape[1:])):
             raise ValueError(
                 f"{self.label} was built for inputs (N, "
                 f"{', '.join(map(str, self.outside(self.input_shape)))}), got shape "

@@ -12,7 +12,7 @@ Keras's rules, as minidl's losses follow them: ``sample_weight`` divides by N, n
 of the weights; probabilities are clipped to [1e-7, 1 - 1e-7] (``CategoricalCrossentropy``'s
 rows normalised first); ``mse``/``mae`` average over every element. A model output that
 carries a mask (a padded sequence) has its loss averaged over the real steps,
-``masked_mean`` (``minidl_keras.masking`` sets it as the loss's ``_reduce``).
+``masked_mean`` (``minidl_keras.masking`` sets it with the loss's ``set_reduction``).
 """
 
 import numpy as np
@@ -312,7 +312,7 @@ def __getattr__(name: str):
 
 
 def masked_mean(mask_from, loss, losses, y_pred, sample_weight) -> float:
-    """Keras's masked loss, ``loss._reduce`` of a model whose output carries a mask (``mask_from()``,
+    """Keras's masked loss, the ``set_reduction`` of a model's loss whose output carries a mask (``mask_from()``,
     (N, T) or None: then ``loss.mean``): the mean over the real positions of a sequence output
     (N, T, ...), each sample's positions weighted by its ``sample_weight``:
 
@@ -337,5 +337,5 @@ def masked_mean(mask_from, loss, losses, y_pred, sample_weight) -> float:
     valid = float(xp.asarray(mask).sum())
     scale = 0.0 if valid == 0 else mask.size / valid
     per_position = losses.reshape(mask.size, -1).mean(axis=1)
-    loss._grad = loss._grad * (weights * scale).reshape(weights.shape + (1,) * (y_pred.ndim - mask.ndim))
+    loss.scale_grad((weights * scale).reshape(weights.shape + (1,) * (y_pred.ndim - mask.ndim)))
     return float((per_position * weights.reshape(-1)).sum() / valid) if valid else 0.0

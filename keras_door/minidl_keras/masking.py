@@ -204,13 +204,13 @@ def attach_to_loss_and_metrics(model) -> None:
     if losses is None:  # one output
         if model.loss is not None:
             mask_from = lambda: getattr(model, "output_mask", None)  # noqa: E731
-            model.loss._reduce = functools.partial(masked_mean, mask_from)
+            model.loss.set_reduction(functools.partial(masked_mean, mask_from))
         if _may_mask(model):
             model.metrics = [(name, _MaskedMetric(fn, model)) for name, fn in model.metrics]
         return
     for i, loss in enumerate(losses):
         if loss is not None:
-            loss._reduce = functools.partial(masked_mean, functools.partial(_output_mask, model, i))
+            loss.set_reduction(functools.partial(masked_mean, functools.partial(_output_mask, model, i)))
     model.metrics = [  # "<output>_loss" reads the (masked) loss itself
         (name, fn if getattr(fn, "func", None) == model.loss.recorded else _UnmaskedOnly(fn, model, name))
         for name, fn in model.metrics

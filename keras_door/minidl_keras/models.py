@@ -89,7 +89,7 @@ class KerasSequential(KerasFit, KerasWeights, KerasAbsent, _model.Sequential):  
     def input_shape(self) -> tuple | None:
         """Keras's ``model.input_shape``: ``(None, *shape of one sample)``, the batch axis
         ``None``; ``None`` until the model knows it. (minidl's ``Sequential.input_shape`` is the
-        shape of one sample, which its training reads: here ``_sample_shape()``.)"""
+        shape of one sample, which its training reads: here ``sample_shape()``.)"""
         shape = self.__dict__.get("_per_sample_input_shape")
         return None if shape is None else (None, *shape)
 
@@ -98,12 +98,12 @@ class KerasSequential(KerasFit, KerasWeights, KerasAbsent, _model.Sequential):  
         """minidl's ``Sequential`` sets the shape of one sample (``build``, the first batch)."""
         self.__dict__["_per_sample_input_shape"] = None if shape is None else tuple(shape)
 
-    def _sample_shape(self) -> tuple | None:
+    def sample_shape(self) -> tuple | None:
         return self.__dict__.get("_per_sample_input_shape")
 
-    def _declare_input_shape(self, shape, source: str) -> None:
+    def declare_input_shape(self, shape, source: str) -> None:
         with self._per_sample_shapes():
-            super()._declare_input_shape(shape, source)
+            super().declare_input_shape(shape, source)
         self._set_symbolic_calls()
 
     def build(self, input_shape=None) -> None:
@@ -125,7 +125,7 @@ class KerasSequential(KerasFit, KerasWeights, KerasAbsent, _model.Sequential):  
     def _set_symbolic_calls(self) -> None:
         """Each layer's ``input`` and ``output`` tensors (Keras's ``layer.output``) once the
         input shape is known, from the per-sample shapes the layers give."""
-        shape = self._sample_shape()
+        shape = self.sample_shape()
         if shape is None:
             return
         if "_input_name" not in self.__dict__:
@@ -159,7 +159,7 @@ class KerasSequential(KerasFit, KerasWeights, KerasAbsent, _model.Sequential):  
                 f"{self.name or 'sequential'} has no output_shape yet: it is known once the model "
                 "knows its input shape (keras.Input(shape) first, model.build((None, ...)), or a batch)"
             )
-        return (None, *self._output_shape())
+        return (None, *self.output_shape_per_sample())
 
     @property
     def inputs(self) -> list:
@@ -246,7 +246,7 @@ class KerasSequential(KerasFit, KerasWeights, KerasAbsent, _model.Sequential):  
         else:
             if isinstance(layer, KerasTensor):  # Keras keeps the Input's name and dtype
                 self.__dict__["_input_name"], self.__dict__["_input_dtype"] = layer.name, layer.dtype
-            self._declare_input_shape(shape, f"Input(shape={shape})")
+            self.declare_input_shape(shape, f"Input(shape={shape})")
 
     def __repr__(self) -> str:
         return f"<{self.display_name} name={self.name or 'sequential'}, built={self.built}>"
@@ -260,7 +260,7 @@ class KerasSequential(KerasFit, KerasWeights, KerasAbsent, _model.Sequential):  
             if not hasattr(x, "shape"):
                 x = np.asarray(x)
             self.input_shape = tuple(x.shape[1:])  # the shape of one sample (the setter's)
-            if not self._device_chosen:  # the layers are built where this batch is
+            if not self.device_chosen:  # the layers are built where this batch is
                 self.device = backend.device_of(x)
         mask = None
         for layer in self.layers:

@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from minidl import backend
-from minidl.nn.layers.base import Layer, fraction
+from minidl.nn.layers.base import Layer
+from minidl.nn.layers.checks import fraction
 
 from .pooling import _format
 from .weights import KerasLayerAPI
@@ -41,10 +42,10 @@ class _Noise(KerasLayerAPI, Layer):
     def __init__(self, seed=None, name=None, **kwargs):
         super().__init__(name, **kwargs)
         self.seed = seed
-        self._rng = None if seed is None else np.random.default_rng(seed)
+        self._own_rng = None if seed is None else np.random.default_rng(seed)
 
     def rng(self) -> np.random.Generator:
-        return self._rng if self._rng is not None else backend.rng()
+        return self._own_rng if self._own_rng is not None else backend.rng()
 
 
 class _SpatialDropout(_Noise):

@@ -33,7 +33,7 @@ import numpy as np
 from minidl import backend
 from minidl.nn import layers as _L
 from minidl.nn.layers.recurrent import (
-    _Recurrent,
+    Recurrent,
     gru_step_backward,
     gru_step_forward,
     lstm_step_backward,
@@ -90,7 +90,7 @@ def _step_backward(layer, dstate, cache):
     return dx, (dh,), {"Wx": dWx, "Wh": dWh, "b": db}
 
 
-class KerasRecurrent(KerasLayerAPI, _Recurrent, register=False):
+class KerasRecurrent(KerasLayerAPI, Recurrent, register=False):
     """The mixin put before minidl's SimpleRNN, LSTM and GRU (see the module's docstring)."""
 
     def __init__(
@@ -160,7 +160,7 @@ class KerasRecurrent(KerasLayerAPI, _Recurrent, register=False):
     def forward(self, x, training=False, initial_state=None, mask=None):
         """x (N, T, D) -> (N, T, H) if ``return_sequences`` else the last output (N, H);
         with ``return_state`` a list ``[output, *final states]``."""
-        x = self._check_sequence(x)
+        x = self.check_sequence(x)
         xp = backend.get_array_module(x)
         (N, T, D), H = x.shape, self.units
         keep = None if mask is None else self._check_mask(mask, N, T, xp)
@@ -173,7 +173,7 @@ class KerasRecurrent(KerasLayerAPI, _Recurrent, register=False):
         if h_mask is None and keep is None:  # minidl's layer, its sequence kernels
             y, final = super().forward(x, training, initial_state), None
         else:
-            state = self._initial_state(initial_state, N, xp, x.dtype)
+            state = self.start_state(initial_state, N, xp, x.dtype)
             x_tm = xp.ascontiguousarray(x.transpose(1, 0, 2))
             outputs, final, cache = self._forward_masked_steps(x_tm, state, h_mask, keep)
             self.cache = dict(cache, has_state=initial_state is not None, x_shape=(N, T, D))
@@ -228,7 +228,7 @@ class KerasRecurrent(KerasLayerAPI, _Recurrent, register=False):
         xp = backend.get_array_module(self.params["Wx"])
         if dy is None:
             dy = xp.zeros((N, T, self.units) if self.return_sequences else (N, self.units), dtype=dtype)
-        dy_tm = self._time_major_gradient(dy, N, T, xp)
+        dy_tm = self.time_major_gradient(dy, N, T, xp)
         dfinal = [
             xp.zeros((N, self.units), dtype=dtype) if g is None else xp.asarray(g, dtype=dtype)
             for g in (dfinal or [None] * len(self.state_names))
@@ -238,7 +238,7 @@ class KerasRecurrent(KerasLayerAPI, _Recurrent, register=False):
                 dx_tm, state_grad = self._backward_masked_steps(dy_tm, cache, dfinal, from_kernels=True)
             else:
                 dy_tm[-1] += dfinal[0]  # the last h is the last output
-                dx_tm, state_grad = self._backward_sequence(dy_tm, cache, backend.kernels_for(dy_tm))
+                dx_tm, state_grad = self.backward_sequence(dy_tm, cache, backend.kernels_for(dy_tm))
         else:
             dx_tm, state_grad = self._backward_masked_steps(dy_tm, cache, dfinal)
         self.initial_state_grad = state_grad if cache["has_state"] else None

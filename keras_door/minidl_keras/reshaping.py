@@ -194,7 +194,7 @@ class Cropping2D(KerasLayerAPI, Layer):
             shape[axis - 1] = None if shape[axis - 1] is None else shape[axis - 1] - a - b
         return tuple(shape)
 
-    def _window(self, shape) -> tuple:
+    def _cropped_region(self, shape) -> tuple:
         index = [slice(None)] * 4
         for axis, (a, b) in zip(self._spatial_axes(), self.cropping):
             if a + b >= shape[axis]:
@@ -205,10 +205,10 @@ class Cropping2D(KerasLayerAPI, Layer):
     def forward(self, x, training=False):
         x = self.check_input(x)
         self.cache = x.shape
-        return x[self._window(x.shape)]
+        return x[self._cropped_region(x.shape)]
 
     def backward(self, dy):
         shape = self.require_cache()
         dx = backend.get_array_module(dy).zeros(shape, dtype=dy.dtype)
-        dx[self._window(shape)] = dy
+        dx[self._cropped_region(shape)] = dy
         return dx

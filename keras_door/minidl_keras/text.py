@@ -120,7 +120,7 @@ class TextVectorization(KerasLayerAPI, Layer):
             text = _PUNCTUATION.sub("", text)
         return text
 
-    def _tokens(self, text) -> list[str]:
+    def _words(self, text) -> list[str]:
         if isinstance(text, bytes):
             text = text.decode(self.encoding)
         text = self._standardized(str(text))
@@ -150,7 +150,7 @@ class TextVectorization(KerasLayerAPI, Layer):
     def adapt(self, data, batch_size=None, steps=None) -> None:
         """Learn the vocabulary from ``data`` (strings): by descending count, ties by
         descending token, after "" and "[UNK]"; at most ``max_tokens`` entries in all."""
-        counts = Counter(token for text in self._texts(data) for token in self._tokens(text))
+        counts = Counter(token for text in self._texts(data) for token in self._words(text))
         counts.pop(PAD, None)
         counts.pop(OOV, None)
         ranked = sorted(counts, key=lambda token: (counts[token], token.encode("utf-8")), reverse=True)
@@ -214,7 +214,7 @@ class TextVectorization(KerasLayerAPI, Layer):
         """Strings (N,) or (N, 1) -> ids (N, L) int64 (a single string: (L,))."""
         single = isinstance(data, (str, bytes))
         oov = self._ids[OOV]
-        rows = [[self._ids.get(token, oov) for token in self._tokens(text)] for text in self._texts(data)]
+        rows = [[self._ids.get(token, oov) for token in self._words(text)] for text in self._texts(data)]
         if self.output_mode != "int":  # one row of counts per text
             counts = np.zeros((len(rows), self._width()), dtype=np.float32)
             for i, row in enumerate(rows):

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from minidl.nn import layers as _L
-from minidl.nn.layers.base import _own
+from minidl.nn.layers.sublayers import own_arrays
 
 from .initializers import deserialized_config, serialized_config
 from .keras_api import KerasAbsent
@@ -98,7 +98,7 @@ def from_keras(layer, key, array):
 
 def _keys(layer, store: str) -> list:
     """A layer's own weights in ``store``, as Keras counts them (a GRU's two biases are one)."""
-    keys = list(_own(getattr(layer, store)))
+    keys = list(own_arrays(getattr(layer, store)))
     if isinstance(layer, _L.GRU) and store == "params" and all(k in keys for k in GRU_BIAS):
         keys = [k for k in keys if k not in GRU_BIAS] + [GRU_BIAS]
     return keys

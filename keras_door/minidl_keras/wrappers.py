@@ -37,7 +37,7 @@ class _Wrapper(KerasLayerAPI, Layer):
     def sublayers(self) -> dict[str, Layer]:
         raise NotImplementedError
 
-    def _input_mismatch(self, shape) -> bool:
+    def input_mismatch(self, shape) -> bool:
         return False  # the inner layers check their own inputs
 
     def get_config(self) -> dict:

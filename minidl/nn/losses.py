@@ -48,10 +48,7 @@ class Loss:
     #: whether swapping y_pred and y_true changes nothing (then argument order cannot be wrong)
     symmetric = False
 
-    #: a function ``(loss, losses, y_pred, sample_weight) -> float`` set from outside to
-    #: replace ``mean`` (scaling ``loss._grad`` to match; for example a mean over the real
-    #: steps of a padded sequence), or None
-    _reduce = None
+    _reduction = None  # set_reduction's function; None: mean
 
     def __init__(self):
         self._grad = None
@@ -65,8 +62,8 @@ class Loss:
                 _warn_if_arguments_look_swapped(type(self).__name__, y_pred, y_true)
         y_pred = _as_float_array(y_pred, type(self).__name__)
         losses, self._grad = self.compute(y_pred, y_true)
-        if self._reduce is not None:
-            return self._reduce(self, losses, y_pred, sample_weight)
+        if self._reduction is not None:
+            return self._reduction(self, losses, y_pred, sample_weight)
         return self.mean(losses, y_pred, sample_weight)
 
     def mean(self, losses, y_pred, sample_weight=None) -> float:
@@ -78,6 +75,17 @@ class Loss:
         self._grad = self._grad * w.reshape((-1,) + (1,) * (y_pred.ndim - 1))
         per_sample = losses.reshape(len(w), -1).mean(axis=1)
         return float((per_sample * w).mean())
+
+    def set_reduction(self, reduce) -> None:
+        """Replace ``mean`` by ``reduce(loss, losses, y_pred, sample_weight) -> float`` (a sum,
+        a mean over the real steps of a padded sequence), which scales the gradient to match
+        with ``scale_grad``; ``None`` restores the mean. Not saved with the loss's config."""
+        self._reduction = reduce
+
+    def scale_grad(self, factor) -> None:
+        """Multiply the gradient of the last call by ``factor`` (a number, or an array that
+        broadcasts against ``y_pred``): what a ``set_reduction`` other than the mean does."""
+        self._grad = self._grad * factor
 
     def compute(self, y_pred, y_true):
         """Return ``(losses, dL/dy_pred)``: the losses whose mean is the loss, samples

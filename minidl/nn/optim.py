@@ -340,7 +340,7 @@ class RMSprop(Optimizer):
             )
             return
         xp = backend.get_array_module(param)  # the centred rule, from array operations
-        g = self._averages(param, grad, state)
+        g = self.update_averages(param, grad, state)
         step = g / (xp.sqrt(state["square_avg"] - state["grad_avg"] ** 2) + self.eps)
         if self.momentum:
             buffer = state["buffer"]
@@ -349,8 +349,8 @@ class RMSprop(Optimizer):
             step = buffer
         param -= self.lr * step
 
-    def _averages(self, param, grad, state):
-        """Update the running averages (``s``, and ``a`` when centred) in place; return the
+    def update_averages(self, param, grad, state):
+        """Update the running averages (``s``, and ``a`` when centred) in place and return the
         gradient with its weight-decay term."""
         g = grad + self.weight_decay * param if self.weight_decay else grad
         s = state["square_avg"]

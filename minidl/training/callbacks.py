@@ -28,7 +28,9 @@ class Callback:
 
     ``fit`` calls the ``on_train_*``, ``on_epoch_*`` and ``on_train_batch_*`` hooks, and the
     ``on_test_*`` ones while it validates; ``evaluate(callbacks=...)`` calls ``on_test_*``,
-    ``predict(callbacks=...)`` ``on_predict_*``.
+    ``predict(callbacks=...)`` ``on_predict_*``. Per batch, ``Trainer.train_epoch`` calls
+    ``on_train_batch_begin(batch, {})`` and ``on_train_batch_end(batch, logs)``, ``logs`` the
+    epoch's running means so far (``{"loss": .., metric: ..}``); a subclass's epoch does the same.
     """
 
     # The Sequential that ``fit`` trains, set (by ``set_model``) before the first hook runs. Any:

@@ -26,7 +26,8 @@ import os
 import numpy as np
 
 from .. import backend
-from ..nn.layers.base import Layer, _checked_shape
+from ..nn.layers.base import Layer
+from ..nn.layers.checks import checked_shape
 from . import saving
 from .summary import summary_table
 from .trainer import NonFiniteLossError, Trainer
@@ -69,9 +70,8 @@ class Sequential(Trainer):
         self.stop_training = False
         self.history = None
         self.device = "cpu"
-        self._device_chosen = False  # set by to(); until then the first batch's device is used
+        self.device_chosen = False  # True once to() chose the device; until then the first batch's is used
         self.epochs_completed = 0  # saved with the model; fit(initial_epoch=...) reads it
-        self._resume_rng = None  # (saved random state, generator at load) until fit uses it
         for layer in layers or []:
             self.add(layer)
         if input_shape is not None:
@@ -100,20 +100,22 @@ class Sequential(Trainer):
             raise ValueError(f"{layer.label} is already in this model; create a new layer instead")
         if layer.declared_input_shape is not None:
             if not self.layers:
-                self._declare_input_shape(
+                self.declare_input_shape(
                     layer.declared_input_shape, f"{layer.label}(input_shape={layer.declared_input_shape})"
                 )
             elif self.input_shape is not None:
-                _check_declared_shape(layer, self._output_shape(), len(self.layers))
-        if self._device_chosen:
+                _check_declared_shape(layer, self.output_shape_per_sample(), len(self.layers))
+        if self.device_chosen:
             layer.to(self.device)
         if self.input_shape is not None and not layer.built:
-            layer.build(self._output_shape(), dtype=self._dtype())
+            layer.build(self.output_shape_per_sample(), dtype=self._dtype())
         self.layers.append(layer)
 
-    def _declare_input_shape(self, shape, source: str) -> None:
-        """Set the input shape from ``input_shape`` (the model's or a first layer's); a clash is an error."""
-        known = self._sample_shape()
+    def declare_input_shape(self, shape, source: str) -> None:
+        """Set the input shape from ``input_shape`` (the model's or a first layer's, named in
+        ``source`` for the error); a clash with a known one is an error. ``add`` calls it; a
+        subclass that counts the batch axis in ``input_shape`` overrides it."""
+        known = self.sample_shape()
         if known is not None and tuple(known) != tuple(shape):
             raise ValueError(
                 f"{source} disagrees with the model's input shape {known}; give the input shape once"
@@ -124,7 +126,7 @@ class Sequential(Trainer):
     def build(self, input_shape) -> None:
         """Build every layer for inputs of shape ``(N, *input_shape)``; ``None`` marks a
         free axis (``(None, 10)``: sequences of any length with 10 features)."""
-        shape = _checked_shape(input_shape, "Sequential")
+        shape = checked_shape(input_shape, "Sequential")
         first = self.layers[0] if self.layers else None
         if first is not None and first.declared_input_shape not in (None, shape):
             raise ValueError(
@@ -176,9 +178,9 @@ class Sequential(Trainer):
         for layer in self.layers:
             layer.trainable = bool(value)
 
-    def _output_shape(self) -> tuple:
+    def output_shape_per_sample(self) -> tuple:
         """The last layer's per-sample output shape, from the model's (known) input shape."""
-        shape = self._sample_shape()
+        shape = self.sample_shape()
         if shape is None:
             raise RuntimeError("Sequential: the output shape is asked before the input shape is known")
         for layer in self.layers:
@@ -192,7 +194,7 @@ class Sequential(Trainer):
                 return p.dtype
         return np.dtype(self.dtype or np.float32)
 
-    def _as_input(self, x):
+    def as_input(self, x):
         """``x`` as the model takes it in ``fit``/``evaluate``/``predict``: an array of the
         model's dtype, except integer token ids for a first ``Embedding``."""
         if not hasattr(x, "shape") or not hasattr(x, "dtype"):
@@ -217,7 +219,7 @@ class Sequential(Trainer):
                 x = np.asarray(x, dtype=np.float32)
             self._check_image_layout(tuple(x.shape[1:]), "input")
             self.input_shape = tuple(x.shape[1:])
-            if not self._device_chosen:  # the layers are built where this batch is
+            if not self.device_chosen:  # the layers are built where this batch is
                 self.device = backend.device_of(x)
         for layer in self.layers:
             frozen_inference = not layer.trainable and layer.inference_when_frozen
@@ -330,10 +332,11 @@ class Sequential(Trainer):
             layer.to(device)
         if self.optimizer is not None:
             self.optimizer.to(device)
-        self.device, self._device_chosen = device, True
+        self.device, self.device_chosen = device, True
         return self
 
-    def _to_device(self, a):
+    def on_device(self, a):
+        """``a`` (a batch, targets, weights) on the model's device (``to``), as ``fit`` moves each batch."""
         return (
             a if self.device == "cpu" and backend.device_of(a) == "cpu" else backend.to_device(a, self.device)
         )
@@ -349,7 +352,7 @@ class Sequential(Trainer):
         and each layer's ``saving.layer_spec``; ``load_model`` makes the model again from it."""
         return {
             "name": self.name,
-            "input_shape": self._sample_shape(),
+            "input_shape": self.sample_shape(),
             "dtype": self.dtype,
             "layers": [saving.layer_spec(layer) for layer in self.layers],
         }

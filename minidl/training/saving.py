@@ -21,7 +21,8 @@ import numpy as np
 
 from .. import backend
 from .._version import __version__
-from ..nn.layers.base import LAYER_CLASSES, Layer, from_minidl
+from ..nn.layers.base import Layer
+from ..nn.layers.registry import LAYER_CLASSES, from_minidl
 
 FORMAT = "minidl.Sequential"
 FORMAT_VERSION = 1

@@ -13,7 +13,7 @@ def summary_table(model) -> str:
             "call model.build(input_shape), or run one batch through it first"
         )
     rows = [("Layer (type)", "Output Shape", "Param #")]
-    shape = model._sample_shape()
+    shape = model.sample_shape()
     for i, layer in enumerate(model.layers):
         shape = layer.output_shape_for(shape)
         label = f"{layer.name or type(layer).__name__.lower() + f'_{i}'} ({type(layer).__name__})"

@@ -4,6 +4,11 @@
 weights, and the checks that turn bad input into a clear error. It relies on the model's
 ``forward``, ``backward``, ``zero_grad``, ``regularization_loss``, ``layers`` and device.
 The same step written by hand (PyTorch-style) is in ``Sequential``'s docstring.
+
+The extension API (docs/ARCHITECTURE.md, "Extending minidl"): a subclass may override the
+per-batch step ``train_batch``, the per-epoch loops ``train_epoch`` and ``evaluate_batches``,
+``sample_shape`` and ``require_compiled``; it reuses the checks ``as_batch``, ``check_xy``,
+``per_sample_weights``, ``with_model`` and the model's ``as_input``/``on_device``.
 """
 
 from __future__ import annotations
@@ -24,7 +29,15 @@ from .data import BatchStream, DataLoader, yields_batches
 if TYPE_CHECKING:
     from ..nn.layers.base import Layer
 
-__all__ = ["Trainer", "NonFiniteLossError", "Tally"]
+__all__ = [
+    "Trainer",
+    "NonFiniteLossError",
+    "Tally",
+    "as_batch",
+    "check_xy",
+    "per_sample_weights",
+    "with_model",
+]
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -46,12 +59,12 @@ class Trainer:
     metrics: list
     history: Any
     epochs_completed: int
-    _resume_rng: Any
+    _resume_rng: Any = None  # (saved random state, generator at load): set by load_model
 
-    def _sample_shape(self) -> tuple | None:
+    def sample_shape(self) -> tuple | None:
         """The shape of one sample (no batch axis) that inputs are checked against: minidl's
-        ``input_shape``. (A subclass whose ``input_shape`` includes the batch axis returns the
-        per-sample shape here.)"""
+        ``input_shape``, None while unknown. A subclass whose ``input_shape`` includes the batch
+        axis returns the per-sample shape here."""
         return self.input_shape
 
     if TYPE_CHECKING:
@@ -62,8 +75,8 @@ class Trainer:
         def backward(self, dy, input_grad: bool = True) -> Any: ...
         def zero_grad(self) -> None: ...
         def regularization_loss(self) -> float: ...
-        def _to_device(self, a) -> Any: ...
-        def _as_input(self, x) -> Any: ...
+        def on_device(self, a) -> Any: ...  # ``a`` on the model's device
+        def as_input(self, x) -> Any: ...  # ``x`` cast as the model takes it (its dtype)
 
     def compile(self, optimizer="adam", loss=None, *, metrics=None) -> None:
         """Choose the optimizer, the loss and the metrics to report (names or objects);
@@ -78,23 +91,28 @@ class Trainer:
         if self.device != "cpu":
             self.optimizer.to(self.device)
 
-    def _require_compiled(self, what: str):
+    def require_compiled(self, what: str) -> None:
+        """A ``RuntimeError`` naming ``what`` (``"fit"``) unless ``compile`` chose an optimizer
+        and a loss. A subclass whose steps need no compiled loss overrides it."""
         if self.optimizer is None or self.loss is None:
             raise RuntimeError(f"call model.compile(optimizer=..., loss=...) before {what}")
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None) -> float:
         """One gradient step on one batch; returns the loss (including weight penalties).
         ``sample_weight`` and ``class_weight`` as in ``fit``."""
-        self._require_compiled("train_on_batch")
-        weights = _sample_weights(y, sample_weight, class_weight, "train_on_batch")
-        loss, _ = self._train_step(
-            self._to_device(self._as_input(x)),
-            self._to_device(y),
-            None if weights is None else self._to_device(weights),
+        self.require_compiled("train_on_batch")
+        weights = per_sample_weights(y, sample_weight, class_weight, "train_on_batch")
+        loss, _ = self.train_batch(
+            self.on_device(self.as_input(x)),
+            self.on_device(y),
+            None if weights is None else self.on_device(weights),
         )
         return loss
 
-    def _train_step(self, x, y, sample_weight=None):
+    def train_batch(self, x, y, sample_weight=None) -> tuple[float, Any]:
+        """One gradient step on a batch already on the model's device (``as_input``,
+        ``on_device``); returns ``(loss, y_pred)``, the loss with the weight penalties.
+        ``fit``'s epochs and ``train_on_batch`` call it: override it to change the step."""
         y_pred = self.forward(x, training=True)
         loss = self.loss(y_pred, y, sample_weight=sample_weight) + self.regularization_loss()
         self.backward(self.loss.backward(), input_grad=False)
@@ -143,7 +161,7 @@ class Trainer:
         ``augment`` (a ``minidl.training.augment`` transform, or any callable ``x_batch -> x_batch``)
         changes every training batch as it is drawn; validation data is never augmented.
         """
-        self._require_compiled("fit")
+        self.require_compiled("fit")
         _check_epochs(epochs, initial_epoch)
         batch_size = 32 if batch_size is None else batch_size
         verbose = 1 if verbose == "auto" else verbose
@@ -159,8 +177,8 @@ class Trainer:
                 )
             loader: Any = BatchStream(x, steps_per_epoch, "fit")
         else:
-            x, y = _check_xy(x, y, "fit", self._sample_shape())
-            weights = _sample_weights(y, sample_weight, class_weight, "fit")
+            x, y = check_xy(x, y, "fit", self.sample_shape())
+            weights = per_sample_weights(y, sample_weight, class_weight, "fit")
             if validation_split:
                 split = int(len(x) * (1.0 - validation_split))
                 if split == 0 or split == len(x):
@@ -201,11 +219,11 @@ class Trainer:
                 logs: dict = {}
                 for cb in callbacks:
                     cb.on_epoch_begin(epoch, logs)
-                logs.update(self._train_epoch(loader, epoch, callbacks, class_weight))
+                logs.update(self.train_epoch(loader, epoch, callbacks, class_weight))
                 if validation_data is not None:
                     for cb in callbacks:
                         cb.on_test_begin()
-                    val = self._evaluate(validation_data, batch_size, callbacks)
+                    val = self.evaluate_batches(validation_data, batch_size, callbacks)
                     for cb in callbacks:
                         cb.on_test_end(dict(val))
                     logs.update({f"val_{k}": v for k, v in val.items()})
@@ -230,14 +248,17 @@ class Trainer:
         if backend.rng() is generator_at_load:
             generator_at_load.bit_generator.state = saved_state
 
-    def _train_epoch(self, loader, epoch, callbacks, class_weight=None) -> dict:
+    def train_epoch(self, loader, epoch: int, callbacks, class_weight=None) -> dict:
+        """One pass of ``fit`` over ``loader`` (batches ``(x, y)`` or ``(x, y, w)``): for each
+        batch ``on_train_batch_begin``, ``train_batch``, ``on_train_batch_end(batch, logs)``
+        with the running logs; returns the epoch's logs ``{"loss": .., metric: ..}``."""
         tally = Tally(self.metrics)
         for batch, (xb, yb, *wb) in enumerate(loader):
             for cb in callbacks:
                 cb.on_train_batch_begin(batch, {})
-            wb = _sample_weights(yb, wb[0] if wb else None, class_weight, "fit")
-            xb, yb = self._to_device(self._as_input(xb)), self._to_device(yb)
-            loss, y_pred = self._train_step(xb, yb, None if wb is None else self._to_device(wb))
+            wb = per_sample_weights(yb, wb[0] if wb else None, class_weight, "fit")
+            xb, yb = self.on_device(self.as_input(xb)), self.on_device(yb)
+            loss, y_pred = self.train_batch(xb, yb, None if wb is None else self.on_device(wb))
             if not math.isfinite(loss):
                 of = f" of {_steps(loader)}" if _steps(loader) is not None else ""
                 raise NonFiniteLossError(
@@ -273,7 +294,7 @@ class Trainer:
         ``steps`` caps the batches read). ``sample_weight`` weighs the loss as in ``fit``.
         ``callbacks`` get the ``on_test_*`` hooks.
         """
-        self._require_compiled("evaluate")
+        self.require_compiled("evaluate")
         if yields_batches(x):
             if y is not None or sample_weight is not None:
                 raise ValueError(
@@ -283,10 +304,10 @@ class Trainer:
             data = BatchStream(x, steps, "evaluate")
         else:
             data = (x, y) if sample_weight is None else (x, y, sample_weight)  # type: ignore[assignment]
-        callbacks = _with_model(callbacks, self)
+        callbacks = with_model(callbacks, self)
         for cb in callbacks:
             cb.on_test_begin()
-        results = self._evaluate(data, 32 if batch_size is None else batch_size, callbacks)
+        results = self.evaluate_batches(data, 32 if batch_size is None else batch_size, callbacks)
         for cb in callbacks:
             cb.on_test_end(dict(results))
         if verbose:
@@ -296,24 +317,25 @@ class Trainer:
         values = list(results.values())
         return values[0] if len(values) == 1 else values
 
-    def _evaluate(self, data, batch_size: int, callbacks=()) -> dict:
-        """``{"loss": .., metric: ..}`` over ``data``: a tuple ``(x, y)`` or ``(x, y, w)`` of
-        arrays, or a ``BatchStream``. Means over samples (weighted loss as ``fit``'s)."""
+    def evaluate_batches(self, data, batch_size: int, callbacks=()) -> dict:
+        """``{"loss": .., metric: ..}`` over ``data`` in inference mode, ``evaluate``'s and
+        ``fit``'s validation: a tuple ``(x, y)`` or ``(x, y, w)`` of arrays, or a ``BatchStream``;
+        means over samples (weighted loss as ``fit``'s), ``on_test_batch_*`` around each batch."""
         if isinstance(data, BatchStream):
             batches = data
         else:
             x, y, *w = data
-            x, y = _check_xy(x, y, "evaluate", self._sample_shape())
+            x, y = check_xy(x, y, "evaluate", self.sample_shape())
             _warn_if_not_finite(x, "evaluate")
-            w = _sample_weights(y, w[0] if w else None, None, "evaluate")
+            w = per_sample_weights(y, w[0] if w else None, None, "evaluate")
             batches = DataLoader(x, y, batch_size=batch_size, sample_weight=w)  # type: ignore[assignment]
         tally = Tally(self.metrics)
         for batch, (xb, yb, *wb) in enumerate(batches):
             for cb in callbacks:
                 cb.on_test_batch_begin(batch, {})
-            y_pred = self.forward(self._to_device(self._as_input(xb)), training=False)
-            yb = self._to_device(yb)
-            wb = self._to_device(np.asarray(wb[0])) if wb else None
+            y_pred = self.forward(self.on_device(self.as_input(xb)), training=False)
+            yb = self.on_device(yb)
+            wb = self.on_device(np.asarray(wb[0])) if wb else None
             # the penalties with each batch's loss: an output penalty (activity_regularizer) is the batch's
             tally.add(
                 self.loss(y_pred, yb, sample_weight=wb) + self.regularization_loss(), len(yb), y_pred, yb
@@ -325,19 +347,17 @@ class Trainer:
     def predict(self, x, batch_size: int | None = None, verbose=0, *, callbacks=None):
         """Outputs for ``x`` in inference mode, as a NumPy array (inputs cast as in ``fit``);
         ``callbacks`` get the ``on_predict_*`` hooks."""
-        x = _as_batch(x, "predict", self._sample_shape())
+        x = as_batch(x, "predict", self.sample_shape())
         _warn_if_not_finite(x, "predict")
         loader = DataLoader(x, batch_size=32 if batch_size is None else batch_size)
-        callbacks = _with_model(callbacks, self)
+        callbacks = with_model(callbacks, self)
         for cb in callbacks:
             cb.on_predict_begin()
         outputs = []
         for batch, xb in enumerate(loader):
             for cb in callbacks:
                 cb.on_predict_batch_begin(batch, {})
-            outputs.append(
-                backend.to_numpy(self.forward(self._to_device(self._as_input(xb)), training=False))
-            )
+            outputs.append(backend.to_numpy(self.forward(self.on_device(self.as_input(xb)), training=False)))
             for cb in callbacks:
                 cb.on_predict_batch_end(batch, {"outputs": outputs[-1]})
         for cb in callbacks:
@@ -368,8 +388,9 @@ class Tally:
         return {"loss": self.loss_total / self.seen, **{name: m.result() for name, m in self.meters}}
 
 
-def _with_model(callbacks, model) -> list:
-    """``callbacks`` (None or a list of ``Callback``) as a list, each told its model."""
+def with_model(callbacks, model) -> list:
+    """``callbacks`` (None or a list of ``Callback``) as a list, each told its model
+    (``set_model``); anything else is a ``TypeError``."""
     callbacks = list(callbacks or [])
     for cb in callbacks:
         if not isinstance(cb, Callback):
@@ -380,8 +401,9 @@ def _with_model(callbacks, model) -> list:
     return callbacks
 
 
-def _as_batch(x, who, input_shape=None):
-    """``x`` as an array with a batch axis; one sample without it is a clear error."""
+def as_batch(x, who: str, input_shape=None):
+    """``x`` as an array with a batch axis, else a ``ValueError`` naming ``who`` (``"predict"``):
+    a scalar, an empty array, or one sample of ``input_shape`` without its batch axis."""
     if not hasattr(x, "shape"):
         x = np.asarray(x)
     if x.ndim == 0:
@@ -436,7 +458,7 @@ def _check_epochs(epochs, initial_epoch) -> None:
         )
 
 
-def _sample_weights(y, sample_weight, class_weight, who):
+def per_sample_weights(y, sample_weight, class_weight, who: str):
     """One weight per sample (an (N,) float array) from ``sample_weight`` and/or
     ``class_weight`` ``{class: weight}`` (their product when both), or None without either.
 
@@ -483,7 +505,7 @@ def _steps(loader):
 
 
 def _validation_source(validation_data, validation_steps):
-    """``validation_data`` as ``_evaluate`` takes it: ``(x, y)``, ``(x, y, w)`` or a batch source."""
+    """``validation_data`` as ``evaluate_batches`` takes it: ``(x, y)``, ``(x, y, w)`` or a batch source."""
     if yields_batches(validation_data):
         return BatchStream(validation_data, validation_steps, "validation_data")
     if not (isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3)):
@@ -492,12 +514,14 @@ def _validation_source(validation_data, validation_steps):
             f"sample_weight_val), got {type(validation_data).__name__}"
         )
     x, y, *w = validation_data
-    x, y = _check_xy(x, y, "validation_data")
+    x, y = check_xy(x, y, "validation_data")
     return (x, y, *w)
 
 
-def _check_xy(x, y, who, input_shape=None):
-    x = _as_batch(x, who, input_shape)
+def check_xy(x, y, who: str, input_shape=None):
+    """``(x, y)`` as arrays with the same number of samples (``as_batch`` on ``x``), else a
+    ``ValueError`` naming ``who``."""
+    x = as_batch(x, who, input_shape)
     if y is None:
         raise ValueError(f"{who} needs targets y (for an autoencoder, pass y=x)")
     if not hasattr(y, "shape"):

@@ -70,7 +70,7 @@ def test_backward_is_the_adjoint(name, kwargs):
     dy = np.random.default_rng(2).standard_normal((3, 5, 4, 2))
 
     def f():
-        layer._rng = np.random.default_rng(3)  # the same draw on every call
+        layer._own_rng = np.random.default_rng(3)  # the same draw on every call
         return layer.forward(x, training=True)
 
     f()

@@ -282,7 +282,7 @@ def test_a_users_class_never_takes_the_name_of_minidls_own(tmp_path):
     """Defining a Keras custom layer called TransformerBlock left minidl's saved TransformerBlocks
     loading as the user's class (a TypeError on key_dim, in whichever test ran after keras.io's)."""
     from minidl.nn.layers.attention import TransformerBlock as MinidlBlock
-    from minidl.nn.layers.base import LAYER_CLASSES
+    from minidl.nn.layers.registry import LAYER_CLASSES
 
     assert LAYER_CLASSES["TransformerBlock"] is MinidlBlock
     mdl.seed(0)

@@ -124,12 +124,6 @@ def _logreg_unweighted(X, y, w, b, pos_weight):
     return logistic_regression_gradient(X, y, w, b, 1.0)
 
 
-def _logreg_scaled_error(X, y, w, b, pos_weight):
-    p = _sigmoid(X @ w + b)
-    dz = np.where(y == 1, pos_weight, 1.0) * (p - y) / X.shape[0]
-    return X.T @ dz, np.sum(dz)
-
-
 def _logreg_cases(rng):
     cases = []
     for n, d, pos_weight, scale in (
@@ -165,12 +159,6 @@ function_exercise(
         (
             "pos_weight is ignored: the positive samples' term of the loss is multiplied by it",
             _logreg_unweighted,
-        ),
-        (
-            "the error p - y is scaled by the weight of the sample's class; that is right only "
-            "where the weight multiplies the *whole* loss of a sample; here pos_weight "
-            "multiplies -y log p alone, so dL/dz = p (pos_weight y + 1 - y) - pos_weight y",
-            _logreg_scaled_error,
         ),
     ),
     factors=lambda X, y, w, b, pw: {"the batch size N": X.shape[0]},

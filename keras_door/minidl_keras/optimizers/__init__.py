@@ -242,7 +242,7 @@ class RMSprop(KerasRules, _optim.RMSprop, saved_name="KerasRMSprop"):
     def update(self, param, grad, state) -> None:
         self.decay(param)
         xp = backend.get_array_module(param)
-        g = self._averages(param, grad, state)
+        g = self.update_averages(param, grad, state)
         variance = state["square_avg"]
         if self.centered:
             variance = variance - state["grad_avg"] * state["grad_avg"]

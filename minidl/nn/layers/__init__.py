@@ -34,7 +34,7 @@ from .attention import (
     scaled_dot_product_attention,
     scaled_dot_product_attention_backward,
 )
-from .base import LAYER_CLASSES, Layer
+from .base import Layer
 from .conv import AvgPool2D, Conv2D, GlobalAvgPool2D, MaxPool2D
 from .conv1d import AvgPool1D, Conv1D, GlobalAvgPool1D, MaxPool1D
 from .core import Dense, Dropout, Flatten, Reshape
@@ -46,6 +46,7 @@ from .normalization import BatchNorm, LayerNorm
 from .patches import ClassToken, PatchEmbedding, SelectToken
 from .pointer import PointerGenerator
 from .recurrent import GRU, LSTM, SimpleRNN
+from .registry import LAYER_CLASSES
 from .residual import Residual
 from .separable import DepthwiseConv2D, SeparableConv2D
 from .unet import UNet

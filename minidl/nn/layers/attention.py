@@ -44,7 +44,8 @@ import numpy as np
 from ... import backend
 from .. import initializers
 from .activations import GELU
-from .base import Layer, positive_int
+from .base import Layer
+from .checks import positive_int
 from .core import Dense
 from .normalization import LayerNorm
 
@@ -422,7 +423,7 @@ class SinusoidalPositionalEncoding(Layer):
         super().__init__(name, **kwargs)
         self.max_wavelength = float(max_wavelength)
 
-    def _input_mismatch(self, shape):
+    def input_mismatch(self, shape):
         return False
 
     @staticmethod

@@ -34,7 +34,8 @@ import numpy as np
 from ... import backend
 from ...kernels.common import conv_output_length, pool_output_length
 from .affine import AffineLayer
-from .base import Layer, positive_int
+from .base import Layer
+from .checks import positive_int
 
 
 def _pair(value, what: str, who: str, minimum: int = 1) -> tuple[int, int]:
@@ -57,7 +58,7 @@ def _pair(value, what: str, who: str, minimum: int = 1) -> tuple[int, int]:
 class _ImageHints(Layer, register=False):
     """The hints an image layer adds to a shape error when the channels are on the last axis."""
 
-    def _shape_hint(self, shape) -> str:
+    def shape_hint(self, shape) -> str:
         """For a per-sample (C, H, W) so thin (one side at most 4 pixels, the other more) that
         the channels are probably on the wrong axis."""
         if len(shape) != 3 or None in shape or not min(shape[1:]) <= 4 < max(shape[1:]):
@@ -67,7 +68,7 @@ class _ImageHints(Layer, register=False):
             "layer that takes (N, C, H, W): transpose them with x.transpose(0, 3, 1, 2)"
         )
 
-    def _mismatch_hint(self, got: tuple) -> str:
+    def mismatch_hint(self, got: tuple) -> str:
         """For a 4-D batch that is the built (C, H, W) with the channels moved last."""
         built = self.input_shape or ()
         if len(got) == 4 and len(built) == 3 and tuple(got[1:]) == (built[1], built[2], built[0]):
@@ -117,7 +118,7 @@ class _Convolution(_ImageHints, AffineLayer, register=False):
         """Check ``padding`` and keep it as ``self.padding`` (each layer has its own rules)."""
         raise NotImplementedError
 
-    def _input_mismatch(self, shape):
+    def input_mismatch(self, shape):
         return shape[0] != self.built_input_shape[0]  # W fixes the input channels; the rest may vary
 
 
@@ -212,7 +213,7 @@ class Conv2D(_Convolution):
                 f"{self.label} kernel {kh}x{kw} is larger than the padded input "
                 f"{H + 2 * ph}x{W + 2 * pw} (input (N, "
                 f"{', '.join(map(str, input_shape))}) "
-                f"with padding ({ph}, {pw})){self._shape_hint(input_shape)}"
+                f"with padding ({ph}, {pw})){self.shape_hint(input_shape)}"
             )
         return (self.filters, conv_output_length(H, kh, sh, ph), conv_output_length(W, kw, sw, pw))
 
@@ -430,7 +431,7 @@ class _Pool2D(_Pooling):
             raise ValueError(
                 f"{self.label} pool {kh}x{kw} does not fit the input {H}x{W} "
                 f"(got per-sample shape {tuple(input_shape)}, "
-                f"read as {self.input_layout}){self._shape_hint(input_shape)}"
+                f"read as {self.input_layout}){self.shape_hint(input_shape)}"
             )
         return (C, pool_output_length(H, kh, sh), pool_output_length(W, kw, sw))
 

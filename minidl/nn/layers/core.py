@@ -16,7 +16,8 @@ import numpy as np
 
 from ... import backend
 from .affine import AffineLayer
-from .base import Layer, fraction, positive_int
+from .base import Layer
+from .checks import fraction, positive_int
 
 
 class Dense(AffineLayer):

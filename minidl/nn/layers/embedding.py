@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from ... import backend
-from .base import Layer, positive_int
+from .base import Layer
+from .checks import positive_int
 
 __all__ = ["Embedding"]
 
@@ -58,7 +59,7 @@ class Embedding(Layer):
         W = backend.rng().uniform(-0.05, 0.05, size=(self.input_dim, self.output_dim))
         self.add_param("W", W.astype(dtype))
 
-    def _input_mismatch(self, shape):
+    def input_mismatch(self, shape):
         return False  # any number of ids per sample: W fixes no input axis
 
     def compute_output_shape(self, input_shape):

@@ -48,8 +48,10 @@ import numpy as np
 
 from ... import backend
 from .attention import MultiHeadAttention
-from .base import LAYER_CLASSES, Layer, positive, positive_int
+from .base import Layer
+from .checks import positive, positive_int
 from .core import Dense
+from .registry import LAYER_CLASSES
 
 __all__ = ["LoRA", "LoRAAttention"]
 

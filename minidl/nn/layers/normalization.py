@@ -27,7 +27,8 @@ from __future__ import annotations
 import numpy as np
 
 from ... import backend
-from .base import Layer, fraction, positive
+from .base import Layer
+from .checks import fraction, positive
 
 
 class BatchNorm(Layer):
@@ -73,7 +74,7 @@ class BatchNorm(Layer):
         self.add_buffer("running_mean", np.zeros(channels, dtype=dtype))
         self.add_buffer("running_var", np.ones(channels, dtype=dtype))
 
-    def _input_mismatch(self, shape):
+    def input_mismatch(self, shape):
         built = self.built_input_shape
         return len(shape) != len(built) or shape[0] != built[0]
 

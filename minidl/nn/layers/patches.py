@@ -24,7 +24,8 @@ import numpy as np
 
 from ... import backend
 from .. import initializers
-from .base import Layer, positive_int
+from .base import Layer
+from .checks import positive_int
 
 __all__ = ["patchify", "unpatchify", "PatchEmbedding", "ClassToken", "SelectToken"]
 
@@ -104,7 +105,7 @@ class PatchEmbedding(Layer):
         self.add_param("W", init((fan_in, self.embed_dim), fan_in, self.embed_dim, dtype))
         self.add_param("b", np.zeros(self.embed_dim, dtype=dtype))
 
-    def _input_mismatch(self, shape):
+    def input_mismatch(self, shape):
         return tuple(shape) != tuple(self.input_shape or ())
 
     def compute_output_shape(self, input_shape):

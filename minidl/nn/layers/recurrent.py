@@ -42,7 +42,8 @@ import numpy as np
 
 from ... import backend
 from .. import initializers
-from .base import Layer, positive_int
+from .base import Layer
+from .checks import positive_int
 
 __all__ = [
     "SimpleRNN",
@@ -163,11 +164,11 @@ def orthogonal(shape, dtype=np.float32):
     return initializers.orthogonal(shape, dtype=dtype)
 
 
-class _Recurrent(Layer):
+class Recurrent(Layer):
     """What SimpleRNN, LSTM and GRU share: checks, shapes, state handling, the time-major frame.
 
     Subclasses set ``gate_blocks`` (how many blocks of H columns ``Wx`` has) and
-    ``state_names``, and implement ``_forward_sequence`` / ``_backward_sequence`` on
+    ``state_names``, and implement ``forward_sequence`` / ``backward_sequence`` on
     time-major arrays.
 
     ``kernel_initializer`` draws ``Wx`` (Glorot uniform) and ``recurrent_initializer`` ``Wh``
@@ -221,7 +222,7 @@ class _Recurrent(Layer):
         return (T, self.units) if self.return_sequences else (self.units,)
 
     # ------------------------------------------------------------------ checks
-    def _check_sequence(self, x):
+    def check_sequence(self, x):
         """x as a float (N, T, D) array of the weights' dtype, or a clear error."""
         if not hasattr(x, "shape") or not hasattr(x, "dtype"):
             x = np.asarray(x, dtype=np.float32)
@@ -260,7 +261,7 @@ class _Recurrent(Layer):
             )
         return xp.asarray(state, dtype=dtype)
 
-    def _initial_state(self, initial_state, N, xp, dtype):
+    def start_state(self, initial_state, N, xp, dtype):
         """The initial state as a tuple of (N, H) arrays (h0,) or (h0, c0); zeros when None."""
         if initial_state is None or len(self.state_names) == 1:
             states = (initial_state,) * len(self.state_names)
@@ -277,12 +278,12 @@ class _Recurrent(Layer):
     # ------------------------------------------------------------------ computing
     def forward(self, x, training=False, initial_state=None):
         """x (N, T, D) -> (N, T, H) if ``return_sequences`` else the last output (N, H)."""
-        x = self._check_sequence(x)
+        x = self.check_sequence(x)
         xp = backend.get_array_module(x)
         N, T, D = x.shape
-        state = self._initial_state(initial_state, N, xp, x.dtype)
+        state = self.start_state(initial_state, N, xp, x.dtype)
         x_tm = xp.ascontiguousarray(x.transpose(1, 0, 2))  # time-major: one step = one contiguous slice
-        hs, cache = self._forward_sequence(x_tm, state, backend.kernels_for(x))  # hs (T + 1, N, H)
+        hs, cache = self.forward_sequence(x_tm, state, backend.kernels_for(x))  # hs (T + 1, N, H)
         self.cache = dict(cache, has_state=initial_state is not None, x_shape=(N, T, D))
         if self.return_sequences:
             return xp.ascontiguousarray(hs[1:].transpose(1, 0, 2))
@@ -293,12 +294,12 @@ class _Recurrent(Layer):
         cache = self.require_cache()
         N, T = cache["x_shape"][:2]
         xp = backend.get_array_module(self.params["Wx"])
-        dy_tm = self._time_major_gradient(dy, N, T, xp)
-        dx_tm, state_grad = self._backward_sequence(dy_tm, cache, backend.kernels_for(dy_tm))
+        dy_tm = self.time_major_gradient(dy, N, T, xp)
+        dx_tm, state_grad = self.backward_sequence(dy_tm, cache, backend.kernels_for(dy_tm))
         self.initial_state_grad = state_grad if cache["has_state"] else None
         return xp.ascontiguousarray(dx_tm.transpose(1, 0, 2))
 
-    def _time_major_gradient(self, dy, N, T, xp):
+    def time_major_gradient(self, dy, N, T, xp):
         """dy checked against the output's shape, as (T, N, H): zeros but the last step for an
         output that is the last step only."""
         dtype = self.params["Wx"].dtype
@@ -315,12 +316,12 @@ class _Recurrent(Layer):
         return dy_tm
 
     # ------------------------------------------------------------------ what each cell writes
-    def _forward_sequence(self, x_tm, state, kernels):
+    def forward_sequence(self, x_tm, state, kernels):
         """x_tm (T, N, D), ``state`` (one (N, H) array per ``state_names``) -> hs (T + 1, N, H)
-        (hs[0] the initial h) and the cache ``_backward_sequence`` takes."""
+        (hs[0] the initial h) and the cache ``backward_sequence`` takes."""
         raise NotImplementedError
 
-    def _backward_sequence(self, dy_tm, cache, kernels):
+    def backward_sequence(self, dy_tm, cache, kernels):
         """dy_tm (T, N, H) -> dx (T, N, D) and the initial state's gradient; fills ``grads``."""
         raise NotImplementedError
 
@@ -342,7 +343,7 @@ class _Recurrent(Layer):
         return (dxw @ self.params["Wx"].T).reshape(T, N, D)
 
 
-class SimpleRNN(_Recurrent):
+class SimpleRNN(Recurrent):
     """Elman recurrent layer ``h_t = tanh(x_t Wx + h_{t-1} Wh + b)``.
 
     Shapes: x (N, T, D) -> (N, T, H) with ``return_sequences`` else (N, H);
@@ -352,7 +353,7 @@ class SimpleRNN(_Recurrent):
 
     gate_blocks = 1
 
-    def _forward_sequence(self, x_tm, state, kernels):
+    def forward_sequence(self, x_tm, state, kernels):
         """hs[t+1] = tanh(x_t Wx + b + hs[t] Wh). The pointwise part is a single tanh, written in
         place with the array module, so no kernel is needed: every tier runs this loop."""
         p, xp = self.params, backend.get_array_module(x_tm)
@@ -366,7 +367,7 @@ class SimpleRNN(_Recurrent):
             xp.tanh(xw[t] + hw, out=hs[t + 1])
         return hs, {"x_tm": x_tm, "hs": hs}
 
-    def _backward_sequence(self, dy_tm, cache, kernels):
+    def backward_sequence(self, dy_tm, cache, kernels):
         """Per step da_t = dh * (1 - h_t^2) and dL/dh_{t-1} = da_t Wh^T (+ the output's gradient)."""
         hs, xp = cache["hs"], backend.get_array_module(dy_tm)
         Wh_T = xp.ascontiguousarray(self.params["Wh"].T)
@@ -380,7 +381,7 @@ class SimpleRNN(_Recurrent):
         return self._weight_gradients(da, da, cache, {"b": da}), dh
 
 
-class LSTM(_Recurrent):
+class LSTM(Recurrent):
     """Long short-term memory layer (Hochreiter & Schmidhuber, 1997), gate order [i f g o].
 
         [a_i a_f a_g a_o] = x_t Wx + h_{t-1} Wh + b
@@ -409,7 +410,7 @@ class LSTM(_Recurrent):
         b[self.units : 2 * self.units] = 1.0  # forget gate open at initialisation
         self.add_param("b", b)
 
-    def _forward_sequence(self, x_tm, state, kernels):
+    def forward_sequence(self, x_tm, state, kernels):
         """x_t Wx for every step in one product, then the loop over time in one kernel call."""
         p, xp = self.params, backend.get_array_module(x_tm)
         (T, N, D), H = x_tm.shape, self.units
@@ -420,7 +421,7 @@ class LSTM(_Recurrent):
         kernels.lstm_forward_sequence(xw, p["Wh"], p["b"], gates, cells, hs)
         return hs, {"x_tm": x_tm, "gates": gates, "hs": hs, "cells": cells}
 
-    def _backward_sequence(self, dy_tm, cache, kernels):
+    def backward_sequence(self, dy_tm, cache, kernels):
         """Backpropagation through time in one kernel call, then the weight gradients."""
         xp, (_, N, H) = backend.get_array_module(dy_tm), dy_tm.shape
         da = xp.empty_like(cache["gates"])  # dL/d(pre-activations) of every step
@@ -430,7 +431,7 @@ class LSTM(_Recurrent):
         return self._weight_gradients(da, da, cache, {"b": da}), (dh0, dc0)
 
 
-class GRU(_Recurrent):
+class GRU(Recurrent):
     """Gated recurrent unit (Cho et al., 2014) in PyTorch's formulation, gate order [r z n].
 
         r = σ(x_t Wx_r + bx_r + h_{t-1} Wh_r + bh_r)       z = σ(... same with _z ...)
@@ -454,7 +455,7 @@ class GRU(_Recurrent):
         self.add_param("bx", np.zeros(width, dtype=dtype))
         self.add_param("bh", np.zeros(width, dtype=dtype))
 
-    def _forward_sequence(self, x_tm, state, kernels):
+    def forward_sequence(self, x_tm, state, kernels):
         """x_t Wx for every step in one product, then the loop over time in one kernel call."""
         p, xp = self.params, backend.get_array_module(x_tm)
         (T, N, D), H = x_tm.shape, self.units
@@ -466,7 +467,7 @@ class GRU(_Recurrent):
         kernels.gru_forward_sequence(xw, p["Wh"], p["bx"], p["bh"], gates, hn, hs)
         return hs, {"x_tm": x_tm, "gates": gates, "hn": hn, "hs": hs}
 
-    def _backward_sequence(self, dy_tm, cache, kernels):
+    def backward_sequence(self, dy_tm, cache, kernels):
         """Backpropagation through time in one kernel call, then the weight gradients."""
         xp, (_, N, H) = backend.get_array_module(dy_tm), dy_tm.shape
         dxw, dhw = xp.empty_like(cache["gates"]), xp.empty_like(cache["gates"])

@@ -31,7 +31,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import activations
-from .base import LAYER_CLASSES, Layer
+from .base import Layer
+from .registry import LAYER_CLASSES
 
 
 def _as_layers(layers, what: str) -> list:

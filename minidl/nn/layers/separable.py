@@ -29,7 +29,8 @@ import numpy as np
 from ... import backend
 from .. import initializers
 from . import activations
-from .base import Layer, positive_int
+from .base import Layer
+from .checks import positive_int
 from .conv import Conv2D, _ImageHints, _pair, same_padding
 
 __all__ = ["DepthwiseConv2D", "SeparableConv2D", "depthwise_conv", "depthwise_conv_backward"]
@@ -128,7 +129,7 @@ class _Depthwise(_ImageHints, Layer, register=False):
         self.depthwise_initializer = initializers.from_saved(depthwise_initializer)
         self.bias_initializer = initializers.from_saved(bias_initializer)
 
-    def _input_mismatch(self, shape):
+    def input_mismatch(self, shape):
         return shape[0] != self.built_input_shape[0]  # W fixes the channels; H and W may vary
 
 
@@ -201,7 +202,7 @@ class DepthwiseConv2D(_Depthwise):
         if kh > H or kw > W:
             raise ValueError(
                 f"{self.label} kernel {kh}x{kw} is larger than the input {H}x{W} (per-sample shape "
-                f"{tuple(input_shape)}){self._shape_hint(input_shape)}"
+                f"{tuple(input_shape)}){self.shape_hint(input_shape)}"
             )
         return (C * self.depth_multiplier, (H - kh) // sh + 1, (W - kw) // sw + 1)
 

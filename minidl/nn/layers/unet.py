@@ -30,7 +30,8 @@ import numpy as np
 
 from ... import backend
 from .activations import ReLU
-from .base import Layer, positive_int
+from .base import Layer
+from .checks import positive_int
 from .conv import Conv2D, MaxPool2D
 from .merge import Concatenate
 from .upsampling import Conv2DTranspose

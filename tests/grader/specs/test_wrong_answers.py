@@ -3,8 +3,8 @@
 
 The answers are judged through the grader's own path (``judge_exercise`` with the probes
 that a grading process runs, then the rules the runner reads from the cell), in this process
-for speed; ``tests/grader/specs/wrong_answers.py`` holds the
-table, one entry per usual mistake, by chapter.
+for speed; ``tests/grader/specs/wrong_answers.py`` reads the table, one entry per usual mistake,
+from ``catalogue/chNN.toml`` (and any ``wrong_answers_<topic>.py`` beside it).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from minidl_grader import runner
 from minidl_grader.judge import registry
 from minidl_grader.judge.judging import Result, _in_process_outputs, judge_exercise
 
-from tests.grader.specs.wrong_answers import RIGHT, SETUP, WRONG
+from tests.grader.specs import wrong_answers
+from tests.grader.specs.wrong_answers import RIGHT, SETUP, WRONG, apply_edit
 
 # make test judges the catalogue at the first two seeds; `make certify` (CI) at all twelve,
 # where a verdict that depends on the seed shows (MINIDL_CATALOGUE_SEEDS=12)
@@ -160,3 +161,62 @@ def test_every_code_exercise_has_a_wrong_answer_in_the_catalogue():
     listed = {name for name, _, _ in WRONG}
     missing = [e.name for e in registry.all_exercises() if not e.is_question and e.name not in listed]
     assert missing == []
+
+
+# ------------------------------------------------------------------ the catalogue's format
+BASE = "def f(x):\n    a = x\n    b = a + 1\n    return b"
+
+
+def test_an_edit_replaces_inserts_and_deletes_lines_of_its_base():
+    assert apply_edit(BASE, "@@ 3\n    b = a - 1") == BASE.replace("a + 1", "a - 1")
+    assert apply_edit(BASE, "@@ 2-3\n    b = x * 2") == "def f(x):\n    b = x * 2\n    return b"
+    assert apply_edit(BASE, "@@ 1+\n    x = x.copy()") == BASE.replace(":\n", ":\n    x = x.copy()\n", 1)
+    assert (
+        apply_edit(BASE, "@@ 0+\nimport math\n@@ 2") == "import math\ndef f(x):\n    b = a + 1\n    return b"
+    )
+    assert apply_edit(BASE, "") == BASE  # the same cell under another label
+
+
+def test_an_edit_out_of_range_or_out_of_order_is_an_error_naming_the_entry():
+    with pytest.raises(ValueError, match=r"ch99.toml: f: 'x'.*@@ 7 .*past the 4 lines"):
+        apply_edit(BASE, "@@ 7\n    pass", "ch99.toml: f: 'x'")
+    with pytest.raises(ValueError, match="out of order"):
+        apply_edit(BASE, "@@ 3\n    pass\n@@ 2\n    pass")
+    with pytest.raises(ValueError, match="starts with '@@ N'"):
+        apply_edit(BASE, "    b = 0")
+
+
+def test_toml_and_python_files_of_the_catalogue_are_all_read(tmp_path, monkeypatch):
+    """A helper's ``wrong_answers_<topic>.py`` is read beside the TOML files, in either form."""
+    monkeypatch.setattr(wrong_answers, "WRONG", [])
+    monkeypatch.setattr(wrong_answers, "RIGHT", [])
+    (tmp_path / "catalogue").mkdir()
+    (tmp_path / "catalogue" / "ch99.toml").write_text(
+        "[[f]]\nright = 'the base'\nsource = '''" + BASE + "'''\n"
+        "[[f]]\nwrong = 'minus'\nfrom = 'the base'\nedit = '''@@ 3\n    b = a - 1'''\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "wrong_answers_calls.py").write_text(
+        "from tests.grader.specs.wrong_answers import wrong\nwrong('g', 'by a call', 'def g(): pass')\n"
+    )
+    (tmp_path / "wrong_answers_lists.py").write_text(
+        "WRONG = [('h', 'in a list', 'def h(): pass')]\nRIGHT = [('h', 'right in a list', 'def h(): return 1')]\n"
+    )
+    wrong_answers.load(tmp_path)
+    assert wrong_answers.WRONG == [
+        ("f", "minus", "\n" + BASE.replace("a + 1", "a - 1") + "\n"),
+        ("g", "by a call", "def g(): pass"),
+        ("h", "in a list", "def h(): pass"),
+    ]
+    assert wrong_answers.RIGHT == [
+        ("f", "the base", "\n" + BASE + "\n"),
+        ("h", "right in a list", "def h(): return 1"),
+    ]
+
+
+def test_an_edit_must_name_one_earlier_entry(tmp_path):
+    (tmp_path / "ch99.toml").write_text(
+        "[[f]]\nwrong = 'minus'\nfrom = 'nothing'\nedit = '''@@ 3\n    b = 0'''\n", encoding="utf-8"
+    )
+    with pytest.raises(ValueError, match="ch99.toml: f: 'minus': 'from' must name one earlier entry"):
+        wrong_answers._entries(tmp_path / "ch99.toml")

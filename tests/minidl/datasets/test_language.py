@@ -1,8 +1,7 @@
-"""Chapter 13's text tools: words, vocabulary, padding, generated sets, the IMDB reader, ROUGE."""
+"""Chapter 13's text tools: words, vocabulary, padding, generated sets and the IMDB reader."""
 
 import hashlib
 import io
-import itertools
 import tarfile
 
 import numpy as np
@@ -10,7 +9,6 @@ import pytest
 
 from minidl import datasets
 from minidl.datasets import download, language
-from minidl.training import rouge
 
 
 # ----------------------------------------------------------------- words and padding
@@ -195,122 +193,3 @@ def test_imdb_archive_with_wrong_layout_is_refused(tmp_path):
     path.write_bytes(imdb_archive({("train", "pos", "0_9.txt"): "only train"}))
     with pytest.raises(ValueError, match="aclImdb/test"):
         language.read_imdb_archive(path)
-
-
-# ----------------------------------------------------------------- ROUGE
-def brute_force_lcs(a, b):
-    """Longest common subsequence by trying every subsequence of the shorter text."""
-    a, b = (a, b) if len(a) <= len(b) else (b, a)
-    for size in range(len(a), 0, -1):
-        for picked in itertools.combinations(a, size):
-            it = iter(b)
-            if all(token in it for token in picked):  # `in` on an iterator consumes it: order kept
-                return size
-    return 0
-
-
-def test_lcs_matches_brute_force_on_random_texts():
-    rng = np.random.default_rng(0)
-    for _ in range(200):
-        a = rng.choice(list("abcd"), size=rng.integers(0, 8)).tolist()
-        b = rng.choice(list("abcd"), size=rng.integers(0, 8)).tolist()
-        assert rouge.lcs_length(a, b) == brute_force_lcs(a, b), (a, b)
-
-
-def test_rouge_by_hand():
-    r = rouge.rouge_n("the cat the cat", "the cat sat", 1)
-    assert r["precision"] == 0.5 and r["recall"] == pytest.approx(2 / 3)  # 'the', 'cat' clipped to 1 each
-    assert rouge.rouge_n("a b", "b a", 2)["f1"] == 0.0
-    assert rouge.rouge_l("b a", "a b")["f1"] == 0.5
-    assert rouge.rouge_l("", "a b")["f1"] == 0.0 and rouge.rouge_n("a", "", 1)["f1"] == 0.0
-    assert rouge.rouge(["a b"], ["a b"]) == {"rouge1": 1.0, "rouge2": 1.0, "rougeL": 1.0}
-    with pytest.raises(ValueError, match="as many candidates"):
-        rouge.rouge(["a"], [])
-
-
-def test_rouge_matches_the_rouge_score_package():
-    scorer_module = pytest.importorskip("rouge_score.rouge_scorer")
-    scorer = scorer_module.RougeScorer(["rouge1", "rouge2", "rougeL"])
-    rng = np.random.default_rng(1)
-    words = "the cat sat on a mat and dog ran".split()
-    for _ in range(100):
-        cand = " ".join(rng.choice(words, size=rng.integers(0, 10)))
-        ref = " ".join(rng.choice(words, size=rng.integers(1, 10)))
-        theirs = scorer.score(ref, cand)
-        for name, mine in (
-            ("rouge1", rouge.rouge_n(cand, ref, 1)),
-            ("rouge2", rouge.rouge_n(cand, ref, 2)),
-            ("rougeL", rouge.rouge_l(cand, ref)),
-        ):
-            assert mine["precision"] == pytest.approx(theirs[name].precision), (name, cand, ref)
-            assert mine["recall"] == pytest.approx(theirs[name].recall), (name, cand, ref)
-            assert mine["f1"] == pytest.approx(theirs[name].fmeasure), (name, cand, ref)
-
-
-# ----------------------------------------------------------------- decoding
-def markov_model(rng, v, end_penalty=0.5):
-    logits = rng.standard_normal((v, v)) * 2.0
-    logits[:, 1] -= end_penalty
-    table = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
-    return table, lambda prefixes: table[prefixes[:, -1]]
-
-
-def exhaustive(table, start, end, max_len, alpha):
-    """The best sequence by score / length ** alpha among all sequences that end at ``end``
-    or reach ``max_len`` tokens, by enumeration."""
-    best, best_value = None, -np.inf
-    v = table.shape[0]
-    for length in range(1, max_len + 1):
-        for seq in itertools.product(range(v), repeat=length):
-            if end in seq[:-1] or (length < max_len and seq[-1] != end):
-                continue
-            prev, score = start, 0.0
-            for token in seq:
-                score, prev = score + table[prev, token], token
-            if score / length**alpha > best_value:
-                best, best_value = list(seq), score / length**alpha
-    return best
-
-
-def test_a_wide_beam_finds_the_exhaustive_optimum():
-    from minidl.training import decoding
-
-    rng = np.random.default_rng(0)
-    for _ in range(10):
-        table, step = markov_model(rng, 4)
-        for alpha in (0.0, 1.0):
-            tokens, _ = decoding.beam_search(step, start=0, end=1, beam_width=4**4, max_len=4, alpha=alpha)
-            assert tokens == exhaustive(table, 0, 1, 4, alpha)
-
-
-def test_a_beam_of_one_is_greedy_decoding():
-    from minidl.training import decoding
-
-    rng = np.random.default_rng(1)
-    for _ in range(20):
-        table, step = markov_model(rng, 5)
-        greedy = decoding.greedy_decode(step, batch=1, start=0, end=1, max_len=6)[0].tolist()
-        one, _ = decoding.beam_search(step, 0, 1, beam_width=1, max_len=6, alpha=0.0)
-        assert one == greedy[: len(one)] and all(t == 1 for t in greedy[len(one) :])
-
-
-def test_greedy_decode_batches_rows_and_pads_after_the_end():
-    from minidl.training import decoding
-
-    table = np.log(np.array([[0.1, 0.2, 0.7], [0.1, 0.8, 0.1], [0.1, 0.6, 0.3]]))
-    out = decoding.greedy_decode(lambda p: table[p[:, -1]], batch=2, start=0, end=1, max_len=4)
-    np.testing.assert_array_equal(out, [[2, 1, 1, 1], [2, 1, 1, 1]])
-    with pytest.raises(ValueError, match="beam_width"):
-        decoding.beam_search(lambda p: table[p[:, -1]], 0, 1, beam_width=0)
-
-
-def test_beam_search_ties_go_to_the_smaller_sequence():
-    """Two finished sequences of equal score: (2, 3), found from the better first beam, and
-    (1, 3); the smaller sequence wins (Chapter 13's exercise has the same rule)."""
-    from minidl.training import decoding
-
-    table = np.full((4, 4), -50.0)
-    table[0, 2], table[0, 1] = -1.0, -2.0  # after start: 2 is the better first token
-    table[2, 3], table[1, 3] = -2.0, -1.0  # both then end with a total of -3
-    tokens, score = decoding.beam_search(lambda p: table[p[:, -1]], 0, 3, beam_width=2, max_len=3)
-    assert (tokens, score) == ([1, 3], -3.0)

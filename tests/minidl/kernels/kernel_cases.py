@@ -3,7 +3,7 @@
 ``reference/`` (NumPy) is the ground truth. Every other tier -- ``cpu/`` (Numba) and
 ``gpu/`` (CUDA, run through the CPU emulator or on a device) -- must return what the
 reference returns for every case below. ``tests/minidl/kernels/test_conformance.py`` runs this table over
-every tier present; ``tests/minidl/kernels/cpu/test_conv.py`` reuses it for the Numba-only checks.
+every tier present; ``tests/minidl/kernels/cpu/test_loops.py`` reuses it for the Numba-only checks.
 
 Adding a kernel means adding ONE entry to ``TABLE``: a function ``(rng, dtype) -> list of
 argument tuples`` and, when the default is wrong for it, ``exact=True`` (the tiers must agree

@@ -129,8 +129,8 @@ CASES = {
 NOT_CHECKED = {
     "Layer": "the abstract base class: its forward and backward raise NotImplementedError",
     # check_layer feeds one array; Concatenate's backward is checked against finite
-    # differences for each of its inputs in tests/minidl/nn/test_segmentation_detection.py
-    "Concatenate": "takes a list of arrays (checked in tests/minidl/nn/test_segmentation_detection.py)",
+    # differences for each of its inputs in tests/minidl/nn/layers/test_merge.py
+    "Concatenate": "takes a list of arrays (checked in tests/minidl/nn/layers/test_merge.py)",
     # five inputs (state, memory, mask, ids, logits, decoder inputs): each of its four float
     # inputs and every parameter is checked against finite differences in tests/minidl/nn/layers/test_pointer.py
     "PointerGenerator": "takes several inputs by keyword (checked in tests/minidl/nn/layers/test_pointer.py)",
@@ -153,7 +153,7 @@ def test_every_layer_has_a_case():
 
 
 # The default U-Net takes longer than all the other cases together: it runs in `make test`;
-# `make test-unit` checks a one-level U-Net (tests/minidl/nn/test_segmentation_detection.py).
+# `make test-unit` checks a one-level U-Net (tests/minidl/nn/layers/test_unet.py).
 SLOW_CASES = {"UNet"}
 
 

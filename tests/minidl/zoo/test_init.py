@@ -41,14 +41,6 @@ def test_unknown_name_lists_the_available_ones():
         assert name in message
 
 
-def test_train_script_rejects_an_unknown_name_with_the_list(capsys):
-    with pytest.raises(SystemExit) as info:
-        zoo_train.main(["no-such-model"])
-    assert info.value.code == 2
-    err = capsys.readouterr().err
-    assert "no-such-model" in err and "lenet-mnist-0to4" in err
-
-
 def test_each_load_is_an_independent_copy():
     a, b = zoo.load("lenet-mnist-0to4"), zoo.load("lenet-mnist-0to4")
     a.layers[0].params["W"][...] = 0.0
@@ -59,14 +51,6 @@ def test_each_load_is_an_independent_copy():
 def test_describe_says_how_to_rebuild():
     text = zoo.describe("lenet-mnist-0to4")
     assert "python -m minidl.zoo.train lenet-mnist-0to4" in text and "0-4" in text
-
-
-def test_digits_subset_keeps_and_relabels_in_the_given_order():
-    x = np.arange(6, dtype=np.float32)[:, None]
-    y = np.array([5, 0, 7, 9, 5, 3])
-    xs, ys = zoo_train.digits_subset(x, y, [9, 5])
-    assert xs[:, 0].tolist() == [0.0, 3.0, 4.0]
-    assert ys.tolist() == [1, 0, 1]
 
 
 def test_vgg_style_builder_is_vgg_shaped():
@@ -109,17 +93,3 @@ def test_zoo_vgg_matches_the_builder():
         type(layer).__name__ for layer in built.layers
     ]
     assert [w.shape for w in shipped.get_weights()] == [w.shape for w in built.get_weights()]
-
-
-def test_the_shared_recipe_trains_on_the_entry_classes_and_scores_their_test_images():
-    """``train_on_shifted_digits`` (the recipe of both zoo models), run with a linear model for speed."""
-
-    def linear(num_classes):
-        return mdl.Sequential([mdl.layers.Flatten(), mdl.layers.Dense(num_classes)], input_shape=(1, 28, 28))
-
-    model, accuracy = zoo_train.train_on_shifted_digits("vgg-mnist-0to4", linear, epochs=1, verbose=0)
-    assert model.predict(np.zeros((1, 1, 28, 28), np.float32)).shape == (1, 5)
-    (_, _), (xt, yt) = mdl.datasets.load_mnist()
-    xt, yt = zoo_train.digits_subset(xt, yt, zoo.entry("vgg-mnist-0to4").classes)
-    assert accuracy == model.evaluate(xt, yt, return_dict=True)["accuracy"]
-    assert 0.8 < accuracy < 1.0, accuracy

@@ -3,70 +3,17 @@
 That every Numba kernel equals its NumPy reference is the conformance table's job
 (``tests/minidl/kernels/kernel_cases.py``, run by ``tests/minidl/kernels/test_conformance.py`` over every tier). Here:
 
-* the threaded versions of the kernels equal their serial twins bit for bit, on the same
-  table's cases;
-* small work runs serially and large work in parallel;
-* the float32 tanh / sigmoid approximations of the recurrent cells stay within a few ulp;
 * the convolution's two routes (tiles of any size, the whole batch with the forward's cols
   kept for the backward) compute the reference's convolution, and follow the documented rule;
 * the tiles route's dW by shifted dot products is the reference's, the same with or without
   threads, and keeps the reference's NaN and inf pattern.
 """
 
-import copy
-
 import numpy as np
 import pytest
 
 from minidl.kernels import cpu, reference
 from tests.minidl.kernels import kernel_cases as kc
-
-
-@pytest.mark.parametrize("name", sorted(kc.TABLE))
-def test_parallel_versions_equal_the_serial_ones(name, monkeypatch):
-    """The table's cases are small, so they run the serial versions; force the threaded
-    ones (``PARALLEL_MIN_ELEMENTS = 0``) and require the same results, bit for bit."""
-    for args in kc.TABLE[name].make_cases(np.float32):
-        results = []
-        for threshold in (0, 2**62):
-            monkeypatch.setattr(cpu.loops, "PARALLEL_MIN_ELEMENTS", threshold)
-            call_args = copy.deepcopy(args)
-            results.append(
-                kc.arrays_in(getattr(cpu, name)(*call_args))
-                + [a for a in call_args if isinstance(a, np.ndarray)]
-            )
-        for threaded, serial in zip(*results):
-            np.testing.assert_array_equal(
-                threaded, serial, err_msg=f"{name}({kc.describe(args)}): threaded != serial"
-            )
-
-
-def test_small_work_runs_serially_and_large_work_in_parallel(monkeypatch):
-    monkeypatch.setattr(cpu.loops.numba, "get_num_threads", lambda: 2)
-    assert not cpu.threads_pay(cpu.loops.PARALLEL_MIN_ELEMENTS - 1)
-    assert cpu.threads_pay(cpu.loops.PARALLEL_MIN_ELEMENTS)
-    monkeypatch.setattr(cpu.loops.numba, "get_num_threads", lambda: 1)
-    assert not cpu.threads_pay(10 * cpu.loops.PARALLEL_MIN_ELEMENTS)
-
-
-def test_float32_gate_functions_are_accurate():
-    """The Numba float32 tanh/sigmoid approximation stays within a few float32 ulp."""
-    x = np.linspace(-30, 30, 200_001).astype(np.float32)
-    H = x.size // 4
-    xw = x[: 4 * H].reshape(1, 4 * H)
-    zeros = np.zeros_like(xw)
-    gates = np.empty_like(xw)
-    c, h = np.empty((1, H), np.float32), np.empty((1, H), np.float32)
-    cpu.lstm_cell_forward(xw, zeros, np.zeros(4 * H, np.float32), np.zeros((1, H), np.float32), gates, c, h)
-    exact = xw.astype(np.float64)
-    sig = 1 / (1 + np.exp(-exact))
-    expected = np.concatenate([sig[:, : 2 * H], np.tanh(exact[:, 2 * H : 3 * H]), sig[:, 3 * H :]], axis=1)
-    assert np.max(np.abs(gates - expected)) < 4e-7
-    nan_in = np.full((1, 4 * H), np.nan, np.float32)
-    cpu.lstm_cell_forward(
-        nan_in, zeros, np.zeros(4 * H, np.float32), np.zeros((1, H), np.float32), gates, c, h
-    )
-    assert np.isnan(h).all()  # NaN is not clamped into a number
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ from minidl import backend
 from minidl.nn import optim
 from minidl.nn.gradcheck import check_layer
 from minidl.nn.layers import Dense, Flatten, Layer, Residual, Tanh, TransformerBlock
-from minidl.nn.layers.base import SubLayerArrays
+from minidl.nn.layers.sublayers import SubLayerArrays, own_arrays
 from minidl.nn.losses import MeanSquaredError
 
 
@@ -330,7 +330,7 @@ def test_no_class_in_minidl_has_its_own_mapping_of_arrays():
             "def parts(",
         ):
             assert old not in source, f"{path.relative_to(root)} still has {old}"
-    assert mappings == ["nn/layers/base.py:SubLayerArrays"]
+    assert mappings == ["nn/layers/sublayers.py:SubLayerArrays"]
 
 
 def test_a_shared_wrapper_counts_its_sub_layers_gradients_once_and_keras_lays_out_their_kernels():
@@ -361,3 +361,13 @@ def test_a_shared_wrapper_counts_its_sub_layers_gradients_once_and_keras_lays_ou
     )
     assert conv.get_weights()[0].shape == (3, 3, 3, 4)  # Keras's kernel (KH, KW, C, F)
     conv.set_weights(conv.get_weights())
+
+
+def test_own_arrays_leaves_the_sublayers_arrays_out():
+    block = Residual([Dense(4), Tanh()])
+    block(np.ones((2, 4), np.float32))
+    block.add_param("gate", np.ones(1, np.float32))
+    assert list(own_arrays(block.params)) == ["gate"]
+    assert sorted(block.params) == ["block.0.W", "block.0.b", "gate"]
+    dense = Dense(2)
+    assert own_arrays(dense.params) is dense.params  # a layer of its own arrays only

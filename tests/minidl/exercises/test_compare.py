@@ -1,0 +1,74 @@
+"""The explanations of a wrong answer: relative error, shapes, non-finite values, the named
+mistakes, scale factors and dtypes, each message as a student reads it."""
+
+import numpy as np
+import pytest
+
+from minidl.exercises import compare as C
+
+
+def test_rel_error_is_scale_free_and_handles_non_finite_values():
+    a = np.array([1.0, 2.0])
+    assert C.rel_error(a, a) == 0.0
+    assert C.rel_error(a, 2 * a) == pytest.approx(1 / 3)
+    assert C.rel_error(1e200 * a, 2e200 * a) == pytest.approx(1 / 3)  # no overflow to inf/inf
+    assert C.rel_error(np.zeros(3), np.zeros(3)) == 0.0
+    assert (
+        C.rel_error([1.0, np.inf], [1.0, np.inf]) == 0.0 and C.rel_error([1.0, np.nan], [1.0, np.nan]) == 0.0
+    )
+    assert C.rel_error([1.0, np.inf], [1.0, 2.0]) == float("inf")
+    with pytest.raises(ValueError, match=r"equal shapes, got \(2,\) and \(3,\)"):
+        C.rel_error(a, np.zeros(3))
+
+
+def test_a_right_answer_passes_and_a_named_mistake_is_hinted():
+    expected, wrong = np.array([1.0, 2.0, 3.0]), np.array([2.0, 4.0, 6.0])
+    assert C.compare_outputs(expected + 1e-9, expected, ("y",)) is None
+    message = C.compare_outputs(wrong, expected, ("y",), mistakes=[("the factor 2 twice", wrong)])
+    assert message.startswith("`y` is wrong: relative error 3.33e-01 (tolerance 1e-06)")
+    assert message.endswith("\n    hint: the factor 2 twice")
+
+
+def test_a_scaled_answer_is_explained_by_a_factor():
+    expected = np.array([1.0, -2.0, 0.5])
+    message = C.compare_outputs(expected * 8, expected, ("dw",), factors={"the batch size N": 8})
+    assert "hint:" in message and "the batch size N" in message
+
+
+@pytest.mark.parametrize(
+    "got, text",
+    [
+        (None, "expected 2 return values (dx, dw), got None -- did you forget `return`?"),
+        ((1.0,), "expected 2 return values (dx, dw), got 1"),
+        (np.zeros(2), "expected 2 return values (dx, dw), got an array of shape (2,)"),
+        ((None, np.zeros(2)), "`dx` is None -- did you forget to `return` it?"),
+        ((np.zeros((2, 1)), np.zeros(2)), "`dx` has shape (2, 1), expected (2,)"),
+    ],
+)
+def test_the_wrong_number_shape_or_presence_of_outputs_is_said_plainly(got, text):
+    message = C.compare_outputs(got, (np.zeros(2), np.zeros(2)), ("dx", "dw"))
+    assert message.startswith(text), message
+
+
+def test_a_nan_where_the_answer_is_finite_is_reported_as_such():
+    message = C.compare_outputs(np.array([1.0, np.nan]), np.array([1.0, 2.0]), ("y",))
+    assert "NaN" in message
+
+
+def test_right_values_in_the_wrong_dtype_fail_with_the_reason():
+    expected = np.array([1.0, 2.0])
+    message = C.compare_outputs(expected.astype(np.float32), expected, ("y",))
+    assert message.startswith(
+        "`y`: the values are right, but it should be an array of dtype float64, got an array of dtype float32"
+    )
+    assert C.dtype_problem("i", np.array([1], np.int32), np.array([1], np.int64)) is None  # any integer width
+    assert "booleans" in C.dtype_problem("m", np.array([1.0]), np.array([True]))
+    assert "should be an int, got float 3.0" in C.dtype_problem("epoch", 3.0, 3)
+    assert C.dtype_problem("epoch", np.int64(3), 3) is None
+
+
+def test_describe_value_is_short_and_names_the_type():
+    assert C.describe_value(None) == "None"
+    assert C.describe_value(np.zeros((2, 3))) == "an array of shape (2, 3)"
+    assert C.describe_value((1, 2)) == "a tuple of 2 values"
+    assert C.describe_value("x" * 200).startswith("str 'xxx") and len(C.describe_value("x" * 200)) == 80

@@ -1,0 +1,54 @@
+"""The Numba pooling: the 2x2 fast path and the general loop against the reference, views, dtypes."""
+
+import numpy as np
+import pytest
+
+from minidl.kernels import reference
+from minidl.kernels.cpu import pool as K
+
+
+@pytest.mark.parametrize("k, s", [(2, 2), (3, 2), (2, 1)])  # (2, 2): the specialised kernel
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_and_average_equal_the_reference(k, s, dtype):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 7, 9)).astype(dtype)  # odd sizes: the last row and column dropped
+    y, argmax = K.max_pool_forward(x, k, k, s, s)
+    ry, rargmax = reference.max_pool_forward(x, k, k, s, s)
+    np.testing.assert_array_equal(y, ry)
+    np.testing.assert_array_equal(argmax, rargmax)
+    assert y.dtype == dtype
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    np.testing.assert_array_equal(
+        K.max_pool_backward(dy, argmax, x.shape, k, k, s, s),
+        reference.max_pool_backward(dy, rargmax, x.shape, k, k, s, s),
+    )
+    rtol = 1e-6 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(
+        K.avg_pool_forward(x, k, k, s, s), reference.avg_pool_forward(x, k, k, s, s), rtol=rtol
+    )
+    np.testing.assert_allclose(
+        K.avg_pool_backward(dy, x.shape, k, k, s, s),
+        reference.avg_pool_backward(dy, x.shape, k, k, s, s),
+        rtol=rtol,
+    )
+
+
+def test_a_tie_sends_the_gradient_to_the_first_maximum_on_both_paths():
+    x = np.zeros((1, 1, 4, 4))
+    for k, s in [(2, 2), (4, 1)]:
+        y, argmax = K.max_pool_forward(x, k, k, s, s)
+        dx = K.max_pool_backward(np.ones_like(y), argmax, x.shape, k, k, s, s)
+        np.testing.assert_array_equal(
+            dx, reference.max_pool_backward(np.ones_like(y), argmax, x.shape, k, k, s, s)
+        )
+        expected = np.zeros_like(x)  # every window's first element: its top-left one
+        expected[:, :, : s * y.shape[2] : s, : s * y.shape[3] : s] = 1.0
+        np.testing.assert_array_equal(dx, expected)
+
+
+def test_a_non_contiguous_view_is_pooled_as_its_values():
+    x = np.random.default_rng(1).standard_normal((4, 4, 3, 2)).transpose(3, 2, 0, 1)  # (2, 3, 4, 4), a view
+    assert not x.flags.c_contiguous
+    np.testing.assert_array_equal(
+        K.max_pool_forward(x, 2, 2, 2, 2)[0], reference.max_pool_forward(x, 2, 2, 2, 2)[0]
+    )
