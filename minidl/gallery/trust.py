@@ -17,11 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..nn.losses import SparseCategoricalCrossentropy
-
-
-def _softmax(z):
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+from ..nn.segmentation import softmax_channels
 
 
 def input_gradient(model, x, y):
@@ -88,7 +84,7 @@ def predict_proba(models, x, samples=1, dropout=False):
     """Softmax outputs (M, N, K): one row per model of the list ``models``, each run ``samples``
     times; ``dropout=True`` keeps Dropout on (MC dropout: the model must hold no BatchNorm,
     which would switch to batch statistics too)."""
-    rows = [_softmax(m.forward(x, training=dropout)) for m in models for _ in range(samples)]
+    rows = [softmax_channels(m.forward(x, training=dropout)) for m in models for _ in range(samples)]
     return np.stack(rows)
 
 
