@@ -22,7 +22,7 @@ def pgd_step(x_adv, x, grad, step, eps):
     return _pgd_step(x_adv, x, grad, step, eps)
 
 
-def _pgd_step(x_adv, x, grad, step, eps, sign=True, ascent=True, centre="x", box=True, ball=True):
+def _pgd_step(x_adv, x, grad, step, eps, *, sign=True, ascent=True, centre="x", box=True, ball=True):
     direction = np.sign(grad) if sign else grad
     moved = x_adv + (step if ascent else -step) * direction
     middle = x if centre == "x" else x_adv
@@ -99,7 +99,7 @@ def integrated_gradients(W, v, x, baseline, steps):
     return _integrated_gradients(W, v, x, baseline, steps)
 
 
-def _integrated_gradients(W, v, x, baseline, steps, offset=0.5, input_only=False, derivative=True):
+def _integrated_gradients(W, v, x, baseline, steps, *, offset=0.5, input_only=False, derivative=True):
     total = np.zeros(x.shape)
     for k in range(steps):
         point = baseline + (k + offset) / steps * (x - baseline)
@@ -185,7 +185,7 @@ function_exercise(
 def group_rates(y_true, flagged, groups, n_groups):
     """(n_groups, 3): per group, sensitivity (flagged among y = 1), specificity (not flagged among
     y = 0) and PPV (y = 1 among the flagged); NaN where the denominator is empty."""
-    return _group_rates(y_true, flagged, groups, n_groups, ())
+    return _group_rates(y_true, flagged, groups, n_groups, bugs=())
 
 
 GROUP_BUGS = {
@@ -196,9 +196,9 @@ GROUP_BUGS = {
 }
 
 
-def _group_rates(y_true, flagged, groups, n_groups, bugs):
-    rates = np.zeros((n_groups, 3)) if "empty" in bugs else np.full((n_groups, 3), np.nan)
-    for g in np.unique(groups) if "empty" in bugs else range(n_groups):
+def _group_rates(y_true, flagged, groups, n_groups, *, bugs):
+    rates = np.full((n_groups, 3), np.nan)
+    for g in range(n_groups):
         t, f = y_true[groups == g] == 1, flagged[groups == g]
         pairs = (
             (f & t, t),
@@ -207,6 +207,15 @@ def _group_rates(y_true, flagged, groups, n_groups, bugs):
         )
         for j, (hits, among) in enumerate(pairs):
             rates[g, j] = np.sum(hits) / np.sum(among) if np.any(among) else np.nan
+    return rates
+
+
+def _with_bugs(y_true, flagged, groups, n_groups, *, bugs):
+    """The rates with ``bugs``; "empty" leaves a group nobody belongs to at 0 (the given
+    function's zeros, never written: it loops over the groups present)."""
+    rates = _group_rates(y_true, flagged, groups, n_groups, bugs=bugs)
+    if "empty" in bugs:
+        rates[~np.isin(np.arange(n_groups), groups)] = 0.0
     return rates
 
 
@@ -249,11 +258,11 @@ function_exercise(
     mistakes=(
         (
             "this is the function as given, its bugs still in it",
-            lambda *a: _group_rates(*a, tuple(GROUP_BUGS)),
+            lambda *a: _with_bugs(*a, bugs=tuple(GROUP_BUGS)),
         ),
     )
     + tuple(
-        (f"{hint} (the other bugs are fixed)", lambda *a, bug=bug: _group_rates(*a, (bug,)))
+        (f"{hint} (the other bugs are fixed)", lambda *a, bug=bug: _with_bugs(*a, bugs=(bug,)))
         for bug, hint in GROUP_BUGS.items()
     ),
     forbids=("sklearn.metrics", "minidl.training.metrics"),
