@@ -14,7 +14,7 @@
   Gymnasium's, discounted returns, the policy-gradient and Huber losses, a replay buffer,
   tic-tac-toe and its memoised minimax solver;
 * ``trust`` -- FGSM and PGD attacks, integrated gradients and Grad-CAM, the softmax of an
-  ensemble or of MC dropout and its predictive entropy (chapter 23);
+  ensemble or of MC dropout and its predictive entropy (chapter 25);
 * ``transfer`` -- ``freeze`` / ``unfreeze``, ``replace_head``, ``extract_features``, to
   reuse a pretrained model from ``minidl.zoo``.
 

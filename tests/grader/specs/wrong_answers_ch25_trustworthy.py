@@ -1,4 +1,4 @@
-"""Chapter 23's usual wrong answers, and right answers written differently (read by
+"""Chapter 25's usual wrong answers, and right answers written differently (read by
 ``wrong_answers.py`` after the TOML catalogue; see its docstring)."""
 
 from tests.grader.specs.wrong_answers import right, wrong

@@ -1,4 +1,4 @@
-"""Chapter 23's graded exercises: the references agree with the library's attacks and
+"""Chapter 25's graded exercises: the references agree with the library's attacks and
 attributions (written independently of them) and with rates counted by hand; the cases accept
 the references, reject every named mistake with its hint and are drawn by the grading seed alone
 (tests/grader/specs/spec_checks.py)."""
@@ -6,14 +6,14 @@ the references, reject every named mistake with its hint and are drawn by the gr
 import numpy as np
 import pytest
 from minidl_grader.judge import registry
-from minidl_grader.specs import ch23
+from minidl_grader.specs import ch25
 
 import minidl as mdl
 from minidl import layers as L
 from minidl.gallery import trust
 from tests.grader.specs import spec_checks as checks
 
-CHAPTER = "23_trustworthy"
+CHAPTER = "25_trustworthy"
 
 
 def test_the_chapter_has_three_code_exercises_and_two_questions():
@@ -61,10 +61,10 @@ def test_pgd_step_is_one_step_of_the_librarys_pgd():
     one = trust.pgd(model, x, y, eps=0.1, step=0.07, steps=1)
     two = trust.pgd(model, x, y, eps=0.1, step=0.07, steps=2)
     np.testing.assert_allclose(
-        ch23.pgd_step(x, x, trust.input_gradient(model, x, y), 0.07, 0.1), one, rtol=1e-12
+        ch25.pgd_step(x, x, trust.input_gradient(model, x, y), 0.07, 0.1), one, rtol=1e-12
     )
     np.testing.assert_allclose(
-        ch23.pgd_step(one, x, trust.input_gradient(model, one, y), 0.07, 0.1), two, rtol=1e-12
+        ch25.pgd_step(one, x, trust.input_gradient(model, one, y), 0.07, 0.1), two, rtol=1e-12
     )
     assert W.shape and v.shape  # the draws above keep the seed's stream the same
 
@@ -75,8 +75,8 @@ def test_integrated_gradients_reference_is_the_librarys_on_the_same_network():
     x, base = rng.uniform(-1, 1, 6), rng.uniform(-0.3, 0.3, 6)
     model = _tanh_network(W, v)
     library = trust.integrated_gradients(model, x[None], np.array([0]), baseline=base[None], steps=9)[0]
-    np.testing.assert_allclose(ch23.integrated_gradients(W, v, x, base, 9), library, rtol=1e-10)
-    many = ch23.integrated_gradients(W, v, x, base, 400)
+    np.testing.assert_allclose(ch25.integrated_gradients(W, v, x, base, 9), library, rtol=1e-10)
+    many = ch25.integrated_gradients(W, v, x, base, 400)
     gap = v @ np.tanh(W @ x) - v @ np.tanh(W @ base)
     assert abs(many.sum() - gap) < 1e-5  # completeness
 
@@ -85,7 +85,7 @@ def test_group_rates_by_hand():
     y_true = np.array([1, 1, 0, 0, 0, 1, 0])
     flagged = np.array([1, 0, 1, 0, 0, 1, 1], dtype=bool)
     groups = np.array([0, 0, 0, 0, 0, 2, 2])
-    rates = ch23.group_rates(y_true, flagged, groups, 3)
+    rates = ch25.group_rates(y_true, flagged, groups, 3)
     np.testing.assert_allclose(rates[0], [1 / 2, 2 / 3, 1 / 2])
     assert np.isnan(rates[1]).all()  # nobody in group 1
     np.testing.assert_allclose(rates[2], [1.0, 0.0, 1 / 2])

@@ -1,4 +1,4 @@
-"""Chapter 23, trustworthy models: one step of projected gradient descent with its projection
+"""Chapter 25, trustworthy models: one step of projected gradient descent with its projection
 onto the epsilon-ball, integrated gradients of a one-hidden-layer network by the midpoint rule,
 and per-group sensitivity, specificity and PPV of a screening test, repaired (empty groups and
 empty denominators NaN); questions on why the three rates cannot all be equal across groups
@@ -13,7 +13,7 @@ import numpy as np
 
 from ..judge.registry import Case, declare_edges, function_exercise
 
-CHAPTER = "23_trustworthy"
+CHAPTER = "25_trustworthy"
 
 
 # ---------------------------------------------------------------- one PGD step
