@@ -56,7 +56,7 @@ PROBE_MODULES = {"numba": ("numba",), "cuda": ("minidl.kernels.emulate",)}
 OBSERVING_PROBES = {"numba", "cuda", "freeze", "fine_tune"}
 # probes that only call the answer: what their spec forbids is left out of the minidl that
 # their submission's process imports (``confinement/overlay.py``); the others use the
-# library themselves (chapter 18's probes build models with its layers)
+# library themselves (chapter 9's probes build models with its layers)
 RUN_TIME_FORBIDS = {"call", "call_and_inputs"}
 # a parallel kernel: the largest share of its prange loop's work one iteration may do
 MAX_SHARE = 0.75

@@ -357,7 +357,7 @@ def _cuda(exercise: dict, source, arrays) -> str:
     )
 
 
-# ---------------------------------------------------------------------- models (chapter 18)
+# ---------------------------------------------------------------------- models (chapter 9)
 def build_model(weights: list):
     """Dense(h) - ReLU - Dense(h2) - ReLU - Dense(k) in float64 with the given (W, b) pairs
     (the model the grader hands an answer)."""

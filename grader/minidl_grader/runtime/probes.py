@@ -294,7 +294,7 @@ def _capture_emulator():
     return _TRUSTED["emulate"]
 
 
-# ---------------------------------------------------------------------- chapter 9: Numba
+# ---------------------------------------------------------------------- chapter 10: Numba
 def _recorded_numba_probe(namespace, entries, case, trusted=contextlib.nullcontext):
     """Call a submitted kernel and report whether Numba compiled it, from a dispatcher the
     probe compiles itself (issue 68): the submitted object must be exactly the dispatcher
@@ -466,7 +466,7 @@ def _prange_work(fn, args, trusted=contextlib.nullcontext) -> dict:
     }
 
 
-# ---------------------------------------------------------------------- chapter 10: CUDA C
+# ---------------------------------------------------------------------- chapter 11: CUDA C
 _GUARD = 64
 _SENTINEL = -12345.0
 
@@ -536,7 +536,7 @@ def _cuda_probe(namespace, entries, case, trusted=contextlib.nullcontext):
     return {"out": out_view.copy(), "guard_ok": bool(np.all(output[n:] == _SENTINEL)), "shared": shared}
 
 
-# ---------------------------------------------------------------------- chapter 18: models
+# ---------------------------------------------------------------------- chapter 9: models
 def build_model(weights: list):
     """Dense(h) - ReLU - Dense(h2) - ReLU - Dense(k) in float64 with the given (W, b) pairs."""
     from minidl.nn import layers as L
