@@ -34,6 +34,7 @@ from .confinement.process import (
 from .judge import provenance, reading, registry
 from .judge.judging import Result, SubmissionError, SubmissionResult, judge_exercise
 from .judge.registry import parse_chapter
+from .public import PUBLIC_SEED
 from .reports.text import clean_text, display_path, one_line
 from .runtime.probes import ModifiedInput, settle
 
@@ -615,7 +616,9 @@ def _grade_into(
                     if why := _built_refusal(exercise, session, limits, allow):
                         judged[exercise.name] = Result(exercise.name, exercise.points, 0, why)
                         continue
-                    got = judge_exercise(exercise, session.outputs_for(exercise), seed)
+                    got = judge_exercise(
+                        exercise, session.outputs_for(exercise), seed, public_seed=PUBLIC_SEED
+                    )
                     if got.score > 0 and (why := _built_refusal(exercise, session, limits, allow)):
                         got = Result(exercise.name, exercise.points, 0, why)  # built while called
                     if got.score > 0 and (
