@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import sys
+import types
 
 import numpy as np
 
@@ -156,25 +158,17 @@ def prange_work(kernel, args, numba_pair=None, trusted=contextlib.nullcontext) -
     ``largest_share`` of their lines that one iteration ran (1.0: all), ``error`` if it
     raised. ``numba_pair``: ``(numba.prange, numba)`` as the caller trusts them; ``trusted``:
     where ``sys.settrace`` is allowed (the grader's sandbox refuses it to a submission)."""
-    import sys
-    import types
-
     if numba_pair is None:
         import numba
 
         numba_pair = (numba.prange, numba)
-    prange, numba_module = numba_pair
-    counting = CountingRange()
-
-    proxy = types.ModuleType("numba")  # numba, its prange counting
-    vars(proxy).update({**vars(numba_module), "prange": counting})
+    counting, proxy = CountingRange(), types.ModuleType("numba")  # numba, its prange counting
+    vars(proxy).update({**vars(numba_pair[1]), "prange": counting})
+    swap = {id(numba_pair[0]): counting, id(numba_pair[1]): proxy}
     func = kernel.py_func
-    space = {
-        k: counting if v is prange else proxy if v is numba_module else v for k, v in func.__globals__.items()
-    }
+    space = {k: swap.get(id(v), v) for k, v in func.__globals__.items()}
     cells = tuple(
-        types.CellType(counting if c.cell_contents is prange else c.cell_contents)
-        for c in (func.__closure__ or ())
+        types.CellType(swap.get(id(c.cell_contents), c.cell_contents)) for c in func.__closure__ or ()
     )
     plain = types.FunctionType(func.__code__, space, func.__name__, func.__defaults__, cells or None)
     code = func.__code__
@@ -197,11 +191,8 @@ def prange_work(kernel, args, numba_pair=None, trusted=contextlib.nullcontext) -
     finally:
         with trusted():
             sys.settrace(previous)
-    total = sum(counting.iterations)
-    return {
-        "iterations": len(counting.iterations),
-        "largest_share": max(counting.iterations) / total if total else 1.0,
-    }
+    work, total = counting.iterations, sum(counting.iterations)
+    return {"iterations": len(work), "largest_share": max(work) / total if total else 1.0}
 
 
 def not_parallel(entry: str, work: list) -> str | None:
@@ -344,10 +335,10 @@ def _cuda(exercise: dict, source, arrays) -> str:
         )
     try:
         module = compile_cuda(emulate.EmulatedModule, source, exercise["entries"][0])
-    except NotImplementedError as err:
-        raise _Failed(f"not implemented yet ({err})") from None
-    except (TypeError, RuntimeError) as err:
-        raise _Failed(str(err)) from None
+    except (NotImplementedError, TypeError, RuntimeError) as err:
+        raise _Failed(
+            f"not implemented yet ({err})" if type(err) is NotImplementedError else str(err)
+        ) from None
     name = (exercise["cases"][0].get("outputs") or exercise["outputs"])[0]
     for label, args, expected, mistakes, _, extra in _cases(exercise, arrays):
         outside = extra["outside"]
