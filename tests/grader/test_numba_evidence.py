@@ -102,7 +102,9 @@ def test_numba_is_judged_by_the_compiled_kernel_and_the_work_of_its_prange_loop(
     submissions |= {f"serial_{i}": src for i, (src, _) in enumerate(SERIAL.values())}
     submissions["objmode"] = OBJMODE
     for name, source in submissions.items():
-        (folder / f"{name}.ipynb").write_text(json.dumps(_chapter10_with(source, fastmath=name == "honest_0")))
+        (folder / f"{name}.ipynb").write_text(
+            json.dumps(_chapter10_with(source, fastmath=name == "honest_0"))
+        )
     graded = grade_batch(folder, "--seed", "4", "--timeout", "60")
     tests = {Path(name).stem: {t["name"]: t for t in row["tests"]} for name, row in graded.items()}
     for i, spelling in enumerate(HONEST):
