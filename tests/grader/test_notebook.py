@@ -121,7 +121,8 @@ def test_the_exercise_notebook_has_no_answers_outputs_or_counts(tmp_path):
     cell = released["cells"][1]
     assert cell["outputs"] == [] and cell["execution_count"] is None and cell["id"] == "cell-1"
     assert "return 1" not in "".join(cell["source"]) and cell["metadata"]["minidl"]["exercise"] == "f"
-    assert released["metadata"] == {"minidl": {"chapter": "01_x"}}
+    # the solution's own metadata, and what Lab writes on its first save (so a save changes nothing)
+    assert released["metadata"] == {"minidl": {"chapter": "01_x"}, **nbk.LAB_METADATA}
     path = tmp_path / "sub" / "out.ipynb"
     nbk.write_notebook(released, path)
     assert json.loads(path.read_text(encoding="utf-8")) == released and path.read_text().endswith("\n")

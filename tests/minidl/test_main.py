@@ -11,7 +11,7 @@ from minidl.__main__ import main
 def test_info_reports_versions_backend_and_gpu(capsys):
     assert main(["info"]) == 0
     out = capsys.readouterr().out
-    assert "minidl 0.1.0" in out and "kernel backend:" in out and "GPU:" in out
+    assert "minidl 0.2.0" in out and "kernel backend:" in out and "GPU:" in out
 
 
 @pytest.mark.slow

@@ -279,7 +279,7 @@ def test_a_keras_custom_layer_holds_its_attribute_layers_as_sub_layers():
     assert shared.params["proj.W"] is shared.proj.params["W"]
     # Keras's order: a layer's own weights, then each sub-layer's (params, then buffers)
     names = [w.name for w in model.weights]
-    assert names[2:] == ["weight_0", "W", "b", "gamma", "beta", "running_mean", "running_var"]
+    assert names[2:] == ["weight_0", "kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance"]
     assert (
         len(model.get_weights()) == len(names) and model.count_params() == 8 + 2 + 6 + 8
     )  # Dense(3->2), gain, proj, BatchNorm
