@@ -19,7 +19,7 @@ import re
 import time
 from pathlib import Path
 
-from . import notebook
+from . import notebook, projects
 from .confinement.isolation import build_runtime
 from .confinement.process import (
     DEFAULT_MEMORY,
@@ -456,7 +456,8 @@ def _not_parallel(exercise, seen: list) -> str | None:
 def _exercises_of(chapter: str | None, extra: list) -> list:
     if chapter is None:
         return []
-    return registry.for_chapter(chapter) + [e for e in extra if e.chapter == chapter]
+    found = registry.for_chapter(chapter) + [e for e in extra if e.chapter == chapter]
+    return found + projects.exercises_for(chapter)
 
 
 def _zero(exercises: list, why: str) -> list[Result]:
@@ -557,6 +558,7 @@ def _grade_into(
         )
         return
     exercises = _exercises_of(chapter, extra)
+    limits = projects.limits_for(chapter, limits)  # a project's cell may take its budget
     preload = sorted({module for e in exercises for module in (*e.needs, *PROBE_MODULES.get(e.probe, ()))})
     cells, notes = _graded_cells(nb, exercises)
     result.flags += notes
@@ -586,7 +588,8 @@ def _grade_into(
             try:
                 session.start()
                 for exercise in to_run:
-                    got = judge_exercise(exercise, session.outputs_for(exercise), seed)
+                    judge = projects.judge if projects.is_project(exercise) else judge_exercise
+                    got = judge(exercise, session.outputs_for(exercise), seed)
                     if got.score > 0 and (
                         why := _not_parallel(exercise, session.prange_work.get(exercise.name, []))
                     ):

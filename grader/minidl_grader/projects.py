@@ -1,0 +1,187 @@
+"""Graded projects: a model the student trains, scored on a split the student never sees.
+
+A project is a chapter of its own (``project_digits``...) with one graded cell: it trains a
+model with minidl within the project's compute budget and defines ``predict(x)``. The
+public half (``minidl.exercises.projects``: the training and validation splits, the metric,
+the thresholds -> points, ``check_project``) ships with minidl. The hidden half lives here
+and in ``specs/projects/``: for each project, ``hidden(seed) -> (x, y)`` draws the hidden
+split from the instructor's grading seed, in the grader's process. Only its inputs ``x``
+go to the sandbox (as the argument of ``predict``, through the ordinary "call" probe);
+its labels never leave this process, and nothing of it is in minidl or in a release.
+
+Hooks elsewhere (kept small): ``runner`` asks ``exercises_for(chapter)``, ``limits_for``
+(the per-cell timeout becomes the budget; the submission's total, the budget plus
+``EVALUATION_SECONDS``) and ``judge`` (the metric, the points, ``Result.metric``);
+``release`` regenerates ``exercises/projects/`` from ``solutions/projects/``; the reports
+write the metric (CSV column ``NAME:METRIC``, Gradescope's ``leaderboard``).
+
+An instructor's own project (private hidden data): ``register_project(Project(...),
+hidden)`` in a course's spec file, ``hidden(seed)`` reading their own files
+(``grader/examples/private-course/specs/project_secret.py``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from minidl.exercises.projects import Project, points_for, score
+
+from .judge import registry
+from .judge.judging import Result, SubmissionError
+from .runtime.probes import Case
+
+__all__ = [
+    "PREFIX",
+    "EVALUATION_SECONDS",
+    "register_project",
+    "exercises_for",
+    "is_project",
+    "limits_for",
+    "judge",
+    "hidden_split",
+    "leaderboard",
+]
+
+PREFIX = "project_"  # a project's chapter and exercise name: project_<name>
+EVALUATION_SECONDS = 60.0  # what predict may take on the hidden split, beyond the budget
+_PROJECTS: dict[str, tuple[Project, Callable[[int], tuple]]] = {}
+
+
+def register_project(project: Project, hidden: Callable[[int], tuple]) -> registry.Exercise:
+    """Make ``project`` gradable: chapter and exercise ``project_<name>``; ``hidden(seed)``
+    returns the hidden split ``(x, y)`` for a grading seed (never the public seed's)."""
+    chapter = PREFIX + project.name
+    _PROJECTS[chapter] = (project, hidden)
+    if chapter not in registry.COURSE_CHAPTERS:
+        registry.COURSE_CHAPTERS.append(chapter)
+    return _exercise(chapter)
+
+
+def _exercise(chapter: str) -> registry.Exercise:
+    project, _ = _PROJECTS[chapter]
+
+    def no_cases(rng):  # the hidden split is drawn by ``judge`` from the seed itself
+        return []
+
+    def unused(case, got):
+        raise RuntimeError("a project is judged by projects.judge")
+
+    return registry.Exercise(
+        name=chapter,
+        chapter=chapter,
+        points=project.points,
+        entries=("predict",),
+        title=project.title,
+        make_cases=no_cases,
+        judge=unused,
+    )
+
+
+def exercises_for(chapter: str | None) -> list:
+    """The project of ``chapter`` as a one-element list, or [] for any other chapter."""
+    _load()
+    return [_exercise(chapter)] if chapter in _PROJECTS else []
+
+
+def is_project(exercise) -> bool:
+    _load()
+    return getattr(exercise, "name", None) in _PROJECTS
+
+
+def project_of(chapter: str) -> Project:
+    _load()
+    return _PROJECTS[chapter][0]
+
+
+def limits_for(chapter: str | None, limits):
+    """``limits`` for grading ``chapter``: a project's cell may take its whole budget (its
+    training), and the submission the budget plus ``EVALUATION_SECONDS``."""
+    _load()
+    if chapter not in _PROJECTS:
+        return limits
+    budget = _PROJECTS[chapter][0].budget_minutes * 60.0
+    return dataclasses.replace(
+        limits, timeout=max(limits.timeout, budget), budget=budget + EVALUATION_SECONDS
+    )
+
+
+def hidden_split(chapter: str, seed: int) -> tuple:
+    """The hidden ``(x, y)`` of a project for a grading seed (the grader's process only)."""
+    _load()
+    return _PROJECTS[chapter][1](seed)
+
+
+def judge(exercise, get_outputs: Callable[[Case], object], seed: int) -> Result:
+    """Call ``predict`` on the hidden inputs (in the sandbox, through ``get_outputs``), score
+    it here against the hidden labels, turn the metric into points."""
+    project = project_of(exercise.name)
+    x, y = hidden_split(exercise.name, seed)
+    start = time.monotonic()
+    try:
+        predicted = get_outputs(Case(args=(x,), label="hidden split"))
+        value = score(project.metric, np.asarray(y), predicted)
+    except SubmissionError as err:
+        return _unranked(exercise, project, f"predict failed on the hidden split: {err}")
+    except (ValueError, TypeError) as err:
+        return _unranked(exercise, project, f"predict's answer on the hidden split: {err}")
+    points = points_for(project, value)
+    message = (
+        f"{project.metric} {value:.4f} on {len(y)} hidden examples (pass mark {project.pass_mark:g}, "
+        f"full marks {project.full_marks:g}): {points:g} of {project.points} points; predict took "
+        f"{time.monotonic() - start:.1f} s"
+    )
+    return Result(exercise.name, project.points, points, message, metric=value, metric_name=project.metric)
+
+
+def _unranked(exercise, project: Project, why: str) -> Result:
+    return Result(exercise.name, project.points, 0, why, metric=None, metric_name=project.metric)
+
+
+def leaderboard(sub) -> list[dict]:
+    """Gradescope's ``leaderboard`` entries for a submission that has a project: its metric
+    (``order``: "asc" when lower is better), then the grading time (ascending: it breaks
+    ties); a submission that crashed or ran out of time is entered with the reason as text,
+    which Gradescope shows and ranks last. [] when the submission has no project."""
+    entries = []
+    for r in sub.results:
+        if not getattr(r, "metric_name", ""):
+            continue
+        project = project_of(r.name)
+        entry: dict = {"name": f"{project.metric} (hidden split)"}
+        if r.metric is None:
+            entry["value"] = "not ranked: " + r.message[:120]
+        else:
+            entry["value"] = round(float(r.metric), 4)
+            if not project.higher_is_better:
+                entry["order"] = "asc"
+        entries.append(entry)
+    if entries:
+        entries.append(
+            {"name": "grading seconds (breaks ties)", "value": round(sub.seconds, 1), "order": "asc"}
+        )
+    return entries
+
+
+_loaded = False
+BUILT_IN = Path(__file__).with_name("specs") / "projects"
+
+
+def install() -> None:
+    """Make the built-in projects' chapters known (``registry.parse_chapter``), by their
+    files' names, without importing them (they register on first use: ``_load``)."""
+    for path in sorted(BUILT_IN.glob("[a-z]*.py")):
+        if PREFIX + path.stem not in registry.COURSE_CHAPTERS:
+            registry.COURSE_CHAPTERS.append(PREFIX + path.stem)
+
+
+def _load() -> None:
+    """Register the built-in projects (``specs/projects/``) once."""
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        from .specs import projects  # noqa: F401  (registers them)
