@@ -20,8 +20,8 @@ This is the ``minidl-grader`` distribution (``grader/`` in the repository). It d
 minidl; nothing in minidl imports it.
 """
 
-from . import projects, specs
-from .judge import registry
+from . import specs
+from .judge import projects, registry
 from .judge.judging import Result, check, evaluate
 
 # the built-in chapters' exercises, registered on the registry's first read: the root wires

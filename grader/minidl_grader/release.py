@@ -15,8 +15,8 @@ import re
 import sys
 from pathlib import Path
 
-from . import notebook, projects
-from .judge import registry
+from . import notebook
+from .judge import projects, registry
 
 __all__ = ["release", "validate_solution", "main"]
 

@@ -19,7 +19,7 @@ import re
 import time
 from pathlib import Path
 
-from . import notebook, projects
+from . import notebook
 from .confinement.isolation import build_runtime
 from .confinement.process import (
     DEFAULT_MEMORY,
@@ -29,7 +29,7 @@ from .confinement.process import (
     _ChildDied,
     _TimedOut,
 )
-from .judge import provenance, registry
+from .judge import projects, provenance, registry
 from .judge.judging import Result, SubmissionError, SubmissionResult, judge_exercise
 from .judge.registry import parse_chapter
 from .reports.text import clean_text, display_path, one_line
@@ -568,6 +568,7 @@ def _grade_into(
         f"{where} uses {', '.join(found)}"
         for where, used in uses.items()
         if (found := provenance.minidl_uses(used, setup=where not in names))
+        and not projects.exercises_for(chapter)  # a project is a model built with minidl
     ]
     changed = provenance.tampering(cells)
     result.flags += changed

@@ -140,11 +140,15 @@ def load_project(name: str):
     raise KeyError(f"no project called {name!r}; the projects are {', '.join(PROJECTS)}")
 
 
-def check_project(name: str, predict) -> float:
+def check_project(name, predict, validation=None) -> float:
     """Run ``predict`` on the validation split, as the grader runs it on the hidden one, and
-    print the metric, the points it would earn there and the time it took; return the metric."""
-    project = PROJECTS[name]
-    _, (x_val, y_val) = load_project(name)
+    print the metric, the points it would earn there and the time it took; return the metric.
+
+    ``name``: a built-in project's name, or a ``Project`` (an instructor's own), then with
+    ``validation=(x_val, y_val)``, the split its notebook hands out."""
+    project = name if isinstance(name, Project) else PROJECTS[name]
+    name = project.name
+    _, (x_val, y_val) = load_project(name) if validation is None else (None, validation)
     start = time.perf_counter()
     value = score(project.metric, y_val, predict(x_val))
     seconds = time.perf_counter() - start

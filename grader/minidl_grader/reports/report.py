@@ -16,8 +16,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .. import projects
-from ..judge import registry
+from ..judge import projects, registry
 from ..judge.judging import Result, SubmissionResult
 from .text import spreadsheet_cell
 

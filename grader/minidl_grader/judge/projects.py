@@ -25,18 +25,18 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
 from minidl.exercises.projects import Project, points_for, score
 
-from .judge import registry
-from .judge.judging import Result, SubmissionError
-from .runtime.probes import Case
+from ..runtime.probes import Case
+from . import registry
+from .judging import Result, SubmissionError
 
 __all__ = [
     "PREFIX",
+    "built_in",
     "EVALUATION_SECONDS",
     "register_project",
     "exercises_for",
@@ -168,20 +168,25 @@ def leaderboard(sub) -> list[dict]:
 
 
 _loaded = False
-BUILT_IN = Path(__file__).with_name("specs") / "projects"
+BUILT_IN = registry.SPECS / "projects"
+
+
+def built_in() -> tuple[str, ...]:
+    """The built-in projects' chapters, by their files' names (``specs/projects/NAME.py``)."""
+    return tuple(PREFIX + path.stem for path in sorted(BUILT_IN.glob("[a-z]*.py")))
 
 
 def install() -> None:
-    """Make the built-in projects' chapters known (``registry.parse_chapter``), by their
-    files' names, without importing them (they register on first use: ``_load``)."""
-    for path in sorted(BUILT_IN.glob("[a-z]*.py")):
-        if PREFIX + path.stem not in registry.COURSE_CHAPTERS:
-            registry.COURSE_CHAPTERS.append(PREFIX + path.stem)
+    """Make the built-in projects' chapters known (``registry.parse_chapter``) without
+    importing them (they register on first use: ``_load``)."""
+    registry.COURSE_CHAPTERS.extend(c for c in built_in() if c not in registry.COURSE_CHAPTERS)
 
 
 def _load() -> None:
-    """Register the built-in projects (``specs/projects/``) once."""
+    """Register the built-in projects once: ``specs/projects/`` registers them when the
+    registry loads the specs (``specs.load_all``, handed to it by the package root; this
+    floor imports no spec)."""
     global _loaded
     if not _loaded:
         _loaded = True
-        from .specs import projects  # noqa: F401  (registers them)
+        registry.all_exercises()
