@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -247,3 +249,26 @@ def test_a_crash_and_a_budget_overrun_score_zero_and_say_so(tmp_path, monkeypatc
     slow = _edited(tmp_path, "adding", "mdl.seed(0)", "import time\ntime.sleep(30)\nmdl.seed(0)")
     sub = runner.grade_notebook(slow, seed=1234, timeout=1)
     assert sub.score == 0 and "did not finish within 3 s" in sub.results[0].message
+
+
+@pytest.mark.sandbox
+def test_a_private_project_grades_on_the_instructors_own_hidden_data(tmp_path):
+    course = ROOT / "grader" / "examples" / "private-course"
+    out = tmp_path / "results.json"
+    notebooks = [
+        course / "solutions" / "project_spirals.ipynb",
+        course / "exercises" / "project_spirals.ipynb",
+    ]
+    command = [sys.executable, "-m", "minidl_grader", "grade", *map(str, notebooks), "--course", str(course)]
+    run = subprocess.run(
+        [*command, "--seed", "3", "--quiet", "--json", str(out)], capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    solution, starter = json.loads(out.read_text())
+    assert solution["score"] == 5 and "on 300 hidden examples" in solution["tests"][0]["output"]
+    assert solution["leaderboard"][0]["name"] == "accuracy (hidden split)"
+    assert starter["score"] == 0
+    # what students get of the course (release --course) is its exercises/: no hidden data
+    assert [p.name for p in (course / "exercises").iterdir()] and not list(
+        (course / "exercises").rglob("*.npz")
+    )
