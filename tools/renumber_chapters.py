@@ -26,6 +26,7 @@ not ignore included; binary files and ``--exclude`` paths skipped):
   was and reported. A reference in a citation of another book -- its clause has a year or
   an ``*italic title*,`` before it (``Goodfellow et al. (2016). *Deep Learning*, chapter 6``)
   -- is left alone and reported;
+* a figure's number ``Figure 16.2`` (figures are numbered by their chapter; not in a citation);
 * a heading ``# 16 · Going deep`` and a link's number ``[16 · Going deep](16_going_deep.ipynb)``
   or ``[16 Going deep](notebooks/16_going_deep.ipynb)``, and the number in a table's cell just
   before a cell with a chapter's link (``| 16 | [Going deep](16_going_deep.ipynb) |``);
@@ -188,7 +189,8 @@ def _pattern(r: Renumbering) -> re.Pattern:
         rf"|(?P<opt>--chapter(?P<opt_sep>[ =]|\",\s*\")(?P<opt_n>\d{{1,2}})(?![\d_]))"
         rf"|(?P<prose>(?P<word>\b(?:[Cc]hapters?|[Cc]h\.))(?P<sep>[ \u00a0]+|-)"
         rf"(?P<list>{_NUM}(?:{_LIST_SEP}{_NUM})*))"
-        rf"|(?P<ident>(?<![A-Za-z0-9])(?P<ident_w>chapter|Chapter|CHAPTER)(?P<ident_n>\d{{1,2}})(?!\d))",
+        rf"|(?P<ident>(?<![A-Za-z0-9])(?P<ident_w>chapter|Chapter|CHAPTER)(?P<ident_n>\d{{1,2}})(?!\d))"
+        rf"|(?P<fig>(?P<fig_w>\b(?:[Ff]igures?|[Ff]igs?\.)[ \u00a0]+)(?P<fig_n>\d{{1,2}})(?=\.\d))",
         re.MULTILINE,
     )
 
@@ -272,6 +274,11 @@ def rewrite_text(text: str, r: Renumbering, where: str = "") -> str:
         if m.group("ident"):
             n = int(m.group("ident_n"))
             return f"{m.group('ident_w')}{r.new[n]}" if n in r.new else whole
+        if m.group("fig"):  # "Figure 12.1": figures are numbered by their chapter
+            n = int(m.group("fig_n"))
+            if n not in r.new or _is_citation(m.string, m.start()):
+                return whole
+            return m.group("fig_w") + str(r.new[n])
         listing = m.group("list")
         if _is_citation(m.string, m.start()):
             numbers = [int(n) for n in re.findall(r"\d+", listing)]

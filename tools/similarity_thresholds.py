@@ -58,7 +58,7 @@ FORMULAIC_BELOW = 3 * similarity.MIN_FINGERPRINTS  # kept hashes of the publishe
 QUANTILE = 0.95  # of a class's training honest scores
 MARGIN = 0.05
 TRAIN_SEEDS, HELD_OUT_SEEDS = (0, 1), (2, 3)
-LEVELS = ("renamed", "reordered", "padded", "in exec")
+LEVELS = ("renamed", "reordered", "padded", "in exec", "rewritten")
 _FILLERS = ("pass", "_unused = None", "assert True", "print(end='')")
 
 
@@ -171,7 +171,51 @@ def copies(source: str, seed: int) -> dict[str, str]:
         copier = _Copier(random.Random(f"{seed}-{level}"), local - keep, reorder, pad)
         made[level] = "# my own work\n" + ast.unparse(copier.visit(ast.parse(source))) + "\n"
     made["in exec"] = f"exec({made['reordered']!r})\n"
+    rewritten = _Rewriter(random.Random(f"{seed}-rewritten"), local).visit(ast.parse(made["reordered"]))
+    made["rewritten"] = (
+        "def _i(v):\n    return v\n\n\n" + ast.unparse(ast.fix_missing_locations(rewritten)) + "\n"
+    )
     return made
+
+
+class _Rewriter(ast.NodeTransformer):
+    """The meaning-preserving rewrites of issue 68, on a copy: every read of a local name
+    wrapped in an identity helper ``_i(...)``; the operands of + and * swapped; ``a @ b`` as
+    ``np.matmul(a, b)``; ``x.f(...)`` as ``np.f(x, ...)`` and back; ``x ** 2`` as ``x * x``."""
+
+    _METHODS = {"sum", "mean", "max", "min", "prod", "std", "var", "argmax", "argmin", "cumsum", "ravel"}
+
+    def __init__(self, rng: random.Random, local: set[str]):
+        self.rng, self.local = rng, {f"{c}{i}_" for c in "abcdefghkmnpqrstuvwxyz" for i in range(64)} | local
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        if isinstance(node.ctx, ast.Load) and node.id in self.local:
+            return ast.Call(func=ast.Name("_i", ast.Load()), args=[node], keywords=[])
+        return node
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        node = self.generic_visit(node)  # type: ignore[assignment]
+        if isinstance(node.op, (ast.Add, ast.Mult)) and self.rng.random() < 0.7:
+            return ast.BinOp(left=node.right, op=node.op, right=node.left)
+        if isinstance(node.op, ast.MatMult):
+            func = ast.Attribute(value=ast.Name("np", ast.Load()), attr="matmul", ctx=ast.Load())
+            return ast.Call(func=func, args=[node.left, node.right], keywords=[])
+        if isinstance(node.op, ast.Pow) and isinstance(node.right, ast.Constant) and node.right.value == 2:
+            if isinstance(node.left, (ast.Name, ast.Call, ast.Attribute)):
+                return ast.BinOp(left=node.left, op=ast.Mult(), right=node.left)
+        return node
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        node = self.generic_visit(node)  # type: ignore[assignment]
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr in self._METHODS:
+            if isinstance(func.value, ast.Name) and func.value.id in ("np", "numpy") and node.args:
+                method = ast.Attribute(value=node.args[0], attr=func.attr, ctx=ast.Load())
+                return ast.Call(func=method, args=node.args[1:], keywords=node.keywords)
+            if not (isinstance(func.value, ast.Name) and func.value.id in ("np", "numpy", "math")):
+                np_func = ast.Attribute(value=ast.Name("np", ast.Load()), attr=func.attr, ctx=ast.Load())
+                return ast.Call(func=np_func, args=[func.value, *node.args], keywords=node.keywords)
+        return node
 
 
 # ------------------------------------------------------------------ the data

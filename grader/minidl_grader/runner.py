@@ -29,10 +29,11 @@ from .confinement.process import (
     _ChildDied,
     _TimedOut,
 )
-from .judge import projects, provenance, registry
+from .judge import projects, provenance, reading, registry
 from .judge.judging import Result, SubmissionError, SubmissionResult, judge_exercise
 from .judge.registry import parse_chapter
 from .reports.text import clean_text, display_path, one_line
+from .runtime.probes import ModifiedInput, settle
 
 __all__ = [
     "grade_notebook",
@@ -40,9 +41,14 @@ __all__ = [
     "DEFAULT_MEMORY",
     "DEFAULT_TMPFS",
     "MAX_SETUP_CELLS",
+    "MAX_CELL_CHARS",
 ]
 
 MAX_SETUP_CELLS = 3  # setup cells run; more are ignored (and reported)
+# a graded cell longer than this is neither read nor run (reported): the grader's static
+# readings of a cell (provenance, tampering, similarity) are about linear in its length,
+# and this bounds them to about a second (the longest published solution: 1,600 characters)
+MAX_CELL_CHARS = 200_000
 # modules a probe checks with, imported (and captured: ``probes.seal``) before any cell runs
 PROBE_MODULES = {"numba": ("numba",), "cuda": ("minidl.kernels.emulate",)}
 # probes whose outputs carry what the sandbox observed, not only what the answer returned:
@@ -133,7 +139,14 @@ def _graded_cells(nb: dict, exercises: list) -> tuple[list[tuple[str, str, str |
         label = f"<cell {index + 1}{': ' + exercise if exercise else ''}>"
         # sent as written: the sandbox turns magics into Python (``sandbox.python_source``),
         # under the submission's own time limits
-        cells.append((label, notebook.cell_source(nb["cells"][index]), exercise))
+        source = notebook.cell_source(nb["cells"][index])
+        if len(source) > MAX_CELL_CHARS:
+            notes.append(
+                f"{label}: {len(source)} characters, more than the {MAX_CELL_CHARS} the grader "
+                "reads in a cell: not read and not run"
+            )
+            source = ""
+        cells.append((label, source, exercise))
     return cells, notes
 
 
@@ -182,6 +195,11 @@ class _Session:
         self.prange_work: dict[str, list] = {}
         self.output_bytes = 0  # the most the process had printed at a reply (runtime's "output_bytes")
 
+        # {exercise or cell label: source compiled at run time that the cell does not hold}
+        # (the sandbox's audit hook records every string compiled while the submission runs)
+        self.built: dict[str, list[str]] = {}
+        self.noted: set[str] = set()  # what the hook reported (a C library loaded)
+
     @property
     def isolated(self) -> bool:
         return bool(self.sandbox and self.sandbox.isolated)
@@ -193,7 +211,7 @@ class _Session:
             raise RuntimeError("the submission's sandbox is not started: call start() first")
         return self.sandbox
 
-    def _request(self, message: tuple) -> dict:
+    def _request(self, message: tuple, where: str | None = None, written: str = "") -> dict:
         left = self.deadline - time.monotonic()
         if left <= 0:
             raise _OutOfTime()
@@ -201,17 +219,35 @@ class _Session:
             reply = self._running.request(message, min(self.limits.timeout, left))
             if isinstance(reply.get("output_bytes"), int):
                 self.output_bytes = max(self.output_bytes, reply["output_bytes"])
+
+            if where is not None:
+                self._record_built(where, reply.get("compiled"), written)
+            notes = reply.get("notes")
+            if where is not None and isinstance(notes, list):
+                self.noted.update(f"{where} {n}" for n in notes[:20] if isinstance(n, str))
             return reply
         except _TimedOut:
             if time.monotonic() >= self.deadline - 0.01:
                 raise _OutOfTime() from None
             raise
 
+    def _record_built(self, where: str, compiled, written: str) -> None:
+        """Keep the strings compiled at run time that ``written`` (the cell) does not hold
+        as they are: code built from pieces, decoded or unmarshalled (issue 68)."""
+        if not isinstance(compiled, list):
+            return
+        cell = reading.readable_source(written) if written else ""
+        for source in compiled:
+            if isinstance(source, str) and source.strip() and source.strip() not in cell:
+                kept = self.built.setdefault(where, [])
+                if sum(map(len, kept)) < MAX_CELL_CHARS:
+                    kept.append(source[:MAX_CELL_CHARS])
+
     def start(self) -> None:
         self._spawn()
         for label, source, exercise in self.cells:
             try:
-                reply = self._request(("exec", label, source))
+                reply = self._request(("exec", label, source), exercise or label, source)
             except _TimedOut:
                 self._fail_cell(
                     label,
@@ -286,7 +322,10 @@ class _Session:
 
         def get_outputs(case):
             try:
-                reply = self._request(("call", exercise.probe, exercise.entries, case))
+                # a kernel's compilation compiles Numba's own generated code: not recorded
+                where = None if exercise.probe in ("numba", "cuda") else exercise.name
+                written = next((src for _, src, name in self.cells if name == exercise.name), "")
+                reply = self._request(("call", exercise.probe, exercise.entries, case), where, written)
             except _TimedOut:
                 self._restart()
                 raise SubmissionError(
@@ -314,7 +353,10 @@ class _Session:
                 raise SubmissionError(message)
             if reply["status"] == "error":
                 raise SubmissionError(one_line(reply["message"]) + (f" ({setup})" if setup else ""))
-            value = reply["value"]
+            try:  # judged here, in the grader's process, from the plain data sent back
+                value = settle(exercise.probe, case, reply["value"])
+            except ModifiedInput as err:
+                raise SubmissionError(f"raised ModifiedInput: {err}") from None
             kernel_evidence(exercise, value, self.prange_work.setdefault(exercise.name, []))
             return value
 
@@ -573,6 +615,10 @@ def _grade_into(
     changed = provenance.tampering(cells)
     result.flags += changed
     refusals = _refusals(exercises, cells, uses, limits.forbid, allow, changed)
+    for label, _, name in cells:  # a cell too long to read (MAX_CELL_CHARS) scores 0, said why
+        too_long = [n for n in notes if n.startswith(label + ":") and n.endswith("not read and not run")]
+        if name and too_long:
+            refusals[name] = too_long[0]
     groups = _merged(_by_left_out(exercises, limits.forbid, allow), uses, names)
     for left_out in groups:  # made once per grading run, before this submission's clock starts
         build_runtime(left_out, allow)
@@ -589,8 +635,13 @@ def _grade_into(
             try:
                 session.start()
                 for exercise in to_run:
+                    if why := _built_refusal(exercise, session, limits, allow):
+                        judged[exercise.name] = Result(exercise.name, exercise.points, 0, why)
+                        continue
                     judge = projects.judge if projects.is_project(exercise) else judge_exercise
                     got = judge(exercise, session.outputs_for(exercise), seed)
+                    if got.score > 0 and (why := _built_refusal(exercise, session, limits, allow)):
+                        got = Result(exercise.name, exercise.points, 0, why)  # built while called
                     if got.score > 0 and (
                         why := _not_parallel(exercise, session.prange_work.get(exercise.name, []))
                     ):
@@ -598,6 +649,11 @@ def _grade_into(
                     judged[exercise.name] = got
             finally:
                 session.close()
+                result.flags += sorted(n for n in session.noted if n not in result.flags)
+                for where, sources in session.built.items():
+                    note = f"{where} ran code built at run time: {one_line(sources[0], 120)}"
+                    if note not in result.flags:
+                        result.flags.append(note)
                 if (setup := session.setup_failure()) and setup not in result.flags:
                     result.flags.append(setup)  # reported whatever the exercises scored
                     result.error = result.error or setup
@@ -621,6 +677,20 @@ def _grade_into(
         Result(e.name, e.points, 0, refusals[e.name]) if refusals.get(e.name) else judged[e.name]
         for e in exercises
     ]
+
+
+def _built_refusal(exercise, session: _Session, limits: Limits, allow: tuple) -> str | None:
+    """Why ``exercise`` scores 0 for the code its cell or the setup cells built at run time
+    (recorded by the sandbox's audit hook): it uses what the spec or ``--forbid`` forbids,
+    or the grader, read as the cells are read (``provenance.library_uses``)."""
+    setup = [src for where, sources in session.built.items() if where.startswith("<") for src in sources]
+    own = session.built.get(exercise.name, [])
+    if not own and not setup:
+        return None
+    cells = [(f"<built: {exercise.name}>", "\n".join(own + setup), exercise.name)]
+    uses = provenance.library_uses(cells)
+    refusal = _refusals([exercise], cells, uses, limits.forbid, allow, []).get(exercise.name)
+    return f"in code built at run time (exec of a built string, marshal): {refusal}" if refusal else None
 
 
 def _merged(groups: dict, uses: dict, exercise_names: set) -> dict:

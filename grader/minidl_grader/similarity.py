@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import heapq
 import html
 import io
 import itertools
@@ -79,6 +80,12 @@ W = 6  # k-gram hashes per winnowing window: any common run of W + K - 1 = 12 to
 THRESHOLD = 0.5  # the lowest threshold, and that of an exercise not in THRESHOLDS_FILE
 THRESHOLDS_FILE = Path(__file__).with_name("similarity_thresholds.json")
 MIN_FINGERPRINTS = 8  # fewer kept hashes than this (after the base): too short to compare
+# The work on an answer is bounded (issue 68): the grader reads it in its own process, so a
+# cell of tens of thousands of lines must not stall the batch. The longest published
+# solution is about 1,600 characters and 500 tokens.
+MAX_CANONICAL_CHARS = 20_000  # longer: read as written (no one spelling, no one order)
+MAX_READ_CHARS = 400_000  # longer: only this much is read (the Fingerprint says ``cut``)
+MAX_TOKENS = 20_000  # more: only the first are fingerprinted (the Fingerprint says ``cut``)
 SOLUTIONS = "published solution"  # how the published solutions are named in a pair
 
 _LAYOUT = {
@@ -101,7 +108,12 @@ def normalized_tokens(source: str, depth: int = 0) -> list[tuple[str, int]]:
     ``f(x)``, a ``%%time`` cell its body); a string whose contents are Python of at least
     ``K`` tokens (``exec("...")``, a solution pasted into a string) is read as that code,
     ``reading.MAX_DEPTH`` strings deep; code Python cannot tokenize (an unclosed bracket)
-    gives the tokens read before the problem."""
+    gives the tokens read before the problem.
+
+    Bounded (``MAX_CANONICAL_CHARS``, ``MAX_READ_CHARS``, ``MAX_TOKENS``): time and memory
+    about linear in the first ``MAX_READ_CHARS`` characters; ``cut_short`` says whether
+    an answer was read only in part."""
+    source = _first_chars(source)
     text, lines_of = _canonical(reading.readable_source(source))
     tokens: list[tuple[str, int]] = []
     statement_start = True  # a string alone at the start of a statement is a docstring
@@ -131,9 +143,24 @@ def normalized_tokens(source: str, depth: int = 0) -> list[tuple[str, int]]:
             else:
                 word = tok.string
             tokens.append((word, lines_of(tok.start[0])))
+            if len(tokens) >= MAX_TOKENS:
+                break
     except (tokenize.TokenError, IndentationError, SyntaxError):
         pass
-    return tokens
+    return tokens[:MAX_TOKENS]
+
+
+def _first_chars(source: str) -> str:
+    """``source`` up to ``MAX_READ_CHARS`` characters, cut at a line's end."""
+    if len(source) <= MAX_READ_CHARS:
+        return source
+    return source[: source.rfind("\n", 0, MAX_READ_CHARS) + 1]
+
+
+def cut_short(source: str) -> bool:
+    """Whether ``normalized_tokens`` reads only part of ``source`` (``MAX_READ_CHARS``,
+    ``MAX_TOKENS``): such an answer is compared on its first part, and the report says so."""
+    return len(source) > MAX_READ_CHARS or len(normalized_tokens(source)) >= MAX_TOKENS
 
 
 def _canonical(source: str):
@@ -144,11 +171,13 @@ def _canonical(source: str):
     assignments in one order (``_in_one_order``); and a function from a line of that text to
     the line of ``source`` it comes from (the report marks the student's lines, a moved
     statement's where the student wrote it). A cell that does not parse is read as it is."""
+    if len(source) > MAX_CANONICAL_CHARS:  # too long to rewrite within bounds: as written
+        return source, lambda line: line
     for simplified in (True, False):  # without the no-ops, else (too deep) with them
         try:
             tree = ast.parse(source)
             if simplified:
-                tree = _in_one_order(_without_no_ops(tree))
+                tree = _in_one_order(_without_no_ops(_one_meaning(tree)))
             text = ast.unparse(tree) + "\n"
             again = ast.parse(text)
             break
@@ -168,6 +197,111 @@ def _canonical(source: str):
         return origin[known[at - 1]] + (line - known[at - 1]) if at else line
 
     return text, lines_of
+
+
+# ---------------------------------------------------------------------- one meaning, one form
+# Rewrites that keep what the code computes broke a copy's runs of tokens (issue 68): every
+# read wrapped in an identity helper (``_i(x)``), operands of + and * swapped, ``a @ b`` for
+# ``np.matmul(a, b)``, ``np.sum(x)`` for ``x.sum()``, ``x * x`` for ``x ** 2``. Each is put in
+# one form before the tokens are read, in the original and the copy alike.
+_NUMPY = {"np", "numpy"}
+# NumPy functions whose first argument is the array a method of the same name works on
+_AS_METHOD = {
+    "sum", "mean", "max", "min", "prod", "std", "var", "argmax", "argmin", "any", "all",
+    "cumsum", "cumprod", "ravel", "transpose", "clip", "round", "dot", "reshape", "squeeze",
+    "nonzero", "argsort", "sort", "trace", "conj", "copy", "astype", "flatten",
+}  # fmt: skip
+_COMMUTATIVE = (ast.Add, ast.Mult, ast.BitAnd, ast.BitOr, ast.BitXor)
+
+
+def _helpers(tree: ast.Module) -> dict[str, ast.expr | None]:
+    """``{name: None}`` for each top-level function that returns its only argument (an
+    identity helper), ``{name: callee}`` for one that returns a call of ``callee`` with its
+    own arguments, in order (a forwarding helper)."""
+    found: dict[str, ast.expr | None] = {}
+    for node in tree.body:
+        if not isinstance(node, ast.FunctionDef) or node.decorator_list:
+            continue
+        body = node.body[1:] if ast.get_docstring(node) is not None else node.body
+        a = node.args
+        if len(body) != 1 or not isinstance(body[0], ast.Return) or a.vararg or a.kwarg or a.kwonlyargs:
+            continue
+        params = [p.arg for p in a.posonlyargs + a.args]
+        value = body[0].value
+        if len(params) == 1 and isinstance(value, ast.Name) and value.id == params[0]:
+            found[node.name] = None
+        elif (
+            isinstance(value, ast.Call)
+            and not value.keywords
+            and [getattr(v, "id", None) for v in value.args] == params
+            and not any(isinstance(n, ast.Name) and n.id in params for n in ast.walk(value.func))
+        ):
+            found[node.name] = value.func
+    return found
+
+
+class _OneForm(ast.NodeTransformer):
+    """The rewrites above, bottom-up (``_one_meaning``)."""
+
+    def __init__(self, helpers: dict[str, ast.expr | None]):
+        self.helpers = helpers
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        node = self.generic_visit(node)  # type: ignore[assignment]
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in self.helpers and not node.keywords:
+            callee = self.helpers[func.id]
+            if callee is None and len(node.args) == 1 and not isinstance(node.args[0], ast.Starred):
+                return node.args[0]
+            if callee is not None:
+                return ast.Call(func=callee, args=node.args, keywords=[])
+        if (
+            isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and func.value.id in _NUMPY
+            and node.args
+            and not isinstance(node.args[0], ast.Starred)
+        ):
+            if func.attr == "matmul" and len(node.args) == 2 and not node.keywords:
+                return ast.BinOp(left=node.args[0], op=ast.MatMult(), right=node.args[1])
+            if func.attr in _AS_METHOD:
+                method = ast.Attribute(value=node.args[0], attr=func.attr, ctx=ast.Load())
+                return ast.Call(func=method, args=node.args[1:], keywords=node.keywords)
+        return node
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        node = self.generic_visit(node)  # type: ignore[assignment]
+        if isinstance(node.op, ast.Mult) and _pure(node.left) and ast.dump(node.left) == ast.dump(node.right):
+            return ast.BinOp(left=node.left, op=ast.Pow(), right=ast.Constant(2))
+        if isinstance(node.op, _COMMUTATIVE):
+            operands = _chain(node, type(node.op))
+            operands.sort(key=_expr_key)
+            result = operands[0]
+            for operand in operands[1:]:
+                result = ast.BinOp(left=result, op=type(node.op)(), right=operand)
+            return ast.copy_location(result, node)
+        return node
+
+
+def _chain(node: ast.expr, op: type) -> list[ast.expr]:
+    """The operands of ``a op b op c`` (however grouped)."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, op):
+        return _chain(node.left, op) + _chain(node.right, op)
+    return [node]
+
+
+def _expr_key(node: ast.expr) -> tuple[str, ...]:
+    return _words(ast.Expr(value=node))
+
+
+def _one_meaning(tree: ast.Module) -> ast.Module:
+    """``tree`` with identity and forwarding helpers inlined (their definitions dropped),
+    ``np.matmul(a, b)`` as ``a @ b``, ``np.f(x, ...)`` as ``x.f(...)``, ``x * x`` as
+    ``x ** 2`` and the operands of +, *, &, |, ^ in one order (by their normalised tokens)."""
+    helpers = _helpers(tree)
+    tree.body = [n for n in tree.body if not (isinstance(n, ast.FunctionDef) and n.name in helpers)]
+    tree = _OneForm(helpers).visit(tree)
+    return ast.fix_missing_locations(tree)
 
 
 # ---------------------------------------------------------------------- no-op statements
@@ -429,21 +563,41 @@ def _words(node: ast.stmt) -> tuple[str, ...]:
 
 
 def _ordered(run: list) -> list:
-    """``run`` (consecutive assignments) in the one order (see above)."""
+    """``run`` (consecutive assignments) in the one order (see above), in time about linear
+    in the run's length: each statement waits only for the last writer of every name it
+    reads or writes and for the readers of every name it writes since that name's last
+    writer (the same order as waiting for every earlier statement it depends on, whose
+    dependencies these carry), and the ready statements wait in a heap."""
     if len(run) < 2:
         return run
-    effects = [_reads_and_writes(s) for s in run]
     keys = [_words(s) for s in run]
-    before: list[set[int]] = [set() for _ in run]
-    for j, (reads_j, writes_j) in enumerate(effects):
-        for i in range(j):
-            reads_i, writes_i = effects[i]
-            if writes_i & (reads_j | writes_j) or writes_j & reads_i:
-                before[j].add(i)
+    after: list[list[int]] = [[] for _ in run]  # i -> the statements that wait for i
+    waiting = [0] * len(run)
+    last_writer: dict[str, int] = {}
+    readers: dict[str, list[int]] = {}  # name -> who read it since its last writer
+    for j, statement in enumerate(run):
+        reads, writes = _reads_and_writes(statement)
+        before = {last_writer[n] for n in reads | writes if n in last_writer}
+        for n in writes:
+            before.update(readers.pop(n, ()))
+        before.discard(j)
+        for i in before:
+            after[i].append(j)
+        waiting[j] = len(before)
+        for n in reads - writes:
+            readers.setdefault(n, []).append(j)
+        for n in writes:
+            last_writer[n] = j
+    ready = [(keys[j], j) for j in range(len(run)) if not waiting[j]]
+    heapq.heapify(ready)
     placed: list[int] = []
-    while len(placed) < len(run):
-        ready = [j for j in range(len(run)) if j not in placed and before[j] <= set(placed)]
-        placed.append(min(ready, key=lambda j: (keys[j], j)))
+    while ready:
+        _, i = heapq.heappop(ready)
+        placed.append(i)
+        for j in after[i]:
+            waiting[j] -= 1
+            if not waiting[j]:
+                heapq.heappush(ready, (keys[j], j))
     return [run[j] for j in placed]
 
 
@@ -529,6 +683,7 @@ class Fingerprint:
 
     source: str
     hashes: dict[int, list[tuple[int, ...]]] = field(default_factory=dict)
+    cut: bool = False  # read only in part (``MAX_READ_CHARS``, ``MAX_TOKENS``)
 
     def __len__(self) -> int:
         return len(self.hashes)
@@ -574,8 +729,9 @@ def fingerprint(source: str, base: str = "", k: int = K, w: int = W) -> Fingerpr
     """The winnowed fingerprint of ``source`` without the hashes that ``base`` (the code
     every student was given) has."""
     given = {h for h, _ in _kgram_hashes(normalized_tokens(base), k)} if base else set()
-    found = Fingerprint(source)
-    for h, lines in _winnow(_kgram_hashes(normalized_tokens(source), k), w):
+    tokens = normalized_tokens(source)
+    found = Fingerprint(source, cut=len(source) > MAX_READ_CHARS or len(tokens) >= MAX_TOKENS)
+    for h, lines in _winnow(_kgram_hashes(tokens, k), w):
         if h not in given:
             found.hashes.setdefault(h, []).append(lines)
     return found
@@ -594,6 +750,7 @@ class Match:
     right_source: str = ""
     left_lines: set[int] = field(default_factory=set)
     right_lines: set[int] = field(default_factory=set)
+    cut: bool = False  # either answer read only in part (``Fingerprint.cut``)
 
     @property
     def score(self) -> float:
@@ -615,6 +772,7 @@ def compare(
         jaccard=len(shared) / len(a.hashes.keys() | b.hashes.keys()),
         left_source=a.source,
         right_source=b.source,
+        cut=a.cut or b.cut,
     )
     for h in shared:
         for lines, spans in ((match.left_lines, a.hashes[h]), (match.right_lines, b.hashes[h])):
@@ -689,6 +847,7 @@ def _summary(m: Match) -> str:
     return (
         f"{m.exercise}: {m.left} and {m.right}: containment {m.containment:.2f} "
         f"(threshold {threshold(m.exercise):.2f}), jaccard {m.jaccard:.2f}"
+        + (f" (an answer too long to read whole: compared on its first {MAX_TOKENS} tokens)" if m.cut else "")
     )
 
 

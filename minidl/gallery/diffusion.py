@@ -25,7 +25,10 @@ deterministically: keep the predicted noise, swap the predicted clean image's we
     x_{t_{k+1}} = sqrt(alpha_bar_{t_{k+1}}) x0_hat + sqrt(1 - alpha_bar_{t_{k+1}}) eps_hat
 
 Two denoisers, both told the step by a **sinusoidal embedding** of t (``timestep_embedding``, the
-Transformer's positional code) projected by a ``Dense`` and added at every block:
+Transformer's positional code) projected by a ``Dense`` and added at every block (with ``classes=K``
+the code also carries a one-hot class, or a (K+1)-th "no class" slot: **classifier-free guidance**,
+Ho & Salimans, 2022, trains with the class dropped now and then (``DiffusionTrainer``'s
+``drop_condition``) and samples with ``out = out_c + w (out_c - out_none)``, ``guidance=w``):
 ``UNetDenoiser``, a small convolutional U-Net (Ho et al.'s kind of network, cut to one scale and
 one convolution per block so that it trains in about a minute on 2 cores on 14 x 14 digits), and
 ``MLPDenoiser``, a multilayer perceptron on the flattened image, about ten times cheaper per step.
@@ -141,6 +144,20 @@ def timestep_embedding(t, dim: int = 32, max_period: float = 10000.0) -> np.ndar
 
 
 # ------------------------------------------------------------------ the denoisers
+def _code(denoiser, t, y, n: int, dtype=np.float32):
+    """(n, width) codes: the step's sinusoidal code, then with ``classes`` the one-hot of ``y``
+    (n,) ints, the last slot standing for "no class" (``y`` None, or a label < 0)."""
+    e = timestep_embedding(np.broadcast_to(np.asarray(t), (n,)), denoiser.time_dim).astype(dtype)
+    if not denoiser.classes:
+        return e
+    y = np.full(n, -1) if y is None else np.broadcast_to(np.asarray(y), (n,))
+    if y.max(initial=-1) >= denoiser.classes:
+        raise ValueError(f"{type(denoiser).__name__} has classes 0..{denoiser.classes - 1}, got {y.max()}")
+    onehot = np.zeros((n, denoiser.classes + 1), dtype)
+    onehot[np.arange(n), np.where(y < 0, denoiser.classes, y)] = 1.0
+    return np.concatenate([e, onehot], axis=1)
+
+
 def _check_predict(who: str, predict: str) -> str:
     if predict not in ("x0", "eps"):
         raise ValueError(f"{who} predict must be 'x0' or 'eps', got {predict!r}")
@@ -152,9 +169,12 @@ def _check_image(who: str, image_shape, x_t) -> None:
         raise ValueError(f"{who} expected x_t (N, {', '.join(map(str, image_shape))}), got shape {x_t.shape}")
 
 
-def _x0_and_eps(denoiser, schedule: NoiseSchedule, x_t, t: int):
-    """A denoiser's ``(x0_hat, eps_hat)`` at one step ``t``, whichever of the two it predicts."""
-    out = denoiser.forward(x_t, t, training=False)
+def _x0_and_eps(denoiser, schedule: NoiseSchedule, x_t, t: int, y=None, guidance: float = 0.0):
+    """A denoiser's ``(x0_hat, eps_hat)`` at one step ``t``, whichever of the two it predicts;
+    with ``guidance`` w, ``out_y + w (out_y - out_none)`` (either target is affine in the other)."""
+    out = denoiser.forward(x_t, t, y=y)
+    if guidance:
+        out = out + guidance * (out - denoiser.forward(x_t, t))
     ab = float(schedule.alpha_bars[t])
     if denoiser.predict == "x0":
         x0 = out
@@ -178,10 +198,17 @@ class MLPDenoiser:
     ``zero_grad`` let an optimizer step it like a model.
     """
 
-    def __init__(self, image_shape=(1, 14, 14), hidden=(256, 256), time_dim: int = 32, predict: str = "x0"):
+    def __init__(
+        self,
+        image_shape=(1, 14, 14),
+        hidden=(256, 256),
+        time_dim: int = 32,
+        predict: str = "x0",
+        classes: int = 0,
+    ):
         self.predict = _check_predict("MLPDenoiser", predict)
         self.image_shape = tuple(int(d) for d in image_shape)
-        self.time_dim = int(time_dim)
+        self.time_dim, self.classes = int(time_dim), int(classes)
         pixels = math.prod(self.image_shape)
         self.dense = [Dense(h, kernel_initializer="he_uniform") for h in hidden]
         self.time = [Dense(h, use_bias=False) for h in hidden]
@@ -190,7 +217,7 @@ class MLPDenoiser:
         width = pixels
         for dense, time, h in zip(self.dense, self.time, hidden):
             dense.build((width,))
-            time.build((self.time_dim,))
+            time.build((self.time_dim + (self.classes + 1 if self.classes else 0),))
             width = h
         self.out.build((width,))
 
@@ -202,9 +229,9 @@ class MLPDenoiser:
         for layer in self.layers:
             layer.zero_grad()
 
-    def forward(self, x_t, t, training: bool = False):
+    def forward(self, x_t, t, training: bool = False, y=None):
         _check_image("MLPDenoiser", self.image_shape, x_t)
-        e = timestep_embedding(np.broadcast_to(np.asarray(t), (len(x_t),)), self.time_dim)
+        e = _code(self, t, y, len(x_t))
         h = x_t.reshape(len(x_t), -1).astype(np.float32)
         for dense, time, relu in zip(self.dense, self.time, self.relu):
             h = relu.forward(dense.forward(h, training) + time.forward(e, training), training)
@@ -218,10 +245,11 @@ class MLPDenoiser:
             time.backward(da)  # the code's branch: its weights' gradient only
             dh = dense.backward(da)
 
-    def x0_and_eps(self, schedule: NoiseSchedule, x_t, t: int):
+    def x0_and_eps(self, schedule: NoiseSchedule, x_t, t: int, y=None, guidance: float = 0.0):
         """Both estimates at step ``t`` (one int): ``(x0_hat, eps_hat)``, x0_hat clipped to [-1, 1]
-        (the data's range) and eps_hat recomputed from it, so the two stay consistent."""
-        return _x0_and_eps(self, schedule, x_t, t)
+        (the data's range) and eps_hat recomputed from it, so the two stay consistent; ``y`` the
+        classes (n,) and ``guidance`` the weight w of classifier-free guidance."""
+        return _x0_and_eps(self, schedule, x_t, t, y, guidance)
 
 
 class UNetDenoiser:
@@ -249,10 +277,18 @@ class UNetDenoiser:
     of every layer in ``layers``.
     """
 
-    def __init__(self, image_shape=(1, 14, 14), channels=(16, 32), time_dim: int = 32, predict: str = "x0"):
+    def __init__(
+        self,
+        image_shape=(1, 14, 14),
+        channels=(16, 32),
+        time_dim: int = 32,
+        predict: str = "x0",
+        classes: int = 0,
+    ):
         self.predict = _check_predict("UNetDenoiser", predict)
         self.image_shape = tuple(int(d) for d in image_shape)
         self.channels, self.time_dim = tuple(int(c) for c in channels), int(time_dim)
+        self.classes = int(classes)
         depth = len(self.channels) - 1
         c, h, w = self.image_shape
         if depth < 0 or min(h, w) < 2**depth:
@@ -273,7 +309,7 @@ class UNetDenoiser:
         self.concat = [Concatenate(axis=1) for _ in range(depth)]
         self.head = Conv2D(c, 1)
         for time in self.time:
-            time.build((self.time_dim,))
+            time.build((self.time_dim + (self.classes + 1 if self.classes else 0),))
         self.forward(np.zeros((1,) + self.image_shape, np.float32), 0)  # builds the convolutions
 
     @property
@@ -293,10 +329,10 @@ class UNetDenoiser:
         self.time[i].backward(da.sum(axis=(2, 3)))  # the code's branch: its weights' gradient only
         return self.conv[i].backward(da)
 
-    def forward(self, x_t, t, training: bool = False):
+    def forward(self, x_t, t, training: bool = False, y=None):
         _check_image("UNetDenoiser", self.image_shape, x_t)
         dtype = self.head.params["W"].dtype if self.head.built else np.float32
-        e = timestep_embedding(np.broadcast_to(np.asarray(t), (len(x_t),)), self.time_dim).astype(dtype)
+        e = _code(self, t, y, len(x_t), dtype)
         h, skips, depth = np.asarray(x_t, dtype=dtype), [], len(self.pools)
         for l in range(depth):
             skips.append(self._block(l, h, e, training))
@@ -320,9 +356,9 @@ class UNetDenoiser:
             dh = self._block_backward(l, self.pools[l].backward(dh) + d_skips[l])  # fan-out: add
         return dh
 
-    def x0_and_eps(self, schedule: NoiseSchedule, x_t, t: int):
+    def x0_and_eps(self, schedule: NoiseSchedule, x_t, t: int, y=None, guidance: float = 0.0):
         """Both estimates at step ``t`` (one int), as ``MLPDenoiser.x0_and_eps``."""
-        return _x0_and_eps(self, schedule, x_t, t)
+        return _x0_and_eps(self, schedule, x_t, t, y, guidance)
 
 
 class DiffusionTrainer:
@@ -332,25 +368,31 @@ class DiffusionTrainer:
     >>> loss = trainer.train_step(x0_batch)     # x0 in [-1, 1]
     """
 
-    def __init__(self, denoiser: MLPDenoiser, schedule: NoiseSchedule, optimizer=None):
-        self.denoiser, self.schedule = denoiser, schedule
+    def __init__(
+        self, denoiser: MLPDenoiser, schedule: NoiseSchedule, optimizer=None, drop_condition: float = 0.1
+    ):
+        self.denoiser, self.schedule, self.drop_condition = denoiser, schedule, float(drop_condition)
         self.optimizer = optimizer or optim.Adam(1e-3)
         self.mse = MeanSquaredError()
 
-    def train_step(self, x0) -> float:
+    def train_step(self, x0, y=None) -> float:
+        """One step; ``y`` (N,) the classes of a class-conditioned denoiser, each replaced by
+        "no class" (-1) with probability ``drop_condition``."""
         rng = backend.rng()
         t = rng.integers(0, self.schedule.T, size=len(x0))
         noise = rng.standard_normal(x0.shape).astype(x0.dtype)
         x_t = q_sample(self.schedule, x0, t, noise)
         target = x0 if self.denoiser.predict == "x0" else noise
-        loss = self.mse(self.denoiser.forward(x_t, t, training=True), target)
+        if y is not None:
+            y = np.where(rng.random(len(y)) < self.drop_condition, -1, y)
+        loss = self.mse(self.denoiser.forward(x_t, t, training=True, y=y), target)
         self.denoiser.backward(self.mse.backward())
         self.optimizer.step(self.denoiser)
         self.denoiser.zero_grad()
         return loss
 
-    def train(self, x, steps: int, batch_size: int = 128, cosine_decay: bool = True) -> list[float]:
-        """``steps`` steps on batches drawn with replacement from ``x``; the losses.
+    def train(self, x, steps: int, batch_size: int = 128, cosine_decay: bool = True, y=None) -> list[float]:
+        """``steps`` steps on batches drawn with replacement from ``x`` (and its classes ``y``); the losses.
 
         With ``cosine_decay`` the learning rate falls from the optimizer's to 0 along half a cosine
         (``lr_s = lr (1 + cos(pi s / steps)) / 2``): the last steps average out the noise of the
@@ -361,18 +403,30 @@ class DiffusionTrainer:
             for s in range(int(steps)):
                 if cosine_decay:
                     self.optimizer.lr = lr * 0.5 * (1.0 + math.cos(math.pi * s / steps))
-                losses.append(self.train_step(x[rng.integers(0, len(x), size=batch_size)]))
+                pick = rng.integers(0, len(x), size=batch_size)
+                losses.append(self.train_step(x[pick], None if y is None else y[pick]))
         finally:
             self.optimizer.lr = lr
         return losses
 
 
 # ------------------------------------------------------------------ sampling
-def ddpm_sample(denoiser: MLPDenoiser, schedule: NoiseSchedule, n: int, keep=()):
+def _estimates(denoiser, schedule, x, t, y, guidance):
+    """``denoiser.x0_and_eps``, given the class and the guidance only when there are some (any
+    object with ``x0_and_eps(schedule, x_t, t)`` samples unconditionally)."""
+    if y is None and not guidance:
+        return denoiser.x0_and_eps(schedule, x, t)
+    return denoiser.x0_and_eps(schedule, x, t, y, guidance)
+
+
+def ddpm_sample(
+    denoiser: MLPDenoiser, schedule: NoiseSchedule, n: int, keep=(), y=None, guidance: float = 0.0
+):
     """``n`` samples by ancestral sampling through all T steps (noise from ``minidl.backend.rng()``).
 
     Returns ``(x, kept)``: the samples (n, *image_shape) and ``{t: x_t}`` for each step in ``keep``
     (the state *before* the step t is taken; ``-1`` for the end), for a picture of the trajectory.
+    ``y`` and ``guidance`` as in ``x0_and_eps``.
     """
     rng = backend.rng()
     x = rng.standard_normal((n,) + denoiser.image_shape).astype(np.float32)
@@ -381,7 +435,7 @@ def ddpm_sample(denoiser: MLPDenoiser, schedule: NoiseSchedule, n: int, keep=())
     for t in range(schedule.T - 1, -1, -1):
         if t in keep:
             kept[t] = x.copy()
-        x0, _ = denoiser.x0_and_eps(schedule, x, t)
+        x0, _ = _estimates(denoiser, schedule, x, t, y, guidance)
         ab_prev = ab[t - 1] if t > 0 else 1.0
         mean = (math.sqrt(ab_prev) * betas[t] / (1 - ab[t])) * x0 + (
             math.sqrt(alphas[t]) * (1 - ab_prev) / (1 - ab[t])
@@ -402,18 +456,21 @@ def ddim_timesteps(T: int, steps: int) -> np.ndarray:
     return np.unique(np.linspace(0, T - 1, steps).round().astype(int))[::-1]
 
 
-def ddim_sample(denoiser: MLPDenoiser, schedule: NoiseSchedule, n: int, steps: int, x=None):
+def ddim_sample(
+    denoiser: MLPDenoiser, schedule: NoiseSchedule, n: int, steps: int, x=None, y=None, guidance: float = 0.0
+):
     """``n`` samples by deterministic DDIM (eta = 0) over ``steps`` of the T steps.
 
     ``x`` (n, *image_shape) is the starting noise (drawn from ``minidl.backend.rng()`` if None):
-    the same start gives the same sample, whatever else was drawn in between.
+    the same start gives the same sample, whatever else was drawn in between. ``y`` (n,) the
+    classes and ``guidance`` the weight w of classifier-free guidance, as in ``x0_and_eps``.
     """
     if x is None:
         x = backend.rng().standard_normal((n,) + denoiser.image_shape).astype(np.float32)
     ab = schedule.alpha_bars
     ts = ddim_timesteps(schedule.T, steps)
     for k, t in enumerate(ts):
-        x0, eps = denoiser.x0_and_eps(schedule, x, int(t))
+        x0, eps = _estimates(denoiser, schedule, x, int(t), y, guidance)
         ab_next = ab[ts[k + 1]] if k + 1 < len(ts) else 1.0
         x = (math.sqrt(ab_next) * x0 + math.sqrt(1.0 - ab_next) * eps).astype(np.float32)
     return x

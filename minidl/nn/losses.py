@@ -14,6 +14,7 @@ the unweighted one with each sample's rows scaled by ``w_n``.
     CategoricalCrossentropy      L = -mean_n sum_k t_nk log p_nk          logits: dL/dz = (softmax(z) sum_k t - t) / N
     SparseCategoricalCrossentropy  the same with integer labels            logits: dL/dz = (softmax(z) - onehot(t)) / N
     GaussianKL                   L = beta mean_n KL(N(mu, sigma^2) || N(0, I))   dL/dmu = beta mu / N
+    InfoNCE                      L = mean over 2N rows of -log softmax(cos / tau)[positive]   (SimCLR, CLIP)
 
 With ``from_logits=True`` the prediction is the raw score ``z`` and the softmax (or
 sigmoid) is fused into the loss, which is cheaper and numerically stable. With the
@@ -278,6 +279,66 @@ class GaussianKL(Loss):
         scale = self.beta / kl.size
         grad = xp.concatenate([scale * mu, scale * 0.5 * (var - 1.0)], axis=-1)
         return self.beta * kl, grad.astype(y_pred.dtype)
+
+
+class InfoNCE(Loss):
+    """The contrastive loss of SimCLR (NT-Xent; Oord et al., 2018; Chen et al., 2020) and of CLIP
+    (Radford et al., 2021): each embedding must pick out its partner among the batch's others.
+
+    ``y_pred`` (2N, D) stacks two views ``[a; b]`` (N, D) each, row i of ``a`` the partner of row
+    i of ``b``; ``y_true`` is not used. Rows are L2-normalised, ``u = z / |z|``, and scored by
+    cosine over the temperature ``tau``. Row i of ``a`` is a softmax cross-entropy over the
+    candidates ``b`` (its positive: ``b_i``), and with ``within=True`` (SimCLR) also over the other
+    rows of ``a`` (itself excluded); row i of ``b`` likewise. The loss is the mean over the 2N
+    rows: ``within=False`` is CLIP's symmetric loss, image -> text and text -> image averaged::
+
+        S = u u^T / tau (2N, 2N), diagonal excluded (and, unless within, the same-view blocks)
+        l_r = -log softmax(S_r)[partner(r)],    L = mean_r l_r
+        G = (softmax(S) - onehot(partner)) / 2N                      (dL/dS, row by row)
+        dL/du = (G + G^T) u / tau,    dL/dz = (dL/du - u (u . dL/du)) / |z|
+        dL/dtau = -sum(G * S) / tau                                     (``d_temperature``)
+    """
+
+    accuracy = None
+    symmetric = True  # y_true is not read
+
+    def __init__(self, temperature: float = 0.1, within: bool = True):
+        super().__init__()
+        if not temperature > 0:
+            raise ValueError(f"InfoNCE temperature must be > 0, got {temperature!r}")
+        self.temperature, self.within = float(temperature), bool(within)
+        self.d_temperature = 0.0
+
+    def __call__(self, y_pred, y_true=None, sample_weight=None) -> float:
+        return super().__call__(y_pred, y_true, sample_weight)
+
+    def compute(self, y_pred, y_true):
+        if y_pred.ndim != 2 or len(y_pred) % 2 or len(y_pred) < 2:
+            raise ValueError(
+                f"InfoNCE expected [a; b] stacked, (2N, D) with N >= 1, got shape {tuple(y_pred.shape)}"
+            )
+        xp, n2, tau = backend.get_array_module(y_pred), len(y_pred), self.temperature
+        n = n2 // 2
+        norm = xp.sqrt((y_pred * y_pred).sum(axis=1, keepdims=True)) + 1e-12
+        u = y_pred / norm
+        scores = u @ u.T / tau
+        first = xp.arange(n2) < n
+        excluded = xp.eye(n2, dtype=bool) if self.within else first[:, None] == first[None, :]
+        scores = xp.where(excluded, -xp.inf, scores)
+        partner = (xp.arange(n2) + n) % n2
+        shifted = scores - scores.max(axis=1, keepdims=True)
+        p = xp.exp(shifted)
+        total = p.sum(axis=1, keepdims=True)
+        p /= total
+        rows = xp.arange(n2)
+        losses = xp.log(total[:, 0]) - shifted[rows, partner]  # -log p, without its underflow
+        g = p.copy()
+        g[rows, partner] -= 1.0
+        g /= n2
+        du = (g + g.T) @ u / tau
+        self.d_temperature = float(-(g * xp.where(excluded, 0.0, scores)).sum() / tau)
+        grad = (du - u * (u * du).sum(axis=1, keepdims=True)) / norm
+        return losses, grad.astype(y_pred.dtype)
 
 
 def _categorical(loss: Loss, y_pred, t):

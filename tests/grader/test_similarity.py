@@ -387,7 +387,8 @@ def test_the_names_a_cell_leaves_to_the_next_cells_are_kept():
     assert _words("lr = 0.1\n_scratch = 10\n") == ["V", "=", "N"]
     assert _words("lr = 0.1\ndel lr\n") == ["V", "=", "N", "del", "V"]
     kept = "def f(x):\n    y = x * 2\n    return eval('x')\n"
-    assert _words(kept)[:12] == ["def", "V", "(", "V", ")", ":", "V", "=", "V", "*", "N", "return"]
+    # (the operands of * in one order, by their tokens: ``x * 2`` reads as ``2 * x``)
+    assert _words(kept)[:12] == ["def", "V", "(", "V", ")", ":", "V", "=", "N", "*", "V", "return"]
 
 
 def test_published_solutions_padded_as_the_tool_pads_score_as_the_solution():

@@ -57,6 +57,8 @@ def rewrite(text, moves=MOVES):
         ("minidl-grade grade --chapter 4 x", "minidl-grade grade --chapter 2 x"),
         ('["--chapter", "2"]', '["--chapter", "3"]'),
         ("def chapter4_with():", "def chapter2_with():"),
+        ("*Figure 4.1.* A block (*Figure 4.2*)", "*Figure 2.1.* A block (*Figure 2.2*)"),
+        ("Figs. 3.1", "Figs. 4.1"),
     ],
 )
 def test_references_are_renumbered(before, after):
@@ -72,6 +74,8 @@ def test_references_are_renumbered(before, after):
         "04_other.ipynb",  # an id of no chapter here
         "scratch04 and batch04",  # ch inside a word
         "section 13.4 and 4_000 steps",
+        "figure 4 and Figure 7.1",  # a figure without its chapter's number; a chapter not moved
+        "Goodfellow et al. (2016), figure 4.2",  # a figure of another book
         "# 4 layers\n",  # a heading, but not a chapter's
     ],
 )

@@ -12,6 +12,7 @@ A probe is ``fn(namespace, entries, case) -> outputs``, registered by name in ``
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import sys
@@ -26,6 +27,9 @@ __all__ = [
     "PROBES",
     "probe",
     "describe_exception",
+    "settle",
+    "recorded_call",
+    "SANDBOX_PROBES",
     "cubic",
     "log_sum_exp",
     "build_model",
@@ -82,37 +86,94 @@ def _arrays(value, path: str):
 
 
 def unchanged_inputs(fn: Callable, args: tuple, names: tuple = (), fresh_outputs: bool = False):
-    """``fn(*copy of args)``; raises ``ModifiedInput`` if the call changed an array argument,
-    or (``fresh_outputs``) if an output shares memory with one.
+    """``fn(*copy of args)``, the copy judged here afterwards (``settle``); raises
+    ``ModifiedInput`` if the call changed an array argument, or (``fresh_outputs``) if an
+    output shares memory with one. For a caller in one process (tests, tools); the
+    submission's process sends ``recorded_call``'s plain data back instead."""
+    return settle(
+        "call",
+        Case(args, extra={"fresh_outputs": fresh_outputs}),
+        recorded_call(fn, args, names, fresh_outputs),
+    )
+
+
+def recorded_call(fn: Callable, args: tuple, names: tuple = (), fresh_outputs: bool = False) -> dict:
+    """``fn(*copy of args)`` and what the grader needs to judge the call from outside
+    (issue 68): ``out``; ``after``, every array argument as it is after the call (the
+    grader compares each with its own, unchanged, copy: nothing here compares, so a cell
+    that rebinds ``numpy.array_equal``, ``copy.deepcopy`` or ``zip`` changes no verdict);
+    with ``fresh_outputs``, ``poisoned``: the output arrays after every input array was
+    filled with 0, then with 1 (an output that is a view of an input changes between the
+    two; ``out`` was copied before). Only plain data: arrays, strings, numbers.
 
     Every exercise called by ``call`` is asked for new arrays: an answer that updates its
     inputs in place (``w -= lr * v``, ``x[...] = 0``) would change its caller's data, and an
     output that is a view of an input (``kernel.T``) changes with it."""
     given = copy.deepcopy(args)
-    kept = copy.deepcopy(args)
     out = fn(*given)
+    inputs = [(path, a) for index, arg in enumerate(given) for path, a in _arrays(arg, _name(names, index))]
+    found = {"after": [[path, a.copy()] for path, a in inputs]}
     if fresh_outputs:
-        inputs = [
-            (path, a) for index, arg in enumerate(given) for path, a in _arrays(arg, _name(names, index))
-        ]
-        for _, result in _arrays(out if isinstance(out, (tuple, list)) else (out,), "output "):
-            for path, array in inputs:
-                if np.shares_memory(result, array):
-                    raise ModifiedInput(
-                        f"an output is a view of the input `{path}` (it shares its memory): the task "
-                        "asks for new arrays, so that changing one never changes the other; "
-                        "add .copy()"
-                    )
-    for index, (before, after) in enumerate(zip(kept, given)):
-        name = _name(names, index)
-        for (path, old), (_, new) in zip(_arrays(before, name), _arrays(after, name)):
-            if old.shape != new.shape or not np.array_equal(old, new, equal_nan=old.dtype.kind in "fc"):
+        outs = [a for _, a in _arrays(out if isinstance(out, (tuple, list)) else (out,), "output ")]
+        out = copy.deepcopy(out)  # the values as returned, before the inputs are overwritten
+        poisoned = []
+        for value in (0, 1):
+            for _, array in inputs:
+                try:
+                    array.fill(value)
+                except (ValueError, TypeError):  # read-only: no output can change through it
+                    pass
+            poisoned.append([a.copy() for a in outs])
+        found["poisoned"] = [[path for path, _ in inputs], poisoned]
+    found["out"] = out
+    return found
+
+
+def settle(probe_name: str, case: Case, value):
+    """What a probe's plain data says, judged in the grader's process (``recorded_call``):
+    the output; raises ``ModifiedInput`` when an array argument came back changed (against
+    ``case.args``, the grader's own) or, for ``fresh_outputs``, an output that changed when
+    the inputs were overwritten. Other probes' data is returned as it is."""
+    if probe_name == "numba" and isinstance(value, dict) and isinstance(value.get("call"), dict):
+        return {**value, "out": settle("call", case, value["call"])}
+    if probe_name != "call" or not isinstance(value, dict) or "after" not in value:
+        return value
+    given = [(path, a) for index, arg in enumerate(case.args) for path, a in _arrays(arg, "")]
+    after = value.get("after") or []
+    if len(after) != len(given) and given:
+        raise ModifiedInput("the call's inputs did not come back (the grader cannot tell they are unchanged)")
+    for (_, old), item in zip(given, after):
+        path, new = item if isinstance(item, (list, tuple)) and len(item) == 2 else ("an input", None)
+        path = str(path)[:100]
+        if old.dtype.kind not in "biuf":
+            continue
+        if (
+            not isinstance(new, np.ndarray)
+            or old.shape != new.shape
+            or not np.array_equal(old, new, equal_nan=old.dtype.kind in "fc")
+        ):
+            raise ModifiedInput(
+                f"the function changed its input `{path}` in place; the task asks to leave "
+                "the inputs as they were and return new arrays (copy first, or write "
+                "`w = w - lr * v` instead of `w -= lr * v`)"
+            )
+    if case.extra.get("fresh_outputs"):
+        paths, poisoned = (
+            (value.get("poisoned") or [[], []])[:2] if isinstance(value.get("poisoned"), list) else ([], [])
+        )
+        if len(poisoned) != 2:
+            raise ModifiedInput("the call's outputs did not come back whole")
+        for zero, one in zip(*poisoned):
+            if not (isinstance(zero, np.ndarray) and isinstance(one, np.ndarray)) or not np.array_equal(
+                zero, one, equal_nan=True
+            ):
+                names = ", ".join(f"`{p}`" for p in paths[:3]) if paths else "an input"
                 raise ModifiedInput(
-                    f"the function changed its input `{path}` in place; the task asks to leave "
-                    "the inputs as they were and return new arrays (copy first, or write "
-                    "`w = w - lr * v` instead of `w -= lr * v`)"
+                    f"an output is a view of the input ({names}: it shares its memory): the task "
+                    "asks for new arrays, so that changing one never changes the other; "
+                    "add .copy()"
                 )
-    return out
+    return value.get("out")
 
 
 def _name(names: tuple, index: int) -> str:
@@ -124,11 +185,17 @@ def _parameter_names(fn) -> tuple:
     return tuple(code.co_varnames[: code.co_argcount]) if code is not None else ()
 
 
+def _recorded_call_probe(namespace: dict, entries: tuple, case: Case):
+    """Call the entry on a deep copy of the arguments; what comes back (``recorded_call``)
+    is judged by the grader (``settle``): the arguments must be left unchanged."""
+    fn = namespace[case.entry or entries[0]]
+    return recorded_call(fn, case.args, _parameter_names(fn), bool(case.extra.get("fresh_outputs")))
+
+
 @probe("call")
 def _call_probe(namespace: dict, entries: tuple, case: Case):
-    """Call the entry on a deep copy of the arguments, which it must leave unchanged."""
-    fn = namespace[case.entry or entries[0]]
-    return unchanged_inputs(fn, case.args, _parameter_names(fn), bool(case.extra.get("fresh_outputs")))
+    """In one process (``check()``, the mutants, tests): the output, the call judged at once."""
+    return settle("call", case, _recorded_call_probe(namespace, entries, case))
 
 
 @probe("call_and_inputs")
@@ -212,6 +279,7 @@ def _capture_numba():
         classes = [c for c in registry.CPUDispatcher.__mro__ if c is not object]
         _TRUSTED["numba"] = (registry.CPUDispatcher, _snapshot([*classes, dispatcher, registry]))
         _TRUSTED["numba.prange"] = (numba.prange, numba)
+        _TRUSTED["numba.njit"] = numba.njit
     return _TRUSTED["numba"]
 
 
@@ -227,22 +295,78 @@ def _capture_emulator():
 
 
 # ---------------------------------------------------------------------- chapter 9: Numba
-@probe("numba")
-def _numba_probe(namespace, entries, case):
-    """Call a submitted kernel and report whether Numba compiled it: its type is exactly
-    the dispatcher class captured before the notebook ran, whose methods are unchanged."""
+def _recorded_numba_probe(namespace, entries, case, trusted=contextlib.nullcontext):
+    """Call a submitted kernel and report whether Numba compiled it, from a dispatcher the
+    probe compiles itself (issue 68): the submitted object must be exactly the dispatcher
+    class captured before the notebook ran, whose methods are unchanged; its Python
+    function and its options are then compiled afresh with the captured ``numba.njit``,
+    and that compiled kernel -- not the submitted object, whose ``py_func`` and
+    ``overloads`` are attributes a cell can replace -- is what runs the case, what is read
+    for object mode (its own overloads) and whose ``prange`` work is traced. A
+    ``py_func`` swapped for another function is that function compiled and judged."""
     dispatcher_class, snapshot = _capture_numba()
     if not _unchanged(snapshot):
         raise RuntimeError("the notebook changed Numba's dispatcher: the grader cannot tell what compiled")
     fn = namespace[entries[0]]
     compiled = _type(fn) is dispatcher_class
-    out = unchanged_inputs(fn, case.args, _parameter_names(getattr(fn, "py_func", fn))) if compiled else None
-    found = {"is_numba": compiled, "out": out}
-    if compiled:
-        found["object_mode"] = _object_mode(fn)
-        if fn.targetoptions.get("parallel"):
-            found["parallel"] = _prange_work(fn, case.args)
+    found: dict = {"is_numba": compiled, "call": None}
+    if not compiled:
+        return found
+    kernel = _recompiled(fn)
+    try:  # compiled for these arguments' types before it runs: object mode is read first
+        from numba import typeof
+
+        kernel.compile(tuple(typeof(a) for a in case.args))
+    except Exception:  # the call below says why
+        pass
+    found["object_mode"] = _object_mode(kernel)
+    if found["object_mode"]:
+        return {**found, "out": None}
+    found["call"] = recorded_call(kernel, case.args, _parameter_names(kernel.py_func))
+    if kernel.targetoptions.get("parallel"):
+        found["parallel"] = _prange_work(kernel, case.args, trusted)
     return found
+
+
+@probe("numba")
+def _numba_probe(namespace, entries, case):
+    """In one process: the numba probe's data with the call judged at once (``settle``)."""
+    return settle("numba", case, _recorded_numba_probe(namespace, entries, case))
+
+
+def _recompiled(fn):
+    """A new dispatcher of ``fn``'s Python function with its options, made with the
+    ``numba.njit`` captured before the notebook ran (``seal``)."""
+    njit = _TRUSTED["numba.njit"]
+    py_func = _dict(_vars(fn)).get("py_func")
+    if _type(py_func) is not _FunctionType:
+        raise TypeError("the kernel's Python function is not a plain function: the grader cannot compile it")
+    given = _dict(_vars(fn)).get("targetoptions")
+    pairs = list(given.items()) if _type(given) is dict and given is not None else []
+    options = {k: v for k, v in pairs if k in _OPTIONS}
+    key = (id(fn), id(py_func), repr(sorted(options.items())))
+    kept = _KERNELS.get(key)
+    if kept is None or kept[0] is not fn or kept[1] is not py_func:  # compiled once per kernel
+        kept = _KERNELS[key] = (fn, py_func, njit(**options)(py_func))
+    return kept[2]
+
+
+_KERNELS: dict = {}
+
+
+_FunctionType = _type(_recompiled)
+# the options a kernel keeps when the probe compiles it again (what changes how it compiles)
+_OPTIONS = {
+    "parallel",
+    "fastmath",
+    "error_model",
+    "boundscheck",
+    "nogil",
+    "inline",
+    "looplift",
+    "forceobj",
+    "nopython",
+}
 
 
 def _object_mode(fn) -> str | None:
@@ -286,7 +410,7 @@ class _CountingRange:
                 self.current = -1
 
 
-def _prange_work(fn, args) -> dict:
+def _prange_work(fn, args, trusted=contextlib.nullcontext) -> dict:
     """What the kernel's ``prange`` loops do on these inputs, observed here: its Python
     function is run once, traced, with ``prange`` (Numba's, however the kernel names it:
     a global, ``numba.prange``, a closure) replaced by a counting range. Returns the number
@@ -326,13 +450,15 @@ def _prange_work(fn, args) -> dict:
         return lines
 
     previous = sys.gettrace()
-    sys.settrace(tracer)
+    with trusted():  # the sandbox's audit hook refuses settrace to the submission's code
+        sys.settrace(tracer)
     try:
         plain(*copy.deepcopy(args))
     except Exception as err:
         return {"iterations": 0, "largest_share": 1.0, "error": f"{type(err).__name__}: {err}"[:300]}
     finally:
-        sys.settrace(previous)
+        with trusted():
+            sys.settrace(previous)
     total = sum(counting.iterations)
     return {
         "iterations": len(counting.iterations),
@@ -353,7 +479,7 @@ def _guarded(values: np.ndarray) -> np.ndarray:
 
 
 @probe("cuda")
-def _cuda_probe(namespace, entries, case):
+def _cuda_probe(namespace, entries, case, trusted=contextlib.nullcontext):
     """Compile the submitted source with the emulator and launch ``case.extra["kernel"]``.
 
     The kernel is called as ``kernel(*inputs, out, n, *ints)``: each input is ``case.args``'
@@ -372,7 +498,8 @@ def _cuda_probe(namespace, entries, case):
     if _type(source) is not str:
         raise TypeError(f"{entries[0]} should be a string of CUDA C source, got {type(source).__name__}")
     try:
-        module = emulated_module(source, np.float32, entries[0])
+        with trusted():  # loads the compiled library (ctypes), which the hook refuses to cells
+            module = emulated_module(source, np.float32, entries[0])
     except RuntimeError as err:
         errors = [line for line in str(err).splitlines() if "error" in line]
         if any("not implemented yet" in line for line in errors):
@@ -480,12 +607,25 @@ def _record_training_modes(model) -> set:
     return modes
 
 
+# What the submission's process runs: the probes whose data the grader judges (``settle``)
+# in its own process, the others as they are.
+SANDBOX_PROBES: dict[str, Callable] = {
+    **PROBES,
+    "call": _recorded_call_probe,
+    "numba": _recorded_numba_probe,
+}
+
+
 # ---------------------------------------------------------------------- errors
-def describe_exception(err: BaseException) -> str:
-    """``Type: message`` plus the innermost line of the reader's own code that was running."""
+def describe_exception(err: BaseException, frames=None) -> str:
+    """``Type: message`` plus the innermost line of the reader's own code that was running;
+    ``frames``: the traceback's ``FrameSummary`` list, when the caller read it (the sandbox
+    reads it while its audit hook lets it reach the frames)."""
     if isinstance(err, NotImplementedError):
         return "not implemented yet (the cell still raises NotImplementedError)"
-    frames = [f for f in traceback.extract_tb(err.__traceback__) if _is_readers(f.filename)]
+    if frames is None:
+        frames = traceback_frames(err)
+    frames = [f for f in frames if _is_readers(f.filename)]
     where = ""
     if frames:
         frame = frames[-1]
@@ -498,6 +638,12 @@ def describe_exception(err: BaseException) -> str:
         text = ""
     text = text.splitlines()[0] if text else ""
     return f"raised {type(err).__name__}" + (f": {text}" if text else "") + where
+
+
+def traceback_frames(err: BaseException) -> list:
+    """The frames of ``err``'s traceback, their lines not yet read (``FrameSummary``)."""
+    tb = err.__traceback__
+    return list(traceback.StackSummary.extract(traceback.walk_tb(tb), lookup_lines=False)) if tb else []
 
 
 _LIBRARY_DIRS = tuple({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)})

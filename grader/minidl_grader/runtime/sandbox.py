@@ -208,9 +208,97 @@ def _forbid(name: str) -> None:
             pass
 
 
-def _install_audit_hook(workdir: str, protected_fds: set) -> None:
+# While the submission's code may be running (``_Guard.active``: from the first cell on,
+# except around the server's own few calls that need a frame), the audit hook also refuses
+# what a graded cell has no business doing (issue 68): reaching a frame -- the way to the
+# server's own objects (its probes, its reply channel) -- through ``sys._getframe`` (unless
+# the frame is a library's own, as ``namedtuple`` asks for its caller inside Numba's
+# compiler), a traceback's, generator's or coroutine's frame, ``sys._current_frames``,
+# ``sys.settrace``/``setprofile``; crawling the garbage collector; loading a C library
+# (``ctypes``); building code objects or functions from bytes (``marshal.loads``,
+# ``types.CodeType``, ``types.FunctionType``) or swapping a function's code. Every string
+# compiled while it is active (``exec``, ``eval``, ``compile``, however the name was built)
+# is recorded (``_Guard.compiled``) and sent back with the reply, for the grader's readings.
+_FRAME_ATTRIBUTES = {"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back"}
+_REFUSED_WHILE_ACTIVE = {
+    "sys._current_frames",
+    "sys.settrace",
+    "sys.setprofile",
+    "gc.get_objects",
+    "gc.get_referrers",
+    "gc.get_referents",
+}
+# refused unless a library's code asks (the import system unmarshals every .pyc it loads;
+# Numba builds functions while it compiles)
+_REFUSED_TO_CELLS = {"marshal.loads", "marshal.load", "code.__new__", "function.__new__"}
+MAX_RECORDED = 200_000  # characters of compiled source recorded per request
+# Python's, the installed packages', and the runtime's own (the probes, minidl: the folder
+# this process imports them from; a cell's code is "<cell N>", a file it writes is elsewhere)
+_RUNTIME_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
+_LIBRARY_FRAMES = tuple(
+    {os.path.realpath(p) + os.sep for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, _RUNTIME_ROOT)}
+)
+# the modules, and functions of ``traceback``, that hand a frame to whoever calls them: their
+# code never reaches one while the submission runs
+_FRAME_HANDERS = {"inspect", "logging", "pdb", "bdb", "profile", "cProfile", "trace", "warnings"}
+_TRACEBACK_HANDERS = {"walk_tb", "walk_stack", "extract_stack", "format_stack", "print_stack"}
+
+
+def _frame_user(frame) -> bool:
+    """Whether ``frame`` runs a library's code that may reach a frame for itself (not one
+    of ``_FRAME_HANDERS``)."""
+    if not _library_frame(frame):
+        return False
+    try:
+        module, function = frame.f_globals.get("__name__", ""), frame.f_code.co_name
+    except Exception:
+        return False
+    if module == "traceback":
+        return function not in _TRACEBACK_HANDERS
+    return isinstance(module, str) and module.split(".")[0] not in _FRAME_HANDERS
+
+
+class _Guard:
+    """The hook's state: whether submission code may be running, and the source compiled."""
+
+    def __init__(self):
+        self.active = False
+        self.compiled: list[str] = []
+        self.size = 0
+        self.noted: list[str] = []  # what a cell did that the grader reports (a C library loaded)
+
+    def record(self, source) -> None:
+        if isinstance(source, bytes):
+            source = source.decode("utf-8", "replace")
+        if isinstance(source, str) and self.size < MAX_RECORDED:
+            source = source[: MAX_RECORDED - self.size]
+            self.size += len(source)
+            self.compiled.append(source)
+
+    def taken(self) -> list[str]:
+        found, self.compiled, self.size = self.compiled, [], 0
+        return found
+
+    def notes(self) -> list[str]:
+        found, self.noted = self.noted[:20], []
+        return found
+
+
+def _library_frame(frame) -> bool:
+    """Whether ``frame`` runs a library's code (Python's, NumPy's, Numba's), not a cell's."""
+    try:
+        name = frame.f_code.co_filename
+    except Exception:
+        return False
+    if not isinstance(name, str):
+        return False
+    return name.startswith("<frozen ") or os.path.realpath(name).startswith(_LIBRARY_FRAMES)
+
+
+def _install_audit_hook(workdir: str, protected_fds: set) -> _Guard:
     root = os.path.realpath(workdir)
     own_pid = os.getpid()
+    guard = _Guard()
 
     def inside(path) -> bool:
         try:
@@ -219,7 +307,48 @@ def _install_audit_hook(workdir: str, protected_fds: set) -> None:
             return False
         return full == root or full.startswith(root + os.sep) or full == os.devnull
 
+    def refused(event: str, args: tuple) -> bool:
+        if event in _REFUSED_WHILE_ACTIVE:
+            return True
+        if event in _REFUSED_TO_CELLS:  # who asks: the frame that called (2: the caller of the hook)
+            guard.active = False
+            try:
+                return not _library_frame(sys._getframe(2))
+            finally:
+                guard.active = True
+        if event == "object.__getattr__":
+            if not (len(args) > 1 and args[1] in _FRAME_ATTRIBUTES):
+                return False
+            guard.active = False
+            try:
+                return not _frame_user(sys._getframe(2))
+            finally:
+                guard.active = True
+        if event == "object.__setattr__":
+            return len(args) > 1 and args[1] == "__code__"
+        if event == "sys._getframe":
+            guard.active = False  # reading the frame's file raises an event of its own
+            try:  # who asks (2: the caller of the hook), and whose frame it gets
+                return not (_frame_user(sys._getframe(2)) and args and _library_frame(args[0]))
+            finally:
+                guard.active = True
+        return False
+
     def hook(event: str, args: tuple) -> None:
+        if guard.active:
+            if event == "compile" and args:
+                guard.active = False  # the cells' own strings, not a library's generated code
+                try:
+                    if not _library_frame(sys._getframe(1)):
+                        guard.record(args[0])
+                finally:
+                    guard.active = True
+            elif event == "ctypes.dlopen":  # native code: bubblewrap's to bound; reported
+                guard.noted.append(
+                    f"loaded a C library through ctypes ({str(args[0] if args else '')[:80]!r})"
+                )
+            elif refused(event, args):
+                raise PermissionError(f"the grader does not allow {event} in a submission")
         if event == "open":
             path, mode, flags = (tuple(args) + (None, None, None))[:3]
             if isinstance(path, int):
@@ -248,6 +377,7 @@ def _install_audit_hook(workdir: str, protected_fds: set) -> None:
             raise PermissionError("the grader does not allow touching its pipes")
 
     sys.addaudithook(hook)
+    return guard
 
 
 def python_source(source: str) -> str:
@@ -316,16 +446,39 @@ class _Requests(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def serve(read_fd: int, write_fd: int, runtime=None) -> None:
+def serve(read_fd: int, write_fd: int, runtime=None, guard: _Guard | None = None) -> None:
     """Answer the grader's requests; ``runtime``: ``(codec, PROBES, NotebookShell,
-    describe_exception, hidden modules)`` taken before the runtime was hidden (imported
-    here otherwise)."""
+    describe_exception, hidden modules, traceback_frames)`` taken before the runtime was
+    hidden (imported here otherwise); ``guard``: the audit hook's state, active while the
+    submission's code may run (``_install_audit_hook``)."""
     if runtime is None:
         from . import codec as own_codec
         from . import probes as own_probes
 
-        runtime = (own_codec, own_probes.PROBES, own_probes.NotebookShell, own_probes.describe_exception, {})
-    codec, PROBES, NotebookShell, describe_exception, hidden = runtime
+        runtime = (
+            own_codec,
+            own_probes.SANDBOX_PROBES,
+            own_probes.NotebookShell,
+            own_probes.describe_exception,
+            {},
+            own_probes.traceback_frames,
+        )
+    codec, PROBES, NotebookShell, describe_exception, hidden, traceback_frames = runtime
+    state: _Guard = guard if guard is not None else _Guard()
+
+    class trusted:
+        """The server's own steps that need what the hook refuses to the submission."""
+
+        def __enter__(self):
+            self.was, state.active = state.active, False
+
+        def __exit__(self, *exc):
+            state.active = self.was
+
+    def described(err: BaseException) -> str:
+        with trusted():
+            frames = traceback_frames(err)
+        return describe_exception(err, frames)
 
     probes = dict(PROBES)  # as loaded: a submission editing PROBES changes nothing here
     namespace = {"__name__": "__main__", "__builtins__": __builtins__}
@@ -334,6 +487,7 @@ def serve(read_fd: int, write_fd: int, runtime=None) -> None:
     request_id = None
 
     def _reply(fd: int, status: str, value=None, message: str = "") -> None:
+        compiled = state.taken()  # the source compiled at run time, for the grader's readings
         try:
             payload = codec.dumps(
                 {
@@ -342,6 +496,7 @@ def serve(read_fd: int, write_fd: int, runtime=None) -> None:
                     "value": value,
                     "message": str(message),
                     "output_bytes": _output_bytes(),  # what the cells printed so far
+                    "compiled": compiled,
                 }
             )
         except Exception as err:  # an output that cannot be encoded is reported, not fatal
@@ -362,10 +517,11 @@ def serve(read_fd: int, write_fd: int, runtime=None) -> None:
             os._exit(0)
         if kind == "exec":
             label, source = request
-            source = python_source(source)
-            linecache.cache[label] = (len(source), None, source.splitlines(True), label)
             try:
-                code = compile(source, label, "exec")
+                with trusted():  # the cell itself is not code built at run time
+                    source = python_source(source)
+                    linecache.cache[label] = (len(source), None, source.splitlines(True), label)
+                    code = compile(source, label, "exec")
             except SyntaxError as err:
                 _reply(
                     write_fd,
@@ -374,10 +530,11 @@ def serve(read_fd: int, write_fd: int, runtime=None) -> None:
                     + (f": {err.text.strip()})" if err.text else ")"),
                 )
                 continue
+            state.active = True  # from the first cell on (see _install_audit_hook)
             try:
                 exec(code, namespace)
             except BaseException as err:  # SystemExit and KeyboardInterrupt too
-                _reply(write_fd, "error", message=describe_exception(err))
+                _reply(write_fd, "error", message=described(err))
                 continue
             _reply(write_fd, "ok")
         elif kind == "call":
@@ -387,9 +544,12 @@ def serve(read_fd: int, write_fd: int, runtime=None) -> None:
                 _reply(write_fd, "missing", message=", ".join(missing))
                 continue
             try:
-                value = probes[probe_name](namespace, entries, case)
+                if probe_name in ("numba", "cuda"):
+                    value = probes[probe_name](namespace, entries, case, trusted=trusted)
+                else:
+                    value = probes[probe_name](namespace, entries, case)
             except BaseException as err:
-                _reply(write_fd, "error", message=describe_exception(err))
+                _reply(write_fd, "error", message=described(err))
                 continue
             _reply(write_fd, "ok", value=value)
 
@@ -438,10 +598,17 @@ def main() -> None:
     for name in forbid:
         _forbid(name)
     probes.seal()  # what the probes compare with, captured before any cell runs
-    runtime = (codec, probes.PROBES, probes.NotebookShell, probes.describe_exception, _hide_runtime())
-    _install_audit_hook(workdir, {read_fd, write_fd})
+    runtime = (
+        codec,
+        probes.SANDBOX_PROBES,
+        probes.NotebookShell,
+        probes.describe_exception,
+        _hide_runtime(),
+        probes.traceback_frames,
+    )
+    guard = _install_audit_hook(workdir, {read_fd, write_fd})
     sys.argv = ["submission"]
-    serve(read_fd, write_fd, runtime)
+    serve(read_fd, write_fd, runtime, guard)
 
 
 if __name__ == "__main__":

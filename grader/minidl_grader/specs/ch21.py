@@ -711,7 +711,7 @@ function_exercise(
     ("threshold", "sensitivity", "specificity"),
     mistakes=(
         (
-            "this is the report as given, its bugs still in it: read it against section 21.9's "
+            "this is the report as given, its bugs still in it: read it against section 9's "
             "rule, threshold on validation and measures on test",
             lambda vs, vy, ts, ty, t: _screening_report(vs, vy, ts, ty, t, tuple(SCREENING_BUGS)),
         ),
@@ -804,6 +804,17 @@ def _ece_cases(rng):
     probs = np.array([0.5, 0.1, 0.7, 0.3, 0.6, 0.2, 0.4])
     labels = np.array([0, 0, 1, 1, 0, 0, 1])
     cases.append(Case((probs, labels, 3), label="seven cases, three bins of 3, 2 and 2 (not 3, 3 and 1)"))
+    # runs of more than 16 equal probabilities: NumPy's default argsort (an introsort) keeps
+    # the order of fewer ties, so only a long run tells a stable sort from an unstable one
+    probs = np.array(
+        [0.4, 0.5, 0.5, 0.6, 0.4, 0.5, 0.4, 0.5, 0.4, 0.4, 0.4, 0.6, 0.5, 0.4, 0.4, 0.6, 0.5, 0.5, 0.4, 0.5]
+    )
+    labels = np.array([0, 0, 1, 1, 1, 0, 0, 1, 0, 1, 0, 0, 1, 0, 0, 0, 0, 1, 1, 1])
+    cases.append(Case((probs, labels, 3), label="20 cases, probabilities to 0.1: runs of 8 and 8 ties"))
+    n = 48
+    probs = np.round(0.35 + 0.3 * rng.random(n), 1)  # about 16 cases at each of 0.4, 0.5, 0.6
+    labels = (rng.random(n) < probs).astype(np.int64)
+    cases.append(Case((probs, labels, 5), label="48 cases, 5 bins, probabilities to 0.1: long runs of ties"))
     cases.append(Case((np.array([0.8]), np.array([0]), 1), label="a single case: |0 - 0.8|"))
     probs = np.array([0.0, 1.0, 0.7, 0.2, 0.95])
     cases.append(

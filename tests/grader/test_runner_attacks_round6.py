@@ -1,0 +1,286 @@
+"""The grader's sixth hostile review (issue 68): no evidence gathered where the submission
+can reach it, and no work outside the sandbox that the submission can make unbounded.
+
+Each test here failed on the grader before issue 68 and passes after it.
+"""
+
+import json
+import random
+import time
+from pathlib import Path
+
+import pytest
+from minidl_grader import cli, runner, similarity
+
+from tests.grader.grading_answers import GOOD_WN, chapter3_with_cell
+
+
+# ---------------------------------------------------------------------- 5. bounded work
+def _old_ordered(run: list) -> list:
+    """The one order as the round-5 grader computed it (quadratic): every statement waits
+    for every earlier one it depends on; the smallest ready statement goes next."""
+    effects = [similarity._reads_and_writes(s) for s in run]
+    keys = [similarity._words(s) for s in run]
+    before = [
+        {
+            i
+            for i in range(j)
+            if effects[i][1] & (effects[j][0] | effects[j][1]) or effects[j][1] & effects[i][0]
+        }
+        for j in range(len(run))
+    ]
+    placed: list[int] = []
+    while len(placed) < len(run):
+        ready = [j for j in range(len(run)) if j not in placed and before[j] <= set(placed)]
+        placed.append(min(ready, key=lambda j: (keys[j], j)))
+    return [run[j] for j in placed]
+
+
+def test_the_one_order_is_the_same_as_before_and_near_linear():
+    import ast
+
+    rng = random.Random(0)
+    for _ in range(300):
+        lines = []
+        for _ in range(rng.randint(2, 12)):
+            target, a, b = rng.choice("abcdef"), *rng.sample("abcdef", 2)
+            lines.append(
+                rng.choice([f"{target} += {a}", f"{target}[0] = {a} * {b}", f"{target} = f({a}) + {b}"])
+            )
+        run = ast.parse("\n".join(lines)).body
+        assert [ast.unparse(s) for s in similarity._ordered(run)] == [
+            ast.unparse(s) for s in _old_ordered(run)
+        ], lines
+    run = ast.parse("".join(f"v{i} = v{i - 1} + 1\n" for i in range(20_000))).body
+    start = time.monotonic()
+    similarity._ordered(run)
+    assert time.monotonic() - start < 10  # the quadratic order took minutes
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "x = %a\n" * 34_000,
+        "a = 1\n" * 34_000,
+        "%a\n" * 34_000,
+        "".join(f"v{i} = v{i - 1}\n" for i in range(34_000)),
+    ],
+    ids=["assigned-magics", "assignments", "magics", "chain"],
+)
+def test_a_cell_of_tens_of_thousands_of_lines_is_fingerprinted_in_bounded_time(cell):
+    start = time.monotonic()
+    print_ = similarity.fingerprint(GOOD_WN + cell)
+    assert time.monotonic() - start < 5, "the similarity's reading is not bounded"
+    assert print_.cut == (len(similarity.normalized_tokens(GOOD_WN + cell)) >= similarity.MAX_TOKENS)
+
+
+@pytest.mark.sandbox
+def test_a_batch_with_cells_of_34000_lines_is_graded_within_its_budget(tmp_path):
+    """Round 3's 34,000 magic lines (and a cell longer than the grader reads) in a batch
+    graded with ``--timeout 2 --budget 5``: every row comes back within seconds (before:
+    more than five minutes in the similarity's ordering, outside every limit)."""
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    chapter3_with_cell(folder / "magics.ipynb", "weight_norm_backward", "%a\n" * 34_000 + GOOD_WN)
+    chapter3_with_cell(folder / "assigned.ipynb", "weight_norm_backward", GOOD_WN + "x = %a\n" * 34_000)
+    chapter3_with_cell(folder / "honest.ipynb")
+    out = tmp_path / "rows.json"
+    start = time.monotonic()
+    code = cli.main([str(folder), "--timeout", "2", "--budget", "5", "--json", str(out), "--quiet"])
+    elapsed = time.monotonic() - start
+    assert code == 0
+    rows = {Path(r["submission"]).name: r for r in json.loads(out.read_text())}
+    assert elapsed < 90, f"{elapsed:.0f} s for 3 submissions of budget 5 s"
+    honest = rows["honest.ipynb"]
+    assert honest["score"] == sum(t["max_score"] for t in honest["tests"])
+    wn = {r: next(t for t in rows[r]["tests"] if t["name"] == "weight_norm_backward") for r in rows}
+    too_long = wn["assigned.ipynb"]["output"]
+    assert wn["assigned.ipynb"]["score"] == 0 and str(runner.MAX_CELL_CHARS) in too_long, too_long
+    assert any("not read and not run" in f for f in rows["assigned.ipynb"]["extra_data"]["flags"])
+
+
+# ---------------------------------------------------------------------- 1 and 2: the attacks
+# Each notebook below is a chapter's solutions with some exercise cells replaced by an attack
+# of the fifth hostile review; each attack scored full marks on the round-5 grader. The
+# batch is graded in confined processes, the honest solutions beside them.
+ROOT = Path(__file__).resolve().parents[2]
+CHAPTER3 = ROOT / "solutions" / "03_backpropagation.ipynb"
+CHAPTER4 = ROOT / "solutions" / "04_optimization.ipynb"
+CHAPTER9 = ROOT / "solutions" / "09_fast_cpu_kernels.ipynb"
+RELU = "relu_backward_numba"
+PLAIN_KERNELS = (
+    "def depthwise_conv2d_numba(x, W, stride, pad):\n"
+    "    n, c, h, w = x.shape\n"
+    "    kh, kw = W.shape[1:]\n"
+    "    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))\n"
+    "    oh, ow = (h + 2 * pad - kh) // stride + 1, (w + 2 * pad - kw) // stride + 1\n"
+    "    y = np.zeros((n, c, oh, ow), dtype=x.dtype)\n"
+    "    for a in range(kh):\n"
+    "        for b in range(kw):\n"
+    "            y += W[None, :, a, b, None, None] * xp[:, :, a:a + stride * oh:stride, b:b + stride * ow:stride]\n"
+    "    return y\n"
+)
+# the cell the round-5 reviewer wrote: raise, catch, walk up to the server's frame and put a
+# probe that says "compiled, nopython, parallel" in place of the real one
+TRACEBACK_WALK = (
+    "def _fake(namespace, entries, case, **_):\n"
+    "    out = namespace[entries[0]](*case.args)\n"
+    "    after = [[str(i), a.copy()] for i, a in enumerate(case.args) if isinstance(a, np.ndarray)]\n"
+    "    return {'is_numba': True, 'out': out, 'call': {'out': out, 'after': after},\n"
+    "            'object_mode': None, 'parallel': {'iterations': 4, 'largest_share': 0.25}}\n"
+    "try:\n"
+    "    raise ValueError\n"
+    "except ValueError as err:\n"
+    "    frame = err.__traceback__.tb_frame\n"
+    "while frame is not None:\n"
+    "    if isinstance(frame.f_locals.get('probes'), dict):\n"
+    "        frame.f_locals['probes']['numba'] = _fake\n"
+    "    frame = frame.f_back\n"
+)
+RELU_SERIAL = (
+    "@njit(parallel=True)\n"
+    "def relu_backward_numba(dy, x):\n"
+    "    flat_dy, flat_x = dy.ravel(), x.ravel()\n"
+    "    dx = np.empty_like(flat_dy)\n"
+    "    for i in range(flat_x.size):\n"
+    "        dx[i] = flat_dy[i] if flat_x[i] > 0 else 0.0\n"
+    "    return dx.reshape(dy.shape)\n"
+)
+# py_func swapped: a Python function whose prange loop shares the work, but which Numba
+# cannot compile (a Python object in the loop); the compiled kernel above is serial
+PY_FUNC_SWAP = RELU_SERIAL + (
+    "def _shown(dy, x):\n"
+    "    flat_dy, flat_x = dy.ravel(), x.ravel()\n"
+    "    dx = np.empty_like(flat_dy)\n"
+    "    for i in prange(flat_x.size):\n"
+    "        dx[i] = flat_dy[i] if flat_x[i] > 0 else object() and 0.0\n"
+    "    return dx.reshape(dy.shape)\n"
+    "relu_backward_numba.py_func = _shown\n"
+)
+# overloads swapped: the kernel's work runs in object mode, hidden behind a mapping whose
+# items() is empty
+OVERLOADS_SWAP = (
+    "import numba\n"
+    "@njit(parallel=True)\n"
+    "def relu_backward_numba(dy, x):\n"
+    "    with numba.objmode(dx='float64[:]'):\n"
+    "        dx = (dy * (x > 0)).ravel().astype(np.float64)\n"
+    "    out = np.empty_like(dx)\n"
+    "    for i in prange(dx.size):\n"
+    "        out[i] = dx[i]\n"
+    "    return out.reshape(dy.shape)\n"
+    "class _Nothing(dict):\n"
+    "    def items(self):\n"
+    "        return []\n"
+    "relu_backward_numba(np.ones((2, 2)), np.ones((2, 2)))\n"
+    "relu_backward_numba.overloads = _Nothing(relu_backward_numba.overloads)\n"
+)
+# "inputs unchanged" forged: AdamW that changes its inputs, the checks' tools rebound
+ADAMW_IN_PLACE = (
+    "import builtins, copy\n"
+    "vars(np)['array_equal'] = lambda *a, **k: True\n"
+    "vars(copy)['deepcopy'] = lambda x, memo=None: x\n"
+    "vars(builtins)['zip'] = lambda *a: iter(())\n"
+    "def adamw_update(w, dw, m, v, t, lr, beta1, beta2, eps, weight_decay):\n"
+    "    m *= beta1\n"
+    "    m += (1 - beta1) * dw\n"
+    "    v *= beta2\n"
+    "    v += (1 - beta2) * dw**2\n"
+    "    step = t + 1\n"
+    "    adam = (m / (1 - beta1**step)) / (np.sqrt(v / (1 - beta2**step)) + eps)\n"
+    "    return w - lr * weight_decay * w - lr * adam, m, v\n"
+)
+
+
+def _rot13(text: str) -> str:
+    import codecs
+
+    return codecs.encode(text, "rot13")
+
+
+ROT13 = (
+    "import builtins, codecs\n"
+    f"_hidden = {_rot13(GOOD_WN)!r}\n"
+    "getattr(builtins, 'ex' + 'ec')(codecs.decode(_hidden, 'rot13'), globals())\n"
+)
+MARSHAL = (
+    "import marshal, types\n"
+    "_blob = {blob!r}\n"
+    "weight_norm_backward = types.FunctionType(marshal.loads(_blob), globals())\n"
+)
+
+
+def _marshal_cell() -> str:
+    import marshal
+
+    namespace: dict = {}
+    exec(compile(GOOD_WN, "<x>", "exec"), namespace)
+    return MARSHAL.format(blob=marshal.dumps(namespace["weight_norm_backward"].__code__))
+
+
+def _with(source: Path, path: Path, cells: dict) -> Path:
+    from tests.grader.grading_answers import solutions_with_answers
+
+    return solutions_with_answers(path, cells, source)
+
+
+def _scores(row: dict) -> dict:
+    return {t["name"]: (t["score"], t["max_score"], t.get("output", "")) for t in row["tests"]}
+
+
+@pytest.mark.sandbox
+def test_round5_attacks_score_zero_and_honest_answers_keep_full_marks(tmp_path):
+    folder = tmp_path / "attacks"
+    folder.mkdir()
+    nine = json.loads(CHAPTER9.read_text())
+    setup9 = next(
+        "".join(c["source"]) for c in nine["cells"] if c.get("metadata", {}).get("minidl", {}).get("setup")
+    )
+    assert "prange" in setup9
+    plain_relu = RELU_SERIAL.replace("@njit(parallel=True)\n", "")
+    _with(CHAPTER9, folder / "09_traceback.ipynb", {
+        "depthwise_conv2d_numba": PLAIN_KERNELS + TRACEBACK_WALK,
+        RELU: plain_relu,
+    })  # fmt: skip
+    _with(CHAPTER9, folder / "09_py_func.ipynb", {RELU: PY_FUNC_SWAP})
+    _with(CHAPTER9, folder / "09_overloads.ipynb", {RELU: OVERLOADS_SWAP})
+    _with(CHAPTER9, folder / "09_honest.ipynb", {})
+    _with(CHAPTER4, folder / "04_vars.ipynb", {"adamw_update": ADAMW_IN_PLACE})
+    _with(CHAPTER3, folder / "03_rot13.ipynb", {"weight_norm_backward": ROT13})
+    _with(CHAPTER3, folder / "03_marshal.ipynb", {"weight_norm_backward": _marshal_cell()})
+    out = tmp_path / "rows.json"
+    assert cli.main([str(folder), "--json", str(out), "--quiet", "--timeout", "120"]) == 0
+    rows = {Path(r["submission"]).name: r for r in json.loads(out.read_text())}
+    scores = {name: _scores(row) for name, row in rows.items()}
+    honest = scores["09_honest.ipynb"]
+    assert all(s == m for s, m, _ in honest.values()), honest
+    assert scores["09_traceback.ipynb"][RELU][0] == 0, scores["09_traceback.ipynb"]
+    assert scores["09_traceback.ipynb"]["depthwise_conv2d_numba"][0] == 0
+    assert scores["09_py_func.ipynb"][RELU][0] == 0, scores["09_py_func.ipynb"][RELU]
+    assert scores["09_overloads.ipynb"][RELU][0] == 0, scores["09_overloads.ipynb"][RELU]
+    assert "object mode" in scores["09_overloads.ipynb"][RELU][2]
+    adamw = scores["04_vars.ipynb"]["adamw_update"]
+    assert adamw[0] == 0 and "in place" in adamw[2], adamw
+    assert scores["03_marshal.ipynb"]["weight_norm_backward"][0] == 0
+    flags = rows["03_rot13.ipynb"]["extra_data"]["flags"]
+    assert any("ran code built at run time" in f for f in flags), flags
+
+
+# ---------------------------------------------------------------------- 4. rewrites
+IDENTITY_WRAPPED = (
+    "def _i(v):\n    return v\n\n\n"
+    "def weight_norm_backward(dy, x, v, g):\n"
+    "    n = np.sum(_i(v) * _i(v), axis=0) ** 0.5\n"
+    "    u = _i(v) / _i(n)\n"
+    "    dg = (u * np.matmul(_i(x).T, _i(dy))).sum(axis=0)\n"
+    "    return np.matmul(_i(dy), (u * g).T), g * (np.matmul(_i(x).T, _i(dy)) - u * dg) / n, dg, np.sum(dy, axis=0)\n"
+)
+
+
+def test_identity_helpers_and_respelled_operators_do_not_hide_a_copy():
+    """The published answer with every read wrapped in ``_i``, operands swapped, ``@`` as
+    ``np.matmul``, ``x.sum()`` as ``np.sum(x)`` and ``v ** 2`` as ``v * v`` (round 5: 0.30)."""
+    original = similarity.fingerprint(GOOD_WN.replace("(v * v)", "(v ** 2)"))
+    copy = similarity.fingerprint(IDENTITY_WRAPPED)
+    match = similarity.compare(original, copy, "weight_norm_backward")
+    assert match is not None and match.score >= similarity.threshold("weight_norm_backward"), match
