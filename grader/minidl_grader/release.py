@@ -263,6 +263,10 @@ In an exercise notebook, `check("name", your_function)` runs your function on pu
 cases and says what is wrong, if anything; a question's `check` says whether the answer is
 well-formed. Your grade comes from the instructor's grader, on test cases you have not seen.
 Submit the exercise notebooks as your instructor says.
+
+`exercises/projects/` holds the graded projects: train a model, define `predict`, and
+`check_project(name, predict)` scores it on the public validation split; the grade comes
+from a hidden split the grader draws itself, within the project's stated time budget.
 """
 
 
