@@ -35,10 +35,14 @@ $(GPU_STAMP): $(STAMP)
 	touch $(GPU_STAMP)
 
 # JupyterLab settings kept in the repository (jupyter/settings/overrides.json): no "Jupyter news?"
-# pop-up, no update check. Nothing in the user's home folder is touched.
+# pop-up, no update check, a notebook's kernel shut down when its tab closes (two cores do not
+# keep five kernels). Nothing in the user's home folder is touched.
 LAB_SETTINGS := --LabApp.app_settings_dir=$(CURDIR)/jupyter/settings
 
-lab: $(GPU_STAMP)  ## open the course in JupyterLab at the repository's root, on chapter 0 (prints the URL; works headless); minidl, its grader (minidl-grade) and the Keras door (minidl_keras) are installed
+# Your answers go into workspace/ (git ignores it): make lab copies each exercise notebook there
+# the first time, never over your work; `python -m minidl exercises reset NN` starts one again.
+lab: $(GPU_STAMP)  ## open the course in JupyterLab at the repository's root, on chapter 0 (prints the URL; works headless); copies the exercises into workspace/ (yours, git-ignored) on first use; minidl, its grader (minidl-grade) and the Keras door (minidl_keras) are installed
+	$(PY) -m minidl exercises copy
 	$(PY) -m jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) --notebook-dir=. \
 		--LabApp.default_url=/lab/tree/notebooks/00_welcome.ipynb \
 		$(LAB_SETTINGS) $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
@@ -96,11 +100,11 @@ test-portable: $(GPU_STAMP)  ## the notebooks again (nbval) under other BLAS ker
 		env $$setting $(TEST_THREADS) MPLBACKEND=Agg $(PY) -m pytest -q $(XDIST) notebooks/ || exit 1; \
 	done
 
-test-e2e: $(STAMP)  ## headless Chromium: JupyterLab runs the welcome chapter; the book's pages load (installs what it needs)
+test-e2e: $(STAMP)  ## headless Chromium: JupyterLab runs the welcome chapter; a learner's walk (chapter, exercises, wrong answer, hint, right answer, reset; screenshots in build/e2e/); the progress bar moves; the book's pages load (installs what it needs)
 	command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || true
 	$(PY) -m pip install --quiet -e ".[e2e,book]"
-	$(PY) -m pytest -q -m e2e tests/course/test_lab_e2e.py tests/course/test_book_e2e.py
+	$(PY) -m pytest -q -m e2e tests/course/test_lab_e2e.py tests/course/test_learner_e2e.py tests/course/test_book_e2e.py
 
 # test-gpu installs nothing where it needs nothing: a GPU machine that reaches no package
 # registry but has NumPy, Numba, CuPy and pytest runs the repository from its root. That run
@@ -140,7 +144,8 @@ html: $(STAMP)  ## the chapters with their stored outputs as a static site, buil
 		echo "jupyter-server-mathjax not installed: formulas will be shown as TeX source"
 	$(PY) tools/build_book.py build/html
 
-release: $(STAMP)  ## regenerate exercises/ from solutions/ and check()'s public cases (never edit either by hand)
+release: $(STAMP)  ## links between chapters and exercises and Lab's metadata (tools/navigation.py), then regenerate exercises/ from solutions/ and check()'s public cases (never edit either by hand)
+	$(PY) tools/navigation.py
 	$(VENV)/bin/minidl-grade release
 	$(VENV)/bin/minidl-grade public-data
 

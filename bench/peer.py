@@ -15,6 +15,10 @@ The two processes talk in JSON lines over the peer's stdin/stdout:
     {"cmd": "setup", "name": ROW}        -> {"ok": true}     (builds the row's PyTorch step)
     {"cmd": "setup", "name": ROW, "device": "cuda"}            (a GPU row's PyTorch-CUDA step)
     {"cmd": "time", "calls": K}          -> {"times_ms": [K times, each around one step()]}
+    {"cmd": "threads", "count": P, "cpus": [CPU, ...]}
+                                         -> {"threads": P, "pinned": true}
+                                            (torch.set_num_threads(P); every thread of the
+                                            process pinned to those CPUs: bench/scaling.py)
     {"cmd": "quit"}
 
 The runner alternates: a few minidl calls, then a few PyTorch calls, and so on, so that
@@ -29,6 +33,7 @@ import os
 import sys
 
 from .runner import THREAD_VARIABLE_PREFIXES, TWO_TIMED_STEPS, collect_workloads, timed_calls
+from .scaling import pin_process
 
 COLD_START_SCRIPT = (
     """
@@ -89,6 +94,10 @@ def serve(stdin=sys.stdin, stdout=sys.stdout) -> None:
                 else:
                     step = workload.torch_setup()
                 answer = {"ok": True}
+            elif cmd == "threads":
+                torch.set_num_threads(int(request["count"]))
+                pinned = pin_process(set(request["cpus"]))
+                answer = {"threads": torch.get_num_threads(), "pinned": pinned}
             elif cmd == "time":
                 if step is None:
                     raise RuntimeError("'time' before 'setup': no step to time")

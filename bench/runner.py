@@ -1,6 +1,6 @@
 """Time every workload on the NumPy reference tier, the Numba tier and PyTorch CPU.
 
-    python -m bench [--quick] [--only SUBSTRING] [--json PATH] [--no-cold-start]
+    python -m bench [--quick] [--only SUBSTRING] [--cores 1,2,8,16] [--json PATH] [--no-cold-start]
 
 Method. Each workload's ``setup(tier)`` allocates everything and returns a zero-argument
 ``step``; only ``step()`` is timed. PyTorch (when installed) runs in a process of its own
@@ -18,6 +18,15 @@ is the interquartile range of Numba time / PyTorch time computed round by round 
 two medians were taken a second apart, so a machine that drifts over minutes moves both): when
 it contains 1, the two are level on this machine, whichever side the overall ratio fell.
 
+Scaling (``bench.scaling``). Each CPU row is timed at every core count of ``--cores`` that the
+machine has (default: 1 and all usable CPUs): minidl with that many Numba and BLAS threads,
+PyTorch with ``torch.set_num_threads``, both pinned to the same CPUs with
+``os.sched_setaffinity``; the counts take turns inside the same rounds as the contenders, so
+a 1-thread time and an all-core time are taken seconds apart. The main table's columns are
+the largest count; the scaling table after it gives each contender's times per count, its
+speedup, the serial fraction of Amdahl's law fitted to them and the times it predicts at 8
+and 16 cores. docs/performance.md says how to read it.
+
 After the table: cold start (fresh processes, minidl and PyTorch in turn: import + first
 LeNet-5 step) and coexistence (a LeNet-5 step in a fresh process that imported torch and
 ran a torch op first, against the same step in a process without torch, in turn).
@@ -26,6 +35,7 @@ ran a torch op first, against the same step in a process without torch, in turn)
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import importlib.util
 import json
@@ -42,6 +52,8 @@ from typing import IO
 import numpy as np
 
 from minidl import backend
+
+from . import scaling
 
 __all__ = ["Workload", "main", "measure", "collect_workloads", "run_workload"]
 
@@ -246,6 +258,8 @@ class Peer:
         self.requests: IO[str] = self.process.stdin
         self.answers: IO[str] = self.process.stdout
         self.info = self.ask(cmd="info")
+        self._threads_at: int | None = None  # the count of the last "threads" request, and its answer
+        self._threads_in_force: dict = {}
 
     def ask(self, **request) -> dict:
         self.requests.write(json.dumps(request) + "\n")
@@ -263,6 +277,16 @@ class Peer:
         ``torch_cuda_setup``, bench/gpu.py); returns ``run(calls) -> milliseconds``."""
         self.ask(cmd="setup", name=name, **({"device": device} if device else {}))
         return lambda calls: self.ask(cmd="time", calls=calls)["times_ms"]
+
+    def threads(self, count: int, cpus: list[int]) -> dict:
+        """Give PyTorch ``count`` threads pinned to the first ``count`` of ``cpus``; returns
+        ``{"threads": torch.get_num_threads(), "pinned": bool}`` (asked once per change)."""
+        if self._threads_at != count:
+            self._threads_in_force = self.ask(
+                cmd="threads", count=count, cpus=sorted(scaling.cpu_set(count, cpus))
+            )
+            self._threads_at = count
+        return self._threads_in_force
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -299,29 +323,82 @@ def _tier_runner(tier: str, step: Callable[[], None]) -> Callable[[int], list[fl
     return run
 
 
+@dataclass
+class CoreCounts:
+    """The core counts a run times each CPU row at, and how each contender gets them."""
+
+    counts: list[int]  # sorted, at most the usable CPUs (scaling.parse_cores)
+    cpus: list[int]  # the usable CPUs: count p runs on the first p
+    minidl: scaling.MinidlThreads
+
+    def in_force(self, peer: Peer | None) -> dict:
+        """What each count gave each contender: ``{"minidl": {p: ...}, "torch": {p: ...}}``."""
+        return {
+            "minidl": {str(c): self.minidl.set(c) for c in self.counts},
+            "torch": None if peer is None else {str(c): peer.threads(c, self.cpus) for c in self.counts},
+        }
+
+
 def run_workload(
-    workload: Workload, repeats: int, warmup: int, budget_seconds: float, peer: Peer | None = None
+    workload: Workload,
+    repeats: int,
+    warmup: int,
+    budget_seconds: float,
+    peer: Peer | None = None,
+    cores: CoreCounts | None = None,
 ) -> dict:
     """Time one workload on each tier and, with a ``peer``, in PyTorch, interleaved.
 
-    Restores the kernel tier that was in use.
+    With ``cores`` (and a CPU row), the Numba tier and PyTorch are timed at each of its
+    counts, in the same rounds (``numba@1``, ``torch@1``, ``numba@2``, ...); the NumPy tier
+    at the largest. The row's ``numba`` and ``torch`` are then the largest count's, and its
+    ``scaling`` holds every count's. Restores the kernel tier that was in use.
     """
-    row = {"name": workload.name, "flops": workload.flops, "torch": None}
+    row: dict = {"name": workload.name, "flops": workload.flops, "torch": None}
     before = backend.current()
-    contenders = {}
+    counts = None if cores is None or hasattr(workload, "device_contenders") else cores.counts
+    contenders: dict[str, Callable[[int], list[float]]] = {}
     try:
+        minidl_runs, torch_run = {}, None
         for tier in TIERS:
             if tier == "numba" and not backend.numba_available():
                 row[tier] = None
                 continue
             backend.use(tier)
             backend.seed(0)
-            contenders[tier] = _tier_runner(tier, workload.setup(tier))
+            minidl_runs[tier] = _tier_runner(tier, workload.setup(tier))
         if peer is not None and workload.torch_setup is not None:
-            contenders["torch"] = peer.setup(workload.name)
+            torch_run = peer.setup(workload.name)
+        if counts is None or cores is None:
+            if cores is not None:  # a GPU row: minidl's CPU side with the most cores, as the table's
+                cores.minidl.set(cores.counts[-1])
+            contenders.update(minidl_runs)
+            if torch_run is not None:
+                contenders["torch"] = torch_run
+        else:
+            minidl, most, cpus = cores.minidl, counts[-1], cores.cpus
+            if "numpy" in minidl_runs:
+                contenders["numpy"] = scaling.with_threads(minidl.set, most, minidl_runs["numpy"])
+            for c in counts:
+                if "numba" in minidl_runs:
+                    contenders[f"numba@{c}"] = scaling.with_threads(minidl.set, c, minidl_runs["numba"])
+                if torch_run is not None and peer is not None:
+                    contenders[f"torch@{c}"] = scaling.with_threads(
+                        functools.partial(peer.threads, cpus=cpus), c, torch_run
+                    )
         if hasattr(workload, "device_contenders"):  # GPU rows: minidl and PyTorch on the GPU (bench/gpu.py)
             contenders.update(workload.device_contenders(peer))
-        row.update(interleaved(contenders, repeats, warmup, budget_seconds))
+        timed = interleaved(contenders, repeats, warmup, budget_seconds)
+        if counts is not None:
+            per_count = {
+                who: {str(c): timed.pop(f"{who}@{c}") for c in counts if f"{who}@{c}" in timed} or None
+                for who in ("numba", "torch")
+            }
+            row["scaling"] = {"cores": counts, **per_count}
+            for who, times in per_count.items():
+                if times is not None:
+                    timed[who] = times[str(counts[-1])]
+        row.update(timed)
     finally:
         backend.use(before)
     return row
@@ -349,7 +426,24 @@ def summarise(row: dict) -> dict:
     row["spread"] = (main_tier["q3_ms"] - main_tier["q1_ms"]) / main_tier["median_ms"]
     best = min(t for t in (numpy_ms, numba_ms) if t is not None)
     row["gflops"] = row["flops"] / (best * 1e6) if row.get("flops") else None
+    if row.get("scaling"):
+        summarise_scaling(row["scaling"])
     return row
+
+
+def summarise_scaling(timed: dict) -> dict:
+    """Add each contender's Amdahl fit (``numba_fit``, ``torch_fit``: ``scaling.amdahl_fit``)
+    and its speedup taken round by round (``numba_speedup_paired``: quartiles of the fewest
+    cores' time / the most cores' time, each pair from the same round) to a row's scaling."""
+    for who in ("numba", "torch"):
+        times = timed.get(who)
+        fit = paired = None
+        if times and len(times) >= 2:
+            fit = scaling.amdahl_fit({int(c): t["median_ms"] for c, t in times.items()})
+            fewest, most = (str(c) for c in (timed["cores"][0], timed["cores"][-1]))
+            paired = paired_ratios(times[fewest]["round_medians_ms"], times[most]["round_medians_ms"])
+        timed[f"{who}_fit"], timed[f"{who}_speedup_paired"] = fit, paired
+    return timed
 
 
 # ------------------------------------------------------------------ output
@@ -394,6 +488,73 @@ def format_row(row: dict) -> str:
 def header() -> str:
     line = "  ".join(n.ljust(w) if i == 0 else n.rjust(w) for i, (n, w) in enumerate(COLUMNS))
     return line + "\n" + "-" * len(line)
+
+
+SCALING_COLUMNS = [
+    ("workload", 46),
+    ("numba ms", 15),
+    ("torch ms", 15),
+    ("nb x", 5),
+    ("torch x", 7),
+    ("nb serial", 9),
+    ("torch serial", 12),
+    *((f"{who}@{n}", 9) for n in scaling.PREDICT_AT for who in ("nb", "torch")),
+]
+
+
+def _joined(times: dict | None, counts: list[int]) -> str:
+    """Medians at each count, "5.23/5.20" (a count without a time: "-")."""
+    if not times:
+        return "-"
+    return "/".join(_cell(times[str(c)]["median_ms"] if str(c) in times else None, ".2f") for c in counts)
+
+
+def format_scaling_row(row: dict) -> str:
+    """One line of the scaling table: times per core count, speedups, serial fractions,
+    predicted times at ``scaling.PREDICT_AT``."""
+    timed = row["scaling"]
+    fits = {who: timed.get(f"{who}_fit") for who in ("numba", "torch")}
+    cells = [
+        row["name"],
+        _joined(timed.get("numba"), timed["cores"]),
+        _joined(timed.get("torch"), timed["cores"]),
+        *(_cell(None if f is None else f["speedup"], ".2f") for f in fits.values()),
+        # rounded first, so that a fit's -1e-17 prints as 0.00, not -0.00
+        *(_cell(None if f is None else round(f["serial_fraction"], 2) + 0.0, ".2f") for f in fits.values()),
+        *(
+            _cell(None if f is None else f["predicted_ms"][str(n)], ".2f")
+            for n in scaling.PREDICT_AT
+            for f in fits.values()
+        ),
+    ]
+    return "  ".join(
+        c.ljust(w) if i == 0 else c.rjust(w) for i, (c, (_, w)) in enumerate(zip(cells, SCALING_COLUMNS))
+    )
+
+
+def scaling_header(counts: list[int]) -> str:
+    title = f"scaling: ms at {'/'.join(map(str, counts))} cores"
+    line = "  ".join(n.ljust(w) if i == 0 else n.rjust(w) for i, (n, w) in enumerate(SCALING_COLUMNS))
+    return title + "\n" + line + "\n" + "-" * len(line)
+
+
+def scaling_legend(counts: list[int], in_force: dict) -> str:
+    """What the scaling table's columns mean, and the threads each count really had."""
+    minidl = in_force["minidl"]
+    had = "; ".join(
+        f"{c} core{'s' if int(c) > 1 else ''}: Numba {m['numba']}, BLAS "
+        f"{m['blas'] if m['blas'] is not None else 'unchanged (threadpoolctl not installed)'}"
+        + ("" if in_force["torch"] is None else f", PyTorch {in_force['torch'][c]['threads']}")
+        for c, m in minidl.items()
+    )
+    pinned = all(m["pinned"] for m in minidl.values())
+    return (
+        f"nb x, torch x: time at {counts[0]} core(s) / time at {counts[-1]} (speedup, measured); "
+        "serial: the serial fraction s of Amdahl's law T(p) = T1 (s + (1 - s) / p) fitted to the "
+        "times (above 1: slower with more threads); nb@N, torch@N: the time the fit predicts at N cores. "
+        f"Threads in force: {had}; "
+        + ("both pinned to the same CPUs (os.sched_setaffinity)." if pinned else "not pinned.")
+    )
 
 
 #: the instruction-set flags that decide which code paths BLAS and LLVM take
@@ -532,7 +693,24 @@ def parse_args(argv):
         help="skip the fresh-process measurements (cold start, coexistence)",
     )
     parser.add_argument("--no-torch", action="store_true", help="leave out the PyTorch column")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--cores",
+        metavar="LIST",
+        help="core counts to time each CPU row at, e.g. 1,2,8,16 (default: 1 and all usable CPUs); "
+        "both contenders get that many threads, pinned to the same CPUs; counts the machine lacks "
+        "are skipped and named",
+    )
+    args = parser.parse_args(argv)
+    try:
+        args.plan = scaling.plan(args.cores)
+    except ValueError as err:
+        parser.error(str(err))
+    if not args.plan["counts"]:
+        parser.error(
+            f"none of the core counts {args.cores} is on this machine: this process may use "
+            f"{len(args.plan['cpus'])} CPUs"
+        )
+    return args
 
 
 def main(argv=None) -> int:
@@ -542,6 +720,8 @@ def main(argv=None) -> int:
     budget = 1.0 if args.quick else 3.0
 
     env = environment()
+    run_plan = args.plan
+    cores = CoreCounts(run_plan["counts"], run_plan["cpus"], scaling.MinidlThreads(run_plan["cpus"]))
     peer = Peer() if _torch_installed() and not args.no_torch else None
     if peer is not None:
         env["torch"], env["torch_threads"] = peer.info["torch"], peer.info["threads"]
@@ -553,11 +733,16 @@ def main(argv=None) -> int:
         f"{env['cpu_count']} CPUs; median of up to {repeats} calls per contender after {warmup} "
         "warm-up, in alternating rounds"
     )
+    print(scaling.plan_line(run_plan))
+    env["load_average_start"] = scaling.load_average()
+    print(scaling.load_line(env["load_average_start"], len(run_plan["cpus"])))
+    cores.minidl.set(cores.counts[-1])  # the peak with the threads of the table's main columns
     env["blas_peak_gflops"] = round(blas_peak_gflops(repeats=2 if args.quick else 5), 1)
     print(cpu_line(env))
     try:
-        return _run(args, env, peer, repeats, warmup, budget)
+        return _run(args, env, peer, repeats, warmup, budget, cores)
     finally:
+        cores.minidl.restore()
         if peer is not None:
             peer.close()
 
@@ -568,7 +753,7 @@ def _device_columns(workloads):
     return next((w.columns() for w in workloads if hasattr(w, "device_contenders")), None)
 
 
-def _run(args, env, peer, repeats, warmup, budget) -> int:
+def _run(args, env, peer, repeats, warmup, budget, cores: CoreCounts) -> int:
     workloads = collect_workloads(args.only)
     if not workloads:
         print(f"no workload matches {args.only!r}")
@@ -577,7 +762,7 @@ def _run(args, env, peer, repeats, warmup, budget) -> int:
     print(header() if device is None else device.header(header()))
     rows = []
     for workload in workloads:
-        row = summarise(run_workload(workload, repeats, warmup, budget, peer))
+        row = summarise(run_workload(workload, repeats, warmup, budget, peer, cores))
         rows.append(row)
         if device is None:
             print(format_row(row), flush=True)
@@ -596,6 +781,25 @@ def _run(args, env, peer, repeats, warmup, budget) -> int:
         print(device.legend())
         env.update(device.environment(peer))
     env["numba_threading_layer"] = _threading_layer()
+    # PyTorch's threads per count, where a row was timed in PyTorch at several counts
+    torch_scaled = any((row.get("scaling") or {}).get("torch") for row in rows)
+    in_force = cores.in_force(peer if torch_scaled else None)
+    env["scaling"] = {
+        **args.plan,
+        "threads_in_force": in_force,
+        "threadpoolctl": cores.minidl.blas is not None,
+        "predict_at": list(scaling.PREDICT_AT),
+    }
+    scaled = [row for row in rows if row.get("scaling")]
+    if len(cores.counts) >= 2 and scaled:
+        print()
+        print(scaling_header(cores.counts))
+        for row in scaled:
+            print(format_scaling_row(row))
+        print(scaling_legend(cores.counts, in_force))
+    cores.minidl.restore()  # the fresh processes below inherit this process's CPUs
+    env["load_average_end"] = scaling.load_average()
+    print(scaling.load_line(env["load_average_end"], len(cores.cpus)) + " (after the table)")
     cold = []
     if not args.no_cold_start and not args.only:
         for fresh_process in _fresh_process_functions():

@@ -1,4 +1,4 @@
-"""``python -m minidl {demo, info}``; ``grade``, ``release`` and ``bench`` say where those are."""
+"""``python -m minidl {demo, info, exercises}``; ``grade``, ``release`` and ``bench`` say where those are."""
 
 from __future__ import annotations
 
@@ -108,6 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     demo_parser.add_argument("--output", help="where to save the training-curve PNG")
     demo_parser.add_argument("--quiet", action="store_true", help="no progress bar")
     commands.add_parser("bench", help="moved: make bench, from a checkout of the repository", add_help=False)
+    commands.add_parser(
+        "exercises",
+        help="copy|reset|where NN: your own copies of the exercises, in workspace/",
+        add_help=False,
+    )
     commands.add_parser("grade", help="moved: pip install ./grader, then minidl-grade grade", add_help=False)
     commands.add_parser(
         "release", help="moved: pip install ./grader, then minidl-grade release", add_help=False
@@ -121,6 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "bench":
         print(BENCH_MOVED, file=sys.stderr)
         return 2
+    if argv and argv[0] == "exercises":
+        from minidl.exercises.workspace import main as exercises_main
+
+        return exercises_main(argv[1:])
     if argv and argv[0] in ("grade", "release"):
         return grader_moved(argv[0])
     args = parser.parse_args(argv)

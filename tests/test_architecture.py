@@ -147,7 +147,7 @@ KERAS_FLOORS = [
         "parts",
         """constraints regularizers datasets utils activations backend callbacks losses metrics
         optimizers affine augmentation elementwise merging normalization preprocessing text pooling
-        recurrent noise reshaping wrappers masking""",
+        recurrent noise reshaping wrappers masking random""",
     ),
     ("tape", "graph keras_config ops custom model_file attention"),
     ("models", "functional layers models saving"),
@@ -757,6 +757,8 @@ NOT_IN_THE_REPOSITORY = {
     "setup.sh": "in the Gradescope autograder zip that minidl-grade package writes",
     ".venv/": "the virtual environment the Makefile creates",
     "exercises/NN_topic.ipynb": "a pattern: NN the chapter's number, topic its slug",
+    "workspace/": "a learner's own copies of the exercises, made by `make lab` (git ignores it)",
+    "workspace/NN_topic.ipynb": "a learner's copy of an exercise notebook (a pattern, as above)",
     "dL/dy_pred": "a derivative, not a path",
 }
 OTHER_PAGES = [REPOSITORY / "README.md", *sorted((REPOSITORY / "docs").glob("*.md"))]

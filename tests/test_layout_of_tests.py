@@ -56,7 +56,6 @@ UNTESTED = {
     "bench/peer.py": "PyTorch's side of the benchmark: tests/bench/test_runner.py (test_peer_*)",
     "bench/recurrent.py": BENCH_ROWS,
     "minidl/datasets/__init__.py": PACKAGE_NAMES + " (tests/minidl/datasets/test_images.py)",
-    "minidl/exercises/__init__.py": "check() on the public cases: tests/grader/test_public.py",
     "minidl/exercises/probes.py": "check() on the kernels, models and inputs after the call: "
     "tests/grader/test_public.py",
     "minidl/exercises/projects.py": "the projects' public half (load_project, check_project, points_for): "
@@ -77,8 +76,6 @@ UNTESTED = {
     "minidl/nn/layers/__init__.py": PACKAGE_NAMES
     + "; tests/minidl/nn/test_gradcheck.py checks every name it exports",
     "minidl/training/__init__.py": PACKAGE_NAMES + " (tests/minidl/training/test_model.py)",
-    "minidl/training/callbacks.py": "tests/minidl/training/test_model.py (callbacks), "
-    "tests/minidl/training/test_saving.py (checkpoints)",
     # ------------------------------------------------------------------ grader/minidl_grader/
     "grader/minidl_grader/__init__.py": PACKAGE_NAMES + " (tests/grader/test_layout.py)",
     "grader/minidl_grader/__main__.py": "minidl-grade's entry: tests/grader/test_catalogue.py, tests/minidl/test_main.py",

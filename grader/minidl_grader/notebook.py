@@ -286,6 +286,23 @@ def strip_solutions(source: str, question: bool = False) -> str:
     return "\n".join(out) + ("\n" if source.endswith("\n") else "")
 
 
+# The metadata JupyterLab 4 writes when it saves a notebook whose kernel is the project's
+# Python (python3, 3.11.7 as the chapters were run): an exercise notebook released with it is
+# saved by Lab unchanged. tools/navigation.py writes the same into chapters and solutions.
+LAB_METADATA = {
+    "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+    "language_info": {
+        "codemirror_mode": {"name": "ipython", "version": 3},
+        "file_extension": ".py",
+        "mimetype": "text/x-python",
+        "name": "python",
+        "nbconvert_exporter": "python",
+        "pygments_lexer": "ipython3",
+        "version": "3.11.7",
+    },
+}
+
+
 def release_notebook(solution: dict) -> dict:
     """The exercise notebook made from a solution notebook (a new dict)."""
     cells = []
@@ -304,7 +321,7 @@ def release_notebook(solution: dict) -> dict:
         cells.append(new)
     return {
         "cells": cells,
-        "metadata": solution.get("metadata", {}),
+        "metadata": {**solution.get("metadata", {}), **json.loads(json.dumps(LAB_METADATA))},
         "nbformat": solution.get("nbformat", 4),
         "nbformat_minor": solution.get("nbformat_minor", 5),
     }

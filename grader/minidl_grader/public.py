@@ -40,18 +40,37 @@ _WHY_NOT = {
 }
 
 
+HINTS = Path(__file__).resolve().parent / "specs" / "hints.toml"
+
+
+def read_hints(path: Path = HINTS) -> dict[str, list[str]]:
+    """The graded hints of ``specs/hints.toml``: exercise -> its hints, nudge first."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+
+    if not path.is_file():
+        return {}
+    table = tomllib.loads(path.read_text(encoding="utf-8"))
+    return {name: list(entry["hints"]) for name, entry in table.items()}
+
+
 def public_data(seed: int = PUBLIC_SEED) -> tuple[dict, dict]:
     """``(index, arrays)`` for ``minidl.exercises.data.write``."""
     from minidl.exercises import data
 
     arrays: dict = {}
     exercises = {}
+    hints = read_hints()
     for exercise in registry.all_exercises():
         entry: dict[str, object] = {
             "chapter": exercise.chapter,
             "kind": exercise.kind,
             "entries": list(exercise.entries),
         }
+        if exercise.name in hints:  # what hint(name) shows, level by level
+            entry["hints"] = hints[exercise.name]
         if getattr(exercise, "forbids", ()):  # check() fails an answer that uses them
             entry["forbids"] = list(exercise.forbids)
         if exercise.is_question:

@@ -52,6 +52,7 @@ from . import (  # noqa: E402  (after the line above, which the layer classes' r
     models,
     ops,
     optimizers,
+    random,
     regularizers,
     saving,
     utils,
@@ -75,6 +76,7 @@ __all__ = [
     "models",
     "ops",
     "optimizers",
+    "random",
     "regularizers",
     "saving",
     "utils",
@@ -89,7 +91,6 @@ _ABSENT = {
     "applications": "minidl has no pretrained ImageNet models; minidl.zoo holds the small "
     "models this course trains (minidl.zoo.available())",
     "Variable": "minidl's weights are NumPy arrays in layer.params",
-    "random": "draw random numbers with numpy after minidl.seed(n) (keras.utils.set_random_seed)",
     "mixed_precision": "minidl computes in float32 (or float64 for gradient checks)",
 }
 

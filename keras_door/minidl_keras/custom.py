@@ -36,13 +36,15 @@ from minidl.nn import initializers as minidl_initializers
 from minidl.nn import regularizers as minidl_regularizers
 from minidl.nn.layers.base import Layer as MinidlLayer
 from minidl.nn.layers.sublayers import own_arrays
+from minidl.nn.losses import Loss as MinidlLoss
 from minidl.training.model import Sequential as MinidlSequential
 
 from . import constraints as keras_constraints
+from . import losses as keras_losses
 from .graph import Graph, KerasTensor, is_symbolic, is_tracing, record, record_effect, tracing
 from .weights import KerasLayerAPI, ParamCount
 
-__all__ = ["Layer", "Lambda", "Variable"]
+__all__ = ["Layer", "Lambda", "Variable", "TapedLoss", "compiled_loss"]
 
 
 class Variable(KerasTensor):
@@ -391,3 +393,68 @@ def _saved_function(spec: dict, custom_objects):
         f"the model's Lambda calls {module}.{name}: pass it in "
         f"load_model(..., custom_objects={{{name!r}: {name}}})"
     )
+
+
+class TapedLoss(MinidlLoss):
+    """A loss written as Keras users write one -- a function ``fn(y_true, y_pred)`` or a
+    ``keras.losses.Loss`` subclass's ``call`` -- in ``keras.ops``, as a minidl loss
+    ``compile(loss=...)`` trains with. Its gradient comes from the tape, as a custom layer's:
+    ``fn`` runs once per target and prediction shape on two KerasTensors and records its ops;
+    each batch runs that graph forward (the losses ``l``, each sample's or one) and backward
+    from ``dl = 1 / l.size`` (the gradient of their mean, Keras's ``"sum_over_batch_size"``),
+    which gives ``dL/dy_pred``. ``y_true`` is cast to the prediction's dtype, as Keras does."""
+
+    symmetric = True  # no guess at a swapped order: the user's function says which is which
+
+    def __init__(self, fn, name: str):
+        super().__init__()
+        self._fn, self._name = fn, name
+        self._traces: dict[tuple, Graph] = {}
+
+    def compute(self, y_pred, y_true):
+        xp = backend.get_array_module(y_pred)
+        y_true = xp.asarray(y_true).astype(y_pred.dtype)
+        key = (tuple(y_true.shape[1:]), tuple(y_pred.shape[1:]), np.dtype(y_pred.dtype).name)
+        if key not in self._traces:
+            inputs = [KerasTensor((None, *shape), y_pred.dtype) for shape in key[:2]]
+            with tracing() as effects:
+                output = self._fn(*inputs)
+            if not is_symbolic(output):
+                raise TypeError(
+                    f"the loss {self._name!r} must return a tensor computed with keras.ops from y_true "
+                    f"and y_pred (each sample's loss), got {type(output).__name__}"
+                )
+            self._traces[key] = Graph(inputs, [output], effects)
+        graph = self._traces[key]
+        (losses,), tape = graph.forward([y_true, y_pred], False)
+        losses = xp.asarray(losses)
+        _, grad = graph.backward(tape, [xp.full(losses.shape, 1.0 / losses.size, dtype=y_pred.dtype)])
+        return losses, grad
+
+    def get_config(self) -> dict:
+        return {"name": self._name}
+
+    def __repr__(self) -> str:
+        return f"<loss {self._name} (keras.ops, differentiated on the tape)>"
+
+
+def compiled_loss(spec):
+    """What ``compile(loss=spec)`` trains with: a user's ``keras.losses.Loss`` subclass (its
+    ``call``) or a plain function ``(y_true, y_pred)`` as a ``TapedLoss``; anything else as
+    ``keras.losses.compiled`` makes it (Keras's names, classes and functions)."""
+    if (
+        isinstance(spec, type)
+        and issubclass(spec, keras_losses.Loss)
+        and spec.call is not keras_losses.Loss.call
+    ):
+        spec = spec()
+    if isinstance(spec, keras_losses.Loss) and spec.library_loss is None:
+        return TapedLoss(spec.call, spec.name)
+    plain_function = (
+        callable(spec)
+        and not isinstance(spec, (type, MinidlLoss, keras_losses.Loss))
+        and getattr(spec, "loss_class", None) is None
+    )
+    if plain_function:
+        return TapedLoss(spec, getattr(spec, "__name__", type(spec).__name__))
+    return keras_losses.compiled(spec)

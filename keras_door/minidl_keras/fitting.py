@@ -258,10 +258,67 @@ class KerasFit:
         initial_epoch=0,
         steps_per_epoch=None,
         validation_steps=None,
+        validation_batch_size=None,
+        validation_freq=1,
         **minidl_options,
     ):
         """Keras's ``fit``, its positional arguments in Keras's order (x, y, batch_size, epochs, ...);
-        ``minidl_options`` are minidl's own (``augment=``)."""
+        ``minidl_options`` are minidl's own (``augment=``). ``validation_batch_size`` (default:
+        ``batch_size``) batches the validation data; with ``validation_freq=n`` the validation
+        runs after every n-th epoch only (epochs n, 2n, ...), so ``val_*`` has one entry per
+        validation, as in Keras."""
+        unknown = set(minidl_options) - {"augment"}
+        if unknown:
+            raise TypeError(
+                f"fit() got unexpected keyword argument(s) {', '.join(sorted(unknown))}; Keras's fit takes "
+                "x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data, shuffle, "
+                "class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_steps, "
+                "validation_batch_size, validation_freq"
+            )
+        if not isinstance(validation_freq, int) or isinstance(validation_freq, bool) or validation_freq < 1:
+            raise ValueError(
+                f"validation_freq must be a positive int (every n-th epoch), got {validation_freq!r}"
+            )
+        self.__dict__["_validation_plan"] = (validation_batch_size, validation_freq)
+        try:
+            return self._fit(
+                x,
+                y,
+                batch_size,
+                epochs,
+                verbose,
+                callbacks,
+                validation_split,
+                validation_data,
+                shuffle,
+                class_weight,
+                sample_weight,
+                initial_epoch,
+                steps_per_epoch,
+                validation_steps,
+                minidl_options,
+            )
+        finally:
+            self.__dict__.pop("_validation_plan", None)
+
+    def _fit(
+        self,
+        x,
+        y,
+        batch_size,
+        epochs,
+        verbose,
+        callbacks,
+        validation_split,
+        validation_data,
+        shuffle,
+        class_weight,
+        sample_weight,
+        initial_epoch,
+        steps_per_epoch,
+        validation_steps,
+        minidl_options,
+    ):
         if isinstance(validation_data, (tuple, list)):
             xv, yv, *wv = validation_data
             validation_data = (self._pack(xv), self._pack_y(yv), *wv)
@@ -478,7 +535,18 @@ class KerasFit:
         return logs
 
     def evaluate_batches(self, data, batch_size: int, callbacks=()) -> dict:
-        """``Trainer``'s evaluation, or one that calls the subclass's ``test_step`` per batch."""
+        """``Trainer``'s evaluation, or one that calls the subclass's ``test_step`` per batch;
+        inside ``fit``, with its ``validation_batch_size`` and only on the epochs its
+        ``validation_freq`` names (else no logs: no ``val_*`` entry that epoch)."""
+        plan = self.__dict__.get("_validation_plan")
+        if plan is not None:
+            validation_batch_size, every = plan
+            if (int(getattr(self, "epochs_completed", 0)) + 1) % every:
+                return {}
+            batch_size = validation_batch_size or batch_size
+        return self._evaluate_batches(data, batch_size, callbacks)
+
+    def _evaluate_batches(self, data, batch_size: int, callbacks=()) -> dict:
         method = self._override("test_step")
         if method is None:
             return super().evaluate_batches(data, batch_size, callbacks)  # type: ignore[misc]
@@ -623,9 +691,35 @@ class KerasFit:
         self._reset_running()
 
     @property
+    def losses(self) -> list:
+        """Keras's ``model.losses``: the penalties of the weight and activity regularizers, one
+        float per layer that has any (``[]`` without regularizers); their sum joins ``fit``'s loss."""
+        leaves = self.leaf_layers() if hasattr(self, "leaf_layers") else list(getattr(self, "layers", []))
+        penalties = [
+            float(leaf.regularization_loss()) for leaf in leaves if hasattr(leaf, "regularization_loss")
+        ]
+        return [p for p in penalties if p != 0.0]
+
+    @property
+    def run_eagerly(self) -> bool:
+        """Keras's ``run_eagerly``: the door always runs step by step in Python (True); setting
+        it (or ``compile(run_eagerly=...)``) changes nothing."""
+        return True
+
+    @run_eagerly.setter
+    def run_eagerly(self, value) -> None:
+        pass
+
+    @property
     def metrics_names(self) -> list:
-        """``["loss", <metric names>]``, the order of ``evaluate``'s list."""
-        return ["loss"] + [name for name, _ in self.metrics]
+        """Keras 3's: ``["loss"]``, ``"compile_metrics"`` when ``compile`` was given metrics
+        (their results are the logs' other keys, in ``evaluate``'s order), then each output's
+        ``"<output>_loss"`` of a model of several outputs."""
+        outputs = list(getattr(self, "output_names", None) or [])
+        per_output = {f"{name}_loss" for name in outputs} if len(outputs) > 1 else set()
+        names = [name for name, _ in self.metrics]
+        compiled = ["compile_metrics"] if any(name not in per_output for name in names) else []
+        return ["loss"] + compiled + [name for name in names if name in per_output]
 
     def get_layer(self, name=None, index=None):
         """The layer called ``name`` (or at ``index`` of ``layers``)."""

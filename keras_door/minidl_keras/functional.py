@@ -41,10 +41,12 @@ from minidl.training.data import yields_batches
 from minidl.training.trainer import Trainer
 
 from . import metrics as keras_metrics
+from .custom import compiled_loss
 from .fitting import KerasFit
 from .graph import Graph, KerasTensor, dtype_name, is_symbolic, record
 from .keras_api import KerasAbsent
 from .masking import attach_to_loss_and_metrics
+from .missing import KerasFeatureMissing
 from .naming import name_layer, unique_name
 from .weights import KerasLayerAPI, KerasWeights
 
@@ -91,6 +93,7 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, 
         name = unique_name("input_layer")
     tensor = KerasTensor((batch_size, *shape), dtype or "float32", name=name)
     tensor.input_layer = InputLayer(shape, dtype=tensor.dtype, name=name)
+    tensor.input_layer.__dict__["_keras_output"] = tensor  # Keras's input_layer.output: this tensor
     return tensor
 
 
@@ -440,11 +443,16 @@ class Model(KerasFit, KerasWeights, KerasAbsent, Trainer):  # fit in Keras's ord
         """Keras's ``compile``: one loss, or one per output (list, or dict by output name),
         weighted by ``loss_weights``; metrics likewise (a flat list: the same for every output).
         A metric function is called as Keras calls it, ``fn(y_true, y_pred)``."""
-        from . import losses as keras_losses
         from . import optimizers as keras_optimizers
 
         for key in ("jit_compile", "run_eagerly", "auto_scale_loss"):  # change nothing here
             unsupported.pop(key, None)
+        steps = unsupported.pop("steps_per_execution", 1)
+        if steps != 1:
+            raise KerasFeatureMissing(
+                f"compile(steps_per_execution={steps!r}) is not in minidl_keras: it runs one batch per "
+                "step; leave steps_per_execution at 1 (Keras's default)"
+            )
         if unsupported:
             raise NotImplementedError(
                 f"compile({', '.join(sorted(unsupported))}=...) is not in minidl_keras: it takes "
@@ -459,11 +467,11 @@ class Model(KerasFit, KerasWeights, KerasAbsent, Trainer):  # fit in Keras's ord
         n = len(names)
         saved = isinstance(loss, dict) and "class" in loss  # a loss read from a model file
         if n == 1 and (saved or not isinstance(loss, (list, tuple, dict))):
-            self.loss = keras_losses.compiled(loss)
+            self.loss = compiled_loss(loss)
             self.metrics = [_metric(m, self.loss, None, "") for m in _as_list(metrics)]
         else:
             per_output = _per_output(loss, names, "loss")
-            losses = [None if spec is None else keras_losses.compiled(spec) for spec in per_output]
+            losses = [None if spec is None else compiled_loss(spec) for spec in per_output]
             weights = _per_output(1.0 if loss_weights is None else loss_weights, names, "loss_weights")
             self.loss = _OutputLosses(losses, [1.0 if w is None else float(w) for w in weights])
             # each output's own (unweighted) loss is logged as "<output>_loss", as Keras does
@@ -523,28 +531,50 @@ class Model(KerasFit, KerasWeights, KerasAbsent, Trainer):  # fit in Keras's ord
         return sum(c[0] for c in counts), sum(c[1] for c in counts)
 
     def summary(self, print_fn=print) -> None:
-        """A row per layer (name, type, output shape, parameters), then the totals."""
-        rows = [("Layer (type)", "Output Shape", "Param #")]
-        shapes = {}
-        for graph in [self.graph] if self.graph is not None else list(self._traces.values())[-1:]:
+        """A row per layer (name, type, output shape, parameters; and, for a model that is not
+        one chain, Keras's "Connected to": each input as ``layer[0][i]``), then the totals with
+        their sizes in bytes (``"Total params: 44 (176.00 B)"``), as Keras prints them."""
+        graph = self.graph if self.graph is not None else next(reversed(self._traces.values()), None)
+        shapes: dict[int, tuple] = {}
+        inbound: dict[int, list[str]] = {}
+        if graph is not None:
             shapes = {id(getattr(t, "input_layer", t)): t.shape for t in graph.inputs}
             shapes.update({id(node.layer): node.output.shape for node in graph.nodes})
+            for node in graph.nodes:
+                inbound.setdefault(id(node.layer), [_source(t) for t in node.inputs[: node.n_main]])
+        chain = graph is None or _is_chain(graph)
+        header = ("Layer (type)", "Output Shape", "Param #") + (() if chain else ("Connected to",))
+        rows = [header]
         for layer in self.layers:
             name = getattr(layer, "name", None) or type(layer).__name__.lower()  # a nested model
             count = layer.count_params()
             count = count if isinstance(count, int) else sum(count)
             kind = getattr(layer, "display_name", type(layer).__name__)  # keras.Sequential's: Sequential
-            rows.append((f"{name} ({kind})", str(shapes.get(id(layer), "?")), f"{count:,}"))
-        widths = [max(len(r[c]) for r in rows) + 2 for c in range(3)]
+            row = (f"{name} ({kind})", str(shapes.get(id(layer), "?")), f"{count:,}")
+            if not chain:
+                row += (inbound.get(id(layer)) or ["-"],)  # type: ignore[assignment]
+            rows.append(row)
+        cells = [[c if isinstance(c, list) else [c] for c in r] for r in rows]
+        widths = [max(len(line) for r in cells for line in r[c]) + 2 for c in range(len(header))]
         line = "=" * sum(widths)
+
+        def text(row) -> list[str]:
+            height = max(len(c) for c in row)
+            lines = []
+            for i in range(height):
+                part = [c[i] if i < len(c) else "" for c in row]
+                out = f"{part[0]:<{widths[0]}}{part[1]:<{widths[1]}}{part[2]:>{widths[2]}}"
+                lines.append(out + (f"  {part[3]}" if len(part) > 3 else ""))
+            return lines
+
         trainable, frozen = self._trainable_counts()
-        table = [f'Model: "{self.name or "functional"}"', line]
-        table += [f"{a:<{widths[0]}}{b:<{widths[1]}}{c:>{widths[2]}}" for a, b, c in rows[:1]] + [line]
-        table += [f"{a:<{widths[0]}}{b:<{widths[1]}}{c:>{widths[2]}}" for a, b, c in rows[1:]] + [line]
+        size = np.dtype(self.dtype or "float32").itemsize
+        table = [f'Model: "{self.name or "functional"}"', line, *text(cells[0]), line]
+        table += [out for row in cells[1:] for out in text(row)] + [line]
         table += [
-            f"Total params: {trainable + frozen:,}",
-            f"Trainable params: {trainable:,}",
-            f"Non-trainable params: {frozen:,}",
+            f"Total params: {trainable + frozen:,} ({readable_size((trainable + frozen) * size)})",
+            f"Trainable params: {trainable:,} ({readable_size(trainable * size)})",
+            f"Non-trainable params: {frozen:,} ({readable_size(frozen * size)})",
         ]
         print_fn("\n".join(table))
 
@@ -739,3 +769,36 @@ class _OutputLosses:
 
     def get_config(self) -> dict:
         return {"losses": [type(loss).__name__ for loss in self.losses], "weights": self.weights}
+
+
+def readable_size(n_bytes: float) -> str:
+    """Keras's size of the weights in a summary: ``176.00 B``, ``1.50 KB`` (powers of 1024)."""
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n_bytes < 1024:
+            return f"{n_bytes:.2f} {unit}"
+        n_bytes /= 1024
+    return f"{n_bytes:.2f} PB"
+
+
+def _source(tensor) -> str:
+    """Keras's "Connected to" entry of ``tensor``: its layer's name, ``[0][i]`` (node 0, output i)."""
+    node = getattr(tensor, "node", None)
+    if node is None:
+        layer = getattr(tensor, "input_layer", None)
+        return f"{getattr(layer, 'name', None) or tensor.name}[0][0]"
+    outputs = node.outputs if hasattr(node, "outputs") else [node.output]
+    index = next((i for i, t in enumerate(outputs) if t is tensor), 0)
+    return f"{getattr(node.layer, 'name', None)}[0][{index}]"
+
+
+def _is_chain(graph) -> bool:
+    """Whether the graph is one input through one layer after another (Keras's "sequential
+    like" model, whose summary has no "Connected to" column)."""
+    if len(graph.inputs) != 1:
+        return False
+    used: dict[int, int] = {}
+    for node in graph.nodes:
+        if node.n_main != 1:
+            return False
+        used[id(node.inputs[0])] = used.get(id(node.inputs[0]), 0) + 1
+    return all(n == 1 for n in used.values())

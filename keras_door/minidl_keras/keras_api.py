@@ -150,9 +150,9 @@ ABSENT: dict[str, list[str]] = {
         "add_loss add_metric add_variable add_weight build_from_config compile_from_config compute_dtype "
         "compute_mask compute_output_shape compute_output_spec dtype_policy export get_build_config "
         "get_compile_config get_metrics_result get_quantization_layer_structure get_state_tree input_dtype "
-        "input_spec jit_compile load_own_variables losses make_predict_function "
+        "input_spec jit_compile load_own_variables make_predict_function "
         "make_test_function make_train_function metrics_variables path quantization_mode quantize "
-        "quantized_build quantized_call rematerialized_call run_eagerly save_own_variables "
+        "quantized_build quantized_call rematerialized_call save_own_variables "
         "set_state_tree stateless_call stateless_compute_loss supports_masking symbolic_call torch_params "
         "variable_dtype"
     ).split(),
@@ -160,9 +160,9 @@ ABSENT: dict[str, list[str]] = {
         "add_loss add_metric add_variable add_weight build_from_config call compile_from_config "
         "compute_dtype compute_mask compute_output_shape compute_output_spec dtype_policy export from_config "
         "get_build_config get_compile_config get_metrics_result get_quantization_layer_structure "
-        "get_state_tree input_dtype input_spec jit_compile load_own_variables losses make_predict_function "
+        "get_state_tree input_dtype input_spec jit_compile load_own_variables make_predict_function "
         "make_test_function make_train_function metrics_variables path quantization_mode quantize "
-        "quantized_build quantized_call rematerialized_call run_eagerly save_own_variables set_state_tree "
+        "quantized_build quantized_call rematerialized_call save_own_variables set_state_tree "
         "stateless_call stateless_compute_loss supports_masking symbolic_call torch_params variable_dtype"
     ).split(),
     "Layer": (

@@ -11,7 +11,8 @@ fills in Keras's defaults and returns the minidl layer -- no second implementati
 * ``BatchNormalization(momentum=0.99, epsilon=0.001, axis=-1)``;
 * ``LayerNormalization(epsilon=0.001)``; ``LeakyReLU(negative_slope=0.3)``.
 
-The layers print and save under minidl's names (``MaxPool2D``, ``BatchNorm``).
+Their classes have Keras's names (``type(layer).__name__`` is ``"BatchNormalization"``,
+``"MaxPooling2D"``) and save under minidl's (``MaxPool2D``, ``BatchNorm``).
 
 Layers with Keras's own call or data (no minidl class of that name) live in their modules:
 ``MultiHeadAttention`` (chapter 12's, with Keras's call and weight layout) and ``Attention``
@@ -25,6 +26,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
+import numpy as np
+
+from minidl import backend
 from minidl.nn import layers as _L
 from minidl.nn.layers.affine import AffineLayer
 
@@ -40,7 +44,7 @@ from .keras_config import KERAS_CLASS_NAMES
 from .layout import channels_last_class
 from .masking import Masking
 from .merging import *  # noqa: F403  (the names in merging.__all__)
-from .missing import feature_missing
+from .missing import KerasFeatureMissing, feature_missing
 from .naming import name_layer
 from .noise import *  # noqa: F403  (the names in noise.__all__)
 from .normalization import Normalization
@@ -171,6 +175,10 @@ _DepthwiseConv2D = _with_keras_names(
     depthwise_kernel=("params", "W"),
     bias=("params", "b"),
 )
+_DepthwiseConv2D.keras_weights = {  # type: ignore[attr-defined]
+    "kernel": ("params", "W"),  # Keras 3.15's name; depthwise_kernel, Keras's older one, stays
+    **_DepthwiseConv2D.keras_weights,  # type: ignore[attr-defined]
+}
 _SeparableConv2D = _with_keras_names(
     _L.SeparableConv2D,
     "minidl's ``SeparableConv2D`` with ``depthwise_kernel`` (KH, KW, C, M), ``pointwise_kernel`` "
@@ -187,6 +195,17 @@ _Conv1D, _Conv2D, _Conv2DTranspose, _BatchNorm = (
 )
 _DepthwiseConv2D = channels_last_class(_DepthwiseConv2D, data_format_at=4)
 _SeparableConv2D = channels_last_class(_SeparableConv2D, data_format_at=4)
+
+
+def _keras_class_name(cls: type, keras_name: str) -> type:
+    """Give the door's class ``cls`` Keras's name (``type(layer).__name__`` is
+    ``"BatchNormalization"``, ``"GlobalAveragePooling1D"``, as programs test it); a minidl class
+    keeps its own. The class still saves as minidl's class it extends (``register=False``)."""
+    original = cls.__name__
+    for door_class in cls.__mro__:  # the class and the door's classes under it of that name
+        if door_class.__module__.startswith("minidl_keras.") and door_class.__name__ == original:
+            door_class.__name__ = door_class.__qualname__ = keras_name
+    return cls
 
 
 class _LayerName:
@@ -233,10 +252,38 @@ def _embedding(input_dim, output_dim, mask_zero: bool = False, **kwargs) -> _L.E
 
 
 Embedding = _LayerName(_embedding, _L.Embedding, "Embedding", _embedding.__doc__)
-Dropout, Flatten, Reshape, ReLU, Softmax, ELU = (
+_Dropout, Flatten, Reshape, ReLU, Softmax, ELU = (
     _with_keras_names(base, base.__doc__ or "")
     for base in (_L.Dropout, _L.Flatten, _L.Reshape, _L.ReLU, _L.Softmax, _L.ELU)
 )
+
+
+@keras_names(_L.Dropout)
+class Dropout(_Dropout, register=False):  # type: ignore[valid-type,misc,call-arg]
+    """Keras's ``Dropout(rate, noise_shape=None, seed=None)``: minidl's ``Dropout``; with
+    ``seed`` its masks come from a generator of its own (``np.random.default_rng(seed)``), so
+    they repeat from run to run whatever else draws random numbers, as Keras's seeded layer's
+    do (NumPy's numbers, not Keras's). ``noise_shape`` other than None is refused."""
+
+    def __init__(self, rate, noise_shape=None, seed=None, name=None, **kwargs):
+        if noise_shape is not None:
+            raise KerasFeatureMissing(
+                f"keras.layers.Dropout(noise_shape={noise_shape!r}) is not in minidl_keras: it drops each "
+                "value on its own; SpatialDropout1D/2D drop whole channels"
+            )
+        super().__init__(rate, name=name, **kwargs)
+        self.noise_shape, self.seed = None, seed
+        self.generator = None if seed is None else np.random.default_rng(seed)
+
+    def forward(self, x, training=False):
+        if self.generator is None or not training or self.rate == 0.0:
+            return super().forward(x, training)
+        x = self.check_input(x)
+        uniform = backend.to_device(self.generator.random(x.shape, dtype=np.float32), backend.device_of(x))
+        y, self.cache = backend.kernels_for(x).dropout_forward(x, uniform, self.rate)
+        return y
+
+
 _LayerNorm, _LeakyReLU = (
     _with_keras_names(base, base.__doc__ or "") for base in (_L.LayerNorm, _L.LeakyReLU)
 )
@@ -259,7 +306,7 @@ def _channels_last_by_default(cls: type[_L.Layer], keras_name: str) -> _LayerNam
         f"where it has weights) whose ``data_format`` "
         f"defaults to ``keras.config.image_data_format()`` (channels-last).\n\n" + (cls.__doc__ or "")
     )
-    return _LayerName(make, _minidl_class(cls), keras_name, doc)
+    return _LayerName(make, _minidl_class(_keras_class_name(cls, keras_name)), keras_name, doc)
 
 
 def _minidl_class(cls: type) -> type:
@@ -283,6 +330,49 @@ GlobalAveragePooling2D = GlobalAvgPool2D = _channels_last_by_default(
     pooling.GlobalAvgPool2D, "GlobalAveragePooling2D"
 )
 UpSampling2D = _channels_last_by_default(pooling.UpSampling2D, "UpSampling2D")
+
+
+def _refusing(name: str, refuse: Callable[[dict], str | None]) -> None:
+    """Make ``keras.layers.<name>`` refuse, with a Keras-level message, the options ``refuse``
+    names (it returns the message, or None to accept); ``interpolation="nearest"`` and the
+    like, Keras's defaults, are taken and dropped."""
+    maker = globals()[name]
+    make = maker.make
+
+    def checked(*args, **kwargs):
+        message = refuse(kwargs)
+        if message:
+            raise KerasFeatureMissing(f"keras.layers.{name}: {message}")
+        return make(*args, **kwargs)
+
+    maker.make = maker.__wrapped__ = functools.wraps(make)(checked)
+
+
+def _upsampling_options(kwargs: dict) -> str | None:
+    interpolation = kwargs.pop("interpolation", "nearest")
+    if interpolation != "nearest":
+        return (
+            f"interpolation={interpolation!r} is not in minidl_keras: it repeats each pixel "
+            "(interpolation='nearest'); resize the images before the model for another interpolation"
+        )
+    return None
+
+
+def _transpose_options(kwargs: dict) -> str | None:
+    output_padding = kwargs.get("output_padding")
+    if output_padding is not None and kwargs.get("padding", "valid") == "valid":
+        return (
+            f"output_padding={output_padding!r} with padding='valid' is not in minidl_keras: leave "
+            "output_padding=None, or add a layers.ZeroPadding2D(((0, 1), (0, 1))) after the layer"
+        )
+    if kwargs.get("dilation_rate", 1) not in (1, (1, 1)):
+        return "dilation_rate other than 1 is not in minidl_keras"
+    kwargs.pop("dilation_rate", None)
+    return None
+
+
+_refusing("UpSampling2D", _upsampling_options)
+_refusing("Conv2DTranspose", _transpose_options)
 
 
 def _batch_normalization(
@@ -311,6 +401,7 @@ def _batch_normalization(
     )
 
 
+_keras_class_name(_BatchNorm, "BatchNormalization")
 BatchNormalization = _LayerName(
     _batch_normalization, _L.BatchNorm, "BatchNormalization", _batch_normalization.__doc__
 )
@@ -324,6 +415,7 @@ def _layer_normalization(axis=-1, epsilon: float = 0.001, **kwargs) -> _L.LayerN
     return _LayerNorm(eps=epsilon, **kwargs)
 
 
+_keras_class_name(_LayerNorm, "LayerNormalization")
 LayerNormalization = _LayerName(
     _layer_normalization, _L.LayerNorm, "LayerNormalization", _layer_normalization.__doc__
 )
@@ -336,6 +428,7 @@ def _leaky_relu(negative_slope: float = 0.3, **kwargs) -> _L.LeakyReLU:
     return _LeakyReLU(alpha=negative_slope, **kwargs)
 
 
+_keras_class_name(_LeakyReLU, "LeakyReLU")
 LeakyReLU = _LayerName(_leaky_relu, _L.LeakyReLU, "LeakyReLU", _leaky_relu.__doc__)
 
 

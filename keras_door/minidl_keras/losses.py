@@ -62,12 +62,6 @@ class Loss:
 
     def __init__(self, name=None, reduction=REDUCTION, dtype=None, **options):
         who = type(self).__name__
-        if type(self).library_class is _losses.Loss:
-            raise KerasFeatureMissing(
-                f"keras.losses.{who}: a Keras Loss subclass (its call(y_true, y_pred)) is not in "
-                "minidl_keras, which needs each loss's gradient; subclass minidl.nn.losses.Loss "
-                "(compute(y_pred, y_true) -> (losses, dL/dy_pred)) and pass it to compile(loss=...)"
-            )
         if reduction != REDUCTION:
             raise KerasFeatureMissing(
                 f"keras.losses.{who}(reduction={reduction!r}) is not in minidl_keras: its losses "
@@ -85,17 +79,43 @@ class Loss:
         self.name = name or type(self).default_name
         self.reduction = reduction
         self.dtype = dtype
-        self.library_loss = type(self).library_class(**options)
+        # a user's subclass computes with its own ``call``; compile differentiates it on the tape
+        base = type(self).library_class is _losses.Loss  # Keras's Loss itself: call() is the subclass's
+        self.library_loss = None if self.is_custom or base else type(self).library_class(**options)
+
+    @property
+    def is_custom(self) -> bool:
+        """Whether this is a user's loss with its own ``call`` (Keras's way to write a loss)."""
+        return type(self).call is not Loss.call
+
+    def call(self, y_true, y_pred):
+        """Each sample's loss (a user's subclass defines it in ``keras.ops``)."""
+        raise NotImplementedError(f"{type(self).__name__} must define call(y_true, y_pred)")
 
     def __call__(self, y_true, y_pred, sample_weight=None) -> float:
+        if self.library_loss is None:
+            y_pred = np.asarray(backend.to_numpy(y_pred), dtype=np.float32)
+            y_true = np.asarray(backend.to_numpy(y_true), dtype=np.float32)
+            losses = np.asarray(backend.to_numpy(np.asarray(self.call(y_true, y_pred))), dtype=np.float64)
+            if sample_weight is None:
+                return float(losses.mean())
+            w = np.asarray(sample_weight, dtype=np.float64).reshape((-1,) + (1,) * (losses.ndim - 1))
+            return float((losses * w).mean())
         return self.library_loss(y_pred, y_true, sample_weight=sample_weight)
 
     def backward(self):
         """``dL/dy_pred`` of the last call (minidl's gradient, for a step written by hand)."""
+        if self.library_loss is None:
+            raise KerasFeatureMissing(
+                f"{type(self).__name__}.backward(): a loss written in keras.ops has its gradient when "
+                "compile(loss=...) trains with it, not after a call of its own"
+            )
         return self.library_loss.backward()
 
     def get_config(self) -> dict:
         config = {"name": self.name, "reduction": self.reduction}
+        if self.library_loss is None:
+            return config
         config.update({key: getattr(self.library_loss, key) for key in type(self).options})
         config.update(type(self).fixed)
         return config
@@ -271,16 +291,27 @@ def compiled(spec) -> _losses.Loss:
     """The minidl loss a model trains with for what ``compile(loss=spec)`` was given: a name, one
     of this module's objects (the minidl loss behind it) or functions (its minidl class), a
     minidl loss, or a saved ``{"class", "config"}`` (``minidl.nn.losses.get``)."""
-    if isinstance(spec, Loss):
+    if isinstance(spec, Loss) and spec.library_loss is not None:
         return spec.library_loss
     if isinstance(spec, type) and issubclass(spec, Loss):
-        return spec().library_loss
+        made = spec().library_loss
+        if made is not None:
+            return made
     loss_class = getattr(spec, "loss_class", None)
     if loss_class is not None and callable(spec):
         return loss_class()
     if isinstance(spec, dict) and "class_name" in spec:
         return deserialize(spec).library_loss
-    return _losses.get(spec)
+    if isinstance(spec, (str, dict, _losses.Loss)):  # a name, a saved loss, a minidl loss
+        try:
+            return _losses.get(spec)
+        except (ValueError, KeyError, TypeError):
+            pass
+    raise ValueError(
+        f"Could not interpret loss identifier: {spec!r}; compile(loss=...) takes a name ('mse', "
+        "'sparse_categorical_crossentropy', ...), a keras.losses object or class, or a function "
+        "(y_true, y_pred) written in keras.ops"
+    )
 
 
 def serialize(loss) -> dict:

@@ -85,20 +85,162 @@ def _ratio(a, b):
     return np.where(b > 0, np.asarray(a) / np.where(b > 0, b, 1.0), 0.0)
 
 
+class MetricVariable:
+    """A metric's state made by ``add_variable``/``add_weight`` (Keras's ``keras.Variable`` in a
+    ``Metric``): a NumPy array with ``assign``, ``assign_add``, ``assign_sub``, ``numpy()``,
+    ``value``, arithmetic and ``float()``; ``keras.ops`` computes on it as on an array."""
+
+    __array_priority__ = 100  # ``array + variable`` asks the variable
+
+    def __init__(self, value, name: str):
+        self.initial = np.array(value)
+        self.array = self.initial.copy()
+        self.name = name
+
+    def assign(self, value) -> None:
+        self.array = np.broadcast_to(
+            np.asarray(backend.to_numpy(value), dtype=self.array.dtype), self.array.shape
+        ).copy()
+
+    def assign_add(self, value) -> None:
+        self.assign(self.array + np.asarray(backend.to_numpy(value)))
+
+    def assign_sub(self, value) -> None:
+        self.assign(self.array - np.asarray(backend.to_numpy(value)))
+
+    def numpy(self):
+        return self.array.copy()
+
+    @property
+    def value(self):
+        return self.array
+
+    shape = property(lambda self: tuple(self.array.shape))
+    dtype = property(lambda self: self.array.dtype.name)
+
+    def __array__(self, dtype=None, copy=None):
+        return self.array if dtype is None else self.array.astype(dtype)
+
+    def __float__(self) -> float:
+        return float(self.array)
+
+    def __add__(self, other):
+        return self.array + np.asarray(other)
+
+    def __radd__(self, other):
+        return np.asarray(other) + self.array
+
+    def __sub__(self, other):
+        return self.array - np.asarray(other)
+
+    def __rsub__(self, other):
+        return np.asarray(other) - self.array
+
+    def __mul__(self, other):
+        return self.array * np.asarray(other)
+
+    def __rmul__(self, other):
+        return np.asarray(other) * self.array
+
+    def __truediv__(self, other):
+        return self.array / np.asarray(other)
+
+    def __rtruediv__(self, other):
+        return np.asarray(other) / self.array
+
+    def __neg__(self):
+        return -self.array
+
+    def __repr__(self) -> str:
+        return f"<Variable path={self.name}, shape={self.shape}, dtype={self.dtype}, value={self.array}>"
+
+
 class Metric(_metrics.Metric):
     """Keras's metric API over minidl's ``Metric``: subclasses define ``update_state``,
     ``result`` and ``reset_state``; ``fit`` calls them through minidl's ``update(y_pred,
-    y_true)`` / ``reset()`` (minidl's argument order)."""
+    y_true)`` / ``reset()`` (minidl's argument order).
+
+    A user's subclass, as keras.io writes one, makes its state with ``self.add_variable(shape,
+    initializer, dtype=None, aggregation="sum", name=None)`` (or ``add_weight``) after
+    ``super().__init__(name=name, **kwargs)``; ``reset_state`` sets every such variable back to
+    its initial value unless the subclass overrides it. The door's own metrics make their state
+    in ``reset_state``, which their ``__init__`` calls."""
+
+    def __init_subclass__(cls, **kwargs):
+        """A subclass's ``result`` may return a variable or an array (Keras's tensors): the
+        logs get a float (or an array for a vector result)."""
+        super().__init_subclass__(**kwargs)
+        result = cls.__dict__.get("result")
+        if result is not None and not _door_defined(result):
+
+            def as_logged(self, _result=result):
+                value = np.asarray(backend.to_numpy(np.asarray(_result(self))))
+                return float(value) if value.size == 1 else value
+
+            as_logged.__doc__ = result.__doc__
+            cls.result = as_logged  # type: ignore[method-assign]
 
     def __init__(self, name: str | None = None, dtype=None):
         self.name = name or auto_name(type(self).__name__)
-        self.reset_state()
+        self.dtype = "float32" if dtype is None else np.dtype(dtype).name
+        self.__dict__.setdefault("_variables", [])
+        door_reset = next(
+            (
+                c.__dict__["reset_state"]
+                for c in type(self).__mro__
+                if _door_defined(c.__dict__.get("reset_state"))
+            ),
+            None,
+        )
+        if (
+            door_reset is not None
+        ):  # a door metric's state (a user's reset_state runs later, on its variables)
+            door_reset(self)
+
+    @property
+    def variables(self) -> list:
+        """The variables made by ``add_variable``/``add_weight``, in order."""
+        return list(self.__dict__.get("_variables", []))
+
+    def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum", name=None):
+        """Keras's ``Metric.add_variable``: a ``MetricVariable`` of ``shape`` filled by ``initializer``
+        (``"zeros"``, ``"ones"``, a number, or a function ``(shape, dtype)``)."""
+        dtype = np.dtype(dtype or self.__dict__.get("dtype") or "float32")
+        shape = (
+            tuple(np.atleast_1d(shape).astype(int))
+            if np.ndim(shape)
+            else (() if shape == () else (int(shape),))
+        )
+        if isinstance(initializer, str) and initializer in ("zeros", "Zeros"):
+            value = np.zeros(shape, dtype)
+        elif isinstance(initializer, str) and initializer in ("ones", "Ones"):
+            value = np.ones(shape, dtype)
+        elif isinstance(initializer, (int, float)):
+            value = np.full(shape, initializer, dtype)
+        elif callable(initializer):
+            value = np.asarray(backend.to_numpy(initializer(shape, dtype=dtype.name)), dtype)
+        else:
+            raise ValueError(
+                f"{type(self).__name__}.add_variable: initializer {initializer!r} is not one minidl_keras's "
+                "metrics take; give 'zeros', 'ones', a number or a function (shape, dtype) -> array"
+            )
+        variable = MetricVariable(value, name or f"variable_{len(self.variables)}")
+        self.__dict__.setdefault("_variables", []).append(variable)
+        return variable
+
+    def add_weight(self, name=None, shape=(), initializer="zeros", dtype=None, aggregation="sum"):
+        """Keras's older name of ``add_variable`` (``name`` first)."""
+        return self.add_variable(
+            shape=shape, initializer=initializer, dtype=dtype, aggregation=aggregation, name=name
+        )
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
         raise NotImplementedError(f"{type(self).__name__} must define update_state(y_true, y_pred)")
 
     def reset_state(self) -> None:
-        raise NotImplementedError(f"{type(self).__name__} must define reset_state()")
+        """Every variable back to its initial value (Keras's default)."""
+        for variable in self.variables:
+            variable.assign(variable.initial)
 
     def update(self, y_pred, y_true) -> None:
         self.update_state(y_true, y_pred)
@@ -111,8 +253,16 @@ class Metric(_metrics.Metric):
         self.update_state(y_true, y_pred, sample_weight)
         return self.result()
 
+    def get_config(self) -> dict:
+        return {"name": self.name, "dtype": self.__dict__.get("dtype", "float32")}
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}>"
+
+
+def _door_defined(method) -> bool:
+    """Whether ``method`` is one of this module's (a door metric's ``reset_state`` makes its state)."""
+    return getattr(method, "__module__", None) == __name__ and method is not Metric.reset_state
 
 
 class _SampleMean(Metric):

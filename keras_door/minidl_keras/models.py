@@ -21,6 +21,7 @@ Sequential, Trainer``. What it changes, where Keras's ways differ from minidl's 
 from __future__ import annotations
 
 import contextlib
+import re
 import types
 
 import numpy as np
@@ -31,11 +32,13 @@ from minidl.training import model as _model
 from minidl.training.data import yields_batches
 from minidl.training.trainer import Trainer
 
+from .custom import compiled_loss
 from .fitting import KerasFit
-from .functional import Input, InputLayer, Model, _metric, _unique_names
+from .functional import Input, InputLayer, Model, _metric, _unique_names, readable_size
 from .graph import KerasTensor, record
 from .keras_api import KerasAbsent
 from .masking import attach_to_loss_and_metrics, call_layer, makes_mask
+from .missing import KerasFeatureMissing
 from .naming import name_layer, unique_name
 from .weights import KerasWeights
 
@@ -97,6 +100,8 @@ class KerasSequential(KerasFit, KerasWeights, KerasAbsent, _model.Sequential):  
     def input_shape(self, shape) -> None:
         """minidl's ``Sequential`` sets the shape of one sample (``build``, the first batch)."""
         self.__dict__["_per_sample_input_shape"] = None if shape is None else tuple(shape)
+        if shape is not None and "_input_name" not in self.__dict__:  # built by its first batch:
+            self.__dict__["_input_name"] = unique_name("input_layer")  # Keras's InputLayer counts then
 
     def sample_shape(self) -> tuple | None:
         return self.__dict__.get("_per_sample_input_shape")
@@ -251,6 +256,24 @@ class KerasSequential(KerasFit, KerasWeights, KerasAbsent, _model.Sequential):  
     def __repr__(self) -> str:
         return f"<{self.display_name} name={self.name or 'sequential'}, built={self.built}>"
 
+    def summary(self, print_fn=print) -> None:
+        """minidl's table (a row per layer: name, type, output shape, parameters) with each
+        total followed by its size in bytes, as Keras prints it (``Total params: 44 (176.00 B)``)."""
+        tables: list[str] = []
+        super().summary(print_fn=tables.append)
+        size = np.dtype(self.dtype or "float32").itemsize
+
+        def with_bytes(match) -> str:
+            count = int(match.group(2).replace(",", ""))
+            return f"{match.group(1)}: {match.group(2)} ({readable_size(count * size)})"
+
+        for table in tables:
+            print_fn(
+                re.sub(
+                    r"^((?:Total|Trainable|Non-trainable) params): ([\d,]+)$", with_bytes, table, flags=re.M
+                )
+            )
+
     def forward(self, x, training: bool = False):
         """minidl's ``Sequential.forward``, with Keras's masks passed from layer to layer
         (``minidl_keras.masking``) once a layer makes one (``Embedding(mask_zero=True)``)."""
@@ -271,10 +294,16 @@ class KerasSequential(KerasFit, KerasWeights, KerasAbsent, _model.Sequential):  
 
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, **unsupported) -> None:
         """Keras's ``compile``: Keras's names and defaults, metric functions called ``fn(y_true, y_pred)``."""
-        from . import losses, optimizers
+        from . import optimizers
 
         for key in IGNORED_COMPILE_OPTIONS:
             unsupported.pop(key, None)
+        steps = unsupported.pop("steps_per_execution", 1)
+        if steps != 1:
+            raise KerasFeatureMissing(
+                f"compile(steps_per_execution={steps!r}) is not in minidl_keras: it runs one batch per "
+                "step; leave steps_per_execution at 1 (Keras's default)"
+            )
         if unsupported:
             raise NotImplementedError(
                 f"compile({', '.join(sorted(unsupported))}=...) is not in minidl_keras's Sequential: "
@@ -285,7 +314,7 @@ class KerasSequential(KerasFit, KerasWeights, KerasAbsent, _model.Sequential):  
             if self.device != "cpu":
                 self.optimizer.to(self.device)
         else:
-            super().compile(optimizer=optimizers.get(optimizer), loss=losses.compiled(loss))
+            super().compile(optimizer=optimizers.get(optimizer), loss=compiled_loss(loss))
         if isinstance(metrics, str) or callable(metrics):
             metrics = [metrics]
         self.metrics = _unique_names([_metric(m, self.loss, None, "") for m in (metrics or [])])

@@ -93,6 +93,13 @@ def _step_backward(layer, dstate, cache):
 class KerasRecurrent(KerasLayerAPI, Recurrent, register=False):
     """The mixin put before minidl's SimpleRNN, LSTM and GRU (see the module's docstring)."""
 
+    #: Keras's names of the weights (``layer.weights[i].name``): minidl's ``Wx``, ``Wh``, ``b``
+    keras_weights = {
+        "kernel": ("params", "Wx"),
+        "recurrent_kernel": ("params", "Wh"),
+        "bias": ("params", "b"),
+    }
+
     def __init__(
         self,
         units: int,

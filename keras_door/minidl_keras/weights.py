@@ -110,8 +110,9 @@ class Weight:
     own array it is (a sub-layer's, for a layer that holds others); ``frozen``: a layer that
     holds it is frozen."""
 
-    def __init__(self, layer, store: str, key: str, frozen: bool = False):
+    def __init__(self, layer, store: str, key: str, frozen: bool = False, keras_name: str | None = None):
         self.layer, self.store, self.key, self.frozen = layer, store, key, frozen
+        self.keras_name = keras_name  # the name a layer holding ``layer`` gives it (SeparableConv2D's)
 
     def _array(self):
         """The minidl array (a GRU's bias: its two, stacked, as a copy)."""
@@ -152,11 +153,20 @@ class Weight:
 
     @property
     def name(self) -> str:
-        return "bias" if isinstance(self.key, tuple) else self.key
+        """Keras's name of the weight (``kernel``, ``moving_mean``: the layer class's
+        ``keras_weights``), else minidl's key."""
+        if self.keras_name is not None:
+            return self.keras_name
+        if isinstance(self.key, tuple):
+            return "bias"
+        for keras_name, (store, key) in getattr(type(self.layer), "keras_weights", {}).items():
+            if (store, key) == (self.store, self.key):
+                return keras_name
+        return self.key
 
     @property
     def path(self) -> str:
-        return f"{self.layer.name or type(self.layer).__name__.lower()}/{self.key}"
+        return f"{self.layer.name or type(self.layer).__name__.lower()}/{self.name}"
 
     @property
     def trainable(self) -> bool:
@@ -387,8 +397,23 @@ def _holds(outer: str, inner: str) -> bool:
 
 
 def weights_of(layers) -> list:
-    """Every weight of ``layers`` in ``get_weights`` order (``own_slots``)."""
-    return [Weight(layer, store, key, frozen) for layer, store, key, frozen in own_slots(layers)]
+    """Every weight of ``layers`` in ``get_weights`` order (``own_slots``), a sub-layer's named
+    as the layer holding it names it in its ``keras_weights`` (``("params", "pointwise.W")``:
+    ``pointwise_kernel``)."""
+    held: dict[tuple[int, str, str], str] = {}
+    for top in layers:
+        names = {spec: name for name, spec in getattr(type(top), "keras_weights", {}).items()}
+        for path, layer in top.layers_within():
+            if path:
+                for store in ("params", "buffers"):
+                    for key in _keys(layer, store):
+                        name = names.get((store, f"{path}.{key}"))
+                        if name is not None and isinstance(key, str):
+                            held[(id(layer), store, key)] = name
+    return [
+        Weight(layer, store, key, frozen, held.get((id(layer), store, key)) if isinstance(key, str) else None)
+        for layer, store, key, frozen in own_slots(layers)
+    ]
 
 
 class KerasWeights:

@@ -22,6 +22,11 @@ or wrong with the reason. It is found through the ``minidl.exercises`` entry poi
 the grader's distribution declares, so minidl never imports it; ``MINIDL_PUBLIC_CHECK=1``
 keeps ``check`` on the public data (what a course's students get).
 
+``hint("name")`` asks for help before (or after) trying: the first call gives a nudge, the next
+one the idea; never the answer (the hints are data of the public cases, written beside the
+grader's specs). A misspelt name gets "did you mean" with a few names of the same chapter,
+and every message is wrapped at word boundaries (``say``).
+
 Either way ``check`` fails an answer that uses what the exercise forbids (its spec's
 ``forbids``: the library's own implementation of what the exercise asks, which the grader
 scores 0): ``names_used`` reads the answer's code for the names it takes from minidl, as the
@@ -33,6 +38,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import difflib
 import dis
 import importlib
 import inspect
@@ -50,6 +56,10 @@ from .compare import compare_outputs
 
 __all__ = [
     "check",
+    "hint",
+    "say",
+    "unknown_exercise",
+    "UnknownExercise",
     "evaluate",
     "Verdict",
     "names_used",
@@ -89,12 +99,99 @@ def _grader_check():
         return None
 
 
+WIDTH = 88  # the width messages are wrapped to (a notebook's output area shows about 100 characters)
+
+
+def say(mark: str, name: str, message: str, width: int = WIDTH) -> str:
+    """``"✔ name: message"`` wrapped at word boundaries to ``width`` columns, each line after
+    the first indented; a line break in ``message`` starts a new paragraph. Printed and returned."""
+    paragraphs = f"{mark} {name}: {message}".split("\n")
+    text = "\n".join(
+        textwrap.fill(p, width=width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
+        if p.strip()
+        else ""
+        for p in paragraphs
+    )
+    print(text)
+    return text
+
+
+def unknown_exercise(name: str, chapters: dict[str, str]) -> str:
+    """What to say of an exercise ``name`` that is not one of ``chapters`` (exercise ->
+    chapter): a few names of the same chapter that are close to it ("did you mean"), never
+    the whole list."""
+    if not isinstance(name, str):
+        return f"the exercise's name is a string such as 'weight_norm_backward', got {type(name).__name__} {name!r:.40}"
+    close = difflib.get_close_matches(name, chapters, n=3, cutoff=0.6)
+    if close:
+        chapter = chapters[close[0]]
+        same = [n for n in chapters if chapters[n] == chapter]
+        close = [n for n in difflib.get_close_matches(name, same, n=3, cutoff=0.5) if n in same]
+        options = " or ".join(repr(n) for n in close)
+        return f"no exercise called {name!r}; did you mean {options} (chapter {chapter})?"
+    return (
+        f"no exercise called {name!r}: use the name written in quotes in the exercise's own "
+        "check(...) cell (hint() takes the same name)"
+    )
+
+
+class UnknownExercise(KeyError):
+    """An exercise name that is not in the public data; ``str()`` is the message, unquoted."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 def _exercise(name: str) -> dict:
     index, _ = data.load()
     exercises = index["exercises"]
     if name not in exercises:
-        raise KeyError(f"no exercise called {name!r}; known exercises: {', '.join(sorted(exercises))}")
+        chapters = {n: e.get("chapter", "") for n, e in exercises.items()}
+        raise UnknownExercise(unknown_exercise(name, chapters))
     return exercises[name]
+
+
+_hints_given: dict[str, int] = {}  # exercise -> how many of its hints were shown
+
+
+def hint(name: str, level: int | None = None) -> None:
+    """Print the next hint for exercise ``name``: the first call gives a nudge,
+    the next the idea (and so on where an exercise has more); never the answer. ``level``
+    (1, 2, ...) shows that one again. Once all are shown it says so, and ``check`` explains
+    what is wrong with an attempt.
+
+    >>> hint("weight_norm_backward")        # doctest: +SKIP
+    ➜ weight_norm_backward, hint 1 of 2: Go through the effective weight W: ...
+    """
+    exercise = _exercise(name)
+    hints = exercise.get("hints", [])
+    if not hints:
+        what = (
+            "a question: check() explains a wrong answer"
+            if exercise["kind"] != "code"
+            else "no hint written yet"
+        )
+        say("➜", name, f"no hints for this exercise ({what}).")
+        return None
+    shown = _hints_given.get(name, 0)
+    if level is not None:
+        if not 1 <= level <= len(hints):
+            raise ValueError(f"hint({name!r}, level) takes a level from 1 to {len(hints)}, got {level!r}")
+        number = level
+    elif shown >= len(hints):
+        say(
+            "➜",
+            name,
+            f"that was the last of its {len(hints)} hints (hint({name!r}, 1) shows the first again). "
+            "Write an attempt and run its check(...): it says what is wrong, and how.",
+        )
+        return None
+    else:
+        number = shown + 1
+    _hints_given[name] = max(shown, number)
+    more = " (call hint again for the next)" if number < len(hints) else ""
+    say("➜", f"{name}, hint {number} of {len(hints)}{more}", hints[number - 1])
+    return None  # printed, not returned: Jupyter would show it a second time
 
 
 def evaluate(name: str, *objects) -> Verdict:
@@ -402,6 +499,5 @@ def check(name: str, *objects) -> None:
     if grader is not None:
         return grader(name, *objects)
     verdict = evaluate(name, *objects)
-    mark = {"passed": "✔", "failed": "✘"}.get(verdict.status, "·")
-    print(f"{mark} {name}: {verdict.message}")
+    say({"passed": "✔", "failed": "✘"}.get(verdict.status, "·"), name, verdict.message)
     return None

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from time import perf_counter
 
 import numpy as np
 
@@ -391,20 +392,32 @@ class DiffusionTrainer:
         self.denoiser.zero_grad()
         return loss
 
-    def train(self, x, steps: int, batch_size: int = 128, cosine_decay: bool = True, y=None) -> list[float]:
+    def train(
+        self, x, steps: int, batch_size: int = 128, cosine_decay: bool = True, y=None, progress: int = 0
+    ) -> list[float]:
         """``steps`` steps on batches drawn with replacement from ``x`` (and its classes ``y``); the losses.
 
         With ``cosine_decay`` the learning rate falls from the optimizer's to 0 along half a cosine
         (``lr_s = lr (1 + cos(pi s / steps)) / 2``): the last steps average out the noise of the
         random steps and noises, as an average of the weights would. The optimizer's rate is restored.
+        ``progress=k`` prints a line every k steps (the mean loss of those steps, the time so far);
+        it changes nothing else.
         """
         rng, lr, losses = backend.rng(), self.optimizer.lr, []
+        start = perf_counter()
         try:
             for s in range(int(steps)):
                 if cosine_decay:
                     self.optimizer.lr = lr * 0.5 * (1.0 + math.cos(math.pi * s / steps))
                 pick = rng.integers(0, len(x), size=batch_size)
                 losses.append(self.train_step(x[pick], None if y is None else y[pick]))
+                if progress and ((s + 1) % progress == 0 or s + 1 == steps):
+                    recent = losses[-(((s + 1) - 1) % progress + 1) :]
+                    print(
+                        f"step {s + 1:>{len(str(steps))}}/{steps}: loss {sum(recent) / len(recent):.4f} "
+                        f"({perf_counter() - start:.0f} s)",
+                        flush=True,
+                    )
         finally:
             self.optimizer.lr = lr
         return losses

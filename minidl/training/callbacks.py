@@ -18,6 +18,7 @@ import inspect
 import math
 import os
 import sys
+import time
 from typing import IO, Any
 
 import numpy as np
@@ -260,35 +261,127 @@ def _format_logs(logs: dict) -> str:
     return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
 
 
-class ProgressBar(Callback):
-    """``verbose=1``: a tqdm bar per epoch showing the running loss and metrics."""
+def _duration(seconds: float) -> str:
+    """``42s``, ``3m05s``, ``1h02m``: a duration as a progress line shows it."""
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
-    def __init__(self, epochs: int, steps: int):
-        self.epochs, self.steps = epochs, steps
-        self.bar: Any = None  # a tqdm bar while an epoch runs
+
+def _in_jupyter() -> bool:
+    """Whether the code runs in a Jupyter kernel (Lab, Notebook, nbval, nbconvert)."""
+    shell = sys.modules.get("IPython")
+    if shell is None:
+        return False
+    ip = shell.get_ipython()
+    return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
+
+
+class ProgressBar(Callback):
+    """``verbose=1``: one line per epoch that moves with every batch::
+
+        Epoch 2/5  12/20 [############--------] loss: 0.4321 - accuracy: 0.8750 - 3s left
+
+    and, when the epoch ends, its time and the epoch's logs (validation included)::
+
+        Epoch 2/5  20/20 [####################] loss: 0.4012 - accuracy: 0.8812 - 7s (350 ms/batch)
+
+    Plain text, no widget: in a Jupyter kernel (Lab, Notebook) the line is a display that is
+    updated in place; in a terminal it is rewritten with ``\\r``; written to anything else (a
+    file, a pipe, captured output) only the finished line of each epoch is printed. ``mode``
+    forces one of ``"jupyter"``, ``"terminal"``, ``"lines"``. Redrawn at most every
+    ``interval`` seconds (and always at an epoch's first and last batch), so printing never
+    slows training down. ``steps``: the batches in an epoch (None when the data does not say:
+    the count then goes without a total).
+    """
+
+    def __init__(
+        self,
+        epochs: int,
+        steps: int | None,
+        width: int = 20,
+        interval: float = 0.2,
+        mode: str = "auto",
+        stream: IO[str] | None = None,
+    ):
+        if mode not in ("auto", "jupyter", "terminal", "lines"):
+            raise ValueError(f"mode must be 'auto', 'jupyter', 'terminal' or 'lines', got {mode!r}")
+        self.epochs, self.steps, self.width, self.interval = epochs, steps, width, interval
+        self.mode, self.stream = mode, stream
+        self.done = 0  # batches finished in the current epoch
+        self._handle: Any = None  # the Jupyter display being updated
+        self._open = False  # a terminal line written with \r and not yet ended
+
+    def _out(self) -> IO[str]:
+        return self.stream if self.stream is not None else sys.stdout
+
+    def on_train_begin(self, logs=None):
+        if self.mode == "auto":
+            out = self._out()
+            self.mode = (
+                "jupyter"
+                if _in_jupyter()
+                else "terminal"
+                if getattr(out, "isatty", lambda: False)()
+                else "lines"
+            )
 
     def on_epoch_begin(self, epoch, logs=None):
-        from tqdm.auto import tqdm
+        self.epoch, self.done, self._handle = epoch, 0, None
+        self._start = self._last_draw = time.perf_counter()
+        self._draw(self.line({}), final=False)
 
-        self.bar = tqdm(
-            total=self.steps,
-            desc=f"Epoch {epoch + 1}/{self.epochs}",
-            unit="batch",
-            leave=True,
-            file=sys.stdout,
-        )
+    def line(self, logs: dict, finished: bool = False) -> str:
+        """The progress line after ``self.done`` batches, with ``logs``."""
+        count = f"{self.done}/{self.steps}" if self.steps else f"{self.done}"
+        head = f"Epoch {self.epoch + 1}/{self.epochs}  {count}"
+        if self.steps:
+            filled = min(self.width, self.width * self.done // self.steps)
+            head += f" [{'#' * filled}{'-' * (self.width - filled)}]"
+        parts = [_format_logs(logs)] if logs else []
+        elapsed = time.perf_counter() - self._start
+        if finished:
+            each = elapsed / max(self.done, 1)
+            per_batch = f" ({each * 1000:.0f} ms/batch)" if each < 1 else f" ({each:.1f} s/batch)"
+            parts.append(f"{_duration(elapsed)}{per_batch}")
+        elif self.steps and self.done:
+            parts.append(f"{_duration(elapsed / self.done * (self.steps - self.done))} left")
+        return " ".join([head, " - ".join(parts)]) if parts else head
 
-    def on_batch_end(self, batch, logs=None):
-        self.bar.update(1)
-        self.bar.set_postfix({k: f"{v:.4f}" for k, v in (logs or {}).items()}, refresh=False)
+    def on_train_batch_end(self, batch, logs=None):
+        self.done = batch + 1
+        now = time.perf_counter()
+        if self.done == 1 or self.done == self.steps or now - self._last_draw >= self.interval:
+            self._last_draw = now
+            self._draw(self.line(logs or {}), final=False)
 
     def on_epoch_end(self, epoch, logs=None):
-        self.bar.set_postfix({k: f"{v:.4f}" for k, v in (logs or {}).items()}, refresh=False)
-        self.bar.close()
+        self._draw(self.line(logs or {}, finished=True), final=True)
 
     def on_train_end(self, logs=None):
-        if self.bar is not None:
-            self.bar.close()
+        if self._open:  # stopped mid-epoch (an error, an interrupt): end the line
+            self._out().write("\n")
+            self._open = False
+
+    def _draw(self, text: str, final: bool) -> None:
+        if self.mode == "jupyter":
+            from IPython.display import display
+
+            bundle = {"text/plain": text}
+            if self._handle is None:
+                self._handle = display(bundle, raw=True, display_id=True)
+            else:
+                self._handle.update(bundle, raw=True)
+        elif self.mode == "terminal":
+            out = self._out()
+            out.write(f"\r{text}\x1b[K" + ("\n" if final else ""))
+            out.flush()
+            self._open = not final
+        elif final:
+            print(text, file=self._out(), flush=True)
 
 
 class EpochLogger(Callback):

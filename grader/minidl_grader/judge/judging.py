@@ -261,8 +261,7 @@ def check(name: str, *objects, seed: int = 0) -> None:
     >>> check("relu_check_at_kink", "a")           # doctest: +SKIP
     ✘ relu_check_at_kink: (a) is not right: ...
     """
+    from minidl.exercises import say
+
     result = evaluate(name, *objects, seed=seed)
-    if result.passed:
-        print(f"✔ {name}: {result.message}")
-    else:
-        print(f"✘ {name}: {result.message}")
+    say("✔" if result.passed else "✘", name, result.message)

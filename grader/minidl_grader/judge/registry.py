@@ -241,11 +241,14 @@ def declare_edges(name: str, edges: tuple[str, ...], not_applicable: dict[str, s
 
 
 def get(name: str) -> Exercise:
-    """The exercise called ``name``; ``KeyError`` listing the known names otherwise."""
+    """The exercise called ``name``; otherwise a ``KeyError`` that suggests the close names of
+    one chapter ("did you mean")."""
     _load_specs()
     if name not in _REGISTRY:
-        known = ", ".join(sorted(_REGISTRY))
-        raise KeyError(f"no exercise called {name!r}; known exercises: {known}")
+        from minidl.exercises import UnknownExercise, unknown_exercise
+
+        chapters = {n: e.chapter for n, e in _REGISTRY.items()}
+        raise UnknownExercise(unknown_exercise(name, chapters))
     return _REGISTRY[name]
 
 

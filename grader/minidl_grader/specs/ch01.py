@@ -176,9 +176,11 @@ def _softplus(t):
 def weighted_bce_with_logits(z, y, pos_weight):
     """Per-sample -(pos_weight y log sigmoid(z) + (1 - y) log(1 - sigmoid(z))), exact for any z.
 
-    log sigmoid(z) = -softplus(-z) and log(1 - sigmoid(z)) = -softplus(z) = -z - softplus(-z),
-    so loss = (1 - y) z + (pos_weight y + 1 - y) softplus(-z). z, y (N,) -> losses (N,)."""
-    return (1.0 - y) * z + (pos_weight * y + 1.0 - y) * _softplus(-z)
+    log sigmoid(z) = -softplus(-z) and log(1 - sigmoid(z)) = -softplus(z), so
+    loss = pos_weight y softplus(-z) + (1 - y) softplus(z), each term to full relative precision
+    (the shorter (1 - y) z + (pos_weight y + 1 - y) softplus(-z) cancels: it rounds the tiny loss
+    softplus(z) of a confident right negative, z << 0, to 0). z, y (N,) -> losses (N,)."""
+    return pos_weight * y * _softplus(-z) + (1.0 - y) * _softplus(z)
 
 
 def _bce_chapter_eps(z, y, pos_weight):

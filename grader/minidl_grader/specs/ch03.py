@@ -82,8 +82,9 @@ function_exercise(
     ("dx", "dv", "dg", "db"),
     mistakes=(
         (
-            "dv misses the path through the norm: ||v_j|| depends on v_j too, so "
-            "dv_j = g_j / ||v_j|| (dW_j - dg_j v_j / ||v_j||), not only g_j / ||v_j|| dW_j",
+            "dv misses the path through the norm: ||v_j|| depends on v_j too, so v_j reaches the "
+            "loss a second way; differentiate ||v_j|| with respect to v_j and add that term to "
+            "g_j / ||v_j|| dW_j",
             _wn_no_projection,
         ),
         (

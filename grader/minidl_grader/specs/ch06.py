@@ -1,5 +1,5 @@
-"""Chapter 6, normalization: GroupNorm forward and backward, a BatchNorm folded into the Dense
-that follows it."""
+"""Chapter 6, normalization: GroupNorm forward, a broken GroupNorm backward to repair, a BatchNorm
+folded into the Dense that follows it."""
 
 import numpy as np
 
@@ -20,35 +20,22 @@ def groupnorm_forward(x, gamma, beta, groups, eps):
 def groupnorm_backward(dy, x, gamma, groups, eps):
     """Gradients of GroupNorm: (dx, dgamma, dbeta). Per (sample, group) block of m
     features: dx = (m dx_hat - sum dx_hat - x_hat sum(dx_hat x_hat)) / (m sigma)."""
-    n, c = x.shape
-    m = c // groups
-    xg = x.reshape(n, groups, m)
-    sigma = np.sqrt(xg.var(axis=2, keepdims=True) + eps)
-    x_hat = (xg - xg.mean(axis=2, keepdims=True)) / sigma
-    g = (dy * gamma).reshape(n, groups, m)
-    dx = (m * g - g.sum(axis=2, keepdims=True) - x_hat * (g * x_hat).sum(axis=2, keepdims=True)) / (m * sigma)
-    return dx.reshape(n, c), (dy * x_hat.reshape(n, c)).sum(axis=0), dy.sum(axis=0)
+    return _gn_backward(dy, x, gamma, groups, eps)
 
 
-def _gn_over_batch(dy, x, gamma, groups, eps):
-    """The batch-norm backward (statistics over the batch axis) -- the chapter's layer."""
-    sigma = np.sqrt(x.var(axis=0) + eps)
-    x_hat = (x - x.mean(axis=0)) / sigma
-    g, m = dy * gamma, x.shape[0]
-    dx = (m * g - g.sum(axis=0) - x_hat * (g * x_hat).sum(axis=0)) / (m * sigma)
-    return dx, (dy * x_hat).sum(axis=0), dy.sum(axis=0)
-
-
-def _gn_constant_stats(dy, x, gamma, groups, eps):
+def _gn_backward(dy, x, gamma, groups, eps, *, axis=2, with_gamma=True, with_eps=True):
+    """The backward, and the student's bugs: the sums over the batch (axis=0, the chapter's
+    batch norm), gamma forgotten in dL/dx_hat, eps forgotten in the backward's sigma."""
     n, c = x.shape
     xg = x.reshape(n, groups, c // groups)
-    sigma = np.sqrt(xg.var(axis=2, keepdims=True) + eps)
-    x_hat = ((xg - xg.mean(axis=2, keepdims=True)) / sigma).reshape(n, c)
-    return (
-        ((dy * gamma).reshape(n, groups, -1) / sigma).reshape(n, c),
-        (dy * x_hat).sum(axis=0),
-        dy.sum(axis=0),
+    m = c // groups
+    x_hat = (xg - xg.mean(axis=2, keepdims=True)) / np.sqrt(xg.var(axis=2, keepdims=True) + eps)
+    sigma = np.sqrt(xg.var(axis=2, keepdims=True) + (eps if with_eps else 0.0))
+    g = (dy * gamma if with_gamma else dy).reshape(n, groups, c // groups)
+    dx = (m * g - g.sum(axis=axis, keepdims=True) - x_hat * (g * x_hat).sum(axis=axis, keepdims=True)) / (
+        m * sigma
     )
+    return dx.reshape(n, c), (dy * x_hat.reshape(n, c)).sum(axis=0), dy.sum(axis=0)
 
 
 def _gn_cases(rng, backward):
@@ -110,28 +97,35 @@ function_exercise(
     CHAPTER,
     3,
     "groupnorm_backward",
-    "Group normalization, backward",
+    "A broken GroupNorm backward, repaired",
     lambda rng: _gn_cases(rng, True),
     groupnorm_backward,
     ("dx", "dgamma", "dbeta"),
     mistakes=(
         (
-            "this is the batch-norm backward: the mean and variance of GroupNorm are over "
-            "each sample's group, so the sums in dx run over the group's features",
-            _gn_over_batch,
+            "which values share a mean and a variance here? The sums in dx run over exactly those",
+            lambda *a: _gn_backward(*a, axis=0),
         ),
         (
-            "the mean and the variance depend on x too: dx has two more terms than gamma * dy / sigma",
-            _gn_constant_stats,
+            "what multiplies x_hat on its way to y? dL/dx_hat carries it",
+            lambda *a: _gn_backward(*a, with_gamma=False),
+        ),
+        (
+            "the backward divides by the same standard deviation as the forward",
+            lambda *a: _gn_backward(*a, with_eps=False),
         ),
     ),
+    catches=("eps written in as its default 1e-5 (one case has eps = 0.1)",),
+    equivalent_mutants={
+        "groupnorm_backward > _gn_backward: arith: c // groups -> c / groups": "groups divides C "
+        "(the task says so): m is the same number as a float, and only multiplies and divides",
+    },
     forbids=(
         "minidl.nn.layers.LayerNorm",
         "minidl.nn.layers.normalization",
         "minidl.kernels",
         "minidl.nn.gradcheck",
     ),
-    catches=("eps written in as its default 1e-5 (one case has eps = 0.1)",),
     dtypes="float64",
 )
 

@@ -1,4 +1,4 @@
-"""Chapter 11, recurrent networks: BPTT over a sequence, gradient clipping, LSTM cell backward."""
+"""Chapter 11, recurrent networks: BPTT over padded sequences, gradient clipping, an LSTM backward to repair."""
 
 import numpy as np
 
@@ -11,60 +11,84 @@ def _sigmoid(z):
     return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
-# ---------------------------------------------------------------- BPTT over a sequence
-def rnn_bptt(dhs, xs, h0, Wx, Wh, b):
-    """Backpropagation through time for h_t = tanh(x_t Wx + h_{t-1} Wh + b), t = 1..T.
+# ---------------------------------------------------------------- BPTT over padded sequences
+def rnn_bptt(dhs, xs, mask, h0, Wx, Wh, b):
+    """Backpropagation through time for a tanh RNN over a batch of padded sequences.
 
-    dhs (T, N, H): dL/dh_t from the loss at each step; xs (T, N, D), h0 (N, H).
+    Forward, t = 1..T: n_t = tanh(x_t Wx + h_{t-1} Wh + b), h_t = m_t n_t + (1 - m_t) h_{t-1}
+    with m_t = mask[t - 1] (N,) of 0.0 and 1.0: a padded step copies the state forward.
+    dhs (T, N, H): dL/dh_t for every step, padded ones included; xs (T, N, D), h0 (N, H).
     Returns (dxs (T, N, D), dh0 (N, H), dWx, dWh, db)."""
-    hs = [h0]
-    for x in xs:
-        hs.append(np.tanh(x @ Wx + hs[-1] @ Wh + b))
+    return _masked_bptt(dhs, xs, mask, h0, Wx, Wh, b)
+
+
+def _masked_bptt(dhs, xs, mask, h0, Wx, Wh, b, *, copy_back=True, padded_loss=True, carry=True):
+    hs, ns = [h0], []
+    for x, m in zip(xs, mask):
+        ns.append(np.tanh(x @ Wx + hs[-1] @ Wh + b))
+        hs.append(m[:, None] * ns[-1] + (1.0 - m[:, None]) * hs[-1])
     dxs = np.zeros_like(xs)
     dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)
     dh_next = np.zeros_like(h0)
     for t in reversed(range(len(xs))):
-        da = (dhs[t] + dh_next) * (1.0 - hs[t + 1] ** 2)
+        m = mask[t][:, None]
+        dh = (dhs[t] if padded_loss else m * dhs[t]) + dh_next
+        da = m * dh * (1.0 - ns[t] ** 2)
         dxs[t] = da @ Wx.T
         dWx += xs[t].T @ da
         dWh += hs[t].T @ da
         db += da.sum(axis=0)
-        dh_next = da @ Wh.T
+        dh_next = da @ Wh.T + ((1.0 - m) * dh if copy_back else 0.0)
+        if not carry and t > 0:
+            dh_next = np.zeros_like(h0)
     return dxs, dh_next, dWx, dWh, db
+
+
+def _unmasked_bptt(dhs, xs, mask, h0, Wx, Wh, b):
+    """The mask ignored: every step computed as a real one."""
+    return _masked_bptt(dhs, xs, np.ones_like(mask), h0, Wx, Wh, b)
 
 
 def _bptt_cases(rng):
     cases = []
-    # the last two: one step of one sample, and 80 steps (the gradient flows back through all)
-    for t, n, d, h in ((4, 3, 2, 3), (6, 2, 3, 4), (1, 1, 2, 3), (80, 2, 2, 3)):
+    # lengths per sequence: padded at the end; one case all real, one with a sequence of
+    # length 0 (only padding), one step of one sample, and 80 steps; the last case masks
+    # steps in the middle too (a padded step followed by real ones)
+    for (t, d, h), lengths in (
+        ((4, 2, 3), (4, 2, 1)),
+        ((6, 3, 4), (3, 6)),
+        ((5, 2, 3), (5, 5, 5)),
+        ((4, 3, 2), (0, 4, 2)),
+        ((1, 2, 3), (1,)),
+        ((80, 2, 3), (80, 37)),
+        ((6, 2, 3), ((1, 0, 1, 1, 0, 0), (0, 1, 1, 0, 1, 1), (1, 1, 0, 0, 1, 0))),
+    ):
+        n = len(lengths)
+        if isinstance(lengths[0], tuple):  # the mask itself, sequence by sequence
+            mask = np.array(lengths, dtype=np.float64).T
+        else:
+            mask = (np.arange(t)[:, None] < np.array(lengths)[None, :]).astype(np.float64)
         cases.append(
             Case(
                 (
                     rng.standard_normal((t, n, h)),
                     rng.standard_normal((t, n, d)),
+                    mask,
                     rng.standard_normal((n, h)) * 0.5,
                     rng.standard_normal((d, h)) * 0.5,
                     rng.standard_normal((h, h)) * 0.5,
                     rng.standard_normal(h) * 0.2,
                 ),
-                label=f"T={t} steps, batch {n}, input {d}, hidden {h}",
+                label=f"T={t} steps, "
+                + (
+                    "steps masked in the middle of the sequences"
+                    if isinstance(lengths[0], tuple)
+                    else f"sequence lengths {list(lengths)}"
+                )
+                + f", input {d}, hidden {h}",
             )
         )
     return cases
-
-
-def _bptt_no_carry(dhs, xs, h0, Wx, Wh, b):
-    hs = [h0]
-    for x in xs:
-        hs.append(np.tanh(x @ Wx + hs[-1] @ Wh + b))
-    das = [dhs[t] * (1.0 - hs[t + 1] ** 2) for t in range(len(xs))]
-    return (
-        np.stack([da @ Wx.T for da in das]),
-        das[0] @ Wh.T,
-        sum(x.T @ da for x, da in zip(xs, das)),
-        sum(hp.T @ da for hp, da in zip(hs, das)),
-        sum(da.sum(axis=0) for da in das),
-    )
 
 
 function_exercise(
@@ -72,15 +96,29 @@ function_exercise(
     CHAPTER,
     3,
     "rnn_bptt",
-    "Backpropagation through time over a whole sequence",
+    "Backpropagation through time over padded sequences",
     _bptt_cases,
     rnn_bptt,
     ("dxs", "dh0", "dWx", "dWh", "db"),
     mistakes=(
         (
-            "the gradient that flows back from step t+1 into h_t is missing: h_t feeds the "
-            "next step too, so dL/dh_t = dhs[t] + (what comes back from step t+1)",
-            _bptt_no_carry,
+            "on a padded step the state is copied forward; going backward, what does a copy do "
+            "with the gradient that reaches it?",
+            lambda *a: _masked_bptt(*a, copy_back=False),
+        ),
+        (
+            "the loss at a padded step still depends on the weights: through the state that the "
+            "padding copied",
+            lambda *a: _masked_bptt(*a, padded_loss=False),
+        ),
+        (
+            "the padded steps are computed as real ones: they must neither change the state nor "
+            "receive gradient through tanh",
+            _unmasked_bptt,
+        ),
+        (
+            "h_t feeds the next step too: dL/dh_t is more than dhs[t]",
+            lambda *a: _masked_bptt(*a, carry=False),
         ),
     ),
     forbids=(
@@ -91,7 +129,7 @@ function_exercise(
     ),
     dtypes="float64",
     equivalent_mutants={
-        "rnn_bptt: augassign: d* += *": "dWx, dWh and db are the function's own accumulators "
+        "rnn_bptt > _masked_bptt: augassign: d* += *": "dWx, dWh and db are the function's own accumulators "
         "(np.zeros_like): += and = + add the same",
     },
 )
@@ -170,7 +208,7 @@ def lstm_step_backward(dh, dc, x, h_prev, c_prev, Wx, Wh, b):
     return _lstm_backward(dh, dc, x, h_prev, c_prev, Wx, Wh, b, through_h=True)
 
 
-def _lstm_backward(dh, dc, x, h_prev, c_prev, Wx, Wh, b, *, through_h):
+def _lstm_backward(dh, dc, x, h_prev, c_prev, Wx, Wh, b, *, through_h, tanh_g=True, forget=True):
     a_i, a_f, a_g, a_o = np.split(x @ Wx + h_prev @ Wh + b, 4, axis=1)
     i, f, g, o = _sigmoid(a_i), _sigmoid(a_f), np.tanh(a_g), _sigmoid(a_o)
     c = f * c_prev + i * g
@@ -178,8 +216,10 @@ def _lstm_backward(dh, dc, x, h_prev, c_prev, Wx, Wh, b, *, through_h):
     dc_total = dc + (dh * o * (1 - tc**2) if through_h else 0.0)
     # first the gradients with respect to the gate values, then through their nonlinearities
     d_i, d_f, d_g, d_o = dc_total * g, dc_total * c_prev, dc_total * i, dh * tc
-    da = np.hstack([d_i * i * (1 - i), d_f * f * (1 - f), d_g * (1 - g**2), d_o * o * (1 - o)])
-    return (da @ Wx.T, da @ Wh.T, dc_total * f, x.T @ da, h_prev.T @ da, da.sum(axis=0))
+    local_g = 1 - g**2 if tanh_g else g * (1 - g)
+    da = np.hstack([d_i * i * (1 - i), d_f * f * (1 - f), d_g * local_g, d_o * o * (1 - o)])
+    dc_prev = dc_total * f if forget else dc_total
+    return (da @ Wx.T, da @ Wh.T, dc_prev, x.T @ da, h_prev.T @ da, da.sum(axis=0))
 
 
 def _lstm_cases(rng, backward):
@@ -204,15 +244,22 @@ function_exercise(
     CHAPTER,
     3,
     "lstm_step_backward",
-    "One LSTM step, backward",
+    "A broken LSTM step backward, repaired",
     lambda rng: _lstm_cases(rng, True),
     lstm_step_backward,
     ("dx", "dh_prev", "dc_prev", "dWx", "dWh", "db"),
     mistakes=(
         (
-            "the gradient reaching c through h = o * tanh(c) is missing: "
-            "dc_total = dc + dh * o * (1 - tanh(c)**2)",
+            "c reaches the loss by more than one road: which of the step's outputs is computed from c?",
             lambda *args: _lstm_backward(*args, through_h=False),
+        ),
+        (
+            "each gate's local derivative belongs to its own nonlinearity: which of the four is not a sigmoid?",
+            lambda *args: _lstm_backward(*args, through_h=True, tanh_g=False),
+        ),
+        (
+            "c_prev reaches c through a product: what multiplies it in c = f * c_prev + i * g?",
+            lambda *args: _lstm_backward(*args, through_h=True, forget=False),
         ),
     ),
     forbids=("minidl.nn.layers.LSTM", "minidl.nn.layers.recurrent", "minidl.kernels", "minidl.nn.gradcheck"),
@@ -227,7 +274,7 @@ function_exercise(
 _SATURATES = "tanh and sigmoid saturate without overflow: a large input only zeroes a gradient"
 declare_edges(
     "rnn_bptt",
-    ("size_one", "non_square", "long_sequence"),
+    ("size_one", "non_square", "long_sequence", "left_and_right_padding"),
     {"empty": "the task takes at least one step of at least one sample", "extreme_magnitude": _SATURATES},
 )
 declare_edges(

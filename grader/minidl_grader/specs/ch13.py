@@ -2,6 +2,9 @@
 repeats an n-gram, a broken ROUGE-L F-beta to repair; questions on what a bag of words and
 pairs cannot tell apart, and on ROUGE."""
 
+from collections.abc import Callable
+from functools import partial
+
 import numpy as np
 
 from ..judge.registry import Case, declare_edges, function_exercise
@@ -128,6 +131,10 @@ def _beam_search(
     tie_sign=1,
     start_counted=False,
     overlap=True,
+    finished_take_slots=True,
+    live_count_at_end=True,
+    end_in_length=True,
+    length_shift=0,
 ):
     V = log_probs.shape[0]
     beams: list[tuple[tuple[int, ...], float]] = [((), 0.0)]
@@ -146,12 +153,29 @@ def _beam_search(
                     candidates.append((seq + (token,), score + log_probs[last, token]))
         candidates.sort(key=lambda c: (-c[1], tuple(tie_sign * t for t in c[0])))
         beams = []
-        for seq, score in candidates[:beam_width]:
+        if finished_take_slots:
+            kept = candidates[:beam_width]
+        else:  # the mistake: the best candidates up to beam_width live ones
+            kept = []
+            for candidate in candidates:
+                if sum(seq[-1] != end for seq, _ in kept) == beam_width:
+                    break
+                kept.append(candidate)
+        for seq, score in kept:
             (finished if seq[-1] == end else beams).append((seq, score))
         if not beams:
             break
-    finished += beams
-    best = min(finished, key=lambda c: (-c[1] / len(c[0]) ** alpha, tuple(tie_sign * t for t in c[0])))
+    if live_count_at_end:
+        finished += beams
+    elif not finished:
+        finished = beams
+
+    def length(seq):
+        if not end_in_length and seq[-1] == end:
+            return max(len(seq) - 1, 1)
+        return len(seq) + length_shift
+
+    best = min(finished, key=lambda c: (-c[1] / length(c[0]) ** alpha, tuple(tie_sign * t for t in c[0])))
     return np.asarray(best[0], dtype=np.int64)
 
 
@@ -209,7 +233,7 @@ def _same(a, b):
 def _beam_against(args, against):
     """The mistake a case is drawn to catch (besides beam search without the blocking)."""
     lp, start, end, width, max_len, alpha, n = args
-    return {
+    table: dict[str, Callable[[], np.ndarray]] = {
         "start counted": lambda: _beam_search(lp, start, end, width, max_len, alpha, n, start_counted=True),
         "overlap": lambda: _beam_search(lp, start, end, width, max_len, alpha, n, overlap=False),
         "after cut": lambda: _beam_after_cut(lp, start, end, width, max_len, alpha, n),
@@ -217,7 +241,23 @@ def _beam_against(args, against):
         "n + 1": lambda: _beam_search(lp, start, end, width, max_len, alpha, n + 1),
         "greedy": lambda: _beam_search(lp, start, end, 1, max_len, alpha, n),
         "no normalisation": lambda: _beam_search(lp, start, end, width, max_len, 0.0, n),
-    }[against]()
+        **{
+            key: partial(_beam_search, lp, start, end, width, max_len, alpha, n, **{key: value})
+            for key, value in _RULES.items()
+        },
+    }
+    return table[against]()
+
+
+# the rules the task states beyond the named n-gram mistakes: a finished hypothesis takes its
+# place among the beam_width kept, the live ones count as finished after max_len steps, and the
+# length that normalises counts the tokens with `end` and without `start`
+_RULES = {
+    "finished_take_slots": False,
+    "live_count_at_end": False,
+    "end_in_length": False,
+    "length_shift": 1,
+}
 
 
 def _beam_cases(rng):
@@ -234,6 +274,10 @@ def _beam_cases(rng):
         (6, 2, 0, 3, 8, 1.0, 2, 0.0, "greedy"),
         (6, 0, 5, 2, 8, 0.7, 2, 0.0, "no normalisation"),
         (5, 3, 2, 2, 7, 1.0, 2, 0.0, "after cut"),
+        (6, 1, 4, 3, 8, 1.0, 2, 0.0, "finished_take_slots"),
+        (6, 2, 5, 2, 5, 0.7, 2, 0.0, "live_count_at_end"),
+        (5, 4, 0, 3, 8, 1.0, 2, 0.0, "end_in_length"),
+        (6, 0, 3, 2, 8, 0.5, 3, 0.0, "length_shift"),
     ):
         for _ in range(2000):
             args = (_loopy_model(rng, v, diagonal=diagonal), start, end, width, max_len, alpha, n)
@@ -298,6 +342,23 @@ _BEAM_MISTAKES = (
     (
         "ties are broken towards the smaller token sequence",
         lambda lp, s, e, w, m, a, n: _beam_search(lp, s, e, w, m, a, n, tie_sign=-1),
+    ),
+    (
+        "a hypothesis that ends in `end` is one of the beam_width kept at its step: it leaves the "
+        "beam and takes its place, so fewer live ones go on",
+        lambda lp, s, e, w, m, a, n: _beam_search(lp, s, e, w, m, a, n, finished_take_slots=False),
+    ),
+    (
+        "after max_len steps the live hypotheses count as finished too, and compete with the finished ones",
+        lambda lp, s, e, w, m, a, n: _beam_search(lp, s, e, w, m, a, n, live_count_at_end=False),
+    ),
+    (
+        "the length that normalises a finished hypothesis counts its `end` token",
+        lambda lp, s, e, w, m, a, n: _beam_search(lp, s, e, w, m, a, n, end_in_length=False),
+    ),
+    (
+        "the length that normalises counts the hypothesis's own tokens; `start` is not one of them",
+        lambda lp, s, e, w, m, a, n: _beam_search(lp, s, e, w, m, a, n, length_shift=1),
     ),
 )
 

@@ -1,4 +1,4 @@
-"""Chapter 15, autoencoders: a training step, tied weights, a sparsity penalty."""
+"""Chapter 15, autoencoders: a denoising step to repair, tied weights, a sparsity penalty derived."""
 
 import numpy as np
 
@@ -11,41 +11,52 @@ def _sigmoid(z):
     return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
-def autoencoder_train_step(x, W1, b1, W2, b2, lr):
-    """One SGD step of h = relu(x W1 + b1), x_hat = sigmoid(h W2 + b2), loss = mean((x_hat - x)**2).
+def autoencoder_train_step(x, keep, W1, b1, W2, b2, lr):
+    """One SGD step of a denoising autoencoder: the encoder reads x * keep (masking noise),
+    h = relu((x * keep) W1 + b1), x_hat = sigmoid(h W2 + b2), loss = mean((x_hat - x)**2).
 
-    The mean is over every element (N * D of them). Returns (loss, W1, b1, W2, b2): the
-    loss before the step and the parameters after it.
+    The mean is over every element (N * D of them); the target is the clean x. Returns
+    (loss, W1, b1, W2, b2): the loss before the step and the parameters after it.
     """
-    return _autoencoder_step(x, W1, b1, W2, b2, lr, count=x.size)
+    return _autoencoder_step(x, keep, W1, b1, W2, b2, lr)
 
 
-def _autoencoder_step(x, W1, b1, W2, b2, lr, *, count):
-    a1 = x @ W1 + b1
+def _autoencoder_step(x, keep, W1, b1, W2, b2, lr, *, clean_target=True, stale=False, noisy_input=True):
+    seen = x * keep
+    a1 = seen @ W1 + b1
     h = np.maximum(a1, 0.0)
     x_hat = _sigmoid(h @ W2 + b2)
-    loss = np.sum((x_hat - x) ** 2) / count
-    da2 = 2.0 * (x_hat - x) / count * x_hat * (1.0 - x_hat)
+    target = x if clean_target else seen
+    loss = np.sum((x_hat - target) ** 2) / x.size
+    da2 = 2.0 * (x_hat - target) / x.size * x_hat * (1.0 - x_hat)
     dW2, db2 = h.T @ da2, da2.sum(axis=0)
-    da1 = (da2 @ W2.T) * (a1 > 0)
-    dW1, db1 = x.T @ da1, da1.sum(axis=0)
+    da1 = (da2 @ (W2 - lr * dW2 if stale else W2).T) * (a1 > 0)
+    dW1, db1 = (seen if noisy_input else x).T @ da1, da1.sum(axis=0)
     return loss, W1 - lr * dW1, b1 - lr * db1, W2 - lr * dW2, b2 - lr * db2
 
 
 def _ae_cases(rng):
     cases = []
-    for n, d, k, lr in ((6, 5, 3, 0.5), (4, 8, 2, 0.5), (1, 4, 2, 0.1)):  # last: one sample
+    # the keep rate of the masking noise; 1.0: no noise at all (a plain autoencoder)
+    for n, d, k, lr, rate in (
+        (6, 5, 3, 0.5, 0.7),
+        (4, 8, 2, 0.5, 0.5),
+        (5, 4, 3, 0.5, 1.0),
+        (1, 4, 2, 0.1, 0.6),
+    ):
+        keep = (rng.random((n, d)) < rate).astype(np.float64)
         cases.append(
             Case(
                 (
                     rng.random((n, d)),
+                    keep,
                     rng.standard_normal((d, k)),
                     rng.standard_normal(k) * 0.1,
                     rng.standard_normal((k, d)),
                     rng.standard_normal(d) * 0.1,
                     lr,
                 ),
-                label=f"x of shape {(n, d)}, code size {k}, lr={lr}",
+                label=f"x of shape {(n, d)}, {int(keep.sum())} of {n * d} inputs kept, code size {k}, lr={lr}",
             )
         )
     return cases
@@ -56,15 +67,22 @@ function_exercise(
     CHAPTER,
     3,
     "autoencoder_train_step",
-    "One training step of a small autoencoder",
+    "A broken denoising-autoencoder step, repaired",
     _ae_cases,
     autoencoder_train_step,
     ("loss", "W1", "b1", "W2", "b2"),
     mistakes=(
         (
-            "the loss is averaged over the batch only (summed over features); this exercise "
-            "averages over all N * D elements",
-            lambda x, *p: _autoencoder_step(x, *p, count=x.shape[0]),
+            "what is a denoising autoencoder asked to reconstruct: what it saw, or what was there?",
+            lambda *a: _autoencoder_step(*a, clean_target=False),
+        ),
+        (
+            "the gradient is of the loss as it was computed: which weights did the forward pass use?",
+            lambda *a: _autoencoder_step(*a, stale=True),
+        ),
+        (
+            "W1 multiplied the encoder's input: which array was that?",
+            lambda *a: _autoencoder_step(*a, noisy_input=False),
         ),
     ),
     forbids=(
@@ -79,6 +97,8 @@ function_exercise(
     equivalent_mutants={
         "autoencoder_train_step > _autoencoder_step: compare: a1 > 0 -> a1 >= 0": "relu'(0): a "
         "pre-activation (a sum of products of random floats) is never exactly 0 here",
+        "autoencoder_train_step > _autoencoder_step: copy: target = x -> target = x.copy()": "target "
+        "is only read: a copy of x holds the same values",
     },
 )
 
@@ -158,14 +178,26 @@ function_exercise(
 
 
 # ---------------------------------------------------------------- a sparsity penalty
-def sparsity_penalty(h, rho, beta):
-    """beta * sum_j KL(rho || rho_hat_j), rho_hat_j = mean over the batch of h[:, j] in (0, 1).
+def sparsity_penalty(z, rho, beta):
+    """beta * sum_j KL(Bernoulli(rho) || Bernoulli(rho_hat_j)), h = sigmoid(z) (N, k),
+    rho_hat_j = the mean over the batch of h[:, j].
 
-    Returns (penalty, dpenalty/dh of shape (N, k))."""
+    Returns (penalty, dpenalty/dz of shape (N, k))."""
+    return _sparsity(z, rho, beta)
+
+
+def _sparsity(z, rho, beta, *, per_sample=False, reverse=False, through_sigmoid=True):
+    h = _sigmoid(z)
     rho_hat = h.mean(axis=0)
-    kl = rho * np.log(rho / rho_hat) + (1 - rho) * np.log((1 - rho) / (1 - rho_hat))
-    grad = beta * (-rho / rho_hat + (1 - rho) / (1 - rho_hat)) / h.shape[0]
-    return float(beta * kl.sum()), np.broadcast_to(grad, h.shape).copy()
+    if reverse:
+        kl = rho_hat * np.log(rho_hat / rho) + (1 - rho_hat) * np.log((1 - rho_hat) / (1 - rho))
+        d_rho_hat = beta * (np.log(rho_hat / rho) - np.log((1 - rho_hat) / (1 - rho)))
+    else:
+        kl = rho * np.log(rho / rho_hat) + (1 - rho) * np.log((1 - rho) / (1 - rho_hat))
+        d_rho_hat = beta * (-rho / rho_hat + (1 - rho) / (1 - rho_hat))
+    dh = d_rho_hat if per_sample else d_rho_hat / h.shape[0]
+    dz = dh * h * (1.0 - h) if through_sigmoid else np.broadcast_to(dh, h.shape).copy()
+    return float(beta * kl.sum()), dz
 
 
 def _sparsity_cases(rng):
@@ -173,8 +205,8 @@ def _sparsity_cases(rng):
     for n, k, rho, beta in ((6, 4, 0.05, 3.0), (3, 5, 0.2, 0.5), (1, 3, 0.1, 1.0)):  # last: one sample
         cases.append(
             Case(
-                (0.02 + 0.96 * rng.random((n, k)), rho, beta),
-                label=f"h of shape {(n, k)}, rho={rho}, beta={beta}",
+                (rng.uniform(-3.5, 3.5, (n, k)), rho, beta),
+                label=f"z of shape {(n, k)}, rho={rho}, beta={beta}",
             )
         )
     return cases
@@ -188,37 +220,25 @@ function_exercise(
     "A sparsity penalty on the code, and its gradient",
     _sparsity_cases,
     sparsity_penalty,
-    ("penalty", "dh"),
+    ("penalty", "dz"),
     mistakes=(
         (
-            "the gradient is missing the 1/N: rho_hat is a mean over the batch, so each "
-            "sample's h moves it by 1/N",
-            lambda h, rho, beta: (
-                sparsity_penalty(h, rho, beta)[0],
-                sparsity_penalty(h, rho, beta)[1] * h.shape[0],
-            ),
+            "rho_hat is a mean over the batch: how much does one sample's h move it?",
+            lambda *a: _sparsity(*a, per_sample=True),
         ),
         (
-            "KL(rho_hat || rho) is not the same divergence: the penalty is KL(rho || rho_hat), "
-            "with the target rho weighting the logs",
-            lambda h, rho, beta: _reversed_kl(h, rho, beta),
+            "KL is not symmetric: which distribution is the target, and which one weights the logs?",
+            lambda *a: _sparsity(*a, reverse=True),
+        ),
+        (
+            "the gradient asked for is with respect to z, and h is a function of z",
+            lambda *a: _sparsity(*a, through_sigmoid=False),
         ),
     ),
-    factors=lambda h, rho, beta: {"the batch size N": h.shape[0]},
+    factors=lambda z, rho, beta: {"the batch size N": z.shape[0]},
     forbids=("minidl.gallery.autoencoders", "minidl.nn.regularizers", "minidl.nn.gradcheck"),
     dtypes=("number", "float64"),
-    equivalent_mutants={
-        "sparsity_penalty: copy: np.broadcast_to(grad, h.shape).copy() -> *": "a view of the "
-        "function's own gradient, not of an input: the same values",
-    },
 )
-
-
-def _reversed_kl(h, rho, beta):
-    r = h.mean(axis=0)
-    kl = r * np.log(r / rho) + (1 - r) * np.log((1 - r) / (1 - rho))
-    grad = beta * (np.log(r / rho) - np.log((1 - r) / (1 - rho))) / h.shape[0]
-    return float(beta * kl.sum()), np.broadcast_to(grad, h.shape).copy()
 
 
 # ---------------------------------------------------------------- edge cases
@@ -246,6 +266,6 @@ declare_edges(
     ("size_one", "non_square", "varied_settings"),
     {
         "empty": "the mean activation of a unit over no sample has no value",
-        "extreme_magnitude": "h holds sigmoid activations in (0, 1): the logs of rho / h are bounded by the task",
+        "extreme_magnitude": "z is a code unit's pre-activation of moderate size (|z| <= 3.5, as after training): the task is the penalty, not a sigmoid stable for any input",
     },
 )

@@ -69,6 +69,7 @@ def _clip_cases(rng):
         b /= np.linalg.norm(b, axis=1, keepdims=True)
         cases.append(Case((a, b, tau), label=f"N = {n} pairs of unit {d}-D embeddings, tau = {tau}"))
     big = rng.standard_normal((3, 4))
+    big[0, 0] = 3.5  # an entry of 105 after the scale below: scores far beyond exp's range
     cases.append(
         Case(
             (30.0 * big, 30.0 * big[::-1].copy(), 0.1),
@@ -129,7 +130,7 @@ def _precision_at_k(similarity, query_labels, gallery_labels, k):
 
 def _recall_cases(rng):
     cases = []
-    for q, g, k, labels in ((6, 10, 1, 3), (8, 12, 3, 4), (5, 7, 7, 3), (4, 9, 2, 9)):
+    for q, g, k, labels in ((6, 10, 1, 3), (8, 12, 3, 4), (5, 7, 7, 3), (4, 9, 2, 9), (1, 6, 2, 3)):
         sim = np.round(rng.uniform(-1, 1, (q, g)), 1)  # coarse: ties within a row
         sim[0, :] = 0.5  # one query ties with everything: only the first item is its match
         gallery = rng.integers(0, labels, g)
@@ -154,6 +155,7 @@ function_exercise(
     _recall_cases,
     recall_at_k,
     ("recall",),
+    forbids=("minidl.training.metrics", "sklearn.metrics"),
     mistakes=(
         ("a tie is ranked by the lower gallery index first, not the higher", _recall_reversed_ties),
         (
@@ -236,12 +238,15 @@ function_exercise(
 
 declare_edges(
     "clip_loss_grad",
-    ("size_one", "non_square", "extreme_magnitude"),
-    {"empty": "a batch without pairs has no loss"},
+    ("size_one", "non_square", "extreme_magnitude", "varied_settings"),
+    {
+        "empty": "a batch without pairs has no loss",
+        "ties": "the loss and its gradient are smooth in the scores: equal scores need no rule",
+    },
 )
 declare_edges(
     "recall_at_k",
-    ("non_square", "ties"),
+    ("size_one", "non_square", "ties", "repeated_indices", "varied_settings"),
     {"empty": "recall is a mean over the queries: with none it has no value"},
 )
 declare_edges(

@@ -41,9 +41,14 @@ def test_an_unknown_chapter_names_the_range_and_the_chapters():
         registry.parse_chapter("99")
 
 
-def test_an_unknown_exercise_lists_the_known_ones():
-    with pytest.raises(KeyError, match="no exercise called 'nope'; known exercises: .*adamw_update"):
+def test_an_unknown_exercise_suggests_close_names_of_one_chapter():
+    """A misspelt name gets "did you mean" with a few names of one chapter, not the whole course."""
+    with pytest.raises(KeyError, match="adamw_update") as raised:
+        registry.get("adamw_updat")
+    assert len(str(raised.value)) < 400
+    with pytest.raises(KeyError, match="no exercise called 'nope'") as raised:
         registry.get("nope")
+    assert "adamw_update" not in str(raised.value)
 
 
 def test_every_exercise_belongs_to_a_known_chapter_and_counts_add_up():

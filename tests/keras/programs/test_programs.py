@@ -365,7 +365,9 @@ def test_batchnorm_callbacks_checkpoint_and_load_model(tmp_path, monkeypatch):
     best_val = min(ns["history"].history["val_loss"])
     val = ns["x_train"][640:], ns["y"][640:]
     assert ns["best"].evaluate(*val)[0] == pytest.approx(best_val, rel=1e-4)  # the best epoch's model
-    assert type(ns["best"].layers[1]).__name__ == "BatchNorm" and ns["best"].layers[1].momentum == 0.99
+    assert (
+        type(ns["best"].layers[1]).__name__ == "BatchNormalization" and ns["best"].layers[1].momentum == 0.99
+    )
 
 
 def test_learning_rate_schedule_and_class_weight():
@@ -711,7 +713,8 @@ def test_dense_acts_on_the_last_axis(rng):
     assert check_layer(L.Dense(4), rng.standard_normal((2, 5, 3))).passed
 
 
-def test_keras_names_print_and_save_under_minidl_names(tmp_path):
+def test_keras_names_print_as_keras_and_save_under_minidl_names(tmp_path):
+    """The door's layers have Keras's class names (issue #78) and a file keeps minidl's."""
     layers = minidl_keras.layers
     model = minidl_keras.Sequential(
         [
@@ -724,12 +727,14 @@ def test_keras_names_print_and_save_under_minidl_names(tmp_path):
             layers.Dense(2),
         ]
     )
-    assert repr(model.layers[1]).startswith("BatchNorm(") and "channels_last" in repr(model.layers[1])
-    assert [type(layer).__name__ for layer in model.layers] == [
+    assert repr(model.layers[1]).startswith("BatchNormalization(") and "channels_last" in repr(
+        model.layers[1]
+    )
+    assert [type(layer).__name__ for layer in model.layers] == [  # Keras's class names (issue #78)
         "Conv2D",
-        "BatchNorm",
-        "MaxPool2D",
-        "GlobalAvgPool2D",
+        "BatchNormalization",
+        "MaxPooling2D",
+        "GlobalAveragePooling2D",
         "Activation",
         "Dense",
     ]
@@ -737,6 +742,9 @@ def test_keras_names_print_and_save_under_minidl_names(tmp_path):
     model.save(tmp_path / "m.npz")
     loaded = minidl_keras.models.load_model(tmp_path / "m.npz")
     assert [layer.data_format for layer in loaded.layers[:4]] == ["channels_last"] * 4
+    assert [type(layer).__name__ for layer in loaded.layers] == [
+        type(layer).__name__ for layer in model.layers
+    ]
     x = np.random.default_rng(0).random((3, 6, 6, 1)).astype(np.float32)
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
     assert isinstance(model.layers[2], L.MaxPool2D) and isinstance(model.layers[1], L.BatchNorm)

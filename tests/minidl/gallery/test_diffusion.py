@@ -271,3 +271,20 @@ def test_condition_dropout_and_conditional_training():
     samples = D.ddim_sample(net, D.NoiseSchedule.linear(20), 100, 10, y=want, guidance=1.0)
     means = samples.reshape(100, -1).mean(axis=1)
     assert np.mean((means > 0) == (want == 1)) > 0.95
+
+def test_training_progress_prints_every_k_steps_and_changes_nothing(capsys):
+    def run(progress):
+        mdl.seed(0)
+        x = np.tile(np.linspace(-1, 1, 16, dtype=np.float32).reshape(1, 1, 4, 4), (64, 1, 1, 1))
+        trainer = D.DiffusionTrainer(
+            D.MLPDenoiser(image_shape=(1, 4, 4), hidden=(8,)), D.NoiseSchedule.linear(20)
+        )
+        return trainer.train(x, steps=25, batch_size=16, progress=progress)
+
+    quiet = run(0)
+    assert capsys.readouterr().out == ""
+    loud = run(10)
+    lines = capsys.readouterr().out.splitlines()
+    assert loud == quiet  # the same losses: printing draws no random number
+    assert [line.split(":")[0] for line in lines] == ["step 10/25", "step 20/25", "step 25/25"]
+    assert lines[-1].startswith(f"step 25/25: loss {np.mean(quiet[20:]):.4f} (")
