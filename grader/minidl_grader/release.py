@@ -264,9 +264,9 @@ cases and says what is wrong, if anything; a question's `check` says whether the
 well-formed. Your grade comes from the instructor's grader, on test cases you have not seen.
 Submit the exercise notebooks as your instructor says.
 
-`exercises/projects/` holds the graded projects: train a model, define `predict`, and
-`check_project(name, predict)` scores it on the public validation split; the grade comes
-from a hidden split the grader draws itself, within the project's stated time budget.
+`exercises/projects/` holds the graded projects: train a model, define `predict`, and the
+notebook's last cell measures it on the public validation split; the grade comes from a
+hidden split the grader draws itself, within the project's stated time budget.
 """
 
 

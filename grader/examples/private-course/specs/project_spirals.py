@@ -10,9 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from minidl_grader.judge.projects import register_project
-
-from minidl.exercises.projects import Project
+from minidl_grader.judge.projects import Project, register_project
 
 HIDDEN = Path(__file__).resolve().parents[1] / "hidden" / "spirals.npz"
 PROJECT = Project("spirals", "Three interleaved spirals", "accuracy", 0.70, 0.90, points=5, budget_minutes=1)
