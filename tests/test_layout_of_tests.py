@@ -105,8 +105,6 @@ UNTESTED = {
     "keras_door/minidl_keras/_version.py": VERSION,
     "keras_door/minidl_keras/callbacks.py": "tests/keras/test_differences.py (every callback hook), "
     "tests/keras/test_layers_more.py (ReduceLROnPlateau)",
-    "keras_door/minidl_keras/custom.py": "custom layers and models: tests/keras/test_functional.py, "
-    "tests/keras/programs/test_io_programs.py",
     "keras_door/minidl_keras/graph.py": "the layer-level tape: tests/keras/test_functional.py",
     "keras_door/minidl_keras/merging.py": "the merge layers, gradient-checked: tests/keras/test_functional.py",
     "keras_door/minidl_keras/model_file.py": "the .keras file (save, load_model): tests/keras/test_saving.py, "
@@ -152,6 +150,8 @@ CROSS_CUTTING = {
     "tests/keras/programs/test_io_sweep4.py": "twelve keras.io-style programs on round 3's additions",
     "tests/keras/programs/test_io_sweep5.py": "twelve keras.io-style programs written fresh for issue #62",
     "tests/keras/programs/test_io_sweep6.py": "six more keras.io-style programs written fresh for issue #62",
+    "tests/keras/programs/test_io_sweep7.py": "custom losses and metrics, lookups by name, refusals (issue #78)",
+    "tests/keras/test_keras_walk.py": "every exported class's names, signature, config and weights against real Keras",
 }
 
 SPECIAL_STEMS = {"__init__": "init", "__main__": "main"}

@@ -13,12 +13,14 @@
 * ``rl`` -- reinforcement learning (chapter 22): a batched NumPy CartPole that follows
   Gymnasium's, discounted returns, the policy-gradient and Huber losses, a replay buffer,
   tic-tac-toe and its memoised minimax solver;
+* ``trust`` -- FGSM and PGD attacks, integrated gradients and Grad-CAM, the softmax of an
+  ensemble or of MC dropout and its predictive entropy (chapter 25);
 * ``transfer`` -- ``freeze`` / ``unfreeze``, ``replace_head``, ``extract_features``, to
   reuse a pretrained model from ``minidl.zoo``.
 
 The experiments that go with them are ``examples/gallery_*.py``; ``rl``'s are in chapter 22.
 """
 
-from . import autoencoders, diffusion, gan, rl, sample_quality, transfer, vae
+from . import autoencoders, diffusion, gan, rl, sample_quality, transfer, trust, vae
 
-__all__ = ["autoencoders", "diffusion", "gan", "rl", "sample_quality", "transfer", "vae"]
+__all__ = ["autoencoders", "diffusion", "gan", "rl", "sample_quality", "transfer", "trust", "vae"]

@@ -130,7 +130,7 @@ def test_nbval_fails_the_last_cell_when_a_recomputed_output_no_longer_supports_t
         }
         notebook.cells = [
             nbformat.v4.new_markdown_cell(
-                f"The value is {written}<!-- claim: out('value ([\\\\d.]+)') ± 0.01 -->."
+                f"The value is {written}<!-- claim: out('value ([\\d.]+)') ± 0.01 -->."
             ),
             nbformat.v4.new_code_cell("print('value', 0.5)"),
             nbformat.v4.new_code_cell("x = 1"),
