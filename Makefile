@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml grader/pyproject.toml keras_door/pyproject.toml
 	$(PY) -m pip install --quiet -e ./keras_door
 	touch $(STAMP)
 
-# Chapter 10 compiles its CUDA kernels with NVRTC (CuPy's, no GPU needed): the targets that run
+# Chapter 11 compiles its CUDA kernels with NVRTC (CuPy's, no GPU needed): the targets that run
 # the chapters add the [gpu-dev] extra (about 450 MB) to the venv once.
 GPU_STAMP := $(VENV)/.installed-gpu-dev
 $(GPU_STAMP): $(STAMP)
@@ -136,7 +136,7 @@ bench: $(STAMP)  ## speed of the NumPy reference vs Numba (vs PyTorch when insta
 
 book: $(GPU_STAMP)  ## re-execute every chapter in notebooks/ in place (outputs that nbval compares)
 	$(PY) -m pip install --quiet -e ".[compare]" || \
-		echo "Keras 3 not installed: chapter 19's Keras cells will say they were skipped"
+		echo "Keras 3 not installed: chapter 25's Keras cells will say they were skipped"
 	$(PY) tools/execute_notebooks.py notebooks/*.ipynb
 
 html: $(STAMP)  ## the chapters with their stored outputs as a static site, build/html/index.html (offline, nothing re-executed)

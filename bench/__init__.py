@@ -10,7 +10,7 @@ training steps, a GEMM for the machine's practical peak) and, when present,
 A tool of the repository, not a part of the library: ``pip install`` does not install it (the
 package is ``minidl`` alone; tests/tools/test_line_budget.py counts what it installs), nothing
 in minidl imports it, and it runs from a checkout, from the repository's root (the Makefile's
-``bench`` target). Chapters 9 and 10 import a few of its functions with the repository's root
+``bench`` target). Chapters 10 and 11 import a few of its functions with the repository's root
 put on ``sys.path``. Its PyTorch side needs torch.
 
 Importing this package loads nothing else (``Workload`` and ``main`` come from ``runner`` on

@@ -2,7 +2,7 @@
 
 A wheel built from the repository carries the published notebooks -- ``solutions/`` and
 ``notebooks/`` beside ``grader/`` -- as ``minidl_grader/published/{solutions,notebooks}/``
-(and ``bench/``, the benchmarks chapters 9 and 10 import, as ``published/bench/``),
+(and ``bench/``, the benchmarks chapters 10 and 11 import, as ``published/bench/``),
 so that an installed grader finds them whatever the current folder (``release.published``:
 ``minidl-grade release --out DIR`` and the similarity report of ``minidl-grade grade``).
 An editable install reads them from the repository instead; a build from a folder without
@@ -34,7 +34,7 @@ class BuildWithPublishedNotebooks(build_py):
                 target.mkdir(parents=True)
             for path in notebooks:
                 shutil.copy2(path, target / path.name)
-        # the benchmarks that chapters 9 and 10 import (a tool of the repository, not of minidl)
+        # the benchmarks that chapters 10 and 11 import (a tool of the repository, not of minidl)
         bench = Path(self.build_lib) / "minidl_grader" / "published" / "bench"
         if bench.is_dir():
             shutil.rmtree(bench)

@@ -1,6 +1,6 @@
 """The model classes: ``from minidl.models import Sequential, load_model``; the one definition
 of the LeNet-5 that the zoo trains and the benchmarks time, a small VGG-style network
-(``vgg_style``) built the way VGG16 is, for the zoo and chapter 18, and a small ResNet (``resnet``, ``residual_block``) built the way ResNet-18 is, for chapter 8."""
+(``vgg_style``) built the way VGG16 is, for the zoo and chapter 9, and a small ResNet (``resnet``, ``residual_block``) built the way ResNet-18 is, for chapter 8."""
 
 from .nn.layers.activations import ReLU
 from .nn.layers.conv import Conv2D, GlobalAvgPool2D, MaxPool2D

@@ -136,6 +136,7 @@ CROSS_CUTTING = {
     "tests/grader/test_layout.py": "the grader's folders and its own distribution",
     "tests/grader/specs/test_wrong_answers.py": "the usual wrong answers of every chapter's exercises",
     "tests/grader/specs/test_contracts.py": "every spec's contract (dtypes, inputs) against its reference and task",
+    "tests/grader/specs/test_forbids_reach.py": "every exercise against every function of minidl: none left reachable that computes it",
     "tests/grader/test_new_chapter.py": "a throwaway chapter found by the registry, release, public data and layout",
     "tests/grader/reports/test_package_python.py": "a Gradescope package's requirements resolve for each image Python",
     "tests/grader/test_instructor_path.py": "an instructor's path: release, package, setup-cell errors, the CSV",

@@ -1,6 +1,6 @@
 """Execute chapter notebooks in place, as nbval will compare them, and store them clean.
 
-    python tools/execute_notebooks.py notebooks/15_autoencoders.ipynb [more ...]
+    python tools/execute_notebooks.py notebooks/17_autoencoders.ipynb [more ...]
 
 Each notebook runs top to bottom in a fresh kernel from its own folder (as JupyterLab
 and nbval run it); its outputs are written back, and the per-cell execution timestamps

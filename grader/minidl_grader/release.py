@@ -208,7 +208,7 @@ def student_release(
 ) -> list[str]:
     """Write what an instructor hands out into ``out`` (a new or empty folder) and return
     problems (empty when it went well): ``notebooks/`` (the chapters), ``exercises/``
-    (generated from ``solutions``), ``bench/`` (the benchmarks chapters 9 and 10 import, when
+    (generated from ``solutions``), ``bench/`` (the benchmarks chapters 10 and 11 import, when
     the published notebooks have them beside them), ``minidl/`` (the library, with its
     public-case data regenerated) and the ``pyproject.toml`` and a short ``README.md`` that
     ``pip install .`` needs (the source tree's, or one made from the installed distribution's
@@ -237,7 +237,7 @@ def student_release(
         for path in sorted(Path(notebooks).glob("*.ipynb")):
             if path.name.startswith(tuple(f"{c}_" for c in chapters)):
                 shutil.copy2(path, out / "notebooks" / path.name)
-    # the benchmarks chapters 9 and 10 import sit beside notebooks/ (a tool of the repository,
+    # the benchmarks chapters 10 and 11 import sit beside notebooks/ (a tool of the repository,
     # not of the installed minidl: the chapters put the folder above theirs on the path)
     bench = Path(notebooks).parent / "bench"
     if bench.is_dir():

@@ -19,6 +19,8 @@ import re
 import time
 from pathlib import Path
 
+from minidl.exercises.probes import MAX_SHARE, not_parallel  # noqa: F401 (MAX_SHARE: the rule's)
+
 from . import notebook
 from .confinement.isolation import build_runtime
 from .confinement.process import (
@@ -32,6 +34,7 @@ from .confinement.process import (
 from .judge import projects, provenance, reading, registry
 from .judge.judging import Result, SubmissionError, SubmissionResult, judge_exercise
 from .judge.registry import parse_chapter
+from .public import PUBLIC_SEED
 from .reports.text import clean_text, display_path, one_line
 from .runtime.probes import ModifiedInput, settle
 
@@ -56,10 +59,8 @@ PROBE_MODULES = {"numba": ("numba",), "cuda": ("minidl.kernels.emulate",)}
 OBSERVING_PROBES = {"numba", "cuda", "freeze", "fine_tune"}
 # probes that only call the answer: what their spec forbids is left out of the minidl that
 # their submission's process imports (``confinement/overlay.py``); the others use the
-# library themselves (chapter 18's probes build models with its layers)
+# library themselves (chapter 9's probes build models with its layers)
 RUN_TIME_FORBIDS = {"call", "call_and_inputs"}
-# a parallel kernel: the largest share of its prange loop's work one iteration may do
-MAX_SHARE = 0.75
 OUTPUT_LIMIT = 2**20  # bytes a submission may print (stdout and stderr) before it is flagged
 MAX_NOTEBOOK_BYTES = notebook.MAX_NOTEBOOK_BYTES  # the JSON without its outputs
 _MENTIONS = re.compile(r"minidl_grader|minidl[./\\]grading|\bsolutions\b|\bspecs\b")
@@ -389,8 +390,8 @@ class _Session:
 
 
 def kernel_evidence(exercise, value, seen: list) -> None:
-    """What a "numba" probe observed on a compiled kernel (``probes._object_mode``,
-    ``probes._prange_work``): raises ``SubmissionError`` for a kernel that runs Python in
+    """What a "numba" probe observed on a compiled kernel (``probes.object_mode``,
+    ``probes.prange_work``): raises ``SubmissionError`` for a kernel that runs Python in
     object mode; appends the work of its prange loop on this case to ``seen`` (read by
     ``_not_parallel`` once the answer is right)."""
     if exercise.probe != "numba" or not isinstance(value, dict) or not value.get("is_numba"):
@@ -467,32 +468,12 @@ def _refusals(
 
 
 def _not_parallel(exercise, seen: list) -> str | None:
-    """Why a kernel whose spec says ``numba_parallel`` is not, from what its compiled kernel
-    and its prange loops did on the cases (``probes._prange_work``, one entry per case;
-    asked once its answer is right): compiled with ``parallel=True``, and on some case its
-    outermost ``prange`` loops ran at least two iterations, none of which did more than
-    ``MAX_SHARE`` of their work (a ``prange(1)``, or one iteration doing it all, is serial)."""
+    """Why a kernel whose spec says ``numba_parallel`` is not, from what its compiled kernel's
+    prange loops did on the cases (``probes.prange_work``, one entry per case; asked once its
+    answer is right): ``minidl.exercises.probes.not_parallel``, the rule ``check()`` uses."""
     if not getattr(exercise, "numba_parallel", False):
         return None
-    entry = exercise.entries[0]
-    if not seen or any(not isinstance(work, dict) for work in seen):
-        return (
-            f"`{entry}` must run in parallel: compile it with `@njit(parallel=True)` and loop with `prange`"
-        )
-    best = max(seen, key=lambda work: (work.get("iterations", 0), -work.get("largest_share", 1.0)))
-    if best.get("error"):
-        return f"`{entry}`'s prange loop could not be observed (run as Python it raised {best['error']})"
-    if best.get("iterations", 0) < 2:
-        return (
-            f"`{entry}` must run in parallel: its prange loop ran {best.get('iterations', 0)} iteration(s); "
-            "loop over the data with `prange` (`for i in prange(x.size)`)"
-        )
-    if best.get("largest_share", 1.0) > MAX_SHARE:
-        return (
-            f"`{entry}` must run in parallel: one iteration of its prange loop did "
-            f"{best['largest_share']:.0%} of the loop's work; split the data between the iterations"
-        )
-    return None
+    return not_parallel(exercise.entries[0], seen)
 
 
 def _exercises_of(chapter: str | None, extra: list) -> list:
@@ -638,8 +619,12 @@ def _grade_into(
                     if why := _built_refusal(exercise, session, limits, allow):
                         judged[exercise.name] = Result(exercise.name, exercise.points, 0, why)
                         continue
-                    judge = projects.judge if projects.is_project(exercise) else judge_exercise
-                    got = judge(exercise, session.outputs_for(exercise), seed)
+                    if projects.is_project(exercise):  # a model scored on its hidden split
+                        got = projects.judge(exercise, session.outputs_for(exercise), seed)
+                    else:
+                        got = judge_exercise(
+                            exercise, session.outputs_for(exercise), seed, public_seed=PUBLIC_SEED
+                        )
                     if got.score > 0 and (why := _built_refusal(exercise, session, limits, allow)):
                         got = Result(exercise.name, exercise.points, 0, why)  # built while called
                     if got.score > 0 and (

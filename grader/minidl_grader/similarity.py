@@ -5,7 +5,7 @@ fingerprinting" (SIGMOD 2003), the one behind MOSS, in four steps:
 
 1. **normalise** -- read the cell with Python's own ``tokenize``; drop comments,
    docstrings and layout; every identifier becomes ``V``, every number ``N``, every
-   string ``S`` (keywords and operators stay); a string of several lines (chapter 10's
+   string ``S`` (keywords and operators stay); a string of several lines (chapter 11's
    CUDA C) is read as C the same way. Renaming variables, changing constants or
    rewriting comments changes nothing after this step.
 2. **k-grams** -- every run of ``k`` consecutive normalised tokens, hashed (CRC-32, so the
@@ -642,7 +642,7 @@ def _python_in_string(literal: str, depth: int) -> list[tuple[str, int]] | None:
     return found if len(found) >= K else None
 
 
-# A string of several lines is code in another language (chapter 10's CUDA C kernels):
+# A string of several lines is code in another language (chapter 11's CUDA C kernels):
 # its C tokens are normalised the same way (comments dropped, identifiers -> V).
 _C_TOKEN = re.compile(r"//[^\n]*|/\*.*?\*/|[A-Za-z_]\w*|\d[\w.]*|\S", re.S)
 _C_KEYWORDS = {

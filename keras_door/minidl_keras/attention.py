@@ -1,4 +1,4 @@
-"""``keras.layers.MultiHeadAttention``: chapter 12's ``minidl.nn.layers.MultiHeadAttention``
+"""``keras.layers.MultiHeadAttention``: chapter 13's ``minidl.nn.layers.MultiHeadAttention``
 (its hand-written backward) under Keras 3's call and weight layout.
 
 Keras calls it ``mha(query, value, key=None, attention_mask=None,
@@ -6,7 +6,7 @@ return_attention_scores=False, training=None, use_causal_mask=False)``: the inpu
 positional, so in a graph (the functional API, a custom layer's ``call``) the call is ONE
 node reading ``[query, value]`` (``[query, value, key]``, and the mask if it is a tensor),
 whose backward returns a gradient per input. ``mha(x, x)`` (self-attention) runs the fused
-``x [Wq | Wk | Wv]`` product of chapter 12 and gives ``x`` one summed gradient.
+``x [Wq | Wk | Wv]`` product of chapter 13 and gives ``x`` one summed gradient.
 
 Weights, in Keras's order and layout (``get_weights`` / ``set_weights``, a model's too):
 

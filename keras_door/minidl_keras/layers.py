@@ -15,7 +15,7 @@ Their classes have Keras's names (``type(layer).__name__`` is ``"BatchNormalizat
 ``"MaxPooling2D"``) and save under minidl's (``MaxPool2D``, ``BatchNorm``).
 
 Layers with Keras's own call or data (no minidl class of that name) live in their modules:
-``MultiHeadAttention`` (chapter 12's, with Keras's call and weight layout) and ``Attention``
+``MultiHeadAttention`` (chapter 13's, with Keras's call and weight layout) and ``Attention``
 (``attention.py``), ``TextVectorization`` (``text.py``), ``Normalization``
 (``normalization.py``), ``RandomFlip``, ``RandomTranslation``, ``RandomRotation``,
 ``RandomZoom``, ``RandomContrast`` (``augmentation.py``).

@@ -23,7 +23,7 @@ Everything a notebook or test needs works offline:
   ``load_tatoeba_pairs`` downloads the real Tatoeba pairs (CC BY 2.0 FR) as ManyThings packs
   them and ``read_sentence_pairs`` reads that tab-separated format, in ``translation``.
 * ``BPETokenizer`` -- byte-pair encoding (Sennrich et al., 2016) trained by hand on any
-  texts (chapter 14 trains it on ACLSum's sentences), in ``bpe``.
+  texts (chapter 15 trains it on ACLSum's sentences), in ``bpe``.
 * ``load_spoken_digits``, ``load_spoken_digit_clips`` -- "zero" .. "nine" spoken by 24
   synthetic voices, as log-mel spectrograms (N, 49, 32) split by held-out voices, and 40
   clips as 8 kHz audio; ``audio`` holds the feature pipeline (frames, FFT, mel filters).

@@ -1,4 +1,4 @@
-"""Words as data: a word vocabulary, padding and masks, and text sets for chapter 13.
+"""Words as data: a word vocabulary, padding and masks, and text sets for chapter 14.
 
 * ``tokenize_words`` -- lower-cased words and punctuation marks.
 * ``Vocabulary`` -- words <-> ids, with a padding id (0) and an unknown-word id (1).

@@ -1,4 +1,4 @@
-"""ACLSum: real scientific papers with human-written summaries, for chapter 13.
+"""ACLSum: real scientific papers with human-written summaries, for chapter 14.
 
 ACLSum (Takeshita et al., 2024) is 250 papers of the ACL Anthology, each with three
 one-sentence summaries written by experts, one per **aspect**: the *challenge* the paper

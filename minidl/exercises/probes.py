@@ -6,34 +6,38 @@ Most public cases are "call the answer on these arguments, compare what it retur
 kind of data -- inputs, expected results, the results of the usual mistakes -- never with a
 reference:
 
-* ``call_and_inputs``: what the answer returns, then the inputs it was handed, which must be
-  as the case stores them after the call (a gradient check that leaves ``x`` moved, a GAN
-  step that changes the discriminator's weights);
+* ``call_and_inputs``: what the answer returns, then its inputs, which must be as the case
+  stores them after the call (a GAN step that changes the discriminator's weights);
 * ``numba``: the kernel must be compiled by Numba (a ``numba.njit`` dispatcher), in nopython
   mode, with ``parallel=True`` where the task asks; then its outputs and their dtype;
-* ``cuda``: the CUDA C source is compiled and launched by minidl's CPU emulator
-  (``minidl.kernels.emulate``, which needs a C++ compiler), as the grader does: a read or a
-  write outside an array, a write past the output (guard values) and an element handled by
-  several threads fail, then the outputs are compared;
-* ``freeze`` and ``fine_tune``: the answer gets a real ``Sequential`` built from the case's
-  weights; the flags ``trainable`` it leaves, the parameters after its training step, the
-  loss it returns and whether it ran the model in training mode are compared;
+* ``cuda``: the CUDA C source is run by minidl's CPU emulator (``minidl.kernels.emulate``,
+  which needs a C++ compiler): a read or a write outside an array, a write past the output
+  and an element handled by several threads fail, then the outputs are compared;
+* ``freeze`` and ``fine_tune``: the answer gets a real ``Sequential``; the flags
+  ``trainable`` it leaves, the parameters after its training step, the loss it returns and
+  whether it ran the model in training mode are compared;
 * ``relu_network``: the returned weights must make the one-hidden-layer ReLU network output
   the stored targets on the stored inputs, exactly (any weights that do are right).
 
 ``evaluate(exercise, answer, arrays)`` returns ``(status, message)`` as ``Verdict`` holds them.
+What observes an answer (``object_mode``, ``prange_work``, ``launch``, ``build_model``, ...)
+is the grader's too: its sandbox runs it, the grader judges the data in its own process.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import sys
+import types
 
 import numpy as np
 
 from . import data
 from .compare import compare_models, compare_outputs, rel_error
 
-__all__ = ["evaluate", "build_model", "model_summary", "KINDS"]
+__all__ = ["evaluate", "KINDS", "object_mode", "prange_work", "not_parallel", "compile_cuda", "launch"]
+__all__ += ["build_model", "model_summary", "record_training_modes", "CountingRange", "guarded"]
 
 _NOT_YET = "not implemented yet (the cell still raises NotImplementedError)"
 
@@ -97,19 +101,21 @@ def _call_and_inputs(exercise: dict, function, arrays) -> str:
             raise _Failed(f"{label}: {problem}")
         for after in extra.get("after", []):
             now, wanted, tolerance = given[after["arg"]], after["expected"], after["tolerance"]
-            right = isinstance(now, np.ndarray) and now.shape == wanted.shape
-            if right and tolerance:
-                right = rel_error(now, wanted) <= tolerance
-            elif right:
-                right = np.array_equal(now, wanted, equal_nan=True)
-            if not right:
+            shaped = isinstance(now, np.ndarray) and now.shape == wanted.shape
+            if not shaped or not (
+                rel_error(now, wanted) <= tolerance
+                if tolerance
+                else np.array_equal(now, wanted, equal_nan=True)
+            ):
                 raise _Failed(f"{label}: {after['problem']}")
     return _passed(exercise, "; the inputs checked after the call too")
 
 
 # ---------------------------------------------------------------------- Numba
-def _object_mode(kernel) -> str | None:
-    """Why a compiled kernel runs Python (None if it does not), as the grader reads it."""
+def object_mode(kernel) -> str | None:
+    """Why a compiled kernel runs Python (None if it does not), read from its compiled
+    overloads: compiled in object mode, or with a block lifted to object mode
+    (``numba.objmode``, under any name), or calling into the Python interpreter."""
     for signature, compiled in list(kernel.overloads.items()):
         if compiled.objectmode:
             return "it was compiled in object mode"
@@ -120,28 +126,22 @@ def _object_mode(kernel) -> str | None:
     return None
 
 
-# a parallel kernel: the largest share of its prange loop's work one iteration may do (the
-# grader's runner.MAX_SHARE)
-MAX_SHARE = 0.75
+MAX_SHARE = 0.75  # a parallel kernel: the largest share of its prange work one iteration may do
 
 
-class _CountingRange:
+class CountingRange:
     """Stands for ``prange`` in a plain-Python run of a kernel: records, for every outermost
-    prange loop, the lines of the kernel run in each iteration (``_prange_work``)."""
+    prange loop, the lines of the kernel run in each iteration (``prange_work``)."""
 
     def __init__(self):
         self.iterations: list[int] = []  # lines run per iteration, every outermost loop
-        self.depth = 0
-        self.current = -1
+        self.depth, self.current = 0, -1
 
-    def __call__(self, *args):
-        return self._loop(range(*args))
-
-    def _loop(self, numbers):
+    def __call__(self, *args):  # a generator, as range is iterated
         outer = self.depth == 0
         self.depth += 1
         try:
-            for i in numbers:
+            for i in range(*args):
                 if outer:
                     self.iterations.append(0)
                     self.current = len(self.iterations) - 1
@@ -152,73 +152,70 @@ class _CountingRange:
                 self.current = -1
 
 
-def _prange_work(kernel, args) -> tuple[int, float]:
-    """``(iterations, largest share)`` of the kernel's outermost ``prange`` loops on ``args``,
-    as the grader observes them: its Python function run once, traced, with ``prange`` (however
-    the kernel names it) replaced by a counting range."""
-    import sys
-    import types
+def prange_work(kernel, args, numba_pair=None, trusted=contextlib.nullcontext) -> dict:
+    """The kernel's Python function run once, traced, ``prange`` (a global, ``numba.prange``,
+    a closure) replaced by a counting range: ``iterations`` of its outermost prange loops,
+    ``largest_share`` of their lines that one iteration ran (1.0: all), ``error`` if it
+    raised. ``numba_pair``: ``(numba.prange, numba)`` as the caller trusts them; ``trusted``:
+    where ``sys.settrace`` is allowed (the grader's sandbox refuses it to a submission)."""
+    if numba_pair is None:
+        import numba
 
-    import numba
-
-    counting = _CountingRange()
-
-    class _Numba(types.ModuleType):
-        def __getattr__(self, name):
-            return getattr(numba, name)
-
-    proxy = _Numba("numba")
-    setattr(proxy, "prange", counting)  # noqa: B010
+        numba_pair = (numba.prange, numba)
+    counting, proxy = CountingRange(), types.ModuleType("numba")  # numba, its prange counting
+    vars(proxy).update({**vars(numba_pair[1]), "prange": counting})
+    swap = {id(numba_pair[0]): counting, id(numba_pair[1]): proxy}
     func = kernel.py_func
-    space = {
-        k: counting if v is numba.prange else proxy if v is numba else v for k, v in func.__globals__.items()
-    }
+    space = {k: swap.get(id(v), v) for k, v in func.__globals__.items()}
     cells = tuple(
-        types.CellType(counting if c.cell_contents is numba.prange else c.cell_contents)
-        for c in (func.__closure__ or ())
+        types.CellType(swap.get(id(c.cell_contents), c.cell_contents)) for c in func.__closure__ or ()
     )
     plain = types.FunctionType(func.__code__, space, func.__name__, func.__defaults__, cells or None)
     code = func.__code__
 
-    def tracer(frame, event, arg):
-        if frame.f_code is not code:
-            return None
-
-        def lines(frame, event, arg):
-            if event == "line" and counting.current >= 0:
-                counting.iterations[counting.current] += 1
-            return lines
-
+    def lines(frame, event, arg):  # traces the kernel's own lines only
+        if event == "line" and counting.current >= 0:
+            counting.iterations[counting.current] += 1
         return lines
 
+    def tracer(frame, event, arg):
+        return lines if frame.f_code is code else None
+
     previous = sys.gettrace()
-    sys.settrace(tracer)
+    with trusted():
+        sys.settrace(tracer)
     try:
         plain(*copy.deepcopy(args))
     except Exception as err:
-        raise _Failed(
-            f"the kernel's prange loop could not be observed (run as Python it raised "
-            f"{type(err).__name__}: {str(err)[:200]})"
-        ) from None
+        return {"iterations": 0, "largest_share": 1.0, "error": f"{type(err).__name__}: {err}"[:300]}
     finally:
-        sys.settrace(previous)
-    total = sum(counting.iterations)
-    return len(counting.iterations), (max(counting.iterations) / total if total else 1.0)
+        with trusted():
+            sys.settrace(previous)
+    work, total = counting.iterations, sum(counting.iterations)
+    return {"iterations": len(work), "largest_share": max(work) / total if total else 1.0}
 
 
-def _not_parallel(entry: str, work: list[tuple[int, float]]) -> str | None:
-    """Why the kernel is not parallel, from its prange loops' work on the cases (the grader's
-    rule): on some case, at least two iterations, none doing more than ``MAX_SHARE``."""
-    iterations, share = max(work, key=lambda w: (w[0], -w[1]))
-    if iterations < 2:
+def not_parallel(entry: str, work: list) -> str | None:
+    """Why a kernel is not parallel, from its ``prange_work`` on the cases (empty: not
+    compiled with ``parallel=True``): on some case, its outermost ``prange`` loops must run
+    at least two iterations, none doing more than ``MAX_SHARE`` of their work (a
+    ``prange(1)``, or one iteration doing it all, is serial)."""
+    if not work or any(not isinstance(w, dict) for w in work):
         return (
-            f"`{entry}` must run in parallel: its prange loop ran {iterations} iteration(s); "
+            f"`{entry}` must run in parallel: compile it with `@njit(parallel=True)` and loop with `prange`"
+        )
+    best = max(work, key=lambda w: (w.get("iterations", 0), -w.get("largest_share", 1.0)))
+    if best.get("error"):
+        return f"`{entry}`'s prange loop could not be observed (run as Python it raised {best['error']})"
+    if best.get("iterations", 0) < 2:
+        return (
+            f"`{entry}` must run in parallel: its prange loop ran {best.get('iterations', 0)} iteration(s); "
             "loop over the data with `prange` (`for i in prange(x.size)`)"
         )
-    if share > MAX_SHARE:
+    if best.get("largest_share", 1.0) > MAX_SHARE:
         return (
-            f"`{entry}` must run in parallel: one iteration of its prange loop did {share:.0%} of "
-            "the loop's work; split the data between the iterations"
+            f"`{entry}` must run in parallel: one iteration of its prange loop did "
+            f"{best['largest_share']:.0%} of the loop's work; split the data between the iterations"
         )
     return None
 
@@ -242,14 +239,14 @@ def _numba(exercise: dict, kernel, arrays) -> str:
         given = copy.deepcopy(args)
         got = _call(label, kernel, *given)
         if exercise.get("parallel") and kernel.targetoptions.get("parallel"):
-            work.append(_prange_work(kernel, args))
+            work.append(prange_work(kernel, args))
         changed = _changed(args, given)
         if changed is not None:
             raise _Failed(
                 f"{label}: the kernel changed its input {changed + 1} in place; the task asks to "
                 "leave the inputs as they were and return a new array"
             )
-        why = _object_mode(kernel)
+        why = object_mode(kernel)
         if why:
             raise _Failed(
                 f"the kernel runs Python inside the compiled function ({why}): write the loops "
@@ -266,11 +263,7 @@ def _numba(exercise: dict, kernel, arrays) -> str:
         if problem:
             raise _Failed(f"{label}: {problem}")
     if exercise.get("parallel"):
-        if not kernel.targetoptions.get("parallel"):
-            raise _Failed(
-                f"`{entry}` must run in parallel: compile it with `@njit(parallel=True)` and loop with `prange`"
-            )
-        why = _not_parallel(entry, work)
+        why = not_parallel(entry, work)
         if why:
             raise _Failed(why)
         return _passed(exercise, "; compiled by Numba in nopython mode, its prange loop sharing out the work")
@@ -278,76 +271,100 @@ def _numba(exercise: dict, kernel, arrays) -> str:
 
 
 # ---------------------------------------------------------------------- CUDA C, emulated
-_GUARD, _SENTINEL = 64, -12345.0
+GUARD, SENTINEL = 64, -12345.0
 
 
-def _guarded(values: np.ndarray) -> np.ndarray:
+def guarded(values: np.ndarray) -> np.ndarray:
     """``values`` with guard values after them; the kernel gets ``buffer[:len(values)]``."""
-    buffer = np.full(values.size + _GUARD, _SENTINEL, dtype=np.float32)
+    buffer = np.full(values.size + GUARD, SENTINEL, dtype=np.float32)
     buffer[: values.size] = values
     return buffer
 
 
-def _compile(exercise: dict, source):
-    from minidl.kernels import emulate
-
-    entry = exercise["entries"][0]
+def compile_cuda(module_class, source, entry: str, trusted=contextlib.nullcontext):
+    """``module_class(source, float32, entry)`` (``EmulatedModule``); raises ``TypeError`` (not a
+    string), ``NotImplementedError`` (the ``#error`` placeholder) or ``RuntimeError`` (the
+    compiler's first errors). ``trusted``: where loading the library is allowed (the sandbox
+    refuses ``ctypes`` to a submission)."""
     if type(source) is not str:
-        raise _Failed(f"{entry} should be a string of CUDA C source, got {type(source).__name__}")
-    if emulate.compiler() is None:
-        raise _Unchecked(
-            "no C++ compiler (g++) here, which minidl's CUDA emulator needs to run the kernel on "
-            "the CPU: install one to check it; the grader compiles and runs it"
-        )
+        raise TypeError(f"{entry} should be a string of CUDA C source, got {type(source).__name__}")
     try:
-        return emulate.EmulatedModule(source, np.float32, entry)
+        with trusted():
+            return module_class(source, np.float32, entry)
     except RuntimeError as err:
         errors = [line for line in str(err).splitlines() if "error" in line]
         if any("not implemented yet" in line for line in errors):
-            raise _Failed("not implemented yet (the kernel still has its #error placeholder)") from None
-        raise _Failed(
+            raise NotImplementedError("the kernel still has its #error placeholder") from None
+        raise RuntimeError(
             "the CUDA source does not compile: " + ("; ".join(errors[:3]) if errors else str(err)[:500])
         ) from None
+
+
+def launch(kernel, spec: dict, args, out_of_bounds) -> dict:
+    """``kernel(*inputs, out, n, *ints)`` on ``spec``'s grid (``blocks``, ``threads``, ``n``,
+    ``ints``), each array flattened and followed by guard values: ``out``, ``guard_ok`` (no
+    write past ``out``) and ``shared`` (``one_thread_per_element``: ``(array, elements several
+    threads handled, the first, size)``, the output first); or ``out_of_bounds``, ``array``."""
+    n = spec["n"]
+    inputs = [guarded(a)[: a.size] for a in (np.asarray(x, dtype=np.float32).ravel() for x in args)]
+    output = guarded(np.zeros(n, dtype=np.float32))
+    ints = tuple(np.int32(v) for v in spec.get("ints", ()))
+    grid = ((spec["blocks"],), (spec["threads"],), (*inputs, output[:n], np.int32(n), *ints))
+    try:
+        owners = kernel.owners(*grid) if spec.get("one_thread_per_element") else {}
+        if not spec.get("one_thread_per_element"):
+            kernel(*grid)
+    except out_of_bounds as err:
+        return {"out_of_bounds": str(err), "array": err.array}
+    owned = list(owners.items())
+    shared = [  # the output first
+        (name, int(np.count_nonzero(owner == -2)), int(np.argmax(owner == -2)), owner.size)
+        for name, owner in owned[len(inputs) : len(inputs) + 1] + owned[: len(inputs)]
+        if np.any(owner == -2)
+    ]
+    return {"out": output[:n].copy(), "guard_ok": bool(np.all(output[n:] == SENTINEL)), "shared": shared}
 
 
 def _cuda(exercise: dict, source, arrays) -> str:
     from minidl.kernels import emulate
 
-    module = _compile(exercise, source)
+    if type(source) is str and emulate.compiler() is None:
+        raise _Unchecked(
+            "no C++ compiler (g++) here, which minidl's CUDA emulator needs to run the kernel on "
+            "the CPU: install one to check it; the grader compiles and runs it"
+        )
+    try:
+        module = compile_cuda(emulate.EmulatedModule, source, exercise["entries"][0])
+    except (NotImplementedError, TypeError, RuntimeError) as err:
+        raise _Failed(
+            f"not implemented yet ({err})" if type(err) is NotImplementedError else str(err)
+        ) from None
+    name = (exercise["cases"][0].get("outputs") or exercise["outputs"])[0]
     for label, args, expected, mistakes, _, extra in _cases(exercise, arrays):
-        launch, outside = extra["launch"], extra["outside"]
-        name = (exercise["cases"][0].get("outputs") or exercise["outputs"])[0]
-        n = launch["n"]
-        inputs = [_guarded(a.ravel())[: a.size] for a in (np.asarray(x, dtype=np.float32) for x in args)]
-        output = _guarded(np.zeros(n, dtype=np.float32))
-        ints = tuple(np.int32(v) for v in launch.get("ints", ()))
-        grid = ((launch["blocks"],), (launch["threads"],), (*inputs, output[:n], np.int32(n), *ints))
+        outside = extra["outside"]
         try:
-            kernel = module.get_function(launch["kernel"])
-            owners = kernel.owners(*grid) if launch.get("one_thread_per_element") else {}
-            if not launch.get("one_thread_per_element"):
-                kernel(*grid)
-        except emulate.OutOfBounds as err:
-            raise _Failed(f"{label}: {err}: {outside.get(err.array, outside[''])}") from None
+            found = launch(
+                module.get_function(extra["launch"]["kernel"]), extra["launch"], args, emulate.OutOfBounds
+            )
         except Exception as err:
             raise _Failed(f"{label}: raised {type(err).__name__}: {str(err)[:200]}") from None
-        if not np.all(output[n:] == _SENTINEL):
+        if "out_of_bounds" in found:
+            raise _Failed(f"{label}: {found['out_of_bounds']}: {outside.get(found['array'], outside[''])}")
+        if not found["guard_ok"]:
             raise _Failed(
                 f"{label}: the kernel wrote past the end of `{name}`: threads with an index >= n "
                 "must do nothing (check `if (i < n)`)"
             )
-        owned = list(owners.items())
-        for array, owner in owned[len(inputs) : len(inputs) + 1] + owned[: len(inputs)]:  # the output first
-            if np.any(owner == -2):
-                count, first = int(np.count_nonzero(owner == -2)), int(np.argmax(owner == -2))
-                raise _Failed(
-                    f"{label}: {count} of the {owner.size} elements of `{array}` were handled by more "
-                    f"than one thread ({array}[{first}] first), so the blocks redo each other's work: "
-                    "each element must have exactly one thread. A grid-stride loop steps by the size "
-                    "of the whole grid, i += blockDim.x * gridDim.x (a step of blockDim.x gives every "
-                    "block the elements of the blocks after it)"
-                )
-        problem = compare_outputs(output[:n].copy(), expected, (name,), mistakes, tolerance=1e-6)
+        if found["shared"]:
+            array, count, first, size = found["shared"][0]
+            raise _Failed(
+                f"{label}: {count} of the {size} elements of `{array}` were handled by more "
+                f"than one thread ({array}[{first}] first), so the blocks redo each other's work: "
+                "each element must have exactly one thread. A grid-stride loop steps by the size "
+                "of the whole grid, i += blockDim.x * gridDim.x (a step of blockDim.x gives every "
+                "block the elements of the blocks after it)"
+            )
+        problem = compare_outputs(found["out"], expected, (name,), mistakes, tolerance=1e-6)
         if problem:
             raise _Failed(f"{label}: {problem}")
     return _passed(
@@ -357,7 +374,7 @@ def _cuda(exercise: dict, source, arrays) -> str:
     )
 
 
-# ---------------------------------------------------------------------- models (chapter 18)
+# ---------------------------------------------------------------------- models (chapter 9)
 def build_model(weights: list):
     """Dense(h) - ReLU - Dense(h2) - ReLU - Dense(k) in float64 with the given (W, b) pairs
     (the model the grader hands an answer)."""
@@ -370,10 +387,8 @@ def build_model(weights: list):
     )
     model.astype(np.float64) if hasattr(model, "astype") else None
     for layer, (W, b) in zip(dense, weights):
-        layer.params["W"] = np.array(W, dtype=np.float64)
-        layer.params["b"] = np.array(b, dtype=np.float64)
-        layer.grads["W"] = np.zeros_like(layer.params["W"])
-        layer.grads["b"] = np.zeros_like(layer.params["b"])
+        layer.params.update(W=np.array(W, dtype=np.float64), b=np.array(b, dtype=np.float64))
+        layer.grads.update(W=np.zeros_like(layer.params["W"]), b=np.zeros_like(layer.params["b"]))
     return model
 
 
@@ -410,7 +425,7 @@ def _freeze(exercise: dict, function, arrays) -> str:
     return _passed(exercise)
 
 
-def _record_training_modes(model) -> set:
+def record_training_modes(model) -> set:
     """The ``training`` flags that the model's layers were run with (filled as they run)."""
     modes: set = set()
     for layer in model.layers:
@@ -431,7 +446,7 @@ def _fine_tune(exercise: dict, function, arrays) -> str:
         model = build_model(weights)
         for index in frozen:
             model.layers[index].trainable = False
-        modes = _record_training_modes(model)
+        modes = record_training_modes(model)
         loss_fn = losses.SparseCategoricalCrossentropy(from_logits=True)
         loss = _call(label, function, model, x, y, loss_fn, lr)
         summary = model_summary(model)

@@ -256,7 +256,7 @@ class MLPDenoiser:
 class UNetDenoiser:
     """f(x_t, t): a small convolutional U-Net, the step's sinusoidal code added to every block.
 
-    Chapter 21's ``UNet`` with one 3 x 3 convolution per block, and each block told the step:
+    Chapter 22's ``UNet`` with one 3 x 3 convolution per block, and each block told the step:
     the code ``e = timestep_embedding(t)`` passes through a ``Dense`` of the block's own, giving
     one number per channel, added to every pixel of that channel before the ReLU (Ho et al.'s
     blocks add their projected code the same way). With ``channels = (c_0, ..., c_L)``::

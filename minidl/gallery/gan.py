@@ -139,7 +139,7 @@ def ring_discriminator(hidden: int = 128, depth: int = 3) -> Sequential:
 
 def mnist_generator(latent_dim: int = 64, hidden=(256, 512), image_shape=(1, 28, 28)) -> Sequential:
     """z (N, latent_dim) -> image (N, *image_shape) in (-1, 1): Dense + LeakyReLU blocks,
-    Dense(pixels), Tanh (784 pixels for the default (1, 28, 28); chapter 17 uses (1, 14, 14)).
+    Dense(pixels), Tanh (784 pixels for the default (1, 28, 28); chapter 19 uses (1, 14, 14)).
 
     Train it against images scaled to [-1, 1] (``2 x - 1``).
     """

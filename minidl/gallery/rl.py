@@ -1,5 +1,5 @@
 """Reinforcement learning by hand: a batched CartPole, returns, the two losses, a replay
-buffer, and tic-tac-toe with a perfect (minimax) judge. Chapter 22 builds on them.
+buffer, and tic-tac-toe with a perfect (minimax) judge. Chapter 24 builds on them.
 
 The pieces, each small enough to read on one screen:
 

@@ -1,4 +1,4 @@
-"""When not to trust a classifier (chapter 25): attacks, attributions, averaged predictions.
+"""When not to trust a classifier (chapter 23): attacks, attributions, averaged predictions.
 
 Every function takes a ``Sequential`` whose output is logits (N, K) and uses its own
 ``backward`` for the gradient with respect to the input; none changes the weights.

@@ -12,7 +12,7 @@ Each function has a NumPy reference (``*_reference``, written to be read, the gr
 and a Numba twin (``*_numba``) tested against it. These two are not part of the tier
 contract (``contract.py``): no layer calls them, they run on NumPy arrays after a network's
 forward, and a GPU twin would not pay for a few hundred boxes. ``box_iou`` and ``nms`` are
-the ones the library uses, chosen by measurement (chapter 21 times both; see the note on
+the ones the library uses, chosen by measurement (chapter 22 times both; see the note on
 each below).
 """
 
@@ -114,7 +114,7 @@ def nms_numba(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np
     return keep[:count].copy()
 
 
-# The ones the library calls. Timed on one loaded core (chapter 21 repeats the timing): for
+# The ones the library calls. Timed on one loaded core (chapter 22 repeats the timing): for
 # 20 to 1,000 boxes the Numba IoU matrix took 7x to 70x less time than the broadcasting
 # reference, and the Numba NMS 20x to 200x less than the reference's Python loop.
 box_iou = box_iou_numba if HAVE_NUMBA else box_iou_reference

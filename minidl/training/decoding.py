@@ -53,7 +53,7 @@ def beam_search(
 
     Ties, in the beam and in the answer, go to the smaller token sequence (compared token by
     token, as Python compares lists), whatever the order in which the beams were found: the
-    rule of Chapter 13's beam-search exercise, whose answers this function reproduces.
+    rule of Chapter 14's beam-search exercise, whose answers this function reproduces.
     """
     if beam_width < 1 or max_len < 1:
         raise ValueError(f"beam_width and max_len must be >= 1, got {beam_width} and {max_len}")

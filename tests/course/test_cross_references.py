@@ -76,7 +76,7 @@ _NUM = r"\d+(?:\.\d+)?"
 SECTION_REFERENCE = re.compile(
     rf"\b(?P<word>[Ss]ections?|§) ?(?P<list>{_NUM}(?:(?:,\s*and\s+|,\s*|\s+and\s+|\s*[–-]\s*|\s+to\s+){_NUM})*)"
 )
-# "chapter 21, section 9", "chapter 21's section 9" / "section 9 of chapter 21"
+# "chapter 22, section 9", "chapter 22's section 9" / "section 9 of chapter 22"
 OF_CHAPTER_BEFORE = re.compile(r"[Cc]hapter (\d+)(?:,|'s)\s*$")
 OF_CHAPTER_AFTER = re.compile(r"^\s*(?:of|in) [Cc]hapter (\d+)")
 
@@ -107,7 +107,7 @@ def chapter_of_solutions(path):
 @pytest.mark.parametrize("path", CHAPTERS + SOLUTIONS, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_every_section_reference_names_a_section(path):
     """ "section 5" names a section of the chapter it is written in (of the chapter a solutions
-    notebook belongs to), "chapter 21, section 9" one of chapter 21; "section 1.4" a subsection."""
+    notebook belongs to), "chapter 22, section 9" one of chapter 22; "section 1.4" a subsection."""
     text = prose(markdown(path))
     home = chapter_of_solutions(path) if path.parent.name == "solutions" else path
     problems = []

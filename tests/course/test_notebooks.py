@@ -141,7 +141,7 @@ def test_the_chapters_are_numbered_in_reading_order():
 
 
 BY_SLUG = {path.stem[3:]: number for number, path in BY_NUMBER.items()}
-# "Chapter 7's LeNet", "chapters 11 and 12", "chapter-9 kernel"; not 4,000 nor 13.5
+# "Chapter 7's LeNet", "chapters 12 and 13", "chapter-10 kernel"; not 4,000 nor 13.5
 CHAPTER_REFERENCE = re.compile(
     r"\b[Cc]hapters?[ -](\d{1,2}(?![\d.,]\d)(?:(?:,\s+and\s+|,\s*|\s+and\s+|\s+to\s+)\d{1,2}(?![\d.,]\d))*)"
 )
@@ -237,9 +237,9 @@ def test_every_solutions_notebook_belongs_to_a_chapter():
 # A chapter or an exercise that names a module the library no longer has (``from minidl.grading
 # import check`` outlived the module by several releases) fails only when a reader types it.
 PROJECT_PACKAGES = ("minidl", "minidl_keras", "minidl_grader", "bench")  # bench/: the repository's
-# benchmarks, which a student release carries beside notebooks/ (chapters 9 and 10 import them)
+# benchmarks, which a student release carries beside notebooks/ (chapters 10 and 11 import them)
 # Imported by a chapter but installed by hand, not by any extra: the chapter says so and skips
-# its cells without it (chapter 19 runs Keras 3 on PyTorch; pyproject's [compare] comment).
+# its cells without it (chapter 25 runs Keras 3 on PyTorch; pyproject's [compare] comment).
 INSTALLED_BY_HAND = {"torch"}
 # Distributions whose import name differs from the distribution's name.
 IMPORT_NAMES = {"cupy_cuda12x": ["cupy", "cupy_backends"], "scikit_learn": ["sklearn"], "pillow": ["PIL"]}
@@ -351,7 +351,7 @@ def test_the_import_check_catches_a_module_that_is_gone():
     assert {"numpy", "gymnasium", "vaderSentiment", "cupy"} <= declared_imports()
 
 
-# "## 8.4 Title": chapter 8, section 4 (chapters 9, 10 and 19 number "## 1." with "### 1.1" inside)
+# "## 8.4 Title": chapter 8, section 4 (chapters 10, 11 and 25 number "## 1." with "### 1.1" inside)
 SECTION_HEADING = re.compile(r"^## (\d+)\.(\d+) ", re.M)
 SECTION_REFERENCE = re.compile(r"\b[Ss]ections? (\d+)\.(\d+)\b")
 

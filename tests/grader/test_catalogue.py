@@ -21,7 +21,7 @@ def test_the_command_prints_every_exercise_of_the_chapter_and_its_mistakes(capsy
 
 
 def test_a_chapter_is_named_by_its_number_or_its_folder(capsys):
-    assert main(["mistakes", "--chapter", "18_transfer_learning"]) == 0
+    assert main(["mistakes", "--chapter", "09_transfer_learning"]) == 0
     assert "layers[:-n] for n = 0" in capsys.readouterr().out
 
 

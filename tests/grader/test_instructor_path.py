@@ -94,7 +94,7 @@ def test_release_chapters_writes_only_those_chapters(tmp_path):
     assert sorted(p.name[:2] for p in (out / "exercises").glob("*.ipynb")) == ["03", "07"]
     assert sorted(p.name[:2] for p in (out / "notebooks").glob("*.ipynb")) == ["03", "07"]
     assert "pip install . jupyterlab" in (out / "README.md").read_text()
-    # chapters 9 and 10 import the repository's benchmarks from the folder above notebooks/
+    # chapters 10 and 11 import the repository's benchmarks from the folder above notebooks/
     assert (out / "bench" / "gpu.py").is_file() and not (out / "bench" / "__pycache__").exists()
     assert release.main(["--out", str(tmp_path / "bad"), "--chapters", "3"]) == 2
 
@@ -259,7 +259,7 @@ def test_a_release_made_by_a_non_editable_install_installs_and_runs_its_readme(t
     assert "site-packages/minidl_grader/published/solutions" in done.stdout, done.stdout
     assert sorted(p.name[:2] for p in (out / "exercises").glob("*.ipynb")) == ["03", "07", "12"]
     assert sorted(p.name[:2] for p in (out / "notebooks").glob("*.ipynb")) == ["03", "07", "12"]
-    assert (out / "bench" / "runner.py").is_file()  # carried in the wheel for chapters 9 and 10
+    assert (out / "bench" / "runner.py").is_file()  # carried in the wheel for chapters 10 and 11
     pyproject = (out / "pyproject.toml").read_text()
     assert 'version = "' in pyproject and "[project.scripts]" in pyproject  # made from the metadata
     readme = (out / "README.md").read_text()

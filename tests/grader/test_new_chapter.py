@@ -1,7 +1,7 @@
 """A chapter is one place: a throwaway chapter, added with only the edits CONTRIBUTING.md lists,
 is found by the grader's registry, by the release, by the public data and by the layout rule.
 
-The chapter (``23_throwaway``: its spec ``specs/ch25.py``, its solutions notebook, its spec's
+The chapter (``23_throwaway``: its spec ``specs/ch23.py``, its solutions notebook, its spec's
 test file) is written under ``tmp_path``; the registry reads the spec folder's files, the
 release the solutions folder's, the public data the registry's exercises and the layout rule
 the tree. No list anywhere else names the chapter.
@@ -21,7 +21,7 @@ from minidl_grader.judge import registry
 import tests.test_layout_of_tests as layout
 
 CHAPTER = "23_throwaway"
-SPEC = '''"""Chapter 25, a throwaway: double an array."""
+SPEC = '''"""Chapter 23, a throwaway: double an array."""
 
 import numpy as np
 
@@ -50,7 +50,7 @@ def solutions_notebook() -> dict:
     cell = {
         "cell_type": "code",
         "execution_count": None,
-        "id": "ch25-01",
+        "id": "ch23-01",
         "metadata": {"minidl": {"exercise": "throwaway_double", "points": 1}},
         "outputs": [],
         "source": SOLUTION_CELL.splitlines(keepends=True),
@@ -65,18 +65,18 @@ def solutions_notebook() -> dict:
 
 @pytest.fixture
 def throwaway(tmp_path, monkeypatch):
-    """The spec folder with ``ch25.py`` beside the built-in specs, loaded as the package loads
+    """The spec folder with ``ch23.py`` beside the built-in specs, loaded as the package loads
     its specs (``specs.load_all`` over the folder), into a registry that is given back after."""
     folder = tmp_path / "specs"
     shutil.copytree(registry.SPECS, folder, ignore=shutil.ignore_patterns("__pycache__"))
-    (folder / "ch25.py").write_text(SPEC, encoding="utf-8")
+    (folder / "ch23.py").write_text(SPEC, encoding="utf-8")
     registry.all_exercises()  # the built-in specs, loaded before the registry is copied
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     monkeypatch.setattr(registry, "CHAPTERS", registry.chapters_in(folder))
     monkeypatch.setattr(specs, "__path__", [*specs.__path__, str(folder)])
     registry.add_source(specs.load_all)
     yield folder
-    sys.modules.pop(f"{specs.__name__}.ch25", None)
+    sys.modules.pop(f"{specs.__name__}.ch23", None)
 
 
 def test_the_registry_finds_the_chapter_by_its_spec(throwaway):
@@ -110,19 +110,19 @@ def test_the_public_data_holds_the_chapters_cases(throwaway, monkeypatch):
 def test_the_layout_rule_asks_the_new_spec_for_its_test_file(tmp_path, monkeypatch):
     package = tmp_path / "grader" / "minidl_grader"
     (package / "specs").mkdir(parents=True)
-    (package / "specs" / "ch25.py").write_text(SPEC, encoding="utf-8")
+    (package / "specs" / "ch23.py").write_text(SPEC, encoding="utf-8")
     monkeypatch.setattr(layout, "ROOT", tmp_path)
     monkeypatch.setattr(layout, "TESTS", tmp_path / "tests")
     monkeypatch.setattr(layout, "AREAS", {"grader": package})
     monkeypatch.setattr(layout, "UNTESTED", {})
     with pytest.raises(
-        AssertionError, match="grader/minidl_grader/specs/ch25.py: no tests/grader/specs/test_ch25.py"
+        AssertionError, match="grader/minidl_grader/specs/ch23.py: no tests/grader/specs/test_ch23.py"
     ):
         layout.test_every_module_has_its_test_file_or_a_reason()
     (tmp_path / "tests" / "grader" / "specs").mkdir(parents=True)
-    (tmp_path / "tests" / "grader" / "specs" / "test_ch25.py").write_text("", encoding="utf-8")
+    (tmp_path / "tests" / "grader" / "specs" / "test_ch23.py").write_text("", encoding="utf-8")
     layout.test_every_module_has_its_test_file_or_a_reason()
-    assert layout.modules_with_tests() == {"grader/minidl_grader/specs/ch25.py"}
+    assert layout.modules_with_tests() == {"grader/minidl_grader/specs/ch23.py"}
 
 
 def test_the_repositorys_chapters_are_its_specs_notebooks_and_solutions():

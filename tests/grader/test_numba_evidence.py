@@ -1,4 +1,4 @@
-"""Numba evidence judged by value (issue 56, item 3), on chapter 9's kernels.
+"""Numba evidence judged by value (issue 56, item 3), on chapter 10's kernels.
 
 Before, "compiled by Numba" and "parallel" were read from the decorator's spelling and the
 names in the cell: `@njit(fastmath=True)` scored 0, a kernel whose work ran as Python in
@@ -21,7 +21,7 @@ from tests.grader.grading_answers import grade_batch
 pytestmark = pytest.mark.sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
-CHAPTER9 = ROOT / "solutions" / "09_fast_cpu_kernels.ipynb"
+CHAPTER10 = ROOT / "solutions" / "10_fast_cpu_kernels.ipynb"
 RELU = "relu_backward_numba"
 BODY = (
     "    flat_dy, flat_x = dy.ravel(), x.ravel()\n"
@@ -82,10 +82,10 @@ OBJMODE = (  # the work as Python in object mode, reached by a built name: 0
 )
 
 
-def _chapter9_with(source: str, fastmath: bool = False) -> dict:
-    """Chapter 9's solutions with the ReLU kernel's cell ``source``; ``fastmath``: the other
+def _chapter10_with(source: str, fastmath: bool = False) -> dict:
+    """Chapter 10's solutions with the ReLU kernel's cell ``source``; ``fastmath``: the other
     kernels compiled with ``@njit(fastmath=True)`` (scored 0 before: "not compiled as written")."""
-    nb = copy.deepcopy(notebook.read_notebook(CHAPTER9))
+    nb = copy.deepcopy(notebook.read_notebook(CHAPTER10))
     for cell in nb["cells"]:
         name = notebook.exercise_meta(cell).get("exercise")
         if name == RELU:
@@ -102,7 +102,9 @@ def test_numba_is_judged_by_the_compiled_kernel_and_the_work_of_its_prange_loop(
     submissions |= {f"serial_{i}": src for i, (src, _) in enumerate(SERIAL.values())}
     submissions["objmode"] = OBJMODE
     for name, source in submissions.items():
-        (folder / f"{name}.ipynb").write_text(json.dumps(_chapter9_with(source, fastmath=name == "honest_0")))
+        (folder / f"{name}.ipynb").write_text(
+            json.dumps(_chapter10_with(source, fastmath=name == "honest_0"))
+        )
     graded = grade_batch(folder, "--seed", "4", "--timeout", "60")
     tests = {Path(name).stem: {t["name"]: t for t in row["tests"]} for name, row in graded.items()}
     for i, spelling in enumerate(HONEST):

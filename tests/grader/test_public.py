@@ -113,16 +113,16 @@ def test_every_code_exercise_has_public_cases():
 PROBE_JUDGED = {
     "parity_by_hand": "02",
     "directional_gradient_check": "03",
-    "depthwise_conv2d_numba": "09",
-    "relu_backward_numba": "09",
-    "avgpool2d_padded_backward_numba": "09",
-    "bias_relu_cuda": "10",
-    "relu_backward_cuda": "10",
-    "silu_backward_cuda": "10",
-    "upsample_backward_cuda": "10",
-    "generator_step": "16",
-    "freeze_all_but_last": "18",
-    "discriminative_fine_tune_step": "18",
+    "depthwise_conv2d_numba": "10",
+    "relu_backward_numba": "10",
+    "avgpool2d_padded_backward_numba": "10",
+    "bias_relu_cuda": "11",
+    "relu_backward_cuda": "11",
+    "silu_backward_cuda": "11",
+    "upsample_backward_cuda": "11",
+    "generator_step": "18",
+    "freeze_all_but_last": "09",
+    "discriminative_fine_tune_step": "09",
 }
 # compiled kernels: seconds each (Numba's compiler, g++ for the CUDA emulator)
 COMPILED = {name for name in PROBE_JUDGED if name.endswith(("_numba", "_cuda"))}
@@ -257,7 +257,7 @@ def test_an_in_place_answer_is_judged_by_its_inputs_after_the_call(monkeypatch):
     """generator_step's public case stores the inputs as they must be after the call: an
     answer that steps the discriminator too is told so, one that updates Wg in place too."""
     monkeypatch.setenv("MINIDL_PUBLIC_CHECK", "1")
-    (right,) = _entries("16", SOLUTIONS, "generator_step")
+    (right,) = _entries("18", SOLUTIONS, "generator_step")
 
     def steps_d_too(z, Wg, bg, Wd, bd, lr):
         out = right(z, Wg, bg, Wd, bd, lr)
@@ -439,10 +439,10 @@ def _leaks(files: dict[str, str]) -> dict[str, list[str]]:
 
 @pytest.mark.slow
 def test_the_leak_check_finds_a_pasted_reference():
-    from minidl_grader.specs import ch06, ch20
+    from minidl_grader.specs import ch06, ch21
 
-    pasted = "import numpy as np\n\n" + inspect.getsource(ch20.delta_features).replace("def delta", "def my")
-    assert _leaks({"a.py": pasted}) == {"a.py": ["minidl_grader.specs.ch20.delta_features"]}
+    pasted = "import numpy as np\n\n" + inspect.getsource(ch21.delta_features).replace("def delta", "def my")
+    assert _leaks({"a.py": pasted}) == {"a.py": ["minidl_grader.specs.ch21.delta_features"]}
     assert list(_leaks({"b.py": textwrap.indent(inspect.getsource(ch06.groupnorm_backward), "    ")}))
 
 

@@ -488,15 +488,15 @@ def test_a_submission_that_hangs_everywhere_stops_at_its_budget(tmp_path):
 
 
 # ---------------------------------------------------------------------- forged evidence (issue 40)
-# What the verdict needs beyond the outputs -- that a chapter-9 kernel is compiled by Numba,
-# that chapter 10's CUDA source is what the emulator ran, which layers a chapter-18 model
+# What the verdict needs beyond the outputs -- that a chapter-10 kernel is compiled by Numba,
+# that chapter 11's CUDA source is what the emulator ran, which layers a chapter-9 model
 # trains -- is observed in the sandbox, which the submission controls. Each spoof below
 # hands in plain Python (or nothing) and tries to make that observation lie; each must score
 # 0 on the exercises it targets. The first is the one an instructor found: 3/3, 1/1, 2/2
 # for plain Python before the probe compared with classes captured before the notebook ran.
-CHAPTER9 = ROOT / "solutions" / "09_fast_cpu_kernels.ipynb"
-CHAPTER10 = ROOT / "solutions" / "10_gpu_kernels.ipynb"
-CHAPTER18 = ROOT / "solutions" / "18_transfer_learning.ipynb"
+CHAPTER10 = ROOT / "solutions" / "10_fast_cpu_kernels.ipynb"
+CHAPTER11 = ROOT / "solutions" / "11_gpu_kernels.ipynb"
+CHAPTER9 = ROOT / "solutions" / "09_transfer_learning.ipynb"
 KERNELS9 = ("depthwise_conv2d_numba", "relu_backward_numba", "avgpool2d_padded_backward_numba")
 KERNELS10 = ("bias_relu_cuda", "relu_backward_cuda", "silu_backward_cuda", "upsample_backward_cuda")
 # a string built at run time, which the grader's reading cannot parse (a constant one is read:
@@ -577,22 +577,22 @@ def _spoofs() -> dict:
     return {
         "rebinds numba's Dispatcher (the instructor's spoof)": (
             _with_cells(
-                CHAPTER9, plain, "import numba.core.dispatcher\nnumba.core.dispatcher.Dispatcher = object\n"
+                CHAPTER10, plain, "import numba.core.dispatcher\nnumba.core.dispatcher.Dispatcher = object\n"
             ),
             KERNELS9,
             "changes modules",
         ),
         "the same, hidden in exec": (
             _with_cells(
-                CHAPTER9, plain, 'exec("import numba.core.dispatcher as d\\nd.Dispatcher = object")\n'
+                CHAPTER10, plain, 'exec("import numba.core.dispatcher as d\\nd.Dispatcher = object")\n'
             ),
             KERNELS9,
             "changes modules",  # the exec string is read (judge/reading.py)
         ),
-        "a fake njit, hidden in exec": (_with_cells(CHAPTER9, keep, FAKE_NJIT), KERNELS9, "plain Python"),
+        "a fake njit, hidden in exec": (_with_cells(CHAPTER10, keep, FAKE_NJIT), KERNELS9, "plain Python"),
         "a fake njit, and the probes' captured class forged by a built name": (
             _with_cells(
-                CHAPTER9,
+                CHAPTER10,
                 keep,
                 FAKE_NJIT + "import importlib\ntry:\n"
                 "    p = importlib.import_module('minidl_gra' + 'der.runtime.probes')\n"
@@ -604,7 +604,7 @@ def _spoofs() -> dict:
         ),
         "a subclass of numba's dispatcher": (
             _with_cells(
-                CHAPTER9,
+                CHAPTER10,
                 keep,
                 "from numba.core.registry import CPUDispatcher as _C\n"
                 "class _Fake(_C):\n    def __init__(self, f=None, **k):\n        self.f = f\n"
@@ -616,7 +616,7 @@ def _spoofs() -> dict:
         ),
         "the dispatcher's call patched, hidden in exec": (
             _with_cells(
-                CHAPTER9,
+                CHAPTER10,
                 keep,
                 'exec("from numba.core.registry import CPUDispatcher as C\\n" + '  # built: not read
                 '"C.__call__ = lambda self, *a, **k: self.py_func(*a, **k)")\n',
@@ -626,7 +626,7 @@ def _spoofs() -> dict:
         ),
         "Numba's object mode inside the kernel": (
             _with_cells(
-                CHAPTER9,
+                CHAPTER10,
                 {
                     name: (
                         lambda source: source.replace(
@@ -643,18 +643,18 @@ def _spoofs() -> dict:
         ),
         "a serial loop where the task asks for prange": (
             _with_cells(
-                CHAPTER9, {"relu_backward_numba": lambda source: source.replace("prange(", "range(")}
+                CHAPTER10, {"relu_backward_numba": lambda source: source.replace("prange(", "range(")}
             ),
             ("relu_backward_numba",),
             "must run in parallel",
         ),
         "the CUDA emulator replaced by a built name, kernels left blank": (
-            _with_cells(CHAPTER10, blank, FAKE_EMULATOR),
+            _with_cells(CHAPTER11, blank, FAKE_EMULATOR),
             KERNELS10,
             "changed the CUDA emulator",
         ),
         "a layer class changed under the frozen-layers probe": (
-            _with_cells(CHAPTER18, {}, "from minidl.nn import layers as L\nL.Layer.trainable = True\n"),
+            _with_cells(CHAPTER9, {}, "from minidl.nn import layers as L\nL.Layer.trainable = True\n"),
             ("freeze_all_but_last", "discriminative_fine_tune_step"),
             "changes modules",
         ),
@@ -669,11 +669,11 @@ def test_forged_evidence_scores_zero_and_the_honest_notebooks_keep_theirs(tmp_pa
     folder.mkdir()
     for i, (nb, _, _) in enumerate(spoofs.values()):
         (folder / f"spoof_{i}.ipynb").write_text(json.dumps(nb))
-    for source in (CHAPTER9, CHAPTER10, CHAPTER18):
+    for source in (CHAPTER10, CHAPTER11, CHAPTER9):
         (folder / f"honest_{source.name}").write_bytes(source.read_bytes())
     options = ["--no-isolation"] if mode == "--no-isolation" else []
     graded = grade_batch(folder, "--seed", "3", "--timeout", "30", *options)
-    for source in (CHAPTER9, CHAPTER10, CHAPTER18):
+    for source in (CHAPTER10, CHAPTER11, CHAPTER9):
         honest = graded[f"honest_{source.name}"]
         assert all(t["status"] == "passed" for t in honest["tests"]), honest["tests"]
     for i, (name, (_, targets, words)) in enumerate(spoofs.items()):

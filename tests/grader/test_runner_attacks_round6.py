@@ -106,7 +106,7 @@ def test_a_batch_with_cells_of_34000_lines_is_graded_within_its_budget(tmp_path)
 ROOT = Path(__file__).resolve().parents[2]
 CHAPTER3 = ROOT / "solutions" / "03_backpropagation.ipynb"
 CHAPTER4 = ROOT / "solutions" / "04_optimization.ipynb"
-CHAPTER9 = ROOT / "solutions" / "09_fast_cpu_kernels.ipynb"
+CHAPTER10 = ROOT / "solutions" / "10_fast_cpu_kernels.ipynb"
 RELU = "relu_backward_numba"
 PLAIN_KERNELS = (
     "def depthwise_conv2d_numba(x, W, stride, pad):\n"
@@ -232,19 +232,19 @@ def _scores(row: dict) -> dict:
 def test_round5_attacks_score_zero_and_honest_answers_keep_full_marks(tmp_path):
     folder = tmp_path / "attacks"
     folder.mkdir()
-    nine = json.loads(CHAPTER9.read_text())
+    nine = json.loads(CHAPTER10.read_text())
     setup9 = next(
         "".join(c["source"]) for c in nine["cells"] if c.get("metadata", {}).get("minidl", {}).get("setup")
     )
     assert "prange" in setup9
     plain_relu = RELU_SERIAL.replace("@njit(parallel=True)\n", "")
-    _with(CHAPTER9, folder / "09_traceback.ipynb", {
+    _with(CHAPTER10, folder / "09_traceback.ipynb", {
         "depthwise_conv2d_numba": PLAIN_KERNELS + TRACEBACK_WALK,
         RELU: plain_relu,
     })  # fmt: skip
-    _with(CHAPTER9, folder / "09_py_func.ipynb", {RELU: PY_FUNC_SWAP})
-    _with(CHAPTER9, folder / "09_overloads.ipynb", {RELU: OVERLOADS_SWAP})
-    _with(CHAPTER9, folder / "09_honest.ipynb", {})
+    _with(CHAPTER10, folder / "09_py_func.ipynb", {RELU: PY_FUNC_SWAP})
+    _with(CHAPTER10, folder / "09_overloads.ipynb", {RELU: OVERLOADS_SWAP})
+    _with(CHAPTER10, folder / "09_honest.ipynb", {})
     _with(CHAPTER4, folder / "04_vars.ipynb", {"adamw_update": ADAMW_IN_PLACE})
     _with(CHAPTER3, folder / "03_rot13.ipynb", {"weight_norm_backward": ROT13})
     _with(CHAPTER3, folder / "03_marshal.ipynb", {"weight_norm_backward": _marshal_cell()})

@@ -12,7 +12,7 @@ from minidl_grader.judge import registry
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAPTER3 = ROOT / "solutions" / "03_backpropagation.ipynb"
-CHAPTER9 = ROOT / "solutions" / "09_fast_cpu_kernels.ipynb"
+CHAPTER10 = ROOT / "solutions" / "10_fast_cpu_kernels.ipynb"
 CH3_POINTS = sum(e.points for e in registry.for_chapter("03_backpropagation"))
 
 
@@ -132,7 +132,7 @@ def test_a_symbolic_link_is_an_error_row_not_graded(graded_folder):
 @pytest.mark.sandbox
 def test_a_numba_kernel_with_cache_true_gets_its_marks(tmp_path):
     pytest.importorskip("numba")
-    nb = notebook.read_notebook(CHAPTER9)
+    nb = notebook.read_notebook(CHAPTER10)
     cached = 0
     for cell in nb["cells"]:
         source = notebook.cell_source(cell)

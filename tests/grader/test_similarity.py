@@ -223,7 +223,7 @@ def test_grading_a_batch_fills_the_column_and_writes_the_report(tmp_path):
 
 
 def test_a_renamed_cuda_kernel_is_found():
-    """Chapter 10's answers are CUDA C inside a string: read as C, renamed copies are found."""
+    """Chapter 11's answers are CUDA C inside a string: read as C, renamed copies are found."""
     source = SOLUTIONS["bias_relu_cuda"]
     renamed = source.replace(" v ", " val ").replace("v > ", "val > ").replace(": 0.0f", ": 0.f")
     renamed = renamed.replace("int c ", "int ch ").replace("b[c]", "b[ch]").replace("// planes", "// memory")

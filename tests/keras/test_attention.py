@@ -1,4 +1,4 @@
-"""``keras.layers.MultiHeadAttention`` through the door: chapter 12's layer under Keras's call
+"""``keras.layers.MultiHeadAttention`` through the door: chapter 13's layer under Keras's call
 and weight layout. Gradients are checked in float64 in every way of calling it (self-,
 cross-attention, a separate key, masks, Keras's causal mask with Tq != Tk, dropout with its
 mask held fixed); where Keras 3 (PyTorch backend) is installed, the outputs and attention

@@ -43,8 +43,8 @@ def test_the_reading_order_is_the_readme_table_and_holds_every_chapter(chapters)
     stems = [c.stem for c in chapters]
     assert stems[0] == "00_welcome"
     assert stems.index("08_going_deep") == stems.index("07_convolutional_networks") + 1
-    assert stems.index("12_attention") == stems.index("11_recurrent_networks") + 1
-    assert stems.index("22_game_playing") == stems.index("21_detection_segmentation") + 1
+    assert stems.index("13_attention") == stems.index("12_recurrent_networks") + 1
+    assert stems.index("24_game_playing") == stems.index("22_detection_segmentation") + 1
 
 
 class Links(HTMLParser):

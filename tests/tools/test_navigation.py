@@ -88,16 +88,16 @@ def test_a_new_chapter_gets_its_links_and_the_rerun_changes_nothing(tmp_path):
 
 
 def test_the_links_survive_renumbering():
-    """renumber_chapters.py rewrites what the tool wrote for chapter 18 into what it writes
-    for chapter 9: after renumbering, --check still passes."""
+    """renumber_chapters.py rewrites what the tool wrote for chapter 9 into what it writes
+    for chapter 10: after renumbering, --check still passes."""
     import renumber_chapters as rc
 
     chapters = rc.chapters_in(ROOT)
-    r, _ = rc.plan(chapters, rc.parse_moves(["18_transfer_learning:09", "09_fast_cpu_kernels:18"]))
+    r, _ = rc.plan(chapters, rc.parse_moves(["09_transfer_learning:10", "10_fast_cpu_kernels:09"]))
     assert rc.rewrite_text(navigation.your_work_cell(), r) == navigation.your_work_cell()  # ids of chapter 3
     title = "Transfer learning"
     for make in (navigation.top_cell, navigation.end_cell, navigation.back_cell):
-        before, after = make("18_transfer_learning", 18, title), make("09_transfer_learning", 9, title)
+        before, after = make("09_transfer_learning", 9, title), make("10_transfer_learning", 10, title)
         assert rc.rewrite_text(before, r) == after
 
 

@@ -11,7 +11,7 @@ numbers. Two kinds of hints:
   missing axis, a flipped sign, a constant factor, NaN from an overflow.
 
 The comparison of outputs is minidl's (``minidl.exercises.compare``, which ``check()``
-uses on the public cases); here it is re-exported, with the comparison of models (chapter 18's).
+uses on the public cases); here it is re-exported, with the comparison of models (chapter 9's).
 
 The verdict itself is written so that nothing but the right numbers passes: a NaN or an
 infinity where the reference is finite is wrong (and said so), the error measure scales

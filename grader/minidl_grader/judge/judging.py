@@ -128,6 +128,40 @@ def _case_points(exercise: Exercise, cases: list) -> list[float]:
 
 
 def judge_exercise(
+    exercise: Exercise,
+    get_outputs: Callable[[Case], object],
+    seed: int,
+    visible_only: bool = False,
+    public_seed: int | None = None,
+) -> Result:
+    """``_judge_cases`` at ``seed``, then (``public_seed``: the grader's) the public cases too
+    (``check()``'s, the visible ones drawn at ``public_seed``): a hidden draw must never be
+    weaker than what the reader's ``check()`` already rejects. A public case that fails
+    makes an all-or-nothing exercise score 0 and caps a case-by-case one at the share of
+    public cases it passes (below full either way)."""
+    result = _judge_cases(exercise, get_outputs, seed, visible_only)
+    if public_seed is None or visible_only or seed == public_seed or exercise.public is None:
+        return result
+    if exercise.is_question or not result.score:  # no public case, or nothing to cap
+        return result
+    public = [
+        c
+        for c in exercise.make_cases(rng_for(exercise.name, public_seed))
+        if visibility_of(exercise, c) == "visible"
+    ]
+    problems = [(c, p) for c in public if (p := _verdict(exercise, c, get_outputs))]
+    if not problems:
+        return result
+    case, problem = problems[0]
+    share = 1 - len(problems) / len(public)
+    result.score = round(result.score * share, 9) if result.cases else 0
+    result.message = f"public case {_prefix(case, problem)} (check() shows this case too)" + (
+        f"; hidden cases: {result.message}" if result.cases else ""
+    )
+    return result
+
+
+def _judge_cases(
     exercise: Exercise, get_outputs: Callable[[Case], object], seed: int, visible_only: bool = False
 ) -> Result:
     """Run the cases of ``exercise`` and score them.

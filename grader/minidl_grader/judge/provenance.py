@@ -1,7 +1,7 @@
 """Whose work is it: what an exercise cell takes from a library (read, never run).
 
 A submission may answer ``directional_gradient_check`` by calling minidl's own
-``gradcheck.numerical_gradient``, which the sandbox's stripped runtime still holds (chapter 18 needs the library), or reach for
+``gradcheck.numerical_gradient``, which the sandbox's stripped runtime still holds (chapter 9 needs the library), or reach for
 the grader itself. ``library_uses`` reads the graded cells with ``ast`` and says, for
 each exercise, which dotted names its cell uses: imports in the cell, and names bound by
 imports in the setup cells (``from minidl import layers as L`` then ``L.Dense`` is

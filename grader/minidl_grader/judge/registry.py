@@ -156,7 +156,7 @@ class Exercise:
     # exercise cell that uses one scores 0 unless the instructor passes --allow NAME
     forbids: tuple[str, ...] = ()
     # a Numba kernel that must run in parallel: @njit(parallel=True) and a prange loop, as
-    # observed on its compiled kernel and its prange loops (probes._prange_work, runner._not_parallel)
+    # observed on its compiled kernel and its prange loops (probes.prange_work, runner._not_parallel)
     numba_parallel: bool = False
     # the wrong answers its cases catch, one line each, for the instructor's catalogue
     # (``minidl-grade mistakes``); a function exercise lists its named mistakes' hints

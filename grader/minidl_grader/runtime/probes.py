@@ -22,6 +22,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from minidl.exercises import probes as shared
+from minidl.exercises.probes import build_model, model_summary, record_training_modes
+
 __all__ = [
     "Case",
     "PROBES",
@@ -269,6 +272,8 @@ def _unchanged(snapshot) -> bool:
 
 
 _SENTINEL_KEY = object()
+# the shared pieces (minidl's, which a submission can import), as they were before any cell
+_SHARED = _snapshot([shared, shared.CountingRange])
 
 
 def _capture_numba():
@@ -294,7 +299,7 @@ def _capture_emulator():
     return _TRUSTED["emulate"]
 
 
-# ---------------------------------------------------------------------- chapter 9: Numba
+# ---------------------------------------------------------------------- chapter 10: Numba
 def _recorded_numba_probe(namespace, entries, case, trusted=contextlib.nullcontext):
     """Call a submitted kernel and report whether Numba compiled it, from a dispatcher the
     probe compiles itself (issue 68): the submitted object must be exactly the dispatcher
@@ -305,7 +310,7 @@ def _recorded_numba_probe(namespace, entries, case, trusted=contextlib.nullconte
     for object mode (its own overloads) and whose ``prange`` work is traced. A
     ``py_func`` swapped for another function is that function compiled and judged."""
     dispatcher_class, snapshot = _capture_numba()
-    if not _unchanged(snapshot):
+    if not (_unchanged(snapshot) and _unchanged(_SHARED)):
         raise RuntimeError("the notebook changed Numba's dispatcher: the grader cannot tell what compiled")
     fn = namespace[entries[0]]
     compiled = _type(fn) is dispatcher_class
@@ -319,7 +324,7 @@ def _recorded_numba_probe(namespace, entries, case, trusted=contextlib.nullconte
         kernel.compile(tuple(typeof(a) for a in case.args))
     except Exception:  # the call below says why
         pass
-    found["object_mode"] = _object_mode(kernel)
+    found["object_mode"] = shared.object_mode(kernel)
     if found["object_mode"]:
         return {**found, "out": None}
     found["call"] = recorded_call(kernel, case.args, _parameter_names(kernel.py_func))
@@ -369,115 +374,12 @@ _OPTIONS = {
 }
 
 
-def _object_mode(fn) -> str | None:
-    """Why a compiled kernel runs Python (None if it does not), read from its compiled
-    overloads: compiled in object mode, or with a block lifted to object mode
-    (``numba.objmode``, under any name), or calling into the Python interpreter."""
-    for signature, compiled in list(fn.overloads.items()):
-        if compiled.objectmode:
-            return "it was compiled in object mode"
-        if compiled.lifted:
-            return "a block of it runs in object mode (numba.objmode)"
-        if "PyObject_Call" in fn.inspect_llvm(signature):
-            return "it calls the Python interpreter"
-    return None
-
-
-class _CountingRange:
-    """Stands for ``prange`` in a plain-Python run of a kernel: records, for every outermost
-    prange loop, the lines of the kernel run in each iteration (``_prange_work``)."""
-
-    def __init__(self):
-        self.iterations: list[int] = []  # lines run per iteration, every outermost loop
-        self.depth = 0
-        self.current = -1
-
-    def __call__(self, *args):
-        return self._loop(range(*args))
-
-    def _loop(self, numbers):
-        outer = self.depth == 0
-        self.depth += 1
-        try:
-            for i in numbers:
-                if outer:
-                    self.iterations.append(0)
-                    self.current = len(self.iterations) - 1
-                yield i
-        finally:
-            self.depth -= 1
-            if outer:
-                self.current = -1
-
-
 def _prange_work(fn, args, trusted=contextlib.nullcontext) -> dict:
-    """What the kernel's ``prange`` loops do on these inputs, observed here: its Python
-    function is run once, traced, with ``prange`` (Numba's, however the kernel names it:
-    a global, ``numba.prange``, a closure) replaced by a counting range. Returns the number
-    of iterations of its outermost prange loops and the largest share of the lines they ran
-    that one iteration ran (1.0: all the work in one iteration)."""
-    import types
-
-    prange, numba_module = _TRUSTED["numba.prange"]
-    counting = _CountingRange()
-
-    class _Numba(types.ModuleType):
-        def __getattr__(self, name):
-            return getattr(numba_module, name)
-
-    proxy = _Numba("numba")
-    setattr(proxy, "prange", counting)  # noqa: B010
-    func = fn.py_func
-    space = {
-        k: counting if v is prange else proxy if v is numba_module else v for k, v in func.__globals__.items()
-    }
-    cells = tuple(
-        types.CellType(counting if c.cell_contents is prange else c.cell_contents)
-        for c in (func.__closure__ or ())
-    )
-    plain = types.FunctionType(func.__code__, space, func.__name__, func.__defaults__, cells or None)
-    code = func.__code__
-
-    def tracer(frame, event, arg):
-        if frame.f_code is not code:
-            return None
-
-        def lines(frame, event, arg):
-            if event == "line" and counting.current >= 0:
-                counting.iterations[counting.current] += 1
-            return lines
-
-        return lines
-
-    previous = sys.gettrace()
-    with trusted():  # the sandbox's audit hook refuses settrace to the submission's code
-        sys.settrace(tracer)
-    try:
-        plain(*copy.deepcopy(args))
-    except Exception as err:
-        return {"iterations": 0, "largest_share": 1.0, "error": f"{type(err).__name__}: {err}"[:300]}
-    finally:
-        with trusted():
-            sys.settrace(previous)
-    total = sum(counting.iterations)
-    return {
-        "iterations": len(counting.iterations),
-        "largest_share": max(counting.iterations) / total if total else 1.0,
-    }
+    """``shared.prange_work`` with the ``numba.prange`` captured before the notebook ran."""
+    return shared.prange_work(fn, args, _TRUSTED["numba.prange"], trusted)
 
 
-# ---------------------------------------------------------------------- chapter 10: CUDA C
-_GUARD = 64
-_SENTINEL = -12345.0
-
-
-def _guarded(values: np.ndarray) -> np.ndarray:
-    """``values`` with guard values after them; the kernel gets ``buffer[:len(values)]``."""
-    buffer = np.full(values.size + _GUARD, _SENTINEL, dtype=np.float32)
-    buffer[: values.size] = values
-    return buffer
-
-
+# ---------------------------------------------------------------------- chapter 11: CUDA C
 @probe("cuda")
 def _cuda_probe(namespace, entries, case, trusted=contextlib.nullcontext):
     """Compile the submitted source with the emulator and launch ``case.extra["kernel"]``.
@@ -492,80 +394,13 @@ def _cuda_probe(namespace, entries, case, trusted=contextlib.nullcontext):
     several threads, the first of them, its size)`` for each array where some are, the
     output first."""
     (emulated_module, out_of_bounds), snapshot = _capture_emulator()
-    if not _unchanged(snapshot):
+    if not (_unchanged(snapshot) and _unchanged(_SHARED)):
         raise RuntimeError("the notebook changed the CUDA emulator: the grader cannot tell what ran")
-    source = namespace[entries[0]]
-    if _type(source) is not str:
-        raise TypeError(f"{entries[0]} should be a string of CUDA C source, got {type(source).__name__}")
-    try:
-        with trusted():  # loads the compiled library (ctypes), which the hook refuses to cells
-            module = emulated_module(source, np.float32, entries[0])
-    except RuntimeError as err:
-        errors = [line for line in str(err).splitlines() if "error" in line]
-        if any("not implemented yet" in line for line in errors):
-            raise NotImplementedError("the kernel still has its #error placeholder") from None
-        raise RuntimeError(
-            "the CUDA source does not compile: " + ("; ".join(errors[:3]) if errors else str(err)[:500])
-        ) from None
-    kernel = module.get_function(case.extra["kernel"])
-    n = case.extra["n"]
-    arrays = [np.asarray(a, dtype=np.float32).ravel() for a in case.args]
-    inputs = [_guarded(a)[: a.size] for a in arrays]
-    output = _guarded(np.zeros(n, dtype=np.float32))
-    out_view = output[:n]
-    ints = tuple(np.int32(v) for v in case.extra.get("ints", ()))
-    launch = (
-        (case.extra["blocks"],),
-        (case.extra["threads"],),
-        tuple(inputs) + (out_view, np.int32(n)) + ints,
-    )
-    try:
-        owners = {}
-        if case.extra.get("one_thread_per_element"):
-            owners = kernel.owners(*launch)
-        else:
-            kernel(*launch)
-    except out_of_bounds as err:
-        return {"out_of_bounds": str(err), "array": err.array}
-    owned = list(owners.items())
-    shared = [  # the output first
-        (name, int(np.count_nonzero(owner == -2)), int(np.argmax(owner == -2)), owner.size)
-        for name, owner in owned[len(inputs) : len(inputs) + 1] + owned[: len(inputs)]
-        if np.any(owner == -2)
-    ]
-    return {"out": out_view.copy(), "guard_ok": bool(np.all(output[n:] == _SENTINEL)), "shared": shared}
+    module = shared.compile_cuda(emulated_module, namespace[entries[0]], entries[0], trusted)
+    return shared.launch(module.get_function(case.extra["kernel"]), case.extra, case.args, out_of_bounds)
 
 
-# ---------------------------------------------------------------------- chapter 18: models
-def build_model(weights: list):
-    """Dense(h) - ReLU - Dense(h2) - ReLU - Dense(k) in float64 with the given (W, b) pairs."""
-    from minidl.nn import layers as L
-    from minidl.training.model import Sequential
-
-    dense = [L.Dense(W.shape[1]) for W, _ in weights]
-    model = Sequential(
-        [dense[0], L.ReLU(), dense[1], L.ReLU(), dense[2]], input_shape=(weights[0][0].shape[0],)
-    )
-    model.astype(np.float64) if hasattr(model, "astype") else None
-    for layer, (W, b) in zip(dense, weights):
-        layer.params["W"] = np.array(W, dtype=np.float64)
-        layer.params["b"] = np.array(b, dtype=np.float64)
-        layer.grads["W"] = np.zeros_like(layer.params["W"])
-        layer.grads["b"] = np.zeros_like(layer.params["b"])
-    return model
-
-
-def model_summary(model) -> dict:
-    """What the grader compares of a model: which layers train, and every parameter
-    (names, in order, and values)."""
-    return {
-        "trainable": [bool(layer.trainable) for layer in model.layers],
-        "has_params": [bool(layer.params) for layer in model.layers],
-        "param_names": [[str(k) for k in layer.params] for layer in model.layers],
-        "params": [tuple(np.array(p) for p in layer.params.values()) for layer in model.layers],
-    }
-
-
+# ---------------------------------------------------------------------- chapter 9: models
 @probe("freeze")
 def _freeze_probe(namespace, entries, case):
     weights, n_trainable, *earlier = case.args
@@ -586,25 +421,12 @@ def _fine_tune_probe(namespace, entries, case):
     model = build_model(weights)
     for index in frozen:
         model.layers[index].trainable = False
-    modes = _record_training_modes(model)
+    modes = record_training_modes(model)
     loss = namespace[entries[0]](model, x, y, losses.SparseCategoricalCrossentropy(from_logits=True), lr)
     summary = model_summary(model)
     summary["loss"] = loss
     summary["training_modes"] = sorted(modes)
     return summary
-
-
-def _record_training_modes(model) -> set:
-    """The ``training`` flags that the model's layers were run with (filled as they run)."""
-    modes: set = set()
-    for layer in model.layers:
-
-        def forward(x, training=False, _forward=layer.forward):
-            modes.add(bool(training))
-            return _forward(x, training=training)
-
-        layer.forward = forward
-    return modes
 
 
 # What the submission's process runs: the probes whose data the grader judges (``settle``)

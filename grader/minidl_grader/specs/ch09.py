@@ -1,222 +1,369 @@
-"""Chapter 9, fast CPU kernels: Numba kernels for a depthwise convolution, the ReLU backward
-(in parallel) and the backward of average pooling over a padded input."""
+"""Chapter 9, transfer learning: freezing layers, a learning rate per layer, a probe's
+penalty chosen by leave-one-out.
+
+The first two checks use minidl itself: the submission receives a real ``Sequential`` model.
+The model is rebuilt from weights drawn by the grader, so the grader's process can
+compute the expected result on an identical copy.
+"""
+
+import copy
 
 import numpy as np
 
-from ..judge.registry import Case, declare_edges
-from ._kernels import numba_exercise
+from ..judge.feedback import compare_models, compare_outputs
+from ..judge.registry import Case, Exercise, declare_edges, function_exercise, register
+from ..runtime.probes import build_model
+from ..runtime.probes import model_summary as _summary
 
-CHAPTER = "09_fast_cpu_kernels"
-
-
-# The "numba" probe (is it compiled? then call it) is in probes.py; the judge in _kernels.py.
-
-
-# ---------------------------------------------------------------- depthwise convolution
-def depthwise_conv2d_numba(x, W, stride, pad, flip=False, mix_channels=False, shift=0):
-    """Reference (NumPy): y[n, c, i, j] = sum_{a, b} W[c, a, b] x[n, c, i s + a - p, j s + b - p],
-    zero outside x. x (N, C, H, Wd), W (C, KH, KW) -> y (N, C, OH, OW) with
-    OH = (H + 2 p - KH) // s + 1. The keywords apply a mistake: the kernel flipped, every
-    channel's filter applied to the sum of the channels, the window moved ``shift`` further."""
-    n, c, h, w = x.shape
-    _, kh, kw = W.shape
-    oh, ow = (h + 2 * pad - kh) // stride + 1, (w + 2 * pad - kw) // stride + 1
-    kernel = W[:, ::-1, ::-1] if flip else W
-    source = np.repeat(x.sum(axis=1, keepdims=True), c, axis=1) if mix_channels else x
-    padded = np.pad(source, ((0, 0), (0, 0), (pad, pad + shift), (pad, pad + shift)))
-    y = np.zeros((n, c, oh, ow))
-    for a in range(kh):
-        for b in range(kw):
-            top, left = a + shift, b + shift
-            seen = padded[
-                :, :, top : top + stride * (oh - 1) + 1 : stride, left : left + stride * (ow - 1) + 1 : stride
-            ]
-            y += kernel[None, :, a, b, None, None] * seen
-    return y.astype(x.dtype, copy=False)  # summed in float64, returned in x's dtype (the task)
+CHAPTER = "09_transfer_learning"
 
 
-def _depthwise_cases(rng):
-    cases = []
-    for (n, c, h, w), (kh, kw), stride, pad in (
-        ((2, 3, 6, 6), (3, 3), 1, 1),
-        ((1, 4, 7, 6), (3, 2), 2, 1),
-        ((2, 2, 5, 5), (5, 5), 1, 2),  # the window as large as the image: most taps fall on the padding
-        ((1, 3, 8, 8), (2, 2), 3, 0),
-    ):
-        cases.append(
-            Case(
-                (rng.standard_normal((n, c, h, w)), rng.standard_normal((c, kh, kw)), stride, pad),
-                label=f"x {(n, c, h, w)}, W {(c, kh, kw)}, stride={stride}, pad={pad}",
-            )
-        )
-    x, W = (
-        rng.standard_normal((2, 3, 7, 7)).astype(np.float32),
-        rng.standard_normal((3, 3, 3)).astype(np.float32),
+def _draw_weights(rng, sizes):
+    return [
+        (rng.standard_normal((a, b)) * 0.5, rng.standard_normal(b) * 0.1)
+        for a, b in zip(sizes[:-1], sizes[1:])
+    ]
+
+
+# ---------------------------------------------------------------- freezing
+# The "freeze" and "fine_tune" probes (build the model, call, summarise) are in probes.py.
+def _freeze_cases(rng):
+    stages: tuple[tuple[int, list[int]], ...] = (
+        (1, []),
+        (2, [0, 2, 4]),
+        (0, []),
+        (3, [0, 2]),
+        (1, [0, 2, 4]),
     )
-    cases.append(Case((x, W, 2, 1), label="float32 x (2, 3, 7, 7), W (3, 3, 3), stride=2, pad=1"))
-    return cases
-
-
-numba_exercise(
-    "depthwise_conv2d_numba",
-    CHAPTER,
-    3,
-    "A depthwise convolution as a Numba kernel",
-    _depthwise_cases,
-    depthwise_conv2d_numba,
-    ("y",),
-    mistakes=(
-        (
-            "the channels are mixed: a depthwise filter W[c] reads channel c of x only (no sum over channels)",
-            lambda x, W, s, p: depthwise_conv2d_numba(x, W, s, p, mix_channels=True),
-        ),
-        (
-            "the kernel is flipped (a true convolution); the layer is a cross-correlation: "
-            "W[c, a, b] multiplies x[n, c, i*stride + a - pad, j*stride + b - pad]",
-            lambda x, W, s, p: depthwise_conv2d_numba(x, W, s, p, flip=True),
-        ),
-        (
-            "the window of output (i, j) starts at (i*stride - pad, j*stride - pad) in x: the padding "
-            "moves it up and left, and the taps that fall outside x count as zeros",
-            lambda x, W, s, p: depthwise_conv2d_numba(x, W, s, p, shift=p),
-        ),
-    ),
-    forbids=(
-        "minidl.nn.layers.Conv2D",
-        "minidl.nn.layers.conv",
-        "minidl.nn.layers.conv1d",
-        "minidl.kernels",
-    ),
-    dtype_of=0,
-    catches=(
-        "the channels mixed (every filter applied to the sum of the channels)",
-        "the kernel flipped",
-        "the window not moved up and left by the padding",
-        "the stride ignored in the input index",
-        "y returned in float64 for a float32 x (the task asks for x's dtype)",
-    ),
-)
-
-
-# ---------------------------------------------------------------- ReLU backward, parallel
-def relu_backward_numba(dy, x):
-    """Reference (NumPy): dx = dy where x > 0, else 0."""
-    return dy * (x > 0)
-
-
-def _relu_cases(rng):
-    cases = []
-    for shape in ((4, 7), (2, 3, 5)):
-        x = rng.standard_normal(shape)
-        cases.append(Case((rng.standard_normal(shape), x), label=f"arrays of shape {shape}"))
-    x = rng.integers(-1, 2, (3, 8)).astype(np.float32)  # exact zeros: relu'(0) = 0 here
-    cases.append(
+    return [
         Case(
-            (rng.standard_normal((3, 8)).astype(np.float32), x),
-            label="float32 arrays (3, 8) where a third of x is exactly 0",
+            (_draw_weights(rng, (6, 5, 4, 3)), n, earlier),
+            label=f"keep the last {n} weighted layer(s) trainable in Dense-ReLU-Dense-ReLU-Dense"
+            + (f", layers {earlier} frozen by an earlier stage" if earlier else ""),
         )
+        for n, earlier in stages
+    ]
+
+
+_RELUS_COUNTED = "count only layers with weights: the ReLUs have none"
+_EARLIER_LEFT = (
+    "this layer was frozen by an earlier stage: set trainable = True on the last n_trainable "
+    "weighted layers, not only False on the others"
+)
+_SLICE_ZERO = (
+    "n_trainable = 0 freezes every weighted layer; layers[:-0] is layers[:0], an empty list: "
+    "slice with len(layers) - n instead"
+)
+_LAYERS = 5  # Dense-ReLU-Dense-ReLU-Dense
+_WEIGHTED = (0, 2, 4)
+
+
+def _public_freeze(case) -> dict:
+    """What check() needs: each layer's expected ``trainable`` (None: a ReLU, not judged),
+    and the flags that the usual mistakes leave (the model's weights are the case's)."""
+    _, n, earlier = case.args
+    keep = set(_WEIGHTED[len(_WEIGHTED) - n :])
+
+    def flags(trainable) -> list:
+        return [bool(trainable(i)) if i in _WEIGHTED else None for i in range(_LAYERS)]
+
+    expected = flags(lambda i: i in keep)
+    mistakes = [
+        (_RELUS_COUNTED, flags(lambda i: i >= _LAYERS - n)),
+        (_SLICE_ZERO, flags(lambda i: True) if n == 0 else expected),
+        (_EARLIER_LEFT, flags(lambda i: i in keep and i not in earlier)),
+    ]
+    return {
+        "expected": expected,
+        "mistakes": [(hint, wrong) for hint, wrong in mistakes if wrong != expected],
+        "factors": {},
+    }
+
+
+def _judge_freeze(case, got):
+    weights, n_trainable, earlier = case.args
+    if not isinstance(got, dict) or "trainable" not in got:
+        return "the grader could not read the result"
+    problem = compare_models(got, _summary(build_model(weights)), "freezing changed the weights")
+    if problem:  # the layers and weights must be there, as they were
+        return problem
+    weighted = [i for i, has in enumerate(got["has_params"]) if has]
+    keep = set(weighted[len(weighted) - n_trainable :])  # [-0:] would be all of them
+    for i in weighted:
+        wanted = i in keep
+        if got["trainable"][i] != wanted:
+            state = "trainable" if got["trainable"][i] else "frozen"
+            hint = f" ({_RELUS_COUNTED})" if len(weighted) != len(got["trainable"]) else ""
+            if wanted and i in earlier:
+                hint += f" ({_EARLIER_LEFT})"
+            if n_trainable == 0 and got["trainable"][i]:
+                hint += f" ({_SLICE_ZERO})"
+            return (
+                f"layer {i} (a Dense layer) is {state}, expected {'trainable' if wanted else 'frozen'}{hint}"
+            )
+    return None
+
+
+register(
+    Exercise(
+        name="freeze_all_but_last",
+        chapter=CHAPTER,
+        points=2,
+        entries=("freeze_all_but_last",),
+        title="One stage of gradual unfreezing",
+        make_cases=_freeze_cases,
+        judge=_judge_freeze,
+        probe="freeze",
+        public=_public_freeze,
+        public_kind="freeze",
+        forbids=("minidl.gallery.transfer",),
+        catches=(
+            "ReLU layers (no weights) counted among the layers",
+            "layers[:-n] for n = 0, which freezes nothing instead of everything",
+            "the weights changed, or layers removed or replaced",
+            "layers left frozen that should train (n = all weighted layers)",
+            "layers frozen by an earlier stage left frozen (trainable never set back to True)",
+        ),
     )
-    return cases
-
-
-numba_exercise(
-    "relu_backward_numba",
-    CHAPTER,
-    1,
-    "The ReLU backward as a parallel Numba kernel",
-    _relu_cases,
-    relu_backward_numba,
-    ("dx",),
-    mistakes=(
-        (
-            "this is relu(dy); the gradient passes where the INPUT x is positive",
-            lambda dy, x: np.maximum(dy, 0),
-        ),
-        (
-            "the gradient passes where x == 0 too: ReLU's derivative at 0 is taken as 0 "
-            "(pass dy only where x > 0)",
-            lambda dy, x: dy * (x >= 0),
-        ),
-    ),
-    forbids=("minidl.nn.layers.ReLU", "minidl.nn.layers.activations", "minidl.kernels"),
-    catches=(
-        "relu(dy) instead of dy where x > 0",
-        "the gradient passed where x == 0 (float32 cases with exact zeros)",
-    ),
-    parallel=True,
 )
 
 
-# ---------------------------------------------------------------- average pooling with padding, backward
-def avgpool2d_padded_backward_numba(dy, height, width, pool, stride, pad, count_padding=False, shift=0):
-    """Reference (NumPy) of average pooling's backward over an input padded with ``pad`` on
-    every side, the padding left out of each average (PyTorch's ``count_include_pad=False``):
-    window (i, j) covers rows i s - p .. i s - p + pool - 1 (likewise columns), cut to the
-    image, and y[i, j] is the mean of what is left, so each of those inputs gets
-    dy[i, j] / (the number left). dy (N, C, OH, OW) -> dx (N, C, height, width).
-    The keywords apply a mistake: divide by pool * pool, or move the windows ``shift``."""
-    n, c, oh, ow = dy.shape
-    dx = np.zeros((n, c, height, width))
-    for i in range(oh):
-        for j in range(ow):
-            top, left = i * stride - pad + shift, j * stride - pad + shift
-            rows = slice(max(top, 0), min(top + pool, height))
-            cols = slice(max(left, 0), min(left + pool, width))
-            covered = max(rows.stop - rows.start, 0) * max(cols.stop - cols.start, 0)
-            area = pool * pool if count_padding else covered
-            if covered > 0:
-                dx[:, :, rows, cols] += (dy[:, :, i, j] / area)[:, :, None, None]
-    return dx
+# ---------------------------------------------------------------- discriminative fine-tuning
+DECAY = 2.6  # ULMFiT's factor between one weighted layer's rate and the next one's
 
 
-def _avg_cases(rng):
+def _rates(model, lr, rule="right"):
+    """The learning rate of each layer of ``model`` (None: not updated) under ``rule``: the
+    reference ("right"), or a named mistake."""
+    layers = model.layers
+    weighted = [i for i, layer in enumerate(layers) if layer.params]
+    if rule == "relus counted":  # depth over every layer, weights or not
+        depth = {i: len(layers) - 1 - i for i in weighted}
+    elif rule == "frozen skipped":  # depth over the trainable layers only
+        kept = [i for i in weighted if layers[i].trainable]
+        depth = {i: len(kept) - 1 - kept.index(i) for i in kept}
+    elif rule == "from the bottom":
+        depth = {i: k for k, i in enumerate(weighted)}
+    else:
+        depth = {i: len(weighted) - 1 - k for k, i in enumerate(weighted)}
+    factor = {"one rate": 1.0, "multiplied": 1.0 / DECAY}.get(rule, DECAY)
+    rates: list = [None] * len(layers)
+    for i, k in depth.items():
+        if layers[i].trainable or rule == "frozen updated":
+            rates[i] = lr / factor**k
+    return rates
+
+
+def _discriminative_step(model, x, y, loss_fn, lr, rule="right"):
+    """Reference: forward (training), loss, backward, then SGD with each layer's own rate."""
+    rates = _rates(model, lr, rule)
+    loss = loss_fn(model.forward(x, training=True), y)
+    model.backward(loss_fn.backward())
+    for layer, rate in zip(model.layers, rates):
+        for key in layer.params if rate is not None else ():
+            layer.params[key] -= rate * layer.grads[key]
+    return float(loss)
+
+
+DISCRIMINATIVE_MISTAKES = {
+    "one rate": "every layer stepped with lr: the layer below the top one steps with lr / 2.6, "
+    "the next with lr / 2.6**2, and so on",
+    "from the bottom": "the rates decay from the bottom up: the *last* weighted layer (the head) "
+    "gets lr, the first one the smallest rate",
+    "relus counted": "layers without weights were counted: the ReLUs have no rate and do not "
+    "add a factor 2.6",
+    "frozen skipped": "frozen layers were left out of the count: they keep their place (a layer "
+    "under a frozen one still gets its own depth's rate)",
+    "frozen updated": "the frozen layers were updated too: skip layers with trainable == False",
+    "multiplied": "the rates grow with depth (lr * 2.6**k); the lower layers, whose features are "
+    "generic, get the *smaller* rates",
+}
+
+
+def _discriminative_cases(rng):
     cases = []
-    for (n, c, h, w), pool, stride, pad in (
-        ((2, 3, 6, 6), 2, 2, 1),
-        ((1, 2, 7, 5), 3, 2, 1),
-        ((2, 1, 5, 5), 3, 1, 1),  # overlapping windows
-        ((1, 2, 4, 6), 2, 2, 0),  # no padding: every window is full
+    for sizes, frozen, lr in (
+        ((4, 6, 5, 3), [], 0.5),
+        ((3, 5, 4, 2), [0], 0.5),
+        ((4, 5, 6, 3), [4], 0.5),
+        ((5, 4, 4, 3), [2], 0.2),
     ):
-        oh, ow = (h + 2 * pad - pool) // stride + 1, (w + 2 * pad - pool) // stride + 1
+        n = 7
+        x = rng.standard_normal((n, sizes[0]))
+        y = rng.integers(0, sizes[-1], n)
+        where = ", ".join(f"layer {i}" for i in frozen) or "none"
         cases.append(
             Case(
-                (rng.standard_normal((n, c, oh, ow)), h, w, pool, stride, pad),
-                label=f"x {(n, c, h, w)}, pool={pool}, stride={stride}, pad={pad}",
+                (_draw_weights(rng, sizes), frozen, x, y, lr),
+                label=f"frozen: {where}; batch of {n}, lr={lr}",
             )
         )
     return cases
 
 
-numba_exercise(
-    "avgpool2d_padded_backward_numba",
+def _after_step(case, rule):
+    from minidl.nn import losses
+
+    weights, frozen, x, y, lr = copy.deepcopy(case.args)
+    model = build_model(weights)
+    for index in frozen:
+        model.layers[index].trainable = False
+    loss_fn = losses.SparseCategoricalCrossentropy(from_logits=True)
+    loss = _discriminative_step(model, x, y, loss_fn, lr, rule)
+    return loss, _summary(model)
+
+
+def _public_discriminative(case) -> dict:
+    """What check() needs: the loss, every layer's parameters after the step, and the
+    parameters each usual mistake leaves (those that differ from the right ones)."""
+    loss, expected = _after_step(case, "right")
+    mistakes = []
+    for rule, hint in DISCRIMINATIVE_MISTAKES.items():
+        params = _after_step(case, rule)[1]["params"]
+        same = all(
+            np.array_equal(a, b)
+            for mine, theirs in zip(params, expected["params"])
+            for a, b in zip(mine, theirs)
+        )
+        if not same:
+            mistakes.append((hint, params))
+    return {
+        "expected": {"loss": loss, "params": expected["params"]},
+        "mistakes": mistakes,
+        "factors": {},
+    }
+
+
+def _judge_discriminative(case, got):
+    if not isinstance(got, dict) or "params" not in got:
+        return "the grader could not read the result"
+    if True not in got.get("training_modes", []):
+        return (
+            "the model never ran in training mode: call model.forward(x, training=True) in a "
+            "training step (Dropout and BatchNorm behave differently in training)"
+        )
+    loss, expected = _after_step(case, "right")
+    problem = compare_outputs(got["loss"], loss, ("the returned loss",))
+    if problem:
+        return problem + "\n    hint: return the loss of the forward pass, before the update"
+    problem = compare_models(got, expected)
+    if problem is None:
+        return None
+    for rule, hint in DISCRIMINATIVE_MISTAKES.items():
+        if compare_models(got, _after_step(case, rule)[1]) is None:
+            return f"{problem}\n    hint: {hint}"
+    return problem
+
+
+register(
+    Exercise(
+        name="discriminative_fine_tune_step",
+        chapter=CHAPTER,
+        points=2,
+        entries=("discriminative_fine_tune_step",),
+        title="Fine-tuning with a learning rate per layer",
+        make_cases=_discriminative_cases,
+        judge=_judge_discriminative,
+        probe="fine_tune",
+        public=_public_discriminative,
+        public_kind="fine_tune",
+        forbids=("minidl.gallery.transfer", "minidl.nn.optim", "minidl.training.trainer"),
+        catches=(
+            "the model never run with training=True",
+            "the loss returned after the update instead of before",
+            "the weights changed, or layers removed or replaced",
+        )
+        + tuple(DISCRIMINATIVE_MISTAKES.values()),
+    )
+)
+
+
+# ---------------------------------------------------------------- choosing the probe's penalty
+def ridge_loo(features, labels, n_classes, lams):
+    """Leave-one-out errors of the ridge probe W = (X^T X + lam I)^-1 X^T Y (X the features
+    with a column of ones, penalised like the rest; Y one-hot), without refitting: with
+    H = X (X^T X + lam I)^-1 X^T, sample i's left-out residual is (Y - H Y)_i / (1 - H_ii).
+
+    Returns (loo_mse (L,), the mean of the squared left-out residuals over samples and
+    classes; loo_accuracy (L,), the share of samples whose left-out prediction Y_i - residual
+    has its largest entry at the sample's label; best_lam, the lam of the smallest loo_mse,
+    the first one on a tie)."""
+    return _ridge_loo(features, labels, n_classes, lams)
+
+
+def _ridge_loo(features, labels, n_classes, lams, mistake=None):
+    x = features if mistake == "no bias" else np.hstack([features, np.ones((len(features), 1))])
+    y = np.eye(n_classes)[labels]
+    mse, accuracy = [], []
+    for lam in lams:
+        hat = x @ np.linalg.solve(x.T @ x + lam * np.eye(x.shape[1]), x.T)
+        residual = y - hat @ y
+        leverage = np.diag(hat)[:, None]
+        divisor: float | np.ndarray
+        if mistake == "in-sample":
+            divisor = 1.0
+        elif mistake == "squared":
+            divisor = (1.0 - leverage) ** 2
+        elif mistake == "generalized":
+            divisor = 1.0 - leverage.mean()
+        else:
+            divisor = 1.0 - leverage
+        left_out = residual / divisor
+        mse.append(np.mean(left_out**2))
+        accuracy.append(np.mean(np.argmax(y - left_out, axis=1) == labels))
+    return np.array(mse), np.array(accuracy), float(lams[int(np.argmin(mse))])
+
+
+RIDGE_LOO_MISTAKES = {
+    "in-sample": "these are the in-sample residuals Y - HY: each sample was in its own fit, so the "
+    "error is too small and favours the smallest lam; divide row i by 1 - H_ii",
+    "squared": "row i was divided by (1 - H_ii)**2; the left-out residual is the residual over 1 - H_ii",
+    "generalized": "every row was divided by the mean of 1 - H_ii (generalised cross-validation, an "
+    "approximation); leave-one-out divides row i by its own 1 - H_ii",
+    "no bias": "the bias column is missing: append a column of ones to the features (penalised like "
+    "the rest) before forming H",
+}
+
+
+def _ridge_loo_cases(rng):
+    cases = []
+    for n, f, k, lams in (
+        (12, 4, 3, [0.01, 0.1, 1.0, 10.0]),
+        (20, 6, 5, [0.5, 5.0, 50.0]),
+        (6, 8, 2, [0.1, 1.0, 3.0]),  # more features than samples: lam > 0 keeps it solvable
+        (9, 3, 3, [2.0]),
+    ):
+        for _ in range(200):  # with several lams: drawn until the best accuracy is not at the best error
+            labels = np.concatenate([np.arange(k), rng.integers(0, k, n - k)])
+            centres = rng.standard_normal((k, f)) * 1.5
+            features = centres[labels] + rng.standard_normal((n, f)) + 1.0
+            _, accuracy, best = ridge_loo(features, labels, k, lams)
+            if len(lams) < 4 or lams[int(np.argmax(accuracy))] != best:
+                break
+        cases.append(
+            Case(
+                (features, labels, k, lams),
+                label=f"{n} samples of {f} features, {k} classes, {len(lams)} values of lam",
+            )
+        )
+    return cases
+
+
+function_exercise(
+    "ridge_loo",
     CHAPTER,
     2,
-    "Average pooling over a padded input, backward, as a Numba kernel",
-    _avg_cases,
-    avgpool2d_padded_backward_numba,
-    ("dx",),
-    mistakes=(
-        (
-            "each window's dy is divided by pool * pool; the padding is left out of the average, "
-            "so a window cut by the edge divides by the number of inputs it really covers",
-            lambda dy, h, w, pool, stride, pad: avgpool2d_padded_backward_numba(
-                dy, h, w, pool, stride, pad, count_padding=True
-            ),
-        ),
-        (
-            "the windows are not moved by the padding: window (i, j) starts at row i*stride - pad "
-            "of x (column j*stride - pad)",
-            lambda dy, h, w, pool, stride, pad: avgpool2d_padded_backward_numba(
-                dy, h, w, pool, stride, pad, shift=pad
-            ),
-        ),
+    "ridge_loo",
+    "Choosing the linear probe's penalty by leave-one-out, without refitting",
+    _ridge_loo_cases,
+    ridge_loo,
+    ("loo_mse", "loo_accuracy", "best_lam"),
+    mistakes=tuple(
+        (hint, lambda f, labels, k, lams, mistake=mistake: _ridge_loo(f, labels, k, lams, mistake))
+        for mistake, hint in RIDGE_LOO_MISTAKES.items()
     ),
-    forbids=("minidl.nn.layers.AvgPool2D", "minidl.nn.layers.conv", "minidl.kernels"),
-    catches=(
-        "the padding counted in the average (divided by pool * pool)",
-        "the windows not moved up and left by the padding",
-        "overlapping windows overwrite each other's share instead of adding",
-    ),
+    forbids=("minidl.gallery.transfer", "minidl.nn.regularizers"),
+    dtypes=("float64", "float64", "number"),
 )
 
 
@@ -224,30 +371,24 @@ numba_exercise(
 # the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
 # generated cases), and why each other class that could arise does not apply
 
-_OFFSETS = "its loops run over the kernel's offsets or the output's positions, a few each"
 declare_edges(
-    "depthwise_conv2d_numba",
-    ("size_one", "non_square", "float32", "varied_settings"),
+    "freeze_all_but_last",
+    ("empty", "non_square", "varied_settings"),
     {
-        "empty": "the task takes at least one image, channel and output position",
-        "ties": "it compares no values: products and sums only",
-        "long_sequence": _OFFSETS,
+        "size_one": "the model is the chapter's Dense-ReLU-Dense-ReLU-Dense; keeping 1 layer is a case (a setting)",
+        "repeated_indices": "the earlier stage's frozen layers are a set of indices: a repeat would mean nothing",
     },
 )
 declare_edges(
-    "relu_backward_numba",
-    ("non_square", "float32"),
-    {
-        "empty": "the kernel is elementwise: no length of an axis is special",
-        "size_one": "the kernel is elementwise: no length of an axis is special",
-    },
+    "discriminative_fine_tune_step",
+    ("empty", "size_one", "non_square", "repeated_indices", "varied_settings"),
 )
 declare_edges(
-    "avgpool2d_padded_backward_numba",
-    ("size_one", "non_square", "varied_settings"),
+    "ridge_loo",
+    ("size_one", "non_square", "repeated_indices", "varied_settings"),
     {
-        "empty": "the task takes at least one image, channel and output position",
-        "ties": "average pooling compares no values",
-        "long_sequence": _OFFSETS,
+        "empty": "the task takes at least one sample of each class and one value of lam",
+        "ties": "its argmax runs over fitted class scores, which real-valued features do not tie",
+        "long_sequence": "its loop runs over the values of lam, a few",
     },
 )

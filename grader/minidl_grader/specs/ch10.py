@@ -1,372 +1,253 @@
-"""Chapter 10, GPU kernels: a fused per-channel bias and ReLU, the ReLU backward with a
-grid-stride loop, the SiLU backward and the backward of nearest upsampling (a gather), in CUDA C.
-
-The CUDA sources are run by ``minidl.kernels.emulate`` in the submission's process (the
-same code would run on a GPU through CuPy). The emulator stops a kernel that reads or writes
-outside an array, and the grader fails it with the emulator's message (which array, which
-index, which thread); arrays are also followed by guard values, so that a write past the
-output through a plain pointer is caught too. The grid-stride task is launched with
-``one_thread_per_element``: a loop that hands an element to several threads fails even when
-its numbers are right.
-"""
+"""Chapter 10, fast CPU kernels: Numba kernels for a depthwise convolution, the ReLU backward
+(in parallel) and the backward of average pooling over a padded input."""
 
 import numpy as np
 
 from ..judge.registry import Case, declare_edges
-from ._kernels import cuda_exercise, judge_cuda, per_case
+from ._kernels import numba_exercise
 
-CHAPTER = "10_gpu_kernels"
-
-
-def blocks_for(n, threads):
-    """Blocks needed so that blocks * threads >= n (ceiling division)."""
-    return (n + threads - 1) // threads
+CHAPTER = "10_fast_cpu_kernels"
 
 
-# The "cuda" probe (compile with the emulator, launch, check the guard values) is in
-# probes.py.
+# The "numba" probe (is it compiled? then call it) is in probes.py; the judge in _kernels.py.
 
 
-# ---------------------------------------------------------------- bias + ReLU, per channel
-def bias_relu(x, b, shape):
-    """y = max(x + b[c], 0) for x flattened from (N, C, H, W), b (C,): element i is in channel
-    (i / (H W)) % C. Returns y flattened, float32."""
-    return np.maximum(x.reshape(shape) + b[None, :, None, None], 0).ravel().astype(np.float32)
+# ---------------------------------------------------------------- depthwise convolution
+def depthwise_conv2d_numba(x, W, stride, pad, flip=False, mix_channels=False, shift=0):
+    """Reference (NumPy): y[n, c, i, j] = sum_{a, b} W[c, a, b] x[n, c, i s + a - p, j s + b - p],
+    zero outside x. x (N, C, H, Wd), W (C, KH, KW) -> y (N, C, OH, OW) with
+    OH = (H + 2 p - KH) // s + 1. The keywords apply a mistake: the kernel flipped, every
+    channel's filter applied to the sum of the channels, the window moved ``shift`` further."""
+    n, c, h, w = x.shape
+    _, kh, kw = W.shape
+    oh, ow = (h + 2 * pad - kh) // stride + 1, (w + 2 * pad - kw) // stride + 1
+    kernel = W[:, ::-1, ::-1] if flip else W
+    source = np.repeat(x.sum(axis=1, keepdims=True), c, axis=1) if mix_channels else x
+    padded = np.pad(source, ((0, 0), (0, 0), (pad, pad + shift), (pad, pad + shift)))
+    y = np.zeros((n, c, oh, ow))
+    for a in range(kh):
+        for b in range(kw):
+            top, left = a + shift, b + shift
+            seen = padded[
+                :, :, top : top + stride * (oh - 1) + 1 : stride, left : left + stride * (ow - 1) + 1 : stride
+            ]
+            y += kernel[None, :, a, b, None, None] * seen
+    return y.astype(x.dtype, copy=False)  # summed in float64, returned in x's dtype (the task)
 
 
-def _bias_by(x, b, index):
-    """max(x + b[index], 0): the bias taken from the wrong place (``index`` stays inside b; a
-    kernel reading past its end is stopped by the emulator, see ``_OUTSIDE_B``)."""
-    return np.maximum(x + b[index], 0).astype(np.float32)
-
-
-# i / (H*W) without the modulo reads past b from the second image on
-_OUTSIDE_B = {
-    "b": "the channel index runs past C: i / (H*W) counts the planes of every image, so from the "
-    "second image on it is >= C; take it modulo C, c = (i / (H*W)) % C"
-}
-
-
-def _bias_relu_mistakes(x, b, shape):
-    n, c, h, w = shape
-    i = np.arange(x.size)
-    return (
-        (
-            "the bias is indexed by i % C, the channel of a channels-last (N, H, W, C) array; in "
-            "(N, C, H, W) the C planes of H*W elements come one after another: c = (i / (H*W)) % C",
-            _bias_by(x, b, i % c),
-        ),
-        (
-            "b is indexed by the image i / (C*H*W), not by the channel (i / (H*W)) % C",
-            _bias_by(x, b, i // (c * h * w)),
-        ),
-        (
-            "the ReLU comes before the bias: y = max(x + b, 0) applies it to the sum",
-            (np.maximum(x.reshape(shape), 0) + b[None, :, None, None]).ravel().astype(np.float32),
-        ),
-        ("the ReLU is missing: y = max(x + b, 0)", (x.reshape(shape) + b[None, :, None, None]).ravel()),
-    )
-
-
-def _bias_relu_cases(rng):
+def _depthwise_cases(rng):
     cases = []
-    for shape, threads in (((2, 3, 4, 5), 32), ((3, 4, 3, 3), 64)):
-        n = int(np.prod(shape))
+    for (n, c, h, w), (kh, kw), stride, pad in (
+        ((2, 3, 6, 6), (3, 3), 1, 1),
+        ((1, 4, 7, 6), (3, 2), 2, 1),
+        ((2, 2, 5, 5), (5, 5), 1, 2),  # the window as large as the image: most taps fall on the padding
+        ((1, 3, 8, 8), (2, 2), 3, 0),
+    ):
         cases.append(
             Case(
-                (
-                    rng.standard_normal(n).astype(np.float32),
-                    rng.standard_normal(shape[1]).astype(np.float32),
-                ),
-                label=f"x of shape {shape}, {threads} threads per block",
-                extra={
-                    "kernel": "bias_relu",
-                    "n": n,
-                    "ints": (shape[1], shape[2] * shape[3]),
-                    "shape": shape,
-                    "threads": threads,
-                    "blocks": blocks_for(n, threads),
-                },
+                (rng.standard_normal((n, c, h, w)), rng.standard_normal((c, kh, kw)), stride, pad),
+                label=f"x {(n, c, h, w)}, W {(c, kh, kw)}, stride={stride}, pad={pad}",
             )
         )
+    x, W = (
+        rng.standard_normal((2, 3, 7, 7)).astype(np.float32),
+        rng.standard_normal((3, 3, 3)).astype(np.float32),
+    )
+    cases.append(Case((x, W, 2, 1), label="float32 x (2, 3, 7, 7), W (3, 3, 3), stride=2, pad=1"))
     return cases
 
 
-def _bias_relu_judge(case):
-    x, b = case.args
-    shape = case.extra["shape"]
-    mistakes = tuple(
-        (hint, lambda *_, wrong=wrong: wrong) for hint, wrong in _bias_relu_mistakes(x, b, shape)
-    )
-    return judge_cuda(lambda x, b: bias_relu(x, b, shape), "y", mistakes, _OUTSIDE_B)
-
-
-_judge_bias_relu = per_case(_bias_relu_judge)
-
-
-cuda_exercise(
-    "bias_relu_cuda",
+numba_exercise(
+    "depthwise_conv2d_numba",
     CHAPTER,
-    2,
-    "BIAS_RELU_SOURCE",
-    "Bias and ReLU fused in one CUDA kernel, per channel of an (N, C, H, W) array",
-    _bias_relu_cases,
-    _judge_bias_relu,
+    3,
+    "A depthwise convolution as a Numba kernel",
+    _depthwise_cases,
+    depthwise_conv2d_numba,
+    ("y",),
+    mistakes=(
+        (
+            "the channels are mixed: a depthwise filter W[c] reads channel c of x only (no sum over channels)",
+            lambda x, W, s, p: depthwise_conv2d_numba(x, W, s, p, mix_channels=True),
+        ),
+        (
+            "the kernel is flipped (a true convolution); the layer is a cross-correlation: "
+            "W[c, a, b] multiplies x[n, c, i*stride + a - pad, j*stride + b - pad]",
+            lambda x, W, s, p: depthwise_conv2d_numba(x, W, s, p, flip=True),
+        ),
+        (
+            "the window of output (i, j) starts at (i*stride - pad, j*stride - pad) in x: the padding "
+            "moves it up and left, and the taps that fall outside x count as zeros",
+            lambda x, W, s, p: depthwise_conv2d_numba(x, W, s, p, shift=p),
+        ),
+    ),
+    forbids=(
+        "minidl.nn.layers.Conv2D",
+        "minidl.nn.layers.conv",
+        "minidl.nn.layers.conv1d",
+        "minidl.kernels",
+    ),
+    dtype_of=0,
     catches=(
-        "the bias indexed by i % C (channels-last)",
-        "the channel index i / (H*W) not taken modulo C (a read past the end of b)",
-        "the bias indexed by the image",
-        "the ReLU applied before the bias",
-        "a write past the output when the grid has more threads than n",
+        "the channels mixed (every filter applied to the sum of the channels)",
+        "the kernel flipped",
+        "the window not moved up and left by the padding",
+        "the stride ignored in the input index",
+        "y returned in float64 for a float32 x (the task asks for x's dtype)",
     ),
 )
 
 
-def _first_pass_only(dy, x, covered):
-    dx = np.zeros_like(dy)
-    dx[:covered] = (dy * (x > 0))[:covered]
+# ---------------------------------------------------------------- ReLU backward, parallel
+def relu_backward_numba(dy, x):
+    """Reference (NumPy): dx = dy where x > 0, else 0."""
+    return dy * (x > 0)
+
+
+def _relu_cases(rng):
+    cases = []
+    for shape in ((4, 7), (2, 3, 5)):
+        x = rng.standard_normal(shape)
+        cases.append(Case((rng.standard_normal(shape), x), label=f"arrays of shape {shape}"))
+    x = rng.integers(-1, 2, (3, 8)).astype(np.float32)  # exact zeros: relu'(0) = 0 here
+    cases.append(
+        Case(
+            (rng.standard_normal((3, 8)).astype(np.float32), x),
+            label="float32 arrays (3, 8) where a third of x is exactly 0",
+        )
+    )
+    return cases
+
+
+numba_exercise(
+    "relu_backward_numba",
+    CHAPTER,
+    1,
+    "The ReLU backward as a parallel Numba kernel",
+    _relu_cases,
+    relu_backward_numba,
+    ("dx",),
+    mistakes=(
+        (
+            "this is relu(dy); the gradient passes where the INPUT x is positive",
+            lambda dy, x: np.maximum(dy, 0),
+        ),
+        (
+            "the gradient passes where x == 0 too: ReLU's derivative at 0 is taken as 0 "
+            "(pass dy only where x > 0)",
+            lambda dy, x: dy * (x >= 0),
+        ),
+    ),
+    forbids=("minidl.nn.layers.ReLU", "minidl.nn.layers.activations", "minidl.kernels"),
+    catches=(
+        "relu(dy) instead of dy where x > 0",
+        "the gradient passed where x == 0 (float32 cases with exact zeros)",
+    ),
+    parallel=True,
+)
+
+
+# ---------------------------------------------------------------- average pooling with padding, backward
+def avgpool2d_padded_backward_numba(dy, height, width, pool, stride, pad, count_padding=False, shift=0):
+    """Reference (NumPy) of average pooling's backward over an input padded with ``pad`` on
+    every side, the padding left out of each average (PyTorch's ``count_include_pad=False``):
+    window (i, j) covers rows i s - p .. i s - p + pool - 1 (likewise columns), cut to the
+    image, and y[i, j] is the mean of what is left, so each of those inputs gets
+    dy[i, j] / (the number left). dy (N, C, OH, OW) -> dx (N, C, height, width).
+    The keywords apply a mistake: divide by pool * pool, or move the windows ``shift``."""
+    n, c, oh, ow = dy.shape
+    dx = np.zeros((n, c, height, width))
+    for i in range(oh):
+        for j in range(ow):
+            top, left = i * stride - pad + shift, j * stride - pad + shift
+            rows = slice(max(top, 0), min(top + pool, height))
+            cols = slice(max(left, 0), min(left + pool, width))
+            covered = max(rows.stop - rows.start, 0) * max(cols.stop - cols.start, 0)
+            area = pool * pool if count_padding else covered
+            if covered > 0:
+                dx[:, :, rows, cols] += (dy[:, :, i, j] / area)[:, :, None, None]
     return dx
 
 
-def _relu_backward_cases(rng):
+def _avg_cases(rng):
     cases = []
-    for n, threads, blocks in ((3000, 128, 4), (100, 32, 1)):
-        dy, x = rng.standard_normal(n).astype(np.float32), rng.standard_normal(n).astype(np.float32)
-        x[::7] = 0.0  # exact zeros: relu'(0) = 0 here, so `x >= 0` does not pass
+    for (n, c, h, w), pool, stride, pad in (
+        ((2, 3, 6, 6), 2, 2, 1),
+        ((1, 2, 7, 5), 3, 2, 1),
+        ((2, 1, 5, 5), 3, 1, 1),  # overlapping windows
+        ((1, 2, 4, 6), 2, 2, 0),  # no padding: every window is full
+    ):
+        oh, ow = (h + 2 * pad - pool) // stride + 1, (w + 2 * pad - pool) // stride + 1
         cases.append(
             Case(
-                (dy, x),
-                label=f"n={n} launched as {blocks} block(s) of {threads} threads, every 7th x exactly 0",
-                extra={
-                    "kernel": "relu_backward",
-                    "n": n,
-                    "threads": threads,
-                    "blocks": blocks,
-                    "one_thread_per_element": True,
-                },
+                (rng.standard_normal((n, c, oh, ow)), h, w, pool, stride, pad),
+                label=f"x {(n, c, h, w)}, pool={pool}, stride={stride}, pad={pad}",
             )
         )
     return cases
 
 
-def _relu_backward_judge(case):
-    dy, x = case.args
-    covered = case.extra["threads"] * case.extra["blocks"]
-    hints = (
-        (
-            "only the first blocks * threads elements were written: use a grid-stride loop "
-            "(for (i = ...; i < n; i += blockDim.x * gridDim.x))",
-            lambda dy, x: _first_pass_only(dy, x, covered),
-        ),
-        (
-            "the gradient passes where x == 0 too: relu'(0) is taken as 0 here (pass dy only where x > 0)",
-            lambda dy, x: (dy * (x >= 0)).astype(np.float32),
-        ),
-    )
-    return judge_cuda(lambda dy, x: (dy * (x > 0)).astype(np.float32), "dx", hints)
-
-
-_judge_relu_backward = per_case(_relu_backward_judge)
-
-
-cuda_exercise(
-    "relu_backward_cuda",
-    CHAPTER,
-    1,
-    "RELU_BACKWARD_SOURCE",
-    "ReLU backward as a CUDA kernel with a grid-stride loop",
-    _relu_backward_cases,
-    _judge_relu_backward,
-    catches=(
-        "no grid-stride loop: only the first blocks * threads elements written when the grid is smaller than n",
-        "the gradient passed where x == 0 (x >= 0)",
-        "a loop stepping by blockDim.x: right numbers, but every block redoes the elements of the blocks after it",
-    ),
-)
-
-
-# ---------------------------------------------------------------- SiLU backward
-def _silu_backward(dy, x):
-    """d/dx of x * sigmoid(x) = s (1 + x (1 - s)), times dy (float64, then float32)."""
-    s = 1.0 / (1.0 + np.exp(-x.astype(np.float64)))
-    return (dy * s * (1.0 + x * (1.0 - s))).astype(np.float32)
-
-
-def _silu_overflowing(dy, x):
-    """s + x e s^2 with e = exp(-x) in float32: NaN where e overflows."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        e = np.exp(-x.astype(np.float32))
-        s = np.float32(1) / (np.float32(1) + e)
-        return (dy * (s + x * e * s * s)).astype(np.float32)
-
-
-def _silu_cases(rng):
-    cases = []
-    for n, threads in ((777, 128), (40, 32)):
-        x = (rng.standard_normal(n) * 4).astype(np.float32)
-        # saturated on both sides, zero, and past float32's exp range (expf(100) = inf)
-        x[:5] = (-30.0, 30.0, 0.0, -100.0, 100.0)
-        cases.append(
-            Case(
-                (rng.standard_normal(n).astype(np.float32), x),
-                label=f"n={n} with {threads} threads per block, |x| up to 100",
-                extra={
-                    "kernel": "silu_backward",
-                    "n": n,
-                    "threads": threads,
-                    "blocks": blocks_for(n, threads),
-                },
-            )
-        )
-    return cases
-
-
-cuda_exercise(
-    "silu_backward_cuda",
+numba_exercise(
+    "avgpool2d_padded_backward_numba",
     CHAPTER,
     2,
-    "SILU_BACKWARD_SOURCE",
-    "The SiLU backward as a CUDA kernel",
-    _silu_cases,
-    judge_cuda(
-        _silu_backward,
-        "dx",
+    "Average pooling over a padded input, backward, as a Numba kernel",
+    _avg_cases,
+    avgpool2d_padded_backward_numba,
+    ("dx",),
+    mistakes=(
         (
-            (
-                "this is dy * sigmoid(x), the derivative of sigmoid's *input* path only; the product "
-                "rule adds x * sigmoid'(x)",
-                lambda dy, x: (dy / (1.0 + np.exp(-x.astype(np.float64)))).astype(np.float32),
+            "each window's dy is divided by pool * pool; the padding is left out of the average, "
+            "so a window cut by the edge divides by the number of inputs it really covers",
+            lambda dy, h, w, pool, stride, pad: avgpool2d_padded_backward_numba(
+                dy, h, w, pool, stride, pad, count_padding=True
             ),
-            (
-                "NaN or inf where x << 0: expf(-x) overflows to inf there and inf * 0 is NaN; "
-                "write the derivative with s = 1 / (1 + expf(-x)) alone, s (1 + x (1 - s))",
-                lambda dy, x: _silu_overflowing(dy, x),
-            ),
-            (
-                "this is dy * silu(x), the forward value; the backward multiplies dy by the derivative",
-                lambda dy, x: (dy * x / (1.0 + np.exp(-x.astype(np.float64)))).astype(np.float32),
+        ),
+        (
+            "the windows are not moved by the padding: window (i, j) starts at row i*stride - pad "
+            "of x (column j*stride - pad)",
+            lambda dy, h, w, pool, stride, pad: avgpool2d_padded_backward_numba(
+                dy, h, w, pool, stride, pad, shift=pad
             ),
         ),
     ),
+    forbids=("minidl.nn.layers.AvgPool2D", "minidl.nn.layers.conv", "minidl.kernels"),
     catches=(
-        "dy * sigmoid(x): the product rule's x sigmoid'(x) missing",
-        "dy * silu(x), the forward value",
-        "expf(-x) overflowing to inf for x = -100, giving inf * 0 = NaN",
-    ),
-)
-
-
-# ---------------------------------------------------------------- nearest upsampling, backward
-def upsample_backward(dy, shape, factor, row_stride=None, average=False, corner_only=False, one_plane=False):
-    """dx (flattened, float32) of nearest-neighbour upsampling by ``factor``: y (N, C, H f, W f)
-    repeats x[n, c, h, w] over an f x f block, so dx[n, c, h, w] is the sum of dy over that
-    block. ``dy`` is flat; ``shape`` = (N, C, H, W) of x. The keywords apply a mistake: dy's
-    rows taken ``row_stride`` apart, the block averaged, its corner only, plane 0 only."""
-    n, c, h, w = shape
-    planes, rows, cols = np.meshgrid(np.arange(n * c), np.arange(h), np.arange(w), indexing="ij")
-    stride = w * factor if row_stride is None else row_stride
-    base = ((0 if one_plane else planes) * h * factor + rows * factor) * stride + cols * factor
-    flat = dy.astype(np.float64)
-    block = range(1) if corner_only else range(factor)
-    dx = sum(flat[base + a * stride + b] for a in block for b in block)
-    return (dx / factor**2 if average else dx).ravel().astype(np.float32)
-
-
-def _upsample_cases(rng):
-    cases = []
-    for shape, factor, threads in (((2, 3, 4, 5), 2, 32), ((1, 2, 3, 3), 3, 64), ((2, 2, 5, 4), 2, 128)):
-        n, c, h, w = shape
-        size = n * c * h * w
-        cases.append(
-            Case(
-                (rng.standard_normal(size * factor * factor).astype(np.float32),),
-                label=f"x of shape {shape}, factor {factor}, {threads} threads per block",
-                extra={
-                    "kernel": "upsample_backward",
-                    "n": size,
-                    "ints": (h, w, factor),
-                    "shape": shape,
-                    "factor": factor,
-                    "threads": threads,
-                    "blocks": blocks_for(size, threads),
-                },
-            )
-        )
-    return cases
-
-
-def _upsample_backward_judge(case):
-    shape, factor = case.extra["shape"], case.extra["factor"]
-    hints = (
-        (
-            "the forward copies x[n, c, h, w] into f*f places, so its gradient is the SUM of their "
-            "dy, not their average",
-            {"average": True},
-        ),
-        (
-            "a row of dy holds width * factor elements: row r of the plane starts at r * width * factor",
-            {"row_stride": shape[3]},
-        ),
-        ("only the block's top-left dy is taken; dx sums all factor * factor of them", {"corner_only": True}),
-        (
-            "every thread reads the first plane of dy: plane p = i / (height * width) starts at "
-            "p * (height * factor) * (width * factor)",
-            {"one_plane": True},
-        ),
-    )
-    mistakes = tuple(
-        (hint, lambda dy, kw=kw: upsample_backward(dy, shape, factor, **kw)) for hint, kw in hints
-    )
-    return judge_cuda(lambda dy: upsample_backward(dy, shape, factor), "dx", mistakes)
-
-
-_judge_upsample_backward = per_case(_upsample_backward_judge)
-
-
-cuda_exercise(
-    "upsample_backward_cuda",
-    CHAPTER,
-    2,
-    "UPSAMPLE_BACKWARD_SOURCE",
-    "The backward of nearest-neighbour upsampling as a gathering CUDA kernel",
-    _upsample_cases,
-    _judge_upsample_backward,
-    catches=(
-        "the block's dy averaged instead of summed",
-        "dy's rows taken width apart instead of width * factor",
-        "only the block's top-left dy taken",
-        "the plane offset forgotten (every thread reads plane 0)",
+        "the padding counted in the average (divided by pool * pool)",
+        "the windows not moved up and left by the padding",
+        "overlapping windows overwrite each other's share instead of adding",
     ),
 )
 
 
 # ---------------------------------------------------------------- edge cases
 # the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
-# generated cases), and why each other class that could arise does not apply. The kernels are
-# launched by the "cuda" probe on the cases' shapes: n from 18 to 3000 elements
-# (long_sequence), never a multiple of the block, so the last block's bounds check is tested.
+# generated cases), and why each other class that could arise does not apply
 
-_ONE_THREAD_EACH = (
-    "one thread per element: a length of 0 or 1 is one more n whose last block is partly "
-    "idle, which every case's n (not a multiple of the block) already tests"
+_OFFSETS = "its loops run over the kernel's offsets or the output's positions, a few each"
+declare_edges(
+    "depthwise_conv2d_numba",
+    ("size_one", "non_square", "float32", "varied_settings"),
+    {
+        "empty": "the task takes at least one image, channel and output position",
+        "ties": "it compares no values: products and sums only",
+        "long_sequence": _OFFSETS,
+    },
 )
 declare_edges(
-    "bias_relu_cuda",
-    ("float32", "long_sequence"),
-    {"empty": _ONE_THREAD_EACH, "size_one": _ONE_THREAD_EACH},
+    "relu_backward_numba",
+    ("non_square", "float32"),
+    {
+        "empty": "the kernel is elementwise: no length of an axis is special",
+        "size_one": "the kernel is elementwise: no length of an axis is special",
+    },
 )
 declare_edges(
-    "relu_backward_cuda",
-    ("float32", "long_sequence"),
-    {"empty": _ONE_THREAD_EACH, "size_one": _ONE_THREAD_EACH},
-)
-declare_edges(
-    "silu_backward_cuda",
-    ("extreme_magnitude", "float32", "long_sequence"),
-    {"empty": _ONE_THREAD_EACH, "size_one": _ONE_THREAD_EACH},
-)
-declare_edges(
-    "upsample_backward_cuda",
-    ("float32", "long_sequence"),
-    {"empty": _ONE_THREAD_EACH, "size_one": _ONE_THREAD_EACH},
+    "avgpool2d_padded_backward_numba",
+    ("size_one", "non_square", "varied_settings"),
+    {
+        "empty": "the task takes at least one image, channel and output position",
+        "ties": "average pooling compares no values",
+        "long_sequence": _OFFSETS,
+    },
 )

@@ -1,294 +1,372 @@
-"""Chapter 11, recurrent networks: BPTT over padded sequences, gradient clipping, an LSTM backward to repair."""
+"""Chapter 11, GPU kernels: a fused per-channel bias and ReLU, the ReLU backward with a
+grid-stride loop, the SiLU backward and the backward of nearest upsampling (a gather), in CUDA C.
+
+The CUDA sources are run by ``minidl.kernels.emulate`` in the submission's process (the
+same code would run on a GPU through CuPy). The emulator stops a kernel that reads or writes
+outside an array, and the grader fails it with the emulator's message (which array, which
+index, which thread); arrays are also followed by guard values, so that a write past the
+output through a plain pointer is caught too. The grid-stride task is launched with
+``one_thread_per_element``: a loop that hands an element to several threads fails even when
+its numbers are right.
+"""
 
 import numpy as np
 
-from ..judge.registry import Case, declare_edges, function_exercise
+from ..judge.registry import Case, declare_edges
+from ._kernels import cuda_exercise, judge_cuda, per_case
 
-CHAPTER = "11_recurrent_networks"
-
-
-def _sigmoid(z):
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
+CHAPTER = "11_gpu_kernels"
 
 
-# ---------------------------------------------------------------- BPTT over padded sequences
-def rnn_bptt(dhs, xs, mask, h0, Wx, Wh, b):
-    """Backpropagation through time for a tanh RNN over a batch of padded sequences.
-
-    Forward, t = 1..T: n_t = tanh(x_t Wx + h_{t-1} Wh + b), h_t = m_t n_t + (1 - m_t) h_{t-1}
-    with m_t = mask[t - 1] (N,) of 0.0 and 1.0: a padded step copies the state forward.
-    dhs (T, N, H): dL/dh_t for every step, padded ones included; xs (T, N, D), h0 (N, H).
-    Returns (dxs (T, N, D), dh0 (N, H), dWx, dWh, db)."""
-    return _masked_bptt(dhs, xs, mask, h0, Wx, Wh, b)
+def blocks_for(n, threads):
+    """Blocks needed so that blocks * threads >= n (ceiling division)."""
+    return (n + threads - 1) // threads
 
 
-def _masked_bptt(dhs, xs, mask, h0, Wx, Wh, b, *, copy_back=True, padded_loss=True, carry=True):
-    hs, ns = [h0], []
-    for x, m in zip(xs, mask):
-        ns.append(np.tanh(x @ Wx + hs[-1] @ Wh + b))
-        hs.append(m[:, None] * ns[-1] + (1.0 - m[:, None]) * hs[-1])
-    dxs = np.zeros_like(xs)
-    dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)
-    dh_next = np.zeros_like(h0)
-    for t in reversed(range(len(xs))):
-        m = mask[t][:, None]
-        dh = (dhs[t] if padded_loss else m * dhs[t]) + dh_next
-        da = m * dh * (1.0 - ns[t] ** 2)
-        dxs[t] = da @ Wx.T
-        dWx += xs[t].T @ da
-        dWh += hs[t].T @ da
-        db += da.sum(axis=0)
-        dh_next = da @ Wh.T + ((1.0 - m) * dh if copy_back else 0.0)
-        if not carry and t > 0:
-            dh_next = np.zeros_like(h0)
-    return dxs, dh_next, dWx, dWh, db
+# The "cuda" probe (compile with the emulator, launch, check the guard values) is in
+# probes.py.
 
 
-def _unmasked_bptt(dhs, xs, mask, h0, Wx, Wh, b):
-    """The mask ignored: every step computed as a real one."""
-    return _masked_bptt(dhs, xs, np.ones_like(mask), h0, Wx, Wh, b)
+# ---------------------------------------------------------------- bias + ReLU, per channel
+def bias_relu(x, b, shape):
+    """y = max(x + b[c], 0) for x flattened from (N, C, H, W), b (C,): element i is in channel
+    (i / (H W)) % C. Returns y flattened, float32."""
+    return np.maximum(x.reshape(shape) + b[None, :, None, None], 0).ravel().astype(np.float32)
 
 
-def _bptt_cases(rng):
+def _bias_by(x, b, index):
+    """max(x + b[index], 0): the bias taken from the wrong place (``index`` stays inside b; a
+    kernel reading past its end is stopped by the emulator, see ``_OUTSIDE_B``)."""
+    return np.maximum(x + b[index], 0).astype(np.float32)
+
+
+# i / (H*W) without the modulo reads past b from the second image on
+_OUTSIDE_B = {
+    "b": "the channel index runs past C: i / (H*W) counts the planes of every image, so from the "
+    "second image on it is >= C; take it modulo C, c = (i / (H*W)) % C"
+}
+
+
+def _bias_relu_mistakes(x, b, shape):
+    n, c, h, w = shape
+    i = np.arange(x.size)
+    return (
+        (
+            "the bias is indexed by i % C, the channel of a channels-last (N, H, W, C) array; in "
+            "(N, C, H, W) the C planes of H*W elements come one after another: c = (i / (H*W)) % C",
+            _bias_by(x, b, i % c),
+        ),
+        (
+            "b is indexed by the image i / (C*H*W), not by the channel (i / (H*W)) % C",
+            _bias_by(x, b, i // (c * h * w)),
+        ),
+        (
+            "the ReLU comes before the bias: y = max(x + b, 0) applies it to the sum",
+            (np.maximum(x.reshape(shape), 0) + b[None, :, None, None]).ravel().astype(np.float32),
+        ),
+        ("the ReLU is missing: y = max(x + b, 0)", (x.reshape(shape) + b[None, :, None, None]).ravel()),
+    )
+
+
+def _bias_relu_cases(rng):
     cases = []
-    # lengths per sequence: padded at the end; one case all real, one with a sequence of
-    # length 0 (only padding), one step of one sample, and 80 steps; the last case masks
-    # steps in the middle too (a padded step followed by real ones)
-    for (t, d, h), lengths in (
-        ((4, 2, 3), (4, 2, 1)),
-        ((6, 3, 4), (3, 6)),
-        ((5, 2, 3), (5, 5, 5)),
-        ((4, 3, 2), (0, 4, 2)),
-        ((1, 2, 3), (1,)),
-        ((80, 2, 3), (80, 37)),
-        ((6, 2, 3), ((1, 0, 1, 1, 0, 0), (0, 1, 1, 0, 1, 1), (1, 1, 0, 0, 1, 0))),
-    ):
-        n = len(lengths)
-        if isinstance(lengths[0], tuple):  # the mask itself, sequence by sequence
-            mask = np.array(lengths, dtype=np.float64).T
-        else:
-            mask = (np.arange(t)[:, None] < np.array(lengths)[None, :]).astype(np.float64)
+    for shape, threads in (((2, 3, 4, 5), 32), ((3, 4, 3, 3), 64)):
+        n = int(np.prod(shape))
         cases.append(
             Case(
                 (
-                    rng.standard_normal((t, n, h)),
-                    rng.standard_normal((t, n, d)),
-                    mask,
-                    rng.standard_normal((n, h)) * 0.5,
-                    rng.standard_normal((d, h)) * 0.5,
-                    rng.standard_normal((h, h)) * 0.5,
-                    rng.standard_normal(h) * 0.2,
+                    rng.standard_normal(n).astype(np.float32),
+                    rng.standard_normal(shape[1]).astype(np.float32),
                 ),
-                label=f"T={t} steps, "
-                + (
-                    "steps masked in the middle of the sequences"
-                    if isinstance(lengths[0], tuple)
-                    else f"sequence lengths {list(lengths)}"
-                )
-                + f", input {d}, hidden {h}",
+                label=f"x of shape {shape}, {threads} threads per block",
+                extra={
+                    "kernel": "bias_relu",
+                    "n": n,
+                    "ints": (shape[1], shape[2] * shape[3]),
+                    "shape": shape,
+                    "threads": threads,
+                    "blocks": blocks_for(n, threads),
+                },
             )
         )
     return cases
 
 
-function_exercise(
-    "rnn_bptt",
+def _bias_relu_judge(case):
+    x, b = case.args
+    shape = case.extra["shape"]
+    mistakes = tuple(
+        (hint, lambda *_, wrong=wrong: wrong) for hint, wrong in _bias_relu_mistakes(x, b, shape)
+    )
+    return judge_cuda(lambda x, b: bias_relu(x, b, shape), "y", mistakes, _OUTSIDE_B)
+
+
+_judge_bias_relu = per_case(_bias_relu_judge)
+
+
+cuda_exercise(
+    "bias_relu_cuda",
     CHAPTER,
-    3,
-    "rnn_bptt",
-    "Backpropagation through time over padded sequences",
-    _bptt_cases,
-    rnn_bptt,
-    ("dxs", "dh0", "dWx", "dWh", "db"),
-    mistakes=(
-        (
-            "on a padded step the state is copied forward; going backward, what does a copy do "
-            "with the gradient that reaches it?",
-            lambda *a: _masked_bptt(*a, copy_back=False),
-        ),
-        (
-            "the loss at a padded step still depends on the weights: through the state that the "
-            "padding copied",
-            lambda *a: _masked_bptt(*a, padded_loss=False),
-        ),
-        (
-            "the padded steps are computed as real ones: they must neither change the state nor "
-            "receive gradient through tanh",
-            _unmasked_bptt,
-        ),
-        (
-            "h_t feeds the next step too: dL/dh_t is more than dhs[t]",
-            lambda *a: _masked_bptt(*a, carry=False),
-        ),
+    2,
+    "BIAS_RELU_SOURCE",
+    "Bias and ReLU fused in one CUDA kernel, per channel of an (N, C, H, W) array",
+    _bias_relu_cases,
+    _judge_bias_relu,
+    catches=(
+        "the bias indexed by i % C (channels-last)",
+        "the channel index i / (H*W) not taken modulo C (a read past the end of b)",
+        "the bias indexed by the image",
+        "the ReLU applied before the bias",
+        "a write past the output when the grid has more threads than n",
     ),
-    forbids=(
-        "minidl.nn.layers.SimpleRNN",
-        "minidl.nn.layers.recurrent",
-        "minidl.kernels",
-        "minidl.nn.gradcheck",
-    ),
-    dtypes="float64",
-    equivalent_mutants={
-        "rnn_bptt > _masked_bptt: augassign: d* += *": "dWx, dWh and db are the function's own accumulators "
-        "(np.zeros_like): += and = + add the same",
-    },
 )
 
 
-# ---------------------------------------------------------------- clipping
-def clip_by_global_norm(grads, max_norm):
-    """Scale every gradient by max_norm / ||all grads|| when that norm exceeds max_norm."""
-    total = np.sqrt(sum(np.sum(g**2) for g in grads))
-    scale = min(1.0, max_norm / total) if total > 0 else 1.0
-    return [g * scale for g in grads]
+def _first_pass_only(dy, x, covered):
+    dx = np.zeros_like(dy)
+    dx[:covered] = (dy * (x > 0))[:covered]
+    return dx
 
 
-def _clip_each(grads, max_norm):
-    with np.errstate(divide="ignore", invalid="ignore"):  # gradients of norm 0: NaN, as a student's
-        return [g * min(1.0, max_norm / np.linalg.norm(g)) for g in grads]
-
-
-def _clip_always(grads, max_norm):
-    total = np.sqrt(sum(np.sum(g**2) for g in grads))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return [g * max_norm / total for g in grads]
-
-
-def _clip_cases(rng):
-    grads = [rng.standard_normal((3, 2)), rng.standard_normal(4), rng.standard_normal((2, 2))]
-    small = [g * 0.01 for g in grads]
-    total = np.sqrt(sum(np.sum(g**2) for g in grads))
-    return [
-        Case((grads, 1.0), label="3 gradients with a global norm above max_norm=1.0"),
-        Case((small, 1.0), label="3 gradients with a global norm below max_norm=1.0"),
-        Case(
-            ([g * 0.8 / total for g in grads], 0.5),
-            label="a global norm of 0.8 above max_norm=0.5 (both below 1)",
-        ),
-        Case(([g * 2.0 for g in grads], 2.5), label="3 gradients, max_norm=2.5 (not 1)"),
-        Case(([np.zeros_like(g) for g in grads], 1.0), label="gradients that are all 0 (norm 0)"),
-    ]
-
-
-function_exercise(
-    "clip_by_global_norm",
-    CHAPTER,
-    1,
-    "clip_by_global_norm",
-    "Gradient clipping by global norm",
-    _clip_cases,
-    clip_by_global_norm,
-    ("grads[0]", "grads[1]", "grads[2]"),
-    mistakes=(
-        ("each gradient is clipped on its own; the norm is over all gradients together", _clip_each),
-        ("gradients below the limit must be left unchanged (scale = min(1, max_norm / norm))", _clip_always),
-    ),
-    forbids=("minidl.nn.optim",),
-    fresh_outputs=True,
-    equivalent_mutants={
-        "clip_by_global_norm: compare: total > 0 -> total >= 0": "at total = 0 every gradient is 0: "
-        "any finite scale (max_norm / 0 = inf is capped at 1) leaves them 0",
-        "clip_by_global_norm: const: 1.0 -> 2.0": "the else branch: total = 0, every gradient is 0, "
-        "and any scale leaves them 0",
-        "clip_by_global_norm: const: 1.0 -> 0.0": "the else branch: total = 0, every gradient is 0, "
-        "and any scale leaves them 0",
-        "clip_by_global_norm: const: 0 -> -1": "total is a norm: > -1 is > 0 but at 0, where the "
-        "gradients are 0 whatever the scale",
-    },
-    dtypes="float64",
-)
-
-
-# ---------------------------------------------------------------- LSTM
-def lstm_step_backward(dh, dc, x, h_prev, c_prev, Wx, Wh, b):
-    """Gradients of one LSTM step, given dL/dh and dL/dc from later steps.
-
-    Returns (dx, dh_prev, dc_prev, dWx, dWh, db).
-    """
-    return _lstm_backward(dh, dc, x, h_prev, c_prev, Wx, Wh, b, through_h=True)
-
-
-def _lstm_backward(dh, dc, x, h_prev, c_prev, Wx, Wh, b, *, through_h, tanh_g=True, forget=True):
-    a_i, a_f, a_g, a_o = np.split(x @ Wx + h_prev @ Wh + b, 4, axis=1)
-    i, f, g, o = _sigmoid(a_i), _sigmoid(a_f), np.tanh(a_g), _sigmoid(a_o)
-    c = f * c_prev + i * g
-    tc = np.tanh(c)
-    dc_total = dc + (dh * o * (1 - tc**2) if through_h else 0.0)
-    # first the gradients with respect to the gate values, then through their nonlinearities
-    d_i, d_f, d_g, d_o = dc_total * g, dc_total * c_prev, dc_total * i, dh * tc
-    local_g = 1 - g**2 if tanh_g else g * (1 - g)
-    da = np.hstack([d_i * i * (1 - i), d_f * f * (1 - f), d_g * local_g, d_o * o * (1 - o)])
-    dc_prev = dc_total * f if forget else dc_total
-    return (da @ Wx.T, da @ Wh.T, dc_prev, x.T @ da, h_prev.T @ da, da.sum(axis=0))
-
-
-def _lstm_cases(rng, backward):
+def _relu_backward_cases(rng):
     cases = []
-    for n, d, h in ((3, 4, 2), (2, 3, 5), (1, 3, 1)):  # the last: one sample, one hidden unit
-        args: tuple = (
-            rng.standard_normal((n, d)),
-            rng.standard_normal((n, h)),
-            rng.standard_normal((n, h)),
-            rng.standard_normal((d, 4 * h)) * 0.5,
-            rng.standard_normal((h, 4 * h)) * 0.5,
-            rng.standard_normal(4 * h) * 0.5,
+    for n, threads, blocks in ((3000, 128, 4), (100, 32, 1)):
+        dy, x = rng.standard_normal(n).astype(np.float32), rng.standard_normal(n).astype(np.float32)
+        x[::7] = 0.0  # exact zeros: relu'(0) = 0 here, so `x >= 0` does not pass
+        cases.append(
+            Case(
+                (dy, x),
+                label=f"n={n} launched as {blocks} block(s) of {threads} threads, every 7th x exactly 0",
+                extra={
+                    "kernel": "relu_backward",
+                    "n": n,
+                    "threads": threads,
+                    "blocks": blocks,
+                    "one_thread_per_element": True,
+                },
+            )
         )
-        if backward:
-            args = (rng.standard_normal((n, h)), rng.standard_normal((n, h))) + args
-        cases.append(Case(args, label=f"batch {n}, input size {d}, hidden size {h}"))
     return cases
 
 
-function_exercise(
-    "lstm_step_backward",
+def _relu_backward_judge(case):
+    dy, x = case.args
+    covered = case.extra["threads"] * case.extra["blocks"]
+    hints = (
+        (
+            "only the first blocks * threads elements were written: use a grid-stride loop "
+            "(for (i = ...; i < n; i += blockDim.x * gridDim.x))",
+            lambda dy, x: _first_pass_only(dy, x, covered),
+        ),
+        (
+            "the gradient passes where x == 0 too: relu'(0) is taken as 0 here (pass dy only where x > 0)",
+            lambda dy, x: (dy * (x >= 0)).astype(np.float32),
+        ),
+    )
+    return judge_cuda(lambda dy, x: (dy * (x > 0)).astype(np.float32), "dx", hints)
+
+
+_judge_relu_backward = per_case(_relu_backward_judge)
+
+
+cuda_exercise(
+    "relu_backward_cuda",
     CHAPTER,
-    3,
-    "lstm_step_backward",
-    "A broken LSTM step backward, repaired",
-    lambda rng: _lstm_cases(rng, True),
-    lstm_step_backward,
-    ("dx", "dh_prev", "dc_prev", "dWx", "dWh", "db"),
-    mistakes=(
+    1,
+    "RELU_BACKWARD_SOURCE",
+    "ReLU backward as a CUDA kernel with a grid-stride loop",
+    _relu_backward_cases,
+    _judge_relu_backward,
+    catches=(
+        "no grid-stride loop: only the first blocks * threads elements written when the grid is smaller than n",
+        "the gradient passed where x == 0 (x >= 0)",
+        "a loop stepping by blockDim.x: right numbers, but every block redoes the elements of the blocks after it",
+    ),
+)
+
+
+# ---------------------------------------------------------------- SiLU backward
+def _silu_backward(dy, x):
+    """d/dx of x * sigmoid(x) = s (1 + x (1 - s)), times dy (float64, then float32)."""
+    s = 1.0 / (1.0 + np.exp(-x.astype(np.float64)))
+    return (dy * s * (1.0 + x * (1.0 - s))).astype(np.float32)
+
+
+def _silu_overflowing(dy, x):
+    """s + x e s^2 with e = exp(-x) in float32: NaN where e overflows."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(-x.astype(np.float32))
+        s = np.float32(1) / (np.float32(1) + e)
+        return (dy * (s + x * e * s * s)).astype(np.float32)
+
+
+def _silu_cases(rng):
+    cases = []
+    for n, threads in ((777, 128), (40, 32)):
+        x = (rng.standard_normal(n) * 4).astype(np.float32)
+        # saturated on both sides, zero, and past float32's exp range (expf(100) = inf)
+        x[:5] = (-30.0, 30.0, 0.0, -100.0, 100.0)
+        cases.append(
+            Case(
+                (rng.standard_normal(n).astype(np.float32), x),
+                label=f"n={n} with {threads} threads per block, |x| up to 100",
+                extra={
+                    "kernel": "silu_backward",
+                    "n": n,
+                    "threads": threads,
+                    "blocks": blocks_for(n, threads),
+                },
+            )
+        )
+    return cases
+
+
+cuda_exercise(
+    "silu_backward_cuda",
+    CHAPTER,
+    2,
+    "SILU_BACKWARD_SOURCE",
+    "The SiLU backward as a CUDA kernel",
+    _silu_cases,
+    judge_cuda(
+        _silu_backward,
+        "dx",
         (
-            "c reaches the loss by more than one road: which of the step's outputs is computed from c?",
-            lambda *args: _lstm_backward(*args, through_h=False),
-        ),
-        (
-            "each gate's local derivative belongs to its own nonlinearity: which of the four is not a sigmoid?",
-            lambda *args: _lstm_backward(*args, through_h=True, tanh_g=False),
-        ),
-        (
-            "c_prev reaches c through a product: what multiplies it in c = f * c_prev + i * g?",
-            lambda *args: _lstm_backward(*args, through_h=True, forget=False),
+            (
+                "this is dy * sigmoid(x), the derivative of sigmoid's *input* path only; the product "
+                "rule adds x * sigmoid'(x)",
+                lambda dy, x: (dy / (1.0 + np.exp(-x.astype(np.float64)))).astype(np.float32),
+            ),
+            (
+                "NaN or inf where x << 0: expf(-x) overflows to inf there and inf * 0 is NaN; "
+                "write the derivative with s = 1 / (1 + expf(-x)) alone, s (1 + x (1 - s))",
+                lambda dy, x: _silu_overflowing(dy, x),
+            ),
+            (
+                "this is dy * silu(x), the forward value; the backward multiplies dy by the derivative",
+                lambda dy, x: (dy * x / (1.0 + np.exp(-x.astype(np.float64)))).astype(np.float32),
+            ),
         ),
     ),
-    forbids=("minidl.nn.layers.LSTM", "minidl.nn.layers.recurrent", "minidl.kernels", "minidl.nn.gradcheck"),
-    dtypes="float64",
+    catches=(
+        "dy * sigmoid(x): the product rule's x sigmoid'(x) missing",
+        "dy * silu(x), the forward value",
+        "expf(-x) overflowing to inf for x = -100, giving inf * 0 = NaN",
+    ),
+)
+
+
+# ---------------------------------------------------------------- nearest upsampling, backward
+def upsample_backward(dy, shape, factor, row_stride=None, average=False, corner_only=False, one_plane=False):
+    """dx (flattened, float32) of nearest-neighbour upsampling by ``factor``: y (N, C, H f, W f)
+    repeats x[n, c, h, w] over an f x f block, so dx[n, c, h, w] is the sum of dy over that
+    block. ``dy`` is flat; ``shape`` = (N, C, H, W) of x. The keywords apply a mistake: dy's
+    rows taken ``row_stride`` apart, the block averaged, its corner only, plane 0 only."""
+    n, c, h, w = shape
+    planes, rows, cols = np.meshgrid(np.arange(n * c), np.arange(h), np.arange(w), indexing="ij")
+    stride = w * factor if row_stride is None else row_stride
+    base = ((0 if one_plane else planes) * h * factor + rows * factor) * stride + cols * factor
+    flat = dy.astype(np.float64)
+    block = range(1) if corner_only else range(factor)
+    dx = sum(flat[base + a * stride + b] for a in block for b in block)
+    return (dx / factor**2 if average else dx).ravel().astype(np.float32)
+
+
+def _upsample_cases(rng):
+    cases = []
+    for shape, factor, threads in (((2, 3, 4, 5), 2, 32), ((1, 2, 3, 3), 3, 64), ((2, 2, 5, 4), 2, 128)):
+        n, c, h, w = shape
+        size = n * c * h * w
+        cases.append(
+            Case(
+                (rng.standard_normal(size * factor * factor).astype(np.float32),),
+                label=f"x of shape {shape}, factor {factor}, {threads} threads per block",
+                extra={
+                    "kernel": "upsample_backward",
+                    "n": size,
+                    "ints": (h, w, factor),
+                    "shape": shape,
+                    "factor": factor,
+                    "threads": threads,
+                    "blocks": blocks_for(size, threads),
+                },
+            )
+        )
+    return cases
+
+
+def _upsample_backward_judge(case):
+    shape, factor = case.extra["shape"], case.extra["factor"]
+    hints = (
+        (
+            "the forward copies x[n, c, h, w] into f*f places, so its gradient is the SUM of their "
+            "dy, not their average",
+            {"average": True},
+        ),
+        (
+            "a row of dy holds width * factor elements: row r of the plane starts at r * width * factor",
+            {"row_stride": shape[3]},
+        ),
+        ("only the block's top-left dy is taken; dx sums all factor * factor of them", {"corner_only": True}),
+        (
+            "every thread reads the first plane of dy: plane p = i / (height * width) starts at "
+            "p * (height * factor) * (width * factor)",
+            {"one_plane": True},
+        ),
+    )
+    mistakes = tuple(
+        (hint, lambda dy, kw=kw: upsample_backward(dy, shape, factor, **kw)) for hint, kw in hints
+    )
+    return judge_cuda(lambda dy: upsample_backward(dy, shape, factor), "dx", mistakes)
+
+
+_judge_upsample_backward = per_case(_upsample_backward_judge)
+
+
+cuda_exercise(
+    "upsample_backward_cuda",
+    CHAPTER,
+    2,
+    "UPSAMPLE_BACKWARD_SOURCE",
+    "The backward of nearest-neighbour upsampling as a gathering CUDA kernel",
+    _upsample_cases,
+    _judge_upsample_backward,
+    catches=(
+        "the block's dy averaged instead of summed",
+        "dy's rows taken width apart instead of width * factor",
+        "only the block's top-left dy taken",
+        "the plane offset forgotten (every thread reads plane 0)",
+    ),
 )
 
 
 # ---------------------------------------------------------------- edge cases
 # the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
-# generated cases), and why each other class that could arise does not apply
+# generated cases), and why each other class that could arise does not apply. The kernels are
+# launched by the "cuda" probe on the cases' shapes: n from 18 to 3000 elements
+# (long_sequence), never a multiple of the block, so the last block's bounds check is tested.
 
-_SATURATES = "tanh and sigmoid saturate without overflow: a large input only zeroes a gradient"
-declare_edges(
-    "rnn_bptt",
-    ("size_one", "non_square", "long_sequence", "left_and_right_padding"),
-    {"empty": "the task takes at least one step of at least one sample", "extreme_magnitude": _SATURATES},
+_ONE_THREAD_EACH = (
+    "one thread per element: a length of 0 or 1 is one more n whose last block is partly "
+    "idle, which every case's n (not a multiple of the block) already tests"
 )
 declare_edges(
-    "clip_by_global_norm",
-    ("non_square", "varied_settings"),
-    {
-        "empty": "the outputs are the three gradients of one model: the list's length is fixed",
-        "size_one": "the outputs are the three gradients of one model: the list's length is fixed",
-        "ties": "the one comparison is of the global norm with max_norm, never of two entries",
-        "long_sequence": "its loops run over the model's parameters, a few",
-    },
+    "bias_relu_cuda",
+    ("float32", "long_sequence"),
+    {"empty": _ONE_THREAD_EACH, "size_one": _ONE_THREAD_EACH},
 )
 declare_edges(
-    "lstm_step_backward",
-    ("size_one", "non_square"),
-    {"empty": "the task takes at least one sample and one hidden unit", "extreme_magnitude": _SATURATES},
+    "relu_backward_cuda",
+    ("float32", "long_sequence"),
+    {"empty": _ONE_THREAD_EACH, "size_one": _ONE_THREAD_EACH},
+)
+declare_edges(
+    "silu_backward_cuda",
+    ("extreme_magnitude", "float32", "long_sequence"),
+    {"empty": _ONE_THREAD_EACH, "size_one": _ONE_THREAD_EACH},
+)
+declare_edges(
+    "upsample_backward_cuda",
+    ("float32", "long_sequence"),
+    {"empty": _ONE_THREAD_EACH, "size_one": _ONE_THREAD_EACH},
 )

@@ -1,850 +1,294 @@
-"""Chapter 12, attention: one generation step of windowed ALiBi attention on a ring-buffer KV
-cache, attention with rotary position embeddings, a broken backward of causal attention to
-repair (dq, dk, dv), corpus BLEU, corpus chrF (Popovic, 2015), a teacher-forced loss to
-repair; questions on what a stale 1/sqrt(d) scale does, on a causal mask
-applied after the softmax, on the BLEU of candidates that stop halfway and on why teacher-forced
-accuracy overstates decoding."""
-
-import math
+"""Chapter 12, recurrent networks: BPTT over padded sequences, gradient clipping, an LSTM backward to repair."""
 
 import numpy as np
 
 from ..judge.registry import Case, declare_edges, function_exercise
 
-CHAPTER = "12_attention"
+CHAPTER = "12_recurrent_networks"
 
 
-def _softmax_rows(z):
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+def _sigmoid(z):
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
-def _attend(q, k, v, allowed, bias=0.0, scale=None):
-    """softmax((q k^T) * scale + bias, over allowed keys) v, written without the library."""
-    d = q.shape[-1]
-    scale = 1.0 / np.sqrt(d) if scale is None else scale
-    scores = np.einsum("nid,njd->nij", q, k) * scale + bias
-    scores = np.where(allowed, scores, -np.inf)
-    return np.einsum("nij,njd->nid", _softmax_rows(scores), v)
+# ---------------------------------------------------------------- BPTT over padded sequences
+def rnn_bptt(dhs, xs, mask, h0, Wx, Wh, b):
+    """Backpropagation through time for a tanh RNN over a batch of padded sequences.
+
+    Forward, t = 1..T: n_t = tanh(x_t Wx + h_{t-1} Wh + b), h_t = m_t n_t + (1 - m_t) h_{t-1}
+    with m_t = mask[t - 1] (N,) of 0.0 and 1.0: a padded step copies the state forward.
+    dhs (T, N, H): dL/dh_t for every step, padded ones included; xs (T, N, D), h0 (N, H).
+    Returns (dxs (T, N, D), dh0 (N, H), dWx, dWh, db)."""
+    return _masked_bptt(dhs, xs, mask, h0, Wx, Wh, b)
 
 
-# ---------------------------------------------------------------- a windowed KV cache
-def _cache_step(
-    cache_k, cache_v, t, q, k, v, slope, write=True, seen=True, distance="ring", sign=-1.0, scale=True
-):
-    """One decoding step on a ring buffer of W slots (position p in slot p % W), with the
-    ALiBi penalty; the keyword arguments switch on the named mistakes."""
-    W = cache_k.shape[1]
-    keys, values = cache_k.copy(), cache_v.copy()
-    if write:
-        keys[:, t % W], values[:, t % W] = k, v
-    if distance == "ring":
-        back = (t - np.arange(W)) % W  # (W,): how many steps ago each slot was written
-    else:  # the mistake: the slot index taken as the position
-        back = np.abs(t % W - np.arange(W))
-    written = back <= t if seen else np.ones(W, dtype=bool)
-    d = q.shape[-1]
-    scores = np.einsum("nd,nsd->ns", q, keys) / (np.sqrt(d) if scale else 1.0) + sign * slope * back
-    scores = np.where(written[None], scores, -np.inf)
-    return np.einsum("ns,nse->ne", _softmax_rows(scores), values), keys, values
+def _masked_bptt(dhs, xs, mask, h0, Wx, Wh, b, *, copy_back=True, padded_loss=True, carry=True):
+    hs, ns = [h0], []
+    for x, m in zip(xs, mask):
+        ns.append(np.tanh(x @ Wx + hs[-1] @ Wh + b))
+        hs.append(m[:, None] * ns[-1] + (1.0 - m[:, None]) * hs[-1])
+    dxs = np.zeros_like(xs)
+    dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)
+    dh_next = np.zeros_like(h0)
+    for t in reversed(range(len(xs))):
+        m = mask[t][:, None]
+        dh = (dhs[t] if padded_loss else m * dhs[t]) + dh_next
+        da = m * dh * (1.0 - ns[t] ** 2)
+        dxs[t] = da @ Wx.T
+        dWx += xs[t].T @ da
+        dWh += hs[t].T @ da
+        db += da.sum(axis=0)
+        dh_next = da @ Wh.T + ((1.0 - m) * dh if copy_back else 0.0)
+        if not carry and t > 0:
+            dh_next = np.zeros_like(h0)
+    return dxs, dh_next, dWx, dWh, db
 
 
-def windowed_cache_step(cache_k, cache_v, t, q, k, v, slope):
-    """One generation step of causal attention over the last W positions with a distance
-    penalty (ALiBi), on a KV cache kept as a ring buffer: position p lives in slot p % W.
-
-    cache_k (N, W, d), cache_v (N, W, dv) hold positions t - W .. t - 1 (the slots of negative
-    positions were never written); q, k (N, d), v (N, dv) are the token at position t.
-    Returns (out (N, dv), the new cache_k, the new cache_v), the inputs left as they were.
-    """
-    return _cache_step(cache_k, cache_v, t, q, k, v, slope)
+def _unmasked_bptt(dhs, xs, mask, h0, Wx, Wh, b):
+    """The mask ignored: every step computed as a real one."""
+    return _masked_bptt(dhs, xs, np.ones_like(mask), h0, Wx, Wh, b)
 
 
-def _cache_cases(rng):
+def _bptt_cases(rng):
     cases = []
-    for n, w, d, dv, t, slope in (
-        (2, 4, 4, 3, 0, 0.5),  # the first token: only itself to see
-        (1, 5, 8, 5, 2, 2.0),  # slots 3 and 4 never written
-        (2, 4, 4, 3, 3, 0.5),  # the cache just full, not yet wrapped
-        (3, 4, 6, 2, 9, 0.25),  # wrapped twice: slot order is not position order
-        (1, 1, 4, 3, 5, 1.0),  # one slot: only the new token
-        (2, 6, 4, 3, 13, 0.0),  # no penalty, wrapped
-        (2, 5, 4, 4, 7, 1.5),
+    # lengths per sequence: padded at the end; one case all real, one with a sequence of
+    # length 0 (only padding), one step of one sample, and 80 steps; the last case masks
+    # steps in the middle too (a padded step followed by real ones)
+    for (t, d, h), lengths in (
+        ((4, 2, 3), (4, 2, 1)),
+        ((6, 3, 4), (3, 6)),
+        ((5, 2, 3), (5, 5, 5)),
+        ((4, 3, 2), (0, 4, 2)),
+        ((1, 2, 3), (1,)),
+        ((80, 2, 3), (80, 37)),
+        ((6, 2, 3), ((1, 0, 1, 1, 0, 0), (0, 1, 1, 0, 1, 1), (1, 1, 0, 0, 1, 0))),
     ):
-        cache_k, cache_v = rng.standard_normal((n, w, d)), rng.standard_normal((n, w, dv))
-        unwritten = (t - np.arange(w)) % w > t  # slots whose position would be negative
-        cache_k[:, unwritten] = 3.0 * rng.standard_normal((n, int(unwritten.sum()), d)) + 4.0
-        cache_v[:, unwritten] = 100.0
-        args = (
-            cache_k,
-            cache_v,
-            t,
-            rng.standard_normal((n, d)),
-            rng.standard_normal((n, d)),
-            rng.standard_normal((n, dv)),
-            slope,
-        )
-        cases.append(Case(args, label=f"N={n}, W={w}, d={d}, dv={dv}, t={t}, slope={slope}"))
-    # scores near -1500 .. 1500, one level per sample: exp overflows unless each row's own
-    # maximum goes first (the batch's maximum underflows the rows below it to 0 / 0)
-    n, w, d, dv, t = 3, 4, 4, 3, 6
-    q, k = rng.standard_normal((n, d)), rng.standard_normal((n, d))
-    q[:, 0] += np.linspace(-10.0, 10.0, n)
-    cache_k = rng.standard_normal((n, w, d))
-    cache_k[..., 0] += 300.0
-    k[:, 0] += 300.0
-    args = (cache_k, rng.standard_normal((n, w, dv)), t, q, k, rng.standard_normal((n, dv)), 0.5)
-    label = f"N={n}, W={w}, d={d}, dv={dv}, t={t}, slope=0.5, scores from -1500 to 1500 (a level per sample)"
-    cases.append(Case(args, label=label))
-    return cases
-
-
-function_exercise(
-    "windowed_cache_step",
-    CHAPTER,
-    3,
-    "windowed_cache_step",
-    "A step of windowed ALiBi attention on a ring-buffer KV cache",
-    _cache_cases,
-    windowed_cache_step,
-    ("out", "cache_k", "cache_v"),
-    mistakes=(
-        (
-            "the new token's key and value go into the cache (slot t % W) before the query "
-            "attends: a query sees its own position",
-            lambda ck, cv, t, q, k, v, m: _cache_step(ck, cv, t, q, k, v, m, write=False),
-        ),
-        (
-            "slots never written (negative positions, while t < W - 1) hold no token: give them weight 0",
-            lambda ck, cv, t, q, k, v, m: _cache_step(ck, cv, t, q, k, v, m, seen=False),
-        ),
-        (
-            "a slot's index is not its position once the buffer has wrapped: the distance of the "
-            "token in slot s is how many steps ago slot s was written",
-            lambda ck, cv, t, q, k, v, m: _cache_step(ck, cv, t, q, k, v, m, distance="slot"),
-        ),
-        (
-            "the penalty has the wrong sign: older keys must get *lower* scores",
-            lambda ck, cv, t, q, k, v, m: _cache_step(ck, cv, t, q, k, v, m, sign=1.0),
-        ),
-        (
-            "the scores are divided by sqrt(d) before the penalty and the softmax",
-            lambda ck, cv, t, q, k, v, m: _cache_step(ck, cv, t, q, k, v, m, scale=False),
-        ),
-    ),
-    forbids=("minidl.nn.layers.attention", "minidl.kernels"),
-    catches=(
-        "the new key written into the caller's cache (the inputs must stay as they were)",
-        "exp of the scores without each row's maximum: overflow for scores near 1500",
-    ),
-    fresh_outputs=True,
-    dtypes="float64",
-)
-
-
-# ---------------------------------------------------------------- rotary position embeddings
-def _rotate(x, base, sign=1.0, halves=False, exponent=2.0):
-    """Rotate the feature pairs of x (N, T, d) by the angle t / base^(exponent i / d) of position t."""
-    T, d = x.shape[1], x.shape[2]
-    angle = np.arange(T)[:, None] / base ** (exponent * np.arange(d // 2) / d)  # (T, d/2)
-    cos, sin = np.cos(angle), sign * np.sin(angle)
-    first, second = (x[..., : d // 2], x[..., d // 2 :]) if halves else (x[..., 0::2], x[..., 1::2])
-    out = np.empty_like(x)
-    target = (slice(None, d // 2), slice(d // 2, None)) if halves else (slice(0, None, 2), slice(1, None, 2))
-    out[..., target[0]] = first * cos - second * sin
-    out[..., target[1]] = first * sin + second * cos
-    return out
-
-
-def rope_attention(q, k, v, base):
-    """Causal attention on rotated queries and keys (RoPE, Su et al., 2021): the pair
-    (x_2i, x_2i+1) of position t turned by the angle t / base^(2i / d). q, k (N, T, d), d even."""
-    return _attend(_rotate(q, base), _rotate(k, base), v, np.tri(q.shape[1], dtype=bool)[None])
-
-
-def _rope_with(causal=True, rotate_v=False, rotate_k=True, **rotation):
-    def answer(q, k, v, base):
-        T = q.shape[1]
-        allowed = np.tri(T, dtype=bool)[None] if causal else np.ones((1, T, T), bool)
-        values = _rotate(v, base, **rotation) if rotate_v else v
-        keys = _rotate(k, base, **rotation) if rotate_k else k
-        return _attend(_rotate(q, base, **rotation), keys, values, allowed)
-
-    return answer
-
-
-def _rope_cases(rng):
-    cases = []
-    for n, t, d, base in ((2, 5, 4, 10000.0), (1, 8, 6, 10.0), (2, 6, 8, 3.0)):
-        args = tuple(rng.standard_normal((n, t, width)) for width in (d, d, d))
-        cases.append(Case(args + (base,), label=f"N={n}, T={t}, d={d}, base={base}"))
-    # long vectors: scores near 1000, where exp overflows unless each row's maximum goes first
-    # (every query of norm sqrt(2000) and its key nearly parallel: q'_i . k'_i / 2 is near 1000 in every row)
-    q = rng.standard_normal((1, 6, 4))
-    q *= np.sqrt(2000.0) / np.linalg.norm(q, axis=-1, keepdims=True)
-    q *= np.linspace(0.2, 1.0, 6)[:, None]  # rows at levels from 40 to 1000: each its own maximum
-    k = q + rng.standard_normal((1, 6, 4))
-    cases.append(
-        Case(
-            (q, k, rng.standard_normal((1, 6, 4)), 100.0),
-            label="N=1, T=6, d=4, base=100, scores from 40 to 1000",
-        )
-    )
-    return cases
-
-
-function_exercise(
-    "rope_attention",
-    CHAPTER,
-    2,
-    "rope_attention",
-    "Rotary position embeddings",
-    _rope_cases,
-    rope_attention,
-    ("out",),
-    mistakes=(
-        (
-            "the values are rotated too: RoPE turns only the queries and the keys, whose dot product "
-            "then depends on i - j; the values carry content, not position",
-            _rope_with(rotate_v=True),
-        ),
-        (
-            "the keys are not rotated: only when both sides turn does q_i . k_j depend on the "
-            "distance i - j rather than on the query's position alone",
-            _rope_with(rotate_k=False),
-        ),
-        (
-            "the rotation turns the wrong way: (x_2i, x_2i+1) -> (x_2i cos - x_2i+1 sin, "
-            "x_2i sin + x_2i+1 cos), a turn by +angle",
-            _rope_with(sign=-1.0),
-        ),
-        (
-            "the pairs are neighbours (x_2i, x_2i+1), as in the chapter's sinusoidal table, not "
-            "the two halves (x_i, x_i+d/2)",
-            _rope_with(halves=True),
-        ),
-        (
-            "pair i turns at the speed 1 / base^(2i / d), not 1 / base^(i / d)",
-            _rope_with(exponent=1.0),
-        ),
-        ("the causal mask is missing: keys after the query get weight 0", _rope_with(causal=False)),
-    ),
-    forbids=("minidl.nn.layers.attention", "minidl.kernels"),
-    catches=(
-        "the base ignored (10000 always): the cases use bases 10000, 10, 3 and 100",
-        "exp of the scores without the row maximum: NaN for scores near 1000",
-    ),
-    dtypes="float64",
-    equivalent_mutants={
-        "rope_attention > _rotate: arith: d // 2 -> d / 2": "d is even (the features come in "
-        "pairs): arange(d / 2) holds the same numbers as arange(d // 2)",
-    },
-)
-
-
-# ---------------------------------------------------------------- attention's backward
-def attention_backward(dout, q, k, v, causal):
-    """dq, dk, dv of out = softmax(q k^T / sqrt(d) + mask) v, the softmax over the keys: the
-    repair of a student's backward with four bugs (the task shows it), which a gradient check
-    on q = 0 (every weight 1/T, non-causal) could not see.
-
-    q, k (N, T, d), v (N, T, dv), dout (N, T, dv); ``causal``: query i sees keys j <= i.
-    """
-    return _attention_backward(dout, q, k, v, causal)
-
-
-def _attention_backward(dout, q, k, v, causal, scale_in_backward=True, row_sum=True, mask=True, fix=None):
-    d = q.shape[-1]
-    T = q.shape[1]
-    scale = 1.0 / np.sqrt(d)
-    scores = np.einsum("nid,njd->nij", q, k) * scale
-    if causal and mask:
-        scores = np.where(np.tri(T, dtype=bool)[None], scores, -np.inf if mask is True else 0.0)
-    P = _softmax_rows(scores)
-    dP = np.einsum("nie,nje->nij", dout, v)
-    if row_sum == "mean":  # the student's bug: the plain mean of the row, not its P-weighted sum
-        dS = P * (dP - dP.mean(axis=-1, keepdims=True))
-    else:
-        dS = P * (dP - (P * dP).sum(axis=-1, keepdims=True)) if row_sum else P * dP
-    back = scale if scale_in_backward else 1.0
-    dq = np.einsum("nij,njd->nid", dS, k) * back
-    dk = np.einsum("nij,nid->njd", dS, q) * back
-    dv = np.einsum("nij,nie->nje", P, dout)
-    if fix == "dk_not_transposed":
-        dk = np.einsum("nij,njd->nid", dS, q) * back
-    if fix == "dv_not_transposed":
-        dv = np.einsum("nij,nje->nie", P, dout)
-    return dq, dk, dv
-
-
-def _attention_backward_cases(rng):
-    cases = []
-    for n, t, d, dv, causal, visibility in (
-        (1, 4, 3, 2, True, "visible"),
-        (2, 7, 8, 5, True, "hidden"),
-        (2, 5, 4, 6, False, "hidden"),
-        (3, 1, 4, 2, True, "hidden"),  # one position: every weight is 1
-    ):
-        q, k = rng.standard_normal((n, t, d)), rng.standard_normal((n, t, d))
-        args = (rng.standard_normal((n, t, dv)), q, k, rng.standard_normal((n, t, dv)), causal)
-        label = f"N={n}, T={t}, d={d}, dv={dv}, causal={causal}"
-        cases.append(Case(args, label=label, visibility=visibility))
-    # scores near 1000: the same offset for every key of a query (softmax and the gradients do
-    # not change), so exp without the row maximum overflows while the answer stays well
-    # conditioned (the rows of dS sum to 0, so the offset in k cancels in dS k)
-    n, t, d, dv = 2, 6, 8, 3
-    q, k = rng.standard_normal((n, t, d)), rng.standard_normal((n, t, d))
-    q[..., 0] += np.linspace(-10.0, 10.0, t)  # a level per query, from about -1000 to 1000
-    k[..., 0] += 300.0
-    cases.append(
-        Case(
-            (rng.standard_normal((n, t, dv)), q, k, rng.standard_normal((n, t, dv)), True),
-            label=f"N={n}, T={t}, d={d}, dv={dv}, causal=True, scores from -1000 to 1000",
-            visibility="hidden",
-        )
-    )
-    return cases
-
-
-function_exercise(
-    "attention_backward",
-    CHAPTER,
-    3,
-    "attention_backward",
-    "A broken attention backward, repaired",
-    _attention_backward_cases,
-    attention_backward,
-    ("dq", "dk", "dv"),
-    mistakes=(
-        (
-            "the 1/sqrt(d) scale is missing in dq and dk: S = q k^T / sqrt(d), so the chain rule "
-            "multiplies dS k and dS^T q by 1/sqrt(d) too",
-            lambda dout, q, k, v, causal: _attention_backward(dout, q, k, v, causal, scale_in_backward=False),
-        ),
-        (
-            "the softmax Jacobian's row sum is missing: dS = P * (dP - sum_j P dP), not P * dP "
-            "(each p_j depends on every score of its row)",
-            lambda dout, q, k, v, causal: _attention_backward(dout, q, k, v, causal, row_sum=False),
-        ),
-        (
-            "masked positions receive gradient: with causal=True a query's future keys get "
-            "weight 0 in the forward, so P (and dS) must be 0 there in the backward too",
-            lambda dout, q, k, v, causal: _attention_backward(dout, q, k, v, causal, mask=False),
-        ),
-        (
-            "masked scores set to 0 are not masked: exp(0 - max) is not 0, so the future keys "
-            "still take weight; a masked score must be -inf before the softmax",
-            lambda dout, q, k, v, causal: _attention_backward(dout, q, k, v, causal, mask="zero"),
-        ),
-        (
-            "the softmax Jacobian subtracts the P-weighted sum of dP over the row, not its plain "
-            "mean (the two agree only when every weight of the row is equal)",
-            lambda dout, q, k, v, causal: _attention_backward(dout, q, k, v, causal, row_sum="mean"),
-        ),
-        (
-            "dk is dS q; the keys are the columns of S, so dk = dS^T q / sqrt(d) (sum over the queries)",
-            lambda dout, q, k, v, causal: _attention_backward(dout, q, k, v, causal, fix="dk_not_transposed"),
-        ),
-        (
-            "dv is P dout; each value row j is used by every query i with weight P_ij, so dv = P^T dout",
-            lambda dout, q, k, v, causal: _attention_backward(dout, q, k, v, causal, fix="dv_not_transposed"),
-        ),
-    ),
-    factors=lambda dout, q, k, v, causal: {
-        "sqrt(d)": np.sqrt(q.shape[-1]),
-        "1/sqrt(d)": 1 / np.sqrt(q.shape[-1]),
-    },
-    forbids=("minidl.nn.layers.attention", "minidl.kernels", "minidl.nn.gradcheck"),
-    catches=(
-        "exp of the scores without the row maximum: NaN for scores near 1000 (hidden case)",
-        "the non-causal case answered with the mask (causal ignored)",
-    ),
-    dtypes="float64",
-)
-
-
-# ---------------------------------------------------------------- corpus BLEU
-def _ngram_counts(words, n):
-    counts: dict[tuple, int] = {}
-    for i in range(len(words) - n + 1):
-        gram = tuple(words[i : i + n])
-        counts[gram] = counts.get(gram, 0) + 1
-    return counts
-
-
-def _bleu(candidates, references, clip=True, corpus=True, penalty="right", mean="geometric"):
-    """BLEU-4 with the named mistakes switched on by the keyword arguments."""
-    if not corpus:  # the mistake: the mean of the sentences' BLEU
-        return float(
-            np.mean([_bleu([c], [r], clip, True, penalty, mean) for c, r in zip(candidates, references)])
-        )
-    matches, totals, c_len, r_len = [0] * 4, [0] * 4, 0, 0
-    for candidate, reference in zip(candidates, references):
-        cand, ref = candidate.split(), reference.split()
-        c_len, r_len = c_len + len(cand), r_len + len(ref)
-        for n in range(1, 5):
-            counts, ref_counts = _ngram_counts(cand, n), _ngram_counts(ref, n)
-            for gram, count in counts.items():
-                matches[n - 1] += (
-                    min(count, ref_counts.get(gram, 0)) if clip else count * (gram in ref_counts)
+        n = len(lengths)
+        if isinstance(lengths[0], tuple):  # the mask itself, sequence by sequence
+            mask = np.array(lengths, dtype=np.float64).T
+        else:
+            mask = (np.arange(t)[:, None] < np.array(lengths)[None, :]).astype(np.float64)
+        cases.append(
+            Case(
+                (
+                    rng.standard_normal((t, n, h)),
+                    rng.standard_normal((t, n, d)),
+                    mask,
+                    rng.standard_normal((n, h)) * 0.5,
+                    rng.standard_normal((d, h)) * 0.5,
+                    rng.standard_normal((h, h)) * 0.5,
+                    rng.standard_normal(h) * 0.2,
+                ),
+                label=f"T={t} steps, "
+                + (
+                    "steps masked in the middle of the sequences"
+                    if isinstance(lengths[0], tuple)
+                    else f"sequence lengths {list(lengths)}"
                 )
-                totals[n - 1] += count
-    if min(matches) == 0:  # empty candidates included
-        return 0.0
-    precisions = [m / t for m, t in zip(matches, totals)]
-    if mean == "geometric":
-        score = math.exp(sum(math.log(p) for p in precisions) / 4)
-    else:
-        score = sum(precisions) / 4
-    if penalty == "right":
-        bp = 1.0 if c_len > r_len else math.exp(1 - r_len / c_len)
-    elif penalty == "none":
-        bp = 1.0
-    else:  # the mistake: the ratio upside down
-        bp = 1.0 if c_len > r_len else math.exp(1 - c_len / r_len)
-    return bp * score
-
-
-def corpus_bleu(candidates, references):
-    """Corpus BLEU-4 (Papineni et al., 2002) of white-space separated candidates, one reference
-    each: clipped n-gram matches and n-gram counts summed over the corpus for n = 1..4, the
-    geometric mean of the four precisions, times the brevity penalty 1 if c > r else
-    exp(1 - r / c) (c, r: the total lengths); 0 when a precision is 0 or the candidates are empty.
-    """
-    return _bleu(candidates, references)
-
-
-_TARGET_WORDS = "lo la gato casa una pelota mira roja miran".split()
-
-
-def _bleu_cases(rng):
-    cases = []
-    for n_sentences, drop in ((3, 0.2), (5, 0.1), (4, 0.35), (70, 0.15)):  # and a corpus of 70
-        candidates, references = [], []
-        for _ in range(n_sentences):
-            ref = list(rng.choice(_TARGET_WORDS, size=rng.integers(5, 9)))
-            cand = [w if rng.random() > drop else str(rng.choice(_TARGET_WORDS)) for w in ref]
-            cand = cand[: len(cand) - int(rng.integers(0, 3))]  # some shorter than their reference
-            candidates.append(" ".join(cand))
-            references.append(" ".join(ref))
-        cases.append(Case((candidates, references), label=f"{n_sentences} random sentences"))
-    cases.append(
-        Case(
-            (
-                ["lo gato una pelota mira .", "la casa roja"],
-                ["lo gato una pelota mira .", "la casa roja una pelota mira ."],
-            ),
-            label="a candidate shorter than its reference (brevity penalty)",
-        )
-    )
-    cases.append(
-        Case(
-            (
-                ["lo lo lo lo lo lo", "la casa una pelota mira ."],
-                ["lo gato una pelota mira .", "la casa una pelota mira ."],
-            ),
-            label="a repeated word ('lo' six times against one 'lo')",
-        )
-    )
-    cases.append(
-        Case(
-            (
-                ["lo gato mira una pelota .", "la casa mira una pelota"],
-                ["lo gato una pelota mira .", "la casa mira una pelota roja"],
-            ),
-            label="the verb moved in one candidate, the other a prefix of its reference",
-        )
-    )
-    cases.append(
-        Case((["lo gato mira"], ["lo gato una pelota mira ."]), label="no 4-gram in the candidate (BLEU 0)")
-    )
-    cases.append(Case((["", ""], ["lo gato", "la casa"]), label="empty candidates (BLEU 0)"))
-    cases.append(
-        Case(
-            (["lo gato una pelota mira . la", "x y z w"], ["lo gato una pelota mira .", "la casa"]),
-            label="candidates longer than the references",
-        )
-    )
-    return cases
-
-
-function_exercise(
-    "corpus_bleu",
-    CHAPTER,
-    2,
-    "corpus_bleu",
-    "Corpus BLEU",
-    _bleu_cases,
-    corpus_bleu,
-    ("bleu",),
-    mistakes=(
-        (
-            "an n-gram of the candidate counts at most as often as the reference holds it "
-            "(clipping): 'lo' six times against one 'lo' is one match, not six",
-            lambda c, r: _bleu(c, r, clip=False),
-        ),
-        (
-            "matches and n-gram counts are summed over the whole corpus before dividing; this "
-            "is the mean of the sentences' BLEU",
-            lambda c, r: _bleu(c, r, corpus=False),
-        ),
-        (
-            "the brevity penalty is missing: a candidate shorter than its reference must pay exp(1 - r / c)",
-            lambda c, r: _bleu(c, r, penalty="none"),
-        ),
-        (
-            "the brevity penalty is exp(1 - r / c), r the references' length and c the candidates'",
-            lambda c, r: _bleu(c, r, penalty="inverted"),
-        ),
-        (
-            "the four precisions are combined by their geometric mean, exp(mean of log p_n)",
-            lambda c, r: _bleu(c, r, mean="arithmetic"),
-        ),
-    ),
-    forbids=("minidl.training.bleu", "minidl.training.rouge", "nltk", "sacrebleu"),
-    dtypes=("number",),
-    equivalent_mutants={
-        "corpus_bleu > _bleu: compare: c_len > r_len -> c_len >= r_len": "at c = r the penalty "
-        "exp(1 - r / c) is exp(0) = 1, as in the other branch",
-        "corpus_bleu > _bleu: const: 4 -> 5 #2": "a fifth count in totals is never read: zip "
-        "stops at the four matches",
-        "corpus_bleu > _bleu: augassign: matches[n - 1] += min(count, ref_counts.get(gram, 0)) -> *": "matches "
-        "is the function's own list: += and = + add the same number",
-        "corpus_bleu > _bleu: augassign: totals[n - 1] += count -> *": "totals is the function's "
-        "own list: += and = + add the same number",
-        "corpus_bleu > _bleu: const: 1 -> 2 #3": "matches[n - 2] files each order's matches one "
-        "place back (the unigrams last): with equal weights the geometric mean is "
-        "(prod m_n / prod t_n)^(1/4), which a permutation of the matches does not change, nor "
-        "does min(matches)",
-        "corpus_bleu > _bleu: const: 1 -> 2 #4": "totals[n - 2]: the same permutation of the "
-        "counts, which leaves prod t_n unchanged",
-        "corpus_bleu > _ngram_counts: const: 1 -> 2 #2": "every count doubled, the reference's "
-        "too: min(2a, 2b) / 2t is min(a, b) / t, every precision the same",
-    },
-)
-
-
-# ---------------------------------------------------------------- corpus chrF
-def _char_grams(text, n, spaces=False):
-    """The character n-grams of ``text`` and their counts, white space removed (or kept)."""
-    chars = text if spaces else "".join(text.split())
-    counts: dict[str, int] = {}
-    for i in range(len(chars) - n + 1):
-        counts[chars[i : i + n]] = counts.get(chars[i : i + n], 0) + 1
-    return counts
-
-
-def _f_beta(p, r, beta, recall_side=True):
-    b2 = beta**2
-    if p == 0 or r == 0:
-        return 0.0
-    return (1 + b2) * p * r / (b2 * p + r) if recall_side else (1 + b2) * p * r / (p + b2 * r)
-
-
-def _chrf(
-    candidates,
-    references,
-    beta,
-    clip=True,
-    corpus=True,
-    spaces=False,
-    orders=6,
-    per_order=False,
-    recall_side=True,
-):
-    """chrF with the named mistakes switched on by the keyword arguments."""
-    if not corpus:  # the mistake: the mean of the sentences' chrF
-        return float(
-            np.mean(
-                [
-                    _chrf([c], [r], beta, clip, True, spaces, orders, per_order, recall_side)
-                    for c, r in zip(candidates, references)
-                ]
+                + f", input {d}, hidden {h}",
             )
         )
-    matches, hyp, ref = [0] * orders, [0] * orders, [0] * orders
-    for candidate, reference in zip(candidates, references):
-        for n in range(1, orders + 1):
-            c_grams, r_grams = _char_grams(candidate, n, spaces), _char_grams(reference, n, spaces)
-            for gram, count in c_grams.items():
-                matches[n - 1] += min(count, r_grams.get(gram, 0)) if clip else count * (gram in r_grams)
-            hyp[n - 1] += sum(c_grams.values())
-            ref[n - 1] += sum(r_grams.values())
-    precisions = [m / h if h else 0.0 for m, h in zip(matches, hyp)]
-    recalls = [m / r if r else 0.0 for m, r in zip(matches, ref)]
-    if per_order:  # the mistake: sacreBLEU's order, an F-score per order, then their mean
-        return float(np.mean([_f_beta(p, r, beta, recall_side) for p, r in zip(precisions, recalls)]))
-    return _f_beta(sum(precisions) / orders, sum(recalls) / orders, beta, recall_side)
-
-
-def corpus_chrf(candidates, references, beta):
-    """chrF (Popovic, 2015) of white-space separated candidates, one reference each: character
-    n-grams of the sentences with their white space removed, n = 1..6; for each n the clipped
-    matches, the candidates' n-grams and the references' n-grams summed over the corpus,
-    P_n = matches / candidate n-grams and R_n = matches / reference n-grams (0 where there are
-    none); P and R the means of the six; chrF = (1 + beta^2) P R / (beta^2 P + R), 0 if P R = 0."""
-    return _chrf(candidates, references, beta)
-
-
-def _misspell(word, rng):
-    """The word with two neighbouring letters swapped, or one letter dropped."""
-    if len(word) < 3:
-        return word
-    i = int(rng.integers(0, len(word) - 1))
-    if rng.random() < 0.5:
-        return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
-    return word[:i] + word[i + 1 :]
-
-
-def _chrf_cases(rng):
-    cases = []
-    for n_sentences, noise, beta in ((3, 0.3, 2.0), (5, 0.2, 1.0), (4, 0.4, 3.0), (70, 0.25, 2.0)):
-        candidates, references = [], []
-        for _ in range(n_sentences):
-            ref = [str(w) for w in rng.choice(_TARGET_WORDS, size=rng.integers(3, 7))]
-            cand = [
-                w
-                if rng.random() > noise
-                else _misspell(w, rng)
-                if rng.random() < 0.6
-                else str(rng.choice(_TARGET_WORDS))
-                for w in ref
-            ]
-            cand = cand[: len(cand) - int(rng.integers(0, 2))]  # some shorter than their reference
-            candidates.append(" ".join(cand))
-            references.append(" ".join(ref))
-        label = f"{n_sentences} random sentences, some words misspelt, beta={beta}"
-        cases.append(Case((candidates, references, beta), label=label))
-    cases.append(
-        Case(
-            (["aaaaaaa", "la casa"], ["a gato", "la casa roja"], 2.0),
-            label="a repeated letter ('a' seven times against two)",
-        )
-    )
-    cases.append(
-        Case(
-            (["logato mira", "la casa roja"], ["lo gato mira", "lacasa roja"], 2.0),
-            label="the same letters, the spaces elsewhere",
-        )
-    )
-    cases.append(
-        Case(
-            (["la pelota rojo", "un gatos"], ["la pelota roja", "unos gatos"], 0.5),
-            label="endings changed: words wrong, most characters right (beta 0.5)",
-        )
-    )
-    cases.append(
-        Case(
-            (["lo", "y"], ["la", "y"], 2.0),
-            label="every sentence shorter than 6 characters: P_n = R_n = 0 there",
-        )
-    )
-    cases.append(Case(([""], ["lo gato"], 2.0), label="an empty candidate: chrF 0"))
-    cases.append(Case((["gato mira"], ["mira una pelota"], 1.0), label="one sentence, words moved"))
     return cases
 
 
 function_exercise(
-    "corpus_chrf",
+    "rnn_bptt",
     CHAPTER,
-    2,
-    "corpus_chrf",
-    "Corpus chrF",
-    _chrf_cases,
-    corpus_chrf,
-    ("chrf",),
+    3,
+    "rnn_bptt",
+    "Backpropagation through time over padded sequences",
+    _bptt_cases,
+    rnn_bptt,
+    ("dxs", "dh0", "dWx", "dWh", "db"),
     mistakes=(
         (
-            "chrF removes the white space before taking character n-grams: 'lo gato' and 'logato' have the "
-            "same n-grams",
-            lambda c, r, b: _chrf(c, r, b, spaces=True),
+            "on a padded step the state is copied forward; going backward, what does a copy do "
+            "with the gradient that reaches it?",
+            lambda *a: _masked_bptt(*a, copy_back=False),
         ),
         (
-            "a character n-gram of the candidate counts at most as often as the reference holds it "
-            "(clipping): 'a' seven times against two is two matches",
-            lambda c, r, b: _chrf(c, r, b, clip=False),
+            "the loss at a padded step still depends on the weights: through the state that the "
+            "padding copied",
+            lambda *a: _masked_bptt(*a, padded_loss=False),
         ),
         (
-            "matches and n-gram counts are summed over the whole corpus before dividing; this is the "
-            "mean of the sentences' chrF",
-            lambda c, r, b: _chrf(c, r, b, corpus=False),
+            "the padded steps are computed as real ones: they must neither change the state nor "
+            "receive gradient through tanh",
+            _unmasked_bptt,
         ),
         (
-            "P and R are the means of the six orders' precisions and recalls, combined once; this is "
-            "the mean of six F-scores",
-            lambda c, r, b: _chrf(c, r, b, per_order=True),
-        ),
-        (
-            "beta weighs recall: chrF = (1 + beta^2) P R / (beta^2 P + R); this puts beta^2 on R",
-            lambda c, r, b: _chrf(c, r, b, recall_side=False),
-        ),
-        (
-            "chrF's character n-grams go up to 6, not 4 as BLEU's words do",
-            lambda c, r, b: _chrf(c, r, b, orders=4),
+            "h_t feeds the next step too: dL/dh_t is more than dhs[t]",
+            lambda *a: _masked_bptt(*a, carry=False),
         ),
     ),
-    forbids=("minidl.training.bleu", "minidl.training.rouge", "nltk", "sacrebleu"),
-    dtypes=("number",),
+    forbids=(
+        "minidl.nn.layers.SimpleRNN",
+        "minidl.nn.layers.recurrent",
+        "minidl.kernels",
+        "minidl.nn.gradcheck",
+    ),
+    dtypes="float64",
     equivalent_mutants={
-        "corpus_chrf > _chrf: augassign: hyp[n - 1] += sum(c_grams.values()) -> hyp[n - 1] = "
-        "hyp[n - 1] + sum(c_grams.values())": "hyp is the function's own list: += and = + add the same number",
-        "corpus_chrf > _chrf: augassign: ref[n - 1] += sum(r_grams.values()) -> ref[n - 1] = "
-        "ref[n - 1] + sum(r_grams.values())": "ref is the function's own list: += and = + add the same number",
-        "corpus_chrf > _chrf: augassign: matches[n - 1] += min(count, r_grams.get(gram, 0)) -> "
-        "matches[n - 1] = matches[n - 1] + min(count, r_grams.get(gram, 0))": "matches is the "
-        "function's own list: += and = + add the same number",
-        "corpus_chrf > _f_beta: negate: p == 0 or r == 0 -> p == 0 and r == 0": "P is 0 exactly when "
-        "R is (a match is an n-gram of both sides), and where one is 0 the formula gives 0 too",
-        "corpus_chrf > _f_beta: const: 0 -> -1": "p == -1 never holds; p = 0 comes with r = 0, which "
-        "the other test catches",
-        "corpus_chrf > _f_beta: const: 0 -> -1 #2": "r == -1 never holds; r = 0 comes with p = 0, which "
-        "the other test catches",
-        "corpus_chrf > _char_grams: const: 1 -> 2 #2": "every count doubled, the reference's too: "
-        "min(2a, 2b) / 2t is min(a, b) / t, every P_n and R_n the same",
+        "rnn_bptt > _masked_bptt: augassign: d* += *": "dWx, dWh and db are the function's own accumulators "
+        "(np.zeros_like): += and = + add the same",
     },
 )
 
 
-# ---------------------------------------------------------------- teacher forcing, repaired
-TEACHER_BUGS = {
-    "shift": "the decoder's input at position t is the word *before* the one it predicts: start, "
-    "then the targets shifted one place to the right (targets[:, :-1]), not to the left",
-    "pad": "padding is the id ``pad``, not always 0: with pad = V - 1, word 0 is a real word",
-    "end": "the end token is a word the model must predict (it is how the model learns to stop): "
-    "its log-probability counts",
-}
+# ---------------------------------------------------------------- clipping
+def clip_by_global_norm(grads, max_norm):
+    """Scale every gradient by max_norm / ||all grads|| when that norm exceeds max_norm."""
+    total = np.sqrt(sum(np.sum(g**2) for g in grads))
+    scale = min(1.0, max_norm / total) if total > 0 else 1.0
+    return [g * scale for g in grads]
 
 
-def teacher_forced_nll(table, targets, start, end, pad):
-    """The negative log-likelihood of each padded target sentence under teacher forcing, the
-    decoder a bigram table: table[w, v] = log p(next word v | previous word w); the input at
-    position 0 is ``start``, at position t the target word t - 1; positions holding ``pad``
-    are left out, the ``end`` that closes each sentence counts. targets (N, T) int -> (N,)."""
-    return _teacher_forced(table, targets, start, end, pad, ())
+def _clip_each(grads, max_norm):
+    with np.errstate(divide="ignore", invalid="ignore"):  # gradients of norm 0: NaN, as a student's
+        return [g * min(1.0, max_norm / np.linalg.norm(g)) for g in grads]
 
 
-def _teacher_forced(table, targets, start, end, pad, bugs, mean=False):
-    N = targets.shape[0]
-    if "shift" in bugs:
-        inputs = np.concatenate([targets[:, 1:], np.full((N, 1), start)], axis=1)
-    elif "unshifted" in bugs:
-        inputs = targets
-    else:
-        inputs = np.concatenate([np.full((N, 1), start), targets[:, :-1]], axis=1)
-    real = targets != (0 if "pad" in bugs else pad)
-    if "end" in bugs:
-        real = real & (targets != end)
-    nll = -np.where(real, table[inputs, targets], 0.0).sum(axis=1)
-    return nll / real.sum(axis=1) if mean else nll
+def _clip_always(grads, max_norm):
+    total = np.sqrt(sum(np.sum(g**2) for g in grads))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return [g * max_norm / total for g in grads]
 
 
-def _teacher_cases(rng):
-    cases = []
-    for n, t, v, start, end, pad, lengths, visibility in (
-        (3, 5, 7, 5, 4, 0, (5, 3, 1), "visible"),  # pad 0; a full sentence and a lone end
-        (4, 6, 9, 1, 2, 8, (2, 6, 4, 3), "hidden"),  # pad the last id: word 0 is a real word
-        (2, 4, 6, 0, 3, 5, (4, 2), "hidden"),  # start is id 0
-        (3, 1, 5, 3, 1, 0, (1, 1, 1), "hidden"),  # T = 1: every sentence is its end alone
-        (2, 7, 8, 7, 6, 3, (7, 5), "hidden"),  # pad in the middle of the ids
-    ):
-        table = rng.standard_normal((v, v)) * 2.0
-        table -= np.log(np.exp(table).sum(axis=1, keepdims=True))  # each row a log-distribution
-        words = np.array([w for w in range(v) if w not in (start, end, pad)])
-        targets = np.full((n, t), pad)
-        for row, length in enumerate(lengths):
-            targets[row, : length - 1] = rng.choice(words, size=length - 1)
-            targets[row, length - 1] = end
-        label = f"N={n}, T={t}, V={v}, start={start}, end={end}, pad={pad}, sentence lengths {lengths}"
-        cases.append(Case((table, targets, start, end, pad), label=label, visibility=visibility))
-    return cases
+def _clip_cases(rng):
+    grads = [rng.standard_normal((3, 2)), rng.standard_normal(4), rng.standard_normal((2, 2))]
+    small = [g * 0.01 for g in grads]
+    total = np.sqrt(sum(np.sum(g**2) for g in grads))
+    return [
+        Case((grads, 1.0), label="3 gradients with a global norm above max_norm=1.0"),
+        Case((small, 1.0), label="3 gradients with a global norm below max_norm=1.0"),
+        Case(
+            ([g * 0.8 / total for g in grads], 0.5),
+            label="a global norm of 0.8 above max_norm=0.5 (both below 1)",
+        ),
+        Case(([g * 2.0 for g in grads], 2.5), label="3 gradients, max_norm=2.5 (not 1)"),
+        Case(([np.zeros_like(g) for g in grads], 1.0), label="gradients that are all 0 (norm 0)"),
+    ]
 
 
 function_exercise(
-    "teacher_forced_nll",
+    "clip_by_global_norm",
     CHAPTER,
-    2,
-    "teacher_forced_nll",
-    "A teacher-forced loss, repaired",
-    _teacher_cases,
-    teacher_forced_nll,
-    ("nll",),
+    1,
+    "clip_by_global_norm",
+    "Gradient clipping by global norm",
+    _clip_cases,
+    clip_by_global_norm,
+    ("grads[0]", "grads[1]", "grads[2]"),
     mistakes=(
-        (
-            "this is the function as given, its bugs still in it: read it against the task's "
-            "definition, the input at position t being the target word t - 1",
-            lambda tb, y, s, e, p: _teacher_forced(tb, y, s, e, p, tuple(TEACHER_BUGS)),
-        ),
-    )
-    + tuple(
-        (
-            f"{hint} (the other bugs are fixed)",
-            lambda tb, y, s, e, p, bug=bug: _teacher_forced(tb, y, s, e, p, (bug,)),
-        )
-        for bug, hint in TEACHER_BUGS.items()
-    )
-    + (
-        (
-            "the decoder reads the word it must predict (inputs = targets): shift them by one, start first",
-            lambda tb, y, s, e, p: _teacher_forced(tb, y, s, e, p, ("unshifted",)),
-        ),
-        (
-            "the negative log-likelihood of a sentence is the sum over its words, not their mean",
-            lambda tb, y, s, e, p: _teacher_forced(tb, y, s, e, p, (), mean=True),
-        ),
+        ("each gradient is clipped on its own; the norm is over all gradients together", _clip_each),
+        ("gradients below the limit must be left unchanged (scale = min(1, max_norm / norm))", _clip_always),
     ),
-    forbids=("minidl.nn.losses", "minidl.training.decoding"),
+    forbids=("minidl.nn.optim",),
+    fresh_outputs=True,
+    equivalent_mutants={
+        "clip_by_global_norm: compare: total > 0 -> total >= 0": "at total = 0 every gradient is 0: "
+        "any finite scale (max_norm / 0 = inf is capped at 1) leaves them 0",
+        "clip_by_global_norm: const: 1.0 -> 2.0": "the else branch: total = 0, every gradient is 0, "
+        "and any scale leaves them 0",
+        "clip_by_global_norm: const: 1.0 -> 0.0": "the else branch: total = 0, every gradient is 0, "
+        "and any scale leaves them 0",
+        "clip_by_global_norm: const: 0 -> -1": "total is a norm: > -1 is > 0 but at 0, where the "
+        "gradients are 0 whatever the scale",
+    },
     dtypes="float64",
 )
 
 
-# ---------------------------------------------------------------- questions
+# ---------------------------------------------------------------- LSTM
+def lstm_step_backward(dh, dc, x, h_prev, c_prev, Wx, Wh, b):
+    """Gradients of one LSTM step, given dL/dh and dL/dc from later steps.
+
+    Returns (dx, dh_prev, dc_prev, dWx, dWh, db).
+    """
+    return _lstm_backward(dh, dc, x, h_prev, c_prev, Wx, Wh, b, through_h=True)
+
+
+def _lstm_backward(dh, dc, x, h_prev, c_prev, Wx, Wh, b, *, through_h, tanh_g=True, forget=True):
+    a_i, a_f, a_g, a_o = np.split(x @ Wx + h_prev @ Wh + b, 4, axis=1)
+    i, f, g, o = _sigmoid(a_i), _sigmoid(a_f), np.tanh(a_g), _sigmoid(a_o)
+    c = f * c_prev + i * g
+    tc = np.tanh(c)
+    dc_total = dc + (dh * o * (1 - tc**2) if through_h else 0.0)
+    # first the gradients with respect to the gate values, then through their nonlinearities
+    d_i, d_f, d_g, d_o = dc_total * g, dc_total * c_prev, dc_total * i, dh * tc
+    local_g = 1 - g**2 if tanh_g else g * (1 - g)
+    da = np.hstack([d_i * i * (1 - i), d_f * f * (1 - f), d_g * local_g, d_o * o * (1 - o)])
+    dc_prev = dc_total * f if forget else dc_total
+    return (da @ Wx.T, da @ Wh.T, dc_prev, x.T @ da, h_prev.T @ da, da.sum(axis=0))
+
+
+def _lstm_cases(rng, backward):
+    cases = []
+    for n, d, h in ((3, 4, 2), (2, 3, 5), (1, 3, 1)):  # the last: one sample, one hidden unit
+        args: tuple = (
+            rng.standard_normal((n, d)),
+            rng.standard_normal((n, h)),
+            rng.standard_normal((n, h)),
+            rng.standard_normal((d, 4 * h)) * 0.5,
+            rng.standard_normal((h, 4 * h)) * 0.5,
+            rng.standard_normal(4 * h) * 0.5,
+        )
+        if backward:
+            args = (rng.standard_normal((n, h)), rng.standard_normal((n, h))) + args
+        cases.append(Case(args, label=f"batch {n}, input size {d}, hidden size {h}"))
+    return cases
+
+
+function_exercise(
+    "lstm_step_backward",
+    CHAPTER,
+    3,
+    "lstm_step_backward",
+    "A broken LSTM step backward, repaired",
+    lambda rng: _lstm_cases(rng, True),
+    lstm_step_backward,
+    ("dx", "dh_prev", "dc_prev", "dWx", "dWh", "db"),
+    mistakes=(
+        (
+            "c reaches the loss by more than one road: which of the step's outputs is computed from c?",
+            lambda *args: _lstm_backward(*args, through_h=False),
+        ),
+        (
+            "each gate's local derivative belongs to its own nonlinearity: which of the four is not a sigmoid?",
+            lambda *args: _lstm_backward(*args, through_h=True, tanh_g=False),
+        ),
+        (
+            "c_prev reaches c through a product: what multiplies it in c = f * c_prev + i * g?",
+            lambda *args: _lstm_backward(*args, through_h=True, forget=False),
+        ),
+    ),
+    forbids=("minidl.nn.layers.LSTM", "minidl.nn.layers.recurrent", "minidl.kernels", "minidl.nn.gradcheck"),
+    dtypes="float64",
+)
 
 
 # ---------------------------------------------------------------- edge cases
 # the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
 # generated cases), and why each other class that could arise does not apply
 
-_FINITE = "the inputs are finite: the -inf of a masked score is made inside the function"
-_SHIFT = "the row's maximum only shifts the scores before exp: equal maxima shift by the same value"
+_SATURATES = "tanh and sigmoid saturate without overflow: a large input only zeroes a gradient"
 declare_edges(
-    "windowed_cache_step",
-    ("size_one", "non_square", "extreme_magnitude", "varied_settings"),
+    "rnn_bptt",
+    ("size_one", "non_square", "long_sequence", "left_and_right_padding"),
+    {"empty": "the task takes at least one step of at least one sample", "extreme_magnitude": _SATURATES},
+)
+declare_edges(
+    "clip_by_global_norm",
+    ("non_square", "varied_settings"),
     {
-        "empty": "a cache has at least one slot, and the new token always attends to itself",
-        "inf_or_nan_input": _FINITE,
-        "ties": _SHIFT,
+        "empty": "the outputs are the three gradients of one model: the list's length is fixed",
+        "size_one": "the outputs are the three gradients of one model: the list's length is fixed",
+        "ties": "the one comparison is of the global norm with max_norm, never of two entries",
+        "long_sequence": "its loops run over the model's parameters, a few",
     },
 )
 declare_edges(
-    "rope_attention",
-    ("size_one", "non_square", "extreme_magnitude", "varied_settings"),
-    {
-        "empty": "the task takes at least one position of at least one sequence",
-        "inf_or_nan_input": _FINITE,
-        "ties": _SHIFT,
-    },
-)
-declare_edges(
-    "attention_backward",
-    ("size_one", "non_square", "extreme_magnitude", "varied_settings"),
-    {
-        "empty": "the task takes at least one position of at least one sequence",
-        "inf_or_nan_input": _FINITE,
-        "ties": _SHIFT,
-    },
-)
-declare_edges(
-    "corpus_bleu",
-    ("empty", "repeated_indices", "size_one", "long_sequence"),
-    {},
-)
-declare_edges(
-    "corpus_chrf",
-    ("empty", "size_one", "repeated_indices", "varied_settings", "long_sequence"),
-    {},
-)
-declare_edges(
-    "teacher_forced_nll",
-    ("size_one", "non_square", "repeated_indices", "varied_settings"),
-    {"empty": "every sentence holds at least its end token"},
+    "lstm_step_backward",
+    ("size_one", "non_square"),
+    {"empty": "the task takes at least one sample and one hidden unit", "extreme_magnitude": _SATURATES},
 )

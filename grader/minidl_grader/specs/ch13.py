@@ -1,538 +1,850 @@
-"""Chapter 13, language tasks: masked max-pooling and its backward, beam search that never
-repeats an n-gram, a broken ROUGE-L F-beta to repair; questions on what a bag of words and
-pairs cannot tell apart, and on ROUGE."""
+"""Chapter 13, attention: one generation step of windowed ALiBi attention on a ring-buffer KV
+cache, attention with rotary position embeddings, a broken backward of causal attention to
+repair (dq, dk, dv), corpus BLEU, corpus chrF (Popovic, 2015), a teacher-forced loss to
+repair; questions on what a stale 1/sqrt(d) scale does, on a causal mask
+applied after the softmax, on the BLEU of candidates that stop halfway and on why teacher-forced
+accuracy overstates decoding."""
 
-from collections.abc import Callable
-from functools import partial
+import math
 
 import numpy as np
 
 from ..judge.registry import Case, declare_edges, function_exercise
 
-CHAPTER = "13_language_tasks"
+CHAPTER = "13_attention"
 
 
-# ---------------------------------------------------------------- masked max-pooling
-def _masked_max(h, mask, dout, counted=None, ties="first"):
-    """Max over the real steps of each (sample, feature) and the gradient routed to it.
+def _softmax_rows(z):
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
 
-    ``counted`` overrides which steps take part (the padding mistake); ``ties`` says which of
-    several equal maxima receives the gradient ("first", "last", "all" or "split").
+
+def _attend(q, k, v, allowed, bias=0.0, scale=None):
+    """softmax((q k^T) * scale + bias, over allowed keys) v, written without the library."""
+    d = q.shape[-1]
+    scale = 1.0 / np.sqrt(d) if scale is None else scale
+    scores = np.einsum("nid,njd->nij", q, k) * scale + bias
+    scores = np.where(allowed, scores, -np.inf)
+    return np.einsum("nij,njd->nid", _softmax_rows(scores), v)
+
+
+# ---------------------------------------------------------------- a windowed KV cache
+def _cache_step(
+    cache_k, cache_v, t, q, k, v, slope, write=True, seen=True, distance="ring", sign=-1.0, scale=True
+):
+    """One decoding step on a ring buffer of W slots (position p in slot p % W), with the
+    ALiBi penalty; the keyword arguments switch on the named mistakes."""
+    W = cache_k.shape[1]
+    keys, values = cache_k.copy(), cache_v.copy()
+    if write:
+        keys[:, t % W], values[:, t % W] = k, v
+    if distance == "ring":
+        back = (t - np.arange(W)) % W  # (W,): how many steps ago each slot was written
+    else:  # the mistake: the slot index taken as the position
+        back = np.abs(t % W - np.arange(W))
+    written = back <= t if seen else np.ones(W, dtype=bool)
+    d = q.shape[-1]
+    scores = np.einsum("nd,nsd->ns", q, keys) / (np.sqrt(d) if scale else 1.0) + sign * slope * back
+    scores = np.where(written[None], scores, -np.inf)
+    return np.einsum("ns,nse->ne", _softmax_rows(scores), values), keys, values
+
+
+def windowed_cache_step(cache_k, cache_v, t, q, k, v, slope):
+    """One generation step of causal attention over the last W positions with a distance
+    penalty (ALiBi), on a KV cache kept as a ring buffer: position p lives in slot p % W.
+
+    cache_k (N, W, d), cache_v (N, W, dv) hold positions t - W .. t - 1 (the slots of negative
+    positions were never written); q, k (N, d), v (N, dv) are the token at position t.
+    Returns (out (N, dv), the new cache_k, the new cache_v), the inputs left as they were.
     """
-    N, T, H = h.shape
-    counted = mask if counted is None else counted
-    scores = np.where(counted[:, :, None], h, -np.inf)  # (N, T, H)
-    out = scores.max(axis=1)  # (N, H)
-    at_max = scores == out[:, None, :]  # (N, T, H)
-    if ties == "first":
-        winner = np.zeros_like(at_max)
-        np.put_along_axis(winner, at_max.argmax(axis=1)[:, None, :], True, axis=1)
-    elif ties == "last":
-        winner = np.zeros_like(at_max)
-        np.put_along_axis(winner, (T - 1 - at_max[:, ::-1].argmax(axis=1))[:, None, :], True, axis=1)
-    else:
-        winner = at_max
-    dh = winner * dout[:, None, :]
-    if ties == "split":
-        dh = dh / at_max.sum(axis=1, keepdims=True)
-    return out, dh
+    return _cache_step(cache_k, cache_v, t, q, k, v, slope)
 
 
-def masked_max_pool(h, mask, dout):
-    """out[n, k] = max of h[n, t, k] over the real steps t (mask[n, t] True) and
-    dh = dL/dh for dL/dout = dout: dout[n, k] at the step of the maximum (the first one
-    when several steps tie), 0 elsewhere (padding included).
-
-    h (N, T, H) float, mask (N, T) bool with at least one True per row, dout (N, H).
-    """
-    return _masked_max(h, mask, dout)
-
-
-def _pool_cases(rng):
+def _cache_cases(rng):
     cases = []
-    for n, t, hdim in ((2, 5, 3), (4, 7, 4), (3, 6, 5)):
-        h = rng.integers(-3, 4, size=(n, t, hdim)).astype(np.float64)  # small integers: ties
-        lengths = rng.integers(1, t + 1, size=n)
-        lengths[0] = max(1, t - 2)  # at least one row with padding
-        mask = np.arange(t)[None, :] < lengths[:, None]
-        h[~mask] = 5.0  # padding holds values above every real one
-        h[0, : lengths[0], 0] = -rng.integers(1, 4, size=lengths[0])  # a feature whose real steps are all < 0
-        dout = rng.standard_normal((n, hdim))
-        cases.append(Case((h, mask, dout), label=f"N={n}, T={t}, H={hdim}, lengths {lengths.tolist()}"))
-    # padding on either side: the real steps are wherever the mask says, not a prefix
-    mask = np.array([[0, 0, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0], [0, 0, 1, 0, 0, 0]], dtype=bool)
-    h = rng.integers(-3, 4, size=(3, 6, 1)).astype(np.float64)
-    h[~mask] = 5.0
+    for n, w, d, dv, t, slope in (
+        (2, 4, 4, 3, 0, 0.5),  # the first token: only itself to see
+        (1, 5, 8, 5, 2, 2.0),  # slots 3 and 4 never written
+        (2, 4, 4, 3, 3, 0.5),  # the cache just full, not yet wrapped
+        (3, 4, 6, 2, 9, 0.25),  # wrapped twice: slot order is not position order
+        (1, 1, 4, 3, 5, 1.0),  # one slot: only the new token
+        (2, 6, 4, 3, 13, 0.0),  # no penalty, wrapped
+        (2, 5, 4, 4, 7, 1.5),
+    ):
+        cache_k, cache_v = rng.standard_normal((n, w, d)), rng.standard_normal((n, w, dv))
+        unwritten = (t - np.arange(w)) % w > t  # slots whose position would be negative
+        cache_k[:, unwritten] = 3.0 * rng.standard_normal((n, int(unwritten.sum()), d)) + 4.0
+        cache_v[:, unwritten] = 100.0
+        args = (
+            cache_k,
+            cache_v,
+            t,
+            rng.standard_normal((n, d)),
+            rng.standard_normal((n, d)),
+            rng.standard_normal((n, dv)),
+            slope,
+        )
+        cases.append(Case(args, label=f"N={n}, W={w}, d={d}, dv={dv}, t={t}, slope={slope}"))
+    # scores near -1500 .. 1500, one level per sample: exp overflows unless each row's own
+    # maximum goes first (the batch's maximum underflows the rows below it to 0 / 0)
+    n, w, d, dv, t = 3, 4, 4, 3, 6
+    q, k = rng.standard_normal((n, d)), rng.standard_normal((n, d))
+    q[:, 0] += np.linspace(-10.0, 10.0, n)
+    cache_k = rng.standard_normal((n, w, d))
+    cache_k[..., 0] += 300.0
+    k[:, 0] += 300.0
+    args = (cache_k, rng.standard_normal((n, w, dv)), t, q, k, rng.standard_normal((n, dv)), 0.5)
+    label = f"N={n}, W={w}, d={d}, dv={dv}, t={t}, slope=0.5, scores from -1500 to 1500 (a level per sample)"
+    cases.append(Case(args, label=label))
+    return cases
+
+
+function_exercise(
+    "windowed_cache_step",
+    CHAPTER,
+    3,
+    "windowed_cache_step",
+    "A step of windowed ALiBi attention on a ring-buffer KV cache",
+    _cache_cases,
+    windowed_cache_step,
+    ("out", "cache_k", "cache_v"),
+    mistakes=(
+        (
+            "the new token's key and value go into the cache (slot t % W) before the query "
+            "attends: a query sees its own position",
+            lambda ck, cv, t, q, k, v, m: _cache_step(ck, cv, t, q, k, v, m, write=False),
+        ),
+        (
+            "slots never written (negative positions, while t < W - 1) hold no token: give them weight 0",
+            lambda ck, cv, t, q, k, v, m: _cache_step(ck, cv, t, q, k, v, m, seen=False),
+        ),
+        (
+            "a slot's index is not its position once the buffer has wrapped: the distance of the "
+            "token in slot s is how many steps ago slot s was written",
+            lambda ck, cv, t, q, k, v, m: _cache_step(ck, cv, t, q, k, v, m, distance="slot"),
+        ),
+        (
+            "the penalty has the wrong sign: older keys must get *lower* scores",
+            lambda ck, cv, t, q, k, v, m: _cache_step(ck, cv, t, q, k, v, m, sign=1.0),
+        ),
+        (
+            "the scores are divided by sqrt(d) before the penalty and the softmax",
+            lambda ck, cv, t, q, k, v, m: _cache_step(ck, cv, t, q, k, v, m, scale=False),
+        ),
+    ),
+    forbids=("minidl.nn.layers.attention", "minidl.kernels"),
+    catches=(
+        "the new key written into the caller's cache (the inputs must stay as they were)",
+        "exp of the scores without each row's maximum: overflow for scores near 1500",
+    ),
+    fresh_outputs=True,
+    dtypes="float64",
+)
+
+
+# ---------------------------------------------------------------- rotary position embeddings
+def _rotate(x, base, sign=1.0, halves=False, exponent=2.0):
+    """Rotate the feature pairs of x (N, T, d) by the angle t / base^(exponent i / d) of position t."""
+    T, d = x.shape[1], x.shape[2]
+    angle = np.arange(T)[:, None] / base ** (exponent * np.arange(d // 2) / d)  # (T, d/2)
+    cos, sin = np.cos(angle), sign * np.sin(angle)
+    first, second = (x[..., : d // 2], x[..., d // 2 :]) if halves else (x[..., 0::2], x[..., 1::2])
+    out = np.empty_like(x)
+    target = (slice(None, d // 2), slice(d // 2, None)) if halves else (slice(0, None, 2), slice(1, None, 2))
+    out[..., target[0]] = first * cos - second * sin
+    out[..., target[1]] = first * sin + second * cos
+    return out
+
+
+def rope_attention(q, k, v, base):
+    """Causal attention on rotated queries and keys (RoPE, Su et al., 2021): the pair
+    (x_2i, x_2i+1) of position t turned by the angle t / base^(2i / d). q, k (N, T, d), d even."""
+    return _attend(_rotate(q, base), _rotate(k, base), v, np.tri(q.shape[1], dtype=bool)[None])
+
+
+def _rope_with(causal=True, rotate_v=False, rotate_k=True, **rotation):
+    def answer(q, k, v, base):
+        T = q.shape[1]
+        allowed = np.tri(T, dtype=bool)[None] if causal else np.ones((1, T, T), bool)
+        values = _rotate(v, base, **rotation) if rotate_v else v
+        keys = _rotate(k, base, **rotation) if rotate_k else k
+        return _attend(_rotate(q, base, **rotation), keys, values, allowed)
+
+    return answer
+
+
+def _rope_cases(rng):
+    cases = []
+    for n, t, d, base in ((2, 5, 4, 10000.0), (1, 8, 6, 10.0), (2, 6, 8, 3.0)):
+        args = tuple(rng.standard_normal((n, t, width)) for width in (d, d, d))
+        cases.append(Case(args + (base,), label=f"N={n}, T={t}, d={d}, base={base}"))
+    # long vectors: scores near 1000, where exp overflows unless each row's maximum goes first
+    # (every query of norm sqrt(2000) and its key nearly parallel: q'_i . k'_i / 2 is near 1000 in every row)
+    q = rng.standard_normal((1, 6, 4))
+    q *= np.sqrt(2000.0) / np.linalg.norm(q, axis=-1, keepdims=True)
+    q *= np.linspace(0.2, 1.0, 6)[:, None]  # rows at levels from 40 to 1000: each its own maximum
+    k = q + rng.standard_normal((1, 6, 4))
     cases.append(
         Case(
-            (h, mask, rng.standard_normal((3, 1))),
-            label="N=3, T=6, H=1, padded on the left, the right and both sides",
+            (q, k, rng.standard_normal((1, 6, 4)), 100.0),
+            label="N=1, T=6, d=4, base=100, scores from 40 to 1000",
         )
     )
     return cases
 
 
 function_exercise(
-    "masked_max_pool",
+    "rope_attention",
     CHAPTER,
     2,
-    "masked_max_pool",
-    "Masked max-pooling and its backward",
-    _pool_cases,
-    masked_max_pool,
-    ("out", "dh"),
+    "rope_attention",
+    "Rotary position embeddings",
+    _rope_cases,
+    rope_attention,
+    ("out",),
     mistakes=(
         (
-            "the padding takes part in the max: leave out the steps where mask is False",
-            lambda h, m, d: _masked_max(h, m, d, counted=np.ones_like(m)),
+            "the values are rotated too: RoPE turns only the queries and the keys, whose dot product "
+            "then depends on i - j; the values carry content, not position",
+            _rope_with(rotate_v=True),
         ),
         (
-            "when several steps tie for the max, the gradient goes to the first of them only",
-            lambda h, m, d: _masked_max(h, m, d, ties="all"),
+            "the keys are not rotated: only when both sides turn does q_i . k_j depend on the "
+            "distance i - j rather than on the query's position alone",
+            _rope_with(rotate_k=False),
         ),
         (
-            "ties: the gradient is not split among the tied steps; it goes to the first one",
-            lambda h, m, d: _masked_max(h, m, d, ties="split"),
+            "the rotation turns the wrong way: (x_2i, x_2i+1) -> (x_2i cos - x_2i+1 sin, "
+            "x_2i sin + x_2i+1 cos), a turn by +angle",
+            _rope_with(sign=-1.0),
         ),
         (
-            "ties: the first (earliest) of the tied steps receives the gradient, not the last",
-            lambda h, m, d: _masked_max(h, m, d, ties="last"),
+            "the pairs are neighbours (x_2i, x_2i+1), as in the chapter's sinusoidal table, not "
+            "the two halves (x_i, x_i+d/2)",
+            _rope_with(halves=True),
         ),
+        (
+            "pair i turns at the speed 1 / base^(2i / d), not 1 / base^(i / d)",
+            _rope_with(exponent=1.0),
+        ),
+        ("the causal mask is missing: keys after the query get weight 0", _rope_with(causal=False)),
     ),
-    forbids=("minidl.nn.layers.conv1d", "minidl.kernels"),
+    forbids=("minidl.nn.layers.attention", "minidl.kernels"),
+    catches=(
+        "the base ignored (10000 always): the cases use bases 10000, 10, 3 and 100",
+        "exp of the scores without the row maximum: NaN for scores near 1000",
+    ),
     dtypes="float64",
     equivalent_mutants={
-        "masked_max_pool > _masked_max: delete: N, T, H = h.shape -> pass": "the sizes serve only "
-        "the grader's own mistake (ties going to the last step)",
+        "rope_attention > _rotate: arith: d // 2 -> d / 2": "d is even (the features come in "
+        "pairs): arange(d / 2) holds the same numbers as arange(d // 2)",
     },
 )
 
 
-# ---------------------------------------------------------------- beam search without repeats
-def _repeats(seq, n, start=None, overlap=True):
-    """Whether the last n tokens of ``seq`` occur as n neighbours earlier in it (occurrences
-    that overlap the last n included; ``start``, ``overlap=False``: the named mistakes)."""
-    if start is not None:
-        seq = (start,) + seq
-    if len(seq) < n:
-        return False
-    tail, stop = seq[-n:], len(seq) - n if overlap else len(seq) - 2 * n + 1
-    return any(seq[i : i + n] == tail for i in range(stop))
+# ---------------------------------------------------------------- attention's backward
+def attention_backward(dout, q, k, v, causal):
+    """dq, dk, dv of out = softmax(q k^T / sqrt(d) + mask) v, the softmax over the keys: the
+    repair of a student's backward with four bugs (the task shows it), which a gradient check
+    on q = 0 (every weight 1/T, non-causal) could not see.
 
-
-def _beam_search(
-    log_probs,
-    start,
-    end,
-    beam_width,
-    max_len,
-    alpha,
-    ngram,
-    tie_sign=1,
-    start_counted=False,
-    overlap=True,
-    finished_take_slots=True,
-    live_count_at_end=True,
-    end_in_length=True,
-    length_shift=0,
-):
-    V = log_probs.shape[0]
-    beams: list[tuple[tuple[int, ...], float]] = [((), 0.0)]
-    finished: list[tuple[tuple[int, ...], float]] = []
-    first = start if start_counted else None
-
-    def blocked(seq):
-        return _repeats(seq, ngram, first, overlap)
-
-    for _ in range(max_len):
-        candidates: list[tuple[tuple[int, ...], float]] = []
-        for seq, score in beams:
-            last = seq[-1] if seq else start
-            for token in range(V):
-                if not blocked(seq + (token,)):
-                    candidates.append((seq + (token,), score + log_probs[last, token]))
-        candidates.sort(key=lambda c: (-c[1], tuple(tie_sign * t for t in c[0])))
-        beams = []
-        if finished_take_slots:
-            kept = candidates[:beam_width]
-        else:  # the mistake: the best candidates up to beam_width live ones
-            kept = []
-            for candidate in candidates:
-                if sum(seq[-1] != end for seq, _ in kept) == beam_width:
-                    break
-                kept.append(candidate)
-        for seq, score in kept:
-            (finished if seq[-1] == end else beams).append((seq, score))
-        if not beams:
-            break
-    if live_count_at_end:
-        finished += beams
-    elif not finished:
-        finished = beams
-
-    def length(seq):
-        if not end_in_length and seq[-1] == end:
-            return max(len(seq) - 1, 1)
-        return len(seq) + length_shift
-
-    best = min(finished, key=lambda c: (-c[1] / length(c[0]) ** alpha, tuple(tie_sign * t for t in c[0])))
-    return np.asarray(best[0], dtype=np.int64)
-
-
-def _beam_after_cut(log_probs, start, end, beam_width, max_len, alpha, ngram):
-    """The mistake: the beam cut to ``beam_width`` first, the repeats dropped after it (the beam
-    may then shrink to nothing: an empty answer)."""
-    beams: list[tuple[tuple[int, ...], float]] = [((), 0.0)]
-    finished: list[tuple[tuple[int, ...], float]] = []
-    for _ in range(max_len):
-        candidates = [
-            (seq + (token,), score + log_probs[seq[-1] if seq else start, token])
-            for seq, score in beams
-            for token in range(len(log_probs))
-        ]
-        candidates.sort(key=lambda c: (-c[1], c[0]))
-        beams = []
-        for seq, score in candidates[:beam_width]:
-            if not _repeats(seq, ngram):
-                (finished if seq[-1] == end else beams).append((seq, score))
-        if not beams:
-            break
-    finished += beams
-    if not finished:
-        return np.zeros(0, dtype=np.int64)
-    best = min(finished, key=lambda c: (-c[1] / len(c[0]) ** alpha, c[0]))
-    return np.asarray(best[0], dtype=np.int64)
-
-
-def beam_search_no_repeat(log_probs, start, end, beam_width, max_len, alpha, ngram):
-    """Beam search with length normalisation that never repeats an n-gram.
-
-    log_probs (V, V): log_probs[a, b] = log P(next = b | last = a); the first token follows
-    ``start``. Each step extends every live hypothesis by every token, drops the extensions
-    whose last ``ngram`` tokens already occur as ``ngram`` neighbours earlier in the same
-    hypothesis (``start`` is not one of its tokens; occurrences overlapping the last n count),
-    and keeps the ``beam_width`` best of the rest by total log-probability (ties: the smaller
-    token sequence). A kept hypothesis ending in ``end`` is finished; the search stops when none
-    is live or after ``max_len`` steps (the live ones then count as finished). The answer is the
-    finished one with the best score / len ** alpha (ties as above), an int64 array of tokens.
+    q, k (N, T, d), v (N, T, dv), dout (N, T, dv); ``causal``: query i sees keys j <= i.
     """
-    return _beam_search(log_probs, start, end, beam_width, max_len, alpha, ngram)
+    return _attention_backward(dout, q, k, v, causal)
 
 
-def _loopy_model(rng, v, scale=2.5, diagonal=0.0):
-    """A random next-token table with strong preferences, so that hypotheses loop."""
-    logits = rng.standard_normal((v, v)) * scale
-    logits[np.arange(v), np.arange(v)] += diagonal
-    return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+def _attention_backward(dout, q, k, v, causal, scale_in_backward=True, row_sum=True, mask=True, fix=None):
+    d = q.shape[-1]
+    T = q.shape[1]
+    scale = 1.0 / np.sqrt(d)
+    scores = np.einsum("nid,njd->nij", q, k) * scale
+    if causal and mask:
+        scores = np.where(np.tri(T, dtype=bool)[None], scores, -np.inf if mask is True else 0.0)
+    P = _softmax_rows(scores)
+    dP = np.einsum("nie,nje->nij", dout, v)
+    if row_sum == "mean":  # the student's bug: the plain mean of the row, not its P-weighted sum
+        dS = P * (dP - dP.mean(axis=-1, keepdims=True))
+    else:
+        dS = P * (dP - (P * dP).sum(axis=-1, keepdims=True)) if row_sum else P * dP
+    back = scale if scale_in_backward else 1.0
+    dq = np.einsum("nij,njd->nid", dS, k) * back
+    dk = np.einsum("nij,nid->njd", dS, q) * back
+    dv = np.einsum("nij,nie->nje", P, dout)
+    if fix == "dk_not_transposed":
+        dk = np.einsum("nij,njd->nid", dS, q) * back
+    if fix == "dv_not_transposed":
+        dv = np.einsum("nij,nje->nie", P, dout)
+    return dq, dk, dv
 
 
-def _same(a, b):
-    return len(a) == len(b) and bool(np.all(a == b))
+def _attention_backward_cases(rng):
+    cases = []
+    for n, t, d, dv, causal, visibility in (
+        (1, 4, 3, 2, True, "visible"),
+        (2, 7, 8, 5, True, "hidden"),
+        (2, 5, 4, 6, False, "hidden"),
+        (3, 1, 4, 2, True, "hidden"),  # one position: every weight is 1
+    ):
+        q, k = rng.standard_normal((n, t, d)), rng.standard_normal((n, t, d))
+        args = (rng.standard_normal((n, t, dv)), q, k, rng.standard_normal((n, t, dv)), causal)
+        label = f"N={n}, T={t}, d={d}, dv={dv}, causal={causal}"
+        cases.append(Case(args, label=label, visibility=visibility))
+    # scores near 1000: the same offset for every key of a query (softmax and the gradients do
+    # not change), so exp without the row maximum overflows while the answer stays well
+    # conditioned (the rows of dS sum to 0, so the offset in k cancels in dS k)
+    n, t, d, dv = 2, 6, 8, 3
+    q, k = rng.standard_normal((n, t, d)), rng.standard_normal((n, t, d))
+    q[..., 0] += np.linspace(-10.0, 10.0, t)  # a level per query, from about -1000 to 1000
+    k[..., 0] += 300.0
+    cases.append(
+        Case(
+            (rng.standard_normal((n, t, dv)), q, k, rng.standard_normal((n, t, dv)), True),
+            label=f"N={n}, T={t}, d={d}, dv={dv}, causal=True, scores from -1000 to 1000",
+            visibility="hidden",
+        )
+    )
+    return cases
 
 
-def _beam_against(args, against):
-    """The mistake a case is drawn to catch (besides beam search without the blocking)."""
-    lp, start, end, width, max_len, alpha, n = args
-    table: dict[str, Callable[[], np.ndarray]] = {
-        "start counted": lambda: _beam_search(lp, start, end, width, max_len, alpha, n, start_counted=True),
-        "overlap": lambda: _beam_search(lp, start, end, width, max_len, alpha, n, overlap=False),
-        "after cut": lambda: _beam_after_cut(lp, start, end, width, max_len, alpha, n),
-        "n - 1": lambda: _beam_search(lp, start, end, width, max_len, alpha, max(n - 1, 1)),
-        "n + 1": lambda: _beam_search(lp, start, end, width, max_len, alpha, n + 1),
-        "greedy": lambda: _beam_search(lp, start, end, 1, max_len, alpha, n),
-        "no normalisation": lambda: _beam_search(lp, start, end, width, max_len, 0.0, n),
-        **{
-            key: partial(_beam_search, lp, start, end, width, max_len, alpha, n, **{key: value})
-            for key, value in _RULES.items()
-        },
-    }
-    return table[against]()
+function_exercise(
+    "attention_backward",
+    CHAPTER,
+    3,
+    "attention_backward",
+    "A broken attention backward, repaired",
+    _attention_backward_cases,
+    attention_backward,
+    ("dq", "dk", "dv"),
+    mistakes=(
+        (
+            "the 1/sqrt(d) scale is missing in dq and dk: S = q k^T / sqrt(d), so the chain rule "
+            "multiplies dS k and dS^T q by 1/sqrt(d) too",
+            lambda dout, q, k, v, causal: _attention_backward(dout, q, k, v, causal, scale_in_backward=False),
+        ),
+        (
+            "the softmax Jacobian's row sum is missing: dS = P * (dP - sum_j P dP), not P * dP "
+            "(each p_j depends on every score of its row)",
+            lambda dout, q, k, v, causal: _attention_backward(dout, q, k, v, causal, row_sum=False),
+        ),
+        (
+            "masked positions receive gradient: with causal=True a query's future keys get "
+            "weight 0 in the forward, so P (and dS) must be 0 there in the backward too",
+            lambda dout, q, k, v, causal: _attention_backward(dout, q, k, v, causal, mask=False),
+        ),
+        (
+            "masked scores set to 0 are not masked: exp(0 - max) is not 0, so the future keys "
+            "still take weight; a masked score must be -inf before the softmax",
+            lambda dout, q, k, v, causal: _attention_backward(dout, q, k, v, causal, mask="zero"),
+        ),
+        (
+            "the softmax Jacobian subtracts the P-weighted sum of dP over the row, not its plain "
+            "mean (the two agree only when every weight of the row is equal)",
+            lambda dout, q, k, v, causal: _attention_backward(dout, q, k, v, causal, row_sum="mean"),
+        ),
+        (
+            "dk is dS q; the keys are the columns of S, so dk = dS^T q / sqrt(d) (sum over the queries)",
+            lambda dout, q, k, v, causal: _attention_backward(dout, q, k, v, causal, fix="dk_not_transposed"),
+        ),
+        (
+            "dv is P dout; each value row j is used by every query i with weight P_ij, so dv = P^T dout",
+            lambda dout, q, k, v, causal: _attention_backward(dout, q, k, v, causal, fix="dv_not_transposed"),
+        ),
+    ),
+    factors=lambda dout, q, k, v, causal: {
+        "sqrt(d)": np.sqrt(q.shape[-1]),
+        "1/sqrt(d)": 1 / np.sqrt(q.shape[-1]),
+    },
+    forbids=("minidl.nn.layers.attention", "minidl.kernels", "minidl.nn.gradcheck"),
+    catches=(
+        "exp of the scores without the row maximum: NaN for scores near 1000 (hidden case)",
+        "the non-causal case answered with the mask (causal ignored)",
+    ),
+    dtypes="float64",
+)
 
 
-# the rules the task states beyond the named n-gram mistakes: a finished hypothesis takes its
-# place among the beam_width kept, the live ones count as finished after max_len steps, and the
-# length that normalises counts the tokens with `end` and without `start`
-_RULES = {
-    "finished_take_slots": False,
-    "live_count_at_end": False,
-    "end_in_length": False,
-    "length_shift": 1,
+# ---------------------------------------------------------------- corpus BLEU
+def _ngram_counts(words, n):
+    counts: dict[tuple, int] = {}
+    for i in range(len(words) - n + 1):
+        gram = tuple(words[i : i + n])
+        counts[gram] = counts.get(gram, 0) + 1
+    return counts
+
+
+def _bleu(candidates, references, clip=True, corpus=True, penalty="right", mean="geometric"):
+    """BLEU-4 with the named mistakes switched on by the keyword arguments."""
+    if not corpus:  # the mistake: the mean of the sentences' BLEU
+        return float(
+            np.mean([_bleu([c], [r], clip, True, penalty, mean) for c, r in zip(candidates, references)])
+        )
+    matches, totals, c_len, r_len = [0] * 4, [0] * 4, 0, 0
+    for candidate, reference in zip(candidates, references):
+        cand, ref = candidate.split(), reference.split()
+        c_len, r_len = c_len + len(cand), r_len + len(ref)
+        for n in range(1, 5):
+            counts, ref_counts = _ngram_counts(cand, n), _ngram_counts(ref, n)
+            for gram, count in counts.items():
+                matches[n - 1] += (
+                    min(count, ref_counts.get(gram, 0)) if clip else count * (gram in ref_counts)
+                )
+                totals[n - 1] += count
+    if min(matches) == 0:  # empty candidates included
+        return 0.0
+    precisions = [m / t for m, t in zip(matches, totals)]
+    if mean == "geometric":
+        score = math.exp(sum(math.log(p) for p in precisions) / 4)
+    else:
+        score = sum(precisions) / 4
+    if penalty == "right":
+        bp = 1.0 if c_len > r_len else math.exp(1 - r_len / c_len)
+    elif penalty == "none":
+        bp = 1.0
+    else:  # the mistake: the ratio upside down
+        bp = 1.0 if c_len > r_len else math.exp(1 - c_len / r_len)
+    return bp * score
+
+
+def corpus_bleu(candidates, references):
+    """Corpus BLEU-4 (Papineni et al., 2002) of white-space separated candidates, one reference
+    each: clipped n-gram matches and n-gram counts summed over the corpus for n = 1..4, the
+    geometric mean of the four precisions, times the brevity penalty 1 if c > r else
+    exp(1 - r / c) (c, r: the total lengths); 0 when a precision is 0 or the candidates are empty.
+    """
+    return _bleu(candidates, references)
+
+
+_TARGET_WORDS = "lo la gato casa una pelota mira roja miran".split()
+
+
+def _bleu_cases(rng):
+    cases = []
+    for n_sentences, drop in ((3, 0.2), (5, 0.1), (4, 0.35), (70, 0.15)):  # and a corpus of 70
+        candidates, references = [], []
+        for _ in range(n_sentences):
+            ref = list(rng.choice(_TARGET_WORDS, size=rng.integers(5, 9)))
+            cand = [w if rng.random() > drop else str(rng.choice(_TARGET_WORDS)) for w in ref]
+            cand = cand[: len(cand) - int(rng.integers(0, 3))]  # some shorter than their reference
+            candidates.append(" ".join(cand))
+            references.append(" ".join(ref))
+        cases.append(Case((candidates, references), label=f"{n_sentences} random sentences"))
+    cases.append(
+        Case(
+            (
+                ["lo gato una pelota mira .", "la casa roja"],
+                ["lo gato una pelota mira .", "la casa roja una pelota mira ."],
+            ),
+            label="a candidate shorter than its reference (brevity penalty)",
+        )
+    )
+    cases.append(
+        Case(
+            (
+                ["lo lo lo lo lo lo", "la casa una pelota mira ."],
+                ["lo gato una pelota mira .", "la casa una pelota mira ."],
+            ),
+            label="a repeated word ('lo' six times against one 'lo')",
+        )
+    )
+    cases.append(
+        Case(
+            (
+                ["lo gato mira una pelota .", "la casa mira una pelota"],
+                ["lo gato una pelota mira .", "la casa mira una pelota roja"],
+            ),
+            label="the verb moved in one candidate, the other a prefix of its reference",
+        )
+    )
+    cases.append(
+        Case((["lo gato mira"], ["lo gato una pelota mira ."]), label="no 4-gram in the candidate (BLEU 0)")
+    )
+    cases.append(Case((["", ""], ["lo gato", "la casa"]), label="empty candidates (BLEU 0)"))
+    cases.append(
+        Case(
+            (["lo gato una pelota mira . la", "x y z w"], ["lo gato una pelota mira .", "la casa"]),
+            label="candidates longer than the references",
+        )
+    )
+    return cases
+
+
+function_exercise(
+    "corpus_bleu",
+    CHAPTER,
+    2,
+    "corpus_bleu",
+    "Corpus BLEU",
+    _bleu_cases,
+    corpus_bleu,
+    ("bleu",),
+    mistakes=(
+        (
+            "an n-gram of the candidate counts at most as often as the reference holds it "
+            "(clipping): 'lo' six times against one 'lo' is one match, not six",
+            lambda c, r: _bleu(c, r, clip=False),
+        ),
+        (
+            "matches and n-gram counts are summed over the whole corpus before dividing; this "
+            "is the mean of the sentences' BLEU",
+            lambda c, r: _bleu(c, r, corpus=False),
+        ),
+        (
+            "the brevity penalty is missing: a candidate shorter than its reference must pay exp(1 - r / c)",
+            lambda c, r: _bleu(c, r, penalty="none"),
+        ),
+        (
+            "the brevity penalty is exp(1 - r / c), r the references' length and c the candidates'",
+            lambda c, r: _bleu(c, r, penalty="inverted"),
+        ),
+        (
+            "the four precisions are combined by their geometric mean, exp(mean of log p_n)",
+            lambda c, r: _bleu(c, r, mean="arithmetic"),
+        ),
+    ),
+    forbids=("minidl.training.bleu", "minidl.training.rouge", "nltk", "sacrebleu"),
+    dtypes=("number",),
+    equivalent_mutants={
+        "corpus_bleu > _bleu: compare: c_len > r_len -> c_len >= r_len": "at c = r the penalty "
+        "exp(1 - r / c) is exp(0) = 1, as in the other branch",
+        "corpus_bleu > _bleu: const: 4 -> 5 #2": "a fifth count in totals is never read: zip "
+        "stops at the four matches",
+        "corpus_bleu > _bleu: augassign: matches[n - 1] += min(count, ref_counts.get(gram, 0)) -> *": "matches "
+        "is the function's own list: += and = + add the same number",
+        "corpus_bleu > _bleu: augassign: totals[n - 1] += count -> *": "totals is the function's "
+        "own list: += and = + add the same number",
+        "corpus_bleu > _bleu: const: 1 -> 2 #3": "matches[n - 2] files each order's matches one "
+        "place back (the unigrams last): with equal weights the geometric mean is "
+        "(prod m_n / prod t_n)^(1/4), which a permutation of the matches does not change, nor "
+        "does min(matches)",
+        "corpus_bleu > _bleu: const: 1 -> 2 #4": "totals[n - 2]: the same permutation of the "
+        "counts, which leaves prod t_n unchanged",
+        "corpus_bleu > _ngram_counts: const: 1 -> 2 #2": "every count doubled, the reference's "
+        "too: min(2a, 2b) / 2t is min(a, b) / t, every precision the same",
+    },
+)
+
+
+# ---------------------------------------------------------------- corpus chrF
+def _char_grams(text, n, spaces=False):
+    """The character n-grams of ``text`` and their counts, white space removed (or kept)."""
+    chars = text if spaces else "".join(text.split())
+    counts: dict[str, int] = {}
+    for i in range(len(chars) - n + 1):
+        counts[chars[i : i + n]] = counts.get(chars[i : i + n], 0) + 1
+    return counts
+
+
+def _f_beta(p, r, beta, recall_side=True):
+    b2 = beta**2
+    if p == 0 or r == 0:
+        return 0.0
+    return (1 + b2) * p * r / (b2 * p + r) if recall_side else (1 + b2) * p * r / (p + b2 * r)
+
+
+def _chrf(
+    candidates,
+    references,
+    beta,
+    clip=True,
+    corpus=True,
+    spaces=False,
+    orders=6,
+    per_order=False,
+    recall_side=True,
+):
+    """chrF with the named mistakes switched on by the keyword arguments."""
+    if not corpus:  # the mistake: the mean of the sentences' chrF
+        return float(
+            np.mean(
+                [
+                    _chrf([c], [r], beta, clip, True, spaces, orders, per_order, recall_side)
+                    for c, r in zip(candidates, references)
+                ]
+            )
+        )
+    matches, hyp, ref = [0] * orders, [0] * orders, [0] * orders
+    for candidate, reference in zip(candidates, references):
+        for n in range(1, orders + 1):
+            c_grams, r_grams = _char_grams(candidate, n, spaces), _char_grams(reference, n, spaces)
+            for gram, count in c_grams.items():
+                matches[n - 1] += min(count, r_grams.get(gram, 0)) if clip else count * (gram in r_grams)
+            hyp[n - 1] += sum(c_grams.values())
+            ref[n - 1] += sum(r_grams.values())
+    precisions = [m / h if h else 0.0 for m, h in zip(matches, hyp)]
+    recalls = [m / r if r else 0.0 for m, r in zip(matches, ref)]
+    if per_order:  # the mistake: sacreBLEU's order, an F-score per order, then their mean
+        return float(np.mean([_f_beta(p, r, beta, recall_side) for p, r in zip(precisions, recalls)]))
+    return _f_beta(sum(precisions) / orders, sum(recalls) / orders, beta, recall_side)
+
+
+def corpus_chrf(candidates, references, beta):
+    """chrF (Popovic, 2015) of white-space separated candidates, one reference each: character
+    n-grams of the sentences with their white space removed, n = 1..6; for each n the clipped
+    matches, the candidates' n-grams and the references' n-grams summed over the corpus,
+    P_n = matches / candidate n-grams and R_n = matches / reference n-grams (0 where there are
+    none); P and R the means of the six; chrF = (1 + beta^2) P R / (beta^2 P + R), 0 if P R = 0."""
+    return _chrf(candidates, references, beta)
+
+
+def _misspell(word, rng):
+    """The word with two neighbouring letters swapped, or one letter dropped."""
+    if len(word) < 3:
+        return word
+    i = int(rng.integers(0, len(word) - 1))
+    if rng.random() < 0.5:
+        return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+    return word[:i] + word[i + 1 :]
+
+
+def _chrf_cases(rng):
+    cases = []
+    for n_sentences, noise, beta in ((3, 0.3, 2.0), (5, 0.2, 1.0), (4, 0.4, 3.0), (70, 0.25, 2.0)):
+        candidates, references = [], []
+        for _ in range(n_sentences):
+            ref = [str(w) for w in rng.choice(_TARGET_WORDS, size=rng.integers(3, 7))]
+            cand = [
+                w
+                if rng.random() > noise
+                else _misspell(w, rng)
+                if rng.random() < 0.6
+                else str(rng.choice(_TARGET_WORDS))
+                for w in ref
+            ]
+            cand = cand[: len(cand) - int(rng.integers(0, 2))]  # some shorter than their reference
+            candidates.append(" ".join(cand))
+            references.append(" ".join(ref))
+        label = f"{n_sentences} random sentences, some words misspelt, beta={beta}"
+        cases.append(Case((candidates, references, beta), label=label))
+    cases.append(
+        Case(
+            (["aaaaaaa", "la casa"], ["a gato", "la casa roja"], 2.0),
+            label="a repeated letter ('a' seven times against two)",
+        )
+    )
+    cases.append(
+        Case(
+            (["logato mira", "la casa roja"], ["lo gato mira", "lacasa roja"], 2.0),
+            label="the same letters, the spaces elsewhere",
+        )
+    )
+    cases.append(
+        Case(
+            (["la pelota rojo", "un gatos"], ["la pelota roja", "unos gatos"], 0.5),
+            label="endings changed: words wrong, most characters right (beta 0.5)",
+        )
+    )
+    cases.append(
+        Case(
+            (["lo", "y"], ["la", "y"], 2.0),
+            label="every sentence shorter than 6 characters: P_n = R_n = 0 there",
+        )
+    )
+    cases.append(Case(([""], ["lo gato"], 2.0), label="an empty candidate: chrF 0"))
+    cases.append(Case((["gato mira"], ["mira una pelota"], 1.0), label="one sentence, words moved"))
+    return cases
+
+
+function_exercise(
+    "corpus_chrf",
+    CHAPTER,
+    2,
+    "corpus_chrf",
+    "Corpus chrF",
+    _chrf_cases,
+    corpus_chrf,
+    ("chrf",),
+    mistakes=(
+        (
+            "chrF removes the white space before taking character n-grams: 'lo gato' and 'logato' have the "
+            "same n-grams",
+            lambda c, r, b: _chrf(c, r, b, spaces=True),
+        ),
+        (
+            "a character n-gram of the candidate counts at most as often as the reference holds it "
+            "(clipping): 'a' seven times against two is two matches",
+            lambda c, r, b: _chrf(c, r, b, clip=False),
+        ),
+        (
+            "matches and n-gram counts are summed over the whole corpus before dividing; this is the "
+            "mean of the sentences' chrF",
+            lambda c, r, b: _chrf(c, r, b, corpus=False),
+        ),
+        (
+            "P and R are the means of the six orders' precisions and recalls, combined once; this is "
+            "the mean of six F-scores",
+            lambda c, r, b: _chrf(c, r, b, per_order=True),
+        ),
+        (
+            "beta weighs recall: chrF = (1 + beta^2) P R / (beta^2 P + R); this puts beta^2 on R",
+            lambda c, r, b: _chrf(c, r, b, recall_side=False),
+        ),
+        (
+            "chrF's character n-grams go up to 6, not 4 as BLEU's words do",
+            lambda c, r, b: _chrf(c, r, b, orders=4),
+        ),
+    ),
+    forbids=("minidl.training.bleu", "minidl.training.rouge", "nltk", "sacrebleu"),
+    dtypes=("number",),
+    equivalent_mutants={
+        "corpus_chrf > _chrf: augassign: hyp[n - 1] += sum(c_grams.values()) -> hyp[n - 1] = "
+        "hyp[n - 1] + sum(c_grams.values())": "hyp is the function's own list: += and = + add the same number",
+        "corpus_chrf > _chrf: augassign: ref[n - 1] += sum(r_grams.values()) -> ref[n - 1] = "
+        "ref[n - 1] + sum(r_grams.values())": "ref is the function's own list: += and = + add the same number",
+        "corpus_chrf > _chrf: augassign: matches[n - 1] += min(count, r_grams.get(gram, 0)) -> "
+        "matches[n - 1] = matches[n - 1] + min(count, r_grams.get(gram, 0))": "matches is the "
+        "function's own list: += and = + add the same number",
+        "corpus_chrf > _f_beta: negate: p == 0 or r == 0 -> p == 0 and r == 0": "P is 0 exactly when "
+        "R is (a match is an n-gram of both sides), and where one is 0 the formula gives 0 too",
+        "corpus_chrf > _f_beta: const: 0 -> -1": "p == -1 never holds; p = 0 comes with r = 0, which "
+        "the other test catches",
+        "corpus_chrf > _f_beta: const: 0 -> -1 #2": "r == -1 never holds; r = 0 comes with p = 0, which "
+        "the other test catches",
+        "corpus_chrf > _char_grams: const: 1 -> 2 #2": "every count doubled, the reference's too: "
+        "min(2a, 2b) / 2t is min(a, b) / t, every P_n and R_n the same",
+    },
+)
+
+
+# ---------------------------------------------------------------- teacher forcing, repaired
+TEACHER_BUGS = {
+    "shift": "the decoder's input at position t is the word *before* the one it predicts: start, "
+    "then the targets shifted one place to the right (targets[:, :-1]), not to the left",
+    "pad": "padding is the id ``pad``, not always 0: with pad = V - 1, word 0 is a real word",
+    "end": "the end token is a word the model must predict (it is how the model learns to stop): "
+    "its log-probability counts",
 }
 
 
-def _beam_cases(rng):
-    """Random models, each drawn until the blocking changes the answer and the mistake the
-    case is for gives another one."""
+def teacher_forced_nll(table, targets, start, end, pad):
+    """The negative log-likelihood of each padded target sentence under teacher forcing, the
+    decoder a bigram table: table[w, v] = log p(next word v | previous word w); the input at
+    position 0 is ``start``, at position t the target word t - 1; positions holding ``pad``
+    are left out, the ``end`` that closes each sentence counts. targets (N, T) int -> (N,)."""
+    return _teacher_forced(table, targets, start, end, pad, ())
+
+
+def _teacher_forced(table, targets, start, end, pad, bugs, mean=False):
+    N = targets.shape[0]
+    if "shift" in bugs:
+        inputs = np.concatenate([targets[:, 1:], np.full((N, 1), start)], axis=1)
+    elif "unshifted" in bugs:
+        inputs = targets
+    else:
+        inputs = np.concatenate([np.full((N, 1), start), targets[:, :-1]], axis=1)
+    real = targets != (0 if "pad" in bugs else pad)
+    if "end" in bugs:
+        real = real & (targets != end)
+    nll = -np.where(real, table[inputs, targets], 0.0).sum(axis=1)
+    return nll / real.sum(axis=1) if mean else nll
+
+
+def _teacher_cases(rng):
     cases = []
-    for v, start, end, width, max_len, alpha, n, diagonal, against in (
-        (5, 0, 1, 2, 8, 1.0, 2, 0.0, "n + 1"),
-        (6, 4, 2, 3, 9, 0.7, 2, 0.0, "start counted"),
-        (5, 2, 1, 2, 8, 1.0, 2, 4.0, "overlap"),  # a strong diagonal: a token that repeats itself
-        (6, 3, 0, 3, 8, 1.0, 3, 0.0, "n - 1"),
-        (6, 5, 0, 3, 8, 0.5, 1, 0.0, "after cut"),  # n = 1: no token twice
-        (5, 1, 3, 2, 9, 1.0, 3, 4.0, "overlap"),
-        (6, 2, 0, 3, 8, 1.0, 2, 0.0, "greedy"),
-        (6, 0, 5, 2, 8, 0.7, 2, 0.0, "no normalisation"),
-        (5, 3, 2, 2, 7, 1.0, 2, 0.0, "after cut"),
-        (6, 1, 4, 3, 8, 1.0, 2, 0.0, "finished_take_slots"),
-        (6, 2, 5, 2, 5, 0.7, 2, 0.0, "live_count_at_end"),
-        (5, 4, 0, 3, 8, 1.0, 2, 0.0, "end_in_length"),
-        (6, 0, 3, 2, 8, 0.5, 3, 0.0, "length_shift"),
+    for n, t, v, start, end, pad, lengths, visibility in (
+        (3, 5, 7, 5, 4, 0, (5, 3, 1), "visible"),  # pad 0; a full sentence and a lone end
+        (4, 6, 9, 1, 2, 8, (2, 6, 4, 3), "hidden"),  # pad the last id: word 0 is a real word
+        (2, 4, 6, 0, 3, 5, (4, 2), "hidden"),  # start is id 0
+        (3, 1, 5, 3, 1, 0, (1, 1, 1), "hidden"),  # T = 1: every sentence is its end alone
+        (2, 7, 8, 7, 6, 3, (7, 5), "hidden"),  # pad in the middle of the ids
     ):
-        for _ in range(2000):
-            args = (_loopy_model(rng, v, diagonal=diagonal), start, end, width, max_len, alpha, n)
-            best = _beam_search(*args)
-            free = _beam_search(*args[:6], max_len + 1)  # an n-gram longer than any hypothesis
-            if len(best) > 2 and not _same(best, free) and not _same(best, _beam_against(args, against)):
-                break
-        label = f"V={v}, start {start}, end {end}, beam {width}, max_len {max_len}, alpha {alpha}, ngram {n}"
-        cases.append(Case(args, label=label))
-    # a tie: from the start, tokens 2 and 3 are equally likely
-    tie = np.log(
-        np.array(
-            [
-                [0.05, 0.05, 0.4, 0.4, 0.1],
-                [0.2, 0.2, 0.2, 0.2, 0.2],
-                [0.1, 0.1, 0.1, 0.6, 0.1],
-                [0.1, 0.1, 0.6, 0.1, 0.1],
-                [0.1, 0.6, 0.1, 0.1, 0.1],
-            ]
-        )
-    )
-    cases.append(Case((tie, 0, 1, 1, 6, 1.0, 2), label="a tie at the first step, beam 1, ngram 2"))
-    return cases
-
-
-_BEAM_MISTAKES = (
-    (
-        "no n-gram is blocked: drop every extension whose last n tokens already occur as "
-        "neighbours earlier in the hypothesis",
-        lambda lp, s, e, w, m, a, n: _beam_search(lp, s, e, w, m, a, m + 1),
-    ),
-    (
-        "`start` is not one of the hypothesis's tokens: an n-gram that begins with it does not count",
-        lambda lp, s, e, w, m, a, n: _beam_search(lp, s, e, w, m, a, n, start_counted=True),
-    ),
-    (
-        "an earlier occurrence that overlaps the last n tokens counts too (for n = 2, 'a a a' "
-        "repeats the pair 'a a')",
-        lambda lp, s, e, w, m, a, n: _beam_search(lp, s, e, w, m, a, n, overlap=False),
-    ),
-    (
-        "the repeats are dropped before the cut: the beam then holds beam_width allowed hypotheses, "
-        "not fewer",
-        _beam_after_cut,
-    ),
-    (
-        "the blocked n-grams are `ngram` tokens long, not one fewer",
-        lambda lp, s, e, w, m, a, n: _beam_search(lp, s, e, w, m, a, max(n - 1, 1)),
-    ),
-    (
-        "the blocked n-grams are `ngram` tokens long, not one more",
-        lambda lp, s, e, w, m, a, n: _beam_search(lp, s, e, w, m, a, n + 1),
-    ),
-    (
-        "this is greedy decoding: keep the beam_width best hypotheses at every step",
-        lambda lp, s, e, w, m, a, n: _beam_search(lp, s, e, 1, m, a, n),
-    ),
-    (
-        "the final choice divides the total log-probability by length ** alpha",
-        lambda lp, s, e, w, m, a, n: _beam_search(lp, s, e, w, m, 0.0, n),
-    ),
-    (
-        "ties are broken towards the smaller token sequence",
-        lambda lp, s, e, w, m, a, n: _beam_search(lp, s, e, w, m, a, n, tie_sign=-1),
-    ),
-    (
-        "a hypothesis that ends in `end` is one of the beam_width kept at its step: it leaves the "
-        "beam and takes its place, so fewer live ones go on",
-        lambda lp, s, e, w, m, a, n: _beam_search(lp, s, e, w, m, a, n, finished_take_slots=False),
-    ),
-    (
-        "after max_len steps the live hypotheses count as finished too, and compete with the finished ones",
-        lambda lp, s, e, w, m, a, n: _beam_search(lp, s, e, w, m, a, n, live_count_at_end=False),
-    ),
-    (
-        "the length that normalises a finished hypothesis counts its `end` token",
-        lambda lp, s, e, w, m, a, n: _beam_search(lp, s, e, w, m, a, n, end_in_length=False),
-    ),
-    (
-        "the length that normalises counts the hypothesis's own tokens; `start` is not one of them",
-        lambda lp, s, e, w, m, a, n: _beam_search(lp, s, e, w, m, a, n, length_shift=1),
-    ),
-)
-
-function_exercise(
-    "beam_search_no_repeat",
-    CHAPTER,
-    3,
-    "beam_search_no_repeat",
-    "Beam search that never repeats an n-gram",
-    _beam_cases,
-    beam_search_no_repeat,
-    ("tokens",),
-    mistakes=_BEAM_MISTAKES,
-    forbids=("minidl.training.decoding",),
-    dtypes=("int",),
-    equivalent_mutants={
-        "beam_search_no_repeat > _beam_search: augassign: finished += beams -> *": "finished is "
-        "the function's own list: += and = + hold the same hypotheses",
-        "beam_search_no_repeat > _beam_search: const: 0 -> 1": "log_probs is square (V, V): "
-        "shape[1] is V as well",
-        "beam_search_no_repeat > _beam_search: const: 0 -> -1": "log_probs is square (V, V): "
-        "shape[-1] is V as well",
-        "beam_search_no_repeat > _beam_search: delete: break -> pass": "with no live beam left, "
-        "the next steps extend nothing and finish nothing: the loop runs on without effect",
-        "beam_search_no_repeat > _repeats: delete: seq = (start,) + seq -> pass": "the branch "
-        "serves only the grader's mistake (start counted); the reference passes start=None",
-        "beam_search_no_repeat > _repeats: arith: (start,) + seq -> (start,) - seq": "the branch "
-        "serves only the grader's mistake (start counted); the reference passes start=None",
-        "beam_search_no_repeat > _repeats: compare: len(seq) < n -> len(seq) <= n": "with "
-        "len(seq) == n there is no earlier position to look at: range(len(seq) - n) is empty",
-    },
-)
-
-
-# ---------------------------------------------------------------- ROUGE-L F-beta
-def _common(a, b, gaps=True):
-    """The longest common subsequence of two word lists (gaps allowed), or with ``gaps=False``
-    the longest common substring (contiguous words, the mistake): ``table[i, j]`` is the
-    answer for ``a[:i]`` and ``b[:j]``, for the substring the run ending at ``a[i-1]`` and ``b[j-1]``."""
-    table = np.zeros((len(a) + 1, len(b) + 1), dtype=np.int64)
-    for i, x in enumerate(a):
-        for j, y in enumerate(b):
-            if x == y:
-                table[i + 1, j + 1] = table[i, j] + 1
-            elif gaps:
-                table[i + 1, j + 1] = max(table[i, j + 1], table[i + 1, j])
-    return int(table[-1, -1] if gaps else table.max())
-
-
-def _one_row(a, b):
-    """The student's LCS (the bug the exercise repairs): one row of the table, updated in
-    place, so that a match reads the *new* row's left neighbour instead of the old diagonal."""
-    row = [0] * (len(b) + 1)
-    for x in a:
-        for j, y in enumerate(b):
-            row[j + 1] = row[j] + 1 if x == y else max(row[j + 1], row[j])
-    return row[-1]
-
-
-def _fbeta(candidate, reference, beta, gaps=True, squared=True, swap=False, lcs=None):
-    c, r = candidate.split(), reference.split()
-    common = _common(c, r, gaps) if lcs is None else lcs(c, r)
-    if common == 0:
-        return 0.0
-    p, rec = common / len(c), common / len(r)
-    if swap:
-        p, rec = rec, p
-    b2 = beta**2 if squared else beta
-    return (1 + b2) * p * rec / (rec + b2 * p)
-
-
-def rouge_l_fbeta(candidate, reference, beta):
-    """ROUGE-L F-beta of two white-space separated texts (Lin, 2004), the repair of a
-    student's version with three bugs (the task shows it: an LCS table kept as one row updated
-    in place, precision and recall swapped, no case for texts that share no word):
-
-    P = LCS / len(candidate), R = LCS / len(reference), F = (1 + beta^2) P R / (R + beta^2 P),
-    and 0 when the texts share no word (an empty text included).
-    """
-    return _fbeta(candidate, reference, beta)
-
-
-_WORDS = "the home side won a late goal at home in the rain".split()
-
-
-def _rouge_cases(rng):
-    cases = []
-    for beta in (1.0, 2.0, 0.5, 3.0):
-        while True:  # beta matters only where P != R: lengths differ, and a word in common
-            cand = " ".join(rng.choice(_WORDS, size=rng.integers(3, 9)))
-            ref = " ".join(rng.choice(_WORDS, size=rng.integers(3, 9)))
-            if len(cand.split()) != len(ref.split()) and set(cand.split()) & set(ref.split()):
-                break
-        cases.append(Case((cand, ref, beta), label=f"beta={beta}: {cand!r} against {ref!r}"))
-    cases.append(Case(("", "the home side won", 1.0), label="an empty candidate"))
-    cases.append(Case(("the home side", "", 2.0), label="an empty reference"))
-    cases.append(Case(("rain rain late", "the home side won", 0.5), label="no word in common"))
-    cases.append(Case(("goal", "the goal won", 2.0), label="a candidate of one word"))
-    # a repeated word in the reference: a table of one row updated in place matches 'the' twice
-    cases.append(
-        Case(("the goal won", "the the goal won", 2.0), label="'the goal won' against 'the the goal won'")
-    )
-    cases.append(Case(("home side the won", "the home side won", 2.0), label="a reordered candidate"))
-    # the textbook case (ABCBDAB against BDCABA): the longest common subsequence, 4 words, is
-    # found only by a table that takes the better of both neighbours at every mismatch
-    cases.append(
-        Case(
-            ("a b c b d a b", "b d c a b a", 0.5),
-            label="'a b c b d a b' against 'b d c a b a' (repeated words, several longest subsequences)",
-        )
-    )
-    cand, ref = " ".join(rng.choice(_WORDS, size=70)), " ".join(rng.choice(_WORDS, size=64))
-    cases.append(Case((cand, ref, 1.5), label="a candidate of 70 words against a reference of 64, beta=1.5"))
+        table = rng.standard_normal((v, v)) * 2.0
+        table -= np.log(np.exp(table).sum(axis=1, keepdims=True))  # each row a log-distribution
+        words = np.array([w for w in range(v) if w not in (start, end, pad)])
+        targets = np.full((n, t), pad)
+        for row, length in enumerate(lengths):
+            targets[row, : length - 1] = rng.choice(words, size=length - 1)
+            targets[row, length - 1] = end
+        label = f"N={n}, T={t}, V={v}, start={start}, end={end}, pad={pad}, sentence lengths {lengths}"
+        cases.append(Case((table, targets, start, end, pad), label=label, visibility=visibility))
     return cases
 
 
 function_exercise(
-    "rouge_l_fbeta",
+    "teacher_forced_nll",
     CHAPTER,
     2,
-    "rouge_l_fbeta",
-    "A broken ROUGE-L F-beta, repaired",
-    _rouge_cases,
-    rouge_l_fbeta,
-    ("f",),
+    "teacher_forced_nll",
+    "A teacher-forced loss, repaired",
+    _teacher_cases,
+    teacher_forced_nll,
+    ("nll",),
     mistakes=(
         (
-            "the LCS table kept as one row updated in place: at a match, row[j] already holds the "
-            "current word's row, not the previous one, so a word is matched more than once (an "
-            "LCS longer than the candidate, F above 1)",
-            lambda c, r, b: _fbeta(c, r, b, lcs=_one_row),
+            "this is the function as given, its bugs still in it: read it against the task's "
+            "definition, the input at position t being the target word t - 1",
+            lambda tb, y, s, e, p: _teacher_forced(tb, y, s, e, p, tuple(TEACHER_BUGS)),
+        ),
+    )
+    + tuple(
+        (
+            f"{hint} (the other bugs are fixed)",
+            lambda tb, y, s, e, p, bug=bug: _teacher_forced(tb, y, s, e, p, (bug,)),
+        )
+        for bug, hint in TEACHER_BUGS.items()
+    )
+    + (
+        (
+            "the decoder reads the word it must predict (inputs = targets): shift them by one, start first",
+            lambda tb, y, s, e, p: _teacher_forced(tb, y, s, e, p, ("unshifted",)),
         ),
         (
-            "this is the longest common *substring* (contiguous); ROUGE-L uses the longest common "
-            "subsequence, gaps allowed",
-            lambda c, r, b: _fbeta(c, r, b, gaps=False),
-        ),
-        (
-            "beta enters squared: (1 + beta^2) P R / (R + beta^2 P)",
-            lambda c, r, b: _fbeta(c, r, b, squared=False),
-        ),
-        (
-            "precision divides by the candidate's length and recall by the reference's",
-            lambda c, r, b: _fbeta(c, r, b, swap=True),
+            "the negative log-likelihood of a sentence is the sum over its words, not their mean",
+            lambda tb, y, s, e, p: _teacher_forced(tb, y, s, e, p, (), mean=True),
         ),
     ),
-    forbids=("minidl.training.rouge",),
-    dtypes=("number",),
+    forbids=("minidl.nn.losses", "minidl.training.decoding"),
+    dtypes="float64",
 )
+
+
+# ---------------------------------------------------------------- questions
 
 
 # ---------------------------------------------------------------- edge cases
 # the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
 # generated cases), and why each other class that could arise does not apply
 
+_FINITE = "the inputs are finite: the -inf of a masked score is made inside the function"
+_SHIFT = "the row's maximum only shifts the scores before exp: equal maxima shift by the same value"
 declare_edges(
-    "masked_max_pool",
-    ("size_one", "non_square", "ties", "left_and_right_padding"),
+    "windowed_cache_step",
+    ("size_one", "non_square", "extreme_magnitude", "varied_settings"),
     {
-        "empty": "every row holds at least one real step (the task says so): a max over none has no value",
-        "inf_or_nan_input": "the inputs are finite: the -inf that hides the padding is made inside the function",
+        "empty": "a cache has at least one slot, and the new token always attends to itself",
+        "inf_or_nan_input": _FINITE,
+        "ties": _SHIFT,
     },
 )
 declare_edges(
-    "beam_search_no_repeat",
-    ("ties", "varied_settings"),
+    "rope_attention",
+    ("size_one", "non_square", "extreme_magnitude", "varied_settings"),
     {
-        "empty": "the vocabulary holds at least the start and the end token",
-        "size_one": "the model is a V x V table with V >= 5; a beam of width 1 is a case (a setting)",
-        "non_square": "the model is a table of next-token log-probabilities, V x V: square by definition",
-        "long_sequence": "its loop runs over at most max_len (<= 9) steps: longer searches repeat the same step",
+        "empty": "the task takes at least one position of at least one sequence",
+        "inf_or_nan_input": _FINITE,
+        "ties": _SHIFT,
     },
 )
 declare_edges(
-    "rouge_l_fbeta",
+    "attention_backward",
+    ("size_one", "non_square", "extreme_magnitude", "varied_settings"),
+    {
+        "empty": "the task takes at least one position of at least one sequence",
+        "inf_or_nan_input": _FINITE,
+        "ties": _SHIFT,
+    },
+)
+declare_edges(
+    "corpus_bleu",
+    ("empty", "repeated_indices", "size_one", "long_sequence"),
+    {},
+)
+declare_edges(
+    "corpus_chrf",
     ("empty", "size_one", "repeated_indices", "varied_settings", "long_sequence"),
+    {},
+)
+declare_edges(
+    "teacher_forced_nll",
+    ("size_one", "non_square", "repeated_indices", "varied_settings"),
+    {"empty": "every sentence holds at least its end token"},
 )

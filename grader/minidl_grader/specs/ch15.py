@@ -1,243 +1,251 @@
-"""Chapter 15, autoencoders: a denoising step to repair, tied weights, a sparsity penalty derived."""
+"""Chapter 15, pretraining and fine-tuning: LoRA's backward, BERT's masking rule repaired,
+patches of non-square images."""
 
 import numpy as np
 
 from ..judge.registry import Case, declare_edges, function_exercise
 
-CHAPTER = "15_autoencoders"
+CHAPTER = "15_pretraining"
 
 
-def _sigmoid(z):
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
+# ---------------------------------------------------------------- LoRA's backward
+def lora_backward(x, W, A, B, dy, alpha):
+    """y = x W + s (x A) B with s = alpha / r, r = A.shape[1]. Returns (dx, dA, dB)."""
+    return _lora_backward(x, W, A, B, dy, alpha / A.shape[1])
 
 
-def autoencoder_train_step(x, keep, W1, b1, W2, b2, lr):
-    """One SGD step of a denoising autoencoder: the encoder reads x * keep (masking noise),
-    h = relu((x * keep) W1 + b1), x_hat = sigmoid(h W2 + b2), loss = mean((x_hat - x)**2).
-
-    The mean is over every element (N * D of them); the target is the clean x. Returns
-    (loss, W1, b1, W2, b2): the loss before the step and the parameters after it.
-    """
-    return _autoencoder_step(x, keep, W1, b1, W2, b2, lr)
-
-
-def _autoencoder_step(x, keep, W1, b1, W2, b2, lr, *, clean_target=True, stale=False, noisy_input=True):
-    seen = x * keep
-    a1 = seen @ W1 + b1
-    h = np.maximum(a1, 0.0)
-    x_hat = _sigmoid(h @ W2 + b2)
-    target = x if clean_target else seen
-    loss = np.sum((x_hat - target) ** 2) / x.size
-    da2 = 2.0 * (x_hat - target) / x.size * x_hat * (1.0 - x_hat)
-    dW2, db2 = h.T @ da2, da2.sum(axis=0)
-    da1 = (da2 @ (W2 - lr * dW2 if stale else W2).T) * (a1 > 0)
-    dW1, db1 = (seen if noisy_input else x).T @ da1, da1.sum(axis=0)
-    return loss, W1 - lr * dW1, b1 - lr * db1, W2 - lr * dW2, b2 - lr * db2
+def _lora_backward(x, W, A, B, dy, s, *, scale_a=True, scale_b=True, low_rank_dx=True):
+    u = x @ A  # (N, r)
+    dB = (s if scale_b else 1.0) * (u.T @ dy)  # (r, D_out)
+    du = (s if scale_a else 1.0) * (dy @ B.T)  # (N, r)
+    dA = x.T @ du  # (D_in, r)
+    dx = dy @ W.T + (du @ A.T if low_rank_dx else 0.0)
+    return dx, dA, dB
 
 
-def _ae_cases(rng):
+def _lora_cases(rng):
     cases = []
-    # the keep rate of the masking noise; 1.0: no noise at all (a plain autoencoder)
-    for n, d, k, lr, rate in (
-        (6, 5, 3, 0.5, 0.7),
-        (4, 8, 2, 0.5, 0.5),
-        (5, 4, 3, 0.5, 1.0),
-        (1, 4, 2, 0.1, 0.6),
-    ):
-        keep = (rng.random((n, d)) < rate).astype(np.float64)
+    for n, d_in, d_out, r, alpha in (
+        (5, 6, 4, 2, 3.0),
+        (3, 4, 7, 3, 12.0),
+        (1, 3, 2, 1, 2.0),
+    ):  # last: rank 1
         cases.append(
             Case(
                 (
-                    rng.random((n, d)),
-                    keep,
-                    rng.standard_normal((d, k)),
-                    rng.standard_normal(k) * 0.1,
-                    rng.standard_normal((k, d)),
-                    rng.standard_normal(d) * 0.1,
-                    lr,
+                    rng.standard_normal((n, d_in)),
+                    rng.standard_normal((d_in, d_out)),
+                    rng.standard_normal((d_in, r)),
+                    rng.standard_normal((r, d_out)),
+                    rng.standard_normal((n, d_out)),
+                    alpha,
                 ),
-                label=f"x of shape {(n, d)}, {int(keep.sum())} of {n * d} inputs kept, code size {k}, lr={lr}",
+                label=f"x of shape {(n, d_in)}, D_out={d_out}, rank {r}, alpha={alpha}",
             )
         )
     return cases
 
 
 function_exercise(
-    "autoencoder_train_step",
+    "lora_backward",
     CHAPTER,
     3,
-    "autoencoder_train_step",
-    "A broken denoising-autoencoder step, repaired",
-    _ae_cases,
-    autoencoder_train_step,
-    ("loss", "W1", "b1", "W2", "b2"),
+    "lora_backward",
+    "LoRA's backward for A and B",
+    _lora_cases,
+    lora_backward,
+    ("dx", "dA", "dB"),
     mistakes=(
         (
-            "what is a denoising autoencoder asked to reconstruct: what it saw, or what was there?",
-            lambda *a: _autoencoder_step(*a, clean_target=False),
+            "dB is missing the scale s = alpha / r: the update is s (x A) B, so s multiplies every "
+            "gradient that flows through it",
+            lambda x, W, A, B, dy, alpha: _lora_backward(x, W, A, B, dy, alpha / A.shape[1], scale_b=False),
         ),
         (
-            "the gradient is of the loss as it was computed: which weights did the forward pass use?",
-            lambda *a: _autoencoder_step(*a, stale=True),
+            "dA (and the low-rank part of dx) is missing the scale s = alpha / r: the gradient "
+            "reaching u = x A is s dy B^T",
+            lambda x, W, A, B, dy, alpha: _lora_backward(x, W, A, B, dy, alpha / A.shape[1], scale_a=False),
         ),
         (
-            "W1 multiplied the encoder's input: which array was that?",
-            lambda *a: _autoencoder_step(*a, noisy_input=False),
+            "dx holds only the frozen path dy W^T; the input also reaches the output through "
+            "x A B, which adds (s dy B^T) A^T",
+            lambda x, W, A, B, dy, alpha: _lora_backward(
+                x, W, A, B, dy, alpha / A.shape[1], low_rank_dx=False
+            ),
+        ),
+        (
+            "the scale is r / alpha: LoRA scales the update by alpha / r",
+            lambda x, W, A, B, dy, alpha: _lora_backward(x, W, A, B, dy, A.shape[1] / alpha),
+        ),
+        (
+            "the scale is alpha, not alpha / r: divide by the rank r = A.shape[1]",
+            lambda x, W, A, B, dy, alpha: _lora_backward(x, W, A, B, dy, alpha),
         ),
     ),
-    forbids=(
-        "minidl.gallery.autoencoders",
-        "minidl.nn.layers.Dense",
-        "minidl.training",
-        "minidl.nn.optim",
-        "minidl.nn.losses",
-        "minidl.nn.gradcheck",
-    ),
-    dtypes=("number", "float64", "float64", "float64", "float64"),
-    equivalent_mutants={
-        "autoencoder_train_step > _autoencoder_step: compare: a1 > 0 -> a1 >= 0": "relu'(0): a "
-        "pre-activation (a sum of products of random floats) is never exactly 0 here",
-        "autoencoder_train_step > _autoencoder_step: copy: target = x -> target = x.copy()": "target "
-        "is only read: a copy of x holds the same values",
-    },
+    factors=lambda x, W, A, B, dy, alpha: {"the scale alpha / r": alpha / A.shape[1]},
+    forbids=("minidl.nn.layers.LoRA", "minidl.nn.layers.lora", "minidl.nn.gradcheck"),
+    dtypes="float64",
 )
 
 
-# ---------------------------------------------------------------- tied weights
-def tied_autoencoder_gradient(x, W, b_enc, b_dec):
-    """h = relu(x W + b_enc), x_hat = h W^T + b_dec, L = mean((x_hat - x)**2) over all N*D.
-
-    W is used twice (encoder and, transposed, decoder). Returns (loss, dW, db_enc, db_dec)."""
-    a = x @ W + b_enc
-    h = np.maximum(a, 0.0)
-    x_hat = h @ W.T + b_dec
-    d_out = 2.0 * (x_hat - x) / x.size  # (N, D)
-    da = (d_out @ W) * (a > 0)  # (N, k)
-    dW = x.T @ da + d_out.T @ h  # encoder use + decoder use
-    return float(np.mean((x_hat - x) ** 2)), dW, da.sum(axis=0), d_out.sum(axis=0)
+# ---------------------------------------------------------------- BERT's masking rule, repaired
+def bert_mask(ids, u_choose, u_kind, random_ids, rate, mask_id, n_special):
+    """BERT's rule with its random draws given: a token is chosen when it is not special
+    (id >= n_special) and u_choose < rate; a chosen token becomes mask_id when u_kind < 0.8,
+    random_ids at its place when 0.8 <= u_kind < 0.9, and stays otherwise.
+    Returns (inputs, chosen): new arrays, ids left as they were."""
+    return _bert_mask(ids, u_choose, u_kind, random_ids, rate, mask_id, n_special, ())
 
 
-def _tied_decoder_only(x, W, b_enc, b_dec):
-    loss, _, db_enc, db_dec = tied_autoencoder_gradient(x, W, b_enc, b_dec)
-    h = np.maximum(x @ W + b_enc, 0.0)
-    return loss, (2.0 * (h @ W.T + b_dec - x) / x.size).T @ h, db_enc, db_dec
+BERT_MASK_BUGS = {
+    "specials": "padding and the special tokens are chosen too: only ids >= n_special may be "
+    "chosen (a <pad> has no word to predict)",
+    "unchanged": "no chosen token is left unchanged: 0.8 <= u_kind < 0.9 takes a random token and "
+    "u_kind >= 0.9 keeps the token as it is (the rule's last 10 %)",
+    "split": "the 80 / 10 / 10 split is read from the wrong end: u_kind < 0.8 is <mask>, then "
+    "0.8 <= u_kind < 0.9 is the random token",
+}
 
 
-def _tied_encoder_only(x, W, b_enc, b_dec):
-    loss, _, db_enc, db_dec = tied_autoencoder_gradient(x, W, b_enc, b_dec)
-    a = x @ W + b_enc
-    d_out = 2.0 * (np.maximum(a, 0.0) @ W.T + b_dec - x) / x.size
-    return loss, x.T @ ((d_out @ W) * (a > 0)), db_enc, db_dec
-
-
-def _tied_cases(rng):
-    cases = []
-    for n, d, k in ((5, 6, 3), (4, 8, 2), (1, 5, 1)):  # last: one sample, a code of one unit
-        cases.append(
-            Case(
-                (
-                    rng.random((n, d)),
-                    rng.standard_normal((d, k)) * 0.5,
-                    rng.standard_normal(k) * 0.1,
-                    rng.standard_normal(d) * 0.1,
-                ),
-                label=f"x of shape {(n, d)}, a code of {k}",
-            )
-        )
-    return cases
-
-
-function_exercise(
-    "tied_autoencoder_gradient",
-    CHAPTER,
-    3,
-    "tied_autoencoder_gradient",
-    "The gradient of an autoencoder whose decoder reuses the encoder's weights",
-    _tied_cases,
-    tied_autoencoder_gradient,
-    ("loss", "dW", "db_enc", "db_dec"),
-    mistakes=(
-        (
-            "dW holds only the decoder's use of W (d_out^T h); W is also the encoder's "
-            "weight, so its gradient is the sum of both uses",
-            _tied_decoder_only,
-        ),
-        (
-            "dW holds only the encoder's use of W (x^T da); the decoder uses W^T too, and "
-            "that use adds (d_out^T h) to the gradient",
-            _tied_encoder_only,
-        ),
-    ),
-    forbids=("minidl.gallery.autoencoders", "minidl.nn.layers.Dense", "minidl.nn.gradcheck"),
-    dtypes=("number", "float64", "float64", "float64"),
-    equivalent_mutants={
-        "tied_autoencoder_gradient: compare: a > 0 -> a >= 0": "relu'(0): a pre-activation (a sum "
-        "of products of random floats) is never exactly 0 here",
-    },
-)
-
-
-# ---------------------------------------------------------------- a sparsity penalty
-def sparsity_penalty(z, rho, beta):
-    """beta * sum_j KL(Bernoulli(rho) || Bernoulli(rho_hat_j)), h = sigmoid(z) (N, k),
-    rho_hat_j = the mean over the batch of h[:, j].
-
-    Returns (penalty, dpenalty/dz of shape (N, k))."""
-    return _sparsity(z, rho, beta)
-
-
-def _sparsity(z, rho, beta, *, per_sample=False, reverse=False, through_sigmoid=True):
-    h = _sigmoid(z)
-    rho_hat = h.mean(axis=0)
-    if reverse:
-        kl = rho_hat * np.log(rho_hat / rho) + (1 - rho_hat) * np.log((1 - rho_hat) / (1 - rho))
-        d_rho_hat = beta * (np.log(rho_hat / rho) - np.log((1 - rho_hat) / (1 - rho)))
+def _bert_mask(ids, u_choose, u_kind, random_ids, rate, mask_id, n_special, bugs):
+    chosen = u_choose < rate
+    if "specials" not in bugs:
+        chosen = chosen & (ids >= n_special)
+    inputs = ids.copy()
+    if "split" in bugs:
+        to_mask, to_swap = u_kind >= 0.2, u_kind < 0.1
     else:
-        kl = rho * np.log(rho / rho_hat) + (1 - rho) * np.log((1 - rho) / (1 - rho_hat))
-        d_rho_hat = beta * (-rho / rho_hat + (1 - rho) / (1 - rho_hat))
-    dh = d_rho_hat if per_sample else d_rho_hat / h.shape[0]
-    dz = dh * h * (1.0 - h) if through_sigmoid else np.broadcast_to(dh, h.shape).copy()
-    return float(beta * kl.sum()), dz
+        # the swap excludes the masked tokens explicitly (not by overwriting them afterwards), so
+        # that a tie u_kind = 0.8 read as <mask> changes the result
+        to_mask = u_kind < 0.8
+        to_swap = ~to_mask & (u_kind < 0.9)
+    if "unchanged" in bugs:
+        to_swap = ~to_mask
+    inputs[chosen & to_mask] = mask_id
+    swap = chosen & to_swap
+    inputs[swap] = random_ids[swap]
+    return inputs, chosen
 
 
-def _sparsity_cases(rng):
+def _bert_cases(rng):
     cases = []
-    for n, k, rho, beta in ((6, 4, 0.05, 3.0), (3, 5, 0.2, 0.5), (1, 3, 0.1, 1.0)):  # last: one sample
+    for n, t, vocab, rate, n_special in ((4, 9, 30, 0.5, 4), (3, 12, 50, 0.3, 3), (1, 8, 20, 0.5, 3)):
+        ids = rng.integers(n_special, vocab, size=(n, t)).astype(np.int64)
+        ids[:, 0] = n_special - 1  # a <cls>-like special token first
+        ids[:, 1] = n_special  # the first word id: chosen like any word (>=, not >)
+        for row in range(n):
+            ids[row, t - int(rng.integers(1, 4)) :] = 0  # padding at the end
+        u_choose, u_kind = rng.random((n, t)), rng.random((n, t))
+        u_choose[:, :3] = (0.0, 0.0, rate)  # <cls> and the first word drawn, one draw at the rate exactly
+        u_choose[:, -1] = 0.0  # padding drawn too: it must not be chosen
+        u_choose[:, 3:6] = 0.0  # three words certainly chosen, split at the edges of 80 / 10 / 10
+        u_kind[:, 3:6] = (0.8, 0.9, 0.0)
         cases.append(
             Case(
-                (rng.uniform(-3.5, 3.5, (n, k)), rho, beta),
-                label=f"z of shape {(n, k)}, rho={rho}, beta={beta}",
+                (
+                    ids,
+                    u_choose,
+                    u_kind,
+                    rng.integers(n_special, vocab, size=(n, t)).astype(np.int64),
+                    rate,
+                    2,
+                    n_special,
+                ),
+                label=f"ids of shape {(n, t)} with padding, rate={rate}, {n_special} special ids",
             )
         )
     return cases
 
 
 function_exercise(
-    "sparsity_penalty",
+    "bert_mask",
     CHAPTER,
     2,
-    "sparsity_penalty",
-    "A sparsity penalty on the code, and its gradient",
-    _sparsity_cases,
-    sparsity_penalty,
-    ("penalty", "dz"),
+    "bert_mask",
+    "A broken BERT masking rule, repaired",
+    _bert_cases,
+    bert_mask,
+    ("inputs", "chosen"),
     mistakes=(
         (
-            "rho_hat is a mean over the batch: how much does one sample's h move it?",
-            lambda *a: _sparsity(*a, per_sample=True),
+            "this is the rule as given, its bugs still in it: read it against BERT's rule in "
+            "the chapter's section 3",
+            lambda ids, u_c, u_k, rand, rate, mask_id, n_sp: _bert_mask(
+                ids, u_c, u_k, rand, rate, mask_id, n_sp, tuple(BERT_MASK_BUGS)
+            ),
+        ),
+    )
+    + tuple(
+        (
+            f"{hint} (the other bugs are fixed)",
+            lambda ids, u_c, u_k, rand, rate, mask_id, n_sp, bug=bug: _bert_mask(
+                ids, u_c, u_k, rand, rate, mask_id, n_sp, (bug,)
+            ),
+        )
+        for bug, hint in BERT_MASK_BUGS.items()
+    ),
+    forbids=("minidl.datasets", "minidl.nn.layers"),
+    dtypes=("int", "bool"),
+)
+
+
+# ---------------------------------------------------------------- patches of a non-square image
+def patchify(x, ph, pw):
+    """(N, C, H, W) -> (N, (H/ph)(W/pw), C*ph*pw): patches in row-major order (left to right,
+    then top to bottom), each flattened channel first, then its rows, then its columns."""
+    N, C, H, W = x.shape
+    out = np.empty((N, (H // ph) * (W // pw), C * ph * pw), dtype=x.dtype)
+    for i in range(H // ph):
+        for j in range(W // pw):
+            patch = x[:, :, i * ph : (i + 1) * ph, j * pw : (j + 1) * pw]
+            # the size named, not -1: NumPy infers any negative size, so -1 -> -2 would not show
+            out[:, i * (W // pw) + j] = patch.reshape(N, C * ph * pw)
+    return out
+
+
+def _patchify_channels_last(x, ph, pw):
+    N, C, H, W = x.shape
+    p = x.reshape(N, C, H // ph, ph, W // pw, pw).transpose(0, 2, 4, 3, 5, 1)
+    return p.reshape(N, (H // ph) * (W // pw), -1)
+
+
+def _patchify_column_major(x, ph, pw):
+    N, C, H, W = x.shape
+    p = x.reshape(N, C, H // ph, ph, W // pw, pw).transpose(0, 4, 2, 1, 3, 5)
+    return p.reshape(N, (H // ph) * (W // pw), -1)
+
+
+def _patch_cases(rng):
+    return [
+        Case((rng.standard_normal((2, 3, 4, 6)), 2, 3), label="x of shape (2, 3, 4, 6), patches 2x3"),
+        Case((rng.standard_normal((1, 2, 6, 4)), 3, 2), label="x of shape (1, 2, 6, 4), patches 3x2"),
+        Case((rng.standard_normal((2, 1, 6, 10)), 2, 5), label="x of shape (2, 1, 6, 10), patches 2x5"),
+    ]
+
+
+function_exercise(
+    "patchify",
+    CHAPTER,
+    2,
+    "patchify",
+    "Patches of a non-square image",
+    _patch_cases,
+    patchify,
+    ("patches",),
+    mistakes=(
+        (
+            "each patch is flattened with the channel last (rows, columns, channels); flatten it "
+            "channel first, as x[n, :, rows, columns].ravel() does",
+            _patchify_channels_last,
         ),
         (
-            "KL is not symmetric: which distribution is the target, and which one weights the logs?",
-            lambda *a: _sparsity(*a, reverse=True),
-        ),
-        (
-            "the gradient asked for is with respect to z, and h is a function of z",
-            lambda *a: _sparsity(*a, through_sigmoid=False),
+            "the patches are in column-major order (top to bottom first); number them left to "
+            "right along a row of patches, then the next row",
+            _patchify_column_major,
         ),
     ),
-    factors=lambda z, rho, beta: {"the batch size N": z.shape[0]},
-    forbids=("minidl.gallery.autoencoders", "minidl.nn.regularizers", "minidl.nn.gradcheck"),
-    dtypes=("number", "float64"),
+    forbids=("minidl.nn.layers.patches", "minidl.nn.layers.PatchEmbedding"),
+    dtypes="float64",
 )
 
 
@@ -245,27 +253,21 @@ function_exercise(
 # the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
 # generated cases), and why each other class that could arise does not apply
 
-_NOT_EMPTY = "the losses are means over the samples: with none they have no value"
 declare_edges(
-    "autoencoder_train_step",
+    "lora_backward",
     ("size_one", "non_square", "varied_settings"),
-    {
-        "empty": _NOT_EMPTY,
-        "ties": "ReLU compares each value with 0 alone, never two values",
-        "extreme_magnitude": "pixels in [0, 1] and weights of unit scale, as in the chapter: the task is "
-        "one SGD step, not a sigmoid stable for any input",
-    },
+    {"empty": "the task takes at least one sample, and a rank of at least 1"},
 )
 declare_edges(
-    "tied_autoencoder_gradient",
-    ("size_one", "non_square"),
-    {"empty": _NOT_EMPTY, "ties": "ReLU compares each value with 0 alone, never two values"},
+    "bert_mask",
+    ("size_one", "non_square", "repeated_indices", "varied_settings"),
+    {"empty": "a batch holds at least one sequence, which starts with a special token"},
 )
 declare_edges(
-    "sparsity_penalty",
+    "patchify",
     ("size_one", "non_square", "varied_settings"),
     {
-        "empty": "the mean activation of a unit over no sample has no value",
-        "extreme_magnitude": "z is a code unit's pre-activation of moderate size (|z| <= 3.5, as after training): the task is the penalty, not a sigmoid stable for any input",
+        "empty": "the image holds at least one patch",
+        "long_sequence": "its loops run over the patches of an image, each alike: their number changes nothing",
     },
 )

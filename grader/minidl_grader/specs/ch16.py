@@ -1,357 +1,292 @@
-"""Chapter 16, GANs: the hinge loss, one generator step, a broken training step repaired."""
+"""Chapter 16, post-training: DPO with noisy preference labels and its gradient, per-token
+returns with a KL penalty, a broken response-only loss repaired."""
 
 import numpy as np
 
-from ..judge.feedback import compare_outputs
-from ..judge.registry import Case, Exercise, declare_edges, function_exercise, register
+from ..judge.registry import Case, declare_edges, function_exercise
 
-CHAPTER = "16_gans"
-
-
-def _sigmoid(z):
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
+CHAPTER = "16_post_training"
 
 
-def _softplus(z):
-    return np.logaddexp(0.0, z)
+# ---------------------------------------------------------------- conservative DPO
+def cdpo_loss(policy_logps, ref_logps, beta, eps):
+    """DPO when a fraction eps of the preference labels is flipped (Mitchell, 2023):
+    h = beta ((pi_c - ref_c) - (pi_r - ref_r)), L = mean(-(1 - eps) log sigma(h) - eps log sigma(-h)).
+    Returns (loss, dL/dpolicy_logps (N, 2))."""
+    return _cdpo(policy_logps, ref_logps, beta, eps)
 
 
-# ---------------------------------------------------------------- the hinge loss
-def hinge_gan_losses(real_logits, fake_logits):
-    """The hinge GAN losses on D's raw scores and their (sub)gradients, derivative 0 at a kink.
-
-    L_D = mean(relu(1 - real)) + mean(relu(1 + fake)),  L_G = -mean(fake).
-    Returns (loss_d, d_real, d_fake, loss_g, dg_fake).
-    """
-    n_real, n_fake = len(real_logits), len(fake_logits)
-    loss_d = np.mean(np.maximum(0.0, 1.0 - real_logits)) + np.mean(np.maximum(0.0, 1.0 + fake_logits))
-    d_real = np.where(real_logits < 1.0, -1.0 / n_real, 0.0)
-    d_fake = np.where(fake_logits > -1.0, 1.0 / n_fake, 0.0)
-    return loss_d, d_real, d_fake, -np.mean(fake_logits), np.full(n_fake, -1.0 / n_fake)
+def _cdpo(policy_logps, ref_logps, beta, eps, *, beta_in_grad=True, flip=False, mean=True, ratio=True):
+    ratios = policy_logps - ref_logps if ratio else policy_logps
+    h = beta * (ratios[:, 0] - ratios[:, 1])  # (N,)
+    e = 1.0 - eps if flip else eps
+    losses = (1.0 - e) * np.logaddexp(0.0, -h) + e * np.logaddexp(0.0, h)
+    d_h = -(1.0 - e) * np.exp(-np.logaddexp(0.0, h)) + e * np.exp(-np.logaddexp(0.0, -h))
+    n = len(h) if mean else 1
+    d = (beta if beta_in_grad else 1.0) * d_h / n
+    return float(losses.sum() / n), np.stack([d, -d], axis=1)
 
 
-def _hinge_variant(real, fake, mistake):
-    """``hinge_gan_losses`` with one of the mistakes of ``HINGE_MISTAKES``."""
-    loss_d, d_real, d_fake, loss_g, dg_fake = hinge_gan_losses(real, fake)
-    n_real, n_fake = len(real), len(fake)
-    if mistake == "swapped":
-        loss_d = np.mean(np.maximum(0.0, 1.0 + real)) + np.mean(np.maximum(0.0, 1.0 - fake))
-        d_real, d_fake = np.where(real > -1.0, 1.0 / n_real, 0.0), np.where(fake < 1.0, -1.0 / n_fake, 0.0)
-    elif mistake == "kink":
-        d_real, d_fake = np.where(real <= 1.0, -1.0 / n_real, 0.0), np.where(fake >= -1.0, 1.0 / n_fake, 0.0)
-    elif mistake == "pooled":
-        total = n_real + n_fake
-        loss_d = (np.maximum(0.0, 1.0 - real).sum() + np.maximum(0.0, 1.0 + fake).sum()) / total
-        d_real, d_fake = d_real * n_real / total, d_fake * n_fake / total
-    elif mistake == "generator hinge":
-        loss_g, dg_fake = np.mean(np.maximum(0.0, 1.0 - fake)), np.where(fake < 1.0, -1.0 / n_fake, 0.0)
-    elif mistake == "generator minimax":
-        loss_g, dg_fake = -np.mean(np.maximum(0.0, 1.0 + fake)), np.where(fake > -1.0, -1.0 / n_fake, 0.0)
-    elif mistake == "sums":
-        d_real, d_fake, dg_fake = d_real * n_real, d_fake * n_fake, dg_fake * n_fake
-    return loss_d, d_real, d_fake, loss_g, dg_fake
-
-
-HINGE_MISTAKES = {
-    "swapped": "real and fake are swapped in L_D: D wants real scores above +1, fake ones below -1",
-    "kink": "the derivative at a kink is taken as 1; take 0 there (as ReLU's backward does at 0): "
-    "a real score of exactly 1 or a fake score of exactly -1 gets no gradient",
-    "pooled": "L_D is a mean over the 2n pooled scores; it is the sum of two means, one over the real "
-    "scores and one over the fakes",
-    "generator hinge": "the generator minimises relu(1 - fake): its gradient vanishes as soon as a "
-    "fake's score passes 1; the hinge GAN's generator minimises -mean(fake), with no hinge",
-    "generator minimax": "the generator maximises D's own fake term relu(1 + fake) (the minimax "
-    "form): flat, no gradient at all, once D pushes a fake below -1; L_G = -mean(fake)",
-    "sums": "the gradients are not divided by the number of scores: each loss is a mean",
-}
-
-
-def _hinge_cases(rng):
-    # at the kinks, and between each kink and 0 (a real score of 0.5, a fake one of -0.5)
-    ties = (np.array([1.0, 0.5, 1.0, 3.0, -2.0]), np.array([-1.0, -1.0, 0.2, -3.0, -0.5]))
-    return [
-        Case((rng.standard_normal(6) * 2, rng.standard_normal(4) * 2), label="6 real and 4 fake scores"),
-        Case(ties, label="scores exactly at the kinks (real 1, fake -1)"),
-        Case(
-            (rng.standard_normal(3) * 3, rng.standard_normal(7) * 3 - 2),
-            label="3 real and 7 fake scores, most fakes below -1",
-        ),
-        Case((np.array([0.4]), np.array([-0.3])), label="one real and one fake score"),
-    ]
-
-
-function_exercise(
-    "hinge_gan_losses",
-    CHAPTER,
-    2,
-    "hinge_gan_losses",
-    "The hinge loss of a GAN, and its gradients",
-    _hinge_cases,
-    hinge_gan_losses,
-    ("loss_d", "d_real", "d_fake", "loss_g", "dg_fake"),
-    mistakes=tuple(
-        (hint, lambda r, f, mistake=mistake: _hinge_variant(r, f, mistake))
-        for mistake, hint in HINGE_MISTAKES.items()
-    ),
-    forbids=("minidl.gallery.gan", "minidl.nn.losses", "minidl.nn.layers"),
-    dtypes=("number", "float64", "float64", "number", "float64"),
-)
-
-
-# ---------------------------------------------------------------- generator step
-def generator_step(z, Wg, bg, Wd, bd, lr):
-    """One SGD step on the generator only.
-
-    G(z) = tanh(z Wg + bg) (N, D);  logits = G(z) Wd + bd (N,);  loss = mean(softplus(-logits)).
-    Returns the updated (Wg, bg); the discriminator's Wd, bd stay unchanged.
-    """
-    return _generator_step(z, Wg, bg, Wd, bd, lr, saturating=False)
-
-
-def _generator_step(z, Wg, bg, Wd, bd, lr, *, saturating):
-    a = z @ Wg + bg
-    x = np.tanh(a)
-    logits = x @ Wd + bd
-    n = z.shape[0]
-    dlogits = -_sigmoid(logits) / n if saturating else -_sigmoid(-logits) / n
-    da = np.outer(dlogits, Wd) * (1.0 - x**2)
-    return Wg - lr * (z.T @ da), bg - lr * da.sum(axis=0)
-
-
-def _gen_step_cases(rng):
+def _cdpo_cases(rng):
     cases = []
-    # the last: one sample, and D's weights of a few hundred: logits in the hundreds
-    for n, k, d, lr, scale in ((5, 3, 4, 0.1, 1.0), (3, 2, 6, 0.25, 1.0), (1, 2, 3, 0.05, 300.0)):
-        cases.append(
-            Case(
-                (
-                    rng.standard_normal((n, k)),
-                    rng.standard_normal((k, d)),
-                    rng.standard_normal(d) * 0.1,
-                    rng.standard_normal(d) * scale,
-                    float(rng.standard_normal()),
-                    lr,
-                ),
-                label=f"z of shape {(n, k)}, samples of size {d}, lr={lr}"
-                + (f", D's weights of about {scale:g}" if scale > 1 else ""),
-            )
-        )
-    return cases
-
-
-def _generator_step_mistakes(args):
-    z, Wg, bg, Wd, bd, lr = args
-    return [
-        (
-            "the saturating loss was used; the generator step uses the non-saturating "
-            "loss mean(softplus(-logits))",
-            _generator_step(z, Wg, bg, Wd, bd, lr, saturating=True),
-        ),
-        (
-            "the step goes uphill: subtract lr * gradient",
-            _generator_step(z, Wg, bg, Wd, bd, -lr, saturating=False),
-        ),
-    ]
-
-
-def _unchanged_problem(position: int) -> str:
-    """What is said of an input changed by the call: D's weights, or the others."""
-    name = ("z", "Wg", "bg", "Wd", "bd")[position]
-    if position >= 3:  # the discriminator's weights, unchanged
-        return f"the discriminator's {name} was changed: the generator step must only update Wg and bg"
-    return (  # new arrays, the caller's kept
-        f"the function changed its input `{name}` in place; the task asks for new arrays "
-        "(write `Wg = Wg - lr * dWg` instead of `Wg -= lr * dWg`)"
-    )
-
-
-_AFTER_ORDER = (3, 4, 0, 1, 2)  # D's weights first
-
-
-def _public_generator_step(case) -> dict:
-    """What check() needs: the new (Wg, bg), and every array input as it was."""
-    after = [
-        {"arg": p, "expected": case.args[p].copy(), "tolerance": 0.0, "problem": _unchanged_problem(p)}
-        for p in _AFTER_ORDER
-        if isinstance(case.args[p], np.ndarray)  # a float bd cannot change in place
-    ]
-    return {
-        "expected": generator_step(*case.args),
-        "mistakes": _generator_step_mistakes(case.args),
-        "factors": {},
-        "extra": {"after": after},
-    }
-
-
-def _judge_generator_step(case, got):
-    if not isinstance(got, dict) or "out" not in got:
-        return "the grader could not read the result"
-    args = case.args
-    wrong = _generator_step_mistakes(args)
-    problem = compare_outputs(got["out"], generator_step(*args), ("Wg", "bg"), wrong)
-    if problem:
-        return problem
-    after = got.get("args_after") or ()
-    for position in _AFTER_ORDER:
-        before = args[position]
-        if len(after) > position and (
-            after[position].shape != before.shape or not np.array_equal(after[position], before)
-        ):
-            return _unchanged_problem(position)
-    return None
-
-
-register(
-    Exercise(
-        name="generator_step",
-        chapter=CHAPTER,
-        points=3,
-        entries=("generator_step",),
-        title="One training step of a GAN's generator",
-        make_cases=_gen_step_cases,
-        judge=_judge_generator_step,
-        probe="call_and_inputs",
-        public=_public_generator_step,
-        public_kind="call_and_inputs",
-        outputs=("Wg", "bg"),
-        forbids=(
-            "minidl.gallery.gan",
-            "minidl.nn.losses",
-            "minidl.nn.optim",
-            "minidl.training",
-            "minidl.nn.gradcheck",
-        ),
-        catches=(
-            "the saturating loss instead of the non-saturating one",
-            "a step uphill (+ lr * gradient)",
-            "the discriminator's Wd or bd changed",
-            "Wg or bg updated in place (the task asks for new arrays)",
-        ),
-    )
-)
-
-
-# ---------------------------------------------------------------- a broken GAN step, repaired
-def gan_step(x_real, z_d, z_g, params, lr):
-    """One alternating GAN step on 1-D data, as GANTrainer does: G(z) = a z + c, D's logit
-    l = w x + b. The discriminator step (real 1, fake 0, G only forward) updates w, b; the
-    generator step, with fresh noise z_g and the *updated* D, updates a, c on the
-    non-saturating loss. Returns (a, c, w, b, loss_d, loss_g), the losses before each update."""
-    return _gan_step(x_real, z_d, z_g, params, lr, ())
-
-
-# the four bugs of the step the task shows (its cell holds them all)
-GAN_STEP_BUGS = {
-    "labels": "the discriminator's labels are flipped: real samples are labelled 1 "
-    "(softplus(-l_real)), fakes 0 (softplus(l_fake))",
-    "leak": "the discriminator step moves the generator too: a and c must change only in the "
-    "generator step (G only runs forward while D learns)",
-    "stale": "the generator step scores the fakes with the discriminator from before its step; "
-    "the alternating step uses the updated w and b",
-    "saturating": "the generator step uses the saturating loss mean(log(1 - D(G(z)))); use the "
-    "non-saturating mean(softplus(-l)), whose gradient is -sigmoid(-l) / n",
-}
-
-
-def _gan_step(x_real, z_d, z_g, params, lr, bugs):
-    a, c, w, b = params
-    sign = -1.0 if "labels" in bugs else 1.0  # -1: real labelled 0, fake 1
-    fake = a * z_d + c
-    l_real, l_fake = w * x_real + b, w * fake + b
-    loss_d = np.mean(_softplus(-sign * l_real)) + np.mean(_softplus(sign * l_fake))
-    d_real = -sign * _sigmoid(-sign * l_real) / len(x_real)
-    d_fake = sign * _sigmoid(sign * l_fake) / len(z_d)
-    w_new = w - lr * (np.sum(d_real * x_real) + np.sum(d_fake * fake))
-    b_new = b - lr * (np.sum(d_real) + np.sum(d_fake))
-    if "leak" in bugs:  # the fakes' gradient carried on into G
-        a, c = a - lr * np.sum(d_fake * w * z_d), c - lr * np.sum(d_fake * w)
-    w_g, b_g = (w, b) if "stale" in bugs else (w_new, b_new)
-    l_g = w_g * (a * z_g + c) + b_g
-    if "saturating" in bugs:
-        loss_g, dl = -np.mean(_softplus(l_g)), -_sigmoid(l_g) / len(z_g)
-    else:
-        loss_g, dl = np.mean(_softplus(-l_g)), -_sigmoid(-l_g) / len(z_g)
-    a_new, c_new = a - lr * np.sum(dl * w_g * z_g), c - lr * np.sum(dl * w_g)
-    return a_new, c_new, w_new, b_new, loss_d, loss_g
-
-
-def _gan_step_cases(rng):
-    cases = []
-    for n_real, n_d, n_g, lr in ((8, 6, 5, 0.1), (4, 7, 3, 0.3)):  # lr not always the chapter's
-        params = (
-            float(rng.uniform(0.5, 1.5)),
-            float(rng.normal()),
-            float(rng.normal()),
-            float(rng.normal() * 0.5),
-        )
-        cases.append(
-            Case(
-                (
-                    rng.normal(2.0, 0.5, n_real),
-                    rng.standard_normal(n_d),
-                    rng.standard_normal(n_g),
-                    params,
-                    lr,
-                ),
-                label=f"{n_real} real samples, {n_d} fakes for D, {n_g} for G, lr={lr}",
-            )
-        )
-    # a confident discriminator, w = 150: logits in the hundreds, where log(sigmoid) is -inf
-    # unless every softplus is a logaddexp; one fake for D. The fakes are fixed so that the
-    # losses are large, not about 1e-90 (where a right answer differs from the reference in
-    # every digit)
-    cases.append(
-        Case(
-            (
-                rng.normal(2.0, 0.5, 3),
-                np.array([1.5]),  # the fake 2.2, D's logit about 330: softplus(330), not log(0)
-                np.array([-1.2, 0.4]),  # G's logits about -75 and 165
-                (1.0, 0.7, 150.0, 0.5),
-                0.001,
-            ),
-            label="3 real samples, 1 fake for D, 2 for G, D's weight w = 150 (logits in the hundreds), lr=0.001",
-        )
-    )
+    for n, beta, eps, scale in (
+        (6, 0.1, 0.2, 5.0),
+        (4, 0.5, 0.0, 3.0),
+        (1, 2.0, 0.3, 2.0),
+        (5, 1.0, 0.1, 400.0),
+    ):
+        policy, ref = scale * rng.standard_normal((n, 2)), scale * rng.standard_normal((n, 2))
+        label = f"{n} pairs, beta={beta}, eps={eps}"
+        if scale > 100:  # margins of hundreds: exp(-h) overflows unless -log sigma is computed stably
+            policy[0] = ref[0] + (800.0, 0.0)  # h = +800 beta: exp(h) overflows
+            policy[1] = ref[1] + (0.0, 800.0)  # h = -800 beta: exp(-h) overflows
+            label += ", log-ratio margins of several hundred"
+        cases.append(Case((policy, ref, beta, eps), label=label))
     return cases
 
 
 function_exercise(
-    "gan_step",
+    "cdpo_loss",
     CHAPTER,
-    2,
-    "gan_step",
-    "A broken GAN training step, repaired",
-    _gan_step_cases,
-    gan_step,
-    ("a", "c", "w", "b", "loss_d", "loss_g"),
+    3,
+    "cdpo_loss",
+    "DPO with noisy labels, and its gradient",
+    _cdpo_cases,
+    cdpo_loss,
+    ("loss", "grad"),
     mistakes=(
         (
-            "this is the step as given, all four bugs still in it: read it against the two steps "
-            "of the chapter's Section 2",
-            lambda x, z_d, z_g, params, lr: _gan_step(x, z_d, z_g, params, lr, tuple(GAN_STEP_BUGS)),
+            "the gradient is missing the factor beta: h = beta (...) so every log-probability "
+            "reaches the loss through beta",
+            lambda p, r, beta, eps: _cdpo(p, r, beta, eps, beta_in_grad=False),
+        ),
+        (
+            "eps and 1 - eps are swapped: with eps = 0 the loss must be DPO's, -log sigma(h)",
+            lambda p, r, beta, eps: _cdpo(p, r, beta, eps, flip=True),
+        ),
+        (
+            "the loss and the gradient are sums over the pairs; take the mean (divide by N)",
+            lambda p, r, beta, eps: _cdpo(p, r, beta, eps, mean=False),
+        ),
+        (
+            "the reference is left out: h uses the policy's log-probabilities, not its log-ratios "
+            "log pi - log pi_ref",
+            lambda p, r, beta, eps: _cdpo(p, r, beta, eps, ratio=False),
+        ),
+    ),
+    catches=("-log sigma(h) computed as -log(1 / (1 + exp(-h))), which overflows for margins of hundreds",),
+    forbids=("minidl.nn.preference", "minidl.nn.losses"),
+    dtypes=("number", "float64"),
+)
+
+
+# ---------------------------------------------------------------- per-token returns with a KL penalty
+def kl_shaped_returns(rewards, logp, ref_logp, mask, beta):
+    """Reward-to-go of each response token: the per-token reward is -beta (logp - ref_logp) on
+    the response's tokens (mask True), plus the sequence's reward on its last token; the return
+    at t sums the rewards from t to the end of the response. (N, T), 0 where mask is False."""
+    return _returns(rewards, logp, ref_logp, mask, beta)
+
+
+def _returns(rewards, logp, ref_logp, mask, beta, *, at="last", kl_sign=1.0, to_go=True, masked=True):
+    per_token = np.where(mask, -kl_sign * beta * (logp - ref_logp), 0.0)  # (N, T)
+    positions = np.where(mask, np.arange(mask.shape[1]), -1 if at == "last" else mask.shape[1])
+    where = positions.max(axis=1) if at == "last" else positions.min(axis=1)
+    per_token[np.arange(len(rewards)), where] += rewards
+    if to_go:
+        out = np.flip(np.cumsum(np.flip(per_token, axis=1), axis=1), axis=1)
+    else:
+        out = np.cumsum(per_token, axis=1)
+    return np.where(mask, out, 0.0) if masked else out
+
+
+def _returns_cases(rng):
+    cases = []
+    for n, t, beta in ((4, 9, 0.1), (3, 7, 0.5), (1, 5, 2.0)):
+        mask = np.zeros((n, t), bool)
+        for row in range(n):
+            start = int(rng.integers(1, 4))  # the prompt's targets come first
+            stop = int(rng.integers(start + 1, t)) if row else start + 1  # row 0: a one-token response
+            mask[row, start:stop] = True  # padding after the response
+        logp, ref = -rng.random((n, t)) * 3, -rng.random((n, t)) * 3
+        cases.append(
+            Case(
+                (rng.standard_normal(n), logp, ref, mask, beta),
+                label=f"{n} responses in (N, T) = {(n, t)}, prompt before and padding after, beta={beta}",
+            )
+        )
+    return cases
+
+
+function_exercise(
+    "kl_shaped_returns",
+    CHAPTER,
+    3,
+    "kl_shaped_returns",
+    "Per-token returns with a KL penalty",
+    _returns_cases,
+    kl_shaped_returns,
+    ("returns",),
+    mistakes=(
+        (
+            "the sequence's reward is given at the response's first token; it arrives with the "
+            "last one (the response is judged once it is complete)",
+            lambda r, lp, ref, m, beta: _returns(r, lp, ref, m, beta, at="first"),
+        ),
+        (
+            "the penalty has the wrong sign: a token likelier under the policy than under the "
+            "reference (logp > ref_logp) costs -beta (logp - ref_logp)",
+            lambda r, lp, ref, m, beta: _returns(r, lp, ref, m, beta, kl_sign=-1.0),
+        ),
+        (
+            "the returns sum the rewards up to t; a return sums the rewards from t to the end",
+            lambda r, lp, ref, m, beta: _returns(r, lp, ref, m, beta, to_go=False),
+        ),
+        (
+            "positions outside the response (the prompt) hold a return; they must hold 0",
+            lambda r, lp, ref, m, beta: _returns(r, lp, ref, m, beta, masked=False),
+        ),
+    ),
+    forbids=("minidl.nn.preference",),
+    dtypes="float64",
+    equivalent_mutants={
+        "kl_shaped_returns > _returns: augassign: per_token[*] += rewards -> *": "per_token is the "
+        "function's own array and the rows' indices differ: += and = + add the same",
+        # the reward-to-go at a response token sums everything from it to the end of the row, so
+        # a reward placed at the last response token or anywhere after it gives the same returns
+        "kl_shaped_returns > _returns: reduce: positions.max(axis=1) -> positions.min(axis=1)": "the "
+        "minimum is -1, the row's last column: after the response, which the reward-to-go still reaches",
+        "kl_shaped_returns > _returns: axis: positions.max(axis=1) -> positions.max()": "the largest "
+        "last position of all rows is at or after each row's own: the reward-to-go reaches it",
+        "kl_shaped_returns > _returns: const: -1 -> 0": "a response never starts at position 0 (a "
+        "prompt comes first), so 0 is below every response position as -1 is",
+        "kl_shaped_returns > _returns: const: -1 -> -2": "-2 marks the positions outside the response "
+        "as -1 does: below every response position",
+    },
+)
+
+
+# ---------------------------------------------------------------- the response-only loss, repaired
+def response_nll(logits, targets, prompt_len, length):
+    """Mean -log softmax(logits)[target] over the response's targets, the positions
+    prompt_len - 1 .. length - 2 of each row (the target at t is token t + 1), and its
+    gradient dL/dlogits (N, T, V), zero elsewhere. Returns (loss, grad)."""
+    return _response_nll(logits, targets, prompt_len, length, ())
+
+
+RESPONSE_BUGS = {
+    "padding": "the padding after the response is counted: a response's last target is at "
+    "position length - 2 (the target at t is token t + 1)",
+    "start": "the response's first target is missed: the target at position prompt_len - 1 is "
+    "the response's first token",
+    "divide": "the loss is divided by all N T positions; divide by the number of response targets",
+    "grad_mask": "the gradient reaches positions outside the response; multiply it by the mask too",
+    "overflow": "the softmax overflows for large logits: subtract each row's maximum before exp",
+}
+
+
+def _response_nll(logits, targets, prompt_len, length, bugs):
+    N, T, V = logits.shape
+    t = np.arange(T)[None, :]
+    first = prompt_len[:, None] if "start" in bugs else prompt_len[:, None] - 1
+    mask = t >= first
+    if "padding" not in bugs:
+        mask &= t <= length[:, None] - 2
+    rows, cols = np.arange(N)[:, None], np.arange(T)[None, :]
+    count = N * T if "divide" in bugs else mask.sum()
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if "overflow" in bugs:  # the softmax as written, then its log
+            p = np.exp(logits) / np.exp(logits).sum(axis=-1, keepdims=True)
+            log_p = np.log(p)
+        else:
+            z = logits - logits.max(axis=-1, keepdims=True)
+            log_p = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+            p = np.exp(log_p)
+        loss = -(np.where(mask, log_p[rows, cols, targets], 0.0)).sum() / count
+    grad = p.copy()
+    grad[rows, cols, targets] -= 1.0
+    if "grad_mask" not in bugs:
+        grad = grad * mask[..., None]
+    return float(loss), grad / count
+
+
+def _response_cases(rng):
+    cases = []
+    for n, t, v, extreme in ((3, 8, 5, False), (2, 10, 7, False), (1, 6, 4, True)):
+        prompt_len = rng.integers(2, 4, n)
+        length = np.minimum(prompt_len + rng.integers(2, 4, n), t - 1)  # at least one padded target
+        logits = 2.0 * rng.standard_normal((n, t, v))
+        label = (
+            f"logits of shape {(n, t, v)}, prompts of {prompt_len.tolist()} tokens, lengths {length.tolist()}"
+        )
+        if extreme:
+            # rows from -1500 to 0 with one logit 800 above its row: exp overflows unless each
+            # row's own maximum is subtracted (not its sum, its minimum or the array's maximum)
+            logits += np.linspace(-1500.0, 0.0, t)[None, :, None]
+            logits[..., 0] += 800.0
+            label += ", logits from -1500 to 800"
+        cases.append(Case((logits, rng.integers(0, v, (n, t)), prompt_len, length), label=label))
+    return cases
+
+
+function_exercise(
+    "response_nll",
+    CHAPTER,
+    2,
+    "response_nll",
+    "A broken response-only loss, repaired",
+    _response_cases,
+    response_nll,
+    ("loss", "grad"),
+    mistakes=(
+        (
+            "this is the function as given, its bugs still in it: read it against the chapter's section 2",
+            lambda lg, tg, pl, ln: _response_nll(lg, tg, pl, ln, tuple(RESPONSE_BUGS)),
         ),
     )
     + tuple(
         (
-            f"{hint} (the other three bugs are fixed)",
-            lambda x, z_d, z_g, params, lr, bug=bug: _gan_step(x, z_d, z_g, params, lr, (bug,)),
+            f"{hint} (the other bugs are fixed)",
+            lambda lg, tg, pl, ln, bug=bug: _response_nll(lg, tg, pl, ln, (bug,)),
         )
-        for bug, hint in GAN_STEP_BUGS.items()
+        for bug, hint in RESPONSE_BUGS.items()
     ),
-    forbids=("minidl.gallery.gan", "minidl.nn.losses", "minidl.nn.optim", "minidl.training"),
-    dtypes=("number", "number", "number", "number", "number", "number"),
+    forbids=("minidl.nn.preference", "minidl.nn.losses"),
+    dtypes=("number", "float64"),
+    equivalent_mutants={
+        "response_nll > _response_nll: augassign: mask &= * -> *": "mask is the function's own "
+        "array: &= and = & give the same",
+        "response_nll > _response_nll: augassign: grad[*] -= 1.0 -> *": "grad is the function's "
+        "own copy and the indices of a row differ: -= and = - subtract the same",
+        "response_nll > _response_nll: augassign: grad = grad * * -> grad *= *": "grad is the "
+        "function's own array: *= and = * give the same",
+        "response_nll > _response_nll: copy: p.copy() -> p": "p is not read after grad is made "
+        "from it, so changing it in place changes nothing",
+    },
 )
 
 
 # ---------------------------------------------------------------- edge cases
-# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
-# generated cases), and why each other class that could arise does not apply
-
-_NOT_EMPTY = "the losses are means over the samples: with none they have no value"
-declare_edges("hinge_gan_losses", ("size_one", "ties"), {"empty": _NOT_EMPTY})
 declare_edges(
-    "generator_step",
+    "cdpo_loss",
     ("size_one", "non_square", "extreme_magnitude", "varied_settings"),
-    {"empty": _NOT_EMPTY},
+    {"empty": "a batch holds at least one preference pair"},
 )
-declare_edges("gan_step", ("size_one", "extreme_magnitude", "varied_settings"), {"empty": _NOT_EMPTY})
+declare_edges(
+    "kl_shaped_returns",
+    ("size_one", "non_square", "left_and_right_padding", "varied_settings"),
+    {
+        "empty": "every response has at least one token",
+        "ties": "the largest of a row's response positions is one column number: positions never tie",
+        "long_sequence": "the returns are one cumulative sum per row: a longer response adds terms to "
+        "it, not steps whose state could go wrong",
+    },
+)
+declare_edges(
+    "response_nll",
+    ("size_one", "non_square", "extreme_magnitude", "repeated_indices"),
+    {
+        "empty": "every response has at least one target",
+        "ties": "the maximum is only subtracted from its row: two tied logits give the same shift",
+    },
+)

@@ -1,272 +1,243 @@
-"""Chapter 17, VAEs and diffusion: a KL between two Gaussians, the forward process from raw betas,
-and one step of DDIM's family with its noise scale eta."""
+"""Chapter 17, autoencoders: a denoising step to repair, tied weights, a sparsity penalty derived."""
 
 import numpy as np
 
 from ..judge.registry import Case, declare_edges, function_exercise
 
-CHAPTER = "17_generative_models"
+CHAPTER = "17_autoencoders"
 
 
-# ---------------------------------------------------------------- KL between two diagonal Gaussians
-def gaussian_kl_general(mu_q, logvar_q, mu_p, logvar_p):
-    """Mean over the N rows of KL(N(mu_q, e^logvar_q) || N(mu_p, e^logvar_p)), summed over D.
-
-    All four inputs (N, D). Returns (kl, d_mu_q, d_logvar_q, d_mu_p, d_logvar_p)."""
-    n = mu_q.shape[0]
-    var_q, var_p = np.exp(logvar_q), np.exp(logvar_p)
-    diff = mu_q - mu_p
-    per_element = 0.5 * (logvar_p - logvar_q + (var_q + diff**2) / var_p - 1.0)
-    kl = float(per_element.sum() / n)
-    d_mu_q = diff / var_p / n
-    d_logvar_q = 0.5 * (var_q / var_p - 1.0) / n
-    d_logvar_p = 0.5 * (1.0 - (var_q + diff**2) / var_p) / n
-    return kl, d_mu_q, d_logvar_q, -d_mu_q, d_logvar_p
+def _sigmoid(z):
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
-def _kl_against_standard_normal(mu_q, logvar_q, mu_p, logvar_p):
-    """The chapter's formula, the prior taken as N(0, I) whatever it is."""
-    zeros = np.zeros_like(mu_q)
-    kl, d_mu, d_lv, _, _ = gaussian_kl_general(mu_q, logvar_q, zeros, zeros)
-    return kl, d_mu, d_lv, np.zeros_like(mu_p), np.zeros_like(logvar_p)
+def autoencoder_train_step(x, keep, W1, b1, W2, b2, lr):
+    """One SGD step of a denoising autoencoder: the encoder reads x * keep (masking noise),
+    h = relu((x * keep) W1 + b1), x_hat = sigmoid(h W2 + b2), loss = mean((x_hat - x)**2).
+
+    The mean is over every element (N * D of them); the target is the clean x. Returns
+    (loss, W1, b1, W2, b2): the loss before the step and the parameters after it.
+    """
+    return _autoencoder_step(x, keep, W1, b1, W2, b2, lr)
 
 
-def _kl_reversed(mu_q, logvar_q, mu_p, logvar_p):
-    """KL(p || q): the arguments of the divergence swapped."""
-    kl, d_mu_p, d_lv_p, d_mu_q, d_lv_q = gaussian_kl_general(mu_p, logvar_p, mu_q, logvar_q)
-    return kl, d_mu_q, d_lv_q, d_mu_p, d_lv_p
+def _autoencoder_step(x, keep, W1, b1, W2, b2, lr, *, clean_target=True, stale=False, noisy_input=True):
+    seen = x * keep
+    a1 = seen @ W1 + b1
+    h = np.maximum(a1, 0.0)
+    x_hat = _sigmoid(h @ W2 + b2)
+    target = x if clean_target else seen
+    loss = np.sum((x_hat - target) ** 2) / x.size
+    da2 = 2.0 * (x_hat - target) / x.size * x_hat * (1.0 - x_hat)
+    dW2, db2 = h.T @ da2, da2.sum(axis=0)
+    da1 = (da2 @ (W2 - lr * dW2 if stale else W2).T) * (a1 > 0)
+    dW1, db1 = (seen if noisy_input else x).T @ da1, da1.sum(axis=0)
+    return loss, W1 - lr * dW1, b1 - lr * db1, W2 - lr * dW2, b2 - lr * db2
 
 
-def _kl_per_variance(mu_q, logvar_q, mu_p, logvar_p):
-    """Derivatives with respect to the variances, not the log-variances (the chain rule's e^l missing)."""
-    kl, d_mu_q, d_lv_q, d_mu_p, d_lv_p = gaussian_kl_general(mu_q, logvar_q, mu_p, logvar_p)
-    return kl, d_mu_q, d_lv_q / np.exp(logvar_q), d_mu_p, d_lv_p / np.exp(logvar_p)
-
-
-def _kl_cases(rng):
+def _ae_cases(rng):
     cases = []
-    for n, d in ((4, 3), (3, 5), (1, 1)):  # the last: one row of one coordinate
+    # the keep rate of the masking noise; 1.0: no noise at all (a plain autoencoder)
+    for n, d, k, lr, rate in (
+        (6, 5, 3, 0.5, 0.7),
+        (4, 8, 2, 0.5, 0.5),
+        (5, 4, 3, 0.5, 1.0),
+        (1, 4, 2, 0.1, 0.6),
+    ):
+        keep = (rng.random((n, d)) < rate).astype(np.float64)
         cases.append(
             Case(
                 (
-                    rng.standard_normal((n, d)),
-                    0.8 * rng.standard_normal((n, d)),
-                    rng.standard_normal((n, d)),
-                    0.8 * rng.standard_normal((n, d)),
+                    rng.random((n, d)),
+                    keep,
+                    rng.standard_normal((d, k)),
+                    rng.standard_normal(k) * 0.1,
+                    rng.standard_normal((k, d)),
+                    rng.standard_normal(d) * 0.1,
+                    lr,
                 ),
-                label=f"{n} row(s) of {d}-D Gaussians, neither standard",
+                label=f"x of shape {(n, d)}, {int(keep.sum())} of {n * d} inputs kept, code size {k}, lr={lr}",
             )
         )
     return cases
 
 
 function_exercise(
-    "gaussian_kl_general",
+    "autoencoder_train_step",
     CHAPTER,
     3,
-    "gaussian_kl_general",
-    "The KL divergence between two diagonal Gaussians, and its four gradients",
-    _kl_cases,
-    gaussian_kl_general,
-    ("kl", "d_mu_q", "d_logvar_q", "d_mu_p", "d_logvar_p"),
+    "autoencoder_train_step",
+    "A broken denoising-autoencoder step, repaired",
+    _ae_cases,
+    autoencoder_train_step,
+    ("loss", "W1", "b1", "W2", "b2"),
     mistakes=(
         (
-            "this is the chapter's KL against N(0, I): here the prior has its own mean and "
-            "log-variance, which enter the divergence and receive gradients",
-            _kl_against_standard_normal,
+            "what is a denoising autoencoder asked to reconstruct: what it saw, or what was there?",
+            lambda *a: _autoencoder_step(*a, clean_target=False),
         ),
         (
-            "this is KL(p || q): the divergence is not symmetric; the first argument, q, is the one "
-            "the expectation is taken under",
-            _kl_reversed,
+            "the gradient is of the loss as it was computed: which weights did the forward pass use?",
+            lambda *a: _autoencoder_step(*a, stale=True),
         ),
         (
-            "the log-variance gradients are derivatives with respect to the variances: by the chain "
-            "rule d/dl = e^l d/d(sigma^2)",
-            _kl_per_variance,
-        ),
-        (
-            "the gradients are missing the 1/N: the KL is a mean over the N rows",
-            lambda *a: (
-                gaussian_kl_general(*a)[0],
-                *(g * a[0].shape[0] for g in gaussian_kl_general(*a)[1:]),
-            ),
+            "W1 multiplied the encoder's input: which array was that?",
+            lambda *a: _autoencoder_step(*a, noisy_input=False),
         ),
     ),
-    factors=lambda mu_q, *rest: {"the number of rows N": mu_q.shape[0]},
-    forbids=("minidl.nn.losses", "minidl.nn.layers.gaussian", "minidl.gallery.vae", "minidl.nn.gradcheck"),
+    forbids=(
+        "minidl.gallery.autoencoders",
+        "minidl.nn.layers.Dense",
+        "minidl.training",
+        "minidl.nn.optim",
+        "minidl.nn.losses",
+        "minidl.nn.gradcheck",
+    ),
     dtypes=("number", "float64", "float64", "float64", "float64"),
+    equivalent_mutants={
+        "autoencoder_train_step > _autoencoder_step: compare: a1 > 0 -> a1 >= 0": "relu'(0): a "
+        "pre-activation (a sum of products of random floats) is never exactly 0 here",
+        "autoencoder_train_step > _autoencoder_step: copy: target = x -> target = x.copy()": "target "
+        "is only read: a copy of x holds the same values",
+    },
 )
 
 
-# ---------------------------------------------------------------- a jump along the forward process
-def q_jump_from_betas(betas, x_s, s, t, noise):
-    """x_t drawn from q(x_t | x_s) in one go: x_t = sqrt(k) x_s + sqrt(1 - k) noise.
+# ---------------------------------------------------------------- tied weights
+def tied_autoencoder_gradient(x, W, b_enc, b_dec):
+    """h = relu(x W + b_enc), x_hat = h W^T + b_dec, L = mean((x_hat - x)**2) over all N*D.
 
-    The one-step process is x_r = sqrt(1 - beta_r) x_{r-1} + sqrt(beta_r) eps_r (steps from 0,
-    x_{-1} clean), so k = prod_{r = s+1}^{t} (1 - beta_r) = alpha_bar_t / alpha_bar_s.
-    betas (T,); x_s and noise (N, ...); s (N,) in [-1, T-1), t (N,) with s < t < T.
-    Returns (x_t, keep) with keep (N,) the k used for each row."""
-    alpha_bar = np.concatenate([[1.0], np.cumprod(1.0 - betas)])  # alpha_bar[r + 1] for step r
-    keep = alpha_bar[t + 1] / alpha_bar[s + 1]
-    # the size named, not -1: NumPy infers any negative size, so -1 -> -2 would not show
-    shape = (x_s.shape[0],) + (1,) * (x_s.ndim - 1)
-    x_t = np.sqrt(keep).reshape(shape) * x_s + np.sqrt(1.0 - keep).reshape(shape) * noise
-    return x_t, keep
+    W is used twice (encoder and, transposed, decoder). Returns (loss, dW, db_enc, db_dec)."""
+    a = x @ W + b_enc
+    h = np.maximum(a, 0.0)
+    x_hat = h @ W.T + b_dec
+    d_out = 2.0 * (x_hat - x) / x.size  # (N, D)
+    da = (d_out @ W) * (a > 0)  # (N, k)
+    dW = x.T @ da + d_out.T @ h  # encoder use + decoder use
+    return float(np.mean((x_hat - x) ** 2)), dW, da.sum(axis=0), d_out.sum(axis=0)
 
 
-def _jump_with(keep, x_s, noise, noise_weight=np.sqrt):
-    shape = (-1,) + (1,) * (x_s.ndim - 1)
-    return np.sqrt(keep).reshape(shape) * x_s + noise_weight(1.0 - keep).reshape(shape) * noise, keep
+def _tied_decoder_only(x, W, b_enc, b_dec):
+    loss, _, db_enc, db_dec = tied_autoencoder_gradient(x, W, b_enc, b_dec)
+    h = np.maximum(x @ W + b_enc, 0.0)
+    return loss, (2.0 * (h @ W.T + b_dec - x) / x.size).T @ h, db_enc, db_dec
 
 
-def _cumulative(betas):
-    return np.concatenate([[1.0], np.cumprod(1.0 - betas)])
+def _tied_encoder_only(x, W, b_enc, b_dec):
+    loss, _, db_enc, db_dec = tied_autoencoder_gradient(x, W, b_enc, b_dec)
+    a = x @ W + b_enc
+    d_out = 2.0 * (np.maximum(a, 0.0) @ W.T + b_dec - x) / x.size
+    return loss, x.T @ ((d_out @ W) * (a > 0)), db_enc, db_dec
 
 
-def _jump_cases(rng):
+def _tied_cases(rng):
     cases = []
-    for steps, shape in ((10, (5, 1, 2, 3)), (25, (6, 4)), (1000, (4, 2))):
-        betas = np.sort(rng.uniform(0.01, 0.3, steps)) if steps < 1000 else np.linspace(1e-4, 0.02, steps)
-        s = rng.integers(-1, steps - 1, size=shape[0])
-        t = np.minimum(s + 1 + rng.integers(0, steps, size=shape[0]), steps - 1)
-        s[0], t[0] = -1, steps - 1  # from the clean image to the last step
-        s[1], t[1] = steps // 2, steps // 2 + 1  # a single step
-        s[2], t[2] = -1, 0  # the first step alone
+    for n, d, k in ((5, 6, 3), (4, 8, 2), (1, 5, 1)):  # last: one sample, a code of one unit
         cases.append(
             Case(
-                (betas, rng.standard_normal(shape), s, t, rng.standard_normal(shape)),
-                label=f"T = {steps} increasing betas, x_s of shape {shape}; jumps from the clean image "
-                "(s = -1) to T-1 and to 0, one single step, others of random length"
-                + (" (DDPM's linear schedule)" if steps == 1000 else ""),
+                (
+                    rng.random((n, d)),
+                    rng.standard_normal((d, k)) * 0.5,
+                    rng.standard_normal(k) * 0.1,
+                    rng.standard_normal(d) * 0.1,
+                ),
+                label=f"x of shape {(n, d)}, a code of {k}",
             )
         )
     return cases
 
 
 function_exercise(
-    "q_jump_from_betas",
+    "tied_autoencoder_gradient",
+    CHAPTER,
+    3,
+    "tied_autoencoder_gradient",
+    "The gradient of an autoencoder whose decoder reuses the encoder's weights",
+    _tied_cases,
+    tied_autoencoder_gradient,
+    ("loss", "dW", "db_enc", "db_dec"),
+    mistakes=(
+        (
+            "dW holds only the decoder's use of W (d_out^T h); W is also the encoder's "
+            "weight, so its gradient is the sum of both uses",
+            _tied_decoder_only,
+        ),
+        (
+            "dW holds only the encoder's use of W (x^T da); the decoder uses W^T too, and "
+            "that use adds (d_out^T h) to the gradient",
+            _tied_encoder_only,
+        ),
+    ),
+    forbids=("minidl.gallery.autoencoders", "minidl.nn.layers.Dense", "minidl.nn.gradcheck"),
+    dtypes=("number", "float64", "float64", "float64"),
+    equivalent_mutants={
+        "tied_autoencoder_gradient: compare: a > 0 -> a >= 0": "relu'(0): a pre-activation (a sum "
+        "of products of random floats) is never exactly 0 here",
+    },
+)
+
+
+# ---------------------------------------------------------------- a sparsity penalty
+def sparsity_penalty(z, rho, beta):
+    """beta * sum_j KL(Bernoulli(rho) || Bernoulli(rho_hat_j)), h = sigmoid(z) (N, k),
+    rho_hat_j = the mean over the batch of h[:, j].
+
+    Returns (penalty, dpenalty/dz of shape (N, k))."""
+    return _sparsity(z, rho, beta)
+
+
+def _sparsity(z, rho, beta, *, per_sample=False, reverse=False, through_sigmoid=True):
+    h = _sigmoid(z)
+    rho_hat = h.mean(axis=0)
+    if reverse:
+        kl = rho_hat * np.log(rho_hat / rho) + (1 - rho_hat) * np.log((1 - rho_hat) / (1 - rho))
+        d_rho_hat = beta * (np.log(rho_hat / rho) - np.log((1 - rho_hat) / (1 - rho)))
+    else:
+        kl = rho * np.log(rho / rho_hat) + (1 - rho) * np.log((1 - rho) / (1 - rho_hat))
+        d_rho_hat = beta * (-rho / rho_hat + (1 - rho) / (1 - rho_hat))
+    dh = d_rho_hat if per_sample else d_rho_hat / h.shape[0]
+    dz = dh * h * (1.0 - h) if through_sigmoid else np.broadcast_to(dh, h.shape).copy()
+    return float(beta * kl.sum()), dz
+
+
+def _sparsity_cases(rng):
+    cases = []
+    for n, k, rho, beta in ((6, 4, 0.05, 3.0), (3, 5, 0.2, 0.5), (1, 3, 0.1, 1.0)):  # last: one sample
+        cases.append(
+            Case(
+                (rng.uniform(-3.5, 3.5, (n, k)), rho, beta),
+                label=f"z of shape {(n, k)}, rho={rho}, beta={beta}",
+            )
+        )
+    return cases
+
+
+function_exercise(
+    "sparsity_penalty",
     CHAPTER,
     2,
-    "q_jump_from_betas",
-    "A jump along the forward process, q(x_t | x_s), from a raw schedule of betas",
-    _jump_cases,
-    q_jump_from_betas,
-    ("x_t", "keep"),
+    "sparsity_penalty",
+    "A sparsity penalty on the code, and its gradient",
+    _sparsity_cases,
+    sparsity_penalty,
+    ("penalty", "dz"),
     mistakes=(
         (
-            "the jump keeps the factors of the steps after s only: from s+1 to t, not from 0 to t "
-            "(x_s has already been through steps 0 to s)",
-            lambda b, x, s, t, e: _jump_with(_cumulative(b)[t + 1], x, e),
+            "rho_hat is a mean over the batch: how much does one sample's h move it?",
+            lambda *a: _sparsity(*a, per_sample=True),
         ),
         (
-            "off by one step: step s is already behind x_s, so the product starts at s+1 and ends "
-            "with step t included",
-            lambda b, x, s, t, e: _jump_with(_cumulative(b)[t + 1] / _cumulative(b)[np.maximum(s, 0)], x, e),
+            "KL is not symmetric: which distribution is the target, and which one weights the logs?",
+            lambda *a: _sparsity(*a, reverse=True),
         ),
         (
-            "the signal's weight over the jump is a ratio alpha_bar_t / alpha_bar_s, not a difference",
-            lambda b, x, s, t, e: _jump_with(1.0 - (_cumulative(b)[s + 1] - _cumulative(b)[t + 1]), x, e),
-        ),
-        (
-            "the noise's weight is a standard deviation, sqrt(1 - k), not the variance 1 - k",
-            lambda b, x, s, t, e: _jump_with(
-                _cumulative(b)[t + 1] / _cumulative(b)[s + 1], x, e, noise_weight=lambda v: v
-            ),
+            "the gradient asked for is with respect to z, and h is a function of z",
+            lambda *a: _sparsity(*a, through_sigmoid=False),
         ),
     ),
-    forbids=("minidl.gallery.diffusion",),
-    dtypes="float64",
-)
-
-
-# ---------------------------------------------------------------- one step of DDIM with eta
-def ddim_step_eta(x_t, x0_hat, alpha_bar_t, alpha_bar_s, eta, noise):
-    """One step of Song et al.'s family from step t to an earlier step s (alpha_bar_s > alpha_bar_t):
-
-    eps_hat = (x_t - sqrt(ab_t) x0_hat) / sqrt(1 - ab_t)
-    sigma   = eta sqrt((1 - ab_s) / (1 - ab_t)) sqrt(1 - ab_t / ab_s)
-    x_s     = sqrt(ab_s) x0_hat + sqrt(1 - ab_s - sigma^2) eps_hat + sigma noise
-    Returns (x_s, sigma)."""
-    eps_hat = (x_t - np.sqrt(alpha_bar_t) * x0_hat) / np.sqrt(1.0 - alpha_bar_t)
-    sigma = (
-        eta * np.sqrt((1.0 - alpha_bar_s) / (1.0 - alpha_bar_t)) * np.sqrt(1.0 - alpha_bar_t / alpha_bar_s)
-    )
-    x_s = np.sqrt(alpha_bar_s) * x0_hat + np.sqrt(1.0 - alpha_bar_s - sigma**2) * eps_hat + sigma * noise
-    return x_s, float(sigma)
-
-
-def _ddim_keep_direction(x_t, x0_hat, ab_t, ab_s, eta, noise):
-    """The noise added on top of the deterministic step: the direction's weight not reduced by sigma^2."""
-    x_det, sigma = ddim_step_eta(x_t, x0_hat, ab_t, ab_s, 0.0, noise)
-    return x_det + sigma_of(ab_t, ab_s, eta) * noise, sigma_of(ab_t, ab_s, eta)
-
-
-def sigma_of(ab_t, ab_s, eta):
-    return float(eta * np.sqrt((1.0 - ab_s) / (1.0 - ab_t)) * np.sqrt(1.0 - ab_t / ab_s))
-
-
-def _ddim_sigma_without_ratio(x_t, x0_hat, ab_t, ab_s, eta, noise):
-    """sigma without its second factor sqrt(1 - ab_t / ab_s)."""
-    sigma = float(eta * np.sqrt((1.0 - ab_s) / (1.0 - ab_t)))
-    eps_hat = (x_t - np.sqrt(ab_t) * x0_hat) / np.sqrt(1.0 - ab_t)
-    return np.sqrt(ab_s) * x0_hat + np.sqrt(max(1.0 - ab_s - sigma**2, 0.0)) * eps_hat + sigma * noise, sigma
-
-
-def _ddim_cases(rng):
-    cases = []
-    for shape, ab_t, ab_s, eta in (
-        ((3, 4), 0.3, 0.7, 1.0),
-        ((2, 1, 3, 3), 0.05, 0.4, 0.5),
-        ((4, 2), 0.5, 0.9, 0.0),
-    ):
-        cases.append(
-            Case(
-                (
-                    rng.standard_normal(shape),
-                    rng.uniform(-1, 1, shape),
-                    ab_t,
-                    ab_s,
-                    eta,
-                    rng.standard_normal(shape),
-                ),
-                label=f"x_t of shape {shape}, alpha_bar {ab_t} -> {ab_s}, eta = {eta}",
-            )
-        )
-    return cases
-
-
-function_exercise(
-    "ddim_step_eta",
-    CHAPTER,
-    3,
-    "ddim_step_eta",
-    "One step of DDIM's family, with the noise scale eta",
-    _ddim_cases,
-    ddim_step_eta,
-    ("x_s", "sigma"),
-    mistakes=(
-        (
-            "this is the chapter's deterministic step (eta = 0) whatever eta is: with eta > 0 part of "
-            "the predicted noise's weight goes to fresh noise, sigma * noise",
-            lambda x_t, x0, ab_t, ab_s, eta, e: (
-                ddim_step_eta(x_t, x0, ab_t, ab_s, 0.0, e)[0],
-                sigma_of(ab_t, ab_s, eta),
-            ),
-        ),
-        (
-            "the fresh noise is added on top of the deterministic step: the predicted noise's weight "
-            "must shrink to sqrt(1 - alpha_bar_s - sigma^2) so that the variance stays 1 - alpha_bar_s",
-            _ddim_keep_direction,
-        ),
-        (
-            "sigma is missing its factor sqrt(1 - alpha_bar_t / alpha_bar_s), the variance of the "
-            "forward step from s to t",
-            _ddim_sigma_without_ratio,
-        ),
-    ),
-    forbids=("minidl.gallery.diffusion",),
-    dtypes=("float64", "number"),
+    factors=lambda z, rho, beta: {"the batch size N": z.shape[0]},
+    forbids=("minidl.gallery.autoencoders", "minidl.nn.regularizers", "minidl.nn.gradcheck"),
+    dtypes=("number", "float64"),
 )
 
 
@@ -274,21 +245,27 @@ function_exercise(
 # the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
 # generated cases), and why each other class that could arise does not apply
 
+_NOT_EMPTY = "the losses are means over the samples: with none they have no value"
 declare_edges(
-    "gaussian_kl_general",
-    ("size_one", "non_square"),
+    "autoencoder_train_step",
+    ("size_one", "non_square", "varied_settings"),
     {
-        "empty": "the KL is a mean over the rows: with none it has no value",
-        "extreme_magnitude": "log-variances of a few units, as an encoder gives: the task computes exp(logvar) itself",
+        "empty": _NOT_EMPTY,
+        "ties": "ReLU compares each value with 0 alone, never two values",
+        "extreme_magnitude": "pixels in [0, 1] and weights of unit scale, as in the chapter: the task is "
+        "one SGD step, not a sigmoid stable for any input",
     },
 )
 declare_edges(
-    "q_jump_from_betas",
-    ("size_one", "non_square", "repeated_indices", "long_sequence"),
-    {"empty": "a schedule has at least one step, and the batch at least one sample"},
+    "tied_autoencoder_gradient",
+    ("size_one", "non_square"),
+    {"empty": _NOT_EMPTY, "ties": "ReLU compares each value with 0 alone, never two values"},
 )
 declare_edges(
-    "ddim_step_eta",
+    "sparsity_penalty",
     ("size_one", "non_square", "varied_settings"),
-    {"empty": "the step is elementwise: no length of an axis is special"},
+    {
+        "empty": "the mean activation of a unit over no sample has no value",
+        "extreme_magnitude": "z is a code unit's pre-activation of moderate size (|z| <= 3.5, as after training): the task is the penalty, not a sigmoid stable for any input",
+    },
 )

@@ -1,369 +1,345 @@
-"""Chapter 18, transfer learning: freezing layers, a learning rate per layer, a probe's
-penalty chosen by leave-one-out.
-
-The first two checks use minidl itself: the submission receives a real ``Sequential`` model.
-The model is rebuilt from weights drawn by the grader, so the grader's process can
-compute the expected result on an identical copy.
-"""
-
-import copy
+"""Chapter 18, GANs: the hinge loss, one generator step, a broken training step repaired."""
 
 import numpy as np
 
-from ..judge.feedback import compare_models, compare_outputs
+from ..judge.feedback import compare_outputs
 from ..judge.registry import Case, Exercise, declare_edges, function_exercise, register
-from ..runtime.probes import build_model
-from ..runtime.probes import model_summary as _summary
 
-CHAPTER = "18_transfer_learning"
+CHAPTER = "18_gans"
 
 
-def _draw_weights(rng, sizes):
+def _sigmoid(z):
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def _softplus(z):
+    return np.logaddexp(0.0, z)
+
+
+# ---------------------------------------------------------------- the hinge loss
+def hinge_gan_losses(real_logits, fake_logits):
+    """The hinge GAN losses on D's raw scores and their (sub)gradients, derivative 0 at a kink.
+
+    L_D = mean(relu(1 - real)) + mean(relu(1 + fake)),  L_G = -mean(fake).
+    Returns (loss_d, d_real, d_fake, loss_g, dg_fake).
+    """
+    n_real, n_fake = len(real_logits), len(fake_logits)
+    loss_d = np.mean(np.maximum(0.0, 1.0 - real_logits)) + np.mean(np.maximum(0.0, 1.0 + fake_logits))
+    d_real = np.where(real_logits < 1.0, -1.0 / n_real, 0.0)
+    d_fake = np.where(fake_logits > -1.0, 1.0 / n_fake, 0.0)
+    return loss_d, d_real, d_fake, -np.mean(fake_logits), np.full(n_fake, -1.0 / n_fake)
+
+
+def _hinge_variant(real, fake, mistake):
+    """``hinge_gan_losses`` with one of the mistakes of ``HINGE_MISTAKES``."""
+    loss_d, d_real, d_fake, loss_g, dg_fake = hinge_gan_losses(real, fake)
+    n_real, n_fake = len(real), len(fake)
+    if mistake == "swapped":
+        loss_d = np.mean(np.maximum(0.0, 1.0 + real)) + np.mean(np.maximum(0.0, 1.0 - fake))
+        d_real, d_fake = np.where(real > -1.0, 1.0 / n_real, 0.0), np.where(fake < 1.0, -1.0 / n_fake, 0.0)
+    elif mistake == "kink":
+        d_real, d_fake = np.where(real <= 1.0, -1.0 / n_real, 0.0), np.where(fake >= -1.0, 1.0 / n_fake, 0.0)
+    elif mistake == "pooled":
+        total = n_real + n_fake
+        loss_d = (np.maximum(0.0, 1.0 - real).sum() + np.maximum(0.0, 1.0 + fake).sum()) / total
+        d_real, d_fake = d_real * n_real / total, d_fake * n_fake / total
+    elif mistake == "generator hinge":
+        loss_g, dg_fake = np.mean(np.maximum(0.0, 1.0 - fake)), np.where(fake < 1.0, -1.0 / n_fake, 0.0)
+    elif mistake == "generator minimax":
+        loss_g, dg_fake = -np.mean(np.maximum(0.0, 1.0 + fake)), np.where(fake > -1.0, -1.0 / n_fake, 0.0)
+    elif mistake == "sums":
+        d_real, d_fake, dg_fake = d_real * n_real, d_fake * n_fake, dg_fake * n_fake
+    return loss_d, d_real, d_fake, loss_g, dg_fake
+
+
+HINGE_MISTAKES = {
+    "swapped": "real and fake are swapped in L_D: D wants real scores above +1, fake ones below -1",
+    "kink": "the derivative at a kink is taken as 1; take 0 there (as ReLU's backward does at 0): "
+    "a real score of exactly 1 or a fake score of exactly -1 gets no gradient",
+    "pooled": "L_D is a mean over the 2n pooled scores; it is the sum of two means, one over the real "
+    "scores and one over the fakes",
+    "generator hinge": "the generator minimises relu(1 - fake): its gradient vanishes as soon as a "
+    "fake's score passes 1; the hinge GAN's generator minimises -mean(fake), with no hinge",
+    "generator minimax": "the generator maximises D's own fake term relu(1 + fake) (the minimax "
+    "form): flat, no gradient at all, once D pushes a fake below -1; L_G = -mean(fake)",
+    "sums": "the gradients are not divided by the number of scores: each loss is a mean",
+}
+
+
+def _hinge_cases(rng):
+    # at the kinks, and between each kink and 0 (a real score of 0.5, a fake one of -0.5)
+    ties = (np.array([1.0, 0.5, 1.0, 3.0, -2.0]), np.array([-1.0, -1.0, 0.2, -3.0, -0.5]))
     return [
-        (rng.standard_normal((a, b)) * 0.5, rng.standard_normal(b) * 0.1)
-        for a, b in zip(sizes[:-1], sizes[1:])
-    ]
-
-
-# ---------------------------------------------------------------- freezing
-# The "freeze" and "fine_tune" probes (build the model, call, summarise) are in probes.py.
-def _freeze_cases(rng):
-    stages: tuple[tuple[int, list[int]], ...] = (
-        (1, []),
-        (2, [0, 2, 4]),
-        (0, []),
-        (3, [0, 2]),
-        (1, [0, 2, 4]),
-    )
-    return [
+        Case((rng.standard_normal(6) * 2, rng.standard_normal(4) * 2), label="6 real and 4 fake scores"),
+        Case(ties, label="scores exactly at the kinks (real 1, fake -1)"),
         Case(
-            (_draw_weights(rng, (6, 5, 4, 3)), n, earlier),
-            label=f"keep the last {n} weighted layer(s) trainable in Dense-ReLU-Dense-ReLU-Dense"
-            + (f", layers {earlier} frozen by an earlier stage" if earlier else ""),
-        )
-        for n, earlier in stages
+            (rng.standard_normal(3) * 3, rng.standard_normal(7) * 3 - 2),
+            label="3 real and 7 fake scores, most fakes below -1",
+        ),
+        Case((np.array([0.4]), np.array([-0.3])), label="one real and one fake score"),
     ]
 
 
-_RELUS_COUNTED = "count only layers with weights: the ReLUs have none"
-_EARLIER_LEFT = (
-    "this layer was frozen by an earlier stage: set trainable = True on the last n_trainable "
-    "weighted layers, not only False on the others"
+function_exercise(
+    "hinge_gan_losses",
+    CHAPTER,
+    2,
+    "hinge_gan_losses",
+    "The hinge loss of a GAN, and its gradients",
+    _hinge_cases,
+    hinge_gan_losses,
+    ("loss_d", "d_real", "d_fake", "loss_g", "dg_fake"),
+    mistakes=tuple(
+        (hint, lambda r, f, mistake=mistake: _hinge_variant(r, f, mistake))
+        for mistake, hint in HINGE_MISTAKES.items()
+    ),
+    forbids=("minidl.gallery.gan", "minidl.nn.losses", "minidl.nn.layers"),
+    dtypes=("number", "float64", "float64", "number", "float64"),
 )
-_SLICE_ZERO = (
-    "n_trainable = 0 freezes every weighted layer; layers[:-0] is layers[:0], an empty list: "
-    "slice with len(layers) - n instead"
-)
-_LAYERS = 5  # Dense-ReLU-Dense-ReLU-Dense
-_WEIGHTED = (0, 2, 4)
 
 
-def _public_freeze(case) -> dict:
-    """What check() needs: each layer's expected ``trainable`` (None: a ReLU, not judged),
-    and the flags that the usual mistakes leave (the model's weights are the case's)."""
-    _, n, earlier = case.args
-    keep = set(_WEIGHTED[len(_WEIGHTED) - n :])
+# ---------------------------------------------------------------- generator step
+def generator_step(z, Wg, bg, Wd, bd, lr):
+    """One SGD step on the generator only.
 
-    def flags(trainable) -> list:
-        return [bool(trainable(i)) if i in _WEIGHTED else None for i in range(_LAYERS)]
+    G(z) = tanh(z Wg + bg) (N, D);  logits = G(z) Wd + bd (N,);  loss = mean(softplus(-logits)).
+    Returns the updated (Wg, bg); the discriminator's Wd, bd stay unchanged.
+    """
+    return _generator_step(z, Wg, bg, Wd, bd, lr, saturating=False)
 
-    expected = flags(lambda i: i in keep)
-    mistakes = [
-        (_RELUS_COUNTED, flags(lambda i: i >= _LAYERS - n)),
-        (_SLICE_ZERO, flags(lambda i: True) if n == 0 else expected),
-        (_EARLIER_LEFT, flags(lambda i: i in keep and i not in earlier)),
+
+def _generator_step(z, Wg, bg, Wd, bd, lr, *, saturating):
+    a = z @ Wg + bg
+    x = np.tanh(a)
+    logits = x @ Wd + bd
+    n = z.shape[0]
+    dlogits = -_sigmoid(logits) / n if saturating else -_sigmoid(-logits) / n
+    da = np.outer(dlogits, Wd) * (1.0 - x**2)
+    return Wg - lr * (z.T @ da), bg - lr * da.sum(axis=0)
+
+
+def _gen_step_cases(rng):
+    cases = []
+    # the last: one sample, and D's weights of a few hundred: logits in the hundreds
+    for n, k, d, lr, scale in ((5, 3, 4, 0.1, 1.0), (3, 2, 6, 0.25, 1.0), (1, 2, 3, 0.05, 300.0)):
+        cases.append(
+            Case(
+                (
+                    rng.standard_normal((n, k)),
+                    rng.standard_normal((k, d)),
+                    rng.standard_normal(d) * 0.1,
+                    rng.standard_normal(d) * scale,
+                    float(rng.standard_normal()),
+                    lr,
+                ),
+                label=f"z of shape {(n, k)}, samples of size {d}, lr={lr}"
+                + (f", D's weights of about {scale:g}" if scale > 1 else ""),
+            )
+        )
+    return cases
+
+
+def _generator_step_mistakes(args):
+    z, Wg, bg, Wd, bd, lr = args
+    return [
+        (
+            "the saturating loss was used; the generator step uses the non-saturating "
+            "loss mean(softplus(-logits))",
+            _generator_step(z, Wg, bg, Wd, bd, lr, saturating=True),
+        ),
+        (
+            "the step goes uphill: subtract lr * gradient",
+            _generator_step(z, Wg, bg, Wd, bd, -lr, saturating=False),
+        ),
+    ]
+
+
+def _unchanged_problem(position: int) -> str:
+    """What is said of an input changed by the call: D's weights, or the others."""
+    name = ("z", "Wg", "bg", "Wd", "bd")[position]
+    if position >= 3:  # the discriminator's weights, unchanged
+        return f"the discriminator's {name} was changed: the generator step must only update Wg and bg"
+    return (  # new arrays, the caller's kept
+        f"the function changed its input `{name}` in place; the task asks for new arrays "
+        "(write `Wg = Wg - lr * dWg` instead of `Wg -= lr * dWg`)"
+    )
+
+
+_AFTER_ORDER = (3, 4, 0, 1, 2)  # D's weights first
+
+
+def _public_generator_step(case) -> dict:
+    """What check() needs: the new (Wg, bg), and every array input as it was."""
+    after = [
+        {"arg": p, "expected": case.args[p].copy(), "tolerance": 0.0, "problem": _unchanged_problem(p)}
+        for p in _AFTER_ORDER
+        if isinstance(case.args[p], np.ndarray)  # a float bd cannot change in place
     ]
     return {
-        "expected": expected,
-        "mistakes": [(hint, wrong) for hint, wrong in mistakes if wrong != expected],
+        "expected": generator_step(*case.args),
+        "mistakes": _generator_step_mistakes(case.args),
         "factors": {},
+        "extra": {"after": after},
     }
 
 
-def _judge_freeze(case, got):
-    weights, n_trainable, earlier = case.args
-    if not isinstance(got, dict) or "trainable" not in got:
+def _judge_generator_step(case, got):
+    if not isinstance(got, dict) or "out" not in got:
         return "the grader could not read the result"
-    problem = compare_models(got, _summary(build_model(weights)), "freezing changed the weights")
-    if problem:  # the layers and weights must be there, as they were
+    args = case.args
+    wrong = _generator_step_mistakes(args)
+    problem = compare_outputs(got["out"], generator_step(*args), ("Wg", "bg"), wrong)
+    if problem:
         return problem
-    weighted = [i for i, has in enumerate(got["has_params"]) if has]
-    keep = set(weighted[len(weighted) - n_trainable :])  # [-0:] would be all of them
-    for i in weighted:
-        wanted = i in keep
-        if got["trainable"][i] != wanted:
-            state = "trainable" if got["trainable"][i] else "frozen"
-            hint = f" ({_RELUS_COUNTED})" if len(weighted) != len(got["trainable"]) else ""
-            if wanted and i in earlier:
-                hint += f" ({_EARLIER_LEFT})"
-            if n_trainable == 0 and got["trainable"][i]:
-                hint += f" ({_SLICE_ZERO})"
-            return (
-                f"layer {i} (a Dense layer) is {state}, expected {'trainable' if wanted else 'frozen'}{hint}"
-            )
+    after = got.get("args_after") or ()
+    for position in _AFTER_ORDER:
+        before = args[position]
+        if len(after) > position and (
+            after[position].shape != before.shape or not np.array_equal(after[position], before)
+        ):
+            return _unchanged_problem(position)
     return None
 
 
 register(
     Exercise(
-        name="freeze_all_but_last",
+        name="generator_step",
         chapter=CHAPTER,
-        points=2,
-        entries=("freeze_all_but_last",),
-        title="One stage of gradual unfreezing",
-        make_cases=_freeze_cases,
-        judge=_judge_freeze,
-        probe="freeze",
-        public=_public_freeze,
-        public_kind="freeze",
-        forbids=("minidl.gallery.transfer",),
+        points=3,
+        entries=("generator_step",),
+        title="One training step of a GAN's generator",
+        make_cases=_gen_step_cases,
+        judge=_judge_generator_step,
+        probe="call_and_inputs",
+        public=_public_generator_step,
+        public_kind="call_and_inputs",
+        outputs=("Wg", "bg"),
+        forbids=(
+            "minidl.gallery.gan",
+            "minidl.nn.losses",
+            "minidl.nn.optim",
+            "minidl.training",
+            "minidl.nn.gradcheck",
+        ),
         catches=(
-            "ReLU layers (no weights) counted among the layers",
-            "layers[:-n] for n = 0, which freezes nothing instead of everything",
-            "the weights changed, or layers removed or replaced",
-            "layers left frozen that should train (n = all weighted layers)",
-            "layers frozen by an earlier stage left frozen (trainable never set back to True)",
+            "the saturating loss instead of the non-saturating one",
+            "a step uphill (+ lr * gradient)",
+            "the discriminator's Wd or bd changed",
+            "Wg or bg updated in place (the task asks for new arrays)",
         ),
     )
 )
 
 
-# ---------------------------------------------------------------- discriminative fine-tuning
-DECAY = 2.6  # ULMFiT's factor between one weighted layer's rate and the next one's
+# ---------------------------------------------------------------- a broken GAN step, repaired
+def gan_step(x_real, z_d, z_g, params, lr):
+    """One alternating GAN step on 1-D data, as GANTrainer does: G(z) = a z + c, D's logit
+    l = w x + b. The discriminator step (real 1, fake 0, G only forward) updates w, b; the
+    generator step, with fresh noise z_g and the *updated* D, updates a, c on the
+    non-saturating loss. Returns (a, c, w, b, loss_d, loss_g), the losses before each update."""
+    return _gan_step(x_real, z_d, z_g, params, lr, ())
 
 
-def _rates(model, lr, rule="right"):
-    """The learning rate of each layer of ``model`` (None: not updated) under ``rule``: the
-    reference ("right"), or a named mistake."""
-    layers = model.layers
-    weighted = [i for i, layer in enumerate(layers) if layer.params]
-    if rule == "relus counted":  # depth over every layer, weights or not
-        depth = {i: len(layers) - 1 - i for i in weighted}
-    elif rule == "frozen skipped":  # depth over the trainable layers only
-        kept = [i for i in weighted if layers[i].trainable]
-        depth = {i: len(kept) - 1 - kept.index(i) for i in kept}
-    elif rule == "from the bottom":
-        depth = {i: k for k, i in enumerate(weighted)}
+# the four bugs of the step the task shows (its cell holds them all)
+GAN_STEP_BUGS = {
+    "labels": "the discriminator's labels are flipped: real samples are labelled 1 "
+    "(softplus(-l_real)), fakes 0 (softplus(l_fake))",
+    "leak": "the discriminator step moves the generator too: a and c must change only in the "
+    "generator step (G only runs forward while D learns)",
+    "stale": "the generator step scores the fakes with the discriminator from before its step; "
+    "the alternating step uses the updated w and b",
+    "saturating": "the generator step uses the saturating loss mean(log(1 - D(G(z)))); use the "
+    "non-saturating mean(softplus(-l)), whose gradient is -sigmoid(-l) / n",
+}
+
+
+def _gan_step(x_real, z_d, z_g, params, lr, bugs):
+    a, c, w, b = params
+    sign = -1.0 if "labels" in bugs else 1.0  # -1: real labelled 0, fake 1
+    fake = a * z_d + c
+    l_real, l_fake = w * x_real + b, w * fake + b
+    loss_d = np.mean(_softplus(-sign * l_real)) + np.mean(_softplus(sign * l_fake))
+    d_real = -sign * _sigmoid(-sign * l_real) / len(x_real)
+    d_fake = sign * _sigmoid(sign * l_fake) / len(z_d)
+    w_new = w - lr * (np.sum(d_real * x_real) + np.sum(d_fake * fake))
+    b_new = b - lr * (np.sum(d_real) + np.sum(d_fake))
+    if "leak" in bugs:  # the fakes' gradient carried on into G
+        a, c = a - lr * np.sum(d_fake * w * z_d), c - lr * np.sum(d_fake * w)
+    w_g, b_g = (w, b) if "stale" in bugs else (w_new, b_new)
+    l_g = w_g * (a * z_g + c) + b_g
+    if "saturating" in bugs:
+        loss_g, dl = -np.mean(_softplus(l_g)), -_sigmoid(l_g) / len(z_g)
     else:
-        depth = {i: len(weighted) - 1 - k for k, i in enumerate(weighted)}
-    factor = {"one rate": 1.0, "multiplied": 1.0 / DECAY}.get(rule, DECAY)
-    rates: list = [None] * len(layers)
-    for i, k in depth.items():
-        if layers[i].trainable or rule == "frozen updated":
-            rates[i] = lr / factor**k
-    return rates
+        loss_g, dl = np.mean(_softplus(-l_g)), -_sigmoid(-l_g) / len(z_g)
+    a_new, c_new = a - lr * np.sum(dl * w_g * z_g), c - lr * np.sum(dl * w_g)
+    return a_new, c_new, w_new, b_new, loss_d, loss_g
 
 
-def _discriminative_step(model, x, y, loss_fn, lr, rule="right"):
-    """Reference: forward (training), loss, backward, then SGD with each layer's own rate."""
-    rates = _rates(model, lr, rule)
-    loss = loss_fn(model.forward(x, training=True), y)
-    model.backward(loss_fn.backward())
-    for layer, rate in zip(model.layers, rates):
-        for key in layer.params if rate is not None else ():
-            layer.params[key] -= rate * layer.grads[key]
-    return float(loss)
-
-
-DISCRIMINATIVE_MISTAKES = {
-    "one rate": "every layer stepped with lr: the layer below the top one steps with lr / 2.6, "
-    "the next with lr / 2.6**2, and so on",
-    "from the bottom": "the rates decay from the bottom up: the *last* weighted layer (the head) "
-    "gets lr, the first one the smallest rate",
-    "relus counted": "layers without weights were counted: the ReLUs have no rate and do not "
-    "add a factor 2.6",
-    "frozen skipped": "frozen layers were left out of the count: they keep their place (a layer "
-    "under a frozen one still gets its own depth's rate)",
-    "frozen updated": "the frozen layers were updated too: skip layers with trainable == False",
-    "multiplied": "the rates grow with depth (lr * 2.6**k); the lower layers, whose features are "
-    "generic, get the *smaller* rates",
-}
-
-
-def _discriminative_cases(rng):
+def _gan_step_cases(rng):
     cases = []
-    for sizes, frozen, lr in (
-        ((4, 6, 5, 3), [], 0.5),
-        ((3, 5, 4, 2), [0], 0.5),
-        ((4, 5, 6, 3), [4], 0.5),
-        ((5, 4, 4, 3), [2], 0.2),
-    ):
-        n = 7
-        x = rng.standard_normal((n, sizes[0]))
-        y = rng.integers(0, sizes[-1], n)
-        where = ", ".join(f"layer {i}" for i in frozen) or "none"
+    for n_real, n_d, n_g, lr in ((8, 6, 5, 0.1), (4, 7, 3, 0.3)):  # lr not always the chapter's
+        params = (
+            float(rng.uniform(0.5, 1.5)),
+            float(rng.normal()),
+            float(rng.normal()),
+            float(rng.normal() * 0.5),
+        )
         cases.append(
             Case(
-                (_draw_weights(rng, sizes), frozen, x, y, lr),
-                label=f"frozen: {where}; batch of {n}, lr={lr}",
+                (
+                    rng.normal(2.0, 0.5, n_real),
+                    rng.standard_normal(n_d),
+                    rng.standard_normal(n_g),
+                    params,
+                    lr,
+                ),
+                label=f"{n_real} real samples, {n_d} fakes for D, {n_g} for G, lr={lr}",
             )
         )
-    return cases
-
-
-def _after_step(case, rule):
-    from minidl.nn import losses
-
-    weights, frozen, x, y, lr = copy.deepcopy(case.args)
-    model = build_model(weights)
-    for index in frozen:
-        model.layers[index].trainable = False
-    loss_fn = losses.SparseCategoricalCrossentropy(from_logits=True)
-    loss = _discriminative_step(model, x, y, loss_fn, lr, rule)
-    return loss, _summary(model)
-
-
-def _public_discriminative(case) -> dict:
-    """What check() needs: the loss, every layer's parameters after the step, and the
-    parameters each usual mistake leaves (those that differ from the right ones)."""
-    loss, expected = _after_step(case, "right")
-    mistakes = []
-    for rule, hint in DISCRIMINATIVE_MISTAKES.items():
-        params = _after_step(case, rule)[1]["params"]
-        same = all(
-            np.array_equal(a, b)
-            for mine, theirs in zip(params, expected["params"])
-            for a, b in zip(mine, theirs)
+    # a confident discriminator, w = 150: logits in the hundreds, where log(sigmoid) is -inf
+    # unless every softplus is a logaddexp; one fake for D. The fakes are fixed so that the
+    # losses are large, not about 1e-90 (where a right answer differs from the reference in
+    # every digit)
+    cases.append(
+        Case(
+            (
+                rng.normal(2.0, 0.5, 3),
+                np.array([1.5]),  # the fake 2.2, D's logit about 330: softplus(330), not log(0)
+                np.array([-1.2, 0.4]),  # G's logits about -75 and 165
+                (1.0, 0.7, 150.0, 0.5),
+                0.001,
+            ),
+            label="3 real samples, 1 fake for D, 2 for G, D's weight w = 150 (logits in the hundreds), lr=0.001",
         )
-        if not same:
-            mistakes.append((hint, params))
-    return {
-        "expected": {"loss": loss, "params": expected["params"]},
-        "mistakes": mistakes,
-        "factors": {},
-    }
-
-
-def _judge_discriminative(case, got):
-    if not isinstance(got, dict) or "params" not in got:
-        return "the grader could not read the result"
-    if True not in got.get("training_modes", []):
-        return (
-            "the model never ran in training mode: call model.forward(x, training=True) in a "
-            "training step (Dropout and BatchNorm behave differently in training)"
-        )
-    loss, expected = _after_step(case, "right")
-    problem = compare_outputs(got["loss"], loss, ("the returned loss",))
-    if problem:
-        return problem + "\n    hint: return the loss of the forward pass, before the update"
-    problem = compare_models(got, expected)
-    if problem is None:
-        return None
-    for rule, hint in DISCRIMINATIVE_MISTAKES.items():
-        if compare_models(got, _after_step(case, rule)[1]) is None:
-            return f"{problem}\n    hint: {hint}"
-    return problem
-
-
-register(
-    Exercise(
-        name="discriminative_fine_tune_step",
-        chapter=CHAPTER,
-        points=2,
-        entries=("discriminative_fine_tune_step",),
-        title="Fine-tuning with a learning rate per layer",
-        make_cases=_discriminative_cases,
-        judge=_judge_discriminative,
-        probe="fine_tune",
-        public=_public_discriminative,
-        public_kind="fine_tune",
-        forbids=("minidl.gallery.transfer", "minidl.nn.optim", "minidl.training.trainer"),
-        catches=(
-            "the model never run with training=True",
-            "the loss returned after the update instead of before",
-            "the weights changed, or layers removed or replaced",
-        )
-        + tuple(DISCRIMINATIVE_MISTAKES.values()),
     )
-)
-
-
-# ---------------------------------------------------------------- choosing the probe's penalty
-def ridge_loo(features, labels, n_classes, lams):
-    """Leave-one-out errors of the ridge probe W = (X^T X + lam I)^-1 X^T Y (X the features
-    with a column of ones, penalised like the rest; Y one-hot), without refitting: with
-    H = X (X^T X + lam I)^-1 X^T, sample i's left-out residual is (Y - H Y)_i / (1 - H_ii).
-
-    Returns (loo_mse (L,), the mean of the squared left-out residuals over samples and
-    classes; loo_accuracy (L,), the share of samples whose left-out prediction Y_i - residual
-    has its largest entry at the sample's label; best_lam, the lam of the smallest loo_mse,
-    the first one on a tie)."""
-    return _ridge_loo(features, labels, n_classes, lams)
-
-
-def _ridge_loo(features, labels, n_classes, lams, mistake=None):
-    x = features if mistake == "no bias" else np.hstack([features, np.ones((len(features), 1))])
-    y = np.eye(n_classes)[labels]
-    mse, accuracy = [], []
-    for lam in lams:
-        hat = x @ np.linalg.solve(x.T @ x + lam * np.eye(x.shape[1]), x.T)
-        residual = y - hat @ y
-        leverage = np.diag(hat)[:, None]
-        divisor: float | np.ndarray
-        if mistake == "in-sample":
-            divisor = 1.0
-        elif mistake == "squared":
-            divisor = (1.0 - leverage) ** 2
-        elif mistake == "generalized":
-            divisor = 1.0 - leverage.mean()
-        else:
-            divisor = 1.0 - leverage
-        left_out = residual / divisor
-        mse.append(np.mean(left_out**2))
-        accuracy.append(np.mean(np.argmax(y - left_out, axis=1) == labels))
-    return np.array(mse), np.array(accuracy), float(lams[int(np.argmin(mse))])
-
-
-RIDGE_LOO_MISTAKES = {
-    "in-sample": "these are the in-sample residuals Y - HY: each sample was in its own fit, so the "
-    "error is too small and favours the smallest lam; divide row i by 1 - H_ii",
-    "squared": "row i was divided by (1 - H_ii)**2; the left-out residual is the residual over 1 - H_ii",
-    "generalized": "every row was divided by the mean of 1 - H_ii (generalised cross-validation, an "
-    "approximation); leave-one-out divides row i by its own 1 - H_ii",
-    "no bias": "the bias column is missing: append a column of ones to the features (penalised like "
-    "the rest) before forming H",
-}
-
-
-def _ridge_loo_cases(rng):
-    cases = []
-    for n, f, k, lams in (
-        (12, 4, 3, [0.01, 0.1, 1.0, 10.0]),
-        (20, 6, 5, [0.5, 5.0, 50.0]),
-        (6, 8, 2, [0.1, 1.0, 3.0]),  # more features than samples: lam > 0 keeps it solvable
-        (9, 3, 3, [2.0]),
-    ):
-        for _ in range(200):  # with several lams: drawn until the best accuracy is not at the best error
-            labels = np.concatenate([np.arange(k), rng.integers(0, k, n - k)])
-            centres = rng.standard_normal((k, f)) * 1.5
-            features = centres[labels] + rng.standard_normal((n, f)) + 1.0
-            _, accuracy, best = ridge_loo(features, labels, k, lams)
-            if len(lams) < 4 or lams[int(np.argmax(accuracy))] != best:
-                break
-        cases.append(
-            Case(
-                (features, labels, k, lams),
-                label=f"{n} samples of {f} features, {k} classes, {len(lams)} values of lam",
-            )
-        )
     return cases
 
 
 function_exercise(
-    "ridge_loo",
+    "gan_step",
     CHAPTER,
     2,
-    "ridge_loo",
-    "Choosing the linear probe's penalty by leave-one-out, without refitting",
-    _ridge_loo_cases,
-    ridge_loo,
-    ("loo_mse", "loo_accuracy", "best_lam"),
-    mistakes=tuple(
-        (hint, lambda f, labels, k, lams, mistake=mistake: _ridge_loo(f, labels, k, lams, mistake))
-        for mistake, hint in RIDGE_LOO_MISTAKES.items()
+    "gan_step",
+    "A broken GAN training step, repaired",
+    _gan_step_cases,
+    gan_step,
+    ("a", "c", "w", "b", "loss_d", "loss_g"),
+    mistakes=(
+        (
+            "this is the step as given, all four bugs still in it: read it against the two steps "
+            "of the chapter's Section 2",
+            lambda x, z_d, z_g, params, lr: _gan_step(x, z_d, z_g, params, lr, tuple(GAN_STEP_BUGS)),
+        ),
+    )
+    + tuple(
+        (
+            f"{hint} (the other three bugs are fixed)",
+            lambda x, z_d, z_g, params, lr, bug=bug: _gan_step(x, z_d, z_g, params, lr, (bug,)),
+        )
+        for bug, hint in GAN_STEP_BUGS.items()
     ),
-    forbids=("minidl.gallery.transfer", "minidl.nn.regularizers"),
-    dtypes=("float64", "float64", "number"),
+    forbids=("minidl.gallery.gan", "minidl.nn.losses", "minidl.nn.optim", "minidl.training"),
+    dtypes=("number", "number", "number", "number", "number", "number"),
 )
 
 
@@ -371,24 +347,11 @@ function_exercise(
 # the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
 # generated cases), and why each other class that could arise does not apply
 
+_NOT_EMPTY = "the losses are means over the samples: with none they have no value"
+declare_edges("hinge_gan_losses", ("size_one", "ties"), {"empty": _NOT_EMPTY})
 declare_edges(
-    "freeze_all_but_last",
-    ("empty", "non_square", "varied_settings"),
-    {
-        "size_one": "the model is the chapter's Dense-ReLU-Dense-ReLU-Dense; keeping 1 layer is a case (a setting)",
-        "repeated_indices": "the earlier stage's frozen layers are a set of indices: a repeat would mean nothing",
-    },
+    "generator_step",
+    ("size_one", "non_square", "extreme_magnitude", "varied_settings"),
+    {"empty": _NOT_EMPTY},
 )
-declare_edges(
-    "discriminative_fine_tune_step",
-    ("empty", "size_one", "non_square", "repeated_indices", "varied_settings"),
-)
-declare_edges(
-    "ridge_loo",
-    ("size_one", "non_square", "repeated_indices", "varied_settings"),
-    {
-        "empty": "the task takes at least one sample of each class and one value of lam",
-        "ties": "its argmax runs over fitted class scores, which real-valued features do not tie",
-        "long_sequence": "its loop runs over the values of lam, a few",
-    },
-)
+declare_edges("gan_step", ("size_one", "extreme_magnitude", "varied_settings"), {"empty": _NOT_EMPTY})

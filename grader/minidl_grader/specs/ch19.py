@@ -1,185 +1,272 @@
-"""Chapter 19, frameworks: carrying trained weights from Keras and PyTorch into minidl.
-
-The inputs are the arrays a framework's ``state_dict()`` or ``get_weights()`` returns,
-drawn here as NumPy arrays: neither framework is needed to grade (or to solve) these."""
+"""Chapter 19, VAEs and diffusion: a KL between two Gaussians, the forward process from raw betas,
+and one step of DDIM's family with its noise scale eta."""
 
 import numpy as np
 
 from ..judge.registry import Case, declare_edges, function_exercise
 
-CHAPTER = "19_frameworks"
+CHAPTER = "19_generative_models"
 
 
-# ---------------------------------------------------------------- GRU from Keras
-def _gates_taken(kernel, recurrent_kernel, bias, blocks):
-    """The columns of the three arrays (and both bias rows) as Keras's gate blocks ``blocks``."""
-    h = recurrent_kernel.shape[0]
-    order = np.concatenate([np.arange(k * h, (k + 1) * h) for k in blocks])
-    return kernel[:, order], recurrent_kernel[:, order], bias[0, order], bias[1, order]
+# ---------------------------------------------------------------- KL between two diagonal Gaussians
+def gaussian_kl_general(mu_q, logvar_q, mu_p, logvar_p):
+    """Mean over the N rows of KL(N(mu_q, e^logvar_q) || N(mu_p, e^logvar_p)), summed over D.
+
+    All four inputs (N, D). Returns (kl, d_mu_q, d_logvar_q, d_mu_p, d_logvar_p)."""
+    n = mu_q.shape[0]
+    var_q, var_p = np.exp(logvar_q), np.exp(logvar_p)
+    diff = mu_q - mu_p
+    per_element = 0.5 * (logvar_p - logvar_q + (var_q + diff**2) / var_p - 1.0)
+    kl = float(per_element.sum() / n)
+    d_mu_q = diff / var_p / n
+    d_logvar_q = 0.5 * (var_q / var_p - 1.0) / n
+    d_logvar_p = 0.5 * (1.0 - (var_q + diff**2) / var_p) / n
+    return kl, d_mu_q, d_logvar_q, -d_mu_q, d_logvar_p
 
 
-def gru_from_keras(kernel, recurrent_kernel, bias):
-    """Keras's GRU (reset_after=True, Keras 3's default): kernel (D, 3H), recurrent_kernel
-    (H, 3H), bias (2, 3H) (row 0 the input bias, row 1 the recurrent one), gate blocks
-    [z | r | h]; as minidl's GRU's Wx (D, 3H), Wh (H, 3H), bx, bh (3H,), blocks [r | z | n]."""
-    return _gates_taken(kernel, recurrent_kernel, bias, (1, 0, 2))  # Keras's r, z, then h
+def _kl_against_standard_normal(mu_q, logvar_q, mu_p, logvar_p):
+    """The chapter's formula, the prior taken as N(0, I) whatever it is."""
+    zeros = np.zeros_like(mu_q)
+    kl, d_mu, d_lv, _, _ = gaussian_kl_general(mu_q, logvar_q, zeros, zeros)
+    return kl, d_mu, d_lv, np.zeros_like(mu_p), np.zeros_like(logvar_p)
 
 
-def _gru_biases_summed(kernel, recurrent_kernel, bias):
-    Wx, Wh, bx, bh = gru_from_keras(kernel, recurrent_kernel, bias)
-    return Wx, Wh, bx + bh, np.zeros_like(bh)
+def _kl_reversed(mu_q, logvar_q, mu_p, logvar_p):
+    """KL(p || q): the arguments of the divergence swapped."""
+    kl, d_mu_p, d_lv_p, d_mu_q, d_lv_q = gaussian_kl_general(mu_p, logvar_p, mu_q, logvar_q)
+    return kl, d_mu_q, d_lv_q, d_mu_p, d_lv_p
 
 
-def _gru_cases(rng):
+def _kl_per_variance(mu_q, logvar_q, mu_p, logvar_p):
+    """Derivatives with respect to the variances, not the log-variances (the chain rule's e^l missing)."""
+    kl, d_mu_q, d_lv_q, d_mu_p, d_lv_p = gaussian_kl_general(mu_q, logvar_q, mu_p, logvar_p)
+    return kl, d_mu_q, d_lv_q / np.exp(logvar_q), d_mu_p, d_lv_p / np.exp(logvar_p)
+
+
+def _kl_cases(rng):
     cases = []
-    for d, h in ((3, 2), (2, 5), (4, 1)):
+    for n, d in ((4, 3), (3, 5), (1, 1)):  # the last: one row of one coordinate
         cases.append(
             Case(
                 (
-                    rng.standard_normal((d, 3 * h)),
-                    rng.standard_normal((h, 3 * h)),
-                    rng.standard_normal((2, 3 * h)),
+                    rng.standard_normal((n, d)),
+                    0.8 * rng.standard_normal((n, d)),
+                    rng.standard_normal((n, d)),
+                    0.8 * rng.standard_normal((n, d)),
                 ),
-                label=f"keras.layers.GRU({h}) on {d} inputs",
+                label=f"{n} row(s) of {d}-D Gaussians, neither standard",
             )
         )
     return cases
 
 
 function_exercise(
-    "gru_from_keras",
-    CHAPTER,
-    2,
-    "gru_from_keras",
-    "A GRU's weights from Keras to minidl",
-    _gru_cases,
-    gru_from_keras,
-    ("Wx", "Wh", "bx", "bh"),
-    mistakes=(
-        (
-            "the gate blocks are left in Keras's order [z | r | h]; minidl's GRU reads [r | z | n]: "
-            "move the first two blocks, the candidate block stays last",
-            lambda k, rk, b: _gates_taken(k, rk, b, (0, 1, 2)),
-        ),
-        (
-            "the two biases were added into bx (bh zero): right for r and z, wrong for the candidate, "
-            "where the reset gate multiplies h Wh_n + bh_n, recurrent bias included",
-            _gru_biases_summed,
-        ),
-        (
-            "the bias rows are swapped: Keras's bias[0] is the input bias (bx), bias[1] the recurrent one (bh)",
-            lambda k, rk, b: gru_from_keras(k, rk, b[::-1]),
-        ),
-        (
-            "the gate blocks are reversed ([h | r | z]); only z and r trade places, the candidate stays last",
-            lambda k, rk, b: _gates_taken(k, rk, b, (2, 1, 0)),
-        ),
-    ),
-    forbids=("minidl_keras", "minidl.nn.layers.recurrent"),
-    fresh_outputs=True,
-    dtypes="float64",
-)
-
-
-# ---------------------------------------------------------------- a Keras transposed-conv kernel
-def conv_transpose_from_keras(kernel):
-    """Keras's Conv2DTranspose kernel (KH, KW, F, C_in) -- the kernel of the Conv2D it is the
-    adjoint of, which maps F channels to C_in -- as minidl's (PyTorch's) W (C_in, F, KH, KW).
-    No flip: both are the adjoint of the same cross-correlation."""
-    return kernel.transpose(3, 2, 0, 1)
-
-
-def _conv_transpose_cases(rng):
-    return [
-        Case((rng.standard_normal(shape),), label=f"a Keras Conv2DTranspose kernel {shape}")
-        for shape in ((3, 2, 4, 5), (3, 3, 2, 2), (1, 4, 3, 6), (2, 2, 1, 3))
-    ]
-
-
-function_exercise(
-    "conv_transpose_from_keras",
-    CHAPTER,
-    1,
-    "conv_transpose_from_keras",
-    "A transposed convolution's kernel from Keras's layout to minidl's",
-    _conv_transpose_cases,
-    conv_transpose_from_keras,
-    ("W",),
-    mistakes=(
-        (
-            "the channel roles are swapped: Keras keeps the kernel of the Conv2D this layer reverses, "
-            "so its third axis is this layer's filters F and its fourth its input channels C_in",
-            lambda k: k.transpose(2, 3, 0, 1),
-        ),
-        (
-            "the kernel was flipped in height and width: no flip, Keras's and PyTorch's transposed "
-            "convolutions are the adjoint of the same cross-correlation",
-            lambda k: k.transpose(3, 2, 0, 1)[:, :, ::-1, ::-1],
-        ),
-        (
-            "the kernel's height and width are swapped: Keras's first two axes are (KH, KW) "
-            "and stay in that order",
-            lambda k: k.transpose(3, 2, 1, 0),
-        ),
-    ),
-    forbids=("minidl_keras", "minidl.nn.layers.upsampling"),
-    fresh_outputs=True,
-    dtypes="float64",
-)
-
-
-# ---------------------------------------------------------------- a Dense after Flatten
-def dense_after_flatten_from_keras(kernel, height, width, channels):
-    """Keras flattens (H, W, C) feature maps, minidl (C, H, W). The first Dense's kernel
-    (H*W*C, M) from Keras, with its rows reordered so that minidl's flatten meets them."""
-    m = kernel.shape[1]
-    return kernel.reshape(height, width, channels, m).transpose(2, 0, 1, 3).reshape(-1, m)
-
-
-def _flatten_cases(rng):
-    cases = []
-    for h, w, c, m in ((2, 3, 4, 5), (3, 3, 2, 3), (4, 2, 3, 2), (2, 1, 3, 1)):  # last: W = 1, one unit
-        cases.append(
-            Case(
-                (rng.standard_normal((h * w * c, m)), h, w, c),
-                label=f"feature maps of (H, W, C) = {(h, w, c)}, {m} units",
-            )
-        )
-    return cases
-
-
-function_exercise(
-    "dense_after_flatten_from_keras",
+    "gaussian_kl_general",
     CHAPTER,
     3,
-    "dense_after_flatten_from_keras",
-    "The Dense layer after a Flatten, from channels-last to channels-first",
-    _flatten_cases,
-    dense_after_flatten_from_keras,
-    ("W",),
+    "gaussian_kl_general",
+    "The KL divergence between two diagonal Gaussians, and its four gradients",
+    _kl_cases,
+    gaussian_kl_general,
+    ("kl", "d_mu_q", "d_logvar_q", "d_mu_p", "d_logvar_p"),
     mistakes=(
         (
-            "the kernel is returned as it is: the same feature-map value sits at another "
-            "row in a (C, H, W) flatten than in an (H, W, C) one",
-            lambda k, h, w, c: k,
+            "this is the chapter's KL against N(0, I): here the prior has its own mean and "
+            "log-variance, which enter the divergence and receive gradients",
+            _kl_against_standard_normal,
         ),
         (
-            "the rows are reordered as if minidl flattened (C, W, H); its maps are (C, H, W)",
-            lambda k, h, w, c: k.reshape(h, w, c, -1).transpose(2, 1, 0, 3).reshape(-1, k.shape[1]),
+            "this is KL(p || q): the divergence is not symmetric; the first argument, q, is the one "
+            "the expectation is taken under",
+            _kl_reversed,
         ),
         (
-            "the rows are permuted the other way round (from (C, H, W) to (H, W, C)): read "
-            "Keras's rows as (H, W, C) and put them in (C, H, W) order",
-            lambda k, h, w, c: k.reshape(c, h, w, -1).transpose(1, 2, 0, 3).reshape(-1, k.shape[1]),
+            "the log-variance gradients are derivatives with respect to the variances: by the chain "
+            "rule d/dl = e^l d/d(sigma^2)",
+            _kl_per_variance,
+        ),
+        (
+            "the gradients are missing the 1/N: the KL is a mean over the N rows",
+            lambda *a: (
+                gaussian_kl_general(*a)[0],
+                *(g * a[0].shape[0] for g in gaussian_kl_general(*a)[1:]),
+            ),
         ),
     ),
-    forbids=("minidl_keras",),
-    fresh_outputs=True,
+    factors=lambda mu_q, *rest: {"the number of rows N": mu_q.shape[0]},
+    forbids=("minidl.nn.losses", "minidl.nn.layers.gaussian", "minidl.gallery.vae", "minidl.nn.gradcheck"),
+    dtypes=("number", "float64", "float64", "float64", "float64"),
+)
+
+
+# ---------------------------------------------------------------- a jump along the forward process
+def q_jump_from_betas(betas, x_s, s, t, noise):
+    """x_t drawn from q(x_t | x_s) in one go: x_t = sqrt(k) x_s + sqrt(1 - k) noise.
+
+    The one-step process is x_r = sqrt(1 - beta_r) x_{r-1} + sqrt(beta_r) eps_r (steps from 0,
+    x_{-1} clean), so k = prod_{r = s+1}^{t} (1 - beta_r) = alpha_bar_t / alpha_bar_s.
+    betas (T,); x_s and noise (N, ...); s (N,) in [-1, T-1), t (N,) with s < t < T.
+    Returns (x_t, keep) with keep (N,) the k used for each row."""
+    alpha_bar = np.concatenate([[1.0], np.cumprod(1.0 - betas)])  # alpha_bar[r + 1] for step r
+    keep = alpha_bar[t + 1] / alpha_bar[s + 1]
+    # the size named, not -1: NumPy infers any negative size, so -1 -> -2 would not show
+    shape = (x_s.shape[0],) + (1,) * (x_s.ndim - 1)
+    x_t = np.sqrt(keep).reshape(shape) * x_s + np.sqrt(1.0 - keep).reshape(shape) * noise
+    return x_t, keep
+
+
+def _jump_with(keep, x_s, noise, noise_weight=np.sqrt):
+    shape = (-1,) + (1,) * (x_s.ndim - 1)
+    return np.sqrt(keep).reshape(shape) * x_s + noise_weight(1.0 - keep).reshape(shape) * noise, keep
+
+
+def _cumulative(betas):
+    return np.concatenate([[1.0], np.cumprod(1.0 - betas)])
+
+
+def _jump_cases(rng):
+    cases = []
+    for steps, shape in ((10, (5, 1, 2, 3)), (25, (6, 4)), (1000, (4, 2))):
+        betas = np.sort(rng.uniform(0.01, 0.3, steps)) if steps < 1000 else np.linspace(1e-4, 0.02, steps)
+        s = rng.integers(-1, steps - 1, size=shape[0])
+        t = np.minimum(s + 1 + rng.integers(0, steps, size=shape[0]), steps - 1)
+        s[0], t[0] = -1, steps - 1  # from the clean image to the last step
+        s[1], t[1] = steps // 2, steps // 2 + 1  # a single step
+        s[2], t[2] = -1, 0  # the first step alone
+        cases.append(
+            Case(
+                (betas, rng.standard_normal(shape), s, t, rng.standard_normal(shape)),
+                label=f"T = {steps} increasing betas, x_s of shape {shape}; jumps from the clean image "
+                "(s = -1) to T-1 and to 0, one single step, others of random length"
+                + (" (DDPM's linear schedule)" if steps == 1000 else ""),
+            )
+        )
+    return cases
+
+
+function_exercise(
+    "q_jump_from_betas",
+    CHAPTER,
+    2,
+    "q_jump_from_betas",
+    "A jump along the forward process, q(x_t | x_s), from a raw schedule of betas",
+    _jump_cases,
+    q_jump_from_betas,
+    ("x_t", "keep"),
+    mistakes=(
+        (
+            "the jump keeps the factors of the steps after s only: from s+1 to t, not from 0 to t "
+            "(x_s has already been through steps 0 to s)",
+            lambda b, x, s, t, e: _jump_with(_cumulative(b)[t + 1], x, e),
+        ),
+        (
+            "off by one step: step s is already behind x_s, so the product starts at s+1 and ends "
+            "with step t included",
+            lambda b, x, s, t, e: _jump_with(_cumulative(b)[t + 1] / _cumulative(b)[np.maximum(s, 0)], x, e),
+        ),
+        (
+            "the signal's weight over the jump is a ratio alpha_bar_t / alpha_bar_s, not a difference",
+            lambda b, x, s, t, e: _jump_with(1.0 - (_cumulative(b)[s + 1] - _cumulative(b)[t + 1]), x, e),
+        ),
+        (
+            "the noise's weight is a standard deviation, sqrt(1 - k), not the variance 1 - k",
+            lambda b, x, s, t, e: _jump_with(
+                _cumulative(b)[t + 1] / _cumulative(b)[s + 1], x, e, noise_weight=lambda v: v
+            ),
+        ),
+    ),
+    forbids=("minidl.gallery.diffusion",),
     dtypes="float64",
-    equivalent_mutants={
-        "dense_after_flatten_from_keras: const: 1 -> 2 #2": "NumPy reads any negative size in a "
-        "reshape as the one it works out: reshape(-2, m) is reshape(-1, m)",
-    },
+)
+
+
+# ---------------------------------------------------------------- one step of DDIM with eta
+def ddim_step_eta(x_t, x0_hat, alpha_bar_t, alpha_bar_s, eta, noise):
+    """One step of Song et al.'s family from step t to an earlier step s (alpha_bar_s > alpha_bar_t):
+
+    eps_hat = (x_t - sqrt(ab_t) x0_hat) / sqrt(1 - ab_t)
+    sigma   = eta sqrt((1 - ab_s) / (1 - ab_t)) sqrt(1 - ab_t / ab_s)
+    x_s     = sqrt(ab_s) x0_hat + sqrt(1 - ab_s - sigma^2) eps_hat + sigma noise
+    Returns (x_s, sigma)."""
+    eps_hat = (x_t - np.sqrt(alpha_bar_t) * x0_hat) / np.sqrt(1.0 - alpha_bar_t)
+    sigma = (
+        eta * np.sqrt((1.0 - alpha_bar_s) / (1.0 - alpha_bar_t)) * np.sqrt(1.0 - alpha_bar_t / alpha_bar_s)
+    )
+    x_s = np.sqrt(alpha_bar_s) * x0_hat + np.sqrt(1.0 - alpha_bar_s - sigma**2) * eps_hat + sigma * noise
+    return x_s, float(sigma)
+
+
+def _ddim_keep_direction(x_t, x0_hat, ab_t, ab_s, eta, noise):
+    """The noise added on top of the deterministic step: the direction's weight not reduced by sigma^2."""
+    x_det, sigma = ddim_step_eta(x_t, x0_hat, ab_t, ab_s, 0.0, noise)
+    return x_det + sigma_of(ab_t, ab_s, eta) * noise, sigma_of(ab_t, ab_s, eta)
+
+
+def sigma_of(ab_t, ab_s, eta):
+    return float(eta * np.sqrt((1.0 - ab_s) / (1.0 - ab_t)) * np.sqrt(1.0 - ab_t / ab_s))
+
+
+def _ddim_sigma_without_ratio(x_t, x0_hat, ab_t, ab_s, eta, noise):
+    """sigma without its second factor sqrt(1 - ab_t / ab_s)."""
+    sigma = float(eta * np.sqrt((1.0 - ab_s) / (1.0 - ab_t)))
+    eps_hat = (x_t - np.sqrt(ab_t) * x0_hat) / np.sqrt(1.0 - ab_t)
+    return np.sqrt(ab_s) * x0_hat + np.sqrt(max(1.0 - ab_s - sigma**2, 0.0)) * eps_hat + sigma * noise, sigma
+
+
+def _ddim_cases(rng):
+    cases = []
+    for shape, ab_t, ab_s, eta in (
+        ((3, 4), 0.3, 0.7, 1.0),
+        ((2, 1, 3, 3), 0.05, 0.4, 0.5),
+        ((4, 2), 0.5, 0.9, 0.0),
+    ):
+        cases.append(
+            Case(
+                (
+                    rng.standard_normal(shape),
+                    rng.uniform(-1, 1, shape),
+                    ab_t,
+                    ab_s,
+                    eta,
+                    rng.standard_normal(shape),
+                ),
+                label=f"x_t of shape {shape}, alpha_bar {ab_t} -> {ab_s}, eta = {eta}",
+            )
+        )
+    return cases
+
+
+function_exercise(
+    "ddim_step_eta",
+    CHAPTER,
+    3,
+    "ddim_step_eta",
+    "One step of DDIM's family, with the noise scale eta",
+    _ddim_cases,
+    ddim_step_eta,
+    ("x_s", "sigma"),
+    mistakes=(
+        (
+            "this is the chapter's deterministic step (eta = 0) whatever eta is: with eta > 0 part of "
+            "the predicted noise's weight goes to fresh noise, sigma * noise",
+            lambda x_t, x0, ab_t, ab_s, eta, e: (
+                ddim_step_eta(x_t, x0, ab_t, ab_s, 0.0, e)[0],
+                sigma_of(ab_t, ab_s, eta),
+            ),
+        ),
+        (
+            "the fresh noise is added on top of the deterministic step: the predicted noise's weight "
+            "must shrink to sqrt(1 - alpha_bar_s - sigma^2) so that the variance stays 1 - alpha_bar_s",
+            _ddim_keep_direction,
+        ),
+        (
+            "sigma is missing its factor sqrt(1 - alpha_bar_t / alpha_bar_s), the variance of the "
+            "forward step from s to t",
+            _ddim_sigma_without_ratio,
+        ),
+    ),
+    forbids=("minidl.gallery.diffusion",),
+    dtypes=("float64", "number"),
 )
 
 
@@ -187,13 +274,21 @@ function_exercise(
 # the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
 # generated cases), and why each other class that could arise does not apply
 
-_NOT_EMPTY = "a Keras layer has at least one unit and one input"
 declare_edges(
-    "gru_from_keras",
+    "gaussian_kl_general",
     ("size_one", "non_square"),
-    {"empty": _NOT_EMPTY, "long_sequence": "its loop runs over the GRU's three gates"},
+    {
+        "empty": "the KL is a mean over the rows: with none it has no value",
+        "extreme_magnitude": "log-variances of a few units, as an encoder gives: the task computes exp(logvar) itself",
+    },
 )
-declare_edges("conv_transpose_from_keras", ("size_one", "non_square"), {"empty": _NOT_EMPTY})
 declare_edges(
-    "dense_after_flatten_from_keras", ("size_one", "non_square", "varied_settings"), {"empty": _NOT_EMPTY}
+    "q_jump_from_betas",
+    ("size_one", "non_square", "repeated_indices", "long_sequence"),
+    {"empty": "a schedule has at least one step, and the batch at least one sample"},
+)
+declare_edges(
+    "ddim_step_eta",
+    ("size_one", "non_square", "varied_settings"),
+    {"empty": "the step is elementwise: no length of an axis is special"},
 )

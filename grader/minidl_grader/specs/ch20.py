@@ -1,258 +1,256 @@
-"""Chapter 20, speech: delta features and per-utterance normalisation around the chapter's log-mel
-spectrogram, and dynamic time warping between two utterances."""
+"""Chapter 20, contrastive learning, CLIP and guidance: CLIP's symmetric loss with its gradients
+(temperature included), retrieval recall@k with ties, and a guided DDIM step to repair."""
 
 import numpy as np
 
 from ..judge.registry import Case, declare_edges, function_exercise
 
-CHAPTER = "20_speech"
+CHAPTER = "20_contrastive"
 
 
-# ---------------------------------------------------------------- delta features
-def delta_features(features, width):
-    """Deltas over time of features (T, F), as HTK and librosa define them:
-    d_t = sum_{n=1..width} n (c_{t+n} - c_{t-n}) / (2 sum_{n=1..width} n^2),
-    frames beyond either end replaced by the first or the last frame."""
-    t = features.shape[0]
-    padded = np.concatenate(
-        [np.repeat(features[:1], width, axis=0), features, np.repeat(features[-1:], width, axis=0)]
+# ---------------------------------------------------------------- CLIP's loss and its gradients
+def _diagonal_cross_entropy(scores):
+    """Each row's softmax cross-entropy against the diagonal: (losses (N,), softmax - I)."""
+    top = scores.max(axis=1)
+    log_total = np.log(np.exp(scores - top[:, None]).sum(axis=1)) + top
+    losses = log_total - np.diag(scores)
+    return losses, np.exp(scores - log_total[:, None]) - np.eye(len(scores))
+
+
+def clip_loss_grad(a, b, tau):
+    """L = (mean_i CE(S_i., i) + mean_j CE(S_.j, j)) / 2 with S = a b^T / tau (no normalising).
+
+    a, b (N, D); tau > 0. Returns (loss, dL/da, dL/db, dL/dtau)."""
+    n = len(a)
+    scores = a @ b.T / tau
+    rows, g_rows = _diagonal_cross_entropy(scores)
+    cols, g_cols = _diagonal_cross_entropy(scores.T)
+    g = (g_rows + g_cols.T) / (2 * n)  # dL/dS
+    return (
+        float((rows.mean() + cols.mean()) / 2),
+        g @ b / tau,
+        g.T @ a / tau,
+        float(-(g * scores).sum() / tau),
     )
-    numerator = sum(
-        n * (padded[width + n : width + n + t] - padded[width - n : width - n + t])
-        for n in range(1, width + 1)
-    )
-    return numerator / (2 * sum(n * n for n in range(1, width + 1)))
 
 
-def _delta_zero_pad(features, width):
-    t = features.shape[0]
-    padded = np.pad(features, ((width, width), (0, 0)))
-    numerator = sum(
-        n * (padded[width + n : width + n + t] - padded[width - n : width - n + t])
-        for n in range(1, width + 1)
-    )
-    return numerator / (2 * sum(n * n for n in range(1, width + 1)))
+def _one_direction(a, b, tau):
+    """Images -> texts only: the rows' cross-entropy, the columns' forgotten."""
+    n = len(a)
+    scores = a @ b.T / tau
+    rows, g = _diagonal_cross_entropy(scores)
+    g = g / n
+    return float(rows.mean()), g @ b / tau, g.T @ a / tau, float(-(g * scores).sum() / tau)
 
 
-def _delta_cases(rng):
-    return [
-        Case((rng.standard_normal((9, 4)), 2), label="features (9, 4), width 2"),
-        Case((rng.standard_normal((6, 3)) + 5.0, 1), label="features (6, 3) around 5, width 1"),
-        Case((rng.standard_normal((12, 2)), 3), label="features (12, 2), width 3"),
-        Case((rng.standard_normal((1, 3)), 2), label="features (1, 3): a single frame, width 2"),
-    ]
+def _no_inner_tau(a, b, tau):
+    """dL/da and dL/db without the chain rule's 1/tau (S = a b^T / tau)."""
+    loss, da, db, dtau = clip_loss_grad(a, b, tau)
+    return loss, da * tau, db * tau, dtau
 
 
-function_exercise(
-    "delta_features",
-    CHAPTER,
-    2,
-    "delta_features",
-    "Delta features: the slope of each band over time",
-    _delta_cases,
-    delta_features,
-    ("deltas",),
-    mistakes=(
-        (
-            "the frames beyond the ends are zeros; they are copies of the first and last "
-            "frame (with zeros the deltas at the ends jump by the features' level)",
-            _delta_zero_pad,
-        ),
-        (
-            "the normaliser is missing its factor 2: divide by 2 * sum(n**2)",
-            lambda f, w: 2 * delta_features(f, w),
-        ),
-    ),
-    factors=lambda f, w: {"2": 2.0},
-    forbids=("minidl.datasets.audio", "minidl.datasets.speech"),
-    dtypes="float64",
-    equivalent_mutants={
-        "delta_features: const: 1 -> 0": "a sum from n = 0: its term is 0 * (...) = 0",
-        "delta_features: const: 1 -> 0 #5": "a sum of n * n from n = 0: its term is 0",
-    },
-)
+def _tau_sign(a, b, tau):
+    """dL/dtau with the wrong sign: d(1/tau)/dtau = -1/tau^2."""
+    loss, da, db, dtau = clip_loss_grad(a, b, tau)
+    return loss, da, db, -dtau
 
 
-# ---------------------------------------------------------------- masked normalisation
-def masked_cmvn(features, lengths):
-    """Per-utterance mean and variance normalisation of a padded batch (N, T, F): each
-    utterance n uses only its first lengths[n] frames; padded frames come back as 0."""
-    out = np.zeros_like(features)
-    for n, length in enumerate(lengths):
-        valid = features[n, :length]
-        out[n, :length] = (valid - valid.mean(axis=0)) / valid.std(axis=0)
-    return out
+def _summed(a, b, tau):
+    """The two directions summed, not averaged: every output doubled."""
+    return tuple(2 * v for v in clip_loss_grad(a, b, tau))
 
 
-def _cmvn_padding_counted(features, lengths):
-    mean = features.mean(axis=1, keepdims=True)
-    std = features.std(axis=1, keepdims=True)
-    out = (features - mean) / std
-    for n, length in enumerate(lengths):
-        out[n, length:] = 0.0
-    return out
-
-
-def _cmvn_cases(rng):
+def _clip_cases(rng):
     cases = []
-    for n, t, f in ((3, 8, 4), (2, 10, 3), (1, 6, 3)):  # the last: a batch of one utterance
-        lengths = [t] + [int(v) for v in rng.integers(3, t, n - 1)]
-        x = rng.standard_normal((n, t, f)) * 2.0 + 3.0
-        for i, length in enumerate(lengths):
-            x[i, length:] = 0.0  # the padding, as a batch carries it
-        cases.append(Case((x, lengths), label=f"batch {(n, t, f)}, lengths {lengths}"))
-    return cases
-
-
-function_exercise(
-    "masked_cmvn",
-    CHAPTER,
-    2,
-    "masked_cmvn",
-    "Mean and variance normalisation of a padded batch",
-    _cmvn_cases,
-    masked_cmvn,
-    ("normalised",),
-    mistakes=(
-        (
-            "the padded frames are counted in the mean and the standard deviation: their "
-            "zeros pull the mean towards 0; use each utterance's first lengths[n] frames only",
-            _cmvn_padding_counted,
-        ),
-    ),
-    forbids=("minidl.datasets.audio", "minidl.datasets.speech"),
-    dtypes="float64",
-)
-
-
-# ---------------------------------------------------------------- dynamic time warping
-def _dtw(a, b, squared=False, diagonal=True, free_start=False, per_step=False):
-    cost = ((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=-1)  # (Ta, Tb)
-    cost = cost if squared else np.sqrt(cost)
-    ta, tb = cost.shape
-    total = np.full((ta + 1, tb + 1), np.inf)
-    if free_start:
-        total[0, :], total[:, 0] = 0.0, 0.0
-    total[0, 0] = 0.0
-    for i in range(1, ta + 1):
-        for j in range(1, tb + 1):
-            best = min(total[i - 1, j], total[i, j - 1])
-            if diagonal:
-                best = min(best, total[i - 1, j - 1])
-            total[i, j] = cost[i - 1, j - 1] + best
-    return total[ta, tb] / (ta + tb) if per_step else total[ta, tb]
-
-
-def dtw_distance(a, b):
-    """The cost of the cheapest alignment of a (Ta, F) with b (Tb, F): a monotone path from frame
-    pair (0, 0) to (Ta - 1, Tb - 1) in steps (1, 0), (0, 1), (1, 1), each pair it visits costing
-    the Euclidean distance between the two frames (Sakoe and Chiba, 1978)."""
-    return _dtw(a, b)
-
-
-def _dtw_cases(rng):
-    a = rng.standard_normal((7, 3))
-    cases = [Case((a, rng.standard_normal((5, 3))), label="a (7, 3), b (5, 3)")]
-    # the same word said more slowly: every frame held for 1 to 3 frames, and a little noise
-    word = rng.standard_normal((5, 4)) * 3.0
-    slow = np.repeat(word, rng.integers(1, 4, size=5), axis=0) + 0.01 * rng.standard_normal((1, 4))
-    cases.append(Case((word, slow), label=f"a (5, 4), b = a said slower {slow.shape}"))
-    cases.append(
-        Case((rng.standard_normal((1, 4)), rng.standard_normal((6, 4))), label="a of one frame, b (6, 4)")
-    )
-    cases.append(
-        Case((rng.standard_normal((6, 2)), rng.standard_normal((9, 2)) + 1.0), label="a (6, 2), b (9, 2)")
-    )
-    # the cheapest first step (a frame of a held) leads to a dearer path: greedy steps cost 7, DTW 4
-    trap_a, trap_b = np.array([[0.0], [3.0], [0.0], [2.0]]), np.array([[0.0], [1.0], [1.0], [1.0]])
-    cases.append(Case((trap_a, trap_b), label="a = [0, 3, 0, 2], b = [0, 1, 1, 1] (F = 1)"))
-    # every path needs all three steps: b holds a's frames 1 and 3 twice, and a its frame 5 twice
-    a = np.array([[0.0], [4.0], [8.0], [12.0], [16.0], [16.0]])
-    b = np.array([[0.0], [4.0], [4.0], [8.0], [12.0], [12.0], [16.0]])
-    cases.append(Case((a, b), label="a = 0, 4, 8, 12, 16, 16 against b = 0, 4, 4, 8, 12, 12, 16 (F = 1)"))
-    cases.append(
-        Case((rng.standard_normal((5, 3)), rng.standard_normal((1, 3))), label="a (5, 3), b of one frame")
-    )
-    # each ends with the frame the other starts with: a path may not start anywhere but (0, 0)
+    for n, d, tau in ((4, 3, 0.1), (5, 5, 1.0), (1, 2, 0.5), (6, 2, 0.07)):
+        a = rng.standard_normal((n, d))
+        b = a + 0.5 * rng.standard_normal((n, d)) if n > 1 else rng.standard_normal((n, d))
+        a /= np.linalg.norm(a, axis=1, keepdims=True)
+        b /= np.linalg.norm(b, axis=1, keepdims=True)
+        cases.append(Case((a, b, tau), label=f"N = {n} pairs of unit {d}-D embeddings, tau = {tau}"))
+    big = rng.standard_normal((3, 4))
+    big[0, 0] = 3.5  # an entry of 105 after the scale below: scores far beyond exp's range
     cases.append(
         Case(
-            (np.array([[2.0], [2.0], [3.0]]), np.array([[3.0], [2.0]])),
-            label="a = [2, 2, 3], b = [3, 2] (F = 1)",
+            (30.0 * big, 30.0 * big[::-1].copy(), 0.1),
+            label="large scores (|S| ~ 1000), partners far apart: a softmax that overflows, a probability that underflows",
         )
     )
-    long = rng.standard_normal((70, 2))
-    slow = np.repeat(long, rng.integers(1, 3, size=70), axis=0)[:100] + 0.05 * rng.standard_normal((1, 2))
-    cases.append(Case((long, slow), label=f"a (70, 2), b = a said slower, cut to {slow.shape}"))
     return cases
 
 
 function_exercise(
-    "dtw_distance",
+    "clip_loss_grad",
+    CHAPTER,
+    3,
+    "clip_loss_grad",
+    "CLIP's symmetric loss, and its gradients with respect to both towers and the temperature",
+    _clip_cases,
+    clip_loss_grad,
+    ("loss", "da", "db", "dtau"),
+    mistakes=(
+        (
+            "this is one direction (images -> texts) only: CLIP averages it with the texts -> images "
+            "direction, a softmax over each column",
+            _one_direction,
+        ),
+        ("dL/da and dL/db miss the factor 1/tau: the scores are a b^T / tau", _no_inner_tau),
+        ("dL/dtau has the wrong sign: d(1/tau)/dtau = -1/tau^2", _tau_sign),
+        ("the two directions are summed: the loss is their mean", _summed),
+    ),
+    catches=(
+        "a softmax without its maximum subtracted: the large-score case overflows",
+        "log of a softmax probability that underflows to 0 (log-sum-exp keeps it finite)",
+    ),
+    forbids=("minidl.nn.losses",),
+    dtypes=("number", "float64", "float64", "number"),
+)
+
+
+# ---------------------------------------------------------------- recall@k with ties
+def recall_at_k(similarity, query_labels, gallery_labels, k):
+    """The fraction of queries with at least one item of their label among their first k.
+
+    similarity (Q, G); ranks by decreasing similarity, a tie ranked by lower gallery index."""
+    order = np.argsort(-similarity, axis=1, kind="stable")[:, :k]
+    hits = (gallery_labels[order] == query_labels[:, None]).any(axis=1)
+    return float(hits.mean())
+
+
+def _recall_reversed_ties(similarity, query_labels, gallery_labels, k):
+    """A tie ranked by the higher gallery index (a stable ascending sort, reversed)."""
+    order = np.argsort(similarity, axis=1, kind="stable")[:, ::-1][:, :k]
+    return float((gallery_labels[order] == query_labels[:, None]).any(axis=1).mean())
+
+
+def _precision_at_k(similarity, query_labels, gallery_labels, k):
+    order = np.argsort(-similarity, axis=1, kind="stable")[:, :k]
+    return float((gallery_labels[order] == query_labels[:, None]).mean())
+
+
+def _recall_cases(rng):
+    cases = []
+    for q, g, k, labels in ((6, 10, 1, 3), (8, 12, 3, 4), (5, 7, 7, 3), (4, 9, 2, 9), (1, 6, 2, 3)):
+        sim = np.round(rng.uniform(-1, 1, (q, g)), 1)  # coarse: ties within a row
+        sim[0, :] = 0.5  # one query ties with everything: only the first item is its match
+        gallery = rng.integers(0, labels, g)
+        queries = rng.integers(0, labels, q)
+        gallery[0] = queries[0] = labels
+        cases.append(
+            Case(
+                (sim, queries, gallery, k),
+                label=f"{q} queries, a gallery of {g}, k = {k}, similarities rounded to 0.1 (ties), "
+                "one query tied with the whole gallery whose only match is the first item",
+            )
+        )
+    return cases
+
+
+function_exercise(
+    "recall_at_k",
     CHAPTER,
     2,
-    "dtw_distance",
-    "Dynamic time warping: the distance between two utterances",
-    _dtw_cases,
-    dtw_distance,
-    ("distance",),
-    mistakes=tuple(
-        (hint, lambda a, b, change=change: _dtw(a, b, **change))
-        for hint, change in (
-            (
-                "each visited pair costs the Euclidean distance between the frames, the square root "
-                "of the summed squares",
-                {"squared": True},
-            ),
-            (
-                "the diagonal step (1, 1) is missing: a path must be able to advance in both "
-                "sequences at once",
-                {"diagonal": False},
-            ),
-            (
-                "the path must start at the pair (0, 0): only the corner of the table starts at 0, "
-                "the rest of its first row and column is unreachable (infinity) or accumulated",
-                {"free_start": True},
-            ),
-            ("the task asks for the path's total cost, not the cost per step", {"per_step": True}),
-        )
+    "recall_at_k",
+    "Retrieval recall@k, ties ranked by the gallery's order",
+    _recall_cases,
+    recall_at_k,
+    ("recall",),
+    forbids=("minidl.training.metrics", "sklearn.metrics"),
+    mistakes=(
+        ("a tie is ranked by the lower gallery index first, not the higher", _recall_reversed_ties),
+        (
+            "this is precision@k, the fraction of the first k that match; recall@k asks whether any does",
+            _precision_at_k,
+        ),
+        (
+            "off by one: the first k items, not k - 1",
+            lambda s, q, g, k: recall_at_k(s, q, g, k - 1) if k > 1 else 0.0,
+        ),
+        (
+            "the ranking is by decreasing similarity: the most similar item comes first",
+            lambda s, q, g, k: recall_at_k(-s, q, g, k),
+        ),
     ),
-    forbids=("minidl.datasets.audio", "minidl.datasets.speech"),
-    catches=("a sequence of a single frame: the path runs along one edge of the table",),
-    dtypes=("number",),
-    equivalent_mutants={
-        "dtw_distance > _dtw: const: 1 -> 2 #4": "a table one row larger: the cost is read at [Ta, Tb]",
-        "dtw_distance > _dtw: const: 1 -> 2 #5": "a table one column larger: the cost is read at [Ta, Tb]",
-    },
+    dtypes="number",
 )
 
 
-# ---------------------------------------------------------------- edge cases
-# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
-# generated cases), and why each other class that could arise does not apply
+# ---------------------------------------------------------------- one guided DDIM step, repaired
+def guided_ddim_step(x_t, eps_cond, eps_uncond, w, ab_t, ab_s):
+    """eps = (1 + w) eps_cond - w eps_uncond; x0 = (x_t - sqrt(1 - ab_t) eps) / sqrt(ab_t);
+    x_s = sqrt(ab_s) x0 + sqrt(1 - ab_s) eps."""
+    eps = (1.0 + w) * eps_cond - w * eps_uncond
+    x0 = (x_t - np.sqrt(1.0 - ab_t) * eps) / np.sqrt(ab_t)
+    return np.sqrt(ab_s) * x0 + np.sqrt(1.0 - ab_s) * eps
+
+
+def _step_with(eps, x_t, ab_t, ab_s, x0_ab=None, noise_ab=None):
+    x0_ab = ab_t if x0_ab is None else x0_ab
+    noise_ab = ab_s if noise_ab is None else noise_ab
+    x0 = (x_t - np.sqrt(1.0 - x0_ab) * eps) / np.sqrt(x0_ab)
+    return np.sqrt(ab_s) * x0 + np.sqrt(1.0 - noise_ab) * eps
+
+
+def _guided_cases(rng):
+    cases = []
+    for shape, w, ab_t, ab_s in (
+        ((3, 4), 2.0, 0.3, 0.6),
+        ((2, 1, 3, 3), 0.0, 0.1, 0.5),
+        ((4, 2), 7.5, 0.5, 0.95),
+    ):
+        cases.append(
+            Case(
+                tuple(rng.standard_normal(shape) for _ in range(3)) + (w, ab_t, ab_s),
+                label=f"x_t of shape {shape}, w = {w}, alpha_bar {ab_t} -> {ab_s}",
+            )
+        )
+    return cases
+
+
+function_exercise(
+    "guided_ddim_step",
+    CHAPTER,
+    2,
+    "guided_ddim_step",
+    "One DDIM step with classifier-free guidance, repaired",
+    _guided_cases,
+    guided_ddim_step,
+    ("x_s",),
+    mistakes=(
+        (
+            "the guided noise is (1 + w) eps_cond - w eps_uncond: with w = 0 it is the conditional "
+            "model's, not w eps_cond + (1 - w) eps_uncond",
+            lambda x, c, u, w, a, b: _step_with(w * c + (1 - w) * u, x, a, b),
+        ),
+        (
+            "x0 is estimated at step t, the step x_t is at: alpha_bar_t, not alpha_bar_s",
+            lambda x, c, u, w, a, b: _step_with((1 + w) * c - w * u, x, a, b, x0_ab=b),
+        ),
+        (
+            "the noise's weight in x_s is that of step s: sqrt(1 - alpha_bar_s)",
+            lambda x, c, u, w, a, b: _step_with((1 + w) * c - w * u, x, a, b, noise_ab=a),
+        ),
+    ),
+    forbids=("minidl.gallery.diffusion",),
+    dtypes="float64",
+)
+
 
 declare_edges(
-    "delta_features",
+    "clip_loss_grad",
+    ("size_one", "non_square", "extreme_magnitude", "varied_settings"),
+    {
+        "empty": "a batch without pairs has no loss",
+        "ties": "the loss and its gradient are smooth in the scores: equal scores need no rule",
+    },
+)
+declare_edges(
+    "recall_at_k",
+    ("size_one", "non_square", "ties", "repeated_indices", "varied_settings"),
+    {"empty": "recall is a mean over the queries: with none it has no value"},
+)
+declare_edges(
+    "guided_ddim_step",
     ("size_one", "non_square", "varied_settings"),
-    {
-        "empty": "an utterance has at least one frame",
-        "long_sequence": "its loop runs over the width (at most 3), not the frames",
-    },
-)
-declare_edges(
-    "masked_cmvn",
-    ("size_one", "non_square"),
-    {
-        "empty": "an utterance has at least one frame: a mean over none has no value",
-        "repeated_indices": "the lengths are one per utterance: two equal lengths are two utterances alike",
-        "long_sequence": "its loop runs over the utterances of a batch, a few",
-    },
-)
-declare_edges(
-    "dtw_distance",
-    ("size_one", "non_square", "long_sequence"),
-    {
-        "empty": "each sequence has at least one frame: an alignment of nothing has no cost",
-        "ties": "the min over the three predecessors is a value: which one attains it does not matter",
-        "inf_or_nan_input": "the frames are finite: the inf of the table's border is made inside the function",
-    },
+    {"empty": "the step is elementwise: no length of an axis is special"},
 )

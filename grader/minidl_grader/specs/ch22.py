@@ -1,479 +1,882 @@
-"""Chapter 22, game playing: n-step returns in a sliding window, a broken GAE repaired, the
-action values of a policy solved exactly, and a subtraction game won quickly -- each a step
-the chapter does not take.
+"""Chapter 22, detection and segmentation: the backward pass of a transposed convolution,
+Gaussian soft-NMS, VOC average precision with "difficult" objects, the AUC from ranks with
+ties, a screening report whose threshold was chosen on the test set, repaired, and the expected
+calibration error over bins of equal mass; questions on the IoU of two boxes, on what pixel
+accuracy and mean IoU say about a lazy segmenter, on the predictive value of a good test at a low
+prevalence, and on probabilities learned on a balanced set and used at a low prevalence.
 
-Wrong answers the cases catch, by name:
-
-* ``n_step_returns`` -- the window run on across an episode end, a truncated episode treated
-  as terminated, a terminated step bootstrapped all the same, no bootstrap at the batch's end,
-  and a window one reward too short or too long;
-* ``gae_advantages`` -- the broken implementation of the task (four bugs), and each of its
-  bugs alone: the end flag read one step late, the batch's last step never cut, one flag
-  cutting both the bootstrap and the sum, the next state's value read from the next row;
-* ``policy_action_values`` -- the optimal (max) values for the policy's, the transitions
-  read transposed, the episode's end ignored (each row renormalised), a fixed number of
-  sweeps of the Bellman update, and the reward discounted;
-* ``subtraction_game_lengths`` -- both players hurrying, the winner dawdling and the loser
-  hurrying, the winner's length taken over every move, normal and misère play swapped, and
-  a move larger than the heap allowed.
-"""
+References: Long et al. (2015), Ronneberger et al. (2015) for the transposed convolution of a
+decoder; Bodla et al. (2017), "Soft-NMS -- improving object detection with one line of code",
+for soft-NMS; Everingham et al. (2010) for Pascal VOC's all-point average precision and its
+"difficult" objects (ignored: neither positives nor false positives); Hanley and McNeil (1982)
+for the AUC as the Mann-Whitney statistic."""
 
 import numpy as np
 
 from ..judge.registry import Case, declare_edges, function_exercise
 
-CHAPTER = "22_game_playing"
+CHAPTER = "22_detection_segmentation"
 
 
-def _rollout(rng, steps, envs):
-    """A random rollout that could have been played: rewards, both end flags (never both at
-    once), V(s_t) and V(s_{t+1}); the two value arrays agree wherever an episode goes on
-    (``next_values[t] == values[t + 1]``) and differ after an end (the restarted state)."""
-    rewards = rng.uniform(-1.0, 2.0, (steps, envs))
-    ends = rng.random((steps, envs))
-    terminated = ends < 0.15
-    truncated = (ends >= 0.15) & (ends < 0.3)
-    # each kind of end in the middle of the batch, and a termination at its very end
-    terminated[1, 0], truncated[1, 0] = True, False
-    terminated[2, 1], truncated[2, 1] = False, True
-    terminated[-1, -1], truncated[-1, -1] = True, False
-    values = rng.uniform(0.0, 5.0, (steps, envs))
-    next_values = np.concatenate([values[1:], rng.uniform(0.0, 5.0, (1, envs))])
-    ended = terminated | truncated
-    next_values[ended] = rng.uniform(0.0, 5.0, int(ended.sum()))  # V of the final observation
-    return rewards, terminated, truncated, values, next_values
+# ---------------------------------------------------------------- transposed convolution backward
+def conv_transpose_backward(dy, x, W, stride):
+    """y[n, f, i s + p, j s + q] += x[n, c, i, j] W[c, f, p, q] (no padding, no bias);
+    x (N, C, H, W), W (C, F, KH, KW), dy (N, F, (H-1)s+KH, (W-1)s+KW) -> dx (like x), dW (like W)."""
+    _, _, h, w = x.shape
+    _, _, kh, kw = W.shape
+    dx = np.zeros_like(x)
+    dW = np.zeros_like(W)
+    for i in range(h):
+        for j in range(w):
+            window = dy[:, :, i * stride : i * stride + kh, j * stride : j * stride + kw]  # (N, F, KH, KW)
+            dx[:, :, i, j] = np.einsum("nfpq,cfpq->nc", window, W)
+            dW += np.einsum("nc,nfpq->cfpq", x[:, :, i, j], window)
+    return dx, dW
 
 
-# ---------------------------------------------------------------- n-step returns
-def n_step_returns(rewards, terminated, truncated, next_values, gamma, n):
-    """The n-step return (T, N) of every step of a rollout: the discounted rewards of at most
-    n steps from t on, then gamma^m V of the state the last of them reached. The window stops
-    early at a step whose episode ended (terminated: nothing follows; truncated: V of the
-    final observation follows) and at the batch's last step (V of the state reached)."""
-    follow = np.where(terminated, 0.0, next_values)  # what comes after step t if the window stops there
-    stop = terminated | truncated
-    stop[-1] = True
-    returns = rewards + gamma * follow  # n = 1
-    for _ in range(n - 1):
-        later = np.concatenate([returns[1:], returns[-1:]])  # the last row is never used: stop[-1]
-        returns = rewards + gamma * np.where(stop, follow, later)
-    return returns
+def _ct_flipped_kernel(dy, x, W, stride):
+    return conv_transpose_backward(dy, x, W[:, :, ::-1, ::-1].copy(), stride)
 
 
-def _n_step_variant(rewards, terminated, truncated, next_values, gamma, n, mistake):
-    """``n_step_returns`` with one mistake."""
-    if mistake == "no cut":
-        none = np.zeros_like(terminated)
-        return n_step_returns(rewards, none, none, next_values, gamma, n)
-    if mistake == "truncation as termination":
-        return n_step_returns(
-            rewards, terminated | truncated, np.zeros_like(truncated), next_values, gamma, n
-        )
-    if mistake == "terminal bootstrapped":
-        return n_step_returns(
-            rewards, np.zeros_like(terminated), terminated | truncated, next_values, gamma, n
-        )
-    if mistake == "short":
-        return n_step_returns(rewards, terminated, truncated, next_values, gamma, max(n - 1, 1))
-    if mistake == "long":
-        return n_step_returns(rewards, terminated, truncated, next_values, gamma, n + 1)
-    # "batch end": the window that reaches the batch's end adds nothing after it
-    cut = next_values.copy()
-    cut[-1] = np.where(truncated[-1], next_values[-1], 0.0)
-    return n_step_returns(rewards, terminated, truncated, cut, gamma, n)
+def _ct_stride_ignored(dy, x, W, stride):
+    """Windows read one pixel apart instead of ``stride`` apart."""
+    return conv_transpose_backward(dy, x, W, 1)
 
 
-N_STEP_MISTAKES = {
-    "no cut": "the window runs on across an episode end: a step's return must not receive the "
-    "rewards of the next episode",
-    "truncation as termination": "a truncated episode is treated as terminated: the time limit "
-    "stopped it, so V of the state it reached still follows its last reward",
-    "terminal bootstrapped": "a terminated episode is bootstrapped: after its last step nothing "
-    "follows, not V of the state it reached",
-    "batch end": "the window that reaches the batch's last step is not bootstrapped: the episode "
-    "goes on after the batch, so V of the state reached follows",
-    "short": "the window holds n - 1 rewards: G^(n) adds n rewards before the bootstrap (n = 1: "
-    "r_t + gamma V(s_{t+1}))",
-    "long": "the window holds n + 1 rewards: G^(n) adds n rewards before the bootstrap (n = 1: "
-    "r_t + gamma V(s_{t+1}))",
-}
+def _ct_batch_mean(dy, x, W, stride):
+    dx, dW = conv_transpose_backward(dy, x, W, stride)
+    return dx, dW / x.shape[0]
 
 
-def _n_step_cases(rng):
+def _ct_dx_without_channel_sum(dy, x, W, stride):
+    """dx from the first output channel only (the sum over F forgotten)."""
+    dx, dW = conv_transpose_backward(dy[:, :1], x, W[:, :1], stride)
+    return dx, conv_transpose_backward(dy, x, W, stride)[1]
+
+
+def _ct_cases(rng):
     cases = []
-    for steps, envs, gamma, n in (
-        (8, 3, 0.9, 3),
-        (6, 2, 0.5, 1),
-        (7, 4, 0.99, 5),
-        (5, 2, 0.8, 9),
-        (80, 2, 0.99, 8),
+    # (N, C, H, W), F, K, stride: stride 2 with K 2 (no overlap, a U-Net's up-sampling),
+    # overlapping stamps (K 3, stride 2), stride 1, a non-square kernel, C != F
+    for (n, c, h, w), f, (kh, kw), s in (
+        ((2, 3, 3, 3), 2, (2, 2), 2),
+        ((3, 2, 4, 3), 4, (3, 3), 2),
+        ((2, 3, 2, 4), 3, (3, 2), 1),
+        ((1, 1, 3, 2), 2, (4, 4), 3),
     ):
-        rewards, terminated, truncated, _, next_values = _rollout(rng, steps, envs)
-        cases.append(
-            Case(
-                (rewards, terminated, truncated, next_values, gamma, n),
-                label=f"{steps} steps of {envs} environments, gamma {gamma}, n = {n}",
-            )
-        )
-    rewards, terminated, truncated, _, next_values = _rollout(rng, 3, 2)
-    truncated[-1, 0], terminated[-1, 0] = True, False  # a truncation at the batch's end
-    cases.append(
-        Case(
-            (rewards, terminated, truncated, next_values, 0.7, 2),
-            label="3 steps of 2 environments, a truncation and a termination at the last step, n = 2",
-        )
-    )
-    one = np.array([[1.5, -0.5]])
-    cases.append(
-        Case(
-            (one, np.array([[False, True]]), np.array([[False, False]]), np.array([[4.0, 3.0]]), 0.9, 4),
-            label="a batch of 1 step, n = 4",
-        )
-    )
+        x = rng.standard_normal((n, c, h, w))
+        W = rng.standard_normal((c, f, kh, kw))
+        dy = rng.standard_normal((n, f, (h - 1) * s + kh, (w - 1) * s + kw))
+        cases.append(Case((dy, x, W, s), label=f"x {(n, c, h, w)}, W {(c, f, kh, kw)}, stride {s}"))
     return cases
 
 
 function_exercise(
-    "n_step_returns",
+    "conv_transpose_backward",
     CHAPTER,
-    2,
-    "n_step_returns",
-    "n-step returns in a sliding window",
-    _n_step_cases,
-    n_step_returns,
-    ("returns",),
-    mistakes=tuple(
-        (
-            hint,
-            lambda r, te, tr, nv, g, n, mistake=mistake: _n_step_variant(r, te, tr, nv, g, n, mistake),
-        )
-        for mistake, hint in N_STEP_MISTAKES.items()
-    ),
-    forbids=("minidl.gallery.rl",),
-    dtypes="float64",
-)
-
-
-# ---------------------------------------------------------------- a broken GAE, repaired
-def gae_advantages(rewards, values, next_values, terminated, truncated, gamma, lam):
-    """Generalised advantage estimates (Schulman et al., 2016) of rollouts (T, N): the
-    (1 - lam) lam^(k-1)-weighted mean of the k-step advantages, each cut as the n-step
-    returns are; as a recursion, the discounted sum (gamma lam per step) of one-step errors,
-    stopped at an episode's last step, bootstrapped at a truncation and at the batch's end."""
-    done = terminated | truncated
-    advantages = np.zeros(rewards.shape)
-    running = np.zeros(rewards.shape[1:])
-    for t in range(rewards.shape[0] - 1, -1, -1):
-        delta = rewards[t] + gamma * np.where(terminated[t], 0.0, next_values[t]) - values[t]
-        running = delta + gamma * lam * np.where(done[t], 0.0, running)
-        advantages[t] = running
-    return advantages
-
-
-# the four bugs of the implementation the task shows (its cell holds them all)
-GAE_BUGS = {
-    "index": "the end flag is read one step late (done[t + 1]): in this rollout done[t] says "
-    "that step t itself ended its episode",
-    "last": "the batch's last step is never cut: an episode that terminated at the last step "
-    "has nothing after it, though the batch ends there",
-    "one flag": "one flag cuts both the bootstrap and the sum: a truncated step's one-step error "
-    "still bootstraps from V of the state it reached; only the sum stops there",
-    "next value": "the next state's value is read from the next row (values[t + 1]): after an "
-    "episode's end that row is the restarted episode; next_values[t] is V of the state step t reached",
-}
-
-
-def _gae(rewards, values, next_values, terminated, truncated, gamma, lam, bugs):
-    steps = rewards.shape[0]
-    done = terminated | truncated
-    boot_cut = done if "one flag" in bugs else terminated
-    advantages = np.zeros(rewards.shape)
-    running = np.zeros(rewards.shape[1:])
-    for t in range(steps - 1, -1, -1):
-        if t == steps - 1 and "last" in bugs:
-            go_on, boot_on = np.ones(rewards.shape[1:]), np.ones(rewards.shape[1:])
-        elif t < steps - 1 and "index" in bugs:
-            go_on, boot_on = ~done[t + 1], ~boot_cut[t + 1]
-        else:
-            go_on, boot_on = ~done[t], ~boot_cut[t]
-        following = values[t + 1] if t < steps - 1 and "next value" in bugs else next_values[t]
-        delta = rewards[t] + gamma * np.where(boot_on, following, 0.0) - values[t]
-        running = delta + gamma * lam * np.where(go_on, running, 0.0)
-        advantages[t] = running
-    return advantages
-
-
-def _gae_cases(rng):
-    cases = []
-    for steps, envs, gamma, lam in (
-        (7, 3, 0.9, 0.8),
-        (5, 2, 0.99, 0.5),
-        (10, 2, 0.8, 0.95),
-        (4, 3, 0.9, 0.0),
-        (80, 2, 0.99, 0.95),  # a long rollout: the recursion runs back over 80 steps
-    ):
-        rewards, terminated, truncated, values, next_values = _rollout(rng, steps, envs)
-        cases.append(
-            Case(
-                (rewards, values, next_values, terminated, truncated, gamma, lam),
-                label=f"{steps} steps of {envs} environments, gamma {gamma}, lambda {lam}",
-            )
-        )
-    rewards, terminated, truncated, values, next_values = _rollout(rng, 6, 2)
-    cases.append(
-        Case(
-            (rewards, values, next_values, terminated, truncated, 0.9, 1.0),
-            label="6 steps of 2 environments, gamma 0.9, lambda 1",
-        )
-    )
-    one = (np.array([[1.5, -0.5]]), np.array([[0.5, 1.0]]), np.array([[4.0, 3.0]]))
-    cases.append(
-        Case(
-            one + (np.array([[False, True]]), np.array([[False, False]]), 0.9, 0.95),
-            label="a batch of 1 step, the second environment terminating",
-        )
-    )
-    return cases
-
-
-function_exercise(
-    "gae_advantages",
-    CHAPTER,
-    2,
-    "gae_advantages",
-    "A broken GAE, repaired",
-    _gae_cases,
-    gae_advantages,
-    ("advantages",),
+    3,
+    "conv_transpose_backward",
+    "The backward pass of a transposed convolution",
+    _ct_cases,
+    conv_transpose_backward,
+    ("dx", "dW"),
     mistakes=(
         (
-            "this is the code as given, all four bugs still in it: read each line against the "
-            "meaning of terminated, truncated, values and next_values",
-            lambda r, v, nv, te, tr, g, lam: _gae(r, v, nv, te, tr, g, lam, tuple(GAE_BUGS)),
+            "no flip: the forward stamps W[c, f, p, q] at offset (p, q), so the backward reads dy at "
+            "the same offset (a cross-correlation with W, as Conv2D's forward)",
+            _ct_flipped_kernel,
         ),
-    )
-    + tuple(
         (
-            f"{hint} (the other three bugs are fixed)",
-            lambda r, v, nv, te, tr, g, lam, bug=bug: _gae(r, v, nv, te, tr, g, lam, (bug,)),
-        )
-        for bug, hint in GAE_BUGS.items()
+            "input pixel (i, j) stamps its kernel at (i * stride, j * stride): read the window of dy there",
+            _ct_stride_ignored,
+        ),
+        ("dW is a sum over the batch, not a mean: the loss already carries any 1/N", _ct_batch_mean),
+        (
+            "every output channel f receives x[n, c, i, j] W[c, f]: dx sums over f",
+            _ct_dx_without_channel_sum,
+        ),
     ),
-    forbids=("minidl.gallery.rl",),
+    forbids=("minidl.nn.layers.Conv2DTranspose", "minidl.nn.layers.upsampling", "minidl.kernels"),
     dtypes="float64",
     equivalent_mutants={
-        "gae_advantages: const: 1 -> 2 #4": "the running advantage starts at 0: zeros of shape "
-        "rewards.shape[2:] broadcast to the same first step as zeros of shape[1:]",
+        "conv_transpose_backward: augassign: dW += *": "dW is the function's own accumulator: += "
+        "and = + add the same",
     },
 )
 
 
-# ---------------------------------------------------------------- a policy's action values, solved
-def policy_action_values(P, R, policy, gamma):
-    """Q^pi (S, A) of a policy in a finite MDP, exactly: P (S, A, S) the probabilities of the
-    next state (a row may sum to less than 1: the rest is the probability that the episode
-    terminates), R (S, A) the expected reward, policy (S, A) the probabilities pi(a | s).
-    Q = R + gamma P V and V = sum_a pi Q give V = (I - gamma P_pi)^-1 r_pi."""
-    states = R.shape[0]
-    r_pi = np.sum(policy * R, axis=1)
-    p_pi = np.einsum("sa,sat->st", policy, P)
-    v = np.linalg.solve(np.eye(states) - gamma * p_pi, r_pi)
-    return R + gamma * P @ v
-
-
-def _optimal_values(P, R, policy, gamma):
-    q = np.zeros(R.shape)
-    for _ in range(20_000):
-        q = R + gamma * P @ q.max(axis=1)
-    return q
-
-
-def _transposed(P, R, policy, gamma):
-    return policy_action_values(np.transpose(P, (2, 1, 0)), R, policy, gamma)
-
-
-def _renormalised(P, R, policy, gamma):
-    totals = P.sum(axis=2, keepdims=True)
-    return policy_action_values(
-        np.where(totals > 0, P / np.where(totals > 0, totals, 1.0), 0.0), R, policy, gamma
+# ---------------------------------------------------------------- soft-NMS
+def _iou_one_to_many(box, boxes):
+    left = np.maximum(box[0], boxes[:, 0])
+    top = np.maximum(box[1], boxes[:, 1])
+    right = np.minimum(box[2], boxes[:, 2])
+    bottom = np.minimum(box[3], boxes[:, 3])
+    inter = np.clip(right - left, 0, None) * np.clip(bottom - top, 0, None)
+    union = (
+        (box[2] - box[0]) * (box[3] - box[1])
+        + (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+        - inter
     )
+    return inter / union
 
 
-def _hundred_sweeps(P, R, policy, gamma):
-    q = np.zeros(R.shape)
-    for _ in range(100):
-        q = R + gamma * P @ np.sum(policy * q, axis=1)
-    return q
+def soft_nms(boxes, scores, sigma, score_threshold):
+    """Gaussian soft-NMS (Bodla et al., 2017): boxes (D, 4) (x1, y1, x2, y2) of positive
+    area, scores (D,) -> the picked indices (int) in the order picked and each one's score
+    when picked (float64). Boxes below ``score_threshold`` (initially or after a decay) are
+    dropped; after each pick every box left has its score multiplied by exp(-IoU^2 / sigma)."""
+    return _soft_nms(boxes, scores, sigma, score_threshold)
 
 
-def _reward_discounted(P, R, policy, gamma):
-    return gamma * policy_action_values(P, R, policy, gamma)
+def _soft_nms(
+    boxes,
+    scores,
+    sigma,
+    score_threshold,
+    power=2,
+    spread=1.0,
+    resort=True,
+    lower_first=True,
+    keep_equal=True,
+    cut_decayed=True,
+    decayed_scores=True,
+):
+    boxes = np.asarray(boxes, float).reshape(-1, 4)
+    current = np.array(scores, dtype=float)
+    left = current >= score_threshold if keep_equal else current > score_threshold
+    picked, picked_scores = [], []
+    while left.any():
+        if not resort:
+            given = np.argsort(-np.asarray(scores, float), kind="stable")
+            best = int(given[left[given]][0])
+        elif lower_first:
+            candidates = np.flatnonzero(left)
+            best = int(candidates[np.argmax(current[candidates])])  # argmax: the first of a tie
+        else:
+            candidates = np.flatnonzero(left)[::-1]
+            best = int(candidates[np.argmax(current[candidates])])
+        picked.append(best)
+        picked_scores.append(current[best] if decayed_scores else float(scores[best]))
+        left[best] = False
+        current = current * np.exp(-(_iou_one_to_many(boxes[best], boxes) ** power) / (spread * sigma))
+        if cut_decayed:
+            left = left & (current >= score_threshold)
+    return np.array(picked, dtype=np.int64), np.array(picked_scores, dtype=float)
 
 
-def _mdp(rng, states, actions, stay, deterministic):
-    """Transitions whose rows keep ``stay`` of their mass on average (the rest terminates)."""
-    P = rng.random((states, actions, states)) ** 2
-    P *= rng.uniform(stay - 0.05, stay, (states, actions, 1)) / P.sum(axis=2, keepdims=True)
-    R = rng.uniform(-1.0, 1.0, (states, actions))
-    if deterministic:
-        policy = np.eye(actions)[rng.integers(0, actions, states)]
-    else:
-        policy = rng.dirichlet(np.ones(actions), states)
-    return P, R, policy
-
-
-def _policy_cases(rng):
+def _soft_nms_cases(rng):
     cases = []
-    for states, actions, gamma, stay, deterministic in (
-        (4, 2, 0.9, 0.9, False),
-        (6, 3, 0.999, 0.99, False),
-        (5, 4, 0.95, 0.95, True),
-    ):
+    # clusters of jittered boxes around a few objects, in an image of 640 px; scores on a grid
+    # of 0.05 (ties at the start; the decays then part them)
+    for d, objects, sigma, threshold in ((12, 3, 0.5, 0.001), (25, 5, 0.1, 0.05), (80, 12, 2.0, 0.3)):
+        centre = rng.uniform(60, 580, (objects, 2))[rng.integers(0, objects, d)]
+        size = rng.uniform(30, 120, (d, 2))
+        jitter = rng.normal(0, 12, (d, 2))
+        boxes = np.hstack([centre + jitter - size / 2, centre + jitter + size / 2])
+        scores = np.round(rng.uniform(0.05, 1.0, d) * 20) / 20
         cases.append(
             Case(
-                (*_mdp(rng, states, actions, stay, deterministic), gamma),
-                label=f"{states} states, {actions} actions, gamma {gamma}, "
-                + ("a deterministic policy" if deterministic else "a stochastic policy"),
+                (boxes, scores, sigma, threshold),
+                label=f"{d} boxes around {objects} objects, scores on a grid of 0.05, sigma {sigma}, "
+                f"threshold {threshold}",
             )
         )
-    P, R, policy = _mdp(rng, 4, 3, 0.95, False)
-    P[2] = 0.0  # every action of state 2 ends the episode
-    cases.append(
-        Case((P, R, policy, 0.8), label="4 states, one whose every action ends the episode, gamma 0.8")
+    # picking again after each decay: box 1 decays below box 2, which is picked before it;
+    # boxes 3 and 4 are the same box with the same score (the lower index first, the other
+    # decayed by exp(-1 / sigma)); boxes 5 and 6 overlap box 7 by an IoU of 0.25 each and
+    # tie after its decay (the lower index first); box 8's score equals the threshold (kept)
+    boxes = np.array(
+        [[0, 0, 10, 10], [0, 0, 10, 9], [40, 0, 50, 10], [60, 60, 80, 80], [60, 60, 80, 80]]
+        + [[116, 0, 126, 10], [104, 0, 114, 10], [110, 0, 120, 10], [200, 200, 210, 220]],
+        float,
     )
+    scores = np.array([0.9, 0.85, 0.6, 0.7, 0.7, 0.5, 0.5, 0.95, 0.05])
+    for sigma in (0.5, 0.2):
+        cases.append(
+            Case(
+                (boxes, scores, sigma, 0.05),
+                label=f"sigma {sigma}: a decay that reorders, the same box twice with tied scores, "
+                "a tie after a decay, a score equal to the threshold",
+            )
+        )
+    # the threshold between two decayed scores: box 1 decays to 0.8 exp(-0.81 / 0.5) = 0.158
+    # (dropped at 0.16), box 2 to 0.8 exp(-0.64 / 0.5) = 0.222 (kept)
+    boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 9], [0, 0, 10, 8], [30, 30, 31, 31]], float)
     cases.append(
         Case(
-            (np.array([[[0.995]]]), np.array([[1.0]]), np.array([[1.0]]), 0.99),
-            label="1 state, 1 action, back to itself with probability 0.995, gamma 0.99",
+            (boxes, np.array([0.9, 0.8, 0.8, 0.1]), 0.5, 0.16),
+            label="one decayed score just below the threshold, one above; a box below it from the start",
         )
     )
-    P, R, policy = _mdp(rng, 3, 2, 0.9, False)
-    cases.append(Case((P, R, policy, 0.0), label="3 states, 2 actions, gamma 0"))
+    cases.append(Case((np.zeros((0, 4)), np.zeros(0), 0.5, 0.001), label="no boxes"))
+    cases.append(Case((np.array([[3.0, 1.0, 7.0, 2.0]]), np.array([0.2]), 0.5, 0.001), label="a single box"))
     return cases
 
 
 function_exercise(
-    "policy_action_values",
+    "soft_nms",
     CHAPTER,
     2,
-    "policy_action_values",
-    "A policy's action values, solved exactly",
-    _policy_cases,
-    policy_action_values,
-    ("Q",),
+    "soft_nms",
+    "Soft non-maximum suppression",
+    _soft_nms_cases,
+    soft_nms,
+    ("keep", "kept_scores"),
     mistakes=(
         (
-            "those are the optimal action values (max over a'): Q^pi averages the next action with "
-            "the policy's own probabilities",
-            _optimal_values,
+            "pick again after every decay: the box left with the highest *current* score comes next, "
+            "not the next one in the order of the scores given",
+            lambda b, s, g, t: _soft_nms(b, s, g, t, resort=False),
         ),
         (
-            "the transitions are read transposed: P[s, a, s'] is the probability that action a in "
-            "state s leads to s'",
-            _transposed,
+            "the Gaussian decay squares the IoU: exp(-IoU ** 2 / sigma)",
+            lambda b, s, g, t: _soft_nms(b, s, g, t, power=1),
         ),
         (
-            "the episode's end is ignored: a row of P summing to less than 1 leaves the rest to "
-            "termination, after which nothing more is earned",
-            _renormalised,
+            "the decay is exp(-IoU ** 2 / sigma), with no factor 2 under sigma",
+            lambda b, s, g, t: _soft_nms(b, s, g, t, spread=2.0),
         ),
         (
-            "100 sweeps of the Bellman update are not the fixed point when gamma and the chance "
-            "to go on are near 1: solve the equations Q^pi satisfies",
-            _hundred_sweeps,
+            "ties in the current score: the lower index first",
+            lambda b, s, g, t: _soft_nms(b, s, g, t, lower_first=False),
         ),
-        ("the reward is discounted: Q(s, a) counts R(s, a) in full", _reward_discounted),
+        (
+            "a box whose score equals the threshold stays; only a score *below* it drops the box",
+            lambda b, s, g, t: _soft_nms(b, s, g, t, keep_equal=False),
+        ),
+        (
+            "drop a box as soon as a decay takes its score below the threshold, not only at the start",
+            lambda b, s, g, t: _soft_nms(b, s, g, t, cut_decayed=False),
+        ),
+        (
+            "report each box's score when it was picked, after the decays so far, not the score given",
+            lambda b, s, g, t: _soft_nms(b, s, g, t, decayed_scores=False),
+        ),
     ),
-    forbids=("minidl.gallery.rl",),
-    dtypes="float64",
+    forbids=("minidl.training.vision_metrics", "minidl.kernels.boxes"),
+    dtypes=("int", "float64"),
+    equivalent_mutants={
+        "soft_nms > _soft_nms: delete: boxes = *": "the boxes are already a float array (D, 4) (the "
+        "conversion is for callers with lists)",
+        "soft_nms > _soft_nms: const: -1 -> -2": "NumPy reads any negative size in a reshape as the "
+        "one it works out",
+        "soft_nms > _soft_nms: augassign: current = current * *": "current is the function's own "
+        "copy of the scores: *= and = * give the same",
+    },
 )
 
 
-# ---------------------------------------------------------------- a subtraction game, won quickly
-def subtraction_game_lengths(heap, moves, misere):
-    """For every heap size 0..heap of a one-heap subtraction game: the outcome for the player
-    to move (+1 win, -1 loss, with perfect play) and the number of moves left when the winner
-    wins as quickly and the loser loses as slowly as they can. A move removes m stones, m in
-    ``moves``, m at most the heap; the player who cannot move loses (normal play) or wins
-    (``misere``)."""
-    outcome = np.zeros(heap + 1, dtype=np.int64)
-    length = np.zeros(heap + 1, dtype=np.int64)
-    for h in range(heap + 1):
-        reachable = [h - m for m in moves if m <= h]
-        if not reachable:
-            outcome[h] = 1 if misere else -1
+# ---------------------------------------------------------------- VOC's difficult objects
+def voc_ap_difficult(boxes, scores, true_boxes, difficult):
+    """VOC all-point AP of one class in one image with "difficult" true boxes: a detection
+    (by decreasing score, ties in the order given) takes the true box of highest IoU (the
+    first of a tie); at IoU >= 0.5 it is ignored if that box is difficult, else a true
+    positive if the box is not taken yet (then taken), else a false positive; below 0.5 a
+    false positive. Recall counts the boxes that are not difficult; none: NaN."""
+    return _voc_ap(boxes, scores, true_boxes, difficult)
+
+
+def _voc_hits(boxes, scores, true_boxes, difficult, skip_ignored=True, at_half=True, first_choice=True):
+    """For each detection that counts, in decreasing score order (ties in the order given),
+    whether it is a hit; a detection on a difficult box is left out."""
+    taken = np.zeros(len(true_boxes), bool)
+    hits = []
+    for d in np.argsort(-scores, kind="stable"):
+        overlap = _iou_one_to_many(boxes[d], true_boxes)
+        if not first_choice:
+            overlap = np.where(taken, -1.0, overlap)
+        best = int(np.argmax(overlap))  # the first of a tie
+        close = overlap[best] >= 0.5 if at_half else overlap[best] > 0.5
+        if close and difficult[best]:
+            if not skip_ignored:
+                hits.append(False)
             continue
-        losing = [r for r in reachable if outcome[r] == -1]
-        if losing:
-            outcome[h], length[h] = 1, 1 + min(length[r] for r in losing)
-        else:
-            outcome[h], length[h] = -1, 1 + max(length[r] for r in reachable)
-    return outcome, length
+        hits.append(bool(close and not taken[best]))
+        taken[best] = taken[best] or close
+    return np.array(hits, dtype=bool)
 
 
-def _lengths_variant(heap, moves, misere, mistake):
-    outcome = np.zeros(heap + 1, dtype=np.int64)
-    length = np.zeros(heap + 1, dtype=np.int64)
-    no_move = 1 if misere != (mistake == "swapped") else -1
-    for h in range(heap + 1):
-        if mistake == "too large":
-            reachable = [max(h - m, 0) for m in moves] if h > 0 else []
-        else:
-            reachable = [h - m for m in moves if m <= h]
-        if not reachable:
-            outcome[h] = no_move
+def _voc_ap(
+    boxes,
+    scores,
+    true_boxes,
+    difficult,
+    honour_flags=True,
+    keep_difficult=True,
+    skip_ignored=True,
+    at_half=True,
+    first_choice=True,
+    interpolate=True,
+):
+    if not honour_flags:
+        difficult = np.zeros_like(difficult)
+    if not keep_difficult:
+        true_boxes, difficult = true_boxes[~difficult], difficult[~difficult]
+    positives = int(np.sum(~difficult))
+    if positives == 0:
+        return float("nan")
+    hits = _voc_hits(
+        boxes,
+        scores,
+        true_boxes,
+        difficult,
+        skip_ignored=skip_ignored,
+        at_half=at_half,
+        first_choice=first_choice,
+    )
+    precision = np.cumsum(hits) / np.arange(1, hits.size + 1)
+    if interpolate:
+        precision = np.maximum.accumulate(precision[::-1])[::-1]  # the best precision from here on
+    return float(np.sum(precision[hits]) / positives)
+
+
+def _voc_ap_penalising_repeats(boxes, scores, true_boxes, difficult):
+    """The mistake: a second detection on a difficult box counted as a false positive."""
+    true_boxes = np.asarray(true_boxes, float).reshape(-1, 4)
+    positives = int(np.sum(~difficult))
+    if positives == 0:
+        return float("nan")
+    taken = np.zeros(len(true_boxes), bool)
+    flags = []
+    for d in np.argsort(-np.asarray(scores, float), kind="stable"):
+        overlap = _iou_one_to_many(np.asarray(boxes, float)[d], true_boxes)
+        best = int(np.argmax(overlap))
+        close = overlap[best] >= 0.5
+        if close and difficult[best] and not taken[best]:
+            taken[best] = True
             continue
-        losing = [r for r in reachable if outcome[r] < 0]
-        win_pick = max if mistake == "winner dawdles" else min
-        lose_pick = min if mistake in ("both hurry", "winner dawdles") else max
-        if losing:
-            among = reachable if mistake == "any move" else losing
-            outcome[h], length[h] = 1, 1 + win_pick(length[r] for r in among)
-        else:
-            outcome[h], length[h] = -1, 1 + lose_pick(length[r] for r in reachable)
-    return outcome, length
+        flags.append(bool(close and not taken[best]))
+        taken[best] = taken[best] or close
+    hits = np.array(flags, dtype=bool)
+    precision = np.maximum.accumulate((np.cumsum(hits) / np.arange(1, hits.size + 1))[::-1])[::-1]
+    return float(np.sum(precision[hits]) / positives)
 
 
-LENGTH_MISTAKES = {
-    "both hurry": "the loser hurries too: with every move losing, the loser picks the one that "
-    "keeps the game going longest",
-    "winner dawdles": "the roles are swapped: the winner takes the quickest win, the loser the slowest loss",
-    "any move": "the winner's length is taken over every move: only a move to a position lost "
-    "for the opponent keeps the win",
-    "swapped": "normal and misère play are swapped: in normal play the player who cannot move has lost",
-    "too large": "a move larger than the heap is allowed: with 2 stones left, a move of 3 is not legal",
-}
-
-
-def _lengths_cases(rng):
-    cases = [
-        Case((30, (1, 3, 4), False), label="heap 30, moves {1, 3, 4}, normal play"),
-        Case((25, (3, 4), True), label="heap 25, moves {3, 4}, misère"),
-        Case((200, (1, 2, 3), False), label="heap 200, moves {1, 2, 3}"),
-        Case((12, (2, 5, 6), True), label="heap 12, moves {2, 5, 6}, misère"),
-        Case((0, (1, 2), False), label="heap 0, moves {1, 2}: no move at all"),
-    ]
-    moves = tuple(sorted(int(m) for m in rng.choice(np.arange(1, 8), size=3, replace=False)))
-    cases.append(Case((40, moves, False), label=f"heap 40, moves {set(moves)}, normal play"))
-    cases.append(Case((10, (3,), False), label="heap 10, one move {3}: the game is forced"))
+def _voc_cases(rng):
+    cases = []
+    # G true boxes on a grid (IoU 0 between them), a share of them difficult; detections
+    # jittered about them (some below IoU 0.5), second detections on the same box, and boxes
+    # on nothing; scores on a grid of 0.1 (ties)
+    for g, d in ((6, 10), (10, 25), (20, 80)):
+        corner = np.stack([np.arange(g) % 5 * 100.0, np.arange(g) // 5 * 100.0], axis=1)
+        true_boxes = np.hstack([corner, corner + rng.uniform(30, 60, (g, 2))])
+        difficult = rng.random(g) < 0.3
+        difficult[:2] = (True, False)
+        target = rng.integers(0, g, d)
+        size = true_boxes[target, 2:] - true_boxes[target, :2]
+        shift = rng.normal(0, 0.15, (d, 2)) * size
+        boxes = np.hstack([true_boxes[target, :2] + shift, true_boxes[target, 2:] + shift])
+        nowhere = rng.random(d) < 0.2
+        boxes[nowhere] += 1000.0
+        scores = np.round(rng.random(d), 1)
+        cases.append(
+            Case(
+                (boxes, scores, true_boxes, difficult),
+                label=f"{d} detections of {g} true boxes, {int(difficult.sum())} difficult, tied scores",
+            )
+        )
+    # box 1 is difficult: detections 0 and 2 on it are ignored (the first ranked first), 3 is
+    # a second detection on box 0 (a false positive), 4 is on nothing, 5 has IoU 0.5 exactly
+    # with box 2 (a hit); 6 ties with 3 in score
+    true_boxes = np.array([[0, 0, 10, 10], [20, 0, 30, 10], [40, 0, 48, 10]], float)
+    difficult = np.array([False, True, False])
+    boxes = np.array(
+        [[20, 0, 30, 10], [0, 0, 10, 10], [21, 0, 30, 10], [0, 0, 10, 9]]
+        + [[100, 100, 110, 110], [40, 0, 44, 10], [80, 80, 90, 90]],
+        float,
+    )
+    scores = np.array([0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.8])
+    cases.append(
+        Case(
+            (boxes, scores, true_boxes, difficult),
+            label="the best detection and a second one on a difficult box, a second detection on a taken "
+            "box, IoU exactly 0.5, tied scores",
+        )
+    )
+    # box 0 is taken by detection 0; detection 1 overlaps box 0 most (taken: a false positive),
+    # though it overlaps box 1 by more than 0.5 too; detection 2 overlaps the difficult box 2
+    # most and box 3 by more than 0.5 (ignored); detection 3 is on box 3
+    true_boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 12], [50, 0, 60, 10], [50, 0, 60, 12]], float)
+    difficult = np.array([False, False, True, False])
+    boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 10.5], [50, 0, 60, 10], [50, 0, 60, 12]], float)
+    cases.append(
+        Case(
+            (boxes, np.array([0.9, 0.8, 0.7, 0.6]), true_boxes, difficult),
+            label="a detection whose best box is taken, another whose best box is difficult, "
+            "each overlapping a free box by more than 0.5",
+        )
+    )
+    # one score for a miss, a hit and a detection on a difficult box: the order given decides
+    # (the miss ranks first); box 2 is found later
+    true_boxes = np.array([[0, 0, 10, 10], [20, 0, 30, 10], [40, 0, 50, 10]], float)
+    cases.append(
+        Case(
+            (
+                np.array([[60, 0, 70, 10], [0, 0, 10, 10], [20, 0, 30, 10], [40, 0, 50, 10]], float),
+                np.array([0.5, 0.5, 0.5, 0.3]),
+                true_boxes,
+                np.array([False, True, False]),
+            ),
+            label="tied scores: a miss, a hit and a detection on a difficult box",
+        )
+    )
+    # unit boxes: a detection 0.5 to the side of box 0 and one touching it from above overlap
+    # it by nothing (the intersection's sides are clipped at 0, not at 1)
+    cases.append(
+        Case(
+            (
+                np.array([[1.5, 0, 2.5, 1], [0, 1, 1, 2], [3, 0, 4, 1]]),
+                np.array([0.9, 0.8, 0.7]),
+                np.array([[0.0, 0, 1, 1], [3, 0, 4, 1]]),
+                np.array([False, False]),
+            ),
+            label="unit boxes 0.5 apart and touching: no overlap",
+        )
+    )
+    every = np.array([[0, 0, 10, 10], [20, 0, 30, 10]], float)
+    cases.append(
+        Case(
+            (every + 1, np.array([0.9, 0.3]), every, np.array([True, True])),
+            label="every true box difficult: AP undefined (NaN)",
+        )
+    )
+    cases.append(Case((np.zeros((0, 4)), np.zeros(0), every, np.array([False, True])), label="no detections"))
+    cases.append(
+        Case(
+            (
+                np.array([[0.0, 0.0, 10.0, 10.0]]),
+                np.array([0.4]),
+                np.array([[0.0, 0.0, 10.0, 12.0]]),
+                np.array([False]),
+            ),
+            label="a single detection and a single true box",
+        )
+    )
     return cases
 
 
 function_exercise(
-    "subtraction_game_lengths",
+    "voc_ap_difficult",
     CHAPTER,
     2,
-    "subtraction_game_lengths",
-    "A subtraction game, won quickly",
-    _lengths_cases,
-    subtraction_game_lengths,
-    ("outcome", "length"),
-    mistakes=tuple(
-        (hint, lambda h, m, mi, mistake=mistake: _lengths_variant(h, m, mi, mistake))
-        for mistake, hint in LENGTH_MISTAKES.items()
+    "voc_ap_difficult",
+    "Average precision with VOC's difficult objects",
+    _voc_cases,
+    voc_ap_difficult,
+    ("ap",),
+    mistakes=(
+        (
+            "a difficult box is not a positive: recall divides by the boxes that are not difficult, and "
+            "a detection on a difficult box is ignored",
+            lambda b, s, t, f: _voc_ap(b, s, t, f, honour_flags=False),
+        ),
+        (
+            "keep the difficult boxes when matching: a detection whose best box is difficult is ignored, "
+            "even if it also overlaps a box that is not",
+            lambda b, s, t, f: _voc_ap(b, s, t, f, keep_difficult=False),
+        ),
+        (
+            "an ignored detection leaves the ranking: it counts neither as a hit nor in the number of "
+            "detections so far that divides the precision",
+            lambda b, s, t, f: _voc_ap(b, s, t, f, skip_ignored=False),
+        ),
+        (
+            "a detection matches at IoU >= 0.5: exactly 0.5 is a match",
+            lambda b, s, t, f: _voc_ap(b, s, t, f, at_half=False),
+        ),
+        (
+            "a detection whose best box is already taken is a false positive: it does not move on to "
+            "the next box",
+            lambda b, s, t, f: _voc_ap(b, s, t, f, first_choice=False),
+        ),
+        (
+            "every detection on a difficult box is ignored, the second one too (no penalty, ever)",
+            _voc_ap_penalising_repeats,
+        ),
+        (
+            "VOC's all-point AP uses at each recall the best precision at that recall or higher",
+            lambda b, s, t, f: _voc_ap(b, s, t, f, interpolate=False),
+        ),
     ),
-    forbids=("minidl.gallery.rl",),
-    dtypes=("int", "int"),
+    catches=("a class whose every true box is difficult given an AP of 0 (it is undefined: NaN)",),
+    forbids=("minidl.training.vision_metrics", "minidl.kernels.boxes"),
+    dtypes=("number",),
+    equivalent_mutants={
+        "voc_ap_difficult > _voc_ap: const: 0 -> -1": "with no box that counts, the sum over no hit "
+        "divided by 0 positives is NaN as well",
+        "voc_ap_difficult > _iou_one_to_many: const: 0 -> -1 #2": "a side clipped at -1: boxes apart "
+        "get an IoU of 0 or below, a miss all the same",
+        "voc_ap_difficult > _iou_one_to_many: const: 0 -> -1 #3": "a side clipped at -1: boxes apart "
+        "get an IoU of 0 or below, a miss all the same",
+    },
+)
+
+
+# ---------------------------------------------------------------- AUC from ranks, ties as midranks
+def _midranks(scores):
+    """1-based ranks of the scores in increasing order; a run of equal scores shares the mean
+    of the ranks it spans (below + 1 .. up_to: their mean is (below + 1 + up_to) / 2)."""
+    ordered = np.sort(scores)
+    below = np.searchsorted(ordered, scores, side="left")
+    up_to = np.searchsorted(ordered, scores, side="right")
+    return (below + 1 + up_to) / 2
+
+
+def auc_by_ranks(scores, labels):
+    """AUC = (R_pos - P (P + 1) / 2) / (P N): R_pos the sum of the positives' ranks among all the
+    scores (ties: midranks), P positives, N negatives; scores (n,) float, labels (n,) int in {0, 1}
+    with both classes present."""
+    positive = labels == 1
+    n_pos = int(np.sum(positive))
+    n_neg = labels.size - n_pos
+    rank_sum = np.sum(_midranks(scores)[positive])
+    return float((rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def _auc_ranks_with(scores, labels, ranks=_midranks, offset=1, denominator=None, of_class=1):
+    positive = labels == of_class
+    n_pos = int(np.sum(positive))
+    n_neg = labels.size - n_pos
+    rank_sum = np.sum(ranks(scores)[positive])
+    return float((rank_sum - n_pos * (n_pos + offset) / 2) / (denominator or n_pos * n_neg))
+
+
+def _ordinal_ranks(scores):
+    """Ties broken by position: 1..n in a stable sort."""
+    ranks = np.empty(len(scores))
+    ranks[np.argsort(scores, kind="stable")] = np.arange(1, len(scores) + 1)
+    return ranks
+
+
+def _min_ranks(scores):
+    return np.searchsorted(np.sort(scores), scores, side="left") + 1.0
+
+
+def _ranks_cases(rng):
+    cases = []
+    for n in (12, 30):
+        labels = rng.integers(0, 2, n)
+        labels[:2] = (0, 1)
+        scores = np.round(rng.random(n) + 0.4 * labels, 1)  # many ties, across and within classes
+        cases.append(Case((scores, labels), label=f"{n} scores rounded to 0.1 (ties), both classes"))
+    cases.append(
+        Case(
+            (np.array([0.9, 0.8, 0.6, 0.6, 0.3, 0.3, 0.1]), np.array([1, 0, 1, 0, 1, 1, 0])),
+            label="the chapter's seven scores: a tie across the classes and one within (AUC 6.5 / 12)",
+        )
+    )
+    cases.append(Case((np.full(5, 0.5), np.array([1, 0, 0, 1, 0])), label="every score tied: AUC 0.5"))
+    cases.append(
+        Case(
+            (np.array([-3.0, -1.0, 2.0, 5.0]), np.array([0, 0, 1, 1])), label="negative scores, separated: 1"
+        )
+    )
+    cases.append(
+        Case((np.array([4.0, 3.0, 2.0, 1.0]), np.array([1, 1, 0, 0])[::-1].copy()), label="reversed: 0")
+    )
+    cases.append(Case((np.array([0.2, 0.7, 0.4]), np.array([0, 1, 0])), label="a single positive"))
+    cases.append(
+        Case(
+            (np.array([0.3, 0.3, 0.9, 0.1]), np.array([1, 0, 0, 0])),
+            label="a single positive tied with a negative",
+        )
+    )
+    return cases
+
+
+function_exercise(
+    "auc_by_ranks",
+    CHAPTER,
+    2,
+    "auc_by_ranks",
+    "The AUC from ranks, ties included",
+    _ranks_cases,
+    auc_by_ranks,
+    ("auc",),
+    mistakes=(
+        (
+            "tied scores share the mean of the ranks they span (midranks); ranks from a sort break "
+            "ties by position, so a tie counts 0 or 1 instead of one half",
+            lambda s, y: _auc_ranks_with(s, y, ranks=_ordinal_ranks),
+        ),
+        (
+            "tied scores share the *mean* of the ranks they span, not the lowest",
+            lambda s, y: _auc_ranks_with(s, y, ranks=_min_ranks),
+        ),
+        (
+            "the positives' smallest possible rank sum is 1 + 2 + ... + P = P (P + 1) / 2",
+            lambda s, y: _auc_ranks_with(s, y, offset=-1),
+        ),
+        (
+            "divide by the number of (positive, negative) pairs, P N, not by P times all the cases",
+            lambda s, y: _auc_ranks_with(s, y, denominator=int(np.sum(y == 1)) * y.size),
+        ),
+        (
+            "sum the ranks of the positives (label 1); the negatives' rank sum gives 1 - AUC",
+            lambda s, y: _auc_ranks_with(s, y, of_class=0),
+        ),
+    ),
+    forbids=("minidl.training.metrics", "scipy.stats", "sklearn.metrics"),
+    dtypes=("number",),
+    equivalent_mutants={
+        "auc_by_ranks: arith: n_pos * (n_pos + 1) / 2 -> n_pos * (n_pos + 1) // 2": "n (n + 1) is "
+        "always even: // 2 divides it exactly",
+    },
+)
+
+
+# ---------------------------------------------------------------- a screening report, repaired
+def screening_report(val_scores, val_labels, test_scores, test_labels, target):
+    """The highest validation score t whose test "score >= t" finds at least ``target`` of the
+    validation positives, then the test set's sensitivity and specificity at t."""
+    return _screening_report(val_scores, val_labels, test_scores, test_labels, target, ())
+
+
+SCREENING_BUGS = {
+    "test": "the threshold is read off the test set, which then reports a number tuned on itself: "
+    "choose it on the validation scores and labels, and only measure on the test set",
+    "strict": "a case whose score equals the threshold is called positive (score >= threshold); "
+    "with > the case that made the target is dropped",
+    "share": "the fraction found divides the positives found by the number of *positives*, not by every case",
+}
+
+
+def _screening_report(val_scores, val_labels, test_scores, test_labels, target, bugs):
+    if "test" in bugs:
+        val_scores, val_labels = test_scores, test_labels
+    order = np.argsort(-val_scores, kind="stable")
+    found = np.cumsum(val_labels[order] == 1)
+    found = found / (val_labels.size if "share" in bugs else np.sum(val_labels == 1))
+    threshold = float(val_scores[order][np.argmax(found >= target)])
+    called = test_scores > threshold if "strict" in bugs else test_scores >= threshold
+    sensitivity = float(np.mean(called[test_labels == 1]))
+    specificity = float(np.mean(~called[test_labels == 0]))
+    return threshold, sensitivity, specificity
+
+
+def _screening_cases(rng):
+    cases = []
+    # validation positives P in {7, 11, 13} and targets whose P * target is never a whole number
+    # (so that no case rests on how a float compares at the boundary), plus 1.0 and 0.0
+    for n_val, p_val, n_test, target in (
+        (20, 7, 25, 0.8),
+        (30, 11, 40, 0.5),
+        (35, 13, 30, 0.9),
+        (20, 7, 24, 1.0),
+        (200, 47, 300, 0.75),  # long sets
+    ):
+        val_labels = np.zeros(n_val, dtype=np.int64)
+        val_labels[rng.permutation(n_val)[:p_val]] = 1
+        test_labels = rng.integers(0, 2, n_test)
+        test_labels[:2] = (0, 1)
+        # scores on a grid of 0.05: ties within each set and between the two sets
+        val_scores = np.round(rng.random(n_val) * 0.7 + 0.3 * val_labels, 2) // 0.05 * 0.05
+        test_scores = np.round(rng.random(n_test) * 0.7 + 0.25 * test_labels, 2) // 0.05 * 0.05
+        val_scores, test_scores = np.round(val_scores, 2), np.round(test_scores, 2)
+        test_scores[:3] = _screening_report(val_scores, val_labels, test_scores, test_labels, target, ())[0]
+        cases.append(
+            Case(
+                (val_scores, val_labels, test_scores, test_labels, target),
+                label=f"{n_val} validation cases ({p_val} positive), {n_test} test cases, target {target}, "
+                "scores on a grid of 0.05, three test scores on the threshold",
+            )
+        )
+    val_scores = np.array([0.9, 0.7, 0.7, 0.7, 0.4, 0.2])
+    val_labels = np.array([0, 1, 0, 1, 1, 0])
+    test_scores = np.array([0.7, 0.7, 0.3, 0.8, 0.1])
+    test_labels = np.array([1, 0, 1, 0, 0])
+    cases.append(
+        Case(
+            (val_scores, val_labels, test_scores, test_labels, 0.5),
+            label="the target reached inside a tie: the whole tie is called (threshold 0.7)",
+        )
+    )
+    cases.append(
+        Case(
+            (val_scores, val_labels, test_scores, test_labels, 0.0),
+            label="target 0: the highest validation score",
+        )
+    )
+    return cases
+
+
+function_exercise(
+    "screening_report",
+    CHAPTER,
+    2,
+    "screening_report",
+    "A screening report, repaired",
+    _screening_cases,
+    screening_report,
+    ("threshold", "sensitivity", "specificity"),
+    mistakes=(
+        (
+            "this is the report as given, its bugs still in it: read it against section 9's "
+            "rule, threshold on validation and measures on test",
+            lambda vs, vy, ts, ty, t: _screening_report(vs, vy, ts, ty, t, tuple(SCREENING_BUGS)),
+        ),
+    )
+    + tuple(
+        (
+            f"{hint} (the other bugs are fixed)",
+            lambda vs, vy, ts, ty, t, bug=bug: _screening_report(vs, vy, ts, ty, t, (bug,)),
+        )
+        for bug, hint in SCREENING_BUGS.items()
+    ),
+    forbids=("minidl.training.metrics", "sklearn.metrics"),
+    dtypes=("number", "number", "number"),
+    equivalent_mutants={
+        "screening_report > _screening_report: argsort: np.argsort(-val_scores, kind='stable') -> "
+        "__mutant_argsort(-val_scores)": "the order inside a tie moves where the count of positives "
+        "found crosses the target within the tie, never the tied score that becomes the threshold",
+    },
+)
+
+
+# ---------------------------------------------------------------- calibration error, equal-mass bins
+def equal_mass_ece(probs, labels, n_bins):
+    """The expected calibration error over bins of equal mass: the cases sorted by predicted
+    probability (a stable sort: ties keep their order), cut into n_bins runs of consecutive
+    cases whose sizes differ by at most one, the larger ones first (np.array_split's sizes);
+    ECE = sum over the bins of (n_b / n) |fraction of positives in b - mean probability in b|."""
+    order = np.argsort(probs, kind="stable")
+    ece = 0.0
+    for run in np.array_split(order, n_bins):
+        ece += run.size / probs.size * abs(np.mean(labels[run]) - np.mean(probs[run]))
+    return float(ece)
+
+
+def _ece_runs(n, n_bins, sizes):
+    """Consecutive runs of 0..n-1: equal mass with the remainder in the first bins ("split"),
+    all of size n // B but the last, which takes the rest ("last"), or size ceil(n / B) ("ceil")."""
+    if sizes == "split":
+        return np.array_split(np.arange(n), n_bins)
+    if sizes == "last":
+        edges = [b * (n // n_bins) for b in range(n_bins)] + [n]
+    else:
+        step = -(-n // n_bins)
+        edges = [min(b * step, n) for b in range(n_bins)] + [n]
+    return [np.arange(lo, hi) for lo, hi in zip(edges[:-1], edges[1:])]
+
+
+def _ece_with(probs, labels, n_bins, sizes="split", weighted=True, gap=abs, decreasing=False, ties="kept"):
+    order = np.argsort(-probs if decreasing else probs, kind="stable")
+    if ties == "reversed":  # equal probabilities, the later case first
+        order = np.lexsort((-np.arange(probs.size), probs))
+    p, y = probs[order], labels[order]
+    runs = [run for run in _ece_runs(probs.size, n_bins, sizes) if run.size]
+    gaps = [gap(np.mean(y[run]) - np.mean(p[run])) for run in runs]
+    if weighted:
+        return float(sum(run.size / probs.size * g for run, g in zip(runs, gaps)))
+    return float(np.mean(gaps))
+
+
+def _ece_equal_width(probs, labels, n_bins):
+    """The reliability diagram's bins: [0, 1] cut into n_bins equal widths."""
+    bins = np.minimum((probs * n_bins).astype(int), n_bins - 1)
+    return float(
+        sum(
+            np.sum(bins == b) / probs.size * abs(labels[bins == b].mean() - probs[bins == b].mean())
+            for b in np.unique(bins)
+        )
+    )
+
+
+def _ece_cases(rng):
+    cases = []
+    for n, n_bins, slope in ((20, 5, 0.4), (23, 4, 0.3), (13, 5, 1.8), (10, 4, 0.2), (200, 10, 0.5)):
+        # a model too confident (slope < 1: the true rate is nearer 1/2 than the probability) or
+        # not enough (slope > 1): the bins' gaps take both signs
+        probs = np.round(rng.random(n), 2)  # rounded to 0.01: ties occur
+        rate = np.clip(0.5 + slope * (probs - 0.5), 0.0, 1.0)
+        labels = (rng.random(n) < rate).astype(np.int64)
+        label = f"{n} cases, {n_bins} bins" + (f" ({n % n_bins} one case larger)" if n % n_bins else "")
+        kind = "too confident" if slope < 1 else "not confident enough"
+        cases.append(Case((probs, labels, n_bins), label=f"{label}, a model {kind}, probabilities to 0.01"))
+    probs = np.array([0.9, 0.3, 0.3, 0.3, 0.1, 0.3, 0.8])
+    labels = np.array([1, 1, 0, 0, 0, 0, 1])
+    cases.append(
+        Case(
+            (probs, labels, 2),
+            label="four equal probabilities (labels 1, 0, 0, 0 in order), three of them in the first bin",
+        )
+    )
+    probs = np.array([0.5, 0.1, 0.7, 0.3, 0.6, 0.2, 0.4])
+    labels = np.array([0, 0, 1, 1, 0, 0, 1])
+    cases.append(Case((probs, labels, 3), label="seven cases, three bins of 3, 2 and 2 (not 3, 3 and 1)"))
+    # runs of more than 16 equal probabilities: NumPy's default argsort (an introsort) keeps
+    # the order of fewer ties, so only a long run tells a stable sort from an unstable one
+    probs = np.array(
+        [0.4, 0.5, 0.5, 0.6, 0.4, 0.5, 0.4, 0.5, 0.4, 0.4, 0.4, 0.6, 0.5, 0.4, 0.4, 0.6, 0.5, 0.5, 0.4, 0.5]
+    )
+    labels = np.array([0, 0, 1, 1, 1, 0, 0, 1, 0, 1, 0, 0, 1, 0, 0, 0, 0, 1, 1, 1])
+    cases.append(Case((probs, labels, 3), label="20 cases, probabilities to 0.1: runs of 8 and 8 ties"))
+    n = 48
+    probs = np.round(0.35 + 0.3 * rng.random(n), 1)  # about 16 cases at each of 0.4, 0.5, 0.6
+    labels = (rng.random(n) < probs).astype(np.int64)
+    cases.append(Case((probs, labels, 5), label="48 cases, 5 bins, probabilities to 0.1: long runs of ties"))
+    cases.append(Case((np.array([0.8]), np.array([0]), 1), label="a single case: |0 - 0.8|"))
+    probs = np.array([0.0, 1.0, 0.7, 0.2, 0.95])
+    cases.append(
+        Case((probs, np.array([0, 1, 0, 0, 1]), 1), label="one bin: |mean label - mean probability|")
+    )
+    cases.append(
+        Case((probs, np.array([1, 1, 0, 0, 1]), 5), label="one case per bin: mean |label - probability|")
+    )
+    return cases
+
+
+function_exercise(
+    "equal_mass_ece",
+    CHAPTER,
+    2,
+    "equal_mass_ece",
+    "Expected calibration error over bins of equal mass",
+    _ece_cases,
+    equal_mass_ece,
+    ("ece",),
+    mistakes=(
+        (
+            "the bins hold equal numbers of cases (the sorted cases cut into runs), not equal widths "
+            "of [0, 1] as in the reliability diagram",
+            _ece_equal_width,
+        ),
+        (
+            "each bin's gap is weighted by its share of the cases, n_b / n",
+            lambda p, y, b: _ece_with(p, y, b, weighted=False),
+        ),
+        (
+            "the gap of a bin is an absolute value: a bin too confident and one not confident enough "
+            "must not cancel",
+            lambda p, y, b: _ece_with(p, y, b, gap=lambda x: x),
+        ),
+        (
+            "when n_bins does not divide n, the first n mod n_bins bins hold one case more; here the "
+            "last bin took the rest",
+            lambda p, y, b: _ece_with(p, y, b, sizes="last"),
+        ),
+        (
+            "the bins' sizes differ by at most one (np.array_split's); runs of ceil(n / n_bins) leave "
+            "the last bins short",
+            lambda p, y, b: _ece_with(p, y, b, sizes="ceil"),
+        ),
+        (
+            "sort by increasing probability: the first bin holds the lowest probabilities",
+            lambda p, y, b: _ece_with(p, y, b, decreasing=True),
+        ),
+        (
+            "equal probabilities keep the order they were given in (a stable sort), so that a run of ties "
+            "cut by a bin edge splits the same way everywhere; here the ties were taken last first",
+            lambda p, y, b: _ece_with(p, y, b, ties="reversed"),
+        ),
+    ),
+    forbids=("minidl.training.metrics", "sklearn.calibration", "sklearn.metrics"),
+    dtypes=("number",),
+    equivalent_mutants={
+        "equal_mass_ece: augassign: ece += run.size / probs.size * abs(np.mean(labels[run]) - "
+        "np.mean(probs[run])) -> ece = ece + run.size / probs.size * abs(np.mean(labels[run]) - "
+        "np.mean(probs[run]))": "ece is a float: += and = + add the same number",
+    },
 )
 
 
@@ -481,47 +884,43 @@ function_exercise(
 # the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
 # generated cases), and why each other class that could arise does not apply
 
-_FLAGS = "terminated and truncated are episode flags per step, not the padding of a sequence"
-
 declare_edges(
-    "n_step_returns",
-    (
-        "size_one",
-        "non_square",
-        "varied_settings",
-        "terminal_at_batch_end",
-        "long_sequence",
-    ),
-    {
-        "empty": "a rollout has at least one step of at least one environment",
-        "left_and_right_padding": _FLAGS,
-    },
-)
-declare_edges(
-    "gae_advantages",
-    (
-        "size_one",
-        "non_square",
-        "varied_settings",
-        "terminal_at_batch_end",
-        "long_sequence",
-    ),
-    {
-        "empty": "a rollout has at least one step of at least one environment",
-        "left_and_right_padding": _FLAGS,
-    },
-)
-declare_edges(
-    "policy_action_values",
+    "conv_transpose_backward",
     ("size_one", "non_square", "varied_settings"),
-    {"empty": "an MDP has at least one state and one action"},
+    {
+        "empty": "the task takes at least one image, channel and filter",
+        "long_sequence": "its loops run over the kernel's offsets, a few",
+    },
 )
 declare_edges(
-    "subtraction_game_lengths",
-    ("size_one", "varied_settings"),
+    "soft_nms",
+    ("empty", "size_one", "non_square", "ties", "extreme_magnitude", "varied_settings", "long_sequence"),
+)
+declare_edges(
+    "voc_ap_difficult",
+    ("empty", "size_one", "non_square", "ties", "long_sequence"),
     {
-        "empty": "the game has at least one move (heap 0 is a case: a scalar, not a list)",
-        "repeated_indices": "the moves are a set of sizes: a repeat would mean nothing",
-        "long_sequence": "the loop runs over the heap, a scalar (heap 200 is a case), not over a list",
+        "inf_or_nan_input": "boxes and scores are finite: NaN is only the answer for a class with no box that counts"
     },
+)
+declare_edges(
+    "auc_by_ranks",
+    ("ties", "repeated_indices"),
+    {
+        "empty": "the AUC needs a positive and a negative: the task promises both classes",
+        "size_one": "both classes present: at least two scores",
+    },
+)
+declare_edges(
+    "screening_report",
+    ("ties", "repeated_indices", "varied_settings", "long_sequence"),
+    {
+        "empty": "a report needs validation and test scores of both classes",
+        "size_one": "both classes present in each set: at least two scores",
+    },
+)
+declare_edges(
+    "equal_mass_ece",
+    ("ties", "repeated_indices", "size_one", "varied_settings", "long_sequence"),
+    {"empty": "every bin holds at least one case: the task promises n_bins <= n"},
 )

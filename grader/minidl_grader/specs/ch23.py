@@ -1,292 +1,285 @@
-"""Chapter 23, post-training: DPO with noisy preference labels and its gradient, per-token
-returns with a KL penalty, a broken response-only loss repaired."""
+"""Chapter 23, trustworthy models: one step of projected gradient descent with its projection
+onto the epsilon-ball, integrated gradients of a one-hidden-layer network by the midpoint rule,
+and per-group sensitivity, specificity and PPV of a screening test, repaired (empty groups and
+empty denominators NaN); questions on why the three rates cannot all be equal across groups
+whose base rates differ, and on a saliency map that survives randomised weights.
+
+References: Madry et al. (2018), "Towards deep learning models resistant to adversarial
+attacks", for PGD; Sundararajan et al. (2017), "Axiomatic attribution for deep networks", for
+integrated gradients; Kleinberg et al. (2017) and Hardt et al. (2016) for the per-group rates;
+Adebayo et al. (2018) for the sanity checks."""
 
 import numpy as np
 
 from ..judge.registry import Case, declare_edges, function_exercise
 
-CHAPTER = "23_post_training"
+CHAPTER = "23_trustworthy"
 
 
-# ---------------------------------------------------------------- conservative DPO
-def cdpo_loss(policy_logps, ref_logps, beta, eps):
-    """DPO when a fraction eps of the preference labels is flipped (Mitchell, 2023):
-    h = beta ((pi_c - ref_c) - (pi_r - ref_r)), L = mean(-(1 - eps) log sigma(h) - eps log sigma(-h)).
-    Returns (loss, dL/dpolicy_logps (N, 2))."""
-    return _cdpo(policy_logps, ref_logps, beta, eps)
+# ---------------------------------------------------------------- one PGD step
+def pgd_step(x_adv, x, grad, step, eps):
+    """x_adv + step sign(grad), then clipped to [x - eps, x + eps] and to [0, 1] (same shape)."""
+    return _pgd_step(x_adv, x, grad, step, eps)
 
 
-def _cdpo(policy_logps, ref_logps, beta, eps, *, beta_in_grad=True, flip=False, mean=True, ratio=True):
-    ratios = policy_logps - ref_logps if ratio else policy_logps
-    h = beta * (ratios[:, 0] - ratios[:, 1])  # (N,)
-    e = 1.0 - eps if flip else eps
-    losses = (1.0 - e) * np.logaddexp(0.0, -h) + e * np.logaddexp(0.0, h)
-    d_h = -(1.0 - e) * np.exp(-np.logaddexp(0.0, h)) + e * np.exp(-np.logaddexp(0.0, -h))
-    n = len(h) if mean else 1
-    d = (beta if beta_in_grad else 1.0) * d_h / n
-    return float(losses.sum() / n), np.stack([d, -d], axis=1)
+def _pgd_step(x_adv, x, grad, step, eps, *, sign=True, ascent=True, centre="x", box=True, ball=True):
+    direction = np.sign(grad) if sign else grad
+    moved = x_adv + (step if ascent else -step) * direction
+    middle = x if centre == "x" else x_adv
+    if ball:
+        moved = np.clip(moved, middle - eps, middle + eps)
+    return np.clip(moved, 0.0, 1.0) if box else moved
 
 
-def _cdpo_cases(rng):
+def _pgd_cases(rng):
     cases = []
-    for n, beta, eps, scale in (
-        (6, 0.1, 0.2, 5.0),
-        (4, 0.5, 0.0, 3.0),
-        (1, 2.0, 0.3, 2.0),
-        (5, 1.0, 0.1, 400.0),
+    for shape, step, eps in (
+        ((5, 7), 0.03, 0.1),
+        ((2, 1, 6, 6), 0.2, 0.1),
+        ((40,), 0.01, 0.3),
+        ((3, 3), 0.05, 0.05),
     ):
-        policy, ref = scale * rng.standard_normal((n, 2)), scale * rng.standard_normal((n, 2))
-        label = f"{n} pairs, beta={beta}, eps={eps}"
-        if scale > 100:  # margins of hundreds: exp(-h) overflows unless -log sigma is computed stably
-            policy[0] = ref[0] + (800.0, 0.0)  # h = +800 beta: exp(h) overflows
-            policy[1] = ref[1] + (0.0, 800.0)  # h = -800 beta: exp(-h) overflows
-            label += ", log-ratio margins of several hundred"
-        cases.append(Case((policy, ref, beta, eps), label=label))
-    return cases
-
-
-function_exercise(
-    "cdpo_loss",
-    CHAPTER,
-    3,
-    "cdpo_loss",
-    "DPO with noisy labels, and its gradient",
-    _cdpo_cases,
-    cdpo_loss,
-    ("loss", "grad"),
-    mistakes=(
-        (
-            "the gradient is missing the factor beta: h = beta (...) so every log-probability "
-            "reaches the loss through beta",
-            lambda p, r, beta, eps: _cdpo(p, r, beta, eps, beta_in_grad=False),
-        ),
-        (
-            "eps and 1 - eps are swapped: with eps = 0 the loss must be DPO's, -log sigma(h)",
-            lambda p, r, beta, eps: _cdpo(p, r, beta, eps, flip=True),
-        ),
-        (
-            "the loss and the gradient are sums over the pairs; take the mean (divide by N)",
-            lambda p, r, beta, eps: _cdpo(p, r, beta, eps, mean=False),
-        ),
-        (
-            "the reference is left out: h uses the policy's log-probabilities, not its log-ratios "
-            "log pi - log pi_ref",
-            lambda p, r, beta, eps: _cdpo(p, r, beta, eps, ratio=False),
-        ),
-    ),
-    catches=("-log sigma(h) computed as -log(1 / (1 + exp(-h))), which overflows for margins of hundreds",),
-    forbids=("minidl.nn.preference", "minidl.nn.losses"),
-    dtypes=("number", "float64"),
-)
-
-
-# ---------------------------------------------------------------- per-token returns with a KL penalty
-def kl_shaped_returns(rewards, logp, ref_logp, mask, beta):
-    """Reward-to-go of each response token: the per-token reward is -beta (logp - ref_logp) on
-    the response's tokens (mask True), plus the sequence's reward on its last token; the return
-    at t sums the rewards from t to the end of the response. (N, T), 0 where mask is False."""
-    return _returns(rewards, logp, ref_logp, mask, beta)
-
-
-def _returns(rewards, logp, ref_logp, mask, beta, *, at="last", kl_sign=1.0, to_go=True, masked=True):
-    per_token = np.where(mask, -kl_sign * beta * (logp - ref_logp), 0.0)  # (N, T)
-    positions = np.where(mask, np.arange(mask.shape[1]), -1 if at == "last" else mask.shape[1])
-    where = positions.max(axis=1) if at == "last" else positions.min(axis=1)
-    per_token[np.arange(len(rewards)), where] += rewards
-    if to_go:
-        out = np.flip(np.cumsum(np.flip(per_token, axis=1), axis=1), axis=1)
-    else:
-        out = np.cumsum(per_token, axis=1)
-    return np.where(mask, out, 0.0) if masked else out
-
-
-def _returns_cases(rng):
-    cases = []
-    for n, t, beta in ((4, 9, 0.1), (3, 7, 0.5), (1, 5, 2.0)):
-        mask = np.zeros((n, t), bool)
-        for row in range(n):
-            start = int(rng.integers(1, 4))  # the prompt's targets come first
-            stop = int(rng.integers(start + 1, t)) if row else start + 1  # row 0: a one-token response
-            mask[row, start:stop] = True  # padding after the response
-        logp, ref = -rng.random((n, t)) * 3, -rng.random((n, t)) * 3
+        x = rng.uniform(0, 1, shape)
+        x.flat[:4] = (0.0, 1.0, eps / 2, 1 - eps / 3)  # on the ends of the range and near them
+        x_adv = np.clip(x + rng.uniform(-eps, eps, shape), 0, 1)
+        x_adv.flat[4:6] = np.clip(x.flat[4:6] + (eps, -eps), 0, 1)  # on the edge of the ball
+        grad = rng.standard_normal(shape) * 10.0 ** rng.integers(-3, 2, shape)
+        grad.flat[6:8] = 0.0  # no move
         cases.append(
             Case(
-                (rng.standard_normal(n), logp, ref, mask, beta),
-                label=f"{n} responses in (N, T) = {(n, t)}, prompt before and padding after, beta={beta}",
+                (x_adv, x, grad, step, eps),
+                label=f"shape {shape}, step {step}, eps {eps}: pixels at 0, 1 and near them, "
+                "an x_adv on the ball's edge, gradient entries of 0",
             )
         )
     return cases
 
 
 function_exercise(
-    "kl_shaped_returns",
+    "pgd_step",
     CHAPTER,
-    3,
-    "kl_shaped_returns",
-    "Per-token returns with a KL penalty",
-    _returns_cases,
-    kl_shaped_returns,
-    ("returns",),
+    2,
+    "pgd_step",
+    "One PGD step with its projection",
+    _pgd_cases,
+    pgd_step,
+    ("x_adv",),
+    forbids=("minidl.gallery.trust",),
+    equivalent_mutants={
+        "pgd_step > _pgd_step: copy: middle = x -> *": "middle is only read (np.clip returns a new "
+        "array): a copy of x changes nothing",
+    },
     mistakes=(
         (
-            "the sequence's reward is given at the response's first token; it arrives with the "
-            "last one (the response is judged once it is complete)",
-            lambda r, lp, ref, m, beta: _returns(r, lp, ref, m, beta, at="first"),
+            "the step follows the gradient's sign, not the gradient itself",
+            lambda *a: _pgd_step(*a, sign=False),
         ),
         (
-            "the penalty has the wrong sign: a token likelier under the policy than under the "
-            "reference (logp > ref_logp) costs -beta (logp - ref_logp)",
-            lambda r, lp, ref, m, beta: _returns(r, lp, ref, m, beta, kl_sign=-1.0),
+            "the attack raises the loss: add the step (ascent), do not subtract it",
+            lambda *a: _pgd_step(*a, ascent=False),
         ),
         (
-            "the returns sum the rewards up to t; a return sums the rewards from t to the end",
-            lambda r, lp, ref, m, beta: _returns(r, lp, ref, m, beta, to_go=False),
+            "the ball is around the original image x, not around the current x_adv (else the "
+            "attack drifts eps further every step)",
+            lambda *a: _pgd_step(*a, centre="x_adv"),
         ),
+        ("a pixel must stay in [0, 1]: clip to the pixel range too", lambda *a: _pgd_step(*a, box=False)),
         (
-            "positions outside the response (the prompt) hold a return; they must hold 0",
-            lambda r, lp, ref, m, beta: _returns(r, lp, ref, m, beta, masked=False),
+            "project onto the eps-ball around x: clip to [x - eps, x + eps]",
+            lambda *a: _pgd_step(*a, ball=False),
         ),
     ),
-    forbids=("minidl.nn.preference",),
     dtypes="float64",
-    equivalent_mutants={
-        "kl_shaped_returns > _returns: augassign: per_token[*] += rewards -> *": "per_token is the "
-        "function's own array and the rows' indices differ: += and = + add the same",
-        # the reward-to-go at a response token sums everything from it to the end of the row, so
-        # a reward placed at the last response token or anywhere after it gives the same returns
-        "kl_shaped_returns > _returns: reduce: positions.max(axis=1) -> positions.min(axis=1)": "the "
-        "minimum is -1, the row's last column: after the response, which the reward-to-go still reaches",
-        "kl_shaped_returns > _returns: axis: positions.max(axis=1) -> positions.max()": "the largest "
-        "last position of all rows is at or after each row's own: the reward-to-go reaches it",
-        "kl_shaped_returns > _returns: const: -1 -> 0": "a response never starts at position 0 (a "
-        "prompt comes first), so 0 is below every response position as -1 is",
-        "kl_shaped_returns > _returns: const: -1 -> -2": "-2 marks the positions outside the response "
-        "as -1 does: below every response position",
-    },
 )
 
 
-# ---------------------------------------------------------------- the response-only loss, repaired
-def response_nll(logits, targets, prompt_len, length):
-    """Mean -log softmax(logits)[target] over the response's targets, the positions
-    prompt_len - 1 .. length - 2 of each row (the target at t is token t + 1), and its
-    gradient dL/dlogits (N, T, V), zero elsewhere. Returns (loss, grad)."""
-    return _response_nll(logits, targets, prompt_len, length, ())
+# ---------------------------------------------------------------- integrated gradients
+def integrated_gradients(W, v, x, baseline, steps):
+    """F(x) = v . tanh(W x), W (H, D), v (H,), x and baseline (D,): (x - baseline) times the mean
+    of grad F at baseline + (k + 1/2)/steps (x - baseline), k < steps -> (D,)."""
+    return _integrated_gradients(W, v, x, baseline, steps)
 
 
-RESPONSE_BUGS = {
-    "padding": "the padding after the response is counted: a response's last target is at "
-    "position length - 2 (the target at t is token t + 1)",
-    "start": "the response's first target is missed: the target at position prompt_len - 1 is "
-    "the response's first token",
-    "divide": "the loss is divided by all N T positions; divide by the number of response targets",
-    "grad_mask": "the gradient reaches positions outside the response; multiply it by the mask too",
-    "overflow": "the softmax overflows for large logits: subtract each row's maximum before exp",
-}
+def _integrated_gradients(W, v, x, baseline, steps, *, offset=0.5, input_only=False, derivative=True):
+    total = np.zeros(x.shape)
+    for k in range(steps):
+        point = baseline + (k + offset) / steps * (x - baseline)
+        slope = 1.0 - np.tanh(W @ point) ** 2 if derivative else np.tanh(W @ point)
+        total += W.T @ (v * slope)
+    return (x if input_only else x - baseline) * total / steps
 
 
-def _response_nll(logits, targets, prompt_len, length, bugs):
-    N, T, V = logits.shape
-    t = np.arange(T)[None, :]
-    first = prompt_len[:, None] if "start" in bugs else prompt_len[:, None] - 1
-    mask = t >= first
-    if "padding" not in bugs:
-        mask &= t <= length[:, None] - 2
-    rows, cols = np.arange(N)[:, None], np.arange(T)[None, :]
-    count = N * T if "divide" in bugs else mask.sum()
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        if "overflow" in bugs:  # the softmax as written, then its log
-            p = np.exp(logits) / np.exp(logits).sum(axis=-1, keepdims=True)
-            log_p = np.log(p)
-        else:
-            z = logits - logits.max(axis=-1, keepdims=True)
-            log_p = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
-            p = np.exp(log_p)
-        loss = -(np.where(mask, log_p[rows, cols, targets], 0.0)).sum() / count
-    grad = p.copy()
-    grad[rows, cols, targets] -= 1.0
-    if "grad_mask" not in bugs:
-        grad = grad * mask[..., None]
-    return float(loss), grad / count
+def _ig_mean_gradient(W, v, x, baseline, steps):
+    """The mean gradient along the path, not multiplied by x - baseline."""
+    alphas = (np.arange(steps) + 0.5) / steps
+    points = baseline + alphas[:, None] * (x - baseline)
+    return ((v * (1.0 - np.tanh(points @ W.T) ** 2)) @ W).mean(axis=0)
 
 
-def _response_cases(rng):
+def _ig_cases(rng):
     cases = []
-    for n, t, v, extreme in ((3, 8, 5, False), (2, 10, 7, False), (1, 6, 4, True)):
-        prompt_len = rng.integers(2, 4, n)
-        length = np.minimum(prompt_len + rng.integers(2, 4, n), t - 1)  # at least one padded target
-        logits = 2.0 * rng.standard_normal((n, t, v))
-        label = (
-            f"logits of shape {(n, t, v)}, prompts of {prompt_len.tolist()} tokens, lengths {length.tolist()}"
+    for h, d, steps, scale, zero in (
+        (4, 3, 1, 1.0, True),
+        (1, 4, 3, 1.0, False),  # one hidden unit
+        (6, 5, 2, 1.0, False),
+        (8, 10, 50, 0.5, False),
+        (3, 7, 7, 40.0, True),
+    ):
+        W = rng.standard_normal((h, d)) * scale
+        if scale > 10:
+            W[0, 0] = 120.0  # deep in the tanh's flat part
+        v = rng.standard_normal(h)
+        x = rng.uniform(-1, 1, d)
+        baseline = np.zeros(d) if zero else rng.uniform(-0.5, 0.5, d)
+        if not zero:
+            baseline[0] = x[0]  # a coordinate where the input equals the baseline
+        cases.append(
+            Case(
+                (W, v, x, baseline, steps),
+                label=f"W {(h, d)}, {steps} steps, baseline {'zeros' if zero else 'not zero'}"
+                + (", large weights (tanh saturates)" if scale > 10 else ""),
+            )
         )
-        if extreme:
-            # rows from -1500 to 0 with one logit 800 above its row: exp overflows unless each
-            # row's own maximum is subtracted (not its sum, its minimum or the array's maximum)
-            logits += np.linspace(-1500.0, 0.0, t)[None, :, None]
-            logits[..., 0] += 800.0
-            label += ", logits from -1500 to 800"
-        cases.append(Case((logits, rng.integers(0, v, (n, t)), prompt_len, length), label=label))
     return cases
 
 
 function_exercise(
-    "response_nll",
+    "integrated_gradients",
     CHAPTER,
-    2,
-    "response_nll",
-    "A broken response-only loss, repaired",
-    _response_cases,
-    response_nll,
-    ("loss", "grad"),
+    3,
+    "integrated_gradients",
+    "Integrated gradients of a small network",
+    _ig_cases,
+    integrated_gradients,
+    ("attributions",),
+    forbids=("minidl.gallery.trust",),
+    equivalent_mutants={
+        "integrated_gradients > _integrated_gradients: augassign: total += *": "total is the "
+        "function's own accumulator: += and = + add the same",
+    },
     mistakes=(
         (
-            "this is the function as given, its bugs still in it: read it against the chapter's section 2",
-            lambda lg, tg, pl, ln: _response_nll(lg, tg, pl, ln, tuple(RESPONSE_BUGS)),
+            "the midpoint rule evaluates at (k + 1/2) / steps, not at k / steps (the left end)",
+            lambda *a: _integrated_gradients(*a, offset=0.0),
+        ),
+        (
+            "the midpoint rule evaluates at (k + 1/2) / steps, not at (k + 1) / steps (the right end)",
+            lambda *a: _integrated_gradients(*a, offset=1.0),
+        ),
+        (
+            "multiply the mean gradient by x - baseline, not by x alone",
+            lambda *a: _integrated_gradients(*a, input_only=True),
+        ),
+        (
+            "the mean gradient is multiplied by (x - baseline) at the end",
+            _ig_mean_gradient,
+        ),
+        (
+            "the derivative of tanh(u) is 1 - tanh(u)^2, not tanh(u)",
+            lambda *a: _integrated_gradients(*a, derivative=False),
+        ),
+    ),
+    dtypes="float64",
+)
+
+
+# ---------------------------------------------------------------- per-group rates, repaired
+def group_rates(y_true, flagged, groups, n_groups):
+    """(n_groups, 3): per group, sensitivity (flagged among y = 1), specificity (not flagged among
+    y = 0) and PPV (y = 1 among the flagged); NaN where the denominator is empty."""
+    return _group_rates(y_true, flagged, groups, n_groups, bugs=())
+
+
+GROUP_BUGS = {
+    "specificity": "the specificity counts the unflagged among those *without* the finding: divide by "
+    "their number, not by the number with it",
+    "ppv": "the PPV is a fraction of the *flagged*: divide by how many were flagged, not by the group's size",
+    "empty": "a group nobody belongs to has no rates: NaN, not 0 (loop over range(n_groups), start from NaN)",
+}
+
+
+def _group_rates(y_true, flagged, groups, n_groups, *, bugs):
+    rates = np.full((n_groups, 3), np.nan)
+    for g in range(n_groups):
+        t, f = y_true[groups == g] == 1, flagged[groups == g]
+        pairs = (
+            (f & t, t),
+            (~f & ~t, t if "specificity" in bugs else ~t),
+            (f & t, np.ones_like(f) if "ppv" in bugs else f),
+        )
+        for j, (hits, among) in enumerate(pairs):
+            rates[g, j] = np.sum(hits) / np.sum(among) if np.any(among) else np.nan
+    return rates
+
+
+def _with_bugs(y_true, flagged, groups, n_groups, *, bugs):
+    """The rates with ``bugs``; "empty" leaves a group nobody belongs to at 0 (the given
+    function's zeros, never written: it loops over the groups present)."""
+    rates = _group_rates(y_true, flagged, groups, n_groups, bugs=bugs)
+    if "empty" in bugs:
+        rates[~np.isin(np.arange(n_groups), groups)] = 0.0
+    return rates
+
+
+def _group_cases(rng):
+    cases = []
+    for n, n_groups in ((60, 3), (200, 4), (25, 2)):
+        groups = rng.integers(0, n_groups, n)
+        y_true = (rng.uniform(size=n) < 0.4).astype(np.int64)
+        flagged = rng.uniform(size=n) < np.where(y_true == 1, 0.7, 0.2)
+        cases.append(Case((y_true, flagged, groups, n_groups), label=f"{n} people in {n_groups} groups"))
+    # group 1 is empty, group 2 has no one with the finding, group 3 no one flagged, group 4 one
+    # person (flagged, with the finding), group 5 one person (not flagged, without)
+    groups = np.array([0, 0, 0, 0, 2, 2, 2, 3, 3, 3, 4, 5, 0, 2])
+    y_true = np.array([1, 0, 1, 0, 0, 0, 0, 1, 0, 1, 1, 0, 0, 0])
+    flagged = np.array([1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 1, 0, 1, 1], dtype=bool)
+    cases.append(
+        Case(
+            (y_true, flagged, groups, 6),
+            label="an empty group, a group with no finding, one with no one flagged, groups of one",
+        )
+    )
+    cases.append(
+        Case(
+            (np.array([1]), np.array([True]), np.array([1]), 2),
+            label="one person, in group 1 of 2 (group 0 is empty)",
+        )
+    )
+    return cases
+
+
+function_exercise(
+    "group_rates",
+    CHAPTER,
+    2,
+    "group_rates",
+    "Per-group rates, repaired",
+    _group_cases,
+    group_rates,
+    ("rates",),
+    mistakes=(
+        (
+            "this is the function as given, its bugs still in it",
+            lambda *a: _with_bugs(*a, bugs=tuple(GROUP_BUGS)),
         ),
     )
     + tuple(
-        (
-            f"{hint} (the other bugs are fixed)",
-            lambda lg, tg, pl, ln, bug=bug: _response_nll(lg, tg, pl, ln, (bug,)),
-        )
-        for bug, hint in RESPONSE_BUGS.items()
+        (f"{hint} (the other bugs are fixed)", lambda *a, bug=bug: _with_bugs(*a, bugs=(bug,)))
+        for bug, hint in GROUP_BUGS.items()
     ),
-    forbids=("minidl.nn.preference", "minidl.nn.losses"),
-    dtypes=("number", "float64"),
-    equivalent_mutants={
-        "response_nll > _response_nll: augassign: mask &= * -> *": "mask is the function's own "
-        "array: &= and = & give the same",
-        "response_nll > _response_nll: augassign: grad[*] -= 1.0 -> *": "grad is the function's "
-        "own copy and the indices of a row differ: -= and = - subtract the same",
-        "response_nll > _response_nll: augassign: grad = grad * * -> grad *= *": "grad is the "
-        "function's own array: *= and = * give the same",
-        "response_nll > _response_nll: copy: p.copy() -> p": "p is not read after grad is made "
-        "from it, so changing it in place changes nothing",
-    },
+    forbids=("sklearn.metrics", "minidl.training.metrics"),
+    dtypes="float64",
 )
 
 
-# ---------------------------------------------------------------- edge cases
+declare_edges("pgd_step", ("size_one", "non_square", "varied_settings"), {"empty": "an image has pixels"})
 declare_edges(
-    "cdpo_loss",
+    "integrated_gradients",
     ("size_one", "non_square", "extreme_magnitude", "varied_settings"),
-    {"empty": "a batch holds at least one preference pair"},
+    {"empty": "a network has inputs and hidden units", "long_sequence": "its loop runs over the steps"},
 )
 declare_edges(
-    "kl_shaped_returns",
-    ("size_one", "non_square", "left_and_right_padding", "varied_settings"),
-    {
-        "empty": "every response has at least one token",
-        "ties": "the largest of a row's response positions is one column number: positions never tie",
-        "long_sequence": "the returns are one cumulative sum per row: a longer response adds terms to "
-        "it, not steps whose state could go wrong",
-    },
-)
-declare_edges(
-    "response_nll",
-    ("size_one", "non_square", "extreme_magnitude", "repeated_indices"),
-    {
-        "empty": "every response has at least one target",
-        "ties": "the maximum is only subtracted from its row: two tied logits give the same shift",
-    },
+    "group_rates",
+    ("size_one", "repeated_indices", "varied_settings", "long_sequence"),
+    {"empty": "a screening report has people to count"},
 )

@@ -1,256 +1,527 @@
-"""Chapter 24, contrastive learning, CLIP and guidance: CLIP's symmetric loss with its gradients
-(temperature included), retrieval recall@k with ties, and a guided DDIM step to repair."""
+"""Chapter 24, game playing: n-step returns in a sliding window, a broken GAE repaired, the
+action values of a policy solved exactly, and a subtraction game won quickly -- each a step
+the chapter does not take.
+
+Wrong answers the cases catch, by name:
+
+* ``n_step_returns`` -- the window run on across an episode end, a truncated episode treated
+  as terminated, a terminated step bootstrapped all the same, no bootstrap at the batch's end,
+  and a window one reward too short or too long;
+* ``gae_advantages`` -- the broken implementation of the task (four bugs), and each of its
+  bugs alone: the end flag read one step late, the batch's last step never cut, one flag
+  cutting both the bootstrap and the sum, the next state's value read from the next row;
+* ``policy_action_values`` -- the optimal (max) values for the policy's, the transitions
+  read transposed, the episode's end ignored (each row renormalised), a fixed number of
+  sweeps of the Bellman update, and the reward discounted;
+* ``subtraction_game_lengths`` -- both players hurrying, the winner dawdling and the loser
+  hurrying, the winner's length taken over every move, normal and misère play swapped, and
+  a move larger than the heap allowed.
+"""
 
 import numpy as np
 
 from ..judge.registry import Case, declare_edges, function_exercise
 
-CHAPTER = "24_contrastive"
+CHAPTER = "24_game_playing"
 
 
-# ---------------------------------------------------------------- CLIP's loss and its gradients
-def _diagonal_cross_entropy(scores):
-    """Each row's softmax cross-entropy against the diagonal: (losses (N,), softmax - I)."""
-    top = scores.max(axis=1)
-    log_total = np.log(np.exp(scores - top[:, None]).sum(axis=1)) + top
-    losses = log_total - np.diag(scores)
-    return losses, np.exp(scores - log_total[:, None]) - np.eye(len(scores))
+def _rollout(rng, steps, envs):
+    """A random rollout that could have been played: rewards, both end flags (never both at
+    once), V(s_t) and V(s_{t+1}); the two value arrays agree wherever an episode goes on
+    (``next_values[t] == values[t + 1]``) and differ after an end (the restarted state)."""
+    rewards = rng.uniform(-1.0, 2.0, (steps, envs))
+    ends = rng.random((steps, envs))
+    terminated = ends < 0.15
+    truncated = (ends >= 0.15) & (ends < 0.3)
+    # each kind of end in the middle of the batch, and a termination at its very end
+    terminated[1, 0], truncated[1, 0] = True, False
+    terminated[2, 1], truncated[2, 1] = False, True
+    terminated[-1, -1], truncated[-1, -1] = True, False
+    values = rng.uniform(0.0, 5.0, (steps, envs))
+    next_values = np.concatenate([values[1:], rng.uniform(0.0, 5.0, (1, envs))])
+    ended = terminated | truncated
+    next_values[ended] = rng.uniform(0.0, 5.0, int(ended.sum()))  # V of the final observation
+    return rewards, terminated, truncated, values, next_values
 
 
-def clip_loss_grad(a, b, tau):
-    """L = (mean_i CE(S_i., i) + mean_j CE(S_.j, j)) / 2 with S = a b^T / tau (no normalising).
-
-    a, b (N, D); tau > 0. Returns (loss, dL/da, dL/db, dL/dtau)."""
-    n = len(a)
-    scores = a @ b.T / tau
-    rows, g_rows = _diagonal_cross_entropy(scores)
-    cols, g_cols = _diagonal_cross_entropy(scores.T)
-    g = (g_rows + g_cols.T) / (2 * n)  # dL/dS
-    return (
-        float((rows.mean() + cols.mean()) / 2),
-        g @ b / tau,
-        g.T @ a / tau,
-        float(-(g * scores).sum() / tau),
-    )
-
-
-def _one_direction(a, b, tau):
-    """Images -> texts only: the rows' cross-entropy, the columns' forgotten."""
-    n = len(a)
-    scores = a @ b.T / tau
-    rows, g = _diagonal_cross_entropy(scores)
-    g = g / n
-    return float(rows.mean()), g @ b / tau, g.T @ a / tau, float(-(g * scores).sum() / tau)
+# ---------------------------------------------------------------- n-step returns
+def n_step_returns(rewards, terminated, truncated, next_values, gamma, n):
+    """The n-step return (T, N) of every step of a rollout: the discounted rewards of at most
+    n steps from t on, then gamma^m V of the state the last of them reached. The window stops
+    early at a step whose episode ended (terminated: nothing follows; truncated: V of the
+    final observation follows) and at the batch's last step (V of the state reached)."""
+    follow = np.where(terminated, 0.0, next_values)  # what comes after step t if the window stops there
+    stop = terminated | truncated
+    stop[-1] = True
+    returns = rewards + gamma * follow  # n = 1
+    for _ in range(n - 1):
+        later = np.concatenate([returns[1:], returns[-1:]])  # the last row is never used: stop[-1]
+        returns = rewards + gamma * np.where(stop, follow, later)
+    return returns
 
 
-def _no_inner_tau(a, b, tau):
-    """dL/da and dL/db without the chain rule's 1/tau (S = a b^T / tau)."""
-    loss, da, db, dtau = clip_loss_grad(a, b, tau)
-    return loss, da * tau, db * tau, dtau
+def _n_step_variant(rewards, terminated, truncated, next_values, gamma, n, mistake):
+    """``n_step_returns`` with one mistake."""
+    if mistake == "no cut":
+        none = np.zeros_like(terminated)
+        return n_step_returns(rewards, none, none, next_values, gamma, n)
+    if mistake == "truncation as termination":
+        return n_step_returns(
+            rewards, terminated | truncated, np.zeros_like(truncated), next_values, gamma, n
+        )
+    if mistake == "terminal bootstrapped":
+        return n_step_returns(
+            rewards, np.zeros_like(terminated), terminated | truncated, next_values, gamma, n
+        )
+    if mistake == "short":
+        return n_step_returns(rewards, terminated, truncated, next_values, gamma, max(n - 1, 1))
+    if mistake == "long":
+        return n_step_returns(rewards, terminated, truncated, next_values, gamma, n + 1)
+    # "batch end": the window that reaches the batch's end adds nothing after it
+    cut = next_values.copy()
+    cut[-1] = np.where(truncated[-1], next_values[-1], 0.0)
+    return n_step_returns(rewards, terminated, truncated, cut, gamma, n)
 
 
-def _tau_sign(a, b, tau):
-    """dL/dtau with the wrong sign: d(1/tau)/dtau = -1/tau^2."""
-    loss, da, db, dtau = clip_loss_grad(a, b, tau)
-    return loss, da, db, -dtau
+N_STEP_MISTAKES = {
+    "no cut": "the window runs on across an episode end: a step's return must not receive the "
+    "rewards of the next episode",
+    "truncation as termination": "a truncated episode is treated as terminated: the time limit "
+    "stopped it, so V of the state it reached still follows its last reward",
+    "terminal bootstrapped": "a terminated episode is bootstrapped: after its last step nothing "
+    "follows, not V of the state it reached",
+    "batch end": "the window that reaches the batch's last step is not bootstrapped: the episode "
+    "goes on after the batch, so V of the state reached follows",
+    "short": "the window holds n - 1 rewards: G^(n) adds n rewards before the bootstrap (n = 1: "
+    "r_t + gamma V(s_{t+1}))",
+    "long": "the window holds n + 1 rewards: G^(n) adds n rewards before the bootstrap (n = 1: "
+    "r_t + gamma V(s_{t+1}))",
+}
 
 
-def _summed(a, b, tau):
-    """The two directions summed, not averaged: every output doubled."""
-    return tuple(2 * v for v in clip_loss_grad(a, b, tau))
-
-
-def _clip_cases(rng):
+def _n_step_cases(rng):
     cases = []
-    for n, d, tau in ((4, 3, 0.1), (5, 5, 1.0), (1, 2, 0.5), (6, 2, 0.07)):
-        a = rng.standard_normal((n, d))
-        b = a + 0.5 * rng.standard_normal((n, d)) if n > 1 else rng.standard_normal((n, d))
-        a /= np.linalg.norm(a, axis=1, keepdims=True)
-        b /= np.linalg.norm(b, axis=1, keepdims=True)
-        cases.append(Case((a, b, tau), label=f"N = {n} pairs of unit {d}-D embeddings, tau = {tau}"))
-    big = rng.standard_normal((3, 4))
-    big[0, 0] = 3.5  # an entry of 105 after the scale below: scores far beyond exp's range
+    for steps, envs, gamma, n in (
+        (8, 3, 0.9, 3),
+        (6, 2, 0.5, 1),
+        (7, 4, 0.99, 5),
+        (5, 2, 0.8, 9),
+        (80, 2, 0.99, 8),
+    ):
+        rewards, terminated, truncated, _, next_values = _rollout(rng, steps, envs)
+        cases.append(
+            Case(
+                (rewards, terminated, truncated, next_values, gamma, n),
+                label=f"{steps} steps of {envs} environments, gamma {gamma}, n = {n}",
+            )
+        )
+    rewards, terminated, truncated, _, next_values = _rollout(rng, 3, 2)
+    truncated[-1, 0], terminated[-1, 0] = True, False  # a truncation at the batch's end
     cases.append(
         Case(
-            (30.0 * big, 30.0 * big[::-1].copy(), 0.1),
-            label="large scores (|S| ~ 1000), partners far apart: a softmax that overflows, a probability that underflows",
+            (rewards, terminated, truncated, next_values, 0.7, 2),
+            label="3 steps of 2 environments, a truncation and a termination at the last step, n = 2",
+        )
+    )
+    one = np.array([[1.5, -0.5]])
+    cases.append(
+        Case(
+            (one, np.array([[False, True]]), np.array([[False, False]]), np.array([[4.0, 3.0]]), 0.9, 4),
+            label="a batch of 1 step, n = 4",
         )
     )
     return cases
 
 
 function_exercise(
-    "clip_loss_grad",
-    CHAPTER,
-    3,
-    "clip_loss_grad",
-    "CLIP's symmetric loss, and its gradients with respect to both towers and the temperature",
-    _clip_cases,
-    clip_loss_grad,
-    ("loss", "da", "db", "dtau"),
-    mistakes=(
-        (
-            "this is one direction (images -> texts) only: CLIP averages it with the texts -> images "
-            "direction, a softmax over each column",
-            _one_direction,
-        ),
-        ("dL/da and dL/db miss the factor 1/tau: the scores are a b^T / tau", _no_inner_tau),
-        ("dL/dtau has the wrong sign: d(1/tau)/dtau = -1/tau^2", _tau_sign),
-        ("the two directions are summed: the loss is their mean", _summed),
-    ),
-    catches=(
-        "a softmax without its maximum subtracted: the large-score case overflows",
-        "log of a softmax probability that underflows to 0 (log-sum-exp keeps it finite)",
-    ),
-    forbids=("minidl.nn.losses",),
-    dtypes=("number", "float64", "float64", "number"),
-)
-
-
-# ---------------------------------------------------------------- recall@k with ties
-def recall_at_k(similarity, query_labels, gallery_labels, k):
-    """The fraction of queries with at least one item of their label among their first k.
-
-    similarity (Q, G); ranks by decreasing similarity, a tie ranked by lower gallery index."""
-    order = np.argsort(-similarity, axis=1, kind="stable")[:, :k]
-    hits = (gallery_labels[order] == query_labels[:, None]).any(axis=1)
-    return float(hits.mean())
-
-
-def _recall_reversed_ties(similarity, query_labels, gallery_labels, k):
-    """A tie ranked by the higher gallery index (a stable ascending sort, reversed)."""
-    order = np.argsort(similarity, axis=1, kind="stable")[:, ::-1][:, :k]
-    return float((gallery_labels[order] == query_labels[:, None]).any(axis=1).mean())
-
-
-def _precision_at_k(similarity, query_labels, gallery_labels, k):
-    order = np.argsort(-similarity, axis=1, kind="stable")[:, :k]
-    return float((gallery_labels[order] == query_labels[:, None]).mean())
-
-
-def _recall_cases(rng):
-    cases = []
-    for q, g, k, labels in ((6, 10, 1, 3), (8, 12, 3, 4), (5, 7, 7, 3), (4, 9, 2, 9), (1, 6, 2, 3)):
-        sim = np.round(rng.uniform(-1, 1, (q, g)), 1)  # coarse: ties within a row
-        sim[0, :] = 0.5  # one query ties with everything: only the first item is its match
-        gallery = rng.integers(0, labels, g)
-        queries = rng.integers(0, labels, q)
-        gallery[0] = queries[0] = labels
-        cases.append(
-            Case(
-                (sim, queries, gallery, k),
-                label=f"{q} queries, a gallery of {g}, k = {k}, similarities rounded to 0.1 (ties), "
-                "one query tied with the whole gallery whose only match is the first item",
-            )
-        )
-    return cases
-
-
-function_exercise(
-    "recall_at_k",
+    "n_step_returns",
     CHAPTER,
     2,
-    "recall_at_k",
-    "Retrieval recall@k, ties ranked by the gallery's order",
-    _recall_cases,
-    recall_at_k,
-    ("recall",),
-    forbids=("minidl.training.metrics", "sklearn.metrics"),
-    mistakes=(
-        ("a tie is ranked by the lower gallery index first, not the higher", _recall_reversed_ties),
+    "n_step_returns",
+    "n-step returns in a sliding window",
+    _n_step_cases,
+    n_step_returns,
+    ("returns",),
+    mistakes=tuple(
         (
-            "this is precision@k, the fraction of the first k that match; recall@k asks whether any does",
-            _precision_at_k,
-        ),
-        (
-            "off by one: the first k items, not k - 1",
-            lambda s, q, g, k: recall_at_k(s, q, g, k - 1) if k > 1 else 0.0,
-        ),
-        (
-            "the ranking is by decreasing similarity: the most similar item comes first",
-            lambda s, q, g, k: recall_at_k(-s, q, g, k),
-        ),
-    ),
-    dtypes="number",
-)
-
-
-# ---------------------------------------------------------------- one guided DDIM step, repaired
-def guided_ddim_step(x_t, eps_cond, eps_uncond, w, ab_t, ab_s):
-    """eps = (1 + w) eps_cond - w eps_uncond; x0 = (x_t - sqrt(1 - ab_t) eps) / sqrt(ab_t);
-    x_s = sqrt(ab_s) x0 + sqrt(1 - ab_s) eps."""
-    eps = (1.0 + w) * eps_cond - w * eps_uncond
-    x0 = (x_t - np.sqrt(1.0 - ab_t) * eps) / np.sqrt(ab_t)
-    return np.sqrt(ab_s) * x0 + np.sqrt(1.0 - ab_s) * eps
-
-
-def _step_with(eps, x_t, ab_t, ab_s, x0_ab=None, noise_ab=None):
-    x0_ab = ab_t if x0_ab is None else x0_ab
-    noise_ab = ab_s if noise_ab is None else noise_ab
-    x0 = (x_t - np.sqrt(1.0 - x0_ab) * eps) / np.sqrt(x0_ab)
-    return np.sqrt(ab_s) * x0 + np.sqrt(1.0 - noise_ab) * eps
-
-
-def _guided_cases(rng):
-    cases = []
-    for shape, w, ab_t, ab_s in (
-        ((3, 4), 2.0, 0.3, 0.6),
-        ((2, 1, 3, 3), 0.0, 0.1, 0.5),
-        ((4, 2), 7.5, 0.5, 0.95),
-    ):
-        cases.append(
-            Case(
-                tuple(rng.standard_normal(shape) for _ in range(3)) + (w, ab_t, ab_s),
-                label=f"x_t of shape {shape}, w = {w}, alpha_bar {ab_t} -> {ab_s}",
-            )
+            hint,
+            lambda r, te, tr, nv, g, n, mistake=mistake: _n_step_variant(r, te, tr, nv, g, n, mistake),
         )
-    return cases
-
-
-function_exercise(
-    "guided_ddim_step",
-    CHAPTER,
-    2,
-    "guided_ddim_step",
-    "One DDIM step with classifier-free guidance, repaired",
-    _guided_cases,
-    guided_ddim_step,
-    ("x_s",),
-    mistakes=(
-        (
-            "the guided noise is (1 + w) eps_cond - w eps_uncond: with w = 0 it is the conditional "
-            "model's, not w eps_cond + (1 - w) eps_uncond",
-            lambda x, c, u, w, a, b: _step_with(w * c + (1 - w) * u, x, a, b),
-        ),
-        (
-            "x0 is estimated at step t, the step x_t is at: alpha_bar_t, not alpha_bar_s",
-            lambda x, c, u, w, a, b: _step_with((1 + w) * c - w * u, x, a, b, x0_ab=b),
-        ),
-        (
-            "the noise's weight in x_s is that of step s: sqrt(1 - alpha_bar_s)",
-            lambda x, c, u, w, a, b: _step_with((1 + w) * c - w * u, x, a, b, noise_ab=a),
-        ),
+        for mistake, hint in N_STEP_MISTAKES.items()
     ),
-    forbids=("minidl.gallery.diffusion",),
+    forbids=("minidl.gallery.rl",),
     dtypes="float64",
 )
 
 
+# ---------------------------------------------------------------- a broken GAE, repaired
+def gae_advantages(rewards, values, next_values, terminated, truncated, gamma, lam):
+    """Generalised advantage estimates (Schulman et al., 2016) of rollouts (T, N): the
+    (1 - lam) lam^(k-1)-weighted mean of the k-step advantages, each cut as the n-step
+    returns are; as a recursion, the discounted sum (gamma lam per step) of one-step errors,
+    stopped at an episode's last step, bootstrapped at a truncation and at the batch's end."""
+    done = terminated | truncated
+    advantages = np.zeros(rewards.shape)
+    running = np.zeros(rewards.shape[1:])
+    for t in range(rewards.shape[0] - 1, -1, -1):
+        delta = rewards[t] + gamma * np.where(terminated[t], 0.0, next_values[t]) - values[t]
+        running = delta + gamma * lam * np.where(done[t], 0.0, running)
+        advantages[t] = running
+    return advantages
+
+
+# the four bugs of the implementation the task shows (its cell holds them all)
+GAE_BUGS = {
+    "index": "the end flag is read one step late (done[t + 1]): in this rollout done[t] says "
+    "that step t itself ended its episode",
+    "last": "the batch's last step is never cut: an episode that terminated at the last step "
+    "has nothing after it, though the batch ends there",
+    "one flag": "one flag cuts both the bootstrap and the sum: a truncated step's one-step error "
+    "still bootstraps from V of the state it reached; only the sum stops there",
+    "next value": "the next state's value is read from the next row (values[t + 1]): after an "
+    "episode's end that row is the restarted episode; next_values[t] is V of the state step t reached",
+}
+
+
+def _gae(rewards, values, next_values, terminated, truncated, gamma, lam, bugs):
+    steps = rewards.shape[0]
+    done = terminated | truncated
+    boot_cut = done if "one flag" in bugs else terminated
+    advantages = np.zeros(rewards.shape)
+    running = np.zeros(rewards.shape[1:])
+    for t in range(steps - 1, -1, -1):
+        if t == steps - 1 and "last" in bugs:
+            go_on, boot_on = np.ones(rewards.shape[1:]), np.ones(rewards.shape[1:])
+        elif t < steps - 1 and "index" in bugs:
+            go_on, boot_on = ~done[t + 1], ~boot_cut[t + 1]
+        else:
+            go_on, boot_on = ~done[t], ~boot_cut[t]
+        following = values[t + 1] if t < steps - 1 and "next value" in bugs else next_values[t]
+        delta = rewards[t] + gamma * np.where(boot_on, following, 0.0) - values[t]
+        running = delta + gamma * lam * np.where(go_on, running, 0.0)
+        advantages[t] = running
+    return advantages
+
+
+def _gae_cases(rng):
+    cases = []
+    for steps, envs, gamma, lam in (
+        (7, 3, 0.9, 0.8),
+        (5, 2, 0.99, 0.5),
+        (10, 2, 0.8, 0.95),
+        (4, 3, 0.9, 0.0),
+        (80, 2, 0.99, 0.95),  # a long rollout: the recursion runs back over 80 steps
+    ):
+        rewards, terminated, truncated, values, next_values = _rollout(rng, steps, envs)
+        cases.append(
+            Case(
+                (rewards, values, next_values, terminated, truncated, gamma, lam),
+                label=f"{steps} steps of {envs} environments, gamma {gamma}, lambda {lam}",
+            )
+        )
+    rewards, terminated, truncated, values, next_values = _rollout(rng, 6, 2)
+    cases.append(
+        Case(
+            (rewards, values, next_values, terminated, truncated, 0.9, 1.0),
+            label="6 steps of 2 environments, gamma 0.9, lambda 1",
+        )
+    )
+    one = (np.array([[1.5, -0.5]]), np.array([[0.5, 1.0]]), np.array([[4.0, 3.0]]))
+    cases.append(
+        Case(
+            one + (np.array([[False, True]]), np.array([[False, False]]), 0.9, 0.95),
+            label="a batch of 1 step, the second environment terminating",
+        )
+    )
+    return cases
+
+
+function_exercise(
+    "gae_advantages",
+    CHAPTER,
+    2,
+    "gae_advantages",
+    "A broken GAE, repaired",
+    _gae_cases,
+    gae_advantages,
+    ("advantages",),
+    mistakes=(
+        (
+            "this is the code as given, all four bugs still in it: read each line against the "
+            "meaning of terminated, truncated, values and next_values",
+            lambda r, v, nv, te, tr, g, lam: _gae(r, v, nv, te, tr, g, lam, tuple(GAE_BUGS)),
+        ),
+    )
+    + tuple(
+        (
+            f"{hint} (the other three bugs are fixed)",
+            lambda r, v, nv, te, tr, g, lam, bug=bug: _gae(r, v, nv, te, tr, g, lam, (bug,)),
+        )
+        for bug, hint in GAE_BUGS.items()
+    ),
+    forbids=("minidl.gallery.rl",),
+    dtypes="float64",
+    equivalent_mutants={
+        "gae_advantages: const: 1 -> 2 #4": "the running advantage starts at 0: zeros of shape "
+        "rewards.shape[2:] broadcast to the same first step as zeros of shape[1:]",
+    },
+)
+
+
+# ---------------------------------------------------------------- a policy's action values, solved
+def policy_action_values(P, R, policy, gamma):
+    """Q^pi (S, A) of a policy in a finite MDP, exactly: P (S, A, S) the probabilities of the
+    next state (a row may sum to less than 1: the rest is the probability that the episode
+    terminates), R (S, A) the expected reward, policy (S, A) the probabilities pi(a | s).
+    Q = R + gamma P V and V = sum_a pi Q give V = (I - gamma P_pi)^-1 r_pi."""
+    states = R.shape[0]
+    r_pi = np.sum(policy * R, axis=1)
+    p_pi = np.einsum("sa,sat->st", policy, P)
+    v = np.linalg.solve(np.eye(states) - gamma * p_pi, r_pi)
+    return R + gamma * P @ v
+
+
+def _optimal_values(P, R, policy, gamma):
+    q = np.zeros(R.shape)
+    for _ in range(20_000):
+        q = R + gamma * P @ q.max(axis=1)
+    return q
+
+
+def _transposed(P, R, policy, gamma):
+    return policy_action_values(np.transpose(P, (2, 1, 0)), R, policy, gamma)
+
+
+def _renormalised(P, R, policy, gamma):
+    totals = P.sum(axis=2, keepdims=True)
+    return policy_action_values(
+        np.where(totals > 0, P / np.where(totals > 0, totals, 1.0), 0.0), R, policy, gamma
+    )
+
+
+def _hundred_sweeps(P, R, policy, gamma):
+    q = np.zeros(R.shape)
+    for _ in range(100):
+        q = R + gamma * P @ np.sum(policy * q, axis=1)
+    return q
+
+
+def _reward_discounted(P, R, policy, gamma):
+    return gamma * policy_action_values(P, R, policy, gamma)
+
+
+def _mdp(rng, states, actions, stay, deterministic):
+    """Transitions whose rows keep ``stay`` of their mass on average (the rest terminates)."""
+    P = rng.random((states, actions, states)) ** 2
+    P *= rng.uniform(stay - 0.05, stay, (states, actions, 1)) / P.sum(axis=2, keepdims=True)
+    R = rng.uniform(-1.0, 1.0, (states, actions))
+    if deterministic:
+        policy = np.eye(actions)[rng.integers(0, actions, states)]
+    else:
+        policy = rng.dirichlet(np.ones(actions), states)
+    return P, R, policy
+
+
+def _policy_cases(rng):
+    cases = []
+    for states, actions, gamma, stay, deterministic in (
+        (4, 2, 0.9, 0.9, False),
+        (6, 3, 0.999, 0.99, False),
+        (5, 4, 0.95, 0.95, True),
+    ):
+        cases.append(
+            Case(
+                (*_mdp(rng, states, actions, stay, deterministic), gamma),
+                label=f"{states} states, {actions} actions, gamma {gamma}, "
+                + ("a deterministic policy" if deterministic else "a stochastic policy"),
+            )
+        )
+    P, R, policy = _mdp(rng, 4, 3, 0.95, False)
+    P[2] = 0.0  # every action of state 2 ends the episode
+    cases.append(
+        Case((P, R, policy, 0.8), label="4 states, one whose every action ends the episode, gamma 0.8")
+    )
+    cases.append(
+        Case(
+            (np.array([[[0.995]]]), np.array([[1.0]]), np.array([[1.0]]), 0.99),
+            label="1 state, 1 action, back to itself with probability 0.995, gamma 0.99",
+        )
+    )
+    P, R, policy = _mdp(rng, 3, 2, 0.9, False)
+    cases.append(Case((P, R, policy, 0.0), label="3 states, 2 actions, gamma 0"))
+    return cases
+
+
+function_exercise(
+    "policy_action_values",
+    CHAPTER,
+    2,
+    "policy_action_values",
+    "A policy's action values, solved exactly",
+    _policy_cases,
+    policy_action_values,
+    ("Q",),
+    mistakes=(
+        (
+            "those are the optimal action values (max over a'): Q^pi averages the next action with "
+            "the policy's own probabilities",
+            _optimal_values,
+        ),
+        (
+            "the transitions are read transposed: P[s, a, s'] is the probability that action a in "
+            "state s leads to s'",
+            _transposed,
+        ),
+        (
+            "the episode's end is ignored: a row of P summing to less than 1 leaves the rest to "
+            "termination, after which nothing more is earned",
+            _renormalised,
+        ),
+        (
+            "100 sweeps of the Bellman update are not the fixed point when gamma and the chance "
+            "to go on are near 1: solve the equations Q^pi satisfies",
+            _hundred_sweeps,
+        ),
+        ("the reward is discounted: Q(s, a) counts R(s, a) in full", _reward_discounted),
+    ),
+    forbids=("minidl.gallery.rl",),
+    dtypes="float64",
+)
+
+
+# ---------------------------------------------------------------- a subtraction game, won quickly
+def subtraction_game_lengths(heap, moves, misere):
+    """For every heap size 0..heap of a one-heap subtraction game: the outcome for the player
+    to move (+1 win, -1 loss, with perfect play) and the number of moves left when the winner
+    wins as quickly and the loser loses as slowly as they can. A move removes m stones, m in
+    ``moves``, m at most the heap; the player who cannot move loses (normal play) or wins
+    (``misere``)."""
+    outcome = np.zeros(heap + 1, dtype=np.int64)
+    length = np.zeros(heap + 1, dtype=np.int64)
+    for h in range(heap + 1):
+        reachable = [h - m for m in moves if m <= h]
+        if not reachable:
+            outcome[h] = 1 if misere else -1
+            continue
+        losing = [r for r in reachable if outcome[r] == -1]
+        if losing:
+            outcome[h], length[h] = 1, 1 + min(length[r] for r in losing)
+        else:
+            outcome[h], length[h] = -1, 1 + max(length[r] for r in reachable)
+    return outcome, length
+
+
+def _lengths_variant(heap, moves, misere, mistake):
+    outcome = np.zeros(heap + 1, dtype=np.int64)
+    length = np.zeros(heap + 1, dtype=np.int64)
+    no_move = 1 if misere != (mistake == "swapped") else -1
+    for h in range(heap + 1):
+        if mistake == "too large":
+            reachable = [max(h - m, 0) for m in moves] if h > 0 else []
+        else:
+            reachable = [h - m for m in moves if m <= h]
+        if not reachable:
+            outcome[h] = no_move
+            continue
+        losing = [r for r in reachable if outcome[r] < 0]
+        win_pick = max if mistake == "winner dawdles" else min
+        lose_pick = min if mistake in ("both hurry", "winner dawdles") else max
+        if losing:
+            among = reachable if mistake == "any move" else losing
+            outcome[h], length[h] = 1, 1 + win_pick(length[r] for r in among)
+        else:
+            outcome[h], length[h] = -1, 1 + lose_pick(length[r] for r in reachable)
+    return outcome, length
+
+
+LENGTH_MISTAKES = {
+    "both hurry": "the loser hurries too: with every move losing, the loser picks the one that "
+    "keeps the game going longest",
+    "winner dawdles": "the roles are swapped: the winner takes the quickest win, the loser the slowest loss",
+    "any move": "the winner's length is taken over every move: only a move to a position lost "
+    "for the opponent keeps the win",
+    "swapped": "normal and misère play are swapped: in normal play the player who cannot move has lost",
+    "too large": "a move larger than the heap is allowed: with 2 stones left, a move of 3 is not legal",
+}
+
+
+def _lengths_cases(rng):
+    cases = [
+        Case((30, (1, 3, 4), False), label="heap 30, moves {1, 3, 4}, normal play"),
+        Case((25, (3, 4), True), label="heap 25, moves {3, 4}, misère"),
+        Case((200, (1, 2, 3), False), label="heap 200, moves {1, 2, 3}"),
+        Case((12, (2, 5, 6), True), label="heap 12, moves {2, 5, 6}, misère"),
+        Case((0, (1, 2), False), label="heap 0, moves {1, 2}: no move at all"),
+    ]
+    moves = tuple(sorted(int(m) for m in rng.choice(np.arange(1, 8), size=3, replace=False)))
+    cases.append(Case((40, moves, False), label=f"heap 40, moves {set(moves)}, normal play"))
+    cases.append(Case((10, (3,), False), label="heap 10, one move {3}: the game is forced"))
+    return cases
+
+
+function_exercise(
+    "subtraction_game_lengths",
+    CHAPTER,
+    2,
+    "subtraction_game_lengths",
+    "A subtraction game, won quickly",
+    _lengths_cases,
+    subtraction_game_lengths,
+    ("outcome", "length"),
+    mistakes=tuple(
+        (hint, lambda h, m, mi, mistake=mistake: _lengths_variant(h, m, mi, mistake))
+        for mistake, hint in LENGTH_MISTAKES.items()
+    ),
+    forbids=("minidl.gallery.rl",),
+    dtypes=("int", "int"),
+)
+
+
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why each other class that could arise does not apply
+
+_FLAGS = "terminated and truncated are episode flags per step, not the padding of a sequence"
+
 declare_edges(
-    "clip_loss_grad",
-    ("size_one", "non_square", "extreme_magnitude", "varied_settings"),
+    "n_step_returns",
+    (
+        "size_one",
+        "non_square",
+        "varied_settings",
+        "terminal_at_batch_end",
+        "long_sequence",
+    ),
     {
-        "empty": "a batch without pairs has no loss",
-        "ties": "the loss and its gradient are smooth in the scores: equal scores need no rule",
+        "empty": "a rollout has at least one step of at least one environment",
+        "left_and_right_padding": _FLAGS,
     },
 )
 declare_edges(
-    "recall_at_k",
-    ("size_one", "non_square", "ties", "repeated_indices", "varied_settings"),
-    {"empty": "recall is a mean over the queries: with none it has no value"},
+    "gae_advantages",
+    (
+        "size_one",
+        "non_square",
+        "varied_settings",
+        "terminal_at_batch_end",
+        "long_sequence",
+    ),
+    {
+        "empty": "a rollout has at least one step of at least one environment",
+        "left_and_right_padding": _FLAGS,
+    },
 )
 declare_edges(
-    "guided_ddim_step",
+    "policy_action_values",
     ("size_one", "non_square", "varied_settings"),
-    {"empty": "the step is elementwise: no length of an axis is special"},
+    {"empty": "an MDP has at least one state and one action"},
+)
+declare_edges(
+    "subtraction_game_lengths",
+    ("size_one", "varied_settings"),
+    {
+        "empty": "the game has at least one move (heap 0 is a case: a scalar, not a list)",
+        "repeated_indices": "the moves are a set of sizes: a repeat would mean nothing",
+        "long_sequence": "the loop runs over the heap, a scalar (heap 200 is a case), not over a list",
+    },
 )

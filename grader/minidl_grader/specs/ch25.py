@@ -1,285 +1,199 @@
-"""Chapter 25, trustworthy models: one step of projected gradient descent with its projection
-onto the epsilon-ball, integrated gradients of a one-hidden-layer network by the midpoint rule,
-and per-group sensitivity, specificity and PPV of a screening test, repaired (empty groups and
-empty denominators NaN); questions on why the three rates cannot all be equal across groups
-whose base rates differ, and on a saliency map that survives randomised weights.
+"""Chapter 25, frameworks: carrying trained weights from Keras and PyTorch into minidl.
 
-References: Madry et al. (2018), "Towards deep learning models resistant to adversarial
-attacks", for PGD; Sundararajan et al. (2017), "Axiomatic attribution for deep networks", for
-integrated gradients; Kleinberg et al. (2017) and Hardt et al. (2016) for the per-group rates;
-Adebayo et al. (2018) for the sanity checks."""
+The inputs are the arrays a framework's ``state_dict()`` or ``get_weights()`` returns,
+drawn here as NumPy arrays: neither framework is needed to grade (or to solve) these."""
 
 import numpy as np
 
 from ..judge.registry import Case, declare_edges, function_exercise
 
-CHAPTER = "25_trustworthy"
+CHAPTER = "25_frameworks"
 
 
-# ---------------------------------------------------------------- one PGD step
-def pgd_step(x_adv, x, grad, step, eps):
-    """x_adv + step sign(grad), then clipped to [x - eps, x + eps] and to [0, 1] (same shape)."""
-    return _pgd_step(x_adv, x, grad, step, eps)
+# ---------------------------------------------------------------- GRU from Keras
+def _gates_taken(kernel, recurrent_kernel, bias, blocks):
+    """The columns of the three arrays (and both bias rows) as Keras's gate blocks ``blocks``."""
+    h = recurrent_kernel.shape[0]
+    order = np.concatenate([np.arange(k * h, (k + 1) * h) for k in blocks])
+    return kernel[:, order], recurrent_kernel[:, order], bias[0, order], bias[1, order]
 
 
-def _pgd_step(x_adv, x, grad, step, eps, *, sign=True, ascent=True, centre="x", box=True, ball=True):
-    direction = np.sign(grad) if sign else grad
-    moved = x_adv + (step if ascent else -step) * direction
-    middle = x if centre == "x" else x_adv
-    if ball:
-        moved = np.clip(moved, middle - eps, middle + eps)
-    return np.clip(moved, 0.0, 1.0) if box else moved
+def gru_from_keras(kernel, recurrent_kernel, bias):
+    """Keras's GRU (reset_after=True, Keras 3's default): kernel (D, 3H), recurrent_kernel
+    (H, 3H), bias (2, 3H) (row 0 the input bias, row 1 the recurrent one), gate blocks
+    [z | r | h]; as minidl's GRU's Wx (D, 3H), Wh (H, 3H), bx, bh (3H,), blocks [r | z | n]."""
+    return _gates_taken(kernel, recurrent_kernel, bias, (1, 0, 2))  # Keras's r, z, then h
 
 
-def _pgd_cases(rng):
+def _gru_biases_summed(kernel, recurrent_kernel, bias):
+    Wx, Wh, bx, bh = gru_from_keras(kernel, recurrent_kernel, bias)
+    return Wx, Wh, bx + bh, np.zeros_like(bh)
+
+
+def _gru_cases(rng):
     cases = []
-    for shape, step, eps in (
-        ((5, 7), 0.03, 0.1),
-        ((2, 1, 6, 6), 0.2, 0.1),
-        ((40,), 0.01, 0.3),
-        ((3, 3), 0.05, 0.05),
-    ):
-        x = rng.uniform(0, 1, shape)
-        x.flat[:4] = (0.0, 1.0, eps / 2, 1 - eps / 3)  # on the ends of the range and near them
-        x_adv = np.clip(x + rng.uniform(-eps, eps, shape), 0, 1)
-        x_adv.flat[4:6] = np.clip(x.flat[4:6] + (eps, -eps), 0, 1)  # on the edge of the ball
-        grad = rng.standard_normal(shape) * 10.0 ** rng.integers(-3, 2, shape)
-        grad.flat[6:8] = 0.0  # no move
+    for d, h in ((3, 2), (2, 5), (4, 1)):
         cases.append(
             Case(
-                (x_adv, x, grad, step, eps),
-                label=f"shape {shape}, step {step}, eps {eps}: pixels at 0, 1 and near them, "
-                "an x_adv on the ball's edge, gradient entries of 0",
+                (
+                    rng.standard_normal((d, 3 * h)),
+                    rng.standard_normal((h, 3 * h)),
+                    rng.standard_normal((2, 3 * h)),
+                ),
+                label=f"keras.layers.GRU({h}) on {d} inputs",
             )
         )
     return cases
 
 
 function_exercise(
-    "pgd_step",
+    "gru_from_keras",
     CHAPTER,
     2,
-    "pgd_step",
-    "One PGD step with its projection",
-    _pgd_cases,
-    pgd_step,
-    ("x_adv",),
-    forbids=("minidl.gallery.trust",),
-    equivalent_mutants={
-        "pgd_step > _pgd_step: copy: middle = x -> *": "middle is only read (np.clip returns a new "
-        "array): a copy of x changes nothing",
-    },
+    "gru_from_keras",
+    "A GRU's weights from Keras to minidl",
+    _gru_cases,
+    gru_from_keras,
+    ("Wx", "Wh", "bx", "bh"),
     mistakes=(
         (
-            "the step follows the gradient's sign, not the gradient itself",
-            lambda *a: _pgd_step(*a, sign=False),
+            "the gate blocks are left in Keras's order [z | r | h]; minidl's GRU reads [r | z | n]: "
+            "move the first two blocks, the candidate block stays last",
+            lambda k, rk, b: _gates_taken(k, rk, b, (0, 1, 2)),
         ),
         (
-            "the attack raises the loss: add the step (ascent), do not subtract it",
-            lambda *a: _pgd_step(*a, ascent=False),
+            "the two biases were added into bx (bh zero): right for r and z, wrong for the candidate, "
+            "where the reset gate multiplies h Wh_n + bh_n, recurrent bias included",
+            _gru_biases_summed,
         ),
         (
-            "the ball is around the original image x, not around the current x_adv (else the "
-            "attack drifts eps further every step)",
-            lambda *a: _pgd_step(*a, centre="x_adv"),
+            "the bias rows are swapped: Keras's bias[0] is the input bias (bx), bias[1] the recurrent one (bh)",
+            lambda k, rk, b: gru_from_keras(k, rk, b[::-1]),
         ),
-        ("a pixel must stay in [0, 1]: clip to the pixel range too", lambda *a: _pgd_step(*a, box=False)),
         (
-            "project onto the eps-ball around x: clip to [x - eps, x + eps]",
-            lambda *a: _pgd_step(*a, ball=False),
+            "the gate blocks are reversed ([h | r | z]); only z and r trade places, the candidate stays last",
+            lambda k, rk, b: _gates_taken(k, rk, b, (2, 1, 0)),
         ),
     ),
+    forbids=("minidl_keras", "minidl.nn.layers.recurrent"),
+    fresh_outputs=True,
     dtypes="float64",
 )
 
 
-# ---------------------------------------------------------------- integrated gradients
-def integrated_gradients(W, v, x, baseline, steps):
-    """F(x) = v . tanh(W x), W (H, D), v (H,), x and baseline (D,): (x - baseline) times the mean
-    of grad F at baseline + (k + 1/2)/steps (x - baseline), k < steps -> (D,)."""
-    return _integrated_gradients(W, v, x, baseline, steps)
+# ---------------------------------------------------------------- a Keras transposed-conv kernel
+def conv_transpose_from_keras(kernel):
+    """Keras's Conv2DTranspose kernel (KH, KW, F, C_in) -- the kernel of the Conv2D it is the
+    adjoint of, which maps F channels to C_in -- as minidl's (PyTorch's) W (C_in, F, KH, KW).
+    No flip: both are the adjoint of the same cross-correlation."""
+    return kernel.transpose(3, 2, 0, 1)
 
 
-def _integrated_gradients(W, v, x, baseline, steps, *, offset=0.5, input_only=False, derivative=True):
-    total = np.zeros(x.shape)
-    for k in range(steps):
-        point = baseline + (k + offset) / steps * (x - baseline)
-        slope = 1.0 - np.tanh(W @ point) ** 2 if derivative else np.tanh(W @ point)
-        total += W.T @ (v * slope)
-    return (x if input_only else x - baseline) * total / steps
+def _conv_transpose_cases(rng):
+    return [
+        Case((rng.standard_normal(shape),), label=f"a Keras Conv2DTranspose kernel {shape}")
+        for shape in ((3, 2, 4, 5), (3, 3, 2, 2), (1, 4, 3, 6), (2, 2, 1, 3))
+    ]
 
 
-def _ig_mean_gradient(W, v, x, baseline, steps):
-    """The mean gradient along the path, not multiplied by x - baseline."""
-    alphas = (np.arange(steps) + 0.5) / steps
-    points = baseline + alphas[:, None] * (x - baseline)
-    return ((v * (1.0 - np.tanh(points @ W.T) ** 2)) @ W).mean(axis=0)
+function_exercise(
+    "conv_transpose_from_keras",
+    CHAPTER,
+    1,
+    "conv_transpose_from_keras",
+    "A transposed convolution's kernel from Keras's layout to minidl's",
+    _conv_transpose_cases,
+    conv_transpose_from_keras,
+    ("W",),
+    mistakes=(
+        (
+            "the channel roles are swapped: Keras keeps the kernel of the Conv2D this layer reverses, "
+            "so its third axis is this layer's filters F and its fourth its input channels C_in",
+            lambda k: k.transpose(2, 3, 0, 1),
+        ),
+        (
+            "the kernel was flipped in height and width: no flip, Keras's and PyTorch's transposed "
+            "convolutions are the adjoint of the same cross-correlation",
+            lambda k: k.transpose(3, 2, 0, 1)[:, :, ::-1, ::-1],
+        ),
+        (
+            "the kernel's height and width are swapped: Keras's first two axes are (KH, KW) "
+            "and stay in that order",
+            lambda k: k.transpose(3, 2, 1, 0),
+        ),
+    ),
+    forbids=("minidl_keras", "minidl.nn.layers.upsampling"),
+    fresh_outputs=True,
+    dtypes="float64",
+)
 
 
-def _ig_cases(rng):
+# ---------------------------------------------------------------- a Dense after Flatten
+def dense_after_flatten_from_keras(kernel, height, width, channels):
+    """Keras flattens (H, W, C) feature maps, minidl (C, H, W). The first Dense's kernel
+    (H*W*C, M) from Keras, with its rows reordered so that minidl's flatten meets them."""
+    m = kernel.shape[1]
+    return kernel.reshape(height, width, channels, m).transpose(2, 0, 1, 3).reshape(-1, m)
+
+
+def _flatten_cases(rng):
     cases = []
-    for h, d, steps, scale, zero in (
-        (4, 3, 1, 1.0, True),
-        (1, 4, 3, 1.0, False),  # one hidden unit
-        (6, 5, 2, 1.0, False),
-        (8, 10, 50, 0.5, False),
-        (3, 7, 7, 40.0, True),
-    ):
-        W = rng.standard_normal((h, d)) * scale
-        if scale > 10:
-            W[0, 0] = 120.0  # deep in the tanh's flat part
-        v = rng.standard_normal(h)
-        x = rng.uniform(-1, 1, d)
-        baseline = np.zeros(d) if zero else rng.uniform(-0.5, 0.5, d)
-        if not zero:
-            baseline[0] = x[0]  # a coordinate where the input equals the baseline
+    for h, w, c, m in ((2, 3, 4, 5), (3, 3, 2, 3), (4, 2, 3, 2), (2, 1, 3, 1)):  # last: W = 1, one unit
         cases.append(
             Case(
-                (W, v, x, baseline, steps),
-                label=f"W {(h, d)}, {steps} steps, baseline {'zeros' if zero else 'not zero'}"
-                + (", large weights (tanh saturates)" if scale > 10 else ""),
+                (rng.standard_normal((h * w * c, m)), h, w, c),
+                label=f"feature maps of (H, W, C) = {(h, w, c)}, {m} units",
             )
         )
     return cases
 
 
 function_exercise(
-    "integrated_gradients",
+    "dense_after_flatten_from_keras",
     CHAPTER,
     3,
-    "integrated_gradients",
-    "Integrated gradients of a small network",
-    _ig_cases,
-    integrated_gradients,
-    ("attributions",),
-    forbids=("minidl.gallery.trust",),
+    "dense_after_flatten_from_keras",
+    "The Dense layer after a Flatten, from channels-last to channels-first",
+    _flatten_cases,
+    dense_after_flatten_from_keras,
+    ("W",),
+    mistakes=(
+        (
+            "the kernel is returned as it is: the same feature-map value sits at another "
+            "row in a (C, H, W) flatten than in an (H, W, C) one",
+            lambda k, h, w, c: k,
+        ),
+        (
+            "the rows are reordered as if minidl flattened (C, W, H); its maps are (C, H, W)",
+            lambda k, h, w, c: k.reshape(h, w, c, -1).transpose(2, 1, 0, 3).reshape(-1, k.shape[1]),
+        ),
+        (
+            "the rows are permuted the other way round (from (C, H, W) to (H, W, C)): read "
+            "Keras's rows as (H, W, C) and put them in (C, H, W) order",
+            lambda k, h, w, c: k.reshape(c, h, w, -1).transpose(1, 2, 0, 3).reshape(-1, k.shape[1]),
+        ),
+    ),
+    forbids=("minidl_keras",),
+    fresh_outputs=True,
+    dtypes="float64",
     equivalent_mutants={
-        "integrated_gradients > _integrated_gradients: augassign: total += *": "total is the "
-        "function's own accumulator: += and = + add the same",
+        "dense_after_flatten_from_keras: const: 1 -> 2 #2": "NumPy reads any negative size in a "
+        "reshape as the one it works out: reshape(-2, m) is reshape(-1, m)",
     },
-    mistakes=(
-        (
-            "the midpoint rule evaluates at (k + 1/2) / steps, not at k / steps (the left end)",
-            lambda *a: _integrated_gradients(*a, offset=0.0),
-        ),
-        (
-            "the midpoint rule evaluates at (k + 1/2) / steps, not at (k + 1) / steps (the right end)",
-            lambda *a: _integrated_gradients(*a, offset=1.0),
-        ),
-        (
-            "multiply the mean gradient by x - baseline, not by x alone",
-            lambda *a: _integrated_gradients(*a, input_only=True),
-        ),
-        (
-            "the mean gradient is multiplied by (x - baseline) at the end",
-            _ig_mean_gradient,
-        ),
-        (
-            "the derivative of tanh(u) is 1 - tanh(u)^2, not tanh(u)",
-            lambda *a: _integrated_gradients(*a, derivative=False),
-        ),
-    ),
-    dtypes="float64",
 )
 
 
-# ---------------------------------------------------------------- per-group rates, repaired
-def group_rates(y_true, flagged, groups, n_groups):
-    """(n_groups, 3): per group, sensitivity (flagged among y = 1), specificity (not flagged among
-    y = 0) and PPV (y = 1 among the flagged); NaN where the denominator is empty."""
-    return _group_rates(y_true, flagged, groups, n_groups, bugs=())
+# ---------------------------------------------------------------- edge cases
+# the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
+# generated cases), and why each other class that could arise does not apply
 
-
-GROUP_BUGS = {
-    "specificity": "the specificity counts the unflagged among those *without* the finding: divide by "
-    "their number, not by the number with it",
-    "ppv": "the PPV is a fraction of the *flagged*: divide by how many were flagged, not by the group's size",
-    "empty": "a group nobody belongs to has no rates: NaN, not 0 (loop over range(n_groups), start from NaN)",
-}
-
-
-def _group_rates(y_true, flagged, groups, n_groups, *, bugs):
-    rates = np.full((n_groups, 3), np.nan)
-    for g in range(n_groups):
-        t, f = y_true[groups == g] == 1, flagged[groups == g]
-        pairs = (
-            (f & t, t),
-            (~f & ~t, t if "specificity" in bugs else ~t),
-            (f & t, np.ones_like(f) if "ppv" in bugs else f),
-        )
-        for j, (hits, among) in enumerate(pairs):
-            rates[g, j] = np.sum(hits) / np.sum(among) if np.any(among) else np.nan
-    return rates
-
-
-def _with_bugs(y_true, flagged, groups, n_groups, *, bugs):
-    """The rates with ``bugs``; "empty" leaves a group nobody belongs to at 0 (the given
-    function's zeros, never written: it loops over the groups present)."""
-    rates = _group_rates(y_true, flagged, groups, n_groups, bugs=bugs)
-    if "empty" in bugs:
-        rates[~np.isin(np.arange(n_groups), groups)] = 0.0
-    return rates
-
-
-def _group_cases(rng):
-    cases = []
-    for n, n_groups in ((60, 3), (200, 4), (25, 2)):
-        groups = rng.integers(0, n_groups, n)
-        y_true = (rng.uniform(size=n) < 0.4).astype(np.int64)
-        flagged = rng.uniform(size=n) < np.where(y_true == 1, 0.7, 0.2)
-        cases.append(Case((y_true, flagged, groups, n_groups), label=f"{n} people in {n_groups} groups"))
-    # group 1 is empty, group 2 has no one with the finding, group 3 no one flagged, group 4 one
-    # person (flagged, with the finding), group 5 one person (not flagged, without)
-    groups = np.array([0, 0, 0, 0, 2, 2, 2, 3, 3, 3, 4, 5, 0, 2])
-    y_true = np.array([1, 0, 1, 0, 0, 0, 0, 1, 0, 1, 1, 0, 0, 0])
-    flagged = np.array([1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 1, 0, 1, 1], dtype=bool)
-    cases.append(
-        Case(
-            (y_true, flagged, groups, 6),
-            label="an empty group, a group with no finding, one with no one flagged, groups of one",
-        )
-    )
-    cases.append(
-        Case(
-            (np.array([1]), np.array([True]), np.array([1]), 2),
-            label="one person, in group 1 of 2 (group 0 is empty)",
-        )
-    )
-    return cases
-
-
-function_exercise(
-    "group_rates",
-    CHAPTER,
-    2,
-    "group_rates",
-    "Per-group rates, repaired",
-    _group_cases,
-    group_rates,
-    ("rates",),
-    mistakes=(
-        (
-            "this is the function as given, its bugs still in it",
-            lambda *a: _with_bugs(*a, bugs=tuple(GROUP_BUGS)),
-        ),
-    )
-    + tuple(
-        (f"{hint} (the other bugs are fixed)", lambda *a, bug=bug: _with_bugs(*a, bugs=(bug,)))
-        for bug, hint in GROUP_BUGS.items()
-    ),
-    forbids=("sklearn.metrics", "minidl.training.metrics"),
-    dtypes="float64",
-)
-
-
-declare_edges("pgd_step", ("size_one", "non_square", "varied_settings"), {"empty": "an image has pixels"})
+_NOT_EMPTY = "a Keras layer has at least one unit and one input"
 declare_edges(
-    "integrated_gradients",
-    ("size_one", "non_square", "extreme_magnitude", "varied_settings"),
-    {"empty": "a network has inputs and hidden units", "long_sequence": "its loop runs over the steps"},
+    "gru_from_keras",
+    ("size_one", "non_square"),
+    {"empty": _NOT_EMPTY, "long_sequence": "its loop runs over the GRU's three gates"},
 )
+declare_edges("conv_transpose_from_keras", ("size_one", "non_square"), {"empty": _NOT_EMPTY})
 declare_edges(
-    "group_rates",
-    ("size_one", "repeated_indices", "varied_settings", "long_sequence"),
-    {"empty": "a screening report has people to count"},
+    "dense_after_flatten_from_keras", ("size_one", "non_square", "varied_settings"), {"empty": _NOT_EMPTY}
 )

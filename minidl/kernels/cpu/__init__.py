@@ -18,7 +18,7 @@ from .loops import serial_twin, threads_pay
 
 globals().update(tier_kernels(__name__))  # every kernel of the contract, from its family's module
 
-# the contract's kernels, then what this tier adds (the convolution's routes, chapter 9's subject)
+# the contract's kernels, then what this tier adds (the convolution's routes, chapter 10's subject)
 __all__ = [
     *KERNELS,
     "conv2d_route",

@@ -4,7 +4,7 @@ This is where the cells' equations and their derivatives are written out, once, 
 Everything else calls these through the kernel contract: the layers of
 ``minidl/nn/layers/recurrent.py`` (their fast path through the ``*_sequence`` loops below, their
 step functions ``lstm_step_forward`` / ``gru_step_forward`` -- the two matrix products around a
-cell -- where a mask or recurrent dropout enters the recurrence), and chapter 11. On the reference
+cell -- where a mask or recurrent dropout enters the recurrence), and chapter 12. On the reference
 tier (``backend.use("numpy")``) they run these very functions; on the others the fused twins of
 ``cpu/recurrent.py`` and ``gpu/recurrent.py``, which the conformance table holds to these.
 """

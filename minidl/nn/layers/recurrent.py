@@ -17,7 +17,7 @@ How to read this file:
    ``rnn_step_forward`` / ``rnn_step_backward`` in plain NumPy; ``lstm_step_*`` and
    ``gru_step_*`` are the two matrix products around a cell kernel (``lstm_cell_forward``,
    ...), whose equations and derivatives are written once, in NumPy, in
-   ``minidl/kernels/reference/recurrent.py`` (the one readable cell, which chapter 11 reads
+   ``minidl/kernels/reference/recurrent.py`` (the one readable cell, which chapter 12 reads
    too); on the other tiers the steps run that cell's fused twin.
 2. **The layers.** ``forward`` computes ``x_t Wx`` for every step in ONE matrix product,
    then hands the loop over time to a kernel (``kernels.lstm_forward_sequence`` etc.);

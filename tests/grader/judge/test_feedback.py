@@ -404,9 +404,9 @@ def test_a_three_entry_exercise_names_the_entry_and_its_mistake():
 @pytest.mark.slow
 def test_numba_and_cuda_exercises_explain_their_own_mistakes():
     import numba  # noqa: F401  (a dependency: missing is a failure, not a skip)
-    from minidl_grader.specs import ch09
+    from minidl_grader.specs import ch10
 
-    assert "compile it with Numba" in _message("depthwise_conv2d_numba", ch09.depthwise_conv2d_numba)
+    assert "compile it with Numba" in _message("depthwise_conv2d_numba", ch10.depthwise_conv2d_numba)
     from minidl.kernels import emulate
 
     if emulate.compiler() is None:
@@ -482,7 +482,7 @@ def test_codec_never_unpickles_and_rejects_malformed_data():
 
 def test_exercise_notebooks_run_cell_by_cell_without_crashing(capsys):
     """A reader who runs a fresh exercise notebook top to bottom sees failures, not crashes."""
-    for name in ("01_linear_models", "03_backpropagation", "18_transfer_learning"):
+    for name in ("01_linear_models", "03_backpropagation", "09_transfer_learning"):
         namespace = {}
         for cell in notebook.read_notebook(EXERCISES / f"{name}.ipynb")["cells"]:
             if cell["cell_type"] == "code":

@@ -305,8 +305,8 @@ def test_kernels_and_questions_are_skipped_with_a_reason():
 # ---------------------------------------------------------------------- the certified chapters
 # every code exercise of these chapters kills at least 95 % of its reference's mutants that are
 # not declared equivalent, all of its argument-ignored and dtype mutants, at every seed (no
-# flaky verdict); chapters 09 and 10 are kernels (their references are NumPy, not Numba or
-# CUDA), chapter 18's model exercises have no reference function to mutate
+# flaky verdict); chapters 10 and 11 are kernels (their references are NumPy, not Numba or
+# CUDA), chapter 9's model exercises have no reference function to mutate
 CERTIFIED = (
     "01", "02", "03", "04", "05", "06", "07", "08", "11", "12", "13",
     "14", "15", "16", "17", "18", "19", "20", "21", "22",

@@ -161,7 +161,7 @@ def test_the_package_passes_forbid_on(tmp_path):
 def test_setup_installs_the_dependencies_of_minidl_and_of_the_grader(autograder):
     """A requirements file per Python (the default 3.10, 3.11, 3.12), which setup.sh picks
     by the image's Python; minidl itself is not fetched from a registry (the zip holds it);
-    the grader's tomli only for 3.10, chapter 13's aclsum (3.11+) not for 3.10."""
+    the grader's tomli only for 3.10, chapter 14's aclsum (3.11+) not for 3.10."""
     source = autograder / "source"
     setup = (source / "setup.sh").read_text()
     assert "requirements-$VERSION.txt" in setup and "--allow-import" not in setup

@@ -105,7 +105,7 @@ def test_python_versions_are_read_as_lists_and_ranges():
 def test_an_installed_grader_reads_the_dependencies_from_the_metadata(tmp_path):
     """A grader and a minidl installed from wheels have no pyproject.toml beside them: before,
     the package then listed four of minidl's dependencies (no gymnasium, no vaderSentiment),
-    and its image could not import chapter 13's or 22's library code."""
+    and its image could not import chapter 14's or 22's library code."""
     listed = gradescope._dependencies(tmp_path / "no-pyproject.toml", "minidl", ["numpy"])
     names = {gradescope._name(r) for r in listed}
     assert {"numpy", "numba", "gymnasium", "vaderSentiment", "aclsum"} <= names, listed

@@ -1,4 +1,4 @@
-"""Chapter 10's spec (``grader/minidl_grader/specs/ch10.py``, gpu kernels): its cases
+"""Chapter 10's spec (``grader/minidl_grader/specs/ch10.py``, fast cpu kernels): its cases
 are drawn by the grading seed alone (tests/grader/specs/spec_checks.py), and its references
 agree with minidl's own kernels and with their formulas. Its kernels are judged through the
 probes: tests/grader/test_public.py, tests/grader/test_numba_evidence.py."""
@@ -8,7 +8,7 @@ import pytest
 
 from tests.grader.specs import spec_checks as checks
 
-CHAPTER = "10_gpu_kernels"
+CHAPTER = "10_fast_cpu_kernels"
 
 
 @pytest.mark.parametrize("name", checks.code_exercises(CHAPTER))
@@ -16,31 +16,37 @@ def test_the_cases_are_drawn_by_the_seed(name):
     checks.assert_the_cases_are_drawn_by_the_seed(name)
 
 
-def test_the_references_against_their_formulas():
+def test_the_depthwise_reference_is_minidls_depthwise_convolution():
     from minidl_grader.specs import ch10
+
+    from minidl.nn.layers.separable import depthwise_conv
 
     rng = np.random.default_rng(0)
-    x, b = rng.standard_normal(2 * 3 * 2 * 2).astype(np.float32), rng.standard_normal(3).astype(np.float32)
-    y = ch10.bias_relu(x, b, (2, 3, 2, 2))
-    channel = (np.arange(x.size) // 4) % 3  # element i is in channel (i / (H W)) % C
-    np.testing.assert_allclose(y, np.maximum(x + b[channel], 0), rtol=1e-6)
-    xs = np.array([-120.0, -3.0, 0.0, 2.0, 90.0], np.float32)
-    s = 1 / (1 + np.exp(-xs.astype(np.float64)))
-    np.testing.assert_allclose(
-        ch10._silu_backward(np.ones(5, np.float32), xs), s + xs * s * (1 - s), rtol=1e-6, atol=1e-30
-    )
-    assert np.isfinite(ch10._silu_backward(np.ones(5, np.float32), xs)).all()  # no overflow at -120
+    x, W = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((3, 3, 3))
+    for stride, pad in [(1, 0), (2, 1), (1, 2)]:
+        y, _ = depthwise_conv(x, W[:, None], np.zeros(3), (stride, stride), (pad, pad, pad, pad))
+        np.testing.assert_allclose(ch10.depthwise_conv2d_numba(x, W, stride, pad), y, rtol=1e-12, atol=1e-12)
 
 
-def test_the_upsample_backward_sums_each_block_of_dy():
+def test_the_padded_average_backward_is_the_derivative_of_a_padded_average():
+    """Finite differences of y[i, j] = the mean of the part of window (i, j) inside the image."""
     from minidl_grader.specs import ch10
 
-    from minidl.nn.layers import UpSampling2D
+    from minidl.nn.gradcheck import numerical_gradient
 
     rng = np.random.default_rng(1)
-    shape, factor = (2, 3, 2, 3), 2
-    dy = rng.standard_normal((2, 3, 4, 6)).astype(np.float32)
-    layer = UpSampling2D(factor)
-    layer.forward(np.zeros(shape, np.float32))
-    expected = layer.backward(dy)
-    np.testing.assert_allclose(ch10.upsample_backward(dy.ravel(), shape, factor), expected.ravel(), rtol=1e-6)
+    x, pool, stride, pad = rng.standard_normal((1, 2, 5, 5)), 3, 2, 1
+    oh = (5 + 2 * pad - pool) // stride + 1
+    dy = rng.standard_normal((1, 2, oh, oh))
+
+    def forward():
+        y = np.zeros((1, 2, oh, oh))
+        for i in range(oh):
+            for j in range(oh):
+                top, left = i * stride - pad, j * stride - pad
+                window = x[:, :, max(top, 0) : top + pool, max(left, 0) : left + pool]
+                y[:, :, i, j] = window.mean(axis=(2, 3))
+        return np.sum(y * dy)
+
+    dx = ch10.avgpool2d_padded_backward_numba(dy, 5, 5, pool, stride, pad)
+    np.testing.assert_allclose(dx, numerical_gradient(forward, x), rtol=1e-6, atol=1e-9)

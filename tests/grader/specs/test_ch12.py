@@ -1,4 +1,4 @@
-"""Chapter 12's spec (``grader/minidl_grader/specs/ch12.py``, attention): its cases
+"""Chapter 12's spec (``grader/minidl_grader/specs/ch12.py``, recurrent networks): its cases
 accept the reference's outputs, fail every mistake the spec names with that mistake's hint, and
 are drawn by the grading seed alone (tests/grader/specs/spec_checks.py)."""
 
@@ -6,7 +6,7 @@ import pytest
 
 from tests.grader.specs import spec_checks as checks
 
-CHAPTER = "12_attention"
+CHAPTER = "12_recurrent_networks"
 
 
 @pytest.mark.parametrize("name", checks.called_exercises(CHAPTER))

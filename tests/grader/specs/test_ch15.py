@@ -1,4 +1,4 @@
-"""Chapter 15's spec (``grader/minidl_grader/specs/ch15.py``, autoencoders): its cases
+"""Chapter 15's spec (``grader/minidl_grader/specs/ch15.py``, pretraining): its cases
 accept the reference's outputs, fail every mistake the spec names with that mistake's hint, and
 are drawn by the grading seed alone (tests/grader/specs/spec_checks.py)."""
 
@@ -6,7 +6,7 @@ import pytest
 
 from tests.grader.specs import spec_checks as checks
 
-CHAPTER = "15_autoencoders"
+CHAPTER = "15_pretraining"
 
 
 @pytest.mark.parametrize("name", checks.called_exercises(CHAPTER))

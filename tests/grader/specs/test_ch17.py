@@ -1,4 +1,4 @@
-"""Chapter 17's spec (``grader/minidl_grader/specs/ch17.py``, generative models): its cases
+"""Chapter 17's spec (``grader/minidl_grader/specs/ch17.py``, autoencoders): its cases
 accept the reference's outputs, fail every mistake the spec names with that mistake's hint, and
 are drawn by the grading seed alone (tests/grader/specs/spec_checks.py)."""
 
@@ -6,7 +6,7 @@ import pytest
 
 from tests.grader.specs import spec_checks as checks
 
-CHAPTER = "17_generative_models"
+CHAPTER = "17_autoencoders"
 
 
 @pytest.mark.parametrize("name", checks.called_exercises(CHAPTER))

@@ -1,4 +1,4 @@
-"""Chapter 18's spec (``grader/minidl_grader/specs/ch18.py``, transfer learning): its cases
+"""Chapter 18's spec (``grader/minidl_grader/specs/ch18.py``, gans): its cases
 accept the reference's outputs, fail every mistake the spec names with that mistake's hint, and
 are drawn by the grading seed alone (tests/grader/specs/spec_checks.py)."""
 
@@ -6,7 +6,7 @@ import pytest
 
 from tests.grader.specs import spec_checks as checks
 
-CHAPTER = "18_transfer_learning"
+CHAPTER = "18_gans"
 
 
 @pytest.mark.parametrize("name", checks.called_exercises(CHAPTER))

@@ -1,4 +1,4 @@
-"""Chapter 19's spec (``grader/minidl_grader/specs/ch19.py``, frameworks): its cases
+"""Chapter 19's spec (``grader/minidl_grader/specs/ch19.py``, generative models): its cases
 accept the reference's outputs, fail every mistake the spec names with that mistake's hint, and
 are drawn by the grading seed alone (tests/grader/specs/spec_checks.py)."""
 
@@ -6,7 +6,7 @@ import pytest
 
 from tests.grader.specs import spec_checks as checks
 
-CHAPTER = "19_frameworks"
+CHAPTER = "19_generative_models"
 
 
 @pytest.mark.parametrize("name", checks.called_exercises(CHAPTER))

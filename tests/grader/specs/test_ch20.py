@@ -1,24 +1,106 @@
-"""Chapter 20's spec (``grader/minidl_grader/specs/ch20.py``, speech): its cases
-accept the reference's outputs, fail every mistake the spec names with that mistake's hint, and
-are drawn by the grading seed alone (tests/grader/specs/spec_checks.py)."""
+"""Chapter 20's graded exercises: the references agree with the library where it computes the
+same thing (written independently of it), and every named mistake is caught with its hint.
 
+Whole-notebook grading (solutions full marks, generated exercises 0) is in
+tests/grader/test_runner.py and tests/grader/judge/test_feedback_verdict.py, which cover every chapter of the registry.
+"""
+
+from __future__ import annotations
+
+import numpy as np
 import pytest
+from minidl_grader.judge import registry
+from minidl_grader.specs import ch20
 
-from tests.grader.specs import spec_checks as checks
-
-CHAPTER = "20_speech"
-
-
-@pytest.mark.parametrize("name", checks.called_exercises(CHAPTER))
-def test_the_reference_passes_every_case(name):
-    checks.assert_the_reference_passes_every_case(name, seed=11)
+from minidl import losses
+from minidl.gallery import diffusion as dif
+from minidl.nn.gradcheck import numerical_gradient, rel_error
 
 
-@pytest.mark.parametrize("name", checks.called_exercises(CHAPTER))
-def test_every_named_mistake_fails_with_its_hint(name):
-    checks.assert_every_named_mistake_fails_with_its_hint(name, seed=11)
+def test_the_chapter_has_three_code_exercises_and_two_questions():
+    items = registry.for_chapter("20_contrastive")
+    assert sorted(e.name for e in items if not e.is_question) == [
+        "clip_loss_grad",
+        "guided_ddim_step",
+        "recall_at_k",
+    ]
+    assert sorted(e.kind for e in items if e.is_question) == ["choice", "choice"]
 
 
-@pytest.mark.parametrize("name", checks.code_exercises(CHAPTER))
-def test_the_cases_are_drawn_by_the_seed(name):
-    checks.assert_the_cases_are_drawn_by_the_seed(name)
+@pytest.mark.parametrize("tau", [0.07, 0.5, 2.0])
+def test_clip_reference_is_the_librarys_loss_on_unit_embeddings(tau):
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((5, 3)), rng.standard_normal((5, 3))
+    a /= np.linalg.norm(a, axis=1, keepdims=True)
+    b /= np.linalg.norm(b, axis=1, keepdims=True)
+    loss = losses.InfoNCE(tau, within=False)
+    value = loss(np.concatenate([a, b]))
+    ref, da, db, dtau = ch20.clip_loss_grad(a, b, tau)
+    assert ref == pytest.approx(value, rel=1e-10)
+    assert dtau == pytest.approx(loss.d_temperature, rel=1e-8)
+    # on the sphere the library's gradient is the reference's with its radial part removed
+    grad = loss.backward()
+    for g, u, ours in ((grad[:5], a, da), (grad[5:], b, db)):
+        np.testing.assert_allclose(g, ours - u * (u * ours).sum(axis=1, keepdims=True), atol=1e-10)
+
+
+def test_clip_reference_gradients_are_finite_differences():
+    rng = np.random.default_rng(1)
+    a, b, tau = rng.standard_normal((4, 3)), rng.standard_normal((4, 3)), np.array([0.3])
+    _, da, db, dtau = ch20.clip_loss_grad(a, b, 0.3)
+    assert rel_error(da, numerical_gradient(lambda: ch20.clip_loss_grad(a, b, 0.3)[0], a)) < 1e-6
+    assert rel_error(db, numerical_gradient(lambda: ch20.clip_loss_grad(a, b, 0.3)[0], b)) < 1e-6
+    numeric = numerical_gradient(lambda: ch20.clip_loss_grad(a, b, float(tau[0]))[0], tau)
+    assert rel_error(np.array([dtau]), numeric) < 1e-6
+
+
+def test_recall_at_k_ranks_ties_by_index():
+    similarity = np.array([[0.5, 0.5, 0.9], [0.1, 0.2, 0.2]])
+    queries, gallery = np.array([1, 0]), np.array([0, 1, 2])
+    assert ch20.recall_at_k(similarity, queries, gallery, 1) == 0.0  # 2 first, then 0 before 1
+    assert ch20.recall_at_k(similarity, queries, gallery, 2) == 0.0
+    assert ch20.recall_at_k(similarity, queries, gallery, 3) == 1.0
+
+
+def test_guided_step_is_the_librarys_guidance_and_ddim_step():
+    """The library guides the clean-image prediction; with the noise recomputed from it, one
+    DDIM step of the reference (which guides the noise) lands on the same x_s."""
+    rng = np.random.default_rng(2)
+    s = dif.NoiseSchedule.linear(50)
+    ab_t, ab_s = s.alpha_bars[30], s.alpha_bars[20]
+    x_t, x0_c, x0_u = (
+        rng.standard_normal((3, 2, 4)),
+        0.3 * rng.standard_normal((3, 2, 4)),
+        0.3 * rng.standard_normal((3, 2, 4)),
+    )
+    eps = lambda x0: (x_t - np.sqrt(ab_t) * x0) / np.sqrt(1 - ab_t)  # noqa: E731
+    w = 2.5
+    x0 = x0_c + w * (x0_c - x0_u)
+    library = np.sqrt(ab_s) * x0 + np.sqrt(1 - ab_s) * eps(x0)
+    np.testing.assert_allclose(
+        ch20.guided_ddim_step(x_t, eps(x0_c), eps(x0_u), w, ab_t, ab_s), library, atol=1e-10
+    )
+
+
+EXERCISES = {
+    "clip_loss_grad": ch20.clip_loss_grad,
+    "recall_at_k": ch20.recall_at_k,
+    "guided_ddim_step": ch20.guided_ddim_step,
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXERCISES))
+def test_every_named_mistake_scores_below_full_with_its_hint(name):
+    exercise = registry.get(name)
+    cases = exercise.make_cases(np.random.default_rng(3))
+    reference = EXERCISES[name]
+    assert all(exercise.judge(case, reference(*case.args)) is None for case in cases)
+    caught: dict[str, list] = {}
+    for case in cases:
+        for hint, wrong in exercise.public(case)["mistakes"]:  # (hint, the output with that mistake)
+            caught.setdefault(hint, []).append(exercise.judge(case, wrong))
+    assert len(caught) >= 3
+    for hint, messages in caught.items():
+        failing = [m for m in messages if m is not None]
+        assert failing, f"the mistake {hint!r} passes every case of {name}"
+        assert any(hint in m for m in failing), f"{name}: no case names the mistake {hint!r}: {failing}"

@@ -1,165 +1,24 @@
-"""Chapter 21's graded exercises: the references agree with the library (written
-independently of it), and every named mistake is caught on at least one case with its hint.
+"""Chapter 21's spec (``grader/minidl_grader/specs/ch21.py``, speech): its cases
+accept the reference's outputs, fail every mistake the spec names with that mistake's hint, and
+are drawn by the grading seed alone (tests/grader/specs/spec_checks.py)."""
 
-Whole-notebook grading (solutions full marks, generated exercises 0) is in
-tests/grader/test_runner.py and tests/grader/judge/test_feedback_verdict.py, which cover every chapter of the registry.
-"""
-
-from __future__ import annotations
-
-import numpy as np
 import pytest
-from minidl_grader.judge import registry
-from minidl_grader.specs import ch21
 
-import minidl as mdl
-from minidl import layers as L
-from minidl.training import metrics
-from minidl.training import vision_metrics as vm
+from tests.grader.specs import spec_checks as checks
 
-EXERCISES = {
-    "conv_transpose_backward": ch21.conv_transpose_backward,
-    "soft_nms": ch21.soft_nms,
-    "voc_ap_difficult": ch21.voc_ap_difficult,
-    "auc_by_ranks": ch21.auc_by_ranks,
-    "screening_report": ch21.screening_report,
-    "equal_mass_ece": ch21.equal_mass_ece,
-}
+CHAPTER = "21_speech"
 
 
-def test_the_chapter_has_six_code_exercises_and_four_questions():
-    items = registry.for_chapter("21_detection_segmentation")
-    assert sorted(e.name for e in items if not e.is_question) == sorted(EXERCISES)
-    assert sorted(e.kind for e in items if e.is_question) == ["choice", "choice", "choice", "choice"]
+@pytest.mark.parametrize("name", checks.called_exercises(CHAPTER))
+def test_the_reference_passes_every_case(name):
+    checks.assert_the_reference_passes_every_case(name, seed=11)
 
 
-@pytest.mark.parametrize("stride, kernel", [(2, 2), (2, 3), (1, 3)])
-def test_conv_transpose_reference_equals_the_layers_backward(stride, kernel):
-    rng = np.random.default_rng(stride * 10 + kernel)
-    x = rng.standard_normal((2, 3, 4, 3))
-    mdl.seed(0)
-    layer = L.Conv2DTranspose(2, kernel, stride=stride)
-    layer.build((3, 4, 3), dtype=np.float64)
-    layer.astype(np.float64)
-    layer.params["b"][...] = 0.0
-    y = layer.forward(x)
-    dy = rng.standard_normal(y.shape)
-    dx = layer.backward(dy)
-    ref_dx, ref_dW = ch21.conv_transpose_backward(dy, x, layer.params["W"], stride)
-    np.testing.assert_allclose(ref_dx, dx, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(ref_dW, layer.grads["W"], rtol=1e-10, atol=1e-12)
+@pytest.mark.parametrize("name", checks.called_exercises(CHAPTER))
+def test_every_named_mistake_fails_with_its_hint(name):
+    checks.assert_every_named_mistake_fails_with_its_hint(name, seed=11)
 
 
-def test_soft_nms_with_a_tiny_sigma_is_the_librarys_hard_nms_at_iou_0():
-    """exp(-IoU^2 / sigma) with sigma -> 0 takes any overlapping box below the threshold."""
-    rng = np.random.default_rng(1)
-    for _ in range(20):
-        corner = rng.integers(0, 20, (15, 2)).astype(float)
-        boxes = np.hstack([corner, corner + rng.integers(2, 9, (15, 2))])
-        scores = np.round(rng.uniform(0.1, 1.0, 15), 1)
-        keep, kept_scores = ch21.soft_nms(boxes, scores, 1e-9, 1e-3)
-        assert keep.tolist() == vm.nms(boxes, scores, 0.0).tolist()
-        assert kept_scores.tolist() == scores[keep].tolist()
-
-
-def test_soft_nms_by_hand():
-    """Box 1 (IoU 0.9 with box 0) decays to 0.85 exp(-0.81 / 0.5) = 0.169, below box 2."""
-    boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 9], [40, 0, 50, 10]], float)
-    keep, kept_scores = ch21.soft_nms(boxes, np.array([0.9, 0.85, 0.6]), 0.5, 0.001)
-    assert keep.tolist() == [0, 2, 1]
-    np.testing.assert_allclose(kept_scores, [0.9, 0.6, 0.85 * np.exp(-0.81 / 0.5)], rtol=1e-12)
-    keep, _ = ch21.soft_nms(boxes, np.array([0.9, 0.85, 0.6]), 0.5, 0.85 * np.exp(-0.81 / 0.5) * 1.01)
-    assert keep.tolist() == [0, 2]
-
-
-def test_voc_ap_without_difficult_boxes_is_the_librarys_average_precision():
-    rng = np.random.default_rng(2)
-    truth = np.array([[10.0 * k, 0, 10.0 * k + 5, 5] for k in range(8)])
-    for _ in range(20):
-        d = int(rng.integers(0, 12))
-        boxes = truth[rng.integers(0, 8, d)] + rng.normal(0, 1.0, (d, 1))
-        scores = np.round(rng.random(d), 1)
-        expected = vm.average_precision([(boxes, scores)], [truth])
-        got = ch21.voc_ap_difficult(boxes, scores, truth, np.zeros(8, bool))
-        assert got == pytest.approx(expected, abs=1e-12)
-
-
-def test_voc_ap_with_difficult_boxes_by_hand():
-    """Ranked: on the difficult box (ignored), a hit, on the difficult box again (ignored), a
-    second detection on box 0 and a miss tied at 0.8, a miss, a hit at IoU 0.5: precisions 1
-    and 2 / 5 at the hits, over the 2 boxes that are not difficult."""
-    case = next(
-        c
-        for c in registry.get("voc_ap_difficult").make_cases(np.random.default_rng(0))
-        if "IoU exactly" in c.label
-    )
-    assert ch21.voc_ap_difficult(*case.args) == pytest.approx((1 + 2 / 5) / 2, abs=1e-12)
-    boxes, scores, true_boxes, difficult = case.args
-    assert np.isnan(ch21.voc_ap_difficult(boxes, scores, true_boxes, np.ones(3, bool)))
-
-
-@pytest.mark.parametrize("name", sorted(EXERCISES))
-def test_every_named_mistake_scores_below_full_with_its_hint(name):
-    exercise = registry.get(name)
-    cases = exercise.make_cases(np.random.default_rng(3))
-    reference = EXERCISES[name]
-    assert all(exercise.judge(case, reference(*case.args)) is None for case in cases)
-    caught: dict[str, list] = {}
-    for case in cases:
-        for hint, wrong in exercise.public(case)["mistakes"]:  # (hint, the output with that mistake)
-            caught.setdefault(hint, []).append(exercise.judge(case, wrong))
-    assert len(caught) >= 4
-    for hint, messages in caught.items():
-        failing = [m for m in messages if m is not None]
-        assert failing, f"the mistake {hint!r} passes every case of {name}"
-        assert any(hint in m for m in failing), f"{name}: no case names the mistake {hint!r}: {failing}"
-
-
-def test_empty_detections_ties_and_difficult_boxes_are_cases():
-    labels = {
-        name: [c.label for c in registry.get(name).make_cases(np.random.default_rng(0))] for name in EXERCISES
-    }
-    assert any("single box" in label for label in labels["soft_nms"])
-    assert any("same box twice" in label for label in labels["soft_nms"])
-    assert any("equal to the threshold" in label for label in labels["soft_nms"])
-    assert any("no detections" in label for label in labels["voc_ap_difficult"])
-    assert any("every true box difficult" in label for label in labels["voc_ap_difficult"])
-    assert any("tied" in label for label in labels["voc_ap_difficult"])
-
-
-def test_auc_by_ranks_reference_equals_the_librarys_roc_auc():
-    rng = np.random.default_rng(4)
-    for n in (2, 7, 40):
-        for _ in range(10):
-            labels = rng.integers(0, 2, n)
-            labels[:2] = (0, 1)
-            scores = np.round(rng.standard_normal(n), 1)  # ties
-            assert ch21.auc_by_ranks(scores, labels) == pytest.approx(
-                metrics.roc_auc(scores, labels), abs=1e-12
-            )
-
-
-def test_screening_reference_equals_the_librarys_roc_and_rates():
-    """The threshold is the validation ROC curve's first point with sensitivity >= target; the
-    rates are the library's at that threshold on the test set."""
-    rng = np.random.default_rng(5)
-    for case in registry.get("screening_report").make_cases(rng):
-        val_scores, val_labels, test_scores, test_labels, target = case.args
-        _, tpr, thresholds = metrics.roc_curve(val_scores, val_labels)
-        expected = thresholds[1:][np.argmax(tpr[1:] >= target)]
-        threshold, sensitivity, specificity = ch21.screening_report(*case.args)
-        assert threshold == expected
-        assert (sensitivity, specificity) == metrics.sensitivity_specificity(
-            test_scores, test_labels, threshold
-        )
-
-
-def test_ties_and_edges_of_the_section_21_9_exercises_are_cases():
-    labels = {
-        name: [c.label for c in registry.get(name).make_cases(np.random.default_rng(0))]
-        for name in ("auc_by_ranks", "screening_report")
-    }
-    assert any("every score tied" in label for label in labels["auc_by_ranks"])
-    assert any("single positive tied" in label for label in labels["auc_by_ranks"])
-    assert any("inside a tie" in label for label in labels["screening_report"])
-    assert any("on the threshold" in label for label in labels["screening_report"])
+@pytest.mark.parametrize("name", checks.code_exercises(CHAPTER))
+def test_the_cases_are_drawn_by_the_seed(name):
+    checks.assert_the_cases_are_drawn_by_the_seed(name)

@@ -1,137 +1,165 @@
-"""Chapter 22's exercises: every usual mistake its spec lists scores below full marks on the
-cases a grade is drawn from, and is named; the reference passes. (Solutions scoring full marks
-and fresh exercises scoring 0 are checked for every chapter in tests/grader/test_runner.py.)"""
+"""Chapter 22's graded exercises: the references agree with the library (written
+independently of it), and every named mistake is caught on at least one case with its hint.
 
-import copy
+Whole-notebook grading (solutions full marks, generated exercises 0) is in
+tests/grader/test_runner.py and tests/grader/judge/test_feedback_verdict.py, which cover every chapter of the registry.
+"""
+
+from __future__ import annotations
 
 import numpy as np
 import pytest
 from minidl_grader.judge import registry
 from minidl_grader.specs import ch22
 
-MISTAKES = {
-    "n_step_returns": [
-        (lambda *a, m=m: ch22._n_step_variant(*a, m), words)
-        for m, words in (
-            ("no cut", "runs on across an episode end"),
-            ("truncation as termination", "truncated episode is treated as terminated"),
-            ("terminal bootstrapped", "terminated episode is bootstrapped"),
-            ("batch end", "batch's last step is not bootstrapped"),
-            ("short", "holds n - 1 rewards"),
-            ("long", "holds n + 1 rewards"),
-        )
-    ],
-    "gae_advantages": [(lambda *a: ch22._gae(*a, tuple(ch22.GAE_BUGS)), "the code as given")]
-    + [
-        (lambda *a, b=b: ch22._gae(*a, (b,)), words)
-        for b, words in (
-            ("index", "read one step late"),
-            ("last", "last step is never cut"),
-            ("one flag", "one flag cuts both"),
-            ("next value", "read from the next row"),
-        )
-    ],
-    "policy_action_values": [
-        (ch22._optimal_values, "optimal action values"),
-        (ch22._transposed, "read transposed"),
-        (ch22._renormalised, "episode's end is ignored"),
-        (ch22._hundred_sweeps, "100 sweeps"),
-        (ch22._reward_discounted, "reward is discounted"),
-    ],
-    "subtraction_game_lengths": [
-        (lambda *a, m=m: ch22._lengths_variant(*a, m), words)
-        for m, words in (
-            ("both hurry", "loser hurries too"),
-            ("winner dawdles", "roles are swapped"),
-            ("any move", "taken over every move"),
-            ("swapped", "misère play are swapped"),
-            ("too large", "larger than the heap"),
-        )
-    ],
+import minidl as mdl
+from minidl import layers as L
+from minidl.training import metrics
+from minidl.training import vision_metrics as vm
+
+EXERCISES = {
+    "conv_transpose_backward": ch22.conv_transpose_backward,
+    "soft_nms": ch22.soft_nms,
+    "voc_ap_difficult": ch22.voc_ap_difficult,
+    "auc_by_ranks": ch22.auc_by_ranks,
+    "screening_report": ch22.screening_report,
+    "equal_mass_ece": ch22.equal_mass_ece,
 }
 
 
-def failures(name, answer, seed):
-    """The judge's messages for ``answer`` on the cases drawn with ``seed`` (None: passed)."""
+def test_the_chapter_has_six_code_exercises_and_four_questions():
+    items = registry.for_chapter("22_detection_segmentation")
+    assert sorted(e.name for e in items if not e.is_question) == sorted(EXERCISES)
+    assert sorted(e.kind for e in items if e.is_question) == ["choice", "choice", "choice", "choice"]
+
+
+@pytest.mark.parametrize("stride, kernel", [(2, 2), (2, 3), (1, 3)])
+def test_conv_transpose_reference_equals_the_layers_backward(stride, kernel):
+    rng = np.random.default_rng(stride * 10 + kernel)
+    x = rng.standard_normal((2, 3, 4, 3))
+    mdl.seed(0)
+    layer = L.Conv2DTranspose(2, kernel, stride=stride)
+    layer.build((3, 4, 3), dtype=np.float64)
+    layer.astype(np.float64)
+    layer.params["b"][...] = 0.0
+    y = layer.forward(x)
+    dy = rng.standard_normal(y.shape)
+    dx = layer.backward(dy)
+    ref_dx, ref_dW = ch22.conv_transpose_backward(dy, x, layer.params["W"], stride)
+    np.testing.assert_allclose(ref_dx, dx, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ref_dW, layer.grads["W"], rtol=1e-10, atol=1e-12)
+
+
+def test_soft_nms_with_a_tiny_sigma_is_the_librarys_hard_nms_at_iou_0():
+    """exp(-IoU^2 / sigma) with sigma -> 0 takes any overlapping box below the threshold."""
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        corner = rng.integers(0, 20, (15, 2)).astype(float)
+        boxes = np.hstack([corner, corner + rng.integers(2, 9, (15, 2))])
+        scores = np.round(rng.uniform(0.1, 1.0, 15), 1)
+        keep, kept_scores = ch22.soft_nms(boxes, scores, 1e-9, 1e-3)
+        assert keep.tolist() == vm.nms(boxes, scores, 0.0).tolist()
+        assert kept_scores.tolist() == scores[keep].tolist()
+
+
+def test_soft_nms_by_hand():
+    """Box 1 (IoU 0.9 with box 0) decays to 0.85 exp(-0.81 / 0.5) = 0.169, below box 2."""
+    boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 9], [40, 0, 50, 10]], float)
+    keep, kept_scores = ch22.soft_nms(boxes, np.array([0.9, 0.85, 0.6]), 0.5, 0.001)
+    assert keep.tolist() == [0, 2, 1]
+    np.testing.assert_allclose(kept_scores, [0.9, 0.6, 0.85 * np.exp(-0.81 / 0.5)], rtol=1e-12)
+    keep, _ = ch22.soft_nms(boxes, np.array([0.9, 0.85, 0.6]), 0.5, 0.85 * np.exp(-0.81 / 0.5) * 1.01)
+    assert keep.tolist() == [0, 2]
+
+
+def test_voc_ap_without_difficult_boxes_is_the_librarys_average_precision():
+    rng = np.random.default_rng(2)
+    truth = np.array([[10.0 * k, 0, 10.0 * k + 5, 5] for k in range(8)])
+    for _ in range(20):
+        d = int(rng.integers(0, 12))
+        boxes = truth[rng.integers(0, 8, d)] + rng.normal(0, 1.0, (d, 1))
+        scores = np.round(rng.random(d), 1)
+        expected = vm.average_precision([(boxes, scores)], [truth])
+        got = ch22.voc_ap_difficult(boxes, scores, truth, np.zeros(8, bool))
+        assert got == pytest.approx(expected, abs=1e-12)
+
+
+def test_voc_ap_with_difficult_boxes_by_hand():
+    """Ranked: on the difficult box (ignored), a hit, on the difficult box again (ignored), a
+    second detection on box 0 and a miss tied at 0.8, a miss, a hit at IoU 0.5: precisions 1
+    and 2 / 5 at the hits, over the 2 boxes that are not difficult."""
+    case = next(
+        c
+        for c in registry.get("voc_ap_difficult").make_cases(np.random.default_rng(0))
+        if "IoU exactly" in c.label
+    )
+    assert ch22.voc_ap_difficult(*case.args) == pytest.approx((1 + 2 / 5) / 2, abs=1e-12)
+    boxes, scores, true_boxes, difficult = case.args
+    assert np.isnan(ch22.voc_ap_difficult(boxes, scores, true_boxes, np.ones(3, bool)))
+
+
+@pytest.mark.parametrize("name", sorted(EXERCISES))
+def test_every_named_mistake_scores_below_full_with_its_hint(name):
     exercise = registry.get(name)
-    cases = exercise.make_cases(np.random.default_rng(seed))
-    return [exercise.judge(case, answer(*copy.deepcopy(case.args))) for case in cases]
+    cases = exercise.make_cases(np.random.default_rng(3))
+    reference = EXERCISES[name]
+    assert all(exercise.judge(case, reference(*case.args)) is None for case in cases)
+    caught: dict[str, list] = {}
+    for case in cases:
+        for hint, wrong in exercise.public(case)["mistakes"]:  # (hint, the output with that mistake)
+            caught.setdefault(hint, []).append(exercise.judge(case, wrong))
+    assert len(caught) >= 4
+    for hint, messages in caught.items():
+        failing = [m for m in messages if m is not None]
+        assert failing, f"the mistake {hint!r} passes every case of {name}"
+        assert any(hint in m for m in failing), f"{name}: no case names the mistake {hint!r}: {failing}"
 
 
-def test_the_chapter_has_four_code_exercises_and_two_questions():
-    items = registry.for_chapter("22_game_playing")
-    assert sum(not e.is_question for e in items) == 4 and sum(e.is_question for e in items) == 2
-    assert set(MISTAKES) == {e.name for e in items if not e.is_question}
+def test_empty_detections_ties_and_difficult_boxes_are_cases():
+    labels = {
+        name: [c.label for c in registry.get(name).make_cases(np.random.default_rng(0))] for name in EXERCISES
+    }
+    assert any("single box" in label for label in labels["soft_nms"])
+    assert any("same box twice" in label for label in labels["soft_nms"])
+    assert any("equal to the threshold" in label for label in labels["soft_nms"])
+    assert any("no detections" in label for label in labels["voc_ap_difficult"])
+    assert any("every true box difficult" in label for label in labels["voc_ap_difficult"])
+    assert any("tied" in label for label in labels["voc_ap_difficult"])
 
 
-@pytest.mark.parametrize("name", sorted(MISTAKES))
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_the_reference_passes_every_case(name, seed):
-    messages = failures(name, getattr(ch22, name), seed)
-    assert messages and all(m is None for m in messages), messages
+def test_auc_by_ranks_reference_equals_the_librarys_roc_auc():
+    rng = np.random.default_rng(4)
+    for n in (2, 7, 40):
+        for _ in range(10):
+            labels = rng.integers(0, 2, n)
+            labels[:2] = (0, 1)
+            scores = np.round(rng.standard_normal(n), 1)  # ties
+            assert ch22.auc_by_ranks(scores, labels) == pytest.approx(
+                metrics.roc_auc(scores, labels), abs=1e-12
+            )
 
 
-@pytest.mark.parametrize(
-    "name, mistake, words",
-    [(name, fn, words) for name, pairs in MISTAKES.items() for fn, words in pairs],
-    ids=lambda v: v if isinstance(v, str) and len(v) < 40 else None,
-)
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_every_usual_mistake_fails_and_is_named(name, mistake, words, seed):
-    messages = [m for m in failures(name, mistake, seed) if m is not None]
-    assert messages, f"{words!r} passes {name}"
-    assert any(words in m for m in messages), messages
-
-
-def test_n_step_returns_by_hand():
-    rewards = np.array([[1.0], [2.0], [4.0], [8.0]])
-    next_values = np.array([[10.0], [20.0], [30.0], [40.0]])
-    no = np.zeros((4, 1), bool)
-    g = ch22.n_step_returns(rewards, no, no, next_values, 0.5, 2)
-    np.testing.assert_allclose(
-        g[:, 0], [1 + 0.5 * 2 + 0.25 * 20, 2 + 0.5 * 4 + 0.25 * 30, 4 + 0.5 * 8 + 0.25 * 40, 8 + 0.5 * 40]
-    )
-    truncated = np.array([[False], [True], [False], [False]])
-    g = ch22.n_step_returns(rewards, no, truncated, next_values, 0.5, 3)
-    np.testing.assert_allclose(g[:2, 0], [1 + 0.5 * 2 + 0.25 * 20, 2 + 0.5 * 20])
-    g = ch22.n_step_returns(rewards, truncated, no, next_values, 0.5, 3)
-    np.testing.assert_allclose(g[:2, 0], [1 + 0.5 * 2, 2])
-    # a window longer than the batch: the full return, bootstrapped at the end
-    g = ch22.n_step_returns(rewards, no, no, next_values, 0.5, 10)
-    np.testing.assert_allclose(g[0, 0], 1 + 0.5 * 2 + 0.25 * 4 + 0.125 * 8 + 0.0625 * 40)
-
-
-def test_gae_is_the_lambda_weighted_mean_of_the_n_step_advantages():
+def test_screening_reference_equals_the_librarys_roc_and_rates():
+    """The threshold is the validation ROC curve's first point with sensitivity >= target; the
+    rates are the library's at that threshold on the test set."""
     rng = np.random.default_rng(5)
-    rewards, terminated, truncated, values, next_values = ch22._rollout(rng, 6, 3)
-    gamma, lam = 0.9, 0.7
-    steps = len(rewards)
-    mean = sum(
-        (1 - lam)
-        * lam ** (k - 1)
-        * (ch22.n_step_returns(rewards, terminated, truncated, next_values, gamma, k) - values)
-        for k in range(1, steps + 1)
-    ) + lam**steps * (
-        ch22.n_step_returns(rewards, terminated, truncated, next_values, gamma, steps + 1) - values
-    )
-    got = ch22.gae_advantages(rewards, values, next_values, terminated, truncated, gamma, lam)
-    np.testing.assert_allclose(got, mean)
+    for case in registry.get("screening_report").make_cases(rng):
+        val_scores, val_labels, test_scores, test_labels, target = case.args
+        _, tpr, thresholds = metrics.roc_curve(val_scores, val_labels)
+        expected = thresholds[1:][np.argmax(tpr[1:] >= target)]
+        threshold, sensitivity, specificity = ch22.screening_report(*case.args)
+        assert threshold == expected
+        assert (sensitivity, specificity) == metrics.sensitivity_specificity(
+            test_scores, test_labels, threshold
+        )
 
 
-def test_policy_action_values_satisfy_their_bellman_equation():
-    rng = np.random.default_rng(0)
-    P, R, policy = ch22._mdp(rng, 5, 3, 0.9, False)
-    q = ch22.policy_action_values(P, R, policy, 0.95)
-    np.testing.assert_allclose(q, R + 0.95 * P @ np.sum(policy * q, axis=1))
-
-
-def test_the_game_lengths_follow_from_the_rules():
-    # moves {1, 2}, normal play: a multiple of 3 loses; the winner takes h % 3 and then answers 3
-    outcome, length = ch22.subtraction_game_lengths(9, (1, 2), misere=False)
-    np.testing.assert_array_equal(outcome, [-1 if h % 3 == 0 else 1 for h in range(10)])
-    # the loser of a multiple of 3 takes 1 stone each time: 2 moves per round of 3 stones
-    np.testing.assert_array_equal(length[[0, 3, 6, 9]], [0, 2, 4, 6])
-    # moves {1, 3, 4}: from 3, taking all three wins at once (taking 1 would also win, later)
-    outcome, length = ch22.subtraction_game_lengths(4, (1, 3, 4), misere=False)
-    np.testing.assert_array_equal(outcome, [-1, 1, -1, 1, 1])
-    np.testing.assert_array_equal(length, [0, 1, 2, 1, 1])
+def test_ties_and_edges_of_the_section_21_9_exercises_are_cases():
+    labels = {
+        name: [c.label for c in registry.get(name).make_cases(np.random.default_rng(0))]
+        for name in ("auc_by_ranks", "screening_report")
+    }
+    assert any("every score tied" in label for label in labels["auc_by_ranks"])
+    assert any("single positive tied" in label for label in labels["auc_by_ranks"])
+    assert any("inside a tie" in label for label in labels["screening_report"])
+    assert any("on the threshold" in label for label in labels["screening_report"])

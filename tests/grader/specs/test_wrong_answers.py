@@ -125,11 +125,11 @@ def test_check_on_the_public_cases_holds_exact_zeros_as_the_grader_does(monkeypa
 # through the sandboxed process that grades a notebook (the cases' flags must reach it).
 SANDBOXED = (
     ("08_going_deep", "lsuv_scales", "the weights rescaled in place (W *= s)"),
-    ("19_frameworks", "conv_transpose_from_keras", "returns a transposed view of the Keras kernel"),
-    ("18_transfer_learning", "discriminative_fine_tune_step", "never passes training=True"),
-    ("09_fast_cpu_kernels", "depthwise_conv2d_numba", "y in float64 for a float32 x"),
+    ("25_frameworks", "conv_transpose_from_keras", "returns a transposed view of the Keras kernel"),
+    ("09_transfer_learning", "discriminative_fine_tune_step", "never passes training=True"),
+    ("10_fast_cpu_kernels", "depthwise_conv2d_numba", "y in float64 for a float32 x"),
     (
-        "11_recurrent_networks",
+        "12_recurrent_networks",
         "clip_by_global_norm",
         "the inputs themselves returned when nothing is clipped",
     ),

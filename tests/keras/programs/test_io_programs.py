@@ -349,7 +349,7 @@ def test_time_distributed_conv1d_global_max_pooling_regressor():
 
 
 # keras.io's "Text classification from scratch" / "Bidirectional LSTM on IMDB", on the generated
-# reviews of chapter 13 (minidl.datasets.language: no download): padding after the words, masked
+# reviews of chapter 14 (minidl.datasets.language: no download): padding after the words, masked
 TEXT_DATA = """
 import numpy as np
 from minidl.datasets import language  # generated film reviews with negation and contrast

@@ -1,4 +1,4 @@
-"""Chapter 13's text tools: words, vocabulary, padding, generated sets and the IMDB reader."""
+"""Chapter 14's text tools: words, vocabulary, padding, generated sets and the IMDB reader."""
 
 import hashlib
 import io

@@ -1,4 +1,4 @@
-"""ACLSum (chapter 13's real summaries): the loader reads the aclsum package's files as they are."""
+"""ACLSum (chapter 14's real summaries): the loader reads the aclsum package's files as they are."""
 
 import json
 

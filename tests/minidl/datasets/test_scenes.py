@@ -1,4 +1,4 @@
-"""Data for chapter 21: the shape-scene generator (the Pet loader: tests/minidl/datasets/test_pets.py)."""
+"""Data for chapter 22: the shape-scene generator (the Pet loader: tests/minidl/datasets/test_pets.py)."""
 
 from __future__ import annotations
 

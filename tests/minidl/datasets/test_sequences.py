@@ -51,9 +51,9 @@ def test_sine_sequences_deterministic_and_validated():
         datasets.last_value_forecast(np.zeros((3, 4)))
 
 
-@pytest.mark.parametrize("length", [40, 50])  # chapter 11's series, examples/rnn_sine.py's
+@pytest.mark.parametrize("length", [40, 50])  # chapter 12's series, examples/rnn_sine.py's
 def test_test_series_share_no_example_with_training(length):
-    # the sets are drawn from two seeds, as chapter 11 draws them: continuous values, so no
+    # the sets are drawn from two seeds, as chapter 12 draws them: continuous values, so no
     # held-out series (or adding-problem input) equals a training one, and none repeats
     def rows(x, y):
         return {a.tobytes() + b.tobytes() for a, b in zip(x, y)}

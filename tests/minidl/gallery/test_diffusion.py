@@ -272,6 +272,7 @@ def test_condition_dropout_and_conditional_training():
     means = samples.reshape(100, -1).mean(axis=1)
     assert np.mean((means > 0) == (want == 1)) > 0.95
 
+
 def test_training_progress_prints_every_k_steps_and_changes_nothing(capsys):
     def run(progress):
         mdl.seed(0)

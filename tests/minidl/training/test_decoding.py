@@ -64,7 +64,7 @@ def test_greedy_decode_batches_rows_and_pads_after_the_end():
 
 def test_beam_search_ties_go_to_the_smaller_sequence():
     """Two finished sequences of equal score: (2, 3), found from the better first beam, and
-    (1, 3); the smaller sequence wins (Chapter 13's exercise has the same rule)."""
+    (1, 3); the smaller sequence wins (Chapter 14's exercise has the same rule)."""
     from minidl.training import decoding
 
     table = np.full((4, 4), -50.0)
