@@ -21,11 +21,12 @@ minidl; nothing in minidl imports it.
 """
 
 from . import specs
-from .judge import registry
+from .judge import projects, registry
 from .judge.judging import Result, check, evaluate
 
 # the built-in chapters' exercises, registered on the registry's first read: the root wires
 # the floors together (``judge/`` below ``specs/``: the registry imports no spec)
 registry.add_source(specs.load_all)
+projects.install()  # the projects' chapters (project_digits...): projects.py
 
 __all__ = ["check", "evaluate", "Result"]

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from . import notebook
-from .judge import registry
+from .judge import projects, registry
 
 __all__ = ["release", "validate_solution", "main"]
 
@@ -63,7 +63,7 @@ def validate_solution(nb: dict, path: Path) -> list[str]:
     chapter = nb.get("metadata", {}).get("minidl", {}).get("chapter")
     if chapter != path.stem:
         problems.append(f"{path.name}: metadata.minidl.chapter is {chapter!r}, expected {path.stem!r}")
-    expected = {e.name: e for e in registry.for_chapter(path.stem)}
+    expected = {e.name: e for e in registry.for_chapter(path.stem) + projects.exercises_for(path.stem)}
     seen = []
     for cell in nb["cells"]:
         meta = notebook.exercise_meta(cell)
@@ -133,19 +133,23 @@ def release(
     ``chapters``: only the notebooks whose name starts with one of them (``"03"``).
     """
     changed, problems, to_write = [], [], []
-    for path in sorted(Path(solutions).glob("*.ipynb")):
+    paths = sorted(Path(solutions).glob("*.ipynb"))
+    if chapters is None:  # the projects' notebooks: solutions/projects/ -> exercises/projects/
+        paths += sorted((Path(solutions) / "projects").glob("*.ipynb"))
+    for path in paths:
         if chapters is not None and not path.name.startswith(tuple(f"{c}_" for c in chapters)):
             continue
         nb = notebook.read_notebook(path)
         problems += validate_solution(nb, path)
         text = notebook.dumps_notebook(notebook.release_notebook(nb))
-        target = Path(exercises) / path.name
+        target = Path(exercises) / path.relative_to(solutions)
         current = target.read_text(encoding="utf-8") if target.exists() else None
         if current != text:
             changed.append(str(target))
             to_write.append((nb, target))
     if not check and not problems:
         for nb, target in to_write:
+            target.parent.mkdir(parents=True, exist_ok=True)
             notebook.write_notebook(notebook.release_notebook(nb), target)
     return changed, problems
 
@@ -259,6 +263,10 @@ In an exercise notebook, `check("name", your_function)` runs your function on pu
 cases and says what is wrong, if anything; a question's `check` says whether the answer is
 well-formed. Your grade comes from the instructor's grader, on test cases you have not seen.
 Submit the exercise notebooks as your instructor says.
+
+`exercises/projects/` holds the graded projects: train a model, define `predict`, and the
+notebook's last cell measures it on the public validation split; the grade comes from a
+hidden split the grader draws itself, within the project's stated time budget.
 """
 
 

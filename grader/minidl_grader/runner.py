@@ -31,7 +31,7 @@ from .confinement.process import (
     _ChildDied,
     _TimedOut,
 )
-from .judge import provenance, reading, registry
+from .judge import projects, provenance, reading, registry
 from .judge.judging import Result, SubmissionError, SubmissionResult, judge_exercise
 from .judge.registry import parse_chapter
 from .public import PUBLIC_SEED
@@ -479,7 +479,8 @@ def _not_parallel(exercise, seen: list) -> str | None:
 def _exercises_of(chapter: str | None, extra: list) -> list:
     if chapter is None:
         return []
-    return registry.for_chapter(chapter) + [e for e in extra if e.chapter == chapter]
+    found = registry.for_chapter(chapter) + [e for e in extra if e.chapter == chapter]
+    return found + projects.exercises_for(chapter)
 
 
 def _zero(exercises: list, why: str) -> list[Result]:
@@ -580,6 +581,7 @@ def _grade_into(
         )
         return
     exercises = _exercises_of(chapter, extra)
+    limits = projects.limits_for(chapter, limits)  # a project's cell may take its budget
     preload = sorted({module for e in exercises for module in (*e.needs, *PROBE_MODULES.get(e.probe, ()))})
     cells, notes = _graded_cells(nb, exercises)
     result.flags += notes
@@ -589,6 +591,7 @@ def _grade_into(
         f"{where} uses {', '.join(found)}"
         for where, used in uses.items()
         if (found := provenance.minidl_uses(used, setup=where not in names))
+        and not projects.exercises_for(chapter)  # a project is a model built with minidl
     ]
     changed = provenance.tampering(cells)
     result.flags += changed
@@ -616,9 +619,12 @@ def _grade_into(
                     if why := _built_refusal(exercise, session, limits, allow):
                         judged[exercise.name] = Result(exercise.name, exercise.points, 0, why)
                         continue
-                    got = judge_exercise(
-                        exercise, session.outputs_for(exercise), seed, public_seed=PUBLIC_SEED
-                    )
+                    if projects.is_project(exercise):  # a model scored on its hidden split
+                        got = projects.judge(exercise, session.outputs_for(exercise), seed)
+                    else:
+                        got = judge_exercise(
+                            exercise, session.outputs_for(exercise), seed, public_seed=PUBLIC_SEED
+                        )
                     if got.score > 0 and (why := _built_refusal(exercise, session, limits, allow)):
                         got = Result(exercise.name, exercise.points, 0, why)  # built while called
                     if got.score > 0 and (

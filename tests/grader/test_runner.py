@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from minidl_grader import cli, notebook
-from minidl_grader.judge import registry
+from minidl_grader.judge import projects, registry
 from minidl_grader.judge.judging import visibility_of
 from minidl_grader.runner import grade_notebook
 
@@ -27,6 +27,8 @@ CHAPTER3 = SOLUTIONS / "03_backpropagation.ipynb"
 # chapter 3 in points: all of it, and all but weight_norm_backward (the cell the attacks replace)
 CH3_POINTS = sum(e.points for e in registry.for_chapter("03_backpropagation"))
 OTHERS = CH3_POINTS - registry.get("weight_norm_backward").points
+# what the folders hold: the chapters' notebooks and the projects' (solutions/projects/...)
+GRADED = registry.CHAPTERS + projects.built_in()
 
 
 @pytest.fixture(scope="module")
@@ -65,22 +67,26 @@ def graded_folders(tmp_path_factory):
 def test_solutions_score_full_marks(graded_folders):
     results, _ = graded_folders
     solutions = [r for r in results if r["submission"].startswith(str(SOLUTIONS))]
-    assert len(solutions) == len(registry.CHAPTERS)
+    assert len(solutions) == len(GRADED)
     for sub in solutions:
         failed = [f"{t['name']}: {t['output']}" for t in sub["tests"] if t["status"] != "passed"]
         assert not failed, f"{sub['submission']}:\n" + "\n".join(failed)
-        assert sub["score"] == sum(e.points for e in registry.for_chapter(Path(sub["submission"]).stem))
+        stem = Path(sub["submission"]).stem
+        assert sub["score"] == sum(
+            e.points for e in registry.for_chapter(stem) + projects.exercises_for(stem)
+        )
 
 
 def test_fresh_exercises_score_zero_with_a_not_implemented_message(graded_folders):
     results, _ = graded_folders
     exercises = [r for r in results if r["submission"].startswith(str(EXERCISES))]
-    assert len(exercises) == len(registry.CHAPTERS)
+    assert len(exercises) == len(GRADED)
     for sub in exercises:
         assert sub["score"] == 0
         for test in sub["tests"]:  # code: not implemented; questions: not answered
             # an exercise scored case by case has an item per case, "name: case label"
-            question = registry.get(test["name"].split(":")[0]).is_question
+            name = test["name"].split(":")[0]
+            question = not name.startswith(projects.PREFIX) and registry.get(name).is_question
             assert ("not answered yet" if question else "not implemented yet") in test["output"], test
 
 
@@ -90,11 +96,15 @@ def test_gradescope_json_and_csv_have_every_item(graded_folders):
     assert set(test) == {"name", "score", "max_score", "status", "output"}
     assert {"score", "tests", "output", "extra_data"} <= set(results[0])
     lines = csv_text.splitlines()
-    assert len(lines) == 1 + 2 * len(registry.CHAPTERS)
+    assert len(lines) == 1 + 2 * len(GRADED)
     header = lines[0].split(",")
     assert header[:4] == ["submission", "chapter", "score", "max_score"]
     assert header[-6:] == ["error", "isolated", "flags", "similarity", "similarity_group", "group_size"]
-    assert len(header) == 4 + sum(_columns(e) for e in registry.all_exercises()) + 6
+    # a project: its points and its metric (project_NAME:METRIC)
+    assert (
+        len(header)
+        == 4 + sum(_columns(e) for e in registry.all_exercises()) + 2 * len(projects.built_in()) + 6
+    )
 
 
 def _columns(exercise) -> int:

@@ -65,6 +65,10 @@ class Result:
     message: str
     cases: list[CaseResult] = field(default_factory=list)
     visibility: str = "visible"
+    # a project's (``projects.py``): its metric on the hidden split (None: not measured,
+    # the submission crashed or ran out of time) and the metric's name
+    metric: float | None = None
+    metric_name: str = ""
 
     @property
     def passed(self) -> bool:

@@ -74,7 +74,8 @@ def chapters_in(folder: Path) -> tuple[str, ...]:
 
 
 CHAPTERS = chapters_in(SPECS)
-# an instructor's private chapters (``--course DIR``: ``course.load``), after the built-in ones
+# an instructor's private chapters (``--course DIR``: ``course.load``) and the projects
+# (``judge/projects.py``: project_digits...), after the built-in ones
 COURSE_CHAPTERS: list[str] = []
 
 

@@ -297,7 +297,7 @@ def build_package(
     seed : the grading seed of every upload (default: a fresh one per upload)
     memory, budget : passed on to ``grade`` (GiB per submission's process; seconds per
         submission)
-    course : a private course's folder (``--course``): its ``specs/`` and ``solutions/`` go
+    course : a private course's folder (``--course``): its ``specs/``, ``solutions/`` and ``hidden/`` go
         into the package as ``course/``, readable by root (the grader) only; the lines of
         its ``requirements.txt`` are installed with minidl's
     pythons : the Pythons the image may have: a ``requirements-3.X.txt`` each
@@ -371,7 +371,9 @@ def build_package(
                     archive.write(path, Path(package.name) / path.relative_to(package))
         for path in sorted(Path(checks).glob("*.py")) if checks else []:
             archive.write(path, Path("private_checks") / path.name)
-        for folder, pattern in (("specs", "*.py"), ("solutions", "*.ipynb")) if course is not None else ():
+        # hidden/: a private project's own hidden data (projects.py), for the grader only
+        folders = (("specs", "*.py"), ("solutions", "*.ipynb"), ("hidden", "*"))
+        for folder, pattern in folders if course is not None else ():
             for path in sorted((Path(course) / folder).glob(pattern)):
                 archive.write(path, Path("course") / folder / path.name)
     output.parent.mkdir(parents=True, exist_ok=True)

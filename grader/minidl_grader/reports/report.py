@@ -16,7 +16,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from ..judge import registry
+from ..judge import projects, registry
 from ..judge.judging import Result, SubmissionResult
 from .text import spreadsheet_cell
 
@@ -116,6 +116,8 @@ def gradescope_json(sub: SubmissionResult, questions: str = "visible") -> dict:
             "seed": sub.seed,
         },
     }
+    if board := projects.leaderboard(sub):  # a project: its metric on the hidden split
+        data["leaderboard"] = board
     return data
 
 
@@ -180,7 +182,8 @@ def write_csv(path, subs: list[SubmissionResult], groups: dict[str, tuple[int, i
     names = []
     for sub in subs:  # an exercise scored case by case has a column per case too
         for r in sub.results:
-            for column in [r.name] + [f"{r.name}/{i + 1}" for i in range(len(r.cases))]:
+            metric = [f"{r.name}:{r.metric_name}"] if getattr(r, "metric_name", "") else []  # a project's
+            for column in [r.name, *metric] + [f"{r.name}/{i + 1}" for i in range(len(r.cases))]:
                 if column not in names:
                     names.append(column)
     buffer = io.StringIO()
@@ -205,6 +208,11 @@ def write_csv(path, subs: list[SubmissionResult], groups: dict[str, tuple[int, i
     )
     for sub in subs:
         scores = {r.name: _points(r.score) for r in sub.results}
+        scores.update(  # a project's metric on the hidden split, or why there is none
+            (f"{r.name}:{r.metric_name}", f"{r.metric:.4f}" if r.metric is not None else "not ranked")
+            for r in sub.results
+            if getattr(r, "metric_name", "")
+        )
         scores.update(
             (f"{r.name}/{i + 1}", _points(c.score)) for r in sub.results for i, c in enumerate(r.cases)
         )
