@@ -13,6 +13,9 @@ from minidl_grader.judge import registry
 from minidl_grader.specs import ch16
 
 from minidl.nn import preference
+from tests.grader.specs import spec_checks as checks
+
+CHAPTER = "16_post_training"
 
 
 def test_the_chapter_has_three_code_exercises_and_two_questions():
@@ -71,3 +74,18 @@ def test_the_dpo_question_is_the_librarys_gradient():
     dpo = preference.DPO(0.2)
     dpo(np.array([[2.0, -3.0]]), np.zeros((1, 2)))
     assert dpo.backward()[0, 0] == pytest.approx(-0.0538, abs=1e-4)
+
+
+@pytest.mark.parametrize("name", checks.called_exercises(CHAPTER))
+def test_the_reference_passes_every_case(name):
+    checks.assert_the_reference_passes_every_case(name, seed=11)
+
+
+@pytest.mark.parametrize("name", checks.called_exercises(CHAPTER))
+def test_every_named_mistake_fails_with_its_hint(name):
+    checks.assert_every_named_mistake_fails_with_its_hint(name, seed=11)
+
+
+@pytest.mark.parametrize("name", checks.called_exercises(CHAPTER))
+def test_the_cases_are_drawn_by_the_seed(name):
+    checks.assert_the_cases_are_drawn_by_the_seed(name)

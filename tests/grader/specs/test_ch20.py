@@ -15,6 +15,9 @@ from minidl_grader.specs import ch20
 from minidl import losses
 from minidl.gallery import diffusion as dif
 from minidl.nn.gradcheck import numerical_gradient, rel_error
+from tests.grader.specs import spec_checks as checks
+
+CHAPTER = "20_contrastive"
 
 
 def test_the_chapter_has_three_code_exercises_and_two_questions():
@@ -82,25 +85,16 @@ def test_guided_step_is_the_librarys_guidance_and_ddim_step():
     )
 
 
-EXERCISES = {
-    "clip_loss_grad": ch20.clip_loss_grad,
-    "recall_at_k": ch20.recall_at_k,
-    "guided_ddim_step": ch20.guided_ddim_step,
-}
+@pytest.mark.parametrize("name", checks.called_exercises(CHAPTER))
+def test_the_reference_passes_every_case(name):
+    checks.assert_the_reference_passes_every_case(name, seed=3)
 
 
-@pytest.mark.parametrize("name", sorted(EXERCISES))
-def test_every_named_mistake_scores_below_full_with_its_hint(name):
-    exercise = registry.get(name)
-    cases = exercise.make_cases(np.random.default_rng(3))
-    reference = EXERCISES[name]
-    assert all(exercise.judge(case, reference(*case.args)) is None for case in cases)
-    caught: dict[str, list] = {}
-    for case in cases:
-        for hint, wrong in exercise.public(case)["mistakes"]:  # (hint, the output with that mistake)
-            caught.setdefault(hint, []).append(exercise.judge(case, wrong))
-    assert len(caught) >= 3
-    for hint, messages in caught.items():
-        failing = [m for m in messages if m is not None]
-        assert failing, f"the mistake {hint!r} passes every case of {name}"
-        assert any(hint in m for m in failing), f"{name}: no case names the mistake {hint!r}: {failing}"
+@pytest.mark.parametrize("name", checks.called_exercises(CHAPTER))
+def test_every_named_mistake_fails_with_its_hint(name):
+    checks.assert_every_named_mistake_fails_with_its_hint(name, seed=3)
+
+
+@pytest.mark.parametrize("name", checks.called_exercises(CHAPTER))
+def test_the_cases_are_drawn_by_the_seed(name):
+    checks.assert_the_cases_are_drawn_by_the_seed(name)
