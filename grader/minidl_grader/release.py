@@ -208,7 +208,8 @@ def student_release(
 ) -> list[str]:
     """Write what an instructor hands out into ``out`` (a new or empty folder) and return
     problems (empty when it went well): ``notebooks/`` (the chapters), ``exercises/``
-    (generated from ``solutions``), ``bench/`` (the benchmarks chapters 10 and 11 import, when
+    (generated from ``solutions``), ``workspace/`` (the student's copies of them, which the
+    chapters link to), ``bench/`` (the benchmarks chapters 10 and 11 import, when
     the published notebooks have them beside them), ``minidl/`` (the library, with its
     public-case data regenerated) and the ``pyproject.toml`` and a short ``README.md`` that
     ``pip install .`` needs (the source tree's, or one made from the installed distribution's
@@ -216,7 +217,7 @@ def student_release(
     ``chapters``: only those chapters' notebooks and exercises (``("03", "07")``)."""
     import shutil
 
-    from minidl.exercises import data
+    from minidl.exercises import data, workspace
 
     from .confinement.isolation import library_dir
     from .public import public_data
@@ -229,6 +230,9 @@ def student_release(
         return problems
     out.mkdir(parents=True, exist_ok=True)
     release(solutions, out / "exercises", chapters=chapters)
+    # the chapters link to the student's own copies (../workspace/NN_slug.ipynb), which
+    # ``python -m minidl exercises copy`` makes in a repository: a release starts with them made
+    workspace.copy(originals=out / "exercises", workspace=out / "workspace")
     skip = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
     if chapters is None:
         shutil.copytree(notebooks, out / "notebooks", ignore=skip)
@@ -259,10 +263,15 @@ STUDENT_README = """# minidl: the course
     pip install . jupyterlab   # the library, with the public test cases of check(), and Jupyter
     jupyter lab                # notebooks/ are the chapters, exercises/ the graded exercises
 
+Work in `workspace/`: it holds your own copies of the exercise notebooks, and the chapters
+link to them; `exercises/` keeps the originals. `python -m minidl exercises reset 03` (run
+here) starts chapter 3's exercises again from the original, keeping your old copy as
+`workspace/03_....ipynb.bak`; `python -m minidl exercises where` lists which copies you changed.
+
 In an exercise notebook, `check("name", your_function)` runs your function on public test
 cases and says what is wrong, if anything; a question's `check` says whether the answer is
 well-formed. Your grade comes from the instructor's grader, on test cases you have not seen.
-Submit the exercise notebooks as your instructor says.
+Submit your notebooks from `workspace/` as your instructor says.
 
 `exercises/projects/` holds the graded projects: train a model, define `predict`, and the
 notebook's last cell measures it on the public validation split; the grade comes from a

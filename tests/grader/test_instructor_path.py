@@ -96,7 +96,39 @@ def test_release_chapters_writes_only_those_chapters(tmp_path):
     assert "pip install . jupyterlab" in (out / "README.md").read_text()
     # chapters 10 and 11 import the repository's benchmarks from the folder above notebooks/
     assert (out / "bench" / "gpu.py").is_file() and not (out / "bench" / "__pycache__").exists()
+    # the student's own copies, which the chapters link to: every relative link of a released
+    # notebook (chapter, original exercise, copy) to a released chapter leads to a file of the
+    # release (before, the chapters' first link pointed at workspace/, which a release did not
+    # have); links to the neighbours of a partial release are the only ones left hanging
+    assert sorted(p.name for p in (out / "workspace").glob("*.ipynb")) == sorted(
+        p.name for p in (out / "exercises").glob("*.ipynb")
+    )
+    links = _relative_links(out)
+    assert any("../workspace/" in link for _, link in links), links
+    broken = [
+        (str(page.relative_to(out)), link)
+        for page, link in links
+        if not (page.parent / link).exists() and Path(link).name[:2] in ("03", "07")
+    ]
+    assert broken == [], broken
+    assert "workspace/" in (out / "README.md").read_text()
     assert release.main(["--out", str(tmp_path / "bad"), "--chapters", "3"]) == 2
+
+
+def _relative_links(release_dir: Path) -> list[tuple[Path, str]]:
+    """(notebook, target) for every markdown link to another notebook of the release, the
+    ``#anchor`` dropped: what a student clicks in Lab."""
+    import re
+
+    found = []
+    for page in sorted(release_dir.glob("*/*.ipynb")):
+        for cell in json.loads(page.read_text())["cells"]:
+            if cell["cell_type"] == "markdown":
+                text = "".join(cell["source"])
+                for target in re.findall(r"\]\(([^)\s]+\.ipynb)(?:#[^)]*)?\)", text):
+                    if "://" not in target:
+                        found.append((page, target))
+    return found
 
 
 def test_a_release_from_an_installed_minidl_has_a_pyproject_that_builds(tmp_path, monkeypatch):

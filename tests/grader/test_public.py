@@ -482,7 +482,14 @@ def test_a_student_release_has_no_solutions_no_grader_and_no_specs(tmp_path):
     out = tmp_path / "course"
     assert release.main(["--out", str(out)]) == 0
     top = sorted(p.name for p in out.iterdir())
-    assert top == ["README.md", "bench", "exercises", "minidl", "notebooks", "pyproject.toml"]
+    assert top == ["README.md", "bench", "exercises", "minidl", "notebooks", "pyproject.toml", "workspace"]
+    # a whole release: every link between its notebooks (chapter -> the student's copy in
+    # workspace/, exercise -> chapter, chapter -> chapter) leads to a file of the release
+    from tests.grader.test_instructor_path import _relative_links
+
+    links = _relative_links(out)
+    assert len(links) > 50
+    assert [(str(page.relative_to(out)), t) for page, t in links if not (page.parent / t).exists()] == []
     files = [p for p in out.rglob("*") if p.is_file()]
     assert not [
         p for p in files if re.search(r"grading|minidl_grader|specs|solutions", str(p.relative_to(out)))
