@@ -91,8 +91,7 @@ function_exercise(
             _gp_mistake(through_h=False),
         ),
         (
-            "the penalty is taken at the real samples: where does WGAN-GP evaluate the critic's "
-            "gradient?",
+            "the penalty is taken at the real samples: where does WGAN-GP evaluate the critic's gradient?",
             _gp_mistake(at_real=True),
         ),
         (
