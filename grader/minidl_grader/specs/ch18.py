@@ -37,7 +37,7 @@ def _gradient_penalty(
     g = a @ W.T  # (N, D): df/dx, one row per sample
     n = x_hat.shape[0]
     norms = np.full(n, np.linalg.norm(g)) if batch_norm else np.linalg.norm(g, axis=1)
-    gap = np.maximum(norms - 1.0, 0.0) if one_sided else norms - 1.0
+    gap = (norms - 1.0) * (norms > 1.0) if one_sided else norms - 1.0
     penalty = lam * np.sum(gap * gap) / n
     dg = (2.0 * lam / n) * (gap / norms)[:, None] * g  # dP/dg
     da = dg @ W  # (N, H)
@@ -362,7 +362,12 @@ _NOT_EMPTY = "the losses are means over the samples: with none they have no valu
 declare_edges(
     "gradient_penalty",
     ("size_one", "non_square", "varied_settings"),
-    {"empty": "the penalty is a mean over the interpolates: with none it has no value"},
+    {
+        "empty": "the penalty is a mean over the interpolates: with none it has no value",
+        "extreme_magnitude": "a critic saturated at an interpolate (|x W + c| in the tens) has an input "
+        "gradient of norm 0 there, where the penalty's derivative through the norm is not defined; the "
+        "task's cases keep every norm away from 0",
+    },
 )
 declare_edges(
     "generator_step",
