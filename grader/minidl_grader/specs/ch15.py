@@ -1,5 +1,5 @@
-"""Chapter 15, pretraining and fine-tuning: LoRA's backward, BERT's masking rule repaired,
-patches of non-square images."""
+"""Chapter 15, pretraining and fine-tuning: DoRA's backward derived, BERT's masking rule
+repaired, patches of non-square images."""
 
 import numpy as np
 
@@ -8,33 +8,44 @@ from ..judge.registry import Case, declare_edges, function_exercise
 CHAPTER = "15_pretraining"
 
 
-# ---------------------------------------------------------------- LoRA's backward
-def lora_backward(x, W, A, B, dy, alpha):
-    """y = x W + s (x A) B with s = alpha / r, r = A.shape[1]. Returns (dx, dA, dB)."""
-    return _lora_backward(x, W, A, B, dy, alpha / A.shape[1])
+# ---------------------------------------------------------------- DoRA's backward
+def dora_backward(x, W, m, A, B, dy, alpha):
+    """y = x W' with W'[:, j] = m[j] V[:, j] / ||V[:, j]|| and V = W + s A B, s = alpha / r,
+    r = A.shape[1]; W frozen. The exact gradient (the column norms differentiated, not held
+    constant). Returns (dx, dm, dA, dB)."""
+    return _dora_backward(x, W, m, A, B, dy, alpha / A.shape[1])
 
 
-def _lora_backward(x, W, A, B, dy, s, *, scale_a=True, scale_b=True, low_rank_dx=True):
-    u = x @ A  # (N, r)
-    dB = (s if scale_b else 1.0) * (u.T @ dy)  # (r, D_out)
-    du = (s if scale_a else 1.0) * (dy @ B.T)  # (N, r)
-    dA = x.T @ du  # (D_in, r)
-    dx = dy @ W.T + (du @ A.T if low_rank_dx else 0.0)
-    return dx, dA, dB
+def _dora_backward(
+    x, W, m, A, B, dy, s, *, norm_constant=False, dm_plain=False, dx_frozen=False, unscaled=False
+):
+    V = W + s * (A @ B)
+    norms = np.linalg.norm(V, axis=0)  # (D_out,)
+    direction = V / norms
+    G = x.T @ dy  # dL/dW'
+    radial = np.einsum("ij,ij->j", G, direction)  # G's component along each column
+    dV = m / norms * (G if norm_constant else G - direction * radial)
+    dm = G.sum(axis=0) if dm_plain else radial
+    dx = dy @ (W if dx_frozen else direction * m).T
+    k = 1.0 if unscaled else s
+    return dx, dm, k * (dV @ B.T), k * (A.T @ dV)
 
 
-def _lora_cases(rng):
+def _dora_cases(rng):
     cases = []
+    # the second: D_in = D_out, where a norm over the wrong axis still has the right shape
     for n, d_in, d_out, r, alpha in (
         (5, 6, 4, 2, 3.0),
-        (3, 4, 7, 3, 12.0),
+        (3, 4, 4, 3, 12.0),
+        (4, 5, 7, 2, 8.0),
         (1, 3, 2, 1, 2.0),
-    ):  # last: rank 1
+    ):  # last: one sample, rank 1
         cases.append(
             Case(
                 (
                     rng.standard_normal((n, d_in)),
                     rng.standard_normal((d_in, d_out)),
+                    rng.uniform(0.5, 2.0, d_out),
                     rng.standard_normal((d_in, r)),
                     rng.standard_normal((r, d_out)),
                     rng.standard_normal((n, d_out)),
@@ -46,43 +57,39 @@ def _lora_cases(rng):
     return cases
 
 
+def _dora_mistake(**bug):
+    return lambda x, W, m, A, B, dy, alpha: _dora_backward(x, W, m, A, B, dy, alpha / A.shape[1], **bug)
+
+
 function_exercise(
-    "lora_backward",
+    "dora_backward",
     CHAPTER,
     3,
-    "lora_backward",
-    "LoRA's backward for A and B",
-    _lora_cases,
-    lora_backward,
-    ("dx", "dA", "dB"),
+    "dora_backward",
+    "DoRA's backward, a LoRA that trains each column's length",
+    _dora_cases,
+    dora_backward,
+    ("dx", "dm", "dA", "dB"),
     mistakes=(
         (
-            "dB is missing the scale s = alpha / r: the update is s (x A) B, so s multiplies every "
-            "gradient that flows through it",
-            lambda x, W, A, B, dy, alpha: _lora_backward(x, W, A, B, dy, alpha / A.shape[1], scale_b=False),
+            "the column norms were held constant (DoRA's memory-saving shortcut): the task asks for "
+            "the exact gradient. If V[:, j] is stretched along itself, does W'[:, j] change?",
+            _dora_mistake(norm_constant=True),
         ),
         (
-            "dA (and the low-rank part of dx) is missing the scale s = alpha / r: the gradient "
-            "reaching u = x A is s dy B^T",
-            lambda x, W, A, B, dy, alpha: _lora_backward(x, W, A, B, dy, alpha / A.shape[1], scale_a=False),
+            "m[j] multiplies a column of length 1, not V[:, j] itself: what is dW'[:, j] / dm[j]?",
+            _dora_mistake(dm_plain=True),
         ),
         (
-            "dx holds only the frozen path dy W^T; the input also reaches the output through "
-            "x A B, which adds (s dy B^T) A^T",
-            lambda x, W, A, B, dy, alpha: _lora_backward(
-                x, W, A, B, dy, alpha / A.shape[1], low_rank_dx=False
-            ),
+            "dx went through the frozen W: which weight does the layer multiply x by?",
+            _dora_mistake(dx_frozen=True),
         ),
         (
-            "the scale is r / alpha: LoRA scales the update by alpha / r",
-            lambda x, W, A, B, dy, alpha: _lora_backward(x, W, A, B, dy, A.shape[1] / alpha),
-        ),
-        (
-            "the scale is alpha, not alpha / r: divide by the rank r = A.shape[1]",
-            lambda x, W, A, B, dy, alpha: _lora_backward(x, W, A, B, dy, alpha),
+            "the scale is missing from dA and dB: V holds s A B, not A B",
+            _dora_mistake(unscaled=True),
         ),
     ),
-    factors=lambda x, W, A, B, dy, alpha: {"the scale alpha / r": alpha / A.shape[1]},
+    factors=lambda x, W, m, A, B, dy, alpha: {"the scale alpha / r": alpha / A.shape[1]},
     forbids=("minidl.nn.layers.LoRA", "minidl.nn.layers.lora", "minidl.nn.gradcheck"),
     dtypes="float64",
 )
@@ -254,7 +261,7 @@ function_exercise(
 # generated cases), and why each other class that could arise does not apply
 
 declare_edges(
-    "lora_backward",
+    "dora_backward",
     ("size_one", "non_square", "varied_settings"),
     {"empty": "the task takes at least one sample, and a rank of at least 1"},
 )

@@ -1,4 +1,5 @@
-"""Chapter 18, GANs: the hinge loss, one generator step, a broken training step repaired."""
+"""Chapter 18, GANs: WGAN-GP's gradient penalty derived, one generator step, a broken training
+step repaired."""
 
 import numpy as np
 
@@ -16,85 +17,95 @@ def _softplus(z):
     return np.logaddexp(0.0, z)
 
 
-# ---------------------------------------------------------------- the hinge loss
-def hinge_gan_losses(real_logits, fake_logits):
-    """The hinge GAN losses on D's raw scores and their (sub)gradients, derivative 0 at a kink.
-
-    L_D = mean(relu(1 - real)) + mean(relu(1 + fake)),  L_G = -mean(fake).
-    Returns (loss_d, d_real, d_fake, loss_g, dg_fake).
-    """
-    n_real, n_fake = len(real_logits), len(fake_logits)
-    loss_d = np.mean(np.maximum(0.0, 1.0 - real_logits)) + np.mean(np.maximum(0.0, 1.0 + fake_logits))
-    d_real = np.where(real_logits < 1.0, -1.0 / n_real, 0.0)
-    d_fake = np.where(fake_logits > -1.0, 1.0 / n_fake, 0.0)
-    return loss_d, d_real, d_fake, -np.mean(fake_logits), np.full(n_fake, -1.0 / n_fake)
+# ---------------------------------------------------------------- WGAN-GP's gradient penalty
+def gradient_penalty(x_real, x_fake, eps, W, c, v, lam):
+    """WGAN-GP's penalty for the critic f(x) = tanh(x W + c) . v, at the interpolates
+    x_hat = eps x_real + (1 - eps) x_fake (one eps per row):
+    P = lam * mean over rows of (||grad_x f(x_hat)|| - 1)^2, and its gradients with respect to
+    the critic's parameters. Returns (penalty, dW, dc, dv)."""
+    return _gradient_penalty(x_real, x_fake, eps, W, c, v, lam)
 
 
-def _hinge_variant(real, fake, mistake):
-    """``hinge_gan_losses`` with one of the mistakes of ``HINGE_MISTAKES``."""
-    loss_d, d_real, d_fake, loss_g, dg_fake = hinge_gan_losses(real, fake)
-    n_real, n_fake = len(real), len(fake)
-    if mistake == "swapped":
-        loss_d = np.mean(np.maximum(0.0, 1.0 + real)) + np.mean(np.maximum(0.0, 1.0 - fake))
-        d_real, d_fake = np.where(real > -1.0, 1.0 / n_real, 0.0), np.where(fake < 1.0, -1.0 / n_fake, 0.0)
-    elif mistake == "kink":
-        d_real, d_fake = np.where(real <= 1.0, -1.0 / n_real, 0.0), np.where(fake >= -1.0, 1.0 / n_fake, 0.0)
-    elif mistake == "pooled":
-        total = n_real + n_fake
-        loss_d = (np.maximum(0.0, 1.0 - real).sum() + np.maximum(0.0, 1.0 + fake).sum()) / total
-        d_real, d_fake = d_real * n_real / total, d_fake * n_fake / total
-    elif mistake == "generator hinge":
-        loss_g, dg_fake = np.mean(np.maximum(0.0, 1.0 - fake)), np.where(fake < 1.0, -1.0 / n_fake, 0.0)
-    elif mistake == "generator minimax":
-        loss_g, dg_fake = -np.mean(np.maximum(0.0, 1.0 + fake)), np.where(fake > -1.0, -1.0 / n_fake, 0.0)
-    elif mistake == "sums":
-        d_real, d_fake, dg_fake = d_real * n_real, d_fake * n_fake, dg_fake * n_fake
-    return loss_d, d_real, d_fake, loss_g, dg_fake
+def _gradient_penalty(
+    x_real, x_fake, eps, W, c, v, lam, *, through_h=True, at_real=False, batch_norm=False, one_sided=False
+):
+    e = eps[:, None]
+    x_hat = x_real if at_real else e * x_real + (1.0 - e) * x_fake
+    h = np.tanh(x_hat @ W + c)  # (N, H)
+    slope = 1.0 - h * h  # tanh' at each hidden unit
+    a = v * slope  # (N, H): df/dz
+    g = a @ W.T  # (N, D): df/dx, one row per sample
+    n = x_hat.shape[0]
+    norms = np.full(n, np.linalg.norm(g)) if batch_norm else np.linalg.norm(g, axis=1)
+    gap = (norms - 1.0) * (norms > 1.0) if one_sided else norms - 1.0
+    penalty = lam * np.sum(gap * gap) / n
+    dg = (2.0 * lam / n) * (gap / norms)[:, None] * g  # dP/dg
+    da = dg @ W  # (N, H)
+    dz = da * v * (-2.0 * h * slope) if through_h else np.zeros_like(da)  # d(1 - h^2)/dz = -2 h (1 - h^2)
+    dW = dg.T @ a + x_hat.T @ dz  # W twice: in g = a W^T, and inside h
+    return penalty, dW, dz.sum(axis=0), np.sum(da * slope, axis=0)
 
 
-HINGE_MISTAKES = {
-    "swapped": "real and fake are swapped in L_D: D wants real scores above +1, fake ones below -1",
-    "kink": "the derivative at a kink is taken as 1; take 0 there (as ReLU's backward does at 0): "
-    "a real score of exactly 1 or a fake score of exactly -1 gets no gradient",
-    "pooled": "L_D is a mean over the 2n pooled scores; it is the sum of two means, one over the real "
-    "scores and one over the fakes",
-    "generator hinge": "the generator minimises relu(1 - fake): its gradient vanishes as soon as a "
-    "fake's score passes 1; the hinge GAN's generator minimises -mean(fake), with no hinge",
-    "generator minimax": "the generator maximises D's own fake term relu(1 + fake) (the minimax "
-    "form): flat, no gradient at all, once D pushes a fake below -1; L_G = -mean(fake)",
-    "sums": "the gradients are not divided by the number of scores: each loss is a mean",
-}
+def _gp_cases(rng):
+    cases = []
+    # (N, D, H, lam); the last: one sample
+    for n, d, k, lam in ((6, 3, 4, 10.0), (5, 4, 4, 1.0), (4, 2, 6, 5.0), (1, 3, 2, 10.0)):
+        x_real, x_fake = rng.standard_normal((n, d)) + 1.0, rng.standard_normal((n, d)) - 1.0
+        eps = rng.random(n)
+        if n > 2:
+            eps[:2] = (1.0, 0.0)  # the ends: a real sample itself, a fake itself
+        W, c = rng.standard_normal((d, k)), rng.standard_normal(k) * 0.5
+        v = rng.standard_normal(k)
+        # v scaled so that some gradient norms are below 1 and some above (the penalty is
+        # two-sided), none of them exactly 1; the norms are proportional to v, as h does not
+        # depend on it
+        x_hat = eps[:, None] * x_real + (1.0 - eps[:, None]) * x_fake
+        norms = np.linalg.norm((v * (1.0 - np.tanh(x_hat @ W + c) ** 2)) @ W.T, axis=1)
+        v = v * (1.6 if n == 1 else 1.0) / float(np.quantile(norms, 0.45))
+        cases.append(
+            Case(
+                (x_real, x_fake, eps, W, c, v, lam),
+                label=f"{n} pair{'s' * (n > 1)} of samples of size {d}, {k} hidden units, lam={lam}",
+            )
+        )
+    return cases
 
 
-def _hinge_cases(rng):
-    # at the kinks, and between each kink and 0 (a real score of 0.5, a fake one of -0.5)
-    ties = (np.array([1.0, 0.5, 1.0, 3.0, -2.0]), np.array([-1.0, -1.0, 0.2, -3.0, -0.5]))
-    return [
-        Case((rng.standard_normal(6) * 2, rng.standard_normal(4) * 2), label="6 real and 4 fake scores"),
-        Case(ties, label="scores exactly at the kinks (real 1, fake -1)"),
-        Case(
-            (rng.standard_normal(3) * 3, rng.standard_normal(7) * 3 - 2),
-            label="3 real and 7 fake scores, most fakes below -1",
-        ),
-        Case((np.array([0.4]), np.array([-0.3])), label="one real and one fake score"),
-    ]
+def _gp_mistake(**bug):
+    return lambda *args: _gradient_penalty(*args, **bug)
 
 
 function_exercise(
-    "hinge_gan_losses",
+    "gradient_penalty",
     CHAPTER,
-    2,
-    "hinge_gan_losses",
-    "The hinge loss of a GAN, and its gradients",
-    _hinge_cases,
-    hinge_gan_losses,
-    ("loss_d", "d_real", "d_fake", "loss_g", "dg_fake"),
-    mistakes=tuple(
-        (hint, lambda r, f, mistake=mistake: _hinge_variant(r, f, mistake))
-        for mistake, hint in HINGE_MISTAKES.items()
+    3,
+    "gradient_penalty",
+    "WGAN-GP's gradient penalty, and its gradient",
+    _gp_cases,
+    gradient_penalty,
+    ("penalty", "dW", "dc", "dv"),
+    mistakes=(
+        (
+            "W enters grad_x f twice: as the factor in front, and inside tanh(x W + c), whose "
+            "slope 1 - h^2 changes with W and c too (dc is not zero)",
+            _gp_mistake(through_h=False),
+        ),
+        (
+            "the penalty is taken at the real samples: where does WGAN-GP evaluate the critic's gradient?",
+            _gp_mistake(at_real=True),
+        ),
+        (
+            "one norm for the whole batch: the constraint is on each sample's own gradient",
+            _gp_mistake(batch_norm=True),
+        ),
+        (
+            "a gradient norm below 1 is penalised as well: (||g|| - 1)^2 is two-sided",
+            _gp_mistake(one_sided=True),
+        ),
     ),
-    forbids=("minidl.gallery.gan", "minidl.nn.losses", "minidl.nn.layers"),
-    dtypes=("number", "float64", "float64", "number", "float64"),
+    factors=lambda x_real, x_fake, eps, W, c, v, lam: {"the batch size N": x_real.shape[0], "lam": lam},
+    forbids=("minidl.gallery.gan", "minidl.nn.layers", "minidl.nn.gradcheck", "minidl.nn.losses"),
+    dtypes=("number", "float64", "float64", "float64"),
 )
 
 
@@ -348,7 +359,16 @@ function_exercise(
 # generated cases), and why each other class that could arise does not apply
 
 _NOT_EMPTY = "the losses are means over the samples: with none they have no value"
-declare_edges("hinge_gan_losses", ("size_one", "ties"), {"empty": _NOT_EMPTY})
+declare_edges(
+    "gradient_penalty",
+    ("size_one", "non_square", "varied_settings"),
+    {
+        "empty": "the penalty is a mean over the interpolates: with none it has no value",
+        "extreme_magnitude": "a critic saturated at an interpolate (|x W + c| in the tens) has an input "
+        "gradient of norm 0 there, where the penalty's derivative through the norm is not defined; the "
+        "task's cases keep every norm away from 0",
+    },
+)
 declare_edges(
     "generator_step",
     ("size_one", "non_square", "extreme_magnitude", "varied_settings"),

@@ -13,15 +13,28 @@ def gaussian_kl_general(mu_q, logvar_q, mu_p, logvar_p):
     """Mean over the N rows of KL(N(mu_q, e^logvar_q) || N(mu_p, e^logvar_p)), summed over D.
 
     All four inputs (N, D). Returns (kl, d_mu_q, d_logvar_q, d_mu_p, d_logvar_p)."""
+    return _gaussian_kl(mu_q, logvar_q, mu_p, logvar_p)
+
+
+def _gaussian_kl(mu_q, logvar_q, mu_p, logvar_p, *, spread_of_q=True, scale="p"):
+    """The KL and its gradients; ``spread_of_q=False``: E_q[(z - mu_p)^2] taken as
+    (mu_q - mu_p)^2 (q's own variance left out); ``scale="q"``: that expectation divided by
+    q's variance instead of p's."""
     n = mu_q.shape[0]
     var_q, var_p = np.exp(logvar_q), np.exp(logvar_p)
     diff = mu_q - mu_p
-    per_element = 0.5 * (logvar_p - logvar_q + (var_q + diff**2) / var_p - 1.0)
-    kl = float(per_element.sum() / n)
-    d_mu_q = diff / var_p / n
-    d_logvar_q = 0.5 * (var_q / var_p - 1.0) / n
-    d_logvar_p = 0.5 * (1.0 - (var_q + diff**2) / var_p) / n
-    return kl, d_mu_q, d_logvar_q, -d_mu_q, d_logvar_p
+    second = (var_q if spread_of_q else 0.0) + diff**2  # E_q[(z - mu_p)^2]
+    if scale == "q":  # d/dl_p of logvar_p alone; the quadratic term moves with l_q instead
+        per_element = 0.5 * (logvar_p - logvar_q + second / var_q - 1.0)
+        d_logvar_q = 0.5 * (-1.0 - diff**2 / var_q) / n
+        d_logvar_p = np.full_like(diff, 0.5 / n)
+        d_mu_q = diff / var_q / n
+    else:
+        per_element = 0.5 * (logvar_p - logvar_q + second / var_p - 1.0)
+        d_logvar_q = 0.5 * ((var_q if spread_of_q else 0.0) / var_p - 1.0) / n
+        d_logvar_p = 0.5 * (1.0 - second / var_p) / n
+        d_mu_q = diff / var_p / n
+    return float(per_element.sum() / n), d_mu_q, d_logvar_q, -d_mu_q, d_logvar_p
 
 
 def _kl_against_standard_normal(mu_q, logvar_q, mu_p, logvar_p):
@@ -84,6 +97,16 @@ function_exercise(
             "the log-variance gradients are derivatives with respect to the variances: by the chain "
             "rule d/dl = e^l d/d(sigma^2)",
             _kl_per_variance,
+        ),
+        (
+            "E_q[(z - mu_p)^2] is not (mu_q - mu_p)^2: under q, z also varies around mu_q (write "
+            "z - mu_p as (z - mu_q) + (mu_q - mu_p))",
+            lambda *a: _gaussian_kl(*a, spread_of_q=False),
+        ),
+        (
+            "the quadratic term of log p(z) is divided by p's variance, whatever the expectation is "
+            "taken under",
+            lambda *a: _gaussian_kl(*a, scale="q"),
         ),
         (
             "the gradients are missing the 1/N: the KL is a mean over the N rows",
