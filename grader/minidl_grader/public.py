@@ -108,6 +108,8 @@ def public_data(seed: int = PUBLIC_SEED) -> tuple[dict, dict]:
                     public_case["exact_zeros"] = True
                 if "outputs" in known:  # the outputs' names, when they depend on the case
                     public_case["outputs"] = list(known["outputs"])
+                if "scales" in known:  # each output judged element by element (compare_outputs)
+                    public_case["scales"] = data.encode(known["scales"], arrays)
                 if "extra" in known:  # what the exercise's way of judging needs
                     public_case["extra"] = data.encode(known["extra"], arrays)
                 public_cases.append(public_case)

@@ -253,6 +253,7 @@ def evaluate(name: str, *objects) -> Verdict:
             [(hint, data.decode(wrong, arrays)) for hint, wrong in case["mistakes"]],
             data.decode(case["factors"], arrays),
             exercise["tolerance"],
+            data.decode(case["scales"], arrays) if "scales" in case else None,
         )
         if problem:
             return Verdict(name, "failed", f"{label}: {problem}")

@@ -169,7 +169,13 @@ def _factor_hint(got: np.ndarray, expected: np.ndarray, factors: dict) -> str:
 
 
 def compare_outputs(
-    got, expected, names: tuple[str, ...], mistakes=(), factors=None, tolerance: float = TOLERANCE
+    got,
+    expected,
+    names: tuple[str, ...],
+    mistakes=(),
+    factors=None,
+    tolerance: float = TOLERANCE,
+    scales=None,
 ) -> str | None:
     """``None`` if ``got`` matches ``expected``, else a message saying what differs.
 
@@ -177,11 +183,18 @@ def compare_outputs(
     mistakes : pairs ``(message, outputs_with_that_mistake)``, same layout as ``expected``
     factors : ``{"the batch size N = 5": 5}``, constants whose presence or absence
         explains a scaled answer
+    scales : ``None`` (every output judged by ``rel_error`` over the whole array), or one
+        entry per output: ``None``, or an array of the output's shape holding, per element,
+        the sum of the magnitudes of the terms that add up to it; that output then passes
+        when every ``|got - expected| <= tolerance * scale``, element by element, so that
+        rounding never fails a right answer where the terms cancel to a tiny value, and a
+        wrong row is not hidden by larger ones
     """
     factors = factors or {}
     if len(names) == 1:
         got, expected = (got,), (expected,)
         mistakes = [(message, (wrong,)) for message, wrong in mistakes]
+        scales = None if scales is None else (scales,)
     elif not isinstance(got, (tuple, list)):
         return f"expected {len(names)} return values ({', '.join(names)}), got {describe_value(got)}" + (
             " -- did you forget `return`?" if got is None else ""
@@ -189,7 +202,8 @@ def compare_outputs(
     elif len(got) != len(names):
         return f"expected {len(names)} return values ({', '.join(names)}), got {len(got)}"
     for i, name in enumerate(names):
-        message = _compare_one(name, got[i], expected[i], tolerance)
+        scale = None if scales is None else scales[i]
+        message = _compare_one(name, got[i], expected[i], tolerance, scale)
         if message is None:
             message = dtype_problem(name, got[i], expected[i])
             if message is not None:  # the values are right: no hint about them
@@ -219,7 +233,7 @@ def _matches(got, wrong, tolerance) -> bool:
     return rel_error(g, w) <= tolerance
 
 
-def _compare_one(name: str, got, expected, tolerance: float) -> str | None:
+def _compare_one(name: str, got, expected, tolerance: float, scale=None) -> str | None:
     if got is None:
         return f"`{name}` is None -- did you forget to `return` it?"
     e = _as_array(expected)
@@ -233,6 +247,8 @@ def _compare_one(name: str, got, expected, tolerance: float) -> str | None:
     problem = _non_finite(name, g, e)
     if problem:
         return problem
+    if scale is not None:
+        return _per_element(name, g, e, np.asarray(scale, dtype=np.float64), tolerance)
     error = rel_error(g, e)
     if not error <= tolerance:
         detail = _first_mismatch(g, e)
@@ -240,6 +256,24 @@ def _compare_one(name: str, got, expected, tolerance: float) -> str | None:
             f"; {detail}" if detail else ""
         )
     return None
+
+
+def _per_element(name: str, got: np.ndarray, expected: np.ndarray, scale: np.ndarray, tolerance: float):
+    """A message if some ``|got - expected|`` exceeds ``tolerance * scale`` there, else ``None``."""
+    with np.errstate(all="ignore"):
+        error = np.abs(got - expected)
+        bad = ~(error <= tolerance * scale) & ~(got == expected)  # equal values pass at scale 0
+        if not bad.any():
+            return None
+        ratio = np.where(scale > 0, error / np.where(scale > 0, scale, 1.0), np.inf)
+    index = tuple(int(i) for i in np.unravel_index(int(np.argmax(np.where(bad, ratio, -1.0))), bad.shape))
+    where = index[0] if len(index) == 1 else index
+    return (
+        f"`{name}` is wrong: {int(bad.sum())} of {bad.size} values differ by more than {tolerance:.0e} "
+        f"of what they are made of (each value is judged against the sum of the magnitudes of "
+        f"the terms that add up to it); the worst at index {where}: expected "
+        f"{expected[index]:.6g}, got {got[index]:.6g}"
+    )
 
 
 def dtype_problem(name: str, got, expected) -> str | None:

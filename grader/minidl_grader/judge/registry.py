@@ -305,6 +305,7 @@ def function_exercise(
     equivalent_mutants: dict[str, str] | None = None,
     edges: tuple[str, ...] = (),
     not_applicable: dict[str, str] | None = None,
+    scales: Callable | None = None,
 ) -> Exercise:
     """An exercise that calls ``entry(*case.args)`` and compares with ``reference(*case.args)``.
 
@@ -325,6 +326,11 @@ def function_exercise(
         change the result (``minidl-grade mutants``)
     edges, not_applicable : the classes of edge cases the cases cover, and why the others do
         not apply (``Exercise.edges``, judge/edges.py)
+    scales : ``fn(*args) -> (one array per output)``, each element the sum of the magnitudes
+        of the terms that add up to it: the outputs are then judged element by element,
+        ``|got - expected| <= tolerance * scale`` (``compare_outputs``), where the error
+        relative to the whole array would fail a right answer on rounding or hide a wrong
+        small row; the public cases carry them, so ``check()`` judges the same way
     """
     if isinstance(dtypes, str):
         dtypes = (dtypes,) * len(outputs)
@@ -340,16 +346,25 @@ def function_exercise(
         catches = tuple(catches) + ("an output that is a view of an input (shares its memory)",)
 
     def public(case: Case) -> dict:
-        return {
+        known = {
             "expected": reference(*copy.deepcopy(case.args)),
             "mistakes": [(hint, fn(*copy.deepcopy(case.args))) for hint, fn in mistakes],
             "factors": factors(*case.args) if factors else {},
         }
+        if scales is not None:
+            known["scales"] = scales(*copy.deepcopy(case.args))
+        return known
 
     def judge(case: Case, got) -> str | None:
         known = public(case)
         return compare_outputs(
-            got, known["expected"], outputs, known["mistakes"], known["factors"], tolerance
+            got,
+            known["expected"],
+            outputs,
+            known["mistakes"],
+            known["factors"],
+            tolerance,
+            known.get("scales"),
         )
 
     exercise = Exercise(

@@ -1,6 +1,7 @@
 """Chapter 22, detection and segmentation: the backward pass of a transposed convolution,
-Gaussian soft-NMS, VOC average precision with "difficult" objects, the AUC from ranks with
-ties, a screening report whose threshold was chosen on the test set, repaired, and the expected
+Gaussian soft-NMS as an extension of the chapter's NMS, VOC average precision with "difficult"
+objects, the AUC of a score histogram derived from the pair definition (levels unsorted and
+repeated, counts beyond int64's products), a screening report whose threshold was chosen on the test set, repaired, and the expected
 calibration error over bins of equal mass; questions on the IoU of two boxes, on what pixel
 accuracy and mean IoU say about a lazy segmenter, on the predictive value of a good test at a low
 prevalence, and on probabilities learned on a balanced set and used at a low prevalence.
@@ -9,7 +10,7 @@ References: Long et al. (2015), Ronneberger et al. (2015) for the transposed con
 decoder; Bodla et al. (2017), "Soft-NMS -- improving object detection with one line of code",
 for soft-NMS; Everingham et al. (2010) for Pascal VOC's all-point average precision and its
 "difficult" objects (ignored: neither positives nor false positives); Hanley and McNeil (1982)
-for the AUC as the Mann-Whitney statistic."""
+for the AUC as the probability that a positive scores above a negative, ties one half."""
 
 import numpy as np
 
@@ -512,116 +513,150 @@ function_exercise(
 )
 
 
-# ---------------------------------------------------------------- AUC from ranks, ties as midranks
-def _midranks(scores):
-    """1-based ranks of the scores in increasing order; a run of equal scores shares the mean
-    of the ranks it spans (below + 1 .. up_to: their mean is (below + 1 + up_to) / 2)."""
-    ordered = np.sort(scores)
-    below = np.searchsorted(ordered, scores, side="left")
-    up_to = np.searchsorted(ordered, scores, side="right")
-    return (below + 1 + up_to) / 2
+# ---------------------------------------------------------------- the AUC of a score histogram
+def auc_from_counts(levels, positives, negatives):
+    """The AUC of a test known only by its histogram: at score ``levels[i]``, ``positives[i]``
+    people with the finding and ``negatives[i]`` without. The fraction of (positive, negative)
+    pairs in which the positive scores higher, a tie counting one half; entries with equal
+    levels are one level. levels (L,) float, counts (L,) int >= 0 up to 1e10 (products of two
+    counts overflow int64), both classes present."""
+    return _auc_counts(levels, positives, negatives)
 
 
-def auc_by_ranks(scores, labels):
-    """AUC = (R_pos - P (P + 1) / 2) / (P N): R_pos the sum of the positives' ranks among all the
-    scores (ties: midranks), P positives, N negatives; scores (n,) float, labels (n,) int in {0, 1}
-    with both classes present."""
-    positive = labels == 1
-    n_pos = int(np.sum(positive))
-    n_neg = labels.size - n_pos
-    rank_sum = np.sum(_midranks(scores)[positive])
-    return float((rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+def _auc_counts(levels, positives, negatives, tie=0.5, merge=True, ordered=True, of_class="positive"):
+    """The reference, with the named mistakes switched on by the keyword arguments."""
+    if of_class == "negative":  # the mistake: the negatives' share of the pairs (1 - AUC)
+        positives, negatives = negatives, positives
+    if merge:
+        levels, where = np.unique(levels, return_inverse=True)  # sorted, equal levels merged
+        pos = np.bincount(where, weights=positives)  # summed in float64: no int64 overflow
+        neg = np.bincount(where, weights=negatives)
+    else:  # the mistake: each entry its own level, so equal levels in two entries are not a tie
+        order = np.argsort(levels, kind="stable") if ordered else np.arange(len(levels))
+        pos, neg = positives[order].astype(np.float64), negatives[order].astype(np.float64)
+    below = np.cumsum(neg) - neg  # the negatives strictly below each level
+    wins = np.sum(pos * (below + tie * neg))
+    return float(wins / (np.sum(pos) * np.sum(neg)))
 
 
-def _auc_ranks_with(scores, labels, ranks=_midranks, offset=1, denominator=None, of_class=1):
-    positive = labels == of_class
-    n_pos = int(np.sum(positive))
-    n_neg = labels.size - n_pos
-    rank_sum = np.sum(ranks(scores)[positive])
-    return float((rank_sum - n_pos * (n_pos + offset) / 2) / (denominator or n_pos * n_neg))
+def _histogram(rng, n_levels, count, repeat=0):
+    """``n_levels`` levels on a grid of 0.05 in a random order (``repeat`` of them listed twice),
+    counts from 0 to ``count``; the positives higher on average."""
+    grid = np.round(np.arange(0.0, 1.0001, 0.05), 2)
+    levels = rng.choice(grid, size=n_levels, replace=False)
+    if repeat:
+        levels = np.concatenate([levels, levels[:repeat]])
+    rng.shuffle(levels)
+    weight = levels / levels.max()
+    positives = rng.integers(0, count + 1, len(levels)) * (weight > 0.3)
+    negatives = rng.integers(0, count + 1, len(levels)) * (weight < 0.8)
+    positives[np.argmax(levels)] += 1  # both classes present
+    negatives[np.argmin(levels)] += 1
+    return levels, positives.astype(np.int64), negatives.astype(np.int64)
 
 
-def _ordinal_ranks(scores):
-    """Ties broken by position: 1..n in a stable sort."""
-    ranks = np.empty(len(scores))
-    ranks[np.argsort(scores, kind="stable")] = np.arange(1, len(scores) + 1)
-    return ranks
-
-
-def _min_ranks(scores):
-    return np.searchsorted(np.sort(scores), scores, side="left") + 1.0
-
-
-def _ranks_cases(rng):
+def _counts_cases(rng):
     cases = []
-    for n in (12, 30):
-        labels = rng.integers(0, 2, n)
-        labels[:2] = (0, 1)
-        scores = np.round(rng.random(n) + 0.4 * labels, 1)  # many ties, across and within classes
-        cases.append(Case((scores, labels), label=f"{n} scores rounded to 0.1 (ties), both classes"))
+    for n_levels, count, repeat in ((6, 5, 0), (12, 20, 3), (20, 50, 6)):
+        levels, positives, negatives = _histogram(rng, n_levels, count, repeat)
+        label = f"{n_levels} levels in a random order ({repeat} of them in two entries), counts up to {count}"
+        cases.append(Case((levels, positives, negatives), label=label))
+    # a fine score: 300 entries at levels on a grid of 0.001 (repeats likely), counts up to 1000
+    levels = np.round(rng.random(300), 3)
+    positives = rng.integers(0, 1001, 300) * (levels > 0.2)
+    negatives = rng.integers(0, 1001, 300) * (levels < 0.9)
+    positives[0], negatives[1] = positives[0] + 1, negatives[1] + 1  # both classes present
     cases.append(
         Case(
-            (np.array([0.9, 0.8, 0.6, 0.6, 0.3, 0.3, 0.1]), np.array([1, 0, 1, 0, 1, 1, 0])),
-            label="the chapter's seven scores: a tie across the classes and one within (AUC 6.5 / 12)",
+            (levels, positives.astype(np.int64), negatives.astype(np.int64)),
+            label="300 entries on a grid of 0.001 (some levels repeated), counts up to 1000",
         )
     )
-    cases.append(Case((np.full(5, 0.5), np.array([1, 0, 0, 1, 0])), label="every score tied: AUC 0.5"))
+    levels, positives, negatives = _histogram(rng, 15, 10**10, 4)
     cases.append(
         Case(
-            (np.array([-3.0, -1.0, 2.0, 5.0]), np.array([0, 0, 1, 1])), label="negative scores, separated: 1"
+            (levels, positives, negatives),
+            label="counts up to 1e10: P N and products of two counts beyond int64",
+        )
+    )
+    # the chapter's seven scores [0.9, 0.8, 0.6, 0.6, 0.3, 0.3, 0.1], labels [1, 0, 1, 0, 1, 1, 0]
+    cases.append(
+        Case(
+            (np.array([0.3, 0.9, 0.1, 0.6, 0.8]), np.array([2, 1, 0, 1, 0]), np.array([0, 0, 1, 1, 1])),
+            label="the chapter's seven scores as a histogram: AUC 6.5 / 12",
         )
     )
     cases.append(
-        Case((np.array([4.0, 3.0, 2.0, 1.0]), np.array([1, 1, 0, 0])[::-1].copy()), label="reversed: 0")
+        Case(
+            (np.array([0.5, 0.2, 0.5, 0.9]), np.array([3, 0, 0, 2]), np.array([0, 2, 4, 0])),
+            label="level 0.5 in two entries: its positives tie with its negatives",
+        )
     )
-    cases.append(Case((np.array([0.2, 0.7, 0.4]), np.array([0, 1, 0])), label="a single positive"))
     cases.append(
         Case(
-            (np.array([0.3, 0.3, 0.9, 0.1]), np.array([1, 0, 0, 0])),
-            label="a single positive tied with a negative",
+            (np.array([0.4]), np.array([3]), np.array([5])), label="a single level: every pair tied, AUC 0.5"
+        )
+    )
+    cases.append(
+        Case(
+            (np.array([2.5, -1.0, 0.0, -3.5]), np.array([4, 0, 1, 0]), np.array([0, 3, 0, 2])),
+            label="negative levels (logits), separated: AUC 1",
+        )
+    )
+    cases.append(
+        Case(
+            (np.array([0.7, 0.1, 0.3]), np.array([0, 5, 2]), np.array([6, 0, 0])),
+            label="reversed: AUC 0",
+        )
+    )
+    cases.append(
+        Case(
+            (np.array([0.2, 0.6, 0.4, 0.8]), np.array([0, 0, 7, 1]), np.array([0, 3, 0, 0])),
+            label="levels with no case at all, one with positives only",
         )
     )
     return cases
 
 
 function_exercise(
-    "auc_by_ranks",
+    "auc_from_counts",
     CHAPTER,
     2,
-    "auc_by_ranks",
-    "The AUC from ranks, ties included",
-    _ranks_cases,
-    auc_by_ranks,
+    "auc_from_counts",
+    "The AUC of a score histogram",
+    _counts_cases,
+    auc_from_counts,
     ("auc",),
     mistakes=(
         (
-            "tied scores share the mean of the ranks they span (midranks); ranks from a sort break "
-            "ties by position, so a tie counts 0 or 1 instead of one half",
-            lambda s, y: _auc_ranks_with(s, y, ranks=_ordinal_ranks),
+            "a tie counts one half: the positives at a level win against the negatives strictly below it "
+            "and tie with the negatives at that level",
+            lambda x, p, n: _auc_counts(x, p, n, tie=0.0),
         ),
         (
-            "tied scores share the *mean* of the ranks they span, not the lowest",
-            lambda s, y: _auc_ranks_with(s, y, ranks=_min_ranks),
+            "a tie counts one half, not a whole win: the negatives at the positive's own level are "
+            "not below it",
+            lambda x, p, n: _auc_counts(x, p, n, tie=1.0),
         ),
         (
-            "the positives' smallest possible rank sum is 1 + 2 + ... + P = P (P + 1) / 2",
-            lambda s, y: _auc_ranks_with(s, y, offset=-1),
+            "entries with equal levels are one level: a positive of one entry ties with a negative "
+            "of another entry at the same level (merge them before counting what lies below)",
+            lambda x, p, n: _auc_counts(x, p, n, merge=False),
         ),
         (
-            "divide by the number of (positive, negative) pairs, P N, not by P times all the cases",
-            lambda s, y: _auc_ranks_with(s, y, denominator=int(np.sum(y == 1)) * y.size),
+            "the levels come in no particular order: what lies *below* a level is about the scores, "
+            "not about the entries before it in the list",
+            lambda x, p, n: _auc_counts(x, p, n, merge=False, ordered=False),
         ),
         (
-            "sum the ranks of the positives (label 1); the negatives' rank sum gives 1 - AUC",
-            lambda s, y: _auc_ranks_with(s, y, of_class=0),
+            "this is the share of the pairs the negative wins (1 - AUC): the AUC counts the pairs "
+            "in which the positive scores higher",
+            lambda x, p, n: _auc_counts(x, p, n, of_class="negative"),
         ),
     ),
     forbids=("minidl.training.metrics", "scipy.stats", "sklearn.metrics"),
+    catches=("P N or a product of two counts computed in int64: it overflows for counts near 1e10",),
     dtypes=("number",),
-    equivalent_mutants={
-        "auc_by_ranks: arith: n_pos * (n_pos + 1) / 2 -> n_pos * (n_pos + 1) // 2": "n (n + 1) is "
-        "always even: // 2 divides it exactly",
-    },
 )
 
 
@@ -904,11 +939,10 @@ declare_edges(
     },
 )
 declare_edges(
-    "auc_by_ranks",
-    ("ties", "repeated_indices"),
+    "auc_from_counts",
+    ("ties", "repeated_indices", "size_one", "long_sequence"),
     {
         "empty": "the AUC needs a positive and a negative: the task promises both classes",
-        "size_one": "both classes present: at least two scores",
     },
 )
 declare_edges(

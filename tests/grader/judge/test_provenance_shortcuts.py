@@ -65,12 +65,15 @@ def test_every_code_exercise_forbids_what_computes_it_and_every_name_exists():
 
 
 def test_another_librarys_function_is_refused_by_its_spelling():
-    """corpus_bleu forbids nltk: an answer that imports NLTK's BLEU under another name is read as
+    """corpus_chrf forbids nltk: an answer that imports NLTK's chrF under another name is read as
     using it."""
-    source = "from nltk.translate.bleu_score import corpus_bleu as cb\ndef corpus_bleu(c, r):\n    return cb(r, c)\n"
-    uses = provenance.library_uses([("<cell>", source, "corpus_bleu")])
-    found = provenance.spec_forbidden_uses(uses["corpus_bleu"], list(registry.get("corpus_bleu").forbids))
-    assert found == [("nltk.translate.bleu_score.corpus_bleu", "nltk")]
+    source = (
+        "from nltk.translate.chrf_score import corpus_chrf as cc\n"
+        "def corpus_chrf(c, r, beta):\n    return cc(r, c, beta=beta)\n"
+    )
+    uses = provenance.library_uses([("<cell>", source, "corpus_chrf")])
+    found = provenance.spec_forbidden_uses(uses["corpus_chrf"], list(registry.get("corpus_chrf").forbids))
+    assert found == [("nltk.translate.chrf_score.corpus_chrf", "nltk")]
     chapter7 = {e.name: e.forbids for e in registry.for_chapter("07_convolutional_networks")}
     assert "minidl.nn.layers.MaxPool2D" in chapter7["maxpool_backward"]
     assert "minidl.nn.layers.Conv2D" in chapter7["dilated_conv2d_weight_gradient"]

@@ -21,7 +21,7 @@ EXERCISES = {
     "conv_transpose_backward": ch22.conv_transpose_backward,
     "soft_nms": ch22.soft_nms,
     "voc_ap_difficult": ch22.voc_ap_difficult,
-    "auc_by_ranks": ch22.auc_by_ranks,
+    "auc_from_counts": ch22.auc_from_counts,
     "screening_report": ch22.screening_report,
     "equal_mass_ece": ch22.equal_mass_ece,
 }
@@ -127,16 +127,36 @@ def test_empty_detections_ties_and_difficult_boxes_are_cases():
     assert any("tied" in label for label in labels["voc_ap_difficult"])
 
 
-def test_auc_by_ranks_reference_equals_the_librarys_roc_auc():
+def test_auc_from_counts_reference_equals_the_librarys_roc_auc_on_the_expanded_scores():
     rng = np.random.default_rng(4)
-    for n in (2, 7, 40):
-        for _ in range(10):
-            labels = rng.integers(0, 2, n)
-            labels[:2] = (0, 1)
-            scores = np.round(rng.standard_normal(n), 1)  # ties
-            assert ch22.auc_by_ranks(scores, labels) == pytest.approx(
-                metrics.roc_auc(scores, labels), abs=1e-12
-            )
+    for case in registry.get("auc_from_counts").make_cases(rng):
+        levels, positives, negatives = case.args
+        if positives.max() > 1000:  # the 1e10 case: no list of scores to expand
+            continue
+        scores = np.concatenate([np.repeat(levels, positives), np.repeat(levels, negatives)])
+        labels = np.repeat([1, 0], [positives.sum(), negatives.sum()])
+        assert ch22.auc_from_counts(*case.args) == pytest.approx(metrics.roc_auc(scores, labels), abs=1e-12)
+
+
+def test_auc_from_counts_is_exact_where_int64_products_overflow():
+    """The 1e10 case against Python's exact integers; an int64 answer is wrong there."""
+    case = next(
+        c for c in registry.get("auc_from_counts").make_cases(np.random.default_rng(0)) if "1e10" in c.label
+    )
+    levels, positives, negatives = case.args
+    merged: dict[float, list[int]] = {}
+    for x, p, n in zip(levels.tolist(), positives.tolist(), negatives.tolist()):
+        merged.setdefault(x, [0, 0])
+        merged[x][0] += p
+        merged[x][1] += n
+    below = won2 = 0
+    for x in sorted(merged):
+        p, n = merged[x]
+        won2 += p * (2 * below + n)
+        below += n
+    exact = won2 / (2 * int(positives.sum()) * int(negatives.sum()))
+    assert ch22.auc_from_counts(*case.args) == pytest.approx(exact, rel=1e-12)
+    assert int(positives.sum()) * int(negatives.sum()) > np.iinfo(np.int64).max
 
 
 def test_screening_reference_equals_the_librarys_roc_and_rates():
@@ -157,9 +177,9 @@ def test_screening_reference_equals_the_librarys_roc_and_rates():
 def test_ties_and_edges_of_the_section_21_9_exercises_are_cases():
     labels = {
         name: [c.label for c in registry.get(name).make_cases(np.random.default_rng(0))]
-        for name in ("auc_by_ranks", "screening_report")
+        for name in ("auc_from_counts", "screening_report")
     }
-    assert any("every score tied" in label for label in labels["auc_by_ranks"])
-    assert any("single positive tied" in label for label in labels["auc_by_ranks"])
+    assert any("single level" in label for label in labels["auc_from_counts"])
+    assert any("two entries" in label for label in labels["auc_from_counts"])
     assert any("inside a tie" in label for label in labels["screening_report"])
     assert any("on the threshold" in label for label in labels["screening_report"])

@@ -72,3 +72,26 @@ def test_describe_value_is_short_and_names_the_type():
     assert C.describe_value(np.zeros((2, 3))) == "an array of shape (2, 3)"
     assert C.describe_value((1, 2)) == "a tuple of 2 values"
     assert C.describe_value("x" * 200).startswith("str 'xxx") and len(C.describe_value("x" * 200)) == 80
+
+
+def test_scales_judge_each_element_against_what_it_is_made_of():
+    """With ``scales``, an element may differ by ``tolerance`` times its own scale: a tiny
+    gradient made of large cancelling terms passes whatever its digits, and a wrong small
+    element fails where the whole array's relative error would hide it."""
+    expected = np.array([[1e-40, -3e-40], [2e-41, 5e-41]])
+    scale = np.ones((2, 2))  # every element made of terms near 1 that cancel
+    rounded = np.array([[7e-41, 0.0], [2e-41, 5e-41]])  # other digits, within rounding of 1
+    assert C.rel_error(rounded, expected) > 0.1  # the whole-array rule would fail it
+    assert C.compare_outputs(rounded, expected, ("dq",), scales=scale) is None
+    small = np.array([[1.0, 2.0], [1e-9, 1e-9]])
+    small_scale = np.array([[1.0, 2.0], [1e-9, 1e-9]])
+    wrong = small * np.array([[1.0, 1.0], [1.01, 1.0]])  # 1 % off in a row a billion times smaller
+    assert C.rel_error(wrong, small) < 1e-9  # hidden from the whole-array rule
+    message = C.compare_outputs(wrong, small, ("dq",), scales=small_scale)
+    assert message is not None and "`dq` is wrong" in message and "(1, 0)" in message
+    # an element made of nothing (scale 0) must be exactly right
+    assert C.compare_outputs(np.array([0.0, 1e-30]), np.zeros(2), ("x",), scales=np.zeros(2)) is not None
+    assert C.compare_outputs(np.zeros(2), np.zeros(2), ("x",), scales=np.zeros(2)) is None
+    # several outputs: None keeps the whole-array rule for that one
+    got = (np.array([1.0 + 1e-9]), rounded)
+    assert C.compare_outputs(got, (np.array([1.0]), expected), ("a", "dq"), scales=(None, scale)) is None
