@@ -393,7 +393,8 @@ def build_model(weights: list):
     from minidl.nn import layers as L
     from minidl.training.model import Sequential
 
-    layers, values = [], []
+    layers: list = []
+    values: list = []
     for item in weights:
         if isinstance(item, dict):
             layers.append(L.BatchNorm())
