@@ -30,6 +30,7 @@ import contextlib
 import copy
 import sys
 import types
+import weakref
 
 import numpy as np
 
@@ -37,7 +38,14 @@ from . import data
 from .compare import compare_models, compare_outputs, rel_error
 
 __all__ = ["evaluate", "KINDS", "object_mode", "prange_work", "not_parallel", "compile_cuda", "launch"]
-__all__ += ["build_model", "model_summary", "record_training_modes", "CountingRange", "guarded"]
+__all__ += [
+    "build_model",
+    "model_summary",
+    "replaced_parameter",
+    "record_training_modes",
+    "CountingRange",
+    "guarded",
+]
 
 _NOT_YET = "not implemented yet (the cell still raises NotImplementedError)"
 
@@ -376,30 +384,73 @@ def _cuda(exercise: dict, source, arrays) -> str:
 
 # ---------------------------------------------------------------------- models (chapter 9)
 def build_model(weights: list):
-    """Dense(h) - ReLU - Dense(h2) - ReLU - Dense(k) in float64 with the given (W, b) pairs
-    (the model the grader hands an answer)."""
+    """The float64 ``Sequential`` the grader hands an answer, built from ``weights``: each
+    ``(W, b)`` a ``Dense``, with a ``ReLU`` before every ``Dense`` but the first; each
+    ``{"gamma": ..., "beta": ...}`` a ``BatchNorm`` where it stands. Three pairs make the
+    chapter's Dense - ReLU - Dense - ReLU - Dense; ``[(W1, b1), {"gamma", "beta"}, (W2, b2),
+    (W3, b3)]`` makes Dense - BatchNorm - ReLU - Dense - ReLU - Dense. The arrays each layer
+    starts with are remembered (``model_summary``'s ``kept``)."""
     from minidl.nn import layers as L
     from minidl.training.model import Sequential
 
-    dense = [L.Dense(W.shape[1]) for W, _ in weights]
-    model = Sequential(
-        [dense[0], L.ReLU(), dense[1], L.ReLU(), dense[2]], input_shape=(weights[0][0].shape[0],)
-    )
+    layers: list = []
+    values: list = []
+    for item in weights:
+        if isinstance(item, dict):
+            layers.append(L.BatchNorm())
+            values.append((layers[-1], {"gamma": item["gamma"], "beta": item["beta"]}))
+        else:
+            W, b = item
+            if values:
+                layers.append(L.ReLU())
+            layers.append(L.Dense(W.shape[1]))
+            values.append((layers[-1], {"W": W, "b": b}))
+    model = Sequential(layers, input_shape=(weights[0][0].shape[0],))
     model.astype(np.float64) if hasattr(model, "astype") else None
-    for layer, (W, b) in zip(dense, weights):
-        layer.params.update(W=np.array(W, dtype=np.float64), b=np.array(b, dtype=np.float64))
-        layer.grads.update(W=np.zeros_like(layer.params["W"]), b=np.zeros_like(layer.params["b"]))
+    for layer, params in values:
+        layer.params.update({k: np.array(v, dtype=np.float64) for k, v in params.items()})
+        layer.grads.update({k: np.zeros_like(v) for k, v in layer.params.items()})
+    _BUILT[model] = [dict(layer.params) for layer in model.layers]
     return model
 
 
+# the parameter arrays each model of build_model started with: a step that rebinds
+# ``params[key]`` to a new array instead of updating it in place shows in ``kept``
+_BUILT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def model_summary(model) -> dict:
-    """What is compared of a model: which layers train, and every parameter (names, values)."""
-    return {
+    """What is compared of a model: which layers train, and every parameter (names, values);
+    each layer's kind; and for a model of ``build_model``, whether each parameter is still the
+    array the layer was built with (``kept``: False where it was replaced by a new array)."""
+    built = _BUILT.get(model)
+    summary = {
         "trainable": [bool(layer.trainable) for layer in model.layers],
         "has_params": [bool(layer.params) for layer in model.layers],
         "param_names": [[str(k) for k in layer.params] for layer in model.layers],
         "params": [tuple(np.array(p) for p in layer.params.values()) for layer in model.layers],
+        "kinds": [type(layer).__name__ for layer in model.layers],
     }
+    if built is not None and len(built) == len(model.layers):
+        summary["kept"] = [
+            [key in first and value is first[key] for key, value in layer.params.items()]
+            for layer, first in zip(model.layers, built)
+        ]
+    return summary
+
+
+def replaced_parameter(summary: dict) -> str | None:
+    """A message naming the first parameter that a training step replaced by a new array
+    (``params[key] = params[key] - ...``) instead of updating in place; ``None`` if none was."""
+    for index, (names, kept) in enumerate(zip(summary.get("param_names", []), summary.get("kept", []))):
+        for name, same in zip(names, kept):
+            if not same:
+                return (
+                    f"layer {index}'s `{name}` is a new array: the task asks to update the "
+                    "parameters in place, `params[key] -= ...`, not to bind `params[key]` to a "
+                    "new array (`params[key] = params[key] - ...`)"
+                )
+    return None
 
 
 def _freeze(exercise: dict, function, arrays) -> str:
@@ -419,7 +470,7 @@ def _freeze(exercise: dict, function, arrays) -> str:
                 hints = "".join(f"\n    hint: {hint}" for hint, wrong in mistakes if wrong == flags)
                 state = "trainable" if got else "frozen"
                 raise _Failed(
-                    f"{label}: layer {i} (a Dense layer) is {state}, expected "
+                    f"{label}: layer {i} (a {summary['kinds'][i]}) is {state}, expected "
                     f"{'trainable' if wanted else 'frozen'}{hints}"
                 )
     return _passed(exercise)
@@ -472,6 +523,9 @@ def _fine_tune(exercise: dict, function, arrays) -> str:
                 None,
             )
             raise _Failed(f"{label}: {problem}" + (f"\n    hint: {hint}" if hint else ""))
+        problem = replaced_parameter(summary)
+        if problem:
+            raise _Failed(f"{label}: {problem}")
     return _passed(exercise)
 
 

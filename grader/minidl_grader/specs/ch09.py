@@ -10,6 +10,8 @@ import copy
 
 import numpy as np
 
+from minidl.exercises.probes import replaced_parameter
+
 from ..judge.feedback import compare_models, compare_outputs
 from ..judge.registry import Case, Exercise, declare_edges, function_exercise, register
 from ..runtime.probes import build_model
@@ -27,22 +29,37 @@ def _draw_weights(rng, sizes):
 
 # ---------------------------------------------------------------- freezing
 # The "freeze" and "fine_tune" probes (build the model, call, summarise) are in probes.py.
+def _with_batch_norm(rng, weights):
+    """The model with a BatchNorm after its first Dense (Dense - BatchNorm - ReLU - Dense -
+    ReLU - Dense): a layer with weights (gamma, beta) that is not a Dense."""
+    width = weights[0][0].shape[1]
+    norm = {"gamma": 1.0 + 0.1 * rng.standard_normal(width), "beta": 0.1 * rng.standard_normal(width)}
+    return [weights[0], norm, *weights[1:]]
+
+
 def _freeze_cases(rng):
-    stages: tuple[tuple[int, list[int]], ...] = (
-        (1, []),
-        (2, [0, 2, 4]),
-        (0, []),
-        (3, [0, 2]),
-        (1, [0, 2, 4]),
+    # (n_trainable, the layers an earlier stage froze, a BatchNorm after the first Dense)
+    stages: tuple[tuple[int, list[int], bool], ...] = (
+        (1, [], False),
+        (2, [0, 2, 4], False),
+        (0, [], False),
+        (3, [0, 2], False),
+        (1, [0, 2, 4], False),
+        (1, [], True),  # the BatchNorm must be frozen with the Dense below it
+        (3, [0, 1], True),  # ... and trainable again when it is among the last n
     )
-    return [
-        Case(
-            (_draw_weights(rng, (6, 5, 4, 3)), n, earlier),
-            label=f"keep the last {n} weighted layer(s) trainable in Dense-ReLU-Dense-ReLU-Dense"
-            + (f", layers {earlier} frozen by an earlier stage" if earlier else ""),
+    cases = []
+    for n, earlier, norm in stages:
+        weights = _draw_weights(rng, (6, 5, 4, 3))
+        layers = "Dense-BatchNorm-ReLU-Dense-ReLU-Dense" if norm else "Dense-ReLU-Dense-ReLU-Dense"
+        cases.append(
+            Case(
+                (_with_batch_norm(rng, weights) if norm else weights, n, earlier),
+                label=f"keep the last {n} weighted layer(s) trainable in {layers}"
+                + (f", layers {earlier} frozen by an earlier stage" if earlier else ""),
+            )
         )
-        for n, earlier in stages
-    ]
+    return cases
 
 
 _RELUS_COUNTED = "count only layers with weights: the ReLUs have none"
@@ -54,24 +71,38 @@ _SLICE_ZERO = (
     "n_trainable = 0 freezes every weighted layer; layers[:-0] is layers[:0], an empty list: "
     "slice with len(layers) - n instead"
 )
-_LAYERS = 5  # Dense-ReLU-Dense-ReLU-Dense
-_WEIGHTED = (0, 2, 4)
+_DENSE_ONLY = (
+    "a layer with weights is one whose `layer.params` is not empty, whatever its class: the "
+    "BatchNorm (gamma, beta) counts and is frozen or trained like a Dense"
+)
+
+
+def _layers(weights) -> tuple[list[str], list[int]]:
+    """The kinds of the layers of ``build_model(weights)`` and the indices of those with weights."""
+    summary = _summary(build_model(weights))
+    return summary["kinds"], [i for i, has in enumerate(summary["has_params"]) if has]
 
 
 def _public_freeze(case) -> dict:
     """What check() needs: each layer's expected ``trainable`` (None: a ReLU, not judged),
     and the flags that the usual mistakes leave (the model's weights are the case's)."""
-    _, n, earlier = case.args
-    keep = set(_WEIGHTED[len(_WEIGHTED) - n :])
+    weights, n, earlier = case.args
+    kinds, weighted = _layers(weights)
+    keep = set(weighted[len(weighted) - n :])
+    dense = [i for i in weighted if kinds[i] == "Dense"]
 
     def flags(trainable) -> list:
-        return [bool(trainable(i)) if i in _WEIGHTED else None for i in range(_LAYERS)]
+        return [bool(trainable(i)) if i in weighted else None for i in range(len(kinds))]
 
     expected = flags(lambda i: i in keep)
     mistakes = [
-        (_RELUS_COUNTED, flags(lambda i: i >= _LAYERS - n)),
+        (_RELUS_COUNTED, flags(lambda i: i >= len(kinds) - n)),
         (_SLICE_ZERO, flags(lambda i: True) if n == 0 else expected),
         (_EARLIER_LEFT, flags(lambda i: i in keep and i not in earlier)),
+        (
+            _DENSE_ONLY,
+            flags(lambda i: i in dense[len(dense) - n :] if i in dense else i not in earlier),
+        ),
     ]
     return {
         "expected": expected,
@@ -87,19 +118,21 @@ def _judge_freeze(case, got):
     problem = compare_models(got, _summary(build_model(weights)), "freezing changed the weights")
     if problem:  # the layers and weights must be there, as they were
         return problem
-    weighted = [i for i, has in enumerate(got["has_params"]) if has]
+    kinds, weighted = _layers(weights)
     keep = set(weighted[len(weighted) - n_trainable :])  # [-0:] would be all of them
     for i in weighted:
         wanted = i in keep
         if got["trainable"][i] != wanted:
             state = "trainable" if got["trainable"][i] else "frozen"
             hint = f" ({_RELUS_COUNTED})" if len(weighted) != len(got["trainable"]) else ""
+            if kinds[i] != "Dense":
+                hint += f" ({_DENSE_ONLY})"
             if wanted and i in earlier:
                 hint += f" ({_EARLIER_LEFT})"
             if n_trainable == 0 and got["trainable"][i]:
                 hint += f" ({_SLICE_ZERO})"
             return (
-                f"layer {i} (a Dense layer) is {state}, expected {'trainable' if wanted else 'frozen'}{hint}"
+                f"layer {i} (a {kinds[i]}) is {state}, expected {'trainable' if wanted else 'frozen'}{hint}"
             )
     return None
 
@@ -123,6 +156,7 @@ register(
             "the weights changed, or layers removed or replaced",
             "layers left frozen that should train (n = all weighted layers)",
             "layers frozen by an earlier stage left frozen (trainable never set back to True)",
+            "only the Dense layers counted (isinstance(layer, Dense)): the BatchNorm, which has weights, left out",
         ),
     )
 )
@@ -248,7 +282,7 @@ def _judge_discriminative(case, got):
         return problem + "\n    hint: return the loss of the forward pass, before the update"
     problem = compare_models(got, expected)
     if problem is None:
-        return None
+        return replaced_parameter(got)
     for rule, hint in DISCRIMINATIVE_MISTAKES.items():
         if compare_models(got, _after_step(case, rule)[1]) is None:
             return f"{problem}\n    hint: {hint}"
@@ -272,6 +306,7 @@ register(
             "the model never run with training=True",
             "the loss returned after the update instead of before",
             "the weights changed, or layers removed or replaced",
+            "a parameter bound to a new array (params[key] = params[key] - ...) instead of updated in place",
         )
         + tuple(DISCRIMINATIVE_MISTAKES.values()),
     )
@@ -364,6 +399,10 @@ function_exercise(
     ),
     forbids=("minidl.gallery.transfer", "minidl.nn.regularizers"),
     dtypes=("float64", "float64", "number"),
+    equivalent_mutants={
+        "ridge_loo > _ridge_loo: delete: divisor: float | np.ndarray -> pass": "a bare annotation "
+        "for the type checker: it assigns nothing",
+    },
 )
 
 

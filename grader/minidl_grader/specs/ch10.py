@@ -42,6 +42,9 @@ def _depthwise_cases(rng):
         ((1, 4, 7, 6), (3, 2), 2, 1),
         ((2, 2, 5, 5), (5, 5), 1, 2),  # the window as large as the image: most taps fall on the padding
         ((1, 3, 8, 8), (2, 2), 3, 0),
+        # a tall image, a wide kernel: OH = 10, OW = 5; (H, KW) would give 8 rows, (W, KH) 7
+        # columns, so an answer that takes the image or the kernel as square fails on the shape
+        ((2, 2, 9, 6), (2, 4), 1, 1),
     ):
         cases.append(
             Case(
@@ -93,6 +96,7 @@ numba_exercise(
         "the kernel flipped",
         "the window not moved up and left by the padding",
         "the stride ignored in the input index",
+        "the image or the kernel taken as square (OW computed from H or KH; a case has OH = 10, OW = 5)",
         "y returned in float64 for a float32 x (the task asks for x's dtype)",
     ),
 )
@@ -100,8 +104,26 @@ numba_exercise(
 
 # ---------------------------------------------------------------- ReLU backward, parallel
 def relu_backward_numba(dy, x):
-    """Reference (NumPy): dx = dy where x > 0, else 0."""
-    return dy * (x > 0)
+    """Reference (NumPy): dx = dy where x > 0, else exactly 0, whatever dy holds there (an
+    infinite dy at a dead unit gives 0, as PyTorch's does; dy * (x > 0) would make it NaN)."""
+    return np.where(x > 0, dy, np.zeros_like(dy))
+
+
+def _times_step(dy, x):
+    """The mistake dy * (x > 0): NaN where dy is infinite and x <= 0."""
+    with np.errstate(invalid="ignore"):
+        return dy * (x > 0)
+
+
+def _with_infinities(rng, dy, x):
+    """dy with inf and -inf where x > 0 and where x <= 0 (an overflowed upstream gradient)."""
+    dy = dy.copy()
+    flat_dy, flat_x = dy.reshape(-1), x.reshape(-1)
+    for alive in (True, False):
+        where = np.flatnonzero((flat_x > 0) == alive)
+        picked = rng.choice(where, size=2, replace=False)
+        flat_dy[picked] = (np.inf, -np.inf)
+    return dy
 
 
 def _relu_cases(rng):
@@ -114,6 +136,14 @@ def _relu_cases(rng):
         Case(
             (rng.standard_normal((3, 8)).astype(np.float32), x),
             label="float32 arrays (3, 8) where a third of x is exactly 0",
+        )
+    )
+    x = rng.integers(-1, 2, (5, 6)).astype(np.float64)
+    x[0, :2] = (1.0, 0.0)  # a live and a dead unit, whatever was drawn
+    cases.append(
+        Case(
+            (_with_infinities(rng, rng.standard_normal((5, 6)), x), x),
+            label="arrays (5, 6) where dy holds inf and -inf, at units with x > 0 and at units with x <= 0",
         )
     )
     return cases
@@ -135,13 +165,19 @@ numba_exercise(
         (
             "the gradient passes where x == 0 too: ReLU's derivative at 0 is taken as 0 "
             "(pass dy only where x > 0)",
-            lambda dy, x: dy * (x >= 0),
+            lambda dy, x: np.where(x >= 0, dy, np.zeros_like(dy)),
+        ),
+        (
+            "an infinite dy at a unit with x <= 0 became NaN: dy * 0 is NaN when dy is inf; "
+            "write 0 there instead of multiplying (dx is exactly 0 wherever x <= 0)",
+            lambda dy, x: _times_step(dy, x),
         ),
     ),
     forbids=("minidl.nn.layers.ReLU", "minidl.nn.layers.activations", "minidl.kernels"),
     catches=(
         "relu(dy) instead of dy where x > 0",
         "the gradient passed where x == 0 (float32 cases with exact zeros)",
+        "dy * (x > 0): an infinite dy at a dead unit becomes NaN instead of 0",
     ),
     parallel=True,
 )
@@ -236,7 +272,7 @@ declare_edges(
 )
 declare_edges(
     "relu_backward_numba",
-    ("non_square", "float32"),
+    ("non_square", "float32", "inf_or_nan_input"),
     {
         "empty": "the kernel is elementwise: no length of an axis is special",
         "size_one": "the kernel is elementwise: no length of an axis is special",

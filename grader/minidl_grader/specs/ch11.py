@@ -122,9 +122,21 @@ cuda_exercise(
 )
 
 
+def _relu_backward(dy, x):
+    """dx = dy where x > 0, else exactly 0, whatever dy holds there (an infinite dy at a dead
+    unit gives 0; dy * (x > 0) would make it NaN)."""
+    return np.where(x > 0, dy, np.float32(0.0)).astype(np.float32)
+
+
+def _times_step(dy, x):
+    """The mistake dy * (x > 0): NaN where dy is infinite and x <= 0."""
+    with np.errstate(invalid="ignore"):
+        return dy * (x > 0)
+
+
 def _first_pass_only(dy, x, covered):
     dx = np.zeros_like(dy)
-    dx[:covered] = (dy * (x > 0))[:covered]
+    dx[:covered] = _relu_backward(dy, x)[:covered]
     return dx
 
 
@@ -133,10 +145,15 @@ def _relu_backward_cases(rng):
     for n, threads, blocks in ((3000, 128, 4), (100, 32, 1)):
         dy, x = rng.standard_normal(n).astype(np.float32), rng.standard_normal(n).astype(np.float32)
         x[::7] = 0.0  # exact zeros: relu'(0) = 0 here, so `x >= 0` does not pass
+        # an overflowed upstream gradient: inf and -inf at live units and at dead ones (x < 0 and
+        # x == 0), where dx is 0, not the NaN of dy * 0
+        for where in (x > 0, x < 0, x == 0):
+            dy[rng.choice(np.flatnonzero(where), size=2, replace=False)] = (np.inf, -np.inf)
         cases.append(
             Case(
                 (dy, x),
-                label=f"n={n} launched as {blocks} block(s) of {threads} threads, every 7th x exactly 0",
+                label=f"n={n} launched as {blocks} block(s) of {threads} threads, every 7th x exactly 0, "
+                "dy inf or -inf at six elements (two with x > 0, two with x < 0, two with x == 0)",
                 extra={
                     "kernel": "relu_backward",
                     "n": n,
@@ -160,10 +177,15 @@ def _relu_backward_judge(case):
         ),
         (
             "the gradient passes where x == 0 too: relu'(0) is taken as 0 here (pass dy only where x > 0)",
-            lambda dy, x: (dy * (x >= 0)).astype(np.float32),
+            lambda dy, x: np.where(x >= 0, dy, np.float32(0.0)).astype(np.float32),
+        ),
+        (
+            "an infinite dy at an element with x <= 0 became NaN: dy * 0 is NaN when dy is inf; "
+            "write 0 there instead of multiplying (dx is exactly 0 wherever x <= 0)",
+            lambda dy, x: _times_step(dy, x).astype(np.float32),
         ),
     )
-    return judge_cuda(lambda dy, x: (dy * (x > 0)).astype(np.float32), "dx", hints)
+    return judge_cuda(_relu_backward, "dx", hints)
 
 
 _judge_relu_backward = per_case(_relu_backward_judge)
@@ -180,6 +202,7 @@ cuda_exercise(
     catches=(
         "no grid-stride loop: only the first blocks * threads elements written when the grid is smaller than n",
         "the gradient passed where x == 0 (x >= 0)",
+        "dy * (x > 0): an infinite dy at an element with x <= 0 becomes NaN instead of 0",
         "a loop stepping by blockDim.x: right numbers, but every block redoes the elements of the blocks after it",
     ),
 )
@@ -357,7 +380,7 @@ declare_edges(
 )
 declare_edges(
     "relu_backward_cuda",
-    ("float32", "long_sequence"),
+    ("float32", "inf_or_nan_input", "long_sequence"),
     {"empty": _ONE_THREAD_EACH, "size_one": _ONE_THREAD_EACH},
 )
 declare_edges(

@@ -69,6 +69,18 @@ def _pool_cases(rng):
             label="N=3, T=6, H=1, padded on the left, the right and both sides",
         )
     )
+    # padding that holds each feature's real maximum, before the real steps too: a tie between
+    # padding and a real step that the padding must lose (the gradient to the real step, never
+    # to the padding, even where the padding comes first)
+    mask = np.array([[0, 0, 1, 1, 1], [0, 1, 1, 1, 0], [1, 1, 1, 0, 0]], dtype=bool)
+    h = rng.integers(-3, 4, size=(3, 5, 4)).astype(np.float64)
+    h = np.where(mask[:, :, None], h, np.where(mask[:, :, None], h, -np.inf).max(axis=1)[:, None, :])
+    cases.append(
+        Case(
+            (h, mask, rng.standard_normal((3, 4))),
+            label="N=3, T=5, H=4, the padding steps (on the left, the right, both) hold the real maximum",
+        )
+    )
     return cases
 
 
@@ -100,6 +112,7 @@ function_exercise(
         ),
     ),
     forbids=("minidl.nn.layers.conv1d", "minidl.kernels"),
+    catches=("the gradient sent to a padding step that holds the real maximum (h == out, not masked)",),
     dtypes="float64",
     equivalent_mutants={
         "masked_max_pool > _masked_max: delete: N, T, H = h.shape -> pass": "the sizes serve only "
@@ -462,6 +475,14 @@ def _rouge_cases(rng):
         Case(("the goal won", "the the goal won", 2.0), label="'the goal won' against 'the the goal won'")
     )
     cases.append(Case(("home side the won", "the home side won", 2.0), label="a reordered candidate"))
+    # words are separated by any run of white space (str.split()): split(' ') makes empty
+    # words of the doubled and outer spaces and keeps 'side\twon' as one word
+    cases.append(
+        Case(
+            ("  the home  side\twon ", "the home side\nwon the goal", 2.0),
+            label="white space other than one space: doubled and outer spaces, a tab, a newline",
+        )
+    )
     # the textbook case (ABCBDAB against BDCABA): the longest common subsequence, 4 words, is
     # found only by a table that takes the better of both neighbours at every mismatch
     cases.append(
@@ -506,6 +527,9 @@ function_exercise(
         ),
     ),
     forbids=("minidl.training.rouge",),
+    catches=(
+        "the words split on one space (split(' ')): empty words, and words joined by a tab or a newline",
+    ),
     dtypes=("number",),
 )
 

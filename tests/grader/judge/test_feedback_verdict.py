@@ -76,6 +76,29 @@ def test_an_emptied_model_is_not_an_answer():
     assert "named" in compare_models(model_summary(renamed), expected)
 
 
+def test_a_model_with_a_batch_norm_and_parameters_replaced_by_new_arrays():
+    """build_model places a {"gamma", "beta"} item as a BatchNorm; model_summary tells a
+    parameter updated in place from one bound to a new array (replaced_parameter names it)."""
+    from minidl.exercises.probes import replaced_parameter
+
+    rng = np.random.default_rng(0)
+    weights = [
+        (rng.standard_normal((3, 2)), rng.standard_normal(2)),
+        {"gamma": np.ones(2), "beta": np.zeros(2)},
+        (rng.standard_normal((2, 2)), rng.standard_normal(2)),
+        (rng.standard_normal((2, 1)), rng.standard_normal(1)),
+    ]
+    model = build_model(weights)
+    summary = model_summary(model)
+    assert summary["kinds"] == ["Dense", "BatchNorm", "ReLU", "Dense", "ReLU", "Dense"]
+    assert summary["param_names"][1] == ["gamma", "beta"]
+    assert replaced_parameter(summary) is None
+    model.layers[3].params["W"] -= 0.5  # in place: the same array
+    assert replaced_parameter(model_summary(model)) is None
+    model.layers[3].params["b"] = model.layers[3].params["b"] - 0.5
+    assert replaced_parameter(model_summary(model)).startswith("layer 3's `b` is a new array")
+
+
 # ---------------------------------------------------------------------- every exercise
 def _poison(value, poison: float):
     """``value`` with every number (not bools) replaced by ``poison``, shapes kept."""

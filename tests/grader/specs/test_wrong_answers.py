@@ -127,6 +127,16 @@ SANDBOXED = (
     ("08_going_deep", "lsuv_scales", "the weights rescaled in place (W *= s)"),
     ("25_frameworks", "conv_transpose_from_keras", "returns a transposed view of the Keras kernel"),
     ("09_transfer_learning", "discriminative_fine_tune_step", "never passes training=True"),
+    (
+        "09_transfer_learning",
+        "discriminative_fine_tune_step",
+        "the parameters bound to new arrays (params[key] = params[key] - ...), not updated in place",
+    ),
+    (
+        "09_transfer_learning",
+        "freeze_all_but_last",
+        "the weighted layers found by isinstance(layer, Dense): the BatchNorm left out",
+    ),
     ("10_fast_cpu_kernels", "depthwise_conv2d_numba", "y in float64 for a float32 x"),
     (
         "12_recurrent_networks",

@@ -55,6 +55,19 @@ def test_a_nan_where_the_answer_is_finite_is_reported_as_such():
     assert "NaN" in message
 
 
+def test_a_nan_that_a_known_mistake_makes_gets_that_mistakes_hint():
+    """dy * (x > 0) turns an infinite dy at a dead unit into NaN: the hint names it; a NaN
+    elsewhere is not that mistake."""
+    dy, x = np.array([np.inf, 2.0, np.inf]), np.array([-1.0, 1.0, 1.0])
+    with np.errstate(invalid="ignore"):
+        times_step = dy * (x > 0)
+    expected, mistake = np.where(x > 0, dy, 0.0), ("inf times 0", times_step)
+    message = C.compare_outputs(times_step.copy(), expected, ("dx",), [mistake])
+    assert "NaN" in message and "hint: inf times 0" in message
+    message = C.compare_outputs(np.array([0.0, np.nan, np.inf]), expected, ("dx",), [mistake])
+    assert "NaN" in message and "hint" not in message
+
+
 def test_right_values_in_the_wrong_dtype_fail_with_the_reason():
     expected = np.array([1.0, 2.0])
     message = C.compare_outputs(expected.astype(np.float32), expected, ("y",))
