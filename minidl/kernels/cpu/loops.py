@@ -21,7 +21,7 @@ from numba import njit
 # cores a Numba kernel wanted, which once made a LeNet-5 step twice as slow with threads and
 # set this threshold at 2^21 elements, where no kernel of a course network used them (a step
 # then ran serially but for its products, whatever the cores). Now both pools sleep when idle
-# (``OMP_WAIT_POLICY=PASSIVE`` and ``OPENBLAS_THREAD_TIMEOUT=4``, exported by the Makefile
+# (``OMP_WAIT_POLICY=PASSIVE`` and ``OPENBLAS_THREAD_TIMEOUT=19``, exported by the Makefile
 # and set by ``python -m bench``; ``backend.set_threads`` gives both the same count), and the
 # pooling, im2col/col2im, batch-norm and dW kernels of a LeNet-5 step run on every thread
 # (measured: see docs/performance.md, section 12).
