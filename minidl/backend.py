@@ -134,7 +134,8 @@ def set_threads(count: int | None = None) -> dict:
     if numba_available():
         import numba
 
-        numba.set_num_threads(min(count, numba.config.NUMBA_NUM_THREADS))
+        pool = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # (set when numba loads)
+        numba.set_num_threads(min(count, pool))
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # a declared dependency, but an environment may lack it
