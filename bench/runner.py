@@ -774,13 +774,16 @@ def _run(args, env, peer, repeats, warmup, budget, cores: CoreCounts) -> int:
         "thread defaults); by round: the middle half (quartiles) of the same ratio taken round "
         "by round (a range containing 1: level on this machine); GFLOP/s from the faster minidl tier. "
         f"Numba threading layer: {_threading_layer()}. glibc keeps freed arrays for reuse: "
-        f"{'yes' if env['malloc_keeps_freed_memory'] else 'no'} for minidl, glibc's default for PyTorch."
+        f"{'yes' if env['malloc_keeps_freed_memory'] else 'no'} for minidl, glibc's default for PyTorch. "
+        f"OpenBLAS's idle threads spin 2^{os.environ.get('OPENBLAS_THREAD_TIMEOUT', '28 (its default)')} "
+        "cycles before they sleep (OPENBLAS_THREAD_TIMEOUT)."
     )
 
     if device is not None:
         print(device.legend())
         env.update(device.environment(peer))
     env["numba_threading_layer"] = _threading_layer()
+    env["openblas_thread_timeout"] = os.environ.get("OPENBLAS_THREAD_TIMEOUT")
     # PyTorch's threads per count, where a row was timed in PyTorch at several counts
     torch_scaled = any((row.get("scaling") or {}).get("torch") for row in rows)
     in_force = cores.in_force(peer if torch_scaled else None)

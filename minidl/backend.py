@@ -39,6 +39,8 @@ __all__ = [
     "numba_available",
     "wait_passively",
     "keep_freed_memory",
+    "set_threads",
+    "threads",
     "gpu_available",
     "gpu_status",
     "check_device",
@@ -108,6 +110,59 @@ def keep_freed_memory() -> bool:
 #: whether ``keep_freed_memory`` has been called in this process and glibc agreed (the
 #: benchmark records it: the same step differs with and without, see docs/performance.md)
 freed_memory_kept = False
+
+
+# --------------------------------------------------------------------------- threads
+def set_threads(count: int | None = None) -> dict:
+    """Give minidl ``count`` threads, shared by its two pools: Numba's (the kernels of the
+    ``"numba"`` tier) and the BLAS library's (every ``@``); ``None`` means one per usable CPU.
+    Returns the counts now in force, ``{"numba": n or None, "blas": n or None}`` (None for a
+    pool that is not there).
+
+    Both pools get the same count because they never run at once: a step alternates between
+    BLAS products and Numba kernels, so each may use every core while it runs, provided the
+    other's threads then sleep rather than spin (``wait_passively`` for Numba's OpenMP threads;
+    ``OPENBLAS_THREAD_TIMEOUT``, which the Makefile exports, for OpenBLAS's). Numba cannot go
+    above the pool it started with (``NUMBA_NUM_THREADS``, read when Numba loads); BLAS is set
+    through ``threadpoolctl``, which finds whichever BLAS NumPy loaded (OpenBLAS, MKL, BLIS).
+    """
+    if count is None:
+        count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
+        raise ValueError(f"set_threads expects a positive number of threads (or None), received {count!r}")
+    count = int(count)
+    if numba_available():
+        import numba
+
+        pool = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # (set when numba loads)
+        numba.set_num_threads(min(count, pool))
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # a declared dependency, but an environment may lack it
+        pass
+    else:
+        threadpool_limits(limits=count, user_api="blas")  # stays in force (not used as a context)
+    return threads()
+
+
+def threads() -> dict:
+    """The threads minidl's two pools use now: ``{"numba": n or None, "blas": n or None}``
+    (BLAS's count is the largest over the BLAS libraries loaded; None where a pool, or
+    ``threadpoolctl`` to ask it, is missing)."""
+    numba_threads = None
+    if numba_available():
+        import numba
+
+        numba_threads = numba.get_num_threads()
+    blas_threads = None
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        pass
+    else:
+        counts = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+        blas_threads = max(counts) if counts else None
+    return {"numba": numba_threads, "blas": blas_threads}
 
 
 def _default_backend() -> str:

@@ -146,6 +146,9 @@ def test_bench_prints_the_table_and_writes_json(tmp_path, capsys):
         assert set(env["cpu_flags"]) == set(runner.CPU_FLAGS)
     kept = env["malloc_keeps_freed_memory"]  # recorded: it moves a LeNet-5 step by a fifth
     assert isinstance(kept, bool) and f"freed arrays for reuse: {'yes' if kept else 'no'}" in printed
+    # how long OpenBLAS's idle threads spin is recorded too (python -m bench sets 4 before NumPy loads)
+    assert env["openblas_thread_timeout"] == os.environ.get("OPENBLAS_THREAD_TIMEOUT")
+    assert "before they sleep (OPENBLAS_THREAD_TIMEOUT)" in printed
     (row,) = result["workloads"]
     assert row["numpy"]["calls"] == row["numba"]["calls"] == 2
     if result["environment"].get("torch"):

@@ -95,3 +95,25 @@ def test_wait_passively_keeps_a_policy_already_set(monkeypatch):
     assert backend.wait_passively() == "ACTIVE"
     monkeypatch.delenv("OMP_WAIT_POLICY")
     assert backend.wait_passively() == "PASSIVE"
+
+
+def test_set_threads_gives_numba_and_blas_the_same_count_and_says_so():
+    numba = pytest.importorskip("numba")
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    before = backend.threads()
+    try:
+        in_force = backend.set_threads(1)
+        assert in_force == backend.threads()
+        assert in_force["numba"] == numba.get_num_threads() == 1
+        blas = [lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"]
+        assert blas and all(n == 1 for n in blas) and in_force["blas"] == 1
+        # more than Numba's pool was started with: capped at the pool, BLAS gets the count asked
+        in_force = backend.set_threads(numba.config.NUMBA_NUM_THREADS + 1)
+        assert in_force["numba"] == numba.config.NUMBA_NUM_THREADS
+        assert in_force["blas"] == numba.config.NUMBA_NUM_THREADS + 1
+    finally:
+        numba.set_num_threads(before["numba"])
+        threadpoolctl.threadpool_limits(limits=before["blas"], user_api="blas")
+    for bad in (0, -2, 1.5, "2", True):
+        with pytest.raises(ValueError, match="positive number of threads"):
+            backend.set_threads(bad)

@@ -72,13 +72,18 @@ def im2col(x, kh, kw, sh, sw, ph, pw):
 @njit(parallel=True, cache=True)
 def _col2im(cols, kh, kw, sh, sw, ph, pw, OH, OW, dx):
     # one task per image plane (n, c): planes are disjoint, so the scatter-add needs no
-    # atomics; offsets (i, j) run in the reference's order (bitwise equal); unsigned flat
-    # offsets so the inner add vectorises
+    # atomics; each task first zeroes its plane of dx (in the threads, not a serial np.zeros
+    # before them), then adds offsets (i, j) in the reference's order (bitwise equal: 0 + the
+    # same sums); unsigned flat offsets so the inner add vectorises
     N, C, H, W = dx.shape
     cols_flat, dx_flat = cols.reshape(-1), dx.reshape(-1)
     block = N * OH * OW
+    zero = dx.dtype.type(0)
     for plane in prange(N * C):
         n, c = plane // C, plane % C
+        start = _u(plane * H * W)
+        for t in range(H * W):
+            dx_flat[start + _u(t)] = zero
         for i in range(kh):
             oh_first, oh_stop = _valid_range(OH, i - ph, sh, H)
             for j in range(kw):
@@ -98,7 +103,7 @@ def col2im(cols, x_shape, kh, kw, sh, sw, ph, pw):
     """Numba twin of ``reference.col2im``: dx (N, C, H, W)."""
     N, C, H, W = (int(d) for d in x_shape)
     OH, OW = conv_output_length(H, kh, sh, ph), conv_output_length(W, kw, sw, pw)
-    dx = np.zeros((N, C, H, W), dtype=cols.dtype)
+    dx = np.empty((N, C, H, W), dtype=cols.dtype)  # zeroed plane by plane by the kernel
     kernel = pick(_col2im, _col2im_serial, cols.size)
     kernel(np.ascontiguousarray(cols), kh, kw, sh, sw, ph, pw, OH, OW, dx)
     return dx
@@ -399,9 +404,7 @@ def conv2d_backward(dy, x, cols, weight, sh, sw, ph, pw, input_grad):
                 dweight_tiles += dy_tile @ tile_cols.T
         if dx is not None:  # input_grad
             np.matmul(W2_T, dy_tile, out=tile_cols)  # the tile's dcols, in the cols buffer
-            dx_tile = dx[n0 : n0 + g]
-            dx_tile[...] = 0
-            _col2im_serial(tile_cols, kh, kw, sh, sw, ph, pw, OH, OW, dx_tile)
+            _col2im_serial(tile_cols, kh, kw, sh, sw, ph, pw, OH, OW, dx[n0 : n0 + g])  # zeroes, then adds
     if shifted:
         return dx, dweight, dbias
     return dx, dweight_tiles.reshape(weight.shape), dbias_tiles.astype(dtype)

@@ -13,14 +13,19 @@ from numba import njit
 
 # ============================================================ one thread or all of them
 # Every loop nest of this tier that is written with ``prange`` is compiled twice: with threads
-# (``parallel=True``) and without (``_serial`` twin, where prange runs as range). Waking a
-# thread pool costs tens of microseconds, and on a machine with few cores the pool must
-# also win the cores back from OpenBLAS, whose threads keep spinning for a while after every
-# matrix product: on a 2-core machine a LeNet-5 step was slower with parallel kernels than
-# with serial ones (measured: see docs/performance.md). So a kernel uses threads only when
-# its array has at least PARALLEL_MIN_ELEMENTS elements (about 8 MB of float32), where the
-# split pays for itself.
-PARALLEL_MIN_ELEMENTS = 1 << 21
+# (``parallel=True``) and without (``_serial`` twin, where prange runs as range), and a call
+# uses threads only when its array has at least PARALLEL_MIN_ELEMENTS elements (512 KB of
+# float32): waking the pool's sleeping threads costs some microseconds per kernel, which
+# smaller arrays do not repay. Threads pay only if the cores are free: OpenBLAS's threads spin
+# for up to 2^28 cycles (about 0.1 s) after every matrix product by default and held the
+# cores a Numba kernel wanted, which once made a LeNet-5 step twice as slow with threads and
+# set this threshold at 2^21 elements, where no kernel of a course network used them (a step
+# then ran serially but for its products, whatever the cores). Now both pools sleep when idle
+# (``OMP_WAIT_POLICY=PASSIVE`` and ``OPENBLAS_THREAD_TIMEOUT=19``, exported by the Makefile
+# and set by ``python -m bench``; ``backend.set_threads`` gives both the same count), and the
+# pooling, im2col/col2im, batch-norm and dW kernels of a LeNet-5 step run on every thread
+# (measured: see docs/performance.md, section 12).
+PARALLEL_MIN_ELEMENTS = 1 << 17
 
 
 def serial_twin(kernel):

@@ -189,3 +189,18 @@ def test_two_conv_layers_in_flight_each_backward_from_its_own_cache(max_filters,
         np.testing.assert_allclose(dx, want_dx, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(layer.grads["W"], want_dw, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(layer.grads["b"], want_db, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("threaded", [False, True], ids=["serial", "threads"])
+def test_col2im_zeroes_its_output_itself_whatever_the_buffer_held(threaded):
+    # col2im allocates dx with np.empty and its kernel zeroes each plane before adding: a
+    # buffer full of NaN (what a reused allocation may hold) gives the reference's dx, bit for bit
+    rng = np.random.default_rng(0)
+    x_shape, (kh, kw, sh, sw, ph, pw) = (3, 2, 7, 6), (3, 2, 2, 1, 1, 0)
+    OH, OW = (7 + 2 * ph - kh) // sh + 1, (6 + 2 * pw - kw) // sw + 1
+    cols = rng.standard_normal((2 * kh * kw, 3 * OH * OW)).astype(np.float32)
+    dx = np.full(x_shape, np.nan, dtype=np.float32)
+    kernel = cpu.conv._col2im if threaded else cpu.conv._col2im_serial
+    kernel(cols, kh, kw, sh, sw, ph, pw, OH, OW, dx)
+    np.testing.assert_array_equal(dx, reference.col2im(cols, x_shape, kh, kw, sh, sw, ph, pw))
+    np.testing.assert_array_equal(cpu.col2im(cols, x_shape, kh, kw, sh, sw, ph, pw), dx)
