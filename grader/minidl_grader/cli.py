@@ -304,7 +304,7 @@ def _similarity(
         solutions.update(private)
         handed_out.update(private_handed_out)
     answers = {
-        display_path(path): _with_built(_answers(path, content, chapter), (built or {})[i] if built else {})
+        display_path(path): _with_built(_answers(path, content, chapter), built[i] if built else {})
         for i, (path, content) in enumerate(zip(submissions, contents))
     }
     matches = similarity.compare_batch(answers, solutions, handed_out)
@@ -486,9 +486,9 @@ def main(argv: list[str] | None = None) -> int:
     # compared once all are graded: the code each built at run time is read with its cells
     built = [r.built if r is not None else {} for r in results]
     similar, grouped = _similarity(args, submissions, contents, chapter, built)
-    for index, sub in enumerate(results):
-        if sub is not None:
-            sub.similarity = similar.get(display_path(submissions[index]), "")
+    for index, graded in enumerate(results):
+        if graded is not None:
+            graded.similarity = similar.get(display_path(submissions[index]), "")
     done = [r for r in results if r is not None]
     if done:  # the reports written again, with the similarity
         record(results.index(done[0]), done[0])

@@ -725,8 +725,8 @@ def _grade_into(
                 # a right kernel that must be parallel: its prange work traced (its Python run)
                 # only now, after every kernel has been compiled and has run its cases
                 for exercise in to_run:
-                    got = judged.get(exercise.name)
-                    if got is None or got.score <= 0 or not getattr(exercise, "numba_parallel", False):
+                    done = judged.get(exercise.name)
+                    if done is None or done.score <= 0 or not getattr(exercise, "numba_parallel", False):
                         continue
                     work = session.prange_work[exercise.name] = session.kernel_work(exercise)
                     if why := _not_parallel(exercise, work):

@@ -280,8 +280,9 @@ def _module(node, freevars: list[str]) -> ast.Module:
         body=[*inner, ast.Return(returned)],
         decorator_list=[],
         returns=None,
-        **({"type_params": []} if "type_params" in ast.FunctionDef._fields else {}),
     )
+    if "type_params" in ast.FunctionDef._fields:  # Python 3.12
+        setattr(wrapper, "type_params", [])  # noqa: B010 (typeshed's 3.10 FunctionDef has none)
     ast.copy_location(wrapper, node)
     module = ast.Module(body=[*outside, wrapper], type_ignores=[])
     return ast.fix_missing_locations(module)

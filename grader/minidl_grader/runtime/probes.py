@@ -19,6 +19,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -321,8 +322,8 @@ def _known_objects() -> dict:
         if _type(module) is _ModuleType and name.split(".")[0] in KERNEL_MODULES:
             known.setdefault(id(module), (module, "module", name, ""))
     for name in (*KERNEL_MODULES, "numpy.linalg", "numpy.random"):
-        module = sys.modules.get(name)
-        for attribute, value in list(_vars(module).items()) if module is not None else ():
+        found = sys.modules.get(name)
+        for attribute, value in list(_vars(found).items()) if found is not None else ():
             if not attribute.startswith("_"):
                 known.setdefault(id(value), (value, "attr", name, attribute))
     return known
@@ -356,13 +357,13 @@ def describe_kernel(fn) -> dict:
             raise ValueError(f"the kernel uses more than {MAX_KERNELS} other kernels")
         position = index[id(kernel)] = len(functions)
         functions.append({})
-        py_func = _dict(_vars(kernel)).get("py_func")
+        py_func: Any = _dict(_vars(kernel)).get("py_func")
         if _type(py_func) is not _FunctionType:
             raise TypeError(
                 "the kernel's Python function is not a plain function: the grader cannot compile it"
             )
         code, space = py_func.__code__, py_func.__globals__
-        given = _dict(_vars(kernel)).get("targetoptions")
+        given: Any = _dict(_vars(kernel)).get("targetoptions")
         pairs = list(given.items()) if _type(given) is dict else []
         cells = py_func.__closure__ or ()
         functions[position] = {
@@ -416,9 +417,14 @@ def _cell_item(cell, item) -> list:
 def _described_numba_probe(namespace, entries, case, trusted=contextlib.nullcontext):
     """In the submission's process: whether the entry is exactly Numba's dispatcher class
     (captured before the first cell) and, if so, its description (``describe_kernel``).
-    Nothing here is compiled or run."""
+    Nothing here is compiled or run. A notebook that changed Numba's dispatcher classes is
+    refused as before (the instructor learns of it), although nothing judged depends on them
+    any more: the kernel judged is the one the fresh process compiles."""
+    dispatcher_class, snapshot = _capture_numba()
+    if not (_unchanged(snapshot) and _unchanged(_SHARED)):
+        raise RuntimeError("the notebook changed Numba's dispatcher: the grader cannot tell what compiled")
     fn = namespace[entries[0]]
-    if _type(fn) is not _capture_numba()[0]:
+    if _type(fn) is not dispatcher_class:
         return {"is_numba": False}
     return {"is_numba": True, "kernel": describe_kernel(fn)}
 
