@@ -221,7 +221,10 @@ class _Sources:
             ]
             if exact:
                 return exact[-1]
-        if by_name:  # its cell, its line moved (a magic IPython reads differently): the last def
+        if not by_name:  # a file that is no cell's: a %%time cell's body ("<cell magic>")
+            for label, text in self.cells.items():
+                by_name += [node for n, _, node in self._definitions(("cell", label), text) if n == name]
+        if by_name:  # its line moved (a magic IPython reads differently): the last def of that name
             return by_name[-1]
         raise KernelSourceError(
             f"the grader could not find the source of `{name}` ({file.strip('<>')}, line {line}) in the "

@@ -80,6 +80,19 @@ def test_spellings_of_the_decorator_and_a_kernel_run_from_a_string():
         np.testing.assert_array_equal(_out(built, np.array([-1.0, 2.0])), [0.0, 2.0])
 
 
+def test_a_kernel_in_a_timed_cell_is_found_by_its_name():
+    """A ``%%time`` cell runs its body as ``"<cell magic>"``, its lines counted from the body."""
+    body = "@njit\ndef k(x):\n    return x * 3.0\n"
+    cells = [("<cell 1>", SETUP, None), ("<cell 2: k>", "%%time\n" + body, "k")]
+    space: dict = {}
+    exec(compile(SETUP, "<cell 1>", "exec"), space)
+    exec(compile(body, "<cell magic>", "exec"), space)
+    description = codec.loads(codec.dumps(probes.describe_kernel(space["k"])))
+    assert description["functions"][0]["file"] == "<cell magic>"
+    built = probes.build_kernels(kernels.kernel_spec(description, cells))
+    np.testing.assert_array_equal(_out(built, np.array([1.0, 2.0])), [3.0, 6.0])
+
+
 def test_the_definition_runs_nothing_of_the_submission():
     """Decorators, annotations and default values are not evaluated where the kernel is
     rebuilt (they would raise there: ``_identity`` and ``_one`` are not the kernel's
