@@ -247,6 +247,24 @@ def _answers(path: Path, content, chapter: str | None) -> dict[str, str]:
     return {exercise: source for _, source, exercise in cells if exercise}
 
 
+BUILT_MARK = "\n\n# built at run time (recorded by the grader's audit hook):\n"
+
+
+def _with_built(answers: dict[str, str], built: dict[str, list[str]]) -> dict[str, str]:
+    """Each exercise's cell followed by the code it built at run time (``exec`` of a decoded
+    string, marshalled code), as the similarity report reads it; at most ``MAX_BUILT``
+    characters of it."""
+    out = dict(answers)
+    for exercise, sources in built.items():
+        text = "\n\n".join(s for s in sources if isinstance(s, str))[:MAX_BUILT]
+        if text.strip():
+            out[exercise] = out.get(exercise, "") + BUILT_MARK + text
+    return out
+
+
+MAX_BUILT = 200_000  # the runner keeps no more per exercise (runner.MAX_CELL_CHARS)
+
+
 def published_solutions(folder: Path | None) -> tuple[dict[str, str], dict[str, str]]:
     """``({exercise: the solution's cell}, {exercise: the cell as handed out})`` of the code
     exercises in ``folder``'s notebooks (default: the published solutions, ``release.published``;
@@ -273,18 +291,21 @@ def published_solutions(folder: Path | None) -> tuple[dict[str, str], dict[str, 
 
 
 def _similarity(
-    args, submissions: list[Path], contents: list, chapter: str | None
+    args, submissions: list[Path], contents: list, chapter: str | None, built: list | None = None
 ) -> tuple[dict[str, str], dict[str, tuple[int, int]]]:
     """Compare every pair of submissions, and each with the published solutions (unless
     ``--no-published``); write ``--similarity`` (the groups: ``reports/groups.py``); return
-    each submission's CSV cells: ``similarity.highest``, and (group, its size)."""
+    each submission's CSV cells: ``similarity.highest``, and (group, its size). ``built``:
+    each submission's code built at run time (``SubmissionResult.built``), compared with
+    its cells: a published solution run from a decoded string is a copy too."""
     solutions, handed_out = ({}, {}) if args.no_published else published_solutions(args.solutions)
     if args.course is not None:  # the course's own solutions: a leaked key is a copy too
         private, private_handed_out = published_solutions(course.solutions_folder(args.course))
         solutions.update(private)
         handed_out.update(private_handed_out)
     answers = {
-        display_path(path): _answers(path, content, chapter) for path, content in zip(submissions, contents)
+        display_path(path): _with_built(_answers(path, content, chapter), built[i] if built else {})
+        for i, (path, content) in enumerate(zip(submissions, contents))
     }
     matches = similarity.compare_batch(answers, solutions, handed_out)
     found = groups.groups(matches, args.similarity_threshold)
@@ -417,7 +438,8 @@ def main(argv: list[str] | None = None) -> int:
     while seed == PUBLIC_SEED:
         seed = secrets.randbelow(2**31)
     contents = _read_all([(path, path in named) for path in submissions])
-    similar, grouped = _similarity(args, submissions, contents, chapter)
+    similar: dict[str, str] = {}
+    grouped: dict[str, tuple[int, int]] = {}
     results: list[SubmissionResult | None] = [None] * len(submissions)
     lock = threading.Lock()
 
@@ -436,7 +458,6 @@ def main(argv: list[str] | None = None) -> int:
             allow=tuple(args.allow),
         )
         sub.note = note
-        sub.similarity = similar.get(display_path(submissions[index]), "")
         return sub
 
     def record(index: int, sub: SubmissionResult) -> None:
@@ -462,6 +483,15 @@ def main(argv: list[str] | None = None) -> int:
                     error=f"internal grader error: {type(err).__name__}",
                 )
             record(index, sub)
+    # compared once all are graded: the code each built at run time is read with its cells
+    built = [r.built if r is not None else {} for r in results]
+    similar, grouped = _similarity(args, submissions, contents, chapter, built)
+    for index, graded in enumerate(results):
+        if graded is not None:
+            graded.similarity = similar.get(display_path(submissions[index]), "")
+    done = [r for r in results if r is not None]
+    if done:  # the reports written again, with the similarity
+        record(results.index(done[0]), done[0])
     for sub in [r for r in results if r is not None]:  # all of them: every future recorded its row
         if args.quiet:
             print(f"{sub.path}: {sub.score:g}/{sub.max_score:g}")

@@ -31,7 +31,7 @@ from .confinement.process import (
     _ChildDied,
     _TimedOut,
 )
-from .judge import projects, provenance, reading, registry
+from .judge import kernels, projects, provenance, reading, registry
 from .judge.judging import Result, SubmissionError, SubmissionResult, judge_exercise
 from .judge.registry import parse_chapter
 from .public import PUBLIC_SEED
@@ -192,8 +192,14 @@ class _Session:
         self.cell_errors: dict[str, str] = {}
         self.good_cells: list[tuple[str, str]] = []
         self.sandbox: Sandbox | None = None
-        # {exercise: what its kernel's prange loops did, one entry per case (the numba probe)}
+        # {exercise: what its kernel's prange loops did, one entry per case (``kernel_work``)}
         self.prange_work: dict[str, list] = {}
+        # Numba kernels are compiled and run in a process of their own, where no cell runs
+        # (``probes.build_kernels``): {exercise: its description checked and its source found
+        # (``kernels.kernel_spec``), or why not}, and the cases it ran
+        self.kernel_box: Sandbox | None = None
+        self.kernels: dict[str, dict] = {}
+        self.kernel_cases: dict[str, list] = {}
         self.output_bytes = 0  # the most the process had printed at a reply (runtime's "output_bytes")
 
         # {exercise or cell label: source compiled at run time that the cell does not hold}
@@ -203,7 +209,9 @@ class _Session:
 
     @property
     def isolated(self) -> bool:
-        return bool(self.sandbox and self.sandbox.isolated)
+        return bool(self.sandbox and self.sandbox.isolated) and (
+            self.kernel_box is None or self.kernel_box.isolated
+        )
 
     @property
     def _running(self) -> Sandbox:
@@ -319,49 +327,132 @@ class _Session:
                 self._spawn()
 
     def outputs_for(self, exercise: registry.Exercise):
-        """``get_outputs`` for ``judge_exercise``: one sandboxed call per case."""
+        """``get_outputs`` for ``judge_exercise``: one sandboxed call per case (a Numba
+        kernel: ``_kernel_outputs``)."""
+        if exercise.probe == "numba":
+            return self._kernel_outputs(exercise)
 
         def get_outputs(case):
-            try:
-                # a kernel's compilation compiles Numba's own generated code: not recorded
-                where = None if exercise.probe in ("numba", "cuda") else exercise.name
-                written = next((src for _, src, name in self.cells if name == exercise.name), "")
-                reply = self._request(("call", exercise.probe, exercise.entries, case), where, written)
-            except _TimedOut:
-                self._restart()
-                raise SubmissionError(
-                    f"timed out after {self.limits.timeout:g} s (an infinite loop?)"
-                ) from None
-            except _ChildDied as err:
-                why = self._running.exit_description(err.reason)
-                self._restart()
-                if err.reason:
-                    raise SubmissionError(f"the grading process failed: {why}") from None
-                raise SubmissionError(
-                    f"the code ended the grading process ({why}): os._exit, a crash, or too much memory?"
-                ) from None
-            setup = self.setup_failure()
-            if reply["status"] == "missing":
-                cell_problem = self.cell_errors.get(exercise.name)
-                message = f"`{one_line(reply['message'], 200)}` is not defined"
-                message += (
-                    f": {cell_problem}"
-                    if cell_problem
-                    else f" ({setup})"
-                    if setup
-                    else " (is the exercise cell, with its metadata, still in the notebook?)"
-                )
-                raise SubmissionError(message)
-            if reply["status"] == "error":
-                raise SubmissionError(one_line(reply["message"]) + (f" ({setup})" if setup else ""))
+            # a CUDA kernel's compilation compiles the emulator's own generated code: not recorded
+            value = self._called(exercise, case, None if exercise.probe == "cuda" else exercise.name)
             try:  # judged here, in the grader's process, from the plain data sent back
-                value = settle(exercise.probe, case, reply["value"])
+                return settle(exercise.probe, case, value)
             except ModifiedInput as err:
                 raise SubmissionError(f"raised ModifiedInput: {err}") from None
-            kernel_evidence(exercise, value, self.prange_work.setdefault(exercise.name, []))
+
+        return get_outputs
+
+    def _called(self, exercise: registry.Exercise, case, where: str | None, probe: str | None = None):
+        """The plain data of one sandboxed call of ``exercise``'s probe (``probe``: another
+        one) on ``case``; ``SubmissionError`` if it could not be had."""
+        try:
+            written = next((src for _, src, name in self.cells if name == exercise.name), "")
+            reply = self._request(("call", probe or exercise.probe, exercise.entries, case), where, written)
+        except _TimedOut:
+            self._restart()
+            raise SubmissionError(f"timed out after {self.limits.timeout:g} s (an infinite loop?)") from None
+        except _ChildDied as err:
+            why = self._running.exit_description(err.reason)
+            self._restart()
+            if err.reason:
+                raise SubmissionError(f"the grading process failed: {why}") from None
+            raise SubmissionError(
+                f"the code ended the grading process ({why}): os._exit, a crash, or too much memory?"
+            ) from None
+        setup = self.setup_failure()
+        if reply["status"] == "missing":
+            cell_problem = self.cell_errors.get(exercise.name)
+            message = f"`{one_line(reply['message'], 200)}` is not defined"
+            message += (
+                f": {cell_problem}"
+                if cell_problem
+                else f" ({setup})"
+                if setup
+                else " (is the exercise cell, with its metadata, still in the notebook?)"
+            )
+            raise SubmissionError(message)
+        if reply["status"] == "error":
+            raise SubmissionError(one_line(reply["message"]) + (f" ({setup})" if setup else ""))
+        return reply["value"]
+
+    # ------------------------------------------------------------------ Numba kernels
+    def _kernel_outputs(self, exercise: registry.Exercise):
+        """``get_outputs`` for a Numba kernel (issue 68): the submission's process describes
+        it once (``probes.describe_kernel``: plain data); the grader finds its source in the
+        cells (``kernels.kernel_spec``); a fresh sandboxed process, where no cell runs,
+        compiles that source with Numba, reads it for object mode and runs the case with
+        it (``probes.kernel_case``). The outputs are judged here (``settle``)."""
+
+        def get_outputs(case):
+            known = self.kernels.get(exercise.name)
+            if known is None:
+                known = self.kernels[exercise.name] = self._kernel_spec(exercise, case)
+            if not known["is_numba"]:
+                return {"is_numba": False}
+            if "problem" in known:
+                raise SubmissionError(known["problem"])
+            value = self._kernel_request(("kernel", known["key"], known["spec"], case))
+            self.kernel_cases.setdefault(exercise.name, []).append(case)
+            if not isinstance(value, dict):
+                raise SubmissionError("the grader could not read what the kernel's process sent back")
+            try:
+                value = settle("numba", case, {**value, "is_numba": True})
+            except ModifiedInput as err:
+                raise SubmissionError(f"raised ModifiedInput: {err}") from None
+            kernel_evidence(exercise, value, [])
             return value
 
         return get_outputs
+
+    def _kernel_spec(self, exercise: registry.Exercise, case) -> dict:
+        """The kernel's description from the submission's process, checked, and its source:
+        ``{"is_numba", "spec", "key"}`` or ``{"is_numba", "problem"}``."""
+        value = self._called(exercise, case, exercise.name)
+        if not isinstance(value, dict) or not value.get("is_numba"):
+            return {"is_numba": False}
+        try:
+            spec = kernels.kernel_spec(value.get("kernel"), self.cells, self.built)
+        except kernels.KernelSourceError as err:
+            return {"is_numba": True, "problem": str(err)}
+        return {"is_numba": True, "spec": spec, "key": f"{exercise.name} {len(self.kernels)}"}
+
+    def _kernel_request(self, message: tuple):
+        """One request to the kernels' own process (started on the first: no cell ever runs
+        in it), within the submission's budget; a hang or a crash restarts it."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise _OutOfTime()
+        if self.kernel_box is None:
+            self.kernel_box = Sandbox(self.limits, self.preload, self.left_out, self.allow)
+        try:
+            reply = self.kernel_box.request(message, min(self.limits.timeout, left))
+        except (_TimedOut, _ChildDied) as err:
+            why = (
+                f"timed out after {self.limits.timeout:g} s (an infinite loop?)"
+                if isinstance(err, _TimedOut)
+                else f"the kernel ended its process ({self.kernel_box.exit_description(err.reason)})"
+            )
+            self.kernel_box.close()
+            self.kernel_box = None
+            if isinstance(err, _TimedOut) and time.monotonic() >= self.deadline - 0.01:
+                raise _OutOfTime() from None
+            raise SubmissionError(why) from None
+        if reply["status"] != "ok":
+            raise SubmissionError(one_line(reply["message"]))
+        return reply["value"]
+
+    def kernel_work(self, exercise: registry.Exercise) -> list:
+        """What the kernel's ``prange`` loops did on each case it ran (``probes.kernel_trace``:
+        its Python run, traced), asked once every kernel has run its cases; ``[]`` where it
+        could not be observed (``_not_parallel`` then says it is not parallel)."""
+        known, cases = self.kernels.get(exercise.name) or {}, self.kernel_cases.get(exercise.name, [])
+        if "spec" not in known or not cases:
+            return []
+        try:
+            work = self._kernel_request(("kernel_trace", known["key"], known["spec"], cases))
+        except SubmissionError as err:
+            return [{"iterations": 0, "largest_share": 1.0, "error": str(err)[:300]}]
+        return work if isinstance(work, list) else []
 
     def setup_failure(self) -> str | None:
         """What went wrong in the first setup cell that failed, or None."""
@@ -387,6 +478,8 @@ class _Session:
     def close(self) -> None:
         if self.sandbox:
             self.sandbox.close()
+        if self.kernel_box:
+            self.kernel_box.close()
 
 
 def kernel_evidence(exercise, value, seen: list) -> None:
@@ -401,7 +494,8 @@ def kernel_evidence(exercise, value, seen: list) -> None:
             f"the kernel runs Python inside the compiled function ({one_line(str(value['object_mode']), 200)}): "
             "write the loops in nopython code, without numba.objmode"
         )
-    seen.append(value.get("parallel"))
+    if "parallel" in value:  # traced with the case (in one process); the runner traces last
+        seen.append(value["parallel"])
 
 
 def allowed(entry: str, allow: tuple[str, ...]) -> bool:
@@ -627,13 +721,19 @@ def _grade_into(
                         )
                     if got.score > 0 and (why := _built_refusal(exercise, session, limits, allow)):
                         got = Result(exercise.name, exercise.points, 0, why)  # built while called
-                    if got.score > 0 and (
-                        why := _not_parallel(exercise, session.prange_work.get(exercise.name, []))
-                    ):
-                        got = Result(exercise.name, exercise.points, 0, why)  # right, but serial
                     judged[exercise.name] = got
+                # a right kernel that must be parallel: its prange work traced (its Python run)
+                # only now, after every kernel has been compiled and has run its cases
+                for exercise in to_run:
+                    done = judged.get(exercise.name)
+                    if done is None or done.score <= 0 or not getattr(exercise, "numba_parallel", False):
+                        continue
+                    work = session.prange_work[exercise.name] = session.kernel_work(exercise)
+                    if why := _not_parallel(exercise, work):
+                        judged[exercise.name] = Result(exercise.name, exercise.points, 0, why)  # serial
             finally:
                 session.close()
+                _keep_built(result, session.built, exercises)
                 result.flags += sorted(n for n in session.noted if n not in result.flags)
                 for where, sources in session.built.items():
                     note = f"{where} ran code built at run time: {one_line(sources[0], 120)}"
@@ -662,6 +762,25 @@ def _grade_into(
         Result(e.name, e.points, 0, refusals[e.name]) if refusals.get(e.name) else judged[e.name]
         for e in exercises
     ]
+
+
+def _keep_built(result: SubmissionResult, built: dict[str, list[str]], exercises: list) -> None:
+    """Put in ``result.built`` the code a session recorded as built at run time, by exercise
+    (for the similarity report): an exercise cell's own, and what a setup cell built that
+    defines an exercise's entries (a ``def`` or an assignment of its name)."""
+    for where, sources in built.items():
+        for exercise in exercises:
+            if where == exercise.name or (where.startswith("<") and _defines(sources, exercise.entries)):
+                kept = result.built.setdefault(exercise.name, [])
+                known = set(kept)  # sessions that replay the same cells record the same code
+                kept += [s for s in dict.fromkeys(sources) if s not in known]
+
+
+def _defines(sources: list[str], names: tuple) -> bool:
+    pattern = re.compile(
+        r"^[ \t]*(def\s+(%s)\s*\(|(%s)\s*=)" % (("|".join(map(re.escape, names)),) * 2), re.M
+    )
+    return any(pattern.search(source) for source in sources)
 
 
 def _built_refusal(exercise, session: _Session, limits: Limits, allow: tuple) -> str | None:

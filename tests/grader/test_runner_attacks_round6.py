@@ -284,3 +284,111 @@ def test_identity_helpers_and_respelled_operators_do_not_hide_a_copy():
     copy = similarity.fingerprint(IDENTITY_WRAPPED)
     match = similarity.compare(original, copy, "weight_norm_backward")
     assert match is not None and match.score >= similarity.threshold("weight_norm_backward"), match
+
+
+# ---------------------------------------------------------------------- 1: a fresh process
+# A kernel whose work runs in object mode, then -- after its definition, by names built at
+# run time, which neither the grader's reading of the cell nor the audit hook sees --
+# Numba's compile results and code library changed so that object mode no longer shows
+# where the probe looked. Full marks when the probe recompiled the kernel in the process the
+# cells ran in; 0 since the kernel is compiled from the cell's source in a process where no
+# cell ran.
+OBJMODE_HIDDEN = (
+    "import numba\n"
+    "@njit(parallel=True)\n"
+    "def relu_backward_numba(dy, x):\n"
+    "    with numba.objmode(dx='float64[:]'):\n"
+    "        dx = (dy * (x > 0)).ravel().astype('float64')\n"
+    "    out = np.empty(dx.size, dtype=dy.dtype)\n"
+    "    for i in prange(dx.size):\n"
+    "        out[i] = dx[i]\n"
+    "    return out.reshape(dy.shape)\n"
+    "import importlib\n"
+    "_c = importlib.import_module('numba.core.' + 'compiler')\n"
+    "_g = importlib.import_module('numba.core.' + 'codegen')\n"
+    "type.__setattr__(_c.CompileResult, 'objectmode', property(lambda s: False))\n"
+    "type.__setattr__(_c.CompileResult, 'lifted', property(lambda s: ()))\n"
+    "_llvm = _g.CPUCodeLibrary.get_llvm_str\n"
+    "type.__setattr__(_g.CPUCodeLibrary, 'get_llvm_str', lambda s: _llvm(s).replace('PyObject_Call', 'PyO'))\n"
+)
+# an honest kernel spread over helpers: a module constant, a kernel it calls, a closure
+DEPTHWISE_WITH_HELPERS = (
+    "ZERO = 0.0\n"
+    "@njit\n"
+    "def _tap_sum(x, W, s, ch, top, left, a0, a1, b0, b1):\n"
+    "    acc = ZERO\n"
+    "    for a in range(a0, a1):\n"
+    "        for b in range(b0, b1):\n"
+    "            acc += W[ch, a, b] * x[s, ch, top + a, left + b]\n"
+    "    return acc\n"
+    "def _clipper(lo):\n"
+    "    @njit\n"
+    "    def clip(v, hi):\n"
+    "        return min(max(v, lo), hi)\n"
+    "    return clip\n"
+    "_clip = _clipper(0)\n"
+    "@njit\n"
+    "def depthwise_conv2d_numba(x, W, stride, pad):\n"
+    "    batch, channels, height, width = x.shape\n"
+    "    taps_h, taps_w = W.shape[1], W.shape[2]\n"
+    "    out_h = 1 + (height + 2 * pad - taps_h) // stride\n"
+    "    out_w = 1 + (width + 2 * pad - taps_w) // stride\n"
+    "    y = np.empty((batch, channels, out_h, out_w), dtype=x.dtype)\n"
+    "    for i in range(out_h):\n"
+    "        top = i * stride - pad\n"
+    "        a0, a1 = _clip(-top, taps_h), _clip(height - top, taps_h)\n"
+    "        for j in range(out_w):\n"
+    "            left = j * stride - pad\n"
+    "            b0, b1 = _clip(-left, taps_w), _clip(width - left, taps_w)\n"
+    "            for s in range(batch):\n"
+    "                for ch in range(channels):\n"
+    "                    y[s, ch, i, j] = _tap_sum(x, W, s, ch, top, left, a0, a1, b0, b1)\n"
+    "    return y\n"
+)
+
+
+@pytest.mark.sandbox
+def test_a_kernel_is_compiled_and_judged_where_no_cell_has_run(tmp_path):
+    folder = tmp_path / "kernels"
+    folder.mkdir()
+    _with(CHAPTER10, folder / "10_hidden.ipynb", {
+        RELU: OBJMODE_HIDDEN,
+        "depthwise_conv2d_numba": DEPTHWISE_WITH_HELPERS,
+    })  # fmt: skip
+    out = tmp_path / "rows.json"
+    assert cli.main([str(folder), "--json", str(out), "--quiet", "--timeout", "120", "--seed", "5"]) == 0
+    scores = _scores(json.loads(out.read_text()))
+    assert scores[RELU][0] == 0 and "object mode" in scores[RELU][2], scores[RELU]
+    depthwise = scores["depthwise_conv2d_numba"]
+    assert depthwise[0] == depthwise[1], depthwise
+    assert scores["avgpool2d_padded_backward_numba"][0] == 2
+
+
+# ---------------------------------------------------------------------- 2: built code compared
+@pytest.mark.sandbox
+def test_a_published_solution_run_from_a_decoded_string_is_in_the_similarity_report(tmp_path):
+    """The published ``weight_norm_backward`` stored as rot13 and run through a built
+    ``exec``: its cell alone shares nothing with the solution; with the code the audit hook
+    recorded, the report pairs it with the published solution at full containment."""
+    import csv
+
+    published = cli.published_solutions(ROOT / "solutions")[0]["weight_norm_backward"]
+    cell = (
+        "import builtins, codecs\n"
+        f"_hidden = {_rot13(published)!r}\n"
+        "getattr(builtins, 'ex' + 'ec')(codecs.decode(_hidden, 'rot13'), globals())\n"
+    )
+    limit = similarity.threshold("weight_norm_backward")
+    alone = similarity.compare(similarity.fingerprint(cell), similarity.fingerprint(published))
+    assert alone is None or alone.score < limit  # what the report saw before
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    handed_out = ROOT / "exercises" / CHAPTER3.name  # the other exercises left as handed out
+    _with(handed_out, folder / "03_rot13.ipynb", {"weight_norm_backward": cell})
+    table, report = tmp_path / "rows.csv", tmp_path / "similar.md"
+    options = ["--csv", str(table), "--similarity", str(report), "--quiet", "--seed", "3", "--timeout", "60"]
+    assert cli.main([str(folder), *options]) == 0
+    (row,) = list(csv.DictReader(table.open()))
+    score, _, who = row["similarity"].partition(" ")
+    assert float(score) >= limit and who == f"{similarity.SOLUTIONS}: weight_norm_backward", row["similarity"]
+    assert "built at run time" in report.read_text()

@@ -93,6 +93,9 @@ class SubmissionResult:
     flags: list[str] = field(default_factory=list)  # for the instructor, not scored
     note: str | None = None  # told to the student too (which of several notebooks was graded)
     similarity: str = ""  # the most similar other answer (similarity.highest), for the instructor
+    # {exercise: code its cell (or a setup cell, for the functions it defines) built at run
+    # time, recorded by the sandbox's audit hook}: compared by the similarity report too
+    built: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def score(self) -> float:

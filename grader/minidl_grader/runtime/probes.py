@@ -19,6 +19,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -285,6 +286,7 @@ def _capture_numba():
         _TRUSTED["numba"] = (registry.CPUDispatcher, _snapshot([*classes, dispatcher, registry]))
         _TRUSTED["numba.prange"] = (numba.prange, numba)
         _TRUSTED["numba.njit"] = numba.njit
+        _TRUSTED["known"] = _known_objects()
     return _TRUSTED["numba"]
 
 
@@ -300,43 +302,269 @@ def _capture_emulator():
 
 
 # ---------------------------------------------------------------------- chapter 10: Numba
-def _recorded_numba_probe(namespace, entries, case, trusted=contextlib.nullcontext):
-    """Call a submitted kernel and report whether Numba compiled it, from a dispatcher the
-    probe compiles itself (issue 68): the submitted object must be exactly the dispatcher
-    class captured before the notebook ran, whose methods are unchanged; its Python
-    function and its options are then compiled afresh with the captured ``numba.njit``,
-    and that compiled kernel -- not the submitted object, whose ``py_func`` and
-    ``overloads`` are attributes a cell can replace -- is what runs the case, what is read
-    for object mode (its own overloads) and whose ``prange`` work is traced. A
-    ``py_func`` swapped for another function is that function compiled and judged."""
+# A submitted kernel is judged in a process where no cell has run (issue 68): the
+# submission's process only describes it (``describe_kernel``: where its source is, its
+# options, what its globals are), as plain data; the grader finds that source in the cells
+# it holds (``judge/kernels.py``) and a fresh sandboxed process compiles it with the
+# ``numba.njit`` captured before anything else ran there (``build_kernels``), reads that
+# dispatcher for object mode, runs the cases with it (``kernel_case``) and, last, traces its
+# ``prange`` work (``kernel_trace``). Nothing a cell changes in its own process reaches that.
+KERNEL_MODULES = ("numpy", "numba", "math", "cmath")  # what a kernel's globals may name
+MAX_KERNELS = 16  # kernels in one description (the kernel and those it calls)
+MAX_ITEMS = 256  # globals, closure variables and defaults per kernel
+
+
+def _known_objects() -> dict:
+    """``{id: (object, kind, module, attribute)}``: the kernel modules loaded before the
+    first cell (``seal``), and the top-level attributes of ``KERNEL_MODULES``."""
+    known: dict = {}
+    for name, module in list(sys.modules.items()):
+        if _type(module) is _ModuleType and name.split(".")[0] in KERNEL_MODULES:
+            known.setdefault(id(module), (module, "module", name, ""))
+    for name in (*KERNEL_MODULES, "numpy.linalg", "numpy.random"):
+        found = sys.modules.get(name)
+        for attribute, value in list(_vars(found).items()) if found is not None else ():
+            if not attribute.startswith("_"):
+                known.setdefault(id(value), (value, "attr", name, attribute))
+    return known
+
+
+def _global_names(code, depth: int = 0) -> set:
+    """The names ``code`` (and the code nested in it) may read as globals."""
+    names = set(code.co_names)
+    for const in code.co_consts if depth < 8 else ():
+        if _type(const) is _type(code):
+            names |= _global_names(const, depth + 1)
+    return names
+
+
+def describe_kernel(fn) -> dict:
+    """What the grader needs to compile ``fn`` (a Numba dispatcher) again elsewhere, as plain
+    data: ``functions``, the kernel first, then every kernel it uses, each with ``name``,
+    ``file`` and ``line`` (where its ``def`` is: the cell's label), ``options`` (its
+    ``njit`` options) and what its ``globals``, ``freevars`` and ``defaults`` are (see
+    ``_item``). Nothing here is trusted by the grader: it compiles the notebook's own source
+    as described, and judges what it compiled."""
+    dispatcher_class = _capture_numba()[0]
+    known = _TRUSTED["known"]
+    functions: list = []
+    index: dict = {}
+
+    def function(kernel) -> int:
+        if id(kernel) in index:
+            return index[id(kernel)]
+        if len(functions) >= MAX_KERNELS:
+            raise ValueError(f"the kernel uses more than {MAX_KERNELS} other kernels")
+        position = index[id(kernel)] = len(functions)
+        functions.append({})
+        py_func: Any = _dict(_vars(kernel)).get("py_func")
+        if _type(py_func) is not _FunctionType:
+            raise TypeError(
+                "the kernel's Python function is not a plain function: the grader cannot compile it"
+            )
+        code, space = py_func.__code__, py_func.__globals__
+        given: Any = _dict(_vars(kernel)).get("targetoptions")
+        pairs = list(given.items()) if _type(given) is dict else []
+        cells = py_func.__closure__ or ()
+        functions[position] = {
+            "name": code.co_name,
+            "file": code.co_filename,
+            "line": code.co_firstlineno,
+            "options": {k: v for k, v in pairs if k in _OPTIONS and _type(v) in (bool, int, str)},
+            "globals": {n: item(space[n]) for n in sorted(_global_names(code))[:MAX_ITEMS] if n in space},
+            "freevars": [[n, _cell_item(c, item)] for n, c in zip(code.co_freevars, cells)],
+            "defaults": [item(v) for v in (py_func.__defaults__ or ())[:MAX_ITEMS]],
+            "kwdefaults": {k: item(v) for k, v in list((py_func.__kwdefaults__ or {}).items())[:MAX_ITEMS]},
+        }
+        return position
+
+    def item(value, depth: int = 0) -> list:
+        """``value`` as ``[kind, ...]``: ``value`` (a number, string, None, numeric array),
+        ``scalar`` (dtype, value), ``complex``, ``dtype``, ``tuple``, ``module`` (name),
+        ``attr`` (module, attribute: an object of the kernel modules), ``kernel`` (its
+        position in ``functions``) or ``unknown`` (its type's name)."""
+        kind = _type(value)
+        if value is None or kind in (bool, int, float, str):
+            return ["value", value]
+        if kind is complex:
+            return ["complex", value.real, value.imag]
+        if kind is dispatcher_class:
+            return ["kernel", function(value)]
+        found = known.get(id(value))
+        if found is not None and found[0] is value:
+            return list(found[1:])
+        if kind is tuple and depth < 4:
+            return ["tuple", [item(v, depth + 1) for v in value[:64]]]
+        if kind is np.ndarray and value.dtype.kind in "biuf":
+            return ["value", value.copy()]
+        if isinstance(value, np.generic) and value.dtype.kind in "biuf":
+            return ["scalar", value.dtype.str, value.item()]
+        if kind is np.dtype and value.kind in "biuf":
+            return ["dtype", value.str]
+        return ["unknown", kind.__name__[:80]]
+
+    function(fn)
+    return {"functions": functions}
+
+
+def _cell_item(cell, item) -> list:
+    try:
+        return item(cell.cell_contents)
+    except ValueError:  # an empty cell
+        return ["unknown", "an unassigned variable"]
+
+
+def _described_numba_probe(namespace, entries, case, trusted=contextlib.nullcontext):
+    """In the submission's process: whether the entry is exactly Numba's dispatcher class
+    (captured before the first cell) and, if so, its description (``describe_kernel``).
+    Nothing here is compiled or run. A notebook that changed Numba's dispatcher classes is
+    refused as before (the instructor learns of it), although nothing judged depends on them
+    any more: the kernel judged is the one the fresh process compiles."""
     dispatcher_class, snapshot = _capture_numba()
     if not (_unchanged(snapshot) and _unchanged(_SHARED)):
         raise RuntimeError("the notebook changed Numba's dispatcher: the grader cannot tell what compiled")
     fn = namespace[entries[0]]
-    compiled = _type(fn) is dispatcher_class
-    found: dict = {"is_numba": compiled, "call": None}
-    if not compiled:
-        return found
-    kernel = _recompiled(fn)
+    if _type(fn) is not dispatcher_class:
+        return {"is_numba": False}
+    return {"is_numba": True, "kernel": describe_kernel(fn)}
+
+
+def build_kernels(spec: dict, trusted=contextlib.nullcontext) -> list:
+    """In a fresh process, before any of the submission's code ran there: the kernels of
+    ``spec`` made with the ``numba.njit`` captured then (``seal``), the first the one to
+    judge. ``spec["functions"]`` is the description's (``describe_kernel``), each with
+    ``module``: the syntax tree the grader took from the notebook's cells
+    (``judge/kernels.py``) -- one function ``__minidl_kernel__(*freevars)`` returning the
+    kernel's Python function, its decorators, annotations and default values taken out, so
+    that defining it runs nothing of the submission. Globals, closure variables and
+    defaults are rebuilt from their description: a name the description cannot give
+    (``unknown``) is left undefined, and Numba says so when it compiles."""
+    import builtins
+    import importlib
+
+    njit = _TRUSTED["numba.njit"]
+    functions = spec["functions"]
+    kernels: list = [None] * len(functions)
+    making: set = set()
+
+    def module(name: str):  # one this process loaded before the request, or a kernel module
+        if not isinstance(name, str) or name.split(".")[0] not in KERNEL_MODULES:
+            raise _Unresolved()
+        found = sys.modules.get(name)
+        if found is None and name not in KERNEL_MODULES:
+            raise _Unresolved()
+        return found if found is not None else importlib.import_module(name)
+
+    def resolve(item):
+        kind, *rest = item
+        if kind == "value":
+            return rest[0]
+        if kind == "scalar":
+            return np.dtype(rest[0]).type(rest[1])
+        if kind == "complex":
+            return complex(rest[0], rest[1])
+        if kind == "dtype":
+            return np.dtype(rest[0])
+        if kind == "tuple":
+            return tuple(resolve(v) for v in rest[0])
+        if kind == "module":
+            return module(rest[0])
+        if kind == "attr" and isinstance(rest[1], str) and not rest[1].startswith("_"):
+            return getattr(module(rest[0]), rest[1])
+        if kind == "kernel":
+            return kernel(rest[0])
+        raise _Unresolved()
+
+    def resolved(pairs):
+        out = {}
+        for name, item in pairs:
+            try:
+                out[name] = resolve(item)
+            except _Unresolved:
+                pass
+        return out
+
+    def kernel(i: int):
+        if kernels[i] is None:
+            if i in making:
+                raise ValueError("the kernels' closures refer to each other: the grader cannot rebuild them")
+            making.add(i)
+            f = functions[i]
+            space: dict = {"__builtins__": builtins, "__name__": "__main__"}
+            with trusted():
+                exec(compile(f["module"], f["file"], "exec"), space)
+            free = resolved(f["freevars"])
+            missing = [name for name, _ in f["freevars"] if name not in free]
+            if missing:
+                raise ValueError(
+                    f"the grader cannot rebuild `{missing[0]}`, a variable the kernel's closure holds"
+                )
+            py_func = space.pop("__minidl_kernel__")(*(free[name] for name, _ in f["freevars"]))
+            defaults = resolved(enumerate(f["defaults"]))
+            py_func.__defaults__ = tuple(defaults.get(k) for k in range(len(f["defaults"]))) or None
+            py_func.__kwdefaults__ = resolved(f["kwdefaults"].items()) or None
+            options = {k: v for k, v in f["options"].items() if k in _OPTIONS and k != "nopython"}
+            kernels[i] = njit(**options)(py_func)
+            space.update(resolved(f["globals"].items()))  # after: a kernel may call itself
+        return kernels[i]
+
+    kernel(0)
+    for i in range(len(functions)):
+        kernel(i)
+    return kernels
+
+
+class _Unresolved(Exception):
+    """A described global the fresh process does not rebuild (left undefined)."""
+
+
+def kernel_case(kernels: list, case: Case, trusted=contextlib.nullcontext) -> dict:
+    """The first of ``kernels`` (``build_kernels``, or ``_recompiled`` in one process)
+    compiled for the case's argument types, every kernel read for object mode before
+    anything runs (``object_mode``), then called on a copy of the case (``recorded_call``:
+    ``call``). Plain data."""
+    kernel = kernels[0]
     try:  # compiled for these arguments' types before it runs: object mode is read first
         from numba import typeof
 
-        kernel.compile(tuple(typeof(a) for a in case.args))
+        with trusted():
+            kernel.compile(tuple(typeof(a) for a in case.args))
     except Exception:  # the call below says why
         pass
-    found["object_mode"] = shared.object_mode(kernel)
-    if found["object_mode"]:
-        return {**found, "out": None}
-    found["call"] = recorded_call(kernel, case.args, _parameter_names(kernel.py_func))
-    if kernel.targetoptions.get("parallel"):
-        found["parallel"] = _prange_work(kernel, case.args, trusted)
-    return found
+    why = next((w for k in kernels if (w := shared.object_mode(k))), None)
+    if why:
+        return {"object_mode": why, "call": None, "out": None}
+    return {"object_mode": None, "call": recorded_call(kernel, case.args, _parameter_names(kernel.py_func))}
+
+
+def kernel_trace(kernels: list, cases: list, trusted=contextlib.nullcontext) -> list:
+    """The work of the first kernel's ``prange`` loops on each case (``shared.prange_work``,
+    its Python run once, traced, with the ``numba.prange`` captured before the notebook
+    ran); ``[]`` for a kernel not compiled with ``parallel=True``. Run after every case of
+    every kernel: the only step that runs the submission's code as Python."""
+    kernel = kernels[0]
+    if not kernel.targetoptions.get("parallel"):
+        return []
+    return [shared.prange_work(kernel, case.args, _TRUSTED["numba.prange"], trusted) for case in cases]
 
 
 @probe("numba")
-def _numba_probe(namespace, entries, case):
-    """In one process: the numba probe's data with the call judged at once (``settle``)."""
-    return settle("numba", case, _recorded_numba_probe(namespace, entries, case))
+def _in_process_numba_probe(namespace, entries, case):
+    """In one process (``check()`` through the grader, the mutants, tests): the submitted
+    kernel's Python function compiled again with the ``numba.njit`` captured by ``seal``
+    (``_recompiled``) and judged as the fresh process judges (``kernel_case``,
+    ``kernel_trace``), the call judged at once (``settle``)."""
+    dispatcher_class, snapshot = _capture_numba()
+    if not (_unchanged(snapshot) and _unchanged(_SHARED)):
+        raise RuntimeError("the notebook changed Numba's dispatcher: the grader cannot tell what compiled")
+    fn = namespace[entries[0]]
+    if _type(fn) is not dispatcher_class:
+        return {"is_numba": False}
+    kernels = [_recompiled(fn)]
+    found = {"is_numba": True, **kernel_case(kernels, case)}
+    if found["call"] is not None and kernels[0].targetoptions.get("parallel"):
+        found["parallel"] = kernel_trace(kernels, [case])[0]
+    return settle("numba", case, found)
 
 
 def _recompiled(fn):
@@ -348,7 +576,7 @@ def _recompiled(fn):
         raise TypeError("the kernel's Python function is not a plain function: the grader cannot compile it")
     given = _dict(_vars(fn)).get("targetoptions")
     pairs = list(given.items()) if _type(given) is dict and given is not None else []
-    options = {k: v for k, v in pairs if k in _OPTIONS}
+    options = {k: v for k, v in pairs if k in _OPTIONS and k != "nopython"}  # njit's own
     key = (id(fn), id(py_func), repr(sorted(options.items())))
     kept = _KERNELS.get(key)
     if kept is None or kept[0] is not fn or kept[1] is not py_func:  # compiled once per kernel
@@ -372,11 +600,6 @@ _OPTIONS = {
     "forceobj",
     "nopython",
 }
-
-
-def _prange_work(fn, args, trusted=contextlib.nullcontext) -> dict:
-    """``shared.prange_work`` with the ``numba.prange`` captured before the notebook ran."""
-    return shared.prange_work(fn, args, _TRUSTED["numba.prange"], trusted)
 
 
 # ---------------------------------------------------------------------- chapter 11: CUDA C
@@ -434,7 +657,7 @@ def _fine_tune_probe(namespace, entries, case):
 SANDBOX_PROBES: dict[str, Callable] = {
     **PROBES,
     "call": _recorded_call_probe,
-    "numba": _recorded_numba_probe,
+    "numba": _described_numba_probe,
 }
 
 

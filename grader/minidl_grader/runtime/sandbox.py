@@ -14,7 +14,10 @@ requests one at a time:
 
 * ``(id, "exec", label, source)`` -- run one notebook cell in the submission's namespace;
 * ``(id, "call", probe, entries, case)`` -- call the submitted function(s) through a probe
-  and send back its outputs.
+  and send back its outputs;
+* ``(id, "kernel", key, spec, case)`` and ``(id, "kernel_trace", key, spec, cases)`` -- only
+  in a process where no cell has run: compile a Numba kernel from the source the grader
+  sends (``probes.build_kernels``), run a case with it or trace its ``prange`` work.
 
 What an exercise forbids is not in this process at all: the runtime it imports minidl from
 was built without it (``confinement/overlay.py``).
@@ -448,7 +451,8 @@ class _Requests(pickle.Unpickler):
 
 def serve(read_fd: int, write_fd: int, runtime=None, guard: _Guard | None = None) -> None:
     """Answer the grader's requests; ``runtime``: ``(codec, PROBES, NotebookShell,
-    describe_exception, hidden modules, traceback_frames)`` taken before the runtime was
+    describe_exception, hidden modules, traceback_frames, (build_kernels, kernel_case,
+    kernel_trace))`` taken before the runtime was
     hidden (imported here otherwise); ``guard``: the audit hook's state, active while the
     submission's code may run (``_install_audit_hook``)."""
     if runtime is None:
@@ -462,9 +466,13 @@ def serve(read_fd: int, write_fd: int, runtime=None, guard: _Guard | None = None
             own_probes.describe_exception,
             {},
             own_probes.traceback_frames,
+            (own_probes.build_kernels, own_probes.kernel_case, own_probes.kernel_trace),
         )
-    codec, PROBES, NotebookShell, describe_exception, hidden, traceback_frames = runtime
+    codec, PROBES, NotebookShell, describe_exception, hidden, traceback_frames, kernel_steps = runtime
+    build_kernels, kernel_case, kernel_trace = kernel_steps
     state: _Guard = guard if guard is not None else _Guard()
+    built: dict = {}  # {key: kernels} compiled here from the grader's source ("kernel")
+    ran_cells = False  # a kernel is compiled only where no cell has run
 
     class trusted:
         """The server's own steps that need what the hook refuses to the submission."""
@@ -516,6 +524,7 @@ def serve(read_fd: int, write_fd: int, runtime=None, guard: _Guard | None = None
         if kind == "quit":
             os._exit(0)
         if kind == "exec":
+            ran_cells = True
             label, source = request
             try:
                 with trusted():  # the cell itself is not code built at run time
@@ -548,6 +557,23 @@ def serve(read_fd: int, write_fd: int, runtime=None, guard: _Guard | None = None
                     value = probes[probe_name](namespace, entries, case, trusted=trusted)
                 else:
                     value = probes[probe_name](namespace, entries, case)
+            except BaseException as err:
+                _reply(write_fd, "error", message=described(err))
+                continue
+            _reply(write_fd, "ok", value=value)
+        elif kind in ("kernel", "kernel_trace"):
+            key, spec, given = request[:3]
+            try:
+                if ran_cells:
+                    raise RuntimeError("a kernel is compiled only in a process where no cell has run")
+                if key not in built:
+                    with trusted():
+                        built[key] = build_kernels(spec, trusted)
+                state.active = True  # the submission's code runs from here on (compiled, then traced)
+                if kind == "kernel":
+                    value = kernel_case(built[key], given, trusted)
+                else:
+                    value = kernel_trace(built[key], given, trusted)
             except BaseException as err:
                 _reply(write_fd, "error", message=described(err))
                 continue
@@ -605,6 +631,7 @@ def main() -> None:
         probes.describe_exception,
         _hide_runtime(),
         probes.traceback_frames,
+        (probes.build_kernels, probes.kernel_case, probes.kernel_trace),
     )
     guard = _install_audit_hook(workdir, {read_fd, write_fd})
     sys.argv = ["submission"]
