@@ -183,13 +183,19 @@ class TerminateOnNaN(Callback):
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
-            if self.raise_error:
-                raise RuntimeError(
-                    f"NaN or Inf loss encountered at batch {batch}. Loss value: {loss}. "
-                    "Terminating training immediately."
-                )
-            print(f"Batch {batch}: Invalid loss, terminating training")
+            self.on_nonfinite_loss(batch, loss)
             self.model.stop_training = True
+
+    def on_nonfinite_loss(self, batch: int, loss) -> None:
+        """``fit`` hands this callback the batch whose loss is not finite (instead of stopping
+        with its own error): a ``RuntimeError`` in Keras's words, or Keras's line, after which
+        training stops."""
+        if self.raise_error:
+            raise RuntimeError(
+                f"NaN or Inf loss encountered at batch {batch}. Loss value: {loss}. "
+                "Terminating training immediately."
+            )
+        print(f"Batch {batch}: Invalid loss, terminating training")
 
 
 class EarlyStopping(_callbacks.EarlyStopping):

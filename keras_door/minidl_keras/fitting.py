@@ -772,22 +772,15 @@ def _join(chunks):
 
 
 def _terminated_on_nan(error, callbacks):
-    """A NaN or infinite loss stops minidl's ``fit`` with an error; with Keras's
-    ``TerminateOnNaN`` among the callbacks it is that callback's: a ``RuntimeError`` in Keras's
-    words (``raise_error=True``), else training stops there and ``fit`` returns the History of
-    the epochs before (Keras's also keeps the epoch that stopped)."""
+    """A NaN or infinite loss stops minidl's ``fit`` with an error; a callback that takes it
+    (``on_nonfinite_loss(batch, loss)``: Keras's ``TerminateOnNaN``) decides instead: it raises,
+    or training stops there and ``fit`` returns the History of the epochs before."""
     import re
 
-    from .callbacks import TerminateOnNaN
-
-    watcher = next((cb for cb in callbacks or [] if isinstance(cb, TerminateOnNaN)), None)
+    watcher = next((cb for cb in callbacks or [] if hasattr(cb, "on_nonfinite_loss")), None)
     if watcher is None:
         raise error
     found = re.search(r"the loss became (\S+) at epoch \d+, batch (\d+)", str(error))
     loss, batch = (found.group(1), int(found.group(2)) - 1) if found else ("nan", 0)
-    if watcher.raise_error:
-        raise RuntimeError(
-            f"NaN or Inf loss encountered at batch {batch}. Loss value: {loss}. Terminating training immediately."
-        ) from error
-    print(f"Batch {batch}: Invalid loss, terminating training")
+    watcher.on_nonfinite_loss(batch, loss)
     return error.history

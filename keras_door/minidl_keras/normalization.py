@@ -18,7 +18,7 @@ import numpy as np
 from minidl import backend
 from minidl.nn.layers.base import Layer
 
-from . import options
+from . import layer_options
 from .weights import KerasLayerAPI
 
 __all__ = ["Normalization"]
@@ -139,7 +139,7 @@ class Normalization(KerasLayerAPI, Layer):
         return dy * std if self.invert else dy / std
 
     def get_config(self) -> dict:
-        return options.keras_config(
+        return layer_options.keras_config(
             self,
             {
                 "name": self.name,

@@ -18,7 +18,7 @@ classes subclass them and add what Keras programs use:
   ``recurrent_dropout=p`` (SimpleRNN, LSTM) likewise masks h_{t-1} where it enters
   ``h_{t-1} Wh``, one mask (N, H) for the whole sequence. Both act only with ``training=True``;
 * Keras's arguments at the values minidl's cells have (``activation="tanh"``,
-  ``reset_after=True``, ...), accepted; other values refused (``minidl_keras.options``).
+  ``reset_after=True``, ...), accepted; other values refused (``minidl_keras.layer_options``).
 
 A mask and a recurrent dropout mask sit inside the recurrence, where no sequence kernel reaches:
 the layer then runs minidl's one-step functions (``lstm_step_forward`` and its backward, ...)
@@ -97,7 +97,7 @@ class KerasRecurrent(KerasLayerAPI, Recurrent, register=False):
         go_backwards: bool = False,
         **kwargs,
     ):
-        who = type(self).__name__  # Keras's options at the cell's values: minidl_keras.options
+        who = type(self).__name__  # Keras's options at the cell's values: minidl_keras.layer_options
         super().__init__(
             units,
             return_sequences,

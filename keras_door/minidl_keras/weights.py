@@ -33,7 +33,7 @@ import numpy as np
 from minidl.nn import layers as _L
 from minidl.nn.layers.sublayers import own_arrays
 
-from . import options
+from . import layer_options as options
 from .initializers import deserialized_config, serialized_config
 from .keras_api import KerasAbsent
 
@@ -244,7 +244,7 @@ class KerasLayerAPI(KerasAbsent, metaclass=KerasLayerType):
 
     def get_config(self) -> dict:
         """The layer's arguments (minidl's ``get_config``, which a saved model keeps) under
-        Keras's keys (``options.keras_config``: ``name``, ``trainable``, ``dtype``, ``epsilon``
+        Keras's keys (``layer_options.keras_config``: ``name``, ``trainable``, ``dtype``, ``epsilon``
         for ``eps``, Keras's options at their defaults), each initializer as Keras serializes it
         (``{"module": "keras.initializers", "class_name": "GlorotUniform", "config": {...},
         "registered_name": None}``), as Keras's layers show it."""

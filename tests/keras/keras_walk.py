@@ -194,7 +194,7 @@ def walk(keras, door):
     """``(differences, counts)``: see the module's docstring."""
     differences: set[str] = set()
     counts = {"classes": 0, "attributes": 0, "refused": 0}
-    fixed_options = getattr(getattr(door, "options", None), "OPTIONS", {})
+    fixed_options = getattr(getattr(door, "layer_options", None), "OPTIONS", {})
 
     def refused(key: str, clear: bool) -> None:
         """An option or aspect the door refuses on purpose: handled when the refusal is a

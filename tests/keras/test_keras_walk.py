@@ -3,10 +3,8 @@
 constructor parameters and defaults, ``get_config()`` keys, weights' names and order, the
 ``summary()`` row). No difference is allowed: an option the door lacks on purpose is taken at
 Keras's default and refused otherwise with a ``NotImplementedError`` in Keras's words
-(``minidl_keras.options``), which the walk checks and counts as ``refused``. Skipped only
+(``minidl_keras.layer_options``), which the walk checks and counts as ``refused``. Skipped only
 where Keras is absent (CI has it)."""
-
-import pytest
 
 from tests.keras.keras_oracle import real_keras
 
@@ -32,7 +30,7 @@ def test_the_walk_finds_a_drifted_name_and_a_silent_refusal():
     refusal is a bare TypeError (not Keras's words), are both differences."""
     keras = real_keras()
     import minidl_keras
-    from minidl_keras import options
+    from minidl_keras import layer_options as options
 
     from tests.keras.keras_walk import walk
 
@@ -47,29 +45,6 @@ def test_the_walk_finds_a_drifted_name_and_a_silent_refusal():
         options.OPTIONS["LayerNormalization"] = saved
     assert {"layers.LayerNormalization config:eps", "layers.LayerNormalization config:epsilon"} <= found
     assert "layers.LayerNormalization param:scale" in found
-
-
-def test_every_option_refused_names_itself_and_the_closest_way():
-    """Without Keras too: each option the door takes at Keras's default only is refused at
-    another value with KerasFeatureMissing (a NotImplementedError) naming the option."""
-    import numpy as np
-    from minidl_keras import layers, options
-    from minidl_keras.missing import KerasFeatureMissing
-
-    layer = layers.BatchNormalization(renorm=False, synchronized=False, beta_initializer="zeros")
-    layer(np.zeros((2, 3), np.float32))
-    assert layer.get_config()["epsilon"] == 0.001 and layer.get_config()["renorm"] is False
-    with pytest.raises(
-        KerasFeatureMissing, match=r"keras.layers.BatchNormalization\(renorm=True\) is not in minidl_keras"
-    ):
-        layers.BatchNormalization(renorm=True)
-    with pytest.raises(
-        KerasFeatureMissing, match=r"keras.layers.ReLU\(max_value=6\.0\) is not in minidl_keras.*Lambda"
-    ):
-        layers.ReLU(max_value=6.0)
-    with pytest.raises(KerasFeatureMissing, match=r"keras.layers.Dense\(dtype='float64'\)"):
-        layers.Dense(2, dtype="float64")
-    assert all(advice for table in options.OPTIONS.values() for _, advice in table.get("fixed", {}).values())
 
 
 def test_the_renamed_classes_keep_their_names_and_weights():
