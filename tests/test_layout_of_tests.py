@@ -152,6 +152,7 @@ CROSS_CUTTING = {
     "tests/keras/programs/test_io_sweep5.py": "twelve keras.io-style programs written fresh for issue #62",
     "tests/keras/programs/test_io_sweep6.py": "six more keras.io-style programs written fresh for issue #62",
     "tests/keras/programs/test_io_sweep7.py": "custom losses and metrics, lookups by name, refusals (issue #78)",
+    "tests/keras/programs/test_io_sweep8.py": "configs by Keras's keys, callbacks' options, refusals (issue #78)",
     "tests/keras/test_keras_walk.py": "every exported class's names, signature, config and weights against real Keras",
 }
 

@@ -147,16 +147,3 @@ def with_keras_options(cls: type) -> type:
     __init__.__qualname__ = f"{cls.__qualname__}.__init__"
     cls.__init__ = __init__  # type: ignore[misc]
     return cls
-
-
-def refuse_missing_penalties(who: str, options: dict) -> None:
-    """Keras's penalty and constraint options that a layer here lacks (``LSTM(recurrent_regularizer=)``):
-    a ``NotImplementedError`` naming them and where such options are taken, not a ``TypeError``."""
-    missing = sorted(k for k in options if k.endswith(("_regularizer", "_constraint")))
-    if missing:
-        raise NotImplementedError(
-            f"{who}({', '.join(k + '=...' for k in missing)}) is not in minidl; "
-            "kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint and "
-            "bias_constraint are taken by Dense, Conv1D, Conv2D and Conv2DTranspose, and "
-            "add_weight(regularizer=, constraint=) by a custom keras layer"
-        )

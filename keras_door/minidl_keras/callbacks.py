@@ -11,12 +11,7 @@ import math
 import warnings
 
 from minidl.training import callbacks as _callbacks
-from minidl.training.callbacks import (
-    CSVLogger,
-    EarlyStopping,
-    History,
-    ModelCheckpoint,
-)
+from minidl.training.callbacks import CSVLogger, History
 from minidl.training.callbacks import LearningRateScheduler as _MinidlScheduler
 
 from .missing import KerasFeatureMissing
@@ -178,10 +173,101 @@ class LambdaCallback(Callback):
 
 
 class TerminateOnNaN(Callback):
-    """Stop training when a batch's loss is NaN or infinite (Keras's ``TerminateOnNaN``)."""
+    """Stop training when a batch's loss is NaN or infinite (Keras's ``TerminateOnNaN``); with
+    ``raise_error=True`` raise a ``RuntimeError`` there instead, as Keras does (the other
+    callbacks' ``on_train_end`` then does not run)."""
+
+    def __init__(self, raise_error: bool = False):
+        self.raise_error = bool(raise_error)
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
-            print(f"Batch {batch}: Invalid loss, terminating training")
+            self.on_nonfinite_loss(batch, loss)
             self.model.stop_training = True
+
+    def on_nonfinite_loss(self, batch: int, loss) -> None:
+        """``fit`` hands this callback the batch whose loss is not finite (instead of stopping
+        with its own error): a ``RuntimeError`` in Keras's words, or Keras's line, after which
+        training stops."""
+        if self.raise_error:
+            raise RuntimeError(
+                f"NaN or Inf loss encountered at batch {batch}. Loss value: {loss}. "
+                "Terminating training immediately."
+            )
+        print(f"Batch {batch}: Invalid loss, terminating training")
+
+
+class EarlyStopping(_callbacks.EarlyStopping):
+    """minidl's ``EarlyStopping`` with Keras's signature and its ``baseline`` and
+    ``start_from_epoch``: epochs before ``start_from_epoch`` are not watched; with a
+    ``baseline``, an epoch that improves on the best but not on the baseline does not reset the
+    count of epochs without improvement (Keras 3's rule, which then stops only at an epoch that
+    does not improve on the best)."""
+
+    def __init__(
+        self,
+        monitor="val_loss",
+        min_delta=0,
+        patience=0,
+        verbose=0,
+        mode="auto",
+        baseline=None,
+        restore_best_weights=False,
+        start_from_epoch=0,
+    ):
+        super().__init__(monitor, min_delta, patience, mode, restore_best_weights, verbose)
+        self.baseline, self.start_from_epoch = baseline, int(start_from_epoch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch < self.start_from_epoch:
+            return
+        value = (logs or {}).get(self.monitor)
+        if self.baseline is None or value is None:
+            super().on_epoch_end(epoch, logs)  # minidl's rule (the same as Keras's without a baseline)
+            return
+
+        def improves(reference) -> bool:
+            return reference is None or self.sign * (value - reference) > self.min_delta
+
+        self.wait += 1
+        if improves(self.best):
+            self.best, self.best_epoch = value, epoch
+            if self.restore_best_weights:
+                self.best_weights = [w.copy() for w in self.model.get_weights()]
+            if improves(self.baseline):
+                self.wait = 0
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+
+class ModelCheckpoint(_callbacks.ModelCheckpoint):
+    """minidl's ``ModelCheckpoint`` with Keras's signature: ``initial_value_threshold`` is the
+    best value to beat before the first save (``save_best_only``); ``save_freq="epoch"`` (an
+    integer, a save every so many batches, is refused)."""
+
+    def __init__(
+        self,
+        filepath,
+        monitor="val_loss",
+        verbose=0,
+        save_best_only=False,
+        save_weights_only=False,
+        mode="auto",
+        save_freq="epoch",
+        initial_value_threshold=None,
+        include_optimizer=True,
+    ):
+        if save_freq != "epoch":
+            raise KerasFeatureMissing(
+                f"keras.callbacks.ModelCheckpoint(save_freq={save_freq!r}) is not in minidl_keras: it "
+                "saves at the end of each epoch (save_freq='epoch'); save every n batches from a "
+                "Callback's on_train_batch_end with self.model.save(...)"
+            )
+        super().__init__(
+            filepath, monitor, save_best_only, mode, verbose, include_optimizer, save_weights_only
+        )
+        self.save_freq = save_freq
+        self.initial_value_threshold = self.best = initial_value_threshold

@@ -42,6 +42,7 @@ from minidl.training.model import Sequential as MinidlSequential
 from . import constraints as keras_constraints
 from . import losses as keras_losses
 from .graph import Graph, KerasTensor, is_symbolic, is_tracing, record, record_effect, tracing
+from .missing import KerasFeatureMissing
 from .weights import KerasLayerAPI, ParamCount
 
 __all__ = ["Layer", "Lambda", "Variable", "TapedLoss", "compiled_loss"]
@@ -116,9 +117,17 @@ class Layer(KerasLayerAPI, MinidlLayer):
     """Keras's ``keras.layers.Layer``: subclass it with ``build(input_shape)`` (optional),
     ``call(inputs[, training])`` and ``get_config()``."""
 
-    def __init__(self, name=None, trainable=True, dtype=None, **kwargs):
+    def __init__(
+        self, name=None, trainable=True, dtype=None, autocast=True, activity_regularizer=None, **kwargs
+    ):
+        if activity_regularizer is not None:
+            raise KerasFeatureMissing(
+                f"keras.layers.Layer(activity_regularizer={activity_regularizer!r}) is not in minidl_keras: "
+                "add the penalty of a weight with add_weight(regularizer=...), or a Dense's activity_regularizer"
+            )
         super().__init__(name=name, trainable=trainable, **kwargs)
         self.dtype = np.dtype(dtype or "float32").name
+        self.autocast = bool(autocast)  # float32 layers: nothing to cast either way
         self._traces: dict = {}
 
     def __init_subclass__(cls, **kwargs):
@@ -207,8 +216,13 @@ class Layer(KerasLayerAPI, MinidlLayer):
         return total
 
     def get_config(self) -> dict:
-        """Keras's base config (name, trainable, dtype); a subclass adds its own arguments."""
-        return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        """Keras's base config (name, trainable, dtype), which a subclass extends with its own
+        arguments; a layer made with ``Layer``'s own arguments only (Keras's automatic config)
+        also shows ``activity_regularizer`` and ``autocast``."""
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if type(self).__init__ is Layer.__init__:
+            config = {"name": self.name, "activity_regularizer": None, **config, "autocast": self.autocast}
+        return config
 
     @classmethod
     def from_config(cls, config):
@@ -341,14 +355,21 @@ class Lambda(Layer):
     ``safe_mode=False`` (running code from a file); minidl stores no code at all.
     """
 
-    def __init__(self, function, output_shape=None, name=None, **kwargs):
+    def __init__(self, function, output_shape=None, mask=None, arguments=None, name=None, **kwargs):
         super().__init__(name=name, **kwargs)
         if not callable(function):
             raise TypeError(f"Lambda needs a function, got {function!r}")
+        if mask is not None:
+            raise KerasFeatureMissing(
+                f"keras.layers.Lambda(mask={mask!r}) is not in minidl_keras: give the mask to the layer "
+                "that reads it (layers.Masking before it, or mask= in the call of an LSTM)"
+            )
         self.function = function
+        self.arguments = dict(arguments or {})
 
     def call(self, inputs, training=None):
-        return self.function(inputs)
+        """``function(inputs, **arguments)``, as Keras's ``Lambda`` calls it."""
+        return self.function(inputs, **self.arguments)
 
     def __repr__(self) -> str:
         return f"Lambda({getattr(self.function, '__name__', 'function')})"
@@ -365,7 +386,8 @@ class Lambda(Layer):
                 "custom_objects={'my_fn': my_fn}; or write the step as a keras.layers.Layer subclass"
             )
         function = {"module": fn.__module__, "name": qualname}
-        return {**super().get_config(), "function": function}
+        base = {k: v for k, v in super().get_config().items() if k in ("name", "trainable", "dtype")}
+        return {**base, "function": function, "arguments": self.arguments}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):

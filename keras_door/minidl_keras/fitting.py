@@ -334,7 +334,19 @@ class KerasFit:
                 cb.set_params(params)
             else:  # one of minidl's own callbacks
                 cb.params = dict(params)
-        history = super().fit(  # type: ignore[misc]
+        try:
+            history = self._fit_on(x, y, batch_size, epochs, verbose, callbacks, validation_split,
+                                   validation_data, shuffle, class_weight, sample_weight, initial_epoch,
+                                   steps_per_epoch, validation_steps, minidl_options)  # fmt: skip
+        except _trainer.NonFiniteLossError as error:
+            history = _terminated_on_nan(error, callbacks)
+        history.params = params  # Keras's History has the params of its fit
+        return history
+
+    def _fit_on(self, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
+                shuffle, class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_steps,
+                minidl_options):  # fmt: skip
+        return super().fit(  # type: ignore[misc]
             self._pack(x),
             self._pack_y(y),
             epochs=epochs,
@@ -351,8 +363,6 @@ class KerasFit:
             validation_steps=validation_steps,
             **minidl_options,
         )
-        history.params = params  # Keras's History has the params of its fit
-        return history
 
     def evaluate(
         self,
@@ -759,3 +769,18 @@ def _join(chunks):
     return np.concatenate(
         [backend.to_numpy(np.asarray(c) if not hasattr(c, "shape") else c) for c in chunks], axis=0
     )
+
+
+def _terminated_on_nan(error, callbacks):
+    """A NaN or infinite loss stops minidl's ``fit`` with an error; a callback that takes it
+    (``on_nonfinite_loss(batch, loss)``: Keras's ``TerminateOnNaN``) decides instead: it raises,
+    or training stops there and ``fit`` returns the History of the epochs before."""
+    import re
+
+    watcher = next((cb for cb in callbacks or [] if hasattr(cb, "on_nonfinite_loss")), None)
+    if watcher is None:
+        raise error
+    found = re.search(r"the loss became (\S+) at epoch \d+, batch (\d+)", str(error))
+    loss, batch = (found.group(1), int(found.group(2)) - 1) if found else ("nan", 0)
+    watcher.on_nonfinite_loss(batch, loss)
+    return error.history

@@ -61,13 +61,23 @@ class InputLayer(KerasLayerAPI, Layer):
     def __init__(self, shape=None, batch_size=None, dtype=None, batch_shape=None, name=None, **kwargs):
         super().__init__(name, **kwargs)
         if batch_shape is not None:
-            shape = batch_shape[1:]
+            batch_size, shape = batch_shape[0], batch_shape[1:]
         if shape is None:
             raise ValueError("InputLayer needs the per-sample shape, e.g. InputLayer(shape=(784,))")
         self.shape = checked_shape(shape, "InputLayer")
-        self.batch_size, self.batch_shape = batch_size, None  # (the config: shape and batch_size)
+        self.batch_size = batch_size
         self.dtype = dtype_name(dtype or "float32")
         self.build(self.shape)
+
+    @property
+    def batch_shape(self) -> tuple:
+        return (self.batch_size, *self.shape)
+
+    def get_config(self) -> dict:
+        """Keras's: ``batch_shape``, ``dtype``, ``sparse``, ``ragged``, ``name``, ``optional``
+        (the door's inputs are dense and required: ``options``)."""
+        return {"batch_shape": self.batch_shape, "dtype": self.dtype, "sparse": False, "ragged": False,
+                "name": self.name, "optional": False}  # fmt: skip
 
     def forward(self, x, training=False):
         return x

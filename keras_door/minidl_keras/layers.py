@@ -33,7 +33,7 @@ from minidl.nn import layers as _L
 from minidl.nn.layers.affine import AffineLayer
 
 from . import merging, noise, pooling, reshaping
-from .affine import KerasAffineOptions, refuse_missing_penalties, with_keras_options
+from .affine import KerasAffineOptions, with_keras_options
 from .attention import Attention, MultiHeadAttention
 from .augmentation import RandomContrast, RandomFlip, RandomRotation, RandomTranslation, RandomZoom
 from .constraints import with_keras_constraints
@@ -247,7 +247,6 @@ class _LayerName:
 def _embedding(input_dim, output_dim, mask_zero: bool = False, **kwargs) -> _L.Embedding:
     """Keras's ``Embedding``: ``minidl.nn.layers.Embedding``; with ``mask_zero=True`` id 0 is
     padding and the layers after it get Keras's mask (``minidl_keras.masking``)."""
-    refuse_missing_penalties("Embedding", kwargs)
     return _Embedding(input_dim, output_dim, mask_zero=mask_zero, **kwargs)
 
 
@@ -330,49 +329,6 @@ GlobalAveragePooling2D = GlobalAvgPool2D = _channels_last_by_default(
     pooling.GlobalAvgPool2D, "GlobalAveragePooling2D"
 )
 UpSampling2D = _channels_last_by_default(pooling.UpSampling2D, "UpSampling2D")
-
-
-def _refusing(name: str, refuse: Callable[[dict], str | None]) -> None:
-    """Make ``keras.layers.<name>`` refuse, with a Keras-level message, the options ``refuse``
-    names (it returns the message, or None to accept); ``interpolation="nearest"`` and the
-    like, Keras's defaults, are taken and dropped."""
-    maker = globals()[name]
-    make = maker.make
-
-    def checked(*args, **kwargs):
-        message = refuse(kwargs)
-        if message:
-            raise KerasFeatureMissing(f"keras.layers.{name}: {message}")
-        return make(*args, **kwargs)
-
-    maker.make = maker.__wrapped__ = functools.wraps(make)(checked)
-
-
-def _upsampling_options(kwargs: dict) -> str | None:
-    interpolation = kwargs.pop("interpolation", "nearest")
-    if interpolation != "nearest":
-        return (
-            f"interpolation={interpolation!r} is not in minidl_keras: it repeats each pixel "
-            "(interpolation='nearest'); resize the images before the model for another interpolation"
-        )
-    return None
-
-
-def _transpose_options(kwargs: dict) -> str | None:
-    output_padding = kwargs.get("output_padding")
-    if output_padding is not None and kwargs.get("padding", "valid") == "valid":
-        return (
-            f"output_padding={output_padding!r} with padding='valid' is not in minidl_keras: leave "
-            "output_padding=None, or add a layers.ZeroPadding2D(((0, 1), (0, 1))) after the layer"
-        )
-    if kwargs.get("dilation_rate", 1) not in (1, (1, 1)):
-        return "dilation_rate other than 1 is not in minidl_keras"
-    kwargs.pop("dilation_rate", None)
-    return None
-
-
-_refusing("UpSampling2D", _upsampling_options)
-_refusing("Conv2DTranspose", _transpose_options)
 
 
 def _batch_normalization(

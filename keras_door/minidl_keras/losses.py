@@ -134,12 +134,18 @@ class MeanSquaredError(Loss):
     library_class = _losses.MeanSquaredError
     default_name = "mean_squared_error"
 
+    def __init__(self, reduction=REDUCTION, name="mean_squared_error", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+
 
 class MeanAbsoluteError(Loss):
     """Keras's ``MeanAbsoluteError``: ``mean(|y_true - y_pred|)``."""
 
     library_class = _losses.MeanAbsoluteError
     default_name = "mean_absolute_error"
+
+    def __init__(self, reduction=REDUCTION, name="mean_absolute_error", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
 
 
 class Huber(Loss):
@@ -149,7 +155,7 @@ class Huber(Loss):
     default_name = "huber_loss"
     options = ("delta",)
 
-    def __init__(self, delta=1.0, reduction=REDUCTION, name=None, dtype=None):
+    def __init__(self, delta=1.0, reduction=REDUCTION, name="huber_loss", dtype=None):
         super().__init__(name=name, reduction=reduction, dtype=dtype, delta=delta)
 
     def get_config(self) -> dict:  # Keras's Huber keeps no delta in its config
@@ -165,7 +171,13 @@ class BinaryCrossentropy(Loss):
     fixed = {"label_smoothing": 0.0, "axis": -1}
 
     def __init__(
-        self, from_logits=False, label_smoothing=0.0, axis=-1, reduction=REDUCTION, name=None, dtype=None
+        self,
+        from_logits=False,
+        label_smoothing=0.0,
+        axis=-1,
+        reduction=REDUCTION,
+        name="binary_crossentropy",
+        dtype=None,
     ):
         super().__init__(
             name=name,
@@ -186,7 +198,13 @@ class CategoricalCrossentropy(Loss):
     fixed = {"label_smoothing": 0.0, "axis": -1}
 
     def __init__(
-        self, from_logits=False, label_smoothing=0.0, axis=-1, reduction=REDUCTION, name=None, dtype=None
+        self,
+        from_logits=False,
+        label_smoothing=0.0,
+        axis=-1,
+        reduction=REDUCTION,
+        name="categorical_crossentropy",
+        dtype=None,
     ):
         super().__init__(
             name=name,
@@ -207,7 +225,13 @@ class SparseCategoricalCrossentropy(Loss):
     fixed = {"ignore_class": None}
 
     def __init__(
-        self, from_logits=False, ignore_class=None, reduction=REDUCTION, axis=-1, name=None, dtype=None
+        self,
+        from_logits=False,
+        ignore_class=None,
+        reduction=REDUCTION,
+        axis=-1,
+        name="sparse_categorical_crossentropy",
+        dtype=None,
     ):
         if axis != -1:
             raise KerasFeatureMissing(

@@ -25,7 +25,7 @@ from minidl import backend
 from minidl.nn.layers import merge
 from minidl.nn.layers.base import Layer
 
-from .weights import KerasLayerAPI
+from .weights import KerasLayerAPI, KerasNames, keras_names
 
 __all__ = [
     "Add",
@@ -256,10 +256,18 @@ class Dot(_Merge):
         return [da, db]
 
 
+@keras_names(merge.Concatenate)
+class _Concatenate(KerasNames, merge.Concatenate, register=False):
+    """minidl's ``Concatenate`` with Keras's layer API and ``get_config`` (it saves as minidl's)."""
+
+
+_Concatenate.__name__ = _Concatenate.__qualname__ = "Concatenate"
+
+
 def Concatenate(axis: int = -1, **kwargs) -> merge.Concatenate:
     """Keras's ``Concatenate``: ``minidl.nn.layers.Concatenate`` joining along ``axis``, Keras's
     default -1 (the features, or the channels when channels-last; minidl's default is 1)."""
-    return merge.Concatenate(axis=axis, **kwargs)
+    return _Concatenate(axis=axis, **kwargs)
 
 
 def add(inputs, **kwargs):

@@ -291,6 +291,9 @@ class Mean(Metric):
     """Keras's ``Mean``: the (weighted) mean of every value given to ``update_state(values,
     sample_weight=None)`` since the last reset -- a loss tracker in a ``train_step``."""
 
+    def __init__(self, name: str = "mean", dtype=None):
+        super().__init__(name, dtype)
+
     def reset_state(self) -> None:
         self.total, self.count = 0.0, 0.0
 
@@ -313,6 +316,9 @@ class Mean(Metric):
 
 class Sum(Mean):
     """Keras's ``Sum``: the (weighted) sum of every value given since the last reset."""
+
+    def __init__(self, name: str = "sum", dtype=None):
+        super().__init__(name, dtype)
 
     def result(self) -> float:
         return self.total
@@ -348,6 +354,9 @@ class BinaryAccuracy(_SampleMean):
     def _batch_mean(self, y_pred, y_true):
         return _metrics.binary_accuracy(y_pred, y_true, self.threshold)
 
+    def get_config(self) -> dict:
+        return {**super().get_config(), "threshold": self.threshold}
+
 
 def _in_top_k(scores, labels, k: int) -> float:
     """Fraction of rows whose label's score is among the ``k`` largest: ``scores[label]`` at
@@ -378,6 +387,9 @@ class SparseTopKCategoricalAccuracy(_SampleMean):
     def _batch_mean(self, y_pred, y_true):
         return _in_top_k(y_pred, y_true, self.k)
 
+    def get_config(self) -> dict:
+        return {**super().get_config(), "k": self.k}
+
 
 class TopKCategoricalAccuracy(_SampleMean):
     """The one-hot target's class among the ``k`` (5) highest scores of its row."""
@@ -388,6 +400,9 @@ class TopKCategoricalAccuracy(_SampleMean):
 
     def _batch_mean(self, y_pred, y_true):
         return _in_top_k(y_pred, np.asarray(backend.to_numpy(y_true)).argmax(axis=-1), self.k)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "k": self.k}
 
 
 class MeanAbsoluteError(_SampleMean):
@@ -439,6 +454,7 @@ class _Confusion(Metric):
                 f"keras.metrics.{type(self).__name__}(top_k=...) is not in minidl_keras. The closest "
                 "minidl way: class_id=k for one class, or thresholds on the scores"
             )
+        self.init_thresholds = thresholds  # as given (Keras's config)
         self.single = thresholds is None or np.isscalar(thresholds)
         self.thresholds = np.atleast_1d(np.asarray(0.5 if thresholds is None else thresholds, np.float64))
         self.class_id = class_id
@@ -465,6 +481,15 @@ class _Confusion(Metric):
 
     def _value(self, ratio):
         return float(ratio[0]) if self.single else [float(v) for v in ratio]
+
+    def get_config(self) -> dict:
+        """Keras's keys: ``thresholds`` as given, ``top_k`` (None: others are refused), ``class_id``."""
+        return {
+            **super().get_config(),
+            "thresholds": self.init_thresholds,
+            "top_k": None,
+            "class_id": self.class_id,
+        }
 
 
 class Precision(_Confusion):
@@ -537,6 +562,25 @@ class AUC(_Confusion):
         self.from_logits = from_logits
         super().__init__(thresholds=[-EPSILON, *inner, 1 + EPSILON], name=name, dtype=dtype)
         self.single = False
+        self.init_thresholds = None if thresholds is None else inner
+
+    def get_config(self) -> dict:
+        """Keras's keys (``multi_label``, ``num_labels``, ``label_weights`` at their defaults: the
+        others are refused); ``thresholds`` only when given, as Keras's."""
+        config = {
+            "name": self.name,
+            "dtype": self.__dict__.get("dtype", "float32"),
+            "num_thresholds": self.num_thresholds,
+            "curve": self.curve,
+            "summation_method": self.summation_method,
+            "multi_label": False,
+            "num_labels": None,
+            "label_weights": None,
+            "from_logits": self.from_logits,
+        }
+        if self.init_thresholds is not None:
+            config["thresholds"] = list(self.init_thresholds)
+        return config
 
     def _prepare(self, y_true, y_pred, sample_weight):
         label, score, w = super()._prepare(y_true, y_pred, sample_weight)

@@ -18,6 +18,7 @@ import numpy as np
 from minidl import backend
 from minidl.nn.layers.base import Layer
 
+from . import layer_options
 from .weights import KerasLayerAPI
 
 __all__ = ["Normalization"]
@@ -138,10 +139,13 @@ class Normalization(KerasLayerAPI, Layer):
         return dy * std if self.invert else dy / std
 
     def get_config(self) -> dict:
-        return {
-            "name": self.name,
-            "axis": self.axis[0] if len(self.axis) == 1 else (None if not self.axis else list(self.axis)),
-            "mean": None if self.given_mean is None else self.given_mean.tolist(),
-            "variance": None if self.given_variance is None else self.given_variance.tolist(),
-            "invert": self.invert,
-        }
+        return layer_options.keras_config(
+            self,
+            {
+                "name": self.name,
+                "axis": self.axis[0] if len(self.axis) == 1 else (None if not self.axis else list(self.axis)),
+                "mean": None if self.given_mean is None else self.given_mean.tolist(),
+                "variance": None if self.given_variance is None else self.given_variance.tolist(),
+                "invert": self.invert,
+            },
+        )

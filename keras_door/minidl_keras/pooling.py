@@ -28,6 +28,7 @@ from minidl.nn.layers.base import Layer
 
 from . import config
 from .layout import DOOR_CLASSES, channels_last_class
+from .missing import KerasFeatureMissing
 from .weights import KerasLayerAPI
 
 __all__ = [
@@ -57,7 +58,56 @@ MaxPool2D = channels_last_class(_L.MaxPool2D, data_format_at=3)
 AvgPool1D = channels_last_class(_L.AvgPool1D, data_format_at=3)
 AvgPool2D = channels_last_class(_L.AvgPool2D, data_format_at=3)
 GlobalAvgPool2D = channels_last_class(_L.GlobalAvgPool2D, data_format_at=0)
-UpSampling2D = channels_last_class(_L.UpSampling2D, data_format_at=1)
+
+
+def bilinear_matrix(n: int, scale: int) -> np.ndarray:
+    """The (n * scale, n) matrix of Keras's bilinear resize along one axis (half-pixel
+    centres): output i reads the input at ``(i + 0.5) / scale - 0.5``, clamped to [0, n - 1],
+    from its two neighbours, weighted by distance."""
+    out = np.zeros((n * scale, n))
+    for i in range(n * scale):
+        at = min(max((i + 0.5) / scale - 0.5, 0.0), n - 1.0)
+        low = int(np.floor(at))
+        high = min(low + 1, n - 1)
+        out[i, low] += 1.0 - (at - low)
+        out[i, high] += at - low
+    return out
+
+
+class _UpSampling2D(_L.UpSampling2D, register=False):
+    """minidl's ``UpSampling2D`` (each pixel an ``sh x sw`` block) and Keras's
+    ``interpolation="bilinear"``: ``y = A_h x A_w^T`` for each image and channel, ``A`` the
+    matrices of ``bilinear_matrix``, so ``dx = A_h^T dy A_w`` (no weights)."""
+
+    def __init__(self, size=2, name=None, interpolation="nearest", **kwargs):
+        super().__init__(size, name, **kwargs)
+        if interpolation not in ("nearest", "bilinear"):
+            raise KerasFeatureMissing(
+                f"keras.layers.UpSampling2D(interpolation={interpolation!r}) is not in minidl_keras: it "
+                "has 'nearest' and 'bilinear'; resize the images before the model for another interpolation"
+            )
+        self.interpolation = interpolation
+
+    def forward(self, x, training=False):
+        if self.interpolation == "nearest":
+            return super().forward(x, training)
+        x = self.check_input(x)
+        xp = backend.get_array_module(x)
+        (H, W), (sh, sw) = x.shape[2:], self.size
+        rows, cols = (xp.asarray(bilinear_matrix(n, s), dtype=x.dtype) for n, s in ((H, sh), (W, sw)))
+        self.cache = (rows, cols)
+        return xp.ascontiguousarray(xp.einsum("ih,nchw,jw->ncij", rows, x, cols))
+
+    def backward(self, dy):
+        if self.interpolation == "nearest":
+            return super().backward(dy)
+        rows, cols = self.require_cache()
+        xp = backend.get_array_module(dy)
+        return xp.ascontiguousarray(xp.einsum("ih,ncij,jw->nchw", rows, dy, cols))
+
+
+_UpSampling2D.__name__ = _UpSampling2D.__qualname__ = "UpSampling2D"
+UpSampling2D = channels_last_class(_UpSampling2D, data_format_at=1)
 
 
 _GlobalAvgPool1D: Any = channels_last_class(_L.GlobalAvgPool1D, data_format_at=0)

@@ -18,7 +18,7 @@ classes subclass them and add what Keras programs use:
   ``recurrent_dropout=p`` (SimpleRNN, LSTM) likewise masks h_{t-1} where it enters
   ``h_{t-1} Wh``, one mask (N, H) for the whole sequence. Both act only with ``training=True``;
 * Keras's arguments at the values minidl's cells have (``activation="tanh"``,
-  ``reset_after=True``, ...), accepted; other values refused.
+  ``reset_after=True``, ...), accepted; other values refused (``minidl_keras.layer_options``).
 
 A mask and a recurrent dropout mask sit inside the recurrence, where no sequence kernel reaches:
 the layer then runs minidl's one-step functions (``lstm_step_forward`` and its backward, ...)
@@ -42,27 +42,10 @@ from minidl.nn.layers.recurrent import (
     rnn_step_forward,
 )
 
-from .affine import refuse_missing_penalties
 from .layout import DOOR_CLASSES
 from .weights import KerasLayerAPI
 
 __all__ = ["SimpleRNN", "LSTM", "GRU", "KerasRecurrent"]
-
-# Keras's recurrent-layer arguments that minidl's cells always behave as: accepted at these
-# values (so a Keras program that spells them out runs), refused otherwise.
-_FIXED = {
-    "activation": "tanh",
-    "recurrent_activation": "sigmoid",
-    "use_bias": True,
-    "unit_forget_bias": True,
-    "bias_initializer": "zeros",
-    "stateful": False,
-    "unroll": False,
-    "use_cudnn": "auto",
-    "reset_after": True,
-    "time_major": False,
-    "seed": None,
-}
 
 
 def _step_forward(layer, x_t, state):
@@ -114,16 +97,7 @@ class KerasRecurrent(KerasLayerAPI, Recurrent, register=False):
         go_backwards: bool = False,
         **kwargs,
     ):
-        who = type(self).__name__
-        refuse_missing_penalties(who, kwargs)
-        for key in [k for k in kwargs if k in _FIXED]:
-            value = kwargs.pop(key)
-            if value != _FIXED[key] and not (key == "use_cudnn" and value is False):
-                raise NotImplementedError(
-                    f"{who}({key}={value!r}) is not in minidl: its {who} always has "
-                    f"{key}={_FIXED[key]!r} (the cell equations of minidl.nn.layers.recurrent); "
-                    "write another cell with a keras.layers.Layer subclass, or use the default"
-                )
+        who = type(self).__name__  # Keras's options at the cell's values: minidl_keras.layer_options
         super().__init__(
             units,
             return_sequences,

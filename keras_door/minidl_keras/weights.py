@@ -33,6 +33,7 @@ import numpy as np
 from minidl.nn import layers as _L
 from minidl.nn.layers.sublayers import own_arrays
 
+from . import layer_options as options
 from .initializers import deserialized_config, serialized_config
 from .keras_api import KerasAbsent
 
@@ -218,6 +219,10 @@ class KerasLayerType(type):
     make the same layer again."""
 
     def __call__(cls, *args, **kwargs):
+        if options.keras_name(cls) is not None or cls.__module__.startswith("minidl_keras."):
+            takes = inspect.signature(cls.__init__).parameters  # type: ignore[misc]
+            options.check_required(cls, args, kwargs)
+            kwargs = options.minidl_arguments(cls, kwargs, lambda name: name in takes)
         return super().__call__(*args, **deserialized_config(kwargs))
 
     @property
@@ -225,7 +230,8 @@ class KerasLayerType(type):
         """The class's signature is its ``__init__``'s without ``self``, as without this
         metaclass (``inspect.signature(keras.layers.Conv2D)`` names ``data_format``)."""
         signature = inspect.signature(cls.__init__)  # type: ignore[misc]  # cls is a class here
-        return signature.replace(parameters=list(signature.parameters.values())[1:])
+        signature = signature.replace(parameters=list(signature.parameters.values())[1:])
+        return options.keras_signature(cls, signature)  # Keras's names and defaults (strides=)
 
 
 class KerasLayerAPI(KerasAbsent, metaclass=KerasLayerType):
@@ -237,10 +243,23 @@ class KerasLayerAPI(KerasAbsent, metaclass=KerasLayerType):
     a ``keras.Sequential`` that knows its input shape), as Keras's ``layer.output``."""
 
     def get_config(self) -> dict:
-        """The layer's arguments (minidl's ``get_config``, which a saved model keeps), each
-        initializer as Keras serializes it (``{"module": "keras.initializers", "class_name":
-        "GlorotUniform", "config": {...}, "registered_name": None}``), as Keras's layers show it."""
-        return serialized_config(super().get_config())  # type: ignore[misc]
+        """The layer's arguments (minidl's ``get_config``, which a saved model keeps) under
+        Keras's keys (``layer_options.keras_config``: ``name``, ``trainable``, ``dtype``, ``epsilon``
+        for ``eps``, Keras's options at their defaults), each initializer as Keras serializes it
+        (``{"module": "keras.initializers", "class_name": "GlorotUniform", "config": {...},
+        "registered_name": None}``), as Keras's layers show it."""
+        config = serialized_config(super().get_config())  # type: ignore[misc]
+        return config if self.__dict__.get("_minidl_view") else options.keras_config(self, config)
+
+    def __repr__(self) -> str:
+        """As minidl prints the layer: its own arguments (``get_config`` before Keras's keys are
+        added); a layer with a ``get_config`` of its own, by that."""
+        self.__dict__["_minidl_view"] = True
+        try:
+            config = self.get_config()
+        finally:
+            self.__dict__.pop("_minidl_view", None)
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in config.items() if k != 'name')})"
 
     @classmethod
     def from_config(cls, config: dict):

@@ -21,14 +21,26 @@ from __future__ import annotations
 import inspect
 import io
 import re
+import sys
 from contextlib import redirect_stdout
+from typing import Any
 
 import numpy as np
 
+
+def _identity(x):
+    return x
+
+
 MODULES = ("layers", "losses", "metrics", "optimizers", "callbacks")
 
-# constructor arguments and an input batch for the classes that need them (else: none, (2, 4))
-ARGS: dict[str, tuple[tuple, dict]] = {
+# constructor arguments and an input batch for the classes that need them (else: none, (2, 4));
+# a function of the library's ``layers`` module where an argument is a layer
+ARGS: dict[str, Any] = {
+    "Bidirectional": lambda layers: ((layers.LSTM(2),), {}),
+    "TimeDistributed": lambda layers: ((layers.Dense(2),), {}),
+    "InputLayer": ((), {"shape": (4,)}),
+    "Lambda": ((_identity,), {}),
     "Dense": ((3,), {}),
     "Embedding": ((10, 4), {}),
     "Conv1D": ((2, 3), {}),
@@ -134,8 +146,15 @@ def _same_default(a, b) -> bool:
         return a is b
 
 
+def _arguments(name: str, module_obj) -> tuple[tuple, dict]:
+    made = ARGS.get(name, ((), {}))
+    if callable(made):
+        return made(sys.modules[module_obj.__name__.rsplit(".", 1)[0] + ".layers"])
+    return made
+
+
 def _make(module_obj, name: str):
-    args, kwargs = ARGS.get(name, ((), {}))
+    args, kwargs = _arguments(name, module_obj)
     return getattr(module_obj, name)(*args, **kwargs)
 
 
@@ -174,7 +193,16 @@ def summary_rows(text: str) -> list[str]:
 def walk(keras, door):
     """``(differences, counts)``: see the module's docstring."""
     differences: set[str] = set()
-    counts = {"classes": 0, "attributes": 0}
+    counts = {"classes": 0, "attributes": 0, "refused": 0}
+    fixed_options = getattr(getattr(door, "layer_options", None), "OPTIONS", {})
+
+    def refused(key: str, clear: bool) -> None:
+        """An option or aspect the door refuses on purpose: handled when the refusal is a
+        ``NotImplementedError`` in Keras's words (``clear``), a difference otherwise."""
+        counts["attributes"] += 1
+        counts["refused"] += bool(clear)
+        if not clear:
+            differences.add(key)
 
     def compare(key: str, same: bool) -> None:
         counts["attributes"] += 1
@@ -189,8 +217,11 @@ def walk(keras, door):
             ours_cls = getattr(getattr(door, module), name)
             theirs_params, _ = _parameters(real_cls)
             ours_params, ours_kwargs = _parameters(ours_cls)
+            fixed = fixed_options.get(name, {}).get("fixed", {}) if module == "layers" else {}
             for param, default in theirs_params.items():
-                if param in ours_params:
+                if param in fixed and param not in ours_params:
+                    refused(f"{tag} param:{param}", _refuses(door, name, param, fixed[param][0]))
+                elif param in ours_params:
                     compare(f"{tag} param:{param}", _same_default(ours_params[param], default))
                 else:
                     compare(
@@ -224,6 +255,9 @@ def walk(keras, door):
                 compare(f"{tag} summary", _row_cells(ours_row) == _row_cells(theirs_row))
             theirs_config = _config_keys(theirs)
             ours_config = _config_keys(ours)
+            if theirs_config is not None and ours_config is NotImplemented:  # get_config refused
+                refused(f"{tag} config", True)
+                continue
             if theirs_config is not None:
                 for key in sorted(theirs_config | (ours_config or set())):
                     compare(
@@ -240,8 +274,12 @@ def _row_cells(row: str) -> tuple:
 
 
 def _config_keys(obj):
+    """``get_config()``'s keys; ``NotImplemented`` where the door refuses it in Keras's words
+    (a ``NotImplementedError`` that names the class), None on another error."""
     try:
         return set(obj.get_config())
+    except NotImplementedError as error:
+        return NotImplemented if type(obj).__name__ in str(error) else None
     except Exception:  # noqa: BLE001
         return None
 
@@ -250,12 +288,41 @@ def _accepts(door, module: str, name: str, param: str, default) -> bool:
     """Whether the door's class takes ``param`` at Keras's default through ``**kwargs``."""
     if default is inspect.Parameter.empty:
         return False
-    args, kwargs = ARGS.get(name, ((), {}))
+    args, kwargs = _arguments(name, getattr(door, module))
     try:
         getattr(getattr(door, module), name)(*args, **{**kwargs, param: default})
     except Exception:  # noqa: BLE001
         return False
     return True
+
+
+def _other(param: str, default):
+    """A value unlike Keras's ``default`` (of an option the door takes at its default only)."""
+    if param.endswith("_constraint"):
+        return "non_neg"
+    if isinstance(default, bool):
+        return not default
+    if default is None:
+        return "l2"  # a regularizer's name, a string where an object or a number goes
+    if isinstance(default, (int, float)):
+        return default + 2
+    return "something_else"
+
+
+def _refuses(door, name: str, param: str, default) -> bool:
+    """Whether the door's ``layers.<name>`` takes ``param`` at Keras's ``default`` and refuses
+    another value with a ``NotImplementedError`` whose message names the option as Keras's
+    (``keras.layers.<name>(<param>=...) is not in minidl_keras: ...``)."""
+    if not _accepts(door, "layers", name, param, default):
+        return False
+    args, kwargs = _arguments(name, door.layers)
+    try:
+        getattr(door.layers, name)(*args, **{**kwargs, param: _other(param, default)})
+    except NotImplementedError as error:
+        return f"keras.layers.{name}({param}=" in str(error) and "minidl_keras" in str(error)
+    except Exception:  # noqa: BLE001
+        return False
+    return False
 
 
 if __name__ == "__main__":

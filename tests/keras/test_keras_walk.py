@@ -1,21 +1,12 @@
 """Issue #78: every public class of ``keras.layers``, ``losses``, ``metrics``, ``optimizers`` and
 ``callbacks`` the door exports, walked against real Keras (``keras_walk.walk``: class name,
 constructor parameters and defaults, ``get_config()`` keys, weights' names and order, the
-``summary()`` row). The differences the walk finds today are listed, one per line, in
-``keras_walk_known.txt``; the test fails on any difference not listed (a name that drifted)
-and on any listed one that no longer differs (then delete its line), so the list is always
-exactly what still differs. Skipped only where Keras is absent (CI has it)."""
-
-from pathlib import Path
+``summary()`` row). No difference is allowed: an option the door lacks on purpose is taken at
+Keras's default and refused otherwise with a ``NotImplementedError`` in Keras's words
+(``minidl_keras.layer_options``), which the walk checks and counts as ``refused``. Skipped only
+where Keras is absent (CI has it)."""
 
 from tests.keras.keras_oracle import real_keras
-
-KNOWN = Path(__file__).with_name("keras_walk_known.txt")
-
-
-def known_differences() -> set[str]:
-    lines = KNOWN.read_text().splitlines()
-    return {line.strip() for line in lines if line.strip() and not line.startswith("#")}
 
 
 def test_the_door_spells_every_name_as_keras_does(capsys):
@@ -27,14 +18,33 @@ def test_the_door_spells_every_name_as_keras_does(capsys):
     found, counts = walk(keras, minidl_keras)
     with capsys.disabled():
         print(
-            f"\nkeras walk: {counts['classes']} classes, {counts['attributes']} attributes compared, "
-            f"{len(found)} differences listed in {KNOWN.name}"
+            f"\nkeras walk: {counts['classes']} classes, {counts['attributes']} attributes compared "
+            f"({counts['refused']} options refused in Keras's words), {len(found)} differences"
         )
-    assert counts["classes"] >= 100 and counts["attributes"] >= 1400
-    new = sorted(found - known_differences())
-    fixed = sorted(known_differences() - found)
-    assert not new, f"names that differ from Keras (fix them, or list them in {KNOWN.name}): {new}"
-    assert not fixed, f"these match Keras now: delete their lines from {KNOWN.name}: {fixed}"
+    assert counts["classes"] >= 100 and counts["attributes"] >= 1400 and counts["refused"] >= 100
+    assert sorted(found) == [], "names, defaults or config keys that differ from Keras"
+
+
+def test_the_walk_finds_a_drifted_name_and_a_silent_refusal():
+    """The walk can fail: a config key renamed back to minidl's spelling, and an option whose
+    refusal is a bare TypeError (not Keras's words), are both differences."""
+    keras = real_keras()
+    import minidl_keras
+    from minidl_keras import layer_options as options
+
+    from tests.keras.keras_walk import walk
+
+    saved = dict(options.OPTIONS["LayerNormalization"])
+    fixed = dict(saved["fixed"])
+    try:
+        options.OPTIONS["LayerNormalization"] = {**saved, "renamed": {}, "fixed": fixed}
+        del fixed["scale"]
+        options.OPTIONS["LayerNormalization"]["fixed"] = fixed
+        found, _ = walk(keras, minidl_keras)
+    finally:
+        options.OPTIONS["LayerNormalization"] = saved
+    assert {"layers.LayerNormalization config:eps", "layers.LayerNormalization config:epsilon"} <= found
+    assert "layers.LayerNormalization param:scale" in found
 
 
 def test_the_renamed_classes_keep_their_names_and_weights():

@@ -13,7 +13,8 @@ from tests.keras.keras_oracle import real_keras
 
 @pytest.mark.parametrize("name", ["Conv1D", "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling1D"])
 def test_an_unbuilt_channels_last_1d_layer_builds_from_a_batch_with_its_channels(name):
-    layer = getattr(keras.layers, name)(*((4, 3) if name == "Conv1D" else ()))
+    args = {"Conv1D": (4, 3), "AveragePooling1D": (2,)}.get(name, ())  # Keras's required arguments
+    layer = getattr(keras.layers, name)(*args)
     x = np.random.default_rng(0).normal(size=(2, 10, 3)).astype(np.float32)
     y = layer(x)
     assert layer.input_shape == (3, 10)  # (C, L) as the layer's code sees it
@@ -254,3 +255,49 @@ def test_a_separable_cnn_trains_and_saves(tmp_path):
     assert again.layers[0].pointwise_kernel.shape == (1, 1, 2, 6)
     with pytest.raises(NotImplementedError, match="dilation_rate"):
         keras.layers.SeparableConv2D(4, 3, dilation_rate=2)
+
+
+# ------------------------------------------------------------------ issue #78: bilinear, output_padding
+UPSAMPLING = [
+    ("UpSampling2D", (), {"interpolation": "bilinear"}),
+    ("UpSampling2D", ((2, 3),), {"interpolation": "bilinear"}),
+    ("UpSampling2D", (3,), {"interpolation": "bilinear"}),
+    ("Conv2DTranspose", (3, 3), {"strides": 2, "padding": "valid", "output_padding": 1}),
+    ("Conv2DTranspose", (2, (3, 2)), {"strides": (2, 3), "output_padding": (1, 2)}),
+]
+
+
+@pytest.mark.parametrize("name, args, kwargs", UPSAMPLING)
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_bilinear_upsampling_and_output_padding_pass_gradient_checks(name, args, kwargs, data_format):
+    x = np.random.default_rng(9).normal(size=(2, 4, 5, 3))
+    if data_format == "channels_first":
+        x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    layer = getattr(keras.layers, name)(*args, data_format=data_format, **kwargs)
+    report = check_layer(layer, x)
+    assert report.passed, report
+    assert layer.forward(x).shape[1:] == layer.output_shape_for(x.shape[1:])
+    again = type(layer).from_config(layer.get_config())  # saved and made again: the same layer
+    again.forward(x)
+    if layer.params:
+        again.set_weights(layer.get_weights())
+    np.testing.assert_allclose(again.forward(x), layer.forward(x))
+
+
+def test_bilinear_upsampling_interpolates_between_neighbours():
+    """Without Keras: a ramp stays a ramp inside (half-pixel centres), edges repeat."""
+    x = np.arange(3, dtype=np.float32).reshape(1, 1, 3, 1)
+    y = keras.layers.UpSampling2D((1, 2), interpolation="bilinear")(x)
+    np.testing.assert_allclose(y[0, 0, :, 0], [0.0, 0.25, 0.75, 1.25, 1.75, 2.0])
+
+
+@pytest.mark.parametrize("name, args, kwargs", UPSAMPLING)
+def test_bilinear_upsampling_and_output_padding_match_keras(name, args, kwargs):
+    real = real_keras()
+    x = np.random.default_rng(10).normal(size=(2, 4, 5, 3)).astype(np.float32)
+    theirs = getattr(real.layers, name)(*args, **kwargs)
+    want = real.ops.convert_to_numpy(theirs(x))
+    ours = getattr(keras.layers, name)(*args, **kwargs)
+    ours(x)
+    ours.set_weights([real.ops.convert_to_numpy(w) for w in theirs.weights])
+    np.testing.assert_allclose(ours(x), want, rtol=1e-5, atol=1e-5)

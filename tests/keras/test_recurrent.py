@@ -150,9 +150,13 @@ def test_go_backwards_reads_the_sequence_reversed_and_passes_a_gradient_check(ce
 
 def test_keras_arguments_at_minidls_behaviour_are_accepted_and_others_say_so():
     layer = LSTM(4, activation="tanh", recurrent_activation="sigmoid", unroll=False, use_cudnn="auto")
-    assert "activation" not in layer.get_config()
-    GRU(4, reset_after=True, stateful=False)
-    with pytest.raises(NotImplementedError, match=r"SimpleRNN\(activation='relu'\) is not in minidl"):
+    config = layer.get_config()  # Keras's keys, at the cell's values (use_cudnn: a speed hint, not kept)
+    assert (config["activation"], config["unroll"], config["unit_forget_bias"]) == ("tanh", False, True)
+    assert "use_cudnn" not in config and type(layer).from_config(config).get_config() == config
+    GRU(4, reset_after=True, stateful=False, use_cudnn=False)
+    with pytest.raises(
+        NotImplementedError, match=r"keras.layers.SimpleRNN\(activation='relu'\) is not in minidl_keras"
+    ):
         SimpleRNN(4, activation="relu")
     with pytest.raises(NotImplementedError, match="reset_after=True"):
         GRU(4, reset_after=False)

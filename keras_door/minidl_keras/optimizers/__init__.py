@@ -59,7 +59,6 @@ __all__ = [
 
 Optimizer = _optim.Optimizer
 
-_DEFAULT = object()  # "not given" (AdamW's default weight decay differs from Adam's)
 
 # KerasRules is a mixin placed before one of minidl's optimizers; the type checker reads it as
 # the Optimizer it always extends.
@@ -286,7 +285,6 @@ class Adam(KerasRules, _optim.Adam, saved_name="KerasAdam"):
 
     decoupled = True  # (with weight_decay 0, minidl's Adam step)
     keras_keys = (("beta_1", "beta1"), ("beta_2", "beta2"), ("epsilon", "eps"), ("amsgrad", "amsgrad"))
-    default_weight_decay: float | None = None
 
     def __init__(
         self,
@@ -295,11 +293,9 @@ class Adam(KerasRules, _optim.Adam, saved_name="KerasAdam"):
         beta_2=0.999,
         epsilon=1e-7,
         amsgrad=False,
-        weight_decay=_DEFAULT,
+        weight_decay=None,
         **common,
     ):
-        if weight_decay is _DEFAULT:
-            weight_decay = type(self).default_weight_decay
         super().__init__(
             learning_rate,
             weight_decay,
@@ -318,7 +314,17 @@ class Adam(KerasRules, _optim.Adam, saved_name="KerasAdam"):
 class AdamW(Adam, _optim.AdamW, saved_name="KerasAdamW"):
     """Keras's AdamW: Adam with ``weight_decay`` 0.004 by default (decoupled, in the kernel)."""
 
-    default_weight_decay = 0.004
+    def __init__(
+        self,
+        learning_rate=0.001,
+        weight_decay=0.004,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-7,
+        amsgrad=False,
+        **common,
+    ):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay, **common)
 
 
 _BY_NAME: dict[str, Callable[[], Optimizer]] = {

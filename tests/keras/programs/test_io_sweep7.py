@@ -163,8 +163,8 @@ def test_what_is_refused_keras_takes():
     from minidl_keras.missing import KerasFeatureMissing
 
     for source in (
-        "layers.UpSampling2D(interpolation='bilinear')",
-        "layers.Conv2DTranspose(2, 3, strides=2, padding='valid', output_padding=1)",
+        "layers.UpSampling2D(interpolation='bicubic')",
+        "layers.Dropout(0.5, noise_shape=(None, 1))",
     ):
         run(f"from keras import layers\nmade = {source}\n", real=True)
         with pytest.raises(KerasFeatureMissing) as err:
