@@ -1,5 +1,6 @@
-"""Chapter 21, speech: delta features and per-utterance normalisation around the chapter's log-mel
-spectrogram, and dynamic time warping between two utterances."""
+"""Chapter 21, speech: delta features (the least-squares slope, derived) and a per-utterance
+normalisation to repair around the chapter's log-mel spectrogram, and dynamic time warping between
+two utterances."""
 
 import numpy as np
 
@@ -34,12 +35,26 @@ def _delta_zero_pad(features, width):
     return numerator / (2 * sum(n * n for n in range(1, width + 1)))
 
 
+def _delta_outermost(features, width):
+    t = features.shape[0]
+    index = np.arange(t)
+    later = features[np.minimum(index + width, t - 1)]
+    earlier = features[np.maximum(index - width, 0)]
+    return (later - earlier) / (2 * width)
+
+
 def _delta_cases(rng):
     return [
         Case((rng.standard_normal((9, 4)), 2), label="features (9, 4), width 2"),
         Case((rng.standard_normal((6, 3)) + 5.0, 1), label="features (6, 3) around 5, width 1"),
         Case((rng.standard_normal((12, 2)), 3), label="features (12, 2), width 3"),
-        Case((rng.standard_normal((1, 3)), 2), label="features (1, 3): a single frame, width 2"),
+        # no single frame: every delta is exactly 0 there, and a right least-squares fit leaves
+        # rounding (1e-16) that the relative error against an all-zero answer would reject
+        Case(
+            (rng.standard_normal((2, 3)), 2),
+            label="features (2, 3): two frames, width 2 (windows past both ends)",
+        ),
+        Case((rng.standard_normal((7, 1)), 1), label="features (7, 1): a single band, width 1"),
     ]
 
 
@@ -61,6 +76,11 @@ function_exercise(
         (
             "the normaliser is missing its factor 2: divide by 2 * sum(n**2)",
             lambda f, w: 2 * delta_features(f, w),
+        ),
+        (
+            "the slope is taken from the window's two outermost frames only; the least-squares "
+            "line weighs every frame of the window by its offset n",
+            _delta_outermost,
         ),
     ),
     factors=lambda f, w: {"2": 2.0},
@@ -93,6 +113,22 @@ def _cmvn_padding_counted(features, lengths):
     return out
 
 
+def _cmvn_wrong_axis(features, lengths):
+    out = np.zeros_like(features)
+    for n, length in enumerate(lengths):
+        valid = features[n, :length]
+        out[n, :length] = (valid - valid.mean(axis=1, keepdims=True)) / valid.std(axis=1, keepdims=True)
+    return out
+
+
+def _cmvn_padding_normalised(features, lengths):
+    out = np.empty_like(features)
+    for n, length in enumerate(lengths):
+        valid = features[n, :length]
+        out[n] = (features[n] - valid.mean(axis=0)) / valid.std(axis=0)
+    return out
+
+
 def _cmvn_cases(rng):
     cases = []
     for n, t, f in ((3, 8, 4), (2, 10, 3), (1, 6, 3)):  # the last: a batch of one utterance
@@ -118,6 +154,16 @@ function_exercise(
             "the padded frames are counted in the mean and the standard deviation: their "
             "zeros pull the mean towards 0; use each utterance's first lengths[n] frames only",
             _cmvn_padding_counted,
+        ),
+        (
+            "the statistics are taken over the bands of each frame (axis 1 of an utterance's "
+            "(T, F)); CMVN normalises each band over the utterance's real frames (axis 0)",
+            _cmvn_wrong_axis,
+        ),
+        (
+            "the padded frames come back normalised (the mean subtracted, divided by the standard "
+            "deviation); they must come back as 0",
+            _cmvn_padding_normalised,
         ),
     ),
     forbids=("minidl.datasets.audio", "minidl.datasets.speech"),
