@@ -199,7 +199,6 @@ AWAITING_EXECUTION = {
     "08_going_deep",
     "09_transfer_learning",
     "15_pretraining",
-    "17_autoencoders",
     "22_detection_segmentation",
 }
 
