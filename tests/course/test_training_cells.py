@@ -196,7 +196,6 @@ def problems_of(cells: list[dict]) -> list[str]:
 # each is to be executed again (tools/execute_notebooks.py, then nbval and the claims tests)
 # and taken off this list -- the test fails for one that is listed but no longer stale.
 AWAITING_EXECUTION = {
-    "08_going_deep",
     "09_transfer_learning",
     "15_pretraining",
     "22_detection_segmentation",
