@@ -197,7 +197,6 @@ def problems_of(cells: list[dict]) -> list[str]:
 # and taken off this list -- the test fails for one that is listed but no longer stale.
 AWAITING_EXECUTION = {
     "09_transfer_learning",
-    "22_detection_segmentation",
 }
 
 
