@@ -761,7 +761,8 @@ NOT_IN_THE_REPOSITORY = {
     ".venv/": "the virtual environment the Makefile creates",
     "exercises/NN_topic.ipynb": "a pattern: NN the chapter's number, topic its slug",
     "workspace/": "a learner's own copies of the exercises, made by `make lab` (git ignores it)",
-    "workspace/NN_topic.ipynb": "a learner's copy of an exercise notebook (a pattern, as above)",
+    "workspace/NN_topic_exercises.ipynb": "a learner's copy of an exercise notebook (a pattern, as above)",
+    "NN_topic_exercises.ipynb": "the name of such a copy (a pattern)",
     "dL/dy_pred": "a derivative, not a path",
 }
 OTHER_PAGES = [REPOSITORY / "README.md", *sorted((REPOSITORY / "docs").glob("*.md"))]

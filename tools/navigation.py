@@ -8,7 +8,7 @@ For each chapter ``notebooks/NN_slug.ipynb`` that has exercises (``solutions/NN_
 
 * the chapter gets a cell after its first one (id ``nav-exercises``) and a last cell (id
   ``nav-exercises-end``) with a link to the learner's copy of its exercises,
-  ``../workspace/NN_slug.ipynb`` (``make lab`` makes it), and to the tracked original;
+  ``../workspace/NN_slug_exercises.ipynb`` (``make lab`` makes it; the name tells Lab's tabs apart), and to the tracked original;
 * the solution notebook gets a first cell (id ``nav-chapter``) headed ``# Exercises for
   chapter N · Title`` with a link back to ``../notebooks/NN_slug.ipynb``; ``minidl-grade
   release`` carries it into ``exercises/`` (run it after this tool);
@@ -61,7 +61,7 @@ def short_title(title: str) -> str:
 
 def top_cell(stem: str, number: int, title: str) -> str:
     return (
-        f"**Exercises:** [{number} · {short_title(title)} — exercises](../workspace/{stem}.ipynb), your own "
+        f"**Exercises:** [{number} · {short_title(title)} — exercises](../workspace/{stem}_exercises.ipynb), your own "
         f"copy (`make lab` makes it; the tracked original is [{number} · {short_title(title)} — the original]"
         f"(../exercises/{stem}.ipynb)). A link opens another tab with its own kernel; closing a tab shuts "
         "its kernel down."
@@ -70,7 +70,7 @@ def top_cell(stem: str, number: int, title: str) -> str:
 
 def end_cell(stem: str, number: int, title: str) -> str:
     return (
-        f"**Now the exercises:** [{number} · {short_title(title)} — exercises](../workspace/{stem}.ipynb) "
+        f"**Now the exercises:** [{number} · {short_title(title)} — exercises](../workspace/{stem}_exercises.ipynb) "
         f"(your copy; `python -m minidl exercises reset {stem}` starts it again)."
     )
 
@@ -88,10 +88,10 @@ def your_work_cell() -> str:
     """What chapter 0 says of a learner's own copies, resetting them, hints and kernels."""
     return (
         "**Your own work** lives in `workspace/`, beside `exercises/`: `make lab` copies every exercise "
-        "notebook there the first time (git ignores that folder, so a `git pull` never fights with your "
-        "answers), and each chapter links to your copy. `python -m minidl exercises reset "
+        "notebook there the first time, as `NN_topic_exercises.ipynb` (git ignores that folder, so a `git pull` "
+        "never fights with your answers), and each chapter links to your copy. `python -m minidl exercises reset "
         "03_backpropagation` starts those exercises again from a fresh copy (yours is kept as "
-        "`workspace/03_backpropagation.ipynb.bak`); `python -m minidl exercises where` lists your copies "
+        "`workspace/03_backpropagation_exercises.ipynb.bak`); `python -m minidl exercises where` lists your copies "
         "and which ones you changed.\n\n"
         '**Stuck?** `from minidl.exercises import hint`, then `hint("name")` with the name in the '
         "exercise's `check(...)` cell: the first call gives a nudge, the next one the idea, never the answer.\n\n"

@@ -182,7 +182,7 @@ def _pattern(r: Renumbering) -> re.Pattern:
         rf"(?P<id>(?<![0-9A-Za-z])(?P<id_n>\d\d)_(?P<id_slug>{ids})(?![0-9A-Za-z]))"
         rf"|(?P<ch>(?<![A-Za-z0-9])ch(?P<ch_n>\d\d)(?!\d))"
         rf"|(?P<link>\[(?P<link_n>\d{{1,2}})(?P<link_rest>(?: · | )[^\]\n]*\]\([^)\s]*?"
-        rf"(?P<link_id>\d\d)_(?:{ids})\.(?:ipynb|html)\)))"
+        rf"(?P<link_id>\d\d)_(?:{ids})(?:_exercises)?\.(?:ipynb|html)\)))"  # a learner's copy too
         rf"|(?P<cell>\|[ ]*(?P<cell_n>\d{{1,2}})(?P<cell_rest>[ ]*\|[ ]*\[[^\]\n]*\]\([^)\s]*?"
         rf"(?P<cell_id>\d\d)_(?:{ids})\.(?:ipynb|html)\)))"
         rf"|(?P<head>^(?P<head_pre>\#{{1,6}}[ ]+)(?P<head_n>\d{{1,2}})(?= · ))"

@@ -7,12 +7,16 @@ show in ``git status`` and fight with the next ``git pull``. A learner works in
     python -m minidl exercises copy          # every exercise not yet in workspace/ (make lab does it)
     python -m minidl exercises copy 03       # chapter 3's only
     python -m minidl exercises reset 03      # (or 03_backpropagation) start chapter 3's exercises again (the old copy is kept
-                                             # as workspace/03_backpropagation.ipynb.bak)
+                                             # as workspace/03_backpropagation_exercises.ipynb.bak)
     python -m minidl exercises where         # which copies exist, and which differ from the original
 
+A copy is named ``NN_topic_exercises.ipynb``: JupyterLab's tab shows a notebook's file name,
+and a chapter and its exercises open side by side would otherwise both read
+``NN_topic.ipynb`` (the tracked files keep their names: a chapter's slug never changes).
+A copy made before under the original's name is renamed to it by ``copy`` (the work in it kept).
 ``copy`` never overwrites a copy that exists; ``reset`` does, after keeping it as ``.bak``.
-The chapters link to the copies (``../workspace/NN_topic.ipynb``); each copy links back to
-its chapter (``../notebooks/NN_topic.ipynb``), since both folders sit side by side.
+The chapters link to the copies (``../workspace/NN_topic_exercises.ipynb``); each copy links
+back to its chapter (``../notebooks/NN_topic.ipynb``), since both folders sit side by side.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-__all__ = ["ORIGINALS", "WORKSPACE", "copy", "reset", "where", "main"]
+__all__ = ["ORIGINALS", "WORKSPACE", "copy_name", "copy", "reset", "where", "main"]
 
 # the repository holding minidl/ (an editable install: make lab); elsewhere the current folder
 _REPOSITORY = Path(__file__).resolve().parents[2]
@@ -51,24 +55,35 @@ def _originals(chapters, originals: Path) -> list[Path]:
     return picked
 
 
+def copy_name(original: Path) -> str:
+    """The name of a learner's copy of the exercise notebook ``original``:
+    ``NN_topic_exercises.ipynb``, which Lab's tab tells apart from the chapter's."""
+    return f"{Path(original).stem}_exercises.ipynb"
+
+
 def copy(chapters=(), originals: Path = ORIGINALS, workspace: Path = WORKSPACE) -> list[Path]:
     """Copy the exercise notebooks of ``chapters`` that are not in ``workspace`` yet; return
-    the copies made (an existing copy, your work, is never touched)."""
+    the copies made (an existing copy, your work, is never touched; one under the original's
+    name, as copies were named before, is renamed ``NN_topic_exercises.ipynb``)."""
     found = _originals(chapters, originals)  # an unknown chapter makes no folder
     workspace = Path(workspace)
     workspace.mkdir(parents=True, exist_ok=True)
     made = []
     for original in found:
-        target = workspace / original.name
+        target = workspace / copy_name(original)
         if not target.exists():
-            shutil.copyfile(original, target)
+            earlier = workspace / original.name
+            if earlier.exists():
+                earlier.rename(target)
+            else:
+                shutil.copyfile(original, target)
             made.append(target)
     return made
 
 
 def reset(chapters, originals: Path = ORIGINALS, workspace: Path = WORKSPACE) -> list[Path]:
     """Put fresh copies of the exercise notebooks of ``chapters`` (at least one) into
-    ``workspace``; a copy that was there is first renamed ``NN_topic.ipynb.bak``."""
+    ``workspace``; a copy that was there is first renamed ``NN_topic_exercises.ipynb.bak``."""
     if not chapters:
         raise ValueError("reset which chapter? give its number: python -m minidl exercises reset 03")
     found = _originals(chapters, originals)  # an unknown chapter makes no folder
@@ -76,7 +91,7 @@ def reset(chapters, originals: Path = ORIGINALS, workspace: Path = WORKSPACE) ->
     workspace.mkdir(parents=True, exist_ok=True)
     made = []
     for original in found:
-        target = workspace / original.name
+        target = workspace / copy_name(original)
         if target.exists():
             target.replace(target.with_name(target.name + ".bak"))
         shutil.copyfile(original, target)
@@ -88,7 +103,7 @@ def where(originals: Path = ORIGINALS, workspace: Path = WORKSPACE) -> list[str]
     """One line per exercise notebook: its copy in ``workspace``, and whether it was changed."""
     lines = []
     for original in _originals((), originals):
-        target = Path(workspace) / original.name
+        target = Path(workspace) / copy_name(original)
         if not target.exists():
             state = "no copy yet"
         elif target.read_bytes() == original.read_bytes():

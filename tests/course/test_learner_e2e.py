@@ -248,7 +248,7 @@ def test_opening_and_saving_an_exercise_leaves_the_repository_clean(browser_tool
 def test_chapter_to_exercises_wrong_answer_hint_right_answer_reset(browser_tools, lab):
     chromium, playwright_api = browser_tools
     url, token, course = lab
-    mine = f"workspace/{CHAPTER}.ipynb"
+    mine = f"workspace/{CHAPTER}_exercises.ipynb"
     manager, chrome = browser(playwright_api, chromium)
     try:
         page = chrome.new_page(viewport={"width": 1400, "height": 900})
@@ -268,6 +268,10 @@ def test_chapter_to_exercises_wrong_answer_hint_right_answer_reset(browser_tools
         link.click()  # Lab opens the learner's copy in a new tab
         walk.open(url, mine)
         walk.shows("Exercises for chapter 1 · Linear models")
+        tabs = page.locator("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabLabel")
+        assert (
+            tabs.first.inner_text() == f"{CHAPTER}_exercises.ipynb"
+        )  # Lab's tab tells it from the chapter's
         assert page.get_by_role("link", name="1 · Linear models and gradient descent").count() >= 1
         walk.photo("exercises_opened_from_the_chapter")
 

@@ -8,13 +8,17 @@ From that record:
 * every cell that calls ``.fit(`` has been measured (a new chapter's too);
 * every cell of ``LONG`` seconds or more says on its first line, before anything runs,
   roughly how long it takes (``# About 40 s on two cores ...``);
-* every such cell that trains shows its progress -- each of its ``fit`` calls
-  with ``verbose=1`` (a line per epoch that moves with every batch) or ``verbose=2`` (a line
-  per epoch), the same for a function of the chapter that it calls to train, or, for a
-  loop written by hand or a sweep of many short runs, a ``print`` inside the loop (a line
-  per epoch, or per run);
+* every such cell that trains shows its progress. A cell trains when it calls ``fit``, when
+  it runs a loop of optimizer steps or backward passes, or of a library trainer's steps
+  (``GANTrainer.train_epoch``, ``train_step``, ``train_batch``), or when it calls a function
+  of the chapter that does one of these. It shows its progress with ``verbose=1`` (a line per
+  epoch that moves with every batch) or ``verbose=2`` (a line per epoch) on each ``fit``, or a
+  ``print`` inside a loop (a line per epoch, per N steps, or per run of a sweep) -- in the cell
+  or in the chapter's function that it calls;
 * such a cell's output is under ``# NBVAL_IGNORE_OUTPUT``: its times (and its losses) differ
-  from machine to machine.
+  from machine to machine;
+* and its stored output shows that progress (the chapter was executed after its code last
+  changed): ``Epoch N/M`` lines where ``fit`` reports, and at least two lines where a loop prints.
 """
 
 import json
@@ -30,6 +34,10 @@ from cell_times import LONG  # noqa: E402
 
 CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 ABOUT = re.compile(r"^# About (\d+ s|a minute|\d+ minutes|\d+ to \d+ (s|minutes)) on two cores\b")
+# a step of a library trainer, called from a loop of the cell's (GANTrainer.train_epoch, ...)
+TRAINER_STEP = re.compile(r"\.train_(epoch|batch|step)\(")
+LOOP_PRINT = re.compile(r"^[ \t]+print\(", re.M)  # a print inside a loop (or a function)
+FIT_LINE = re.compile(r"^Epoch \d+/\d+", re.M)  # what fit's verbose=1 and verbose=2 print
 
 
 def fit_calls(source: str) -> list[str]:
@@ -50,6 +58,11 @@ def verbose_of(arguments: str) -> str:
     return found.group(1) if found else "1"
 
 
+def shows(arguments: str) -> bool:
+    """Whether a fit call with these arguments reports every epoch."""
+    return verbose_of(arguments) in ("1", "2", '"auto"')
+
+
 def code_cells(path: Path) -> list[dict]:
     return [c for c in json.loads(path.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "code"]
 
@@ -64,13 +77,41 @@ def test_every_training_cell_is_measured(path):
     assert not unmeasured, f"run python tools/cell_times.py {path.relative_to(ROOT)}: cells {unmeasured}"
 
 
-def trainers(cells: list[dict]) -> dict[str, list[str]]:
-    """The functions a chapter defines that train: name -> the ``verbose`` of their fit calls."""
+def by_hand(source: str) -> bool:
+    """A training loop written out: a ``for`` loop and an optimizer step, a backward pass, or
+    a library trainer's step."""
+    return bool(
+        re.search(r"^\s*for ", source, re.M)
+        and (re.search(r"\.(step|backward)\(", source) or TRAINER_STEP.search(source))
+    )
+
+
+def trainers(cells: list[dict]) -> dict[str, dict]:
+    """The functions a chapter defines that train, name -> how: ``fit`` (the ``verbose`` of
+    each fit call), ``loop`` (whether it trains by a loop of its own) and ``prints`` (whether it
+    prints inside itself, a line per epoch or per run)."""
     found = {}
     for cell in cells:
         for match in re.finditer(r"^def (\w+)\(.*?(?=^\S|\Z)", "".join(cell["source"]), re.M | re.S):
-            if fit_calls(match.group(0)):
-                found[match.group(1)] = [verbose_of(a) for a in fit_calls(match.group(0))]
+            body = match.group(0)
+            if fit_calls(body) or by_hand(body):
+                found[match.group(1)] = {
+                    "fit": [verbose_of(a) for a in fit_calls(body)],
+                    "loop": by_hand(body),
+                    "prints": bool(LOOP_PRINT.search(body)),
+                }
+    # a function that calls one of these trains too (as its callee shows or does not)
+    for _ in range(3):
+        for cell in cells:
+            for match in re.finditer(r"^def (\w+)\(.*?(?=^\S|\Z)", "".join(cell["source"]), re.M | re.S):
+                name, body = match.group(1), match.group(0)
+                inner = [found[n] for n in called(body, found) if n != name]
+                if inner and name not in found:
+                    found[name] = {
+                        "fit": [v for h in inner for v in h["fit"]],
+                        "loop": any(h["loop"] for h in inner),
+                        "prints": bool(LOOP_PRINT.search(body)) or all(h["prints"] for h in inner),
+                    }
     return found
 
 
@@ -79,15 +120,58 @@ def called(source: str, helpers) -> list[str]:
     return [n for n in helpers if re.search(rf"(?<![\w.]){n}\(", source) and f"def {n}(" not in source]
 
 
-def by_hand(source: str) -> bool:
-    """A training loop written out: a ``for`` loop and an optimizer step or a backward pass."""
-    return bool(re.search(r"^\s*for ", source, re.M) and re.search(r"\.(step|backward)\(", source))
+def silence(source: str, helpers: dict[str, dict]) -> list[str]:
+    """Why a cell that trains shows no progress ([] when it shows it)."""
+    if LOOP_PRINT.search(source):  # a line per epoch, per N steps, or per run of a sweep
+        return []
+    problems = [
+        f"trains with verbose={verbose_of(a)}: give verbose=1 or 2" for a in fit_calls(source) if not shows(a)
+    ]
+    for name in called(source, helpers):
+        how = helpers[name]
+        if how["prints"]:
+            continue
+        if any(v not in ("1", "2", '"auto"') for v in how["fit"]):
+            problems.append(f"trains in {name}() with verbose=0: give verbose=1 or 2 (or print per epoch)")
+        elif how["loop"]:
+            problems.append(f"trains in {name}(), whose loop prints nothing: a line per epoch")
+    if by_hand(source) and not fit_calls(source) and not called(source, helpers):
+        problems.append("trains by hand and prints nothing inside its loop: a line per epoch")
+    return problems
 
 
-@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
-def test_every_long_cell_says_how_long_and_a_training_one_shows_its_progress(path):
-    problems = []
-    cells = code_cells(path)
+def printed(cell: dict) -> str:
+    """The text a cell showed, as stored: what it printed, and the lines fit's progress bar
+    displays (``display_data``, updated in place in Lab), one per line."""
+    parts = []
+    for output in cell.get("outputs", []):
+        if output["output_type"] == "stream":
+            parts.append("".join(output["text"]))
+        elif output["output_type"] == "display_data":
+            parts.append("".join(output.get("data", {}).get("text/plain", "")) + "\n")
+    return "".join(parts).replace("\r", "\n")
+
+
+def stale(cell: dict, source: str, helpers: dict[str, dict]) -> list[str]:
+    """Where a training cell's stored output does not show the progress its code prints."""
+    text = printed(cell)
+    reports = any(shows(a) for a in fit_calls(source)) or any(
+        h["fit"] and all(v in ("1", "2", '"auto"') for v in h["fit"])
+        for h in map(helpers.get, called(source, helpers))
+    )
+    if reports and not FIT_LINE.search(text):
+        return ["stores no 'Epoch N/M' line of fit: execute the chapter again (tools/execute_notebooks.py)"]
+    if len([line for line in text.splitlines() if line.strip()]) < 2:
+        return [
+            "stores fewer than two lines of progress: execute the chapter again (tools/execute_notebooks.py)"
+        ]
+    return []
+
+
+def problems_of(cells: list[dict]) -> list[str]:
+    """What the chapter's code breaks of the rules above, then where its stored output is older
+    than its code (each message names the cell)."""
+    problems, outdated = [], []
     helpers = trainers(cells)
     for cell in cells:
         seconds = cell["metadata"].get("minidl", {}).get("seconds", 0)
@@ -97,18 +181,33 @@ def test_every_long_cell_says_how_long_and_a_training_one_shows_its_progress(pat
         where = f"cell {cell['id']} ({seconds:.0f} s)"
         if not ABOUT.match(source):
             problems.append(f"{where} does not start with '# About N s on two cores ...'")
-        uses = called(source, helpers)
-        if not (fit_calls(source) or uses or by_hand(source)):
+        if not (fit_calls(source) or called(source, helpers) or by_hand(source)):
             continue  # long, but it does not train: saying how long is enough
-        silent = [verbose_of(a) for a in fit_calls(source) if verbose_of(a) not in ("1", "2", '"auto"')]
-        silent += [f"0 (in {n})" for n in uses if "0" in helpers[n]]
-        runs_print = re.search(r"^[ \t]+print\(", source, re.M)  # a line per run of a sweep
-        if silent and not runs_print:
-            problems.append(f"{where} trains with verbose={silent[0]}: give verbose=1 or 2")
-        if not fit_calls(source) and not uses and not runs_print:
-            problems.append(f"{where} trains by hand and prints nothing inside its loop: a line per epoch")
+        found = silence(source, helpers)
+        problems += [f"{where} {p}" for p in found]
         if "# NBVAL_IGNORE_OUTPUT" not in source:
             problems.append(f"{where} shows times that differ by machine: mark it # NBVAL_IGNORE_OUTPUT")
+        if not found:
+            outdated += [f"{where} {p}" for p in stale(cell, source, helpers)]
+    return problems + outdated
+
+
+# Chapters whose code prints its progress but whose stored outputs were made before it did:
+# each is to be executed again (tools/execute_notebooks.py, then nbval and the claims tests)
+# and taken off this list -- the test fails for one that is listed but no longer stale.
+AWAITING_EXECUTION = {
+    "09_transfer_learning",
+}
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_every_long_cell_says_how_long_and_a_training_one_shows_its_progress(path):
+    problems = problems_of(code_cells(path))
+    if path.stem in AWAITING_EXECUTION:
+        code = [p for p in problems if "execute the chapter again" not in p]
+        assert not code, "\n".join(code)
+        assert problems, f"{path.stem} is up to date: take it off AWAITING_EXECUTION"
+        return
     assert not problems, "\n".join(problems)
 
 
@@ -118,10 +217,84 @@ def test_the_scan_reads_verbose_as_fit_does():
     assert ABOUT.match("# About 40 s on two cores: a line per epoch")
     assert not ABOUT.match("# (training results differ)")
     cells = [
-        {"source": "def train(n):\n    return model.fit(x, verbose=0)\n\n\nx = 1\n"},
-        {"source": "def f():\n    pass\n"},
+        {"source": "def train(n):\n    return model.fit(x, verbose=0)\n\n\nx = 1\n", "metadata": {}},
+        {"source": "def f():\n    pass\n", "metadata": {}},
     ]
-    assert trainers(cells) == {"train": ["0"]}
-    assert called("h = train(3)", {"train": ["0"]}) == ["train"]
-    assert called("h = retrain(3)", {"train": []}) == []
+    assert trainers(cells) == {"train": {"fit": ["0"], "loop": False, "prints": False}}
+    assert called("h = train(3)", trainers(cells)) == ["train"]
+    assert called("h = retrain(3)", trainers(cells)) == []
     assert by_hand("for epoch in range(3):\n    opt.step(net)") and not by_hand("for x in xs:\n    print(x)")
+    assert by_hand("for epoch in range(3):\n    gan.train_epoch(x)")
+
+
+def cell(source: str, seconds: float = 30.0, printed: str = "", id: str = "c") -> dict:
+    head = "# About 30 s on two cores.\n# NBVAL_IGNORE_OUTPUT\n" if seconds >= LONG else ""
+    outputs = [{"output_type": "stream", "name": "stdout", "text": printed}] if printed else []
+    return {
+        "id": id,
+        "cell_type": "code",
+        "source": head + source,
+        "metadata": {"minidl": {"seconds": seconds}},
+        "outputs": outputs,
+    }
+
+
+# The three kinds of cell the first scan let through (chapters 14, 18 and 22 before issue 71
+# was finished): each is caught now, and passes once it prints its progress.
+LOOP = (
+    "def train_classifier(layers, epochs):\n"
+    "    for _ in range(epochs):\n"
+    "        for b in batches:\n"
+    "            backward(loss_fn.backward())\n"
+    "            optimizer.step(layers)\n"
+    "{print}"
+    "    return history\n"
+)
+
+
+@pytest.mark.parametrize(
+    "cells, silent",
+    [
+        ([{"source": LOOP.format(print=""), "metadata": {}}, cell("h = train_classifier(layers, 4)")], True),
+        (
+            [
+                {"source": LOOP.format(print="        print(f'epoch {len(history)}')\n"), "metadata": {}},
+                cell("h = train_classifier(layers, 4)", printed="epoch 1\nepoch 2\n"),
+            ],
+            False,
+        ),
+        ([cell("for epoch in range(40):\n    d, g = ring.train_epoch(data)\nprint(d, g)")], True),
+        (
+            [
+                cell(
+                    "for epoch in range(40):\n    d, g = ring.train_epoch(data)\n    print(d, g)",
+                    printed="1\n2\n",
+                )
+            ],
+            False,
+        ),
+        ([cell("h = screen.fit(x, y, epochs=8, verbose=0)", seconds=12.0)], True),
+        (
+            [
+                cell(
+                    "h = screen.fit(x, y, epochs=8, verbose=2)",
+                    seconds=12.0,
+                    printed="Epoch 1/8 - loss\nEpoch 2/8 - loss\n",
+                )
+            ],
+            False,
+        ),
+        ([cell("h = screen.fit(x, y, epochs=8, verbose=0)", seconds=5.0)], False),  # short: no rule
+    ],
+)
+def test_the_scan_catches_training_in_a_trainer_or_a_function(cells, silent):
+    assert bool(problems_of(cells)) == silent, problems_of(cells)
+
+
+def test_the_scan_catches_stored_outputs_from_before_the_progress():
+    """A cell whose code now prints its progress but whose stored output was made before."""
+    verbose = "h = net.fit(x, y, epochs=8, verbose=1)\nprint('trained')"
+    assert problems_of([cell(verbose, printed="Epoch 8/8  20/20 [###] loss: 0.1\ntrained\n")]) == []
+    assert "execute the chapter again" in problems_of([cell(verbose, printed="trained\n")])[0]
+    loop = "for epoch in range(3):\n    opt.step(net)\n    print(epoch)"
+    assert "execute the chapter again" in problems_of([cell(loop, printed="done\n")])[0]

@@ -36,7 +36,7 @@ def test_the_repository_is_up_to_date():
 @pytest.mark.parametrize("path", GRADED, ids=lambda p: p.stem)
 def test_each_chapter_links_to_its_exercises_at_its_start_and_end(path):
     found = cells(path)
-    link = re.compile(rf"\[\d+ · [^\]]+ — exercises\]\(\.\./workspace/{path.name}\)")
+    link = re.compile(rf"\[\d+ · [^\]]+ — exercises\]\(\.\./workspace/{path.stem}_exercises\.ipynb\)")
     assert found[1]["id"] == "nav-exercises" and link.search(text(found[1])), text(found[1])
     assert found[-1]["id"] == "nav-exercises-end" and link.search(text(found[-1])), text(found[-1])
     assert f"](../exercises/{path.name})" in text(found[1])  # the original, which always exists
@@ -81,7 +81,9 @@ def test_a_new_chapter_gets_its_links_and_the_rerun_changes_nothing(tmp_path):
         "# Exercises for chapter 23 · Trust\n\n*The chapter:* [23 · Trust: a title]"
     )
     assert text(new[1]) == "What to do."  # the old heading gave way to the generated one
-    assert "](../workspace/23_trust.ipynb)" in text(cells(tmp_path / "notebooks" / "23_trust.ipynb")[-1])
+    assert "](../workspace/23_trust_exercises.ipynb)" in text(
+        cells(tmp_path / "notebooks" / "23_trust.ipynb")[-1]
+    )
     assert len(cells(tmp_path / "notebooks" / "00_welcome.ipynb")) == len(
         cells(ROOT / "notebooks" / "00_welcome.ipynb")
     )
