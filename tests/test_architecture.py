@@ -142,7 +142,10 @@ class Floors:
 # may import whom, and an import of a later room on the same floor fails as an upward one.
 KERAS_DIR = PACKAGE_DIR.parent / "keras_door" / "minidl_keras"
 KERAS_FLOORS = [
-    ("foundations", "_version config missing naming keras_api initializers weights layout fitting"),
+    (
+        "foundations",
+        "_version config missing naming keras_api initializers conv1d separable weights layout fitting",
+    ),
     (
         "parts",
         """constraints regularizers datasets utils activations backend callbacks losses metrics

@@ -99,7 +99,7 @@ function_exercise(
             lambda h, m, d: _masked_max(h, m, d, ties="last"),
         ),
     ),
-    forbids=("minidl.nn.layers.conv1d", "minidl.kernels"),
+    forbids=("minidl_keras.conv1d", "minidl.kernels"),
     dtypes="float64",
     equivalent_mutants={
         "masked_max_pool > _masked_max: delete: N, T, H = h.shape -> pass": "the sizes serve only "
