@@ -144,7 +144,7 @@ KERAS_DIR = PACKAGE_DIR.parent / "keras_door" / "minidl_keras"
 KERAS_FLOORS = [
     (
         "foundations",
-        "_version config missing naming keras_api initializers layer_options weights layout fitting",
+        "_version config missing naming keras_api initializers layer_options conv1d separable weights layout fitting",
     ),
     (
         "parts",

@@ -295,7 +295,6 @@ def test_the_mirror_rule_finds_known_pairs():
     """The rule itself, on pairs that exist: a module, an extra file of one module, ``__init__``."""
     pairs = {
         "tests/minidl/nn/layers/test_conv.py": "minidl/nn/layers/conv.py",
-        "tests/minidl/nn/layers/test_conv1d.py": "minidl/nn/layers/conv1d.py",
         "tests/minidl/nn/layers/test_recurrent_mask.py": "minidl/nn/layers/recurrent.py",
         "tests/minidl/kernels/cpu/test_conv.py": "minidl/kernels/cpu/conv.py",
         "tests/minidl/zoo/test_init.py": "minidl/zoo/__init__.py",

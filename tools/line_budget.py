@@ -32,15 +32,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 # The installed minidl, at most (docs/ARCHITECTURE.md, "The library's budget"). The goal is
-# 20,000 lines and 13,000 of code (issue 67). The code is within it; the lines are not yet:
-# 20,702 once bench/ and the maintainers' scripts left and the gallery's second Huber loss and
-# ROC AUC went, and about 600 more come with this round's new chapters' losses. So the ceiling
-# is today's size and that room, to be lowered toward ``GOAL`` as lines leave. It was raised
-# once, from 21,400 to 21,600, when three new chapters (post-training, contrastive, trustworthy:
-# 375 lines of losses and helpers) and the learner's progress bar, hints and workspace landed
-# together (21,491 lines, 12,967 of code): the goal is not met yet (issue 67 stays open).
+# 20,000 lines and 13,000 of code (issue 67). The code is within it; the lines are not yet.
+# The ceiling follows the lines as they leave, never up again: 22,653 before issue 67; 20,702
+# once bench/ and the maintainers' scripts left and the gallery's second Huber loss and ROC AUC
+# went; raised once (21,400 -> 21,600) when three chapters' losses and the learner's help landed
+# together (21,491); then 21,506 -> 20,960 when the layers no chapter uses (Conv1D and its
+# pools, DepthwiseConv2D, SeparableConv2D) moved to the Keras door, over minidl's public
+# ``Convolution``/``Pooling``. So the ceiling is 21,000 until the rest of the way is made.
 GOAL = {"lines": 20_000, "code": 13_000}
-BUDGET = {"lines": 21_600, "code": 13_000}
+BUDGET = {"lines": 21_000, "code": 13_000}
 
 # The distributions of the repository: their folder (holding pyproject.toml).
 DISTRIBUTIONS = {"minidl": ROOT, "grader": ROOT / "grader", "keras_door": ROOT / "keras_door"}

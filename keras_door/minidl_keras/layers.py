@@ -32,7 +32,7 @@ from minidl import backend
 from minidl.nn import layers as _L
 from minidl.nn.layers.affine import AffineLayer
 
-from . import merging, noise, pooling, reshaping
+from . import conv1d, merging, noise, pooling, reshaping, separable
 from .affine import KerasAffineOptions, with_keras_options
 from .attention import Attention, MultiHeadAttention
 from .augmentation import RandomContrast, RandomFlip, RandomRotation, RandomTranslation, RandomZoom
@@ -41,7 +41,7 @@ from .custom import Lambda, Layer
 from .elementwise import Activation, Rescaling
 from .functional import Input, InputLayer
 from .keras_config import KERAS_CLASS_NAMES
-from .layout import channels_last_class
+from .layout import channels_last_class, minidl_layout
 from .masking import Masking
 from .merging import *  # noqa: F403  (the names in merging.__all__)
 from .missing import KerasFeatureMissing, feature_missing
@@ -146,7 +146,9 @@ def _with_keras_names(base: type, doc: str, **names: tuple[str, str]) -> type:
 
 
 _Conv1D = _with_keras_names(
-    _L.Conv1D, "minidl's ``Conv1D`` with ``layer.kernel`` (K, C, F) and ``layer.bias``.", **_KERNEL_AND_BIAS
+    conv1d.Conv1D,
+    "minidl's ``Conv1D`` with ``layer.kernel`` (K, C, F) and ``layer.bias``.",
+    **_KERNEL_AND_BIAS,
 )
 _Conv2D = _with_keras_names(
     _L.Conv2D,
@@ -170,7 +172,7 @@ _BatchNorm = _with_keras_names(
     moving_variance=("buffers", "running_var"),
 )
 _DepthwiseConv2D = _with_keras_names(
-    _L.DepthwiseConv2D,
+    separable.DepthwiseConv2D,
     "minidl's ``DepthwiseConv2D`` with ``layer.depthwise_kernel`` (KH, KW, C, M) and ``layer.bias``.",
     depthwise_kernel=("params", "W"),
     bias=("params", "b"),
@@ -180,7 +182,7 @@ _DepthwiseConv2D.keras_weights = {  # type: ignore[attr-defined]
     **_DepthwiseConv2D.keras_weights,  # type: ignore[attr-defined]
 }
 _SeparableConv2D = _with_keras_names(
-    _L.SeparableConv2D,
+    separable.SeparableConv2D,
     "minidl's ``SeparableConv2D`` with ``depthwise_kernel`` (KH, KW, C, M), ``pointwise_kernel`` "
     "(1, 1, C*M, F) and ``bias``.",
     depthwise_kernel=("params", "depthwise.W"),
@@ -203,7 +205,8 @@ def _keras_class_name(cls: type, keras_name: str) -> type:
     keeps its own. The class still saves as minidl's class it extends (``register=False``)."""
     original = cls.__name__
     for door_class in cls.__mro__:  # the class and the door's classes under it of that name
-        if door_class.__module__.startswith("minidl_keras.") and door_class.__name__ == original:
+        door = door_class.__module__.startswith("minidl_keras.") and not minidl_layout(door_class)
+        if door and door_class.__name__ == original:
             door_class.__name__ = door_class.__qualname__ = keras_name
     return cls
 
@@ -301,7 +304,7 @@ def _channels_last_by_default(cls: type[_L.Layer], keras_name: str) -> _LayerNam
         return cls(*args, **kwargs)
 
     doc = (
-        f"Keras's ``{keras_name}``: a ``minidl.nn.layers.{cls.__name__}`` (with Keras's weight names "
+        f"Keras's ``{keras_name}``: a ``{_minidl_class(cls).__module__}.{cls.__name__}`` (with Keras's weight names "
         f"where it has weights) whose ``data_format`` "
         f"defaults to ``keras.config.image_data_format()`` (channels-last).\n\n" + (cls.__doc__ or "")
     )
@@ -310,7 +313,7 @@ def _channels_last_by_default(cls: type[_L.Layer], keras_name: str) -> _LayerNam
 
 def _minidl_class(cls: type) -> type:
     """minidl's class under a door's class (``_Conv2D`` -> ``minidl.nn.layers.Conv2D``)."""
-    return next(c for c in cls.__mro__ if c.__module__.split(".")[0] == "minidl")
+    return next(c for c in cls.__mro__ if minidl_layout(c))
 
 
 Conv1D = _channels_last_by_default(_Conv1D, "Conv1D")

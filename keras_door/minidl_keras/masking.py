@@ -37,6 +37,7 @@ from minidl.nn import layers as _L
 from minidl.nn.layers.base import Layer
 from minidl.training import metrics as minidl_metrics
 
+from . import conv1d
 from .elementwise import Activation, Rescaling
 from .losses import masked_mean
 from .pooling import GlobalAvgPool1D
@@ -84,7 +85,7 @@ _PASS = (
     _L.LayerNorm,
     Rescaling,
 )
-_DROP = (_L.Flatten, _L.Reshape, _L.Conv1D, _L.MaxPool1D, _L.AvgPool1D)
+_DROP = (_L.Flatten, _L.Reshape, conv1d.Conv1D, conv1d.MaxPool1D, conv1d.AvgPool1D)
 
 
 def makes_mask(layer) -> bool:

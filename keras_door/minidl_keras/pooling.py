@@ -26,7 +26,7 @@ from minidl import backend
 from minidl.nn import layers as _L
 from minidl.nn.layers.base import Layer
 
-from . import config
+from . import config, conv1d
 from .layout import DOOR_CLASSES, channels_last_class
 from .missing import KerasFeatureMissing
 from .weights import KerasLayerAPI
@@ -53,9 +53,9 @@ def _format(data_format):
 
 
 # Keras's positional order: (pool_size, strides, padding, data_format), (size, data_format), (data_format)
-MaxPool1D = channels_last_class(_L.MaxPool1D, data_format_at=3)
+MaxPool1D = channels_last_class(conv1d.MaxPool1D, data_format_at=3)
 MaxPool2D = channels_last_class(_L.MaxPool2D, data_format_at=3)
-AvgPool1D = channels_last_class(_L.AvgPool1D, data_format_at=3)
+AvgPool1D = channels_last_class(conv1d.AvgPool1D, data_format_at=3)
 AvgPool2D = channels_last_class(_L.AvgPool2D, data_format_at=3)
 GlobalAvgPool2D = channels_last_class(_L.GlobalAvgPool2D, data_format_at=0)
 
@@ -110,7 +110,7 @@ _UpSampling2D.__name__ = _UpSampling2D.__qualname__ = "UpSampling2D"
 UpSampling2D = channels_last_class(_UpSampling2D, data_format_at=1)
 
 
-_GlobalAvgPool1D: Any = channels_last_class(_L.GlobalAvgPool1D, data_format_at=0)
+_GlobalAvgPool1D: Any = channels_last_class(conv1d.GlobalAvgPool1D, data_format_at=0)
 
 
 class GlobalAvgPool1D(_GlobalAvgPool1D, register=False):  # type: ignore[call-arg]
@@ -153,7 +153,7 @@ class GlobalAvgPool1D(_GlobalAvgPool1D, register=False):  # type: ignore[call-ar
         return xp.ascontiguousarray(dy[:, :, None] * weights[:, None, :])
 
 
-DOOR_CLASSES[_L.GlobalAvgPool1D] = GlobalAvgPool1D  # a file loads it back with its mask
+DOOR_CLASSES[conv1d.GlobalAvgPool1D] = GlobalAvgPool1D  # a file loads it back with its mask
 
 
 class _GlobalMax(KerasLayerAPI, Layer):

@@ -33,6 +33,7 @@ import numpy as np
 from minidl.nn import layers as _L
 from minidl.nn.layers.sublayers import own_arrays
 
+from . import conv1d, separable
 from . import layer_options as options
 from .initializers import deserialized_config, serialized_config
 from .keras_api import KerasAbsent
@@ -55,8 +56,8 @@ __all__ = [
 _TO_KERAS = {
     _L.Conv2D: (2, 3, 1, 0),
     _L.Conv2DTranspose: (2, 3, 1, 0),
-    _L.Conv1D: (2, 1, 0),
-    _L.DepthwiseConv2D: (2, 3, 0, 1),
+    conv1d.Conv1D: (2, 1, 0),
+    separable.DepthwiseConv2D: (2, 3, 0, 1),
 }
 
 

@@ -14,7 +14,7 @@ with ``|w|`` the Euclidean norm along ``axis`` (kept for broadcasting) and ``eps
 For a Dense kernel (in, units), ``axis=0`` constrains the weights into each unit; for a
 Conv2D kernel (F, C, KH, KW), one filter is ``axis=(1, 2, 3)``.
 
-Layers take them as ``kernel_constraint=``/``bias_constraint=`` (Dense, Conv1D, Conv2D,
+Layers take them as ``kernel_constraint=``/``bias_constraint=`` (Dense, Conv2D,
 Conv2DTranspose); any function ``w -> w`` will do. A constraint keeps its arguments
 (``get_config``) and is made again by class name when a saved layer is loaded (``get``;
 ``Constraint.classes`` holds every subclass, wherever it is defined).

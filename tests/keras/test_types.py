@@ -7,7 +7,7 @@ import inspect
 import minidl_keras as keras
 import numpy as np
 import pytest
-from minidl_keras import layers, ops
+from minidl_keras import conv1d, layers, ops
 
 import minidl as mdl
 from minidl.nn import layers as L
@@ -15,7 +15,12 @@ from minidl.nn import layers as L
 
 @pytest.mark.parametrize(
     ("name", "minidl_class"),
-    [("Conv2D", L.Conv2D), ("MaxPooling2D", L.MaxPool2D), ("Conv1D", L.Conv1D), ("Embedding", L.Embedding)],
+    [
+        ("Conv2D", L.Conv2D),
+        ("MaxPooling2D", L.MaxPool2D),
+        ("Conv1D", conv1d.Conv1D),
+        ("Embedding", L.Embedding),
+    ],
 )
 def test_a_keras_layer_name_makes_its_layer_class(name, minidl_class):
     make = getattr(layers, name)

@@ -27,9 +27,8 @@ def test_minidl_installs_no_more_than_its_budget():
     counts = line_budget.count_distribution(ROOT)
     assert line_budget.GOAL == {"lines": 20_000, "code": 13_000}
     assert line_budget.BUDGET["code"] <= line_budget.GOAL["code"]
-    assert (
-        line_budget.BUDGET["lines"] <= 21_600
-    )  # lowered toward the goal as lines leave (raised once: the tool says why)
+    # lowered toward the goal as lines leave, never raised again (the tool says how it moved)
+    assert line_budget.BUDGET["lines"] <= 21_000
     assert line_budget.over_budget(counts) == [], (
         "minidl is over its line budget; per subpackage:\n" + line_budget.table(counts)
     )

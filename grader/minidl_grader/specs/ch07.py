@@ -12,7 +12,7 @@ CHAPTER = "07_convolutional_networks"
 _CONV_FORBIDS = (
     "minidl.nn.layers.Conv2D",
     "minidl.nn.layers.conv",
-    "minidl.nn.layers.conv1d",
+    "minidl_keras.conv1d",
     "minidl.nn.layers.upsampling",
     "minidl.kernels",
     "minidl.nn.gradcheck",
@@ -308,7 +308,7 @@ function_exercise(
     forbids=(
         "minidl.nn.layers.MaxPool2D",
         "minidl.nn.layers.conv",
-        "minidl.nn.layers.conv1d",
+        "minidl_keras.conv1d",
         "minidl.kernels",
         "minidl.nn.gradcheck",
     ),

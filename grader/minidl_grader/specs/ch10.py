@@ -87,7 +87,8 @@ numba_exercise(
     forbids=(
         "minidl.nn.layers.Conv2D",
         "minidl.nn.layers.conv",
-        "minidl.nn.layers.conv1d",
+        "minidl_keras.conv1d",
+        "minidl_keras.separable",
         "minidl.kernels",
     ),
     dtype_of=0,

@@ -3,8 +3,6 @@
     core.py           Dense, Flatten, Reshape, Dropout
     activations.py    ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, GELU, ELU, SELU, Swish, Softplus, ReLU6
     conv.py           Conv2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D
-    conv1d.py         Conv1D, MaxPool1D, AvgPool1D, GlobalAvgPool1D (sequences, via conv.py)
-    separable.py      DepthwiseConv2D, SeparableConv2D (per-channel kernels, then a 1x1 mix)
     normalization.py  BatchNorm, LayerNorm
     recurrent.py      SimpleRNN, LSTM, GRU
     embedding.py      Embedding
@@ -20,7 +18,9 @@
     gaussian.py       GaussianSample (the reparameterised sample of a variational autoencoder)
 
 Image layers take (N, C, H, W) batches, PyTorch's layout; sequences of feature vectors are
-(N, T, D) for the recurrent and attention layers, (N, C, L) for Conv1D and its pools.
+(N, T, D) for the recurrent and attention layers. Layers no chapter uses (1-D convolutions and
+pools, depthwise and separable convolutions) belong to libraries built on minidl, which extend
+``conv.Convolution`` and ``conv.Pooling`` (docs/ARCHITECTURE.md, "Extending minidl").
 """
 
 from .activations import ELU, GELU, SELU, LeakyReLU, ReLU, ReLU6, Sigmoid, Softmax, Softplus, Swish, Tanh
@@ -36,7 +36,6 @@ from .attention import (
 )
 from .base import Layer
 from .conv import AvgPool2D, Conv2D, GlobalAvgPool2D, MaxPool2D
-from .conv1d import AvgPool1D, Conv1D, GlobalAvgPool1D, MaxPool1D
 from .core import Dense, Dropout, Flatten, Reshape
 from .embedding import Embedding
 from .gaussian import GaussianSample
@@ -48,7 +47,6 @@ from .pointer import PointerGenerator
 from .recurrent import GRU, LSTM, SimpleRNN
 from .registry import LAYER_CLASSES
 from .residual import Residual
-from .separable import DepthwiseConv2D, SeparableConv2D
 from .unet import UNet
 from .upsampling import Conv2DTranspose, UpSampling2D
 
@@ -74,12 +72,6 @@ __all__ = [
     "MaxPool2D",
     "AvgPool2D",
     "GlobalAvgPool2D",
-    "Conv1D",
-    "MaxPool1D",
-    "AvgPool1D",
-    "GlobalAvgPool1D",
-    "DepthwiseConv2D",
-    "SeparableConv2D",
     "BatchNorm",
     "LayerNorm",
     "SimpleRNN",

@@ -38,25 +38,26 @@ from .base import Layer
 from .checks import positive_int
 
 
-def _pair(value, what: str, who: str, minimum: int = 1) -> tuple[int, int]:
+def pair(value, what: str, who: str, minimum: int = 1) -> tuple[int, int]:
     """``3 -> (3, 3)``, ``(3, 5) -> (3, 5)``; anything else is a clear error."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        pair = (int(value), int(value))
+        values = (int(value), int(value))
     elif (
         isinstance(value, (tuple, list))
         and len(value) == 2
         and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value)
     ):
-        pair = (int(value[0]), int(value[1]))
+        values = (int(value[0]), int(value[1]))
     else:
         raise ValueError(f"{who} {what} must be an integer or a pair of integers, got {value!r}")
-    if min(pair) < minimum:
+    if min(values) < minimum:
         raise ValueError(f"{who} {what} must be >= {minimum}, got {value!r}")
-    return pair
+    return values
 
 
-class _ImageHints(Layer, register=False):
-    """The hints an image layer adds to a shape error when the channels are on the last axis."""
+class ImageHints(Layer, register=False):
+    """The hints an image layer adds to a shape error when the channels are on the last axis
+    (a public base of minidl's extension API)."""
 
     def shape_hint(self, shape) -> str:
         """For a per-sample (C, H, W) so thin (one side at most 4 pixels, the other more) that
@@ -76,15 +77,16 @@ class _ImageHints(Layer, register=False):
         return ""
 
 
-class _Convolution(_ImageHints, AffineLayer, register=False):
-    """What Conv1D, Conv2D and Conv2DTranspose share: their arguments, and which input shapes
-    a built layer takes.
+class Convolution(ImageHints, AffineLayer, register=False):
+    """What Conv2D and Conv2DTranspose share (a public base of minidl's extension API: a library
+    built on minidl derives its 1-D convolution from it): their arguments, and which input
+    shapes a built layer takes.
 
     Each takes ``filters`` (F, the output channels), a window of ``kernel_size`` moved by
-    ``stride`` (pairs for the 2-D layers, one integer for Conv1D: ``_window``), a ``padding``
-    that each checks by its own rules (``set_padding``), ``activation`` and ``use_bias`` and
-    the other options of ``AffineLayer``. Inputs are (N, C, H, W) images (Conv1D's: (N, C, L)
-    sequences). Once built, ``W`` fixes the input channels only: the image (or
+    ``stride`` (pairs for the 2-D layers; a subclass's ``window`` may keep one integer), a
+    ``padding`` that each checks by its own rules (``set_padding``), ``activation`` and
+    ``use_bias`` and the other options of ``AffineLayer``. Inputs are (N, C, H, W) images (a 1-D
+    convolution's: (N, C, L) sequences). Once built, ``W`` fixes the input channels only: the image (or
     sequence) may be of any size the kernel fits.
     """
 
@@ -106,13 +108,13 @@ class _Convolution(_ImageHints, AffineLayer, register=False):
         who = type(self).__name__
         super().__init__(name, activation=activation, use_bias=use_bias, **options)
         self.filters = positive_int(filters, f"{who} filters")
-        self.kernel_size = self._window(kernel_size, "kernel_size")
-        self.stride = self._window(stride, "stride")
+        self.kernel_size = self.window(kernel_size, "kernel_size")
+        self.stride = self.window(stride, "stride")
         self.set_padding(padding)
 
-    def _window(self, value, what: str):
+    def window(self, value, what: str):
         """``kernel_size`` or ``stride`` as the layer keeps it: (KH, KW) for a 2-D layer."""
-        return _pair(value, what, type(self).__name__)
+        return pair(value, what, type(self).__name__)
 
     def set_padding(self, padding) -> None:
         """Check ``padding`` and keep it as ``self.padding`` (each layer has its own rules)."""
@@ -122,7 +124,7 @@ class _Convolution(_ImageHints, AffineLayer, register=False):
         return shape[0] != self.built_input_shape[0]  # W fixes the input channels; the rest may vary
 
 
-class Conv2D(_Convolution):
+class Conv2D(Convolution):
     """2-D convolution (cross-correlation) ``y = activation(conv(x, W) + b)``.
 
     Parameters
@@ -156,7 +158,7 @@ class Conv2D(_Convolution):
 
     def set_padding(self, padding) -> None:
         """Keep ``padding`` (an integer becomes a pair) and ``pads``, the zeros it adds."""
-        self.padding = padding if isinstance(padding, str) else _pair(padding, "padding", "Conv2D", 0)
+        self.padding = padding if isinstance(padding, str) else pair(padding, "padding", "Conv2D", 0)
         self.pads = self._resolve_padding(self.padding)
 
     def _resolve_padding(self, padding):
@@ -247,7 +249,7 @@ class Conv2D(_Convolution):
 
 
 def convolve(x, params, kernel_size, stride, pads, training=True):
-    """The convolution of Conv2D (and Conv1D, as images one pixel high), activation aside.
+    """The convolution of Conv2D (and a 1-D convolution's, as images one pixel high), activation aside.
 
     x (N, C, H, W); ``params["W"]`` (F, C, KH, KW) or any array with that memory layout
     (Conv1D's (F, C, KW)), ``params.get("b")`` (F,); ``pads`` (PH, PW) on each side, or
@@ -384,11 +386,12 @@ def pool_backward(kind: str, dy, cache, pool_size, stride):
     return xp.ascontiguousarray(dx[:, :, top : top + shape[2], left : left + shape[3]])
 
 
-class _Pooling(_ImageHints, Layer, register=False):
-    """What the pooling layers (MaxPool1D/2D, AvgPool1D/2D) share: their arguments.
+class Pooling(ImageHints, Layer, register=False):
+    """What the pooling layers (MaxPool2D, AvgPool2D, and 1-D pools built on them) share: their
+    arguments (a public base of minidl's extension API).
 
     A window of ``pool_size`` moved by ``stride`` (default: the pool size), pairs for the 2-D
-    layers and one integer for the 1-D ones (``_window``); ``padding`` "valid" or "same".
+    layers and one integer for the 1-D ones (``window``); ``padding`` "valid" or "same".
     """
 
     kind = "max"
@@ -396,18 +399,18 @@ class _Pooling(_ImageHints, Layer, register=False):
     def __init__(self, pool_size=2, stride=None, padding="valid", name=None, **kwargs):
         who = type(self).__name__
         super().__init__(name, **kwargs)
-        self.pool_size = self._window(pool_size, "pool_size")
-        self.stride = self.pool_size if stride is None else self._window(stride, "stride")
+        self.pool_size = self.window(pool_size, "pool_size")
+        self.stride = self.pool_size if stride is None else self.window(stride, "stride")
         if padding not in ("valid", "same"):
             raise ValueError(f"{who} padding must be 'valid' or 'same', got {padding!r}")
         self.padding = padding
 
-    def _window(self, value, what: str):
+    def window(self, value, what: str):
         """``pool_size`` or ``stride`` as the layer keeps it: (KH, KW) for a 2-D layer."""
-        return _pair(value, what, type(self).__name__)
+        return pair(value, what, type(self).__name__)
 
 
-class _Pool2D(_Pooling):
+class _Pool2D(Pooling):
     """MaxPool2D and AvgPool2D: output shape, fit check, forward and backward.
 
     ``padding="valid"`` (the default) drops the windows that do not fit; ``"same"`` pads the

@@ -31,7 +31,7 @@ import numpy as np
 
 from ... import backend
 from .base import Layer
-from .conv import _Convolution, _pair
+from .conv import Convolution, pair
 
 
 class UpSampling2D(Layer):
@@ -50,7 +50,7 @@ class UpSampling2D(Layer):
 
     def __init__(self, size=2, name=None, **kwargs):
         super().__init__(name, **kwargs)
-        self.size = _pair(size, "size", "UpSampling2D")
+        self.size = pair(size, "size", "UpSampling2D")
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 3:
@@ -74,7 +74,7 @@ class UpSampling2D(Layer):
         return dy.reshape(N, C, H, sh, W, sw).sum(axis=(3, 5))
 
 
-class Conv2DTranspose(_Convolution):
+class Conv2DTranspose(Convolution):
     """Transposed convolution ("deconvolution"): the adjoint of Conv2D, used to upsample.
 
     Parameters
@@ -129,7 +129,7 @@ class Conv2DTranspose(_Convolution):
                 "Conv2DTranspose: output_padding goes with an integer padding; "
                 f"padding={padding!r} fixes the output size itself"
             )
-        self.output_padding = _pair(output_padding or 0, "output_padding", "Conv2DTranspose", 0)
+        self.output_padding = pair(output_padding or 0, "output_padding", "Conv2DTranspose", 0)
         if any(op >= s for op, s in zip(self.output_padding, self.stride)):
             raise ValueError(
                 f"Conv2DTranspose output_padding must be smaller than the stride, got "
@@ -142,9 +142,7 @@ class Conv2DTranspose(_Convolution):
             raise ValueError(
                 f"Conv2DTranspose padding must be an integer, a pair, 'valid' or 'same', got {padding!r}"
             )
-        self.padding = (
-            padding if isinstance(padding, str) else _pair(padding, "padding", "Conv2DTranspose", 0)
-        )
+        self.padding = padding if isinstance(padding, str) else pair(padding, "padding", "Conv2DTranspose", 0)
 
     # ------------------------------------------------------------------ shapes
     def build(self, input_shape, dtype=np.float32):

@@ -16,15 +16,22 @@ def test_the_cases_are_drawn_by_the_seed(name):
     checks.assert_the_cases_are_drawn_by_the_seed(name)
 
 
-def test_the_depthwise_reference_is_minidls_depthwise_convolution():
+def test_the_depthwise_reference_is_minidls_convolution_channel_by_channel():
+    """A depthwise convolution is minidl's Conv2D applied to each channel alone (one filter)."""
     from minidl_grader.specs import ch10
 
-    from minidl.nn.layers.separable import depthwise_conv
+    from minidl import layers as L
 
     rng = np.random.default_rng(0)
     x, W = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((3, 3, 3))
     for stride, pad in [(1, 0), (2, 1), (1, 2)]:
-        y, _ = depthwise_conv(x, W[:, None], np.zeros(3), (stride, stride), (pad, pad, pad, pad))
+        channels = []
+        for c in range(3):
+            conv = L.Conv2D(1, 3, stride=stride, padding=pad, use_bias=False)
+            conv.build((1, 7, 6))
+            conv.params["W"] = W[c][None, None]
+            channels.append(conv.forward(x[:, c : c + 1]))
+        y = np.concatenate(channels, axis=1)
         np.testing.assert_allclose(ch10.depthwise_conv2d_numba(x, W, stride, pad), y, rtol=1e-12, atol=1e-12)
 
 

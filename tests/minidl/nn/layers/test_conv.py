@@ -296,3 +296,20 @@ def test_lenet5_learns_the_bundled_mnist():
     )
     model.fit(x_train, y_train, epochs=8, batch_size=64, verbose=0)
     assert model.evaluate(x_test, y_test, return_dict=True)["accuracy"] >= 0.96
+
+
+def test_the_public_bases_keep_windows_as_their_window_method_says():
+    """``Convolution`` and ``Pooling`` are part of the extension API ("Extending minidl"): a
+    subclass decides how a window is kept (a 1-D layer keeps one integer), ``pair`` the 2-D way."""
+    from minidl.nn.layers import conv
+
+    class OneInteger(conv.Pooling, register=False):
+        def window(self, value, what):
+            return int(value)
+
+    layer = OneInteger(3)
+    assert (layer.pool_size, layer.stride, layer.padding) == (3, 3, "valid")
+    assert conv.MaxPool2D(3).pool_size == conv.pair(3, "pool_size", "MaxPool2D") == (3, 3)
+    with pytest.raises(ValueError, match="X size must be an integer or a pair of integers, got '3'"):
+        conv.pair("3", "size", "X")
+    assert issubclass(conv.Conv2D, conv.Convolution) and issubclass(conv.Conv2D, conv.ImageHints)

@@ -170,7 +170,6 @@ AFFINE_OPTIONS = ["kernel_initializer", "kernel_regularizer"]
     "cls, args, own",
     [
         (L.Dense, (3,), ["units", "activation", "use_bias"]),
-        (L.Conv1D, (2, 3), ["filters", "kernel_size", "stride", "padding", "activation", "use_bias"]),
         (L.Conv2D, (2, 3), ["filters", "kernel_size", "stride", "padding", "activation", "use_bias"]),
         (
             L.Conv2DTranspose,

@@ -12,18 +12,22 @@ their own, only the views:
 
 Sequences are (N, C, L), channels first, PyTorch's ``Conv1d`` layout (the recurrent layers
 take (N, T, D): ``x.transpose(0, 2, 1)`` turns one into the other).
+
+No chapter uses these layers, so they are the door's, not minidl's: minidl-layout layers built
+on minidl's public ``Convolution``/``Pooling`` (docs/ARCHITECTURE.md, "Extending minidl"), to
+which ``layers.py`` gives Keras's names, defaults and channels-last layout.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ... import backend
-from ...kernels.common import pool_output_length
-from .base import Layer
-from .conv import (
-    _Convolution,
-    _Pooling,
+from minidl import backend
+from minidl.kernels.common import pool_output_length
+from minidl.nn.layers.base import Layer
+from minidl.nn.layers.conv import (
+    Convolution,
+    Pooling,
     convolve,
     convolve_backward,
     pool,
@@ -50,7 +54,7 @@ class _Sequence1D(Layer):
     input_ndims = (3,)
     input_layout = "(N, C, L)"
 
-    def _window(self, value, what: str):
+    def window(self, value, what: str):
         """A window's size or stride (Conv1D's, a pool's): one integer (a 1-tuple is taken too)."""
         return _single(value, what, type(self).__name__)
 
@@ -66,7 +70,7 @@ class _Sequence1D(Layer):
             )
 
 
-class Conv1D(_Sequence1D, _Convolution):
+class Conv1D(_Sequence1D, Convolution):
     """1-D convolution (cross-correlation) ``y = activation(conv(x, W) + b)`` along a sequence.
 
     Parameters
@@ -155,7 +159,7 @@ class Conv1D(_Sequence1D, _Convolution):
         return dx[:, :, 0, :]
 
 
-class _Pool1D(_Sequence1D, _Pooling):
+class _Pool1D(_Sequence1D, Pooling):
     """MaxPool1D and AvgPool1D: windows of ``pool_size`` moved by ``stride`` (default: the
     pool size); with ``padding="valid"`` windows that do not fit at the end are dropped, with
     ``"same"`` ceil(L / stride) windows whose padded steps take no part (Conv2D's

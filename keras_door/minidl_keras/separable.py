@@ -20,18 +20,22 @@ a 1x1 convolution that mixes the C*M channels into F: ``SeparableConv2D`` holds 
 ``DepthwiseConv2D`` (no bias) and a 1x1 ``Conv2D`` (with the bias and the activation) as its
 sub-layers ``depthwise`` and ``pointwise`` and runs one after the other; its backward is
 theirs in reverse.
+
+No chapter uses these layers, so they are the door's, not minidl's: minidl-layout layers on
+minidl's public ``ImageHints`` and ``Conv2D`` (docs/ARCHITECTURE.md, "Extending minidl"), to
+which ``layers.py`` gives Keras's names and channels-last layout.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ... import backend
-from .. import initializers
-from . import activations
-from .base import Layer
-from .checks import positive_int
-from .conv import Conv2D, _ImageHints, _pair, same_padding
+from minidl import backend
+from minidl.nn import initializers
+from minidl.nn.layers import activations
+from minidl.nn.layers.base import Layer
+from minidl.nn.layers.checks import positive_int
+from minidl.nn.layers.conv import Conv2D, ImageHints, pair, same_padding
 
 __all__ = ["DepthwiseConv2D", "SeparableConv2D", "depthwise_conv", "depthwise_conv_backward"]
 
@@ -43,7 +47,7 @@ def _padding(padding, who: str) -> str:
 
 
 def _no_dilation(dilation_rate, who: str) -> None:
-    if _pair(dilation_rate, "dilation_rate", who) != (1, 1):
+    if pair(dilation_rate, "dilation_rate", who) != (1, 1):
         raise NotImplementedError(
             f"{who}(dilation_rate={dilation_rate!r}) is not in minidl: its convolutions read adjacent "
             "pixels only. The closest minidl way: a larger kernel_size, or pooling before the layer"
@@ -103,7 +107,7 @@ def depthwise_conv_backward(dy, cache, W, stride, pads):
     return dx, dW, db
 
 
-class _Depthwise(_ImageHints, Layer, register=False):
+class _Depthwise(ImageHints, Layer, register=False):
     """What DepthwiseConv2D and SeparableConv2D share: (N, C, H, W) images, whose channels the
     built layer's weights fix (H and W may vary), and the arguments they take alike."""
 
@@ -122,7 +126,7 @@ class _Depthwise(_ImageHints, Layer, register=False):
     ):
         who = type(self).__name__
         super().__init__(name, **kwargs)
-        self.stride = _pair(stride, "stride", who)
+        self.stride = pair(stride, "stride", who)
         self.dilation_rate = 1
         self.activation, self.use_bias = activation, use_bias
         self.activation_layer = activations.get(activation)
@@ -176,7 +180,7 @@ class DepthwiseConv2D(_Depthwise):
         )
         who = type(self).__name__
         _no_dilation(dilation_rate, who)
-        self.kernel_size = _pair(kernel_size, "kernel_size", who)
+        self.kernel_size = pair(kernel_size, "kernel_size", who)
         self.padding = _padding(padding, who)
         self.depth_multiplier = positive_int(depth_multiplier, f"{who} depth_multiplier")
 

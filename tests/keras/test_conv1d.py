@@ -4,11 +4,12 @@ float64 gradient checks (both tiers), the two data formats, PyTorch as an oracle
 import numpy as np
 import pytest
 from minidl_keras import layers as keras_layers
+from minidl_keras.conv1d import AvgPool1D, Conv1D, GlobalAvgPool1D, MaxPool1D
 from minidl_keras.layout import channels_last_class
 
 import minidl as mdl
 from minidl.nn.gradcheck import check_layer
-from minidl.nn.layers import AvgPool1D, Conv1D, Conv2DTranspose, GlobalAvgPool1D, MaxPool1D
+from minidl.nn.layers import Conv2DTranspose
 from tests.minidl.nn.layers.torch_oracle import assert_layer_equals_torch, torch_grads
 
 CONV1D_CASES = [

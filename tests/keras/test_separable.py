@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
+from minidl_keras import separable as S
 
-from minidl import layers as L
 from minidl.nn.gradcheck import check_layer
 
 
@@ -23,7 +23,7 @@ def depthwise_by_loops(x, W, b):
 
 def test_each_channel_is_convolved_on_its_own():
     rng = np.random.default_rng(0)
-    layer = L.DepthwiseConv2D(3, depth_multiplier=2)
+    layer = S.DepthwiseConv2D(3, depth_multiplier=2)
     x = rng.standard_normal((2, 3, 6, 5))
     y = layer.forward(x)
     layer.params["b"][...] = rng.standard_normal(6)
@@ -35,18 +35,18 @@ def test_each_channel_is_convolved_on_its_own():
 
 
 def test_same_padding_keeps_the_size_over_the_stride():
-    y = L.DepthwiseConv2D(3, stride=2, padding="same").forward(np.zeros((1, 2, 7, 6), np.float32))
+    y = S.DepthwiseConv2D(3, stride=2, padding="same").forward(np.zeros((1, 2, 7, 6), np.float32))
     assert y.shape == (1, 2, 4, 3)
-    y = L.SeparableConv2D(5, 3, padding="same").forward(np.zeros((1, 2, 7, 6), np.float32))
+    y = S.SeparableConv2D(5, 3, padding="same").forward(np.zeros((1, 2, 7, 6), np.float32))
     assert y.shape == (1, 5, 7, 6)
 
 
 @pytest.mark.parametrize(
     "layer",
     [
-        L.DepthwiseConv2D(2, depth_multiplier=2),
-        L.DepthwiseConv2D(3, stride=2, padding="same"),
-        L.SeparableConv2D(3, 2),
+        S.DepthwiseConv2D(2, depth_multiplier=2),
+        S.DepthwiseConv2D(3, stride=2, padding="same"),
+        S.SeparableConv2D(3, 2),
     ],
     ids=["depthwise", "depthwise same stride 2", "separable"],
 )
@@ -56,6 +56,19 @@ def test_every_parameter_passes_the_gradient_check(layer):
 
 def test_a_dilation_or_an_unknown_padding_is_refused_by_name():
     with pytest.raises(NotImplementedError, match="dilation"):
-        L.DepthwiseConv2D(3, dilation_rate=2)
+        S.DepthwiseConv2D(3, dilation_rate=2)
     with pytest.raises(ValueError, match="padding"):
-        L.SeparableConv2D(2, 3, padding="full")
+        S.SeparableConv2D(2, 3, padding="full")
+
+
+@pytest.mark.parametrize(
+    "make, shape",
+    [
+        (lambda: S.DepthwiseConv2D(3, stride=2, padding="same", depth_multiplier=2), (2, 2, 5, 6)),
+        (lambda: S.SeparableConv2D(3, 3, depth_multiplier=2, activation="tanh"), (2, 2, 5, 5)),
+    ],
+)
+def test_strided_and_activated_layers_pass_the_float64_gradient_check(make, shape):
+    """The cases minidl's table of layers held (tests/minidl/nn/test_gradcheck.py) before the
+    layers moved to the door."""
+    assert check_layer(make(), np.random.default_rng(40).standard_normal(shape)).passed
