@@ -195,9 +195,7 @@ def problems_of(cells: list[dict]) -> list[str]:
 # Chapters whose code prints its progress but whose stored outputs were made before it did:
 # each is to be executed again (tools/execute_notebooks.py, then nbval and the claims tests)
 # and taken off this list -- the test fails for one that is listed but no longer stale.
-AWAITING_EXECUTION = {
-    "09_transfer_learning",
-}
+AWAITING_EXECUTION: set[str] = set()
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
