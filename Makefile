@@ -12,11 +12,9 @@ export MKL_NUM_THREADS ?= 2
 export NUMBA_NUM_THREADS ?= 2
 # BLAS and Numba threads wait passively, so they do not starve each other on few cores
 export OMP_WAIT_POLICY ?= PASSIVE
-# ... and OpenBLAS's threads (its own pthreads pool, which OMP_WAIT_POLICY does not reach) spin
-# for 2^19 cycles (about 0.2 ms), not 2^28 (0.1 s), after a product before they sleep: awake from
-# one product to the next of a recurrent step, asleep through a stretch of Numba kernels
-# (minidl.backend.set_threads; docs/performance.md, section 12)
-export OPENBLAS_THREAD_TIMEOUT ?= 19
+# (OpenBLAS's own pthreads pool, which OMP_WAIT_POLICY does not reach, keeps its default: its
+# idle threads spin 2^28 cycles, about 0.1 s, after a product. A shorter spin, 2^19, made the
+# GEMM-heavy rows slower on a quiet machine: docs/performance.md, section 12)
 # glibc keeps freed arrays up to 32 MB for reuse instead of faulting fresh pages in on every
 # step (minidl.backend.keep_freed_memory, which python -m minidl calls, explains the numbers)
 export MALLOC_MMAP_THRESHOLD_ ?= 33554432

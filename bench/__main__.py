@@ -8,9 +8,6 @@ from .scaling import parse_cores, usable_cpus
 
 #: the variables that size the thread pools of Numba, OpenBLAS, MKL and OpenMP when they load
 POOL_VARIABLES = ("NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")
-#: OpenBLAS's idle threads spin 2^this many cycles before they sleep (its default: 28, about 0.1 s;
-#: 19 is about 0.2 ms: awake between the products of a recurrent step, asleep through longer gaps)
-BLAS_THREAD_TIMEOUT = "19"
 
 
 def pool_size(argv: list[str]) -> int | None:
@@ -40,10 +37,8 @@ def run(argv: list[str] | None = None) -> int:
     if size is not None and "numpy" not in sys.modules and "numba" not in sys.modules:
         for name in POOL_VARIABLES:
             os.environ[name] = str(size)
-    # OpenBLAS's idle threads sleep after 2^19 cycles instead of spinning for 2^28 (read when
-    # NumPy loads OpenBLAS): the Makefile's setting, for a run started without make too
-    if "numpy" not in sys.modules:
-        os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", BLAS_THREAD_TIMEOUT)
+    # OPENBLAS_THREAD_TIMEOUT is left as the caller set it (OpenBLAS's default, 2^28 cycles of
+    # spinning, when unset): the legend prints the value in force and the record keeps it
     from minidl import backend
 
     backend.wait_passively()  # before any thread pool starts (see its docstring)

@@ -122,7 +122,8 @@ def set_threads(count: int | None = None) -> dict:
     Both pools get the same count because they never run at once: a step alternates between
     BLAS products and Numba kernels, so each may use every core while it runs, provided the
     other's threads then sleep rather than spin (``wait_passively`` for Numba's OpenMP threads;
-    ``OPENBLAS_THREAD_TIMEOUT``, which the Makefile exports, for OpenBLAS's). Numba cannot go
+    OpenBLAS's own threads spin for ``OPENBLAS_THREAD_TIMEOUT`` cycles, 2^28 by default, which
+    measured faster on a quiet machine than a shorter spin: docs/performance.md, section 12). Numba cannot go
     above the pool it started with (``NUMBA_NUM_THREADS``, read when Numba loads); BLAS is set
     through ``threadpoolctl``, which finds whichever BLAS NumPy loaded (OpenBLAS, MKL, BLIS).
     """

@@ -14,18 +14,17 @@ from numba import njit
 # ============================================================ one thread or all of them
 # Every loop nest of this tier that is written with ``prange`` is compiled twice: with threads
 # (``parallel=True``) and without (``_serial`` twin, where prange runs as range), and a call
-# uses threads only when its array has at least PARALLEL_MIN_ELEMENTS elements (512 KB of
-# float32): waking the pool's sleeping threads costs some microseconds per kernel, which
-# smaller arrays do not repay. Threads pay only if the cores are free: OpenBLAS's threads spin
-# for up to 2^28 cycles (about 0.1 s) after every matrix product by default and held the
-# cores a Numba kernel wanted, which once made a LeNet-5 step twice as slow with threads and
-# set this threshold at 2^21 elements, where no kernel of a course network used them (a step
-# then ran serially but for its products, whatever the cores). Now both pools sleep when idle
-# (``OMP_WAIT_POLICY=PASSIVE`` and ``OPENBLAS_THREAD_TIMEOUT=19``, exported by the Makefile
-# and set by ``python -m bench``; ``backend.set_threads`` gives both the same count), and the
-# pooling, im2col/col2im, batch-norm and dW kernels of a LeNet-5 step run on every thread
-# (measured: see docs/performance.md, section 12).
-PARALLEL_MIN_ELEMENTS = 1 << 17
+# uses threads only when its array has at least PARALLEL_MIN_ELEMENTS elements (4 MB of
+# float32): waking the pool's sleeping threads (``OMP_WAIT_POLICY=PASSIVE``) costs some
+# microseconds per kernel, which smaller arrays do not repay. The threshold was 2^21 while
+# OpenBLAS's spinning threads made threaded kernels lose, then 2^17 for a while; measured on a
+# quiet 2-core machine, 2^17 made the small batch-norm kernels slower with threads
+# (bn (256, 512), 131,072 elements: 0.18 -> 0.47 ms) while max-pool's 1.6 M-element input gained
+# from them. 2^20 keeps both: max-pool over (64, 32, 28, 28) and larger arrays use threads, the
+# batch-norm rows and every kernel of a LeNet-5 step at batch 64 (960,000 elements at most) stay
+# serial (docs/performance.md, section 12; chapter 10, section 6).
+# ``backend.set_threads`` gives Numba and BLAS the same count; OpenBLAS keeps its default spin.
+PARALLEL_MIN_ELEMENTS = 1 << 20
 
 
 def serial_twin(kernel):

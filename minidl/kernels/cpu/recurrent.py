@@ -16,8 +16,8 @@ from .. import common
 # ============================================================ recurrent cells
 # Serial, one row of the batch at a time: per step there are only N*H units (~10 µs of
 # work), about what waking a sleeping thread pool costs, and OpenBLAS's threads still spin
-# after the step's matrix product (for 2^28 cycles by default, 2^19 with the Makefile's
-# OPENBLAS_THREAD_TIMEOUT: either way past the next product), so a parallel loop here fights
+# after the step's matrix product (for 2^28 cycles, about 0.1 s, by default: past the next
+# product), so a parallel loop here fights
 # them for the cores and loses by orders of magnitude. Each row
 # goes through a small helper on 1-D rows, which LLVM vectorises behind a runtime check
 # that outputs and inputs do not overlap (an output passed as its own input, where the
