@@ -76,27 +76,14 @@ def demo(epochs: int = 8, output: str | None = None, verbose: int = 1) -> int:
     return 0
 
 
-GRADER_MOVED = """The grader is not part of minidl: it is its own distribution, minidl-grader,
-in the repository's grader/ folder. Install it and use its command:
-
-    pip install ./grader
-    minidl-grade {command} ...
-
-(minidl-grade grade, minidl-grade package, minidl-grade release; see grader/README.md)"""
-
-
-BENCH_MOVED = """The benchmarks are not part of the installed minidl: they are a tool of the
-repository (its bench/ folder). From a checkout of the repository, run
-
-    make bench          (or, at the repository's root: python -m bench --help)
-
-(see docs/performance.md)"""
-
-
-def grader_moved(command: str) -> int:
-    """``python -m minidl grade|release``: grade nothing, say how to install the grader."""
-    print(GRADER_MOVED.format(command=command), file=sys.stderr)
-    return 2
+# what moved out of minidl, and where: ``python -m minidl NAME`` says so and exits 2
+GRADER = "the grader is its own distribution: pip install ./grader, then minidl-grade {0} (grader/README.md)"
+MOVED = {
+    "grade": GRADER.format("grade"),
+    "release": GRADER.format("release"),
+    "bench": "the benchmarks are not part of the installed minidl but a tool of the repository: "
+    "make bench, or python -m bench --help at its root (docs/performance.md)",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,31 +94,26 @@ def main(argv: list[str] | None = None) -> int:
     demo_parser.add_argument("--epochs", type=int, default=8)
     demo_parser.add_argument("--output", help="where to save the training-curve PNG")
     demo_parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    commands.add_parser("bench", help="moved: make bench, from a checkout of the repository", add_help=False)
     commands.add_parser(
         "exercises",
         help="copy|reset|where NN: your own copies of the exercises, in workspace/",
         add_help=False,
     )
-    commands.add_parser("grade", help="moved: pip install ./grader, then minidl-grade grade", add_help=False)
-    commands.add_parser(
-        "release", help="moved: pip install ./grader, then minidl-grade release", add_help=False
-    )
+    for name in MOVED:
+        commands.add_parser(name, help="moved out of minidl (it says where)", add_help=False)
 
     argv = sys.argv[1:] if argv is None else argv
     from minidl import backend
 
     backend.wait_passively()  # before any thread pool starts (see its docstring)
     backend.keep_freed_memory()  # reuse freed arrays instead of faulting fresh pages in (see its docstring)
-    if argv and argv[0] == "bench":
-        print(BENCH_MOVED, file=sys.stderr)
+    if argv and argv[0] in MOVED:
+        print(f"python -m minidl {argv[0]}: {MOVED[argv[0]]}", file=sys.stderr)
         return 2
     if argv and argv[0] == "exercises":
         from minidl.exercises.workspace import main as exercises_main
 
         return exercises_main(argv[1:])
-    if argv and argv[0] in ("grade", "release"):
-        return grader_moved(argv[0])
     args = parser.parse_args(argv)
     if args.command == "info":
         return info()

@@ -103,8 +103,6 @@ UNTESTED = {
     "regularizers, constraints): tests/keras/test_options.py",
     "keras_door/minidl_keras/__init__.py": PACKAGE_NAMES + " (tests/keras/programs/test_programs.py)",
     "keras_door/minidl_keras/_version.py": VERSION,
-    "keras_door/minidl_keras/callbacks.py": "tests/keras/test_differences.py (every callback hook), "
-    "tests/keras/test_layers_more.py (ReduceLROnPlateau)",
     "keras_door/minidl_keras/graph.py": "the layer-level tape: tests/keras/test_functional.py",
     "keras_door/minidl_keras/merging.py": "the merge layers, gradient-checked: tests/keras/test_functional.py",
     "keras_door/minidl_keras/model_file.py": "the .keras file (save, load_model): tests/keras/test_saving.py, "

@@ -38,9 +38,15 @@ ROOT = Path(__file__).resolve().parents[1]
 # went; raised once (21,400 -> 21,600) when three chapters' losses and the learner's help landed
 # together (21,491); then 21,506 -> 20,960 when the layers no chapter uses (Conv1D and its
 # pools, DepthwiseConv2D, SeparableConv2D) moved to the Keras door, over minidl's public
-# ``Convolution``/``Pooling``. So the ceiling is 21,000 until the rest of the way is made.
+# ``Convolution``/``Pooling``; later chapters' work brought it to 21,132, and 21,132 -> 20,932
+# when what only the door offers moved there too (the activations SELU, Swish, Softplus, ReLU6;
+# the constraints UnitNorm, MinMaxNorm, NonNeg; the callbacks ModelCheckpoint, CSVLogger), the
+# second orthogonal initializer and confusion matrix went, and ``python -m minidl``'s messages
+# for what moved became one table; 20,932 -> 20,868 when three functions that only their own
+# tests called (make_moons, make_circles, train_test_split) were removed. So the ceiling is
+# 20,900 until the rest of the way is made.
 GOAL = {"lines": 20_000, "code": 13_000}
-BUDGET = {"lines": 21_000, "code": 13_000}
+BUDGET = {"lines": 20_900, "code": 13_000}
 
 # The distributions of the repository: their folder (holding pyproject.toml).
 DISTRIBUTIONS = {"minidl": ROOT, "grader": ROOT / "grader", "keras_door": ROOT / "keras_door"}

@@ -5,11 +5,23 @@ Each is minidl's activation layer applied once: on arrays it computes; on a Kera
 is the layer's hand-written one. ``Dense(activation=keras.activations.elu)`` means
 ``Dense(activation="elu")``. ``gelu`` is the tanh approximation (Keras's default is the exact
 erf form: they differ by less than 1e-3).
+
+``selu``, ``swish``/``silu``, ``softplus`` and ``relu6`` are layers of the door's own (no chapter
+uses them), written as minidl's activations are, and added to minidl's ``ACTIVATIONS`` so that
+``Dense(activation="selu")`` finds them:
+
+    SELU      f = scale * elu(x, alpha) (fixed constants)   f' = scale * elu'(x)
+    Swish     f = x s, s = sigmoid(x)                       f' = s + x s (1 - s)
+    Softplus  f = log(1 + e^x)                              f' = sigmoid(x)
+    ReLU6     f = min(max(x, 0), 6)                         f' = [0 < x < 6]
 """
 
 from __future__ import annotations
 
+from minidl import backend
+from minidl.kernels.common import sigmoid as _sigmoid
 from minidl.nn.layers import activations as _A
+from minidl.nn.layers.base import Layer
 
 from .missing import KerasFeatureMissing
 
@@ -17,6 +29,65 @@ __all__ = [
     "relu", "sigmoid", "tanh", "softmax", "linear", "elu", "selu", "swish", "silu", "softplus", "relu6",
     "gelu", "leaky_relu", "get",
 ]  # fmt: skip
+
+
+class SELU(_A.ELU):
+    """``scale * elu(x, alpha)`` with the self-normalising constants (Klambauer et al., 2017)."""
+
+    ALPHA, SCALE = 1.6732632423543772, 1.0507009873554805
+
+    def __init__(self, name=None, **kwargs):
+        Layer.__init__(self, name, **kwargs)
+        self.alpha = self.ALPHA
+
+    def forward(self, x, training=False):
+        return super().forward(x, training) * x.dtype.type(self.SCALE)
+
+    def backward(self, dy):
+        positive, y = self.require_cache()  # y is elu(x): scale * elu'(x)
+        xp = backend.get_array_module(y)
+        return dy * (self.SCALE * xp.where(positive, 1.0, y + self.alpha)).astype(y.dtype)
+
+
+class Swish(Layer):
+    """``x sigmoid(x)`` (SiLU); gradient ``s + x s (1 - s)``, s = sigmoid(x)."""
+
+    def forward(self, x, training=False):
+        x = self.check_input(x)
+        s = _sigmoid(x)
+        self.cache = (x, s)
+        return x * s
+
+    def backward(self, dy):
+        x, s = self.require_cache()
+        return dy * (s + x * s * (1.0 - s))
+
+
+class Softplus(Layer):
+    """``log(1 + e^x)``, a smooth ReLU, computed as ``logaddexp(0, x)``; gradient ``sigmoid(x)``."""
+
+    def forward(self, x, training=False):
+        x = self.check_input(x)
+        self.cache = x
+        return backend.get_array_module(x).logaddexp(0, x).astype(x.dtype)
+
+    def backward(self, dy):
+        return dy * _sigmoid(self.require_cache())
+
+
+class ReLU6(Layer):
+    """``min(max(x, 0), 6)``; gradient 1 strictly between 0 and 6."""
+
+    def forward(self, x, training=False):
+        x = self.check_input(x)
+        self.cache = (x > 0) & (x < 6)
+        return backend.get_array_module(x).clip(x, 0, 6)
+
+    def backward(self, dy):
+        return dy * self.require_cache()
+
+
+_A.ACTIVATIONS.update(selu=SELU, swish=Swish, silu=Swish, softplus=Softplus, relu6=ReLU6)
 
 
 def _named(layer_class, name):
@@ -31,11 +102,11 @@ def _named(layer_class, name):
 relu = _named(_A.ReLU, "relu")
 sigmoid = _named(_A.Sigmoid, "sigmoid")
 tanh = _named(_A.Tanh, "tanh")
-selu = _named(_A.SELU, "selu")
-swish = _named(_A.Swish, "swish")
-silu = _named(_A.Swish, "silu")
-softplus = _named(_A.Softplus, "softplus")
-relu6 = _named(_A.ReLU6, "relu6")
+selu = _named(SELU, "selu")
+swish = _named(Swish, "swish")
+silu = _named(Swish, "silu")
+softplus = _named(Softplus, "softplus")
+relu6 = _named(ReLU6, "relu6")
 gelu = _named(_A.GELU, "gelu")
 
 

@@ -4,14 +4,19 @@
 ``on_train_batch_begin``/``on_train_batch_end`` (overriding either works).
 
 ``ModelCheckpoint`` writes minidl's model file (an ``.npz`` archive, whatever the name:
-``"best.keras"`` works) and ``load_model`` reads it back.
+``"best.keras"`` works) and ``load_model`` reads it back. It and ``CSVLogger`` are the door's
+own (no chapter uses them), written on minidl's ``Callback``, ``improvement_sign`` and
+``monitored``.
 """
 
+import csv
 import math
+import os
 import warnings
+from typing import IO
 
 from minidl.training import callbacks as _callbacks
-from minidl.training.callbacks import CSVLogger, History
+from minidl.training.callbacks import History, improvement_sign, monitored
 from minidl.training.callbacks import LearningRateScheduler as _MinidlScheduler
 
 from .missing import KerasFeatureMissing
@@ -243,10 +248,17 @@ class EarlyStopping(_callbacks.EarlyStopping):
             self.model.stop_training = True
 
 
-class ModelCheckpoint(_callbacks.ModelCheckpoint):
-    """minidl's ``ModelCheckpoint`` with Keras's signature: ``initial_value_threshold`` is the
-    best value to beat before the first save (``save_best_only``); ``save_freq="epoch"`` (an
-    integer, a save every so many batches, is refused)."""
+class ModelCheckpoint(Callback):
+    """Save the model after each epoch to ``filepath`` (may contain ``{epoch}`` and log
+    names, e.g. ``"ckpt-{epoch:02d}-{val_loss:.3f}.keras"``); with ``save_best_only`` only
+    when ``monitor`` improves, on ``initial_value_threshold`` too when one is given.
+
+    Each file holds the optimizer's state and the random stream too (``include_optimizer``,
+    as ``model.save``), so ``load_model(checkpoint)`` followed by ``fit`` resumes training
+    exactly; every write is atomic (an interrupted save leaves the previous checkpoint).
+    ``save_weights_only=True`` writes ``model.save_weights`` instead (read back with
+    ``model.load_weights``). ``save_freq="epoch"`` (an integer, a save every so many batches,
+    is refused)."""
 
     def __init__(
         self,
@@ -266,8 +278,58 @@ class ModelCheckpoint(_callbacks.ModelCheckpoint):
                 "saves at the end of each epoch (save_freq='epoch'); save every n batches from a "
                 "Callback's on_train_batch_end with self.model.save(...)"
             )
-        super().__init__(
-            filepath, monitor, save_best_only, mode, verbose, include_optimizer, save_weights_only
-        )
-        self.save_freq = save_freq
+        self.filepath, self.monitor, self.save_best_only = os.fspath(filepath), monitor, save_best_only
+        self.include_optimizer, self.save_weights_only = include_optimizer, save_weights_only
+        self.sign, self.verbose, self.save_freq = improvement_sign(monitor, mode), verbose, save_freq
         self.initial_value_threshold = self.best = initial_value_threshold
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.save_best_only:
+            value = monitored(self.monitor, logs, "ModelCheckpoint")
+            if self.best is not None and self.sign * (value - self.best) <= 0:
+                return
+            self.best = value
+        path = self.filepath.format(epoch=epoch + 1, **logs)
+        if self.save_weights_only:
+            self.model.save_weights(path)
+        else:
+            self.model.save(path, include_optimizer=self.include_optimizer)
+        if self.verbose:
+            print(f"ModelCheckpoint: saved {path}")
+
+
+class CSVLogger(Callback):
+    """Write one CSV row per epoch (``epoch`` then the logs), flushed as it goes."""
+
+    def __init__(self, filename, separator: str = ",", append: bool = False):
+        self.filename, self.separator, self.append = os.fspath(filename), separator, append
+        self.file: IO[str] | None = None
+        self.writer: csv.DictWriter | None = None
+
+    def on_train_begin(self, logs=None):
+        exists = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
+        self.file = open(self.filename, "a" if self.append else "w", newline="")
+        self.writer, self.has_header = None, exists
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.file is None:
+            raise RuntimeError("CSVLogger: on_epoch_end before on_train_begin (fit calls them in order)")
+        if self.writer is None:
+            self.writer = csv.DictWriter(
+                self.file,
+                fieldnames=["epoch"] + sorted(logs),
+                delimiter=self.separator,
+                extrasaction="ignore",
+                restval="",
+            )
+            if not self.has_header:
+                self.writer.writeheader()
+        self.writer.writerow({"epoch": epoch, **logs})
+        self.file.flush()
+
+    def on_train_end(self, logs=None):
+        if self.file is not None:
+            self.file.close()
+            self.file = None

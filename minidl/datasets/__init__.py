@@ -4,7 +4,7 @@ Everything a notebook or test needs works offline:
 
 * ``load_mnist()`` -- 5,000 MNIST digits bundled with minidl (4,000 train / 1,000 test,
   balanced), as float32 (N, 1, 28, 28) in [0, 1] with int64 labels.
-* ``make_spirals``, ``make_moons``, ``make_circles``, ``make_xor`` -- 2-D toy problems.
+* ``make_spirals``, ``make_xor`` -- 2-D toy problems.
 * ``make_sine_sequences``, ``make_adding_problem``, ``load_sequential_mnist`` -- (N, T, D)
   sequence tasks for recurrent networks.
 * ``load_text_corpus``, ``CharEncoder``, ``make_char_windows``, ``sample`` -- character-level
@@ -55,7 +55,7 @@ from .pets import PET_TRIMAP, PetScenes, load_oxford_pets
 from .scenes import SHAPE_CLASSES, Scenes, make_shape_scenes, masks_to_boxes
 from .sequences import last_value_forecast, make_adding_problem, make_sine_sequences
 from .speech import SPOKEN_DIGITS, load_spoken_digit_clips, load_spoken_digits
-from .synthetic import make_circles, make_moons, make_spirals, make_xor
+from .synthetic import make_spirals, make_xor
 from .text import CharEncoder, load_text_corpus, make_char_windows, sample
 from .translation import *  # noqa: F403  (the names in translation.__all__)
 
@@ -73,8 +73,6 @@ __all__ = [
     "Scenes",
     "SHAPE_CLASSES",
     "make_spirals",
-    "make_moons",
-    "make_circles",
     "make_xor",
     "make_sine_sequences",
     "last_value_forecast",

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import backend
 
-__all__ = ["make_spirals", "make_moons", "make_circles", "make_xor"]
+__all__ = ["make_spirals", "make_xor"]
 
 
 def make_spirals(n_samples: int = 300, n_classes: int = 3, noise: float = 0.2, seed=None):
@@ -36,45 +36,6 @@ def make_spirals(n_samples: int = 300, n_classes: int = 3, noise: float = 0.2, s
         points.append(np.column_stack([radius * np.sin(angle), radius * np.cos(angle)]))
         labels.append(np.full(count, k))
     return _shuffled(np.concatenate(points), np.concatenate(labels), rng)
-
-
-def make_moons(n_samples: int = 200, noise: float = 0.1, seed=None):
-    """Two interleaving half circles (as scikit-learn's ``make_moons``).
-
-    Class 0: ``(cos t, sin t)``; class 1: ``(1 - cos t, 0.5 - sin t)``, t in [0, pi],
-    plus Gaussian noise of standard deviation ``noise`` on each coordinate.
-    """
-    _check_count("n_samples", n_samples, minimum=2)
-    _check_noise(noise)
-    rng = _generator(seed)
-    n_upper, n_lower = _class_sizes(n_samples, 2)
-    t_upper, t_lower = np.linspace(0, np.pi, n_upper), np.linspace(0, np.pi, n_lower)
-    upper = np.column_stack([np.cos(t_upper), np.sin(t_upper)])
-    lower = np.column_stack([1 - np.cos(t_lower), 0.5 - np.sin(t_lower)])
-    x = np.concatenate([upper, lower]) + noise * rng.standard_normal((n_samples, 2))
-    y = np.concatenate([np.zeros(n_upper), np.ones(n_lower)])
-    return _shuffled(x, y, rng)
-
-
-def make_circles(n_samples: int = 200, noise: float = 0.05, factor: float = 0.5, seed=None):
-    """A small circle (class 1, radius ``factor``) inside a large one (class 0, radius 1).
-
-    Points are evenly spaced in angle, plus Gaussian noise of standard deviation
-    ``noise`` on each coordinate. ``factor`` must be in (0, 1).
-    """
-    _check_count("n_samples", n_samples, minimum=2)
-    _check_noise(noise)
-    if not 0 < factor < 1:
-        raise ValueError(f"factor (inner radius / outer radius) must be in (0, 1), got {factor!r}")
-    rng = _generator(seed)
-    n_outer, n_inner = _class_sizes(n_samples, 2)
-    angle_outer = np.linspace(0, 2 * np.pi, n_outer, endpoint=False)
-    angle_inner = np.linspace(0, 2 * np.pi, n_inner, endpoint=False)
-    outer = np.column_stack([np.cos(angle_outer), np.sin(angle_outer)])
-    inner = factor * np.column_stack([np.cos(angle_inner), np.sin(angle_inner)])
-    x = np.concatenate([outer, inner]) + noise * rng.standard_normal((n_samples, 2))
-    y = np.concatenate([np.zeros(n_outer), np.ones(n_inner)])
-    return _shuffled(x, y, rng)
 
 
 def make_xor(n_samples: int = 200, noise: float = 0.1, seed=None):

@@ -6,7 +6,7 @@ gradient checks.
     optim.py        SGD, RMSprop, Adagrad, Adam, AdamW: opt.step(model)
     initializers.py glorot_uniform, he_normal, ...
     regularizers.py L1, L2 weight penalties
-    constraints.py  MaxNorm, UnitNorm, MinMaxNorm, NonNeg: applied after each optimizer step
+    constraints.py  MaxNorm: applied after each optimizer step
     gradcheck.py    numerical gradients and the float64 check every layer passes
     preference.py   sequence log-probability, SFT's masked loss, Bradley-Terry and DPO losses
 

@@ -5,12 +5,11 @@ once the step is taken), where a regularizer (``minidl.nn.regularizers``) only p
 towards it. The norms are taken along ``axis`` of the weight as the layer hands it:
 
     MaxNorm(max_value=2, axis=0)   w * clip(|w|, 0, max_value) / (eps + |w|)   (Srivastava et al., 2014)
-    UnitNorm(axis=0)               w / (eps + |w|)
-    MinMaxNorm(min_value=0, max_value=1, rate=1, axis=0)
-                                   w * (rate clip(|w|, min, max) + (1 - rate) |w|) / (eps + |w|)
-    NonNeg()                       max(w, 0)
 
-with ``|w|`` the Euclidean norm along ``axis`` (kept for broadcasting) and ``eps = 1e-7``.
+with ``|w|`` the Euclidean norm along ``axis`` (``norms``, kept for broadcasting) and
+``eps = 1e-7``. Other constraints (a unit norm, a norm between two bounds, non-negative
+weights: no chapter uses them) belong to libraries built on minidl, as subclasses of
+``Constraint`` written on ``norms``.
 For a Dense kernel (in, units), ``axis=0`` constrains the weights into each unit; for a
 Conv2D kernel (F, C, KH, KW), one filter is ``axis=(1, 2, 3)``.
 
@@ -42,13 +41,12 @@ class Constraint(Configurable):
         return w
 
 
-def _axis(axis):
-    return tuple(axis) if isinstance(axis, (list, tuple)) else axis
-
-
-def _norms(w, axis):
+def norms(w, axis):
+    """The Euclidean norms of ``w``'s slices along ``axis`` (an int or a list of ints), the
+    reduced axes kept (size 1) so that they broadcast against ``w``."""
     xp = backend.get_array_module(w)
-    return xp.sqrt(xp.sum(w * w, axis=_axis(axis), keepdims=True))
+    axis = tuple(axis) if isinstance(axis, (list, tuple)) else axis
+    return xp.sqrt(xp.sum(w * w, axis=axis, keepdims=True))
 
 
 class MaxNorm(Constraint):
@@ -58,39 +56,9 @@ class MaxNorm(Constraint):
         self.max_value, self.axis = max_value, axis
 
     def __call__(self, w):
-        norms = _norms(w, self.axis)
-        desired = backend.get_array_module(w).clip(norms, 0, self.max_value)
-        return w * (desired / (EPSILON + norms))
-
-
-class UnitNorm(Constraint):
-    """Rescales every slice along ``axis`` to norm 1."""
-
-    def __init__(self, axis=0):
-        self.axis = axis
-
-    def __call__(self, w):
-        return w / (EPSILON + _norms(w, self.axis))
-
-
-class MinMaxNorm(Constraint):
-    """Moves every slice's norm into ``[min_value, max_value]``, a fraction ``rate`` of the way."""
-
-    def __init__(self, min_value=0.0, max_value=1.0, rate=1.0, axis=0):
-        self.min_value, self.max_value, self.rate, self.axis = min_value, max_value, rate, axis
-
-    def __call__(self, w):
-        norms = _norms(w, self.axis)
-        clipped = backend.get_array_module(w).clip(norms, self.min_value, self.max_value)
-        desired = self.rate * clipped + (1 - self.rate) * norms
-        return w * (desired / (EPSILON + norms))
-
-
-class NonNeg(Constraint):
-    """Sets the negative entries to 0."""
-
-    def __call__(self, w):
-        return backend.get_array_module(w).maximum(w, 0)
+        length = norms(w, self.axis)
+        desired = backend.get_array_module(w).clip(length, 0, self.max_value)
+        return w * (desired / (EPSILON + length))
 
 
 def get(spec):

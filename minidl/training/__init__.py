@@ -5,8 +5,8 @@
     trainer.py      what Sequential inherits for training: compile, fit, evaluate, predict
     saving.py       the model file (.npz), the one place it is written (atomically) and read
     summary.py      the table model.summary() prints
-    callbacks.py    History, EarlyStopping, ModelCheckpoint, LearningRateScheduler, progress bar
-    data.py         DataLoader, splits, one_hot, standardize
+    callbacks.py    History, EarlyStopping, LearningRateScheduler, progress bar
+    data.py         DataLoader, one_hot, standardize
     augment.py      data augmentation: RandomShift, RandomCrop, RandomFlip, GaussianNoise, Compose
     metrics.py      accuracy and friends, by name
 

@@ -2,21 +2,19 @@
 
     History                  records every epoch's logs; ``fit`` returns it
     EarlyStopping            stops when a monitored value stops improving
-    ModelCheckpoint          saves the model every epoch, or only when it improves
     LearningRateScheduler    sets the optimizer's learning rate at the start of each epoch
-    CSVLogger                appends each epoch's logs to a CSV file
     ProgressBar, EpochLogger what ``verbose=1`` and ``verbose=2`` show
 
 A callback sees the model as ``self.model`` and can stop training by setting
-``self.model.stop_training = True``.
+``self.model.stop_training = True``. ``improvement_sign`` and ``monitored`` are how a callback
+that watches a logged value reads it: ``EarlyStopping`` here, and the checkpoint of a library
+built on minidl (saving checkpoints, logging to CSV: no chapter needs them in minidl).
 """
 
 from __future__ import annotations
 
-import csv
 import inspect
 import math
-import os
 import sys
 import time
 from typing import IO, Any
@@ -75,8 +73,9 @@ class History(Callback):
         return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"
 
 
-def _improvement_sign(monitor: str, mode: str) -> int:
-    """+1 if larger is better for ``monitor``, -1 if smaller is better."""
+def improvement_sign(monitor: str, mode: str) -> int:
+    """+1 if larger is better for ``monitor``, -1 if smaller is better (``mode="auto"``: larger
+    for an accuracy or an AUC)."""
     if mode not in ("auto", "min", "max"):
         raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
     if mode == "auto":
@@ -84,7 +83,8 @@ def _improvement_sign(monitor: str, mode: str) -> int:
     return 1 if mode == "max" else -1
 
 
-def _monitored(monitor: str, logs: dict, who: str) -> float:
+def monitored(monitor: str, logs: dict, who: str) -> float:
+    """The value of ``monitor`` in an epoch's ``logs``, else an error naming ``who`` and the logs."""
     if monitor not in logs:
         raise ValueError(
             f"{who} monitors {monitor!r}, which is not in the logs {sorted(logs)}; "
@@ -117,7 +117,7 @@ class EarlyStopping(Callback):
         verbose: int = 0,
     ):
         self.monitor, self.min_delta, self.patience = monitor, abs(float(min_delta)), int(patience)
-        self.sign = _improvement_sign(monitor, mode)
+        self.sign = improvement_sign(monitor, mode)
         self.restore_best_weights, self.verbose = restore_best_weights, verbose
 
     def on_train_begin(self, logs=None):
@@ -128,7 +128,7 @@ class EarlyStopping(Callback):
         self.stopped_epoch: int | None = None
 
     def on_epoch_end(self, epoch, logs=None):
-        value = _monitored(self.monitor, logs or {}, "EarlyStopping")
+        value = monitored(self.monitor, logs or {}, "EarlyStopping")
         if self.best is None or self.sign * (value - self.best) > self.min_delta:
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
@@ -149,48 +149,6 @@ class EarlyStopping(Callback):
             self.model.set_weights(self.best_weights)
             if self.verbose:
                 print(f"EarlyStopping: restored the weights of epoch {self.best_epoch + 1}")
-
-
-class ModelCheckpoint(Callback):
-    """Save the model after each epoch to ``filepath`` (may contain ``{epoch}`` and log
-    names, e.g. ``"ckpt-{epoch:02d}-{val_loss:.3f}.npz"``); with ``save_best_only`` only
-    when ``monitor`` improves.
-
-    Each file holds the optimizer's state and the random stream too (``include_optimizer``,
-    as ``model.save``), so ``load_model(checkpoint)`` followed by ``fit`` resumes training
-    exactly; every write is atomic (an interrupted save leaves the previous checkpoint).
-    ``save_weights_only=True`` writes ``model.save_weights`` instead (read back with
-    ``model.load_weights``)."""
-
-    def __init__(
-        self,
-        filepath,
-        monitor: str = "val_loss",
-        save_best_only: bool = False,
-        mode: str = "auto",
-        verbose: int = 0,
-        include_optimizer: bool = True,
-        save_weights_only: bool = False,
-    ):
-        self.filepath, self.monitor, self.save_best_only = os.fspath(filepath), monitor, save_best_only
-        self.include_optimizer, self.save_weights_only = include_optimizer, save_weights_only
-        self.sign, self.verbose = _improvement_sign(monitor, mode), verbose
-        self.best: float | None = None
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        if self.save_best_only:
-            value = _monitored(self.monitor, logs, "ModelCheckpoint")
-            if self.best is not None and self.sign * (value - self.best) <= 0:
-                return
-            self.best = value
-        path = self.filepath.format(epoch=epoch + 1, **logs)
-        if self.save_weights_only:
-            self.model.save_weights(path)
-        else:
-            self.model.save(path, include_optimizer=self.include_optimizer)
-        if self.verbose:
-            print(f"ModelCheckpoint: saved {path}")
 
 
 class LearningRateScheduler(Callback):
@@ -219,42 +177,6 @@ class LearningRateScheduler(Callback):
             logs["lr"] = optimizer.lr
         if self.verbose:
             print(f"epoch {epoch + 1}: learning rate {lr:.3g}")
-
-
-class CSVLogger(Callback):
-    """Write one CSV row per epoch (``epoch`` then the logs), flushed as it goes."""
-
-    def __init__(self, filename, separator: str = ",", append: bool = False):
-        self.filename, self.separator, self.append = os.fspath(filename), separator, append
-        self._file: IO[str] | None = None
-        self._writer: csv.DictWriter | None = None
-
-    def on_train_begin(self, logs=None):
-        exists = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
-        self._file = open(self.filename, "a" if self.append else "w", newline="")
-        self._writer, self._has_header = None, exists
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        if self._file is None:
-            raise RuntimeError("CSVLogger: on_epoch_end before on_train_begin (fit calls them in order)")
-        if self._writer is None:
-            self._writer = csv.DictWriter(
-                self._file,
-                fieldnames=["epoch"] + sorted(logs),
-                delimiter=self.separator,
-                extrasaction="ignore",
-                restval="",
-            )
-            if not self._has_header:
-                self._writer.writeheader()
-        self._writer.writerow({"epoch": epoch, **logs})
-        self._file.flush()
-
-    def on_train_end(self, logs=None):
-        if self._file is not None:
-            self._file.close()
-            self._file = None
 
 
 def _format_logs(logs: dict) -> str:

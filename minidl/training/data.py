@@ -1,4 +1,4 @@
-"""Feeding data to a model: mini-batches, splits, one-hot labels, standardisation."""
+"""Feeding data to a model: mini-batches, one-hot labels, standardisation."""
 
 from __future__ import annotations
 
@@ -167,29 +167,6 @@ class BatchStream:
             f"{f' of {len(batch)} items' if isinstance(batch, (tuple, list)) else ''}; "
             "for an autoencoder yield (x, x)"
         )
-
-
-def train_test_split(x, y, test_size: float = 0.2, shuffle: bool = True, seed: int | None = None):
-    """Split into ``(x_train, x_test, y_train, y_test)`` (scikit-learn's order).
-
-    ``test_size`` is a fraction in (0, 1) or a number of samples.
-    """
-    n = len(x)
-    if len(y) != n:
-        raise ValueError(f"x and y must have the same number of samples, got {n} and {len(y)}")
-    n_test = int(round(test_size * n)) if isinstance(test_size, float) else int(test_size)
-    if not 0 < n_test < n:
-        raise ValueError(
-            f"test_size={test_size!r} leaves {n_test} test and {n - n_test} training "
-            f"samples out of {n}; both must be at least 1"
-        )
-    order = (
-        (np.random.default_rng(seed) if seed is not None else backend.rng()).permutation(n)
-        if shuffle
-        else np.arange(n)
-    )
-    test, train = order[:n_test], order[n_test:]
-    return x[train], x[test], y[train], y[test]
 
 
 def one_hot(labels, num_classes: int | None = None, dtype=np.float32):

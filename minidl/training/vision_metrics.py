@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend
+from .. import backend, plot
 from ..kernels.boxes import box_iou, nms
 
 __all__ = [
@@ -43,15 +43,13 @@ __all__ = [
 
 # --------------------------------------------------------------------------- segmentation
 def confusion_matrix(pred, true, num_classes: int) -> np.ndarray:
-    """counts[i, j] = number of pixels of true class i predicted as class j: (K, K) int64."""
-    pred = np.asarray(backend.to_numpy(pred)).ravel()
-    true = np.asarray(backend.to_numpy(true)).ravel()
-    if pred.shape != true.shape:
-        raise ValueError(f"prediction and target must have as many pixels, got {pred.size} and {true.size}")
+    """counts[i, j] = number of pixels of true class i predicted as class j: (K, K) int64
+    (``minidl.plot.confusion_matrix`` over the pixels, each class checked to be below K)."""
+    pred, true = (np.asarray(backend.to_numpy(a)).ravel() for a in (pred, true))
     for what, a in (("prediction", pred), ("target", true)):
         if a.size and (a.min() < 0 or a.max() >= num_classes):
             raise ValueError(f"{what} classes must be in [0, {num_classes}), got {a.min()}..{a.max()}")
-    return np.bincount(true * num_classes + pred, minlength=num_classes**2).reshape(num_classes, num_classes)
+    return plot.confusion_matrix(true, pred, num_classes)
 
 
 def _tp_fp_fn(pred, true, num_classes):

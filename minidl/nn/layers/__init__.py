@@ -1,7 +1,7 @@
 """Layers: each one a forward and a hand-written backward (see ``base.Layer``).
 
     core.py           Dense, Flatten, Reshape, Dropout
-    activations.py    ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, GELU, ELU, SELU, Swish, Softplus, ReLU6
+    activations.py    ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, GELU, ELU
     conv.py           Conv2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D
     normalization.py  BatchNorm, LayerNorm
     recurrent.py      SimpleRNN, LSTM, GRU
@@ -19,11 +19,12 @@
 
 Image layers take (N, C, H, W) batches, PyTorch's layout; sequences of feature vectors are
 (N, T, D) for the recurrent and attention layers. Layers no chapter uses (1-D convolutions and
-pools, depthwise and separable convolutions) belong to libraries built on minidl, which extend
-``conv.Convolution`` and ``conv.Pooling`` (docs/ARCHITECTURE.md, "Extending minidl").
+pools, depthwise and separable convolutions, the activations SELU, Swish, Softplus and ReLU6)
+belong to libraries built on minidl, which extend ``conv.Convolution``, ``conv.Pooling`` and
+``activations.ACTIVATIONS`` (docs/ARCHITECTURE.md, "Extending minidl").
 """
 
-from .activations import ELU, GELU, SELU, LeakyReLU, ReLU, ReLU6, Sigmoid, Softmax, Softplus, Swish, Tanh
+from .activations import ELU, GELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .attention import (
     MultiHeadAttention,
     PositionalEmbedding,
@@ -64,10 +65,6 @@ __all__ = [
     "Softmax",
     "GELU",
     "ELU",
-    "SELU",
-    "Swish",
-    "Softplus",
-    "ReLU6",
     "Conv2D",
     "MaxPool2D",
     "AvgPool2D",

@@ -148,62 +148,8 @@ class ELU(Layer):
         return dy * backend.get_array_module(y).where(positive, 1.0, y + self.alpha).astype(y.dtype)
 
 
-class SELU(ELU):
-    """``scale * elu(x, alpha)`` with the self-normalising constants (Klambauer et al., 2017)."""
-
-    ALPHA, SCALE = 1.6732632423543772, 1.0507009873554805
-
-    def __init__(self, name=None, **kwargs):
-        Layer.__init__(self, name, **kwargs)
-        self.alpha = self.ALPHA
-
-    def forward(self, x, training=False):
-        return super().forward(x, training) * x.dtype.type(self.SCALE)
-
-    def backward(self, dy):
-        positive, y = self.require_cache()  # y is elu(x): scale * elu'(x)
-        xp = backend.get_array_module(y)
-        return dy * (self.SCALE * xp.where(positive, 1.0, y + self.alpha)).astype(y.dtype)
-
-
-class Swish(Layer):
-    """``x sigmoid(x)`` (SiLU); gradient ``s + x s (1 - s)``, s = sigmoid(x)."""
-
-    def forward(self, x, training=False):
-        x = self.check_input(x)
-        s = sigmoid(x)
-        self.cache = (x, s)
-        return x * s
-
-    def backward(self, dy):
-        x, s = self.require_cache()
-        return dy * (s + x * s * (1.0 - s))
-
-
-class Softplus(Layer):
-    """``log(1 + e^x)``, a smooth ReLU, computed as ``logaddexp(0, x)``; gradient ``sigmoid(x)``."""
-
-    def forward(self, x, training=False):
-        x = self.check_input(x)
-        self.cache = x
-        return backend.get_array_module(x).logaddexp(0, x).astype(x.dtype)
-
-    def backward(self, dy):
-        return dy * sigmoid(self.require_cache())
-
-
-class ReLU6(Layer):
-    """``min(max(x, 0), 6)``; gradient 1 strictly between 0 and 6."""
-
-    def forward(self, x, training=False):
-        x = self.check_input(x)
-        self.cache = (x > 0) & (x < 6)
-        return backend.get_array_module(x).clip(x, 0, 6)
-
-    def backward(self, dy):
-        return dy * self.require_cache()
-
-
+#: the activation layers by name (what ``get`` and ``activation="..."`` read); a library built on
+#: minidl adds its own here (SELU, Swish, Softplus, ReLU6: activations no chapter uses)
 ACTIVATIONS = {
     "relu": ReLU,
     "leaky_relu": LeakyReLU,
@@ -211,11 +157,6 @@ ACTIVATIONS = {
     "tanh": Tanh,
     "gelu": GELU,
     "elu": ELU,
-    "selu": SELU,
-    "swish": Swish,
-    "silu": Swish,
-    "softplus": Softplus,
-    "relu6": ReLU6,
     "softmax": Softmax,
 }
 

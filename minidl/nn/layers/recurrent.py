@@ -154,16 +154,6 @@ def gru_step_backward(dh, cache):
 
 
 # ================================================================== the layers
-def orthogonal(shape, dtype=np.float32):
-    """A random matrix with orthonormal rows or columns (the recurrent layers' initializer).
-
-    Repeated multiplication by an orthogonal ``Wh`` neither blows up nor shrinks the
-    state at initialisation, which helps gradients survive many time steps.
-    (``initializers.orthogonal``, under the name the recurrent layers have always used.)
-    """
-    return initializers.orthogonal(shape, dtype=dtype)
-
-
 class Recurrent(Layer):
     """What SimpleRNN, LSTM and GRU share: checks, shapes, state handling, the time-major frame.
 
@@ -172,7 +162,9 @@ class Recurrent(Layer):
     time-major arrays.
 
     ``kernel_initializer`` draws ``Wx`` (Glorot uniform) and ``recurrent_initializer`` ``Wh``
-    (orthogonal), by name from ``minidl.nn.initializers``.
+    (orthogonal), by name from ``minidl.nn.initializers``. Repeated multiplication by an
+    orthogonal ``Wh`` neither blows up nor shrinks the state at initialisation, which helps
+    gradients survive many time steps.
     """
 
     input_ndims = (3,)

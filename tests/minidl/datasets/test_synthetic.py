@@ -1,4 +1,4 @@
-"""The synthetic sets: spirals, moons, circles and XOR (shapes, seeds, geometry, errors)."""
+"""The synthetic sets: spirals and XOR (shapes, seeds, geometry, errors)."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ import minidl
 from minidl import datasets
 
 # =========================================================================== synthetic sets
-SYNTHETIC = [datasets.make_spirals, datasets.make_moons, datasets.make_circles, datasets.make_xor]
+SYNTHETIC = [datasets.make_spirals, datasets.make_xor]
 
 
 @pytest.mark.parametrize("make", SYNTHETIC)
@@ -37,16 +37,6 @@ def test_spirals_classes_and_balance():
     x, y = datasets.make_spirals(n_samples=301, n_classes=4, noise=0.0, seed=0)
     assert np.bincount(y).tolist() == [76, 75, 75, 75]
     assert np.linalg.norm(x, axis=1).max() <= 1.0 + 1e-6
-
-
-def test_moons_and_circles_geometry_without_noise():
-    x, y = datasets.make_circles(n_samples=50, noise=0.0, factor=0.3, seed=0)
-    radius = np.linalg.norm(x, axis=1)
-    np.testing.assert_allclose(radius[y == 0], 1.0, rtol=1e-6)
-    np.testing.assert_allclose(radius[y == 1], 0.3, rtol=1e-6)
-    x, y = datasets.make_moons(n_samples=40, noise=0.0, seed=0)
-    np.testing.assert_allclose(np.linalg.norm(x[y == 0], axis=1), 1.0, rtol=1e-6)
-    np.testing.assert_allclose(np.linalg.norm(x[y == 1] - [1.0, 0.5], axis=1), 1.0, rtol=1e-6)
 
 
 def test_xor_labels_follow_quadrants_without_noise():

@@ -96,3 +96,17 @@ def test_an_unknown_mode_is_refused():
 @pytest.mark.parametrize("seconds, text", [(4.4, "4s"), (65, "1m05s"), (3725, "1h02m")])
 def test_durations_read_as_seconds_minutes_hours(seconds, text):
     assert callbacks._duration(seconds) == text
+
+
+def test_a_watching_callback_reads_its_value_and_which_way_is_better():
+    """``improvement_sign`` and ``monitored``: what EarlyStopping (and a library's checkpoint)
+    watch a logged value with (docs/ARCHITECTURE.md, "Extending minidl")."""
+    assert callbacks.improvement_sign("val_loss", "auto") == -1
+    assert callbacks.improvement_sign("val_accuracy", "auto") == 1
+    assert callbacks.improvement_sign("val_auc", "auto") == 1
+    assert callbacks.improvement_sign("val_accuracy", "min") == -1
+    with pytest.raises(ValueError, match="mode must be 'auto', 'min' or 'max', got 'best'"):
+        callbacks.improvement_sign("loss", "best")
+    assert callbacks.monitored("loss", {"loss": 0.25}, "Mine") == 0.25
+    with pytest.raises(ValueError, match=r"Mine monitors 'val_loss', which is not in the logs \['loss'\]"):
+        callbacks.monitored("val_loss", {"loss": 0.25}, "Mine")

@@ -1,10 +1,10 @@
-"""DataLoader, splits, one-hot and standardisation."""
+"""DataLoader, one-hot and standardisation."""
 
 import numpy as np
 import pytest
 
 import minidl as mdl
-from minidl.training.data import DataLoader, one_hot, standardize, train_test_split
+from minidl.training.data import DataLoader, one_hot, standardize
 
 
 def test_dataloader_batches_cover_everything_once():
@@ -38,16 +38,6 @@ def test_dataloader_errors():
         DataLoader(np.zeros(3), np.zeros(2))
     with pytest.raises(ValueError, match="batch_size must be a positive integer, got 0"):
         DataLoader(np.zeros(3), batch_size=0)
-
-
-def test_train_test_split():
-    x, y = np.arange(50).reshape(25, 2), np.arange(25)
-    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=0.2, seed=0)
-    assert len(x_te) == 5 and len(x_tr) == 20
-    np.testing.assert_array_equal(x_tr[:, 0] // 2, y_tr)
-    assert sorted(np.concatenate([y_tr, y_te])) == list(range(25))
-    with pytest.raises(ValueError, match="both must be at least 1"):
-        train_test_split(x, y, test_size=0.0)
 
 
 def test_one_hot_and_standardize():

@@ -248,15 +248,13 @@ def test_orthogonal_and_layers_take_initializers_by_name():
 
 
 def test_recurrent_layers_take_initializers_by_name_and_keep_their_defaults():
-    from minidl.nn.layers.recurrent import orthogonal
-
     mdl.seed(0)
     default = L.LSTM(3)
     default.build((4, 2))
     mdl.seed(0)
     expected_wx = initializers.glorot_uniform((2, 12), 2, 12)
     np.testing.assert_array_equal(default.params["Wx"], expected_wx)
-    np.testing.assert_array_equal(default.params["Wh"], orthogonal((3, 12)))
+    np.testing.assert_array_equal(default.params["Wh"], initializers.orthogonal((3, 12)))
     gru = L.GRU(3, kernel_initializer="he_normal", recurrent_initializer="glorot_uniform")
     gru.build((4, 5))
     assert gru.get_config()["recurrent_initializer"] == "glorot_uniform"
