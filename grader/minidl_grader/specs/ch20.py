@@ -1,5 +1,9 @@
 """Chapter 20, contrastive learning, CLIP and guidance: CLIP's symmetric loss with its gradients
-(temperature included), retrieval recall@k with ties, and a guided DDIM step to repair."""
+(temperature included), retrieval recall@k with ties broken at random, derived in expectation
+(McSherry and Najork, 2008, "Computing information retrieval performance measures efficiently in
+the presence of tied scores"), and a guided DDIM step to repair."""
+
+import math
 
 import numpy as np
 
@@ -107,35 +111,70 @@ function_exercise(
 )
 
 
-# ---------------------------------------------------------------- recall@k with ties
-def recall_at_k(similarity, query_labels, gallery_labels, k):
-    """The fraction of queries with at least one item of their label among their first k.
+# ---------------------------------------------------------------- recall@k, ties broken at random
+def expected_recall_at_k(similarity, query_labels, gallery_labels, k):
+    """Recall@k averaged over every order of the tied items (McSherry and Najork, 2008).
 
-    similarity (Q, G); ranks by decreasing similarity, a tie ranked by lower gallery index."""
-    order = np.argsort(-similarity, axis=1, kind="stable")[:, :k]
-    hits = (gallery_labels[order] == query_labels[:, None]).any(axis=1)
-    return float(hits.mean())
+    similarity (Q, G); a query's items ranked by decreasing similarity, the items that tie with
+    its k-th highest score in an order drawn uniformly at random. A query is found for sure when
+    a match scores above its k-th score; otherwise with the chance that the r = k - (items above)
+    places left, filled from the t tied items of which m match, take at least one match:
+    1 - C(t - m, r) / C(t, r) (a hypergeometric draw)."""
+    found = 0.0
+    for scores, label in zip(similarity, query_labels):
+        kth = np.sort(scores)[::-1][k - 1]
+        above = scores > kth
+        if np.any(gallery_labels[above] == label):
+            found += 1.0
+            continue
+        tied = scores == kth
+        t, m, r = int(np.sum(tied)), int(np.sum(gallery_labels[tied] == label)), k - int(np.sum(above))
+        found += 1.0 - math.comb(t - m, r) / math.comb(t, r)
+    return found / len(query_labels)
 
 
-def _recall_reversed_ties(similarity, query_labels, gallery_labels, k):
-    """A tie ranked by the higher gallery index (a stable ascending sort, reversed)."""
-    order = np.argsort(similarity, axis=1, kind="stable")[:, ::-1][:, :k]
-    return float((gallery_labels[order] == query_labels[:, None]).any(axis=1).mean())
+def _recall_tie_rule(similarity, query_labels, gallery_labels, k, rule):
+    """Recall@k with ties broken by a fixed rule instead of averaged: "index" (the lower gallery
+    index first), "optimistic" (matches first), "pessimistic" (matches last)."""
+    found = 0
+    for scores, label in zip(similarity, query_labels):
+        match = gallery_labels == label
+        second = {"index": np.arange(scores.size), "optimistic": ~match, "pessimistic": match}[rule]
+        order = np.lexsort((second, -scores))
+        found += bool(np.any(match[order[:k]]))
+    return found / len(query_labels)
 
 
-def _precision_at_k(similarity, query_labels, gallery_labels, k):
-    order = np.argsort(-similarity, axis=1, kind="stable")[:, :k]
-    return float((gallery_labels[order] == query_labels[:, None]).mean())
+def _recall_tie_chance(similarity, query_labels, gallery_labels, k, chance):
+    """The tie at the k-th place with a mistaken chance of a match among the r places it fills."""
+    found = 0.0
+    for scores, label in zip(similarity, query_labels):
+        kth = np.sort(scores)[::-1][k - 1]
+        above = scores > kth
+        if np.any(gallery_labels[above] == label):
+            found += 1.0
+            continue
+        tied = scores == kth
+        t, m, r = int(np.sum(tied)), int(np.sum(gallery_labels[tied] == label)), k - int(np.sum(above))
+        found += chance(t, m, r)
+    return found / len(query_labels)
 
 
 def _recall_cases(rng):
     cases = []
-    for q, g, k, labels in ((6, 10, 1, 3), (8, 12, 3, 4), (5, 7, 7, 3), (4, 9, 2, 9), (1, 6, 2, 3)):
+    for q, g, k, labels in (
+        (6, 10, 1, 3),
+        (8, 12, 3, 4),
+        (5, 7, 7, 3),
+        (4, 9, 2, 9),
+        (1, 6, 2, 3),
+        (12, 40, 5, 4),
+    ):
         sim = np.round(rng.uniform(-1, 1, (q, g)), 1)  # coarse: ties within a row
-        sim[0, :] = 0.5  # one query ties with everything: only the first item is its match
+        sim[0, :] = 0.5  # one query ties with everything
         gallery = rng.integers(0, labels, g)
         queries = rng.integers(0, labels, q)
-        gallery[0] = queries[0] = labels
+        gallery[0] = queries[0] = labels  # whose only match is the first item
         cases.append(
             Case(
                 (sim, queries, gallery, k),
@@ -143,34 +182,89 @@ def _recall_cases(rng):
                 "one query tied with the whole gallery whose only match is the first item",
             )
         )
+    # the k-th place inside a tie: a match above it; no match in the tie; matches tied in front of
+    # and behind non-matches; the tie filling every place left (r = t)
+    similarity = np.array(
+        [
+            [0.9, 0.5, 0.5, 0.5, 0.5, 0.1],
+            [0.9, 0.5, 0.5, 0.5, 0.5, 0.1],
+            [0.9, 0.5, 0.5, 0.5, 0.5, 0.1],
+            [0.9, 0.9, 0.5, 0.5, 0.2, 0.1],
+            [0.3, 0.3, 0.3, 0.3, 0.3, 0.3],
+        ]
+    )
+    cases.append(
+        Case(
+            (similarity, np.array([0, 1, 2, 3, 4]), np.array([0, 1, 2, 1, 2, 4]), 3),
+            label="k = 3 inside a tie of four: a match above it, two of four tied items match, none "
+            "in the tie (the match last), the tie taken whole, a row all tied whose match is last",
+        )
+    )
+    # a collapsed embedding: every similarity equal, one match per query among 300
+    cases.append(
+        Case(
+            (np.full((4, 300), 0.25), np.arange(4), np.repeat(np.arange(75), 4), 10),
+            label="a collapsed embedding: 4 queries tied with a gallery of 300, 4 matches each, k = 10",
+        )
+    )
     return cases
 
 
 function_exercise(
-    "recall_at_k",
+    "expected_recall_at_k",
     CHAPTER,
     2,
-    "recall_at_k",
-    "Retrieval recall@k, ties ranked by the gallery's order",
+    "expected_recall_at_k",
+    "Recall@k with ties broken at random, in expectation",
     _recall_cases,
-    recall_at_k,
+    expected_recall_at_k,
     ("recall",),
-    forbids=("minidl.training.metrics", "sklearn.metrics"),
+    forbids=("minidl.training.metrics", "sklearn.metrics", "scipy.stats"),
     mistakes=(
-        ("a tie is ranked by the lower gallery index first, not the higher", _recall_reversed_ties),
+        (
+            "a tie broken by the gallery's order is one draw of the random order, not its average: "
+            "the chapter's rule rewards a gallery whose matches happen to come first",
+            lambda s, q, g, k: _recall_tie_rule(s, q, g, k, "index"),
+        ),
+        (
+            "this counts a tie at the k-th place as a hit whenever it holds a match (ties broken in "
+            "the matches' favour): a collapsed embedding would score 1",
+            lambda s, q, g, k: _recall_tie_rule(s, q, g, k, "optimistic"),
+        ),
+        (
+            "this counts a tie at the k-th place as a hit only when its matches fit whatever the order "
+            "(ties broken against the matches)",
+            lambda s, q, g, k: _recall_tie_rule(s, q, g, k, "pessimistic"),
+        ),
+        (
+            "the r places are filled without replacement: an item drawn cannot be drawn again, so the "
+            "chance of no match is C(t - m, r) / C(t, r), not (1 - m / t)^r",
+            lambda s, q, g, k: _recall_tie_chance(s, q, g, k, lambda t, m, r: 1 - (1 - m / t) ** r),
+        ),
+        (
+            "r m / t is the expected number of matches among the r places, not the chance of at least one",
+            lambda s, q, g, k: _recall_tie_chance(s, q, g, k, lambda t, m, r: r * m / t),
+        ),
+        (
+            "m / t is the chance that one place holds a match; the tie fills r places",
+            lambda s, q, g, k: _recall_tie_chance(s, q, g, k, lambda t, m, r: m / t),
+        ),
         (
             "this is precision@k, the fraction of the first k that match; recall@k asks whether any does",
-            _precision_at_k,
+            lambda s, q, g, k: float(
+                np.mean((g[np.argsort(-s, axis=1, kind="stable")[:, :k]] == q[:, None]).mean(axis=1))
+            ),
         ),
         (
             "off by one: the first k items, not k - 1",
-            lambda s, q, g, k: recall_at_k(s, q, g, k - 1) if k > 1 else 0.0,
-        ),
-        (
-            "the ranking is by decreasing similarity: the most similar item comes first",
-            lambda s, q, g, k: recall_at_k(-s, q, g, k),
+            lambda s, q, g, k: expected_recall_at_k(s, q, g, k - 1) if k > 1 else 0.0,
         ),
     ),
+    equivalent_mutants={
+        "expected_recall_at_k: augassign: found += 1.0 - math.comb(t - m, r) / math.comb(t, r)"
+        " -> found = found + (1.0 - math.comb(t - m, r) / math.comb(t, r))": "found is a float: += and = + add the same number",
+        "expected_recall_at_k: augassign: found += 1.0 -> found = found + 1.0": "found is a float: += and = + add the same number",
+    },
     dtypes="number",
 )
 
@@ -245,7 +339,7 @@ declare_edges(
     },
 )
 declare_edges(
-    "recall_at_k",
+    "expected_recall_at_k",
     ("size_one", "non_square", "ties", "repeated_indices", "varied_settings"),
     {"empty": "recall is a mean over the queries: with none it has no value"},
 )

@@ -1,10 +1,12 @@
 """Chapter 22, detection and segmentation: the backward pass of a transposed convolution,
 Gaussian soft-NMS as an extension of the chapter's NMS, VOC average precision with "difficult"
 objects, the AUC of a score histogram derived from the pair definition (levels unsorted and
-repeated, counts beyond int64's products), a screening report whose threshold was chosen on the test set, repaired, and the expected
-calibration error over bins of equal mass; questions on the IoU of two boxes, on what pixel
-accuracy and mean IoU say about a lazy segmenter, on the predictive value of a good test at a low
-prevalence, and on probabilities learned on a balanced set and used at a low prevalence.
+repeated, counts beyond int64's products), a screening report whose threshold was chosen on the
+test set, repaired, and the expected calibration error over bins of equal mass with its chance
+level (its expectation for a perfectly calibrated model, derived); questions on the IoU of two
+boxes, on what pixel accuracy and mean IoU say about a lazy segmenter, on the predictive value of
+a good test at a low prevalence, and on probabilities learned on a balanced set and used at a low
+prevalence.
 
 References: Long et al. (2015), Ronneberger et al. (2015) for the transposed convolution of a
 decoder; Bodla et al. (2017), "Soft-NMS -- improving object detection with one line of code",
@@ -768,17 +770,25 @@ function_exercise(
 )
 
 
-# ---------------------------------------------------------------- calibration error, equal-mass bins
-def equal_mass_ece(probs, labels, n_bins):
-    """The expected calibration error over bins of equal mass: the cases sorted by predicted
-    probability (a stable sort: ties keep their order), cut into n_bins runs of consecutive
-    cases whose sizes differ by at most one, the larger ones first (np.array_split's sizes);
-    ECE = sum over the bins of (n_b / n) |fraction of positives in b - mean probability in b|."""
+# ---------------------------------------------------------------- calibration error and its chance level
+def ece_and_chance(probs, labels, n_bins):
+    """The expected calibration error over bins of equal mass, and its chance level. The bins: the
+    cases sorted by predicted probability (a stable sort: ties keep their order), cut into n_bins
+    runs of consecutive cases whose sizes differ by at most one, the larger ones first
+    (np.array_split's); ECE = sum over the bins of (n_b / n) |fraction of positives - mean
+    probability|. The chance level: the expectation of that ECE, same bins, had every label been
+    drawn independently, positive with its own probability (a perfectly calibrated model)."""
     order = np.argsort(probs, kind="stable")
-    ece = 0.0
+    ece = chance = 0.0
     for run in np.array_split(order, n_bins):
-        ece += run.size / probs.size * abs(np.mean(labels[run]) - np.mean(probs[run]))
-    return float(ece)
+        p = probs[run]
+        weight = run.size / probs.size
+        ece += weight * abs(np.mean(labels[run]) - np.mean(p))
+        count = np.array([1.0])  # count[k]: the chance of k positives among the cases seen so far
+        for q in p:
+            count = np.append(count * (1.0 - q), 0.0) + np.append(0.0, count * q)
+        chance += weight * np.sum(count * np.abs(np.arange(run.size + 1) / run.size - np.mean(p)))
+    return float(ece), float(chance)
 
 
 def _ece_runs(n, n_bins, sizes):
@@ -794,27 +804,52 @@ def _ece_runs(n, n_bins, sizes):
     return [np.arange(lo, hi) for lo, hi in zip(edges[:-1], edges[1:])]
 
 
-def _ece_with(probs, labels, n_bins, sizes="split", weighted=True, gap=abs, decreasing=False, ties="kept"):
+def _bin_chance(p, law):
+    """E|K / m - mean(p)| for the count K of positives among m independent cases (m = p.size),
+    under the right law ("poisson-binomial") or a mistaken one."""
+    m, mean = p.size, np.mean(p)
+    if law == "zero":  # the expectation taken inside the absolute value: E[K / m] - mean(p) = 0
+        return 0.0
+    if law == "normal":  # the central limit's normal, E|Z| = sigma sqrt(2 / pi)
+        return float(np.sqrt(2 / np.pi * np.sum(p * (1 - p))) / m)
+    if law == "rms":  # the standard deviation of K / m instead of its mean absolute deviation
+        return float(np.sqrt(np.sum(p * (1 - p))) / m)
+    if law == "binomial":  # every case of the bin given the bin's mean probability
+        p = np.full(m, mean)
+    count = np.array([1.0])
+    for q in p:
+        count = np.append(count * (1.0 - q), 0.0) + np.append(0.0, count * q)
+    return float(np.sum(count * np.abs(np.arange(m + 1) / m - mean)))
+
+
+def _ece_with(
+    probs,
+    labels,
+    n_bins,
+    sizes="split",
+    weighted=True,
+    gap=abs,
+    decreasing=False,
+    ties="kept",
+    law="poisson-binomial",
+):
     order = np.argsort(-probs if decreasing else probs, kind="stable")
     if ties == "reversed":  # equal probabilities, the later case first
         order = np.lexsort((-np.arange(probs.size), probs))
     p, y = probs[order], labels[order]
     runs = [run for run in _ece_runs(probs.size, n_bins, sizes) if run.size]
-    gaps = [gap(np.mean(y[run]) - np.mean(p[run])) for run in runs]
-    if weighted:
-        return float(sum(run.size / probs.size * g for run, g in zip(runs, gaps)))
-    return float(np.mean(gaps))
+    weights = [run.size / probs.size if weighted else 1 / len(runs) for run in runs]
+    ece = sum(w * gap(np.mean(y[run]) - np.mean(p[run])) for w, run in zip(weights, runs))
+    chance = sum(w * _bin_chance(p[run], law) for w, run in zip(weights, runs))
+    return float(ece), float(chance)
 
 
 def _ece_equal_width(probs, labels, n_bins):
     """The reliability diagram's bins: [0, 1] cut into n_bins equal widths."""
     bins = np.minimum((probs * n_bins).astype(int), n_bins - 1)
-    return float(
-        sum(
-            np.sum(bins == b) / probs.size * abs(labels[bins == b].mean() - probs[bins == b].mean())
-            for b in np.unique(bins)
-        )
-    )
+    inside = [bins == b for b in np.unique(bins)]
+    ece = sum(np.mean(i) * abs(labels[i].mean() - probs[i].mean()) for i in inside)
+    return float(ece), float(sum(np.mean(i) * _bin_chance(probs[i], "poisson-binomial") for i in inside))
 
 
 def _ece_cases(rng):
@@ -828,6 +863,14 @@ def _ece_cases(rng):
         label = f"{n} cases, {n_bins} bins" + (f" ({n % n_bins} one case larger)" if n % n_bins else "")
         kind = "too confident" if slope < 1 else "not confident enough"
         cases.append(Case((probs, labels, n_bins), label=f"{label}, a model {kind}, probabilities to 0.01"))
+    probs = np.round(0.05 + 0.9 * rng.random(200), 2)
+    labels = (rng.random(200) < probs).astype(np.int64)
+    cases.append(
+        Case(
+            (probs, labels, 1),
+            label="200 cases in one bin, a calibrated model: 2^200 ways to draw the labels",
+        )
+    )
     probs = np.array([0.9, 0.3, 0.3, 0.3, 0.1, 0.3, 0.8])
     labels = np.array([1, 1, 0, 0, 0, 0, 1])
     cases.append(
@@ -841,35 +884,43 @@ def _ece_cases(rng):
     cases.append(Case((probs, labels, 3), label="seven cases, three bins of 3, 2 and 2 (not 3, 3 and 1)"))
     # runs of more than 16 equal probabilities: NumPy's default argsort (an introsort) keeps
     # the order of fewer ties, so only a long run tells a stable sort from an unstable one
-    probs = np.array(
-        [0.4, 0.5, 0.5, 0.6, 0.4, 0.5, 0.4, 0.5, 0.4, 0.4, 0.4, 0.6, 0.5, 0.4, 0.4, 0.6, 0.5, 0.5, 0.4, 0.5]
+    probs = np.repeat([0.3, 0.5, 0.7], [12, 41, 11])[np.argsort(np.arange(64) * 37 % 64)]
+    labels = (np.arange(64) % 4 < 2).astype(np.int64)
+    cases.append(
+        Case((probs, labels, 4), label="64 cases, 4 bins of 16: a run of 41 ties cut by three edges")
     )
-    labels = np.array([0, 0, 1, 1, 1, 0, 0, 1, 0, 1, 0, 0, 1, 0, 0, 0, 0, 1, 1, 1])
-    cases.append(Case((probs, labels, 3), label="20 cases, probabilities to 0.1: runs of 8 and 8 ties"))
     n = 48
     probs = np.round(0.35 + 0.3 * rng.random(n), 1)  # about 16 cases at each of 0.4, 0.5, 0.6
     labels = (rng.random(n) < probs).astype(np.int64)
     cases.append(Case((probs, labels, 5), label="48 cases, 5 bins, probabilities to 0.1: long runs of ties"))
-    cases.append(Case((np.array([0.8]), np.array([0]), 1), label="a single case: |0 - 0.8|"))
+    cases.append(
+        Case((np.array([0.8]), np.array([0]), 1), label="a single case: |0 - 0.8|, chance 2 (0.8)(0.2)")
+    )
     probs = np.array([0.0, 1.0, 0.7, 0.2, 0.95])
     cases.append(
-        Case((probs, np.array([0, 1, 0, 0, 1]), 1), label="one bin: |mean label - mean probability|")
+        Case(
+            (probs, np.array([0, 1, 0, 0, 1]), 1),
+            label="one bin: |mean label - mean probability|; probabilities 0 and 1 among them",
+        )
     )
     cases.append(
-        Case((probs, np.array([1, 1, 0, 0, 1]), 5), label="one case per bin: mean |label - probability|")
+        Case(
+            (probs, np.array([1, 1, 0, 0, 1]), 5),
+            label="one case per bin: mean |label - probability|, chance the mean of 2 p (1 - p)",
+        )
     )
     return cases
 
 
 function_exercise(
-    "equal_mass_ece",
+    "ece_and_chance",
     CHAPTER,
-    2,
-    "equal_mass_ece",
-    "Expected calibration error over bins of equal mass",
+    3,
+    "ece_and_chance",
+    "The calibration error and its chance level",
     _ece_cases,
-    equal_mass_ece,
-    ("ece",),
+    ece_and_chance,
+    ("ece", "chance"),
     mistakes=(
         (
             "the bins hold equal numbers of cases (the sorted cases cut into runs), not equal widths "
@@ -904,13 +955,35 @@ function_exercise(
             "cut by a bin edge splits the same way everywhere; here the ties were taken last first",
             lambda p, y, b: _ece_with(p, y, b, ties="reversed"),
         ),
+        (
+            "the chance level is not 0: the absolute value of an expected gap is 0, but the expected "
+            "absolute gap is not (E|X| >= |E X|)",
+            lambda p, y, b: _ece_with(p, y, b, law="zero"),
+        ),
+        (
+            "the cases of a bin have different probabilities: their count of positives is not the "
+            "binomial of the bin's mean probability (its variance is smaller)",
+            lambda p, y, b: _ece_with(p, y, b, law="binomial"),
+        ),
+        (
+            "a bin of a few cases is far from normal: the chance level asks for the exact law of the "
+            "bin's count of positives, not the central limit's approximation",
+            lambda p, y, b: _ece_with(p, y, b, law="normal"),
+        ),
+        (
+            "the expected absolute gap is not the gap's standard deviation (E|X| < sqrt(E X^2) unless "
+            "|X| is constant)",
+            lambda p, y, b: _ece_with(p, y, b, law="rms"),
+        ),
     ),
-    forbids=("minidl.training.metrics", "sklearn.calibration", "sklearn.metrics"),
-    dtypes=("number",),
+    forbids=("minidl.training.metrics", "sklearn.calibration", "sklearn.metrics", "scipy.stats"),
+    dtypes=("number", "number"),
     equivalent_mutants={
-        "equal_mass_ece: augassign: ece += run.size / probs.size * abs(np.mean(labels[run]) - "
-        "np.mean(probs[run])) -> ece = ece + run.size / probs.size * abs(np.mean(labels[run]) - "
-        "np.mean(probs[run]))": "ece is a float: += and = + add the same number",
+        "ece_and_chance: augassign: ece += weight * abs(np.mean(labels[run]) - np.mean(p)) -> "
+        "ece = ece + weight * abs(np.mean(labels[run]) - np.mean(p))": "ece is a float: += and = + add the same number",
+        "ece_and_chance: augassign: chance += weight * np.sum(count * np.abs(np.arange(run.siz"
+        "e + 1) / run.size - np.mean(p))) -> chance = chance + weight * np.sum(count * np.abs("
+        "np.arange(run.size + 1) / run.size - n...": "chance is a float: += and = + add the same number",
     },
 )
 
@@ -954,7 +1027,7 @@ declare_edges(
     },
 )
 declare_edges(
-    "equal_mass_ece",
+    "ece_and_chance",
     ("ties", "repeated_indices", "size_one", "varied_settings", "long_sequence"),
     {"empty": "every bin holds at least one case: the task promises n_bins <= n"},
 )

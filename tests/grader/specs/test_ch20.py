@@ -24,10 +24,10 @@ def test_the_chapter_has_three_code_exercises_and_two_questions():
     items = registry.for_chapter("20_contrastive")
     assert sorted(e.name for e in items if not e.is_question) == [
         "clip_loss_grad",
+        "expected_recall_at_k",
         "guided_ddim_step",
-        "recall_at_k",
     ]
-    assert sorted(e.kind for e in items if e.is_question) == ["choice", "choice"]
+    assert sorted(e.kind for e in items if e.is_question) == ["choice", "number"]
 
 
 @pytest.mark.parametrize("tau", [0.07, 0.5, 2.0])
@@ -57,12 +57,38 @@ def test_clip_reference_gradients_are_finite_differences():
     assert rel_error(np.array([dtau]), numeric) < 1e-6
 
 
-def test_recall_at_k_ranks_ties_by_index():
-    similarity = np.array([[0.5, 0.5, 0.9], [0.1, 0.2, 0.2]])
-    queries, gallery = np.array([1, 0]), np.array([0, 1, 2])
-    assert ch20.recall_at_k(similarity, queries, gallery, 1) == 0.0  # 2 first, then 0 before 1
-    assert ch20.recall_at_k(similarity, queries, gallery, 2) == 0.0
-    assert ch20.recall_at_k(similarity, queries, gallery, 3) == 1.0
+def test_expected_recall_at_k_averages_every_order_of_the_ties():
+    """The reference against recall@k averaged over every permutation of each row's gallery (ties
+    then take every order equally often), on the cases of galleries of up to 7 items."""
+    import itertools
+
+    for case in registry.get("expected_recall_at_k").make_cases(np.random.default_rng(0)):
+        similarity, queries, gallery, k = case.args
+        if similarity.shape[1] > 7:
+            continue
+        found = []
+        for row, label in zip(similarity, queries):
+            hits = [
+                np.any(gallery[np.lexsort((np.array(perm), -row))[:k]] == label)
+                for perm in itertools.permutations(range(row.size))
+            ]
+            found.append(np.mean(hits))
+        assert ch20.expected_recall_at_k(*case.args) == pytest.approx(np.mean(found), rel=1e-12)
+
+
+def test_expected_recall_at_k_of_a_collapsed_embedding_and_by_hand():
+    """All tied, 4 matches among 300, k = 10: 1 - C(296, 10) / C(300, 10), not the index rule's 1."""
+    from math import comb
+
+    sim = np.full((1, 300), 0.25)
+    gallery = np.repeat(np.arange(75), 4)
+    expected = 1 - comb(296, 10) / comb(300, 10)
+    assert ch20.expected_recall_at_k(sim, np.array([0]), gallery, 10) == pytest.approx(expected, rel=1e-12)
+    # k inside a tie of four, two of them matches, one place left: 1 - C(2, 1) / C(4, 1) = 1/2
+    row = np.array([[0.9, 0.5, 0.5, 0.5, 0.5, 0.1]])
+    assert ch20.expected_recall_at_k(row, np.array([1]), np.array([0, 1, 2, 1, 2, 4]), 2) == 0.5
+    assert ch20.expected_recall_at_k(row, np.array([0]), np.array([0, 1, 2, 1, 2, 4]), 2) == 1.0
+    assert ch20.expected_recall_at_k(row, np.array([4]), np.array([0, 1, 2, 1, 2, 4]), 5) == 0.0
 
 
 def test_guided_step_is_the_librarys_guidance_and_ddim_step():
@@ -98,3 +124,17 @@ def test_every_named_mistake_fails_with_its_hint(name):
 @pytest.mark.parametrize("name", checks.called_exercises(CHAPTER))
 def test_the_cases_are_drawn_by_the_seed(name):
     checks.assert_the_cases_are_drawn_by_the_seed(name)
+
+
+def test_duplicate_loss_floor_is_the_librarys_loss_at_a_small_temperature():
+    """Question 1's value: the library's SimCLR loss on the described encoder as tau -> 0."""
+    import tomllib
+    from pathlib import Path
+
+    import minidl_grader.specs
+
+    quiz = tomllib.loads((Path(minidl_grader.specs.__file__).parent / "quiz.toml").read_text())
+    value = next(q["value"] for q in quiz["question"] if q["name"] == "duplicate_loss_floor")
+    picture = np.eye(4)[[0, 0, 2, 3]]  # pictures 1 and 2 the same, the others orthogonal
+    for tau in (0.01, 0.002):
+        assert losses.InfoNCE(tau)(np.concatenate([picture, picture])) == pytest.approx(value, abs=1e-9)

@@ -23,7 +23,7 @@ EXERCISES = {
     "voc_ap_difficult": ch22.voc_ap_difficult,
     "auc_from_counts": ch22.auc_from_counts,
     "screening_report": ch22.screening_report,
-    "equal_mass_ece": ch22.equal_mass_ece,
+    "ece_and_chance": ch22.ece_and_chance,
 }
 
 
@@ -183,3 +183,48 @@ def test_ties_and_edges_of_the_section_21_9_exercises_are_cases():
     assert any("two entries" in label for label in labels["auc_from_counts"])
     assert any("inside a tie" in label for label in labels["screening_report"])
     assert any("on the threshold" in label for label in labels["screening_report"])
+
+
+def test_ece_chance_level_equals_the_enumeration_of_every_labelling():
+    """The chance level against the expectation over all 2^n_b labellings of each bin."""
+    import itertools
+
+    rng = np.random.default_rng(6)
+    for case in registry.get("ece_and_chance").make_cases(rng):
+        probs, labels, n_bins = case.args
+        runs = np.array_split(np.argsort(probs, kind="stable"), n_bins)
+        if max(run.size for run in runs) > 12:
+            continue
+        expected = 0.0
+        for run in runs:
+            p = probs[run]
+            for draw in itertools.product((0, 1), repeat=run.size):
+                y = np.array(draw)
+                expected += (
+                    run.size / probs.size * np.prod(np.where(y == 1, p, 1 - p)) * abs(y.mean() - p.mean())
+                )
+        assert ch22.ece_and_chance(*case.args)[1] == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+def test_ece_chance_level_with_one_bin_per_case_is_the_mean_of_2p_1_minus_p():
+    probs = np.array([0.0, 1.0, 0.7, 0.2, 0.95])
+    ece, chance = ch22.ece_and_chance(probs, np.array([1, 1, 0, 0, 1]), 5)
+    assert chance == pytest.approx(np.mean(2 * probs * (1 - probs)), rel=1e-12)
+    assert ece == pytest.approx(np.mean(np.abs(np.array([1, 1, 0, 0, 1]) - probs)), rel=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 20240101])
+def test_an_unstable_argsort_is_caught_at_every_seed_public_included(seed):
+    """NumPy's default argsort keeps short runs of ties in order: a run of more than 16 ties cut
+    by a bin edge (the 64-case run of 41) must tell it from the stable sort at every seed."""
+    for case in registry.get("ece_and_chance").make_cases(np.random.default_rng(seed)):
+        if "run of 41 ties" not in case.label:
+            continue
+        probs, labels, n_bins = case.args
+        unstable = sum(
+            run.size / probs.size * abs(labels[run].mean() - probs[run].mean())
+            for run in np.array_split(np.argsort(probs), n_bins)
+        )
+        assert abs(unstable - ch22.ece_and_chance(*case.args)[0]) > 1e-3
+        return
+    raise AssertionError("no case holds the run of 41 ties")

@@ -75,44 +75,108 @@ def clip_loss_grad(a, b, tau):
 """,
 )
 
-# ------------------------------------------------------------------ recall@k with ties
+# ------------------------------------------------------------------ recall@k, ties broken at random
 RECALL = """
-def recall_at_k(similarity, query_labels, gallery_labels, k):
-    order = {order}
-    top = order[:, :{k}]
-    matches = gallery_labels[top] == query_labels[:, None]
-    return float(matches.{reduce}(axis=1).mean())
+def expected_recall_at_k(similarity, query_labels, gallery_labels, k):
+    from math import comb
+    total = 0.0
+    for row, label in zip(similarity, query_labels):
+        match = gallery_labels == label
+        kth = np.sort(row)[::-1][{place}]
+        above, tied = row > kth, row == kth
+        if match[above].any():
+            total += 1.0
+            continue
+        t, m, r = int(tied.sum()), int(match[tied].sum()), k - int(above.sum())
+        total += {chance}
+    return total / len(similarity)
 """
-RECALL_RIGHT = dict(order='np.argsort(-similarity, axis=1, kind="stable")', k="k", reduce="any")
-right("recall_at_k", "a stable argsort of the negated scores", RECALL.format(**RECALL_RIGHT))
+RECALL_RIGHT = dict(place="k - 1", chance="1.0 - comb(t - m, r) / comb(t, r)")
+right("expected_recall_at_k", "cut at the k-th score, a hypergeometric tie", RECALL.format(**RECALL_RIGHT))
 wrong_variants(
-    "recall_at_k",
+    "expected_recall_at_k",
     RECALL,
     RECALL_RIGHT,
     (
-        ("precision@k: the mean of the matches", dict(reduce="mean")),
-        ("the first k - 1", dict(k="k - 1")),
+        ("draws with replacement: 1 - (1 - m / t)^r", dict(chance="1.0 - (1 - m / t) ** r")),
+        ("the expected number of matches r m / t", dict(chance="r * m / t")),
+        ("one place's chance m / t", dict(chance="m / t")),
+        ("optimistic: any match in the tie counts", dict(chance="float(m > 0)")),
         (
-            "ascending order: the least similar first",
-            dict(order='np.argsort(similarity, axis=1, kind="stable")'),
+            "pessimistic: a match counts only if the non-matches cannot fill the places",
+            dict(chance="float(t - m < r)"),
         ),
+        ("the tie's share r / t of the matches m", dict(chance="min(1.0, m * r / t) if m else 0.0")),
         (
-            "a reversed ascending sort: ties by the higher index",
-            dict(order='np.argsort(similarity, axis=1, kind="stable")[:, ::-1]'),
+            "the tie fills k places: the items above it forgotten",
+            dict(chance="1.0 - comb(t - m, min(k, t)) / comb(t, min(k, t))"),
         ),
+        ("the choices counted as C(t, m) / C(t, r)", dict(chance="1.0 - comb(t, m) / comb(t, r)")),
     ),
 )
-right(
-    "recall_at_k",
-    "lexsort on (index, -score)",
+wrong(
+    "expected_recall_at_k",
+    "the chapter's rule: ties by the lower gallery index",
     """
-def recall_at_k(similarity, query_labels, gallery_labels, k):
-    hits = 0
-    index = np.arange(similarity.shape[1])
+def expected_recall_at_k(similarity, query_labels, gallery_labels, k):
+    top = np.argsort(-similarity, axis=1, kind="stable")[:, :k]
+    return float(np.mean((gallery_labels[top] == query_labels[:, None]).any(axis=1)))
+""",
+)
+wrong(
+    "expected_recall_at_k",
+    "sampled: 2,000 random tie orders per query",
+    """
+def expected_recall_at_k(similarity, query_labels, gallery_labels, k):
+    rng = np.random.default_rng(0)
+    found = 0.0
     for row, label in zip(similarity, query_labels):
-        ranked = np.lexsort((index, -row))
-        hits += int(np.any(gallery_labels[ranked[:k]] == label))
-    return hits / len(similarity)
+        hits = [np.any(gallery_labels[np.lexsort((rng.random(row.size), -row))[:k]] == label) for _ in range(2000)]
+        found += np.mean(hits)
+    return found / len(similarity)
+""",
+)
+wrong(
+    "expected_recall_at_k",
+    "the tie compared with a tolerance that merges neighbouring grid values",
+    """
+def expected_recall_at_k(similarity, query_labels, gallery_labels, k):
+    from math import comb
+    total = 0.0
+    for row, label in zip(similarity, query_labels):
+        match = gallery_labels == label
+        kth = np.sort(row)[::-1][k - 1]
+        tied = np.abs(row - kth) <= 0.1
+        above = (row > kth) & ~tied
+        if match[above].any():
+            total += 1.0
+            continue
+        t, m, r = int(tied.sum()), int(match[tied].sum()), k - int(above.sum())
+        total += 1.0 - comb(t - m, r) / comb(t, r)
+    return total / len(similarity)
+""",
+)
+right(
+    "expected_recall_at_k",
+    "the chance of no match as a product of r ratios",
+    """
+def expected_recall_at_k(similarity, query_labels, gallery_labels, k):
+    found = []
+    for i in range(similarity.shape[0]):
+        s = similarity[i]
+        is_match = gallery_labels == query_labels[i]
+        v = -np.sort(-s)[k - 1]
+        n_above = np.count_nonzero(s > v)
+        if np.count_nonzero(is_match & (s > v)):
+            found.append(1.0)
+            continue
+        t = np.count_nonzero(s == v)
+        m = np.count_nonzero(is_match & (s == v))
+        miss = 1.0
+        for j in range(k - n_above):
+            miss *= (t - m - j) / (t - j)
+        found.append(1.0 - max(miss, 0.0))
+    return float(np.mean(found))
 """,
 )
 

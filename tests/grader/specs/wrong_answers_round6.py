@@ -8,22 +8,6 @@ from __future__ import annotations
 
 from tests.grader.specs.wrong_answers import right, wrong
 
-# ------------------------------------------------------------------ 21 equal_mass_ece
-# NumPy's default argsort is an introsort: ties keep their order only in runs of about 16 or
-# fewer; the cases now hold longer runs of equal probabilities
-wrong(
-    "equal_mass_ece",
-    "an unstable argsort (np.argsort's default kind): long runs of ties reordered",
-    """
-def equal_mass_ece(probs, labels, n_bins):
-    order = np.argsort(probs)
-    ece = 0.0
-    for run in np.array_split(order, n_bins):
-        ece += run.size / probs.size * abs(np.mean(labels[run]) - np.mean(probs[run]))
-    return float(ece)
-""",
-)
-
 # ------------------------------------------------------------------ the two earlier TAs' kinds
 # Each scored full marks before the cases below were added; each is paired with a right answer
 # written another way, which must still score full.
