@@ -1,5 +1,6 @@
-"""Chapter 7, convolutional networks: a dilated convolution's filter gradient, the gradient
-with respect to the input (a transposed convolution), max-pool backward."""
+"""Chapter 7, convolutional networks: a dilated convolution as one matrix product (a repair),
+its filter gradient, the gradient with respect to the input (a transposed convolution),
+max-pool backward."""
 
 from functools import partial
 
@@ -30,6 +31,113 @@ def _taps(padded, a, b, stride, dilation, oh, ow):
     return padded[
         :, :, top : top + stride * (oh - 1) + 1 : stride, left : left + stride * (ow - 1) + 1 : stride
     ]
+
+
+# ---------------------------------------------------------------- dilated convolution as a matmul (a repair)
+def _dilated_output(size, k, stride, pad, dilation):
+    """Window positions along an axis: the dilated kernel spans dilation * (k - 1) + 1 pixels."""
+    return (size + 2 * pad - dilation * (k - 1) - 1) // stride + 1
+
+
+def dilated_conv2d_matmul(x, W, b, stride, pad, dilation):
+    """y (N, F, OH, OW) of the dilated cross-correlation
+    y[n, f, i, j] = b[f] + sum_{c, a, b} W[f, c, a, b] xp[n, c, i s + a d, j s + b d]:
+    one tap of the filter at a time (the grader's own form, not the student's matrix)."""
+    n, _, h, w = x.shape
+    f, _, kh, kw = W.shape
+    oh, ow = _dilated_output(h, kh, stride, pad, dilation), _dilated_output(w, kw, stride, pad, dilation)
+    padded = _pad(x, pad)
+    y = np.zeros((n, f, oh, ow))
+    for a in range(kh):
+        for b_ in range(kw):
+            y += np.einsum("fc,ncij->nfij", W[:, :, a, b_], _taps(padded, a, b_, stride, dilation, oh, ow))
+    return y + b[None, :, None, None]
+
+
+def _matmul_cases(rng):
+    cases = []
+    for (n, c, h, w), (f, kh, kw), stride, pad, dilation in (
+        ((2, 3, 9, 8), (4, 3, 2), 2, 1, 2),  # stride 2 on spans 7 and 8: the floor matters on one axis
+        ((2, 2, 7, 7), (3, 2, 3), 1, 2, 3),
+        ((1, 3, 6, 9), (2, 3, 3), 3, 0, 1),  # no dilation: the chapter's convolution
+        ((3, 2, 8, 8), (2, 2, 2), 2, 1, 3),
+        ((1, 1, 5, 5), (1, 3, 3), 1, 1, 2),  # one image, one channel, one filter
+    ):
+        cases.append(
+            Case(
+                (
+                    rng.standard_normal((n, c, h, w)),
+                    rng.standard_normal((f, c, kh, kw)),
+                    rng.standard_normal(f),
+                    stride,
+                    pad,
+                    dilation,
+                ),
+                label=f"x {(n, c, h, w)}, {f} filters of {(kh, kw)}, stride={stride}, pad={pad}, "
+                f"dilation={dilation}",
+            )
+        )
+    return cases
+
+
+def _taps_undilated(x, W, b, stride, pad, dilation):
+    """The taps read one pixel apart (the output size still the dilated one's)."""
+    n, _, h, w = x.shape
+    f, _, kh, kw = W.shape
+    oh, ow = _dilated_output(h, kh, stride, pad, dilation), _dilated_output(w, kw, stride, pad, dilation)
+    padded = _pad(x, pad)
+    y = np.zeros((n, f, oh, ow))
+    for a in range(kh):
+        for b_ in range(kw):
+            y += np.einsum("fc,ncij->nfij", W[:, :, a, b_], _taps(padded, a, b_, stride, 1, oh, ow))
+    return y + b[None, :, None, None]
+
+
+function_exercise(
+    "dilated_conv2d_matmul",
+    CHAPTER,
+    2,
+    "dilated_conv2d_matmul",
+    "A dilated convolution as one matrix product, repaired",
+    _matmul_cases,
+    dilated_conv2d_matmul,
+    ("y",),
+    mistakes=(
+        (
+            "the taps are read one pixel apart: tap (a, b) of window (i, j) reads "
+            "x[i*stride + a*dilation, j*stride + b*dilation], so the offsets within a window "
+            "are multiplied by the dilation",
+            _taps_undilated,
+        ),
+        (
+            "the patch matrix's columns run over (a, b, c), channel last, while W.reshape(F, -1) "
+            "runs over (c, a, b): each weight meets another tap's pixel; order the patches' axes "
+            "as W's",
+            lambda x, W, b, s, p, d: dilated_conv2d_matmul(
+                x, W.reshape(W.shape[0], W.shape[2], W.shape[3], W.shape[1]).transpose(0, 3, 1, 2), b, s, p, d
+            ),
+        ),
+        (
+            "the product's rows are (n, i, j) and its columns the filters: reshaping it straight to "
+            "(N, F, OH, OW) scrambles positions and filters; reshape to (N, OH, OW, F), then move F",
+            lambda x, W, b, s, p, d: (lambda y: y.transpose(0, 2, 3, 1).reshape(y.shape))(
+                dilated_conv2d_matmul(x, W, b, s, p, d)
+            ),
+        ),
+    ),
+    forbids=_CONV_FORBIDS,
+    catches=(
+        "the output size as span // stride (one window short whenever the stride does not divide "
+        "the span): (H + 2 pad - dilation (KH - 1) - 1) // stride + 1 windows fit",
+        "the dilated kernel's span taken as dilation * KH (it is dilation * (KH - 1) + 1)",
+        "the padding added on one side only",
+    ),
+    dtypes="float64",
+    equivalent_mutants={
+        "dilated_conv2d_matmul: augassign: y += *": "y is the function's own array: += and = + add "
+        "the same tap",
+    },
+)
 
 
 # ---------------------------------------------------------------- dilated convolution, dW
@@ -329,6 +437,11 @@ function_exercise(
 
 _NOT_EMPTY = "the task takes at least one image, channel, filter and output position"
 _OFFSETS = "its loops run over the kernel's offsets or the output's positions, a few each"
+declare_edges(
+    "dilated_conv2d_matmul",
+    ("size_one", "non_square", "varied_settings"),
+    {"empty": _NOT_EMPTY, "ties": "it compares no values: products and sums only", "long_sequence": _OFFSETS},
+)
 declare_edges(
     "dilated_conv2d_weight_gradient",
     ("size_one", "non_square", "varied_settings"),

@@ -1,7 +1,10 @@
-"""Chapter 25, frameworks: carrying trained weights from Keras and PyTorch into minidl.
+"""Chapter 25, frameworks: carrying trained weights from Keras and PyTorch into minidl, and
+a mixed-precision step with a dynamic loss scale (a repair).
 
 The inputs are the arrays a framework's ``state_dict()`` or ``get_weights()`` returns,
 drawn here as NumPy arrays: neither framework is needed to grade (or to solve) these."""
+
+from functools import partial
 
 import numpy as np
 
@@ -183,6 +186,127 @@ function_exercise(
 )
 
 
+# ---------------------------------------------------------------- mixed precision: dynamic loss scaling (a repair)
+def loss_scaled_sgd_step(master, scaled_grad, scale, good_steps, lr, growth_interval):
+    """One SGD step of mixed-precision training with a dynamic loss scale (PyTorch's GradScaler):
+    the float16 gradient of scale * loss unscaled in float32; a step with an inf or a NaN is
+    skipped and halves the scale; growth_interval good steps in a row double it."""
+    grad = scaled_grad.astype(np.float32) / np.float32(scale)  # a power of two: exact
+    if not np.isfinite(grad).all():
+        return master.copy(), scale * 0.5, 0
+    updated = master - np.float32(lr) * grad
+    good_steps += 1
+    if good_steps == growth_interval:
+        return updated, scale * 2.0, 0
+    return updated, scale, good_steps
+
+
+def _step_with(master, scaled_grad, scale, good_steps, lr, growth_interval, **mistake):
+    """The step with one of the student's bugs left in: ``half_unscale`` (divided in float16),
+    ``nan_only`` (only NaN skips), ``half_update`` (the update on a float16 copy), ``no_reset``
+    (the count kept after the scale grows)."""
+    if mistake.get("half_unscale"):
+        with np.errstate(over="ignore", invalid="ignore"):
+            grad = (scaled_grad / np.float16(scale)).astype(np.float32)
+    else:
+        grad = scaled_grad.astype(np.float32) / np.float32(scale)
+    skip = np.isnan(grad).any() if mistake.get("nan_only") else not np.isfinite(grad).all()
+    if skip:
+        return master.copy(), scale * 0.5, 0
+    with np.errstate(over="ignore", invalid="ignore"):
+        if mistake.get("half_update"):
+            copy16 = master.astype(np.float16)
+            updated = (copy16 - np.float16(lr) * grad.astype(np.float16)).astype(np.float32)
+        else:
+            updated = master - np.float32(lr) * grad
+    good_steps += 1
+    if good_steps == growth_interval:
+        return updated, scale * 2.0, good_steps if mistake.get("no_reset") else 0
+    return updated, scale, good_steps
+
+
+def _scaled_gradient(rng, shape, scale):
+    """What a float16 backward of scale * loss gives: true gradients of magnitudes 1e-7 to 1e-2
+    (the smallest below float16's reach unless scaled), times the scale, rounded to float16."""
+    size = int(np.prod(shape))
+    true = rng.choice([-1.0, 1.0], size) * 10.0 ** rng.uniform(-7, -2, size)
+    with np.errstate(over="ignore"):
+        return (true.reshape(shape) * scale).astype(np.float16)
+
+
+def _scaling_cases(rng):
+    cases = []
+    for shape, scale, good_steps, interval, overflow, label in (
+        ((4, 5), 65536.0, 0, 2000, None, "PyTorch's first scale, 2**16"),
+        ((6,), 1024.0, 2, 3, None, "the third good step in a row: the scale grows"),
+        ((3, 4), 65536.0, 7, 2000, "inf", "an overflow: an inf in the float16 gradient"),
+        ((2, 3), 2.0**20, 5, 2000, "nan", "a NaN in the float16 gradient"),
+        ((5,), 8192.0, 0, 1, None, "growth_interval 1: every good step doubles the scale"),
+        ((1, 1), 4096.0, 12, 2000, None, "one weight"),
+    ):
+        master = (0.05 * rng.standard_normal(shape)).astype(np.float32)
+        grad = _scaled_gradient(rng, shape, scale)
+        if overflow:
+            flat = grad.reshape(-1)
+            flat[rng.integers(flat.size)] = np.inf if overflow == "inf" else np.nan
+        lr = float(rng.choice([0.1, 0.5, 1.0]))
+        cases.append(
+            Case(
+                (master, grad, scale, good_steps, lr, interval),
+                label=f"{label}: weights {shape}, scale {scale:g}, good_steps {good_steps}, "
+                f"growth_interval {interval}, lr {lr}",
+            )
+        )
+    return cases
+
+
+function_exercise(
+    "loss_scaled_sgd_step",
+    CHAPTER,
+    2,
+    "loss_scaled_sgd_step",
+    "Mixed precision with a dynamic loss scale, repaired",
+    _scaling_cases,
+    loss_scaled_sgd_step,
+    ("master", "scale", "good_steps"),
+    mistakes=(
+        (
+            "the gradient was unscaled in float16: a float16 array divided by a Python float stays "
+            "float16, and 65536 is inf there (its largest number is 65504), so every gradient became 0; "
+            "convert to float32 before dividing",
+            partial(_step_with, half_unscale=True),
+        ),
+        (
+            "a step with an inf in its gradient was taken: a float16 overflow gives inf, not NaN, "
+            "and np.isnan misses it; skip any step whose gradient is not finite",
+            partial(_step_with, nan_only=True),
+        ),
+        (
+            "the update was made on a float16 copy of the weights: steps smaller than float16's "
+            "spacing near the weight vanish (1.0 + 1e-4 is 1.0 in float16); update the float32 master",
+            partial(_step_with, half_update=True),
+        ),
+        (
+            "the count of good steps was not restarted when the scale grew: after a growth it "
+            "starts again from 0",
+            partial(_step_with, no_reset=True),
+        ),
+    ),
+    forbids=("minidl_keras",),
+    catches=(
+        "the scale halved on a good step or doubled on a skipped one",
+        "the skipped step's weights moved (a NaN or inf written into the master weights)",
+        "the master weights returned as float64 or float16",
+    ),
+    fresh_outputs=True,
+    dtypes=("float32", "number", "int"),
+    equivalent_mutants={
+        "loss_scaled_sgd_step: augassign: good_steps += 1 -> *": "good_steps is an int: += makes a "
+        "new int as = + does",
+    },
+)
+
+
 # ---------------------------------------------------------------- edge cases
 # the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
 # generated cases), and why each other class that could arise does not apply
@@ -196,4 +320,9 @@ declare_edges(
 declare_edges("conv_transpose_from_keras", ("size_one", "non_square"), {"empty": _NOT_EMPTY})
 declare_edges(
     "dense_after_flatten_from_keras", ("size_one", "non_square", "varied_settings"), {"empty": _NOT_EMPTY}
+)
+declare_edges(
+    "loss_scaled_sgd_step",
+    ("size_one", "non_square", "varied_settings", "float32", "inf_or_nan_input"),
+    {"empty": "a model has at least one weight"},
 )

@@ -126,6 +126,11 @@ def test_check_on_the_public_cases_holds_exact_zeros_as_the_grader_does(monkeypa
 SANDBOXED = (
     ("08_going_deep", "lsuv_scales", "the weights rescaled in place (W *= s)"),
     ("25_frameworks", "conv_transpose_from_keras", "returns a transposed view of the Keras kernel"),
+    (
+        "25_frameworks",
+        "loss_scaled_sgd_step",
+        "the caller's master weights returned themselves on a skipped step",
+    ),
     ("09_transfer_learning", "discriminative_fine_tune_step", "never passes training=True"),
     (
         "09_transfer_learning",
