@@ -817,7 +817,7 @@ def _run(args, env, peer, repeats, warmup, budget, cores: CoreCounts) -> int:
         f"{'yes' if env['malloc_keeps_freed_memory'] else 'no'} for minidl, glibc's default for PyTorch. "
         f"OpenBLAS's idle threads spin 2^{os.environ.get('OPENBLAS_THREAD_TIMEOUT', '28 (its default)')} "
         "cycles before they sleep (OPENBLAS_THREAD_TIMEOUT). Numba kernels use threads from "
-        f"{env.get('parallel_min_elements', '-')} elements (cpu.loops.PARALLEL_MIN_ELEMENTS); its idle threads: "
+        f"{env.get('parallel_min_elements', '-')} elements (cpu.loops.PARALLEL_MIN_ELEMENTS); Numba's idle threads: "
         f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}, "
         f"GOMP_SPINCOUNT={os.environ.get('GOMP_SPINCOUNT', 'unset')}."
     )
