@@ -1,6 +1,7 @@
 """Time every workload on the NumPy reference tier, the Numba tier and PyTorch CPU.
 
     python -m bench [--quick] [--only SUBSTRING] [--cores 1,2,8,16] [--json PATH] [--no-cold-start]
+                    [--threshold 2^17]
 
 Method. Each workload's ``setup(tier)`` allocates everything and returns a zero-argument
 ``step``; only ``step()`` is timed. PyTorch (when installed) runs in a process of its own
@@ -636,6 +637,7 @@ def environment() -> dict:
                 "NUMBA_THREADING_LAYER",
                 "OMP_WAIT_POLICY",
                 "OPENBLAS_THREAD_TIMEOUT",
+                "GOMP_SPINCOUNT",
                 "MALLOC_MMAP_THRESHOLD_",
                 "MALLOC_TRIM_THRESHOLD_",
             )
@@ -647,6 +649,9 @@ def environment() -> dict:
 
         info["numba"] = numba.__version__
         info["numba_threads"] = numba.get_num_threads()
+        from minidl.kernels.cpu import loops
+
+        info["parallel_min_elements"] = loops.PARALLEL_MIN_ELEMENTS
     return info
 
 
@@ -670,6 +675,14 @@ def _fresh_process_functions():
 
 
 # ------------------------------------------------------------------ command line
+def _elements(text: str) -> int:
+    """``--threshold``'s value: an element count, written out or as a power of two (``2^17``)."""
+    base, power = text.partition("^")[::2] if "^" in text else (text, "1")
+    if not (base.isdigit() and power.isdigit()):
+        raise argparse.ArgumentTypeError(f"expected a count such as 131072 or 2^17, got {text!r}")
+    return int(base) ** int(power)
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="python -m bench",
@@ -700,6 +713,13 @@ def parse_args(argv):
         "both contenders get that many threads, pinned to the same CPUs; counts the machine lacks "
         "are skipped and named",
     )
+    parser.add_argument(
+        "--threshold",
+        metavar="ELEMENTS",
+        type=_elements,
+        help="elements from which minidl's Numba kernels use threads, e.g. 131072 or 2^17 "
+        "(cpu.loops.PARALLEL_MIN_ELEMENTS, default 2^20): to measure another threshold",
+    )
     args = parser.parse_args(argv)
     try:
         args.plan = scaling.plan(args.cores)
@@ -719,6 +739,26 @@ def main(argv=None) -> int:
     warmup = 1 if args.quick else 3
     budget = 1.0 if args.quick else 3.0
 
+    threshold = _set_threshold(args.threshold)
+    try:
+        return _main(args, repeats, warmup, budget)
+    finally:
+        _set_threshold(threshold)
+
+
+def _set_threshold(elements):
+    """Set minidl's thread threshold (None: leave it); returns the value it had (None without Numba)."""
+    if not backend.numba_available():
+        return None
+    from minidl.kernels.cpu import loops
+
+    previous = loops.PARALLEL_MIN_ELEMENTS
+    if elements is not None:
+        loops.PARALLEL_MIN_ELEMENTS = elements
+    return previous
+
+
+def _main(args, repeats, warmup, budget) -> int:
     env = environment()
     run_plan = args.plan
     cores = CoreCounts(run_plan["counts"], run_plan["cpus"], scaling.MinidlThreads(run_plan["cpus"]))
@@ -776,7 +816,10 @@ def _run(args, env, peer, repeats, warmup, budget, cores: CoreCounts) -> int:
         f"Numba threading layer: {_threading_layer()}. glibc keeps freed arrays for reuse: "
         f"{'yes' if env['malloc_keeps_freed_memory'] else 'no'} for minidl, glibc's default for PyTorch. "
         f"OpenBLAS's idle threads spin 2^{os.environ.get('OPENBLAS_THREAD_TIMEOUT', '28 (its default)')} "
-        "cycles before they sleep (OPENBLAS_THREAD_TIMEOUT)."
+        "cycles before they sleep (OPENBLAS_THREAD_TIMEOUT). Numba kernels use threads from "
+        f"{env.get('parallel_min_elements', '-')} elements (cpu.loops.PARALLEL_MIN_ELEMENTS); Numba's idle threads: "
+        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}, "
+        f"GOMP_SPINCOUNT={os.environ.get('GOMP_SPINCOUNT', 'unset')}."
     )
 
     if device is not None:

@@ -60,6 +60,9 @@ KERNELS: Mapping[str, Kernel] = MappingProxyType(
         "masked_softmax_backward": _k(
             "attention", "probs dprobs scale", "dz_ij = s p_ij (dp_ij - sum_k p_ik dp_ik)"
         ),
+        # ------------------------------------------------------------ activation
+        "relu_forward": _k("activation", "x", "y = max(x, 0)"),
+        "relu_backward": _k("activation", "dy y", "dx = dy [y > 0]"),
         # ------------------------------------------------------------ regularisation
         "dropout_forward": _k(
             "dropout", "x uniform rate", "mask = [u >= rate] / (1 - rate); returns (x * mask, mask)"

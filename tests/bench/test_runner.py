@@ -130,6 +130,32 @@ def test_peer_times_a_row_of_the_table(torch_peer):
     assert len(times) == 3 and all(t > 0 for t in times)
 
 
+def test_threshold_takes_a_count_or_a_power_of_two():
+    assert runner.parse_args(["--threshold", "2^17"]).threshold == 131_072
+    assert runner.parse_args(["--threshold", "5000"]).threshold == 5000
+    assert runner.parse_args([]).threshold is None
+    with pytest.raises(SystemExit):
+        runner.parse_args(["--threshold", "2**17"])
+
+
+@pytest.mark.slow
+def test_bench_measures_at_the_threshold_it_is_given_and_puts_the_default_back(tmp_path, capsys):
+    from minidl.kernels.cpu import loops
+
+    default, seen = loops.PARALLEL_MIN_ELEMENTS, []
+    out = tmp_path / "bench.json"
+    workload = runner.Workload(
+        "threshold probe", lambda tier: lambda: seen.append(loops.PARALLEL_MIN_ELEMENTS)
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(runner, "collect_workloads", lambda only: [workload])
+        args = ["--quick", "--no-torch", "--no-cold-start", "--threshold", "2^10", "--json", str(out)]
+        assert runner.main(args) == 0
+    assert seen and set(seen) == {1024} and loops.PARALLEL_MIN_ELEMENTS == default
+    assert json.loads(out.read_text())["environment"]["parallel_min_elements"] == 1024
+    assert "Numba kernels use threads from 1024 elements" in capsys.readouterr().out
+
+
 @pytest.mark.slow
 def test_bench_prints_the_table_and_writes_json(tmp_path, capsys):
     out = tmp_path / "bench.json"

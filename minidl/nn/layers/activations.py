@@ -24,13 +24,13 @@ class ReLU(Layer):
 
     def forward(self, x, training=False):
         x = self.check_input(x)
-        positive = x > 0
-        self.cache = positive
-        return x * positive
+        y = backend.kernels_for(x).relu_forward(x)
+        self.cache = y  # y > 0 exactly where x > 0: the output is all the backward needs
+        return y
 
     def backward(self, dy):
-        positive = self.require_cache()
-        return dy * positive
+        y = self.require_cache()
+        return backend.kernels_for(dy).relu_backward(dy, y)
 
 
 class LeakyReLU(Layer):

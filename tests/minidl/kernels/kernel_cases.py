@@ -136,6 +136,19 @@ def _masked_softmax_backward_cases(rng, dtype):
     ]
 
 
+def _relu_forward_cases(rng, dtype):
+    x = _normal(rng, (5, 3, 7, 11), dtype)
+    x[0, 0, 0, :4] = [0, -0.0, np.inf, -np.inf]  # zeros of both signs, both infinities
+    x[1, 0, 0, 0] = np.nan  # passes through, as in max(x, 0)
+    return [(_normal(rng, (3, 4), dtype),), (x,), (_normal(rng, (1000,), dtype),)]
+
+
+def _relu_backward_cases(rng, dtype):
+    return [
+        (_normal(rng, x.shape, dtype), reference.relu_forward(x)) for (x,) in _relu_forward_cases(rng, dtype)
+    ]
+
+
 def _dropout_forward_cases(rng, dtype):
     return [
         (_normal(rng, shape, dtype), rng.random(shape, dtype=F32), rate)
@@ -559,6 +572,8 @@ TABLE = {
         Kernel("softmax_cross_entropy_backward", _softmax_backward_cases),
         Kernel("masked_softmax", _masked_softmax_cases),
         Kernel("masked_softmax_backward", _masked_softmax_backward_cases, scale=(5, 5)),
+        Kernel("relu_forward", _relu_forward_cases, exact=True),
+        Kernel("relu_backward", _relu_backward_cases, exact=True),
         Kernel("dropout_forward", _dropout_forward_cases),
         Kernel("dropout_backward", _dropout_backward_cases),
         Kernel("sgd_update", _sgd_cases),

@@ -42,6 +42,15 @@ def test_every_activations_gradient_passes_the_check(name):
     assert report.passed, report
 
 
+def test_relu_is_its_tiers_kernel_and_its_gradient_checks(tier):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 3, 4, 4)) * 2
+    x[np.abs(x) < 0.05] = 0.3  # away from the kink at 0
+    np.testing.assert_array_equal(A.ReLU().forward(x), np.maximum(x, 0))
+    report = check_layer(A.ReLU(), x)
+    assert report.passed, report
+
+
 def test_softmax_is_stable_for_huge_inputs():
     y = A.Softmax().forward(np.array([[1000.0, 1000.0, -1000.0]]))
     np.testing.assert_allclose(y, [[0.5, 0.5, 0.0]])
