@@ -328,6 +328,17 @@ def _importance_estimate(
         return top + np.log(total / log_w.shape[1] if average else total)
 
 
+def _importance_scales(log_lik, z, mu, logvar):
+    """Per image, the sum of the magnitudes of the terms of a log-weight (the log 2 pi of both
+    densities included), the largest over its codes: the error a right answer's rounding is
+    measured against, image by image (an easy image near -50 is not hidden by one near -1000)."""
+    var = np.exp(logvar[:, None])
+    constant = 0.5 * np.log(2.0 * np.pi) * z.shape[-1]
+    log_prior = 0.5 * (z**2).sum(axis=-1) + constant
+    log_q = 0.5 * ((z - mu[:, None]) ** 2 / var + np.abs(logvar[:, None])).sum(axis=-1) + constant
+    return (np.abs(log_lik) + log_prior + log_q).max(axis=1)
+
+
 def _importance_case(rng, n, k, d, base):
     """n images with K codes each from their q; the decoder's log-likelihoods are each image's
     ``base`` give or take a few nats from code to code."""
@@ -404,6 +415,7 @@ function_exercise(
         "the shift by the smallest log-weight: a code 900 nats worse than the others overflows",
     ),
     dtypes="float64",
+    scales=_importance_scales,
 )
 
 
