@@ -1,5 +1,6 @@
 """Chapter 2, neural networks: derivatives of three activations the chapter does not derive, a
-ReLU network through given points, the parity of n bits by hand."""
+ReLU network through given points, the parity of n bits by hand, and a ReLU network's linear map
+on the region around a point (a repair)."""
 
 from collections.abc import Callable
 
@@ -376,6 +377,150 @@ register(
 )
 
 
+# ---------------------------------------------------------------- the linear map of a region (a repair)
+# Issue 72: a given, plausible function with four bugs (the caller's weights overwritten, the
+# biases of the units that are off passed on, the later layers' on/off pattern taken from
+# values the ReLU has not cut, and the output layer switched like a hidden one).
+def local_affine_map(weights, biases, x):
+    """(A, c) with f(x') = x' A + c for every x' in the linear region of x, where f is
+    relu(...relu(x W_1 + b_1)...) W_L + b_L (a ReLU after every layer but the last).
+
+    Inside the region each hidden unit stays on or off, so each layer is the linear layer
+    (W, b) with the columns of the units that are off set to 0; the layers then merge as the
+    chapter merges two linear layers."""
+    return _affine_map(weights, biases, x)
+
+
+def _affine_map(weights, biases, x, *, mask_bias=True, cut=True, mask_output=False):
+    """The reference and its mistakes: ``mask_bias=False`` passes the biases of the units that
+    are off on; ``cut=False`` takes each layer's pattern from the previous layer's
+    pre-activations (no ReLU applied); ``mask_output=True`` switches the output layer too."""
+    A = np.eye(len(x))
+    c = np.zeros(len(x))
+    h = x
+    last = len(weights) - 1
+    for k, (W, b) in enumerate(zip(weights, biases)):
+        z = h @ W + b
+        A = A @ W
+        c = c @ W + b
+        if k < last or mask_output:
+            on = z > 0
+            A = A * on
+            c = c * on if mask_bias else c * on + b * ~on
+        h = np.maximum(z, 0.0) if cut else z
+    return A, c
+
+
+def _forward(weights, biases, x, cut=True):
+    """The pre-activations of every layer at x."""
+    h, zs = x, []
+    for k, (W, b) in enumerate(zip(weights, biases)):
+        z = h @ W + b
+        zs.append(z)
+        h = np.maximum(z, 0.0) if cut or k == len(weights) - 1 else z
+    return zs
+
+
+def _draw_network(rng, sizes, *, clear=0.1):
+    """Weights (1 / sqrt(fan-in) scale), biases and a point x, every pre-activation at least
+    ``clear`` from 0 (the region is well defined), and at least one unit off in every hidden
+    layer and one output negative (the masks and the unmasked output matter)."""
+    x = rng.standard_normal(sizes[0])
+    weights, biases = [], []
+    h = x
+    for k, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        W = rng.standard_normal((fan_in, fan_out)) / np.sqrt(fan_in)
+        b = 0.5 * rng.standard_normal(fan_out)
+        z = h @ W + b
+        if fan_out > 1 and np.all(z > 0):
+            b[np.argmin(z)] -= z.min() + 0.5  # one unit (an output) below 0
+        if fan_out > 1 and np.all(z < 0):
+            b[np.argmax(z)] -= z.max() - 0.5  # and one above
+        z = h @ W + b
+        near = np.abs(z) < clear
+        b[near] += np.where(z[near] >= 0, clear, -clear)  # away from the kinks
+        weights.append(W)
+        biases.append(b)
+        h = np.maximum(h @ W + b, 0.0) if k < len(sizes) - 2 else h @ W + b
+    return weights, biases, x
+
+
+def _patterns_differ(weights, biases, x):
+    """Whether the on/off pattern of a later hidden layer changes when the ReLU is skipped."""
+    cut, uncut = _forward(weights, biases, x), _forward(weights, biases, x, cut=False)
+    return any(np.any((a > 0) != (b > 0)) for a, b in zip(cut[1:-1], uncut[1:-1]))
+
+
+def _affine_cases(rng):
+    cases = []
+    for sizes, label in (
+        ((2, 6, 1), "the chapter's plane: 2 inputs, 6 hidden units, 1 output"),
+        ((3, 5, 4, 2), "3 inputs, hidden layers of 5 and 4, 2 outputs"),
+        ((4, 6, 5, 4, 3), "4 inputs, three hidden layers (6, 5, 4), 3 outputs"),
+    ):
+        for _ in range(200):  # deep enough: a draw where the uncut values change a later pattern
+            weights, biases, x = _draw_network(rng, sizes)
+            if len(sizes) < 4 or _patterns_differ(weights, biases, x):
+                break
+        cases.append(Case((weights, biases, x), label=label + "; no pre-activation within 0.1 of 0"))
+    weights, biases, x = _draw_network(rng, (3, 4, 3, 2))
+    z = _forward(weights, biases, x)[1]
+    biases[1] = biases[1] - z - 0.5  # every unit of the second hidden layer off
+    cases.append(
+        Case((weights, biases, x), label="3 inputs, hidden layers of 4 and 3, every unit of the second off")
+    )
+    weights, biases, x = _draw_network(rng, (3, 2))
+    cases.append(Case((weights, biases, x), label="no hidden layer: one linear layer, 3 inputs, 2 outputs"))
+    return cases
+
+
+function_exercise(
+    "local_affine_map",
+    CHAPTER,
+    2,
+    "local_affine_map",
+    "The linear map of a ReLU network around a point, repaired",
+    _affine_cases,
+    local_affine_map,
+    ("A", "c"),
+    mistakes=(
+        (
+            "a unit that is off outputs 0, its bias included: the whole pre-activation of an off "
+            "unit is cut, so its bias must not reach the next layer",
+            lambda *a: _affine_map(*a, mask_bias=False),
+        ),
+        (
+            "the on/off pattern of a later layer is taken from values the ReLU has not cut: the "
+            "next layer reads relu(z), not z, so the negative values of the units that are off must "
+            "not reach it",
+            lambda *a: _affine_map(*a, cut=False),
+        ),
+        (
+            "the output layer is switched like a hidden one: f has no ReLU after its last layer, "
+            "so a negative output is a value of f, not 0",
+            lambda *a: _affine_map(*a, mask_output=True),
+        ),
+        (
+            "c is the network's value at x, f(x): in f(x') = x' A + c the offset is what is left "
+            "at x' = 0, f(x) - x A",
+            lambda w, b, x: (_affine_map(w, b, x)[0], x @ _affine_map(w, b, x)[0] + _affine_map(w, b, x)[1]),
+        ),
+    ),
+    forbids=("minidl.nn.layers.Dense", "minidl.training.model.Sequential", "minidl.nn.gradcheck"),
+    catches=("the caller's weights overwritten (the columns of the units that are off set to 0 in place)",),
+    dtypes="float64",
+    equivalent_mutants={
+        "local_affine_map > _affine_map: compare: z > 0 -> z >= 0": "no pre-activation of the cases is "
+        "within 0.1 of 0: a unit exactly at 0 sits on the border of two regions, kept out of the cases",
+        "local_affine_map > _affine_map: copy: h = x -> h = x.copy()": "h is only read, and rebound",
+        "local_affine_map > _affine_map: augassign: A = A * on -> A *= on": "A @ W is a new array of the "
+        "function's own, and the mask broadcasts to its shape",
+        "local_affine_map > _affine_map: augassign: c = c * on -> c *= on": "c @ W + b is a new array of "
+        "the function's own, and the mask broadcasts to its shape",
+    },
+)
+
+
 # ---------------------------------------------------------------- edge cases
 # the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
 # generated cases), and why each other class that could arise does not apply
@@ -404,5 +549,14 @@ declare_edges(
     {
         "empty": "its one argument is the number of inputs n >= 1, not an array",
         "size_one": "its one argument is the number of inputs n, not an array (n = 1 is a case)",
+    },
+)
+declare_edges(
+    "local_affine_map",
+    ("size_one", "non_square"),
+    {
+        "empty": "a network has at least one layer and a point at least one input",
+        "ties": "no pre-activation is within 0.1 of 0: the region of x is well defined",
+        "long_sequence": "the loop runs over the layers, at most four: no axis is long",
     },
 )

@@ -1,5 +1,6 @@
 """Chapter 19, VAEs and diffusion: a KL between two Gaussians, the forward process from raw betas,
-and one step of DDIM's family with its noise scale eta."""
+one step of DDIM's family with its noise scale eta, and an importance-weighted estimate of
+log p(x) (a repair)."""
 
 import numpy as np
 
@@ -293,6 +294,131 @@ function_exercise(
 )
 
 
+# ---------------------------------------------------------------- log p(x) by importance weighting (a repair)
+# Issue 72: a given, plausible function with four bugs (q's quadratic term divided by the
+# variance before squaring, q's normaliser without its log-variance, the K weights summed instead
+# of averaged, and exp of log-likelihoods of -800 nats underflowing to 0).
+def importance_log_likelihood(log_lik, z, mu, logvar):
+    """log (1/K) sum_k p(x | z_k) p(z_k) / q(z_k | x) for each of the N images (Burda et al.'s
+    importance-weighted estimate), with p(z) = N(0, I) and q(z | x) = N(mu, diag e^logvar).
+
+    log_lik (N, K) = log p(x_n | z_nk); z (N, K, D), K codes per image drawn from q; mu and
+    logvar (N, D). Returns (N,)."""
+    return _importance_estimate(log_lik, z, mu, logvar)
+
+
+def _importance_estimate(
+    log_lik, z, mu, logvar, *, square_first=True, log_det=True, average=True, shift=True, inside=True
+):
+    """The reference and its mistakes: ``square_first=False`` divides z - mu by the variance
+    before squaring; ``log_det=False`` drops q's log-variance; ``average=False`` sums the K
+    weights; ``shift=False`` takes exp of the log-weights as they are; ``inside=False`` averages
+    the log-weights (the ELBO's estimate)."""
+    var = np.exp(logvar[:, None])
+    gap = z - mu[:, None]
+    quadratic = gap**2 / var if square_first else (gap / var) ** 2
+    log_prior = -0.5 * (z**2).sum(axis=-1)  # the log(2 pi) of p and of q cancel
+    log_q = -0.5 * (quadratic + (logvar[:, None] if log_det else 0.0)).sum(axis=-1)
+    log_w = log_lik + log_prior - log_q  # (N, K)
+    if not inside:
+        return log_w.mean(axis=1)
+    top = log_w.max(axis=1) if shift else np.zeros(len(log_w))
+    with np.errstate(divide="ignore", under="ignore"):  # shift=False: exp(-800) is 0
+        total = np.exp(log_w - top[:, None]).sum(axis=1)
+        return top + np.log(total / log_w.shape[1] if average else total)
+
+
+def _importance_scales(log_lik, z, mu, logvar):
+    """Per image, the sum of the magnitudes of the terms of a log-weight (the log 2 pi of both
+    densities included), the largest over its codes: the error a right answer's rounding is
+    measured against, image by image (an easy image near -50 is not hidden by one near -1000)."""
+    var = np.exp(logvar[:, None])
+    constant = 0.5 * np.log(2.0 * np.pi) * z.shape[-1]
+    log_prior = 0.5 * (z**2).sum(axis=-1) + constant
+    log_q = 0.5 * ((z - mu[:, None]) ** 2 / var + np.abs(logvar[:, None])).sum(axis=-1) + constant
+    return (np.abs(log_lik) + log_prior + log_q).max(axis=1)
+
+
+def _importance_case(rng, n, k, d, base):
+    """n images with K codes each from their q; the decoder's log-likelihoods are each image's
+    ``base`` give or take a few nats from code to code."""
+    mu = rng.standard_normal((n, d))
+    logvar = rng.uniform(-3.0, 0.5, (n, d))  # an encoder's variances: mostly below 1
+    z = mu[:, None] + np.exp(logvar[:, None] / 2) * rng.standard_normal((n, k, d))
+    log_lik = np.asarray(base, dtype=np.float64)[:, None] + 3.0 * rng.standard_normal((n, k))
+    return [log_lik, z, mu, logvar]
+
+
+def _importance_cases(rng):
+    cases = []
+    args = _importance_case(rng, 3, 8, 2, -rng.uniform(100.0, 200.0, 3))
+    cases.append(
+        Case(tuple(args), label="3 images, 8 codes of 2-D each, log-likelihoods of -100 to -200 nats")
+    )
+    args = _importance_case(
+        rng, 4, 20, 5, [-rng.uniform(850.0, 1000.0), -50.0, -900.0, -rng.uniform(850.0, 1000.0)]
+    )
+    args[0][2, 3] = -1800.0  # one code that decodes to another digit
+    cases.append(
+        Case(
+            tuple(args),
+            label="4 images, 20 codes of 5-D each: log-likelihoods of -850 to -1000 nats (MNIST's size), "
+            "one image near -50, one code of one image at -1800",
+        )
+    )
+    args = _importance_case(rng, 2, 1, 3, -rng.uniform(100.0, 800.0, 2))
+    cases.append(Case(tuple(args), label="2 images, K = 1 code each (3-D)"))
+    args = _importance_case(rng, 1, 50, 16, [-800.0])
+    cases.append(Case(tuple(args), label="1 image, 50 codes of 16-D, log-likelihoods near -800"))
+    return cases
+
+
+function_exercise(
+    "importance_log_likelihood",
+    CHAPTER,
+    2,
+    "importance_log_likelihood",
+    "An importance-weighted estimate of log p(x), repaired",
+    _importance_cases,
+    importance_log_likelihood,
+    ("log_px",),
+    mistakes=(
+        (
+            "q's quadratic term is (z - mu)^2 / sigma^2, the squared distance divided by the variance "
+            "once; ((z - mu) / sigma^2)^2 divides by it twice",
+            lambda *a: _importance_estimate(*a, square_first=False),
+        ),
+        (
+            "q's normalising constant is missing its log-variance: log N(z; mu, e^l) = "
+            "-(log 2 pi + l + (z - mu)^2 e^-l) / 2, and l differs from image to image and from the prior's 0",
+            lambda *a: _importance_estimate(*a, log_det=False),
+        ),
+        (
+            "the K weights are summed: the estimate is the log of their mean, so log K is too many",
+            lambda *a: _importance_estimate(*a, average=False),
+        ),
+        (
+            "exp of a log-likelihood of -800 nats is 0 in float64 (below about -745): take the largest "
+            "log-weight of each image out before exp, and add it back after the log",
+            lambda *a: _importance_estimate(*a, shift=False),
+        ),
+        (
+            "this is the mean of the log-weights, the ELBO's estimate: the estimate asked for is the log "
+            "of the mean of the weights (Jensen's inequality puts the ELBO below it)",
+            lambda *a: _importance_estimate(*a, inside=False),
+        ),
+    ),
+    forbids=("minidl.nn.losses", "minidl.nn.layers.gaussian", "minidl.gallery.vae"),
+    catches=(
+        "the log-sum-exp shifted by one maximum over the whole batch: an image 700 nats below another "
+        "underflows to -inf",
+        "the shift by the smallest log-weight: a code 900 nats worse than the others overflows",
+    ),
+    dtypes="float64",
+    scales=_importance_scales,
+)
+
+
 # ---------------------------------------------------------------- edge cases
 # the classes of edge cases each exercise's cases cover (judge/edges.py detects them in the
 # generated cases), and why each other class that could arise does not apply
@@ -314,4 +440,13 @@ declare_edges(
     "ddim_step_eta",
     ("size_one", "non_square", "varied_settings"),
     {"empty": "the step is elementwise: no length of an axis is special"},
+)
+declare_edges(
+    "importance_log_likelihood",
+    ("size_one", "non_square", "extreme_magnitude"),
+    {
+        "empty": "the estimate is a mean over at least one code, for at least one image",
+        "ties": "the largest log-weight is only a shift that cancels: which of two equal ones is "
+        "taken does not change the value",
+    },
 )
