@@ -25,11 +25,12 @@ import numpy as np
 
 from . import reading
 
-__all__ = ["KernelSourceError", "kernel_spec", "KINDS"]
+__all__ = ["KernelSourceError", "kernel_spec", "cuda_source", "KINDS"]
 
 MAX_KERNELS = 16  # as probes.MAX_KERNELS
 MAX_ITEMS = 256
 MAX_DEPTH = 4
+MAX_SOURCE = 200_000  # characters of a CUDA source (as probes.MAX_CUDA_SOURCE)
 OPTIONS = {
     "parallel",
     "fastmath",
@@ -45,6 +46,7 @@ KINDS = {"value", "scalar", "complex", "dtype", "tuple", "module", "attr", "kern
 _NAME = re.compile(r"[A-Za-z_]\w{0,200}\Z")
 _MODULE = re.compile(r"(numpy|numba|math|cmath)(\.[A-Za-z_]\w{0,100}){0,6}\Z")
 WRAPPER = "__minidl_kernel__"
+_WHITE_LINES = re.compile(r"^[ \t\f\v]+$", re.M)
 
 
 class KernelSourceError(Exception):
@@ -69,6 +71,28 @@ def kernel_spec(description, cells: list, built: dict | None = None) -> dict:
             for f in functions
         ]
     }
+
+
+def cuda_source(sent, entry: str, cells: list, built: dict | None = None) -> str:
+    """The CUDA C source to compile for ``entry``: what the submission's process sent back
+    (``probes._described_cuda_probe``: ``{"source": the string the entry holds}``), taken
+    only if the notebook writes that string -- a string literal in one of its cells as the
+    grader reads them, or in the code the audit hook recorded -- and returned as the
+    grader's own copy. A lie changes only which of the notebook's strings is compiled. (A
+    cell with a magic runs as IPython turns it into Python, which empties the lines of
+    white space inside its strings: the literals are compared as such.)
+    Raises ``KernelSourceError``."""
+    source = sent.get("source") if isinstance(sent, dict) else None
+    if not isinstance(source, str) or len(source) > MAX_SOURCE:
+        raise KernelSourceError(f"the grader could not read the CUDA source `{entry}` holds")
+    found = _Sources(cells, built or {}).literal(_WHITE_LINES.sub("", source))
+    if found is None:
+        raise KernelSourceError(
+            f"`{entry}` holds a string that no cell of the notebook writes (built while the notebook "
+            "runs?): the grader compiles the CUDA source the notebook holds, so write the kernel as "
+            "a string literal in its cell"
+        )
+    return found
 
 
 # ---------------------------------------------------------------------- the description
@@ -200,6 +224,30 @@ class _Sources:
                 if isinstance(node, (ast.FunctionDef, ast.Lambda))
             ]
         return self.trees[key]
+
+    def literal(self, text: str) -> str | None:
+        """The string literal equal to ``text`` in the cells (then in the code they run), the
+        grader's own copy, its lines of white space emptied; ``None`` if none is."""
+        places = [(("cell", label), code) for label, code in self.cells.items()]
+        places += [(("other", key), code) for key, code in enumerate(self.others)]
+        for key, code in places:
+            found = next((s for s in self._literals(key, code) if s == text), None)
+            if found is not None:
+                return found
+        return None
+
+    def _literals(self, key: tuple, text: str) -> list[str]:
+        if ("literals", *key) not in self.trees:
+            try:
+                tree = reading._parse(reading.readable_source(text))
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                tree = None
+            self.trees[("literals", *key)] = [
+                _WHITE_LINES.sub("", node.value)
+                for node in (ast.walk(tree) if tree is not None else ())
+                if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            ]
+        return self.trees[("literals", *key)]
 
     def find(self, name: str, file: str, line: int) -> ast.FunctionDef | ast.Lambda:
         by_name = []

@@ -234,10 +234,11 @@ def log_sum_exp(x):
 # ---------------------------------------------------------------------- evidence
 # What a probe checks a submission against, captured by ``seal()`` when the sandbox starts,
 # before any cell of the notebook runs (``sandbox.main``). A cell that later rebinds
-# ``numba.core.dispatcher.Dispatcher``, ``builtins.isinstance`` or a method of the CUDA
-# emulator changes neither what is compared nor how: the probes compare with the captured
-# classes, by exact type (a subclass the notebook writes is not numba's), and refuse when
-# the classes' and the emulator's attributes are no longer the captured ones. (The grader
+# ``numba.core.dispatcher.Dispatcher`` or ``builtins.isinstance`` changes neither what is
+# compared nor how: the probes compare with the captured classes, by exact type (a subclass
+# the notebook writes is not numba's), and refuse when the classes' attributes are no longer
+# the captured ones. The Numba and CUDA kernels are compiled and run in processes where no
+# cell runs, with the ``njit`` and the emulator captured there. (The grader
 # also reads the cells for such changes, where nothing the submission runs can reach:
 # ``provenance.tampering``.)
 _type, _dict, _vars, _all = type, dict, vars, all  # the builtins as they were at import
@@ -291,13 +292,12 @@ def _capture_numba():
 
 
 def _capture_emulator():
+    """The emulator's module class and its out-of-bounds error, as loaded before any request
+    (``seal``); only the CUDA process, where no cell runs, compiles with it."""
     if "emulate" not in _TRUSTED:
         from minidl.kernels import emulate
 
-        _TRUSTED["emulate"] = (
-            (emulate.EmulatedModule, emulate.OutOfBounds),
-            _snapshot([emulate, emulate.EmulatedModule, emulate.EmulatedKernel, emulate.OutOfBounds]),
-        )
+        _TRUSTED["emulate"] = (emulate.EmulatedModule, emulate.OutOfBounds)
     return _TRUSTED["emulate"]
 
 
@@ -603,9 +603,24 @@ _OPTIONS = {
 
 
 # ---------------------------------------------------------------------- chapter 11: CUDA C
-@probe("cuda")
-def _cuda_probe(namespace, entries, case, trusted=contextlib.nullcontext):
-    """Compile the submitted source with the emulator and launch ``case.extra["kernel"]``.
+# A submitted CUDA kernel is compiled and launched in a process where no cell has run (issue
+# 68): the submission's process only sends back the string its entry holds
+# (``_described_cuda_probe``); the grader takes that source from the cells it holds
+# (``kernels.cuda_source``) and a fresh sandboxed process of its own, one per exercise (the
+# kernel's C++ runs natively there), compiles it with the emulator captured before anything
+# else ran there (``cuda_module``) and launches the cases (``cuda_case``). The outputs are
+# judged in the grader's process.
+MAX_CUDA_SOURCE = 200_000  # characters of a CUDA source sent back (a cell is read up to 250,000)
+
+
+def cuda_module(source, entry: str, trusted=contextlib.nullcontext):
+    """``source`` compiled by the emulator captured by ``seal`` (``shared.compile_cuda``)."""
+    emulated_module, _ = _capture_emulator()
+    return shared.compile_cuda(emulated_module, source, entry, trusted)
+
+
+def cuda_case(module, case: Case) -> dict:
+    """Launch ``case.extra["kernel"]`` of ``module`` (``cuda_module``) on the case.
 
     The kernel is called as ``kernel(*inputs, out, n, *ints)``: each input is ``case.args``'
     array flattened (its own length), ``out`` has ``case.extra["n"]`` elements and the
@@ -615,12 +630,28 @@ def _cuda_probe(namespace, entries, case, trusted=contextlib.nullcontext):
     the emulator could not see (through a plain pointer) shows as ``guard_ok`` False.
     ``case.extra["one_thread_per_element"]``: ``shared`` lists ``(array, elements touched by
     several threads, the first of them, its size)`` for each array where some are, the
-    output first."""
-    (emulated_module, out_of_bounds), snapshot = _capture_emulator()
-    if not (_unchanged(snapshot) and _unchanged(_SHARED)):
-        raise RuntimeError("the notebook changed the CUDA emulator: the grader cannot tell what ran")
-    module = shared.compile_cuda(emulated_module, namespace[entries[0]], entries[0], trusted)
+    output first. Plain data."""
+    _, out_of_bounds = _capture_emulator()
     return shared.launch(module.get_function(case.extra["kernel"]), case.extra, case.args, out_of_bounds)
+
+
+def _described_cuda_probe(namespace, entries, case):
+    """In the submission's process: the string the entry holds, as it is; nothing is
+    compiled or launched here."""
+    source = namespace[entries[0]]
+    if _type(source) is not str:
+        raise TypeError(f"{entries[0]} should be a string of CUDA C source, got {_type(source).__name__}")
+    if len(source) > MAX_CUDA_SOURCE:
+        raise ValueError(f"{entries[0]} holds {len(source):,} characters, more than the grader reads")
+    return {"source": source}
+
+
+@probe("cuda")
+def _cuda_probe(namespace, entries, case, trusted=contextlib.nullcontext):
+    """In one process (the catalogue, tests): the entry's source compiled (``cuda_module``)
+    and the case launched (``cuda_case``), as the grader's own process for CUDA does."""
+    module = cuda_module(namespace[entries[0]], entries[0], trusted)
+    return cuda_case(module, case)
 
 
 # ---------------------------------------------------------------------- chapter 9: models
@@ -658,6 +689,7 @@ SANDBOX_PROBES: dict[str, Callable] = {
     **PROBES,
     "call": _recorded_call_probe,
     "numba": _described_numba_probe,
+    "cuda": _described_cuda_probe,
 }
 
 

@@ -1,0 +1,86 @@
+"""A CUDA kernel compiled from the notebook's own string, not from the submission's objects
+(issue 68): ``probes._described_cuda_probe`` (the submission's side: the string, as plain
+data), ``kernels.cuda_source`` (the grader: taken only as one of the notebook's literals)
+and ``probes.cuda_module`` / ``cuda_case`` (the fresh process), here chained in one
+process; ``tests/grader/test_runner_attacks_round6.py`` grades whole notebooks."""
+
+import numpy as np
+import pytest
+from minidl_grader.judge import kernels
+from minidl_grader.runtime import codec, probes
+from minidl_grader.runtime.probes import Case
+
+RELU = (
+    'extern "C" __global__ void relu(const float* x, float* y, int n)\n'
+    "{\n"
+    "    int i = blockIdx.x * blockDim.x + threadIdx.x;\n"
+    "    \n"  # a line of white space: IPython empties it in a cell with a magic
+    "    if (i < n) y[i] = x[i] > 0.0f ? x[i] : 0.0f;\n"
+    "}\n"
+)
+CELL = f"SOURCE = r'''{RELU}'''\n"
+COMPILED = RELU.replace("\n    \n", "\n\n")  # the grader's copy: its lines of white space emptied
+
+
+def _cells(source: str) -> list:
+    return [("<cell 1>", "import numpy as np\n", None), ("<cell 2: relu_cuda>", source, "relu_cuda")]
+
+
+def _sent(source: str, magic: bool = False) -> dict:
+    """The cell run as the submission's process runs it, the entry described, through the
+    wire format."""
+    from minidl_grader.runtime import sandbox
+
+    space: dict = {}
+    space["get_ipython"] = lambda: probes.NotebookShell(space)
+    code = sandbox.python_source(("%time x = 5 % 2\n" if magic else "") + source)
+    exec(compile(code, "<cell 2: relu_cuda>", "exec"), space)
+    return codec.loads(codec.dumps(probes.SANDBOX_PROBES["cuda"](space, ("SOURCE",), Case(()))))
+
+
+def test_the_string_sent_back_is_compiled_only_as_a_literal_of_the_notebook():
+    assert kernels.cuda_source(_sent(CELL), "SOURCE", _cells(CELL)) == COMPILED
+    # a cell with a magic: IPython emptied the line of white space; still the cell's literal
+    magic = "%time x = 5 % 2\n" + CELL
+    sent = _sent(CELL, magic=True)
+    assert sent["source"] != RELU
+    assert kernels.cuda_source(sent, "SOURCE", _cells(magic)) == COMPILED
+    # a string the notebook does not write (built at run time) is refused, however it was made
+    built = "SOURCE = ''.join(reversed(" + repr(RELU[::-1]) + "))\n"
+    with pytest.raises(kernels.KernelSourceError, match="no cell of the notebook writes"):
+        kernels.cuda_source(_sent(built), "SOURCE", _cells(built))
+    # ... unless the audit hook recorded code that holds it as a literal
+    assert kernels.cuda_source(_sent(built), "SOURCE", _cells(built), {"relu_cuda": [CELL]}) == COMPILED
+    # a lie picks only among the notebook's own strings
+    with pytest.raises(kernels.KernelSourceError, match="no cell"):
+        kernels.cuda_source({"source": RELU + "// more\n"}, "SOURCE", _cells(CELL))
+
+
+@pytest.mark.parametrize("sent", [None, [], {"source": 3}, {"source": "x" * (kernels.MAX_SOURCE + 1)}])
+def test_what_cannot_be_a_source_is_refused(sent):
+    with pytest.raises(kernels.KernelSourceError, match="could not read"):
+        kernels.cuda_source(sent, "SOURCE", _cells(CELL))
+
+
+def test_the_submissions_side_sends_only_a_string():
+    with pytest.raises(TypeError, match="should be a string of CUDA C source, got int"):
+        probes.SANDBOX_PROBES["cuda"]({"SOURCE": 3}, ("SOURCE",), Case(()))
+
+    class Text(str):  # a str subclass could answer for its own methods: refused
+        pass
+
+    with pytest.raises(TypeError, match="got Text"):
+        probes.SANDBOX_PROBES["cuda"]({"SOURCE": Text(RELU)}, ("SOURCE",), Case(()))
+    assert probes.SANDBOX_PROBES["cuda"]({"SOURCE": RELU}, ("SOURCE",), Case(())) == {"source": RELU}
+
+
+def test_the_fresh_process_compiles_and_launches_the_source():
+    from minidl.kernels import emulate
+
+    if emulate.compiler() is None:
+        pytest.skip("no C++ compiler for the emulator")
+    module = probes.cuda_module(kernels.cuda_source(_sent(CELL), "SOURCE", _cells(CELL)), "SOURCE")
+    x = np.linspace(-1, 1, 37).astype(np.float32)
+    found = probes.cuda_case(module, Case((x,), extra={"kernel": "relu", "n": 37, "threads": 8, "blocks": 5}))
+    assert found["guard_ok"] and not found["shared"]
+    np.testing.assert_array_equal(found["out"], np.maximum(x, 0))
