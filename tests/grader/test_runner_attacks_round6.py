@@ -424,6 +424,20 @@ CUDA_LAUNCH_FORGED = (
 )
 
 
+# a blank kernel whose library runs Python where it is loaded, through Python's C API: the
+# launch replaced there by one that computes the answer with NumPy (full marks before)
+PYTHON_FROM_CUDA = r"""
+extern "C" int PyRun_SimpleString(const char*);
+static int emu_ran = PyRun_SimpleString(
+    "import sys\n"
+    "import numpy as np\n"
+    "def launch(kernel, spec, args, out_of_bounds):\n"
+    "    dy, x = (np.asarray(a, dtype=np.float32).ravel() for a in args)\n"
+    "    return {'out': np.where(x > 0, dy, 0).astype(np.float32), 'guard_ok': True, 'shared': []}\n"
+    "sys.modules['minidl.exercises.probes'].launch = launch\n");
+"""
+
+
 def _blank(name: str) -> str:
     """``name``'s published cell with the kernel's body taken out (it compiles, does nothing)."""
     import re
@@ -454,6 +468,8 @@ def test_a_cuda_kernel_is_compiled_and_launched_where_no_cell_has_run(tmp_path):
     head, close, tail = right.replace("float s", "float ~s", 1).rpartition('"""')
     built = head + close + '.replace("~", "")' + tail
     _with(CHAPTER11, folder / "11_built.ipynb", {"silu_backward_cuda": built})
+    python = _blank("relu_backward_cuda").replace('r"""\n', 'r"""\n' + PYTHON_FROM_CUDA, 1)
+    _with(CHAPTER11, folder / "11_python.ipynb", {"relu_backward_cuda": python})
     out = tmp_path / "rows.json"
     assert cli.main([str(folder), "--json", str(out), "--quiet", "--timeout", "60", "--seed", "3"]) == 0
     rows = {Path(r["submission"]).name: _scores(r) for r in json.loads(out.read_text())}
@@ -466,3 +482,5 @@ def test_a_cuda_kernel_is_compiled_and_launched_where_no_cell_has_run(tmp_path):
     silu = rows["11_built.ipynb"]["silu_backward_cuda"]
     assert silu[0] == 0 and "no cell of the notebook writes" in silu[2], silu
     assert rows["11_built.ipynb"]["bias_relu_cuda"][0] == 2
+    relu = rows["11_python.ipynb"]["relu_backward_cuda"]
+    assert relu[0] == 0 and "calls PyRun_SimpleString" in relu[2], relu

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable
@@ -614,9 +615,59 @@ MAX_CUDA_SOURCE = 200_000  # characters of a CUDA source sent back (a cell is re
 
 
 def cuda_module(source, entry: str, trusted=contextlib.nullcontext):
-    """``source`` compiled by the emulator captured by ``seal`` (``shared.compile_cuda``)."""
+    """``source`` compiled by the emulator captured by ``seal`` (``shared.compile_cuda``), its
+    library refused before it is loaded if it imports what a kernel has no business reaching
+    (``_checked_imports``)."""
     emulated_module, _ = _capture_emulator()
-    return shared.compile_cuda(emulated_module, source, entry, trusted)
+    try:
+        return shared.compile_cuda(emulated_module, source, entry, trusted, _checked_imports)
+    except PermissionError as err:  # raised here: its message names no line of the emulator
+        raise PermissionError(str(err)) from None
+
+
+# What a kernel's library may not import: Python's C API (a kernel that runs Python in the
+# process that launches it could answer for its own launches), dynamic loading and symbol
+# lookup (the way to it by name), raw system calls, and opening files (/proc/self/maps: the
+# way to it by address).
+_REFUSED_IMPORTS = re.compile(
+    r"_?Py|dl(open|sym|vsym|mopen|addr|info|_iterate_phdr)|__libc_dl|syscall|ptrace|process_vm_"
+    r"|(open|openat|fopen|freopen|creat|opendir)(64)?$|.*(fstream|filebuf)"
+)
+
+
+def _checked_imports(library) -> None:
+    """Raise ``PermissionError`` naming the first symbol the compiled ``library`` (a 64-bit
+    little-endian ELF shared object) imports that ``_REFUSED_IMPORTS`` refuses."""
+    refused = [name for name in imported_symbols(library) if _REFUSED_IMPORTS.match(name)]
+    if refused:
+        raise PermissionError(
+            f"the kernel calls {refused[0]}, which the grader does not let a kernel reach: a CUDA "
+            "kernel computes with its arrays only"
+        )
+
+
+def imported_symbols(library) -> list[str]:
+    """The names of the symbols an ELF64 (little-endian) shared object imports: the
+    undefined entries of its dynamic symbol table."""
+    import struct
+
+    with open(library, "rb") as file:
+        data = file.read()
+    if data[:4] != b"\x7fELF" or data[4:6] != b"\x02\x01":
+        raise PermissionError("the kernel's library is not an ELF64 file the grader can read")
+    (table,), (size, count) = struct.unpack_from("<Q", data, 0x28), struct.unpack_from("<HH", data, 0x3A)
+    sections = [struct.unpack_from("<IIQQQQIIQQ", data, table + i * size) for i in range(count)]
+    names = []
+    for _, kind, _, _, offset, length, link, _, _, entry in sections:
+        if kind != 11 or not entry:  # SHT_DYNSYM
+            continue
+        strings = sections[link][4]
+        for k in range(length // entry):
+            name, _, _, where = struct.unpack_from("<IBBH", data, offset + k * entry)
+            if where == 0 and name:  # SHN_UNDEF: imported
+                start = strings + name
+                names.append(data[start : data.index(b"\0", start)].decode("ascii", "replace"))
+    return names
 
 
 def cuda_case(module, case: Case) -> dict:

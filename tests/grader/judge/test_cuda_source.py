@@ -4,6 +4,8 @@ data), ``kernels.cuda_source`` (the grader: taken only as one of the notebook's 
 and ``probes.cuda_module`` / ``cuda_case`` (the fresh process), here chained in one
 process; ``tests/grader/test_runner_attacks_round6.py`` grades whole notebooks."""
 
+import builtins
+
 import numpy as np
 import pytest
 from minidl_grader.judge import kernels
@@ -84,3 +86,27 @@ def test_the_fresh_process_compiles_and_launches_the_source():
     found = probes.cuda_case(module, Case((x,), extra={"kernel": "relu", "n": 37, "threads": 8, "blocks": 5}))
     assert found["guard_ok"] and not found["shared"]
     np.testing.assert_array_equal(found["out"], np.maximum(x, 0))
+
+
+# a kernel that runs Python where it is launched could answer for its own launches
+PYTHON_FROM_CUDA = (
+    'extern "C" int PyRun_SimpleString(const char*);\n'
+    'static int emu_ran = PyRun_SimpleString("import builtins; builtins.emu_ran = 1");\n' + RELU
+)
+BY_ADDRESS = (
+    '#include <dlfcn.h>\nstatic void* emu_found = dlsym(RTLD_DEFAULT, "PyRun_SimpleString");\n' + RELU
+)
+FILES = '#include <cstdio>\nstatic FILE* emu_maps = fopen("/proc/self/maps", "r");\n' + RELU
+
+
+@pytest.mark.parametrize(
+    "source, name", [(PYTHON_FROM_CUDA, "PyRun_SimpleString"), (BY_ADDRESS, "dlsym"), (FILES, "fopen")]
+)
+def test_a_kernel_library_that_reaches_python_is_refused_before_it_is_loaded(source, name):
+    from minidl.kernels import emulate
+
+    if emulate.compiler() is None:
+        pytest.skip("no C++ compiler for the emulator")
+    with pytest.raises(PermissionError, match=f"the kernel calls {name}"):
+        probes.cuda_module(source, "SOURCE")
+    assert not hasattr(builtins, "emu_ran")  # nothing of it ran
