@@ -425,7 +425,8 @@ CUDA_LAUNCH_FORGED = (
 
 
 # a blank kernel whose library runs Python where it is loaded, through Python's C API: the
-# launch replaced there by one that computes the answer with NumPy (full marks before)
+# launch replaced there by one that computes the answer with NumPy (full marks in the fresh
+# process until the library's imports were read before loading it)
 PYTHON_FROM_CUDA = r"""
 extern "C" int PyRun_SimpleString(const char*);
 static int emu_ran = PyRun_SimpleString(
