@@ -23,28 +23,15 @@ import re
 
 import numpy as np
 
+from ..runtime.rules import KERNEL_MODULES, MAX_CUDA_SOURCE, MAX_ITEMS, MAX_KERNELS, NJIT_OPTIONS
 from . import reading
 
 __all__ = ["KernelSourceError", "kernel_spec", "cuda_source", "KINDS"]
 
-MAX_KERNELS = 16  # as probes.MAX_KERNELS
-MAX_ITEMS = 256
 MAX_DEPTH = 4
-MAX_SOURCE = 200_000  # characters of a CUDA source (as probes.MAX_CUDA_SOURCE)
-OPTIONS = {
-    "parallel",
-    "fastmath",
-    "error_model",
-    "boundscheck",
-    "nogil",
-    "inline",
-    "looplift",
-    "forceobj",
-    "nopython",
-}
 KINDS = {"value", "scalar", "complex", "dtype", "tuple", "module", "attr", "kernel", "unknown"}
 _NAME = re.compile(r"[A-Za-z_]\w{0,200}\Z")
-_MODULE = re.compile(r"(numpy|numba|math|cmath)(\.[A-Za-z_]\w{0,100}){0,6}\Z")
+_MODULE = re.compile(rf"({'|'.join(KERNEL_MODULES)})(\.[A-Za-z_]\w{{0,100}}){{0,6}}\Z")
 WRAPPER = "__minidl_kernel__"
 _WHITE_LINES = re.compile(r"^[ \t\f\v]+$", re.M)
 
@@ -83,7 +70,7 @@ def cuda_source(sent, entry: str, cells: list, built: dict | None = None) -> str
     white space inside its strings: the literals are compared as such.)
     Raises ``KernelSourceError``."""
     source = sent.get("source") if isinstance(sent, dict) else None
-    if not isinstance(source, str) or len(source) > MAX_SOURCE:
+    if not isinstance(source, str) or len(source) > MAX_CUDA_SOURCE:
         raise KernelSourceError(f"the grader could not read the CUDA source `{entry}` holds")
     found = _Sources(cells, built or {}).literal(_WHITE_LINES.sub("", source))
     if found is None:
@@ -119,7 +106,7 @@ def _function(f, count: int) -> dict:
         raise _unreadable(f"where `{name}` is")
     options, names = f.get("options"), f.get("globals")
     if not isinstance(options, dict) or any(
-        k not in OPTIONS or not isinstance(v, (bool, int, str)) for k, v in options.items()
+        k not in NJIT_OPTIONS or not isinstance(v, (bool, int, str)) for k, v in options.items()
     ):
         raise _unreadable(f"`{name}`'s options")
     if not isinstance(names, dict) or len(names) > MAX_ITEMS or not all(_NAME.match(str(k)) for k in names):

@@ -1,6 +1,6 @@
 """The submission's side of grading: the inputs' container and the ways to call an answer.
 
-This module, ``codec.py`` and ``sandbox.py`` are all of ``minidl_grader`` that the
+This module, ``codec.py``, ``sandbox.py`` and ``rules.py`` are all of ``minidl_grader`` that the
 process running a submission is given (``runtime.py`` copies them, with the rest of
 minidl but without ``specs/``, ``checks`` or any reference, into the folder that process
 imports from). Nothing here knows an answer: a probe calls the submitted object(s) on
@@ -26,6 +26,8 @@ import numpy as np
 
 from minidl.exercises import probes as shared
 from minidl.exercises.probes import build_model, model_summary, record_training_modes
+
+from .rules import KERNEL_MODULES, MAX_CUDA_SOURCE, MAX_ITEMS, MAX_KERNELS, NJIT_OPTIONS
 
 __all__ = [
     "Case",
@@ -310,9 +312,7 @@ def _capture_emulator():
 # ``numba.njit`` captured before anything else ran there (``build_kernels``), reads that
 # dispatcher for object mode, runs the cases with it (``kernel_case``) and, last, traces its
 # ``prange`` work (``kernel_trace``). Nothing a cell changes in its own process reaches that.
-KERNEL_MODULES = ("numpy", "numba", "math", "cmath")  # what a kernel's globals may name
-MAX_KERNELS = 16  # kernels in one description (the kernel and those it calls)
-MAX_ITEMS = 256  # globals, closure variables and defaults per kernel
+# (what a kernel's globals may name and the description's limits: ``rules.py``)
 
 
 def _known_objects() -> dict:
@@ -371,7 +371,7 @@ def describe_kernel(fn) -> dict:
             "name": code.co_name,
             "file": code.co_filename,
             "line": code.co_firstlineno,
-            "options": {k: v for k, v in pairs if k in _OPTIONS and _type(v) in (bool, int, str)},
+            "options": {k: v for k, v in pairs if k in NJIT_OPTIONS and _type(v) in (bool, int, str)},
             "globals": {n: item(space[n]) for n in sorted(_global_names(code))[:MAX_ITEMS] if n in space},
             "freevars": [[n, _cell_item(c, item)] for n, c in zip(code.co_freevars, cells)],
             "defaults": [item(v) for v in (py_func.__defaults__ or ())[:MAX_ITEMS]],
@@ -415,17 +415,25 @@ def _cell_item(cell, item) -> list:
         return ["unknown", "an unassigned variable"]
 
 
+def _numba_entry(namespace, entries):
+    """The entry if it is exactly Numba's dispatcher class (captured before the first cell),
+    else ``None``; raises ``RuntimeError`` if the notebook changed that class. (Not a probe:
+    it takes no case.)"""
+    dispatcher_class, snapshot = _capture_numba()
+    if not (_unchanged(snapshot) and _unchanged(_SHARED)):
+        raise RuntimeError("the notebook changed Numba's dispatcher: the grader cannot tell what compiled")
+    fn = namespace[entries[0]]
+    return fn if _type(fn) is dispatcher_class else None
+
+
 def _described_numba_probe(namespace, entries, case, trusted=contextlib.nullcontext):
     """In the submission's process: whether the entry is exactly Numba's dispatcher class
     (captured before the first cell) and, if so, its description (``describe_kernel``).
     Nothing here is compiled or run. A notebook that changed Numba's dispatcher classes is
     refused as before (the instructor learns of it), although nothing judged depends on them
     any more: the kernel judged is the one the fresh process compiles."""
-    dispatcher_class, snapshot = _capture_numba()
-    if not (_unchanged(snapshot) and _unchanged(_SHARED)):
-        raise RuntimeError("the notebook changed Numba's dispatcher: the grader cannot tell what compiled")
-    fn = namespace[entries[0]]
-    if _type(fn) is not dispatcher_class:
+    fn = _numba_entry(namespace, entries)
+    if fn is None:
         return {"is_numba": False}
     return {"is_numba": True, "kernel": describe_kernel(fn)}
 
@@ -504,7 +512,7 @@ def build_kernels(spec: dict, trusted=contextlib.nullcontext) -> list:
             defaults = resolved(enumerate(f["defaults"]))
             py_func.__defaults__ = tuple(defaults.get(k) for k in range(len(f["defaults"]))) or None
             py_func.__kwdefaults__ = resolved(f["kwdefaults"].items()) or None
-            options = {k: v for k, v in f["options"].items() if k in _OPTIONS and k != "nopython"}
+            options = {k: v for k, v in f["options"].items() if k in NJIT_OPTIONS and k != "nopython"}
             kernels[i] = njit(**options)(py_func)
             space.update(resolved(f["globals"].items()))  # after: a kernel may call itself
         return kernels[i]
@@ -555,11 +563,8 @@ def _in_process_numba_probe(namespace, entries, case):
     kernel's Python function compiled again with the ``numba.njit`` captured by ``seal``
     (``_recompiled``) and judged as the fresh process judges (``kernel_case``,
     ``kernel_trace``), the call judged at once (``settle``)."""
-    dispatcher_class, snapshot = _capture_numba()
-    if not (_unchanged(snapshot) and _unchanged(_SHARED)):
-        raise RuntimeError("the notebook changed Numba's dispatcher: the grader cannot tell what compiled")
-    fn = namespace[entries[0]]
-    if _type(fn) is not dispatcher_class:
+    fn = _numba_entry(namespace, entries)
+    if fn is None:
         return {"is_numba": False}
     kernels = [_recompiled(fn)]
     found = {"is_numba": True, **kernel_case(kernels, case)}
@@ -577,7 +582,7 @@ def _recompiled(fn):
         raise TypeError("the kernel's Python function is not a plain function: the grader cannot compile it")
     given = _dict(_vars(fn)).get("targetoptions")
     pairs = list(given.items()) if _type(given) is dict and given is not None else []
-    options = {k: v for k, v in pairs if k in _OPTIONS and k != "nopython"}  # njit's own
+    options = {k: v for k, v in pairs if k in NJIT_OPTIONS and k != "nopython"}  # njit's own
     key = (id(fn), id(py_func), repr(sorted(options.items())))
     kept = _KERNELS.get(key)
     if kept is None or kept[0] is not fn or kept[1] is not py_func:  # compiled once per kernel
@@ -589,18 +594,6 @@ _KERNELS: dict = {}
 
 
 _FunctionType = _type(_recompiled)
-# the options a kernel keeps when the probe compiles it again (what changes how it compiles)
-_OPTIONS = {
-    "parallel",
-    "fastmath",
-    "error_model",
-    "boundscheck",
-    "nogil",
-    "inline",
-    "looplift",
-    "forceobj",
-    "nopython",
-}
 
 
 # ---------------------------------------------------------------------- chapter 11: CUDA C
@@ -611,7 +604,6 @@ _OPTIONS = {
 # kernel's C++ runs natively there), compiles it with the emulator captured before anything
 # else ran there (``cuda_module``) and launches the cases (``cuda_case``). The outputs are
 # judged in the grader's process.
-MAX_CUDA_SOURCE = 200_000  # characters of a CUDA source sent back (a cell is read up to 250,000)
 
 
 def cuda_module(source, entry: str, trusted=contextlib.nullcontext):

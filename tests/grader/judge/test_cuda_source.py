@@ -58,7 +58,7 @@ def test_the_string_sent_back_is_compiled_only_as_a_literal_of_the_notebook():
         kernels.cuda_source({"source": RELU + "// more\n"}, "SOURCE", _cells(CELL))
 
 
-@pytest.mark.parametrize("sent", [None, [], {"source": 3}, {"source": "x" * (kernels.MAX_SOURCE + 1)}])
+@pytest.mark.parametrize("sent", [None, [], {"source": 3}, {"source": "x" * (kernels.MAX_CUDA_SOURCE + 1)}])
 def test_what_cannot_be_a_source_is_refused(sent):
     with pytest.raises(kernels.KernelSourceError, match="could not read"):
         kernels.cuda_source(sent, "SOURCE", _cells(CELL))
