@@ -224,17 +224,19 @@ class _Sources:
         return None
 
     def _literals(self, key: tuple, text: str) -> list[str]:
-        if ("literals", *key) not in self.trees:
+        """Every string literal of ``text`` (parsed once), its lines of white space emptied."""
+        index = ("literals", *key)  # (no star in a subscript: Python 3.10)
+        if index not in self.trees:
             try:
                 tree = reading._parse(reading.readable_source(text))
             except (SyntaxError, ValueError, RecursionError, MemoryError):
                 tree = None
-            self.trees[("literals", *key)] = [
+            self.trees[index] = [
                 _WHITE_LINES.sub("", node.value)
                 for node in (ast.walk(tree) if tree is not None else ())
                 if isinstance(node, ast.Constant) and isinstance(node.value, str)
             ]
-        return self.trees[("literals", *key)]
+        return self.trees[index]
 
     def find(self, name: str, file: str, line: int) -> ast.FunctionDef | ast.Lambda:
         by_name = []
