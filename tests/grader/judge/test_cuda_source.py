@@ -110,3 +110,30 @@ def test_a_kernel_library_that_reaches_python_is_refused_before_it_is_loaded(sou
     with pytest.raises(PermissionError, match=f"the kernel calls {name}"):
         probes.cuda_module(source, "SOURCE")
     assert not hasattr(builtins, "emu_ran")  # nothing of it ran
+
+
+@pytest.mark.sandbox
+def test_the_server_compiles_a_kernel_only_where_no_cell_has_run():
+    """The sandbox's "cuda" request (and the Numba kernels' "kernel"): answered by a process
+    that has run no cell, refused by one that has."""
+    from minidl_grader.confinement.process import Limits, Sandbox
+
+    from minidl.kernels import emulate
+
+    if emulate.compiler() is None:
+        pytest.skip("no C++ compiler for the emulator")
+    x = np.linspace(-1, 1, 37).astype(np.float32)
+    case = Case((x,), extra={"kernel": "relu", "n": 37, "threads": 8, "blocks": 5})
+    fresh = Sandbox(Limits(timeout=60), ["minidl.kernels.emulate"])
+    used = Sandbox(Limits(timeout=60), ["minidl.kernels.emulate"])
+    try:
+        reply = fresh.request(("cuda", "k", RELU, "SOURCE", case), 60)
+        assert reply["status"] == "ok", reply
+        np.testing.assert_array_equal(reply["value"]["out"], np.maximum(x, 0))
+        assert used.request(("exec", "<cell 1>", "y = 1\n"), 60)["status"] == "ok"
+        for message in (("cuda", "k", RELU, "SOURCE", case), ("kernel", "k", {"functions": []}, case)):
+            reply = used.request(message, 60)
+            assert reply["status"] == "error" and "no cell has run" in reply["message"], reply
+    finally:
+        fresh.close()
+        used.close()
