@@ -63,9 +63,9 @@ def kernel_spec(description, cells: list, built: dict | None = None) -> dict:
 def cuda_source(sent, entry: str, cells: list, built: dict | None = None) -> str:
     """The CUDA C source to compile for ``entry``: what the submission's process sent back
     (``probes._described_cuda_probe``: ``{"source": the string the entry holds}``), taken
-    only if the notebook writes that string -- a string literal in one of its cells as the
-    grader reads them, or in the code the audit hook recorded -- and returned as the
-    grader's own copy. A lie changes only which of the notebook's strings is compiled. (A
+    only if the notebook writes that string -- a string literal, or a sum of string
+    literals, in one of its cells as the grader reads them, or in the code the audit hook
+    recorded -- and returned as the grader's own copy. A lie changes only which of the notebook's strings is compiled. (A
     cell with a magic runs as IPython turns it into Python, which empties the lines of
     white space inside its strings: the literals are compared as such.)
     Raises ``KernelSourceError``."""
@@ -224,18 +224,19 @@ class _Sources:
         return None
 
     def _literals(self, key: tuple, text: str) -> list[str]:
-        """Every string literal of ``text`` (parsed once), its lines of white space emptied."""
+        """Every string literal of ``text`` (parsed once) and every sum of string literals
+        (``'#define N 4\\n' + '...'``, each whole sum once), lines of white space emptied."""
         index = ("literals", *key)  # (no star in a subscript: Python 3.10)
         if index not in self.trees:
             try:
                 tree = reading._parse(reading.readable_source(text))
             except (SyntaxError, ValueError, RecursionError, MemoryError):
                 tree = None
-            self.trees[index] = [
-                _WHITE_LINES.sub("", node.value)
-                for node in (ast.walk(tree) if tree is not None else ())
-                if isinstance(node, ast.Constant) and isinstance(node.value, str)
-            ]
+            nodes = list(ast.walk(tree)) if tree is not None else []
+            parts = {id(n.left) for n in nodes if _added(n)} | {id(n.right) for n in nodes if _added(n)}
+            found = [n.value for n in nodes if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+            found += [joined for n in nodes if _added(n) and id(n) not in parts and (joined := _joined(n))]
+            self.trees[index] = [_WHITE_LINES.sub("", literal) for literal in found]
         return self.trees[index]
 
     def find(self, name: str, file: str, line: int) -> ast.FunctionDef | ast.Lambda:
@@ -268,6 +269,28 @@ class _Sources:
             "notebook: a kernel is compiled from the notebook's cells, so define it in one (not in a "
             "file written while the notebook runs)"
         )
+
+
+def _added(node) -> bool:
+    return isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add)
+
+
+def _joined(node) -> str | None:
+    """The string a sum of string literals makes (``None`` if a term is anything else, or
+    if it is longer than a CUDA source may be); its terms read without recursion."""
+    terms, pending, size = [], [node], 0
+    while pending:
+        item = pending.pop()
+        if _added(item):
+            pending += [item.right, item.left]
+        elif isinstance(item, ast.Constant) and isinstance(item.value, str):
+            terms.append(item.value)
+            size += len(item.value)
+            if size > MAX_CUDA_SOURCE:
+                return None
+        else:
+            return None
+    return "".join(terms)
 
 
 def _name(node) -> str:

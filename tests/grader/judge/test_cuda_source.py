@@ -53,6 +53,11 @@ def test_the_string_sent_back_is_compiled_only_as_a_literal_of_the_notebook():
         kernels.cuda_source(_sent(built), "SOURCE", _cells(built))
     # ... unless the audit hook recorded code that holds it as a literal
     assert kernels.cuda_source(_sent(built), "SOURCE", _cells(built), {"relu_cuda": [CELL]}) == COMPILED
+    # a sum of literals is the notebook's too (each whole sum: not a part of one)
+    summed = "HEADER = 'x'\nSOURCE = " + " + ".join(repr(line) for line in RELU.splitlines(True)) + "\n"
+    assert kernels.cuda_source(_sent(summed), "SOURCE", _cells(summed)) == COMPILED
+    with pytest.raises(kernels.KernelSourceError, match="no cell"):
+        kernels.cuda_source({"source": "".join(RELU.splitlines(True)[:2])}, "SOURCE", _cells(summed))
     # a lie picks only among the notebook's own strings
     with pytest.raises(kernels.KernelSourceError, match="no cell"):
         kernels.cuda_source({"source": RELU + "// more\n"}, "SOURCE", _cells(CELL))
