@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import copy
 import re
+from typing import TypeGuard
 
 import numpy as np
 
@@ -271,7 +272,8 @@ class _Sources:
         )
 
 
-def _added(node) -> bool:
+def _added(node) -> TypeGuard[ast.BinOp]:
+    """Whether ``node`` is a sum (``a + b``)."""
     return isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add)
 
 
