@@ -142,3 +142,10 @@ def test_the_server_compiles_a_kernel_only_where_no_cell_has_run():
     finally:
         fresh.close()
         used.close()
+
+
+def test_a_library_the_grader_cannot_read_is_refused(tmp_path):
+    not_elf = tmp_path / "kernels.so"
+    not_elf.write_bytes(b"#!/bin/sh\n")
+    with pytest.raises(PermissionError, match="not an ELF64 file"):
+        probes._checked_imports(not_elf)
