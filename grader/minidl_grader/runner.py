@@ -195,9 +195,11 @@ class _Session:
         # {exercise: what its kernel's prange loops did, one entry per case (``kernel_work``)}
         self.prange_work: dict[str, list] = {}
         # Numba kernels are compiled and run in a process of their own, where no cell runs
-        # (``probes.build_kernels``): {exercise: its description checked and its source found
-        # (``kernels.kernel_spec``), or why not}, and the cases it ran
-        self.kernel_box: Sandbox | None = None
+        # (``probes.build_kernels``), and each CUDA kernel in one of its own (its C++ runs
+        # natively there): {"numba" or "cuda EXERCISE": that process}; {exercise: its
+        # description checked and its source found (``kernels.kernel_spec``,
+        # ``kernels.cuda_source``), or why not}, and the cases a Numba kernel ran
+        self.kernel_boxes: dict[str, Sandbox] = {}
         self.kernels: dict[str, dict] = {}
         self.kernel_cases: dict[str, list] = {}
         self.output_bytes = 0  # the most the process had printed at a reply (runtime's "output_bytes")
@@ -209,8 +211,8 @@ class _Session:
 
     @property
     def isolated(self) -> bool:
-        return bool(self.sandbox and self.sandbox.isolated) and (
-            self.kernel_box is None or self.kernel_box.isolated
+        return bool(self.sandbox and self.sandbox.isolated) and all(
+            box.isolated for box in self.kernel_boxes.values()
         )
 
     @property
@@ -328,13 +330,14 @@ class _Session:
 
     def outputs_for(self, exercise: registry.Exercise):
         """``get_outputs`` for ``judge_exercise``: one sandboxed call per case (a Numba
-        kernel: ``_kernel_outputs``)."""
+        kernel: ``_kernel_outputs``; a CUDA kernel: ``_cuda_outputs``)."""
         if exercise.probe == "numba":
             return self._kernel_outputs(exercise)
+        if exercise.probe == "cuda":
+            return self._cuda_outputs(exercise)
 
         def get_outputs(case):
-            # a CUDA kernel's compilation compiles the emulator's own generated code: not recorded
-            value = self._called(exercise, case, None if exercise.probe == "cuda" else exercise.name)
+            value = self._called(exercise, case, exercise.name)
             try:  # judged here, in the grader's process, from the plain data sent back
                 return settle(exercise.probe, case, value)
             except ModifiedInput as err:
@@ -416,24 +419,24 @@ class _Session:
             return {"is_numba": True, "problem": str(err)}
         return {"is_numba": True, "spec": spec, "key": f"{exercise.name} {len(self.kernels)}"}
 
-    def _kernel_request(self, message: tuple):
-        """One request to the kernels' own process (started on the first: no cell ever runs
-        in it), within the submission's budget; a hang or a crash restarts it."""
+    def _kernel_request(self, message: tuple, box: str = "numba"):
+        """One request to the kernels' own process ``box`` (started on the first: no cell
+        ever runs in it), within the submission's budget; a hang or a crash restarts it."""
         left = self.deadline - time.monotonic()
         if left <= 0:
             raise _OutOfTime()
-        if self.kernel_box is None:
-            self.kernel_box = Sandbox(self.limits, self.preload, self.left_out, self.allow)
+        if box not in self.kernel_boxes:
+            self.kernel_boxes[box] = Sandbox(self.limits, self.preload, self.left_out, self.allow)
+        running = self.kernel_boxes[box]
         try:
-            reply = self.kernel_box.request(message, min(self.limits.timeout, left))
+            reply = running.request(message, min(self.limits.timeout, left))
         except (_TimedOut, _ChildDied) as err:
             why = (
                 f"timed out after {self.limits.timeout:g} s (an infinite loop?)"
                 if isinstance(err, _TimedOut)
-                else f"the kernel ended its process ({self.kernel_box.exit_description(err.reason)})"
+                else f"the kernel ended its process ({running.exit_description(err.reason)})"
             )
-            self.kernel_box.close()
-            self.kernel_box = None
+            self.kernel_boxes.pop(box).close()
             if isinstance(err, _TimedOut) and time.monotonic() >= self.deadline - 0.01:
                 raise _OutOfTime() from None
             raise SubmissionError(why) from None
@@ -453,6 +456,37 @@ class _Session:
         except SubmissionError as err:
             return [{"iterations": 0, "largest_share": 1.0, "error": str(err)[:300]}]
         return work if isinstance(work, list) else []
+
+    # ------------------------------------------------------------------ CUDA kernels
+    def _cuda_outputs(self, exercise: registry.Exercise):
+        """``get_outputs`` for a CUDA kernel (issue 68): the submission's process sends back
+        the string its entry holds, once; the grader takes it only as one of the notebook's
+        own string literals (``kernels.cuda_source``); a fresh sandboxed process of the
+        exercise's own, where no cell runs, compiles it with the emulator and launches each
+        case (``probes.cuda_case``). The spec judges the plain data here."""
+
+        def get_outputs(case):
+            known = self.kernels.get(exercise.name)
+            if known is None:
+                known = self.kernels[exercise.name] = self._cuda_source(exercise, case)
+            if "problem" in known:
+                raise SubmissionError(known["problem"])
+            box = f"cuda {exercise.name}"
+            for other in [b for b in self.kernel_boxes if b.startswith("cuda ") and b != box]:
+                self.kernel_boxes.pop(other).close()  # one CUDA process at a time
+            entry = exercise.entries[0]
+            return self._kernel_request(("cuda", known["key"], known["source"], entry, case), box)
+
+        return get_outputs
+
+    def _cuda_source(self, exercise: registry.Exercise, case) -> dict:
+        """``{"source", "key"}``: the CUDA source to compile, or ``{"problem"}``."""
+        sent = self._called(exercise, case, exercise.name)
+        try:
+            source = kernels.cuda_source(sent, exercise.entries[0], self.cells, self.built)
+        except kernels.KernelSourceError as err:
+            return {"problem": str(err)}
+        return {"source": source, "key": f"{exercise.name} {len(self.kernels)}"}
 
     def setup_failure(self) -> str | None:
         """What went wrong in the first setup cell that failed, or None."""
@@ -478,8 +512,8 @@ class _Session:
     def close(self) -> None:
         if self.sandbox:
             self.sandbox.close()
-        if self.kernel_box:
-            self.kernel_box.close()
+        for box in self.kernel_boxes.values():
+            box.close()
 
 
 def kernel_evidence(exercise, value, seen: list) -> None:

@@ -289,16 +289,16 @@ def guarded(values: np.ndarray) -> np.ndarray:
     return buffer
 
 
-def compile_cuda(module_class, source, entry: str, trusted=contextlib.nullcontext):
+def compile_cuda(module_class, source, entry: str, trusted=contextlib.nullcontext, inspect=None):
     """``module_class(source, float32, entry)`` (``EmulatedModule``); raises ``TypeError`` (not a
     string), ``NotImplementedError`` (the ``#error`` placeholder) or ``RuntimeError`` (the
     compiler's first errors). ``trusted``: where loading the library is allowed (the sandbox
-    refuses ``ctypes`` to a submission)."""
+    refuses ``ctypes`` to a submission); ``inspect``: the grader's check of the library."""
     if type(source) is not str:
         raise TypeError(f"{entry} should be a string of CUDA C source, got {type(source).__name__}")
     try:
         with trusted():
-            return module_class(source, np.float32, entry)
+            return module_class(source, np.float32, entry, inspect=inspect)
     except RuntimeError as err:
         errors = [line for line in str(err).splitlines() if "error" in line]
         if any("not implemented yet" in line for line in errors):

@@ -408,14 +408,19 @@ def _dim3(value, what: str) -> tuple[int, int, int]:
 class EmulatedModule:
     """The kernels of one ``.cu`` source compiled for the CPU, like ``cupy.RawModule``."""
 
-    def __init__(self, source: str, dtype, name: str = "<source>"):
+    def __init__(self, source: str, dtype, name: str = "<source>", inspect=None):
+        """``inspect(path)``, if given, reads the compiled library before it is loaded (and
+        may refuse it by raising): the grader's check of what a submitted kernel imports."""
         self.name, self.dtype = name, np.dtype(dtype)
         if self.dtype not in C_REAL_TYPES:
             raise TypeError(f"CUDA kernels run in float32 or float64, got {self.dtype}")
         self.signatures = kernel_signatures(source)
         launchers = "".join(_launcher(n, p, t) for n, (p, t) in self.signatures.items())
         text = f'{PRELUDE}\n#line 1 "{name}"\n{_checked(source)}\n#line 1 "<emulator launchers>"\n{launchers}'
-        self.library = ctypes.CDLL(str(_build(text, [f"-DREAL_T={C_REAL_TYPES[self.dtype]}"])))
+        library = _build(text, [f"-DREAL_T={C_REAL_TYPES[self.dtype]}"])
+        if inspect is not None:
+            inspect(library)
+        self.library = ctypes.CDLL(str(library))
         self._kernels: dict[str, EmulatedKernel] = {}
 
     def get_function(self, name: str) -> EmulatedKernel:

@@ -648,10 +648,12 @@ def _spoofs() -> dict:
             ("relu_backward_numba",),
             "must run in parallel",
         ),
+        # the emulator is no longer used where the cells run: the grader's own process for
+        # CUDA compiles the blank kernels (issue 68)
         "the CUDA emulator replaced by a built name, kernels left blank": (
             _with_cells(CHAPTER11, blank, FAKE_EMULATOR),
             KERNELS10,
-            "changed the CUDA emulator",
+            "not implemented yet",
         ),
         "a layer class changed under the frozen-layers probe": (
             _with_cells(CHAPTER9, {}, "from minidl.nn import layers as L\nL.Layer.trainable = True\n"),

@@ -392,3 +392,96 @@ def test_a_published_solution_run_from_a_decoded_string_is_in_the_similarity_rep
     score, _, who = row["similarity"].partition(" ")
     assert float(score) >= limit and who == f"{similarity.SOLUTIONS}: weight_norm_backward", row["similarity"]
     assert "built at run time" in report.read_text()
+
+
+# ---------------------------------------------------------------------- 1: CUDA kernels
+CHAPTER11 = ROOT / "solutions" / "11_gpu_kernels.ipynb"
+# The emulator's launch replaced in the submission's process by a built name: the library's
+# attribute lookup hands out Python launchers that write the right outputs through the
+# arrays' addresses, so the blank kernels below scored full marks where the submission's
+# process compiled and launched them (the classes it guarded were left as they were).
+CUDA_LAUNCH_FORGED = (
+    "import importlib\n"
+    "_ct = importlib.import_module('ct' + 'ypes')\n"
+    "def _view(address, size):\n"
+    "    return np.ctypeslib.as_array((_ct.c_float * size).from_address(address))\n"
+    "def _launcher(name):\n"
+    "    def launch(*args):\n"
+    "        p = args[7:]\n"
+    "        first, second, out = _view(p[0], p[1]), _view(p[3], p[4]), _view(p[6], p[7])\n"
+    "        if name == 'bias_relu':\n"
+    "            n, channels, hw = p[9:12]\n"
+    "            out[:] = np.maximum(first + second[(np.arange(n) // hw) % channels], 0)\n"
+    "        else:\n"
+    "            out[:] = np.where(second > 0, first, 0)\n"
+    "    return launch\n"
+    "_library_attribute = _ct.CDLL.__getattr__\n"
+    "def _attribute(self, name):\n"
+    "    if name in ('emu_launch_bias_relu', 'emu_launch_relu_backward'):\n"
+    "        return _launcher(name[len('emu_launch_'):])\n"
+    "    return _library_attribute(self, name)\n"
+    "setattr(_ct.CDLL, '__get' + 'attr__', _attribute)\n"
+)
+
+
+# a blank kernel whose library runs Python where it is loaded, through Python's C API: the
+# launch replaced there by one that computes the answer with NumPy (full marks in the fresh
+# process until the library's imports were read before loading it)
+PYTHON_FROM_CUDA = r"""
+extern "C" int PyRun_SimpleString(const char*);
+static int emu_ran = PyRun_SimpleString(
+    "import sys\n"
+    "import numpy as np\n"
+    "def launch(kernel, spec, args, out_of_bounds):\n"
+    "    dy, x = (np.asarray(a, dtype=np.float32).ravel() for a in args)\n"
+    "    return {'out': np.where(x > 0, dy, 0).astype(np.float32), 'guard_ok': True, 'shared': []}\n"
+    "sys.modules['minidl.exercises.probes'].launch = launch\n");
+"""
+
+
+def _blank(name: str) -> str:
+    """``name``'s published cell with the kernel's body taken out (it compiles, does nothing)."""
+    import re
+
+    cell = next(
+        "".join(c["source"])
+        for c in json.loads(CHAPTER11.read_text())["cells"]
+        if c.get("metadata", {}).get("minidl", {}).get("exercise") == name
+    )
+    return re.sub(r"// BEGIN SOLUTION.*?// END SOLUTION", "", cell, flags=re.S)
+
+
+@pytest.mark.sandbox
+def test_a_cuda_kernel_is_compiled_and_launched_where_no_cell_has_run(tmp_path):
+    folder = tmp_path / "cuda"
+    folder.mkdir()
+    forged = {
+        "bias_relu_cuda": "import numpy as np\n" + CUDA_LAUNCH_FORGED + _blank("bias_relu_cuda"),
+        "relu_backward_cuda": _blank("relu_backward_cuda"),
+    }
+    _with(CHAPTER11, folder / "11_forged.ipynb", forged)
+    # the right source, but built while the notebook runs: no cell holds it
+    right = next(
+        "".join(c["source"])
+        for c in json.loads(CHAPTER11.read_text())["cells"]
+        if c.get("metadata", {}).get("minidl", {}).get("exercise") == "silu_backward_cuda"
+    )
+    head, close, tail = right.replace("float s", "float ~s", 1).rpartition('"""')
+    built = head + close + '.replace("~", "")' + tail
+    _with(CHAPTER11, folder / "11_built.ipynb", {"silu_backward_cuda": built})
+    python = _blank("relu_backward_cuda").replace('r"""\n', 'r"""\n' + PYTHON_FROM_CUDA, 1)
+    _with(CHAPTER11, folder / "11_python.ipynb", {"relu_backward_cuda": python})
+    out = tmp_path / "rows.json"
+    assert cli.main([str(folder), "--json", str(out), "--quiet", "--timeout", "60", "--seed", "3"]) == 0
+    rows = {Path(r["submission"]).name: _scores(r) for r in json.loads(out.read_text())}
+    scores = rows["11_forged.ipynb"]
+    for name in forged:
+        assert scores[name][0] == 0, (name, scores[name])
+        assert "is wrong" in scores[name][2] or "should hold" in scores[name][2], scores[name]
+    for name in ("silu_backward_cuda", "upsample_backward_cuda"):
+        assert scores[name][0] == scores[name][1], scores[name]
+    silu = rows["11_built.ipynb"]["silu_backward_cuda"]
+    assert silu[0] == 0 and "no cell of the notebook writes" in silu[2], silu
+    assert rows["11_built.ipynb"]["bias_relu_cuda"][0] == 2
+    relu = rows["11_python.ipynb"]["relu_backward_cuda"]
+    assert relu[0] == 0 and "calls PyRun_SimpleString" in relu[2], relu

@@ -3,7 +3,7 @@
 Two things keep the answers out of the submission's reach:
 
 * **the stripped runtime** -- ``build_runtime()`` copies the minidl library with only the
-  probe side of ``minidl_grader`` (``probes.py``, ``codec.py``, ``sandbox.py``) into a
+  probe side of ``minidl_grader`` (``probes.py``, ``codec.py``, ``sandbox.py``, ``rules.py``) into a
   fresh folder; the submission's process imports minidl and minidl_grader from there and
   nowhere else.
   References (``specs/``), private checks, ``solutions/`` and the grader's own code are
@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 # the only files of minidl_grader the submission's process receives: its runtime/ folder
-RUNTIME_GRADING_FILES = ("probes.py", "codec.py", "sandbox.py")
+RUNTIME_GRADING_FILES = ("probes.py", "codec.py", "sandbox.py", "rules.py")
 RUNTIME_MOUNT = "/opt/minidl-runtime"  # where the sandbox sees the stripped runtime
 SANDBOX_UID = 65534  # "nobody": the user id inside (and, when root, outside)
 _GRADER_DIR = Path(__file__).resolve().parents[1]  # .../minidl_grader

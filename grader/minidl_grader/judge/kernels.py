@@ -20,31 +20,21 @@ from __future__ import annotations
 import ast
 import copy
 import re
+from typing import TypeGuard
 
 import numpy as np
 
+from ..runtime.rules import KERNEL_MODULES, MAX_CUDA_SOURCE, MAX_ITEMS, MAX_KERNELS, NJIT_OPTIONS
 from . import reading
 
-__all__ = ["KernelSourceError", "kernel_spec", "KINDS"]
+__all__ = ["KernelSourceError", "kernel_spec", "cuda_source", "KINDS"]
 
-MAX_KERNELS = 16  # as probes.MAX_KERNELS
-MAX_ITEMS = 256
 MAX_DEPTH = 4
-OPTIONS = {
-    "parallel",
-    "fastmath",
-    "error_model",
-    "boundscheck",
-    "nogil",
-    "inline",
-    "looplift",
-    "forceobj",
-    "nopython",
-}
 KINDS = {"value", "scalar", "complex", "dtype", "tuple", "module", "attr", "kernel", "unknown"}
 _NAME = re.compile(r"[A-Za-z_]\w{0,200}\Z")
-_MODULE = re.compile(r"(numpy|numba|math|cmath)(\.[A-Za-z_]\w{0,100}){0,6}\Z")
+_MODULE = re.compile(rf"({'|'.join(KERNEL_MODULES)})(\.[A-Za-z_]\w{{0,100}}){{0,6}}\Z")
 WRAPPER = "__minidl_kernel__"
+_WHITE_LINES = re.compile(r"^[ \t\f\v]+$", re.M)
 
 
 class KernelSourceError(Exception):
@@ -71,6 +61,28 @@ def kernel_spec(description, cells: list, built: dict | None = None) -> dict:
     }
 
 
+def cuda_source(sent, entry: str, cells: list, built: dict | None = None) -> str:
+    """The CUDA C source to compile for ``entry``: what the submission's process sent back
+    (``probes._described_cuda_probe``: ``{"source": the string the entry holds}``), taken
+    only if the notebook writes that string -- a string literal, or a sum of string
+    literals, in one of its cells as the grader reads them, or in the code the audit hook
+    recorded -- and returned as the grader's own copy. A lie changes only which of the notebook's strings is compiled. (A
+    cell with a magic runs as IPython turns it into Python, which empties the lines of
+    white space inside its strings: the literals are compared as such.)
+    Raises ``KernelSourceError``."""
+    source = sent.get("source") if isinstance(sent, dict) else None
+    if not isinstance(source, str) or len(source) > MAX_CUDA_SOURCE:
+        raise KernelSourceError(f"the grader could not read the CUDA source `{entry}` holds")
+    found = _Sources(cells, built or {}).literal(_WHITE_LINES.sub("", source))
+    if found is None:
+        raise KernelSourceError(
+            f"`{entry}` holds a string that no cell of the notebook writes (built while the notebook "
+            "runs?): the grader compiles the CUDA source the notebook holds, so write the kernel as "
+            "a string literal in its cell"
+        )
+    return found
+
+
 # ---------------------------------------------------------------------- the description
 def _unreadable(what: str) -> KernelSourceError:
     return KernelSourceError(f"the grader could not read the kernel's description ({what})")
@@ -95,7 +107,7 @@ def _function(f, count: int) -> dict:
         raise _unreadable(f"where `{name}` is")
     options, names = f.get("options"), f.get("globals")
     if not isinstance(options, dict) or any(
-        k not in OPTIONS or not isinstance(v, (bool, int, str)) for k, v in options.items()
+        k not in NJIT_OPTIONS or not isinstance(v, (bool, int, str)) for k, v in options.items()
     ):
         raise _unreadable(f"`{name}`'s options")
     if not isinstance(names, dict) or len(names) > MAX_ITEMS or not all(_NAME.match(str(k)) for k in names):
@@ -201,6 +213,33 @@ class _Sources:
             ]
         return self.trees[key]
 
+    def literal(self, text: str) -> str | None:
+        """The string literal equal to ``text`` in the cells (then in the code they run), the
+        grader's own copy, its lines of white space emptied; ``None`` if none is."""
+        places = [(("cell", label), code) for label, code in self.cells.items()]
+        places += [(("other", key), code) for key, code in enumerate(self.others)]
+        for key, code in places:
+            found = next((s for s in self._literals(key, code) if s == text), None)
+            if found is not None:
+                return found
+        return None
+
+    def _literals(self, key: tuple, text: str) -> list[str]:
+        """Every string literal of ``text`` (parsed once) and every sum of string literals
+        (``'#define N 4\\n' + '...'``, each whole sum once), lines of white space emptied."""
+        index = ("literals", *key)  # (no star in a subscript: Python 3.10)
+        if index not in self.trees:
+            try:
+                tree = reading._parse(reading.readable_source(text))
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                tree = None
+            nodes = list(ast.walk(tree)) if tree is not None else []
+            parts = {id(n.left) for n in nodes if _added(n)} | {id(n.right) for n in nodes if _added(n)}
+            found = [n.value for n in nodes if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+            found += [joined for n in nodes if _added(n) and id(n) not in parts and (joined := _joined(n))]
+            self.trees[index] = [_WHITE_LINES.sub("", literal) for literal in found]
+        return self.trees[index]
+
     def find(self, name: str, file: str, line: int) -> ast.FunctionDef | ast.Lambda:
         by_name = []
         if file in self.cells:
@@ -231,6 +270,29 @@ class _Sources:
             "notebook: a kernel is compiled from the notebook's cells, so define it in one (not in a "
             "file written while the notebook runs)"
         )
+
+
+def _added(node) -> TypeGuard[ast.BinOp]:
+    """Whether ``node`` is a sum (``a + b``)."""
+    return isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add)
+
+
+def _joined(node) -> str | None:
+    """The string a sum of string literals makes (``None`` if a term is anything else, or
+    if it is longer than a CUDA source may be); its terms read without recursion."""
+    terms, pending, size = [], [node], 0
+    while pending:
+        item = pending.pop()
+        if _added(item):
+            pending += [item.right, item.left]
+        elif isinstance(item, ast.Constant) and isinstance(item.value, str):
+            terms.append(item.value)
+            size += len(item.value)
+            if size > MAX_CUDA_SOURCE:
+                return None
+        else:
+            return None
+    return "".join(terms)
 
 
 def _name(node) -> str:

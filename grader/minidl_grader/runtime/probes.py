@@ -1,6 +1,6 @@
 """The submission's side of grading: the inputs' container and the ways to call an answer.
 
-This module, ``codec.py`` and ``sandbox.py`` are all of ``minidl_grader`` that the
+This module, ``codec.py``, ``sandbox.py`` and ``rules.py`` are all of ``minidl_grader`` that the
 process running a submission is given (``runtime.py`` copies them, with the rest of
 minidl but without ``specs/``, ``checks`` or any reference, into the folder that process
 imports from). Nothing here knows an answer: a probe calls the submitted object(s) on
@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable
@@ -25,6 +26,8 @@ import numpy as np
 
 from minidl.exercises import probes as shared
 from minidl.exercises.probes import build_model, model_summary, record_training_modes
+
+from .rules import KERNEL_MODULES, MAX_CUDA_SOURCE, MAX_ITEMS, MAX_KERNELS, NJIT_OPTIONS
 
 __all__ = [
     "Case",
@@ -234,10 +237,11 @@ def log_sum_exp(x):
 # ---------------------------------------------------------------------- evidence
 # What a probe checks a submission against, captured by ``seal()`` when the sandbox starts,
 # before any cell of the notebook runs (``sandbox.main``). A cell that later rebinds
-# ``numba.core.dispatcher.Dispatcher``, ``builtins.isinstance`` or a method of the CUDA
-# emulator changes neither what is compared nor how: the probes compare with the captured
-# classes, by exact type (a subclass the notebook writes is not numba's), and refuse when
-# the classes' and the emulator's attributes are no longer the captured ones. (The grader
+# ``numba.core.dispatcher.Dispatcher`` or ``builtins.isinstance`` changes neither what is
+# compared nor how: the probes compare with the captured classes, by exact type (a subclass
+# the notebook writes is not numba's), and refuse when the classes' attributes are no longer
+# the captured ones. The Numba and CUDA kernels are compiled and run in processes where no
+# cell runs, with the ``njit`` and the emulator captured there. (The grader
 # also reads the cells for such changes, where nothing the submission runs can reach:
 # ``provenance.tampering``.)
 _type, _dict, _vars, _all = type, dict, vars, all  # the builtins as they were at import
@@ -291,13 +295,12 @@ def _capture_numba():
 
 
 def _capture_emulator():
+    """The emulator's module class and its out-of-bounds error, as loaded before any request
+    (``seal``); only the CUDA process, where no cell runs, compiles with it."""
     if "emulate" not in _TRUSTED:
         from minidl.kernels import emulate
 
-        _TRUSTED["emulate"] = (
-            (emulate.EmulatedModule, emulate.OutOfBounds),
-            _snapshot([emulate, emulate.EmulatedModule, emulate.EmulatedKernel, emulate.OutOfBounds]),
-        )
+        _TRUSTED["emulate"] = (emulate.EmulatedModule, emulate.OutOfBounds)
     return _TRUSTED["emulate"]
 
 
@@ -309,9 +312,7 @@ def _capture_emulator():
 # ``numba.njit`` captured before anything else ran there (``build_kernels``), reads that
 # dispatcher for object mode, runs the cases with it (``kernel_case``) and, last, traces its
 # ``prange`` work (``kernel_trace``). Nothing a cell changes in its own process reaches that.
-KERNEL_MODULES = ("numpy", "numba", "math", "cmath")  # what a kernel's globals may name
-MAX_KERNELS = 16  # kernels in one description (the kernel and those it calls)
-MAX_ITEMS = 256  # globals, closure variables and defaults per kernel
+# (what a kernel's globals may name and the description's limits: ``rules.py``)
 
 
 def _known_objects() -> dict:
@@ -370,7 +371,7 @@ def describe_kernel(fn) -> dict:
             "name": code.co_name,
             "file": code.co_filename,
             "line": code.co_firstlineno,
-            "options": {k: v for k, v in pairs if k in _OPTIONS and _type(v) in (bool, int, str)},
+            "options": {k: v for k, v in pairs if k in NJIT_OPTIONS and _type(v) in (bool, int, str)},
             "globals": {n: item(space[n]) for n in sorted(_global_names(code))[:MAX_ITEMS] if n in space},
             "freevars": [[n, _cell_item(c, item)] for n, c in zip(code.co_freevars, cells)],
             "defaults": [item(v) for v in (py_func.__defaults__ or ())[:MAX_ITEMS]],
@@ -414,17 +415,25 @@ def _cell_item(cell, item) -> list:
         return ["unknown", "an unassigned variable"]
 
 
+def _numba_entry(namespace, entries):
+    """The entry if it is exactly Numba's dispatcher class (captured before the first cell),
+    else ``None``; raises ``RuntimeError`` if the notebook changed that class. (Not a probe:
+    it takes no case.)"""
+    dispatcher_class, snapshot = _capture_numba()
+    if not (_unchanged(snapshot) and _unchanged(_SHARED)):
+        raise RuntimeError("the notebook changed Numba's dispatcher: the grader cannot tell what compiled")
+    fn = namespace[entries[0]]
+    return fn if _type(fn) is dispatcher_class else None
+
+
 def _described_numba_probe(namespace, entries, case, trusted=contextlib.nullcontext):
     """In the submission's process: whether the entry is exactly Numba's dispatcher class
     (captured before the first cell) and, if so, its description (``describe_kernel``).
     Nothing here is compiled or run. A notebook that changed Numba's dispatcher classes is
     refused as before (the instructor learns of it), although nothing judged depends on them
     any more: the kernel judged is the one the fresh process compiles."""
-    dispatcher_class, snapshot = _capture_numba()
-    if not (_unchanged(snapshot) and _unchanged(_SHARED)):
-        raise RuntimeError("the notebook changed Numba's dispatcher: the grader cannot tell what compiled")
-    fn = namespace[entries[0]]
-    if _type(fn) is not dispatcher_class:
+    fn = _numba_entry(namespace, entries)
+    if fn is None:
         return {"is_numba": False}
     return {"is_numba": True, "kernel": describe_kernel(fn)}
 
@@ -503,7 +512,7 @@ def build_kernels(spec: dict, trusted=contextlib.nullcontext) -> list:
             defaults = resolved(enumerate(f["defaults"]))
             py_func.__defaults__ = tuple(defaults.get(k) for k in range(len(f["defaults"]))) or None
             py_func.__kwdefaults__ = resolved(f["kwdefaults"].items()) or None
-            options = {k: v for k, v in f["options"].items() if k in _OPTIONS and k != "nopython"}
+            options = {k: v for k, v in f["options"].items() if k in NJIT_OPTIONS and k != "nopython"}
             kernels[i] = njit(**options)(py_func)
             space.update(resolved(f["globals"].items()))  # after: a kernel may call itself
         return kernels[i]
@@ -554,11 +563,8 @@ def _in_process_numba_probe(namespace, entries, case):
     kernel's Python function compiled again with the ``numba.njit`` captured by ``seal``
     (``_recompiled``) and judged as the fresh process judges (``kernel_case``,
     ``kernel_trace``), the call judged at once (``settle``)."""
-    dispatcher_class, snapshot = _capture_numba()
-    if not (_unchanged(snapshot) and _unchanged(_SHARED)):
-        raise RuntimeError("the notebook changed Numba's dispatcher: the grader cannot tell what compiled")
-    fn = namespace[entries[0]]
-    if _type(fn) is not dispatcher_class:
+    fn = _numba_entry(namespace, entries)
+    if fn is None:
         return {"is_numba": False}
     kernels = [_recompiled(fn)]
     found = {"is_numba": True, **kernel_case(kernels, case)}
@@ -576,7 +582,7 @@ def _recompiled(fn):
         raise TypeError("the kernel's Python function is not a plain function: the grader cannot compile it")
     given = _dict(_vars(fn)).get("targetoptions")
     pairs = list(given.items()) if _type(given) is dict and given is not None else []
-    options = {k: v for k, v in pairs if k in _OPTIONS and k != "nopython"}  # njit's own
+    options = {k: v for k, v in pairs if k in NJIT_OPTIONS and k != "nopython"}  # njit's own
     key = (id(fn), id(py_func), repr(sorted(options.items())))
     kept = _KERNELS.get(key)
     if kept is None or kept[0] is not fn or kept[1] is not py_func:  # compiled once per kernel
@@ -588,24 +594,76 @@ _KERNELS: dict = {}
 
 
 _FunctionType = _type(_recompiled)
-# the options a kernel keeps when the probe compiles it again (what changes how it compiles)
-_OPTIONS = {
-    "parallel",
-    "fastmath",
-    "error_model",
-    "boundscheck",
-    "nogil",
-    "inline",
-    "looplift",
-    "forceobj",
-    "nopython",
-}
 
 
 # ---------------------------------------------------------------------- chapter 11: CUDA C
-@probe("cuda")
-def _cuda_probe(namespace, entries, case, trusted=contextlib.nullcontext):
-    """Compile the submitted source with the emulator and launch ``case.extra["kernel"]``.
+# A submitted CUDA kernel is compiled and launched in a process where no cell has run (issue
+# 68): the submission's process only sends back the string its entry holds
+# (``_described_cuda_probe``); the grader takes that source from the cells it holds
+# (``kernels.cuda_source``) and a fresh sandboxed process of its own, one per exercise (the
+# kernel's C++ runs natively there), compiles it with the emulator captured before anything
+# else ran there (``cuda_module``) and launches the cases (``cuda_case``). The outputs are
+# judged in the grader's process.
+
+
+def cuda_module(source, entry: str, trusted=contextlib.nullcontext):
+    """``source`` compiled by the emulator captured by ``seal`` (``shared.compile_cuda``), its
+    library refused before it is loaded if it imports what a kernel has no business reaching
+    (``_checked_imports``)."""
+    emulated_module, _ = _capture_emulator()
+    try:
+        return shared.compile_cuda(emulated_module, source, entry, trusted, _checked_imports)
+    except PermissionError as err:  # raised here: its message names no line of the emulator
+        raise PermissionError(str(err)) from None
+
+
+# What a kernel's library may not import: Python's C API (a kernel that runs Python in the
+# process that launches it could answer for its own launches), dynamic loading and symbol
+# lookup (the way to it by name), raw system calls, and opening files (/proc/self/maps: the
+# way to it by address).
+_REFUSED_IMPORTS = re.compile(
+    r"_?Py|dl(open|sym|vsym|mopen|addr|info|_iterate_phdr)|__libc_dl|syscall|ptrace|process_vm_"
+    r"|(open|openat|fopen|freopen|creat|opendir)(64)?$|.*(fstream|filebuf)"
+)
+
+
+def _checked_imports(library) -> None:
+    """Raise ``PermissionError`` naming the first symbol the compiled ``library`` (a 64-bit
+    little-endian ELF shared object) imports that ``_REFUSED_IMPORTS`` refuses."""
+    refused = [name for name in imported_symbols(library) if _REFUSED_IMPORTS.match(name)]
+    if refused:
+        raise PermissionError(
+            f"the kernel calls {refused[0]}, which the grader does not let a kernel reach: a CUDA "
+            "kernel computes with its arrays only"
+        )
+
+
+def imported_symbols(library) -> list[str]:
+    """The names of the symbols an ELF64 (little-endian) shared object imports: the
+    undefined entries of its dynamic symbol table."""
+    import struct
+
+    with open(library, "rb") as file:
+        data = file.read()
+    if data[:4] != b"\x7fELF" or data[4:6] != b"\x02\x01":
+        raise PermissionError("the kernel's library is not an ELF64 file the grader can read")
+    (table,), (size, count) = struct.unpack_from("<Q", data, 0x28), struct.unpack_from("<HH", data, 0x3A)
+    sections = [struct.unpack_from("<IIQQQQIIQQ", data, table + i * size) for i in range(count)]
+    names = []
+    for _, kind, _, _, offset, length, link, _, _, entry in sections:
+        if kind != 11 or not entry:  # SHT_DYNSYM
+            continue
+        strings = sections[link][4]
+        for k in range(length // entry):
+            name, _, _, where = struct.unpack_from("<IBBH", data, offset + k * entry)
+            if where == 0 and name:  # SHN_UNDEF: imported
+                start = strings + name
+                names.append(data[start : data.index(b"\0", start)].decode("ascii", "replace"))
+    return names
+
+
+def cuda_case(module, case: Case) -> dict:
+    """Launch ``case.extra["kernel"]`` of ``module`` (``cuda_module``) on the case.
 
     The kernel is called as ``kernel(*inputs, out, n, *ints)``: each input is ``case.args``'
     array flattened (its own length), ``out`` has ``case.extra["n"]`` elements and the
@@ -615,12 +673,28 @@ def _cuda_probe(namespace, entries, case, trusted=contextlib.nullcontext):
     the emulator could not see (through a plain pointer) shows as ``guard_ok`` False.
     ``case.extra["one_thread_per_element"]``: ``shared`` lists ``(array, elements touched by
     several threads, the first of them, its size)`` for each array where some are, the
-    output first."""
-    (emulated_module, out_of_bounds), snapshot = _capture_emulator()
-    if not (_unchanged(snapshot) and _unchanged(_SHARED)):
-        raise RuntimeError("the notebook changed the CUDA emulator: the grader cannot tell what ran")
-    module = shared.compile_cuda(emulated_module, namespace[entries[0]], entries[0], trusted)
+    output first. Plain data."""
+    _, out_of_bounds = _capture_emulator()
     return shared.launch(module.get_function(case.extra["kernel"]), case.extra, case.args, out_of_bounds)
+
+
+def _described_cuda_probe(namespace, entries, case):
+    """In the submission's process: the string the entry holds, as it is; nothing is
+    compiled or launched here."""
+    source = namespace[entries[0]]
+    if _type(source) is not str:
+        raise TypeError(f"{entries[0]} should be a string of CUDA C source, got {_type(source).__name__}")
+    if len(source) > MAX_CUDA_SOURCE:
+        raise ValueError(f"{entries[0]} holds {len(source):,} characters, more than the grader reads")
+    return {"source": source}
+
+
+@probe("cuda")
+def _cuda_probe(namespace, entries, case, trusted=contextlib.nullcontext):
+    """In one process (the catalogue, tests): the entry's source compiled (``cuda_module``)
+    and the case launched (``cuda_case``), as the grader's own process for CUDA does."""
+    module = cuda_module(namespace[entries[0]], entries[0], trusted)
+    return cuda_case(module, case)
 
 
 # ---------------------------------------------------------------------- chapter 9: models
@@ -658,6 +732,7 @@ SANDBOX_PROBES: dict[str, Callable] = {
     **PROBES,
     "call": _recorded_call_probe,
     "numba": _described_numba_probe,
+    "cuda": _described_cuda_probe,
 }
 
 

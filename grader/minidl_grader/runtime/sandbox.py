@@ -17,7 +17,10 @@ requests one at a time:
   and send back its outputs;
 * ``(id, "kernel", key, spec, case)`` and ``(id, "kernel_trace", key, spec, cases)`` -- only
   in a process where no cell has run: compile a Numba kernel from the source the grader
-  sends (``probes.build_kernels``), run a case with it or trace its ``prange`` work.
+  sends (``probes.build_kernels``), run a case with it or trace its ``prange`` work;
+* ``(id, "cuda", key, source, entry, case)`` -- the same for a CUDA kernel: compile the source
+  the grader sends with the emulator (``probes.cuda_module``) and launch a case
+  (``probes.cuda_case``).
 
 What an exercise forbids is not in this process at all: the runtime it imports minidl from
 was built without it (``confinement/overlay.py``).
@@ -452,7 +455,7 @@ class _Requests(pickle.Unpickler):
 def serve(read_fd: int, write_fd: int, runtime=None, guard: _Guard | None = None) -> None:
     """Answer the grader's requests; ``runtime``: ``(codec, PROBES, NotebookShell,
     describe_exception, hidden modules, traceback_frames, (build_kernels, kernel_case,
-    kernel_trace))`` taken before the runtime was
+    kernel_trace, cuda_module, cuda_case))`` taken before the runtime was
     hidden (imported here otherwise); ``guard``: the audit hook's state, active while the
     submission's code may run (``_install_audit_hook``)."""
     if runtime is None:
@@ -466,12 +469,18 @@ def serve(read_fd: int, write_fd: int, runtime=None, guard: _Guard | None = None
             own_probes.describe_exception,
             {},
             own_probes.traceback_frames,
-            (own_probes.build_kernels, own_probes.kernel_case, own_probes.kernel_trace),
+            (
+                own_probes.build_kernels,
+                own_probes.kernel_case,
+                own_probes.kernel_trace,
+                own_probes.cuda_module,
+                own_probes.cuda_case,
+            ),
         )
     codec, PROBES, NotebookShell, describe_exception, hidden, traceback_frames, kernel_steps = runtime
-    build_kernels, kernel_case, kernel_trace = kernel_steps
+    build_kernels, kernel_case, kernel_trace, cuda_module, cuda_case = kernel_steps
     state: _Guard = guard if guard is not None else _Guard()
-    built: dict = {}  # {key: kernels} compiled here from the grader's source ("kernel")
+    built: dict = {}  # {key: kernels} compiled here from the grader's source ("kernel", "cuda")
     ran_cells = False  # a kernel is compiled only where no cell has run
 
     class trusted:
@@ -553,7 +562,7 @@ def serve(read_fd: int, write_fd: int, runtime=None, guard: _Guard | None = None
                 _reply(write_fd, "missing", message=", ".join(missing))
                 continue
             try:
-                if probe_name in ("numba", "cuda"):
+                if probe_name == "numba":
                     value = probes[probe_name](namespace, entries, case, trusted=trusted)
                 else:
                     value = probes[probe_name](namespace, entries, case)
@@ -574,6 +583,20 @@ def serve(read_fd: int, write_fd: int, runtime=None, guard: _Guard | None = None
                     value = kernel_case(built[key], given, trusted)
                 else:
                     value = kernel_trace(built[key], given, trusted)
+            except BaseException as err:
+                _reply(write_fd, "error", message=described(err))
+                continue
+            _reply(write_fd, "ok", value=value)
+        elif kind == "cuda":
+            key, source, entry, given = request[:4]
+            try:
+                if ran_cells:
+                    raise RuntimeError("a kernel is compiled only in a process where no cell has run")
+                if key not in built:
+                    with trusted():  # the compiler runs, the library is loaded (ctypes)
+                        built[key] = cuda_module(source, entry, trusted)
+                state.active = True  # the kernel's code runs from here on
+                value = cuda_case(built[key], given)
             except BaseException as err:
                 _reply(write_fd, "error", message=described(err))
                 continue
@@ -631,7 +654,7 @@ def main() -> None:
         probes.describe_exception,
         _hide_runtime(),
         probes.traceback_frames,
-        (probes.build_kernels, probes.kernel_case, probes.kernel_trace),
+        (probes.build_kernels, probes.kernel_case, probes.kernel_trace, probes.cuda_module, probes.cuda_case),
     )
     guard = _install_audit_hook(workdir, {read_fd, write_fd})
     sys.argv = ["submission"]
