@@ -93,6 +93,8 @@ UNTESTED = {
     "grader/minidl_grader/runtime/__init__.py": PACKAGE_NAMES
     + " (tests/grader/judge/test_feedback_verdict.py)",
     "grader/minidl_grader/runtime/probes.py": "tests/grader/judge/test_feedback_verdict.py (every chapter probed)",
+    "grader/minidl_grader/runtime/rules.py": "constants only (njit options, a description's limits): "
+    "tests/grader/judge/test_kernels.py",
     "grader/minidl_grader/runtime/sandbox.py": "the code inside the sandbox: tests/grader/test_runner.py, "
     "tests/grader/test_runner_attacks.py",
     "grader/minidl_grader/specs/__init__.py": PACKAGE_NAMES + " (tests/grader/specs/test_quiz.py)",
