@@ -133,7 +133,7 @@ def test_fit_augments_training_batches_only_and_repeats_under_seed():
 
 def test_random_shift_draws_what_the_zoo_was_trained_with(rng):
     """The zoo's weights were trained with a per-image loop; RandomShift must give the same
-    images from the same seed, so `python -m minidl.zoo.train` still rebuilds the files."""
+    images from the same seed, so `python tools/zoo_train.py` still rebuilds the files."""
     x = rng.standard_normal((7, 2, 6, 5)).astype(np.float32)
     mdl.seed(5)
     ours = augment.RandomShift(2)(x)
