@@ -113,7 +113,9 @@ def main():
         f"target digits {list(TARGET_DIGITS)}: pool of {len(x_pool)} train images, {len(x_test)} test "
         f"images; pretrained model: lenet-mnist-0to4; kernels: {mdl.backend.current()}"
     )
-    warm_up = models.lenet5(len(TARGET_DIGITS), kernel_initializer="he_uniform")  # compile the Numba kernels before any timing
+    warm_up = models.lenet5(
+        len(TARGET_DIGITS), kernel_initializer="he_uniform"
+    )  # compile the Numba kernels before any timing
     compile_for(warm_up, 1e-3)
     warm_up.fit(x_test[:4], y_test[:4], epochs=1, batch_size=2, verbose=0)
     print(f"{'labels/class':>12} {'seed':>4} {'method':>10} {'test acc':>9} {'time (s)':>9}")

@@ -99,4 +99,3 @@ def corpus_bleu(candidates, references, max_n: int = 4) -> float:
         c += len(candidate)
         r += _closest_length(len(candidate), refs)
     return _bleu(matches, totals, c, r, max_n)
-

@@ -220,5 +220,7 @@ def test_a_loss_defined_elsewhere_registers_by_name_and_checks_its_targets(monke
     loss = losses.get("cubed")
     assert isinstance(loss, CubedError) and isinstance(losses.get({"class": "CubedError"}), CubedError)
     assert loss(np.array([[2.0], [1.0]]), np.array([1.0, 1.0])) == 0.5  # (N,) targets for (N, 1)
-    with pytest.raises(ValueError, match=r"CubedError expected y_true of shape \(2, 1\) like y_pred, got \(3,\)"):
+    with pytest.raises(
+        ValueError, match=r"CubedError expected y_true of shape \(2, 1\) like y_pred, got \(3,\)"
+    ):
         loss(np.zeros((2, 1)), np.zeros(3))

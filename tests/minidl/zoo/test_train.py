@@ -17,5 +17,7 @@ def test_digits_subset_keeps_and_relabels_in_the_given_order():
 
 
 def test_the_old_script_says_where_it_went():
-    run = subprocess.run([sys.executable, "-m", "minidl.zoo.train", "lenet-mnist-0to4"], capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "minidl.zoo.train", "lenet-mnist-0to4"], capture_output=True, text=True
+    )
     assert run.returncode == 1 and "tools/zoo_train.py" in run.stderr
