@@ -29,10 +29,10 @@ import numpy as np
 from _arguments import parse_args
 
 import minidl as mdl
-from minidl import datasets, losses, optim, zoo
+from minidl import datasets, losses, models, optim, zoo
 from minidl.gallery.transfer import extract_features, freeze, replace_head, unfreeze
 from minidl.nn.layers import Dense, Flatten
-from minidl.zoo.train import digits_subset, lenet5
+from minidl.zoo.train import digits_subset
 
 TARGET_DIGITS = (5, 6, 7, 8, 9)
 
@@ -65,7 +65,7 @@ def run(per_class, seed, epochs, x_pool, y_pool, x_test, y_test):
     batch_size = min(32, len(x))
     results = {}
 
-    scratch = lenet5(len(TARGET_DIGITS))
+    scratch = models.lenet5(len(TARGET_DIGITS), kernel_initializer="he_uniform")
     compile_for(scratch, 1e-3)
     seconds = timed_fit(scratch, x, y, 2 * epochs, batch_size)  # as many epochs as fine-tune in all
     results["scratch"] = (scratch.evaluate(x_test, y_test, return_dict=True)["accuracy"], seconds)
@@ -113,7 +113,9 @@ def main():
         f"target digits {list(TARGET_DIGITS)}: pool of {len(x_pool)} train images, {len(x_test)} test "
         f"images; pretrained model: lenet-mnist-0to4; kernels: {mdl.backend.current()}"
     )
-    warm_up = lenet5(len(TARGET_DIGITS))  # compile the Numba kernels before any timing
+    warm_up = models.lenet5(
+        len(TARGET_DIGITS), kernel_initializer="he_uniform"
+    )  # compile the Numba kernels before any timing
     compile_for(warm_up, 1e-3)
     warm_up.fit(x_test[:4], y_test[:4], epochs=1, batch_size=2, verbose=0)
     print(f"{'labels/class':>12} {'seed':>4} {'method':>10} {'test acc':>9} {'time (s)':>9}")

@@ -43,10 +43,15 @@ ROOT = Path(__file__).resolve().parents[1]
 # the constraints UnitNorm, MinMaxNorm, NonNeg; the callbacks ModelCheckpoint, CSVLogger), the
 # second orthogonal initializer and confusion matrix went, and ``python -m minidl``'s messages
 # for what moved became one table; 20,932 -> 20,868 when three functions that only their own
-# tests called (make_moons, make_circles, train_test_split) were removed. So the ceiling is
-# 20,900 until the rest of the way is made.
+# tests called (make_moons, make_circles, train_test_split) were removed; 20,868 -> 20,523 when
+# the zoo's training script became tools/zoo_train.py and the public data's writer the grader's
+# (minidl only reads it), what only its own tests called went (sentence_bleu, shift_images,
+# GradCheckReport.max_error), the changed-input check was written once, and Fashion-MNIST,
+# the mean absolute error loss, RMSprop(centered) and Adam(amsgrad) moved to the Keras door.
+# So the ceiling is 20,625 (about 100 lines of room for this round's other additions) until
+# the rest of the way is made.
 GOAL = {"lines": 20_000, "code": 13_000}
-BUDGET = {"lines": 20_900, "code": 13_000}
+BUDGET = {"lines": 20_625, "code": 13_000}
 
 # The distributions of the repository: their folder (holding pyproject.toml).
 DISTRIBUTIONS = {"minidl": ROOT, "grader": ROOT / "grader", "keras_door": ROOT / "keras_door"}

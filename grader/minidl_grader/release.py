@@ -217,10 +217,10 @@ def student_release(
     ``chapters``: only those chapters' notebooks and exercises (``("03", "07")``)."""
     import shutil
 
-    from minidl.exercises import data, workspace
+    from minidl.exercises import workspace
 
     from .confinement.isolation import library_dir
-    from .public import public_data
+    from .public import public_data, write
 
     out = Path(out)
     if out.exists() and any(out.iterdir()):
@@ -248,7 +248,7 @@ def student_release(
         shutil.copytree(bench, out / "bench", ignore=skip)
     library = library_dir()
     shutil.copytree(library, out / "minidl", ignore=skip)
-    data.write(*public_data(), out / "minidl" / "exercises" / "data")
+    write(*public_data(), out / "minidl" / "exercises" / "data")
     pyproject = library.parent / "pyproject.toml"
     if pyproject.is_file():
         shutil.copy2(pyproject, out / "pyproject.toml")

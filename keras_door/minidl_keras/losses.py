@@ -138,10 +138,29 @@ class MeanSquaredError(Loss):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
 
 
+class AbsoluteErrorLoss(_losses.Loss):
+    """The minidl loss behind Keras's mean absolute error (minidl's chapters have none):
+    ``mean(|y_pred - y_true|)`` over every element, gradient ``sign(y_pred - y_true) / size``
+    (0 where they are equal, as PyTorch takes it). Registered in ``minidl.nn.losses.LOSSES``
+    as ``"mae"``, so a saved model compiled with it loads again."""
+
+    accuracy = None
+    symmetric = True
+
+    def compute(self, y_pred, y_true):
+        y_true = _losses.targets_like(y_pred, y_true, "MeanAbsoluteError")
+        diff = y_pred - y_true
+        xp = backend.get_array_module(diff)
+        return xp.abs(diff), xp.sign(diff) / diff.size
+
+
+_losses.LOSSES.update(mae=AbsoluteErrorLoss, mean_absolute_error=AbsoluteErrorLoss)
+
+
 class MeanAbsoluteError(Loss):
     """Keras's ``MeanAbsoluteError``: ``mean(|y_true - y_pred|)``."""
 
-    library_class = _losses.MeanAbsoluteError
+    library_class = AbsoluteErrorLoss
     default_name = "mean_absolute_error"
 
     def __init__(self, reduction=REDUCTION, name="mean_absolute_error", dtype=None):
@@ -263,7 +282,7 @@ def _per_sample(loss_class, name: str):
 
 
 mean_squared_error = mse = _per_sample(_losses.MeanSquaredError, "mean_squared_error")
-mean_absolute_error = mae = _per_sample(_losses.MeanAbsoluteError, "mean_absolute_error")
+mean_absolute_error = mae = _per_sample(AbsoluteErrorLoss, "mean_absolute_error")
 huber = _per_sample(_losses.Huber, "huber")
 binary_crossentropy = _per_sample(_losses.BinaryCrossentropy, "binary_crossentropy")
 categorical_crossentropy = _per_sample(_losses.CategoricalCrossentropy, "categorical_crossentropy")

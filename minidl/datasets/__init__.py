@@ -35,7 +35,7 @@ Everything a notebook or test needs works offline:
   per-pixel mask and a box and class per object (segmentation and detection);
   ``exclude=`` training scenes gives test scenes none of whose masks is a training mask.
 
-The full sets -- ``load_mnist(subset="full")``, ``load_fashion_mnist()``,
+The full sets -- ``load_mnist(subset="full")``,
 ``load_cifar10()``, ``load_medmnist()``, ``load_oxford_pets()`` (photographs with pet masks and head boxes), ``load_imdb()`` (movie reviews) -- are downloaded once into ``$MINIDL_DATA`` (default
 ``~/.cache/minidl``) and checked by SHA-256 (see ``minidl.datasets.download``); ``read_idx`` and
 ``read_imdb_archive`` read such files already on disk.

@@ -9,10 +9,6 @@ A file is used only after its sum matches, whether it was downloaded or placed b
 | mnist | train-labels-idx1-ubyte.gz | 3552534a...e8010255c | (same) |
 | mnist | t10k-images-idx3-ubyte.gz  | 8d422c7b...a2dbc4e6  | (same) |
 | mnist | t10k-labels-idx1-ubyte.gz  | f7ae60f9...204aec6   | (same) |
-| fashion_mnist | train-images-idx3-ubyte.gz | 3aede38d...69268a84 | fashion-mnist.s3-website.eu-central-1.amazonaws.com, raw.githubusercontent.com/zalandoresearch/fashion-mnist |
-| fashion_mnist | train-labels-idx1-ubyte.gz | a04f1713...cc90845  | (same) |
-| fashion_mnist | t10k-images-idx3-ubyte.gz  | 346e55b9...3db6a073 | (same) |
-| fashion_mnist | t10k-labels-idx1-ubyte.gz  | 67da17c7...86bf8dd5 | (same) |
 | cifar10 | cifar-10-python.tar.gz | 6d958be0...5c001ce | www.cs.toronto.edu/~kriz |
 | oxford_pets | images.tar.gz | 67195c5e...37fa318d | thor.robots.ox.ac.uk/~vgg/data/pets, www.robots.ox.ac.uk/~vgg/data/pets/data |
 | oxford_pets | annotations.tar.gz | 52425fb6...1d358e91 | (same) |
@@ -49,10 +45,6 @@ MIRRORS = {
         "https://storage.googleapis.com/cvdf-datasets/mnist/",
         "http://yann.lecun.com/exdb/mnist/",
     ),
-    "fashion_mnist": (
-        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-        "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
-    ),
     "cifar10": ("https://www.cs.toronto.edu/~kriz/",),
     "oxford_pets": (
         "https://thor.robots.ox.ac.uk/~vgg/data/pets/",
@@ -70,12 +62,6 @@ SHA256 = {
         "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
         "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
         "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
-    },
-    "fashion_mnist": {
-        "train-images-idx3-ubyte.gz": "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
-        "train-labels-idx1-ubyte.gz": "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
-        "t10k-images-idx3-ubyte.gz": "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
-        "t10k-labels-idx1-ubyte.gz": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
     },
     "cifar10": {
         "cifar-10-python.tar.gz": "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
@@ -136,7 +122,7 @@ def fetch(dataset: str, filenames=None) -> dict:
 
     Parameters
     ----------
-    dataset : a key of ``SHA256`` (``"mnist"``, ``"fashion_mnist"``, ``"cifar10"``,
+    dataset : a key of ``SHA256`` (``"mnist"``, ``"cifar10"``,
         ``"oxford_pets"``, ``"imdb"``).
     filenames : the files wanted (default: all of the dataset's files).
 

@@ -1,4 +1,4 @@
-"""Image classification sets: MNIST (bundled 5k subset or full), Fashion-MNIST, CIFAR-10.
+"""Image classification sets: MNIST (bundled 5k subset or full), CIFAR-10.
 
 Every loader returns ``((x_train, y_train), (x_test, y_test))`` with images
 as float32 in [0, 1] in NCHW layout and labels as int64. The arrays are fresh copies on
@@ -17,27 +17,13 @@ from .formats import parse_cifar_batch, read_idx
 
 __all__ = [
     "load_mnist",
-    "load_fashion_mnist",
     "load_cifar10",
     "load_sequential_mnist",
-    "FASHION_MNIST_CLASSES",
     "CIFAR10_CLASSES",
 ]
 
 BUNDLED_MNIST = Path(__file__).with_name("data") / "mnist_5k.npz"
 
-FASHION_MNIST_CLASSES = (
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-)
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
 IDX_FILES = {
@@ -81,16 +67,6 @@ def load_mnist(flatten: bool = False, subset: str = "5k"):
         raw = _cached(("mnist", _folder_key("mnist")), lambda: _read_idx_dataset("mnist"))
     else:
         raise ValueError(f"subset must be '5k' (bundled) or 'full' (download), got {subset!r}")
-    return _to_float(raw, flatten)
-
-
-def load_fashion_mnist(flatten: bool = False):
-    """Zalando's Fashion-MNIST: 60,000 / 10,000 grey 28 x 28 clothing images, 10 classes.
-
-    Downloaded once into the cache (folder ``fashion_mnist/``) and checked by SHA-256.
-    Class names are in ``FASHION_MNIST_CLASSES``. Same shapes and types as ``load_mnist``.
-    """
-    raw = _cached(("fashion_mnist", _folder_key("fashion_mnist")), lambda: _read_idx_dataset("fashion_mnist"))
     return _to_float(raw, flatten)
 
 
@@ -161,7 +137,7 @@ def _read_bundled_mnist():
 
 
 def _read_idx_dataset(dataset: str):
-    """Read the four IDX files of an MNIST-format dataset from the verified cache."""
+    """Read the four IDX files of MNIST from the verified cache."""
     paths = fetch(dataset)
     return tuple(
         _read_idx_split(paths[images], paths[labels])

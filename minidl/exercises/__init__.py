@@ -230,7 +230,7 @@ def evaluate(name: str, *objects) -> Verdict:
             return Verdict(name, "failed", f"{label}: raised {type(err).__name__}: {str(err)[:200]}")
         function = functions[case.get("entry") or entries[0]]
         code = getattr(function, "__code__", None)
-        changed = _changed_input(args, given, code.co_varnames[: code.co_argcount] if code else ())
+        changed = probes.changed_input(args, given, code.co_varnames[: code.co_argcount] if code else ())
         if changed is None and case.get("fresh_outputs") and _shares_memory(got, given):
             return Verdict(
                 name,
@@ -435,36 +435,10 @@ def _zeros_not_exact(got, expected) -> bool:
     return bool(np.any(np.asarray(got)[zero] != 0))
 
 
-def _changed_input(before: tuple, after: tuple, names: tuple = ()) -> str | None:
-    """Which argument (``w``, ``argument 2``, ``grads[0]``) the call changed, or None."""
-
-    def arrays(value, path):
-        if isinstance(value, np.ndarray):
-            yield path, value
-        elif isinstance(value, (tuple, list)):
-            for i, item in enumerate(value):
-                yield from arrays(item, f"{path}[{i}]")
-
-    for index, (old_arg, new_arg) in enumerate(zip(before, after)):
-        name = f"`{names[index]}`" if index < len(names) else f"argument {index + 1}"
-        for (path, old), (_, new) in zip(arrays(old_arg, name), arrays(new_arg, "")):
-            if old.shape != new.shape or not np.array_equal(old, new, equal_nan=old.dtype.kind in "fc"):
-                return path
-    return None
-
-
 def _shares_memory(outputs, inputs: tuple) -> bool:
     """Whether an array among ``outputs`` shares memory with an array among ``inputs``."""
-
-    def arrays(value):
-        if isinstance(value, np.ndarray):
-            yield value
-        elif isinstance(value, (tuple, list)):
-            for item in value:
-                yield from arrays(item)
-
-    given = list(arrays(inputs))
-    return any(np.shares_memory(out, arg) for out in arrays(outputs) for arg in given)
+    given = [arg for _, arg in probes.arrays_in(inputs)]
+    return any(np.shares_memory(out, arg) for _, out in probes.arrays_in(outputs) for arg in given)
 
 
 def _question(name: str, exercise: dict, value) -> Verdict:

@@ -45,6 +45,8 @@ __all__ += [
     "record_training_modes",
     "CountingRange",
     "guarded",
+    "arrays_in",
+    "changed_input",
 ]
 
 _NOT_YET = "not implemented yet (the cell still raises NotImplementedError)"
@@ -81,15 +83,22 @@ def _call(label: str, function, *args):
         raise _Failed(f"{label}: raised {type(err).__name__}: {str(err)[:200]}") from None
 
 
-def _changed(before, after) -> int | None:
-    """The position of the first array argument that the call changed, or None."""
-    for index, (old, new) in enumerate(zip(before, after)):
-        if isinstance(old, np.ndarray) and (
-            not isinstance(new, np.ndarray)
-            or old.shape != new.shape
-            or not np.array_equal(old, new, equal_nan=old.dtype.kind in "fc")
-        ):
-            return index
+def arrays_in(value, path: str = ""):
+    """``(path, array)`` for each array in ``value``: an array, or tuples and lists of them."""
+    if isinstance(value, np.ndarray):
+        yield path, value
+    elif isinstance(value, (tuple, list)):
+        for i, item in enumerate(value):
+            yield from arrays_in(item, f"{path}[{i}]")
+
+
+def changed_input(before: tuple, after: tuple, names: tuple = ()) -> str | None:
+    """Which argument (``w``, ``argument 2``, ``grads[0]``) the call changed, or None."""
+    for index, (old_arg, new_arg) in enumerate(zip(before, after)):
+        name = f"`{names[index]}`" if index < len(names) else f"argument {index + 1}"
+        for (path, old), (_, new) in zip(arrays_in(old_arg, name), arrays_in(new_arg)):
+            if old.shape != new.shape or not np.array_equal(old, new, equal_nan=old.dtype.kind in "fc"):
+                return path
     return None
 
 
@@ -248,10 +257,10 @@ def _numba(exercise: dict, kernel, arrays) -> str:
         got = _call(label, kernel, *given)
         if exercise.get("parallel") and kernel.targetoptions.get("parallel"):
             work.append(prange_work(kernel, args))
-        changed = _changed(args, given)
+        changed = changed_input(args, given)
         if changed is not None:
             raise _Failed(
-                f"{label}: the kernel changed its input {changed + 1} in place; the task asks to "
+                f"{label}: the kernel changed its {changed} in place; the task asks to "
                 "leave the inputs as they were and return a new array"
             )
         why = object_mode(kernel)

@@ -114,11 +114,6 @@ class GradCheckReport:
         return self.errors[key] < self.tolerance or self.abs_errors.get(key, float("inf")) <= self.floor
 
     @property
-    def max_error(self) -> float:
-        """The largest relative error (a zero gradient that agrees within the floor can show 1.0)."""
-        return max(self.errors.values(), default=0.0)
-
-    @property
     def passed(self) -> bool:
         return all(self.agrees(key) for key in self.errors)
 

@@ -18,13 +18,6 @@ Each rule is one kernel (``sgd_update``, ``rmsprop_update``, ``adagrad_update``,
 together (PyTorch's ``clip_grad_norm_``); ``clipvalue`` clips each entry to
 ``[-clipvalue, clipvalue]`` (PyTorch's ``clip_grad_value_``).
 
-Two options of PyTorch's are composed here from array operations rather than kernels, since
-each adds one running array to a kernel's rule (the fused kernels cover the common case):
-``RMSprop(centered=True)`` keeps a running mean of the gradients ``a`` too and divides by
-``sqrt(s - a^2) + eps``, an estimate of the gradient's variance instead of its second
-moment; ``Adam(amsgrad=True)`` divides by the largest ``v`` seen so far,
-``v_max = max(v_max, v)``, so a step can never grow because ``v`` shrank (Reddi et al., 2018).
-
 After the updates, a parameter with a constraint (``layer.constraint_of(key)``: a layer's
 ``kernel_constraint=``, ``minidl.nn.constraints``) is replaced by ``constraint(param)``.
 
@@ -297,8 +290,7 @@ class SGD(Optimizer):
 
 class RMSprop(Optimizer):
     """Divides each step by a running RMS of recent gradients (``alpha``, 0.99 by default,
-    weighs the past). ``centered=True`` also keeps ``a = alpha a + (1 - alpha) g`` and divides
-    by ``sqrt(s - a^2) + eps``."""
+    weighs the past)."""
 
     def __init__(
         self,
@@ -307,7 +299,6 @@ class RMSprop(Optimizer):
         eps: float = 1e-8,
         momentum: float = 0.0,
         weight_decay: float = 0.0,
-        centered: bool = False,
         **options,
     ):
         super().__init__(lr, **options)
@@ -317,49 +308,30 @@ class RMSprop(Optimizer):
             float(momentum),
             float(weight_decay),
         )
-        self.centered = bool(centered)
 
     def init_state(self, param):
-        state = {"square_avg": _zeros_like(param), "buffer": _zeros_like(param)}
-        if self.centered:
-            state["grad_avg"] = _zeros_like(param)
-        return state
+        return {"square_avg": _zeros_like(param), "buffer": _zeros_like(param)}
 
     def update(self, param, grad, state):
-        if not self.centered:
-            backend.kernels_for(param).rmsprop_update(
-                param,
-                grad,
-                state["square_avg"],
-                state["buffer"],
-                self.lr,
-                self.alpha,
-                self.eps,
-                self.momentum,
-                self.weight_decay,
-            )
-            return
-        xp = backend.get_array_module(param)  # the centred rule, from array operations
-        g = self.update_averages(param, grad, state)
-        step = g / (xp.sqrt(state["square_avg"] - state["grad_avg"] ** 2) + self.eps)
-        if self.momentum:
-            buffer = state["buffer"]
-            buffer *= self.momentum
-            buffer += step
-            step = buffer
-        param -= self.lr * step
+        backend.kernels_for(param).rmsprop_update(
+            param,
+            grad,
+            state["square_avg"],
+            state["buffer"],
+            self.lr,
+            self.alpha,
+            self.eps,
+            self.momentum,
+            self.weight_decay,
+        )
 
     def update_averages(self, param, grad, state):
-        """Update the running averages (``s``, and ``a`` when centred) in place and return the
-        gradient with its weight-decay term."""
+        """Update the running average of squares ``s`` in place (the kernel's rule, written out
+        for a rule that reuses it) and return the gradient with its weight-decay term."""
         g = grad + self.weight_decay * param if self.weight_decay else grad
         s = state["square_avg"]
         s *= self.alpha
         s += (1.0 - self.alpha) * g * g
-        if "grad_avg" in state:
-            a = state["grad_avg"]
-            a *= self.alpha
-            a += (1.0 - self.alpha) * g
         return g
 
 
@@ -393,8 +365,7 @@ class Adam(Optimizer):
 
     PyTorch's ``betas=(beta1, beta2)`` is accepted too. ``eps`` is added to ``sqrt(v_hat)``,
     after the bias correction (``epsilon(t)``, the ``eps`` of step ``t``, is where a subclass
-    may move it). ``amsgrad=True`` divides by ``sqrt(v_max)``, ``v_max = max(v_max, v)`` the
-    largest second moment so far (PyTorch's rule; composed from array operations).
+    may move it).
     """
 
     decoupled = False
@@ -406,7 +377,6 @@ class Adam(Optimizer):
         beta2: float = 0.999,
         eps: float = 1e-8,
         weight_decay: float = 0.0,
-        amsgrad: bool = False,
         **options,
     ):
         who = type(self).__name__
@@ -424,20 +394,13 @@ class Adam(Optimizer):
             float(eps),
             float(weight_decay),
         )
-        self.amsgrad = bool(amsgrad)
 
     def init_state(self, param):
-        state = {"m": _zeros_like(param), "v": _zeros_like(param), "step": 0}
-        if self.amsgrad:
-            state["v_max"] = _zeros_like(param)
-        return state
+        return {"m": _zeros_like(param), "v": _zeros_like(param), "step": 0}
 
     def update(self, param, grad, state):
         state["step"] += 1
         eps = self.epsilon(state["step"])
-        if self.amsgrad:
-            self._amsgrad_update(param, grad, state, eps)
-            return
         backend.kernels_for(param).adam_update(
             param,
             grad,
@@ -456,24 +419,6 @@ class Adam(Optimizer):
         """The ``eps`` added to ``sqrt(v_hat)`` at step ``step`` (1 at the first update)."""
         return self.eps
 
-    def _amsgrad_update(self, param, grad, state, eps) -> None:
-        """The kernel's rule (``adam_update``) with ``v_max`` in place of ``v`` in the step."""
-        xp = backend.get_array_module(param)
-        g = grad
-        if self.weight_decay and self.decoupled:
-            param *= 1.0 - self.lr * self.weight_decay
-        elif self.weight_decay:
-            g = grad + self.weight_decay * param
-        m, v, v_max, t = state["m"], state["v"], state["v_max"], state["step"]
-        m *= self.beta1
-        m += (1.0 - self.beta1) * g
-        v *= self.beta2
-        v += (1.0 - self.beta2) * g * g
-        xp.maximum(v_max, v, out=v_max)
-        m_hat = m / (1.0 - self.beta1**t)
-        v_hat = v_max / (1.0 - self.beta2**t)
-        param -= self.lr * m_hat / (xp.sqrt(v_hat) + eps)
-
 
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter): ``p *= 1 - lr * weight_decay``."""
@@ -481,7 +426,7 @@ class AdamW(Adam):
     decoupled = True
 
     def __init__(self, lr: float = 1e-3, weight_decay: float = 0.01, **adam_options):
-        """Adam's options (``beta1``, ``beta2``, ``eps``, ``amsgrad``, clipping) by
+        """Adam's options (``beta1``, ``beta2``, ``eps``, clipping) by
         keyword; only the default weight decay differs (PyTorch's 0.01)."""
         super().__init__(lr, weight_decay=weight_decay, **adam_options)
 

@@ -33,7 +33,7 @@ import numpy as np
 
 from .. import backend
 
-__all__ = ["Transform", "RandomShift", "RandomCrop", "RandomFlip", "GaussianNoise", "Compose", "shift_images"]
+__all__ = ["Transform", "RandomShift", "RandomCrop", "RandomFlip", "GaussianNoise", "Compose"]
 
 
 class Transform:
@@ -92,18 +92,6 @@ def _windows(padded, top, left, height: int, width: int):
 def _pad(x, p: int, fill: float):
     xp = backend.get_array_module(x)
     return xp.pad(x, ((0, 0), (0, 0), (p, p), (p, p)), constant_values=fill)
-
-
-def shift_images(x, dy, dx, fill: float = 0.0):
-    """Move image ``n`` down by ``dy[n]`` and right by ``dx[n]`` pixels (negative: up, left).
-
-    x (N, C, H, W); dy, dx (N,) integers -> (N, C, H, W); pixels that enter are ``fill``:
-    ``out[n, c, i, j] = x[n, c, i - dy[n], j - dx[n]]`` where that index exists.
-    """
-    dy, dx = np.asarray(dy, dtype=np.int64), np.asarray(dx, dtype=np.int64)
-    _, _, h, w = x.shape
-    m = int(max(np.abs(dy).max(initial=0), np.abs(dx).max(initial=0)))
-    return _windows(_pad(x, m, fill), m - dy, m - dx, h, w)
 
 
 class RandomShift(Transform):

@@ -15,9 +15,7 @@ with c the candidates' total length and r the sum, over sentences, of the refere
 closest to the candidate's (ties: the shorter). A precision of 0 makes BLEU 0; an empty
 candidate corpus scores 0. This is ``corpus_bleu``: counts summed over the corpus before the
 ratios are taken (not the mean of sentence scores), as in the paper, NLTK's ``corpus_bleu`` and
-sacreBLEU (Post, 2018), which the tests compare it with. ``sentence_bleu`` scores one sentence;
-with ``smoothing=True`` it adds one to the matches and the count of every n >= 2 (Lin & Och,
-2004; NLTK's ``method2``), so a short sentence without a matching 4-gram does not score 0.
+sacreBLEU (Post, 2018), which the tests compare it with.
 
 Scores are in [0, 1]; sacreBLEU prints 100 times that.
 """
@@ -29,7 +27,7 @@ from collections import Counter
 
 from .rouge import ngrams
 
-__all__ = ["clipped_matches", "brevity_penalty", "corpus_bleu", "sentence_bleu"]
+__all__ = ["clipped_matches", "brevity_penalty", "corpus_bleu"]
 
 
 def _tokens(text) -> list:
@@ -101,17 +99,3 @@ def corpus_bleu(candidates, references, max_n: int = 4) -> float:
         c += len(candidate)
         r += _closest_length(len(candidate), refs)
     return _bleu(matches, totals, c, r, max_n)
-
-
-def sentence_bleu(candidate, references, max_n: int = 4, smoothing: bool = False) -> float:
-    """BLEU of one sentence; ``smoothing=True`` adds 1 to matches and count for n >= 2."""
-    candidate = _tokens(candidate)
-    if max_n < 1:
-        raise ValueError(f"max_n must be >= 1, got {max_n}")
-    matches, totals = [], []
-    for n in range(1, max_n + 1):
-        m, t = clipped_matches(candidate, references, n)
-        add = int(smoothing and n >= 2)
-        matches.append(m + add)
-        totals.append(t + add)
-    return _bleu(matches, totals, len(candidate), _closest_length(len(candidate), references), max_n)

@@ -6,9 +6,9 @@
     >>> model = mdl.zoo.load("lenet-mnist-0to4")    # compiled, with its weights
     >>> print(mdl.zoo.describe("lenet-mnist-0to4"))
 
-Every weights file next to this module was written by ``python -m minidl.zoo.train NAME``
-(see ``train.py``), which retrains it from a fixed seed: the file is a reproducible
-artefact, not a download. Each entry states the test accuracy the shipped weights reach,
+Every weights file next to this module was written by the repository's
+``python tools/zoo_train.py NAME``, which retrains it from a fixed seed: the file is a
+reproducible artefact, not a download. Each entry states the test accuracy the shipped weights reach,
 and ``tests/minidl/zoo/test_init.py`` checks that claim against the bundled MNIST test digits.
 """
 
@@ -49,7 +49,6 @@ class ZooEntry:
     classes: tuple  # the digit labels the model was trained on; output k means classes[k]
     input_shape: tuple  # per-sample input shape, e.g. (1, 28, 28)
     min_test_accuracy: float  # accuracy on the bundled test images of ``classes`` (checked by the tests)
-    recipe: str  # the function in ``minidl.zoo.train`` that produces it
 
     @property
     def filename(self) -> str:
@@ -58,8 +57,8 @@ class ZooEntry:
 
 
 def _on_shifted_digits_0to4(name: str, architecture: str, epochs: int, note: str) -> ZooEntry:
-    """An entry made by ``train.train_on_shifted_digits``: ``architecture`` trained ``epochs`` epochs
-    on the digits 0-4 of the bundled MNIST, 97 % stated; its recipe is ``train_`` + the name."""
+    """An entry made by ``tools/zoo_train.py``: ``architecture`` trained ``epochs`` epochs on the
+    digits 0-4 of the bundled MNIST, 97 % stated."""
     return ZooEntry(
         name=name,
         description=(
@@ -70,7 +69,6 @@ def _on_shifted_digits_0to4(name: str, architecture: str, epochs: int, note: str
         classes=(0, 1, 2, 3, 4),
         input_shape=(1, 28, 28),
         min_test_accuracy=0.97,
-        recipe="train_" + name.replace("-", "_"),
     )
 
 
@@ -120,7 +118,7 @@ def describe(name: str) -> str:
         f"{e.name}: {e.description}\n"
         f"  input (N, {', '.join(map(str, e.input_shape))}); classes {list(e.classes)}; "
         f"test accuracy >= {e.min_test_accuracy:.0%} on the bundled test images of those classes\n"
-        f"  rebuild the weights with: python -m minidl.zoo.train {e.name}"
+        f"  rebuild the weights with: python tools/zoo_train.py {e.name} (in the repository)"
     )
 
 
@@ -133,7 +131,7 @@ def load(name: str) -> Sequential:
     if not path.exists():
         raise FileNotFoundError(
             f"the weights of {name!r} are missing ({path}); "
-            f"rebuild them with: python -m minidl.zoo.train {name}"
+            f"rebuild them with: python tools/zoo_train.py {name} (in the repository)"
         )
     from ..nn.layers import conv, upsampling  # noqa: F401  (register their layer classes for load_model)
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from minidl_grader import cli, notebook, release
+from minidl_grader import cli, notebook, public, release
 from minidl_grader.judge import registry
 from minidl_grader.public import PUBLIC_SEED, public_data
 
@@ -273,15 +273,47 @@ def test_an_in_place_answer_is_judged_by_its_inputs_after_the_call(monkeypatch):
     assert "changed its input `Wg` in place" in evaluate("generator_step", in_place).message
 
 
+def test_values_round_trip_with_their_types_and_named_functions():
+    arrays: dict = {}
+    value = {"args": (np.arange(3.0), [1, 2.5, None, "s", True]), "f": data.cubic, "n": np.int64(4)}
+    encoded = public.encode(value, arrays)
+    assert encoded["dict"]["f"] == {"function": "cubic"} and encoded["dict"]["n"] == 4
+    back = data.decode(encoded, arrays)
+    assert back["f"] is data.cubic and back["n"] == 4 and back["args"][1] == [1, 2.5, None, "s", True]
+    np.testing.assert_array_equal(back["args"][0], np.arange(3.0))
+
+
+def test_code_is_never_stored():
+    with pytest.raises(TypeError, match="cannot store a value of type function as public data"):
+        public.encode(lambda x: x, {})
+    with pytest.raises(TypeError, match="of type object"):
+        public.encode(object(), {})
+
+
+def test_equal_arrays_are_stored_once_and_the_files_do_not_depend_on_the_day(tmp_path):
+    arrays: dict = {}
+    index = {
+        "a": public.encode(np.ones(4), arrays),
+        "b": public.encode(np.ones(4), arrays),
+        "c": public.encode(np.zeros(4), arrays),
+    }
+    first = public.write(index, arrays, tmp_path / "one")
+    second = public.write(index, arrays, tmp_path / "two")
+    assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]
+    loaded, stored = data.load(tmp_path / "one")
+    assert loaded["a"] == loaded["b"] == {"array": "k0"} and sorted(stored) == ["k0", "k2"]
+    np.testing.assert_array_equal(data.decode(loaded["c"], stored), np.zeros(4))
+
+
 def test_the_public_data_stores_an_array_once_and_a_function_by_name(tmp_path):
     arrays: dict = {}
     x = np.arange(6.0).reshape(2, 3)
     index = {
-        "a": data.encode((x, x.copy(), data.cubic), arrays),
-        "b": data.encode([x + 1, {"array": 2}], arrays),
+        "a": public.encode((x, x.copy(), data.cubic), arrays),
+        "b": public.encode([x + 1, {"array": 2}], arrays),
     }
     assert index["a"]["tuple"][2] == {"function": "cubic"}
-    data.write(index, arrays, tmp_path)
+    public.write(index, arrays, tmp_path)
     written, stored = data.load(tmp_path)
     assert len(stored) == 2  # x once, x + 1
     first, second, function = data.decode(written["a"], stored)

@@ -2,7 +2,7 @@
 ``clipvalue``, ``clipnorm``, ``global_clipnorm``, ``SGD(nesterov=True)``), initializers with
 arguments, constraints and ``add_weight(regularizer=, constraint=)`` in ``minidl_keras``:
 each against Keras's rule written out in NumPy and, where Keras 3 is installed (PyTorch
-backend), against Keras itself; ``minidl.nn.optim``'s ``centered``/``amsgrad`` keep PyTorch's rules.
+backend), against Keras itself (``centered`` and ``amsgrad`` are the door's: minidl's optimizers have none).
 """
 
 import minidl_keras as keras
@@ -149,32 +149,14 @@ def test_keras_allows_one_clipping_option():
         keras.optimizers.Adam(clipnorm=1.0, clipvalue=0.5)
 
 
-def test_minidl_centered_and_amsgrad_keep_pytorchs_rules():
-    torch = pytest.importorskip("torch")
-    starts, grads = problem(np.float64, seed=2)
-    cases = [
-        (lambda: optim.RMSprop(0.01, centered=True), lambda p: torch.optim.RMSprop(p, 0.01, centered=True)),
-        (
-            lambda: optim.RMSprop(0.01, centered=True, momentum=0.5, weight_decay=0.1),
-            lambda p: torch.optim.RMSprop(p, 0.01, centered=True, momentum=0.5, weight_decay=0.1),
-        ),
-        (lambda: optim.Adam(0.01, amsgrad=True), lambda p: torch.optim.Adam(p, 0.01, amsgrad=True)),
-        (lambda: optim.AdamW(0.01, amsgrad=True), lambda p: torch.optim.AdamW(p, 0.01, amsgrad=True)),
-        (
-            lambda: optim.Adam(0.01, amsgrad=True, weight_decay=0.1),
-            lambda p: torch.optim.Adam(p, 0.01, amsgrad=True, weight_decay=0.1),
-        ),
-    ]
-    for ours_make, theirs_make in cases:
-        ours = run_ours(ours_make, starts, grads)
-        params = [torch.tensor(s.copy(), requires_grad=True) for s in starts]
-        opt = theirs_make(params)
-        for step in grads:
-            for p, g in zip(params, step):
-                p.grad = torch.tensor(g)
-            opt.step()
-        for got, p in zip(ours, params):
-            np.testing.assert_allclose(got, p.detach().numpy(), rtol=1e-12, atol=1e-14)
+def test_centered_and_amsgrad_are_the_doors_not_minidls():
+    """No chapter uses them: minidl's RMSprop and Adam have one rule each (their kernel's)."""
+    with pytest.raises(TypeError, match="unexpected keyword argument.*centered"):
+        optim.RMSprop(0.01, centered=True)
+    with pytest.raises(TypeError, match="unexpected keyword argument.*amsgrad"):
+        optim.Adam(0.01, amsgrad=True)
+    assert keras.optimizers.RMSprop(centered=True).get_config()["centered"] is True
+    assert keras.optimizers.AdamW(amsgrad=True).get_config()["amsgrad"] is True
 
 
 def test_clipvalue_in_minidl_and_its_state_saves(tmp_path):

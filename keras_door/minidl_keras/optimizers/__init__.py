@@ -234,17 +234,25 @@ class RMSprop(KerasRules, _optim.RMSprop, saved_name="KerasRMSprop"):
         weight_decay=None,
         **common,
     ):
-        super().__init__(
-            learning_rate, weight_decay, common, alpha=rho, eps=epsilon, momentum=momentum, centered=centered
-        )
+        super().__init__(learning_rate, weight_decay, common, alpha=rho, eps=epsilon, momentum=momentum)
+        self.centered = bool(centered)  # (the door's: minidl's RMSprop has no centred form)
+
+    def init_state(self, param):
+        state = super().init_state(param)
+        if self.centered:  # the running mean of the gradients, a = rho a + (1 - rho) g
+            state["grad_avg"] = backend.get_array_module(param).zeros_like(param)
+        return state
 
     def update(self, param, grad, state) -> None:
         self.decay(param)
         xp = backend.get_array_module(param)
         g = self.update_averages(param, grad, state)
         variance = state["square_avg"]
-        if self.centered:
-            variance = variance - state["grad_avg"] * state["grad_avg"]
+        if self.centered:  # the gradient's variance s - a^2 instead of its second moment
+            a = state["grad_avg"]
+            a *= self.alpha
+            a += (1.0 - self.alpha) * g
+            variance = variance - a * a
         step = self.lr * g / xp.sqrt(variance + self.eps)
         if self.momentum:
             buffer = state["buffer"]
@@ -304,11 +312,39 @@ class Adam(KerasRules, _optim.Adam, saved_name="KerasAdam"):
             beta1=beta_1,
             beta2=beta_2,
             eps=epsilon,
-            amsgrad=amsgrad,
         )
+        self.amsgrad = bool(amsgrad)  # (the door's: minidl's Adam has no AMSGrad form)
 
     def epsilon(self, step: int) -> float:
         return self.eps / math.sqrt(1.0 - self.beta2**step)
+
+    def init_state(self, param):
+        state = super().init_state(param)
+        if self.amsgrad:  # the largest second moment so far
+            state["v_max"] = backend.get_array_module(param).zeros_like(param)
+        return state
+
+    def update(self, param, grad, state) -> None:
+        """minidl's Adam step; with ``amsgrad``, that step (the ``adam_update`` kernel's rule,
+        written out) dividing by ``sqrt(v_max)``, ``v_max = max(v_max, v)``, so a step never
+        grows because ``v`` shrank (Reddi et al., 2018)."""
+        if not self.amsgrad:
+            super().update(param, grad, state)
+            return
+        xp = backend.get_array_module(param)
+        state["step"] += 1
+        t = state["step"]
+        if self.weight_decay:  # decoupled, as the kernel applies it
+            param *= 1.0 - self.lr * self.weight_decay
+        m, v, v_max = state["m"], state["v"], state["v_max"]
+        m *= self.beta1
+        m += (1.0 - self.beta1) * grad
+        v *= self.beta2
+        v += (1.0 - self.beta2) * grad * grad
+        xp.maximum(v_max, v, out=v_max)
+        m_hat = m / (1.0 - self.beta1**t)
+        v_hat = v_max / (1.0 - self.beta2**t)
+        param -= self.lr * m_hat / (xp.sqrt(v_hat) + self.epsilon(t))
 
 
 class AdamW(Adam, _optim.AdamW, saved_name="KerasAdamW"):

@@ -85,3 +85,18 @@ def test_messages_wrap_at_word_boundaries(capsys):
     joined = " ".join(line.strip() for line in lines)
     assert joined == "✘ some_exercise: " + ("the gradient is off by a factor " * 6).strip() + " " + long_word
     assert capsys.readouterr().out == text + "\n"
+
+
+def test_the_changed_input_is_named_by_its_path_once_for_check_and_the_probes():
+    """``probes.changed_input`` (one function for check()'s calls and the kernels' probe)."""
+    import numpy as np
+
+    from minidl.exercises import probes
+
+    before = (np.zeros(2), [np.ones(3), np.ones(1)], 5)
+    after = (np.zeros(2), [np.ones(3), np.array([2.0])], 5)
+    assert probes.changed_input(before, before) is None
+    assert probes.changed_input(before, after, ("w", "grads")) == "`grads`[1]"
+    assert probes.changed_input(before, after) == "argument 2[1]"
+    assert [path for path, _ in probes.arrays_in(before[1], "g")] == ["g[0]", "g[1]"]
+    assert ex._shares_memory([before[0][:1]], before) and not ex._shares_memory([np.zeros(2)], before)

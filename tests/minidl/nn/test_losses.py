@@ -203,3 +203,24 @@ def test_info_nce_properties_and_refusals():
         loss(z[:5])
     with pytest.raises(ValueError, match="temperature must be > 0"):
         losses.InfoNCE(0.0)
+
+
+def test_a_loss_defined_elsewhere_registers_by_name_and_checks_its_targets(monkeypatch):
+    """``LOSSES`` and ``targets_like``: what a library built on minidl (the Keras door's mean
+    absolute error) uses to add a loss that ``compile(loss=name)`` and a saved model find."""
+
+    class CubedError(losses.Loss):
+        symmetric = True
+
+        def compute(self, y_pred, y_true):
+            d = y_pred - losses.targets_like(y_pred, y_true, "CubedError")
+            return d**3, 3 * d**2 / d.size
+
+    monkeypatch.setitem(losses.LOSSES, "cubed", CubedError)
+    loss = losses.get("cubed")
+    assert isinstance(loss, CubedError) and isinstance(losses.get({"class": "CubedError"}), CubedError)
+    assert loss(np.array([[2.0], [1.0]]), np.array([1.0, 1.0])) == 0.5  # (N,) targets for (N, 1)
+    with pytest.raises(
+        ValueError, match=r"CubedError expected y_true of shape \(2, 1\) like y_pred, got \(3,\)"
+    ):
+        loss(np.zeros((2, 1)), np.zeros(3))

@@ -10,23 +10,6 @@ from minidl import layers as L
 from minidl.training.data import DataLoader
 
 
-def _shift_by_loops(x, dy, dx):
-    out = np.zeros_like(x)
-    _, _, h, w = x.shape
-    for n in range(len(x)):
-        for i in range(h):
-            for j in range(w):
-                if 0 <= i - dy[n] < h and 0 <= j - dx[n] < w:
-                    out[n, :, i, j] = x[n, :, i - dy[n], j - dx[n]]
-    return out
-
-
-def test_shift_images_matches_loops(rng):
-    x = rng.standard_normal((4, 2, 5, 6))
-    dy, dx = np.array([0, 2, -1, -3]), np.array([1, -2, 0, 3])
-    np.testing.assert_array_equal(augment.shift_images(x, dy, dx), _shift_by_loops(x, dy, dx))
-
-
 def test_random_shift_keeps_shape_and_moves_each_image_by_at_most_max_shift(rng):
     x = np.zeros((50, 1, 9, 9), np.float32)
     x[:, 0, 4, 4] = 1.0  # one bright pixel in the middle
@@ -133,7 +116,7 @@ def test_fit_augments_training_batches_only_and_repeats_under_seed():
 
 def test_random_shift_draws_what_the_zoo_was_trained_with(rng):
     """The zoo's weights were trained with a per-image loop; RandomShift must give the same
-    images from the same seed, so `python -m minidl.zoo.train` still rebuilds the files."""
+    images from the same seed, so `python tools/zoo_train.py` still rebuilds the files."""
     x = rng.standard_normal((7, 2, 6, 5)).astype(np.float32)
     mdl.seed(5)
     ours = augment.RandomShift(2)(x)

@@ -50,7 +50,7 @@ def test_each_load_is_an_independent_copy():
 
 def test_describe_says_how_to_rebuild():
     text = zoo.describe("lenet-mnist-0to4")
-    assert "python -m minidl.zoo.train lenet-mnist-0to4" in text and "0-4" in text
+    assert "python tools/zoo_train.py lenet-mnist-0to4" in text and "0-4" in text
 
 
 def test_vgg_style_builder_is_vgg_shaped():
