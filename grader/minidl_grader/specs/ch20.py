@@ -340,7 +340,7 @@ declare_edges(
 )
 declare_edges(
     "expected_recall_at_k",
-    ("size_one", "non_square", "ties", "repeated_indices", "varied_settings"),
+    ("size_one", "non_square", "ties", "repeated_indices", "long_sequence", "varied_settings"),
     {"empty": "recall is a mean over the queries: with none it has no value"},
 )
 declare_edges(
