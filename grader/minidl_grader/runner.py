@@ -53,10 +53,17 @@ MAX_SETUP_CELLS = 3  # setup cells run; more are ignored (and reported)
 # and this bounds them to about a second (the longest published solution: 1,600 characters)
 MAX_CELL_CHARS = 200_000
 # modules a probe checks with, imported (and captured: ``probes.seal``) before any cell runs
-PROBE_MODULES = {"numba": ("numba",), "cuda": ("minidl.kernels.emulate",)}
+PROBE_MODULES = {
+    "numba": ("numba",),
+    "cuda": ("minidl.kernels.emulate",),
+    "freeze": ("minidl.training.model",),
+    "fine_tune": ("minidl.training.model", "minidl.nn.losses"),
+}
 # probes whose outputs carry what the sandbox observed, not only what the answer returned:
 # a notebook that changes modules (``provenance.tampering``) scores 0 on these exercises
 OBSERVING_PROBES = {"numba", "cuda", "freeze", "fine_tune"}
+# probes whose function runs on a model in a process of its own, where no cell runs
+MODEL_PROBES = {"freeze", "fine_tune"}
 # probes that only call the answer: what their spec forbids is left out of the minidl that
 # their submission's process imports (``confinement/overlay.py``); the others use the
 # library themselves (chapter 9's probes build models with its layers)
@@ -335,6 +342,8 @@ class _Session:
             return self._kernel_outputs(exercise)
         if exercise.probe == "cuda":
             return self._cuda_outputs(exercise)
+        if exercise.probe in MODEL_PROBES:
+            return self._model_outputs(exercise)
 
         def get_outputs(case):
             value = self._called(exercise, case, exercise.name)
@@ -487,6 +496,64 @@ class _Session:
         except kernels.KernelSourceError as err:
             return {"problem": str(err)}
         return {"source": source, "key": f"{exercise.name} {len(self.kernels)}"}
+
+    # ------------------------------------------------------------------ chapter 9's models
+    def _model_outputs(self, exercise: registry.Exercise):
+        """``get_outputs`` for a function run on a model (issue 68): the submission's process
+        describes it once (``probes._described_model_probe``: plain data); the grader finds
+        its ``def``, and those of the notebook's functions it calls, in the cells and reads
+        them (``kernels.model_spec``); a fresh sandboxed process, where no cell runs,
+        rebuilds only those functions, builds the model, calls the function and summarises
+        the model with the grader's code (``probes.model_case``). The spec judges the
+        summary here."""
+
+        def get_outputs(case):
+            known = self.kernels.get(exercise.name)
+            if known is None:
+                known = self.kernels[exercise.name] = self._model_spec(exercise, case)
+            if "problem" in known:
+                raise SubmissionError(known["problem"])
+            try:
+                return self._kernel_request(
+                    ("model", known["key"], known["spec"], exercise.probe, case), "model"
+                )
+            except SubmissionError as err:
+                if "NameError" not in str(err):
+                    raise
+                raise SubmissionError(
+                    f"{err} (the grader runs `{exercise.entries[0]}` in a process of its own, with the "
+                    "globals it reads that are numbers, strings, numeric arrays or tuples, the "
+                    "notebook's own functions, and objects of numpy, math or minidl: define any other "
+                    "value inside the function)"
+                ) from None
+
+        return get_outputs
+
+    def _model_spec(self, exercise: registry.Exercise, case) -> dict:
+        """``{"spec", "key"}``: the functions to rebuild, or ``{"problem"}``."""
+        sent = self._called(exercise, case, exercise.name)
+        try:
+            description = sent.get("function") if isinstance(sent, dict) else None
+            spec = kernels.model_spec(description, exercise.entries[0], self.cells, self.built)
+        except kernels.KernelSourceError as err:
+            return {"problem": str(err)}
+        names = kernels.described_names(spec)  # reached by any spelling, a built import's too
+        by_spec = [
+            (name, entry)
+            for name, entry in provenance.spec_forbidden_uses(names, list(exercise.forbids))
+            if not allowed(entry, self.allow)
+        ]
+        if by_spec:
+            name, entry = by_spec[0]
+            return {
+                "problem": f"`{exercise.entries[0]}` uses {name}, which computes what this exercise "
+                f"asks (its spec forbids {entry}): write the operation yourself"
+            }
+        by_option = provenance.forbidden_uses(names, list(self.limits.forbid))
+        if by_option:
+            name, entry = by_option[0]
+            return {"problem": f"uses what this assignment forbids: {name} (--forbid {entry})"}
+        return {"spec": spec, "key": f"{exercise.name} {len(self.kernels)}"}
 
     def setup_failure(self) -> str | None:
         """What went wrong in the first setup cell that failed, or None."""

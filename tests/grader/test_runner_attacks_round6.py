@@ -485,3 +485,143 @@ def test_a_cuda_kernel_is_compiled_and_launched_where_no_cell_has_run(tmp_path):
     assert rows["11_built.ipynb"]["bias_relu_cuda"][0] == 2
     relu = rows["11_python.ipynb"]["relu_backward_cuda"]
     assert relu[0] == 0 and "calls PyRun_SimpleString" in relu[2], relu
+
+
+# ---------------------------------------------------------------------- 1: chapter 9's models
+CHAPTER9 = ROOT / "solutions" / "09_transfer_learning.ipynb"
+# The model probe's tools replaced from a cell by built names, where the probe built the
+# model, called the answer and summarised the model after the cells had run: each wrong
+# answer below scored full marks there.
+_PROBES_MODULE = "import importlib\n_P = importlib.import_module('minidl.exercises.' + 'probes')\n"
+# a step never run in training mode; the set the probe recorded the modes in replaced
+NEVER_TRAINING = _PROBES_MODULE + (
+    "class _Always(set):\n"
+    "    def add(self, value):\n"
+    "        set.add(self, True)\n"
+    "vars(_P)['se' + 't'] = _Always\n"
+    "def discriminative_fine_tune_step(model, x, y, loss_fn, lr):\n"
+    "    loss = float(loss_fn(model.forward(x), y))\n"
+    "    model.backward(loss_fn.backward())\n"
+    "    weighted = [layer for layer in model.layers if layer.params]\n"
+    "    for depth, layer in enumerate(reversed(weighted)):\n"
+    "        if layer.trainable:\n"
+    "            for key in layer.params:\n"
+    "                layer.params[key] -= lr / 2.6**depth * layer.grads[key]\n"
+    "    return loss\n"
+)
+# parameters bound to new arrays; the table of the arrays each model was built with forgotten
+REBOUND = _PROBES_MODULE + (
+    "class _Forget(dict):\n"
+    "    def __setitem__(self, key, value):\n"
+    "        pass\n"
+    "vars(_P)['_BU' + 'ILT'] = _Forget()\n"
+    "def discriminative_fine_tune_step(model, x, y, loss_fn, lr):\n"
+    "    loss = float(loss_fn(model.forward(x, training=True), y))\n"
+    "    model.backward(loss_fn.backward())\n"
+    "    weighted = [layer for layer in model.layers if layer.params]\n"
+    "    for depth, layer in enumerate(reversed(weighted)):\n"
+    "        if layer.trainable:\n"
+    "            for key in list(layer.params):\n"
+    "                layer.params[key] = layer.params[key] - lr / 2.6**depth * layer.grads[key]\n"
+    "    return loss\n"
+)
+# the frozen layers found by isinstance(layer, Dense) (the BatchNorm left out); the summary's
+# first read replaced by one that sets the flags right before they are read
+DENSE_ONLY = _PROBES_MODULE + (
+    "from minidl.nn.layers import Dense\n"
+    "_asked = np.full(1, -1)\n"
+    "class _Fixing(dict):\n"
+    "    def __init__(self, real):\n"
+    "        self.real = real\n"
+    "    def __setitem__(self, key, value):\n"
+    "        self.real[key] = value\n"
+    "    def get(self, model, default=None):\n"
+    "        if _asked[0] >= 0:\n"
+    "            weighted = [layer for layer in model.layers if layer.params]\n"
+    "            for k, layer in enumerate(weighted):\n"
+    "                layer.trainable = k >= len(weighted) - _asked[0]\n"
+    "        return self.real.get(model, default)\n"
+    "vars(_P)['_BU' + 'ILT'] = _Fixing(vars(_P)['_BU' + 'ILT'])\n"
+    "def freeze_all_but_last(model, n_trainable):\n"
+    "    _asked[0] = n_trainable\n"
+    "    dense = [layer for layer in model.layers if isinstance(layer, Dense)]\n"
+    "    for layer in dense[: len(dense) - n_trainable]:\n"
+    "        layer.trainable = False\n"
+    "    for layer in dense[len(dense) - n_trainable :]:\n"
+    "        layer.trainable = True\n"
+)
+# right, with a module-level helper, a constant and a minidl class among its globals
+FREEZE_WITH_HELPER = (
+    "from minidl.nn.layers import ReLU\n"
+    "KEEP_RELUS = False\n"
+    "def _weighted(model):\n"
+    "    return [layer for layer in model.layers if layer.params and not isinstance(layer, ReLU)]\n"
+    "def freeze_all_but_last(model, n_trainable):\n"
+    "    weighted = _weighted(model)\n"
+    "    for k, layer in enumerate(weighted):\n"
+    "        layer.trainable = k >= len(weighted) - n_trainable or KEEP_RELUS\n"
+)
+# a right freeze, but defined in a file the notebook writes (its text decoded at run time)
+# and imports: no cell holds its source, which the import system compiles unrecorded
+_RIGHT_FREEZE = (
+    "def freeze_all_but_last(model, n_trainable):\n"
+    "    weighted = [layer for layer in model.layers if layer.params]\n"
+    "    for k, layer in enumerate(weighted):\n"
+    "        layer.trainable = k >= len(weighted) - n_trainable\n"
+)
+FREEZE_FROM_A_FILE = (
+    "import codecs, sys\n"
+    f"_text = codecs.decode({_rot13(_RIGHT_FREEZE)!r}, 'rot13')\n"
+    "with open('written_here.py', 'w') as f:\n"
+    "    f.write(_text)\n"
+    "sys.path.insert(0, '.')\n"
+    "from written_here import freeze_all_but_last\n"
+)
+# the gallery's own freezing, reached by a built name (the spec forbids minidl.gallery.transfer)
+FREEZE_BY_THE_GALLERY = (
+    "import importlib\n"
+    "_T = importlib.import_module('minidl.gal' + 'lery.transfer')\n"
+    "def freeze_all_but_last(model, n_trainable):\n"
+    "    weighted = [layer for layer in model.layers if layer.params]\n"
+    "    _T.freeze(weighted[: len(weighted) - n_trainable])\n"
+    "    _T.unfreeze(weighted[len(weighted) - n_trainable :])\n"
+)
+# the modes' set reached through the recorder the grader puts on each layer (its closure)
+CLOSURE = NEVER_TRAINING.replace(
+    "    loss = float(loss_fn(model.forward(x), y))\n",
+    "    model.layers[0].forward.__closure__[0].cell_contents.add(True)\n"
+    "    loss = float(loss_fn(model.forward(x), y))\n",
+)
+
+
+@pytest.mark.sandbox
+def test_a_model_function_is_run_and_read_where_no_cell_has_run(tmp_path):
+    folder = tmp_path / "models"
+    folder.mkdir()
+    _with(CHAPTER9, folder / "9_training.ipynb", {
+        "discriminative_fine_tune_step": NEVER_TRAINING, "freeze_all_but_last": DENSE_ONLY,
+    })  # fmt: skip
+    _with(CHAPTER9, folder / "9_rebound.ipynb", {
+        "discriminative_fine_tune_step": REBOUND, "freeze_all_but_last": FREEZE_WITH_HELPER,
+    })  # fmt: skip
+    _with(CHAPTER9, folder / "9_closure.ipynb", {
+        "discriminative_fine_tune_step": CLOSURE, "freeze_all_but_last": FREEZE_FROM_A_FILE,
+    })  # fmt: skip
+    _with(CHAPTER9, folder / "9_gallery.ipynb", {"freeze_all_but_last": FREEZE_BY_THE_GALLERY})
+    out = tmp_path / "rows.json"
+    assert cli.main([str(folder), "--json", str(out), "--quiet", "--timeout", "60", "--seed", "3"]) == 0
+    rows = {Path(r["submission"]).name: _scores(r) for r in json.loads(out.read_text())}
+    step, freeze = "discriminative_fine_tune_step", "freeze_all_but_last"
+    gallery = rows["9_gallery.ipynb"][freeze]
+    assert gallery[0] == 0 and "minidl.gallery.transfer" in gallery[2], gallery
+    training = rows["9_training.ipynb"]
+    assert training[step][0] == 0 and "never ran in training mode" in training[step][2], training[step]
+    assert training[freeze][0] == 0 and "(a BatchNorm) is trainable" in training[freeze][2], training[freeze]
+    rebound = rows["9_rebound.ipynb"]
+    assert rebound[step][0] == 0 and "is a new array" in rebound[step][2], rebound[step]
+    assert rebound[freeze][0] == rebound[freeze][1], rebound[freeze]
+    closure = rows["9_closure.ipynb"]
+    assert closure[step][0] == 0 and "reads `.cell_contents`" in closure[step][2], closure[step]
+    for row in rows.values():
+        assert row["ridge_loo"][0] == row["ridge_loo"][1]
+    assert closure[freeze][0] == 0 and "could not find the source" in closure[freeze][2], closure[freeze]

@@ -24,15 +24,28 @@ from typing import TypeGuard
 
 import numpy as np
 
-from ..runtime.rules import KERNEL_MODULES, MAX_CUDA_SOURCE, MAX_ITEMS, MAX_KERNELS, NJIT_OPTIONS
+from ..runtime.rules import (
+    KERNEL_MODULES,
+    MAX_CUDA_SOURCE,
+    MAX_ITEMS,
+    MAX_KERNELS,
+    MODEL_MODULES,
+    NJIT_OPTIONS,
+)
 from . import reading
 
-__all__ = ["KernelSourceError", "kernel_spec", "cuda_source", "KINDS"]
+__all__ = ["KernelSourceError", "kernel_spec", "model_spec", "cuda_source", "KINDS"]
 
 MAX_DEPTH = 4
 KINDS = {"value", "scalar", "complex", "dtype", "tuple", "module", "attr", "kernel", "unknown"}
 _NAME = re.compile(r"[A-Za-z_]\w{0,200}\Z")
-_MODULE = re.compile(rf"({'|'.join(KERNEL_MODULES)})(\.[A-Za-z_]\w{{0,100}}){{0,6}}\Z")
+
+
+def _module_pattern(roots: tuple) -> re.Pattern:
+    return re.compile(rf"({'|'.join(roots)})(\.[A-Za-z_]\w{{0,100}}){{0,6}}\Z")
+
+
+_MODULE, _MODEL_MODULE = _module_pattern(KERNEL_MODULES), _module_pattern(MODEL_MODULES)
 WRAPPER = "__minidl_kernel__"
 _WHITE_LINES = re.compile(r"^[ \t\f\v]+$", re.M)
 
@@ -46,7 +59,7 @@ def kernel_spec(description, cells: list, built: dict | None = None) -> dict:
     with ``module``, its source as a syntax tree. ``cells``: the runner's ``(label, source,
     exercise)``; ``built``: the sources the audit hook recorded (``_Session.built``).
     Raises ``KernelSourceError``."""
-    functions = _checked(description)
+    functions = _checked(description, _MODULE)
     sources = _Sources(cells, built or {})
     return {
         "functions": [
@@ -59,6 +72,99 @@ def kernel_spec(description, cells: list, built: dict | None = None) -> dict:
             for f in functions
         ]
     }
+
+
+def model_spec(description, entry: str, cells: list, built: dict | None = None) -> dict:
+    """``kernel_spec`` for a plain Python function that chapter 9 runs on a model
+    (``probes.describe_kernel(fn, plain=True)``): its globals may name objects of
+    ``MODEL_MODULES``; each function found is read first (``reflection``) and refused if it
+    reaches past the model it is given. Raises ``KernelSourceError``."""
+    functions = _checked(description, _MODEL_MODULE)
+    sources = _Sources(cells, built or {})
+    found = []
+    for f in functions:
+        node = sources.find(f["name"], f["file"], f["line"], what="function")
+        problem = reflection(node)
+        if problem:
+            raise KernelSourceError(
+                f"`{entry}` {'' if f is functions[0] else 'calls `' + f['name'] + '`, which '}{problem}: the "
+                "grader runs the function on a model of its own, and a function that reaches the "
+                "process's objects this way could change how that model is read; work with the model "
+                "through its attributes (`layer.params`, `layer.trainable`, `model.forward`)"
+            )
+        found.append({**f, "module": _module(node, [n for n, _ in f["freevars"]])})
+    return {"functions": found}
+
+
+def described_names(spec: dict) -> list[str]:
+    """The dotted names of the modules and objects the functions of ``spec`` read as globals,
+    closure variables or defaults (``module`` and ``attr`` items), for the forbids."""
+    names: list[str] = []
+
+    def walk(item) -> None:
+        if item[0] == "module":
+            names.append(item[1])
+        elif item[0] == "attr":
+            names.append(f"{item[1]}.{item[2]}")
+        elif item[0] == "tuple":
+            for inner in item[1]:
+                walk(inner)
+
+    for f in spec["functions"]:
+        for item in [*f["globals"].values(), *(v for _, v in f["freevars"]), *f["defaults"]]:
+            walk(item)
+        for item in f["kwdefaults"].values():
+            walk(item)
+    return names
+
+
+# what a function run on a model may not name or read (``reflection``): the ways from an
+# object to the process's other objects (a function's globals, a frame, the builtins), and
+# code built from strings
+_REFLECTIVE_NAMES = frozenset(
+    {"vars", "globals", "locals", "__import__", "exec", "eval", "compile", "breakpoint", "__builtins__"}
+    | {"delattr", "memoryview"}
+)
+_BY_NAME = frozenset({"getattr", "setattr", "hasattr"})
+_FRAME_ATTRIBUTES = frozenset(
+    {"f_back", "f_globals", "f_locals", "f_builtins", "f_code", "tb_frame", "tb_next"}
+    | {"gi_frame", "cr_frame", "ag_frame", "gi_code", "cell_contents"}
+)
+
+
+def reflection(node) -> str | None:
+    """Why the function ``node`` reaches past the objects it is given (``None`` if it does
+    not): a dunder or frame attribute (``f.__globals__``, ``layer.forward.__closure__``,
+    ``tb_frame``), ``vars``/``globals``/``exec``/``__import__`` and their kind,
+    ``getattr``/``setattr``/``hasattr`` other than called with a constant public name, or an
+    import of a module outside ``MODEL_MODULES``. One pass over the tree."""
+    nodes = list(ast.walk(node))
+    named = {  # getattr(x, "name") and the like: the name written out, public
+        id(c.func)
+        for c in nodes
+        if isinstance(c, ast.Call)
+        and len(c.args) >= 2
+        and isinstance(c.args[1], ast.Constant)
+        and isinstance(c.args[1].value, str)
+        and not c.args[1].value.startswith("_")
+    }
+    for item in nodes:
+        if isinstance(item, ast.Attribute) and (
+            (item.attr.startswith("__") and item.attr.endswith("__")) or item.attr in _FRAME_ATTRIBUTES
+        ):
+            return f"reads `.{item.attr}`"
+        if isinstance(item, ast.Name) and item.id in _REFLECTIVE_NAMES:
+            return f"uses `{item.id}`"
+        if isinstance(item, ast.Name) and item.id in _BY_NAME and id(item) not in named:
+            return f"uses `{item.id}` other than with a public attribute's name written out"
+        if isinstance(item, ast.ImportFrom) and item.level:
+            return "imports from a relative module"
+        if isinstance(item, (ast.Import, ast.ImportFrom)):
+            modules = [a.name for a in item.names] if isinstance(item, ast.Import) else [item.module or ""]
+            outside = [m for m in modules if m.split(".")[0] not in MODEL_MODULES]
+            if outside:
+                return f"imports `{outside[0]}`"
+    return None
 
 
 def cuda_source(sent, entry: str, cells: list, built: dict | None = None) -> str:
@@ -88,16 +194,16 @@ def _unreadable(what: str) -> KernelSourceError:
     return KernelSourceError(f"the grader could not read the kernel's description ({what})")
 
 
-def _checked(description) -> list[dict]:
+def _checked(description, modules: re.Pattern) -> list[dict]:
     if not isinstance(description, dict) or not isinstance(description.get("functions"), list):
         raise _unreadable("no list of functions")
     functions = description["functions"]
     if not 1 <= len(functions) <= MAX_KERNELS:
         raise _unreadable(f"{len(functions)} functions")
-    return [_function(f, len(functions)) for f in functions]
+    return [_function(f, len(functions), modules) for f in functions]
 
 
-def _function(f, count: int) -> dict:
+def _function(f, count: int, modules: re.Pattern) -> dict:
     if not isinstance(f, dict):
         raise _unreadable("a function that is not a table")
     name, file, line = f.get("name"), f.get("file"), f.get("line")
@@ -123,7 +229,7 @@ def _function(f, count: int) -> dict:
         raise _unreadable(f"`{name}`'s defaults")
     if not all(_NAME.match(str(k)) for k in kwdefaults):
         raise _unreadable(f"`{name}`'s defaults")
-    check = lambda item: _item(item, count, 0)  # noqa: E731
+    check = lambda item: _item(item, count, 0, modules)  # noqa: E731
     return {
         "name": name,
         "file": file,
@@ -136,7 +242,7 @@ def _function(f, count: int) -> dict:
     }
 
 
-def _item(item, count: int, depth: int) -> list:
+def _item(item, count: int, depth: int, modules: re.Pattern) -> list:
     """One described value, checked (``probes.describe_kernel``'s ``item``): a list
     ``[kind, ...]`` with the fields its kind needs, of the types they must have."""
     if not isinstance(item, (list, tuple)) or not item or item[0] not in KINDS or depth > MAX_DEPTH:
@@ -157,11 +263,11 @@ def _item(item, count: int, depth: int) -> list:
     elif kind == "dtype" and len(rest) == 1:
         ok = _numeric_dtype(rest[0])
     elif kind == "tuple" and len(rest) == 1 and isinstance(rest[0], list) and len(rest[0]) <= 64:
-        return ["tuple", [_item(v, count, depth + 1) for v in rest[0]]]
+        return ["tuple", [_item(v, count, depth + 1, modules) for v in rest[0]]]
     elif kind == "module" and len(rest) == 2:
-        ok = isinstance(rest[0], str) and bool(_MODULE.match(rest[0]))
+        ok = isinstance(rest[0], str) and bool(modules.match(rest[0]))
     elif kind == "attr" and len(rest) == 2:
-        ok = isinstance(rest[0], str) and bool(_MODULE.match(rest[0])) and isinstance(rest[1], str)
+        ok = isinstance(rest[0], str) and bool(modules.match(rest[0])) and isinstance(rest[1], str)
         ok = ok and bool(_NAME.match(rest[1])) and not rest[1].startswith("_")
     elif kind == "kernel" and len(rest) == 1:
         ok = isinstance(rest[0], int) and not isinstance(rest[0], bool) and 0 <= rest[0] < count
@@ -240,7 +346,7 @@ class _Sources:
             self.trees[index] = [_WHITE_LINES.sub("", literal) for literal in found]
         return self.trees[index]
 
-    def find(self, name: str, file: str, line: int) -> ast.FunctionDef | ast.Lambda:
+    def find(self, name: str, file: str, line: int, what: str = "kernel") -> ast.FunctionDef | ast.Lambda:
         by_name = []
         if file in self.cells:
             found = [
@@ -267,8 +373,8 @@ class _Sources:
             return by_name[-1]
         raise KernelSourceError(
             f"the grader could not find the source of `{name}` ({file.strip('<>')}, line {line}) in the "
-            "notebook: a kernel is compiled from the notebook's cells, so define it in one (not in a "
-            "file written while the notebook runs)"
+            f"notebook: a {what} is {'compiled' if what == 'kernel' else 'rebuilt'} from the notebook's "
+            "cells, so define it in one (not in a file written or a string built while the notebook runs)"
         )
 
 

@@ -18,6 +18,7 @@ import os
 import re
 import sys
 import traceback
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,9 +26,9 @@ from typing import Any
 import numpy as np
 
 from minidl.exercises import probes as shared
-from minidl.exercises.probes import build_model, model_summary, record_training_modes
+from minidl.exercises.probes import build_model, model_summary
 
-from .rules import KERNEL_MODULES, MAX_CUDA_SOURCE, MAX_ITEMS, MAX_KERNELS, NJIT_OPTIONS
+from .rules import KERNEL_MODULES, MAX_CUDA_SOURCE, MAX_ITEMS, MAX_KERNELS, MODEL_MODULES, NJIT_OPTIONS
 
 __all__ = [
     "Case",
@@ -241,7 +242,8 @@ def log_sum_exp(x):
 # compared nor how: the probes compare with the captured classes, by exact type (a subclass
 # the notebook writes is not numba's), and refuse when the classes' attributes are no longer
 # the captured ones. The Numba and CUDA kernels are compiled and run in processes where no
-# cell runs, with the ``njit`` and the emulator captured there. (The grader
+# cell runs, with the ``njit`` and the emulator captured there, and so are chapter 9's
+# functions run on a model (``model_case``). (The grader
 # also reads the cells for such changes, where nothing the submission runs can reach:
 # ``provenance.tampering``.)
 _type, _dict, _vars, _all = type, dict, vars, all  # the builtins as they were at import
@@ -315,14 +317,18 @@ def _capture_emulator():
 # (what a kernel's globals may name and the description's limits: ``rules.py``)
 
 
-def _known_objects() -> dict:
-    """``{id: (object, kind, module, attribute)}``: the kernel modules loaded before the
-    first cell (``seal``), and the top-level attributes of ``KERNEL_MODULES``."""
+def _known_objects(roots: tuple = KERNEL_MODULES, every_module: bool = False) -> dict:
+    """``{id: (object, kind, module, attribute)}``: the modules of ``roots`` loaded (for a
+    kernel: before the first cell, ``seal``), and the top-level attributes of ``roots`` (with
+    ``every_module``: of every such module loaded). Only names: the process that rebuilds
+    a function imports each by its name, so an entry a cell forged names only a real one."""
     known: dict = {}
+    loaded = []
     for name, module in list(sys.modules.items()):
-        if _type(module) is _ModuleType and name.split(".")[0] in KERNEL_MODULES:
+        if _type(module) is _ModuleType and name.split(".")[0] in roots:
             known.setdefault(id(module), (module, "module", name, ""))
-    for name in (*KERNEL_MODULES, "numpy.linalg", "numpy.random"):
+            loaded.append(name)
+    for name in loaded if every_module else (*roots, "numpy.linalg", "numpy.random"):
         found = sys.modules.get(name)
         for attribute, value in list(_vars(found).items()) if found is not None else ():
             if not attribute.startswith("_"):
@@ -339,15 +345,19 @@ def _global_names(code, depth: int = 0) -> set:
     return names
 
 
-def describe_kernel(fn) -> dict:
+def describe_kernel(fn, plain: bool = False) -> dict:
     """What the grader needs to compile ``fn`` (a Numba dispatcher) again elsewhere, as plain
     data: ``functions``, the kernel first, then every kernel it uses, each with ``name``,
     ``file`` and ``line`` (where its ``def`` is: the cell's label), ``options`` (its
     ``njit`` options) and what its ``globals``, ``freevars`` and ``defaults`` are (see
     ``_item``). Nothing here is trusted by the grader: it compiles the notebook's own source
-    as described, and judges what it compiled."""
-    dispatcher_class = _capture_numba()[0]
-    known = _TRUSTED["known"]
+    as described, and judges what it compiled. ``plain``: ``fn`` is a plain Python function
+    (chapter 9's, run on a model): the functions it reads are described as it is, and the
+    objects named are those of ``MODEL_MODULES``, looked up now."""
+    if plain:
+        dispatcher_class, known = _FunctionType, _known_objects(MODEL_MODULES, every_module=True)
+    else:
+        dispatcher_class, known = _capture_numba()[0], _TRUSTED["known"]
     functions: list = []
     index: dict = {}
 
@@ -358,13 +368,13 @@ def describe_kernel(fn) -> dict:
             raise ValueError(f"the kernel uses more than {MAX_KERNELS} other kernels")
         position = index[id(kernel)] = len(functions)
         functions.append({})
-        py_func: Any = _dict(_vars(kernel)).get("py_func")
+        py_func: Any = kernel if plain else _dict(_vars(kernel)).get("py_func")
         if _type(py_func) is not _FunctionType:
             raise TypeError(
                 "the kernel's Python function is not a plain function: the grader cannot compile it"
             )
         code, space = py_func.__code__, py_func.__globals__
-        given: Any = _dict(_vars(kernel)).get("targetoptions")
+        given: Any = None if plain else _dict(_vars(kernel)).get("targetoptions")
         pairs = list(given.items()) if _type(given) is dict else []
         cells = py_func.__closure__ or ()
         functions[position] = {
@@ -389,11 +399,13 @@ def describe_kernel(fn) -> dict:
             return ["value", value]
         if kind is complex:
             return ["complex", value.real, value.imag]
-        if kind is dispatcher_class:
+        if kind is dispatcher_class and not plain:
             return ["kernel", function(value)]
         found = known.get(id(value))
         if found is not None and found[0] is value:
             return list(found[1:])
+        if kind is dispatcher_class:  # a plain function of the notebook (minidl's are known)
+            return ["kernel", function(value)]
         if kind is tuple and depth < 4:
             return ["tuple", [item(v, depth + 1) for v in value[:64]]]
         if kind is np.ndarray and value.dtype.kind in "biuf":
@@ -438,7 +450,7 @@ def _described_numba_probe(namespace, entries, case, trusted=contextlib.nullcont
     return {"is_numba": True, "kernel": describe_kernel(fn)}
 
 
-def build_kernels(spec: dict, trusted=contextlib.nullcontext) -> list:
+def build_kernels(spec: dict, trusted=contextlib.nullcontext, plain: bool = False) -> list:
     """In a fresh process, before any of the submission's code ran there: the kernels of
     ``spec`` made with the ``numba.njit`` captured then (``seal``), the first the one to
     judge. ``spec["functions"]`` is the description's (``describe_kernel``), each with
@@ -447,22 +459,29 @@ def build_kernels(spec: dict, trusted=contextlib.nullcontext) -> list:
     kernel's Python function, its decorators, annotations and default values taken out, so
     that defining it runs nothing of the submission. Globals, closure variables and
     defaults are rebuilt from their description: a name the description cannot give
-    (``unknown``) is left undefined, and Numba says so when it compiles."""
+    (``unknown``) is left undefined, and Numba says so when it compiles. ``plain``: plain
+    Python functions (chapter 9's, ``describe_kernel(fn, plain=True)``), not compiled, their
+    globals naming objects of ``MODEL_MODULES``."""
     import builtins
     import importlib
 
-    njit = _TRUSTED["numba.njit"]
+    njit: Any = None if plain else _TRUSTED["numba.njit"]
     functions = spec["functions"]
     kernels: list = [None] * len(functions)
     making: set = set()
 
+    roots = MODEL_MODULES if plain else KERNEL_MODULES
+
     def module(name: str):  # one this process loaded before the request, or a kernel module
-        if not isinstance(name, str) or name.split(".")[0] not in KERNEL_MODULES:
+        if not isinstance(name, str) or name.split(".")[0] not in roots:
             raise _Unresolved()
         found = sys.modules.get(name)
-        if found is None and name not in KERNEL_MODULES:
+        if found is None and name not in roots and not plain:
             raise _Unresolved()
-        return found if found is not None else importlib.import_module(name)
+        try:
+            return found if found is not None else importlib.import_module(name)
+        except ImportError:
+            raise _Unresolved() from None
 
     def resolve(item):
         kind, *rest = item
@@ -513,7 +532,7 @@ def build_kernels(spec: dict, trusted=contextlib.nullcontext) -> list:
             py_func.__defaults__ = tuple(defaults.get(k) for k in range(len(f["defaults"]))) or None
             py_func.__kwdefaults__ = resolved(f["kwdefaults"].items()) or None
             options = {k: v for k, v in f["options"].items() if k in NJIT_OPTIONS and k != "nopython"}
-            kernels[i] = njit(**options)(py_func)
+            kernels[i] = py_func if plain else njit(**options)(py_func)
             space.update(resolved(f["globals"].items()))  # after: a kernel may call itself
         return kernels[i]
 
@@ -698,32 +717,131 @@ def _cuda_probe(namespace, entries, case, trusted=contextlib.nullcontext):
 
 
 # ---------------------------------------------------------------------- chapter 9: models
-@probe("freeze")
-def _freeze_probe(namespace, entries, case):
-    weights, n_trainable, *earlier = case.args
-    model = build_model(weights)
-    for index in earlier[0] if earlier else ():  # frozen by an earlier stage
-        model.layers[index].trainable = False
-    returned = namespace[entries[0]](model, n_trainable)
-    summary = model_summary(model)
-    summary["returned_model"] = returned is model or returned is None
+# A function run on a model is judged in a process where no cell has run (issue 68), as a
+# kernel is: the submission's process only describes it (``_described_model_probe``:
+# ``describe_kernel(fn, plain=True)``); the grader finds its ``def`` (and those of the
+# notebook's functions it calls) in the cells it holds and reads them
+# (``judge/kernels.model_spec``); a fresh sandboxed process rebuilds only those functions
+# (``build_kernels(spec, plain=True)``) and runs ``model_case``: the grader's code builds the
+# model, calls the function, and takes the summary with what it captured before the call.
+# The only code of the submission that runs there is that function's.
+_bool, _list, _str, _tuple, _len, _zip, _isinstance = bool, list, str, tuple, len, zip, isinstance
+_sorted = sorted
+_np_array = np.array
+
+
+def _built(model) -> list:
+    """Each layer's parameters as the model was built: ``[{key: array}]``, held here (the
+    answer never sees this list: the summary's ``kept`` and ``built_params`` read it)."""
+    return [_dict(layer.params) for layer in _list(model.layers)]
+
+
+def _params(layer) -> list:
+    params = layer.params
+    return _list(_dict.items(params)) if _isinstance(params, _dict) else []
+
+
+def _model_summary(model, built: list | None) -> dict:
+    """``model_summary``'s data, read with the builtins and NumPy functions this module held
+    before any answer ran: each layer's ``trainable`` flag, whether it has parameters, their
+    names and values, its class's name; with ``built`` (``_built``, before the call):
+    ``kept``, whether each parameter is still the array the layer was built with (by
+    identity, against this function's own list), and ``built_params``, the values those
+    arrays hold now (a step that updates in place leaves the step there; one that binds
+    new arrays leaves them as they were: the grader judges them by value)."""
+    layers = _list(model.layers)
+    params = [_params(layer) for layer in layers]
+    summary: dict = {
+        "trainable": [_bool(layer.trainable) for layer in layers],
+        "has_params": [_bool(p) for p in params],
+        "param_names": [[_str(k) for k, _ in p] for p in params],
+        "params": [_tuple(_np_array(v) for _, v in p) for p in params],
+        "kinds": [_type(layer).__name__ for layer in layers],
+    }
+    if built is not None and _len(built) == _len(layers):
+        summary["kept"] = [
+            [key in first and value is first[key] for key, value in p] for p, first in _zip(params, built)
+        ]
+        summary["built_params"] = [_tuple(_np_array(v) for v in _dict.values(first)) for first in built]
     return summary
 
 
-@probe("fine_tune")
-def _fine_tune_probe(namespace, entries, case):
+def _recorder(add, forward, to_bool):
+    def forward_recorded(x, training=False):
+        add(to_bool(training))
+        return forward(x, training=training)
+
+    return forward_recorded
+
+
+# made again with a globals table of its own: the functions it puts on the layers, which the
+# answer can reach, lead to nothing of this module (``__globals__``), whose captures the
+# summary reads
+_recorder = types.FunctionType(_recorder.__code__, {"__builtins__": {}}, "_recorder")
+
+
+def _recorded_modes(model) -> set:
+    """The ``training`` flags the model's layers are run with (``record_training_modes``):
+    each layer's ``forward`` wrapped by ``_recorder``, the set and ``bool`` held in its
+    closure."""
+    modes: set = set()
+    for layer in _list(model.layers):
+        layer.forward = _recorder(modes.add, layer.forward, _bool)
+    return modes
+
+
+def model_case(fn, probe_name: str, case: Case) -> dict:
+    """The grader's steps around one call of ``fn``: the model built from the case
+    (``build_model``), ``fn`` called on it, the model's summary (``_model_summary``) as plain
+    data. ``probe_name``: ``"freeze"`` (``fn(model, n_trainable)``, some layers frozen
+    first) or ``"fine_tune"`` (``fn(model, x, y, loss_fn, lr)``: the loss returned and the
+    ``training`` flags the layers ran with)."""
+    if probe_name == "freeze":
+        weights, n_trainable, *earlier = case.args
+        model = build_model(weights)
+        for index in earlier[0] if earlier else ():  # frozen by an earlier stage
+            model.layers[index].trainable = False
+        built = _built(model)
+        returned = fn(model, n_trainable)
+        summary = _model_summary(model, built)
+        summary["returned_model"] = returned is model or returned is None
+        return summary
     from minidl.nn import losses
 
     weights, frozen, x, y, lr = case.args
     model = build_model(weights)
     for index in frozen:
         model.layers[index].trainable = False
-    modes = record_training_modes(model)
-    loss = namespace[entries[0]](model, x, y, losses.SparseCategoricalCrossentropy(from_logits=True), lr)
-    summary = model_summary(model)
+    built, modes = _built(model), _recorded_modes(model)
+    loss_fn = losses.SparseCategoricalCrossentropy(from_logits=True)
+    loss = fn(model, x, y, loss_fn, lr)
+    summary = _model_summary(model, built)
     summary["loss"] = loss
-    summary["training_modes"] = sorted(modes)
+    summary["training_modes"] = _sorted(modes)
     return summary
+
+
+def _described_model_probe(namespace, entries, case):
+    """In the submission's process: the entry described (``describe_kernel(fn,
+    plain=True)``); nothing is built or called here."""
+    fn = namespace[entries[0]]
+    if _type(fn) is not _FunctionType:
+        raise TypeError(
+            f"`{entries[0]}` should be a function defined with `def` in its cell, got {_type(fn).__name__}"
+        )
+    return {"function": describe_kernel(fn, plain=True)}
+
+
+@probe("freeze")
+def _freeze_probe(namespace, entries, case):
+    """In one process (the catalogue, ``check()`` through the grader, tests): the steps the
+    fresh process runs (``model_case``)."""
+    return model_case(namespace[entries[0]], "freeze", case)
+
+
+@probe("fine_tune")
+def _fine_tune_probe(namespace, entries, case):
+    return model_case(namespace[entries[0]], "fine_tune", case)
 
 
 # What the submission's process runs: the probes whose data the grader judges (``settle``)
@@ -733,6 +851,8 @@ SANDBOX_PROBES: dict[str, Callable] = {
     "call": _recorded_call_probe,
     "numba": _described_numba_probe,
     "cuda": _described_cuda_probe,
+    "freeze": _described_model_probe,
+    "fine_tune": _described_model_probe,
 }
 
 

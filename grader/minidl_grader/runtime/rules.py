@@ -18,6 +18,9 @@ NJIT_OPTIONS = frozenset(
     }
 )
 KERNEL_MODULES = ("numpy", "numba", "math", "cmath")  # what a kernel's globals may name
+# what the globals of a function chapter 9 runs on a model may name (``minidl``: its layer
+# classes, for ``isinstance``); nothing of the grader's runtime is among them
+MODEL_MODULES = ("numpy", "math", "cmath", "itertools", "minidl")
 MAX_KERNELS = 16  # kernels in one description (the kernel and those it calls)
 MAX_ITEMS = 256  # globals, closure variables and defaults per kernel
 MAX_CUDA_SOURCE = 200_000  # characters of a CUDA source sent back (a cell is read up to 250,000)

@@ -20,7 +20,10 @@ requests one at a time:
   sends (``probes.build_kernels``), run a case with it or trace its ``prange`` work;
 * ``(id, "cuda", key, source, entry, case)`` -- the same for a CUDA kernel: compile the source
   the grader sends with the emulator (``probes.cuda_module``) and launch a case
-  (``probes.cuda_case``).
+  (``probes.cuda_case``);
+* ``(id, "model", key, spec, probe, case)`` -- the same for a function chapter 9 runs on a
+  model: rebuild it from the source the grader sends (``probes.build_kernels(...,
+  plain=True)``), build the model, call it and summarise the model (``probes.model_case``).
 
 What an exercise forbids is not in this process at all: the runtime it imports minidl from
 was built without it (``confinement/overlay.py``).
@@ -455,7 +458,7 @@ class _Requests(pickle.Unpickler):
 def serve(read_fd: int, write_fd: int, runtime=None, guard: _Guard | None = None) -> None:
     """Answer the grader's requests; ``runtime``: ``(codec, PROBES, NotebookShell,
     describe_exception, hidden modules, traceback_frames, (build_kernels, kernel_case,
-    kernel_trace, cuda_module, cuda_case))`` taken before the runtime was
+    kernel_trace, cuda_module, cuda_case, model_case))`` taken before the runtime was
     hidden (imported here otherwise); ``guard``: the audit hook's state, active while the
     submission's code may run (``_install_audit_hook``)."""
     if runtime is None:
@@ -475,12 +478,13 @@ def serve(read_fd: int, write_fd: int, runtime=None, guard: _Guard | None = None
                 own_probes.kernel_trace,
                 own_probes.cuda_module,
                 own_probes.cuda_case,
+                own_probes.model_case,
             ),
         )
     codec, PROBES, NotebookShell, describe_exception, hidden, traceback_frames, kernel_steps = runtime
-    build_kernels, kernel_case, kernel_trace, cuda_module, cuda_case = kernel_steps
+    build_kernels, kernel_case, kernel_trace, cuda_module, cuda_case, model_case = kernel_steps
     state: _Guard = guard if guard is not None else _Guard()
-    built: dict = {}  # {key: kernels} compiled here from the grader's source ("kernel", "cuda")
+    built: dict = {}  # {key: kernels} made here from the grader's source ("kernel", "cuda", "model")
     ran_cells = False  # a kernel is compiled only where no cell has run
 
     class trusted:
@@ -601,6 +605,20 @@ def serve(read_fd: int, write_fd: int, runtime=None, guard: _Guard | None = None
                 _reply(write_fd, "error", message=described(err))
                 continue
             _reply(write_fd, "ok", value=value)
+        elif kind == "model":
+            key, spec, probe_name, given = request[:4]
+            try:
+                if ran_cells:
+                    raise RuntimeError("a model's function is run only in a process where no cell has run")
+                if key not in built:
+                    with trusted():  # defining the functions runs nothing of the submission
+                        built[key] = build_kernels(spec, trusted, plain=True)
+                state.active = True  # the submission's function runs from here on
+                value = model_case(built[key][0], probe_name, given)
+            except BaseException as err:
+                _reply(write_fd, "error", message=described(err))
+                continue
+            _reply(write_fd, "ok", value=value)
 
 
 def _drop_editable_finders() -> None:
@@ -654,7 +672,14 @@ def main() -> None:
         probes.describe_exception,
         _hide_runtime(),
         probes.traceback_frames,
-        (probes.build_kernels, probes.kernel_case, probes.kernel_trace, probes.cuda_module, probes.cuda_case),
+        (
+            probes.build_kernels,
+            probes.kernel_case,
+            probes.kernel_trace,
+            probes.cuda_module,
+            probes.cuda_case,
+            probes.model_case,
+        ),
     )
     guard = _install_audit_hook(workdir, {read_fd, write_fd})
     sys.argv = ["submission"]

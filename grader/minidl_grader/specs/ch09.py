@@ -282,11 +282,26 @@ def _judge_discriminative(case, got):
         return problem + "\n    hint: return the loss of the forward pass, before the update"
     problem = compare_models(got, expected)
     if problem is None:
-        return replaced_parameter(got)
+        return replaced_parameter(got) or _built_arrays_stepped(got, expected)
     for rule, hint in DISCRIMINATIVE_MISTAKES.items():
         if compare_models(got, _after_step(case, rule)[1]) is None:
             return f"{problem}\n    hint: {hint}"
     return problem
+
+
+def _built_arrays_stepped(got, expected) -> str | None:
+    """The in-place rule judged by value (issue 68): the arrays each layer was built with
+    (``built_params``, their values after the call, read where the answer ran by the
+    grader's code) must hold the step: a step that binds new arrays leaves them as they were."""
+    if "built_params" not in got:
+        return None
+    problem = compare_models({**got, "params": got["built_params"]}, expected)
+    if problem:
+        return (
+            f"the arrays the layers were built with do not hold the step ({problem}): the task asks "
+            "to update the parameters in place, `params[key] -= ...`"
+        )
+    return None
 
 
 register(
