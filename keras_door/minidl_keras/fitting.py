@@ -673,7 +673,7 @@ class KerasFit:
             x, y, *w = data
             x, y = _trainer.check_xy(x, y, "evaluate", self.sample_shape())  # type: ignore[attr-defined]
             w = _trainer.per_sample_weights(y, w[0] if w else None, None, "evaluate")
-            batches = DataLoader(x, y, batch_size=batch_size, sample_weight=w)  # type: ignore[assignment]
+            batches = DataLoader(x, y, batch_size=batch_size, sample_weight=w)
         self._reset_running()
         logs: dict = {}
         for batch, (xb, yb, *wb) in enumerate(batches):

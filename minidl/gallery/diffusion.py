@@ -255,6 +255,9 @@ class _StepUNet(UNet, register=False):
     """``UNet`` whose block i adds the step's code ``code`` (N, width), through its own ``Dense``
     ``time[i]`` (one number per channel), to its convolution's output before the ReLU."""
 
+    time: list  # the blocks' Dense layers, set by UNetDenoiser
+    code: np.ndarray  # (N, width), set before each forward
+
     def forward_block(self, i: int, h, training: bool):
         conv, relu = self.blocks[i]
         a = conv.forward(h, training) + self.time[i].forward(self.code, training)[:, :, None, None]

@@ -303,7 +303,7 @@ class Trainer:
                 )
             data = x
         else:
-            data = (x, y) if sample_weight is None else (x, y, sample_weight)  # type: ignore[assignment]
+            data = (x, y) if sample_weight is None else (x, y, sample_weight)
         callbacks = with_model(callbacks, self)
         for cb in callbacks:
             cb.on_test_begin()
@@ -328,7 +328,7 @@ class Trainer:
             x, y = check_xy(x, y, "evaluate", self.sample_shape())
             _warn_if_not_finite(x, "evaluate")
             w = per_sample_weights(y, w[0] if w else None, None, "evaluate")
-            batches = DataLoader(x, y, batch_size=batch_size, sample_weight=w)  # type: ignore[assignment]
+            batches = DataLoader(x, y, batch_size=batch_size, sample_weight=w)
         tally = Tally(self.metrics)
         for batch, (xb, yb, *wb) in enumerate(batches):
             for cb in callbacks:
