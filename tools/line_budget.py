@@ -56,7 +56,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # way needs a save/load seam first (BatchNorm's unbiased_running_var, Embedding's mask_zero and
 # MultiHeadAttention's value_dim/output_shape are saved in the door's models under minidl's
 # class names, so minidl's constructors must take them) or is used by the zoo's files
-# (resumable training). So the ceiling is 20,450 (20,444, rounded up to the next 25).
+# (resumable training). So the ceiling is 20,450 (20,447, rounded up to the next 25).
 GOAL = {"lines": 20_000, "code": 13_000}
 BUDGET = {"lines": 20_450, "code": 13_000}
 
