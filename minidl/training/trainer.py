@@ -174,7 +174,7 @@ class Trainer:
                     f"fit: x is a {type(x).__name__} that yields the batches (x, y) "
                     "itself; give no y, sample_weight or validation_split with it"
                 )
-            loader: Any = x
+            loader: Any = _iterable(x, "fit")
         else:
             x, y = check_xy(x, y, "fit", self.sample_shape())
             weights = per_sample_weights(y, sample_weight, class_weight, "fit")
@@ -301,7 +301,7 @@ class Trainer:
                     f"evaluate: x is a {type(x).__name__} that yields the batches (x, y) "
                     "itself; give no y or sample_weight with it"
                 )
-            data = x
+            data = _iterable(x, "evaluate")
         else:
             data = (x, y) if sample_weight is None else (x, y, sample_weight)
         callbacks = with_model(callbacks, self)
@@ -507,10 +507,20 @@ def _steps(loader):
         return None
 
 
+def _iterable(source, who: str):
+    """``source``, a source of batches that ``iter()`` runs through an epoch, else a ``TypeError``."""
+    if not hasattr(source, "__iter__"):
+        raise TypeError(
+            f"{who}: expected a source of batches with an __iter__ over one epoch, got a "
+            f"{type(source).__name__} that has none (batches by index only)"
+        )
+    return source
+
+
 def _validation_source(validation_data):
     """``validation_data`` as ``evaluate_batches`` takes it: ``(x, y)``, ``(x, y, w)`` or a batch source."""
     if yields_batches(validation_data):
-        return validation_data
+        return _iterable(validation_data, "validation_data")
     if not (isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3)):
         raise ValueError(
             "validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "

@@ -121,6 +121,19 @@ def test_fit_and_evaluate_read_a_source_of_batches_once_per_epoch():
     with pytest.raises(ValueError, match="no batches in epoch 2"):
         net.fit(once, epochs=2, verbose=0)
 
+    class ByIndex:  # batches by index only: iter() would read past the end, so it is refused
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, i):
+            return x[4 * i : 4 * i + 4], y[4 * i : 4 * i + 4]
+
+    for run in (lambda: net.fit(ByIndex(), verbose=0), lambda: net.evaluate(ByIndex())):
+        with pytest.raises(TypeError, match="an __iter__ over one epoch, got a ByIndex"):
+            run()
+    with pytest.raises(TypeError, match="validation_data: expected a source of batches"):
+        net.fit(x, y, verbose=0, validation_data=ByIndex())
+
 
 def test_the_per_batch_callbacks_get_each_batch_and_the_running_logs():
     class Recorder(Callback):
