@@ -47,11 +47,18 @@ ROOT = Path(__file__).resolve().parents[1]
 # the zoo's training script became tools/zoo_train.py and the public data's writer the grader's
 # (minidl only reads it), what only its own tests called went (sentence_bleu, shift_images,
 # GradCheckReport.max_error), the changed-input check was written once, and Fashion-MNIST,
-# the mean absolute error loss, RMSprop(centered) and Adam(amsgrad) moved to the Keras door.
-# So the ceiling is 20,625 (about 100 lines of room for this round's other additions) until
-# the rest of the way is made.
+# the mean absolute error loss, RMSprop(centered) and Adam(amsgrad) moved to the Keras door;
+# 20,625 -> 20,475 when fitting on generators (BatchStream, steps_per_epoch, validation_steps)
+# moved to the door over a public seam (fit reads any re-iterable source of batches), the
+# downloaders only chapters' prose named (load_imdb, load_tatoeba_pairs) became
+# tools/real_text.py, and the diffusion gallery's U-Net was built on layers.UNet (written once;
+# the options it needs cost about as many lines as the second walk did). What is left of the
+# way needs a save/load seam first (BatchNorm's unbiased_running_var, Embedding's mask_zero and
+# MultiHeadAttention's value_dim/output_shape are saved in the door's models under minidl's
+# class names, so minidl's constructors must take them) or is used by the zoo's files
+# (resumable training). So the ceiling is 20,475 (20,457, rounded up to the next 25).
 GOAL = {"lines": 20_000, "code": 13_000}
-BUDGET = {"lines": 20_625, "code": 13_000}
+BUDGET = {"lines": 20_475, "code": 13_000}
 
 # The distributions of the repository: their folder (holding pyproject.toml).
 DISTRIBUTIONS = {"minidl": ROOT, "grader": ROOT / "grader", "keras_door": ROOT / "keras_door"}

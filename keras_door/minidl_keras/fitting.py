@@ -19,9 +19,9 @@ import numpy as np
 
 from minidl import backend
 from minidl.training import trainer as _trainer
-from minidl.training.data import BatchStream, DataLoader, yields_batches
+from minidl.training.data import DataLoader, yields_batches
 
-__all__ = ["KerasFit", "unpack_x_y_sample_weight"]
+__all__ = ["KerasFit", "BatchStream", "unpack_x_y_sample_weight"]
 
 #: the step methods a Keras model may override; fit, evaluate and predict call them
 STEPS = ("train_step", "test_step", "predict_step")
@@ -222,6 +222,93 @@ def _first_array(x):
     return x
 
 
+class BatchStream:
+    """Batches ``(x, y)`` or ``(x, y, sample_weight)`` read from a source that yields them, as
+    Keras's ``fit``/``evaluate`` read it; minidl's ``fit`` reads the stream as any source of
+    batches (each ``iter()`` one epoch, ``len()`` its batches: docs/ARCHITECTURE.md,
+    "Extending minidl").
+
+    * an object with ``__getitem__`` and ``__len__`` (a batch sequence, a ``PyDataset``): batch
+      ``i`` of an epoch is ``source[i]``, ``len(source)`` batches per epoch, then
+      ``source.on_epoch_end()`` if it has one;
+    * a re-iterable object (a ``DataLoader``): a fresh ``iter(source)`` every epoch;
+    * a generator or other iterator: read on from where the last epoch stopped, so one that
+      loops forever (``while True: ... yield``) needs ``steps_per_epoch``.
+
+    ``steps_per_epoch`` caps the batches of an epoch. ``stream.steps`` is the number of
+    batches an epoch has, ``None`` while unknown (an iterator without ``steps_per_epoch``:
+    then ``len(stream)`` is a ``TypeError``, as for any object without a length).
+    """
+
+    def __init__(self, source, steps_per_epoch=None, who: str = "fit"):
+        if steps_per_epoch is not None and (
+            isinstance(steps_per_epoch, bool)
+            or not isinstance(steps_per_epoch, (int, np.integer))
+            or steps_per_epoch <= 0
+        ):
+            raise ValueError(f"{who}: steps_per_epoch must be a positive integer, got {steps_per_epoch!r}")
+        self.source, self.who = source, who
+        self.steps: int | None = None if steps_per_epoch is None else int(steps_per_epoch)
+        self.indexed = hasattr(source, "__getitem__") and hasattr(source, "__len__")
+        self.iterator = iter(source) if hasattr(source, "__next__") else None
+        if self.indexed and self.steps is None:
+            self.steps = len(source)
+        self.epochs_read = 0
+
+    def __len__(self) -> int:
+        if self.steps is None:
+            raise TypeError(f"{self.who}: the batches of an epoch are unknown (an iterator without steps)")
+        return self.steps
+
+    def __iter__(self):
+        if self.indexed:
+            assert self.steps is not None  # len(source) at the least, set in __init__
+            batches = (self.source[i] for i in range(self.steps))
+        else:
+            batches = self.iterator if self.iterator is not None else iter(self.source)
+        count = 0
+        for batch in batches:
+            yield self.checked(batch)
+            count += 1
+            if self.steps is not None and count == self.steps:
+                break
+        if count == 0:
+            raise ValueError(self.ran_out_message())
+        if self.steps is not None and count < self.steps:
+            raise ValueError(
+                f"{self.who}: the data ran out after {count} of steps_per_epoch="
+                f"{self.steps} batches; {self.ran_out_message()}"
+            )
+        if hasattr(self.source, "on_epoch_end"):
+            self.source.on_epoch_end()
+        self.epochs_read += 1
+
+    def ran_out_message(self) -> str:
+        """Why an epoch read no batch, and what to do."""
+        if self.epochs_read:
+            return (
+                f"{self.who}: the generator gave no more batches after epoch {self.epochs_read}; "
+                "a generator is read only once: make it loop forever (while True: ... yield "
+                "x, y) and give steps_per_epoch=, or pass a PyDataset / DataLoader"
+            )
+        return (
+            f"{self.who}: the data source gave no batches (a generator already read to its end? "
+            "a generator is read only once: make a new one, or make it loop forever and give "
+            "steps_per_epoch=)"
+        )
+
+    def checked(self, batch):
+        """``batch`` as a tuple ``(x, y)`` or ``(x, y, w)``, else an error naming what came."""
+        if isinstance(batch, (tuple, list)) and len(batch) in (2, 3):
+            return tuple(batch)
+        raise ValueError(
+            f"{self.who}: each batch must be a tuple (x, y) or (x, y, sample_weight), "
+            f"got {type(batch).__name__}"
+            f"{f' of {len(batch)} items' if isinstance(batch, (tuple, list)) else ''}; "
+            "for an autoencoder yield (x, x)"
+        )
+
+
 class KerasFit:
     """Mixin before ``Trainer`` in a Keras model's bases (``class Model(KerasFit, ..., Trainer)``).
 
@@ -346,9 +433,30 @@ class KerasFit:
     def _fit_on(self, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
                 shuffle, class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_steps,
                 minidl_options):  # fmt: skip
+        x, y = self._pack(x), self._pack_y(y)
+        if yields_batches(validation_data):
+            validation_data = BatchStream(validation_data, validation_steps, "validation_data")
+        if yields_batches(x):
+            x = BatchStream(x, steps_per_epoch, "fit")
+        elif steps_per_epoch is not None:  # arrays: minidl's batches, steps_per_epoch of them an epoch
+            x, y = _trainer.check_xy(x, y, "fit", self.sample_shape())  # type: ignore[attr-defined]
+            weights = _trainer.per_sample_weights(y, sample_weight, class_weight, "fit")
+            if validation_split:  # the last fraction, as minidl's fit holds it out
+                split = int(len(x) * (1.0 - validation_split))
+                x, validation_data, y = x[:split], (x[split:], y[split:]), y[:split]
+                weights = None if weights is None else weights[:split]
+            augment = minidl_options.pop("augment", None)
+            loader = DataLoader(x, y, batch_size or 32, shuffle, sample_weight=weights, transform=augment)
+            x, y, validation_split, sample_weight, class_weight = (
+                BatchStream(loader, steps_per_epoch),
+                None,
+                0,
+                None,
+                None,
+            )
         return super().fit(  # type: ignore[misc]
-            self._pack(x),
-            self._pack_y(y),
+            x,
+            y,
             epochs=epochs,
             batch_size=batch_size,
             verbose=verbose,
@@ -359,8 +467,6 @@ class KerasFit:
             class_weight=class_weight,
             sample_weight=sample_weight,
             initial_epoch=initial_epoch,
-            steps_per_epoch=steps_per_epoch,
-            validation_steps=validation_steps,
             **minidl_options,
         )
 
@@ -376,14 +482,15 @@ class KerasFit:
         return_dict=False,
     ):
         """Keras's ``evaluate``, its arguments in Keras's order: the loss, ``[loss, *metrics]``
-        with metrics, or a dict with ``return_dict=True``."""
+        with metrics, or a dict with ``return_dict=True``; ``steps`` caps the batches read
+        from a source of batches (a generator, a ``PyDataset``)."""
+        x = self._pack(x)
         return super().evaluate(  # type: ignore[misc]
-            self._pack(x),
+            BatchStream(x, steps, "evaluate") if yields_batches(x) else x,
             self._pack_y(y),
             batch_size,
             0 if verbose == "auto" else verbose,
             sample_weight,
-            steps,
             return_dict=return_dict,
             callbacks=callbacks,
         )
@@ -560,13 +667,13 @@ class KerasFit:
         method = self._override("test_step")
         if method is None:
             return super().evaluate_batches(data, batch_size, callbacks)  # type: ignore[misc]
-        if isinstance(data, BatchStream):
+        if not isinstance(data, (tuple, list)):  # a source of batches
             batches = data
         else:
             x, y, *w = data
             x, y = _trainer.check_xy(x, y, "evaluate", self.sample_shape())  # type: ignore[attr-defined]
             w = _trainer.per_sample_weights(y, w[0] if w else None, None, "evaluate")
-            batches = DataLoader(x, y, batch_size=batch_size, sample_weight=w)  # type: ignore[assignment]
+            batches = DataLoader(x, y, batch_size=batch_size, sample_weight=w)
         self._reset_running()
         logs: dict = {}
         for batch, (xb, yb, *wb) in enumerate(batches):

@@ -20,8 +20,8 @@ Everything a notebook or test needs works offline:
   from the ``aclsum`` package, which minidl installs), in ``papers``.
 * ``make_sentence_pairs`` -- GENERATED (English, target) sentence pairs in a rule-based language
   with another word order and agreement (``TARGET_LANGUAGE``), for translation;
-  ``load_tatoeba_pairs`` downloads the real Tatoeba pairs (CC BY 2.0 FR) as ManyThings packs
-  them and ``read_sentence_pairs`` reads that tab-separated format, in ``translation``.
+  ``read_sentence_pairs`` reads the tab-separated format in which ManyThings packs the real
+  Tatoeba pairs (CC BY 2.0 FR), in ``translation``.
 * ``BPETokenizer`` -- byte-pair encoding (Sennrich et al., 2016) trained by hand on any
   texts (chapter 15 trains it on ACLSum's sentences), in ``bpe``.
 * ``load_spoken_digits``, ``load_spoken_digit_clips`` -- "zero" .. "nine" spoken by 24
@@ -36,9 +36,10 @@ Everything a notebook or test needs works offline:
   ``exclude=`` training scenes gives test scenes none of whose masks is a training mask.
 
 The full sets -- ``load_mnist(subset="full")``,
-``load_cifar10()``, ``load_medmnist()``, ``load_oxford_pets()`` (photographs with pet masks and head boxes), ``load_imdb()`` (movie reviews) -- are downloaded once into ``$MINIDL_DATA`` (default
-``~/.cache/minidl``) and checked by SHA-256 (see ``minidl.datasets.download``); ``read_idx`` and
-``read_imdb_archive`` read such files already on disk.
+``load_cifar10()``, ``load_medmnist()``, ``load_oxford_pets()`` (photographs with pet masks and head boxes) -- are downloaded once into ``$MINIDL_DATA`` (default
+``~/.cache/minidl``) and checked by SHA-256 (see ``minidl.datasets.download``); ``read_idx``
+reads such files already on disk. The real text no chapter trains on (IMDB's reviews, Tatoeba's
+sentence pairs) is a maintainer's download: ``tools/real_text.py``.
 
 The public names of ``images``, ``language``, ``papers`` and ``translation`` are theirs (their ``__all__``), listed once.
 """

@@ -12,7 +12,6 @@ A file is used only after its sum matches, whether it was downloaded or placed b
 | cifar10 | cifar-10-python.tar.gz | 6d958be0...5c001ce | www.cs.toronto.edu/~kriz |
 | oxford_pets | images.tar.gz | 67195c5e...37fa318d | thor.robots.ox.ac.uk/~vgg/data/pets, www.robots.ox.ac.uk/~vgg/data/pets/data |
 | oxford_pets | annotations.tar.gz | 52425fb6...1d358e91 | (same) |
-| imdb | aclImdb_v1.tar.gz | c40f74a1...1d1658fe | ai.stanford.edu/~amaas/data/sentiment |
 | medmnist | pneumoniamnist.npz | md5:28209eda...1b15f | zenodo.org/records/10519652/files |
 | medmnist | breastmnist.npz | md5:750601b1...ff8f6 | (same) |
 
@@ -50,7 +49,6 @@ MIRRORS = {
         "https://thor.robots.ox.ac.uk/~vgg/data/pets/",
         "https://www.robots.ox.ac.uk/~vgg/data/pets/data/",
     ),
-    "imdb": ("https://ai.stanford.edu/~amaas/data/sentiment/",),
     "medmnist": ("https://zenodo.org/records/10519652/files/",),
 }
 # what follows a file's name in its address, where a server wants it
@@ -69,9 +67,6 @@ SHA256 = {
     "oxford_pets": {
         "annotations.tar.gz": "52425fb6de5c424942b7626b428656fcbd798db970a937df61750c0f1d358e91",
         "images.tar.gz": "67195c5e1c01f1ab5f9b6a5d22b8c27a580d896ece458917e61d459337fa318d",
-    },
-    "imdb": {
-        "aclImdb_v1.tar.gz": "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe",
     },
     "medmnist": {
         "pneumoniamnist.npz": "md5:28209eda62fecd6e6a2d98b1501bb15f",
@@ -123,7 +118,7 @@ def fetch(dataset: str, filenames=None) -> dict:
     Parameters
     ----------
     dataset : a key of ``SHA256`` (``"mnist"``, ``"cifar10"``,
-        ``"oxford_pets"``, ``"imdb"``).
+        ``"oxford_pets"``, ``"medmnist"``, or one a library added).
     filenames : the files wanted (default: all of the dataset's files).
 
     Returns
@@ -202,7 +197,7 @@ def download(url: str, path, expected_sha256: str | None) -> Path:
     ``expected_sha256`` is ``"md5:<hex>"``).
 
     ``expected_sha256=None`` checks nothing: for files re-published under one name, whose sum
-    the caller records and checks itself (``load_tatoeba_pairs``).
+    the caller records and checks itself (``tools/real_text.py``'s Tatoeba pairs).
 
     The bytes go to a temporary file next to ``path``; only when the sum matches is it
     renamed to ``path`` (``os.replace`` is atomic on one file system). On any failure

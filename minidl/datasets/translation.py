@@ -7,37 +7,24 @@
   that translating word by word is not enough: "the" has four translations, "red" four, and
   the order changes. Seeded; ``exclude=`` training sources gives a held-out set that shares no
   pair with them.
-* ``load_tatoeba_pairs`` -- the real English-other pairs of the Tatoeba project as the
-  ManyThings site packs them (``fra-eng.zip`` holding ``fra.txt``), downloaded once into
-  ``data_home() / "manythings"``; ``read_sentence_pairs`` reads that tab-separated format
-  from any file already on disk. Licence of the sentences: CC BY 2.0 FR (Tatoeba); each line's
-  third field names the sentences' authors, which a user of the pairs must credit.
-
-The ManyThings files are re-exported as Tatoeba grows, so no single SHA-256 sum describes
-them for long. ``load_tatoeba_pairs`` therefore checks a sum in one of two ways: against the
-``sha256=`` the caller passes (to pin one release), or, without it, against the sum recorded
-next to the file when it was first downloaded or placed (``<file>.sha256``), so a cached file
-that changes afterwards is caught like a corrupt download.
+* ``read_sentence_pairs`` -- the tab-separated format in which the ManyThings site packs the
+  real English-other pairs of the Tatoeba project (CC BY 2.0 FR; each line's third field names
+  the sentences' authors, which a user of the pairs must credit), read from any file or stream.
+  The download itself (``fra-eng.zip`` holding ``fra.txt``, its sum pinned or recorded on
+  arrival) is a maintainer's tool, ``tools/real_text.py tatoeba fra``: no chapter trains on it.
 """
 
 from __future__ import annotations
 
-import io
-import zipfile
 from pathlib import Path
 
-from .download import ChecksumError, DownloadError, data_home, download, sha256_of
 from .synthetic import _generator
 
 __all__ = [
     "TARGET_LANGUAGE",
     "make_sentence_pairs",
     "read_sentence_pairs",
-    "load_tatoeba_pairs",
-    "TATOEBA_URL",
 ]
-
-TATOEBA_URL = "https://www.manythings.org/anki/"
 
 # --------------------------------------------------------------------------- the generated pair
 # English noun -> (target stem, gender); the target noun is stem + "o" (masculine) or "a"
@@ -168,52 +155,3 @@ def read_sentence_pairs(source) -> list[tuple[str, str]]:
             )
         pairs.append((fields[0].strip(), fields[1].strip()))
     return pairs
-
-
-def load_tatoeba_pairs(language: str = "fra", sha256: str | None = None, download_missing: bool = True):
-    """The real English-``language`` sentence pairs of Tatoeba, as ManyThings packs them.
-
-    ``language`` is a three-letter code of the ManyThings list ("fra", "deu", "spa", ...).
-    The file ``<language>-eng.zip`` is downloaded once into ``data_home() / "manythings"``
-    (or placed there by hand), its SHA-256 checked (see the module's text: against ``sha256``
-    if given, else against the sum recorded when the file arrived), and ``<language>.txt``
-    read straight out of the archive. With ``download_missing=False`` a missing file raises
-    DownloadError at once, without going on the network.
-
-    Returns a list of (English, other) pairs. Licence: CC BY 2.0 FR (Tatoeba).
-    """
-    if not (isinstance(language, str) and len(language) == 3 and language.isalpha() and language.islower()):
-        raise ValueError(f"language must be a three-letter lower-case code such as 'fra', got {language!r}")
-    name = f"{language}-eng.zip"
-    path = data_home() / "manythings" / name
-    record = path.with_name(name + ".sha256")
-    if not path.exists():
-        if not download_missing:
-            raise DownloadError(_placing_message(path, "the file is not in the cache"))
-        try:
-            download(TATOEBA_URL + name, path, sha256)
-        except (OSError, ChecksumError) as err:
-            raise DownloadError(_placing_message(path, f"{TATOEBA_URL + name}: {err}")) from err
-    actual = sha256_of(path)
-    expected = sha256 if sha256 is not None else (record.read_text().strip() if record.exists() else None)
-    if expected is not None and actual != expected:
-        raise ChecksumError(
-            f"SHA-256 mismatch for {path}: expected {expected}, got {actual}. The file is corrupt, "
-            f"truncated or another release. Delete it (and {record.name}) and run again."
-        )
-    if not record.exists():
-        record.write_text(actual + "\n")
-    with zipfile.ZipFile(path) as archive:
-        member = f"{language}.txt"
-        if member not in archive.namelist():
-            raise ValueError(f"{path} holds no {member}: not a ManyThings archive for {language!r}")
-        with archive.open(member) as raw:
-            return read_sentence_pairs(io.TextIOWrapper(raw, encoding="utf-8"))
-
-
-def _placing_message(path: Path, reason: str) -> str:
-    return (
-        f"could not get {path.name} ({reason}).\n"
-        f"If this machine is offline, download {TATOEBA_URL + path.name} elsewhere and place it, "
-        f"unchanged, in {path.parent}/ (set $MINIDL_DATA to use another folder than {data_home()})."
-    )

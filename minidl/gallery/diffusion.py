@@ -45,10 +45,8 @@ import numpy as np
 from .. import backend
 from ..nn import optim
 from ..nn.layers.activations import ReLU
-from ..nn.layers.conv import Conv2D, MaxPool2D
 from ..nn.layers.core import Dense
-from ..nn.layers.merge import Concatenate
-from ..nn.layers.upsampling import Conv2DTranspose
+from ..nn.layers.unet import UNet
 from ..nn.losses import MeanSquaredError
 
 __all__ = [
@@ -253,6 +251,25 @@ class MLPDenoiser:
         return _x0_and_eps(self, schedule, x_t, t, y, guidance)
 
 
+class _StepUNet(UNet, register=False):
+    """``UNet`` whose block i adds the step's code ``code`` (N, width), through its own ``Dense``
+    ``time[i]`` (one number per channel), to its convolution's output before the ReLU."""
+
+    time: list  # the blocks' Dense layers, set by UNetDenoiser
+    code: np.ndarray  # (N, width), set before each forward
+
+    def forward_block(self, i: int, h, training: bool):
+        conv, relu = self.blocks[i]
+        a = conv.forward(h, training) + self.time[i].forward(self.code, training)[:, :, None, None]
+        return relu.forward(a, training)
+
+    def backward_block(self, i: int, dh):
+        conv, relu = self.blocks[i]
+        da = relu.backward(dh)
+        self.time[i].backward(da.sum(axis=(2, 3)))  # the code's branch: its weights' gradient only
+        return conv.backward(da)
+
+
 class UNetDenoiser:
     """f(x_t, t): a small convolutional U-Net, the step's sinusoidal code added to every block.
 
@@ -271,6 +288,9 @@ class UNetDenoiser:
     allowed: the pool drops the last row (7 -> 3) and ``Up`` adds it back (``output_padding``). The backward
     walks the graph in reverse: a code's gradient is its block's summed over the pixels, and each
     a_l, used by the pool and by the skip, receives the sum of the two gradients (``UNet``'s rule).
+    The graph is ``UNet``'s (``net``, with ``convs=1``); its blocks add the code
+    (``UNet.forward_block``). ``conv``, ``time``, ``relu`` hold the blocks' layers in forward
+    order, ``up`` the upsamplings from the bottom up, ``head`` the last convolution.
 
     ``predict`` and ``x0_and_eps`` as for ``MLPDenoiser``. Shapes: x_t (N, *image_shape) with H and
     W at least 2^L, t (N,) or one int -> (N, *image_shape). ``backward`` returns dL/dx_t (for a
@@ -297,21 +317,19 @@ class UNetDenoiser:
                 f"UNetDenoiser with channels {self.channels} needs at least one width and H, W >= "
                 f"{2 ** max(depth, 0)}, got image_shape {self.image_shape}"
             )
-        sizes = [(h // 2**l, w // 2**l) for l in range(depth)]  # of a_0 .. a_{L-1}
-        widths = list(self.channels) + list(self.channels[-2::-1])  # encoder, bottom, decoder
-        self.conv = [Conv2D(f, 3, padding="same", kernel_initializer="he_uniform") for f in widths]
-        self.time = [Dense(f, use_bias=False) for f in widths]
-        self.relu = [ReLU() for _ in widths]
-        self.pools = [MaxPool2D(2) for _ in range(depth)]
-        self.up = [  # an odd size (7 -> 3 by the pool) gets its last row and column back (3 -> 7)
-            Conv2DTranspose(self.channels[l], 2, stride=2, output_padding=(sizes[l][0] % 2, sizes[l][1] % 2))
-            for l in reversed(range(depth))
-        ]
-        self.concat = [Concatenate(axis=1) for _ in range(depth)]
-        self.head = Conv2D(c, 1)
+        self.net = _StepUNet(
+            c, self.channels[:-1], bottom_filters=self.channels[-1], convs=1, kernel_initializer="he_uniform"
+        )
+        self.net.time = [Dense(f, use_bias=False) for f in self.channels + self.channels[-2::-1]]
         for time in self.time:
             time.build((self.time_dim + (self.classes + 1 if self.classes else 0),))
         self.forward(np.zeros((1,) + self.image_shape, np.float32), 0)  # builds the convolutions
+
+    conv = property(lambda self: [block[0] for block in self.net.blocks])
+    relu = property(lambda self: [block[1] for block in self.net.blocks])
+    time = property(lambda self: self.net.time)
+    up = property(lambda self: self.net.up[::-1])
+    head = property(lambda self: self.net.head)
 
     @property
     def layers(self) -> list:
@@ -321,41 +339,15 @@ class UNetDenoiser:
         for layer in self.layers:
             layer.zero_grad()
 
-    def _block(self, i: int, h, e, training: bool):
-        a = self.conv[i].forward(h, training) + self.time[i].forward(e, training)[:, :, None, None]
-        return self.relu[i].forward(a, training)
-
-    def _block_backward(self, i: int, dy):
-        da = self.relu[i].backward(dy)
-        self.time[i].backward(da.sum(axis=(2, 3)))  # the code's branch: its weights' gradient only
-        return self.conv[i].backward(da)
-
     def forward(self, x_t, t, training: bool = False, y=None):
         _check_image("UNetDenoiser", self.image_shape, x_t)
         dtype = self.head.params["W"].dtype if self.head.built else np.float32
-        e = _code(self, t, y, len(x_t), dtype)
-        h, skips, depth = np.asarray(x_t, dtype=dtype), [], len(self.pools)
-        for l in range(depth):
-            skips.append(self._block(l, h, e, training))
-            h = self.pools[l].forward(skips[-1], training)
-        h = self._block(depth, h, e, training)
-        for k, l in enumerate(reversed(range(depth))):
-            h = self.concat[k].forward([self.up[k].forward(h, training), skips[l]])
-            h = self._block(depth + 1 + k, h, e, training)
-        return self.head.forward(h, training)
+        self.net.code = _code(self, t, y, len(x_t), dtype)
+        return self.net.forward(np.asarray(x_t, dtype=dtype), training)
 
     def backward(self, dy):
         """Fill every weight's gradient from dL/d(output); returns dL/dx_t."""
-        depth = len(self.pools)
-        dh, d_skips = self.head.backward(dy), [None] * depth
-        for k, l in reversed(list(enumerate(reversed(range(depth))))):
-            dh = self._block_backward(depth + 1 + k, dh)
-            dh, d_skips[l] = self.concat[k].backward(dh)
-            dh = self.up[k].backward(dh)
-        dh = self._block_backward(depth, dh)
-        for l in reversed(range(depth)):
-            dh = self._block_backward(l, self.pools[l].backward(dh) + d_skips[l])  # fan-out: add
-        return dh
+        return self.net.backward(dy)
 
     def x0_and_eps(self, schedule: NoiseSchedule, x_t, t: int, y=None, guidance: float = 0.0):
         """Both estimates at step ``t`` (one int), as ``MLPDenoiser.x0_and_eps``."""

@@ -24,7 +24,7 @@ from ..nn import losses as losses_module
 from ..nn import optim
 from . import metrics as metrics_module
 from .callbacks import Callback, EpochLogger, History, ProgressBar
-from .data import BatchStream, DataLoader, yields_batches
+from .data import DataLoader, yields_batches
 
 if TYPE_CHECKING:
     from ..nn.layers.base import Layer
@@ -134,8 +134,6 @@ class Trainer:
         initial_epoch: int = 0,
         class_weight=None,
         sample_weight=None,
-        steps_per_epoch: int | None = None,
-        validation_steps: int | None = None,
         augment=None,
     ) -> History:
         """Train for ``epochs`` passes over ``(x, y)``; returns the ``History``.
@@ -144,9 +142,10 @@ class Trainer:
         the reader guessing which number is which).
 
         ``x`` is an array of samples (with targets ``y``), or a source of batches that
-        yields ``(x, y)`` or ``(x, y, sample_weight)`` itself -- a generator, a ``DataLoader``,
-        an object with ``__getitem__`` + ``__len__`` giving batches -- with no ``y``;
-        ``steps_per_epoch`` batches make an epoch (required for a generator that loops forever).
+        yields ``(x, y)`` or ``(x, y, sample_weight)`` itself, with no ``y``: a ``DataLoader``,
+        or any object that each ``iter()`` runs through one epoch, its ``len()`` (if any) the
+        batches of an epoch (a generator is read once: a library built on minidl wraps one in
+        such an object, with a number of steps per epoch: docs/ARCHITECTURE.md, "Extending minidl").
 
         ``initial_epoch`` numbers the epochs from there: ``fit(epochs=10,
         initial_epoch=model.epochs_completed)`` resumes a loaded model's schedule and
@@ -175,7 +174,7 @@ class Trainer:
                     f"fit: x is a {type(x).__name__} that yields the batches (x, y) "
                     "itself; give no y, sample_weight or validation_split with it"
                 )
-            loader: Any = BatchStream(x, steps_per_epoch, "fit")
+            loader: Any = _iterable(x, "fit")
         else:
             x, y = check_xy(x, y, "fit", self.sample_shape())
             weights = per_sample_weights(y, sample_weight, class_weight, "fit")
@@ -191,11 +190,9 @@ class Trainer:
             loader = DataLoader(
                 x, y, batch_size=batch_size, shuffle=shuffle, sample_weight=weights, transform=augment
             )
-            if steps_per_epoch is not None:
-                loader = BatchStream(loader, steps_per_epoch, "fit")
             class_weight = None  # folded into the weights
         if validation_data is not None:
-            validation_data = _validation_source(validation_data, validation_steps)
+            validation_data = _validation_source(validation_data)
 
         history = History()
         callbacks = list(callbacks or []) + [history]  # last: it records what the others logged
@@ -271,6 +268,11 @@ class Trainer:
             running = tally.logs()
             for cb in callbacks:
                 cb.on_train_batch_end(batch, running)
+        if not tally.seen:
+            raise ValueError(
+                f"fit: the data gave no batches in epoch {epoch + 1} (a generator is read only once: "
+                "pass a DataLoader, or an object whose iter() starts each epoch afresh)"
+            )
         return tally.logs()
 
     def evaluate(
@@ -280,7 +282,6 @@ class Trainer:
         batch_size: int | None = None,
         verbose=0,
         sample_weight=None,
-        steps: int | None = None,
         *,
         return_dict: bool = False,
         callbacks=None,
@@ -290,9 +291,8 @@ class Trainer:
         Returns the loss (a float) when the model has no metrics, the
         list ``[loss, *metrics]`` in ``compile``'s order when it has (``loss, acc =
         model.evaluate(x, y)``), and ``{"loss": .., "accuracy": ..}`` with
-        ``return_dict=True``. ``x`` may be a source of batches as in ``fit`` (then no ``y``;
-        ``steps`` caps the batches read). ``sample_weight`` weighs the loss as in ``fit``.
-        ``callbacks`` get the ``on_test_*`` hooks.
+        ``return_dict=True``. ``x`` may be a source of batches as in ``fit`` (then no ``y``).
+        ``sample_weight`` weighs the loss as in ``fit``. ``callbacks`` get the ``on_test_*`` hooks.
         """
         self.require_compiled("evaluate")
         if yields_batches(x):
@@ -301,9 +301,9 @@ class Trainer:
                     f"evaluate: x is a {type(x).__name__} that yields the batches (x, y) "
                     "itself; give no y or sample_weight with it"
                 )
-            data = BatchStream(x, steps, "evaluate")
+            data = _iterable(x, "evaluate")
         else:
-            data = (x, y) if sample_weight is None else (x, y, sample_weight)  # type: ignore[assignment]
+            data = (x, y) if sample_weight is None else (x, y, sample_weight)
         callbacks = with_model(callbacks, self)
         for cb in callbacks:
             cb.on_test_begin()
@@ -319,16 +319,16 @@ class Trainer:
 
     def evaluate_batches(self, data, batch_size: int, callbacks=()) -> dict:
         """``{"loss": .., metric: ..}`` over ``data`` in inference mode, ``evaluate``'s and
-        ``fit``'s validation: a tuple ``(x, y)`` or ``(x, y, w)`` of arrays, or a ``BatchStream``;
+        ``fit``'s validation: a tuple ``(x, y)`` or ``(x, y, w)`` of arrays, or a source of batches;
         means over samples (weighted loss as ``fit``'s), ``on_test_batch_*`` around each batch."""
-        if isinstance(data, BatchStream):
+        if not isinstance(data, (tuple, list)):
             batches = data
         else:
             x, y, *w = data
             x, y = check_xy(x, y, "evaluate", self.sample_shape())
             _warn_if_not_finite(x, "evaluate")
             w = per_sample_weights(y, w[0] if w else None, None, "evaluate")
-            batches = DataLoader(x, y, batch_size=batch_size, sample_weight=w)  # type: ignore[assignment]
+            batches = DataLoader(x, y, batch_size=batch_size, sample_weight=w)
         tally = Tally(self.metrics)
         for batch, (xb, yb, *wb) in enumerate(batches):
             for cb in callbacks:
@@ -500,14 +500,27 @@ def per_sample_weights(y, sample_weight, class_weight, who: str):
 
 
 def _steps(loader):
-    """Batches per epoch of a ``DataLoader`` or a ``BatchStream`` (None while unknown)."""
-    return loader.steps if isinstance(loader, BatchStream) else len(loader)
+    """Batches per epoch of a source of batches: its ``len()``, None when it has none."""
+    try:
+        return len(loader)
+    except TypeError:
+        return None
 
 
-def _validation_source(validation_data, validation_steps):
+def _iterable(source, who: str):
+    """``source``, a source of batches that ``iter()`` runs through an epoch, else a ``TypeError``."""
+    if not hasattr(source, "__iter__"):
+        raise TypeError(
+            f"{who}: expected a source of batches with an __iter__ over one epoch, got a "
+            f"{type(source).__name__} that has none (batches by index only)"
+        )
+    return source
+
+
+def _validation_source(validation_data):
     """``validation_data`` as ``evaluate_batches`` takes it: ``(x, y)``, ``(x, y, w)`` or a batch source."""
     if yields_batches(validation_data):
-        return BatchStream(validation_data, validation_steps, "validation_data")
+        return _iterable(validation_data, "validation_data")
     if not (isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3)):
         raise ValueError(
             "validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "

@@ -355,3 +355,31 @@ def test_fit_without_targets_hands_the_step_x_alone():
 def test_fit_without_targets_matches_keras():
     real_keras()
     assert fit_without_targets(keras) == fit_without_targets(real_keras())
+
+
+def test_steps_per_epoch_caps_arrays_and_validation_steps_a_generator():
+    """Arrays with ``steps_per_epoch``: minidl's shuffled batches, that many an epoch, after the
+    validation split; a validation generator read ``validation_steps`` batches an epoch; an
+    evaluation of a generator ``steps`` batches (the door's ``BatchStream`` over minidl's seam)."""
+    x, y = data(48)
+    read = []
+
+    def forever():
+        while True:
+            read.append(1)
+            yield x[:8], y[:8]
+
+    mdl.seed(0)
+    model = keras.Sequential([keras.Input(shape=(4,)), layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="sgd", loss="binary_crossentropy")
+    history = model.fit(x, y, batch_size=4, epochs=3, steps_per_epoch=2, verbose=0,
+                        validation_split=0.25, class_weight={0: 1.0, 1: 2.0})  # fmt: skip
+    assert model.optimizer.iterations == 3 * 2 and len(history.history["val_loss"]) == 3
+    model.fit(x, y, batch_size=4, epochs=2, verbose=0, validation_data=forever(), validation_steps=3)
+    assert len(read) == 2 * 3
+    model.evaluate(forever(), steps=2, verbose=0)
+    assert len(read) == 2 * 3 + 2
+    with pytest.raises(ValueError, match="steps_per_epoch must be a positive integer, got 0"):
+        model.fit(x, y, steps_per_epoch=0, verbose=0)
+    with pytest.raises(ValueError, match="the data ran out after 1 of steps_per_epoch=3"):
+        model.fit(iter([(x, y)]), steps_per_epoch=3, verbose=0)

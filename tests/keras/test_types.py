@@ -59,9 +59,9 @@ def test_evaluate_and_predict_take_their_trailing_arguments_by_name():
     model = mdl.training.model.Sequential([L.Dense(2, input_shape=(3,))])
     model.compile(optimizer="sgd", loss="mse")
     x, y = np.ones((4, 3), np.float32), np.zeros((4, 2), np.float32)
-    assert set(model.evaluate(x, y, 2, 0, None, None, return_dict=True)) == {"loss"}
-    with pytest.raises(TypeError):
-        model.evaluate(x, y, 2, 0, None, None, True)  # Keras's 7th is callbacks: no positional meaning
+    assert set(model.evaluate(x, y, 2, 0, None, return_dict=True)) == {"loss"}
+    with pytest.raises(TypeError):  # minidl's has no steps (the door's evaluate, Keras's order, has)
+        model.evaluate(x, y, 2, 0, None, True)
     with pytest.raises(TypeError):
         model.predict(x, 2, 0, [])
     assert model.predict(x, 2, 0, callbacks=[]).shape == (4, 2)

@@ -28,7 +28,7 @@ def test_minidl_installs_no_more_than_its_budget():
     assert line_budget.GOAL == {"lines": 20_000, "code": 13_000}
     assert line_budget.BUDGET["code"] <= line_budget.GOAL["code"]
     # lowered toward the goal as lines leave, never raised again (the tool says how it moved)
-    assert line_budget.BUDGET["lines"] <= 20_625
+    assert line_budget.BUDGET["lines"] <= 20_475
     assert line_budget.over_budget(counts) == [], (
         "minidl is over its line budget; per subpackage:\n" + line_budget.table(counts)
     )

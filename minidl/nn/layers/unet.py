@@ -13,6 +13,8 @@ encoder's fine features at each scale so that edges are not lost in the bottlene
 
 with ``block`` two 3x3 "same" convolutions with ReLU, ``pool`` a 2x2 max-pool, ``up`` a 2x2
 transposed convolution of stride 2 (``Conv2DTranspose``) and ``[a | b]`` a ``Concatenate``.
+An odd size at some scale is allowed: the pool drops the last row (7 -> 3) and ``up`` adds it
+back (its ``output_padding``), so H and W need only be at least 2^L.
 
 The backward walks the same graph in reverse. The one new rule is at a fan-out: e_l feeds
 both the pool below it and the concatenation of the decoder, so its gradient is the *sum*
@@ -21,7 +23,10 @@ of the two that come back:  dL/de_l = pool^T(...) + (the e_l block of dL/d[up | 
 The inner layers are its ``sublayers()`` (``Layer``'s "Layers that hold layers"), so their
 arrays appear in ``params`` / ``grads`` / ``buffers`` under dotted names (``"enc.0.0.W"``,
 ``"up.1.W"``, ``"head.W"``), views onto the inner layers' own dicts that optimizers and
-``save`` see with no copy. H and W must be divisible by 2^L.
+``save`` see with no copy. The blocks are numbered in forward order (encoder 0..L-1, the bottom
+L, the decoder's from the bottom up, L+1..2L), and ``forward_block(i, h, training)`` /
+``backward_block(i, dh)`` run one: a subclass changes a block there (the diffusion gallery's
+``UNetDenoiser`` adds the step's code to each).
 """
 
 from __future__ import annotations
@@ -37,8 +42,13 @@ from .merge import Concatenate
 from .upsampling import Conv2DTranspose
 
 
-def _conv_block(filters: int) -> list:
-    return [Conv2D(filters, 3, padding="same"), ReLU(), Conv2D(filters, 3, padding="same"), ReLU()]
+def _conv_block(filters: int, convs: int, initializer) -> list:
+    """``convs`` times a 3x3 "same" convolution to ``filters`` channels and a ReLU."""
+    return [
+        layer
+        for _ in range(convs)
+        for layer in (Conv2D(filters, 3, padding="same", kernel_initializer=initializer), ReLU())
+    ]
 
 
 class UNet(Layer):
@@ -49,28 +59,46 @@ class UNet(Layer):
     num_classes : int
         K, the number of output channels (class logits per pixel).
     filters : sequence of int
-        f_0, ..., f_{L-1}: the encoder's widths, one per scale; the bottom has 2 f_{L-1}.
+        f_0, ..., f_{L-1}: the encoder's widths, one per scale.
+    bottom_filters : int or None
+        The bottom's width (default 2 f_{L-1}).
+    convs : int
+        Convolutions per block (2, Ronneberger et al.'s; the denoiser of chapter 19 has 1).
+    kernel_initializer : str
+        The convolutions' initializer (``Conv2D``'s, Glorot uniform by default).
 
-    Shapes: x (N, C, H, W) with H, W divisible by 2^L -> y (N, K, H, W) (logits).
+    Shapes: x (N, C, H, W) with H, W >= 2^L -> y (N, K, H, W) (logits).
     """
 
     input_ndims = (4,)
     input_layout = "(N, C, H, W)"
 
-    def __init__(self, num_classes: int, filters=(8, 16), name=None, **kwargs):
+    def __init__(
+        self,
+        num_classes: int,
+        filters=(8, 16),
+        name=None,
+        bottom_filters: int | None = None,
+        convs: int = 2,
+        kernel_initializer="glorot_uniform",
+        **kwargs,
+    ):
         super().__init__(name, **kwargs)
         self.num_classes = positive_int(num_classes, "UNet num_classes")
         self.filters = tuple(positive_int(f, "UNet filters") for f in filters)
-        if not self.filters:
-            raise ValueError("UNet needs at least one scale in filters, got ()")
-        depth = len(self.filters)
-        self.enc = [_conv_block(f) for f in self.filters]
+        if not self.filters and bottom_filters is None:
+            raise ValueError("UNet needs at least one scale in filters (or a bottom_filters), got ()")
+        self.bottom_filters, self.convs = bottom_filters, positive_int(convs, "UNet convs")
+        self.kernel_initializer, depth = kernel_initializer, len(self.filters)
+        block = lambda f: _conv_block(f, self.convs, kernel_initializer)  # noqa: E731
+        self.enc = [block(f) for f in self.filters]
         self.pools = [MaxPool2D(2) for _ in range(depth)]
-        self.bottom = _conv_block(2 * self.filters[-1])
+        self.bottom = block(bottom_filters or 2 * self.filters[-1])
         self.up = [Conv2DTranspose(f, 2, stride=2) for f in self.filters]
         self.concat = [Concatenate(axis=1) for _ in range(depth)]
-        self.dec = [_conv_block(f) for f in self.filters]
+        self.dec = [block(f) for f in self.filters]
         self.head = Conv2D(self.num_classes, 1)
+        self.blocks = [*self.enc, self.bottom, *self.dec[::-1]]  # in forward order
 
     def sublayers(self) -> dict[str, Layer]:
         """Every inner layer with arrays (and the ReLUs between them) by dotted path, in
@@ -89,11 +117,13 @@ class UNet(Layer):
     def build(self, input_shape, dtype=np.float32):
         c, h, w = (int(d) for d in input_shape)
         step = 2 ** len(self.filters)
-        if h % step or w % step:
+        if min(h, w) < step:
             raise ValueError(
-                f"{self.label} with {len(self.filters)} scales needs H and W divisible by {step}, "
+                f"{self.label} with {len(self.filters)} scales needs H and W of at least {step}, "
                 f"got input (N, {c}, {h}, {w})"
             )
+        for l, up in enumerate(self.up):  # an odd size at scale l (7 -> 3) gets its row back (3 -> 7)
+            up.output_padding = ((h >> l) % 2, (w >> l) % 2)
         super().build(input_shape, dtype)
         for layer in self.sublayers().values():  # build by running shapes through the graph once
             if layer.device is None:
@@ -108,29 +138,29 @@ class UNet(Layer):
         return (self.num_classes,) + tuple(input_shape[1:])
 
     # ------------------------------------------------------------------ computing
-    @staticmethod
-    def _forward_block(block, h, training):
-        for layer in block:
+    def forward_block(self, i: int, h, training: bool):
+        """Block ``i`` (in forward order) on ``h``."""
+        for layer in self.blocks[i]:
             h = layer.forward(h, training=training)
         return h
 
-    @staticmethod
-    def _backward_block(block, dh):
-        for layer in reversed(block):
+    def backward_block(self, i: int, dh):
+        """Block ``i``'s backward: dL/d(its input) from dL/d(its output)."""
+        for layer in reversed(self.blocks[i]):
             dh = layer.backward(dh)
         return dh
 
     def _run(self, x, training):
-        skips, h = [], x
-        for block, pool in zip(self.enc, self.pools):
-            h = self._forward_block(block, h, training)
+        skips, h, depth = [], x, len(self.filters)
+        for l, pool in enumerate(self.pools):
+            h = self.forward_block(l, h, training)
             skips.append(h)  # e_l: used twice (pool below, concatenation above)
             h = pool.forward(h, training=training)
-        h = self._forward_block(self.bottom, h, training)
-        for l in reversed(range(len(self.filters))):
+        h = self.forward_block(depth, h, training)
+        for l in reversed(range(depth)):
             h = self.up[l].forward(h, training=training)
             h = self.concat[l].forward([h, skips[l]])
-            h = self._forward_block(self.dec[l], h, training)
+            h = self.forward_block(2 * depth - l, h, training)
         return self.head.forward(h, training=training)
 
     def forward(self, x, training=False):
@@ -141,14 +171,14 @@ class UNet(Layer):
 
     def backward(self, dy):
         self.require_cache()
-        dh = self.head.backward(dy)
-        d_skips = [None] * len(self.filters)
-        for l in range(len(self.filters)):
-            dh = self._backward_block(self.dec[l], dh)
+        dh, depth = self.head.backward(dy), len(self.filters)
+        d_skips = [None] * depth
+        for l in range(depth):
+            dh = self.backward_block(2 * depth - l, dh)
             dh, d_skips[l] = self.concat[l].backward(dh)
             dh = self.up[l].backward(dh)
-        dh = self._backward_block(self.bottom, dh)
-        for l in reversed(range(len(self.filters))):
+        dh = self.backward_block(depth, dh)
+        for l in reversed(range(depth)):
             dh = self.pools[l].backward(dh) + d_skips[l]  # fan-out: the two gradients add
-            dh = self._backward_block(self.enc[l], dh)
+            dh = self.backward_block(l, dh)
         return dh

@@ -1,14 +1,13 @@
-"""Chapter 14's text tools: words, vocabulary, padding, generated sets and the IMDB reader."""
+"""Chapter 14's text tools: words, vocabulary, padding and the generated sets (the IMDB reader is
+tools/real_text.py's: tests/tools/test_real_text.py)."""
 
 import hashlib
-import io
-import tarfile
 
 import numpy as np
 import pytest
 
 from minidl import datasets
-from minidl.datasets import download, language
+from minidl.datasets import language
 
 
 # ----------------------------------------------------------------- words and padding
@@ -141,55 +140,3 @@ def test_held_out_reports_share_no_summary_with_training():
     with pytest.raises(ValueError, match="every possible summary"):
         datasets.make_match_reports(1, exclude_summaries=every)
     assert datasets.make_match_reports(3, exclude_summaries=every[1:])[1] == [every[0]] * 3
-
-
-# ----------------------------------------------------------------- IMDB
-def imdb_archive(reviews) -> bytes:
-    """A .tar.gz in the layout of aclImdb_v1.tar.gz: {(split, label, name): text}."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for (split, label, name), text in reviews.items():
-            raw = text.encode("utf-8")
-            info = tarfile.TarInfo(f"aclImdb/{split}/{label}/{name}")
-            info.size = len(raw)
-            tar.addfile(info, io.BytesIO(raw))
-        for extra in ("aclImdb/imdb.vocab", "aclImdb/train/unsup/0_0.txt", "aclImdb/train/urls_pos.txt"):
-            info = tarfile.TarInfo(extra)
-            info.size = 1
-            tar.addfile(info, io.BytesIO(b"x"))
-    return buffer.getvalue()
-
-
-def test_load_imdb_reads_the_verified_archive(offline_cache, monkeypatch):
-    content = imdb_archive(
-        {
-            ("train", "pos", "0_9.txt"): "Great film.<br />Loved it.",
-            ("train", "neg", "1_2.txt"): "Dull.",
-            ("train", "neg", "0_1.txt"): "Awful.",
-            ("test", "pos", "3_8.txt"): "Fine, fine.",
-            ("test", "neg", "2_3.txt"): "Too long.",
-        }
-    )
-    folder, _ = offline_cache
-    (folder / "imdb").mkdir()
-    (folder / "imdb" / "aclImdb_v1.tar.gz").write_bytes(content)
-    monkeypatch.setitem(download.SHA256["imdb"], "aclImdb_v1.tar.gz", hashlib.sha256(content).hexdigest())
-    (x, y), (xt, yt) = datasets.load_imdb()
-    assert x == ["Great film. Loved it.", "Awful.", "Dull."] and y.tolist() == [1, 0, 0]
-    assert xt == ["Fine, fine.", "Too long."] and yt.tolist() == [1, 0] and yt.dtype == np.int64
-
-
-def test_load_imdb_offline_names_the_file_its_sum_and_the_folder(offline_cache):
-    folder, _ = offline_cache
-    with pytest.raises(download.DownloadError) as err:
-        datasets.load_imdb()
-    message = str(err.value)
-    assert "aclImdb_v1.tar.gz" in message and download.SHA256["imdb"]["aclImdb_v1.tar.gz"] in message
-    assert str(folder / "imdb") in message
-
-
-def test_imdb_archive_with_wrong_layout_is_refused(tmp_path):
-    path = tmp_path / "other.tar.gz"
-    path.write_bytes(imdb_archive({("train", "pos", "0_9.txt"): "only train"}))
-    with pytest.raises(ValueError, match="aclImdb/test"):
-        language.read_imdb_archive(path)

@@ -88,6 +88,53 @@ def test_fit_uses_an_overridden_epoch_and_evaluation():
     assert net.evaluate(x, y, batch_size=5, return_dict=True) == {"loss": -1.0, "batch_size": 5}
 
 
+class FirstBatches:
+    """A source of batches as a library wraps a generator: each ``iter()`` one epoch of its
+    first ``steps`` batches (with weights), its ``len()`` those steps."""
+
+    def __init__(self, x, y, steps, size=4):
+        self.x, self.y, self.steps, self.size, self.epochs = x, y, steps, size, 0
+
+    def __len__(self):
+        return self.steps
+
+    def __iter__(self):
+        self.epochs += 1
+        for i in range(self.steps):
+            part = slice(i * self.size, (i + 1) * self.size)
+            yield self.x[part], self.y[part], np.full(len(self.x[part]), 2.0)
+
+
+def test_fit_and_evaluate_read_a_source_of_batches_once_per_epoch():
+    net = CountingSteps([L.Dense(2)], input_shape=(3,))
+    net.compile(optimizer="sgd", loss=losses.SparseCategoricalCrossentropy(from_logits=True))
+    x, y = data(n=12)
+    source = FirstBatches(x, y, steps=2)
+    history = net.fit(source, epochs=3, verbose=0, validation_data=FirstBatches(x, y, steps=3))
+    assert source.epochs == 3 and net.steps == 3 * 2 and np.allclose(net.weights[0], 2.0)
+    assert len(history.history["val_loss"]) == 3
+    both = net.evaluate(x, y, sample_weight=np.full(len(x), 2.0))  # the source weighs each sample 2
+    assert net.evaluate(FirstBatches(x, y, steps=3)) == pytest.approx(both)
+    with pytest.raises(ValueError, match="give no y"):
+        net.fit(source, y, verbose=0)
+    once = (batch for batch in FirstBatches(x, y, steps=2))  # a generator: read once
+    with pytest.raises(ValueError, match="no batches in epoch 2"):
+        net.fit(once, epochs=2, verbose=0)
+
+    class ByIndex:  # batches by index only: iter() would read past the end, so it is refused
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, i):
+            return x[4 * i : 4 * i + 4], y[4 * i : 4 * i + 4]
+
+    for run in (lambda: net.fit(ByIndex(), verbose=0), lambda: net.evaluate(ByIndex())):
+        with pytest.raises(TypeError, match="an __iter__ over one epoch, got a ByIndex"):
+            run()
+    with pytest.raises(TypeError, match="validation_data: expected a source of batches"):
+        net.fit(x, y, verbose=0, validation_data=ByIndex())
+
+
 def test_the_per_batch_callbacks_get_each_batch_and_the_running_logs():
     class Recorder(Callback):
         def __init__(self):

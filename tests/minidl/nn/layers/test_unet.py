@@ -29,8 +29,25 @@ def test_unet_shapes_params_and_errors():
     assert unet.params["dec.0.0.W"].shape == (4, 8, 3, 3)  # concatenation: 4 up + 4 skip
     model = mdl.Sequential([L.UNet(2, filters=(4,))], input_shape=(1, 8, 8))
     assert model.predict(np.zeros((2, 1, 8, 8), np.float32)).shape == (2, 2, 8, 8)
-    with pytest.raises(ValueError, match="divisible by 4"):
-        L.UNet(2, filters=(2, 2)).forward(np.zeros((1, 1, 6, 8), np.float32))
+    with pytest.raises(ValueError, match=r"H and W of at least 4, got input \(N, 1, 3, 8\)"):
+        L.UNet(2, filters=(2, 2)).forward(np.zeros((1, 1, 3, 8), np.float32))
+    with pytest.raises(ValueError, match=r"at least one scale in filters \(or a bottom_filters\)"):
+        L.UNet(2, filters=())
+
+
+def test_unet_options_odd_sizes_and_its_blocks():
+    """One convolution per block, a bottom of its own width, He's initializer; an odd size comes
+    back through the upsampling's output_padding; blocks numbered in forward order."""
+    mdl.seed(0)
+    unet = L.UNet(2, filters=(3, 4), bottom_filters=5, convs=1, kernel_initializer="he_uniform")
+    y = unet.forward(np.zeros((2, 1, 7, 10), np.float32))
+    assert y.shape == (2, 2, 7, 10)
+    assert [up.output_padding for up in unet.up] == [(1, 0), (1, 1)]  # 7 -> 3 -> 1; 10 -> 5 -> 2
+    assert [block[0].filters for block in unet.blocks] == [3, 4, 5, 4, 3] and len(unet.blocks[0]) == 2
+    assert unet.blocks[0][0].kernel_initializer == "he_uniform"
+    assert unet.get_config()["bottom_filters"] == 5 and unet.get_config()["convs"] == 1
+    bottom_only = L.UNet(1, filters=(), bottom_filters=2)
+    assert bottom_only.forward(np.zeros((1, 1, 3, 3), np.float32)).shape == (1, 1, 3, 3)
 
 
 def test_unet_saves_and_loads(tmp_path):
