@@ -38,10 +38,14 @@ def as_minidl(source: str) -> str:
 def run(source: str, real: bool = False) -> dict:
     """Execute a program; ``real=True`` runs it in Keras 3 as written (skipped without Keras)."""
     source = textwrap.dedent(source)
+    # A program starts as a script does: no names made before it (Keras counts unnamed layers
+    # and metrics per process: an `AUC()` made by an earlier test would make this one "auc_2")
     if real:
+        real_keras().backend.clear_session()
         real_keras().utils.set_random_seed(0)
     else:
         source = as_minidl(source)
+        minidl_keras.backend.clear_session()
         mdl.seed(0)
     namespace: dict = {}
     exec(compile(source, "<keras program>", "exec"), namespace)
