@@ -215,21 +215,28 @@ DISCRIMINATIVE_MISTAKES = {
 
 
 def _discriminative_cases(rng):
+    # (sizes, frozen layers, lr, a BatchNorm after the first Dense). The BatchNorm case judges
+    # "forward in training mode" by value: its batch statistics differ from its running ones,
+    # so a step run with training=False returns another loss and moves the weights elsewhere,
+    # whatever the recorded training flags say (issue 68).
     cases = []
-    for sizes, frozen, lr in (
-        ((4, 6, 5, 3), [], 0.5),
-        ((3, 5, 4, 2), [0], 0.5),
-        ((4, 5, 6, 3), [4], 0.5),
-        ((5, 4, 4, 3), [2], 0.2),
+    for sizes, frozen, lr, norm in (
+        ((4, 6, 5, 3), [], 0.5, False),
+        ((3, 5, 4, 2), [0], 0.5, False),
+        ((4, 5, 6, 3), [4], 0.5, False),
+        ((5, 4, 4, 3), [2], 0.2, False),
+        ((4, 6, 5, 3), [], 0.5, True),
     ):
         n = 7
         x = rng.standard_normal((n, sizes[0]))
         y = rng.integers(0, sizes[-1], n)
+        weights = _draw_weights(rng, sizes)
         where = ", ".join(f"layer {i}" for i in frozen) or "none"
         cases.append(
             Case(
-                (_draw_weights(rng, sizes), frozen, x, y, lr),
-                label=f"frozen: {where}; batch of {n}, lr={lr}",
+                (_with_batch_norm(rng, weights) if norm else weights, frozen, x, y, lr),
+                label=f"frozen: {where}; batch of {n}, lr={lr}"
+                + ("; Dense-BatchNorm-ReLU-Dense-ReLU-Dense" if norm else ""),
             )
         )
     return cases
