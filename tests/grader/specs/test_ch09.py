@@ -32,9 +32,9 @@ def test_a_step_in_inference_mode_fails_by_value_whatever_its_flags_say():
     import copy
 
     import numpy as np
+    from minidl_grader.specs import ch09
 
     from minidl.nn import losses
-    from minidl_grader.specs import ch09
 
     cases = ch09._discriminative_cases(np.random.default_rng(11))
     case = next(case for case in cases if "BatchNorm" in case.label)
