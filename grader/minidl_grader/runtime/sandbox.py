@@ -482,7 +482,6 @@ def serve(read_fd: int, write_fd: int, runtime=None, guard: _Guard | None = None
             ),
         )
     codec, PROBES, NotebookShell, describe_exception, hidden, traceback_frames, kernel_steps = runtime
-    build_kernels, kernel_case, kernel_trace, cuda_module, cuda_case, model_case = kernel_steps
     state: _Guard = guard if guard is not None else _Guard()
     built: dict = {}  # {key: kernels} made here from the grader's source ("kernel", "cuda", "model")
     ran_cells = False  # a kernel is compiled only where no cell has run
@@ -574,51 +573,50 @@ def serve(read_fd: int, write_fd: int, runtime=None, guard: _Guard | None = None
                 _reply(write_fd, "error", message=described(err))
                 continue
             _reply(write_fd, "ok", value=value)
-        elif kind in ("kernel", "kernel_trace"):
-            key, spec, given = request[:3]
+        elif kind in ONLY_WHERE_NO_CELL_RAN:
             try:
                 if ran_cells:
-                    raise RuntimeError("a kernel is compiled only in a process where no cell has run")
+                    raise RuntimeError(ONLY_WHERE_NO_CELL_RAN[kind])
+                key, build, run = _fresh_request(kind, request, trusted, kernel_steps)
                 if key not in built:
-                    with trusted():
-                        built[key] = build_kernels(spec, trusted)
-                state.active = True  # the submission's code runs from here on (compiled, then traced)
-                if kind == "kernel":
-                    value = kernel_case(built[key], given, trusted)
-                else:
-                    value = kernel_trace(built[key], given, trusted)
+                    with trusted():  # a compiler runs, a library is loaded: nothing of the submission
+                        built[key] = build()
+                state.active = True  # the submission's code runs from here on
+                value = run(built[key])
             except BaseException as err:
                 _reply(write_fd, "error", message=described(err))
                 continue
             _reply(write_fd, "ok", value=value)
-        elif kind == "cuda":
-            key, source, entry, given = request[:4]
-            try:
-                if ran_cells:
-                    raise RuntimeError("a kernel is compiled only in a process where no cell has run")
-                if key not in built:
-                    with trusted():  # the compiler runs, the library is loaded (ctypes)
-                        built[key] = cuda_module(source, entry, trusted)
-                state.active = True  # the kernel's code runs from here on
-                value = cuda_case(built[key], given)
-            except BaseException as err:
-                _reply(write_fd, "error", message=described(err))
-                continue
-            _reply(write_fd, "ok", value=value)
-        elif kind == "model":
-            key, spec, probe_name, given = request[:4]
-            try:
-                if ran_cells:
-                    raise RuntimeError("a model's function is run only in a process where no cell has run")
-                if key not in built:
-                    with trusted():  # defining the functions runs nothing of the submission
-                        built[key] = build_kernels(spec, trusted, plain=True)
-                state.active = True  # the submission's function runs from here on
-                value = model_case(built[key][0], probe_name, given)
-            except BaseException as err:
-                _reply(write_fd, "error", message=described(err))
-                continue
-            _reply(write_fd, "ok", value=value)
+
+
+# The requests served only in a process where no cell has run, and the refusal after one.
+ONLY_WHERE_NO_CELL_RAN = {
+    "kernel": "a kernel is compiled only in a process where no cell has run",
+    "kernel_trace": "a kernel is compiled only in a process where no cell has run",
+    "cuda": "a kernel is compiled only in a process where no cell has run",
+    "model": "a model's function is run only in a process where no cell has run",
+}
+
+
+def _fresh_request(kind: str, request: tuple, trusted, kernel_steps: tuple) -> tuple:
+    """``(key, build, run)`` of a request of ``ONLY_WHERE_NO_CELL_RAN``: ``build()`` makes,
+    once per key, what the request's cases run on (Numba kernels compiled from their source,
+    a CUDA module, a model's functions), ``run(built)`` runs one request's case on it, both
+    with the probes' steps taken before the runtime was touched (``kernel_steps``)."""
+    build_kernels, kernel_case, kernel_trace, cuda_module, cuda_case, model_case = kernel_steps
+    if kind == "cuda":
+        key, source, entry, given = request[:4]
+        return key, lambda: cuda_module(source, entry, trusted), lambda module: cuda_case(module, given)
+    if kind == "model":
+        key, spec, probe_name, given = request[:4]
+        return (
+            key,
+            lambda: build_kernels(spec, trusted, plain=True),
+            lambda functions: model_case(functions[0], probe_name, given),
+        )
+    key, spec, given = request[:3]
+    case = kernel_case if kind == "kernel" else kernel_trace
+    return key, lambda: build_kernels(spec, trusted), lambda kernels: case(kernels, given, trusted)
 
 
 def _drop_editable_finders() -> None:
