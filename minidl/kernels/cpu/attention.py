@@ -7,11 +7,7 @@ between two Numba passes that LLVM vectorises (measured: docs/performance.md, se
 import numpy as np
 from numba import prange
 
-from .loops import SUM_MATH, pick, threaded
-
-# Flat 1-D views indexed by unsigned offsets: no per-element check for a negative index,
-# so LLVM vectorises the copies (``loops.py`` says why; docs/performance.md measures it).
-_u = np.uint64
+from .loops import SUM_MATH, _u, pick, threaded
 
 
 # ============================================================ masked softmax (attention)

@@ -12,11 +12,7 @@ from numba import njit, prange
 
 from .. import common
 from ..common import conv_output_length
-from .loops import SUM_MATH, pick, threaded
-
-# Flat 1-D views indexed by unsigned offsets: no per-element check for a negative index,
-# so LLVM vectorises the copies (``loops.py`` says why; docs/performance.md measures it).
-_u = np.uint64
+from .loops import SUM_MATH, _u, pick, threaded
 
 
 @njit(cache=True, inline="always")

@@ -9,6 +9,7 @@ threads and without (``@threaded``), and picks one by the size of the work (``pi
 import types as _pytypes
 
 import numba
+import numpy as np
 from numba import njit
 
 # ============================================================ one thread or all of them
@@ -76,6 +77,7 @@ SUM_MATH = frozenset({"nsz", "contract", "reassoc"})  # (Numba takes a set: set(
 
 # Index arithmetic in the copy kernels (``conv``, ``pool``, ``attention``): Numba checks every
 # signed index for "negative means from the end" (a branch per element), which keeps LLVM from
-# vectorising the inner loops. Flat 1-D views indexed by unsigned offsets (``_u = np.uint64``,
-# defined beside the loops that use it) skip that check; the ranges computed by
-# ``conv._valid_range`` guarantee the offsets are in bounds (measured: see docs/performance.md).
+# vectorising the inner loops. Flat 1-D views indexed by unsigned offsets (``_u(offset)``, which
+# those modules import from here) skip that check; the ranges computed by ``conv._valid_range``
+# guarantee the offsets are in bounds (measured: see docs/performance.md).
+_u = np.uint64

@@ -9,11 +9,7 @@ import numpy as np
 from numba import prange
 
 from ..common import pool_output_length
-from .loops import pick, threaded
-
-# Flat 1-D views indexed by unsigned offsets: no per-element check for a negative index,
-# so LLVM vectorises the copies (``loops.py`` says why; docs/performance.md measures it).
-_u = np.uint64
+from .loops import _u, pick, threaded
 
 
 # ============================================================ pooling
