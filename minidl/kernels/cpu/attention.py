@@ -5,13 +5,9 @@ between two Numba passes that LLVM vectorises (measured: docs/performance.md, se
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
-from .loops import SUM_MATH, pick, serial_twin
-
-# Flat 1-D views indexed by unsigned offsets: no per-element check for a negative index,
-# so LLVM vectorises the copies (``loops.py`` says why; docs/performance.md measures it).
-_u = np.uint64
+from .loops import SUM_MATH, _u, pick, threaded
 
 
 # ============================================================ masked softmax (attention)
@@ -21,7 +17,7 @@ _u = np.uint64
 # two Numba passes that LLVM does vectorise: the shifted, scaled scores with -inf at the
 # masked keys, then the row sums and one multiplication per element by 1 / sum.
 # exp(-inf) = 0 makes the masked entries exactly 0. (Measured: see docs/performance.md.)
-@njit(parallel=True, cache=True)
+@threaded()
 def _masked_softmax_shift(scores, keep, scale, z):
     # z = scale * scores - (row max over kept keys), -inf where masked (and on a row with no key)
     G, Tq, Tk = scores.shape
@@ -41,10 +37,7 @@ def _masked_softmax_shift(scores, keep, scale, z):
             z_flat[start + _u(j)] = scale * scores_flat[start + _u(j)] - m if kept else minus_inf
 
 
-_masked_softmax_shift_serial = serial_twin(_masked_softmax_shift)
-
-
-@njit(parallel=True, fastmath=set(SUM_MATH), cache=True)
+@threaded(fastmath=set(SUM_MATH))
 def _normalise_rows(e, Tk):
     # each row of Tk numbers times 1 / its sum (a row of zeros, every key masked, stays 0)
     e_flat = e.reshape(-1)
@@ -59,9 +52,6 @@ def _normalise_rows(e, Tk):
                 e_flat[start + _u(j)] *= inverse
 
 
-_normalise_rows_serial = serial_twin(_normalise_rows)
-
-
 def masked_softmax(scores, keep, scale):
     """Numba twin of ``reference.masked_softmax``: shift, NumPy's exp, normalise (rows in parallel)."""
     scores = np.ascontiguousarray(scores)
@@ -71,15 +61,14 @@ def masked_softmax(scores, keep, scale):
         else np.ascontiguousarray(keep, dtype=np.uint8)
     )
     probs = np.empty_like(scores)
-    pick(_masked_softmax_shift, _masked_softmax_shift_serial, scores.size)(
-        scores, keep, scores.dtype.type(scale), probs
-    )
+    kernel = pick(_masked_softmax_shift, _masked_softmax_shift.serial, scores.size)
+    kernel(scores, keep, scores.dtype.type(scale), probs)
     np.exp(probs, out=probs)
-    pick(_normalise_rows, _normalise_rows_serial, probs.size)(probs, scores.shape[-1])
+    pick(_normalise_rows, _normalise_rows.serial, probs.size)(probs, scores.shape[-1])
     return probs
 
 
-@njit(parallel=True, fastmath=set(SUM_MATH), cache=True)
+@threaded(fastmath=set(SUM_MATH))
 def _masked_softmax_backward(probs, dprobs, scale, dscores):
     # one row per iteration: the Jacobian-vector product needs the row's sum of dp * p first;
     # unsigned flat offsets (see ``loops.py``) so both loops vectorise
@@ -94,13 +83,10 @@ def _masked_softmax_backward(probs, dprobs, scale, dscores):
             ds_flat[start + _u(j)] = scale * p_flat[start + _u(j)] * (dp_flat[start + _u(j)] - inner)
 
 
-_masked_softmax_backward_serial = serial_twin(_masked_softmax_backward)
-
-
 def masked_softmax_backward(probs, dprobs, scale):
     """Numba twin of ``reference.masked_softmax_backward``."""
     probs, dprobs = np.ascontiguousarray(probs), np.ascontiguousarray(dprobs, dtype=probs.dtype)
     dscores = np.empty_like(probs)
-    kernel = pick(_masked_softmax_backward, _masked_softmax_backward_serial, probs.size)
+    kernel = pick(_masked_softmax_backward, _masked_softmax_backward.serial, probs.size)
     kernel(probs, dprobs, probs.dtype.type(scale), dscores)
     return dscores

@@ -6,15 +6,15 @@ second layout walks blocks of features instead, so each pass reads memory in ord
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
-from .loops import SUM_MATH, pick, serial_twin
+from .loops import SUM_MATH, pick, threaded
 
 # ============================================================ batch normalization
 # (the statistics are long sums, hence ``SUM_MATH``: see its note in ``loops.py``)
 
 
-@njit(parallel=True, fastmath=set(SUM_MATH), cache=True)
+@threaded(fastmath=set(SUM_MATH))
 def _batchnorm_forward(x, gamma, beta, eps, y, mean, var):
     # one thread per channel; ONE pass for both statistics (float64 sums of x - x[0, c, 0] and
     # of its square: shifted by a sample of the channel, so a large mean cancels nothing), one
@@ -46,13 +46,10 @@ def _batchnorm_forward(x, gamma, beta, eps, y, mean, var):
         var[c] = sigma2
 
 
-_batchnorm_forward_serial = serial_twin(_batchnorm_forward)
-
-
 _FEATURE_BLOCK = 64
 
 
-@njit(parallel=True, cache=True)
+@threaded()
 def _batchnorm_forward_features(x, gamma, beta, eps, y, mean, var):
     # (N, D) features: a channel is a strided column, so each task takes a block of columns
     # and walks the rows, accumulating the block in float64 vectors (contiguous, vectorised);
@@ -82,9 +79,6 @@ def _batchnorm_forward_features(x, gamma, beta, eps, y, mean, var):
         var[c0 : c0 + width] = sigma2
 
 
-_batchnorm_forward_features_serial = serial_twin(_batchnorm_forward_features)
-
-
 def batchnorm_forward(x, gamma, beta, eps):
     """Numba twin of ``reference.batchnorm_forward``: y (N, C, L), mean (C,), var (C,)."""
     x = np.ascontiguousarray(x)
@@ -93,15 +87,14 @@ def batchnorm_forward(x, gamma, beta, eps):
     mean, var = np.empty(C, dtype=x.dtype), np.empty(C, dtype=x.dtype)
     gamma, beta = np.ascontiguousarray(gamma), np.ascontiguousarray(beta)
     if x.shape[2] == 1:
-        kernel = pick(_batchnorm_forward_features, _batchnorm_forward_features_serial, x.size)
+        kernel = pick(_batchnorm_forward_features, _batchnorm_forward_features.serial, x.size)
         kernel(x[:, :, 0], gamma, beta, float(eps), y[:, :, 0], mean, var)
     else:
-        kernel = pick(_batchnorm_forward, _batchnorm_forward_serial, x.size)
-        kernel(x, gamma, beta, float(eps), y, mean, var)
+        pick(_batchnorm_forward, _batchnorm_forward.serial, x.size)(x, gamma, beta, float(eps), y, mean, var)
     return y, mean, var
 
 
-@njit(parallel=True, fastmath=set(SUM_MATH), cache=True)
+@threaded(fastmath=set(SUM_MATH))
 def _batchnorm_backward(dy, x, gamma, mean, var, eps, dx, dgamma, dbeta):
     # one thread per channel: one pass for the two float64 sums (sum dy and sum dy (x - mu),
     # x_hat's scale taken out of the loop), one pass writing dx, which is affine in dy and x
@@ -134,10 +127,7 @@ def _batchnorm_backward(dy, x, gamma, mean, var, eps, dx, dgamma, dbeta):
         dbeta[c] = sum_dy
 
 
-_batchnorm_backward_serial = serial_twin(_batchnorm_backward)
-
-
-@njit(parallel=True, cache=True)
+@threaded()
 def _batchnorm_backward_features(dy, x, gamma, mean, var, eps, dx, dgamma, dbeta):
     # (N, D) features: blocks of columns walked row by row, as in the forward
     N, D = x.shape
@@ -162,9 +152,6 @@ def _batchnorm_backward_features(dy, x, gamma, mean, var, eps, dx, dgamma, dbeta
         dbeta[c0 : c0 + width] = sum_dy
 
 
-_batchnorm_backward_features_serial = serial_twin(_batchnorm_backward_features)
-
-
 def batchnorm_backward(dy, x, gamma, mean, var, eps):
     """Numba twin of ``reference.batchnorm_backward``: dx (N, C, L), dgamma (C,), dbeta (C,)."""
     x, dy = np.ascontiguousarray(x), np.ascontiguousarray(dy)
@@ -173,9 +160,9 @@ def batchnorm_backward(dy, x, gamma, mean, var, eps):
     dgamma, dbeta = np.empty(C, dtype=x.dtype), np.empty(C, dtype=x.dtype)
     gamma = np.ascontiguousarray(gamma)
     if x.shape[2] == 1:
-        kernel = pick(_batchnorm_backward_features, _batchnorm_backward_features_serial, x.size)
+        kernel = pick(_batchnorm_backward_features, _batchnorm_backward_features.serial, x.size)
         kernel(dy[:, :, 0], x[:, :, 0], gamma, mean, var, float(eps), dx[:, :, 0], dgamma, dbeta)
     else:
-        kernel = pick(_batchnorm_backward, _batchnorm_backward_serial, x.size)
+        kernel = pick(_batchnorm_backward, _batchnorm_backward.serial, x.size)
         kernel(dy, x, gamma, mean, var, float(eps), dx, dgamma, dbeta)
     return dx, dgamma, dbeta

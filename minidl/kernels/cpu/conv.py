@@ -12,11 +12,7 @@ from numba import njit, prange
 
 from .. import common
 from ..common import conv_output_length
-from .loops import SUM_MATH, pick, serial_twin
-
-# Flat 1-D views indexed by unsigned offsets: no per-element check for a negative index,
-# so LLVM vectorises the copies (``loops.py`` says why; docs/performance.md measures it).
-_u = np.uint64
+from .loops import SUM_MATH, _u, pick, threaded
 
 
 @njit(cache=True, inline="always")
@@ -27,7 +23,7 @@ def _valid_range(count, offset, stride, size):
     return first, max(first, min(count, stop))
 
 
-@njit(parallel=True, cache=True)
+@threaded()
 def _im2col(x, kh, kw, sh, sw, ph, pw, OH, OW, cols):
     # one task per row (c, i, j); padding zeroed by ranges computed once per row (no test
     # per pixel); unsigned flat offsets so the inner copy vectorises
@@ -55,21 +51,17 @@ def _im2col(x, kh, kw, sh, sw, ph, pw, OH, OW, cols):
                     cols_flat[out + _u(ow)] = 0
 
 
-_im2col_serial = serial_twin(_im2col)
-
-
 def im2col(x, kh, kw, sh, sw, ph, pw):
     """Numba twin of ``reference.im2col``: cols (C*kh*kw, N*OH*OW)."""
     x = np.ascontiguousarray(x)
     N, C, H, W = x.shape
     OH, OW = conv_output_length(H, kh, sh, ph), conv_output_length(W, kw, sw, pw)
     cols = np.empty((C * kh * kw, N * OH * OW), dtype=x.dtype)
-    kernel = pick(_im2col, _im2col_serial, cols.size)
-    kernel(x, kh, kw, sh, sw, ph, pw, OH, OW, cols)
+    pick(_im2col, _im2col.serial, cols.size)(x, kh, kw, sh, sw, ph, pw, OH, OW, cols)
     return cols
 
 
-@njit(parallel=True, cache=True)
+@threaded()
 def _col2im(cols, kh, kw, sh, sw, ph, pw, OH, OW, dx):
     # one task per image plane (n, c): planes are disjoint, so the scatter-add needs no
     # atomics; each task first zeroes its plane of dx (in the threads, not a serial np.zeros
@@ -96,16 +88,12 @@ def _col2im(cols, kh, kw, sh, sw, ph, pw, OH, OW, dx):
                         dx_flat[target + _u(t * sw)] += cols_flat[source + _u(t)]
 
 
-_col2im_serial = serial_twin(_col2im)
-
-
 def col2im(cols, x_shape, kh, kw, sh, sw, ph, pw):
     """Numba twin of ``reference.col2im``: dx (N, C, H, W)."""
     N, C, H, W = (int(d) for d in x_shape)
     OH, OW = conv_output_length(H, kh, sh, ph), conv_output_length(W, kw, sw, pw)
     dx = np.empty((N, C, H, W), dtype=cols.dtype)  # zeroed plane by plane by the kernel
-    kernel = pick(_col2im, _col2im_serial, cols.size)
-    kernel(np.ascontiguousarray(cols), kh, kw, sh, sw, ph, pw, OH, OW, dx)
+    pick(_col2im, _col2im.serial, cols.size)(np.ascontiguousarray(cols), kh, kw, sh, sw, ph, pw, OH, OW, dx)
     return dx
 
 
@@ -256,20 +244,13 @@ def _shifted_products(wide, xp, offsets, out):
         for r in range(0, R4, 4):
             sums = _shifted_dot_4x4(wide, f, xp, offsets, r, L, zero)
             for q in range(4):
-                out[f + q, r], out[f + q, r + 1] = out[f + q, r] + sums[q][0], out[f + q, r + 1] + sums[q][1]
-                out[f + q, r + 2], out[f + q, r + 3] = (
-                    out[f + q, r + 2] + sums[q][2],
-                    out[f + q, r + 3] + sums[q][3],
-                )
+                for t in range(4):
+                    out[f + q, r + t] += sums[q][t]
     for f in range(F4, F):
         for r in range(0, R4, 4):
-            s0, s1, s2, s3 = _shifted_dot_1x4(wide, f, xp, offsets, r, L, zero)
-            out[f, r], out[f, r + 1], out[f, r + 2], out[f, r + 3] = (
-                out[f, r] + s0,
-                out[f, r + 1] + s1,
-                out[f, r + 2] + s2,
-                out[f, r + 3] + s3,
-            )
+            sums = _shifted_dot_1x4(wide, f, xp, offsets, r, L, zero)
+            for t in range(4):
+                out[f, r + t] += sums[t]
     for f in range(F):
         for r in range(R4, R):
             s = zero
@@ -281,7 +262,7 @@ def _shifted_products(wide, xp, offsets, out):
 SHIFTED_IMAGES_PER_PART = 8  # images summed into one partial dW (the same with or without threads)
 
 
-@njit(parallel=True, fastmath=set(SUM_MATH), cache=True)
+@threaded(fastmath=set(SUM_MATH))
 def _conv2d_weight_gradient_shifted(dy, x, ph, pw, offsets, dweight_parts, dbias_parts):
     # one part of SHIFTED_IMAGES_PER_PART images per task, each with its own partial dW and db
     # (summed by the caller in part order, so threads change no bit); the padded image and
@@ -314,9 +295,6 @@ def _conv2d_weight_gradient_shifted(dy, x, ph, pw, offsets, dweight_parts, dbias
             _shifted_products(wide, xp, offsets, dweight_parts[part])
 
 
-_conv2d_weight_gradient_shifted_serial = serial_twin(_conv2d_weight_gradient_shifted)
-
-
 def conv2d_weight_gradient_shifted(dy, x, weight_shape, ph, pw):
     """(dweight, dbias) of a stride-1 convolution by shifted dot products (see above)."""
     N, C, H, W = x.shape
@@ -327,7 +305,7 @@ def conv2d_weight_gradient_shifted(dy, x, weight_shape, ph, pw):
     parts = -(-N // SHIFTED_IMAGES_PER_PART)
     dweight_parts = np.zeros((parts, F, C * kh * kw), dtype=x.dtype)
     dbias_parts = np.zeros((parts, F))
-    kernel = pick(_conv2d_weight_gradient_shifted, _conv2d_weight_gradient_shifted_serial, dy.size)
+    kernel = pick(_conv2d_weight_gradient_shifted, _conv2d_weight_gradient_shifted.serial, dy.size)
     kernel(dy, x, ph, pw, offsets, dweight_parts, dbias_parts)
     return dweight_parts.sum(axis=0).reshape(weight_shape), dbias_parts.sum(axis=0).astype(x.dtype)
 
@@ -351,7 +329,7 @@ def conv2d_forward(x, weight, bias, sh, sw, ph, pw):
     for n0 in range(0, N, per_tile):
         g = min(per_tile, N - n0)
         cols, products = cols_of(g), products_of(g)
-        _im2col_serial(x[n0 : n0 + g], kh, kw, sh, sw, ph, pw, OH, OW, cols)
+        _im2col.serial(x[n0 : n0 + g], kh, kw, sh, sw, ph, pw, OH, OW, cols)
         np.matmul(W2, cols, out=products)
         _scatter_output(products, bias, n0, y)
     return y, None
@@ -397,14 +375,14 @@ def conv2d_backward(dy, x, cols, weight, sh, sw, ph, pw, input_grad):
         tile_cols, dy_tile = cols_of(g), dy_tile_of(g)
         _gather_gradient(dy, n0, dy_tile, dbias_tiles)
         if not shifted:
-            _im2col_serial(x[n0 : n0 + g], kh, kw, sh, sw, ph, pw, OH, OW, tile_cols)
+            _im2col.serial(x[n0 : n0 + g], kh, kw, sh, sw, ph, pw, OH, OW, tile_cols)
             if n0 == 0:
                 np.matmul(dy_tile, tile_cols.T, out=dweight_tiles)
             else:
                 dweight_tiles += dy_tile @ tile_cols.T
         if dx is not None:  # input_grad
             np.matmul(W2_T, dy_tile, out=tile_cols)  # the tile's dcols, in the cols buffer
-            _col2im_serial(tile_cols, kh, kw, sh, sw, ph, pw, OH, OW, dx[n0 : n0 + g])  # zeroes, then adds
+            _col2im.serial(tile_cols, kh, kw, sh, sw, ph, pw, OH, OW, dx[n0 : n0 + g])  # zeroes, then adds
     if shifted:
         return dx, dweight, dbias
     return dx, dweight_tiles.reshape(weight.shape), dbias_tiles.astype(dtype)

@@ -5,13 +5,13 @@ multiplication; threads only for large arrays (``loops.py``).
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
-from .loops import pick, serial_twin
+from .loops import pick, threaded
 
 
 # ============================================================ dropout
-@njit(parallel=True, cache=True)
+@threaded()
 def _dropout_forward(x, uniform, rate, keep_scale, y, mask):
     # flat parallel loop: mask and output written in the same pass over memory
     for i in prange(x.size):
@@ -20,39 +20,27 @@ def _dropout_forward(x, uniform, rate, keep_scale, y, mask):
         y[i] = x[i] * m
 
 
-_dropout_forward_serial = serial_twin(_dropout_forward)
-
-
 def dropout_forward(x, uniform, rate):
     """Numba twin of ``reference.dropout_forward`` (mask = 0 or 1/(1-rate), y = x * mask)."""
     x = np.ascontiguousarray(x)
     keep_scale = x.dtype.type(1.0) / x.dtype.type(1.0 - rate)
     y, mask = np.empty_like(x), np.empty_like(x)
-    kernel = pick(_dropout_forward, _dropout_forward_serial, x.size)
-    kernel(
-        x.reshape(-1),
-        np.ascontiguousarray(uniform).reshape(-1),
-        rate,
-        keep_scale,
-        y.reshape(-1),
-        mask.reshape(-1),
+    uniform = np.ascontiguousarray(uniform)
+    pick(_dropout_forward, _dropout_forward.serial, x.size)(
+        x.reshape(-1), uniform.reshape(-1), rate, keep_scale, y.reshape(-1), mask.reshape(-1)
     )
     return y, mask
 
 
-@njit(parallel=True, cache=True)
+@threaded()
 def _multiply(a, b, out):
     for i in prange(a.size):
         out[i] = a[i] * b[i]
-
-
-_multiply_serial = serial_twin(_multiply)
 
 
 def dropout_backward(dy, mask):
     """Numba twin of ``reference.dropout_backward`` (dx = dy * mask)."""
     dy, mask = np.ascontiguousarray(dy), np.ascontiguousarray(mask)
     dx = np.empty_like(dy)
-    kernel = pick(_multiply, _multiply_serial, dy.size)
-    kernel(dy.reshape(-1), mask.reshape(-1), dx.reshape(-1))
+    pick(_multiply, _multiply.serial, dy.size)(dy.reshape(-1), mask.reshape(-1), dx.reshape(-1))
     return dx

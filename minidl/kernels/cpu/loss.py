@@ -5,13 +5,13 @@ over its K classes: max, sum of exp, loss and probabilities without a temporary 
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
-from .loops import pick, serial_twin
+from .loops import pick, threaded
 
 
 # ============================================================ softmax cross-entropy
-@njit(parallel=True, cache=True)
+@threaded()
 def _softmax_cross_entropy(logits, labels, losses, probs):
     # one row per thread: each row is a max, an exp-sum and a normalisation, all in cache
     for n in prange(logits.shape[0]):
@@ -28,20 +28,17 @@ def _softmax_cross_entropy(logits, labels, losses, probs):
         losses[n] = np.log(sum_exp) - (logits[n, labels[n]] - row_max)
 
 
-_softmax_cross_entropy_serial = serial_twin(_softmax_cross_entropy)
-
-
 def softmax_cross_entropy(logits, labels):
     """Numba twin of ``reference.softmax_cross_entropy``: rows in parallel, one pass each."""
     logits = np.ascontiguousarray(logits)
     losses = np.empty(logits.shape[0], dtype=logits.dtype)
     probs = np.empty_like(logits)
-    kernel = pick(_softmax_cross_entropy, _softmax_cross_entropy_serial, logits.size)
+    kernel = pick(_softmax_cross_entropy, _softmax_cross_entropy.serial, logits.size)
     kernel(logits, np.ascontiguousarray(labels, dtype=np.int64), losses, probs)
     return losses, probs
 
 
-@njit(parallel=True, cache=True)
+@threaded()
 def _softmax_cross_entropy_backward(probs, labels, scale, dlogits):
     # fused "scale, then subtract at the label": one write per element instead of two passes
     for n in prange(probs.shape[0]):
@@ -50,13 +47,10 @@ def _softmax_cross_entropy_backward(probs, labels, scale, dlogits):
         dlogits[n, labels[n]] -= scale
 
 
-_softmax_cross_entropy_backward_serial = serial_twin(_softmax_cross_entropy_backward)
-
-
 def softmax_cross_entropy_backward(probs, labels, scale):
     """Numba twin of ``reference.softmax_cross_entropy_backward``."""
     probs = np.ascontiguousarray(probs)
     dlogits = np.empty_like(probs)
-    kernel = pick(_softmax_cross_entropy_backward, _softmax_cross_entropy_backward_serial, probs.size)
+    kernel = pick(_softmax_cross_entropy_backward, _softmax_cross_entropy_backward.serial, probs.size)
     kernel(probs, np.ascontiguousarray(labels, dtype=np.int64), probs.dtype.type(scale), dlogits)
     return dlogits

@@ -6,10 +6,10 @@ contiguous go to the reference, which handles any layout.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from ..reference import optim as reference
-from .loops import pick, serial_twin
+from .loops import pick, threaded
 
 
 # ============================================================ optimizer updates
@@ -17,7 +17,12 @@ def _all_contiguous(*arrays):
     return all(a.flags.c_contiguous for a in arrays)
 
 
-@njit(parallel=True, cache=True)
+def _run_flat(kernel, arrays, *scalars):
+    """``kernel`` (threads by the size of ``arrays[0]``) on flat views of ``arrays``, then ``scalars``."""
+    pick(kernel, kernel.serial, arrays[0].size)(*(a.reshape(-1) for a in arrays), *scalars)
+
+
+@threaded()
 def _sgd_update(param, grad, velocity, lr, momentum, nesterov, weight_decay):
     # fused: weight decay, momentum and the step in one pass instead of four array expressions;
     # the scalars in param's precision (as NumPy's reference computes: 8 float32 lanes, not 4
@@ -36,28 +41,17 @@ def _sgd_update(param, grad, velocity, lr, momentum, nesterov, weight_decay):
         param[i] -= lr_t * (g + momentum_t * v if nesterov else v)
 
 
-_sgd_update_serial = serial_twin(_sgd_update)
-
-
 def sgd_update(param, grad, velocity, lr, momentum, nesterov, weight_decay):
     """Numba twin of ``reference.sgd_update``: in place on ``param`` (and ``velocity`` with momentum)."""
     if not momentum:
         velocity = param  # never read or written without momentum; any array of the right type
     if not _all_contiguous(param, grad, velocity):
         return reference.sgd_update(param, grad, velocity, lr, momentum, nesterov, weight_decay)
-    kernel = pick(_sgd_update, _sgd_update_serial, param.size)
-    kernel(
-        param.reshape(-1),
-        grad.reshape(-1),
-        velocity.reshape(-1),
-        float(lr),
-        float(momentum),
-        bool(nesterov),
-        float(weight_decay or 0.0),
-    )
+    scalars = float(lr), float(momentum), bool(nesterov), float(weight_decay or 0.0)
+    _run_flat(_sgd_update, (param, grad, velocity), *scalars)
 
 
-@njit(parallel=True, cache=True)
+@threaded()
 def _adam_update(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay, decoupled):
     # fused: eight array expressions of the reference become one pass over five arrays
     bias1 = 1.0 - beta1**step
@@ -76,30 +70,15 @@ def _adam_update(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay, d
         param[i] = p - lr * (m_i / bias1) / (np.sqrt(v_i / bias2) + eps)
 
 
-_adam_update_serial = serial_twin(_adam_update)
-
-
 def adam_update(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay, decoupled):
     """Numba twin of ``reference.adam_update``: in place on ``param``, ``m`` and ``v``."""
     if not _all_contiguous(param, grad, m, v):
         return reference.adam_update(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay, decoupled)
-    kernel = pick(_adam_update, _adam_update_serial, param.size)
-    kernel(
-        param.reshape(-1),
-        grad.reshape(-1),
-        m.reshape(-1),
-        v.reshape(-1),
-        float(lr),
-        float(beta1),
-        float(beta2),
-        float(eps),
-        int(step),
-        float(weight_decay or 0.0),
-        bool(decoupled),
-    )
+    scalars = float(lr), float(beta1), float(beta2), float(eps), int(step), float(weight_decay or 0.0)
+    _run_flat(_adam_update, (param, grad, m, v), *scalars, bool(decoupled))
 
 
-@njit(parallel=True, cache=True)
+@threaded()
 def _rmsprop_update(param, grad, square_avg, buffer, lr, alpha, eps, momentum, weight_decay):
     # fused: one pass over four arrays instead of six array expressions; the scalars in param's
     # precision and the operations in the reference's order, so float32 results are the reference's
@@ -118,9 +97,6 @@ def _rmsprop_update(param, grad, square_avg, buffer, lr, alpha, eps, momentum, w
         param[i] -= lr_t * step
 
 
-_rmsprop_update_serial = serial_twin(_rmsprop_update)
-
-
 def rmsprop_update(param, grad, square_avg, buffer, lr, alpha, eps, momentum, weight_decay):
     """Numba twin of ``reference.rmsprop_update``: in place on ``param``, ``square_avg`` (and ``buffer``)."""
     if not momentum:
@@ -129,21 +105,11 @@ def rmsprop_update(param, grad, square_avg, buffer, lr, alpha, eps, momentum, we
         return reference.rmsprop_update(
             param, grad, square_avg, buffer, lr, alpha, eps, momentum, weight_decay
         )
-    kernel = pick(_rmsprop_update, _rmsprop_update_serial, param.size)
-    kernel(
-        param.reshape(-1),
-        grad.reshape(-1),
-        square_avg.reshape(-1),
-        buffer.reshape(-1),
-        float(lr),
-        float(alpha),
-        float(eps),
-        float(momentum or 0.0),
-        float(weight_decay or 0.0),
-    )
+    scalars = float(lr), float(alpha), float(eps), float(momentum or 0.0), float(weight_decay or 0.0)
+    _run_flat(_rmsprop_update, (param, grad, square_avg, buffer), *scalars)
 
 
-@njit(parallel=True, cache=True)
+@threaded()
 def _adagrad_update(param, grad, total, lr, eps, weight_decay):
     coef = np.empty(3, param.dtype)  # the scalars in param's precision, as the reference computes
     coef[0], coef[1], coef[2] = lr, eps, weight_decay
@@ -155,19 +121,8 @@ def _adagrad_update(param, grad, total, lr, eps, weight_decay):
         param[i] -= lr_t * g / (np.sqrt(s) + eps_t)
 
 
-_adagrad_update_serial = serial_twin(_adagrad_update)
-
-
 def adagrad_update(param, grad, total, lr, eps, weight_decay):
     """Numba twin of ``reference.adagrad_update``: in place on ``param`` and ``total``."""
     if not _all_contiguous(param, grad, total):
         return reference.adagrad_update(param, grad, total, lr, eps, weight_decay)
-    kernel = pick(_adagrad_update, _adagrad_update_serial, param.size)
-    kernel(
-        param.reshape(-1),
-        grad.reshape(-1),
-        total.reshape(-1),
-        float(lr),
-        float(eps),
-        float(weight_decay or 0.0),
-    )
+    _run_flat(_adagrad_update, (param, grad, total), float(lr), float(eps), float(weight_decay or 0.0))

@@ -6,18 +6,14 @@ docs/performance.md, section 5).
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from ..common import pool_output_length
-from .loops import pick, serial_twin
-
-# Flat 1-D views indexed by unsigned offsets: no per-element check for a negative index,
-# so LLVM vectorises the copies (``loops.py`` says why; docs/performance.md measures it).
-_u = np.uint64
+from .loops import _u, pick, threaded
 
 
 # ============================================================ pooling
-@njit(parallel=True, cache=True)
+@threaded()
 def _max_pool_forward(x, kh, kw, sh, sw, y, argmax):
     # one task per plane (n, c); a strict ">" in row-major order keeps the first maximum;
     # unsigned flat offsets (see ``loops.py``)
@@ -42,10 +38,7 @@ def _max_pool_forward(x, kh, kw, sh, sw, y, argmax):
                 argmax_flat[out + _u(ow)] = best_at
 
 
-_max_pool_forward_serial = serial_twin(_max_pool_forward)
-
-
-@njit(parallel=True, cache=True)
+@threaded()
 def _max_pool_forward_2x2(x, y, argmax):
     # the common 2x2 window with stride 2, unrolled: the four candidates of a window are
     # compared in row-major order with the same strict ">" as the general kernel (same
@@ -74,9 +67,6 @@ def _max_pool_forward_2x2(x, y, argmax):
                 argmax_flat[out + _u(ow)] = best_at
 
 
-_max_pool_forward_2x2_serial = serial_twin(_max_pool_forward_2x2)
-
-
 def max_pool_forward(x, kh, kw, sh, sw):
     """Numba twin of ``reference.max_pool_forward``: y and argmax (N, C, OH, OW)."""
     x = np.ascontiguousarray(x)
@@ -85,15 +75,13 @@ def max_pool_forward(x, kh, kw, sh, sw):
     y = np.empty((N, C, OH, OW), dtype=x.dtype)
     argmax = np.empty((N, C, OH, OW), dtype=np.int64)
     if (kh, kw, sh, sw) == (2, 2, 2, 2):
-        kernel = pick(_max_pool_forward_2x2, _max_pool_forward_2x2_serial, x.size)
-        kernel(x, y, argmax)
+        pick(_max_pool_forward_2x2, _max_pool_forward_2x2.serial, x.size)(x, y, argmax)
     else:
-        kernel = pick(_max_pool_forward, _max_pool_forward_serial, x.size)
-        kernel(x, kh, kw, sh, sw, y, argmax)
+        pick(_max_pool_forward, _max_pool_forward.serial, x.size)(x, kh, kw, sh, sw, y, argmax)
     return y, argmax
 
 
-@njit(parallel=True, cache=True)
+@threaded()
 def _max_pool_backward(dy, argmax, kw, sh, sw, dx):
     # one task per plane; windows visited last-to-first so that a pixel shared by
     # several windows adds their gradients in the reference's order (bitwise equal);
@@ -110,10 +98,7 @@ def _max_pool_backward(dy, argmax, kw, sh, sw, dx):
                 dx_flat[top + _u(ow * sw + (at // kw) * W + at % kw)] += dy_flat[out + _u(ow)]
 
 
-_max_pool_backward_serial = serial_twin(_max_pool_backward)
-
-
-@njit(parallel=True, cache=True)
+@threaded()
 def _max_pool_backward_2x2(dy, argmax, dx):
     # the 2x2 window with stride 2: windows do not overlap, so every pixel of dx is written
     # once, row by row, instead of zeroing dx and scattering with a division of each argmax by
@@ -140,24 +125,20 @@ def _max_pool_backward_2x2(dy, argmax, dx):
                 dx_flat[row + _u(w)] = zero
 
 
-_max_pool_backward_2x2_serial = serial_twin(_max_pool_backward_2x2)
-
-
 def max_pool_backward(dy, argmax, x_shape, kh, kw, sh, sw):
     """Numba twin of ``reference.max_pool_backward``: dx (N, C, H, W)."""
     dy, argmax = np.ascontiguousarray(dy), np.ascontiguousarray(argmax)
     shape = tuple(int(d) for d in x_shape)
     if (kh, kw, sh, sw) == (2, 2, 2, 2):
         dx = np.empty(shape, dtype=dy.dtype)
-        pick(_max_pool_backward_2x2, _max_pool_backward_2x2_serial, dx.size)(dy, argmax, dx)
+        pick(_max_pool_backward_2x2, _max_pool_backward_2x2.serial, dx.size)(dy, argmax, dx)
         return dx
     dx = np.zeros(shape, dtype=dy.dtype)
-    kernel = pick(_max_pool_backward, _max_pool_backward_serial, dx.size)
-    kernel(dy, argmax, kw, sh, sw, dx)
+    pick(_max_pool_backward, _max_pool_backward.serial, dx.size)(dy, argmax, kw, sh, sw, dx)
     return dx
 
 
-@njit(parallel=True, cache=True)
+@threaded()
 def _avg_pool_forward(x, kh, kw, sh, sw, divisor, y):
     # one task per plane; sums in row-major order in the input's precision, as the reference;
     # unsigned flat offsets (see ``loops.py``)
@@ -178,21 +159,17 @@ def _avg_pool_forward(x, kh, kw, sh, sw, divisor, y):
                 y_flat[out + _u(ow)] = total / divisor
 
 
-_avg_pool_forward_serial = serial_twin(_avg_pool_forward)
-
-
 def avg_pool_forward(x, kh, kw, sh, sw):
     """Numba twin of ``reference.avg_pool_forward``: y (N, C, OH, OW)."""
     x = np.ascontiguousarray(x)
     N, C, H, W = x.shape
     OH, OW = pool_output_length(H, kh, sh), pool_output_length(W, kw, sw)
     y = np.empty((N, C, OH, OW), dtype=x.dtype)
-    kernel = pick(_avg_pool_forward, _avg_pool_forward_serial, x.size)
-    kernel(x, kh, kw, sh, sw, x.dtype.type(kh * kw), y)
+    pick(_avg_pool_forward, _avg_pool_forward.serial, x.size)(x, kh, kw, sh, sw, x.dtype.type(kh * kw), y)
     return y
 
 
-@njit(parallel=True, cache=True)
+@threaded()
 def _avg_pool_backward(dy, kh, kw, sh, sw, divisor, dx):
     # one task per plane; windows last-to-first to add in the reference's order;
     # unsigned flat offsets (see ``loops.py``)
@@ -211,12 +188,9 @@ def _avg_pool_backward(dy, kh, kw, sh, sw, divisor, dx):
                         dx_flat[corner + _u(i * W + j)] += share
 
 
-_avg_pool_backward_serial = serial_twin(_avg_pool_backward)
-
-
 def avg_pool_backward(dy, x_shape, kh, kw, sh, sw):
     """Numba twin of ``reference.avg_pool_backward``: dx (N, C, H, W)."""
     dx = np.zeros(tuple(int(d) for d in x_shape), dtype=dy.dtype)
-    kernel = pick(_avg_pool_backward, _avg_pool_backward_serial, dx.size)
+    kernel = pick(_avg_pool_backward, _avg_pool_backward.serial, dx.size)
     kernel(np.ascontiguousarray(dy), kh, kw, sh, sw, dy.dtype.type(kh * kw), dx)
     return dx

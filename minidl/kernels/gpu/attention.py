@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .launch import contiguous, launch, real_array
+from .launch import contiguous, int32s, launch, real_array
 
 
 # ============================================================ masked softmax (attention)
@@ -25,21 +25,8 @@ def masked_softmax(scores, keep, scale):
             f"got {tuple(keep.shape)}"
         )
     probs = xp.empty_like(scores)
-    launch(
-        "masked_softmax.cu",
-        "masked_softmax_forward",
-        G * Tq if scores.size else 0,
-        (
-            scores,
-            keep,
-            probs,
-            scores.dtype.type(scale),
-            np.int32(G),
-            np.int32(keep.shape[0]),
-            np.int32(Tq),
-            np.int32(Tk),
-        ),
-    )
+    args = (scores, keep, probs, scores.dtype.type(scale), *int32s(G, keep.shape[0], Tq, Tk))
+    launch("masked_softmax.cu", "masked_softmax_forward", G * Tq if scores.size else 0, args)
     return probs
 
 

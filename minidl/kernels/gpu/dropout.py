@@ -17,12 +17,8 @@ def dropout_forward(x, uniform, rate):
     y, mask = xp.empty_like(x), xp.empty_like(x)
     real = x.dtype.type
     keep_scale = real(1.0) / real(1.0 - rate)  # the reference's float arithmetic, exactly
-    launch(
-        "dropout.cu",
-        "dropout_forward",
-        x.size,
-        (x, uniform, y, mask, real(rate), real(keep_scale), np.int64(x.size)),
-    )
+    args = (x, uniform, y, mask, real(rate), real(keep_scale), np.int64(x.size))
+    launch("dropout.cu", "dropout_forward", x.size, args)
     return y, mask
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .launch import blocks_for, contiguous, get_kernel, launch
+from .launch import blocks_for, contiguous, get_kernel, int32s, launch
 
 # ============================================================ softmax cross-entropy
 SOFTMAX_THREADS = 256  # must equal BLOCK in softmax_cross_entropy.cu
@@ -38,7 +38,7 @@ def softmax_cross_entropy(logits, labels):
         get_kernel("softmax_cross_entropy.cu", "softmax_cross_entropy_forward", logits)(
             blocks_for(n, rows_per_block),
             (SOFTMAX_THREADS,),
-            (logits, labels, losses, probs, np.int32(n), np.int32(k), np.int32(per_row)),
+            (logits, labels, losses, probs, *int32s(n, k, per_row)),
         )
     return losses, probs
 
@@ -49,10 +49,6 @@ def softmax_cross_entropy_backward(probs, labels, scale):
     labels = xp.ascontiguousarray(labels, dtype=np.int64)
     n, k = probs.shape
     dlogits = xp.empty_like(probs)
-    launch(
-        "softmax_cross_entropy.cu",
-        "softmax_cross_entropy_backward",
-        probs.size,
-        (probs, labels, dlogits, probs.dtype.type(scale), np.int32(n), np.int32(k)),
-    )
+    args = (probs, labels, dlogits, probs.dtype.type(scale), *int32s(n, k))
+    launch("softmax_cross_entropy.cu", "softmax_cross_entropy_backward", probs.size, args)
     return dlogits

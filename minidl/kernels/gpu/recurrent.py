@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .. import common
 from ..common import get_array_module as _array_module
+from ..contract import KERNELS
 from .launch import blocks_for, get_kernel, int32s, launch, real_array
 
 
@@ -100,19 +101,22 @@ def _sequence_shapes(steps: int, n: int, hidden: int, gate_blocks: int) -> dict:
     }
 
 
-def _launch_sequence(name, gate_blocks, inputs: dict, outputs: dict, steps, n, hidden):
-    """Launch ``recurrent.cu``'s kernel ``name`` on ``inputs`` and ``outputs`` (by their names
-    in the kernel, in its argument order), after checking their shapes (``_sequence_shapes``);
-    the outputs are written in place and returned."""
+def _launch_sequence(name, gate_blocks, *args):
+    """Launch ``recurrent.cu``'s kernel ``name`` (a ``*_sequence`` kernel of the contract) on
+    ``args``, its parameters in the contract's order, the last three its outputs, after
+    checking their shapes (``_sequence_shapes``); the outputs are written in place and returned."""
+    steps, n = args[0].shape[:2]  # xw or dy (T, N, ...)
+    hidden = args[-1].shape[-1]  # the last output: hs (T + 1, N, H), dh0 or dc0 (N, H)
     if not 1 <= hidden <= SEQUENCE_MAX_HIDDEN:  # the dispatchers below never pass more
         raise ValueError(f"{name}: at most {SEQUENCE_MAX_HIDDEN} hidden units, got {hidden}")
     shapes = _sequence_shapes(steps, n, hidden, gate_blocks)
-    for arg, array in {**inputs, **outputs}.items():
+    named = dict(zip(KERNELS[name].params, args))
+    for arg, array in named.items():
         if tuple(array.shape) != shapes[arg]:
             raise ValueError(f"{name}: {arg} must have shape {shapes[arg]}, got {tuple(array.shape)}")
-    like = next(iter(inputs.values()))
+    like, outputs = args[0], dict(list(named.items())[-3:])
     xp = _array_module(like)
-    arrays = [real_array(xp, a, like.dtype) for a in inputs.values()]
+    arrays = [real_array(xp, a, like.dtype) for a in args[:-3]]
     for arg, out in outputs.items():
         if _array_module(out) is not xp or out.dtype != like.dtype or not out.flags.c_contiguous:
             raise ValueError(
@@ -128,75 +132,29 @@ def _launch_sequence(name, gate_blocks, inputs: dict, outputs: dict, steps, n, h
     return tuple(outputs.values())
 
 
-def _lstm_forward_sequence_launch(xw, Wh, b, gates, cells, hs):
-    """The LSTM forward over all T steps in one launch.
-
-    xw (T, N, 4H) = x_t Wx for every t (no bias); Wh (H, 4H); b (4H,); cells, hs (T + 1, N, H)
-    with [0] the initial state. Writes gates (T, N, 4H), cells[1:], hs[1:] in place -- what T
-    products h_{t-1} Wh and T ``lstm_cell_forward`` calls write. Returns (gates, cells, hs).
-    """
-    steps, n, width = xw.shape
-    inputs, outputs = {"xw": xw, "Wh": Wh, "b": b}, {"gates": gates, "cells": cells, "hs": hs}
-    return _launch_sequence("lstm_forward_sequence", 4, inputs, outputs, steps, n, width // 4)
-
-
-def _lstm_backward_sequence_launch(dy, Wh_T, gates, cells, da, dh0, dc0):
-    """Backpropagation through time of ``lstm_forward_sequence`` in one launch.
-
-    dy (T, N, H) = dL/dh_t from the layer's output; Wh_T (4H, H) = Wh^T; gates, cells from the
-    forward. Writes da (T, N, 4H) = dL/d pre-activations, dh0, dc0 (N, H). Returns (da, dh0, dc0).
-    """
-    inputs = {"dy": dy, "Wh_T": Wh_T, "gates": gates, "cells": cells}
-    outputs = {"da": da, "dh0": dh0, "dc0": dc0}
-    return _launch_sequence("lstm_backward_sequence", 4, inputs, outputs, *dy.shape)
-
-
-def _gru_forward_sequence_launch(xw, Wh, bx, bh, gates, hn, hs):
-    """The GRU forward over all T steps in one launch.
-
-    xw (T, N, 3H) = x_t Wx for every t (no bias); Wh (H, 3H); bx, bh (3H,); hs (T + 1, N, H)
-    with hs[0] = h0. Writes gates (T, N, 3H), hn (T, N, H) = h_{t-1} Wh_n + bh_n, hs[1:] in
-    place, as T ``gru_cell_forward`` calls would. Returns (gates, hn, hs).
-    """
-    steps, n, width = xw.shape
-    inputs, outputs = {"xw": xw, "Wh": Wh, "bx": bx, "bh": bh}, {"gates": gates, "hn": hn, "hs": hs}
-    return _launch_sequence("gru_forward_sequence", 3, inputs, outputs, steps, n, width // 3)
-
-
-def _gru_backward_sequence_launch(dy, Wh_T, gates, hn, hs, dxw, dhw, dh0):
-    """Backpropagation through time of ``gru_forward_sequence`` in one launch.
-
-    dy (T, N, H); Wh_T (3H, H) = Wh^T; gates, hn, hs from the forward. Writes dxw, dhw
-    (T, N, 3H) = dL/d(x_t Wx + bx), dL/d(h_{t-1} Wh + bh), and dh0 (N, H). Returns (dxw, dhw, dh0).
-    """
-    inputs = {"dy": dy, "Wh_T": Wh_T, "gates": gates, "hn": hn, "hs": hs}
-    outputs = {"dxw": dxw, "dhw": dhw, "dh0": dh0}
-    return _launch_sequence("gru_backward_sequence", 3, inputs, outputs, *dy.shape)
-
-
 def lstm_forward_sequence(xw, Wh, b, gates, cells, hs):
     """Twin of ``reference.lstm_forward_sequence``: one launch for H <= 256, else a loop of cells."""
     if sequence_kernels_fit(xw.shape[2] // 4):
-        return _lstm_forward_sequence_launch(xw, Wh, b, gates, cells, hs)
+        return _launch_sequence("lstm_forward_sequence", 4, xw, Wh, b, gates, cells, hs)
     return common.lstm_steps(lstm_cell_forward, xw, Wh, b, gates, cells, hs)
 
 
 def lstm_backward_sequence(dy, Wh_T, gates, cells, da, dh0, dc0):
     """Twin of ``reference.lstm_backward_sequence``: one launch for H <= 256, else a loop of cells."""
     if sequence_kernels_fit(dy.shape[2]):
-        return _lstm_backward_sequence_launch(dy, Wh_T, gates, cells, da, dh0, dc0)
+        return _launch_sequence("lstm_backward_sequence", 4, dy, Wh_T, gates, cells, da, dh0, dc0)
     return common.lstm_steps_backward(lstm_cell_backward, dy, Wh_T, gates, cells, da, dh0, dc0)
 
 
 def gru_forward_sequence(xw, Wh, bx, bh, gates, hn, hs):
     """Twin of ``reference.gru_forward_sequence``: one launch for H <= 256, else a loop of cells."""
     if sequence_kernels_fit(xw.shape[2] // 3):
-        return _gru_forward_sequence_launch(xw, Wh, bx, bh, gates, hn, hs)
+        return _launch_sequence("gru_forward_sequence", 3, xw, Wh, bx, bh, gates, hn, hs)
     return common.gru_steps(gru_cell_forward, xw, Wh, bx, bh, gates, hn, hs)
 
 
 def gru_backward_sequence(dy, Wh_T, gates, hn, hs, dxw, dhw, dh0):
     """Twin of ``reference.gru_backward_sequence``: one launch for H <= 256, else a loop of cells."""
     if sequence_kernels_fit(dy.shape[2]):
-        return _gru_backward_sequence_launch(dy, Wh_T, gates, hn, hs, dxw, dhw, dh0)
+        return _launch_sequence("gru_backward_sequence", 3, dy, Wh_T, gates, hn, hs, dxw, dhw, dh0)
     return common.gru_steps_backward(gru_cell_backward, dy, Wh_T, gates, hn, hs, dxw, dhw, dh0)

@@ -200,7 +200,7 @@ def test_col2im_zeroes_its_output_itself_whatever_the_buffer_held(threaded):
     OH, OW = (7 + 2 * ph - kh) // sh + 1, (6 + 2 * pw - kw) // sw + 1
     cols = rng.standard_normal((2 * kh * kw, 3 * OH * OW)).astype(np.float32)
     dx = np.full(x_shape, np.nan, dtype=np.float32)
-    kernel = cpu.conv._col2im if threaded else cpu.conv._col2im_serial
+    kernel = cpu.conv._col2im if threaded else cpu.conv._col2im.serial
     kernel(cols, kh, kw, sh, sw, ph, pw, OH, OW, dx)
     np.testing.assert_array_equal(dx, reference.col2im(cols, x_shape, kh, kw, sh, sw, ph, pw))
     np.testing.assert_array_equal(cpu.col2im(cols, x_shape, kh, kw, sh, sw, ph, pw), dx)

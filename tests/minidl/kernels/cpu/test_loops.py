@@ -35,3 +35,11 @@ def test_small_work_runs_serially_and_large_work_in_parallel(monkeypatch):
     assert cpu.threads_pay(cpu.loops.PARALLEL_MIN_ELEMENTS)
     monkeypatch.setattr(cpu.loops.numba, "get_num_threads", lambda: 1)
     assert not cpu.threads_pay(10 * cpu.loops.PARALLEL_MIN_ELEMENTS)
+
+
+def test_threaded_kernels_carry_a_serial_twin_with_the_same_math():
+    kernel = cpu.conv._conv2d_weight_gradient_shifted  # @threaded(fastmath=set(SUM_MATH))
+    serial = kernel.serial
+    assert kernel.targetoptions["parallel"] and "parallel" not in serial.targetoptions
+    assert serial.targetoptions["fastmath"] == kernel.targetoptions["fastmath"] == set(cpu.loops.SUM_MATH)
+    assert serial.py_func.__name__ == "_conv2d_weight_gradient_shifted_serial"  # its own cache name

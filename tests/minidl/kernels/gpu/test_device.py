@@ -358,7 +358,9 @@ def test_gru_sequence_kernels_equal_the_per_step_path(device, dtype, T, N, H, ro
 def test_sequence_kernels_refuse_what_they_cannot_do():
     xw = np.zeros((2, 3, 4 * 300))
     with pytest.raises(ValueError, match="at most 256 hidden units, got 300"):
-        gpu.recurrent._lstm_forward_sequence_launch(
+        gpu.recurrent._launch_sequence(
+            "lstm_forward_sequence",
+            4,
             xw,
             np.zeros((300, 1200)),
             np.zeros(1200),
@@ -421,11 +423,12 @@ def test_recurrent_layers_give_the_same_numbers_with_and_without_sequence_kernel
             patch.setattr(gpu.recurrent, "USE_SEQUENCE_KERNELS", sequence)
             patch.setattr(backend, "kernels_for", lambda a: gpu)
             calls = []
-            for name in ("_lstm_forward_sequence_launch", "_gru_forward_sequence_launch"):
-                original = getattr(gpu.recurrent, name)
-                patch.setattr(
-                    gpu.recurrent, name, lambda *a, _f=original, _calls=calls: _calls.append(1) or _f(*a)
-                )
+            launch = gpu.recurrent._launch_sequence
+            patch.setattr(
+                gpu.recurrent,
+                "_launch_sequence",
+                lambda *a, _f=launch, _calls=calls: _calls.append(1) or _f(*a),
+            )
             y = layer.forward(x, training=True, initial_state=state)
             dx = layer.backward(dy)
         assert bool(calls) == sequence, "the layer did not take the path asked for"

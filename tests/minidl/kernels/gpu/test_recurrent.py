@@ -67,7 +67,9 @@ def test_the_sequence_kernels_check_shapes_and_the_hidden_size():
     )
     assert [K.sequence_rows_per_block(n) for n in (1, 128, 129, 10_000)] == [1, 1, 2, K.SEQUENCE_MAX_ROWS]
     with pytest.raises(ValueError, match=r"hs must have shape \(6, 3, 4\), got \(5, 3, 4\)"):
-        K._lstm_forward_sequence_launch(
+        K._launch_sequence(
+            "lstm_forward_sequence",
+            4,
             np.zeros((T, N, 4 * H)),
             np.zeros((H, 4 * H)),
             np.zeros(4 * H),
@@ -76,7 +78,9 @@ def test_the_sequence_kernels_check_shapes_and_the_hidden_size():
             np.zeros((T, N, H)),
         )
     with pytest.raises(ValueError, match="at most 256 hidden units, got 300"):
-        K._lstm_forward_sequence_launch(
+        K._launch_sequence(
+            "lstm_forward_sequence",
+            4,
             np.zeros((1, 1, 1200)),
             np.zeros((300, 1200)),
             np.zeros(1200),
