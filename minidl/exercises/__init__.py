@@ -160,33 +160,28 @@ def hint(name: str, level: int | None = None) -> None:
     ➜ weight_norm_backward, hint 1 of 2: Go through the effective weight W: ...
     """
     exercise = _exercise(name)
-    hints = exercise.get("hints", [])
+    hints, shown = exercise.get("hints", []), _hints_given.get(name, 0)
     if not hints:
         what = (
-            "a question: check() explains a wrong answer"
-            if exercise["kind"] != "code"
-            else "no hint written yet"
+            "no hint written yet"
+            if exercise["kind"] == "code"
+            else "a question: check() explains a wrong answer"
         )
         say("➜", name, f"no hints for this exercise ({what}).")
-        return None
-    shown = _hints_given.get(name, 0)
-    if level is not None:
-        if not 1 <= level <= len(hints):
-            raise ValueError(f"hint({name!r}, level) takes a level from 1 to {len(hints)}, got {level!r}")
-        number = level
-    elif shown >= len(hints):
+    elif level is None and shown >= len(hints):
         say(
             "➜",
             name,
             f"that was the last of its {len(hints)} hints (hint({name!r}, 1) shows the first again). "
             "Write an attempt and run its check(...): it says what is wrong, and how.",
         )
-        return None
     else:
-        number = shown + 1
-    _hints_given[name] = max(shown, number)
-    more = " (call hint again for the next)" if number < len(hints) else ""
-    say("➜", f"{name}, hint {number} of {len(hints)}{more}", hints[number - 1])
+        if level is not None and not 1 <= level <= len(hints):
+            raise ValueError(f"hint({name!r}, level) takes a level from 1 to {len(hints)}, got {level!r}")
+        number = shown + 1 if level is None else level
+        _hints_given[name] = max(shown, number)
+        more = " (call hint again for the next)" if number < len(hints) else ""
+        say("➜", f"{name}, hint {number} of {len(hints)}{more}", hints[number - 1])
     return None  # printed, not returned: Jupyter would show it a second time
 
 

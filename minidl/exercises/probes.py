@@ -39,16 +39,8 @@ from . import data
 from .compare import compare_models, compare_outputs, count_problem, rel_error
 
 __all__ = ["evaluate", "KINDS", "object_mode", "prange_work", "not_parallel", "compile_cuda", "launch"]
-__all__ += [
-    "build_model",
-    "model_summary",
-    "replaced_parameter",
-    "record_training_modes",
-    "CountingRange",
-    "guarded",
-    "arrays_in",
-    "changed_input",
-]
+__all__ += ["build_model", "model_summary", "replaced_parameter", "record_training_modes", "CountingRange"]
+__all__ += ["guarded", "arrays_in", "changed_input"]
 
 _NOT_YET = "not implemented yet (the cell still raises NotImplementedError)"
 
@@ -485,7 +477,7 @@ def build_model(weights: list, frozen=()):
             layers.append(L.Dense(W.shape[1]))
             values.append((layers[-1], {"W": W, "b": b}))
     model = Sequential(layers, input_shape=(weights[0][0].shape[0],))
-    model.astype(np.float64) if hasattr(model, "astype") else None
+    model.astype(np.float64)
     for layer, params in values:
         layer.params.update({k: np.array(v, dtype=np.float64) for k, v in params.items()})
         layer.grads.update({k: np.zeros_like(v) for k, v in layer.params.items()})
