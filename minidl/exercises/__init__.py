@@ -50,20 +50,8 @@ from dataclasses import dataclass
 
 from . import data, probes
 
-__all__ = [
-    "check",
-    "hint",
-    "say",
-    "unknown_exercise",
-    "UnknownExercise",
-    "evaluate",
-    "Verdict",
-    "names_used",
-    "forbidden_use",
-    "forbidden_message",
-    "forbid_covers",
-    "library_object",
-]
+__all__ = ["check", "hint", "say", "unknown_exercise", "UnknownExercise", "evaluate", "Verdict"]
+__all__ += ["names_used", "forbidden_use", "forbidden_message", "forbid_covers", "library_object"]
 
 _LETTER = re.compile(r"^\(?\s*([a-z])\s*[).]?$")
 

@@ -40,7 +40,7 @@ from .compare import compare_models, compare_outputs, count_problem, rel_error
 
 __all__ = ["evaluate", "KINDS", "object_mode", "prange_work", "not_parallel", "compile_cuda", "launch"]
 __all__ += ["build_model", "model_summary", "replaced_parameter", "record_training_modes", "CountingRange"]
-__all__ += ["guarded", "arrays_in", "changed_input"]
+__all__ += ["guarded", "launch_problem", "arrays_in", "changed_input"]
 
 _NOT_YET = "not implemented yet (the cell still raises NotImplementedError)"
 
@@ -405,6 +405,32 @@ def launch(kernel, spec: dict, args, out_of_bounds) -> dict:
     return {"out": output[:n].copy(), "guard_ok": bool(np.all(output[n:] == SENTINEL)), "shared": shared}
 
 
+def launch_problem(found, name: str, outside: dict) -> str | None:
+    """What is wrong with a kernel's ``launch`` (``found``, as the sandbox sent it) before its
+    output ``name`` is compared, or None: an access outside an array (the emulator's message,
+    then ``outside[array]``, or ``outside[""]`` for any other array), a write past the output,
+    an element that several threads handled. ``check()`` and the grader judge by this one."""
+    if not isinstance(found, dict) or not ("out" in found or "out_of_bounds" in found):
+        return "the grader could not read the result"
+    if "out_of_bounds" in found:
+        return f"{found['out_of_bounds']}: {outside.get(found.get('array'), outside[''])}"
+    if not found.get("guard_ok", False):
+        return (
+            f"the kernel wrote past the end of `{name}`: threads with an index >= n must "
+            "do nothing (check `if (i < n)`)"
+        )
+    if found.get("shared"):
+        array, count, first, size = found["shared"][0]
+        return (
+            f"{count} of the {size} elements of `{array}` were handled by more than one thread "
+            f"({array}[{first}] first), so the blocks redo each other's work: each element must "
+            "have exactly one thread. A grid-stride loop steps by the size of the whole grid, "
+            "i += blockDim.x * gridDim.x (a step of blockDim.x gives every block the elements "
+            "of the blocks after it)"
+        )
+    return None
+
+
 def _cuda(exercise: dict, arrays, source) -> str:
     from minidl.kernels import emulate
 
@@ -421,29 +447,11 @@ def _cuda(exercise: dict, arrays, source) -> str:
         ) from None
     name = (exercise["cases"][0].get("outputs") or exercise["outputs"])[0]
     for case in _cases(exercise, arrays):
-        outside, spec = case.extra["outside"], case.extra["launch"]
-        try:
-            found = launch(module.get_function(spec["kernel"]), spec, case.args, emulate.OutOfBounds)
-        except Exception as err:
-            raise _Failed(f"{case.label}: raised {type(err).__name__}: {str(err)[:200]}") from None
-        if "out_of_bounds" in found:
-            raise _Failed(
-                f"{case.label}: {found['out_of_bounds']}: {outside.get(found['array'], outside[''])}"
-            )
-        if not found["guard_ok"]:
-            raise _Failed(
-                f"{case.label}: the kernel wrote past the end of `{name}`: threads with an index >= n "
-                "must do nothing (check `if (i < n)`)"
-            )
-        if found["shared"]:
-            array, count, first, size = found["shared"][0]
-            raise _Failed(
-                f"{case.label}: {count} of the {size} elements of `{array}` were handled by more "
-                f"than one thread ({array}[{first}] first), so the blocks redo each other's work: "
-                "each element must have exactly one thread. A grid-stride loop steps by the size "
-                "of the whole grid, i += blockDim.x * gridDim.x (a step of blockDim.x gives every "
-                "block the elements of the blocks after it)"
-            )
+        spec = case.extra["launch"]
+        found = _call(
+            case.label, launch, module.get_function(spec["kernel"]), spec, case.args, emulate.OutOfBounds
+        )
+        _fail_if(case, launch_problem(found, name, case.extra["outside"]))
         _judge_outputs(case, found["out"], (name,), exercise["tolerance"])
     return _passed(
         exercise,
