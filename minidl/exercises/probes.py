@@ -135,17 +135,7 @@ def _calls(exercise: dict, arrays, *functions) -> str:
     it asks (``exact_zeros``)."""
     entries = dict(zip(exercise["entries"], functions))
     for case in _cases(exercise, arrays):
-        function = entries[case.stored.get("entry") or exercise["entries"][0]]
-        given = copy.deepcopy(case.args)
-        got = _call(case.label, function, *given)
-        code = getattr(function, "__code__", None)
-        changed = changed_input(case.args, given, code.co_varnames[: code.co_argcount] if code else ())
-        if changed is not None:
-            raise _Failed(
-                f"{case.label}: the function changed its input {changed} in place; the task asks to "
-                "leave the inputs as they were and return new arrays (copy first, or write "
-                "`w = w - lr * v` instead of `w -= lr * v`)"
-            )
+        given, got = _call_on_a_copy(case, entries[case.stored.get("entry") or exercise["entries"][0]])
         if case.stored.get("fresh_outputs") and _shares_memory(got, given):
             raise _Failed(
                 f"{case.label}: an output is a view of an input (it shares its memory): the task asks "
@@ -160,6 +150,22 @@ def _calls(exercise: dict, arrays, *functions) -> str:
                 "1e-17 left over does not pass: the task asks for exact zeros)"
             )
     return _passed(exercise)
+
+
+def _call_on_a_copy(case: _Case, function) -> tuple:
+    """``(arguments, outputs)`` of ``function`` called on a copy of the case's arguments,
+    which it must leave as they were (as the grader's ``settle`` judges a call)."""
+    given = copy.deepcopy(case.args)
+    got = _call(case.label, function, *given)
+    code = getattr(function, "__code__", None)  # a Numba kernel has its Python function's
+    changed = changed_input(case.args, given, code.co_varnames[: code.co_argcount] if code else ())
+    if changed is not None:
+        raise _Failed(
+            f"{case.label}: the function changed its input {changed} in place; the task asks to "
+            "leave the inputs as they were and return new arrays (copy first, or write "
+            "`w = w - lr * v` instead of `w -= lr * v`)"
+        )
+    return given, got
 
 
 def _shares_memory(outputs, inputs: tuple) -> bool:
@@ -318,16 +324,9 @@ def _numba(exercise: dict, arrays, kernel) -> str:
         )
     work = []
     for case in _cases(exercise, arrays):
-        given = copy.deepcopy(case.args)
-        got = _call(case.label, kernel, *given)
+        _, got = _call_on_a_copy(case, kernel)
         if exercise.get("parallel") and kernel.targetoptions.get("parallel"):
             work.append(prange_work(kernel, case.args))
-        changed = changed_input(case.args, given)
-        if changed is not None:
-            raise _Failed(
-                f"{case.label}: the kernel changed its {changed} in place; the task asks to "
-                "leave the inputs as they were and return a new array"
-            )
         why = object_mode(kernel)
         if why:
             raise _Failed(
