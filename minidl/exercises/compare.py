@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from minidl.nn import gradcheck
+
 __all__ = ["rel_error", "compare_outputs", "compare_models", "count_problem", "describe_value"]
 __all__ += ["dtype_problem", "TOLERANCE"]
 
@@ -30,12 +32,11 @@ TOLERANCE = 1e-6
 
 
 def rel_error(a, b) -> float:
-    """``||a - b|| / (||a|| + ||b||)`` (Euclidean norms), safe for any values.
-
-    Both arrays are divided by their largest magnitude before the norms are taken, so
-    values near 1e200 (whose squares overflow) give the true ratio instead of inf/inf.
-    Non-finite entries count as an infinite error unless both arrays hold the very same
-    non-finite value there (then the finite entries decide). Equal shapes are required.
+    """``||a - b|| / (||a|| + ||b||)`` (Euclidean norms), safe for any values: that of
+    ``minidl.nn.gradcheck`` (which scales before it squares, so values near 1e200 give the
+    true ratio), except that non-finite entries are no error where both arrays hold the very
+    same non-finite value (the finite entries then decide); any other is an infinite error.
+    Equal shapes are required.
     """
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.shape != b.shape:
@@ -48,11 +49,7 @@ def rel_error(a, b) -> float:
         if not same:
             return float("inf")
         a, b = a[finite_a], b[finite_b]
-    scale = max(float(np.max(np.abs(a), initial=0.0)), float(np.max(np.abs(b), initial=0.0)))
-    if scale == 0.0:
-        return 0.0
-    a, b = a / scale, b / scale
-    return float(np.linalg.norm(a - b) / (np.linalg.norm(a) + np.linalg.norm(b)))
+    return gradcheck.rel_error(a, b)
 
 
 def describe_value(value) -> str:
