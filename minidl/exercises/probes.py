@@ -129,10 +129,10 @@ def _passed(exercise: dict, what: str = "") -> str:
 
 # ---------------------------------------------------------------------- plain calls
 def _calls(exercise: dict, arrays, *functions) -> str:
-    """Each case's entry (one of ``functions``, the exercise's entries in order) called on a
-    copy of its arguments: the arguments must be left as they were, the outputs new arrays
-    where the case asks (``fresh_outputs``) and the expected ones, exact zeros included where
-    it asks (``exact_zeros``)."""
+    """Each case's entry (``functions``: the exercise's entries, in order) called on a copy of
+    its arguments, which it must leave as they were; its outputs must be the expected ones,
+    new arrays where the case asks (``fresh_outputs``), exact zeros where it asks
+    (``exact_zeros``)."""
     entries = dict(zip(exercise["entries"], functions))
     for case in _cases(exercise, arrays):
         given, got = _call_on_a_copy(case, entries[case.stored.get("entry") or exercise["entries"][0]])
