@@ -9,9 +9,9 @@ shape); whether it is right is the grader's to say.
 
 The public cases are data shipped with minidl (``data.py``: inputs, expected outputs, the
 outputs of the usual mistakes), generated from the grader's specs at a public seed; every
-code exercise has some. An exercise judged otherwise than by what it returns (Numba and
-CUDA kernels, models changed in place, inputs judged after the call) is judged as the
-grader's probes do, by ``probes.py`` (a CUDA kernel runs in minidl's CPU emulator). The
+code exercise has some. ``probes.py`` judges an answer on them as the grader's probes do:
+by what it returns, or as its probe observes it (Numba and CUDA kernels, models changed in
+place, inputs judged after the call; a CUDA kernel runs in minidl's CPU emulator). The
 library holds no reference answer and no question's answer; a grade is computed by the
 grader (``grader/``, ``minidl-grade``) on cases drawn with the instructor's seed, which
 no one sees beforehand -- a function that only reproduces the public outputs scores 0.
@@ -37,7 +37,6 @@ grader reads the cell (an alias bound by the notebook's imports, ``L.Dense`` for
 from __future__ import annotations
 
 import ast
-import copy
 import difflib
 import dis
 import importlib
@@ -49,25 +48,10 @@ import textwrap
 import types
 from dataclasses import dataclass
 
-import numpy as np
-
 from . import data, probes
-from .compare import compare_outputs
 
-__all__ = [
-    "check",
-    "hint",
-    "say",
-    "unknown_exercise",
-    "UnknownExercise",
-    "evaluate",
-    "Verdict",
-    "names_used",
-    "forbidden_use",
-    "forbidden_message",
-    "forbid_covers",
-    "library_object",
-]
+__all__ = ["check", "hint", "say", "unknown_exercise", "UnknownExercise", "evaluate", "Verdict"]
+__all__ += ["names_used", "forbidden_use", "forbidden_message", "forbid_covers", "library_object"]
 
 _LETTER = re.compile(r"^\(?\s*([a-z])\s*[).]?$")
 
@@ -164,33 +148,28 @@ def hint(name: str, level: int | None = None) -> None:
     ➜ weight_norm_backward, hint 1 of 2: Go through the effective weight W: ...
     """
     exercise = _exercise(name)
-    hints = exercise.get("hints", [])
+    hints, shown = exercise.get("hints", []), _hints_given.get(name, 0)
     if not hints:
         what = (
-            "a question: check() explains a wrong answer"
-            if exercise["kind"] != "code"
-            else "no hint written yet"
+            "no hint written yet"
+            if exercise["kind"] == "code"
+            else "a question: check() explains a wrong answer"
         )
         say("➜", name, f"no hints for this exercise ({what}).")
-        return None
-    shown = _hints_given.get(name, 0)
-    if level is not None:
-        if not 1 <= level <= len(hints):
-            raise ValueError(f"hint({name!r}, level) takes a level from 1 to {len(hints)}, got {level!r}")
-        number = level
-    elif shown >= len(hints):
+    elif level is None and shown >= len(hints):
         say(
             "➜",
             name,
             f"that was the last of its {len(hints)} hints (hint({name!r}, 1) shows the first again). "
             "Write an attempt and run its check(...): it says what is wrong, and how.",
         )
-        return None
     else:
-        number = shown + 1
-    _hints_given[name] = max(shown, number)
-    more = " (call hint again for the next)" if number < len(hints) else ""
-    say("➜", f"{name}, hint {number} of {len(hints)}{more}", hints[number - 1])
+        if level is not None and not 1 <= level <= len(hints):
+            raise ValueError(f"hint({name!r}, level) takes a level from 1 to {len(hints)}, got {level!r}")
+        number = shown + 1 if level is None else level
+        _hints_given[name] = max(shown, number)
+        more = " (call hint again for the next)" if number < len(hints) else ""
+        say("➜", f"{name}, hint {number} of {len(hints)}{more}", hints[number - 1])
     return None  # printed, not returned: Jupyter would show it a second time
 
 
@@ -213,59 +192,8 @@ def evaluate(name: str, *objects) -> Verdict:
             f"no public test case (the answer is {exercise.get('why', 'run by the grader only')}): "
             "the grader checks it; install it (pip install ./grader) to check it here",
         )
-    _, arrays = data.load()
-    if exercise.get("judged_as"):  # a kernel, a model, inputs judged after the call: probes.py
-        status, message = probes.evaluate(exercise, objects[0], arrays)
-        return Verdict(name, status, message)
-    functions = dict(zip(entries, objects))
-    for number, case in enumerate(exercise["cases"], 1):
-        label = case.get("label") or f"case {number}"
-        args = data.decode(case["args"], arrays)
-        given = copy.deepcopy(args)
-        try:
-            got = functions[case.get("entry") or entries[0]](*given)
-        except NotImplementedError:
-            return Verdict(name, "failed", "not implemented yet (the cell still raises NotImplementedError)")
-        except Exception as err:
-            return Verdict(name, "failed", f"{label}: raised {type(err).__name__}: {str(err)[:200]}")
-        function = functions[case.get("entry") or entries[0]]
-        code = getattr(function, "__code__", None)
-        changed = probes.changed_input(args, given, code.co_varnames[: code.co_argcount] if code else ())
-        if changed is None and case.get("fresh_outputs") and _shares_memory(got, given):
-            return Verdict(
-                name,
-                "failed",
-                f"{label}: an output is a view of an input (it shares its memory): the task asks "
-                "for new arrays, so that changing one never changes the other; add .copy()",
-            )
-        if changed is not None:
-            return Verdict(
-                name,
-                "failed",
-                f"{label}: the function changed its input {changed} in place; the task asks to "
-                "leave the inputs as they were and return new arrays (copy first, or write "
-                "`w = w - lr * v` instead of `w -= lr * v`)",
-            )
-        problem = compare_outputs(
-            got,
-            data.decode(case["expected"], arrays),
-            tuple(case.get("outputs", exercise.get("outputs", ()))),
-            [(hint, data.decode(wrong, arrays)) for hint, wrong in case["mistakes"]],
-            data.decode(case["factors"], arrays),
-            exercise["tolerance"],
-            data.decode(case["scales"], arrays) if "scales" in case else None,
-        )
-        if problem:
-            return Verdict(name, "failed", f"{label}: {problem}")
-        if case.get("exact_zeros") and _zeros_not_exact(got, data.decode(case["expected"], arrays)):
-            return Verdict(
-                name,
-                "failed",
-                f"{label}: right to the tolerance, but not exactly 0 where the answer is 0 (a "
-                "1e-17 left over does not pass: the task asks for exact zeros)",
-            )
-    count = len(exercise["cases"])
-    return Verdict(name, "passed", f"passed ({count} public test case{'s' if count != 1 else ''})")
+    status, message = probes.evaluate(exercise, objects, data.load()[1])
+    return Verdict(name, status, message)
 
 
 # ---------------------------------------------------------------------- forbidden names
@@ -425,20 +353,6 @@ def library_object(dotted: str, packages: tuple[str, ...] = ()):
             return None
         return found
     return None
-
-
-def _zeros_not_exact(got, expected) -> bool:
-    """Whether an output holds anything but an exact 0 where the expected output is 0."""
-    if isinstance(expected, (tuple, list)):
-        return any(_zeros_not_exact(g, e) for g, e in zip(got, expected))
-    zero = np.asarray(expected) == 0
-    return bool(np.any(np.asarray(got)[zero] != 0))
-
-
-def _shares_memory(outputs, inputs: tuple) -> bool:
-    """Whether an array among ``outputs`` shares memory with an array among ``inputs``."""
-    given = [arg for _, arg in probes.arrays_in(inputs)]
-    return any(np.shares_memory(out, arg) for _, out in probes.arrays_in(outputs) for arg in given)
 
 
 def _question(name: str, exercise: dict, value) -> Verdict:

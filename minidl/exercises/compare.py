@@ -23,18 +23,20 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["rel_error", "compare_outputs", "compare_models", "describe_value", "dtype_problem", "TOLERANCE"]
+from minidl.nn import gradcheck
+
+__all__ = ["rel_error", "compare_outputs", "compare_models", "count_problem", "describe_value"]
+__all__ += ["dtype_problem", "TOLERANCE"]
 
 TOLERANCE = 1e-6
 
 
 def rel_error(a, b) -> float:
-    """``||a - b|| / (||a|| + ||b||)`` (Euclidean norms), safe for any values.
-
-    Both arrays are divided by their largest magnitude before the norms are taken, so
-    values near 1e200 (whose squares overflow) give the true ratio instead of inf/inf.
-    Non-finite entries count as an infinite error unless both arrays hold the very same
-    non-finite value there (then the finite entries decide). Equal shapes are required.
+    """``||a - b|| / (||a|| + ||b||)`` (Euclidean norms), safe for any values: that of
+    ``minidl.nn.gradcheck`` (which scales before it squares, so values near 1e200 give the
+    true ratio), except that non-finite entries are no error where both arrays hold the very
+    same non-finite value (the finite entries then decide); any other is an infinite error.
+    Equal shapes are required.
     """
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.shape != b.shape:
@@ -47,11 +49,7 @@ def rel_error(a, b) -> float:
         if not same:
             return float("inf")
         a, b = a[finite_a], b[finite_b]
-    scale = max(float(np.max(np.abs(a), initial=0.0)), float(np.max(np.abs(b), initial=0.0)))
-    if scale == 0.0:
-        return 0.0
-    a, b = a / scale, b / scale
-    return float(np.linalg.norm(a - b) / (np.linalg.norm(a) + np.linalg.norm(b)))
+    return gradcheck.rel_error(a, b)
 
 
 def describe_value(value) -> str:
@@ -69,19 +67,12 @@ def describe_value(value) -> str:
 
 def _as_array(value):
     """``value`` as a float64 array, or ``None`` if it is not numeric."""
-    if isinstance(value, (bool, np.bool_)):
+    if not isinstance(value, (int, float, np.bool_, np.number, np.ndarray, list, tuple)):
+        return None
+    try:
         return np.asarray(value, dtype=np.float64)
-    if isinstance(value, (int, float, np.number, np.ndarray)):
-        try:
-            return np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError):
-            return None
-    if isinstance(value, (list, tuple)):
-        try:
-            return np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError):
-            return None
-    return None
+    except (TypeError, ValueError):
+        return None
 
 
 def _shape_hint(got_shape: tuple, expected_shape: tuple, integral: bool = False) -> str:
@@ -149,8 +140,13 @@ def _first_mismatch(got: np.ndarray, expected: np.ndarray) -> str:
     )
 
 
-def _factor_hint(got: np.ndarray, expected: np.ndarray, factors: dict) -> str:
-    """A hint when ``got`` is a constant multiple of ``expected``."""
+def _factor_hint(got, expected, factors: dict) -> str:
+    """A hint when ``got`` is a constant multiple of ``expected`` (both finite, of one shape)."""
+    got, expected = _as_array(got), _as_array(expected)
+    if got is None or expected is None or got.shape != expected.shape:
+        return ""
+    if not (np.all(np.isfinite(got)) and np.all(np.isfinite(expected))):
+        return ""
     with np.errstate(all="ignore"):
         denominator = float(np.sum(expected * expected))
         c = float(np.sum(got * expected)) / denominator if denominator else 0.0
@@ -195,12 +191,8 @@ def compare_outputs(
         got, expected = (got,), (expected,)
         mistakes = [(message, (wrong,)) for message, wrong in mistakes]
         scales = None if scales is None else (scales,)
-    elif not isinstance(got, (tuple, list)):
-        return f"expected {len(names)} return values ({', '.join(names)}), got {describe_value(got)}" + (
-            " -- did you forget `return`?" if got is None else ""
-        )
-    elif len(got) != len(names):
-        return f"expected {len(names)} return values ({', '.join(names)}), got {len(got)}"
+    elif (problem := count_problem(got, names)) is not None:
+        return problem
     for i, name in enumerate(names):
         scale = None if scales is None else scales[i]
         message = _compare_one(name, got[i], expected[i], tolerance, scale)
@@ -210,19 +202,19 @@ def compare_outputs(
                 return message
             continue
         hints = [text for text, wrong in mistakes if _matches(got[i], wrong[i], tolerance)]
-        g, e = _as_array(got[i]), _as_array(expected[i])
-        if (
-            not hints
-            and g is not None
-            and e is not None
-            and g.shape == e.shape
-            and np.all(np.isfinite(g))
-            and np.all(np.isfinite(e))
-        ):
-            hint = _factor_hint(g, e, factors)
-            if hint:
-                hints.append(hint)
-        return message + "".join(f"\n    hint: {h}" for h in hints)
+        hints = hints or [_factor_hint(got[i], expected[i], factors)]
+        return message + "".join(f"\n    hint: {h}" for h in hints if h)
+    return None
+
+
+def count_problem(got, names: tuple[str, ...]) -> str | None:
+    """A message if ``got`` is not a tuple or list of ``len(names)`` values, else ``None``."""
+    if not isinstance(got, (tuple, list)):
+        return f"expected {len(names)} return values ({', '.join(names)}), got {describe_value(got)}" + (
+            " -- did you forget `return`?" if got is None else ""
+        )
+    if len(got) != len(names):
+        return f"expected {len(names)} return values ({', '.join(names)}), got {len(got)}"
     return None
 
 

@@ -1,11 +1,11 @@
-"""``check()`` on the exercises whose answer is not judged by its return value alone.
+"""``check()`` on the public cases: each exercise judged as the grader's probes judge it.
 
-Most public cases are "call the answer on these arguments, compare what it returns"
-(``minidl.exercises.evaluate``). The others say how they are judged (``judged_as`` in
-``public.json``), and this module judges them the way the grader's probes do, on the same
-kind of data -- inputs, expected results, the results of the usual mistakes -- never with a
-reference:
+This module judges an answer on the public cases as the exercise's ``judged_as`` (in
+``public.json``) says, the way the grader's probes do, on the same kind of data -- inputs,
+expected results, the results of the usual mistakes -- never with a reference:
 
+* ``call`` (most exercises: ``judged_as`` not given): the answer called on a copy of the
+  case's arguments, which it must leave as they were; then what it returns;
 * ``call_and_inputs``: what the answer returns, then its inputs, which must be as the case
   stores them after the call (a GAN step that changes the discriminator's weights);
 * ``numba``: the kernel must be compiled by Numba (a ``numba.njit`` dispatcher), in nopython
@@ -19,7 +19,7 @@ reference:
 * ``relu_network``: the returned weights must make the one-hidden-layer ReLU network output
   the stored targets on the stored inputs, exactly (any weights that do are right).
 
-``evaluate(exercise, answer, arrays)`` returns ``(status, message)`` as ``Verdict`` holds them.
+``evaluate(exercise, answers, arrays)`` returns ``(status, message)`` as ``Verdict`` holds them.
 What observes an answer (``object_mode``, ``prange_work``, ``launch``, ``build_model``, ...)
 is the grader's too: its sandbox runs it, the grader judges the data in its own process.
 """
@@ -31,23 +31,16 @@ import copy
 import sys
 import types
 import weakref
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import data
-from .compare import compare_models, compare_outputs, rel_error
+from .compare import compare_models, compare_outputs, count_problem, rel_error
 
 __all__ = ["evaluate", "KINDS", "object_mode", "prange_work", "not_parallel", "compile_cuda", "launch"]
-__all__ += [
-    "build_model",
-    "model_summary",
-    "replaced_parameter",
-    "record_training_modes",
-    "CountingRange",
-    "guarded",
-    "arrays_in",
-    "changed_input",
-]
+__all__ += ["build_model", "model_summary", "replaced_parameter", "record_training_modes", "CountingRange"]
+__all__ += ["guarded", "launch_problem", "arrays_in", "changed_input"]
 
 _NOT_YET = "not implemented yet (the cell still raises NotImplementedError)"
 
@@ -60,17 +53,44 @@ class _Unchecked(Exception):
     """The case cannot be run here (no Numba, no compiler): the message says what to do."""
 
 
+@dataclass
+class _Case:
+    """A public case, decoded: the outputs of the usual mistakes are ``[(hint, outputs)]``,
+    ``factors`` the constants that explain a scaled answer, ``extra`` what the exercise's way
+    of judging needs; ``stored``: the case as ``public.json`` holds it."""
+
+    label: str
+    args: tuple
+    expected: object
+    mistakes: list
+    factors: dict
+    extra: dict
+    stored: dict
+
+
 def _cases(exercise: dict, arrays):
-    """``(label, args, expected, mistakes, factors, extra)`` for each public case."""
+    """Each public case of ``exercise``, decoded (``_Case``)."""
     for number, case in enumerate(exercise["cases"], 1):
-        yield (
+        yield _Case(
             case.get("label") or f"case {number}",
             data.decode(case["args"], arrays),
             data.decode(case["expected"], arrays),
             [(hint, data.decode(wrong, arrays)) for hint, wrong in case["mistakes"]],
             data.decode(case["factors"], arrays),
             data.decode(case.get("extra", {"dict": {}}), arrays),
+            case,
         )
+
+
+def _fail_if(case: _Case, problem: str | None) -> None:
+    """Fail ``case`` with ``problem``, a message (with its label first), if there is one."""
+    if problem:
+        raise _Failed(f"{case.label}: {problem}")
+
+
+def _judge_outputs(case: _Case, got, names: tuple, tolerance: float, scales=None) -> None:
+    """Fail ``case`` if ``got`` is not its expected outputs, saying how (``compare_outputs``)."""
+    _fail_if(case, compare_outputs(got, case.expected, names, case.mistakes, case.factors, tolerance, scales))
 
 
 def _call(label: str, function, *args):
@@ -107,16 +127,67 @@ def _passed(exercise: dict, what: str = "") -> str:
     return f"passed ({count} public test case{'s' if count != 1 else ''}{what})"
 
 
-# ---------------------------------------------------------------------- inputs after the call
-def _call_and_inputs(exercise: dict, function, arrays) -> str:
-    names = tuple(exercise["outputs"])
-    for label, args, expected, mistakes, factors, extra in _cases(exercise, arrays):
-        given = copy.deepcopy(args)
-        got = _call(label, function, *given)
-        problem = compare_outputs(got, expected, names, mistakes, factors, exercise["tolerance"])
-        if problem:
-            raise _Failed(f"{label}: {problem}")
-        for after in extra.get("after", []):
+# ---------------------------------------------------------------------- plain calls
+def _calls(exercise: dict, arrays, *functions) -> str:
+    """Each case's entry (``functions``: the exercise's entries, in order) called on a copy of
+    its arguments, which it must leave as they were; its outputs must be the expected ones,
+    new arrays where the case asks (``fresh_outputs``), exact zeros where it asks
+    (``exact_zeros``)."""
+    entries = dict(zip(exercise["entries"], functions))
+    for case in _cases(exercise, arrays):
+        given, got = _call_on_a_copy(case, entries[case.stored.get("entry") or exercise["entries"][0]])
+        if case.stored.get("fresh_outputs") and _shares_memory(got, given):
+            raise _Failed(
+                f"{case.label}: an output is a view of an input (it shares its memory): the task asks "
+                "for new arrays, so that changing one never changes the other; add .copy()"
+            )
+        names = tuple(case.stored.get("outputs", exercise["outputs"]))
+        scales = data.decode(case.stored["scales"], arrays) if "scales" in case.stored else None
+        _judge_outputs(case, got, names, exercise["tolerance"], scales)
+        if case.stored.get("exact_zeros") and _zeros_not_exact(got, case.expected):
+            raise _Failed(
+                f"{case.label}: right to the tolerance, but not exactly 0 where the answer is 0 (a "
+                "1e-17 left over does not pass: the task asks for exact zeros)"
+            )
+    return _passed(exercise)
+
+
+def _call_on_a_copy(case: _Case, function) -> tuple:
+    """``(arguments, outputs)`` of ``function`` called on a copy of the case's arguments,
+    which it must leave as they were (as the grader's ``settle`` judges a call)."""
+    given = copy.deepcopy(case.args)
+    got = _call(case.label, function, *given)
+    code = getattr(function, "__code__", None)  # a Numba kernel has its Python function's
+    changed = changed_input(case.args, given, code.co_varnames[: code.co_argcount] if code else ())
+    if changed is not None:
+        raise _Failed(
+            f"{case.label}: the function changed its input {changed} in place; the task asks to "
+            "leave the inputs as they were and return new arrays (copy first, or write "
+            "`w = w - lr * v` instead of `w -= lr * v`)"
+        )
+    return given, got
+
+
+def _shares_memory(outputs, inputs: tuple) -> bool:
+    """Whether an array among ``outputs`` shares memory with an array among ``inputs``."""
+    given = [arg for _, arg in arrays_in(inputs)]
+    return any(np.shares_memory(out, arg) for _, out in arrays_in(outputs) for arg in given)
+
+
+def _zeros_not_exact(got, expected) -> bool:
+    """Whether an output holds anything but an exact 0 where the expected output is 0."""
+    if isinstance(expected, (tuple, list)):
+        return any(_zeros_not_exact(g, e) for g, e in zip(got, expected))
+    zero = np.asarray(expected) == 0
+    return bool(np.any(np.asarray(got)[zero] != 0))
+
+
+def _call_and_inputs(exercise: dict, arrays, function) -> str:
+    for case in _cases(exercise, arrays):
+        given = copy.deepcopy(case.args)
+        got = _call(case.label, function, *given)
+        _judge_outputs(case, got, tuple(exercise["outputs"]), exercise["tolerance"])
+        for after in case.extra.get("after", []):
             now, wanted, tolerance = given[after["arg"]], after["expected"], after["tolerance"]
             shaped = isinstance(now, np.ndarray) and now.shape == wanted.shape
             if not shaped or not (
@@ -124,7 +195,7 @@ def _call_and_inputs(exercise: dict, function, arrays) -> str:
                 if tolerance
                 else np.array_equal(now, wanted, equal_nan=True)
             ):
-                raise _Failed(f"{label}: {after['problem']}")
+                raise _Failed(f"{case.label}: {after['problem']}")
     return _passed(exercise, "; the inputs checked after the call too")
 
 
@@ -237,7 +308,7 @@ def not_parallel(entry: str, work: list) -> str | None:
     return None
 
 
-def _numba(exercise: dict, kernel, arrays) -> str:
+def _numba(exercise: dict, arrays, kernel) -> str:
     try:
         from numba.core.registry import CPUDispatcher
     except ImportError:
@@ -252,33 +323,24 @@ def _numba(exercise: dict, kernel, arrays) -> str:
             "(`from numba import njit` and `@njit` above the `def`)"
         )
     work = []
-    for label, args, expected, mistakes, factors, extra in _cases(exercise, arrays):
-        given = copy.deepcopy(args)
-        got = _call(label, kernel, *given)
+    for case in _cases(exercise, arrays):
+        _, got = _call_on_a_copy(case, kernel)
         if exercise.get("parallel") and kernel.targetoptions.get("parallel"):
-            work.append(prange_work(kernel, args))
-        changed = changed_input(args, given)
-        if changed is not None:
-            raise _Failed(
-                f"{label}: the kernel changed its {changed} in place; the task asks to "
-                "leave the inputs as they were and return a new array"
-            )
+            work.append(prange_work(kernel, case.args))
         why = object_mode(kernel)
         if why:
             raise _Failed(
                 f"the kernel runs Python inside the compiled function ({why}): write the loops "
                 "in nopython code, without numba.objmode"
             )
-        if extra.get("dtype_of") is not None:
-            want = np.asarray(args[extra["dtype_of"]]).dtype
+        if case.extra.get("dtype_of") is not None:
+            want = np.asarray(case.args[case.extra["dtype_of"]]).dtype
             if isinstance(got, np.ndarray) and got.dtype != want:
                 raise _Failed(
-                    f"{label}: `{names[0]}` is {got.dtype}, expected {want}: the task asks for the "
+                    f"{case.label}: `{names[0]}` is {got.dtype}, expected {want}: the task asks for the "
                     "input's dtype (create the output with `dtype=x.dtype`)"
                 )
-        problem = compare_outputs(got, expected, names, mistakes, factors, exercise["tolerance"])
-        if problem:
-            raise _Failed(f"{label}: {problem}")
+        _judge_outputs(case, got, names, exercise["tolerance"])
     if exercise.get("parallel"):
         why = not_parallel(entry, work)
         if why:
@@ -342,7 +404,33 @@ def launch(kernel, spec: dict, args, out_of_bounds) -> dict:
     return {"out": output[:n].copy(), "guard_ok": bool(np.all(output[n:] == SENTINEL)), "shared": shared}
 
 
-def _cuda(exercise: dict, source, arrays) -> str:
+def launch_problem(found, name: str, outside: dict) -> str | None:
+    """What is wrong with a kernel's ``launch`` (``found``, as the sandbox sent it) before its
+    output ``name`` is compared, or None: an access outside an array (the emulator's message,
+    then ``outside[array]``, or ``outside[""]`` for any other array), a write past the output,
+    an element that several threads handled. ``check()`` and the grader judge by this one."""
+    if not isinstance(found, dict) or not ("out" in found or "out_of_bounds" in found):
+        return "the grader could not read the result"
+    if "out_of_bounds" in found:
+        return f"{found['out_of_bounds']}: {outside.get(found.get('array'), outside[''])}"
+    if not found.get("guard_ok", False):
+        return (
+            f"the kernel wrote past the end of `{name}`: threads with an index >= n must "
+            "do nothing (check `if (i < n)`)"
+        )
+    if found.get("shared"):
+        array, count, first, size = found["shared"][0]
+        return (
+            f"{count} of the {size} elements of `{array}` were handled by more than one thread "
+            f"({array}[{first}] first), so the blocks redo each other's work: each element must "
+            "have exactly one thread. A grid-stride loop steps by the size of the whole grid, "
+            "i += blockDim.x * gridDim.x (a step of blockDim.x gives every block the elements "
+            "of the blocks after it)"
+        )
+    return None
+
+
+def _cuda(exercise: dict, arrays, source) -> str:
     from minidl.kernels import emulate
 
     if type(source) is str and emulate.compiler() is None:
@@ -357,33 +445,13 @@ def _cuda(exercise: dict, source, arrays) -> str:
             f"not implemented yet ({err})" if type(err) is NotImplementedError else str(err)
         ) from None
     name = (exercise["cases"][0].get("outputs") or exercise["outputs"])[0]
-    for label, args, expected, mistakes, _, extra in _cases(exercise, arrays):
-        outside = extra["outside"]
-        try:
-            found = launch(
-                module.get_function(extra["launch"]["kernel"]), extra["launch"], args, emulate.OutOfBounds
-            )
-        except Exception as err:
-            raise _Failed(f"{label}: raised {type(err).__name__}: {str(err)[:200]}") from None
-        if "out_of_bounds" in found:
-            raise _Failed(f"{label}: {found['out_of_bounds']}: {outside.get(found['array'], outside[''])}")
-        if not found["guard_ok"]:
-            raise _Failed(
-                f"{label}: the kernel wrote past the end of `{name}`: threads with an index >= n "
-                "must do nothing (check `if (i < n)`)"
-            )
-        if found["shared"]:
-            array, count, first, size = found["shared"][0]
-            raise _Failed(
-                f"{label}: {count} of the {size} elements of `{array}` were handled by more "
-                f"than one thread ({array}[{first}] first), so the blocks redo each other's work: "
-                "each element must have exactly one thread. A grid-stride loop steps by the size "
-                "of the whole grid, i += blockDim.x * gridDim.x (a step of blockDim.x gives every "
-                "block the elements of the blocks after it)"
-            )
-        problem = compare_outputs(found["out"], expected, (name,), mistakes, tolerance=1e-6)
-        if problem:
-            raise _Failed(f"{label}: {problem}")
+    for case in _cases(exercise, arrays):
+        spec = case.extra["launch"]
+        found = _call(
+            case.label, launch, module.get_function(spec["kernel"]), spec, case.args, emulate.OutOfBounds
+        )
+        _fail_if(case, launch_problem(found, name, case.extra["outside"]))
+        _judge_outputs(case, found["out"], (name,), exercise["tolerance"])
     return _passed(
         exercise,
         ", run on the CPU by minidl's CUDA emulator, which stops a read or write outside an "
@@ -392,13 +460,14 @@ def _cuda(exercise: dict, source, arrays) -> str:
 
 
 # ---------------------------------------------------------------------- models (chapter 9)
-def build_model(weights: list):
+def build_model(weights: list, frozen=()):
     """The float64 ``Sequential`` the grader hands an answer, built from ``weights``: each
     ``(W, b)`` a ``Dense``, with a ``ReLU`` before every ``Dense`` but the first; each
     ``{"gamma": ..., "beta": ...}`` a ``BatchNorm`` where it stands. Three pairs make the
     chapter's Dense - ReLU - Dense - ReLU - Dense; ``[(W1, b1), {"gamma", "beta"}, (W2, b2),
     (W3, b3)]`` makes Dense - BatchNorm - ReLU - Dense - ReLU - Dense. The arrays each layer
-    starts with are remembered (``model_summary``'s ``kept``)."""
+    starts with are remembered (``model_summary``'s ``kept``). The layers at the indices
+    ``frozen`` are made not ``trainable``."""
     from minidl.nn import layers as L
     from minidl.training.model import Sequential
 
@@ -415,11 +484,13 @@ def build_model(weights: list):
             layers.append(L.Dense(W.shape[1]))
             values.append((layers[-1], {"W": W, "b": b}))
     model = Sequential(layers, input_shape=(weights[0][0].shape[0],))
-    model.astype(np.float64) if hasattr(model, "astype") else None
+    model.astype(np.float64)
     for layer, params in values:
         layer.params.update({k: np.array(v, dtype=np.float64) for k, v in params.items()})
         layer.grads.update({k: np.zeros_like(v) for k, v in layer.params.items()})
     _BUILT[model] = [dict(layer.params) for layer in model.layers]
+    for index in frozen:
+        model.layers[index].trainable = False
     return model
 
 
@@ -462,24 +533,20 @@ def replaced_parameter(summary: dict) -> str | None:
     return None
 
 
-def _freeze(exercise: dict, function, arrays) -> str:
-    for label, args, expected, mistakes, _, _ in _cases(exercise, arrays):
-        weights, n_trainable, earlier = args
-        model = build_model(weights)
-        for index in earlier:  # frozen by an earlier stage
-            model.layers[index].trainable = False
-        _call(label, function, model, n_trainable)
-        summary = model_summary(model)
-        problem = compare_models(summary, model_summary(build_model(weights)), "freezing changed the weights")
-        if problem:
-            raise _Failed(f"{label}: {problem}")
-        flags = [bool(t) if e is not None else None for t, e in zip(summary["trainable"], expected)]
-        for i, (got, wanted) in enumerate(zip(flags, expected)):
+def _freeze(exercise: dict, arrays, function) -> str:
+    for case in _cases(exercise, arrays):
+        weights, n_trainable, earlier = case.args  # earlier: the layers an earlier stage froze
+        model = build_model(weights, earlier)
+        _call(case.label, function, model, n_trainable)
+        summary, before = model_summary(model), model_summary(build_model(weights))
+        _fail_if(case, compare_models(summary, before, "freezing changed the weights"))
+        flags = [bool(t) if e is not None else None for t, e in zip(summary["trainable"], case.expected)]
+        for i, (got, wanted) in enumerate(zip(flags, case.expected)):
             if got != wanted:
-                hints = "".join(f"\n    hint: {hint}" for hint, wrong in mistakes if wrong == flags)
+                hints = "".join(f"\n    hint: {hint}" for hint, wrong in case.mistakes if wrong == flags)
                 state = "trainable" if got else "frozen"
                 raise _Failed(
-                    f"{label}: layer {i} (a {summary['kinds'][i]}) is {state}, expected "
+                    f"{case.label}: layer {i} (a {summary['kinds'][i]}) is {state}, expected "
                     f"{'trainable' if wanted else 'frozen'}{hints}"
                 )
     return _passed(exercise)
@@ -498,93 +565,82 @@ def record_training_modes(model) -> set:
     return modes
 
 
-def _fine_tune(exercise: dict, function, arrays) -> str:
+def _fine_tune(exercise: dict, arrays, function) -> str:
     from minidl.nn import losses
 
-    for label, args, expected, mistakes, _, _ in _cases(exercise, arrays):
-        weights, frozen, x, y, lr = args
-        model = build_model(weights)
-        for index in frozen:
-            model.layers[index].trainable = False
+    for case in _cases(exercise, arrays):
+        weights, frozen, x, y, lr = case.args
+        model = build_model(weights, frozen)
         modes = record_training_modes(model)
         loss_fn = losses.SparseCategoricalCrossentropy(from_logits=True)
-        loss = _call(label, function, model, x, y, loss_fn, lr)
+        loss = _call(case.label, function, model, x, y, loss_fn, lr)
         summary = model_summary(model)
         if True not in modes:
             raise _Failed(
-                f"{label}: the model never ran in training mode: call model.forward(x, training=True) "
+                f"{case.label}: the model never ran in training mode: call model.forward(x, training=True) "
                 "in a training step (Dropout and BatchNorm behave differently in training)"
             )
-        problem = compare_outputs(loss, expected["loss"], ("the returned loss",))
+        problem = compare_outputs(loss, case.expected["loss"], ("the returned loss",))
         if problem:
             raise _Failed(
-                f"{label}: {problem}\n    hint: return the loss of the forward pass, before the update"
+                f"{case.label}: {problem}\n    hint: return the loss of the forward pass, before the update"
             )
         before = model_summary(build_model(weights))
-        problem = compare_models(summary, {**before, "params": expected["params"]})
+        problem = compare_models(summary, {**before, "params": case.expected["params"]})
         if problem:
-            hint = next(
-                (
-                    h
-                    for h, params in mistakes
-                    if compare_models(summary, {**before, "params": params}) is None
-                ),
-                None,
-            )
-            raise _Failed(f"{label}: {problem}" + (f"\n    hint: {hint}" if hint else ""))
-        problem = replaced_parameter(summary)
-        if problem:
-            raise _Failed(f"{label}: {problem}")
+            hints = [h for h, p in case.mistakes if not compare_models(summary, {**before, "params": p})]
+            raise _Failed(f"{case.label}: {problem}" + "".join(f"\n    hint: {h}" for h in hints[:1]))
+        _fail_if(case, replaced_parameter(summary))
     return _passed(exercise)
 
 
 # ---------------------------------------------------------------------- weights by what they compute
-def _relu_network(exercise: dict, function, arrays) -> str:
+def _relu_network(exercise: dict, arrays, function) -> str:
     names = tuple(exercise["outputs"])
-    for label, args, expected, _, _, extra in _cases(exercise, arrays):
-        got = _call(label, function, *args)
-        if got is None:
-            raise _Failed(f"{label}: the function returned None: did you forget `return`?")
-        if not isinstance(got, (tuple, list)) or len(got) != len(names):
-            raise _Failed(f"{label}: expected {len(names)} return values ({', '.join(names)})")
+    for case in _cases(exercise, arrays):
+        got = _call(case.label, function, *case.args)
+        _fail_if(case, count_problem(got, names))
         try:
             W1, b1, w2, b2 = (np.asarray(v, dtype=np.float64) for v in got)
         except (TypeError, ValueError):
-            raise _Failed(f"{label}: every returned value must be a number or an array of numbers") from None
+            raise _Failed(
+                f"{case.label}: every returned value must be a number or an array of numbers"
+            ) from None
         for name, value in zip(names, (W1, b1, w2, b2)):
-            shape = tuple(extra["shapes"][name])
+            shape = tuple(case.extra["shapes"][name])
             if value.shape != shape:
-                raise _Failed(f"{label}: `{name}` has shape {value.shape}, expected {shape}")
+                raise _Failed(f"{case.label}: `{name}` has shape {value.shape}, expected {shape}")
         if not all(np.all(np.isfinite(v)) for v in (W1, b1, w2, b2)):
-            raise _Failed(f"{label}: every weight must be a finite number (no NaN or inf)")
-        x, target = extra["inputs"].astype(np.float64), expected.astype(np.float64)
+            raise _Failed(f"{case.label}: every weight must be a finite number (no NaN or inf)")
+        x, target = case.extra["inputs"].astype(np.float64), case.expected.astype(np.float64)
         with np.errstate(over="ignore", invalid="ignore"):
             out = np.maximum(x @ W1 + b1, 0.0) @ w2 + b2
         if not np.all(np.isfinite(out)):
-            raise _Failed(f"{label}: the network's outputs are not finite")
+            raise _Failed(f"{case.label}: the network's outputs are not finite")
         scale = max(1.0, *(float(np.max(np.abs(v), initial=0.0)) for v in (W1, b1, w2)))
         error = float(np.max(np.abs(out - target), initial=0.0))
         if error <= 1e-12 * scale * x.shape[1]:
             continue
         if error <= 1e-3:
             raise _Failed(
-                f"{label}: the outputs are within {error:.1e} of the targets but not exact: the task "
+                f"{case.label}: the outputs are within {error:.1e} of the targets but not exact: the task "
                 "asks for weights that compute them exactly (no training, no rounding)"
             )
         off = np.abs(out - target) > 1e-3 * scale
         hint = ""
-        if "hint" in extra:
-            rows, text = extra["hint"]
+        if "hint" in case.extra:
+            rows, text = case.extra["hint"]
             if np.all(np.abs(out[rows] - target[rows]) <= 1e-6 * scale):
                 hint = f"\n    hint: {text}"
         raise _Failed(
-            f"{label}: wrong on {int(off.sum())} of the {len(x)} inputs, the first "
+            f"{case.label}: wrong on {int(off.sum())} of the {len(x)} inputs, the first "
             f"{x[off][0].astype(int).tolist()} (output {out[off][0]:.4g}, expected {target[off][0]:g})" + hint
         )
     return _passed(exercise)
 
 
 KINDS = {
+    "call": _calls,
     "call_and_inputs": _call_and_inputs,
     "numba": _numba,
     "cuda": _cuda,
@@ -594,11 +650,12 @@ KINDS = {
 }
 
 
-def evaluate(exercise: dict, answer, arrays) -> tuple[str, str]:
-    """``(status, message)`` for ``answer`` on the exercise's public cases, judged as its
-    ``judged_as`` says: "passed", "failed", or "unchecked" (what it needs is missing here)."""
+def evaluate(exercise: dict, answers: tuple, arrays) -> tuple[str, str]:
+    """``(status, message)`` for ``answers`` (the exercise's entries, in order) on the
+    exercise's public cases, judged as its ``judged_as`` says (a plain ``"call"`` if it says
+    nothing): "passed", "failed", or "unchecked" (what it needs is missing here)."""
     try:
-        return "passed", KINDS[exercise["judged_as"]](exercise, answer, arrays)
+        return "passed", KINDS[exercise.get("judged_as", "call")](exercise, arrays, *answers)
     except _Failed as failed:
         return "failed", str(failed)
     except _Unchecked as unchecked:

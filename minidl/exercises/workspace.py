@@ -65,20 +65,7 @@ def copy(chapters=(), originals: Path = ORIGINALS, workspace: Path = WORKSPACE) 
     """Copy the exercise notebooks of ``chapters`` that are not in ``workspace`` yet; return
     the copies made (an existing copy, your work, is never touched; one under the original's
     name, as copies were named before, is renamed ``NN_topic_exercises.ipynb``)."""
-    found = _originals(chapters, originals)  # an unknown chapter makes no folder
-    workspace = Path(workspace)
-    workspace.mkdir(parents=True, exist_ok=True)
-    made = []
-    for original in found:
-        target = workspace / copy_name(original)
-        if not target.exists():
-            earlier = workspace / original.name
-            if earlier.exists():
-                earlier.rename(target)
-            else:
-                shutil.copyfile(original, target)
-            made.append(target)
-    return made
+    return _copies(chapters, originals, workspace, fresh=False)
 
 
 def reset(chapters, originals: Path = ORIGINALS, workspace: Path = WORKSPACE) -> list[Path]:
@@ -86,15 +73,25 @@ def reset(chapters, originals: Path = ORIGINALS, workspace: Path = WORKSPACE) ->
     ``workspace``; a copy that was there is first renamed ``NN_topic_exercises.ipynb.bak``."""
     if not chapters:
         raise ValueError("reset which chapter? give its number: python -m minidl exercises reset 03")
+    return _copies(chapters, originals, workspace, fresh=True)
+
+
+def _copies(chapters, originals: Path, workspace: Path, fresh: bool) -> list[Path]:
+    """``copy`` (``fresh`` False) or ``reset`` (True) the notebooks of ``chapters``."""
     found = _originals(chapters, originals)  # an unknown chapter makes no folder
     workspace = Path(workspace)
     workspace.mkdir(parents=True, exist_ok=True)
     made = []
     for original in found:
-        target = workspace / copy_name(original)
+        target, earlier = workspace / copy_name(original), workspace / original.name
         if target.exists():
+            if not fresh:
+                continue  # a copy, your work, is never touched
             target.replace(target.with_name(target.name + ".bak"))
-        shutil.copyfile(original, target)
+        if earlier.exists() and not fresh:
+            earlier.rename(target)
+        else:
+            shutil.copyfile(original, target)
         made.append(target)
     return made
 

@@ -178,6 +178,24 @@ def test_a_kernel_is_checked_on_its_public_cases(name, monkeypatch):
     assert verdict.status == "failed" and "not implemented yet" in verdict.message, verdict
 
 
+def test_a_kernel_that_changes_its_input_is_told_so_as_the_grader_tells_it(monkeypatch):
+    """check() judges a Numba kernel's call as every call (``probes._call_on_a_copy``): the
+    message names the parameter, in the grader's words (``runtime.probes.settle``)."""
+    numba = pytest.importorskip("numba")
+    monkeypatch.setenv("MINIDL_PUBLIC_CHECK", "1")
+
+    @numba.njit
+    def zeroes_dy(dy, x):
+        flat, mask = dy.ravel(), x.ravel() <= 0
+        for i in range(flat.size):
+            if mask[i]:
+                flat[i] = 0.0
+        return dy.copy()
+
+    message = evaluate("relu_backward_numba", zeroes_dy).message
+    assert "the function changed its input `dy` in place" in message, message
+
+
 def _catalogue(table, names):
     return [(n, label, source) for n, label, source in table if n in names]
 

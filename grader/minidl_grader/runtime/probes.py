@@ -798,9 +798,7 @@ def model_case(fn, probe_name: str, case: Case) -> dict:
     ``training`` flags the layers ran with)."""
     if probe_name == "freeze":
         weights, n_trainable, *earlier = case.args
-        model = build_model(weights)
-        for index in earlier[0] if earlier else ():  # frozen by an earlier stage
-            model.layers[index].trainable = False
+        model = build_model(weights, earlier[0] if earlier else ())  # some frozen by an earlier stage
         built = _built(model)
         returned = fn(model, n_trainable)
         summary = _model_summary(model, built)
@@ -809,9 +807,7 @@ def model_case(fn, probe_name: str, case: Case) -> dict:
     from minidl.nn import losses
 
     weights, frozen, x, y, lr = case.args
-    model = build_model(weights)
-    for index in frozen:
-        model.layers[index].trainable = False
+    model = build_model(weights, frozen)
     built, modes = _built(model), _recorded_modes(model)
     loss_fn = losses.SparseCategoricalCrossentropy(from_logits=True)
     loss = fn(model, x, y, loss_fn, lr)

@@ -18,6 +18,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from minidl.exercises.probes import launch_problem
+
 from ..judge.feedback import compare_outputs
 from ..judge.registry import Exercise, register
 
@@ -102,24 +104,9 @@ def judge_cuda(
         }
 
     def judge(case, got):
-        if not isinstance(got, dict) or not ("out" in got or "out_of_bounds" in got):
-            return "the grader could not read the result"
-        if "out_of_bounds" in got:
-            return f"{got['out_of_bounds']}: {(outside or {}).get(got.get('array'), OUTSIDE)}"
-        if not got.get("guard_ok", False):
-            return (
-                f"the kernel wrote past the end of `{name}`: threads with an index >= n must "
-                "do nothing (check `if (i < n)`)"
-            )
-        if got.get("shared"):
-            array, count, first, size = got["shared"][0]
-            return (
-                f"{count} of the {size} elements of `{array}` were handled by more than one thread "
-                f"({array}[{first}] first), so the blocks redo each other's work: each element must "
-                "have exactly one thread. A grid-stride loop steps by the size of the whole grid, "
-                "i += blockDim.x * gridDim.x (a step of blockDim.x gives every block the elements "
-                "of the blocks after it)"
-            )
+        problem = launch_problem(got, name, {**(outside or {}), "": OUTSIDE})
+        if problem:
+            return problem
         expected = reference(*case.args)
         wrong = [(hint, fn(*case.args)) for hint, fn in mistakes]
         return compare_outputs(got["out"], expected, (name,), wrong, tolerance=1e-6)

@@ -246,9 +246,7 @@ def _after_step(case, rule):
     from minidl.nn import losses
 
     weights, frozen, x, y, lr = copy.deepcopy(case.args)
-    model = build_model(weights)
-    for index in frozen:
-        model.layers[index].trainable = False
+    model = build_model(weights, frozen)
     loss_fn = losses.SparseCategoricalCrossentropy(from_logits=True)
     loss = _discriminative_step(model, x, y, loss_fn, lr, rule)
     return loss, _summary(model)

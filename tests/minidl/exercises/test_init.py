@@ -99,4 +99,4 @@ def test_the_changed_input_is_named_by_its_path_once_for_check_and_the_probes():
     assert probes.changed_input(before, after, ("w", "grads")) == "`grads`[1]"
     assert probes.changed_input(before, after) == "argument 2[1]"
     assert [path for path, _ in probes.arrays_in(before[1], "g")] == ["g[0]", "g[1]"]
-    assert ex._shares_memory([before[0][:1]], before) and not ex._shares_memory([np.zeros(2)], before)
+    assert probes._shares_memory([before[0][:1]], before) and not probes._shares_memory([np.zeros(2)], before)
