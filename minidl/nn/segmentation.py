@@ -20,7 +20,7 @@ two are often added. ``y_pred`` is always logits here (the softmax is part of th
 from __future__ import annotations
 
 from .. import backend
-from .losses import Loss
+from .losses import Loss, positive
 
 __all__ = ["PixelCrossentropy", "DiceLoss", "softmax_channels"]
 
@@ -80,9 +80,7 @@ class DiceLoss(Loss):
 
     def __init__(self, smooth: float = 1.0):
         super().__init__()
-        if not smooth >= 0:
-            raise ValueError(f"DiceLoss smooth must be >= 0, got {smooth!r}")
-        self.smooth = float(smooth)
+        self.smooth = positive(smooth, "DiceLoss smooth", zero_ok=True)
 
     def compute(self, y_pred, y_true):
         onehot = _check_pixels(self, y_pred, y_true)
