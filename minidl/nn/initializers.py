@@ -36,13 +36,14 @@ from .. import backend
 from .configurable import Configurable, made_again
 
 
-def variance_scaling(scale=1.0, mode="fan_in", distribution="normal"):
+def variance_scaling(scale=1.0, mode="fan_in", distribution="normal", name=None):
     """An initialiser with ``Var(W) = scale / n``, ``n`` the fan named by ``mode``.
 
     ``mode``: ``"fan_in"``, ``"fan_out"`` or ``"fan_avg"`` (``(fan_in + fan_out) / 2``);
     ``distribution``: ``"normal"`` (std ``sqrt(scale / n)``) or ``"uniform"``
     (``U(-a, a)`` with ``a = sqrt(3 scale / n)``, which has the same variance).
     ``variance_scaling(2.0, "fan_in")`` is He, ``variance_scaling(1.0, "fan_avg")`` Glorot.
+    ``name`` names the initialiser (the named schemes below); by default it shows the call.
     """
     if mode not in ("fan_in", "fan_out", "fan_avg"):
         raise ValueError(f"variance_scaling mode must be 'fan_in', 'fan_out' or 'fan_avg', got {mode!r}")
@@ -57,7 +58,9 @@ def variance_scaling(scale=1.0, mode="fan_in", distribution="normal"):
             return _normal(math.sqrt(scale / n), shape, dtype)
         return _uniform(math.sqrt(3.0 * scale / n), shape, dtype)
 
-    init.__name__ = f"variance_scaling(scale={scale}, mode={mode!r}, distribution={distribution!r})"
+    init.__name__ = init.__qualname__ = (
+        name or f"variance_scaling(scale={scale}, mode={mode!r}, distribution={distribution!r})"
+    )
     return init
 
 
@@ -90,28 +93,14 @@ class Initializer(Configurable):
         raise NotImplementedError
 
 
-def glorot_uniform(shape, fan_in, fan_out, dtype=np.float32):
-    return _uniform(np.sqrt(6.0 / (fan_in + fan_out)), shape, dtype)
-
-
-def glorot_normal(shape, fan_in, fan_out, dtype=np.float32):
-    return _normal(np.sqrt(2.0 / (fan_in + fan_out)), shape, dtype)
-
-
-def he_uniform(shape, fan_in, fan_out, dtype=np.float32):
-    return _uniform(np.sqrt(6.0 / fan_in), shape, dtype)
-
-
-def he_normal(shape, fan_in, fan_out, dtype=np.float32):
-    return _normal(np.sqrt(2.0 / fan_in), shape, dtype)
-
-
-def lecun_uniform(shape, fan_in, fan_out, dtype=np.float32):
-    return _uniform(np.sqrt(3.0 / fan_in), shape, dtype)
-
-
-def lecun_normal(shape, fan_in, fan_out, dtype=np.float32):
-    return _normal(np.sqrt(1.0 / fan_in), shape, dtype)
+# The named schemes of the table above: Glorot keeps the variance over the mean fan, He doubles
+# it for ReLU, LeCun keeps it over fan_in.
+glorot_uniform = variance_scaling(1.0, "fan_avg", "uniform", name="glorot_uniform")
+glorot_normal = variance_scaling(1.0, "fan_avg", "normal", name="glorot_normal")
+he_uniform = variance_scaling(2.0, "fan_in", "uniform", name="he_uniform")
+he_normal = variance_scaling(2.0, "fan_in", "normal", name="he_normal")
+lecun_uniform = variance_scaling(1.0, "fan_in", "uniform", name="lecun_uniform")
+lecun_normal = variance_scaling(1.0, "fan_in", "normal", name="lecun_normal")
 
 
 def orthogonal(shape, fan_in=None, fan_out=None, dtype=np.float32, gain=1.0, rng=None):
@@ -152,22 +141,9 @@ def ones(shape, fan_in=None, fan_out=None, dtype=np.float32):
 
 random_normal = normal
 
-INITIALIZERS = {
-    f.__name__: f
-    for f in (
-        glorot_uniform,
-        glorot_normal,
-        he_uniform,
-        he_normal,
-        lecun_uniform,
-        lecun_normal,
-        orthogonal,
-        normal,
-        random_uniform,
-        zeros,
-        ones,
-    )
-}
+#: every initialiser by the name a layer takes (``kernel_initializer="he_normal"``)
+_SCHEMES = (glorot_uniform, glorot_normal, he_uniform, he_normal, lecun_uniform, lecun_normal)
+INITIALIZERS = {f.__name__: f for f in (*_SCHEMES, orthogonal, normal, random_uniform, zeros, ones)}
 INITIALIZERS["random_normal"] = random_normal
 
 
