@@ -96,7 +96,7 @@ class DiceLoss(Loss):
         grad = p * (dp - (p * dp).sum(axis=1, keepdims=True))
         return xp.reshape(1 - dice.mean(), (1,)), grad.astype(y_pred.dtype)
 
-    def __call__(self, y_pred, y_true, sample_weight=None) -> float:
+    def __call__(self, y_pred, y_true=None, sample_weight=None) -> float:
         if sample_weight is not None:
             raise ValueError("DiceLoss is a ratio over the whole batch; it takes no sample_weight")
         return super().__call__(y_pred, y_true)
