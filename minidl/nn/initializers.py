@@ -36,14 +36,13 @@ from .. import backend
 from .configurable import Configurable, made_again
 
 
-def variance_scaling(scale=1.0, mode="fan_in", distribution="normal", name=None):
+def variance_scaling(scale=1.0, mode="fan_in", distribution="normal"):
     """An initialiser with ``Var(W) = scale / n``, ``n`` the fan named by ``mode``.
 
     ``mode``: ``"fan_in"``, ``"fan_out"`` or ``"fan_avg"`` (``(fan_in + fan_out) / 2``);
     ``distribution``: ``"normal"`` (std ``sqrt(scale / n)``) or ``"uniform"``
     (``U(-a, a)`` with ``a = sqrt(3 scale / n)``, which has the same variance).
     ``variance_scaling(2.0, "fan_in")`` is He, ``variance_scaling(1.0, "fan_avg")`` Glorot.
-    ``name`` names the initialiser (the named schemes below); by default it shows the call.
     """
     if mode not in ("fan_in", "fan_out", "fan_avg"):
         raise ValueError(f"variance_scaling mode must be 'fan_in', 'fan_out' or 'fan_avg', got {mode!r}")
@@ -58,9 +57,7 @@ def variance_scaling(scale=1.0, mode="fan_in", distribution="normal", name=None)
             return _normal(math.sqrt(scale / n), shape, dtype)
         return _uniform(math.sqrt(3.0 * scale / n), shape, dtype)
 
-    init.__name__ = init.__qualname__ = (
-        name or f"variance_scaling(scale={scale}, mode={mode!r}, distribution={distribution!r})"
-    )
+    init.__name__ = f"variance_scaling(scale={scale}, mode={mode!r}, distribution={distribution!r})"
     return init
 
 
@@ -93,14 +90,28 @@ class Initializer(Configurable):
         raise NotImplementedError
 
 
-# The named schemes of the table above: Glorot keeps the variance over the mean fan, He doubles
-# it for ReLU, LeCun keeps it over fan_in.
-glorot_uniform = variance_scaling(1.0, "fan_avg", "uniform", name="glorot_uniform")
-glorot_normal = variance_scaling(1.0, "fan_avg", "normal", name="glorot_normal")
-he_uniform = variance_scaling(2.0, "fan_in", "uniform", name="he_uniform")
-he_normal = variance_scaling(2.0, "fan_in", "normal", name="he_normal")
-lecun_uniform = variance_scaling(1.0, "fan_in", "uniform", name="lecun_uniform")
-lecun_normal = variance_scaling(1.0, "fan_in", "normal", name="lecun_normal")
+def glorot_uniform(shape, fan_in, fan_out, dtype=np.float32):
+    return _uniform(np.sqrt(6.0 / (fan_in + fan_out)), shape, dtype)
+
+
+def glorot_normal(shape, fan_in, fan_out, dtype=np.float32):
+    return _normal(np.sqrt(2.0 / (fan_in + fan_out)), shape, dtype)
+
+
+def he_uniform(shape, fan_in, fan_out, dtype=np.float32):
+    return _uniform(np.sqrt(6.0 / fan_in), shape, dtype)
+
+
+def he_normal(shape, fan_in, fan_out, dtype=np.float32):
+    return _normal(np.sqrt(2.0 / fan_in), shape, dtype)
+
+
+def lecun_uniform(shape, fan_in, fan_out, dtype=np.float32):
+    return _uniform(np.sqrt(3.0 / fan_in), shape, dtype)
+
+
+def lecun_normal(shape, fan_in, fan_out, dtype=np.float32):
+    return _normal(np.sqrt(1.0 / fan_in), shape, dtype)
 
 
 def orthogonal(shape, fan_in=None, fan_out=None, dtype=np.float32, gain=1.0, rng=None):
