@@ -49,7 +49,14 @@ def test_variance_scaling_uses_the_named_fan(mode, n, distribution):
 
 @pytest.mark.parametrize(
     "name, args",
-    [("glorot_uniform", (1.0, "fan_avg", "uniform")), ("he_normal", (2.0, "fan_in", "normal"))],
+    [
+        ("glorot_uniform", (1.0, "fan_avg", "uniform")),
+        ("glorot_normal", (1.0, "fan_avg", "normal")),
+        ("he_uniform", (2.0, "fan_in", "uniform")),
+        ("he_normal", (2.0, "fan_in", "normal")),
+        ("lecun_uniform", (1.0, "fan_in", "uniform")),
+        ("lecun_normal", (1.0, "fan_in", "normal")),
+    ],
 )
 def test_a_named_scheme_draws_what_variance_scaling_draws(name, args):
     mdl.seed(2)
