@@ -1,4 +1,4 @@
-"""Objects that are their constructor's arguments: initializers and constraints.
+"""Objects that are their constructor's arguments: initializers, constraints, regularizers, losses.
 
 An ``Initializer(stddev=0.05)`` or a ``MaxNorm(2.0, axis=0)`` keeps each argument under its
 own name, so its configuration is its attributes (``get_config``), it is made again from

@@ -35,6 +35,7 @@ import numpy as np
 from .. import backend
 from ..kernels.common import sigmoid
 from .losses import Loss
+from .segmentation import softmax_channels
 
 __all__ = ["encode_grid_targets", "decode_grid", "GridDetectionLoss"]
 
@@ -56,14 +57,8 @@ def encode_grid_targets(boxes, labels, grid: int, image_size: int) -> np.ndarray
             x1, y1, x2, y2 = image_boxes[b]
             cx, cy = (x1 + x2) / 2 / cell, (y1 + y2) / 2 / cell
             col, row = min(int(cx), grid - 1), min(int(cy), grid - 1)
-            out[n, :, row, col] = (
-                1.0,
-                cx - col,
-                cy - row,
-                np.sqrt((x2 - x1) / image_size),
-                np.sqrt((y2 - y1) / image_size),
-                image_labels[b],
-            )
+            gw, gh = np.sqrt((x2 - x1) / image_size), np.sqrt((y2 - y1) / image_size)
+            out[n, :, row, col] = (1.0, cx - col, cy - row, gw, gh, image_labels[b])
     return out
 
 
@@ -76,9 +71,7 @@ def decode_grid(y, image_size: int, score_threshold: float = 0.05):
     y = np.asarray(backend.to_numpy(y), np.float64)
     n, channels, grid, _ = y.shape
     cell = image_size / grid
-    logits = y[:, 5:]
-    p = np.exp(logits - logits.max(axis=1, keepdims=True))
-    p /= p.sum(axis=1, keepdims=True)
+    p = softmax_channels(y[:, 5:])  # (N, K, G, G) class probabilities
     scores = sigmoid(y[:, 0]) * p.max(axis=1)
     classes = p.argmax(axis=1)
     rows, cols = np.mgrid[0:grid, 0:grid]
@@ -106,11 +99,8 @@ class GridDetectionLoss(Loss):
 
     def __init__(self, lambda_obj: float = 1.0, lambda_box: float = 5.0, lambda_cls: float = 1.0):
         super().__init__()
-        self.lambda_obj, self.lambda_box, self.lambda_cls = (
-            float(lambda_obj),
-            float(lambda_box),
-            float(lambda_cls),
-        )
+        self.lambda_obj, self.lambda_box = float(lambda_obj), float(lambda_box)
+        self.lambda_cls = float(lambda_cls)
 
     def compute(self, y_pred, y_true):
         xp = backend.get_array_module(y_pred)

@@ -144,12 +144,8 @@ class GradCheckReport:
 def _report(name, pairs: dict, tolerance: float, atol: float) -> GradCheckReport:
     """A report from ``{key: (analytic, numerical)}``; the floor is ``atol`` times the largest
     absolute entry of all the gradients, analytic and numerical."""
-    scale = 0.0
-    for analytic, numeric in pairs.values():
-        for g in (analytic, numeric):
-            g = np.asarray(backend.to_numpy(g), np.float64)
-            finite = np.abs(g[np.isfinite(g)])
-            scale = max(scale, float(finite.max(initial=0.0)))
+    arrays = [np.asarray(backend.to_numpy(g), np.float64) for pair in pairs.values() for g in pair]
+    scale = max((float(np.abs(g[np.isfinite(g)]).max(initial=0.0)) for g in arrays), default=0.0)
     report = GradCheckReport(name=name, tolerance=tolerance, floor=atol * scale)
     for key, (analytic, numeric) in pairs.items():
         report.errors[key] = rel_error(analytic, numeric)

@@ -152,22 +152,9 @@ def ones(shape, fan_in=None, fan_out=None, dtype=np.float32):
 
 random_normal = normal
 
-INITIALIZERS = {
-    f.__name__: f
-    for f in (
-        glorot_uniform,
-        glorot_normal,
-        he_uniform,
-        he_normal,
-        lecun_uniform,
-        lecun_normal,
-        orthogonal,
-        normal,
-        random_uniform,
-        zeros,
-        ones,
-    )
-}
+#: every initialiser by the name a layer takes (``kernel_initializer="he_normal"``)
+_SCHEMES = (glorot_uniform, glorot_normal, he_uniform, he_normal, lecun_uniform, lecun_normal)
+INITIALIZERS = {f.__name__: f for f in (*_SCHEMES, orthogonal, normal, random_uniform, zeros, ones)}
 INITIALIZERS["random_normal"] = random_normal
 
 

@@ -29,16 +29,18 @@ import numpy as np
 
 from .. import backend
 from ..kernels.common import sigmoid
+from .configurable import Configurable
 
 EPSILON = 1e-7
 
 
-class Loss:
+class Loss(Configurable):
     """Base class: ``__call__(y_pred, y_true) -> float`` caches, ``backward() -> dL/dy_pred``.
 
     A subclass implements ``compute(y_pred, y_true) -> (losses, dL/dy_pred)``: ``losses``
     holds the loss of each sample (or of each element, each row, samples first) and the
-    loss is their mean; the gradient is that of the mean.
+    loss is their mean; the gradient is that of the mean. A loss that reads no targets
+    (``GaussianKL``, ``InfoNCE``, ``BradleyTerry``) is called without them, ``loss(y_pred)``.
     """
 
     #: which accuracy ``metrics=["accuracy"]`` means with this loss; None: no accuracy
@@ -56,7 +58,7 @@ class Loss:
         self._warned = False
         self._order_checked = False
 
-    def __call__(self, y_pred, y_true, sample_weight=None) -> float:
+    def __call__(self, y_pred, y_true=None, sample_weight=None) -> float:
         if not self._order_checked:  # the first call tells: some libraries take (y_true, y_pred)
             self._order_checked = True
             if not self.symmetric:
@@ -99,13 +101,6 @@ class Loss:
             raise RuntimeError(f"{type(self).__name__}.backward called before the loss was computed")
         return self._grad
 
-    def get_config(self) -> dict:
-        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
-
     def _warn_not_probabilities(self, why: str):
         if not self._warned:
             self._warned = True
@@ -142,9 +137,7 @@ class Huber(Loss):
 
     def __init__(self, delta: float = 1.0):
         super().__init__()
-        if not delta > 0:
-            raise ValueError(f"Huber delta must be > 0, got {delta!r}")
-        self.delta = float(delta)
+        self.delta = positive(delta, "Huber delta")
 
     def compute(self, y_pred, y_true):
         y_true = targets_like(y_pred, y_true, type(self).__name__)
@@ -156,17 +149,21 @@ class Huber(Loss):
         return losses.astype(d.dtype), grad.astype(d.dtype)
 
 
-class BinaryCrossentropy(Loss):
+class _Crossentropy(Loss):
+    """A cross-entropy: ``y_pred`` holds probabilities, or raw scores with ``from_logits=True``."""
+
+    def __init__(self, from_logits: bool = False):
+        super().__init__()
+        self.from_logits = from_logits
+
+
+class BinaryCrossentropy(_Crossentropy):
     """Cross-entropy of independent yes/no outputs; targets in [0, 1], same shape as ``y_pred``.
 
     From logits ``z``: ``L = mean(max(z, 0) - z t + log(1 + e^-|z|))`` (never overflows).
     """
 
     accuracy = "binary_accuracy"
-
-    def __init__(self, from_logits: bool = False):
-        super().__init__()
-        self.from_logits = from_logits
 
     def compute(self, y_pred, y_true):
         t = targets_like(y_pred, y_true, type(self).__name__)
@@ -184,7 +181,7 @@ class BinaryCrossentropy(Loss):
         return losses, grad.astype(y_pred.dtype)
 
 
-class CategoricalCrossentropy(Loss):
+class CategoricalCrossentropy(_Crossentropy):
     """Cross-entropy against one-hot (or soft) targets ``y_true`` shaped like ``y_pred`` (..., K).
 
     From probabilities, rows are normalised to sum to one, then clipped.
@@ -192,23 +189,14 @@ class CategoricalCrossentropy(Loss):
 
     accuracy = "categorical_accuracy"
 
-    def __init__(self, from_logits: bool = False):
-        super().__init__()
-        self.from_logits = from_logits
-
     def compute(self, y_pred, y_true):
-        t = targets_like(y_pred, y_true, type(self).__name__)
-        return _categorical(self, y_pred, t)
+        return _categorical(self, y_pred, targets_like(y_pred, y_true, type(self).__name__))
 
 
-class SparseCategoricalCrossentropy(Loss):
+class SparseCategoricalCrossentropy(_Crossentropy):
     """Cross-entropy against integer class labels: ``y_pred`` (..., K), ``y_true`` (...) in [0, K)."""
 
     accuracy = "sparse_categorical_accuracy"
-
-    def __init__(self, from_logits: bool = False):
-        super().__init__()
-        self.from_logits = from_logits
 
     def compute(self, y_pred, y_true):
         labels = _check_labels(y_pred, y_true, type(self).__name__)
@@ -244,12 +232,7 @@ class GaussianKL(Loss):
 
     def __init__(self, beta: float = 1.0):
         super().__init__()
-        if not beta >= 0:
-            raise ValueError(f"GaussianKL beta must be >= 0, got {beta!r}")
-        self.beta = float(beta)
-
-    def __call__(self, y_pred, y_true=None, sample_weight=None) -> float:
-        return super().__call__(y_pred, y_true, sample_weight)
+        self.beta = positive(beta, "GaussianKL beta", zero_ok=True)
 
     def compute(self, y_pred, y_true):
         if y_pred.ndim < 2 or y_pred.shape[-1] % 2:
@@ -290,13 +273,8 @@ class InfoNCE(Loss):
 
     def __init__(self, temperature: float = 0.1, within: bool = True):
         super().__init__()
-        if not temperature > 0:
-            raise ValueError(f"InfoNCE temperature must be > 0, got {temperature!r}")
-        self.temperature, self.within = float(temperature), bool(within)
+        self.temperature, self.within = positive(temperature, "InfoNCE temperature"), bool(within)
         self.d_temperature = 0.0
-
-    def __call__(self, y_pred, y_true=None, sample_weight=None) -> float:
-        return super().__call__(y_pred, y_true, sample_weight)
 
     def compute(self, y_pred, y_true):
         if y_pred.ndim != 2 or len(y_pred) % 2 or len(y_pred) < 2:
@@ -353,6 +331,13 @@ def _categorical(loss: Loss, y_pred, t):
 
 
 # ------------------------------------------------------------------ input checks
+def positive(value, what: str, zero_ok: bool = False) -> float:
+    """``value`` as a float > 0 (>= 0 with ``zero_ok``), else a ``ValueError`` naming ``what``."""
+    if not (value >= 0 if zero_ok else value > 0):
+        raise ValueError(f"{what} must be {'>=' if zero_ok else '>'} 0, got {value!r}")
+    return float(value)
+
+
 ORDER_HINT = (
     "minidl's losses take loss(y_pred, y_true), prediction first (PyTorch's order); "
     "some libraries take loss(y_true, y_pred), the other way round"
@@ -419,14 +404,12 @@ def targets_like(y_pred, y_true, who):
         if t.size == y_pred.size and t.shape[:1] == y_pred.shape[:1] and max(t.ndim, y_pred.ndim) <= 2:
             t = t.reshape(y_pred.shape)
         else:
-            hint = (
-                " (integer class labels go with SparseCategoricalCrossentropy)"
-                if who == "CategoricalCrossentropy" and t.ndim == y_pred.ndim - 1
-                else ""
-            )
+            hint = ""
+            if who == "CategoricalCrossentropy" and t.ndim == y_pred.ndim - 1:
+                hint = " (integer class labels go with SparseCategoricalCrossentropy)"
             raise ValueError(
                 f"{who} expected y_true of shape {tuple(y_pred.shape)} like y_pred, "
-                f"got {tuple(t.shape)}{hint}"
+                f"got {'none' if y_true is None else tuple(t.shape)}{hint}"
             )
     return t
 

@@ -81,17 +81,12 @@ class Optimizer:
             raise TypeError(f"{who} learning rate must be a number, e.g. lr=1e-3, got {lr!r}")
         if not lr > 0:
             raise ValueError(f"learning rate must be positive, got {lr!r}")
-        for name, value in (
-            ("clipnorm", clipnorm),
-            ("global_clipnorm", global_clipnorm),
-            ("clipvalue", clipvalue),
-        ):
+        clipping = {"clipnorm": clipnorm, "global_clipnorm": global_clipnorm, "clipvalue": clipvalue}
+        for name, value in clipping.items():
             if value is not None and not value > 0:
                 raise ValueError(f"{name} must be positive or None, got {value!r}")
         self.lr = float(lr)
-        self.clipnorm = clipnorm
-        self.global_clipnorm = global_clipnorm
-        self.clipvalue = clipvalue
+        self.clipnorm, self.global_clipnorm, self.clipvalue = clipnorm, global_clipnorm, clipvalue
         self.iterations = 0
         self.state: dict = {}
 
@@ -234,19 +229,7 @@ def _zeros_like(param):
 
 
 # other libraries' names for minidl's arguments: refused with minidl's name
-RENAMED = {
-    "learning_rate": "lr",
-    "beta_1": "beta1",
-    "beta_2": "beta2",
-    "rho": "alpha",
-    "epsilon": "eps",
-}
-
-
-def _beta_pair(betas, who: str) -> tuple:
-    if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
-        raise ValueError(f"{who} betas must be a pair (beta1, beta2), got {betas!r}")
-    return tuple(betas)
+RENAMED = {"learning_rate": "lr", "beta_1": "beta1", "beta_2": "beta2", "rho": "alpha", "epsilon": "eps"}
 
 
 def _accepted_names(cls) -> list[str]:
@@ -302,27 +285,16 @@ class RMSprop(Optimizer):
         **options,
     ):
         super().__init__(lr, **options)
-        self.alpha, self.eps, self.momentum, self.weight_decay = (
-            float(alpha),
-            float(eps),
-            float(momentum),
-            float(weight_decay),
-        )
+        self.alpha, self.eps = float(alpha), float(eps)
+        self.momentum, self.weight_decay = float(momentum), float(weight_decay)
 
     def init_state(self, param):
         return {"square_avg": _zeros_like(param), "buffer": _zeros_like(param)}
 
     def update(self, param, grad, state):
+        s, b = state["square_avg"], state["buffer"]
         backend.kernels_for(param).rmsprop_update(
-            param,
-            grad,
-            state["square_avg"],
-            state["buffer"],
-            self.lr,
-            self.alpha,
-            self.eps,
-            self.momentum,
-            self.weight_decay,
+            param, grad, s, b, self.lr, self.alpha, self.eps, self.momentum, self.weight_decay
         )
 
     def update_averages(self, param, grad, state):
@@ -383,36 +355,26 @@ class Adam(Optimizer):
         if "betas" in options:  # PyTorch's spelling: one pair
             if (beta1, beta2) != (0.9, 0.999):
                 raise ValueError(f"{who}: give beta1/beta2 or betas (PyTorch's name), not both")
-            beta1, beta2 = _beta_pair(options.pop("betas"), who)
+            betas = options.pop("betas")
+            if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
+                raise ValueError(f"{who} betas must be a pair (beta1, beta2), got {betas!r}")
+            beta1, beta2 = betas
         super().__init__(lr, **options)
         for name, beta in (("beta1", beta1), ("beta2", beta2)):
             if not 0.0 <= beta < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {beta!r}")
-        self.beta1, self.beta2, self.eps, self.weight_decay = (
-            float(beta1),
-            float(beta2),
-            float(eps),
-            float(weight_decay),
-        )
+        self.beta1, self.beta2 = float(beta1), float(beta2)
+        self.eps, self.weight_decay = float(eps), float(weight_decay)
 
     def init_state(self, param):
         return {"m": _zeros_like(param), "v": _zeros_like(param), "step": 0}
 
     def update(self, param, grad, state):
         state["step"] += 1
-        eps = self.epsilon(state["step"])
+        t, m, v = state["step"], state["m"], state["v"]
+        eps = self.epsilon(t)
         backend.kernels_for(param).adam_update(
-            param,
-            grad,
-            state["m"],
-            state["v"],
-            self.lr,
-            self.beta1,
-            self.beta2,
-            eps,
-            state["step"],
-            self.weight_decay,
-            self.decoupled,
+            param, grad, m, v, self.lr, self.beta1, self.beta2, eps, t, self.weight_decay, self.decoupled
         )
 
     def epsilon(self, step: int) -> float:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .losses import Loss
+from .losses import Loss, positive
 
 __all__ = [
     "sequence_log_prob",
@@ -83,10 +83,9 @@ class MaskedSequenceCrossentropy(Loss):
     def compute(self, y_pred, y_true):
         targets = np.asarray(y_true)
         mask = targets != self.ignore_index
-        count = max(int(mask.sum()), 1)
+        self._count = max(int(mask.sum()), 1)
         log_probs, cache = sequence_log_prob(y_pred, targets, mask)
-        self._count = count
-        grad = sequence_log_prob_backward(np.full(len(log_probs), -1.0 / count), cache)
+        grad = sequence_log_prob_backward(np.full(len(log_probs), -1.0 / self._count), cache)
         return -log_probs, grad.astype(y_pred.dtype)
 
     def mean(self, losses, y_pred, sample_weight=None) -> float:
@@ -122,9 +121,6 @@ class BradleyTerry(Loss):
     accuracy = None
     symmetric = True  # y_true is not read
 
-    def __call__(self, y_pred, y_true=None, sample_weight=None) -> float:
-        return super().__call__(y_pred, y_true, sample_weight)
-
     def compute(self, y_pred, y_true):
         losses, grad = _minus_log_sigmoid(_pair_scores(y_pred, "BradleyTerry"), 1.0)
         return losses, grad.astype(y_pred.dtype)
@@ -147,9 +143,7 @@ class DPO(Loss):
 
     def __init__(self, beta: float = 0.1):
         super().__init__()
-        if not beta > 0:
-            raise ValueError(f"DPO beta must be > 0, got {beta!r}")
-        self.beta = float(beta)
+        self.beta = positive(beta, "DPO beta")
 
     def compute(self, y_pred, y_true):
         reference = np.asarray(y_true, dtype=y_pred.dtype)

@@ -8,21 +8,17 @@ to the model's loss and ``gradient(W)`` to ``grads["W"]`` in its backward.
 """
 
 from .. import backend
+from .configurable import Configurable
 
 
-class Regularizer:
+class Regularizer(Configurable):
+    """Base class: ``loss(w) -> float`` and its ``gradient(w)``, the arguments its config."""
+
     def loss(self, w) -> float:
         raise NotImplementedError
 
     def gradient(self, w):
         raise NotImplementedError
-
-    def get_config(self) -> dict:
-        return dict(vars(self))
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class L1L2(Regularizer):

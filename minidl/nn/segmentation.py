@@ -20,7 +20,7 @@ two are often added. ``y_pred`` is always logits here (the softmax is part of th
 from __future__ import annotations
 
 from .. import backend
-from .losses import Loss
+from .losses import Loss, positive
 
 __all__ = ["PixelCrossentropy", "DiceLoss", "softmax_channels"]
 
@@ -80,9 +80,7 @@ class DiceLoss(Loss):
 
     def __init__(self, smooth: float = 1.0):
         super().__init__()
-        if not smooth >= 0:
-            raise ValueError(f"DiceLoss smooth must be >= 0, got {smooth!r}")
-        self.smooth = float(smooth)
+        self.smooth = positive(smooth, "DiceLoss smooth", zero_ok=True)
 
     def compute(self, y_pred, y_true):
         onehot = _check_pixels(self, y_pred, y_true)
@@ -98,7 +96,7 @@ class DiceLoss(Loss):
         grad = p * (dp - (p * dp).sum(axis=1, keepdims=True))
         return xp.reshape(1 - dice.mean(), (1,)), grad.astype(y_pred.dtype)
 
-    def __call__(self, y_pred, y_true, sample_weight=None) -> float:
+    def __call__(self, y_pred, y_true=None, sample_weight=None) -> float:
         if sample_weight is not None:
             raise ValueError("DiceLoss is a ratio over the whole batch; it takes no sample_weight")
         return super().__call__(y_pred, y_true)

@@ -48,6 +48,24 @@ def test_variance_scaling_uses_the_named_fan(mode, n, distribution):
 
 
 @pytest.mark.parametrize(
+    "name, args",
+    [
+        ("glorot_uniform", (1.0, "fan_avg", "uniform")),
+        ("glorot_normal", (1.0, "fan_avg", "normal")),
+        ("he_uniform", (2.0, "fan_in", "uniform")),
+        ("he_normal", (2.0, "fan_in", "normal")),
+        ("lecun_uniform", (1.0, "fan_in", "uniform")),
+        ("lecun_normal", (1.0, "fan_in", "normal")),
+    ],
+)
+def test_a_named_scheme_draws_what_variance_scaling_draws(name, args):
+    mdl.seed(2)
+    named = I.get(name)(SHAPE, FAN_IN, FAN_OUT)
+    mdl.seed(2)
+    assert np.array_equal(named, I.variance_scaling(*args)(SHAPE, FAN_IN, FAN_OUT))
+
+
+@pytest.mark.parametrize(
     "kwargs, message",
     [
         ({"mode": "fan_sum"}, "mode must be 'fan_in', 'fan_out' or 'fan_avg', got 'fan_sum'"),

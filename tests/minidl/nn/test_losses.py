@@ -123,6 +123,15 @@ def test_lookup_by_name():
         losses.MeanSquaredError().backward()
 
 
+def test_a_loss_is_its_arguments_and_names_missing_targets():
+    assert losses.Huber(2.0) == losses.Huber(2.0) != losses.Huber(1.0)
+    assert repr(losses.BinaryCrossentropy(from_logits=True)) == "BinaryCrossentropy(from_logits=True)"
+    with pytest.raises(ValueError, match=r"y_true of shape \(3, 1\) like y_pred, got none"):
+        losses.MeanSquaredError()(np.ones((3, 1)))
+    with pytest.raises(ValueError, match="Huber delta must be > 0, got 0"):
+        losses.Huber(0)
+
+
 # ------------------------------------------------------------------ GaussianKL (the VAE's KL term)
 @pytest.mark.parametrize("beta", [1.0, 0.3])
 def test_kl_gradient_check(rng, beta):

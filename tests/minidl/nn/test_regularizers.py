@@ -42,6 +42,7 @@ def test_configs_and_reprs_name_only_their_own_factor():
     assert R.L1(0.5).get_config() == {"l1": 0.5}
     assert R.L1L2(0.1, 0.2).get_config() == {"l1": 0.1, "l2": 0.2}
     assert repr(R.L2(0.5)) == "L2(l2=0.5)"
+    assert R.L2(0.5) == R.L2(0.5) != R.L2(0.4)
 
 
 def test_get_takes_none_an_object_a_name_or_a_saved_config():
