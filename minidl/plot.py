@@ -116,15 +116,8 @@ def plot_confusion_matrix(y_true, y_pred, class_names=None, title: str = "Confus
     ax.set_yticks(ticks, labels=names)
     for i in range(k):
         for j in range(k):
-            ax.text(
-                j,
-                i,
-                counts[i, j],
-                ha="center",
-                va="center",
-                fontsize=8,
-                color="white" if counts[i, j] > counts.max() / 2 else "black",
-            )
+            color = "white" if counts[i, j] > counts.max() / 2 else "black"  # readable on the dark cells
+            ax.text(j, i, counts[i, j], ha="center", va="center", fontsize=8, color=color)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     ax.set_title(title)
