@@ -324,9 +324,8 @@ class Trainer:
             yb = self.on_device(yb)
             wb = self.on_device(np.asarray(wb[0])) if wb else None
             # the penalties with each batch's loss: an output penalty (activity_regularizer) is the batch's
-            tally.add(
-                self.loss(y_pred, yb, sample_weight=wb) + self.regularization_loss(), len(yb), y_pred, yb
-            )
+            loss = self.loss(y_pred, yb, sample_weight=wb) + self.regularization_loss()
+            tally.add(loss, len(yb), y_pred, yb)
             for cb in callbacks:
                 cb.on_test_batch_end(batch, tally.logs())
         return tally.logs()
