@@ -242,8 +242,8 @@ class ProgressBar(Callback):
 
     def on_train_begin(self, logs=None):
         if self.mode == "auto":
-            terminal = getattr(self._out(), "isatty", lambda: False)()
-            self.mode = "jupyter" if _in_jupyter() else "terminal" if terminal else "lines"
+            isatty = getattr(self._out(), "isatty", lambda: False)
+            self.mode = "jupyter" if _in_jupyter() else "terminal" if isatty() else "lines"
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch, self.done, self._handle = epoch, 0, None
