@@ -132,17 +132,11 @@ def set_threads(count: int | None = None) -> dict:
     if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
         raise ValueError(f"set_threads expects a positive number of threads (or None), received {count!r}")
     count = int(count)
-    if numba_available():
-        import numba
-
-        pool = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # (set when numba loads)
-        numba.set_num_threads(min(count, pool))
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # a declared dependency, but an environment may lack it
-        pass
-    else:
-        threadpool_limits(limits=count, user_api="blas")  # stays in force (not used as a context)
+    numba, threadpoolctl = _installed("numba"), _installed("threadpoolctl")
+    if numba is not None:
+        numba.set_num_threads(min(count, numba.config.NUMBA_NUM_THREADS))
+    if threadpoolctl is not None:  # a declared dependency, but an environment may lack it
+        threadpoolctl.threadpool_limits(limits=count, user_api="blas")  # stays in force (not a context)
     return threads()
 
 
@@ -150,20 +144,15 @@ def threads() -> dict:
     """The threads minidl's two pools use now: ``{"numba": n or None, "blas": n or None}``
     (BLAS's count is the largest over the BLAS libraries loaded; None where a pool, or
     ``threadpoolctl`` to ask it, is missing)."""
-    numba_threads = None
-    if numba_available():
-        import numba
+    numba, threadpoolctl = _installed("numba"), _installed("threadpoolctl")
+    libraries = threadpoolctl.threadpool_info() if threadpoolctl is not None else []
+    blas = [lib["num_threads"] for lib in libraries if lib["user_api"] == "blas"]
+    return {"numba": numba.get_num_threads() if numba is not None else None, "blas": max(blas, default=None)}
 
-        numba_threads = numba.get_num_threads()
-    blas_threads = None
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        pass
-    else:
-        counts = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
-        blas_threads = max(counts) if counts else None
-    return {"numba": numba_threads, "blas": blas_threads}
+
+def _installed(name: str):
+    """The module ``name`` (``"numba"``, ``"threadpoolctl"``) imported, None where it is not installed."""
+    return importlib.import_module(name) if importlib.util.find_spec(name) is not None else None
 
 
 def _default_backend() -> str:
@@ -299,18 +288,13 @@ def to_device(x, device: str):
     device = device_name(device)
     if device == "cpu":
         return to_numpy(x)
-    if get_array_module(x) is not np:
-        return x
-    cp = _require_gpu()
-    return cp.asarray(x)
+    return x if get_array_module(x) is not np else _require_gpu().asarray(x)
 
 
 def to_numpy(x):
     """``x`` as a NumPy array (copies a CuPy array back from the GPU)."""
     xp = get_array_module(x)
-    if xp is np:
-        return np.asarray(x)
-    return xp.asnumpy(x)
+    return np.asarray(x) if xp is np else xp.asnumpy(x)
 
 
 # --------------------------------------------------------------------------- randomness

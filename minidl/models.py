@@ -74,12 +74,7 @@ def vgg_style(
     dense_units : width of the hidden Dense layer of the head (0 for none: Flatten -> logits).
     kernel_initializer : of every hidden layer; the output layer keeps Glorot uniform.
     """
-    C, H, W = input_shape
-    if min(H, W) < 2 ** len(blocks):
-        raise ValueError(
-            f"vgg_style: {len(blocks)} blocks halve the image {len(blocks)} times and need "
-            f"H, W >= {2 ** len(blocks)}, got input_shape {tuple(input_shape)}"
-        )
+    _check_halvings("vgg_style", f"{len(blocks)} blocks", len(blocks), input_shape)
     layers = []
     for filters in blocks:
         for _ in range(convs_per_block):
@@ -90,6 +85,16 @@ def vgg_style(
         layers += [Dense(dense_units, kernel_initializer=kernel_initializer), ReLU()]
     layers.append(Dense(num_classes))
     return Sequential(layers, input_shape=input_shape, name="vgg_style")
+
+
+def _check_halvings(who: str, what: str, halvings: int, input_shape) -> None:
+    """A ``ValueError`` unless images of ``input_shape`` (C, H, W) can be halved ``halvings``
+    times (by ``what``: the blocks, the stages), at least one pixel left."""
+    if min(input_shape[1:]) < 2**halvings:
+        raise ValueError(
+            f"{who}: {what} halve the image {halvings} times and need "
+            f"H, W >= {2**halvings}, got input_shape {tuple(input_shape)}"
+        )
 
 
 def residual_block(
@@ -153,13 +158,8 @@ def resnet(
         work in every later layer), as ResNet-18's stem does.
     kernel_initializer : of every convolution (He suits ReLU); the output layer keeps Glorot uniform.
     """
-    C, H, W = input_shape
     halvings = len(stages) - 1 + (stem_stride > 1)
-    if min(H, W) < 2**halvings:
-        raise ValueError(
-            f"resnet: {len(stages)} stages and stem_stride={stem_stride} halve the image "
-            f"{halvings} times and need H, W >= {2**halvings}, got input_shape {tuple(input_shape)}"
-        )
+    _check_halvings("resnet", f"{len(stages)} stages and stem_stride={stem_stride}", halvings, input_shape)
     layers = [
         Conv2D(
             stages[0], 3, stride=stem_stride, padding=1, use_bias=False, kernel_initializer=kernel_initializer

@@ -33,9 +33,7 @@ def plot_history(history, metrics=None, title: str = "Training history"):
         ax.plot(epochs, logs[name], marker="o", label="training")
         if f"val_{name}" in logs:
             ax.plot(epochs, logs[f"val_{name}"], marker="s", label="validation")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(name)
-        ax.set_title(name)
+        ax.set(xlabel="epoch", ylabel=name, title=name)
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle(title)
@@ -116,18 +114,9 @@ def plot_confusion_matrix(y_true, y_pred, class_names=None, title: str = "Confus
     ax.set_yticks(ticks, labels=names)
     for i in range(k):
         for j in range(k):
-            ax.text(
-                j,
-                i,
-                counts[i, j],
-                ha="center",
-                va="center",
-                fontsize=8,
-                color="white" if counts[i, j] > counts.max() / 2 else "black",
-            )
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
-    ax.set_title(title)
+            color = "white" if counts[i, j] > counts.max() / 2 else "black"  # readable on the dark cells
+            ax.text(j, i, counts[i, j], ha="center", va="center", fontsize=8, color=color)
+    ax.set(xlabel="predicted class", ylabel="true class", title=title)
     fig.colorbar(im, ax=ax, label="number of samples")
     fig.tight_layout()
     return fig
@@ -162,8 +151,6 @@ def plot_decision_boundary(
     ax.contourf(gx, gy, classes.reshape(gx.shape), alpha=0.3, cmap="viridis")
     points = ax.scatter(x[:, 0], x[:, 1], c=y, s=12, cmap="viridis", edgecolors="k", linewidths=0.3)
     ax.legend(*points.legend_elements(), title="class", loc="best", fontsize=8)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     fig.tight_layout()
     return fig

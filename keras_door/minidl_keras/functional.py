@@ -739,7 +739,7 @@ def _unique_names(metrics) -> list:
     return unique
 
 
-class _OnOutput(minidl_metrics.Feeding):
+class _OnOutput(keras_metrics.Feeding):
     """A metric of output ``i`` of a model with several: fed ``y_pred[i]`` and target column ``i``."""
 
     def __init__(self, metric, i):

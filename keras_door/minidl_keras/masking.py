@@ -35,11 +35,11 @@ import warnings
 from minidl import backend
 from minidl.nn import layers as _L
 from minidl.nn.layers.base import Layer
-from minidl.training import metrics as minidl_metrics
 
 from . import conv1d
 from .elementwise import Activation, Rescaling
 from .losses import masked_mean
+from .metrics import Feeding
 from .pooling import GlobalAvgPool1D
 from .recurrent import KerasRecurrent
 from .weights import KerasLayerAPI
@@ -240,7 +240,7 @@ def _output_mask(model, i):
     return masks[i] if isinstance(masks, list) else None
 
 
-class _MaskedMetric(minidl_metrics.Feeding):
+class _MaskedMetric(Feeding):
     """A metric fed only the real steps of a masked sequence output (``model.output_mask``):
     accumulated over the epoch like the metric it wraps, so a batch counts by its real steps."""
 
@@ -257,7 +257,7 @@ class _MaskedMetric(minidl_metrics.Feeding):
         self.inner.update(y_pred, y_true)
 
 
-class _UnmaskedOnly(minidl_metrics.Feeding):
+class _UnmaskedOnly(Feeding):
     """A metric of a model with several outputs, refused once one of them carries a mask."""
 
     def __init__(self, metric, model, name):

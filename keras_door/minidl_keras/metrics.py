@@ -642,6 +642,22 @@ BY_NAME = {
 }
 
 
+class Feeding(_metrics.Metric):
+    """A metric that feeds another, ``inner`` (minidl's ``accumulator`` of it), what its
+    ``update`` chooses (one output of several, the real steps of a padded sequence); ``reset``
+    and ``result`` are the inner one's."""
+
+    def __init__(self, metric):
+        self.inner = _metrics.accumulator(metric)
+        self.name = self.inner.name
+
+    def reset(self) -> None:
+        self.inner.reset()
+
+    def result(self) -> float:
+        return self.inner.result()
+
+
 def get(identifier):
     """A metric object for a ``Metric``, or for one of ``BY_NAME``'s strings (named by the string,
     as Keras's ``compile`` names it); None for what minidl's own names cover ("accuracy", "mae")."""

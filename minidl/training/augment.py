@@ -77,8 +77,7 @@ def _windows(padded, top, left, height: int, width: int):
     """
     xp = backend.get_array_module(padded)
     n, c = padded.shape[:2]
-    top = backend.to_device(np.asarray(top), backend.device_of(padded))
-    left = backend.to_device(np.asarray(left), backend.device_of(padded))
+    top, left = (backend.to_device(np.asarray(a), backend.device_of(padded)) for a in (top, left))
     rows = top[:, None] + xp.arange(height)[None, :]  # (N, height)
     cols = left[:, None] + xp.arange(width)[None, :]  # (N, width)
     return padded[

@@ -25,13 +25,9 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from .rouge import ngrams
+from .rouge import _tokens, ngrams
 
 __all__ = ["clipped_matches", "brevity_penalty", "corpus_bleu"]
-
-
-def _tokens(text) -> list:
-    return text.split() if isinstance(text, str) else list(text)
 
 
 def _references(references) -> list[list]:

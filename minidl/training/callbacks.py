@@ -161,8 +161,7 @@ class LearningRateScheduler(Callback):
 
     def __init__(self, schedule, verbose: int = 0):
         self.schedule, self.verbose = schedule, verbose
-        parameters = inspect.signature(schedule).parameters
-        self._takes_lr = len(parameters) >= 2
+        self._takes_lr = len(inspect.signature(schedule).parameters) >= 2
 
     def on_epoch_begin(self, epoch, logs=None):
         optimizer = self.model.optimizer
@@ -179,7 +178,8 @@ class LearningRateScheduler(Callback):
             print(f"epoch {epoch + 1}: learning rate {lr:.3g}")
 
 
-def _format_logs(logs: dict) -> str:
+def format_logs(logs: dict) -> str:
+    """``loss: 0.4321 - accuracy: 0.8750``: logs as a progress line and ``evaluate(verbose=1)`` print them."""
     return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
 
 
@@ -242,14 +242,8 @@ class ProgressBar(Callback):
 
     def on_train_begin(self, logs=None):
         if self.mode == "auto":
-            out = self._out()
-            self.mode = (
-                "jupyter"
-                if _in_jupyter()
-                else "terminal"
-                if getattr(out, "isatty", lambda: False)()
-                else "lines"
-            )
+            isatty = getattr(self._out(), "isatty", lambda: False)
+            self.mode = "jupyter" if _in_jupyter() else "terminal" if isatty() else "lines"
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch, self.done, self._handle = epoch, 0, None
@@ -263,7 +257,7 @@ class ProgressBar(Callback):
         if self.steps:
             filled = min(self.width, self.width * self.done // self.steps)
             head += f" [{'#' * filled}{'-' * (self.width - filled)}]"
-        parts = [_format_logs(logs)] if logs else []
+        parts = [format_logs(logs)] if logs else []
         elapsed = time.perf_counter() - self._start
         if finished:
             each = elapsed / max(self.done, 1)
@@ -313,4 +307,4 @@ class EpochLogger(Callback):
         self.epochs = epochs
 
     def on_epoch_end(self, epoch, logs=None):
-        print(f"Epoch {epoch + 1}/{self.epochs} - {_format_logs(logs or {})}")
+        print(f"Epoch {epoch + 1}/{self.epochs} - {format_logs(logs or {})}")

@@ -59,18 +59,10 @@ class DataLoader:
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def __iter__(self):
-        n = len(self.x)
-        if self.shuffle:
-            order = (self._rng or backend.rng()).permutation(n)
-        else:
-            order = None
+        order = (self._rng or backend.rng()).permutation(len(self.x)) if self.shuffle else None
         for i in range(len(self)):
-            start = i * self.batch_size
-            index = (
-                slice(start, start + self.batch_size)
-                if order is None
-                else order[start : start + self.batch_size]
-            )
+            start, stop = i * self.batch_size, (i + 1) * self.batch_size
+            index = slice(start, stop) if order is None else order[start:stop]
             xb = self.x[index] if self.transform is None else self.transform(self.x[index])
             if self.y is None:
                 yield xb

@@ -94,11 +94,7 @@ def roc_curve(y_score, y_true):
     last_of_tie = np.r_[np.flatnonzero(np.diff(s) != 0), s.size - 1]  # the end of each run of equal scores
     tp = np.cumsum(y)[last_of_tie]
     fp = (last_of_tie + 1) - tp
-    return (
-        np.r_[0.0, fp / n_neg],
-        np.r_[0.0, tp / n_pos],
-        np.r_[np.inf, s[last_of_tie]],
-    )
+    return np.r_[0.0, fp / n_neg], np.r_[0.0, tp / n_pos], np.r_[np.inf, s[last_of_tie]]
 
 
 def auc(x, y) -> float:
@@ -177,21 +173,6 @@ class BatchMean(Metric):
         return self.total / self.count if self.count else 0.0
 
 
-class Feeding(Metric):
-    """A metric that feeds another, ``inner``, what its ``update`` chooses (one output of
-    several, the real steps of a padded sequence); ``reset`` and ``result`` are the inner one's."""
-
-    def __init__(self, metric):
-        self.inner = accumulator(metric)
-        self.name = self.inner.name
-
-    def reset(self) -> None:
-        self.inner.reset()
-
-    def result(self) -> float:
-        return self.inner.result()
-
-
 def accumulator(metric) -> Metric:
     """``metric`` (a ``Metric``, or a per-batch function) as a ``Metric`` to feed one pass over
     the data: a ``Metric`` itself, a function wrapped in a ``BatchMean``."""
@@ -225,10 +206,9 @@ def get(name, loss=None):
                 f"'accuracy' is not defined for the loss {type(loss).__name__}; "
                 "use 'mae' or 'mse' for regression"
             )
-        fn = METRICS[kind]
         if kind == "binary_accuracy" and getattr(loss, "from_logits", False):
             return "accuracy", lambda y_pred, y_true: binary_accuracy(y_pred, y_true, threshold=0.0)
-        return "accuracy", fn
+        return "accuracy", METRICS[kind]
     if name in METRICS:
         return name, METRICS[name]
     raise ValueError(f"unknown metric {name!r}; expected 'accuracy' or one of {sorted(METRICS)}")

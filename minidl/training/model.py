@@ -49,13 +49,7 @@ class Sequential(Trainer):
     path) takes arrays as they come.
     """
 
-    def __init__(
-        self,
-        layers=None,
-        input_shape=None,
-        name: str | None = None,
-        dtype=None,
-    ):
+    def __init__(self, layers=None, input_shape=None, name: str | None = None, dtype=None):
         self.layers: list[Layer] = []
         self.name = name
         self.dtype = None if dtype is None else np.dtype(dtype).name
@@ -278,24 +272,14 @@ class Sequential(Trainer):
     # ------------------------------------------------------------------ weights
     def get_weights(self) -> list:
         """Copies of every array that defines the model: each layer's params, then its buffers."""
-        return [
-            backend.to_numpy(a).copy()
-            for layer in self.layers
-            for store in (layer.params, layer.buffers)
-            for a in store.values()
-        ]
+        return [backend.to_numpy(store[key]).copy() for _, _, store, key in saving.layer_slots(self.layers)]
 
     def set_weights(self, weights) -> None:
         """Assign arrays in the order ``get_weights`` returns them (copied in place)."""
-        slots = [
-            (layer, store, key)
-            for layer in self.layers
-            for store in (layer.params, layer.buffers)
-            for key in store
-        ]
+        slots = saving.layer_slots(self.layers)
         if len(weights) != len(slots):
             raise ValueError(f"set_weights expected {len(slots)} arrays, got {len(weights)}")
-        for (layer, store, key), w in zip(slots, weights):
+        for (_, layer, store, key), w in zip(slots, weights):
             if tuple(np.shape(w)) != tuple(store[key].shape):
                 raise ValueError(
                     f"set_weights: {layer.label}.{key} has shape {tuple(store[key].shape)}, "
@@ -316,9 +300,7 @@ class Sequential(Trainer):
         ``set_weights``); a whole model file is read with ``load_model`` instead."""
         weights = saving.read_weights(path)
         if not self.built:
-            raise ValueError(
-                "load_weights needs a built model: give input_shape or run one batch through it first"
-            )
+            raise ValueError("load_weights needs a built model (give input_shape or run one batch first)")
         self.set_weights(weights)
 
     def to(self, device: str) -> Sequential:
@@ -368,8 +350,7 @@ class Sequential(Trainer):
         if training had never stopped. ``include_optimizer=False`` keeps only the
         architecture, weights and compile settings.
 
-        The file (``saving.write_model``) is written under a temporary name in the same
-        folder and renamed over ``path`` only when complete, so a failed save never leaves a
+        The file is written atomically (``saving.write_model``): a failed save never leaves a
         half-written file nor destroys an earlier one.
         """
         if not self.built:
@@ -396,7 +377,7 @@ def load_model(path, compile: bool = True) -> Sequential:
     from ..nn import layers as _register_all_layers  # noqa: F401  (fills LAYER_CLASSES)
 
     path = os.fspath(path)
-    config, arrays = saving.read_model(path)
+    config, arrays = saving.model_config(saving.read_npz(path), path)
     layers = [saving.layer_from_spec(spec, path) for spec in config["layers"]]
     with saving.keeping_random_stream():  # building draws weights that the file's replace
         model = Sequential(

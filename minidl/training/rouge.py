@@ -24,9 +24,8 @@ __all__ = ["ngrams", "lcs_length", "rouge_n", "rouge_l", "rouge"]
 
 
 def _tokens(text) -> list:
-    if isinstance(text, str):
-        return text.split()
-    return list(text)
+    """A text as its tokens: a str split on white space, else a list of the tokens given."""
+    return text.split() if isinstance(text, str) else list(text)
 
 
 def ngrams(tokens, n: int) -> Counter:

@@ -1,4 +1,4 @@
-"""The model file: the one place one is written (``write_model``) and read (``read_model``).
+"""The model file: the one place one is written (``write_model``) and read (``read_npz``, ``model_config``).
 
 One ``.npz`` archive: a JSON description under one key (``"__minidl__"`` for a ``Sequential``:
 ``Sequential.get_config()``) after a header (format, version, minidl's version), the arrays (a
@@ -55,12 +55,6 @@ def write_model(
             arrays.update(state)
     arrays[key] = np.array(json.dumps(config))
     write_atomically(os.fspath(path), arrays)
-
-
-def read_model(path, **expected) -> tuple[dict, dict]:
-    """``(description, arrays)`` of the model file at ``path`` (``model_config``'s checks)."""
-    path = os.fspath(path)
-    return model_config(read_npz(path), path, **expected)
 
 
 def model_config(
@@ -122,30 +116,33 @@ def weights_list(arrays: dict) -> list:
     return [arrays[k] for k in sorted(k for k in arrays if k.startswith("weights/"))]
 
 
+def layer_slots(layers) -> list:
+    """``(name, layer, store, key)`` for every array of ``layers``, each layer's params then its
+    buffers (the order of ``get_weights``): the array is ``store[key]``, and ``name`` what a model
+    file calls it, ``layers/<i>/params/<key>`` or ``layers/<i>/buffers/<key>``."""
+    return [
+        (f"layers/{i}/{kind}/{key}", layer, store, key)
+        for i, layer in enumerate(layers)
+        for kind, store in (("params", layer.params), ("buffers", layer.buffers))
+        for key in store
+    ]
+
+
 def layer_arrays(layers) -> dict:
-    """Every layer's params and buffers as ``layers/<i>/params/<name>`` (``buffers``), on the CPU."""
-    arrays = {}
-    for i, layer in enumerate(layers):
-        for kind, store in (("params", layer.params), ("buffers", layer.buffers)):
-            for key, value in store.items():
-                arrays[f"layers/{i}/{kind}/{key}"] = backend.to_numpy(value)
-    return arrays
+    """Every layer's params and buffers under their ``layer_slots`` names, on the CPU."""
+    return {name: backend.to_numpy(store[key]) for name, _, store, key in layer_slots(layers)}
 
 
 def load_layer_arrays(layers, arrays: dict, path) -> None:
     """Assign what ``layer_arrays`` saved to the built ``layers``, every shape checked."""
-    for i, layer in enumerate(layers):
-        for kind, store in (("params", layer.params), ("buffers", layer.buffers)):
-            for key in store:
-                name = f"layers/{i}/{kind}/{key}"
-                if name not in arrays:
-                    raise ValueError(f"{path}: missing array {name} for {layer.label}")
-                if arrays[name].shape != store[key].shape:
-                    raise ValueError(
-                        f"{path}: {name} has shape {arrays[name].shape}, "
-                        f"{layer.label} expects {store[key].shape}"
-                    )
-                store[key] = arrays[name].copy()
+    for name, layer, store, key in layer_slots(layers):
+        if name not in arrays:
+            raise ValueError(f"{path}: missing array {name} for {layer.label}")
+        if arrays[name].shape != store[key].shape:
+            raise ValueError(
+                f"{path}: {name} has shape {arrays[name].shape}, {layer.label} expects {store[key].shape}"
+            )
+        store[key] = arrays[name].copy()
 
 
 def layer_from_spec(spec: dict, path) -> Layer:
@@ -337,7 +334,7 @@ def compile_config(model) -> dict:
     """What ``compile`` was given, as a model file keeps it: the loss and the optimizer as
     ``{"class", "config"}`` and the metrics by name (``compile`` reads it back)."""
     return {
-        "loss": {"class": type(model.loss).__name__, "config": jsonable(model.loss.get_config())},
+        "loss": jsonable(model.loss),
         "optimizer": {
             "class": getattr(type(model.optimizer), "saved_name", type(model.optimizer).__name__),
             "config": jsonable(model.optimizer.get_config()),

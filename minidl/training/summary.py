@@ -28,7 +28,7 @@ def summary_table(model) -> str:
 
     counts = [layer.count_params() for layer in model.layers]
     trainable, frozen = sum(c[0] for c in counts), sum(c[1] for c in counts)
-    text = "\n".join(
+    return "\n".join(
         [
             f'Model: "{model.name or "sequential"}"',
             line,
@@ -41,4 +41,3 @@ def summary_table(model) -> str:
             f"Non-trainable params: {frozen:,}",
         ]
     )
-    return text

@@ -23,7 +23,7 @@ from .. import backend
 from ..nn import losses as losses_module
 from ..nn import optim
 from . import metrics as metrics_module
-from .callbacks import Callback, EpochLogger, History, ProgressBar
+from .callbacks import Callback, EpochLogger, History, ProgressBar, format_logs
 from .data import DataLoader, yields_batches
 
 if TYPE_CHECKING:
@@ -169,12 +169,9 @@ class Trainer:
         if not 0.0 <= validation_split < 1.0:
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
         if yields_batches(x):
-            if y is not None or sample_weight is not None or validation_split:
-                raise ValueError(
-                    f"fit: x is a {type(x).__name__} that yields the batches (x, y) "
-                    "itself; give no y, sample_weight or validation_split with it"
-                )
-            loader: Any = _iterable(x, "fit")
+            loader: Any = _batch_source(
+                x, "fit", y=y, sample_weight=sample_weight, validation_split=validation_split or None
+            )
         else:
             x, y = check_xy(x, y, "fit", self.sample_shape())
             weights = per_sample_weights(y, sample_weight, class_weight, "fit")
@@ -200,12 +197,7 @@ class Trainer:
             callbacks.append(ProgressBar(epochs, _steps(loader)))
         elif verbose == 2:
             callbacks.append(EpochLogger(epochs))
-        for cb in callbacks:
-            if not isinstance(cb, Callback):
-                raise TypeError(
-                    f"callbacks must be minidl.training.callbacks.Callback objects, got {type(cb).__name__}"
-                )
-            cb.set_model(self)
+        callbacks = with_model(callbacks, self)
         self.history, self.stop_training = history, False
         self._continue_saved_random_stream()
 
@@ -218,11 +210,7 @@ class Trainer:
                     cb.on_epoch_begin(epoch, logs)
                 logs.update(self.train_epoch(loader, epoch, callbacks, class_weight))
                 if validation_data is not None:
-                    for cb in callbacks:
-                        cb.on_test_begin()
-                    val = self.evaluate_batches(validation_data, batch_size, callbacks)
-                    for cb in callbacks:
-                        cb.on_test_end(dict(val))
+                    val = self._test(validation_data, batch_size, callbacks)
                     logs.update({f"val_{k}": v for k, v in val.items()})
                 self.epochs_completed += 1
                 for cb in callbacks:
@@ -296,26 +284,25 @@ class Trainer:
         """
         self.require_compiled("evaluate")
         if yields_batches(x):
-            if y is not None or sample_weight is not None:
-                raise ValueError(
-                    f"evaluate: x is a {type(x).__name__} that yields the batches (x, y) "
-                    "itself; give no y or sample_weight with it"
-                )
-            data = _iterable(x, "evaluate")
+            data = _batch_source(x, "evaluate", y=y, sample_weight=sample_weight)
         else:
             data = (x, y) if sample_weight is None else (x, y, sample_weight)
-        callbacks = with_model(callbacks, self)
-        for cb in callbacks:
-            cb.on_test_begin()
-        results = self.evaluate_batches(data, 32 if batch_size is None else batch_size, callbacks)
-        for cb in callbacks:
-            cb.on_test_end(dict(results))
+        results = self._test(data, 32 if batch_size is None else batch_size, with_model(callbacks, self))
         if verbose:
-            print(" - ".join(f"{k}: {v:.4f}" for k, v in results.items()))
+            print(format_logs(results))
         if return_dict:
             return results
         values = list(results.values())
         return values[0] if len(values) == 1 else values
+
+    def _test(self, data, batch_size: int, callbacks) -> dict:
+        """``evaluate_batches`` between the callbacks' ``on_test_begin`` and ``on_test_end``."""
+        for cb in callbacks:
+            cb.on_test_begin()
+        results = self.evaluate_batches(data, batch_size, callbacks)
+        for cb in callbacks:
+            cb.on_test_end(dict(results))
+        return results
 
     def evaluate_batches(self, data, batch_size: int, callbacks=()) -> dict:
         """``{"loss": .., metric: ..}`` over ``data`` in inference mode, ``evaluate``'s and
@@ -337,9 +324,8 @@ class Trainer:
             yb = self.on_device(yb)
             wb = self.on_device(np.asarray(wb[0])) if wb else None
             # the penalties with each batch's loss: an output penalty (activity_regularizer) is the batch's
-            tally.add(
-                self.loss(y_pred, yb, sample_weight=wb) + self.regularization_loss(), len(yb), y_pred, yb
-            )
+            loss = self.loss(y_pred, yb, sample_weight=wb) + self.regularization_loss()
+            tally.add(loss, len(yb), y_pred, yb)
             for cb in callbacks:
                 cb.on_test_batch_end(batch, tally.logs())
         return tally.logs()
@@ -505,6 +491,17 @@ def _steps(loader):
         return len(loader)
     except TypeError:
         return None
+
+
+def _batch_source(x, who: str, **given):
+    """``x``, a source of batches (``_iterable``), when none of ``given`` (``y=...``: what only
+    arrays of samples come with) is set; else a ``ValueError`` naming ``who``."""
+    if any(value is not None for value in given.values()):
+        raise ValueError(
+            f"{who}: x is a {type(x).__name__} that yields the batches (x, y) "
+            f"itself; give no {', '.join(given)} with it"
+        )
+    return _iterable(x, who)
 
 
 def _iterable(source, who: str):

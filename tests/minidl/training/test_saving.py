@@ -12,6 +12,7 @@ import pytest
 import minidl as mdl
 from minidl import callbacks, losses, optim
 from minidl import layers as L
+from minidl.training import saving
 from tests.minidl.training.small_problems import blobs
 
 OPTIMIZERS = {
@@ -158,3 +159,21 @@ def test_a_learning_rate_schedule_resumes_with_initial_epoch(tmp_path):
     )
     assert history.history["lr"] == [schedule(3), schedule(4)]
     assert_same_weights(resumed, uninterrupted)
+
+
+def test_layer_slots_name_every_array_in_the_order_of_get_weights():
+    model = fresh_model(OPTIMIZERS["adam"])  # Dense, Dropout, BatchNorm (params and buffers), Dense
+    slots = saving.layer_slots(model.layers)
+    assert [name for name, *_ in slots] == [
+        "layers/0/params/W",
+        "layers/0/params/b",
+        "layers/2/params/gamma",
+        "layers/2/params/beta",
+        "layers/2/buffers/running_mean",
+        "layers/2/buffers/running_var",
+        "layers/3/params/W",
+        "layers/3/params/b",
+    ]
+    for (_, _, store, key), weight in zip(slots, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(store[key], weight)
+    assert list(saving.layer_arrays(model.layers)) == [name for name, *_ in slots]
