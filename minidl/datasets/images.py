@@ -15,12 +15,7 @@ import numpy as np
 from .download import fetch
 from .formats import parse_cifar_batch, read_idx
 
-__all__ = [
-    "load_mnist",
-    "load_cifar10",
-    "load_sequential_mnist",
-    "CIFAR10_CLASSES",
-]
+__all__ = ["load_mnist", "load_cifar10", "load_sequential_mnist", "CIFAR10_CLASSES"]
 
 BUNDLED_MNIST = Path(__file__).with_name("data") / "mnist_5k.npz"
 

@@ -21,7 +21,7 @@ from collections import Counter
 
 import numpy as np
 
-from .synthetic import _generator
+from .synthetic import _check_count, _generator
 
 __all__ = [
     "tokenize_words",
@@ -67,8 +67,7 @@ class Vocabulary:
             raise ValueError(
                 f"max_size must be None or an integer >= 2 (padding and unknown), got {max_size!r}"
             )
-        if not isinstance(min_count, numbers.Integral) or min_count < 1:
-            raise ValueError(f"min_count must be a positive integer, got {min_count!r}")
+        _check_count("min_count", min_count)
         self.max_size: int | None = max_size
         self.min_count: int = int(min_count)
         self.words: tuple = (PAD, UNK)
@@ -210,8 +209,7 @@ def make_reviews(n: int = 2000, seed: int = 0, exclude=None):
     >>> set(test) & set(train)
     set()
     """
-    if not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    _check_count("n", n)
     excluded = _excluded_texts(exclude, "exclude")
     rng = _generator(seed)
     texts, labels, kinds = [], [], []
@@ -233,18 +231,7 @@ def make_reviews(n: int = 2000, seed: int = 0, exclude=None):
 
 
 # --------------------------------------------------------------------------- generated reports
-_TEAMS = (
-    "rovers",
-    "united",
-    "city",
-    "athletic",
-    "wanderers",
-    "albion",
-    "rangers",
-    "town",
-    "harriers",
-    "dynamo",
-)
+_TEAMS = tuple("rovers united city athletic wanderers albion rangers town harriers dynamo".split())
 _PLAYERS = ("silva", "okafor", "berg", "moreau", "kowalski", "tanaka", "novak", "haddad", "jensen", "costa")
 _WEATHER = ("rain", "sunshine", "wind", "cold", "fog")
 _NUMBERS = ("nil", "one", "two", "three", "four")
@@ -269,8 +256,7 @@ def make_match_reports(n: int = 500, seed: int = 0, exclude_summaries=None):
     write a result (pair of teams and score) it never saw written. With
     ``exclude_summaries=None`` (the default) the reports are exactly those of earlier versions.
     """
-    if not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    _check_count("n", n)
     excluded = _excluded_texts(exclude_summaries, "exclude_summaries")
     if len(excluded & _ALL_SUMMARIES) == len(_ALL_SUMMARIES):
         raise ValueError("exclude_summaries holds every possible summary: no report can be drawn")

@@ -20,11 +20,7 @@ from pathlib import Path
 
 from .synthetic import _generator
 
-__all__ = [
-    "TARGET_LANGUAGE",
-    "make_sentence_pairs",
-    "read_sentence_pairs",
-]
+__all__ = ["TARGET_LANGUAGE", "make_sentence_pairs", "read_sentence_pairs"]
 
 # --------------------------------------------------------------------------- the generated pair
 # English noun -> (target stem, gender); the target noun is stem + "o" (masculine) or "a"
