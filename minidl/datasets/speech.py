@@ -17,9 +17,9 @@ __all__ = ["load_spoken_digits", "load_spoken_digit_clips", "SPOKEN_DIGITS"]
 BUNDLED_SPOKEN_DIGITS = Path(__file__).with_name("data") / "spoken_digits.npz"
 SPOKEN_DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
-_KEYS = tuple(
-    "features labels voice accent voices accents test_voices audio audio_index sample_rate db_min db_step".split()
-)
+_KEYS = (
+    "features labels voice accent voices accents test_voices audio audio_index sample_rate db_min db_step"
+).split()
 
 
 def _read(path):
