@@ -152,16 +152,7 @@ def padding_mask(ids, pad_id: int = 0):
 
 
 # --------------------------------------------------------------------------- generated reviews
-_ASPECTS = (
-    "the plot",
-    "the acting",
-    "the music",
-    "the ending",
-    "the script",
-    "the film",
-    "the cast",
-    "the story",
-)
+_ASPECTS = tuple("the " + noun for noun in "plot acting music ending script film cast story".split())
 _POSITIVE = ("good", "great", "funny", "moving", "clever", "beautiful", "brilliant", "fun")
 _NEGATIVE = ("bad", "boring", "dull", "awful", "weak", "silly", "too long", "too slow")
 _INTENSIFIERS = ("very", "really", "quite", "extremely")

@@ -255,8 +255,7 @@ def sample(
     if not isinstance(temperature, numbers.Real) or not np.isfinite(temperature) or temperature <= 0:
         raise ValueError(
             f"temperature must be a finite number > 0, got {temperature!r} "
-            f"(for the likeliest character every time use a small value, "
-            f"e.g. 0.01)"
+            f"(for the likeliest character every time use a small value, e.g. 0.01)"
         )
     if not isinstance(length, numbers.Integral) or length < 0:
         raise ValueError(f"length must be a non-negative integer, got {length!r}")
@@ -284,9 +283,8 @@ def _last_step_logits(output, steps: int, vocab_size: int) -> np.ndarray:
         logits = logits[0]
     else:
         raise ValueError(
-            f"sample expected model.predict to return logits (1, {steps}, "
-            f"{vocab_size}) or (1, {vocab_size}) for input (1, {steps}), "
-            f"got shape {logits.shape}"
+            f"sample expected model.predict to return logits (1, {steps}, {vocab_size}) or "
+            f"(1, {vocab_size}) for input (1, {steps}), got shape {logits.shape}"
         )
     if not np.all(np.isfinite(logits)):
         raise ValueError("model.predict returned non-finite logits (NaN or inf)")

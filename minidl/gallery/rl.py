@@ -279,13 +279,7 @@ class ReplayBuffer:
         if self.size == 0:
             raise ValueError("ReplayBuffer.sample: the buffer is empty")
         i = rng.integers(0, self.size, size=n)
-        return dict(
-            obs=self.obs[i],
-            action=self.action[i],
-            reward=self.reward[i],
-            next_obs=self.next_obs[i],
-            terminated=self.terminated[i],
-        )
+        return {key: getattr(self, key)[i] for key in ("obs", "action", "reward", "next_obs", "terminated")}
 
     def __len__(self) -> int:
         return self.size
