@@ -192,8 +192,7 @@ def make_reviews(n: int = 2000, seed: int = 0, exclude=None):
     third are also among the first 2,400. To draw a held-out set that is held out, pass the
     training texts as ``exclude``: a review equal to one of them is drawn again, so none of
     the n returned reviews is in ``exclude`` (they may repeat one another). The held-out
-    reviews are then the ones the grammar writes less often, longer on average. With
-    ``exclude=None`` (the default) the reviews are exactly those of earlier versions.
+    reviews are then the ones the grammar writes less often, longer on average.
 
     >>> train, _, _ = make_reviews(2400, seed=0)
     >>> test, _, _ = make_reviews(600, seed=1, exclude=train)
@@ -244,8 +243,7 @@ def make_match_reports(n: int = 500, seed: int = 0, exclude_summaries=None):
     about half have a summary that is also among the first 800. To hold out *by summary*,
     pass the training summaries as ``exclude_summaries``: a record whose summary is one of
     them is drawn again, so no returned report has a summary in that set, and a model must
-    write a result (pair of teams and score) it never saw written. With
-    ``exclude_summaries=None`` (the default) the reports are exactly those of earlier versions.
+    write a result (pair of teams and score) it never saw written.
     """
     _check_count("n", n)
     excluded = _excluded_texts(exclude_summaries, "exclude_summaries")

@@ -69,8 +69,7 @@ def make_shape_scenes(
         segmenter predicts) equals one of them is drawn again. Small scenes do repeat: of
         ``make_shape_scenes(300, seed=1)``, 3 have the mask of a scene of
         ``make_shape_scenes(1500, seed=0)`` (one shape of the same class, size and place).
-        Pass the training scenes here to draw a held-out set that is held out. With
-        ``exclude=None`` (the default) the scenes are exactly those of earlier versions.
+        Pass the training scenes here to draw a held-out set that is held out.
 
     Returns
     -------
