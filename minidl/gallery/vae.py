@@ -31,7 +31,7 @@ import numpy as np
 
 from .. import backend
 from ..nn import optim
-from ..nn.layers.activations import ReLU
+from ..nn.layers.activations import ReLU, sigmoid
 from ..nn.layers.core import Dense, Flatten, Reshape
 from ..nn.layers.gaussian import GaussianSample
 from ..nn.losses import BinaryCrossentropy, GaussianKL
@@ -39,10 +39,6 @@ from ..training.model import Sequential
 from .gan import _epoch_means
 
 __all__ = ["VAE", "dense_vae"]
-
-
-def _sigmoid(z):
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
 class VAE:
@@ -136,7 +132,7 @@ class VAE:
         z = np.asarray(z, dtype=np.float32)
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"VAE.decode expected codes (N, {self.latent_dim}), got shape {z.shape}")
-        return _sigmoid(self.decoder.predict(z, batch_size=max(1, min(len(z), 1000))))
+        return sigmoid(self.decoder.predict(z, batch_size=max(1, min(len(z), 1000))))
 
     def sample(self, n: int):
         """``n`` images decoded from z ~ N(0, I) (drawn from ``minidl.backend.rng()``): probabilities in (0, 1)."""
