@@ -202,7 +202,8 @@ def make_reviews(n: int = 2000, seed: int = 0, exclude=None):
     _check_count("n", n)
     excluded = _excluded_texts(exclude, "exclude")
     rng = _generator(seed)
-    texts, labels, kinds = [], [], []
+    texts: list[str] = []
+    labels, kinds = [], []
     while len(texts) < n:
         polarity = 1 if rng.random() < 0.5 else -1
         last = _clause(rng, polarity)
@@ -250,7 +251,8 @@ def make_match_reports(n: int = 500, seed: int = 0, exclude_summaries=None):
     if len(excluded & _ALL_SUMMARIES) == len(_ALL_SUMMARIES):
         raise ValueError("exclude_summaries holds every possible summary: no report can be drawn")
     rng = _generator(seed)
-    documents, summaries, records = [], [], []
+    documents: list[str] = []
+    summaries, records = [], []
     while len(documents) < n:
         home, away = (str(t) for t in rng.choice(_TEAMS, size=2, replace=False))
         goals = rng.integers(0, 5, size=2)

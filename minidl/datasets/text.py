@@ -257,8 +257,7 @@ def sample(
             f"temperature must be a finite number > 0, got {temperature!r} "
             f"(for the likeliest character every time use a small value, e.g. 0.01)"
         )
-    if not isinstance(length, numbers.Integral) or length < 0:
-        raise ValueError(f"length must be a non-negative integer, got {length!r}")
+    _check_count("length", length, minimum=0)
     if window is not None and (not isinstance(window, numbers.Integral) or window < 1):
         raise ValueError(f"window must be None or a positive integer, got {window!r}")
     if not prompt:
