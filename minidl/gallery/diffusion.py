@@ -185,10 +185,10 @@ class _Denoiser:
         return np.concatenate([e, onehot], axis=1)
 
     def x0_and_eps(self, schedule: NoiseSchedule, x_t, t: int, y=None, guidance: float = 0.0):
-        """Both estimates at step ``t`` (one int): ``(x0_hat, eps_hat)``, x0_hat clipped to [-1, 1]
-        (the data's range) and eps_hat recomputed from it, so the two stay consistent, whichever
-        of the two the denoiser predicts; ``y`` the classes (n,) and ``guidance`` the weight w of
-        classifier-free guidance, ``out_y + w (out_y - out_none)`` (either target is affine in the other)."""
+        """Both estimates at step ``t`` (one int), whichever the denoiser predicts (either is affine in
+        the other): ``(x0_hat, eps_hat)``, x0_hat clipped to [-1, 1] (the data's range) and eps_hat
+        recomputed from it, so the two stay consistent. ``y`` the classes (n,) and ``guidance`` the
+        weight w of classifier-free guidance: ``out_y + w (out_y - out_none)``."""
         out = self.forward(x_t, t, y=y)
         if guidance:
             out = out + guidance * (out - self.forward(x_t, t))
