@@ -30,10 +30,10 @@ subword units. *ACL*. arXiv:1508.07909.
 from __future__ import annotations
 
 import heapq
-import numbers
 from collections import Counter, defaultdict
 
 from .language import tokenize_words
+from .synthetic import _check_count
 
 __all__ = ["BPETokenizer", "END_OF_WORD"]
 
@@ -78,16 +78,14 @@ class BPETokenizer:
     """
 
     def __init__(self, vocab_size: int, special_tokens=("<pad>", "<unk>"), min_frequency: int = 2):
-        if not isinstance(vocab_size, numbers.Integral) or vocab_size < 1:
-            raise ValueError(f"vocab_size must be a positive integer, got {vocab_size!r}")
+        _check_count("vocab_size", vocab_size)
         specials: tuple[str, ...] = tuple(special_tokens)
         if len(specials) < 2 or len(set(specials)) != len(specials):
             raise ValueError(
                 f"special_tokens must start with the padding and unknown tokens and hold no "
                 f"repeats, got {special_tokens!r}"
             )
-        if not isinstance(min_frequency, numbers.Integral) or min_frequency < 1:
-            raise ValueError(f"min_frequency must be a positive integer, got {min_frequency!r}")
+        _check_count("min_frequency", min_frequency)
         self.vocab_size: int = int(vocab_size)
         self.special_tokens: tuple[str, ...] = specials
         self.min_frequency: int = int(min_frequency)

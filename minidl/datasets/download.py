@@ -61,9 +61,7 @@ SHA256 = {
         "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
         "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
     },
-    "cifar10": {
-        "cifar-10-python.tar.gz": "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
-    },
+    "cifar10": {"cifar-10-python.tar.gz": "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"},
     "oxford_pets": {
         "annotations.tar.gz": "52425fb6de5c424942b7626b428656fcbd798db970a937df61750c0f1d358e91",
         "images.tar.gz": "67195c5e1c01f1ab5f9b6a5d22b8c27a580d896ece458917e61d459337fa318d",
@@ -142,25 +140,22 @@ def fetch(dataset: str, filenames=None) -> dict:
     for name in filenames:
         path = folder / name
         if path.exists():
-            _check_sum(
-                path,
-                table[name],
-                source=f"the cached file {path}",
-                remedy="Delete it and run again to download it afresh.",
-            )
+            _check_sum(path, table[name])
         else:
             _download_with_mirrors(dataset, name, path)
         paths[name] = path
     return paths
 
 
-def _check_sum(path: Path, expected: str, source: str, remedy: str) -> None:
+def _check_sum(path: Path, expected: str) -> None:
+    """A cached file's sum against the table's entry ``expected``."""
     algorithm, expected = _split_sum(expected)
     actual = _digest_of(path, algorithm)
     if actual != expected:
         raise ChecksumError(
-            f"{_NAMES[algorithm]} mismatch for {source}: expected {expected}, got {actual}. "
-            f"The file is corrupt, truncated or not the file minidl expects. {remedy}"
+            f"{_NAMES[algorithm]} mismatch for the cached file {path}: expected {expected}, got {actual}. "
+            f"The file is corrupt, truncated or not the file minidl expects. "
+            f"Delete it and run again to download it afresh."
         )
 
 

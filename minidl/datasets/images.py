@@ -15,12 +15,7 @@ import numpy as np
 from .download import fetch
 from .formats import parse_cifar_batch, read_idx
 
-__all__ = [
-    "load_mnist",
-    "load_cifar10",
-    "load_sequential_mnist",
-    "CIFAR10_CLASSES",
-]
+__all__ = ["load_mnist", "load_cifar10", "load_sequential_mnist", "CIFAR10_CLASSES"]
 
 BUNDLED_MNIST = Path(__file__).with_name("data") / "mnist_5k.npz"
 
@@ -139,10 +134,7 @@ def _read_bundled_mnist():
 def _read_idx_dataset(dataset: str):
     """Read the four IDX files of MNIST from the verified cache."""
     paths = fetch(dataset)
-    return tuple(
-        _read_idx_split(paths[images], paths[labels])
-        for images, labels in (IDX_FILES["train"], IDX_FILES["test"])
-    )
+    return tuple(_read_idx_split(paths[images], paths[labels]) for images, labels in IDX_FILES.values())
 
 
 def _read_idx_split(images_path, labels_path):

@@ -25,6 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .download import fetch
+from .synthetic import _check_count, _excluded
 
 __all__ = ["MEDMNIST_CLASSES", "Scans", "load_medmnist", "make_scans"]
 
@@ -116,14 +117,13 @@ def make_scans(
     -------
     Scans(images, labels, layouts).
     """
-    if n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    _check_count("n", n)
     if size < 16:
         raise ValueError(f"size must be at least 16, got {size!r}")
     if not 0.0 <= positive_rate <= 1.0:
         raise ValueError(f"positive_rate must be in [0, 1], got {positive_rate!r}")
     rng = np.random.default_rng(seed)
-    excluded = _layout_keys(exclude)
+    excluded = _excluded(exclude, "layouts", (9,))
     labels = np.zeros(n, dtype=np.int64)
     labels[rng.permutation(n)[: int(round(n * positive_rate))]] = 1
     rows, cols = np.mgrid[0:size, 0:size].astype(np.float64)
@@ -167,12 +167,3 @@ def _draw_image(rng, layout, rows, cols, contrast, noise):
         image = image + contrast * rng.uniform(0.6, 1.4) * organ * spot
     image = image + rng.normal(0.0, noise, image.shape)
     return np.clip(image, 0.0, 1.0)
-
-
-def _layout_keys(exclude) -> set:
-    if exclude is None:
-        return set()
-    layouts = exclude.layouts if isinstance(exclude, Scans) else np.asarray(exclude)
-    if layouts.ndim != 2 or layouts.shape[1] != 9:
-        raise ValueError(f"exclude must be Scans or layouts (M, 9), got shape {layouts.shape}")
-    return {row.astype(np.int64).tobytes() for row in layouts}

@@ -25,6 +25,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .synthetic import _excluded
+
 __all__ = ["SHAPE_CLASSES", "Scenes", "make_shape_scenes", "masks_to_boxes"]
 
 SHAPE_CLASSES = ("square", "disk", "triangle")
@@ -67,8 +69,7 @@ def make_shape_scenes(
         segmenter predicts) equals one of them is drawn again. Small scenes do repeat: of
         ``make_shape_scenes(300, seed=1)``, 3 have the mask of a scene of
         ``make_shape_scenes(1500, seed=0)`` (one shape of the same class, size and place).
-        Pass the training scenes here to draw a held-out set that is held out. With
-        ``exclude=None`` (the default) the scenes are exactly those of earlier versions.
+        Pass the training scenes here to draw a held-out set that is held out.
 
     Returns
     -------
@@ -81,7 +82,7 @@ def make_shape_scenes(
         f"need 2 <= min_extent <= max_extent <= size, got {min_extent}, {max_extent}, {size}",
     )
     _check(0.0 <= min_visible <= 1.0, f"min_visible must be in [0, 1], got {min_visible!r}")
-    excluded = _excluded_masks(exclude, size)
+    excluded = _excluded(exclude, "masks", (size, size))
     rng = np.random.default_rng(seed)
     images = np.empty((n, 1, size, size), np.float32)
     masks = np.zeros((n, size, size), np.int64)
@@ -156,16 +157,6 @@ def _place_objects(rng, size, count, min_extent, max_extent, min_visible, tries=
     if not classes:  # cannot happen for count >= 1 (an empty image accepts any shape)
         raise RuntimeError("no object could be placed")
     return owner, classes
-
-
-def _excluded_masks(exclude, size: int) -> frozenset:
-    """The masks (as int64 bytes) that ``make_shape_scenes`` must not return."""
-    if exclude is None:
-        return frozenset()
-    masks = np.asarray(exclude.masks if isinstance(exclude, Scenes) else exclude)
-    if masks.ndim != 3 or masks.shape[1:] != (size, size):
-        raise ValueError(f"exclude must hold masks of shape (M, {size}, {size}), got shape {masks.shape}")
-    return frozenset(m.tobytes() for m in masks.astype(np.int64))
 
 
 def _check(condition: bool, message: str) -> None:

@@ -18,19 +18,8 @@ BUNDLED_SPOKEN_DIGITS = Path(__file__).with_name("data") / "spoken_digits.npz"
 SPOKEN_DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 _KEYS = (
-    "features",
-    "labels",
-    "voice",
-    "accent",
-    "voices",
-    "accents",
-    "test_voices",
-    "audio",
-    "audio_index",
-    "sample_rate",
-    "db_min",
-    "db_step",
-)
+    "features labels voice accent voices accents test_voices audio audio_index sample_rate db_min db_step"
+).split()
 
 
 def _read(path):

@@ -70,6 +70,19 @@ def _shuffled(x, y, rng):
     return x[order].astype(np.float32), y[order].astype(np.int64)
 
 
+def _excluded(exclude, field: str, shape: tuple) -> set:
+    """What a generator must not return again, as int64 bytes: the rows (M, *shape) of its result's
+    ``field`` (``exclude`` a result, e.g. the training set) or of ``exclude`` itself; None: nothing."""
+    if exclude is None:
+        return set()
+    rows = np.asarray(getattr(exclude, field, exclude))
+    if rows.ndim != len(shape) + 1 or rows.shape[1:] != shape:
+        raise ValueError(
+            f"exclude must hold {field} of shape (M, {', '.join(map(str, shape))}), got shape {rows.shape}"
+        )
+    return {row.astype(np.int64).tobytes() for row in rows}
+
+
 def _check_count(name: str, value, minimum: int = 1) -> None:
     if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import backend
-from .synthetic import _generator
+from .synthetic import _check_count, _generator
 
 __all__ = ["load_text_corpus", "CharEncoder", "make_char_windows", "sample"]
 
@@ -51,8 +51,7 @@ def load_text_corpus(max_chars: int = 200_000) -> str:
     Different Python versions (and distributions that patch the library) give
     somewhat different text.
     """
-    if not isinstance(max_chars, numbers.Integral) or max_chars < 1:
-        raise ValueError(f"max_chars must be a positive integer, got {max_chars!r}")
+    _check_count("max_chars", max_chars)
     return _stdlib_docstrings(int(max_chars))
 
 
@@ -218,11 +217,9 @@ def make_char_windows(ids, window: int, stride: int | None = None):
         raise ValueError(
             f"make_char_windows expects a 1-D integer array, got shape {ids.shape} dtype {ids.dtype}"
         )
-    if not isinstance(window, numbers.Integral) or window < 1:
-        raise ValueError(f"window must be a positive integer, got {window!r}")
+    _check_count("window", window)
     stride = window if stride is None else stride
-    if not isinstance(stride, numbers.Integral) or stride < 1:
-        raise ValueError(f"stride must be a positive integer, got {stride!r}")
+    _check_count("stride", stride)
     if len(ids) < window + 1:
         raise ValueError(
             f"need at least window + 1 = {window + 1} ids to make one (input, target) pair, got {len(ids)}"
@@ -258,11 +255,9 @@ def sample(
     if not isinstance(temperature, numbers.Real) or not np.isfinite(temperature) or temperature <= 0:
         raise ValueError(
             f"temperature must be a finite number > 0, got {temperature!r} "
-            f"(for the likeliest character every time use a small value, "
-            f"e.g. 0.01)"
+            f"(for the likeliest character every time use a small value, e.g. 0.01)"
         )
-    if not isinstance(length, numbers.Integral) or length < 0:
-        raise ValueError(f"length must be a non-negative integer, got {length!r}")
+    _check_count("length", length, minimum=0)
     if window is not None and (not isinstance(window, numbers.Integral) or window < 1):
         raise ValueError(f"window must be None or a positive integer, got {window!r}")
     if not prompt:
@@ -287,9 +282,8 @@ def _last_step_logits(output, steps: int, vocab_size: int) -> np.ndarray:
         logits = logits[0]
     else:
         raise ValueError(
-            f"sample expected model.predict to return logits (1, {steps}, "
-            f"{vocab_size}) or (1, {vocab_size}) for input (1, {steps}), "
-            f"got shape {logits.shape}"
+            f"sample expected model.predict to return logits (1, {steps}, {vocab_size}) or "
+            f"(1, {vocab_size}) for input (1, {steps}), got shape {logits.shape}"
         )
     if not np.all(np.isfinite(logits)):
         raise ValueError("model.predict returned non-finite logits (NaN or inf)")

@@ -18,13 +18,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .synthetic import _generator
+from .synthetic import _check_count, _generator
 
-__all__ = [
-    "TARGET_LANGUAGE",
-    "make_sentence_pairs",
-    "read_sentence_pairs",
-]
+__all__ = ["TARGET_LANGUAGE", "make_sentence_pairs", "read_sentence_pairs"]
 
 # --------------------------------------------------------------------------- the generated pair
 # English noun -> (target stem, gender); the target noun is stem + "o" (masculine) or "a"
@@ -116,8 +112,7 @@ def make_sentence_pairs(n: int = 2000, seed: int = 0, exclude=None) -> list[tupl
     >>> make_sentence_pairs(1, seed=3)
     [('a house finds the big birds .', 'una casa las avas grandas halla .')]
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ValueError(f"n must be a non-negative integer, got {n!r}")
+    _check_count("n", n, minimum=0)
     if isinstance(exclude, str):
         raise TypeError("exclude must be a list of sentences or pairs, got one str (wrap it in a list)")
     excluded = frozenset(e[0] if isinstance(e, tuple) else e for e in (exclude or ()))

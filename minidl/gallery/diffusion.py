@@ -143,48 +143,66 @@ def timestep_embedding(t, dim: int = 32, max_period: float = 10000.0) -> np.ndar
 
 
 # ------------------------------------------------------------------ the denoisers
-def _code(denoiser, t, y, n: int, dtype=np.float32):
-    """(n, width) codes: the step's sinusoidal code, then with ``classes`` the one-hot of ``y``
-    (n,) ints, the last slot standing for "no class" (``y`` None, or a label < 0)."""
-    e = timestep_embedding(np.broadcast_to(np.asarray(t), (n,)), denoiser.time_dim).astype(dtype)
-    if not denoiser.classes:
-        return e
-    y = np.full(n, -1) if y is None else np.broadcast_to(np.asarray(y), (n,))
-    if y.max(initial=-1) >= denoiser.classes:
-        raise ValueError(f"{type(denoiser).__name__} has classes 0..{denoiser.classes - 1}, got {y.max()}")
-    onehot = np.zeros((n, denoiser.classes + 1), dtype)
-    onehot[np.arange(n), np.where(y < 0, denoiser.classes, y)] = 1.0
-    return np.concatenate([e, onehot], axis=1)
+class _Denoiser:
+    """What both denoisers share: the image shape, the target (``predict``), the code of the
+    step (and of the class), ``zero_grad`` over ``layers`` and ``x0_and_eps``."""
+
+    def __init__(self, image_shape, time_dim: int, predict: str, classes: int):
+        if predict not in ("x0", "eps"):
+            raise ValueError(f"{type(self).__name__} predict must be 'x0' or 'eps', got {predict!r}")
+        self.predict = predict
+        self.image_shape = tuple(int(d) for d in image_shape)
+        self.time_dim, self.classes = int(time_dim), int(classes)
+
+    @property
+    def layers(self) -> list:  # every layer, for an optimizer: the subclass's
+        raise NotImplementedError
+
+    def forward(self, x_t, t, training: bool = False, y=None):  # the subclass's
+        raise NotImplementedError
+
+    def zero_grad(self) -> None:
+        for layer in self.layers:
+            layer.zero_grad()
+
+    def _code(self, x_t, t, y, dtype=np.float32):
+        """(N, width) codes for x_t (N, *image_shape): the step's sinusoidal code, then with ``classes``
+        the one-hot of ``y`` (N,) ints, the last slot standing for "no class" (None, or a label < 0)."""
+        if tuple(x_t.shape[1:]) != self.image_shape:
+            raise ValueError(
+                f"{type(self).__name__} expected x_t (N, {', '.join(map(str, self.image_shape))}), "
+                f"got shape {x_t.shape}"
+            )
+        n = len(x_t)
+        e = timestep_embedding(np.broadcast_to(np.asarray(t), (n,)), self.time_dim).astype(dtype)
+        if not self.classes:
+            return e
+        y = np.full(n, -1) if y is None else np.broadcast_to(np.asarray(y), (n,))
+        if y.max(initial=-1) >= self.classes:
+            raise ValueError(f"{type(self).__name__} has classes 0..{self.classes - 1}, got {y.max()}")
+        onehot = np.zeros((n, self.classes + 1), dtype)
+        onehot[np.arange(n), np.where(y < 0, self.classes, y)] = 1.0
+        return np.concatenate([e, onehot], axis=1)
+
+    def x0_and_eps(self, schedule: NoiseSchedule, x_t, t: int, y=None, guidance: float = 0.0):
+        """Both estimates at step ``t`` (one int), whichever the denoiser predicts (either is affine in
+        the other): ``(x0_hat, eps_hat)``, x0_hat clipped to [-1, 1] (the data's range) and eps_hat
+        recomputed from it, so the two stay consistent. ``y`` the classes (n,) and ``guidance`` the
+        weight w of classifier-free guidance: ``out_y + w (out_y - out_none)``."""
+        out = self.forward(x_t, t, y=y)
+        if guidance:
+            out = out + guidance * (out - self.forward(x_t, t))
+        ab = float(schedule.alpha_bars[t])
+        if self.predict == "x0":
+            x0 = out
+        else:
+            x0 = (x_t - math.sqrt(1.0 - ab) * out) / math.sqrt(ab)
+        x0 = np.clip(x0, -1.0, 1.0)
+        eps = (x_t - math.sqrt(ab) * x0) / math.sqrt(1.0 - ab)
+        return x0.astype(x_t.dtype), eps.astype(x_t.dtype)
 
 
-def _check_predict(who: str, predict: str) -> str:
-    if predict not in ("x0", "eps"):
-        raise ValueError(f"{who} predict must be 'x0' or 'eps', got {predict!r}")
-    return predict
-
-
-def _check_image(who: str, image_shape, x_t) -> None:
-    if tuple(x_t.shape[1:]) != image_shape:
-        raise ValueError(f"{who} expected x_t (N, {', '.join(map(str, image_shape))}), got shape {x_t.shape}")
-
-
-def _x0_and_eps(denoiser, schedule: NoiseSchedule, x_t, t: int, y=None, guidance: float = 0.0):
-    """A denoiser's ``(x0_hat, eps_hat)`` at one step ``t``, whichever of the two it predicts;
-    with ``guidance`` w, ``out_y + w (out_y - out_none)`` (either target is affine in the other)."""
-    out = denoiser.forward(x_t, t, y=y)
-    if guidance:
-        out = out + guidance * (out - denoiser.forward(x_t, t))
-    ab = float(schedule.alpha_bars[t])
-    if denoiser.predict == "x0":
-        x0 = out
-    else:
-        x0 = (x_t - math.sqrt(1.0 - ab) * out) / math.sqrt(ab)
-    x0 = np.clip(x0, -1.0, 1.0)
-    eps = (x_t - math.sqrt(ab) * x0) / math.sqrt(1.0 - ab)
-    return x0.astype(x_t.dtype), eps.astype(x_t.dtype)
-
-
-class MLPDenoiser:
+class MLPDenoiser(_Denoiser):
     """f(x_t, t): a ReLU MLP on the flattened x_t, the step's sinusoidal code added at every layer.
 
     Each hidden layer is ``h_i = relu(Dense_i(h_{i-1}) + Time_i(e))`` with ``e`` the step's code
@@ -205,9 +223,7 @@ class MLPDenoiser:
         predict: str = "x0",
         classes: int = 0,
     ):
-        self.predict = _check_predict("MLPDenoiser", predict)
-        self.image_shape = tuple(int(d) for d in image_shape)
-        self.time_dim, self.classes = int(time_dim), int(classes)
+        super().__init__(image_shape, time_dim, predict, classes)
         pixels = math.prod(self.image_shape)
         self.dense = [Dense(h, kernel_initializer="he_uniform") for h in hidden]
         self.time = [Dense(h, use_bias=False) for h in hidden]
@@ -224,13 +240,8 @@ class MLPDenoiser:
     def layers(self) -> list:
         return [*self.dense, *self.time, *self.relu, self.out]
 
-    def zero_grad(self) -> None:
-        for layer in self.layers:
-            layer.zero_grad()
-
     def forward(self, x_t, t, training: bool = False, y=None):
-        _check_image("MLPDenoiser", self.image_shape, x_t)
-        e = _code(self, t, y, len(x_t))
+        e = self._code(x_t, t, y)
         h = x_t.reshape(len(x_t), -1).astype(np.float32)
         for dense, time, relu in zip(self.dense, self.time, self.relu):
             h = relu.forward(dense.forward(h, training) + time.forward(e, training), training)
@@ -243,12 +254,6 @@ class MLPDenoiser:
             da = relu.backward(dh)
             time.backward(da)  # the code's branch: its weights' gradient only
             dh = dense.backward(da)
-
-    def x0_and_eps(self, schedule: NoiseSchedule, x_t, t: int, y=None, guidance: float = 0.0):
-        """Both estimates at step ``t`` (one int): ``(x0_hat, eps_hat)``, x0_hat clipped to [-1, 1]
-        (the data's range) and eps_hat recomputed from it, so the two stay consistent; ``y`` the
-        classes (n,) and ``guidance`` the weight w of classifier-free guidance."""
-        return _x0_and_eps(self, schedule, x_t, t, y, guidance)
 
 
 class _StepUNet(UNet, register=False):
@@ -270,7 +275,7 @@ class _StepUNet(UNet, register=False):
         return conv.backward(da)
 
 
-class UNetDenoiser:
+class UNetDenoiser(_Denoiser):
     """f(x_t, t): a small convolutional U-Net, the step's sinusoidal code added to every block.
 
     Chapter 22's ``UNet`` with one 3 x 3 convolution per block, and each block told the step:
@@ -306,10 +311,8 @@ class UNetDenoiser:
         predict: str = "x0",
         classes: int = 0,
     ):
-        self.predict = _check_predict("UNetDenoiser", predict)
-        self.image_shape = tuple(int(d) for d in image_shape)
-        self.channels, self.time_dim = tuple(int(c) for c in channels), int(time_dim)
-        self.classes = int(classes)
+        super().__init__(image_shape, time_dim, predict, classes)
+        self.channels = tuple(int(c) for c in channels)
         depth = len(self.channels) - 1
         c, h, w = self.image_shape
         if depth < 0 or min(h, w) < 2**depth:
@@ -335,23 +338,14 @@ class UNetDenoiser:
     def layers(self) -> list:
         return [*self.conv, *self.time, *self.relu, *self.up, self.head]
 
-    def zero_grad(self) -> None:
-        for layer in self.layers:
-            layer.zero_grad()
-
     def forward(self, x_t, t, training: bool = False, y=None):
-        _check_image("UNetDenoiser", self.image_shape, x_t)
         dtype = self.head.params["W"].dtype if self.head.built else np.float32
-        self.net.code = _code(self, t, y, len(x_t), dtype)
+        self.net.code = self._code(x_t, t, y, dtype)
         return self.net.forward(np.asarray(x_t, dtype=dtype), training)
 
     def backward(self, dy):
         """Fill every weight's gradient from dL/d(output); returns dL/dx_t."""
         return self.net.backward(dy)
-
-    def x0_and_eps(self, schedule: NoiseSchedule, x_t, t: int, y=None, guidance: float = 0.0):
-        """Both estimates at step ``t`` (one int), as ``MLPDenoiser.x0_and_eps``."""
-        return _x0_and_eps(self, schedule, x_t, t, y, guidance)
 
 
 class DiffusionTrainer:

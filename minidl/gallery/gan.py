@@ -36,7 +36,6 @@ import numpy as np
 from .. import backend
 from ..nn import optim
 from ..nn.layers.activations import LeakyReLU, Tanh
-from ..nn.layers.base import Layer
 from ..nn.layers.core import Dense, Reshape
 from ..nn.losses import BinaryCrossentropy
 from ..training.model import Sequential
@@ -121,20 +120,21 @@ def sample_noise(n: int, latent_dim: int) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ the two networks
+def _leaky_blocks(widths) -> list:
+    """``Dense(h)`` (He-uniform) then ``LeakyReLU(0.2)``, for each width h in ``widths``."""
+    return [layer for h in widths for layer in (Dense(h, kernel_initializer="he_uniform"), LeakyReLU(0.2))]
+
+
 def ring_generator(latent_dim: int = 2, hidden: int = 128, depth: int = 3) -> Sequential:
     """z (N, latent_dim) -> point (N, 2): ``depth`` Dense(hidden) + LeakyReLU(0.2) blocks, then Dense(2)."""
-    layers = []
-    for _ in range(depth):
-        layers += [Dense(hidden, kernel_initializer="he_uniform"), LeakyReLU(0.2)]
-    return Sequential(layers + [Dense(2)], input_shape=(latent_dim,), name="generator")
+    return Sequential(
+        _leaky_blocks([hidden] * depth) + [Dense(2)], input_shape=(latent_dim,), name="generator"
+    )
 
 
 def ring_discriminator(hidden: int = 128, depth: int = 3) -> Sequential:
     """point (N, 2) -> logit (N, 1): ``depth`` Dense(hidden) + LeakyReLU(0.2) blocks, then Dense(1)."""
-    layers = []
-    for _ in range(depth):
-        layers += [Dense(hidden, kernel_initializer="he_uniform"), LeakyReLU(0.2)]
-    return Sequential(layers + [Dense(1)], input_shape=(2,), name="discriminator")
+    return Sequential(_leaky_blocks([hidden] * depth) + [Dense(1)], input_shape=(2,), name="discriminator")
 
 
 def mnist_generator(latent_dim: int = 64, hidden=(256, 512), image_shape=(1, 28, 28)) -> Sequential:
@@ -144,23 +144,29 @@ def mnist_generator(latent_dim: int = 64, hidden=(256, 512), image_shape=(1, 28,
     Train it against images scaled to [-1, 1] (``2 x - 1``).
     """
     image_shape = tuple(int(d) for d in image_shape)
-    layers = []
-    for h in hidden:
-        layers += [Dense(h, kernel_initializer="he_uniform"), LeakyReLU(0.2)]
-    layers += [Dense(math.prod(image_shape)), Tanh(), Reshape(image_shape)]
+    layers = _leaky_blocks(hidden) + [Dense(math.prod(image_shape)), Tanh(), Reshape(image_shape)]
     return Sequential(layers, input_shape=(latent_dim,), name="generator")
 
 
 def mnist_discriminator(hidden=(512, 256), image_shape=(1, 28, 28)) -> Sequential:
     """image (N, *image_shape) -> logit (N, 1): Reshape to (N, pixels), Dense + LeakyReLU blocks, Dense(1)."""
     image_shape = tuple(int(d) for d in image_shape)
-    layers: list[Layer] = [Reshape((math.prod(image_shape),))]
-    for h in hidden:
-        layers += [Dense(h, kernel_initializer="he_uniform"), LeakyReLU(0.2)]
-    return Sequential(layers + [Dense(1)], input_shape=image_shape, name="discriminator")
+    layers = [Reshape((math.prod(image_shape),))] + _leaky_blocks(hidden) + [Dense(1)]
+    return Sequential(layers, input_shape=image_shape, name="discriminator")
 
 
 # ------------------------------------------------------------------ training by hand
+def _epoch_means(step, x, batch_size: int) -> tuple[float, float]:
+    """``step`` on each batch of one shuffled pass over ``x`` (an incomplete last batch dropped);
+    the means of its two results. ``GANTrainer`` and ``vae.VAE`` train an epoch with it."""
+    order = backend.rng().permutation(len(x))
+    starts = range(0, len(x) - batch_size + 1, batch_size)
+    if not starts:
+        raise ValueError(f"train_epoch needs at least batch_size={batch_size} samples, got {len(x)}")
+    first, second = zip(*[step(x[order[start : start + batch_size]]) for start in starts])
+    return float(np.mean(first)), float(np.mean(second))
+
+
 class GANTrainer:
     """Alternating D and G steps for a generator ``G`` and a discriminator ``D`` (both ``Sequential``).
 
@@ -219,15 +225,7 @@ class GANTrainer:
 
     def train_epoch(self, x, batch_size: int = 64) -> tuple[float, float]:
         """One shuffled pass over ``x`` (the last incomplete batch dropped); mean ``(L_D, L_G)``."""
-        order = backend.rng().permutation(len(x))
-        d_losses, g_losses = [], []
-        for start in range(0, len(x) - batch_size + 1, batch_size):
-            d, g = self.train_step(x[order[start : start + batch_size]])
-            d_losses.append(d)
-            g_losses.append(g)
-        if not d_losses:
-            raise ValueError(f"train_epoch needs at least batch_size={batch_size} samples, got {len(x)}")
-        return float(np.mean(d_losses)), float(np.mean(g_losses))
+        return _epoch_means(self.train_step, x, batch_size)
 
     def sample(self, n: int) -> np.ndarray:
         """``n`` generated samples (inference mode), as a NumPy array."""

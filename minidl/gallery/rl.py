@@ -175,6 +175,17 @@ def log_softmax(z: np.ndarray) -> np.ndarray:
     return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
 
 
+def _actions_and(y_true, y_pred, who: str, what: str):
+    """A loss's ``y_true = (actions, values)`` as arrays (N,), the values in ``y_pred``'s dtype."""
+    actions, values = np.asarray(y_true[0]), np.asarray(y_true[1], dtype=y_pred.dtype)
+    n = len(y_pred)
+    if actions.shape != (n,) or values.shape != (n,):
+        raise ValueError(
+            f"{who} expected actions and {what} of shape ({n},), got {actions.shape} and {values.shape}"
+        )
+    return actions, values
+
+
 class PolicyGradientLoss(Loss):
     """The policy-gradient surrogate of a softmax policy, with an entropy bonus.
 
@@ -196,15 +207,8 @@ class PolicyGradientLoss(Loss):
         self.entropy = float(entropy)
 
     def compute(self, y_pred, y_true):
-        actions, advantages = y_true
+        actions, advantages = _actions_and(y_true, y_pred, "PolicyGradientLoss", "advantages")
         n, a = y_pred.shape
-        actions = np.asarray(actions)
-        advantages = np.asarray(advantages, dtype=y_pred.dtype)
-        if actions.shape != (n,) or advantages.shape != (n,):
-            raise ValueError(
-                f"PolicyGradientLoss expected actions and advantages of shape ({n},), "
-                f"got {actions.shape} and {advantages.shape}"
-            )
         log_pi = log_softmax(y_pred)
         pi = np.exp(log_pi)
         onehot = np.eye(a, dtype=y_pred.dtype)[actions]
@@ -235,14 +239,8 @@ class HuberLoss(Loss):
         self.delta = self._huber.delta
 
     def compute(self, y_pred, y_true):
-        actions, targets = y_true
+        actions, targets = _actions_and(y_true, y_pred, "HuberLoss", "targets")
         n = len(y_pred)
-        actions = np.asarray(actions)
-        targets = np.asarray(targets, dtype=y_pred.dtype)
-        if actions.shape != (n,) or targets.shape != (n,):
-            raise ValueError(
-                f"HuberLoss expected actions and targets of shape ({n},), got {actions.shape} and {targets.shape}"
-            )
         losses, d_chosen = self._huber.compute(y_pred[np.arange(n), actions], targets)
         grad = np.zeros_like(y_pred)
         grad[np.arange(n), actions] = d_chosen
@@ -281,13 +279,7 @@ class ReplayBuffer:
         if self.size == 0:
             raise ValueError("ReplayBuffer.sample: the buffer is empty")
         i = rng.integers(0, self.size, size=n)
-        return dict(
-            obs=self.obs[i],
-            action=self.action[i],
-            reward=self.reward[i],
-            next_obs=self.next_obs[i],
-            terminated=self.terminated[i],
-        )
+        return {key: getattr(self, key)[i] for key in ("obs", "action", "reward", "next_obs", "terminated")}
 
     def __len__(self) -> int:
         return self.size

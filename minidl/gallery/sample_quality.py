@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..nn.segmentation import softmax_channels
+
 __all__ = ["features_and_probabilities", "frechet_distance", "classifier_score", "ClassifierScore"]
 
 
@@ -37,11 +39,8 @@ def features_and_probabilities(classifier, x, batch_size: int = 500):
         h = np.asarray(x[start : start + batch_size], dtype=np.float32)
         for layer in body:
             h = layer.forward(h, training=False)
-        logits = head.forward(h, training=False)
-        z = logits - logits.max(axis=1, keepdims=True)
-        p = np.exp(z)
         feats.append(np.asarray(h, dtype=np.float64))
-        probs.append(p / p.sum(axis=1, keepdims=True))
+        probs.append(softmax_channels(head.forward(h, training=False)))  # softmax over the classes
     return np.concatenate(feats), np.concatenate(probs)
 
 

@@ -31,17 +31,14 @@ import numpy as np
 
 from .. import backend
 from ..nn import optim
-from ..nn.layers.activations import ReLU
+from ..nn.layers.activations import ReLU, sigmoid
 from ..nn.layers.core import Dense, Flatten, Reshape
 from ..nn.layers.gaussian import GaussianSample
 from ..nn.losses import BinaryCrossentropy, GaussianKL
 from ..training.model import Sequential
+from .gan import _epoch_means
 
 __all__ = ["VAE", "dense_vae"]
-
-
-def _sigmoid(z):
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
 class VAE:
@@ -108,15 +105,7 @@ class VAE:
 
     def train_epoch(self, x, batch_size: int = 64) -> tuple[float, float]:
         """One shuffled pass over ``x`` (an incomplete last batch dropped); mean ``(rec, beta KL)``."""
-        order = backend.rng().permutation(len(x))
-        recs, kls = [], []
-        for start in range(0, len(x) - batch_size + 1, batch_size):
-            rec, kl = self.train_step(x[order[start : start + batch_size]])
-            recs.append(rec)
-            kls.append(kl)
-        if not recs:
-            raise ValueError(f"train_epoch needs at least batch_size={batch_size} images, got {len(x)}")
-        return float(np.mean(recs)), float(np.mean(kls))
+        return _epoch_means(self.train_step, x, batch_size)
 
     def evaluate(self, x, batch_size: int = 500) -> tuple[float, float]:
         """Mean ``(rec, KL)`` over ``x`` with one sample of z per image (an unbiased estimate of the
@@ -143,7 +132,7 @@ class VAE:
         z = np.asarray(z, dtype=np.float32)
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"VAE.decode expected codes (N, {self.latent_dim}), got shape {z.shape}")
-        return _sigmoid(self.decoder.predict(z, batch_size=max(1, min(len(z), 1000))))
+        return sigmoid(self.decoder.predict(z, batch_size=max(1, min(len(z), 1000))))
 
     def sample(self, n: int):
         """``n`` images decoded from z ~ N(0, I) (drawn from ``minidl.backend.rng()``): probabilities in (0, 1)."""

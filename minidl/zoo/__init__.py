@@ -50,11 +50,6 @@ class ZooEntry:
     input_shape: tuple  # per-sample input shape, e.g. (1, 28, 28)
     min_test_accuracy: float  # accuracy on the bundled test images of ``classes`` (checked by the tests)
 
-    @property
-    def filename(self) -> str:
-        """The weights file next to this module: ``NAME.npz``."""
-        return f"{self.name}.npz"
-
 
 def _on_shifted_digits_0to4(name: str, architecture: str, epochs: int, note: str) -> ZooEntry:
     """An entry made by ``tools/zoo_train.py``: ``architecture`` trained ``epochs`` epochs on the
@@ -107,8 +102,8 @@ def entry(name: str) -> ZooEntry:
 
 
 def weights_path(name: str) -> Path:
-    """Where the weights file of ``name`` lives (inside the installed package)."""
-    return HERE / entry(name).filename
+    """Where the weights of ``name`` live: ``NAME.npz`` next to this module, in the installed package."""
+    return HERE / f"{entry(name).name}.npz"
 
 
 def describe(name: str) -> str:

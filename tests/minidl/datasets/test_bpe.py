@@ -92,7 +92,7 @@ def test_truncated_equals_training_a_smaller_vocabulary():
 
 
 def test_errors_name_what_was_expected():
-    with pytest.raises(ValueError, match="vocab_size must be a positive integer, got 0"):
+    with pytest.raises(ValueError, match="vocab_size must be an integer >= 1, got 0"):
         BPETokenizer(0)
     with pytest.raises(
         ValueError, match=r"vocab_size 5 is smaller than the special tokens and the 4 characters"

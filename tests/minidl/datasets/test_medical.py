@@ -138,11 +138,11 @@ def test_scans_held_out_share_no_layout_with_training():
 
 
 def test_scans_errors():
-    with pytest.raises(ValueError, match="positive integer"):
+    with pytest.raises(ValueError, match="n must be an integer >= 1"):
         datasets.make_scans(0)
     with pytest.raises(ValueError, match="positive_rate"):
         datasets.make_scans(5, positive_rate=1.5)
-    with pytest.raises(ValueError, match=r"layouts \(M, 9\)"):
+    with pytest.raises(ValueError, match=r"exclude must hold layouts of shape \(M, 9\), got shape \(3, 4\)"):
         datasets.make_scans(5, exclude=np.zeros((3, 4)))
     with pytest.raises(ValueError, match="at least 16"):
         datasets.make_scans(5, size=12)

@@ -96,6 +96,8 @@ def test_sample_rejects_non_positive_temperature(temperature):
     model = FavouriteCharModel(2, favourite=0)
     with pytest.raises(ValueError, match="temperature must be a finite number > 0"):
         datasets.sample(model, encoder, "a", length=3, temperature=temperature)
+    with pytest.raises(ValueError, match="length must be an integer >= 0, got -1"):
+        datasets.sample(model, encoder, "a", length=-1)
 
 
 def test_sample_rejects_wrong_logit_shape():

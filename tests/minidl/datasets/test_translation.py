@@ -42,6 +42,8 @@ def test_held_out_pairs_share_no_pair_with_training():
     assert not {e for e, _ in test} & {e for e, _ in train}
     with pytest.raises(TypeError):
         datasets.make_sentence_pairs(5, exclude="the cat sees a ball .")
+    with pytest.raises(ValueError, match="n must be an integer >= 0, got -1"):
+        datasets.make_sentence_pairs(-1)
 
 
 def test_read_sentence_pairs_reads_the_real_format(tmp_path):

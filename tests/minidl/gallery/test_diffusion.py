@@ -234,10 +234,10 @@ def test_class_code_and_guidance(make, rng):
         classes=3,
         **({"hidden": (8,)} if make is D.MLPDenoiser else {"channels": (2, 3)}),
     )
-    code = D._code(net, 5, np.array([2, -1]), 2)
-    np.testing.assert_array_equal(code[:, 4:], [[0, 0, 1, 0], [0, 0, 0, 1]])
-    np.testing.assert_array_equal(D._code(net, 5, None, 2)[:, 4:], [[0, 0, 0, 1]] * 2)
     x = rng.standard_normal((2, 1, 4, 4)).astype(np.float32)
+    code = net._code(x, 5, np.array([2, -1]))
+    np.testing.assert_array_equal(code[:, 4:], [[0, 0, 1, 0], [0, 0, 0, 1]])
+    np.testing.assert_array_equal(net._code(x, 5, None)[:, 4:], [[0, 0, 0, 1]] * 2)
     y = np.array([0, 2])
     out_y, out_none = net.forward(x, 9, y=y), net.forward(x, 9)
     assert not np.allclose(out_y, out_none)  # the class reaches the output
