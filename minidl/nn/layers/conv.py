@@ -56,8 +56,12 @@ def pair(value, what: str, who: str, minimum: int = 1) -> tuple[int, int]:
 
 
 class ImageHints(Layer, register=False):
-    """The hints an image layer adds to a shape error when the channels are on the last axis
-    (a public base of minidl's extension API)."""
+    """What the image layers share (a public base of minidl's extension API): their layout,
+    (N, C, H, W) batches, and the hints they add to a shape error when the channels are on the
+    last axis."""
+
+    input_ndims = (4,)
+    input_layout = "(N, C, H, W)"
 
     def shape_hint(self, shape) -> str:
         """For a per-sample (C, H, W) so thin (one side at most 4 pixels, the other more) that
@@ -89,9 +93,6 @@ class Convolution(ImageHints, AffineLayer, register=False):
     convolution's: (N, C, L) sequences). Once built, ``W`` fixes the input channels only: the image (or
     sequence) may be of any size the kernel fits.
     """
-
-    input_ndims = (4,)
-    input_layout = "(N, C, H, W)"
 
     def __init__(
         self,
@@ -196,10 +197,7 @@ class Conv2D(Convolution):
         self.add_kernel_and_bias((self.filters, channels, kh, kw), self.filters, fan_in, fan_out, dtype)
 
     def compute_output_shape(self, input_shape):
-        if len(input_shape) != 3:
-            raise ValueError(
-                f"Conv2D expected input {self.input_layout}, got per-sample shape {tuple(input_shape)}"
-            )
+        self.check_rank(input_shape)
         _, H, W = input_shape
         if H is None or W is None:
             raise ValueError(
@@ -418,14 +416,8 @@ class _Pool2D(Pooling):
     (``pool``).
     """
 
-    input_ndims = (4,)
-    input_layout = "(N, C, H, W)"
-
     def compute_output_shape(self, input_shape):
-        if len(input_shape) != 3:
-            raise ValueError(
-                f"{self.label} expected input {self.input_layout}, got per-sample shape {tuple(input_shape)}"
-            )
+        self.check_rank(input_shape)
         C, H, W = input_shape
         (kh, kw), (sh, sw) = self.pool_size, self.stride
         if self.padding == "same":
@@ -474,20 +466,14 @@ class AvgPool2D(_Pool2D):
     kind = "avg"
 
 
-class GlobalAvgPool2D(Layer):
+class GlobalAvgPool2D(ImageHints):
     """Average each channel over the whole image: (N, C, H, W) -> (N, C).
 
     y[n, c] = mean_{h, w} x[n, c, h, w]        dx[n, c, h, w] = dy[n, c] / (H W)
     """
 
-    input_ndims = (4,)
-    input_layout = "(N, C, H, W)"
-
     def compute_output_shape(self, input_shape):
-        if len(input_shape) != 3:
-            raise ValueError(
-                f"{self.label} expected input {self.input_layout}, got per-sample shape {tuple(input_shape)}"
-            )
+        self.check_rank(input_shape)
         return (input_shape[0],)
 
     def forward(self, x, training=False):

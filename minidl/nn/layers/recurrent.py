@@ -43,7 +43,7 @@ import numpy as np
 from ... import backend
 from .. import initializers
 from .base import Layer
-from .checks import positive_int
+from .checks import SequenceLayout, positive_int
 
 __all__ = [
     "SimpleRNN",
@@ -154,7 +154,7 @@ def gru_step_backward(dh, cache):
 
 
 # ================================================================== the layers
-class Recurrent(Layer):
+class Recurrent(SequenceLayout, Layer):
     """What SimpleRNN, LSTM and GRU share: checks, shapes, state handling, the time-major frame.
 
     Subclasses set ``gate_blocks`` (how many blocks of H columns ``Wx`` has) and
@@ -167,8 +167,6 @@ class Recurrent(Layer):
     gradients survive many time steps.
     """
 
-    input_ndims = (3,)
-    input_layout = "(N, T, features)"
     gate_blocks = 1
     state_names: tuple[str, ...] = ("h0",)
 
@@ -194,10 +192,7 @@ class Recurrent(Layer):
 
     # ------------------------------------------------------------------ building
     def build(self, input_shape, dtype=np.float32):
-        if len(input_shape) != 2:
-            raise ValueError(
-                f"{self.label} expected input (N, T, features), got per-sample shape {tuple(input_shape)}"
-            )
+        self.check_rank(input_shape)
         super().build(input_shape, dtype)
         D, H = int(input_shape[-1]), self.units
         width = self.gate_blocks * H
