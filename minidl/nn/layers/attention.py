@@ -94,11 +94,10 @@ def _mask_groups(mask, batch: tuple, tq: int, tk: int, xp):
         raise ValueError(
             f"attention mask of shape {tuple(mask.shape)} has more axes than the scores {(*batch, tq, tk)}"
         )
-    mask = (
-        xp.broadcast_to(mask, lead + (tq, tk))
-        if mask.shape[-2:] != (tq, tk)
-        else mask.reshape(lead + (tq, tk))
-    )
+    if mask.shape[-2:] == (tq, tk):
+        mask = mask.reshape(lead + (tq, tk))
+    else:
+        mask = xp.broadcast_to(mask, lead + (tq, tk))
     j = len(lead)
     while j > 0 and lead[j - 1] == 1:
         j -= 1
@@ -566,9 +565,6 @@ class TransformerBlock(SequenceLayout, Layer):
         )  # (N, T, D)
         self.cache = kv_cache is None
         return h + mlp
-
-    def __call__(self, x, training=False, **kwargs):
-        return self.forward(x, training=training, **kwargs)
 
     def backward(self, dy):
         if not self.require_cache():

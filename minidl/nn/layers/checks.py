@@ -86,6 +86,14 @@ class ShapeChecks:
                 f"{self.label} expected input {self.input_layout}, got per-sample shape {tuple(input_shape)}"
             )
 
+    def check_gradient(self, dy, expected: tuple) -> None:
+        """A ``ValueError`` unless ``dy``, given to ``backward``, has the output's shape ``expected``."""
+        if tuple(dy.shape) != expected:
+            raise ValueError(
+                f"{self.label}.backward expected dy of shape {expected} (as its output), "
+                f"got shape {tuple(dy.shape)}"
+            )
+
     def input_mismatch(self, shape: tuple) -> bool:
         """Whether a built layer cannot take per-sample inputs of ``shape``: by default, unless
         the last axis matches (what a weight matrix fixes)."""

@@ -63,6 +63,11 @@ class ImageHints(Layer, register=False):
     input_ndims = (4,)
     input_layout = "(N, C, H, W)"
 
+    def window(self, value, what: str):
+        """A window's size or stride (``kernel_size``, ``pool_size``) as the layer keeps it:
+        (KH, KW) for a 2-D layer (a 1-D layer overrides this to keep one integer)."""
+        return pair(value, what, type(self).__name__)
+
     def shape_hint(self, shape) -> str:
         """For a per-sample (C, H, W) so thin (one side at most 4 pixels, the other more) that
         the channels are probably on the wrong axis."""
@@ -106,16 +111,11 @@ class Convolution(ImageHints, AffineLayer, register=False):
         name=None,
         **options,
     ):
-        who = type(self).__name__
         super().__init__(name, activation=activation, use_bias=use_bias, **options)
-        self.filters = positive_int(filters, f"{who} filters")
+        self.filters = positive_int(filters, f"{type(self).__name__} filters")
         self.kernel_size = self.window(kernel_size, "kernel_size")
         self.stride = self.window(stride, "stride")
         self.set_padding(padding)
-
-    def window(self, value, what: str):
-        """``kernel_size`` or ``stride`` as the layer keeps it: (KH, KW) for a 2-D layer."""
-        return pair(value, what, type(self).__name__)
 
     def set_padding(self, padding) -> None:
         """Check ``padding`` and keep it as ``self.padding`` (each layer has its own rules)."""
@@ -224,9 +224,7 @@ class Conv2D(Convolution):
         pads = self.pads_for(*x.shape[2:])
         y, cache = convolve(x, self.params, self.kernel_size, self.stride, pads, training)
         self.cache = (cache, pads)
-        if self.activation_layer is not None:
-            y = self.activation_layer.forward(y, training)
-        return y
+        return y if self.activation_layer is None else self.activation_layer.forward(y, training)
 
     def backward(self, dy):
         return self._backward(dy, input_grad=True)
@@ -238,12 +236,10 @@ class Conv2D(Convolution):
 
     def _backward(self, dy, input_grad):
         cache, pads = self.require_cache()
-        if self.activation_layer is not None:
-            dy = self.activation_layer.backward(dy)
-        dx = convolve_backward(
+        dy = dy if self.activation_layer is None else self.activation_layer.backward(dy)
+        return convolve_backward(
             dy, cache, self.params, self.grads, self.kernel_size, self.stride, pads, input_grad
         )
-        return dx
 
 
 def convolve(x, params, kernel_size, stride, pads, training=True):
@@ -384,7 +380,7 @@ def pool_backward(kind: str, dy, cache, pool_size, stride):
     return xp.ascontiguousarray(dx[:, :, top : top + shape[2], left : left + shape[3]])
 
 
-class Pooling(ImageHints, Layer, register=False):
+class Pooling(ImageHints, register=False):
     """What the pooling layers (MaxPool2D, AvgPool2D, and 1-D pools built on them) share: their
     arguments (a public base of minidl's extension API).
 
@@ -395,17 +391,12 @@ class Pooling(ImageHints, Layer, register=False):
     kind = "max"
 
     def __init__(self, pool_size=2, stride=None, padding="valid", name=None, **kwargs):
-        who = type(self).__name__
         super().__init__(name, **kwargs)
         self.pool_size = self.window(pool_size, "pool_size")
         self.stride = self.pool_size if stride is None else self.window(stride, "stride")
         if padding not in ("valid", "same"):
-            raise ValueError(f"{who} padding must be 'valid' or 'same', got {padding!r}")
+            raise ValueError(f"{type(self).__name__} padding must be 'valid' or 'same', got {padding!r}")
         self.padding = padding
-
-    def window(self, value, what: str):
-        """``pool_size`` or ``stride`` as the layer keeps it: (KH, KW) for a 2-D layer."""
-        return pair(value, what, type(self).__name__)
 
 
 class _Pool2D(Pooling):

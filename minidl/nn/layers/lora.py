@@ -274,9 +274,7 @@ class LoRAAttention(SequenceLayout, _Adapter):
         with self._computing_with_merged_weights():
             return self.base.forward(query, training=training, **kwargs)
 
-    # called as mha(query, value, key), as MultiHeadAttention is
-    def __call__(self, query, value=None, key=None, training=False, **kwargs):  # type: ignore[override]
-        return self.forward(query, training=training, value=value, key=key, **kwargs)
+    __call__ = MultiHeadAttention.__call__  # called as mha(query, value, key), as the attention it wraps
 
     def backward(self, dy):
         with self._computing_with_merged_weights():

@@ -143,9 +143,6 @@ class PointerGenerator(SequenceLayout, Layer):
         self.cache = (state, memory, inputs, q, attention, context, p_gen, vocab_probs, copy_probs, one_hot)
         return out
 
-    def __call__(self, state, training=False, **kwargs):  # type: ignore[override]
-        return self.forward(state, training=training, **kwargs)
-
     def backward(self, dy):
         """dy = dL/dP (N, T, extended_size) -> (d_state, d_memory, d_vocab_logits, d_inputs).
 

@@ -182,10 +182,8 @@ class Recurrent(SequenceLayout, Layer):
         super().__init__(name, **kwargs)
         self.units = positive_int(units, f"{type(self).__name__} units")
         self.return_sequences = bool(return_sequences)
-        (
-            initializers.get(kernel_initializer),
-            initializers.get(recurrent_initializer),
-        )  # unknown names fail here
+        for initializer in (kernel_initializer, recurrent_initializer):
+            initializers.get(initializer)  # unknown names fail here
         self.kernel_initializer = initializers.from_saved(kernel_initializer)
         self.recurrent_initializer = initializers.from_saved(recurrent_initializer)
         self.initial_state_grad = None
@@ -290,12 +288,7 @@ class Recurrent(SequenceLayout, Layer):
         """dy checked against the output's shape, as (T, N, H): zeros but the last step for an
         output that is the last step only."""
         dtype = self.params["Wx"].dtype
-        expected = (N, T, self.units) if self.return_sequences else (N, self.units)
-        if tuple(dy.shape) != expected:
-            raise ValueError(
-                f"{self.label}.backward expected dy of shape {expected} (as its output), "
-                f"got shape {tuple(dy.shape)}"
-            )
+        self.check_gradient(dy, (N, T, self.units) if self.return_sequences else (N, self.units))
         if self.return_sequences:
             return xp.array(dy.transpose(1, 0, 2), dtype=dtype)  # (T, N, H), a copy: added to below
         dy_tm = xp.zeros((T, N, self.units), dtype=dtype)

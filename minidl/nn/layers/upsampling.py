@@ -198,14 +198,11 @@ class Conv2DTranspose(Convolution):
             y += self.params["b"].reshape(1, F, 1, 1)
         self.cache = (x2d, x.shape)
         y = xp.ascontiguousarray(y)
-        if self.activation_layer is not None:
-            y = self.activation_layer.forward(y, training)
-        return y
+        return y if self.activation_layer is None else self.activation_layer.forward(y, training)
 
     def backward(self, dy):
         x2d, (N, C, H, W) = self.require_cache()
-        if self.activation_layer is not None:
-            dy = self.activation_layer.backward(dy)
+        dy = dy if self.activation_layer is None else self.activation_layer.backward(dy)
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self._pads()
         xp = backend.get_array_module(dy)
         Wt = self.params["W"]
