@@ -180,8 +180,6 @@ class Residual(Layer):
         }
 
     def __repr__(self) -> str:
-        inner = ", ".join(repr(layer) for layer in self.block)
-        skip = (
-            "identity" if not self.shortcut else "[" + ", ".join(repr(layer) for layer in self.shortcut) + "]"
-        )
+        inner = ", ".join(map(repr, self.block))
+        skip = f"[{', '.join(map(repr, self.shortcut))}]" if self.shortcut else "identity"
         return f"Residual([{inner}], shortcut={skip}, activation={self.activation!r})"
