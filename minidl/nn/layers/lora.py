@@ -274,7 +274,8 @@ class LoRAAttention(SequenceLayout, _Adapter):
         with self._computing_with_merged_weights():
             return self.base.forward(query, training=training, **kwargs)
 
-    __call__ = MultiHeadAttention.__call__  # called as mha(query, value, key), as the attention it wraps
+    # called as mha(query, value, key), as the attention it wraps
+    __call__ = MultiHeadAttention.__call__  # type: ignore[assignment]
 
     def backward(self, dy):
         with self._computing_with_merged_weights():
