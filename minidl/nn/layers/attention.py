@@ -45,7 +45,7 @@ from ... import backend
 from .. import initializers
 from .activations import GELU
 from .base import Layer
-from .checks import positive_int
+from .checks import SequenceLayout, fraction, positive_int
 from .core import Dense
 from .normalization import LayerNorm
 
@@ -94,11 +94,10 @@ def _mask_groups(mask, batch: tuple, tq: int, tk: int, xp):
         raise ValueError(
             f"attention mask of shape {tuple(mask.shape)} has more axes than the scores {(*batch, tq, tk)}"
         )
-    mask = (
-        xp.broadcast_to(mask, lead + (tq, tk))
-        if mask.shape[-2:] != (tq, tk)
-        else mask.reshape(lead + (tq, tk))
-    )
+    if mask.shape[-2:] == (tq, tk):
+        mask = mask.reshape(lead + (tq, tk))
+    else:
+        mask = xp.broadcast_to(mask, lead + (tq, tk))
     j = len(lead)
     while j > 0 and lead[j - 1] == 1:
         j -= 1
@@ -163,7 +162,7 @@ def scaled_dot_product_attention_backward(dout, cache):
 
 
 # ============================================================ multi-head attention
-class MultiHeadAttention(Layer):
+class MultiHeadAttention(SequenceLayout, Layer):
     """Multi-head attention (Vaswani et al., 2017).
 
     Each of H heads projects the inputs to its own queries and keys (``key_dim`` numbers)
@@ -195,9 +194,6 @@ class MultiHeadAttention(Layer):
     biases ``bq``, ``bk``, ``bv``, ``bo``. (``Wq`` read as (Dq, H, dk) holds each head's columns.)
     """
 
-    input_ndims = (3,)
-    input_layout = "(N, T, features)"
-
     def __init__(
         self,
         num_heads: int,
@@ -211,9 +207,7 @@ class MultiHeadAttention(Layer):
         **kwargs,
     ):
         super().__init__(name, **kwargs)
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"MultiHeadAttention dropout must be in [0, 1), got {dropout!r}")
-        self.dropout = float(dropout)
+        self.dropout = fraction(float(dropout), "MultiHeadAttention dropout")
         self.num_heads = positive_int(num_heads, "MultiHeadAttention num_heads")
         self.key_dim = positive_int(key_dim, "MultiHeadAttention key_dim")
         self.value_dim = (
@@ -358,9 +352,7 @@ class MultiHeadAttention(Layer):
 
     def backward(self, dy):
         query, key, value, merged, attention_cache, self_attention, key_is_value = self.require_cache()
-        d_merged = self._linear_backward(merged, dy, "o")  # (N, Tq, H*dv)
-        N, Tq, _ = d_merged.shape
-        d_o = d_merged.reshape(N, Tq, self.num_heads, -1).transpose(0, 2, 1, 3)  # (N, H, Tq, dv)
+        d_o = self._split_heads(self._linear_backward(merged, dy, "o"))  # (N, Tq, H*dv) -> (N, H, Tq, dv)
         dq, dk, dv = scaled_dot_product_attention_backward(d_o, attention_cache)
         if self_attention:  # one input used three times: d_query + d_key + d_value in one product
             return self._qkv_backward(query, dq, dk, dv)
@@ -407,7 +399,7 @@ class MultiHeadAttention(Layer):
 
 
 # ============================================================ positional encodings
-class SinusoidalPositionalEncoding(Layer):
+class SinusoidalPositionalEncoding(SequenceLayout, Layer):
     """Adds the fixed encoding of Vaswani et al.: y[n, t] = x[n, t] + PE[offset + t].
 
         PE[t, 2i] = sin(t / w^(2i/D)),   PE[t, 2i+1] = cos(t / w^(2i/D)),   w = max_wavelength
@@ -415,9 +407,6 @@ class SinusoidalPositionalEncoding(Layer):
     No parameters; backward passes dy through. ``forward(x, offset=t0)`` starts at
     position t0 (generation with a KV cache). Shapes: x (N, T, D) -> (N, T, D).
     """
-
-    input_ndims = (3,)
-    input_layout = "(N, T, features)"
 
     def __init__(self, max_wavelength: float = 10000.0, name=None, **kwargs):
         super().__init__(name, **kwargs)
@@ -446,16 +435,13 @@ class SinusoidalPositionalEncoding(Layer):
         return dy
 
 
-class PositionalEmbedding(Layer):
+class PositionalEmbedding(SequenceLayout, Layer):
     """Adds a learned vector per position: y[n, t] = x[n, t] + P[offset + t].
 
     Parameters: max_length (int), the longest sequence it will see.
     Shapes: x (N, T, D) -> (N, T, D); param ``P`` (max_length, D), drawn from N(0, 0.02^2)
     (GPT-2's choice). Backward: dP[t] = sum over the batch of dy[:, t], dx = dy.
     """
-
-    input_ndims = (3,)
-    input_layout = "(N, T, features)"
 
     def __init__(self, max_length: int, name=None, **kwargs):
         super().__init__(name, **kwargs)
@@ -485,7 +471,7 @@ class PositionalEmbedding(Layer):
 
 
 # ============================================================ the transformer block
-class TransformerBlock(Layer):
+class TransformerBlock(SequenceLayout, Layer):
     """A pre-LN transformer block (GPT-2's arrangement):
 
         h = x + MHA(LN1(x))                       self-attention (causal if ``causal``)
@@ -508,9 +494,6 @@ class TransformerBlock(Layer):
     ``"<sub-layer>.<name>"`` (the same arrays, not copies), so an optimizer, ``save`` and
     ``to(device)`` treat the block like any layer.
     """
-
-    input_ndims = (3,)
-    input_layout = "(N, T, features)"
 
     def __init__(
         self,
@@ -582,9 +565,6 @@ class TransformerBlock(Layer):
         )  # (N, T, D)
         self.cache = kv_cache is None
         return h + mlp
-
-    def __call__(self, x, training=False, **kwargs):
-        return self.forward(x, training=training, **kwargs)
 
     def backward(self, dy):
         if not self.require_cache():

@@ -77,6 +77,23 @@ class ShapeChecks:
             raise RuntimeError(f"{self.label} is not built yet: call it on a batch or build it first")
         return self.input_shape
 
+    def check_rank(self, input_shape: tuple) -> None:
+        """A ``ValueError`` unless per-sample inputs of ``input_shape`` have a rank the layer
+        takes: one of ``input_ndims`` less the batch axis, or, for any rank (``None``), one axis at least."""
+        rank = len(input_shape)
+        if not (rank >= 1 if self.input_ndims is None else rank + 1 in self.input_ndims):
+            raise ValueError(
+                f"{self.label} expected input {self.input_layout}, got per-sample shape {tuple(input_shape)}"
+            )
+
+    def check_gradient(self, dy, expected: tuple) -> None:
+        """A ``ValueError`` unless ``dy``, given to ``backward``, has the output's shape ``expected``."""
+        if tuple(dy.shape) != expected:
+            raise ValueError(
+                f"{self.label}.backward expected dy of shape {expected} (as its output), "
+                f"got shape {tuple(dy.shape)}"
+            )
+
     def input_mismatch(self, shape: tuple) -> bool:
         """Whether a built layer cannot take per-sample inputs of ``shape``: by default, unless
         the last axis matches (what a weight matrix fixes)."""
@@ -85,6 +102,14 @@ class ShapeChecks:
     def mismatch_hint(self, got: tuple) -> str:
         """Text added to the error for a batch of shape ``got`` a built layer cannot take."""
         return ""
+
+
+class SequenceLayout(ShapeChecks):
+    """The layout of the layers that read sequences of feature vectors (attention, recurrent and
+    token layers): (N, T, features) batches. A base listed before ``Layer``."""
+
+    input_ndims = (3,)
+    input_layout = "(N, T, features)"
 
 
 def check_batch(layer, x, was_built: bool = True) -> None:

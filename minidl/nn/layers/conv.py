@@ -56,8 +56,17 @@ def pair(value, what: str, who: str, minimum: int = 1) -> tuple[int, int]:
 
 
 class ImageHints(Layer, register=False):
-    """The hints an image layer adds to a shape error when the channels are on the last axis
-    (a public base of minidl's extension API)."""
+    """What the image layers share (a public base of minidl's extension API): their layout,
+    (N, C, H, W) batches, and the hints they add to a shape error when the channels are on the
+    last axis."""
+
+    input_ndims = (4,)
+    input_layout = "(N, C, H, W)"
+
+    def window(self, value, what: str):
+        """A window's size or stride (``kernel_size``, ``pool_size``) as the layer keeps it:
+        (KH, KW) for a 2-D layer (a 1-D layer overrides this to keep one integer)."""
+        return pair(value, what, type(self).__name__)
 
     def shape_hint(self, shape) -> str:
         """For a per-sample (C, H, W) so thin (one side at most 4 pixels, the other more) that
@@ -90,9 +99,6 @@ class Convolution(ImageHints, AffineLayer, register=False):
     sequence) may be of any size the kernel fits.
     """
 
-    input_ndims = (4,)
-    input_layout = "(N, C, H, W)"
-
     def __init__(
         self,
         filters: int,
@@ -105,16 +111,11 @@ class Convolution(ImageHints, AffineLayer, register=False):
         name=None,
         **options,
     ):
-        who = type(self).__name__
         super().__init__(name, activation=activation, use_bias=use_bias, **options)
-        self.filters = positive_int(filters, f"{who} filters")
+        self.filters = positive_int(filters, f"{type(self).__name__} filters")
         self.kernel_size = self.window(kernel_size, "kernel_size")
         self.stride = self.window(stride, "stride")
         self.set_padding(padding)
-
-    def window(self, value, what: str):
-        """``kernel_size`` or ``stride`` as the layer keeps it: (KH, KW) for a 2-D layer."""
-        return pair(value, what, type(self).__name__)
 
     def set_padding(self, padding) -> None:
         """Check ``padding`` and keep it as ``self.padding`` (each layer has its own rules)."""
@@ -196,10 +197,7 @@ class Conv2D(Convolution):
         self.add_kernel_and_bias((self.filters, channels, kh, kw), self.filters, fan_in, fan_out, dtype)
 
     def compute_output_shape(self, input_shape):
-        if len(input_shape) != 3:
-            raise ValueError(
-                f"Conv2D expected input {self.input_layout}, got per-sample shape {tuple(input_shape)}"
-            )
+        self.check_rank(input_shape)
         _, H, W = input_shape
         if H is None or W is None:
             raise ValueError(
@@ -226,9 +224,7 @@ class Conv2D(Convolution):
         pads = self.pads_for(*x.shape[2:])
         y, cache = convolve(x, self.params, self.kernel_size, self.stride, pads, training)
         self.cache = (cache, pads)
-        if self.activation_layer is not None:
-            y = self.activation_layer.forward(y, training)
-        return y
+        return y if self.activation_layer is None else self.activation_layer.forward(y, training)
 
     def backward(self, dy):
         return self._backward(dy, input_grad=True)
@@ -240,12 +236,10 @@ class Conv2D(Convolution):
 
     def _backward(self, dy, input_grad):
         cache, pads = self.require_cache()
-        if self.activation_layer is not None:
-            dy = self.activation_layer.backward(dy)
-        dx = convolve_backward(
+        dy = dy if self.activation_layer is None else self.activation_layer.backward(dy)
+        return convolve_backward(
             dy, cache, self.params, self.grads, self.kernel_size, self.stride, pads, input_grad
         )
-        return dx
 
 
 def convolve(x, params, kernel_size, stride, pads, training=True):
@@ -386,7 +380,7 @@ def pool_backward(kind: str, dy, cache, pool_size, stride):
     return xp.ascontiguousarray(dx[:, :, top : top + shape[2], left : left + shape[3]])
 
 
-class Pooling(ImageHints, Layer, register=False):
+class Pooling(ImageHints, register=False):
     """What the pooling layers (MaxPool2D, AvgPool2D, and 1-D pools built on them) share: their
     arguments (a public base of minidl's extension API).
 
@@ -397,17 +391,12 @@ class Pooling(ImageHints, Layer, register=False):
     kind = "max"
 
     def __init__(self, pool_size=2, stride=None, padding="valid", name=None, **kwargs):
-        who = type(self).__name__
         super().__init__(name, **kwargs)
         self.pool_size = self.window(pool_size, "pool_size")
         self.stride = self.pool_size if stride is None else self.window(stride, "stride")
         if padding not in ("valid", "same"):
-            raise ValueError(f"{who} padding must be 'valid' or 'same', got {padding!r}")
+            raise ValueError(f"{type(self).__name__} padding must be 'valid' or 'same', got {padding!r}")
         self.padding = padding
-
-    def window(self, value, what: str):
-        """``pool_size`` or ``stride`` as the layer keeps it: (KH, KW) for a 2-D layer."""
-        return pair(value, what, type(self).__name__)
 
 
 class _Pool2D(Pooling):
@@ -418,14 +407,8 @@ class _Pool2D(Pooling):
     (``pool``).
     """
 
-    input_ndims = (4,)
-    input_layout = "(N, C, H, W)"
-
     def compute_output_shape(self, input_shape):
-        if len(input_shape) != 3:
-            raise ValueError(
-                f"{self.label} expected input {self.input_layout}, got per-sample shape {tuple(input_shape)}"
-            )
+        self.check_rank(input_shape)
         C, H, W = input_shape
         (kh, kw), (sh, sw) = self.pool_size, self.stride
         if self.padding == "same":
@@ -474,20 +457,14 @@ class AvgPool2D(_Pool2D):
     kind = "avg"
 
 
-class GlobalAvgPool2D(Layer):
+class GlobalAvgPool2D(ImageHints):
     """Average each channel over the whole image: (N, C, H, W) -> (N, C).
 
     y[n, c] = mean_{h, w} x[n, c, h, w]        dx[n, c, h, w] = dy[n, c] / (H W)
     """
 
-    input_ndims = (4,)
-    input_layout = "(N, C, H, W)"
-
     def compute_output_shape(self, input_shape):
-        if len(input_shape) != 3:
-            raise ValueError(
-                f"{self.label} expected input {self.input_layout}, got per-sample shape {tuple(input_shape)}"
-            )
+        self.check_rank(input_shape)
         return (input_shape[0],)
 
     def forward(self, x, training=False):

@@ -56,8 +56,7 @@ class Dense(AffineLayer):
         self.units = positive_int(units, "Dense units")
 
     def build(self, input_shape, dtype=np.float32):
-        if len(input_shape) < 1:
-            raise ValueError(f"Dense expected input (N, ..., features), got per-sample shape {input_shape}")
+        self.check_rank(input_shape)
         super().build(input_shape, dtype)
         fan_in = input_shape[-1]
         self.add_kernel_and_bias((fan_in, self.units), self.units, fan_in, self.units, dtype)

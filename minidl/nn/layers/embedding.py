@@ -73,8 +73,7 @@ class Embedding(Layer):
         if ids.ndim == 0:
             raise ValueError(f"{self.label} expected a batch of token ids (N, ...), got a scalar")
         if ids.dtype.kind == "f":
-            integral = bool(xp.all(ids == xp.round(ids)))
-            if not integral:
+            if not bool(xp.all(ids == xp.round(ids))):
                 bad = ids[ids != xp.round(ids)].ravel()[0]
                 raise TypeError(
                     f"{self.label} expects integer token ids, got dtype {ids.dtype} "
@@ -103,12 +102,7 @@ class Embedding(Layer):
     def backward(self, dy):
         ids = self.require_cache()
         xp = backend.get_array_module(dy)
-        expected = tuple(ids.shape) + (self.output_dim,)
-        if tuple(dy.shape) != expected:
-            raise ValueError(
-                f"{self.label}.backward expected dy of shape {expected} (as its output), "
-                f"got shape {tuple(dy.shape)}"
-            )
+        self.check_gradient(dy, tuple(ids.shape) + (self.output_dim,))
         dW = self.grads["W"]
         dW[...] = 0
         xp.add.at(dW, ids.reshape(-1), dy.reshape(-1, self.output_dim))  # repeated ids accumulate

@@ -49,7 +49,7 @@ import numpy as np
 from ... import backend
 from .attention import MultiHeadAttention
 from .base import Layer
-from .checks import positive, positive_int
+from .checks import SequenceLayout, positive, positive_int
 from .core import Dense
 from .registry import LAYER_CLASSES
 
@@ -198,7 +198,7 @@ class LoRA(_Adapter):
         return f"LoRA({self.base!r}, rank={self.rank}, alpha={self.alpha})"
 
 
-class LoRAAttention(_Adapter):
+class LoRAAttention(SequenceLayout, _Adapter):
     """A MultiHeadAttention with its weights frozen and trained low-rank updates of the
     projections named in ``targets`` (see the module docstring).
 
@@ -219,8 +219,6 @@ class LoRAAttention(_Adapter):
     (r, D_out) zeros; the wrapped layer's arrays as ``base.Wq``, ``base.bq``, ...
     """
 
-    input_ndims = (3,)
-    input_layout = "(N, T, features)"
     wraps = MultiHeadAttention
     _kind = "LoRAAttention"
     _weight = "Wq"
@@ -276,9 +274,8 @@ class LoRAAttention(_Adapter):
         with self._computing_with_merged_weights():
             return self.base.forward(query, training=training, **kwargs)
 
-    # called as mha(query, value, key), as MultiHeadAttention is
-    def __call__(self, query, value=None, key=None, training=False, **kwargs):  # type: ignore[override]
-        return self.forward(query, training=training, value=value, key=key, **kwargs)
+    # called as mha(query, value, key), as the attention it wraps
+    __call__ = MultiHeadAttention.__call__  # type: ignore[assignment]
 
     def backward(self, dy):
         with self._computing_with_merged_weights():

@@ -144,10 +144,7 @@ class LayerNorm(Layer):
         self.eps = positive(eps, "LayerNorm eps")
 
     def build(self, input_shape, dtype=np.float32):
-        if len(input_shape) < 1:
-            raise ValueError(
-                f"LayerNorm expected input (N, ..., features), got per-sample shape {tuple(input_shape)}"
-            )
+        self.check_rank(input_shape)
         super().build(input_shape, dtype)
         features = input_shape[-1]
         self.add_param("gamma", np.ones(features, dtype=dtype))

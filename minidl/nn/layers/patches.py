@@ -25,25 +25,16 @@ import numpy as np
 from ... import backend
 from .. import initializers
 from .base import Layer
-from .checks import positive_int
+from .checks import SequenceLayout, positive_int
+from .conv import ImageHints, pair
 
 __all__ = ["patchify", "unpatchify", "PatchEmbedding", "ClassToken", "SelectToken"]
-
-
-def _pair(value, what: str) -> tuple[int, int]:
-    """An int or a pair of ints as (height, width), each positive."""
-    if isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise ValueError(f"{what} must be an int or (height, width), got {value!r}")
-        return positive_int(value[0], what), positive_int(value[1], what)
-    size = positive_int(value, what)
-    return size, size
 
 
 def patchify(x, patch_size):
     """(N, C, H, W) -> (N, (H/ph)(W/pw), C*ph*pw): the patches in row-major order, each
     flattened channel first (C, ph, pw). H must be a multiple of ph and W of pw."""
-    ph, pw = _pair(patch_size, "patch_size")
+    ph, pw = pair(patch_size, "patch_size", "patchify")
     N, C, H, W = x.shape
     if H % ph or W % pw:
         raise ValueError(
@@ -55,14 +46,14 @@ def patchify(x, patch_size):
 
 def unpatchify(p, image_shape, patch_size):
     """The inverse of ``patchify``: (N, T, C*ph*pw) -> (N, C, H, W) for ``image_shape`` (C, H, W)."""
-    ph, pw = _pair(patch_size, "patch_size")
+    ph, pw = pair(patch_size, "patch_size", "unpatchify")
     C, H, W = image_shape
     N = p.shape[0]
     x = p.reshape(N, H // ph, W // pw, C, ph, pw).transpose(0, 3, 1, 4, 2, 5)  # (N, C, Hp, ph, Wp, pw)
     return x.reshape(N, C, H, W)
 
 
-class PatchEmbedding(Layer):
+class PatchEmbedding(ImageHints):
     """Cut images into patches and map each to ``embed_dim`` numbers (see the module docstring).
 
     Parameters
@@ -76,12 +67,9 @@ class PatchEmbedding(Layer):
     uniform, ``b`` (D,) zeros.
     """
 
-    input_ndims = (4,)
-    input_layout = "(N, C, H, W)"
-
     def __init__(self, patch_size, embed_dim: int, name=None, **kwargs):
         super().__init__(name, **kwargs)
-        self.patch_size = _pair(patch_size, "PatchEmbedding patch_size")
+        self.patch_size = pair(patch_size, "patch_size", "PatchEmbedding")
         self.embed_dim = positive_int(embed_dim, "PatchEmbedding embed_dim")
 
     def get_config(self):
@@ -131,15 +119,12 @@ class PatchEmbedding(Layer):
         return unpatchify(dp, image_shape, self.patch_size)
 
 
-class ClassToken(Layer):
+class ClassToken(SequenceLayout, Layer):
     """Put a learned vector ``c`` (D,) in front of every sequence: (N, T, D) -> (N, 1 + T, D).
 
     Param ``c`` (D,), drawn from N(0, 0.02^2). Backward: dc = sum over the batch of
     dy[:, 0]; dx = dy[:, 1:].
     """
-
-    input_ndims = (3,)
-    input_layout = "(N, T, features)"
 
     def build(self, input_shape, dtype=np.float32):
         super().build(input_shape, dtype)
@@ -166,12 +151,9 @@ class ClassToken(Layer):
         return dy[:, 1:]
 
 
-class SelectToken(Layer):
+class SelectToken(SequenceLayout, Layer):
     """The vector at one position of each sequence: (N, T, D) -> (N, D), ``y = x[:, index]``
     (the class token's output, for the classifier). Backward puts dy back at ``index``, zeros elsewhere."""
-
-    input_ndims = (3,)
-    input_layout = "(N, T, features)"
 
     def __init__(self, index: int = 0, name=None, **kwargs):
         super().__init__(name, **kwargs)

@@ -32,11 +32,12 @@ import numpy as np
 from ... import backend
 from .. import initializers
 from .base import Layer
+from .checks import SequenceLayout
 
 __all__ = ["PointerGenerator"]
 
 
-class PointerGenerator(Layer):
+class PointerGenerator(SequenceLayout, Layer):
     """Mixes a decoder's vocabulary distribution with copying from the source (See et al., 2017).
 
     Call ``forward(state, training=False, *, memory, source_mask, copy_ids, vocab_logits,
@@ -58,9 +59,6 @@ class PointerGenerator(Layer):
     Params: ``Wq`` (D, Dm) the copy attention's query map; ``w_h`` (Dm,), ``w_s`` (D,),
     ``w_x`` (E,) and ``b`` (1,) the switch. The switch starts at p = 1/2 (its weights at zero).
     """
-
-    input_ndims = (3,)
-    input_layout = "(N, T, features)"
 
     def __init__(self, name=None, **kwargs):
         super().__init__(name, **kwargs)
@@ -142,23 +140,8 @@ class PointerGenerator(Layer):
         out = (1 - p_gen)[..., None] * copy_probs
         out[..., :V] += p_gen[..., None] * vocab_probs
         self.last_p_gen, self.last_copy_attention = p_gen, attention
-        self.cache = (
-            state,
-            memory,
-            inputs,
-            q,
-            attention,
-            context,
-            p_gen,
-            vocab_probs,
-            copy_probs,
-            one_hot,
-            scale,
-        )
+        self.cache = (state, memory, inputs, q, attention, context, p_gen, vocab_probs, copy_probs, one_hot)
         return out
-
-    def __call__(self, state, training=False, **kwargs):  # type: ignore[override]
-        return self.forward(state, training=training, **kwargs)
 
     def backward(self, dy):
         """dy = dL/dP (N, T, extended_size) -> (d_state, d_memory, d_vocab_logits, d_inputs).
@@ -173,7 +156,7 @@ class PointerGenerator(Layer):
             d scores      = the masked softmax's backward of d a
             d q = d scores m,   d m = d scores^T q + a^T d c,   d W_q = s^T d q,   d s += d q W_q^T
         """
-        state, memory, inputs, q, attention, context, p_gen, vocab_probs, copy_probs, one_hot, scale = (
+        state, memory, inputs, q, attention, context, p_gen, vocab_probs, copy_probs, one_hot = (
             self.require_cache()
         )
         p, g = self.params, self.grads
@@ -197,6 +180,7 @@ class PointerGenerator(Layer):
         # the copy attention: context = a m and the copy term both depend on a
         d_attention = d_attention + d_context @ memory.transpose(0, 2, 1)  # (N, T, S)
         d_memory = attention.transpose(0, 2, 1) @ d_context  # (N, S, Dm), through the values
+        scale = 1.0 / math.sqrt(memory.shape[-1])
         d_scores = backend.kernels_for(dy).masked_softmax_backward(attention, d_attention, scale)
         d_memory = d_memory + d_scores.transpose(0, 2, 1) @ q  # through the keys
         d_q = d_scores @ memory  # (N, T, Dm)

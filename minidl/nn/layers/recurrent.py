@@ -43,7 +43,7 @@ import numpy as np
 from ... import backend
 from .. import initializers
 from .base import Layer
-from .checks import positive_int
+from .checks import SequenceLayout, positive_int
 
 __all__ = [
     "SimpleRNN",
@@ -154,7 +154,7 @@ def gru_step_backward(dh, cache):
 
 
 # ================================================================== the layers
-class Recurrent(Layer):
+class Recurrent(SequenceLayout, Layer):
     """What SimpleRNN, LSTM and GRU share: checks, shapes, state handling, the time-major frame.
 
     Subclasses set ``gate_blocks`` (how many blocks of H columns ``Wx`` has) and
@@ -167,8 +167,6 @@ class Recurrent(Layer):
     gradients survive many time steps.
     """
 
-    input_ndims = (3,)
-    input_layout = "(N, T, features)"
     gate_blocks = 1
     state_names: tuple[str, ...] = ("h0",)
 
@@ -184,20 +182,15 @@ class Recurrent(Layer):
         super().__init__(name, **kwargs)
         self.units = positive_int(units, f"{type(self).__name__} units")
         self.return_sequences = bool(return_sequences)
-        (
-            initializers.get(kernel_initializer),
-            initializers.get(recurrent_initializer),
-        )  # unknown names fail here
+        for initializer in (kernel_initializer, recurrent_initializer):
+            initializers.get(initializer)  # unknown names fail here
         self.kernel_initializer = initializers.from_saved(kernel_initializer)
         self.recurrent_initializer = initializers.from_saved(recurrent_initializer)
         self.initial_state_grad = None
 
     # ------------------------------------------------------------------ building
     def build(self, input_shape, dtype=np.float32):
-        if len(input_shape) != 2:
-            raise ValueError(
-                f"{self.label} expected input (N, T, features), got per-sample shape {tuple(input_shape)}"
-            )
+        self.check_rank(input_shape)
         super().build(input_shape, dtype)
         D, H = int(input_shape[-1]), self.units
         width = self.gate_blocks * H
@@ -295,12 +288,7 @@ class Recurrent(Layer):
         """dy checked against the output's shape, as (T, N, H): zeros but the last step for an
         output that is the last step only."""
         dtype = self.params["Wx"].dtype
-        expected = (N, T, self.units) if self.return_sequences else (N, self.units)
-        if tuple(dy.shape) != expected:
-            raise ValueError(
-                f"{self.label}.backward expected dy of shape {expected} (as its output), "
-                f"got shape {tuple(dy.shape)}"
-            )
+        self.check_gradient(dy, (N, T, self.units) if self.return_sequences else (N, self.units))
         if self.return_sequences:
             return xp.array(dy.transpose(1, 0, 2), dtype=dtype)  # (T, N, H), a copy: added to below
         dy_tm = xp.zeros((T, N, self.units), dtype=dtype)

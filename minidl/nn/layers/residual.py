@@ -151,9 +151,7 @@ class Residual(Layer):
             self._check_shapes(tuple(x.shape[1:]), h.shape[1:], s.shape[1:])
         z = h + s
         self.cache = True  # the inner layers keep their own caches
-        if self.activation_layer is not None:
-            z = self.activation_layer.forward(z, training)
-        return z
+        return z if self.activation_layer is None else self.activation_layer.forward(z, training)
 
     def backward(self, dy):
         self.require_cache()
@@ -182,8 +180,6 @@ class Residual(Layer):
         }
 
     def __repr__(self) -> str:
-        inner = ", ".join(repr(layer) for layer in self.block)
-        skip = (
-            "identity" if not self.shortcut else "[" + ", ".join(repr(layer) for layer in self.shortcut) + "]"
-        )
+        inner = ", ".join(map(repr, self.block))
+        skip = f"[{', '.join(map(repr, self.shortcut))}]" if self.shortcut else "identity"
         return f"Residual([{inner}], shortcut={skip}, activation={self.activation!r})"

@@ -37,7 +37,7 @@ from ... import backend
 from .activations import ReLU
 from .base import Layer
 from .checks import positive_int
-from .conv import Conv2D, MaxPool2D
+from .conv import Conv2D, ImageHints, MaxPool2D
 from .merge import Concatenate
 from .upsampling import Conv2DTranspose
 
@@ -51,7 +51,7 @@ def _conv_block(filters: int, convs: int, initializer) -> list:
     ]
 
 
-class UNet(Layer):
+class UNet(ImageHints):
     """A U-Net for ``num_classes`` per-pixel scores.
 
     Parameters
@@ -69,9 +69,6 @@ class UNet(Layer):
 
     Shapes: x (N, C, H, W) with H, W >= 2^L -> y (N, K, H, W) (logits).
     """
-
-    input_ndims = (4,)
-    input_layout = "(N, C, H, W)"
 
     def __init__(
         self,

@@ -30,11 +30,10 @@ from __future__ import annotations
 import numpy as np
 
 from ... import backend
-from .base import Layer
-from .conv import Convolution, pair
+from .conv import Convolution, ImageHints, pair
 
 
-class UpSampling2D(Layer):
+class UpSampling2D(ImageHints):
     """Nearest-neighbour upsampling: each pixel becomes an ``sh x sw`` block.
 
     Parameters
@@ -45,18 +44,12 @@ class UpSampling2D(Layer):
     Shapes: x (N, C, H, W) -> y (N, C, H*SH, W*SW); no params.
     """
 
-    input_ndims = (4,)
-    input_layout = "(N, C, H, W)"
-
     def __init__(self, size=2, name=None, **kwargs):
         super().__init__(name, **kwargs)
         self.size = pair(size, "size", "UpSampling2D")
 
     def compute_output_shape(self, input_shape):
-        if len(input_shape) != 3:
-            raise ValueError(
-                f"{self.label} expected input (N, C, H, W), got per-sample shape {tuple(input_shape)}"
-            )
+        self.check_rank(input_shape)
         C, H, W = input_shape
         sh, sw = self.size
         return (C, H * sh, W * sw)
@@ -164,10 +157,7 @@ class Conv2DTranspose(Convolution):
         return top, kh - sh - top, left, kw - sw - left
 
     def compute_output_shape(self, input_shape):
-        if len(input_shape) != 3:
-            raise ValueError(
-                f"{self.label} expected input (N, C, H, W), got per-sample shape {tuple(input_shape)}"
-            )
+        self.check_rank(input_shape)
         _, H, W = input_shape
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
         if isinstance(self.padding, str):
@@ -208,14 +198,11 @@ class Conv2DTranspose(Convolution):
             y += self.params["b"].reshape(1, F, 1, 1)
         self.cache = (x2d, x.shape)
         y = xp.ascontiguousarray(y)
-        if self.activation_layer is not None:
-            y = self.activation_layer.forward(y, training)
-        return y
+        return y if self.activation_layer is None else self.activation_layer.forward(y, training)
 
     def backward(self, dy):
         x2d, (N, C, H, W) = self.require_cache()
-        if self.activation_layer is not None:
-            dy = self.activation_layer.backward(dy)
+        dy = dy if self.activation_layer is None else self.activation_layer.backward(dy)
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self._pads()
         xp = backend.get_array_module(dy)
         Wt = self.params["W"]

@@ -63,3 +63,51 @@ def test_a_layer_says_which_shapes_its_weights_fit_and_adds_its_hint():
     assert L.Dense(2).input_mismatch((3,)) is True  # not built: no axis fits yet
     with pytest.raises(RuntimeError, match="Dense is not built yet"):
         L.Dense(2).built_input_shape
+
+
+def test_check_rank_takes_the_ranks_of_input_ndims_without_the_batch_axis():
+    conv, dense = L.Conv2D(4, 3), L.Dense(2)
+    conv.check_rank((3, 8, 8))
+    with pytest.raises(
+        ValueError, match=r"Conv2D expected input \(N, C, H, W\), got per-sample shape \(64,\)"
+    ):
+        conv.check_rank((64,))
+    dense.check_rank((5,))
+    dense.check_rank((7, 5))  # any rank (input_ndims None) with a features axis
+    with pytest.raises(
+        ValueError, match=r"Dense expected input \(N, \.\.\., features\), got per-sample shape \(\)"
+    ):
+        dense.check_rank(())
+    with pytest.raises(ValueError, match=r"got per-sample shape \(5,\)"):
+        L.UpSampling2D().compute_output_shape((5,))
+
+
+def test_check_gradient_names_the_output_shape_and_the_gradient_received():
+    layer = L.Embedding(10, 4)
+    layer.check_gradient(np.zeros((2, 3)), (2, 3))
+    with pytest.raises(
+        ValueError,
+        match=r"Embedding.backward expected dy of shape \(2, 3\) \(as its output\), got shape \(3, 2\)",
+    ):
+        layer.check_gradient(np.zeros((3, 2)), (2, 3))
+
+
+def test_sequence_and_image_layers_name_their_layout():
+    from minidl.nn.layers.checks import SequenceLayout
+    from minidl.nn.layers.conv import ImageHints
+
+    for cls in (
+        L.MultiHeadAttention,
+        L.TransformerBlock,
+        L.LSTM,
+        L.ClassToken,
+        L.PointerGenerator,
+        L.LoRAAttention,
+    ):
+        assert issubclass(cls, SequenceLayout)
+        assert (cls.input_ndims, cls.input_layout) == ((3,), "(N, T, features)")
+    for cls in (L.Conv2D, L.MaxPool2D, L.GlobalAvgPool2D, L.UpSampling2D, L.PatchEmbedding, L.UNet):
+        assert issubclass(cls, ImageHints)
+        assert (cls.input_ndims, cls.input_layout) == ((4,), "(N, C, H, W)")
+    with pytest.raises(ValueError, match=r"SimpleRNN expected input \(N, T, features\), got shape \(2, 5\)"):
+        L.SimpleRNN(3).forward(np.zeros((2, 5), np.float32))
