@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 # The installed minidl, at most (docs/ARCHITECTURE.md, "The library's budget"). The goal is
-# 20,000 lines and 13,000 of code (issue 67). The code is within it; the lines are not yet.
+# 20,000 lines and 13,000 of code (issue 67); both are met.
 # The ceiling follows the lines as they leave, never up again: 22,653 before issue 67; 20,702
 # once bench/ and the maintainers' scripts left and the gallery's second Huber loss and ROC AUC
 # went; raised once (21,400 -> 21,600) when three chapters' losses and the learner's help landed
@@ -52,13 +52,17 @@ ROOT = Path(__file__).resolve().parents[1]
 # moved to the door over a public seam (fit reads any re-iterable source of batches), the
 # downloaders only chapters' prose named (load_imdb, load_tatoeba_pairs) became
 # tools/real_text.py, and the diffusion gallery's U-Net was built on layers.UNet (written once;
-# the options it needs cost about as many lines as the second walk did). What is left of the
-# way needs a save/load seam first (BatchNorm's unbiased_running_var, Embedding's mask_zero and
-# MultiHeadAttention's value_dim/output_shape are saved in the door's models under minidl's
-# class names, so minidl's constructors must take them) or is used by the zoo's files
-# (resumable training). So the ceiling is 20,475 (20,457, rounded up to the next 25).
+# the options it needs cost about as many lines as the second walk did); 20,475 -> 19,850 when
+# each area wrote its repeated parts once: the Numba tier's twins compiled by one decorator and
+# the CUDA tier's sequence launchers made one; every public case of check() judged in
+# probes.py; the losses' configuration, from_logits and positive-parameter checks, the
+# optimizers' kernel calls; the trainer's callback checks and validation, one walk over a
+# model's arrays (Feeding moved to the door, its only user); the denoisers' base, the GAN's and
+# VAE's epoch loop, the datasets' count and exclusion checks; the layers' rank and gradient
+# checks and their (N, T, features) and (N, C, H, W) layouts. The goal is met: the ceiling
+# is 19,850 (19,843 lines, rounded up to the next 25; 11,655 of code).
 GOAL = {"lines": 20_000, "code": 13_000}
-BUDGET = {"lines": 20_475, "code": 13_000}
+BUDGET = {"lines": 19_850, "code": 13_000}
 
 # The distributions of the repository: their folder (holding pyproject.toml).
 DISTRIBUTIONS = {"minidl": ROOT, "grader": ROOT / "grader", "keras_door": ROOT / "keras_door"}
