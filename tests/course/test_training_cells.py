@@ -296,3 +296,68 @@ def test_the_scan_catches_stored_outputs_from_before_the_progress():
     assert "execute the chapter again" in problems_of([cell(verbose, printed="trained\n")])[0]
     loop = "for epoch in range(3):\n    opt.step(net)\n    print(epoch)"
     assert "execute the chapter again" in problems_of([cell(loop, printed="done\n")])[0]
+
+
+def stated_seconds(first_line: str) -> tuple[float, float] | None:
+    """The range of seconds a cell's ``# About ... on two cores`` line states (None: no such line)."""
+    match = ABOUT.match(first_line)
+    if match is None:
+        return None
+    said = match.group(1)
+    if said == "a minute":
+        return 60.0, 60.0
+    numbers = [float(n) for n in re.findall(r"\d+", said)]
+    scale = 60.0 if said.endswith("minutes") else 1.0
+    return numbers[0] * scale, numbers[-1] * scale
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_a_cell_says_no_less_and_not_much_more_than_it_was_measured_to_take(path):
+    """The time a cell states is a claim: at least the measured time (recorded by
+    tools/cell_times.py, one thread, as ``make test`` runs), and at most twice it plus 15 s (a
+    slower laptop, a first run that compiles the kernels). Times measured on a busy machine once
+    made chapter 19's 25-second training cell say "About 3 minutes"."""
+    wrong = []
+    for cell in code_cells(path):
+        measured = cell["metadata"].get("minidl", {}).get("seconds")
+        stated = stated_seconds(cell["source"][0]) if cell["source"] else None
+        if measured is None or stated is None:
+            continue
+        low, high = stated
+        if high < measured or low > 2 * measured + 15:
+            wrong.append(f"cell {cell['id']} says {low:.0f}-{high:.0f} s, measured {measured:.1f} s")
+    assert not wrong, f"measure again (python tools/cell_times.py) and correct the first line: {wrong}"
+
+
+def test_the_stated_time_is_read_as_written():
+    assert stated_seconds("# About 40 s on two cores: a line per epoch below.\n") == (40.0, 40.0)
+    assert stated_seconds("# About 3 minutes on two cores.\n") == (180.0, 180.0)
+    assert stated_seconds("# About a minute on two cores.\n") == (60.0, 60.0)
+    assert stated_seconds("# About 10 to 20 s on two cores.\n") == (10.0, 20.0)
+    assert stated_seconds("model.fit(x, y)\n") is None
+
+
+def readme_chapter_seconds() -> dict[str, float]:
+    """The README's chapter table: ``{NN_slug: seconds}`` (tools/chapter_times.py writes it)."""
+    from chapter_times import README, ROW
+
+    times = {}
+    for row in ROW.finditer(README.read_text(encoding="utf-8")):
+        said = re.fullmatch(r"(\d+) s", row.group(3).strip())
+        if said:
+            times[row.group(2)] = float(said.group(1))
+    return times
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_the_measured_cells_fit_in_the_chapters_time(path):
+    """The cells' recorded times and the README's chapter time are measured alike (one thread,
+    on an idle core): the cells cannot take much longer than the whole chapter. Recorded on a
+    busy machine, chapter 19's cells once summed to 440 s beside its 75 s."""
+    chapter = readme_chapter_seconds().get(path.stem)
+    assert chapter is not None, f"the README's chapter table has no time for {path.stem}"
+    cells = sum(c["metadata"].get("minidl", {}).get("seconds", 0.0) for c in code_cells(path))
+    assert cells <= 1.5 * chapter + 10, (
+        f"{path.stem}: its measured cells take {cells:.0f} s, the README says the chapter takes "
+        f"{chapter:.0f} s: measure both again on a quiet machine (tools/cell_times.py, tools/chapter_times.py)"
+    )
