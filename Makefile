@@ -10,11 +10,11 @@ export OMP_NUM_THREADS ?= 2
 export OPENBLAS_NUM_THREADS ?= 2
 export MKL_NUM_THREADS ?= 2
 export NUMBA_NUM_THREADS ?= 2
-# BLAS and Numba threads wait passively, so they do not starve each other on few cores
-export OMP_WAIT_POLICY ?= PASSIVE
-# (OpenBLAS's own pthreads pool, which OMP_WAIT_POLICY does not reach, keeps its default: its
-# idle threads spin 2^28 cycles, about 0.1 s, after a product. A shorter spin, 2^19, made the
-# GEMM-heavy rows slower on a quiet machine: docs/performance.md, section 12)
+# No OMP_WAIT_POLICY: NumPy's OpenBLAS runs its products on Numba's OpenMP threads (one pool,
+# minidl.kernels.blas_pool), whose short spin after each parallel region (GNU OpenMP's default)
+# keeps them awake between kernels and products; PASSIVE would make every product and kernel wake
+# them (docs/performance.md, section 15). Where the pools cannot be shared, python -m minidl and
+# python -m bench ask for passive waiting themselves (backend.wait_passively).
 # glibc keeps freed arrays up to 32 MB for reuse instead of faulting fresh pages in on every
 # step (minidl.backend.keep_freed_memory, which python -m minidl calls, explains the numbers)
 export MALLOC_MMAP_THRESHOLD_ ?= 33554432

@@ -40,8 +40,10 @@ def run(argv: list[str] | None = None) -> int:
     # OPENBLAS_THREAD_TIMEOUT is left as the caller set it (OpenBLAS's default, 2^28 cycles of
     # spinning, when unset): the legend prints the value in force and the record keeps it
     from minidl import backend
+    from minidl.kernels import blas_pool
 
-    backend.wait_passively()  # before any thread pool starts (see its docstring)
+    if not blas_pool.available():  # two pools: their idle threads should sleep, not spin
+        backend.wait_passively()  # before any thread pool starts (see its docstring)
     backend.keep_freed_memory()  # reuse freed arrays instead of faulting fresh pages in (see its docstring)
     from .runner import main
 

@@ -652,6 +652,9 @@ def environment() -> dict:
         from minidl.kernels.cpu import loops
 
         info["parallel_min_elements"] = loops.PARALLEL_MIN_ELEMENTS
+        from minidl.kernels import blas_pool
+
+        info["one_pool"] = blas_pool.shared()  # OpenBLAS's products on Numba's threads
     return info
 
 
@@ -718,7 +721,7 @@ def parse_args(argv):
         metavar="ELEMENTS",
         type=_elements,
         help="elements from which minidl's Numba kernels use threads, e.g. 131072 or 2^17 "
-        "(cpu.loops.PARALLEL_MIN_ELEMENTS, default 2^20): to measure another threshold",
+        "(cpu.loops.PARALLEL_MIN_ELEMENTS: 2^16 with one pool, else 2^20): to measure another threshold",
     )
     args = parser.parse_args(argv)
     try:
@@ -815,8 +818,14 @@ def _run(args, env, peer, repeats, warmup, budget, cores: CoreCounts) -> int:
         "by round (a range containing 1: level on this machine); GFLOP/s from the faster minidl tier. "
         f"Numba threading layer: {_threading_layer()}. glibc keeps freed arrays for reuse: "
         f"{'yes' if env['malloc_keeps_freed_memory'] else 'no'} for minidl, glibc's default for PyTorch. "
-        f"OpenBLAS's idle threads spin 2^{os.environ.get('OPENBLAS_THREAD_TIMEOUT', '28 (its default)')} "
-        "cycles before they sleep (OPENBLAS_THREAD_TIMEOUT). Numba kernels use threads from "
+        + (
+            "One pool: OpenBLAS's products run on Numba's threads (minidl.kernels.blas_pool). "
+            if env.get("one_pool")
+            else "Two pools: OpenBLAS's idle threads spin "
+            f"2^{os.environ.get('OPENBLAS_THREAD_TIMEOUT', '28 (its default)')} cycles before they sleep "
+            "(OPENBLAS_THREAD_TIMEOUT). "
+        )
+        + "Numba kernels use threads from "
         f"{env.get('parallel_min_elements', '-')} elements (cpu.loops.PARALLEL_MIN_ELEMENTS); Numba's idle threads: "
         f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}, "
         f"GOMP_SPINCOUNT={os.environ.get('GOMP_SPINCOUNT', 'unset')}."

@@ -104,8 +104,10 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = sys.argv[1:] if argv is None else argv
     from minidl import backend
+    from minidl.kernels import blas_pool
 
-    backend.wait_passively()  # before any thread pool starts (see its docstring)
+    if not blas_pool.available():  # two pools: their idle threads should sleep, not spin
+        backend.wait_passively()  # before any thread pool starts (see its docstring)
     backend.keep_freed_memory()  # reuse freed arrays instead of faulting fresh pages in (see its docstring)
     if argv and argv[0] in MOVED:
         print(f"python -m minidl {argv[0]}: {MOVED[argv[0]]}", file=sys.stderr)

@@ -62,12 +62,11 @@ def wait_passively() -> str:
     """Ask OpenMP thread pools to sleep, not spin, while they wait: ``OMP_WAIT_POLICY=PASSIVE``
     unless the variable is set already. Returns the policy in effect.
 
-    Numba's OpenMP threads and OpenBLAS's threads both spin while they wait for work; on a
-    machine with few cores they starve each other (measured: see docs/performance.md).
-    Passive waiting changes no result, only who holds the cores. It acts
-    only before the first parallel kernel starts a pool, so it belongs at the top of a program:
-    ``python -m minidl`` calls it, the Makefile exports the variable for tests and notebooks,
-    and anyone else can set it in the shell. ``import minidl`` changes no environment variable.
+    For two pools (``kernels.blas_pool`` could not share one), whose spinning threads starve each
+    other (docs/performance.md); a shared pool is fast because it spins briefly, so the command
+    lines call this only when ``blas_pool.available()`` is False. It changes no result and acts
+    only before a pool starts: the top of a program, or the shell. ``import minidl`` changes no
+    environment variable.
     """
     return os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
@@ -119,13 +118,10 @@ def set_threads(count: int | None = None) -> dict:
     Returns the counts now in force, ``{"numba": n or None, "blas": n or None}`` (None for a
     pool that is not there).
 
-    Both pools get the same count because they never run at once: a step alternates between
-    BLAS products and Numba kernels, so each may use every core while it runs, provided the
-    other's threads then sleep rather than spin (``wait_passively`` for Numba's OpenMP threads;
-    OpenBLAS's own threads spin for ``OPENBLAS_THREAD_TIMEOUT`` cycles, 2^28 by default, which
-    measured faster on a quiet machine than a shorter spin: docs/performance.md, section 12). Numba cannot go
-    above the pool it started with (``NUMBA_NUM_THREADS``, read when Numba loads); BLAS is set
-    through ``threadpoolctl``, which finds whichever BLAS NumPy loaded (OpenBLAS, MKL, BLIS).
+    A step alternates products and kernels, each using every core. Where NumPy's OpenBLAS
+    allows it, its products run on Numba's threads (``kernels.blas_pool``), split in at most the
+    pool's size; elsewhere the pools take turns (``wait_passively``). Numba cannot go above the
+    pool it started with (``NUMBA_NUM_THREADS``); BLAS is set through ``threadpoolctl``.
     """
     if count is None:
         count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -136,6 +132,8 @@ def set_threads(count: int | None = None) -> dict:
     if numba is not None:
         numba.set_num_threads(min(count, numba.config.NUMBA_NUM_THREADS))
     if threadpoolctl is not None:  # a declared dependency, but an environment may lack it
+        if numba is not None and getattr(sys.modules.get("minidl.kernels.blas_pool"), "shared", bool)():
+            count = min(count, numba.config.NUMBA_NUM_THREADS)  # a product's jobs run at once on the pool
         threadpoolctl.threadpool_limits(limits=count, user_api="blas")  # stays in force (not a context)
     return threads()
 

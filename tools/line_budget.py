@@ -60,9 +60,12 @@ ROOT = Path(__file__).resolve().parents[1]
 # model's arrays (Feeding moved to the door, its only user); the denoisers' base, the GAN's and
 # VAE's epoch loop, the datasets' count and exclusion checks; the layers' rank and gradient
 # checks and their (N, T, features) and (N, C, H, W) layouts. The goal is met: the ceiling
-# is 19,850 (19,843 lines, rounded up to the next 25; 11,655 of code).
+# is 19,850 (19,843 lines, rounded up to the next 25; 11,655 of code). Raised to the goal,
+# 20,000, and no further, when the one thread pool landed (issue 73: kernels/blas_pool.py,
+# 144 lines, OpenBLAS's products on Numba's threads; threaded recurrent cells), its room made by
+# shorter comments on the thread settings it replaced.
 GOAL = {"lines": 20_000, "code": 13_000}
-BUDGET = {"lines": 19_850, "code": 13_000}
+BUDGET = {"lines": 20_000, "code": 13_000}
 
 # The distributions of the repository: their folder (holding pyproject.toml).
 DISTRIBUTIONS = {"minidl": ROOT, "grader": ROOT / "grader", "keras_door": ROOT / "keras_door"}

@@ -126,12 +126,8 @@ CONV_TILE_MAX_FILTERS = 8  # "tiles" for F <= this many filters (the rule: see c
 def conv2d_route(x_shape, weight_shape, sh, sw, ph, pw) -> str:
     """``"tiles"`` or ``"whole"``: how ``conv2d_forward``/``_backward`` run this shape.
 
-    The rule: tiles when the layer has at most ``CONV_TILE_MAX_FILTERS`` filters (thin,
-    memory-bound products), else the whole batch's patch matrix. With one BLAS thread the
-    tiles win or tie on every shape of the course; with two, the many small products of the
-    tiles cost a thread hand-over each, and only the thin one-channel layers still gain --
-    by a third or more. The rule follows the two-thread case, the way ``make bench``
-    runs. Measured with ``python -m bench.conv_tiles``: see docs/performance.md.
+    Tiles for at most ``CONV_TILE_MAX_FILTERS`` filters (thin products), else the whole batch:
+    at two threads only the thin layers gain from tiles (``python -m bench.conv_tiles``).
     """
     return "tiles" if weight_shape[0] <= CONV_TILE_MAX_FILTERS else "whole"
 

@@ -16,16 +16,16 @@ from numba import njit
 # Every loop nest of this tier that is written with ``prange`` is compiled twice (``@threaded``):
 # with threads (``parallel=True``) and without (its ``.serial`` twin, where prange runs as
 # range), and a call uses threads only when its array has at least PARALLEL_MIN_ELEMENTS
-# elements (4 MB of float32): waking the pool's sleeping threads (``OMP_WAIT_POLICY=PASSIVE``)
-# costs some microseconds per kernel, which smaller arrays do not repay. The threshold was 2^21
-# while OpenBLAS's spinning threads made threaded kernels lose, then 2^17 for a while; measured
-# on a quiet 2-core machine, 2^17 made the small batch-norm kernels slower with threads
-# (bn (256, 512), 131,072 elements: 0.18 -> 0.47 ms) while max-pool's 1.6 M-element input gained
-# from them. 2^20 keeps both: max-pool over (64, 32, 28, 28) and larger arrays use threads, the
-# batch-norm rows and every kernel of a LeNet-5 step at batch 64 (960,000 elements at most) stay
-# serial (docs/performance.md, section 12; chapter 10, section 6).
-# ``backend.set_threads`` gives Numba and BLAS the same count; OpenBLAS keeps its default spin.
-PARALLEL_MIN_ELEMENTS = 1 << 20
+# elements. With one pool (``kernels.blas_pool``: products on Numba's threads, which spin a
+# little after each region) a region starts in microseconds and 2^16 elements repay it (the
+# tier's import sets it). With two (``MINIDL_ONE_POOL=0``) Numba's threads must sleep (PASSIVE)
+# and a region after a product waits for OpenBLAS's spinning threads: 2^20 elements and more
+# (measured on a quiet 2-core machine: docs/performance.md, sections 12 and 15; chapter 10, sec. 6).
+TWO_POOLS_MIN_ELEMENTS = 1 << 20
+SHARED_POOL_MIN_ELEMENTS = 1 << 16
+PARALLEL_MIN_ELEMENTS = (
+    TWO_POOLS_MIN_ELEMENTS  # in force; the tier's import lowers it when it shares the pool
+)
 
 
 def serial_twin(kernel):

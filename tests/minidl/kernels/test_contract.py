@@ -326,6 +326,9 @@ def _kernel_modules():
 #: the one kind of state a kernel module may hold: caches of compiled code (Numba's dispatchers
 #: are allowed as a kind; these are the ``functools`` caches, named so that a new one is a decision)
 COMPILED_CACHES = {"launch._cuda_module", "launch._cuda_kernel", "emulate.load_module"}
+# Process settings, not data: whether OpenBLAS's products run on Numba's threads (blas_pool),
+# like the thread counts backend.set_threads keeps in the libraries themselves.
+PROCESS_SETTINGS = {"blas_pool._state"}
 
 
 def _immutable(value) -> bool:
@@ -358,6 +361,8 @@ def mutable_globals(module) -> list[str]:
     """The module-level names of ``module`` that hold mutable state (a list, a dict, a
     ``threading.local``, an array, any other object), compiled-code caches aside."""
     from numba.core.dispatcher import Dispatcher
+    from numba.core.extending import _Intrinsic
+    from numba.core.types import Type
 
     short = module.__name__.rsplit(".", 1)[-1]
     return [
@@ -365,8 +370,8 @@ def mutable_globals(module) -> list[str]:
         for name, value in vars(module).items()
         if not (name.startswith("__") and name.endswith("__"))  # __all__, __doc__, ...
         and not _immutable(value)
-        and not isinstance(value, Dispatcher)
-        and f"{short}.{name}" not in COMPILED_CACHES
+        and not isinstance(value, (Dispatcher, _Intrinsic, Type))  # compiled code, Numba's types
+        and f"{short}.{name}" not in COMPILED_CACHES | PROCESS_SETTINGS
     ]
 
 

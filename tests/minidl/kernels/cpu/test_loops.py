@@ -13,7 +13,9 @@ from tests.minidl.kernels import kernel_cases as kc
 @pytest.mark.parametrize("name", sorted(kc.TABLE))
 def test_parallel_versions_equal_the_serial_ones(name, monkeypatch):
     """The table's cases are small, so they run the serial versions; force the threaded
-    ones (``PARALLEL_MIN_ELEMENTS = 0``) and require the same results, bit for bit."""
+    ones (``PARALLEL_MIN_ELEMENTS = 0``, and more than one thread as the choice sees it: the
+    tests run with one) and require the same results, bit for bit."""
+    monkeypatch.setattr(cpu.loops.numba, "get_num_threads", lambda: 2)
     for args in kc.TABLE[name].make_cases(np.float32):
         results = []
         for threshold in (0, 2**62):

@@ -1,0 +1,144 @@
+"""One pool of threads for the whole CPU step: OpenBLAS's parallel jobs run on Numba's threads.
+
+A step alternates BLAS products (every ``@``) with Numba kernels. With a pool each, the idle
+threads of each spin before they sleep (OpenBLAS's for 2^28 cycles, about 0.1 s), so a kernel
+started just after a product finds the other cores held by spinning OpenBLAS threads and waits
+for the scheduler: the more cores, the worse (docs/performance.md, section 15). PyTorch runs
+products and loops on one OpenMP pool; so can we. OpenBLAS 0.3.28+ hands each parallel call's
+jobs to ``openblas_set_threads_callback_function``'s ``cb(sync, dojob, numjobs, jobdata_elsize,
+jobdata, dojob_data)``, which must run every ``dojob(i, jobdata + i * jobdata_elsize,
+dojob_data)`` at once (a product's jobs wait on one another): ``_run_jobs`` does it with
+``prange``, a job per Numba thread. Same jobs, same sums: the products are bitwise the same.
+
+``share()`` installs it where it can; importing the Numba tier calls it. Where it cannot, the
+two pools stay apart and their idle threads should sleep (``backend.wait_passively``).
+"""
+
+import ctypes
+import os
+from typing import Any
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba import cfunc, njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+_POOL: int = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # the most threads the pool runs
+_NO_JIT: bool = numba.config.DISABLE_JIT  # type: ignore[attr-defined]
+# OpenBLAS's functions used here (NumPy's build names them scipy_<name>64_), arguments, result
+_FUNCTIONS = (
+    ("openblas_set_threads_callback_function", (ctypes.c_void_p,), None),
+    ("openblas_get_num_threads", (), ctypes.c_int),
+    ("openblas_set_num_threads", (ctypes.c_int,), None),
+)
+_state: dict[str, Any] = {"setter": None, "installed": False, "callback": None}
+
+
+@intrinsic
+def _call_job(typingctx, dojob, job, jobdata, dojob_data):
+    """Call the C function at address ``dojob`` as ``dojob(int job, void *jobdata, int dojob_data)``."""
+
+    def codegen(context, builder, signature, args):
+        address, job, data, extra = args
+        void_p = ir.IntType(8).as_pointer()
+        function = ir.FunctionType(ir.VoidType(), [ir.IntType(32), void_p, ir.IntType(32)])
+        call = builder.inttoptr(address, function.as_pointer())
+        builder.call(call, [job, builder.inttoptr(data, void_p), extra])
+        return context.get_dummy_value()
+
+    return types.void(types.intp, types.int32, types.intp, types.int32), codegen
+
+
+@intrinsic
+def _swap_threads(typingctx, count):
+    """``numba.set_num_threads(count)`` returning the count it replaces, by the symbols parallel
+    loops call (``numba.set_num_threads`` compiled bakes in an address: no cache)."""
+
+    def codegen(context, builder, signature, args):
+        get = ir.FunctionType(ir.IntType(64), [])  # declared as Numba's parfors declare it
+        before = builder.call(cgutils.get_or_insert_function(builder.module, get, "get_num_threads"), [])
+        put = ir.FunctionType(ir.VoidType(), [ir.IntType(64)])
+        builder.call(cgutils.get_or_insert_function(builder.module, put, "set_num_threads"), args)
+        return before
+
+    return types.int64(types.int64), codegen
+
+
+@njit(parallel=True, cache=True)
+def _run_jobs(dojob, numjobs, elsize, jobdata, dojob_data):
+    # every job on a thread of its own, all at once (share() caps BLAS's threads at the pool)
+    if numjobs < 1:
+        return
+    before = _swap_threads(np.int64(min(numjobs, _POOL)))  # type: ignore[call-arg,var-annotated]
+    for job in prange(numjobs):
+        _call_job(dojob, np.int32(job), jobdata + job * elsize, dojob_data)
+    _swap_threads(before)
+
+
+_CALLBACK = "void(int32, intp, int32, intp, intp, int32)"  # int sync, dojob, int, size_t, void *, int
+
+
+def _jobs_on_numba_threads(sync, dojob, numjobs, jobdata_elsize, jobdata, dojob_data):
+    # OpenBLAS's callback, compiled as a C function by ``share`` (pointers as integers)
+    _run_jobs(dojob, numjobs, jobdata_elsize, jobdata, dojob_data)
+
+
+def _openblas_functions():
+    """``_FUNCTIONS`` of the OpenBLAS in this process's memory map (threadpoolctl's import would
+    set an environment variable), or None: another BLAS, OpenBLAS before 0.3.28, not Linux."""
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split(None, 5)[-1].strip() for line in maps if "openblas" in line.lower()}
+        library = ctypes.CDLL(paths.pop()) if len(paths) == 1 else None
+    except OSError:
+        return None
+    found = []
+    for name, argtypes, restype in _FUNCTIONS:
+        names = (f"scipy_{name}64_", name)
+        function = next((getattr(library, n) for n in names if hasattr(library, n)), None)
+        if function is not None:
+            function.argtypes, function.restype = argtypes, restype
+        found.append(function)
+    return tuple(found) if all(found) else None
+
+
+def available() -> bool:
+    """Whether OpenBLAS's products can run on Numba's threads here (an OpenBLAS with the hook,
+    Numba compiling, a pool above one thread, ``MINIDL_ONE_POOL`` not ``0``); starts no thread."""
+    if os.environ.get("MINIDL_ONE_POOL", "1") == "0" or _NO_JIT or _POOL < 2:
+        return False
+    if _state["setter"] is None:
+        _state["setter"] = _openblas_functions() or False
+    return bool(_state["setter"])
+
+
+def share() -> bool:
+    """Make Numba's threads run OpenBLAS's parallel jobs from now on; True when they do. BLAS's
+    thread count stays as set (``backend.set_threads``), capped at Numba's pool."""
+    if _state["installed"] or not available():
+        return _state["installed"]
+    setter, get_count, set_count = _state["setter"]
+    set_count(min(get_count(), _POOL))  # a product's jobs must all run at once on the pool
+    _run_jobs(0, 0, 0, 0, np.int32(0))  # compile (or load) and start the pool before BLAS may call in
+    _state["callback"] = _state["callback"] or cfunc(_CALLBACK, cache=True)(_jobs_on_numba_threads)
+    setter(_state["callback"].address)
+    _state["installed"] = True
+    return True
+
+
+def _unshare() -> None:
+    """OpenBLAS's own threads again (in a forked child)."""
+    if _state["installed"]:
+        _state["setter"][0](None)
+        _state["installed"] = False
+
+
+if hasattr(os, "register_at_fork"):  # a forked OpenMP pool is unusable: the child goes back
+    os.register_at_fork(after_in_child=_unshare)
+
+
+def shared() -> bool:
+    """Whether OpenBLAS's parallel jobs run on Numba's threads now."""
+    return _state["installed"]

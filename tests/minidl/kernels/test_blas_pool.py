@@ -1,0 +1,159 @@
+"""One pool: OpenBLAS's parallel products run on Numba's threads (``minidl.kernels.blas_pool``).
+
+The test processes run with one thread (the Makefile's TEST_THREADS), where nothing is shared;
+each test here starts a fresh Python with two Numba and two BLAS threads, as a notebook has.
+A product that split into jobs the pool could not run at once would hang, so every child has a
+timeout.
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+TWO_THREADS = {"NUMBA_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2", "OMP_NUM_THREADS": "2"}
+
+
+def run_with_two_threads(code: str, **env) -> str:
+    """Run ``code`` in a fresh Python with a two-thread pool; returns its stdout."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_", "OPENBLAS_", "OMP_"))}
+    environment.update(TWO_THREADS, PYTHONPATH=str(ROOT), **env)
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def shareable() -> bool:
+    out = run_with_two_threads("from minidl.kernels import blas_pool; print(blas_pool.available())")
+    return out.strip() == "True"
+
+
+pytestmark = pytest.mark.skipif(
+    sys.platform != "linux" or not shareable(), reason="NumPy's BLAS here has no threading hook"
+)
+
+
+def test_importing_the_numba_tier_shares_the_pool_and_products_stay_bitwise_the_same():
+    out = run_with_two_threads(
+        """
+        import numpy as np
+        from minidl import backend
+        from minidl.kernels import blas_pool
+        rng = np.random.default_rng(0)
+        shapes = [(1024, 1024, 1024), (64, 512, 512), (12544, 144, 32), (3, 5, 7), (300, 2, 700)]
+        cases = [(rng.standard_normal((m, k)).astype(d), rng.standard_normal((k, n)).astype(d))
+                 for m, k, n in shapes for d in (np.float32, np.float64)]
+        before = [a @ b for a, b in cases] + [cases[0][0].T @ cases[0][1]]
+        backend.kernels()  # the Numba tier: shares the pool
+        assert blas_pool.shared(), "not shared"
+        after = [a @ b for a, b in cases] + [cases[0][0].T @ cases[0][1]]
+        assert all(np.array_equal(x, y) for x, y in zip(before, after))
+        print(backend.threads())
+        """
+    )
+    assert "{'numba': 2, 'blas': 2}" in out
+
+
+def test_a_product_runs_whatever_numbas_own_count_and_blas_never_exceeds_the_pool():
+    run_with_two_threads(
+        """
+        import numba, numpy as np, threadpoolctl
+        from minidl import backend
+        from minidl.kernels import blas_pool
+        backend.kernels()
+        a = np.random.default_rng(1).standard_normal((800, 800))
+        expected = a @ a
+        numba.set_num_threads(1)  # fewer Numba threads than BLAS's two jobs: still all at once
+        assert np.array_equal(a @ a, expected)
+        numba.set_num_threads(2)
+        assert backend.set_threads(8) == {"numba": 2, "blas": 2}  # capped at the pool
+        """
+    )
+
+
+def test_a_forked_child_and_a_second_thread_still_multiply():
+    out = run_with_two_threads(
+        """
+        import os, threading, numpy as np
+        from minidl import backend
+        from minidl.kernels import blas_pool
+        backend.kernels()
+        a = np.random.default_rng(2).standard_normal((700, 700))
+        expected = a @ a
+        results = []
+        workers = [threading.Thread(target=lambda: results.append(np.array_equal(a @ a, expected)))
+                   for _ in range(2)]
+        [w.start() for w in workers]; [w.join() for w in workers]
+        assert results == [True, True]
+        pid = os.fork()
+        if pid == 0:  # a forked OpenMP pool is unusable: the child has OpenBLAS's own threads back
+            os._exit(0 if (not blas_pool.shared() and np.array_equal(a @ a, expected)) else 1)
+        assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+        print(blas_pool.shared())
+        """
+    )
+    assert out.strip() == "True"
+
+
+def test_minidl_one_pool_0_keeps_two_pools():
+    out = run_with_two_threads(
+        """
+        from minidl import backend
+        from minidl.kernels import blas_pool
+        from minidl.kernels.cpu import loops
+        backend.kernels()
+        print(blas_pool.available(), blas_pool.shared(), loops.PARALLEL_MIN_ELEMENTS)
+        """,
+        MINIDL_ONE_POOL="0",
+    )
+    assert out.split() == ["False", "False", str(1 << 20)]
+
+
+def test_a_training_step_on_the_shared_pool_matches_one_thread():
+    code = """
+        import numpy as np, minidl as mdl
+        from bench.conv import lenet5
+        from minidl.nn import losses, optim
+        mdl.seed(0)
+        model = lenet5(input_shape=(1, 28, 28))
+        model.compile(optimizer=optim.SGD(0.05), loss=losses.SparseCategoricalCrossentropy(from_logits=True))
+        x = mdl.backend.rng().standard_normal((64, 1, 28, 28)).astype(np.float32)
+        y = mdl.backend.rng().integers(0, 10, 64)
+        print(repr(float(np.mean([model.train_on_batch(x, y) for _ in range(5)]))))
+        """
+    one = run_with_two_threads(code, NUMBA_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    shared = run_with_two_threads(code)
+    assert abs(float(one) - float(shared)) <= 1e-5 * abs(float(one)), (one, shared)
+
+
+def test_the_recurrent_cells_use_the_pool_and_match_their_serial_twins():
+    out = run_with_two_threads(
+        """
+        import numpy as np
+        from minidl import backend
+        cpu = backend.kernels()
+        from minidl.kernels.cpu import recurrent
+        rng = np.random.default_rng(3)
+        N, H = 64, 128
+        xw, hw = rng.standard_normal((2, N, 4 * H)).astype(np.float32)
+        b, c_prev = rng.standard_normal(4 * H).astype(np.float32), rng.standard_normal((N, H)).astype(np.float32)
+        outputs = lambda: (np.empty((N, 4 * H), np.float32), np.empty((N, H), np.float32), np.empty((N, H), np.float32))
+        assert recurrent._cells(recurrent._lstm_forward, outputs()[0]) is recurrent._lstm_forward  # threads
+        threaded = cpu.lstm_cell_forward(xw, hw, b, c_prev, *outputs())
+        serial = recurrent._lstm_forward.serial(xw, hw, b, c_prev, *(result := outputs())) or result
+        assert all(np.array_equal(t, s) for t, s in zip(threaded, serial))
+        one_row = outputs()[0][:1]
+        print(recurrent._cells(recurrent._lstm_forward, one_row) is recurrent._lstm_forward.serial)
+        """
+    )
+    assert out.strip() == "True"  # a sampling loop's single row stays serial
