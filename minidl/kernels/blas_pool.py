@@ -129,13 +129,14 @@ def share() -> bool:
 
 
 def _unshare() -> None:
-    """OpenBLAS's own threads again (in a forked child)."""
+    """In a forked child: OpenBLAS's own threads, serial kernels (a forked OpenMP pool is unusable)."""
     if _state["installed"]:
         _state["setter"][0](None)
         _state["installed"] = False
+        numba.set_num_threads(1)
 
 
-if hasattr(os, "register_at_fork"):  # a forked OpenMP pool is unusable: the child goes back
+if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_unshare)
 
 

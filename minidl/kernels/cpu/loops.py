@@ -16,11 +16,10 @@ from numba import njit
 # Every loop nest of this tier that is written with ``prange`` is compiled twice (``@threaded``):
 # with threads (``parallel=True``) and without (its ``.serial`` twin, where prange runs as
 # range), and a call uses threads only when its array has at least PARALLEL_MIN_ELEMENTS
-# elements. With one pool (``kernels.blas_pool``: products on Numba's threads, which spin a
-# little after each region) a region starts in microseconds and 2^16 elements repay it (the
-# tier's import sets it). With two (``MINIDL_ONE_POOL=0``) Numba's threads must sleep (PASSIVE)
-# and a region after a product waits for OpenBLAS's spinning threads: 2^20 elements and more
-# (measured on a quiet 2-core machine: docs/performance.md, sections 12 and 15; chapter 10, sec. 6).
+# elements. With one pool (``kernels.blas_pool``: products on Numba's threads, which spin a little
+# after each region) a region starts in microseconds and 2^16 elements repay it (set on import);
+# with two (``MINIDL_ONE_POOL=0``) Numba's threads sleep and a region after a product waits for
+# OpenBLAS's spinning threads: 2^20 (docs/performance.md, sections 12 and 15; chapter 10, sec. 6).
 TWO_POOLS_MIN_ELEMENTS = 1 << 20
 SHARED_POOL_MIN_ELEMENTS = 1 << 16
 PARALLEL_MIN_ELEMENTS = (

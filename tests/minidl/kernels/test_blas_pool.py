@@ -87,7 +87,7 @@ def test_a_forked_child_and_a_second_thread_still_multiply():
         import os, threading, numpy as np
         from minidl import backend
         from minidl.kernels import blas_pool
-        backend.kernels()
+        cpu = backend.kernels()
         a = np.random.default_rng(2).standard_normal((700, 700))
         expected = a @ a
         results = []
@@ -95,9 +95,12 @@ def test_a_forked_child_and_a_second_thread_still_multiply():
                    for _ in range(2)]
         [w.start() for w in workers]; [w.join() for w in workers]
         assert results == [True, True]
+        images = np.random.default_rng(4).standard_normal((64, 32, 28, 28)).astype(np.float32)
+        pooled = cpu.max_pool_forward(images, 2, 2, 2, 2)[0]  # threads, in the parent
         pid = os.fork()
-        if pid == 0:  # a forked OpenMP pool is unusable: the child has OpenBLAS's own threads back
-            os._exit(0 if (not blas_pool.shared() and np.array_equal(a @ a, expected)) else 1)
+        if pid == 0:  # a forked OpenMP pool is unusable: OpenBLAS's own threads, serial kernels
+            same = np.array_equal(a @ a, expected) and np.array_equal(cpu.max_pool_forward(images, 2, 2, 2, 2)[0], pooled)
+            os._exit(0 if (not blas_pool.shared() and same) else 1)
         assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
         print(blas_pool.shared())
         """
