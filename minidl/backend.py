@@ -63,10 +63,9 @@ def wait_passively() -> str:
     unless the variable is set already. Returns the policy in effect.
 
     For two pools (``kernels.blas_pool`` could not share one), whose spinning threads starve each
-    other (docs/performance.md); a shared pool is fast because it spins briefly, so the command
-    lines call this only when ``blas_pool.available()`` is False. It changes no result and acts
-    only before a pool starts: the top of a program, or the shell. ``import minidl`` changes no
-    environment variable.
+    other; a shared pool is fast because it spins briefly, so the command lines call this only when
+    ``blas_pool.available()`` is False. It changes no result and acts only before a pool starts (a
+    program's top, or the shell). ``import minidl`` changes no environment variable.
     """
     return os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 

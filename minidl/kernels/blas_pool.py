@@ -1,17 +1,15 @@
 """One pool of threads for the whole CPU step: OpenBLAS's parallel jobs run on Numba's threads.
 
-A step alternates BLAS products (every ``@``) with Numba kernels. With a pool each, the idle
-threads of each spin before they sleep (OpenBLAS's for 2^28 cycles, about 0.1 s), so a kernel
-started just after a product finds the other cores held by spinning OpenBLAS threads and waits
-for the scheduler: the more cores, the worse (docs/performance.md, section 15). PyTorch runs
-products and loops on one OpenMP pool; so can we. OpenBLAS 0.3.28+ hands each parallel call's
-jobs to ``openblas_set_threads_callback_function``'s ``cb(sync, dojob, numjobs, jobdata_elsize,
-jobdata, dojob_data)``, which must run every ``dojob(i, jobdata + i * jobdata_elsize,
-dojob_data)`` at once (a product's jobs wait on one another): ``_run_jobs`` does it with
-``prange``, a job per Numba thread. Same jobs, same sums: the products are bitwise the same.
-
-``share()`` installs it where it can; importing the Numba tier calls it. Where it cannot, the
-two pools stay apart and their idle threads should sleep (``backend.wait_passively``).
+With a pool each, the idle threads of each spin before they sleep (OpenBLAS's about 0.1 s after
+a product), so a Numba kernel started after a product finds the cores held and waits for the
+scheduler: the more cores, the worse (docs/performance.md, section 15). PyTorch runs products
+and loops on one OpenMP pool; so can we. OpenBLAS 0.3.28+ hands each parallel call's jobs to the
+callback set by ``openblas_set_threads_callback_function``: ``cb(sync, dojob, numjobs,
+jobdata_elsize, jobdata, dojob_data)`` must run every ``dojob(i, jobdata + i * jobdata_elsize,
+dojob_data)`` at once (a product's jobs wait on one another). ``_run_jobs`` does it with
+``prange``, a job per Numba thread: same jobs, same sums, bitwise the same products. ``share()``
+installs it where it can (importing the Numba tier calls it); elsewhere the two pools stay
+apart and their idle threads should sleep (``backend.wait_passively``).
 """
 
 import ctypes

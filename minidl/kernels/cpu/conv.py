@@ -99,26 +99,20 @@ def col2im(cols, x_shape, kh, kw, sh, sw, ph, pw):
 
 # ============================================================ convolution (a whole layer)
 # ``conv2d_forward`` / ``conv2d_backward`` do the products of ``reference.conv2d_forward``
-# (W2 @ cols, dY2 @ cols.T, W2.T @ dY2) in BLAS, by one of two routes chosen by shape
-# (``conv2d_route``, measured):
-#
-# * "tiles": the patch matrix is never built whole. For a one-channel 5x5 convolution it is
-#   25 times the images (5 MB for LeNet-5's first layer on a batch of 64), and with few
-#   filters each of its elements is used in only 2 F flops by each product: the products are
-#   thin and the time goes to streaming the patch matrix through memory -- im2col writes it,
-#   the forward product reads it, the dW product reads it again, dcols is as large again for
-#   col2im. Instead a TILE of a few images at a time (about ``CONV_TILE_BYTES`` of patch
-#   matrix, sized to stay in a core's L2 cache) is built by the same im2col kernel, multiplied,
-#   and in the backward folded back by col2im while still in cache, in buffers allocated once
-#   per call and reused from tile to tile. A tile's product is written straight into the NCHW
-#   output (no transposed copy of y), and dy's tile is gathered as (F, g*OH*OW) in one pass
-#   that also sums db. With stride 1 the backward needs no patch matrix at all for dW and db
-#   (``conv2d_weight_gradient_shifted``, below); the tiles then serve dx alone. The forward
-#   returns None for cols: the backward has nothing to reuse.
-# * "whole": with more filters the products have the arithmetic to hide that traffic, and
-#   one large product per quantity is what BLAS's threads share best; the patch matrix of
-#   the batch is built once, returned by the forward for the layer's cache and handed back
-#   to the backward (which builds it again only when given None).
+# (W2 @ cols, dY2 @ cols.T, W2.T @ dY2) in BLAS, by one of two routes (``conv2d_route``, measured):
+# * "tiles": the patch matrix is never built whole. For a one-channel 5x5 convolution it is 25
+#   times the images (5 MB for LeNet-5's first layer at batch 64), and with few filters each
+#   element is used in only 2 F flops per product: the time goes to streaming it through memory
+#   (im2col writes it, the forward and dW products read it, dcols is as large again for col2im).
+#   Instead a TILE of a few images (about ``CONV_TILE_BYTES`` of patch matrix, to stay in a
+#   core's L2 cache) is built by the same im2col, multiplied, and in the backward folded back by
+#   col2im while still in cache, in buffers reused from tile to tile. A tile's product is written
+#   straight into the NCHW output, and dy's tile is gathered as (F, g*OH*OW) in one pass that
+#   also sums db. With stride 1 dW and db need no patch matrix (``conv2d_weight_gradient_shifted``,
+#   below): the tiles serve dx alone. The forward returns None for cols.
+# * "whole": with more filters the products have the arithmetic to hide that traffic, and one
+#   large product per quantity is what BLAS's threads share best; the batch's patch matrix is
+#   built once and kept for the backward (which builds it again only when given None).
 CONV_TILE_BYTES = 512 * 1024
 CONV_TILE_MAX_FILTERS = 8  # "tiles" for F <= this many filters (the rule: see conv2d_route)
 

@@ -13,18 +13,14 @@ import numpy as np
 from numba import njit
 
 # ============================================================ one thread or all of them
-# Every loop nest of this tier that is written with ``prange`` is compiled twice (``@threaded``):
-# with threads (``parallel=True``) and without (its ``.serial`` twin, where prange runs as
-# range), and a call uses threads only when its array has at least PARALLEL_MIN_ELEMENTS
-# elements. With one pool (``kernels.blas_pool``: products on Numba's threads, which spin a little
-# after each region) a region starts in microseconds and 2^16 elements repay it (set on import);
-# with two (``MINIDL_ONE_POOL=0``) Numba's threads sleep and a region after a product waits for
-# OpenBLAS's spinning threads: 2^20 (docs/performance.md, sections 12 and 15; chapter 10, sec. 6).
+# A call uses the threaded twin from PARALLEL_MIN_ELEMENTS elements. With one pool (``kernels.
+# blas_pool``: products on Numba's threads, which spin a little after each region) a region starts
+# in microseconds and 2^16 elements repay it (set on import); with two (``MINIDL_ONE_POOL=0``)
+# Numba's threads sleep and a region after a product waits for OpenBLAS's spinning threads: 2^20
+# (docs/performance.md, sections 12 and 15; chapter 10, section 6).
 TWO_POOLS_MIN_ELEMENTS = 1 << 20
 SHARED_POOL_MIN_ELEMENTS = 1 << 16
-PARALLEL_MIN_ELEMENTS = (
-    TWO_POOLS_MIN_ELEMENTS  # in force; the tier's import lowers it when it shares the pool
-)
+PARALLEL_MIN_ELEMENTS = TWO_POOLS_MIN_ELEMENTS  # in force: the tier's import lowers it with one pool
 
 
 def serial_twin(kernel):
@@ -68,15 +64,14 @@ def pick(kernel, serial, elements):
 
 # Long sums (a channel's batch-norm statistics, a row of attention scores, a convolution's
 # shifted dot products) are reductions: without permission to reorder them, each addition
-# waits for the previous one (4 cycles), and a pass costs about 1 ns per element. With
-# ``reassoc`` LLVM keeps several vector accumulators instead; the order of the additions then
-# differs from the reference's, at rounding. NaN and inf still propagate.
+# waits for the previous one (4 cycles): about 1 ns per element. With ``reassoc`` LLVM keeps
+# several vector accumulators; the additions' order then differs from the reference's, at
+# rounding. NaN and inf still propagate.
 SUM_MATH = frozenset({"nsz", "contract", "reassoc"})  # (Numba takes a set: set(SUM_MATH))
 
 
 # Index arithmetic in the copy kernels (``conv``, ``pool``, ``attention``): Numba checks every
 # signed index for "negative means from the end" (a branch per element), which keeps LLVM from
-# vectorising the inner loops. Flat 1-D views indexed by unsigned offsets (``_u(offset)``, which
-# those modules import from here) skip that check; the ranges computed by ``conv._valid_range``
-# guarantee the offsets are in bounds (measured: see docs/performance.md).
+# vectorising the inner loops; flat 1-D views indexed by unsigned offsets (``_u(offset)``) skip
+# it, and ``conv._valid_range`` keeps the offsets in bounds (measured: docs/performance.md).
 _u = np.uint64

@@ -1,35 +1,30 @@
 """Numba twins of ``reference/recurrent.py``: the LSTM and GRU cells and their loops over time.
 
-A cell is one fused pass over each row's gates (rows in parallel; a vectorisable float32 tanh);
-the loop over time stays in Python: a product and a cell per step (``common.lstm_steps``).
+A cell is one fused pass over each row's gates, serial (per step the work is too small for
+threads); float32 gates use a vectorisable rational tanh. The loop over time stays in Python,
+one BLAS product and one fused cell per step (``common.lstm_steps``, shared with the GPU tier).
 """
 
 import math
 
 import numpy as np
-from numba import njit, prange, types
+from numba import njit, types
 from numba.extending import overload
 
 from .. import common
-from .loops import pick, threaded
-
-# A gate costs about 8 copied elements (bench's LSTM / GRU at two threads: 14.0 / 11.2 ms with
-# serial cells, 11.9 / 9.4 weighing 8, 12.1 / 9.1 weighing 32); a sampling loop's one row: serial.
-CELL_WEIGHT = 8
-
-
-def _cells(kernel, gates):
-    return pick(kernel, kernel.serial, CELL_WEIGHT * gates.size)
-
 
 # ============================================================ recurrent cells
-# One row of the batch per task (with two pools each step's product left OpenBLAS's threads
-# spinning and parallel cells lost: they were serial). A row goes through a helper on 1-D rows
-# that LLVM vectorises behind a runtime no-overlap check (an output passed as its own input is
-# right but scalar, several times slower; the layers never do it). Numba has no vector math
-# library, so float32 tanh/sigmoid are a rational approximation (a few ulp: multiply-adds and a
-# division, which vectorise); float64 uses math.tanh/exp; ``gate_tanh``/``gate_sigmoid`` pick by
-# type at compile time (overload).
+# Serial, one row of the batch at a time: per step there are only N*H units (~10 µs of work).
+# With one pool (``kernels.blas_pool``) rows in parallel made the bench's LSTM 14.0 -> 11.9 ms on
+# 2 threads but 14.5 -> 36-72 ms on 16 threads of a busy 16-core host (100 tiny regions a call,
+# each waiting for its slowest thread), so the cells stay serial. Each row
+# goes through a small helper on 1-D rows, which LLVM vectorises behind a runtime check
+# that outputs and inputs do not overlap (an output passed as its own input, where the
+# docstring allows it, is still right but takes the scalar path, several times slower; the layers
+# never do it). Numba has no vector math library here,
+# so float32 tanh/sigmoid use a rational approximation (accurate to a few float32 ulp)
+# made of multiply-adds and one division, which vectorises; float64 uses math.tanh/exp.
+# ``gate_tanh``/``gate_sigmoid`` pick one of the two by type at compile time (overload).
 _TANH_CLAMP = np.float32(7.90531110763549805)  # beyond this tanh(x) rounds to ±1 in float32
 _TANH_P = tuple(
     np.float32(v)
@@ -118,15 +113,15 @@ def _lstm_forward_row(xw, hw, b, c_prev, gates, c, h):
         gates[j], gates[H + j], gates[2 * H + j], gates[3 * H + j] = i, f, g, o
 
 
-@threaded()
+@njit(cache=True)
 def _lstm_forward(xw, hw, b, c_prev, gates, c, h):
-    for n in prange(c_prev.shape[0]):
+    for n in range(c_prev.shape[0]):
         _lstm_forward_row(xw[n], hw[n], b, c_prev[n], gates[n], c[n], h[n])
 
 
 def lstm_cell_forward(xw, hw, b, c_prev, gates, c, h):
     """Numba twin of ``reference.lstm_cell_forward``: one fused pass over each row's gates."""
-    _cells(_lstm_forward, gates)(xw, hw, b, c_prev, gates, c, h)
+    _lstm_forward(xw, hw, b, c_prev, gates, c, h)
     return gates, c, h
 
 
@@ -144,15 +139,15 @@ def _lstm_backward_row(dh, dc_next, gates, c_prev, c, da, dc_prev):
         dc_prev[j] = dc * f
 
 
-@threaded()
+@njit(cache=True)
 def _lstm_backward(dh, dc_next, gates, c_prev, c, da, dc_prev):
-    for n in prange(c_prev.shape[0]):
+    for n in range(c_prev.shape[0]):
         _lstm_backward_row(dh[n], dc_next[n], gates[n], c_prev[n], c[n], da[n], dc_prev[n])
 
 
 def lstm_cell_backward(dh, dc_next, gates, c_prev, c, da, dc_prev):
     """Numba twin of ``reference.lstm_cell_backward`` (tanh(c) recomputed, not stored)."""
-    _cells(_lstm_backward, gates)(dh, dc_next, gates, c_prev, c, da, dc_prev)
+    _lstm_backward(dh, dc_next, gates, c_prev, c, da, dc_prev)
     return da, dc_prev
 
 
@@ -169,15 +164,15 @@ def _gru_forward_row(xw, hw, bx, bh, h_prev, gates, hn, h):
         gates[j], gates[H + j], gates[2 * H + j] = r, z, n
 
 
-@threaded()
+@njit(cache=True)
 def _gru_forward(xw, hw, bx, bh, h_prev, gates, hn, h):
-    for n in prange(h_prev.shape[0]):
+    for n in range(h_prev.shape[0]):
         _gru_forward_row(xw[n], hw[n], bx, bh, h_prev[n], gates[n], hn[n], h[n])
 
 
 def gru_cell_forward(xw, hw, bx, bh, h_prev, gates, hn, h):
     """Numba twin of ``reference.gru_cell_forward``: one fused pass over each row's gates."""
-    _cells(_gru_forward, gates)(xw, hw, bx, bh, h_prev, gates, hn, h)
+    _gru_forward(xw, hw, bx, bh, h_prev, gates, hn, h)
     return gates, hn, h
 
 
@@ -195,15 +190,15 @@ def _gru_backward_row(dh, gates, hn, h_prev, dxw, dhw, dh_prev):
         dh_prev[j] = d * z
 
 
-@threaded()
+@njit(cache=True)
 def _gru_backward(dh, gates, hn, h_prev, dxw, dhw, dh_prev):
-    for n in prange(h_prev.shape[0]):
+    for n in range(h_prev.shape[0]):
         _gru_backward_row(dh[n], gates[n], hn[n], h_prev[n], dxw[n], dhw[n], dh_prev[n])
 
 
 def gru_cell_backward(dh, gates, hn, h_prev, dxw, dhw, dh_prev):
     """Numba twin of ``reference.gru_cell_backward``: one pass, both gradient blocks at once."""
-    _cells(_gru_backward, gates)(dh, gates, hn, h_prev, dxw, dhw, dh_prev)
+    _gru_backward(dh, gates, hn, h_prev, dxw, dhw, dh_prev)
     return dxw, dhw, dh_prev
 
 

@@ -137,26 +137,3 @@ def test_a_training_step_on_the_shared_pool_matches_one_thread():
     one = run_with_two_threads(code, NUMBA_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     shared = run_with_two_threads(code)
     assert abs(float(one) - float(shared)) <= 1e-5 * abs(float(one)), (one, shared)
-
-
-def test_the_recurrent_cells_use_the_pool_and_match_their_serial_twins():
-    out = run_with_two_threads(
-        """
-        import numpy as np
-        from minidl import backend
-        cpu = backend.kernels()
-        from minidl.kernels.cpu import recurrent
-        rng = np.random.default_rng(3)
-        N, H = 64, 128
-        xw, hw = rng.standard_normal((2, N, 4 * H)).astype(np.float32)
-        b, c_prev = rng.standard_normal(4 * H).astype(np.float32), rng.standard_normal((N, H)).astype(np.float32)
-        outputs = lambda: (np.empty((N, 4 * H), np.float32), np.empty((N, H), np.float32), np.empty((N, H), np.float32))
-        assert recurrent._cells(recurrent._lstm_forward, outputs()[0]) is recurrent._lstm_forward  # threads
-        threaded = cpu.lstm_cell_forward(xw, hw, b, c_prev, *outputs())
-        serial = recurrent._lstm_forward.serial(xw, hw, b, c_prev, *(result := outputs())) or result
-        assert all(np.array_equal(t, s) for t, s in zip(threaded, serial))
-        one_row = outputs()[0][:1]
-        print(recurrent._cells(recurrent._lstm_forward, one_row) is recurrent._lstm_forward.serial)
-        """
-    )
-    assert out.strip() == "True"  # a sampling loop's single row stays serial
