@@ -137,9 +137,8 @@ def lab(tmp_path):
         JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
         IPYTHONDIR=str(tmp_path / "ipython"),
     )
-    # GNU OpenMP threads (Numba's default threading layer) spin while they wait; next to
-    # OpenBLAS's threads on a small shared machine that oversubscribes the cores badly.
-    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # as `make lab` does: no OMP_WAIT_POLICY (BLAS's products and Numba's kernels share one pool,
+    # minidl.kernels.blas_pool, whose short spin keeps it awake between them)
     log = tmp_path / "jupyterlab.log"
     command = [
         sys.executable,

@@ -79,7 +79,6 @@ def lab(course, tmp_path):
         JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
         JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
         IPYTHONDIR=str(tmp_path / "ipython"),
-        OMP_WAIT_POLICY="PASSIVE",
     )
     env.pop("MINIDL_PUBLIC_CHECK", None)
     command = [
