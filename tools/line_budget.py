@@ -62,7 +62,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # checks and their (N, T, features) and (N, C, H, W) layouts. The goal is met: the ceiling
 # is 19,850 (19,843 lines, rounded up to the next 25; 11,655 of code). Raised to the goal,
 # 20,000, and no further, when the one thread pool landed (issue 73: kernels/blas_pool.py,
-# 143 lines, OpenBLAS's products on Numba's threads; 19,981 lines then), its room made by shorter
+# 143 lines, OpenBLAS's products on Numba's threads; 19,984 lines then), its room made by shorter
 # comments on the thread settings it replaced.
 GOAL = {"lines": 20_000, "code": 13_000}
 BUDGET = {"lines": 20_000, "code": 13_000}

@@ -143,14 +143,15 @@ def _tile_buffer(rows, per_tile, P, dtype):
     return lambda g: flat[: rows * g * P].reshape(rows, g * P)
 
 
-@njit(cache=True)
+@threaded()
 def _scatter_output(products, bias, n0, y):
-    # products (F, g*OH*OW) of a tile -> y[n0 : n0 + g] (N, F, OH, OW) with the bias added
+    # products (F, g*OH*OW) of a tile (or of the whole batch) -> y[n0 : n0 + g] (N, F, OH, OW)
+    # with the bias added: one task per image
     _, F, OH, OW = y.shape
     P = OH * OW
     g = products.shape[1] // P
     y_flat = y.reshape(y.shape[0], F, P)
-    for m in range(g):
+    for m in prange(g):
         for f in range(F):
             row, out = products[f, m * P : (m + 1) * P], y_flat[n0 + m, f]
             b = bias[f]
@@ -305,23 +306,25 @@ def conv2d_forward(x, weight, bias, sh, sw, ph, pw):
     of a tile into a buffer reused by every tile, one BLAS product, written into y as NCHW;
     returns (y, None)), or the whole batch's patch matrix in one product (returns (y, cols))."""
     x, weight, dtype = _conv_operands(x, weight)
-    if conv2d_route(x.shape, weight.shape, sh, sw, ph, pw) == "whole":
-        return common.conv2d_forward_by_im2col(im2col, x, weight, bias, sh, sw, ph, pw)
     N, C, H, W = x.shape
     F, _, kh, kw = weight.shape
     K = C * kh * kw
     OH, OW = conv_output_length(H, kh, sh, ph), conv_output_length(W, kw, sw, pw)
     W2 = weight.reshape(F, K)
-    per_tile = conv2d_tile(x.shape, weight.shape, sh, sw, ph, pw, dtype.itemsize)
-    cols_of, products_of = (_tile_buffer(rows, per_tile, OH * OW, dtype) for rows in (K, F))
     bias = np.zeros(F, dtype) if bias is None else np.ascontiguousarray(bias, dtype=dtype)
     y = np.empty((N, F, OH, OW), dtype=dtype)
+    if conv2d_route(x.shape, weight.shape, sh, sw, ph, pw) == "whole":  # y = W2 @ cols + b, as NCHW
+        cols = im2col(x, kh, kw, sh, sw, ph, pw)
+        pick(_scatter_output, _scatter_output.serial, y.size)(W2 @ cols, bias, 0, y)
+        return y, cols
+    per_tile = conv2d_tile(x.shape, weight.shape, sh, sw, ph, pw, dtype.itemsize)
+    cols_of, products_of = (_tile_buffer(rows, per_tile, OH * OW, dtype) for rows in (K, F))
     for n0 in range(0, N, per_tile):
         g = min(per_tile, N - n0)
         cols, products = cols_of(g), products_of(g)
         _im2col.serial(x[n0 : n0 + g], kh, kw, sh, sw, ph, pw, OH, OW, cols)
         np.matmul(W2, cols, out=products)
-        _scatter_output(products, bias, n0, y)
+        _scatter_output.serial(products, bias, n0, y)
     return y, None
 
 
