@@ -254,6 +254,12 @@ class Sandbox:
         return f"the process exited with code {code}"
 
     def close(self) -> None:
+        """Kill the process, remove its cgroup and folder, close the pipes: once. A second call
+        does nothing -- closing the pipes' fd numbers again could close another sandbox's pipes
+        that reuse them, from a thread grading beside this one (``--jobs``)."""
+        if getattr(self, "_closed", False):
+            return
+        self._closed = True
         if self.process.poll() is None:
             try:
                 os.killpg(self.process.pid, signal.SIGKILL)
