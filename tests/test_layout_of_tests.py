@@ -84,8 +84,6 @@ UNTESTED = {
     "(test_release_*, test_committed_exercises_are_exactly_what_release_generates)",
     "grader/minidl_grader/confinement/__init__.py": PACKAGE_NAMES
     + " (tests/grader/confinement/test_isolation.py)",
-    "grader/minidl_grader/confinement/process.py": "the submission's process, started by every graded run: "
-    "tests/grader/test_runner.py, tests/grader/confinement/test_limits.py",
     "grader/minidl_grader/judge/__init__.py": PACKAGE_NAMES + " (tests/grader/judge/test_feedback.py)",
     "grader/minidl_grader/reports/__init__.py": PACKAGE_NAMES + " (tests/grader/reports/test_text.py)",
     "grader/minidl_grader/reports/report.py": "tests/grader/judge/test_judging_partial.py "
