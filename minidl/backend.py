@@ -131,7 +131,7 @@ def set_threads(count: int | None = None) -> dict:
     if numba is not None:
         numba.set_num_threads(min(count, numba.config.NUMBA_NUM_THREADS))
     if threadpoolctl is not None:  # a declared dependency, but an environment may lack it
-        if numba is not None and getattr(sys.modules.get("minidl.kernels.blas_pool"), "shared", bool)():
+        if numba is not None and importlib.import_module("minidl.kernels.blas_pool").shared():
             count = min(count, numba.config.NUMBA_NUM_THREADS)  # a product's jobs run at once on the pool
         threadpoolctl.threadpool_limits(limits=count, user_api="blas")  # stays in force (not a context)
     return threads()
