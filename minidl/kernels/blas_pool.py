@@ -12,8 +12,10 @@ installs it where it can (importing the Numba tier calls it); elsewhere the two 
 apart and their idle threads should sleep (``backend.wait_passively``).
 """
 
+import contextlib
 import ctypes
 import os
+import threading
 from typing import Any
 
 import numba
@@ -31,7 +33,8 @@ _FUNCTIONS = (
     ("openblas_get_num_threads", (), ctypes.c_int),
     ("openblas_set_num_threads", (ctypes.c_int,), None),
 )
-_state: dict[str, Any] = {"setter": None, "installed": False, "callback": None}
+_state: dict[str, Any] = {"setter": None, "installed": False, "callback": None, "gemm": {}}
+_state["one thread"] = threading.Lock()  # one_thread's, for one Python thread at a time
 
 
 @intrinsic
@@ -83,19 +86,27 @@ def _jobs_on_numba_threads(sync, dojob, numjobs, jobdata_elsize, jobdata, dojob_
     _run_jobs(dojob, numjobs, jobdata_elsize, jobdata, dojob_data)
 
 
-def _openblas_functions():
-    """``_FUNCTIONS`` of the OpenBLAS in this process's memory map (threadpoolctl's import would
-    set an environment variable), or None: another BLAS, OpenBLAS before 0.3.28, not Linux."""
+def _openblas():
+    """The OpenBLAS in this process's memory map (threadpoolctl's import would set an environment
+    variable), or None: another BLAS, or not Linux."""
     try:
         with open("/proc/self/maps") as maps:
             paths = {line.split(None, 5)[-1].strip() for line in maps if "openblas" in line.lower()}
-        library = ctypes.CDLL(paths.pop()) if len(paths) == 1 else None
+        return ctypes.CDLL(paths.pop()) if len(paths) == 1 else None
     except OSError:
         return None
-    found = []
+
+
+def _function(library, name):  # NumPy's build names OpenBLAS's functions scipy_<name>64_
+    names = (f"scipy_{name}64_", name)
+    return next((getattr(library, n) for n in names if hasattr(library, n)), None)
+
+
+def _openblas_functions():
+    """``_FUNCTIONS`` of the process's OpenBLAS, or None (no OpenBLAS, or one before 0.3.28)."""
+    library, found = _openblas(), []
     for name, argtypes, restype in _FUNCTIONS:
-        names = (f"scipy_{name}64_", name)
-        function = next((getattr(library, n) for n in names if hasattr(library, n)), None)
+        function = None if library is None else _function(library, name)
         if function is not None:
             function.argtypes, function.restype = argtypes, restype
         found.append(function)
@@ -107,9 +118,14 @@ def available() -> bool:
     Numba compiling, a pool above one thread, ``MINIDL_ONE_POOL`` not ``0``); starts no thread."""
     if os.environ.get("MINIDL_ONE_POOL", "1") == "0" or _NO_JIT or _POOL < 2:
         return False
+    return bool(_functions())
+
+
+def _functions():
+    """``_openblas_functions()``, looked up once."""
     if _state["setter"] is None:
         _state["setter"] = _openblas_functions() or False
-    return bool(_state["setter"])
+    return _state["setter"]
 
 
 def share() -> bool:
@@ -141,3 +157,72 @@ if hasattr(os, "register_at_fork"):
 def shared() -> bool:
     """Whether OpenBLAS's parallel jobs run on Numba's threads now."""
     return _state["installed"]
+
+
+# ============================================================ products called from kernels
+# A kernel whose threads each need a product of their own (a block of rows of a recurrence, one
+# head's small matrices) calls OpenBLAS's ``cblas_?gemm`` by its address, given as an argument
+# (an address compiled in would break Numba's cache), each call one thread's (``one_thread``).
+@intrinsic
+def gemm(typingctx, address, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc):
+    """``cblas_?gemm`` at ``address`` on row-major matrices at the addresses ``a``, ``b``, ``c``:
+    C (m, n) = op(A) op(B) + beta C, op(X) = X^T where ``trans_*`` is 1; ``beta``'s type (float32
+    or float64) says which precision the function at ``address`` is."""
+
+    def codegen(context, builder, signature, args):
+        address, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc = args
+        real, i32, i64 = beta.type, ir.IntType(32), ir.IntType(64)
+        arguments = [i32, i32, i32, i64, i64, i64, real, real.as_pointer(), i64]
+        function = ir.FunctionType(ir.VoidType(), arguments + arguments[7:] + [real, real.as_pointer(), i64])
+
+        def order(trans):  # CblasRowMajor = 101, CblasNoTrans = 111, CblasTrans = 112
+            return builder.trunc(builder.add(trans, ir.Constant(i64, 111)), i32)
+
+        def pointer(address):
+            return builder.inttoptr(address, real.as_pointer())
+
+        one = ir.Constant(real, 1.0)
+        values = [ir.Constant(i32, 101), order(trans_a), order(trans_b), m, n, k, one, pointer(a), lda]
+        values += [pointer(b), ldb, beta, pointer(c), ldc]
+        builder.call(builder.inttoptr(address, function.as_pointer()), values)
+        return context.get_dummy_value()
+
+    integer = types.intp
+    return types.void(*[integer] * 10, beta, integer, integer), codegen
+
+
+@njit(inline="always")
+def matmul_rows(gemm_at, a, lo, hi, b, c):
+    """c[lo:hi] = a[lo:hi] @ b for C-contiguous matrices a (M, K), b (K, N), c (M, N), by the
+    ``cblas_?gemm`` at ``gemm_at`` (``gemm_address``)."""
+    K, N, size = a.shape[1], b.shape[1], a.itemsize
+    top_a, top_c = a.ctypes.data + lo * K * size, c.ctypes.data + lo * N * size
+    gemm(gemm_at, 0, 0, hi - lo, N, K, top_a, K, b.ctypes.data, N, c.dtype.type(0), top_c, N)
+
+
+def gemm_address(dtype) -> int:
+    """Address of OpenBLAS's ``cblas_sgemm`` (float32) or ``cblas_dgemm`` (float64) for
+    ``gemm``; 0 where there is none to call (another BLAS or dtype, an OpenBLAS before 0.3.28 whose
+    thread count this module does not set, Numba not compiling)."""
+    dtype = np.dtype(dtype)
+    if dtype not in _state["gemm"]:
+        name = {"float32": "cblas_sgemm", "float64": "cblas_dgemm"}.get(dtype.name)
+        library = _openblas() if name and not _NO_JIT and _functions() else None
+        function = None if library is None else _function(library, name)
+        _state["gemm"][dtype] = 0 if function is None else ctypes.cast(function, ctypes.c_void_p).value
+    return _state["gemm"][dtype]
+
+
+@contextlib.contextmanager
+def one_thread():
+    """OpenBLAS's products one thread each inside (``gemm`` from a kernel's threads: a product
+    that split its jobs over the pool from inside the pool would wait for itself); one Python
+    thread at a time, so that each puts back the count it found."""
+    _, get_count, set_count = _functions()  # found: ``gemm_address`` gave an address
+    with _state["one thread"]:
+        before = get_count()
+        set_count(1)
+        try:
+            yield
+        finally:
+            set_count(before)

@@ -4,9 +4,11 @@ Rows of scores in parallel for large inputs; the exponentials are left to NumPy 
 between two Numba passes that LLVM vectorises (measured: docs/performance.md, section 6).
 """
 
+import numba
 import numpy as np
-from numba import prange
+from numba import njit, prange
 
+from .. import blas_pool
 from .loops import SUM_MATH, _u, pick, threaded
 
 
@@ -90,3 +92,60 @@ def masked_softmax_backward(probs, dprobs, scale):
     kernel = pick(_masked_softmax_backward, _masked_softmax_backward.serial, probs.size)
     kernel(probs, dprobs, probs.dtype.type(scale), dscores)
     return dscores
+
+
+# ============================================================ many small products
+# Attention's products are one small matrix per head and sample (T x d by d x T): too small for
+# OpenBLAS to split (it keeps a product of m n k <= 2^18 on one thread), and NumPy calls them one
+# after another. Here the threads take the products in turn, each one OpenBLAS's ``gemm``.
+BATCH_MAX_MNK = 1 << 18  # m n k of the products that get one thread each (OpenBLAS's threshold)
+
+
+@njit(parallel=True, cache=True)
+def _each_product(gemm_at, a, b, c, trans_a, trans_b, lda, ldb):
+    # c[i, j] = a[i, j] b[i, j] for (B1, B2, ., .) arrays, a matrix read transposed where its
+    # columns are contiguous (trans_*); leading dimensions in elements
+    B1, B2, M, N = c.shape
+    K = a.shape[3]
+    size = c.itemsize
+    for g in prange(B1 * B2):
+        i, j = g // B2, g % B2
+        top_a = a.ctypes.data + (i * a.strides[0] + j * a.strides[1])
+        top_b = b.ctypes.data + (i * b.strides[0] + j * b.strides[1])
+        top_c = c.ctypes.data + (i * B2 + j) * M * N * size
+        blas_pool.gemm(gemm_at, trans_a, trans_b, M, N, K, top_a, lda, top_b, ldb, c.dtype.type(0), top_c, N)
+
+
+def _as_rows(x):
+    """(x, transposed, leading dimension) for BLAS: the matrices of x (..., R, C) with rows or
+    columns contiguous, x copied where neither."""
+    size = x.itemsize
+    if x.strides[-1] == size and x.strides[-2] >= max(1, x.shape[-1]) * size:
+        return x, 0, x.strides[-2] // size
+    if x.strides[-2] == size and x.strides[-1] >= max(1, x.shape[-2]) * size:
+        return x, 1, x.strides[-1] // size
+    x = np.ascontiguousarray(x)
+    return x, 0, x.shape[-1]
+
+
+def batched_matmul(a, b):
+    """Numba twin of ``reference.batched_matmul``: the small products on threads of their own."""
+    *batch, M, K = a.shape
+    N = b.shape[-1]
+    gemm_at = blas_pool.gemm_address(a.dtype) if a.dtype == b.dtype else 0
+    if (
+        not gemm_at
+        or a.ndim not in (3, 4)
+        or tuple(b.shape[:-2]) != tuple(batch)
+        or b.shape[-2] != K
+        or M * N * K > BATCH_MAX_MNK
+        or numba.get_num_threads() < 2
+        or 0 in a.shape + b.shape
+    ):
+        return np.matmul(a, b)
+    (a, trans_a, lda), (b, trans_b, ldb) = _as_rows(a), _as_rows(b)
+    a4, b4 = (a, b) if a.ndim == 4 else (a[None], b[None])
+    c = np.empty(a4.shape[:2] + (M, N), dtype=a.dtype)
+    with blas_pool.one_thread():
+        _each_product(gemm_at, a4, b4, c, trans_a, trans_b, lda, ldb)
+    return c.reshape(tuple(batch) + (M, N))

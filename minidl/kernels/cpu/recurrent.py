@@ -1,17 +1,19 @@
 """Numba twins of ``reference/recurrent.py``: the LSTM and GRU cells and their loops over time.
 
 A cell is one fused pass over each row's gates, serial (per step the work is too small for
-threads); float32 gates use a vectorisable rational tanh. The loop over time stays in Python,
-one BLAS product and one fused cell per step (``common.lstm_steps``, shared with the GPU tier).
+threads); float32 gates use a vectorisable rational tanh. The LSTM's loop over time runs in one
+kernel, blocks of the batch's rows on threads of their own; the GRU's stays in Python, one BLAS
+product and one fused cell per step (``common.gru_steps``, shared with the GPU tier).
 """
 
 import math
 
+import numba
 import numpy as np
-from numba import njit, types
+from numba import njit, prange, types
 from numba.extending import overload
 
-from .. import common
+from .. import blas_pool, common
 
 # ============================================================ recurrent cells
 # Serial, one row of the batch at a time: per step there are only N*H units (~10 µs of work).
@@ -203,16 +205,74 @@ def gru_cell_backward(dh, gates, hn, h_prev, dxw, dhw, dh_prev):
 
 
 # ============================================================ recurrent sequences
-# The loop over time stays in Python (each step is a BLAS product and one fused cell kernel
-# above); the loops are shared with the CUDA tier's fallback in ``common.py``.
+# A sample's h_t needs only its own h_{t-1}: the LSTM's batch splits into blocks of rows, one per
+# thread, and each block runs the whole sequence -- its rows' product h_{t-1} Wh (OpenBLAS, one
+# thread each: ``blas_pool.gemm``) and its cells -- never waiting for another block: one parallel
+# region a call, not one a step (see the cells' comment). A row's numbers do not depend on its
+# block, so any thread count gives the same result. Without an OpenBLAS to call (or Numba), the
+# loop over time stays in Python, a product and a fused cell per step (``common.lstm_steps``,
+# shared with the GPU tier), as it does for the GRU.
+@njit(parallel=True, cache=True)
+def _lstm_forward_blocks(gemm_at, blocks, xw, Wh, b, gates, cells, hs, hw):
+    T, N, _ = xw.shape
+    for block in prange(blocks):
+        lo, hi = block * N // blocks, (block + 1) * N // blocks
+        for t in range(T):
+            blas_pool.matmul_rows(gemm_at, hs[t], lo, hi, Wh, hw)  # hw[lo:hi] = h_{t-1} Wh
+            for n in range(lo, hi):
+                _lstm_forward_row(xw[t, n], hw[n], b, cells[t, n], gates[t, n], cells[t + 1, n], hs[t + 1, n])
+
+
+@njit(parallel=True, cache=True)
+def _lstm_backward_blocks(gemm_at, blocks, dy, Wh_T, gates, cells, da, dh, dc):
+    # dh (N, H): dL/dh_t, ends as dL/dh0; dc (2, N, H): dL/dc_t and dL/dc_{t-1}, taking turns
+    T, N, _ = dy.shape
+    for block in prange(blocks):
+        lo, hi = block * N // blocks, (block + 1) * N // blocks
+        dh[lo:hi] = dy[T - 1, lo:hi]
+        dc[0, lo:hi] = 0
+        for t in range(T - 1, -1, -1):
+            now, before = dc[(T - 1 - t) % 2], dc[(T - t) % 2]
+            for n in range(lo, hi):
+                _lstm_backward_row(
+                    dh[n], now[n], gates[t, n], cells[t, n], cells[t + 1, n], da[t, n], before[n]
+                )
+            blas_pool.matmul_rows(gemm_at, da[t], lo, hi, Wh_T, dh)  # dh[lo:hi] = da_t Wh^T
+            if t > 0:
+                dh[lo:hi] += dy[t - 1, lo:hi]
+
+
+def _by_blocks(outputs, inputs) -> int:
+    """The ``cblas_?gemm`` for the blocks of rows, or 0: no OpenBLAS to call, one dtype not
+    shared, or an output that is not C-contiguous (the kernels take rows by address)."""
+    arrays = outputs + inputs
+    ok = all(a.flags.c_contiguous for a in outputs) and len({a.dtype for a in arrays}) == 1
+    return blas_pool.gemm_address(arrays[0].dtype) if ok else 0
+
+
 def lstm_forward_sequence(xw, Wh, b, gates, cells, hs):
-    """Numba twin of ``reference.lstm_forward_sequence``: a product and a fused cell per step."""
-    return common.lstm_steps(lstm_cell_forward, xw, Wh, b, gates, cells, hs)
+    """Numba twin of ``reference.lstm_forward_sequence``: blocks of rows on threads of their own."""
+    gemm_at = _by_blocks((gates, cells, hs), (xw, Wh, b))
+    if not gemm_at:
+        return common.lstm_steps(lstm_cell_forward, xw, Wh, b, gates, cells, hs)
+    xw, Wh, b = (np.ascontiguousarray(a) for a in (xw, Wh, b))
+    blocks = min(numba.get_num_threads(), xw.shape[1])
+    with blas_pool.one_thread():
+        _lstm_forward_blocks(gemm_at, blocks, xw, Wh, b, gates, cells, hs, np.empty_like(xw[0]))
+    return gates, cells, hs
 
 
 def lstm_backward_sequence(dy, Wh_T, gates, cells, da, dh0, dc0):
-    """Numba twin of ``reference.lstm_backward_sequence``."""
-    return common.lstm_steps_backward(lstm_cell_backward, dy, Wh_T, gates, cells, da, dh0, dc0)
+    """Numba twin of ``reference.lstm_backward_sequence``: blocks of rows on threads of their own."""
+    gemm_at = _by_blocks((da, dh0), (dy, Wh_T, gates, cells))
+    if not gemm_at:
+        return common.lstm_steps_backward(lstm_cell_backward, dy, Wh_T, gates, cells, da, dh0, dc0)
+    dy, Wh_T, gates, cells = (np.ascontiguousarray(a) for a in (dy, Wh_T, gates, cells))
+    blocks, dc = min(numba.get_num_threads(), dy.shape[1]), np.empty((2,) + dh0.shape, dtype=dh0.dtype)
+    with blas_pool.one_thread():
+        _lstm_backward_blocks(gemm_at, blocks, dy, Wh_T, gates, cells, da, dh0, dc)
+    dc0[...] = dc[dy.shape[0] % 2]
+    return da, dh0, dc0
 
 
 def gru_forward_sequence(xw, Wh, bx, bh, gates, hn, hs):

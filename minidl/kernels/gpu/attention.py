@@ -1,4 +1,5 @@
-"""CUDA launcher of ``reference/attention.py``: the masked softmax (``cuda/masked_softmax.cu``).
+"""CUDA launcher of ``reference/attention.py``: the masked softmax (``cuda/masked_softmax.cu``);
+the small products are CuPy's.
 
 One thread per row of scores, forward and backward: rows are short (the keys of one query).
 """
@@ -43,3 +44,8 @@ def masked_softmax_backward(probs, dprobs, scale):
         (probs, dprobs, dscores, probs.dtype.type(scale), np.int64(rows), np.int32(probs.shape[-1])),
     )
     return dscores
+
+
+def batched_matmul(a, b):
+    """c[g] = a[g] b[g]; see ``reference.batched_matmul`` (CuPy's batched product)."""
+    return a @ b

@@ -1,4 +1,4 @@
-"""The masked softmax of attention, forward and backward.
+"""The masked softmax of attention, forward and backward, and attention's many small products.
 
 Each row of scores becomes a distribution over the keys the query may see; masked keys get
 probability exactly 0, and a row with nothing to see gives zeros.
@@ -50,3 +50,14 @@ def masked_softmax_backward(probs, dprobs, scale):
     """
     inner = (dprobs * probs).sum(axis=-1, keepdims=True)
     return (probs * (dprobs - inner) * probs.dtype.type(scale)).astype(probs.dtype, copy=False)
+
+
+# ============================================================ many small products
+def batched_matmul(a, b):
+    """One product per matrix of a batch: c[g] = a[g] b[g] (attention's Q K^T and P V per head).
+
+    Parameters: a (..., M, K), b (..., K, N), leading (batch) shapes that broadcast, any strides
+    (the heads are views). Returns c (..., M, N). NumPy's ``a @ b``: one BLAS call per matrix,
+    one after another.
+    """
+    return np.matmul(a, b)

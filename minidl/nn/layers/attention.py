@@ -132,32 +132,31 @@ def scaled_dot_product_attention(q, k, v, mask=None, is_causal=False, scale=None
     keep = xp.ones((1, tq, tk), dtype=bool) if mask is None else _mask_groups(mask, batch, tq, tk, xp)
     if is_causal:
         keep = keep & causal_mask(tq, tk, offset=tk - tq, xp=xp)[None]
-    scores = q @ xp.swapaxes(k, -1, -2)  # (..., Tq, Tk)
+    kernels = backend.kernels_for(q)
+    scores = kernels.batched_matmul(q, xp.swapaxes(k, -1, -2))  # (..., Tq, Tk)
     G = math.prod(batch)
-    probs = backend.kernels_for(q).masked_softmax(scores.reshape(G, tq, tk), keep, scale)
+    probs = kernels.masked_softmax(scores.reshape(G, tq, tk), keep, scale)
     probs = probs.reshape(scores.shape)  # (..., Tq, Tk)
     weights = probs if dropout_keep is None else probs * dropout_keep
-    out = weights @ v  # (..., Tq, dv)
+    out = kernels.batched_matmul(weights, v)  # (..., Tq, dv)
     return out, probs, (q, k, v, probs, scale, dropout_keep)
 
 
 def scaled_dot_product_attention_backward(dout, cache):
     """(dq, dk, dv) from dout (..., Tq, dv) and the forward's cache; shapes as q, k, v."""
     q, k, v, probs, scale, keep = cache
-    xp = backend.get_array_module(dout)
+    xp, kernels = backend.get_array_module(dout), backend.kernels_for(dout)
     weights = probs if keep is None else probs * keep
-    dv = xp.swapaxes(weights, -1, -2) @ dout  # (..., Tk, dv)
-    dprobs = dout @ xp.swapaxes(v, -1, -2)  # (..., Tq, Tk)
+    dv = kernels.batched_matmul(xp.swapaxes(weights, -1, -2), dout)  # (..., Tk, dv)
+    dprobs = kernels.batched_matmul(dout, xp.swapaxes(v, -1, -2))  # (..., Tq, Tk)
     if keep is not None:
         dprobs = dprobs * keep
     tq, tk = probs.shape[-2:]
-    dscores = (
-        backend.kernels_for(probs)
-        .masked_softmax_backward(probs.reshape(-1, tq, tk), dprobs.reshape(-1, tq, tk), scale)
-        .reshape(probs.shape)
-    )
-    dq = dscores @ k  # (..., Tq, d)
-    dk = xp.swapaxes(dscores, -1, -2) @ q  # (..., Tk, d)
+    dscores = kernels.masked_softmax_backward(
+        probs.reshape(-1, tq, tk), dprobs.reshape(-1, tq, tk), scale
+    ).reshape(probs.shape)
+    dq = kernels.batched_matmul(dscores, k)  # (..., Tq, d)
+    dk = kernels.batched_matmul(xp.swapaxes(dscores, -1, -2), q)  # (..., Tk, d)
     return dq, dk, dv
 
 

@@ -290,7 +290,9 @@ class Recurrent(SequenceLayout, Layer):
         dtype = self.params["Wx"].dtype
         self.check_gradient(dy, (N, T, self.units) if self.return_sequences else (N, self.units))
         if self.return_sequences:
-            return xp.array(dy.transpose(1, 0, 2), dtype=dtype)  # (T, N, H), a copy: added to below
+            return xp.array(
+                dy.transpose(1, 0, 2), dtype=dtype, order="C"
+            )  # (T, N, H), a copy: added to below
         dy_tm = xp.zeros((T, N, self.units), dtype=dtype)
         dy_tm[-1] = dy
         return dy_tm

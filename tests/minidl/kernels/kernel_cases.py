@@ -136,6 +136,26 @@ def _masked_softmax_backward_cases(rng, dtype):
     ]
 
 
+def _batched_matmul_cases(rng, dtype):
+    """Heads as views of one projection (rows of each matrix strided), a transposed operand
+    (columns contiguous), a copy-needing one (neither), 3-D batches, a product above the size
+    the threads take (``cpu.attention.BATCH_MAX_MNK``), batches that broadcast, an empty one."""
+    N, T, H, d = 2, 5, 3, 4
+    qkv = _normal(rng, (N, T, 3 * H * d), dtype)
+    q, k = (qkv[..., s * H * d : (s + 1) * H * d].reshape(N, T, H, d).transpose(0, 2, 1, 3) for s in (0, 1))
+    wide = _normal(rng, (4, 7, 14), dtype)
+    return [
+        (q, np.swapaxes(k, -1, -2)),  # Q K^T
+        (np.swapaxes(_normal(rng, (N, H, T, T), dtype), -1, -2), k),  # P^T V
+        (np.swapaxes(_normal(rng, (N, H, 3, T), dtype), -1, -2), _normal(rng, (N, H, 3, 2), dtype)),
+        (_normal(rng, (4, 6, 7), dtype), wide[..., ::2]),  # every other column: copied
+        (_normal(rng, (3, 1, 1), dtype), _normal(rng, (3, 1, 2), dtype)),
+        (_normal(rng, (2, 70, 70), dtype), _normal(rng, (2, 70, 60), dtype)),  # 294,000 > 2^18
+        (_normal(rng, (1, 3, 4, 5), dtype), _normal(rng, (2, 3, 5, 2), dtype)),  # broadcast
+        (_normal(rng, (0, 4, 5), dtype), _normal(rng, (0, 5, 3), dtype)),
+    ]
+
+
 def _relu_forward_cases(rng, dtype):
     x = _normal(rng, (5, 3, 7, 11), dtype)
     x[0, 0, 0, :4] = [0, -0.0, np.inf, -np.inf]  # zeros of both signs, both infinities
@@ -572,6 +592,7 @@ TABLE = {
         Kernel("softmax_cross_entropy_backward", _softmax_backward_cases),
         Kernel("masked_softmax", _masked_softmax_cases),
         Kernel("masked_softmax_backward", _masked_softmax_backward_cases, scale=(5, 5)),
+        Kernel("batched_matmul", _batched_matmul_cases),
         Kernel("relu_forward", _relu_forward_cases, exact=True),
         Kernel("relu_backward", _relu_backward_cases, exact=True),
         Kernel("dropout_forward", _dropout_forward_cases),

@@ -137,3 +137,27 @@ def test_a_training_step_on_the_shared_pool_matches_one_thread():
     one = run_with_two_threads(code, NUMBA_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     shared = run_with_two_threads(code)
     assert abs(float(one) - float(shared)) <= 1e-5 * abs(float(one)), (one, shared)
+
+
+def test_kernels_that_call_blas_from_their_threads_match_one_thread():
+    """The LSTM's blocks of rows and attention's small products call OpenBLAS from Numba's
+    threads, one BLAS thread each: same gradients as one thread, BLAS's count back after."""
+    code = """
+        import numpy as np, minidl as mdl
+        from minidl.kernels import blas_pool
+        from minidl.nn.layers.attention import MultiHeadAttention
+        from minidl.nn.layers.recurrent import LSTM
+        rng = np.random.default_rng(0)
+        lstm, attention = LSTM(16, return_sequences=True), MultiHeadAttention(num_heads=4, key_dim=8)
+        lstm.build((7, 5)), attention.build((9, 32))
+        x, xa = rng.standard_normal((12, 7, 5)), rng.standard_normal((6, 9, 32)).astype(np.float32)
+        dx = lstm.backward(lstm.forward(x, training=True))
+        da = attention.backward(attention.forward(xa, training=True, use_causal_mask=True))
+        counts = blas_pool._functions()[1]() if blas_pool._functions() else 0
+        print(repr([float(np.abs(a).sum()) for a in (dx, lstm.grads["Wh"], da, attention.grads["Wq"])]), counts)
+        """
+    one = run_with_two_threads(code, NUMBA_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1").rsplit(" ", 1)
+    two = run_with_two_threads(code).rsplit(" ", 1)
+    assert two[1].strip() == "2", two  # BLAS's two threads, restored after each kernel
+    for a, b in zip(eval(one[0]), eval(two[0])):
+        assert abs(a - b) <= 1e-5 * abs(a), (one, two)

@@ -327,7 +327,8 @@ def _kernel_modules():
 #: are allowed as a kind; these are the ``functools`` caches, named so that a new one is a decision)
 COMPILED_CACHES = {"launch._cuda_module", "launch._cuda_kernel", "emulate.load_module"}
 # Process settings, not data: whether OpenBLAS's products run on Numba's threads (blas_pool),
-# like the thread counts backend.set_threads keeps in the libraries themselves.
+# like the thread counts backend.set_threads keeps in the libraries themselves, and the addresses
+# of its functions.
 PROCESS_SETTINGS = {"blas_pool._state"}
 
 

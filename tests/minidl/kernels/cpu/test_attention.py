@@ -1,10 +1,12 @@
-"""The Numba masked softmax: the reference's probabilities and gradient, bool or uint8 masks."""
+"""The Numba masked softmax: the reference's probabilities and gradient, bool or uint8 masks;
+attention's small products, a thread each."""
 
 import numpy as np
 import pytest
 
-from minidl.kernels import reference
+from minidl.kernels import cpu, reference
 from minidl.kernels.cpu import attention as K
+from tests.minidl.kernels import kernel_cases as kc
 
 
 @pytest.mark.parametrize("mask_dtype", [bool, np.uint8])
@@ -24,3 +26,21 @@ def test_probabilities_and_gradient_equal_the_reference(mask_dtype, dtype, rtol)
         rtol=rtol,
         atol=rtol,
     )
+
+
+def test_small_products_on_threads_equal_numpys(monkeypatch):
+    """With more than one thread the Numba tier gives each small product a thread; every case
+    of the conformance table, float32 and float64, must equal NumPy's ``a @ b``, and the heads
+    (strided views, one operand transposed) must take the threads, not NumPy's loop."""
+    if not cpu.blas_pool.gemm_address(np.float32):
+        pytest.skip("no OpenBLAS to call from the kernels here")
+    calls = []
+    threaded = cpu.attention._each_product
+    monkeypatch.setattr(cpu.attention, "_each_product", lambda *args: calls.append(1) or threaded(*args))
+    monkeypatch.setattr(cpu.attention.numba, "get_num_threads", lambda: 2)
+    for dtype, rtol in [(np.float32, 1e-6), (np.float64, 1e-14)]:
+        for a, b in kc.TABLE["batched_matmul"].make_cases(dtype):
+            got = cpu.batched_matmul(a, b)
+            assert got.shape == np.matmul(a, b).shape and got.dtype == dtype
+            np.testing.assert_allclose(got, np.matmul(a, b), rtol=rtol, atol=rtol)
+    assert len(calls) == 2 * 5  # per dtype: Q K^T, two P^T V, the copied operand, the 3-D batch

@@ -62,7 +62,10 @@ def test_the_gru_cell_and_its_backward_equal_the_reference(dtype, rtol):
         np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol)
 
 
-def test_the_lstm_loops_over_time_equal_the_reference():
+@pytest.mark.parametrize("blocks", [1, 2, 3])
+def test_the_lstm_loops_over_time_equal_the_reference(blocks, monkeypatch):
+    """Whatever the blocks of rows the Numba tier splits the batch into (one per thread)."""
+    monkeypatch.setattr(cpu.recurrent.numba, "get_num_threads", lambda: blocks)
     rng = np.random.default_rng(2)
     xw, Wh, b, dy = _arrays(rng, np.float64, (T, N, 4 * H), (H, 4 * H), (4 * H,), (T, N, H))
     outs = []
@@ -81,6 +84,25 @@ def test_the_lstm_loops_over_time_equal_the_reference():
         outs.append([gates, cells, hs, *back])
     for got, want in zip(*outs):
         np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-12)
+
+
+def test_the_lstm_takes_any_layout_and_keeps_blas_threads(monkeypatch):
+    """Inputs of any strides are read (copied to rows where needed); BLAS's thread count is
+    the same after the kernels as before."""
+    rng = np.random.default_rng(3)
+    xw, Wh, b = _arrays(rng, np.float64, (T, 4 * H, N), (4 * H, H), (4 * H,))
+    got = []
+    for xw_, Wh_ in (
+        (xw.transpose(0, 2, 1), Wh.T),
+        (np.ascontiguousarray(xw.transpose(0, 2, 1)), Wh.T.copy()),
+    ):
+        cells, hs = np.zeros((T + 1, N, H)), np.zeros((T + 1, N, H))
+        got.append(cpu.lstm_forward_sequence(xw_, Wh_, b, np.empty((T, N, 4 * H)), cells, hs))
+    for a, b_ in zip(*got):
+        np.testing.assert_array_equal(a, b_)
+    functions = cpu.blas_pool._functions()
+    if functions:
+        assert functions[1]() == cpu.blas_pool._state["setter"][1]()
 
 
 def test_float32_gate_functions_are_accurate():
