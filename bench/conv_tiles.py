@@ -32,6 +32,7 @@ SHAPES: dict[str, Shape] = {
     "1->6 5x5 pad 2 on 28x28, no dx (conv1)": (64, 1, 6, 5, 28, 2, 1, False),
     "1->8 5x5 pad 2 on 28x28": (64, 1, 8, 5, 28, 2, 1, True),
     "16->32 3x3 pad 1 stride 2 on 14x14": (64, 16, 32, 3, 14, 1, 2, True),
+    "32->64 3x3 pad 1 on 7x7": (64, 32, 64, 3, 7, 1, 1, True),
 }
 TILES = (256 * 1024, 512 * 1024, 1024 * 1024)
 
@@ -64,13 +65,19 @@ def contenders(N, C, F, k, H, pad, stride, dx, tiles=TILES, seed=0):
 
     def tiled(tile_bytes):
         def step():  # the "tiles" route forced, whatever conv2d_route would choose
-            saved = cpu.conv.CONV_TILE_BYTES, cpu.conv.CONV_TILE_MAX_FILTERS
-            cpu.conv.CONV_TILE_BYTES, cpu.conv.CONV_TILE_MAX_FILTERS = tile_bytes, F
+            conv, names = (
+                cpu.conv,
+                ("CONV_TILE_BYTES", "CONV_TILE_MAX_FILTERS", "CONV_TILE_MAX_FILTERS_STRIDED"),
+            )
+            saved = [getattr(conv, name) for name in names]
+            for name, value in zip(names, (tile_bytes, F, F)):
+                setattr(conv, name, value)
             try:
-                _, cols = cpu.conv.conv2d_forward(x, weight, bias, *geometry)  # cols: None on this route
-                cpu.conv.conv2d_backward(dy, x, cols, weight, *geometry, dx)
+                _, cols = conv.conv2d_forward(x, weight, bias, *geometry)  # cols: None on this route
+                conv.conv2d_backward(dy, x, cols, weight, *geometry, dx)
             finally:
-                cpu.conv.CONV_TILE_BYTES, cpu.conv.CONV_TILE_MAX_FILTERS = saved
+                for name, value in zip(names, saved):
+                    setattr(conv, name, value)
 
         return step
 

@@ -3,14 +3,15 @@
 im2col and col2im are copy kernels over flat unsigned offsets (vectorised); the layer's
 products stay in BLAS, by one of two routes chosen by shape (``conv2d_route``): tiles of a few
 images whose patch matrix stays in cache, or the whole batch's patch matrix, kept for the
-backward. ``CONV_TILE_BYTES`` and ``CONV_TILE_MAX_FILTERS`` are the tunables (measured:
-docs/performance.md, section 2).
+backward. ``CONV_TILE_BYTES`` and ``CONV_TILE_MAX_FILTERS(_STRIDED)`` are the tunables (measured:
+docs/performance.md, sections 2 and 16).
 """
 
+import numba
 import numpy as np
 from numba import njit, prange
 
-from .. import common
+from .. import blas_pool, common
 from ..common import conv_output_length
 from .loops import SUM_MATH, _u, pick, threaded
 
@@ -114,16 +115,20 @@ def col2im(cols, x_shape, kh, kw, sh, sw, ph, pw):
 #   large product per quantity is what BLAS's threads share best; the batch's patch matrix is
 #   built once and kept for the backward (which builds it again only when given None).
 CONV_TILE_BYTES = 512 * 1024
-CONV_TILE_MAX_FILTERS = 8  # "tiles" for F <= this many filters (the rule: see conv2d_route)
+CONV_TILE_MAX_FILTERS = 32  # "tiles" for F <= this many filters at stride 1 (the rule: conv2d_route)
+CONV_TILE_MAX_FILTERS_STRIDED = 8  # and at other strides
 
 
 def conv2d_route(x_shape, weight_shape, sh, sw, ph, pw) -> str:
     """``"tiles"`` or ``"whole"``: how ``conv2d_forward``/``_backward`` run this shape.
 
-    Tiles for at most ``CONV_TILE_MAX_FILTERS`` filters (thin products), else the whole batch:
-    at two threads only the thin layers gain from tiles (``python -m bench.conv_tiles``).
+    Tiles for at most ``CONV_TILE_MAX_FILTERS`` filters at stride 1 (dW by shifted products, the
+    tiles on threads of their own) and ``CONV_TILE_MAX_FILTERS_STRIDED`` at other strides (the
+    tiles' backward rebuilds their patch matrices, in a loop), else the whole batch: measured with
+    ``python -m bench.conv_tiles`` at one and two threads (docs/performance.md, section 16).
     """
-    return "tiles" if weight_shape[0] <= CONV_TILE_MAX_FILTERS else "whole"
+    most = CONV_TILE_MAX_FILTERS if sh == sw == 1 else CONV_TILE_MAX_FILTERS_STRIDED
+    return "tiles" if weight_shape[0] <= most else "whole"
 
 
 def conv2d_tile(x_shape, weight_shape, sh, sw, ph, pw, itemsize=4) -> int:
@@ -301,6 +306,38 @@ def conv2d_weight_gradient_shifted(dy, x, weight_shape, ph, pw):
     return dweight_parts.sum(axis=0).reshape(weight_shape), dbias_parts.sum(axis=0).astype(x.dtype)
 
 
+# With threads the tiles run in parallel, one per task: the same im2col, product (OpenBLAS's,
+# one thread each: ``blas_pool.gemm``) and scatter as the loop below, in buffers of the task's own.
+_im2col_serial, _col2im_serial, _scatter_serial = _im2col.serial, _col2im.serial, _scatter_output.serial
+
+
+@njit(parallel=True, cache=True)
+def _tiles_forward(gemm_at, x, W2, bias, geometry, per_tile, y):
+    kh, kw, sh, sw, ph, pw = geometry
+    N, (F, K), (OH, OW) = x.shape[0], W2.shape, y.shape[2:]
+    for tile in prange((N + per_tile - 1) // per_tile):
+        n0 = tile * per_tile
+        g = min(per_tile, N - n0)
+        cols, products = np.empty((K, g * OH * OW), x.dtype), np.empty((F, g * OH * OW), x.dtype)
+        _im2col_serial(x[n0 : n0 + g], kh, kw, sh, sw, ph, pw, OH, OW, cols)
+        blas_pool.matmul_rows(gemm_at, W2, 0, F, cols, products)
+        _scatter_serial(products, bias, n0, y)
+
+
+@njit(parallel=True, cache=True)
+def _tiles_input_gradient(gemm_at, dy, W2_T, geometry, per_tile, dx):
+    # dx tile by tile, as the backward's loop does it when dW and db came from the shifted products
+    kh, kw, sh, sw, ph, pw = geometry
+    N, (K, F), (OH, OW) = dy.shape[0], W2_T.shape, dy.shape[2:]
+    for tile in prange((N + per_tile - 1) // per_tile):
+        n0 = tile * per_tile
+        g = min(per_tile, N - n0)
+        dy_tile, dcols = np.empty((F, g * OH * OW), dy.dtype), np.empty((K, g * OH * OW), dy.dtype)
+        _gather_gradient(dy, n0, dy_tile, np.zeros(F))  # (db: the shifted products' own)
+        blas_pool.matmul_rows(gemm_at, W2_T, 0, K, dy_tile, dcols)
+        _col2im_serial(dcols, kh, kw, sh, sw, ph, pw, OH, OW, dx[n0 : n0 + g])
+
+
 def conv2d_forward(x, weight, bias, sh, sw, ph, pw):
     """Numba twin of ``reference.conv2d_forward``, by ``conv2d_route``: tiles of images (im2col
     of a tile into a buffer reused by every tile, one BLAS product, written into y as NCHW;
@@ -318,6 +355,11 @@ def conv2d_forward(x, weight, bias, sh, sw, ph, pw):
         pick(_scatter_output, _scatter_output.serial, y.size)(W2 @ cols, bias, 0, y)
         return y, cols
     per_tile = conv2d_tile(x.shape, weight.shape, sh, sw, ph, pw, dtype.itemsize)
+    gemm_at = blas_pool.gemm_address(dtype)
+    if gemm_at and numba.get_num_threads() > 1:  # the tiles on threads of their own
+        with blas_pool.one_thread():
+            _tiles_forward(gemm_at, x, W2, bias, (kh, kw, sh, sw, ph, pw), per_tile, y)
+        return y, None
     cols_of, products_of = (_tile_buffer(rows, per_tile, OH * OW, dtype) for rows in (K, F))
     for n0 in range(0, N, per_tile):
         g = min(per_tile, N - n0)
@@ -363,6 +405,11 @@ def conv2d_backward(dy, x, cols, weight, sh, sw, ph, pw, input_grad):
     dweight_tiles = np.zeros((F, K), dtype=dtype)
     dbias_tiles = np.zeros(F)  # float64 sums
     dx = np.empty(x.shape, dtype=dtype) if input_grad else None
+    gemm_at = blas_pool.gemm_address(dtype)
+    if shifted and gemm_at and numba.get_num_threads() > 1:  # dx alone left: tiles on threads
+        with blas_pool.one_thread():
+            _tiles_input_gradient(gemm_at, dy, W2_T, (kh, kw, sh, sw, ph, pw), per_tile, dx)
+        return dx, dweight, dbias
     for n0 in range(0, N, per_tile):
         g = min(per_tile, N - n0)
         tile_cols, dy_tile = cols_of(g), dy_tile_of(g)

@@ -17,6 +17,13 @@ from tests.minidl.kernels import kernel_cases as kc
 
 
 @pytest.mark.slow
+def _most_filters_for_tiles(monkeypatch, filters):
+    """The tiles route for layers of at most ``filters`` filters, at every stride."""
+    monkeypatch.setattr(cpu.conv, "CONV_TILE_MAX_FILTERS", filters)
+    monkeypatch.setattr(cpu.conv, "CONV_TILE_MAX_FILTERS_STRIDED", filters)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize(
     "max_filters, tile_bytes",
     [(0, 0), (64, 1), (64, 40_000), (64, 2**40)],
@@ -24,24 +31,29 @@ from tests.minidl.kernels import kernel_cases as kc
 )
 @pytest.mark.parametrize("name", ["conv2d_forward", "conv2d_backward"])
 def test_both_routes_and_every_tile_size_compute_the_reference_convolution(
-    name, max_filters, tile_bytes, monkeypatch
+    name, max_filters, tile_bytes, threads, monkeypatch
 ):
-    monkeypatch.setattr(cpu.conv, "CONV_TILE_MAX_FILTERS", max_filters)
+    """With more than one thread (as the choice sees it) the tiles run as tasks of a parallel
+    kernel, products by OpenBLAS called from them; with one, in a loop."""
+    monkeypatch.setattr(cpu.conv.numba, "get_num_threads", lambda: threads)
+    _most_filters_for_tiles(monkeypatch, max_filters)
     monkeypatch.setattr(cpu.conv, "CONV_TILE_BYTES", tile_bytes)
     for dtype in kc.DTYPES:
         assert kc.check_kernel(cpu, name, dtype) == len(kc.CONV2D_GEOMETRIES)
 
 
-def test_the_route_follows_the_number_of_filters():
+def test_the_route_follows_the_number_of_filters_and_the_stride():
     assert cpu.conv2d_route((64, 1, 28, 28), (6, 1, 5, 5), 1, 1, 2, 2) == "tiles"
-    assert cpu.conv2d_route((64, 1, 28, 28), (cpu.conv.CONV_TILE_MAX_FILTERS, 1, 5, 5), 1, 1, 2, 2) == "tiles"
-    assert cpu.conv2d_route((64, 16, 14, 14), (32, 16, 3, 3), 1, 1, 1, 1) == "whole"
+    assert cpu.conv2d_route((64, 16, 14, 14), (32, 16, 3, 3), 1, 1, 1, 1) == "tiles"
+    assert cpu.conv2d_route((64, 32, 7, 7), (64, 32, 3, 3), 1, 1, 1, 1) == "whole"
+    assert cpu.conv2d_route((64, 16, 14, 14), (32, 16, 3, 3), 2, 2, 1, 1) == "whole"
+    assert cpu.conv2d_route((64, 1, 28, 28), (8, 1, 5, 5), 2, 2, 2, 2) == "tiles"
 
 
 def test_the_whole_route_returns_its_patch_matrix_and_the_backward_uses_what_it_is_given(monkeypatch):
     """The forward returns cols = im2col(x) (the tiles route: None); the backward given cols
     builds nothing, given None rebuilds them; both give the reference's gradients."""
-    monkeypatch.setattr(cpu.conv, "CONV_TILE_MAX_FILTERS", 0)
+    _most_filters_for_tiles(monkeypatch, 0)
     rng = np.random.default_rng(3)
     x = rng.standard_normal((3, 3, 6, 5))
     weight, dy = rng.standard_normal((4, 3, 3, 3)), rng.standard_normal((3, 4, 6, 5))
@@ -55,7 +67,7 @@ def test_the_whole_route_returns_its_patch_matrix_and_the_backward_uses_what_it_
         assert len(built) == builds
         for ours, theirs in zip(got, want):
             np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
-    monkeypatch.setattr(cpu.conv, "CONV_TILE_MAX_FILTERS", 64)
+    _most_filters_for_tiles(monkeypatch, 64)
     assert cpu.conv2d_forward(x, weight, None, 1, 1, 1, 1)[1] is None
 
 
@@ -65,7 +77,7 @@ def test_two_forwards_then_two_backwards_in_reverse_order_give_the_references_gr
 ):
     """What a backward needs travels in the cache the forward returned, not in the tier: two
     convolutions in flight at once (a network's layers) each get their own gradients."""
-    monkeypatch.setattr(cpu.conv, "CONV_TILE_MAX_FILTERS", max_filters)
+    _most_filters_for_tiles(monkeypatch, max_filters)
     rng = np.random.default_rng(4)
     x1, x2 = rng.standard_normal((2, 3, 3, 7, 6))
     weight, dy1, dy2 = rng.standard_normal((4, 3, 3, 3)), *rng.standard_normal((2, 3, 4, 7, 6))
@@ -136,7 +148,7 @@ def test_a_conv_layer_hands_its_patch_matrix_to_the_backward_which_frees_it_befo
     from minidl.kernels import common
     from minidl.nn.layers import Conv2D
 
-    monkeypatch.setattr(cpu.conv, "CONV_TILE_MAX_FILTERS", 0)
+    _most_filters_for_tiles(monkeypatch, 0)
     rng = np.random.default_rng(7)
     layer = Conv2D(4, 3, padding=1)
     x = rng.standard_normal((2, 3, 6, 5)).astype(np.float32)
@@ -168,7 +180,7 @@ def test_two_conv_layers_in_flight_each_backward_from_its_own_cache(max_filters,
     from minidl import backend
     from minidl.nn.layers import Conv2D
 
-    monkeypatch.setattr(cpu.conv, "CONV_TILE_MAX_FILTERS", max_filters)
+    _most_filters_for_tiles(monkeypatch, max_filters)
     rng = np.random.default_rng(8)
     x1, x2 = rng.standard_normal((2, 3, 2, 7, 6))
     dy1, dy2 = rng.standard_normal((2, 3, 5, 7, 6))
