@@ -197,7 +197,7 @@ def matmul_rows(gemm_at, a, lo, hi, b, c):
     ``cblas_?gemm`` at ``gemm_at`` (``gemm_address``)."""
     K, N, size = a.shape[1], b.shape[1], a.itemsize
     top_a, top_c = a.ctypes.data + lo * K * size, c.ctypes.data + lo * N * size
-    gemm(gemm_at, 0, 0, hi - lo, N, K, top_a, K, b.ctypes.data, N, c.dtype.type(0), top_c, N)
+    gemm(gemm_at, 0, 0, hi - lo, N, K, top_a, K, b.ctypes.data, N, c.dtype.type(0), top_c, N)  # type: ignore[call-arg]
 
 
 def gemm_address(dtype) -> int:

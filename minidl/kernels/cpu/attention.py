@@ -113,7 +113,8 @@ def _each_product(gemm_at, a, b, c, trans_a, trans_b, lda, ldb):
         top_a = a.ctypes.data + (i * a.strides[0] + j * a.strides[1])
         top_b = b.ctypes.data + (i * b.strides[0] + j * b.strides[1])
         top_c = c.ctypes.data + (i * B2 + j) * M * N * size
-        blas_pool.gemm(gemm_at, trans_a, trans_b, M, N, K, top_a, lda, top_b, ldb, c.dtype.type(0), top_c, N)
+        zero = c.dtype.type(0)
+        blas_pool.gemm(gemm_at, trans_a, trans_b, M, N, K, top_a, lda, top_b, ldb, zero, top_c, N)  # type: ignore[call-arg]
 
 
 def _as_rows(x):
