@@ -1,61 +1,90 @@
-"""Numba twins of ``reference/attention.py``: the masked softmax of attention and its backward.
+"""Numba twins of ``reference/attention.py``: the masked softmax of attention and its backward,
+and the small products of its heads.
 
-Rows of scores in parallel for large inputs; the exponentials are left to NumPy (SIMD exp)
-between two Numba passes that LLVM vectorises (measured: docs/performance.md, section 6).
+Rows of scores in parallel for large inputs, one pass each, float32's exp written out so that LLVM
+vectorises it (measured: docs/performance.md, sections 6 and 16); the heads' products a thread each.
 """
+
+import math
 
 import numba
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.extending import intrinsic, overload
 
 from .. import blas_pool
 from .loops import SUM_MATH, _u, pick, threaded
 
 
 # ============================================================ masked softmax (attention)
-# Three passes over the scores instead of one: Numba cannot vectorise exp (LLVM has no vector
-# exp without Intel's SVML, which is not installed), so one loop that calls exp per element is
-# several times slower than NumPy's SIMD exp. So the exponentials are left to NumPy, between
-# two Numba passes that LLVM does vectorise: the shifted, scaled scores with -inf at the
-# masked keys, then the row sums and one multiplication per element by 1 / sum.
-# exp(-inf) = 0 makes the masked entries exactly 0. (Measured: see docs/performance.md.)
-@threaded()
-def _masked_softmax_shift(scores, keep, scale, z):
-    # z = scale * scores - (row max over kept keys), -inf where masked (and on a row with no key)
+# One pass per row: its max over the kept keys, then exp, sum and 1 / sum. Numba cannot vectorise
+# a call of exp (LLVM has no vector exp without Intel's SVML, which is not installed): a loop
+# calling it spent 3.5-5 ns an element, against NumPy's SIMD exp's 0.5. So float32 takes exp
+# written out as multiply-adds LLVM does vectorise (``_exp_f32``): x = n ln 2 + r with
+# |r| <= ln 2 / 2, e^r by Cephes' polynomial (within 2 float32 ulp), 2^n as the bits of a float
+# (exponent n + 127). float64 (the gradient checks') calls exp. Masked keys get exactly 0.
+@intrinsic
+def _float32_from_bits(typingctx, bits):
+    """The float32 whose 32 bits are the int32 ``bits``."""
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.FloatType())
+
+    return types.float32(types.int32), codegen
+
+
+@njit(inline="always", fastmath={"nsz", "contract"})
+def _exp_f32(x):
+    x = max(x, np.float32(-87.0))  # 2^n stays a normal float; e^-87 ~ 1.6e-38 counts as 0 in a sum
+    n = np.floor(x * np.float32(1.44269504) + np.float32(0.5))  # x / ln 2, rounded
+    r = x - n * np.float32(0.693359375) - n * np.float32(-2.12194440e-4)  # ln 2 in two parts
+    p = np.float32(1.9875691500e-4)
+    for c in (1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1):
+        p = p * r + np.float32(c)
+    return (p * r * r + r + np.float32(1.0)) * _float32_from_bits((np.int32(n) + np.int32(127)) << 23)
+
+
+def _exp(x):
+    """e^x for the softmax kernel (plain Python under NUMBA_DISABLE_JIT=1)."""
+    return math.exp(x)
+
+
+@overload(_exp)
+def _exp_typed(x):
+    if isinstance(x, types.Float) and x.bitwidth == 32:
+        return lambda x: _exp_f32(x)
+    return lambda x: math.exp(x)
+
+
+@threaded(fastmath=set(SUM_MATH))
+def _masked_softmax(scores, keep, scale, probs):
     G, Tq, Tk = scores.shape
     per_mask = G // keep.shape[0]
-    scores_flat, keep_flat, z_flat = scores.reshape(-1), keep.reshape(-1), z.reshape(-1)
-    minus_inf = z.dtype.type(-np.inf)
+    scores_flat, keep_flat, probs_flat = scores.reshape(-1), keep.reshape(-1), probs.reshape(-1)
+    zero = probs.dtype.type(0)
     for row in prange(G * Tq):
         g, i = row // Tq, row % Tq
         start = _u(row * Tk)
         mask_start = _u(((g // per_mask) * Tq + i) * Tk)
-        m = minus_inf
+        m = probs.dtype.type(-np.inf)
         for j in range(Tk):
             if keep_flat[mask_start + _u(j)]:
                 m = max(m, scale * scores_flat[start + _u(j)])
         for j in range(Tk):
-            kept = keep_flat[mask_start + _u(j)] != 0
-            z_flat[start + _u(j)] = scale * scores_flat[start + _u(j)] - m if kept else minus_inf
-
-
-@threaded(fastmath=set(SUM_MATH))
-def _normalise_rows(e, Tk):
-    # each row of Tk numbers times 1 / its sum (a row of zeros, every key masked, stays 0)
-    e_flat = e.reshape(-1)
-    for row in prange(e_flat.size // Tk):
-        start = _u(row * Tk)
-        total = 0.0
-        for j in range(Tk):
-            total += e_flat[start + _u(j)]
-        if total > 0:
-            inverse = e_flat.dtype.type(1.0 / total)  # one division per row, in e's precision
+            e = _exp(scale * scores_flat[start + _u(j)] - m)
+            probs_flat[start + _u(j)] = e if keep_flat[mask_start + _u(j)] != 0 else zero
+        total = zero
+        for j in range(Tk):  # its own loop: vectorised alike with and without threads
+            total += probs_flat[start + _u(j)]
+        if total > 0:  # a row with every key masked stays 0
+            inverse = probs.dtype.type(1.0 / total)  # one division per row, in probs' precision
             for j in range(Tk):
-                e_flat[start + _u(j)] *= inverse
+                probs_flat[start + _u(j)] *= inverse
 
 
 def masked_softmax(scores, keep, scale):
-    """Numba twin of ``reference.masked_softmax``: shift, NumPy's exp, normalise (rows in parallel)."""
+    """Numba twin of ``reference.masked_softmax``: one pass per row (rows in parallel)."""
     scores = np.ascontiguousarray(scores)
     keep = (
         np.ascontiguousarray(keep).view(np.uint8)
@@ -63,10 +92,7 @@ def masked_softmax(scores, keep, scale):
         else np.ascontiguousarray(keep, dtype=np.uint8)
     )
     probs = np.empty_like(scores)
-    kernel = pick(_masked_softmax_shift, _masked_softmax_shift.serial, scores.size)
-    kernel(scores, keep, scores.dtype.type(scale), probs)
-    np.exp(probs, out=probs)
-    pick(_normalise_rows, _normalise_rows.serial, probs.size)(probs, scores.shape[-1])
+    pick(_masked_softmax, _masked_softmax.serial, scores.size)(scores, keep, scores.dtype.type(scale), probs)
     return probs
 
 
