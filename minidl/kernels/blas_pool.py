@@ -32,8 +32,10 @@ _FUNCTIONS = (
     ("openblas_set_threads_callback_function", (ctypes.c_void_p,), None),
     ("openblas_get_num_threads", (), ctypes.c_int),
     ("openblas_set_num_threads", (ctypes.c_int,), None),
+    ("cblas_sgemm", None, ctypes.c_int),  # not called here: ``gemm`` calls them from kernels
+    ("cblas_dgemm", None, ctypes.c_int),
 )
-_state: dict[str, Any] = {"setter": None, "installed": False, "callback": None, "gemm": {}}
+_state: dict[str, Any] = {"setter": None, "installed": False, "callback": None}
 _state["one thread"] = threading.Lock()  # one_thread's, for one Python thread at a time
 
 
@@ -86,27 +88,19 @@ def _jobs_on_numba_threads(sync, dojob, numjobs, jobdata_elsize, jobdata, dojob_
     _run_jobs(dojob, numjobs, jobdata_elsize, jobdata, dojob_data)
 
 
-def _openblas():
-    """The OpenBLAS in this process's memory map (threadpoolctl's import would set an environment
-    variable), or None: another BLAS, or not Linux."""
+def _openblas_functions():
+    """``_FUNCTIONS`` of the OpenBLAS in this process's memory map (threadpoolctl's import would
+    set an environment variable), or None: another BLAS, OpenBLAS before 0.3.28, not Linux."""
     try:
         with open("/proc/self/maps") as maps:
             paths = {line.split(None, 5)[-1].strip() for line in maps if "openblas" in line.lower()}
-        return ctypes.CDLL(paths.pop()) if len(paths) == 1 else None
+        library = ctypes.CDLL(paths.pop()) if len(paths) == 1 else None
     except OSError:
         return None
-
-
-def _function(library, name):  # NumPy's build names OpenBLAS's functions scipy_<name>64_
-    names = (f"scipy_{name}64_", name)
-    return next((getattr(library, n) for n in names if hasattr(library, n)), None)
-
-
-def _openblas_functions():
-    """``_FUNCTIONS`` of the process's OpenBLAS, or None (no OpenBLAS, or one before 0.3.28)."""
-    library, found = _openblas(), []
+    found = []
     for name, argtypes, restype in _FUNCTIONS:
-        function = None if library is None else _function(library, name)
+        names = (f"scipy_{name}64_", name)
+        function = next((getattr(library, n) for n in names if hasattr(library, n)), None)
         if function is not None:
             function.argtypes, function.restype = argtypes, restype
         found.append(function)
@@ -133,7 +127,7 @@ def share() -> bool:
     thread count stays as set (``backend.set_threads``), capped at Numba's pool."""
     if _state["installed"] or not available():
         return _state["installed"]
-    setter, get_count, set_count = _state["setter"]
+    setter, get_count, set_count, *_ = _state["setter"]
     set_count(min(get_count(), _POOL))  # a product's jobs must all run at once on the pool
     _run_jobs(0, 0, 0, 0, np.int32(0))  # compile (or load) and start the pool before BLAS may call in
     _state["callback"] = _state["callback"] or cfunc(_CALLBACK, cache=True)(_jobs_on_numba_threads)
@@ -204,13 +198,9 @@ def gemm_address(dtype) -> int:
     """Address of OpenBLAS's ``cblas_sgemm`` (float32) or ``cblas_dgemm`` (float64) for
     ``gemm``; 0 where there is none to call (another BLAS or dtype, an OpenBLAS before 0.3.28 whose
     thread count this module does not set, Numba not compiling)."""
-    dtype = np.dtype(dtype)
-    if dtype not in _state["gemm"]:
-        name = {"float32": "cblas_sgemm", "float64": "cblas_dgemm"}.get(dtype.name)
-        library = _openblas() if name and not _NO_JIT and _functions() else None
-        function = None if library is None else _function(library, name)
-        _state["gemm"][dtype] = 0 if function is None else ctypes.cast(function, ctypes.c_void_p).value
-    return _state["gemm"][dtype]
+    index = {"float32": 3, "float64": 4}.get(np.dtype(dtype).name)
+    functions = None if _NO_JIT or index is None else _functions()
+    return ctypes.cast(functions[index], ctypes.c_void_p).value or 0 if functions else 0
 
 
 @contextlib.contextmanager
@@ -218,7 +208,7 @@ def one_thread():
     """OpenBLAS's products one thread each inside (``gemm`` from a kernel's threads: a product
     that split its jobs over the pool from inside the pool would wait for itself); one Python
     thread at a time, so that each puts back the count it found."""
-    _, get_count, set_count = _functions()  # found: ``gemm_address`` gave an address
+    _, get_count, set_count, *_ = _functions()  # found: ``gemm_address`` gave an address
     with _state["one thread"]:
         before = get_count()
         set_count(1)

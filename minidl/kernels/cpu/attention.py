@@ -132,14 +132,12 @@ def _each_product(gemm_at, a, b, c, trans_a, trans_b, lda, ldb):
     # c[i, j] = a[i, j] b[i, j] for (B1, B2, ., .) arrays, a matrix read transposed where its
     # columns are contiguous (trans_*); leading dimensions in elements
     B1, B2, M, N = c.shape
-    K = a.shape[3]
-    size = c.itemsize
+    K, size, zero = a.shape[3], c.itemsize, c.dtype.type(0)
     for g in prange(B1 * B2):
         i, j = g // B2, g % B2
         top_a = a.ctypes.data + (i * a.strides[0] + j * a.strides[1])
         top_b = b.ctypes.data + (i * b.strides[0] + j * b.strides[1])
         top_c = c.ctypes.data + (i * B2 + j) * M * N * size
-        zero = c.dtype.type(0)
         blas_pool.gemm(gemm_at, trans_a, trans_b, M, N, K, top_a, lda, top_b, ldb, zero, top_c, N)  # type: ignore[call-arg]
 
 
@@ -159,16 +157,9 @@ def batched_matmul(a, b):
     """Numba twin of ``reference.batched_matmul``: the small products on threads of their own."""
     *batch, M, K = a.shape
     N = b.shape[-1]
-    gemm_at = blas_pool.gemm_address(a.dtype) if a.dtype == b.dtype else 0
-    if (
-        not gemm_at
-        or a.ndim not in (3, 4)
-        or tuple(b.shape[:-2]) != tuple(batch)
-        or b.shape[-2] != K
-        or M * N * K > BATCH_MAX_MNK
-        or numba.get_num_threads() < 2
-        or 0 in a.shape + b.shape
-    ):
+    gemm_at = blas_pool.gemm_address(a.dtype) if a.dtype == b.dtype and a.ndim in (3, 4) else 0
+    small = b.shape[:-1] == a.shape[:-2] + (K,) and 0 < M * N * K <= BATCH_MAX_MNK and a.size > 0
+    if not (gemm_at and small and numba.get_num_threads() > 1):
         return np.matmul(a, b)
     (a, trans_a, lda), (b, trans_b, ldb) = _as_rows(a), _as_rows(b)
     a4, b4 = (a, b) if a.ndim == 4 else (a[None], b[None])

@@ -16,10 +16,9 @@ from numba.extending import overload
 from .. import blas_pool, common
 
 # ============================================================ recurrent cells
-# Serial, one row of the batch at a time: per step there are only N*H units (~10 µs of work).
-# With one pool (``kernels.blas_pool``) rows in parallel made the bench's LSTM 14.0 -> 11.9 ms on
-# 2 threads but 14.5 -> 36-72 ms on 16 threads of a busy 16-core host (100 tiny regions a call,
-# each waiting for its slowest thread), so the cells stay serial. Each row
+# Serial, one row of the batch at a time: per step there are only N*H units (~10 µs of work), and
+# a parallel region per step made 16 threads of a busy host 2.5-5x slower than one (100 tiny
+# regions a call, each waiting for its slowest thread). Each row
 # goes through a small helper on 1-D rows, which LLVM vectorises behind a runtime check
 # that outputs and inputs do not overlap (an output passed as its own input, where the
 # docstring allows it, is still right but takes the scalar path, several times slower; the layers
@@ -208,10 +207,10 @@ def gru_cell_backward(dh, gates, hn, h_prev, dxw, dhw, dh_prev):
 # A sample's h_t needs only its own h_{t-1}: the LSTM's batch splits into blocks of rows, one per
 # thread, and each block runs the whole sequence -- its rows' product h_{t-1} Wh (OpenBLAS, one
 # thread each: ``blas_pool.gemm``) and its cells -- never waiting for another block: one parallel
-# region a call, not one a step (see the cells' comment). A row's numbers do not depend on its
-# block, so any thread count gives the same result. Without an OpenBLAS to call (or Numba), the
-# loop over time stays in Python, a product and a fused cell per step (``common.lstm_steps``,
-# shared with the GPU tier), as it does for the GRU.
+# region a call, not one a step (see the cells' comment). (OpenBLAS may round a block's product
+# otherwise than the whole batch's, as it splits the work by shape.) Without an OpenBLAS to call
+# (or Numba), the loop over time stays in Python, a product and a fused cell per step
+# (``common.lstm_steps``, shared with the GPU tier), as it does for the GRU.
 @njit(parallel=True, cache=True)
 def _lstm_forward_blocks(gemm_at, blocks, xw, Wh, b, gates, cells, hs, hw):
     T, N, _ = xw.shape
