@@ -22,29 +22,9 @@ from .training.model import NonFiniteLossError, Sequential, load_model
 
 _ON_FIRST_USE = ("gallery", "plot", "zoo")
 
-__all__ = [
-    "__version__",
-    "backend",
-    "seed",
-    "augment",
-    "callbacks",
-    "data",
-    "datasets",
-    "gallery",
-    "gradcheck",
-    "plot",
-    "zoo",
-    "initializers",
-    "layers",
-    "losses",
-    "metrics",
-    "models",
-    "optim",
-    "regularizers",
-    "Sequential",
-    "load_model",
-    "NonFiniteLossError",
-]
+__all__ = ["__version__", "backend", "seed", "augment", "callbacks", "data", "datasets", "gallery"]
+__all__ += ["gradcheck", "plot", "zoo", "initializers", "layers", "losses", "metrics", "models", "optim"]
+__all__ += ["regularizers", "Sequential", "load_model", "NonFiniteLossError"]
 
 
 def __getattr__(name: str):

@@ -28,26 +28,9 @@ import numpy as np
 
 from .kernels.common import get_array_module
 
-__all__ = [
-    "use",
-    "current",
-    "kernels",
-    "kernels_for",
-    "get_array_module",
-    "seed",
-    "rng",
-    "numba_available",
-    "wait_passively",
-    "keep_freed_memory",
-    "set_threads",
-    "threads",
-    "gpu_available",
-    "gpu_status",
-    "check_device",
-    "to_device",
-    "device_of",
-    "to_numpy",
-]
+__all__ = ["use", "current", "kernels", "kernels_for", "get_array_module", "seed", "rng", "numba_available"]
+__all__ += ["wait_passively", "keep_freed_memory", "set_threads", "threads", "gpu_available", "gpu_status"]
+__all__ += ["check_device", "to_device", "device_of", "to_numpy"]
 
 KERNEL_BACKENDS = ("numpy", "numba")
 _KERNEL_MODULES = {"numpy": "minidl.kernels.reference", "numba": "minidl.kernels.cpu"}

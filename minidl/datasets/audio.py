@@ -21,22 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = [
-    "hz_to_mel",
-    "mel_to_hz",
-    "frame_signal",
-    "hann_window",
-    "power_spectrum",
-    "mel_filterbank",
-    "log_mel_spectrogram",
-    "dct_matrix",
-    "mfcc",
-    "SAMPLE_RATE",
-    "FRAME_LENGTH",
-    "HOP_LENGTH",
-    "N_MELS",
-    "FLOOR_DB",
-]
+__all__ = ["hz_to_mel", "mel_to_hz", "frame_signal", "hann_window", "power_spectrum", "mel_filterbank"]
+__all__ += ["log_mel_spectrogram", "dct_matrix", "mfcc", "SAMPLE_RATE", "FRAME_LENGTH", "HOP_LENGTH"]
+__all__ += ["N_MELS", "FLOOR_DB"]
 
 # The settings of the bundled spoken digits (and the defaults below): 8 kHz audio, frames
 # of 256 samples (32 ms) every 128 samples (16 ms), 32 mel bands, energies floored at -100 dB.

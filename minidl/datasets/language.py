@@ -23,14 +23,8 @@ import numpy as np
 
 from .synthetic import _check_count, _generator
 
-__all__ = [
-    "tokenize_words",
-    "Vocabulary",
-    "pad_sequences",
-    "padding_mask",
-    "make_reviews",
-    "make_match_reports",
-]
+__all__ = ["tokenize_words", "Vocabulary", "pad_sequences", "padding_mask", "make_reviews"]
+__all__ += ["make_match_reports"]
 
 PAD, UNK = "<pad>", "<unk>"
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[^\sa-z0-9]")

@@ -35,16 +35,8 @@ from ..nn.layers.core import Dense, Flatten, Reshape
 from ..training.metrics import roc_auc
 from ..training.model import Sequential
 
-__all__ = [
-    "Autoencoder",
-    "dense_autoencoder",
-    "conv_autoencoder",
-    "corrupt",
-    "reconstruction_errors",
-    "anomaly_threshold",
-    "detect_anomalies",
-    "AnomalyReport",
-]
+__all__ = ["Autoencoder", "dense_autoencoder", "conv_autoencoder", "corrupt", "reconstruction_errors"]
+__all__ += ["anomaly_threshold", "detect_anomalies", "AnomalyReport"]
 
 
 class Autoencoder(NamedTuple):

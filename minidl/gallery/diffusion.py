@@ -49,17 +49,8 @@ from ..nn.layers.core import Dense
 from ..nn.layers.unet import UNet
 from ..nn.losses import MeanSquaredError
 
-__all__ = [
-    "NoiseSchedule",
-    "q_sample",
-    "timestep_embedding",
-    "MLPDenoiser",
-    "UNetDenoiser",
-    "DiffusionTrainer",
-    "ddpm_sample",
-    "ddim_sample",
-    "ddim_timesteps",
-]
+__all__ = ["NoiseSchedule", "q_sample", "timestep_embedding", "MLPDenoiser", "UNetDenoiser"]
+__all__ += ["DiffusionTrainer", "ddpm_sample", "ddim_sample", "ddim_timesteps"]
 
 
 # ------------------------------------------------------------------ the forward process

@@ -40,18 +40,8 @@ from ..nn.layers.core import Dense, Reshape
 from ..nn.losses import BinaryCrossentropy
 from ..training.model import Sequential
 
-__all__ = [
-    "ring_centers",
-    "sample_ring",
-    "mode_coverage",
-    "ModeCoverage",
-    "sample_noise",
-    "ring_generator",
-    "ring_discriminator",
-    "mnist_generator",
-    "mnist_discriminator",
-    "GANTrainer",
-]
+__all__ = ["ring_centers", "sample_ring", "mode_coverage", "ModeCoverage", "sample_noise", "ring_generator"]
+__all__ += ["ring_discriminator", "mnist_generator", "mnist_discriminator", "GANTrainer"]
 
 
 # ------------------------------------------------------------------ the toy distribution

@@ -25,21 +25,8 @@ import numpy as np
 
 from ..nn.losses import Huber, Loss
 
-__all__ = [
-    "CartPole",
-    "evaluate",
-    "discounted_returns",
-    "log_softmax",
-    "PolicyGradientLoss",
-    "HuberLoss",
-    "ReplayBuffer",
-    "LINES",
-    "winner",
-    "legal_moves",
-    "solve",
-    "perfect_moves",
-    "board_str",
-]
+__all__ = ["CartPole", "evaluate", "discounted_returns", "log_softmax", "PolicyGradientLoss", "HuberLoss"]
+__all__ += ["ReplayBuffer", "LINES", "winner", "legal_moves", "solve", "perfect_moves", "board_str"]
 
 
 # ------------------------------------------------------------------ CartPole

@@ -154,9 +154,8 @@ def shared() -> bool:
 
 
 # ============================================================ products called from kernels
-# A kernel whose threads each need a product of their own (a block of rows of a recurrence, one
-# head's small matrices) calls OpenBLAS's ``cblas_?gemm`` by its address, given as an argument
-# (an address compiled in would break Numba's cache), each call one thread's (``one_thread``).
+# A kernel whose tasks each need a product of their own (a tile, a block of rows, a head) calls
+# ``cblas_?gemm`` by its address, an argument (one compiled in would break Numba's cache).
 @intrinsic
 def gemm(typingctx, address, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc):
     """``cblas_?gemm`` at ``address`` on row-major matrices at the addresses ``a``, ``b``, ``c``:
@@ -168,16 +167,11 @@ def gemm(typingctx, address, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c,
         real, i32, i64 = beta.type, ir.IntType(32), ir.IntType(64)
         arguments = [i32, i32, i32, i64, i64, i64, real, real.as_pointer(), i64]
         function = ir.FunctionType(ir.VoidType(), arguments + arguments[7:] + [real, real.as_pointer(), i64])
-
-        def order(trans):  # CblasRowMajor = 101, CblasNoTrans = 111, CblasTrans = 112
-            return builder.trunc(builder.add(trans, ir.Constant(i64, 111)), i32)
-
-        def pointer(address):
-            return builder.inttoptr(address, real.as_pointer())
-
-        one = ir.Constant(real, 1.0)
-        values = [ir.Constant(i32, 101), order(trans_a), order(trans_b), m, n, k, one, pointer(a), lda]
-        values += [pointer(b), ldb, beta, pointer(c), ldc]
+        # CblasRowMajor = 101; CblasNoTrans = 111, CblasTrans = 112
+        trans = [builder.trunc(builder.add(t, ir.Constant(i64, 111)), i32) for t in (trans_a, trans_b)]
+        a, b, c = (builder.inttoptr(p, real.as_pointer()) for p in (a, b, c))
+        values = [ir.Constant(i32, 101), *trans, m, n, k, ir.Constant(real, 1.0), a, lda, b, ldb]
+        values += [beta, c, ldc]
         builder.call(builder.inttoptr(address, function.as_pointer()), values)
         return context.get_dummy_value()
 

@@ -25,21 +25,10 @@ from types import MappingProxyType
 
 import numpy as np
 
-__all__ = [
-    "get_array_module",
-    "conv_output_length",
-    "pool_output_length",
-    "C_REAL_TYPES",
-    "sigmoid",
-    "conv2d_forward_by_im2col",
-    "conv2d_backward_by_im2col",
-    "conv2d_weight_gradient_by_cols",
-    "conv2d_input_gradient_by_col2im",
-    "lstm_steps",
-    "lstm_steps_backward",
-    "gru_steps",
-    "gru_steps_backward",
-]
+__all__ = ["get_array_module", "conv_output_length", "pool_output_length", "C_REAL_TYPES", "sigmoid"]
+__all__ += ["conv2d_forward_by_im2col", "conv2d_backward_by_im2col", "conv2d_weight_gradient_by_cols"]
+__all__ += ["conv2d_input_gradient_by_col2im", "lstm_steps", "lstm_steps_backward", "gru_steps"]
+__all__ += ["gru_steps_backward"]
 
 #: NumPy dtype -> the C type the CUDA sources are compiled with (``-DREAL_T=...``)
 C_REAL_TYPES = MappingProxyType({np.dtype(np.float32): "float", np.dtype(np.float64): "double"})

@@ -73,15 +73,8 @@ import numpy as np
 
 from .common import C_REAL_TYPES
 
-__all__ = [
-    "CUDA_DIR",
-    "compiler",
-    "load_module",
-    "kernel_signatures",
-    "EmulatedModule",
-    "EmulatedKernel",
-    "OutOfBounds",
-]
+__all__ = ["CUDA_DIR", "compiler", "load_module", "kernel_signatures", "EmulatedModule", "EmulatedKernel"]
+__all__ += ["OutOfBounds"]
 
 CUDA_DIR = Path(__file__).resolve().parent / "cuda"
 

@@ -15,13 +15,5 @@ Above ``kernels`` and ``backend``; below ``training`` (which knows these, never 
 
 from . import constraints, gradcheck, initializers, layers, losses, optim, preference, regularizers
 
-__all__ = [
-    "constraints",
-    "gradcheck",
-    "initializers",
-    "layers",
-    "losses",
-    "optim",
-    "preference",
-    "regularizers",
-]
+__all__ = ["constraints", "gradcheck", "initializers", "layers", "losses", "optim", "preference"]
+__all__ += ["regularizers"]

@@ -22,13 +22,8 @@ import numpy as np
 
 from .losses import Loss, positive
 
-__all__ = [
-    "sequence_log_prob",
-    "sequence_log_prob_backward",
-    "MaskedSequenceCrossentropy",
-    "BradleyTerry",
-    "DPO",
-]
+__all__ = ["sequence_log_prob", "sequence_log_prob_backward", "MaskedSequenceCrossentropy", "BradleyTerry"]
+__all__ += ["DPO"]
 
 
 def sequence_log_prob(logits, targets, mask):

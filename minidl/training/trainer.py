@@ -29,15 +29,8 @@ from .data import DataLoader, yields_batches
 if TYPE_CHECKING:
     from ..nn.layers.base import Layer
 
-__all__ = [
-    "Trainer",
-    "NonFiniteLossError",
-    "Tally",
-    "as_batch",
-    "check_xy",
-    "per_sample_weights",
-    "with_model",
-]
+__all__ = ["Trainer", "NonFiniteLossError", "Tally", "as_batch", "check_xy", "per_sample_weights"]
+__all__ += ["with_model"]
 
 
 class NonFiniteLossError(FloatingPointError):

@@ -28,17 +28,8 @@ import numpy as np
 from .. import backend, plot
 from ..kernels.boxes import box_iou, nms
 
-__all__ = [
-    "confusion_matrix",
-    "iou_per_class",
-    "dice_per_class",
-    "mean_iou",
-    "box_iou",
-    "nms",
-    "batched_nms",
-    "average_precision",
-    "mean_average_precision",
-]
+__all__ = ["confusion_matrix", "iou_per_class", "dice_per_class", "mean_iou", "box_iou", "nms", "batched_nms"]
+__all__ += ["average_precision", "mean_average_precision"]
 
 
 # --------------------------------------------------------------------------- segmentation

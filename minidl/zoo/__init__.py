@@ -19,16 +19,8 @@ from pathlib import Path
 
 from ..training.model import Sequential, load_model
 
-__all__ = [
-    "available",
-    "load",
-    "describe",
-    "entry",
-    "weights_path",
-    "ZooEntry",
-    "MODELS",
-    "UnknownModelError",
-]
+__all__ = ["available", "load", "describe", "entry", "weights_path", "ZooEntry", "MODELS"]
+__all__ += ["UnknownModelError"]
 
 HERE = Path(__file__).resolve().parent
 

@@ -25,11 +25,5 @@ if blas_pool.share():  # one pool, awake between kernels and products: smaller k
     loops.PARALLEL_MIN_ELEMENTS = loops.SHARED_POOL_MIN_ELEMENTS
 
 # the contract's kernels, then what this tier adds (the convolution's routes, chapter 10's subject)
-__all__ = [
-    *KERNELS,
-    "conv2d_route",
-    "conv2d_tile",
-    "conv2d_weight_gradient_shifted",
-    "serial_twin",
-    "threads_pay",
-]
+__all__ = [*KERNELS, "conv2d_route", "conv2d_tile", "conv2d_weight_gradient_shifted", "serial_twin"]
+__all__ += ["threads_pay"]

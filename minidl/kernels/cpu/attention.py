@@ -42,7 +42,7 @@ def _exp_f32(x):
     p = np.float32(1.9875691500e-4)
     for c in (1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1):
         p = p * r + np.float32(c)
-    return (p * r * r + r + np.float32(1.0)) * _float32_from_bits((np.int32(n) + np.int32(127)) << 23)
+    return (p * r * r + r + np.float32(1.0)) * _float32_from_bits((np.int32(n) + np.int32(127)) << 23)  # type: ignore[call-arg]
 
 
 def _exp(x):
@@ -121,9 +121,8 @@ def masked_softmax_backward(probs, dprobs, scale):
 
 
 # ============================================================ many small products
-# Attention's products are one small matrix per head and sample (T x d by d x T): too small for
-# OpenBLAS to split (it keeps a product of m n k <= 2^18 on one thread), and NumPy calls them one
-# after another. Here the threads take the products in turn, each one OpenBLAS's ``gemm``.
+# Attention's products, one per head and sample (T x d by d x T), are too small for OpenBLAS to
+# split (m n k <= 2^18 stays on one thread) and NumPy calls them in turn: here threads share them.
 BATCH_MAX_MNK = 1 << 18  # m n k of the products that get one thread each (OpenBLAS's threshold)
 
 

@@ -101,16 +101,14 @@ def col2im(cols, x_shape, kh, kw, sh, sw, ph, pw):
 # ============================================================ convolution (a whole layer)
 # ``conv2d_forward`` / ``conv2d_backward`` do the products of ``reference.conv2d_forward``
 # (W2 @ cols, dY2 @ cols.T, W2.T @ dY2) in BLAS, by one of two routes (``conv2d_route``, measured):
-# * "tiles": the patch matrix is never built whole. For a one-channel 5x5 convolution it is 25
-#   times the images (5 MB for LeNet-5's first layer at batch 64), and with few filters each
-#   element is used in only 2 F flops per product: the time goes to streaming it through memory
-#   (im2col writes it, the forward and dW products read it, dcols is as large again for col2im).
-#   Instead a TILE of a few images (about ``CONV_TILE_BYTES`` of patch matrix, to stay in a
-#   core's L2 cache) is built by the same im2col, multiplied, and in the backward folded back by
-#   col2im while still in cache, in buffers reused from tile to tile. A tile's product is written
-#   straight into the NCHW output, and dy's tile is gathered as (F, g*OH*OW) in one pass that
-#   also sums db. With stride 1 dW and db need no patch matrix (``conv2d_weight_gradient_shifted``,
-#   below): the tiles serve dx alone. The forward returns None for cols.
+# * "tiles": the patch matrix is never built whole. With few filters each of its elements is used
+#   in only 2 F flops per product (LeNet-5's first layer: 5 MB, 25 times the images), so the time
+#   goes to streaming it through memory. Instead a TILE of a few images (about ``CONV_TILE_BYTES``
+#   of patch matrix, to stay in a core's L2 cache) is built by the same im2col, multiplied (the
+#   product straight into the NCHW output) and in the backward folded back by col2im while still
+#   in cache: with threads each tile a task with buffers of its own, else a loop reusing one. With
+#   stride 1 dW and db need no patch matrix (``conv2d_weight_gradient_shifted``, below): the tiles
+#   serve dx alone. The forward returns None for cols.
 # * "whole": with more filters the products have the arithmetic to hide that traffic, and one
 #   large product per quantity is what BLAS's threads share best; the batch's patch matrix is
 #   built once and kept for the backward (which builds it again only when given None).
@@ -120,12 +118,10 @@ CONV_TILE_MAX_FILTERS_STRIDED = 8  # and at other strides
 
 
 def conv2d_route(x_shape, weight_shape, sh, sw, ph, pw) -> str:
-    """``"tiles"`` or ``"whole"``: how ``conv2d_forward``/``_backward`` run this shape.
-
-    Tiles for at most ``CONV_TILE_MAX_FILTERS`` filters at stride 1 (dW by shifted products, the
-    tiles on threads of their own) and ``CONV_TILE_MAX_FILTERS_STRIDED`` at other strides (the
-    tiles' backward rebuilds their patch matrices, in a loop), else the whole batch: measured with
-    ``python -m bench.conv_tiles`` at one and two threads (docs/performance.md, section 16).
+    """``"tiles"`` or ``"whole"``: how ``conv2d_forward``/``_backward`` run this shape: tiles for at
+    most ``CONV_TILE_MAX_FILTERS`` filters at stride 1 (dW by the shifted products) and
+    ``CONV_TILE_MAX_FILTERS_STRIDED`` at other strides (the tiles' backward rebuilds their patch
+    matrices), else the whole batch (``python -m bench.conv_tiles``; docs/performance.md, section 16).
     """
     most = CONV_TILE_MAX_FILTERS if sh == sw == 1 else CONV_TILE_MAX_FILTERS_STRIDED
     return "tiles" if weight_shape[0] <= most else "whole"
@@ -306,8 +302,7 @@ def conv2d_weight_gradient_shifted(dy, x, weight_shape, ph, pw):
     return dweight_parts.sum(axis=0).reshape(weight_shape), dbias_parts.sum(axis=0).astype(x.dtype)
 
 
-# With threads the tiles run in parallel, one per task: the same im2col, product (OpenBLAS's,
-# one thread each: ``blas_pool.gemm``) and scatter as the loop below, in buffers of the task's own.
+# The tiles as the tasks of a parallel loop: the loop's steps below, products by ``blas_pool.gemm``.
 _im2col_serial, _col2im_serial, _scatter_serial = _im2col.serial, _col2im.serial, _scatter_output.serial
 
 

@@ -231,11 +231,10 @@ def _lstm_backward_blocks(gemm_at, blocks, dy, Wh_T, gates, cells, da, dh, dc):
         dh[lo:hi] = dy[T - 1, lo:hi]
         dc[0, lo:hi] = 0
         for t in range(T - 1, -1, -1):
-            now, before = dc[(T - 1 - t) % 2], dc[(T - t) % 2]
+            now, prev = dc[(T - 1 - t) % 2], dc[(T - t) % 2]  # dL/dc_t, dL/dc_{t-1}
+            c_prev, c = cells[t], cells[t + 1]
             for n in range(lo, hi):
-                _lstm_backward_row(
-                    dh[n], now[n], gates[t, n], cells[t, n], cells[t + 1, n], da[t, n], before[n]
-                )
+                _lstm_backward_row(dh[n], now[n], gates[t, n], c_prev[n], c[n], da[t, n], prev[n])
             blas_pool.matmul_rows(gemm_at, da[t], lo, hi, Wh_T, dh)  # dh[lo:hi] = da_t Wh^T
             if t > 0:
                 dh[lo:hi] += dy[t - 1, lo:hi]
@@ -255,7 +254,7 @@ def lstm_forward_sequence(xw, Wh, b, gates, cells, hs):
     if not gemm_at:
         return common.lstm_steps(lstm_cell_forward, xw, Wh, b, gates, cells, hs)
     xw, Wh, b = (np.ascontiguousarray(a) for a in (xw, Wh, b))
-    blocks = min(numba.get_num_threads(), xw.shape[1])
+    blocks = min(numba.get_num_threads(), xw.shape[1])  # a block of rows per thread
     with blas_pool.one_thread():
         _lstm_forward_blocks(gemm_at, blocks, xw, Wh, b, gates, cells, hs, np.empty_like(xw[0]))
     return gates, cells, hs

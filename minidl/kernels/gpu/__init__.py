@@ -36,13 +36,5 @@ globals().update(tier_kernels(__name__))  # every kernel of the contract, from i
 
 # the contract's kernels, then what this tier adds: where the sources are and how they compile,
 # and when a whole sequence runs in one launch
-__all__ = [
-    *KERNELS,
-    "CUDA_DIR",
-    "THREADS",
-    "compile_options",
-    "cuda_sources",
-    "SEQUENCE_MAX_HIDDEN",
-    "sequence_kernels_fit",
-    "sequence_rows_per_block",
-]
+__all__ = [*KERNELS, "CUDA_DIR", "THREADS", "compile_options", "cuda_sources", "SEQUENCE_MAX_HIDDEN"]
+__all__ += ["sequence_kernels_fit", "sequence_rows_per_block"]

@@ -54,10 +54,7 @@ def masked_softmax_backward(probs, dprobs, scale):
 
 # ============================================================ many small products
 def batched_matmul(a, b):
-    """One product per matrix of a batch: c[g] = a[g] b[g] (attention's Q K^T and P V per head).
-
-    Parameters: a (..., M, K), b (..., K, N), leading (batch) shapes that broadcast, any strides
-    (the heads are views). Returns c (..., M, N). NumPy's ``a @ b``: one BLAS call per matrix,
-    one after another.
-    """
+    """c[g] = a[g] b[g] for every matrix g of a batch (attention's Q K^T and P V, one per head):
+    a (..., M, K), b (..., K, N), any strides, batch shapes that broadcast -> c (..., M, N).
+    NumPy's ``a @ b``: one BLAS call per matrix, one after another."""
     return np.matmul(a, b)

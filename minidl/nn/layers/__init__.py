@@ -51,48 +51,11 @@ from .residual import Residual
 from .unet import UNet
 from .upsampling import Conv2DTranspose, UpSampling2D
 
-__all__ = [
-    "Layer",
-    "LAYER_CLASSES",
-    "Dense",
-    "Dropout",
-    "Flatten",
-    "Reshape",
-    "ReLU",
-    "LeakyReLU",
-    "Sigmoid",
-    "Tanh",
-    "Softmax",
-    "GELU",
-    "ELU",
-    "Conv2D",
-    "MaxPool2D",
-    "AvgPool2D",
-    "GlobalAvgPool2D",
-    "BatchNorm",
-    "LayerNorm",
-    "SimpleRNN",
-    "LSTM",
-    "GRU",
-    "Embedding",
-    "MultiHeadAttention",
-    "PositionalEmbedding",
-    "SinusoidalPositionalEncoding",
-    "TransformerBlock",
-    "PointerGenerator",
-    "causal_mask",
-    "padding_mask",
-    "scaled_dot_product_attention",
-    "scaled_dot_product_attention_backward",
-    "UpSampling2D",
-    "Conv2DTranspose",
-    "Residual",
-    "Concatenate",
-    "UNet",
-    "PatchEmbedding",
-    "ClassToken",
-    "SelectToken",
-    "LoRA",
-    "LoRAAttention",
-    "GaussianSample",
-]
+__all__ = ["Layer", "LAYER_CLASSES", "Dense", "Dropout", "Flatten", "Reshape", "ReLU", "LeakyReLU", "Sigmoid"]
+__all__ += ["Tanh", "Softmax", "GELU", "ELU", "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D"]
+__all__ += ["BatchNorm", "LayerNorm", "SimpleRNN", "LSTM", "GRU", "Embedding", "MultiHeadAttention"]
+__all__ += ["PositionalEmbedding", "SinusoidalPositionalEncoding", "TransformerBlock", "PointerGenerator"]
+__all__ += ["causal_mask", "padding_mask", "scaled_dot_product_attention"]
+__all__ += ["scaled_dot_product_attention_backward", "UpSampling2D", "Conv2DTranspose", "Residual"]
+__all__ += ["Concatenate", "UNet", "PatchEmbedding", "ClassToken", "SelectToken", "LoRA", "LoRAAttention"]
+__all__ += ["GaussianSample"]

@@ -49,16 +49,9 @@ from .checks import SequenceLayout, fraction, positive_int
 from .core import Dense
 from .normalization import LayerNorm
 
-__all__ = [
-    "scaled_dot_product_attention",
-    "scaled_dot_product_attention_backward",
-    "causal_mask",
-    "padding_mask",
-    "MultiHeadAttention",
-    "SinusoidalPositionalEncoding",
-    "PositionalEmbedding",
-    "TransformerBlock",
-]
+__all__ = ["scaled_dot_product_attention", "scaled_dot_product_attention_backward", "causal_mask"]
+__all__ += ["padding_mask", "MultiHeadAttention", "SinusoidalPositionalEncoding", "PositionalEmbedding"]
+__all__ += ["TransformerBlock"]
 
 
 # ============================================================ the function and its backward

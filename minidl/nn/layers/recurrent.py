@@ -45,17 +45,8 @@ from .. import initializers
 from .base import Layer
 from .checks import SequenceLayout, positive_int
 
-__all__ = [
-    "SimpleRNN",
-    "LSTM",
-    "GRU",
-    "rnn_step_forward",
-    "rnn_step_backward",
-    "lstm_step_forward",
-    "lstm_step_backward",
-    "gru_step_forward",
-    "gru_step_backward",
-]
+__all__ = ["SimpleRNN", "LSTM", "GRU", "rnn_step_forward", "rnn_step_backward", "lstm_step_forward"]
+__all__ += ["lstm_step_backward", "gru_step_forward", "gru_step_backward"]
 
 
 # ================================================================== one step of each cell
