@@ -13,6 +13,7 @@ its folder. Replaying cells after a restart is the runner's business (``runner.p
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import secrets
@@ -71,6 +72,21 @@ def _hide_grader_process() -> None:
             ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
         except (OSError, AttributeError):
             pass
+
+
+def _ready(fd: int, event: int, seconds: float) -> bool:
+    """Whether ``fd`` is ready for ``event`` (``select.POLLIN``/``POLLOUT``; a hang-up or an
+    error counts: the read or write then says what happened) within ``seconds``.
+
+    ``poll``, not ``select``: ``select`` refuses an fd numbered 1024 or more (FD_SETSIZE,
+    "filedescriptor out of range"), and a sandbox started by one grading thread while another
+    holds many fds gets pipes numbered that high -- ``shutil.rmtree`` of a submission's
+    1,500-level folder holds one fd per level. Its first request then failed as if its
+    process had died ("the process stopped answering"), and the notebook lost its setup cell.
+    """
+    poller = select.poll()
+    poller.register(fd, event)
+    return bool(poller.poll(math.ceil(seconds * 1000)))
 
 
 def _processes_of(uid: int) -> int:
@@ -209,7 +225,7 @@ class Sandbox:
             if left <= 0:
                 raise _TimedOut()
             try:
-                _, ready, _ = select.select([], [self._to_child], [], left)
+                ready = _ready(self._to_child, select.POLLOUT, left)
             except (OSError, ValueError):
                 raise _ChildDied() from None
             if not ready:
@@ -229,8 +245,7 @@ class Sandbox:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise _TimedOut()
-            ready, _, _ = select.select([self._from_child], [], [], left)
-            if not ready:
+            if not _ready(self._from_child, select.POLLIN, left):
                 raise _TimedOut()
             got = os.readv(self._from_child, [view[done : done + (1 << 20)]])
             if not got:
