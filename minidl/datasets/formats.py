@@ -92,6 +92,18 @@ def parse_idx(raw: bytes, name: str = "<bytes>", expect_ndim: int | None = None)
     return data.astype(dtype.newbyteorder("="))
 
 
+def _tar_member(tar, member, archive: str) -> bytes:
+    """The bytes of ``member`` (a ``TarInfo`` or a name) of the open ``tar``; a ValueError naming
+    the ``archive`` (what it was taken for) when it has no regular file of that name."""
+    try:
+        stream = tar.extractfile(member)
+    except KeyError:  # no member of that name
+        stream = None
+    if stream is None:
+        raise ValueError(f"{archive}: no file {getattr(member, 'name', member)!r}")
+    return stream.read()
+
+
 def parse_cifar_batch(raw: bytes, name: str = "<bytes>"):
     """Decode one pickled CIFAR-10 batch. Only call on checksum-verified bytes.
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .download import fetch
-from .formats import parse_cifar_batch, read_idx
+from .formats import _tar_member, parse_cifar_batch, read_idx
 
 __all__ = ["load_mnist", "load_cifar10", "load_sequential_mnist", "CIFAR10_CLASSES"]
 
@@ -158,17 +158,9 @@ def _read_cifar_archive(archive):
     with tarfile.open(archive, "r:gz") as tar:
 
         def batch(name):
-            member_name = f"{CIFAR_FOLDER}/{name}"
-            try:
-                member = tar.getmember(member_name)
-            except KeyError:
-                raise ValueError(
-                    f"{archive}: no member {member_name!r}; not the CIFAR-10 python archive"
-                ) from None
-            data = tar.extractfile(member)
-            if data is None:
-                raise ValueError(f"{archive}: {member_name!r} is not a file; not the CIFAR-10 python archive")
-            return parse_cifar_batch(data.read(), name=member_name)
+            member = f"{CIFAR_FOLDER}/{name}"
+            raw = _tar_member(tar, member, f"{archive} (not the CIFAR-10 python archive?)")
+            return parse_cifar_batch(raw, name=member)
 
         train = [batch(name) for name in CIFAR_TRAIN_BATCHES]
         test = batch(CIFAR_TEST_BATCH)

@@ -27,6 +27,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .download import fetch
+from .formats import _tar_member
 
 __all__ = ["PetScenes", "load_oxford_pets", "PET_TRIMAP"]
 
@@ -88,7 +89,7 @@ def load_oxford_pets(split: str = "trainval", size: int = 64, limit: int | None 
     with tarfile.open(paths["images.tar.gz"], "r:gz") as tar:
         for member in tar:  # one pass over the (sequential) gzip stream
             if member.name in wanted:
-                photos[wanted[member.name]] = _member_bytes(tar, member)
+                photos[wanted[member.name]] = _tar_member(tar, member, "images.tar.gz")
     missing = [name for name in wanted.values() if name not in photos]
     if missing:
         raise ValueError(f"{paths['images.tar.gz']}: no image for {missing[:5]} ({len(missing)} in all)")
@@ -143,18 +144,10 @@ def _parse_list(text: bytes) -> list[tuple[str, int, int]]:
 
 
 def _read(tar: tarfile.TarFile, members: dict, name: str) -> bytes:
-    if name not in members:
-        raise ValueError(
-            f"no member {name!r} in annotations.tar.gz; not the Oxford-IIIT Pet annotations archive"
-        )
-    return _member_bytes(tar, members[name])
-
-
-def _member_bytes(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
-    stream = tar.extractfile(member)
-    if stream is None:
-        raise ValueError(f"{member.name!r} in the archive is not a regular file")
-    return stream.read()
+    """Member ``name`` of the annotations, looked up in ``members`` (tar's own lookup is a linear search)."""
+    return _tar_member(
+        tar, members.get(name, name), "annotations.tar.gz (not the Oxford-IIIT Pet annotations?)"
+    )
 
 
 def _resampling(name: str):

@@ -1,12 +1,14 @@
 """The file formats: IDX (gzip, big-endian dimensions, element types) and CIFAR-10 python batches."""
 
 import gzip
+import io
 import pickle
+import tarfile
 
 import numpy as np
 import pytest
 
-from minidl.datasets.formats import parse_cifar_batch, parse_idx, read_idx
+from minidl.datasets.formats import _tar_member, parse_cifar_batch, parse_idx, read_idx
 
 
 # =========================================================================== file formats
@@ -84,3 +86,22 @@ def test_parse_cifar_batch_layout_and_errors():
         parse_cifar_batch(cifar_batch_bytes(imgs, [3, 0, 10, 1]))
     with pytest.raises(ValueError, match="not a readable CIFAR-10 pickle"):
         parse_cifar_batch(b"definitely not a pickle")
+
+
+def test_tar_member_reads_a_file_and_names_the_archive_otherwise():
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        info = tarfile.TarInfo("folder/a.bin")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"abc"))
+        directory = tarfile.TarInfo("folder/sub")
+        directory.type = tarfile.DIRTYPE
+        tar.addfile(directory)
+    buffer.seek(0)
+    with tarfile.open(fileobj=buffer) as tar:
+        assert _tar_member(tar, "folder/a.bin", "x.tar") == b"abc"
+        assert _tar_member(tar, tar.getmember("folder/a.bin"), "x.tar") == b"abc"
+        with pytest.raises(ValueError, match=r"x.tar \(not it\?\): no file 'folder/missing'"):
+            _tar_member(tar, "folder/missing", "x.tar (not it?)")
+        with pytest.raises(ValueError, match="x.tar: no file 'folder/sub'"):
+            _tar_member(tar, tar.getmember("folder/sub"), "x.tar")
