@@ -67,11 +67,8 @@ def dense_autoencoder(
     input_shape = tuple(int(d) for d in input_shape)
     size = int(np.prod(input_shape))
     encoder = [Flatten()] + [Dense(h, activation="relu") for h in hidden] + [Dense(latent_dim)]
-    decoder = [Dense(h, activation="relu") for h in reversed(hidden)] + [
-        Dense(size),
-        Sigmoid(),
-        Reshape(input_shape),
-    ]
+    decoder: list = [Dense(h, activation="relu") for h in reversed(hidden)]
+    decoder += [Dense(size), Sigmoid(), Reshape(input_shape)]
     return _assemble(encoder, decoder, input_shape, latent_dim, lr)
 
 
@@ -99,14 +96,8 @@ def conv_autoencoder(
             return [Conv2DTranspose(filters, 4, stride=2, padding=1, activation=activation)]
         return [UpSampling2D(2), Conv2D(filters, 3, padding=1, activation=activation)]
 
-    encoder = [
-        Conv2D(c1, 3, padding=1, activation="relu"),
-        MaxPool2D(2),
-        Conv2D(c2, 3, padding=1, activation="relu"),
-        MaxPool2D(2),
-        Flatten(),
-        Dense(latent_dim),
-    ]
+    encoder: list = [Conv2D(c1, 3, padding=1, activation="relu"), MaxPool2D(2)]
+    encoder += [Conv2D(c2, 3, padding=1, activation="relu"), MaxPool2D(2), Flatten(), Dense(latent_dim)]
     decoder = [Dense(c2 * 7 * 7), ReLU(), Reshape((c2, 7, 7))] + up(c1, "relu") + up(1, None) + [Sigmoid()]
     return _assemble(encoder, decoder, (1, 28, 28), latent_dim, lr)
 
