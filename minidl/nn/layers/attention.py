@@ -44,7 +44,7 @@ import numpy as np
 from ... import backend
 from .. import initializers
 from .activations import GELU
-from .base import Layer
+from .base import Layer, column_sums
 from .checks import SequenceLayout, fraction, positive_int
 from .core import Dense
 from .normalization import LayerNorm
@@ -358,9 +358,9 @@ class MultiHeadAttention(SequenceLayout, Layer):
     def _linear_backward(self, x, dy, name):
         """Fill dW/db of projection ``name`` (y = x W + b) and return dx = dy W^T."""
         x2, dy2 = x.reshape(-1, x.shape[-1]), dy.reshape(-1, dy.shape[-1])
-        self.grads["W" + name][...] = x2.T @ dy2
+        self.grads["W" + name][...] = (dy2.T @ x2).T  # = x2^T dy2 (see _qkv_backward)
         if self.use_bias:
-            self.grads["b" + name][...] = dy2.sum(axis=0)
+            self.grads["b" + name][...] = column_sums(dy2)
         return (dy2 @ self.params["W" + name].T).reshape(dy.shape[:-1] + (x.shape[-1],))
 
     def _qkv_backward(self, x, dq, dk, dv):
@@ -380,7 +380,7 @@ class MultiHeadAttention(SequenceLayout, Layer):
             start += width
         x2, d2 = x.reshape(-1, x.shape[-1]), d_qkv.reshape(N * T, -1)
         dW, start = (d2.T @ x2).T, 0  # = x2^T d2, the same sums; OpenBLAS threads this order better
-        db = d2.sum(axis=0) if self.use_bias else None
+        db = column_sums(d2) if self.use_bias else None
         for name in "qkv":
             width = self.params["W" + name].shape[1]
             self.grads["W" + name][...] = dW[:, start : start + width]

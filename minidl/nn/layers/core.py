@@ -16,7 +16,7 @@ import numpy as np
 
 from ... import backend
 from .affine import AffineLayer
-from .base import Layer
+from .base import Layer, column_sums
 from .checks import fraction, positive_int
 
 
@@ -77,7 +77,7 @@ class Dense(AffineLayer):
         dy = dy if self.activation_layer is None else self.activation_layer.backward(dy)
         self.grads["W"][...] = x.reshape(-1, x.shape[-1]).T @ dy.reshape(-1, self.units)  # x^T dy
         if self.use_bias:
-            self.grads["b"][...] = dy.reshape(-1, self.units).sum(axis=0)
+            self.grads["b"][...] = column_sums(dy.reshape(-1, self.units))
         return dy @ self.params["W"].T
 
 

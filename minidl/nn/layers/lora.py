@@ -48,7 +48,7 @@ import numpy as np
 
 from ... import backend
 from .attention import MultiHeadAttention
-from .base import Layer
+from .base import Layer, column_sums
 from .checks import SequenceLayout, positive, positive_int
 from .core import Dense
 from .registry import LAYER_CLASSES
@@ -178,7 +178,7 @@ class LoRA(_Adapter):
         if base.trainable:  # the full weight's gradient only when it is trained too
             base.grads["W"][...] = x2.T @ dz2
             if base.use_bias:
-                base.grads["b"][...] = dz2.sum(axis=0)
+                base.grads["b"][...] = column_sums(dz2)
         dx = dz2 @ base.params["W"].T + du @ self.params["A"].T
         return dx.reshape(x.shape)
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from ... import backend
 from .. import initializers
-from .base import Layer
+from .base import Layer, column_sums
 from .checks import SequenceLayout, positive_int
 from .conv import ImageHints, pair
 
@@ -114,7 +114,7 @@ class PatchEmbedding(ImageHints):
         N, T, K = p.shape
         p2, dy2 = p.reshape(N * T, K), dy.reshape(N * T, self.embed_dim)
         self.grads["W"][...] = p2.T @ dy2  # (K, D)
-        self.grads["b"][...] = dy2.sum(axis=0)
+        self.grads["b"][...] = column_sums(dy2)
         dp = (dy2 @ self.params["W"].T).reshape(N, T, K)
         return unpatchify(dp, image_shape, self.patch_size)
 
