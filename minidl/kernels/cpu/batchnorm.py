@@ -6,14 +6,9 @@ second layout walks blocks of features instead, so each pass reads memory in ord
 """
 
 import numpy as np
-from numba import prange
+from numba import njit, prange
 
 from .loops import SUM_MATH, pick, threaded
-
-# The (N, D) kernels' threaded build measured slower than serial at (256, 512) on any pool
-# (forward 53 -> 80 us on 2 cores): they keep threads for 2^20 elements and more.
-_FEATURES_MIN_ELEMENTS = 1 << 20
-
 
 # ============================================================ batch normalization
 # (the statistics are long sums, hence ``SUM_MATH``: see its note in ``loops.py``)
@@ -54,34 +49,41 @@ def _batchnorm_forward(x, gamma, beta, eps, y, mean, var):
 _FEATURE_BLOCK = 64
 
 
+@njit(cache=True)
+def _features_forward_block(x, gamma, beta, eps, y, mean, var, c0, c1):
+    # columns c0:c1 of (N, D) features, walked row by row, accumulating the block in float64
+    # vectors (contiguous, vectorised); one pass for both statistics, shifted by the first row as
+    # in the image kernel above. Rows as slices and a width of its own: indexed x[n, c0 + k], the
+    # loops ran half as fast; inlined in the ``prange`` body, 2.6 times slower.
+    N, width = x.shape[0], c1 - c0
+    shift = x[0, c0:c1].astype(np.float64)
+    total, squares = np.zeros(width), np.zeros(width)
+    for n in range(N):
+        row = x[n, c0:c1]
+        for k in range(width):
+            d = row[k] - shift[k]
+            total[k] += d
+            squares[k] += d * d
+    offset = total / N
+    sigma2 = np.maximum(squares / N - offset * offset, 0.0)
+    mu = shift + offset
+    scale = gamma[c0:c1] / np.sqrt(sigma2 + eps)
+    scale_t, shift_t = scale.astype(y.dtype), (beta[c0:c1] - mu * scale).astype(y.dtype)
+    for n in range(N):
+        row, out = x[n, c0:c1], y[n, c0:c1]
+        for k in range(width):
+            out[k] = row[k] * scale_t[k] + shift_t[k]
+    mean[c0:c1] = mu
+    var[c0:c1] = sigma2
+
+
 @threaded()
 def _batchnorm_forward_features(x, gamma, beta, eps, y, mean, var):
     # (N, D) features: a channel is a strided column, so each task takes a block of columns
-    # and walks the rows, accumulating the block in float64 vectors (contiguous, vectorised);
-    # one pass for both statistics, shifted by the first row as in the image kernel above
-    N, D = x.shape
+    D = x.shape[1]
     for block in prange((D + _FEATURE_BLOCK - 1) // _FEATURE_BLOCK):
         c0 = block * _FEATURE_BLOCK
-        width = min(D, c0 + _FEATURE_BLOCK) - c0
-        shift = x[0, c0 : c0 + width].astype(np.float64)
-        total = np.zeros(width)
-        squares = np.zeros(width)
-        for n in range(N):
-            for k in range(width):
-                d = x[n, c0 + k] - shift[k]
-                total[k] += d
-                squares[k] += d * d
-        offset = total / N
-        sigma2 = np.maximum(squares / N - offset * offset, 0.0)
-        mu = shift + offset
-        scale = gamma[c0 : c0 + width] / np.sqrt(sigma2 + eps)
-        scale_t = scale.astype(y.dtype)
-        shift_t = (beta[c0 : c0 + width] - mu * scale).astype(y.dtype)
-        for n in range(N):
-            for k in range(width):
-                y[n, c0 + k] = x[n, c0 + k] * scale_t[k] + shift_t[k]
-        mean[c0 : c0 + width] = mu
-        var[c0 : c0 + width] = sigma2
+        _features_forward_block(x, gamma, beta, eps, y, mean, var, c0, min(D, c0 + _FEATURE_BLOCK))
 
 
 def batchnorm_forward(x, gamma, beta, eps):
@@ -92,8 +94,7 @@ def batchnorm_forward(x, gamma, beta, eps):
     mean, var = np.empty(C, dtype=x.dtype), np.empty(C, dtype=x.dtype)
     gamma, beta = np.ascontiguousarray(gamma), np.ascontiguousarray(beta)
     if x.shape[2] == 1:
-        features = x.size if x.size >= _FEATURES_MIN_ELEMENTS else 0
-        kernel = pick(_batchnorm_forward_features, _batchnorm_forward_features.serial, features)
+        kernel = pick(_batchnorm_forward_features, _batchnorm_forward_features.serial, x.size)
         kernel(x[:, :, 0], gamma, beta, float(eps), y[:, :, 0], mean, var)
     else:
         pick(_batchnorm_forward, _batchnorm_forward.serial, x.size)(x, gamma, beta, float(eps), y, mean, var)
@@ -133,29 +134,40 @@ def _batchnorm_backward(dy, x, gamma, mean, var, eps, dx, dgamma, dbeta):
         dbeta[c] = sum_dy
 
 
+@njit(cache=True)
+def _features_backward_block(dy, x, gamma, mean, var, eps, dx, dgamma, dbeta, c0, c1):
+    # columns c0:c1, walked row by row as in the forward; the two sums as the image kernel's, and
+    # dx = a dy + b x + d per column (coefficients in x's precision)
+    N, width = x.shape[0], c1 - c0
+    inv_std = 1.0 / np.sqrt(var[c0:c1].astype(np.float64) + eps)
+    mu = mean[c0:c1].astype(np.float64)
+    sum_dy, sum_dy_x = np.zeros(width), np.zeros(width)
+    for n in range(N):
+        g_row, x_row = dy[n, c0:c1], x[n, c0:c1]
+        for k in range(width):
+            sum_dy[k] += g_row[k]
+            sum_dy_x[k] += g_row[k] * (x_row[k] - mu[k])
+    sum_dy_xhat = sum_dy_x * inv_std
+    coef = gamma[c0:c1] * inv_std / N  # dx = coef (N dy - sum_dy - (x - mu) inv_std sum_dy_xhat)
+    slope = -coef * inv_std * sum_dy_xhat
+    a_t, b_t = (coef * N).astype(dx.dtype), slope.astype(dx.dtype)
+    d_t = (-coef * sum_dy - slope * mu).astype(dx.dtype)
+    for n in range(N):
+        g_row, x_row, out = dy[n, c0:c1], x[n, c0:c1], dx[n, c0:c1]
+        for k in range(width):
+            out[k] = a_t[k] * g_row[k] + b_t[k] * x_row[k] + d_t[k]
+    dgamma[c0:c1] = sum_dy_xhat
+    dbeta[c0:c1] = sum_dy
+
+
 @threaded()
 def _batchnorm_backward_features(dy, x, gamma, mean, var, eps, dx, dgamma, dbeta):
-    # (N, D) features: blocks of columns walked row by row, as in the forward
-    N, D = x.shape
+    # (N, D) features: blocks of columns, as in the forward
+    D = x.shape[1]
     for block in prange((D + _FEATURE_BLOCK - 1) // _FEATURE_BLOCK):
         c0 = block * _FEATURE_BLOCK
-        width = min(D, c0 + _FEATURE_BLOCK) - c0
-        inv_std = 1.0 / np.sqrt(var[c0 : c0 + width].astype(np.float64) + eps)
-        mu = mean[c0 : c0 + width].astype(np.float64)
-        sum_dy = np.zeros(width)
-        sum_dy_xhat = np.zeros(width)
-        for n in range(N):
-            for k in range(width):
-                g = dy[n, c0 + k]
-                sum_dy[k] += g
-                sum_dy_xhat[k] += g * (x[n, c0 + k] - mu[k]) * inv_std[k]
-        scale = gamma[c0 : c0 + width] * inv_std / N
-        for n in range(N):
-            for k in range(width):
-                x_hat = (x[n, c0 + k] - mu[k]) * inv_std[k]
-                dx[n, c0 + k] = scale[k] * (N * dy[n, c0 + k] - sum_dy[k] - x_hat * sum_dy_xhat[k])
-        dgamma[c0 : c0 + width] = sum_dy_xhat
-        dbeta[c0 : c0 + width] = sum_dy
+        args = (dy, x, gamma, mean, var, eps, dx, dgamma, dbeta)
+        _features_backward_block(*args, c0, min(D, c0 + _FEATURE_BLOCK))
 
 
 def batchnorm_backward(dy, x, gamma, mean, var, eps):
@@ -166,8 +178,7 @@ def batchnorm_backward(dy, x, gamma, mean, var, eps):
     dgamma, dbeta = np.empty(C, dtype=x.dtype), np.empty(C, dtype=x.dtype)
     gamma = np.ascontiguousarray(gamma)
     if x.shape[2] == 1:
-        features = x.size if x.size >= _FEATURES_MIN_ELEMENTS else 0
-        kernel = pick(_batchnorm_backward_features, _batchnorm_backward_features.serial, features)
+        kernel = pick(_batchnorm_backward_features, _batchnorm_backward_features.serial, x.size)
         kernel(dy[:, :, 0], x[:, :, 0], gamma, mean, var, float(eps), dx[:, :, 0], dgamma, dbeta)
     else:
         kernel = pick(_batchnorm_backward, _batchnorm_backward.serial, x.size)

@@ -399,9 +399,11 @@ def _avg_pool_backward_cases(rng, dtype):
 
 # (N, C, L): dense batches, images, a channel of more values than a CUDA block has threads
 # (600 > 256), a batch of one channel of two values; channels of more values than one GPU
-# block takes (gpu.BATCHNORM_CHUNK = 4096: two and three chunks, the last one short).
+# block takes (gpu.BATCHNORM_CHUNK = 4096: two and three chunks, the last one short); features
+# in three of the Numba tier's column blocks (``_FEATURE_BLOCK`` = 64), the last one short.
 BATCHNORM_SHAPES = [
     (8, 5, 1),
+    (6, 150, 1),
     (2, 3, 10),
     (256, 16, 1),
     (16, 8, 49),
