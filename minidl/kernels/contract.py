@@ -60,7 +60,9 @@ KERNELS: Mapping[str, Kernel] = MappingProxyType(
         "masked_softmax_backward": _k(
             "attention", "probs dprobs scale", "dz_ij = s p_ij (dp_ij - sum_k p_ik dp_ik)"
         ),
-        "batched_matmul": _k("attention", "a b", "c[g] = a[g] b[g] for every matrix g of the batch"),
+        "batched_matmul": _k(
+            "attention", "a b out", "c[g] = a[g] b[g] for every matrix g of the batch (out! if given)"
+        ),
         # ------------------------------------------------------------ activation
         "relu_forward": _k("activation", "x", "y = max(x, 0)"),
         "relu_backward": _k("activation", "dy y", "dx = dy [y > 0]"),

@@ -87,8 +87,6 @@ ALLOWED_REFERENCES: dict[tuple[str, str], str] = {
     "one reshape-transpose-reshape chain, as unpatchify is (0.79); unpatchify turns (N, T, C*ph*pw) "
     "patches into images, the exercise reorders Keras's (H, W, C) rows to (C, H, W): shape plumbing "
     "in common, not the mapping. The solution's answer, an index permutation, is at 0.62",
-    ("dense_after_flatten_from_keras", "minidl/nn/layers/attention.py, _qkv_backward()"): "the same "
-    "reshape-transpose-reshape chain (0.76), where the attention backward merges its heads",
 }
 
 _C_KEYWORDS = {

@@ -129,15 +129,15 @@ BATCH_MAX_MNK = 1 << 18  # m n k of the products that get one thread each (OpenB
 @njit(parallel=True, cache=True)
 def _each_product(gemm_at, a, b, c, trans_a, trans_b, lda, ldb):
     # c[i, j] = a[i, j] b[i, j] for (B1, B2, ., .) arrays, a matrix read transposed where its
-    # columns are contiguous (trans_*); leading dimensions in elements
+    # columns are contiguous (trans_*), c's rows contiguous; leading dimensions in elements
     B1, B2, M, N = c.shape
-    K, size, zero = a.shape[3], c.itemsize, c.dtype.type(0)
+    K, ldc, zero = a.shape[3], c.strides[2] // c.itemsize, c.dtype.type(0)
     for g in prange(B1 * B2):
         i, j = g // B2, g % B2
         top_a = a.ctypes.data + (i * a.strides[0] + j * a.strides[1])
         top_b = b.ctypes.data + (i * b.strides[0] + j * b.strides[1])
-        top_c = c.ctypes.data + (i * B2 + j) * M * N * size
-        blas_pool.gemm(gemm_at, trans_a, trans_b, M, N, K, top_a, lda, top_b, ldb, zero, top_c, N)  # type: ignore[call-arg]
+        top_c = c.ctypes.data + (i * c.strides[0] + j * c.strides[1])
+        blas_pool.gemm(gemm_at, trans_a, trans_b, M, N, K, top_a, lda, top_b, ldb, zero, top_c, ldc)  # type: ignore[call-arg]
 
 
 def _as_rows(x):
@@ -152,17 +152,20 @@ def _as_rows(x):
     return x, 0, x.shape[-1]
 
 
-def batched_matmul(a, b):
+def batched_matmul(a, b, out=None):
     """Numba twin of ``reference.batched_matmul``: the small products on threads of their own."""
-    *batch, M, K = a.shape
-    N = b.shape[-1]
+    (M, K), N = a.shape[-2:], b.shape[-1]
     gemm_at = blas_pool.gemm_address(a.dtype) if a.dtype == b.dtype and a.ndim in (3, 4) else 0
     small = b.shape[:-1] == a.shape[:-2] + (K,) and 0 < M * N * K <= BATCH_MAX_MNK and a.size > 0
-    if not (gemm_at and small and numba.get_num_threads() > 1):
-        return np.matmul(a, b)
+    size, shape = a.itemsize, a.shape[:-1] + (N,)  # an ``out`` written in place: rows contiguous
+    rows = out is None or (out.shape == shape and out.dtype == a.dtype and out.strides[-1] == size)
+    rows = rows and (out is None or out.strides[-2] >= N * size)
+    if not (gemm_at and small and rows and numba.get_num_threads() > 1):
+        return np.matmul(a, b, out=out)
     (a, trans_a, lda), (b, trans_b, ldb) = _as_rows(a), _as_rows(b)
-    a4, b4 = (a, b) if a.ndim == 4 else (a[None], b[None])
-    c = np.empty(a4.shape[:2] + (M, N), dtype=a.dtype)
+    c = np.empty(shape, dtype=a.dtype) if out is None else out
     with blas_pool.one_thread():
-        _each_product(gemm_at, a4, b4, c, trans_a, trans_b, lda, ldb)
-    return c.reshape(tuple(batch) + (M, N))
+        _each_product(
+            gemm_at, *(x if x.ndim == 4 else x[None] for x in (a, b, c)), trans_a, trans_b, lda, ldb
+        )
+    return c

@@ -46,6 +46,9 @@ def masked_softmax_backward(probs, dprobs, scale):
     return dscores
 
 
-def batched_matmul(a, b):
+def batched_matmul(a, b, out=None):
     """c[g] = a[g] b[g]; see ``reference.batched_matmul`` (CuPy's batched product)."""
-    return a @ b
+    if out is None:
+        return a @ b
+    out[...] = a @ b  # a strided ``out`` as NumPy takes it
+    return out

@@ -53,8 +53,9 @@ def masked_softmax_backward(probs, dprobs, scale):
 
 
 # ============================================================ many small products
-def batched_matmul(a, b):
+def batched_matmul(a, b, out=None):
     """c[g] = a[g] b[g] for every matrix g of a batch (attention's Q K^T and P V, one per head):
-    a (..., M, K), b (..., K, N), any strides, batch shapes that broadcast -> c (..., M, N).
+    a (..., M, K), b (..., K, N), any strides, batch shapes that broadcast -> c (..., M, N),
+    written into ``out`` (any strides: heads merged in place, say) where it is given.
     NumPy's ``a @ b``: one BLAS call per matrix, one after another."""
-    return np.matmul(a, b)
+    return np.matmul(a, b, out=out)

@@ -135,12 +135,13 @@ def scaled_dot_product_attention(q, k, v, mask=None, is_causal=False, scale=None
     return out, probs, (q, k, v, probs, scale, dropout_keep)
 
 
-def scaled_dot_product_attention_backward(dout, cache):
-    """(dq, dk, dv) from dout (..., Tq, dv) and the forward's cache; shapes as q, k, v."""
+def scaled_dot_product_attention_backward(dout, cache, out=(None, None, None)):
+    """(dq, dk, dv) from dout (..., Tq, dv) and the forward's cache; shapes as q, k, v, written
+    into the arrays ``out`` where given (any strides: views of merged heads, say)."""
     q, k, v, probs, scale, keep = cache
     xp, kernels = backend.get_array_module(dout), backend.kernels_for(dout)
     weights = probs if keep is None else probs * keep
-    dv = kernels.batched_matmul(xp.swapaxes(weights, -1, -2), dout)  # (..., Tk, dv)
+    dv = kernels.batched_matmul(xp.swapaxes(weights, -1, -2), dout, out[2])  # (..., Tk, dv)
     dprobs = kernels.batched_matmul(dout, xp.swapaxes(v, -1, -2))  # (..., Tq, Tk)
     if keep is not None:
         dprobs = dprobs * keep
@@ -148,8 +149,8 @@ def scaled_dot_product_attention_backward(dout, cache):
     dscores = kernels.masked_softmax_backward(
         probs.reshape(-1, tq, tk), dprobs.reshape(-1, tq, tk), scale
     ).reshape(probs.shape)
-    dq = kernels.batched_matmul(dscores, k)  # (..., Tq, d)
-    dk = kernels.batched_matmul(xp.swapaxes(dscores, -1, -2), q)  # (..., Tk, d)
+    dq = kernels.batched_matmul(dscores, k, out[0])  # (..., Tq, d)
+    dk = kernels.batched_matmul(xp.swapaxes(dscores, -1, -2), q, out[1])  # (..., Tk, d)
     return dq, dk, dv
 
 
@@ -258,12 +259,13 @@ class MultiHeadAttention(SequenceLayout, Layer):
         qkv = x.reshape(-1, x.shape[-1]) @ W
         if b is not None:
             qkv += b
-        qkv = qkv.reshape(x.shape[:-1] + (W.shape[1],))
+        return self._split_qkv(qkv.reshape(x.shape[:-1] + (W.shape[1],)))
+
+    def _split_qkv(self, qkv):
+        """(N, T, [q | k | v] widths) -> views q, k, v (N, H, T, d), no copy."""
         width = self.params["Wq"].shape[1]
-        return tuple(
-            self._split_heads(qkv[..., start:stop])
-            for start, stop in ((0, width), (width, 2 * width), (2 * width, W.shape[1]))
-        )
+        spans = ((0, width), (width, 2 * width), (2 * width, qkv.shape[-1]))
+        return tuple(self._split_heads(qkv[..., start:stop]) for start, stop in spans)
 
     def _split_heads(self, x):
         """(N, T, H*d) -> (N, H, T, d)"""
@@ -345,9 +347,12 @@ class MultiHeadAttention(SequenceLayout, Layer):
     def backward(self, dy):
         query, key, value, merged, attention_cache, self_attention, key_is_value = self.require_cache()
         d_o = self._split_heads(self._linear_backward(merged, dy, "o"))  # (N, Tq, H*dv) -> (N, H, Tq, dv)
+        if self_attention:  # dQ, dK, dV straight into [dQ | dK | dV], heads merged: one product
+            width = sum(self.params["W" + name].shape[1] for name in "qkv")
+            d_qkv = backend.get_array_module(dy).empty(query.shape[:2] + (width,), dtype=d_o.dtype)
+            scaled_dot_product_attention_backward(d_o, attention_cache, self._split_qkv(d_qkv))
+            return self._qkv_backward(query, d_qkv)
         dq, dk, dv = scaled_dot_product_attention_backward(d_o, attention_cache)
-        if self_attention:  # one input used three times: d_query + d_key + d_value in one product
-            return self._qkv_backward(query, dq, dk, dv)
         d_query = self._linear_backward(query, self._merge_heads(dq), "q")
         d_key = self._linear_backward(key, self._merge_heads(dk), "k")
         d_value = self._linear_backward(value, self._merge_heads(dv), "v")
@@ -363,22 +368,14 @@ class MultiHeadAttention(SequenceLayout, Layer):
             self.grads["b" + name][...] = column_sums(dy2)
         return (dy2 @ self.params["W" + name].T).reshape(dy.shape[:-1] + (x.shape[-1],))
 
-    def _qkv_backward(self, x, dq, dk, dv):
-        """Self-attention's projections backward, from dq, dk (N, H, T, dk) and dv (N, H, T, dv):
+    def _qkv_backward(self, x, d_qkv):
+        """Self-attention's projections backward, from d_qkv = [dQ | dK | dV] (N, T, 3 widths):
 
-        d_qkv = [dQ | dK | dV] (N*T, 3 widths)    d[Wq | Wk | Wv] = x^T d_qkv
-        dx = d_qkv [Wq | Wk | Wv]^T  (= dQ Wq^T + dK Wk^T + dV Wv^T, summed inside the product)
+        d[Wq | Wk | Wv] = x^T d_qkv    dx = d_qkv [Wq | Wk | Wv]^T  (= dQ Wq^T + dK Wk^T + dV Wv^T,
+        summed inside the product)
         """
-        xp = backend.get_array_module(dq)
-        N, H, T, _ = dq.shape
         W, _ = self._qkv_weights()
-        d_qkv = xp.empty((N, T, W.shape[1]), dtype=dq.dtype)
-        start = 0
-        for d in (dq, dk, dv):  # merge the heads straight into place
-            width = d.shape[1] * d.shape[3]
-            d_qkv[..., start : start + width].reshape(N, T, H, -1)[...] = d.transpose(0, 2, 1, 3)
-            start += width
-        x2, d2 = x.reshape(-1, x.shape[-1]), d_qkv.reshape(N * T, -1)
+        x2, d2 = x.reshape(-1, x.shape[-1]), d_qkv.reshape(-1, W.shape[1])
         dW, start = (d2.T @ x2).T, 0  # = x2^T d2, the same sums; OpenBLAS threads this order better
         db = column_sums(d2) if self.use_bias else None
         for name in "qkv":

@@ -139,7 +139,8 @@ def _masked_softmax_backward_cases(rng, dtype):
 def _batched_matmul_cases(rng, dtype):
     """Heads as views of one projection (rows of each matrix strided), a transposed operand
     (columns contiguous), a copy-needing one (neither), 3-D batches, a product above the size
-    the threads take (``cpu.attention.BATCH_MAX_MNK``), batches that broadcast, an empty one."""
+    the threads take (``cpu.attention.BATCH_MAX_MNK``), batches that broadcast, an empty one;
+    products written into a given ``out``."""
     N, T, H, d = 2, 5, 3, 4
     qkv = _normal(rng, (N, T, 3 * H * d), dtype)
     q, k = (qkv[..., s * H * d : (s + 1) * H * d].reshape(N, T, H, d).transpose(0, 2, 1, 3) for s in (0, 1))
@@ -153,6 +154,8 @@ def _batched_matmul_cases(rng, dtype):
         (_normal(rng, (2, 70, 70), dtype), _normal(rng, (2, 70, 60), dtype)),  # 294,000 > 2^18
         (_normal(rng, (1, 3, 4, 5), dtype), _normal(rng, (2, 3, 5, 2), dtype)),  # broadcast
         (_normal(rng, (0, 4, 5), dtype), _normal(rng, (0, 5, 3), dtype)),
+        (q, np.swapaxes(k, -1, -2), np.full((N, H, T, T), np.nan, dtype)),  # into out
+        (_normal(rng, (4, 6, 7), dtype), _normal(rng, (4, 7, 3), dtype), np.zeros((4, 6, 3), dtype)),
     ]
 
 

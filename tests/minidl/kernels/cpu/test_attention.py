@@ -39,8 +39,25 @@ def test_small_products_on_threads_equal_numpys(monkeypatch):
     monkeypatch.setattr(cpu.attention, "_each_product", lambda *args: calls.append(1) or threaded(*args))
     monkeypatch.setattr(cpu.attention.numba, "get_num_threads", lambda: 2)
     for dtype, rtol in [(np.float32, 1e-6), (np.float64, 1e-14)]:
-        for a, b in kc.TABLE["batched_matmul"].make_cases(dtype):
-            got = cpu.batched_matmul(a, b)
+        for a, b, *out in kc.TABLE["batched_matmul"].make_cases(dtype):
+            got = cpu.batched_matmul(a, b, *out)
             assert got.shape == np.matmul(a, b).shape and got.dtype == dtype
+            assert not out or got is out[0]
             np.testing.assert_allclose(got, np.matmul(a, b), rtol=rtol, atol=rtol)
-    assert len(calls) == 2 * 5  # per dtype: Q K^T, two P^T V, the copied operand, the 3-D batch
+    assert len(calls) == 2 * 7  # per dtype: Q K^T, two P^T V, the copied operand, the 3-D batch, two outs
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_products_go_into_merged_heads_in_place(monkeypatch, threads):
+    """``out`` a view of heads merged side by side in a wider array (rows strided, as attention's
+    backward writes dQ, dK, dV into [dQ | dK | dV]): the products land there, nothing else moves."""
+    monkeypatch.setattr(cpu.attention.numba, "get_num_threads", lambda: threads)
+    rng = np.random.default_rng(1)
+    N, H, T, d = 3, 4, 6, 5
+    p, v = rng.standard_normal((N, H, T, T)), rng.standard_normal((N, H, T, d))
+    merged = np.full((N, T, 3 * H * d), np.nan)
+    view = merged[..., H * d : 2 * H * d].reshape(N, T, H, d).transpose(0, 2, 1, 3)
+    assert cpu.batched_matmul(p, v, view) is view
+    want = np.matmul(p, v).transpose(0, 2, 1, 3).reshape(N, T, H * d)
+    np.testing.assert_allclose(merged[..., H * d : 2 * H * d], want, rtol=1e-13, atol=1e-13)
+    assert np.isnan(merged[..., : H * d]).all() and np.isnan(merged[..., 2 * H * d :]).all()
