@@ -160,10 +160,9 @@ def resnet(
     """
     halvings = len(stages) - 1 + (stem_stride > 1)
     _check_halvings("resnet", f"{len(stages)} stages and stem_stride={stem_stride}", halvings, input_shape)
+    init = kernel_initializer
     layers = [
-        Conv2D(
-            stages[0], 3, stride=stem_stride, padding=1, use_bias=False, kernel_initializer=kernel_initializer
-        ),
+        Conv2D(stages[0], 3, stride=stem_stride, padding=1, use_bias=False, kernel_initializer=init),
         BatchNorm(),
         ReLU(),
     ]
@@ -171,14 +170,8 @@ def resnet(
     for i, filters in enumerate(stages):
         for j in range(blocks_per_stage):
             stride = 2 if i > 0 and j == 0 else 1
-            layers.append(
-                residual_block(
-                    filters,
-                    stride,
-                    projection=stride != 1 or filters != channels,
-                    kernel_initializer=kernel_initializer,
-                )
-            )
+            projection = stride != 1 or filters != channels
+            layers.append(residual_block(filters, stride, projection, kernel_initializer=init))
             channels = filters
     layers += [GlobalAvgPool2D(), Dense(num_classes)]
     return Sequential(layers, input_shape=input_shape, name="resnet")

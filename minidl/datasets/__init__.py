@@ -41,29 +41,26 @@ The full sets -- ``load_mnist(subset="full")``,
 reads such files already on disk. The real text no chapter trains on (IMDB's reviews, Tatoeba's
 sentence pairs) is a maintainer's download: ``tools/real_text.py``.
 
-The public names of ``images``, ``language``, ``papers`` and ``translation`` are theirs (their ``__all__``), listed once.
+Most modules' public names are read from their ``__all__``, so that each name is listed once.
 """
 
-from . import audio, images, language, papers, translation
+from . import audio, images, language, medical, papers, pets, scenes, speech, text, translation
 from .bpe import BPETokenizer
 from .download import ChecksumError, DownloadError, data_home
 from .formats import read_idx
-from .images import *  # noqa: F403  (the names in images.__all__)
-from .language import *  # noqa: F403  (the names in language.__all__)
-from .medical import MEDMNIST_CLASSES, Scans, load_medmnist, make_scans
-from .papers import *  # noqa: F403  (the names in papers.__all__)
-from .pets import PET_TRIMAP, PetScenes, load_oxford_pets
-from .scenes import SHAPE_CLASSES, Scenes, make_shape_scenes, masks_to_boxes
+from .images import *  # noqa: F403  (the names in images.__all__; the same below)
+from .language import *  # noqa: F403
+from .medical import *  # noqa: F403
+from .papers import *  # noqa: F403
+from .pets import *  # noqa: F403
+from .scenes import *  # noqa: F403
 from .sequences import last_value_forecast, make_adding_problem, make_sine_sequences
-from .speech import SPOKEN_DIGITS, load_spoken_digit_clips, load_spoken_digits
+from .speech import *  # noqa: F403
 from .synthetic import make_spirals, make_xor
-from .text import CharEncoder, load_text_corpus, make_char_windows, sample
-from .translation import *  # noqa: F403  (the names in translation.__all__)
+from .text import *  # noqa: F403
+from .translation import *  # noqa: F403
 
-__all__ = [*images.__all__, "load_medmnist", "MEDMNIST_CLASSES", "make_scans", "Scans", "load_oxford_pets"]
-__all__ += ["PetScenes", "PET_TRIMAP", "make_shape_scenes", "masks_to_boxes", "Scenes", "SHAPE_CLASSES"]
+__all__ = [name for module in (images, language, medical, papers, pets) for name in module.__all__]
+__all__ += [name for module in (scenes, speech, text, translation) for name in module.__all__]
 __all__ += ["make_spirals", "make_xor", "make_sine_sequences", "last_value_forecast", "make_adding_problem"]
-__all__ += ["load_text_corpus", "CharEncoder", "make_char_windows", "sample", *language.__all__]
-__all__ += [*papers.__all__, *translation.__all__, "BPETokenizer", "load_spoken_digits"]
-__all__ += ["load_spoken_digit_clips", "SPOKEN_DIGITS", "audio", "read_idx", "data_home", "DownloadError"]
-__all__ += ["ChecksumError"]
+__all__ += ["BPETokenizer", "audio", "read_idx", "data_home", "DownloadError", "ChecksumError"]

@@ -114,7 +114,7 @@ def _folder_key(dataset: str) -> str:
 
 
 def _to_float(raw, flatten: bool):
-    """uint8 arrays -> float32 images in [0, 1] (new arrays) and int64 labels (copies)."""
+    """Each split (x, y) of uint8 arrays -> float32 images in [0, 1] (new) and int64 labels (copies)."""
 
     def images(x):
         x = x.astype(np.float32) / np.float32(255)
@@ -122,8 +122,7 @@ def _to_float(raw, flatten: bool):
             x = x[:, None]
         return x.reshape(len(x), -1) if flatten else x
 
-    (x_train, y_train), (x_test, y_test) = raw
-    return ((images(x_train), y_train.astype(np.int64)), (images(x_test), y_test.astype(np.int64)))
+    return tuple((images(x), y.astype(np.int64)) for x, y in raw)
 
 
 def _read_bundled_mnist():

@@ -25,6 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .download import fetch
+from .images import _to_float
 from .synthetic import _check_count, _excluded
 
 __all__ = ["MEDMNIST_CLASSES", "Scans", "load_medmnist", "make_scans"]
@@ -66,9 +67,8 @@ def read_medmnist_npz(path, flatten: bool = False):
                 )
             if labels.shape not in ((len(images), 1), (len(images),)):
                 raise ValueError(f"{path}: expected {split}_labels ({len(images)}, 1), got {labels.shape}")
-            x = (images.astype(np.float32) / np.float32(255))[:, None]
-            splits.append((x.reshape(len(x), -1) if flatten else x, labels.reshape(-1).astype(np.int64)))
-    return tuple(splits)
+            splits.append((images, labels.reshape(-1)))
+    return _to_float(splits, flatten)
 
 
 class Scans(NamedTuple):

@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .synthetic import _excluded
+from .synthetic import _check_count, _excluded
 
 __all__ = ["SHAPE_CLASSES", "Scenes", "make_shape_scenes", "masks_to_boxes"]
 
@@ -75,13 +75,14 @@ def make_shape_scenes(
     -------
     Scenes(images, masks, boxes, labels).
     """
-    _check(n >= 1, f"n must be a positive integer, got {n!r}")
-    _check(max_objects >= 1, f"max_objects must be at least 1, got {max_objects!r}")
-    _check(
-        2 <= min_extent <= max_extent <= size,
-        f"need 2 <= min_extent <= max_extent <= size, got {min_extent}, {max_extent}, {size}",
-    )
-    _check(0.0 <= min_visible <= 1.0, f"min_visible must be in [0, 1], got {min_visible!r}")
+    _check_count("n", n)
+    _check_count("max_objects", max_objects)
+    if not 2 <= min_extent <= max_extent <= size:
+        raise ValueError(
+            f"need 2 <= min_extent <= max_extent <= size, got {min_extent}, {max_extent}, {size}"
+        )
+    if not 0.0 <= min_visible <= 1.0:
+        raise ValueError(f"min_visible must be in [0, 1], got {min_visible!r}")
     excluded = _excluded(exclude, "masks", (size, size))
     rng = np.random.default_rng(seed)
     images = np.empty((n, 1, size, size), np.float32)
@@ -157,8 +158,3 @@ def _place_objects(rng, size, count, min_extent, max_extent, min_visible, tries=
     if not classes:  # cannot happen for count >= 1 (an empty image accepts any shape)
         raise RuntimeError("no object could be placed")
     return owner, classes
-
-
-def _check(condition: bool, message: str) -> None:
-    if not condition:
-        raise ValueError(message)

@@ -266,9 +266,8 @@ def sample(
     ids = list(encoder.encode(prompt))
     for _ in range(length):
         context = ids[-window:] if window else ids
-        logits = _last_step_logits(
-            model.predict(np.asarray([context], dtype=np.int64)), len(context), encoder.vocab_size
-        )
+        output = model.predict(np.asarray([context], dtype=np.int64))
+        logits = _last_step_logits(output, len(context), encoder.vocab_size)
         probs = _softmax(logits / temperature)
         ids.append(int(rng.choice(encoder.vocab_size, p=probs)))
     return encoder.decode(np.asarray(ids))

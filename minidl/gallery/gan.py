@@ -117,9 +117,8 @@ def _leaky_blocks(widths) -> list:
 
 def ring_generator(latent_dim: int = 2, hidden: int = 128, depth: int = 3) -> Sequential:
     """z (N, latent_dim) -> point (N, 2): ``depth`` Dense(hidden) + LeakyReLU(0.2) blocks, then Dense(2)."""
-    return Sequential(
-        _leaky_blocks([hidden] * depth) + [Dense(2)], input_shape=(latent_dim,), name="generator"
-    )
+    layers = _leaky_blocks([hidden] * depth) + [Dense(2)]
+    return Sequential(layers, input_shape=(latent_dim,), name="generator")
 
 
 def ring_discriminator(hidden: int = 128, depth: int = 3) -> Sequential:

@@ -30,8 +30,6 @@ __all__ += ["ReplayBuffer", "LINES", "winner", "legal_moves", "solve", "perfect_
 
 
 # ------------------------------------------------------------------ CartPole
-
-
 class CartPole:
     """``num_envs`` copies of Gymnasium's CartPole-v1, stepped together in NumPy.
 
@@ -128,8 +126,6 @@ def evaluate(act, episodes: int = 100, seed: int = 0, max_steps: int = 500) -> n
 
 
 # ------------------------------------------------------------------ returns
-
-
 def discounted_returns(rewards, dones, gamma: float, last_value) -> np.ndarray:
     """Discounted returns of a batch of rollouts, cut at episode ends.
 
@@ -154,8 +150,6 @@ def discounted_returns(rewards, dones, gamma: float, last_value) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ losses
-
-
 def log_softmax(z: np.ndarray) -> np.ndarray:
     """Row-wise ``log softmax`` of logits z (N, A), computed stably."""
     z = z - z.max(axis=1, keepdims=True)
@@ -235,8 +229,6 @@ class HuberLoss(Loss):
 
 
 # ------------------------------------------------------------------ replay buffer
-
-
 class ReplayBuffer:
     """The last ``capacity`` transitions ``(s, a, r, s', terminated)``, sampled uniformly.
 
@@ -273,7 +265,6 @@ class ReplayBuffer:
 
 
 # ------------------------------------------------------------------ tic-tac-toe
-
 #: the 8 lines of three squares (rows, columns, diagonals); squares numbered 0..8 row by row
 LINES = np.array([[0, 1, 2], [3, 4, 5], [6, 7, 8], [0, 3, 6], [1, 4, 7], [2, 5, 8], [0, 4, 8], [2, 4, 6]])
 

@@ -179,17 +179,9 @@ def accumulator(metric) -> Metric:
     return metric if isinstance(metric, Metric) else BatchMean(metric)
 
 
-METRICS = {
-    f.__name__: f
-    for f in (
-        sparse_categorical_accuracy,
-        categorical_accuracy,
-        binary_accuracy,
-        mean_absolute_error,
-        mean_squared_error,
-    )
-}
-METRICS.update(mae=mean_absolute_error, mse=mean_squared_error)
+METRICS = {f.__name__: f for f in (sparse_categorical_accuracy, categorical_accuracy, binary_accuracy)}
+METRICS.update(mean_absolute_error=mean_absolute_error, mae=mean_absolute_error)
+METRICS.update(mean_squared_error=mean_squared_error, mse=mean_squared_error)
 
 
 def get(name, loss=None):

@@ -381,10 +381,7 @@ def load_model(path, compile: bool = True) -> Sequential:
     layers = [saving.layer_from_spec(spec, path) for spec in config["layers"]]
     with saving.keeping_random_stream():  # building draws weights that the file's replace
         model = Sequential(
-            layers,
-            input_shape=config["input_shape"],
-            name=config.get("name"),
-            dtype=config.get("dtype"),
+            layers, input_shape=config["input_shape"], name=config.get("name"), dtype=config.get("dtype")
         )
     for layer, spec in zip(model.layers, config["layers"]):
         saving.refreeze(layer, spec, path)

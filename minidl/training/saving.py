@@ -176,8 +176,6 @@ def keeping_random_stream():
 
 
 # ---------------------------------------------------------------------- the pieces
-
-
 def write_atomically(path: str, arrays: dict) -> None:
     """``np.savez`` to a temporary file next to ``path``, then rename it over ``path``.
 

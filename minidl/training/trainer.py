@@ -194,25 +194,21 @@ class Trainer:
         self.history, self.stop_training = history, False
         self._continue_saved_random_stream()
 
-        for cb in callbacks:
-            cb.on_train_begin()
+        _run_hook(callbacks, "on_train_begin")
         try:
             for epoch in range(initial_epoch, epochs):
                 logs: dict = {}
-                for cb in callbacks:
-                    cb.on_epoch_begin(epoch, logs)
+                _run_hook(callbacks, "on_epoch_begin", epoch, logs)
                 logs.update(self.train_epoch(loader, epoch, callbacks, class_weight))
                 if validation_data is not None:
                     val = self._test(validation_data, batch_size, callbacks)
                     logs.update({f"val_{k}": v for k, v in val.items()})
                 self.epochs_completed += 1
-                for cb in callbacks:
-                    cb.on_epoch_end(epoch, logs)
+                _run_hook(callbacks, "on_epoch_end", epoch, logs)
                 if self.stop_training:
                     break
         finally:
-            for cb in callbacks:
-                cb.on_train_end()
+            _run_hook(callbacks, "on_train_end")
         return history
 
     def _continue_saved_random_stream(self) -> None:
@@ -232,8 +228,7 @@ class Trainer:
         with the running logs; returns the epoch's logs ``{"loss": .., metric: ..}``."""
         tally = Tally(self.metrics)
         for batch, (xb, yb, *wb) in enumerate(loader):
-            for cb in callbacks:
-                cb.on_train_batch_begin(batch, {})
+            _run_hook(callbacks, "on_train_batch_begin", batch, {})
             wb = per_sample_weights(yb, wb[0] if wb else None, class_weight, "fit")
             xb, yb = self.on_device(self.as_input(xb)), self.on_device(yb)
             loss, y_pred = self.train_batch(xb, yb, None if wb is None else self.on_device(wb))
@@ -247,8 +242,7 @@ class Trainer:
                 )
             tally.add(loss, len(xb), y_pred, yb)
             running = tally.logs()
-            for cb in callbacks:
-                cb.on_train_batch_end(batch, running)
+            _run_hook(callbacks, "on_train_batch_end", batch, running)
         if not tally.seen:
             raise ValueError(
                 f"fit: the data gave no batches in epoch {epoch + 1} (a generator is read only once: "
@@ -290,11 +284,9 @@ class Trainer:
 
     def _test(self, data, batch_size: int, callbacks) -> dict:
         """``evaluate_batches`` between the callbacks' ``on_test_begin`` and ``on_test_end``."""
-        for cb in callbacks:
-            cb.on_test_begin()
+        _run_hook(callbacks, "on_test_begin")
         results = self.evaluate_batches(data, batch_size, callbacks)
-        for cb in callbacks:
-            cb.on_test_end(dict(results))
+        _run_hook(callbacks, "on_test_end", dict(results))
         return results
 
     def evaluate_batches(self, data, batch_size: int, callbacks=()) -> dict:
@@ -311,16 +303,14 @@ class Trainer:
             batches = DataLoader(x, y, batch_size=batch_size, sample_weight=w)
         tally = Tally(self.metrics)
         for batch, (xb, yb, *wb) in enumerate(batches):
-            for cb in callbacks:
-                cb.on_test_batch_begin(batch, {})
+            _run_hook(callbacks, "on_test_batch_begin", batch, {})
             y_pred = self.forward(self.on_device(self.as_input(xb)), training=False)
             yb = self.on_device(yb)
             wb = self.on_device(np.asarray(wb[0])) if wb else None
             # the penalties with each batch's loss: an output penalty (activity_regularizer) is the batch's
             loss = self.loss(y_pred, yb, sample_weight=wb) + self.regularization_loss()
             tally.add(loss, len(yb), y_pred, yb)
-            for cb in callbacks:
-                cb.on_test_batch_end(batch, tally.logs())
+            _run_hook(callbacks, "on_test_batch_end", batch, tally.logs())
         return tally.logs()
 
     def predict(self, x, batch_size: int | None = None, verbose=0, *, callbacks=None):
@@ -330,17 +320,13 @@ class Trainer:
         _warn_if_not_finite(x, "predict")
         loader = DataLoader(x, batch_size=32 if batch_size is None else batch_size)
         callbacks = with_model(callbacks, self)
-        for cb in callbacks:
-            cb.on_predict_begin()
+        _run_hook(callbacks, "on_predict_begin")
         outputs = []
         for batch, xb in enumerate(loader):
-            for cb in callbacks:
-                cb.on_predict_batch_begin(batch, {})
+            _run_hook(callbacks, "on_predict_batch_begin", batch, {})
             outputs.append(backend.to_numpy(self.forward(self.on_device(self.as_input(xb)), training=False)))
-            for cb in callbacks:
-                cb.on_predict_batch_end(batch, {"outputs": outputs[-1]})
-        for cb in callbacks:
-            cb.on_predict_end()
+            _run_hook(callbacks, "on_predict_batch_end", batch, {"outputs": outputs[-1]})
+        _run_hook(callbacks, "on_predict_end")
         return np.concatenate(outputs, axis=0)
 
 
@@ -365,6 +351,12 @@ class Tally:
     def logs(self) -> dict:
         """``{"loss": .., name: ..}`` over the batches so far."""
         return {"loss": self.loss_total / self.seen, **{name: m.result() for name, m in self.meters}}
+
+
+def _run_hook(callbacks, hook: str, *args) -> None:
+    """Call every callback's ``hook`` (``"on_epoch_end"``) with ``args``, in the list's order."""
+    for cb in callbacks:
+        getattr(cb, hook)(*args)
 
 
 def with_model(callbacks, model) -> list:

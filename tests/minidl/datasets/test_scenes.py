@@ -99,7 +99,7 @@ def test_held_out_scenes_repeat_no_training_mask():
 def test_scene_arguments_are_checked():
     with pytest.raises(ValueError, match="min_extent <= max_extent <= size"):
         datasets.make_shape_scenes(2, size=8, max_extent=10)
-    with pytest.raises(ValueError, match="n must be a positive integer"):
+    with pytest.raises(ValueError, match="n must be an integer >= 1"):
         datasets.make_shape_scenes(0)
     with pytest.raises(ValueError, match="no visible pixel"):
         datasets.masks_to_boxes(np.full((4, 4), -1), 1)
