@@ -34,6 +34,7 @@ _FUNCTIONS = (
     ("openblas_set_num_threads", (ctypes.c_int,), None),
     ("cblas_sgemm", None, ctypes.c_int),  # not called here: ``gemm`` calls them from kernels
     ("cblas_dgemm", None, ctypes.c_int),
+    ("openblas_get_corename", (), ctypes.c_char_p),
 )
 _state: dict[str, Any] = {"setter": None, "installed": False, "callback": None}
 _state["one thread"] = threading.Lock()  # one_thread's, for one Python thread at a time
@@ -180,12 +181,33 @@ def gemm(typingctx, address, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c,
 
 
 @njit(inline="always")
-def matmul_rows(gemm_at, a, lo, hi, b, c):
+def matmul_rows(gemm_at, a, lo, hi, b, c, piece):
     """c[lo:hi] = a[lo:hi] @ b for C-contiguous matrices a (M, K), b (K, N), c (M, N), by the
-    ``cblas_?gemm`` at ``gemm_at`` (``gemm_address``)."""
+    ``cblas_?gemm`` at ``gemm_at`` (``gemm_address``), ``piece`` columns of b and c a call."""
     K, N, size = a.shape[1], b.shape[1], a.itemsize
     top_a, top_c = a.ctypes.data + lo * K * size, c.ctypes.data + lo * N * size
-    gemm(gemm_at, 0, 0, hi - lo, N, K, top_a, K, b.ctypes.data, N, c.dtype.type(0), top_c, N)  # type: ignore[call-arg]
+    for j in range(0, N, piece):
+        top_b, width = b.ctypes.data + j * size, min(piece, N - j)
+        gemm(gemm_at, 0, 0, hi - lo, width, K, top_a, K, top_b, N, c.dtype.type(0), top_c + j * size, N)  # type: ignore[call-arg]
+
+
+# OpenBLAS's AVX-512 cores take a float32 product of m n k <= 2^19 without packing b (their "direct"
+# sgemm, a small-matrix kernel); every other call packs all of b, K x N, first. For the LSTM's
+# blocks of 32 rows (h_{t-1} Wh: 32 x 512 x 128) pieces of 2^19 ran its 50 steps' products in 1.8-1.9
+# ms instead of 2.0-2.2 on 2 threads (SkylakeX and Cooperlake kernels; da Wh^T: 1.8 vs 2.2-2.3), but
+# slower for 64 rows (3.4 vs 3.0) and on Haswell's kernels (2.7 vs 2.3): docs/performance.md, 17.
+_UNPACKED_PIECE, _UNPACKED_MAX_ROWS = 1 << 19, 32
+
+
+def product_piece(dtype, m, n, k) -> int:
+    """Columns of b per call for ``matmul_rows`` on at most ``m`` rows: all ``n``, or pieces of
+    m n k <= 2^19 where OpenBLAS's AVX-512 kernels take them unpacked (float32, m <= 32)."""
+    functions = _functions()
+    core = (functions[5]() or b"").decode().lower() if functions else ""
+    avx512 = core in ("skylakex", "cooperlake", "sapphirerapids") and np.dtype(dtype) == np.float32
+    if avx512 and m <= _UNPACKED_MAX_ROWS and m * n * k > _UNPACKED_PIECE:
+        return max(1, _UNPACKED_PIECE // (m * k))
+    return n
 
 
 def gemm_address(dtype) -> int:

@@ -315,7 +315,7 @@ def _tiles_forward(gemm_at, x, W2, bias, geometry, per_tile, y):
         g = min(per_tile, N - n0)
         cols, products = np.empty((K, g * OH * OW), x.dtype), np.empty((F, g * OH * OW), x.dtype)
         _im2col_serial(x[n0 : n0 + g], kh, kw, sh, sw, ph, pw, OH, OW, cols)
-        blas_pool.matmul_rows(gemm_at, W2, 0, F, cols, products)
+        blas_pool.matmul_rows(gemm_at, W2, 0, F, cols, products, products.shape[1])
         _scatter_serial(products, bias, n0, y)
 
 
@@ -329,7 +329,7 @@ def _tiles_input_gradient(gemm_at, dy, W2_T, geometry, per_tile, dx):
         g = min(per_tile, N - n0)
         dy_tile, dcols = np.empty((F, g * OH * OW), dy.dtype), np.empty((K, g * OH * OW), dy.dtype)
         _gather_gradient(dy, n0, dy_tile, np.zeros(F))  # (db: the shifted products' own)
-        blas_pool.matmul_rows(gemm_at, W2_T, 0, K, dy_tile, dcols)
+        blas_pool.matmul_rows(gemm_at, W2_T, 0, K, dy_tile, dcols, dcols.shape[1])
         _col2im_serial(dcols, kh, kw, sh, sw, ph, pw, OH, OW, dx[n0 : n0 + g])
 
 

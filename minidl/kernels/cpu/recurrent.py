@@ -212,18 +212,18 @@ def gru_cell_backward(dh, gates, hn, h_prev, dxw, dhw, dh_prev):
 # (or Numba), the loop over time stays in Python, a product and a fused cell per step
 # (``common.lstm_steps``, shared with the GPU tier), as it does for the GRU.
 @njit(parallel=True, cache=True)
-def _lstm_forward_blocks(gemm_at, blocks, xw, Wh, b, gates, cells, hs, hw):
+def _lstm_forward_blocks(gemm_at, piece, blocks, xw, Wh, b, gates, cells, hs, hw):
     T, N, _ = xw.shape
     for block in prange(blocks):
         lo, hi = block * N // blocks, (block + 1) * N // blocks
         for t in range(T):
-            blas_pool.matmul_rows(gemm_at, hs[t], lo, hi, Wh, hw)  # hw[lo:hi] = h_{t-1} Wh
+            blas_pool.matmul_rows(gemm_at, hs[t], lo, hi, Wh, hw, piece)  # hw[lo:hi] = h_{t-1} Wh
             for n in range(lo, hi):
                 _lstm_forward_row(xw[t, n], hw[n], b, cells[t, n], gates[t, n], cells[t + 1, n], hs[t + 1, n])
 
 
 @njit(parallel=True, cache=True)
-def _lstm_backward_blocks(gemm_at, blocks, dy, Wh_T, gates, cells, da, dh, dc):
+def _lstm_backward_blocks(gemm_at, piece, blocks, dy, Wh_T, gates, cells, da, dh, dc):
     # dh (N, H): dL/dh_t, ends as dL/dh0; dc (2, N, H): dL/dc_t and dL/dc_{t-1}, taking turns
     T, N, _ = dy.shape
     for block in prange(blocks):
@@ -235,7 +235,7 @@ def _lstm_backward_blocks(gemm_at, blocks, dy, Wh_T, gates, cells, da, dh, dc):
             c_prev, c = cells[t], cells[t + 1]
             for n in range(lo, hi):
                 _lstm_backward_row(dh[n], now[n], gates[t, n], c_prev[n], c[n], da[t, n], prev[n])
-            blas_pool.matmul_rows(gemm_at, da[t], lo, hi, Wh_T, dh)  # dh[lo:hi] = da_t Wh^T
+            blas_pool.matmul_rows(gemm_at, da[t], lo, hi, Wh_T, dh, piece)  # dh[lo:hi] = da_t Wh^T
             if t > 0:
                 dh[lo:hi] += dy[t - 1, lo:hi]
 
@@ -248,15 +248,21 @@ def _by_blocks(outputs, inputs) -> int:
     return blas_pool.gemm_address(arrays[0].dtype) if ok else 0
 
 
+def _blocks(N, W):
+    """A block of rows per thread, and the columns of each step's product a call (``product_piece``)."""
+    blocks = min(numba.get_num_threads(), N)
+    return blocks, blas_pool.product_piece(W.dtype, -(-N // blocks), W.shape[1], W.shape[0])
+
+
 def lstm_forward_sequence(xw, Wh, b, gates, cells, hs):
     """Numba twin of ``reference.lstm_forward_sequence``: blocks of rows on threads of their own."""
     gemm_at = _by_blocks((gates, cells, hs), (xw, Wh, b))
     if not gemm_at:
         return common.lstm_steps(lstm_cell_forward, xw, Wh, b, gates, cells, hs)
     xw, Wh, b = (np.ascontiguousarray(a) for a in (xw, Wh, b))
-    blocks = min(numba.get_num_threads(), xw.shape[1])  # a block of rows per thread
+    blocks, piece = _blocks(xw.shape[1], Wh)
     with blas_pool.one_thread():
-        _lstm_forward_blocks(gemm_at, blocks, xw, Wh, b, gates, cells, hs, np.empty_like(xw[0]))
+        _lstm_forward_blocks(gemm_at, piece, blocks, xw, Wh, b, gates, cells, hs, np.empty_like(xw[0]))
     return gates, cells, hs
 
 
@@ -266,9 +272,9 @@ def lstm_backward_sequence(dy, Wh_T, gates, cells, da, dh0, dc0):
     if not gemm_at:
         return common.lstm_steps_backward(lstm_cell_backward, dy, Wh_T, gates, cells, da, dh0, dc0)
     dy, Wh_T, gates, cells = (np.ascontiguousarray(a) for a in (dy, Wh_T, gates, cells))
-    blocks, dc = min(numba.get_num_threads(), dy.shape[1]), np.empty((2,) + dh0.shape, dtype=dh0.dtype)
+    (blocks, piece), dc = _blocks(dy.shape[1], Wh_T), np.empty((2,) + dh0.shape, dtype=dh0.dtype)
     with blas_pool.one_thread():
-        _lstm_backward_blocks(gemm_at, blocks, dy, Wh_T, gates, cells, da, dh0, dc)
+        _lstm_backward_blocks(gemm_at, piece, blocks, dy, Wh_T, gates, cells, da, dh0, dc)
     dc0[...] = dc[dy.shape[0] % 2]
     return da, dh0, dc0
 

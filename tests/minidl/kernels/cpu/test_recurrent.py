@@ -63,10 +63,14 @@ def test_the_gru_cell_and_its_backward_equal_the_reference(dtype, rtol):
         np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol)
 
 
-@pytest.mark.parametrize("blocks", [1, 2, 3])
-def test_the_lstm_loops_over_time_equal_the_reference(blocks, monkeypatch):
-    """Whatever the blocks of rows the Numba tier splits the batch into (one per thread)."""
+@pytest.mark.parametrize("blocks, piece", [(1, None), (2, None), (3, None), (2, 3), (3, 5)])
+def test_the_lstm_loops_over_time_equal_the_reference(blocks, piece, monkeypatch):
+    """Whatever the blocks of rows the Numba tier splits the batch into (one per thread), and
+    the columns each step's product takes a call (``blas_pool.product_piece``: 3 divides neither
+    4H = 16 nor H = 4, the last piece is short; 5 is more than H)."""
     monkeypatch.setattr(cpu.recurrent.numba, "get_num_threads", lambda: blocks)
+    if piece is not None:
+        monkeypatch.setattr(cpu.blas_pool, "product_piece", lambda dtype, m, n, k: piece)
     rng = np.random.default_rng(2)
     xw, Wh, b, dy = _arrays(rng, np.float64, (T, N, 4 * H), (H, 4 * H), (4 * H,), (T, N, H))
     outs = []
