@@ -7,7 +7,6 @@ vectorises it (measured: docs/performance.md, sections 6 and 16); the heads' pro
 
 import math
 
-import numba
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
@@ -122,22 +121,26 @@ def masked_softmax_backward(probs, dprobs, scale):
 
 # ============================================================ many small products
 # Attention's products, one per head and sample (T x d by d x T), are too small for OpenBLAS to
-# split (m n k <= 2^18 stays on one thread) and NumPy calls them in turn: here threads share them.
+# split (m n k <= 2^18 stays on one thread) and NumPy calls them in turn: here threads share them
+# (on one thread too: Q K^T's copied heads made the loop faster than NumPy's, 321 vs 465 us).
 BATCH_MAX_MNK = 1 << 18  # m n k of the products that get one thread each (OpenBLAS's threshold)
 
 
 @njit(parallel=True, cache=True)
 def _each_product(gemm_at, a, b, c, trans_a, trans_b, lda, ldb):
-    # c[i, j] = a[i, j] b[i, j] for (B1, B2, ., .) arrays, a matrix read transposed where its
-    # columns are contiguous (trans_*), c's rows contiguous; leading dimensions in elements
+    # c[i, j] = a[i, j] b[i, j] for (B1, B2, ., .) arrays, a read transposed where its columns
+    # are contiguous (trans_a), c's rows contiguous; leading dimensions in elements. A b whose
+    # columns are contiguous (K^T) is copied into rows first, by its task: OpenBLAS's AVX-512
+    # "direct" sgemm takes only untransposed b (Q K^T on 2 threads: 228 -> 119 us for 128 heads)
     B1, B2, M, N = c.shape
     K, ldc, zero = a.shape[3], c.strides[2] // c.itemsize, c.dtype.type(0)
     for g in prange(B1 * B2):
         i, j = g // B2, g % B2
         top_a = a.ctypes.data + (i * a.strides[0] + j * a.strides[1])
-        top_b = b.ctypes.data + (i * b.strides[0] + j * b.strides[1])
         top_c = c.ctypes.data + (i * c.strides[0] + j * c.strides[1])
-        blas_pool.gemm(gemm_at, trans_a, trans_b, M, N, K, top_a, lda, top_b, ldb, zero, top_c, ldc)  # type: ignore[call-arg]
+        b_rows = np.ascontiguousarray(b[i, j]) if trans_b else b[i, j]
+        ld = N if trans_b else ldb
+        blas_pool.gemm(gemm_at, trans_a, 0, M, N, K, top_a, lda, b_rows.ctypes.data, ld, zero, top_c, ldc)  # type: ignore[call-arg]
 
 
 def _as_rows(x):
@@ -160,7 +163,7 @@ def batched_matmul(a, b, out=None):
     size, shape = a.itemsize, a.shape[:-1] + (N,)  # an ``out`` written in place: rows contiguous
     rows = out is None or (out.shape == shape and out.dtype == a.dtype and out.strides[-1] == size)
     rows = rows and (out is None or out.strides[-2] >= N * size)
-    if not (gemm_at and small and rows and numba.get_num_threads() > 1):
+    if not (gemm_at and small and rows):
         return np.matmul(a, b, out=out)
     (a, trans_a, lda), (b, trans_b, ldb) = _as_rows(a), _as_rows(b)
     c = np.empty(shape, dtype=a.dtype) if out is None else out

@@ -29,15 +29,15 @@ def test_probabilities_and_gradient_equal_the_reference(mask_dtype, dtype, rtol)
 
 
 def test_small_products_on_threads_equal_numpys(monkeypatch):
-    """With more than one thread the Numba tier gives each small product a thread; every case
-    of the conformance table, float32 and float64, must equal NumPy's ``a @ b``, and the heads
-    (strided views, one operand transposed) must take the threads, not NumPy's loop."""
+    """The Numba tier gives each small product a task of its own (on any number of threads);
+    every case of the conformance table, float32 and float64, must equal NumPy's ``a @ b``, and
+    the heads (strided views, an operand transposed: K^T copied into rows by its task) must take
+    the kernel, not NumPy's loop."""
     if not cpu.blas_pool.gemm_address(np.float32):
         pytest.skip("no OpenBLAS to call from the kernels here")
     calls = []
     threaded = cpu.attention._each_product
     monkeypatch.setattr(cpu.attention, "_each_product", lambda *args: calls.append(1) or threaded(*args))
-    monkeypatch.setattr(cpu.attention.numba, "get_num_threads", lambda: 2)
     for dtype, rtol in [(np.float32, 1e-6), (np.float64, 1e-14)]:
         for a, b, *out in kc.TABLE["batched_matmul"].make_cases(dtype):
             got = cpu.batched_matmul(a, b, *out)
@@ -47,11 +47,9 @@ def test_small_products_on_threads_equal_numpys(monkeypatch):
     assert len(calls) == 2 * 7  # per dtype: Q K^T, two P^T V, the copied operand, the 3-D batch, two outs
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-def test_products_go_into_merged_heads_in_place(monkeypatch, threads):
+def test_products_go_into_merged_heads_in_place():
     """``out`` a view of heads merged side by side in a wider array (rows strided, as attention's
     backward writes dQ, dK, dV into [dQ | dK | dV]): the products land there, nothing else moves."""
-    monkeypatch.setattr(cpu.attention.numba, "get_num_threads", lambda: threads)
     rng = np.random.default_rng(1)
     N, H, T, d = 3, 4, 6, 5
     p, v = rng.standard_normal((N, H, T, T)), rng.standard_normal((N, H, T, d))
