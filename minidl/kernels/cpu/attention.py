@@ -167,8 +167,7 @@ def batched_matmul(a, b, out=None):
         return np.matmul(a, b, out=out)
     (a, trans_a, lda), (b, trans_b, ldb) = _as_rows(a), _as_rows(b)
     c = np.empty(shape, dtype=a.dtype) if out is None else out
+    a4, b4, c4 = (x if x.ndim == 4 else x[None] for x in (a, b, c))
     with blas_pool.one_thread():
-        _each_product(
-            gemm_at, *(x if x.ndim == 4 else x[None] for x in (a, b, c)), trans_a, trans_b, lda, ldb
-        )
+        _each_product(gemm_at, a4, b4, c4, trans_a, trans_b, lda, ldb)
     return c
