@@ -83,7 +83,8 @@ def _batchnorm_forward_features(x, gamma, beta, eps, y, mean, var):
     D = x.shape[1]
     for block in prange((D + _FEATURE_BLOCK - 1) // _FEATURE_BLOCK):
         c0 = block * _FEATURE_BLOCK
-        _features_forward_block(x, gamma, beta, eps, y, mean, var, c0, min(D, c0 + _FEATURE_BLOCK))
+        c1 = min(D, c0 + _FEATURE_BLOCK)
+        _features_forward_block(x, gamma, beta, eps, y, mean, var, c0, c1)
 
 
 def batchnorm_forward(x, gamma, beta, eps):
@@ -166,8 +167,8 @@ def _batchnorm_backward_features(dy, x, gamma, mean, var, eps, dx, dgamma, dbeta
     D = x.shape[1]
     for block in prange((D + _FEATURE_BLOCK - 1) // _FEATURE_BLOCK):
         c0 = block * _FEATURE_BLOCK
-        args = (dy, x, gamma, mean, var, eps, dx, dgamma, dbeta)
-        _features_backward_block(*args, c0, min(D, c0 + _FEATURE_BLOCK))
+        c1 = min(D, c0 + _FEATURE_BLOCK)
+        _features_backward_block(dy, x, gamma, mean, var, eps, dx, dgamma, dbeta, c0, c1)
 
 
 def batchnorm_backward(dy, x, gamma, mean, var, eps):
