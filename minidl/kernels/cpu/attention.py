@@ -9,11 +9,12 @@ import math
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, prange, types
+from numba import get_num_threads, njit, prange, types
 from numba.extending import intrinsic, overload
 
 from .. import blas_pool
-from .loops import SUM_MATH, _u, pick, threaded
+from ..reference import attention as reference
+from .loops import SUM_MATH, _u, pick, threaded, threads_pay
 
 
 # ============================================================ masked softmax (attention)
@@ -171,3 +172,77 @@ def batched_matmul(a, b, out=None):
     with blas_pool.one_thread():
         _each_product(gemm_at, a4, b4, c4, trans_a, trans_b, lda, ldb)
     return c
+
+
+# ============================================================ projections: y = x W + b
+# NumPy adds the bias after the product on one core, to rows the other cores wrote: (2048, 384) took
+# 1.03 ms on 2 threads, its product alone 0.61. Here each thread takes a block of rows, its product
+# and then its bias while those rows are in its cache: 0.72 ms (docs/performance.md, section 18).
+@njit(parallel=True, cache=True)
+def _blocks_of_rows(gemm_at, x, weight, bias, y, blocks):
+    R, N = y.shape
+    for block in prange(blocks):
+        lo, hi = block * R // blocks, (block + 1) * R // blocks
+        blas_pool.matmul_rows(gemm_at, x, lo, hi, weight, y, N)
+        for r in range(lo, hi):
+            for j in range(N):
+                y[r, j] += bias[j]
+
+
+def linear_forward(x, weight, bias):
+    """Numba twin of ``reference.linear_forward``: with threads, a block of rows per thread, its
+    product and its bias; else (and for what does not fit the kernel) NumPy's, BLAS's own threads."""
+    fits = x.ndim == weight.ndim == 2 and x.shape[1] == len(weight) and bias is not None
+    fits = fits and bias.shape == weight.shape[1:] and x.dtype == weight.dtype == bias.dtype
+    if not (fits and threads_pay(len(x) * bias.size) and blas_pool.gemm_address(x.dtype)):
+        return reference.linear_forward(x, weight, bias)
+    y = np.empty((len(x), bias.size), x.dtype)
+    with blas_pool.one_thread():
+        x, weight = np.ascontiguousarray(x), np.ascontiguousarray(weight)
+        _blocks_of_rows(blas_pool.gemm_address(x.dtype), x, weight, bias, y, get_num_threads())
+    return y
+
+
+# ============================================================ weight gradients: dW = x^T dy
+# OpenBLAS splits a product's result over its threads, never the sum: dW (A, B) small, its sum over
+# R rows long, splits badly (2048 x 128 x 128: 0.50 ms on one thread, 0.36 on two). Here each thread
+# sums a block of rows into a dW of its own, then the threads add those up (0.25 ms). Where each
+# thread's share of dW is larger, OpenBLAS's split of it does as well or better (2 threads: 128 x 384
+# in 0.68 ms, against 0.74 by blocks): blocks of rows only up to 2^14 elements of dW per thread.
+SPLIT_MAX_SHARE = 1 << 14
+
+
+@njit(parallel=True, cache=True)
+def _sum_over_blocks(gemm_at, left, right, parts, out, wide):
+    # parts[p] = left_p^T right_p over block p of the rows: x^T dy, or dy^T x (B, A) where dy is
+    # ``wide`` (the order OpenBLAS runs faster then: docs/performance.md, section 18); out = their sum
+    R, m = left.shape
+    n, size, zero = right.shape[1], left.itemsize, left.dtype.type(0)
+    for p in prange(len(parts)):
+        lo, hi = p * R // len(parts), (p + 1) * R // len(parts)
+        top_left, top_right = left.ctypes.data + lo * m * size, right.ctypes.data + lo * n * size
+        blas_pool.gemm(gemm_at, 1, 0, m, n, hi - lo, top_left, m, top_right, n, zero, parts[p].ctypes.data, n)  # type: ignore[call-arg]
+    for a in prange(out.shape[0]):
+        for b in range(out.shape[1]):
+            total = parts[0, b, a] if wide else parts[0, a, b]
+            for p in range(1, len(parts)):
+                total += parts[p, b, a] if wide else parts[p, a, b]
+            out[a, b] = total
+
+
+def weight_gradient(x, dy):
+    """Numba twin of ``reference.weight_gradient``: with threads, rows enough (R at least A, B and
+    128 a thread) and a small dW, a block of rows per thread; else one product, in OpenBLAS's faster
+    order."""
+    wide, threads = dy.shape[-1] > x.shape[-1], get_num_threads()
+    fits = x.ndim == dy.ndim == 2 and len(x) == len(dy) and x.dtype == dy.dtype
+    fits = fits and len(x) >= max(x.shape[1], dy.shape[1], 128 * threads) and threads_pay(x.size + dy.size)
+    fits = fits and x.shape[1] * dy.shape[1] <= SPLIT_MAX_SHARE * threads
+    if not (fits and blas_pool.gemm_address(x.dtype)):
+        return (dy.T @ x).T if wide else x.T @ dy
+    x, dy = np.ascontiguousarray(x), np.ascontiguousarray(dy)
+    out = np.empty((x.shape[1], dy.shape[1]), x.dtype)
+    parts = np.empty((threads,) + (out.shape[::-1] if wide else out.shape), x.dtype)
+    with blas_pool.one_thread():
+        _sum_over_blocks(blas_pool.gemm_address(x.dtype), *((dy, x) if wide else (x, dy)), parts, out, wide)
+    return out

@@ -52,3 +52,13 @@ def batched_matmul(a, b, out=None):
         return a @ b
     out[...] = a @ b  # a strided ``out`` as NumPy takes it
     return out
+
+
+def linear_forward(x, weight, bias):
+    """y = x W + b; see ``reference.linear_forward`` (cuBLAS's product)."""
+    return x @ weight if bias is None else x @ weight + bias
+
+
+def weight_gradient(x, dy):
+    """dW = x^T dy; see ``reference.weight_gradient`` (cuBLAS's product)."""
+    return x.T @ dy

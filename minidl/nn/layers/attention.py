@@ -242,9 +242,8 @@ class MultiHeadAttention(SequenceLayout, Layer):
 
     def _project(self, x, name):
         """x (..., features) W + b, as ONE product over all rows (a 3-D ``x @ W`` is N small ones)."""
-        y = x.reshape(-1, x.shape[-1]) @ self.params["W" + name]
-        if self.use_bias:
-            y += self.params["b" + name]
+        b = self.params["b" + name] if self.use_bias else None
+        y = backend.kernels_for(x).linear_forward(x.reshape(-1, x.shape[-1]), self.params["W" + name], b)
         return y.reshape(x.shape[:-1] + (y.shape[-1],))
 
     def _qkv_weights(self):
@@ -256,9 +255,7 @@ class MultiHeadAttention(SequenceLayout, Layer):
     def _project_qkv(self, x):
         """Self-attention's Q, K, V (N, H, T, d) from one product x [Wq | Wk | Wv] (x read once)."""
         W, b = self._qkv_weights()
-        qkv = x.reshape(-1, x.shape[-1]) @ W
-        if b is not None:
-            qkv += b
+        qkv = backend.kernels_for(x).linear_forward(x.reshape(-1, x.shape[-1]), W, b)
         return self._split_qkv(qkv.reshape(x.shape[:-1] + (W.shape[1],)))
 
     def _split_qkv(self, qkv):
@@ -363,7 +360,7 @@ class MultiHeadAttention(SequenceLayout, Layer):
     def _linear_backward(self, x, dy, name):
         """Fill dW/db of projection ``name`` (y = x W + b) and return dx = dy W^T."""
         x2, dy2 = x.reshape(-1, x.shape[-1]), dy.reshape(-1, dy.shape[-1])
-        self.grads["W" + name][...] = (dy2.T @ x2).T  # = x2^T dy2 (see _qkv_backward)
+        self.grads["W" + name][...] = backend.kernels_for(x2).weight_gradient(x2, dy2)  # x2^T dy2
         if self.use_bias:
             self.grads["b" + name][...] = column_sums(dy2)
         return (dy2 @ self.params["W" + name].T).reshape(dy.shape[:-1] + (x.shape[-1],))
@@ -376,7 +373,7 @@ class MultiHeadAttention(SequenceLayout, Layer):
         """
         W, _ = self._qkv_weights()
         x2, d2 = x.reshape(-1, x.shape[-1]), d_qkv.reshape(-1, W.shape[1])
-        dW, start = (d2.T @ x2).T, 0  # = x2^T d2, the same sums; OpenBLAS threads this order better
+        dW, start = backend.kernels_for(x2).weight_gradient(x2, d2), 0  # x2^T d2
         db = column_sums(d2) if self.use_bias else None
         for name in "qkv":
             width = self.params["W" + name].shape[1]

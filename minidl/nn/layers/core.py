@@ -67,15 +67,16 @@ class Dense(AffineLayer):
     def forward(self, x, training=False):
         x = self.check_input(x)
         self.cache = x
-        y = x @ self.params["W"]
-        if self.use_bias:
-            y += self.params["b"]  # y is ours: add in place, no second array
+        b = self.params["b"] if self.use_bias else None
+        y = backend.kernels_for(x).linear_forward(x.reshape(-1, x.shape[-1]), self.params["W"], b)
+        y = y.reshape(x.shape[:-1] + (self.units,))
         return y if self.activation_layer is None else self.activation_layer.forward(y, training)
 
     def backward(self, dy):
         x = self.require_cache()
         dy = dy if self.activation_layer is None else self.activation_layer.backward(dy)
-        self.grads["W"][...] = x.reshape(-1, x.shape[-1]).T @ dy.reshape(-1, self.units)  # x^T dy
+        kernels = backend.kernels_for(x)
+        self.grads["W"][...] = kernels.weight_gradient(x.reshape(-1, x.shape[-1]), dy.reshape(-1, self.units))
         if self.use_bias:
             self.grads["b"][...] = column_sums(dy.reshape(-1, self.units))
         return dy @ self.params["W"].T

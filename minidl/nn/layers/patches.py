@@ -106,7 +106,7 @@ class PatchEmbedding(ImageHints):
         p = patchify(x, self.patch_size)  # (N, T, C*ph*pw)
         self.cache = (p, tuple(x.shape[1:]))
         N, T, K = p.shape
-        y = p.reshape(N * T, K) @ self.params["W"] + self.params["b"]  # one product over all patches
+        y = backend.kernels_for(p).linear_forward(p.reshape(N * T, K), self.params["W"], self.params["b"])
         return y.reshape(N, T, self.embed_dim)
 
     def backward(self, dy):

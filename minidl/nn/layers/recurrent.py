@@ -308,9 +308,9 @@ class Recurrent(SequenceLayout, Layer):
         """
         T, N, D = cache["x_tm"].shape
         dxw, dhw = dxw.reshape(T * N, -1), dhw.reshape(T * N, -1)
-        # (d^T h)^T = h^T d, the same sums: OpenBLAS splits the product with d^T on the left better
-        self.grads["Wh"][...] = (dhw.T @ cache["hs"][:T].reshape(T * N, self.units)).T
-        self.grads["Wx"][...] = (dxw.T @ cache["x_tm"].reshape(T * N, D)).T
+        kernels = backend.kernels_for(dxw)
+        self.grads["Wh"][...] = kernels.weight_gradient(cache["hs"][:T].reshape(T * N, self.units), dhw)
+        self.grads["Wx"][...] = kernels.weight_gradient(cache["x_tm"].reshape(T * N, D), dxw)
         for name, grad in biases.items():
             self.grads[name][...] = column_sums(grad.reshape(T * N, -1))
         return (dxw @ self.params["Wx"].T).reshape(T, N, D)
@@ -331,7 +331,7 @@ class SimpleRNN(Recurrent):
         place with the array module, so no kernel is needed: every tier runs this loop."""
         p, xp = self.params, backend.get_array_module(x_tm)
         T, N, D = x_tm.shape
-        xw = (x_tm.reshape(T * N, D) @ p["Wx"] + p["b"]).reshape(T, N, self.units)  # all steps at once
+        xw = kernels.linear_forward(x_tm.reshape(T * N, D), p["Wx"], p["b"]).reshape(T, N, self.units)
         hs = xp.empty((T + 1, N, self.units), dtype=xw.dtype)
         hs[0] = state[0]
         hw = xp.empty((N, self.units), dtype=xw.dtype)

@@ -159,6 +159,32 @@ def _batched_matmul_cases(rng, dtype):
     ]
 
 
+def _linear_forward_cases(rng, dtype):
+    """Projections with and without a bias; rows enough for the Numba tier's threads (R N >= 2^16:
+    a block of rows per thread), x transposed (copied first); no rows at all."""
+    W, b = _normal(rng, (7, 70), dtype), _normal(rng, (70,), dtype)
+    return [
+        (_normal(rng, (5, 3), dtype), _normal(rng, (3, 4), dtype), _normal(rng, (4,), dtype)),
+        (_normal(rng, (5, 3), dtype), _normal(rng, (3, 4), dtype), None),
+        (_normal(rng, (1001, 7), dtype), W, b),  # 70,070 outputs
+        (_normal(rng, (7, 1001), dtype).T, W, b),
+        (_normal(rng, (0, 7), dtype), W, b),
+    ]
+
+
+def _weight_gradient_cases(rng, dtype):
+    """x^T dy for few rows, and for rows enough for the Numba tier's threads (a block of rows each),
+    dy wider than x (summed as dy^T x) and narrower; x transposed (copied first); no rows at all."""
+    x, dy = _normal(rng, (1001, 7), dtype), _normal(rng, (1001, 70), dtype)
+    return [
+        (_normal(rng, (5, 3), dtype), _normal(rng, (5, 4), dtype)),
+        (x, dy),  # 77,077 elements
+        (dy, x),
+        (_normal(rng, (7, 1001), dtype).T, dy),
+        (_normal(rng, (0, 7), dtype), _normal(rng, (0, 3), dtype)),
+    ]
+
+
 def _relu_forward_cases(rng, dtype):
     x = _normal(rng, (5, 3, 7, 11), dtype)
     x[0, 0, 0, :4] = [0, -0.0, np.inf, -np.inf]  # zeros of both signs, both infinities
@@ -598,6 +624,8 @@ TABLE = {
         Kernel("masked_softmax", _masked_softmax_cases),
         Kernel("masked_softmax_backward", _masked_softmax_backward_cases, scale=(5, 5)),
         Kernel("batched_matmul", _batched_matmul_cases),
+        Kernel("linear_forward", _linear_forward_cases),
+        Kernel("weight_gradient", _weight_gradient_cases, scale=(5, 50)),  # 1001 terms, summed by blocks
         Kernel("relu_forward", _relu_forward_cases, exact=True),
         Kernel("relu_backward", _relu_backward_cases, exact=True),
         Kernel("dropout_forward", _dropout_forward_cases),

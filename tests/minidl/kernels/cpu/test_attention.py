@@ -59,3 +59,45 @@ def test_products_go_into_merged_heads_in_place():
     want = np.matmul(p, v).transpose(0, 2, 1, 3).reshape(N, T, H * d)
     np.testing.assert_allclose(merged[..., H * d : 2 * H * d], want, rtol=1e-13, atol=1e-13)
     assert np.isnan(merged[..., : H * d]).all() and np.isnan(merged[..., 2 * H * d :]).all()
+
+
+def test_projection_blocks_of_rows_equal_numpys(monkeypatch):
+    """With threads, y = x W + b is a block of rows per thread, each its product and its bias: the
+    conformance cases equal NumPy's, the large ones through the kernel; blocks that do not divide the
+    rows (3 blocks of 1001) and more blocks than rows leave no row out."""
+    if not cpu.blas_pool.gemm_address(np.float32):
+        pytest.skip("no OpenBLAS to call from the kernels here")
+    calls = []
+    blocks = cpu.attention._blocks_of_rows
+    monkeypatch.setattr(cpu.attention, "_blocks_of_rows", lambda *args: calls.append(1) or blocks(*args))
+    monkeypatch.setattr(cpu.attention, "threads_pay", lambda elements: elements >= 1 << 16)
+    for dtype, rtol in [(np.float32, 1e-5), (np.float64, 1e-13)]:
+        for x, W, b in kc.TABLE["linear_forward"].make_cases(dtype):
+            want = x @ W if b is None else x @ W + b
+            np.testing.assert_allclose(cpu.linear_forward(x, W, b), want, rtol=rtol, atol=rtol)
+        x, W, b = kc.TABLE["linear_forward"].make_cases(dtype)[2]
+        for count in (3, 1500):
+            y = np.full((len(x), len(b)), np.nan, dtype)
+            with cpu.blas_pool.one_thread():
+                blocks(cpu.blas_pool.gemm_address(dtype), x, W, b, y, count)
+            np.testing.assert_allclose(y, x @ W + b, rtol=rtol, atol=rtol)
+    assert len(calls) == 2 * 2  # per dtype: the two cases of 1001 rows
+
+
+def test_weight_gradients_summed_by_blocks_of_rows_equal_numpys(monkeypatch):
+    """With threads and rows enough, dW = x^T dy is a block of rows per thread summed into a dW of
+    its own, then added up: the conformance cases equal NumPy's, the long ones through the kernel, in
+    both orders (dy wider than x: dy^T x); blocks that do not divide the rows leave no row out."""
+    if not cpu.blas_pool.gemm_address(np.float32):
+        pytest.skip("no OpenBLAS to call from the kernels here")
+    calls = []
+    blocks = cpu.attention._sum_over_blocks
+    monkeypatch.setattr(
+        cpu.attention, "_sum_over_blocks", lambda *args: calls.append(args[-1]) or blocks(*args)
+    )
+    monkeypatch.setattr(cpu.attention, "threads_pay", lambda elements: elements >= 1 << 16)
+    monkeypatch.setattr(cpu.attention, "get_num_threads", lambda: 3)  # 1001 rows: blocks of 333, 334
+    for dtype, rtol in [(np.float32, 1e-4), (np.float64, 1e-12)]:
+        for x, dy in kc.TABLE["weight_gradient"].make_cases(dtype):
+            np.testing.assert_allclose(cpu.weight_gradient(x, dy), x.T @ dy, rtol=rtol, atol=rtol)
+    assert calls == [True, False, True] * 2  # per dtype: the three cases of 1001 rows, wide or not

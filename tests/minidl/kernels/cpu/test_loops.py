@@ -9,13 +9,20 @@ import pytest
 from minidl.kernels import cpu
 from tests.minidl.kernels import kernel_cases as kc
 
+# Kernels that sum by blocks of rows, a block per thread: the thread count sets the order of the
+# sums (as it does in OpenBLAS's own products for some shapes), so threaded and serial results
+# agree to the conformance table's tolerance, not bit for bit.
+BLOCK_SUMS = {"weight_gradient"}
+
 
 @pytest.mark.parametrize("name", sorted(kc.TABLE))
 def test_parallel_versions_equal_the_serial_ones(name, monkeypatch):
     """The table's cases are small, so they run the serial versions; force the threaded
     ones (``PARALLEL_MIN_ELEMENTS = 0``, and more than one thread as the choice sees it: the
-    tests run with one) and require the same results, bit for bit."""
+    tests run with one) and require the same results, bit for bit (``BLOCK_SUMS``: as close as
+    the conformance table asks)."""
     monkeypatch.setattr(cpu.loops.numba, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(cpu.attention, "get_num_threads", lambda: 2)  # blocks of rows: 2 per product
     for args in kc.TABLE[name].make_cases(np.float32):
         results = []
         for threshold in (0, 2**62):
@@ -26,9 +33,13 @@ def test_parallel_versions_equal_the_serial_ones(name, monkeypatch):
                 + [a for a in call_args if isinstance(a, np.ndarray)]
             )
         for threaded, serial in zip(*results):
-            np.testing.assert_array_equal(
-                threaded, serial, err_msg=f"{name}({kc.describe(args)}): threaded != serial"
-            )
+            message = f"{name}({kc.describe(args)}): threaded != serial"
+            if name in BLOCK_SUMS:
+                np.testing.assert_allclose(
+                    threaded, serial, err_msg=message, **kc.TABLE[name].tolerance(np.float32)
+                )
+            else:
+                np.testing.assert_array_equal(threaded, serial, err_msg=message)
 
 
 def test_small_work_runs_serially_and_large_work_in_parallel(monkeypatch):
