@@ -89,12 +89,9 @@ WIDTH = 88  # the width messages are wrapped to (a notebook's output area shows 
 def say(mark: str, name: str, message: str, width: int = WIDTH) -> str:
     """``"✔ name: message"`` wrapped at word boundaries to ``width`` columns, each line after
     the first indented; a line break in ``message`` starts a new paragraph. Printed and returned."""
-    paragraphs = f"{mark} {name}: {message}".split("\n")
-    text = "\n".join(
+    text = "\n".join(  # a blank paragraph fills to ""
         textwrap.fill(p, width=width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
-        if p.strip()
-        else ""
-        for p in paragraphs
+        for p in f"{mark} {name}: {message}".split("\n")
     )
     print(text)
     return text
@@ -298,11 +295,7 @@ def _compiled_names(function) -> set[str]:
 def forbidden_use(names: list[str], forbids) -> tuple[str, str] | None:
     """``(name, entry)`` for the first of ``names`` that an entry of ``forbids`` covers, as the
     grader's ``provenance.spec_forbidden_uses`` decides (``forbid_covers``); else None."""
-    for name in names:
-        entry = next((e for e in forbids if forbid_covers(e, name)), None)
-        if entry:
-            return name, entry
-    return None
+    return next(((name, entry) for name in names for entry in forbids if forbid_covers(entry, name)), None)
 
 
 def forbid_covers(entry: str, name: str, resolve=None) -> bool:
