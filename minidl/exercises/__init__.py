@@ -154,12 +154,8 @@ def hint(name: str, level: int | None = None) -> None:
         )
         say("➜", name, f"no hints for this exercise ({what}).")
     elif level is None and shown >= len(hints):
-        say(
-            "➜",
-            name,
-            f"that was the last of its {len(hints)} hints (hint({name!r}, 1) shows the first again). "
-            "Write an attempt and run its check(...): it says what is wrong, and how.",
-        )
+        last = f"that was the last of its {len(hints)} hints (hint({name!r}, 1) shows the first again)"
+        say("➜", name, f"{last}. Write an attempt and run its check(...): it says what is wrong, and how.")
     else:
         if level is not None and not 1 <= level <= len(hints):
             raise ValueError(f"hint({name!r}, level) takes a level from 1 to {len(hints)}, got {level!r}")
