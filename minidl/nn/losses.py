@@ -400,17 +400,15 @@ def targets_like(y_pred, y_true, who):
     (``who`` names the loss in the error). A loss defined elsewhere checks its targets with it."""
     xp = backend.get_array_module(y_pred)
     t = xp.asarray(y_true, dtype=y_pred.dtype)
+    if t.size == y_pred.size and t.shape[:1] == y_pred.shape[:1] and max(t.ndim, y_pred.ndim) <= 2:
+        t = t.reshape(y_pred.shape)
     if t.shape != y_pred.shape:
-        if t.size == y_pred.size and t.shape[:1] == y_pred.shape[:1] and max(t.ndim, y_pred.ndim) <= 2:
-            t = t.reshape(y_pred.shape)
-        else:
-            hint = ""
-            if who == "CategoricalCrossentropy" and t.ndim == y_pred.ndim - 1:
-                hint = " (integer class labels go with SparseCategoricalCrossentropy)"
-            raise ValueError(
-                f"{who} expected y_true of shape {tuple(y_pred.shape)} like y_pred, "
-                f"got {'none' if y_true is None else tuple(t.shape)}{hint}"
-            )
+        labels = who == "CategoricalCrossentropy" and t.ndim == y_pred.ndim - 1
+        hint = " (integer class labels go with SparseCategoricalCrossentropy)" if labels else ""
+        raise ValueError(
+            f"{who} expected y_true of shape {tuple(y_pred.shape)} like y_pred, "
+            f"got {'none' if y_true is None else tuple(t.shape)}{hint}"
+        )
     return t
 
 
@@ -424,14 +422,13 @@ def _check_labels(y_pred, y_true, who):
             "convert with y.astype('int64') (or use CategoricalCrossentropy for one-hot targets)"
         )
     expected = tuple(y_pred.shape[:-1])
+    if labels.shape == expected + (1,):
+        labels = labels.reshape(expected)
     if labels.shape != expected:
-        if labels.shape == expected + (1,):
-            labels = labels.reshape(expected)
-        else:
-            raise ValueError(
-                f"{who} expected labels of shape {expected} for predictions of shape "
-                f"{tuple(y_pred.shape)}, got {tuple(labels.shape)}"
-            )
+        raise ValueError(
+            f"{who} expected labels of shape {expected} for predictions of shape "
+            f"{tuple(y_pred.shape)}, got {tuple(labels.shape)}"
+        )
     k = y_pred.shape[-1]
     if labels.size and (int(labels.min()) < 0 or int(labels.max()) >= k):
         bad = int(labels.min()) if int(labels.min()) < 0 else int(labels.max())
