@@ -54,9 +54,7 @@ class Loss(Configurable):
     _reduction = None  # set_reduction's function; None: mean
 
     def __init__(self):
-        self._grad = None
-        self._warned = False
-        self._order_checked = False
+        self._grad, self._warned, self._order_checked = None, False, False
 
     def __call__(self, y_pred, y_true=None, sample_weight=None) -> float:
         if not self._order_checked:  # the first call tells: some libraries take (y_true, y_pred)
@@ -201,7 +199,8 @@ class SparseCategoricalCrossentropy(_Crossentropy):
     def compute(self, y_pred, y_true):
         labels = _check_labels(y_pred, y_true, type(self).__name__)
         if not self.from_logits:
-            return _categorical(self, y_pred, _one_hot_like(labels, y_pred))
+            one_hot = labels[..., None] == backend.get_array_module(y_pred).arange(y_pred.shape[-1])
+            return _categorical(self, y_pred, one_hot.astype(y_pred.dtype))
         k = y_pred.shape[-1]
         logits, flat_labels = y_pred.reshape(-1, k), labels.reshape(-1)
         kernels = backend.kernels_for(y_pred)
@@ -434,11 +433,6 @@ def _check_labels(y_pred, y_true, who):
         bad = int(labels.min()) if int(labels.min()) < 0 else int(labels.max())
         raise ValueError(f"{who} expected labels in [0, {k}) for {k} classes, got label {bad}")
     return labels
-
-
-def _one_hot_like(labels, y_pred):
-    xp = backend.get_array_module(y_pred)
-    return (labels[..., None] == xp.arange(y_pred.shape[-1])).astype(y_pred.dtype)
 
 
 # ------------------------------------------------------------------ lookup by name
