@@ -254,9 +254,9 @@ def sample(
     for _ in range(length):
         context = ids[-window:] if window else ids
         output = model.predict(np.asarray([context], dtype=np.int64))
-        logits = _last_step_logits(output, len(context), encoder.vocab_size)
-        probs = _softmax(logits / temperature)
-        ids.append(int(rng.choice(encoder.vocab_size, p=probs)))
+        z = _last_step_logits(output, len(context), encoder.vocab_size) / temperature
+        e = np.exp(z - z.max())  # softmax(z) = e / sum(e), without overflow
+        ids.append(int(rng.choice(encoder.vocab_size, p=e / e.sum())))
     return encoder.decode(np.asarray(ids))
 
 
@@ -274,8 +274,3 @@ def _last_step_logits(output, steps: int, vocab_size: int) -> np.ndarray:
     if not np.all(np.isfinite(logits)):
         raise ValueError("model.predict returned non-finite logits (NaN or inf)")
     return logits
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max())
-    return e / e.sum()
