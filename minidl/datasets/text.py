@@ -131,9 +131,7 @@ class CharEncoder:
         """Build the vocabulary from the characters of ``text``; returns ``self``."""
         if not isinstance(text, str):
             raise TypeError(f"CharEncoder.fit expects a str, got {type(text).__name__}")
-        chars = set(text)
-        if self.unknown is not None:
-            chars.add(self.unknown)
+        chars = set(text) if self.unknown is None else set(text) | {self.unknown}
         if not chars:
             raise ValueError("CharEncoder.fit got an empty text: no characters to learn")
         self.chars = tuple(sorted(chars))
