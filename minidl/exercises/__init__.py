@@ -124,8 +124,7 @@ class UnknownExercise(KeyError):
 
 
 def _exercise(name: str) -> dict:
-    index, _ = data.load()
-    exercises = index["exercises"]
+    exercises = data.load()[0]["exercises"]
     if name not in exercises:
         chapters = {n: e.get("chapter", "") for n, e in exercises.items()}
         raise UnknownExercise(unknown_exercise(name, chapters))
