@@ -1,10 +1,10 @@
 """Fetch dataset files once, check them, and keep them in a cache directory.
 
-Every file a downloader may fetch is listed in ``SHA256`` with the sum it must have, and its
-addresses in ``MIRRORS`` (tried in order). A file is used only after its sum matches, whether
-it was downloaded or placed by hand. MedMNIST's authors publish MD5 sums only (in their Zenodo
-record and in the ``medmnist`` package): an entry ``"md5:<hex>"`` is checked with MD5, every
-other entry with SHA-256.
+Every file a downloader may fetch is listed in ``SHA256`` with the sum it must have; ``MIRRORS``
+holds each dataset's addresses, tried in order. A file is used only after its sum matches,
+whether it was downloaded or placed by hand. MedMNIST's authors publish MD5 sums only (in their
+Zenodo record and in the ``medmnist`` package): an entry ``"md5:<hex>"`` is checked with MD5,
+every other entry with SHA-256.
 
 Files live in ``data_home() / <dataset> / <file>``, where ``data_home()`` is
 ``$MINIDL_DATA`` if set, else ``~/.cache/minidl``. A download is written to a temporary
@@ -67,7 +67,7 @@ class DownloadError(OSError):
 
 
 class ChecksumError(ValueError):
-    """A file's SHA-256 sum is not the one in the table."""
+    """A file's sum is not the one ``SHA256`` lists for it."""
 
 
 def data_home() -> Path:
