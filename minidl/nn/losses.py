@@ -400,10 +400,10 @@ def targets_like(y_pred, y_true, who):
     xp = backend.get_array_module(y_pred)
     t = xp.asarray(y_true, dtype=y_pred.dtype)
     if t.size == y_pred.size and t.shape[:1] == y_pred.shape[:1] and max(t.ndim, y_pred.ndim) <= 2:
-        t = t.reshape(y_pred.shape)
+        t = t.reshape(y_pred.shape)  # (N,) and (N, 1) stand for each other
     if t.shape != y_pred.shape:
-        labels = who == "CategoricalCrossentropy" and t.ndim == y_pred.ndim - 1
-        hint = " (integer class labels go with SparseCategoricalCrossentropy)" if labels else ""
+        sparse = who == "CategoricalCrossentropy" and t.ndim == y_pred.ndim - 1
+        hint = " (integer class labels go with SparseCategoricalCrossentropy)" if sparse else ""
         raise ValueError(
             f"{who} expected y_true of shape {tuple(y_pred.shape)} like y_pred, "
             f"got {'none' if y_true is None else tuple(t.shape)}{hint}"
