@@ -7,7 +7,7 @@
 
 A callback sees the model as ``self.model`` and can stop training by setting
 ``self.model.stop_training = True``. A callback that watches a logged value reads it with
-``improvement_sign`` and ``monitored`` (``EarlyStopping``; the Keras door's checkpoint).
+``improvement_sign`` and ``monitored`` (``EarlyStopping``; a library's checkpoint callback).
 """
 
 from __future__ import annotations
