@@ -1,25 +1,10 @@
 """Fetch dataset files once, check them, and keep them in a cache directory.
 
-Every file a downloader may fetch is listed below with the SHA-256 sum it must have.
-A file is used only after its sum matches, whether it was downloaded or placed by hand.
-
-| dataset | file | SHA-256 | fetched from |
-|---|---|---|---|
-| mnist | train-images-idx3-ubyte.gz | 440fcabf...203523609 | ossci-datasets.s3.amazonaws.com/mnist, storage.googleapis.com/cvdf-datasets/mnist, yann.lecun.com/exdb/mnist |
-| mnist | train-labels-idx1-ubyte.gz | 3552534a...e8010255c | (same) |
-| mnist | t10k-images-idx3-ubyte.gz  | 8d422c7b...a2dbc4e6  | (same) |
-| mnist | t10k-labels-idx1-ubyte.gz  | f7ae60f9...204aec6   | (same) |
-| cifar10 | cifar-10-python.tar.gz | 6d958be0...5c001ce | www.cs.toronto.edu/~kriz |
-| oxford_pets | images.tar.gz | 67195c5e...37fa318d | thor.robots.ox.ac.uk/~vgg/data/pets, www.robots.ox.ac.uk/~vgg/data/pets/data |
-| oxford_pets | annotations.tar.gz | 52425fb6...1d358e91 | (same) |
-| medmnist | pneumoniamnist.npz | md5:28209eda...1b15f | zenodo.org/records/10519652/files |
-| medmnist | breastmnist.npz | md5:750601b1...ff8f6 | (same) |
-
-(The Oxford-IIIT Pet sums are the ones TensorFlow Datasets publishes for these files.
-MedMNIST's authors publish MD5 sums only, in their Zenodo record and in the ``medmnist``
-package: an entry ``"md5:<hex>"`` is checked with MD5, every other entry with SHA-256.)
-
-The full sums are in ``SHA256``, the addresses in ``MIRRORS`` (tried in order).
+Every file a downloader may fetch is listed in ``SHA256`` with the sum it must have; ``MIRRORS``
+holds each dataset's addresses, tried in order. A file is used only after its sum matches,
+whether it was downloaded or placed by hand. MedMNIST's authors publish MD5 sums only (in their
+Zenodo record and in the ``medmnist`` package): an entry ``"md5:<hex>"`` is checked with MD5,
+every other entry with SHA-256.
 
 Files live in ``data_home() / <dataset> / <file>``, where ``data_home()`` is
 ``$MINIDL_DATA`` if set, else ``~/.cache/minidl``. A download is written to a temporary
@@ -62,7 +47,7 @@ SHA256 = {
         "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
     },
     "cifar10": {"cifar-10-python.tar.gz": "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"},
-    "oxford_pets": {
+    "oxford_pets": {  # the sums TensorFlow Datasets publishes for these files
         "annotations.tar.gz": "52425fb6de5c424942b7626b428656fcbd798db970a937df61750c0f1d358e91",
         "images.tar.gz": "67195c5e1c01f1ab5f9b6a5d22b8c27a580d896ece458917e61d459337fa318d",
     },
@@ -82,7 +67,7 @@ class DownloadError(OSError):
 
 
 class ChecksumError(ValueError):
-    """A file's SHA-256 sum is not the one in the table."""
+    """A file's sum is not the one ``SHA256`` lists for it."""
 
 
 def data_home() -> Path:
@@ -111,25 +96,15 @@ def _split_sum(expected: str) -> tuple[str, str]:
 
 
 def fetch(dataset: str, filenames=None) -> dict:
-    """Make sure every file of ``dataset`` is in the cache with the right sum.
+    """Make sure every file of ``dataset`` (a key of ``SHA256``: ``"mnist"``, ``"cifar10"``,
+    ``"oxford_pets"``, ``"medmnist"``, or one a library added) is in the cache with the right
+    sum, and return ``{filename: Path}`` of the verified files (``filenames``: the files
+    wanted, by default all of the dataset's).
 
-    Parameters
-    ----------
-    dataset : a key of ``SHA256`` (``"mnist"``, ``"cifar10"``,
-        ``"oxford_pets"``, ``"medmnist"``, or one a library added).
-    filenames : the files wanted (default: all of the dataset's files).
-
-    Returns
-    -------
-    ``{filename: Path}`` of verified files. Missing files are downloaded; a file already
-    present is checked and, if its sum is wrong, reported (never silently replaced:
-    it may be one the user placed by hand).
-
-    Raises
-    ------
-    DownloadError : a file could not be downloaded; the message lists every file to
-        place by hand, with its sum, and the folder to put it in.
-    ChecksumError : a cached file has the wrong sum.
+    A missing file is downloaded; a file already present is checked and, if its sum is wrong,
+    reported with a ``ChecksumError``, never silently replaced (it may be one the user placed
+    by hand). A ``DownloadError`` (a file could not be downloaded) lists every file to place
+    by hand, with its sum, and the folder to put it in.
     """
     if dataset not in SHA256:
         raise ValueError(f"unknown dataset {dataset!r}; expected one of {sorted(SHA256)}")

@@ -129,11 +129,8 @@ def pad_sequences(
     out = np.full((len(sequences), maxlen), value, dtype=np.int64)
     for row, seq in enumerate(sequences):
         seq = seq[:maxlen] if truncating == "post" else seq[max(len(seq) - maxlen, 0) :]
-        if seq:
-            if padding == "post":
-                out[row, : len(seq)] = seq
-            else:
-                out[row, maxlen - len(seq) :] = seq
+        start = 0 if padding == "post" else maxlen - len(seq)
+        out[row, start : start + len(seq)] = seq
     return out
 
 

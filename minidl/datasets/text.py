@@ -65,12 +65,11 @@ def _stdlib_docstrings(max_chars: int) -> str:
             f"this Python installation ships only compiled modules"
         )
     pieces, total = [], 0
-    for path in modules:
-        for doc in _docstrings_of(path):
-            pieces.append(doc)
-            total += len(doc) + 2
-            if total >= max_chars:
-                return "\n\n".join(pieces)[:max_chars]
+    for doc in (d for path in modules for d in _docstrings_of(path)):
+        pieces.append(doc)
+        total += len(doc) + 2
+        if total >= max_chars:
+            break
     return "\n\n".join(pieces)[:max_chars]
 
 
@@ -87,11 +86,9 @@ def _docstrings_of(path: Path):
     docs = []
 
     def visit(node):
-        doc = ast.get_docstring(node, clean=False)
+        doc = _normalise(ast.get_docstring(node, clean=False) or "")
         if doc:
-            doc = _normalise(doc)
-            if doc:
-                docs.append(doc)
+            docs.append(doc)
         for child in node.body:
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 visit(child)
@@ -111,13 +108,10 @@ def _normalise(doc: str) -> str:
 class CharEncoder:
     """Maps characters to ids 0 .. vocab_size - 1 (sorted by character) and back.
 
-    Parameters
-    ----------
-    text : if given, ``fit`` on it at once.
-    unknown : what to do with a character not seen by ``fit``. ``None`` (default):
-        ``encode`` raises a ValueError listing the unknown characters. A single
-        character, e.g. ``"?"``: it is added to the vocabulary and every unknown
-        character is encoded as its id.
+    ``text``: if given, ``fit`` on it at once. ``unknown``: what to do with a character not
+    seen by ``fit``. ``None`` (default): ``encode`` raises a ValueError listing the unknown
+    characters. A single character, e.g. ``"?"``: it is added to the vocabulary and every
+    unknown character is encoded as its id.
 
     >>> enc = CharEncoder("hello")
     >>> enc.vocab_size, enc.encode("hole").tolist(), enc.decode([3, 1])
@@ -137,9 +131,7 @@ class CharEncoder:
         """Build the vocabulary from the characters of ``text``; returns ``self``."""
         if not isinstance(text, str):
             raise TypeError(f"CharEncoder.fit expects a str, got {type(text).__name__}")
-        chars = set(text)
-        if self.unknown is not None:
-            chars.add(self.unknown)
+        chars = set(text) if self.unknown is None else set(text) | {self.unknown}
         if not chars:
             raise ValueError("CharEncoder.fit got an empty text: no characters to learn")
         self.chars = tuple(sorted(chars))
@@ -200,17 +192,13 @@ def make_char_windows(ids, window: int, stride: int | None = None):
     ``targets[i] = ids[s + 1 : s + window + 1]`` -- at every step the target is the
     character that comes next.
 
-    Parameters
-    ----------
     ids : 1-D integer array (e.g. ``encoder.encode(text)``), length L > window.
     window : T, the number of time steps per window.
     stride : distance between window starts; default ``window`` (non-overlapping
         windows, every character is a target once). A smaller stride gives more,
         overlapping windows (memory grows as L / stride * T).
 
-    Returns
-    -------
-    inputs : int64 (N, T), targets : int64 (N, T), N = (L - 1 - T) // stride + 1.
+    Returns inputs, int64 (N, T), and targets, int64 (N, T), N = (L - 1 - T) // stride + 1.
     """
     ids = np.asarray(ids)
     if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
@@ -247,10 +235,7 @@ def sample(
     shape (1, t, V) (or (1, V)), and the next character is drawn from
     ``softmax(logits[last step] / temperature)``. Temperature below 1 sharpens the
     distribution (towards always taking the likeliest character), above 1 flattens it.
-
-    Returns
-    -------
-    ``prompt`` followed by the ``length`` generated characters.
+    Returns ``prompt`` followed by the ``length`` generated characters.
     """
     if not isinstance(temperature, numbers.Real) or not np.isfinite(temperature) or temperature <= 0:
         raise ValueError(
@@ -267,9 +252,9 @@ def sample(
     for _ in range(length):
         context = ids[-window:] if window else ids
         output = model.predict(np.asarray([context], dtype=np.int64))
-        logits = _last_step_logits(output, len(context), encoder.vocab_size)
-        probs = _softmax(logits / temperature)
-        ids.append(int(rng.choice(encoder.vocab_size, p=probs)))
+        z = _last_step_logits(output, len(context), encoder.vocab_size) / temperature
+        e = np.exp(z - z.max())  # softmax(z) = e / sum(e), without overflow
+        ids.append(int(rng.choice(encoder.vocab_size, p=e / e.sum())))
     return encoder.decode(np.asarray(ids))
 
 
@@ -287,8 +272,3 @@ def _last_step_logits(output, steps: int, vocab_size: int) -> np.ndarray:
     if not np.all(np.isfinite(logits)):
         raise ValueError("model.predict returned non-finite logits (NaN or inf)")
     return logits
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max())
-    return e / e.sum()

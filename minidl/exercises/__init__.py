@@ -89,12 +89,9 @@ WIDTH = 88  # the width messages are wrapped to (a notebook's output area shows 
 def say(mark: str, name: str, message: str, width: int = WIDTH) -> str:
     """``"✔ name: message"`` wrapped at word boundaries to ``width`` columns, each line after
     the first indented; a line break in ``message`` starts a new paragraph. Printed and returned."""
-    paragraphs = f"{mark} {name}: {message}".split("\n")
-    text = "\n".join(
+    text = "\n".join(  # a blank paragraph fills to ""
         textwrap.fill(p, width=width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
-        if p.strip()
-        else ""
-        for p in paragraphs
+        for p in f"{mark} {name}: {message}".split("\n")
     )
     print(text)
     return text
@@ -127,8 +124,7 @@ class UnknownExercise(KeyError):
 
 
 def _exercise(name: str) -> dict:
-    index, _ = data.load()
-    exercises = index["exercises"]
+    exercises = data.load()[0]["exercises"]
     if name not in exercises:
         chapters = {n: e.get("chapter", "") for n, e in exercises.items()}
         raise UnknownExercise(unknown_exercise(name, chapters))
@@ -157,12 +153,8 @@ def hint(name: str, level: int | None = None) -> None:
         )
         say("➜", name, f"no hints for this exercise ({what}).")
     elif level is None and shown >= len(hints):
-        say(
-            "➜",
-            name,
-            f"that was the last of its {len(hints)} hints (hint({name!r}, 1) shows the first again). "
-            "Write an attempt and run its check(...): it says what is wrong, and how.",
-        )
+        last = f"that was the last of its {len(hints)} hints (hint({name!r}, 1) shows the first again)"
+        say("➜", name, f"{last}. Write an attempt and run its check(...): it says what is wrong, and how.")
     else:
         if level is not None and not 1 <= level <= len(hints):
             raise ValueError(f"hint({name!r}, level) takes a level from 1 to {len(hints)}, got {level!r}")
@@ -298,11 +290,7 @@ def _compiled_names(function) -> set[str]:
 def forbidden_use(names: list[str], forbids) -> tuple[str, str] | None:
     """``(name, entry)`` for the first of ``names`` that an entry of ``forbids`` covers, as the
     grader's ``provenance.spec_forbidden_uses`` decides (``forbid_covers``); else None."""
-    for name in names:
-        entry = next((e for e in forbids if forbid_covers(e, name)), None)
-        if entry:
-            return name, entry
-    return None
+    return next(((name, entry) for name in names for entry in forbids if forbid_covers(entry, name)), None)
 
 
 def forbid_covers(entry: str, name: str, resolve=None) -> bool:

@@ -209,13 +209,11 @@ def compare_outputs(
 
 def count_problem(got, names: tuple[str, ...]) -> str | None:
     """A message if ``got`` is not a tuple or list of ``len(names)`` values, else ``None``."""
-    if not isinstance(got, (tuple, list)):
-        return f"expected {len(names)} return values ({', '.join(names)}), got {describe_value(got)}" + (
-            " -- did you forget `return`?" if got is None else ""
-        )
-    if len(got) != len(names):
-        return f"expected {len(names)} return values ({', '.join(names)}), got {len(got)}"
-    return None
+    if isinstance(got, (tuple, list)) and len(got) == len(names):
+        return None
+    found = len(got) if isinstance(got, (tuple, list)) else describe_value(got)
+    forgot = " -- did you forget `return`?" if got is None else ""
+    return f"expected {len(names)} return values ({', '.join(names)}), got {found}{forgot}"
 
 
 def _matches(got, wrong, tolerance) -> bool:
@@ -231,8 +229,7 @@ def _matches(got, wrong, tolerance) -> bool:
 def _compare_one(name: str, got, expected, tolerance: float, scale=None) -> str | None:
     if got is None:
         return f"`{name}` is None -- did you forget to `return` it?"
-    e = _as_array(expected)
-    g = _as_array(got)
+    e, g = _as_array(expected), _as_array(got)
     if g is None:
         return f"`{name}` should be {describe_value(expected)}, got {describe_value(got)}"
     if g.shape != e.shape:
@@ -290,11 +287,7 @@ def dtype_problem(name: str, got, expected) -> str | None:
         return None
     kind = expected.dtype.kind
     if isinstance(got, np.ndarray):
-        if kind == "f" and got.dtype == expected.dtype:
-            return None
-        if kind in "iu" and got.dtype.kind in "iu":
-            return None
-        if kind == "b" and got.dtype.kind == "b":
+        if got.dtype == expected.dtype or (kind in "iu" and got.dtype.kind in "iu"):  # ints: any width
             return None
         found = f"an array of dtype {got.dtype}"
     else:

@@ -288,22 +288,21 @@ def not_parallel(entry: str, work: list) -> str | None:
     compiled with ``parallel=True``): on some case, its outermost ``prange`` loops must run
     at least two iterations, none doing more than ``MAX_SHARE`` of their work (a
     ``prange(1)``, or one iteration doing it all, is serial)."""
+    must = f"`{entry}` must run in parallel:"
     if not work or any(not isinstance(w, dict) for w in work):
-        return (
-            f"`{entry}` must run in parallel: compile it with `@njit(parallel=True)` and loop with `prange`"
-        )
+        return f"{must} compile it with `@njit(parallel=True)` and loop with `prange`"
     best = max(work, key=lambda w: (w.get("iterations", 0), -w.get("largest_share", 1.0)))
     if best.get("error"):
         return f"`{entry}`'s prange loop could not be observed (run as Python it raised {best['error']})"
     if best.get("iterations", 0) < 2:
         return (
-            f"`{entry}` must run in parallel: its prange loop ran {best.get('iterations', 0)} iteration(s); "
+            f"{must} its prange loop ran {best.get('iterations', 0)} iteration(s); "
             "loop over the data with `prange` (`for i in prange(x.size)`)"
         )
     if best.get("largest_share", 1.0) > MAX_SHARE:
         return (
-            f"`{entry}` must run in parallel: one iteration of its prange loop did "
-            f"{best['largest_share']:.0%} of the loop's work; split the data between the iterations"
+            f"{must} one iteration of its prange loop did {best['largest_share']:.0%} of the loop's "
+            "work; split the data between the iterations"
         )
     return None
 

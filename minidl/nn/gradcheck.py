@@ -207,12 +207,9 @@ def check_layer(
 def check_loss(
     loss, y_pred, y_true, eps: float = 1e-6, tolerance: float = 1e-6, atol: float = 1e-7
 ) -> GradCheckReport:
-    """Compare ``loss.backward()`` with finite differences of ``loss(y_pred, y_true)``.
-
-    Entries of ``dL/dy_pred`` that are zero by construction are judged as in ``check_layer``:
-    the gradient passes when its relative error is below ``tolerance`` or it differs from the
-    numerical one by at most ``atol`` times its largest entry.
-    """
+    """Compare ``loss.backward()`` with finite differences of ``loss(y_pred, y_true)``, judged
+    as in ``check_layer``: a relative error below ``tolerance``, or within ``atol`` times the
+    gradient's largest entry (entries of ``dL/dy_pred`` that are zero by construction)."""
     y_pred = np.array(y_pred, dtype=np.float64)
     loss(y_pred, y_true)
     analytic = np.array(loss.backward(), copy=True)

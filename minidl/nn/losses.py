@@ -54,9 +54,7 @@ class Loss(Configurable):
     _reduction = None  # set_reduction's function; None: mean
 
     def __init__(self):
-        self._grad = None
-        self._warned = False
-        self._order_checked = False
+        self._grad, self._warned, self._order_checked = None, False, False
 
     def __call__(self, y_pred, y_true=None, sample_weight=None) -> float:
         if not self._order_checked:  # the first call tells: some libraries take (y_true, y_pred)
@@ -201,7 +199,8 @@ class SparseCategoricalCrossentropy(_Crossentropy):
     def compute(self, y_pred, y_true):
         labels = _check_labels(y_pred, y_true, type(self).__name__)
         if not self.from_logits:
-            return _categorical(self, y_pred, _one_hot_like(labels, y_pred))
+            one_hot = labels[..., None] == backend.get_array_module(y_pred).arange(y_pred.shape[-1])
+            return _categorical(self, y_pred, one_hot.astype(y_pred.dtype))
         k = y_pred.shape[-1]
         logits, flat_labels = y_pred.reshape(-1, k), labels.reshape(-1)
         kernels = backend.kernels_for(y_pred)
@@ -400,17 +399,15 @@ def targets_like(y_pred, y_true, who):
     (``who`` names the loss in the error). A loss defined elsewhere checks its targets with it."""
     xp = backend.get_array_module(y_pred)
     t = xp.asarray(y_true, dtype=y_pred.dtype)
+    if t.size == y_pred.size and t.shape[:1] == y_pred.shape[:1] and max(t.ndim, y_pred.ndim) <= 2:
+        t = t.reshape(y_pred.shape)  # (N,) and (N, 1) stand for each other
     if t.shape != y_pred.shape:
-        if t.size == y_pred.size and t.shape[:1] == y_pred.shape[:1] and max(t.ndim, y_pred.ndim) <= 2:
-            t = t.reshape(y_pred.shape)
-        else:
-            hint = ""
-            if who == "CategoricalCrossentropy" and t.ndim == y_pred.ndim - 1:
-                hint = " (integer class labels go with SparseCategoricalCrossentropy)"
-            raise ValueError(
-                f"{who} expected y_true of shape {tuple(y_pred.shape)} like y_pred, "
-                f"got {'none' if y_true is None else tuple(t.shape)}{hint}"
-            )
+        sparse = who == "CategoricalCrossentropy" and t.ndim == y_pred.ndim - 1
+        hint = " (integer class labels go with SparseCategoricalCrossentropy)" if sparse else ""
+        raise ValueError(
+            f"{who} expected y_true of shape {tuple(y_pred.shape)} like y_pred, "
+            f"got {'none' if y_true is None else tuple(t.shape)}{hint}"
+        )
     return t
 
 
@@ -424,24 +421,18 @@ def _check_labels(y_pred, y_true, who):
             "convert with y.astype('int64') (or use CategoricalCrossentropy for one-hot targets)"
         )
     expected = tuple(y_pred.shape[:-1])
+    if labels.shape == expected + (1,):
+        labels = labels.reshape(expected)
     if labels.shape != expected:
-        if labels.shape == expected + (1,):
-            labels = labels.reshape(expected)
-        else:
-            raise ValueError(
-                f"{who} expected labels of shape {expected} for predictions of shape "
-                f"{tuple(y_pred.shape)}, got {tuple(labels.shape)}"
-            )
+        raise ValueError(
+            f"{who} expected labels of shape {expected} for predictions of shape "
+            f"{tuple(y_pred.shape)}, got {tuple(labels.shape)}"
+        )
     k = y_pred.shape[-1]
     if labels.size and (int(labels.min()) < 0 or int(labels.max()) >= k):
         bad = int(labels.min()) if int(labels.min()) < 0 else int(labels.max())
         raise ValueError(f"{who} expected labels in [0, {k}) for {k} classes, got label {bad}")
     return labels
-
-
-def _one_hot_like(labels, y_pred):
-    xp = backend.get_array_module(y_pred)
-    return (labels[..., None] == xp.arange(y_pred.shape[-1])).astype(y_pred.dtype)
 
 
 # ------------------------------------------------------------------ lookup by name

@@ -297,15 +297,6 @@ class RMSprop(Optimizer):
             param, grad, s, b, self.lr, self.alpha, self.eps, self.momentum, self.weight_decay
         )
 
-    def update_averages(self, param, grad, state):
-        """Update the running average of squares ``s`` in place (the kernel's rule, written out
-        for a rule that reuses it) and return the gradient with its weight-decay term."""
-        g = grad + self.weight_decay * param if self.weight_decay else grad
-        s = state["square_avg"]
-        s *= self.alpha
-        s += (1.0 - self.alpha) * g * g
-        return g
-
 
 class Adagrad(Optimizer):
     """Divides each step by the root of the sum of all past squared gradients; the sum starts

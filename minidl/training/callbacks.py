@@ -6,9 +6,8 @@
     ProgressBar, EpochLogger what ``verbose=1`` and ``verbose=2`` show
 
 A callback sees the model as ``self.model`` and can stop training by setting
-``self.model.stop_training = True``. ``improvement_sign`` and ``monitored`` are how a callback
-that watches a logged value reads it: ``EarlyStopping`` here, and the checkpoint of a library
-built on minidl (saving checkpoints, logging to CSV: no chapter needs them in minidl).
+``self.model.stop_training = True``. A callback that watches a logged value reads it with
+``improvement_sign`` and ``monitored`` (``EarlyStopping``; a library's checkpoint callback).
 """
 
 from __future__ import annotations

@@ -246,8 +246,10 @@ class RMSprop(KerasRules, _optim.RMSprop, saved_name="KerasRMSprop"):
     def update(self, param, grad, state) -> None:
         self.decay(param)
         xp = backend.get_array_module(param)
-        g = self.update_averages(param, grad, state)
-        variance = state["square_avg"]
+        g = grad + self.weight_decay * param if self.weight_decay else grad
+        variance = state["square_avg"]  # s = rho s + (1 - rho) g^2, in place
+        variance *= self.alpha
+        variance += (1.0 - self.alpha) * g * g
         if self.centered:  # the gradient's variance s - a^2 instead of its second moment
             a = state["grad_avg"]
             a *= self.alpha
