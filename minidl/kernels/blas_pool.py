@@ -192,10 +192,9 @@ def matmul_rows(gemm_at, a, lo, hi, b, c, piece):
 
 
 # OpenBLAS's AVX-512 cores take a float32 product of m n k <= 2^19 without packing b (their "direct"
-# sgemm, a small-matrix kernel); every other call packs all of b, K x N, first. For the LSTM's
-# blocks of 32 rows (h_{t-1} Wh: 32 x 512 x 128) pieces of 2^19 ran its 50 steps' products in 1.8-1.9
-# ms instead of 2.0-2.2 on 2 threads (SkylakeX and Cooperlake kernels; da Wh^T: 1.8 vs 2.2-2.3), but
-# slower for 64 rows (3.4 vs 3.0) and on Haswell's kernels (2.7 vs 2.3): docs/performance.md, section 17.
+# sgemm, a small-matrix kernel); every other call packs all of b, K x N, first. The LSTM's blocks of
+# 32 rows ran their products faster in such pieces (2 threads: 1.8-1.9 ms against 2.0-2.2), blocks of
+# 64 rows and Haswell's kernels slower: docs/performance.md, section 17.
 _UNPACKED_PIECE, _UNPACKED_MAX_ROWS = 1 << 19, 32
 
 

@@ -63,9 +63,7 @@ KERNELS: Mapping[str, Kernel] = MappingProxyType(
         "batched_matmul": _k(
             "attention", "a b out", "c[g] = a[g] b[g] for every matrix g of the batch (out! if given)"
         ),
-        "linear_forward": _k(
-            "attention", "x weight bias", "y = x W + b (b None: x W); projections, Dense, recurrent inputs"
-        ),
+        "linear_forward": _k("attention", "x weight bias", "y = x W + b (x W where b is None)"),
         "weight_gradient": _k("attention", "x dy", "dW = x^T dy = sum_r x_r^T dy_r (a layer's dW)"),
         # ------------------------------------------------------------ activation
         "relu_forward": _k("activation", "x", "y = max(x, 0)"),

@@ -175,9 +175,8 @@ def batched_matmul(a, b, out=None):
 
 
 # ============================================================ projections: y = x W + b
-# NumPy adds the bias after the product on one core, to rows the other cores wrote: (2048, 384) took
-# 1.03 ms on 2 threads, its product alone 0.61. Here each thread takes a block of rows, its product
-# and then its bias while those rows are in its cache: 0.72 ms (docs/performance.md, section 18).
+# NumPy adds b on one core to rows the others wrote (2048 x 384, 2 threads: 0.78 ms, the product 0.57);
+# here each thread adds it to its block of rows while they are in its cache: 0.62 (performance.md, 18).
 @njit(parallel=True, cache=True)
 def _blocks_of_rows(gemm_at, x, weight, bias, y, blocks):
     R, N = y.shape
@@ -204,18 +203,16 @@ def linear_forward(x, weight, bias):
 
 
 # ============================================================ weight gradients: dW = x^T dy
-# OpenBLAS splits a product's result over its threads, never the sum: dW (A, B) small, its sum over
-# R rows long, splits badly (2048 x 128 x 128: 0.50 ms on one thread, 0.36 on two). Here each thread
-# sums a block of rows into a dW of its own, then the threads add those up (0.25 ms). Where each
-# thread's share of dW is larger, OpenBLAS's split of it does as well or better (2 threads: 128 x 384
-# in 0.68 ms, against 0.74 by blocks): blocks of rows only up to 2^14 elements of dW per thread.
+# OpenBLAS splits a product's result over its threads, never its sum: a small dW over many rows splits
+# badly (128 x 128 over 2048 rows: 0.47 ms, 0.34 on two threads). Here each thread sums a block of rows
+# into a dW of its own, then they are added (0.24 ms); up to 2^14 elements of dW a thread, above which
+# OpenBLAS's split does as well (128 x 384: 0.68 ms against 0.74; docs/performance.md, section 18).
 SPLIT_MAX_SHARE = 1 << 14
 
 
 @njit(parallel=True, cache=True)
 def _sum_over_blocks(gemm_at, left, right, parts, out, wide):
-    # parts[p] = left_p^T right_p over block p of the rows: x^T dy, or dy^T x (B, A) where dy is
-    # ``wide`` (the order OpenBLAS runs faster then: docs/performance.md, section 18); out = their sum
+    # parts[p] = left_p^T right_p over block p of the rows (dy^T x, (B, A), where dy is ``wide``)
     R, m = left.shape
     n, size, zero = right.shape[1], left.itemsize, left.dtype.type(0)
     for p in prange(len(parts)):
@@ -231,9 +228,8 @@ def _sum_over_blocks(gemm_at, left, right, parts, out, wide):
 
 
 def weight_gradient(x, dy):
-    """Numba twin of ``reference.weight_gradient``: with threads, rows enough (R at least A, B and
-    128 a thread) and a small dW, a block of rows per thread; else one product, in OpenBLAS's faster
-    order."""
+    """Numba twin of ``reference.weight_gradient``: with threads, rows enough (at least A, B and 128
+    a thread) and a small dW, a block of rows per thread; else one product, in the faster order."""
     wide, threads = dy.shape[-1] > x.shape[-1], get_num_threads()
     fits = x.ndim == dy.ndim == 2 and len(x) == len(dy) and x.dtype == dy.dtype
     fits = fits and len(x) >= max(x.shape[1], dy.shape[1], 128 * threads) and threads_pay(x.size + dy.size)

@@ -62,9 +62,8 @@ def batched_matmul(a, b, out=None):
 
 
 def linear_forward(x, weight, bias):
-    """y = x W + b, a projection: x (R, K), weight (K, N), bias (N,) or None -> y (R, N). Attention's
-    projections, Dense layers and the recurrent layers' input product (all time steps at once).
-    NumPy: the product, then the bias added in place (no second (R, N) array)."""
+    """y = x W + b, a projection: x (R, K), weight (K, N), bias (N,) or None -> y (R, N); Dense,
+    attention's projections, a recurrent layer's inputs. NumPy: the product, then b added in place."""
     y = x @ weight
     if bias is not None:
         y += bias
@@ -72,7 +71,6 @@ def linear_forward(x, weight, bias):
 
 
 def weight_gradient(x, dy):
-    """dW = x^T dy, a projection's weight gradient, summed over its rows: x (R, A) its input, dy
-    (R, B) the gradient of its output -> (A, B). Long R, small A and B: Dense over a batch, attention
-    over N T positions, the recurrent layers over all T N steps. NumPy: one product."""
+    """dW = x^T dy, a projection's weight gradient summed over its rows: x (R, A) its input, dy (R, B)
+    its output's gradient -> (A, B); R long (a batch, N T positions, T N steps). NumPy: one product."""
     return x.T @ dy
