@@ -7,7 +7,6 @@ backward. ``CONV_TILE_BYTES`` and ``CONV_TILE_MAX_FILTERS(_STRIDED)`` are the tu
 docs/performance.md, sections 2 and 16).
 """
 
-import numba
 import numpy as np
 from numba import njit, prange
 
@@ -24,18 +23,41 @@ def _valid_range(count, offset, stride, size):
     return first, max(first, min(count, stop))
 
 
+@njit(cache=True, inline="always")
+def _flat_range(first, stop, OW, shift, size):
+    """The flat positions m in [first * OW, stop * OW) whose source m + shift lies in [0, size)."""
+    lo, hi = max(first * OW, -shift), min(stop * OW, size - shift)
+    return lo, max(lo, hi)
+
+
 @threaded()
 def _im2col(x, kh, kw, sh, sw, ph, pw, OH, OW, cols):
     # one task per row (c, i, j); padding zeroed by ranges computed once per row (no test
-    # per pixel); unsigned flat offsets so the inner copy vectorises
+    # per pixel); unsigned flat offsets so the inner copy vectorises. With stride 1 and OW == W
+    # the row of an image is its plane moved by one offset: one long copy, then the columns that
+    # wrapped around from the neighbouring image row set to 0
     N, C, H, W = x.shape
     x_flat, cols_flat = x.reshape(-1), cols.reshape(-1)
-    block = N * OH * OW
+    block, same_width = N * OH * OW, sh == sw == 1 and OW == W
     for row in prange(C * kh * kw):
         c, i, j = row // (kh * kw), (row // kw) % kh, row % kw
         h_first, h_stop = _valid_range(OH, i - ph, sh, H)
         w_first, w_stop = _valid_range(OW, j - pw, sw, W)
+        shift = (i - ph) * W + j - pw
         for n in range(N):
+            if same_width:  # zeros, the run, then 0 again where it wrapped around
+                out, (lo, hi) = _u(row * block + n * OH * OW), _flat_range(h_first, h_stop, OW, shift, H * W)
+                source = _u((n * C + c) * H * W + shift + lo)
+                for m in range(OH * OW):
+                    cols_flat[out + _u(m)] = 0
+                for t in range(hi - lo):
+                    cols_flat[out + _u(lo + t)] = x_flat[source + _u(t)]
+                for oh in range(h_first, h_stop):
+                    for ow in range(w_first):
+                        cols_flat[out + _u(oh * OW + ow)] = 0
+                    for ow in range(w_stop, OW):
+                        cols_flat[out + _u(oh * OW + ow)] = 0
+                continue
             for oh in range(OH):
                 out = _u(row * block + (n * OH + oh) * OW)
                 if oh < h_first or oh >= h_stop:  # the window row lies in the padding
@@ -67,11 +89,18 @@ def _col2im(cols, kh, kw, sh, sw, ph, pw, OH, OW, dx):
     # one task per image plane (n, c): planes are disjoint, so the scatter-add needs no
     # atomics; each task first zeroes its plane of dx (in the threads, not a serial np.zeros
     # before them), then adds offsets (i, j) in the reference's order (bitwise equal: 0 + the
-    # same sums); unsigned flat offsets so the inner add vectorises
+    # same sums); unsigned flat offsets so the inner add vectorises. With stride 1 and OW == W,
+    # one long add per offset, adding 0 where a column wrapped around (``keep``: x + 0 == x, and
+    # a sum that starts at +0 is never -0)
     N, C, H, W = dx.shape
     cols_flat, dx_flat = cols.reshape(-1), dx.reshape(-1)
-    block = N * OH * OW
+    block, same_width = N * OH * OW, sh == sw == 1 and OW == W
     zero = dx.dtype.type(0)
+    keep = np.zeros((kw, OH * OW), np.uint8)  # keep[j, m]: column m % OW lies in the image
+    for j in range(kw):
+        ow_first, ow_stop = _valid_range(OW, j - pw, sw, W)
+        for m in range(OH * OW):
+            keep[j, m] = ow_first <= m % OW < ow_stop
     for plane in prange(N * C):
         n, c = plane // C, plane % C
         start = _u(plane * H * W)
@@ -81,6 +110,15 @@ def _col2im(cols, kh, kw, sh, sw, ph, pw, OH, OW, dx):
             oh_first, oh_stop = _valid_range(OH, i - ph, sh, H)
             for j in range(kw):
                 row = (c * kh + i) * kw + j
+                if same_width:
+                    shift = (i - ph) * W + j - pw
+                    lo, hi = _flat_range(oh_first, oh_stop, OW, shift, H * W)
+                    target, source = start + _u(shift + lo), _u(row * block + n * OH * OW + lo)
+                    keep_j = keep[j, lo:hi]
+                    for t in range(hi - lo):
+                        value = cols_flat[source + _u(t)]
+                        dx_flat[target + _u(t)] += value if keep_j[t] else zero
+                    continue
                 ow_first, ow_stop = _valid_range(OW, j - pw, sw, W)
                 for oh in range(oh_first, oh_stop):
                     target = _u(((n * C + c) * H + oh * sh + i - ph) * W + ow_first * sw + j - pw)
@@ -106,7 +144,8 @@ def col2im(cols, x_shape, kh, kw, sh, sw, ph, pw):
 #   goes to streaming it through memory. Instead a TILE of a few images (about ``CONV_TILE_BYTES``
 #   of patch matrix, to stay in a core's L2 cache) is built by the same im2col, multiplied (the
 #   product straight into the NCHW output) and in the backward folded back by col2im while still
-#   in cache: with threads each tile a task with buffers of its own, else a loop reusing one. With
+#   in cache: each tile a task of a parallel kernel with buffers of its own (a Python loop reusing
+#   one where there is no OpenBLAS to call from the kernel). With
 #   stride 1 dW and db need no patch matrix (``conv2d_weight_gradient_shifted``, below): the tiles
 #   serve dx alone. The forward returns None for cols.
 # * "whole": with more filters the products have the arithmetic to hide that traffic, and one
@@ -351,7 +390,7 @@ def conv2d_forward(x, weight, bias, sh, sw, ph, pw):
         return y, cols
     per_tile = conv2d_tile(x.shape, weight.shape, sh, sw, ph, pw, dtype.itemsize)
     gemm_at = blas_pool.gemm_address(dtype)
-    if gemm_at and numba.get_num_threads() > 1:  # the tiles on threads of their own
+    if gemm_at:  # the tiles as the tasks of a kernel (on one thread too: no Python loop between them)
         with blas_pool.one_thread():
             _tiles_forward(gemm_at, x, W2, bias, (kh, kw, sh, sw, ph, pw), per_tile, y)
         return y, None
@@ -401,7 +440,7 @@ def conv2d_backward(dy, x, cols, weight, sh, sw, ph, pw, input_grad):
     dbias_tiles = np.zeros(F)  # float64 sums
     dx = np.empty(x.shape, dtype=dtype) if input_grad else None
     gemm_at = blas_pool.gemm_address(dtype)
-    if shifted and gemm_at and numba.get_num_threads() > 1:  # dx alone left: tiles on threads
+    if shifted and gemm_at:  # dx alone left: the tiles as the tasks of a kernel
         with blas_pool.one_thread():
             _tiles_input_gradient(gemm_at, dy, W2_T, (kh, kw, sh, sw, ph, pw), per_tile, dx)
         return dx, dweight, dbias

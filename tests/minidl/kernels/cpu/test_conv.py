@@ -9,6 +9,7 @@ That every Numba kernel equals its NumPy reference is the conformance table's jo
   threads, and keeps the reference's NaN and inf pattern.
 """
 
+import numba
 import numpy as np
 import pytest
 
@@ -24,6 +25,7 @@ def _most_filters_for_tiles(monkeypatch, filters):
 
 
 @pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("tasks", [True, False], ids=["tiles as tasks", "tiles in a Python loop"])
 @pytest.mark.parametrize(
     "max_filters, tile_bytes",
     [(0, 0), (64, 1), (64, 40_000), (64, 2**40)],
@@ -31,11 +33,14 @@ def _most_filters_for_tiles(monkeypatch, filters):
 )
 @pytest.mark.parametrize("name", ["conv2d_forward", "conv2d_backward"])
 def test_both_routes_and_every_tile_size_compute_the_reference_convolution(
-    name, max_filters, tile_bytes, threads, monkeypatch
+    name, max_filters, tile_bytes, tasks, threads, monkeypatch
 ):
-    """With more than one thread (as the choice sees it) the tiles run as tasks of a parallel
-    kernel, products by OpenBLAS called from them; with one, in a loop."""
-    monkeypatch.setattr(cpu.conv.numba, "get_num_threads", lambda: threads)
+    """The tiles run as the tasks of a parallel kernel, products by OpenBLAS called from them, or
+    (no OpenBLAS address to call) in a Python loop; the other kernels threaded or not, as
+    ``pick`` chooses by the thread count it sees."""
+    monkeypatch.setattr(numba, "get_num_threads", lambda: threads)
+    if not tasks:
+        monkeypatch.setattr(cpu.conv.blas_pool, "gemm_address", lambda dtype: 0)
     _most_filters_for_tiles(monkeypatch, max_filters)
     monkeypatch.setattr(cpu.conv, "CONV_TILE_BYTES", tile_bytes)
     for dtype in kc.DTYPES:
@@ -216,3 +221,33 @@ def test_col2im_zeroes_its_output_itself_whatever_the_buffer_held(threaded):
     kernel(cols, kh, kw, sh, sw, ph, pw, OH, OW, dx)
     np.testing.assert_array_equal(dx, reference.col2im(cols, x_shape, kh, kw, sh, sw, ph, pw))
     np.testing.assert_array_equal(cpu.col2im(cols, x_shape, kh, kw, sh, sw, ph, pw), dx)
+
+
+# stride 1 and OW == W (the one-long-run path of im2col and col2im): a 3x3 kernel on 5x4, a kernel
+# wider and taller than the image (its shifts reach past the plane), a 1x3 kernel padded on one side
+SAME_WIDTH = [((2, 3, 5, 4), (3, 3, 1, 1)), ((2, 2, 2, 2), (5, 5, 2, 2)), ((1, 2, 3, 6), (1, 3, 0, 1))]
+
+
+@pytest.mark.parametrize("x_shape, geometry", SAME_WIDTH)
+@pytest.mark.parametrize("threaded", [False, True], ids=["serial", "threads"])
+def test_one_run_per_image_is_the_reference_bit_for_bit_and_adds_no_wrapped_column(
+    x_shape, geometry, threaded
+):
+    """The runs cover columns that wrapped around from the neighbouring image row: im2col sets them
+    to 0, col2im adds 0 for them. An inf in every cols entry that the reference does not add (all
+    of a wrapped column's) must not reach dx."""
+    rng = np.random.default_rng(1)
+    kh, kw, ph, pw = geometry
+    N, C, H, W = x_shape
+    OH, OW = H + 2 * ph - kh + 1, W + 2 * pw - kw + 1
+    assert OW == W
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    cols = np.empty((C * kh * kw, N * OH * OW), np.float32)
+    (cpu.conv._im2col if threaded else cpu.conv._im2col.serial)(x, kh, kw, 1, 1, ph, pw, OH, OW, cols)
+    np.testing.assert_array_equal(cols, reference.im2col(x, kh, kw, 1, 1, ph, pw))
+    used = reference.im2col(np.ones(x_shape, np.float32), kh, kw, 1, 1, ph, pw) != 0  # what col2im adds
+    grads = np.where(used, rng.standard_normal(cols.shape), np.inf).astype(np.float32)
+    dx = np.empty(x_shape, np.float32)
+    (cpu.conv._col2im if threaded else cpu.conv._col2im.serial)(grads, kh, kw, 1, 1, ph, pw, OH, OW, dx)
+    want = reference.col2im(np.where(used, grads, 0), x_shape, kh, kw, 1, 1, ph, pw)
+    np.testing.assert_array_equal(dx, want)
