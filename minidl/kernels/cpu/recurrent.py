@@ -210,7 +210,7 @@ def gru_cell_backward(dh, gates, hn, h_prev, dxw, dhw, dh_prev):
 # region a call, not one a step (see the cells' comment). (OpenBLAS may round a block's product
 # otherwise than the whole batch's, as it splits the work by shape.) Without an OpenBLAS to call
 # (or Numba), the loop over time stays in Python, a product and a fused cell per step
-# (``common.lstm_steps``, shared with the GPU tier), as it does for the GRU.
+# (``common.lstm_steps``, shared with the GPU tier). The GRU's blocks are the same loops around its cell.
 @njit(parallel=True, cache=True)
 def _lstm_forward_blocks(gemm_at, piece, blocks, xw, Wh, b, gates, cells, hs, hw):
     T, N, _ = xw.shape
@@ -236,6 +236,33 @@ def _lstm_backward_blocks(gemm_at, piece, blocks, dy, Wh_T, gates, cells, da, dh
             for n in range(lo, hi):
                 _lstm_backward_row(dh[n], now[n], gates[t, n], c_prev[n], c[n], da[t, n], prev[n])
             blas_pool.matmul_rows(gemm_at, da[t], lo, hi, Wh_T, dh, piece)  # dh[lo:hi] = da_t Wh^T
+            if t > 0:
+                dh[lo:hi] += dy[t - 1, lo:hi]
+
+
+@njit(parallel=True, cache=True)
+def _gru_forward_blocks(gemm_at, piece, blocks, xw, Wh, bx, bh, gates, hn, hs, hw):
+    T, N, _ = xw.shape
+    for block in prange(blocks):
+        lo, hi = block * N // blocks, (block + 1) * N // blocks
+        for t in range(T):
+            blas_pool.matmul_rows(gemm_at, hs[t], lo, hi, Wh, hw, piece)  # hw[lo:hi] = h_{t-1} Wh
+            for n in range(lo, hi):
+                _gru_forward_row(xw[t, n], hw[n], bx, bh, hs[t, n], gates[t, n], hn[t, n], hs[t + 1, n])
+
+
+@njit(parallel=True, cache=True)
+def _gru_backward_blocks(gemm_at, piece, blocks, dy, Wh_T, gates, hn, hs, dxw, dhw, dh, direct):
+    # dh (N, H): dL/dh_t, ends as dL/dh0; direct: dL/dh_t * z, the part that skips the product
+    T, N, _ = dy.shape
+    for block in prange(blocks):
+        lo, hi = block * N // blocks, (block + 1) * N // blocks
+        dh[lo:hi] = dy[T - 1, lo:hi]
+        for t in range(T - 1, -1, -1):
+            for n in range(lo, hi):
+                _gru_backward_row(dh[n], gates[t, n], hn[t, n], hs[t, n], dxw[t, n], dhw[t, n], direct[n])
+            blas_pool.matmul_rows(gemm_at, dhw[t], lo, hi, Wh_T, dh, piece)  # dh[lo:hi] = dhw_t Wh^T
+            dh[lo:hi] += direct[lo:hi]
             if t > 0:
                 dh[lo:hi] += dy[t - 1, lo:hi]
 
@@ -280,10 +307,26 @@ def lstm_backward_sequence(dy, Wh_T, gates, cells, da, dh0, dc0):
 
 
 def gru_forward_sequence(xw, Wh, bx, bh, gates, hn, hs):
-    """Numba twin of ``reference.gru_forward_sequence``: a product and a fused cell per step."""
-    return common.gru_steps(gru_cell_forward, xw, Wh, bx, bh, gates, hn, hs)
+    """Numba twin of ``reference.gru_forward_sequence``: blocks of rows on threads of their own."""
+    gemm_at = _by_blocks((gates, hn, hs), (xw, Wh, bx, bh))
+    if not gemm_at:
+        return common.gru_steps(gru_cell_forward, xw, Wh, bx, bh, gates, hn, hs)
+    xw, Wh, bx, bh = (np.ascontiguousarray(a) for a in (xw, Wh, bx, bh))
+    blocks, piece = _blocks(xw.shape[1], Wh)
+    with blas_pool.one_thread():
+        _gru_forward_blocks(gemm_at, piece, blocks, xw, Wh, bx, bh, gates, hn, hs, np.empty_like(xw[0]))
+    return gates, hn, hs
 
 
 def gru_backward_sequence(dy, Wh_T, gates, hn, hs, dxw, dhw, dh0):
-    """Numba twin of ``reference.gru_backward_sequence``."""
-    return common.gru_steps_backward(gru_cell_backward, dy, Wh_T, gates, hn, hs, dxw, dhw, dh0)
+    """Numba twin of ``reference.gru_backward_sequence``: blocks of rows on threads of their own."""
+    gemm_at = _by_blocks((dxw, dhw, dh0), (dy, Wh_T, gates, hn, hs))
+    if not gemm_at:
+        return common.gru_steps_backward(gru_cell_backward, dy, Wh_T, gates, hn, hs, dxw, dhw, dh0)
+    dy, Wh_T, gates, hn, hs = (np.ascontiguousarray(a) for a in (dy, Wh_T, gates, hn, hs))
+    blocks, piece = _blocks(dy.shape[1], Wh_T)
+    with blas_pool.one_thread():
+        _gru_backward_blocks(
+            gemm_at, piece, blocks, dy, Wh_T, gates, hn, hs, dxw, dhw, dh0, np.empty_like(dh0)
+        )
+    return dxw, dhw, dh0

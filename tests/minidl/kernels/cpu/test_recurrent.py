@@ -91,6 +91,37 @@ def test_the_lstm_loops_over_time_equal_the_reference(blocks, piece, monkeypatch
         np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-12)
 
 
+@pytest.mark.parametrize("blocks, piece", [(1, None), (2, None), (3, None), (2, 4), (3, 5)])
+def test_the_gru_loops_over_time_equal_the_reference(blocks, piece, monkeypatch):
+    """The GRU's blocks of rows, as the LSTM's; pieces of 4 columns (3H = 12 in three) and of 5
+    (the last piece short, and more than H)."""
+    monkeypatch.setattr(cpu.recurrent.numba, "get_num_threads", lambda: blocks)
+    if piece is not None:
+        monkeypatch.setattr(cpu.blas_pool, "product_piece", lambda dtype, m, n, k: piece)
+    rng = np.random.default_rng(4)
+    xw, Wh, bx, bh, dy = _arrays(rng, np.float64, (T, N, 3 * H), (H, 3 * H), (3 * H,), (3 * H,), (T, N, H))
+    outs = []
+    for tier in (cpu, reference):
+        hs = np.zeros((T + 1, N, H))
+        hs[0] = dy[0]  # a non-zero initial state
+        gates, hn, hs = tier.gru_forward_sequence(
+            xw, Wh, bx, bh, np.empty((T, N, 3 * H)), np.empty((T, N, H)), hs
+        )
+        back = tier.gru_backward_sequence(
+            dy,
+            np.ascontiguousarray(Wh.T),
+            gates,
+            hn,
+            hs,
+            np.empty((T, N, 3 * H)),
+            np.empty((T, N, 3 * H)),
+            np.empty((N, H)),
+        )
+        outs.append([gates, hn, hs, *back])
+    for got, want in zip(*outs):
+        np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-12)
+
+
 def test_the_lstm_takes_any_layout_and_keeps_blas_threads(monkeypatch):
     """Inputs of any strides are read (copied to rows where needed); BLAS's thread count is
     the same after the kernels as before."""
