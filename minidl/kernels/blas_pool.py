@@ -38,6 +38,7 @@ _FUNCTIONS = (
 )
 _state: dict[str, Any] = {"setter": None, "installed": False, "callback": None}
 _state["one thread"] = threading.Lock()  # one_thread's, for one Python thread at a time
+_state["addresses"] = {}  # gemm_address's answers, by the dtype asked about
 
 
 @intrinsic
@@ -213,9 +214,12 @@ def gemm_address(dtype) -> int:
     """Address of OpenBLAS's ``cblas_sgemm`` (float32) or ``cblas_dgemm`` (float64) for
     ``gemm``; 0 where there is none to call (another BLAS or dtype, an OpenBLAS before 0.3.28 whose
     thread count this module does not set, Numba not compiling)."""
-    index = {"float32": 3, "float64": 4}.get(np.dtype(dtype).name)
-    functions = None if _NO_JIT or index is None else _functions()
-    return ctypes.cast(functions[index], ctypes.c_void_p).value or 0 if functions else 0
+    addresses = _state["addresses"]
+    if dtype not in addresses:  # once per dtype: kernels' wrappers ask at every call
+        index = {"float32": 3, "float64": 4}.get(np.dtype(dtype).name)
+        functions = None if _NO_JIT or index is None else _functions()
+        addresses[dtype] = ctypes.cast(functions[index], ctypes.c_void_p).value or 0 if functions else 0
+    return addresses[dtype]
 
 
 @contextlib.contextmanager
