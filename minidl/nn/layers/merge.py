@@ -60,5 +60,5 @@ class Concatenate(Layer):
 
     def backward(self, dy):
         axis, sizes = self.require_cache()
-        ends = list(accumulate(sizes[:-1]))  # where each block of the gradient ends but the last
+        ends = list(accumulate(sizes[:-1]))  # where one input's block of dy ends and the next begins
         return backend.get_array_module(dy).split(dy, ends, axis=axis)
