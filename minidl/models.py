@@ -23,24 +23,10 @@ def lenet5(num_classes: int = 10, input_shape=(1, 28, 28), kernel_initializer="g
     ReLU); the output layer keeps Glorot uniform.
     """
     init = kernel_initializer
-    return Sequential(
-        [
-            Conv2D(6, 5, padding=2, kernel_initializer=init),
-            ReLU(),
-            MaxPool2D(2),
-            Conv2D(16, 5, kernel_initializer=init),
-            ReLU(),
-            MaxPool2D(2),
-            Flatten(),
-            Dense(120, kernel_initializer=init),
-            ReLU(),
-            Dense(84, kernel_initializer=init),
-            ReLU(),
-            Dense(num_classes),
-        ],
-        input_shape=input_shape,
-        name="lenet5",
-    )
+    layers = [Conv2D(6, 5, padding=2, kernel_initializer=init), ReLU(), MaxPool2D(2)]
+    layers += [Conv2D(16, 5, kernel_initializer=init), ReLU(), MaxPool2D(2), Flatten()]
+    layers += [Dense(120, kernel_initializer=init), ReLU(), Dense(84, kernel_initializer=init), ReLU()]
+    return Sequential(layers + [Dense(num_classes)], input_shape=input_shape, name="lenet5")
 
 
 def vgg_style(
@@ -121,11 +107,9 @@ def residual_block(
         Conv2D(filters, 3, padding=1, use_bias=False, kernel_initializer=init),
         BatchNorm(),
     ]
-    shortcut = (
-        [Conv2D(filters, 1, stride=stride, use_bias=False, kernel_initializer=init), BatchNorm()]
-        if projection
-        else None
-    )
+    shortcut = None
+    if projection:
+        shortcut = [Conv2D(filters, 1, stride=stride, use_bias=False, kernel_initializer=init), BatchNorm()]
     return Residual(block, shortcut=shortcut, activation="relu")
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .download import fetch
+from .download import data_home, fetch
 from .formats import _tar_member, parse_cifar_batch, read_idx
 
 __all__ = ["load_mnist", "load_cifar10", "load_sequential_mnist", "CIFAR10_CLASSES"]
@@ -108,8 +108,6 @@ def _cached(key, read):
 
 def _folder_key(dataset: str) -> str:
     """Cache key part: the folder the files come from (so a new $MINIDL_DATA re-reads)."""
-    from .download import data_home
-
     return str(data_home() / dataset)
 
 

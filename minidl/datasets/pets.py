@@ -103,12 +103,7 @@ def load_oxford_pets(split: str = "trainval", size: int = 64, limit: int | None 
         masks[i] = _decode_trimap(trimaps[name], size, name, (height, width))
         if name in heads:
             x1, y1, x2, y2 = heads[name]  # 1-based inclusive -> 0-based, one past the end
-            boxes[i] = (
-                (x1 - 1) * size / width,
-                (y1 - 1) * size / height,
-                x2 * size / width,
-                y2 * size / height,
-            )
+            boxes[i] = np.array([x1 - 1, y1 - 1, x2, y2]) * size / (width, height, width, height)
     breeds = np.array([breed - 1 for _, breed, _ in listing], np.int64)
     species = np.array([kind - 1 for _, _, kind in listing], np.int64)
     return PetScenes(images, masks, boxes, species, breeds, [name for name, *_ in listing])

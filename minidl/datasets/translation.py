@@ -38,14 +38,7 @@ _NOUNS = {
     "apple": ("manzan", "f"),
 }
 # adjective -> target stem, + o / a / os / as (agreeing with the noun)
-_ADJECTIVES = {
-    "small": "pequen",
-    "big": "grand",
-    "red": "roj",
-    "old": "viej",
-    "new": "nuev",
-    "happy": "alegr",
-}
+_ADJECTIVES = dict(small="pequen", big="grand", red="roj", old="viej", new="nuev", happy="alegr")
 # verb -> target stem, + "a" for a singular subject, "an" for a plural one
 _VERBS = {"see": "mir", "like": "am", "find": "hall", "follow": "sigu", "want": "quier", "take": "tom"}
 # (definite, plural, gender) -> target article
@@ -80,14 +73,12 @@ def _noun_phrase(rng) -> tuple[list[str], list[str], bool]:
     stem, gender = _NOUNS[noun]
     definite, plural = bool(rng.integers(2)), bool(rng.integers(2))
     adjective = list(_ADJECTIVES)[rng.integers(len(_ADJECTIVES))] if rng.random() < 0.6 else None
-    english = ["the" if definite else ("some" if plural else "a")]
-    target = [_ARTICLES[definite, plural, gender]]
+    ending = ("o" if gender == "m" else "a") + ("s" if plural else "")  # the noun's, and its adjective's
+    english = ["the" if definite else ("some" if plural else "a"), noun + "s" if plural else noun]
+    target = [_ARTICLES[definite, plural, gender], stem + ending]
     if adjective is not None:
-        english.append(adjective)
-    english.append(noun + "s" if plural else noun)
-    target.append(stem + ("o" if gender == "m" else "a") + ("s" if plural else ""))
-    if adjective is not None:
-        target.append(_ADJECTIVES[adjective] + ("o" if gender == "m" else "a") + ("s" if plural else ""))
+        english.insert(1, adjective)  # before the noun in English, after it in the target
+        target.append(_ADJECTIVES[adjective] + ending)
     return english, target, plural
 
 

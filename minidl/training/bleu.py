@@ -68,13 +68,6 @@ def brevity_penalty(candidate_length: int, reference_length: int) -> float:
     return math.exp(1.0 - reference_length / candidate_length)
 
 
-def _bleu(matches, totals, c: int, r: int, max_n: int) -> float:
-    if c == 0 or any(m == 0 for m in matches):
-        return 0.0
-    log_mean = sum(math.log(m / t) for m, t in zip(matches, totals)) / max_n
-    return brevity_penalty(c, r) * math.exp(log_mean)
-
-
 def corpus_bleu(candidates, references, max_n: int = 4) -> float:
     """Corpus BLEU of ``candidates`` (one text each) against ``references`` (per candidate: one
     reference as a str, or a list of references, each a str or a list of tokens, as NLTK takes
@@ -94,4 +87,7 @@ def corpus_bleu(candidates, references, max_n: int = 4) -> float:
             totals[n - 1] += t
         c += len(candidate)
         r += _closest_length(len(candidate), refs)
-    return _bleu(matches, totals, c, r, max_n)
+    if c == 0 or any(m == 0 for m in matches):
+        return 0.0
+    log_mean = sum(math.log(m / t) for m, t in zip(matches, totals)) / max_n
+    return brevity_penalty(c, r) * math.exp(log_mean)

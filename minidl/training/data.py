@@ -78,11 +78,8 @@ def yields_batches(x) -> bool:
     than the samples themselves (an array, or a list of samples)."""
     if hasattr(x, "shape") or isinstance(x, (list, tuple, dict, str, bytes)):
         return False
-    return (
-        hasattr(x, "__iter__")
-        or hasattr(x, "__next__")
-        or (hasattr(x, "__getitem__") and hasattr(x, "__len__"))
-    )
+    batch_sequence = hasattr(x, "__getitem__") and hasattr(x, "__len__")
+    return hasattr(x, "__iter__") or hasattr(x, "__next__") or batch_sequence
 
 
 def one_hot(labels, num_classes: int | None = None, dtype=np.float32):

@@ -142,18 +142,13 @@ class Sequential(Trainer):
         Only at the model's input, where such a mistake comes from: a per-sample shape whose
         last axis is at most 4 while both others are larger cannot be (C, H, W) images.
         """
-        image_layer = self.layers[0] if self.layers else None
-        if (
-            image_layer is None
-            or "(N, C, H, W)" not in image_layer.input_layout
-            or len(shape) != 3
-            or None in shape
-        ):
+        first = self.layers[0] if self.layers else None
+        if first is None or "(N, C, H, W)" not in first.input_layout or len(shape) != 3 or None in shape:
             return
         if shape[2] <= 4 and shape[0] > 4 and shape[1] > 4:
             raise ValueError(
                 f"the {what} (N, {', '.join(map(str, shape))}) looks channels-last (N, H, W, C) "
-                f"with C = {shape[2]}, but {image_layer.label} expects (N, C, H, W) (minidl's "
+                f"with C = {shape[2]}, but {first.label} expects (N, C, H, W) (minidl's "
                 "layout, as PyTorch's): transpose the images with x.transpose(0, 3, 1, 2)"
             )
 
@@ -355,13 +350,9 @@ class Sequential(Trainer):
         """
         if not self.built:
             raise ValueError("save needs a built model (give input_shape or run one batch first)")
+        config, arrays = self.get_config(), saving.layer_arrays(self.layers)
         saving.write_model(
-            path,
-            self.get_config(),
-            saving.layer_arrays(self.layers),
-            model=self,
-            layers=self.layers,
-            include_optimizer=include_optimizer,
+            path, config, arrays, model=self, layers=self.layers, include_optimizer=include_optimizer
         )
 
 

@@ -43,15 +43,7 @@ class Dense(AffineLayer):
     input_ndims = None
     input_layout = "(N, ..., features)"
 
-    def __init__(
-        self,
-        units: int,
-        activation=None,
-        use_bias: bool = True,
-        *,
-        name=None,
-        **options,
-    ):
+    def __init__(self, units: int, activation=None, use_bias: bool = True, *, name=None, **options):
         super().__init__(name, activation=activation, use_bias=use_bias, **options)
         self.units = positive_int(units, "Dense units")
 

@@ -226,11 +226,7 @@ class LoRAAttention(SequenceLayout, _Adapter):
     def __init__(self, layer, rank: int = 4, alpha: float = 8.0, targets=("q", "v"), name=None, **kwargs):
         super().__init__(layer, rank, alpha, name, **kwargs)
         chosen = tuple(targets)  # "qv" or ("q", "v")
-        if (
-            not chosen
-            or any(p not in ("q", "k", "v", "o") for p in chosen)
-            or len(set(chosen)) != len(chosen)
-        ):
+        if not chosen or not set(chosen) <= set("qkvo") or len(set(chosen)) != len(chosen):
             raise ValueError(
                 f"LoRAAttention targets must be distinct names among 'q', 'k', 'v', 'o', got {targets!r}"
             )

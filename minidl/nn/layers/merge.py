@@ -14,6 +14,8 @@ does not fit ``Sequential``; a layer with a small graph inside (``UNet``) calls 
 
 from __future__ import annotations
 
+from itertools import accumulate
+
 from ... import backend
 from .base import Layer
 
@@ -58,10 +60,5 @@ class Concatenate(Layer):
 
     def backward(self, dy):
         axis, sizes = self.require_cache()
-        grads, start = [], 0
-        for size in sizes:
-            index = [slice(None)] * dy.ndim
-            index[axis] = slice(start, start + size)
-            grads.append(dy[tuple(index)])
-            start += size
-        return grads
+        ends = list(accumulate(sizes[:-1]))  # where one input's block of dy ends and the next begins
+        return backend.get_array_module(dy).split(dy, ends, axis=axis)

@@ -55,12 +55,7 @@ class BatchNorm(Layer):
     inference_when_frozen = True
 
     def __init__(
-        self,
-        momentum: float = 0.9,
-        eps: float = 1e-5,
-        name=None,
-        unbiased_running_var: bool = True,
-        **kwargs,
+        self, momentum: float = 0.9, eps: float = 1e-5, name=None, unbiased_running_var: bool = True, **kwargs
     ):
         super().__init__(name, **kwargs)
         self.momentum, self.eps = fraction(momentum, "BatchNorm momentum"), positive(eps, "BatchNorm eps")
