@@ -26,7 +26,8 @@ def summary_table(model) -> str:
     def fmt(r):
         return f"{r[0]:<{widths[0]}}{r[1]:<{widths[1]}}{r[2]:>{widths[2]}}"
 
-    trainable, frozen = model.count_params()
+    counts = [layer.count_params() for layer in model.layers]  # (a subclass's own may be one int)
+    trainable, frozen = sum(c[0] for c in counts), sum(c[1] for c in counts)
     table = [f'Model: "{model.name or "sequential"}"', line, fmt(rows[0]), line, *map(fmt, rows[1:]), line]
     totals = {"Total": trainable + frozen, "Trainable": trainable, "Non-trainable": frozen}
     return "\n".join(table + [f"{kind} params: {count:,}" for kind, count in totals.items()])
