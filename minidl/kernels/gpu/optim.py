@@ -27,9 +27,8 @@ def _fused_update(name, param, grad, state, scalars):
 
 def sgd_update(param, grad, velocity, lr, momentum, nesterov, weight_decay):
     """One fused SGD step, in place on ``param`` and ``velocity`` (see ``reference.sgd_update``)."""
-    _fused_update(
-        "sgd_update", param, grad, {"velocity": velocity}, (lr, momentum, bool(nesterov), weight_decay)
-    )
+    scalars = (lr, momentum, bool(nesterov), weight_decay)
+    _fused_update("sgd_update", param, grad, {"velocity": velocity}, scalars)
 
 
 def rmsprop_update(param, grad, square_avg, buffer, lr, alpha, eps, momentum, weight_decay):
