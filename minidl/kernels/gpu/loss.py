@@ -10,7 +10,6 @@ import numpy as np
 
 from .launch import blocks_for, contiguous, get_kernel, int32s, launch
 
-# ============================================================ softmax cross-entropy
 SOFTMAX_THREADS = 256  # must equal BLOCK in softmax_cross_entropy.cu
 
 

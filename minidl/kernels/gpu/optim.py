@@ -11,7 +11,6 @@ from ..common import get_array_module as _array_module
 from .launch import check_in_place, launch, real_array
 
 
-# ============================================================ optimizer updates
 def _fused_update(name, param, grad, state, scalars):
     """Launch ``optim.cu``'s kernel ``name``: one thread per entry of ``param``, updating it
     and the optimizer's ``state`` arrays in place. ``scalars`` follow the arrays in the
