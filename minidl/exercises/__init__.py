@@ -146,11 +146,8 @@ def hint(name: str, level: int | None = None) -> None:
     exercise = _exercise(name)
     hints, shown = exercise.get("hints", []), _hints_given.get(name, 0)
     if not hints:
-        what = (
-            "no hint written yet"
-            if exercise["kind"] == "code"
-            else "a question: check() explains a wrong answer"
-        )
+        question = "a question: check() explains a wrong answer"
+        what = "no hint written yet" if exercise["kind"] == "code" else question
         say("➜", name, f"no hints for this exercise ({what}).")
     elif level is None and shown >= len(hints):
         last = f"that was the last of its {len(hints)} hints (hint({name!r}, 1) shows the first again)"

@@ -82,10 +82,10 @@ def _cases(exercise: dict, arrays):
         )
 
 
-def _fail_if(case: _Case, problem: str | None) -> None:
-    """Fail ``case`` with ``problem``, a message (with its label first), if there is one."""
+def _fail_if(case: _Case, problem: str | None, hints=()) -> None:
+    """Fail ``case`` with ``problem``, a message (its label first, ``hints`` after), if there is one."""
     if problem:
-        raise _Failed(f"{case.label}: {problem}")
+        raise _Failed(f"{case.label}: {problem}" + "".join(f"\n    hint: {hint}" for hint in hints))
 
 
 def _judge_outputs(case: _Case, got, names: tuple, tolerance: float, scales=None) -> None:
@@ -542,12 +542,9 @@ def _freeze(exercise: dict, arrays, function) -> str:
         flags = [bool(t) if e is not None else None for t, e in zip(summary["trainable"], case.expected)]
         for i, (got, wanted) in enumerate(zip(flags, case.expected)):
             if got != wanted:
-                hints = "".join(f"\n    hint: {hint}" for hint, wrong in case.mistakes if wrong == flags)
-                state = "trainable" if got else "frozen"
-                raise _Failed(
-                    f"{case.label}: layer {i} (a {summary['kinds'][i]}) is {state}, expected "
-                    f"{'trainable' if wanted else 'frozen'}{hints}"
-                )
+                hints = [hint for hint, wrong in case.mistakes if wrong == flags]
+                state, expected = ("trainable" if got else "frozen"), ("trainable" if wanted else "frozen")
+                _fail_if(case, f"layer {i} (a {summary['kinds'][i]}) is {state}, expected {expected}", hints)
     return _passed(exercise)
 
 
@@ -580,15 +577,12 @@ def _fine_tune(exercise: dict, arrays, function) -> str:
                 "in a training step (Dropout and BatchNorm behave differently in training)"
             )
         problem = compare_outputs(loss, case.expected["loss"], ("the returned loss",))
-        if problem:
-            raise _Failed(
-                f"{case.label}: {problem}\n    hint: return the loss of the forward pass, before the update"
-            )
+        _fail_if(case, problem, ["return the loss of the forward pass, before the update"])
         before = model_summary(build_model(weights))
         problem = compare_models(summary, {**before, "params": case.expected["params"]})
         if problem:
             hints = [h for h, p in case.mistakes if not compare_models(summary, {**before, "params": p})]
-            raise _Failed(f"{case.label}: {problem}" + "".join(f"\n    hint: {h}" for h in hints[:1]))
+            _fail_if(case, problem, hints[:1])
         _fail_if(case, replaced_parameter(summary))
     return _passed(exercise)
 

@@ -22,12 +22,11 @@ forward returns it (``conv2d_forward``'s patch matrix, ``max_pool_forward``'s ar
 from __future__ import annotations
 
 import importlib
-import inspect
 from collections.abc import Callable, Mapping
-from types import MappingProxyType, ModuleType
+from types import MappingProxyType
 from typing import NamedTuple
 
-__all__ = ["Kernel", "KERNELS", "FAMILIES", "tier_kernels", "violations"]
+__all__ = ["Kernel", "KERNELS", "FAMILIES", "tier_kernels"]
 
 
 class Kernel(NamedTuple):
@@ -205,17 +204,3 @@ def tier_kernels(tier: str) -> dict[str, Callable]:
                 )
             found[name] = getattr(module, name)
     return found
-
-
-def violations(tier: ModuleType) -> list[str]:
-    """What ``tier`` (a kernel module) lacks or gets wrong against the contract; [] when it conforms."""
-    problems = []
-    for name, kernel in KERNELS.items():
-        function = getattr(tier, name, None)
-        if not callable(function):
-            problems.append(f"{tier.__name__} has no kernel {name}{kernel.params}")
-            continue
-        params = tuple(inspect.signature(function).parameters)
-        if params != kernel.params:
-            problems.append(f"{tier.__name__}.{name}{params} != contract {name}{kernel.params}")
-    return problems

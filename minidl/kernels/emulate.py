@@ -50,9 +50,6 @@ scalar must be a NumPy scalar of exactly the C type of its parameter (CuPy would
 Python ``float`` as a ``double`` to a ``float`` parameter without complaint, and the
 kernel would read garbage). Launch mistakes in ``gpu/`` therefore fail here, on a
 machine without a GPU, with a message naming the kernel and the argument.
-
-``minidl.kernels.gpu``'s launchers call this module themselves when they are given NumPy
-arrays, so the tests run the very launcher code a GPU would run.
 """
 
 from __future__ import annotations
@@ -319,10 +316,9 @@ class EmulatedKernel:
             return value.ctypes.data
         if not isinstance(value, np.generic) or value.dtype != dtype:
             raise TypeError(
-                f"{where}: expected a NumPy {np.dtype(dtype)} scalar (a CUDA "
-                f"{param.c_type} with dtype {self.module.dtype}), got "
-                f"{type(value).__name__} {value!r}; CuPy would pass it as "
-                f"the wrong C type"
+                f"{where}: expected a NumPy {np.dtype(dtype)} scalar (a CUDA {param.c_type} with dtype "
+                f"{self.module.dtype}), got {type(value).__name__} {value!r}; CuPy would pass it as "
+                "the wrong C type"
             )
         return value.item()
 

@@ -10,9 +10,8 @@ Each family module's docstring names its CUDA source and how its kernels share t
 package's names are the contract's kernels taken from those modules (``contract.tier_kernels``),
 with what ``launch.py`` and ``recurrent.py`` add.
 
-Every launcher has the name and signature of its ``reference/`` twin. Outputs that the
-reference writes in place (optimizer state, recurrent-cell buffers) are written in place
-here too.
+Outputs that the reference writes in place (optimizer state, recurrent-cell buffers) are
+written in place here too.
 
 How the sources are compiled: each ``.cu`` file is compiled by NVRTC (through
 ``cupy.RawModule``) once per process and dtype, with ``-DREAL_T=float`` or

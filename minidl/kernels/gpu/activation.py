@@ -7,7 +7,6 @@ import numpy as np
 from .launch import contiguous, launch, real_array
 
 
-# ============================================================ relu
 def relu_forward(x):
     """y = max(x, 0) (see ``reference.relu_forward``)."""
     xp, x = contiguous(x)

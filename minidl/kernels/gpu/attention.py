@@ -37,12 +37,8 @@ def masked_softmax_backward(probs, dprobs, scale):
     dprobs = real_array(xp, dprobs, probs.dtype)
     dscores = xp.empty_like(probs)
     rows = probs.size // probs.shape[-1] if probs.size else 0
-    launch(
-        "masked_softmax.cu",
-        "masked_softmax_backward",
-        rows,
-        (probs, dprobs, dscores, probs.dtype.type(scale), np.int64(rows), np.int32(probs.shape[-1])),
-    )
+    args = (probs, dprobs, dscores, probs.dtype.type(scale), np.int64(rows), np.int32(probs.shape[-1]))
+    launch("masked_softmax.cu", "masked_softmax_backward", rows, args)
     return dscores
 
 

@@ -11,7 +11,6 @@ import numpy as np
 from ..common import get_array_module as _array_module
 from .launch import contiguous, get_kernel, int32s, real_array
 
-# ============================================================ batch normalization
 BATCHNORM_THREADS = 256  # must equal BLOCK in batchnorm.cu
 BATCHNORM_CHUNK = 4096  # values of a channel per block: (256, 32, 14, 14) -> 32 x 13 blocks
 

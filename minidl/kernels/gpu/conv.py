@@ -14,7 +14,6 @@ from ..common import conv_output_length
 from .launch import contiguous, int32s, launch
 
 
-# ============================================================ convolution (im2col / col2im)
 def _im2col_geometry(x_shape, kh, kw, sh, sw, ph, pw):
     """The ints ``im2col.cu``'s kernels take after their arrays (N, C, H, W, the window,
     strides, padding, OH, OW), and the shape of cols, (C*kh*kw, N*OH*OW)."""

@@ -7,7 +7,6 @@ import numpy as np
 from .launch import contiguous, launch, real_array
 
 
-# ============================================================ dropout
 def dropout_forward(x, uniform, rate):
     """Inverted dropout: x, uniform (same shape), rate -> y, mask (see ``reference.dropout_forward``)."""
     xp, x = contiguous(x)

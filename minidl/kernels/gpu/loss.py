@@ -10,7 +10,6 @@ import numpy as np
 
 from .launch import blocks_for, contiguous, get_kernel, int32s, launch
 
-# ============================================================ softmax cross-entropy
 SOFTMAX_THREADS = 256  # must equal BLOCK in softmax_cross_entropy.cu
 
 
@@ -35,11 +34,9 @@ def softmax_cross_entropy(logits, labels):
     if n and k:
         per_row = softmax_threads_per_row(k)
         rows_per_block = SOFTMAX_THREADS // per_row
-        get_kernel("softmax_cross_entropy.cu", "softmax_cross_entropy_forward", logits)(
-            blocks_for(n, rows_per_block),
-            (SOFTMAX_THREADS,),
-            (logits, labels, losses, probs, *int32s(n, k, per_row)),
-        )
+        kernel = get_kernel("softmax_cross_entropy.cu", "softmax_cross_entropy_forward", logits)
+        args = (logits, labels, losses, probs, *int32s(n, k, per_row))
+        kernel(blocks_for(n, rows_per_block), (SOFTMAX_THREADS,), args)
     return losses, probs
 
 

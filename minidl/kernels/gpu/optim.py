@@ -11,7 +11,6 @@ from ..common import get_array_module as _array_module
 from .launch import check_in_place, launch, real_array
 
 
-# ============================================================ optimizer updates
 def _fused_update(name, param, grad, state, scalars):
     """Launch ``optim.cu``'s kernel ``name``: one thread per entry of ``param``, updating it
     and the optimizer's ``state`` arrays in place. ``scalars`` follow the arrays in the
@@ -27,9 +26,8 @@ def _fused_update(name, param, grad, state, scalars):
 
 def sgd_update(param, grad, velocity, lr, momentum, nesterov, weight_decay):
     """One fused SGD step, in place on ``param`` and ``velocity`` (see ``reference.sgd_update``)."""
-    _fused_update(
-        "sgd_update", param, grad, {"velocity": velocity}, (lr, momentum, bool(nesterov), weight_decay)
-    )
+    scalars = (lr, momentum, bool(nesterov), weight_decay)
+    _fused_update("sgd_update", param, grad, {"velocity": velocity}, scalars)
 
 
 def rmsprop_update(param, grad, square_avg, buffer, lr, alpha, eps, momentum, weight_decay):

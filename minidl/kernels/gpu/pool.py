@@ -11,7 +11,6 @@ from ..common import pool_output_length
 from .launch import contiguous, int32s, launch
 
 
-# ============================================================ pooling
 def _pooled_shape(x_shape, kh, kw, sh, sw):
     """(N, C, OH, OW) for pooling windows that must fit (floor)."""
     n, c, height, width = x_shape

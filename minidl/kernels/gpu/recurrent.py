@@ -15,26 +15,18 @@ from .launch import blocks_for, get_kernel, int32s, launch, real_array
 
 
 # ============================================================ recurrent cells
-def _output_buffer(xp, out, dtype):
-    """A buffer the kernel can write for output ``out``: ``out`` itself when it is C-contiguous
-    with the right dtype, else a temporary that ``_copy_back`` copies into ``out`` afterwards
-    (a layer may pass a time slice ``buffer[:, t]`` of a larger array)."""
-    return out if out.flags.c_contiguous and out.dtype == dtype else xp.empty(out.shape, dtype)
-
-
-def _copy_back(pairs):
-    for out, buffer in pairs:
-        if buffer is not out:
-            out[...] = buffer
-
-
 def _launch_cell(kernel, like, inputs, outputs, n, hidden):
-    """Run a recurrent-cell kernel, one thread per (sample, unit), writing into ``outputs`` in place."""
+    """Run a recurrent-cell kernel, one thread per (sample, unit), writing into ``outputs`` in place:
+    through a temporary where an output is not C-contiguous of ``like``'s dtype (a layer may pass
+    a time slice ``buffer[:, t]`` of a larger array)."""
     xp = _array_module(like)
     inputs = [real_array(xp, a, like.dtype) for a in inputs]
-    buffers = [_output_buffer(xp, out, like.dtype) for out in outputs]
+    writable = [out.flags.c_contiguous and out.dtype == like.dtype for out in outputs]
+    buffers = [out if ok else xp.empty(out.shape, like.dtype) for out, ok in zip(outputs, writable)]
     launch("recurrent.cu", kernel, n * hidden, (*inputs, *buffers, *int32s(n, hidden)))
-    _copy_back(zip(outputs, buffers))
+    for out, buffer in zip(outputs, buffers):
+        if buffer is not out:
+            out[...] = buffer
     return tuple(outputs)
 
 
@@ -126,9 +118,8 @@ def _launch_sequence(name, gate_blocks, *args):
     rows = sequence_rows_per_block(n)
     threads = -(-gate_blocks * hidden // 32) * 32  # one per column of h Wh, whole warps
     if steps and n:
-        get_kernel("recurrent.cu", name, like)(
-            blocks_for(n, rows), (threads,), (*arrays, *outputs.values(), *int32s(steps, n, hidden, rows))
-        )
+        args = (*arrays, *outputs.values(), *int32s(steps, n, hidden, rows))
+        get_kernel("recurrent.cu", name, like)(blocks_for(n, rows), (threads,), args)
     return tuple(outputs.values())
 
 

@@ -6,7 +6,6 @@ The backward needs only the forward's output: ``y = max(x, 0) > 0`` exactly wher
 import numpy as np
 
 
-# ============================================================ relu
 def relu_forward(x):
     """y = max(x, 0) elementwise; a NaN stays NaN, so a diverging run still shows."""
     return np.maximum(x, 0)

@@ -1,8 +1,4 @@
-"""The masked softmax of attention, forward and backward, and attention's many small products.
-
-Each row of scores becomes a distribution over the keys the query may see; masked keys get
-probability exactly 0, and a row with nothing to see gives zeros.
-"""
+"""The masked softmax of attention, forward and backward, and attention's many small products."""
 
 import numpy as np
 

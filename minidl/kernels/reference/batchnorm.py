@@ -7,7 +7,6 @@ derived in the batch-norm chapter.
 import numpy as np
 
 
-# ============================================================ batch normalization
 def batchnorm_forward(x, gamma, beta, eps):
     """Normalize each channel over the batch (and the pixels), then scale and shift.
 

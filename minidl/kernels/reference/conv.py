@@ -9,7 +9,6 @@ import numpy as np
 from ..common import conv2d_forward_by_im2col, conv_output_length
 
 
-# ============================================================ convolution (im2col / col2im)
 def im2col(x, kh, kw, sh, sw, ph, pw):
     """Unfold every (kh, kw) window of the zero-padded images into one column.
 

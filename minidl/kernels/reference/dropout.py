@@ -4,7 +4,6 @@ The uniform numbers come in as an argument so that every tier computes the same 
 """
 
 
-# ============================================================ dropout
 def dropout_forward(x, uniform, rate):
     """Inverted dropout: zero each element with probability ``rate``, scale the rest by 1/(1-rate).
 

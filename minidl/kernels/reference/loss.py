@@ -7,7 +7,6 @@ probability is ever rounded to 0 and then logged.
 import numpy as np
 
 
-# ============================================================ softmax cross-entropy
 def softmax_cross_entropy(logits, labels):
     """Per-sample cross-entropy of softmax(logits) against integer labels, fused and stable.
 

@@ -6,7 +6,6 @@ PyTorch's documented rules, one elementwise update each, so results can be compa
 import numpy as np
 
 
-# ============================================================ optimizer updates
 def sgd_update(param, grad, velocity, lr, momentum, nesterov, weight_decay):
     """One SGD step, in place on ``param`` and ``velocity`` (PyTorch's rule, dampening 0).
 

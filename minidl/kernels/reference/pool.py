@@ -9,7 +9,6 @@ import numpy as np
 from ..common import pool_output_length
 
 
-# ============================================================ pooling
 def max_pool_forward(x, kh, kw, sh, sw):
     """Max pooling over (kh, kw) windows with strides (sh, sw); windows that do not fit are dropped.
 

@@ -15,7 +15,6 @@ import pytest
 
 import minidl as mdl
 from minidl import layers as L
-from minidl.nn import gradcheck
 from minidl.nn.gradcheck import check_layer, check_loss
 
 pytestmark = pytest.mark.usefixtures("reference_kernels")  # float64 checks on the NumPy reference
@@ -286,8 +285,19 @@ def test_the_library_losses_still_pass():
     assert check_loss(losses.SparseCategoricalCrossentropy(from_logits=True), logits, labels).passed
 
 
-def test_max_abs_error():
-    assert gradcheck.max_abs_error(np.array([1.0, 2.0]), np.array([1.5, 2.0])) == 0.5
-    assert gradcheck.max_abs_error(np.array([np.nan]), np.array([0.0])) == float("inf")
-    with pytest.raises(ValueError, match="equal shapes"):
-        gradcheck.max_abs_error(np.zeros(2), np.zeros(3))
+def test_the_report_holds_the_largest_absolute_difference_and_inf_for_a_nan():
+    class Square:  # sum(y^2), its backward 2y off by `error` in the first entry
+        def __init__(self, error):
+            self.error, self.y = error, None
+
+        def __call__(self, y_pred, y_true):
+            self.y = y_pred.copy()
+            return float(np.sum(y_pred**2))
+
+        def backward(self):
+            return 2 * self.y + np.array([self.error, 0.0])
+
+    y = np.array([1.0, 2.0])
+    assert check_loss(Square(0.5), y, None).abs_errors["y_pred"] == pytest.approx(0.5, abs=1e-6)
+    report = check_loss(Square(np.nan), y, None)
+    assert report.abs_errors["y_pred"] == float("inf") and not report.passed
