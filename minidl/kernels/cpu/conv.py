@@ -434,16 +434,16 @@ def conv2d_backward(dy, x, cols, weight, sh, sw, ph, pw, input_grad):
         if not input_grad:
             return None, dweight, dbias
     per_tile = conv2d_tile(x.shape, weight.shape, sh, sw, ph, pw, dtype.itemsize)
-    cols_of, dy_tile_of = (_tile_buffer(rows, per_tile, OH * OW, dtype) for rows in (K, F))
     W2_T = np.ascontiguousarray(weight.reshape(F, K).T)
-    dweight_tiles = np.zeros((F, K), dtype=dtype)
-    dbias_tiles = np.zeros(F)  # float64 sums
     dx = np.empty(x.shape, dtype=dtype) if input_grad else None
     gemm_at = blas_pool.gemm_address(dtype)
     if shifted and gemm_at:  # dx alone left: the tiles as the tasks of a kernel
         with blas_pool.one_thread():
             _tiles_input_gradient(gemm_at, dy, W2_T, (kh, kw, sh, sw, ph, pw), per_tile, dx)
         return dx, dweight, dbias
+    cols_of, dy_tile_of = (_tile_buffer(rows, per_tile, OH * OW, dtype) for rows in (K, F))
+    dweight_tiles = np.zeros((F, K), dtype=dtype)
+    dbias_tiles = np.zeros(F)  # float64 sums
     for n0 in range(0, N, per_tile):
         g = min(per_tile, N - n0)
         tile_cols, dy_tile = cols_of(g), dy_tile_of(g)
