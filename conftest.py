@@ -7,7 +7,11 @@ fresh outputs of a chapter's code cells are kept as nbval runs them, and after i
 cell the numbers its prose binds with ``<!-- claim: ... -->`` are checked against them
 (``tests/course/claims.py`` says how): the last cell fails, naming each claim that no longer
 holds. Nothing here runs without nbval.
+
+And nbval's kernel is started again when a start fails (``KernelStartedAgain``, at the end).
 """
+
+import warnings
 
 import pytest
 
@@ -30,3 +34,40 @@ def pytest_runtest_call(item):
         assert not problems, "claims in the prose that this run's outputs do not support:\n" + "\n".join(
             problems
         )
+
+
+try:
+    import nbval.plugin
+except ImportError:  # a machine that runs only the library's tests (the GPU run: pytest, no nbval)
+    nbval = None
+
+
+class KernelStartedAgain(nbval.plugin.RunningKernel if nbval else object):
+    """nbval's kernel, started afresh (up to three times) when it does not answer.
+
+    Two pytest-xdist workers start kernels at the same moment, and jupyter_client picks each
+    kernel's five TCP ports by binding port 0 and letting it go: another process can take the port
+    before the kernel binds it, and a kernel that loses the race never answers. CI saw it once: all
+    42 cells of a chapter failed on "Kernel didn't respond in 60 seconds" while every chapter around
+    it passed. A fresh start picks fresh ports; each retry is a warning in pytest's summary, so a
+    machine where kernels keep failing to start still shows it.
+    """
+
+    attempts = 3
+
+    def __init__(self, *args, **kwargs):
+        for attempt in range(1, self.attempts + 1):
+            try:
+                super().__init__(*args, **kwargs)
+                return
+            except RuntimeError as error:  # nbval's start_new_kernel has shut down what it started
+                if hasattr(self, "km"):  # started, but its output channel never came up
+                    self.stop()
+                if attempt == self.attempts:
+                    raise
+                message = f"kernel start {attempt} of {self.attempts} failed ({error}); starting a new one"
+                warnings.warn(message, stacklevel=2)
+
+
+if nbval:
+    nbval.plugin.RunningKernel = KernelStartedAgain  # what IPyNbFile.setup calls, for every chapter

@@ -12,6 +12,7 @@ import importlib.util
 import json
 import re
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -393,3 +394,42 @@ def test_make_lab_serves_the_root_so_that_chapters_reach_their_exercises():
     assert opened and (ROOT / opened.group(1)).is_file(), command
     linked = {m for path in CHAPTERS for m in re.findall(r"\]\(\.\./(exercises/[^)]+)\)", path.read_text())}
     assert linked and all((ROOT / link).is_file() for link in linked)
+
+
+class _FakeKernelStart:
+    """nbval.kernel.start_new_kernel that fails its first `failures` calls the way a lost port race
+    does, then returns a manager and a client."""
+
+    def __init__(self, failures):
+        self.failures, self.calls = failures, 0
+
+    def __call__(self, **kwargs):
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise RuntimeError("Kernel didn't respond in 60 seconds")
+        return object(), object()
+
+
+@pytest.mark.parametrize("failures", [0, 1, 2, 3])
+def test_nbval_starts_a_kernel_again_when_a_start_fails(monkeypatch, failures):
+    """The root conftest's KernelStartedAgain is what nbval starts: up to three tries, one warning
+    for each failed one, the last failure raised."""
+    nbval_kernel = pytest.importorskip("nbval.kernel")
+    import nbval.plugin
+
+    start = _FakeKernelStart(failures)
+    monkeypatch.setattr(nbval_kernel, "start_new_kernel", start)
+    monkeypatch.setattr(nbval_kernel.RunningKernel, "_ensure_iopub_up", lambda self: None)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        if failures < 3:
+            kernel = nbval.plugin.RunningKernel("python3", cwd=str(ROOT), startup_timeout=60)
+            assert hasattr(kernel, "km") and hasattr(kernel, "kc")
+        else:
+            with pytest.raises(RuntimeError, match="didn't respond"):
+                nbval.plugin.RunningKernel("python3", cwd=str(ROOT), startup_timeout=60)
+    assert start.calls == min(failures + 1, 3)
+    retries = [
+        str(w.message)[:16] for w in record if w.category is UserWarning
+    ]  # not nbval's ResourceWarning
+    assert retries == ["kernel start 1 o", "kernel start 2 o"][: min(failures, 2)]
