@@ -52,3 +52,21 @@ def test_a_non_contiguous_view_is_pooled_as_its_values():
     np.testing.assert_array_equal(
         K.max_pool_forward(x, 2, 2, 2, 2)[0], reference.max_pool_forward(x, 2, 2, 2, 2)[0]
     )
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 7, 9), (4, 3, 20, 18)])  # below and above ONE_THREAD_KERNEL_MIN
+def test_the_2x2_forward_on_one_thread_runs_the_threaded_kernel_from_its_threshold(shape):
+    numba = pytest.importorskip("numba")
+    x = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        large = x.size >= K.ONE_THREAD_KERNEL_MIN
+        assert (K.forward_2x2_kernel(x.size) is K._max_pool_forward_2x2) == large
+        assert (K.forward_2x2_kernel(x.size) is K._max_pool_forward_2x2.serial) != large
+        y, argmax = K.max_pool_forward(x, 2, 2, 2, 2)
+    finally:
+        numba.set_num_threads(before)
+    ry, rargmax = reference.max_pool_forward(x, 2, 2, 2, 2)
+    np.testing.assert_array_equal(y, ry)
+    np.testing.assert_array_equal(argmax, rargmax)
