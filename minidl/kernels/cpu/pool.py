@@ -2,7 +2,7 @@
 
 One loop nest per kernel over flat unsigned offsets, planes (N*C) in parallel for large
 inputs; the common 2x2 stride-2 max pooling has its own unrolled kernels (measured:
-docs/performance.md, section 5), its forward threaded on one thread too (``forward_2x2_kernel``).
+docs/performance.md, section 5), threaded on one thread too (``one_thread_too``).
 """
 
 import numpy as np
@@ -67,18 +67,19 @@ def _max_pool_forward_2x2(x, y, argmax):
                 argmax_flat[out + _u(ow)] = best_at
 
 
-# The 2x2 forward's serial twin runs at half the speed of its threaded kernel on one thread (64 x 6 x
-# 28 x 28: 105 against 50 us; LLVM vectorises the loop nest parfors outlines, not the twin's), and
-# a region of one thread starts in under a microsecond: on one thread the kernel runs from 2^12.
+# The 2x2 kernels' serial twins run slower than their threaded kernels on one thread (64 x 6 x 28 x
+# 28: forward 105 against 50 us, backward 131 against 123; LLVM vectorises the loop nest parfors
+# outlines better than the twin's), and a region of one thread starts in under a microsecond: on
+# one thread they run threaded from 2^12 elements.
 ONE_THREAD_KERNEL_MIN = 1 << 12
 
 
-def forward_2x2_kernel(elements):
-    """The 2x2 forward to run on ``elements`` input elements: ``pick``'s, but the threaded kernel
-    on one thread too from ``ONE_THREAD_KERNEL_MIN`` (the same results: one loop nest)."""
+def one_thread_too(kernel, elements):
+    """``pick``'s choice between ``kernel`` and its twin, but the kernel on one thread too from
+    ``ONE_THREAD_KERNEL_MIN`` elements (one loop nest: the same results)."""
     if get_num_threads() == 1 and elements >= ONE_THREAD_KERNEL_MIN:
-        return _max_pool_forward_2x2
-    return pick(_max_pool_forward_2x2, _max_pool_forward_2x2.serial, elements)
+        return kernel
+    return pick(kernel, kernel.serial, elements)
 
 
 def max_pool_forward(x, kh, kw, sh, sw):
@@ -89,7 +90,7 @@ def max_pool_forward(x, kh, kw, sh, sw):
     y = np.empty((N, C, OH, OW), dtype=x.dtype)
     argmax = np.empty((N, C, OH, OW), dtype=np.int64)
     if (kh, kw, sh, sw) == (2, 2, 2, 2):
-        forward_2x2_kernel(x.size)(x, y, argmax)
+        one_thread_too(_max_pool_forward_2x2, x.size)(x, y, argmax)
     else:
         pick(_max_pool_forward, _max_pool_forward.serial, x.size)(x, kh, kw, sh, sw, y, argmax)
     return y, argmax
@@ -145,7 +146,7 @@ def max_pool_backward(dy, argmax, x_shape, kh, kw, sh, sw):
     shape = tuple(int(d) for d in x_shape)
     if (kh, kw, sh, sw) == (2, 2, 2, 2):
         dx = np.empty(shape, dtype=dy.dtype)
-        pick(_max_pool_backward_2x2, _max_pool_backward_2x2.serial, dx.size)(dy, argmax, dx)
+        one_thread_too(_max_pool_backward_2x2, dx.size)(dy, argmax, dx)
         return dx
     dx = np.zeros(shape, dtype=dy.dtype)
     pick(_max_pool_backward, _max_pool_backward.serial, dx.size)(dy, argmax, kw, sh, sw, dx)

@@ -55,18 +55,23 @@ def test_a_non_contiguous_view_is_pooled_as_its_values():
 
 
 @pytest.mark.parametrize("shape", [(2, 3, 7, 9), (4, 3, 20, 18)])  # below and above ONE_THREAD_KERNEL_MIN
-def test_the_2x2_forward_on_one_thread_runs_the_threaded_kernel_from_its_threshold(shape):
+def test_the_2x2_kernels_on_one_thread_run_threaded_from_their_threshold(shape):
     numba = pytest.importorskip("numba")
-    x = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(shape).astype(np.float32)
     before = numba.get_num_threads()
     numba.set_num_threads(1)
     try:
         large = x.size >= K.ONE_THREAD_KERNEL_MIN
-        assert (K.forward_2x2_kernel(x.size) is K._max_pool_forward_2x2) == large
-        assert (K.forward_2x2_kernel(x.size) is K._max_pool_forward_2x2.serial) != large
+        for kernel in (K._max_pool_forward_2x2, K._max_pool_backward_2x2):
+            assert (K.one_thread_too(kernel, x.size) is kernel) == large
+            assert (K.one_thread_too(kernel, x.size) is kernel.serial) != large
         y, argmax = K.max_pool_forward(x, 2, 2, 2, 2)
+        dy = rng.standard_normal(y.shape).astype(np.float32)
+        dx = K.max_pool_backward(dy, argmax, x.shape, 2, 2, 2, 2)
     finally:
         numba.set_num_threads(before)
     ry, rargmax = reference.max_pool_forward(x, 2, 2, 2, 2)
     np.testing.assert_array_equal(y, ry)
     np.testing.assert_array_equal(argmax, rargmax)
+    np.testing.assert_array_equal(dx, reference.max_pool_backward(dy, rargmax, x.shape, 2, 2, 2, 2))
