@@ -36,7 +36,7 @@ _FUNCTIONS = (
     ("cblas_dgemm", None, ctypes.c_int),
     ("openblas_get_corename", (), ctypes.c_char_p),
 )
-_state: dict[str, Any] = {"setter": None, "installed": False, "callback": None}
+_state: dict[str, Any] = {"setter": None, "installed": False, "callback": None, "forked": False}
 _state["one thread"] = threading.Lock()  # one_thread's, for one Python thread at a time
 _state["addresses"] = {}  # gemm_address's answers, by the dtype asked about
 
@@ -139,7 +139,9 @@ def share() -> bool:
 
 
 def _unshare() -> None:
-    """In a forked child: OpenBLAS's own threads, serial kernels (a forked OpenMP pool is unusable)."""
+    """In a forked child: OpenBLAS's own threads, serial kernels (a forked OpenMP pool is unusable:
+    Numba's omp layer ends a child that starts a parallel region)."""
+    _state["forked"] = True
     if _state["installed"]:
         _state["setter"][0](None)
         _state["installed"] = False
@@ -148,6 +150,11 @@ def _unshare() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_unshare)
+
+
+def forked() -> bool:
+    """Whether this process is a child forked from minidl's: no parallel region may start here."""
+    return _state["forked"]
 
 
 def shared() -> bool:

@@ -8,6 +8,7 @@ docs/performance.md, section 5), threaded on one thread too (``one_thread_too``)
 import numpy as np
 from numba import get_num_threads, prange
 
+from .. import blas_pool
 from ..common import pool_output_length
 from .loops import _u, pick, threaded
 
@@ -79,7 +80,8 @@ def one_thread_too(kernel, elements):
     ``ONE_THREAD_KERNEL_MIN`` elements (one loop nest: the same results). ``pick`` is asked in
     every case: chapter 10 lists the step's choices by recording its calls."""
     choice = pick(kernel, kernel.serial, elements)
-    return kernel if get_num_threads() == 1 and elements >= ONE_THREAD_KERNEL_MIN else choice
+    one_thread = get_num_threads() == 1 and not blas_pool.forked()  # a forked child: no region at all
+    return kernel if one_thread and elements >= ONE_THREAD_KERNEL_MIN else choice
 
 
 def max_pool_forward(x, kh, kw, sh, sw):

@@ -75,3 +75,17 @@ def test_the_2x2_kernels_on_one_thread_run_threaded_from_their_threshold(shape):
     np.testing.assert_array_equal(y, ry)
     np.testing.assert_array_equal(argmax, rargmax)
     np.testing.assert_array_equal(dx, reference.max_pool_backward(dy, rargmax, x.shape, 2, 2, 2, 2))
+
+
+def test_a_forked_child_runs_the_2x2_twins_on_one_thread(monkeypatch):
+    numba = pytest.importorskip("numba")
+    from minidl.kernels import blas_pool
+
+    monkeypatch.setitem(blas_pool._state, "forked", True)  # as _unshare leaves it in a forked child
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        kernel = K._max_pool_forward_2x2
+        assert K.one_thread_too(kernel, 1 << 20) is kernel.serial  # a region would end the child
+    finally:
+        numba.set_num_threads(before)
