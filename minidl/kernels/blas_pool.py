@@ -140,12 +140,12 @@ def share() -> bool:
 
 def _unshare() -> None:
     """In a forked child: OpenBLAS's own threads, serial kernels (a forked OpenMP pool is unusable:
-    Numba's omp layer ends a child that starts a parallel region)."""
+    Numba's omp layer ends a child that starts a parallel region), with one pool or two."""
     _state["forked"] = True
     if _state["installed"]:
         _state["setter"][0](None)
         _state["installed"] = False
-        numba.set_num_threads(1)
+    numba.set_num_threads(1)
 
 
 if hasattr(os, "register_at_fork"):

@@ -108,6 +108,26 @@ def test_a_forked_child_and_a_second_thread_still_multiply():
     assert out.strip() == "True"
 
 
+def test_a_forked_child_of_two_pools_runs_serial_kernels():
+    out = run_with_two_threads(
+        """
+        import os, numpy as np
+        from minidl import backend
+        from minidl.kernels import blas_pool
+        cpu = backend.kernels()
+        images = np.random.default_rng(4).standard_normal((64, 32, 28, 28)).astype(np.float32)
+        pooled = cpu.max_pool_forward(images, 2, 2, 2, 2)[0]  # threads, in the parent
+        pid = os.fork()
+        if pid == 0:  # Numba's omp layer would end the child at its first parallel region
+            same = np.array_equal(cpu.max_pool_forward(images, 2, 2, 2, 2)[0], pooled)
+            os._exit(0 if (blas_pool.forked() and same) else 1)
+        print(blas_pool.shared(), os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+        """,
+        MINIDL_ONE_POOL="0",
+    )
+    assert out.split() == ["False", "0"]
+
+
 def test_minidl_one_pool_0_keeps_two_pools():
     out = run_with_two_threads(
         """
