@@ -230,8 +230,9 @@ def _conv_operands(x, weight):
 #
 # (the zeros of wide cancel the positions past the row's end): one long dot product per
 # (filter, tap) over two contiguous arrays, which a 4x4 register tile computes 16 at a time,
-# vectorised along m. A non-finite x is sent to the patch-matrix route instead, since a zero
-# of wide times an inf of x would put a NaN where the reference has none.
+# vectorised along m. A zero of wide times an inf of x would put a NaN where the reference has
+# none: the copy of x sums 0 x (NaN for an inf or a NaN), and a non-finite x gets its dW from
+# the patch matrix instead (no serial pass over x to check it first).
 @njit(inline="always", cache=True)
 def _shifted_dot_4x4(wide, f, xp, offsets, r, L, zero):
     """Sums over m < L of wide[f + q, m] xp[offsets[r + t] + m] for q, t < 4 (16 sums)."""
@@ -294,7 +295,7 @@ SHIFTED_IMAGES_PER_PART = 8  # images summed into one partial dW (the same with 
 
 
 @threaded(fastmath=set(SUM_MATH))
-def _conv2d_weight_gradient_shifted(dy, x, ph, pw, offsets, dweight_parts, dbias_parts):
+def _conv2d_weight_gradient_shifted(dy, x, ph, pw, offsets, dweight_parts, dbias_parts, checks):
     # one part of SHIFTED_IMAGES_PER_PART images per task, each with its own partial dW and db
     # (summed by the caller in part order, so threads change no bit); the padded image and
     # wide dy live in buffers reused from image to image
@@ -307,14 +308,17 @@ def _conv2d_weight_gradient_shifted(dy, x, ph, pw, offsets, dweight_parts, dbias
     for part in prange(dweight_parts.shape[0]):
         xp = np.zeros(C * Hp * Wp + kw, dtype=x.dtype)  # + kw: the last tap's reach past the end
         wide = np.zeros((F, L), dtype=x.dtype)
-        x_flat, wide_flat = x.reshape(-1), wide.reshape(-1)
+        x_flat, wide_flat, zero = x.reshape(-1), wide.reshape(-1), x.dtype.type(0)
+        check = zero
         for n in range(part * per, min(N, (part + 1) * per)):
             for c in range(C):  # the image into the padded layout (its border stays zero)
                 for h in range(H):
                     target = _u((c * Hp + h + ph) * Wp + pw)
                     source = _u(((n * C + c) * H + h) * W)
                     for w in range(W):
-                        xp[target + _u(w)] = x_flat[source + _u(w)]
+                        value = x_flat[source + _u(w)]
+                        xp[target + _u(w)] = value
+                        check += value * zero  # 0, or NaN where x is inf or NaN
             for f in range(F):  # dy into the wide layout, and its sum for db
                 total = 0.0
                 for oh in range(OH):
@@ -324,20 +328,24 @@ def _conv2d_weight_gradient_shifted(dy, x, ph, pw, offsets, dweight_parts, dbias
                         total += value
                 dbias_parts[part, f] += total
             _shifted_products(wide, xp, offsets, dweight_parts[part])
+        checks[part] = check
 
 
 def conv2d_weight_gradient_shifted(dy, x, weight_shape, ph, pw):
-    """(dweight, dbias) of a stride-1 convolution by shifted dot products (see above)."""
+    """(dweight, dbias) of a stride-1 convolution by shifted dot products (see above); for an x
+    with an inf or a NaN, by the patch matrix."""
     N, C, H, W = x.shape
     F, _, kh, kw = weight_shape
     Hp, Wp = H + 2 * ph, W + 2 * pw
-    c, i, j = np.meshgrid(np.arange(C), np.arange(kh), np.arange(kw), indexing="ij")
-    offsets = ((c * Hp + i) * Wp + j).reshape(-1).astype(np.uint64)
+    offsets = ((np.arange(C)[:, None, None] * Hp + np.arange(kh)[:, None]) * Wp + np.arange(kw)).reshape(-1)
     parts = -(-N // SHIFTED_IMAGES_PER_PART)
     dweight_parts = np.zeros((parts, F, C * kh * kw), dtype=x.dtype)
-    dbias_parts = np.zeros((parts, F))
+    dbias_parts, checks = np.zeros((parts, F)), np.zeros(parts, dtype=x.dtype)
     kernel = pick(_conv2d_weight_gradient_shifted, _conv2d_weight_gradient_shifted.serial, dy.size)
-    kernel(dy, x, ph, pw, offsets, dweight_parts, dbias_parts)
+    kernel(dy, x, ph, pw, offsets.astype(np.uint64), dweight_parts, dbias_parts, checks)
+    if not np.isfinite(checks).all():
+        dy2d = dy.transpose(1, 0, 2, 3).reshape(F, -1)
+        return common.conv2d_weight_gradient_by_cols(im2col(x, kh, kw, 1, 1, ph, pw), dy2d, weight_shape)
     return dweight_parts.sum(axis=0).reshape(weight_shape), dbias_parts.sum(axis=0).astype(x.dtype)
 
 
@@ -428,8 +436,8 @@ def conv2d_backward(dy, x, cols, weight, sh, sw, ph, pw, input_grad):
         return dx, dweight, dbias
     K = C * kh * kw
     OH, OW = dy.shape[2], dy.shape[3]
-    shifted = sh == 1 and sw == 1 and bool(np.isfinite(x).all())
-    if shifted:  # dW and db with no patch matrix at all
+    shifted = sh == 1 and sw == 1
+    if shifted:  # dW and db with no patch matrix (but for an x with an inf or a NaN)
         dweight, dbias = conv2d_weight_gradient_shifted(dy, x, weight.shape, ph, pw)
         if not input_grad:
             return None, dweight, dbias

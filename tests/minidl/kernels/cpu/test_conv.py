@@ -120,6 +120,27 @@ def test_the_shifted_weight_gradient_is_the_reference_and_the_same_with_threads(
     np.testing.assert_allclose(results[0][1], dbias, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_the_shifted_weight_gradient_finds_a_non_finite_x_itself(monkeypatch, bad):
+    """The shifted products' copy of x notices an inf or a NaN (no serial check first) and dW
+    comes from the patch matrix: the reference's NaN and inf pattern, threaded or not."""
+    rng = np.random.default_rng(8)
+    x, weight = rng.standard_normal((19, 2, 9, 7)).astype(np.float32), np.zeros((7, 2, 3, 4))
+    dy = rng.standard_normal((19, 7, 9, 6)).astype(np.float32)
+    x[17, 1, 4, 6] = bad  # in the last part of 8 images
+    _, dweight, dbias = reference.conv2d_backward(dy, x, None, weight.astype(np.float32), 1, 1, 1, 1, False)
+    for threshold in (0, 2**62):
+        monkeypatch.setattr(cpu.loops, "PARALLEL_MIN_ELEMENTS", threshold)
+        with np.errstate(invalid="ignore"):
+            ours, ours_b = cpu.conv2d_weight_gradient_shifted(dy, x, weight.shape, 1, 1)
+        np.testing.assert_array_equal(np.isnan(ours), np.isnan(dweight))
+        np.testing.assert_array_equal(np.isinf(ours), np.isinf(dweight))
+        assert not np.isfinite(ours).all()
+        finite = np.isfinite(dweight)
+        np.testing.assert_allclose(ours[finite], dweight[finite], rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(ours_b, dbias, rtol=1e-5)
+
+
 def test_the_tiles_route_keeps_the_references_nan_and_inf_pattern():
     """An inf in x sends dW to the patch matrix (a zero of the wide dy times inf would be NaN
     where the reference has none); an inf or NaN in dy reaches the same entries as in the reference."""
