@@ -59,15 +59,16 @@ class GpuWorkload(Workload):
     gpu_setup: Callable[[], Callable[[], None]] | None = None  # the step on the CUDA device
     torch_cuda_setup: Callable[..., Callable[[], None]] | None = None  # PyTorch's, device="cuda"
 
-    def device_contenders(self, peer=None) -> dict:
+    def device_contenders(self, peer=None, rewarm_ms: float = 0.0) -> dict:
         """The runner's extra contenders for this row: ``{"gpu": run, "torch_cuda": run}``,
-        each ``run(calls) -> milliseconds`` (PyTorch's in the peer process, when there is one)."""
+        each ``run(calls) -> milliseconds`` (PyTorch's in the peer process, when there is one),
+        a turn after ``rewarm_ms`` of untimed calls (``runner.REWARM_MS``)."""
         contenders = {}
         if self.gpu_setup is not None:
             step = self.gpu_setup()
-            contenders["gpu"] = lambda calls: timed_calls(step, calls)
+            contenders["gpu"] = lambda calls: timed_calls(step, calls, rewarm_ms)
         if peer is not None and self.torch_cuda_setup is not None:
-            contenders["torch_cuda"] = peer.setup(self.name, device="cuda")
+            contenders["torch_cuda"] = peer.setup(self.name, device="cuda", rewarm_ms=rewarm_ms)
         return contenders
 
     @staticmethod

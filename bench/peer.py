@@ -14,7 +14,9 @@ The two processes talk in JSON lines over the peer's stdin/stdout:
                                             (env: the thread variables torch started with)
     {"cmd": "setup", "name": ROW}        -> {"ok": true}     (builds the row's PyTorch step)
     {"cmd": "setup", "name": ROW, "device": "cuda"}            (a GPU row's PyTorch-CUDA step)
-    {"cmd": "time", "calls": K}          -> {"times_ms": [K times, each around one step()]}
+    {"cmd": "time", "calls": K, "rewarm_ms": W}
+                                         -> {"times_ms": [K times, each around one step()]}
+                                            (after untimed calls for W ms: runner.timed_calls)
     {"cmd": "threads", "count": P, "cpus": [CPU, ...]}
                                          -> {"threads": P, "pinned": true}
                                             (torch.set_num_threads(P); every thread of the
@@ -101,7 +103,8 @@ def serve(stdin=sys.stdin, stdout=sys.stdout) -> None:
             elif cmd == "time":
                 if step is None:
                     raise RuntimeError("'time' before 'setup': no step to time")
-                answer = {"times_ms": timed_calls(step, int(request["calls"]))}
+                rewarm_ms = float(request.get("rewarm_ms", 0.0))
+                answer = {"times_ms": timed_calls(step, int(request["calls"]), rewarm_ms)}
             else:
                 answer = {"error": f"unknown command {cmd!r}"}
         except Exception as err:  # reported to the runner, which shows the row without PyTorch

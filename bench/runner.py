@@ -1,7 +1,7 @@
 """Time every workload on the NumPy reference tier, the Numba tier and PyTorch CPU.
 
     python -m bench [--quick] [--only SUBSTRING] [--cores 1,2,8,16] [--json PATH] [--no-cold-start]
-                    [--threshold 2^17]
+                    [--threshold 2^17] [--rewarm-ms 20]
 
 Method. Each workload's ``setup(tier)`` allocates everything and returns a zero-argument
 ``step``; only ``step()`` is timed. PyTorch (when installed) runs in a process of its own
@@ -13,7 +13,10 @@ allocator), the runner alternates rounds -- a few NumPy-tier calls, a few Numba-
 a few PyTorch calls, again -- so all three see the same machine noise, and reports each
 one's median. Between turns it pauses 0.15 s: OpenBLAS's threads spin for about 0.1 s after
 their last product (PyTorch's OpenMP threads too) and would otherwise take the cores from
-the next contender. "spread" is the interquartile range of the Numba (or NumPy) calls over their
+the next contender. After the pause each contender first makes untimed calls for 20 ms
+(``--rewarm-ms``): the first call after a pause ran up to 26 times slower than the fifth (a
+sleeping CPU woken, its caches refilled), on both sides, which a training loop's steps, back to
+back, never see. "spread" is the interquartile range of the Numba (or NumPy) calls over their
 median: on a machine shared with other jobs, a large spread says the row is noisy. "by round"
 is the interquartile range of Numba time / PyTorch time computed round by round (each round's
 two medians were taken a second apart, so a machine that drifts over minutes moves both): when
@@ -140,8 +143,14 @@ def peer_command() -> list[str]:
 
 
 # ------------------------------------------------------------------ timing
-def timed_calls(step: Callable[[], None], calls: int) -> list[float]:
-    """Milliseconds of each of ``calls`` calls of ``step()``."""
+def timed_calls(step: Callable[[], None], calls: int, rewarm_ms: float = 0.0) -> list[float]:
+    """Milliseconds of each of ``calls`` calls of ``step()``, after untimed calls for
+    ``rewarm_ms`` milliseconds (at least one call when above 0; see ``REWARM_MS``)."""
+    if rewarm_ms > 0:
+        start = time.perf_counter()
+        step()
+        while (time.perf_counter() - start) * 1e3 < rewarm_ms:
+            step()
     times = []
     for _ in range(calls):
         t0 = time.perf_counter()
@@ -197,6 +206,15 @@ def measure(
 # cycles), and PyTorch's OpenMP threads spin too: without a pause, one contender's idle
 # threads would take the cores from the next contender's first calls.
 SETTLE_SECONDS = 0.15
+
+# ... and after that pause the machine is not in the state a training loop's steps find, one
+# after the other: on the 2-core VMs measured (docs/performance.md, section 21) the first calls
+# of a turn ran up to 26 times slower than the fifth (a worker thread's CPU woken, its clock and
+# caches warmed), for both contenders, and a turn of five calls of a step lasting half a
+# millisecond is still in that state at its median. So each turn of the table's contenders
+# starts with untimed calls for ``REWARM_MS`` milliseconds (``--rewarm-ms``; 0 times the
+# turn's first calls as before). Every contender gets the same wall time, in its own process.
+REWARM_MS = 20.0
 
 
 def interleaved(
@@ -273,11 +291,14 @@ class Peer:
             raise RuntimeError(f"PyTorch peer: {answer['error']}")
         return answer
 
-    def setup(self, name: str, device: str | None = None) -> Callable[[int], list[float]]:
+    def setup(
+        self, name: str, device: str | None = None, rewarm_ms: float = 0.0
+    ) -> Callable[[int], list[float]]:
         """Build the row's PyTorch step in the peer (on ``device="cuda"``: the row's
-        ``torch_cuda_setup``, bench/gpu.py); returns ``run(calls) -> milliseconds``."""
+        ``torch_cuda_setup``, bench/gpu.py); returns ``run(calls) -> milliseconds``, each turn
+        after ``rewarm_ms`` of untimed calls (``timed_calls``)."""
         self.ask(cmd="setup", name=name, **({"device": device} if device else {}))
-        return lambda calls: self.ask(cmd="time", calls=calls)["times_ms"]
+        return lambda calls: self.ask(cmd="time", calls=calls, rewarm_ms=rewarm_ms)["times_ms"]
 
     def threads(self, count: int, cpus: list[int]) -> dict:
         """Give PyTorch ``count`` threads pinned to the first ``count`` of ``cpus``; returns
@@ -314,12 +335,12 @@ def collect_workloads(only: str | None = None, log=print) -> list[Workload]:
     return workloads
 
 
-def _tier_runner(tier: str, step: Callable[[], None]) -> Callable[[int], list[float]]:
+def _tier_runner(tier: str, step: Callable[[], None], rewarm_ms: float = 0.0) -> Callable[[int], list[float]]:
     """``run(calls)`` for one minidl tier: layers pick their kernels at call time, so set the tier."""
 
     def run(calls):
         backend.use(tier)
-        return timed_calls(step, calls)
+        return timed_calls(step, calls, rewarm_ms)
 
     return run
 
@@ -347,8 +368,10 @@ def run_workload(
     budget_seconds: float,
     peer: Peer | None = None,
     cores: CoreCounts | None = None,
+    rewarm_ms: float = 0.0,
 ) -> dict:
-    """Time one workload on each tier and, with a ``peer``, in PyTorch, interleaved.
+    """Time one workload on each tier and, with a ``peer``, in PyTorch, interleaved, each
+    contender's turn after ``rewarm_ms`` of untimed calls (``REWARM_MS``).
 
     With ``cores`` (and a CPU row), the Numba tier and PyTorch are timed at each of its
     counts, in the same rounds (``numba@1``, ``torch@1``, ``numba@2``, ...); the NumPy tier
@@ -367,9 +390,9 @@ def run_workload(
                 continue
             backend.use(tier)
             backend.seed(0)
-            minidl_runs[tier] = _tier_runner(tier, workload.setup(tier))
+            minidl_runs[tier] = _tier_runner(tier, workload.setup(tier), rewarm_ms)
         if peer is not None and workload.torch_setup is not None:
-            torch_run = peer.setup(workload.name)
+            torch_run = peer.setup(workload.name, rewarm_ms=rewarm_ms)
         if counts is None or cores is None:
             if cores is not None:  # a GPU row: minidl's CPU side with the most cores, as the table's
                 cores.minidl.set(cores.counts[-1])
@@ -388,7 +411,7 @@ def run_workload(
                         functools.partial(peer.threads, cpus=cpus), c, torch_run
                     )
         if hasattr(workload, "device_contenders"):  # GPU rows: minidl and PyTorch on the GPU (bench/gpu.py)
-            contenders.update(workload.device_contenders(peer))
+            contenders.update(workload.device_contenders(peer, rewarm_ms))
         timed = interleaved(contenders, repeats, warmup, budget_seconds)
         if counts is not None:
             per_count = {
@@ -717,6 +740,14 @@ def parse_args(argv):
         "are skipped and named",
     )
     parser.add_argument(
+        "--rewarm-ms",
+        metavar="MS",
+        type=_milliseconds,
+        default=REWARM_MS,
+        help=f"untimed calls for this many milliseconds at the start of each contender's turn, after "
+        f"the pause between turns (default {REWARM_MS:g}; 0: time the turn's first calls too)",
+    )
+    parser.add_argument(
         "--threshold",
         metavar="ELEMENTS",
         type=_elements,
@@ -734,6 +765,17 @@ def parse_args(argv):
             f"{len(args.plan['cpus'])} CPUs"
         )
     return args
+
+
+def _milliseconds(text: str) -> float:
+    """``--rewarm-ms``: a number of milliseconds, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # NaN too
+        raise argparse.ArgumentTypeError(f"expected milliseconds, 0 or more (e.g. 20), received {text!r}")
+    return value
 
 
 def main(argv=None) -> int:
@@ -774,7 +816,7 @@ def _main(args, repeats, warmup, budget) -> int:
         f"({env.get('numba_threads', '-')} threads), PyTorch {env.get('torch', 'absent')}"
         f"{'' if peer is None else ' (own process, ' + str(env['torch_threads']) + ' threads)'}, "
         f"{env['cpu_count']} CPUs; median of up to {repeats} calls per contender after {warmup} "
-        "warm-up, in alternating rounds"
+        f"warm-up, in alternating rounds; untimed calls for {args.rewarm_ms:g} ms at the start of each turn"
     )
     print(scaling.plan_line(run_plan))
     env["load_average_start"] = scaling.load_average()
@@ -805,7 +847,7 @@ def _run(args, env, peer, repeats, warmup, budget, cores: CoreCounts) -> int:
     print(header() if device is None else device.header(header()))
     rows = []
     for workload in workloads:
-        row = summarise(run_workload(workload, repeats, warmup, budget, peer, cores))
+        row = summarise(run_workload(workload, repeats, warmup, budget, peer, cores, args.rewarm_ms))
         rows.append(row)
         if device is None:
             print(format_row(row), flush=True)
@@ -865,7 +907,14 @@ def _run(args, env, peer, repeats, warmup, budget, cores: CoreCounts) -> int:
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json, "w") as f:
         json.dump(
-            {"environment": env, "repeats": repeats, "warmup": warmup, "workloads": rows, "cold_start": cold},
+            {
+                "environment": env,
+                "repeats": repeats,
+                "warmup": warmup,
+                "rewarm_ms": args.rewarm_ms,
+                "workloads": rows,
+                "cold_start": cold,
+            },
             f,
             indent=2,
         )

@@ -56,10 +56,11 @@ class _FakePeer:
 
     def __init__(self, ms=2.0):
         self.info = {"torch": "0.0-fake", "threads": 1, "env": {}, "cuda": "Fake GPU 80GB"}
-        self.asked, self.ms = [], ms
+        self.asked, self.rewarm_ms, self.ms = [], [], ms
 
-    def setup(self, name, device=None):
+    def setup(self, name, device=None, rewarm_ms=0.0):
         self.asked.append((name, device))
+        self.rewarm_ms.append(rewarm_ms)
         return lambda calls: [self.ms] * calls
 
     def close(self):
@@ -127,6 +128,9 @@ def test_bench_prints_gpu_and_torch_cuda_columns_for_gpu_rows(bench_gpu, monkeyp
     for column in ("numba ms", "torch ms", "gpu ms", "cpu/gpu", "torch-cuda ms", "gpu/tcuda"):
         assert column in header, (column, header)
     assert peer.asked == [("fake GPU row", "cuda")]  # the CPU peer column is not asked for GPU rows
+    from bench import runner
+
+    assert peer.rewarm_ms == [runner.REWARM_MS]  # the peer's turns start warm, as minidl's
     (row,) = result["workloads"]
     assert row["gpu"]["calls"] == row["torch_cuda"]["calls"] == row["numba"]["calls"] == 5
     assert row["torch_cuda"]["median_ms"] == 2.0
@@ -176,14 +180,16 @@ def test_peer_builds_the_cuda_step_of_a_gpu_row(monkeypatch):
     from bench import peer
 
     built = []
+    stepped = []
     row = types.SimpleNamespace(
         torch_setup=lambda: built.append("cpu") or (lambda: None),
-        torch_cuda_setup=lambda device: built.append(device) or (lambda: None),
+        torch_cuda_setup=lambda device: built.append(device) or (lambda: stepped.append(1)),
     )
     monkeypatch.setattr(peer, "_workloads_by_name", lambda: {"row": row})
     requests = [
         {"cmd": "setup", "name": "row", "device": "cuda"},
         {"cmd": "time", "calls": 3},
+        {"cmd": "time", "calls": 2, "rewarm_ms": 0.001},
         {"cmd": "setup", "name": "row"},
         {"cmd": "info"},
         {"cmd": "quit"},
@@ -193,7 +199,8 @@ def test_peer_builds_the_cuda_step_of_a_gpu_row(monkeypatch):
     answers = [json.loads(line) for line in stdout.getvalue().splitlines()]
     assert built == ["cuda", "cpu"]
     assert answers[0] == {"ok": True} and len(answers[1]["times_ms"]) == 3
-    assert "torch" in answers[3]
+    assert len(answers[2]["times_ms"]) == 2 and len(stepped) >= 3 + 1 + 2  # an untimed call first
+    assert "torch" in answers[4]
 
 
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=ON_A_DEVICE)])

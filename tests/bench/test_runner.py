@@ -6,6 +6,7 @@ are taken and that the table and the JSON come out.
 
 import json
 import os
+import types
 
 import pytest
 
@@ -99,6 +100,32 @@ def test_summarise_adds_the_round_by_round_ratio():
     assert no_peer["numba_over_torch_paired"] is None
 
 
+def test_timed_calls_rewarm_untimed_before_timing(monkeypatch):
+    # a fake clock that moves 3 ms per call: untimed calls until 10 ms have passed (4), then 4 timed
+    clock = types.SimpleNamespace(now=0.0)
+    monkeypatch.setattr(runner.time, "perf_counter", lambda: clock.now)
+    calls = []
+
+    def step():
+        calls.append(1)
+        clock.now += 0.003
+
+    assert runner.timed_calls(step, 4, rewarm_ms=10) == pytest.approx([3.0] * 4)
+    assert len(calls) == 8
+    calls.clear()
+    assert len(runner.timed_calls(step, 4, rewarm_ms=0.001)) == 4 and len(calls) == 5  # at least one
+    calls.clear()
+    assert len(runner.timed_calls(step, 4)) == 4 and len(calls) == 4  # none by default (``measure``)
+
+
+def test_rewarm_is_an_option_of_the_bench():
+    assert runner.parse_args([]).rewarm_ms == runner.REWARM_MS > 0
+    assert runner.parse_args(["--rewarm-ms", "0"]).rewarm_ms == 0
+    for wrong in ("-5", "nan", "twenty"):
+        with pytest.raises(SystemExit):
+            runner.parse_args(["--rewarm-ms", wrong])
+
+
 def test_measure_keeps_its_interface():
     calls = []
     result = runner.measure(lambda: calls.append(1), repeats=5, warmup=2, budget_seconds=10)
@@ -177,7 +204,14 @@ def test_bench_prints_the_table_and_writes_json(tmp_path, capsys):
     timeout = os.environ.get("OPENBLAS_THREAD_TIMEOUT")
     assert env["openblas_thread_timeout"] == timeout
     spin = f"spin 2^{timeout if timeout is not None else '28 (its default)'} cycles before they sleep"
-    assert f"{spin} (OPENBLAS_THREAD_TIMEOUT)" in printed
+    if env.get(
+        "one_pool"
+    ):  # with more than one thread: OpenBLAS's products on Numba's threads, no spin of its own
+        assert "One pool: OpenBLAS's products run on Numba's threads" in printed and spin not in printed
+    else:
+        assert f"{spin} (OPENBLAS_THREAD_TIMEOUT)" in printed
+    assert f"untimed calls for {runner.REWARM_MS:g} ms at the start of each turn" in printed
+    assert result["rewarm_ms"] == runner.REWARM_MS
     (row,) = result["workloads"]
     assert row["numpy"]["calls"] == row["numba"]["calls"] == 2
     if result["environment"].get("torch"):
