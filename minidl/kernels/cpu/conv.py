@@ -168,12 +168,15 @@ def conv2d_route(x_shape, weight_shape, sh, sw, ph, pw) -> str:
 
 def conv2d_tile(x_shape, weight_shape, sh, sw, ph, pw, itemsize=4) -> int:
     """Images per tile of the "tiles" route: as many as ``CONV_TILE_BYTES`` of patch matrix
-    hold (at least 1, at most N)."""
+    hold (at least 1, at most N), lowered to a divisor of N where one is at least half that, so
+    the tiles are equal and the threads share them evenly: 64 images of 78 KB make 16 tiles of
+    4, not 10 of 6 and one of 4 (on 2 threads 36 images against 28; docs/performance.md, 21)."""
     N, C, H, W = x_shape
     _, _, kh, kw = weight_shape
     OH, OW = conv_output_length(H, kh, sh, ph), conv_output_length(W, kw, sw, pw)
     per_image = C * kh * kw * OH * OW * itemsize
-    return max(1, min(N, CONV_TILE_BYTES // max(per_image, 1)))
+    most = max(1, min(N, CONV_TILE_BYTES // max(per_image, 1)))
+    return next((g for g in range(most, (most - 1) // 2, -1) if N % g == 0), most)
 
 
 def _tile_buffer(rows, per_tile, P, dtype):

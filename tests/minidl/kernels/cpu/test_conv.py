@@ -103,6 +103,21 @@ def test_the_tile_holds_conv_tile_bytes_of_patch_matrix(monkeypatch):
     assert cpu.conv2d_tile((2, 512, 64, 64), (8, 512, 3, 3), 1, 1, 1, 1, 4) == 1  # never fewer than 1
 
 
+def test_the_tiles_are_equal_where_a_divisor_of_the_batch_allows(monkeypatch):
+    monkeypatch.setattr(cpu.conv, "CONV_TILE_BYTES", 512 * 1024)
+    # LeNet-5's first layer, 1 -> 6 5x5 pad 2 on 28x28: 25 x 784 x 4 = 78,400 bytes an image, 6 fit;
+    # 64 images in tiles of 6 would be 10 tiles and one of 4 (two threads: 36 images against 28)
+    conv1 = ((1, 28, 28), (6, 1, 5, 5))
+    assert cpu.conv2d_tile((64, *conv1[0]), conv1[1], 1, 1, 2, 2, 4) == 4  # 16 tiles of 4
+    assert cpu.conv2d_tile((48, *conv1[0]), conv1[1], 1, 1, 2, 2, 4) == 6  # 8 tiles of 6
+    assert cpu.conv2d_tile((100, *conv1[0]), conv1[1], 1, 1, 2, 2, 4) == 5  # 20 tiles of 5
+    assert cpu.conv2d_tile((37, *conv1[0]), conv1[1], 1, 1, 2, 2, 4) == 6  # no divisor in 3..6: 6
+    for n in range(1, 130):  # never above the bytes, never below half of what they hold
+        g = cpu.conv2d_tile((n, *conv1[0]), conv1[1], 1, 1, 2, 2, 4)
+        most = min(n, 6)
+        assert (most + 1) // 2 <= g <= most and (n % g == 0 or g == most), (n, g)
+
+
 def test_the_shifted_weight_gradient_is_the_reference_and_the_same_with_threads(monkeypatch):
     """dW and db of a stride-1 layer by shifted dot products: the reference's numbers, and bit
     for bit the same threaded or not (images are summed in fixed parts of 8; 19 images make 3)."""
