@@ -295,6 +295,10 @@ def _shifted_products(wide, xp, offsets, out):
 
 
 SHIFTED_IMAGES_PER_PART = 8  # images summed into one partial dW (the same with or without threads)
+# Short rows (OH * Wp, the length of each image's dot products) leave the 4x4 register tiles little
+# to do: from 128 the shifted products, below it the whole batch's patch matrix and one product
+# (measured on 1 and 2 threads, docs/performance.md, section 21: 3 x 3 images 1.24 ms against 0.22)
+SHIFTED_MIN_ROW = 128
 
 
 @threaded(fastmath=set(SUM_MATH))
@@ -347,9 +351,15 @@ def conv2d_weight_gradient_shifted(dy, x, weight_shape, ph, pw):
     kernel = pick(_conv2d_weight_gradient_shifted, _conv2d_weight_gradient_shifted.serial, dy.size)
     kernel(dy, x, ph, pw, offsets.astype(np.uint64), dweight_parts, dbias_parts, checks)
     if not np.isfinite(checks).all():
-        dy2d = dy.transpose(1, 0, 2, 3).reshape(F, -1)
-        return common.conv2d_weight_gradient_by_cols(im2col(x, kh, kw, 1, 1, ph, pw), dy2d, weight_shape)
+        return _weight_gradient_by_cols(dy, x, weight_shape, ph, pw)
     return dweight_parts.sum(axis=0).reshape(weight_shape), dbias_parts.sum(axis=0).astype(x.dtype)
+
+
+def _weight_gradient_by_cols(dy, x, weight_shape, ph, pw):
+    """(dweight, dbias) of a stride-1 convolution by the whole batch's patch matrix."""
+    F, _, kh, kw = weight_shape
+    dy2d = dy.transpose(1, 0, 2, 3).reshape(F, -1)
+    return common.conv2d_weight_gradient_by_cols(im2col(x, kh, kw, 1, 1, ph, pw), dy2d, weight_shape)
 
 
 # The tiles as the tasks of a parallel loop: the loop's steps below, products by ``blas_pool.gemm``.
@@ -417,7 +427,8 @@ def conv2d_forward(x, weight, bias, sh, sw, ph, pw):
 
 def conv2d_backward(dy, x, cols, weight, sh, sw, ph, pw, input_grad):
     """Numba twin of ``reference.conv2d_backward``, by ``conv2d_route``: tile by tile (with
-    stride 1, dW and db by ``conv2d_weight_gradient_shifted``, no patch matrix; otherwise the
+    stride 1, dW and db by ``conv2d_weight_gradient_shifted``, no patch matrix (for rows of at
+    least ``SHIFTED_MIN_ROW``; shorter, by the whole batch's patch matrix); otherwise the
     tile's patch matrix rebuilt from x and dW += dY_tile @ cols.T; with ``input_grad``
     dcols = W2.T @ dY_tile folded back by col2im while still in cache; ``cols`` is not
     needed), or in three whole products over ``cols``, the patch matrix the forward returned
@@ -440,8 +451,13 @@ def conv2d_backward(dy, x, cols, weight, sh, sw, ph, pw, input_grad):
     K = C * kh * kw
     OH, OW = dy.shape[2], dy.shape[3]
     shifted = sh == 1 and sw == 1
-    if shifted:  # dW and db with no patch matrix (but for an x with an inf or a NaN)
-        dweight, dbias = conv2d_weight_gradient_shifted(dy, x, weight.shape, ph, pw)
+    if shifted:  # dW and db with no patch matrix (but for short rows, or an x with an inf or a NaN)
+        by = (
+            conv2d_weight_gradient_shifted
+            if OH * (W + 2 * pw) >= SHIFTED_MIN_ROW
+            else _weight_gradient_by_cols
+        )
+        dweight, dbias = by(dy, x, weight.shape, ph, pw)
         if not input_grad:
             return None, dweight, dbias
     per_tile = conv2d_tile(x.shape, weight.shape, sh, sw, ph, pw, dtype.itemsize)

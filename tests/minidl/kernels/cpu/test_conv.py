@@ -135,6 +135,28 @@ def test_the_shifted_weight_gradient_is_the_reference_and_the_same_with_threads(
     np.testing.assert_allclose(results[0][1], dbias, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("rows", [9 * 14, 8 * 16])  # OH * Wp: 126 short, 128 long enough
+def test_short_rows_take_dw_from_the_patch_matrix(monkeypatch, rows):
+    """The tiles route's dW: shifted products for rows (OH * Wp) of at least SHIFTED_MIN_ROW, the
+    whole batch's patch matrix below; the reference's numbers either way."""
+    OH, Wp = (9, 14) if rows == 126 else (8, 16)
+    rng = np.random.default_rng(9)
+    x, weight = rng.standard_normal((11, 3, OH, Wp - 2)), rng.standard_normal((5, 3, 3, 3))
+    dy = rng.standard_normal((11, 5, OH, Wp - 2))  # padding (1, 1): the same size
+    called = []
+    shifted = cpu.conv.conv2d_weight_gradient_shifted
+    monkeypatch.setattr(
+        cpu.conv, "conv2d_weight_gradient_shifted", lambda *a: called.append(1) or shifted(*a)
+    )
+    assert cpu.conv2d_route(x.shape, weight.shape, 1, 1, 1, 1) == "tiles"
+    dx, dweight, dbias = cpu.conv2d_backward(dy, x, None, weight, 1, 1, 1, 1, True)
+    assert bool(called) == (rows >= cpu.conv.SHIFTED_MIN_ROW == 128)
+    for ours, theirs in zip(
+        (dx, dweight, dbias), reference.conv2d_backward(dy, x, None, weight, 1, 1, 1, 1, True)
+    ):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
 def test_the_shifted_weight_gradient_finds_a_non_finite_x_itself(monkeypatch, bad):
     """The shifted products' copy of x notices an inf or a NaN (no serial check first) and dW
