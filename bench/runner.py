@@ -207,13 +207,8 @@ def measure(
 # threads would take the cores from the next contender's first calls.
 SETTLE_SECONDS = 0.15
 
-# ... and after that pause the machine is not in the state a training loop's steps find, one
-# after the other: on the 2-core VMs measured (docs/performance.md, section 21) the first calls
-# of a turn ran up to 26 times slower than the fifth (a worker thread's CPU woken, its clock and
-# caches warmed), for both contenders, and a turn of five calls of a step lasting half a
-# millisecond is still in that state at its median. So each turn of the table's contenders
-# starts with untimed calls for ``REWARM_MS`` milliseconds (``--rewarm-ms``; 0 times the
-# turn's first calls as before). Every contender gets the same wall time, in its own process.
+# Untimed calls at the start of each turn, after that pause (the module's docstring says why;
+# measured: docs/performance.md, section 21); the same for every contender, in its own process.
 REWARM_MS = 20.0
 
 
