@@ -46,11 +46,15 @@ def threads_pay(elements: int) -> bool:
 
 
 def threaded(**options):
-    """``njit(parallel=True, cache=True, **options)`` that also compiles the kernel's
-    ``serial_twin`` as its ``.serial``: how this tier compiles a ``prange`` loop nest."""
+    """``njit(parallel=True, cache=True, error_model="numpy", **options)`` that also compiles the
+    kernel's ``serial_twin`` as its ``.serial``: how this tier compiles a ``prange`` loop nest.
+
+    ``error_model="numpy"``: a division by zero gives inf or NaN, as NumPy's, where Numba's
+    default raises ZeroDivisionError -- a test and a branch at every division, which keeps LLVM
+    from vectorising the loop (Adam's update, 182,000 float32: 1.45 -> 0.35 ms, the same bits)."""
 
     def compile_both(function):
-        kernel = njit(parallel=True, cache=True, **options)(function)
+        kernel = njit(parallel=True, cache=True, **{"error_model": "numpy", **options})(function)
         kernel.serial = serial_twin(kernel)
         return kernel
 

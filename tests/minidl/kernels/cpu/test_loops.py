@@ -6,7 +6,7 @@ import copy
 import numpy as np
 import pytest
 
-from minidl.kernels import cpu
+from minidl.kernels import cpu, reference
 from tests.minidl.kernels import kernel_cases as kc
 
 # Kernels that sum by blocks of rows, a block per thread: the thread count sets the order of the
@@ -56,3 +56,21 @@ def test_threaded_kernels_carry_a_serial_twin_with_the_same_math():
     assert kernel.targetoptions["parallel"] and "parallel" not in serial.targetoptions
     assert serial.targetoptions["fastmath"] == kernel.targetoptions["fastmath"] == set(cpu.loops.SUM_MATH)
     assert serial.py_func.__name__ == "_conv2d_weight_gradient_shifted_serial"  # its own cache name
+
+
+@pytest.mark.parametrize("threshold", [0, 2**62])
+def test_a_division_by_zero_gives_what_numpy_gives(threshold, monkeypatch):
+    """``threaded`` compiles with NumPy's error model: 0 / 0 in Adam's update (eps = 0, a
+    gradient and state of 0) is a NaN, as in the reference, not a ZeroDivisionError (Numba's
+    default, whose test at every division kept the loops from vectorising)."""
+    monkeypatch.setattr(cpu.loops.numba, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(cpu.loops, "PARALLEL_MIN_ELEMENTS", threshold)
+    results = []
+    for tier in (cpu, reference):
+        param, (grad, m, v) = np.ones(64, np.float32), (np.zeros(64, np.float32) for _ in range(3))
+        with np.errstate(invalid="ignore"):
+            tier.adam_update(param, grad, m, v, 1e-3, 0.9, 0.999, 0.0, 1, 0.0, False)
+        results.append(param)
+    assert np.isnan(results[0]).all() and np.isnan(results[1]).all()
+    for kernel in (cpu.optim._adam_update, cpu.pool._avg_pool_forward, cpu.loss._softmax_cross_entropy):
+        assert kernel.targetoptions["error_model"] == kernel.serial.targetoptions["error_model"] == "numpy"
