@@ -88,13 +88,13 @@ class GELU(Layer):
     ``f'(x) = (1 + tanh u)/2 + x/2 (1 - tanh^2 u) k (1 + 3 c x^2)``.
     """
 
-    K = np.sqrt(2.0 / np.pi)
+    K = float(np.sqrt(2.0 / np.pi))  # Python floats compute in x's precision (a NumPy float64 made float64)
     C = 0.044715
 
     def forward(self, x, training=False):
         x = self.check_input(x)
         xp = backend.get_array_module(x)
-        t = xp.tanh(self.K * (x + self.C * x**3))
+        t = xp.tanh(self.K * (x + self.C * (x * x * x)))  # (x**3 calls pow: 30 times slower)
         self.cache = (x, t)
         return 0.5 * x * (1.0 + t)
 
