@@ -127,6 +127,7 @@ UNTESTED = {
 # test file -> what it covers (it mirrors no one module)
 CROSS_CUTTING = {
     "tests/minidl/test_user_mistakes.py": "the mistakes users make, across layers, losses, training and saving",
+    "tests/minidl/nn/layers/test_dtypes.py": "float32 in, float32 out, for every layer of the gradient check's table",
     "tests/minidl/gallery/test_gallery.py": "autoencoders, gan, transfer and the upsampling layers they use",
     "tests/minidl/kernels/test_conformance.py": "every tier against the reference, case by case (tests/minidl/kernels/kernel_cases.py)",
     "tests/minidl/kernels/test_cuda_sources.py": "every CUDA source compiled by NVRTC, the launchers' own checks",
