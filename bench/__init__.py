@@ -5,7 +5,8 @@ timed on each tier (median of repeats after a warm-up), printed as a table and w
 as JSON. Workloads live in ``conv`` (convolution, pooling, batch norm, LeNet-5 and MLP
 training steps, a GEMM for the machine's practical peak) and, when present,
 ``recurrent`` and ``gpu``; each such module exposes ``workloads() -> list[Workload]``.
-``scaling`` times each row at 1 thread and at all cores (``--cores``) and fits Amdahl's law.
+``scaling`` times each row at 1 thread and at all cores (``--cores``) and fits Amdahl's law;
+``verdict`` (``python -m bench.verdict RUN.json ...``) reads several runs' JSON together.
 
 A tool of the repository, not a part of the library: ``pip install`` does not install it (the
 package is ``minidl`` alone; tests/tools/test_line_budget.py counts what it installs), nothing

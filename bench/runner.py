@@ -29,7 +29,8 @@ PyTorch with ``torch.set_num_threads``, both pinned to the same CPUs with
 a 1-thread time and an all-core time are taken seconds apart. The main table's columns are
 the largest count; the scaling table after it gives each contender's times per count, its
 speedup, the serial fraction of Amdahl's law fitted to them and the times it predicts at 8
-and 16 cores. docs/performance.md says how to read it.
+and 16 cores. docs/performance.md says how to read it; ``python -m bench.verdict`` reads
+several runs' JSON together (one run on a shared machine decides nothing).
 
 After the table: cold start (fresh processes, minidl and PyTorch in turn: import + first
 LeNet-5 step) and coexistence (a LeNet-5 step in a fresh process that imported torch and

@@ -1,0 +1,120 @@
+"""``python -m bench.verdict``: several runs read together, on synthetic runs whose answers are known.
+
+The rows are built with the runner's own ``summarise_scaling`` (the fits a real run writes), so
+the verdict reads the records the bench writes, not a copy of their layout.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import runner, verdict
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+def _stats(rounds):
+    return dict(runner.statistics(rounds), round_medians_ms=list(rounds))
+
+
+def _row(name, numba_ms, torch_ms):
+    """A row timed at 1 and 2 cores; ``numba_ms`` and ``torch_ms`` map a count to round medians."""
+    scaling = {
+        "cores": [1, 2],
+        "numba": {str(c): _stats(numba_ms[c]) for c in (1, 2)},
+        "torch": None if torch_ms is None else {str(c): _stats(torch_ms[c]) for c in (1, 2)},
+    }
+    return {"name": name, "scaling": runner.summarise_scaling(scaling)}
+
+
+def _run(*rows, time_utc="2026-11-27T00:00:00Z", cpu="AMD EPYC"):
+    environment = {"time_utc": time_utc, "cpu_model": cpu, "scaling": {"counts": [1, 2]}}
+    return {"environment": environment, "workloads": list(rows)}
+
+
+# minidl 2x faster on 2 cores in every round, PyTorch 1.5x: minidl scales better
+AHEAD = _row("ahead", {1: [4.0, 4.0, 4.0], 2: [2.0, 2.0, 2.0]}, {1: [6.0, 6.0, 6.0], 2: [4.0, 4.0, 4.0]})
+# minidl 1.25x, PyTorch 2x, though minidl's times are shorter
+BEHIND = _row("behind", {1: [0.5, 0.5, 0.5], 2: [0.4, 0.4, 0.4]}, {1: [8.0, 8.0, 8.0], 2: [4.0, 4.0, 4.0]})
+# round by round minidl / PyTorch speedups: 2 / 1.5, 1.5 / 2, 1.6 / 1.6
+MIXED = _row("mixed", {1: [4.0, 3.0, 3.2], 2: [2.0, 2.0, 2.0]}, {1: [6.0, 8.0, 8.0], 2: [4.0, 4.0, 5.0]})
+NO_PEER = _row("no peer", {1: [4.0], 2: [2.0]}, None)
+GPU_ROW = {"name": "GPU conv", "scaling": None}
+
+
+def test_round_ratios_divide_each_rounds_two_speedups():
+    assert verdict.round_ratios(MIXED["scaling"]) == pytest.approx([2 / 1.5, 1.5 / 2, 1.6 / 1.6])
+
+
+def test_each_row_gets_its_runs_its_rounds_and_a_verdict():
+    rows = verdict.row_verdicts([_run(AHEAD, BEHIND, MIXED, NO_PEER, GPU_ROW), _run(AHEAD, BEHIND, MIXED)])
+    by_name = {r["name"]: r for r in rows}
+    assert list(by_name) == ["ahead", "behind", "mixed"]  # rows PyTorch did not time are left out
+    ahead, behind, mixed = by_name["ahead"], by_name["behind"], by_name["mixed"]
+    assert [r["speedup"] for r in ahead["runs"]] == [pytest.approx((2.0, 1.5))] * 2
+    assert ahead["runs_met"] == 2 and ahead["verdict"] == "at least"
+    assert ahead["rounds_at_least_1"] == 6 and len(ahead["ratios"]) == 6
+    # minidl's 16-core prediction is far below PyTorch's, yet its speedup is smaller: not met
+    assert behind["runs"][0]["predicted_ms"][0] < behind["runs"][0]["predicted_ms"][1]
+    assert behind["runs_met"] == 0 and behind["verdict"] == "below"
+    q1, median, q3 = mixed["ratio_quartiles"]
+    assert q1 < 1 <= median < q3 and mixed["verdict"] == "level"
+    assert mixed["rounds_at_least_1"] == 4  # 2/1.5 and 1.6/1.6 in each of the two runs
+
+
+def test_the_condition_on_the_prediction_counts_too():
+    # minidl scales as well (2x), but its serial part is slower than PyTorch's whole step at 16 cores
+    slow = _row("slow", {1: [40.0, 40.0], 2: [20.0, 20.0]}, {1: [4.0, 4.0], 2: [2.0, 2.0]})
+    (record,) = verdict.row_verdicts([_run(slow)])
+    assert record["verdict"] == "at least"  # the speedups alone: equal in every round
+    assert record["runs_met"] == 0  # 40 / 16 ms against 4 / 16 ms predicted
+    (at_8,) = verdict.row_verdicts([_run(slow)], at=8)
+    assert at_8["runs"][0]["predicted_ms"] == pytest.approx((5.0, 0.5))
+    with pytest.raises(ValueError, match="not at 12"):
+        verdict.row_verdicts([_run(slow)], at=12)
+
+
+def test_the_table_gives_every_run_and_the_medians():
+    table = verdict.format_table(verdict.row_verdicts([_run(AHEAD, MIXED), _run(AHEAD, MIXED)]))
+    header, rule, ahead, mixed = table.splitlines()
+    assert header.startswith("| row | speedup, minidl | speedup, PyTorch | @16 ms, minidl")
+    assert rule.count("|") == header.count("|")
+    cells = [c.strip() for c in ahead.strip("|").split("|")]
+    assert cells[0] == "ahead" and cells[1] == "2.00 2.00 (2.00)" and cells[2] == "1.50 1.50 (1.50)"
+    assert cells[5] == "2 of 2" and cells[6] == "1.33 [1.33, 1.33], 6 of 6" and cells[7] == "at least"
+    assert mixed.rstrip().endswith("| level |")
+
+
+def test_a_file_that_is_not_a_run_is_named(tmp_path):
+    not_json, not_a_run = tmp_path / "a.json", tmp_path / "b.json"
+    not_json.write_text("{")
+    not_a_run.write_text(json.dumps({"rows": []}))
+    with pytest.raises(ValueError, match="a.json: not a readable JSON file"):
+        verdict.load_runs([not_json])
+    with pytest.raises(ValueError, match="b.json: expected the JSON of python -m bench"):
+        verdict.load_runs([not_a_run])
+
+
+def test_the_command_reads_files_and_says_when_nothing_compares(tmp_path, capsys):
+    first, second, lone = tmp_path / "1.json", tmp_path / "2.json", tmp_path / "3.json"
+    first.write_text(json.dumps(_run(AHEAD, MIXED)))
+    second.write_text(json.dumps(_run(AHEAD, MIXED, cpu="Intel Xeon")))
+    lone.write_text(json.dumps(_run(NO_PEER)))
+    assert verdict.main([str(first), str(second)]) == 0
+    out = capsys.readouterr().out
+    assert "2 run(s)" in out and "different CPUs" in out and "| mixed |" in out
+    assert verdict.main([str(lone)]) == 1
+    assert "no row was timed by both contenders" in capsys.readouterr().out
+    # as a reader runs it, from the repository's root
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.verdict", str(first), "--at", "8"],
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "@8 ms, minidl" in done.stdout and "| at least |" in done.stdout
