@@ -186,6 +186,9 @@ class MinidlThreads:
             import numba
 
             self.numba = numba
+            # starts Numba's pool (and OpenMP) before ``set`` pins anything: OpenMP counts the CPUs it
+            # may use once, at its start, and a pool started on fewer CPUs than it has threads barely
+            # spins, so every region wakes a sleeping thread (docs/performance.md, section 23)
             self.original_numba = numba.get_num_threads()
         except ImportError:
             pass

@@ -157,6 +157,27 @@ def test_pin_process_pins_every_thread_and_threads_started_later():
 
 
 @linux_only
+def test_numbas_pool_starts_before_anything_is_pinned():
+    """OpenMP counts its CPUs once, at its start: a pool started while the process is pinned to one
+    CPU barely spins and wakes a sleeping thread at every region (docs/performance.md, section 23).
+    So ``MinidlThreads`` starts Numba's pool when it is made, before its first ``set`` pins."""
+    pytest.importorskip("numba")
+    script = (
+        "import os, numba.np.ufunc.parallel as parallel\n"
+        "from bench import scaling\n"
+        "assert not parallel._is_initialized\n"
+        "threads = scaling.MinidlThreads(scaling.usable_cpus())\n"
+        "started_on = len(os.sched_getaffinity(0))\n"
+        "print(parallel._is_initialized, started_on == len(scaling.usable_cpus()))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPOSITORY, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True"]
+
+
+@linux_only
 def test_minidl_threads_sets_numba_blas_and_cpus_and_restores_them():
     numba = pytest.importorskip("numba")
     cpus = scaling.usable_cpus()
