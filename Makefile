@@ -92,13 +92,19 @@ lint: $(STAMP)  ## ruff (lint and format check, notebooks and solutions included
 	$(PY) -m mypy
 
 # Other floating-point paths than the machine's default: OpenBLAS's AVX2 and SSE3 kernels,
-# Numba compiling for a generic x86-64, and the NumPy reference tier instead of Numba.
+# Numba compiling for a generic x86-64, and the NumPy reference tier instead of Numba. A path
+# that is the machine's own (OpenBLAS picks its Haswell kernels on an AVX2 CPU) repeats what
+# `make test` ran, to the bit: it is skipped, and says so.
 PORTABLE_PATHS := "OPENBLAS_CORETYPE=Haswell" \
                   "OPENBLAS_CORETYPE=Prescott NUMBA_CPU_NAME=generic" \
                   "MINIDL_BACKEND=numpy"
+BLAS_CORE = $(PY) -c "import numpy, threadpoolctl; print(next((i.get('architecture') \
+	for i in threadpoolctl.threadpool_info() if i['internal_api'] == 'openblas'), ''))"
 
 test-portable: $(GPU_STAMP)  ## the notebooks again (nbval) under other BLAS kernels, Numba target and kernel tier
-	@for setting in $(PORTABLE_PATHS); do \
+	@core=$$($(BLAS_CORE)); for setting in $(PORTABLE_PATHS); do \
+		if [ "$$setting" = "OPENBLAS_CORETYPE=$$core" ]; then \
+			echo "== skipped: $$setting is this machine's default path (make test ran it)"; continue; fi; \
 		echo "== notebooks with $$setting"; \
 		env $$setting $(TEST_THREADS) MPLBACKEND=Agg $(PY) -m pytest -q $(XDIST) notebooks/ || exit 1; \
 	done
@@ -140,7 +146,7 @@ bench: $(STAMP)  ## speed of the NumPy reference vs Numba (vs PyTorch when insta
 book: $(GPU_STAMP)  ## re-execute every chapter in notebooks/ in place (outputs that nbval compares)
 	$(PY) -m pip install --quiet -e ".[compare]" || \
 		echo "Keras 3 not installed: chapter 25's Keras cells will say they were skipped"
-	$(PY) tools/execute_notebooks.py notebooks/*.ipynb
+	$(TEST_THREADS) MPLBACKEND=Agg $(PY) tools/execute_notebooks.py notebooks/*.ipynb
 
 html: $(STAMP)  ## the chapters with their stored outputs as a static site, build/html/index.html (offline, nothing re-executed)
 	$(PY) -m pip install --quiet -e ".[book]" || \
