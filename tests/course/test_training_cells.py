@@ -329,8 +329,9 @@ def test_a_cell_says_no_less_and_not_much_more_than_it_was_measured_to_take(path
     assert not wrong, f"measure again (python tools/cell_times.py) and correct the first line: {wrong}"
 
 
-# What fit's progress line ends with once an epoch is done: "- 2s (25 ms/batch)".
-EPOCH_TIME = re.compile(r"- (\d+)s \(\d+ ms/batch\)$", re.M)
+# What fit's progress line ends with once an epoch is done (minidl/training/callbacks.py):
+# "- 2s (25 ms/batch)", or "- 40s (1.3 s/batch)" when a batch takes a second or more.
+EPOCH_TIME = re.compile(r"- (\d+)s \([\d.]+ m?s/batch\)")
 
 
 def stored_epoch_seconds(cell: dict) -> int:
@@ -361,6 +362,8 @@ def test_the_stored_epoch_times_are_read_as_fit_prints_them():
         "data": {"text/plain": "Epoch 2/2  63/63 [####] loss: 0.5 - 11s (181 ms/batch)"},
     }
     assert stored_epoch_seconds({"outputs": [{"output_type": "stream", "text": lines}, bar]}) == 13
+    slow = "Epoch 1/1  20/20 [####] loss: 0.5 - 26s (1.3 s/batch)\x1b[K\n"  # a terminal's line end too
+    assert stored_epoch_seconds({"outputs": [{"output_type": "stream", "text": slow}]}) == 26
 
 
 def test_the_stated_time_is_read_as_written():
