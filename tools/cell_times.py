@@ -4,18 +4,20 @@
     python tools/cell_times.py --from times.json notebooks/*.ipynb    # record earlier measurements
 
 Each chapter runs top to bottom in a fresh kernel, in memory (its stored outputs are not
-touched), one thread per library as ``make test`` runs it. Every code cell that trains
-(calls ``.fit(``) or that takes ``LONG`` seconds or more gets its wall time in its metadata,
+touched), one thread per library as ``make test`` runs it. Every code cell that trains (calls
+``.fit(``, runs a loop of optimizer steps, or calls a function of the chapter that does:
+``trains``) or that takes ``LONG`` seconds or more gets its wall time in its metadata,
 ``metadata.minidl.seconds``; nothing else in the notebook changes.
 
-tests/course/test_training_cells.py then holds every chapter to this: each cell that calls
-``fit`` carries its time, and each cell of more than ``LONG`` seconds shows its progress (a
+tests/course/test_training_cells.py then holds every chapter to this: each cell that trains
+carries its time, and each cell of more than ``LONG`` seconds shows its progress (a
 line per epoch at least: ``verbose=1`` or ``2``) and says first, in a comment on its first
 line, roughly how long it takes (``# About 40 s on two cores: ...``), and that line is held to
 the record: at least the measured time and at most twice it plus 15 s (the chapters' lines say
 1.5 times it plus 3 s, rounded up to 5 s, at least 10 s: a slower laptop, a first run that
 compiles the kernels). Measure on a quiet machine (a busy one once made a 25-second cell say
-"About 3 minutes"), and again after changing what a cell trains.
+"About 3 minutes"), one chapter at a time (two at once, as ``make test``'s workers run them,
+made chapter 24's cells 8 to 20 % slower), and again after changing what a cell trains.
 """
 
 from __future__ import annotations
@@ -29,7 +31,92 @@ from datetime import datetime
 from pathlib import Path
 
 LONG = 10.0  # seconds: a cell at least this long must show its progress
-_FIT = re.compile(r"\.fit\(")
+
+# ------------------------------------------------------------------ which cells train
+# (read from the source; tests/course/test_training_cells.py holds the chapters to it)
+# a step of a library trainer, called from a loop of the cell's (GANTrainer.train_epoch, ...)
+TRAINER_STEP = re.compile(r"\.train_(epoch|batch|step)\(")
+LOOP_PRINT = re.compile(r"^[ \t]+print\(", re.M)  # a print inside a loop (or a function)
+
+
+def fit_calls(source: str) -> list[str]:
+    """The argument text of every ``.fit(...)`` call in ``source`` (parentheses balanced)."""
+    calls = []
+    for match in re.finditer(r"\.fit\(", source):
+        depth, i = 1, match.end()
+        while depth and i < len(source):
+            depth += {"(": 1, ")": -1}.get(source[i], 0)
+            i += 1
+        calls.append(source[match.end() : i - 1])
+    return calls
+
+
+def verbose_of(arguments: str) -> str:
+    """The ``verbose=`` a call passes, as written ("1" when left out: fit's default)."""
+    found = re.search(r"\bverbose\s*=\s*([^,)\s]+)", arguments)
+    return found.group(1) if found else "1"
+
+
+def by_hand(source: str) -> bool:
+    """A training loop written out: a ``for`` loop and an optimizer step, a backward pass, or
+    a library trainer's step."""
+    return bool(
+        re.search(r"^\s*for ", source, re.M)
+        and (re.search(r"\.(step|backward)\(", source) or TRAINER_STEP.search(source))
+    )
+
+
+def trainers(cells: list[dict]) -> dict[str, dict]:
+    """The functions a chapter defines that train, name -> how: ``fit`` (the ``verbose`` of
+    each fit call), ``loop`` (whether it trains by a loop of its own) and ``prints`` (whether it
+    prints inside itself, a line per epoch or per run)."""
+    found = {}
+    for cell in cells:
+        for match in re.finditer(r"^def (\w+)\(.*?(?=^\S|\Z)", "".join(cell["source"]), re.M | re.S):
+            body = match.group(0)
+            if fit_calls(body) or by_hand(body):
+                found[match.group(1)] = {
+                    "fit": [verbose_of(a) for a in fit_calls(body)],
+                    "loop": by_hand(body),
+                    "prints": bool(LOOP_PRINT.search(body)),
+                }
+    # a function that calls one of these trains too (as its callee shows or does not)
+    for _ in range(3):
+        for cell in cells:
+            for match in re.finditer(r"^def (\w+)\(.*?(?=^\S|\Z)", "".join(cell["source"]), re.M | re.S):
+                name, body = match.group(1), match.group(0)
+                inner = [found[n] for n in called(body, found) if n != name]
+                if inner and name not in found:
+                    found[name] = {
+                        "fit": [v for h in inner for v in h["fit"]],
+                        "loop": any(h["loop"] for h in inner),
+                        "prints": bool(LOOP_PRINT.search(body)) or all(h["prints"] for h in inner),
+                    }
+    return found
+
+
+def called(source: str, helpers) -> list[str]:
+    """The chapter's training functions that ``source`` calls (not those it defines)."""
+    return [n for n in helpers if re.search(rf"(?<![\w.]){n}\(", source) and f"def {n}(" not in source]
+
+
+def trains(cells: list[dict]) -> list[dict]:
+    """The code cells of a chapter that train: they call ``fit``, run a training loop of their
+    own, or call a function of the chapter that does (``trainers``). A cell that only defines
+    such a function trains nothing when it runs."""
+    helpers = trainers(cells)
+    found = []
+    for cell in cells:
+        runs = _DEFINITION.sub("", "".join(cell["source"]))  # what the cell runs, not defines
+        if cell["cell_type"] == "code" and (fit_calls(runs) or by_hand(runs) or called(runs, helpers)):
+            found.append(cell)
+    return found
+
+
+_DEFINITION = re.compile(r"^def (\w+)\(.*?(?=^\S|\Z)", re.M | re.S)  # a function, to its dedent
+
+
+# ------------------------------------------------------------------ measuring
 
 
 def measure(path: Path) -> dict[str, float]:
@@ -64,12 +151,12 @@ def record(path: Path, seconds: dict[str, float]) -> bool:
 
     text = path.read_text(encoding="utf-8")
     notebook = json.loads(text)
+    training = {cell["id"] for cell in trains(notebook["cells"])}
     for cell in notebook["cells"]:
         if cell["cell_type"] != "code" or cell.get("id") not in seconds:
             continue
-        source = "".join(cell["source"])
         meta = cell["metadata"].setdefault("minidl", {})
-        if _FIT.search(source) or seconds[cell["id"]] >= LONG:
+        if cell["id"] in training or seconds[cell["id"]] >= LONG:
             meta["seconds"] = seconds[cell["id"]]
         else:
             meta.pop("seconds", None)
