@@ -20,10 +20,36 @@ from minidl_grader.judge.judging import Result, _in_process_outputs, judge_exerc
 from tests.grader.specs import wrong_answers
 from tests.grader.specs.wrong_answers import RIGHT, SETUP, WRONG, apply_edit
 
-# make test judges the catalogue at the first two seeds; `make certify` (CI) at all twelve,
-# where a verdict that depends on the seed shows (MINIDL_CATALOGUE_SEEDS=12)
+# make test judges the catalogue at the first two seeds; `make certify` at all twelve, where a
+# verdict that depends on the seed shows (MINIDL_CATALOGUE_SEEDS=12). CI, which has just run
+# make test, certifies at the other ten (MINIDL_CATALOGUE_SEEDS=2:12, a slice of ALL_SEEDS).
 ALL_SEEDS = (11, 2027, 0, 1, 2, 3, 7, 42, 99, 314, 4096, 65537)
-SEEDS = ALL_SEEDS[: int(os.environ.get("MINIDL_CATALOGUE_SEEDS", "2"))]
+
+
+def catalogue_seeds(setting: str) -> tuple[int, ...]:
+    """The seeds ``MINIDL_CATALOGUE_SEEDS`` names: "N", the first N; "A:B", ALL_SEEDS[A:B]."""
+    try:
+        start, _, stop = setting.rpartition(":")
+        chosen = ALL_SEEDS[int(start or 0) : int(stop)]
+    except ValueError:
+        chosen = ()
+    if not chosen:
+        raise ValueError(
+            f"MINIDL_CATALOGUE_SEEDS={setting!r}: expected N (1 to {len(ALL_SEEDS)}) or A:B "
+            f"(a slice of the {len(ALL_SEEDS)} seeds {ALL_SEEDS})"
+        )
+    return chosen
+
+
+SEEDS = catalogue_seeds(os.environ.get("MINIDL_CATALOGUE_SEEDS", "2"))
+
+
+def test_the_seed_setting_is_read_as_documented():
+    assert catalogue_seeds("2") == (11, 2027) and catalogue_seeds("12") == ALL_SEEDS
+    assert catalogue_seeds("2:12") == ALL_SEEDS[2:] and catalogue_seeds("0:1") == (11,)
+    for wrong in ("0", "twelve", "5:3", ""):
+        with pytest.raises(ValueError, match="MINIDL_CATALOGUE_SEEDS"):
+            catalogue_seeds(wrong)
 
 
 @pytest.fixture(autouse=True)
