@@ -37,6 +37,7 @@ LONG = 10.0  # seconds: a cell at least this long must show its progress
 # a step of a library trainer, called from a loop of the cell's (GANTrainer.train_epoch, ...)
 TRAINER_STEP = re.compile(r"\.train_(epoch|batch|step)\(")
 LOOP_PRINT = re.compile(r"^[ \t]+print\(", re.M)  # a print inside a loop (or a function)
+DEFINITION = re.compile(r"^def (\w+)\(.*?(?=^\S|\Z)", re.M | re.S)  # a function, to its dedent
 
 
 def fit_calls(source: str) -> list[str]:
@@ -72,7 +73,7 @@ def trainers(cells: list[dict]) -> dict[str, dict]:
     prints inside itself, a line per epoch or per run)."""
     found = {}
     for cell in cells:
-        for match in re.finditer(r"^def (\w+)\(.*?(?=^\S|\Z)", "".join(cell["source"]), re.M | re.S):
+        for match in DEFINITION.finditer("".join(cell["source"])):
             body = match.group(0)
             if fit_calls(body) or by_hand(body):
                 found[match.group(1)] = {
@@ -83,7 +84,7 @@ def trainers(cells: list[dict]) -> dict[str, dict]:
     # a function that calls one of these trains too (as its callee shows or does not)
     for _ in range(3):
         for cell in cells:
-            for match in re.finditer(r"^def (\w+)\(.*?(?=^\S|\Z)", "".join(cell["source"]), re.M | re.S):
+            for match in DEFINITION.finditer("".join(cell["source"])):
                 name, body = match.group(1), match.group(0)
                 inner = [found[n] for n in called(body, found) if n != name]
                 if inner and name not in found:
@@ -104,16 +105,14 @@ def trains(cells: list[dict]) -> list[dict]:
     """The code cells of a chapter that train: they call ``fit``, run a training loop of their
     own, or call a function of the chapter that does (``trainers``). A cell that only defines
     such a function trains nothing when it runs."""
-    helpers = trainers(cells)
+    code = [cell for cell in cells if cell["cell_type"] == "code"]
+    helpers = trainers(code)
     found = []
-    for cell in cells:
-        runs = _DEFINITION.sub("", "".join(cell["source"]))  # what the cell runs, not defines
-        if cell["cell_type"] == "code" and (fit_calls(runs) or by_hand(runs) or called(runs, helpers)):
+    for cell in code:
+        runs = DEFINITION.sub("", "".join(cell["source"]))  # what the cell runs, not defines
+        if fit_calls(runs) or by_hand(runs) or called(runs, helpers):
             found.append(cell)
     return found
-
-
-_DEFINITION = re.compile(r"^def (\w+)\(.*?(?=^\S|\Z)", re.M | re.S)  # a function, to its dedent
 
 
 # ------------------------------------------------------------------ measuring
