@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from minidl_grader import cli, notebook
-from minidl_grader.confinement import isolation
+from minidl_grader.confinement import folders, isolation
 from minidl_grader.judge import registry
 
 from tests.grader.grading_answers import GOOD_WN, WN_BODY, WN_DEF, grade_batch
@@ -374,9 +374,11 @@ def test_the_runtime_holds_no_reference():
 
 def test_a_killed_grader_leaves_every_finished_row(tmp_path):
     """In the not isolated mode a submission can kill the grader (same user): the rows of
-    the submissions graded before it are on disk, complete."""
-    subs = tmp_path / "subs"
+    the submissions graded before it are on disk, complete; the folders it could not remove
+    go when the next grader starts."""
+    subs, temporary = tmp_path / "subs", tmp_path / "tmp"
     subs.mkdir()
+    temporary.mkdir()
     for name in ("a_honest", "b_honest"):
         (subs / f"{name}.ipynb").write_bytes(CHAPTER3.read_bytes())
     killer = LIBC + "import os\nlibc.kill(os.getppid(), 9)\n" + GOOD_WN
@@ -399,7 +401,9 @@ def test_a_killed_grader_leaves_every_finished_row(tmp_path):
         ],
         capture_output=True,
         text=True,
-        env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "grader")])),
+        env=dict(
+            os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "grader")]), TMPDIR=str(temporary)
+        ),
         timeout=120,
     )
     rows = list(csv.reader(io.StringIO(grades.read_text())))
@@ -407,6 +411,11 @@ def test_a_killed_grader_leaves_every_finished_row(tmp_path):
     assert [r[2] for r in rows[1:3]] == [str(CH3_POINTS)] * 2
     if os.geteuid() != 0 or isolation.unprivileged_user() is None:
         assert run.returncode == -9  # the same user could kill it
+        left = sorted(os.listdir(temporary))  # its runtime, the copy without chapter 3's forbids, ...
+        assert left and all(name.startswith(folders.PREFIXES) for name in left), left
+        assert folders.remove_stale(str(temporary), older_than=0) == left  # as the next grader does
+    else:
+        assert os.listdir(temporary) == []
 
 
 def test_wrong_chapter_is_a_clear_error_and_one_json_object(tmp_path):

@@ -29,11 +29,10 @@ import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
-from . import overlay, seccomp
+from . import folders, overlay, seccomp
 
 __all__ = [
     "build_runtime",
@@ -98,7 +97,10 @@ def build_runtime(forbidden: tuple[str, ...] = (), allow: tuple[str, ...] = ()) 
     global _runtime
     with _lock:
         if not (_runtime and os.path.isdir(_runtime)):
-            root = tempfile.mkdtemp(prefix="minidl-runtime-")
+            # what graders killed before their cleanup left (a root grader's working folders
+            # belong to the user it ran submissions as)
+            folders.remove_stale(owners={os.getuid(), unprivileged_user() or os.getuid()})
+            root = folders.make("minidl-runtime-")
             shutil.copytree(library_dir(), Path(root) / "minidl", ignore=_skip_caches)
             grader = Path(root) / "minidl_grader"
             grader.mkdir()
@@ -108,7 +110,7 @@ def build_runtime(forbidden: tuple[str, ...] = (), allow: tuple[str, ...] = ()) 
                 shutil.copy2(_GRADER_DIR / "runtime" / name, grader / "runtime" / name)
             compileall.compile_dir(root, quiet=2, workers=1)
             _make_world_readable(Path(root))
-            atexit.register(shutil.rmtree, root, ignore_errors=True)
+            atexit.register(folders.release, root)
             _runtime = root
         if not forbidden:
             return _runtime
@@ -116,7 +118,7 @@ def build_runtime(forbidden: tuple[str, ...] = (), allow: tuple[str, ...] = ()) 
         if key in _overlays and os.path.isdir(_overlays[key]):
             return _overlays[key]
         replaced, packages = overlay.plan(key[0], key[1], library_dir())
-        root = tempfile.mkdtemp(prefix="minidl-runtime-forbids-")
+        root = folders.make("minidl-runtime-forbids-")
         try:  # hard links: the copy costs no data; a rewritten file is a new file (unlinked first)
             shutil.copytree(_runtime, root, dirs_exist_ok=True, copy_function=os.link)
         except OSError:
@@ -133,7 +135,7 @@ def build_runtime(forbidden: tuple[str, ...] = (), allow: tuple[str, ...] = ()) 
             (Path(root) / package).mkdir()
             (Path(root) / package / "__init__.py").write_text(overlay.stand_in_package(package))
         _make_world_readable(Path(root))
-        atexit.register(shutil.rmtree, root, ignore_errors=True)
+        atexit.register(folders.release, root)
         _overlays[key] = root
         return root
 

@@ -18,17 +18,15 @@ import os
 import pickle
 import secrets
 import select
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 
 from ..runtime import codec
 from ..runtime.sandbox import _HEADER
-from . import isolation, seccomp
+from . import folders, isolation, seccomp
 from .limits import ProcessGroup
 
 __all__ = ["Sandbox", "Limits", "DEFAULT_MEMORY", "DEFAULT_TMPFS"]
@@ -116,7 +114,7 @@ class Sandbox:
             self.workdir, host_workdir = "/tmp", None
         else:
             _hide_grader_process()
-            self.workdir = host_workdir = tempfile.mkdtemp(prefix="minidl-grade-")
+            self.workdir = host_workdir = folders.make("minidl-grade-")
             if user is not None:
                 os.chown(host_workdir, user, user)
         self._host_workdir = host_workdir
@@ -292,19 +290,4 @@ class Sandbox:
             except OSError:
                 pass
         if self._host_workdir:
-            _remove_tree(self._host_workdir)
-
-
-def _remove_tree(path: str) -> None:
-    """``rm -rf path``, even for a tree deeper than Python's recursion limit."""
-    try:
-        shutil.rmtree(path, ignore_errors=True)
-    except RecursionError:
-        pass
-    if os.path.exists(path):
-        subprocess.run(
-            ["rm", "-rf", "--one-file-system", path],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            check=False,
-        )
+            folders.release(self._host_workdir)
