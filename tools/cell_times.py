@@ -5,8 +5,8 @@
 
 Each chapter runs top to bottom in a fresh kernel, in memory (its stored outputs are not
 touched), one thread per library as ``make test`` runs it. Every code cell that trains (calls
-``.fit(``, runs a loop of optimizer steps, or calls a function of the chapter that does:
-``trains``) or that takes ``LONG`` seconds or more gets its wall time in its metadata,
+``.fit(`` or a library trainer's ``.train(..., steps=...)``, runs a loop of optimizer steps, or
+calls a function of the chapter that does: ``trains``) or that takes ``LONG`` seconds or more gets its wall time in its metadata,
 ``metadata.minidl.seconds``; nothing else in the notebook changes.
 
 tests/course/test_training_cells.py then holds every chapter to this: each cell that trains
@@ -36,26 +36,42 @@ LONG = 10.0  # seconds: a cell at least this long must show its progress
 # (read from the source; tests/course/test_training_cells.py holds the chapters to it)
 # a step of a library trainer, called from a loop of the cell's (GANTrainer.train_epoch, ...)
 TRAINER_STEP = re.compile(r"\.train_(epoch|batch|step)\(")
+# a library trainer's whole run, told how long (DiffusionTrainer(...).train(x, steps=2500, ...)):
+# a ``train(`` call with ``steps=`` or ``epochs=`` (PyTorch's ``net.train()`` only sets a mode)
+TRAINER_RUN = re.compile(r"\.train\((?=[^)]*\b(steps|epochs)\s*=)")
 LOOP_PRINT = re.compile(r"^[ \t]+print\(", re.M)  # a print inside a loop (or a function)
 DEFINITION = re.compile(r"^def (\w+)\(.*?(?=^\S|\Z)", re.M | re.S)  # a function, to its dedent
 
 
 def fit_calls(source: str) -> list[str]:
     """The argument text of every ``.fit(...)`` call in ``source`` (parentheses balanced)."""
-    calls = []
-    for match in re.finditer(r"\.fit\(", source):
-        depth, i = 1, match.end()
-        while depth and i < len(source):
-            depth += {"(": 1, ")": -1}.get(source[i], 0)
-            i += 1
-        calls.append(source[match.end() : i - 1])
-    return calls
+    return [_call_arguments(source, match.end()) for match in re.finditer(r"\.fit\(", source)]
+
+
+def _call_arguments(source: str, start: int) -> str:
+    """The text between the parenthesis opened just before ``start`` and the one closing it."""
+    depth, i = 1, start
+    while depth and i < len(source):
+        depth += {"(": 1, ")": -1}.get(source[i], 0)
+        i += 1
+    return source[start : i - 1]
 
 
 def verbose_of(arguments: str) -> str:
     """The ``verbose=`` a call passes, as written ("1" when left out: fit's default)."""
     found = re.search(r"\bverbose\s*=\s*([^,)\s]+)", arguments)
     return found.group(1) if found else "1"
+
+
+def trainer_runs(source: str) -> list[str]:
+    """The argument text of every library trainer's run in ``source`` (``TRAINER_RUN``)."""
+    return [_call_arguments(source, match.end()) for match in TRAINER_RUN.finditer(source)]
+
+
+def progress_of(arguments: str) -> str:
+    """The ``progress=`` a trainer's run passes ("0" when left out: it prints nothing)."""
+    found = re.search(r"\bprogress\s*=\s*([^,)\s]+)", arguments)
+    return found.group(1) if found else "0"
 
 
 def by_hand(source: str) -> bool:
@@ -69,15 +85,17 @@ def by_hand(source: str) -> bool:
 
 def trainers(cells: list[dict]) -> dict[str, dict]:
     """The functions a chapter defines that train, name -> how: ``fit`` (the ``verbose`` of
-    each fit call), ``loop`` (whether it trains by a loop of its own) and ``prints`` (whether it
-    prints inside itself, a line per epoch or per run)."""
+    each fit call), ``runs`` (the ``progress`` of each trainer's run), ``loop`` (whether it
+    trains by a loop of its own) and ``prints`` (whether it prints inside itself, a line per
+    epoch or per run)."""
     found = {}
     for cell in cells:
         for match in DEFINITION.finditer("".join(cell["source"])):
             body = match.group(0)
-            if fit_calls(body) or by_hand(body):
+            if fit_calls(body) or by_hand(body) or trainer_runs(body):
                 found[match.group(1)] = {
                     "fit": [verbose_of(a) for a in fit_calls(body)],
+                    "runs": [progress_of(a) for a in trainer_runs(body)],
                     "loop": by_hand(body),
                     "prints": bool(LOOP_PRINT.search(body)),
                 }
@@ -90,6 +108,7 @@ def trainers(cells: list[dict]) -> dict[str, dict]:
                 if inner and name not in found:
                     found[name] = {
                         "fit": [v for h in inner for v in h["fit"]],
+                        "runs": [p for h in inner for p in h["runs"]],
                         "loop": any(h["loop"] for h in inner),
                         "prints": bool(LOOP_PRINT.search(body)) or all(h["prints"] for h in inner),
                     }
@@ -102,15 +121,16 @@ def called(source: str, helpers) -> list[str]:
 
 
 def trains(cells: list[dict]) -> list[dict]:
-    """The code cells of a chapter that train: they call ``fit``, run a training loop of their
-    own, or call a function of the chapter that does (``trainers``). A cell that only defines
+    """The code cells of a chapter that train: they call ``fit`` or a library trainer's run
+    (``TRAINER_RUN``), run a training loop of their own, or call a function of the chapter that
+    does (``trainers``). A cell that only defines
     such a function trains nothing when it runs."""
     code = [cell for cell in cells if cell["cell_type"] == "code"]
     helpers = trainers(code)
     found = []
     for cell in code:
         runs = DEFINITION.sub("", "".join(cell["source"]))  # what the cell runs, not defines
-        if fit_calls(runs) or by_hand(runs) or called(runs, helpers):
+        if fit_calls(runs) or trainer_runs(runs) or by_hand(runs) or called(runs, helpers):
             found.append(cell)
     return found
 

@@ -5,19 +5,21 @@ its progress.
 any cell of ``LONG`` seconds or more), its wall time as ``metadata.minidl.seconds``. From
 that record:
 
-* every cell that trains has been measured (a new chapter's too): it calls ``.fit(``, runs a
-  training loop of its own, or calls a function of the chapter that does (``cell_times.trains``:
-  chapter 20's SimCLR cells, which train through the chapter's ``train_simclr``, once went
-  unmeasured and silent);
+* every cell that trains has been measured (a new chapter's too): it calls ``.fit(`` or a
+  library trainer's run (``DiffusionTrainer(...).train(x, steps=...)``), runs a training loop of
+  its own, or calls a function of the chapter that does (``cell_times.trains``: chapter 20's
+  SimCLR cells, which train through the chapter's ``train_simclr``, and chapter 19's diffusion
+  MLP, trained by the library's trainer, once went unmeasured and silent);
 * every cell of ``LONG`` seconds or more says on its first line, before anything runs,
   roughly how long it takes (``# About 40 s on two cores ...``);
 * every such cell that trains shows its progress. A cell trains when it calls ``fit``, when
   it runs a loop of optimizer steps or backward passes, or of a library trainer's steps
   (``GANTrainer.train_epoch``, ``train_step``, ``train_batch``), or when it calls a function
   of the chapter that does one of these. It shows its progress with ``verbose=1`` (a line per
-  epoch that moves with every batch) or ``verbose=2`` (a line per epoch) on each ``fit``, or a
-  ``print`` inside a loop (a line per epoch, per N steps, or per run of a sweep) -- in the cell
-  or in the chapter's function that it calls;
+  epoch that moves with every batch) or ``verbose=2`` (a line per epoch) on each ``fit``,
+  ``progress=N`` (a line every N steps) on each trainer's run, or a ``print`` inside a loop (a
+  line per epoch, per N steps, or per run of a sweep) -- in the cell or in the chapter's
+  function that it calls;
 * such a cell's output is under ``# NBVAL_IGNORE_OUTPUT``: its times (and its losses) differ
   from machine to machine;
 * and its stored output shows that progress (the chapter was executed after its code last
@@ -33,7 +35,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
-from cell_times import LONG, LOOP_PRINT, by_hand, called, fit_calls, trainers, trains, verbose_of  # noqa: E402
+from cell_times import (  # noqa: E402
+    LONG,
+    LOOP_PRINT,
+    by_hand,
+    called,
+    fit_calls,
+    progress_of,
+    trainer_runs,
+    trainers,
+    trains,
+    verbose_of,
+)
 
 CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 ABOUT = re.compile(r"^# About (\d+ s|a minute|\d+ minutes|\d+ to \d+ (s|minutes)) on two cores\b")
@@ -63,12 +76,19 @@ def silence(source: str, helpers: dict[str, dict]) -> list[str]:
     problems = [
         f"trains with verbose={verbose_of(a)}: give verbose=1 or 2" for a in fit_calls(source) if not shows(a)
     ]
+    problems += [
+        f"runs a trainer with progress={progress_of(a)}: give progress=N (a line every N steps)"
+        for a in trainer_runs(source)
+        if progress_of(a) in ("0", "None")
+    ]
     for name in called(source, helpers):
         how = helpers[name]
         if how["prints"]:
             continue
         if any(v not in ("1", "2", '"auto"') for v in how["fit"]):
             problems.append(f"trains in {name}() with verbose=0: give verbose=1 or 2 (or print per epoch)")
+        elif any(p in ("0", "None") for p in how["runs"]):
+            problems.append(f"runs a trainer in {name}() without progress=N: a line every N steps")
         elif how["loop"]:
             problems.append(f"trains in {name}(), whose loop prints nothing: a line per epoch")
     if by_hand(source) and not fit_calls(source) and not called(source, helpers):
@@ -117,7 +137,7 @@ def problems_of(cells: list[dict]) -> list[str]:
         where = f"cell {cell['id']} ({seconds:.0f} s)"
         if not ABOUT.match(source):
             problems.append(f"{where} does not start with '# About N s on two cores ...'")
-        if not (fit_calls(source) or called(source, helpers) or by_hand(source)):
+        if not (fit_calls(source) or trainer_runs(source) or called(source, helpers) or by_hand(source)):
             continue  # long, but it does not train: saying how long is enough
         found = silence(source, helpers)
         problems += [f"{where} {p}" for p in found]
@@ -154,11 +174,16 @@ def test_the_scan_reads_verbose_as_fit_does():
         {"source": "def train(n):\n    return model.fit(x, verbose=0)\n\n\nx = 1\n", "metadata": {}},
         {"source": "def f():\n    pass\n", "metadata": {}},
     ]
-    assert trainers(cells) == {"train": {"fit": ["0"], "loop": False, "prints": False}}
+    assert trainers(cells) == {"train": {"fit": ["0"], "runs": [], "loop": False, "prints": False}}
     assert called("h = train(3)", trainers(cells)) == ["train"]
     assert called("h = retrain(3)", trainers(cells)) == []
     assert by_hand("for epoch in range(3):\n    opt.step(net)") and not by_hand("for x in xs:\n    print(x)")
     assert by_hand("for epoch in range(3):\n    gan.train_epoch(x)")
+    runs = (
+        "h = Trainer(net).train(\n    x, steps=f(2), batch_size=64, progress=250\n)\nnet.train()\nm.train(x)"
+    )
+    assert [progress_of(a) for a in trainer_runs(runs)] == ["250"]  # a mode switch is not a run
+    assert progress_of("x, epochs=3") == "0"
 
 
 def cell(source: str, seconds: float = 30.0, printed: str = "", id: str = "c") -> dict:
@@ -219,6 +244,16 @@ LOOP = (
             False,
         ),
         ([cell("h = screen.fit(x, y, epochs=8, verbose=0)", seconds=5.0)], False),  # short: no rule
+        ([cell("h = dif.DiffusionTrainer(net, s, opt).train(x, steps=2000)")], True),
+        (
+            [
+                cell(
+                    "h = dif.DiffusionTrainer(net, s, opt).train(x, steps=2000, progress=500)",
+                    printed="1\n2\n",
+                )
+            ],
+            False,
+        ),
     ],
 )
 def test_the_scan_catches_training_in_a_trainer_or_a_function(cells, silent):
@@ -234,6 +269,9 @@ def test_a_cell_that_trains_through_a_chapter_function_is_one_to_measure():
     assert [c["source"] for c in trains([define, calls, plain])] == [calls["source"]]
     by_loop = {"cell_type": "code", "source": "for b in batches:\n    optimizer.step(net)\n", "metadata": {}}
     assert trains([by_loop, plain]) == [by_loop]
+    # chapter 19's MLP denoiser before this rule: a library trainer's run, no fit, no loop
+    run = {"cell_type": "code", "source": "h = DiffusionTrainer(m, s, opt).train(\n    x, steps=2000\n)\n"}
+    assert trains([run, plain]) == [run]
 
 
 def test_the_scan_catches_stored_outputs_from_before_the_progress():
