@@ -6,8 +6,9 @@
 Each chapter runs top to bottom in a fresh kernel, in memory (its stored outputs are not
 touched), one thread per library as ``make test`` runs it. Every code cell that trains (calls
 ``.fit(`` or a library trainer's ``.train(..., steps=...)``, runs a loop of optimizer steps, or
-calls a function of the chapter that does: ``trains``) or that takes ``LONG`` seconds or more gets its wall time in its metadata,
-``metadata.minidl.seconds``; nothing else in the notebook changes.
+calls a function of the chapter that does: ``trains``) or that takes ``LONG`` seconds or more
+gets its wall time in its metadata, ``metadata.minidl.seconds``; nothing else in the notebook
+changes.
 
 tests/course/test_training_cells.py then holds every chapter to this: each cell that trains
 carries its time, and each cell of more than ``LONG`` seconds shows its progress (a
@@ -36,9 +37,10 @@ LONG = 10.0  # seconds: a cell at least this long must show its progress
 # (read from the source; tests/course/test_training_cells.py holds the chapters to it)
 # a step of a library trainer, called from a loop of the cell's (GANTrainer.train_epoch, ...)
 TRAINER_STEP = re.compile(r"\.train_(epoch|batch|step)\(")
-# a library trainer's whole run, told how long (DiffusionTrainer(...).train(x, steps=2500, ...)):
-# a ``train(`` call with ``steps=`` or ``epochs=`` (PyTorch's ``net.train()`` only sets a mode)
-TRAINER_RUN = re.compile(r"\.train\((?=[^)]*\b(steps|epochs)\s*=)")
+# a library trainer's whole run, told how long (DiffusionTrainer(...).train(x, steps=2000, ...)):
+# a ``.train(`` call whose arguments name ``steps=`` or ``epochs=`` (PyTorch's ``net.train()``
+# only sets a mode)
+TRAINER_RUN = re.compile(r"\b(steps|epochs)\s*=")
 LOOP_PRINT = re.compile(r"^[ \t]+print\(", re.M)  # a print inside a loop (or a function)
 DEFINITION = re.compile(r"^def (\w+)\(.*?(?=^\S|\Z)", re.M | re.S)  # a function, to its dedent
 
@@ -65,7 +67,8 @@ def verbose_of(arguments: str) -> str:
 
 def trainer_runs(source: str) -> list[str]:
     """The argument text of every library trainer's run in ``source`` (``TRAINER_RUN``)."""
-    return [_call_arguments(source, match.end()) for match in TRAINER_RUN.finditer(source)]
+    calls = (_call_arguments(source, match.end()) for match in re.finditer(r"\.train\(", source))
+    return [arguments for arguments in calls if TRAINER_RUN.search(arguments)]
 
 
 def progress_of(arguments: str) -> str:

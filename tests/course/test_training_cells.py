@@ -58,6 +58,11 @@ def shows(arguments: str) -> bool:
     return verbose_of(arguments) in ("1", "2", '"auto"')
 
 
+def silent_run(progress: str) -> bool:
+    """Whether a trainer's run with this ``progress=`` prints nothing as it goes."""
+    return progress in ("0", "None")
+
+
 def code_cells(path: Path) -> list[dict]:
     return [c for c in json.loads(path.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "code"]
 
@@ -79,7 +84,7 @@ def silence(source: str, helpers: dict[str, dict]) -> list[str]:
     problems += [
         f"runs a trainer with progress={progress_of(a)}: give progress=N (a line every N steps)"
         for a in trainer_runs(source)
-        if progress_of(a) in ("0", "None")
+        if silent_run(progress_of(a))
     ]
     for name in called(source, helpers):
         how = helpers[name]
@@ -87,7 +92,7 @@ def silence(source: str, helpers: dict[str, dict]) -> list[str]:
             continue
         if any(v not in ("1", "2", '"auto"') for v in how["fit"]):
             problems.append(f"trains in {name}() with verbose=0: give verbose=1 or 2 (or print per epoch)")
-        elif any(p in ("0", "None") for p in how["runs"]):
+        elif any(silent_run(p) for p in how["runs"]):
             problems.append(f"runs a trainer in {name}() without progress=N: a line every N steps")
         elif how["loop"]:
             problems.append(f"trains in {name}(), whose loop prints nothing: a line per epoch")
@@ -179,9 +184,7 @@ def test_the_scan_reads_verbose_as_fit_does():
     assert called("h = retrain(3)", trainers(cells)) == []
     assert by_hand("for epoch in range(3):\n    opt.step(net)") and not by_hand("for x in xs:\n    print(x)")
     assert by_hand("for epoch in range(3):\n    gan.train_epoch(x)")
-    runs = (
-        "h = Trainer(net).train(\n    x, steps=f(2), batch_size=64, progress=250\n)\nnet.train()\nm.train(x)"
-    )
+    runs = "h = Trainer(net).train(\n    f(x), steps=f(2), batch_size=64, progress=250\n)\nnet.train()\nm.train(x)"
     assert [progress_of(a) for a in trainer_runs(runs)] == ["250"]  # a mode switch is not a run
     assert progress_of("x, epochs=3") == "0"
 
