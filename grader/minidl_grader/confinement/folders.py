@@ -37,7 +37,8 @@ _held: dict[str, int] = {}  # folder -> the descriptor that holds its lock
 
 
 def make(prefix: str) -> str:
-    """A fresh folder ``TMPDIR/PREFIX-PID-XXXXXXXX``, locked while this process lives."""
+    """A fresh folder ``TMPDIR/PREFIXPID-XXXXXXXX`` (``minidl-grade-4242-k3j9x_2a``: the prefix ends
+    in "-"), locked while this process lives."""
     path = tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-")
     if fcntl is not None:
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)  # not inheritable (PEP 446)
