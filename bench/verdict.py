@@ -17,7 +17,9 @@ timed at two core counts or more, gives
 The verdict on the speedups comes from those rounds: "at least" when the first quartile of the
 ratio is at least 1 (minidl's speedup at least PyTorch's in three rounds of four or more),
 "below" when the third quartile is below 1, otherwise "level": on this machine, within its
-noise, the two scale alike. The prediction is read off each run's fit (``scaling.amdahl_fit``).
+noise, the two scale alike. A tie reads "level": the GEMM row, one BLAS product on both sides,
+had its ratio at least 1 in 11 rounds of 30 on a 2-core Xeon VM (docs/performance.md, section 26).
+The prediction is read off each run's fit (``scaling.amdahl_fit``).
 
     for i in 1 2 3 4 5; do python -m bench --cores 1,2 --no-cold-start --json runs/$i.json; done
     python -m bench.verdict runs/*.json            # --at 8 for the 8-core prediction
