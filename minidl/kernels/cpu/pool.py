@@ -2,8 +2,11 @@
 
 One loop nest per kernel over flat unsigned offsets, planes (N*C) in parallel for large
 inputs; the common 2x2 stride-2 max pooling has its own unrolled kernels (measured:
-docs/performance.md, section 5), threaded on one thread too (``one_thread_too``).
+docs/performance.md, sections 5 and 27; the backward's on float32 of an even width), threaded
+on one thread too (``one_thread_too``).
 """
+
+import sys
 
 import numpy as np
 from numba import get_num_threads, prange
@@ -116,39 +119,43 @@ def _max_pool_backward(dy, argmax, kw, sh, sw, dx):
 
 
 @threaded()
-def _max_pool_backward_2x2(dy, argmax, dx):
-    # the 2x2 window with stride 2: windows do not overlap, so every pixel of dx is written
-    # once, row by row, instead of zeroing dx and scattering with a division of each argmax by
-    # kw (measured: see docs/performance.md). "zero + g" is the reference's
-    # 0 + dy, bit for bit (-0.0 becomes +0.0); a last row or column no window covers gets zeros.
-    N, C, OH, OW = dy.shape
-    H, W = dx.shape[2], dx.shape[3]
-    dy_flat, argmax_flat, dx_flat = dy.reshape(-1), argmax.reshape(-1), dx.reshape(-1)
-    zero = dx.dtype.type(0)
-    for plane in prange(N * C):
+def _max_pool_backward_2x2(dy_bits, argmax, dx_words):
+    # the 2x2 window with stride 2 on float32 of an even width: windows do not overlap, so every
+    # pixel of dx is written once, and a window's two pixels of a row are one 64-bit word of dx.
+    # dx_words (planes, H, W / 2) is dx's memory and dy_bits (planes, OH, OW) dy's, read as
+    # integers; a word holds dy's bits in the half the argmax names (the left pixel is the low
+    # half: little-endian) and zeros in the other. One store per window and row, contiguous, on
+    # every instruction set: a loop over dx's columns reading window w >> 1 compiled to gathers
+    # on AVX-512; forms without it ran 2.5-3.6x slower on AVX2 (docs/performance.md, section 27).
+    # A zero of either sign is written +0.0, the reference's 0 + dy; a last row no window covers
+    # gets zeros.
+    planes, OH, OW = argmax.shape
+    zero = np.uint64(0)
+    for plane in prange(planes):
         for oh in range(OH):
-            out = _u((plane * OH + oh) * OW)
             for i in range(2):  # the window's top row, then its bottom row
-                row = _u((plane * H + 2 * oh + i) * W)
-                for w in range(2 * OW):
-                    at = argmax_flat[out + _u(w >> 1)]
-                    g = dy_flat[out + _u(w >> 1)]
-                    dx_flat[row + _u(w)] = zero + g if at == 2 * i + (w & 1) else zero
-                for w in range(2 * OW, W):
-                    dx_flat[row + _u(w)] = zero
-        for h in range(2 * OH, H):
-            row = _u((plane * H + h) * W)
-            for w in range(W):
-                dx_flat[row + _u(w)] = zero
+                for ow in range(OW):
+                    bits = dy_bits[plane, oh, ow]
+                    g = np.uint64(bits) if bits & np.uint32(0x7FFFFFFF) else zero
+                    at = argmax[plane, oh, ow]
+                    left, right = (g if at == 2 * i else zero), (g if at == 2 * i + 1 else zero)
+                    dx_words[plane, 2 * oh + i, ow] = left | (right << np.uint64(32))
+        for h in range(2 * OH, dx_words.shape[1]):
+            for ow in range(OW):
+                dx_words[plane, h, ow] = zero
 
 
 def max_pool_backward(dy, argmax, x_shape, kh, kw, sh, sw):
     """Numba twin of ``reference.max_pool_backward``: dx (N, C, H, W)."""
     dy, argmax = np.ascontiguousarray(dy), np.ascontiguousarray(argmax)
     shape = tuple(int(d) for d in x_shape)
-    if (kh, kw, sh, sw) == (2, 2, 2, 2):
-        dx = np.empty(shape, dtype=dy.dtype)
-        one_thread_too(_max_pool_backward_2x2, dx.size)(dy, argmax, dx)
+    N, C, OH, OW = dy.shape
+    words = (kh, kw, sh, sw) == (2, 2, 2, 2) and dy.dtype == np.float32 and shape[3] % 2 == 0
+    if words and sys.byteorder == "little":  # dx's rows as words of two pixels (the kernel above)
+        dx, planes = np.empty(shape, dtype=dy.dtype), (N * C, OH, OW)
+        dx_words = dx.reshape(N * C, shape[2], shape[3]).view(np.uint64)
+        kernel = one_thread_too(_max_pool_backward_2x2, dx.size)
+        kernel(dy.reshape(planes).view(np.uint32), argmax.reshape(planes), dx_words)
         return dx
     dx = np.zeros(shape, dtype=dy.dtype)
     pick(_max_pool_backward, _max_pool_backward.serial, dx.size)(dy, argmax, kw, sh, sw, dx)

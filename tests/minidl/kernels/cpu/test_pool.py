@@ -89,3 +89,41 @@ def test_a_forked_child_runs_the_2x2_twins_on_one_thread(monkeypatch):
         assert K.one_thread_too(kernel, 1 << 20) is kernel.serial  # a region would end the child
     finally:
         numba.set_num_threads(before)
+
+
+@pytest.mark.parametrize("shape", [(3, 4, 9, 8), (4, 3, 20, 18)])  # an odd height: its last row gets zeros
+def test_the_2x2_backward_in_words_has_the_references_bits(shape):
+    # float32 of an even width: dx written as 64-bit words of two pixels. Compared bit for bit
+    # (assert_array_equal takes -0.0 for +0.0 and any NaN for another): a zero of either sign
+    # becomes +0.0 as in the reference's 0 + dy, a NaN and an inf keep their bits, ties go first.
+    numba = pytest.importorskip("numba")
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 3, size=shape).astype(np.float32)
+    y, argmax = K.max_pool_forward(x, 2, 2, 2, 2)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dy.reshape(-1)[::7], dy.reshape(-1)[1::11] = -0.0, np.nan
+    dy.reshape(-1)[2::13], dy.reshape(-1)[3::17] = -np.inf, 0.0
+    expected = reference.max_pool_backward(dy, argmax, x.shape, 2, 2, 2, 2).view(np.uint32)
+    assert (expected == 0).any() and np.isnan(expected.view(np.float32)).any()
+    before = numba.get_num_threads()
+    try:
+        for threads in sorted({1, before}):
+            numba.set_num_threads(threads)
+            dx = K.max_pool_backward(dy, argmax, x.shape, 2, 2, 2, 2)
+            assert dx.dtype == np.float32 and dx.shape == x.shape
+            np.testing.assert_array_equal(dx.view(np.uint32), expected)
+    finally:
+        numba.set_num_threads(before)
+
+
+def test_the_2x2_backward_of_float64_or_an_odd_width_has_the_references_bits():
+    rng = np.random.default_rng(4)
+    for shape, dtype in [((2, 3, 8, 9), np.float32), ((2, 3, 8, 8), np.float64)]:
+        x = rng.standard_normal(shape).astype(dtype)
+        y, argmax = K.max_pool_forward(x, 2, 2, 2, 2)
+        dy = rng.standard_normal(y.shape).astype(dtype)
+        dy.reshape(-1)[::5] = -0.0
+        dx = K.max_pool_backward(dy, argmax, x.shape, 2, 2, 2, 2)
+        expected = reference.max_pool_backward(dy, argmax, x.shape, 2, 2, 2, 2)
+        assert dx.dtype == dtype
+        np.testing.assert_array_equal(dx.view(np.uint8), expected.view(np.uint8))
