@@ -67,14 +67,51 @@ def test_each_row_gets_its_runs_its_rounds_and_a_verdict():
 
 def test_the_condition_on_the_prediction_counts_too():
     # minidl scales as well (2x), but its serial part is slower than PyTorch's whole step at 16 cores
-    slow = _row("slow", {1: [40.0, 40.0], 2: [20.0, 20.0]}, {1: [4.0, 4.0], 2: [2.0, 2.0]})
+    slow = _row("slow", {1: [40.0] * 6, 2: [20.0] * 6}, {1: [4.0] * 6, 2: [2.0] * 6})
     (record,) = verdict.row_verdicts([_run(slow)])
     assert record["verdict"] == "at least"  # the speedups alone: equal in every round
     assert record["runs_met"] == 0  # 40 / 16 ms against 4 / 16 ms predicted
+    assert record["prediction_ratios"] == pytest.approx([10.0] * 6)
+    assert (
+        record["prediction_interval"] == pytest.approx((10.0, 10.0))
+        and record["prediction_verdict"] == "above"
+    )
+    (ahead,) = verdict.row_verdicts([_run(AHEAD), _run(AHEAD)])
+    assert ahead["prediction_median"] == pytest.approx((4 / 16) / (6 * (1 / 3 + 2 / 3 / 16)))
+    assert ahead["prediction_verdict"] == "at most"
     (at_8,) = verdict.row_verdicts([_run(slow)], at=8)
     assert at_8["runs"][0]["predicted_ms"] == pytest.approx((5.0, 0.5))
     with pytest.raises(ValueError, match="not at 12"):
         verdict.row_verdicts([_run(slow)], at=12)
+
+
+def test_the_median_interval_is_the_binomial_one():
+    """Order statistics k and n + 1 - k, k from the binomial (n, 1/2): the textbook values."""
+    assert verdict.median_interval([3.0, 1.0, 2.0, 5.0, 4.0]) is None  # (min, max) holds 94 % only
+    assert verdict.median_interval([3.0, 1.0, 2.0, 6.0, 5.0, 4.0]) == (1.0, 6.0)  # 97 %
+    values = [float(v) for v in range(1, 21)]
+    assert verdict.median_interval(values) == (6.0, 15.0)  # n = 20: 95.9 %; (7, 14) only 88.5 %
+    assert verdict.median_interval(values, confidence=0.80) == (7.0, 14.0)
+    assert verdict.median_interval(list(range(100))) == (39, 60)  # n = 100: k = 40
+
+
+def test_many_rounds_decide_what_the_quartiles_leave_level():
+    """Speedup ratios spread evenly from 0.85 to 1.25 (median 1.05): a quarter of the rounds fall
+    below 1, so the quartiles straddle it, but 100 rounds place the median above 1; 10 do not."""
+
+    def spread(n):
+        ratios = [0.85 + 0.4 * i / (n - 1) for i in range(n)]
+        # PyTorch 2x in every round; minidl's one-core time sets its speedup to 2 x the ratio
+        return _row("spread", {1: [2.0 * r for r in ratios], 2: [1.0] * n}, {1: [2.0] * n, 2: [1.0] * n})
+
+    (many,) = verdict.row_verdicts([_run(spread(100))])
+    q1, median, _ = many["ratio_quartiles"]
+    assert q1 < 1 < median == pytest.approx(1.05)
+    assert many["ratio_interval"][0] > 1 and many["verdict"] == "at least"
+    (few,) = verdict.row_verdicts([_run(spread(10))])
+    assert few["ratio_interval"][0] < 1 < few["ratio_interval"][1] and few["verdict"] == "level"
+    (lone,) = verdict.row_verdicts([_run(spread(5))])
+    assert lone["ratio_interval"] is None and lone["verdict"] == "too few rounds"
 
 
 def test_the_table_gives_every_run_and_the_medians():
@@ -84,8 +121,10 @@ def test_the_table_gives_every_run_and_the_medians():
     assert rule.count("|") == header.count("|")
     cells = [c.strip() for c in ahead.strip("|").split("|")]
     assert cells[0] == "ahead" and cells[1] == "2.00 2.00 (2.00)" and cells[2] == "1.50 1.50 (1.50)"
-    assert cells[5] == "2 of 2" and cells[6] == "1.33 [1.33, 1.33], 6 of 6" and cells[7] == "at least"
-    assert mixed.rstrip().endswith("| level |")
+    assert cells[5] == "2 of 2" and cells[6] == "1.33 [1.33, 1.33], [1.33, 1.33], 6 of 6"
+    assert cells[7] == "at least" and cells[9] == "at most" and cells[8].startswith("0.")
+    mixed_cells = [c.strip() for c in mixed.strip("|").split("|")]
+    assert mixed_cells[7] == "level" and mixed_cells[6].endswith("4 of 6")
 
 
 def test_a_file_that_is_not_a_run_is_named(tmp_path):
@@ -110,7 +149,7 @@ def test_the_command_reads_files_and_says_when_nothing_compares(tmp_path, capsys
     assert "no row was timed by both contenders" in capsys.readouterr().out
     # as a reader runs it, from the repository's root
     done = subprocess.run(
-        [sys.executable, "-m", "bench.verdict", str(first), "--at", "8"],
+        [sys.executable, "-m", "bench.verdict", str(first), str(second), "--at", "8"],
         cwd=REPOSITORY,
         capture_output=True,
         text=True,
