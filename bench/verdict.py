@@ -120,7 +120,7 @@ def median_interval(values: list[float], confidence: float = CONFIDENCE) -> tupl
     ordered, n = sorted(values), len(values)
     below, k = 0.0, 0  # below: P(B < k + 1), summed as k grows
     while k < n // 2:
-        below += math.comb(n, k) / 2.0**n
+        below += math.comb(n, k) / 2**n  # integers divided exactly: no overflow for long series
         if 1 - 2 * below < confidence:
             break
         k += 1
@@ -128,8 +128,7 @@ def median_interval(values: list[float], confidence: float = CONFIDENCE) -> tupl
 
 
 def _reading(interval, above: str, under: str) -> str:
-    # the word for an interval of a ratio against 1: ``above`` when it lies at or above 1 (for the
-    # speedup) -- the caller swaps the words for the prediction, where at most 1 is the good side
+    # a speedup ratio's interval against 1: ``above`` when its lower end is at least 1
     if interval is None:
         return "too few rounds"
     return above if interval[0] >= 1 else under if interval[1] < 1 else "level"
@@ -179,7 +178,7 @@ def row_verdicts(runs: list[dict], at: int = 16) -> list[dict]:
         predictions = record["prediction_ratios"]
         record["prediction_median"] = statistics.median(predictions) if predictions else float("nan")
         record["prediction_interval"] = interval = median_interval(predictions)
-        # the prediction's good side is at most 1: read the reciprocal interval as the speedup's
+        # the prediction's good side is at most 1: its reciprocal read as a speedup's
         flipped = None if interval is None else (1 / interval[1], 1 / interval[0])
         record["prediction_verdict"] = _reading(flipped, "at most", "above")
     return list(rows.values())

@@ -93,6 +93,8 @@ def test_the_median_interval_is_the_binomial_one():
     assert verdict.median_interval(values) == (6.0, 15.0)  # n = 20: 95.9 %; (7, 14) only 88.5 %
     assert verdict.median_interval(values, confidence=0.80) == (7.0, 14.0)
     assert verdict.median_interval(list(range(100))) == (39, 60)  # n = 100: k = 40
+    lo, hi = verdict.median_interval(list(range(2000)))  # 2^2000 overflows a float; exact here
+    assert 950 < lo < 999.5 < hi < 1050
 
 
 def test_many_rounds_decide_what_the_quartiles_leave_level():
