@@ -3,7 +3,7 @@
 One loop nest per kernel, planes (N*C) in parallel for large inputs, the general ones over
 flat unsigned offsets; the common 2x2 stride-2 max pooling has its own unrolled kernels (measured:
 docs/performance.md, sections 5 and 27; the backward's on float32 of an even width), threaded
-on one thread too (``one_thread_too``).
+on one thread too (``one_thread_too``); the argmax in bytes where offsets fit (section 29).
 """
 
 import sys
@@ -86,12 +86,12 @@ def one_thread_too(kernel, elements):
 
 
 def max_pool_forward(x, kh, kw, sh, sw):
-    """Numba twin of ``reference.max_pool_forward``: y and argmax (N, C, OH, OW)."""
+    """Numba twin of ``reference.max_pool_forward``: y and argmax (N, C, OH, OW), uint8 to 256 cells."""
     x = np.ascontiguousarray(x)
     N, C, H, W = x.shape
     OH, OW = pool_output_length(H, kh, sh), pool_output_length(W, kw, sw)
     y = np.empty((N, C, OH, OW), dtype=x.dtype)
-    argmax = np.empty((N, C, OH, OW), dtype=np.int64)
+    argmax = np.empty((N, C, OH, OW), dtype=np.uint8 if kh * kw <= 256 else np.int64)
     if (kh, kw, sh, sw) == (2, 2, 2, 2):
         one_thread_too(_max_pool_forward_2x2, x.size)(x, y, argmax)
     else:

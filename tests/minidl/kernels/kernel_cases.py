@@ -47,6 +47,9 @@ class Kernel:
     # results a tier may return as None (a cache for the backward that it chose not to build:
     # conv2d_forward's patch matrix); where it returns an array, it must equal the reference's
     optional: tuple = ()
+    # results a tier may return in another integer type holding the same values (max-pool's
+    # argmax: offsets within a window, which the Numba tier keeps in bytes)
+    any_integer: tuple = ()
 
     def tolerance(self, dtype) -> dict:
         if self.exact:
@@ -639,7 +642,7 @@ TABLE = {
         # sums of C*kh*kw products (forward), N*OH*OW products (dweight), each tier in its order
         Kernel("conv2d_forward", _conv2d_forward_cases, scale=(10, 10), optional=(1,)),
         Kernel("conv2d_backward", _conv2d_backward_cases, scale=(10, 100)),
-        Kernel("max_pool_forward", _max_pool_forward_cases, exact=True),
+        Kernel("max_pool_forward", _max_pool_forward_cases, exact=True, any_integer=(1,)),
         Kernel("max_pool_backward", _max_pool_backward_cases, exact=True),
         Kernel("avg_pool_forward", _avg_pool_forward_cases, exact=True),
         Kernel("avg_pool_backward", _avg_pool_backward_cases, exact=True),
@@ -687,10 +690,11 @@ def describe(args) -> str:
     return ", ".join(f"{a.dtype}{a.shape}" if isinstance(a, np.ndarray) else repr(a) for a in args)
 
 
-def _assert_same(where, ref, ours, tolerance, to_numpy):
+def _assert_same(where, ref, ours, tolerance, to_numpy, any_integer=False):
     ours = to_numpy(ours)
     assert ours.shape == ref.shape, f"{where}: shape {ours.shape}, reference {ref.shape}"
-    assert ours.dtype == ref.dtype, f"{where}: dtype {ours.dtype}, reference {ref.dtype}"
+    integers = any_integer and ours.dtype.kind in "iu" and ref.dtype.kind in "iu"
+    assert integers or ours.dtype == ref.dtype, f"{where}: dtype {ours.dtype}, reference {ref.dtype}"
     if tolerance["rtol"] == tolerance["atol"] == 0:
         np.testing.assert_array_equal(
             ours, ref, err_msg=f"{where}: differs from the reference (must be exact)"
@@ -726,7 +730,7 @@ def compare(tier, name, dtype, args, label=None, place=None, to_numpy=np.asarray
     assert len(tier_out) == len(ref_out), f"{where}: {len(tier_out)} results, reference {len(ref_out)}"
     for i, (r, ours) in enumerate(zip(ref_out, tier_out)):
         assert is_array(ours), f"{where}: result {i} is a {type(ours).__name__}, not an array of the tier"
-        _assert_same(f"{where}, result {i}", r, ours, tolerance, to_numpy)
+        _assert_same(f"{where}, result {i}", r, ours, tolerance, to_numpy, i in kernel.any_integer)
         returned = [j for j, a in enumerate(ref_args) if a is r]
         if returned:  # an output the reference writes in place and returns: the tier returns it too
             assert ours is tier_args[returned[0]], (

@@ -214,6 +214,30 @@ def test_a_wrong_kernel_fails_the_table(name, wrong, monkeypatch):
         kc.check_kernel(tier, name, np.float32, label="broken")
 
 
+@pytest.mark.parametrize(
+    "argmax_as, message",
+    [
+        (lambda a: a.astype(np.uint8), None),  # the same offsets in bytes: accepted
+        (lambda a: a.astype(np.float32), "dtype float32, reference int64"),
+        (lambda a: a.astype(np.int16) + 256, "differs"),  # offsets moved by 256 (a byte would wrap)
+    ],
+)
+def test_the_argmax_may_be_any_integer_type_with_the_same_values(argmax_as, message):
+    """Max-pool's argmax (``any_integer``): the Numba tier keeps it in bytes; floats, or other values
+    in an integer type, still fail."""
+
+    def forward(*args):
+        y, argmax = reference.max_pool_forward(*args)
+        return y, argmax_as(argmax)
+
+    tier = types.SimpleNamespace(max_pool_forward=forward)
+    if message is None:
+        assert kc.check_kernel(tier, "max_pool_forward", np.float32, label="bytes") > 0
+    else:
+        with pytest.raises(AssertionError, match=message):
+            kc.check_kernel(tier, "max_pool_forward", np.float32, label="broken")
+
+
 # =========================================================================== NUMBA_DISABLE_JIT=1
 DISABLE_JIT_SCRIPT = """
 import sys

@@ -16,7 +16,7 @@ def test_max_and_average_equal_the_reference(k, s, dtype):
     ry, rargmax = reference.max_pool_forward(x, k, k, s, s)
     np.testing.assert_array_equal(y, ry)
     np.testing.assert_array_equal(argmax, rargmax)
-    assert y.dtype == dtype
+    assert y.dtype == dtype and argmax.dtype == np.uint8  # offsets in a window of up to 256 cells
     dy = rng.standard_normal(y.shape).astype(dtype)
     np.testing.assert_array_equal(
         K.max_pool_backward(dy, argmax, x.shape, k, k, s, s),
@@ -30,6 +30,20 @@ def test_max_and_average_equal_the_reference(k, s, dtype):
         K.avg_pool_backward(dy, x.shape, k, k, s, s),
         reference.avg_pool_backward(dy, x.shape, k, k, s, s),
         rtol=rtol,
+    )
+
+
+@pytest.mark.parametrize("k, dtype", [(16, np.uint8), (17, np.int64)])  # 256 cells: offsets to 255
+def test_the_argmax_is_a_byte_while_a_windows_offsets_fit_one(k, dtype):
+    x = np.random.default_rng(1).standard_normal((1, 2, k, k))
+    x[0, 1, k - 1, k - 1] = 10.0  # the second plane's maximum at the last offset, k * k - 1
+    y, argmax = K.max_pool_forward(x, k, k, 1, 1)
+    ry, rargmax = reference.max_pool_forward(x, k, k, 1, 1)
+    assert argmax.dtype == dtype and argmax[0, 1, 0, 0] == k * k - 1
+    np.testing.assert_array_equal(argmax, rargmax)
+    np.testing.assert_array_equal(
+        K.max_pool_backward(y, argmax, x.shape, k, k, 1, 1),
+        reference.max_pool_backward(y, rargmax, x.shape, k, k, 1, 1),
     )
 
 
