@@ -1,15 +1,13 @@
 """Numba twins of ``reference/pool.py``: max and average pooling, forward and backward.
 
-One loop nest per kernel, planes (N*C) in parallel for large inputs, the general ones over
-flat unsigned offsets; the common 2x2 stride-2 max pooling has its own unrolled kernels (measured:
-docs/performance.md, sections 5 and 27; the backward's on float32 of an even width), threaded
-on one thread too (``one_thread_too``); the argmax in bytes where offsets fit (section 29).
-"""
+One loop nest per kernel, planes (N*C) in parallel for large inputs, the general ones over flat
+unsigned offsets; 2x2 stride-2 max pooling has unrolled kernels (docs/performance.md, sections 5,
+27 and 30), threaded on one thread too (``one_thread_too``); the argmax in bytes (section 29)."""
 
 import sys
 
 import numpy as np
-from numba import get_num_threads, prange
+from numba import get_num_threads, njit, prange
 
 from .. import blas_pool
 from ..common import pool_output_length
@@ -42,37 +40,42 @@ def _max_pool_forward(x, kh, kw, sh, sw, y, argmax):
                 argmax_flat[out + _u(ow)] = best_at
 
 
+@njit(inline="always")
+def _first_maximum_2x2(x3, plane, oh, left):
+    # the window at column ``left`` (unsigned): the general kernel's strict ">" in row-major order
+    best, best_at = x3[plane, 2 * oh, left], 0
+    value = x3[plane, 2 * oh, left + _u(1)]
+    if value > best:
+        best, best_at = value, 1
+    value = x3[plane, 2 * oh + 1, left]
+    if value > best:
+        best, best_at = value, 2
+    value = x3[plane, 2 * oh + 1, left + _u(1)]
+    if value > best:
+        best, best_at = value, 3
+    return best, best_at
+
+
 @threaded()
 def _max_pool_forward_2x2(x, y, argmax):
-    # the common 2x2 window with stride 2, unrolled: the four candidates of a window are
-    # compared in row-major order with the same strict ">" as the general kernel (same
-    # results, ties and NaN included), without the inner loops and their index arithmetic,
-    # so the comparisons become selects that LLVM vectorises (measured: docs/performance.md);
-    # indexed by (plane, row, column), not flat offsets: 2-17 % faster, no gathers (section 27)
+    # the 2x2 window with stride 2 unrolled into selects LLVM vectorises, 8 windows a vector, by
+    # (plane, row, column) (no gathers, section 27). Windows past a row's last whole 8 ran one by
+    # one (half the time on rows of 14): its last 8 run as a vector, written twice (section 30)
     N, C, H, W = x.shape
     OH, OW = y.shape[2], y.shape[3]
     x3, y3, argmax3 = x.reshape(N * C, H, W), y.reshape(N * C, OH, OW), argmax.reshape(N * C, OH, OW)
+    whole, last = (OW - OW % 8, OW - 8) if OW > 8 and OW % 8 else (OW, OW)
     for plane in prange(N * C):
         for oh in range(OH):
-            for ow in range(OW):
-                best, best_at = x3[plane, 2 * oh, 2 * ow], 0
-                value = x3[plane, 2 * oh, 2 * ow + 1]
-                if value > best:
-                    best, best_at = value, 1
-                value = x3[plane, 2 * oh + 1, 2 * ow]
-                if value > best:
-                    best, best_at = value, 2
-                value = x3[plane, 2 * oh + 1, 2 * ow + 1]
-                if value > best:
-                    best, best_at = value, 3
-                y3[plane, oh, ow] = best
-                argmax3[plane, oh, ow] = best_at
+            for ow in range(whole):
+                y3[plane, oh, ow], argmax3[plane, oh, ow] = _first_maximum_2x2(x3, plane, oh, _u(2 * ow))
+            for ow in range(_u(last), _u(OW)):  # unsigned: no wraparound test to stop LLVM
+                y3[plane, oh, ow], argmax3[plane, oh, ow] = _first_maximum_2x2(x3, plane, oh, ow + ow)
 
 
 # The 2x2 forward's serial twin runs slower than its threaded kernel on one thread (64 x 6 x 28 x
-# 28: 146 against 73 us; LLVM vectorises the loop nest parfors outlines better than the twin's;
-# the backward's twin is as fast, 75 against 78), and a region of one thread starts in under a
-# microsecond: on one thread both run threaded from 2^12 elements.
+# 28: 214 against 61 us: LLVM vectorises the nest parfors outlines better; the backward's twin is
+# as fast), and a one-thread region starts in under a microsecond: both threaded from 2^12.
 ONE_THREAD_KERNEL_MIN = 1 << 12
 
 

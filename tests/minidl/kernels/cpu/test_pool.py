@@ -60,6 +60,19 @@ def test_a_tie_sends_the_gradient_to_the_first_maximum_on_both_paths():
         np.testing.assert_array_equal(dx, expected)
 
 
+@pytest.mark.parametrize("width", [10, 16, 17, 28, 29, 34, 48])  # rows of 5, 8, 8, 14, 14, 17, 24 windows
+def test_the_2x2_forward_runs_a_rows_last_eight_windows_again_with_the_same_results(width):
+    # the kernel runs a row's whole vectors of 8 windows, then its last 8 again (overlapping them);
+    # ties and NaN where a window's first maximum depends on the order of the comparisons
+    rng = np.random.default_rng(width)
+    x = rng.integers(0, 3, size=(3, 5, 6, width)).astype(np.float32)
+    x.reshape(-1)[::7], x.reshape(-1)[3::11] = np.nan, -np.inf
+    y, argmax = K.max_pool_forward(x, 2, 2, 2, 2)
+    ry, rargmax = reference.max_pool_forward(x, 2, 2, 2, 2)
+    np.testing.assert_array_equal(y.view(np.uint32), ry.view(np.uint32))  # the bits: NaN and signs
+    np.testing.assert_array_equal(argmax, rargmax)
+
+
 def test_a_non_contiguous_view_is_pooled_as_its_values():
     x = np.random.default_rng(1).standard_normal((4, 4, 3, 2)).transpose(3, 2, 0, 1)  # (2, 3, 4, 4), a view
     assert not x.flags.c_contiguous
