@@ -1,10 +1,9 @@
 """Numba twins of ``reference/conv.py``: im2col, col2im and a whole convolution layer.
 
-im2col and col2im are copy kernels over flat unsigned offsets (vectorised); the layer's
-products stay in BLAS, by one of two routes chosen by shape (``conv2d_route``): tiles of a few
-images whose patch matrix stays in cache, or the whole batch's patch matrix, kept for the
-backward. ``CONV_TILE_BYTES`` and ``CONV_TILE_MAX_FILTERS(_STRIDED)`` are the tunables (measured:
-docs/performance.md, sections 2 and 16).
+im2col and col2im are copy kernels over flat unsigned offsets (vectorised); the products stay
+in BLAS, by one of two routes chosen by shape (``conv2d_route``): tiles of a few images whose patch
+matrix stays in cache, or the whole batch's patch matrix, kept for the backward. The tunables:
+``CONV_TILE_BYTES``, ``CONV_TILE_MAX_FILTERS(_STRIDED)`` (docs/performance.md, sections 2 and 16).
 """
 
 import numpy as np
@@ -18,7 +17,7 @@ from .loops import SUM_MATH, _u, pick, threaded
 @njit(cache=True, inline="always")
 def _valid_range(count, offset, stride, size):
     """The positions o in [0, count) with 0 <= o * stride + offset < size, as (first, stop)."""
-    first = 0 if offset >= 0 else (-offset + stride - 1) // stride
+    first = 0 if offset >= 0 else min(count, (-offset + stride - 1) // stride)
     stop = (size - 1 - offset) // stride + 1 if size - 1 - offset >= 0 else 0
     return first, max(first, min(count, stop))
 
@@ -26,37 +25,39 @@ def _valid_range(count, offset, stride, size):
 @njit(cache=True, inline="always")
 def _flat_range(first, stop, OW, shift, size):
     """The flat positions m in [first * OW, stop * OW) whose source m + shift lies in [0, size)."""
-    lo, hi = max(first * OW, -shift), min(stop * OW, size - shift)
-    return lo, max(lo, hi)
+    lo = min(max(first * OW, -shift), stop * OW)  # (never past the block: its zeros stop there)
+    return lo, max(lo, min(stop * OW, size - shift))
 
 
 @threaded()
 def _im2col(x, kh, kw, sh, sw, ph, pw, OH, OW, cols):
-    # one task per row (c, i, j); padding zeroed by ranges computed once per row (no test
-    # per pixel); unsigned flat offsets so the inner copy vectorises. With stride 1 and OW == W
-    # the row of an image is its plane moved by one offset: one long copy, then the columns that
-    # wrapped around from the neighbouring image row set to 0
+    # one task per row (c, i, j); padding zeroed by ranges computed once per row (no test per
+    # pixel); unsigned flat offsets so the copy vectorises. At stride 1 with W columns of cols an
+    # output row (OW == W, or the tiles' wide rows: OW of W used) an image's row is its plane moved
+    # by one offset: zeros, one long copy, zeros, then 0 where it wrapped around from the next row
     N, C, H, W = x.shape
     x_flat, cols_flat = x.reshape(-1), cols.reshape(-1)
-    block, same_width = N * OH * OW, sh == sw == 1 and OW == W
+    block, runs = cols.shape[1], sh == sw == 1 and cols.shape[1] == N * OH * W
     for row in prange(C * kh * kw):
         c, i, j = row // (kh * kw), (row // kw) % kh, row % kw
         h_first, h_stop = _valid_range(OH, i - ph, sh, H)
         w_first, w_stop = _valid_range(OW, j - pw, sw, W)
         shift = (i - ph) * W + j - pw
         for n in range(N):
-            if same_width:  # zeros, the run, then 0 again where it wrapped around
-                out, (lo, hi) = _u(row * block + n * OH * OW), _flat_range(h_first, h_stop, OW, shift, H * W)
+            if runs:  # each element written once: zeros, the run, zeros; 0 where it wrapped around
+                out, (lo, hi) = _u(row * block + n * OH * W), _flat_range(h_first, h_stop, W, shift, H * W)
                 source = _u((n * C + c) * H * W + shift + lo)
-                for m in range(OH * OW):
+                for m in range(lo):
+                    cols_flat[out + _u(m)] = 0
+                for m in range(hi, OH * W):
                     cols_flat[out + _u(m)] = 0
                 for t in range(hi - lo):
                     cols_flat[out + _u(lo + t)] = x_flat[source + _u(t)]
                 for oh in range(h_first, h_stop):
                     for ow in range(w_first):
-                        cols_flat[out + _u(oh * OW + ow)] = 0
+                        cols_flat[out + _u(oh * W + ow)] = 0
                     for ow in range(w_stop, OW):
-                        cols_flat[out + _u(oh * OW + ow)] = 0
+                        cols_flat[out + _u(oh * W + ow)] = 0
                 continue
             for oh in range(OH):
                 out = _u(row * block + (n * OH + oh) * OW)
@@ -145,9 +146,8 @@ def col2im(cols, x_shape, kh, kw, sh, sw, ph, pw):
 #   of patch matrix, to stay in a core's L2 cache) is built by the same im2col, multiplied (the
 #   product straight into the NCHW output) and in the backward folded back by col2im while still
 #   in cache: each tile a task of a parallel kernel with buffers of its own (a Python loop reusing
-#   one where there is no OpenBLAS to call from the kernel). With
-#   stride 1 dW and db need no patch matrix (``conv2d_weight_gradient_shifted``, below): the tiles
-#   serve dx alone. The forward returns None for cols.
+#   one where there is no OpenBLAS to call from the kernel). With stride 1 dW and db need no patch
+#   matrix (``conv2d_weight_gradient_shifted``): the tiles serve dx alone. cols returned: None.
 # * "whole": with more filters the products have the arithmetic to hide that traffic, and one
 #   large product per quantity is what BLAS's threads share best; the batch's patch matrix is
 #   built once and kept for the backward (which builds it again only when given None).
@@ -160,8 +160,7 @@ def conv2d_route(x_shape, weight_shape, sh, sw, ph, pw) -> str:
     """``"tiles"`` or ``"whole"``: how ``conv2d_forward``/``_backward`` run this shape: tiles for at
     most ``CONV_TILE_MAX_FILTERS`` filters at stride 1 (dW by the shifted products) and
     ``CONV_TILE_MAX_FILTERS_STRIDED`` at other strides (the tiles' backward rebuilds their patch
-    matrices), else the whole batch (``python -m bench.conv_tiles``; docs/performance.md, section 16).
-    """
+    matrices), else the whole batch (``python -m bench.conv_tiles``; docs/performance.md, 16)."""
     most = CONV_TILE_MAX_FILTERS if sh == sw == 1 else CONV_TILE_MAX_FILTERS_STRIDED
     return "tiles" if weight_shape[0] <= most else "whole"
 
@@ -180,26 +179,27 @@ def conv2d_tile(x_shape, weight_shape, sh, sw, ph, pw, itemsize=4) -> int:
 
 
 def _tile_buffer(rows, per_tile, P, dtype):
-    """A flat buffer for (rows, g*P) matrices of every tile of up to ``per_tile`` images, and
-    the view of it for a tile of g images (a contiguous prefix, so the products can write it)."""
+    """A flat buffer for every tile's (rows, g*P) matrix, and its view for g images (a prefix)."""
     flat = np.empty(rows * per_tile * P, dtype=dtype)
     return lambda g: flat[: rows * g * P].reshape(rows, g * P)
 
 
 @threaded()
-def _scatter_output(products, bias, n0, y):
-    # products (F, g*OH*OW) of a tile (or of the whole batch) -> y[n0 : n0 + g] (N, F, OH, OW)
-    # with the bias added: one task per image
+def _scatter_output(products, bias, n0, y, width):
+    # products (F, g*OH*width) of a tile (or of the whole batch) -> y[n0 : n0 + g] (N, F, OH, OW)
+    # with the bias added: one task per image; rows ``width`` wide (im2col's), OW of them kept
     _, F, OH, OW = y.shape
     P = OH * OW
-    g = products.shape[1] // P
+    g = products.shape[1] // (OH * width)
     y_flat = y.reshape(y.shape[0], F, P)
     for m in prange(g):
         for f in range(F):
-            row, out = products[f, m * P : (m + 1) * P], y_flat[n0 + m, f]
+            row, out = products[f, m * OH * width : (m + 1) * OH * width], y_flat[n0 + m, f]
             b = bias[f]
-            for p in range(P):
-                out[p] = row[p] + b
+            rows, run = (1, P) if width == OW else (OH, OW)  # one long row where none is unused
+            for r in range(rows):
+                for t in range(run):
+                    out[r * run + t] = row[r * width + t] + b
 
 
 @njit(cache=True)
@@ -295,9 +295,8 @@ def _shifted_products(wide, xp, offsets, out):
 
 
 SHIFTED_IMAGES_PER_PART = 8  # images summed into one partial dW (the same with or without threads)
-# Short rows (OH * Wp, the length of each image's dot products) leave the 4x4 register tiles little
-# to do: from 128 the shifted products, below it the whole batch's patch matrix and one product
-# (measured on 1 and 2 threads, docs/performance.md, section 21: 3 x 3 images 1.24 ms against 0.22)
+# Short rows (OH * Wp, each image's dot products) leave the 4x4 tiles little to do: from 128 the shifted
+# products, below it the batch's patch matrix (1 and 2 threads, section 21: 3 x 3 images 1.24 ms / 0.22)
 SHIFTED_MIN_ROW = 128
 
 
@@ -370,13 +369,14 @@ _im2col_serial, _col2im_serial, _scatter_serial = _im2col.serial, _col2im.serial
 def _tiles_forward(gemm_at, x, W2, bias, geometry, per_tile, y):
     kh, kw, sh, sw, ph, pw = geometry
     N, (F, K), (OH, OW) = x.shape[0], W2.shape, y.shape[2:]
+    width = x.shape[3] if sh == sw == 1 and OW < x.shape[3] else OW  # one run an image row (section 31)
     for tile in prange((N + per_tile - 1) // per_tile):
         n0 = tile * per_tile
         g = min(per_tile, N - n0)
-        cols, products = np.empty((K, g * OH * OW), x.dtype), np.empty((F, g * OH * OW), x.dtype)
+        cols, products = np.empty((K, g * OH * width), x.dtype), np.empty((F, g * OH * width), x.dtype)
         _im2col_serial(x[n0 : n0 + g], kh, kw, sh, sw, ph, pw, OH, OW, cols)
         blas_pool.matmul_rows(gemm_at, W2, 0, F, cols, products, products.shape[1])
-        _scatter_serial(products, bias, n0, y)
+        _scatter_serial(products, bias, n0, y, width)
 
 
 @njit(parallel=True, cache=True)
@@ -407,7 +407,7 @@ def conv2d_forward(x, weight, bias, sh, sw, ph, pw):
     y = np.empty((N, F, OH, OW), dtype=dtype)
     if conv2d_route(x.shape, weight.shape, sh, sw, ph, pw) == "whole":  # y = W2 @ cols + b, as NCHW
         cols = im2col(x, kh, kw, sh, sw, ph, pw)
-        pick(_scatter_output, _scatter_output.serial, y.size)(W2 @ cols, bias, 0, y)
+        pick(_scatter_output, _scatter_output.serial, y.size)(W2 @ cols, bias, 0, y, OW)
         return y, cols
     per_tile = conv2d_tile(x.shape, weight.shape, sh, sw, ph, pw, dtype.itemsize)
     gemm_at = blas_pool.gemm_address(dtype)
@@ -421,7 +421,7 @@ def conv2d_forward(x, weight, bias, sh, sw, ph, pw):
         cols, products = cols_of(g), products_of(g)
         _im2col.serial(x[n0 : n0 + g], kh, kw, sh, sw, ph, pw, OH, OW, cols)
         np.matmul(W2, cols, out=products)
-        _scatter_output.serial(products, bias, n0, y)
+        _scatter_output.serial(products, bias, n0, y, OW)
     return y, None
 
 

@@ -9,6 +9,8 @@ That every Numba kernel equals its NumPy reference is the conformance table's jo
   threads, and keeps the reference's NaN and inf pattern.
 """
 
+import itertools
+
 import numba
 import numpy as np
 import pytest
@@ -281,6 +283,21 @@ def test_col2im_zeroes_its_output_itself_whatever_the_buffer_held(threaded):
     np.testing.assert_array_equal(cpu.col2im(cols, x_shape, kh, kw, sh, sw, ph, pw), dx)
 
 
+def test_ranges_stay_inside_their_rows_and_blocks():
+    """A kernel that reaches past the image (padding wider than the image, the kernel larger) has
+    taps whose positions start past the output: ``_valid_range`` gives first <= stop <= count,
+    and im2col's runs zero [0, lo) and [hi, OH W) of an image's block with lo <= hi inside it
+    (a zero written past it lands in another image's block, another task's on threads)."""
+    for H, kh, ph, W, stride in itertools.product(range(1, 4), range(1, 8), range(6), range(1, 4), (1, 2)):
+        OH = (H + 2 * ph - kh) // stride + 1
+        for i in range(kh):
+            first, stop = cpu.conv._valid_range(max(OH, 0), i - ph, stride, H)
+            assert 0 <= first <= stop <= max(OH, 0), (H, kh, ph, stride, i, first, stop)
+            for shift_w in range(-3, 4):
+                lo, hi = cpu.conv._flat_range(first, stop, W, (i - ph) * W + shift_w, H * W)
+                assert first * W <= lo <= hi <= stop * W, (H, kh, ph, W, i, shift_w, lo, hi)
+
+
 # stride 1 and OW == W (the one-long-run path of im2col and col2im): a 3x3 kernel on 5x4, a kernel
 # wider and taller than the image (its shifts reach past the plane), a 1x3 kernel padded on one side
 SAME_WIDTH = [((2, 3, 5, 4), (3, 3, 1, 1)), ((2, 2, 2, 2), (5, 5, 2, 2)), ((1, 2, 3, 6), (1, 3, 0, 1))]
@@ -293,16 +310,19 @@ def test_one_run_per_image_is_the_reference_bit_for_bit_and_adds_no_wrapped_colu
 ):
     """The runs cover columns that wrapped around from the neighbouring image row: im2col sets them
     to 0, col2im adds 0 for them. An inf in every cols entry that the reference does not add (all
-    of a wrapped column's) must not reach dx."""
+    of a wrapped column's) must not reach dx. im2col writes nothing past cols (a run's zeros where
+    the kernel reaches past the plane stay in their image's block)."""
     rng = np.random.default_rng(1)
     kh, kw, ph, pw = geometry
     N, C, H, W = x_shape
     OH, OW = H + 2 * ph - kh + 1, W + 2 * pw - kw + 1
     assert OW == W
     x = rng.standard_normal(x_shape).astype(np.float32)
-    cols = np.empty((C * kh * kw, N * OH * OW), np.float32)
+    cols_and_after = np.full(C * kh * kw * N * OH * OW + 8, np.nan, np.float32)
+    cols = cols_and_after[:-8].reshape(C * kh * kw, N * OH * OW)
     (cpu.conv._im2col if threaded else cpu.conv._im2col.serial)(x, kh, kw, 1, 1, ph, pw, OH, OW, cols)
     np.testing.assert_array_equal(cols, reference.im2col(x, kh, kw, 1, 1, ph, pw))
+    assert np.isnan(cols_and_after[-8:]).all(), "im2col wrote past the end of cols"
     used = reference.im2col(np.ones(x_shape, np.float32), kh, kw, 1, 1, ph, pw) != 0  # what col2im adds
     grads = np.where(used, rng.standard_normal(cols.shape), np.inf).astype(np.float32)
     dx = np.empty(x_shape, np.float32)
