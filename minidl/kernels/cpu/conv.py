@@ -192,11 +192,11 @@ def _scatter_output(products, bias, n0, y, width):
     P = OH * OW
     g = products.shape[1] // (OH * width)
     y_flat = y.reshape(y.shape[0], F, P)
+    rows, run = (1, P) if width == OW else (OH, OW)  # one long row where none is unused
     for m in prange(g):
         for f in range(F):
             row, out = products[f, m * OH * width : (m + 1) * OH * width], y_flat[n0 + m, f]
             b = bias[f]
-            rows, run = (1, P) if width == OW else (OH, OW)  # one long row where none is unused
             for r in range(rows):
                 for t in range(run):
                     out[r * run + t] = row[r * width + t] + b

@@ -310,8 +310,7 @@ def test_one_run_per_image_is_the_reference_bit_for_bit_and_adds_no_wrapped_colu
 ):
     """The runs cover columns that wrapped around from the neighbouring image row: im2col sets them
     to 0, col2im adds 0 for them. An inf in every cols entry that the reference does not add (all
-    of a wrapped column's) must not reach dx. im2col writes nothing past cols (a run's zeros where
-    the kernel reaches past the plane stay in their image's block)."""
+    of a wrapped column's) must not reach dx. im2col writes nothing past the end of cols."""
     rng = np.random.default_rng(1)
     kh, kw, ph, pw = geometry
     N, C, H, W = x_shape
