@@ -31,13 +31,12 @@ def _flat_range(first, stop, OW, shift, size):
 
 @threaded()
 def _im2col(x, kh, kw, sh, sw, ph, pw, OH, OW, cols):
-    # one task per row (c, i, j); padding zeroed by ranges computed once per row (no test per
-    # pixel); unsigned flat offsets so the copy vectorises. At stride 1 with W columns of cols an
-    # output row (OW == W, or the tiles' wide rows: OW of W used) an image's row is its plane moved
-    # by one offset: zeros, one long copy, zeros, then 0 where it wrapped around from the next row
+    # one task per row (c, i, j); padding zeroed by ranges computed once per row (no test per pixel);
+    # unsigned flat offsets so the copy vectorises. At stride 1 with OW == W an image's row is its
+    # plane moved by one offset: zeros, one long copy, zeros, then 0 where it wrapped around
     N, C, H, W = x.shape
     x_flat, cols_flat = x.reshape(-1), cols.reshape(-1)
-    block, runs = cols.shape[1], sh == sw == 1 and cols.shape[1] == N * OH * W
+    block, runs = cols.shape[1], sh == sw == 1 and OW == W
     for row in prange(C * kh * kw):
         c, i, j = row // (kh * kw), (row // kw) % kh, row % kw
         h_first, h_stop = _valid_range(OH, i - ph, sh, H)
@@ -85,14 +84,71 @@ def im2col(x, kh, kw, sh, sw, ph, pw):
     return cols
 
 
+# The tiles of the kernels below order a tile's columns with its g images innermost: column
+# (oh * OW + ow) * g + m, and the tile's images side by side in a plane (C, H, W * g). At stride 1
+# a tap's output row is then one run of (ow_stop - ow_first) * g values (LeNet-5's conv2: 80, not
+# 10, which is too short to vectorise); each dx still gets its taps in the reference's order.
+@threaded()
+def _interleave(a, n0, b, into, bias, inner):
+    """b (C, g*P) <- a[n0 : n0 + g] (N, C, P) with the images innermost: b[c, p*g + m] = a[n0 + m,
+    c, p]; not ``into``, the other way with bias[c] added, from b's images outermost (b[c, m*P + p],
+    the whole batch's product) where not ``inner``."""
+    C, P = a.shape[1], a.shape[2]
+    g = b.shape[1] // P
+    for c in prange(C):
+        row = b[c]
+        for m in range(g):
+            image = a[n0 + m, c]
+            if into:
+                for p in range(P):
+                    row[p * g + m] = image[p]
+            elif inner:
+                for p in range(P):
+                    image[p] = row[p * g + m] + bias[c]
+            else:
+                for p in range(P):
+                    image[p] = row[m * P + p] + bias[c]
+
+
+@njit(cache=True)
+def _tap_runs(plane, cols, kh, kw, sh, sw, ph, pw, OH, OW, fold):
+    """cols (C*kh*kw, OH*OW*g) <- plane (C, H, W*g), im2col with the images innermost; ``fold``:
+    plane = the sum of cols' taps (col2im). At stride sw > 1 a run is one position's g images."""
+    C, H = plane.shape[0], plane.shape[1]
+    g = cols.shape[1] // (OH * OW)
+    W, zero = plane.shape[2] // g, plane.dtype.type(0)
+    if fold:
+        plane[:] = zero
+    for c in range(C):
+        for i in range(kh):
+            oh_first, oh_stop = _valid_range(OH, i - ph, sh, H)
+            for j in range(kw):
+                ow_first, ow_stop = _valid_range(OW, j - pw, sw, W)
+                row, first, stop, line = cols[(c * kh + i) * kw + j], ow_first * g, ow_stop * g, OW * g
+                runs, run = (1, stop - first) if sw == 1 else (ow_stop - ow_first, g)
+                if not fold:  # the rows in the padding
+                    row[: oh_first * line], row[oh_stop * line :] = zero, zero
+                for oh in range(oh_first, oh_stop):
+                    image_row, out = plane[c, oh * sh + i - ph], oh * line
+                    if not fold:  # the columns in the padding
+                        row[out : out + first], row[out + stop : out + line] = zero, zero
+                    for k in range(runs):
+                        a, b = _u(((ow_first + k) * sw + j - pw) * g), _u(out + first + k * g)
+                        if fold:
+                            for t in range(run):
+                                image_row[a + _u(t)] += row[b + _u(t)]
+                        else:
+                            for t in range(run):
+                                row[b + _u(t)] = image_row[a + _u(t)]
+
+
 @threaded()
 def _col2im(cols, kh, kw, sh, sw, ph, pw, OH, OW, dx):
-    # one task per image plane (n, c): planes are disjoint, so the scatter-add needs no
-    # atomics; each task first zeroes its plane of dx (in the threads, not a serial np.zeros
-    # before them), then adds offsets (i, j) in the reference's order (bitwise equal: 0 + the
-    # same sums); unsigned flat offsets so the inner add vectorises. With stride 1 and OW == W,
-    # one long add per offset, adding 0 where a column wrapped around (``keep``: x + 0 == x, and
-    # a sum that starts at +0 is never -0)
+    # one task per image plane (n, c): planes are disjoint, so the scatter-add needs no atomics; each
+    # task zeroes its plane of dx (in the threads, not a serial np.zeros), then adds offsets (i, j) in
+    # the reference's order (bitwise equal: 0 + the same sums); unsigned flat offsets (vectorised).
+    # With stride 1 and OW == W, one long add per offset, adding 0 where a column wrapped around
+    # (``keep``: x + 0 == x, and a sum that starts at +0 is never -0)
     N, C, H, W = dx.shape
     cols_flat, dx_flat = cols.reshape(-1), dx.reshape(-1)
     block, same_width = N * OH * OW, sh == sw == 1 and OW == W
@@ -143,11 +199,10 @@ def col2im(cols, x_shape, kh, kw, sh, sw, ph, pw):
 # * "tiles": the patch matrix is never built whole. With few filters each of its elements is used
 #   in only 2 F flops per product (LeNet-5's first layer: 5 MB, 25 times the images), so the time
 #   goes to streaming it through memory. Instead a TILE of a few images (about ``CONV_TILE_BYTES``
-#   of patch matrix, to stay in a core's L2 cache) is built by the same im2col, multiplied (the
-#   product straight into the NCHW output) and in the backward folded back by col2im while still
-#   in cache: each tile a task of a parallel kernel with buffers of its own (a Python loop reusing
-#   one where there is no OpenBLAS to call from the kernel). With stride 1 dW and db need no patch
-#   matrix (``conv2d_weight_gradient_shifted``): the tiles serve dx alone. cols returned: None.
+#   of patch matrix, to stay in a core's L2 cache) is built, multiplied (the product straight into
+#   the NCHW output) and in the backward folded back while still in cache: each tile a task of a
+#   parallel kernel calling OpenBLAS (with none to call, the whole batch's products). With stride 1
+#   dW and db need no patch matrix (``conv2d_weight_gradient_shifted``): the tiles serve dx alone.
 # * "whole": with more filters the products have the arithmetic to hide that traffic, and one
 #   large product per quantity is what BLAS's threads share best; the batch's patch matrix is
 #   built once and kept for the backward (which builds it again only when given None).
@@ -176,48 +231,6 @@ def conv2d_tile(x_shape, weight_shape, sh, sw, ph, pw, itemsize=4) -> int:
     per_image = C * kh * kw * OH * OW * itemsize
     most = max(1, min(N, CONV_TILE_BYTES // max(per_image, 1)))
     return next((g for g in range(most, (most - 1) // 2, -1) if N % g == 0), most)
-
-
-def _tile_buffer(rows, per_tile, P, dtype):
-    """A flat buffer for every tile's (rows, g*P) matrix, and its view for g images (a prefix)."""
-    flat = np.empty(rows * per_tile * P, dtype=dtype)
-    return lambda g: flat[: rows * g * P].reshape(rows, g * P)
-
-
-@threaded()
-def _scatter_output(products, bias, n0, y, width):
-    # products (F, g*OH*width) of a tile (or of the whole batch) -> y[n0 : n0 + g] (N, F, OH, OW)
-    # with the bias added: one task per image; rows ``width`` wide (im2col's), OW of them kept
-    _, F, OH, OW = y.shape
-    P = OH * OW
-    g = products.shape[1] // (OH * width)
-    y_flat = y.reshape(y.shape[0], F, P)
-    rows, run = (1, P) if width == OW else (OH, OW)  # one long row where none is unused
-    for m in prange(g):
-        for f in range(F):
-            row, out = products[f, m * OH * width : (m + 1) * OH * width], y_flat[n0 + m, f]
-            b = bias[f]
-            for r in range(rows):
-                for t in range(run):
-                    out[r * run + t] = row[r * width + t] + b
-
-
-@njit(cache=True)
-def _gather_gradient(dy, n0, tile, dbias):
-    # dy[n0 : n0 + g] (N, F, OH, OW) -> tile (F, g*OH*OW); dbias (float64) += each channel's sum
-    N, F = dy.shape[0], dy.shape[1]
-    P = dy.shape[2] * dy.shape[3]
-    g = tile.shape[1] // P
-    dy_flat = dy.reshape(N, F, P)
-    for f in range(F):
-        total = 0.0
-        for m in range(g):
-            source, target = dy_flat[n0 + m, f], tile[f, m * P : (m + 1) * P]
-            for p in range(P):
-                value = source[p]
-                target[p] = value
-                total += value
-        dbias[f] += total
 
 
 def _conv_operands(x, weight):
@@ -362,82 +375,79 @@ def _weight_gradient_by_cols(dy, x, weight_shape, ph, pw):
 
 
 # The tiles as the tasks of a parallel loop: the loop's steps below, products by ``blas_pool.gemm``.
-_im2col_serial, _col2im_serial, _scatter_serial = _im2col.serial, _col2im.serial, _scatter_output.serial
+_im2col_serial, _interleave_serial = _im2col.serial, _interleave.serial
 
 
 @njit(parallel=True, cache=True)
 def _tiles_forward(gemm_at, x, W2, bias, geometry, per_tile, y):
     kh, kw, sh, sw, ph, pw = geometry
-    N, (F, K), (OH, OW) = x.shape[0], W2.shape, y.shape[2:]
-    width = x.shape[3] if sh == sw == 1 and OW < x.shape[3] else OW  # one run an image row (section 31)
+    (N, C, H, W), (F, K), (OH, OW) = x.shape, W2.shape, y.shape[2:]
+    inner = OW < W  # the images innermost (``_tap_runs``) where an output row is shorter than an image's
     for tile in prange((N + per_tile - 1) // per_tile):
         n0 = tile * per_tile
         g = min(per_tile, N - n0)
-        cols, products = np.empty((K, g * OH * width), x.dtype), np.empty((F, g * OH * width), x.dtype)
-        _im2col_serial(x[n0 : n0 + g], kh, kw, sh, sw, ph, pw, OH, OW, cols)
+        cols, products = np.empty((K, g * OH * OW), x.dtype), np.empty((F, g * OH * OW), x.dtype)
+        if inner:
+            plane = np.empty((C, H, W * g), x.dtype)
+            _interleave_serial(x.reshape(N, C, H * W), n0, plane.reshape(C, H * W * g), True, bias, True)
+            _tap_runs(plane, cols, kh, kw, sh, sw, ph, pw, OH, OW, False)
+        else:  # rows as long as the image's: im2col copies an image's tap in one run
+            _im2col_serial(x[n0 : n0 + g], kh, kw, sh, sw, ph, pw, OH, OW, cols)
         blas_pool.matmul_rows(gemm_at, W2, 0, F, cols, products, products.shape[1])
-        _scatter_serial(products, bias, n0, y, width)
+        _interleave_serial(y.reshape(N, F, OH * OW), n0, products, False, bias, inner)
 
 
 @njit(parallel=True, cache=True)
 def _tiles_input_gradient(gemm_at, dy, W2_T, geometry, per_tile, dx):
-    # dx tile by tile, as the backward's loop does it when dW and db came from the shifted products
+    # dx tile by tile, the tile's images innermost, when dW and db came from the shifted products
     kh, kw, sh, sw, ph, pw = geometry
-    N, (K, F), (OH, OW) = dy.shape[0], W2_T.shape, dy.shape[2:]
+    (N, C, H, W), (K, F), (OH, OW) = dx.shape, W2_T.shape, dy.shape[2:]
+    zeros = np.zeros(C, dx.dtype)
     for tile in prange((N + per_tile - 1) // per_tile):
         n0 = tile * per_tile
         g = min(per_tile, N - n0)
-        dy_tile, dcols = np.empty((F, g * OH * OW), dy.dtype), np.empty((K, g * OH * OW), dy.dtype)
-        _gather_gradient(dy, n0, dy_tile, np.zeros(F))  # (db: the shifted products' own)
+        plane, dy_tile = np.empty((C, H, W * g), dx.dtype), np.empty((F, g * OH * OW), dx.dtype)
+        dcols = np.empty((K, g * OH * OW), dx.dtype)
+        _interleave_serial(dy.reshape(N, F, OH * OW), n0, dy_tile, True, zeros, True)
         blas_pool.matmul_rows(gemm_at, W2_T, 0, K, dy_tile, dcols, dcols.shape[1])
-        _col2im_serial(dcols, kh, kw, sh, sw, ph, pw, OH, OW, dx[n0 : n0 + g])
+        _tap_runs(plane, dcols, kh, kw, sh, sw, ph, pw, OH, OW, True)
+        _interleave_serial(dx.reshape(N, C, H * W), n0, plane.reshape(C, H * W * g), False, zeros, True)
 
 
 def conv2d_forward(x, weight, bias, sh, sw, ph, pw):
-    """Numba twin of ``reference.conv2d_forward``, by ``conv2d_route``: tiles of images (im2col
-    of a tile into a buffer reused by every tile, one BLAS product, written into y as NCHW;
-    returns (y, None)), or the whole batch's patch matrix in one product (returns (y, cols))."""
+    """Numba twin of ``reference.conv2d_forward``, by ``conv2d_route``: tiles of images (a tile's
+    patch matrix, one BLAS product, written into y as NCHW; returns (y, None)), or the whole
+    batch's patch matrix in one product (returns (y, cols); the tiles route too where there is no
+    OpenBLAS to call from the tiles' kernel)."""
     x, weight, dtype = _conv_operands(x, weight)
-    N, C, H, W = x.shape
-    F, _, kh, kw = weight.shape
-    K = C * kh * kw
+    (N, C, H, W), (F, _, kh, kw) = x.shape, weight.shape
     OH, OW = conv_output_length(H, kh, sh, ph), conv_output_length(W, kw, sw, pw)
-    W2 = weight.reshape(F, K)
+    W2 = weight.reshape(F, C * kh * kw)
     bias = np.zeros(F, dtype) if bias is None else np.ascontiguousarray(bias, dtype=dtype)
     y = np.empty((N, F, OH, OW), dtype=dtype)
-    if conv2d_route(x.shape, weight.shape, sh, sw, ph, pw) == "whole":  # y = W2 @ cols + b, as NCHW
+    route, gemm_at = conv2d_route(x.shape, weight.shape, sh, sw, ph, pw), blas_pool.gemm_address(dtype)
+    if route == "whole" or not gemm_at:  # y = W2 @ cols + b, as NCHW
         cols = im2col(x, kh, kw, sh, sw, ph, pw)
-        pick(_scatter_output, _scatter_output.serial, y.size)(W2 @ cols, bias, 0, y, OW)
+        pick(_interleave, _interleave_serial, y.size)(y.reshape(N, F, -1), 0, W2 @ cols, False, bias, False)
         return y, cols
     per_tile = conv2d_tile(x.shape, weight.shape, sh, sw, ph, pw, dtype.itemsize)
-    gemm_at = blas_pool.gemm_address(dtype)
-    if gemm_at:  # the tiles as the tasks of a kernel (on one thread too: no Python loop between them)
-        with blas_pool.one_thread():
-            _tiles_forward(gemm_at, x, W2, bias, (kh, kw, sh, sw, ph, pw), per_tile, y)
-        return y, None
-    cols_of, products_of = (_tile_buffer(rows, per_tile, OH * OW, dtype) for rows in (K, F))
-    for n0 in range(0, N, per_tile):
-        g = min(per_tile, N - n0)
-        cols, products = cols_of(g), products_of(g)
-        _im2col.serial(x[n0 : n0 + g], kh, kw, sh, sw, ph, pw, OH, OW, cols)
-        np.matmul(W2, cols, out=products)
-        _scatter_output.serial(products, bias, n0, y, OW)
+    with blas_pool.one_thread():  # the tiles as the tasks of a kernel (no Python loop between them)
+        _tiles_forward(gemm_at, x, W2, bias, (kh, kw, sh, sw, ph, pw), per_tile, y)
     return y, None
 
 
 def conv2d_backward(dy, x, cols, weight, sh, sw, ph, pw, input_grad):
-    """Numba twin of ``reference.conv2d_backward``, by ``conv2d_route``: tile by tile (with
-    stride 1, dW and db by ``conv2d_weight_gradient_shifted``, no patch matrix (for rows of at
-    least ``SHIFTED_MIN_ROW``; shorter, by the whole batch's patch matrix); otherwise the
-    tile's patch matrix rebuilt from x and dW += dY_tile @ cols.T; with ``input_grad``
-    dcols = W2.T @ dY_tile folded back by col2im while still in cache; ``cols`` is not
-    needed), or in three whole products over ``cols``, the patch matrix the forward returned
-    (built again from x when None; dropped after dW, before dcols is allocated)."""
+    """Numba twin of ``reference.conv2d_backward``, by ``conv2d_route``: tile by tile (at stride
+    1 dW and db by ``conv2d_weight_gradient_shifted`` (rows shorter than ``SHIFTED_MIN_ROW``: by
+    the whole batch's patch matrix), dx by ``_tiles_input_gradient``; otherwise each tile's patch
+    matrix rebuilt from x, dW += dY_tile @ cols.T, dx folded back from W2.T @ dY_tile in cache), or
+    in three whole products over ``cols``, the patch matrix the forward returned (built again when
+    None; dropped after dW, before dcols is allocated), as stride 1's tiles with no OpenBLAS to call."""
     x, weight, dtype = _conv_operands(x, weight)
     dy = np.ascontiguousarray(dy, dtype=dtype)
-    N, C, H, W = x.shape
-    F, _, kh, kw = weight.shape
-    if conv2d_route(x.shape, weight.shape, sh, sw, ph, pw) == "whole":
+    (N, C, H, W), (F, _, kh, kw) = x.shape, weight.shape
+    shifted, gemm_at = sh == sw == 1, blas_pool.gemm_address(dtype)
+    if conv2d_route(x.shape, weight.shape, sh, sw, ph, pw) == "whole" or (shifted and not gemm_at):
         dy2d = dy.transpose(1, 0, 2, 3).reshape(F, -1)  # (F, N*OH*OW), one copy
         if cols is None:
             cols = im2col(x, kh, kw, sh, sw, ph, pw)
@@ -448,42 +458,32 @@ def conv2d_backward(dy, x, cols, weight, sh, sw, ph, pw, input_grad):
             return None, dweight, dbias
         dx = common.conv2d_input_gradient_by_col2im(col2im, dy2d, weight, x.shape, sh, sw, ph, pw)
         return dx, dweight, dbias
-    K = C * kh * kw
-    OH, OW = dy.shape[2], dy.shape[3]
-    shifted = sh == 1 and sw == 1
+    K, (OH, OW) = C * kh * kw, dy.shape[2:]
+    per_tile = conv2d_tile(x.shape, weight.shape, sh, sw, ph, pw, dtype.itemsize)
+    W2_T = np.ascontiguousarray(weight.reshape(F, K).T)
     if shifted:  # dW and db with no patch matrix (but for short rows, or an x with an inf or a NaN)
-        by = (
-            conv2d_weight_gradient_shifted
-            if OH * (W + 2 * pw) >= SHIFTED_MIN_ROW
-            else _weight_gradient_by_cols
-        )
+        long_rows = OH * (W + 2 * pw) >= SHIFTED_MIN_ROW
+        by = conv2d_weight_gradient_shifted if long_rows else _weight_gradient_by_cols
         dweight, dbias = by(dy, x, weight.shape, ph, pw)
         if not input_grad:
             return None, dweight, dbias
-    per_tile = conv2d_tile(x.shape, weight.shape, sh, sw, ph, pw, dtype.itemsize)
-    W2_T = np.ascontiguousarray(weight.reshape(F, K).T)
-    dx = np.empty(x.shape, dtype=dtype) if input_grad else None
-    gemm_at = blas_pool.gemm_address(dtype)
-    if shifted and gemm_at:  # dx alone left: the tiles as the tasks of a kernel
-        with blas_pool.one_thread():
+        dx = np.empty(x.shape, dtype=dtype)
+        with blas_pool.one_thread():  # dx alone left: the tiles as the tasks of a kernel
             _tiles_input_gradient(gemm_at, dy, W2_T, (kh, kw, sh, sw, ph, pw), per_tile, dx)
         return dx, dweight, dbias
-    cols_of, dy_tile_of = (_tile_buffer(rows, per_tile, OH * OW, dtype) for rows in (K, F))
-    dweight_tiles = np.zeros((F, K), dtype=dtype)
-    dbias_tiles = np.zeros(F)  # float64 sums
+    # strided: a Python loop over the tiles, each tile's images innermost
+    dweight, zeros = np.zeros((F, K), dtype=dtype), np.zeros(C, dtype)
+    dx = np.empty(x.shape, dtype=dtype) if input_grad else None
     for n0 in range(0, N, per_tile):
         g = min(per_tile, N - n0)
-        tile_cols, dy_tile = cols_of(g), dy_tile_of(g)
-        _gather_gradient(dy, n0, dy_tile, dbias_tiles)
-        if not shifted:
-            _im2col.serial(x[n0 : n0 + g], kh, kw, sh, sw, ph, pw, OH, OW, tile_cols)
-            if n0 == 0:
-                np.matmul(dy_tile, tile_cols.T, out=dweight_tiles)
-            else:
-                dweight_tiles += dy_tile @ tile_cols.T
+        tile_cols, dy_tile = np.empty((K, g * OH * OW), dtype), np.empty((F, g * OH * OW), dtype)
+        plane = np.empty((C, H, W * g), dtype)
+        _interleave_serial(dy.reshape(N, F, OH * OW), n0, dy_tile, True, zeros, True)
+        _interleave_serial(x.reshape(N, C, H * W), n0, plane.reshape(C, -1), True, zeros, True)
+        _tap_runs(plane, tile_cols, kh, kw, sh, sw, ph, pw, OH, OW, False)
+        dweight += dy_tile @ tile_cols.T
         if dx is not None:  # input_grad
             np.matmul(W2_T, dy_tile, out=tile_cols)  # the tile's dcols, in the cols buffer
-            _col2im.serial(tile_cols, kh, kw, sh, sw, ph, pw, OH, OW, dx[n0 : n0 + g])  # zeroes, then adds
-    if shifted:
-        return dx, dweight, dbias
-    return dx, dweight_tiles.reshape(weight.shape), dbias_tiles.astype(dtype)
+            _tap_runs(plane, tile_cols, kh, kw, sh, sw, ph, pw, OH, OW, True)
+            _interleave_serial(dx.reshape(N, C, H * W), n0, plane.reshape(C, -1), False, zeros, True)
+    return dx, dweight.reshape(weight.shape), dy.sum(axis=(0, 2, 3), dtype=np.float64).astype(dtype)

@@ -328,3 +328,50 @@ def test_one_run_per_image_is_the_reference_bit_for_bit_and_adds_no_wrapped_colu
     (cpu.conv._col2im if threaded else cpu.conv._col2im.serial)(grads, kh, kw, 1, 1, ph, pw, OH, OW, dx)
     want = reference.col2im(np.where(used, grads, 0), x_shape, kh, kw, 1, 1, ph, pw)
     np.testing.assert_array_equal(dx, want)
+
+
+# the tiles' layout with the images innermost: stride 1 and 2, padding on either side, a kernel
+# that reaches past the image, a 1x1 kernel; g = 3 images
+IMAGES_INNERMOST = [
+    ((3, 2, 6, 7), (3, 3, 1, 1, 1, 1)),
+    ((3, 2, 6, 7), (5, 3, 1, 1, 0, 2)),
+    ((3, 1, 9, 8), (3, 2, 2, 3, 1, 0)),
+    ((3, 2, 3, 2), (5, 5, 1, 1, 3, 4)),
+    ((3, 3, 4, 5), (1, 1, 1, 1, 0, 0)),
+]
+
+
+def _images_innermost(cols, g, P):
+    """cols (K, g*P) with columns (m, p) -> (K, P*g) with columns (p, m)."""
+    return np.ascontiguousarray(cols.reshape(-1, g, P).transpose(0, 2, 1).reshape(cols.shape[0], -1))
+
+
+@pytest.mark.parametrize("x_shape, geometry", IMAGES_INNERMOST)
+def test_the_tiles_images_innermost_are_the_references_im2col_and_col2im_reordered(x_shape, geometry):
+    """``_interleave`` lays a tile's images side by side, ``_tap_runs`` copies each tap's rows from
+    that plane: the reference's patch matrix with its columns reordered (m, p) -> (p, m), every
+    element written (the buffers start as NaN). Folded back, the reference's col2im bit for bit
+    (each pixel's taps added in the same order from 0), and the plane moved back to NCHW."""
+    rng = np.random.default_rng(5)
+    kh, kw, sh, sw, ph, pw = geometry
+    g, C, H, W = x_shape
+    OH, OW = (H + 2 * ph - kh) // sh + 1, (W + 2 * pw - kw) // sw + 1
+    x = rng.standard_normal((g + 2, C, H, W)).astype(np.float32)  # the tile: images 1 to g
+    plane = np.full((C, H, W * g), np.nan, np.float32)
+    cols = np.full((C * kh * kw, OH * OW * g), np.nan, np.float32)
+    cpu.conv._interleave_serial(x.reshape(g + 2, C, H * W), 1, plane.reshape(C, -1), True, np.zeros(C), True)
+    np.testing.assert_array_equal(plane.reshape(C, H, W, g), x[1 : g + 1].transpose(1, 2, 3, 0))
+    cpu.conv._tap_runs(plane, cols, kh, kw, sh, sw, ph, pw, OH, OW, False)
+    want = reference.im2col(x[1 : g + 1], kh, kw, sh, sw, ph, pw)
+    np.testing.assert_array_equal(cols, _images_innermost(want, g, OH * OW))
+    dcols = rng.standard_normal((C * kh * kw, g * OH * OW)).astype(np.float32)
+    plane[:] = np.nan
+    cpu.conv._tap_runs(plane, _images_innermost(dcols, g, OH * OW), kh, kw, sh, sw, ph, pw, OH, OW, True)
+    dx = np.full((g + 2, C, H, W), np.nan, np.float32)
+    cpu.conv._interleave_serial(
+        dx.reshape(g + 2, C, H * W), 1, plane.reshape(C, -1), False, np.zeros(C), True
+    )
+    np.testing.assert_array_equal(
+        dx[1 : g + 1], reference.col2im(dcols, (g, C, H, W), kh, kw, sh, sw, ph, pw)
+    )
+    assert np.isnan(dx[0]).all() and np.isnan(dx[g + 1]).all(), "wrote outside the tile's images"
