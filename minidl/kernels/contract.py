@@ -146,6 +146,7 @@ KERNELS: Mapping[str, Kernel] = MappingProxyType(
             "dxw! = [da_r da_z da_n]; dhw! = [da_r da_z r da_n]; dh_prev! = z dh",
         ),
         # ------------------------------------------------------------ recurrent sequences (outputs in place)
+        "swap_batch_time": _k("recurrent", "x", "y[t, n] = x[n, t]: (N, T, ...) <-> (T, N, ...), contiguous"),
         "lstm_forward_sequence": _k(
             "recurrent",
             "xw Wh b gates cells hs",

@@ -14,37 +14,24 @@ from numba import njit, prange, types
 from numba.extending import overload
 
 from .. import blas_pool, common
+from ..reference import recurrent as reference
+from .loops import pick, threaded
 
 # ============================================================ recurrent cells
-# Serial, one row of the batch at a time: per step there are only N*H units (~10 µs of work), and
-# a parallel region per step made 16 threads of a busy host 2.5-5x slower than one (100 tiny
-# regions a call, each waiting for its slowest thread). Each row
-# goes through a small helper on 1-D rows, which LLVM vectorises behind a runtime check
-# that outputs and inputs do not overlap (an output passed as its own input, where the
-# docstring allows it, is still right but takes the scalar path, several times slower; the layers
-# never do it). Numba has no vector math library here,
-# so float32 tanh/sigmoid use a rational approximation (accurate to a few float32 ulp)
-# made of multiply-adds and one division, which vectorises; float64 uses math.tanh/exp.
+# Serial, one row of the batch at a time: per step there are only N*H units (~10 µs of work), and a parallel
+# region per step made 16 threads of a busy host 2.5-5x slower than one (100 tiny regions a call, each waiting
+# for its slowest thread). Each row goes through a small helper on 1-D rows, which LLVM vectorises behind a
+# runtime check that outputs and inputs do not overlap (an output passed as its own input, where the docstring
+# allows it, is still right but takes the scalar path, several times slower; the layers never do it). Numba
+# has no vector math library here, so float32 tanh/sigmoid use a rational approximation (accurate to a few
+# float32 ulp) made of multiply-adds and one division, which vectorises; float64 uses math.tanh/exp.
 # ``gate_tanh``/``gate_sigmoid`` pick one of the two by type at compile time (overload).
 _TANH_CLAMP = np.float32(7.90531110763549805)  # beyond this tanh(x) rounds to ±1 in float32
-_TANH_P = tuple(
-    np.float32(v)
-    for v in (
-        4.89352455891786e-03,
-        6.37261928875436e-04,
-        1.48572235717979e-05,
-        5.12229709037114e-08,
-        -8.60467152213735e-11,
-        2.00018790482477e-13,
-        -2.76076847742355e-16,
-    )
-)
-_TANH_Q = tuple(
-    np.float32(v)
-    for v in (4.89352518554385e-03, 2.26843463243900e-03, 1.18534705686654e-04, 1.19825839466702e-06)
-)
-_P1, _P3, _P5, _P7, _P9, _P11, _P13 = _TANH_P
-_Q0, _Q2, _Q4, _Q6 = _TANH_Q
+# p's coefficients at x, x^3, ..., x^13 and q's at 1, x^2, ..., x^6 (Eigen's), in float32
+_P1, _P3, _P5 = (np.float32(v) for v in (4.89352455891786e-03, 6.37261928875436e-04, 1.48572235717979e-05))
+_P7, _P9, _P11 = (np.float32(v) for v in (5.12229709037114e-08, -8.60467152213735e-11, 2.00018790482477e-13))
+_P13, _Q0, _Q2 = (np.float32(v) for v in (-2.76076847742355e-16, 4.89352518554385e-03, 2.26843463243900e-03))
+_Q4, _Q6 = (np.float32(v) for v in (1.18534705686654e-04, 1.19825839466702e-06))
 _HALF32 = np.float32(0.5)
 _GATE_MATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})  # fastmath without no-NaN/no-inf
 
@@ -115,14 +102,10 @@ def _lstm_forward_row(xw, hw, b, c_prev, gates, c, h):
 
 
 @njit(cache=True)
-def _lstm_forward(xw, hw, b, c_prev, gates, c, h):
-    for n in range(c_prev.shape[0]):
-        _lstm_forward_row(xw[n], hw[n], b, c_prev[n], gates[n], c[n], h[n])
-
-
 def lstm_cell_forward(xw, hw, b, c_prev, gates, c, h):
     """Numba twin of ``reference.lstm_cell_forward``: one fused pass over each row's gates."""
-    _lstm_forward(xw, hw, b, c_prev, gates, c, h)
+    for n in range(c_prev.shape[0]):
+        _lstm_forward_row(xw[n], hw[n], b, c_prev[n], gates[n], c[n], h[n])
     return gates, c, h
 
 
@@ -141,14 +124,10 @@ def _lstm_backward_row(dh, dc_next, gates, c_prev, c, da, dc_prev):
 
 
 @njit(cache=True)
-def _lstm_backward(dh, dc_next, gates, c_prev, c, da, dc_prev):
-    for n in range(c_prev.shape[0]):
-        _lstm_backward_row(dh[n], dc_next[n], gates[n], c_prev[n], c[n], da[n], dc_prev[n])
-
-
 def lstm_cell_backward(dh, dc_next, gates, c_prev, c, da, dc_prev):
     """Numba twin of ``reference.lstm_cell_backward`` (tanh(c) recomputed, not stored)."""
-    _lstm_backward(dh, dc_next, gates, c_prev, c, da, dc_prev)
+    for n in range(c_prev.shape[0]):
+        _lstm_backward_row(dh[n], dc_next[n], gates[n], c_prev[n], c[n], da[n], dc_prev[n])
     return da, dc_prev
 
 
@@ -166,14 +145,10 @@ def _gru_forward_row(xw, hw, bx, bh, h_prev, gates, hn, h):
 
 
 @njit(cache=True)
-def _gru_forward(xw, hw, bx, bh, h_prev, gates, hn, h):
-    for n in range(h_prev.shape[0]):
-        _gru_forward_row(xw[n], hw[n], bx, bh, h_prev[n], gates[n], hn[n], h[n])
-
-
 def gru_cell_forward(xw, hw, bx, bh, h_prev, gates, hn, h):
     """Numba twin of ``reference.gru_cell_forward``: one fused pass over each row's gates."""
-    _gru_forward(xw, hw, bx, bh, h_prev, gates, hn, h)
+    for n in range(h_prev.shape[0]):
+        _gru_forward_row(xw[n], hw[n], bx, bh, h_prev[n], gates[n], hn[n], h[n])
     return gates, hn, h
 
 
@@ -192,14 +167,10 @@ def _gru_backward_row(dh, gates, hn, h_prev, dxw, dhw, dh_prev):
 
 
 @njit(cache=True)
-def _gru_backward(dh, gates, hn, h_prev, dxw, dhw, dh_prev):
-    for n in range(h_prev.shape[0]):
-        _gru_backward_row(dh[n], gates[n], hn[n], h_prev[n], dxw[n], dhw[n], dh_prev[n])
-
-
 def gru_cell_backward(dh, gates, hn, h_prev, dxw, dhw, dh_prev):
     """Numba twin of ``reference.gru_cell_backward``: one pass, both gradient blocks at once."""
-    _gru_backward(dh, gates, hn, h_prev, dxw, dhw, dh_prev)
+    for n in range(h_prev.shape[0]):
+        _gru_backward_row(dh[n], gates[n], hn[n], h_prev[n], dxw[n], dhw[n], dh_prev[n])
     return dxw, dhw, dh_prev
 
 
@@ -211,6 +182,26 @@ def gru_cell_backward(dh, gates, hn, h_prev, dxw, dhw, dh_prev):
 # otherwise than the whole batch's, as it splits the work by shape.) Without an OpenBLAS to call
 # (or Numba), the loop over time stays in Python, a product and a fused cell per step
 # (``common.lstm_steps``, shared with the GPU tier). The GRU's blocks are the same loops around its cell.
+@threaded()
+def _swap_batch_time(x, y):
+    # x (A, B, F) -> y (B, A, F), one task per row of y: NumPy's transposed copy runs on one core
+    for b in prange(x.shape[1]):
+        for a in range(x.shape[0]):
+            for f in range(x.shape[2]):
+                y[b, a, f] = x[a, b, f]
+
+
+def swap_batch_time(x):
+    """Numba twin of ``reference.swap_batch_time``: threads from 2^16 elements, NumPy's copy where
+    a row has under 16 values (a transposition of single values, which NumPy does faster)."""
+    x = np.ascontiguousarray(x)
+    if x.ndim < 2 or x[:1, :1].size < 16:  # (an empty x too)
+        return reference.swap_batch_time(x)
+    (A, B), y = x.shape[:2], np.empty((x.shape[1], x.shape[0]) + x.shape[2:], x.dtype)
+    pick(_swap_batch_time, _swap_batch_time.serial, x.size)(x.reshape(A, B, -1), y.reshape(B, A, -1))
+    return y
+
+
 @njit(parallel=True, cache=True)
 def _lstm_forward_blocks(gemm_at, piece, blocks, xw, Wh, b, gates, cells, hs, hw):
     T, N, _ = xw.shape

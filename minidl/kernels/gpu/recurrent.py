@@ -54,6 +54,11 @@ def gru_cell_backward(dh, gates, hn, h_prev, dxw, dhw, dh_prev):
     return _launch_cell("gru_cell_backward", dh, [dh, gates, hn, h_prev], [dxw, dhw, dh_prev], n, hidden)
 
 
+def swap_batch_time(x):
+    """Twin of ``reference.swap_batch_time``: CuPy's copy."""
+    return _array_module(x).array(x.swapaxes(0, 1), order="C")
+
+
 # ============================================================ recurrent sequences (one launch each)
 # Twins of ``reference.lstm_forward_sequence`` & co.: the loop over time in ONE kernel launch
 # when ``sequence_kernels_fit(hidden)``, else the per-step loop (a cuBLAS product and a cell
@@ -86,8 +91,7 @@ def _sequence_shapes(steps: int, n: int, hidden: int, gate_blocks: int) -> dict:
         **dict.fromkeys(("cells", "hs"), states),  # [0] the initial state
         **dict.fromkeys(("b", "bx", "bh"), (GH,)),
         **dict.fromkeys(("dh0", "dc0"), (N, H)),
-        "dy": (T, N, H),
-        "hn": (T, N, H),
+        **dict.fromkeys(("dy", "hn"), (T, N, H)),
         "Wh": (H, GH),
         "Wh_T": (GH, H),
     }

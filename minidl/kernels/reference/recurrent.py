@@ -11,7 +11,7 @@ tier (``backend.use("numpy")``) they run these very functions; on the others the
 
 import numpy as np
 
-from ..common import sigmoid
+from ..common import get_array_module, sigmoid
 
 
 # ============================================================ recurrent cells
@@ -132,14 +132,19 @@ def gru_cell_backward(dh, gates, hn, h_prev, dxw, dhw, dh_prev):
     return dxw, dhw, dh_prev
 
 
+def swap_batch_time(x):
+    """x (N, T, ...) -> (T, N, ...) as a new C-contiguous array, and back (it is its own inverse):
+    the layers' sequences are batch-major, these loops' time-major."""
+    return get_array_module(x).array(x.swapaxes(0, 1), order="C")  # a copy even where N or T is 1
+
+
 # ============================================================ recurrent sequences
-# The loop over time of an LSTM or GRU layer, forward and backward (backpropagation through
-# time), built from the cells above and one matrix product h_{t-1} Wh per step. The layers
-# compute x_t Wx for every step with one product before calling these, and the weight
-# gradients with one product over all N*T rows after: what is left here is the part that
-# is sequential in t. Arrays are time-major, (T, N, ...), so a step is one contiguous slice;
-# every output is an argument, written in place and returned. The CUDA tier runs each of
-# these as ONE kernel launch (for H <= 256), the Numba tier as this loop with its fused cells.
+# The loop over time of an LSTM or GRU layer, forward and backward (backpropagation through time), built
+# from the cells above and one matrix product h_{t-1} Wh per step. The layers compute x_t Wx for every step
+# with one product before calling these, and the weight gradients with one product over all N*T rows after:
+# what is left here is the part that is sequential in t. Arrays are time-major, (T, N, ...), so a step is
+# one contiguous slice; every output is an argument, written in place and returned. The CUDA tier runs each
+# of these as ONE kernel launch (for H <= 256), the Numba tier as this loop with its fused cells.
 def lstm_forward_sequence(xw, Wh, b, gates, cells, hs):
     """The LSTM forward over all T steps.
 

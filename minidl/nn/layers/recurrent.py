@@ -258,11 +258,12 @@ class Recurrent(SequenceLayout, Layer):
         xp = backend.get_array_module(x)
         N, T, D = x.shape
         state = self.start_state(initial_state, N, xp, x.dtype)
-        x_tm = xp.ascontiguousarray(x.transpose(1, 0, 2))  # time-major: one step = one contiguous slice
-        hs, cache = self.forward_sequence(x_tm, state, backend.kernels_for(x))  # hs (T + 1, N, H)
+        kernels = backend.kernels_for(x)
+        x_tm = kernels.swap_batch_time(x)  # time-major: one step = one contiguous slice
+        hs, cache = self.forward_sequence(x_tm, state, kernels)  # hs (T + 1, N, H)
         self.cache = dict(cache, has_state=initial_state is not None, x_shape=(N, T, D))
         if self.return_sequences:
-            return xp.ascontiguousarray(hs[1:].transpose(1, 0, 2))
+            return kernels.swap_batch_time(hs[1:])
         return hs[-1].copy()
 
     def backward(self, dy):
@@ -273,17 +274,15 @@ class Recurrent(SequenceLayout, Layer):
         dy_tm = self.time_major_gradient(dy, N, T, xp)
         dx_tm, state_grad = self.backward_sequence(dy_tm, cache, backend.kernels_for(dy_tm))
         self.initial_state_grad = state_grad if cache["has_state"] else None
-        return xp.ascontiguousarray(dx_tm.transpose(1, 0, 2))
+        return backend.kernels_for(dx_tm).swap_batch_time(dx_tm)
 
     def time_major_gradient(self, dy, N, T, xp):
         """dy checked against the output's shape, as (T, N, H): zeros but the last step for an
         output that is the last step only."""
         dtype = self.params["Wx"].dtype
         self.check_gradient(dy, (N, T, self.units) if self.return_sequences else (N, self.units))
-        if self.return_sequences:
-            return xp.array(
-                dy.transpose(1, 0, 2), dtype=dtype, order="C"
-            )  # (T, N, H), a copy: added to below
+        if self.return_sequences:  # (T, N, H), a copy: added to below
+            return backend.kernels_for(dy).swap_batch_time(xp.asarray(dy, dtype=dtype))
         dy_tm = xp.zeros((T, N, self.units), dtype=dtype)
         dy_tm[-1] = dy
         return dy_tm

@@ -618,6 +618,17 @@ def _gru_backward_sequence_cases(rng, dtype):
     return cases
 
 
+def _swap_batch_time_cases(rng, dtype):
+    # a row of 32 values (the threaded copy from 2^16 elements, and below), rows too short for it
+    # (NumPy's copy), one step, one sample, a 2-D and a 4-D array, and strided views
+    shapes = [(64, 50, 32), (3, 5, 32), (4, 7, 8), (1, 6, 20), (5, 1, 20), (6, 9), (4, 3, 2, 16)]
+    cases = [(_normal(rng, shape, dtype),) for shape in shapes]
+    return cases + [
+        (_normal(rng, (5, 8, 40), dtype)[:, ::2, 3:37],),
+        (_normal(rng, (9, 4, 33), dtype).transpose(1, 0, 2),),
+    ]
+
+
 # ------------------------------------------------------------------ the table
 TABLE = {
     kernel.name: kernel
@@ -654,6 +665,7 @@ TABLE = {
         Kernel("gru_cell_forward", _gru_forward_cases),
         Kernel("gru_cell_backward", _gru_backward_cases),
         # T steps of products and cells: rounding compounds along the sequence
+        Kernel("swap_batch_time", _swap_batch_time_cases, exact=True),
         Kernel("lstm_forward_sequence", _lstm_forward_sequence_cases, scale=(10, 10)),
         Kernel("lstm_backward_sequence", _lstm_backward_sequence_cases, scale=(10, 10)),
         Kernel("gru_forward_sequence", _gru_forward_sequence_cases, scale=(10, 10)),

@@ -190,6 +190,22 @@ def test_cell_outputs_may_be_time_slices_of_a_larger_buffer(tier):
         assert not buffer[:, [0, 1, 3]].any(), "the kernel wrote outside its time slice"
 
 
+@pytest.mark.parametrize("tier", TIERS)
+@pytest.mark.parametrize("shape", [(1, 50, 32), (64, 1, 32), (64, 50, 32), (3, 4), (1, 1, 40)])
+def test_swap_batch_time_returns_a_new_c_contiguous_array(tier, shape):
+    """The layers cache what it returns and hand it out as their output: never a view of the input,
+    even where the swap of a (1, T, D) array would be C-contiguous without a copy; its own inverse."""
+    how = _how(tier)
+    place, to_numpy = how.get("place", np.asarray), how.get("to_numpy", np.asarray)
+    x0 = np.random.default_rng(3).standard_normal(shape).astype(np.float32)
+    x = place(x0.copy())
+    y = MODULES[tier].swap_batch_time(x)
+    assert y.shape == (shape[1], shape[0]) + shape[2:] and y.flags.c_contiguous
+    x[...] = 0  # the input written after the swap: the output keeps its values
+    np.testing.assert_array_equal(to_numpy(y), np.swapaxes(x0, 0, 1))
+    np.testing.assert_array_equal(to_numpy(MODULES[tier].swap_batch_time(y)), x0)
+
+
 # =========================================================================== the table can fail
 @pytest.mark.parametrize(
     "name, wrong",

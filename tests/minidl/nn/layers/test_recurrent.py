@@ -189,6 +189,27 @@ def test_last_state_equals_last_step_of_sequence():
     np.testing.assert_allclose(last.forward(x), y_seq[:, -1], rtol=1e-6)
 
 
+@pytest.mark.parametrize("cell", CELLS, ids=lambda c: c.__name__)
+def test_a_batch_of_one_owns_its_output_and_input(tier, cell):
+    """N = 1: the time-major copies (``swap_batch_time``) are copies, not views, so the output
+    written in place, or the input changed, after the forward leaves the backward's gradients alone
+    (a (1, T, D) array swapped to (T, 1, D) is C-contiguous without a copy)."""
+    rng = np.random.default_rng(4)
+    x, dy = rng.standard_normal((1, 6, 3)), rng.standard_normal((1, 6, 5))
+    grads = []
+    for spoil in (False, True):
+        mdl.seed(2)
+        layer = cell(5, return_sequences=True)
+        inputs = x.copy()
+        y = layer.forward(inputs, training=True)
+        if spoil:
+            y[...], inputs[...] = 7.0, -3.0
+        dx = layer.backward(dy)
+        grads.append([dx] + [layer.grads[k].copy() for k in sorted(layer.grads)])
+    for clean, spoiled in zip(*grads):
+        np.testing.assert_array_equal(spoiled, clean)
+
+
 def test_lstm_trains_with_clipnorm_in_sequential():
     """An LSTM learns to output the mean of a sequence; clipnorm sees its gradients."""
     from minidl import layers as L
