@@ -174,14 +174,6 @@ def gru_cell_backward(dh, gates, hn, h_prev, dxw, dhw, dh_prev):
     return dxw, dhw, dh_prev
 
 
-# ============================================================ recurrent sequences
-# A sample's h_t needs only its own h_{t-1}: the LSTM's batch splits into blocks of rows, one per
-# thread, and each block runs the whole sequence -- its rows' product h_{t-1} Wh (OpenBLAS, one
-# thread each: ``blas_pool.gemm``) and its cells -- never waiting for another block: one parallel
-# region a call, not one a step (see the cells' comment). (OpenBLAS may round a block's product
-# otherwise than the whole batch's, as it splits the work by shape.) Without an OpenBLAS to call
-# (or Numba), the loop over time stays in Python, a product and a fused cell per step
-# (``common.lstm_steps``, shared with the GPU tier). The GRU's blocks are the same loops around its cell.
 @threaded()
 def _swap_batch_time(x, y):
     # x (A, B, F) -> y (B, A, F), one task per row of y: NumPy's transposed copy runs on one core
@@ -202,6 +194,14 @@ def swap_batch_time(x):
     return y
 
 
+# ============================================================ recurrent sequences
+# A sample's h_t needs only its own h_{t-1}: the LSTM's batch splits into blocks of rows, one per
+# thread, and each block runs the whole sequence -- its rows' product h_{t-1} Wh (OpenBLAS, one
+# thread each: ``blas_pool.gemm``) and its cells -- never waiting for another block: one parallel
+# region a call, not one a step (see the cells' comment). (OpenBLAS may round a block's product
+# otherwise than the whole batch's, as it splits the work by shape.) Without an OpenBLAS to call
+# (or Numba), the loop over time stays in Python, a product and a fused cell per step
+# (``common.lstm_steps``, shared with the GPU tier). The GRU's blocks are the same loops around its cell.
 @njit(parallel=True, cache=True)
 def _lstm_forward_blocks(gemm_at, piece, blocks, xw, Wh, b, gates, cells, hs, hw):
     T, N, _ = xw.shape

@@ -281,7 +281,7 @@ class Recurrent(SequenceLayout, Layer):
         output that is the last step only."""
         dtype = self.params["Wx"].dtype
         self.check_gradient(dy, (N, T, self.units) if self.return_sequences else (N, self.units))
-        if self.return_sequences:  # (T, N, H), a copy: added to below
+        if self.return_sequences:  # (T, N, H), a new array (never a view of the caller's dy)
             return backend.kernels_for(dy).swap_batch_time(xp.asarray(dy, dtype=dtype))
         dy_tm = xp.zeros((T, N, self.units), dtype=dtype)
         dy_tm[-1] = dy
