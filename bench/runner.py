@@ -13,7 +13,9 @@ allocator), the runner alternates rounds -- a few NumPy-tier calls, a few Numba-
 a few PyTorch calls, again -- so all three see the same machine noise, and reports each
 one's median. Between turns it pauses 0.15 s: OpenBLAS's threads spin for about 0.1 s after
 their last product (PyTorch's OpenMP threads too) and would otherwise take the cores from
-the next contender. After the pause each contender first makes untimed calls for 20 ms
+the next contender. During the pause a spinner process on each CPU keeps it busy and is parked
+before the turn (``bench.busy``): a VM's CPUs left idle ran the next turns slowly, a short
+two-thread step most (``--idle-pause`` sleeps instead). After the pause each contender first makes untimed calls for 20 ms
 (``--rewarm-ms``): the first call after a pause ran up to 26 times slower than the fifth (a
 sleeping CPU woken, its caches refilled), on both sides, which a training loop's steps, back to
 back, never see. "spread" is the interquartile range of the Numba (or NumPy) calls over their
@@ -59,6 +61,7 @@ import numpy as np
 from minidl import backend
 
 from . import scaling
+from .busy import BusyPause
 
 __all__ = ["Workload", "main", "measure", "collect_workloads", "run_workload"]
 
@@ -220,15 +223,17 @@ def interleaved(
     budget_seconds: float = 3.0,
     rounds: int = 5,
     settle_seconds: float | None = None,
+    pause: Callable[[float], None] = time.sleep,
 ) -> dict:
     """Time several contenders in alternating rounds, so that they share the machine's noise.
 
     ``contenders`` maps a name to ``run(calls) -> list of milliseconds``. Each gets ``warmup``
     untimed calls, then rounds of ``repeats // rounds`` calls each, in turn, until each has
     ``repeats`` calls or (after at least 5 each) ``budget_seconds`` per contender are spent.
-    Before each contender's turn the runner sleeps ``settle_seconds`` (default
+    Before each contender's turn the runner pauses ``settle_seconds`` (default
     ``SETTLE_SECONDS`` when there are several contenders), so the previous one's threads are
-    asleep. Returns ``{name: statistics}``, each with ``round_medians_ms``: the median of
+    asleep: ``pause(seconds)``, ``time.sleep`` unless given (``python -m bench`` gives
+    ``busy.BusyPause.pause``, which keeps the CPUs busy meanwhile). Returns ``{name: statistics}``, each with ``round_medians_ms``: the median of
     each of its rounds, in order (for ``paired_ratios``).
     """
     if settle_seconds is None:
@@ -242,7 +247,7 @@ def interleaved(
     started, slept = time.perf_counter(), 0.0
     while min(len(t) for t in times.values()) < repeats:
         for name, run in contenders.items():
-            time.sleep(settle_seconds)
+            pause(settle_seconds)
             slept += settle_seconds
             this_round = run(chunk)
             times[name].extend(this_round)
@@ -365,9 +370,11 @@ def run_workload(
     peer: Peer | None = None,
     cores: CoreCounts | None = None,
     rewarm_ms: float = 0.0,
+    pause: Callable[[float], None] = time.sleep,
 ) -> dict:
     """Time one workload on each tier and, with a ``peer``, in PyTorch, interleaved, each
-    contender's turn after ``rewarm_ms`` of untimed calls (``REWARM_MS``).
+    contender's turn after ``rewarm_ms`` of untimed calls (``REWARM_MS``) and a ``pause``
+    (``interleaved``).
 
     With ``cores`` (and a CPU row), the Numba tier and PyTorch are timed at each of its
     counts, in the same rounds (``numba@1``, ``torch@1``, ``numba@2``, ...); the NumPy tier
@@ -408,7 +415,7 @@ def run_workload(
                     )
         if hasattr(workload, "device_contenders"):  # GPU rows: minidl and PyTorch on the GPU (bench/gpu.py)
             contenders.update(workload.device_contenders(peer, rewarm_ms))
-        timed = interleaved(contenders, repeats, warmup, budget_seconds)
+        timed = interleaved(contenders, repeats, warmup, budget_seconds, pause=pause)
         if counts is not None:
             per_count = {
                 who: {str(c): timed.pop(f"{who}@{c}") for c in counts if f"{who}@{c}" in timed} or None
@@ -744,6 +751,12 @@ def parse_args(argv):
         f"the pause between turns (default {REWARM_MS:g}; 0: time the turn's first calls too)",
     )
     parser.add_argument(
+        "--idle-pause",
+        action="store_true",
+        help=f"sleep through the {SETTLE_SECONDS:g} s pause before each turn, the CPUs idle (by default "
+        "a spinner on each CPU keeps it busy meanwhile: bench.busy says why)",
+    )
+    parser.add_argument(
         "--threshold",
         metavar="ELEMENTS",
         type=_elements,
@@ -812,7 +825,8 @@ def _main(args, repeats, warmup, budget) -> int:
         f"({env.get('numba_threads', '-')} threads), PyTorch {env.get('torch', 'absent')}"
         f"{'' if peer is None else ' (own process, ' + str(env['torch_threads']) + ' threads)'}, "
         f"{env['cpu_count']} CPUs; median of up to {repeats} calls per contender after {warmup} "
-        f"warm-up, in alternating rounds; untimed calls for {args.rewarm_ms:g} ms at the start of each turn"
+        f"warm-up, in alternating rounds; untimed calls for {args.rewarm_ms:g} ms at the start of each turn, "
+        f"after a {SETTLE_SECONDS:g} s pause with {'the CPUs idle' if args.idle_pause else 'every CPU kept busy'}"
     )
     print(scaling.plan_line(run_plan))
     env["load_average_start"] = scaling.load_average()
@@ -820,9 +834,12 @@ def _main(args, repeats, warmup, budget) -> int:
     cores.minidl.set(cores.counts[-1])  # the peak with the threads of the table's main columns
     env["blas_peak_gflops"] = round(blas_peak_gflops(repeats=2 if args.quick else 5), 1)
     print(cpu_line(env))
+    settle = BusyPause([] if args.idle_pause else run_plan["cpus"])
+    env["busy_pause"] = settle.busy
     try:
-        return _run(args, env, peer, repeats, warmup, budget, cores)
+        return _run(args, env, peer, repeats, warmup, budget, cores, settle.pause)
     finally:
+        settle.close()
         cores.minidl.restore()
         if peer is not None:
             peer.close()
@@ -834,7 +851,7 @@ def _device_columns(workloads):
     return next((w.columns() for w in workloads if hasattr(w, "device_contenders")), None)
 
 
-def _run(args, env, peer, repeats, warmup, budget, cores: CoreCounts) -> int:
+def _run(args, env, peer, repeats, warmup, budget, cores: CoreCounts, pause=time.sleep) -> int:
     workloads = collect_workloads(args.only)
     if not workloads:
         print(f"no workload matches {args.only!r}")
@@ -843,7 +860,7 @@ def _run(args, env, peer, repeats, warmup, budget, cores: CoreCounts) -> int:
     print(header() if device is None else device.header(header()))
     rows = []
     for workload in workloads:
-        row = summarise(run_workload(workload, repeats, warmup, budget, peer, cores, args.rewarm_ms))
+        row = summarise(run_workload(workload, repeats, warmup, budget, peer, cores, args.rewarm_ms, pause))
         rows.append(row)
         if device is None:
             print(format_row(row), flush=True)

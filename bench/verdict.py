@@ -217,13 +217,19 @@ def format_table(verdicts: list[dict], at: int = 16) -> str:
     return "\n".join(lines)
 
 
+def _pause(run: dict) -> str:
+    """How the run paused between turns (``bench.busy``); runs from before it was recorded slept."""
+    return "busy pause" if run.get("environment", {}).get("busy_pause") else "idle pause"
+
+
 def _runs_line(runs: list[dict], paths: list[str]) -> str:
     described = []
     for path, run in zip(paths, runs):
         env = run.get("environment", {})
         counts = env.get("scaling", {}).get("counts")
         described.append(
-            f"{path} ({env.get('time_utc', 'time unknown')}, {env.get('cpu_model', 'CPU unknown')}, cores {counts})"
+            f"{path} ({env.get('time_utc', 'time unknown')}, {env.get('cpu_model', 'CPU unknown')}, "
+            f"cores {counts}, {_pause(run)})"
         )
     machines = {run.get("environment", {}).get("cpu_model") for run in runs}
     warning = (
@@ -231,6 +237,8 @@ def _runs_line(runs: list[dict], paths: list[str]) -> str:
         if len(machines) <= 1
         else f"\nwarning: the runs come from different CPUs {sorted(map(str, machines))}"
     )
+    if len({_pause(run) for run in runs}) > 1:  # a VM's idle CPUs slow the next turns (bench/busy.py)
+        warning += "\nwarning: some runs kept the CPUs busy between turns and some let them idle"
     return f"{len(runs)} run(s): " + "; ".join(described) + warning
 
 

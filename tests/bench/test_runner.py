@@ -67,6 +67,29 @@ def test_interleaved_keeps_each_rounds_median_in_order():
     assert stats["b"]["round_medians_ms"] == [2.0, 2.0, 6.0]
 
 
+def test_interleaved_pauses_before_every_turn_with_the_pause_it_is_given():
+    pauses, order = [], []
+
+    def contender(name):
+        def run(calls):
+            order.append((name, len(pauses)))
+            return [1.0] * calls
+
+        return run
+
+    runner.interleaved(
+        {"a": contender("a"), "b": contender("b")},
+        repeats=4,
+        warmup=0,
+        budget_seconds=100,
+        rounds=2,
+        settle_seconds=0.25,
+        pause=pauses.append,
+    )
+    # each turn follows a pause of its own: a after the 1st, b after the 2nd, a after the 3rd, ...
+    assert order == [("a", 1), ("b", 2), ("a", 3), ("b", 4)] and pauses == [0.25] * 4
+
+
 def test_paired_ratios_are_taken_round_by_round():
     # a machine that slows down round after round moves both contenders; each round's ratio stays
     paired = runner.paired_ratios([0.9, 1.8, 2.7, 3.6], [1.0, 2.0, 3.0, 3.0])
@@ -177,10 +200,12 @@ def test_bench_measures_at_the_threshold_it_is_given_and_puts_the_default_back(t
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(runner, "collect_workloads", lambda only: [workload])
         args = ["--quick", "--no-torch", "--no-cold-start", "--threshold", "2^10", "--json", str(out)]
-        assert runner.main(args) == 0
+        assert runner.main(args + ["--idle-pause"]) == 0
     assert seen and set(seen) == {1024} and loops.PARALLEL_MIN_ELEMENTS == default
-    assert json.loads(out.read_text())["environment"]["parallel_min_elements"] == 1024
-    assert "Numba kernels use threads from 1024 elements" in capsys.readouterr().out
+    env = json.loads(out.read_text())["environment"]
+    assert env["parallel_min_elements"] == 1024 and env["busy_pause"] is False  # --idle-pause: no spinners
+    printed = capsys.readouterr().out
+    assert "Numba kernels use threads from 1024 elements" in printed and "pause with the CPUs idle" in printed
 
 
 @pytest.mark.slow
@@ -211,6 +236,9 @@ def test_bench_prints_the_table_and_writes_json(tmp_path, capsys):
     else:
         assert f"{spin} (OPENBLAS_THREAD_TIMEOUT)" in printed
     assert f"untimed calls for {runner.REWARM_MS:g} ms at the start of each turn" in printed
+    # the pause before each turn keeps the CPUs busy (bench/busy.py), and the JSON says so
+    assert f"after a {runner.SETTLE_SECONDS:g} s pause with every CPU kept busy" in printed
+    assert env["busy_pause"] is hasattr(os, "sched_setaffinity")
     assert result["rewarm_ms"] == runner.REWARM_MS
     (row,) = result["workloads"]
     assert row["numpy"]["calls"] == row["numba"]["calls"] == 2

@@ -30,8 +30,10 @@ def _row(name, numba_ms, torch_ms):
     return {"name": name, "scaling": runner.summarise_scaling(scaling)}
 
 
-def _run(*rows, time_utc="2026-11-27T00:00:00Z", cpu="AMD EPYC"):
+def _run(*rows, time_utc="2026-11-27T00:00:00Z", cpu="AMD EPYC", busy_pause=None):
     environment = {"time_utc": time_utc, "cpu_model": cpu, "scaling": {"counts": [1, 2]}}
+    if busy_pause is not None:  # runs from before bench/busy.py record nothing: they slept
+        environment["busy_pause"] = busy_pause
     return {"environment": environment, "workloads": list(rows)}
 
 
@@ -147,6 +149,7 @@ def test_the_command_reads_files_and_says_when_nothing_compares(tmp_path, capsys
     assert verdict.main([str(first), str(second)]) == 0
     out = capsys.readouterr().out
     assert "2 run(s)" in out and "different CPUs" in out and "| mixed |" in out
+    assert "cores [1, 2], idle pause)" in out and "some runs kept the CPUs busy" not in out
     assert verdict.main([str(lone)]) == 1
     assert "no row was timed by both contenders" in capsys.readouterr().out
     # as a reader runs it, from the repository's root
@@ -159,3 +162,20 @@ def test_the_command_reads_files_and_says_when_nothing_compares(tmp_path, capsys
     )
     assert done.returncode == 0, done.stderr
     assert "@8 ms, minidl" in done.stdout and "| at least |" in done.stdout
+
+
+def test_the_runs_say_how_they_paused_and_a_mix_is_named(tmp_path, capsys):
+    busy, idle, old = tmp_path / "busy.json", tmp_path / "idle.json", tmp_path / "old.json"
+    busy.write_text(json.dumps(_run(AHEAD, busy_pause=True)))
+    idle.write_text(json.dumps(_run(AHEAD, busy_pause=False)))
+    old.write_text(json.dumps(_run(AHEAD)))
+    assert verdict.main([str(busy), str(busy)]) == 0
+    out = capsys.readouterr().out
+    assert "busy pause)" in out and "idle pause" not in out and "warning" not in out
+    assert verdict.main([str(idle), str(old)]) == 0  # before the busy pause, runs slept: the same
+    assert "warning" not in capsys.readouterr().out
+    assert verdict.main([str(busy), str(old)]) == 0
+    assert (
+        "warning: some runs kept the CPUs busy between turns and some let them idle"
+        in capsys.readouterr().out
+    )
