@@ -1,7 +1,7 @@
 """Time every workload on the NumPy reference tier, the Numba tier and PyTorch CPU.
 
     python -m bench [--quick] [--only SUBSTRING] [--cores 1,2,8,16] [--json PATH] [--no-cold-start]
-                    [--threshold 2^17] [--rewarm-ms 20]
+                    [--threshold 2^17] [--rewarm-ms 20] [--idle-pause]
 
 Method. Each workload's ``setup(tier)`` allocates everything and returns a zero-argument
 ``step``; only ``step()`` is timed. PyTorch (when installed) runs in a process of its own
@@ -15,14 +15,15 @@ one's median. Between turns it pauses 0.15 s: OpenBLAS's threads spin for about 
 their last product (PyTorch's OpenMP threads too) and would otherwise take the cores from
 the next contender. During the pause a spinner process on each CPU keeps it busy and is parked
 before the turn (``bench.busy``): a VM's CPUs left idle ran the next turns slowly, a short
-two-thread step most (``--idle-pause`` sleeps instead). After the pause each contender first makes untimed calls for 20 ms
-(``--rewarm-ms``): the first call after a pause ran up to 26 times slower than the fifth (a
-sleeping CPU woken, its caches refilled), on both sides, which a training loop's steps, back to
-back, never see. "spread" is the interquartile range of the Numba (or NumPy) calls over their
-median: on a machine shared with other jobs, a large spread says the row is noisy. "by round"
-is the interquartile range of Numba time / PyTorch time computed round by round (each round's
-two medians were taken a second apart, so a machine that drifts over minutes moves both): when
-it contains 1, the two are level on this machine, whichever side the overall ratio fell.
+two-thread step most (``--idle-pause`` sleeps instead). After the pause each contender first
+makes untimed calls for 20 ms (``--rewarm-ms``): the first call after a pause ran up to 26
+times slower than the fifth (a sleeping CPU woken, its caches refilled), on both sides, which a
+training loop's steps, back to back, never see. "spread" is the interquartile range of the
+Numba (or NumPy) calls over their median: on a machine shared with other jobs, a large spread
+says the row is noisy. "by round" is the interquartile range of Numba time / PyTorch time
+computed round by round (each round's two medians were taken a second apart, so a machine that
+drifts over minutes moves both): when it contains 1, the two are level on this machine,
+whichever side the overall ratio fell.
 
 Scaling (``bench.scaling``). Each CPU row is timed at every core count of ``--cores`` that the
 machine has (default: 1 and all usable CPUs): minidl with that many Numba and BLAS threads,
@@ -233,8 +234,9 @@ def interleaved(
     Before each contender's turn the runner pauses ``settle_seconds`` (default
     ``SETTLE_SECONDS`` when there are several contenders), so the previous one's threads are
     asleep: ``pause(seconds)``, ``time.sleep`` unless given (``python -m bench`` gives
-    ``busy.BusyPause.pause``, which keeps the CPUs busy meanwhile). Returns ``{name: statistics}``, each with ``round_medians_ms``: the median of
-    each of its rounds, in order (for ``paired_ratios``).
+    ``busy.BusyPause.pause``, which keeps the CPUs busy meanwhile). Returns ``{name:
+    statistics}``, each with ``round_medians_ms``: the median of each of its rounds, in order
+    (for ``paired_ratios``).
     """
     if settle_seconds is None:
         settle_seconds = SETTLE_SECONDS if len(contenders) > 1 else 0.0
@@ -820,13 +822,14 @@ def _main(args, repeats, warmup, budget) -> int:
     if peer is not None:
         env["torch"], env["torch_threads"] = peer.info["torch"], peer.info["threads"]
         env["torch_env"] = peer.info["env"]
+    pause = "the CPUs idle" if args.idle_pause else "every CPU kept busy"
     print(
         f"minidl bench: NumPy {env['numpy']}, Numba {env.get('numba', 'absent')} "
         f"({env.get('numba_threads', '-')} threads), PyTorch {env.get('torch', 'absent')}"
         f"{'' if peer is None else ' (own process, ' + str(env['torch_threads']) + ' threads)'}, "
         f"{env['cpu_count']} CPUs; median of up to {repeats} calls per contender after {warmup} "
-        f"warm-up, in alternating rounds; untimed calls for {args.rewarm_ms:g} ms at the start of each turn, "
-        f"after a {SETTLE_SECONDS:g} s pause with {'the CPUs idle' if args.idle_pause else 'every CPU kept busy'}"
+        f"warm-up, in alternating rounds; untimed calls for {args.rewarm_ms:g} ms at the start of each "
+        f"turn, after a {SETTLE_SECONDS:g} s pause with {pause}"
     )
     print(scaling.plan_line(run_plan))
     env["load_average_start"] = scaling.load_average()
