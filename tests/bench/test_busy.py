@@ -38,11 +38,12 @@ def test_a_busy_pause_keeps_each_cpu_busy_then_parks_its_spinner():
         pause.pause(0.01)  # the spinners have started (their Python is up)
         before = [cpu_seconds(s.pid) for s in pause.spinners]
         started = time.perf_counter()
-        pause.pause(0.4)
-        assert time.perf_counter() - started >= 0.4
+        pause.pause(0.5)
+        assert time.perf_counter() - started >= 0.5
         spun = [cpu_seconds(s.pid) - b for s, b in zip(pause.spinners, before)]
-        # each spinner ran for most of the pause (its CPU is shared with this process's test only)
-        assert all(seconds >= 0.2 for seconds in spun), spun
+        # each spinner used its CPU through the pause: a parked one uses none; a quarter at least,
+        # since under `make test` other tests' workers share the CPUs with it
+        assert all(seconds >= 0.125 for seconds in spun), spun
         # parked: back from ``pause``, no spinner uses any CPU while a turn would run
         parked = [cpu_seconds(s.pid) for s in pause.spinners]
         time.sleep(0.3)
