@@ -1,4 +1,4 @@
-"""Benchmark workloads: convolutions, pooling, batch norm, LeNet-5 and MLP steps, a GEMM.
+"""Benchmark workloads: convolutions, pooling, batch norm, LeNet-5 and MLP steps, a GEMM, a copy.
 
 All float32, random data (the speed of a step does not depend on the values). Each
 ``setup`` builds layers and arrays outside the timed step; each ``torch_setup`` builds
@@ -210,6 +210,45 @@ def gemm_workload(n=1024) -> Workload:
     return Workload(f"GEMM {n}^3 float32 (BLAS peak)", setup, torch_setup, flops=2.0 * n**3)
 
 
+def copy_workload(shape) -> Workload:
+    """y = x over float32 arrays of ``shape``: the memory's ceiling, as GEMM is the arithmetic's.
+
+    A step that only streams its bytes (batch norm's kernels read each value once or twice and write
+    it once) scales from one core to two as far as the memory lets it, and this row measures how far
+    that is for each contender's threads: minidl's Numba tier with a ``prange`` over the flat arrays
+    (a contiguous block a thread), PyTorch with ``copy_``. The NumPy tier's ``np.copyto`` runs on one
+    core."""
+
+    def setup(tier):
+        x = _rng().standard_normal(shape).astype(F32).reshape(-1)
+        y = np.empty_like(x)
+        if tier == "numpy":
+            return lambda: np.copyto(y, x)
+        copy = _threaded_copy()
+        copy(x, y)  # compiled here, not in a timed call
+        return lambda: copy(x, y)
+
+    def torch_setup():
+        torch = _torch()
+        x = torch.randn(*shape)
+        y = torch.empty_like(x)
+        return lambda: y.copy_(x)
+
+    return Workload(f"copy {shape} float32 (memory peak)", setup, torch_setup)
+
+
+def _threaded_copy():
+    """``copy(x, y)``: y[i] = x[i] over flat arrays on Numba's threads (compiled at first use: the
+    peer's process imports this module and never compiles)."""
+    from numba import njit, prange
+
+    def copy(x, y):
+        for i in prange(x.size):
+            y[i] = x[i]
+
+    return njit(parallel=True)(copy)
+
+
 def workloads() -> list[Workload]:
     return [
         conv_workload(64, 1, 8, 5, 28, 2),
@@ -220,6 +259,7 @@ def workloads() -> list[Workload]:
         training_step_workload("LeNet-5 SGD step, N=64", lenet5, torch_lenet5, (64, 1, 28, 28)),
         training_step_workload("MLP 784-256-256-10 SGD step, N=128", mlp, torch_mlp, (128, 784)),
         gemm_workload(),
+        copy_workload((64, 32, 14, 14)),
     ]
 
 

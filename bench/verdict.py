@@ -16,6 +16,12 @@ timed at two core counts or more, gives
   for the prediction, each round's minidl time at ``at`` cores over PyTorch's, both fitted to
   that round's medians.
 
+After the table, where the runs have the memory control row (``bench.conv.copy_workload``: a
+copy of batch norm's array, on each contender's threads), each row's speedup over its contender's
+copy speedup, run by run (``memory_ceilings``): a step that only streams its bytes cannot scale
+much past that copy on the same machine, so minidl's batch norm near 1 there while PyTorch's is
+above 1 says PyTorch's kernel does more work per byte, not that minidl's is held back by serial code.
+
 The verdicts come from the intervals. The interval of a median is distribution-free: the
 order statistics x_(k) and x_(n+1-k) of the n rounds hold the median of the rounds' population
 with probability 1 - 2 P(B < k), B binomial (n, 1/2), and k is the largest for which that is at
@@ -57,8 +63,13 @@ __all__ = [
     "row_verdicts",
     "round_ratios",
     "format_table",
+    "memory_ceilings",
+    "format_ceilings",
     "main",
 ]
+
+#: the name's mark of the control row that streams memory and does nothing else (``bench.conv.copy_workload``)
+MEMORY_CONTROL = "(memory peak)"
 
 #: the probability that a median interval holds the median of the rounds' population
 CONFIDENCE = 0.95
@@ -217,6 +228,45 @@ def format_table(verdicts: list[dict], at: int = 16) -> str:
     return "\n".join(lines)
 
 
+def memory_ceilings(verdicts: list[dict]) -> dict | None:
+    """Each row's speedup over its contender's speedup on the memory control row (a copy): one
+    ratio a run for minidl and for PyTorch, from ``row_verdicts``' records; None without that row.
+
+    A step that only streams its bytes cannot scale much past the copy of its own threads on the
+    same machine; one that computes enough per byte can. So a row below PyTorch's speedup whose
+    ratio is about 1 while PyTorch's is above 1 is as fast as the memory lets it become, and
+    PyTorch's step does more work per byte (batch norm: docs/performance.md, section 35)."""
+    control = next((v for v in verdicts if MEMORY_CONTROL in v["name"]), None)
+    if control is None:
+        return None
+    copies = [r["speedup"] for r in control["runs"]]
+    rows = []
+    for v in verdicts:
+        if v is control or len(v["runs"]) != len(copies):  # a row some runs lack: no run-by-run pairs
+            continue
+        pairs = zip((r["speedup"] for r in v["runs"]), copies)
+        ratios = [(nb / nb_copy, t / t_copy) for (nb, t), (nb_copy, t_copy) in pairs]
+        rows.append({"name": v["name"], "minidl": [a for a, _ in ratios], "torch": [b for _, b in ratios]})
+    return {"name": control["name"], "copy": copies, "rows": rows}
+
+
+def format_ceilings(ceilings: dict) -> str:
+    """``memory_ceilings`` as a line naming the copy's speedups and a Markdown table, medians in parentheses."""
+    copies = ceilings["copy"]
+    lines = [
+        f"Against the memory's ceiling: {ceilings['name']} sped up {_series([c[0] for c in copies])} "
+        f"with minidl's threads and {_series([c[1] for c in copies])} with PyTorch's. A row's speedup "
+        "over its contender's copy speedup, run by run: a step that only streams its bytes stays near "
+        "1 or below, one that computes enough per byte can pass it.",
+        "",
+        "| row | minidl's speedup / its copy's | PyTorch's speedup / its copy's |",
+        "|---|---|---|",
+    ]
+    for row in ceilings["rows"]:
+        lines.append(f"| {row['name']} | {_series(row['minidl'])} | {_series(row['torch'])} |")
+    return "\n".join(lines)
+
+
 def _pause(run: dict) -> str:
     """How the run paused between turns (``bench.busy``); runs from before it was recorded slept."""
     return "busy pause" if run.get("environment", {}).get("busy_pause") else "idle pause"
@@ -264,6 +314,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     print(format_table(verdicts, args.at))
+    ceilings = memory_ceilings(verdicts)
+    if ceilings is not None:
+        print("\n" + format_ceilings(ceilings))
     return 0
 
 
