@@ -50,7 +50,6 @@ UNTESTED = {
     "bench/__init__.py": PACKAGE_NAMES + " (tests/bench/test_runner.py)",
     "bench/__main__.py": "`python -m bench`: the runner's main (tests/bench/test_runner.py) after the "
     "process settings that tests/minidl/kernels/test_contract.py checks",
-    "bench/conv.py": BENCH_ROWS + " (the batch norm row timed there is this file's)",
     "bench/conv_tiles.py": "tests/bench/test_runner.py "
     "(test_conv_tiles_times_the_im2col_route_and_each_tile_budget)",
     "bench/peer.py": "PyTorch's side of the benchmark: tests/bench/test_runner.py (test_peer_*)",
