@@ -228,26 +228,33 @@ def format_table(verdicts: list[dict], at: int = 16) -> str:
     return "\n".join(lines)
 
 
-def memory_ceilings(verdicts: list[dict]) -> dict | None:
-    """Each row's speedup over its contender's speedup on the memory control row (a copy): one
-    ratio a run for minidl and for PyTorch, from ``row_verdicts``' records; None without that row.
+def memory_ceilings(runs: list[dict]) -> dict | None:
+    """Each row's speedup over its contender's speedup on the memory control row (a copy) of the
+    same run: one ratio a run for minidl and for PyTorch; None when no run has that row.
 
     A step that only streams its bytes cannot scale much past the copy of its own threads on the
     same machine; one that computes enough per byte can. So a row below PyTorch's speedup whose
     ratio is about 1 while PyTorch's is above 1 is as fast as the memory lets it become, and
     PyTorch's step does more work per byte (batch norm: docs/performance.md, section 35)."""
-    control = next((v for v in verdicts if MEMORY_CONTROL in v["name"]), None)
-    if control is None:
-        return None
-    copies = [r["speedup"] for r in control["runs"]]
-    rows = []
-    for v in verdicts:
-        if v is control or len(v["runs"]) != len(copies):  # a row some runs lack: no run-by-run pairs
+    name: str | None = None
+    copies: list[tuple[float, float]] = []
+    rows: dict[str, dict] = {}
+    for run in runs:
+        fits = {}
+        for row in run["workloads"]:
+            scaling = _comparable(row)
+            if scaling is not None:
+                fits[row["name"]] = (scaling["numba_fit"]["speedup"], scaling["torch_fit"]["speedup"])
+        control = next((n for n in fits if MEMORY_CONTROL in n), None)
+        if control is None:  # a run without the row (or from before it): nothing to divide by
             continue
-        pairs = zip((r["speedup"] for r in v["runs"]), copies)
-        ratios = [(nb / nb_copy, t / t_copy) for (nb, t), (nb_copy, t_copy) in pairs]
-        rows.append({"name": v["name"], "minidl": [a for a, _ in ratios], "torch": [b for _, b in ratios]})
-    return {"name": control["name"], "copy": copies, "rows": rows}
+        name, (nb_copy, t_copy) = control, fits.pop(control)
+        copies.append((nb_copy, t_copy))
+        for row_name, (nb, t) in fits.items():
+            record = rows.setdefault(row_name, {"name": row_name, "minidl": [], "torch": []})
+            record["minidl"].append(nb / nb_copy)
+            record["torch"].append(t / t_copy)
+    return None if name is None else {"name": name, "copy": copies, "rows": list(rows.values())}
 
 
 def format_ceilings(ceilings: dict) -> str:
@@ -314,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     print(format_table(verdicts, args.at))
-    ceilings = memory_ceilings(verdicts)
+    ceilings = memory_ceilings(runs)
     if ceilings is not None:
         print("\n" + format_ceilings(ceilings))
     return 0

@@ -186,17 +186,19 @@ COPY = _row("copy (4, 4) float32 (memory peak)", {1: [1.8] * 3, 2: [1.0] * 3}, {
 
 
 def test_each_row_is_read_against_its_contenders_copy(tmp_path, capsys):
-    # BEHIND: minidl 1.25x over its copy's 1.8x, PyTorch 2x over its copy's 1.6x
-    ceilings = verdict.memory_ceilings(verdict.row_verdicts([_run(BEHIND, COPY), _run(BEHIND, COPY, AHEAD)]))
+    # BEHIND: minidl 1.25x over its copy's 1.8x, PyTorch 2x over its copy's 1.6x; AHEAD: 2x, 1.5x
+    runs = [_run(BEHIND, COPY), _run(AHEAD, BEHIND), _run(AHEAD, COPY, NO_PEER)]
+    ceilings = verdict.memory_ceilings(runs)
     assert ceilings["name"] == COPY["name"] and ceilings["copy"] == [pytest.approx((1.8, 1.6))] * 2
-    (behind,) = ceilings["rows"]  # AHEAD: in one run of two, no run-by-run pairs
-    assert behind["name"] == "behind" and behind["minidl"] == pytest.approx([1.25 / 1.8] * 2)
-    assert behind["torch"] == pytest.approx([1.25] * 2)
-    assert verdict.memory_ceilings(verdict.row_verdicts([_run(BEHIND)])) is None  # no control row
+    behind, ahead = ceilings["rows"]  # each divided by its own run's copy: the middle run has none
+    assert behind["name"] == "behind" and behind["minidl"] == pytest.approx([1.25 / 1.8])
+    assert behind["torch"] == pytest.approx([1.25])
+    assert ahead["minidl"] == pytest.approx([2 / 1.8]) and ahead["torch"] == pytest.approx([1.5 / 1.6])
+    assert verdict.memory_ceilings([_run(BEHIND)]) is None  # no control row
     table = verdict.format_ceilings(ceilings).splitlines()
     assert table[0].startswith(f"Against the memory's ceiling: {COPY['name']} sped up 1.80 1.80 (1.80)")
     assert "and 1.60 1.60 (1.60) with PyTorch's" in table[0]
-    assert table[-1] == "| behind | 0.69 0.69 (0.69) | 1.25 1.25 (1.25) |"
+    assert table[-2:] == ["| behind | 0.69 (0.69) | 1.25 (1.25) |", "| ahead | 1.11 (1.11) | 0.94 (0.94) |"]
     path = tmp_path / "run.json"
     path.write_text(json.dumps(_run(BEHIND, COPY)))
     assert verdict.main([str(path)]) == 0
